@@ -1,0 +1,32 @@
+import {Args, Flags} from '@oclif/core'
+
+import {runRender} from '../src/render/run.js'
+import {SkycapCommand} from './_base.js'
+
+export default class Render extends SkycapCommand {
+  static override summary = 'Print the manifests an environment gets at a revision, without touching a cluster.'
+  static override description = 'Renders Deployments, Services and ConfigMaps for every service, plus the repository templates (deploy/*.yaml, deploy/<env>/*.yaml), in apply order.'
+  static override examples = [
+    '<%= config.bin %> render staging',
+    '<%= config.bin %> render prod@v1.4.0 --service web',
+    '<%= config.bin %> render staging@HEAD~2 --output-dir out/',
+    '<%= config.bin %> render prod@3f2c1ab --json | jq .result.images',
+  ]
+  static override args = {
+    target: Args.string({description: 'ENV or ENV@REV (REV: SHA, short SHA, branch, tag, HEAD~N; default HEAD)'}),
+  }
+  static override flags = {
+    service: Flags.string({char: 's', description: "Render only this service's objects (repeatable).", multiple: true}),
+    'output-dir': Flags.string({char: 'o', description: 'Write one file per object into this folder instead of stdout.'}),
+  }
+
+  async run(): Promise<unknown> {
+    const {args, flags} = await this.parse(Render)
+    const result = await runRender({target: args.target, configPath: flags.config, services: flags.service, outputDir: flags['output-dir']}, this.reporter())
+    if (!this.jsonEnabled()) {
+      if (result.yaml !== undefined) process.stdout.write(result.yaml)
+      for (const f of result.files ?? []) this.log(f)
+    }
+    return result.summary
+  }
+}

@@ -1,0 +1,98 @@
+/** Typed view of skycap.yaml after validation. Field names are the user's. */
+
+export interface PortSpec {
+  name?: string
+  port: number
+  targetPort?: number
+  protocol?: 'TCP' | 'UDP' | 'SCTP'
+}
+
+export interface HealthCheck {
+  path?: string
+  port?: number
+  command?: string[]
+  initialDelaySeconds?: number
+  periodSeconds?: number
+  timeoutSeconds?: number
+  failureThreshold?: number
+}
+
+export interface ResourceList {
+  cpu?: string | number
+  memory?: string | number
+  'ephemeral-storage'?: string | number
+}
+
+export interface LogFilters {
+  exclude?: string[]
+}
+
+export interface ServiceConfig {
+  image: string
+  replicas?: number
+  port?: number
+  ports?: PortSpec[]
+  command?: string[]
+  args?: string[]
+  env?: Record<string, string | number | boolean>
+  envFrom?: Array<{secret?: string; configMap?: string}>
+  healthcheck?: HealthCheck
+  resources?: {requests?: ResourceList; limits?: ResourceList}
+  config?: string
+  logs?: LogFilters
+  labels?: Record<string, string>
+  annotations?: Record<string, string>
+}
+
+export interface EnvironmentConfig {
+  context?: string
+  namespace: string
+  protected?: boolean
+  values?: Record<string, unknown>
+  services?: Record<string, Partial<ServiceConfig>>
+  config?: string
+}
+
+export interface SkycapConfig {
+  app: string
+  registry?: string
+  imageTag?: string
+  defaultEnvironment?: string
+  templates?: string
+  history?: {keep?: number}
+  deploy?: {timeout?: string}
+  logs?: LogFilters
+  services: Record<string, ServiceConfig>
+  environments: Record<string, EnvironmentConfig>
+}
+
+/** A problem worth saying that does not stop skycap. */
+export interface ConfigWarning {
+  message: string
+  file: string
+  line?: number
+  column?: number
+}
+
+/** A loaded, validated skycap.yaml and where it came from. */
+export interface LoadedConfig {
+  config: SkycapConfig
+  /** Absolute path of skycap.yaml. */
+  file: string
+  /** Directory of skycap.yaml; relative paths in it are relative to this. */
+  dir: string
+  warnings: ConfigWarning[]
+  /** Line/column of a key path such as ['services', 'web', 'image'], for later errors. */
+  locate(path: readonly (string | number)[]): {line: number; column: number} | undefined
+}
+
+/** One environment with the per-environment overrides merged in. */
+export interface Environment {
+  name: string
+  context?: string
+  namespace: string
+  protected: boolean
+  values: Record<string, unknown>
+  services: Record<string, ServiceConfig>
+  config?: string
+}

@@ -1,0 +1,153 @@
+/**
+ * skycap's error hierarchy and the one table that maps errors to exit codes.
+ * Every failure a user can meet is one of these; commands print `message` and `hint` and exit with `exitCode`.
+ */
+
+/** The exit-code table. Documented in the README; krane's 70 for timeouts is kept so CI scripts keep working. */
+export const ExitCode = {
+  /** Success (and, for `diff`, "no changes"). */
+  OK: 0,
+  /** The operation ran and failed (a rollout failed, kubectl refused an object); for `diff`, "there are changes". */
+  FAILED: 1,
+  /** Invalid input or configuration; nothing was changed. */
+  INVALID: 2,
+  /** The environment is locked by another deploy. */
+  LOCKED: 3,
+  /** The cluster or kubectl cannot be reached. */
+  UNREACHABLE: 4,
+  /** Interrupted by SIGINT/SIGTERM (128 + 2, as shells report it). */
+  INTERRUPTED: 130,
+  /** Timed out (krane's code). */
+  TIMEOUT: 70,
+} as const
+
+export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode]
+
+/** Where in a file something is wrong; 1-based. */
+export interface SourceLocation {
+  file: string
+  line?: number
+  column?: number
+}
+
+export interface SkycapErrorOptions {
+  /** What to do next, one sentence. */
+  hint?: string
+  /** Structured details for `--json`; must never hold secret values. */
+  details?: Record<string, unknown>
+  cause?: unknown
+}
+
+/** Base of every error skycap reports to a user. */
+export class SkycapError extends Error {
+  readonly exitCode: ExitCodeValue = ExitCode.FAILED
+  /** Stable machine-readable code for `--json` consumers. */
+  readonly code: string = 'failed'
+  readonly hint?: string
+  readonly details?: Record<string, unknown>
+
+  constructor(message: string, options: SkycapErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : {cause: options.cause})
+    this.name = new.target.name
+    this.hint = options.hint
+    this.details = options.details
+  }
+}
+
+/** Bad input from the user: flags, arguments, revision, environment name. Exit 2. */
+export class UserError extends SkycapError {
+  override readonly exitCode = ExitCode.INVALID
+  override readonly code: string = 'invalid_input'
+}
+
+/** A problem in skycap.yaml, a template or a config file, with its location. Exit 2. */
+export class ConfigError extends UserError {
+  override readonly code: string = 'invalid_config'
+  readonly location?: SourceLocation
+
+  constructor(message: string, location?: SourceLocation, options: SkycapErrorOptions = {}) {
+    super(location ? `${formatLocation(location)}: ${message}` : message, options)
+    this.location = location
+  }
+}
+
+/** Several configuration problems at once, so a user can fix them all in one go. Exit 2. */
+export class ConfigErrors extends UserError {
+  override readonly code = 'invalid_config'
+  readonly errors: ConfigError[]
+
+  constructor(errors: ConfigError[], hint?: string) {
+    super(errors.map((e) => e.message).join('\n'), {hint})
+    this.errors = errors
+  }
+}
+
+/** The environment's deploy lock is held by someone else. Exit 3. */
+export class LockedError extends SkycapError {
+  override readonly exitCode = ExitCode.LOCKED
+  override readonly code = 'locked'
+}
+
+/** kubectl could not reach the cluster, or is not installed. Exit 4. */
+export class UnreachableError extends SkycapError {
+  override readonly exitCode = ExitCode.UNREACHABLE
+  override readonly code = 'unreachable'
+}
+
+/** What kubectl's failure means, classified from its stderr. */
+export type KubectlFailureKind =
+  | 'not_found'
+  | 'forbidden'
+  | 'conflict'
+  | 'already_exists'
+  | 'invalid'
+  | 'unreachable'
+  | 'no_context'
+  | 'timeout'
+  | 'other'
+
+/** kubectl ran and failed. Exit 1 (invalid objects exit 2: nothing was changed). */
+export class KubectlError extends SkycapError {
+  override readonly code: string
+  override readonly exitCode: ExitCodeValue
+  readonly kind: KubectlFailureKind
+  readonly args: readonly string[]
+  readonly stderr: string
+
+  constructor(kind: KubectlFailureKind, message: string, args: readonly string[], stderr: string, options: SkycapErrorOptions = {}) {
+    super(message, options)
+    this.kind = kind
+    this.args = args
+    this.stderr = stderr
+    this.code = `kubectl_${kind}`
+    this.exitCode = kind === 'invalid' || kind === 'no_context' ? ExitCode.INVALID : ExitCode.FAILED
+  }
+}
+
+/** A rollout failed (and was perhaps rolled back). Exit 1. */
+export class DeployFailedError extends SkycapError {
+  override readonly code = 'deploy_failed'
+}
+
+/** The operation did not finish within its time limit. Exit 70. */
+export class TimeoutError extends SkycapError {
+  override readonly exitCode = ExitCode.TIMEOUT
+  override readonly code = 'timeout'
+}
+
+/** SIGINT/SIGTERM arrived; what was held was released. Exit 130. */
+export class InterruptedError extends SkycapError {
+  override readonly exitCode = ExitCode.INTERRUPTED
+  override readonly code = 'interrupted'
+}
+
+/** `file:line:column` as editors understand it. */
+export function formatLocation(loc: SourceLocation): string {
+  if (loc.line === undefined) return loc.file
+  return loc.column === undefined ? `${loc.file}:${loc.line}` : `${loc.file}:${loc.line}:${loc.column}`
+}
+
+/** The exit code for anything thrown: skycap's own errors carry theirs, anything else is a bug (1). */
+export function exitCodeOf(error: unknown): ExitCodeValue {
+  return error instanceof SkycapError ? error.exitCode : ExitCode.FAILED
+}

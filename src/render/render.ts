@@ -1,0 +1,261 @@
+import {existsSync, readdirSync, readFileSync, statSync} from 'node:fs'
+import {join, relative, resolve} from 'node:path'
+
+import type {Environment, LoadedConfig, ServiceConfig} from '../config/types.js'
+import {ConfigError, ConfigErrors} from '../errors.js'
+import type {Revision} from '../git/revision.js'
+import {templatesDir} from '../paths.js'
+import {CONFIG_MOUNT_PATH, readConfigFiles} from './configmap.js'
+import {checkTag, imageReference} from './images.js'
+import {ANNOTATIONS, CLUSTER_SCOPED, type KubeObject, LABELS, type RenderedObject, sortForApply} from './objects.js'
+import {loadTemplateEngine, renderTemplate} from './templates.js'
+
+/** Everything `render` produced for one environment at one revision. */
+export interface RenderResult {
+  app: string
+  environment: Environment
+  revision: Revision
+  /** Image reference per service. */
+  images: Record<string, string>
+  /** Objects in apply order. */
+  objects: RenderedObject[]
+}
+
+export interface RenderOptions {
+  /** Render only these services' built-in objects (and no repository templates). */
+  services?: string[]
+}
+
+const NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/
+
+/** Renders the manifests of `env` at `revision`. Pure: reads files, never talks to a cluster. */
+export async function renderEnvironment(loaded: LoadedConfig, env: Environment, revision: Revision, options: RenderOptions = {}): Promise<RenderResult> {
+  await Promise.all([loadTemplateEngine(), loadYaml()])
+  const {config, dir} = loaded
+  const shownConfig = relative(process.cwd(), loaded.file) || loaded.file
+
+  for (const name of options.services ?? []) {
+    if (!env.services[name]) {
+      throw new ConfigError(`unknown service "${name}"`, undefined, {hint: `Services in ${shownConfig}: ${Object.keys(env.services).join(', ')}.`})
+    }
+  }
+
+  const tag = checkTag(config.imageTag ? renderTemplate(config.imageTag, `${shownConfig} (imageTag)`, {revision}) : revision.sha, shownConfig)
+  const images: Record<string, string> = {}
+  for (const [name, svc] of Object.entries(env.services)) images[name] = imageReference(svc.image, tag, config.registry)
+
+  const common = {
+    [LABELS.partOf]: config.app,
+    [LABELS.managedBy]: 'skycap',
+    [LABELS.environment]: env.name,
+  }
+  const objects: RenderedObject[] = []
+  const wanted = options.services ? new Set(options.services) : undefined
+  const builtin = builtinTemplates()
+
+  for (const [name, svc] of Object.entries(env.services)) {
+    if (wanted && !wanted.has(name)) continue
+    const labels = {[LABELS.name]: name, [LABELS.instance]: `${config.app}-${env.name}`, ...common, ...(svc.labels ?? {})}
+    const selector = {[LABELS.name]: name, [LABELS.instance]: `${config.app}-${env.name}`}
+    let configMapName: string | undefined
+    if (svc.config !== undefined) {
+      const files = readConfigFiles(resolve(dir, svc.config), env.config ? resolve(dir, env.config, name) : undefined, shownConfig)
+      configMapName = `${name}-config-${files.hash}`
+      const cm: KubeObject = {apiVersion: 'v1', kind: 'ConfigMap', metadata: {name: configMapName, labels}}
+      if (Object.keys(files.data).length) cm.data = files.data
+      if (Object.keys(files.binaryData).length) cm.binaryData = files.binaryData
+      objects.push({object: cm, source: `${svc.config}/`, service: name})
+    }
+    const view = serviceView(name, svc, images[name] as string, labels, selector, configMapName, revision)
+    for (const t of builtin) {
+      if (t.file.endsWith('service.yaml') && view.servicePorts.length === 0) continue
+      for (const object of parseManifests(renderTemplate(t.text, t.file, {service: view, app: config.app}), t.file)) {
+        objects.push({object, source: t.shown, service: name})
+      }
+    }
+  }
+
+  if (!wanted) {
+    const context = templateContext(loaded, env, revision, images)
+    for (const t of repositoryTemplates(loaded, env)) {
+      for (const object of parseManifests(renderTemplate(t.text, t.shown, context), t.shown)) {
+        const existing = object.metadata?.labels ?? {}
+        object.metadata.labels = {...common, ...existing}
+        objects.push({object, source: t.shown})
+      }
+    }
+  }
+
+  const errors: ConfigError[] = []
+  const seen = new Map<string, string>()
+  for (const r of objects) {
+    const o = r.object
+    if (!CLUSTER_SCOPED.has(o.kind)) {
+      if (o.metadata.namespace !== undefined && o.metadata.namespace !== env.namespace) {
+        errors.push(new ConfigError(`${o.kind}/${o.metadata.name} sets namespace "${o.metadata.namespace}", but environment ${env.name} deploys into "${env.namespace}"`, {file: r.source}, {hint: 'Remove metadata.namespace; skycap sets it.'}))
+      }
+      // name and namespace first, so the YAML reads the way kubectl prints it.
+      const {name, namespace: _ns, ...rest} = o.metadata
+      o.metadata = {name, namespace: env.namespace, ...rest}
+    }
+    const key = `${o.apiVersion.split('/')[0]}|${o.kind}|${o.metadata.name}`
+    const first = seen.get(key)
+    if (first !== undefined) errors.push(new ConfigError(`${o.kind}/${o.metadata.name} is rendered twice (also by ${first})`, {file: r.source}, {hint: 'Give each object a unique name.'}))
+    seen.set(key, r.source)
+  }
+  if (errors.length) throw new ConfigErrors(errors)
+
+  return {app: config.app, environment: env, revision, images, objects: sortForApply(objects)}
+}
+
+/** What the built-in templates see as `service`: skycap.yaml's service, spelled the way Kubernetes wants it. */
+function serviceView(name: string, svc: ServiceConfig, image: string, labels: Record<string, string>, selector: Record<string, string>, configMap: string | undefined, revision: Revision) {
+  const ports = svc.ports ?? (svc.port !== undefined ? [{name: 'http', port: svc.port}] : [])
+  const containerPorts = ports.map((p) => ({...(p.name ? {name: p.name} : {}), containerPort: p.targetPort ?? p.port, protocol: p.protocol ?? 'TCP'}))
+  const servicePorts = ports.map((p) => ({...(p.name ? {name: p.name} : {}), port: p.port, targetPort: p.targetPort ?? p.port, protocol: p.protocol ?? 'TCP'}))
+  const hc = svc.healthcheck
+  let readinessProbe: Record<string, unknown> | undefined
+  if (hc) {
+    const port = hc.port ?? ports[0]?.targetPort ?? ports[0]?.port
+    const check = hc.command ? {exec: {command: hc.command}} : hc.path ? {httpGet: {path: hc.path, port}} : {tcpSocket: {port}}
+    readinessProbe = {
+      ...check,
+      ...(hc.initialDelaySeconds !== undefined ? {initialDelaySeconds: hc.initialDelaySeconds} : {}),
+      periodSeconds: hc.periodSeconds ?? 5,
+      ...(hc.timeoutSeconds !== undefined ? {timeoutSeconds: hc.timeoutSeconds} : {}),
+      ...(hc.failureThreshold !== undefined ? {failureThreshold: hc.failureThreshold} : {}),
+    }
+  }
+  const env = Object.entries(svc.env ?? {}).map(([k, v]) => ({name: k, value: String(v)}))
+  const envFrom = (svc.envFrom ?? []).map((e) => (e.secret ? {secretRef: {name: e.secret}} : {configMapRef: {name: e.configMap}}))
+  return {
+    name,
+    image,
+    replicas: svc.replicas ?? 1,
+    labels,
+    annotations: {[ANNOTATIONS.revision]: revision.sha, ...(svc.annotations ?? {})},
+    selector,
+    podLabels: labels,
+    podAnnotations: undefined,
+    command: svc.command,
+    args: svc.args,
+    containerPorts,
+    servicePorts,
+    env: env.length ? env : undefined,
+    envFrom: envFrom.length ? envFrom : undefined,
+    readinessProbe,
+    resources: svc.resources ? normalizeResources(svc.resources) : undefined,
+    configMap,
+    configMountPath: CONFIG_MOUNT_PATH,
+  }
+}
+
+function normalizeResources(r: NonNullable<ServiceConfig['resources']>): Record<string, Record<string, string>> {
+  const out: Record<string, Record<string, string>> = {}
+  for (const [k, list] of Object.entries(r)) {
+    if (!list) continue
+    out[k] = Object.fromEntries(Object.entries(list).map(([name, q]) => [name, String(q)]))
+  }
+  return out
+}
+
+/** The variables repository templates see. */
+function templateContext(loaded: LoadedConfig, env: Environment, revision: Revision, images: Record<string, string>) {
+  const services: Record<string, unknown> = {}
+  for (const [name, svc] of Object.entries(env.services)) {
+    services[name] = {name, image: images[name], replicas: svc.replicas ?? 1, port: svc.port ?? svc.ports?.[0]?.port ?? null, ports: svc.ports ?? (svc.port ? [{name: 'http', port: svc.port}] : [])}
+  }
+  return {
+    app: loaded.config.app,
+    env: {name: env.name, namespace: env.namespace, context: env.context ?? null, protected: env.protected},
+    values: env.values,
+    revision: {sha: revision.sha, short: revision.short, subject: revision.subject},
+    services,
+  }
+}
+
+interface TemplateFile {
+  file: string
+  shown: string
+  text: string
+}
+
+let builtinCache: TemplateFile[] | undefined
+
+function builtinTemplates(): TemplateFile[] {
+  if (!builtinCache) {
+    const dir = join(templatesDir, 'manifests')
+    builtinCache = readdirSync(dir)
+      .filter((f) => f.endsWith('.yaml'))
+      .sort()
+      .map((f) => ({file: join(dir, f), shown: `templates/manifests/${f}`, text: readFileSync(join(dir, f), 'utf8')}))
+  }
+  return builtinCache
+}
+
+/** deploy/*.yaml for every environment, then deploy/<env>/*.yaml. */
+function repositoryTemplates(loaded: LoadedConfig, env: Environment): TemplateFile[] {
+  const folder = loaded.config.templates ?? 'deploy'
+  const root = resolve(loaded.dir, folder)
+  if (!existsSync(root)) {
+    if (loaded.config.templates !== undefined) {
+      const pos = loaded.locate(['templates'])
+      throw new ConfigError(`templates folder "${folder}" does not exist`, {file: relative(process.cwd(), loaded.file) || loaded.file, line: pos?.line, column: pos?.column}, {hint: 'Create it or remove the templates key.'})
+    }
+    return []
+  }
+  const out: TemplateFile[] = []
+  const list = (dir: string) =>
+    readdirSync(dir)
+      .filter((f) => /\.ya?ml$/.test(f) && statSync(join(dir, f)).isFile())
+      .sort()
+      .map((f) => {
+        const file = join(dir, f)
+        return {file, shown: relative(process.cwd(), file) || file, text: readFileSync(file, 'utf8')}
+      })
+  out.push(...list(root))
+  for (const sub of readdirSync(root).sort()) {
+    if (!statSync(join(root, sub)).isDirectory()) continue
+    if (!loaded.config.environments[sub]) {
+      throw new ConfigError(`template folder "${folder}/${sub}" does not match any environment`, {file: join(folder, sub)}, {
+        hint: `Folders under ${folder}/ hold templates for one environment; known: ${Object.keys(loaded.config.environments).join(', ')}.`,
+      })
+    }
+    if (sub === env.name) out.push(...list(join(root, sub)))
+  }
+  return out
+}
+
+let yamlModule: typeof import('yaml') | undefined
+
+/** Parses rendered multi-document YAML into objects; empty documents are skipped. */
+function parseManifests(text: string, file: string): KubeObject[] {
+  const YAML = yamlModule as typeof import('yaml')
+  const docs = YAML.parseAllDocuments(text)
+  const out: KubeObject[] = []
+  for (const doc of Array.isArray(docs) ? docs : [docs]) {
+    if (doc.errors.length) {
+      const e = doc.errors[0] as import('yaml').YAMLError
+      throw new ConfigError(`rendered template is not valid YAML: ${e.message.split('\n')[0]}`, {file, line: e.linePos?.[0]?.line, column: e.linePos?.[0]?.col}, {
+        hint: 'Line numbers are of the rendered text; quote inserted values with `| json`.',
+      })
+    }
+    const value = doc.toJS() as unknown
+    if (value === null || value === undefined) continue
+    if (typeof value !== 'object' || Array.isArray(value)) throw new ConfigError('a template document must be a Kubernetes object (a mapping)', {file})
+    const o = value as KubeObject
+    if (typeof o.apiVersion !== 'string' || typeof o.kind !== 'string' || typeof o.metadata?.name !== 'string') {
+      throw new ConfigError('a rendered object needs apiVersion, kind and metadata.name', {file}, {hint: 'Check the template document.'})
+    }
+    if (!NAME.test(o.metadata.name) || o.metadata.name.length > 253) {
+      throw new ConfigError(`${o.kind} name "${o.metadata.name}" is not a valid Kubernetes name (lowercase letters, digits, '-', '.')`, {file})
+    }
+    out.push(o)
+  }
+  return out
+}
+
+/** Loads the YAML library once (kept out of start-up). */
+export async function loadYaml(): Promise<void> {
+  yamlModule ??= await import('yaml')
+}

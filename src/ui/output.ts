@@ -1,0 +1,57 @@
+import type {ConfigWarning} from '../config/types.js'
+import {formatLocation} from '../errors.js'
+
+/** How progress is shown on stderr. */
+export type ProgressMode = 'interactive' | 'plain' | 'silent'
+
+/** Decides how to talk to the user: listr2 on a TTY, plain timestamped lines in CI or pipes, nothing with --json. */
+export function progressMode(options: {json?: boolean; env?: NodeJS.ProcessEnv; stderrIsTTY?: boolean} = {}): ProgressMode {
+  const env = options.env ?? process.env
+  if (options.json) return 'silent'
+  const tty = options.stderrIsTTY ?? Boolean(process.stderr.isTTY)
+  if (!tty || env.CI === 'true' || env.CI === '1' || env.TERM === 'dumb') return 'plain'
+  return 'interactive'
+}
+
+/** Whether to colour output on a stream. */
+export function useColour(stream: NodeJS.WriteStream, env: NodeJS.ProcessEnv = process.env): boolean {
+  if (env.NO_COLOR !== undefined && env.NO_COLOR !== '') return false
+  if (env.FORCE_COLOR !== undefined && env.FORCE_COLOR !== '0') return true
+  return Boolean(stream.isTTY)
+}
+
+/** Progress and warnings on stderr. Engine code receives one of these instead of printing. */
+export interface Reporter {
+  readonly mode: ProgressMode
+  /** A progress line (plain mode: timestamped). */
+  info(message: string): void
+  warn(message: string): void
+}
+
+/** The reporter used by commands: writes to stderr unless silent. */
+export function stderrReporter(mode: ProgressMode, clock: () => Date = () => new Date()): Reporter {
+  const write = (line: string) => process.stderr.write(`${line}\n`)
+  return {
+    mode,
+    info(message) {
+      if (mode === 'silent') return
+      write(mode === 'plain' ? `${clock().toISOString()} ${message}` : message)
+    },
+    warn(message) {
+      if (mode === 'silent') return
+      write(`warning: ${message}`)
+    },
+  }
+}
+
+/** A reporter that keeps lines in memory (tests, --json). */
+export function memoryReporter(): Reporter & {lines: string[]; warnings: string[]} {
+  const lines: string[] = []
+  const warnings: string[] = []
+  return {mode: 'silent', lines, warnings, info: (m) => lines.push(m), warn: (m) => warnings.push(m)}
+}
+
+/** A config warning as one line: `file:line:col: message`. */
+export function formatWarning(w: ConfigWarning): string {
+  return `${formatLocation(w)}: ${w.message}`
+}

@@ -1,0 +1,76 @@
+# Shared by up.sh and down.sh (sourced, not run). Names and paths of one test cluster.
+# shellcheck shell=bash
+
+SKYCAP_CLUSTER_NAME=${SKYCAP_CLUSTER_NAME:-skycap-it}
+SKYCAP_CLUSTER_CACHE=${SKYCAP_CLUSTER_CACHE:-$HOME/.cache/skycap-cluster}
+NAME=$SKYCAP_CLUSTER_NAME
+# Everything a running cluster owns lives here, outside the repository.
+RUN_DIR="$SKYCAP_CLUSTER_CACHE/run/$NAME"
+# kwokctl keeps each cluster in $KWOK_WORKDIR/clusters/<name> (pids/, logs/, pki/, etcd data, kubeconfig.yaml).
+export KWOK_WORKDIR="$RUN_DIR/kwok"
+CLUSTER_DIR="$KWOK_WORKDIR/clusters/$NAME"
+KUBECONFIG_PATH="$RUN_DIR/kubeconfig"
+LOG_DIR="$RUN_DIR/pod-logs"
+
+TAG=${TAG:-cluster}
+log() { printf '[%s] %s\n' "$TAG" "$*" >&2; }
+die() { printf '[%s] error: %s\n' "$TAG" "$*" >&2; exit 1; }
+
+case "$NAME" in
+  ''|*[!a-z0-9-]*|-*) die "SKYCAP_CLUSTER_NAME='$NAME' is not a valid name (use lower-case letters, digits and '-')" ;;
+esac
+
+# PIDs of every process of this cluster: the ones kwokctl recorded, plus any process whose executable lives in the
+# cluster directory (kwokctl starts each component through a link in $CLUSTER_DIR/bin); a pid file can be stale or
+# gone while its process still runs.
+cluster_pids() {
+  local f pid exe
+  {
+    if [ -d "$CLUSTER_DIR/pids" ]; then
+      for f in "$CLUSTER_DIR"/pids/*.pid; do
+        [ -f "$f" ] || continue
+        pid=$(tr -dc 0-9 <"$f")
+        [ -n "$pid" ] && [ -d "/proc/$pid" ] && echo "$pid"
+      done
+    fi
+    for f in /proc/[0-9]*/cmdline; do
+      pid=${f#/proc/}; pid=${pid%/cmdline}
+      IFS= read -r -d '' exe <"$f" 2>/dev/null || true
+      case "$exe" in "$CLUSTER_DIR"/*) echo "$pid" ;; esac
+    done
+  } | sort -un
+}
+
+# Stops the given PIDs: SIGTERM, then SIGKILL after a grace period. Only ever PIDs from cluster_pids.
+kill_pids() {
+  [ $# -gt 0 ] || return 0
+  kill -TERM "$@" 2>/dev/null || true
+  local i p alive
+  for i in $(seq 1 50); do
+    alive=""
+    for p in "$@"; do [ -d "/proc/$p" ] && alive="$alive $p"; done
+    [ -z "$alive" ] && return 0
+    sleep 0.2
+  done
+  log "processes still running after 10s, sending SIGKILL:$alive"
+  # shellcheck disable=SC2086
+  kill -KILL $alive 2>/dev/null || true
+}
+
+# Deletes the cluster: kwokctl first (it stops the components it started), then whatever process is left.
+teardown_cluster() {
+  local kwokctl=""
+  if [ -f "$RUN_DIR/env" ]; then
+    kwokctl=$(sed -n 's/^SKYCAP_KWOK_BIN=//p' "$RUN_DIR/env")/kwokctl
+  fi
+  if [ -x "$kwokctl" ] && [ -d "$CLUSTER_DIR" ]; then
+    "$kwokctl" delete cluster --name "$NAME" --kubeconfig "$KUBECONFIG_PATH" >&2 2>&1 \
+      || log "kwokctl delete cluster failed; stopping the processes directly"
+  fi
+  # shellcheck disable=SC2046
+  kill_pids $(cluster_pids)
+  local left
+  left=$(cluster_pids | tr '\n' ' ')
+  [ -z "$left" ] || { log "could not stop processes: $left"; return 1; }
+  rm -rf "$RUN_DIR"
+}

@@ -1,0 +1,271 @@
+// What integration tests use to reach the test cluster. The global setup (hooks.ts) starts the cluster, or picks the
+// one SKYCAP_TEST_KUBECONFIG names, and publishes it in process.env; everything here reads it from there.
+import {randomBytes} from 'node:crypto'
+import {appendFile, mkdir, writeFile} from 'node:fs/promises'
+import path from 'node:path'
+import type {Readable} from 'node:stream'
+import {execa, type ResultPromise} from 'execa'
+
+/** The cluster the integration run uses. */
+export interface TestCluster {
+  /** Absolute path of the kubeconfig (also in process.env.KUBECONFIG). */
+  kubeconfig: string
+  /** The kubeconfig's current-context when the run started. */
+  context: string
+  /** The kubectl every test (and every CLI the tests spawn, through PATH) runs. */
+  kubectlPath: string
+  /** True when SKYCAP_TEST_KUBECONFIG named a cluster: nothing was started, and nothing will be stopped. */
+  external: boolean
+  /** Directory for the CRI log files kwok serves as pod logs (see podLogFiles). */
+  logDir: string
+}
+
+/** Names of the variables the global setup sets; read back with testCluster(). */
+export const ENV = {
+  kubeconfig: 'SKYCAP_IT_KUBECONFIG',
+  context: 'SKYCAP_IT_CONTEXT',
+  kubectl: 'SKYCAP_IT_KUBECTL',
+  external: 'SKYCAP_IT_EXTERNAL',
+  logDir: 'SKYCAP_IT_LOG_DIR',
+} as const
+
+/** The cluster of this run. Throws when called outside a run with the integration hooks. */
+export function testCluster(): TestCluster {
+  const kubeconfig = process.env[ENV.kubeconfig]
+  const context = process.env[ENV.context]
+  const kubectlPath = process.env[ENV.kubectl]
+  const logDir = process.env[ENV.logDir]
+  if (!kubeconfig || !context || !kubectlPath || !logDir) {
+    throw new Error(
+      'no test cluster: run integration tests with `npm run test:integration` (its --require dist/test/integration/hooks.js starts one)',
+    )
+  }
+  return {kubeconfig, context, kubectlPath, external: process.env[ENV.external] === '1', logDir}
+}
+
+export interface KubectlResult {
+  stdout: string
+  stderr: string
+  exitCode: number
+}
+
+export interface KubectlOptions {
+  /** Written to kubectl's stdin (e.g. a manifest for `apply -f -`). */
+  input?: string
+  /** Adds `--namespace`. */
+  namespace?: string
+  /** Throw when kubectl exits non-zero (default true). With false, look at exitCode. */
+  reject?: boolean
+  /** Kill kubectl after this many ms (default 120000). */
+  timeoutMs?: number
+}
+
+function kubectlArgv(args: readonly string[], namespace?: string): {file: string; argv: string[]} {
+  const c = testCluster()
+  const argv = ['--kubeconfig', c.kubeconfig, '--context', c.context]
+  if (namespace !== undefined) argv.push('--namespace', namespace)
+  return {file: c.kubectlPath, argv: [...argv, ...args]}
+}
+
+/** Runs kubectl against the test cluster and waits for it to exit. */
+export async function kubectl(args: readonly string[], opts: KubectlOptions = {}): Promise<KubectlResult> {
+  const {file, argv} = kubectlArgv(args, opts.namespace)
+  const r = await execa(file, argv, {
+    input: opts.input ?? '',
+    reject: false,
+    timeout: opts.timeoutMs ?? 120_000,
+    stripFinalNewline: false,
+  })
+  const result = {stdout: r.stdout, stderr: r.stderr, exitCode: r.exitCode ?? -1}
+  if ((opts.reject ?? true) && result.exitCode !== 0) {
+    const why = r.timedOut ? `timed out after ${opts.timeoutMs ?? 120_000}ms` : `exited ${result.exitCode}`
+    throw new Error(`kubectl ${args.join(' ')} ${why}:\n${result.stderr || result.stdout}`)
+  }
+  return result
+}
+
+/**
+ * Starts a long-running kubectl (`logs -f`, `get -w`) and returns the process without waiting for it.
+ * Its output is readable as it comes (proc.stdout); kill it with proc.kill(). It never rejects.
+ */
+export function kubectlProcess(args: readonly string[], opts: {namespace?: string} = {}): ResultPromise<{reject: false; stdin: 'ignore'}> {
+  const {file, argv} = kubectlArgv(args, opts.namespace)
+  return execa(file, argv, {reject: false, stdin: 'ignore'})
+}
+
+/**
+ * Waits until `stream` has produced text matching `match` and returns everything read so far.
+ * Rejects after timeoutMs, with the text read, or when the stream ends first.
+ */
+export function waitForOutput(stream: Readable, match: string | RegExp, timeoutMs = 30_000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let seen = ''
+    const matches = () => (typeof match === 'string' ? seen.includes(match) : match.test(seen))
+    const done = (err?: Error) => {
+      clearTimeout(timer)
+      stream.off('data', onData)
+      stream.off('end', onEnd)
+      if (err) reject(err)
+      else resolve(seen)
+    }
+    const onData = (chunk: Buffer | string) => {
+      seen += chunk.toString()
+      if (matches()) done()
+    }
+    const onEnd = () => done(new Error(`output ended before ${String(match)} appeared; got:\n${seen}`))
+    const timer = setTimeout(
+      () => done(new Error(`${String(match)} did not appear within ${timeoutMs}ms; got:\n${seen}`)),
+      timeoutMs,
+    )
+    stream.on('data', onData)
+    stream.on('end', onEnd)
+  })
+}
+
+/**
+ * Polls `check` until it returns something other than undefined/false, and returns that.
+ * Rejects after timeoutMs with `what` and the last error thrown by check, if any.
+ */
+export async function waitFor<T>(
+  what: string,
+  check: () => Promise<T | undefined | false> | T | undefined | false,
+  {timeoutMs = 60_000, intervalMs = 500} = {},
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs
+  let lastError: unknown
+  for (;;) {
+    try {
+      const v = await check()
+      if (v !== undefined && v !== false) return v
+    } catch (err) {
+      lastError = err
+    }
+    if (Date.now() > deadline) {
+      const detail = lastError instanceof Error ? `: ${lastError.message}` : ''
+      throw new Error(`timed out after ${timeoutMs}ms waiting for ${what}${detail}`)
+    }
+    await new Promise((r) => setTimeout(r, intervalMs))
+  }
+}
+
+/** A namespace name: `<prefix>-<6 random hex>`, cut to the 63 characters Kubernetes allows. */
+export function uniqueName(prefix: string): string {
+  const clean = prefix.toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/^-+|-+$/g, '') || 'it'
+  return `${clean.slice(0, 56)}-${randomBytes(3).toString('hex')}`
+}
+
+/**
+ * Gives every test of the enclosing describe() a fresh namespace: created in a beforeEach, deleted in an afterEach
+ * without waiting for the deletion to finish. Any ClusterLogs that podLogFiles created for it go too.
+ * Read `.name` inside hooks and tests only (it changes per test).
+ *
+ *   describe('deploy', () => {
+ *     const ns = useNamespace('deploy')
+ *     it('...', async () => { await kubectl(['get', 'pods'], {namespace: ns.name}) })
+ *   })
+ */
+export function useNamespace(prefix: string): {readonly name: string} {
+  let current: string | undefined
+  beforeEach(async function () {
+    current = uniqueName(prefix)
+    await kubectl(['create', 'namespace', current])
+    await waitForServiceAccount(current)
+  })
+  afterEach(async function () {
+    const ns = current
+    current = undefined
+    if (ns === undefined) return
+    await kubectl(['delete', 'namespace', ns, '--wait=false', '--ignore-not-found'], {reject: false})
+    await kubectl(['delete', 'clusterlogs', '-l', `${LOGS_NAMESPACE_LABEL}=${ns}`, '--wait=false', '--ignore-not-found'], {
+      reject: false,
+    })
+  })
+  return {
+    get name(): string {
+      if (current === undefined) throw new Error('useNamespace(): .name is only set inside a test or its hooks')
+      return current
+    },
+  }
+}
+
+// Pods cannot be created in a namespace until the controller-manager has given it its default ServiceAccount.
+async function waitForServiceAccount(namespace: string): Promise<void> {
+  await waitFor(
+    `the default ServiceAccount of namespace ${namespace}`,
+    async () =>
+      (await kubectl(['get', 'serviceaccount', 'default', '-o', 'name'], {namespace, reject: false})).exitCode === 0,
+    {timeoutMs: 30_000, intervalMs: 200},
+  )
+}
+
+const LOGS_NAMESPACE_LABEL = 'skycap.test/namespace'
+
+/** The two CRI log files kwok serves for a set of pods. */
+export interface PodLogFiles {
+  /** `kubectl logs [-f]` reads this. */
+  current: string
+  /** `kubectl logs --previous` reads this. */
+  previous: string
+}
+
+/**
+ * Points the pods of `namespace` (every pod, or only `opts.pod`) at two new, empty CRI log files and returns their
+ * paths; write to them with appendLog(). `kubectl logs` serves `current` (with -f it follows appended lines),
+ * `kubectl logs --previous` serves `previous`. Every container of the selected pods shares the files.
+ *
+ * Backed by kwok's ClusterLogs (for a namespace) and Logs (for one pod) objects, which the test cluster watches as
+ * CRDs, so it takes effect without a restart (allow kwok a moment to see the object). Needs a kwok cluster on this
+ * machine: kwok reads the files itself.
+ */
+export async function podLogFiles(namespace: string, opts: {pod?: string} = {}): Promise<PodLogFiles> {
+  const crd = await kubectl(['get', 'crd', 'clusterlogs.kwok.x-k8s.io', '-o', 'name'], {reject: false})
+  if (crd.exitCode !== 0) {
+    throw new Error(
+      `podLogFiles: the cluster has no kwok ClusterLogs CRD (${testCluster().context}); pod logs from files need the kwok test cluster (npm run cluster:up)`,
+    )
+  }
+  const dir = path.join(testCluster().logDir, namespace, opts.pod ?? '_all')
+  await mkdir(dir, {recursive: true})
+  const files = {current: path.join(dir, 'current.log'), previous: path.join(dir, 'previous.log')}
+  // CRI-format readers need the file to exist before `kubectl logs` is called.
+  await writeFile(files.current, '', {flag: 'a'})
+  await writeFile(files.previous, '', {flag: 'a'})
+  const spec = {logs: [{logsFile: files.current, previousLogsFile: files.previous, follow: true}]}
+  const object =
+    opts.pod === undefined
+      ? {
+          apiVersion: 'kwok.x-k8s.io/v1alpha1',
+          kind: 'ClusterLogs',
+          // One per namespace: ClusterLogs are cluster-scoped, so useNamespace deletes them by this label.
+          metadata: {name: `skycap-logs-${namespace}`, labels: {[LOGS_NAMESPACE_LABEL]: namespace}},
+          spec: {selector: {matchNamespaces: [namespace]}, ...spec},
+        }
+      : {
+          apiVersion: 'kwok.x-k8s.io/v1alpha1',
+          kind: 'Logs',
+          // kwok matches a Logs object to the pod of the same name and namespace; it goes with the namespace.
+          metadata: {name: opts.pod, namespace},
+          spec,
+        }
+  await kubectl(['apply', '-f', '-'], {input: JSON.stringify(object)})
+  return files
+}
+
+/** Like podLogFiles, returning only the file `kubectl logs` (and `logs -f`) serves. */
+export async function podLogFile(namespace: string, opts: {pod?: string} = {}): Promise<string> {
+  return (await podLogFiles(namespace, opts)).current
+}
+
+/** One CRI log line, as a container runtime writes it: `<RFC3339Nano> <stream> F <text>`. */
+export function criLine(text: string, stream: 'stdout' | 'stderr' = 'stdout', time: Date = new Date()): string {
+  return `${time.toISOString()} ${stream} F ${text}\n`
+}
+
+/**
+ * Appends lines to a CRI log file (one CRI line each; a line containing newlines becomes several). Followers
+ * (`kubectl logs -f`) receive them as they are written.
+ */
+export async function appendLog(file: string, lines: readonly string[], stream: 'stdout' | 'stderr' = 'stdout'): Promise<void> {
+  const text = lines.flatMap((l) => l.split('\n')).map((l) => criLine(l, stream)).join('')
+  await appendFile(file, text)
+}

@@ -1,0 +1,171 @@
+// Mocha global fixtures for the integration run (loaded with --require, see .mocharc.integration.json).
+//
+// Setup starts the kwok test cluster once per run with test/cluster/up.sh, or, when SKYCAP_TEST_KUBECONFIG names a
+// kubeconfig, uses that cluster (its current-context) and starts and stops nothing. Either way the cluster must
+// answer, or the run fails: integration tests are never skipped.
+//
+// Teardown deletes the cluster it started with test/cluster/down.sh: after the tests (passing or not), on
+// SIGINT/SIGTERM/SIGHUP, and from an exit handler if the process ends any other way. The cluster's processes run in
+// their own sessions, so nothing else would stop them.
+import {spawn, spawnSync, type ChildProcess} from 'node:child_process'
+import {existsSync, mkdirSync, readFileSync, statSync} from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import {fileURLToPath} from 'node:url'
+import {execa} from 'execa'
+import {ENV} from './harness.js'
+
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..')
+const upScript = path.join(repoRoot, 'test/cluster/up.sh')
+const downScript = path.join(repoRoot, 'test/cluster/down.sh')
+
+let owned: {clusterEnv: NodeJS.ProcessEnv} | undefined
+let upProcess: ChildProcess | undefined
+let tearingDown: Promise<void> | undefined
+
+function note(msg: string): void {
+  process.stderr.write(`[integration] ${msg}\n`)
+}
+
+export async function mochaGlobalSetup(): Promise<void> {
+  const external = process.env.SKYCAP_TEST_KUBECONFIG
+  const cluster = external ? await useExternalCluster(external) : await startCluster()
+  process.env[ENV.kubeconfig] = cluster.kubeconfig
+  process.env[ENV.context] = cluster.context
+  process.env[ENV.kubectl] = cluster.kubectlPath
+  process.env[ENV.external] = external ? '1' : '0'
+  process.env[ENV.logDir] = cluster.logDir
+  // The CLI under test, spawned by the tests, must reach the same cluster with the same kubectl.
+  process.env.KUBECONFIG = cluster.kubeconfig
+  process.env.PATH = `${path.dirname(cluster.kubectlPath)}${path.delimiter}${process.env.PATH ?? ''}`
+  note(`cluster: context ${cluster.context}, kubeconfig ${cluster.kubeconfig}, kubectl ${cluster.kubectlPath}`)
+}
+
+export async function mochaGlobalTeardown(): Promise<void> {
+  await teardown()
+}
+
+interface ClusterInfo {
+  kubeconfig: string
+  context: string
+  kubectlPath: string
+  logDir: string
+}
+
+async function useExternalCluster(kubeconfigArg: string): Promise<ClusterInfo> {
+  const kubeconfig = path.resolve(kubeconfigArg)
+  if (!existsSync(kubeconfig) || !statSync(kubeconfig).isFile()) {
+    throw new Error(`SKYCAP_TEST_KUBECONFIG=${kubeconfigArg}: no such file`)
+  }
+  const kubectlPath = process.env.SKYCAP_TEST_KUBECTL ?? which('kubectl')
+  if (!kubectlPath) throw new Error('SKYCAP_TEST_KUBECONFIG is set but no kubectl is on PATH (or set SKYCAP_TEST_KUBECTL)')
+  const context = await currentContext(kubectlPath, kubeconfig)
+  const reach = await execa(kubectlPath, ['--kubeconfig', kubeconfig, '--context', context, 'get', '--raw', '/readyz'], {
+    reject: false,
+    timeout: 30_000,
+  })
+  if (reach.exitCode !== 0) {
+    throw new Error(`the cluster of SKYCAP_TEST_KUBECONFIG (context ${context}) does not answer: ${reach.stderr || reach.stdout}`)
+  }
+  const logDir = path.join(os.tmpdir(), `skycap-it-logs-${process.pid}`)
+  mkdirSync(logDir, {recursive: true})
+  note(`using the existing cluster of SKYCAP_TEST_KUBECONFIG; nothing is started or stopped`)
+  return {kubeconfig, context, kubectlPath, logDir}
+}
+
+async function startCluster(): Promise<ClusterInfo> {
+  const clusterEnv: NodeJS.ProcessEnv = {...process.env, SKYCAP_CLUSTER_OWNER_PID: String(process.pid)}
+  owned = {clusterEnv}
+  installSignalHandlers()
+  note('starting the test cluster (test/cluster/up.sh)')
+  const child = spawn('bash', [upScript], {env: clusterEnv, stdio: ['ignore', 'pipe', 'inherit']})
+  upProcess = child
+  let stdout = ''
+  child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()))
+  const code = await new Promise<number | null>((resolve, reject) => {
+    child.on('error', reject)
+    child.on('close', (c, signal) => resolve(signal ? null : c))
+  })
+  upProcess = undefined
+  if (code !== 0) {
+    throw new Error(`the test cluster did not start (test/cluster/up.sh exited ${code ?? 'on a signal'}; its output is above)`)
+  }
+  const kubeconfig = stdout.trim().split('\n').pop() ?? ''
+  const runDir = path.dirname(kubeconfig)
+  const envFile = path.join(runDir, 'env')
+  if (!existsSync(kubeconfig) || !existsSync(envFile)) {
+    throw new Error(`up.sh printed '${kubeconfig}', which is not a kubeconfig next to an env file`)
+  }
+  const k8sBin = /^SKYCAP_K8S_BIN=(.*)$/m.exec(readFileSync(envFile, 'utf8'))?.[1]
+  if (!k8sBin) throw new Error(`${envFile} names no SKYCAP_K8S_BIN`)
+  const kubectlPath = path.join(k8sBin, 'kubectl')
+  const context = await currentContext(kubectlPath, kubeconfig)
+  return {kubeconfig, context, kubectlPath, logDir: path.join(runDir, 'pod-logs')}
+}
+
+async function currentContext(kubectlPath: string, kubeconfig: string): Promise<string> {
+  const r = await execa(kubectlPath, ['--kubeconfig', kubeconfig, 'config', 'current-context'], {reject: false})
+  const context = r.stdout.trim()
+  if (r.exitCode !== 0 || !context) throw new Error(`${kubeconfig} has no current-context: ${r.stderr}`)
+  return context
+}
+
+function which(cmd: string): string | undefined {
+  for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
+    const candidate = path.join(dir, cmd)
+    if (dir && existsSync(candidate)) return candidate
+  }
+  return undefined
+}
+
+/** Deletes the cluster this run started (once; later calls wait for the first). */
+function teardown(): Promise<void> {
+  if (!owned) return Promise.resolve()
+  tearingDown ??= (async () => {
+    const starting = upProcess
+    if (starting && starting.exitCode === null && starting.signalCode === null) {
+      // up.sh tears down what it started when it is stopped; let it finish before deleting what is left.
+      starting.kill('SIGTERM')
+      await new Promise((resolve) => starting.once('close', resolve))
+    }
+    note('deleting the test cluster (test/cluster/down.sh)')
+    const r = await execa('bash', [downScript], {env: owned?.clusterEnv, reject: false, stdio: ['ignore', 'inherit', 'inherit']})
+    owned = undefined
+    removeSignalHandlers()
+    if (r.exitCode !== 0) throw new Error(`test/cluster/down.sh exited ${r.exitCode}: the cluster may still be running`)
+  })()
+  return tearingDown
+}
+
+const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const
+const exitCodes: Record<(typeof signals)[number], number> = {SIGINT: 130, SIGTERM: 143, SIGHUP: 129}
+
+function onSignal(signal: (typeof signals)[number]): void {
+  note(`${signal}: stopping the test cluster before exiting`)
+  teardown()
+    .catch((err: unknown) => note(String(err)))
+    .finally(() => process.exit(exitCodes[signal]))
+}
+
+// Last resort when the process exits without the global teardown (process.exit() somewhere): only synchronous work
+// is possible here.
+function onExit(): void {
+  if (!owned) return
+  spawnSync('bash', [downScript], {env: owned.clusterEnv, stdio: ['ignore', 'inherit', 'inherit']})
+  owned = undefined
+}
+
+const handlers = new Map<string, () => void>()
+function installSignalHandlers(): void {
+  for (const s of signals) {
+    const h = () => onSignal(s)
+    handlers.set(s, h)
+    process.once(s, h)
+  }
+  process.on('exit', onExit)
+}
+function removeSignalHandlers(): void {
+  for (const [s, h] of handlers) process.off(s, h)
+  handlers.clear()
+  process.off('exit', onExit)
+}
