@@ -1,6 +1,7 @@
 import {existsSync, readdirSync, readFileSync, statSync} from 'node:fs'
-import {join, relative, resolve} from 'node:path'
+import {join, resolve} from 'node:path'
 
+import {displayPath} from '../config/load.js'
 import type {Environment, LoadedConfig, ServiceConfig} from '../config/types.js'
 import {ConfigError, ConfigErrors} from '../errors.js'
 import type {Revision} from '../git/revision.js'
@@ -32,7 +33,7 @@ const NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/
 export async function renderEnvironment(loaded: LoadedConfig, env: Environment, revision: Revision, options: RenderOptions = {}): Promise<RenderResult> {
   await Promise.all([loadTemplateEngine(), loadYaml()])
   const {config, dir} = loaded
-  const shownConfig = relative(process.cwd(), loaded.file) || loaded.file
+  const shownConfig = displayPath(loaded.file)
 
   for (const name of options.services ?? []) {
     if (!env.services[name]) {
@@ -200,7 +201,7 @@ function repositoryTemplates(loaded: LoadedConfig, env: Environment): TemplateFi
   if (!existsSync(root)) {
     if (loaded.config.templates !== undefined) {
       const pos = loaded.locate(['templates'])
-      throw new ConfigError(`templates folder "${folder}" does not exist`, {file: relative(process.cwd(), loaded.file) || loaded.file, line: pos?.line, column: pos?.column}, {hint: 'Create it or remove the templates key.'})
+      throw new ConfigError(`templates folder "${folder}" does not exist`, {file: displayPath(loaded.file), line: pos?.line, column: pos?.column}, {hint: 'Create it or remove the templates key.'})
     }
     return []
   }
@@ -211,7 +212,7 @@ function repositoryTemplates(loaded: LoadedConfig, env: Environment): TemplateFi
       .sort()
       .map((f) => {
         const file = join(dir, f)
-        return {file, shown: relative(process.cwd(), file) || file, text: readFileSync(file, 'utf8')}
+        return {file, shown: displayPath(file), text: readFileSync(file, 'utf8')}
       })
   out.push(...list(root))
   for (const sub of readdirSync(root).sort()) {

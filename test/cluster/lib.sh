@@ -20,25 +20,17 @@ case "$NAME" in
   ''|*[!a-z0-9-]*|-*) die "SKYCAP_CLUSTER_NAME='$NAME' is not a valid name (use lower-case letters, digits and '-')" ;;
 esac
 
-# PIDs of every process of this cluster: the ones kwokctl recorded, plus any process whose executable lives in the
-# cluster directory (kwokctl starts each component through a link in $CLUSTER_DIR/bin); a pid file can be stale or
-# gone while its process still runs.
+# PIDs of every process of this cluster. kwokctl starts each component through a link in $CLUSTER_DIR/bin, so a
+# process whose executable path (argv[0]) lies in the cluster directory is one of them. This also finds components
+# whose pid file is stale or gone, and never trusts a pid file whose number was reused by another process.
 cluster_pids() {
   local f pid exe
-  {
-    if [ -d "$CLUSTER_DIR/pids" ]; then
-      for f in "$CLUSTER_DIR"/pids/*.pid; do
-        [ -f "$f" ] || continue
-        pid=$(tr -dc 0-9 <"$f")
-        [ -n "$pid" ] && [ -d "/proc/$pid" ] && echo "$pid"
-      done
-    fi
-    for f in /proc/[0-9]*/cmdline; do
-      pid=${f#/proc/}; pid=${pid%/cmdline}
-      IFS= read -r -d '' exe <"$f" 2>/dev/null || true
-      case "$exe" in "$CLUSTER_DIR"/*) echo "$pid" ;; esac
-    done
-  } | sort -un
+  for f in /proc/[0-9]*/cmdline; do
+    pid=${f#/proc/}; pid=${pid%/cmdline}
+    exe=""
+    IFS= read -r -d '' exe <"$f" 2>/dev/null || true
+    case "$exe" in "$CLUSTER_DIR"/*) echo "$pid" ;; esac
+  done
 }
 
 # Stops the given PIDs: SIGTERM, then SIGKILL after a grace period. Only ever PIDs from cluster_pids.

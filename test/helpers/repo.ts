@@ -1,0 +1,80 @@
+import {cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {dirname, join} from 'node:path'
+import {fileURLToPath} from 'node:url'
+
+import {execa} from 'execa'
+
+/** The repository root (this file is compiled to dist/test/helpers/repo.js). */
+export const repoRoot = fileURLToPath(new URL('../../../', import.meta.url))
+export const fixturesDir = join(repoRoot, 'test', 'fixtures')
+export const cliPath = join(repoRoot, 'bin', 'run.js')
+
+// Fixed identity and dates make commit SHAs reproducible, so golden files can contain them.
+const GIT_ENV = {
+  GIT_AUTHOR_NAME: 'Skycap Test',
+  GIT_AUTHOR_EMAIL: 'test@skycap.dev',
+  GIT_COMMITTER_NAME: 'Skycap Test',
+  GIT_COMMITTER_EMAIL: 'test@skycap.dev',
+  GIT_AUTHOR_DATE: '2026-01-01T00:00:00Z',
+  GIT_COMMITTER_DATE: '2026-01-01T00:00:00Z',
+  GIT_CONFIG_GLOBAL: '/dev/null',
+  GIT_CONFIG_NOSYSTEM: '1',
+}
+
+/** A real git repository in a temp dir. */
+export class TempRepo {
+  readonly dir: string
+
+  constructor(prefix = 'skycap-test-') {
+    this.dir = mkdtempSync(join(tmpdir(), prefix))
+  }
+
+  /** A repo holding a copy of test/fixtures/<name>, committed once. */
+  static async fromFixture(name: string): Promise<TempRepo> {
+    const repo = new TempRepo(`skycap-${name}-`)
+    cpSync(join(fixturesDir, name), repo.dir, {recursive: true})
+    await repo.git('init', '-q', '-b', 'main')
+    await repo.commit('initial')
+    return repo
+  }
+
+  async git(...args: string[]): Promise<string> {
+    const r = await execa('git', args, {cwd: this.dir, env: GIT_ENV})
+    return r.stdout
+  }
+
+  write(path: string, content: string): void {
+    const full = join(this.dir, path)
+    mkdirSync(dirname(full), {recursive: true})
+    writeFileSync(full, content)
+  }
+
+  /** Stages everything and commits; returns the new SHA. */
+  async commit(message: string): Promise<string> {
+    await this.git('add', '-A')
+    await this.git('commit', '-q', '--allow-empty', '-m', message)
+    return this.git('rev-parse', 'HEAD')
+  }
+
+  remove(): void {
+    rmSync(this.dir, {recursive: true, force: true})
+  }
+}
+
+/** Runs the built CLI; never throws on a non-zero exit. */
+export async function runCli(args: string[], options: {cwd?: string; env?: Record<string, string>; input?: string; timeout?: number} = {}) {
+  const r = await execa('node', [cliPath, ...args], {
+    cwd: options.cwd ?? repoRoot,
+    env: {NO_COLOR: '1', ...options.env},
+    input: options.input,
+    reject: false,
+    timeout: options.timeout ?? 120_000,
+  })
+  return {exitCode: r.exitCode ?? -1, stdout: r.stdout, stderr: r.stderr}
+}
+
+/** Parses the one JSON document a --json run prints. */
+export function parseJson(stdout: string): {ok: boolean; exitCode?: number; result?: any; error?: any} {
+  return JSON.parse(stdout)
+}

@@ -1,0 +1,108 @@
+import {expect} from 'chai'
+import {existsSync, mkdtempSync, readFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+
+import {fixturesDir, parseJson, repoRoot, runCli, TempRepo} from '../helpers/repo.js'
+
+describe('command wiring (built CLI)', function () {
+  let repo: TempRepo
+  before(async () => {
+    repo = await TempRepo.fromFixture('shop')
+  })
+  after(() => repo.remove())
+
+  it('--version prints the package version', async () => {
+    const r = await runCli(['--version'])
+    const pkg = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8'))
+    expect(r.exitCode).to.equal(0)
+    expect(r.stdout).to.contain(`skycap/${pkg.version}`)
+  })
+
+  it('render prints YAML on stdout and warnings on stderr', async () => {
+    const r = await runCli(['render', 'staging'], {cwd: repo.dir})
+    expect(r.exitCode).to.equal(0)
+    expect(r.stdout).to.match(/^apiVersion: v1\nkind: ConfigMap/)
+    expect(r.stdout.split('\n---\n')).to.have.length(8)
+    expect(r.stderr).to.not.contain('apiVersion')
+  })
+
+  it('render --json prints one document with images and objects', async () => {
+    const r = await runCli(['render', 'prod@HEAD', '--json'], {cwd: repo.dir})
+    expect(r.exitCode).to.equal(0)
+    const doc = parseJson(r.stdout)
+    expect(doc.ok).to.equal(true)
+    expect(doc.result.environment).to.equal('prod')
+    expect(doc.result.namespace).to.equal('shop')
+    expect(doc.result.context).to.equal('prod-cluster')
+    expect(doc.result.revision.sha).to.match(/^[0-9a-f]{40}$/)
+    expect(doc.result.images.cache).to.equal('redis:7.2')
+    expect(doc.result.objects.map((o: {kind: string}) => o.kind)).to.include('HorizontalPodAutoscaler')
+    expect(r.stderr).to.equal('')
+  })
+
+  it('render --output-dir writes one file per object', async () => {
+    const out = mkdtempSync(join(tmpdir(), 'skycap-out-'))
+    const r = await runCli(['render', 'dev', '--output-dir', out], {cwd: repo.dir})
+    expect(r.exitCode).to.equal(0)
+    const files = r.stdout.trim().split('\n')
+    expect(files).to.have.length(8)
+    expect(files[0]).to.match(/001-configmap-web-config-[0-9a-f]{10}\.yaml$/)
+    expect(existsSync(files[7] as string)).to.equal(true)
+  })
+
+  const invalidInputs: Array<[string, string[], RegExp]> = [
+    ['an unknown environment', ['render', 'qa'], /unknown environment "qa"[\s\S]*dev, staging, prod/],
+    ['an unknown revision', ['render', 'staging@nope'], /unknown revision "nope"/],
+    ['a malformed target', ['render', 'Staging@'], /"Staging@" is not a valid target/],
+    ['an unknown service', ['render', 'staging', '--service', 'api'], /unknown service "api"/],
+    ['an unknown flag', ['render', 'staging', '--frobnicate'], /Nonexistent flag: --frobnicate/],
+  ]
+  for (const [what, args, message] of invalidInputs) {
+    it(`exits 2 for ${what}, with a message and a JSON error`, async () => {
+      const r = await runCli(args, {cwd: repo.dir})
+      expect(r.exitCode).to.equal(2)
+      expect(r.stderr).to.match(message)
+      expect(r.stdout).to.equal('')
+      const j = await runCli([...args, '--json'], {cwd: repo.dir})
+      expect(j.exitCode).to.equal(2)
+      const doc = parseJson(j.stdout)
+      expect(doc).to.deep.include({ok: false, exitCode: 2})
+      expect(`${doc.error.message}\n${doc.error.hint ?? ''}`).to.match(message)
+    })
+  }
+
+  it('config validate lists every problem with file:line:column and exits 2', async () => {
+    const r = await runCli(['config', 'validate', '--config', join(fixturesDir, 'invalid', 'skycap.yaml')])
+    expect(r.exitCode).to.equal(2)
+    expect(r.stderr).to.contain('invalid/skycap.yaml:2:6: app is "Shop_App" but must be a DNS label')
+    expect(r.stderr).to.contain('invalid/skycap.yaml:6:5: unknown key "replica" in services.web')
+    expect(r.stderr).to.contain('invalid/skycap.yaml:7:11: services.web.port must be a whole number, not string "8080"')
+    expect(r.stderr).to.contain('invalid/skycap.yaml:10:5: environments.staging is missing the required key "namespace"')
+    const j = parseJson((await runCli(['config', 'validate', '--json', '--config', join(fixturesDir, 'invalid', 'skycap.yaml')])).stdout)
+    expect(j.error.errors).to.have.length(4)
+    expect(j.error.errors[0]).to.include({line: 2, column: 6})
+  })
+
+  it('config validate accepts the example app', async () => {
+    const r = await runCli(['config', 'validate', '--json'], {cwd: repo.dir})
+    expect(r.exitCode).to.equal(0)
+    expect(parseJson(r.stdout).result.environments.map((e: {name: string}) => e.name)).to.deep.equal(['dev', 'staging', 'prod'])
+  })
+
+  it('init scaffolds a config that renders, and never overwrites', async () => {
+    const app = new TempRepo('skycap-init-')
+    await app.git('init', '-q', '-b', 'main')
+    const r = await runCli(['init', '--app', 'demo'], {cwd: app.dir})
+    expect(r.exitCode).to.equal(0)
+    expect(r.stdout).to.contain('created skycap.yaml')
+    await app.commit('scaffold')
+    const rendered = await runCli(['render', 'staging@HEAD', '--json'], {cwd: app.dir})
+    expect(rendered.exitCode, rendered.stdout).to.equal(0)
+    expect(parseJson(rendered.stdout).result.objects.map((o: {kind: string}) => o.kind)).to.deep.equal(['ConfigMap', 'Service', 'Deployment', 'Ingress'])
+    const again = await runCli(['init'], {cwd: app.dir})
+    expect(again.exitCode).to.equal(2)
+    expect(again.stderr).to.contain('already exists; nothing was written')
+    app.remove()
+  })
+})

@@ -1,0 +1,170 @@
+import {expect} from 'chai'
+import {mkdirSync, mkdtempSync, readFileSync, writeFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+
+import {resolveEnvironment} from '../../../src/config/environment.js'
+import {findConfigFile, loadConfig, parseConfig} from '../../../src/config/load.js'
+import {skycapSchema} from '../../../src/config/schema.js'
+import {ConfigErrors, ExitCode, UserError} from '../../../src/errors.js'
+import {fixturesDir, repoRoot} from '../../helpers/repo.js'
+
+const VALID = `app: shop
+services:
+  web:
+    image: web
+    port: 8080
+    healthcheck: {path: /healthz}
+    resources: {requests: {cpu: 100m}}
+environments:
+  staging:
+    namespace: shop-staging
+`
+
+async function errorsOf(text: string, file = '/tmp/x/skycap.yaml'): Promise<ConfigErrors> {
+  try {
+    await parseConfig(text, file)
+  } catch (error) {
+    expect(error).to.be.instanceOf(ConfigErrors)
+    expect((error as ConfigErrors).exitCode).to.equal(ExitCode.INVALID)
+    return error as ConfigErrors
+  }
+  throw new Error('expected the config to be rejected')
+}
+
+describe('config loading', () => {
+  it('loads a valid file without warnings', async () => {
+    const loaded = await parseConfig(VALID, '/tmp/x/skycap.yaml')
+    expect(loaded.config.app).to.equal('shop')
+    expect(loaded.warnings).to.deep.equal([])
+  })
+
+  it('reports an unknown key with file, line, column and the allowed keys', async () => {
+    const e = await errorsOf(VALID.replace('    port: 8080', '    port: 8080\n    replica: 2'))
+    expect(e.errors).to.have.length(1)
+    expect(e.errors[0]?.location).to.deep.include({line: 6, column: 5})
+    expect(e.message).to.contain('skycap.yaml:6:5: unknown key "replica" in services.web; allowed keys: image, replicas, port')
+  })
+
+  it('reports an unknown top-level key', async () => {
+    const e = await errorsOf(`${VALID}registy: foo\n`)
+    expect(e.message).to.match(/:11:1: unknown key "registy" in the top level; allowed keys: app, registry/)
+  })
+
+  it('reports a wrong type at the value', async () => {
+    const e = await errorsOf(VALID.replace('port: 8080', 'port: "eighty"'))
+    expect(e.message).to.contain(':5:11: services.web.port must be a whole number, not string "eighty"')
+  })
+
+  it('reports a missing required key at its parent', async () => {
+    const e = await errorsOf(VALID.replace('    namespace: shop-staging\n', '    context: foo\n'))
+    expect(e.message).to.contain(':10:5: environments.staging is missing the required key "namespace"')
+  })
+
+  it('names the DNS-label rule for a bad app name', async () => {
+    const e = await errorsOf(VALID.replace('app: shop', 'app: My_Shop'))
+    expect(e.message).to.contain(`:1:6: app is "My_Shop" but must be a DNS label`)
+  })
+
+  it('rejects a service name that is not a DNS label', async () => {
+    const e = await errorsOf(VALID.replace('  web:', '  Web_1:'))
+    expect(e.message).to.contain(`:3:3: services: "Web_1" is not a valid name`)
+  })
+
+  it('collects several errors at once', async () => {
+    const e = await errorsOf(VALID.replace('port: 8080', 'port: 0').replace('app: shop', 'app: 5'))
+    expect(e.errors.length).to.equal(2)
+  })
+
+  it('reports YAML syntax errors with their position', async () => {
+    const e = await errorsOf('app: shop\nservices: [\n')
+    expect(e.message).to.match(/skycap\.yaml:\d+:\d+: invalid YAML/)
+  })
+
+  it('rejects duplicate keys', async () => {
+    const e = await errorsOf(VALID.replace('    port: 8080', '    port: 8080\n    port: 9090'))
+    expect(e.message).to.contain('invalid YAML')
+    expect(e.message).to.match(/:6:\d+:/)
+  })
+
+  it('rejects overrides of unknown services, listing the known ones', async () => {
+    const e = await errorsOf(`${VALID}    services: {api: {replicas: 2}}\n`)
+    expect(e.message).to.contain('environments.staging.services.api overrides an unknown service; known: web')
+    expect(e.errors[0]?.location?.line).to.equal(11)
+  })
+
+  it('rejects defaultEnvironment that names no environment', async () => {
+    const e = await errorsOf(`defaultEnvironment: prod\n${VALID}`)
+    expect(e.message).to.contain('skycap.yaml:1:21: defaultEnvironment "prod" is not an environment; known: staging')
+  })
+
+  it('rejects a config folder that does not exist', async () => {
+    const e = await errorsOf(VALID.replace('    port: 8080', '    port: 8080\n    config: nope'))
+    expect(e.message).to.contain(':6:13: services.web.config: folder "nope" does not exist')
+  })
+
+  it('rejects an invalid log regex', async () => {
+    const e = await errorsOf(`${VALID}logs: {exclude: ['(unclosed']}\n`)
+    expect(e.message).to.contain('logs.exclude.0 is not a valid regular expression')
+  })
+
+  it('rejects port and ports together', async () => {
+    const e = await errorsOf(VALID.replace('    port: 8080', '    port: 8080\n    ports: [{port: 9090}]'))
+    expect(e.message).to.contain('services.web has both port and ports')
+  })
+
+  it('rejects an imageTag that does not depend on the revision', async () => {
+    const e = await errorsOf(`imageTag: latest\n${VALID}`)
+    expect(e.message).to.contain('imageTag must use {{ revision.sha }} or {{ revision.short }}')
+  })
+
+  it('warns (does not fail) about a service without resources or health check', async () => {
+    const loaded = await parseConfig(`${VALID.replace('services:', 'services:\n  worker: {image: worker}')}`, '/tmp/x/skycap.yaml')
+    const messages = loaded.warnings.map((w) => `${w.line}: ${w.message}`)
+    expect(messages).to.deep.equal([
+      '3: service "worker" has no resource requests or limits; the scheduler cannot place it well',
+      '3: service "worker" has no healthcheck; skycap can only tell that its pods run, not that they serve',
+    ])
+  })
+
+  it('finds skycap.yaml in a parent directory', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'skycap-find-'))
+    writeFileSync(join(dir, 'skycap.yaml'), VALID)
+    mkdirSync(join(dir, 'a', 'b'), {recursive: true})
+    expect(findConfigFile(join(dir, 'a', 'b'))).to.equal(join(dir, 'skycap.yaml'))
+    const loaded = await loadConfig({cwd: join(dir, 'a', 'b')})
+    expect(loaded.dir).to.equal(dir)
+  })
+
+  it('says what to do when there is no skycap.yaml', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'skycap-none-'))
+    try {
+      await loadConfig({cwd: dir})
+      expect.fail('expected an error')
+    } catch (error) {
+      expect((error as UserError).exitCode).to.equal(ExitCode.INVALID)
+      expect((error as UserError).message).to.contain('no skycap.yaml found')
+      expect((error as UserError).hint).to.contain('skycap init')
+    }
+  })
+
+  it('deep-merges per-environment overrides; lists replace', async () => {
+    const loaded = await loadConfig({configPath: join(fixturesDir, 'shop', 'skycap.yaml')})
+    const prod = resolveEnvironment(loaded, 'prod')
+    expect(prod.services.web?.replicas).to.equal(3)
+    expect(prod.services.web?.resources).to.deep.equal({requests: {cpu: '100m', memory: '128Mi'}, limits: {memory: '512Mi'}})
+    const dev = resolveEnvironment(loaded, 'dev')
+    expect(dev.services.web?.env).to.deep.equal({LOG_LEVEL: 'debug', CART_URL: 'http://cart:9090'})
+    expect(loaded.config.services.web?.replicas, 'the base config is not mutated').to.equal(2)
+  })
+
+  it('names the known environments for an unknown one (exit 2)', async () => {
+    const loaded = await loadConfig({configPath: join(fixturesDir, 'shop', 'skycap.yaml')})
+    expect(() => resolveEnvironment(loaded, 'qa')).to.throw(UserError, 'unknown environment "qa"').with.property('hint').that.contains('dev, staging, prod')
+  })
+
+  it('ships the same JSON Schema it validates with', () => {
+    const shipped = JSON.parse(readFileSync(join(repoRoot, 'skycap.schema.json'), 'utf8'))
+    expect(shipped).to.deep.equal(JSON.parse(JSON.stringify(skycapSchema)))
+  })
+})

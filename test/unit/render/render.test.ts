@@ -1,0 +1,180 @@
+import {expect} from 'chai'
+import {existsSync, readFileSync, writeFileSync} from 'node:fs'
+import {join} from 'node:path'
+
+import {resolveEnvironment} from '../../../src/config/environment.js'
+import {loadConfig} from '../../../src/config/load.js'
+import {ConfigError, ConfigErrors, ExitCode} from '../../../src/errors.js'
+import {resolveRevision} from '../../../src/git/revision.js'
+import {checkTag, imageReference, isFullReference} from '../../../src/render/images.js'
+import {renderEnvironment} from '../../../src/render/render.js'
+import {toYaml} from '../../../src/render/serialize.js'
+import {clearTemplateCache} from '../../../src/render/templates.js'
+import {fixturesDir, TempRepo} from '../../helpers/repo.js'
+
+async function render(repo: TempRepo, envName: string, rev?: string, services?: string[]) {
+  clearTemplateCache()
+  const loaded = await loadConfig({cwd: repo.dir})
+  const env = resolveEnvironment(loaded, envName)
+  const revision = await resolveRevision(repo.dir, rev)
+  return renderEnvironment(loaded, env, revision, {services})
+}
+
+async function renderError(repo: TempRepo, envName: string): Promise<ConfigError> {
+  try {
+    await render(repo, envName)
+  } catch (error) {
+    expect((error as ConfigError).exitCode).to.equal(ExitCode.INVALID)
+    return (error instanceof ConfigErrors ? error.errors[0] : error) as ConfigError
+  }
+  throw new Error('expected a render error')
+}
+
+describe('images', () => {
+  it('prefixes the registry and adds the tag', () => {
+    expect(imageReference('web', 'abc', 'registry.example.com/shop')).to.equal('registry.example.com/shop/web:abc')
+    expect(imageReference('web', 'abc', 'registry.example.com/shop/')).to.equal('registry.example.com/shop/web:abc')
+    expect(imageReference('web', 'abc')).to.equal('web:abc')
+  })
+
+  it('keeps full references as written', () => {
+    expect(imageReference('redis:7.2', 'abc', 'r.example.com')).to.equal('redis:7.2')
+    expect(imageReference('x@sha256:0123', 'abc', 'r.example.com')).to.equal('x@sha256:0123')
+    expect(imageReference('localhost:5000/web', 'abc')).to.equal('localhost:5000/web:abc')
+    expect(isFullReference('localhost:5000/web:1')).to.equal(true)
+  })
+
+  it('rejects tags the registry would refuse', () => {
+    expect(() => checkTag('a/b', 'skycap.yaml')).to.throw(ConfigError, 'not a valid image tag')
+    expect(checkTag('git-abc1234', 'skycap.yaml')).to.equal('git-abc1234')
+  })
+})
+
+describe('rendering the example app', () => {
+  let repo: TempRepo
+  before(async () => {
+    repo = await TempRepo.fromFixture('shop')
+  })
+  after(() => repo.remove())
+
+  for (const env of ['dev', 'staging', 'prod']) {
+    it(`matches the golden file for ${env}`, async () => {
+      const yaml = await toYaml((await render(repo, env)).objects.map((o) => o.object))
+      const golden = join(fixturesDir, 'golden', `shop-${env}.yaml`)
+      if (process.env.UPDATE_GOLDEN === '1' || !existsSync(golden)) writeFileSync(golden, yaml)
+      expect(yaml).to.equal(readFileSync(golden, 'utf8'))
+    })
+  }
+
+  it('is byte-identical across runs', async () => {
+    const a = await toYaml((await render(repo, 'prod')).objects.map((o) => o.object))
+    const b = await toYaml((await render(repo, 'prod')).objects.map((o) => o.object))
+    expect(a).to.equal(b)
+  })
+
+  it('orders config before services before workloads before the rest', async () => {
+    const kinds = (await render(repo, 'prod')).objects.map((o) => o.object.kind)
+    expect(kinds).to.deep.equal(['ConfigMap', 'ConfigMap', 'Service', 'Service', 'Deployment', 'Deployment', 'Deployment', 'HorizontalPodAutoscaler', 'Ingress'])
+  })
+
+  it('maps every service to its image at the revision', async () => {
+    const sha = await repo.git('rev-parse', 'HEAD')
+    const result = await render(repo, 'staging')
+    expect(result.images).to.deep.equal({web: `registry.example.com/shop/web:${sha}`, worker: `registry.example.com/shop/worker:${sha}`, cache: 'redis:7.2'})
+  })
+
+  it('uses imageTag over revision.short', async () => {
+    const text = readFileSync(join(repo.dir, 'skycap.yaml'), 'utf8')
+    repo.write('skycap.yaml', text.replace('registry: registry.example.com/shop', 'registry: registry.example.com/shop\nimageTag: "git-{{ revision.short }}"'))
+    const sha = await repo.git('rev-parse', 'HEAD')
+    expect((await render(repo, 'staging')).images.web).to.equal(`registry.example.com/shop/web:git-${sha.slice(0, 7)}`)
+    repo.write('skycap.yaml', text)
+  })
+
+  it('renders an older revision with its own tag', async () => {
+    const before = await repo.git('rev-parse', 'HEAD')
+    repo.write('README', 'x')
+    await repo.commit('second')
+    expect((await render(repo, 'staging', 'HEAD~1')).images.web).to.equal(`registry.example.com/shop/web:${before}`)
+  })
+
+  it('changes the ConfigMap name when a config file changes, and only then', async () => {
+    const name = async () => (await render(repo, 'dev')).objects.find((o) => o.object.kind === 'ConfigMap' && o.service === 'web')?.object.metadata.name
+    const original = await name()
+    expect(original).to.match(/^web-config-[0-9a-f]{10}$/)
+    repo.write('README', 'unrelated change')
+    expect(await name(), 'an unrelated file does not change it').to.equal(original)
+    repo.write('config/web/app.properties', 'port=8080\ngreeting=Hello\n')
+    const changed = await name()
+    expect(changed).to.not.equal(original)
+    const deployment = (await render(repo, 'dev')).objects.find((o) => o.object.kind === 'Deployment' && o.object.metadata.name === 'web')
+    expect(JSON.stringify(deployment?.object)).to.contain(changed as string)
+    await repo.git('checkout', '--', 'config/web/app.properties')
+    expect(await name()).to.equal(original)
+  })
+
+  it('lets the environment override one config key', async () => {
+    const staging = (await render(repo, 'staging')).objects.find((o) => o.object.kind === 'ConfigMap' && o.service === 'web')?.object as unknown as {data: Record<string, string>}
+    const dev = (await render(repo, 'dev')).objects.find((o) => o.object.kind === 'ConfigMap' && o.service === 'web')?.object as unknown as {data: Record<string, string>}
+    expect(staging.data['features.json']).to.contain('"wishlist": true')
+    expect(dev.data['features.json']).to.contain('"wishlist": false')
+    expect(staging.data['app.properties']).to.equal(dev.data['app.properties'])
+  })
+
+  it('renders only the named services', async () => {
+    const result = await render(repo, 'prod', undefined, ['cache'])
+    expect(result.objects.map((o) => `${o.object.kind}/${o.object.metadata.name}`)).to.deep.equal(['Service/cache', 'Deployment/cache'])
+  })
+
+  it('labels every object and sets the namespace', async () => {
+    for (const {object} of (await render(repo, 'prod')).objects) {
+      expect(object.metadata.namespace, `${object.kind}/${object.metadata.name}`).to.equal('shop')
+      expect(object.metadata.labels).to.include({'app.kubernetes.io/part-of': 'shop', 'app.kubernetes.io/managed-by': 'skycap', 'skycap.dev/environment': 'prod'})
+    }
+  })
+})
+
+describe('template errors', () => {
+  let repo: TempRepo
+  beforeEach(async () => {
+    repo = await TempRepo.fromFixture('shop')
+  })
+  afterEach(() => repo.remove())
+
+  it('names the file and the undefined variable', async () => {
+    repo.write('deploy/extra.yaml', 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: extra\ndata:\n  host: {{ values.hots }}\n')
+    const e = await renderError(repo, 'staging')
+    expect(e.message).to.contain('deploy/extra.yaml:6:')
+    expect(e.message).to.contain('undefined variable "values.hots"')
+  })
+
+  it('reports an unknown service in a template', async () => {
+    repo.write('deploy/extra.yaml', 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: extra\ndata:\n  img: {{ services.api.image }}\n')
+    expect((await renderError(repo, 'staging')).message).to.contain('undefined variable "services.api"')
+  })
+
+  it('reports YAML that a template broke', async () => {
+    repo.write('deploy/extra.yaml', 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: extra\ndata: {{ values.host }}: [\n')
+    expect((await renderError(repo, 'staging')).message).to.contain('rendered template is not valid YAML')
+  })
+
+  it('rejects an object in another namespace', async () => {
+    repo.write('deploy/extra.yaml', 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: extra\n  namespace: kube-system\n')
+    expect((await renderError(repo, 'staging')).message).to.contain('sets namespace "kube-system"')
+  })
+
+  it('rejects a name rendered twice', async () => {
+    repo.write('deploy/extra.yaml', 'apiVersion: v1\nkind: Service\nmetadata:\n  name: web\nspec: {ports: [{port: 1}]}\n')
+    expect((await renderError(repo, 'staging')).message).to.contain('Service/web is rendered twice')
+  })
+
+  it('rejects a template folder for an unknown environment', async () => {
+    repo.write('deploy/prd/x.yaml', 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n')
+    expect((await renderError(repo, 'staging')).message).to.contain('template folder "deploy/prd" does not match any environment')
+  })
+
+  it('rejects a document without kind', async () => {
+    repo.write('deploy/extra.yaml', 'apiVersion: v1\nmetadata: {name: x}\n')
+    expect((await renderError(repo, 'staging')).message).to.contain('needs apiVersion, kind and metadata.name')
+  })
+})
