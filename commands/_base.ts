@@ -1,6 +1,9 @@
 import {Command, Errors, Flags, Interfaces} from '@oclif/core'
 
+import {defaultKubectlFactory, type KubectlFactory} from '../src/deploy/target.js'
 import {ConfigErrors, ExitCode, type ExitCodeValue, SkycapError} from '../src/errors.js'
+import {Kubectl} from '../src/kubectl/kubectl.js'
+import {confirmOnTerminal} from '../src/ui/confirm.js'
 import {progressMode, stderrReporter, type Reporter} from '../src/ui/output.js'
 
 /**
@@ -20,11 +23,38 @@ export abstract class SkycapCommand extends Command {
     return stderrReporter(progressMode({json: this.jsonEnabled()}))
   }
 
+  /** kubectl bound per environment; --verbose traces every call on stderr. */
+  protected kubectlFactory(): KubectlFactory {
+    if (!this.argv.includes('--verbose')) return defaultKubectlFactory
+    return (options) => new Kubectl({...options, trace: (argv) => process.stderr.write(`$ ${argv.join(' ')}\n`)})
+  }
+
+  /** Aborted on SIGINT/SIGTERM, so the engine can release what it holds before exiting. */
+  protected abortOnSignals(): AbortSignal {
+    const controller = new AbortController()
+    const onSignal = (signal: NodeJS.Signals) => {
+      process.stderr.write(`\nReceived ${signal}: stopping and releasing the lock (again to force quit)\n`)
+      controller.abort()
+      process.once(signal, () => process.exit(ExitCode.INTERRUPTED))
+    }
+    process.once('SIGINT', onSignal)
+    process.once('SIGTERM', onSignal)
+    return controller.signal
+  }
+
+  /** A y/N prompt when a person can answer (TTY on stdin and stderr, no --json). */
+  protected confirmer(): ((summary: string) => Promise<boolean>) | undefined {
+    if (this.jsonEnabled() || !process.stdin.isTTY || !process.stderr.isTTY) return undefined
+    return confirmOnTerminal
+  }
+
   protected override toSuccessJson(result: unknown): unknown {
     return {ok: true, result}
   }
 
   protected override async catch(error: Error & {exitCode?: number; oclif?: {exit?: number}}): Promise<never> {
+    // this.exit() throws ExitError: a chosen exit code, not a failure.
+    if (error instanceof Errors.ExitError) throw error
     const exitCode = exitCodeFor(error)
     const verbose = this.argv.includes('--verbose') || Boolean(process.env.DEBUG)
     if (this.jsonEnabled()) {

@@ -57,12 +57,20 @@ if [ "$need_build" = 1 ]; then
     for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
       LDF="$LDF -X $p.gitVersion=$KV -X $p.gitMajor=1 -X $p.gitMinor=$MINOR -X $p.gitTreeState=clean -X $p.buildDate=1970-01-01T00:00:00Z"
     done
-    GOFLAGS=-mod=mod go build -trimpath -ldflags "$LDF" -o "$OUT/" \
+    mkdir -p "$W/bin"
+    # Build next to the cache and move the binaries in afterwards, so an interrupted build never leaves a
+    # half-written binary that a later run would take for a finished one.
+    GOFLAGS=-mod=mod go build -trimpath -ldflags "$LDF" -o "$W/bin/" \
       k8s.io/kubernetes/cmd/kube-apiserver \
       k8s.io/kubernetes/cmd/kube-controller-manager \
       k8s.io/kubernetes/cmd/kube-scheduler \
       k8s.io/kubernetes/cmd/kubectl >&2
   ) || die "building Kubernetes $KV failed (see the go output above); try SKYCAP_K8S_VERSION=<another v1.3x.y> or GOTOOLCHAIN=go1.24.13"
+  got=$("$W/bin/kube-apiserver" --version 2>&1 || true)
+  [ "$got" = "Kubernetes $KV" ] || die "the built kube-apiserver reports '$got', expected 'Kubernetes $KV'"
+  for b in kube-apiserver kube-controller-manager kube-scheduler kubectl; do
+    mv -f "$W/bin/$b" "$OUT/$b.tmp" && mv -f "$OUT/$b.tmp" "$OUT/$b"
+  done
   log "built Kubernetes $KV in $(( $(date +%s) - start ))s"
 fi
 

@@ -15,6 +15,8 @@ LOG_DIR="$RUN_DIR/pod-logs"
 TAG=${TAG:-cluster}
 log() { printf '[%s] %s\n' "$TAG" "$*" >&2; }
 die() { printf '[%s] error: %s\n' "$TAG" "$*" >&2; exit 1; }
+# kwokctl logs one JSON object per line when stderr is not a terminal; keep level and message.
+kwok_log() { sed -uE 's/^\{"time":"[^"]*","level":"([A-Z]+)",.*"msg":"([^"]*)".*$/[kwokctl] \1 \2/' >&2; }
 
 case "$NAME" in
   ''|*[!a-z0-9-]*|-*) die "SKYCAP_CLUSTER_NAME='$NAME' is not a valid name (use lower-case letters, digits and '-')" ;;
@@ -56,7 +58,7 @@ teardown_cluster() {
     kwokctl=$(sed -n 's/^SKYCAP_KWOK_BIN=//p' "$RUN_DIR/env")/kwokctl
   fi
   if [ -x "$kwokctl" ] && [ -d "$CLUSTER_DIR" ]; then
-    "$kwokctl" delete cluster --name "$NAME" --kubeconfig "$KUBECONFIG_PATH" >&2 2>&1 \
+    "$kwokctl" delete cluster --name "$NAME" --kubeconfig "$KUBECONFIG_PATH" 2>&1 | kwok_log \
       || log "kwokctl delete cluster failed; stopping the processes directly"
   fi
   # shellcheck disable=SC2046

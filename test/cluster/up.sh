@@ -125,12 +125,12 @@ fi
 
 # --- start ---------------------------------------------------------------------------------------
 log "starting cluster $NAME (Kubernetes $SKYCAP_K8S_VERSION, kwok $(basename "$SKYCAP_KWOK_BIN"))"
-"$KWOKCTL" create cluster "${create_args[@]}" --wait 3m --timeout 5m >&2 \
+"$KWOKCTL" create cluster "${create_args[@]}" --wait 3m --timeout 5m 2>&1 | kwok_log \
   || die "kwokctl create cluster failed"
 
 k() { "$KUBECTL" --kubeconfig "$KUBECONFIG_PATH" "$@"; }
 log "adding $NODES fake nodes"
-"$KWOKCTL" scale node --name "$NAME" --replicas "$NODES" >&2 || die "kwokctl scale node failed"
+"$KWOKCTL" scale node --name "$NAME" --replicas "$NODES" 2>&1 | kwok_log || die "kwokctl scale node failed"
 k wait --for=condition=Ready node --all --timeout=120s >&2 || die "the fake nodes did not become Ready"
 k wait --for=condition=Established crd/clusterlogs.kwok.x-k8s.io crd/logs.kwok.x-k8s.io --timeout=60s >&2 \
   || die "kwok's ClusterLogs/Logs CRDs were not established"
@@ -140,6 +140,34 @@ for i in $(seq 1 60); do
   [ "$i" = 60 ] && die "the default ServiceAccount did not appear (is kube-controller-manager running?)"
   sleep 1
 done
+# Prove the log path end to end (kubectl -> API server -> kwok's kubelet endpoint -> file), and that kwok watches the
+# ClusterLogs CRD: it starts before the CRD exists and retries with back-off.
+log "checking pod logs"
+probe_log="$LOG_DIR/_probe.log"
+printf '%s stdout F skycap-probe-ok\n' "$(date -u +%Y-%m-%dT%H:%M:%S.%NZ)" >"$probe_log"
+k apply -f - >/dev/null <<EOF || die "could not create the log probe"
+apiVersion: kwok.x-k8s.io/v1alpha1
+kind: ClusterLogs
+metadata: {name: skycap-probe}
+spec:
+  selector: {matchNamespaces: [kube-public], matchNames: [skycap-probe]}
+  logs: [{logsFile: "$probe_log"}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: skycap-probe, namespace: kube-public}
+spec:
+  nodeName: node-000000
+  containers: [{name: probe, image: example.invalid/probe}]
+EOF
+for i in $(seq 1 60); do
+  got=$(k -n kube-public logs skycap-probe 2>&1) && [ "$got" = skycap-probe-ok ] && break
+  [ "$i" = 60 ] && die "kubectl logs does not serve pod logs from files: $got"
+  sleep 1
+done
+k -n kube-public delete pod skycap-probe --wait=false >/dev/null
+k delete clusterlogs skycap-probe >/dev/null
+
 version=$(k version -o json | sed -n '/serverVersion/,/}/s/.*"gitVersion": "\(.*\)".*/\1/p')
 [ "$version" = "$SKYCAP_K8S_VERSION" ] || die "the API server reports version '$version', expected $SKYCAP_K8S_VERSION"
 

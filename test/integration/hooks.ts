@@ -8,7 +8,7 @@
 // SIGINT/SIGTERM/SIGHUP, and from an exit handler if the process ends any other way. The cluster's processes run in
 // their own sessions, so nothing else would stop them.
 import {spawn, spawnSync, type ChildProcess} from 'node:child_process'
-import {existsSync, mkdirSync, readFileSync, statSync} from 'node:fs'
+import {appendFileSync, existsSync, mkdirSync, readFileSync, statSync} from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import {fileURLToPath} from 'node:url'
@@ -29,7 +29,16 @@ function note(msg: string): void {
 
 export async function mochaGlobalSetup(): Promise<void> {
   const external = process.env.SKYCAP_TEST_KUBECONFIG
-  const cluster = external ? await useExternalCluster(external) : await startCluster()
+  let cluster: ClusterInfo
+  try {
+    cluster = external ? await useExternalCluster(external) : await startCluster()
+  } catch (err) {
+    // Mocha runs no test and reports no totals when the global setup fails; count the run as one failure so
+    // totals (see test/reporter.cjs) never read as green.
+    const counts = process.env.SKYCAP_TEST_COUNTS
+    if (counts) appendFileSync(counts, JSON.stringify({run: 'integration (cluster setup)', passed: 0, failed: 1, pending: 0}) + '\n')
+    throw err
+  }
   process.env[ENV.kubeconfig] = cluster.kubeconfig
   process.env[ENV.context] = cluster.context
   process.env[ENV.kubectl] = cluster.kubectlPath
@@ -140,7 +149,10 @@ function teardown(): Promise<void> {
 const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const
 const exitCodes: Record<(typeof signals)[number], number> = {SIGINT: 130, SIGTERM: 143, SIGHUP: 129}
 
+let exiting = false
 function onSignal(signal: (typeof signals)[number]): void {
+  if (exiting) return
+  exiting = true
   note(`${signal}: stopping the test cluster before exiting`)
   teardown()
     .catch((err: unknown) => note(String(err)))
@@ -155,12 +167,14 @@ function onExit(): void {
   owned = undefined
 }
 
+// Handlers stay installed (process.on, not once) until teardown has finished: execa's child-cleanup hook re-raises a
+// signal when it finds no other listener for it, which would kill this process in the middle of the teardown.
 const handlers = new Map<string, () => void>()
 function installSignalHandlers(): void {
   for (const s of signals) {
     const h = () => onSignal(s)
     handlers.set(s, h)
-    process.once(s, h)
+    process.on(s, h)
   }
   process.on('exit', onExit)
 }

@@ -1,0 +1,47 @@
+import {Args, Flags} from '@oclif/core'
+
+import {deploy} from '../src/deploy/deploy.js'
+import {SkycapCommand} from './_base.js'
+
+export default class Deploy extends SkycapCommand {
+  static override summary = 'Deploy ENV at a revision: validate, lock, apply, watch, explain failures, roll back.'
+  static override description = 'Nothing in the cluster changes before validation passes (config, revision, render, kube context, server dry run, images). Exit codes: 0 deployed, 1 failed (rolled back), 2 invalid input, 3 locked, 4 unreachable, 70 timed out, 130 interrupted.'
+  static override examples = [
+    '<%= config.bin %> deploy staging',
+    '<%= config.bin %> deploy prod@v1.4.0 --yes --timeout 10m',
+    '<%= config.bin %> deploy prod@3f2c1ab --dry-run',
+    '<%= config.bin %> deploy staging@HEAD --wait-for-lock 5m --json',
+  ]
+  static override args = {target: Args.string({description: 'ENV or ENV@REV (default: defaultEnvironment at HEAD)'})}
+  static override flags = {
+    yes: Flags.boolean({char: 'y', description: 'Do not ask for confirmation on protected environments (CI).'}),
+    'dry-run': Flags.boolean({description: 'Validate everything (including a server dry run) and change nothing.'}),
+    timeout: Flags.string({description: 'Time limit for the whole deploy, e.g. 90s, 10m (default: deploy.timeout or 10m). Exit 70 when exceeded.'}),
+    'wait-for-lock': Flags.string({description: 'Wait up to this long for another deploy to finish instead of exiting 3.'}),
+    'skip-image-check': Flags.boolean({description: 'Do not ask the registry whether the images exist.'}),
+    'no-rollback': Flags.boolean({description: 'Leave a failed rollout as it is instead of rolling back.'}),
+    'reset-replicas': Flags.boolean({description: "Set every Deployment's replicas to skycap.yaml's, undoing skycap scale."}),
+    reason: Flags.string({description: 'Why, recorded in the lock (default: "deploy ENV@SHA").'}),
+  }
+
+  async run(): Promise<unknown> {
+    const {args, flags} = await this.parse(Deploy)
+    const report = await deploy(
+      {
+        target: args.target,
+        configPath: flags.config,
+        yes: flags.yes,
+        dryRun: flags['dry-run'],
+        timeout: flags.timeout,
+        waitForLock: flags['wait-for-lock'],
+        skipImageCheck: flags['skip-image-check'],
+        noRollback: flags['no-rollback'],
+        resetReplicas: flags['reset-replicas'],
+        reason: flags.reason,
+      },
+      {kubectl: this.kubectlFactory(), reporter: this.reporter(), confirm: this.confirmer(), signal: this.abortOnSignals()},
+    )
+    this.log(`${report.result === 'planned' ? 'would deploy' : 'deployed'} ${report.app} ${report.environment}@${report.revision.short}${report.release ? ` as release ${report.release}` : ''}`)
+    return report
+  }
+}

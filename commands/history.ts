@@ -1,0 +1,18 @@
+import {Args} from '@oclif/core'
+
+import {history} from '../src/deploy/inspect.js'
+import {historyTable} from '../src/ui/tables.js'
+import {SkycapCommand} from './_base.js'
+
+export default class History extends SkycapCommand {
+  static override summary = "List an environment's releases (kept in the cluster), newest first."
+  static override examples = ['<%= config.bin %> history prod', '<%= config.bin %> history staging --json']
+  static override args = {environment: Args.string({description: 'Environment (default: SKYCAP_ENV or defaultEnvironment)'})}
+
+  async run(): Promise<unknown> {
+    const {args, flags} = await this.parse(History)
+    const result = await history({environment: args.environment, configPath: flags.config}, this.kubectlFactory(), this.reporter())
+    if (!this.jsonEnabled()) this.log(historyTable(result.releases))
+    return result
+  }
+}

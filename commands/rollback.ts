@@ -1,0 +1,27 @@
+import {Args, Flags} from '@oclif/core'
+
+import {rollback} from '../src/deploy/rollback.js'
+import {SkycapCommand} from './_base.js'
+
+export default class Rollback extends SkycapCommand {
+  static override summary = 'Re-apply the manifests of an earlier successful release, watched like a deploy.'
+  static override examples = ['<%= config.bin %> rollback prod --yes', '<%= config.bin %> rollback staging --to 12', '<%= config.bin %> rollback staging --to 3f2c1ab']
+  static override args = {environment: Args.string({description: 'Environment (default: SKYCAP_ENV or defaultEnvironment)'})}
+  static override flags = {
+    to: Flags.string({description: 'Release number or revision (SHA prefix) to return to (default: the previous successful release).'}),
+    yes: Flags.boolean({char: 'y', description: 'Do not ask for confirmation on protected environments.'}),
+    'dry-run': Flags.boolean({description: 'Validate and change nothing.'}),
+    timeout: Flags.string({description: 'Time limit, e.g. 5m (exit 70 when exceeded).'}),
+    'wait-for-lock': Flags.string({description: 'Wait up to this long for the lock.'}),
+  }
+
+  async run(): Promise<unknown> {
+    const {args, flags} = await this.parse(Rollback)
+    const report = await rollback(
+      {environment: args.environment, to: flags.to, configPath: flags.config, yes: flags.yes, dryRun: flags['dry-run'], timeout: flags.timeout, waitForLock: flags['wait-for-lock']},
+      {kubectl: this.kubectlFactory(), reporter: this.reporter(), confirm: this.confirmer(), signal: this.abortOnSignals()},
+    )
+    this.log(`${report.result === 'planned' ? 'would roll back' : 'rolled back'} ${report.environment} to ${report.revision.short}${report.release ? ` (release ${report.release})` : ''}`)
+    return report
+  }
+}

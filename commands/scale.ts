@@ -1,0 +1,32 @@
+import {Args, Flags} from '@oclif/core'
+
+import {UserError} from '../src/errors.js'
+import {scale} from '../src/scale/scale.js'
+import {SkycapCommand} from './_base.js'
+
+export default class Scale extends SkycapCommand {
+  static override summary = 'Scale a service and wait until the pods are ready; later deploys keep the count.'
+  static override examples = ['<%= config.bin %> scale web 5 -e prod', 'SKYCAP_ENV=staging <%= config.bin %> scale worker 0']
+  static override args = {
+    service: Args.string({description: 'Service name from skycap.yaml', required: true}),
+    replicas: Args.string({description: 'Number of pods', required: true}),
+  }
+  static override flags = {
+    environment: Flags.string({char: 'e', description: 'Environment (default: SKYCAP_ENV or defaultEnvironment).'}),
+    force: Flags.boolean({description: 'Scale even when an HPA manages the service.'}),
+    'dry-run': Flags.boolean({description: 'Check and change nothing.'}),
+    timeout: Flags.string({description: 'Time limit, e.g. 5m (exit 70 when exceeded).'}),
+    'wait-for-lock': Flags.string({description: 'Wait up to this long for the lock.'}),
+  }
+
+  async run(): Promise<unknown> {
+    const {args, flags} = await this.parse(Scale)
+    if (!/^\d+$/.test(args.replicas)) throw new UserError(`replicas must be a whole number, not "${args.replicas}"`)
+    const report = await scale(
+      {service: args.service, replicas: Number(args.replicas), environment: flags.environment, configPath: flags.config, force: flags.force, dryRun: flags['dry-run'], timeout: flags.timeout, waitForLock: flags['wait-for-lock']},
+      {kubectl: this.kubectlFactory(), reporter: this.reporter(), signal: this.abortOnSignals()},
+    )
+    this.log(`${report.result === 'planned' ? 'would scale' : 'scaled'} ${report.service} in ${report.environment} from ${report.from} to ${report.to}`)
+    return report
+  }
+}

@@ -1,0 +1,290 @@
+import type {Environment} from '../config/types.js'
+import {DeployFailedError, InterruptedError, TimeoutError, UnreachableError, UserError} from '../errors.js'
+import {ciJobUrl, whoAmI} from '../identity.js'
+import type {Kubectl} from '../kubectl/kubectl.js'
+import {acquireLock, releaseLock} from '../lock/lease.js'
+import type {KubeObject} from '../render/objects.js'
+import {prepareRelease, type PreparedRelease} from '../render/prepare.js'
+import {checkImages} from '../registry/images.js'
+import {lastGood, listReleases, type ReleaseRecord, saveRelease, type StoredRelease} from '../release/store.js'
+import {formatWarning, type Reporter} from '../ui/output.js'
+import {dryRunApply, findPrunable, prune} from './apply.js'
+import {formatFailure, type FailureReport} from './explain.js'
+import {applyAndWatch} from './rollout.js'
+import {appSelector, connect, type KubectlFactory, namespaceExists, type Target} from './target.js'
+import {changeSummary} from './diff.js'
+import {parseDuration} from '../duration.js'
+
+export interface DeployOptions {
+  target?: string
+  configPath?: string
+  cwd?: string
+  /** Skip the confirmation of protected environments. */
+  yes?: boolean
+  dryRun?: boolean
+  skipImageCheck?: boolean
+  noRollback?: boolean
+  /** Whole-deploy time limit, e.g. "5m" (default: deploy.timeout in skycap.yaml, else 10 minutes). */
+  timeout?: string
+  /** Wait this long for a held lock, e.g. "10m". */
+  waitForLock?: string
+  resetReplicas?: boolean
+  reason?: string
+}
+
+export interface DeployDeps {
+  kubectl: KubectlFactory
+  reporter: Reporter
+  /** Asks the user to confirm a protected deploy; absent when nobody can answer (no TTY). */
+  confirm?: (summary: string) => Promise<boolean>
+  signal?: AbortSignal
+  clock?: () => number
+  fetch?: typeof fetch
+  intervalMs?: number
+}
+
+/** What a deploy did, for the summary and --json (also attached to the error when it failed). */
+export interface DeployReport {
+  app: string
+  environment: string
+  context: string
+  namespace: string
+  release: number | null
+  revision: {sha: string; short: string; subject: string}
+  images: Record<string, string>
+  result: 'succeeded' | 'failed' | 'timed-out' | 'interrupted' | 'planned'
+  durationMs: number
+  applied: string[]
+  pruned: string[]
+  failures: FailureReport[]
+  rollback?: {to: number | null; result: 'succeeded' | 'failed' | 'skipped'; reason?: string; failures: FailureReport[]}
+}
+
+export const DEFAULT_TIMEOUT_MS = 10 * 60_000
+
+/** `skycap deploy ENV[@REV]`: validate, lock, apply, watch, explain, roll back, record. */
+export async function deploy(options: DeployOptions, deps: DeployDeps): Promise<DeployReport> {
+  const clock = deps.clock ?? Date.now
+  const started = clock()
+  const {reporter} = deps
+
+  // --- Validate: nothing in the cluster changes before this phase passes. ---
+  const prepared = await prepareRelease({target: options.target, configPath: options.configPath, cwd: options.cwd, refuseDirtyProtected: true})
+  for (const w of prepared.warnings) reporter.warn(formatWarning(w))
+  const env = prepared.environment
+  const timeoutText = options.timeout ?? prepared.loaded.config.deploy?.timeout
+  const timeoutMs = timeoutText ? await parseDuration(timeoutText, options.timeout ? '--timeout' : 'deploy.timeout') : DEFAULT_TIMEOUT_MS
+  const waitForLockMs = options.waitForLock ? await parseDuration(options.waitForLock, '--wait-for-lock') : 0
+  const target = await connect(env, deps.kubectl, reporter)
+  const {kubectl} = target
+  reporter.info(`Validating ${prepared.app} ${env.name}@${prepared.revision.short} for context ${target.context}, namespace ${target.namespace}`)
+  const nsExists = await namespaceExists(kubectl, env.namespace)
+  const selector = appSelector(prepared.app, env.name)
+  const [releases, live] = nsExists ? await Promise.all([listReleases(kubectl, prepared.app, env.name), liveDeployments(kubectl, selector)]) : [[], new Map<string, number>()]
+  const objects = keepScaledReplicas(prepared, env, releases, live, options.resetReplicas ?? false)
+  await dryRunApply(kubectl, objects, nsExists ? 'server' : 'client')
+  if (!options.skipImageCheck) await checkImagesExist(prepared, deps)
+
+  const report: DeployReport = {
+    app: prepared.app,
+    environment: env.name,
+    context: target.context,
+    namespace: env.namespace,
+    release: null,
+    revision: {sha: prepared.revision.sha, short: prepared.revision.short, subject: prepared.revision.subject},
+    images: prepared.images,
+    result: 'planned',
+    durationMs: 0,
+    applied: [],
+    pruned: [],
+    failures: [],
+  }
+
+  if (env.protected && !options.yes && !options.dryRun) {
+    if (!deps.confirm) {
+      throw new UserError(`${env.name} is protected and there is no terminal to confirm on; nothing was changed`, {hint: `Pass --yes to deploy ${env.name} from CI.`})
+    }
+    const summary = nsExists ? await changeSummary(kubectl, objects) : `namespace ${env.namespace} will be created with ${objects.length} objects`
+    const ok = await deps.confirm(`Deploy ${prepared.app} ${prepared.revision.short} to PROTECTED ${env.name} (context ${target.context}, namespace ${env.namespace})?\n${summary}`)
+    if (!ok) throw new UserError('deploy cancelled; nothing was changed')
+  }
+  if (options.dryRun) {
+    report.applied = objects.map((o) => `${o.kind}/${o.metadata.name}`)
+    report.durationMs = clock() - started
+    reporter.info(`Dry run: ${objects.length} objects validated by the API server; nothing was changed`)
+    return report
+  }
+
+  // --- Lock ---
+  if (!nsExists) {
+    reporter.info(`Creating namespace ${env.namespace}`)
+    await kubectl.run(['create', 'namespace', env.namespace], {namespaced: false})
+  }
+  const lock = await acquireLock(kubectl, {
+    app: prepared.app,
+    environment: env.name,
+    reason: options.reason ?? `deploy ${env.name}@${prepared.revision.short}`,
+    durationSeconds: Math.ceil(timeoutMs / 1000) * 2 + 60,
+    waitMs: waitForLockMs,
+    signal: deps.signal,
+  })
+  try {
+    return await applyWatchRecord(prepared, objects, releases, target, selector, report, options, deps, started + timeoutMs, timeoutMs)
+  } finally {
+    await releaseLock(kubectl, prepared.app, {id: lock.id}).catch((error) => reporter.warn(`could not release the lock: ${(error as Error).message}`))
+  }
+}
+
+async function applyWatchRecord(
+  prepared: PreparedRelease,
+  objects: KubeObject[],
+  releases: StoredRelease[],
+  target: Target,
+  selector: string,
+  report: DeployReport,
+  options: DeployOptions,
+  deps: DeployDeps,
+  deadline: number,
+  timeoutMs: number,
+): Promise<DeployReport> {
+  const {reporter} = deps
+  const clock = deps.clock ?? Date.now
+  const {kubectl} = target
+  const env = prepared.environment
+  const number = (releases[0]?.record.number ?? 0) + 1
+  report.release = number
+  const startedAt = new Date(clock() - 0).toISOString()
+  reporter.info(`Deploying release ${number}: ${objects.length} objects`)
+  const rollout = await applyAndWatch({kubectl, objects, selector, deadline, title: `Rolling out ${prepared.app} ${env.name}@${prepared.revision.short}`, reporter, config: prepared.loaded.config, clock, signal: deps.signal, intervalMs: deps.intervalMs})
+  report.applied = rollout.applied
+  report.failures = rollout.failures
+  const record: ReleaseRecord = {
+    number,
+    app: prepared.app,
+    environment: env.name,
+    action: 'deploy',
+    result: 'succeeded',
+    revision: report.revision,
+    images: prepared.images,
+    configuredReplicas: configuredReplicas(env),
+    user: whoAmI(),
+    ciJob: ciJobUrl(),
+    startedAt,
+    finishedAt: '',
+    durationMs: 0,
+  }
+  const keep = prepared.loaded.config.history?.keep ?? 10
+
+  if (rollout.outcome === 'ready') {
+    report.pruned = await findPrunable(kubectl, selector, objects)
+    if (report.pruned.length) {
+      reporter.info(`Pruning ${report.pruned.length} objects no longer rendered: ${report.pruned.join(', ')}`)
+      await prune(kubectl, report.pruned)
+    }
+    report.result = 'succeeded'
+    report.durationMs = clock() - Date.parse(startedAt)
+    await saveRelease(kubectl, {...record, finishedAt: new Date(clock()).toISOString(), durationMs: report.durationMs}, objects, releases, keep)
+    reporter.info(`Release ${number} of ${prepared.app} ${env.name} is live (${prepared.revision.short}, ${Math.round(report.durationMs / 1000)}s)`)
+    return report
+  }
+
+  report.result = rollout.outcome === 'timeout' ? 'timed-out' : rollout.outcome === 'interrupted' ? 'interrupted' : 'failed'
+  for (const f of rollout.failures) reporter.info(formatFailure(f))
+  if (rollout.outcome !== 'interrupted') {
+    report.rollback = await autoRollback(target, selector, releases, prepared, options, deps, timeoutMs)
+  }
+  report.durationMs = clock() - Date.parse(startedAt)
+  await saveRelease(
+    kubectl,
+    {...record, result: 'failed', finishedAt: new Date(clock()).toISOString(), durationMs: report.durationMs, rolledBackTo: report.rollback?.result === 'succeeded' ? (report.rollback.to ?? undefined) : undefined, message: rollout.failures[0]?.message ?? report.result},
+    undefined,
+    releases,
+    keep,
+  ).catch((error) => reporter.warn(`could not record the failed release: ${(error as Error).message}`))
+
+  const cause = rollout.failures[0] ? `${rollout.failures[0].ref}: ${rollout.failures[0].message}` : report.result
+  const rb = report.rollback
+  const rbText = !rb ? '' : rb.result === 'succeeded' ? `; rolled back to release ${rb.to}` : rb.result === 'skipped' ? `; not rolled back (${rb.reason})` : `; the rollback to release ${rb.to} failed too`
+  if (rollout.outcome === 'interrupted') throw new InterruptedError(`deploy of ${env.name} interrupted; the lock was released and the rollout left as it was`, {hint: `Check \`skycap status ${env.name}\`; deploy again or roll back.`, details: {report}})
+  if (rollout.outcome === 'timeout') throw new TimeoutError(`release ${report.release} of ${env.name} did not become ready in time (${cause})${rbText}`, {hint: 'Raise --timeout if the app is slow to start, or read the reasons above.', details: {report}})
+  throw new DeployFailedError(`release ${report.release} of ${env.name} failed: ${cause}${rbText}`, {hint: `See the events and logs above; \`skycap status ${env.name}\` shows what runs now.`, details: {report}})
+}
+
+/** Re-applies the last successful release after a failed one, and watches it. */
+async function autoRollback(target: Target, selector: string, releases: StoredRelease[], prepared: PreparedRelease, options: DeployOptions, deps: DeployDeps, timeoutMs: number): Promise<NonNullable<DeployReport['rollback']>> {
+  if (options.noRollback) return {to: null, result: 'skipped', reason: '--no-rollback', failures: []}
+  const previous = lastGood(releases)
+  if (!previous) return {to: null, result: 'skipped', reason: 'no earlier successful release', failures: []}
+  const clock = deps.clock ?? Date.now
+  deps.reporter.info(`Rolling back to release ${previous.record.number} (${previous.record.revision?.short ?? '?'})`)
+  const objects = previous.manifests()
+  const rollout = await applyAndWatch({
+    kubectl: target.kubectl,
+    objects,
+    selector,
+    // The rollback gets its own time: the failed deploy may have used all of its own.
+    deadline: clock() + timeoutMs,
+    title: `Rolling back to release ${previous.record.number}`,
+    reporter: deps.reporter,
+    config: prepared.loaded.config,
+    clock,
+    signal: deps.signal,
+    intervalMs: deps.intervalMs,
+  })
+  if (rollout.outcome === 'ready') {
+    const leftovers = await findPrunable(target.kubectl, selector, objects)
+    await prune(target.kubectl, leftovers)
+    deps.reporter.info(`Rolled back to release ${previous.record.number}`)
+    return {to: previous.record.number, result: 'succeeded', failures: []}
+  }
+  for (const f of rollout.failures) deps.reporter.info(formatFailure(f))
+  return {to: previous.record.number, result: 'failed', failures: rollout.failures}
+}
+
+/** replicas from skycap.yaml per service for this environment. */
+export function configuredReplicas(env: Environment): Record<string, number> {
+  return Object.fromEntries(Object.entries(env.services).map(([n, s]) => [n, s.replicas ?? 1]))
+}
+
+/** Live replicas of the app's Deployments, by name. */
+export async function liveDeployments(kubectl: Kubectl, selector: string): Promise<Map<string, number>> {
+  const list = await kubectl.json<{items: Array<KubeObject & {spec?: {replicas?: number}}>}>(['get', 'deployments', '-l', selector])
+  return new Map(list.items.map((d) => [d.metadata.name, d.spec?.replicas ?? 1]))
+}
+
+/**
+ * A `skycap scale` survives deploys: while skycap.yaml's replicas for a service stay what the last release
+ * recorded, the Deployment keeps its live count. An HPA-managed Deployment always keeps its live count.
+ */
+export function keepScaledReplicas(prepared: PreparedRelease, env: Environment, releases: StoredRelease[], live: Map<string, number>, reset: boolean): KubeObject[] {
+  const previous = releases.find((r) => r.record.action !== 'scale')?.record.configuredReplicas ?? {}
+  const hpaTargets = new Set(prepared.objects.filter((r) => r.object.kind === 'HorizontalPodAutoscaler').map((r) => String((r.object as {spec?: {scaleTargetRef?: {name?: string}}}).spec?.scaleTargetRef?.name)))
+  return prepared.objects.map(({object, service}) => {
+    if (object.kind !== 'Deployment' || !service || !live.has(object.metadata.name)) return object
+    const configured = env.services[service]?.replicas ?? 1
+    const keepLive = hpaTargets.has(object.metadata.name) || (!reset && previous[service] === configured)
+    if (!keepLive) return object
+    return {...object, spec: {...(object.spec as object), replicas: live.get(object.metadata.name)}}
+  })
+}
+
+async function checkImagesExist(prepared: PreparedRelease, deps: DeployDeps): Promise<void> {
+  const images = [...new Set(Object.values(prepared.images))]
+  deps.reporter.info(`Checking ${images.length} images in their registries`)
+  const results = await checkImages(images, {fetch: deps.fetch})
+  const missing = results.filter((r) => r.state === 'missing')
+  if (missing.length) {
+    throw new UserError(`${missing.length} image${missing.length > 1 ? 's do' : ' does'} not exist: ${missing.map((m) => m.image).join(', ')}; nothing was changed`, {
+      hint: `Has CI built and pushed ${prepared.revision.short}? Wait for it, or deploy a revision that was built.`,
+      details: {images: missing},
+    })
+  }
+  const unknown = results.filter((r) => r.state === 'unknown')
+  if (unknown.length) {
+    throw new UnreachableError(`cannot check ${unknown.length} image${unknown.length > 1 ? 's' : ''}: ${unknown.map((u) => `${u.image} (${u.detail})`).join('; ')}; nothing was changed`, {
+      hint: 'Fix registry access (docker login), or pass --skip-image-check.',
+      details: {images: unknown},
+    })
+  }
+}
+

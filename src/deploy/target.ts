@@ -1,0 +1,67 @@
+import {resolveEnvironment} from '../config/environment.js'
+import {loadConfig} from '../config/load.js'
+import type {Environment, LoadedConfig} from '../config/types.js'
+import {KubectlError, UserError} from '../errors.js'
+import {Kubectl, type KubectlOptions} from '../kubectl/kubectl.js'
+import {parseTarget} from '../git/revision.js'
+import {LABELS} from '../render/objects.js'
+import type {Reporter} from '../ui/output.js'
+
+/** Builds the Kubectl for a context and namespace; tests inject a fake runner through it. */
+export type KubectlFactory = (options: Pick<KubectlOptions, 'context' | 'namespace'>) => Kubectl
+
+export const defaultKubectlFactory: KubectlFactory = (options) => new Kubectl(options)
+
+/** An environment pinned to its cluster: every kubectl call carries its context and namespace. */
+export interface Target {
+  kubectl: Kubectl
+  context: string
+  namespace: string
+}
+
+/**
+ * Binds kubectl to the environment's context. A context that is not in the kubeconfig is refused before
+ * anything else happens; an environment without one uses the current context and says so.
+ */
+export async function connect(env: Environment, factory: KubectlFactory, reporter: Reporter): Promise<Target> {
+  const bare = factory({})
+  let context = env.context
+  if (context) {
+    const r = await bare.run(['config', 'get-contexts', '-o', 'name'], {namespaced: false})
+    const known = r.stdout.split('\n').map((l) => l.trim()).filter(Boolean)
+    if (!known.includes(context)) {
+      throw new UserError(`kube context "${context}" of environment ${env.name} is not in your kubeconfig; nothing was changed`, {
+        hint: `Known contexts: ${known.join(', ') || 'none'}. Add it (e.g. gcloud/aws/az get-credentials) or fix environments.${env.name}.context in skycap.yaml.`,
+        details: {context, known},
+      })
+    }
+  } else {
+    try {
+      context = (await bare.run(['config', 'current-context'], {namespaced: false})).stdout.trim()
+    } catch (error) {
+      if (error instanceof KubectlError) throw new UserError(`environment ${env.name} names no context and kubectl has no current context`, {hint: `Set environments.${env.name}.context in skycap.yaml or run kubectl config use-context.`})
+      throw error
+    }
+    reporter.warn(`environment ${env.name} names no kube context; using the current one: ${context}`)
+  }
+  return {kubectl: factory({context, namespace: env.namespace}), context, namespace: env.namespace}
+}
+
+/** The selector of everything skycap manages for app/env. */
+export function appSelector(app: string, env: string): string {
+  return `${LABELS.partOf}=${app},${LABELS.managedBy}=skycap,${LABELS.environment}=${env}`
+}
+
+/** For commands that need an environment but no revision (status, history, lock, scale, logs). */
+export async function openEnvironment(options: {configPath?: string; environment?: string; cwd?: string}): Promise<{loaded: LoadedConfig; env: Environment}> {
+  const loaded = await loadConfig({configPath: options.configPath, cwd: options.cwd})
+  const spec = parseTarget(options.environment ?? process.env.SKYCAP_ENV, loaded.config.defaultEnvironment)
+  if (spec.revision !== undefined) throw new UserError(`this command takes an environment, not ENV@REV ("${options.environment}")`, {hint: `Use ${spec.environment}.`})
+  return {loaded, env: resolveEnvironment(loaded, spec.environment)}
+}
+
+/** Whether the namespace exists (also proves the cluster answers). */
+export async function namespaceExists(kubectl: Kubectl, namespace: string): Promise<boolean> {
+  const r = await kubectl.run(['get', 'namespace', namespace, '--ignore-not-found', '-o', 'name'], {namespaced: false})
+  return r.stdout.trim().length > 0
+}

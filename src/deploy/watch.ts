@@ -1,0 +1,62 @@
+import type {Kubectl} from '../kubectl/kubectl.js'
+import type {KubeObject} from '../render/objects.js'
+import {statusOf, WATCH_RESOURCES, WATCHED_KINDS} from '../resources/kinds.js'
+import {ClusterSnapshot, type ResourceStatus} from '../resources/status.js'
+
+export type WatchOutcome = 'ready' | 'failed' | 'timeout' | 'interrupted'
+
+export interface WatchOptions {
+  kubectl: Kubectl
+  objects: KubeObject[]
+  /** Label selector that matches the objects and the ReplicaSets/pods they own. */
+  selector: string
+  /** Epoch ms by which everything must be ready. */
+  deadline: number
+  clock?: () => number
+  intervalMs?: number
+  signal?: AbortSignal
+  /** Called after every poll with the statuses of all watched objects. */
+  onUpdate?: (statuses: ResourceStatus[]) => void
+}
+
+export interface WatchResult {
+  outcome: WatchOutcome
+  statuses: ResourceStatus[]
+}
+
+/**
+ * Polls until every object is ready, one fails, the deadline passes or the signal fires.
+ * One `kubectl get` per poll, however many services there are.
+ */
+export async function watchRollout(options: WatchOptions): Promise<WatchResult> {
+  const clock = options.clock ?? Date.now
+  const interval = options.intervalMs ?? 1000
+  const watched = options.objects.filter((o) => WATCHED_KINDS[o.kind])
+  let statuses: ResourceStatus[] = options.objects.map((o) => ({ref: `${o.kind}/${o.metadata.name}`, state: 'pending', message: 'applied', related: [], failing: []}))
+  for (;;) {
+    if (options.signal?.aborted) return {outcome: 'interrupted', statuses}
+    let snapshot = new ClusterSnapshot([])
+    if (watched.length) {
+      const list = await options.kubectl.json<{items: KubeObject[]}>(['get', WATCH_RESOURCES, '-l', options.selector], {signal: options.signal, allowFailure: false})
+      snapshot = new ClusterSnapshot(list.items)
+    }
+    statuses = options.objects.map((o) => statusOf(o, snapshot))
+    options.onUpdate?.(statuses)
+    if (statuses.some((s) => s.state === 'failed')) return {outcome: 'failed', statuses}
+    if (statuses.every((s) => s.state === 'ready')) return {outcome: 'ready', statuses}
+    if (clock() >= options.deadline) return {outcome: 'timeout', statuses}
+    await abortableSleep(Math.min(interval, Math.max(0, options.deadline - clock())), options.signal)
+  }
+}
+
+function abortableSleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const t = setTimeout(done, ms)
+    function done() {
+      clearTimeout(t)
+      signal?.removeEventListener('abort', done)
+      resolve()
+    }
+    signal?.addEventListener('abort', done, {once: true})
+  })
+}

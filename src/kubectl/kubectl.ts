@@ -1,0 +1,166 @@
+import {KubectlError, type KubectlFailureKind, UnreachableError, UserError} from '../errors.js'
+
+/** What a finished child process left behind. */
+export interface ProcessResult {
+  exitCode: number
+  stdout: string
+  stderr: string
+}
+
+export interface RunOptions {
+  input?: string
+  timeoutMs?: number
+  signal?: AbortSignal
+  env?: Record<string, string>
+}
+
+/** Spawns a program with an argument array (never a shell). Injected so unit tests can assert the exact argv. */
+export type ProcessRunner = (file: string, args: string[], options: RunOptions) => Promise<ProcessResult>
+
+/** The real runner: execa, no shell, no rejection on a non-zero exit. */
+export const execaRunner: ProcessRunner = async (file, args, options) => {
+  const {execa} = await import('execa')
+  try {
+    const r = await execa(file, args, {input: options.input, timeout: options.timeoutMs, cancelSignal: options.signal, reject: false, stripFinalNewline: false, env: options.env})
+    if (r.failed && r.exitCode === undefined) {
+      if ((r as {code?: string}).code === 'ENOENT') throw Object.assign(new Error(`${file}: not found`), {code: 'ENOENT'})
+      return {exitCode: -1, stdout: String(r.stdout ?? ''), stderr: String(r.stderr || r.message)}
+    }
+    return {exitCode: r.exitCode ?? -1, stdout: String(r.stdout ?? ''), stderr: String(r.stderr ?? '')}
+  } catch (error) {
+    if ((error as {code?: string}).code === 'ENOENT') {
+      throw new UnreachableError(`kubectl was not found ("${file}")`, {hint: 'Install kubectl (https://kubernetes.io/docs/tasks/tools/) or set SKYCAP_KUBECTL to its path.'})
+    }
+    throw error
+  }
+}
+
+export interface KubectlOptions {
+  /** The kubectl binary (default: SKYCAP_KUBECTL or "kubectl" on PATH). */
+  binary?: string
+  /** Kube context; passed on every call so an environment can never reach another cluster. */
+  context?: string
+  namespace?: string
+  /** Passed as --request-timeout (default 30s). */
+  requestTimeout?: string
+  runner?: ProcessRunner
+  /** Called with every argv before it runs (for --verbose). */
+  trace?: (argv: string[]) => void
+  /** Retries for the transient errors below (default 2). */
+  retries?: number
+  sleep?: (ms: number) => Promise<void>
+}
+
+export interface CallOptions extends RunOptions {
+  /** Add --namespace (default true). */
+  namespaced?: boolean
+  /** Return the result instead of throwing on a non-zero exit. */
+  allowFailure?: boolean
+  /** Safe to repeat on a transient error (default true). */
+  idempotent?: boolean
+}
+
+// Transient apiserver/etcd hiccups worth one more try; anything else is reported at once.
+const TRANSIENT = [
+  /etcdserver: (request timed out|leader changed)/,
+  /the server is currently unable to handle the request/,
+  /TLS handshake timeout/,
+  /connection reset by peer/,
+  /http2: client connection lost/,
+  /net\/http: request canceled while waiting for connection/,
+]
+
+/** The one place that spawns kubectl. */
+export class Kubectl {
+  readonly binary: string
+  readonly context?: string
+  readonly namespace?: string
+  private readonly requestTimeout: string
+  private readonly runner: ProcessRunner
+  private readonly trace?: (argv: string[]) => void
+  private readonly retries: number
+  private readonly sleep: (ms: number) => Promise<void>
+  /** How many kubectl processes this instance spawned (benchmarks print it). */
+  spawned = 0
+
+  constructor(options: KubectlOptions = {}) {
+    this.binary = options.binary ?? process.env.SKYCAP_KUBECTL ?? 'kubectl'
+    this.context = options.context
+    this.namespace = options.namespace
+    this.requestTimeout = options.requestTimeout ?? '30s'
+    this.runner = options.runner ?? execaRunner
+    this.trace = options.trace
+    this.retries = options.retries ?? 2
+    this.sleep = options.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)))
+  }
+
+  /** A copy bound to another namespace. */
+  withNamespace(namespace: string): Kubectl {
+    return new Kubectl({binary: this.binary, context: this.context, namespace, requestTimeout: this.requestTimeout, runner: this.runner, trace: this.trace, retries: this.retries, sleep: this.sleep})
+  }
+
+  /** The full argv for `args`: --context, --namespace and --request-timeout are added here and only here. */
+  argv(args: string[], namespaced = true): string[] {
+    const out: string[] = []
+    if (this.context) out.push('--context', this.context)
+    if (namespaced && this.namespace) out.push('--namespace', this.namespace)
+    out.push(`--request-timeout=${this.requestTimeout}`)
+    return [...out, ...args]
+  }
+
+  /** Runs kubectl; throws a classified KubectlError on failure unless allowFailure. */
+  async run(args: string[], options: CallOptions = {}): Promise<ProcessResult> {
+    const argv = this.argv(args, options.namespaced ?? true)
+    for (let attempt = 0; ; attempt++) {
+      this.trace?.([this.binary, ...argv])
+      this.spawned++
+      const result = await this.runner(this.binary, argv, options)
+      if (result.exitCode === 0 || options.allowFailure) return result
+      const transient = TRANSIENT.some((re) => re.test(result.stderr))
+      if (transient && (options.idempotent ?? true) && attempt < this.retries && !options.signal?.aborted) {
+        await this.sleep(500 * 2 ** attempt)
+        continue
+      }
+      throw classify(args, result.stderr, this.context)
+    }
+  }
+
+  /** Runs kubectl with `-o json` appended and parses the output. */
+  async json<T>(args: string[], options: CallOptions = {}): Promise<T> {
+    const r = await this.run([...args, '-o', 'json'], options)
+    return JSON.parse(r.stdout) as T
+  }
+}
+
+/** Turns kubectl's stderr into a typed error with a next step. */
+export function classify(args: readonly string[], stderr: string, context?: string): KubectlError | UnreachableError | UserError {
+  const text = stderr.trim()
+  const first = text.split('\n').find((l) => l.trim()) ?? `kubectl ${args[0] ?? ''} failed`
+  const where = context ? ` (context ${context})` : ''
+  if (/context "([^"]+)" does not exist|no context exists with the name/.test(text)) {
+    return new KubectlError('no_context', `kube context "${context}" is not in your kubeconfig`, args, text, {
+      hint: 'Check `kubectl config get-contexts`, or fix the environment\'s context in skycap.yaml. Nothing was changed.',
+    })
+  }
+  if (/Unable to connect to the server|connection refused|no such host|dial tcp|i\/o timeout|no route to host|the server could not find the requested resource \(get namespaces/i.test(text)) {
+    return new UnreachableError(`cannot reach the cluster${where}: ${first.replace(/^error: /i, '')}`, {hint: 'Check the VPN/network, that the cluster is up, and `kubectl cluster-info`.'})
+  }
+  if (/provide credentials|Unauthorized|must be logged in/i.test(text)) {
+    return new UnreachableError(`the cluster refused your credentials${where}`, {hint: 'Log in again (refresh your kubeconfig credentials) and retry.'})
+  }
+  let kind: KubectlFailureKind = 'other'
+  let hint = 'See the kubectl message above.'
+  if (/\(Forbidden\)|forbidden/i.test(text)) {
+    kind = 'forbidden'
+    hint = 'Your user lacks RBAC permission for this; ask a cluster admin or use another context.'
+  } else if (/\(AlreadyExists\)|already exists/.test(text)) kind = 'already_exists'
+  else if (/\(Conflict\)|the object has been modified|Apply failed with \d+ conflict/.test(text)) {
+    kind = 'conflict'
+    hint = 'Someone changed the object at the same time; retry.'
+  } else if (/\(NotFound\)|not found|doesn't have a resource type/.test(text)) kind = 'not_found'
+  else if (/\(Invalid\)|is invalid|error validating|unknown field|error parsing|BadRequest|strict decoding error/.test(text)) {
+    kind = 'invalid'
+    hint = 'Fix the object in its template or in skycap.yaml; nothing was changed.'
+  } else if (/timed out|Timeout|deadline exceeded/.test(text)) kind = 'timeout'
+  return new KubectlError(kind, `kubectl ${args.filter((a) => !a.startsWith('-')).slice(0, 2).join(' ')} failed${where}: ${first.replace(/^error: /i, '')}`, args, text, {hint})
+}

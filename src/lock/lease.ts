@@ -1,0 +1,129 @@
+import {randomUUID} from 'node:crypto'
+
+import {KubectlError, LockedError} from '../errors.js'
+import {ciJobUrl, whoAmI} from '../identity.js'
+import type {Kubectl} from '../kubectl/kubectl.js'
+
+/** Who holds an environment's deploy lock. */
+export interface LockInfo {
+  name: string
+  holder: string
+  reason: string
+  ciJob?: string
+  acquiredAt: string
+  expiresAt: string
+  expired: boolean
+  /** Unique per acquisition: only the process that took the lock releases it (unless --force). */
+  id: string
+}
+
+interface Lease {
+  apiVersion: 'coordination.k8s.io/v1'
+  kind: 'Lease'
+  metadata: {name: string; resourceVersion?: string; annotations?: Record<string, string>; labels?: Record<string, string>}
+  spec: {holderIdentity?: string; leaseDurationSeconds?: number; acquireTime?: string; renewTime?: string}
+}
+
+/** The Lease name of an app's lock (one per app per namespace). */
+export function lockName(app: string): string {
+  return `skycap-lock-${app}`
+}
+
+// Lease times are MicroTime: RFC 3339 with exactly six fractional digits.
+function microTime(ms: number): string {
+  return new Date(ms).toISOString().replace(/\.(\d{3})Z$/, '.$1000Z')
+}
+
+function infoOf(lease: Lease, now: number): LockInfo {
+  const acquired = Date.parse(lease.spec.acquireTime ?? lease.spec.renewTime ?? '') || 0
+  const renewed = Date.parse(lease.spec.renewTime ?? lease.spec.acquireTime ?? '') || 0
+  const expires = renewed + (lease.spec.leaseDurationSeconds ?? 0) * 1000
+  const a = lease.metadata.annotations ?? {}
+  return {
+    name: lease.metadata.name,
+    holder: lease.spec.holderIdentity ?? 'unknown',
+    reason: a['skycap.dev/reason'] ?? '',
+    ciJob: a['skycap.dev/ci-job'] || undefined,
+    acquiredAt: new Date(acquired).toISOString(),
+    expiresAt: new Date(expires).toISOString(),
+    expired: expires <= now,
+    id: a['skycap.dev/lock-id'] ?? '',
+  }
+}
+
+export interface AcquireOptions {
+  app: string
+  reason: string
+  /** How long the lock holds without renewal; a crashed deploy frees it after this. */
+  durationSeconds: number
+  /** Wait this long for a held lock instead of failing (0: fail at once). */
+  waitMs?: number
+  clock?: () => number
+  sleep?: (ms: number) => Promise<void>
+  signal?: AbortSignal
+  environment: string
+}
+
+/** The current lock of `app`, if any. */
+export async function lockStatus(kubectl: Kubectl, app: string, clock: () => number = Date.now): Promise<LockInfo | undefined> {
+  const r = await kubectl.run(['get', 'lease', lockName(app), '-o', 'json', '--ignore-not-found'])
+  if (!r.stdout.trim()) return undefined
+  return infoOf(JSON.parse(r.stdout) as Lease, clock())
+}
+
+/** Takes the lock: creates the Lease, or takes over an expired one. Throws LockedError (exit 3) naming the holder. */
+export async function acquireLock(kubectl: Kubectl, options: AcquireOptions): Promise<LockInfo> {
+  const clock = options.clock ?? Date.now
+  const sleep = options.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)))
+  const deadline = clock() + (options.waitMs ?? 0)
+  const id = randomUUID()
+  for (;;) {
+    const now = clock()
+    const lease: Lease = {
+      apiVersion: 'coordination.k8s.io/v1',
+      kind: 'Lease',
+      metadata: {
+        name: lockName(options.app),
+        labels: {'app.kubernetes.io/part-of': options.app, 'skycap.dev/lock': 'true'},
+        annotations: {'skycap.dev/reason': options.reason, 'skycap.dev/ci-job': ciJobUrl() ?? '', 'skycap.dev/lock-id': id, 'skycap.dev/environment': options.environment},
+      },
+      spec: {holderIdentity: whoAmI(), leaseDurationSeconds: options.durationSeconds, acquireTime: microTime(now), renewTime: microTime(now)},
+    }
+    try {
+      await kubectl.run(['create', '-f', '-'], {input: JSON.stringify(lease), idempotent: false})
+      return infoOf(lease, now)
+    } catch (error) {
+      if (!(error instanceof KubectlError && error.kind === 'already_exists')) throw error
+    }
+    const r = await kubectl.run(['get', 'lease', lockName(options.app), '-o', 'json', '--ignore-not-found'])
+    if (r.stdout.trim()) {
+      const current = JSON.parse(r.stdout) as Lease
+      const info = infoOf(current, now)
+      if (info.expired) {
+        // Take over with the resourceVersion we saw: if someone else took it meanwhile, replace conflicts.
+        lease.metadata.resourceVersion = current.metadata.resourceVersion
+        try {
+          await kubectl.run(['replace', '-f', '-'], {input: JSON.stringify(lease), idempotent: false})
+          return infoOf(lease, now)
+        } catch (error) {
+          if (!(error instanceof KubectlError && (error.kind === 'conflict' || error.kind === 'not_found'))) throw error
+        }
+      } else if (clock() >= deadline || options.signal?.aborted) {
+        throw new LockedError(`${options.environment} is locked by ${info.holder} since ${info.acquiredAt}${info.reason ? ` (${info.reason})` : ''}`, {
+          hint: `Wait for it (--wait-for-lock 10m), or if that deploy is dead: skycap lock release ${options.environment} --force. The lock expires at ${info.expiresAt}.`,
+          details: {lock: info},
+        })
+      }
+    }
+    await sleep(Math.min(2000, Math.max(0, deadline - clock())) || 200)
+  }
+}
+
+/** Releases the lock if this process holds it (by id), or whoever holds it with `force`. */
+export async function releaseLock(kubectl: Kubectl, app: string, options: {id?: string; force?: boolean} = {}): Promise<boolean> {
+  const current = await lockStatus(kubectl, app)
+  if (!current) return false
+  if (!options.force && current.id !== options.id) return false
+  await kubectl.run(['delete', 'lease', lockName(app), '--ignore-not-found'])
+  return true
+}

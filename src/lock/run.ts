@@ -1,0 +1,38 @@
+import {connect, type KubectlFactory, openEnvironment} from '../deploy/target.js'
+import {parseDuration} from '../duration.js'
+import {UserError} from '../errors.js'
+import type {Reporter} from '../ui/output.js'
+import {acquireLock, type LockInfo, lockStatus, releaseLock} from './lease.js'
+
+export interface LockCommandOptions {
+  action: 'status' | 'acquire' | 'release'
+  environment?: string
+  configPath?: string
+  force?: boolean
+  reason?: string
+  duration?: string
+}
+
+/** `skycap lock status|acquire|release ENV`. */
+export async function runLock(options: LockCommandOptions, factory: KubectlFactory, reporter: Reporter): Promise<{environment: string; lock: LockInfo | null; released?: boolean}> {
+  const {loaded, env} = await openEnvironment(options)
+  const {kubectl} = await connect(env, factory, reporter)
+  const app = loaded.config.app
+  if (options.action === 'status') return {environment: env.name, lock: (await lockStatus(kubectl, app)) ?? null}
+  if (options.action === 'acquire') {
+    const ms = await parseDuration(options.duration ?? '1h', '--duration')
+    const lock = await acquireLock(kubectl, {app, environment: env.name, reason: options.reason ?? 'held by hand (skycap lock acquire)', durationSeconds: Math.ceil(ms / 1000)})
+    return {environment: env.name, lock}
+  }
+  const current = await lockStatus(kubectl, app)
+  if (!current) return {environment: env.name, lock: null, released: false}
+  if (!options.force && !current.expired) {
+    // A lock taken by hand has no process to release it: allow its holder to release it by identity.
+    const {whoAmI} = await import('../identity.js')
+    if (current.holder !== whoAmI()) {
+      throw new UserError(`${env.name}'s lock is held by ${current.holder}${current.reason ? ` (${current.reason})` : ''}, not by you`, {hint: `Pass --force if that deploy is dead: skycap lock release ${env.name} --force.`})
+    }
+  }
+  await releaseLock(kubectl, app, {force: true})
+  return {environment: env.name, lock: current, released: true}
+}

@@ -1,0 +1,109 @@
+import {existsSync, readFileSync} from 'node:fs'
+import {homedir} from 'node:os'
+import {join} from 'node:path'
+
+/** An image reference split the way the Registry HTTP API v2 needs it. */
+export interface ImageParts {
+  /** Host[:port] of the registry API. */
+  host: string
+  repository: string
+  /** Tag or digest. */
+  reference: string
+}
+
+/** Splits `registry.example.com/shop/web:tag`, `redis:7.2`, `x@sha256:...` (Docker Hub defaults applied). */
+export function parseImage(image: string): ImageParts {
+  let rest = image
+  let reference = 'latest'
+  const at = rest.indexOf('@')
+  if (at !== -1) {
+    reference = rest.slice(at + 1)
+    rest = rest.slice(0, at)
+  } else {
+    const colon = rest.lastIndexOf(':')
+    if (colon > rest.lastIndexOf('/')) {
+      reference = rest.slice(colon + 1)
+      rest = rest.slice(0, colon)
+    }
+  }
+  const slash = rest.indexOf('/')
+  const first = slash === -1 ? '' : rest.slice(0, slash)
+  if (first && (first.includes('.') || first.includes(':') || first === 'localhost')) {
+    return {host: first, repository: rest.slice(slash + 1), reference}
+  }
+  return {host: 'registry-1.docker.io', repository: slash === -1 ? `library/${rest}` : rest, reference}
+}
+
+export type ImageCheck = {image: string; state: 'present' | 'missing' | 'unknown'; detail?: string}
+
+export interface RegistryOptions {
+  fetch?: typeof fetch
+  /** Hosts spoken to over plain http (default: localhost, 127.0.0.1 and SKYCAP_INSECURE_REGISTRIES). */
+  insecure?: string[]
+  dockerConfig?: string
+  timeoutMs?: number
+}
+
+const ACCEPT = [
+  'application/vnd.oci.image.index.v1+json',
+  'application/vnd.oci.image.manifest.v1+json',
+  'application/vnd.docker.distribution.manifest.list.v2+json',
+  'application/vnd.docker.distribution.manifest.v2+json',
+].join(', ')
+
+/** Basic credentials for `host` from the Docker config (~/.docker/config.json or DOCKER_CONFIG), if any. */
+export function dockerCredentials(host: string, configPath?: string): string | undefined {
+  const file = configPath ?? join(process.env.DOCKER_CONFIG ?? join(homedir(), '.docker'), 'config.json')
+  if (!existsSync(file)) return undefined
+  try {
+    const auths = (JSON.parse(readFileSync(file, 'utf8')) as {auths?: Record<string, {auth?: string}>}).auths ?? {}
+    const hostKey = host === 'registry-1.docker.io' ? 'https://index.docker.io/v1/' : host
+    return auths[hostKey]?.auth ?? auths[`https://${hostKey}`]?.auth
+  } catch {
+    return undefined
+  }
+}
+
+/** Asks each image's registry whether the manifest exists (HEAD /v2/<repo>/manifests/<ref>), in parallel. */
+export async function checkImages(images: string[], options: RegistryOptions = {}): Promise<ImageCheck[]> {
+  const insecure = new Set(['localhost', '127.0.0.1', ...(options.insecure ?? (process.env.SKYCAP_INSECURE_REGISTRIES ?? '').split(',').filter(Boolean))])
+  return Promise.all([...new Set(images)].map((image) => checkOne(image, insecure, options)))
+}
+
+async function checkOne(image: string, insecure: Set<string>, options: RegistryOptions): Promise<ImageCheck> {
+  const doFetch = options.fetch ?? fetch
+  const {host, repository, reference} = parseImage(image)
+  const hostname = host.replace(/:\d+$/, '')
+  const scheme = insecure.has(host) || insecure.has(hostname) ? 'http' : 'https'
+  const url = `${scheme}://${host}/v2/${repository}/manifests/${reference}`
+  const basic = dockerCredentials(host, options.dockerConfig)
+  const signal = AbortSignal.timeout(options.timeoutMs ?? 10_000)
+  try {
+    let res = await doFetch(url, {method: 'HEAD', headers: {Accept: ACCEPT, ...(basic ? {Authorization: `Basic ${basic}`} : {})}, signal})
+    if (res.status === 401) {
+      const challenge = res.headers.get('www-authenticate') ?? ''
+      const token = await bearerToken(challenge, repository, basic, doFetch, signal)
+      if (token) res = await doFetch(url, {method: 'HEAD', headers: {Accept: ACCEPT, Authorization: `Bearer ${token}`}, signal})
+    }
+    if (res.ok) return {image, state: 'present'}
+    if (res.status === 404) return {image, state: 'missing', detail: `${host} has no ${repository}:${reference}`}
+    if (res.status === 401 || res.status === 403) return {image, state: 'unknown', detail: `${host} refused access (HTTP ${res.status}); log in with docker login ${host}`}
+    return {image, state: 'unknown', detail: `${host} answered HTTP ${res.status}`}
+  } catch (error) {
+    return {image, state: 'unknown', detail: `cannot reach ${host}: ${(error as Error).message}`}
+  }
+}
+
+// Token auth (https://distribution.github.io/distribution/spec/auth/token/): ask the realm for a pull token.
+async function bearerToken(challenge: string, repository: string, basic: string | undefined, doFetch: typeof fetch, signal: AbortSignal): Promise<string | undefined> {
+  if (!/^Bearer /i.test(challenge)) return undefined
+  const params = Object.fromEntries([...challenge.matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1], m[2]]))
+  if (!params.realm) return undefined
+  const url = new URL(params.realm)
+  if (params.service) url.searchParams.set('service', params.service)
+  url.searchParams.set('scope', params.scope ?? `repository:${repository}:pull`)
+  const res = await doFetch(url, {headers: basic ? {Authorization: `Basic ${basic}`} : {}, signal})
+  if (!res.ok) return undefined
+  const body = (await res.json()) as {token?: string; access_token?: string}
+  return body.token ?? body.access_token
+}

@@ -1,0 +1,142 @@
+import type {KubeObject} from '../render/objects.js'
+import {ClusterSnapshot, podProblem, podReady, podWaitReason, type ResourceStatus} from './status.js'
+
+/** A kind skycap knows how to watch: when it is ready, failed or still pending. */
+export interface WatchedKind {
+  /** Plural resource name for `kubectl get`. */
+  resource: string
+  status(desired: KubeObject, snapshot: ClusterSnapshot): ResourceStatus
+}
+
+type Obj = KubeObject & {status?: Record<string, any>; spec?: Record<string, any>}
+
+function base(desired: KubeObject): Pick<ResourceStatus, 'ref' | 'related' | 'failing'> {
+  return {ref: `${desired.kind}/${desired.metadata.name}`, related: [desired.metadata.name], failing: []}
+}
+
+/** Pods of a workload: a failing one fails it (fast), a waiting one explains the wait. */
+function checkPods(pods: KubeObject[], out: ResourceStatus): ResourceStatus | undefined {
+  out.related.push(...pods.map((p) => p.metadata.name))
+  for (const pod of pods) {
+    const problem = podProblem(pod)
+    if (problem) return {...out, state: 'failed', message: problem.message, failing: problem.failing}
+  }
+  return undefined
+}
+
+function waitReason(pods: KubeObject[]): string {
+  for (const p of pods) {
+    if (podReady(p)) continue
+    const why = podWaitReason(p)
+    if (why) return `; ${why}`
+  }
+  return ''
+}
+
+const deployment: WatchedKind = {
+  resource: 'deployments',
+  status(desired, snapshot) {
+    const out: ResourceStatus = {...base(desired), state: 'pending', message: ''}
+    const live = snapshot.get('Deployment', desired.metadata.name) as Obj | undefined
+    if (!live) return {...out, message: 'not created yet'}
+    const want = (live.spec?.replicas as number | undefined) ?? 1
+    const st = live.status ?? {}
+    const deadline = (st.conditions as Array<{type: string; reason?: string; message?: string}> | undefined)?.find((c) => c.type === 'Progressing' && c.reason === 'ProgressDeadlineExceeded')
+    // The ReplicaSet of the current revision and its pods.
+    const revision = live.metadata.annotations?.['deployment.kubernetes.io/revision']
+    const newRs = snapshot.ownedBy('ReplicaSet', live).find((rs) => rs.metadata.annotations?.['deployment.kubernetes.io/revision'] === revision)
+    const pods = newRs ? snapshot.ownedBy('Pod', newRs) : []
+    if (newRs) out.related.push(newRs.metadata.name)
+    const podFailure = checkPods(pods, out)
+    if (podFailure) return podFailure
+    if (deadline) return {...out, state: 'failed', message: `exceeded its progress deadline: ${deadline.message ?? ''}`.trim()}
+    if ((st.observedGeneration ?? 0) < ((live.metadata as {generation?: number}).generation ?? 0)) return {...out, message: 'waiting for the controller to see the new spec'}
+    const updated = st.updatedReplicas ?? 0
+    const available = st.availableReplicas ?? 0
+    const total = st.replicas ?? 0
+    if (updated >= want && available >= want && total === want && (st.unavailableReplicas ?? 0) === 0) {
+      return {...out, state: 'ready', message: `${available}/${want} ready`}
+    }
+    const old = total - updated
+    return {...out, message: `${updated}/${want} updated, ${st.readyReplicas ?? 0} ready${old > 0 ? `, ${old} old still running` : ''}${waitReason(pods)}`}
+  },
+}
+
+const statefulSet: WatchedKind = {
+  resource: 'statefulsets',
+  status(desired, snapshot) {
+    const out: ResourceStatus = {...base(desired), state: 'pending', message: ''}
+    const live = snapshot.get('StatefulSet', desired.metadata.name) as Obj | undefined
+    if (!live) return {...out, message: 'not created yet'}
+    const pods = snapshot.ownedBy('Pod', live)
+    const podFailure = checkPods(pods, out)
+    if (podFailure) return podFailure
+    const want = (live.spec?.replicas as number | undefined) ?? 1
+    const st = live.status ?? {}
+    if ((st.observedGeneration ?? 0) < ((live.metadata as {generation?: number}).generation ?? 0)) return {...out, message: 'waiting for the controller to see the new spec'}
+    const done = (st.readyReplicas ?? 0) >= want && (st.updatedReplicas ?? 0) >= want && (!st.updateRevision || st.currentRevision === st.updateRevision || want === 0)
+    if (done) return {...out, state: 'ready', message: `${st.readyReplicas ?? 0}/${want} ready`}
+    return {...out, message: `${st.updatedReplicas ?? 0}/${want} updated, ${st.readyReplicas ?? 0} ready${waitReason(pods)}`}
+  },
+}
+
+const daemonSet: WatchedKind = {
+  resource: 'daemonsets',
+  status(desired, snapshot) {
+    const out: ResourceStatus = {...base(desired), state: 'pending', message: ''}
+    const live = snapshot.get('DaemonSet', desired.metadata.name) as Obj | undefined
+    if (!live) return {...out, message: 'not created yet'}
+    const pods = snapshot.ownedBy('Pod', live)
+    const podFailure = checkPods(pods, out)
+    if (podFailure) return podFailure
+    const st = live.status ?? {}
+    if ((st.observedGeneration ?? 0) < ((live.metadata as {generation?: number}).generation ?? 0)) return {...out, message: 'waiting for the controller to see the new spec'}
+    const want = st.desiredNumberScheduled ?? 0
+    if ((st.updatedNumberScheduled ?? 0) >= want && (st.numberAvailable ?? 0) >= want) return {...out, state: 'ready', message: `${st.numberAvailable ?? 0}/${want} ready`}
+    return {...out, message: `${st.updatedNumberScheduled ?? 0}/${want} updated, ${st.numberReady ?? 0} ready${waitReason(pods)}`}
+  },
+}
+
+const job: WatchedKind = {
+  resource: 'jobs',
+  status(desired, snapshot) {
+    const out: ResourceStatus = {...base(desired), state: 'pending', message: ''}
+    const live = snapshot.get('Job', desired.metadata.name) as Obj | undefined
+    if (!live) return {...out, message: 'not created yet'}
+    const conditions = (live.status?.conditions ?? []) as Array<{type: string; status: string; reason?: string; message?: string}>
+    const failed = conditions.find((c) => c.type === 'Failed' && c.status === 'True')
+    const pods = snapshot.ownedBy('Pod', live)
+    out.related.push(...pods.map((p) => p.metadata.name))
+    if (failed) return {...out, state: 'failed', message: `job failed: ${failed.message ?? failed.reason ?? ''}`.trim(), failing: pods.slice(0, 1).map((p) => ({pod: p.metadata.name, container: String((p as Obj).spec?.containers?.[0]?.name ?? ''), previous: false}))}
+    if (conditions.some((c) => c.type === 'Complete' && c.status === 'True')) return {...out, state: 'ready', message: 'completed'}
+    const podFailure = checkPods(pods, out)
+    if (podFailure) return podFailure
+    return {...out, message: `${live.status?.succeeded ?? 0}/${live.spec?.completions ?? 1} completed`}
+  },
+}
+
+const pod: WatchedKind = {
+  resource: 'pods',
+  status(desired, snapshot) {
+    const out: ResourceStatus = {...base(desired), state: 'pending', message: ''}
+    const live = snapshot.get('Pod', desired.metadata.name)
+    if (!live) return {...out, message: 'not created yet'}
+    const problem = podProblem(live)
+    if (problem) return {...out, state: 'failed', message: problem.message, failing: problem.failing}
+    if ((live as Obj).status?.phase === 'Succeeded' || podReady(live)) return {...out, state: 'ready', message: 'ready'}
+    return {...out, message: podWaitReason(live) ?? `phase ${(live as Obj).status?.phase ?? 'Pending'}`}
+  },
+}
+
+/** Kinds with a rollout to watch; every other kind is done once kubectl apply accepted it. */
+export const WATCHED_KINDS: Record<string, WatchedKind> = {Deployment: deployment, StatefulSet: statefulSet, DaemonSet: daemonSet, Job: job, Pod: pod}
+
+/** The `kubectl get` resource list that one poll needs: the watched kinds plus what they own. */
+export const WATCH_RESOURCES = 'deployments,replicasets,statefulsets,daemonsets,jobs,pods'
+
+/** The status of any object: watched kinds by their rules, others ready once applied. */
+export function statusOf(desired: KubeObject, snapshot: ClusterSnapshot): ResourceStatus {
+  const kind = WATCHED_KINDS[desired.kind]
+  if (kind) return kind.status(desired, snapshot)
+  return {...base(desired), state: 'ready', message: 'applied'}
+}

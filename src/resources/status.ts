@@ -1,0 +1,101 @@
+import type {KubeObject} from '../render/objects.js'
+
+/** Where a watched object stands. */
+export type ResourceState = 'ready' | 'pending' | 'failed'
+
+/** A container worth showing logs of in a failure report. */
+export interface FailingContainer {
+  pod: string
+  container: string
+  /** The container crashed: its previous instance has the logs that explain it. */
+  previous: boolean
+}
+
+export interface ResourceStatus {
+  /** kind/name */
+  ref: string
+  state: ResourceState
+  /** One sentence: why it is pending or failed, or what "ready" means here. */
+  message: string
+  /** Names of objects whose events explain this one (itself, its ReplicaSet, its pods). */
+  related: string[]
+  failing: FailingContainer[]
+}
+
+/** Live objects from one `kubectl get` of the app's workloads, grouped by kind. */
+export class ClusterSnapshot {
+  private readonly byKind = new Map<string, KubeObject[]>()
+
+  constructor(items: KubeObject[]) {
+    for (const item of items) {
+      const list = this.byKind.get(item.kind) ?? []
+      list.push(item)
+      this.byKind.set(item.kind, list)
+    }
+  }
+
+  get(kind: string, name: string): KubeObject | undefined {
+    return this.byKind.get(kind)?.find((o) => o.metadata.name === name)
+  }
+
+  all(kind: string): KubeObject[] {
+    return this.byKind.get(kind) ?? []
+  }
+
+  /** Objects of `kind` owned (ownerReferences) by `owner`. */
+  ownedBy(kind: string, owner: KubeObject): KubeObject[] {
+    const uid = (owner.metadata as {uid?: string}).uid
+    return this.all(kind).filter((o) => ((o.metadata as {ownerReferences?: Array<{uid: string}>}).ownerReferences ?? []).some((r) => r.uid === uid))
+  }
+}
+
+// Container states that will not fix themselves: fail fast instead of waiting for a deadline.
+const FATAL_WAITING = new Set(['CrashLoopBackOff', 'ImagePullBackOff', 'ErrImagePull', 'InvalidImageName', 'CreateContainerConfigError', 'CreateContainerError', 'RunContainerError'])
+
+interface ContainerStatus {
+  name: string
+  ready?: boolean
+  restartCount?: number
+  state?: {waiting?: {reason?: string; message?: string}; terminated?: {exitCode?: number; reason?: string}; running?: object}
+  lastState?: {terminated?: {exitCode?: number; reason?: string}}
+}
+
+interface PodStatus {
+  phase?: string
+  conditions?: Array<{type: string; status: string; reason?: string; message?: string}>
+  containerStatuses?: ContainerStatus[]
+  initContainerStatuses?: ContainerStatus[]
+}
+
+/** Why a pod cannot become ready by itself, in one sentence, or undefined when it may still. */
+export function podProblem(pod: KubeObject): {message: string; failing: FailingContainer[]} | undefined {
+  const status = (pod as {status?: PodStatus}).status ?? {}
+  const name = pod.metadata.name
+  if (status.phase === 'Failed') return {message: `pod ${name} failed`, failing: (status.containerStatuses ?? []).map((c) => ({pod: name, container: c.name, previous: false}))}
+  for (const c of [...(status.initContainerStatuses ?? []), ...(status.containerStatuses ?? [])]) {
+    const reason = c.state?.waiting?.reason
+    if (reason && FATAL_WAITING.has(reason)) {
+      const last = c.lastState?.terminated
+      const detail = reason === 'CrashLoopBackOff'
+        ? ` (exit code ${last?.exitCode ?? '?'}${last?.reason ? `, ${last.reason}` : ''}; restarted ${c.restartCount ?? 0} times)`
+        : c.state?.waiting?.message ? `: ${c.state.waiting.message}` : ''
+      return {message: `container ${c.name} of pod ${name} is in ${reason}${detail}`, failing: [{pod: name, container: c.name, previous: reason === 'CrashLoopBackOff'}]}
+    }
+  }
+  return undefined
+}
+
+export function podReady(pod: KubeObject): boolean {
+  const status = (pod as {status?: PodStatus}).status
+  return status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false
+}
+
+/** Why a pod is not ready yet, if the cluster says (unschedulable, readiness failing). */
+export function podWaitReason(pod: KubeObject): string | undefined {
+  const status = (pod as {status?: PodStatus}).status ?? {}
+  const sched = status.conditions?.find((c) => c.type === 'PodScheduled' && c.status === 'False')
+  if (sched) return `pod ${pod.metadata.name} is not scheduled: ${sched.message ?? sched.reason ?? 'no node fits'}`
+  const notReady = status.containerStatuses?.find((c) => c.state?.running && !c.ready)
+  if (notReady) return `container ${notReady.name} of pod ${pod.metadata.name} runs but its readiness check does not pass`
+  return undefined
+}

@@ -1,0 +1,107 @@
+import {DeployFailedError, KubectlError, TimeoutError, UserError} from '../errors.js'
+import {parseDuration} from '../duration.js'
+import {ciJobUrl, whoAmI} from '../identity.js'
+import {acquireLock, releaseLock} from '../lock/lease.js'
+import type {KubeObject} from '../render/objects.js'
+import {listReleases, saveRelease} from '../release/store.js'
+import {configuredReplicas, DEFAULT_TIMEOUT_MS, type DeployDeps} from '../deploy/deploy.js'
+import {explainFailures, formatFailure, type FailureReport} from '../deploy/explain.js'
+import {appSelector, connect, openEnvironment} from '../deploy/target.js'
+import {watchRollout} from '../deploy/watch.js'
+import {configuredExcludes, lineFilter} from '../logs/filter.js'
+
+export interface ScaleOptions {
+  service: string
+  replicas: number
+  environment?: string
+  configPath?: string
+  force?: boolean
+  dryRun?: boolean
+  timeout?: string
+  waitForLock?: string
+}
+
+export interface ScaleReport {
+  environment: string
+  service: string
+  from: number
+  to: number
+  result: 'succeeded' | 'planned'
+  release: number | null
+}
+
+/** `skycap scale SERVICE N`: scales, waits until ready, records it; later deploys keep the count. */
+export async function scale(options: ScaleOptions, deps: DeployDeps): Promise<ScaleReport> {
+  const clock = deps.clock ?? Date.now
+  const started = clock()
+  if (!Number.isInteger(options.replicas) || options.replicas < 0) throw new UserError(`replicas must be a whole number of 0 or more, not "${options.replicas}"`)
+  const {loaded, env} = await openEnvironment({configPath: options.configPath, environment: options.environment})
+  const app = loaded.config.app
+  if (!env.services[options.service]) {
+    throw new UserError(`unknown service "${options.service}"`, {hint: `Services of ${app}: ${Object.keys(env.services).join(', ')}.`})
+  }
+  const timeoutMs = options.timeout ? await parseDuration(options.timeout, '--timeout') : DEFAULT_TIMEOUT_MS
+  const waitMs = options.waitForLock ? await parseDuration(options.waitForLock, '--wait-for-lock') : 0
+  const {kubectl} = await connect(env, deps.kubectl, deps.reporter)
+  let deployment: KubeObject & {spec?: {replicas?: number}}
+  try {
+    deployment = await kubectl.json(['get', 'deployment', options.service])
+  } catch (error) {
+    if (error instanceof KubectlError && error.kind === 'not_found') {
+      throw new UserError(`service ${options.service} is not deployed in ${env.name} (namespace ${env.namespace})`, {hint: `Deploy it first: skycap deploy ${env.name}.`})
+    }
+    throw error
+  }
+  const hpas = await kubectl.json<{items: Array<{metadata: {name: string}; spec?: {scaleTargetRef?: {kind?: string; name?: string}}}>}>(['get', 'horizontalpodautoscalers'])
+  const hpa = hpas.items.find((h) => h.spec?.scaleTargetRef?.kind === 'Deployment' && h.spec.scaleTargetRef.name === options.service)
+  if (hpa && !options.force) {
+    throw new UserError(`${options.service} is managed by the HorizontalPodAutoscaler ${hpa.metadata.name}; it would undo the change`, {hint: 'Change the HPA bounds in its template instead, or pass --force.'})
+  }
+  const from = deployment.spec?.replicas ?? 1
+  const report: ScaleReport = {environment: env.name, service: options.service, from, to: options.replicas, result: 'planned', release: null}
+  if (options.dryRun) return report
+
+  const lock = await acquireLock(kubectl, {app, environment: env.name, reason: `scale ${options.service} to ${options.replicas}`, durationSeconds: Math.ceil(timeoutMs / 1000) + 60, waitMs, signal: deps.signal})
+  try {
+    deps.reporter.info(`Scaling ${options.service} in ${env.name} from ${from} to ${options.replicas}`)
+    await kubectl.run(['scale', `deployment/${options.service}`, `--replicas=${options.replicas}`])
+    const result = await watchRollout({kubectl, objects: [deployment], selector: appSelector(app, env.name), deadline: started + timeoutMs, clock, signal: deps.signal, intervalMs: deps.intervalMs})
+    let failures: FailureReport[] = []
+    if (result.outcome !== 'ready') {
+      failures = await explainFailures(kubectl, result.statuses, () => lineFilter({configured: configuredExcludes(loaded.config, [options.service]), exclude: [], grep: []}))
+      for (const f of failures) deps.reporter.info(formatFailure(f))
+    }
+    const releases = await listReleases(kubectl, app, env.name)
+    const number = (releases[0]?.record.number ?? 0) + 1
+    const previous = releases.find((r) => r.record.action !== 'scale')?.record
+    await saveRelease(
+      kubectl,
+      {
+        number,
+        app,
+        environment: env.name,
+        action: 'scale',
+        result: result.outcome === 'ready' ? 'succeeded' : 'failed',
+        revision: previous?.revision ?? null,
+        images: previous?.images ?? {},
+        configuredReplicas: previous?.configuredReplicas ?? configuredReplicas(env),
+        user: whoAmI(),
+        ciJob: ciJobUrl(),
+        startedAt: new Date(started).toISOString(),
+        finishedAt: new Date(clock()).toISOString(),
+        durationMs: clock() - started,
+        scale: {service: options.service, from, to: options.replicas},
+      },
+      undefined,
+      releases,
+      loaded.config.history?.keep ?? 10,
+    )
+    report.release = number
+    if (result.outcome === 'timeout') throw new TimeoutError(`${options.service} did not reach ${options.replicas} ready replicas in time`, {details: {report, failures}})
+    if (result.outcome !== 'ready') throw new DeployFailedError(`scaling ${options.service} failed: ${failures[0]?.message ?? result.outcome}`, {details: {report, failures}})
+    report.result = 'succeeded'
+    return report
+  } finally {
+    await releaseLock(kubectl, app, {id: lock.id}).catch(() => undefined)
+  }
+}

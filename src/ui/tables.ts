@@ -1,0 +1,34 @@
+import type {LockInfo} from '../lock/lease.js'
+import type {ReleaseRecord} from '../release/store.js'
+import type {ServiceStatus} from '../deploy/inspect.js'
+
+/** Left-aligned columns, two spaces apart. */
+export function table(rows: string[][]): string {
+  const widths: number[] = []
+  for (const r of rows) r.forEach((c, i) => (widths[i] = Math.max(widths[i] ?? 0, c.length)))
+  return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i] ?? 0))).join('  ')).join('\n')
+}
+
+export function historyTable(releases: ReleaseRecord[]): string {
+  if (releases.length === 0) return 'no releases recorded yet'
+  const rows = [['RELEASE', 'ACTION', 'RESULT', 'REVISION', 'USER', 'STARTED', 'DURATION', 'NOTE']]
+  for (const r of releases) {
+    const note = r.scale ? `${r.scale.service} ${r.scale.from} -> ${r.scale.to}` : r.rolledBackTo ? (r.action === 'rollback' ? `to release ${r.rolledBackTo}` : `rolled back to ${r.rolledBackTo}`) : (r.message ?? r.revision?.subject ?? '')
+    rows.push([String(r.number), r.action, r.result, r.revision?.short ?? '-', r.user, r.startedAt.replace(/\.\d+Z$/, 'Z'), `${Math.round(r.durationMs / 1000)}s`, note])
+  }
+  return table(rows)
+}
+
+export function statusTable(s: {environment: string; context: string; namespace: string; services: ServiceStatus[]; lastRelease: ReleaseRecord | null}): string {
+  const rows = [['SERVICE', 'STATE', 'READY', 'REVISION', 'AGE']]
+  for (const x of s.services) rows.push([x.service, x.state, `${x.ready}/${x.desired}`, x.revision?.slice(0, 7) ?? '-', x.age ?? '-'])
+  const last = s.lastRelease ? `last release: ${s.lastRelease.number} (${s.lastRelease.action}, ${s.lastRelease.result}, ${s.lastRelease.revision?.short ?? '-'})` : 'no releases recorded'
+  return `${s.environment} (context ${s.context}, namespace ${s.namespace}); ${last}\n${table(rows)}`
+}
+
+export function lockLine(r: {environment: string; lock: LockInfo | null; released?: boolean}): string {
+  if (r.released === true) return `released the lock of ${r.environment} (held by ${r.lock?.holder})`
+  if (!r.lock) return `${r.environment} is not locked`
+  if (r.released === false) return `${r.environment} was not locked`
+  return `${r.environment} is locked by ${r.lock.holder} since ${r.lock.acquiredAt}${r.lock.reason ? ` (${r.lock.reason})` : ''}; expires ${r.lock.expiresAt}${r.lock.expired ? ' (expired)' : ''}`
+}
