@@ -24,7 +24,7 @@ export function redactSecrets(diff: string): string {
   let inData = false
   for (const line of diff.split('\n')) {
     if (line.startsWith('diff -u -N')) {
-      inSecret = /\.v1\.Secret\./.test(line)
+      inSecret = /[/.]v1\.Secret\./.test(line)
       inData = false
     } else if (inSecret && /^[-+ ](data|stringData):/.test(line)) {
       inData = true

@@ -93,33 +93,64 @@ export function kubectlProcess(args: readonly string[], opts: {namespace?: strin
   return execa(file, argv, {reject: false, stdin: 'ignore'})
 }
 
+/** Everything a stream has produced so far, and a way to wait for more. */
+export interface CapturedOutput {
+  /** All text read so far. */
+  readonly text: string
+  /**
+   * Resolves with all text read so far once it matches `match` (text read before the call counts too).
+   * Rejects after timeoutMs, or when the stream ends without a match, with the text read.
+   */
+  waitFor(match: string | RegExp, timeoutMs?: number): Promise<string>
+}
+
 /**
- * Waits until `stream` has produced text matching `match` and returns everything read so far.
- * Rejects after timeoutMs, with the text read, or when the stream ends first.
+ * Starts reading `stream` at once and keeps all of it, so no output is lost between two waits (a readable stream
+ * in flowing mode drops what arrives while nobody listens).
+ *
+ *   const out = captureOutput(proc.stdout)
+ *   await out.waitFor('ready')
+ *   await appendLog(file, ['next'])
+ *   await out.waitFor('next')
  */
-export function waitForOutput(stream: Readable, match: string | RegExp, timeoutMs = 30_000): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let seen = ''
-    const matches = () => (typeof match === 'string' ? seen.includes(match) : match.test(seen))
-    const done = (err?: Error) => {
-      clearTimeout(timer)
-      stream.off('data', onData)
-      stream.off('end', onEnd)
-      if (err) reject(err)
-      else resolve(seen)
-    }
-    const onData = (chunk: Buffer | string) => {
-      seen += chunk.toString()
-      if (matches()) done()
-    }
-    const onEnd = () => done(new Error(`output ended before ${String(match)} appeared; got:\n${seen}`))
-    const timer = setTimeout(
-      () => done(new Error(`${String(match)} did not appear within ${timeoutMs}ms; got:\n${seen}`)),
-      timeoutMs,
-    )
-    stream.on('data', onData)
-    stream.on('end', onEnd)
+export function captureOutput(stream: Readable): CapturedOutput {
+  let text = ''
+  let ended = false
+  const waiters = new Set<() => void>()
+  stream.on('data', (chunk: Buffer | string) => {
+    text += chunk.toString()
+    for (const w of waiters) w()
   })
+  stream.on('end', () => {
+    ended = true
+    for (const w of waiters) w()
+  })
+  return {
+    get text() {
+      return text
+    },
+    waitFor(match, timeoutMs = 30_000) {
+      const matches = () => (typeof match === 'string' ? text.includes(match) : match.test(text))
+      return new Promise((resolve, reject) => {
+        const check = () => {
+          if (matches()) finish()
+          else if (ended) finish(new Error(`output ended before ${String(match)} appeared; got:\n${text}`))
+        }
+        const finish = (err?: Error) => {
+          clearTimeout(timer)
+          waiters.delete(check)
+          if (err) reject(err)
+          else resolve(text)
+        }
+        const timer = setTimeout(
+          () => finish(new Error(`${String(match)} did not appear within ${timeoutMs}ms; got:\n${text}`)),
+          timeoutMs,
+        )
+        waiters.add(check)
+        check()
+      })
+    },
+  }
 }
 
 /**

@@ -3,13 +3,13 @@ import {expect} from 'chai'
 import {execa} from 'execa'
 import {
   appendLog,
+  captureOutput,
   kubectl,
   kubectlProcess,
   podLogFiles,
   testCluster,
   useNamespace,
   waitFor,
-  waitForOutput,
 } from './harness.js'
 
 const BEHAVIOR = 'sim.kwok.test/behavior'
@@ -217,11 +217,12 @@ describe('test cluster (smoke, plain kubectl)', function () {
     expect(previous.stdout).to.equal('panic: out of coffee\n')
 
     const follower = kubectlProcess(['logs', '-f', 'deployment/web'], {namespace: ns.name})
+    const out = captureOutput(follower.stdout)
     try {
-      await waitForOutput(follower.stdout, 'warming up', 30_000)
+      await out.waitFor('warming up\n')
       await appendLog(files.current, ['request handled in 3ms'])
-      const seen = await waitForOutput(follower.stdout, 'request handled in 3ms', 30_000)
-      expect(seen).to.contain('request handled in 3ms')
+      const seen = await out.waitFor('request handled in 3ms\n')
+      expect(seen).to.equal('listening on :8080\nwarming up\nrequest handled in 3ms\n')
     } finally {
       follower.kill()
       await follower

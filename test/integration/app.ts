@@ -1,0 +1,54 @@
+// A deployable copy of test/fixtures/cluster-app in a real git repository, aimed at the test cluster.
+import {readFileSync, writeFileSync} from 'node:fs'
+import {join} from 'node:path'
+
+import {parseJson, runCli, TempRepo} from '../helpers/repo.js'
+import {kubectl, testCluster} from './harness.js'
+
+export class TestApp {
+  constructor(readonly repo: TempRepo, readonly namespace: string) {}
+
+  /** Copies the fixture, points it at `namespace` on the test cluster, commits. */
+  static async create(namespace: string): Promise<TestApp> {
+    const repo = await TempRepo.fromFixture('cluster-app')
+    const file = join(repo.dir, 'skycap.yaml')
+    writeFileSync(file, readFileSync(file, 'utf8').replaceAll('__CONTEXT__', testCluster().context).replaceAll('__NAMESPACE__', namespace))
+    await repo.commit('aim at the test cluster')
+    return new TestApp(repo, namespace)
+  }
+
+  get config(): string {
+    return readFileSync(join(this.repo.dir, 'skycap.yaml'), 'utf8')
+  }
+
+  /** Rewrites skycap.yaml with `edit` and commits; returns the new SHA. */
+  async change(edit: (text: string) => string, message = 'change'): Promise<string> {
+    writeFileSync(join(this.repo.dir, 'skycap.yaml'), edit(this.config))
+    return this.repo.commit(message)
+  }
+
+  /** Runs the built CLI in the app's repository. */
+  cli(args: string[], options: {env?: Record<string, string>; timeout?: number} = {}) {
+    return runCli(args, {cwd: this.repo.dir, ...options})
+  }
+
+  /** Runs with --json and parses the document. */
+  async json(args: string[]) {
+    const r = await this.cli([...args, '--json'])
+    let doc
+    try {
+      doc = parseJson(r.stdout)
+    } catch {
+      throw new Error(`not one JSON document (exit ${r.exitCode}):\n${r.stdout}\n${r.stderr}`)
+    }
+    return {...r, doc}
+  }
+
+  async get<T = any>(args: string[]): Promise<T> {
+    return JSON.parse((await kubectl([...args, '-o', 'json'], {namespace: this.namespace})).stdout) as T
+  }
+
+  remove(): void {
+    this.repo.remove()
+  }
+}

@@ -1,0 +1,212 @@
+import {expect} from 'chai'
+import {execa} from 'execa'
+
+import {cliPath} from '../helpers/repo.js'
+import {TestApp} from './app.js'
+import {kubectl, useNamespace, waitFor} from './harness.js'
+
+const CRASH = (text: string) => text.replace('    port: 8080\n', '    port: 8080\n    labels: {sim.kwok.test/behavior: crashloop}\n')
+const NOT_READY = (text: string) => text.replace('    port: 8080\n', '    port: 8080\n    labels: {sim.kwok.test/behavior: not-ready}\n')
+const DEPLOY = ['deploy', '--skip-image-check']
+
+describe('skycap deploy (real cluster)', function () {
+  const ns = useNamespace('deploy')
+  let app: TestApp
+  beforeEach(async () => {
+    app = await TestApp.create(ns.name)
+  })
+  afterEach(() => app.remove())
+
+  it('first deploy: applies, waits for ready, records release 1, status shows the revision', async () => {
+    const sha = await app.repo.git('rev-parse', 'HEAD')
+    const r = await app.json([...DEPLOY, 'test'])
+    expect(r.exitCode, r.stderr).to.equal(0)
+    expect(r.doc.result).to.include({result: 'succeeded', release: 1, environment: 'test', namespace: ns.name})
+    expect(r.doc.result.applied).to.include.members(['Deployment/web', 'Deployment/worker', 'Service/web'])
+    const web = await app.get(['deployment', 'web'])
+    expect(web.status.readyReplicas).to.equal(2)
+    expect(web.spec.template.spec.containers[0].image).to.equal(`example.invalid/itapp/web:${sha}`)
+    const status = await app.json(['status', 'test'])
+    expect(status.doc.result.services).to.deep.include({service: 'web', revision: sha, image: `example.invalid/itapp/web:${sha}`, ready: 2, desired: 2, updated: 2, age: status.doc.result.services[0].age, state: 'ready'})
+    const history = await app.json(['history', 'test'])
+    expect(history.doc.result.releases.map((x: any) => [x.number, x.action, x.result, x.revision.sha])).to.deep.equal([[1, 'deploy', 'succeeded', sha]])
+    expect(await kubectl(['get', 'lease', 'skycap-lock-itapp', '--ignore-not-found', '-o', 'name'], {namespace: ns.name})).to.have.property('stdout', '')
+  })
+
+  it('a config-file change rolls the pods and prunes the old ConfigMap', async () => {
+    expect((await app.cli([...DEPLOY, 'test'])).exitCode).to.equal(0)
+    const before = (await app.get(['configmaps'])).items.map((c: any) => c.metadata.name).filter((n: string) => n.startsWith('web-config-'))
+    app.repo.write('config/web/app.properties', 'greeting=changed\n')
+    await app.repo.commit('config')
+    const r = await app.json([...DEPLOY, 'test'])
+    expect(r.exitCode, r.stderr).to.equal(0)
+    const after = (await app.get(['configmaps'])).items.map((c: any) => c.metadata.name).filter((n: string) => n.startsWith('web-config-'))
+    expect(after).to.have.length(1)
+    expect(after[0]).to.not.equal(before[0])
+    expect(r.doc.result.pruned).to.deep.equal([`ConfigMap/${before[0]}`])
+    const web = await app.get(['deployment', 'web'])
+    expect(web.spec.template.spec.volumes[0].configMap.name).to.equal(after[0])
+    expect(web.metadata.annotations['deployment.kubernetes.io/revision']).to.equal('2')
+  })
+
+  it('a crash-looping revision fails fast, rolls back automatically, exits 1; status shows the previous revision', async () => {
+    const good = await app.repo.git('rev-parse', 'HEAD')
+    expect((await app.cli([...DEPLOY, 'test'])).exitCode).to.equal(0)
+    await app.change(CRASH, 'crash')
+    const r = await app.json([...DEPLOY, 'test', '--timeout', '2m'])
+    expect(r.exitCode).to.equal(1)
+    expect(r.doc.ok).to.equal(false)
+    expect(r.doc.error.code).to.equal('deploy_failed')
+    expect(r.doc.error.message).to.match(/Deployment\/web: container web of pod web-\S+ is in CrashLoopBackOff \(exit code 1, Error; restarted 3 times\)/)
+    expect(r.doc.error.message).to.contain('rolled back to release 1')
+    const report = r.doc.error.details.report
+    expect(report.rollback).to.deep.include({to: 1, result: 'succeeded'})
+    expect(report.failures[0].events.join('\n')).to.contain('BackOff')
+    const status = await app.json(['status', 'test'])
+    const web = status.doc.result.services.find((s: any) => s.service === 'web')
+    expect(web).to.include({revision: good, state: 'ready', ready: 2})
+    const history = await app.json(['history', 'test'])
+    expect(history.doc.result.releases.map((x: any) => [x.number, x.result, x.rolledBackTo ?? null])).to.deep.equal([[2, 'failed', 1], [1, 'succeeded', null]])
+    // The human output explains the failure on stderr.
+    await app.change((t) => t.replace('crashloop', 'crashloop # again'), 'again')
+    const human = await app.cli([...DEPLOY, 'test', '--no-rollback'])
+    expect(human.exitCode).to.equal(1)
+    expect(human.stderr).to.contain('✖ Deployment/web')
+    expect(human.stderr).to.contain('Events:')
+    expect(human.stderr).to.contain('not rolled back (--no-rollback)')
+  })
+
+  it('exits 70 when the rollout does not finish within --timeout, and rolls back', async () => {
+    expect((await app.cli([...DEPLOY, 'test'])).exitCode).to.equal(0)
+    await app.change(NOT_READY, 'never ready')
+    const r = await app.json([...DEPLOY, 'test', '--timeout', '12s'])
+    expect(r.exitCode).to.equal(70)
+    expect(r.doc.error.code).to.equal('timeout')
+    expect(r.doc.error.message).to.contain('did not become ready in time')
+    expect(r.doc.error.details.report.rollback).to.deep.include({to: 1, result: 'succeeded'})
+    expect(r.doc.error.details.report.failures[0].message).to.match(/still not ready: .*readiness check does not pass/)
+  })
+
+  it('two concurrent deploys: exactly one proceeds, the other exits 3 naming the holder', async () => {
+    const [a, b] = await Promise.all([app.cli([...DEPLOY, 'test']), app.cli([...DEPLOY, 'test'])])
+    const codes = [a.exitCode, b.exitCode].sort()
+    expect(codes).to.deep.equal([0, 3])
+    const loser = a.exitCode === 3 ? a : b
+    expect(loser.stderr).to.match(/test is locked by \S+@\S+ since/)
+    expect(loser.stderr).to.contain('--wait-for-lock')
+  })
+
+  it('--wait-for-lock waits for a held lock; lock acquire/status/release work by hand', async () => {
+    const held = await app.json(['lock', 'acquire', 'test', '--reason', 'maintenance'])
+    expect(held.exitCode, held.stderr).to.equal(0)
+    const status = await app.json(['lock', 'status', 'test'])
+    expect(status.doc.result.lock).to.include({reason: 'maintenance', expired: false})
+    const locked = await app.cli([...DEPLOY, 'test'])
+    expect(locked.exitCode).to.equal(3)
+    expect(locked.stderr).to.contain('(maintenance)')
+    const waiting = app.cli([...DEPLOY, 'test', '--wait-for-lock', '1m'])
+    await new Promise((r) => setTimeout(r, 3000))
+    expect((await app.cli(['lock', 'release', 'test'])).exitCode).to.equal(0)
+    expect((await waiting).exitCode).to.equal(0)
+  })
+
+  it('SIGINT during the watch releases the lock and exits 130', async () => {
+    await app.change(NOT_READY, 'never ready')
+    const child = execa('node', [cliPath, ...DEPLOY, 'test', '--timeout', '5m'], {cwd: app.repo.dir, reject: false, env: {NO_COLOR: '1', CI: 'true'}})
+    let err = ''
+    child.stderr?.on('data', (d) => (err += d))
+    await waitFor('the watch to start', () => err.includes('Rolling out'), {timeoutMs: 60_000})
+    await waitFor('the lock to be held', async () => (await kubectl(['get', 'lease', 'skycap-lock-itapp', '--ignore-not-found', '-o', 'name'], {namespace: ns.name})).stdout.trim() !== '')
+    child.kill('SIGINT')
+    const r = await child
+    expect(r.exitCode, err).to.equal(130)
+    expect(err).to.contain('interrupted')
+    expect((await kubectl(['get', 'lease', 'skycap-lock-itapp', '--ignore-not-found', '-o', 'name'], {namespace: ns.name})).stdout).to.equal('')
+  })
+
+  it('scale waits for ready, is recorded, and survives the next deploy (until replicas change in skycap.yaml)', async () => {
+    expect((await app.cli([...DEPLOY, 'test'])).exitCode).to.equal(0)
+    const s = await app.json(['scale', 'web', '4', '-e', 'test'])
+    expect(s.exitCode, s.stderr).to.equal(0)
+    expect(s.doc.result).to.include({from: 2, to: 4, result: 'succeeded'})
+    expect((await app.get(['deployment', 'web'])).status.readyReplicas).to.equal(4)
+    app.repo.write('config/web/app.properties', 'greeting=again\n')
+    await app.repo.commit('config only')
+    expect((await app.cli([...DEPLOY, 'test'])).exitCode).to.equal(0)
+    expect((await app.get(['deployment', 'web'])).spec.replicas, 'scale survives a deploy').to.equal(4)
+    const history = await app.json(['history', 'test'])
+    expect(history.doc.result.releases.map((x: any) => x.action)).to.deep.equal(['deploy', 'scale', 'deploy'])
+    await app.change((t) => t.replace('replicas: 2', 'replicas: 3'), 'replicas in config')
+    expect((await app.cli([...DEPLOY, 'test'])).exitCode).to.equal(0)
+    expect((await app.get(['deployment', 'web'])).spec.replicas, 'a changed replicas in skycap.yaml wins').to.equal(3)
+    const unknown = await app.cli(['scale', 'api', '2', '-e', 'test'])
+    expect(unknown.exitCode).to.equal(2)
+    expect(unknown.stderr).to.contain('unknown service "api"')
+  })
+
+  it('refuses a kube context that is not in the kubeconfig, before anything changes', async () => {
+    await app.change((t) => t.replace(/context: .*\n  {4}namespace/, 'context: no-such-context\n    namespace'), 'wrong context')
+    const r = await app.cli([...DEPLOY, 'test'])
+    expect(r.exitCode).to.equal(2)
+    expect(r.stderr).to.contain('kube context "no-such-context" of environment test is not in your kubeconfig; nothing was changed')
+    expect((await kubectl(['get', 'all', '-o', 'name'], {namespace: ns.name})).stdout.trim()).to.equal('')
+  })
+
+  it('invalid objects are caught by the server dry run and nothing is applied', async () => {
+    app.repo.write('deploy/bad.yaml', 'apiVersion: v1\nkind: Service\nmetadata:\n  name: bad\nspec:\n  ports: [{port: 99999}]\n')
+    await app.repo.commit('bad')
+    const r = await app.cli([...DEPLOY, 'test'])
+    expect(r.exitCode).to.equal(2)
+    expect(r.stderr).to.match(/Invalid value: 99999|must be between 1 and 65535/)
+    expect((await kubectl(['get', 'deployments,services,configmaps', '-l', 'app.kubernetes.io/part-of=itapp', '-o', 'name'], {namespace: ns.name})).stdout.trim()).to.equal('')
+  })
+
+  it('prunes a removed service', async () => {
+    expect((await app.cli([...DEPLOY, 'test'])).exitCode).to.equal(0)
+    await app.change((t) => t.replace(/  worker:\n(    .*\n)+/, ''), 'drop worker')
+    const r = await app.json([...DEPLOY, 'test'])
+    expect(r.exitCode, r.stderr).to.equal(0)
+    expect(r.doc.result.pruned).to.deep.equal(['Deployment/worker'])
+    await waitFor('worker to go', async () => (await kubectl(['get', 'deployment', 'worker', '--ignore-not-found', '-o', 'name'], {namespace: ns.name})).stdout.trim() === '')
+  })
+
+  it('rollback --to a chosen release, by number and by revision', async () => {
+    const first = await app.repo.git('rev-parse', 'HEAD')
+    expect((await app.cli([...DEPLOY, 'test'])).exitCode).to.equal(0)
+    app.repo.write('config/web/app.properties', 'greeting=two\n')
+    const second = await app.repo.commit('two')
+    expect((await app.cli([...DEPLOY, 'test'])).exitCode).to.equal(0)
+    const r = await app.json(['rollback', 'test', '--to', '1'])
+    expect(r.exitCode, r.stderr).to.equal(0)
+    expect(r.doc.result).to.include({result: 'succeeded', release: 3})
+    expect((await app.get(['deployment', 'web'])).metadata.annotations['skycap.dev/revision']).to.equal(first)
+    const back = await app.json(['rollback', 'test', '--to', second.slice(0, 8)])
+    expect(back.exitCode, back.stderr).to.equal(0)
+    expect((await app.get(['deployment', 'web'])).metadata.annotations['skycap.dev/revision']).to.equal(second)
+    const bad = await app.cli(['rollback', 'test', '--to', '99'])
+    expect(bad.exitCode).to.equal(2)
+    expect(bad.stderr).to.contain('no successful release of test matches "99"')
+  })
+
+  it('diff: exit 1 with changes before a deploy, 0 after it, 1 again after a change', async () => {
+    const before = await app.cli(['diff', 'test'])
+    expect(before.exitCode).to.equal(1)
+    expect(before.stdout).to.match(/apps\.v1\.Deployment\.\S+\.web/)
+    expect((await app.cli([...DEPLOY, 'test'])).exitCode).to.equal(0)
+    const same = await app.cli(['diff', 'test'])
+    expect(same.exitCode, same.stdout + same.stderr).to.equal(0)
+    expect(same.stdout).to.equal('')
+    await app.change((t) => t.replace('replicas: 1', 'replicas: 2'), 'two workers')
+    const changed = await app.json(['diff', 'test'])
+    expect(changed.exitCode).to.equal(1)
+    expect(changed.doc.result.changed).to.deep.equal(['Deployment/worker'])
+    expect(changed.doc.result.diff).to.match(/-\s+replicas: 1\n\+\s+replicas: 2/)
+  })
+
+  it('a protected environment without a terminal and without --yes is refused with exit 2', async () => {
+    const r = await app.cli([...DEPLOY, 'guarded'])
+    expect(r.exitCode).to.equal(2)
+    expect(r.stderr).to.contain('guarded is protected and there is no terminal to confirm on; nothing was changed')
+    expect((await app.cli([...DEPLOY, 'guarded', '--yes'])).exitCode).to.equal(0)
+  })
+})

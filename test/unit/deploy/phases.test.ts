@@ -1,0 +1,164 @@
+import {expect} from 'chai'
+
+import {dryRunApply, applyInPhases, findPrunable, prune} from '../../../src/deploy/apply.js'
+import {changedObjects, redactSecrets} from '../../../src/deploy/diff.js'
+import {watchRollout} from '../../../src/deploy/watch.js'
+import {LockedError} from '../../../src/errors.js'
+import {acquireLock, releaseLock} from '../../../src/lock/lease.js'
+import type {KubeObject} from '../../../src/render/objects.js'
+import {fakeKubectl} from '../../helpers/fake-kubectl.js'
+
+const NS = ['--context', 'kind-x', '--namespace', 'shop', '--request-timeout=30s']
+const opts = {context: 'kind-x', namespace: 'shop'}
+const APPLY = ['apply', '--server-side', '--field-manager=skycap', '--force-conflicts', '-f', '-']
+
+function obj(kind: string, name: string, extra: Record<string, unknown> = {}): KubeObject {
+  return {apiVersion: kind === 'Deployment' ? 'apps/v1' : 'v1', kind, metadata: {name, namespace: 'shop'}, ...extra}
+}
+
+const objects = [obj('ConfigMap', 'web-config-1'), obj('Service', 'web'), obj('Deployment', 'web'), obj('Deployment', 'worker'), obj('Secret', 's')]
+
+describe('deploy phases: exact kubectl argv', () => {
+  it('server dry run: one call with every object', async () => {
+    const fake = fakeKubectl([{argv: [...NS, ...APPLY, '--dry-run=server'], input: (i) => expect(JSON.parse(i as string).items).to.have.length(5)}], opts)
+    await dryRunApply(fake.kubectl, objects, 'server')
+    expect(fake.remaining()).to.equal(0)
+  })
+
+  it('dry run without the namespace: client-side with strict schema validation', async () => {
+    const fake = fakeKubectl([{argv: [...NS, 'apply', '-f', '-', '--dry-run=client', '--validate=strict']}], opts)
+    await dryRunApply(fake.kubectl, objects, 'client')
+  })
+
+  it('apply: config kinds first, then the rest: two calls for any number of services', async () => {
+    const fake = fakeKubectl(
+      [
+        {argv: [...NS, ...APPLY], input: (i) => expect(JSON.parse(i as string).items.map((o: KubeObject) => o.kind)).to.deep.equal(['ConfigMap', 'Secret'])},
+        {argv: [...NS, ...APPLY], input: (i) => expect(JSON.parse(i as string).items.map((o: KubeObject) => o.kind)).to.deep.equal(['Service', 'Deployment', 'Deployment'])},
+      ],
+      opts,
+    )
+    const applied = await applyInPhases(fake.kubectl, objects)
+    expect(applied).to.deep.equal(['ConfigMap/web-config-1', 'Secret/s', 'Service/web', 'Deployment/web', 'Deployment/worker'])
+  })
+
+  it('prune: one get by label, ignoring owned objects, then one delete', async () => {
+    const live = {
+      items: [
+        obj('ConfigMap', 'web-config-1'),
+        obj('ConfigMap', 'web-config-0'),
+        obj('Deployment', 'old'),
+        {...obj('Job', 'cron-123'), metadata: {name: 'cron-123', ownerReferences: [{uid: 'x'}]}},
+      ],
+    }
+    const fake = fakeKubectl(
+      [
+        {argv: [...NS, 'get', 'configmaps,secrets,services,serviceaccounts,deployments.apps,statefulsets.apps,daemonsets.apps,jobs.batch,cronjobs.batch,ingresses.networking.k8s.io,horizontalpodautoscalers.autoscaling,poddisruptionbudgets.policy,networkpolicies.networking.k8s.io,roles.rbac.authorization.k8s.io,rolebindings.rbac.authorization.k8s.io', '-l', 'sel', '-o', 'json'], result: {stdout: JSON.stringify(live)}},
+        {argv: [...NS, 'delete', '--ignore-not-found', '--wait=false', 'ConfigMap/web-config-0', 'Deployment/old']},
+      ],
+      opts,
+    )
+    const refs = await findPrunable(fake.kubectl, 'sel', objects)
+    expect(refs).to.deep.equal(['ConfigMap/web-config-0', 'Deployment/old'])
+    await prune(fake.kubectl, refs)
+  })
+
+  it('watch: one get per poll for all services; fails fast on CrashLoopBackOff', async () => {
+    const dep = (name: string) => ({...obj('Deployment', name), metadata: {name, uid: `u-${name}`, generation: 2, annotations: {'deployment.kubernetes.io/revision': '2'}}, spec: {replicas: 1}, status: {observedGeneration: 2, replicas: 1, updatedReplicas: 1, availableReplicas: 0}})
+    const rs = {...obj('ReplicaSet', 'web-abc'), metadata: {name: 'web-abc', uid: 'rs1', annotations: {'deployment.kubernetes.io/revision': '2'}, ownerReferences: [{uid: 'u-web'}]}}
+    const crashing = {
+      ...obj('Pod', 'web-abc-1'),
+      metadata: {name: 'web-abc-1', ownerReferences: [{uid: 'rs1'}]},
+      status: {phase: 'Running', containerStatuses: [{name: 'web', restartCount: 4, state: {waiting: {reason: 'CrashLoopBackOff'}}, lastState: {terminated: {exitCode: 2, reason: 'Error'}}}]},
+    }
+    const get = [...NS, 'get', 'deployments,replicasets,statefulsets,daemonsets,jobs,pods', '-l', 'sel', '-o', 'json']
+    const fake = fakeKubectl(
+      [
+        {argv: get, result: {stdout: JSON.stringify({items: [dep('web'), dep('worker'), rs]})}},
+        {argv: get, result: {stdout: JSON.stringify({items: [dep('web'), dep('worker'), rs, crashing]})}},
+      ],
+      opts,
+    )
+    const result = await watchRollout({kubectl: fake.kubectl, objects: [obj('Deployment', 'web'), obj('Deployment', 'worker'), obj('Service', 'web')], selector: 'sel', deadline: Date.now() + 60_000, intervalMs: 1})
+    expect(result.outcome).to.equal('failed')
+    const web = result.statuses.find((s) => s.ref === 'Deployment/web')
+    expect(web?.message).to.equal('container web of pod web-abc-1 is in CrashLoopBackOff (exit code 2, Error; restarted 4 times)')
+    expect(web?.failing).to.deep.equal([{pod: 'web-abc-1', container: 'web', previous: true}])
+    expect(fake.calls).to.have.length(2)
+  })
+
+  it('lock: create; when held and unexpired, exit 3 naming the holder', async () => {
+    const now = Date.parse('2026-11-22T10:00:00Z')
+    const held = {
+      apiVersion: 'coordination.k8s.io/v1',
+      kind: 'Lease',
+      metadata: {name: 'skycap-lock-shop', resourceVersion: '7', annotations: {'skycap.dev/reason': 'deploy prod@abc1234', 'skycap.dev/lock-id': 'other'}},
+      spec: {holderIdentity: 'ana@ci-7', leaseDurationSeconds: 600, acquireTime: '2026-11-22T09:58:00.000000Z', renewTime: '2026-11-22T09:58:00.000000Z'},
+    }
+    const fake = fakeKubectl(
+      [
+        {argv: [...NS, 'create', '-f', '-'], result: {exitCode: 1, stderr: 'Error from server (AlreadyExists): leases.coordination.k8s.io "skycap-lock-shop" already exists'}, input: (i) => expect(JSON.parse(i as string).spec).to.include({leaseDurationSeconds: 300, acquireTime: '2026-11-22T10:00:00.000000Z'})},
+        {argv: [...NS, 'get', 'lease', 'skycap-lock-shop', '-o', 'json', '--ignore-not-found'], result: {stdout: JSON.stringify(held)}},
+      ],
+      opts,
+    )
+    try {
+      await acquireLock(fake.kubectl, {app: 'shop', environment: 'prod', reason: 'deploy', durationSeconds: 300, clock: () => now})
+      expect.fail('expected LockedError')
+    } catch (error) {
+      expect(error).to.be.instanceOf(LockedError)
+      expect((error as LockedError).exitCode).to.equal(3)
+      expect((error as LockedError).message).to.equal('prod is locked by ana@ci-7 since 2026-11-22T09:58:00.000Z (deploy prod@abc1234)')
+    }
+  })
+
+  it('lock: an expired lease is taken over with replace at the seen resourceVersion', async () => {
+    const now = Date.parse('2026-11-22T10:00:00Z')
+    const expired = {metadata: {name: 'skycap-lock-shop', resourceVersion: '7', annotations: {}}, spec: {holderIdentity: 'gone@host', leaseDurationSeconds: 60, renewTime: '2026-11-22T09:00:00.000000Z'}}
+    const fake = fakeKubectl(
+      [
+        {argv: [...NS, 'create', '-f', '-'], result: {exitCode: 1, stderr: 'Error from server (AlreadyExists): already exists'}},
+        {argv: [...NS, 'get', 'lease', 'skycap-lock-shop', '-o', 'json', '--ignore-not-found'], result: {stdout: JSON.stringify(expired)}},
+        {argv: [...NS, 'replace', '-f', '-'], input: (i) => expect(JSON.parse(i as string).metadata.resourceVersion).to.equal('7')},
+      ],
+      opts,
+    )
+    const lock = await acquireLock(fake.kubectl, {app: 'shop', environment: 'prod', reason: 'deploy', durationSeconds: 300, clock: () => now})
+    expect(lock.expired).to.equal(false)
+  })
+
+  it('unlock: deletes only the lease this process took', async () => {
+    const lease = {metadata: {name: 'skycap-lock-shop', annotations: {'skycap.dev/lock-id': 'mine'}}, spec: {holderIdentity: 'me@host', leaseDurationSeconds: 60, renewTime: new Date().toISOString()}}
+    const get = {argv: [...NS, 'get', 'lease', 'skycap-lock-shop', '-o', 'json', '--ignore-not-found'], result: {stdout: JSON.stringify(lease)}}
+    const other = fakeKubectl([get], opts)
+    expect(await releaseLock(other.kubectl, 'shop', {id: 'not-mine'})).to.equal(false)
+    const mine = fakeKubectl([get, {argv: [...NS, 'delete', 'lease', 'skycap-lock-shop', '--ignore-not-found']}], opts)
+    expect(await releaseLock(mine.kubectl, 'shop', {id: 'mine'})).to.equal(true)
+  })
+})
+
+describe('diff output', () => {
+  const diff = [
+    'diff -u -N /tmp/LIVE-1/apps.v1.Deployment.shop.web /tmp/MERGED-2/apps.v1.Deployment.shop.web',
+    '-  replicas: 1',
+    '+  replicas: 2',
+    'diff -u -N /tmp/LIVE-3/v1.Secret.shop.db /tmp/MERGED-4/v1.Secret.shop.db',
+    ' data:',
+    '-  password: c2VjcmV0',
+    '+  password: bmV3c2VjcmV0',
+    ' kind: Secret',
+  ].join('\n')
+
+  it('lists the changed objects', () => {
+    expect(changedObjects(diff)).to.deep.equal(['Deployment/web', 'Secret/db'])
+  })
+
+  it('redacts Secret values and keeps the rest readable', () => {
+    const out = redactSecrets(diff)
+    expect(out).to.not.contain('c2VjcmV0')
+    expect(out).to.not.contain('bmV3c2VjcmV0')
+    expect(out).to.contain('-  password: (redacted)')
+    expect(out).to.contain('+  replicas: 2')
+    expect(out).to.contain(' kind: Secret')
+  })
+})
