@@ -37,7 +37,14 @@ export async function watchRollout(options: WatchOptions): Promise<WatchResult> 
     if (options.signal?.aborted) return {outcome: 'interrupted', statuses}
     let snapshot = new ClusterSnapshot([])
     if (watched.length) {
-      const list = await options.kubectl.json<{items: KubeObject[]}>(['get', WATCH_RESOURCES, '-l', options.selector], {signal: options.signal, allowFailure: false})
+      let list: {items: KubeObject[]}
+      try {
+        list = await options.kubectl.json<{items: KubeObject[]}>(['get', WATCH_RESOURCES, '-l', options.selector], {signal: options.signal})
+      } catch (error) {
+        // The signal cancels the kubectl call in flight: that is an interruption, not a kubectl failure.
+        if (options.signal?.aborted) return {outcome: 'interrupted', statuses}
+        throw error
+      }
       snapshot = new ClusterSnapshot(list.items)
     }
     statuses = options.objects.map((o) => statusOf(o, snapshot))

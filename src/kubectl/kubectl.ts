@@ -1,4 +1,4 @@
-import {KubectlError, type KubectlFailureKind, UnreachableError, UserError} from '../errors.js'
+import {InterruptedError, KubectlError, type KubectlFailureKind, UnreachableError, UserError} from '../errors.js'
 
 /** What a finished child process left behind. */
 export interface ProcessResult {
@@ -115,6 +115,7 @@ export class Kubectl {
       this.trace?.([this.binary, ...argv])
       this.spawned++
       const result = await this.runner(this.binary, argv, options)
+      if (result.exitCode !== 0 && options.signal?.aborted) throw new InterruptedError('interrupted; kubectl was stopped', {hint: 'Check `skycap status` to see what was applied.'})
       if (result.exitCode === 0 || options.allowFailure) return result
       const transient = TRANSIENT.some((re) => re.test(result.stderr))
       if (transient && (options.idempotent ?? true) && attempt < this.retries && !options.signal?.aborted) {
@@ -162,5 +163,8 @@ export function classify(args: readonly string[], stderr: string, context?: stri
     kind = 'invalid'
     hint = 'Fix the object in its template or in skycap.yaml; nothing was changed.'
   } else if (/timed out|Timeout|deadline exceeded/.test(text)) kind = 'timeout'
-  return new KubectlError(kind, `kubectl ${args.filter((a) => !a.startsWith('-')).slice(0, 2).join(' ')} failed${where}: ${first.replace(/^error: /i, '')}`, args, text, {hint})
+  // Validation errors list their causes on the following lines ("* spec.ports[0].port: Invalid value: ...").
+  const causes = text.split('\n').filter((l) => /^\s*\* /.test(l)).slice(0, 5).map((l) => l.trim().replace(/^\* /, ''))
+  const detail = `${first.replace(/^error: /i, '').replace(/:\s*$/, '')}${causes.length ? `: ${causes.join('; ')}` : ''}`
+  return new KubectlError(kind, `kubectl ${args.filter((a) => !a.startsWith('-')).slice(0, 2).join(' ')} failed${where}: ${detail}`, args, text, {hint})
 }

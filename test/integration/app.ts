@@ -45,7 +45,7 @@ export class TestApp {
   }
 
   async get<T = any>(args: string[]): Promise<T> {
-    return JSON.parse((await kubectl([...args, '-o', 'json'], {namespace: this.namespace})).stdout) as T
+    return JSON.parse((await kubectl(['get', ...args, '-o', 'json'], {namespace: this.namespace})).stdout) as T
   }
 
   remove(): void {
