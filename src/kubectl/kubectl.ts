@@ -1,3 +1,5 @@
+import {PassThrough} from 'node:stream'
+
 import {InterruptedError, KubectlError, type KubectlFailureKind, UnreachableError, UserError} from '../errors.js'
 
 /** What a finished child process left behind. */
@@ -35,6 +37,40 @@ export const execaRunner: ProcessRunner = async (file, args, options) => {
   }
 }
 
+/** A long-running child (kubectl logs -f) whose stdout is read as it comes. */
+export interface StreamingProcess {
+  stdout: NodeJS.ReadableStream
+  /** Resolves when the process exits (stderr collected). */
+  done: Promise<ProcessResult>
+  kill(): void
+}
+
+export type ProcessSpawner = (file: string, args: string[], options: {signal?: AbortSignal}) => StreamingProcess
+
+/** The real spawner: execa without buffering stdout (memory stays bounded on a fast stream). */
+export const execaSpawner: ProcessSpawner = (file, args, options) => {
+  const stdout = new PassThrough()
+  let killed = false
+  // Wrapped in an object: a subprocess is thenable, and returning it from then() would wait for its exit.
+  const child = import('execa').then(({execa}) => ({
+    proc: execa(file, args, {buffer: {stdout: false, stderr: true}, reject: false, stdin: 'ignore', cancelSignal: options.signal, encoding: 'utf8'}),
+  }))
+  const done = child.then(async ({proc}) => {
+    if (killed) proc.kill()
+    proc.stdout.pipe(stdout)
+    const r = await proc
+    return {exitCode: r.exitCode ?? -1, stdout: '', stderr: String(r.stderr || '')}
+  })
+  return {
+    stdout,
+    done,
+    kill() {
+      killed = true
+      void child.then(({proc}) => proc.kill())
+    },
+  }
+}
+
 export interface KubectlOptions {
   /** The kubectl binary (default: SKYCAP_KUBECTL or "kubectl" on PATH). */
   binary?: string
@@ -44,6 +80,7 @@ export interface KubectlOptions {
   /** Passed as --request-timeout (default 30s). */
   requestTimeout?: string
   runner?: ProcessRunner
+  spawner?: ProcessSpawner
   /** Called with every argv before it runs (for --verbose). */
   trace?: (argv: string[]) => void
   /** Retries for the transient errors below (default 2). */
@@ -77,6 +114,7 @@ export class Kubectl {
   readonly namespace?: string
   private readonly requestTimeout: string
   private readonly runner: ProcessRunner
+  private readonly spawner: ProcessSpawner
   private readonly trace?: (argv: string[]) => void
   private readonly retries: number
   private readonly sleep: (ms: number) => Promise<void>
@@ -89,6 +127,7 @@ export class Kubectl {
     this.namespace = options.namespace
     this.requestTimeout = options.requestTimeout ?? '30s'
     this.runner = options.runner ?? execaRunner
+    this.spawner = options.spawner ?? execaSpawner
     this.trace = options.trace
     this.retries = options.retries ?? 2
     this.sleep = options.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)))
@@ -96,7 +135,7 @@ export class Kubectl {
 
   /** A copy bound to another namespace. */
   withNamespace(namespace: string): Kubectl {
-    return new Kubectl({binary: this.binary, context: this.context, namespace, requestTimeout: this.requestTimeout, runner: this.runner, trace: this.trace, retries: this.retries, sleep: this.sleep})
+    return new Kubectl({binary: this.binary, context: this.context, namespace, requestTimeout: this.requestTimeout, runner: this.runner, spawner: this.spawner, trace: this.trace, retries: this.retries, sleep: this.sleep})
   }
 
   /** The full argv for `args`: --context, --namespace and --request-timeout are added here and only here. */
@@ -124,6 +163,14 @@ export class Kubectl {
       }
       throw classify(args, result.stderr, this.context)
     }
+  }
+
+  /** Starts a long-running kubectl (logs -f) without waiting for it. */
+  spawn(args: string[], options: {signal?: AbortSignal} = {}): StreamingProcess {
+    const argv = this.argv(args)
+    this.trace?.([this.binary, ...argv])
+    this.spawned++
+    return this.spawner(this.binary, argv, options)
   }
 
   /** Runs kubectl with `-o json` appended and parses the output. */

@@ -30,7 +30,7 @@ cluster_pids() {
   for f in /proc/[0-9]*/cmdline; do
     pid=${f#/proc/}; pid=${pid%/cmdline}
     exe=""
-    IFS= read -r -d '' exe <"$f" 2>/dev/null || true
+    { IFS= read -r -d '' exe <"$f"; } 2>/dev/null || true
     case "$exe" in "$CLUSTER_DIR"/*) echo "$pid" ;; esac
   done
 }

@@ -21,7 +21,7 @@ rss_kib() { # pid -> RSS in KiB
 sample() { # prints "<total KiB> <name>=<KiB> ..."
   local total=0 out="" p kib name
   for p in $(cluster_pids); do
-    kib=$(rss_kib "$p"); name=$(basename "$(cut -d '' -f1 <"/proc/$p/cmdline" 2>/dev/null | tr '\0' '\n' | head -1)")
+    kib=$(rss_kib "$p"); name=$(basename "$( { tr '\0' '\n' <"/proc/$p/cmdline" | head -1; } 2>/dev/null)")
     total=$((total + kib)); out="$out $name=$((kib / 1024))MiB"
   done
   echo "$total$out"

@@ -8,7 +8,7 @@
 // SIGINT/SIGTERM/SIGHUP, and from an exit handler if the process ends any other way. The cluster's processes run in
 // their own sessions, so nothing else would stop them.
 import {spawn, spawnSync, type ChildProcess} from 'node:child_process'
-import {appendFileSync, existsSync, mkdirSync, readFileSync, statSync} from 'node:fs'
+import {appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync} from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import {fileURLToPath} from 'node:url'
@@ -51,6 +51,9 @@ export async function mochaGlobalSetup(): Promise<void> {
 }
 
 export async function mochaGlobalTeardown(): Promise<void> {
+  // With an external cluster the log files live in a temporary directory of this run (see useExternalCluster).
+  const logDir = process.env[ENV.logDir]
+  if (process.env[ENV.external] === '1' && logDir) rmSync(logDir, {recursive: true, force: true})
   await teardown()
 }
 
@@ -76,8 +79,7 @@ async function useExternalCluster(kubeconfigArg: string): Promise<ClusterInfo> {
   if (reach.exitCode !== 0) {
     throw new Error(`the cluster of SKYCAP_TEST_KUBECONFIG (context ${context}) does not answer: ${reach.stderr || reach.stdout}`)
   }
-  const logDir = path.join(os.tmpdir(), `skycap-it-logs-${process.pid}`)
-  mkdirSync(logDir, {recursive: true})
+  const logDir = mkdtempSync(path.join(os.tmpdir(), 'skycap-it-logs-'))
   note(`using the existing cluster of SKYCAP_TEST_KUBECONFIG; nothing is started or stopped`)
   return {kubeconfig, context, kubectlPath, logDir}
 }

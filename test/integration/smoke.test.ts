@@ -215,6 +215,9 @@ describe('test cluster (smoke, plain kubectl)', function () {
     expect(logs).to.equal('listening on :8080\nwarming up\n')
     const previous = await kubectl(['logs', 'deployment/web', '--previous'], {namespace: ns.name})
     expect(previous.stdout).to.equal('panic: out of coffee\n')
+    expect((await kubectl(['logs', 'deployment/web', '--tail=1'], {namespace: ns.name})).stdout).to.equal('warming up\n')
+    const stamped = await kubectl(['logs', 'deployment/web', '--timestamps'], {namespace: ns.name})
+    expect(stamped.stdout).to.match(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+Z listening on :8080\n/)
 
     const follower = kubectlProcess(['logs', '-f', 'deployment/web'], {namespace: ns.name})
     const out = captureOutput(follower.stdout)
@@ -227,6 +230,14 @@ describe('test cluster (smoke, plain kubectl)', function () {
       follower.kill()
       await follower
     }
+  })
+
+  it('answers `kubectl logs` with an error for a pod that no log file covers', async function () {
+    await kubectl(['apply', '-f', '-'], {namespace: ns.name, input: deployment('web', {replicas: 1})})
+    await kubectl(['rollout', 'status', 'deployment/web', '--timeout=60s'], {namespace: ns.name})
+    const r = await kubectl(['logs', 'deployment/web'], {namespace: ns.name, reject: false})
+    expect(r.exitCode).to.not.equal(0)
+    expect(r.stderr).to.contain('no logs found for container "app"')
   })
 
   it('serves one pod its own log file, ahead of its namespace', async function () {

@@ -1,0 +1,35 @@
+import {createHash} from 'node:crypto'
+
+/** One log line as skycap shows it. */
+export interface LogLine {
+  service: string
+  pod: string
+  container: string
+  timestamp: string
+  message: string
+}
+
+// Readable on dark and light terminals; picked by a hash of the pod name, so a pod keeps its colour.
+const COLOURS = [31, 32, 33, 34, 35, 36, 91, 92, 93, 94, 95, 96]
+
+/** The ANSI colour code of a pod (stable across runs). */
+export function podColour(pod: string): number {
+  const h = createHash('md5').update(pod).digest()
+  return COLOURS[(h[0] as number) % COLOURS.length] as number
+}
+
+export interface FormatOptions {
+  colour: boolean
+  /** Show the container name (when pods have several, or one was asked for). */
+  showContainer: boolean
+  timestamps: boolean
+  json: boolean
+}
+
+/** Formats a line: `pod [container] │ message`, or one JSON object. */
+export function formatLine(line: LogLine, options: FormatOptions): string {
+  if (options.json) return JSON.stringify(line)
+  let prefix = options.showContainer ? `${line.pod} ${line.container}` : line.pod
+  if (options.colour) prefix = `\u001B[${podColour(line.pod)}m${prefix}\u001B[39m`
+  return `${prefix} │ ${options.timestamps && line.timestamp ? `${line.timestamp} ` : ''}${line.message}`
+}

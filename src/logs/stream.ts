@@ -1,0 +1,248 @@
+import {connect, type KubectlFactory, openEnvironment} from '../deploy/target.js'
+import {parseDuration} from '../duration.js'
+import {KubectlError, SkycapError, UserError} from '../errors.js'
+import type {Kubectl, StreamingProcess} from '../kubectl/kubectl.js'
+import {LABELS, type KubeObject} from '../render/objects.js'
+import type {Reporter} from '../ui/output.js'
+import {configuredExcludes, type LineFilter, lineFilter} from './filter.js'
+import {formatLine, type FormatOptions} from './format.js'
+import {LineBuffer, splitTimestamp} from './lines.js'
+
+export interface LogsOptions {
+  services: string[]
+  all?: boolean
+  environment?: string
+  configPath?: string
+  follow?: boolean
+  since?: string
+  tail?: number
+  grep?: string[]
+  exclude?: string[]
+  container?: string
+  previous?: boolean
+  timestamps?: boolean
+  noFilters?: boolean
+  json?: boolean
+  /** At most this many log streams at once (like stern's --max-log-requests). */
+  maxStreams?: number
+  /** How often -f looks for new and deleted pods. */
+  pollMs?: number
+}
+
+export interface LogsDeps {
+  kubectl: KubectlFactory
+  reporter: Reporter
+  out: NodeJS.WritableStream
+  colour: boolean
+  signal?: AbortSignal
+}
+
+export interface LogsSummary {
+  environment: string
+  pods: string[]
+  shown: number
+  hidden: number
+}
+
+interface Pod {
+  name: string
+  service: string
+  containers: string[]
+  /** Containers that have started at least once (a stream of the others would fail). */
+  started: Set<string>
+  deleting: boolean
+}
+
+interface Stream {
+  key: string
+  pod: Pod
+  container: string
+  proc?: StreamingProcess
+  /** Timestamp of the last line shown, to resume after a reconnect without repeating lines. */
+  lastTs: string
+  /** Lines already shown at lastTs (several lines can share a timestamp). */
+  atLastTs: Set<string>
+  ended: boolean
+}
+
+/** `skycap logs`: every pod of the services, merged and prefixed, with the app's noise filters. */
+export async function streamLogs(options: LogsOptions, deps: LogsDeps): Promise<LogsSummary> {
+  const {loaded, env} = await openEnvironment({configPath: options.configPath, environment: options.environment})
+  const known = Object.keys(env.services)
+  const services = options.all ? known : options.services
+  if (services.length === 0) throw new UserError('name at least one service, or pass --all', {hint: `Services of ${loaded.config.app}: ${known.join(', ')}.`})
+  for (const s of services) {
+    if (!env.services[s]) throw new UserError(`unknown service "${s}"`, {hint: `Services of ${loaded.config.app}: ${known.join(', ')}.`})
+  }
+  const sinceSeconds = options.since ? Math.ceil((await parseDuration(options.since, '--since')) / 1000) : undefined
+  if (options.tail !== undefined && (!Number.isInteger(options.tail) || options.tail < -1)) throw new UserError(`--tail must be a whole number, not ${options.tail}`)
+  const filter = lineFilter({configured: options.noFilters ? [] : configuredExcludes(loaded.config, services), exclude: options.exclude ?? [], grep: options.grep ?? []})
+  const {kubectl} = await connect(env, deps.kubectl, deps.reporter)
+  const selector = `${LABELS.instance}=${loaded.config.app}-${env.name},${LABELS.name} in (${services.join(',')})`
+  const maxStreams = options.maxStreams ?? 50
+  const controller = new AbortController()
+  const stop = () => controller.abort()
+  deps.signal?.addEventListener('abort', stop, {once: true})
+  // `skycap logs | head` closes the pipe: stop quietly.
+  const onOutError = (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') stop()
+  }
+  deps.out.on('error', onOutError)
+
+  const streams = new Map<string, Stream>()
+  const seenPods = new Set<string>()
+  let shown = 0
+  let warnedCap = false
+  const format: FormatOptions = {colour: deps.colour && !options.json, showContainer: false, timestamps: options.timestamps ?? false, json: options.json ?? false}
+
+  const startStream = (st: Stream, resume: boolean) => {
+    const args = ['logs', st.pod.name, '-c', st.container, '--timestamps']
+    if (options.follow) args.push('--follow')
+    if (resume && st.lastTs) args.push(`--since-time=${st.lastTs}`)
+    else {
+      if (sinceSeconds !== undefined) args.push(`--since=${sinceSeconds}s`)
+      if (options.tail !== undefined) args.push(`--tail=${options.tail}`)
+    }
+    if (options.previous) args.push('--previous')
+    st.ended = false
+    st.proc = kubectl.spawn(args, {signal: controller.signal})
+    pump(st, filter)
+  }
+
+  const pump = (st: Stream, f: LineFilter) => {
+    const proc = st.proc as StreamingProcess
+    const buffer = new LineBuffer()
+    const handle = (lines: string[]) => {
+      const out: string[] = []
+      for (const raw of lines) {
+        const {timestamp, message} = splitTimestamp(raw)
+        if (timestamp) {
+          // After a reconnect kubectl repeats lines from --since-time on: skip those already shown.
+          if (timestamp < st.lastTs || (timestamp === st.lastTs && st.atLastTs.has(message))) continue
+          if (timestamp !== st.lastTs) {
+            st.lastTs = timestamp
+            st.atLastTs.clear()
+          }
+          st.atLastTs.add(message)
+        }
+        if (!f.keep(message)) continue
+        out.push(formatLine({service: st.pod.service, pod: st.pod.name, container: st.container, timestamp, message}, format))
+      }
+      if (out.length === 0 || controller.signal.aborted) return
+      shown += out.length
+      if (!deps.out.write(`${out.join('\n')}\n`)) {
+        // Back-pressure: stop reading kubectl until the terminal or pipe catches up.
+        proc.stdout.pause()
+        deps.out.once('drain', () => proc.stdout.resume())
+      }
+    }
+    proc.stdout.setEncoding('utf8')
+    proc.stdout.on('data', (chunk: string) => handle(buffer.push(chunk)))
+    proc.stdout.on('end', () => handle(buffer.flush()))
+  }
+
+  const listPods = async (): Promise<Pod[]> => {
+    const list = await kubectl.json<{items: Array<KubeObject & {spec?: {containers?: Array<{name: string}>}; status?: {containerStatuses?: Array<{name: string; state?: Record<string, unknown>; lastState?: Record<string, unknown>; restartCount?: number}>}}>}>(['get', 'pods', '-l', selector], {signal: controller.signal})
+    return list.items.map((p) => ({
+      name: p.metadata.name,
+      service: p.metadata.labels?.[LABELS.name] ?? '',
+      containers: (p.spec?.containers ?? []).map((c) => c.name),
+      started: new Set((p.status?.containerStatuses ?? []).filter((c) => c.state?.running || c.state?.terminated || c.lastState?.terminated || (c.restartCount ?? 0) > 0).map((c) => c.name)),
+      deleting: Boolean((p.metadata as {deletionTimestamp?: string}).deletionTimestamp),
+    }))
+  }
+
+  const sync = async (pods: Pod[]) => {
+    const multi = pods.some((p) => p.containers.length > 1) || options.container !== undefined
+    format.showContainer = multi
+    const alive = new Set<string>()
+    for (const pod of pods) {
+      const containers = options.container ? pod.containers.filter((c) => c === options.container) : pod.containers
+      for (const container of containers) {
+        const key = `${pod.name}/${container}`
+        alive.add(key)
+        const existing = streams.get(key)
+        if (existing && !existing.ended) continue
+        if (!pod.started.has(container) && !options.previous) continue
+        if (existing && existing.ended && (!options.follow || pod.deleting)) continue
+        const active = [...streams.values()].filter((s) => !s.ended).length
+        if (active >= maxStreams) {
+          if (!warnedCap) deps.reporter.warn(`more than ${maxStreams} log streams; not following the rest (narrow with --container, or raise --max-log-requests)`)
+          warnedCap = true
+          continue
+        }
+        const st = existing ?? {key, pod, container, lastTs: '', atLastTs: new Set<string>(), ended: false}
+        st.pod = pod
+        streams.set(key, st)
+        seenPods.add(pod.name)
+        startStream(st, Boolean(existing))
+        void st.proc?.done.then((r) => {
+          st.ended = true
+          if (r.exitCode !== 0 && !controller.signal.aborted) reportStreamError(st, r.stderr)
+        })
+      }
+    }
+    // Pods that are gone: stop their streams.
+    for (const [key, st] of streams) {
+      if (!alive.has(key) && !st.ended) {
+        st.proc?.kill()
+        st.ended = true
+      }
+    }
+  }
+
+  let fatal: SkycapError | undefined
+  const reportStreamError = (st: Stream, stderr: string) => {
+    const text = stderr.trim().split('\n')[0] ?? ''
+    if (/forbidden/i.test(stderr)) {
+      fatal = new KubectlError('forbidden', `reading logs of ${st.pod.name} is forbidden: ${text}`, ['logs'], stderr, {hint: 'Your user needs RBAC permission for pods/log in this namespace.'})
+      stop()
+    } else if (options.previous && /previous terminated container .* not found|not found/i.test(stderr)) {
+      deps.reporter.warn(`${st.pod.name}/${st.container} has no previous (crashed) container to show`)
+    } else if (!options.follow) {
+      deps.reporter.warn(`logs of ${st.pod.name}/${st.container}: ${text}`)
+    }
+  }
+
+  try {
+    const pods = await listPods()
+    if (pods.length === 0 && !options.follow) {
+      throw new SkycapError(`no pods of ${services.join(', ')} in ${env.name} (namespace ${env.namespace})`, {hint: `Is it deployed? skycap status ${env.name}`})
+    }
+    if (!options.follow) {
+      const wanted = pods.reduce((n, p) => n + (options.container ? 1 : p.containers.length), 0)
+      if (wanted > maxStreams) throw new UserError(`${wanted} log streams needed, more than --max-log-requests ${maxStreams}`, {hint: 'Narrow with --container, or raise --max-log-requests.'})
+      if (options.container && !pods.some((p) => p.containers.includes(options.container as string))) {
+        throw new UserError(`no pod of ${services.join(', ')} has a container "${options.container}"`, {hint: `Containers: ${[...new Set(pods.flatMap((p) => p.containers))].join(', ')}.`})
+      }
+      // Without -f: stream every container once (previous containers included when asked), then stop.
+      for (const p of pods) for (const c of p.containers) p.started.add(c)
+      await sync(pods)
+      await Promise.all([...streams.values()].map((s) => s.proc?.done))
+    } else {
+      if (pods.length === 0) deps.reporter.info(`no pods of ${services.join(', ')} yet; waiting for some (Ctrl-C to stop)`)
+      await sync(pods)
+      while (!controller.signal.aborted) {
+        await new Promise<void>((resolve) => {
+          const t = setTimeout(resolve, options.pollMs ?? 2000)
+          controller.signal.addEventListener('abort', () => (clearTimeout(t), resolve()), {once: true})
+        })
+        if (controller.signal.aborted) break
+        try {
+          await sync(await listPods())
+        } catch (error) {
+          if (!controller.signal.aborted) throw error
+        }
+      }
+      for (const st of streams.values()) st.proc?.kill()
+      await Promise.all([...streams.values()].map((s) => s.proc?.done.catch(() => undefined)))
+    }
+    if (fatal) throw fatal
+  } finally {
+    deps.signal?.removeEventListener('abort', stop)
+    deps.out.off('error', onOutError)
+    for (const st of streams.values()) if (!st.ended) st.proc?.kill()
+  }
+  if (filter.hidden > 0) deps.reporter.info(`${filter.hidden} line${filter.hidden === 1 ? '' : 's'} hidden by filters${options.noFilters ? '' : ' (--no-filters shows the configured ones)'}`)
+  return {environment: env.name, pods: [...seenPods].sort(), shown, hidden: filter.hidden}
+}

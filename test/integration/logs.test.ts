@@ -1,0 +1,114 @@
+import {expect} from 'chai'
+import {execa} from 'execa'
+
+import {cliPath} from '../helpers/repo.js'
+import {TestApp} from './app.js'
+import {appendLog, criLine, kubectl, podLogFiles, useNamespace, waitFor} from './harness.js'
+import {appendFile} from 'node:fs/promises'
+
+const LINES = ['starting web', 'GET /healthz 200', 'DEBUG cache warm', 'GET /cart 200', 'ERROR payment failed']
+
+describe('skycap logs (real cluster, pod logs from files)', function () {
+  const ns = useNamespace('logs')
+  let app: TestApp
+  let files: {current: string; previous: string}
+  let pods: string[]
+
+  beforeEach(async () => {
+    app = await TestApp.create(ns.name)
+    files = await podLogFiles(ns.name)
+    await appendLog(files.current, LINES)
+    await appendLog(files.previous, ['panic: out of memory'])
+    const r = await app.cli(['deploy', '--skip-image-check', 'test'])
+    expect(r.exitCode, r.stderr).to.equal(0)
+    pods = (await app.get(['pods', '-l', 'app.kubernetes.io/name=web'])).items.map((p: any) => p.metadata.name).sort()
+    expect(pods).to.have.length(2)
+    // kwok picks up the ClusterLogs object asynchronously.
+    await waitFor('kwok to serve the log file', async () => (await kubectl(['logs', pods[0] as string], {namespace: ns.name, reject: false})).stdout.includes('starting web'), {timeoutMs: 30_000})
+  })
+  afterEach(() => app.remove())
+
+  it('shows the lines of every pod, prefixed, with the configured noise hidden and counted', async () => {
+    const r = await app.cli(['logs', 'web'])
+    expect(r.exitCode, r.stderr).to.equal(0)
+    for (const pod of pods) {
+      expect(r.stdout).to.contain(`${pod} │ starting web`)
+      expect(r.stdout).to.contain(`${pod} │ ERROR payment failed`)
+    }
+    expect(r.stdout).to.not.contain('GET /healthz')
+    expect(r.stdout).to.not.contain('DEBUG cache warm')
+    expect(r.stdout.trim().split('\n')).to.have.length(6)
+    expect(r.stderr).to.contain('4 lines hidden by filters')
+    expect(r.stdout).to.not.match(/\u001B\[/)
+  })
+
+  it('--no-filters, --grep and --exclude', async () => {
+    const all = await app.cli(['logs', 'web', '--no-filters'])
+    expect(all.stdout.trim().split('\n')).to.have.length(10)
+    const grep = await app.cli(['logs', 'web', '--grep', 'ERROR|cart'])
+    expect(grep.stdout.trim().split('\n').map((l) => l.split(' │ ')[1]).sort()).to.deep.equal(['ERROR payment failed', 'ERROR payment failed', 'GET /cart 200', 'GET /cart 200'])
+    const exclude = await app.cli(['logs', 'web', '--exclude', '^ERROR'])
+    expect(exclude.stdout).to.not.contain('ERROR')
+    expect(exclude.stdout).to.contain('starting web')
+  })
+
+  it('--tail and --since', async () => {
+    const tail = await app.cli(['logs', 'web', '--tail', '1', '--no-filters'])
+    expect(tail.stdout.trim().split('\n').map((l) => l.split(' │ ')[1])).to.deep.equal(['ERROR payment failed', 'ERROR payment failed'])
+    await appendFile(files.current, criLine('old line', 'stdout', new Date(Date.now() - 3_600_000)))
+    await appendFile(files.current, criLine('fresh line'))
+    const since = await app.cli(['logs', 'web', '--since', '1m', '--no-filters'])
+    expect(since.stdout).to.contain('fresh line')
+    expect(since.stdout).to.not.contain('old line')
+  })
+
+  it('--json prints one object per line', async () => {
+    const r = await app.cli(['logs', 'web', '--json'])
+    expect(r.exitCode).to.equal(0)
+    const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l))
+    expect(lines).to.have.length(6)
+    expect(lines[0]).to.have.all.keys('service', 'pod', 'container', 'timestamp', 'message')
+    expect(lines[0]).to.include({service: 'web', container: 'web'})
+    expect(lines[0].timestamp).to.match(/^\d{4}-\d\d-\d\dT/)
+  })
+
+  it('--previous shows the crashed container', async () => {
+    const r = await app.cli(['logs', 'web', '--previous'])
+    expect(r.exitCode, r.stderr).to.equal(0)
+    expect(r.stdout).to.contain(`${pods[0]} │ panic: out of memory`)
+  })
+
+  it('-f follows appended lines and picks up a pod that appears later', async () => {
+    const child = execa('node', [cliPath, 'logs', 'web', '-f', '--no-filters'], {cwd: app.repo.dir, reject: false, env: {NO_COLOR: '1'}})
+    let out = ''
+    child.stdout?.on('data', (d) => (out += d))
+    await waitFor('both pods streaming', () => pods.every((p) => out.includes(`${p} │ starting web`)), {timeoutMs: 30_000})
+    await appendLog(files.current, ['live line'])
+    await waitFor('the appended line', () => pods.every((p) => out.includes(`${p} │ live line`)), {timeoutMs: 30_000})
+    await kubectl(['scale', 'deployment/web', '--replicas=3'], {namespace: ns.name})
+    const newPod = await waitFor('a third pod', async () => {
+      const names = (await app.get(['pods', '-l', 'app.kubernetes.io/name=web'])).items.map((p: any) => p.metadata.name)
+      return names.find((n: string) => !pods.includes(n))
+    })
+    await waitFor('the new pod in the stream', () => out.includes(`${newPod} │ live line`), {timeoutMs: 30_000})
+    // No line is shown twice for a pod.
+    for (const p of pods) expect(out.split('\n').filter((l) => l === `${p} │ live line`)).to.have.length(1)
+    child.kill('SIGINT')
+    const r = await child
+    expect(r.exitCode).to.equal(0)
+  })
+
+  it('ends cleanly when the reader of a pipe goes away (| head)', async () => {
+    const r = await execa('bash', ['-c', `node ${cliPath} logs web -f --no-filters | head -2`], {cwd: app.repo.dir, reject: false, timeout: 30_000, env: {NO_COLOR: '1'}})
+    expect(r.timedOut).to.equal(false)
+    expect(r.stdout.split('\n')).to.have.length(2)
+    expect(r.stderr).to.not.contain('EPIPE')
+  })
+
+  it('exits 2 for an unknown service, naming the known ones', async () => {
+    const r = await app.cli(['logs', 'api'])
+    expect(r.exitCode).to.equal(2)
+    expect(r.stderr).to.contain('unknown service "api"')
+    expect(r.stderr).to.contain('web, worker')
+  })
+})
