@@ -1,0 +1,106 @@
+/** What every benchmark shares: timing child processes, order statistics, finding the real kubectl, printing. */
+import {spawnSync, type SpawnSyncOptions} from 'node:child_process'
+import {closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync} from 'node:fs'
+import {availableParallelism, homedir, loadavg, tmpdir} from 'node:os'
+import {join} from 'node:path'
+import {fileURLToPath} from 'node:url'
+
+/** The repository root (this file is compiled to dist/bench/measure.js). */
+export const repoRoot = fileURLToPath(new URL('../../', import.meta.url))
+export const cliPath = join(repoRoot, 'bin', 'run.js')
+
+/** The kubectl the test cluster is built with; /usr/bin/kubectl is a dispatcher that adds its own start-up. */
+export function realKubectl(): string {
+  const cached = join(process.env.SKYCAP_CLUSTER_CACHE ?? join(homedir(), '.cache', 'skycap-cluster'), 'v1.33.13', 'kubectl')
+  return process.env.SKYCAP_KUBECTL ?? (existsSync(cached) ? cached : 'kubectl')
+}
+
+export interface Run {
+  ms: number
+  /** Peak resident set size in MiB, when measured. */
+  rssMiB?: number
+  status: number | null
+  stderr: string
+}
+
+export interface RunOptions {
+  cwd?: string
+  env?: NodeJS.ProcessEnv
+  /** Measure peak RSS with /usr/bin/time (adds about a millisecond to both sides of a comparison). */
+  rss?: boolean
+  /** Where stdout goes: a file path, or /dev/null (default). */
+  stdout?: string
+}
+
+/** Runs a program to completion (no shell) and returns its wall time; stdout goes to /dev/null unless told. */
+export function timeProcess(file: string, args: string[], options: RunOptions = {}): Run {
+  const scratch = options.rss ? mkdtempSync(join(tmpdir(), 'skycap-bench-time-')) : undefined
+  const rssFile = scratch ? join(scratch, 'rss') : undefined
+  const [cmd, argv] = rssFile ? ['/usr/bin/time', ['-f', '%M', '-o', rssFile, file, ...args]] : [file, args]
+  const out = openSync(options.stdout ?? '/dev/null', 'w')
+  const spawnOptions: SpawnSyncOptions = {cwd: options.cwd, env: options.env ?? process.env, stdio: ['ignore', out, 'pipe'], maxBuffer: 64 * 1024 * 1024}
+  try {
+    const t0 = process.hrtime.bigint()
+    const r = spawnSync(cmd, argv as string[], spawnOptions)
+    const ms = Number(process.hrtime.bigint() - t0) / 1e6
+    if (r.error) throw r.error
+    const run: Run = {ms, status: r.status, stderr: String(r.stderr ?? '')}
+    if (rssFile) {
+      const kib = Number(readFileSync(rssFile, 'utf8').trim().split('\n').pop())
+      if (Number.isFinite(kib)) run.rssMiB = kib / 1024
+    }
+    return run
+  } finally {
+    closeSync(out)
+    if (scratch) rmSync(scratch, {recursive: true, force: true})
+  }
+}
+
+/** Like timeProcess, but a non-zero exit is an error naming the command and its stderr. */
+export function timeOk(file: string, args: string[], options: RunOptions = {}): Run {
+  const r = timeProcess(file, args, options)
+  if (r.status !== 0) throw new Error(`${file} ${args.join(' ')} exited ${r.status}: ${r.stderr.trim().split('\n').slice(-5).join('\n')}`)
+  return r
+}
+
+/** The p-th percentile (0-100) by nearest rank. */
+export function percentile(values: number[], p: number): number {
+  if (values.length === 0) return Number.NaN
+  const sorted = [...values].sort((a, b) => a - b)
+  const rank = Math.ceil((p / 100) * sorted.length)
+  return sorted[Math.min(sorted.length, Math.max(1, rank)) - 1] as number
+}
+
+export function median(values: number[]): number {
+  if (values.length === 0) return Number.NaN
+  const sorted = [...values].sort((a, b) => a - b)
+  const mid = Math.floor(sorted.length / 2)
+  return sorted.length % 2 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2
+}
+
+/** Prints rows as an aligned table (first column left, the rest right). */
+export function table(header: string[], rows: Array<Array<string | number>>): void {
+  const cells = [header, ...rows.map((r) => r.map(String))]
+  const widths = header.map((_, i) => Math.max(...cells.map((r) => (r[i] ?? '').length)))
+  for (const [n, row] of cells.entries()) {
+    console.log(row.map((c, i) => (i === 0 ? c.padEnd(widths[i] as number) : c.padStart(widths[i] as number))).join('  '))
+    if (n === 0) console.log(widths.map((w) => '-'.repeat(w)).join('  '))
+  }
+}
+
+export const fmt = {
+  ms: (v: number) => (v >= 100 ? v.toFixed(0) : v.toFixed(1)),
+  ratio: (v: number) => `${v.toFixed(2)}x`,
+  mib: (v: number | undefined) => (v === undefined ? '-' : v.toFixed(0)),
+}
+
+/** The machine the figures come from; other work on it (load average) skews them. */
+export function machine(): string {
+  const [l1] = loadavg()
+  return `node ${process.version}, ${process.platform}, ${availableParallelism()} CPUs, load average ${l1?.toFixed(2)} at start (other work on the machine skews absolute figures; ratios are measured interleaved)`
+}
+
+/** "met" or "MISSED", for the target lines at the end of each benchmark. */
+export function verdict(ok: boolean): string {
+  return ok ? 'met' : 'MISSED'
+}
