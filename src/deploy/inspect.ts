@@ -20,6 +20,12 @@ export async function history(options: EnvOptions, factory: KubectlFactory, repo
   return {environment: env.name, releases: releases.map((r) => r.record)}
 }
 
+/** The fields of a live Deployment that status reads. */
+interface LiveDeployment extends KubeObject {
+  spec?: {replicas?: number; template?: {spec?: {containers?: Array<{image?: string}>}}}
+  status?: {replicas?: number; readyReplicas?: number; updatedReplicas?: number}
+}
+
 export interface ServiceStatus {
   service: string
   revision: string | null
@@ -37,7 +43,7 @@ export async function status(options: EnvOptions, factory: KubectlFactory, repor
   const target = await connect(env, factory, reporter)
   const selector = appSelector(loaded.config.app, env.name)
   const [list, releases] = await Promise.all([
-    target.kubectl.json<{items: Array<KubeObject & {spec?: any; status?: any}>}>(['get', 'deployments', '-l', selector]),
+    target.kubectl.json<{items: Array<LiveDeployment>}>(['get', 'deployments', '-l', selector]),
     listReleases(target.kubectl, loaded.config.app, env.name),
   ])
   const services: ServiceStatus[] = Object.keys(env.services).map((name) => {

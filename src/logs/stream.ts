@@ -1,7 +1,7 @@
 import {connect, type KubectlFactory, openEnvironment} from '../deploy/target.js'
 import {parseDuration} from '../duration.js'
 import {KubectlError, SkycapError, UserError} from '../errors.js'
-import type {Kubectl, StreamingProcess} from '../kubectl/kubectl.js'
+import type {StreamingProcess} from '../kubectl/kubectl.js'
 import {LABELS, type KubeObject} from '../render/objects.js'
 import type {Reporter} from '../ui/output.js'
 import {configuredExcludes, type LineFilter, lineFilter} from './filter.js'

@@ -8,6 +8,8 @@ export interface WatchedKind {
   status(desired: KubeObject, snapshot: ClusterSnapshot): ResourceStatus
 }
 
+// Workload status fields differ per kind; each reader below checks the fields it uses.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Obj = KubeObject & {status?: Record<string, any>; spec?: Record<string, any>}
 
 function base(desired: KubeObject): Pick<ResourceStatus, 'ref' | 'related' | 'failing'> {

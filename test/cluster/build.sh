@@ -3,6 +3,7 @@
 #   kube-apiserver, kube-controller-manager, kube-scheduler, kubectl  (from the Go module k8s.io/kubernetes)
 #   kwok, kwokctl                                                      (go install)
 #   etcd + etcdctl                                                     (Debian etcd-server/etcd-client)
+#   docker-registry                                                    (Debian, for the image-check tests)
 # Only package registries are used (Go module proxy, Debian). Nothing built is committed.
 # Prints nothing on stdout but the cache directory of the binaries.
 set -euo pipefail
@@ -18,15 +19,16 @@ die() { printf '[cluster:build] error: %s\n' "$*" >&2; exit 1; }
 
 command -v go >/dev/null || die "go is not installed; install Go >= 1.24 (https://go.dev/doc/install) and re-run"
 
-# --- etcd from Debian -------------------------------------------------------------------------
-if ! command -v etcd >/dev/null || ! command -v etcdctl >/dev/null; then
-  log "installing etcd-server and etcd-client from Debian"
+# --- etcd and docker-registry from Debian ------------------------------------------------------
+# docker-registry (distribution 2.8) is the real registry the image-existence tests push to on 127.0.0.1.
+if ! command -v etcd >/dev/null || ! command -v etcdctl >/dev/null || ! command -v docker-registry >/dev/null; then
+  log "installing etcd-server, etcd-client and docker-registry from Debian"
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
   export DEBIAN_FRONTEND=noninteractive
   $SUDO apt-get update -qq >&2 || die "apt-get update failed"
-  $SUDO apt-get install -y -qq etcd-server etcd-client >&2 || die "apt-get install etcd-server etcd-client failed"
-  # On a systemd host the package starts etcd on :2379; kwok uses its own ports, but do not leave it running.
-  if command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then $SUDO systemctl disable --now etcd >&2 || true; fi
+  $SUDO apt-get install -y -qq etcd-server etcd-client docker-registry >&2 || die "apt-get install etcd-server etcd-client docker-registry failed"
+  # On a systemd host the packages start etcd on :2379 and a registry on :5000; the tests use their own ports.
+  if command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then $SUDO systemctl disable --now etcd docker-registry >&2 || true; fi
 fi
 
 # --- Kubernetes binaries ----------------------------------------------------------------------

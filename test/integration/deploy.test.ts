@@ -164,7 +164,7 @@ describe('skycap deploy (real cluster)', function () {
 
   it('prunes a removed service', async () => {
     expect((await app.cli([...DEPLOY, 'test'])).exitCode).to.equal(0)
-    await app.change((t) => t.replace(/  worker:\n(    .*\n)+/, ''), 'drop worker')
+    await app.change((t) => t.replace(/ {2}worker:\n( {4}.*\n)+/, ''), 'drop worker')
     const r = await app.json([...DEPLOY, 'test'])
     expect(r.exitCode, r.stderr).to.equal(0)
     expect(r.doc.result.pruned).to.deep.equal(['Deployment/worker'])
