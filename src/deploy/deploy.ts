@@ -85,28 +85,11 @@ export async function deploy(options: DeployOptions, deps: DeployDeps): Promise<
   await dryRunApply(kubectl, objects, nsExists ? 'server' : 'client')
   if (!options.skipImageCheck) await checkImagesExist(prepared, deps)
 
-  const report: DeployReport = {
-    app: prepared.app,
-    environment: env.name,
-    context: target.context,
-    namespace: env.namespace,
-    release: null,
-    revision: {sha: prepared.revision.sha, short: prepared.revision.short, subject: prepared.revision.subject},
-    images: prepared.images,
-    result: 'planned',
-    durationMs: 0,
-    applied: [],
-    pruned: [],
-    failures: [],
-  }
+  const report = plannedReport(prepared.app, env, target, {sha: prepared.revision.sha, short: prepared.revision.short, subject: prepared.revision.subject}, prepared.images)
 
   if (env.protected && !options.yes && !options.dryRun) {
-    if (!deps.confirm) {
-      throw new UserError(`${env.name} is protected and there is no terminal to confirm on; nothing was changed`, {hint: `Pass --yes to deploy ${env.name} from CI.`})
-    }
     const summary = nsExists ? await changeSummary(kubectl, objects) : `namespace ${env.namespace} will be created with ${objects.length} objects`
-    const ok = await deps.confirm(`Deploy ${prepared.app} ${prepared.revision.short} to PROTECTED ${env.name} (context ${target.context}, namespace ${env.namespace})?\n${summary}`)
-    if (!ok) throw new UserError('deploy cancelled; nothing was changed')
+    await confirmProtected(env, deps, 'deploy', `Deploy ${prepared.app} ${prepared.revision.short} to PROTECTED ${env.name} (context ${target.context}, namespace ${env.namespace})?\n${summary}`)
   }
   if (options.dryRun) {
     report.applied = objects.map((o) => `${o.kind}/${o.metadata.name}`)
@@ -239,6 +222,19 @@ async function autoRollback(target: Target, selector: string, releases: StoredRe
   }
   for (const f of rollout.failures) deps.reporter.info(formatFailure(f))
   return {to: previous.record.number, result: 'failed', failures: rollout.failures}
+}
+
+/** The report of a deploy or rollback before anything was applied. */
+export function plannedReport(app: string, env: Environment, target: Target, revision: DeployReport['revision'], images: Record<string, string>): DeployReport {
+  return {app, environment: env.name, context: target.context, namespace: env.namespace, release: null, revision, images, result: 'planned', durationMs: 0, applied: [], pruned: [], failures: []}
+}
+
+/** Protected environments: a person confirms on the terminal, or --yes was given; otherwise nothing changes. */
+export async function confirmProtected(env: Environment, deps: DeployDeps, action: 'deploy' | 'rollback', question: string): Promise<void> {
+  if (!deps.confirm) {
+    throw new UserError(`${env.name} is protected and there is no terminal to confirm on; nothing was changed`, {hint: `Pass --yes to ${action} ${env.name} from CI.`})
+  }
+  if (!(await deps.confirm(question))) throw new UserError(`${action} cancelled; nothing was changed`)
 }
 
 /** replicas from skycap.yaml per service for this environment. */

@@ -6,7 +6,7 @@ import {parseDuration} from '../duration.js'
 import {formatFailure} from './explain.js'
 import {dryRunApply, findPrunable, prune} from './apply.js'
 import {changeSummary} from './diff.js'
-import {configuredReplicas, DEFAULT_TIMEOUT_MS, type DeployDeps, type DeployReport} from './deploy.js'
+import {configuredReplicas, confirmProtected, DEFAULT_TIMEOUT_MS, type DeployDeps, type DeployReport, plannedReport} from './deploy.js'
 import {applyAndWatch} from './rollout.js'
 import {appSelector, connect, openEnvironment} from './target.js'
 import {DeployFailedError, InterruptedError, TimeoutError} from '../errors.js'
@@ -54,24 +54,9 @@ export async function rollback(options: RollbackOptions, deps: DeployDeps): Prom
   const objects = chosen.manifests()
   const selector = appSelector(app, env.name)
   await dryRunApply(kubectl, objects, 'server')
-  const report: DeployReport = {
-    app,
-    environment: env.name,
-    context: target.context,
-    namespace: env.namespace,
-    release: null,
-    revision: chosen.record.revision ?? {sha: '', short: '', subject: ''},
-    images: chosen.record.images,
-    result: 'planned',
-    durationMs: 0,
-    applied: [],
-    pruned: [],
-    failures: [],
-  }
+  const report = plannedReport(app, env, target, chosen.record.revision ?? {sha: '', short: '', subject: ''}, chosen.record.images)
   if (env.protected && !options.yes && !options.dryRun) {
-    if (!deps.confirm) throw new UserError(`${env.name} is protected and there is no terminal to confirm on; nothing was changed`, {hint: 'Pass --yes.'})
-    const ok = await deps.confirm(`Roll back PROTECTED ${env.name} (context ${target.context}) to release ${chosen.record.number} (${chosen.record.revision?.short})?\n${await changeSummary(kubectl, objects)}`)
-    if (!ok) throw new UserError('rollback cancelled; nothing was changed')
+    await confirmProtected(env, deps, 'rollback', `Roll back PROTECTED ${env.name} (context ${target.context}) to release ${chosen.record.number} (${chosen.record.revision?.short})?\n${await changeSummary(kubectl, objects)}`)
   }
   if (options.dryRun) {
     report.applied = objects.map((o) => `${o.kind}/${o.metadata.name}`)
