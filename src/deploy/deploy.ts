@@ -136,7 +136,7 @@ async function applyWatchRecord(
   const env = prepared.environment
   const number = (releases[0]?.record.number ?? 0) + 1
   report.release = number
-  const startedAt = new Date(clock() - 0).toISOString()
+  const startedAt = new Date(clock()).toISOString()
   reporter.info(`Deploying release ${number}: ${objects.length} objects`)
   const rollout = await applyAndWatch({kubectl, objects, selector, deadline, title: `Rolling out ${prepared.app} ${env.name}@${prepared.revision.short}`, reporter, config: prepared.loaded.config, clock, signal: deps.signal, intervalMs: deps.intervalMs})
   report.applied = rollout.applied

@@ -1,6 +1,7 @@
 import {connect, type KubectlFactory, openEnvironment} from '../deploy/target.js'
 import {parseDuration} from '../duration.js'
 import {UserError} from '../errors.js'
+import {whoAmI} from '../identity.js'
 import type {Reporter} from '../ui/output.js'
 import {acquireLock, type LockInfo, lockStatus, releaseLock} from './lease.js'
 
@@ -28,7 +29,6 @@ export async function runLock(options: LockCommandOptions, factory: KubectlFacto
   if (!current) return {environment: env.name, lock: null, released: false}
   if (!options.force && !current.expired) {
     // A lock taken by hand has no process to release it: allow its holder to release it by identity.
-    const {whoAmI} = await import('../identity.js')
     if (current.holder !== whoAmI()) {
       throw new UserError(`${env.name}'s lock is held by ${current.holder}${current.reason ? ` (${current.reason})` : ''}, not by you`, {hint: `Pass --force if that deploy is dead: skycap lock release ${env.name} --force.`})
     }
