@@ -19,6 +19,17 @@ describe('command wiring (built CLI)', function () {
     expect(r.stdout).to.contain(`skycap/${pkg.version}`)
   })
 
+  it('answers --version and --help without oclif exactly as oclif does', async () => {
+    const slow = {SKYCAP_NO_FAST_PATH: '1', COLUMNS: '80'}
+    for (const flag of ['--version', '--help', '-h']) {
+      const fast = await runCli([flag])
+      const viaOclif = await runCli([flag === '-h' ? '--help' : flag], {env: slow})
+      expect(fast.exitCode, flag).to.equal(0)
+      expect(fast.stdout, flag).to.equal(viaOclif.stdout)
+    }
+    expect((await runCli(['--help'])).stdout).to.contain('deploy    Deploy ENV at a revision')
+  })
+
   it('render prints YAML on stdout and warnings on stderr', async () => {
     const r = await runCli(['render', 'staging'], {cwd: repo.dir})
     expect(r.exitCode).to.equal(0)
