@@ -3,9 +3,8 @@
  *
  *   node dist/bench/logs.js [lines]      (default 1000000)
  *
- * skycap's path is what src/logs/stream.ts does per chunk of `kubectl logs` output: LineBuffer.push, per line
- * splitTimestamp + the reconnect bookkeeping + filter.keep, formatLine for kept lines, one write per chunk (with
- * back-pressure) to /dev/null. Each run is a fresh process on both sides; the file is in the page cache for both.
+ * skycap's path is what src/logs/stream.ts does per chunk of `kubectl logs` output: LogChunkProcessor.pushBytes (strip
+ * timestamps, filter, prefix) and one write per chunk (with back-pressure). Each run is a fresh process on both sides; the file is in the page cache for both.
  */
 import {createReadStream, createWriteStream, existsSync, mkdtempSync, readFileSync, rmSync, statSync} from 'node:fs'
 import {tmpdir} from 'node:os'
@@ -61,52 +60,27 @@ interface FilterResult {
 
 /** Child mode: skycap's per-chunk log path over `file`, output to `destination`; prints one JSON line. */
 async function filterFile(file: string, colour: boolean, destination: string): Promise<void> {
-  const {LineBuffer, splitTimestamp} = await import('../src/logs/lines.js')
-  const {lineFilter} = await import('../src/logs/filter.js')
-  const {formatLine} = await import('../src/logs/format.js')
-  const filter = lineFilter({configured: PATTERNS, exclude: [], grep: []})
-  const format = {colour, showContainer: false, timestamps: false, json: false}
-  // A copy of pump()'s per-chunk handler in src/logs/stream.ts (an inner function there); keep the two in step.
-  // The per-stream state stream.ts keeps to skip repeated lines after a reconnect.
-  const st = {lastTs: '', atLastTs: new Set<string>()}
-  const input = createReadStream(file, {encoding: 'utf8', highWaterMark: 1024 * 1024})
+  const {LogChunkProcessor} = await import('../src/logs/chunks.js')
+  // The same processor src/logs/stream.ts feeds with each chunk of `kubectl logs` output.
+  const processor = new LogChunkProcessor({configured: PATTERNS, exclude: [], grep: []}, {service: 'web', pod: POD, container: 'web'}, {colour, showContainer: false, timestamps: false, json: false})
+  const input = createReadStream(file, {highWaterMark: 1024 * 1024})
   const output = createWriteStream(destination)
-  const buffer = new LineBuffer()
-  let lines = 0
-  let shown = 0
   const t0 = performance.now()
-  const handle = (raw: string[]) => {
-    lines += raw.length
-    const out: string[] = []
-    for (const r of raw) {
-      const {timestamp, message} = splitTimestamp(r)
-      if (timestamp) {
-        if (timestamp < st.lastTs || (timestamp === st.lastTs && st.atLastTs.has(message))) continue
-        if (timestamp !== st.lastTs) {
-          st.lastTs = timestamp
-          st.atLastTs.clear()
-        }
-        st.atLastTs.add(message)
-      }
-      if (!filter.keep(message)) continue
-      out.push(formatLine({service: 'web', pod: POD, container: 'web', timestamp, message}, format))
-    }
-    if (out.length === 0) return
-    shown += out.length
-    if (!output.write(`${out.join('\n')}\n`)) {
+  const write = (text: Buffer | undefined) => {
+    if (text && !output.write(text)) {
       input.pause()
       output.once('drain', () => input.resume())
     }
   }
   await new Promise<void>((resolve, reject) => {
-    input.on('data', (chunk) => handle(buffer.push(chunk as string)))
+    input.on('data', (chunk) => write(processor.pushBytes(chunk as Buffer)))
     input.on('end', () => {
-      handle(buffer.flush())
+      write(processor.flushBytes())
       output.end(() => resolve())
     })
     input.on('error', reject)
   })
-  const result: FilterResult = {lines, shown, loopMs: performance.now() - t0}
+  const result: FilterResult = {lines: processor.shown + processor.hidden, shown: processor.shown, loopMs: performance.now() - t0}
   console.log(JSON.stringify(result))
 }
 

@@ -1,23 +1,3 @@
-/** Splits a stream of text chunks into lines, keeping a partial last line for the next chunk. */
-export class LineBuffer {
-  private rest = ''
-
-  /** The complete lines in `chunk` (with what was left over before it). */
-  push(chunk: string): string[] {
-    const text = this.rest + chunk
-    const lines = text.split('\n')
-    this.rest = lines.pop() ?? ''
-    return lines
-  }
-
-  /** The last line if the stream ended without a newline. */
-  flush(): string[] {
-    const rest = this.rest
-    this.rest = ''
-    return rest ? [rest] : []
-  }
-}
-
 /** `kubectl logs --timestamps` puts an RFC 3339 timestamp and a space before each line. */
 export function splitTimestamp(line: string): {timestamp: string; message: string} {
   const space = line.indexOf(' ')

@@ -4,9 +4,9 @@ import {KubectlError, SkycapError, UserError} from '../errors.js'
 import type {StreamingProcess} from '../kubectl/kubectl.js'
 import {LABELS, type KubeObject} from '../render/objects.js'
 import type {Reporter} from '../ui/output.js'
-import {configuredExcludes, type LineFilter, lineFilter} from './filter.js'
-import {formatLine, type FormatOptions} from './format.js'
-import {LineBuffer, splitTimestamp} from './lines.js'
+import {LogChunkProcessor} from './chunks.js'
+import {configuredExcludes, lineFilter} from './filter.js'
+import type {FormatOptions} from './format.js'
 
 export interface LogsOptions {
   services: string[]
@@ -58,10 +58,8 @@ interface Stream {
   pod: Pod
   container: string
   proc?: StreamingProcess
-  /** Timestamp of the last line shown, to resume after a reconnect without repeating lines. */
-  lastTs: string
-  /** Lines already shown at lastTs (several lines can share a timestamp). */
-  atLastTs: Set<string>
+  /** Filters and formats this stream's output; remembers the last timestamp for reconnects. */
+  processor: LogChunkProcessor
   ended: boolean
 }
 
@@ -76,7 +74,9 @@ export async function streamLogs(options: LogsOptions, deps: LogsDeps): Promise<
   }
   const sinceSeconds = options.since ? Math.ceil((await parseDuration(options.since, '--since')) / 1000) : undefined
   if (options.tail !== undefined && (!Number.isInteger(options.tail) || options.tail < -1)) throw new UserError(`--tail must be a whole number, not ${options.tail}`)
-  const filter = lineFilter({configured: options.noFilters ? [] : configuredExcludes(loaded.config, services), exclude: options.exclude ?? [], grep: options.grep ?? []})
+  const filterSpec = {configured: options.noFilters ? [] : configuredExcludes(loaded.config, services), exclude: options.exclude ?? [], grep: options.grep ?? []}
+  // Checks every pattern up front (a bad --grep is exit 2 before anything streams).
+  lineFilter(filterSpec)
   const {kubectl} = await connect(env, deps.kubectl, deps.reporter)
   const selector = `${LABELS.instance}=${loaded.config.app}-${env.name},${LABELS.name} in (${services.join(',')})`
   const maxStreams = options.maxStreams ?? 50
@@ -91,14 +91,16 @@ export async function streamLogs(options: LogsOptions, deps: LogsDeps): Promise<
 
   const streams = new Map<string, Stream>()
   const seenPods = new Set<string>()
-  let shown = 0
   let warnedCap = false
   const format: FormatOptions = {colour: deps.colour && !options.json, showContainer: false, timestamps: options.timestamps ?? false, json: options.json ?? false}
 
   const startStream = (st: Stream, resume: boolean) => {
     const args = ['logs', st.pod.name, '-c', st.container, '--timestamps']
     if (options.follow) args.push('--follow')
-    if (resume && st.lastTs) args.push(`--since-time=${st.lastTs}`)
+    if (resume && st.processor.lastTs) {
+      args.push(`--since-time=${st.processor.lastTs}`)
+      st.processor.resume()
+    }
     else {
       if (sinceSeconds !== undefined) args.push(`--since=${sinceSeconds}s`)
       if (options.tail !== undefined) args.push(`--tail=${options.tail}`)
@@ -106,39 +108,21 @@ export async function streamLogs(options: LogsOptions, deps: LogsDeps): Promise<
     if (options.previous) args.push('--previous')
     st.ended = false
     st.proc = kubectl.spawn(args, {signal: controller.signal})
-    pump(st, filter)
+    pump(st)
   }
 
-  const pump = (st: Stream, f: LineFilter) => {
+  const pump = (st: Stream) => {
     const proc = st.proc as StreamingProcess
-    const buffer = new LineBuffer()
-    const handle = (lines: string[]) => {
-      const out: string[] = []
-      for (const raw of lines) {
-        const {timestamp, message} = splitTimestamp(raw)
-        if (timestamp) {
-          // After a reconnect kubectl repeats lines from --since-time on: skip those already shown.
-          if (timestamp < st.lastTs || (timestamp === st.lastTs && st.atLastTs.has(message))) continue
-          if (timestamp !== st.lastTs) {
-            st.lastTs = timestamp
-            st.atLastTs.clear()
-          }
-          st.atLastTs.add(message)
-        }
-        if (!f.keep(message)) continue
-        out.push(formatLine({service: st.pod.service, pod: st.pod.name, container: st.container, timestamp, message}, format))
-      }
-      if (out.length === 0 || controller.signal.aborted) return
-      shown += out.length
-      if (!deps.out.write(`${out.join('\n')}\n`)) {
+    const write = (text: Buffer | undefined) => {
+      if (!text || controller.signal.aborted) return
+      if (!deps.out.write(text)) {
         // Back-pressure: stop reading kubectl until the terminal or pipe catches up.
         proc.stdout.pause()
         deps.out.once('drain', () => proc.stdout.resume())
       }
     }
-    proc.stdout.setEncoding('utf8')
-    proc.stdout.on('data', (chunk: string) => handle(buffer.push(chunk)))
-    proc.stdout.on('end', () => handle(buffer.flush()))
+    proc.stdout.on('data', (chunk: Buffer) => write(st.processor.pushBytes(chunk)))
+    proc.stdout.on('end', () => write(st.processor.flushBytes()))
   }
 
   const listPods = async (): Promise<Pod[]> => {
@@ -171,7 +155,7 @@ export async function streamLogs(options: LogsOptions, deps: LogsDeps): Promise<
           warnedCap = true
           continue
         }
-        const st = existing ?? {key, pod, container, lastTs: '', atLastTs: new Set<string>(), ended: false}
+        const st = existing ?? {key, pod, container, processor: new LogChunkProcessor(filterSpec, {service: pod.service, pod: pod.name, container}, format), ended: false}
         st.pod = pod
         streams.set(key, st)
         seenPods.add(pod.name)
@@ -243,6 +227,8 @@ export async function streamLogs(options: LogsOptions, deps: LogsDeps): Promise<
     deps.out.off('error', onOutError)
     for (const st of streams.values()) if (!st.ended) st.proc?.kill()
   }
-  if (filter.hidden > 0) deps.reporter.info(`${filter.hidden} line${filter.hidden === 1 ? '' : 's'} hidden by filters${options.noFilters ? '' : ' (--no-filters shows the configured ones)'}`)
-  return {environment: env.name, pods: [...seenPods].sort(), shown, hidden: filter.hidden}
+  const hidden = [...streams.values()].reduce((n, s) => n + s.processor.hidden, 0)
+  const shown = [...streams.values()].reduce((n, s) => n + s.processor.shown, 0)
+  if (hidden > 0) deps.reporter.info(`${hidden} line${hidden === 1 ? '' : 's'} hidden by filters${options.noFilters ? '' : ' (--no-filters shows the configured ones)'}`)
+  return {environment: env.name, pods: [...seenPods].sort(), shown, hidden}
 }

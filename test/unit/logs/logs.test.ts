@@ -3,7 +3,8 @@ import {expect} from 'chai'
 import {UserError} from '../../../src/errors.js'
 import {configuredExcludes, lineFilter} from '../../../src/logs/filter.js'
 import {formatLine, podColour} from '../../../src/logs/format.js'
-import {LineBuffer, splitTimestamp} from '../../../src/logs/lines.js'
+import {splitTimestamp} from '../../../src/logs/lines.js'
+import {LogChunkProcessor} from '../../../src/logs/chunks.js'
 import type {SkycapConfig} from '../../../src/config/types.js'
 
 describe('log filtering', () => {
@@ -31,14 +32,6 @@ describe('log filtering', () => {
 })
 
 describe('log lines', () => {
-  it('splits chunks into lines, keeping a partial line for the next chunk', () => {
-    const b = new LineBuffer()
-    expect(b.push('one\ntw')).to.deep.equal(['one'])
-    expect(b.push('o\nthree\n')).to.deep.equal(['two', 'three'])
-    expect(b.push('four')).to.deep.equal([])
-    expect(b.flush()).to.deep.equal(['four'])
-  })
-
   it('splits the kubectl --timestamps prefix off, and leaves other lines alone', () => {
     expect(splitTimestamp('2026-11-22T03:49:18.123456789Z hello world')).to.deep.equal({timestamp: '2026-11-22T03:49:18.123456789Z', message: 'hello world'})
     expect(splitTimestamp('hello world')).to.deep.equal({timestamp: '', message: 'hello world'})
@@ -56,5 +49,44 @@ describe('log lines', () => {
     expect(podColour('web-abc')).to.equal(podColour('web-abc'))
     const colours = new Set(Array.from({length: 40}, (_, i) => podColour(`web-${i}`)))
     expect(colours.size).to.be.greaterThan(5)
+  })
+})
+
+describe('log chunk processing', () => {
+  const ts = (s: number) => `2026-11-22T03:49:${String(s).padStart(2, '0')}.000000000Z`
+  const spec = {configured: ['GET /healthz', '^DEBUG '], exclude: [], grep: []}
+  const source = {service: 'web', pod: 'web-1', container: 'web'}
+  const plain = {colour: false, showContainer: false, timestamps: false, json: false}
+  const input = [`${ts(1)} start`, `${ts(2)} GET /healthz 200`, `${ts(2)} DEBUG cache`, `${ts(3)} café ✓`, 'no timestamp', `${ts(4)} last`].join('\n') + '\n'
+
+  it('bytes and text give the same output, whatever the chunk boundaries (UTF-8 split included)', () => {
+    const text = new LogChunkProcessor(spec, source, plain).push(input)
+    expect(text).to.equal('web-1 │ start\nweb-1 │ café ✓\nweb-1 │ no timestamp\nweb-1 │ last\n')
+    const bytes = Buffer.from(input)
+    for (let cut = 1; cut < bytes.length; cut += 7) {
+      const p = new LogChunkProcessor(spec, source, plain)
+      const out = Buffer.concat([p.pushBytes(bytes.subarray(0, cut)), p.pushBytes(bytes.subarray(cut)), p.flushBytes()].filter((b): b is Buffer => b !== undefined))
+      expect(out.toString('utf8'), `cut at ${cut}`).to.equal(text)
+      expect([p.shown, p.hidden]).to.deep.equal([4, 2])
+    }
+  })
+
+  it('keeps the last timestamp and, after a reconnect, skips the lines already shown', () => {
+    const p = new LogChunkProcessor({configured: [], exclude: [], grep: []}, source, plain)
+    p.pushBytes(Buffer.from(`${ts(1)} a\n${ts(2)} b\n${ts(2)} c\n`))
+    expect(p.lastTs).to.equal(ts(2))
+    p.resume()
+    // kubectl logs --since-time=<ts(2)> repeats the lines at ts(2).
+    const again = p.pushBytes(Buffer.from(`${ts(2)} b\n${ts(2)} c\n${ts(3)} d\n`))
+    expect(again?.toString()).to.equal('web-1 │ d\n')
+  })
+
+  it('with --timestamps, --json and non-ASCII patterns', () => {
+    expect(new LogChunkProcessor(spec, source, {...plain, timestamps: true}).pushBytes(Buffer.from(`${ts(1)} start\n`))?.toString()).to.equal(`web-1 │ ${ts(1)} start\n`)
+    const json = JSON.parse(new LogChunkProcessor(spec, source, {...plain, json: true}).pushBytes(Buffer.from(`${ts(1)} start\n`))?.toString() as string)
+    expect(json).to.deep.equal({service: 'web', pod: 'web-1', container: 'web', timestamp: ts(1), message: 'start'})
+    const p = new LogChunkProcessor({configured: ['café'], exclude: [], grep: []}, source, plain)
+    expect(p.pushBytes(Buffer.from(input))?.toString()).to.not.contain('café')
+    expect(p.hidden).to.equal(1)
   })
 })
