@@ -129,6 +129,7 @@ function serviceView(name: string, svc: ServiceConfig, image: string, labels: Re
   }
   const env = Object.entries(svc.env ?? {}).map(([k, v]) => ({name: k, value: String(v)}))
   const envFrom = (svc.envFrom ?? []).map((e) => (e.secret ? {secretRef: {name: e.secret}} : {configMapRef: {name: e.configMap}}))
+  // Unset fields are null, not undefined: `{% if %}` on an undefined variable costs Liquid a thrown and caught error.
   return {
     name,
     image,
@@ -137,16 +138,16 @@ function serviceView(name: string, svc: ServiceConfig, image: string, labels: Re
     annotations: {[ANNOTATIONS.revision]: revision.sha, ...(svc.annotations ?? {})},
     selector,
     podLabels: labels,
-    podAnnotations: undefined,
-    command: svc.command,
-    args: svc.args,
+    podAnnotations: null,
+    command: svc.command ?? null,
+    args: svc.args ?? null,
     containerPorts,
     servicePorts,
-    env: env.length ? env : undefined,
-    envFrom: envFrom.length ? envFrom : undefined,
-    readinessProbe,
-    resources: svc.resources ? normalizeResources(svc.resources) : undefined,
-    configMap,
+    env: env.length ? env : null,
+    envFrom: envFrom.length ? envFrom : null,
+    readinessProbe: readinessProbe ?? null,
+    resources: svc.resources ? normalizeResources(svc.resources) : null,
+    configMap: configMap ?? null,
     configMountPath: CONFIG_MOUNT_PATH,
   }
 }
