@@ -141,7 +141,7 @@ function serviceView(name: string, svc: ServiceConfig, image: string, labels: Re
     podAnnotations: null,
     command: svc.command ?? null,
     args: svc.args ?? null,
-    containerPorts,
+    containerPorts: containerPorts.length ? containerPorts : null,
     servicePorts,
     env: env.length ? env : null,
     envFrom: envFrom.length ? envFrom : null,
