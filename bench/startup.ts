@@ -19,7 +19,8 @@ const runs = Number(process.argv[2] ?? 15)
 /** A runnable copy of the built CLI, optionally with its oclif manifest. */
 function scratchCli(withManifest: boolean): string {
   const dir = mkdtempSync(join(tmpdir(), `skycap-bench-startup-${withManifest ? 'manifest' : 'plain'}-`))
-  for (const part of ['bin', 'dist/commands', 'dist/src', 'templates', 'package.json']) cpSync(join(repoRoot, part), join(dir, part), {recursive: true})
+  // As the package ships (package.json "files"): dist/help.txt is what `--help` prints without loading oclif.
+  for (const part of ['bin', 'dist/commands', 'dist/src', 'dist/help.txt', 'templates', 'package.json']) cpSync(join(repoRoot, part), join(dir, part), {recursive: true})
   symlinkSync(join(repoRoot, 'node_modules'), join(dir, 'node_modules'), 'dir')
   if (withManifest) {
     timeOk(process.execPath, [join(repoRoot, 'node_modules', 'oclif', 'bin', 'run.js'), 'manifest'], {cwd: dir})
