@@ -3,10 +3,14 @@
  *
  *   node dist/bench/logs.js [lines]      (default 1000000)
  *
- * skycap's path is what src/logs/stream.ts does per chunk of `kubectl logs` output: LogChunkProcessor.pushBytes (strip
- * timestamps, filter, prefix) and one write per chunk (with back-pressure). Each run is a fresh process on both sides; the file is in the page cache for both.
+ * skycap's filter path is what src/logs/stream.ts does per chunk of `kubectl logs` output: LogChunkProcessor.pushBytes
+ * (strip timestamps, filter, prefix), one write per chunk. The target row feeds it 64 KiB blocks read from the file and
+ * writes each result, as grep does its own I/O; another row pipes the file into skycap's stdin and writes to stdout
+ * through Node streams, as stream.ts gets kubectl's output, to show what that I/O adds. Each run is a fresh process
+ * on both sides; the file is in the page cache for both.
  */
-import {createReadStream, createWriteStream, existsSync, mkdtempSync, readFileSync, rmSync, statSync} from 'node:fs'
+import {spawnSync} from 'node:child_process'
+import {closeSync, createWriteStream, existsSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, statSync, writeSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {fileURLToPath} from 'node:url'
@@ -30,7 +34,9 @@ async function writeLog(file: string, count: number, timestamps: boolean): Promi
   const start = Date.UTC(2026, 0, 1)
   let batch: string[] = []
   for (let i = 0; i < count; i++) {
-    const req = `${rand(0xffffff).toString(16).padStart(6, '0')}${rand(0xffffff).toString(16).padStart(6, '0')}`
+    const hex = () => rand(0xffffff).toString(16).padStart(6, '0')
+    // A W3C trace id on every line, as tracing-instrumented services log: about 150 bytes a line, the issue's 150 MB.
+    const req = `${hex()}${hex()} trace=${hex()}${hex()}${hex()}${hex()}${hex()}${hex()}${hex().slice(0, 2)}`
     const kind = rand(100)
     let line: string
     if (kind < 30) line = `INFO  http GET /healthz 200 0.${rand(900) + 100}ms remote=10.0.${rand(255)}.${rand(255)} ua=kube-probe/1.33 req=${req} bytes=2 proto=HTTP/1.1 keepalive=true`
@@ -58,30 +64,43 @@ interface FilterResult {
   loopMs: number
 }
 
-/** Child mode: skycap's per-chunk log path over `file`, output to `destination`; prints one JSON line. */
+/** Child mode: skycap's per-chunk log path over `file` (or stdin when `file` is "-"), output to `destination`; prints one JSON line to stderr. */
 async function filterFile(file: string, colour: boolean, destination: string): Promise<void> {
   const {LogChunkProcessor} = await import('../src/logs/chunks.js')
   // The same processor src/logs/stream.ts feeds with each chunk of `kubectl logs` output.
   const processor = new LogChunkProcessor({configured: PATTERNS, exclude: [], grep: []}, {service: 'web', pod: POD, container: 'web'}, {colour, showContainer: false, timestamps: false, json: false})
-  const input = createReadStream(file, {highWaterMark: 1024 * 1024})
-  const output = createWriteStream(destination)
   const t0 = performance.now()
-  const write = (text: Buffer | undefined) => {
-    if (text && !output.write(text)) {
-      input.pause()
-      output.once('drain', () => input.resume())
+  if (file === '-') {
+    // As stream.ts: 'data' events from a pipe, writes to stdout with back-pressure.
+    const write = (text: Buffer | undefined) => {
+      if (text && !process.stdout.write(text)) {
+        process.stdin.pause()
+        process.stdout.once('drain', () => process.stdin.resume())
+      }
     }
-  }
-  await new Promise<void>((resolve, reject) => {
-    input.on('data', (chunk) => write(processor.pushBytes(chunk as Buffer)))
-    input.on('end', () => {
-      write(processor.flushBytes())
-      output.end(() => resolve())
+    await new Promise<void>((resolve, reject) => {
+      process.stdin.on('data', (chunk: Buffer) => write(processor.pushBytes(chunk)))
+      process.stdin.on('end', () => {
+        write(processor.flushBytes())
+        resolve()
+      })
+      process.stdin.on('error', reject)
     })
-    input.on('error', reject)
-  })
+  } else {
+    // 64 KiB blocks, the size a pipe from kubectl delivers; grep reads its file the same way.
+    const input = openSync(file, 'r')
+    const output = openSync(destination, 'w')
+    const block = Buffer.allocUnsafe(64 * 1024)
+    const write = (text: Buffer | undefined) => {
+      if (text) writeSync(output, text)
+    }
+    for (let n; (n = readSync(input, block, 0, block.length, null)) > 0; ) write(processor.pushBytes(block.subarray(0, n)))
+    write(processor.flushBytes())
+    closeSync(input)
+    closeSync(output)
+  }
   const result: FilterResult = {lines: processor.shown + processor.hidden, shown: processor.shown, loopMs: performance.now() - t0}
-  console.log(JSON.stringify(result))
+  console.error(JSON.stringify(result))
 }
 
 interface Side {
@@ -108,16 +127,27 @@ async function main(): Promise<void> {
 
     const self = fileURLToPath(import.meta.url)
     // GNU grep stops at the first selected line when its stdout is /dev/null (it then acts like -q), so both sides
-    // write to a file in memory (tmpfs) instead; one more skycap row writes to /dev/null as stream.ts would to a pipe.
+    // write to a file in memory (tmpfs) instead.
     const sinkDir = mkdtempSync(join(existsSync('/dev/shm') ? '/dev/shm' : tmpdir(), 'skycap-bench-logs-out-'))
     const sink = join(sinkDir, 'out')
     cleanups.push(() => rmSync(sinkDir, {recursive: true, force: true}))
     const resultFile = join(dir, 'result.json')
     const skycap = (file: string, colour: boolean, destination = sink) => () => {
-      const r = timeOk(process.execPath, [self, '--filter', file, colour ? 'colour' : 'plain', destination], {stdout: resultFile})
-      const out = JSON.parse(readFileSync(resultFile, 'utf8')) as FilterResult
+      const r = timeOk(process.execPath, [self, '--filter', file, colour ? 'colour' : 'plain', destination])
+      return childResult(r.ms, r.stderr)
+    }
+    const childResult = (ms: number, stderr: string) => {
+      const out = JSON.parse(stderr.trim().split('\n').pop() as string) as FilterResult
       if (out.lines !== count) throw new Error(`skycap's path saw ${out.lines} lines, not ${count}`)
-      return {ms: r.ms, loopMs: out.loopMs, shown: out.shown}
+      return {ms, loopMs: out.loopMs, shown: out.shown}
+    }
+    // The file through a pipe into stdin, out through process.stdout to the tmpfs file: the I/O stream.ts does.
+    const piped = (file: string) => () => {
+      const t0 = process.hrtime.bigint()
+      const r = spawnSync('sh', ['-c', 'cat "$1" | "$2" "$3" --filter - plain > "$4"', 'sh', file, process.execPath, self, sink], {stdio: ['ignore', 'ignore', 'pipe']})
+      const ms = Number(process.hrtime.bigint() - t0) / 1e6
+      if (r.status !== 0) throw new Error(`piped run exited ${r.status}: ${String(r.stderr)}`)
+      return childResult(ms, String(r.stderr))
     }
     const grep = (file: string, pattern: string) => () => {
       const r = timeProcess('grep', ['-vE', pattern, file], {stdout: sink})
@@ -130,11 +160,11 @@ async function main(): Promise<void> {
     const grepStamped = PATTERNS.map((p) => (p.startsWith('^') ? `^[^ ]+ ${p.slice(1)}` : p)).join('|')
     const sides: Side[] = [
       {name: `grep -vE '${grepPattern}'`, run: grep(plain, grepPattern), times: [], loops: [], shown: 0},
-      {name: 'skycap path (piped: no colour)', run: skycap(plain, false), times: [], loops: [], shown: 0},
-      {name: 'skycap path (piped: no colour) to /dev/null', run: skycap(plain, false, '/dev/null'), times: [], loops: [], shown: 0},
-      {name: 'skycap path (terminal: colour)', run: skycap(plain, true), times: [], loops: [], shown: 0},
+      {name: 'skycap filter path (no colour)', run: skycap(plain, false), times: [], loops: [], shown: 0},
+      {name: 'skycap filter path (terminal: colour)', run: skycap(plain, true), times: [], loops: [], shown: 0},
+      {name: 'skycap filter path, stdin pipe to stdout (Node streams)', run: piped(plain), times: [], loops: [], shown: 0},
       {name: `grep -vE '${grepStamped}', timestamps`, run: grep(stamped, grepStamped), times: [], loops: [], shown: 0},
-      {name: 'skycap path, timestamps (as kubectl --timestamps)', run: skycap(stamped, false), times: [], loops: [], shown: 0},
+      {name: 'skycap filter path, timestamps (as kubectl --timestamps)', run: skycap(stamped, false), times: [], loops: [], shown: 0},
     ]
     for (let i = 0; i < rounds; i++) {
       for (const s of sides) {
@@ -158,10 +188,10 @@ async function main(): Promise<void> {
       }),
     )
 
-    const head = byName('skycap path (piped')
+    const head = byName('skycap filter path (no colour)')
     const throughput = (count / median(head.times)) * 1000
     const ratio = median(head.times) / median(base.times)
-    console.log('\ntargets, skycap path (piped) on the plain log:')
+    console.log('\ntargets, skycap filter path (no colour) on the plain log:')
     console.log(`  >= 2.5M lines/s: ${lps(median(head.times))} lines/s wall (${lps(median(head.loops))} in the loop) ${verdict(throughput >= 2.5e6)}`)
     console.log(`  <= 1.5x grep's time: ${fmt.ratio(ratio)} ${verdict(ratio <= 1.5)}`)
     if (head.shown !== base.shown) console.log(`  note: skycap showed ${head.shown} lines, grep ${base.shown}`)

@@ -71,6 +71,27 @@ describe('log chunk processing', () => {
     }
   })
 
+  it('gives the same output from three chunks read into one reused buffer (a chunk without a newline included)', () => {
+    const text = new LogChunkProcessor(spec, source, plain).push(input)
+    const bytes = Buffer.from(input)
+    const scratch = Buffer.alloc(bytes.length)
+    for (let a = 1; a < bytes.length; a += 5) {
+      for (let b = a + 1; b < bytes.length; b += 11) {
+        const p = new LogChunkProcessor(spec, source, plain)
+        const outs: Array<Buffer | undefined> = []
+        for (const [from, to] of [[0, a], [a, b], [b, bytes.length]] as const) {
+          // Like a read loop: the same buffer is overwritten for every chunk, and output is copied out at once.
+          scratch.fill(0)
+          bytes.copy(scratch, 0, from, to)
+          const out = p.pushBytes(scratch.subarray(0, to - from))
+          outs.push(out && Buffer.from(out))
+        }
+        outs.push(p.flushBytes())
+        expect(Buffer.concat(outs.filter((o): o is Buffer => o !== undefined)).toString('utf8'), `cuts at ${a}, ${b}`).to.equal(text)
+      }
+    }
+  })
+
   it('keeps the last timestamp and, after a reconnect, skips the lines already shown', () => {
     const p = new LogChunkProcessor({configured: [], exclude: [], grep: []}, source, plain)
     p.pushBytes(Buffer.from(`${ts(1)} a\n${ts(2)} b\n${ts(2)} c\n`))
