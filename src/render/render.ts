@@ -70,7 +70,7 @@ export async function renderEnvironment(loaded: LoadedConfig, env: Environment, 
     const view = serviceView(name, svc, images[name] as string, labels, selector, configMapName, revision)
     for (const t of builtin) {
       if (t.file.endsWith('service.yaml') && view.servicePorts.length === 0) continue
-      for (const object of parseManifests(renderTemplate(t.text, t.file, {service: view, app: config.app}), t.file)) {
+      for (const object of parseBuiltin(renderTemplate(t.text, t.file, {service: view, app: config.app}), t.shown)) {
         objects.push({object, source: t.shown, service: name})
       }
     }
@@ -244,17 +244,35 @@ function parseManifests(text: string, file: string): KubeObject[] {
     }
     const value = doc.toJS() as unknown
     if (value === null || value === undefined) continue
-    if (typeof value !== 'object' || Array.isArray(value)) throw new ConfigError('a template document must be a Kubernetes object (a mapping)', {file})
-    const o = value as KubeObject
-    if (typeof o.apiVersion !== 'string' || typeof o.kind !== 'string' || typeof o.metadata?.name !== 'string') {
-      throw new ConfigError('a rendered object needs apiVersion, kind and metadata.name', {file}, {hint: 'Check the template document.'})
-    }
-    if (!NAME.test(o.metadata.name) || o.metadata.name.length > 253) {
-      throw new ConfigError(`${o.kind} name "${o.metadata.name}" is not a valid Kubernetes name (lowercase letters, digits, '-', '.')`, {file})
-    }
-    out.push(o)
+    out.push(checkObject(value, file))
   }
   return out
+}
+
+/**
+ * The built-in templates are JSON (which is also YAML): JSON.parse reads them several times faster than a YAML
+ * parser. Should one not parse as JSON, the YAML parser reports where.
+ */
+function parseBuiltin(text: string, file: string): KubeObject[] {
+  let value: unknown
+  try {
+    value = JSON.parse(text)
+  } catch {
+    return parseManifests(text, file)
+  }
+  return [checkObject(value, file)]
+}
+
+function checkObject(value: unknown, file: string): KubeObject {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new ConfigError('a template document must be a Kubernetes object (a mapping)', {file})
+  const o = value as KubeObject
+  if (typeof o.apiVersion !== 'string' || typeof o.kind !== 'string' || typeof o.metadata?.name !== 'string') {
+    throw new ConfigError('a rendered object needs apiVersion, kind and metadata.name', {file}, {hint: 'Check the template document.'})
+  }
+  if (!NAME.test(o.metadata.name) || o.metadata.name.length > 253) {
+    throw new ConfigError(`${o.kind} name "${o.metadata.name}" is not a valid Kubernetes name (lowercase letters, digits, '-', '.')`, {file})
+  }
+  return o
 }
 
 /** Loads the YAML library once (kept out of start-up). */
