@@ -6,6 +6,8 @@ import {join} from 'node:path'
 import {resolveEnvironment} from '../../../src/config/environment.js'
 import {findConfigFile, loadConfig, parseConfig} from '../../../src/config/load.js'
 import {skycapSchema} from '../../../src/config/schema.js'
+import {AJV_OPTIONS} from '../../../src/config/standalone.js'
+import {loadValidator, validatorKind} from '../../../src/config/validate.js'
 import {ConfigErrors, ExitCode, UserError} from '../../../src/errors.js'
 import {fixturesDir, repoRoot} from '../../helpers/repo.js'
 
@@ -166,5 +168,27 @@ describe('config loading', () => {
   it('ships the same JSON Schema it validates with', () => {
     const shipped = JSON.parse(readFileSync(join(repoRoot, 'skycap.schema.json'), 'utf8'))
     expect(shipped).to.deep.equal(JSON.parse(JSON.stringify(skycapSchema)))
+  })
+
+  it('validates with the validator generated at build time, which reports what a run-time compile reports', async () => {
+    await loadValidator()
+    expect(validatorKind).to.equal('generated')
+    type Validate = {(data: unknown): boolean; errors?: unknown}
+    const generated = ((await import('../../../src/config/validator.generated.js' as string)) as {default: Validate}).default
+    const {Ajv} = await import('ajv')
+    const ajv = new Ajv(AJV_OPTIONS)
+    ajv.addKeyword({keyword: 'x-message', schemaType: 'string'})
+    const compiled = ajv.compile(skycapSchema)
+    const inputs = [
+      {app: 'Shop', services: {}, environments: {}},
+      {app: 'shop', services: {web: {image: 'web', replicas: -1, bogus: 1, healthcheck: {path: 3}}}, environments: {staging: {namespace: 'Bad_NS'}}},
+      {app: 'shop', services: {'Bad Name': {image: 'web'}}, environments: {s: {namespace: 's', protected: 'yes'}}},
+      {app: 'shop', services: {web: {image: 'web', port: 8080}}, environments: {s: {namespace: 's'}}},
+    ]
+    for (const input of inputs) {
+      expect(generated(input), JSON.stringify(input)).to.equal(compiled(input))
+      expect(generated.errors ?? null).to.deep.equal(compiled.errors ?? null)
+    }
+    expect(compiled(inputs[1]), 'the inputs include invalid ones').to.equal(false)
   })
 })
