@@ -64,8 +64,8 @@ interface FilterResult {
   loopMs: number
 }
 
-/** Child mode: skycap's per-chunk log path over `file` (or stdin when `file` is "-"), output to `destination`; prints one JSON line to stderr. */
-async function filterFile(file: string, colour: boolean, destination: string): Promise<void> {
+/** Child mode: skycap's per-chunk log path over `file` (or stdin when `file` is "-") to stdout; prints one JSON line to stderr. */
+async function filterFile(file: string, colour: boolean): Promise<void> {
   const {LogChunkProcessor} = await import('../src/logs/chunks.js')
   // The same processor src/logs/stream.ts feeds with each chunk of `kubectl logs` output.
   const processor = new LogChunkProcessor({configured: PATTERNS, exclude: [], grep: []}, {service: 'web', pod: POD, container: 'web'}, {colour, showContainer: false, timestamps: false, json: false})
@@ -88,8 +88,9 @@ async function filterFile(file: string, colour: boolean, destination: string): P
     })
   } else {
     // 64 KiB blocks, the size a pipe from kubectl delivers; grep reads its file the same way.
+    // stdout is the output file, opened (and truncated) by the parent, as it is for grep.
     const input = openSync(file, 'r')
-    const output = openSync(destination, 'w')
+    const output = 1
     const block = Buffer.allocUnsafe(64 * 1024)
     const write = (text: Buffer | undefined) => {
       if (text) writeSync(output, text)
@@ -97,7 +98,6 @@ async function filterFile(file: string, colour: boolean, destination: string): P
     for (let n; (n = readSync(input, block, 0, block.length, null)) > 0; ) write(processor.pushBytes(block.subarray(0, n)))
     write(processor.flushBytes())
     closeSync(input)
-    closeSync(output)
   }
   const result: FilterResult = {lines: processor.shown + processor.hidden, shown: processor.shown, loopMs: performance.now() - t0}
   console.error(JSON.stringify(result))
@@ -132,8 +132,8 @@ async function main(): Promise<void> {
     const sink = join(sinkDir, 'out')
     cleanups.push(() => rmSync(sinkDir, {recursive: true, force: true}))
     const resultFile = join(dir, 'result.json')
-    const skycap = (file: string, colour: boolean, destination = sink) => () => {
-      const r = timeOk(process.execPath, [self, '--filter', file, colour ? 'colour' : 'plain', destination])
+    const skycap = (file: string, colour: boolean) => () => {
+      const r = timeOk(process.execPath, [self, '--filter', file, colour ? 'colour' : 'plain'], {stdout: sink})
       return childResult(r.ms, r.stderr)
     }
     const childResult = (ms: number, stderr: string) => {
@@ -200,5 +200,5 @@ async function main(): Promise<void> {
   }
 }
 
-if (process.argv[2] === '--filter') await filterFile(process.argv[3] as string, process.argv[4] === 'colour', process.argv[5] ?? '/dev/null')
+if (process.argv[2] === '--filter') await filterFile(process.argv[3] as string, process.argv[4] === 'colour')
 else await main()
