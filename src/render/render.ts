@@ -138,7 +138,6 @@ function serviceView(name: string, svc: ServiceConfig, image: string, labels: Re
     annotations: {[ANNOTATIONS.revision]: revision.sha, ...(svc.annotations ?? {})},
     selector,
     podLabels: labels,
-    podAnnotations: null,
     command: svc.command ?? null,
     args: svc.args ?? null,
     containerPorts: containerPorts.length ? containerPorts : null,
@@ -251,14 +250,14 @@ function parseManifests(text: string, file: string): KubeObject[] {
 
 /**
  * The built-in templates are JSON (which is also YAML): JSON.parse reads them several times faster than a YAML
- * parser. Should one not parse as JSON, the YAML parser reports where.
+ * parser. They are skycap's own, so one that does not render JSON is a bug in skycap, not in the user's input.
  */
 function parseBuiltin(text: string, file: string): KubeObject[] {
   let value: unknown
   try {
     value = JSON.parse(text)
-  } catch {
-    return parseManifests(text, file)
+  } catch (error) {
+    throw new Error(`built-in template ${file} rendered invalid JSON (${(error as Error).message}); this is a bug in skycap, please report it`)
   }
   return [checkObject(value, file)]
 }

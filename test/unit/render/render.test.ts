@@ -134,6 +134,70 @@ describe('rendering the example app', () => {
   })
 })
 
+describe('the built-in templates', () => {
+  let repo: TempRepo
+  afterEach(() => repo.remove())
+
+  it('render every optional field of a service, and a service with none of them', async () => {
+    repo = new TempRepo()
+    await repo.git('init', '-q', '-b', 'main')
+    repo.write(
+      'skycap.yaml',
+      [
+        'app: all',
+        'registry: r.example/all',
+        'services:',
+        '  full:',
+        '    image: full',
+        '    replicas: 2',
+        '    ports: [{name: http, port: 80, targetPort: 8080}, {name: dns, port: 53, protocol: UDP}]',
+        '    command: [node, "server.js"]',
+        '    args: ["--say", "a \\"quoted\\" word"]',
+        '    env: {A: "1", B: 2, C: true}',
+        '    envFrom: [{secret: creds}, {configMap: shared}]',
+        '    healthcheck: {path: /ready, initialDelaySeconds: 3, periodSeconds: 7, timeoutSeconds: 2, failureThreshold: 4}',
+        '    resources: {requests: {cpu: 100m, memory: 64Mi}, limits: {memory: 128Mi}}',
+        '    config: config/full',
+        '    labels: {team: checkout}',
+        '    annotations: {owner: "a@example.com"}',
+        '  bare:',
+        '    image: "busybox:1.36"',
+        'environments:',
+        '  e: {namespace: ns}',
+        '',
+      ].join('\n'),
+    )
+    repo.write('config/full/app.conf', 'x=1\n')
+    await repo.commit('all fields')
+    const objects = (await render(repo, 'e')).objects.map((o) => o.object)
+    const get = (kind: string, name: string) => objects.find((o) => o.kind === kind && o.metadata.name === name) as Record<string, any>
+    const full = get('Deployment', 'full')
+    const container = full.spec.template.spec.containers[0]
+    expect(full.spec.replicas).to.equal(2)
+    expect(full.metadata.labels.team).to.equal('checkout')
+    expect(full.metadata.annotations).to.include({owner: 'a@example.com'})
+    expect(container.command).to.deep.equal(['node', 'server.js'])
+    expect(container.args).to.deep.equal(['--say', 'a "quoted" word'])
+    expect(container.ports).to.deep.equal([{name: 'http', containerPort: 8080, protocol: 'TCP'}, {name: 'dns', containerPort: 53, protocol: 'UDP'}])
+    expect(container.env).to.deep.equal([{name: 'A', value: '1'}, {name: 'B', value: '2'}, {name: 'C', value: 'true'}])
+    expect(container.envFrom).to.deep.equal([{secretRef: {name: 'creds'}}, {configMapRef: {name: 'shared'}}])
+    expect(container.readinessProbe).to.deep.equal({httpGet: {path: '/ready', port: 8080}, initialDelaySeconds: 3, periodSeconds: 7, timeoutSeconds: 2, failureThreshold: 4})
+    expect(container.resources).to.deep.equal({requests: {cpu: '100m', memory: '64Mi'}, limits: {memory: '128Mi'}})
+    expect(container.volumeMounts).to.deep.equal([{name: 'config', mountPath: '/etc/skycap/config', readOnly: true}])
+    expect(full.spec.template.spec.volumes[0].configMap.name).to.match(/^full-config-[0-9a-f]+$/)
+    expect(get('Service', 'full').spec.ports).to.deep.equal([
+      {name: 'http', port: 80, targetPort: 8080, protocol: 'TCP'},
+      {name: 'dns', port: 53, targetPort: 53, protocol: 'UDP'},
+    ])
+
+    const bare = get('Deployment', 'bare')
+    expect(Object.keys(bare.spec.template.spec.containers[0])).to.deep.equal(['name', 'image'])
+    expect(bare.spec.template.spec.containers[0].image).to.equal('busybox:1.36')
+    expect(Object.keys(bare.spec.template.spec)).to.deep.equal(['containers'])
+    expect(get('Service', 'bare'), 'no Service without ports').to.equal(undefined)
+  })
+})
+
 describe('template errors', () => {
   let repo: TempRepo
   beforeEach(async () => {
