@@ -257,7 +257,7 @@ function parseBuiltin(text: string, file: string): KubeObject[] {
   try {
     value = JSON.parse(text)
   } catch (error) {
-    throw new Error(`built-in template ${file} rendered invalid JSON (${(error as Error).message}); this is a bug in skycap, please report it`)
+    throw new Error(`built-in template ${file} rendered invalid JSON (${(error as Error).message}); this is a bug in skycap, please report it`, {cause: error})
   }
   return [checkObject(value, file)]
 }
