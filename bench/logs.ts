@@ -10,16 +10,14 @@
  * on both sides; the file is in the page cache for both.
  */
 import {spawnSync} from 'node:child_process'
-import {closeSync, createWriteStream, existsSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, statSync, writeSync} from 'node:fs'
+import {createWriteStream, existsSync, mkdtempSync, readFileSync, rmSync, statSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 
+import {type FilterResult, PATTERNS} from './logs-filter.js'
 import {fmt, machine, median, table, timeOk, timeProcess, verdict} from './measure.js'
 
-/** skycap.yaml's excludes; grep gets the same alternation. */
-const PATTERNS = ['GET /healthz', '^DEBUG ']
-const POD = 'web-7d9c8b6f5d-x2k4q'
 
 /** Writes `count` log lines like a busy web service's (about 150 bytes each); with `timestamps`, as kubectl logs --timestamps prints them. */
 async function writeLog(file: string, count: number, timestamps: boolean): Promise<void> {
@@ -57,52 +55,6 @@ async function writeLog(file: string, count: number, timestamps: boolean): Promi
   await new Promise<void>((resolve, reject) => out.end((error?: Error | null) => (error ? reject(error) : resolve())))
 }
 
-interface FilterResult {
-  lines: number
-  shown: number
-  /** Wall time of the read/filter/format/write loop, without process start-up and imports. */
-  loopMs: number
-}
-
-/** Child mode: skycap's per-chunk log path over `file` (or stdin when `file` is "-") to stdout; prints one JSON line to stderr. */
-async function filterFile(file: string, colour: boolean): Promise<void> {
-  const {LogChunkProcessor} = await import('../src/logs/chunks.js')
-  // The same processor src/logs/stream.ts feeds with each chunk of `kubectl logs` output.
-  const processor = new LogChunkProcessor({configured: PATTERNS, exclude: [], grep: []}, {service: 'web', pod: POD, container: 'web'}, {colour, showContainer: false, timestamps: false, json: false})
-  const t0 = performance.now()
-  if (file === '-') {
-    // As stream.ts: 'data' events from a pipe, writes to stdout with back-pressure.
-    const write = (text: Buffer | undefined) => {
-      if (text && !process.stdout.write(text)) {
-        process.stdin.pause()
-        process.stdout.once('drain', () => process.stdin.resume())
-      }
-    }
-    await new Promise<void>((resolve, reject) => {
-      process.stdin.on('data', (chunk: Buffer) => write(processor.pushBytes(chunk)))
-      process.stdin.on('end', () => {
-        write(processor.flushBytes())
-        resolve()
-      })
-      process.stdin.on('error', reject)
-    })
-  } else {
-    // 64 KiB blocks, the size a pipe from kubectl delivers; grep reads its file the same way.
-    // stdout is the output file, opened (and truncated) by the parent, as it is for grep.
-    const input = openSync(file, 'r')
-    const output = 1
-    const block = Buffer.allocUnsafe(64 * 1024)
-    const write = (text: Buffer | undefined) => {
-      if (text) writeSync(output, text)
-    }
-    for (let n; (n = readSync(input, block, 0, block.length, null)) > 0; ) write(processor.pushBytes(block.subarray(0, n)))
-    write(processor.flushBytes())
-    closeSync(input)
-  }
-  const result: FilterResult = {lines: processor.shown + processor.hidden, shown: processor.shown, loopMs: performance.now() - t0}
-  console.error(JSON.stringify(result))
-}
-
 interface Side {
   name: string
   run: () => {ms: number; loopMs?: number; shown: number}
@@ -125,7 +77,7 @@ async function main(): Promise<void> {
     console.log(`skycap log filter vs grep -vE; ${machine()}`)
     console.log(`${count} lines: ${mb(plain).toFixed(0)} MiB plain, ${mb(stamped).toFixed(0)} MiB with kubectl --timestamps prefixes; patterns ${PATTERNS.map((p) => `'${p}'`).join(', ')}; grep locale ${process.env.LC_ALL || process.env.LANG || 'C'}`)
 
-    const self = fileURLToPath(import.meta.url)
+    const child = fileURLToPath(new URL('logs-filter.js', import.meta.url))
     // GNU grep stops at the first selected line when its stdout is /dev/null (it then acts like -q), so both sides
     // write to a file in memory (tmpfs) instead.
     const sinkDir = mkdtempSync(join(existsSync('/dev/shm') ? '/dev/shm' : tmpdir(), 'skycap-bench-logs-out-'))
@@ -133,7 +85,7 @@ async function main(): Promise<void> {
     cleanups.push(() => rmSync(sinkDir, {recursive: true, force: true}))
     const resultFile = join(dir, 'result.json')
     const skycap = (file: string, colour: boolean) => () => {
-      const r = timeOk(process.execPath, [self, '--filter', file, colour ? 'colour' : 'plain'], {stdout: sink})
+      const r = timeOk(process.execPath, [child, file, colour ? 'colour' : 'plain'], {stdout: sink})
       return childResult(r.ms, r.stderr)
     }
     const childResult = (ms: number, stderr: string) => {
@@ -144,7 +96,7 @@ async function main(): Promise<void> {
     // The file through a pipe into stdin, out through process.stdout to the tmpfs file: the I/O stream.ts does.
     const piped = (file: string) => () => {
       const t0 = process.hrtime.bigint()
-      const r = spawnSync('sh', ['-c', 'cat "$1" | "$2" "$3" --filter - plain > "$4"', 'sh', file, process.execPath, self, sink], {stdio: ['ignore', 'ignore', 'pipe']})
+      const r = spawnSync('sh', ['-c', 'cat "$1" | "$2" "$3" - plain > "$4"', 'sh', file, process.execPath, child, sink], {stdio: ['ignore', 'ignore', 'pipe']})
       const ms = Number(process.hrtime.bigint() - t0) / 1e6
       if (r.status !== 0) throw new Error(`piped run exited ${r.status}: ${String(r.stderr)}`)
       return childResult(ms, String(r.stderr))
@@ -200,5 +152,4 @@ async function main(): Promise<void> {
   }
 }
 
-if (process.argv[2] === '--filter') await filterFile(process.argv[3] as string, process.argv[4] === 'colour')
-else await main()
+await main()
