@@ -23,11 +23,16 @@ describe('command wiring (built CLI)', function () {
     const slow = {SKYCAP_NO_FAST_PATH: '1', COLUMNS: '80'}
     for (const flag of ['--version', '--help', '-h']) {
       const fast = await runCli([flag])
-      const viaOclif = await runCli([flag === '-h' ? '--help' : flag], {env: slow})
+      const viaOclif = await runCli([flag], {env: slow})
       expect(fast.exitCode, flag).to.equal(0)
+      expect(viaOclif.exitCode, flag).to.equal(0)
       expect(fast.stdout, flag).to.equal(viaOclif.stdout)
     }
     expect((await runCli(['--help'])).stdout).to.contain('deploy    Deploy ENV at a revision')
+    // -h is oclif's too (package.json additionalHelpFlags), so it works after a command as well.
+    const deployHelp = await runCli(['deploy', '-h'])
+    expect(deployHelp.exitCode).to.equal(0)
+    expect(deployHelp.stdout).to.contain('$ skycap deploy')
   })
 
   it('render prints YAML on stdout and warnings on stderr', async () => {
