@@ -1,10 +1,14 @@
 import {expect} from 'chai'
 import {execa} from 'execa'
 
+import {mkdtempSync, rmSync} from 'node:fs'
+import {appendFile} from 'node:fs/promises'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+
 import {cliPath} from '../helpers/repo.js'
 import {TestApp} from './app.js'
-import {appendLog, criLine, kubectl, podLogFiles, useNamespace, waitFor} from './harness.js'
-import {appendFile} from 'node:fs/promises'
+import {appendLog, criLine, kubectl, podLogFiles, testCluster, useNamespace, waitFor} from './harness.js'
 
 const LINES = ['starting web', 'GET /healthz 200', 'DEBUG cache warm', 'GET /cart 200', 'ERROR payment failed']
 
@@ -110,5 +114,49 @@ describe('skycap logs (real cluster, pod logs from files)', function () {
     expect(r.exitCode).to.equal(2)
     expect(r.stderr).to.contain('unknown service "api"')
     expect(r.stderr).to.contain('web, worker')
+  })
+
+  it('says so when the service has no pods (exit 1)', async () => {
+    const scaled = await app.cli(['scale', 'web', '0'])
+    expect(scaled.exitCode, scaled.stderr).to.equal(0)
+    const r = await app.cli(['logs', 'web'])
+    expect(r.exitCode).to.equal(1)
+    expect(r.stderr).to.contain('no pods of web in test')
+    expect(r.stderr).to.contain('skycap status test')
+  })
+
+  it('explains RBAC denials: no right to list pods, then no right to read their logs (exit 1)', async () => {
+    // A kubeconfig whose context (the one skycap.yaml pins) authenticates as a service account with no rights.
+    await kubectl(['create', 'serviceaccount', 'nobody'], {namespace: ns.name})
+    const token = (await kubectl(['create', 'token', 'nobody'], {namespace: ns.name})).stdout.trim()
+    const dir = mkdtempSync(join(tmpdir(), 'skycap-rbac-'))
+    try {
+      const kubeconfig = join(dir, 'kubeconfig')
+      const {stdout: flat} = await kubectl(['config', 'view', '--raw', '--flatten', '--minify', '--context', testCluster().context])
+      await appendFile(kubeconfig, flat)
+      const config = (args: string[]) => kubectl(['config', '--kubeconfig', kubeconfig, ...args])
+      await config(['set-credentials', 'nobody', `--token=${token}`])
+      await config(['set-context', testCluster().context, '--user=nobody'])
+      const env = {KUBECONFIG: kubeconfig}
+
+      const noList = await app.cli(['logs', 'web'], {env})
+      expect(noList.exitCode, noList.stderr).to.equal(1)
+      expect(noList.stderr).to.match(/forbidden/i)
+      expect(noList.stderr).to.contain('system:serviceaccount:')
+      expect(noList.stderr).to.contain('RBAC')
+
+      await kubectl(['create', 'role', 'pod-reader', '--verb=get,list,watch', '--resource=pods'], {namespace: ns.name})
+      await kubectl(['create', 'rolebinding', 'nobody-reads-pods', '--role=pod-reader', `--serviceaccount=${ns.name}:nobody`], {namespace: ns.name})
+      const noLogs = await waitFor('the role binding to take effect', async () => {
+        const r = await app.cli(['logs', 'web'], {env})
+        return r.stderr.includes('cannot list') ? undefined : r
+      })
+      expect(noLogs.exitCode, noLogs.stderr).to.equal(1)
+      expect(noLogs.stderr).to.match(/reading logs of web-[a-z0-9-]+ is forbidden/)
+      expect(noLogs.stderr).to.contain('pods/log')
+      expect(noLogs.stdout).to.equal('')
+    } finally {
+      rmSync(dir, {recursive: true, force: true})
+    }
   })
 })
