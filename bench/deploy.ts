@@ -185,8 +185,20 @@ async function main(): Promise<void> {
     table(
       ['side', 'runs (ms)', 'median ms', 'kubectl processes (median)', 'time inside kubectl (median ms)'],
       [
-        ['skycap deploy', skycap.map((s) => fmt.ms(s.ms)).join(', '), fmt.ms(median(skycap.map((s) => s.ms))), median(skycap.map((s) => s.processes)), fmt.ms(median(skycap.map((s) => busy(s.calls))))],
-        ['kubectl create ns + apply -f + rollout status x20', plain.map((s) => fmt.ms(s.ms)).join(', '), fmt.ms(median(plain.map((s) => s.ms))), median(plain.map((s) => s.processes)), fmt.ms(median(plain.map((s) => busy(s.calls))))],
+        [
+          'skycap deploy',
+          skycap.map((s) => fmt.ms(s.ms)).join(', '),
+          fmt.ms(median(skycap.map((s) => s.ms))),
+          median(skycap.map((s) => s.processes)),
+          fmt.ms(median(skycap.map((s) => busy(s.calls)))),
+        ],
+        [
+          'kubectl create ns + apply -f + rollout status x20',
+          plain.map((s) => fmt.ms(s.ms)).join(', '),
+          fmt.ms(median(plain.map((s) => s.ms))),
+          median(plain.map((s) => s.processes)),
+          fmt.ms(median(plain.map((s) => busy(s.calls)))),
+        ],
       ],
     )
 
@@ -200,7 +212,9 @@ async function main(): Promise<void> {
     const first = mid.calls[0]
     const last = mid.calls.at(-1)
     if (first && last) {
-      console.log(`before the first kubectl call: ${fmt.ms(first.start - mid.t0)} ms (node start-up, config, git, render); after the last: ${fmt.ms(mid.t0 + mid.ms - last.end)} ms; inside kubectl: ${fmt.ms(busy(mid.calls))} ms; between calls: ${fmt.ms(last.end - first.start - busy(mid.calls))} ms`)
+      console.log(
+        `before the first kubectl call: ${fmt.ms(first.start - mid.t0)} ms (node start-up, config, git, render); after the last: ${fmt.ms(mid.t0 + mid.ms - last.end)} ms; inside kubectl: ${fmt.ms(busy(mid.calls))} ms; between calls: ${fmt.ms(last.end - first.start - busy(mid.calls))} ms`,
+      )
     }
 
     // When the cluster had the Deployments ready: the plain side's rollout status calls return as each one is.
@@ -209,12 +223,16 @@ async function main(): Promise<void> {
     const applyCall = midPlain.calls.find((c) => c.argv.includes(' apply '))
     if (rollouts.length && applyCall) {
       const durations = rollouts.map((c) => c.end - c.start)
-      console.log(`\nthe median plain run (${fmt.ms(midPlain.ms)} ms): apply done at ${fmt.ms(applyCall.end - midPlain.t0)} ms; ${rollouts.length} rollout status calls took ${fmt.ms(Math.min(...durations))}-${fmt.ms(Math.max(...durations))} ms each (median ${fmt.ms(median(durations))}); the first returned ${fmt.ms((rollouts[0] as Call).end - applyCall.end)} ms after apply, the last ${fmt.ms((rollouts.at(-1) as Call).end - applyCall.end)} ms after`)
+      console.log(
+        `\nthe median plain run (${fmt.ms(midPlain.ms)} ms): apply done at ${fmt.ms(applyCall.end - midPlain.t0)} ms; ${rollouts.length} rollout status calls took ${fmt.ms(Math.min(...durations))}-${fmt.ms(Math.max(...durations))} ms each (median ${fmt.ms(median(durations))}); the first returned ${fmt.ms((rollouts[0] as Call).end - applyCall.end)} ms after apply, the last ${fmt.ms((rollouts.at(-1) as Call).end - applyCall.end)} ms after`,
+      )
     }
     const applied = mid.calls.filter((c) => c.argv.includes('--server-side') && !c.argv.includes('dry-run'))
     const polls = mid.calls.filter((c) => c.argv.includes(' get deployments,'))
     if (applied.length >= 2 && polls.length) {
-      console.log(`the median skycap run: workloads applied at ${fmt.ms((applied[1] as Call).end - mid.t0)} ms; ${polls.length} watch polls, the last (all ready) ${fmt.ms((polls.at(-1) as Call).end - (applied[1] as Call).end)} ms after that apply`)
+      console.log(
+        `the median skycap run: workloads applied at ${fmt.ms((applied[1] as Call).end - mid.t0)} ms; ${polls.length} watch polls, the last (all ready) ${fmt.ms((polls.at(-1) as Call).end - (applied[1] as Call).end)} ms after that apply`,
+      )
     }
 
     const ratio = median(skycap.map((s) => s.ms)) / median(plain.map((s) => s.ms))

@@ -50,7 +50,7 @@ export async function filterFile(file: string, colour: boolean): Promise<void> {
     const write = (text: Buffer | undefined) => {
       if (text) writeSync(output, text)
     }
-    for (let n; (n = readSync(input, block, 0, block.length, null)) > 0; ) write(processor.pushBytes(block.subarray(0, n)))
+    for (let n; (n = readSync(input, block, 0, block.length, null)) > 0;) write(processor.pushBytes(block.subarray(0, n)))
     write(processor.flushBytes())
     closeSync(input)
   }

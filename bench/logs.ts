@@ -18,7 +18,6 @@ import {fileURLToPath} from 'node:url'
 import {type FilterResult, PATTERNS} from './logs-filter.js'
 import {fmt, machine, median, table, timeOk, timeProcess, verdict} from './measure.js'
 
-
 /** Writes `count` log lines like a busy web service's (about 150 bytes each); with `timestamps`, as kubectl logs --timestamps prints them. */
 async function writeLog(file: string, count: number, timestamps: boolean): Promise<void> {
   const out = createWriteStream(file)
@@ -38,8 +37,10 @@ async function writeLog(file: string, count: number, timestamps: boolean): Promi
     const kind = rand(100)
     let line: string
     if (kind < 30) line = `INFO  http GET /healthz 200 0.${rand(900) + 100}ms remote=10.0.${rand(255)}.${rand(255)} ua=kube-probe/1.33 req=${req} bytes=2 proto=HTTP/1.1 keepalive=true`
-    else if (kind < 50) line = `DEBUG cache lookup key=user:${rand(99999)}:session hit=${rand(2) ? 'true' : 'false'} took=0.${rand(90) + 10}ms shard=${rand(16)} req=${req} pool=redis-main conns=${rand(64)}`
-    else if (kind < 95) line = `INFO  http ${methods[rand(4)]} ${paths[rand(5)]} ${[200, 201, 204, 304, 404][rand(5)]} ${rand(300)}.${rand(9)}ms user=u${rand(100000)} req=${req} bytes=${rand(50000)} proto=HTTP/2`
+    else if (kind < 50)
+      line = `DEBUG cache lookup key=user:${rand(99999)}:session hit=${rand(2) ? 'true' : 'false'} took=0.${rand(90) + 10}ms shard=${rand(16)} req=${req} pool=redis-main conns=${rand(64)}`
+    else if (kind < 95)
+      line = `INFO  http ${methods[rand(4)]} ${paths[rand(5)]} ${[200, 201, 204, 304, 404][rand(5)]} ${rand(300)}.${rand(9)}ms user=u${rand(100000)} req=${req} bytes=${rand(50000)} proto=HTTP/2`
     else line = `ERROR orders: payment provider timeout after 3000ms order=o${rand(1000000)} attempt=${rand(3) + 1} req=${req} upstream=https://pay.example.invalid/v2/charge`
     if (timestamps) {
       const ms = start + i * 3
@@ -75,7 +76,9 @@ async function main(): Promise<void> {
     await writeLog(stamped, count, true)
     const mb = (f: string) => statSync(f).size / 1024 / 1024
     console.log(`skycap log filter vs grep -vE; ${machine()}`)
-    console.log(`${count} lines: ${mb(plain).toFixed(0)} MiB plain, ${mb(stamped).toFixed(0)} MiB with kubectl --timestamps prefixes; patterns ${PATTERNS.map((p) => `'${p}'`).join(', ')}; grep locale ${process.env.LC_ALL || process.env.LANG || 'C'}`)
+    console.log(
+      `${count} lines: ${mb(plain).toFixed(0)} MiB plain, ${mb(stamped).toFixed(0)} MiB with kubectl --timestamps prefixes; patterns ${PATTERNS.map((p) => `'${p}'`).join(', ')}; grep locale ${process.env.LC_ALL || process.env.LANG || 'C'}`,
+    )
 
     const child = fileURLToPath(new URL('logs-filter.js', import.meta.url))
     // GNU grep stops at the first selected line when its stdout is /dev/null (it then acts like -q), so both sides
@@ -127,7 +130,7 @@ async function main(): Promise<void> {
       }
     }
 
-    const lps = (ms: number) => `${((count / ms) * 1000 / 1e6).toFixed(2)}M`
+    const lps = (ms: number) => `${(((count / ms) * 1000) / 1e6).toFixed(2)}M`
     const byName = (prefix: string) => sides.find((s) => s.name.startsWith(prefix)) as Side
     const base = sides[0] as Side
     const baseTs = sides[4] as Side
@@ -136,7 +139,15 @@ async function main(): Promise<void> {
       ['side', 'lines shown', 'wall ms', 'lines/s (wall)', 'loop ms', 'lines/s (loop)', 'wall / grep'],
       sides.map((s) => {
         const g = s.name.includes('timestamps') ? baseTs : base
-        return [s.name, s.shown, fmt.ms(median(s.times)), lps(median(s.times)), s.loops.length ? fmt.ms(median(s.loops)) : '-', s.loops.length ? lps(median(s.loops)) : '-', fmt.ratio(median(s.times) / median(g.times))]
+        return [
+          s.name,
+          s.shown,
+          fmt.ms(median(s.times)),
+          lps(median(s.times)),
+          s.loops.length ? fmt.ms(median(s.loops)) : '-',
+          s.loops.length ? lps(median(s.loops)) : '-',
+          fmt.ratio(median(s.times) / median(g.times)),
+        ]
       }),
     )
 

@@ -79,7 +79,9 @@ async function measureSize(services: number, rounds: number, kubectl: string): P
     const cwd = repo.dir
     // The objects for kustomize: what skycap renders, one file per object.
     timeOk(process.execPath, [cliPath, 'render', 'bench', '--output-dir', kdir], {cwd})
-    const files = readdirSync(kdir).filter((f) => f.endsWith('.yaml')).sort()
+    const files = readdirSync(kdir)
+      .filter((f) => f.endsWith('.yaml'))
+      .sort()
     writeFileSync(join(kdir, 'kustomization.yaml'), ['apiVersion: kustomize.config.k8s.io/v1beta1', 'kind: Kustomization', 'resources:', ...files.map((f) => `- ${f}`), ''].join('\n'))
 
     const result: SizeResult = {services, objects: files.length, cli: [], cliRss: [], kustomize: [], kustomizeRss: [], engine: undefined as unknown as EngineResult}
@@ -118,7 +120,15 @@ async function main(): Promise<void> {
   console.log('\nwall time, median (ms); skycap CLI = `node bin/run.js render bench > /dev/null`; engine = prepareRelease + toYaml in-process')
   table(
     ['objects', 'skycap CLI', 'engine, 1st call', 'engine, warm', 'kustomize', 'CLI / kustomize', 'engine warm / kustomize'],
-    results.map((r) => [r.objects, fmt.ms(median(r.cli)), fmt.ms(r.engine.times[0] ?? Number.NaN), fmt.ms(warm(r.engine)), fmt.ms(median(r.kustomize)), fmt.ratio(median(r.cli) / median(r.kustomize)), fmt.ratio(warm(r.engine) / median(r.kustomize))]),
+    results.map((r) => [
+      r.objects,
+      fmt.ms(median(r.cli)),
+      fmt.ms(r.engine.times[0] ?? Number.NaN),
+      fmt.ms(warm(r.engine)),
+      fmt.ms(median(r.kustomize)),
+      fmt.ratio(median(r.cli) / median(r.kustomize)),
+      fmt.ratio(warm(r.engine) / median(r.kustomize)),
+    ]),
   )
 
   console.log('\nwhere the engine time goes, warm median (ms): config + revision + render, then YAML output; GC within the call')
@@ -126,7 +136,15 @@ async function main(): Promise<void> {
     ['objects', 'prepareRelease', 'toYaml', 'GC', 'GC share', 'YAML bytes', 'import of engine modules'],
     results.map((r) => {
       const gc = median(r.engine.gcMs.slice(1))
-      return [r.objects, fmt.ms(median(r.engine.prepareMs.slice(1))), fmt.ms(median(r.engine.yamlMs.slice(1))), fmt.ms(gc), `${((gc / warm(r.engine)) * 100).toFixed(0)}%`, r.engine.bytes, fmt.ms(r.engine.importMs)]
+      return [
+        r.objects,
+        fmt.ms(median(r.engine.prepareMs.slice(1))),
+        fmt.ms(median(r.engine.yamlMs.slice(1))),
+        fmt.ms(gc),
+        `${((gc / warm(r.engine)) * 100).toFixed(0)}%`,
+        r.engine.bytes,
+        fmt.ms(r.engine.importMs),
+      ]
     }),
   )
 
@@ -158,7 +176,9 @@ async function main(): Promise<void> {
   const first = results[0]
   if (largest && first && largest !== first) {
     const growth = (xs: (r: SizeResult) => number) => (xs(largest) / xs(first) / (largest.objects / first.objects)).toFixed(2)
-    console.log(`\ngrowth from ${first.objects} to ${largest.objects} objects, time ratio divided by object ratio (1.00 = linear, below 1 = fixed costs dominate the small size, above 1 = superlinear):`)
+    console.log(
+      `\ngrowth from ${first.objects} to ${largest.objects} objects, time ratio divided by object ratio (1.00 = linear, below 1 = fixed costs dominate the small size, above 1 = superlinear):`,
+    )
     console.log(`  skycap CLI ${growth((r) => median(r.cli))}, engine warm ${growth((r) => warm(r.engine))}, kustomize ${growth((r) => median(r.kustomize))}`)
     const ratio = median(largest.cli) / median(largest.kustomize)
     console.log(`\ntarget: ${largest.objects} objects in at most 0.25x kustomize's time: CLI ${fmt.ratio(ratio)} ${verdict(ratio <= 0.25)}`)
@@ -169,7 +189,9 @@ async function main(): Promise<void> {
       const rise = (t: (r: SizeResult) => number) => (t(c) - t(b)) / (c.objects - b.objects) / ((t(b) - t(a)) / (b.objects - a.objects))
       const cli = rise((r) => median(r.cli))
       const eng = rise((r) => warm(r.engine))
-      console.log(`target: linear growth: marginal cost per object ${b.objects}->${c.objects} over ${a.objects}->${b.objects} (1.00 = linear; up to 1.25x counted as linear): CLI ${fmt.ratio(cli)} ${verdict(cli <= 1.25)}, engine warm ${fmt.ratio(eng)} ${verdict(eng <= 1.25)}`)
+      console.log(
+        `target: linear growth: marginal cost per object ${b.objects}->${c.objects} over ${a.objects}->${b.objects} (1.00 = linear; up to 1.25x counted as linear): CLI ${fmt.ratio(cli)} ${verdict(cli <= 1.25)}, engine warm ${fmt.ratio(eng)} ${verdict(eng <= 1.25)}`,
+      )
     }
   }
 }

@@ -139,15 +139,25 @@ function main(): void {
     // Where the time goes. 1: what importing @oclif/core loads (it is CommonJS and requires everything up front).
     const count = timeOk(node, ['--input-type=module', '-e', COUNT_MODULES], {cwd: plain, stdout: join(plain, 'modules.json')})
     const modules = JSON.parse(readFileSync(join(plain, 'modules.json'), 'utf8')) as {count: number; kib: number; byPackage: Record<string, number>}
-    console.log(`\nimport '@oclif/core' loads ${modules.count} CommonJS modules (${modules.kib.toFixed(0)} KiB of source) in ${fmt.ms(count.ms)} ms wall; most from: ${Object.entries(modules.byPackage).slice(0, 6).map(([k, v]) => `${k} ${v}`).join(', ')}`)
+    console.log(
+      `\nimport '@oclif/core' loads ${modules.count} CommonJS modules (${modules.kib.toFixed(0)} KiB of source) in ${fmt.ms(count.ms)} ms wall; most from: ${Object.entries(modules.byPackage)
+        .slice(0, 6)
+        .map(([k, v]) => `${k} ${v}`)
+        .join(', ')}`,
+    )
 
     // 2: oclif's own performance markers (settings.performanceEnabled, DEBUG=oclif:perf), median of 5 runs each.
     console.log('\noclif performance markers (median of 5 runs): process uptime when oclif is done, time inside oclif, of it loading the root plugin')
     const perfRows: Array<Array<string>> = []
-    for (const [label, dir] of [['no manifest', plain], ['manifest', withManifest]] as const) {
+    for (const [label, dir] of [
+      ['no manifest', plain],
+      ['manifest', withManifest],
+    ] as const) {
       writeFileSync(join(dir, 'perf.mjs'), PERF_RUN)
       for (const arg of ['--version', '--help']) {
-        const samples = Array.from({length: 5}, () => oclifPerf(timeOk(node, [join(dir, 'perf.mjs'), pathToFileURL(join(dir, 'bin', 'run.js')).href, arg], {cwd: dir, env: {...process.env, DEBUG: 'oclif:perf'}}).stderr))
+        const samples = Array.from({length: 5}, () =>
+          oclifPerf(timeOk(node, [join(dir, 'perf.mjs'), pathToFileURL(join(dir, 'bin', 'run.js')).href, arg], {cwd: dir, env: {...process.env, DEBUG: 'oclif:perf'}}).stderr),
+        )
         const pick = (k: keyof OclifPerf) => fmt.ms(median(samples.map((x) => x[k])))
         perfRows.push([`${arg}, ${label}`, pick('uptime'), pick('oclif'), pick('rootPlugin'), fmt.ms(median(samples.map((x) => x.uptime - x.oclif)))])
       }

@@ -5,7 +5,8 @@ import {SkycapCommand} from './_base.js'
 
 export default class Deploy extends SkycapCommand {
   static override summary = 'Deploy ENV at a revision: validate, lock, apply, watch, explain failures, roll back.'
-  static override description = 'Nothing in the cluster changes before validation passes (config, revision, render, kube context, server dry run, images). Exit codes: 0 deployed, 1 failed (rolled back), 2 invalid input, 3 locked, 4 unreachable, 70 timed out, 130 interrupted.'
+  static override description =
+    'Nothing in the cluster changes before validation passes (config, revision, render, kube context, server dry run, images). Exit codes: 0 deployed, 1 failed (rolled back), 2 invalid input, 3 locked, 4 unreachable, 70 timed out, 130 interrupted.'
   static override examples = [
     '<%= config.bin %> deploy staging',
     '<%= config.bin %> deploy prod@v1.4.0 --yes --timeout 10m',

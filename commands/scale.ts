@@ -23,7 +23,16 @@ export default class Scale extends SkycapCommand {
     const {args, flags} = await this.parse(Scale)
     if (!/^\d+$/.test(args.replicas)) throw new UserError(`replicas must be a whole number, not "${args.replicas}"`)
     const report = await scale(
-      {service: args.service, replicas: Number(args.replicas), environment: flags.environment, configPath: flags.config, force: flags.force, dryRun: flags['dry-run'], timeout: flags.timeout, waitForLock: flags['wait-for-lock']},
+      {
+        service: args.service,
+        replicas: Number(args.replicas),
+        environment: flags.environment,
+        configPath: flags.config,
+        force: flags.force,
+        dryRun: flags['dry-run'],
+        timeout: flags.timeout,
+        waitForLock: flags['wait-for-lock'],
+      },
       {kubectl: this.kubectlFactory(), reporter: this.reporter(), signal: this.abortOnSignals()},
     )
     this.log(`${report.result === 'planned' ? 'would scale' : 'scaled'} ${report.service} in ${report.environment} from ${report.from} to ${report.to}`)

@@ -95,16 +95,7 @@ export class UnreachableError extends SkycapError {
 }
 
 /** What kubectl's failure means, classified from its stderr. */
-export type KubectlFailureKind =
-  | 'not_found'
-  | 'forbidden'
-  | 'conflict'
-  | 'already_exists'
-  | 'invalid'
-  | 'unreachable'
-  | 'no_context'
-  | 'timeout'
-  | 'other'
+export type KubectlFailureKind = 'not_found' | 'forbidden' | 'conflict' | 'already_exists' | 'invalid' | 'unreachable' | 'no_context' | 'timeout' | 'other'
 
 /** kubectl ran and failed. Exit 1 (invalid objects exit 2: nothing was changed). */
 export class KubectlError extends SkycapError {

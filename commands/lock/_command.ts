@@ -18,7 +18,11 @@ export function lockCommand(action: LockCommandOptions['action'], summary: strin
 
     async run(): Promise<unknown> {
       const {args, flags} = await this.parse(LockCommand)
-      const result = await runLock({action, environment: args.environment, configPath: flags.config, force: flags.force, reason: flags.reason, duration: flags.duration}, this.kubectlFactory(), this.reporter())
+      const result = await runLock(
+        {action, environment: args.environment, configPath: flags.config, force: flags.force, reason: flags.reason, duration: flags.duration},
+        this.kubectlFactory(),
+        this.reporter(),
+      )
       this.log(lockLine(result))
       return result
     }

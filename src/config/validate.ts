@@ -74,9 +74,7 @@ function toProblems(errors: ErrorObject[]): SchemaProblem[] {
         problem = {
           path,
           key,
-          message: allowed.length
-            ? `unknown key "${key}" in ${where}; allowed keys: ${allowed.filter((k) => k !== '$schema').join(', ')}`
-            : `unknown key "${key}" in ${where}`,
+          message: allowed.length ? `unknown key "${key}" in ${where}; allowed keys: ${allowed.filter((k) => k !== '$schema').join(', ')}` : `unknown key "${key}" in ${where}`,
         }
         break
       }

@@ -14,7 +14,9 @@ export async function dryRunApply(kubectl: Kubectl, objects: KubeObject[], mode:
   if (objects.length === 0) return
   // Without the namespace the server cannot dry-run namespaced objects; client mode still checks the schema.
   const flags = mode === 'server' ? ['--dry-run=server'] : ['--dry-run=client', '--validate=strict']
-  await kubectl.run([...(mode === 'server' ? APPLY : APPLY.filter((a) => !a.startsWith('--server-side') && !a.startsWith('--field-manager') && !a.startsWith('--force-conflicts'))), ...flags], {input: list(objects)})
+  await kubectl.run([...(mode === 'server' ? APPLY : APPLY.filter((a) => !a.startsWith('--server-side') && !a.startsWith('--field-manager') && !a.startsWith('--force-conflicts'))), ...flags], {
+    input: list(objects),
+  })
 }
 
 /** Applies in two phases (config, then everything else): two kubectl calls however many services. */
@@ -54,7 +56,7 @@ export async function findPrunable(kubectl: Kubectl, selector: string, keep: Kub
   const wanted = new Set(keep.map((o) => `${o.kind}/${o.metadata.name}`))
   const live = await kubectl.json<{items: KubeObject[]}>(['get', PRUNE_RESOURCES, '-l', selector])
   return live.items
-    .filter((o) => !((o.metadata as {ownerReferences?: unknown[]}).ownerReferences?.length))
+    .filter((o) => !(o.metadata as {ownerReferences?: unknown[]}).ownerReferences?.length)
     .map((o) => `${o.kind}/${o.metadata.name}`)
     .filter((ref) => !wanted.has(ref))
     .sort()

@@ -138,7 +138,18 @@ async function applyWatchRecord(
   report.release = number
   const startedAt = new Date(clock()).toISOString()
   reporter.info(`Deploying release ${number}: ${objects.length} objects`)
-  const rollout = await applyAndWatch({kubectl, objects, selector, deadline, title: `Rolling out ${prepared.app} ${env.name}@${prepared.revision.short}`, reporter, config: prepared.loaded.config, clock, signal: deps.signal, intervalMs: deps.intervalMs})
+  const rollout = await applyAndWatch({
+    kubectl,
+    objects,
+    selector,
+    deadline,
+    title: `Rolling out ${prepared.app} ${env.name}@${prepared.revision.short}`,
+    reporter,
+    config: prepared.loaded.config,
+    clock,
+    signal: deps.signal,
+    intervalMs: deps.intervalMs,
+  })
   report.applied = rollout.applied
   report.failures = rollout.failures
   const record: ReleaseRecord = {
@@ -179,7 +190,14 @@ async function applyWatchRecord(
   report.durationMs = clock() - Date.parse(startedAt)
   await saveRelease(
     kubectl,
-    {...record, result: 'failed', finishedAt: new Date(clock()).toISOString(), durationMs: report.durationMs, rolledBackTo: report.rollback?.result === 'succeeded' ? (report.rollback.to ?? undefined) : undefined, message: rollout.failures[0]?.message ?? report.result},
+    {
+      ...record,
+      result: 'failed',
+      finishedAt: new Date(clock()).toISOString(),
+      durationMs: report.durationMs,
+      rolledBackTo: report.rollback?.result === 'succeeded' ? (report.rollback.to ?? undefined) : undefined,
+      message: rollout.failures[0]?.message ?? report.result,
+    },
     undefined,
     releases,
     keep,
@@ -187,14 +205,39 @@ async function applyWatchRecord(
 
   const cause = rollout.failures[0] ? `${rollout.failures[0].ref}: ${rollout.failures[0].message}` : report.result
   const rb = report.rollback
-  const rbText = !rb ? '' : rb.result === 'succeeded' ? `; rolled back to release ${rb.to}` : rb.result === 'skipped' ? `; not rolled back (${rb.reason})` : `; the rollback to release ${rb.to} failed too`
-  if (rollout.outcome === 'interrupted') throw new InterruptedError(`deploy of ${env.name} interrupted; the lock was released and the rollout left as it was`, {hint: `Check \`skycap status ${env.name}\`; deploy again or roll back.`, details: {report}})
-  if (rollout.outcome === 'timeout') throw new TimeoutError(`release ${report.release} of ${env.name} did not become ready in time (${cause})${rbText}`, {hint: 'Raise --timeout if the app is slow to start, or read the reasons above.', details: {report}})
-  throw new DeployFailedError(`release ${report.release} of ${env.name} failed: ${cause}${rbText}`, {hint: `See the events and logs above; \`skycap status ${env.name}\` shows what runs now.`, details: {report}})
+  const rbText = !rb
+    ? ''
+    : rb.result === 'succeeded'
+      ? `; rolled back to release ${rb.to}`
+      : rb.result === 'skipped'
+        ? `; not rolled back (${rb.reason})`
+        : `; the rollback to release ${rb.to} failed too`
+  if (rollout.outcome === 'interrupted')
+    throw new InterruptedError(`deploy of ${env.name} interrupted; the lock was released and the rollout left as it was`, {
+      hint: `Check \`skycap status ${env.name}\`; deploy again or roll back.`,
+      details: {report},
+    })
+  if (rollout.outcome === 'timeout')
+    throw new TimeoutError(`release ${report.release} of ${env.name} did not become ready in time (${cause})${rbText}`, {
+      hint: 'Raise --timeout if the app is slow to start, or read the reasons above.',
+      details: {report},
+    })
+  throw new DeployFailedError(`release ${report.release} of ${env.name} failed: ${cause}${rbText}`, {
+    hint: `See the events and logs above; \`skycap status ${env.name}\` shows what runs now.`,
+    details: {report},
+  })
 }
 
 /** Re-applies the last successful release after a failed one, and watches it. */
-async function autoRollback(target: Target, selector: string, releases: StoredRelease[], prepared: PreparedRelease, options: DeployOptions, deps: DeployDeps, timeoutMs: number): Promise<NonNullable<DeployReport['rollback']>> {
+async function autoRollback(
+  target: Target,
+  selector: string,
+  releases: StoredRelease[],
+  prepared: PreparedRelease,
+  options: DeployOptions,
+  deps: DeployDeps,
+  timeoutMs: number,
+): Promise<NonNullable<DeployReport['rollback']>> {
   if (options.noRollback) return {to: null, result: 'skipped', reason: '--no-rollback', failures: []}
   const previous = lastGood(releases)
   if (!previous) return {to: null, result: 'skipped', reason: 'no earlier successful release', failures: []}
@@ -254,7 +297,9 @@ export async function liveDeployments(kubectl: Kubectl, selector: string): Promi
  */
 export function keepScaledReplicas(prepared: PreparedRelease, env: Environment, releases: StoredRelease[], live: Map<string, number>, reset: boolean): KubeObject[] {
   const previous = releases.find((r) => r.record.action !== 'scale')?.record.configuredReplicas ?? {}
-  const hpaTargets = new Set(prepared.objects.filter((r) => r.object.kind === 'HorizontalPodAutoscaler').map((r) => String((r.object as {spec?: {scaleTargetRef?: {name?: string}}}).spec?.scaleTargetRef?.name)))
+  const hpaTargets = new Set(
+    prepared.objects.filter((r) => r.object.kind === 'HorizontalPodAutoscaler').map((r) => String((r.object as {spec?: {scaleTargetRef?: {name?: string}}}).spec?.scaleTargetRef?.name)),
+  )
   return prepared.objects.map(({object, service}) => {
     if (object.kind !== 'Deployment' || !service || !live.has(object.metadata.name)) return object
     const configured = env.services[service]?.replicas ?? 1
@@ -283,4 +328,3 @@ async function checkImagesExist(prepared: PreparedRelease, deps: DeployDeps): Pr
     })
   }
 }
-

@@ -42,10 +42,7 @@ export async function status(options: EnvOptions, factory: KubectlFactory, repor
   const {loaded, env} = await openEnvironment(options)
   const target = await connect(env, factory, reporter)
   const selector = appSelector(loaded.config.app, env.name)
-  const [list, releases] = await Promise.all([
-    target.kubectl.json<{items: Array<LiveDeployment>}>(['get', 'deployments', '-l', selector]),
-    listReleases(target.kubectl, loaded.config.app, env.name),
-  ])
+  const [list, releases] = await Promise.all([target.kubectl.json<{items: Array<LiveDeployment>}>(['get', 'deployments', '-l', selector]), listReleases(target.kubectl, loaded.config.app, env.name)])
   const services: ServiceStatus[] = Object.keys(env.services).map((name) => {
     const d = list.items.find((i) => i.metadata.name === name)
     if (!d) return {service: name, revision: null, image: null, ready: 0, desired: 0, updated: 0, age: null, state: 'not deployed'}
@@ -77,7 +74,11 @@ function age(ms: number): string {
 }
 
 /** `skycap diff ENV[@REV]`: what a deploy would change. */
-export async function diff(options: {target?: string; configPath?: string}, factory: KubectlFactory, reporter: Reporter): Promise<{environment: string; revision: string; changed: string[]; diff: string}> {
+export async function diff(
+  options: {target?: string; configPath?: string},
+  factory: KubectlFactory,
+  reporter: Reporter,
+): Promise<{environment: string; revision: string; changed: string[]; diff: string}> {
   const prepared = await prepareRelease({target: options.target, configPath: options.configPath})
   for (const w of prepared.warnings) reporter.warn(formatWarning(w))
   const env = prepared.environment
@@ -85,7 +86,12 @@ export async function diff(options: {target?: string; configPath?: string}, fact
   const exists = await namespaceExists(target.kubectl, env.namespace)
   if (!exists) {
     const objects = prepared.objects.map((o) => `${o.object.kind}/${o.object.metadata.name}`)
-    return {environment: env.name, revision: prepared.revision.sha, changed: objects, diff: `namespace ${env.namespace} does not exist yet: a deploy creates it and ${objects.length} objects:\n${objects.map((o) => `+ ${o}`).join('\n')}\n`}
+    return {
+      environment: env.name,
+      revision: prepared.revision.sha,
+      changed: objects,
+      diff: `namespace ${env.namespace} does not exist yet: a deploy creates it and ${objects.length} objects:\n${objects.map((o) => `+ ${o}`).join('\n')}\n`,
+    }
   }
   const selector = appSelector(prepared.app, env.name)
   const [releases, live] = await Promise.all([listReleases(target.kubectl, prepared.app, env.name), liveDeployments(target.kubectl, selector)])

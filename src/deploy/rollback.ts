@@ -56,18 +56,41 @@ export async function rollback(options: RollbackOptions, deps: DeployDeps): Prom
   await dryRunApply(kubectl, objects, 'server')
   const report = plannedReport(app, env, target, chosen.record.revision ?? {sha: '', short: '', subject: ''}, chosen.record.images)
   if (env.protected && !options.yes && !options.dryRun) {
-    await confirmProtected(env, deps, 'rollback', `Roll back PROTECTED ${env.name} (context ${target.context}) to release ${chosen.record.number} (${chosen.record.revision?.short})?\n${await changeSummary(kubectl, objects)}`)
+    await confirmProtected(
+      env,
+      deps,
+      'rollback',
+      `Roll back PROTECTED ${env.name} (context ${target.context}) to release ${chosen.record.number} (${chosen.record.revision?.short})?\n${await changeSummary(kubectl, objects)}`,
+    )
   }
   if (options.dryRun) {
     report.applied = objects.map((o) => `${o.kind}/${o.metadata.name}`)
     return report
   }
-  const lock = await acquireLock(kubectl, {app, environment: env.name, reason: `rollback ${env.name} to release ${chosen.record.number}`, durationSeconds: Math.ceil(timeoutMs / 1000) + 60, waitMs, signal: deps.signal})
+  const lock = await acquireLock(kubectl, {
+    app,
+    environment: env.name,
+    reason: `rollback ${env.name} to release ${chosen.record.number}`,
+    durationSeconds: Math.ceil(timeoutMs / 1000) + 60,
+    waitMs,
+    signal: deps.signal,
+  })
   try {
     const number = (releases[0]?.record.number ?? 0) + 1
     report.release = number
     deps.reporter.info(`Rolling ${env.name} back to release ${chosen.record.number} (${chosen.record.revision?.short}) as release ${number}`)
-    const rollout = await applyAndWatch({kubectl, objects, selector, deadline: started + timeoutMs, title: `Rolling back to release ${chosen.record.number}`, reporter: deps.reporter, config: loaded.config, clock, signal: deps.signal, intervalMs: deps.intervalMs})
+    const rollout = await applyAndWatch({
+      kubectl,
+      objects,
+      selector,
+      deadline: started + timeoutMs,
+      title: `Rolling back to release ${chosen.record.number}`,
+      reporter: deps.reporter,
+      config: loaded.config,
+      clock,
+      signal: deps.signal,
+      intervalMs: deps.intervalMs,
+    })
     report.applied = rollout.applied
     report.failures = rollout.failures
     report.result = rollout.outcome === 'ready' ? 'succeeded' : rollout.outcome === 'timeout' ? 'timed-out' : rollout.outcome === 'interrupted' ? 'interrupted' : 'failed'

@@ -28,7 +28,10 @@ export async function connect(env: Environment, factory: KubectlFactory, reporte
   let context = env.context
   if (context) {
     const r = await bare.run(['config', 'get-contexts', '-o', 'name'], {namespaced: false})
-    const known = r.stdout.split('\n').map((l) => l.trim()).filter(Boolean)
+    const known = r.stdout
+      .split('\n')
+      .map((l) => l.trim())
+      .filter(Boolean)
     if (!known.includes(context)) {
       throw new UserError(`kube context "${context}" of environment ${env.name} is not in your kubeconfig; nothing was changed`, {
         hint: `Known contexts: ${known.join(', ') || 'none'}. Add it (e.g. gcloud/aws/az get-credentials) or fix environments.${env.name}.context in skycap.yaml.`,
@@ -39,7 +42,10 @@ export async function connect(env: Environment, factory: KubectlFactory, reporte
     try {
       context = (await bare.run(['config', 'current-context'], {namespaced: false})).stdout.trim()
     } catch (error) {
-      if (error instanceof KubectlError) throw new UserError(`environment ${env.name} names no context and kubectl has no current context`, {hint: `Set environments.${env.name}.context in skycap.yaml or run kubectl config use-context.`})
+      if (error instanceof KubectlError)
+        throw new UserError(`environment ${env.name} names no context and kubectl has no current context`, {
+          hint: `Set environments.${env.name}.context in skycap.yaml or run kubectl config use-context.`,
+        })
       throw error
     }
     reporter.warn(`environment ${env.name} names no kube context; using the current one: ${context}`)

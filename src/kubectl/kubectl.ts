@@ -135,7 +135,17 @@ export class Kubectl {
 
   /** A copy bound to another namespace. */
   withNamespace(namespace: string): Kubectl {
-    return new Kubectl({binary: this.binary, context: this.context, namespace, requestTimeout: this.requestTimeout, runner: this.runner, spawner: this.spawner, trace: this.trace, retries: this.retries, sleep: this.sleep})
+    return new Kubectl({
+      binary: this.binary,
+      context: this.context,
+      namespace,
+      requestTimeout: this.requestTimeout,
+      runner: this.runner,
+      spawner: this.spawner,
+      trace: this.trace,
+      retries: this.retries,
+      sleep: this.sleep,
+    })
   }
 
   /** The full argv for `args`: --context, --namespace and --request-timeout are added here and only here. */
@@ -187,7 +197,7 @@ export function classify(args: readonly string[], stderr: string, context?: stri
   const where = context ? ` (context ${context})` : ''
   if (/context "([^"]+)" does not exist|no context exists with the name/.test(text)) {
     return new KubectlError('no_context', `kube context "${context}" is not in your kubeconfig`, args, text, {
-      hint: 'Check `kubectl config get-contexts`, or fix the environment\'s context in skycap.yaml. Nothing was changed.',
+      hint: "Check `kubectl config get-contexts`, or fix the environment's context in skycap.yaml. Nothing was changed.",
     })
   }
   if (/Unable to connect to the server|connection refused|no such host|dial tcp|i\/o timeout|no route to host|the server could not find the requested resource \(get namespaces/i.test(text)) {
@@ -211,7 +221,20 @@ export function classify(args: readonly string[], stderr: string, context?: stri
     hint = 'Fix the object in its template or in skycap.yaml; nothing was changed.'
   } else if (/timed out|Timeout|deadline exceeded/.test(text)) kind = 'timeout'
   // Validation errors list their causes on the following lines ("* spec.ports[0].port: Invalid value: ...").
-  const causes = text.split('\n').filter((l) => /^\s*\* /.test(l)).slice(0, 5).map((l) => l.trim().replace(/^\* /, ''))
+  const causes = text
+    .split('\n')
+    .filter((l) => /^\s*\* /.test(l))
+    .slice(0, 5)
+    .map((l) => l.trim().replace(/^\* /, ''))
   const detail = `${first.replace(/^error: /i, '').replace(/:\s*$/, '')}${causes.length ? `: ${causes.join('; ')}` : ''}`
-  return new KubectlError(kind, `kubectl ${args.filter((a) => !a.startsWith('-')).slice(0, 2).join(' ')} failed${where}: ${detail}`, args, text, {hint})
+  return new KubectlError(
+    kind,
+    `kubectl ${args
+      .filter((a) => !a.startsWith('-'))
+      .slice(0, 2)
+      .join(' ')} failed${where}: ${detail}`,
+    args,
+    text,
+    {hint},
+  )
 }

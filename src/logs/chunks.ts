@@ -96,7 +96,7 @@ export class LogChunkProcessor {
     let size = 0
     let lines = 0
     let lastTsStart = -1
-    for (let pos = 0; pos < text.length; ) {
+    for (let pos = 0; pos < text.length;) {
       const nl = text.indexOf('\n', pos)
       let start = pos
       const c = text.charCodeAt(pos)

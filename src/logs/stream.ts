@@ -100,8 +100,7 @@ export async function streamLogs(options: LogsOptions, deps: LogsDeps): Promise<
     if (resume && st.processor.lastTs) {
       args.push(`--since-time=${st.processor.lastTs}`)
       st.processor.resume()
-    }
-    else {
+    } else {
       if (sinceSeconds !== undefined) args.push(`--since=${sinceSeconds}s`)
       if (options.tail !== undefined) args.push(`--tail=${options.tail}`)
     }
@@ -126,7 +125,14 @@ export async function streamLogs(options: LogsOptions, deps: LogsDeps): Promise<
   }
 
   const listPods = async (): Promise<Pod[]> => {
-    const list = await kubectl.json<{items: Array<KubeObject & {spec?: {containers?: Array<{name: string}>}; status?: {containerStatuses?: Array<{name: string; state?: Record<string, unknown>; lastState?: Record<string, unknown>; restartCount?: number}>}}>}>(['get', 'pods', '-l', selector], {signal: controller.signal})
+    const list = await kubectl.json<{
+      items: Array<
+        KubeObject & {
+          spec?: {containers?: Array<{name: string}>}
+          status?: {containerStatuses?: Array<{name: string; state?: Record<string, unknown>; lastState?: Record<string, unknown>; restartCount?: number}>}
+        }
+      >
+    }>(['get', 'pods', '-l', selector], {signal: controller.signal})
     return list.items.map((p) => ({
       name: p.metadata.name,
       service: p.metadata.labels?.[LABELS.name] ?? '',

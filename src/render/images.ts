@@ -18,9 +18,13 @@ const TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/
 /** Checks a rendered image tag against the registry's tag grammar. */
 export function checkTag(tag: string, file: string): string {
   if (!TAG.test(tag)) {
-    throw new ConfigError(`imageTag renders to "${tag}", which is not a valid image tag (letters, digits, '_', '.', '-'; at most 128)`, {file}, {
-      hint: 'Change imageTag in skycap.yaml, e.g. "{{ revision.sha }}" or "git-{{ revision.short }}".',
-    })
+    throw new ConfigError(
+      `imageTag renders to "${tag}", which is not a valid image tag (letters, digits, '_', '.', '-'; at most 128)`,
+      {file},
+      {
+        hint: 'Change imageTag in skycap.yaml, e.g. "{{ revision.sha }}" or "git-{{ revision.short }}".',
+      },
+    )
   }
   return tag
 }

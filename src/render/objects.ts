@@ -79,7 +79,21 @@ const KIND_ORDER = [
 ]
 
 /** Kinds applied in the first apply phase (config before workloads). */
-export const CONFIG_KINDS = new Set(['Namespace', 'CustomResourceDefinition', 'ResourceQuota', 'LimitRange', 'PriorityClass', 'ServiceAccount', 'Secret', 'ConfigMap', 'PersistentVolumeClaim', 'ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding'])
+export const CONFIG_KINDS = new Set([
+  'Namespace',
+  'CustomResourceDefinition',
+  'ResourceQuota',
+  'LimitRange',
+  'PriorityClass',
+  'ServiceAccount',
+  'Secret',
+  'ConfigMap',
+  'PersistentVolumeClaim',
+  'ClusterRole',
+  'ClusterRoleBinding',
+  'Role',
+  'RoleBinding',
+])
 
 function kindRank(kind: string): number {
   const i = KIND_ORDER.indexOf(kind)

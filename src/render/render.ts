@@ -93,7 +93,13 @@ export async function renderEnvironment(loaded: LoadedConfig, env: Environment, 
     const o = r.object
     if (!CLUSTER_SCOPED.has(o.kind)) {
       if (o.metadata.namespace !== undefined && o.metadata.namespace !== env.namespace) {
-        errors.push(new ConfigError(`${o.kind}/${o.metadata.name} sets namespace "${o.metadata.namespace}", but environment ${env.name} deploys into "${env.namespace}"`, {file: r.source}, {hint: 'Remove metadata.namespace; skycap sets it.'}))
+        errors.push(
+          new ConfigError(
+            `${o.kind}/${o.metadata.name} sets namespace "${o.metadata.namespace}", but environment ${env.name} deploys into "${env.namespace}"`,
+            {file: r.source},
+            {hint: 'Remove metadata.namespace; skycap sets it.'},
+          ),
+        )
       }
       // name and namespace first, so the YAML reads the way kubectl prints it.
       const {name, namespace: _ns, ...rest} = o.metadata
@@ -218,9 +224,13 @@ function repositoryTemplates(loaded: LoadedConfig, env: Environment): TemplateFi
   for (const sub of readdirSync(root).sort()) {
     if (!statSync(join(root, sub)).isDirectory()) continue
     if (!loaded.config.environments[sub]) {
-      throw new ConfigError(`template folder "${folder}/${sub}" does not match any environment`, {file: join(folder, sub)}, {
-        hint: `Folders under ${folder}/ hold templates for one environment; known: ${Object.keys(loaded.config.environments).join(', ')}.`,
-      })
+      throw new ConfigError(
+        `template folder "${folder}/${sub}" does not match any environment`,
+        {file: join(folder, sub)},
+        {
+          hint: `Folders under ${folder}/ hold templates for one environment; known: ${Object.keys(loaded.config.environments).join(', ')}.`,
+        },
+      )
     }
     if (sub === env.name) out.push(...list(join(root, sub)))
   }
@@ -237,9 +247,13 @@ function parseManifests(text: string, file: string): KubeObject[] {
   for (const doc of Array.isArray(docs) ? docs : [docs]) {
     if (doc.errors.length) {
       const e = doc.errors[0] as import('yaml').YAMLError
-      throw new ConfigError(`rendered template is not valid YAML: ${e.message.split('\n')[0]}`, {file, line: e.linePos?.[0]?.line, column: e.linePos?.[0]?.col}, {
-        hint: 'Line numbers are of the rendered text; quote inserted values with `| json`.',
-      })
+      throw new ConfigError(
+        `rendered template is not valid YAML: ${e.message.split('\n')[0]}`,
+        {file, line: e.linePos?.[0]?.line, column: e.linePos?.[0]?.col},
+        {
+          hint: 'Line numbers are of the rendered text; quote inserted values with `| json`.',
+        },
+      )
     }
     const value = doc.toJS() as unknown
     if (value === null || value === undefined) continue

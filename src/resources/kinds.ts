@@ -109,7 +109,13 @@ const job: WatchedKind = {
     const failed = conditions.find((c) => c.type === 'Failed' && c.status === 'True')
     const pods = snapshot.ownedBy('Pod', live)
     out.related.push(...pods.map((p) => p.metadata.name))
-    if (failed) return {...out, state: 'failed', message: `job failed: ${failed.message ?? failed.reason ?? ''}`.trim(), failing: pods.slice(0, 1).map((p) => ({pod: p.metadata.name, container: String((p as Obj).spec?.containers?.[0]?.name ?? ''), previous: false}))}
+    if (failed)
+      return {
+        ...out,
+        state: 'failed',
+        message: `job failed: ${failed.message ?? failed.reason ?? ''}`.trim(),
+        failing: pods.slice(0, 1).map((p) => ({pod: p.metadata.name, container: String((p as Obj).spec?.containers?.[0]?.name ?? ''), previous: false})),
+      }
     if (conditions.some((c) => c.type === 'Complete' && c.status === 'True')) return {...out, state: 'ready', message: 'completed'}
     const podFailure = checkPods(pods, out)
     if (podFailure) return podFailure

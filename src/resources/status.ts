@@ -76,9 +76,12 @@ export function podProblem(pod: KubeObject): {message: string; failing: FailingC
     const reason = c.state?.waiting?.reason
     if (reason && FATAL_WAITING.has(reason)) {
       const last = c.lastState?.terminated
-      const detail = reason === 'CrashLoopBackOff'
-        ? ` (exit code ${last?.exitCode ?? '?'}${last?.reason ? `, ${last.reason}` : ''}; restarted ${c.restartCount ?? 0} times)`
-        : c.state?.waiting?.message ? `: ${c.state.waiting.message}` : ''
+      const detail =
+        reason === 'CrashLoopBackOff'
+          ? ` (exit code ${last?.exitCode ?? '?'}${last?.reason ? `, ${last.reason}` : ''}; restarted ${c.restartCount ?? 0} times)`
+          : c.state?.waiting?.message
+            ? `: ${c.state.waiting.message}`
+            : ''
       return {message: `container ${c.name} of pod ${name} is in ${reason}${detail}`, failing: [{pod: name, container: c.name, previous: reason === 'CrashLoopBackOff'}]}
     }
   }

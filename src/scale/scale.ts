@@ -55,13 +55,22 @@ export async function scale(options: ScaleOptions, deps: DeployDeps): Promise<Sc
   const hpas = await kubectl.json<{items: Array<{metadata: {name: string}; spec?: {scaleTargetRef?: {kind?: string; name?: string}}}>}>(['get', 'horizontalpodautoscalers'])
   const hpa = hpas.items.find((h) => h.spec?.scaleTargetRef?.kind === 'Deployment' && h.spec.scaleTargetRef.name === options.service)
   if (hpa && !options.force) {
-    throw new UserError(`${options.service} is managed by the HorizontalPodAutoscaler ${hpa.metadata.name}; it would undo the change`, {hint: 'Change the HPA bounds in its template instead, or pass --force.'})
+    throw new UserError(`${options.service} is managed by the HorizontalPodAutoscaler ${hpa.metadata.name}; it would undo the change`, {
+      hint: 'Change the HPA bounds in its template instead, or pass --force.',
+    })
   }
   const from = deployment.spec?.replicas ?? 1
   const report: ScaleReport = {environment: env.name, service: options.service, from, to: options.replicas, result: 'planned', release: null}
   if (options.dryRun) return report
 
-  const lock = await acquireLock(kubectl, {app, environment: env.name, reason: `scale ${options.service} to ${options.replicas}`, durationSeconds: Math.ceil(timeoutMs / 1000) + 60, waitMs, signal: deps.signal})
+  const lock = await acquireLock(kubectl, {
+    app,
+    environment: env.name,
+    reason: `scale ${options.service} to ${options.replicas}`,
+    durationSeconds: Math.ceil(timeoutMs / 1000) + 60,
+    waitMs,
+    signal: deps.signal,
+  })
   try {
     deps.reporter.info(`Scaling ${options.service} in ${env.name} from ${from} to ${options.replicas}`)
     await kubectl.run(['scale', `deployment/${options.service}`, `--replicas=${options.replicas}`])

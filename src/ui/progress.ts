@@ -55,8 +55,10 @@ export async function listrRolloutView(title: string, refs: string[]): Promise<R
           ),
       },
     ],
-    {exitOnError: false, // stdout is for results: the renderer writes to stderr through its logger's process output.
-      rendererOptions: {logger: new ListrLogger({useIcons: true, processOutput: new ProcessOutput(process.stderr, process.stderr)}), collapseSubtasks: false}},
+    {
+      exitOnError: false, // stdout is for results: the renderer writes to stderr through its logger's process output.
+      rendererOptions: {logger: new ListrLogger({useIcons: true, processOutput: new ProcessOutput(process.stderr, process.stderr)}), collapseSubtasks: false},
+    },
   )
   const running = listr.run().catch(() => undefined)
   const settled = new Set<string>()

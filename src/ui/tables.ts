@@ -13,7 +13,13 @@ export function historyTable(releases: ReleaseRecord[]): string {
   if (releases.length === 0) return 'no releases recorded yet'
   const rows = [['RELEASE', 'ACTION', 'RESULT', 'REVISION', 'USER', 'STARTED', 'DURATION', 'NOTE']]
   for (const r of releases) {
-    const note = r.scale ? `${r.scale.service} ${r.scale.from} -> ${r.scale.to}` : r.rolledBackTo ? (r.action === 'rollback' ? `to release ${r.rolledBackTo}` : `rolled back to ${r.rolledBackTo}`) : (r.message ?? r.revision?.subject ?? '')
+    const note = r.scale
+      ? `${r.scale.service} ${r.scale.from} -> ${r.scale.to}`
+      : r.rolledBackTo
+        ? r.action === 'rollback'
+          ? `to release ${r.rolledBackTo}`
+          : `rolled back to ${r.rolledBackTo}`
+        : (r.message ?? r.revision?.subject ?? '')
     rows.push([String(r.number), r.action, r.result, r.revision?.short ?? '-', r.user, r.startedAt.replace(/\.\d+Z$/, 'Z'), `${Math.round(r.durationMs / 1000)}s`, note])
   }
   return table(rows)

@@ -6,7 +6,10 @@ import {parseJson, runCli, TempRepo} from '../helpers/repo.js'
 import {kubectl, testCluster} from './harness.js'
 
 export class TestApp {
-  constructor(readonly repo: TempRepo, readonly namespace: string) {}
+  constructor(
+    readonly repo: TempRepo,
+    readonly namespace: string,
+  ) {}
 
   /** Copies the fixture, points it at `namespace` on the test cluster, commits. */
   static async create(namespace: string): Promise<TestApp> {

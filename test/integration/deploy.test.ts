@@ -27,7 +27,16 @@ describe('skycap deploy (real cluster)', function () {
     expect(web.status.readyReplicas).to.equal(2)
     expect(web.spec.template.spec.containers[0].image).to.equal(`example.invalid/itapp/web:${sha}`)
     const status = await app.json(['status', 'test'])
-    expect(status.doc.result.services).to.deep.include({service: 'web', revision: sha, image: `example.invalid/itapp/web:${sha}`, ready: 2, desired: 2, updated: 2, age: status.doc.result.services[0].age, state: 'ready'})
+    expect(status.doc.result.services).to.deep.include({
+      service: 'web',
+      revision: sha,
+      image: `example.invalid/itapp/web:${sha}`,
+      ready: 2,
+      desired: 2,
+      updated: 2,
+      age: status.doc.result.services[0].age,
+      state: 'ready',
+    })
     const history = await app.json(['history', 'test'])
     expect(history.doc.result.releases.map((x: any) => [x.number, x.action, x.result, x.revision.sha])).to.deep.equal([[1, 'deploy', 'succeeded', sha]])
     expect(await kubectl(['get', 'lease', 'skycap-lock-itapp', '--ignore-not-found', '-o', 'name'], {namespace: ns.name})).to.have.property('stdout', '')
@@ -66,7 +75,10 @@ describe('skycap deploy (real cluster)', function () {
     const web = status.doc.result.services.find((s: any) => s.service === 'web')
     expect(web).to.include({revision: good, state: 'ready', ready: 2})
     const history = await app.json(['history', 'test'])
-    expect(history.doc.result.releases.map((x: any) => [x.number, x.result, x.rolledBackTo ?? null])).to.deep.equal([[2, 'failed', 1], [1, 'succeeded', null]])
+    expect(history.doc.result.releases.map((x: any) => [x.number, x.result, x.rolledBackTo ?? null])).to.deep.equal([
+      [2, 'failed', 1],
+      [1, 'succeeded', null],
+    ])
     // The human output explains the failure on stderr.
     app.repo.write('config/web/app.properties', 'greeting=again\n')
     await app.repo.commit('again')

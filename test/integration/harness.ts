@@ -36,9 +36,7 @@ export function testCluster(): TestCluster {
   const kubectlPath = process.env[ENV.kubectl]
   const logDir = process.env[ENV.logDir]
   if (!kubeconfig || !context || !kubectlPath || !logDir) {
-    throw new Error(
-      'no test cluster: run integration tests with `npm run test:integration` (its --require dist/test/integration/hooks.js starts one)',
-    )
+    throw new Error('no test cluster: run integration tests with `npm run test:integration` (its --require dist/test/integration/hooks.js starts one)')
   }
   return {kubeconfig, context, kubectlPath, external: process.env[ENV.external] === '1', logDir}
 }
@@ -142,10 +140,7 @@ export function captureOutput(stream: Readable): CapturedOutput {
           if (err) reject(err)
           else resolve(text)
         }
-        const timer = setTimeout(
-          () => finish(new Error(`${String(match)} did not appear within ${timeoutMs}ms; got:\n${text}`)),
-          timeoutMs,
-        )
+        const timer = setTimeout(() => finish(new Error(`${String(match)} did not appear within ${timeoutMs}ms; got:\n${text}`)), timeoutMs)
         waiters.add(check)
         check()
       })
@@ -157,11 +152,7 @@ export function captureOutput(stream: Readable): CapturedOutput {
  * Polls `check` until it returns something other than undefined/false, and returns that.
  * Rejects after timeoutMs with `what` and the last error thrown by check, if any.
  */
-export async function waitFor<T>(
-  what: string,
-  check: () => Promise<T | undefined | false> | T | undefined | false,
-  {timeoutMs = 60_000, intervalMs = 500} = {},
-): Promise<T> {
+export async function waitFor<T>(what: string, check: () => Promise<T | undefined | false> | T | undefined | false, {timeoutMs = 60_000, intervalMs = 500} = {}): Promise<T> {
   const deadline = Date.now() + timeoutMs
   let lastError: unknown
   for (;;) {
@@ -181,7 +172,11 @@ export async function waitFor<T>(
 
 /** A namespace name: `<prefix>-<6 random hex>`, cut to the 63 characters Kubernetes allows. */
 export function uniqueName(prefix: string): string {
-  const clean = prefix.toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/^-+|-+$/g, '') || 'it'
+  const clean =
+    prefix
+      .toLowerCase()
+      .replace(/[^a-z0-9-]+/g, '-')
+      .replace(/^-+|-+$/g, '') || 'it'
   return `${clean.slice(0, 56)}-${randomBytes(3).toString('hex')}`
 }
 
@@ -221,12 +216,10 @@ export function useNamespace(prefix: string): {readonly name: string} {
 
 // Pods cannot be created in a namespace until the controller-manager has given it its default ServiceAccount.
 async function waitForServiceAccount(namespace: string): Promise<void> {
-  await waitFor(
-    `the default ServiceAccount of namespace ${namespace}`,
-    async () =>
-      (await kubectl(['get', 'serviceaccount', 'default', '-o', 'name'], {namespace, reject: false})).exitCode === 0,
-    {timeoutMs: 30_000, intervalMs: 200},
-  )
+  await waitFor(`the default ServiceAccount of namespace ${namespace}`, async () => (await kubectl(['get', 'serviceaccount', 'default', '-o', 'name'], {namespace, reject: false})).exitCode === 0, {
+    timeoutMs: 30_000,
+    intervalMs: 200,
+  })
 }
 
 const LOGS_NAMESPACE_LABEL = 'skycap.test/namespace'
@@ -251,9 +244,7 @@ export interface PodLogFiles {
 export async function podLogFiles(namespace: string, opts: {pod?: string} = {}): Promise<PodLogFiles> {
   const crd = await kubectl(['get', 'crd', 'clusterlogs.kwok.x-k8s.io', '-o', 'name'], {reject: false})
   if (crd.exitCode !== 0) {
-    throw new Error(
-      `podLogFiles: the cluster has no kwok ClusterLogs CRD (${testCluster().context}); pod logs from files need the kwok test cluster (npm run cluster:up)`,
-    )
+    throw new Error(`podLogFiles: the cluster has no kwok ClusterLogs CRD (${testCluster().context}); pod logs from files need the kwok test cluster (npm run cluster:up)`)
   }
   const dir = path.join(testCluster().logDir, namespace, opts.pod ?? '_all')
   await mkdir(dir, {recursive: true})
@@ -297,6 +288,9 @@ export function criLine(text: string, stream: 'stdout' | 'stderr' = 'stdout', ti
  * (`kubectl logs -f`) receive them as they are written.
  */
 export async function appendLog(file: string, lines: readonly string[], stream: 'stdout' | 'stderr' = 'stdout'): Promise<void> {
-  const text = lines.flatMap((l) => l.split('\n')).map((l) => criLine(l, stream)).join('')
+  const text = lines
+    .flatMap((l) => l.split('\n'))
+    .map((l) => criLine(l, stream))
+    .join('')
   await appendFile(file, text)
 }

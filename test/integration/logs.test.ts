@@ -50,7 +50,13 @@ describe('skycap logs (real cluster, pod logs from files)', function () {
     const all = await app.cli(['logs', 'web', '--no-filters'])
     expect(all.stdout.trim().split('\n')).to.have.length(10)
     const grep = await app.cli(['logs', 'web', '--grep', 'ERROR|cart'])
-    expect(grep.stdout.trim().split('\n').map((l) => l.split(' │ ')[1]).sort()).to.deep.equal(['ERROR payment failed', 'ERROR payment failed', 'GET /cart 200', 'GET /cart 200'])
+    expect(
+      grep.stdout
+        .trim()
+        .split('\n')
+        .map((l) => l.split(' │ ')[1])
+        .sort(),
+    ).to.deep.equal(['ERROR payment failed', 'ERROR payment failed', 'GET /cart 200', 'GET /cart 200'])
     const exclude = await app.cli(['logs', 'web', '--exclude', '^ERROR'])
     expect(exclude.stdout).to.not.contain('ERROR')
     expect(exclude.stdout).to.contain('starting web')
@@ -58,7 +64,12 @@ describe('skycap logs (real cluster, pod logs from files)', function () {
 
   it('--tail and --since', async () => {
     const tail = await app.cli(['logs', 'web', '--tail', '1', '--no-filters'])
-    expect(tail.stdout.trim().split('\n').map((l) => l.split(' │ ')[1])).to.deep.equal(['ERROR payment failed', 'ERROR payment failed'])
+    expect(
+      tail.stdout
+        .trim()
+        .split('\n')
+        .map((l) => l.split(' │ ')[1]),
+    ).to.deep.equal(['ERROR payment failed', 'ERROR payment failed'])
     await appendFile(files.current, criLine('old line', 'stdout', new Date(Date.now() - 3_600_000)))
     await appendFile(files.current, criLine('fresh line'))
     const since = await app.cli(['logs', 'web', '--since', '1m', '--no-filters'])
@@ -69,7 +80,10 @@ describe('skycap logs (real cluster, pod logs from files)', function () {
   it('--json prints one object per line', async () => {
     const r = await app.cli(['logs', 'web', '--json'])
     expect(r.exitCode).to.equal(0)
-    const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l))
+    const lines = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l))
     expect(lines).to.have.length(6)
     expect(lines[0]).to.have.all.keys('service', 'pod', 'container', 'timestamp', 'message')
     expect(lines[0]).to.include({service: 'web', container: 'web'})

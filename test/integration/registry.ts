@@ -20,7 +20,11 @@ async function freePort(): Promise<number> {
 }
 
 export class LocalRegistry {
-  private constructor(readonly host: string, private readonly proc: ChildProcess, private readonly dir: string) {}
+  private constructor(
+    readonly host: string,
+    private readonly proc: ChildProcess,
+    private readonly dir: string,
+  ) {}
 
   /** Starts docker-registry on a free port; fails (never skips) when it is not installed. */
   static async start(): Promise<LocalRegistry> {
@@ -29,7 +33,9 @@ export class LocalRegistry {
     const config = join(dir, 'config.yml')
     writeFileSync(config, `version: 0.1\nlog: {level: error}\nstorage: {filesystem: {rootdirectory: ${dir}/data}}\nhttp: {addr: 127.0.0.1:${port}}\n`)
     const proc = spawn('docker-registry', ['serve', config], {stdio: 'ignore'})
-    const failed = new Promise<never>((_, reject) => proc.on('error', (e) => reject(new Error(`cannot start docker-registry (apt-get install docker-registry; test/cluster/build.sh installs it): ${e.message}`))))
+    const failed = new Promise<never>((_, reject) =>
+      proc.on('error', (e) => reject(new Error(`cannot start docker-registry (apt-get install docker-registry; test/cluster/build.sh installs it): ${e.message}`))),
+    )
     const registry = new LocalRegistry(`127.0.0.1:${port}`, proc, dir)
     await Promise.race([failed, waitFor('docker-registry to answer', async () => (await fetch(`http://${registry.host}/v2/`)).ok, {timeoutMs: 20_000, intervalMs: 200})])
     return registry

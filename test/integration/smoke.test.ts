@@ -1,16 +1,7 @@
 // Proves the test cluster with plain kubectl: everything skycap will build on works for real here.
 import {expect} from 'chai'
 import {execa} from 'execa'
-import {
-  appendLog,
-  captureOutput,
-  kubectl,
-  kubectlProcess,
-  podLogFiles,
-  testCluster,
-  useNamespace,
-  waitFor,
-} from './harness.js'
+import {appendLog, captureOutput, kubectl, kubectlProcess, podLogFiles, testCluster, useNamespace, waitFor} from './harness.js'
 
 const BEHAVIOR = 'sim.kwok.test/behavior'
 
@@ -153,11 +144,7 @@ describe('test cluster (smoke, plain kubectl)', function () {
   it('counts restarts up while a pod crash-loops', async function () {
     await kubectl(['apply', '-f', '-'], {namespace: ns.name, input: deployment('web', {replicas: 1, behavior: 'crashloop'})})
     const first = await waitFor('a crash-looping pod', async () => (await pods(ns.name, 'app=web'))[0]?.status.containerStatuses?.[0])
-    await waitFor(
-      'the restart count to go up',
-      async () => ((await pods(ns.name, 'app=web'))[0]?.status.containerStatuses?.[0]?.restartCount ?? 0) > first.restartCount,
-      {timeoutMs: 45_000},
-    )
+    await waitFor('the restart count to go up', async () => ((await pods(ns.name, 'app=web'))[0]?.status.containerStatuses?.[0]?.restartCount ?? 0) > first.restartCount, {timeoutMs: 45_000})
   })
 
   it('brings a failed rollout back with `rollout undo`', async function () {
@@ -167,10 +154,7 @@ describe('test cluster (smoke, plain kubectl)', function () {
       namespace: ns.name,
       input: deployment('web', {replicas: 2, progressDeadlineSeconds: 8, image: 'example.invalid/web:v2', behavior: 'crashloop'}),
     })
-    await kubectl(
-      ['wait', '--for=jsonpath={.status.conditions[?(@.type=="Progressing")].reason}=ProgressDeadlineExceeded', 'deployment/web', '--timeout=60s'],
-      {namespace: ns.name},
-    )
+    await kubectl(['wait', '--for=jsonpath={.status.conditions[?(@.type=="Progressing")].reason}=ProgressDeadlineExceeded', 'deployment/web', '--timeout=60s'], {namespace: ns.name})
     await kubectl(['rollout', 'undo', 'deployment/web'], {namespace: ns.name})
     const r = await kubectl(['rollout', 'status', 'deployment/web', '--timeout=60s'], {namespace: ns.name})
     expect(r.stdout).to.contain('successfully rolled out')

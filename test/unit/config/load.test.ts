@@ -162,7 +162,10 @@ describe('config loading', () => {
 
   it('names the known environments for an unknown one (exit 2)', async () => {
     const loaded = await loadConfig({configPath: join(fixturesDir, 'shop', 'skycap.yaml')})
-    expect(() => resolveEnvironment(loaded, 'qa')).to.throw(UserError, 'unknown environment "qa"').with.property('hint').that.contains('dev, staging, prod')
+    expect(() => resolveEnvironment(loaded, 'qa'))
+      .to.throw(UserError, 'unknown environment "qa"')
+      .with.property('hint')
+      .that.contains('dev, staging, prod')
   })
 
   it('ships the same JSON Schema it validates with', () => {

@@ -44,16 +44,22 @@ describe('deploy phases: exact kubectl argv', () => {
 
   it('prune: one get by label, ignoring owned objects, then one delete', async () => {
     const live = {
-      items: [
-        obj('ConfigMap', 'web-config-1'),
-        obj('ConfigMap', 'web-config-0'),
-        obj('Deployment', 'old'),
-        {...obj('Job', 'cron-123'), metadata: {name: 'cron-123', ownerReferences: [{uid: 'x'}]}},
-      ],
+      items: [obj('ConfigMap', 'web-config-1'), obj('ConfigMap', 'web-config-0'), obj('Deployment', 'old'), {...obj('Job', 'cron-123'), metadata: {name: 'cron-123', ownerReferences: [{uid: 'x'}]}}],
     }
     const fake = fakeKubectl(
       [
-        {argv: [...NS, 'get', 'configmaps,secrets,services,serviceaccounts,deployments.apps,statefulsets.apps,daemonsets.apps,jobs.batch,cronjobs.batch,ingresses.networking.k8s.io,horizontalpodautoscalers.autoscaling,poddisruptionbudgets.policy,networkpolicies.networking.k8s.io,roles.rbac.authorization.k8s.io,rolebindings.rbac.authorization.k8s.io', '-l', 'sel', '-o', 'json'], result: {stdout: JSON.stringify(live)}},
+        {
+          argv: [
+            ...NS,
+            'get',
+            'configmaps,secrets,services,serviceaccounts,deployments.apps,statefulsets.apps,daemonsets.apps,jobs.batch,cronjobs.batch,ingresses.networking.k8s.io,horizontalpodautoscalers.autoscaling,poddisruptionbudgets.policy,networkpolicies.networking.k8s.io,roles.rbac.authorization.k8s.io,rolebindings.rbac.authorization.k8s.io',
+            '-l',
+            'sel',
+            '-o',
+            'json',
+          ],
+          result: {stdout: JSON.stringify(live)},
+        },
         {argv: [...NS, 'delete', '--ignore-not-found', '--wait=false', 'ConfigMap/web-config-0', 'Deployment/old']},
       ],
       opts,
@@ -64,7 +70,12 @@ describe('deploy phases: exact kubectl argv', () => {
   })
 
   it('watch: one get per poll for all services; fails fast on CrashLoopBackOff', async () => {
-    const dep = (name: string) => ({...obj('Deployment', name), metadata: {name, uid: `u-${name}`, generation: 2, annotations: {'deployment.kubernetes.io/revision': '2'}}, spec: {replicas: 1}, status: {observedGeneration: 2, replicas: 1, updatedReplicas: 1, availableReplicas: 0}})
+    const dep = (name: string) => ({
+      ...obj('Deployment', name),
+      metadata: {name, uid: `u-${name}`, generation: 2, annotations: {'deployment.kubernetes.io/revision': '2'}},
+      spec: {replicas: 1},
+      status: {observedGeneration: 2, replicas: 1, updatedReplicas: 1, availableReplicas: 0},
+    })
     const rs = {...obj('ReplicaSet', 'web-abc'), metadata: {name: 'web-abc', uid: 'rs1', annotations: {'deployment.kubernetes.io/revision': '2'}, ownerReferences: [{uid: 'u-web'}]}}
     const crashing = {
       ...obj('Pod', 'web-abc-1'),
@@ -79,7 +90,13 @@ describe('deploy phases: exact kubectl argv', () => {
       ],
       opts,
     )
-    const result = await watchRollout({kubectl: fake.kubectl, objects: [obj('Deployment', 'web'), obj('Deployment', 'worker'), obj('Service', 'web')], selector: 'sel', deadline: Date.now() + 60_000, intervalMs: 1})
+    const result = await watchRollout({
+      kubectl: fake.kubectl,
+      objects: [obj('Deployment', 'web'), obj('Deployment', 'worker'), obj('Service', 'web')],
+      selector: 'sel',
+      deadline: Date.now() + 60_000,
+      intervalMs: 1,
+    })
     expect(result.outcome).to.equal('failed')
     const web = result.statuses.find((s) => s.ref === 'Deployment/web')
     expect(web?.message).to.equal('container web of pod web-abc-1 is in CrashLoopBackOff (exit code 2, Error; restarted 4 times)')
@@ -97,7 +114,11 @@ describe('deploy phases: exact kubectl argv', () => {
     }
     const fake = fakeKubectl(
       [
-        {argv: [...NS, 'create', '-f', '-'], result: {exitCode: 1, stderr: 'Error from server (AlreadyExists): leases.coordination.k8s.io "skycap-lock-shop" already exists'}, input: (i) => expect(JSON.parse(i as string).spec).to.include({leaseDurationSeconds: 300, acquireTime: '2026-11-22T10:00:00.000000Z'})},
+        {
+          argv: [...NS, 'create', '-f', '-'],
+          result: {exitCode: 1, stderr: 'Error from server (AlreadyExists): leases.coordination.k8s.io "skycap-lock-shop" already exists'},
+          input: (i) => expect(JSON.parse(i as string).spec).to.include({leaseDurationSeconds: 300, acquireTime: '2026-11-22T10:00:00.000000Z'}),
+        },
         {argv: [...NS, 'get', 'lease', 'skycap-lock-shop', '-o', 'json', '--ignore-not-found'], result: {stdout: JSON.stringify(held)}},
       ],
       opts,
@@ -114,7 +135,10 @@ describe('deploy phases: exact kubectl argv', () => {
 
   it('lock: an expired lease is taken over with replace at the seen resourceVersion', async () => {
     const now = Date.parse('2026-11-22T10:00:00Z')
-    const expired = {metadata: {name: 'skycap-lock-shop', resourceVersion: '7', annotations: {}}, spec: {holderIdentity: 'gone@host', leaseDurationSeconds: 60, renewTime: '2026-11-22T09:00:00.000000Z'}}
+    const expired = {
+      metadata: {name: 'skycap-lock-shop', resourceVersion: '7', annotations: {}},
+      spec: {holderIdentity: 'gone@host', leaseDurationSeconds: 60, renewTime: '2026-11-22T09:00:00.000000Z'},
+    }
     const fake = fakeKubectl(
       [
         {argv: [...NS, 'create', '-f', '-'], result: {exitCode: 1, stderr: 'Error from server (AlreadyExists): already exists'}},

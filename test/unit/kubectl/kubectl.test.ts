@@ -6,7 +6,10 @@ import {fakeKubectl} from '../../helpers/fake-kubectl.js'
 
 describe('kubectl wrapper', () => {
   it('adds --context, --namespace and --request-timeout in one place, in that order', async () => {
-    const fake = fakeKubectl([{argv: ['--context', 'prod', '--namespace', 'shop', '--request-timeout=30s', 'get', 'pods', '-o', 'json'], result: {stdout: '{"items":[]}'}}], {context: 'prod', namespace: 'shop'})
+    const fake = fakeKubectl([{argv: ['--context', 'prod', '--namespace', 'shop', '--request-timeout=30s', 'get', 'pods', '-o', 'json'], result: {stdout: '{"items":[]}'}}], {
+      context: 'prod',
+      namespace: 'shop',
+    })
     expect(await fake.kubectl.json(['get', 'pods'])).to.deep.equal({items: []})
   })
 

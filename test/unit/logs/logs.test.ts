@@ -79,7 +79,11 @@ describe('log chunk processing', () => {
       for (let b = a + 1; b < bytes.length; b += 11) {
         const p = new LogChunkProcessor(spec, source, plain)
         const outs: Array<Buffer | undefined> = []
-        for (const [from, to] of [[0, a], [a, b], [b, bytes.length]] as const) {
+        for (const [from, to] of [
+          [0, a],
+          [a, b],
+          [b, bytes.length],
+        ] as const) {
           // Like a read loop: the same buffer is overwritten for every chunk, and output is copied out at once.
           scratch.fill(0)
           bytes.copy(scratch, 0, from, to)

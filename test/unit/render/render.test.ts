@@ -178,8 +178,15 @@ describe('the built-in templates', () => {
     expect(full.metadata.annotations).to.include({owner: 'a@example.com'})
     expect(container.command).to.deep.equal(['node', 'server.js'])
     expect(container.args).to.deep.equal(['--say', 'a "quoted" word'])
-    expect(container.ports).to.deep.equal([{name: 'http', containerPort: 8080, protocol: 'TCP'}, {name: 'dns', containerPort: 53, protocol: 'UDP'}])
-    expect(container.env).to.deep.equal([{name: 'A', value: '1'}, {name: 'B', value: '2'}, {name: 'C', value: 'true'}])
+    expect(container.ports).to.deep.equal([
+      {name: 'http', containerPort: 8080, protocol: 'TCP'},
+      {name: 'dns', containerPort: 53, protocol: 'UDP'},
+    ])
+    expect(container.env).to.deep.equal([
+      {name: 'A', value: '1'},
+      {name: 'B', value: '2'},
+      {name: 'C', value: 'true'},
+    ])
     expect(container.envFrom).to.deep.equal([{secretRef: {name: 'creds'}}, {configMapRef: {name: 'shared'}}])
     expect(container.readinessProbe).to.deep.equal({httpGet: {path: '/ready', port: 8080}, initialDelaySeconds: 3, periodSeconds: 7, timeoutSeconds: 2, failureThreshold: 4})
     expect(container.resources).to.deep.equal({requests: {cpu: '100m', memory: '64Mi'}, limits: {memory: '128Mi'}})
