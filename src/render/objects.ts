@@ -78,22 +78,8 @@ const KIND_ORDER = [
   'Pod',
 ]
 
-/** Kinds applied in the first apply phase (config before workloads). */
-export const CONFIG_KINDS = new Set([
-  'Namespace',
-  'CustomResourceDefinition',
-  'ResourceQuota',
-  'LimitRange',
-  'PriorityClass',
-  'ServiceAccount',
-  'Secret',
-  'ConfigMap',
-  'PersistentVolumeClaim',
-  'ClusterRole',
-  'ClusterRoleBinding',
-  'Role',
-  'RoleBinding',
-])
+/** Kinds applied in the first apply phase (config before workloads): the apply order up to the first workload. */
+export const CONFIG_KINDS = new Set(KIND_ORDER.slice(0, KIND_ORDER.indexOf('Service')))
 
 function kindRank(kind: string): number {
   const i = KIND_ORDER.indexOf(kind)
