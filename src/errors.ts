@@ -132,6 +132,21 @@ export class InterruptedError extends SkycapError {
   override readonly code = 'interrupted'
 }
 
+/**
+ * `skycap diff` could not compute a diff. Exit 2, never 1: for diff, 1 means "there are changes", so a CI step
+ * written as `skycap diff prod || deploy` must not read a failure as changes (`kubectl diff` and `git diff
+ * --exit-code` use the same convention). Unreachable (4) and timeouts keep their own codes.
+ */
+export class DiffError extends SkycapError {
+  override readonly exitCode = ExitCode.INVALID
+  override readonly code: string
+
+  constructor(cause: SkycapError | Error) {
+    super(cause.message, {cause, hint: cause instanceof SkycapError ? cause.hint : undefined, details: cause instanceof SkycapError ? cause.details : undefined})
+    this.code = cause instanceof SkycapError ? cause.code : 'diff_failed'
+  }
+}
+
 /** `file:line:column` as editors understand it. */
 export function formatLocation(loc: SourceLocation): string {
   if (loc.line === undefined) return loc.file

@@ -1,5 +1,4 @@
-import type {Kubectl} from '../kubectl/kubectl.js'
-import {KubectlError} from '../errors.js'
+import {classify, type Kubectl} from '../kubectl/kubectl.js'
 import type {KubeObject} from '../render/objects.js'
 
 const DIFF = ['diff', '--server-side', '--field-manager=skycap', '--force-conflicts', '-f', '-']
@@ -17,18 +16,26 @@ export function changedObjects(diff: string): string[] {
   return out
 }
 
-/** Replaces Secret values in a diff with "(redacted)" (kubectl masks most, this makes sure). */
+/**
+ * Replaces Secret values in a diff with "(redacted)" (kubectl masks most, this makes sure). A value may span lines
+ * (a block scalar such as a PEM key): every line indented deeper than the keys of data/stringData is dropped.
+ */
 export function redactSecrets(diff: string): string {
   const out: string[] = []
   let inSecret = false
   let inData = false
+  let keyIndent = 0
   for (const line of diff.split('\n')) {
+    const indent = /^[-+ ]( *)/.exec(line)?.[1]?.length ?? 0
     if (line.startsWith('diff -u -N')) {
       inSecret = /[/.]v1\.Secret\./.test(line)
       inData = false
     } else if (inSecret && /^[-+ ](data|stringData):/.test(line)) {
       inData = true
-    } else if (inSecret && inData && /^[-+ ] {2,}[^ ]/.test(line)) {
+      keyIndent = 0
+    } else if (inSecret && inData && indent > 0 && /^[-+ ] *[^ ]/.test(line)) {
+      if (keyIndent === 0) keyIndent = indent
+      if (indent > keyIndent) continue
       out.push(line.replace(/^([-+ ] +[^:]+:).*$/, '$1 (redacted)'))
       continue
     } else if (/^[-+ ][^ ]/.test(line)) {
@@ -44,7 +51,7 @@ export async function diffObjects(kubectl: Kubectl, objects: KubeObject[]): Prom
   const r = await kubectl.run(DIFF, {input: JSON.stringify({apiVersion: 'v1', kind: 'List', items: objects}), allowFailure: true})
   // kubectl diff: 0 no differences, 1 differences, >1 an error.
   if (r.exitCode > 1 || r.exitCode < 0) {
-    throw new KubectlError('other', `kubectl diff failed: ${r.stderr.trim().split('\n')[0]}`, DIFF, r.stderr)
+    throw classify(DIFF, r.stderr, kubectl.context)
   }
   return redactSecrets(r.stdout)
 }

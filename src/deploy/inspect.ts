@@ -1,3 +1,4 @@
+import {DiffError, ExitCode, exitCodeOf} from '../errors.js'
 import type {KubeObject} from '../render/objects.js'
 import {listReleases, type ReleaseRecord} from '../release/store.js'
 import type {Reporter} from '../ui/output.js'
@@ -73,8 +74,21 @@ function age(ms: number): string {
   return `${Math.floor(s / 86400)}d`
 }
 
-/** `skycap diff ENV[@REV]`: what a deploy would change. */
+/** `skycap diff ENV[@REV]`: what a deploy would change. Failures exit 2 or above, never 1 ("changes"). */
 export async function diff(
+  options: {target?: string; configPath?: string},
+  factory: KubectlFactory,
+  reporter: Reporter,
+): Promise<{environment: string; revision: string; changed: string[]; diff: string}> {
+  try {
+    return await computeDiff(options, factory, reporter)
+  } catch (error) {
+    if (error instanceof Error && exitCodeOf(error) === ExitCode.FAILED) throw new DiffError(error)
+    throw error
+  }
+}
+
+async function computeDiff(
   options: {target?: string; configPath?: string},
   factory: KubectlFactory,
   reporter: Reporter,

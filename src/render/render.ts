@@ -82,6 +82,7 @@ export async function renderEnvironment(loaded: LoadedConfig, env: Environment, 
       for (const object of parseManifests(renderTemplate(t.text, t.shown, context), t.shown)) {
         const existing = object.metadata?.labels ?? {}
         object.metadata.labels = {...common, ...existing}
+        labelPodTemplates(object, common)
         objects.push({object, source: t.shown})
       }
     }
@@ -113,6 +114,27 @@ export async function renderEnvironment(loaded: LoadedConfig, env: Environment, 
   if (errors.length) throw new ConfigErrors(errors)
 
   return {app: config.app, environment: env, revision, images, objects: sortForApply(objects)}
+}
+
+/**
+ * The app's labels on the pods (and CronJob Jobs) a repository template's workload makes. The deploy watch finds
+ * pods by these labels in one `kubectl get`; without them a crash-looping StatefulSet from deploy/ would only be
+ * noticed at the timeout, and its failure report would have no logs. Labels the template sets itself win.
+ */
+function labelPodTemplates(object: KubeObject, common: Record<string, string>): void {
+  type Template = {metadata?: {labels?: Record<string, string>}; spec?: {template?: Template}}
+  const spec = (object as {spec?: {template?: Template; jobTemplate?: Template}}).spec
+  if (!spec || typeof spec !== 'object') return
+  const templates: Template[] = []
+  if (['Deployment', 'StatefulSet', 'DaemonSet', 'ReplicaSet', 'Job'].includes(object.kind) && spec.template) templates.push(spec.template)
+  if (object.kind === 'CronJob' && spec.jobTemplate) {
+    templates.push(spec.jobTemplate)
+    if (spec.jobTemplate.spec?.template) templates.push(spec.jobTemplate.spec.template)
+  }
+  for (const t of templates) {
+    if (!t || typeof t !== 'object') continue
+    t.metadata = {...t.metadata, labels: {...common, ...(t.metadata?.labels ?? {})}}
+  }
 }
 
 /** What the built-in templates see as `service`: skycap.yaml's service, spelled the way Kubernetes wants it. */

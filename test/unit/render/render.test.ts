@@ -1,5 +1,5 @@
 import {expect} from 'chai'
-import {existsSync, readFileSync, writeFileSync} from 'node:fs'
+import {existsSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 
 import {resolveEnvironment} from '../../../src/config/environment.js'
@@ -7,6 +7,7 @@ import {loadConfig} from '../../../src/config/load.js'
 import {ConfigError, ConfigErrors, ExitCode} from '../../../src/errors.js'
 import {resolveRevision} from '../../../src/git/revision.js'
 import {checkTag, imageReference, isFullReference} from '../../../src/render/images.js'
+import type {KubeObject} from '../../../src/render/objects.js'
 import {renderEnvironment} from '../../../src/render/render.js'
 import {toYaml} from '../../../src/render/serialize.js'
 import {clearTemplateCache} from '../../../src/render/templates.js'
@@ -131,6 +132,47 @@ describe('rendering the example app', () => {
       expect(object.metadata.namespace, `${object.kind}/${object.metadata.name}`).to.equal('shop')
       expect(object.metadata.labels).to.include({'app.kubernetes.io/part-of': 'shop', 'app.kubernetes.io/managed-by': 'skycap', 'skycap.dev/environment': 'prod'})
     }
+  })
+
+  it("labels the pods of a template's workloads, so the deploy watch finds them; the template's own labels win", async () => {
+    repo.write(
+      'deploy/db.yaml',
+      [
+        'apiVersion: apps/v1',
+        'kind: StatefulSet',
+        'metadata: {name: db}',
+        'spec:',
+        '  serviceName: db',
+        '  selector: {matchLabels: {app: db}}',
+        '  template:',
+        '    metadata: {labels: {app: db, skycap.dev/environment: mine}}',
+        '    spec: {containers: [{name: db, image: postgres}]}',
+        '---',
+        'apiVersion: batch/v1',
+        'kind: CronJob',
+        'metadata: {name: report}',
+        'spec:',
+        '  schedule: "@daily"',
+        '  jobTemplate:',
+        '    spec:',
+        '      template:',
+        '        spec: {restartPolicy: Never, containers: [{name: r, image: busybox}]}',
+      ].join('\n'),
+    )
+    type Labelled = {metadata: {labels: Record<string, string>}}
+    type Workload = KubeObject & {spec: {selector?: unknown; template: Labelled; jobTemplate: Labelled & {spec: {template: Labelled}}}}
+    // The repository is shared by this block: the extra template goes again before the next test.
+    const rendered = await render(repo, 'staging').finally(() => rmSync(join(repo.dir, 'deploy/db.yaml')))
+    const objects = rendered.objects.map((o) => o.object as Workload)
+    const db = objects.find((o) => o.kind === 'StatefulSet')
+    expect(db?.spec.template.metadata.labels).to.deep.equal({'app.kubernetes.io/part-of': 'shop', 'app.kubernetes.io/managed-by': 'skycap', 'skycap.dev/environment': 'mine', app: 'db'})
+    expect(db?.spec.selector).to.deep.equal({matchLabels: {app: 'db'}})
+    const cron = objects.find((o) => o.kind === 'CronJob')
+    const want = {'app.kubernetes.io/part-of': 'shop', 'app.kubernetes.io/managed-by': 'skycap', 'skycap.dev/environment': 'staging'}
+    expect(cron?.spec.jobTemplate.metadata.labels).to.deep.equal(want)
+    expect(cron?.spec.jobTemplate.spec.template.metadata.labels).to.deep.equal(want)
+    // An Ingress has no pods: nothing but its own metadata is labelled.
+    expect(objects.find((o) => o.kind === 'Ingress')?.spec).to.not.have.property('template')
   })
 })
 
