@@ -1,8 +1,8 @@
 import type {Environment} from '../config/types.js'
-import {DeployFailedError, InterruptedError, TimeoutError, UnreachableError, UserError} from '../errors.js'
+import {DeployFailedError, InterruptedError, KubectlError, TimeoutError, UnreachableError, UserError} from '../errors.js'
 import {ciJobUrl, whoAmI} from '../identity.js'
 import type {Kubectl} from '../kubectl/kubectl.js'
-import {acquireLock, releaseLock} from '../lock/lease.js'
+import {acquireLock, releaseLock, renewLock} from '../lock/lease.js'
 import type {KubeObject} from '../render/objects.js'
 import {prepareRelease, type PreparedRelease} from '../render/prepare.js'
 import {checkImages} from '../registry/images.js'
@@ -82,27 +82,39 @@ export async function deploy(options: DeployOptions, deps: DeployDeps): Promise<
   const selector = appSelector(prepared.app, env.name)
   const [releases, live] = nsExists ? await Promise.all([listReleases(kubectl, prepared.app, env.name), liveDeployments(kubectl, selector)]) : [[], new Map<string, number>()]
   const objects = keepScaledReplicas(prepared, env, releases, live, options.resetReplicas ?? false)
-  await dryRunApply(kubectl, objects, nsExists ? 'server' : 'client')
   if (!options.skipImageCheck) await checkImagesExist(prepared, deps)
 
   const report = plannedReport(prepared.app, env, target, {sha: prepared.revision.sha, short: prepared.revision.short, subject: prepared.revision.subject}, prepared.images)
 
-  if (env.protected && !options.yes && !options.dryRun) {
-    const summary = nsExists ? await changeSummary(kubectl, objects) : `namespace ${env.namespace} will be created with ${objects.length} objects`
-    await confirmProtected(env, deps, 'deploy', `Deploy ${prepared.app} ${prepared.revision.short} to PROTECTED ${env.name} (context ${target.context}, namespace ${env.namespace})?\n${summary}`)
+  // The server can only dry-run objects into a namespace that exists. A first deploy creates the namespace now,
+  // and deletes it again if validation or the confirmation fails, so the cluster is left as it was. --dry-run
+  // changes nothing at all: it falls back to a client dry run with strict schema validation.
+  // Nobody can confirm without a terminal: refuse before creating anything.
+  if (env.protected && !options.yes && !options.dryRun && !deps.confirm) await confirmProtected(env, deps, 'deploy', '')
+  const createNamespace = !nsExists && !options.dryRun && (await createNamespaceOnce(kubectl, env.namespace, reporter))
+  try {
+    await dryRunApply(kubectl, objects, options.dryRun && !nsExists ? 'client' : 'server')
+    if (env.protected && !options.yes && !options.dryRun) {
+      const summary = nsExists ? await changeSummary(kubectl, objects) : `namespace ${env.namespace} will be created with ${objects.length} objects`
+      await confirmProtected(env, deps, 'deploy', `Deploy ${prepared.app} ${prepared.revision.short} to PROTECTED ${env.name} (context ${target.context}, namespace ${env.namespace})?\n${summary}`)
+    }
+  } catch (error) {
+    if (createNamespace) {
+      reporter.info(`Deleting namespace ${env.namespace} again: nothing was deployed`)
+      await kubectl
+        .run(['delete', 'namespace', env.namespace, '--ignore-not-found', '--wait=false'], {namespaced: false})
+        .catch((e) => reporter.warn(`could not delete namespace ${env.namespace}: ${(e as Error).message}`))
+    }
+    throw error
   }
   if (options.dryRun) {
     report.applied = objects.map((o) => `${o.kind}/${o.metadata.name}`)
     report.durationMs = clock() - started
-    reporter.info(`Dry run: ${objects.length} objects validated by the API server; nothing was changed`)
+    reporter.info(`Dry run: ${objects.length} objects validated${nsExists ? ' by the API server' : ' (client-side: the namespace does not exist yet)'}; nothing was changed`)
     return report
   }
 
   // --- Lock ---
-  if (!nsExists) {
-    reporter.info(`Creating namespace ${env.namespace}`)
-    await kubectl.run(['create', 'namespace', env.namespace], {namespaced: false})
-  }
   const lock = await acquireLock(kubectl, {
     app: prepared.app,
     environment: env.name,
@@ -112,7 +124,7 @@ export async function deploy(options: DeployOptions, deps: DeployDeps): Promise<
     signal: deps.signal,
   })
   try {
-    return await applyWatchRecord(prepared, objects, releases, target, selector, report, options, deps, started + timeoutMs, timeoutMs)
+    return await applyWatchRecord(prepared, objects, releases, target, selector, report, options, {...deps, lockId: lock.id}, started + timeoutMs, timeoutMs)
   } finally {
     await releaseLock(kubectl, prepared.app, {id: lock.id}).catch((error) => reporter.warn(`could not release the lock: ${(error as Error).message}`))
   }
@@ -126,7 +138,7 @@ async function applyWatchRecord(
   selector: string,
   report: DeployReport,
   options: DeployOptions,
-  deps: DeployDeps,
+  deps: DeployDeps & {lockId: string},
   deadline: number,
   timeoutMs: number,
 ): Promise<DeployReport> {
@@ -235,7 +247,7 @@ async function autoRollback(
   releases: StoredRelease[],
   prepared: PreparedRelease,
   options: DeployOptions,
-  deps: DeployDeps,
+  deps: DeployDeps & {lockId: string},
   timeoutMs: number,
 ): Promise<NonNullable<DeployReport['rollback']>> {
   if (options.noRollback) return {to: null, result: 'skipped', reason: '--no-rollback', failures: []}
@@ -243,6 +255,8 @@ async function autoRollback(
   if (!previous) return {to: null, result: 'skipped', reason: 'no earlier successful release', failures: []}
   const clock = deps.clock ?? Date.now
   deps.reporter.info(`Rolling back to release ${previous.record.number} (${previous.record.revision?.short ?? '?'})`)
+  // The rollback gets a full timeout of its own: renew the lock so it outlasts it.
+  if (!(await renewLock(target.kubectl, prepared.app, deps.lockId, clock))) deps.reporter.warn('could not renew the deploy lock before the rollback; another deploy may take it over')
   const objects = previous.manifests()
   const rollout = await applyAndWatch({
     kubectl: target.kubectl,
@@ -278,6 +292,18 @@ export async function confirmProtected(env: Environment, deps: DeployDeps, actio
     throw new UserError(`${env.name} is protected and there is no terminal to confirm on; nothing was changed`, {hint: `Pass --yes to ${action} ${env.name} from CI.`})
   }
   if (!(await deps.confirm(question))) throw new UserError(`${action} cancelled; nothing was changed`)
+}
+
+/** Creates the namespace; false when another deploy created it first (then it is not ours to delete). */
+async function createNamespaceOnce(kubectl: Kubectl, namespace: string, reporter: Reporter): Promise<boolean> {
+  reporter.info(`Creating namespace ${namespace}`)
+  try {
+    await kubectl.run(['create', 'namespace', namespace], {namespaced: false})
+    return true
+  } catch (error) {
+    if (error instanceof KubectlError && error.kind === 'already_exists') return false
+    throw error
+  }
 }
 
 /** replicas from skycap.yaml per service for this environment. */

@@ -1,4 +1,5 @@
 import {UserError} from '../errors.js'
+import {resolveRevision} from '../git/revision.js'
 import {ciJobUrl, whoAmI} from '../identity.js'
 import {acquireLock, releaseLock} from '../lock/lease.js'
 import {lastGood, listReleases, saveRelease, type StoredRelease} from '../release/store.js'
@@ -13,7 +14,7 @@ import {DeployFailedError, InterruptedError, TimeoutError} from '../errors.js'
 
 export interface RollbackOptions {
   environment?: string
-  /** A release number, or a revision (SHA prefix) that an earlier successful release deployed. */
+  /** A release number, or a revision (SHA prefix, or a branch/tag/HEAD~N of the checkout) an earlier successful release deployed. */
   to?: string
   configPath?: string
   yes?: boolean
@@ -39,6 +40,19 @@ export function chooseRelease(releases: StoredRelease[], to: string | undefined,
   return usable[0] as StoredRelease
 }
 
+/**
+ * --to a branch, tag or HEAD~N means the commit it names in the local checkout. Release numbers and plain SHA
+ * prefixes stay as given: rollback must also work without a checkout (or with one that lacks the commit).
+ */
+async function revisionToCommit(dir: string, to: string | undefined): Promise<string | undefined> {
+  if (to === undefined || /^\d+$/.test(to)) return to
+  try {
+    return (await resolveRevision(dir, to)).sha
+  } catch {
+    return to
+  }
+}
+
 /** `skycap rollback ENV [--to RELEASE|REV]`: re-applies a recorded release, watched like a deploy. */
 export async function rollback(options: RollbackOptions, deps: DeployDeps): Promise<DeployReport> {
   const clock = deps.clock ?? Date.now
@@ -50,7 +64,7 @@ export async function rollback(options: RollbackOptions, deps: DeployDeps): Prom
   const target = await connect(env, deps.kubectl, deps.reporter)
   const {kubectl} = target
   const releases = await listReleases(kubectl, app, env.name)
-  const chosen = chooseRelease(releases, options.to, env.name)
+  const chosen = chooseRelease(releases, await revisionToCommit(loaded.dir, options.to), env.name)
   const objects = chosen.manifests()
   const selector = appSelector(app, env.name)
   await dryRunApply(kubectl, objects, 'server')

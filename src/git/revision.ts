@@ -12,6 +12,8 @@ export interface Revision {
   subject: string
   /** True when the input names HEAD's commit and the work tree has uncommitted changes. */
   dirty: boolean
+  /** True when the commit is HEAD's (the work tree was checked out from it). */
+  atHead?: boolean
 }
 
 /** `ENV` or `ENV@REV`, split and checked. */
@@ -78,7 +80,19 @@ export async function resolveRevision(dir: string, rev = 'HEAD'): Promise<Revisi
     git.raw(['status', '--porcelain']),
   ])
   const dirty = sha === head && status.trim().length > 0
-  return {input: rev, sha, short: sha.slice(0, 7), subject, dirty}
+  return {input: rev, sha, short: sha.slice(0, 7), subject, dirty, atHead: sha === head}
+}
+
+/**
+ * Files under `paths` (relative to `dir`) whose work-tree content differs from commit `sha`, untracked files
+ * included, relative to `dir` and sorted. Pathspecs go after `--`, so no path can be read as an option.
+ */
+export async function changedSince(dir: string, sha: string, paths: string[]): Promise<string[]> {
+  const {simpleGit} = await import('simple-git')
+  const git = simpleGit({baseDir: dir})
+  const spec = ['--', ...paths]
+  const [changed, untracked] = await Promise.all([git.raw(['diff', '--name-only', '--relative', sha, ...spec]), git.raw(['ls-files', '--others', '--exclude-standard', ...spec])])
+  return [...new Set(`${changed}\n${untracked}`.split('\n').filter(Boolean))].sort()
 }
 
 async function ambiguousCandidates(git: import('simple-git').SimpleGit, prefix: string): Promise<string[]> {

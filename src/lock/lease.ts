@@ -1,6 +1,6 @@
 import {randomUUID} from 'node:crypto'
 
-import {KubectlError, LockedError} from '../errors.js'
+import {InterruptedError, KubectlError, LockedError} from '../errors.js'
 import {ciJobUrl, whoAmI} from '../identity.js'
 import type {Kubectl} from '../kubectl/kubectl.js'
 
@@ -108,7 +108,9 @@ export async function acquireLock(kubectl: Kubectl, options: AcquireOptions): Pr
         } catch (error) {
           if (!(error instanceof KubectlError && (error.kind === 'conflict' || error.kind === 'not_found'))) throw error
         }
-      } else if (clock() >= deadline || options.signal?.aborted) {
+      } else if (options.signal?.aborted) {
+        throw new InterruptedError(`stopped waiting for the lock of ${options.environment} (held by ${info.holder}); nothing was changed`)
+      } else if (clock() >= deadline) {
         throw new LockedError(`${options.environment} is locked by ${info.holder} since ${info.acquiredAt}${info.reason ? ` (${info.reason})` : ''}`, {
           hint: `Wait for it (--wait-for-lock 10m), or if that deploy is dead: skycap lock release ${options.environment} --force. The lock expires at ${info.expiresAt}.`,
           details: {lock: info},
@@ -117,6 +119,20 @@ export async function acquireLock(kubectl: Kubectl, options: AcquireOptions): Pr
     }
     await sleep(Math.min(2000, Math.max(0, deadline - clock())) || 200)
   }
+}
+
+/**
+ * Restarts the lock's expiry from now, if this process still holds it: a long step (the automatic rollback after a
+ * slow failure) must not outlive the lease and let another deploy take over mid-rollback. The JSON patch's `test`
+ * makes the check and the renewal one atomic request. Returns false when the lock is no longer ours.
+ */
+export async function renewLock(kubectl: Kubectl, app: string, id: string, clock: () => number = Date.now): Promise<boolean> {
+  const patch = [
+    {op: 'test', path: '/metadata/annotations/skycap.dev~1lock-id', value: id},
+    {op: 'replace', path: '/spec/renewTime', value: microTime(clock())},
+  ]
+  const r = await kubectl.run(['patch', 'lease', lockName(app), '--type=json', '-p', JSON.stringify(patch)], {allowFailure: true})
+  return r.exitCode === 0
 }
 
 /** Releases the lock if this process holds it (by id), or whoever holds it with `force`. */

@@ -3,7 +3,9 @@ import {execa} from 'execa'
 
 import {cliPath} from '../helpers/repo.js'
 import {TestApp} from './app.js'
-import {kubectl, useNamespace, waitFor} from './harness.js'
+import {Kubectl} from '../../src/kubectl/kubectl.js'
+import {acquireLock, lockStatus, releaseLock, renewLock} from '../../src/lock/lease.js'
+import {appendLog, kubectl, podLogFiles, testCluster, useNamespace, waitFor} from './harness.js'
 
 const CRASH = (text: string) => text.replace('    port: 8080\n', '    port: 8080\n    labels: {sim.kwok.test/behavior: crashloop}\n')
 const NOT_READY = (text: string) => text.replace('    port: 8080\n', '    port: 8080\n    labels: {sim.kwok.test/behavior: not-ready}\n')
@@ -61,6 +63,9 @@ describe('skycap deploy (real cluster)', function () {
   it('a crash-looping revision fails fast, rolls back automatically, exits 1; status shows the previous revision', async () => {
     const good = await app.repo.git('rev-parse', 'HEAD')
     expect((await app.cli([...DEPLOY, 'test'])).exitCode).to.equal(0)
+    // What the crashed containers printed: the failure report shows it, without the app's noise.
+    const logs = await podLogFiles(ns.name)
+    await appendLog(logs.previous, ['GET /healthz 200', 'DEBUG pool warm', 'panic: cannot reach the database'])
     await app.change(CRASH, 'crash')
     const r = await app.json([...DEPLOY, 'test', '--timeout', '2m'])
     expect(r.exitCode).to.equal(1)
@@ -71,6 +76,8 @@ describe('skycap deploy (real cluster)', function () {
     const report = r.doc.error.details.report
     expect(report.rollback).to.deep.include({to: 1, result: 'succeeded'})
     expect(report.failures[0].events.join('\n')).to.contain('BackOff')
+    expect(report.failures[0].logs[0], JSON.stringify(report.failures[0])).to.deep.include({container: 'web', previous: true, hidden: 2})
+    expect(report.failures[0].logs[0].lines.join('\n')).to.contain('panic: cannot reach the database').and.not.contain('healthz')
     const status = await app.json(['status', 'test'])
     const web = status.doc.result.services.find((s: any) => s.service === 'web')
     expect(web).to.include({revision: good, state: 'ready', ready: 2})
@@ -196,6 +203,10 @@ describe('skycap deploy (real cluster)', function () {
     const back = await app.json(['rollback', 'test', '--to', second.slice(0, 8)])
     expect(back.exitCode, back.stderr).to.equal(0)
     expect((await app.get(['deployment', 'web'])).metadata.annotations['skycap.dev/revision']).to.equal(second)
+    // A branch, tag or HEAD~N of the checkout names the commit a release deployed.
+    const byRef = await app.json(['rollback', 'test', '--to', 'HEAD~1'])
+    expect(byRef.exitCode, byRef.stderr).to.equal(0)
+    expect((await app.get(['deployment', 'web'])).metadata.annotations['skycap.dev/revision']).to.equal(first)
     const bad = await app.cli(['rollback', 'test', '--to', '99'])
     expect(bad.exitCode).to.equal(2)
     expect(bad.stderr).to.contain('no successful release of test matches "99"')
@@ -222,5 +233,101 @@ describe('skycap deploy (real cluster)', function () {
     expect(r.exitCode).to.equal(2)
     expect(r.stderr).to.contain('guarded is protected and there is no terminal to confirm on; nothing was changed')
     expect((await app.cli([...DEPLOY, 'guarded', '--yes'])).exitCode).to.equal(0)
+  })
+
+  it('a crash-looping StatefulSet from deploy/ fails fast, by its pods, not at the timeout', async () => {
+    app.repo.write(
+      'deploy/db.yaml',
+      [
+        'apiVersion: apps/v1',
+        'kind: StatefulSet',
+        'metadata: {name: db}',
+        'spec:',
+        '  serviceName: db',
+        '  replicas: 1',
+        '  selector: {matchLabels: {app: db}}',
+        '  template:',
+        '    metadata: {labels: {app: db, sim.kwok.test/behavior: crashloop}}',
+        '    spec: {containers: [{name: db, image: example.invalid/db:1}]}',
+      ].join('\n'),
+    )
+    await app.repo.commit('db')
+    const started = Date.now()
+    const r = await app.json([...DEPLOY, 'test', '--timeout', '3m', '--no-rollback'])
+    expect(r.exitCode, r.stderr).to.equal(1)
+    expect(Date.now() - started, 'failed fast, long before --timeout').to.be.below(90_000)
+    const failure = r.doc.error.details.report.failures.find((f: any) => f.ref === 'StatefulSet/db')
+    expect(failure?.message, JSON.stringify(r.doc.error)).to.match(/container db of pod db-0 is in CrashLoopBackOff/)
+  })
+
+  it('a first deploy into a new namespace that the server rejects leaves no namespace behind (exit 2)', async () => {
+    const fresh = `${ns.name}-new`
+    try {
+      await app.change((t) => t.replace(`namespace: ${ns.name}\n`, `namespace: ${fresh}\n`), 'new namespace')
+      app.repo.write('deploy/bad.yaml', 'apiVersion: v1\nkind: Service\nmetadata:\n  name: bad\nspec:\n  ports: [{port: 99999}]\n')
+      await app.repo.commit('bad')
+      const r = await app.cli([...DEPLOY, 'test'])
+      expect(r.exitCode, r.stderr).to.equal(2)
+      expect(r.stderr).to.match(/Invalid value: 99999|must be between 1 and 65535/)
+      await waitFor('the namespace to go', async () => {
+        const phase = (await kubectl(['get', 'namespace', fresh, '--ignore-not-found', '-o', 'jsonpath={.status.phase}'])).stdout.trim()
+        return phase === '' || phase === 'Terminating'
+      })
+      // --dry-run into a namespace that does not exist creates nothing at all.
+      app.repo.write('deploy/bad.yaml', 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: fine}\n')
+      await app.repo.commit('fine')
+      await waitFor('the namespace to be deleted', async () => (await kubectl(['get', 'namespace', fresh, '--ignore-not-found', '-o', 'name'])).stdout.trim() === '', {timeoutMs: 90_000})
+      const dry = await app.json([...DEPLOY, 'test', '--dry-run'])
+      expect(dry.exitCode, dry.stderr).to.equal(0)
+      expect(dry.doc.result).to.include({result: 'planned', release: null})
+      expect((await kubectl(['get', 'namespace', fresh, '--ignore-not-found', '-o', 'name'])).stdout.trim()).to.equal('')
+    } finally {
+      await kubectl(['delete', 'namespace', fresh, '--ignore-not-found', '--wait=false'])
+    }
+  })
+
+  it('deploy --dry-run validates with the server and changes nothing', async () => {
+    const r = await app.json([...DEPLOY, 'test', '--dry-run'])
+    expect(r.exitCode, r.stderr).to.equal(0)
+    expect(r.doc.result.applied).to.include.members(['Deployment/web', 'Service/web'])
+    expect((await kubectl(['get', 'deployments,services,configmaps,secrets,leases', '-l', 'app.kubernetes.io/part-of=itapp', '-o', 'name'], {namespace: ns.name})).stdout.trim()).to.equal('')
+  })
+
+  it('scale is refused while an HPA manages the service, and --force overrides', async () => {
+    app.repo.write(
+      'deploy/hpa.yaml',
+      [
+        'apiVersion: autoscaling/v2',
+        'kind: HorizontalPodAutoscaler',
+        'metadata: {name: web}',
+        'spec:',
+        '  scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: web}',
+        '  minReplicas: 1',
+        '  maxReplicas: 5',
+        '  metrics: [{type: Resource, resource: {name: cpu, target: {type: Utilization, averageUtilization: 80}}}]',
+      ].join('\n'),
+    )
+    await app.repo.commit('hpa')
+    expect((await app.cli([...DEPLOY, 'test'])).exitCode).to.equal(0)
+    const refused = await app.cli(['scale', 'web', '3', '-e', 'test'])
+    expect(refused.exitCode).to.equal(2)
+    expect(refused.stderr).to.contain('web is managed by the HorizontalPodAutoscaler web')
+    expect((await app.get(['deployment', 'web'])).spec.replicas).to.equal(2)
+    const forced = await app.json(['scale', 'web', '3', '-e', 'test', '--force'])
+    expect(forced.exitCode, forced.stderr).to.equal(0)
+    expect(forced.doc.result).to.include({from: 2, to: 3})
+  })
+
+  it('a lock is renewed only by its holder (the JSON patch test is atomic on the server)', async () => {
+    const c = testCluster()
+    const k = new Kubectl({binary: c.kubectlPath, context: c.context, namespace: ns.name})
+    const lock = await acquireLock(k, {app: 'itapp', environment: 'test', reason: 'renew test', durationSeconds: 30, clock: () => Date.now() - 20_000})
+    const later = Date.now()
+    expect(await renewLock(k, 'itapp', lock.id, () => later)).to.equal(true)
+    const renewed = await lockStatus(k, 'itapp')
+    expect(Date.parse(renewed?.expiresAt ?? '')).to.be.closeTo(later + 30_000, 1000)
+    expect(await renewLock(k, 'itapp', 'someone-else')).to.equal(false)
+    expect(await releaseLock(k, 'itapp', {id: lock.id})).to.equal(true)
+    expect(await renewLock(k, 'itapp', lock.id)).to.equal(false)
   })
 })

@@ -2,7 +2,8 @@ import {expect} from 'chai'
 import {execa} from 'execa'
 
 import {ExitCode, UserError} from '../../../src/errors.js'
-import {parseTarget, resolveRevision} from '../../../src/git/revision.js'
+import {changedSince, parseTarget, resolveRevision} from '../../../src/git/revision.js'
+import {prepareRelease} from '../../../src/render/prepare.js'
 import {TempRepo} from '../../helpers/repo.js'
 
 async function rejects(p: Promise<unknown>): Promise<UserError> {
@@ -110,5 +111,45 @@ describe('revision resolution (real git)', function () {
   it('never passes an option-looking revision to git', async () => {
     const e = await rejects(resolveRevision(repo.dir, '--output=/tmp/x'))
     expect(e.message).to.contain('is not a revision')
+  })
+})
+
+describe('deploy inputs of an older revision (work tree vs REV)', function () {
+  this.timeout(20_000)
+  let repo: TempRepo
+  let first: string
+  beforeEach(async () => {
+    repo = await TempRepo.fromFixture('shop')
+    first = await repo.git('rev-parse', 'HEAD')
+  })
+  afterEach(() => repo.remove())
+
+  it('lists changed, added and untracked files under the given paths only', async () => {
+    repo.write('config/web/app.properties', 'changed=1\n')
+    repo.write('README.txt', 'outside the deploy inputs\n')
+    await repo.commit('second')
+    repo.write('deploy/new.yaml', 'kind: ConfigMap\n')
+    expect(await changedSince(repo.dir, first, ['skycap.yaml', 'deploy', 'config/web'])).to.deep.equal(['config/web/app.properties', 'deploy/new.yaml'])
+    expect(await changedSince(repo.dir, 'HEAD', ['skycap.yaml'])).to.deep.equal([])
+  })
+
+  it('an older revision with changed config: a protected deploy refuses (exit 2), render warns', async () => {
+    repo.write('config/web/app.properties', 'changed=1\n')
+    await repo.commit('second')
+    const e = await rejects(prepareRelease({target: `prod@${first.slice(0, 8)}`, cwd: repo.dir, refuseDirtyProtected: true}))
+    expect(e.message).to.contain(`config/web/app.properties changed since ${first.slice(0, 7)}, and prod is protected`)
+    expect(e.hint).to.contain(`git switch --detach ${first.slice(0, 7)}`)
+    const rendered = await prepareRelease({target: `staging@${first.slice(0, 8)}`, cwd: repo.dir, refuseDirtyProtected: true})
+    expect(rendered.warnings.map((w) => w.message)).to.include(
+      `config/web/app.properties changed since ${first.slice(0, 7)}: the manifests are rendered from the work tree, the images are those of ${first.slice(0, 7)}`,
+    )
+  })
+
+  it('an older revision whose deploy inputs did not change deploys anywhere without a warning', async () => {
+    repo.write('src/app.js', 'code only\n')
+    await repo.commit('code')
+    const prepared = await prepareRelease({target: `prod@${first.slice(0, 8)}`, cwd: repo.dir, refuseDirtyProtected: true})
+    expect(prepared.revision.sha).to.equal(first)
+    expect(prepared.warnings.filter((w) => w.message.includes('changed since'))).to.deep.equal([])
   })
 })
