@@ -1,5 +1,3 @@
-import {createHash} from 'node:crypto'
-
 /** One log line as skycap shows it. */
 export interface LogLine {
   service: string
@@ -14,7 +12,8 @@ const COLOURS = [31, 32, 33, 34, 35, 36, 91, 92, 93, 94, 95, 96]
 
 /** The ANSI colour code of a pod (stable across runs). */
 export function podColour(pod: string): number {
-  const h = createHash('md5').update(pod).digest()
+  // Loaded on first use: node:crypto costs a few ms of start-up that plain (uncoloured) output does not need.
+  const h = process.getBuiltinModule('node:crypto').createHash('md5').update(pod).digest()
   return COLOURS[(h[0] as number) % COLOURS.length] as number
 }
 

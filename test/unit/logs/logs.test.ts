@@ -4,7 +4,7 @@ import {UserError} from '../../../src/errors.js'
 import {configuredExcludes, lineFilter} from '../../../src/logs/filter.js'
 import {formatLine, podColour} from '../../../src/logs/format.js'
 import {splitTimestamp} from '../../../src/logs/lines.js'
-import {LogChunkProcessor} from '../../../src/logs/chunks.js'
+import {literalPattern, LogChunkProcessor} from '../../../src/logs/chunks.js'
 import type {SkycapConfig} from '../../../src/config/types.js'
 
 describe('log filtering', () => {
@@ -113,5 +113,61 @@ describe('log chunk processing', () => {
     const p = new LogChunkProcessor({configured: ['café'], exclude: [], grep: []}, source, plain)
     expect(p.pushBytes(Buffer.from(input))?.toString()).to.not.contain('café')
     expect(p.hidden).to.equal(1)
+  })
+})
+
+describe('log chunk processing: literal patterns', () => {
+  const ts = (s: number) => `2026-11-22T03:49:${String(s).padStart(2, '0')}.000000000Z`
+  const source = {service: 'web', pod: 'web-1', container: 'web'}
+  const plain = {colour: false, showContainer: false, timestamps: false, json: false}
+  const run = (spec: {configured: string[]; exclude?: string[]; grep?: string[]}, input: string, format = plain) => {
+    const p = new LogChunkProcessor({exclude: [], grep: [], ...spec}, source, format)
+    const out = Buffer.concat([p.pushBytes(Buffer.from(input)), p.flushBytes()].filter((b): b is Buffer => b !== undefined)).toString('utf8')
+    return {out, shown: p.shown, hidden: p.hidden}
+  }
+  /** What the regex path (push on text) prints for the same input: the literal path must agree with it. */
+  const byRegex = (spec: {configured: string[]; exclude?: string[]; grep?: string[]}, input: string, format = plain) => {
+    const p = new LogChunkProcessor({exclude: [], grep: [], ...spec}, source, format)
+    return p.push(input) + p.flush()
+  }
+
+  it('takes plain strings, optionally anchored, as literals and leaves anything with regex syntax to the regex', () => {
+    expect(literalPattern('GET /healthz')).to.include({anchored: false})
+    expect(literalPattern('^DEBUG ')).to.include({anchored: true})
+    for (const p of ['GET /health.', 'a|b', 'x$', '^', '', 'a\\.b', 'a{2}', '(x)', 'café', 'tab\there']) expect(literalPattern(p), p).to.equal(undefined)
+  })
+
+  it('does not hide a line for a literal found only in its timestamp', () => {
+    const input = `${ts(1)} start\n${ts(2)} at 03:49 sharp\n`
+    expect(run({configured: ['03:49']}, input).out).to.equal('web-1 │ start\n')
+    expect(run({configured: ['03:49']}, input, {...plain, timestamps: true}).out).to.equal(`web-1 │ ${ts(1)} start\n`)
+    expect(run({configured: [], grep: ['03:49']}, input).out).to.equal('web-1 │ at 03:49 sharp\n')
+  })
+
+  it('matches an anchored literal at the start of the message only, after the timestamp', () => {
+    const input = `${ts(1)} DEBUG a\nDEBUG b\nx DEBUG c\n${ts(2)} DEBUGGER d\nDEBU\n`
+    expect(run({configured: ['^DEBUG ']}, input).out).to.equal('web-1 │ x DEBUG c\nweb-1 │ DEBUGGER d\nweb-1 │ DEBU\n')
+    expect(run({configured: [], grep: ['^DEBUG']}, input).out).to.equal('web-1 │ DEBUG a\nweb-1 │ DEBUG b\nweb-1 │ DEBUGGER d\n')
+  })
+
+  it('falls back to the regex for a pattern with metacharacters, alongside literals', () => {
+    const input = 'GET /healthy 200\nGET /health\nGET /healthz 200\nPOST /orders 201\nERROR boom\n'
+    const spec = {configured: ['GET /health.', '^ERROR'], grep: ['/']}
+    expect(run(spec, input).out).to.equal('web-1 │ GET /health\nweb-1 │ POST /orders 201\n')
+    expect(run(spec, input).out).to.equal(byRegex(spec, input))
+  })
+
+  it('finds a literal at the very end of a last line without a newline (flushBytes)', () => {
+    expect(run({configured: ['GET /healthz']}, 'keep\nGET /healthz')).to.deep.equal({out: 'web-1 │ keep\n', shown: 1, hidden: 1})
+    expect(run({configured: [], grep: ['healthz']}, 'keep\nGET /healthz')).to.deep.equal({out: 'web-1 │ GET /healthz\n', shown: 1, hidden: 1})
+  })
+
+  it('finds a literal after many false candidates of its rarest byte, and agrees with the regex everywhere', () => {
+    const input = `${'z'.repeat(40)}qz end\n${'z'.repeat(40)}\nqz\n${ts(1)} zzqzz\nno\n`
+    expect(run({configured: ['qz']}, input).out).to.equal(`web-1 │ ${'z'.repeat(40)}\nweb-1 │ no\n`)
+    const lines = ['GET /healthz 200', 'x GET /healthz', 'DEBUG a', 'DEBUGDEBUG ', 'healthz healthz', 'é GET /healthz ✓', 'GET /health', '']
+    const text = lines.flatMap((l, i) => [l, `${ts(i)} ${l}`]).join('\n') + '\n'
+    const specs = [{configured: ['GET /healthz', '^DEBUG ']}, {configured: ['healthz'], grep: ['GET']}, {configured: [], grep: ['^DEBUG', 'DEBUG ']}, {configured: ['z h', '^x ']}]
+    for (const spec of specs) for (const format of [plain, {...plain, timestamps: true}]) expect(run(spec, text, format).out, JSON.stringify(spec)).to.equal(byRegex(spec, text, format))
   })
 })
