@@ -30,10 +30,10 @@ export abstract class SkycapCommand extends Command {
   }
 
   /** Aborted on SIGINT/SIGTERM, so the engine can release what it holds before exiting. */
-  protected abortOnSignals(): AbortSignal {
+  protected abortOnSignals(doing = 'stopping and releasing the lock'): AbortSignal {
     const controller = new AbortController()
     const onSignal = (signal: NodeJS.Signals) => {
-      process.stderr.write(`\nReceived ${signal}: stopping and releasing the lock (again to force quit)\n`)
+      process.stderr.write(`\nReceived ${signal}: ${doing} (again to force quit)\n`)
       controller.abort()
       process.once(signal, () => process.exit(ExitCode.INTERRUPTED))
     }

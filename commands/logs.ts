@@ -49,7 +49,7 @@ export default class Logs extends SkycapCommand {
         json: this.jsonEnabled(),
         maxStreams: flags['max-log-requests'],
       },
-      {kubectl: this.kubectlFactory(), reporter: this.reporter(), out: process.stdout, colour: useColour(process.stdout), signal: this.abortOnSignals()},
+      {kubectl: this.kubectlFactory(), reporter: this.reporter(), out: process.stdout, colour: useColour(process.stdout), signal: this.abortOnSignals('stopping')},
     )
     // --json prints one object per log line; a closing summary document would break `jq` pipelines.
     return this.jsonEnabled() ? undefined : summary

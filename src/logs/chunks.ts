@@ -1,4 +1,4 @@
-import type {FilterSpec} from './filter.js'
+import {excludeRegexes, type FilterSpec} from './filter.js'
 import {formatLine, podColour, type FormatOptions} from './format.js'
 import {splitTimestamp} from './lines.js'
 
@@ -25,13 +25,13 @@ export class LogChunkProcessor {
   /** Lines hidden by the filters so far. */
   hidden = 0
   shown = 0
-  private readonly exclude?: RegExp
+  private readonly exclude: RegExp[]
   private readonly greps: RegExp[]
   private readonly prefix: string
   /** The bytes path's share of the patterns: the literal ones, searched as bytes... */
   private readonly literals: Literal[]
   /** ...and the rest, still regexes (tested on a latin1 string of the chunk). */
-  private readonly excludeRest?: RegExp
+  private readonly excludeRest: RegExp[]
   private readonly grepRest: RegExp[]
   /** Per literal, where its next occurrence in the chunk is (reset per chunk). */
   private readonly hits: number[]
@@ -44,7 +44,7 @@ export class LogChunkProcessor {
     private readonly format: FormatOptions,
   ) {
     const excludes = [...spec.configured, ...spec.exclude]
-    this.exclude = excludes.length ? new RegExp(excludes.map((p) => `(?:${p})`).join('|')) : undefined
+    this.exclude = excludeRegexes(excludes)
     this.greps = spec.grep.map((g) => new RegExp(g))
     const label = format.showContainer ? `${source.pod} ${source.container}` : source.pod
     // The colour is fixed per pod: computed once, not per line.
@@ -53,7 +53,7 @@ export class LogChunkProcessor {
     this.ascii = [...excludes, ...spec.grep].every((p) => [...p].every((ch) => ch.charCodeAt(0) < 128))
     const rest = excludes.filter((p) => !literalPattern(p))
     // Literal patterns have no groups, so taking them out does not renumber the backreferences of the others.
-    this.excludeRest = rest.length ? new RegExp(rest.map((p) => `(?:${p})`).join('|')) : undefined
+    this.excludeRest = excludeRegexes(rest)
     this.grepRest = spec.grep.filter((g) => !literalPattern(g)).map((g) => new RegExp(g))
     this.literals = [...excludes.flatMap((p) => literalPattern(p, true) ?? []), ...spec.grep.flatMap((g) => literalPattern(g, false) ?? [])]
     this.hits = this.literals.map(() => -1)
@@ -107,7 +107,7 @@ export class LogChunkProcessor {
     const showTs = this.format.timestamps
     // Only patterns that are not literals need a string: one latin1 string per chunk (a byte per character, so
     // offsets are byte offsets), sliced per line without copying. A string per line from the Buffer cost twice as much.
-    const regexes = excludeRest !== undefined || grepRest.length > 0
+    const regexes = excludeRest.length > 0 || grepRest.length > 0
     const text = regexes ? body.toString('latin1') : ''
     hits.fill(-1)
     let kept = this.kept
@@ -153,7 +153,7 @@ export class LogChunkProcessor {
       }
       if (shown && regexes) {
         const message = text.slice(start, nl)
-        shown = !(excludeRest !== undefined && excludeRest.test(message)) && grepRest.every((g) => g.test(message))
+        shown = !excludeRest.some((r) => r.test(message)) && grepRest.every((g) => g.test(message))
       }
       if (shown) {
         const from = showTs ? pos : start
@@ -234,7 +234,7 @@ export class LogChunkProcessor {
         message = raw.slice(space + 1)
         if (showTs) ts = raw.slice(0, space + 1)
       }
-      if ((exclude !== undefined && exclude.test(message)) || (greps.length > 0 && greps.some((g) => !g.test(message)))) continue
+      if (exclude.some((r) => r.test(message)) || (greps.length > 0 && greps.some((g) => !g.test(message)))) continue
       out.push(prefix + ts + message)
     }
     this.hidden += lines.length - out.length
@@ -280,7 +280,7 @@ export class LogChunkProcessor {
         }
         this.atLastTs.push(message)
       }
-      if ((this.exclude && this.exclude.test(message)) || this.greps.some((g) => !g.test(message))) {
+      if (this.exclude.some((r) => r.test(message)) || this.greps.some((g) => !g.test(message))) {
         this.hidden++
         continue
       }

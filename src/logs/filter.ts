@@ -25,27 +25,38 @@ export function configuredExcludes(config: LoadedConfig['config'], services: str
   return [...new Set(out)]
 }
 
-/** One alternation per kind: a single regex test per line, however many patterns there are. */
-function combine(patterns: string[], flag: string): RegExp | undefined {
-  if (patterns.length === 0) return undefined
-  for (const p of patterns) {
-    try {
-      new RegExp(p)
-    } catch (error) {
-      throw new UserError(`${flag} "${p}" is not a valid regular expression: ${(error as Error).message}`, {hint: 'Patterns use JavaScript regular expression syntax.'})
-    }
+// A capturing group, a backreference or a named group: combining such patterns into one alternation would
+// renumber `\1` or duplicate a group name (a SyntaxError), so they keep a regex of their own.
+const GROUPS = /\((?!\?(?::|=|!|<=|<!))|\\[1-9]|\\k</
+
+/** Checks every pattern; `flag` names where it came from in the error. */
+function compile(pattern: string, flag: string): RegExp {
+  try {
+    return new RegExp(pattern)
+  } catch (error) {
+    throw new UserError(`${flag} "${pattern}" is not a valid regular expression: ${(error as Error).message}`, {hint: 'Patterns use JavaScript regular expression syntax.'})
   }
-  return new RegExp(patterns.map((p) => `(?:${p})`).join('|'))
+}
+
+/**
+ * Exclude patterns as few regexes as possible: one alternation for all (a single test per line, however many
+ * patterns), plus one each for patterns with groups. Throws a UserError (exit 2) for an invalid pattern.
+ */
+export function excludeRegexes(patterns: string[], flag = '--exclude'): RegExp[] {
+  for (const p of patterns) compile(p, flag)
+  const plain = patterns.filter((p) => !GROUPS.test(p))
+  const grouped = patterns.filter((p) => GROUPS.test(p))
+  return [...(plain.length ? [new RegExp(plain.map((p) => `(?:${p})`).join('|'))] : []), ...grouped.map((p) => new RegExp(p))]
 }
 
 /** Builds the filter; --grep patterns must all match (each is its own regex). */
 export function lineFilter(spec: FilterSpec): LineFilter {
-  const exclude = combine([...spec.configured, ...spec.exclude], '--exclude')
-  const greps = spec.grep.map((g) => combine([g], '--grep') as RegExp)
+  const excludes = excludeRegexes([...spec.configured, ...spec.exclude])
+  const greps = spec.grep.map((g) => compile(g, '--grep'))
   const filter: LineFilter = {
     hidden: 0,
     keep(line) {
-      if ((exclude && exclude.test(line)) || greps.some((g) => !g.test(line))) {
+      if (excludes.some((r) => r.test(line)) || greps.some((g) => !g.test(line))) {
         filter.hidden++
         return false
       }

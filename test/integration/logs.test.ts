@@ -116,6 +116,50 @@ describe('skycap logs (real cluster, pod logs from files)', function () {
     expect(r.exitCode).to.equal(0)
   })
 
+  it('-f drops a deleted pod, keeps the filters on, and says on Ctrl-C how many lines it hid', async () => {
+    const child = execa('node', [cliPath, 'logs', 'web', '-f'], {cwd: app.repo.dir, reject: false, env: {NO_COLOR: '1'}})
+    let out = ''
+    let err = ''
+    child.stdout?.on('data', (d) => (out += d))
+    child.stderr?.on('data', (d) => (err += d))
+    await waitFor('both pods streaming', () => pods.every((p) => out.includes(`${p} │ starting web`)), {timeoutMs: 30_000})
+    await kubectl(['scale', 'deployment/web', '--replicas=1'], {namespace: ns.name})
+    const gone = await waitFor('a pod to be deleted', async () => {
+      const names = (await app.get(['pods', '-l', 'app.kubernetes.io/name=web'])).items.map((p: any) => p.metadata.name)
+      return names.length === 1 ? pods.find((p) => !names.includes(p)) : undefined
+    })
+    const kept = pods.find((p) => p !== gone) as string
+    // Give the follower one poll (2 s) to see the pod gone, then write: only the pod that is left may show it.
+    await new Promise((r) => setTimeout(r, 3000))
+    await appendLog(files.current, ['after the scale-down', 'GET /healthz 200'])
+    await waitFor('the line from the remaining pod', () => out.includes(`${kept} │ after the scale-down`), {timeoutMs: 30_000})
+    await new Promise((r) => setTimeout(r, 1000))
+    expect(out).to.not.contain(`${gone} │ after the scale-down`)
+    expect(out).to.not.contain('GET /healthz')
+    child.kill('SIGINT')
+    const r = await child
+    expect(r.exitCode, err).to.equal(0)
+    expect(err).to.contain('Received SIGINT: stopping (again to force quit)')
+    expect(err).to.not.contain('lock')
+    expect(err).to.match(/\d+ lines hidden by filters/)
+  })
+
+  it('--all shows every service; --container picks one; --max-log-requests caps the streams', async () => {
+    const all = await app.cli(['logs', '--all', '--no-filters'])
+    expect(all.exitCode, all.stderr).to.equal(0)
+    const workers = (await app.get(['pods', '-l', 'app.kubernetes.io/name=worker'])).items.map((p: any) => p.metadata.name)
+    for (const pod of [...pods, ...workers]) expect(all.stdout).to.contain(`${pod} │ starting web`)
+    const container = await app.cli(['logs', 'web', '--container', 'web'])
+    expect(container.exitCode, container.stderr).to.equal(0)
+    expect(container.stdout).to.contain(`${pods[0]} web │ starting web`)
+    const none = await app.cli(['logs', 'web', '--container', 'sidecar'])
+    expect(none.exitCode).to.equal(2)
+    expect(none.stderr).to.contain('no pod of web has a container "sidecar"')
+    const capped = await app.cli(['logs', 'web', '--max-log-requests', '1'])
+    expect(capped.exitCode).to.equal(2)
+    expect(capped.stderr).to.contain('2 log streams needed, more than --max-log-requests 1')
+  })
+
   it('ends cleanly when the reader of a pipe goes away (| head)', async () => {
     const r = await execa('bash', ['-c', `node ${cliPath} logs web -f --no-filters | head -2`], {cwd: app.repo.dir, reject: false, timeout: 30_000, env: {NO_COLOR: '1'}})
     expect(r.timedOut).to.equal(false)

@@ -29,6 +29,16 @@ describe('log filtering', () => {
   it('rejects an invalid --exclude with exit 2', () => {
     expect(() => lineFilter({configured: [], exclude: ['(x'], grep: []})).to.throw(UserError, '--exclude "(x" is not a valid regular expression')
   })
+
+  it('keeps patterns with groups apart: duplicate group names and backreferences work as each pattern alone', () => {
+    const spec = {configured: ['(?<w>a)\\k<w>'], exclude: ['(?<w>b)\\k<w>', '(c)\\1', 'plain'], grep: []}
+    const lines = ['aa', 'ab', 'bb', 'cc', 'c', 'plain text', 'keep']
+    const f = lineFilter(spec)
+    expect(lines.filter((l) => f.keep(l))).to.deep.equal(['ab', 'c', 'keep'])
+    const p = new LogChunkProcessor(spec, {service: 'web', pod: 'web-1', container: 'web'}, {colour: false, showContainer: false, timestamps: false, json: false})
+    expect(String(p.pushBytes(Buffer.from(`${lines.join('\n')}\n`)))).to.equal('web-1 │ ab\nweb-1 │ c\nweb-1 │ keep\n')
+    expect(p.push(`${lines.join('\n')}\n`)).to.equal('web-1 │ ab\nweb-1 │ c\nweb-1 │ keep\n')
+  })
 })
 
 describe('log lines', () => {
