@@ -1,6 +1,4 @@
-import {existsSync, readFileSync} from 'node:fs'
-import {homedir} from 'node:os'
-import {join} from 'node:path'
+import {type HelperRunner, registryCredentials} from './credentials.js'
 
 /** An image reference split the way the Registry HTTP API v2 needs it. */
 export interface ImageParts {
@@ -41,6 +39,7 @@ export interface RegistryOptions {
   /** Hosts spoken to over plain http (default: localhost, 127.0.0.1 and SKYCAP_INSECURE_REGISTRIES). */
   insecure?: string[]
   dockerConfig?: string
+  runHelper?: HelperRunner
   timeoutMs?: number
 }
 
@@ -51,32 +50,25 @@ const ACCEPT = [
   'application/vnd.docker.distribution.manifest.v2+json',
 ].join(', ')
 
-/** Basic credentials for `host` from the Docker config (~/.docker/config.json or DOCKER_CONFIG), if any. */
-export function dockerCredentials(host: string, configPath?: string): string | undefined {
-  const file = configPath ?? join(process.env.DOCKER_CONFIG ?? join(homedir(), '.docker'), 'config.json')
-  if (!existsSync(file)) return undefined
-  try {
-    const auths = (JSON.parse(readFileSync(file, 'utf8')) as {auths?: Record<string, {auth?: string}>}).auths ?? {}
-    const hostKey = host === 'registry-1.docker.io' ? 'https://index.docker.io/v1/' : host
-    return auths[hostKey]?.auth ?? auths[`https://${hostKey}`]?.auth
-  } catch {
-    return undefined
-  }
-}
-
 /** Asks each image's registry whether the manifest exists (HEAD /v2/<repo>/manifests/<ref>), in parallel. */
 export async function checkImages(images: string[], options: RegistryOptions = {}): Promise<ImageCheck[]> {
   const insecure = new Set(['localhost', '127.0.0.1', ...(options.insecure ?? (process.env.SKYCAP_INSECURE_REGISTRIES ?? '').split(',').filter(Boolean))])
-  return Promise.all([...new Set(images)].map((image) => checkOne(image, insecure, options)))
+  // One lookup per registry host: a credential helper is a process, and twenty services share one registry.
+  const credentials = new Map<string, Promise<string | undefined>>()
+  const credentialsFor = (host: string) => {
+    if (!credentials.has(host)) credentials.set(host, registryCredentials(host, {configPath: options.dockerConfig, runHelper: options.runHelper}))
+    return credentials.get(host) as Promise<string | undefined>
+  }
+  return Promise.all([...new Set(images)].map((image) => checkOne(image, insecure, credentialsFor, options)))
 }
 
-async function checkOne(image: string, insecure: Set<string>, options: RegistryOptions): Promise<ImageCheck> {
+async function checkOne(image: string, insecure: Set<string>, credentialsFor: (host: string) => Promise<string | undefined>, options: RegistryOptions): Promise<ImageCheck> {
   const doFetch = options.fetch ?? fetch
   const {host, repository, reference} = parseImage(image)
   const hostname = host.replace(/:\d+$/, '')
   const scheme = insecure.has(host) || insecure.has(hostname) ? 'http' : 'https'
   const url = `${scheme}://${host}/v2/${repository}/manifests/${reference}`
-  const basic = dockerCredentials(host, options.dockerConfig)
+  const basic = await credentialsFor(host)
   const signal = AbortSignal.timeout(options.timeoutMs ?? 10_000)
   try {
     let res = await doFetch(url, {method: 'HEAD', headers: {Accept: ACCEPT, ...(basic ? {Authorization: `Basic ${basic}`} : {})}, signal})

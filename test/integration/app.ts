@@ -36,8 +36,8 @@ export class TestApp {
   }
 
   /** Runs with --json and parses the document. */
-  async json(args: string[]) {
-    const r = await this.cli([...args, '--json'])
+  async json(args: string[], options: {env?: Record<string, string>} = {}) {
+    const r = await this.cli([...args, '--json'], options)
     let doc
     try {
       doc = parseJson(r.stdout)

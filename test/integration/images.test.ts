@@ -1,5 +1,9 @@
 import {expect} from 'chai'
 
+import {chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+
 import {checkImages} from '../../src/registry/images.js'
 import {TestApp} from './app.js'
 import {kubectl, useNamespace} from './harness.js'
@@ -38,6 +42,87 @@ describe('image check against a real registry (docker-registry on 127.0.0.1)', f
       const ok = await app.cli(['deploy', 'test'])
       expect(ok.exitCode, ok.stderr).to.equal(0)
       expect(ok.stderr).to.contain('Checking 2 images in their registries')
+    })
+  })
+
+  describe('a registry that asks for credentials (htpasswd)', () => {
+    const user = {name: 'ci', password: 's3cret-pw'}
+    let secured: LocalRegistry
+    let dir: string
+    let path: string | undefined
+    before(async () => {
+      secured = await LocalRegistry.start(user)
+      await secured.push('shop/web', 'abc')
+      dir = mkdtempSync(join(tmpdir(), 'skycap-docker-'))
+      // A credential helper as docker-credential-helpers define it: the server URL on stdin, JSON on stdout.
+      const helper = join(dir, 'docker-credential-skycaptest')
+      writeFileSync(
+        helper,
+        `#!/bin/sh\nread url\nif [ "$url" = "${secured.host}" ]; then printf '{"ServerURL":"%s","Username":"${user.name}","Secret":"${user.password}"}' "$url"; else echo "credentials not found in native keychain"; exit 1; fi\n`,
+      )
+      chmodSync(helper, 0o755)
+      path = process.env.PATH
+      process.env.PATH = `${dir}:${path}`
+    })
+    after(() => {
+      process.env.PATH = path
+      secured?.stop()
+      rmSync(dir, {recursive: true, force: true})
+    })
+    const dockerConfig = (content: unknown) => {
+      const file = join(dir, `config-${Math.random().toString(36).slice(2)}.json`)
+      writeFileSync(file, JSON.stringify(content))
+      return file
+    }
+    const images = () => [`${secured.host}/shop/web:abc`, `${secured.host}/shop/web:nope`]
+
+    it('without credentials: unknown, and the detail says to log in', async () => {
+      const [r] = await checkImages(images(), {dockerConfig: join(dir, 'none.json')})
+      expect(r).to.include({state: 'unknown'})
+      expect(r?.detail).to.contain(`${secured.host} refused access (HTTP 401); log in with docker login ${secured.host}`)
+    })
+
+    it('with an auths entry: present and missing told apart; a wrong password is refused', async () => {
+      const good = dockerConfig({auths: {[secured.host]: {auth: Buffer.from(`${user.name}:${user.password}`).toString('base64')}}})
+      expect((await checkImages(images(), {dockerConfig: good})).map((r) => r.state)).to.deep.equal(['present', 'missing'])
+      const bad = dockerConfig({auths: {[secured.host]: {auth: Buffer.from(`${user.name}:wrong`).toString('base64')}}})
+      expect((await checkImages(images(), {dockerConfig: bad})).map((r) => r.state)).to.deep.equal(['unknown', 'unknown'])
+    })
+
+    it('through a credential helper, per host (credHelpers) or for all (credsStore)', async () => {
+      for (const content of [{credHelpers: {[secured.host]: 'skycaptest'}}, {credsStore: 'skycaptest'}]) {
+        const results = await checkImages(images(), {dockerConfig: dockerConfig(content)})
+        expect(
+          results.map((r) => r.state),
+          JSON.stringify(content),
+        ).to.deep.equal(['present', 'missing'])
+      }
+    })
+
+    describe('deploy', () => {
+      const ns = useNamespace('images-auth')
+      let app: TestApp
+      beforeEach(async () => {
+        app = await TestApp.create(ns.name)
+        await app.change((t) => t.replace('registry: example.invalid/itapp', `registry: ${secured.host}/itapp`), 'secured registry')
+      })
+      afterEach(() => app.remove())
+
+      it('exits 4 when the registry refuses, and deploys with DOCKER_CONFIG naming a credential helper; the secret is never printed', async () => {
+        const sha = await app.repo.git('rev-parse', 'HEAD')
+        await secured.push('itapp/web', sha)
+        await secured.push('itapp/worker', sha)
+        const env = {PATH: process.env.PATH as string, DOCKER_CONFIG: join(dir, 'empty')}
+        const refused = await app.json(['deploy', 'test'], {env})
+        expect(refused.exitCode).to.equal(4)
+        expect(refused.doc.error.message).to.contain('refused access (HTTP 401)')
+        expect(refused.doc.error.hint).to.contain('--skip-image-check')
+        mkdirSync(join(dir, 'helper'), {recursive: true})
+        writeFileSync(join(dir, 'helper', 'config.json'), JSON.stringify({credHelpers: {[secured.host]: 'skycaptest'}}))
+        const ok = await app.json(['deploy', 'test'], {env: {...env, DOCKER_CONFIG: join(dir, 'helper')}})
+        expect(ok.exitCode, ok.stderr).to.equal(0)
+        expect(`${ok.stdout}${ok.stderr}${refused.stdout}${refused.stderr}`).to.not.contain(user.password)
+      })
     })
   })
 })
