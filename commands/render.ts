@@ -17,12 +17,17 @@ export default class Render extends SkycapCommand {
   }
   static override flags = {
     service: Flags.string({char: 's', description: "Render only this service's objects (repeatable).", multiple: true}),
-    'output-dir': Flags.string({char: 'o', description: 'Write one file per object into this folder instead of stdout.'}),
+    'output-dir': Flags.string({
+      char: 'o',
+      description:
+        'Write one file per object into this folder instead of stdout, with real Secret values (for kubectl apply -f). Removes the files of an earlier render (NNN-kind-name.yaml) first; other files stay.',
+    }),
+    'show-secrets': Flags.boolean({description: 'Print Secret data/stringData values on stdout and in --json (redacted by default).'}),
   }
 
   async run(): Promise<unknown> {
     const {args, flags} = await this.parse(Render)
-    const result = await runRender({target: args.target, configPath: flags.config, services: flags.service, outputDir: flags['output-dir']}, this.reporter())
+    const result = await runRender({target: args.target, configPath: flags.config, services: flags.service, outputDir: flags['output-dir'], showSecrets: flags['show-secrets']}, this.reporter())
     if (!this.jsonEnabled()) {
       if (result.yaml !== undefined) process.stdout.write(result.yaml)
       for (const f of result.files ?? []) this.log(f)

@@ -1,6 +1,5 @@
 import {Args, Flags} from '@oclif/core'
 
-import {UserError} from '../src/errors.js'
 import {scale} from '../src/scale/scale.js'
 import {SkycapCommand} from './_base.js'
 
@@ -21,11 +20,10 @@ export default class Scale extends SkycapCommand {
 
   async run(): Promise<unknown> {
     const {args, flags} = await this.parse(Scale)
-    if (!/^\d+$/.test(args.replicas)) throw new UserError(`replicas must be a whole number, not "${args.replicas}"`)
     const report = await scale(
       {
         service: args.service,
-        replicas: Number(args.replicas),
+        replicas: args.replicas,
         environment: flags.environment,
         configPath: flags.config,
         force: flags.force,

@@ -1,7 +1,8 @@
-import {existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync} from 'node:fs'
+import {existsSync, readdirSync, readFileSync, statSync, writeFileSync} from 'node:fs'
 import {basename, dirname, join, relative, resolve} from 'node:path'
 
 import {UserError} from '../errors.js'
+import {ensureWritableFolder, fileInTheWay, fileInTheWayError, writeError} from '../folders.js'
 import {templatesDir} from '../paths.js'
 
 export interface InitResult {
@@ -32,18 +33,32 @@ export function scaffold(dir: string, app?: string): InitResult {
     throw new UserError(`${join(target, 'skycap.yaml')} already exists; nothing was written`, {hint: 'Edit it, or run `skycap config validate` to check it.'})
   }
   const source = join(templatesDir, 'init')
+  const files = walk(source).map((file) => ({file, rel: relative(source, file), dest: join(target, relative(source, file))}))
+  // A file where the scaffold needs a folder (--dir itself, or e.g. config/) is refused before anything is written.
+  for (const folder of new Set([target, ...files.map((f) => dirname(f.dest))])) {
+    let blocker: string | undefined
+    try {
+      blocker = fileInTheWay(folder)
+    } catch (error) {
+      throw writeError(error, '--dir', dir)
+    }
+    if (blocker) throw fileInTheWayError('--dir', dir, blocker)
+  }
+  ensureWritableFolder(dir, '--dir')
   const written: string[] = []
   const skipped: string[] = []
-  for (const file of walk(source)) {
-    const rel = relative(source, file)
-    const dest = join(target, rel)
+  for (const {file, rel, dest} of files) {
     if (existsSync(dest)) {
       skipped.push(rel)
       continue
     }
-    mkdirSync(dirname(dest), {recursive: true})
+    ensureWritableFolder(dirname(dest), '--dir')
     const text = readFileSync(file, 'utf8')
-    writeFileSync(dest, rel === 'skycap.yaml' ? text.replaceAll('__APP__', name) : text, {flag: 'wx'})
+    try {
+      writeFileSync(dest, rel === 'skycap.yaml' ? text.replaceAll('__APP__', name) : text, {flag: 'wx'})
+    } catch (error) {
+      throw writeError(error, '--dir', dir)
+    }
     written.push(rel)
   }
   return {app: name, written, skipped}

@@ -1,5 +1,6 @@
 import {formatWarning, type Reporter} from '../ui/output.js'
 import {prepareRelease} from './prepare.js'
+import {countSecretsWithValues, redactSecretValues} from './secrets.js'
 import {toYaml, writeObjects} from './serialize.js'
 
 export interface RenderRunOptions {
@@ -7,6 +8,8 @@ export interface RenderRunOptions {
   configPath?: string
   services?: string[]
   outputDir?: string
+  /** Print Secret values on stdout and in --json; they are redacted otherwise. Files in outputDir always hold them. */
+  showSecrets?: boolean
 }
 
 /** What `skycap render` returns: the YAML (or the files written) and a summary for --json. */
@@ -22,6 +25,8 @@ export interface RenderRunResult {
     images: Record<string, string>
     objects: Array<{kind: string; name: string; namespace?: string; source: string; manifest: unknown}>
     files?: string[]
+    /** Files of an earlier render removed from outputDir. */
+    removed?: string[]
   }
 }
 
@@ -30,6 +35,9 @@ export async function runRender(options: RenderRunOptions, reporter: Reporter): 
   const prepared = await prepareRelease({target: options.target, configPath: options.configPath, services: options.services})
   for (const w of prepared.warnings) reporter.warn(formatWarning(w))
   const objects = prepared.objects.map((r) => r.object)
+  // Redacted copies for the terminal and the JSON report only; `objects` keep their values for the files.
+  const shown = options.showSecrets ? objects : redactSecretValues(objects)
+  const secrets = options.showSecrets ? 0 : countSecretsWithValues(objects)
   const summary: RenderRunResult['summary'] = {
     app: prepared.app,
     environment: prepared.environment.name,
@@ -37,12 +45,18 @@ export async function runRender(options: RenderRunOptions, reporter: Reporter): 
     context: prepared.environment.context ?? null,
     revision: {sha: prepared.revision.sha, short: prepared.revision.short, subject: prepared.revision.subject, dirty: prepared.revision.dirty},
     images: prepared.images,
-    objects: prepared.objects.map((r) => ({kind: r.object.kind, name: r.object.metadata.name, namespace: r.object.metadata.namespace, source: r.source, manifest: r.object})),
+    objects: prepared.objects.map((r, i) => ({kind: r.object.kind, name: r.object.metadata.name, namespace: r.object.metadata.namespace, source: r.source, manifest: shown[i]})),
   }
   if (options.outputDir) {
-    const files = await writeObjects(options.outputDir, objects)
-    reporter.info(`wrote ${files.length} files to ${options.outputDir}`)
-    return {files, summary: {...summary, files}}
+    const {files, removed} = await writeObjects(options.outputDir, objects)
+    if (removed.length > 0) reporter.info(`removed ${plural(removed.length, 'stale file')} of an earlier render from ${options.outputDir}`)
+    reporter.info(`wrote ${plural(files.length, 'file')} to ${options.outputDir}`)
+    return {files, summary: {...summary, files, removed}}
   }
-  return {yaml: await toYaml(objects), summary}
+  if (secrets > 0) reporter.warn(`the values of ${plural(secrets, 'Secret')} are redacted on stdout; --show-secrets prints them, --output-dir writes them to files`)
+  return {yaml: await toYaml(shown), summary}
+}
+
+function plural(n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? '' : 's'}`
 }

@@ -1,6 +1,7 @@
-import {mkdirSync, writeFileSync} from 'node:fs'
+import {readdirSync, unlinkSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 
+import {ensureWritableFolder, writeError} from '../folders.js'
 import type {KubeObject} from './objects.js'
 
 /** Multi-document YAML, one document per object, in the given order. Deterministic. */
@@ -9,14 +10,40 @@ export async function toYaml(objects: KubeObject[]): Promise<string> {
   return objects.map((o) => stringify(o, {lineWidth: 0, aliasDuplicateObjects: false})).join('---\n')
 }
 
-/** Writes one file per object into `dir` (NNN-kind-name.yaml, in apply order); returns the paths. */
-export async function writeObjects(dir: string, objects: KubeObject[]): Promise<string[]> {
+/** The names writeObjects gives files: NNN-kind-name.yaml (NNN: apply order, 3 digits or more). */
+export const OBJECT_FILE_PATTERN = /^\d{3,}-[a-z0-9]+-[a-z0-9][a-z0-9.-]*\.yaml$/
+
+/** What writeObjects did: the files it wrote and the stale files of an earlier render it removed. */
+export interface WrittenObjects {
+  files: string[]
+  removed: string[]
+}
+
+/**
+ * Writes one file per object into `dir` (NNN-kind-name.yaml, in apply order), creating it if missing. Files of an
+ * earlier render (names matching OBJECT_FILE_PATTERN) that this render does not write are removed first, so
+ * `kubectl apply -f dir` sees only this render; any other file is left alone.
+ */
+export async function writeObjects(dir: string, objects: KubeObject[], flag = '--output-dir'): Promise<WrittenObjects> {
   const {stringify} = await import('yaml')
-  mkdirSync(dir, {recursive: true})
-  const width = String(objects.length).length
-  return objects.map((o, i) => {
-    const file = join(dir, `${String(i + 1).padStart(Math.max(3, width), '0')}-${o.kind.toLowerCase()}-${o.metadata.name}.yaml`)
-    writeFileSync(file, stringify(o, {lineWidth: 0, aliasDuplicateObjects: false}))
-    return file
-  })
+  const width = Math.max(3, String(objects.length).length)
+  const documents = objects.map((o, i) => ({
+    name: `${String(i + 1).padStart(width, '0')}-${o.kind.toLowerCase()}-${o.metadata.name}.yaml`,
+    text: stringify(o, {lineWidth: 0, aliasDuplicateObjects: false}),
+  }))
+  ensureWritableFolder(dir, flag)
+  const names = new Set(documents.map((d) => d.name))
+  try {
+    const stale = readdirSync(dir, {withFileTypes: true}).filter((e) => e.isFile() && OBJECT_FILE_PATTERN.test(e.name) && !names.has(e.name))
+    const removed = stale.map((e) => join(dir, e.name)).sort()
+    for (const file of removed) unlinkSync(file)
+    const files = documents.map((d) => {
+      const file = join(dir, d.name)
+      writeFileSync(file, d.text)
+      return file
+    })
+    return {files, removed}
+  } catch (error) {
+    throw writeError(error, flag, dir)
+  }
 }

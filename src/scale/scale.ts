@@ -12,7 +12,8 @@ import {configuredExcludes, lineFilter} from '../logs/filter.js'
 
 export interface ScaleOptions {
   service: string
-  replicas: number
+  /** The pod count, as typed on the command line or as a number; checked by parseReplicas. */
+  replicas: string | number
   environment?: string
   configPath?: string
   force?: boolean
@@ -30,11 +31,30 @@ export interface ScaleReport {
   release: number | null
 }
 
+/** The largest replica count Kubernetes accepts (spec.replicas is an int32). */
+export const MAX_REPLICAS = 2_147_483_647
+
+/** A replica count from the command line (digits) or code (a number): a whole number from 0 to MAX_REPLICAS. */
+export function parseReplicas(replicas: string | number): number {
+  if (typeof replicas === 'string') {
+    if (!/^\d+$/.test(replicas)) throw new UserError(`replicas must be a whole number, not "${replicas}"`)
+  } else if (!Number.isInteger(replicas) || replicas < 0) {
+    throw new UserError(`replicas must be a whole number of 0 or more, not "${replicas}"`)
+  }
+  // Compared as a BigInt: Number("99999999999999999999") is already rounded.
+  if (BigInt(replicas) > BigInt(MAX_REPLICAS)) {
+    throw new UserError(`replicas must be at most ${MAX_REPLICAS}, the largest count Kubernetes accepts, not "${replicas}"`, {
+      hint: `Pass a whole number from 0 to ${MAX_REPLICAS}.`,
+    })
+  }
+  return Number(replicas)
+}
+
 /** `skycap scale SERVICE N`: scales, waits until ready, records it; later deploys keep the count. */
-export async function scale(options: ScaleOptions, deps: DeployDeps): Promise<ScaleReport> {
+export async function scale(input: ScaleOptions, deps: DeployDeps): Promise<ScaleReport> {
   const clock = deps.clock ?? Date.now
   const started = clock()
-  if (!Number.isInteger(options.replicas) || options.replicas < 0) throw new UserError(`replicas must be a whole number of 0 or more, not "${options.replicas}"`)
+  const options = {...input, replicas: parseReplicas(input.replicas)}
   const {loaded, env} = await openEnvironment({configPath: options.configPath, environment: options.environment})
   const app = loaded.config.app
   if (!env.services[options.service]) {

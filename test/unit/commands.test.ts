@@ -1,5 +1,5 @@
 import {expect} from 'chai'
-import {existsSync, mkdtempSync, readFileSync} from 'node:fs'
+import {existsSync, mkdtempSync, readFileSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
@@ -65,6 +65,47 @@ describe('command wiring (built CLI)', function () {
     expect(files).to.have.length(8)
     expect(files[0]).to.match(/001-configmap-web-config-[0-9a-f]{10}\.yaml$/)
     expect(existsSync(files[7] as string)).to.equal(true)
+  })
+
+  it('render --output-dir onto a file exits 2, naming the path, with a JSON error', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'skycap-out-')), 'out')
+    writeFileSync(file, '')
+    for (const path of [file, join(file, 'sub')]) {
+      const r = await runCli(['render', 'dev', '--output-dir', path], {cwd: repo.dir})
+      expect(r.exitCode, r.stderr).to.equal(2)
+      expect(r.stderr).to.contain(`--output-dir ${path}`).and.contain(`${file} is a file, not a folder`).and.contain('Pass a folder path')
+      expect(r.stderr).to.not.contain('EEXIST').and.not.contain('ENOTDIR')
+      const json = await runCli(['render', 'dev', '--output-dir', path, '--json'], {cwd: repo.dir})
+      expect(json.exitCode).to.equal(2)
+      expect(parseJson(json.stdout).error.code).to.equal('invalid_input')
+    }
+  })
+
+  it('init --dir onto a file exits 2, naming the path', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'skycap-init-')), 'shop')
+    writeFileSync(file, '')
+    const r = await runCli(['init', '--dir', file, '--json'])
+    expect(r.exitCode).to.equal(2)
+    expect(parseJson(r.stdout).error).to.include({code: 'invalid_input', message: `--dir ${file} is a file, not a folder; nothing was written`})
+  })
+
+  it('config schema prints the schema, and the {ok, result} envelope with --json', async () => {
+    const plain = await runCli(['config', 'schema'])
+    expect(plain.exitCode).to.equal(0)
+    const schema = JSON.parse(plain.stdout)
+    expect(schema.$schema).to.match(/json-schema\.org/)
+    const r = await runCli(['config', 'schema', '--json'])
+    expect(r.exitCode, r.stderr).to.equal(0)
+    expect(parseJson(r.stdout)).to.deep.equal({ok: true, result: schema})
+  })
+
+  it('scale refuses a replica count above the int32 maximum with exit 2', async () => {
+    const r = await runCli(['scale', 'web', '99999999999999999999', '-e', 'staging', '--json'], {cwd: repo.dir})
+    expect(r.exitCode).to.equal(2)
+    expect(parseJson(r.stdout).error.message).to.equal('replicas must be at most 2147483647, the largest count Kubernetes accepts, not "99999999999999999999"')
+    const word = await runCli(['scale', 'web', 'many', '-e', 'staging'], {cwd: repo.dir})
+    expect(word.exitCode).to.equal(2)
+    expect(word.stderr).to.contain('replicas must be a whole number, not "many"')
   })
 
   const invalidInputs: Array<[string, string[], RegExp]> = [

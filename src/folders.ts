@@ -1,0 +1,99 @@
+import {accessSync, constants, mkdirSync, statSync, type Stats} from 'node:fs'
+import {dirname, resolve} from 'node:path'
+
+import {UserError} from './errors.js'
+
+/** The file that keeps `folder` from being a folder: `folder` itself or one of its parents; undefined when none is. */
+export function fileInTheWay(folder: string): string | undefined {
+  let current = resolve(folder)
+  for (;;) {
+    const stat = statIfExists(current)
+    if (stat) return stat.isDirectory() ? undefined : current
+    const parent = dirname(current)
+    if (parent === current) return undefined
+    current = parent
+  }
+}
+
+/** The UserError for a file where `flag` needs a folder. */
+export function fileInTheWayError(flag: string, folder: string, blocker: string): UserError {
+  const what = blocker === resolve(folder) ? `${flag} ${folder} is a file, not a folder` : `${flag} ${folder}: ${blocker} is a file, not a folder`
+  return new UserError(`${what}; nothing was written`, {
+    hint: `Pass a folder path (skycap creates missing folders), or move ${blocker} away.`,
+    details: {path: folder, file: blocker},
+  })
+}
+
+/**
+ * Creates `folder` and its missing parents and checks that skycap can write into it. A file in the way, a folder
+ * skycap may not write to, or a path that cannot be created is a UserError (exit 2) naming the path.
+ */
+export function ensureWritableFolder(folder: string, flag: string): void {
+  let blocker: string | undefined
+  try {
+    blocker = fileInTheWay(folder)
+  } catch (error) {
+    throw writeError(error, flag, folder)
+  }
+  if (blocker) throw fileInTheWayError(flag, folder, blocker)
+  try {
+    makeFolders(resolve(folder))
+    accessSync(folder, constants.W_OK | constants.X_OK)
+  } catch (error) {
+    throw writeError(error, flag, folder)
+  }
+}
+
+const NOT_WRITABLE = new Set(['EACCES', 'EPERM', 'EROFS'])
+const UNUSABLE_PATH = new Set(['ENOENT', 'ENOTDIR', 'EEXIST', 'EISDIR', 'ENAMETOOLONG', 'ELOOP', 'EINVAL'])
+
+/** An fs error met while writing into `folder`, as a UserError when the path is the problem; any other error unchanged. */
+export function writeError(error: unknown, flag: string, folder: string): unknown {
+  const code = errorCode(error)
+  if (code === undefined) return error
+  // Node's messages read "EACCES: permission denied, open '/x/y'"; keep the middle part.
+  const reason = /^[A-Z]+: ([^,]+)/.exec((error as Error).message)?.[1] ?? code
+  if (NOT_WRITABLE.has(code)) {
+    return new UserError(`cannot write into ${flag} ${folder}: ${reason} (${code})`, {
+      hint: 'Choose a folder you can write to, or change its permissions.',
+      details: {path: folder, code},
+      cause: error,
+    })
+  }
+  if (UNUSABLE_PATH.has(code)) {
+    return new UserError(`cannot create ${flag} ${folder}: ${reason} (${code})`, {
+      hint: 'Pass a folder path that can be created, e.g. ./out.',
+      details: {path: folder, code},
+      cause: error,
+    })
+  }
+  return error
+}
+
+// Not mkdirSync({recursive: true}): on Node 20 it loops forever on a path it cannot create under an existing folder,
+// e.g. /proc/x, where mkdir fails with ENOENT.
+function makeFolders(folder: string): void {
+  if (statIfExists(folder)) return
+  const parent = dirname(folder)
+  if (parent !== folder) makeFolders(parent)
+  try {
+    mkdirSync(folder)
+  } catch (error) {
+    if (errorCode(error) !== 'EEXIST' || !statIfExists(folder)?.isDirectory()) throw error
+  }
+}
+
+function statIfExists(path: string): Stats | undefined {
+  try {
+    return statSync(path)
+  } catch (error) {
+    const code = errorCode(error)
+    if (code === 'ENOENT' || code === 'ENOTDIR') return undefined
+    throw error
+  }
+}
+
+function errorCode(error: unknown): string | undefined {
+  const code = (error as {code?: unknown} | undefined)?.code
+  return typeof code === 'string' ? code : undefined
+}
