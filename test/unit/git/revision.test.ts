@@ -1,21 +1,11 @@
 import {expect} from 'chai'
 import {execa} from 'execa'
 
-import {ExitCode, UserError} from '../../../src/errors.js'
+import {UserError} from '../../../src/errors.js'
 import {changedSince, parseTarget, resolveRevision} from '../../../src/git/revision.js'
 import {prepareRelease} from '../../../src/render/prepare.js'
 import {TempRepo} from '../../helpers/repo.js'
-
-async function rejects(p: Promise<unknown>): Promise<UserError> {
-  try {
-    await p
-  } catch (error) {
-    expect(error).to.be.instanceOf(UserError)
-    expect((error as UserError).exitCode).to.equal(ExitCode.INVALID)
-    return error as UserError
-  }
-  throw new Error('expected a rejection')
-}
+import {rejectsWithUserError} from '../../helpers/errors.js'
 
 describe('revision specs', () => {
   it('splits ENV@REV', () => {
@@ -69,7 +59,7 @@ describe('revision resolution (real git)', function () {
   })
 
   it('rejects an unknown revision', async () => {
-    const e = await rejects(resolveRevision(repo.dir, 'no-such-branch'))
+    const e = await rejectsWithUserError(resolveRevision(repo.dir, 'no-such-branch'))
     expect(e.message).to.contain('unknown revision "no-such-branch"')
   })
 
@@ -87,7 +77,7 @@ describe('revision resolution (real git)', function () {
     const seen = new Set<string>()
     const prefix = shas.map((s) => s.slice(0, 4)).find((p) => (seen.has(p) ? true : (seen.add(p), false)))
     expect(prefix, 'found two commits with the same prefix').to.be.a('string')
-    const e = await rejects(resolveRevision(amb.dir, prefix))
+    const e = await rejectsWithUserError(resolveRevision(amb.dir, prefix))
     expect(e.message).to.contain(`revision "${prefix}" is ambiguous`)
     expect(e.hint).to.contain('Use more characters of the SHA')
     amb.remove()
@@ -103,13 +93,13 @@ describe('revision resolution (real git)', function () {
 
   it('rejects a directory that is not a git repository', async () => {
     const plain = new TempRepo()
-    const e = await rejects(resolveRevision(plain.dir))
+    const e = await rejectsWithUserError(resolveRevision(plain.dir))
     expect(e.message).to.contain('is not inside a git repository')
     plain.remove()
   })
 
   it('never passes an option-looking revision to git', async () => {
-    const e = await rejects(resolveRevision(repo.dir, '--output=/tmp/x'))
+    const e = await rejectsWithUserError(resolveRevision(repo.dir, '--output=/tmp/x'))
     expect(e.message).to.contain('is not a revision')
   })
 })
@@ -136,7 +126,7 @@ describe('deploy inputs of an older revision (work tree vs REV)', function () {
   it('an older revision with changed config: a protected deploy refuses (exit 2), render warns', async () => {
     repo.write('config/web/app.properties', 'changed=1\n')
     await repo.commit('second')
-    const e = await rejects(prepareRelease({target: `prod@${first.slice(0, 8)}`, cwd: repo.dir, refuseDirtyProtected: true}))
+    const e = await rejectsWithUserError(prepareRelease({target: `prod@${first.slice(0, 8)}`, cwd: repo.dir, refuseDirtyProtected: true}))
     expect(e.message).to.contain(`config/web/app.properties changed since ${first.slice(0, 7)}, and prod is protected`)
     expect(e.hint).to.contain(`git switch --detach ${first.slice(0, 7)}`)
     const rendered = await prepareRelease({target: `staging@${first.slice(0, 8)}`, cwd: repo.dir, refuseDirtyProtected: true})

@@ -3,19 +3,8 @@ import {existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync} 
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
-import {ExitCode, UserError} from '../../../src/errors.js'
 import {scaffold} from '../../../src/init/scaffold.js'
-
-function userError(run: () => unknown): UserError {
-  try {
-    run()
-  } catch (error) {
-    expect(error).to.be.instanceOf(UserError)
-    expect((error as UserError).exitCode).to.equal(ExitCode.INVALID)
-    return error as UserError
-  }
-  throw new Error('expected a UserError')
-}
+import {userError} from '../../helpers/errors.js'
 
 describe('skycap init --dir', () => {
   let tmp: string

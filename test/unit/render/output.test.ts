@@ -3,7 +3,7 @@ import {existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, w
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
-import {ExitCode, UserError} from '../../../src/errors.js'
+import {UserError} from '../../../src/errors.js'
 import {writeError} from '../../../src/folders.js'
 import type {KubeObject} from '../../../src/render/objects.js'
 import {runRender} from '../../../src/render/run.js'
@@ -11,6 +11,7 @@ import {redactSecretValues} from '../../../src/render/secrets.js'
 import {OBJECT_FILE_PATTERN, writeObjects} from '../../../src/render/serialize.js'
 import {memoryReporter} from '../../../src/ui/output.js'
 import {TempRepo} from '../../helpers/repo.js'
+import {rejectsWithUserError} from '../../helpers/errors.js'
 
 const SECRET_TEMPLATE = `apiVersion: v1
 kind: Secret
@@ -27,17 +28,6 @@ function configMap(name: string): KubeObject {
   return {apiVersion: 'v1', kind: 'ConfigMap', metadata: {name}, data: {a: '1'}}
 }
 
-async function userError(run: () => Promise<unknown>): Promise<UserError> {
-  try {
-    await run()
-  } catch (error) {
-    expect(error).to.be.instanceOf(UserError)
-    expect((error as UserError).exitCode).to.equal(ExitCode.INVALID)
-    return error as UserError
-  }
-  throw new Error('expected a UserError')
-}
-
 describe('render --output-dir', () => {
   let tmp: string
   beforeEach(() => {
@@ -48,7 +38,7 @@ describe('render --output-dir', () => {
   it('refuses a path that is a regular file, naming it, and writes nothing', async () => {
     const file = join(tmp, 'out')
     writeFileSync(file, 'keep me')
-    const error = await userError(() => writeObjects(file, [configMap('a')]))
+    const error = await rejectsWithUserError(() => writeObjects(file, [configMap('a')]))
     expect(error.message).to.equal(`--output-dir ${file} is a file, not a folder; nothing was written`)
     expect(error.hint).to.contain('Pass a folder path')
     expect(readFileSync(file, 'utf8')).to.equal('keep me')
@@ -57,7 +47,7 @@ describe('render --output-dir', () => {
   it('refuses a path under a regular file (ENOTDIR), naming the file in the way', async () => {
     const file = join(tmp, 'out')
     writeFileSync(file, '')
-    const error = await userError(() => writeObjects(join(file, 'manifests'), [configMap('a')]))
+    const error = await rejectsWithUserError(() => writeObjects(join(file, 'manifests'), [configMap('a')]))
     expect(error.message).to.equal(`--output-dir ${join(file, 'manifests')}: ${file} is a file, not a folder; nothing was written`)
     expect(error.details).to.deep.equal({path: join(file, 'manifests'), file})
   })

@@ -1,20 +1,10 @@
 import {expect} from 'chai'
 
-import {ExitCode, UserError} from '../../../src/errors.js'
+import {UserError} from '../../../src/errors.js'
 import {MAX_REPLICAS, parseReplicas, scale} from '../../../src/scale/scale.js'
 import {memoryReporter} from '../../../src/ui/output.js'
 import {fakeKubectl} from '../../helpers/fake-kubectl.js'
-
-function userError(run: () => unknown): UserError {
-  try {
-    run()
-  } catch (error) {
-    expect(error).to.be.instanceOf(UserError)
-    expect((error as UserError).exitCode).to.equal(ExitCode.INVALID)
-    return error as UserError
-  }
-  throw new Error('expected a UserError')
-}
+import {userError} from '../../helpers/errors.js'
 
 describe('scale replicas', () => {
   it('accepts whole numbers from 0 to the int32 maximum', () => {
