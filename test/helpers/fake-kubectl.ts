@@ -3,7 +3,8 @@ import {Kubectl, type ProcessResult, type ProcessRunner} from '../../src/kubectl
 /** One expected kubectl call: the exact argv, and what the fake process answers. */
 export interface Expectation {
   argv: string[]
-  result?: Partial<ProcessResult>
+  /** What the process answers; a function to answer from what earlier calls sent (e.g. a lock id). */
+  result?: Partial<ProcessResult> | (() => Partial<ProcessResult>)
   /** Checks stdin (e.g. the applied objects). */
   input?: (input: string | undefined) => void
 }
@@ -12,9 +13,14 @@ export interface Expectation {
  * A kubectl at the process boundary for unit tests: answers calls in order and fails the test on any argv it
  * did not expect. Only for what a real cluster cannot do on demand (exact argv, injected failures).
  */
-export function fakeKubectl(expected: Expectation[], options: {context?: string; namespace?: string} = {}) {
-  const calls: Array<{file: string; argv: string[]; input?: string}> = []
-  const queue = [...expected]
+export function fakeKubectl(
+  expected: Expectation[],
+  options: {context?: string; namespace?: string} = {},
+  shared?: {queue: Expectation[]; calls: Array<{file: string; argv: string[]; input?: string}>},
+) {
+  // `shared`: several Kubectl instances (unbound, then bound to an environment) answering from one script.
+  const calls = shared?.calls ?? []
+  const queue = shared?.queue ?? [...expected]
   const runner: ProcessRunner = async (file, argv, opts) => {
     calls.push({file, argv, input: opts.input})
     const next = queue.shift()
@@ -23,8 +29,21 @@ export function fakeKubectl(expected: Expectation[], options: {context?: string;
       throw new Error(`kubectl argv mismatch\n  expected: ${next.argv.join(' ')}\n  actual:   ${argv.join(' ')}`)
     }
     next.input?.(opts.input)
-    return {exitCode: 0, stdout: '', stderr: '', ...next.result}
+    return {exitCode: 0, stdout: '', stderr: '', ...(typeof next.result === 'function' ? next.result() : next.result)}
   }
   const kubectl = new Kubectl({binary: 'kubectl', runner, sleep: async () => undefined, ...options})
   return {kubectl, calls, remaining: () => queue.length}
+}
+
+/**
+ * A KubectlFactory whose instances (the unbound one that checks the context, then the one bound to the environment)
+ * answer from one script, in order: for pinning the argv of a whole use case.
+ */
+export function fakeKubectlFactory(expected: Expectation[]) {
+  const shared = {queue: [...expected], calls: [] as Array<{file: string; argv: string[]; input?: string}>}
+  return {
+    factory: (options: {context?: string; namespace?: string}) => fakeKubectl([], options, shared).kubectl,
+    calls: shared.calls,
+    remaining: () => shared.queue.length,
+  }
 }

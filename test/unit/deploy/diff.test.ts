@@ -4,7 +4,7 @@ import {diffObjects} from '../../../src/deploy/diff.js'
 import {diff} from '../../../src/deploy/inspect.js'
 import {ExitCode, exitCodeOf, SkycapError} from '../../../src/errors.js'
 import {memoryReporter} from '../../../src/ui/output.js'
-import {fakeKubectl, type Expectation} from '../../helpers/fake-kubectl.js'
+import {fakeKubectl, fakeKubectlFactory, type Expectation} from '../../helpers/fake-kubectl.js'
 import {TempRepo} from '../../helpers/repo.js'
 
 const DIFF = ['diff', '--server-side', '--field-manager=skycap', '--force-conflicts', '-f', '-']
@@ -16,8 +16,7 @@ async function diffFailure(repo: TempRepo, stderr: string): Promise<SkycapError>
     {argv: ['--request-timeout=30s', 'config', 'get-contexts', '-o', 'name'], result: {stdout: 'staging-cluster\n'}},
     {argv: ['--context', 'staging-cluster', '--request-timeout=30s', 'get', 'namespace', 'shop-staging', '--ignore-not-found', '-o', 'name'], result: {exitCode: 1, stderr}},
   ]
-  // connect() asks an unbound kubectl for the contexts, then binds one to the environment.
-  const factory = (o: {context?: string; namespace?: string}) => (o.context ? fakeKubectl(calls.slice(1), o).kubectl : fakeKubectl(calls.slice(0, 1)).kubectl)
+  const {factory} = fakeKubectlFactory(calls)
   try {
     await diff({target: 'staging', configPath: `${repo.dir}/skycap.yaml`}, factory, memoryReporter())
   } catch (error) {

@@ -1,0 +1,189 @@
+import {expect} from 'chai'
+import {readFileSync, writeFileSync} from 'node:fs'
+import {gzipSync} from 'node:zlib'
+import {join} from 'node:path'
+
+import {deploy} from '../../../src/deploy/deploy.js'
+import {WATCH_RESOURCES} from '../../../src/resources/kinds.js'
+import {memoryReporter} from '../../../src/ui/output.js'
+import {fakeKubectlFactory, type Expectation} from '../../helpers/fake-kubectl.js'
+import {TempRepo} from '../../helpers/repo.js'
+
+const BOUND = ['--context', 'kind-x', '--namespace', 'shop', '--request-timeout=30s']
+const CLUSTER = ['--context', 'kind-x', '--request-timeout=30s']
+const APPLY = ['apply', '--server-side', '--field-manager=skycap', '--force-conflicts', '-f', '-']
+const SELECTOR = 'app.kubernetes.io/part-of=itapp,app.kubernetes.io/managed-by=skycap,skycap.dev/environment=test'
+const PRUNE =
+  'configmaps,secrets,services,serviceaccounts,deployments.apps,statefulsets.apps,daemonsets.apps,jobs.batch,cronjobs.batch,ingresses.networking.k8s.io,horizontalpodautoscalers.autoscaling,poddisruptionbudgets.policy,networkpolicies.networking.k8s.io,roles.rbac.authorization.k8s.io,rolebindings.rbac.authorization.k8s.io'
+
+const kinds = (input: string | undefined) => (JSON.parse(input as string) as {items: Array<{kind: string}>}).items.map((o) => o.kind)
+
+/** A Deployment as the API server reports it once its rollout is done. */
+function readyDeployment(name: string, replicas: number) {
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: {name, generation: 1, annotations: {'deployment.kubernetes.io/revision': '1'}},
+    spec: {replicas},
+    status: {observedGeneration: 1, replicas, updatedReplicas: replicas, readyReplicas: replicas, availableReplicas: replicas},
+  }
+}
+
+describe('skycap deploy: the whole kubectl sequence of a first deploy', function () {
+  this.timeout(20_000)
+  let repo: TempRepo
+  beforeEach(async () => {
+    repo = await TempRepo.fromFixture('cluster-app')
+    const file = join(repo.dir, 'skycap.yaml')
+    writeFileSync(file, readFileSync(file, 'utf8').replaceAll('__CONTEXT__', 'kind-x').replaceAll('__NAMESPACE__', 'shop'))
+    await repo.commit('aim')
+  })
+  afterEach(() => repo.remove())
+
+  it('validates, creates the namespace, locks, applies in two calls, watches in one, records, unlocks', async () => {
+    let lease: {metadata: {annotations: Record<string, string>}} | undefined
+    const script: Expectation[] = [
+      {argv: ['--request-timeout=30s', 'config', 'get-contexts', '-o', 'name'], result: {stdout: 'other\nkind-x\n'}},
+      {argv: [...CLUSTER, 'get', 'namespace', 'shop', '--ignore-not-found', '-o', 'name'], result: {stdout: ''}},
+      {argv: [...CLUSTER, 'create', 'namespace', 'shop']},
+      {argv: [...BOUND, ...APPLY, '--dry-run=server'], input: (i) => expect(kinds(i)).to.deep.equal(['ConfigMap', 'Service', 'Deployment', 'Deployment'])},
+      {argv: [...BOUND, 'create', '-f', '-'], input: (i) => (lease = JSON.parse(i as string))},
+      {argv: [...BOUND, ...APPLY], input: (i) => expect(kinds(i)).to.deep.equal(['ConfigMap'])},
+      {argv: [...BOUND, ...APPLY], input: (i) => expect(kinds(i)).to.deep.equal(['Service', 'Deployment', 'Deployment'])},
+      {argv: [...BOUND, 'get', WATCH_RESOURCES, '-l', SELECTOR, '-o', 'json'], result: {stdout: JSON.stringify({items: [readyDeployment('web', 2), readyDeployment('worker', 1)]})}},
+      {argv: [...BOUND, 'get', PRUNE, '-l', SELECTOR, '-o', 'json'], result: {stdout: JSON.stringify({items: []})}},
+      {
+        argv: [...BOUND, ...APPLY],
+        input: (i) => {
+          const secret = JSON.parse(i as string)
+          expect(secret).to.deep.include({kind: 'Secret', type: 'skycap.dev/release.v1'})
+          expect(secret.metadata.name).to.equal('skycap-release-itapp-test-1')
+          expect(secret.data).to.have.keys('release', 'manifests')
+        },
+      },
+      {argv: [...BOUND, 'get', 'lease', 'skycap-lock-itapp', '-o', 'json', '--ignore-not-found'], result: () => ({stdout: JSON.stringify({...lease, spec: {}})})},
+      {argv: [...BOUND, 'delete', 'lease', 'skycap-lock-itapp', '--ignore-not-found']},
+    ]
+    const fake = fakeKubectlFactory(script)
+    const report = await deploy({target: 'test', cwd: repo.dir, skipImageCheck: true}, {kubectl: fake.factory, reporter: memoryReporter(), intervalMs: 1})
+    expect(fake.remaining(), 'every scripted call made').to.equal(0)
+    expect(report).to.include({result: 'succeeded', release: 1, namespace: 'shop', context: 'kind-x'})
+    expect(lease?.metadata.annotations['skycap.dev/reason']).to.match(/^deploy test@[0-9a-f]{7}$/)
+  })
+
+  it('deletes the namespace it created when the server rejects an object, and takes no lock', async () => {
+    const script: Expectation[] = [
+      {argv: ['--request-timeout=30s', 'config', 'get-contexts', '-o', 'name'], result: {stdout: 'kind-x\n'}},
+      {argv: [...CLUSTER, 'get', 'namespace', 'shop', '--ignore-not-found', '-o', 'name'], result: {stdout: ''}},
+      {argv: [...CLUSTER, 'create', 'namespace', 'shop']},
+      {argv: [...BOUND, ...APPLY, '--dry-run=server'], result: {exitCode: 1, stderr: 'The Service "web" is invalid: spec.ports[0].port: Invalid value: 99999'}},
+      {argv: [...CLUSTER, 'delete', 'namespace', 'shop', '--ignore-not-found', '--wait=false']},
+    ]
+    const fake = fakeKubectlFactory(script)
+    let caught: {exitCode?: number; message?: string} | undefined
+    await deploy({target: 'test', cwd: repo.dir, skipImageCheck: true}, {kubectl: fake.factory, reporter: memoryReporter()}).catch((error: unknown) => (caught = error as typeof caught))
+    expect(fake.remaining()).to.equal(0)
+    expect(caught?.exitCode).to.equal(2)
+    expect(caught?.message).to.contain('Invalid value: 99999')
+  })
+
+  it('a namespace another deploy created meanwhile is used, and not deleted on failure', async () => {
+    const script: Expectation[] = [
+      {argv: ['--request-timeout=30s', 'config', 'get-contexts', '-o', 'name'], result: {stdout: 'kind-x\n'}},
+      {argv: [...CLUSTER, 'get', 'namespace', 'shop', '--ignore-not-found', '-o', 'name'], result: {stdout: ''}},
+      {argv: [...CLUSTER, 'create', 'namespace', 'shop'], result: {exitCode: 1, stderr: 'Error from server (AlreadyExists): namespaces "shop" already exists'}},
+      {argv: [...BOUND, ...APPLY, '--dry-run=server'], result: {exitCode: 1, stderr: 'The Service "web" is invalid: spec.ports[0].port: Invalid value: 99999'}},
+    ]
+    const fake = fakeKubectlFactory(script)
+    let caught: {exitCode?: number} | undefined
+    await deploy({target: 'test', cwd: repo.dir, skipImageCheck: true}, {kubectl: fake.factory, reporter: memoryReporter()}).catch((error: unknown) => (caught = error as typeof caught))
+    expect(fake.remaining()).to.equal(0)
+    expect(caught?.exitCode).to.equal(2)
+  })
+
+  it('a crash loop: events and the logs of the crashed container, the lock renewed, the last release re-applied and watched, the failure recorded', async () => {
+    const good = [{apiVersion: 'apps/v1', kind: 'Deployment', metadata: {name: 'web', namespace: 'shop'}, spec: {replicas: 2}}]
+    const release1 = {
+      type: 'skycap.dev/release.v1',
+      data: {
+        release: Buffer.from(
+          JSON.stringify({number: 1, app: 'itapp', environment: 'test', action: 'deploy', result: 'succeeded', revision: {sha: 'a'.repeat(40), short: 'aaaaaaa', subject: 'one'}, images: {}}),
+        ).toString('base64'),
+        manifests: gzipSync(JSON.stringify(good)).toString('base64'),
+      },
+    }
+    const crashing = {
+      items: [
+        {
+          ...readyDeployment('web', 2),
+          metadata: {name: 'web', uid: 'd1', generation: 2, annotations: {'deployment.kubernetes.io/revision': '2'}},
+          status: {observedGeneration: 2, replicas: 3, updatedReplicas: 1},
+        },
+        {apiVersion: 'apps/v1', kind: 'ReplicaSet', metadata: {name: 'web-2', uid: 'rs2', annotations: {'deployment.kubernetes.io/revision': '2'}, ownerReferences: [{uid: 'd1'}]}},
+        {
+          apiVersion: 'v1',
+          kind: 'Pod',
+          metadata: {name: 'web-2-abc', ownerReferences: [{uid: 'rs2'}]},
+          status: {containerStatuses: [{name: 'web', restartCount: 3, state: {waiting: {reason: 'CrashLoopBackOff'}}, lastState: {terminated: {exitCode: 1, reason: 'Error'}}}]},
+        },
+        readyDeployment('worker', 1),
+      ],
+    }
+    const events = {items: [{type: 'Warning', reason: 'BackOff', message: 'Back-off restarting failed container', involvedObject: {name: 'web-2-abc'}, lastTimestamp: '2026-11-22T10:00:00Z'}]}
+    let lease: {metadata: {annotations: Record<string, string>}} | undefined
+    const script: Expectation[] = [
+      {argv: ['--request-timeout=30s', 'config', 'get-contexts', '-o', 'name'], result: {stdout: 'kind-x\n'}},
+      {argv: [...CLUSTER, 'get', 'namespace', 'shop', '--ignore-not-found', '-o', 'name'], result: {stdout: 'namespace/shop\n'}},
+      {argv: [...BOUND, 'get', 'secrets', '-l', 'skycap.dev/release-of=itapp,skycap.dev/environment=test', '-o', 'json'], result: {stdout: JSON.stringify({items: [release1]})}},
+      {argv: [...BOUND, 'get', 'deployments', '-l', SELECTOR, '-o', 'json'], result: {stdout: JSON.stringify({items: []})}},
+      {argv: [...BOUND, ...APPLY, '--dry-run=server']},
+      {argv: [...BOUND, 'create', '-f', '-'], input: (i) => (lease = JSON.parse(i as string))},
+      {argv: [...BOUND, ...APPLY]},
+      {argv: [...BOUND, ...APPLY]},
+      {argv: [...BOUND, 'get', WATCH_RESOURCES, '-l', SELECTOR, '-o', 'json'], result: {stdout: JSON.stringify(crashing)}},
+      // Explain: one events call, then the crashed (previous) container's last 25 lines, filtered by logs.exclude.
+      {argv: [...BOUND, 'get', 'events', '-o', 'json'], result: {stdout: JSON.stringify(events)}},
+      {argv: [...BOUND, 'logs', 'web-2-abc', '-c', 'web', '--tail=25', '--previous'], result: {stdout: 'GET /healthz 200\npanic: no database\n'}},
+      {
+        argv: [...BOUND, 'patch', 'lease', 'skycap-lock-itapp', '--type=json', '-p', 'PATCH'],
+      },
+      {argv: [...BOUND, ...APPLY], input: (i) => expect(JSON.parse(i as string).items).to.deep.equal(good)},
+      {argv: [...BOUND, 'get', WATCH_RESOURCES, '-l', SELECTOR, '-o', 'json'], result: {stdout: JSON.stringify({items: [readyDeployment('web', 2)]})}},
+      {argv: [...BOUND, 'get', PRUNE, '-l', SELECTOR, '-o', 'json'], result: {stdout: JSON.stringify({items: []})}},
+      {argv: [...BOUND, ...APPLY], input: (i) => expect(JSON.parse(i as string).metadata.labels).to.include({'skycap.dev/release': '2', 'skycap.dev/result': 'failed'})},
+      {argv: [...BOUND, 'get', 'lease', 'skycap-lock-itapp', '-o', 'json', '--ignore-not-found'], result: () => ({stdout: JSON.stringify({...lease, spec: {}})})},
+      {argv: [...BOUND, 'delete', 'lease', 'skycap-lock-itapp', '--ignore-not-found']},
+    ]
+    // The renewal's patch carries a lock id and a time: compare its shape, not its bytes.
+    const patchCall = script.find((c) => c.argv.includes('patch')) as Expectation
+    const fake = fakeKubectlFactory(script)
+    const seen: string[][] = []
+    const factory: typeof fake.factory = (o) => {
+      const k = fake.factory(o)
+      const run = k.run.bind(k)
+      k.run = async (args, options) => {
+        seen.push(args)
+        if (args[0] === 'patch') {
+          const patch = JSON.parse(args[args.length - 1] as string)
+          expect(patch[0]).to.deep.equal({op: 'test', path: '/metadata/annotations/skycap.dev~1lock-id', value: lease?.metadata.annotations['skycap.dev/lock-id']})
+          expect(patch[1]).to.include({op: 'replace', path: '/spec/renewTime'})
+          patchCall.argv = k.argv(args)
+        }
+        return run(args, options)
+      }
+      return k
+    }
+    let caught:
+      {exitCode?: number; message?: string; details?: {report: {failures: Array<{logs: Array<{lines: string[]; hidden: number; previous: boolean}>; events: string[]}>; rollback: unknown}}} | undefined
+    await deploy({target: 'test', cwd: repo.dir, skipImageCheck: true}, {kubectl: factory, reporter: memoryReporter(), intervalMs: 1}).catch((error: unknown) => (caught = error as typeof caught))
+    expect(fake.remaining(), `calls made: ${seen.map((a) => a.join(' ')).join('\n')}`).to.equal(0)
+    expect(caught?.exitCode).to.equal(1)
+    expect(caught?.message).to.match(
+      /^release 2 of test failed: Deployment\/web: container web of pod web-2-abc is in CrashLoopBackOff \(exit code 1, Error; restarted 3 times\); rolled back to release 1$/,
+    )
+    const failure = caught?.details?.report.failures[0]
+    expect(failure?.events).to.deep.equal(['Warning BackOff: Back-off restarting failed container [web-2-abc]'])
+    expect(failure?.logs).to.deep.equal([{pod: 'web-2-abc', container: 'web', previous: true, lines: ['panic: no database'], hidden: 1}])
+    expect(caught?.details?.report.rollback).to.deep.include({to: 1, result: 'succeeded'})
+  })
+})
