@@ -235,6 +235,52 @@ describe('skycap deploy (real cluster)', function () {
     expect((await app.cli([...DEPLOY, 'guarded', '--yes'])).exitCode).to.equal(0)
   })
 
+  it('on a terminal, a protected deploy shows the target and the changes and asks; "no" changes nothing, "yes" deploys with live progress', async () => {
+    // `script` gives the CLI a real pseudo-terminal (stdin and stderr are TTYs); we answer the prompt through it.
+    const onTerminal = async (answer: string) => {
+      const child = execa('script', ['-qec', `node ${cliPath} ${DEPLOY.join(' ')} guarded`, '/dev/null'], {cwd: app.repo.dir, reject: false, env: {CI: '', TERM: 'xterm', NO_COLOR: '1'}})
+      let screen = ''
+      child.stdout?.on('data', (d) => (screen += d))
+      await waitFor('the prompt', () => screen.includes('Type "yes" to continue:'), {timeoutMs: 60_000})
+      child.stdin?.write(`${answer}\n`)
+      const r = await child
+      return {exitCode: r.exitCode, screen}
+    }
+    const declined = await onTerminal('no')
+    expect(declined.exitCode, declined.screen).to.equal(2)
+    expect(declined.screen).to.match(/Deploy itapp [0-9a-f]{7} to PROTECTED guarded \(context \S+, namespace deploy-\S+\)\?/)
+    expect(declined.screen).to.contain('Changes: ')
+    expect(declined.screen).to.contain('deploy cancelled; nothing was changed')
+    expect((await kubectl(['get', 'deployments,services,configmaps,leases', '-l', 'app.kubernetes.io/part-of=itapp', '-o', 'name'], {namespace: ns.name})).stdout.trim()).to.equal('')
+    const confirmed = await onTerminal('yes')
+    expect(confirmed.exitCode, confirmed.screen).to.equal(0)
+    expect(confirmed.screen).to.contain('deployed itapp guarded@')
+    expect(confirmed.screen).to.match(/Deployment\/web/)
+    expect((await app.get(['deployment', 'web'])).status.readyReplicas).to.equal(2)
+  })
+
+  it('SIGTERM during the watch releases the lock and exits 130, like SIGINT', async () => {
+    await app.change(NOT_READY, 'never ready')
+    const child = execa('node', [cliPath, ...DEPLOY, 'test', '--timeout', '5m'], {cwd: app.repo.dir, reject: false, env: {NO_COLOR: '1', CI: 'true'}})
+    let err = ''
+    child.stderr?.on('data', (d) => (err += d))
+    await waitFor('the watch to start', () => err.includes('Rolling out'), {timeoutMs: 60_000})
+    child.kill('SIGTERM')
+    const r = await child
+    expect(r.exitCode, err).to.equal(130)
+    expect(err).to.contain('Received SIGTERM')
+    expect((await kubectl(['get', 'lease', 'skycap-lock-itapp', '--ignore-not-found', '-o', 'name'], {namespace: ns.name})).stdout).to.equal('')
+  })
+
+  it('--reset-replicas undoes a skycap scale at the next deploy', async () => {
+    expect((await app.cli([...DEPLOY, 'test'])).exitCode).to.equal(0)
+    expect((await app.cli(['scale', 'web', '3', '-e', 'test'])).exitCode).to.equal(0)
+    const r = await app.cli([...DEPLOY, 'test', '--reset-replicas'])
+    expect(r.exitCode, r.stderr).to.equal(0)
+    const web = await app.get(['deployment', 'web'])
+    expect(web.spec.replicas).to.equal(2)
+  })
+
   it('a crash-looping StatefulSet from deploy/ fails fast, by its pods, not at the timeout', async () => {
     app.repo.write(
       'deploy/db.yaml',

@@ -5,6 +5,7 @@ import {changedObjects, redactSecrets} from '../../../src/deploy/diff.js'
 import {watchRollout} from '../../../src/deploy/watch.js'
 import {LockedError} from '../../../src/errors.js'
 import {acquireLock, releaseLock} from '../../../src/lock/lease.js'
+import {type ReleaseRecord, saveRelease} from '../../../src/release/store.js'
 import type {KubeObject} from '../../../src/render/objects.js'
 import {fakeKubectl} from '../../helpers/fake-kubectl.js'
 
@@ -184,5 +185,31 @@ describe('diff output', () => {
     expect(out).to.contain('-  password: (redacted)')
     expect(out).to.contain('+  replicas: 2')
     expect(out).to.contain(' kind: Secret')
+  })
+})
+
+describe('release records: history.keep', () => {
+  const stored = (number: number, result: 'succeeded' | 'failed') => ({record: {number, result, action: 'deploy'} as ReleaseRecord, hasManifests: result === 'succeeded', manifests: () => []})
+  const record = (number: number, result: 'succeeded' | 'failed') =>
+    ({number, app: 'shop', environment: 'prod', action: 'deploy', result, images: {}, user: 'u', startedAt: '', finishedAt: '', durationMs: 0}) as ReleaseRecord
+
+  it('writes the record, then deletes the oldest beyond keep in one call, never the newest good release', async () => {
+    // Releases 1..5, of which only 1 succeeded; keep 3, writing failed release 6.
+    const existing = [5, 4, 3, 2].map((n) => stored(n, 'failed')).concat([stored(1, 'succeeded')])
+    const fake = fakeKubectl(
+      [
+        {argv: [...NS, ...APPLY], input: (i) => expect(JSON.parse(i as string).metadata).to.deep.include({name: 'skycap-release-shop-prod-6'})},
+        {argv: [...NS, 'delete', 'secret', '--ignore-not-found', 'skycap-release-shop-prod-3', 'skycap-release-shop-prod-2']},
+      ],
+      opts,
+    )
+    await saveRelease(fake.kubectl, record(6, 'failed'), undefined, existing, 3)
+    expect(fake.remaining()).to.equal(0)
+  })
+
+  it('deletes nothing while the count is within keep', async () => {
+    const fake = fakeKubectl([{argv: [...NS, ...APPLY]}], opts)
+    await saveRelease(fake.kubectl, record(3, 'succeeded'), [], [stored(2, 'succeeded'), stored(1, 'succeeded')], 3)
+    expect(fake.remaining()).to.equal(0)
   })
 })
