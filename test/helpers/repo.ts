@@ -1,4 +1,4 @@
-import {cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync} from 'node:fs'
+import {cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {dirname, join} from 'node:path'
 import {fileURLToPath} from 'node:url'
@@ -36,6 +36,15 @@ export class TempRepo {
     cpSync(join(fixturesDir, name), repo.dir, {recursive: true})
     await repo.git('init', '-q', '-b', 'main')
     await repo.commit('initial')
+    return repo
+  }
+
+  /** A copy of test/fixtures/cluster-app whose environments point at `context` and `namespace`, committed. */
+  static async clusterApp(context: string, namespace: string): Promise<TempRepo> {
+    const repo = await TempRepo.fromFixture('cluster-app')
+    const file = join(repo.dir, 'skycap.yaml')
+    writeFileSync(file, readFileSync(file, 'utf8').replaceAll('__CONTEXT__', context).replaceAll('__NAMESPACE__', namespace))
+    await repo.commit('aim at the cluster')
     return repo
   }
 

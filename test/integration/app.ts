@@ -13,11 +13,7 @@ export class TestApp {
 
   /** Copies the fixture, points it at `namespace` on the test cluster, commits. */
   static async create(namespace: string): Promise<TestApp> {
-    const repo = await TempRepo.fromFixture('cluster-app')
-    const file = join(repo.dir, 'skycap.yaml')
-    writeFileSync(file, readFileSync(file, 'utf8').replaceAll('__CONTEXT__', testCluster().context).replaceAll('__NAMESPACE__', namespace))
-    await repo.commit('aim at the test cluster')
-    return new TestApp(repo, namespace)
+    return new TestApp(await TempRepo.clusterApp(testCluster().context, namespace), namespace)
   }
 
   get config(): string {

@@ -1,7 +1,5 @@
 import {expect} from 'chai'
-import {readFileSync, writeFileSync} from 'node:fs'
 import {gzipSync} from 'node:zlib'
-import {join} from 'node:path'
 
 import {deploy} from '../../../src/deploy/deploy.js'
 import {WATCH_RESOURCES} from '../../../src/resources/kinds.js'
@@ -33,10 +31,7 @@ describe('skycap deploy: the whole kubectl sequence of a first deploy', function
   this.timeout(20_000)
   let repo: TempRepo
   beforeEach(async () => {
-    repo = await TempRepo.fromFixture('cluster-app')
-    const file = join(repo.dir, 'skycap.yaml')
-    writeFileSync(file, readFileSync(file, 'utf8').replaceAll('__CONTEXT__', 'kind-x').replaceAll('__NAMESPACE__', 'shop'))
-    await repo.commit('aim')
+    repo = await TempRepo.clusterApp('kind-x', 'shop')
   })
   afterEach(() => repo.remove())
 

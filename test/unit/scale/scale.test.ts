@@ -1,10 +1,13 @@
 import {expect} from 'chai'
+import {join} from 'node:path'
 
 import {UserError} from '../../../src/errors.js'
 import {MAX_REPLICAS, parseReplicas, scale} from '../../../src/scale/scale.js'
 import {memoryReporter} from '../../../src/ui/output.js'
-import {fakeKubectl} from '../../helpers/fake-kubectl.js'
-import {userError} from '../../helpers/errors.js'
+import {WATCH_RESOURCES} from '../../../src/resources/kinds.js'
+import {fakeKubectl, fakeKubectlFactory} from '../../helpers/fake-kubectl.js'
+import {rejectsWithUserError, userError} from '../../helpers/errors.js'
+import {TempRepo} from '../../helpers/repo.js'
 
 describe('scale replicas', () => {
   it('accepts whole numbers from 0 to the int32 maximum', () => {
@@ -45,5 +48,57 @@ describe('scale replicas', () => {
     expect(error).to.be.instanceOf(UserError)
     expect((error as Error).message).to.contain('must be at most 2147483647')
     expect(fake.calls).to.deep.equal([])
+  })
+})
+
+describe('skycap scale: the whole kubectl sequence', function () {
+  this.timeout(20_000)
+  const BOUND = ['--context', 'kind-x', '--namespace', 'shop', '--request-timeout=30s']
+  const SELECTOR = 'app.kubernetes.io/part-of=itapp,app.kubernetes.io/managed-by=skycap,skycap.dev/environment=test'
+  const web = (replicas: number, ready: number) => ({
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: {name: 'web', uid: 'd1', generation: 2, annotations: {'deployment.kubernetes.io/revision': '1'}},
+    spec: {replicas},
+    status: {observedGeneration: 2, replicas, updatedReplicas: replicas, readyReplicas: ready, availableReplicas: ready},
+  })
+  let repo: TempRepo
+  beforeEach(async () => {
+    repo = await TempRepo.clusterApp('kind-x', 'shop')
+  })
+  afterEach(() => repo.remove())
+
+  it('reads the Deployment and the HPAs, locks, scales, watches in one get per poll, records, unlocks', async () => {
+    let lease: {metadata: {annotations: Record<string, string>}} | undefined
+    const fake = fakeKubectlFactory([
+      {argv: ['--request-timeout=30s', 'config', 'get-contexts', '-o', 'name'], result: {stdout: 'kind-x\n'}},
+      {argv: [...BOUND, 'get', 'deployment', 'web', '-o', 'json'], result: {stdout: JSON.stringify(web(2, 2))}},
+      {argv: [...BOUND, 'get', 'horizontalpodautoscalers', '-o', 'json'], result: {stdout: JSON.stringify({items: []})}},
+      {argv: [...BOUND, 'create', '-f', '-'], input: (i) => (lease = JSON.parse(i as string))},
+      {argv: [...BOUND, 'scale', 'deployment/web', '--replicas=3']},
+      {argv: [...BOUND, 'get', WATCH_RESOURCES, '-l', SELECTOR, '-o', 'json'], result: {stdout: JSON.stringify({items: [web(3, 3)]})}},
+      {argv: [...BOUND, 'get', 'secrets', '-l', 'skycap.dev/release-of=itapp,skycap.dev/environment=test', '-o', 'json'], result: {stdout: JSON.stringify({items: []})}},
+      {
+        argv: [...BOUND, 'apply', '--server-side', '--field-manager=skycap', '--force-conflicts', '-f', '-'],
+        input: (i) => expect(JSON.parse(i as string).metadata.labels).to.include({'skycap.dev/release': '1', 'skycap.dev/result': 'succeeded'}),
+      },
+      {argv: [...BOUND, 'get', 'lease', 'skycap-lock-itapp', '-o', 'json', '--ignore-not-found'], result: () => ({stdout: JSON.stringify({...lease, spec: {}})})},
+      {argv: [...BOUND, 'delete', 'lease', 'skycap-lock-itapp', '--ignore-not-found']},
+    ])
+    const report = await scale({service: 'web', replicas: '3', environment: 'test', configPath: join(repo.dir, 'skycap.yaml')}, {kubectl: fake.factory, reporter: memoryReporter(), intervalMs: 1})
+    expect(fake.remaining()).to.equal(0)
+    expect(report).to.deep.include({from: 2, to: 3, result: 'succeeded', release: 1})
+  })
+
+  it('an HPA on the service: refused before any lock or change (exit 2)', async () => {
+    const hpa = {metadata: {name: 'web-hpa'}, spec: {scaleTargetRef: {kind: 'Deployment', name: 'web'}}}
+    const fake = fakeKubectlFactory([
+      {argv: ['--request-timeout=30s', 'config', 'get-contexts', '-o', 'name'], result: {stdout: 'kind-x\n'}},
+      {argv: [...BOUND, 'get', 'deployment', 'web', '-o', 'json'], result: {stdout: JSON.stringify(web(2, 2))}},
+      {argv: [...BOUND, 'get', 'horizontalpodautoscalers', '-o', 'json'], result: {stdout: JSON.stringify({items: [hpa]})}},
+    ])
+    const error = await rejectsWithUserError(scale({service: 'web', replicas: 3, environment: 'test', configPath: join(repo.dir, 'skycap.yaml')}, {kubectl: fake.factory, reporter: memoryReporter()}))
+    expect(fake.remaining()).to.equal(0)
+    expect(error.message).to.equal('web is managed by the HorizontalPodAutoscaler web-hpa; it would undo the change')
   })
 })
