@@ -232,7 +232,8 @@ describe('skycap deploy (real cluster)', function () {
     const r = await app.cli([...DEPLOY, 'guarded'])
     expect(r.exitCode).to.equal(2)
     expect(r.stderr).to.contain('guarded is protected and there is no terminal to confirm on; nothing was changed')
-    expect((await app.cli([...DEPLOY, 'guarded', '--yes'])).exitCode).to.equal(0)
+    const yes = await app.cli([...DEPLOY, 'guarded', '--yes'])
+    expect(yes.exitCode, yes.stderr).to.equal(0)
   })
 
   it('on a terminal, a protected deploy shows the target and the changes and asks; "no" changes nothing, "yes" deploys with live progress', async () => {
