@@ -161,8 +161,16 @@ describe('skycap logs (real cluster, pod logs from files)', function () {
   })
 
   it('ends cleanly when the reader of a pipe goes away (| head)', async () => {
-    const r = await execa('bash', ['-c', `node ${cliPath} logs web -f --no-filters | head -2`], {cwd: app.repo.dir, reject: false, timeout: 30_000, env: {NO_COLOR: '1'}})
-    expect(r.timedOut).to.equal(false)
+    // As with `tail -f | head`, a follower learns that the reader left at its next write: head may exit after all
+    // lines already written, so a line appended afterwards is what makes skycap notice (and it must then stop).
+    const child = execa('bash', ['-c', `node ${cliPath} logs web -f --no-filters | head -2`], {cwd: app.repo.dir, reject: false, timeout: 60_000, env: {NO_COLOR: '1'}})
+    let out = ''
+    child.stdout?.on('data', (d) => (out += d))
+    await waitFor('head to print its two lines', () => out.split('\n').filter(Boolean).length === 2, {timeoutMs: 30_000})
+    await new Promise((r) => setTimeout(r, 500))
+    await appendLog(files.current, ['a line after head left'])
+    const r = await child
+    expect(r.timedOut, 'skycap logs stopped after the reader left').to.equal(false)
     expect(r.stdout.split('\n')).to.have.length(2)
     expect(r.stderr).to.not.contain('EPIPE')
   })
