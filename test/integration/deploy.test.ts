@@ -130,19 +130,22 @@ describe('skycap deploy (real cluster)', function () {
     expect((await waiting).exitCode).to.equal(0)
   })
 
-  it('SIGINT during the watch releases the lock and exits 130', async () => {
-    await app.change(NOT_READY, 'never ready')
-    const child = execa('node', [cliPath, ...DEPLOY, 'test', '--timeout', '5m'], {cwd: app.repo.dir, reject: false, env: {NO_COLOR: '1', CI: 'true'}})
-    let err = ''
-    child.stderr?.on('data', (d) => (err += d))
-    await waitFor('the watch to start', () => err.includes('Rolling out'), {timeoutMs: 60_000})
-    await waitFor('the lock to be held', async () => (await kubectl(['get', 'lease', 'skycap-lock-itapp', '--ignore-not-found', '-o', 'name'], {namespace: ns.name})).stdout.trim() !== '')
-    child.kill('SIGINT')
-    const r = await child
-    expect(r.exitCode, err).to.equal(130)
-    expect(err).to.contain('interrupted')
-    expect((await kubectl(['get', 'lease', 'skycap-lock-itapp', '--ignore-not-found', '-o', 'name'], {namespace: ns.name})).stdout).to.equal('')
-  })
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    it(`${signal} during the watch releases the lock and exits 130`, async () => {
+      await app.change(NOT_READY, 'never ready')
+      const child = execa('node', [cliPath, ...DEPLOY, 'test', '--timeout', '5m'], {cwd: app.repo.dir, reject: false, env: {NO_COLOR: '1', CI: 'true'}})
+      let err = ''
+      child.stderr?.on('data', (d) => (err += d))
+      await waitFor('the watch to start', () => err.includes('Rolling out'), {timeoutMs: 60_000})
+      await waitFor('the lock to be held', async () => (await kubectl(['get', 'lease', 'skycap-lock-itapp', '--ignore-not-found', '-o', 'name'], {namespace: ns.name})).stdout.trim() !== '')
+      child.kill(signal)
+      const r = await child
+      expect(r.exitCode, err).to.equal(130)
+      expect(err).to.contain(`Received ${signal}`)
+      expect(err).to.contain('interrupted')
+      expect((await kubectl(['get', 'lease', 'skycap-lock-itapp', '--ignore-not-found', '-o', 'name'], {namespace: ns.name})).stdout).to.equal('')
+    })
+  }
 
   it('scale waits for ready, is recorded, and survives the next deploy (until replicas change in skycap.yaml)', async () => {
     expect((await app.cli([...DEPLOY, 'test'])).exitCode).to.equal(0)
@@ -258,19 +261,6 @@ describe('skycap deploy (real cluster)', function () {
     expect(confirmed.screen).to.contain('deployed itapp guarded@')
     expect(confirmed.screen).to.match(/Deployment\/web/)
     expect((await app.get(['deployment', 'web'])).status.readyReplicas).to.equal(2)
-  })
-
-  it('SIGTERM during the watch releases the lock and exits 130, like SIGINT', async () => {
-    await app.change(NOT_READY, 'never ready')
-    const child = execa('node', [cliPath, ...DEPLOY, 'test', '--timeout', '5m'], {cwd: app.repo.dir, reject: false, env: {NO_COLOR: '1', CI: 'true'}})
-    let err = ''
-    child.stderr?.on('data', (d) => (err += d))
-    await waitFor('the watch to start', () => err.includes('Rolling out'), {timeoutMs: 60_000})
-    child.kill('SIGTERM')
-    const r = await child
-    expect(r.exitCode, err).to.equal(130)
-    expect(err).to.contain('Received SIGTERM')
-    expect((await kubectl(['get', 'lease', 'skycap-lock-itapp', '--ignore-not-found', '-o', 'name'], {namespace: ns.name})).stdout).to.equal('')
   })
 
   it('--reset-replicas undoes a skycap scale at the next deploy', async () => {
