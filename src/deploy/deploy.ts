@@ -86,11 +86,11 @@ export async function deploy(options: DeployOptions, deps: DeployDeps): Promise<
 
   const report = plannedReport(prepared.app, env, target, {sha: prepared.revision.sha, short: prepared.revision.short, subject: prepared.revision.subject}, prepared.images)
 
+  // Nobody can confirm without a terminal: refuse (confirmProtected throws) before creating anything.
+  if (env.protected && !options.yes && !options.dryRun && !deps.confirm) await confirmProtected(env, deps, 'deploy', '')
   // The server can only dry-run objects into a namespace that exists. A first deploy creates the namespace now,
   // and deletes it again if validation or the confirmation fails, so the cluster is left as it was. --dry-run
   // changes nothing at all: it falls back to a client dry run with strict schema validation.
-  // Nobody can confirm without a terminal: refuse before creating anything.
-  if (env.protected && !options.yes && !options.dryRun && !deps.confirm) await confirmProtected(env, deps, 'deploy', '')
   const createNamespace = !nsExists && !options.dryRun && (await createNamespaceOnce(kubectl, env.namespace, reporter))
   try {
     await dryRunApply(kubectl, objects, options.dryRun && !nsExists ? 'client' : 'server')

@@ -13,7 +13,7 @@ export interface Revision {
   /** True when the input names HEAD's commit and the work tree has uncommitted changes. */
   dirty: boolean
   /** True when the commit is HEAD's (the work tree was checked out from it). */
-  atHead?: boolean
+  atHead: boolean
 }
 
 /** `ENV` or `ENV@REV`, split and checked. */

@@ -52,7 +52,7 @@ export class LogChunkProcessor {
     this.prefixBytes = Buffer.from(this.prefix)
     this.ascii = [...excludes, ...spec.grep].every((p) => [...p].every((ch) => ch.charCodeAt(0) < 128))
     const rest = excludes.filter((p) => !literalPattern(p))
-    // Literal patterns have no groups, so taking them out does not renumber the backreferences of the others.
+    // The literals are found as bytes; the rest stay regexes (excludeRegexes keeps patterns with groups apart).
     this.excludeRest = excludeRegexes(rest)
     this.grepRest = spec.grep.filter((g) => !literalPattern(g)).map((g) => new RegExp(g))
     this.literals = [...excludes.flatMap((p) => literalPattern(p, true) ?? []), ...spec.grep.flatMap((g) => literalPattern(g, false) ?? [])]

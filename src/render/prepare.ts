@@ -48,7 +48,7 @@ export async function prepareRelease(options: PrepareOptions): Promise<PreparedR
   }
   // The manifests come from the work tree, the images from REV. For an older REV they may not match: skycap.yaml,
   // templates or config files may have changed since. Protected environments refuse that mix (deploy); others warn.
-  if (revision.atHead === false) {
+  if (!revision.atHead) {
     const changed = await changedSince(loaded.dir, revision.sha, deployInputs(loaded, env))
     if (changed.length) {
       const files = `${changed.slice(0, 5).join(', ')}${changed.length > 5 ? ` and ${changed.length - 5} more` : ''}`
