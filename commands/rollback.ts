@@ -13,12 +13,22 @@ export default class Rollback extends SkycapCommand {
     'dry-run': Flags.boolean({description: 'Validate and change nothing.'}),
     timeout: Flags.string({description: 'Time limit, e.g. 5m (exit 70 when exceeded).'}),
     'wait-for-lock': Flags.string({description: 'Wait up to this long for the lock.'}),
+    'reset-replicas': Flags.boolean({description: "Restore the release's replica counts instead of keeping the live ones."}),
   }
 
   async run(): Promise<unknown> {
     const {args, flags} = await this.parse(Rollback)
     const report = await rollback(
-      {environment: args.environment, to: flags.to, configPath: flags.config, yes: flags.yes, dryRun: flags['dry-run'], timeout: flags.timeout, waitForLock: flags['wait-for-lock']},
+      {
+        environment: args.environment,
+        to: flags.to,
+        configPath: flags.config,
+        yes: flags.yes,
+        dryRun: flags['dry-run'],
+        timeout: flags.timeout,
+        waitForLock: flags['wait-for-lock'],
+        resetReplicas: flags['reset-replicas'],
+      },
       {kubectl: this.kubectlFactory(), reporter: this.reporter(), confirm: this.confirmer(), signal: this.abortOnSignals()},
     )
     this.log(`${report.result === 'planned' ? 'would roll back' : 'rolled back'} ${report.environment} to ${report.revision.short}${report.release ? ` (release ${report.release})` : ''}`)

@@ -3,14 +3,14 @@ import {DeployFailedError, InterruptedError, KubectlError, TimeoutError, Unreach
 import {ciJobUrl, whoAmI} from '../identity.js'
 import type {Kubectl} from '../kubectl/kubectl.js'
 import {acquireLock, releaseLock, renewLock} from '../lock/lease.js'
-import type {KubeObject} from '../render/objects.js'
+import {ANNOTATIONS, type KubeObject} from '../render/objects.js'
 import {prepareRelease, type PreparedRelease} from '../render/prepare.js'
 import {checkImages} from '../registry/images.js'
-import {lastGood, listReleases, type ReleaseRecord, saveRelease, type StoredRelease} from '../release/store.js'
+import {lastGood, listReleases, nextReleaseNumber, type ReleaseRecord, saveRelease, type StoredRelease} from '../release/store.js'
 import {formatWarning, type Reporter} from '../ui/output.js'
 import {dryRunApply, findPrunable, prune} from './apply.js'
 import {formatFailure, type FailureReport} from './explain.js'
-import {applyAndWatch} from './rollout.js'
+import {applyAndWatch, type RolloutResult} from './rollout.js'
 import {appSelector, connect, type KubectlFactory, namespaceExists, type Target} from './target.js'
 import {changeSummary} from './diff.js'
 import {parseDuration} from '../duration.js'
@@ -56,8 +56,21 @@ export interface DeployReport {
   durationMs: number
   applied: string[]
   pruned: string[]
+  /** What failed (on a timeout: what was not ready), explained. */
   failures: FailureReport[]
-  rollback?: {to: number | null; result: 'succeeded' | 'failed' | 'skipped'; reason?: string; failures: FailureReport[]}
+  /** Resources still moving when another one failed: their state at that moment. */
+  interrupted?: Array<{ref: string; message: string}>
+  rollback?: {
+    /** The release returned to. */
+    to: number | null
+    /** The history entry of the rollback itself. */
+    release: number | null
+    result: 'succeeded' | 'failed' | 'skipped'
+    reason?: string
+    /** After a failed rollback: what the Deployments run now. */
+    running?: string
+    failures: FailureReport[]
+  }
 }
 
 export const DEFAULT_TIMEOUT_MS = 10 * 60_000
@@ -86,16 +99,26 @@ export async function deploy(options: DeployOptions, deps: DeployDeps): Promise<
 
   const report = plannedReport(prepared.app, env, target, {sha: prepared.revision.sha, short: prepared.revision.short, subject: prepared.revision.subject}, prepared.images)
 
-  // Nobody can confirm without a terminal: refuse (confirmProtected throws) before creating anything.
-  if (env.protected && !options.yes && !options.dryRun && !deps.confirm) await confirmProtected(env, deps, 'deploy', '')
+  // Nobody can confirm without a terminal: refuse (confirmProtected throws) before creating anything. A first
+  // deploy asks before it creates the namespace the server dry run needs.
+  const ask = env.protected && !options.yes && !options.dryRun
+  if (ask && (!deps.confirm || !nsExists)) {
+    const listed = objects.map((o) => `  + ${o.kind}/${o.metadata.name}`).join('\n')
+    await confirmProtected(
+      env,
+      deps,
+      'deploy',
+      `First deploy of ${prepared.app} ${prepared.revision.short} to PROTECTED ${env.name} (context ${target.context}): namespace ${env.namespace} will be created with ${objects.length} objects:\n${listed}\nProceed?`,
+    )
+  }
   // The server can only dry-run objects into a namespace that exists. A first deploy creates the namespace now,
   // and deletes it again if validation or the confirmation fails, so the cluster is left as it was. --dry-run
   // changes nothing at all: it falls back to a client dry run with strict schema validation.
   const createNamespace = !nsExists && !options.dryRun && (await createNamespaceOnce(kubectl, env.namespace, reporter))
   try {
     await dryRunApply(kubectl, objects, options.dryRun && !nsExists ? 'client' : 'server')
-    if (env.protected && !options.yes && !options.dryRun) {
-      const summary = nsExists ? await changeSummary(kubectl, objects) : `namespace ${env.namespace} will be created with ${objects.length} objects`
+    if (ask && nsExists) {
+      const summary = await changeSummary(kubectl, objects)
       await confirmProtected(env, deps, 'deploy', `Deploy ${prepared.app} ${prepared.revision.short} to PROTECTED ${env.name} (context ${target.context}, namespace ${env.namespace})?\n${summary}`)
     }
   } catch (error) {
@@ -124,7 +147,11 @@ export async function deploy(options: DeployOptions, deps: DeployDeps): Promise<
     signal: deps.signal,
   })
   try {
-    return await applyWatchRecord(prepared, objects, releases, target, selector, report, options, {...deps, lockId: lock.id}, started + timeoutMs, timeoutMs)
+    // Under the lock, read again what another deploy or a scale may have changed while this one validated or
+    // waited: the release number and the live replica counts come from here.
+    const [lockedReleases, lockedLive] = await Promise.all([listReleases(kubectl, prepared.app, env.name), liveDeployments(kubectl, selector)])
+    const lockedObjects = keepScaledReplicas(prepared, env, lockedReleases, lockedLive, options.resetReplicas ?? false)
+    return await applyWatchRecord(prepared, lockedObjects, lockedReleases, lockedLive, target, selector, report, options, {...deps, lockId: lock.id}, started + timeoutMs, timeoutMs)
   } finally {
     await releaseLock(kubectl, prepared.app, {id: lock.id}).catch((error) => reporter.warn(`could not release the lock: ${(error as Error).message}`))
   }
@@ -134,6 +161,7 @@ async function applyWatchRecord(
   prepared: PreparedRelease,
   objects: KubeObject[],
   releases: StoredRelease[],
+  live: Map<string, number>,
   target: Target,
   selector: string,
   report: DeployReport,
@@ -146,7 +174,7 @@ async function applyWatchRecord(
   const clock = deps.clock ?? Date.now
   const {kubectl} = target
   const env = prepared.environment
-  const number = (releases[0]?.record.number ?? 0) + 1
+  const number = nextReleaseNumber(releases)
   report.release = number
   const startedAt = new Date(clock()).toISOString()
   reporter.info(`Deploying release ${number}: ${objects.length} objects`)
@@ -164,6 +192,7 @@ async function applyWatchRecord(
   })
   report.applied = rollout.applied
   report.failures = rollout.failures
+  report.interrupted = rollout.interrupted
   const record: ReleaseRecord = {
     number,
     app: prepared.app,
@@ -196,34 +225,42 @@ async function applyWatchRecord(
 
   report.result = rollout.outcome === 'timeout' ? 'timed-out' : rollout.outcome === 'interrupted' ? 'interrupted' : 'failed'
   for (const f of rollout.failures) reporter.info(formatFailure(f))
+  const cause = blame(rollout, report.result)
+  // The failed release is recorded before the rollback starts, so it is in history whatever happens next, and
+  // names the rollback entry that follows it.
+  const previous = rollout.outcome === 'interrupted' || options.noRollback ? undefined : lastGood(releases)
+  report.durationMs = clock() - Date.parse(startedAt)
+  const failedRecord: ReleaseRecord = {
+    ...record,
+    result: rollout.outcome === 'interrupted' ? 'interrupted' : 'failed',
+    finishedAt: new Date(clock()).toISOString(),
+    durationMs: report.durationMs,
+    ...(rollout.failures[0] ? {failed: rollout.failures[0].ref} : {}),
+    message: cause,
+    ...(previous ? {rollbackRelease: number + 1} : {}),
+  }
+  let recorded = releases
+  try {
+    await saveRelease(kubectl, failedRecord, undefined, releases, keep)
+    recorded = [storedWithoutManifests(failedRecord), ...releases]
+  } catch (error) {
+    reporter.warn(`could not record the failed release: ${(error as Error).message}`)
+  }
   if (rollout.outcome !== 'interrupted') {
-    report.rollback = await autoRollback(target, selector, releases, prepared, options, deps, timeoutMs)
+    report.rollback = previous
+      ? await autoRollback(target, selector, previous, recorded, live, prepared, deps, timeoutMs, number)
+      : {to: null, release: null, result: 'skipped', reason: options.noRollback ? '--no-rollback' : 'no earlier successful release', failures: []}
   }
   report.durationMs = clock() - Date.parse(startedAt)
-  await saveRelease(
-    kubectl,
-    {
-      ...record,
-      result: 'failed',
-      finishedAt: new Date(clock()).toISOString(),
-      durationMs: report.durationMs,
-      rolledBackTo: report.rollback?.result === 'succeeded' ? (report.rollback.to ?? undefined) : undefined,
-      message: rollout.failures[0]?.message ?? report.result,
-    },
-    undefined,
-    releases,
-    keep,
-  ).catch((error) => reporter.warn(`could not record the failed release: ${(error as Error).message}`))
 
-  const cause = rollout.failures[0] ? `${rollout.failures[0].ref}: ${rollout.failures[0].message}` : report.result
   const rb = report.rollback
   const rbText = !rb
     ? ''
     : rb.result === 'succeeded'
-      ? `; rolled back to release ${rb.to}`
+      ? `; rolled back to release ${rb.to} (recorded as release ${rb.release})`
       : rb.result === 'skipped'
         ? `; not rolled back (${rb.reason})`
-        : `; the rollback to release ${rb.to} failed too`
+        : `; the rollback to release ${rb.to} failed too (${rb.reason})${rb.running ? `; now running: ${rb.running}` : ''}`
   if (rollout.outcome === 'interrupted')
     throw new InterruptedError(`deploy of ${env.name} interrupted; the lock was released and the rollout left as it was`, {
       hint: `Check \`skycap status ${env.name}\`; deploy again or roll back.`,
@@ -240,24 +277,39 @@ async function applyWatchRecord(
   })
 }
 
-/** Re-applies the last successful release after a failed one, and watches it. */
+/** One phrase naming what failed and why (on a timeout, everything that was not ready). */
+function blame(rollout: RolloutResult, result: string): string {
+  if (rollout.failures.length === 0) return result
+  const [first, ...rest] = rollout.failures
+  return `${first?.ref}: ${first?.message}${rest.length ? `; also ${rest.map((f) => f.ref).join(', ')}` : ''}`
+}
+
+function storedWithoutManifests(record: ReleaseRecord): StoredRelease {
+  return {record, hasManifests: false, manifests: () => []}
+}
+
+/**
+ * Re-applies the last successful release after a failed one, with the replica counts that ran before the deploy,
+ * watches it, and records it as a rollback entry of its own (release `failed` + 1).
+ */
 async function autoRollback(
   target: Target,
   selector: string,
+  previous: StoredRelease,
   releases: StoredRelease[],
+  live: Map<string, number>,
   prepared: PreparedRelease,
-  options: DeployOptions,
   deps: DeployDeps & {lockId: string},
   timeoutMs: number,
+  failed: number,
 ): Promise<NonNullable<DeployReport['rollback']>> {
-  if (options.noRollback) return {to: null, result: 'skipped', reason: '--no-rollback', failures: []}
-  const previous = lastGood(releases)
-  if (!previous) return {to: null, result: 'skipped', reason: 'no earlier successful release', failures: []}
   const clock = deps.clock ?? Date.now
-  deps.reporter.info(`Rolling back to release ${previous.record.number} (${previous.record.revision?.short ?? '?'})`)
+  const started = clock()
+  const number = failed + 1
+  deps.reporter.info(`Rolling back to release ${previous.record.number} (${previous.record.revision?.short ?? '?'}) as release ${number}`)
   // The rollback gets a full timeout of its own: renew the lock so it outlasts it.
   if (!(await renewLock(target.kubectl, prepared.app, deps.lockId, clock))) deps.reporter.warn('could not renew the deploy lock before the rollback; another deploy may take it over')
-  const objects = previous.manifests()
+  const objects = withReplicas(previous.manifests(), live)
   const rollout = await applyAndWatch({
     kubectl: target.kubectl,
     objects,
@@ -271,14 +323,77 @@ async function autoRollback(
     signal: deps.signal,
     intervalMs: deps.intervalMs,
   })
-  if (rollout.outcome === 'ready') {
+  const ok = rollout.outcome === 'ready'
+  if (ok) {
     const leftovers = await findPrunable(target.kubectl, selector, objects)
     await prune(target.kubectl, leftovers)
     deps.reporter.info(`Rolled back to release ${previous.record.number}`)
-    return {to: previous.record.number, result: 'succeeded', failures: []}
+  } else {
+    for (const f of rollout.failures) deps.reporter.info(formatFailure(f))
   }
-  for (const f of rollout.failures) deps.reporter.info(formatFailure(f))
-  return {to: previous.record.number, result: 'failed', failures: rollout.failures}
+  const reason = ok ? undefined : blame(rollout, rollout.outcome === 'timeout' ? 'timed out' : rollout.outcome)
+  const running = ok ? undefined : await whatRuns(target.kubectl, selector).catch(() => undefined)
+  const record: ReleaseRecord = {
+    ...rollbackRecord(previous, prepared.app, prepared.environment.name, number, 'automatic', failed),
+    result: ok ? 'succeeded' : rollout.outcome === 'interrupted' ? 'interrupted' : 'failed',
+    startedAt: new Date(started).toISOString(),
+    finishedAt: new Date(clock()).toISOString(),
+    durationMs: clock() - started,
+    ...(rollout.failures[0] ? {failed: rollout.failures[0].ref} : {}),
+    ...(reason ? {message: `${reason}${running ? `; now running: ${running}` : ''}`} : {}),
+  }
+  await saveRelease(target.kubectl, record, ok ? objects : undefined, releases, prepared.loaded.config.history?.keep ?? 10).catch((error) =>
+    deps.reporter.warn(`could not record the rollback as release ${number}: ${(error as Error).message}`),
+  )
+  return {
+    to: previous.record.number,
+    release: number,
+    result: ok ? 'succeeded' : 'failed',
+    failures: rollout.failures,
+    ...(reason ? {reason} : {}),
+    ...(running ? {running} : {}),
+  }
+}
+
+/** The record of a rollback to `to`, before its result is known. */
+export function rollbackRecord(to: StoredRelease, app: string, environment: string, number: number, trigger: 'automatic' | 'manual', from: number | undefined): ReleaseRecord {
+  return {
+    number,
+    app,
+    environment,
+    action: 'rollback',
+    trigger,
+    result: 'succeeded',
+    revision: to.record.revision,
+    images: to.record.images,
+    configuredReplicas: to.record.configuredReplicas,
+    user: whoAmI(),
+    ciJob: ciJobUrl(),
+    startedAt: '',
+    finishedAt: '',
+    durationMs: 0,
+    rolledBackTo: to.record.number,
+    ...(from !== undefined ? {rolledBackFrom: from} : {}),
+  }
+}
+
+/** What the app's Deployments run now, in one line: "web 3f2c1ab 2/3 ready, worker 9e1d2c4 1/1 ready". */
+export async function whatRuns(kubectl: Kubectl, selector: string): Promise<string> {
+  type Live = KubeObject & {spec?: {replicas?: number}; status?: {readyReplicas?: number}}
+  const list = await kubectl.json<{items: Live[]}>(['get', 'deployments', '-l', selector])
+  return list.items
+    .map((d) => `${d.metadata.name} ${(d.metadata.annotations?.[ANNOTATIONS.revision] ?? '?').slice(0, 7)} ${d.status?.readyReplicas ?? 0}/${d.spec?.replicas ?? 1} ready`)
+    .sort()
+    .join(', ')
+}
+
+/** The objects with the replica counts of `counts` (by Deployment name) where it has one. */
+export function withReplicas(objects: KubeObject[], counts: Map<string, number>): KubeObject[] {
+  return objects.map((object) => {
+    const n = counts.get(object.metadata.name)
+    if (object.kind !== 'Deployment' || n === undefined) return object
+    return {...object, spec: {...(object.spec as object), replicas: n}}
+  })
 }
 
 /** The report of a deploy or rollback before anything was applied. */
@@ -322,7 +437,8 @@ export async function liveDeployments(kubectl: Kubectl, selector: string): Promi
  * recorded, the Deployment keeps its live count. An HPA-managed Deployment always keeps its live count.
  */
 export function keepScaledReplicas(prepared: PreparedRelease, env: Environment, releases: StoredRelease[], live: Map<string, number>, reset: boolean): KubeObject[] {
-  const previous = releases.find((r) => r.record.action !== 'scale')?.record.configuredReplicas ?? {}
+  // What skycap.yaml said at the release that runs now (a failed deploy changed nothing lasting).
+  const previous = releases.find((r) => r.record.action !== 'scale' && r.record.result === 'succeeded')?.record.configuredReplicas ?? {}
   const hpaTargets = new Set(
     prepared.objects.filter((r) => r.object.kind === 'HorizontalPodAutoscaler').map((r) => String((r.object as {spec?: {scaleTargetRef?: {name?: string}}}).spec?.scaleTargetRef?.name)),
   )

@@ -1,13 +1,13 @@
 import {UserError} from '../errors.js'
 import {resolveRevision} from '../git/revision.js'
-import {ciJobUrl, whoAmI} from '../identity.js'
+import type {KubeObject} from '../render/objects.js'
 import {acquireLock, releaseLock} from '../lock/lease.js'
-import {lastGood, listReleases, saveRelease, type StoredRelease} from '../release/store.js'
+import {contentOf, isGood, lastGood, listReleases, nextReleaseNumber, saveRelease, type StoredRelease} from '../release/store.js'
 import {parseDuration} from '../duration.js'
 import {formatFailure} from './explain.js'
 import {dryRunApply, findPrunable, prune} from './apply.js'
 import {changeSummary} from './diff.js'
-import {configuredReplicas, confirmProtected, DEFAULT_TIMEOUT_MS, type DeployDeps, type DeployReport, plannedReport} from './deploy.js'
+import {confirmProtected, DEFAULT_TIMEOUT_MS, type DeployDeps, type DeployReport, liveDeployments, plannedReport, rollbackRecord, whatRuns, withReplicas} from './deploy.js'
 import {applyAndWatch} from './rollout.js'
 import {appSelector, connect, openEnvironment} from './target.js'
 import {DeployFailedError, InterruptedError, TimeoutError} from '../errors.js'
@@ -21,13 +21,18 @@ export interface RollbackOptions {
   dryRun?: boolean
   timeout?: string
   waitForLock?: string
+  /** Restore the release's replica counts instead of keeping the live ones. */
+  resetReplicas?: boolean
 }
 
 /** Picks the release to return to: --to N, --to <sha prefix>, or the last good one before the current. */
 export function chooseRelease(releases: StoredRelease[], to: string | undefined, env: string): StoredRelease {
   if (to === undefined) {
+    // "The one before": the newest good release that runs other manifests than the current one (after a rollback
+    // to 2, the release before is the one before 2, not 2 again).
     const current = lastGood(releases)
-    const previous = current && lastGood(releases, current.record.number)
+    const runs = current && contentOf(current, releases)
+    const previous = current && releases.find((r) => r.record.number < current.record.number && isGood(r) && contentOf(r, releases) !== runs)
     if (!previous) throw new UserError(`${env} has no earlier successful release to roll back to`, {hint: `\`skycap history ${env}\` lists the releases.`})
     return previous
   }
@@ -63,22 +68,22 @@ export async function rollback(options: RollbackOptions, deps: DeployDeps): Prom
   const waitMs = options.waitForLock ? await parseDuration(options.waitForLock, '--wait-for-lock') : 0
   const target = await connect(env, deps.kubectl, deps.reporter)
   const {kubectl} = target
-  const releases = await listReleases(kubectl, app, env.name)
-  const chosen = chooseRelease(releases, await revisionToCommit(loaded.dir, options.to), env.name)
-  const objects = chosen.manifests()
   const selector = appSelector(app, env.name)
-  await dryRunApply(kubectl, objects, 'server')
+  const [releases, live] = await Promise.all([listReleases(kubectl, app, env.name), liveDeployments(kubectl, selector)])
+  const chosen = chooseRelease(releases, await revisionToCommit(loaded.dir, options.to), env.name)
+  const planned = capacity(chosen.manifests(), live, options.resetReplicas ?? false)
+  await dryRunApply(kubectl, planned.objects, 'server')
   const report = plannedReport(app, env, target, chosen.record.revision ?? {sha: '', short: '', subject: ''}, chosen.record.images)
   if (env.protected && !options.yes && !options.dryRun) {
     await confirmProtected(
       env,
       deps,
       'rollback',
-      `Roll back PROTECTED ${env.name} (context ${target.context}) to release ${chosen.record.number} (${chosen.record.revision?.short})?\n${await changeSummary(kubectl, objects)}`,
+      `Roll back PROTECTED ${env.name} (context ${target.context}) to release ${chosen.record.number} (${chosen.record.revision?.short})?\n${await changeSummary(kubectl, planned.objects)}`,
     )
   }
   if (options.dryRun) {
-    report.applied = objects.map((o) => `${o.kind}/${o.metadata.name}`)
+    report.applied = planned.objects.map((o) => `${o.kind}/${o.metadata.name}`)
     return report
   }
   const lock = await acquireLock(kubectl, {
@@ -90,9 +95,21 @@ export async function rollback(options: RollbackOptions, deps: DeployDeps): Prom
     signal: deps.signal,
   })
   try {
-    const number = (releases[0]?.record.number ?? 0) + 1
+    // Under the lock: the number and the live counts another deploy or scale may have changed meanwhile.
+    const [lockedReleases, lockedLive] = await Promise.all([listReleases(kubectl, app, env.name), liveDeployments(kubectl, selector)])
+    const {objects, kept} = capacity(chosen.manifests(), lockedLive, options.resetReplicas ?? false)
+    const number = nextReleaseNumber(lockedReleases)
+    const from = lockedReleases.find((r) => r.record.action !== 'scale')?.record.number
     report.release = number
     deps.reporter.info(`Rolling ${env.name} back to release ${chosen.record.number} (${chosen.record.revision?.short}) as release ${number}`)
+    if (Object.keys(kept).length) {
+      const recorded = new Map(chosen.manifests().map((o) => [o.metadata.name, (o.spec as {replicas?: number} | undefined)?.replicas ?? 1]))
+      deps.reporter.info(
+        `Keeping the live replica counts: ${Object.entries(kept)
+          .map(([name, n]) => `${name} ${n} (release ${chosen.record.number} had ${recorded.get(name)})`)
+          .join(', ')}; --reset-replicas restores the release's`,
+      )
+    }
     const rollout = await applyAndWatch({
       kubectl,
       objects,
@@ -107,41 +124,52 @@ export async function rollback(options: RollbackOptions, deps: DeployDeps): Prom
     })
     report.applied = rollout.applied
     report.failures = rollout.failures
+    report.interrupted = rollout.interrupted
     report.result = rollout.outcome === 'ready' ? 'succeeded' : rollout.outcome === 'timeout' ? 'timed-out' : rollout.outcome === 'interrupted' ? 'interrupted' : 'failed'
     if (rollout.outcome === 'ready') {
       report.pruned = await findPrunable(kubectl, selector, objects)
       await prune(kubectl, report.pruned)
     }
+    for (const f of rollout.failures) deps.reporter.info(formatFailure(f))
+    const cause = rollout.failures[0] ? `${rollout.failures[0].ref}: ${rollout.failures[0].message}` : report.result
+    const running = rollout.outcome === 'ready' ? undefined : await whatRuns(kubectl, selector).catch(() => undefined)
     report.durationMs = clock() - started
     await saveRelease(
       kubectl,
       {
-        number,
-        app,
-        environment: env.name,
-        action: 'rollback',
-        result: rollout.outcome === 'ready' ? 'succeeded' : 'failed',
-        revision: chosen.record.revision,
-        images: chosen.record.images,
-        configuredReplicas: chosen.record.configuredReplicas ?? configuredReplicas(env),
-        user: whoAmI(),
-        ciJob: ciJobUrl(),
+        ...rollbackRecord(chosen, app, env.name, number, 'manual', from),
+        result: rollout.outcome === 'ready' ? 'succeeded' : rollout.outcome === 'interrupted' ? 'interrupted' : 'failed',
         startedAt: new Date(started).toISOString(),
         finishedAt: new Date(clock()).toISOString(),
         durationMs: report.durationMs,
-        rolledBackTo: chosen.record.number,
+        ...(Object.keys(kept).length ? {keptReplicas: kept} : {}),
+        ...(rollout.failures[0] ? {failed: rollout.failures[0].ref} : {}),
+        ...(rollout.outcome === 'ready' ? {} : {message: `${cause}${running ? `; now running: ${running}` : ''}`}),
       },
       rollout.outcome === 'ready' ? objects : undefined,
-      releases,
+      lockedReleases,
       loaded.config.history?.keep ?? 10,
     )
     if (rollout.outcome === 'ready') return report
-    for (const f of rollout.failures) deps.reporter.info(formatFailure(f))
-    const cause = rollout.failures[0] ? `${rollout.failures[0].ref}: ${rollout.failures[0].message}` : report.result
-    if (rollout.outcome === 'interrupted') throw new InterruptedError(`rollback of ${env.name} interrupted; the lock was released`, {details: {report}})
-    if (rollout.outcome === 'timeout') throw new TimeoutError(`rollback of ${env.name} to release ${chosen.record.number} did not become ready in time (${cause})`, {details: {report}})
-    throw new DeployFailedError(`rollback of ${env.name} to release ${chosen.record.number} failed: ${cause}`, {details: {report}})
+    const now = running ? `; now running: ${running}` : ''
+    if (rollout.outcome === 'interrupted') throw new InterruptedError(`rollback of ${env.name} interrupted; the lock was released${now}`, {details: {report}})
+    if (rollout.outcome === 'timeout') throw new TimeoutError(`rollback of ${env.name} to release ${chosen.record.number} did not become ready in time (${cause})${now}`, {details: {report}})
+    throw new DeployFailedError(`rollback of ${env.name} to release ${chosen.record.number} failed: ${cause}${now}`, {details: {report}})
   } finally {
     await releaseLock(kubectl, app, {id: lock.id}).catch(() => undefined)
   }
+}
+
+/**
+ * The replica rule of a rollback: a Deployment that runs keeps its live count (a rollback during an incident must
+ * not shrink capacity), unless `reset`. `kept` lists the counts that differ from the release's.
+ */
+export function capacity(objects: KubeObject[], live: Map<string, number>, reset: boolean): {objects: KubeObject[]; kept: Record<string, number>} {
+  if (reset) return {objects, kept: {}}
+  const kept: Record<string, number> = {}
+  for (const o of objects) {
+    const n = live.get(o.metadata.name)
+    if (o.kind === 'Deployment' && n !== undefined && n !== ((o.spec as {replicas?: number} | undefined)?.replicas ?? 1)) kept[o.metadata.name] = n
+  }
+  return {objects: withReplicas(objects, live), kept}
 }

@@ -13,7 +13,10 @@ export interface RolloutResult {
   outcome: WatchOutcome
   applied: string[]
   statuses: ResourceStatus[]
+  /** What failed (on a timeout: what was not ready in time), explained with events and logs. */
   failures: FailureReport[]
+  /** Resources still moving when another one failed or the watch was stopped: their state then, not a failure. */
+  interrupted: Array<{ref: string; message: string}>
 }
 
 export interface RolloutOptions {
@@ -34,7 +37,7 @@ export async function applyAndWatch(options: RolloutOptions): Promise<RolloutRes
   const applied = await applyInPhases(options.kubectl, options.objects, options.signal)
   const watchedRefs = options.objects.filter((o) => ['Deployment', 'StatefulSet', 'DaemonSet', 'Job', 'Pod'].includes(o.kind)).map((o) => `${o.kind}/${o.metadata.name}`)
   const view = await rolloutView(options.reporter, options.title, watchedRefs)
-  let result
+  let result: Awaited<ReturnType<typeof watchRollout>>
   try {
     result = await watchRollout({
       kubectl: options.kubectl,
@@ -45,14 +48,21 @@ export async function applyAndWatch(options: RolloutOptions): Promise<RolloutRes
       signal: options.signal,
       intervalMs: options.intervalMs,
       onUpdate: (s) => view.update(s.filter((x) => watchedRefs.includes(x.ref))),
+      onReplace: (ref, pods) => options.reporter.info(`  ${ref}: deleting ${pods.join(', ')} of an older revision: they cannot start, and the controller waits for them before it replaces them`),
     })
-  } finally {
+  } catch (error) {
     await view.finish()
+    throw error
   }
+  // A timeout blames everything that was not ready; a failure blames only what failed, and the others, which were
+  // merely mid-rollout when it was seen, are reported as interrupted.
+  const blamed = result.outcome === 'failed' ? result.statuses.filter((s) => s.state === 'failed') : result.outcome === 'timeout' ? result.statuses.filter((s) => s.state !== 'ready') : []
+  const interrupted = result.outcome === 'failed' || result.outcome === 'interrupted' ? result.statuses.filter((s) => s.state === 'pending') : []
+  await view.finish(interrupted.filter((s) => watchedRefs.includes(s.ref)))
   let failures: FailureReport[] = []
-  if (result.outcome === 'failed' || result.outcome === 'timeout') {
+  if (blamed.length) {
     const services = Object.keys(options.config.services)
-    failures = await explainFailures(options.kubectl, result.statuses, () => lineFilter({configured: configuredExcludes(options.config, services), exclude: [], grep: []}))
+    failures = await explainFailures(options.kubectl, blamed, () => lineFilter({configured: configuredExcludes(options.config, services), exclude: [], grep: []}))
   }
-  return {outcome: result.outcome, applied, statuses: result.statuses, failures}
+  return {outcome: result.outcome, applied, statuses: result.statuses, failures, interrupted: interrupted.map((s) => ({ref: s.ref, message: s.message}))}
 }

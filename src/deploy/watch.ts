@@ -1,6 +1,6 @@
 import type {Kubectl} from '../kubectl/kubectl.js'
 import type {KubeObject} from '../render/objects.js'
-import {statusOf, WATCH_RESOURCES, WATCHED_KINDS} from '../resources/kinds.js'
+import {statusOf, watchResources, WATCHED_KINDS} from '../resources/kinds.js'
 import {ClusterSnapshot, type ResourceStatus} from '../resources/status.js'
 
 export type WatchOutcome = 'ready' | 'failed' | 'timeout' | 'interrupted'
@@ -17,6 +17,8 @@ export interface WatchOptions {
   signal?: AbortSignal
   /** Called after every poll with the statuses of all watched objects. */
   onUpdate?: (statuses: ResourceStatus[]) => void
+  /** Called when the watch deletes pods that block a rollout (see ResourceStatus.replace). */
+  onReplace?: (ref: string, pods: string[]) => void
 }
 
 export interface WatchResult {
@@ -32,6 +34,8 @@ export async function watchRollout(options: WatchOptions): Promise<WatchResult> 
   const clock = options.clock ?? Date.now
   const interval = options.intervalMs ?? 1000
   const watched = options.objects.filter((o) => WATCHED_KINDS[o.kind])
+  const resources = watchResources(options.objects)
+  const replaced = new Set<string>()
   let statuses: ResourceStatus[] = options.objects.map((o) => ({ref: `${o.kind}/${o.metadata.name}`, state: 'pending', message: 'applied', related: [], failing: []}))
   for (;;) {
     if (options.signal?.aborted) return {outcome: 'interrupted', statuses}
@@ -39,7 +43,7 @@ export async function watchRollout(options: WatchOptions): Promise<WatchResult> 
     if (watched.length) {
       let list: {items: KubeObject[]}
       try {
-        list = await options.kubectl.json<{items: KubeObject[]}>(['get', WATCH_RESOURCES, '-l', options.selector], {signal: options.signal})
+        list = await options.kubectl.json<{items: KubeObject[]}>(['get', resources, '-l', options.selector], {signal: options.signal})
       } catch (error) {
         // The signal cancels the kubectl call in flight: that is an interruption, not a kubectl failure.
         if (options.signal?.aborted) return {outcome: 'interrupted', statuses}
@@ -49,6 +53,13 @@ export async function watchRollout(options: WatchOptions): Promise<WatchResult> 
     }
     statuses = options.objects.map((o) => statusOf(o, snapshot))
     options.onUpdate?.(statuses)
+    for (const s of statuses) {
+      const pods = (s.replace ?? []).filter((p) => !replaced.has(p))
+      if (!pods.length) continue
+      for (const p of pods) replaced.add(p)
+      options.onReplace?.(s.ref, pods)
+      await options.kubectl.run(['delete', 'pod', '--ignore-not-found', '--wait=false', ...pods], {allowFailure: true, signal: options.signal})
+    }
     if (statuses.some((s) => s.state === 'failed')) return {outcome: 'failed', statuses}
     if (statuses.every((s) => s.state === 'ready')) return {outcome: 'ready', statuses}
     if (clock() >= options.deadline) return {outcome: 'timeout', statuses}

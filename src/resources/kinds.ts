@@ -35,24 +35,36 @@ function waitReason(pods: KubeObject[]): string {
   return ''
 }
 
+/** The controller has not yet seen the spec that was applied: nothing it reports is about that spec yet. */
+function stale(live: Obj): boolean {
+  return (live.status?.observedGeneration ?? 0) < ((live.metadata as {generation?: number}).generation ?? 0)
+}
+
+const WAITING_FOR_CONTROLLER = 'waiting for the controller to see the new spec'
+
 const deployment: WatchedKind = {
   resource: 'deployments',
   status(desired, snapshot) {
     const out: ResourceStatus = {...base(desired), state: 'pending', message: ''}
     const live = snapshot.get('Deployment', desired.metadata.name) as Obj | undefined
     if (!live) return {...out, message: 'not created yet'}
+    // Until the controller has observed the applied generation, its revision annotation may still name the
+    // ReplicaSet of the release before (a crashing one, when rolling back): judge nothing yet.
+    if (stale(live)) return {...out, message: WAITING_FOR_CONTROLLER}
     const want = (live.spec?.replicas as number | undefined) ?? 1
     const st = live.status ?? {}
-    const deadline = (st.conditions as Array<{type: string; reason?: string; message?: string}> | undefined)?.find((c) => c.type === 'Progressing' && c.reason === 'ProgressDeadlineExceeded')
-    // The ReplicaSet of the current revision and its pods.
+    // The ReplicaSet of the current template and its pods; pods of older ReplicaSets are on their way out.
     const revision = live.metadata.annotations?.['deployment.kubernetes.io/revision']
     const newRs = snapshot.ownedBy('ReplicaSet', live).find((rs) => rs.metadata.annotations?.['deployment.kubernetes.io/revision'] === revision)
     const pods = newRs ? snapshot.ownedBy('Pod', newRs) : []
     if (newRs) out.related.push(newRs.metadata.name)
     const podFailure = checkPods(pods, out)
     if (podFailure) return podFailure
-    if (deadline) return {...out, state: 'failed', message: `exceeded its progress deadline: ${deadline.message ?? ''}`.trim()}
-    if ((st.observedGeneration ?? 0) < ((live.metadata as {generation?: number}).generation ?? 0)) return {...out, message: 'waiting for the controller to see the new spec'}
+    // The condition outlives the rollout it was about: it counts only when it names the current ReplicaSet.
+    const deadline = (st.conditions as Array<{type: string; reason?: string; message?: string}> | undefined)?.find((c) => c.type === 'Progressing' && c.reason === 'ProgressDeadlineExceeded')
+    if (deadline && newRs && (deadline.message ?? '').includes(`"${newRs.metadata.name}"`)) {
+      return {...out, state: 'failed', message: `exceeded its progress deadline: ${deadline.message ?? ''}`.trim()}
+    }
     const updated = st.updatedReplicas ?? 0
     const available = st.availableReplicas ?? 0
     const total = st.replicas ?? 0
@@ -64,21 +76,42 @@ const deployment: WatchedKind = {
   },
 }
 
+/** The pods of a StatefulSet or DaemonSet at revision `hash` (their controller-revision-hash label). */
+function podsAtRevision(pods: KubeObject[], hash: string | undefined): KubeObject[] {
+  return hash === undefined ? [] : pods.filter((p) => p.metadata.labels?.['controller-revision-hash'] === hash)
+}
+
+/**
+ * Pods of an older revision that cannot start. A StatefulSet waits for such a pod to become ready before it
+ * replaces it, forever (kubernetes/kubernetes#67250, "forced rollback" in the StatefulSet docs): a rollback away from
+ * a crash-looping release, or a fix deployed over one, must delete them so the controller recreates them.
+ */
+function brokenOldPods(pods: KubeObject[], current: KubeObject[]): string[] {
+  const fresh = new Set(current.map((p) => p.metadata.name))
+  return pods.filter((p) => !fresh.has(p.metadata.name) && podProblem(p)).map((p) => p.metadata.name)
+}
+
 const statefulSet: WatchedKind = {
   resource: 'statefulsets',
   status(desired, snapshot) {
     const out: ResourceStatus = {...base(desired), state: 'pending', message: ''}
     const live = snapshot.get('StatefulSet', desired.metadata.name) as Obj | undefined
     if (!live) return {...out, message: 'not created yet'}
-    const pods = snapshot.ownedBy('Pod', live)
+    if (stale(live)) return {...out, message: WAITING_FOR_CONTROLLER}
+    const st = live.status ?? {}
+    const all = snapshot.ownedBy('Pod', live)
+    const pods = podsAtRevision(all, st.updateRevision as string | undefined)
     const podFailure = checkPods(pods, out)
     if (podFailure) return podFailure
     const want = (live.spec?.replicas as number | undefined) ?? 1
-    const st = live.status ?? {}
-    if ((st.observedGeneration ?? 0) < ((live.metadata as {generation?: number}).generation ?? 0)) return {...out, message: 'waiting for the controller to see the new spec'}
     const done = (st.readyReplicas ?? 0) >= want && (st.updatedReplicas ?? 0) >= want && (!st.updateRevision || st.currentRevision === st.updateRevision || want === 0)
     if (done) return {...out, state: 'ready', message: `${st.readyReplicas ?? 0}/${want} ready`}
-    return {...out, message: `${st.updatedReplicas ?? 0}/${want} updated, ${st.readyReplicas ?? 0} ready${waitReason(pods)}`}
+    const broken = brokenOldPods(all, pods)
+    return {
+      ...out,
+      message: `${st.updatedReplicas ?? 0}/${want} updated, ${st.readyReplicas ?? 0} ready${waitReason(pods)}`,
+      ...(broken.length ? {replace: broken} : {}),
+    }
   },
 }
 
@@ -88,13 +121,18 @@ const daemonSet: WatchedKind = {
     const out: ResourceStatus = {...base(desired), state: 'pending', message: ''}
     const live = snapshot.get('DaemonSet', desired.metadata.name) as Obj | undefined
     if (!live) return {...out, message: 'not created yet'}
-    const pods = snapshot.ownedBy('Pod', live)
+    if (stale(live)) return {...out, message: WAITING_FOR_CONTROLLER}
+    // A DaemonSet's status names no revision: the current one is its ControllerRevision with the highest number.
+    const revisions = snapshot.ownedBy('ControllerRevision', live) as Array<KubeObject & {revision?: number}>
+    const current = revisions.reduce<(KubeObject & {revision?: number}) | undefined>((a, b) => (!a || (b.revision ?? 0) > (a.revision ?? 0) ? b : a), undefined)
+    const pods = podsAtRevision(snapshot.ownedBy('Pod', live), current?.metadata.labels?.['controller-revision-hash'])
     const podFailure = checkPods(pods, out)
     if (podFailure) return podFailure
     const st = live.status ?? {}
-    if ((st.observedGeneration ?? 0) < ((live.metadata as {generation?: number}).generation ?? 0)) return {...out, message: 'waiting for the controller to see the new spec'}
     const want = st.desiredNumberScheduled ?? 0
-    if ((st.updatedNumberScheduled ?? 0) >= want && (st.numberAvailable ?? 0) >= want) return {...out, state: 'ready', message: `${st.numberAvailable ?? 0}/${want} ready`}
+    if ((st.updatedNumberScheduled ?? 0) >= want && (st.numberAvailable ?? 0) >= want && (st.numberUnavailable ?? 0) === 0) {
+      return {...out, state: 'ready', message: `${st.numberAvailable ?? 0}/${want} ready`}
+    }
     return {...out, message: `${st.updatedNumberScheduled ?? 0}/${want} updated, ${st.numberReady ?? 0} ready${waitReason(pods)}`}
   },
 }
@@ -141,6 +179,11 @@ export const WATCHED_KINDS: Record<string, WatchedKind> = {Deployment: deploymen
 
 /** The `kubectl get` resource list that one poll needs: the watched kinds plus what they own. */
 export const WATCH_RESOURCES = 'deployments,replicasets,statefulsets,daemonsets,jobs,pods'
+
+/** WATCH_RESOURCES, plus the ControllerRevisions that name a DaemonSet's current revision when there is one. */
+export function watchResources(objects: KubeObject[]): string {
+  return objects.some((o) => o.kind === 'DaemonSet') ? `${WATCH_RESOURCES},controllerrevisions` : WATCH_RESOURCES
+}
 
 /** The status of any object: watched kinds by their rules, others ready once applied. */
 export function statusOf(desired: KubeObject, snapshot: ClusterSnapshot): ResourceStatus {

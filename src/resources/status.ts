@@ -20,6 +20,8 @@ export interface ResourceStatus {
   /** Names of objects whose events explain this one (itself, its ReplicaSet, its pods). */
   related: string[]
   failing: FailingContainer[]
+  /** Pods of an older revision that block the rollout and must be deleted for the controller to replace them. */
+  replace?: string[]
 }
 
 /** Live objects from one `kubectl get` of the app's workloads, grouped by kind. */

@@ -3,7 +3,7 @@ import {parseDuration} from '../duration.js'
 import {ciJobUrl, whoAmI} from '../identity.js'
 import {acquireLock, releaseLock} from '../lock/lease.js'
 import type {KubeObject} from '../render/objects.js'
-import {listReleases, saveRelease} from '../release/store.js'
+import {listReleases, nextReleaseNumber, saveRelease} from '../release/store.js'
 import {configuredReplicas, DEFAULT_TIMEOUT_MS, type DeployDeps} from '../deploy/deploy.js'
 import {explainFailures, formatFailure, type FailureReport} from '../deploy/explain.js'
 import {appSelector, connect, openEnvironment} from '../deploy/target.js'
@@ -101,7 +101,7 @@ export async function scale(input: ScaleOptions, deps: DeployDeps): Promise<Scal
       for (const f of failures) deps.reporter.info(formatFailure(f))
     }
     const releases = await listReleases(kubectl, app, env.name)
-    const number = (releases[0]?.record.number ?? 0) + 1
+    const number = nextReleaseNumber(releases)
     const previous = releases.find((r) => r.record.action !== 'scale')?.record
     await saveRelease(
       kubectl,

@@ -4,8 +4,16 @@ import type {Reporter} from './output.js'
 /** Shows a rollout as it happens. */
 export interface RolloutView {
   update(statuses: ResourceStatus[]): void
-  /** Stops rendering; call once the watch ended. */
-  finish(): Promise<void>
+  /**
+   * Stops rendering; call once the watch ended. `interrupted` resources were still moving when another one failed
+   * or the user stopped the watch: they are shown as interrupted, not as failed.
+   */
+  finish(interrupted?: ResourceStatus[]): Promise<void>
+}
+
+/** How a resource that was still moving when the watch stopped is shown. */
+export function interruptedLine(s: ResourceStatus): string {
+  return `${s.ref}: interrupted (${s.message || 'pending'})`
 }
 
 /** Plain lines on stderr: one when a resource's state or message changes, and a reminder every `remindMs`. */
@@ -28,14 +36,16 @@ export function plainRolloutView(reporter: Reporter, title: string, clock: () =>
         reporter.info(`  still waiting for ${pending.map((s) => s.ref).join(', ')}`)
       }
     },
-    async finish() {},
+    async finish(interrupted = []) {
+      for (const s of interrupted) reporter.info(`  ⏸ ${interruptedLine(s)}`)
+    },
   }
 }
 
 /** listr2 tasks on a TTY: one line per resource, updated in place. */
 export async function listrRolloutView(title: string, refs: string[]): Promise<RolloutView> {
   const {Listr, ListrLogger, ProcessOutput} = await import('listr2')
-  const handles = new Map<string, {setTitle(t: string): void; resolve(): void; reject(e: Error): void}>()
+  const handles = new Map<string, {setTitle(t: string): void; skip(t: string): void; resolve(): void; reject(e: Error): void}>()
   const ready = new Map<string, Promise<void>>()
   const listr = new Listr(
     [
@@ -46,7 +56,7 @@ export async function listrRolloutView(title: string, refs: string[]): Promise<R
             refs.map((ref) => ({
               title: `${ref}: waiting`,
               task: (_c, t) => {
-                const p = new Promise<void>((resolve, reject) => handles.set(ref, {setTitle: (s) => (t.title = s), resolve, reject}))
+                const p = new Promise<void>((resolve, reject) => handles.set(ref, {setTitle: (s) => (t.title = s), skip: (s) => t.skip(s), resolve, reject}))
                 ready.set(ref, p)
                 return p
               },
@@ -77,7 +87,14 @@ export async function listrRolloutView(title: string, refs: string[]): Promise<R
         }
       }
     },
-    async finish() {
+    async finish(interrupted = []) {
+      for (const s of interrupted) {
+        const h = handles.get(s.ref)
+        if (!h || settled.has(s.ref)) continue
+        settled.add(s.ref)
+        h.skip(interruptedLine(s))
+        h.resolve()
+      }
       for (const [ref, h] of handles) if (!settled.has(ref)) h.reject(new Error(`${ref}: stopped waiting`))
       await running
     },

@@ -13,16 +13,30 @@ export function historyTable(releases: ReleaseRecord[]): string {
   if (releases.length === 0) return 'no releases recorded yet'
   const rows = [['RELEASE', 'ACTION', 'RESULT', 'REVISION', 'USER', 'STARTED', 'DURATION', 'NOTE']]
   for (const r of releases) {
-    const note = r.scale
-      ? `${r.scale.service} ${r.scale.from} -> ${r.scale.to}`
-      : r.rolledBackTo
-        ? r.action === 'rollback'
-          ? `to release ${r.rolledBackTo}`
-          : `rolled back to ${r.rolledBackTo}`
-        : (r.message ?? r.revision?.subject ?? '')
-    rows.push([String(r.number), r.action, r.result, r.revision?.short ?? '-', r.user, r.startedAt.replace(/\.\d+Z$/, 'Z'), `${Math.round(r.durationMs / 1000)}s`, note])
+    rows.push([String(r.number), r.action, r.result, r.revision?.short ?? '-', r.user, r.startedAt.replace(/\.\d+Z$/, 'Z'), `${Math.round(r.durationMs / 1000)}s`, historyNote(r)])
   }
   return table(rows)
+}
+
+/** What a history row says besides its columns: the scale, the rollback's ends, or why it failed. */
+export function historyNote(r: ReleaseRecord): string {
+  if (r.scale) return `${r.scale.service} ${r.scale.from} -> ${r.scale.to}`
+  const parts: string[] = []
+  if (r.action === 'rollback') {
+    parts.push(`${r.trigger === 'automatic' ? 'automatic ' : ''}rollback${r.rolledBackFrom !== undefined ? ` from ${r.rolledBackFrom}` : ''} to release ${r.rolledBackTo ?? '?'}`)
+    if (r.keptReplicas)
+      parts.push(
+        `kept replicas ${Object.entries(r.keptReplicas)
+          .map(([n, c]) => `${n}=${c}`)
+          .join(' ')}`,
+      )
+  } else if (r.rolledBackTo !== undefined) {
+    parts.push(`rolled back to ${r.rolledBackTo}`)
+  }
+  if (r.result !== 'succeeded' && r.message) parts.push(r.message)
+  if (r.rollbackRelease !== undefined) parts.push(`rollback: release ${r.rollbackRelease}`)
+  if (parts.length === 0) parts.push(r.revision?.subject ?? '')
+  return parts.join('; ')
 }
 
 export function statusTable(s: {environment: string; context: string; namespace: string; services: ServiceStatus[]; lastRelease: ReleaseRecord | null}): string {

@@ -43,12 +43,15 @@ describe('skycap deploy: the whole kubectl sequence of a first deploy', function
       {argv: [...CLUSTER, 'create', 'namespace', 'shop']},
       {argv: [...BOUND, ...APPLY, '--dry-run=server'], input: (i) => expect(kinds(i)).to.deep.equal(['ConfigMap', 'Service', 'Deployment', 'Deployment'])},
       {argv: [...BOUND, 'create', '-f', '-'], input: (i) => (lease = JSON.parse(i as string))},
+      // Under the lock: the release number and the live replica counts are read again.
+      {argv: [...BOUND, 'get', 'secrets', '-l', 'skycap.dev/release-of=itapp,skycap.dev/environment=test', '-o', 'json'], result: {stdout: JSON.stringify({items: []})}},
+      {argv: [...BOUND, 'get', 'deployments', '-l', SELECTOR, '-o', 'json'], result: {stdout: JSON.stringify({items: []})}},
       {argv: [...BOUND, ...APPLY], input: (i) => expect(kinds(i)).to.deep.equal(['ConfigMap'])},
       {argv: [...BOUND, ...APPLY], input: (i) => expect(kinds(i)).to.deep.equal(['Service', 'Deployment', 'Deployment'])},
       {argv: [...BOUND, 'get', WATCH_RESOURCES, '-l', SELECTOR, '-o', 'json'], result: {stdout: JSON.stringify({items: [readyDeployment('web', 2), readyDeployment('worker', 1)]})}},
       {argv: [...BOUND, 'get', PRUNE, '-l', SELECTOR, '-o', 'json'], result: {stdout: JSON.stringify({items: []})}},
       {
-        argv: [...BOUND, ...APPLY],
+        argv: [...BOUND, 'create', '-f', '-'],
         input: (i) => {
           const secret = JSON.parse(i as string)
           expect(secret).to.deep.include({kind: 'Secret', type: 'skycap.dev/release.v1'})
@@ -133,19 +136,44 @@ describe('skycap deploy: the whole kubectl sequence of a first deploy', function
       {argv: [...BOUND, 'get', 'deployments', '-l', SELECTOR, '-o', 'json'], result: {stdout: JSON.stringify({items: []})}},
       {argv: [...BOUND, ...APPLY, '--dry-run=server']},
       {argv: [...BOUND, 'create', '-f', '-'], input: (i) => (lease = JSON.parse(i as string))},
+      {argv: [...BOUND, 'get', 'secrets', '-l', 'skycap.dev/release-of=itapp,skycap.dev/environment=test', '-o', 'json'], result: {stdout: JSON.stringify({items: [release1]})}},
+      {argv: [...BOUND, 'get', 'deployments', '-l', SELECTOR, '-o', 'json'], result: {stdout: JSON.stringify({items: [readyDeployment('web', 3)]})}},
       {argv: [...BOUND, ...APPLY]},
       {argv: [...BOUND, ...APPLY]},
       {argv: [...BOUND, 'get', WATCH_RESOURCES, '-l', SELECTOR, '-o', 'json'], result: {stdout: JSON.stringify(crashing)}},
       // Explain: one events call, then the crashed (previous) container's last 25 lines, filtered by logs.exclude.
       {argv: [...BOUND, 'get', 'events', '-o', 'json'], result: {stdout: JSON.stringify(events)}},
       {argv: [...BOUND, 'logs', 'web-2-abc', '-c', 'web', '--tail=25', '--previous'], result: {stdout: 'GET /healthz 200\npanic: no database\n'}},
+      // The failed release is recorded before the rollback starts, naming the rollback entry that follows.
+      {
+        argv: [...BOUND, 'create', '-f', '-'],
+        input: (i) => {
+          const secret = JSON.parse(i as string)
+          expect(secret.metadata.labels).to.include({'skycap.dev/release': '2', 'skycap.dev/result': 'failed'})
+          expect(JSON.parse(Buffer.from(secret.data.release, 'base64').toString())).to.include({
+            failed: 'Deployment/web',
+            rollbackRelease: 3,
+            message: 'Deployment/web: container web of pod web-2-abc is in CrashLoopBackOff (exit code 1, Error; restarted 3 times)',
+          })
+          expect(secret.data).to.not.have.key('manifests')
+        },
+      },
       {
         argv: [...BOUND, 'patch', 'lease', 'skycap-lock-itapp', '--type=json', '-p', 'PATCH'],
       },
-      {argv: [...BOUND, ...APPLY], input: (i) => expect(JSON.parse(i as string).items).to.deep.equal(good)},
+      // The rollback keeps the replica count that ran before the deploy (3, scaled), not the recorded 2.
+      {argv: [...BOUND, ...APPLY], input: (i) => expect(JSON.parse(i as string).items).to.deep.equal([{...good[0], spec: {replicas: 3}}])},
       {argv: [...BOUND, 'get', WATCH_RESOURCES, '-l', SELECTOR, '-o', 'json'], result: {stdout: JSON.stringify({items: [readyDeployment('web', 2)]})}},
       {argv: [...BOUND, 'get', PRUNE, '-l', SELECTOR, '-o', 'json'], result: {stdout: JSON.stringify({items: []})}},
-      {argv: [...BOUND, ...APPLY], input: (i) => expect(JSON.parse(i as string).metadata.labels).to.include({'skycap.dev/release': '2', 'skycap.dev/result': 'failed'})},
+      {
+        argv: [...BOUND, 'create', '-f', '-'],
+        input: (i) => {
+          const secret = JSON.parse(i as string)
+          expect(secret.metadata.labels).to.include({'skycap.dev/release': '3', 'skycap.dev/result': 'succeeded'})
+          expect(JSON.parse(Buffer.from(secret.data.release, 'base64').toString())).to.include({action: 'rollback', trigger: 'automatic', rolledBackFrom: 2, rolledBackTo: 1})
+          expect(secret.data).to.have.key('manifests')
+        },
+      },
       {argv: [...BOUND, 'get', 'lease', 'skycap-lock-itapp', '-o', 'json', '--ignore-not-found'], result: () => ({stdout: JSON.stringify({...lease, spec: {}})})},
       {argv: [...BOUND, 'delete', 'lease', 'skycap-lock-itapp', '--ignore-not-found']},
     ]
@@ -174,11 +202,11 @@ describe('skycap deploy: the whole kubectl sequence of a first deploy', function
     expect(fake.remaining(), `calls made: ${seen.map((a) => a.join(' ')).join('\n')}`).to.equal(0)
     expect(caught?.exitCode).to.equal(1)
     expect(caught?.message).to.match(
-      /^release 2 of test failed: Deployment\/web: container web of pod web-2-abc is in CrashLoopBackOff \(exit code 1, Error; restarted 3 times\); rolled back to release 1$/,
+      /^release 2 of test failed: Deployment\/web: container web of pod web-2-abc is in CrashLoopBackOff \(exit code 1, Error; restarted 3 times\); rolled back to release 1 \(recorded as release 3\)$/,
     )
     const failure = caught?.details?.report.failures[0]
     expect(failure?.events).to.deep.equal(['Warning BackOff: Back-off restarting failed container [web-2-abc]'])
     expect(failure?.logs).to.deep.equal([{pod: 'web-2-abc', container: 'web', previous: true, lines: ['panic: no database'], hidden: 1}])
-    expect(caught?.details?.report.rollback).to.deep.include({to: 1, result: 'succeeded'})
+    expect(caught?.details?.report.rollback).to.deep.include({to: 1, release: 3, result: 'succeeded'})
   })
 })

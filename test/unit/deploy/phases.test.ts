@@ -5,7 +5,8 @@ import {changedObjects, redactSecrets} from '../../../src/deploy/diff.js'
 import {watchRollout} from '../../../src/deploy/watch.js'
 import {LockedError} from '../../../src/errors.js'
 import {acquireLock, releaseLock} from '../../../src/lock/lease.js'
-import {type ReleaseRecord, saveRelease} from '../../../src/release/store.js'
+import {chooseRelease} from '../../../src/deploy/rollback.js'
+import {contentOf, type ReleaseRecord, releasesToDrop, saveRelease, type StoredRelease} from '../../../src/release/store.js'
 import type {KubeObject} from '../../../src/render/objects.js'
 import {fakeKubectl} from '../../helpers/fake-kubectl.js'
 
@@ -198,8 +199,9 @@ describe('release records: history.keep', () => {
     const existing = [5, 4, 3, 2].map((n) => stored(n, 'failed')).concat([stored(1, 'succeeded')])
     const fake = fakeKubectl(
       [
-        {argv: [...NS, ...APPLY], input: (i) => expect(JSON.parse(i as string).metadata).to.deep.include({name: 'skycap-release-shop-prod-6'})},
-        {argv: [...NS, 'delete', 'secret', '--ignore-not-found', 'skycap-release-shop-prod-3', 'skycap-release-shop-prod-2']},
+        // create, never apply: a record is never written over another one.
+        {argv: [...NS, 'create', '-f', '-'], input: (i) => expect(JSON.parse(i as string).metadata).to.deep.include({name: 'skycap-release-shop-prod-6'})},
+        {argv: [...NS, 'delete', 'secret', '--ignore-not-found', 'skycap-release-shop-prod-2', 'skycap-release-shop-prod-3']},
       ],
       opts,
     )
@@ -208,8 +210,57 @@ describe('release records: history.keep', () => {
   })
 
   it('deletes nothing while the count is within keep', async () => {
-    const fake = fakeKubectl([{argv: [...NS, ...APPLY]}], opts)
+    const fake = fakeKubectl([{argv: [...NS, 'create', '-f', '-']}], opts)
     await saveRelease(fake.kubectl, record(3, 'succeeded'), [], [stored(2, 'succeeded'), stored(1, 'succeeded')], 3)
     expect(fake.remaining()).to.equal(0)
+  })
+
+  const rec = (number: number, action: ReleaseRecord['action'], result: ReleaseRecord['result'] = 'succeeded') => ({...record(number, 'succeeded'), action, result}) as ReleaseRecord
+
+  it('scale entries never count against keep: eleven scales leave every deploy within keep', () => {
+    const records = [rec(1, 'deploy'), rec(2, 'deploy'), ...Array.from({length: 11}, (_, i) => rec(3 + i, 'scale'))]
+    expect(releasesToDrop(records, 2)).to.deep.equal([])
+    expect(releasesToDrop(records, 1)).to.deep.equal([1, 3])
+  })
+
+  it('scale entries older than the oldest kept deploy or rollback go, and beyond 10 per kept release', () => {
+    const records = [rec(1, 'deploy'), rec(2, 'scale'), rec(3, 'deploy'), rec(4, 'rollback'), rec(5, 'scale')]
+    expect(releasesToDrop(records, 2)).to.deep.equal([1, 2])
+    const many = [rec(1, 'deploy'), ...Array.from({length: 12}, (_, i) => rec(2 + i, 'scale'))]
+    expect(releasesToDrop(many, 1)).to.deep.equal([2, 3])
+  })
+
+  it('keeps the newest successful deploy or rollback beyond keep; rollbacks count like deploys', () => {
+    const records = [rec(1, 'deploy'), rec(2, 'deploy', 'failed'), rec(3, 'rollback'), rec(4, 'deploy', 'failed'), rec(5, 'deploy', 'failed')]
+    expect(releasesToDrop(records, 2)).to.deep.equal([1, 2])
+  })
+})
+
+describe('rollback: which release "the one before" is', () => {
+  const stored = (number: number, action: ReleaseRecord['action'], result: ReleaseRecord['result'], rolledBackTo?: number) => ({
+    record: {number, action, result, ...(rolledBackTo ? {rolledBackTo} : {}), revision: {sha: `${number}`.repeat(40).slice(0, 40), short: '', subject: ''}} as ReleaseRecord,
+    hasManifests: result === 'succeeded' && action !== 'scale',
+    manifests: () => [],
+  })
+
+  it('is the release before the current one', () => {
+    const releases = [stored(3, 'deploy', 'succeeded'), stored(2, 'scale', 'succeeded'), stored(1, 'deploy', 'succeeded')]
+    expect(chooseRelease(releases, undefined, 'prod').record.number).to.equal(1)
+  })
+
+  it('after an automatic rollback to 2, is 1: not 2 again, not the rollback entry', () => {
+    const releases = [stored(4, 'rollback', 'succeeded', 2), stored(3, 'deploy', 'failed'), stored(2, 'deploy', 'succeeded'), stored(1, 'deploy', 'succeeded')]
+    expect(contentOf(releases[0] as StoredRelease, releases)).to.equal(2)
+    expect(chooseRelease(releases, undefined, 'prod').record.number).to.equal(1)
+  })
+
+  it('a rollback entry can be the target of --to', () => {
+    const releases = [stored(5, 'deploy', 'succeeded'), stored(4, 'rollback', 'succeeded', 2), stored(2, 'deploy', 'succeeded')]
+    expect(chooseRelease(releases, '4', 'prod').record.number).to.equal(4)
+  })
+
+  it('refuses when nothing else ran before', () => {
+    const releases = [stored(2, 'rollback', 'succeeded', 1), stored(1, 'deploy', 'succeeded')]
+    expect(() => chooseRelease(releases, undefined, 'prod')).to.throw('prod has no earlier successful release to roll back to')
   })
 })

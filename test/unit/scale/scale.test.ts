@@ -79,7 +79,7 @@ describe('skycap scale: the whole kubectl sequence', function () {
       {argv: [...BOUND, 'get', WATCH_RESOURCES, '-l', SELECTOR, '-o', 'json'], result: {stdout: JSON.stringify({items: [web(3, 3)]})}},
       {argv: [...BOUND, 'get', 'secrets', '-l', 'skycap.dev/release-of=itapp,skycap.dev/environment=test', '-o', 'json'], result: {stdout: JSON.stringify({items: []})}},
       {
-        argv: [...BOUND, 'apply', '--server-side', '--field-manager=skycap', '--force-conflicts', '-f', '-'],
+        argv: [...BOUND, 'create', '-f', '-'],
         input: (i) => expect(JSON.parse(i as string).metadata.labels).to.include({'skycap.dev/release': '1', 'skycap.dev/result': 'succeeded'}),
       },
       {argv: [...BOUND, 'get', 'lease', 'skycap-lock-itapp', '-o', 'json', '--ignore-not-found'], result: () => ({stdout: JSON.stringify({...lease, spec: {}})})},

@@ -1,0 +1,125 @@
+import {expect} from 'chai'
+
+import type {KubeObject} from '../../../src/render/objects.js'
+import {statusOf, watchResources} from '../../../src/resources/kinds.js'
+import {ClusterSnapshot} from '../../../src/resources/status.js'
+
+// Live objects as the API server reports them, reduced to the fields the watch reads.
+const desired = (kind: string, name: string): KubeObject => ({apiVersion: 'apps/v1', kind, metadata: {name}})
+const crashing = (name: string, owner: string, labels: Record<string, string> = {}) => ({
+  apiVersion: 'v1',
+  kind: 'Pod',
+  metadata: {name, labels, ownerReferences: [{uid: owner}]},
+  status: {phase: 'Running', containerStatuses: [{name: 'c', restartCount: 3, state: {waiting: {reason: 'CrashLoopBackOff'}}, lastState: {terminated: {exitCode: 1}}}]},
+})
+const ready = (name: string, owner: string, labels: Record<string, string> = {}) => ({
+  apiVersion: 'v1',
+  kind: 'Pod',
+  metadata: {name, labels, ownerReferences: [{uid: owner}]},
+  status: {phase: 'Running', conditions: [{type: 'Ready', status: 'True'}], containerStatuses: [{name: 'c', ready: true, state: {running: {}}}]},
+})
+const rs = (name: string, revision: string, owner = 'd') => ({
+  apiVersion: 'apps/v1',
+  kind: 'ReplicaSet',
+  metadata: {name, uid: name, annotations: {'deployment.kubernetes.io/revision': revision}, ownerReferences: [{uid: owner}]},
+})
+
+function deployment(generation: number, observed: number, revision: string, status: Record<string, unknown> = {}) {
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: {name: 'web', uid: 'd', generation, annotations: {'deployment.kubernetes.io/revision': revision}},
+    spec: {replicas: 2},
+    status: {observedGeneration: observed, replicas: 3, updatedReplicas: 1, readyReplicas: 2, availableReplicas: 2, ...status},
+  }
+}
+
+const judge = (kind: string, items: object[]) => statusOf(desired(kind, 'web'), new ClusterSnapshot(items as KubeObject[]))
+
+describe('the watch judges only fresh state', () => {
+  describe('Deployment', () => {
+    it('before the controller observed the applied generation, a crashing ReplicaSet its annotation still names does not fail it', () => {
+      // A rollback away from revision 2 (crashing): generation 3 applied, the controller has seen only 2.
+      const s = judge('Deployment', [deployment(3, 2, '2'), rs('web-bad', '2'), rs('web-good', '1'), crashing('web-bad-1', 'web-bad'), ready('web-good-1', 'web-good')])
+      expect(s.state).to.equal('pending')
+      expect(s.message).to.equal('waiting for the controller to see the new spec')
+    })
+
+    it('once observed, crashing pods of the old ReplicaSet do not fail it; the new ones are judged', () => {
+      // The controller reused the good ReplicaSet as revision 3; the crashing one is on its way out.
+      const items = [deployment(3, 3, '3'), rs('web-bad', '2'), rs('web-good', '3'), crashing('web-bad-1', 'web-bad'), ready('web-good-1', 'web-good')]
+      const s = judge('Deployment', items)
+      expect(s.state).to.equal('pending')
+      expect(s.message).to.equal('1/2 updated, 2 ready, 2 old still running')
+      const failing = judge('Deployment', [...items.slice(0, 3), crashing('web-good-2', 'web-good')])
+      expect(failing.state).to.equal('failed')
+      expect(failing.message).to.contain('web-good-2')
+    })
+
+    it('a progress deadline exceeded by an earlier ReplicaSet is not this rollout’s', () => {
+      const stale = {type: 'Progressing', status: 'False', reason: 'ProgressDeadlineExceeded', message: 'ReplicaSet "web-bad" has timed out progressing.'}
+      expect(judge('Deployment', [deployment(3, 3, '3', {conditions: [stale]}), rs('web-bad', '2'), rs('web-good', '3')]).state).to.equal('pending')
+      const mine = {...stale, message: 'ReplicaSet "web-good" has timed out progressing.'}
+      const s = judge('Deployment', [deployment(3, 3, '3', {conditions: [mine]}), rs('web-bad', '2'), rs('web-good', '3')])
+      expect(s.state).to.equal('failed')
+      expect(s.message).to.equal('exceeded its progress deadline: ReplicaSet "web-good" has timed out progressing.')
+    })
+  })
+
+  describe('StatefulSet', () => {
+    const sts = (generation: number, observed: number, status: Record<string, unknown>) => ({
+      apiVersion: 'apps/v1',
+      kind: 'StatefulSet',
+      metadata: {name: 'web', uid: 's', generation},
+      spec: {replicas: 2},
+      status: {observedGeneration: observed, ...status},
+    })
+
+    it('pods of an older revision that crash do not fail it, and are handed back for deletion (they block the controller)', () => {
+      const status = {updateRevision: 'web-good', currentRevision: 'web-bad', replicas: 2, readyReplicas: 1, updatedReplicas: 1}
+      const items = [sts(3, 3, status), ready('web-0', 's', {'controller-revision-hash': 'web-good'}), crashing('web-1', 's', {'controller-revision-hash': 'web-bad'})]
+      const s = judge('StatefulSet', items)
+      expect(s.state).to.equal('pending')
+      expect(s.replace).to.deep.equal(['web-1'])
+    })
+
+    it('a crashing pod of the update revision fails it', () => {
+      const status = {updateRevision: 'web-bad', currentRevision: 'web-good', replicas: 2, readyReplicas: 1, updatedReplicas: 1}
+      const s = judge('StatefulSet', [sts(2, 2, status), ready('web-0', 's', {'controller-revision-hash': 'web-good'}), crashing('web-1', 's', {'controller-revision-hash': 'web-bad'})])
+      expect(s.state).to.equal('failed')
+      expect(s.message).to.contain('web-1')
+    })
+
+    it('judges nothing before the controller observed the generation', () => {
+      const status = {updateRevision: 'web-bad', currentRevision: 'web-good'}
+      expect(judge('StatefulSet', [sts(3, 2, status), crashing('web-1', 's', {'controller-revision-hash': 'web-bad'})]).state).to.equal('pending')
+    })
+  })
+
+  describe('DaemonSet', () => {
+    const ds = {
+      apiVersion: 'apps/v1',
+      kind: 'DaemonSet',
+      metadata: {name: 'web', uid: 'ds', generation: 3},
+      status: {observedGeneration: 3, desiredNumberScheduled: 2, updatedNumberScheduled: 1, numberAvailable: 1, numberReady: 1, numberUnavailable: 1},
+    }
+    const revision = (hash: string, n: number) => ({
+      apiVersion: 'apps/v1',
+      kind: 'ControllerRevision',
+      revision: n,
+      metadata: {name: `web-${hash}`, labels: {'controller-revision-hash': hash}, ownerReferences: [{uid: 'ds'}]},
+    })
+
+    it('the current revision is the ControllerRevision with the highest number; older crashing pods do not fail it', () => {
+      const items = [ds, revision('bad', 2), revision('good', 3), ready('web-a', 'ds', {'controller-revision-hash': 'good'}), crashing('web-b', 'ds', {'controller-revision-hash': 'bad'})]
+      expect(judge('DaemonSet', items).state).to.equal('pending')
+      const flipped = [ds, revision('bad', 4), revision('good', 3), ready('web-a', 'ds', {'controller-revision-hash': 'good'}), crashing('web-b', 'ds', {'controller-revision-hash': 'bad'})]
+      expect(judge('DaemonSet', flipped).state).to.equal('failed')
+    })
+
+    it('the poll asks for ControllerRevisions only when a DaemonSet is watched', () => {
+      expect(watchResources([desired('Deployment', 'web')])).to.not.contain('controllerrevisions')
+      expect(watchResources([desired('DaemonSet', 'web')])).to.match(/,controllerrevisions$/)
+    })
+  })
+})
