@@ -310,19 +310,27 @@ async function autoRollback(
   // The rollback gets a full timeout of its own: renew the lock so it outlasts it.
   if (!(await renewLock(target.kubectl, prepared.app, deps.lockId, clock))) deps.reporter.warn('could not renew the deploy lock before the rollback; another deploy may take it over')
   const objects = withReplicas(previous.manifests(), live)
-  const rollout = await applyAndWatch({
-    kubectl: target.kubectl,
-    objects,
-    selector,
-    // The rollback gets its own time: the failed deploy may have used all of its own.
-    deadline: clock() + timeoutMs,
-    title: `Rolling back to release ${previous.record.number}`,
-    reporter: deps.reporter,
-    config: prepared.loaded.config,
-    clock,
-    signal: deps.signal,
-    intervalMs: deps.intervalMs,
-  })
+  let rollout: RolloutResult
+  try {
+    rollout = await applyAndWatch({
+      kubectl: target.kubectl,
+      objects,
+      selector,
+      // The rollback gets its own time: the failed deploy may have used all of its own.
+      deadline: clock() + timeoutMs,
+      title: `Rolling back to release ${previous.record.number}`,
+      reporter: deps.reporter,
+      config: prepared.loaded.config,
+      clock,
+      signal: deps.signal,
+      intervalMs: deps.intervalMs,
+    })
+  } catch (error) {
+    // The cluster refused the old manifests (an admission policy, a quota, an API that went away): the rollback
+    // failed, and the report must say so rather than end in a bare kubectl error.
+    if (!(error instanceof KubectlError) || deps.signal?.aborted) throw error
+    rollout = {outcome: 'failed', applied: [], statuses: [], interrupted: [], failures: [{ref: 'kubectl apply', message: error.message.split('\n')[0] ?? '', events: [], logs: []}]}
+  }
   const ok = rollout.outcome === 'ready'
   if (ok) {
     const leftovers = await findPrunable(target.kubectl, selector, objects)

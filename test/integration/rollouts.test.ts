@@ -1,0 +1,275 @@
+// Rollouts and rollbacks when things go wrong, on the real control plane, with several services moving at once and
+// every scenario repeated in one test: single-service happy paths hide the races these guard against.
+import {expect} from 'chai'
+import {execa} from 'execa'
+
+import {cliPath, TempRepo} from '../helpers/repo.js'
+import {TestApp} from './app.js'
+import {kubectl, testCluster, uniqueName, useNamespace, waitFor} from './harness.js'
+
+const DEPLOY = ['deploy', '--skip-image-check']
+const SERVICES = ['web', 'api', 'worker', 'cache']
+
+/** A four-service app; `round` changes every pod template (all services roll), `crash` makes one crash-loop. */
+function quad(namespace: string, round: number, crash?: string, extra = ''): string {
+  const svc = (name: string, body: string) =>
+    `  ${name}:\n    ${body}\n    env: {ROUND: "${round}"}\n    resources: {requests: {cpu: 10m, memory: 16Mi}}\n` + (crash === name ? '    labels: {sim.kwok.test/behavior: crashloop}\n' : '')
+  return [
+    'app: quad',
+    'registry: example.invalid/quad',
+    'defaultEnvironment: test',
+    extra,
+    'services:',
+    svc('web', 'image: web\n    replicas: 2\n    port: 8080').trimEnd(),
+    svc('api', 'image: api\n    replicas: 2\n    port: 9090').trimEnd(),
+    svc('worker', 'image: worker\n    replicas: 2').trimEnd(),
+    svc('cache', 'image: redis:7.2\n    replicas: 1\n    port: 6379').trimEnd(),
+    'environments:',
+    `  test: {context: ${testCluster().context}, namespace: ${namespace}}`,
+    `  guarded: {context: ${testCluster().context}, namespace: ${namespace}-guarded, protected: true}`,
+    '',
+  ].join('\n')
+}
+
+async function quadApp(namespace: string): Promise<TestApp> {
+  const repo = new TempRepo('skycap-quad-')
+  await repo.git('init', '-q', '-b', 'main')
+  repo.write('skycap.yaml', quad(namespace, 0))
+  await repo.commit('round 0')
+  return new TestApp(repo, namespace)
+}
+
+/** Every Deployment ready, at the ROUND the given release set, observed by the controller. */
+async function expectRunning(app: TestApp, round: number): Promise<void> {
+  await waitFor(`every service at round ${round} and ready`, async () => {
+    const list = await app.get<{items: any[]}>(['deployments'])
+    return (
+      list.items.length === SERVICES.length &&
+      list.items.every(
+        (d) =>
+          d.status.observedGeneration === d.metadata.generation &&
+          d.status.readyReplicas === d.spec.replicas &&
+          d.status.updatedReplicas === d.spec.replicas &&
+          d.status.replicas === d.spec.replicas &&
+          d.spec.template.spec.containers[0].env.find((e: any) => e.name === 'ROUND')?.value === String(round),
+      )
+    )
+  })
+}
+
+describe('rollouts you can trust (real cluster, four services)', function () {
+  this.timeout(900_000)
+  const ns = useNamespace('rollouts')
+  let app: TestApp
+  beforeEach(async () => {
+    app = await quadApp(ns.name)
+  })
+  afterEach(() => app.remove())
+
+  it('one service crash-loops while the others roll: it alone is blamed (summary, --json, history); the automatic rollback succeeds and is its own entry; three times', async () => {
+    const first = await app.json([...DEPLOY, 'test'])
+    expect(first.exitCode, first.stderr).to.equal(0)
+    let good = 1
+    let expected = 2
+    for (let round = 1; round <= 3; round++) {
+      await app.change(() => quad(ns.name, round, 'api'), `round ${round}: api crashes`)
+      const r = await app.json([...DEPLOY, 'test', '--timeout', '3m'])
+      expect(r.exitCode, r.stderr).to.equal(1)
+      const report = r.doc.error.details.report
+      expect(report.release).to.equal(expected)
+      expect(report.failures.map((f: any) => f.ref), JSON.stringify(report.failures)).to.deep.equal(['Deployment/api'])
+      expect(r.doc.error.message).to.match(new RegExp(`^release ${expected} of test failed: Deployment/api: container api of pod api-\\S+ is in CrashLoopBackOff`))
+      expect(r.doc.error.message).to.contain(`; rolled back to release ${good} (recorded as release ${expected + 1})`)
+      expect(r.doc.error.message).to.not.contain('failed too')
+      for (const i of report.interrupted) expect(i.ref).to.not.equal('Deployment/api')
+      expect(report.rollback).to.deep.include({to: good, release: expected + 1, result: 'succeeded'})
+      await expectRunning(app, 0)
+
+      const history = (await app.json(['history', 'test'])).doc.result.releases
+      const failed = history.find((x: any) => x.number === expected)
+      expect(failed).to.include({action: 'deploy', result: 'failed', failed: 'Deployment/api', rollbackRelease: expected + 1})
+      expect(failed.message).to.match(/^Deployment\/api: container api of pod api-\S+ is in CrashLoopBackOff/)
+      const rollback = history.find((x: any) => x.number === expected + 1)
+      expect(rollback).to.include({action: 'rollback', trigger: 'automatic', result: 'succeeded', rolledBackFrom: expected, rolledBackTo: good})
+      expect(rollback.durationMs).to.be.a('number').and.above(0)
+      good = expected + 1
+      expected += 2
+    }
+    // The human summary: the crashed service with ✖, the others not marked as failed.
+    await app.change(() => quad(ns.name, 9, 'api'), 'round 9: api crashes')
+    const human = await app.cli([...DEPLOY, 'test', '--timeout', '3m'])
+    expect(human.exitCode).to.equal(1)
+    expect(human.stderr).to.match(/✖ Deployment\/api: container api of pod/)
+    for (const other of ['web', 'worker', 'cache']) expect(human.stderr).to.not.match(new RegExp(`✖ Deployment/${other}`))
+    const table = await app.cli(['history', 'test'])
+    expect(table.stdout).to.match(/automatic rollback from \d+ to release \d+/)
+  })
+
+  it('a fix deployed over a crash-looping release succeeds; twice', async () => {
+    expect((await app.cli([...DEPLOY, 'test'])).exitCode).to.equal(0)
+    for (let round = 1; round <= 2; round++) {
+      await app.change(() => quad(ns.name, round * 10, 'api'), `round ${round}: api crashes`)
+      const broken = await app.json([...DEPLOY, 'test', '--no-rollback', '--timeout', '3m'])
+      expect(broken.exitCode, broken.stderr).to.equal(1)
+      expect(broken.doc.error.details.report.failures.map((f: any) => f.ref)).to.deep.equal(['Deployment/api'])
+      expect(broken.doc.error.message).to.contain('not rolled back (--no-rollback)')
+      await app.change(() => quad(ns.name, round * 10 + 1), `round ${round}: the fix`)
+      const fix = await app.json([...DEPLOY, 'test', '--timeout', '3m'])
+      expect(fix.exitCode, `${fix.stderr}\n${JSON.stringify(fix.doc.error ?? {})}`).to.equal(0)
+      await expectRunning(app, round * 10 + 1)
+    }
+  })
+
+  it('a StatefulSet rolls back away from crash-looping pods (its controller waits for them: skycap replaces them); twice', async () => {
+    const db = (crash: boolean, round: number) =>
+      [
+        'apiVersion: apps/v1',
+        'kind: StatefulSet',
+        'metadata: {name: db}',
+        'spec:',
+        '  serviceName: db',
+        '  replicas: 2',
+        '  selector: {matchLabels: {app: db}}',
+        '  template:',
+        `    metadata: {labels: {app: db${crash ? ', sim.kwok.test/behavior: crashloop' : ''}}}`,
+        `    spec: {containers: [{name: db, image: example.invalid/db:1, env: [{name: ROUND, value: "${round}"}]}]}`,
+      ].join('\n')
+    app.repo.write('deploy/db.yaml', db(false, 0))
+    await app.repo.commit('db')
+    expect((await app.cli([...DEPLOY, 'test'])).exitCode).to.equal(0)
+    for (let round = 1; round <= 2; round++) {
+      app.repo.write('deploy/db.yaml', db(true, round))
+      await app.repo.commit(`db crashes ${round}`)
+      const r = await app.json([...DEPLOY, 'test', '--timeout', '3m'])
+      expect(r.exitCode, r.stderr).to.equal(1)
+      const report = r.doc.error.details.report
+      expect(report.failures.map((f: any) => f.ref)).to.deep.equal(['StatefulSet/db'])
+      expect(report.rollback, JSON.stringify(report.rollback)).to.deep.include({result: 'succeeded'})
+      expect(r.stderr).to.match(/StatefulSet\/db: deleting db-\d+ of an older revision/)
+      const sts = await app.get(['statefulset', 'db'])
+      expect(sts.status.currentRevision).to.equal(sts.status.updateRevision)
+      expect(sts.status.readyReplicas).to.equal(2)
+      expect(sts.spec.template.spec.containers[0].env[0].value).to.equal('0')
+    }
+    // A manual rollback away from a crash-looping StatefulSet left by --no-rollback.
+    app.repo.write('deploy/db.yaml', db(true, 7))
+    await app.repo.commit('db crashes again')
+    expect((await app.cli([...DEPLOY, 'test', '--no-rollback', '--timeout', '3m'])).exitCode).to.equal(1)
+    const back = await app.json(['rollback', 'test', '--timeout', '3m'])
+    expect(back.exitCode, back.stderr).to.equal(0)
+    expect((await app.get(['statefulset', 'db'])).status.readyReplicas).to.equal(2)
+  })
+
+  it('rollback keeps the live replica counts after a scale and says so; --reset-replicas restores the release’s', async () => {
+    expect((await app.cli([...DEPLOY, 'test'])).exitCode).to.equal(0)
+    await app.change(() => quad(ns.name, 1), 'round 1')
+    expect((await app.cli([...DEPLOY, 'test'])).exitCode).to.equal(0)
+    expect((await app.cli(['scale', 'web', '4', '-e', 'test'])).exitCode).to.equal(0)
+    const r = await app.json(['rollback', 'test'])
+    expect(r.exitCode, r.stderr).to.equal(0)
+    expect(r.stderr).to.contain("Keeping the live replica counts: web 4 (release 1 had 2); --reset-replicas restores the release's")
+    await expectRunning(app, 0)
+    expect((await app.get(['deployment', 'web'])).spec.replicas).to.equal(4)
+    const history = (await app.json(['history', 'test'])).doc.result.releases
+    expect(history[0]).to.include({action: 'rollback', trigger: 'manual', result: 'succeeded', rolledBackFrom: 2, rolledBackTo: 1})
+    expect(history[0].keptReplicas).to.deep.equal({web: 4})
+    const reset = await app.json(['rollback', 'test', '--to', '2', '--reset-replicas'])
+    expect(reset.exitCode, reset.stderr).to.equal(0)
+    await expectRunning(app, 1)
+    expect((await app.get(['deployment', 'web'])).spec.replicas).to.equal(2)
+  })
+
+  it('eleven scales do not push a deploy out of reach of rollback --to (history.keep counts deploys and rollbacks)', async () => {
+    await app.change(() => quad(ns.name, 0, undefined, 'history: {keep: 2}'), 'keep 2')
+    expect((await app.cli([...DEPLOY, 'test'])).exitCode).to.equal(0)
+    await app.change(() => quad(ns.name, 1, undefined, 'history: {keep: 2}'), 'round 1')
+    expect((await app.cli([...DEPLOY, 'test'])).exitCode).to.equal(0)
+    for (let i = 0; i < 11; i++) {
+      const s = await app.cli(['scale', 'worker', String(i % 2 === 0 ? 3 : 2), '-e', 'test'])
+      expect(s.exitCode, s.stderr).to.equal(0)
+    }
+    const history = (await app.json(['history', 'test'])).doc.result.releases
+    expect(history.filter((x: any) => x.action === 'scale')).to.have.length(11)
+    expect(history.filter((x: any) => x.action === 'deploy').map((x: any) => x.number)).to.deep.equal([2, 1])
+    const r = await app.json(['rollback', 'test', '--to', '1'])
+    expect(r.exitCode, r.stderr).to.equal(0)
+    await expectRunning(app, 0)
+  })
+
+  it('a rollback the cluster refuses is reported as failed, saying what still runs', async () => {
+    const good = await app.repo.git('rev-parse', 'HEAD')
+    expect((await app.cli([...DEPLOY, 'test'])).exitCode).to.equal(0)
+    // From now on the API server refuses the images of the first release: the automatic rollback cannot apply.
+    const policy = uniqueName('no-old-images')
+    await kubectl(['apply', '-f', '-'], {
+      input: JSON.stringify({
+        apiVersion: 'v1',
+        kind: 'List',
+        items: [
+          {
+            apiVersion: 'admissionregistration.k8s.io/v1',
+            kind: 'ValidatingAdmissionPolicy',
+            metadata: {name: policy},
+            spec: {
+              failurePolicy: 'Fail',
+              matchConstraints: {resourceRules: [{apiGroups: ['apps'], apiVersions: ['v1'], operations: ['CREATE', 'UPDATE'], resources: ['deployments']}]},
+              validations: [{expression: `!object.spec.template.spec.containers.exists(c, c.image.endsWith('${good}'))`, message: 'images of the first release are banned'}],
+            },
+          },
+          {
+            apiVersion: 'admissionregistration.k8s.io/v1',
+            kind: 'ValidatingAdmissionPolicyBinding',
+            metadata: {name: policy},
+            spec: {policyName: policy, validationActions: ['Deny'], matchResources: {namespaceSelector: {matchLabels: {'kubernetes.io/metadata.name': ns.name}}}},
+          },
+        ],
+      }),
+    })
+    try {
+      await app.change(() => quad(ns.name, 1, 'api'), 'api crashes')
+      // The policy takes a moment to reach the admission chain: wait until the server refuses a dry run of an old image.
+      await waitFor('the admission policy to be active', async () => {
+        const probe = await kubectl(['create', 'deployment', 'probe', `--image=example.invalid/quad/web:${good}`, '--dry-run=server'], {namespace: ns.name, reject: false})
+        return probe.exitCode !== 0 && probe.stderr.includes('banned')
+      })
+      const r = await app.json([...DEPLOY, 'test', '--timeout', '3m'])
+      expect(r.exitCode, r.stderr).to.equal(1)
+      expect(r.doc.error.message).to.match(/the rollback to release 1 failed too \(kubectl apply: .*images of the first release are banned.*\); now running: api [0-9a-f]{7} \d\/2 ready, cache/s)
+      const history = (await app.json(['history', 'test'])).doc.result.releases
+      expect(history[0]).to.include({number: 3, action: 'rollback', trigger: 'automatic', result: 'failed', rolledBackFrom: 2, rolledBackTo: 1})
+      expect(history[0].message).to.contain('now running: api')
+    } finally {
+      await kubectl(['delete', 'validatingadmissionpolicybinding,validatingadmissionpolicy', policy, '--ignore-not-found'])
+    }
+  })
+
+  it('a protected first deploy asks before creating anything: "no" leaves no namespace, "yes" deploys', async () => {
+    const guarded = `${ns.name}-guarded`
+    const onTerminal = async (answer: string) => {
+      const child = execa('script', ['-qec', `node ${cliPath} ${DEPLOY.join(' ')} guarded`, '/dev/null'], {cwd: app.repo.dir, reject: false, env: {CI: '', TERM: 'xterm', NO_COLOR: '1'}})
+      let screen = ''
+      child.stdout?.on('data', (d) => (screen += d))
+      await waitFor('the prompt', () => screen.includes('Type "yes" to continue:'), {timeoutMs: 60_000})
+      // Asked before anything exists: not even the namespace.
+      expect((await kubectl(['get', 'namespace', guarded, '--ignore-not-found', '-o', 'name'])).stdout.trim()).to.equal('')
+      child.stdin?.write(`${answer}\n`)
+      const r = await child
+      return {exitCode: r.exitCode, screen}
+    }
+    try {
+      for (let i = 0; i < 2; i++) {
+        const declined = await onTerminal('no')
+        expect(declined.exitCode, declined.screen).to.equal(2)
+        expect(declined.screen).to.match(new RegExp(`First deploy of quad [0-9a-f]{7} to PROTECTED guarded \\(context \\S+\\): namespace ${guarded} will be created with 7 objects:`))
+        expect(declined.screen).to.contain('+ Deployment/api')
+        expect(declined.screen).to.contain('deploy cancelled; nothing was changed')
+        expect((await kubectl(['get', 'namespace', guarded, '--ignore-not-found', '-o', 'name'])).stdout.trim()).to.equal('')
+      }
+      const confirmed = await onTerminal('yes')
+      expect(confirmed.exitCode, confirmed.screen).to.equal(0)
+      expect((await kubectl(['get', 'deployment', 'api', '-o', 'jsonpath={.status.readyReplicas}'], {namespace: guarded})).stdout).to.equal('2')
+    } finally {
+      await kubectl(['delete', 'namespace', guarded, '--ignore-not-found', '--wait=false'])
+    }
+  })
+})
