@@ -28,11 +28,14 @@ export interface RollbackOptions {
 /** Picks the release to return to: --to N, --to <sha prefix>, or the last good one before the current. */
 export function chooseRelease(releases: StoredRelease[], to: string | undefined, env: string): StoredRelease {
   if (to === undefined) {
-    // "The one before": the newest good release that runs other manifests than the current one (after a rollback
-    // to 2, the release before is the one before 2, not 2 again).
-    const current = lastGood(releases)
-    const runs = current && contentOf(current, releases)
-    const previous = current && releases.find((r) => r.record.number < current.record.number && isGood(r) && contentOf(r, releases) !== runs)
+    // What runs now is the newest deploy or rollback. When it failed and was not rolled back (--no-rollback, or a
+    // rollback that failed too), the way back is the newest good release. Otherwise it is the newest good release
+    // that runs other manifests than the current one (after a rollback to 2, the one before 2, not 2 again).
+    const current = releases.find((r) => r.record.action !== 'scale')
+    const previous =
+      current && !isGood(current)
+        ? lastGood(releases)
+        : current && releases.find((r) => r.record.number < current.record.number && isGood(r) && contentOf(r, releases) !== contentOf(current, releases))
     if (!previous) throw new UserError(`${env} has no earlier successful release to roll back to`, {hint: `\`skycap history ${env}\` lists the releases.`})
     return previous
   }

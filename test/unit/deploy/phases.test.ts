@@ -254,6 +254,11 @@ describe('rollback: which release "the one before" is', () => {
     expect(chooseRelease(releases, undefined, 'prod').record.number).to.equal(1)
   })
 
+  it('after a failed deploy that was not rolled back, is the newest good release, a rollback entry included', () => {
+    const releases = [stored(6, 'deploy', 'failed'), stored(5, 'rollback', 'succeeded', 1), stored(4, 'deploy', 'failed'), stored(1, 'deploy', 'succeeded')]
+    expect(chooseRelease(releases, undefined, 'prod').record.number).to.equal(5)
+  })
+
   it('a rollback entry can be the target of --to', () => {
     const releases = [stored(5, 'deploy', 'succeeded'), stored(4, 'rollback', 'succeeded', 2), stored(2, 'deploy', 'succeeded')]
     expect(chooseRelease(releases, '4', 'prod').record.number).to.equal(4)
