@@ -198,7 +198,13 @@ function checkService(svc: Partial<ServiceConfig>, merged: ServiceConfig, path: 
   const patchedGrace = merged.podTemplate?.spec?.terminationGracePeriodSeconds
   const grace = typeof patchedGrace === 'number' ? patchedGrace : (merged.terminationGracePeriodSeconds ?? DEFAULT_GRACE_SECONDS)
   if (sleep !== undefined && sleep > grace && (svc.lifecycle?.preStop || svc.terminationGracePeriodSeconds !== undefined || svc.podTemplate)) {
-    const key = svc.lifecycle?.preStop?.sleep !== undefined ? ['lifecycle', 'preStop', 'sleep'] : ['terminationGracePeriodSeconds']
+    // Point at what this part of the file sets: the sleep, or the grace period that is too short for it.
+    const key =
+      svc.lifecycle?.preStop?.sleep !== undefined
+        ? ['lifecycle', 'preStop', 'sleep']
+        : svc.podTemplate?.spec?.terminationGracePeriodSeconds !== undefined
+          ? ['podTemplate', 'spec', 'terminationGracePeriodSeconds']
+          : ['terminationGracePeriodSeconds']
     at(
       [...path, ...key],
       `${where}: lifecycle.preStop.sleep (${sleep}s) is longer than terminationGracePeriodSeconds (${grace}s); Kubernetes refuses that. Raise terminationGracePeriodSeconds or sleep less`,
