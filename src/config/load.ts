@@ -173,6 +173,13 @@ function checkService(svc: Partial<ServiceConfig>, merged: ServiceConfig, path: 
     if (names.has(name)) at([...path, 'ports', i], `${where}.ports[${i}]: port names must be unique${name ? ` ("${name}" repeats)` : '; name the ports when there are several'}`)
     names.add(name)
   }
+  checkPodFields(svc, merged, path, at)
+  if (svc.config !== undefined) checkFolder(svc.config, [...path, 'config'], at, dir)
+}
+
+/** The pod template keys: probe forms, the preStop hook against the grace period, tolerations, the podTemplate patch. */
+function checkPodFields(svc: Partial<ServiceConfig>, merged: ServiceConfig, path: string[], at: At): void {
+  const where = path.join('.')
   const hasPort = merged.port !== undefined || (merged.ports?.length ?? 0) > 0
   for (const key of PROBES) {
     const probe = merged[key]
@@ -228,7 +235,6 @@ function checkService(svc: Partial<ServiceConfig>, merged: ServiceConfig, path: 
       )
     }
   }
-  if (svc.config !== undefined) checkFolder(svc.config, [...path, 'config'], at, dir)
 }
 
 function checkFolder(folder: string, path: (string | number)[], at: At, dir: string): void {
