@@ -2,8 +2,10 @@ import {existsSync, readFileSync, statSync} from 'node:fs'
 import {dirname, join, relative, resolve} from 'node:path'
 
 import {ConfigError, ConfigErrors} from '../errors.js'
+import {checkPatch, POD_TEMPLATE_MERGE_KEYS} from '../render/strategic-merge.js'
+import {deepMerge} from './environment.js'
 import {loadValidator, validateAgainstSchema} from './validate.js'
-import type {ConfigWarning, LoadedConfig, SkycapConfig} from './types.js'
+import type {ConfigWarning, LoadedConfig, ServiceConfig, SkycapConfig} from './types.js'
 
 export const CONFIG_FILE = 'skycap.yaml'
 
@@ -109,7 +111,7 @@ export async function parseConfig(text: string, file: string): Promise<LoadedCon
     at(['defaultEnvironment'], `defaultEnvironment "${config.defaultEnvironment}" is not an environment; known: ${envNames.join(', ')}`)
   }
   for (const [name, svc] of Object.entries(config.services)) {
-    checkService(svc, ['services', name], at, dir)
+    checkService(svc, svc, ['services', name], at, dir)
   }
   for (const [envName, env] of Object.entries(config.environments)) {
     for (const [svcName, override] of Object.entries(env.services ?? {})) {
@@ -117,7 +119,8 @@ export async function parseConfig(text: string, file: string): Promise<LoadedCon
         at(['environments', envName, 'services', svcName], `environments.${envName}.services.${svcName} overrides an unknown service; known: ${serviceNames.join(', ')}`)
         continue
       }
-      checkService(override, ['environments', envName, 'services', svcName], at, dir)
+      const merged = deepMerge(config.services[svcName], override) as ServiceConfig
+      checkService(override, merged, ['environments', envName, 'services', svcName], at, dir)
     }
     if (env.config !== undefined) checkFolder(env.config, ['environments', envName, 'config'], at, dir)
   }
@@ -149,25 +152,89 @@ export async function parseConfig(text: string, file: string): Promise<LoadedCon
 
 type At = (path: (string | number)[], message: string) => void
 
-function checkService(svc: Partial<import('./types.js').ServiceConfig>, path: string[], at: At, dir: string): void {
+const PROBES = ['healthcheck', 'liveness', 'startup'] as const
+
+/** Kubernetes' terminationGracePeriodSeconds when a pod sets none. */
+const DEFAULT_GRACE_SECONDS = 30
+
+/**
+ * Checks what the schema cannot: combinations of keys. `svc` is the service or an environment's override of it,
+ * `merged` what the environment deploys (the service itself for a service); a key the override sets is checked as
+ * merged, so an override cannot combine with the service's keys into something Kubernetes refuses.
+ */
+function checkService(svc: Partial<ServiceConfig>, merged: ServiceConfig, path: string[], at: At, dir: string): void {
+  const where = path.join('.')
   if (svc.port !== undefined && svc.ports !== undefined) {
-    at([...path, 'ports'], `${path.join('.')} has both port and ports; use one of them`)
+    at([...path, 'ports'], `${where} has both port and ports; use one of them`)
   }
   const names = new Set<string>()
   for (const [i, p] of (svc.ports ?? []).entries()) {
     const name = p.name ?? ''
-    if (names.has(name)) at([...path, 'ports', i], `${path.join('.')}.ports[${i}]: port names must be unique${name ? ` ("${name}" repeats)` : '; name the ports when there are several'}`)
+    if (names.has(name)) at([...path, 'ports', i], `${where}.ports[${i}]: port names must be unique${name ? ` ("${name}" repeats)` : '; name the ports when there are several'}`)
     names.add(name)
   }
-  const hc = svc.healthcheck
-  if (hc) {
-    if (hc.command && (hc.path !== undefined || hc.port !== undefined)) {
-      at([...path, 'healthcheck'], `${path.join('.')}.healthcheck: give either command, or path/port, not both`)
-    } else if (!hc.command && hc.port === undefined && svc.port === undefined && !svc.ports?.length && path[0] === 'services') {
-      at([...path, 'healthcheck'], `${path.join('.')}.healthcheck needs a port (or command), and the service has no port to default to`)
+  checkPodFields(svc, merged, path, at)
+  if (svc.config !== undefined) checkFolder(svc.config, [...path, 'config'], at, dir)
+}
+
+/** The pod template keys: probe forms, the preStop hook against the grace period, tolerations, the podTemplate patch. */
+function checkPodFields(svc: Partial<ServiceConfig>, merged: ServiceConfig, path: string[], at: At): void {
+  const where = path.join('.')
+  const hasPort = merged.port !== undefined || (merged.ports?.length ?? 0) > 0
+  for (const key of PROBES) {
+    const probe = merged[key]
+    if (!svc[key] || !probe) continue
+    if (probe.command && (probe.path !== undefined || probe.port !== undefined)) {
+      at([...path, key], `${where}.${key}: give either command, or path/port, not both${svc === merged ? '' : ' (after merging over the service)'}`)
+    } else if (!probe.command && probe.port === undefined && !hasPort) {
+      at([...path, key], `${where}.${key} needs a port (or command), and the service has no port to default to`)
     }
   }
-  if (svc.config !== undefined) checkFolder(svc.config, [...path, 'config'], at, dir)
+  const preStop = merged.lifecycle?.preStop
+  if (svc.lifecycle?.preStop && preStop) {
+    const forms = [preStop.command && 'command', preStop.sleep !== undefined && 'sleep', preStop.path !== undefined && 'path'].filter(Boolean)
+    if (forms.length !== 1) {
+      at([...path, 'lifecycle', 'preStop'], `${where}.lifecycle.preStop: give exactly one of command, sleep or path${forms.length ? `, not ${forms.join(' and ')}` : ''}`)
+    } else if (preStop.port !== undefined && preStop.path === undefined) {
+      at([...path, 'lifecycle', 'preStop', 'port'], `${where}.lifecycle.preStop: port goes with path (an HTTP GET); Kubernetes runs no TCP pre-stop hook`)
+    } else if (preStop.path !== undefined && preStop.port === undefined && !hasPort) {
+      at([...path, 'lifecycle', 'preStop'], `${where}.lifecycle.preStop needs a port for path, and the service has no port to default to`)
+    }
+  }
+  const sleep = preStop?.sleep
+  const patchedGrace = merged.podTemplate?.spec?.terminationGracePeriodSeconds
+  const grace = typeof patchedGrace === 'number' ? patchedGrace : (merged.terminationGracePeriodSeconds ?? DEFAULT_GRACE_SECONDS)
+  if (sleep !== undefined && sleep > grace && (svc.lifecycle?.preStop || svc.terminationGracePeriodSeconds !== undefined || svc.podTemplate)) {
+    // Point at what this part of the file sets: the sleep, or the grace period that is too short for it.
+    const key =
+      svc.lifecycle?.preStop?.sleep !== undefined
+        ? ['lifecycle', 'preStop', 'sleep']
+        : svc.podTemplate?.spec?.terminationGracePeriodSeconds !== undefined
+          ? ['podTemplate', 'spec', 'terminationGracePeriodSeconds']
+          : ['terminationGracePeriodSeconds']
+    at(
+      [...path, ...key],
+      `${where}: lifecycle.preStop.sleep (${sleep}s) is longer than terminationGracePeriodSeconds (${grace}s); Kubernetes refuses that. Raise terminationGracePeriodSeconds or sleep less`,
+    )
+  }
+  for (const [i, t] of (svc.tolerations ?? []).entries()) {
+    const here = [...path, 'tolerations', i]
+    if (t.operator === 'Exists' && t.value !== undefined) at(here, `${where}.tolerations[${i}]: operator Exists matches any value; remove value or use operator Equal`)
+    if (!t.key && t.operator !== 'Exists') at(here, `${where}.tolerations[${i}]: without a key the operator must be Exists (it tolerates every taint)`)
+    if (t.tolerationSeconds !== undefined && t.effect !== 'NoExecute') at(here, `${where}.tolerations[${i}]: tolerationSeconds applies to effect NoExecute only`)
+  }
+  if (svc.podTemplate) {
+    for (const p of checkPatch(svc.podTemplate, POD_TEMPLATE_MERGE_KEYS)) {
+      const full = [...path, 'podTemplate', ...p.path]
+      at(
+        full,
+        `${full
+          .map((k) => (typeof k === 'number' ? `[${k}]` : `.${k}`))
+          .join('')
+          .slice(1)}: ${p.message}`,
+      )
+    }
+  }
 }
 
 function checkFolder(folder: string, path: (string | number)[], at: At, dir: string): void {

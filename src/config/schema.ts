@@ -38,6 +38,75 @@ const portNumber = {type: 'integer', minimum: 1, maximum: 65535}
 
 const envValue = {type: ['string', 'number', 'boolean']}
 
+/** Kubernetes stores these numbers as int32. */
+const INT32_MAX = 2147483647
+
+/** terminationGracePeriodSeconds and preStop sleep: an hour; more is likely milliseconds by mistake (podTemplate can go higher). */
+const MAX_GRACE_SECONDS = 3600
+
+const httpPath = {type: 'string', pattern: '^/', 'x-message': "an HTTP path starting with '/'"}
+
+const dnsSubdomain = {
+  type: 'string',
+  maxLength: 253,
+  pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$',
+  'x-message': "a DNS subdomain: lowercase letters, digits, '-' and '.', starting and ending with a letter or digit",
+}
+
+const labelKey = {
+  type: 'string',
+  pattern: '^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$',
+  'x-message': "a label key: an optional DNS-subdomain prefix and '/', then at most 63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit",
+}
+
+const labelValue = {
+  type: 'string',
+  pattern: '^(([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9])?$',
+  'x-message': "a label value: at most 63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit",
+}
+
+/** A probe: one of the forms of `healthcheck`; Kubernetes' ranges for the numbers. */
+function probe(description: string) {
+  return {
+    type: 'object',
+    additionalProperties: false,
+    properties: {
+      path: httpPath,
+      port: portNumber,
+      command: {type: 'array', items: {type: 'string'}, minItems: 1},
+      initialDelaySeconds: {type: 'integer', minimum: 0, maximum: INT32_MAX},
+      periodSeconds: {type: 'integer', minimum: 1, maximum: INT32_MAX},
+      timeoutSeconds: {type: 'integer', minimum: 1, maximum: INT32_MAX},
+      failureThreshold: {type: 'integer', minimum: 1, maximum: INT32_MAX},
+    },
+    description,
+  }
+}
+
+/** A user or group id as Kubernetes accepts it. */
+const unixId = {type: 'integer', minimum: 0, maximum: INT32_MAX}
+
+const securityProfile = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['type'],
+  properties: {type: {enum: ['RuntimeDefault', 'Unconfined', 'Localhost']}, localhostProfile: {type: 'string', minLength: 1}},
+}
+
+/** The fields pod- and container-level security contexts share. */
+const processSecurity = {
+  runAsUser: unixId,
+  runAsGroup: unixId,
+  runAsNonRoot: {type: 'boolean'},
+  seccompProfile: securityProfile,
+  appArmorProfile: securityProfile,
+  seLinuxOptions: {
+    type: 'object',
+    additionalProperties: false,
+    properties: {user: {type: 'string'}, role: {type: 'string'}, type: {type: 'string'}, level: {type: 'string'}},
+  },
+}
+
 /** Fields of a service; `required` is added for the top-level services only (overrides are partial). */
 function serviceProperties() {
   return {
@@ -77,19 +146,83 @@ function serviceProperties() {
       },
       description: 'Secrets or ConfigMaps (made elsewhere) whose keys become environment variables.',
     },
-    healthcheck: {
+    healthcheck: probe('Readiness probe: HTTP GET `path` on `port`, a TCP check on `port` alone, or `command`; periodSeconds defaults to 5.'),
+    liveness: probe('Liveness probe (the kubelet restarts the container when it fails), in the forms of healthcheck; Kubernetes defaults for unset numbers.'),
+    startup: probe('Startup probe (liveness and readiness wait until it passes once), in the forms of healthcheck; Kubernetes defaults for unset numbers.'),
+    lifecycle: {
       type: 'object',
       additionalProperties: false,
       properties: {
-        path: {type: 'string', pattern: '^/', 'x-message': "an HTTP path starting with '/'"},
-        port: portNumber,
-        command: {type: 'array', items: {type: 'string'}, minItems: 1},
-        initialDelaySeconds: {type: 'integer', minimum: 0},
-        periodSeconds: {type: 'integer', minimum: 1},
-        timeoutSeconds: {type: 'integer', minimum: 1},
-        failureThreshold: {type: 'integer', minimum: 1},
+        preStop: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            command: {type: 'array', items: {type: 'string'}, minItems: 1},
+            sleep: {type: 'integer', minimum: 1, maximum: MAX_GRACE_SECONDS},
+            path: httpPath,
+            port: portNumber,
+          },
+          description: 'Runs before the container is stopped: `command`, `sleep` seconds, or HTTP GET `path` on `port` (default: the first port).',
+        },
       },
-      description: 'Readiness probe: HTTP GET `path` on `port`, a TCP check on `port` alone, or `command`.',
+    },
+    terminationGracePeriodSeconds: {type: 'integer', minimum: 0, maximum: MAX_GRACE_SECONDS, description: 'Seconds a stopping pod gets between SIGTERM and SIGKILL (Kubernetes default 30).'},
+    nodeSelector: {type: 'object', propertyNames: labelKey, additionalProperties: labelValue, description: 'Node labels a pod must be scheduled onto.'},
+    tolerations: {
+      type: 'array',
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        properties: {
+          key: labelKey,
+          operator: {enum: ['Exists', 'Equal']},
+          value: labelValue,
+          effect: {enum: ['NoSchedule', 'PreferNoSchedule', 'NoExecute']},
+          tolerationSeconds: {type: 'integer', minimum: 0, maximum: INT32_MAX},
+        },
+      },
+      description: 'Kubernetes tolerations of the pods, as written.',
+    },
+    affinity: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {nodeAffinity: {type: 'object'}, podAffinity: {type: 'object'}, podAntiAffinity: {type: 'object'}},
+      description: 'Kubernetes affinity of the pods, passed through as written.',
+    },
+    serviceAccountName: {...dnsSubdomain, description: 'ServiceAccount the pods run as (made elsewhere, e.g. in deploy/).'},
+    securityContext: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        ...processSecurity,
+        fsGroup: unixId,
+        fsGroupChangePolicy: {enum: ['OnRootMismatch', 'Always']},
+        supplementalGroups: {type: 'array', items: unixId},
+        supplementalGroupsPolicy: {enum: ['Merge', 'Strict']},
+        sysctls: {
+          type: 'array',
+          items: {type: 'object', additionalProperties: false, required: ['name', 'value'], properties: {name: {type: 'string', minLength: 1}, value: {type: 'string'}}},
+        },
+        seLinuxChangePolicy: {enum: ['MountOption', 'Recursive']},
+      },
+      description: 'Pod-level security context (spec.securityContext): applies to every container of the pod.',
+    },
+    containerSecurityContext: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        ...processSecurity,
+        allowPrivilegeEscalation: {type: 'boolean'},
+        privileged: {type: 'boolean'},
+        readOnlyRootFilesystem: {type: 'boolean'},
+        procMount: {enum: ['Default', 'Unmasked']},
+        capabilities: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {add: {type: 'array', items: {type: 'string', minLength: 1}}, drop: {type: 'array', items: {type: 'string', minLength: 1}}},
+        },
+      },
+      description: "The service container's own security context (containers[].securityContext); wins over securityContext where both set a field.",
     },
     resources: {
       type: 'object',
@@ -100,6 +233,12 @@ function serviceProperties() {
     logs,
     labels: {type: 'object', additionalProperties: {type: 'string'}},
     annotations: {type: 'object', additionalProperties: {type: 'string'}},
+    podTemplate: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {metadata: {type: 'object'}, spec: {type: 'object'}},
+      description: "Strategic-merge patch applied last to the Deployment's pod template (spec.template), for any field skycap has no key for.",
+    },
   }
 }
 

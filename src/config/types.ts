@@ -17,6 +17,31 @@ export interface HealthCheck {
   failureThreshold?: number
 }
 
+/** What runs before a container stops: one of command, sleep (seconds) or HTTP GET path (on port). */
+export interface PreStop {
+  command?: string[]
+  sleep?: number
+  path?: string
+  port?: number
+}
+
+export interface Toleration {
+  key?: string
+  operator?: 'Exists' | 'Equal'
+  value?: string
+  effect?: 'NoSchedule' | 'PreferNoSchedule' | 'NoExecute'
+  tolerationSeconds?: number
+}
+
+/** A Kubernetes object (affinity, security context) the schema checked at its top level and skycap passes on as written. */
+export type KubernetesFields = Record<string, unknown>
+
+/** A strategic-merge patch of a pod template: `metadata` and `spec`, anything inside. */
+export interface PodTemplatePatch {
+  metadata?: KubernetesFields
+  spec?: KubernetesFields
+}
+
 export interface ResourceList {
   cpu?: string | number
   memory?: string | number
@@ -37,11 +62,22 @@ export interface ServiceConfig {
   env?: Record<string, string | number | boolean>
   envFrom?: Array<{secret?: string; configMap?: string}>
   healthcheck?: HealthCheck
+  liveness?: HealthCheck
+  startup?: HealthCheck
+  lifecycle?: {preStop?: PreStop}
+  terminationGracePeriodSeconds?: number
+  nodeSelector?: Record<string, string>
+  tolerations?: Toleration[]
+  affinity?: KubernetesFields
+  serviceAccountName?: string
+  securityContext?: KubernetesFields
+  containerSecurityContext?: KubernetesFields
   resources?: {requests?: ResourceList; limits?: ResourceList}
   config?: string
   logs?: LogFilters
   labels?: Record<string, string>
   annotations?: Record<string, string>
+  podTemplate?: PodTemplatePatch
 }
 
 export interface EnvironmentConfig {

@@ -2,13 +2,14 @@ import {existsSync, readdirSync, readFileSync, statSync} from 'node:fs'
 import {join, resolve} from 'node:path'
 
 import {displayPath} from '../config/load.js'
-import type {Environment, LoadedConfig, ServiceConfig} from '../config/types.js'
+import type {Environment, HealthCheck, LoadedConfig, PodTemplatePatch, ServiceConfig} from '../config/types.js'
 import {ConfigError, ConfigErrors} from '../errors.js'
 import type {Revision} from '../git/revision.js'
 import {templatesDir} from '../paths.js'
 import {CONFIG_MOUNT_PATH, readConfigFiles} from './configmap.js'
 import {checkTag, imageReference} from './images.js'
 import {ANNOTATIONS, CLUSTER_SCOPED, type KubeObject, LABELS, type RenderedObject, sortForApply} from './objects.js'
+import {patchPodTemplate} from './strategic-merge.js'
 import {loadTemplateEngine, renderTemplate} from './templates.js'
 
 /** Everything `render` produced for one environment at one revision. */
@@ -71,6 +72,7 @@ export async function renderEnvironment(loaded: LoadedConfig, env: Environment, 
     for (const t of builtin) {
       if (t.file.endsWith('service.yaml') && view.servicePorts.length === 0) continue
       for (const object of parseBuiltin(renderTemplate(t.text, t.file, {service: view, app: config.app}), t.shown)) {
+        if (object.kind === 'Deployment' && svc.podTemplate) applyPodTemplate(object, svc.podTemplate)
         objects.push({object, source: t.shown, service: name})
       }
     }
@@ -116,6 +118,12 @@ export async function renderEnvironment(loaded: LoadedConfig, env: Environment, 
   return {app: config.app, environment: env, revision, images, objects: sortForApply(objects)}
 }
 
+/** Applies a service's `podTemplate` (checked when skycap.yaml was loaded) to its Deployment's pod template. */
+function applyPodTemplate(deployment: KubeObject, patch: PodTemplatePatch): void {
+  const spec = deployment.spec as {template: Record<string, unknown>}
+  spec.template = patchPodTemplate(spec.template, patch as Record<string, unknown>)
+}
+
 /**
  * The app's labels on the pods (and CronJob Jobs) a repository template's workload makes. The deploy watch finds
  * pods by these labels in one `kubectl get`; without them a crash-looping StatefulSet from deploy/ would only be
@@ -142,19 +150,8 @@ function serviceView(name: string, svc: ServiceConfig, image: string, labels: Re
   const ports = svc.ports ?? (svc.port !== undefined ? [{name: 'http', port: svc.port}] : [])
   const containerPorts = ports.map((p) => ({...(p.name ? {name: p.name} : {}), containerPort: p.targetPort ?? p.port, protocol: p.protocol ?? 'TCP'}))
   const servicePorts = ports.map((p) => ({...(p.name ? {name: p.name} : {}), port: p.port, targetPort: p.targetPort ?? p.port, protocol: p.protocol ?? 'TCP'}))
-  const hc = svc.healthcheck
-  let readinessProbe: Record<string, unknown> | undefined
-  if (hc) {
-    const port = hc.port ?? ports[0]?.targetPort ?? ports[0]?.port
-    const check = hc.command ? {exec: {command: hc.command}} : hc.path ? {httpGet: {path: hc.path, port}} : {tcpSocket: {port}}
-    readinessProbe = {
-      ...check,
-      ...(hc.initialDelaySeconds !== undefined ? {initialDelaySeconds: hc.initialDelaySeconds} : {}),
-      periodSeconds: hc.periodSeconds ?? 5,
-      ...(hc.timeoutSeconds !== undefined ? {timeoutSeconds: hc.timeoutSeconds} : {}),
-      ...(hc.failureThreshold !== undefined ? {failureThreshold: hc.failureThreshold} : {}),
-    }
-  }
+  const defaultPort = ports[0]?.targetPort ?? ports[0]?.port
+  const preStop = svc.lifecycle?.preStop
   const env = Object.entries(svc.env ?? {}).map(([k, v]) => ({name: k, value: String(v)}))
   const envFrom = (svc.envFrom ?? []).map((e) => (e.secret ? {secretRef: {name: e.secret}} : {configMapRef: {name: e.configMap}}))
   // Unset fields are null, not undefined: `{% if %}` on an undefined variable costs Liquid a thrown and caught error.
@@ -172,11 +169,39 @@ function serviceView(name: string, svc: ServiceConfig, image: string, labels: Re
     servicePorts,
     env: env.length ? env : null,
     envFrom: envFrom.length ? envFrom : null,
-    readinessProbe: readinessProbe ?? null,
+    // skycap's own default period for readiness: a deploy sees a ready pod sooner than with Kubernetes' 10 s.
+    readinessProbe: svc.healthcheck ? probe(svc.healthcheck, defaultPort, 5) : null,
+    livenessProbe: svc.liveness ? probe(svc.liveness, defaultPort) : null,
+    startupProbe: svc.startup ? probe(svc.startup, defaultPort) : null,
+    lifecycle: preStop ? {preStop: preStop.sleep !== undefined ? {sleep: {seconds: preStop.sleep}} : handler(preStop, defaultPort)} : null,
+    containerSecurityContext: svc.containerSecurityContext ?? null,
     resources: svc.resources ? normalizeResources(svc.resources) : null,
     configMap: configMap ?? null,
     configMountPath: CONFIG_MOUNT_PATH,
+    terminationGracePeriodSeconds: svc.terminationGracePeriodSeconds ?? null,
+    serviceAccountName: svc.serviceAccountName ?? null,
+    securityContext: svc.securityContext ?? null,
+    nodeSelector: svc.nodeSelector && Object.keys(svc.nodeSelector).length ? svc.nodeSelector : null,
+    affinity: svc.affinity ?? null,
+    tolerations: svc.tolerations?.length ? svc.tolerations : null,
   }
+}
+
+/** A Kubernetes probe from a skycap health check (healthcheck, liveness, startup). */
+function probe(check: HealthCheck, defaultPort: number | undefined, defaultPeriodSeconds?: number): Record<string, unknown> {
+  const fields = {
+    initialDelaySeconds: check.initialDelaySeconds,
+    periodSeconds: check.periodSeconds ?? defaultPeriodSeconds,
+    timeoutSeconds: check.timeoutSeconds,
+    failureThreshold: check.failureThreshold,
+  }
+  return {...handler(check, defaultPort), ...Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined))}
+}
+
+/** The action of a probe or hook: exec `command`, HTTP GET `path`, or a TCP check on the port alone. */
+function handler(action: {command?: string[]; path?: string; port?: number}, defaultPort: number | undefined): Record<string, unknown> {
+  const port = action.port ?? defaultPort
+  return action.command ? {exec: {command: action.command}} : action.path ? {httpGet: {path: action.path, port}} : {tcpSocket: {port}}
 }
 
 function normalizeResources(r: NonNullable<ServiceConfig['resources']>): Record<string, Record<string, string>> {

@@ -39,6 +39,15 @@ export class TempRepo {
     return repo
   }
 
+  /** A repo holding `files` (path to content), committed once. */
+  static async withFiles(files: Record<string, string>): Promise<TempRepo> {
+    const repo = new TempRepo()
+    await repo.git('init', '-q', '-b', 'main')
+    for (const [path, content] of Object.entries(files)) repo.write(path, content)
+    await repo.commit('initial')
+    return repo
+  }
+
   /** A copy of test/fixtures/cluster-app whose environments point at `context` and `namespace`, committed. */
   static async clusterApp(context: string, namespace: string): Promise<TempRepo> {
     const repo = await TempRepo.fromFixture('cluster-app')

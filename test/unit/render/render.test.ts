@@ -183,11 +183,9 @@ describe('the built-in templates', () => {
   afterEach(() => repo.remove())
 
   it('render every optional field of a service, and a service with none of them', async () => {
-    repo = new TempRepo()
-    await repo.git('init', '-q', '-b', 'main')
-    repo.write(
-      'skycap.yaml',
-      [
+    repo = await TempRepo.withFiles({
+      'config/full/app.conf': 'x=1\n',
+      'skycap.yaml': [
         'app: all',
         'registry: r.example/all',
         'services:',
@@ -210,9 +208,7 @@ describe('the built-in templates', () => {
         '  e: {namespace: ns}',
         '',
       ].join('\n'),
-    )
-    repo.write('config/full/app.conf', 'x=1\n')
-    await repo.commit('all fields')
+    })
     const objects = (await render(repo, 'e')).objects.map((o) => o.object)
     const get = (kind: string, name: string) => objects.find((o) => o.kind === kind && o.metadata.name === name) as Record<string, any>
     const full = get('Deployment', 'full')
@@ -246,6 +242,131 @@ describe('the built-in templates', () => {
     expect(bare.spec.template.spec.containers[0].image).to.equal('busybox:1.36')
     expect(Object.keys(bare.spec.template.spec)).to.deep.equal(['containers'])
     expect(get('Service', 'bare'), 'no Service without ports').to.equal(undefined)
+  })
+})
+
+describe('the pod template fields', () => {
+  let repo: TempRepo
+  before(async () => {
+    repo = await TempRepo.withFiles({
+      'skycap.yaml': [
+        'app: pods',
+        'services:',
+        '  web:',
+        '    image: "web:1"',
+        '    port: 8080',
+        '    healthcheck: {path: /ready}',
+        '    liveness: {path: /live, port: 9090, initialDelaySeconds: 0, periodSeconds: 10, timeoutSeconds: 2, failureThreshold: 3}',
+        '    startup: {command: [/bin/started], periodSeconds: 2, failureThreshold: 60}',
+        '    lifecycle: {preStop: {sleep: 5}}',
+        '    terminationGracePeriodSeconds: 45',
+        '    nodeSelector: {kubernetes.io/os: linux}',
+        '    tolerations: [{key: dedicated, operator: Equal, value: web, effect: NoSchedule}]',
+        '    affinity: {podAntiAffinity: {preferredDuringSchedulingIgnoredDuringExecution: [{weight: 1, podAffinityTerm: {topologyKey: kubernetes.io/hostname}}]}}',
+        '    serviceAccountName: web-runner',
+        '    securityContext: {runAsNonRoot: true, runAsUser: 1000, fsGroup: 2000, seccompProfile: {type: RuntimeDefault}}',
+        '    containerSecurityContext: {allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: {drop: [ALL]}}',
+        '    podTemplate:',
+        '      metadata: {annotations: {prometheus.io/scrape: "true"}}',
+        '      spec:',
+        '        containers:',
+        '          - name: web',
+        '            volumeMounts: [{name: tmp, mountPath: /tmp}]',
+        '          - name: proxy',
+        '            image: "envoy:1"',
+        '        volumes: [{name: tmp, emptyDir: {}}]',
+        '  hook:',
+        '    image: "hook:1"',
+        '    lifecycle: {preStop: {command: [/bin/drain]}}',
+        '    terminationGracePeriodSeconds: 0',
+        '  http:',
+        '    image: "http:1"',
+        '    ports: [{name: admin, port: 80, targetPort: 8081}]',
+        '    lifecycle: {preStop: {path: /drain}}',
+        'environments:',
+        '  e: {namespace: ns}',
+        '  prod:',
+        '    namespace: prod',
+        '    services:',
+        '      web:',
+        '        liveness: {periodSeconds: 20}',
+        '        nodeSelector: {disk: ssd}',
+        '        tolerations: []',
+        '        podTemplate: {metadata: {annotations: {prometheus.io/scrape: null}}, spec: {containers: [{name: proxy, $patch: delete}]}}',
+        '',
+      ].join('\n'),
+    })
+  })
+  after(() => repo.remove())
+
+  const deployment = async (env: string, name: string) =>
+    (await render(repo, env)).objects.find((o) => o.object.kind === 'Deployment' && o.object.metadata.name === name)?.object as Record<string, any>
+
+  it('renders every field into the Deployment, the podTemplate patch last', async () => {
+    const sha = await repo.git('rev-parse', 'HEAD')
+    const labels = {
+      'app.kubernetes.io/name': 'web',
+      'app.kubernetes.io/instance': 'pods-e',
+      'app.kubernetes.io/part-of': 'pods',
+      'app.kubernetes.io/managed-by': 'skycap',
+      'skycap.dev/environment': 'e',
+    }
+    expect(await deployment('e', 'web')).to.deep.equal({
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: {name: 'web', namespace: 'ns', labels, annotations: {'skycap.dev/revision': sha}},
+      spec: {
+        replicas: 1,
+        revisionHistoryLimit: 10,
+        selector: {matchLabels: {'app.kubernetes.io/name': 'web', 'app.kubernetes.io/instance': 'pods-e'}},
+        template: {
+          metadata: {labels, annotations: {'prometheus.io/scrape': 'true'}},
+          spec: {
+            containers: [
+              {
+                name: 'web',
+                image: 'web:1',
+                ports: [{name: 'http', containerPort: 8080, protocol: 'TCP'}],
+                readinessProbe: {httpGet: {path: '/ready', port: 8080}, periodSeconds: 5},
+                livenessProbe: {httpGet: {path: '/live', port: 9090}, initialDelaySeconds: 0, periodSeconds: 10, timeoutSeconds: 2, failureThreshold: 3},
+                startupProbe: {exec: {command: ['/bin/started']}, periodSeconds: 2, failureThreshold: 60},
+                lifecycle: {preStop: {sleep: {seconds: 5}}},
+                securityContext: {allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: {drop: ['ALL']}},
+                volumeMounts: [{name: 'tmp', mountPath: '/tmp'}],
+              },
+              {name: 'proxy', image: 'envoy:1'},
+            ],
+            terminationGracePeriodSeconds: 45,
+            serviceAccountName: 'web-runner',
+            securityContext: {runAsNonRoot: true, runAsUser: 1000, fsGroup: 2000, seccompProfile: {type: 'RuntimeDefault'}},
+            nodeSelector: {'kubernetes.io/os': 'linux'},
+            affinity: {podAntiAffinity: {preferredDuringSchedulingIgnoredDuringExecution: [{weight: 1, podAffinityTerm: {topologyKey: 'kubernetes.io/hostname'}}]}},
+            tolerations: [{key: 'dedicated', operator: 'Equal', value: 'web', effect: 'NoSchedule'}],
+            volumes: [{name: 'tmp', emptyDir: {}}],
+          },
+        },
+      },
+    })
+  })
+
+  it('renders the command and HTTP pre-stop hooks, and a grace period of 0', async () => {
+    const hook = await deployment('e', 'hook')
+    expect(hook.spec.template.spec.containers[0].lifecycle).to.deep.equal({preStop: {exec: {command: ['/bin/drain']}}})
+    expect(hook.spec.template.spec.terminationGracePeriodSeconds).to.equal(0)
+    const http = await deployment('e', 'http')
+    expect(http.spec.template.spec.containers[0].lifecycle, 'the port defaults to the first container port').to.deep.equal({preStop: {httpGet: {path: '/drain', port: 8081}}})
+  })
+
+  it("renders an environment's overrides: merged probe, merged nodeSelector, emptied tolerations, its own patch", async () => {
+    const spec = (await deployment('prod', 'web')).spec.template
+    expect(spec.spec.containers[0].livenessProbe).to.deep.equal({httpGet: {path: '/live', port: 9090}, initialDelaySeconds: 0, periodSeconds: 20, timeoutSeconds: 2, failureThreshold: 3})
+    expect(spec.spec.nodeSelector).to.deep.equal({'kubernetes.io/os': 'linux', disk: 'ssd'})
+    expect(spec.spec).to.not.have.property('tolerations')
+    // prod's podTemplate.spec.containers list replaces the service's (lists replace in overrides): no proxy to add, one to delete.
+    expect(spec.spec.containers.map((c: {name: string}) => c.name)).to.deep.equal(['web'])
+    expect(spec.spec.volumes, "the service patch's volumes mapping key is not overridden, so it stays").to.deep.equal([{name: 'tmp', emptyDir: {}}])
+    // null in the override replaces the service's annotation in the merged patch, and then deletes it.
+    expect(spec.metadata.annotations).to.deep.equal({})
   })
 })
 
