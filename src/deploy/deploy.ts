@@ -2,7 +2,7 @@ import type {Environment} from '../config/types.js'
 import {DeployFailedError, InterruptedError, KubectlError, TimeoutError, UnreachableError, UserError} from '../errors.js'
 import {ciJobUrl, whoAmI} from '../identity.js'
 import type {Kubectl} from '../kubectl/kubectl.js'
-import {acquireLock, releaseLock, renewLock} from '../lock/lease.js'
+import {acquireLock, keepLockAlive, LEASE_SECONDS, releaseLock, renewLock} from '../lock/lease.js'
 import {ANNOTATIONS, type KubeObject} from '../render/objects.js'
 import {prepareRelease, type PreparedRelease} from '../render/prepare.js'
 import {checkImages} from '../registry/images.js'
@@ -142,10 +142,11 @@ export async function deploy(options: DeployOptions, deps: DeployDeps): Promise<
     app: prepared.app,
     environment: env.name,
     reason: options.reason ?? `deploy ${env.name}@${prepared.revision.short}`,
-    durationSeconds: Math.ceil(timeoutMs / 1000) * 2 + 60,
+    durationSeconds: LEASE_SECONDS,
     waitMs: waitForLockMs,
     signal: deps.signal,
   })
+  const heartbeat = keepLockAlive(kubectl, prepared.app, lock.id, {onLost: () => reporter.warn(`the lock of ${env.name} is no longer held by this deploy; another deploy may run at the same time`)})
   try {
     // Under the lock, read again what another deploy or a scale may have changed while this one validated or
     // waited: the release number and the live replica counts come from here.
@@ -153,6 +154,7 @@ export async function deploy(options: DeployOptions, deps: DeployDeps): Promise<
     const lockedObjects = keepScaledReplicas(prepared, env, lockedReleases, lockedLive, options.resetReplicas ?? false)
     return await applyWatchRecord(prepared, lockedObjects, lockedReleases, lockedLive, target, selector, report, options, {...deps, lockId: lock.id}, started + timeoutMs, timeoutMs)
   } finally {
+    heartbeat.stop()
     await releaseLock(kubectl, prepared.app, {id: lock.id}).catch((error) => reporter.warn(`could not release the lock: ${(error as Error).message}`))
   }
 }

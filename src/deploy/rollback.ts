@@ -1,7 +1,7 @@
 import {UserError} from '../errors.js'
 import {resolveRevision} from '../git/revision.js'
 import type {KubeObject} from '../render/objects.js'
-import {acquireLock, releaseLock} from '../lock/lease.js'
+import {acquireLock, keepLockAlive, LEASE_SECONDS, releaseLock} from '../lock/lease.js'
 import {contentOf, isGood, lastGood, listReleases, nextReleaseNumber, saveRelease, type StoredRelease} from '../release/store.js'
 import {parseDuration} from '../duration.js'
 import {formatFailure} from './explain.js'
@@ -93,10 +93,11 @@ export async function rollback(options: RollbackOptions, deps: DeployDeps): Prom
     app,
     environment: env.name,
     reason: `rollback ${env.name} to release ${chosen.record.number}`,
-    durationSeconds: Math.ceil(timeoutMs / 1000) + 60,
+    durationSeconds: LEASE_SECONDS,
     waitMs,
     signal: deps.signal,
   })
+  const heartbeat = keepLockAlive(kubectl, app, lock.id, {onLost: () => deps.reporter.warn(`the lock of ${env.name} is no longer held by this rollback`)})
   try {
     // Under the lock: the number and the live counts another deploy or scale may have changed meanwhile.
     const [lockedReleases, lockedLive] = await Promise.all([listReleases(kubectl, app, env.name), liveDeployments(kubectl, selector)])
@@ -159,6 +160,7 @@ export async function rollback(options: RollbackOptions, deps: DeployDeps): Prom
     if (rollout.outcome === 'timeout') throw new TimeoutError(`rollback of ${env.name} to release ${chosen.record.number} did not become ready in time (${cause})${now}`, {details: {report}})
     throw new DeployFailedError(`rollback of ${env.name} to release ${chosen.record.number} failed: ${cause}${now}`, {details: {report}})
   } finally {
+    heartbeat.stop()
     await releaseLock(kubectl, app, {id: lock.id}).catch(() => undefined)
   }
 }

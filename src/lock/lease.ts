@@ -135,6 +135,38 @@ export async function renewLock(kubectl: Kubectl, app: string, id: string, clock
   return r.exitCode === 0
 }
 
+/**
+ * How long a deploy's, rollback's or scale's lease lasts without renewal. The process renews it every third of that
+ * (keepLockAlive), so a running deploy holds it for as long as it needs, and a killed one (SIGKILL, a lost CI runner)
+ * frees the environment within a minute.
+ */
+export const LEASE_SECONDS = 60
+
+/** Renews the lock every `intervalMs` until stopped; `onLost` is told once if the lock stopped being ours. */
+export function keepLockAlive(kubectl: Kubectl, app: string, id: string, options: {intervalMs?: number; onLost?: () => void; clock?: () => number} = {}): {stop(): void} {
+  let lost = false
+  let busy = false
+  const timer = setInterval(
+    () => {
+      if (busy || lost) return
+      busy = true
+      renewLock(kubectl, app, id, options.clock)
+        .then((ours) => {
+          if (!ours && !lost) {
+            lost = true
+            options.onLost?.()
+          }
+        })
+        // A failed renewal (the API server briefly away) is retried at the next beat.
+        .catch(() => undefined)
+        .finally(() => (busy = false))
+    },
+    options.intervalMs ?? (LEASE_SECONDS * 1000) / 3,
+  )
+  timer.unref()
+  return {stop: () => clearInterval(timer)}
+}
+
 /** Releases the lock if this process holds it (by id), or whoever holds it with `force`. */
 export async function releaseLock(kubectl: Kubectl, app: string, options: {id?: string; force?: boolean} = {}): Promise<boolean> {
   const current = await lockStatus(kubectl, app)

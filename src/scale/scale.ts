@@ -1,7 +1,7 @@
 import {DeployFailedError, KubectlError, TimeoutError, UserError} from '../errors.js'
 import {parseDuration} from '../duration.js'
 import {ciJobUrl, whoAmI} from '../identity.js'
-import {acquireLock, releaseLock} from '../lock/lease.js'
+import {acquireLock, keepLockAlive, LEASE_SECONDS, releaseLock} from '../lock/lease.js'
 import type {KubeObject} from '../render/objects.js'
 import {listReleases, nextReleaseNumber, saveRelease} from '../release/store.js'
 import {configuredReplicas, DEFAULT_TIMEOUT_MS, type DeployDeps} from '../deploy/deploy.js'
@@ -87,10 +87,11 @@ export async function scale(input: ScaleOptions, deps: DeployDeps): Promise<Scal
     app,
     environment: env.name,
     reason: `scale ${options.service} to ${options.replicas}`,
-    durationSeconds: Math.ceil(timeoutMs / 1000) + 60,
+    durationSeconds: LEASE_SECONDS,
     waitMs,
     signal: deps.signal,
   })
+  const heartbeat = keepLockAlive(kubectl, app, lock.id)
   try {
     deps.reporter.info(`Scaling ${options.service} in ${env.name} from ${from} to ${options.replicas}`)
     await kubectl.run(['scale', `deployment/${options.service}`, `--replicas=${options.replicas}`])
@@ -131,6 +132,7 @@ export async function scale(input: ScaleOptions, deps: DeployDeps): Promise<Scal
     report.result = 'succeeded'
     return report
   } finally {
+    heartbeat.stop()
     await releaseLock(kubectl, app, {id: lock.id}).catch(() => undefined)
   }
 }

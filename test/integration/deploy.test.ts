@@ -144,6 +144,9 @@ describe('skycap deploy (real cluster)', function () {
       expect(err).to.contain(`Received ${signal}`)
       expect(err).to.contain('interrupted')
       expect((await kubectl(['get', 'lease', 'skycap-lock-itapp', '--ignore-not-found', '-o', 'name'], {namespace: ns.name})).stdout).to.equal('')
+      // Apply had started: the release is in history, as interrupted.
+      const history = await app.json(['history', 'test'])
+      expect(history.doc.result.releases.map((x: any) => [x.number, x.action, x.result])).to.deep.equal([[1, 'deploy', 'interrupted']])
     })
   }
 

@@ -246,6 +246,34 @@ describe('rollouts you can trust (real cluster, four services)', function () {
     }
   })
 
+  it('a SIGKILLed deploy frees the environment within about a minute (the lease is short and renewed while a deploy runs)', async () => {
+    expect((await app.cli([...DEPLOY, 'test'])).exitCode).to.equal(0)
+    await app.change(() => quad(ns.name, 1).replace('    port: 8080\n', '    port: 8080\n    labels: {sim.kwok.test/behavior: not-ready}\n'), 'web never ready')
+    const child = execa('node', [cliPath, ...DEPLOY, 'test', '--timeout', '10m'], {cwd: app.repo.dir, reject: false, env: {NO_COLOR: '1', CI: 'true'}})
+    let err = ''
+    child.stderr?.on('data', (d) => (err += d))
+    await waitFor('the watch to start', () => err.includes('Rolling out'), {timeoutMs: 60_000})
+    // Held for longer than one lease: the heartbeat renews it.
+    await new Promise((r) => setTimeout(r, 70_000))
+    const held = await app.json(['lock', 'status', 'test'])
+    expect(held.doc.result.lock, 'still held by the running deploy after 70 s').to.include({expired: false})
+    child.kill('SIGKILL')
+    await child
+    const killedAt = Date.now()
+    const lock = await waitFor(
+      'the lock to expire',
+      async () => {
+        const s = await app.json(['lock', 'status', 'test'])
+        return s.doc.result.lock?.expired ? s.doc.result.lock : undefined
+      },
+      {timeoutMs: 90_000, intervalMs: 2000},
+    )
+    expect(Date.parse(lock.expiresAt) - killedAt).to.be.below(61_000)
+    await app.change(() => quad(ns.name, 2), 'fixed')
+    const next = await app.json([...DEPLOY, 'test'])
+    expect(next.exitCode, next.stderr).to.equal(0)
+  })
+
   it('a protected first deploy asks before creating anything: "no" leaves no namespace, "yes" deploys', async () => {
     const guarded = `${ns.name}-guarded`
     const onTerminal = async (answer: string) => {

@@ -1,0 +1,43 @@
+import {expect} from 'chai'
+
+import {Kubectl, type ProcessRunner} from '../../../src/kubectl/kubectl.js'
+import {keepLockAlive} from '../../../src/lock/lease.js'
+
+describe('lock heartbeat', () => {
+  // The renewal's patch carries the time, so this runner answers by the verb, not by the exact argv.
+  function renewals(answers: number[]) {
+    const calls: string[][] = []
+    const runner: ProcessRunner = async (_file, argv) => {
+      calls.push(argv)
+      const exitCode = answers[Math.min(calls.length - 1, answers.length - 1)] as number
+      return {exitCode, stdout: '', stderr: exitCode === 0 ? '' : 'The request is invalid: the server rejected our request due to an error in our request'}
+    }
+    return {kubectl: new Kubectl({binary: 'kubectl', runner, sleep: async () => undefined, context: 'c', namespace: 'n'}), calls}
+  }
+  const wait = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
+  it('renews the lease at every beat with a JSON patch that tests the lock id, until stopped', async () => {
+    const {kubectl, calls} = renewals([0])
+    const beat = keepLockAlive(kubectl, 'shop', 'my-id', {intervalMs: 10})
+    await wait(60)
+    beat.stop()
+    const made = calls.length
+    expect(made).to.be.at.least(3)
+    for (const argv of calls) {
+      expect(argv.slice(0, 9)).to.deep.equal(['--context', 'c', '--namespace', 'n', '--request-timeout=30s', 'patch', 'lease', 'skycap-lock-shop', '--type=json'])
+      expect(JSON.parse(argv.at(-1) as string)[0]).to.deep.equal({op: 'test', path: '/metadata/annotations/skycap.dev~1lock-id', value: 'my-id'})
+    }
+    await wait(40)
+    expect(calls.length, 'no beat after stop()').to.equal(made)
+  })
+
+  it('says once when the lock is no longer ours, and stops renewing', async () => {
+    const {kubectl, calls} = renewals([0, 1])
+    let lost = 0
+    const beat = keepLockAlive(kubectl, 'shop', 'my-id', {intervalMs: 10, onLost: () => lost++})
+    await wait(80)
+    beat.stop()
+    expect(lost).to.equal(1)
+    expect(calls).to.have.length(2)
+  })
+})
