@@ -6,7 +6,7 @@ import {acquireLock, keepLockAlive, LEASE_SECONDS, releaseLock, renewLock} from 
 import {ANNOTATIONS, type KubeObject} from '../render/objects.js'
 import {prepareRelease, type PreparedRelease} from '../render/prepare.js'
 import {checkImages} from '../registry/images.js'
-import {lastGood, listReleases, nextReleaseNumber, type ReleaseRecord, saveRelease, type StoredRelease} from '../release/store.js'
+import {lastGood, listReleases, MAX_PARTS, nextReleaseNumber, packManifests, PART_BYTES, type ReleaseRecord, saveRelease, type StoredRelease} from '../release/store.js'
 import {formatWarning, type Reporter} from '../ui/output.js'
 import {dryRunApply, findPrunable, prune} from './apply.js'
 import {formatFailure, type FailureReport} from './explain.js'
@@ -96,6 +96,7 @@ export async function deploy(options: DeployOptions, deps: DeployDeps): Promise<
   const [releases, live] = nsExists ? await Promise.all([listReleases(kubectl, prepared.app, env.name), liveDeployments(kubectl, selector)]) : [[], new Map<string, number>()]
   const objects = keepScaledReplicas(prepared, env, releases, live, options.resetReplicas ?? false)
   if (!options.skipImageCheck) await checkImagesExist(prepared, deps)
+  checkRecordable(objects)
 
   const report = plannedReport(prepared.app, env, target, {sha: prepared.revision.sha, short: prepared.revision.short, subject: prepared.revision.subject}, prepared.images)
 
@@ -220,7 +221,15 @@ async function applyWatchRecord(
     }
     report.result = 'succeeded'
     report.durationMs = clock() - Date.parse(startedAt)
-    await saveRelease(kubectl, {...record, finishedAt: new Date(clock()).toISOString(), durationMs: report.durationMs}, objects, releases, keep)
+    try {
+      await saveRelease(kubectl, {...record, finishedAt: new Date(clock()).toISOString(), durationMs: report.durationMs}, objects, releases, keep)
+    } catch (error) {
+      // Never "nothing was changed": the release runs, only its record is missing.
+      throw new DeployFailedError(
+        `release ${number} of ${env.name} was applied and is live (${prepared.revision.short}: ${report.applied.length} objects), but recording it failed: ${(error as Error).message.split('\n')[0]}`,
+        {hint: `\`skycap status ${env.name}\` shows what runs; \`skycap history\` will not list release ${number}, and rollback cannot return to it.`, details: {report}},
+      )
+    }
     reporter.info(`Release ${number} of ${prepared.app} ${env.name} is live (${prepared.revision.short}, ${Math.round(report.durationMs / 1000)}s)`)
     return report
   }
@@ -276,6 +285,17 @@ async function applyWatchRecord(
   throw new DeployFailedError(`release ${report.release} of ${env.name} failed: ${cause}${rbText}`, {
     hint: `See the events and logs above; \`skycap status ${env.name}\` shows what runs now.`,
     details: {report},
+  })
+}
+
+/** Refuses, before anything is applied, a release whose manifests are too large to be recorded for rollback. */
+export function checkRecordable(objects: KubeObject[]): void {
+  const parts = packManifests(objects)
+  if (parts.length <= MAX_PARTS) return
+  const mb = (n: number) => `${(n / 1_000_000).toFixed(1)} MB`
+  const size = parts.reduce((n, p) => n + p.length, 0)
+  throw new UserError(`the release's manifests take ${mb(size)} compressed, more than the ${mb(MAX_PARTS * PART_BYTES)} skycap can record for rollback; nothing was changed`, {
+    hint: 'Move large files out of config folders (mount them from a volume or fetch them at start), or split the app.',
   })
 }
 

@@ -17,7 +17,7 @@ export interface EnvOptions {
 export async function history(options: EnvOptions, factory: KubectlFactory, reporter: Reporter): Promise<{environment: string; releases: ReleaseRecord[]}> {
   const {loaded, env} = await openEnvironment(options)
   const {kubectl} = await connect(env, factory, reporter)
-  const releases = await listReleases(kubectl, loaded.config.app, env.name)
+  const releases = await listReleases(kubectl, loaded.config.app, env.name, {manifests: false})
   return {environment: env.name, releases: releases.map((r) => r.record)}
 }
 
@@ -43,7 +43,10 @@ export async function status(options: EnvOptions, factory: KubectlFactory, repor
   const {loaded, env} = await openEnvironment(options)
   const target = await connect(env, factory, reporter)
   const selector = appSelector(loaded.config.app, env.name)
-  const [list, releases] = await Promise.all([target.kubectl.json<{items: Array<LiveDeployment>}>(['get', 'deployments', '-l', selector]), listReleases(target.kubectl, loaded.config.app, env.name)])
+  const [list, releases] = await Promise.all([
+    target.kubectl.json<{items: Array<LiveDeployment>}>(['get', 'deployments', '-l', selector]),
+    listReleases(target.kubectl, loaded.config.app, env.name, {manifests: false}),
+  ])
   const services: ServiceStatus[] = Object.keys(env.services).map((name) => {
     const d = list.items.find((i) => i.metadata.name === name)
     if (!d) return {service: name, revision: null, image: null, ready: 0, desired: 0, updated: 0, age: null, state: 'not deployed'}

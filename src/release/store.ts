@@ -3,7 +3,7 @@ import {gunzipSync, gzipSync} from 'node:zlib'
 import type {Kubectl} from '../kubectl/kubectl.js'
 import type {KubeObject} from '../render/objects.js'
 
-/** One entry of an environment's history, kept in the cluster as a Secret (manifests may hold Secrets). */
+/** One entry of an environment's history, kept in the cluster as a ConfigMap; its manifests (which may hold Secrets) in Secrets. */
 export interface ReleaseRecord {
   number: number
   app: string
@@ -47,28 +47,76 @@ export interface StoredRelease {
 
 const LABEL_APP = 'skycap.dev/release-of'
 const LABEL_ENV = 'skycap.dev/environment'
-const SECRET_TYPE = 'skycap.dev/release.v1'
+const LABEL_NUMBER = 'skycap.dev/release'
+const LABEL_PART = 'skycap.dev/part'
+/** Records written before 0.2: one Secret holding the record and the manifests. Still read, never written. */
+const LEGACY_SECRET_TYPE = 'skycap.dev/release.v1'
+const MANIFESTS_SECRET_TYPE = 'skycap.dev/release-manifests.v1'
+
+/**
+ * A Secret (and a ConfigMap) holds at most 1 MiB. The gzipped manifests are cut into parts of this many bytes, one
+ * Secret each; base64 in the API makes a part about 940 KB.
+ */
+export const PART_BYTES = 700_000
+/** The most parts a release may take: a release whose manifests need more is refused before anything is applied. */
+export const MAX_PARTS = 8
 
 /** The label selector of an environment's release records. */
 export function releaseSelector(app: string, environment: string): string {
   return `${LABEL_APP}=${app},${LABEL_ENV}=${environment}`
 }
 
-/** Release records of app/env, newest first. One kubectl call. */
-export async function listReleases(kubectl: Kubectl, app: string, environment: string): Promise<StoredRelease[]> {
-  const list = await kubectl.json<{items: Array<{type?: string; data?: Record<string, string>}>}>(['get', 'secrets', '-l', releaseSelector(app, environment)])
-  return list.items
-    .filter((s) => s.type === SECRET_TYPE && s.data?.release)
-    .map((s) => {
-      const record = JSON.parse(Buffer.from(s.data?.release as string, 'base64').toString('utf8')) as ReleaseRecord
-      const raw = s.data?.manifests
-      return {
+interface StoredObject {
+  kind?: string
+  type?: string
+  metadata: {name: string; labels?: Record<string, string>}
+  data?: Record<string, string>
+}
+
+/**
+ * Release records of app/env, newest first, in one kubectl call. A record is a ConfigMap (readable with the `view`
+ * role: it holds no Secret values); the manifests it applied are in Secrets beside it, read only when
+ * `manifests` (deploy, rollback) — history and status never need Secret access.
+ */
+export async function listReleases(kubectl: Kubectl, app: string, environment: string, options: {manifests?: boolean} = {}): Promise<StoredRelease[]> {
+  const withManifests = options.manifests ?? true
+  const list = await kubectl.json<{items: StoredObject[]}>(['get', withManifests ? 'configmaps,secrets' : 'configmaps', '-l', releaseSelector(app, environment)])
+  const parts = new Map<number, Array<{part: number; data: string}>>()
+  const out: StoredRelease[] = []
+  for (const o of list.items) {
+    if (o.kind === 'Secret' && o.type === MANIFESTS_SECRET_TYPE && o.data?.manifests) {
+      const n = Number(o.metadata.labels?.[LABEL_NUMBER])
+      const entry = parts.get(n) ?? []
+      entry.push({part: Number(o.metadata.labels?.[LABEL_PART] ?? 0), data: o.data.manifests})
+      parts.set(n, entry)
+    } else if (o.kind === 'Secret' && o.type === LEGACY_SECRET_TYPE && o.data?.release) {
+      const record = JSON.parse(Buffer.from(o.data.release, 'base64').toString('utf8')) as ReleaseRecord
+      const raw = o.data.manifests
+      out.push({record, hasManifests: Boolean(raw), manifests: () => (raw ? (JSON.parse(gunzipSync(Buffer.from(raw, 'base64')).toString('utf8')) as KubeObject[]) : [])})
+    } else if (o.kind === 'ConfigMap' && o.data?.release) {
+      const record = JSON.parse(o.data.release) as ReleaseRecord & {manifestParts?: number}
+      out.push({
         record,
-        hasManifests: Boolean(raw),
-        manifests: () => (raw ? (JSON.parse(gunzipSync(Buffer.from(raw, 'base64')).toString('utf8')) as KubeObject[]) : []),
-      }
-    })
-    .sort((a, b) => b.record.number - a.record.number)
+        get hasManifests() {
+          return withManifests && (record.manifestParts ?? 0) > 0 && (parts.get(record.number)?.length ?? 0) === record.manifestParts
+        },
+        manifests: () => {
+          const mine = [...(parts.get(record.number) ?? [])].sort((x, y) => x.part - y.part)
+          if (mine.length === 0) return []
+          return JSON.parse(gunzipSync(Buffer.concat(mine.map((m) => Buffer.from(m.data, 'base64')))).toString('utf8')) as KubeObject[]
+        },
+      })
+    }
+  }
+  return out.sort((a, b) => b.record.number - a.record.number)
+}
+
+/** The gzipped manifests of a release, cut into Secret-sized parts; too many parts is refused by the caller. */
+export function packManifests(manifests: KubeObject[]): Buffer[] {
+  const packed = gzipSync(JSON.stringify(manifests))
+  const out: Buffer[] = []
+  for (let i = 0; i < packed.length; i += PART_BYTES) out.push(packed.subarray(i, i + PART_BYTES))
+  return out
 }
 
 /** A succeeded deploy or rollback with its manifests: something a rollback can return to. */
@@ -102,31 +150,39 @@ export function contentOf(release: StoredRelease, releases: StoredRelease[]): nu
   return record.number
 }
 
-function secretName(app: string, environment: string, number: number): string {
-  return `skycap-release-${app}-${environment}-${number}`.slice(0, 253)
+function objectName(app: string, environment: string, number: number, part?: number): string {
+  return `skycap-release-${app}-${environment}-${number}${part ? `-part${part}` : ''}`.slice(0, 253)
 }
 
 /**
- * Writes a record (and its manifests) with `kubectl create`, never over another one, and drops records beyond
- * `keep`. Callers hold the environment's lock and numbered the record from releases read under it.
+ * Writes a record and its manifests with `kubectl create`, never over another one, and drops records beyond
+ * `keep`. The manifest Secrets go first and the record last, so a record never names manifests that are not there.
+ * Callers hold the environment's lock and numbered the record from releases read under it.
  */
 export async function saveRelease(kubectl: Kubectl, record: ReleaseRecord, manifests: KubeObject[] | undefined, existing: StoredRelease[], keep: number): Promise<void> {
-  const data: Record<string, string> = {release: Buffer.from(JSON.stringify(record)).toString('base64')}
-  if (manifests) data.manifests = gzipSync(JSON.stringify(manifests)).toString('base64')
-  const secret = {
+  const labels = {[LABEL_APP]: record.app, [LABEL_ENV]: record.environment, [LABEL_NUMBER]: String(record.number), 'skycap.dev/result': record.result}
+  const parts = manifests ? packManifests(manifests) : []
+  const items: object[] = parts.map((part, i) => ({
     apiVersion: 'v1',
     kind: 'Secret',
-    type: SECRET_TYPE,
-    metadata: {
-      name: secretName(record.app, record.environment, record.number),
-      labels: {[LABEL_APP]: record.app, [LABEL_ENV]: record.environment, 'skycap.dev/release': String(record.number), 'skycap.dev/result': record.result},
-    },
-    data,
-  }
-  await kubectl.run(['create', '-f', '-'], {input: JSON.stringify(secret)})
+    type: MANIFESTS_SECRET_TYPE,
+    metadata: {name: objectName(record.app, record.environment, record.number, i), labels: {...labels, [LABEL_PART]: String(i)}},
+    data: {manifests: part.toString('base64')},
+  }))
+  items.push({
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: {name: objectName(record.app, record.environment, record.number), labels},
+    data: {release: JSON.stringify({...record, manifestParts: parts.length})},
+  })
+  // One call; kubectl creates the items in order and stops at none: a failure anywhere fails the whole save.
+  await kubectl.run(['create', '-f', '-'], {input: JSON.stringify({apiVersion: 'v1', kind: 'List', items})})
   const drop = releasesToDrop([record, ...existing.map((r) => r.record).filter((r) => r.number !== record.number)], keep)
   if (drop.length) {
-    await kubectl.run(['delete', 'secret', '--ignore-not-found', ...drop.map((n) => secretName(record.app, record.environment, n))], {allowFailure: true})
+    // Records, their manifest parts, and records of the pre-0.2 layout, by label: one call.
+    await kubectl.run(['delete', 'configmaps,secrets', '--ignore-not-found', '-l', `${releaseSelector(record.app, record.environment)},${LABEL_NUMBER} in (${drop.join(',')})`], {
+      allowFailure: true,
+    })
   }
 }
 

@@ -101,7 +101,7 @@ export async function scale(input: ScaleOptions, deps: DeployDeps): Promise<Scal
       failures = await explainFailures(kubectl, result.statuses, () => lineFilter({configured: configuredExcludes(loaded.config, [options.service]), exclude: [], grep: []}))
       for (const f of failures) deps.reporter.info(formatFailure(f))
     }
-    const releases = await listReleases(kubectl, app, env.name)
+    const releases = await listReleases(kubectl, app, env.name, {manifests: false})
     const number = nextReleaseNumber(releases)
     const previous = releases.find((r) => r.record.action !== 'scale')?.record
     await saveRelease(

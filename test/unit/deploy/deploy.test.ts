@@ -14,6 +14,14 @@ const SELECTOR = 'app.kubernetes.io/part-of=itapp,app.kubernetes.io/managed-by=s
 const PRUNE =
   'configmaps,secrets,services,serviceaccounts,deployments.apps,statefulsets.apps,daemonsets.apps,jobs.batch,cronjobs.batch,ingresses.networking.k8s.io,horizontalpodautoscalers.autoscaling,poddisruptionbudgets.policy,networkpolicies.networking.k8s.io,roles.rbac.authorization.k8s.io,rolebindings.rbac.authorization.k8s.io'
 
+/** What one `create -f -` of a release record sends: the record (a ConfigMap) and the manifest parts (Secrets). */
+function recorded(input: string | undefined) {
+  const items = (JSON.parse(input as string) as {items: Array<{kind: string; type?: string; metadata: {name: string; labels: Record<string, string>}; data: Record<string, string>}>}).items
+  const configMap = items.find((i) => i.kind === 'ConfigMap')
+  if (!configMap) throw new Error('no record ConfigMap')
+  return {configMap, record: JSON.parse(configMap.data.release as string), parts: items.filter((i) => i.kind === 'Secret')}
+}
+
 const kinds = (input: string | undefined) => (JSON.parse(input as string) as {items: Array<{kind: string}>}).items.map((o) => o.kind)
 
 /** A Deployment as the API server reports it once its rollout is done. */
@@ -44,7 +52,7 @@ describe('skycap deploy: the whole kubectl sequence of a first deploy', function
       {argv: [...BOUND, ...APPLY, '--dry-run=server'], input: (i) => expect(kinds(i)).to.deep.equal(['ConfigMap', 'Service', 'Deployment', 'Deployment'])},
       {argv: [...BOUND, 'create', '-f', '-'], input: (i) => (lease = JSON.parse(i as string))},
       // Under the lock: the release number and the live replica counts are read again.
-      {argv: [...BOUND, 'get', 'secrets', '-l', 'skycap.dev/release-of=itapp,skycap.dev/environment=test', '-o', 'json'], result: {stdout: JSON.stringify({items: []})}},
+      {argv: [...BOUND, 'get', 'configmaps,secrets', '-l', 'skycap.dev/release-of=itapp,skycap.dev/environment=test', '-o', 'json'], result: {stdout: JSON.stringify({items: []})}},
       {argv: [...BOUND, 'get', 'deployments', '-l', SELECTOR, '-o', 'json'], result: {stdout: JSON.stringify({items: []})}},
       {argv: [...BOUND, ...APPLY], input: (i) => expect(kinds(i)).to.deep.equal(['ConfigMap'])},
       {argv: [...BOUND, ...APPLY], input: (i) => expect(kinds(i)).to.deep.equal(['Service', 'Deployment', 'Deployment'])},
@@ -53,10 +61,10 @@ describe('skycap deploy: the whole kubectl sequence of a first deploy', function
       {
         argv: [...BOUND, 'create', '-f', '-'],
         input: (i) => {
-          const secret = JSON.parse(i as string)
-          expect(secret).to.deep.include({kind: 'Secret', type: 'skycap.dev/release.v1'})
-          expect(secret.metadata.name).to.equal('skycap-release-itapp-test-1')
-          expect(secret.data).to.have.keys('release', 'manifests')
+          const {configMap, record, parts} = recorded(i)
+          expect(configMap.metadata.name).to.equal('skycap-release-itapp-test-1')
+          expect(record).to.include({number: 1, result: 'succeeded', manifestParts: 1})
+          expect(parts.map((p) => [p.type, p.metadata.name, p.metadata.labels['skycap.dev/part']])).to.deep.equal([['skycap.dev/release-manifests.v1', 'skycap-release-itapp-test-1', '0']])
         },
       },
       {argv: [...BOUND, 'get', 'lease', 'skycap-lock-itapp', '-o', 'json', '--ignore-not-found'], result: () => ({stdout: JSON.stringify({...lease, spec: {}})})},
@@ -101,7 +109,9 @@ describe('skycap deploy: the whole kubectl sequence of a first deploy', function
 
   it('a crash loop: events and the logs of the crashed container, the lock renewed, the last release re-applied and watched, the failure recorded', async () => {
     const good = [{apiVersion: 'apps/v1', kind: 'Deployment', metadata: {name: 'web', namespace: 'shop'}, spec: {replicas: 2}}]
+    // A record as skycap wrote them before 0.2 (one Secret with record and manifests): still read.
     const release1 = {
+      kind: 'Secret',
       type: 'skycap.dev/release.v1',
       data: {
         release: Buffer.from(
@@ -132,11 +142,11 @@ describe('skycap deploy: the whole kubectl sequence of a first deploy', function
     const script: Expectation[] = [
       {argv: ['--request-timeout=30s', 'config', 'get-contexts', '-o', 'name'], result: {stdout: 'kind-x\n'}},
       {argv: [...CLUSTER, 'get', 'namespace', 'shop', '--ignore-not-found', '-o', 'name'], result: {stdout: 'namespace/shop\n'}},
-      {argv: [...BOUND, 'get', 'secrets', '-l', 'skycap.dev/release-of=itapp,skycap.dev/environment=test', '-o', 'json'], result: {stdout: JSON.stringify({items: [release1]})}},
+      {argv: [...BOUND, 'get', 'configmaps,secrets', '-l', 'skycap.dev/release-of=itapp,skycap.dev/environment=test', '-o', 'json'], result: {stdout: JSON.stringify({items: [release1]})}},
       {argv: [...BOUND, 'get', 'deployments', '-l', SELECTOR, '-o', 'json'], result: {stdout: JSON.stringify({items: []})}},
       {argv: [...BOUND, ...APPLY, '--dry-run=server']},
       {argv: [...BOUND, 'create', '-f', '-'], input: (i) => (lease = JSON.parse(i as string))},
-      {argv: [...BOUND, 'get', 'secrets', '-l', 'skycap.dev/release-of=itapp,skycap.dev/environment=test', '-o', 'json'], result: {stdout: JSON.stringify({items: [release1]})}},
+      {argv: [...BOUND, 'get', 'configmaps,secrets', '-l', 'skycap.dev/release-of=itapp,skycap.dev/environment=test', '-o', 'json'], result: {stdout: JSON.stringify({items: [release1]})}},
       {argv: [...BOUND, 'get', 'deployments', '-l', SELECTOR, '-o', 'json'], result: {stdout: JSON.stringify({items: [readyDeployment('web', 3)]})}},
       {argv: [...BOUND, ...APPLY]},
       {argv: [...BOUND, ...APPLY]},
@@ -148,14 +158,14 @@ describe('skycap deploy: the whole kubectl sequence of a first deploy', function
       {
         argv: [...BOUND, 'create', '-f', '-'],
         input: (i) => {
-          const secret = JSON.parse(i as string)
-          expect(secret.metadata.labels).to.include({'skycap.dev/release': '2', 'skycap.dev/result': 'failed'})
-          expect(JSON.parse(Buffer.from(secret.data.release, 'base64').toString())).to.include({
+          const {configMap, record, parts} = recorded(i)
+          expect(configMap.metadata.labels).to.include({'skycap.dev/release': '2', 'skycap.dev/result': 'failed'})
+          expect(parts).to.deep.equal([])
+          expect(record).to.include({
             failed: 'Deployment/web',
             rollbackRelease: 3,
             message: 'Deployment/web: container web of pod web-2-abc is in CrashLoopBackOff (exit code 1, Error; restarted 3 times)',
           })
-          expect(secret.data).to.not.have.key('manifests')
         },
       },
       {
@@ -168,10 +178,10 @@ describe('skycap deploy: the whole kubectl sequence of a first deploy', function
       {
         argv: [...BOUND, 'create', '-f', '-'],
         input: (i) => {
-          const secret = JSON.parse(i as string)
-          expect(secret.metadata.labels).to.include({'skycap.dev/release': '3', 'skycap.dev/result': 'succeeded'})
-          expect(JSON.parse(Buffer.from(secret.data.release, 'base64').toString())).to.include({action: 'rollback', trigger: 'automatic', rolledBackFrom: 2, rolledBackTo: 1})
-          expect(secret.data).to.have.key('manifests')
+          const {configMap, record, parts} = recorded(i)
+          expect(configMap.metadata.labels).to.include({'skycap.dev/release': '3', 'skycap.dev/result': 'succeeded'})
+          expect(record).to.include({action: 'rollback', trigger: 'automatic', rolledBackFrom: 2, rolledBackTo: 1, manifestParts: 1})
+          expect(parts).to.have.length(1)
         },
       },
       {argv: [...BOUND, 'get', 'lease', 'skycap-lock-itapp', '-o', 'json', '--ignore-not-found'], result: () => ({stdout: JSON.stringify({...lease, spec: {}})})},

@@ -1,4 +1,5 @@
 import {expect} from 'chai'
+import {randomBytes} from 'node:crypto'
 
 import {dryRunApply, applyInPhases, findPrunable, prune} from '../../../src/deploy/apply.js'
 import {changedObjects, redactSecrets} from '../../../src/deploy/diff.js'
@@ -6,7 +7,8 @@ import {watchRollout} from '../../../src/deploy/watch.js'
 import {LockedError} from '../../../src/errors.js'
 import {acquireLock, releaseLock} from '../../../src/lock/lease.js'
 import {chooseRelease} from '../../../src/deploy/rollback.js'
-import {contentOf, type ReleaseRecord, releasesToDrop, saveRelease, type StoredRelease} from '../../../src/release/store.js'
+import {checkRecordable} from '../../../src/deploy/deploy.js'
+import {contentOf, listReleases, MAX_PARTS, packManifests, PART_BYTES, type ReleaseRecord, releasesToDrop, saveRelease, type StoredRelease} from '../../../src/release/store.js'
 import type {KubeObject} from '../../../src/render/objects.js'
 import {fakeKubectl} from '../../helpers/fake-kubectl.js'
 
@@ -200,8 +202,8 @@ describe('release records: history.keep', () => {
     const fake = fakeKubectl(
       [
         // create, never apply: a record is never written over another one.
-        {argv: [...NS, 'create', '-f', '-'], input: (i) => expect(JSON.parse(i as string).metadata).to.deep.include({name: 'skycap-release-shop-prod-6'})},
-        {argv: [...NS, 'delete', 'secret', '--ignore-not-found', 'skycap-release-shop-prod-2', 'skycap-release-shop-prod-3']},
+        {argv: [...NS, 'create', '-f', '-'], input: (i) => expect(JSON.parse(i as string).items[0].metadata).to.deep.include({name: 'skycap-release-shop-prod-6'})},
+        {argv: [...NS, 'delete', 'configmaps,secrets', '--ignore-not-found', '-l', 'skycap.dev/release-of=shop,skycap.dev/environment=prod,skycap.dev/release in (2,3)']},
       ],
       opts,
     )
@@ -233,6 +235,59 @@ describe('release records: history.keep', () => {
   it('keeps the newest successful deploy or rollback beyond keep; rollbacks count like deploys', () => {
     const records = [rec(1, 'deploy'), rec(2, 'deploy', 'failed'), rec(3, 'rollback'), rec(4, 'deploy', 'failed'), rec(5, 'deploy', 'failed')]
     expect(releasesToDrop(records, 2)).to.deep.equal([1, 2])
+  })
+})
+
+describe('release records: layout', () => {
+  const record = (number: number) =>
+    ({number, app: 'shop', environment: 'prod', action: 'deploy', result: 'succeeded', images: {}, user: 'u', startedAt: '', finishedAt: '', durationMs: 0}) as ReleaseRecord
+  const objects = (bytes: number) => [{apiVersion: 'v1', kind: 'ConfigMap', metadata: {name: 'big'}, data: {blob: randomBytes(bytes).toString('base64')}}] as KubeObject[]
+
+  it('manifests too large for one Secret are split into parts and read back whole', async () => {
+    const manifests = objects(1_000_000)
+    let sent: {items: Array<{kind: string; type?: string; metadata: {name: string; labels: Record<string, string>}; data: Record<string, string>}>} | undefined
+    const save = fakeKubectl([{argv: [...NS, 'create', '-f', '-'], input: (i) => (sent = JSON.parse(i as string))}], opts)
+    await saveRelease(save.kubectl, record(4), manifests, [], 10)
+    const secrets = sent?.items.filter((i) => i.kind === 'Secret') ?? []
+    expect(secrets.length).to.equal(packManifests(manifests).length).and.be.above(1)
+    for (const p of secrets) expect(Buffer.from(p.data.manifests as string, 'base64').length).to.be.at.most(PART_BYTES)
+    // The record comes last: it never names parts that were not created before it.
+    expect(sent?.items.at(-1)?.kind).to.equal('ConfigMap')
+    const list = fakeKubectl(
+      [
+        {
+          argv: [...NS, 'get', 'configmaps,secrets', '-l', 'skycap.dev/release-of=shop,skycap.dev/environment=prod', '-o', 'json'],
+          result: {stdout: JSON.stringify({items: [...(sent?.items ?? [])].reverse()})},
+        },
+      ],
+      opts,
+    )
+    const [stored] = await listReleases(list.kubectl, 'shop', 'prod')
+    expect(stored?.hasManifests).to.equal(true)
+    expect(stored?.manifests()).to.deep.equal(manifests)
+  })
+
+  it('history and status read records without Secrets; a record whose parts are missing has no manifests', async () => {
+    const cm = {kind: 'ConfigMap', metadata: {name: 'skycap-release-shop-prod-1', labels: {}}, data: {release: JSON.stringify({...record(1), manifestParts: 2})}}
+    const reader = fakeKubectl(
+      [{argv: [...NS, 'get', 'configmaps', '-l', 'skycap.dev/release-of=shop,skycap.dev/environment=prod', '-o', 'json'], result: {stdout: JSON.stringify({items: [cm]})}}],
+      opts,
+    )
+    const [read] = await listReleases(reader.kubectl, 'shop', 'prod', {manifests: false})
+    expect(read?.record.number).to.equal(1)
+    expect(read?.hasManifests).to.equal(false)
+  })
+
+  it('a deploy whose manifests cannot be recorded is refused before anything is applied (exit 2)', () => {
+    expect(() => checkRecordable(objects(1_000_000))).to.not.throw()
+    let caught: {exitCode?: number; message?: string} | undefined
+    try {
+      checkRecordable(objects(PART_BYTES * MAX_PARTS))
+    } catch (error) {
+      caught = error as typeof caught
+    }
+    expect(caught?.exitCode).to.equal(2)
+    expect(caught?.message).to.match(/^the release's manifests take \d+\.\d MB compressed, more than the 5\.6 MB skycap can record for rollback; nothing was changed$/)
   })
 })
 

@@ -77,10 +77,10 @@ describe('skycap scale: the whole kubectl sequence', function () {
       {argv: [...BOUND, 'create', '-f', '-'], input: (i) => (lease = JSON.parse(i as string))},
       {argv: [...BOUND, 'scale', 'deployment/web', '--replicas=3']},
       {argv: [...BOUND, 'get', WATCH_RESOURCES, '-l', SELECTOR, '-o', 'json'], result: {stdout: JSON.stringify({items: [web(3, 3)]})}},
-      {argv: [...BOUND, 'get', 'secrets', '-l', 'skycap.dev/release-of=itapp,skycap.dev/environment=test', '-o', 'json'], result: {stdout: JSON.stringify({items: []})}},
+      {argv: [...BOUND, 'get', 'configmaps', '-l', 'skycap.dev/release-of=itapp,skycap.dev/environment=test', '-o', 'json'], result: {stdout: JSON.stringify({items: []})}},
       {
         argv: [...BOUND, 'create', '-f', '-'],
-        input: (i) => expect(JSON.parse(i as string).metadata.labels).to.include({'skycap.dev/release': '1', 'skycap.dev/result': 'succeeded'}),
+        input: (i) => expect(JSON.parse(i as string).items[0].metadata.labels).to.include({'skycap.dev/release': '1', 'skycap.dev/result': 'succeeded'}),
       },
       {argv: [...BOUND, 'get', 'lease', 'skycap-lock-itapp', '-o', 'json', '--ignore-not-found'], result: () => ({stdout: JSON.stringify({...lease, spec: {}})})},
       {argv: [...BOUND, 'delete', 'lease', 'skycap-lock-itapp', '--ignore-not-found']},
