@@ -32,6 +32,36 @@ async function renderYaml(repo: TempRepo, target: string): Promise<string> {
   return toYaml(prepared.objects.map((r) => r.object))
 }
 
+/**
+ * skycap's temporary folders go to os.tmpdir(): pointed at a folder of the test's own (for this process and the CLI
+ * runs given `tmp.dir`), it shows after each test that none was left behind.
+ */
+function useOwnTmpdir(): {readonly dir: string} {
+  let dir = ''
+  let saved: string | undefined
+  before(() => {
+    saved = process.env.TMPDIR
+    dir = mkdtempSync(join(tmpdir(), 'skycap-prepare-test-'))
+    process.env.TMPDIR = dir
+  })
+  after(() => {
+    if (saved === undefined) delete process.env.TMPDIR
+    else process.env.TMPDIR = saved
+    rmSync(dir, {recursive: true, force: true})
+  })
+  afterEach(() => {
+    expect(
+      readdirSync(dir).filter((f) => f.startsWith(REVISION_FOLDER_PREFIX)),
+      'temporary folders left behind',
+    ).to.deep.equal([])
+  })
+  return {
+    get dir() {
+      return dir
+    },
+  }
+}
+
 const BINARY = Buffer.from([0x00, 0xff, 0xfe, 0x80, 0x0a])
 
 describe('older revisions render from the revision (real git)', function () {
@@ -40,16 +70,10 @@ describe('older revisions render from the revision (real git)', function () {
   let old: string
   let oldYaml: string
   let newYaml: string
-  let scratch: string
-  let savedTmp: string | undefined
+  const tmp = useOwnTmpdir()
 
   before(async () => {
-    // skycap's temporary folders go to os.tmpdir(); a folder of the test's own shows that none is left behind.
-    savedTmp = process.env.TMPDIR
-    scratch = mkdtempSync(join(tmpdir(), 'skycap-prepare-test-'))
-    process.env.TMPDIR = scratch
     repo = await TempRepo.fromFixture('shop')
-    repo.write('config/web/logo.bin', '')
     writeFileSync(join(repo.dir, 'config/web/logo.bin'), BINARY)
     repo.write('config/staging/web/nested/ignored.txt', 'a sub-folder of a config folder is not a key\n')
     old = await repo.commit('old: binary config file, nested override folder')
@@ -67,18 +91,7 @@ describe('older revisions render from the revision (real git)', function () {
     await repo.commit('new: env value, replicas, template, config files')
     newYaml = await renderYaml(repo, 'staging')
   })
-  after(() => {
-    repo.remove()
-    rmSync(scratch, {recursive: true, force: true})
-    if (savedTmp === undefined) delete process.env.TMPDIR
-    else process.env.TMPDIR = savedTmp
-  })
-  afterEach(() => {
-    expect(
-      readdirSync(scratch).filter((f) => f.startsWith(REVISION_FOLDER_PREFIX)),
-      'temporary folders left behind',
-    ).to.deep.equal([])
-  })
+  after(() => repo.remove())
 
   it('ENV@<old> renders exactly what HEAD rendered when it was the old commit; ENV@HEAD the new', async () => {
     expect(newYaml).to.not.equal(oldYaml)
@@ -135,16 +148,17 @@ describe('older revisions render from the revision (real git)', function () {
   })
 
   it('runs in the built CLI: render ENV@<old> prints the old manifests', async () => {
-    const r = await runCli(['render', `staging@${old.slice(0, 8)}`], {cwd: repo.dir, env: {TMPDIR: scratch}})
+    const r = await runCli(['render', `staging@${old.slice(0, 8)}`], {cwd: repo.dir, env: {TMPDIR: tmp.dir}})
     expect(r.exitCode, r.stderr).to.equal(0)
     expect(r.stdout.trim()).to.equal(oldYaml.trim())
-    expect(r.stderr).to.not.contain(scratch)
+    expect(r.stderr).to.not.contain(tmp.dir)
     expect(await repo.git('status', '--porcelain')).to.equal('')
   })
 })
 
 describe('revision inputs that cannot be rendered (real git)', function () {
   this.timeout(60_000)
+  const tmp = useOwnTmpdir()
   let repo: TempRepo
   let bare: string
   beforeEach(async () => {
@@ -160,7 +174,7 @@ describe('revision inputs that cannot be rendered (real git)', function () {
   it('a revision without skycap.yaml: exit 2 naming the revision and the file', async () => {
     const e = await rejectsWithUserError(prepareRelease({target: `staging@${bare.slice(0, 9)}`, cwd: repo.dir}))
     expect(e.message).to.contain(`skycap.yaml does not exist at ${bare.slice(0, 7)} (${bare.slice(0, 9)})`)
-    const r = await runCli(['render', 'staging@HEAD~1', '--json'], {cwd: repo.dir})
+    const r = await runCli(['render', 'staging@HEAD~1', '--json'], {cwd: repo.dir, env: {TMPDIR: tmp.dir}})
     expect(r.exitCode).to.equal(2)
     const doc = parseJson(r.stdout)
     expect(doc.error.message).to.contain(`skycap.yaml does not exist at ${bare.slice(0, 7)} (HEAD~1)`)
@@ -180,7 +194,7 @@ describe('revision inputs that cannot be rendered (real git)', function () {
     const problem = `services.web.replicas must be a whole number, not string "two"`
     expect(e.message).to.equal(`${displayPath(join(repo.dir, 'skycap.yaml'))} (at ${broken.slice(0, 7)}):${line}:15: ${problem}`)
     // In the repository, as users run it: the path is relative, and never the temporary folder's.
-    const r = await runCli(['render', `staging@${broken.slice(0, 12)}`], {cwd: repo.dir})
+    const r = await runCli(['render', `staging@${broken.slice(0, 12)}`], {cwd: repo.dir, env: {TMPDIR: tmp.dir}})
     expect(r.exitCode).to.equal(2)
     expect(r.stderr)
       .to.contain(`skycap.yaml (at ${broken.slice(0, 7)}):${line}:15: ${problem}`)
@@ -221,6 +235,7 @@ describe('revision inputs that cannot be rendered (real git)', function () {
 
 describe('a skycap.yaml that git does not track (real git)', function () {
   this.timeout(60_000)
+  useOwnTmpdir()
   let repo: TempRepo
   before(async () => {
     repo = await TempRepo.fromFixture('shop')
