@@ -1,5 +1,5 @@
 import {mkdirSync, symlinkSync, writeFileSync} from 'node:fs'
-import {dirname, isAbsolute, join, normalize} from 'node:path'
+import {dirname, isAbsolute, join, posix} from 'node:path'
 
 /** One file of a commit's tree, as `git ls-tree` lists it. */
 interface TreeEntry {
@@ -37,7 +37,7 @@ export async function extractTree(root: string, sha: string, paths: string[], in
       if (entry.mode === SYMLINK) {
         const link = content.toString('utf8')
         symlinkSync(link, target)
-        const inRepo = isAbsolute(link) ? undefined : normalize(join(dirname(entry.path), link))
+        const inRepo = isAbsolute(link) ? undefined : posix.normalize(posix.join(posix.dirname(entry.path), link))
         if (inRepo !== undefined && !inRepo.startsWith('..')) next.push(inRepo)
       } else {
         writeFileSync(target, content, {mode: entry.mode === '100755' ? 0o755 : 0o644})
@@ -51,7 +51,7 @@ export async function extractTree(root: string, sha: string, paths: string[], in
 
 async function listTree(root: string, sha: string, paths: string[]): Promise<TreeEntry[]> {
   const {execa} = await import('execa')
-  // --literal-pathspecs: a folder named `*` or `:(glob)x` in skycap.yaml is a name, not a pattern.
+  // --literal-pathspecs: a folder named `:(top)x` in skycap.yaml is a name, not pathspec magic.
   const r = await execa('git', ['--literal-pathspecs', 'ls-tree', '-r', '-z', '--full-tree', sha, '--', ...paths], {cwd: root})
   const entries: TreeEntry[] = []
   for (const line of r.stdout.split('\0')) {
