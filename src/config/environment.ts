@@ -7,7 +7,7 @@ export function resolveEnvironment(loaded: LoadedConfig, name: string): Environm
   const env = config.environments[name]
   if (!env) {
     throw new UserError(`unknown environment "${name}"`, {
-      hint: `Known environments in ${loaded.file}: ${Object.keys(config.environments).join(', ')}.`,
+      hint: `Known environments in ${loaded.show(loaded.file)}: ${Object.keys(config.environments).join(', ')}.`,
       details: {environment: name, known: Object.keys(config.environments)},
     })
   }

@@ -23,8 +23,8 @@ export function findConfigFile(from: string): string | undefined {
   }
 }
 
-/** Loads and validates skycap.yaml: the explicit `configPath`, or the nearest one from `cwd` upward. */
-export async function loadConfig(options: {configPath?: string; cwd?: string} = {}): Promise<LoadedConfig> {
+/** The path of skycap.yaml: the explicit `configPath`, or the nearest one from `cwd` upward. */
+export function configFilePath(options: {configPath?: string; cwd?: string} = {}): string {
   const cwd = options.cwd ?? process.cwd()
   const file = options.configPath ? resolve(cwd, options.configPath) : findConfigFile(cwd)
   if (!file) {
@@ -32,6 +32,12 @@ export async function loadConfig(options: {configPath?: string; cwd?: string} = 
       hint: 'Run `skycap init` in your application repository, or pass --config PATH.',
     })
   }
+  return file
+}
+
+/** Loads and validates skycap.yaml: the explicit `configPath`, or the nearest one from `cwd` upward. */
+export async function loadConfig(options: {configPath?: string; cwd?: string} = {}): Promise<LoadedConfig> {
+  const file = configFilePath(options)
   let text: string
   try {
     text = readFileSync(file, 'utf8')
@@ -41,12 +47,15 @@ export async function loadConfig(options: {configPath?: string; cwd?: string} = 
   return parseConfig(text, file)
 }
 
-/** Parses and validates skycap.yaml text; `file` is used in messages and to resolve relative paths. */
-export async function parseConfig(text: string, file: string): Promise<LoadedConfig> {
+/**
+ * Parses and validates skycap.yaml text; `file` is where it lies, to resolve relative paths; `show` turns `file` and
+ * the paths beside it into what messages print.
+ */
+export async function parseConfig(text: string, file: string, show: (path: string) => string = displayPath): Promise<LoadedConfig> {
   const {LineCounter, parseDocument, isMap, isPair, isScalar} = await import('yaml')
   const lineCounter = new LineCounter()
   const doc = parseDocument(text, {lineCounter, prettyErrors: false, uniqueKeys: true})
-  const shown = displayPath(file)
+  const shown = show(file)
 
   if (doc.errors.length > 0) {
     throw new ConfigErrors(
@@ -147,7 +156,7 @@ export async function parseConfig(text: string, file: string): Promise<LoadedCon
       warnings.push({message: `service "${name}" has no healthcheck; skycap can only tell that its pods run, not that they serve`, file: shown, line: pos?.line, column: pos?.column})
     }
   }
-  return {config, file, dir, warnings, locate}
+  return {config, file, dir, warnings, locate, show}
 }
 
 type At = (path: (string | number)[], message: string) => void

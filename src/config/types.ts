@@ -120,6 +120,8 @@ export interface LoadedConfig {
   warnings: ConfigWarning[]
   /** Line/column of a key path such as ['services', 'web', 'image'], for later errors. */
   locate(path: readonly (string | number)[]): {line: number; column: number} | undefined
+  /** A path under `dir` as messages show it: relative to the working directory, `(at <short>)` when read from a revision. */
+  show(path: string): string
 }
 
 /** One environment with the per-environment overrides merged in. */

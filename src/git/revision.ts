@@ -45,15 +45,24 @@ export function parseTarget(spec: string | undefined, defaultEnvironment?: strin
   return revision === undefined ? {environment} : {environment, revision}
 }
 
+/**
+ * The REV of `ENV@REV` or `@REV`, read before skycap.yaml (which is read at REV, and names the default environment).
+ * Undefined (HEAD) when there is none, or when the spec is malformed: parseTarget reports that once the config is read.
+ */
+export function targetRevision(spec: string | undefined): string | undefined {
+  try {
+    // Any valid name stands in for the environment here.
+    return parseTarget(spec?.startsWith('@') ? `env${spec}` : spec, 'env').revision
+  } catch {
+    return undefined
+  }
+}
+
 /** Resolves `rev` (SHA, short SHA, branch, tag, HEAD~N) in the git repository at `dir` to a full commit. */
 export async function resolveRevision(dir: string, rev = 'HEAD'): Promise<Revision> {
   const {simpleGit} = await import('simple-git')
   const git = simpleGit({baseDir: dir})
-  try {
-    await git.raw(['rev-parse', '--show-toplevel'])
-  } catch {
-    throw new UserError(`${dir} is not inside a git repository`, {hint: 'skycap maps revisions to images through git; run it in your application repository (git init, commit).'})
-  }
+  await repositoryRoot(dir)
   if (rev.startsWith('-')) throw new UserError(`"${rev}" is not a revision`, {hint: 'A revision is a commit SHA, branch, tag or HEAD~N.'})
   let sha: string
   try {
@@ -83,16 +92,22 @@ export async function resolveRevision(dir: string, rev = 'HEAD'): Promise<Revisi
   return {input: rev, sha, short: sha.slice(0, 7), subject, dirty, atHead: sha === head}
 }
 
-/**
- * Files under `paths` (relative to `dir`) whose work-tree content differs from commit `sha`, untracked files
- * included, relative to `dir` and sorted. Pathspecs go after `--`, so no path can be read as an option.
- */
-export async function changedSince(dir: string, sha: string, paths: string[]): Promise<string[]> {
+/** The top folder of the git repository that holds `dir`, as git spells it (symlinks resolved). */
+export async function repositoryRoot(dir: string): Promise<string> {
   const {simpleGit} = await import('simple-git')
-  const git = simpleGit({baseDir: dir})
-  const spec = ['--', ...paths]
-  const [changed, untracked] = await Promise.all([git.raw(['diff', '--name-only', '--relative', sha, ...spec]), git.raw(['ls-files', '--others', '--exclude-standard', ...spec])])
-  return [...new Set(`${changed}\n${untracked}`.split('\n').filter(Boolean))].sort()
+  try {
+    return (await simpleGit({baseDir: dir}).raw(['rev-parse', '--show-toplevel'])).trim()
+  } catch {
+    throw new UserError(`${dir} is not inside a git repository`, {hint: 'skycap maps revisions to images through git; run it in your application repository (git init, commit).'})
+  }
+}
+
+/** Whether `path` (relative to the repository root `root`) is tracked: committed or staged. */
+export async function isTracked(root: string, path: string): Promise<boolean> {
+  const {simpleGit} = await import('simple-git')
+  // --literal-pathspecs: a path is a name, never a pattern; it goes after `--`, so it is never an option.
+  const out = await simpleGit({baseDir: root}).raw(['--literal-pathspecs', 'ls-files', '-z', '--', path])
+  return out.length > 0
 }
 
 async function ambiguousCandidates(git: import('simple-git').SimpleGit, prefix: string): Promise<string[]> {

@@ -2,6 +2,7 @@ import {createHash} from 'node:crypto'
 import {existsSync, readdirSync, readFileSync, statSync} from 'node:fs'
 import {join, resolve} from 'node:path'
 
+import {displayPath} from '../config/load.js'
 import {ConfigError} from '../errors.js'
 
 /** Where the service's ConfigMap is mounted in its container (read-only). */
@@ -20,9 +21,9 @@ const MAX_BYTES = 1024 * 1024
 
 /**
  * Reads every regular, non-hidden file of `folder`, then lets `overrideFolder` (if it exists) replace or add keys.
- * Text that is valid UTF-8 goes to data, anything else to binaryData (base64).
+ * Text that is valid UTF-8 goes to data, anything else to binaryData (base64). `show` turns paths into what messages print.
  */
-export function readConfigFiles(folder: string, overrideFolder: string | undefined, shownFile: string): ConfigFiles {
+export function readConfigFiles(folder: string, overrideFolder: string | undefined, shownFile: string, show: (path: string) => string = displayPath): ConfigFiles {
   const files = new Map<string, Buffer>()
   for (const dir of [folder, overrideFolder]) {
     if (dir === undefined || !existsSync(dir)) continue
@@ -31,7 +32,7 @@ export function readConfigFiles(folder: string, overrideFolder: string | undefin
       const full = join(dir, name)
       if (!statSync(full).isFile()) continue
       if (!KEY.test(name)) {
-        throw new ConfigError(`config file "${full}" cannot be a ConfigMap key (allowed: letters, digits, '-', '_', '.')`, {file: shownFile}, {hint: 'Rename the file.'})
+        throw new ConfigError(`config file "${show(full)}" cannot be a ConfigMap key (allowed: letters, digits, '-', '_', '.')`, {file: shownFile}, {hint: 'Rename the file.'})
       }
       files.set(name, readFileSync(full))
     }
@@ -49,7 +50,7 @@ export function readConfigFiles(folder: string, overrideFolder: string | undefin
     else binaryData[name] = content.toString('base64')
   }
   if (size > MAX_BYTES) {
-    throw new ConfigError(`config folder ${resolve(folder)} holds ${size} bytes; a ConfigMap holds at most 1 MiB`, {file: shownFile}, {hint: 'Move large files into the image or a volume.'})
+    throw new ConfigError(`config folder ${show(resolve(folder))} holds ${size} bytes; a ConfigMap holds at most 1 MiB`, {file: shownFile}, {hint: 'Move large files into the image or a volume.'})
   }
   return {data, binaryData, hash: hash.digest('hex').slice(0, 10)}
 }

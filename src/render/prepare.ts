@@ -1,10 +1,13 @@
-import {normalize, relative} from 'node:path'
+import {existsSync, mkdtempSync, readFileSync, realpathSync, rmSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {basename, dirname, isAbsolute, join, posix, relative, sep} from 'node:path'
 
 import {resolveEnvironment} from '../config/environment.js'
-import {loadConfig} from '../config/load.js'
+import {configFilePath, displayPath, loadConfig, parseConfig} from '../config/load.js'
 import type {ConfigWarning, Environment, LoadedConfig} from '../config/types.js'
-import {UserError} from '../errors.js'
-import {changedSince, parseTarget, resolveRevision} from '../git/revision.js'
+import {ConfigError, UserError} from '../errors.js'
+import {isTracked, parseTarget, repositoryRoot, resolveRevision, type Revision, targetRevision} from '../git/revision.js'
+import {extractTree} from '../git/tree.js'
 import {renderEnvironment, type RenderResult} from './render.js'
 
 export interface PrepareOptions {
@@ -19,48 +22,139 @@ export interface PrepareOptions {
 
 /** A rendered release, ready to validate, diff or apply. */
 export interface PreparedRelease extends RenderResult {
+  /** The config as read; for an older revision its `file` and `dir` were in a temporary folder that is gone. */
   loaded: LoadedConfig
   warnings: ConfigWarning[]
 }
 
-/** What a render reads besides the images: skycap.yaml, the templates folder and every config folder. */
-function deployInputs(loaded: LoadedConfig, env: Environment): string[] {
-  const paths = [relative(loaded.dir, loaded.file), loaded.config.templates ?? 'deploy']
-  for (const svc of Object.values(env.services)) if (svc.config !== undefined) paths.push(svc.config)
-  if (env.config !== undefined) paths.push(env.config)
-  return [...new Set(paths.map((p) => normalize(p)))]
+/** Where the temporary copies of an older revision's files go (os.tmpdir()/skycap-rev-XXXXXX). */
+export const REVISION_FOLDER_PREFIX = 'skycap-rev-'
+
+/**
+ * Config → environment → revision → rendered objects: the validate phase shared by render, diff and deploy.
+ * At HEAD, skycap.yaml, the templates and the config files are read from the work tree; at an older revision from
+ * the commit (copied into a temporary folder that is removed before this returns), so the manifests are the
+ * revision's own.
+ */
+export async function prepareRelease(options: PrepareOptions): Promise<PreparedRelease> {
+  const file = configFilePath({configPath: options.configPath, cwd: options.cwd})
+  if (!existsSync(dirname(file))) throw new ConfigError(`cannot read ${file}: its folder does not exist`, undefined, {hint: 'Check the path given to --config.'})
+  const revision = await resolveRevision(dirname(file), targetRevision(options.target))
+  if (revision.atHead) return prepareFromWorkTree(file, revision, options)
+  return prepareFromRevision(file, revision, options)
 }
 
-/** Config → environment → revision → rendered objects: the validate phase shared by render, diff and deploy. */
-export async function prepareRelease(options: PrepareOptions): Promise<PreparedRelease> {
-  const loaded = await loadConfig({configPath: options.configPath, cwd: options.cwd})
-  const target = parseTarget(options.target, loaded.config.defaultEnvironment)
-  const env = resolveEnvironment(loaded, target.environment)
-  const revision = await resolveRevision(loaded.dir, target.revision)
+/**
+ * Everything from the work tree. `untracked`: REV is not HEAD, but git does not track skycap.yaml, so REV has no
+ * skycap.yaml to read: the work tree's is used with a warning, and a protected deploy refuses that mix.
+ */
+async function prepareFromWorkTree(file: string, revision: Revision, options: PrepareOptions, untracked = false): Promise<PreparedRelease> {
+  const loaded = await loadConfig({configPath: file})
+  const env = environmentOf(loaded, options.target)
+  const shown = loaded.show(loaded.file)
   const warnings = [...loaded.warnings]
+  if (untracked) {
+    const message = `${shown} is not tracked by git, so ${revision.short} has no skycap.yaml: the manifests are rendered from the work tree, the images are those of ${revision.short}`
+    if (env.protected && options.refuseDirtyProtected) {
+      throw new UserError(`${message}; ${env.name} is protected`, {
+        hint: `Commit ${shown} (and the templates and config folders) so revisions carry them, or use \`skycap rollback ${env.name} --to ${revision.short}\` for a recorded release.`,
+        details: {revision: revision.sha, file: shown},
+      })
+    }
+    warnings.push({message, file: shown})
+  }
   if (revision.dirty) {
     if (env.protected && options.refuseDirtyProtected) {
       throw new UserError(`the work tree has uncommitted changes and ${env.name} is protected`, {
         hint: `No image exists for uncommitted code: commit and push, let CI build ${revision.short}..., then deploy ${env.name}@<sha>.`,
       })
     }
-    warnings.push({message: `the work tree has uncommitted changes; ${revision.short} images were built from the last commit, not from them`, file: loaded.file})
-  }
-  // The manifests come from the work tree, the images from REV. For an older REV they may not match: skycap.yaml,
-  // templates or config files may have changed since. Protected environments refuse that mix (deploy); others warn.
-  if (!revision.atHead) {
-    const changed = await changedSince(loaded.dir, revision.sha, deployInputs(loaded, env))
-    if (changed.length) {
-      const files = `${changed.slice(0, 5).join(', ')}${changed.length > 5 ? ` and ${changed.length - 5} more` : ''}`
-      if (env.protected && options.refuseDirtyProtected) {
-        throw new UserError(`${files} changed since ${revision.short}, and ${env.name} is protected: the manifests would not be those of ${revision.short}`, {
-          hint: `Check out the revision (git switch --detach ${revision.short}) and deploy from there, or use \`skycap rollback ${env.name} --to ${revision.short}\` for a recorded release.`,
-          details: {revision: revision.sha, changed},
-        })
-      }
-      warnings.push({message: `${files} changed since ${revision.short}: the manifests are rendered from the work tree, the images are those of ${revision.short}`, file: loaded.file})
-    }
+    warnings.push({message: `the work tree has uncommitted changes; ${revision.short} images were built from the last commit, not from them`, file: shown})
   }
   const result = await renderEnvironment(loaded, env, revision, {services: options.services})
   return {...result, loaded, warnings}
+}
+
+async function prepareFromRevision(file: string, revision: Revision, options: PrepareOptions): Promise<PreparedRelease> {
+  const root = await repositoryRoot(dirname(file))
+  const userDir = dirname(file)
+  // Git names paths from the repository root with forward slashes; realpath because git resolved the root's links.
+  const configPath = relative(root, join(realpathSync(userDir), basename(file)))
+    .split(sep)
+    .join(posix.sep)
+  const folder = mkdtempSync(join(tmpdir(), REVISION_FOLDER_PREFIX))
+  const revFile = join(folder, configPath)
+  const revDir = dirname(revFile)
+  // Messages name a file as it lies in the work tree, marked with the revision: never the temporary folder.
+  const show = (path: string): string => {
+    const inFolder = relative(folder, path)
+    return inFolder.startsWith('..') || isAbsolute(inFolder) ? displayPath(path) : `${displayPath(join(userDir, relative(revDir, path)))} (at ${revision.short})`
+  }
+  try {
+    await extractTree(root, revision.sha, [configPath], folder)
+    if (!existsSync(revFile)) {
+      if (await isTracked(root, configPath)) {
+        throw new UserError(`${displayPath(file)} does not exist at ${revision.short} (${revision.input}): skycap cannot render that revision`, {
+          hint: `Deploy a revision that has ${basename(file)}, or one recorded earlier with \`skycap rollback\`.`,
+          details: {revision: revision.sha, file: displayPath(file)},
+        })
+      }
+      return await prepareFromWorkTree(file, revision, options, true)
+    }
+    const text = readFileSync(revFile, 'utf8')
+    await extractTree(root, revision.sha, await inputFolders(text, posix.dirname(configPath), show(revFile), revision), folder)
+    const loaded = await parseConfig(text, revFile, show)
+    const env = environmentOf(loaded, options.target)
+    const result = await renderEnvironment(loaded, env, revision, {services: options.services})
+    return {...result, loaded, warnings: [...loaded.warnings]}
+  } finally {
+    rmSync(folder, {recursive: true, force: true})
+  }
+}
+
+/** The environment `target` names (or skycap.yaml's default one). */
+function environmentOf(loaded: LoadedConfig, target: string | undefined): Environment {
+  return resolveEnvironment(loaded, parseTarget(target, loaded.config.defaultEnvironment).environment)
+}
+
+/**
+ * The folders skycap.yaml's text names (templates, config folders), relative to the repository root, so they can be
+ * copied from the revision before the config is validated (validation checks that they exist). Text that does not
+ * parse names none; validation reports it. A folder outside the repository has no revision: an error.
+ */
+async function inputFolders(text: string, configDir: string, shownFile: string, revision: Revision): Promise<string[]> {
+  const {parse} = await import('yaml')
+  let data: unknown
+  try {
+    data = parse(text)
+  } catch {
+    return []
+  }
+  const named: Array<[string, unknown]> = [['templates', field(data, 'templates') ?? 'deploy']]
+  for (const [name, svc] of entries(field(data, 'services'))) named.push([`services.${name}.config`, field(svc, 'config')])
+  for (const [envName, env] of entries(field(data, 'environments'))) {
+    named.push([`environments.${envName}.config`, field(env, 'config')])
+    for (const [name, svc] of entries(field(env, 'services'))) named.push([`environments.${envName}.services.${name}.config`, field(svc, 'config')])
+  }
+  const folders: string[] = []
+  for (const [key, value] of named) {
+    if (typeof value !== 'string' || value === '') continue
+    const inRepo = posix.normalize(posix.join(configDir, value.split(sep).join(posix.sep)))
+    if (isAbsolute(value) || inRepo.startsWith('..')) {
+      throw new UserError(`${shownFile}: ${key} "${value}" is outside the git repository, so it cannot be read at ${revision.short}`, {
+        hint: 'Keep templates and config folders inside the repository (relative to skycap.yaml), or deploy from a checkout of the revision.',
+        details: {revision: revision.sha, key, folder: value},
+      })
+    }
+    folders.push(inRepo)
+  }
+  return [...new Set(folders)]
+}
+
+function field(value: unknown, key: string): unknown {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>)[key] : undefined
+}
+
+function entries(value: unknown): Array<[string, unknown]> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) ? Object.entries(value) : []
 }

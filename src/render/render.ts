@@ -1,7 +1,6 @@
 import {existsSync, readdirSync, readFileSync, statSync} from 'node:fs'
 import {join, resolve} from 'node:path'
 
-import {displayPath} from '../config/load.js'
 import type {Environment, HealthCheck, LoadedConfig, PodTemplatePatch, ServiceConfig} from '../config/types.js'
 import {ConfigError, ConfigErrors} from '../errors.js'
 import type {Revision} from '../git/revision.js'
@@ -34,7 +33,7 @@ const NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/
 export async function renderEnvironment(loaded: LoadedConfig, env: Environment, revision: Revision, options: RenderOptions = {}): Promise<RenderResult> {
   await Promise.all([loadTemplateEngine(), loadYaml()])
   const {config, dir} = loaded
-  const shownConfig = displayPath(loaded.file)
+  const shownConfig = loaded.show(loaded.file)
 
   for (const name of options.services ?? []) {
     if (!env.services[name]) {
@@ -61,7 +60,7 @@ export async function renderEnvironment(loaded: LoadedConfig, env: Environment, 
     const selector = {[LABELS.name]: name, [LABELS.instance]: `${config.app}-${env.name}`}
     let configMapName: string | undefined
     if (svc.config !== undefined) {
-      const files = readConfigFiles(resolve(dir, svc.config), env.config ? resolve(dir, env.config, name) : undefined, shownConfig)
+      const files = readConfigFiles(resolve(dir, svc.config), env.config ? resolve(dir, env.config, name) : undefined, shownConfig, loaded.show)
       configMapName = `${name}-config-${files.hash}`
       const cm: KubeObject = {apiVersion: 'v1', kind: 'ConfigMap', metadata: {name: configMapName, labels}}
       if (Object.keys(files.data).length) cm.data = files.data
@@ -254,7 +253,7 @@ function repositoryTemplates(loaded: LoadedConfig, env: Environment): TemplateFi
   if (!existsSync(root)) {
     if (loaded.config.templates !== undefined) {
       const pos = loaded.locate(['templates'])
-      throw new ConfigError(`templates folder "${folder}" does not exist`, {file: displayPath(loaded.file), line: pos?.line, column: pos?.column}, {hint: 'Create it or remove the templates key.'})
+      throw new ConfigError(`templates folder "${folder}" does not exist`, {file: loaded.show(loaded.file), line: pos?.line, column: pos?.column}, {hint: 'Create it or remove the templates key.'})
     }
     return []
   }
@@ -265,7 +264,7 @@ function repositoryTemplates(loaded: LoadedConfig, env: Environment): TemplateFi
       .sort()
       .map((f) => {
         const file = join(dir, f)
-        return {file, shown: displayPath(file), text: readFileSync(file, 'utf8')}
+        return {file, shown: loaded.show(file), text: readFileSync(file, 'utf8')}
       })
   out.push(...list(root))
   for (const sub of readdirSync(root).sort()) {
@@ -273,7 +272,7 @@ function repositoryTemplates(loaded: LoadedConfig, env: Environment): TemplateFi
     if (!loaded.config.environments[sub]) {
       throw new ConfigError(
         `template folder "${folder}/${sub}" does not match any environment`,
-        {file: join(folder, sub)},
+        {file: loaded.show(join(root, sub))},
         {
           hint: `Folders under ${folder}/ hold templates for one environment; known: ${Object.keys(loaded.config.environments).join(', ')}.`,
         },

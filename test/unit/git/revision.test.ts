@@ -2,8 +2,7 @@ import {expect} from 'chai'
 import {execa} from 'execa'
 
 import {UserError} from '../../../src/errors.js'
-import {changedSince, parseTarget, resolveRevision} from '../../../src/git/revision.js'
-import {prepareRelease} from '../../../src/render/prepare.js'
+import {parseTarget, resolveRevision, targetRevision} from '../../../src/git/revision.js'
 import {TempRepo} from '../../helpers/repo.js'
 import {rejectsWithUserError} from '../../helpers/errors.js'
 
@@ -18,6 +17,15 @@ describe('revision specs', () => {
   it('uses the default environment when none is given', () => {
     expect(parseTarget(undefined, 'staging')).to.deep.equal({environment: 'staging'})
     expect(parseTarget('@abc123', 'staging')).to.deep.equal({environment: 'staging', revision: 'abc123'})
+  })
+
+  it('reads REV before the config is known (the default environment is not needed)', () => {
+    expect(targetRevision('prod@v1.2.0')).to.equal('v1.2.0')
+    expect(targetRevision('@HEAD~1')).to.equal('HEAD~1')
+    expect(targetRevision('prod@feature/x@y')).to.equal('feature/x@y')
+    for (const none of [undefined, '', 'prod']) expect(targetRevision(none), String(none)).to.equal(undefined)
+    // Malformed specs name no revision here; parseTarget rejects them once skycap.yaml is read.
+    for (const bad of ['Prod@v1', 'prod@', 'prod@a b', 'prod@-rf']) expect(targetRevision(bad), bad).to.equal(undefined)
   })
 
   it('rejects malformed specs with exit 2', () => {
@@ -101,45 +109,5 @@ describe('revision resolution (real git)', function () {
   it('never passes an option-looking revision to git', async () => {
     const e = await rejectsWithUserError(resolveRevision(repo.dir, '--output=/tmp/x'))
     expect(e.message).to.contain('is not a revision')
-  })
-})
-
-describe('deploy inputs of an older revision (work tree vs REV)', function () {
-  this.timeout(20_000)
-  let repo: TempRepo
-  let first: string
-  beforeEach(async () => {
-    repo = await TempRepo.fromFixture('shop')
-    first = await repo.git('rev-parse', 'HEAD')
-  })
-  afterEach(() => repo.remove())
-
-  it('lists changed, added and untracked files under the given paths only', async () => {
-    repo.write('config/web/app.properties', 'changed=1\n')
-    repo.write('README.txt', 'outside the deploy inputs\n')
-    await repo.commit('second')
-    repo.write('deploy/new.yaml', 'kind: ConfigMap\n')
-    expect(await changedSince(repo.dir, first, ['skycap.yaml', 'deploy', 'config/web'])).to.deep.equal(['config/web/app.properties', 'deploy/new.yaml'])
-    expect(await changedSince(repo.dir, 'HEAD', ['skycap.yaml'])).to.deep.equal([])
-  })
-
-  it('an older revision with changed config: a protected deploy refuses (exit 2), render warns', async () => {
-    repo.write('config/web/app.properties', 'changed=1\n')
-    await repo.commit('second')
-    const e = await rejectsWithUserError(prepareRelease({target: `prod@${first.slice(0, 8)}`, cwd: repo.dir, refuseDirtyProtected: true}))
-    expect(e.message).to.contain(`config/web/app.properties changed since ${first.slice(0, 7)}, and prod is protected`)
-    expect(e.hint).to.contain(`git switch --detach ${first.slice(0, 7)}`)
-    const rendered = await prepareRelease({target: `staging@${first.slice(0, 8)}`, cwd: repo.dir, refuseDirtyProtected: true})
-    expect(rendered.warnings.map((w) => w.message)).to.include(
-      `config/web/app.properties changed since ${first.slice(0, 7)}: the manifests are rendered from the work tree, the images are those of ${first.slice(0, 7)}`,
-    )
-  })
-
-  it('an older revision whose deploy inputs did not change deploys anywhere without a warning', async () => {
-    repo.write('src/app.js', 'code only\n')
-    await repo.commit('code')
-    const prepared = await prepareRelease({target: `prod@${first.slice(0, 8)}`, cwd: repo.dir, refuseDirtyProtected: true})
-    expect(prepared.revision.sha).to.equal(first)
-    expect(prepared.warnings.filter((w) => w.message.includes('changed since'))).to.deep.equal([])
   })
 })
