@@ -2,6 +2,9 @@
 // every scenario repeated in one test: single-service happy paths hide the races these guard against.
 import {expect} from 'chai'
 import {execa} from 'execa'
+import {mkdtempSync, rmSync, writeFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
 
 import {cliPath, TempRepo} from '../helpers/repo.js'
 import {TestApp} from './app.js'
@@ -272,6 +275,42 @@ describe('rollouts you can trust (real cluster, four services)', function () {
     await app.change(() => quad(ns.name, 2), 'fixed')
     const next = await app.json([...DEPLOY, 'test'])
     expect(next.exitCode, next.stderr).to.equal(0)
+  })
+
+  it('a user with the view role (no Secret access) runs history and status', async () => {
+    expect((await app.cli([...DEPLOY, 'test'])).exitCode).to.equal(0)
+    await app.change(() => quad(ns.name, 1), 'round 1')
+    expect((await app.cli([...DEPLOY, 'test'])).exitCode).to.equal(0)
+    await kubectl(['create', 'serviceaccount', 'viewer'], {namespace: ns.name})
+    await kubectl(['create', 'rolebinding', 'viewer-views', '--clusterrole=view', `--serviceaccount=${ns.name}:viewer`], {namespace: ns.name})
+    const token = (await kubectl(['create', 'token', 'viewer'], {namespace: ns.name})).stdout.trim()
+    const dir = mkdtempSync(join(tmpdir(), 'skycap-view-'))
+    try {
+      const kubeconfig = join(dir, 'kubeconfig')
+      const {stdout: flat} = await kubectl(['config', 'view', '--raw', '--flatten', '--minify', '--context', testCluster().context])
+      writeFileSync(kubeconfig, flat)
+      await kubectl(['config', '--kubeconfig', kubeconfig, 'set-credentials', 'viewer', `--token=${token}`])
+      await kubectl(['config', '--kubeconfig', kubeconfig, 'set-context', testCluster().context, '--user=viewer'])
+      const env = {KUBECONFIG: kubeconfig}
+      // The control: this user may not read Secrets.
+      const secrets = await execa(testCluster().kubectlPath, ['--kubeconfig', kubeconfig, '-n', ns.name, 'get', 'secrets'], {reject: false})
+      expect(secrets.exitCode).to.not.equal(0)
+      expect(secrets.stderr).to.match(/forbidden/)
+      const history = await waitFor('the role binding to take effect', async () => {
+        const r = await app.json(['history', 'test'], {env})
+        return r.exitCode === 0 ? r : undefined
+      })
+      expect(history.doc.result.releases.map((x: any) => [x.number, x.action, x.result])).to.deep.equal([
+        [2, 'deploy', 'succeeded'],
+        [1, 'deploy', 'succeeded'],
+      ])
+      const status = await app.json(['status', 'test'], {env})
+      expect(status.exitCode, status.stderr).to.equal(0)
+      expect(status.doc.result.lastRelease).to.include({number: 2})
+      expect(status.doc.result.services.map((x: any) => x.service).sort()).to.deep.equal(['api', 'cache', 'web', 'worker'])
+    } finally {
+      rmSync(dir, {recursive: true, force: true})
+    }
   })
 
   it('a protected first deploy asks before creating anything: "no" leaves no namespace, "yes" deploys', async () => {
