@@ -65,7 +65,7 @@ export interface DeployReport {
     to: number | null
     /** The history entry of the rollback itself. */
     release: number | null
-    result: 'succeeded' | 'failed' | 'skipped'
+    result: 'succeeded' | 'failed' | 'skipped' | 'interrupted'
     reason?: string
     /** After a failed rollback: what the Deployments run now. */
     running?: string
@@ -272,6 +272,11 @@ async function applyWatchRecord(
       : rb.result === 'skipped'
         ? `; not rolled back (${rb.reason})`
         : `; the rollback to release ${rb.to} failed too (${rb.reason})${rb.running ? `; now running: ${rb.running}` : ''}`
+  if (rb?.result === 'interrupted')
+    throw new InterruptedError(`release ${report.release} of ${env.name} failed (${cause}); the rollback to release ${rb.to} was ${rb.reason}${rb.running ? `; now running: ${rb.running}` : ''}`, {
+      hint: `Check \`skycap status ${env.name}\`; \`skycap rollback ${env.name}\` finishes the job.`,
+      details: {report},
+    })
   if (rollout.outcome === 'interrupted')
     throw new InterruptedError(`deploy of ${env.name} interrupted; the lock was released and the rollout left as it was`, {
       hint: `Check \`skycap status ${env.name}\`; deploy again or roll back.`,
@@ -348,12 +353,16 @@ async function autoRollback(
       intervalMs: deps.intervalMs,
     })
   } catch (error) {
+    // Stopped while applying (Ctrl-C kills kubectl too): an interruption, not a failure of the rollback.
+    if (deps.signal?.aborted) rollout = {outcome: 'interrupted', applied: [], statuses: [], interrupted: [], failures: []}
     // The cluster refused the old manifests (an admission policy, a quota, an API that went away): the rollback
     // failed, and the report must say so rather than end in a bare kubectl error.
-    if (!(error instanceof KubectlError) || deps.signal?.aborted) throw error
-    rollout = {outcome: 'failed', applied: [], statuses: [], interrupted: [], failures: [{ref: 'kubectl apply', message: error.message.split('\n')[0] ?? '', events: [], logs: []}]}
+    else if (error instanceof KubectlError)
+      rollout = {outcome: 'failed', applied: [], statuses: [], interrupted: [], failures: [{ref: 'kubectl apply', message: error.message.split('\n')[0] ?? '', events: [], logs: []}]}
+    else throw error
   }
   const ok = rollout.outcome === 'ready'
+  const stopped = rollout.outcome === 'interrupted'
   if (ok) {
     const leftovers = await findPrunable(target.kubectl, selector, objects)
     await prune(target.kubectl, leftovers)
@@ -361,11 +370,15 @@ async function autoRollback(
   } else {
     for (const f of rollout.failures) deps.reporter.info(formatFailure(f))
   }
-  const reason = ok ? undefined : blame(rollout, rollout.outcome === 'timeout' ? 'timed out' : rollout.outcome)
+  const reason = ok
+    ? undefined
+    : stopped
+      ? 'interrupted: the rollback was applied (or started to be) and not watched to the end'
+      : blame(rollout, rollout.outcome === 'timeout' ? 'timed out' : rollout.outcome)
   const running = ok ? undefined : await whatRuns(target.kubectl, selector).catch(() => undefined)
   const record: ReleaseRecord = {
     ...rollbackRecord(previous, prepared.app, prepared.environment.name, number, 'automatic', failed),
-    result: ok ? 'succeeded' : rollout.outcome === 'interrupted' ? 'interrupted' : 'failed',
+    result: ok ? 'succeeded' : stopped ? 'interrupted' : 'failed',
     startedAt: new Date(started).toISOString(),
     finishedAt: new Date(clock()).toISOString(),
     durationMs: clock() - started,
@@ -378,7 +391,7 @@ async function autoRollback(
   return {
     to: previous.record.number,
     release: number,
-    result: ok ? 'succeeded' : 'failed',
+    result: ok ? 'succeeded' : stopped ? 'interrupted' : 'failed',
     failures: rollout.failures,
     ...(reason ? {reason} : {}),
     ...(running ? {running} : {}),

@@ -249,6 +249,33 @@ describe('rollouts you can trust (real cluster, four services)', function () {
     }
   })
 
+  it('Ctrl-C during the automatic rollback: exit 130, saying the rollback was not watched to the end; both entries recorded', async () => {
+    expect((await app.cli([...DEPLOY, 'test'])).exitCode).to.equal(0)
+    await app.change(() => quad(ns.name, 1, 'api'), 'api crashes')
+    const child = execa('node', [cliPath, ...DEPLOY, 'test', '--timeout', '3m'], {cwd: app.repo.dir, reject: false, env: {NO_COLOR: '1', CI: 'true'}})
+    let err = ''
+    let sent = false
+    child.stderr?.on('data', (d) => {
+      err += d
+      // Once: a second Ctrl-C forces quit.
+      if (!sent && err.includes('Rolling back to release 1')) sent = child.kill('SIGINT')
+    })
+    const r = await child
+    expect(r.exitCode, err).to.equal(130)
+    expect(err, err).to.match(/release 2 of test failed \(Deployment\/api: .*\); the rollback to release 1 was interrupted: the rollback was applied \(or started to be\) and not watched to the end/)
+    const history = (await app.json(['history', 'test'])).doc.result.releases
+    expect(history.map((x: any) => [x.number, x.action, x.result])).to.deep.equal([
+      [3, 'rollback', 'interrupted'],
+      [2, 'deploy', 'failed'],
+      [1, 'deploy', 'succeeded'],
+    ])
+    expect((await kubectl(['get', 'lease', 'skycap-lock-quad', '--ignore-not-found', '-o', 'name'], {namespace: ns.name})).stdout).to.equal('')
+    // skycap rollback finishes the job.
+    const back = await app.json(['rollback', 'test'])
+    expect(back.exitCode, back.stderr).to.equal(0)
+    await expectRunning(app, 0)
+  })
+
   it('a SIGKILLed deploy frees the environment within about a minute (the lease is short and renewed while a deploy runs)', async () => {
     expect((await app.cli([...DEPLOY, 'test'])).exitCode).to.equal(0)
     await app.change(() => quad(ns.name, 1).replace('    port: 8080\n', '    port: 8080\n    labels: {sim.kwok.test/behavior: not-ready}\n'), 'web never ready')
