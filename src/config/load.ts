@@ -3,6 +3,7 @@ import {dirname, join, relative, resolve} from 'node:path'
 
 import {ConfigError, ConfigErrors} from '../errors.js'
 import {loadValidator, validateAgainstSchema} from './validate.js'
+import {documentData} from './yaml.js'
 import type {ConfigWarning, LoadedConfig, SkycapConfig} from './types.js'
 
 export const CONFIG_FILE = 'skycap.yaml'
@@ -82,7 +83,7 @@ export async function parseConfig(text: string, file: string): Promise<LoadedCon
     return locate(parent)
   }
 
-  const data: unknown = doc.toJS()
+  const data = documentData(await import('yaml'), doc, shown, lineCounter)
   await loadValidator()
   const problems = validateAgainstSchema(data)
   if (problems.length > 0) {
