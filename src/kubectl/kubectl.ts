@@ -255,7 +255,8 @@ export function classify(args: readonly string[], stderr: string, context?: stri
     kind = 'conflict'
     hint = 'Someone changed the object at the same time; retry.'
   } else if (/\(NotFound\)|not found|doesn't have a resource type/.test(text)) kind = 'not_found'
-  else if (/\(Invalid\)|is invalid|error validating|unknown field|error parsing|BadRequest|strict decoding error/.test(text)) {
+  else if (/\(Invalid\)|is invalid|error validating|unknown field|error parsing|BadRequest|strict decoding error|failed to create typed patch object|expected \w+, got /.test(text)) {
+    // Server-side apply reports a value of the wrong type (a number in stringData) as "failed to create typed patch object".
     kind = 'invalid'
     hint = 'Fix the object in its template or in skycap.yaml; nothing was changed.'
   } else if (/timed out|Timeout|deadline exceeded/.test(text)) kind = 'timeout'

@@ -1,6 +1,6 @@
 import {connect, type KubectlFactory, openEnvironment} from '../deploy/target.js'
 import {parseDuration} from '../duration.js'
-import {KubectlError, SkycapError, UserError} from '../errors.js'
+import {InterruptedError, KubectlError, SkycapError, UserError} from '../errors.js'
 import type {StreamingProcess} from '../kubectl/kubectl.js'
 import {LABELS, type KubeObject} from '../render/objects.js'
 import {abortableSleep} from '../sleep.js'
@@ -232,7 +232,9 @@ export async function streamLogs(options: LogsOptions, deps: LogsDeps): Promise<
           if (controller.signal.aborted) break
           await sync(pods)
         } catch (error) {
-          if (!controller.signal.aborted) throw error
+          // Ctrl-C reaches kubectl too, perhaps before our handler aborts: either way it is the end of -f, not a failure.
+          if (controller.signal.aborted || error instanceof InterruptedError) break
+          throw error
         }
       }
       for (const st of streams.values()) st.proc?.kill()

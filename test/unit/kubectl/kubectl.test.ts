@@ -46,6 +46,12 @@ describe('kubectl wrapper', () => {
     ['Error from server (Conflict): Operation cannot be fulfilled: the object has been modified', 'kubectl_conflict', 'KubectlError', ExitCode.FAILED],
     ['The Service "bad" is invalid: spec.ports[0].port: Invalid value: 99999', 'kubectl_invalid', 'KubectlError', ExitCode.INVALID],
     ['error: context "nope" does not exist', 'kubectl_no_context', 'KubectlError', ExitCode.INVALID],
+    [
+      'Error from server: failed to create typed patch object (shop/pins; /v1, Kind=Secret): .stringData.PIN: expected string, got &value.valueUnstructured{Value:(redacted)}',
+      'kubectl_invalid',
+      'KubectlError',
+      ExitCode.INVALID,
+    ],
     ['Unable to connect to the server: dial tcp 127.0.0.1:6443: connect: connection refused', 'unreachable', 'UnreachableError', ExitCode.UNREACHABLE],
   ]
   for (const [stderr, code, type, exit] of cases) {
