@@ -29,7 +29,8 @@ export const execaRunner: ProcessRunner = async (file, args, options) => {
     const r = await execa(file, args, {input: options.input, timeout: options.timeoutMs, cancelSignal: options.signal, reject: false, stripFinalNewline: false, env: options.env})
     if (r.failed && r.exitCode === undefined) {
       if ((r as {code?: string}).code === 'ENOENT') throw Object.assign(new Error(`${file}: not found`), {code: 'ENOENT'})
-      return {exitCode: -1, stdout: String(r.stdout ?? ''), stderr: String(r.stderr || r.message), signal: r.signal}
+      // A kubectl that execa killed for its timeoutMs is a timeout, not an interruption: no signal then.
+      return {exitCode: -1, stdout: String(r.stdout ?? ''), stderr: String(r.stderr || r.message), signal: r.timedOut ? undefined : r.signal}
     }
     return {exitCode: r.exitCode ?? -1, stdout: String(r.stdout ?? ''), stderr: String(r.stderr ?? '')}
   } catch (error) {

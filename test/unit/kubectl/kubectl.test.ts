@@ -1,7 +1,7 @@
 import {expect} from 'chai'
 
 import {ExitCode, InterruptedError, KubectlError, UnreachableError} from '../../../src/errors.js'
-import {classify} from '../../../src/kubectl/kubectl.js'
+import {classify, execaRunner} from '../../../src/kubectl/kubectl.js'
 import {fakeKubectl} from '../../helpers/fake-kubectl.js'
 
 describe('kubectl wrapper', () => {
@@ -156,5 +156,18 @@ describe('kubectl: interrupted', () => {
     const fake = fakeKubectl([{argv: ['--request-timeout=30s', 'get', 'pods'], result: {exitCode: 1, stderr: 'error: the server doesn\'t have a resource type "podz"'}}])
     const error = await fake.kubectl.run(['get', 'pods']).catch((e: unknown) => e)
     expect(error).to.be.instanceOf(KubectlError)
+  })
+})
+
+describe('kubectl: how the real runner reports a killed process', () => {
+  it('reports the signal of a process killed by SIGINT', async () => {
+    const r = await execaRunner(process.execPath, ['-e', "process.kill(process.pid, 'SIGINT')"], {})
+    expect(r).to.include({exitCode: -1, signal: 'SIGINT'})
+  })
+
+  it('reports no signal for a process it killed for its timeout (a timeout, not an interruption)', async () => {
+    const r = await execaRunner(process.execPath, ['-e', 'setTimeout(() => {}, 10000)'], {timeoutMs: 200})
+    expect(r.exitCode).to.equal(-1)
+    expect(r.signal).to.equal(undefined)
   })
 })
