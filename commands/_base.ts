@@ -1,7 +1,7 @@
 import {Command, Errors, Flags, Interfaces} from '@oclif/core'
 
 import {defaultKubectlFactory, type KubectlFactory} from '../src/deploy/target.js'
-import {ConfigErrors, ExitCode, type ExitCodeValue, SkycapError} from '../src/errors.js'
+import {ConfigErrors, ExitCode, type ExitCodeValue, InterruptedError, SkycapError} from '../src/errors.js'
 import {Kubectl} from '../src/kubectl/kubectl.js'
 import {confirmOnTerminal} from '../src/ui/confirm.js'
 import {progressMode, stderrReporter, type Reporter} from '../src/ui/output.js'
@@ -12,6 +12,9 @@ import {progressMode, stderrReporter, type Reporter} from '../src/ui/output.js'
  */
 export abstract class SkycapCommand extends Command {
   static override enableJsonFlag = true
+
+  /** The SIGINT/SIGTERM that arrived, if one did (see abortOnSignals). */
+  private interruptedBy?: NodeJS.Signals
 
   static override baseFlags = {
     config: Flags.string({description: 'Path to skycap.yaml (default: found from the current directory upward).', helpGroup: 'GLOBAL'}),
@@ -33,6 +36,7 @@ export abstract class SkycapCommand extends Command {
   protected abortOnSignals(doing = 'stopping and releasing the lock'): AbortSignal {
     const controller = new AbortController()
     const onSignal = (signal: NodeJS.Signals) => {
+      this.interruptedBy = signal
       process.stderr.write(`\nReceived ${signal}: ${doing} (again to force quit)\n`)
       controller.abort()
       process.once(signal, () => process.exit(ExitCode.INTERRUPTED))
@@ -55,6 +59,11 @@ export abstract class SkycapCommand extends Command {
   protected override async catch(error: Error & {exitCode?: number; oclif?: {exit?: number}}): Promise<never> {
     // this.exit() throws ExitError: a chosen exit code, not a failure.
     if (error instanceof Errors.ExitError) throw error
+    // Whatever failed after a SIGINT/SIGTERM failed because of it (a child of the process group got it too, and may
+    // have exited with its own code before our handler ran): report the interruption, exit 130.
+    if (this.interruptedBy && !(error instanceof InterruptedError)) {
+      error = new InterruptedError(`interrupted by ${this.interruptedBy}: ${error.message}`, {cause: error, hint: 'Check `skycap status` to see what was applied.'})
+    }
     const exitCode = exitCodeFor(error)
     const verbose = this.argv.includes('--verbose') || Boolean(process.env.DEBUG)
     if (this.jsonEnabled()) {

@@ -5,6 +5,7 @@ import {ConfigError, ConfigErrors} from '../errors.js'
 import {checkPatch, POD_TEMPLATE_MERGE_KEYS} from '../render/strategic-merge.js'
 import {deepMerge} from './environment.js'
 import {loadValidator, validateAgainstSchema} from './validate.js'
+import {documentData} from './yaml.js'
 import type {ConfigWarning, LoadedConfig, ServiceConfig, SkycapConfig} from './types.js'
 
 export const CONFIG_FILE = 'skycap.yaml'
@@ -93,7 +94,7 @@ export async function parseConfig(text: string, file: string, show: (path: strin
     return locate(parent)
   }
 
-  const data: unknown = doc.toJS()
+  const data = documentData(await import('yaml'), doc, shown, lineCounter)
   await loadValidator()
   const problems = validateAgainstSchema(data)
   if (problems.length > 0) {

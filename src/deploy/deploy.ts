@@ -122,6 +122,8 @@ export async function deploy(options: DeployOptions, deps: DeployDeps): Promise<
       const summary = await changeSummary(kubectl, objects)
       await confirmProtected(env, deps, 'deploy', `Deploy ${prepared.app} ${prepared.revision.short} to PROTECTED ${env.name} (context ${target.context}, namespace ${env.namespace})?\n${summary}`)
     }
+    // A signal during validation: stop before the lock, the first change (a namespace created above goes again).
+    if (deps.signal?.aborted) throw new InterruptedError(`interrupted during validation of ${env.name}; nothing was changed`)
   } catch (error) {
     if (createNamespace) {
       reporter.info(`Deleting namespace ${env.namespace} again: nothing was deployed`)

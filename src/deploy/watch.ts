@@ -2,6 +2,7 @@ import type {Kubectl} from '../kubectl/kubectl.js'
 import type {KubeObject} from '../render/objects.js'
 import {statusOf, watchResources, WATCHED_KINDS} from '../resources/kinds.js'
 import {ClusterSnapshot, type ResourceStatus} from '../resources/status.js'
+import {abortableSleep} from '../sleep.js'
 
 export type WatchOutcome = 'ready' | 'failed' | 'timeout' | 'interrupted'
 
@@ -65,16 +66,4 @@ export async function watchRollout(options: WatchOptions): Promise<WatchResult> 
     if (clock() >= options.deadline) return {outcome: 'timeout', statuses}
     await abortableSleep(Math.min(interval, Math.max(0, options.deadline - clock())), options.signal)
   }
-}
-
-function abortableSleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const t = setTimeout(done, ms)
-    function done() {
-      clearTimeout(t)
-      signal?.removeEventListener('abort', done)
-      resolve()
-    }
-    signal?.addEventListener('abort', done, {once: true})
-  })
 }

@@ -1,12 +1,15 @@
 import {PassThrough} from 'node:stream'
 
 import {InterruptedError, KubectlError, type KubectlFailureKind, UnreachableError, UserError} from '../errors.js'
+import {SecretRedactor} from './redact.js'
 
 /** What a finished child process left behind. */
 export interface ProcessResult {
   exitCode: number
   stdout: string
   stderr: string
+  /** The signal that killed the process (it then has no exit code of its own). */
+  signal?: string
 }
 
 export interface RunOptions {
@@ -26,7 +29,8 @@ export const execaRunner: ProcessRunner = async (file, args, options) => {
     const r = await execa(file, args, {input: options.input, timeout: options.timeoutMs, cancelSignal: options.signal, reject: false, stripFinalNewline: false, env: options.env})
     if (r.failed && r.exitCode === undefined) {
       if ((r as {code?: string}).code === 'ENOENT') throw Object.assign(new Error(`${file}: not found`), {code: 'ENOENT'})
-      return {exitCode: -1, stdout: String(r.stdout ?? ''), stderr: String(r.stderr || r.message)}
+      // A kubectl that execa killed for its timeoutMs is a timeout, not an interruption: no signal then.
+      return {exitCode: -1, stdout: String(r.stdout ?? ''), stderr: String(r.stderr || r.message), signal: r.timedOut ? undefined : r.signal}
     }
     return {exitCode: r.exitCode ?? -1, stdout: String(r.stdout ?? ''), stderr: String(r.stderr ?? '')}
   } catch (error) {
@@ -107,6 +111,9 @@ const TRANSIENT = [
   /net\/http: request canceled while waiting for connection/,
 ]
 
+// A kubectl that died of one of these was interrupted (by the user or our own signal handling), not refused.
+const INTERRUPTS = new Set(['SIGINT', 'SIGTERM', 'SIGHUP'])
+
 /** The one place that spawns kubectl. */
 export class Kubectl {
   readonly binary: string
@@ -160,11 +167,17 @@ export class Kubectl {
   /** Runs kubectl; throws a classified KubectlError on failure unless allowFailure. */
   async run(args: string[], options: CallOptions = {}): Promise<ProcessResult> {
     const argv = this.argv(args, options.namespaced ?? true)
+    // What kubectl prints may quote the Secrets it was given: every result leaves here without their values.
+    const redactor = SecretRedactor.forInput(options.input)
     for (let attempt = 0; ; attempt++) {
       this.trace?.([this.binary, ...argv])
       this.spawned++
-      const result = await this.runner(this.binary, argv, options)
-      if (result.exitCode !== 0 && options.signal?.aborted) throw new InterruptedError('interrupted; kubectl was stopped', {hint: 'Check `skycap status` to see what was applied.'})
+      const raw = await this.runner(this.binary, argv, options)
+      const result = {...raw, stdout: redactor.redact(raw.stdout), stderr: redactor.redact(raw.stderr)}
+      // Ctrl-C reaches the whole process group: kubectl dies of the SIGINT, perhaps before our own handler has run.
+      if (result.exitCode !== 0 && (options.signal?.aborted || INTERRUPTS.has(result.signal ?? ''))) {
+        throw new InterruptedError(`interrupted; kubectl was stopped${result.signal ? ` (${result.signal})` : ''}`, {hint: 'Check `skycap status` to see what was applied.'})
+      }
       if (result.exitCode === 0 || options.allowFailure) return result
       const transient = TRANSIENT.some((re) => re.test(result.stderr))
       if (transient && (options.idempotent ?? true) && attempt < this.retries && !options.signal?.aborted) {
@@ -190,18 +203,45 @@ export class Kubectl {
   }
 }
 
+// kubectl's words when it cannot talk to the API server: down (refused), killed mid-request (EOF, reset),
+// firewalled or off the VPN (timeouts, no route), or a wrong address. "Error from server" means it did answer.
+const UNREACHABLE = [
+  /Unable to connect to the server/,
+  /The connection to the server \S+ was refused/,
+  /connection refused/,
+  /TLS handshake timeout/,
+  /i\/o timeout/,
+  /no route to host/,
+  /network is unreachable/,
+  /no such host/,
+  /connection reset by peer/,
+  /http2: client connection lost/,
+  /server sent GOAWAY/,
+  /"https?:\/\/[^"]+": (unexpected )?EOF\s*$/m,
+  /^(error: )?(unexpected )?EOF\s*$/m,
+  /dial tcp/,
+]
+
+// client-go's log lines (`E1130 14:37:08.782026   10391 memcache.go:265] ...`): noise before kubectl's own message.
+const KLOG = /^[IWEF]\d{4} \d{2}:\d{2}:\d{2}\.\d+\s+\d+ [\w.-]+:\d+\] /
+
 /** Turns kubectl's stderr into a typed error with a next step. */
 export function classify(args: readonly string[], stderr: string, context?: string): KubectlError | UnreachableError | UserError {
   const text = stderr.trim()
-  const first = text.split('\n').find((l) => l.trim()) ?? `kubectl ${args[0] ?? ''} failed`
+  const lines = text.split('\n').filter((l) => l.trim() && !KLOG.test(l))
+  const first = lines[0] ?? `kubectl ${args[0] ?? ''} failed`
   const where = context ? ` (context ${context})` : ''
   if (/context "([^"]+)" does not exist|no context exists with the name/.test(text)) {
     return new KubectlError('no_context', `kube context "${context}" is not in your kubeconfig`, args, text, {
       hint: "Check `kubectl config get-contexts`, or fix the environment's context in skycap.yaml. Nothing was changed.",
     })
   }
-  if (/Unable to connect to the server|connection refused|no such host|dial tcp|i\/o timeout|no route to host|the server could not find the requested resource \(get namespaces/i.test(text)) {
-    return new UnreachableError(`cannot reach the cluster${where}: ${first.replace(/^error: /i, '')}`, {hint: 'Check the VPN/network, that the cluster is up, and `kubectl cluster-info`.'})
+  const answered = /^Error from server|failed calling webhook/m.test(text)
+  // A server that answers 404 to the namespace lookup is not a Kubernetes API server (a wrong address or proxy).
+  if ((!answered && UNREACHABLE.some((re) => re.test(text))) || /the server could not find the requested resource \(get namespaces/.test(text)) {
+    return new UnreachableError(`cannot reach the cluster's API server${where}: ${unreachableReason(text, lines)}`, {
+      hint: `Check that the cluster is up, that you are on its network or VPN, and that the server address of ${context ? `context ${context}` : 'the current context'} in your kubeconfig is right (\`kubectl${context ? ` --context ${context}` : ''} cluster-info\`).`,
+    })
   }
   if (/provide credentials|Unauthorized|must be logged in/i.test(text)) {
     return new UnreachableError(`the cluster refused your credentials${where}`, {hint: 'Log in again (refresh your kubeconfig credentials) and retry.'})
@@ -216,7 +256,8 @@ export function classify(args: readonly string[], stderr: string, context?: stri
     kind = 'conflict'
     hint = 'Someone changed the object at the same time; retry.'
   } else if (/\(NotFound\)|not found|doesn't have a resource type/.test(text)) kind = 'not_found'
-  else if (/\(Invalid\)|is invalid|error validating|unknown field|error parsing|BadRequest|strict decoding error/.test(text)) {
+  else if (/\(Invalid\)|is invalid|error validating|unknown field|error parsing|BadRequest|strict decoding error|failed to create typed patch object|expected \w+, got /.test(text)) {
+    // Server-side apply reports a value of the wrong type (a number in stringData) as "failed to create typed patch object".
     kind = 'invalid'
     hint = 'Fix the object in its template or in skycap.yaml; nothing was changed.'
   } else if (/timed out|Timeout|deadline exceeded/.test(text)) kind = 'timeout'
@@ -237,4 +278,16 @@ export function classify(args: readonly string[], stderr: string, context?: stri
     text,
     {hint},
   )
+}
+
+/** kubectl's one-line summary of why it could not connect, without its boilerplate. */
+function unreachableReason(text: string, lines: string[]): string {
+  const summary = lines.find((l) => /^(Unable to connect to the server|The connection to the server)/.test(l)) ?? lines[0]
+  // Only client-go log lines: their err="..." says what happened.
+  const reason = summary ?? /err="((?:[^"\\]|\\.)*)"/.exec(text)?.[1]?.replaceAll('\\"', '"') ?? 'no answer'
+  return reason
+    .replace(/^error: /i, '')
+    .replace(/^Unable to connect to the server: /, '')
+    .replace(/ - did you specify the right host or port\?$/, '')
+    .replace(/^The connection/, 'the connection')
 }

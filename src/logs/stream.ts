@@ -1,8 +1,9 @@
 import {connect, type KubectlFactory, openEnvironment} from '../deploy/target.js'
 import {parseDuration} from '../duration.js'
-import {KubectlError, SkycapError, UserError} from '../errors.js'
+import {InterruptedError, KubectlError, SkycapError, UserError} from '../errors.js'
 import type {StreamingProcess} from '../kubectl/kubectl.js'
 import {LABELS, type KubeObject} from '../render/objects.js'
+import {abortableSleep} from '../sleep.js'
 import type {Reporter} from '../ui/output.js'
 import {LogChunkProcessor} from './chunks.js'
 import {configuredExcludes, lineFilter} from './filter.js'
@@ -90,7 +91,16 @@ export async function streamLogs(options: LogsOptions, deps: LogsDeps): Promise<
   deps.out.on('error', onOutError)
 
   const streams = new Map<string, Stream>()
+  // One listener stops every stream (one per stream would add up past Node's limit of 10 listeners).
+  controller.signal.addEventListener('abort', () => {
+    for (const st of streams.values()) if (!st.ended) st.proc?.kill()
+  })
   const seenPods = new Set<string>()
+  const paused = new Set<NodeJS.ReadableStream>()
+  const resumePaused = () => {
+    for (const p of paused) p.resume()
+    paused.clear()
+  }
   let warnedCap = false
   const format: FormatOptions = {colour: deps.colour && !options.json, showContainer: false, timestamps: options.timestamps ?? false, json: options.json ?? false}
 
@@ -106,7 +116,7 @@ export async function streamLogs(options: LogsOptions, deps: LogsDeps): Promise<
     }
     if (options.previous) args.push('--previous')
     st.ended = false
-    st.proc = kubectl.spawn(args, {signal: controller.signal})
+    st.proc = kubectl.spawn(args)
     pump(st)
   }
 
@@ -115,9 +125,10 @@ export async function streamLogs(options: LogsOptions, deps: LogsDeps): Promise<
     const write = (text: Buffer | undefined) => {
       if (!text || controller.signal.aborted) return
       if (!deps.out.write(text)) {
-        // Back-pressure: stop reading kubectl until the terminal or pipe catches up.
+        // Back-pressure: stop reading kubectl until the terminal or pipe catches up (one drain listener for all).
+        if (paused.size === 0) deps.out.once('drain', resumePaused)
+        paused.add(proc.stdout)
         proc.stdout.pause()
-        deps.out.once('drain', () => proc.stdout.resume())
       }
     }
     proc.stdout.on('data', (chunk: Buffer) => write(st.processor.pushBytes(chunk)))
@@ -213,15 +224,17 @@ export async function streamLogs(options: LogsOptions, deps: LogsDeps): Promise<
       if (pods.length === 0) deps.reporter.info(`no pods of ${services.join(', ')} yet; waiting for some (Ctrl-C to stop)`)
       await sync(pods)
       while (!controller.signal.aborted) {
-        await new Promise<void>((resolve) => {
-          const t = setTimeout(resolve, options.pollMs ?? 2000)
-          controller.signal.addEventListener('abort', () => (clearTimeout(t), resolve()), {once: true})
-        })
+        await abortableSleep(options.pollMs ?? 2000, controller.signal)
         if (controller.signal.aborted) break
         try {
-          await sync(await listPods())
+          const pods = await listPods()
+          // Stopped while listing: start no stream that would only be killed again.
+          if (controller.signal.aborted) break
+          await sync(pods)
         } catch (error) {
-          if (!controller.signal.aborted) throw error
+          // Ctrl-C reaches kubectl too, perhaps before our handler aborts: either way it is the end of -f, not a failure.
+          if (controller.signal.aborted || error instanceof InterruptedError) break
+          throw error
         }
       }
       for (const st of streams.values()) st.proc?.kill()
@@ -231,6 +244,7 @@ export async function streamLogs(options: LogsOptions, deps: LogsDeps): Promise<
   } finally {
     deps.signal?.removeEventListener('abort', stop)
     deps.out.off('error', onOutError)
+    deps.out.off('drain', resumePaused)
     for (const st of streams.values()) if (!st.ended) st.proc?.kill()
   }
   const hidden = [...streams.values()].reduce((n, s) => n + s.processor.hidden, 0)

@@ -2,12 +2,14 @@ import {existsSync, readdirSync, readFileSync, statSync} from 'node:fs'
 import {join, resolve} from 'node:path'
 
 import type {Environment, HealthCheck, LoadedConfig, PodTemplatePatch, ServiceConfig} from '../config/types.js'
+import {documentData} from '../config/yaml.js'
 import {ConfigError, ConfigErrors} from '../errors.js'
 import type {Revision} from '../git/revision.js'
 import {templatesDir} from '../paths.js'
 import {CONFIG_MOUNT_PATH, readConfigFiles} from './configmap.js'
 import {checkTag, imageReference} from './images.js'
 import {ANNOTATIONS, CLUSTER_SCOPED, type KubeObject, LABELS, type RenderedObject, sortForApply} from './objects.js'
+import {secretDataProblems} from './secrets.js'
 import {patchPodTemplate} from './strategic-merge.js'
 import {loadTemplateEngine, renderTemplate} from './templates.js'
 
@@ -106,6 +108,9 @@ export async function renderEnvironment(loaded: LoadedConfig, env: Environment, 
       // name and namespace first, so the YAML reads the way kubectl prints it.
       const {name, namespace: _ns, ...rest} = o.metadata
       o.metadata = {name, namespace: env.namespace, ...rest}
+    }
+    for (const problem of secretDataProblems(o)) {
+      errors.push(new ConfigError(problem, {file: r.source}, {hint: 'Put base64 (e.g. `printf %s VALUE | base64`) under data, or the plain value under stringData.'}))
     }
     const key = `${o.apiVersion.split('/')[0]}|${o.kind}|${o.metadata.name}`
     const first = seen.get(key)
@@ -288,7 +293,8 @@ let yamlModule: typeof import('yaml') | undefined
 /** Parses rendered multi-document YAML into objects; empty documents are skipped. */
 function parseManifests(text: string, file: string): KubeObject[] {
   const YAML = yamlModule as typeof import('yaml')
-  const docs = YAML.parseAllDocuments(text)
+  const lineCounter = new YAML.LineCounter()
+  const docs = YAML.parseAllDocuments(text, {lineCounter})
   const out: KubeObject[] = []
   for (const doc of Array.isArray(docs) ? docs : [docs]) {
     if (doc.errors.length) {
@@ -301,7 +307,7 @@ function parseManifests(text: string, file: string): KubeObject[] {
         },
       )
     }
-    const value = doc.toJS() as unknown
+    const value = documentData(YAML, doc, file, lineCounter)
     if (value === null || value === undefined) continue
     out.push(checkObject(value, file))
   }

@@ -19,6 +19,27 @@ export function countSecretsWithValues(objects: readonly KubeObject[]): number {
   return objects.filter((o) => o.kind === 'Secret' && [o.data, o.stringData].some((v) => isRecord(v) && Object.keys(v).length > 0)).length
 }
 
+/** Whether `value` is base64 as the API server decodes a Secret's `data` (padded standard alphabet; line breaks ignored). */
+export function isBase64(value: string): boolean {
+  return /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/.test(value.replace(/[\r\n]/g, ''))
+}
+
+/**
+ * What is wrong with a Secret's `data` values: each must be a base64 string. Caught at render time, the error names
+ * the object and key; from kubectl it would be exit 1 naming neither. Messages never contain the values.
+ */
+export function secretDataProblems(object: KubeObject): string[] {
+  if (object.kind !== 'Secret' || !isRecord(object.data)) return []
+  const problems: string[] = []
+  for (const [key, value] of Object.entries(object.data)) {
+    if (value === null || value === undefined) continue
+    const what =
+      typeof value !== 'string' ? `a ${Array.isArray(value) ? 'list' : typeof value === 'object' ? 'mapping' : typeof value}, not a base64 string` : isBase64(value) ? undefined : 'not valid base64'
+    if (what) problems.push(`Secret/${object.metadata.name} data.${key} is ${what}`)
+  }
+  return problems
+}
+
 function redactValues(values: Record<string, unknown>, bytes: (value: string) => number): Record<string, string> {
   return Object.fromEntries(
     Object.entries(values).map(([key, value]) => {

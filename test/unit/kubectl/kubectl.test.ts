@@ -1,7 +1,7 @@
 import {expect} from 'chai'
 
-import {ExitCode, KubectlError, UnreachableError} from '../../../src/errors.js'
-import {classify} from '../../../src/kubectl/kubectl.js'
+import {ExitCode, InterruptedError, KubectlError, UnreachableError} from '../../../src/errors.js'
+import {classify, execaRunner} from '../../../src/kubectl/kubectl.js'
 import {fakeKubectl} from '../../helpers/fake-kubectl.js'
 
 describe('kubectl wrapper', () => {
@@ -46,6 +46,12 @@ describe('kubectl wrapper', () => {
     ['Error from server (Conflict): Operation cannot be fulfilled: the object has been modified', 'kubectl_conflict', 'KubectlError', ExitCode.FAILED],
     ['The Service "bad" is invalid: spec.ports[0].port: Invalid value: 99999', 'kubectl_invalid', 'KubectlError', ExitCode.INVALID],
     ['error: context "nope" does not exist', 'kubectl_no_context', 'KubectlError', ExitCode.INVALID],
+    [
+      'Error from server: failed to create typed patch object (shop/pins; /v1, Kind=Secret): .stringData.PIN: expected string, got &value.valueUnstructured{Value:(redacted)}',
+      'kubectl_invalid',
+      'KubectlError',
+      ExitCode.INVALID,
+    ],
     ['Unable to connect to the server: dial tcp 127.0.0.1:6443: connect: connection refused', 'unreachable', 'UnreachableError', ExitCode.UNREACHABLE],
   ]
   for (const [stderr, code, type, exit] of cases) {
@@ -62,5 +68,106 @@ describe('kubectl wrapper', () => {
     const e = classify(['get', 'pods'], 'Unable to connect to the server: dial tcp: lookup x: no such host', 'prod-cluster')
     expect(e).to.be.instanceOf(UnreachableError)
     expect(e.message).to.contain('(context prod-cluster)')
+  })
+})
+
+describe('kubectl: a cluster that cannot be reached', () => {
+  // What kubectl prints, verbatim, when the API server is down, killed mid-request, or off the network.
+  const klog =
+    'E1130 14:37:08.782026   10391 memcache.go:265] "Unhandled Error" err="couldn\'t get current server API group list: Get \\"https://127.0.0.1:6443/api?timeout=30s\\": dial tcp 127.0.0.1:6443: connect: connection refused"'
+  const unreachable: Array<[string, string, RegExp]> = [
+    ['server down', 'The connection to the server 127.0.0.1:6443 was refused - did you specify the right host or port?', /: the connection to the server 127\.0\.0\.1:6443 was refused$/],
+    [
+      'server down, with client-go log lines',
+      `${klog}\n${klog}\nThe connection to the server 127.0.0.1:6443 was refused - did you specify the right host or port?`,
+      /: the connection to the server 127\.0\.0\.1:6443 was refused$/,
+    ],
+    ['only client-go log lines', klog, /: couldn't get current server API group list: .*connection refused$/],
+    ['TLS handshake timeout', 'Unable to connect to the server: net/http: TLS handshake timeout', /: net\/http: TLS handshake timeout$/],
+    ['i/o timeout', 'Unable to connect to the server: dial tcp 10.0.0.1:6443: i/o timeout', /: dial tcp 10\.0\.0\.1:6443: i\/o timeout$/],
+    ['no route to host', 'Unable to connect to the server: dial tcp 10.0.0.1:6443: connect: no route to host', /no route to host$/],
+    [
+      'killed mid-request (EOF)',
+      'error: Get "https://127.0.0.1:6443/api/v1/namespaces/shop/pods?limit=500": EOF',
+      /: Get "https:\/\/127\.0\.0\.1:6443\/api\/v1\/namespaces\/shop\/pods\?limit=500": EOF$/,
+    ],
+    ['killed mid-request (unexpected EOF)', 'Unable to connect to the server: unexpected EOF', /: unexpected EOF$/],
+    [
+      'killed between requests',
+      'error: Get "https://127.0.0.1:6443/api/v1/namespaces/shop/pods": dial tcp 127.0.0.1:6443: connect: connection refused - error from a previous attempt: read tcp 127.0.0.1:50000->127.0.0.1:6443: read: connection reset by peer',
+      /error from a previous attempt/,
+    ],
+    ['EOF alone', 'EOF', /: EOF$/],
+  ]
+  for (const [what, stderr, message] of unreachable) {
+    it(`exit 4 naming the context: ${what}`, async () => {
+      const argv = ['--context', 'prod', '--namespace', 'shop', '--request-timeout=30s', 'get', 'pods']
+      // Transient ones are retried first (retries: 2): three identical answers.
+      const fake = fakeKubectl(
+        [0, 1, 2].map(() => ({argv, result: {exitCode: 1, stderr}})),
+        {context: 'prod', namespace: 'shop'},
+      )
+      const error = await fake.kubectl.run(['get', 'pods']).then(
+        () => expect.fail('expected an error'),
+        (e: unknown) => e,
+      )
+      expect(error).to.be.instanceOf(UnreachableError)
+      const e = error as UnreachableError
+      expect(e.exitCode).to.equal(ExitCode.UNREACHABLE)
+      expect(e.message).to.match(/^cannot reach the cluster's API server \(context prod\): /)
+      expect(e.message).to.match(message)
+      expect(e.message, 'one line, without client-go log prefixes').to.not.match(/\n|E1130|memcache\.go/)
+      expect(e.hint).to.contain('kubectl --context prod cluster-info')
+    })
+  }
+
+  const answered: Array<[string, string]> = [
+    [
+      'a webhook that is down',
+      'Error from server (InternalError): Internal error occurred: failed calling webhook "v.example.com": Post "https://hook.default.svc:443/validate": dial tcp 10.96.0.9:443: connect: connection refused',
+    ],
+    ['a kubelet that is down', 'Error from server: Get "https://10.0.0.3:10250/containerLogs/shop/web-1/web": dial tcp 10.0.0.3:10250: connect: connection refused'],
+  ]
+  for (const [what, stderr] of answered) {
+    it(`is not exit 4 when the API server answered: ${what}`, () => {
+      const e = classify(['get', 'x'], stderr, 'prod')
+      expect(e).to.be.instanceOf(KubectlError)
+      expect(e.exitCode).to.equal(ExitCode.FAILED)
+    })
+  }
+})
+
+describe('kubectl: interrupted', () => {
+  for (const signal of ['SIGINT', 'SIGTERM']) {
+    it(`a kubectl killed by ${signal} (Ctrl-C to the process group) is an interruption (130), not "kubectl failed"`, async () => {
+      const argv = ['--request-timeout=30s', 'apply', '-f', '-']
+      const fake = fakeKubectl([{argv, result: {exitCode: -1, signal, stderr: `Command was killed with ${signal} (User interruption with CTRL-C): kubectl apply -f -`}}])
+      const error = await fake.kubectl.run(['apply', '-f', '-'], {allowFailure: true}).then(
+        () => expect.fail('expected an error'),
+        (e: unknown) => e,
+      )
+      expect(error).to.be.instanceOf(InterruptedError)
+      expect((error as InterruptedError).exitCode).to.equal(ExitCode.INTERRUPTED)
+      expect(fake.calls, 'not retried').to.have.length(1)
+    })
+  }
+
+  it('a kubectl that exited 1 (not killed) stays a kubectl failure', async () => {
+    const fake = fakeKubectl([{argv: ['--request-timeout=30s', 'get', 'pods'], result: {exitCode: 1, stderr: 'error: the server doesn\'t have a resource type "podz"'}}])
+    const error = await fake.kubectl.run(['get', 'pods']).catch((e: unknown) => e)
+    expect(error).to.be.instanceOf(KubectlError)
+  })
+})
+
+describe('kubectl: how the real runner reports a killed process', () => {
+  it('reports the signal of a process killed by SIGINT', async () => {
+    const r = await execaRunner(process.execPath, ['-e', "process.kill(process.pid, 'SIGINT')"], {})
+    expect(r).to.include({exitCode: -1, signal: 'SIGINT'})
+  })
+
+  it('reports no signal for a process it killed for its timeout (a timeout, not an interruption)', async () => {
+    const r = await execaRunner(process.execPath, ['-e', 'setTimeout(() => {}, 10000)'], {timeoutMs: 200})
+    expect(r.exitCode).to.equal(-1)
+    expect(r.signal).to.equal(undefined)
   })
 })

@@ -1,0 +1,141 @@
+// Issue 11 ("Hardening") on the real control plane: Secret values in kubectl's errors, an API server that goes
+// away, Ctrl-C to the process group during validation, and a long `logs -f`. See docs/reliability.md.
+import {expect} from 'chai'
+import {execa} from 'execa'
+
+import {cliPath} from '../helpers/repo.js'
+import {ApiServerProxy} from './apiserver-proxy.js'
+import {TestApp} from './app.js'
+import {appendLog, kubectl, podLogFiles, useNamespace, waitFor} from './harness.js'
+
+const DEPLOY = ['deploy', '--skip-image-check']
+const NOT_READY = (text: string) => text.replace('    port: 8080\n', '    port: 8080\n    labels: {sim.kwok.test/behavior: not-ready}\n')
+const useContext = (context: string) => (text: string) => text.replace(/context: .*\n {4}namespace/g, `context: ${context}\n    namespace`)
+
+describe('hardening (real cluster)', function () {
+  const ns = useNamespace('harden')
+  let app: TestApp
+  let proxy: ApiServerProxy | undefined
+  beforeEach(async () => {
+    app = await TestApp.create(ns.name)
+  })
+  afterEach(() => {
+    app.remove()
+    proxy?.stop()
+    proxy = undefined
+  })
+
+  // Unquoted in a repository template: YAML reads a number and a mapping, and the API server refuses both for
+  // stringData, quoting what it got.
+  const secrets: Array<[string, string, RegExp[]]> = [
+    ['a number', 'PIN: 98765432101', [/9\.?8765432101/]],
+    ['a mapping', 'CONF: {password: 24681357900, user: admin-7319}', [/2\.?4681357900/, /admin-7319/]],
+  ]
+  for (const [what, entry, leaks] of secrets) {
+    it(`hardening: a Secret's stringData value that is ${what} appears in no output of deploy (plain, --json, --verbose) or diff`, async () => {
+      app.repo.write('deploy/secret.yaml', `apiVersion: v1\nkind: Secret\nmetadata:\n  name: pins\nstringData:\n  ${entry}\n`)
+      await app.repo.commit('a secret')
+      const runs = {
+        deploy: await app.cli([...DEPLOY, 'test']),
+        'deploy --json': await app.cli([...DEPLOY, 'test', '--json']),
+        'deploy --verbose': await app.cli([...DEPLOY, 'test', '--verbose']),
+        diff: await app.cli(['diff', 'test']),
+        'diff --json': await app.cli(['diff', 'test', '--json']),
+        'diff --verbose': await app.cli(['diff', 'test', '--verbose']),
+      }
+      for (const [name, r] of Object.entries(runs)) {
+        const output = `${r.stdout}\n${r.stderr}`
+        // Refused by the server dry run: invalid input, nothing changed, and a message that says what is wrong.
+        expect(r.exitCode, `${name}:\n${output}`).to.equal(2)
+        expect(output, name).to.match(/Secret|stringData/)
+        for (const leak of leaks) expect(output, `${name} shows the value:\n${output}`).to.not.match(leak)
+      }
+      expect(JSON.parse(runs['deploy --json'].stdout)).to.deep.include({ok: false, exitCode: 2})
+      expect(JSON.parse(runs['diff --json'].stdout)).to.deep.include({ok: false, exitCode: 2})
+      expect((await kubectl(['get', 'secret', 'pins', '--ignore-not-found', '-o', 'name'], {namespace: ns.name})).stdout).to.equal('')
+    })
+  }
+
+  it('hardening: an API server that went down: status, history, lock status and deploy exit 4 naming the context', async () => {
+    proxy = await ApiServerProxy.start('harden-down')
+    await app.change(useContext(proxy.context), 'through the proxy')
+    const env = {KUBECONFIG: proxy.kubeconfig}
+    const up = await app.cli(['status', 'test'], {env})
+    expect(up.exitCode, `the context works while the server is up:\n${up.stderr}`).to.equal(0)
+    proxy.kill()
+    for (const args of [
+      ['status', 'test'],
+      ['history', 'test'],
+      ['lock', 'status', 'test'],
+      [...DEPLOY, 'test'],
+    ]) {
+      const r = await app.cli(args, {env})
+      expect(r.exitCode, `${args.join(' ')}:\n${r.stderr}`).to.equal(4)
+      expect(r.stderr).to.match(/^Error: cannot reach the cluster's API server \(context harden-down\): the connection to the server 127\.0\.0\.1:\d+ was refused\n/m)
+      expect(r.stderr).to.contain('kubectl --context harden-down cluster-info')
+      const json = await app.json(args, {env})
+      expect(json.doc, args.join(' ')).to.deep.include({ok: false, exitCode: 4})
+      expect(json.doc.error.code).to.equal('unreachable')
+    }
+  })
+
+  it('hardening: the API server dies during a deploy (EOF, then refused): exit 4', async () => {
+    proxy = await ApiServerProxy.start('harden-dies')
+    await app.change((t) => NOT_READY(useContext('harden-dies')(t)), 'never ready, through the proxy')
+    const child = execa('node', [cliPath, ...DEPLOY, 'test', '--timeout', '5m'], {cwd: app.repo.dir, reject: false, env: {NO_COLOR: '1', CI: 'true', KUBECONFIG: proxy.kubeconfig}})
+    let err = ''
+    child.stderr?.on('data', (d) => (err += d))
+    await waitFor('the watch to start', () => err.includes('Rolling out'), {timeoutMs: 60_000})
+    proxy.kill()
+    const r = await child
+    expect(r.exitCode, err).to.equal(4)
+    expect(err).to.contain("cannot reach the cluster's API server (context harden-dies)")
+  })
+
+  it('hardening: Ctrl-C to the process group during validation exits 130 every time, and changes nothing', async () => {
+    // Requests to the API server take a while (a slow link), so every Ctrl-C lands while a kubectl of the validation
+    // runs: kubectl dies of the SIGINT too, at the same moment as skycap gets it.
+    proxy = await ApiServerProxy.start('harden-slow', {delayMs: 300})
+    await app.change(useContext('harden-slow'), 'through a slow proxy')
+    for (const delayMs of [0, 300, 700, 1200, 2000]) {
+      const child = execa('node', [cliPath, ...DEPLOY, 'test'], {cwd: app.repo.dir, reject: false, detached: true, env: {NO_COLOR: '1', CI: 'true', KUBECONFIG: proxy.kubeconfig}})
+      let err = ''
+      child.stderr?.on('data', (d) => (err += d))
+      await waitFor('validation to start', () => err.includes('Validating'), {timeoutMs: 60_000})
+      await new Promise((r) => setTimeout(r, delayMs))
+      // What a terminal does on Ctrl-C: SIGINT to every process of the foreground group (skycap and its kubectl).
+      process.kill(-(child.pid as number), 'SIGINT')
+      const r = await child
+      expect(r.exitCode, `Ctrl-C ${delayMs} ms into validation:\n${err}`).to.equal(130)
+      expect(err).to.contain('Received SIGINT')
+      expect(err).to.match(/^Error: interrupted/m)
+      expect(err, 'still validating when interrupted').to.not.contain('Deploying release')
+      expect(err).to.not.match(/kubectl [a-z ]*failed|Command was killed/)
+    }
+    const left = await kubectl(['get', 'deployments,services,configmaps,secrets,leases', '-l', 'app.kubernetes.io/part-of=itapp', '-o', 'name'], {namespace: ns.name})
+    expect(left.stdout.trim(), 'nothing was changed').to.equal('')
+    expect((await kubectl(['get', 'lease', 'skycap-lock-itapp', '--ignore-not-found', '-o', 'name'], {namespace: ns.name})).stdout).to.equal('')
+  })
+
+  it('hardening: logs -f over many polls holds its listeners: no MaxListenersExceededWarning', async () => {
+    const files = await podLogFiles(ns.name)
+    await appendLog(files.current, ['starting web'])
+    expect((await app.cli([...DEPLOY, 'test'])).exitCode).to.equal(0)
+    // --verbose prints each poll's `kubectl get pods`, so the test knows how many polls ran (one per 2 s).
+    const child = execa('node', [cliPath, 'logs', 'web', '-f', '--verbose'], {cwd: app.repo.dir, reject: false, env: {NO_COLOR: '1'}})
+    let out = ''
+    let err = ''
+    child.stdout?.on('data', (d) => (out += d))
+    child.stderr?.on('data', (d) => (err += d))
+    const polls = () => err.split('\n').filter((l) => / get pods -l /.test(l)).length
+    await waitFor('lines of both pods', () => (out.match(/│ starting web/g) ?? []).length >= 2, {timeoutMs: 60_000})
+    // Node warns at the 11th listener on one signal; before the fix each poll left one behind.
+    await waitFor('20 polls', () => polls() >= 20, {timeoutMs: 120_000, intervalMs: 1000})
+    await appendLog(files.current, ['still following'])
+    await waitFor('a line written after the polls', () => (out.match(/│ still following/g) ?? []).length >= 2, {timeoutMs: 30_000})
+    child.kill('SIGINT')
+    const r = await child
+    expect(r.exitCode, err).to.equal(0)
+    expect(err).to.not.match(/MaxListenersExceededWarning|memory leak/)
+  })
+})

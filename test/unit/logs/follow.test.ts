@@ -1,0 +1,92 @@
+import {expect} from 'chai'
+import {getEventListeners} from 'node:events'
+import {join} from 'node:path'
+import {PassThrough, Writable} from 'node:stream'
+
+import {watchRollout} from '../../../src/deploy/watch.js'
+import {Kubectl, type ProcessRunner, type ProcessSpawner} from '../../../src/kubectl/kubectl.js'
+import {streamLogs} from '../../../src/logs/stream.js'
+import type {Reporter} from '../../../src/ui/output.js'
+import {TempRepo} from '../../helpers/repo.js'
+
+const quiet: Reporter = {info: () => undefined, warn: () => undefined} as unknown as Reporter
+
+const pod = (name: string) => ({
+  metadata: {name, labels: {'app.kubernetes.io/name': 'web'}},
+  spec: {containers: [{name: 'web'}]},
+  status: {containerStatuses: [{name: 'web', state: {running: {}}}]},
+})
+
+describe('logs -f: listeners', () => {
+  let repo: TempRepo
+  before(async () => {
+    repo = await TempRepo.clusterApp('it-context', 'it-ns')
+  })
+  after(() => repo.remove())
+
+  it('holds a constant number of abort listeners however many polls run (no MaxListenersExceededWarning)', async () => {
+    const POLLS = 40
+    const listeners: number[] = []
+    const stop = new AbortController()
+    const runner: ProcessRunner = async (_file, argv, options) => {
+      if (argv.includes('get-contexts')) return {exitCode: 0, stdout: 'it-context\n', stderr: ''}
+      expect(argv).to.include.members(['get', 'pods'])
+      // Counted at every poll's `kubectl get pods`, on the signal skycap hands to kubectl.
+      listeners.push(options.signal ? getEventListeners(options.signal, 'abort').length : -1)
+      if (listeners.length === POLLS) stop.abort()
+      return {exitCode: 0, stdout: JSON.stringify({items: [pod('web-1'), pod('web-2')]}), stderr: ''}
+    }
+    const spawned: string[] = []
+    // Like execa, a follower listens on the signal it is given (one listener per process).
+    const spawner: ProcessSpawner = (_file, argv, options) => {
+      spawned.push(argv.join(' '))
+      const stdout = new PassThrough()
+      let finish: () => void = () => undefined
+      const done = new Promise<{exitCode: number; stdout: string; stderr: string}>((resolve) => {
+        finish = () => {
+          stdout.end()
+          resolve({exitCode: 0, stdout: '', stderr: ''})
+        }
+      })
+      options.signal?.addEventListener('abort', finish, {once: true})
+      return {stdout, done, kill: finish}
+    }
+    const out = new Writable({write: (_c, _e, cb) => cb()})
+    await streamLogs(
+      {services: ['web'], follow: true, configPath: join(repo.dir, 'skycap.yaml'), pollMs: 1},
+      {kubectl: (o) => new Kubectl({...o, runner, spawner}), reporter: quiet, out, colour: false, signal: stop.signal},
+    )
+    expect(spawned, 'one follower per pod, none started after the stop').to.have.length(2)
+    expect(listeners).to.have.length(POLLS)
+    expect(new Set(listeners.slice(1)), `listeners per poll: ${listeners.join(',')}`).to.have.property('size', 1)
+    expect(listeners.at(-1)).to.be.at.most(2)
+    expect(getEventListeners(stop.signal, 'abort'), 'the caller’s signal is left as it was').to.have.length(0)
+  })
+})
+
+describe('rollout watch: listeners', () => {
+  it('removes its sleep listener after every poll', async () => {
+    const POLLS = 30
+    const signal = new AbortController().signal
+    const counts: number[] = []
+    let now = 0
+    const runner: ProcessRunner = async (_file, _argv, options) => {
+      counts.push(getEventListeners(options.signal as AbortSignal, 'abort').length)
+      now += 1000
+      return {exitCode: 0, stdout: '{"items":[]}', stderr: ''}
+    }
+    const r = await watchRollout({
+      kubectl: new Kubectl({runner}),
+      objects: [{apiVersion: 'apps/v1', kind: 'Deployment', metadata: {name: 'web'}}],
+      selector: 'app=x',
+      deadline: POLLS * 1000,
+      clock: () => now,
+      intervalMs: 0,
+      signal,
+    })
+    expect(r.outcome).to.equal('timeout')
+    expect(counts).to.have.length(POLLS)
+    expect(new Set(counts)).to.deep.equal(new Set([0]))
+    expect(getEventListeners(signal, 'abort')).to.have.length(0)
+  })
+})

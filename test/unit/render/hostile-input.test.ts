@@ -1,0 +1,77 @@
+import {expect} from 'chai'
+import {join} from 'node:path'
+
+import {resolveEnvironment} from '../../../src/config/environment.js'
+import {loadConfig} from '../../../src/config/load.js'
+import {type ConfigError, ConfigErrors, ExitCode} from '../../../src/errors.js'
+import {resolveRevision} from '../../../src/git/revision.js'
+import {renderEnvironment} from '../../../src/render/render.js'
+import {clearTemplateCache} from '../../../src/render/templates.js'
+import {TempRepo} from '../../helpers/repo.js'
+
+/** The error a render of `env` throws, with how long it took; fails the test when it is not exit 2. */
+async function renderFailure(repo: TempRepo, env = 'staging'): Promise<{message: string; ms: number}> {
+  const started = Date.now()
+  try {
+    clearTemplateCache()
+    const loaded = await loadConfig({cwd: repo.dir})
+    await renderEnvironment(loaded, resolveEnvironment(loaded, env), await resolveRevision(repo.dir))
+  } catch (error) {
+    expect((error as ConfigError).exitCode, String((error as Error).stack)).to.equal(ExitCode.INVALID)
+    const message = error instanceof ConfigErrors ? error.errors.map((e) => e.message).join('\n') : (error as Error).message
+    return {message, ms: Date.now() - started}
+  }
+  throw new Error('expected the render to fail')
+}
+
+// "Billion laughs": nine levels of nine aliases, 9^9 strings if expanded.
+const BOMB = ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]', ...'bcdefghi'.split('').map((x, i) => `${x}: &${x} [${Array(9).fill(`*${'abcdefghi'[i]}`).join(',')}]`)].join('\n')
+
+describe('hostile input: exit 2 with file and line, quickly', () => {
+  let repo: TempRepo
+  beforeEach(async () => {
+    repo = await TempRepo.fromFixture('shop')
+  })
+  afterEach(() => repo.remove())
+
+  it('a YAML alias bomb in skycap.yaml', async () => {
+    repo.write('skycap.yaml', `${BOMB}\n`)
+    const {message, ms} = await renderFailure(repo)
+    expect(message).to.match(/\/skycap\.yaml:2:\d+: YAML aliases expand to too much data \(a "billion laughs" document\)$/)
+    expect(ms).to.be.below(5000)
+  })
+
+  it('a YAML alias bomb in a repository template', async () => {
+    repo.write('deploy/bomb.yaml', `apiVersion: v1\nkind: ConfigMap\nmetadata: {name: bomb}\n${BOMB.replace(/^a:/, 'x:')}\n`)
+    const {message} = await renderFailure(repo)
+    expect(message).to.match(/\/deploy\/bomb\.yaml:5:\d+: YAML aliases expand to too much data/)
+  })
+
+  it('an alias without its anchor names the file', async () => {
+    repo.write('deploy/alias.yaml', 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\ndata: {x: *nothing}\n')
+    const {message} = await renderFailure(repo)
+    expect(message).to.match(/\/deploy\/alias\.yaml(:\d+:\d+)?: /)
+  })
+
+  for (const [what, value] of [
+    ['invalid base64', 'not base64!'],
+    ['base64 without its padding', 'c2VjcmV0MQ'],
+    ['a number', '98765432101'],
+    ['a mapping', '{nested: s3cret-value}'],
+  ] as const) {
+    it(`a Secret's data value that is ${what}: named, its value not shown`, async () => {
+      repo.write('deploy/secret.yaml', `apiVersion: v1\nkind: Secret\nmetadata: {name: db}\ndata:\n  OK: c2VjcmV0\n  PASSWORD: ${value}\n`)
+      const {message} = await renderFailure(repo)
+      expect(message).to.match(/\/deploy\/secret\.yaml: Secret\/db data\.PASSWORD is (not valid base64|a (number|mapping), not a base64 string)$/)
+      expect(message).to.not.contain('OK')
+    })
+  }
+
+  it('valid base64 in data (with line breaks) renders', async () => {
+    repo.write('deploy/secret.yaml', `apiVersion: v1\nkind: Secret\nmetadata: {name: db}\ndata:\n  A: c2VjcmV0\n  B: |\n    c2VjcmV0c2Vj\n    cmV0\n`)
+    clearTemplateCache()
+    const loaded = await loadConfig({configPath: join(repo.dir, 'skycap.yaml')})
+    const r = await renderEnvironment(loaded, resolveEnvironment(loaded, 'staging'), await resolveRevision(repo.dir))
+    expect(r.objects.map((o) => `${o.object.kind}/${o.object.metadata.name}`)).to.include('Secret/db')
+  })
+})
