@@ -304,6 +304,38 @@ describe('rollouts you can trust (real cluster, four services)', function () {
     expect(next.exitCode, next.stderr).to.equal(0)
   })
 
+  it('five concurrent deploys with --wait-for-lock: five distinct, contiguous, complete records', async () => {
+    expect((await app.cli([...DEPLOY, 'test'])).exitCode).to.equal(0)
+    await app.change(() => quad(ns.name, 1), 'round 1')
+    const runs = await Promise.all(Array.from({length: 5}, (_, i) => app.json([...DEPLOY, 'test', '--wait-for-lock', '5m', '--reason', `run ${i}`])))
+    for (const r of runs) expect(r.exitCode, r.stderr).to.equal(0)
+    expect(runs.map((r) => r.doc.result.release).sort()).to.deep.equal([2, 3, 4, 5, 6])
+    const history = (await app.json(['history', 'test'])).doc.result.releases
+    expect(history.map((x: any) => [x.number, x.action, x.result])).to.deep.equal([6, 5, 4, 3, 2, 1].map((n) => [n, 'deploy', 'succeeded']))
+    // Complete: each can be returned to.
+    const back = await app.json(['rollback', 'test', '--to', '3'])
+    expect(back.exitCode, back.stderr).to.equal(0)
+  })
+
+  it('a scale that happens while a deploy waits for the lock is kept by that deploy', async () => {
+    expect((await app.cli([...DEPLOY, 'test'])).exitCode).to.equal(0)
+    await app.change(() => quad(ns.name, 1), 'round 1')
+    expect((await app.cli(['lock', 'acquire', 'test', '--reason', 'maintenance'])).exitCode).to.equal(0)
+    const waiting = app.json([...DEPLOY, 'test', '--wait-for-lock', '5m'])
+    // The deploy has validated (and read the live counts once) and now waits.
+    await waitFor('the deploy to wait for the lock', async () => {
+      const lease = await app.get(['lease', 'skycap-lock-quad'])
+      return lease.metadata.annotations['skycap.dev/reason'] === 'maintenance'
+    })
+    await new Promise((r) => setTimeout(r, 3000))
+    await kubectl(['scale', 'deployment', 'web', '--replicas=4'], {namespace: ns.name})
+    expect((await app.cli(['lock', 'release', 'test'])).exitCode).to.equal(0)
+    const r = await waiting
+    expect(r.exitCode, r.stderr).to.equal(0)
+    await expectRunning(app, 1)
+    expect((await app.get(['deployment', 'web'])).spec.replicas).to.equal(4)
+  })
+
   it('a user with the view role (no Secret access) runs history and status', async () => {
     expect((await app.cli([...DEPLOY, 'test'])).exitCode).to.equal(0)
     await app.change(() => quad(ns.name, 1), 'round 1')
