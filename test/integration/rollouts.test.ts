@@ -2,6 +2,7 @@
 // every scenario repeated in one test: single-service happy paths hide the races these guard against.
 import {expect} from 'chai'
 import {execa} from 'execa'
+import {randomBytes} from 'node:crypto'
 import {mkdtempSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
@@ -334,6 +335,23 @@ describe('rollouts you can trust (real cluster, four services)', function () {
     expect(r.exitCode, r.stderr).to.equal(0)
     await expectRunning(app, 1)
     expect((await app.get(['deployment', 'web'])).spec.replicas).to.equal(4)
+  })
+
+  it('a release with a config folder just under 1 MiB is deployed, recorded (in several Secret parts) and can be returned to', async () => {
+    // Base64 of random bytes: text that gzip cannot shrink much, 960 000 characters.
+    app.repo.write('config/web/blob.txt', randomBytes(720_000).toString('base64'))
+    await app.change((t) => t.replace('image: web\n', 'image: web\n    config: config/web\n'), 'a large config file')
+    const r = await app.json([...DEPLOY, 'test'])
+    expect(r.exitCode, r.stderr).to.equal(0)
+    const parts = await app.get<{items: any[]}>(['secrets', '-l', `skycap.dev/release-of=quad,skycap.dev/release=${r.doc.result.release}`])
+    expect(parts.items.length).to.be.above(1)
+    await app.change(() => quad(ns.name, 1), 'round 1, no config')
+    expect((await app.cli([...DEPLOY, 'test'])).exitCode).to.equal(0)
+    const back = await app.json(['rollback', 'test'])
+    expect(back.exitCode, back.stderr).to.equal(0)
+    const web = await app.get(['deployment', 'web'])
+    const cm = await app.get(['configmap', web.spec.template.spec.volumes[0].configMap.name])
+    expect(cm.data['blob.txt']).to.have.length(960_000)
   })
 
   it('a user with the view role (no Secret access) runs history and status', async () => {
