@@ -36,6 +36,7 @@ describe('skycap deploy (real cluster)', function () {
       ready: 2,
       desired: 2,
       updated: 2,
+      old: null,
       age: status.doc.result.services[0].age,
       state: 'ready',
     })
@@ -218,11 +219,11 @@ describe('skycap deploy (real cluster)', function () {
   it('diff: exit 1 with changes before a deploy, 0 after it, 1 again after a change', async () => {
     const before = await app.cli(['diff', 'test'])
     expect(before.exitCode).to.equal(1)
-    expect(before.stdout).to.match(/apps\.v1\.Deployment\.\S+\.web/)
+    expect(before.stdout).to.contain('--- Deployment/web (live)')
     expect((await app.cli([...DEPLOY, 'test'])).exitCode).to.equal(0)
     const same = await app.cli(['diff', 'test'])
     expect(same.exitCode, same.stdout + same.stderr).to.equal(0)
-    expect(same.stdout).to.equal('')
+    expect(same.stdout).to.equal('No changes\n')
     await app.change((t) => t.replace('replicas: 1', 'replicas: 2'), 'two workers')
     const changed = await app.json(['diff', 'test'])
     expect(changed.exitCode).to.equal(1)
