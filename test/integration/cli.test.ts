@@ -25,7 +25,7 @@ describe('skycap diff, status and progress on terminals (real cluster)', functio
     const empty = await app.repo.commit('nothing changed')
     const same = await app.cli(['diff', 'test@HEAD'])
     expect(same.exitCode, same.stdout + same.stderr).to.equal(0)
-    expect(same.stdout).to.match(/^No changes \(Deployment\/web, Deployment\/worker: only the skycap\.dev\/revision annotation would move; no pods restart\)\n$/)
+    expect(same.stdout).to.match(/^No changes \(Deployment\/web, Deployment\/worker: only the skycap\.dev\/revision annotation would move; no pods restart\)$/)
     const sameJson = await app.json(['diff', 'test@HEAD'])
     expect(sameJson.exitCode).to.equal(0)
     expect(sameJson.doc.result).to.deep.include({changed: [], diff: '', revisionOnly: ['Deployment/web', 'Deployment/worker']})

@@ -223,7 +223,7 @@ describe('skycap deploy (real cluster)', function () {
     expect((await app.cli([...DEPLOY, 'test'])).exitCode).to.equal(0)
     const same = await app.cli(['diff', 'test'])
     expect(same.exitCode, same.stdout + same.stderr).to.equal(0)
-    expect(same.stdout).to.equal('No changes\n')
+    expect(same.stdout).to.equal('No changes')
     await app.change((t) => t.replace('replicas: 1', 'replicas: 2'), 'two workers')
     const changed = await app.json(['diff', 'test'])
     expect(changed.exitCode).to.equal(1)

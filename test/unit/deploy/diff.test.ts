@@ -84,37 +84,39 @@ describe('skycap diff: exit codes of failures (1 means "changes")', () => {
   })
 })
 
-// `kubectl diff --server-side` output as kubectl 1.33 prints it: GNU `diff -u -N` over two temporary folders.
-const LIVE = '/tmp/LIVE-2921938207'
-const MERGED = '/tmp/MERGED-3651541364'
+// `kubectl diff --server-side` output as kubectl 1.33 printed it against the test cluster after an empty commit
+// (`git commit --allow-empty`): GNU `diff -u -N` over two temporary folders; the annotation and generation move.
+const LIVE = '/tmp/LIVE-3269718015'
+const MERGED = '/tmp/MERGED-1301786151'
 function objectDiff(file: string, hunk: string[]): string[] {
-  return [`diff -u -N ${LIVE}/${file} ${MERGED}/${file}`, `--- ${LIVE}/${file}\t2026-11-30 14:50:01.123456789 +0000`, `+++ ${MERGED}/${file}\t2026-11-30 14:50:01.127456789 +0000`, ...hunk]
+  return [`diff -u -N ${LIVE}/${file} ${MERGED}/${file}`, `--- ${LIVE}/${file}\t2026-11-30 14:53:27.145295144 +0000`, `+++ ${MERGED}/${file}\t2026-11-30 14:53:27.149295144 +0000`, ...hunk]
 }
-const REVISION_ONLY = (name: string) =>
-  objectDiff(`apps.v1.Deployment.cli-1.${name}`, [
-    '@@ -4,9 +4,9 @@',
-    '   annotations:',
-    '     deployment.kubernetes.io/revision: "1"',
-    '-    skycap.dev/revision: 0c6b1ad9e2a7f3f1e5d4c3b2a1908f7e6d5c4b3a',
-    '+    skycap.dev/revision: 5f1e2d3c4b5a69788796a5b4c3d2e1f0a9b8c7d6',
-    '   creationTimestamp: "2026-11-30T14:49:50Z"',
-    '-  generation: 1',
-    '+  generation: 2',
-    '   labels:',
-    '     app.kubernetes.io/instance: itapp-test',
-  ])
-const REPLICAS = objectDiff('apps.v1.Deployment.cli-1.worker', [
-  '@@ -4,7 +4,7 @@',
+const REVISION_HUNK = [
+  '@@ -3,9 +3,9 @@',
+  ' metadata:',
   '   annotations:',
   '     deployment.kubernetes.io/revision: "1"',
-  '-    skycap.dev/revision: 0c6b1ad9e2a7f3f1e5d4c3b2a1908f7e6d5c4b3a',
-  '+    skycap.dev/revision: 5f1e2d3c4b5a69788796a5b4c3d2e1f0a9b8c7d6',
-  '@@ -30,7 +30,7 @@',
+  '-    skycap.dev/revision: 42b869d740b488e72adb9ee1ffcdfe412bfde415',
+  '+    skycap.dev/revision: ea5b286dffe3d20938e48d11bdb19088f3b30381',
+  '   creationTimestamp: "2026-11-30T14:53:24Z"',
+  '-  generation: 1',
+  '+  generation: 2',
+  '   labels:',
+  '     app.kubernetes.io/instance: itapp-test',
+  '     app.kubernetes.io/managed-by: skycap',
+]
+const REVISION_ONLY = (name: string) => objectDiff(`apps.v1.Deployment.probe.${name}`, REVISION_HUNK)
+const REPLICAS = objectDiff('apps.v1.Deployment.probe.worker', [
+  ...REVISION_HUNK,
+  '@@ -18,7 +18,7 @@',
+  '   uid: 29b76d9d-8a2c-496b-900c-c32b3013f3b7',
   ' spec:',
   '   progressDeadlineSeconds: 600',
   '-  replicas: 1',
   '+  replicas: 3',
   '   revisionHistoryLimit: 10',
+  '   selector:',
+  '     matchLabels:',
 ])
 
 describe('skycap diff: revision bookkeeping is not a change; headers name objects', () => {
@@ -139,18 +141,18 @@ describe('skycap diff: revision bookkeeping is not a change; headers name object
   })
 
   it('a revision change inside a pod template (deeper than metadata.annotations) is a change', async () => {
-    const podTemplate = objectDiff('apps.v1.Deployment.cli-1.web', [
+    const podTemplate = objectDiff('apps.v1.Deployment.probe.web', [
       '@@ -40,7 +40,7 @@',
       '     metadata:',
       '       annotations:',
-      '-        skycap.dev/revision: 0c6b1ad9e2a7f3f1e5d4c3b2a1908f7e6d5c4b3a',
-      '+        skycap.dev/revision: 5f1e2d3c4b5a69788796a5b4c3d2e1f0a9b8c7d6',
+      '-        skycap.dev/revision: 42b869d740b488e72adb9ee1ffcdfe412bfde415',
+      '+        skycap.dev/revision: ea5b286dffe3d20938e48d11bdb19088f3b30381',
     ])
     expect((await run(podTemplate.join('\n'))).changed).to.deep.equal(['Deployment/web'])
   })
 
   it('a new object (LIVE is empty) is a change; names with dots, groups and cluster-scoped objects are read', async () => {
-    const created = objectDiff('networking.k8s.io.v1.Ingress.cli-1.shop.example.com', ['@@ -0,0 +1,3 @@', '+apiVersion: networking.k8s.io/v1', '+kind: Ingress', '+metadata:'])
+    const created = objectDiff('networking.k8s.io.v1.Ingress.probe.shop.example.com', ['@@ -0,0 +1,3 @@', '+apiVersion: networking.k8s.io/v1', '+kind: Ingress', '+metadata:'])
     const clusterScoped = objectDiff('rbac.authorization.k8s.io.v1.ClusterRole..reader', ['@@ -1,3 +1,3 @@', '-  verbs: [get]', '+  verbs: [get, list]'])
     const r = await run([...created, ...clusterScoped].join('\n'))
     expect(r.changed).to.deep.equal(['Ingress/shop.example.com', 'ClusterRole/reader'])
@@ -158,7 +160,7 @@ describe('skycap diff: revision bookkeeping is not a change; headers name object
   })
 
   it('still redacts Secret values, and a Secret whose only change is its data is listed', async () => {
-    const secret = objectDiff('v1.Secret.cli-1.db', ['@@ -1,4 +1,4 @@', ' apiVersion: v1', ' data:', '-  password: c2VjcmV0', '+  password: bmV3c2VjcmV0', ' kind: Secret'])
+    const secret = objectDiff('v1.Secret.probe.db', ['@@ -1,4 +1,4 @@', ' apiVersion: v1', ' data:', '-  password: c2VjcmV0', '+  password: bmV3c2VjcmV0', ' kind: Secret'])
     const r = await run([...REVISION_ONLY('web'), ...secret, ''].join('\n'))
     expect(r.changed).to.deep.equal(['Secret/db'])
     expect(r.diff).to.contain('--- Secret/db (live)').and.contain('-  password: (redacted)').and.contain('+  password: (redacted)')
