@@ -98,6 +98,8 @@ describe('durations need a unit', () => {
       const cwd = repo.dir
       expect((await refusedWithoutKubectl((k) => deploy({target: 'staging', configPath, cwd, timeout: '10'}, deps(k)))).message).to.contain('--timeout is "10"')
       expect((await refusedWithoutKubectl((k) => deploy({target: 'staging', configPath, cwd, timeout: '10s', waitForLock: '0'}, deps(k)))).message).to.contain('--wait-for-lock is "0"')
+      // An empty value is refused too, not taken for "no flag".
+      expect((await refusedWithoutKubectl((k) => deploy({target: 'staging', configPath, cwd, timeout: ''}, deps(k)))).message).to.contain('--timeout is ""')
     })
 
     it('rollback --timeout and --wait-for-lock', async () => {
@@ -121,6 +123,8 @@ describe('durations need a unit', () => {
       const deps = (kubectl: ReturnType<typeof fakeKubectlFactory>['factory']) => ({kubectl, reporter: memoryReporter(), out: new PassThrough(), colour: false})
       const e = await refusedWithoutKubectl((k) => streamLogs({services: ['web'], environment: 'staging', configPath, since: '10'}, deps(k)))
       expect(e.message).to.contain('--since is "10"')
+      const empty = await refusedWithoutKubectl((k) => streamLogs({services: ['web'], environment: 'staging', configPath, since: ''}, deps(k)))
+      expect(empty.message).to.contain('--since is ""')
     })
   })
 
@@ -135,6 +139,7 @@ describe('durations need a unit', () => {
       const cases: Array<[string[], string]> = [
         [['deploy', 'staging', '--timeout', '10'], '--timeout is "10"'],
         [['deploy', 'staging', '--wait-for-lock', '0s'], '--wait-for-lock is "0s"'],
+        [['deploy', 'staging', '--timeout='], '--timeout is ""'],
         [['rollback', 'staging', '--timeout', '5ms'], '--timeout is "5ms"'],
         [['scale', 'web', '2', '-e', 'staging', '--timeout', '60'], '--timeout is "60"'],
         [['lock', 'acquire', 'staging', '--duration', '3600'], '--duration is "3600"'],
