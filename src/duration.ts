@@ -1,11 +1,28 @@
 import {UserError} from './errors.js'
 
-/** Parses "90s", "5m", "1h30m" into milliseconds with parse-duration; `what` names the flag or key in errors. */
+/**
+ * A duration skycap accepts: one or more `<number><unit>` parts with units h, m and s (`90s`, `5m`, `1h30m`, `1.5h`),
+ * greater than zero. Bare numbers are refused (parse-duration reads `10` as 10 ms) and so is `ms`: every duration
+ * skycap takes is a deploy, lock or log window, where milliseconds are a typo. Also the skycap.yaml schema's pattern.
+ */
+export const DURATION_PATTERN = '^(?!(0+(\\.0+)?[hms])+$)([0-9]+(\\.[0-9]+)?[hms])+$'
+
+/** What DURATION_PATTERN allows, in words (error messages and the schema's x-message). */
+export const DURATION_RULE = 'a duration greater than zero with a unit (h, m or s), such as 90s, 5m or 1h30m; bare numbers and ms are not accepted'
+
+/** Parses "90s", "5m", "1h30m" into milliseconds; `what` names the flag or key in errors (exit 2). */
 export async function parseDuration(text: string, what = 'duration'): Promise<number> {
+  const value = text.trim()
+  if (!new RegExp(DURATION_PATTERN).test(value)) throw new UserError(`${what} is "${text}" but must be ${DURATION_RULE}`, {hint: durationHint(value)})
   const {default: parse} = await import('parse-duration')
-  const ms = (parse as unknown as (s: string) => number | null | undefined)(text)
-  if (ms === null || ms === undefined || !Number.isFinite(ms) || ms <= 0) {
-    throw new UserError(`${what} "${text}" is not a duration`, {hint: 'Write it like 90s, 5m or 1h30m.'})
-  }
+  const ms = (parse as unknown as (s: string) => number | null | undefined)(value)
+  // The pattern admits only what parse-duration reads as h/m/s; this guards against a library change.
+  if (ms === null || ms === undefined || !Number.isFinite(ms) || ms <= 0) throw new UserError(`${what} is "${text}" but must be ${DURATION_RULE}`)
   return ms
+}
+
+function durationHint(value: string): string {
+  if (/^[0-9]+(\.[0-9]+)?$/.test(value) && Number(value) > 0) return `Add a unit: ${value}s for seconds, ${value}m for minutes.`
+  if (/^[0-9.]+ms$/.test(value)) return 'Write seconds instead, e.g. 1s.'
+  return 'Write it like 90s, 5m or 1h30m.'
 }

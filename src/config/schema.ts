@@ -3,6 +3,8 @@
  * (a unit test keeps the two equal). `x-message` says in words what a pattern allows.
  */
 
+import {DURATION_PATTERN, DURATION_RULE} from '../duration.js'
+
 const dnsLabel = {
   type: 'string',
   pattern: '^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$',
@@ -266,7 +268,7 @@ export const skycapSchema = {
       type: 'object',
       additionalProperties: false,
       properties: {
-        timeout: {type: 'string', pattern: '^[0-9]+(\\.[0-9]+)?(ms|s|m|h)([0-9]+(ms|s|m|h))*$', 'x-message': 'a duration such as 90s, 5m or 1h30m'},
+        timeout: {type: 'string', pattern: DURATION_PATTERN, 'x-message': DURATION_RULE, description: 'Default --timeout of deploy, e.g. 10m.'},
       },
     },
     logs,

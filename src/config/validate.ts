@@ -83,9 +83,16 @@ function toProblems(errors: ErrorObject[]): SchemaProblem[] {
         problem = {path, message: `${where} is missing the required key "${missing}"`}
         break
       }
-      case 'type':
-        problem = {path, message: `${where} must be ${article((e.params as {type: string | string[]}).type)}, not ${describe(e.data)}`}
+      case 'type': {
+        // A pattern's words say more than its type: "deploy.timeout is number 10 but must be a duration … with a unit".
+        const rule = e.parentSchema as {'x-message'?: string; pattern?: string}
+        const allowed = rule.pattern && rule['x-message']
+        problem = {
+          path,
+          message: allowed ? `${where} is ${describe(e.data)} but must be ${allowed}` : `${where} must be ${article((e.params as {type: string | string[]}).type)}, not ${describe(e.data)}`,
+        }
         break
+      }
       case 'pattern':
         problem = {path, message: `${where} is "${String(e.data)}" but must be ${(e.parentSchema as {'x-message'?: string})['x-message'] ?? `matching ${e.schema}`}`}
         break

@@ -86,8 +86,8 @@ export async function deploy(options: DeployOptions, deps: DeployDeps): Promise<
   for (const w of prepared.warnings) reporter.warn(formatWarning(w))
   const env = prepared.environment
   const timeoutText = options.timeout ?? prepared.loaded.config.deploy?.timeout
-  const timeoutMs = timeoutText ? await parseDuration(timeoutText, options.timeout ? '--timeout' : 'deploy.timeout') : DEFAULT_TIMEOUT_MS
-  const waitForLockMs = options.waitForLock ? await parseDuration(options.waitForLock, '--wait-for-lock') : 0
+  const timeoutMs = timeoutText !== undefined ? await parseDuration(timeoutText, options.timeout !== undefined ? '--timeout' : 'deploy.timeout') : DEFAULT_TIMEOUT_MS
+  const waitForLockMs = options.waitForLock !== undefined ? await parseDuration(options.waitForLock, '--wait-for-lock') : 0
   const target = await connect(env, deps.kubectl, reporter)
   const {kubectl} = target
   reporter.info(`Validating ${prepared.app} ${env.name}@${prepared.revision.short} for context ${target.context}, namespace ${target.namespace}`)

@@ -1,19 +1,80 @@
 import {classify, type Kubectl} from '../kubectl/kubectl.js'
-import type {KubeObject} from '../render/objects.js'
+import {ANNOTATIONS, type KubeObject} from '../render/objects.js'
 
+const ANNOTATION = ANNOTATIONS.revision
 const DIFF = ['diff', '--server-side', '--field-manager=skycap', '--force-conflicts', '-f', '-']
 
-/** The objects a diff touches, as Kind/name, from the `diff -u -N LIVE MERGED` header lines. */
-export function changedObjects(diff: string): string[] {
-  const out: string[] = []
-  for (const m of diff.matchAll(/^diff -u -N \S+\/LIVE-\d+\/(\S+) /gm)) {
-    // <group.>version.Kind.namespace.name
-    const parts = (m[1] as string).split('.')
-    const name = parts.at(-1)
-    const kind = parts.at(-3)
-    if (name && kind) out.push(`${kind}/${name}`)
+/** One object's part of a `kubectl diff`: the object as Kind/name and its lines after kubectl's `diff -u -N` header. */
+export interface ObjectDiff {
+  object: string
+  lines: string[]
+}
+
+// kubectl names each object's temporary file <group.>version.Kind.namespace.name (namespace empty when cluster-scoped).
+const HEADER = /^diff -u -N \S+\/LIVE-[^/\s]+\/(\S+) \S+$/
+const FILE_NAME = /^(?:.+?\.)?v\d+(?:alpha\d+|beta\d+)?\.([A-Za-z0-9]+)\.([a-z0-9-]*)\.(.+)$/
+
+/** Splits kubectl diff output per object; lines before the first header are dropped. */
+export function objectDiffs(diff: string): ObjectDiff[] {
+  const out: ObjectDiff[] = []
+  for (const line of diff.split('\n')) {
+    const file = HEADER.exec(line)?.[1]
+    if (file !== undefined) {
+      const m = FILE_NAME.exec(file)
+      out.push({object: m ? `${m[1]}/${m[3]}` : file, lines: []})
+    } else {
+      out.at(-1)?.lines.push(line)
+    }
   }
   return out
+}
+
+/** The objects a diff touches, as Kind/name, from kubectl's `diff -u -N LIVE MERGED` header lines. */
+export function changedObjects(diff: string): string[] {
+  return objectDiffs(diff).map((d) => d.object)
+}
+
+// What moves on every deploy without changing what runs: skycap's revision annotation in an object's
+// metadata.annotations (indented 4; the pod template's annotations are deeper, so a change there still counts) and
+// metadata.generation, which the server maintains.
+const BOOKKEEPING = [new RegExp(`^ {4}${ANNOTATION.replace(/[./]/g, '\\$&')}: `), /^ {2}generation: \d+$/]
+
+/** Whether the only lines an object's diff changes are skycap's revision bookkeeping. */
+export function onlyRevisionChanged(d: ObjectDiff): boolean {
+  const changed = d.lines.filter((line, i) => /^[-+]/.test(line) && !(i < 2 && /^(---|\+\+\+) /.test(line)))
+  return changed.length > 0 && changed.every((line) => BOOKKEEPING.some((re) => re.test(line.slice(1))))
+}
+
+/** What `skycap diff` shows and counts: objects that only move the revision dropped, headers naming the objects. */
+export interface ReadableDiff {
+  /** A unified diff with `--- Kind/name (live)` and `+++ Kind/name (after deploy)` headers; empty when nothing changes. */
+  diff: string
+  changed: string[]
+  /** Objects whose only difference is skycap's revision bookkeeping: not listed, not a change. */
+  revisionOnly: string[]
+}
+
+/** Turns (redacted) kubectl diff output into what a user reads. */
+export function readableDiff(raw: string): ReadableDiff {
+  const out: string[] = []
+  const changed: string[] = []
+  const revisionOnly: string[] = []
+  for (const d of objectDiffs(raw)) {
+    if (onlyRevisionChanged(d)) {
+      revisionOnly.push(d.object)
+      continue
+    }
+    changed.push(d.object)
+    const lines = d.lines.map((line, i) => (i === 0 && line.startsWith('--- ') ? `--- ${d.object} (live)` : i === 1 && line.startsWith('+++ ') ? `+++ ${d.object} (after deploy)` : line))
+    out.push(...(lines.at(-1) === '' ? lines.slice(0, -1) : lines))
+  }
+  return {diff: out.length ? `${out.join('\n')}\n` : '', changed, revisionOnly}
+}
+
+/** The line `diff` prints, and the confirmation shows, when nothing but the revision would change. */
+export function noChangesLine(revisionOnly: string[]): string {
+  if (revisionOnly.length === 0) return 'No changes'
+  return `No changes (${revisionOnly.join(', ')}: only the ${ANNOTATION} annotation would move; no pods restart)`
 }
 
 /**
@@ -46,19 +107,20 @@ export function redactSecrets(diff: string): string {
   return out.join('\n')
 }
 
-/** Runs kubectl diff of `objects` against the cluster (one call): the unified diff, redacted. */
-export async function diffObjects(kubectl: Kubectl, objects: KubeObject[]): Promise<string> {
-  const r = await kubectl.run(DIFF, {input: JSON.stringify({apiVersion: 'v1', kind: 'List', items: objects}), allowFailure: true})
+/** Runs kubectl diff of `objects` against the cluster (one call): redacted, without revision-only changes. */
+export async function diffObjects(kubectl: Kubectl, objects: KubeObject[]): Promise<ReadableDiff> {
+  // KUBECTL_EXTERNAL_DIFF would replace `diff -u -N`, whose output this parses.
+  const r = await kubectl.run(DIFF, {input: JSON.stringify({apiVersion: 'v1', kind: 'List', items: objects}), allowFailure: true, env: {KUBECTL_EXTERNAL_DIFF: ''}})
   // kubectl diff: 0 no differences, 1 differences, >1 an error.
   if (r.exitCode > 1 || r.exitCode < 0) {
     throw classify(DIFF, r.stderr, kubectl.context)
   }
-  return redactSecrets(r.stdout)
+  return readableDiff(redactSecrets(r.stdout))
 }
 
-/** One line per object a deploy would create or change, for the protected-environment prompt. */
+/** One line naming the objects a deploy would create or change, for the protected-environment prompt. */
 export async function changeSummary(kubectl: Kubectl, objects: KubeObject[]): Promise<string> {
-  const changed = changedObjects(await diffObjects(kubectl, objects))
-  if (changed.length === 0) return 'No changes to the objects (the rollout re-applies them).'
+  const {changed, revisionOnly} = await diffObjects(kubectl, objects)
+  if (changed.length === 0) return `${noChangesLine(revisionOnly)}; the rollout re-applies the objects.`
   return `Changes: ${changed.join(', ')}`
 }

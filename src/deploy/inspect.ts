@@ -1,8 +1,11 @@
+import {isDeepStrictEqual} from 'node:util'
+
 import {DiffError, ExitCode, exitCodeOf} from '../errors.js'
-import type {KubeObject} from '../render/objects.js'
+import {ANNOTATIONS, type KubeObject} from '../render/objects.js'
+import {ClusterSnapshot} from '../resources/status.js'
 import {listReleases, type ReleaseRecord} from '../release/store.js'
 import type {Reporter} from '../ui/output.js'
-import {diffObjects, changedObjects} from './diff.js'
+import {diffObjects, type ReadableDiff} from './diff.js'
 import {prepareRelease} from '../render/prepare.js'
 import {formatWarning} from '../ui/output.js'
 import {appSelector, connect, type KubectlFactory, namespaceExists, openEnvironment} from './target.js'
@@ -21,50 +24,94 @@ export async function history(options: EnvOptions, factory: KubectlFactory, repo
   return {environment: env.name, releases: releases.map((r) => r.record)}
 }
 
-/** The fields of a live Deployment that status reads. */
-interface LiveDeployment extends KubeObject {
-  spec?: {replicas?: number; template?: {spec?: {containers?: Array<{image?: string}>}}}
+/** The fields of a live Deployment or ReplicaSet that status reads. */
+interface LiveWorkload extends KubeObject {
+  spec?: {replicas?: number; template?: {metadata?: {labels?: Record<string, string>}; spec?: {containers?: Array<{image?: string}>}}}
   status?: {replicas?: number; readyReplicas?: number; updatedReplicas?: number}
+}
+
+/** Pods of earlier revisions that a rollout has not replaced yet. */
+export interface OldPods {
+  /** Pods of the earlier ReplicaSets (status.replicas), ready or not. */
+  pods: number
+  ready: number
+  /** skycap.dev/revision of the earlier ReplicaSet with the most pods (the Deployment controller copies it there). */
+  revision: string | null
 }
 
 export interface ServiceStatus {
   service: string
   revision: string | null
   image: string | null
+  /** Ready pods of the revision the Deployment asks for (its new ReplicaSet), not of earlier revisions. */
   ready: number
   desired: number
   updated: number
+  /** Earlier revisions' pods while a rollout has not replaced them all; null when none are left. */
+  old: OldPods | null
   age: string | null
   state: 'ready' | 'progressing' | 'not deployed'
 }
 
-/** `skycap status ENV`: per service what runs, how many are ready, and the last release. */
+const REVISION = 'deployment.kubernetes.io/revision'
+const HASH = 'pod-template-hash'
+
+/**
+ * The ReplicaSet of the revision `deployment` asks for: its deployment.kubernetes.io/revision is the Deployment's
+ * and its pod template is the Deployment's (with the pod-template-hash label the controller adds). Undefined while
+ * the controller has not created it.
+ */
+export function newReplicaSet(deployment: LiveWorkload, replicaSets: LiveWorkload[]): LiveWorkload | undefined {
+  const revision = deployment.metadata.annotations?.[REVISION]
+  return replicaSets.find((rs) => {
+    if (revision === undefined || rs.metadata.annotations?.[REVISION] !== revision) return false
+    const labels = {...rs.spec?.template?.metadata?.labels}
+    delete labels[HASH]
+    return isDeepStrictEqual({...rs.spec?.template, metadata: {...rs.spec?.template?.metadata, labels}}, deployment.spec?.template)
+  })
+}
+
+/** One service's line of `skycap status`, from its live Deployment and the ReplicaSets it owns. */
+export function serviceStatus(name: string, deployment: LiveWorkload | undefined, snapshot: ClusterSnapshot, now: number): ServiceStatus {
+  if (!deployment) return {service: name, revision: null, image: null, ready: 0, desired: 0, updated: 0, old: null, age: null, state: 'not deployed'}
+  const owned = snapshot.ownedBy('ReplicaSet', deployment) as LiveWorkload[]
+  const current = newReplicaSet(deployment, owned)
+  const earlier = owned.filter((rs) => rs !== current && (rs.status?.replicas ?? 0) > 0).sort((a, b) => (b.status?.replicas ?? 0) - (a.status?.replicas ?? 0))
+  const desired = deployment.spec?.replicas ?? 1
+  const ready = current?.status?.readyReplicas ?? 0
+  const updated = deployment.status?.updatedReplicas ?? 0
+  const old = earlier.length
+    ? {
+        pods: earlier.reduce((n, rs) => n + (rs.status?.replicas ?? 0), 0),
+        ready: earlier.reduce((n, rs) => n + (rs.status?.readyReplicas ?? 0), 0),
+        revision: earlier[0]?.metadata.annotations?.[ANNOTATIONS.revision] ?? null,
+      }
+    : null
+  const created = Date.parse((deployment.metadata as {creationTimestamp?: string}).creationTimestamp ?? '')
+  return {
+    service: name,
+    revision: deployment.metadata.annotations?.[ANNOTATIONS.revision] ?? null,
+    image: deployment.spec?.template?.spec?.containers?.[0]?.image ?? null,
+    ready,
+    desired,
+    updated,
+    old,
+    age: Number.isFinite(created) ? age(now - created) : null,
+    state: ready >= desired && updated >= desired && old === null ? 'ready' : 'progressing',
+  }
+}
+
+/** `skycap status ENV`: per service what runs, how many pods of the new and of earlier revisions are ready, and the last release. */
 export async function status(options: EnvOptions, factory: KubectlFactory, reporter: Reporter, clock: () => number = Date.now) {
   const {loaded, env} = await openEnvironment(options)
   const target = await connect(env, factory, reporter)
   const selector = appSelector(loaded.config.app, env.name)
   const [list, releases] = await Promise.all([
-    target.kubectl.json<{items: Array<LiveDeployment>}>(['get', 'deployments', '-l', selector]),
+    target.kubectl.json<{items: LiveWorkload[]}>(['get', 'deployments,replicasets', '-l', selector]),
     listReleases(target.kubectl, loaded.config.app, env.name, {manifests: false}),
   ])
-  const services: ServiceStatus[] = Object.keys(env.services).map((name) => {
-    const d = list.items.find((i) => i.metadata.name === name)
-    if (!d) return {service: name, revision: null, image: null, ready: 0, desired: 0, updated: 0, age: null, state: 'not deployed'}
-    const desired = d.spec?.replicas ?? 1
-    const ready = d.status?.readyReplicas ?? 0
-    const updated = d.status?.updatedReplicas ?? 0
-    const created = Date.parse((d.metadata as {creationTimestamp?: string}).creationTimestamp ?? '')
-    return {
-      service: name,
-      revision: d.metadata.annotations?.['skycap.dev/revision'] ?? null,
-      image: d.spec?.template?.spec?.containers?.[0]?.image ?? null,
-      ready,
-      desired,
-      updated,
-      age: Number.isFinite(created) ? age(clock() - created) : null,
-      state: ready >= desired && updated >= desired && (d.status?.replicas ?? 0) === desired ? 'ready' : 'progressing',
-    }
-  })
+  const snapshot = new ClusterSnapshot(list.items)
+  const services = Object.keys(env.services).map((name) => serviceStatus(name, snapshot.get('Deployment', name) as LiveWorkload | undefined, snapshot, clock()))
   const last = releases[0]?.record ?? null
   return {environment: env.name, context: target.context, namespace: env.namespace, services, lastRelease: last}
 }
@@ -77,12 +124,14 @@ function age(ms: number): string {
   return `${Math.floor(s / 86400)}d`
 }
 
+/** What `skycap diff` found: `changed` empty means no changes (exit 0). */
+export interface DiffResult extends ReadableDiff {
+  environment: string
+  revision: string
+}
+
 /** `skycap diff ENV[@REV]`: what a deploy would change. Failures exit 2 or above, never 1 ("changes"). */
-export async function diff(
-  options: {target?: string; configPath?: string},
-  factory: KubectlFactory,
-  reporter: Reporter,
-): Promise<{environment: string; revision: string; changed: string[]; diff: string}> {
+export async function diff(options: {target?: string; configPath?: string}, factory: KubectlFactory, reporter: Reporter): Promise<DiffResult> {
   try {
     return await computeDiff(options, factory, reporter)
   } catch (error) {
@@ -91,11 +140,7 @@ export async function diff(
   }
 }
 
-async function computeDiff(
-  options: {target?: string; configPath?: string},
-  factory: KubectlFactory,
-  reporter: Reporter,
-): Promise<{environment: string; revision: string; changed: string[]; diff: string}> {
+async function computeDiff(options: {target?: string; configPath?: string}, factory: KubectlFactory, reporter: Reporter): Promise<DiffResult> {
   const prepared = await prepareRelease({target: options.target, configPath: options.configPath})
   for (const w of prepared.warnings) reporter.warn(formatWarning(w))
   const env = prepared.environment
@@ -107,12 +152,12 @@ async function computeDiff(
       environment: env.name,
       revision: prepared.revision.sha,
       changed: objects,
+      revisionOnly: [],
       diff: `namespace ${env.namespace} does not exist yet: a deploy creates it and ${objects.length} objects:\n${objects.map((o) => `+ ${o}`).join('\n')}\n`,
     }
   }
   const selector = appSelector(prepared.app, env.name)
   const [releases, live] = await Promise.all([listReleases(target.kubectl, prepared.app, env.name), liveDeployments(target.kubectl, selector)])
   const objects = keepScaledReplicas(prepared, env, releases, live, false)
-  const text = await diffObjects(target.kubectl, objects)
-  return {environment: env.name, revision: prepared.revision.sha, changed: changedObjects(text), diff: text}
+  return {environment: env.name, revision: prepared.revision.sha, ...(await diffObjects(target.kubectl, objects))}
 }

@@ -67,8 +67,8 @@ export async function rollback(options: RollbackOptions, deps: DeployDeps): Prom
   const started = clock()
   const {loaded, env} = await openEnvironment({configPath: options.configPath, environment: options.environment})
   const app = loaded.config.app
-  const timeoutMs = options.timeout ? await parseDuration(options.timeout, '--timeout') : DEFAULT_TIMEOUT_MS
-  const waitMs = options.waitForLock ? await parseDuration(options.waitForLock, '--wait-for-lock') : 0
+  const timeoutMs = options.timeout !== undefined ? await parseDuration(options.timeout, '--timeout') : DEFAULT_TIMEOUT_MS
+  const waitMs = options.waitForLock !== undefined ? await parseDuration(options.waitForLock, '--wait-for-lock') : 0
   const target = await connect(env, deps.kubectl, deps.reporter)
   const {kubectl} = target
   const selector = appSelector(app, env.name)

@@ -17,11 +17,11 @@ export interface LockCommandOptions {
 /** `skycap lock status|acquire|release ENV`. */
 export async function runLock(options: LockCommandOptions, factory: KubectlFactory, reporter: Reporter): Promise<{environment: string; lock: LockInfo | null; released?: boolean}> {
   const {loaded, env} = await openEnvironment(options)
+  const ms = options.action === 'acquire' ? await parseDuration(options.duration ?? '1h', '--duration') : 0
   const {kubectl} = await connect(env, factory, reporter)
   const app = loaded.config.app
   if (options.action === 'status') return {environment: env.name, lock: (await lockStatus(kubectl, app)) ?? null}
   if (options.action === 'acquire') {
-    const ms = await parseDuration(options.duration ?? '1h', '--duration')
     const lock = await acquireLock(kubectl, {app, environment: env.name, reason: options.reason ?? 'held by hand (skycap lock acquire)', durationSeconds: Math.ceil(ms / 1000)})
     return {environment: env.name, lock}
   }

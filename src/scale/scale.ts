@@ -60,8 +60,8 @@ export async function scale(input: ScaleOptions, deps: DeployDeps): Promise<Scal
   if (!env.services[options.service]) {
     throw new UserError(`unknown service "${options.service}"`, {hint: `Services of ${app}: ${Object.keys(env.services).join(', ')}.`})
   }
-  const timeoutMs = options.timeout ? await parseDuration(options.timeout, '--timeout') : DEFAULT_TIMEOUT_MS
-  const waitMs = options.waitForLock ? await parseDuration(options.waitForLock, '--wait-for-lock') : 0
+  const timeoutMs = options.timeout !== undefined ? await parseDuration(options.timeout, '--timeout') : DEFAULT_TIMEOUT_MS
+  const waitMs = options.waitForLock !== undefined ? await parseDuration(options.waitForLock, '--wait-for-lock') : 0
   const {kubectl} = await connect(env, deps.kubectl, deps.reporter)
   let deployment: KubeObject & {spec?: {replicas?: number}}
   try {

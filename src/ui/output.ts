@@ -4,13 +4,30 @@ import {formatLocation} from '../errors.js'
 /** How progress is shown on stderr. */
 export type ProgressMode = 'interactive' | 'plain' | 'silent'
 
-/** Decides how to talk to the user: listr2 on a TTY, plain timestamped lines in CI or pipes, nothing with --json. */
-export function progressMode(options: {json?: boolean; env?: NodeJS.ProcessEnv; stderrIsTTY?: boolean} = {}): ProgressMode {
+/** Below this many columns listr2's indented task lines wrap into a character or two per line: plain lines instead. */
+export const MIN_INTERACTIVE_COLUMNS = 20
+
+/**
+ * Decides how to talk to the user: listr2 on a TTY, plain timestamped lines in CI or pipes, nothing with --json.
+ * Also plain lines on a terminal whose width is 0 or unknown (`script`, `docker -t`, some CI runners report 0).
+ */
+export function progressMode(options: {json?: boolean; env?: NodeJS.ProcessEnv; stderrIsTTY?: boolean; columns?: number} = {}): ProgressMode {
   const env = options.env ?? process.env
   if (options.json) return 'silent'
   const tty = options.stderrIsTTY ?? Boolean(process.stderr.isTTY)
   if (!tty || env.CI === 'true' || env.CI === '1' || env.TERM === 'dumb') return 'plain'
+  const columns = 'columns' in options ? options.columns : terminalColumns()
+  if (columns === undefined || !(columns >= MIN_INTERACTIVE_COLUMNS)) return 'plain'
   return 'interactive'
+}
+
+/**
+ * The width listr2 would lay out in: it writes to stderr but measures process.stdout.columns (80 when stdout is not
+ * a terminal), so the narrower of the two terminals; undefined when stderr reports none.
+ */
+export function terminalColumns(stderr: {columns?: number} = process.stderr, stdout: {isTTY?: boolean; columns?: number} = process.stdout): number | undefined {
+  if (stderr.columns === undefined) return undefined
+  return stdout.isTTY ? Math.min(stderr.columns, stdout.columns ?? 0) : stderr.columns
 }
 
 /** Whether to colour output on a stream. */

@@ -42,23 +42,59 @@ export function plainRolloutView(reporter: Reporter, title: string, clock: () =>
   }
 }
 
-/** listr2 tasks on a TTY: one line per resource, updated in place. */
+/** One resource's line in the listr2 view: its latest title and its outcome, settled once. */
+interface ListrLine {
+  title: string
+  done: Promise<void>
+  settle(error?: Error): void
+  /** Set while listr2 runs the line's task. */
+  task?: {title: string; skip(message: string): void}
+  settled: boolean
+  /** Why the line was skipped (interrupted), if it was. */
+  skipped?: string
+}
+
+function listrLine(ref: string): ListrLine {
+  let resolve: () => void = () => undefined
+  let reject: (error: Error) => void = () => undefined
+  const done = new Promise<void>((res, rej) => ((resolve = res), (reject = rej)))
+  // A line can fail before listr2 awaits it: mark the rejection handled here, listr2 still sees it.
+  done.catch(() => undefined)
+  const line: ListrLine = {
+    title: `${ref}: waiting`,
+    done,
+    settled: false,
+    settle(error) {
+      if (line.settled) return
+      line.settled = true
+      if (error) reject(error)
+      else resolve()
+    },
+  }
+  return line
+}
+
+/**
+ * listr2 tasks on a TTY: one line per resource, updated in place. Each line's outcome exists before listr2 starts
+ * its task: a rollout can be over (every resource ready at the first poll) before listr2 has run a task, and a task
+ * started after finish() must not wait forever.
+ */
 export async function listrRolloutView(title: string, refs: string[]): Promise<RolloutView> {
   const {Listr, ListrLogger, ProcessOutput} = await import('listr2')
-  const handles = new Map<string, {setTitle(t: string): void; skip(t: string): void; resolve(): void; reject(e: Error): void}>()
-  const ready = new Map<string, Promise<void>>()
+  const lines = new Map(refs.map((ref) => [ref, listrLine(ref)]))
   const listr = new Listr(
     [
       {
         title,
         task: (_ctx, task) =>
           task.newListr(
-            refs.map((ref) => ({
-              title: `${ref}: waiting`,
+            [...lines.values()].map((line) => ({
+              title: line.title,
               task: (_c, t) => {
-                const p = new Promise<void>((resolve, reject) => handles.set(ref, {setTitle: (s) => (t.title = s), skip: (s) => t.skip(s), resolve, reject}))
-                ready.set(ref, p)
-                return p
+                line.task = t
+                t.title = line.title
+                if (line.skipped) t.skip(line.skipped)
+                return line.done
               },
             })),
             {concurrent: true, exitOnError: false},
@@ -71,31 +107,27 @@ export async function listrRolloutView(title: string, refs: string[]): Promise<R
     },
   )
   const running = listr.run().catch(() => undefined)
-  const settled = new Set<string>()
   return {
     update(statuses) {
       for (const s of statuses) {
-        const h = handles.get(s.ref)
-        if (!h || settled.has(s.ref)) continue
-        h.setTitle(`${s.ref}: ${s.message}`)
-        if (s.state === 'ready') {
-          settled.add(s.ref)
-          h.resolve()
-        } else if (s.state === 'failed') {
-          settled.add(s.ref)
-          h.reject(new Error(`${s.ref}: ${s.message}`))
-        }
+        const line = lines.get(s.ref)
+        if (!line || line.settled) continue
+        line.title = `${s.ref}: ${s.message}`
+        if (line.task) line.task.title = line.title
+        if (s.state === 'ready') line.settle()
+        else if (s.state === 'failed') line.settle(new Error(line.title))
       }
     },
     async finish(interrupted = []) {
+      // Still moving when another resource failed: shown as skipped ("interrupted"), not as failed.
       for (const s of interrupted) {
-        const h = handles.get(s.ref)
-        if (!h || settled.has(s.ref)) continue
-        settled.add(s.ref)
-        h.skip(interruptedLine(s))
-        h.resolve()
+        const line = lines.get(s.ref)
+        if (!line || line.settled) continue
+        line.skipped = interruptedLine(s)
+        line.task?.skip(line.skipped)
+        line.settle()
       }
-      for (const [ref, h] of handles) if (!settled.has(ref)) h.reject(new Error(`${ref}: stopped waiting`))
+      for (const [ref, line] of lines) line.settle(new Error(`${ref}: stopped waiting`))
       await running
     },
   }

@@ -36,6 +36,7 @@ describe('skycap deploy (real cluster)', function () {
       ready: 2,
       desired: 2,
       updated: 2,
+      old: null,
       age: status.doc.result.services[0].age,
       state: 'ready',
     })
@@ -82,9 +83,11 @@ describe('skycap deploy (real cluster)', function () {
     const web = status.doc.result.services.find((s: any) => s.service === 'web')
     expect(web).to.include({revision: good, state: 'ready', ready: 2})
     const history = await app.json(['history', 'test'])
-    expect(history.doc.result.releases.map((x: any) => [x.number, x.result, x.rolledBackTo ?? null])).to.deep.equal([
-      [2, 'failed', 1],
-      [1, 'succeeded', null],
+    // The automatic rollback is an entry of its own, linked from the failed release.
+    expect(history.doc.result.releases.map((x: any) => [x.number, x.action, x.result, x.rolledBackTo ?? null, x.rollbackRelease ?? null])).to.deep.equal([
+      [3, 'rollback', 'succeeded', 1, null],
+      [2, 'deploy', 'failed', null, 3],
+      [1, 'deploy', 'succeeded', null, null],
     ])
     // The human output explains the failure on stderr.
     app.repo.write('config/web/app.properties', 'greeting=again\n')
@@ -221,11 +224,11 @@ describe('skycap deploy (real cluster)', function () {
   it('diff: exit 1 with changes before a deploy, 0 after it, 1 again after a change', async () => {
     const before = await app.cli(['diff', 'test'])
     expect(before.exitCode).to.equal(1)
-    expect(before.stdout).to.match(/apps\.v1\.Deployment\.\S+\.web/)
+    expect(before.stdout).to.contain('--- Deployment/web (live)')
     expect((await app.cli([...DEPLOY, 'test'])).exitCode).to.equal(0)
     const same = await app.cli(['diff', 'test'])
     expect(same.exitCode, same.stdout + same.stderr).to.equal(0)
-    expect(same.stdout).to.equal('')
+    expect(same.stdout).to.equal('No changes')
     await app.change((t) => t.replace('replicas: 1', 'replicas: 2'), 'two workers')
     const changed = await app.json(['diff', 'test'])
     expect(changed.exitCode).to.equal(1)

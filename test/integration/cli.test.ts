@@ -1,0 +1,96 @@
+import {expect} from 'chai'
+import {execa} from 'execa'
+
+import {cliPath} from '../helpers/repo.js'
+import {TestApp} from './app.js'
+import {useNamespace} from './harness.js'
+
+const DEPLOY = ['deploy', '--skip-image-check']
+// Images pulled as they are (no registry prefix, no revision tag): a new commit moves nothing but the revision.
+const EXTERNAL_IMAGES = (text: string) => text.replace('image: web', 'image: redis:7.2').replace('image: worker', 'image: busybox:1.36')
+const NOT_READY = (text: string) => text.replace('    port: 8080\n', '    port: 8080\n    labels: {sim.kwok.test/behavior: not-ready}\n')
+
+describe('skycap diff, status and progress on terminals (real cluster)', function () {
+  const ns = useNamespace('cli')
+  let app: TestApp
+  beforeEach(async () => {
+    app = await TestApp.create(ns.name)
+  })
+  afterEach(() => app.remove())
+
+  it('diff: a commit that moves only the revision is no change (exit 0, "No changes"); a changed field is, named by object', async () => {
+    await app.change(EXTERNAL_IMAGES, 'external images')
+    expect((await app.cli([...DEPLOY, 'test'])).exitCode).to.equal(0)
+    const rsBefore = (await app.get(['replicasets'])).items.map((r: any) => r.metadata.name).sort()
+    const empty = await app.repo.commit('nothing changed')
+    const same = await app.cli(['diff', 'test@HEAD'])
+    expect(same.exitCode, same.stdout + same.stderr).to.equal(0)
+    expect(same.stdout).to.match(/^No changes \(Deployment\/web, Deployment\/worker: only the skycap\.dev\/revision annotation would move; no pods restart\)$/)
+    const sameJson = await app.json(['diff', 'test@HEAD'])
+    expect(sameJson.exitCode).to.equal(0)
+    expect(sameJson.doc.result).to.deep.include({changed: [], diff: '', revisionOnly: ['Deployment/web', 'Deployment/worker']})
+
+    // Deploying it moves the annotation (status shows it) and restarts no pod: the annotation is not in the pod template.
+    expect((await app.cli([...DEPLOY, 'test'])).exitCode).to.equal(0)
+    const web = await app.get(['deployment', 'web'])
+    expect(web.metadata.annotations['skycap.dev/revision']).to.equal(empty)
+    expect(web.spec.template.metadata.annotations?.['skycap.dev/revision']).to.equal(undefined)
+    expect(web.metadata.annotations['deployment.kubernetes.io/revision'], 'no new ReplicaSet').to.equal('1')
+    expect((await app.get(['replicasets'])).items.map((r: any) => r.metadata.name).sort()).to.deep.equal(rsBefore)
+    expect((await app.json(['status', 'test'])).doc.result.services[0]).to.include({service: 'web', revision: empty})
+
+    await app.change((t) => t.replace('replicas: 1', 'replicas: 3'), 'three workers')
+    const changed = await app.cli(['diff', 'test@HEAD'])
+    expect(changed.exitCode, changed.stderr).to.equal(1)
+    expect(changed.stdout).to.contain('--- Deployment/worker (live)\n+++ Deployment/worker (after deploy)\n')
+    expect(changed.stdout).to.match(/-\s+replicas: 1\n\+\s+replicas: 3/)
+    expect(changed.stdout).to.not.contain('/tmp/').and.not.contain('LIVE-').and.not.contain('Deployment/web')
+    expect((await app.json(['diff', 'test@HEAD'])).doc.result.changed).to.deep.equal(['Deployment/worker'])
+  })
+
+  it('status during a stuck rollout: the new revision 0/2 ready, the old revision 2 ready', async () => {
+    const good = await app.repo.git('rev-parse', 'HEAD')
+    expect((await app.cli([...DEPLOY, 'test'])).exitCode).to.equal(0)
+    const stuck = await app.change(NOT_READY, 'never ready')
+    const r = await app.cli([...DEPLOY, 'test', '--no-rollback', '--timeout', '20s'])
+    expect(r.exitCode, r.stderr).to.equal(70)
+    const s = await app.json(['status', 'test'])
+    expect(s.exitCode, s.stderr).to.equal(0)
+    const web = s.doc.result.services.find((x: any) => x.service === 'web')
+    expect(web).to.deep.include({revision: stuck, ready: 0, desired: 2, state: 'progressing'})
+    expect(web.old).to.deep.equal({pods: 2, ready: 2, revision: good})
+    expect(s.doc.result.services.find((x: any) => x.service === 'worker')).to.deep.include({ready: 1, desired: 1, old: null})
+    const table = await app.cli(['status', 'test'])
+    expect(table.stdout).to.match(new RegExp(`\\nweb\\s+progressing\\s+0/2\\s+${stuck.slice(0, 7)}\\s+2/2 ready \\(${good.slice(0, 7)}\\)\\s+\\S+\\n`))
+  })
+
+  it('deploy on a pseudo-terminal that reports 0 columns prints plain progress lines, not one character per line', async () => {
+    // `script` gives the CLI a real pseudo-terminal; stty sets the width it reports.
+    const onTerminal = async (columns: number) => {
+      const r = await execa('script', ['-qec', `stty cols ${columns} rows 40; node ${cliPath} ${DEPLOY.join(' ')} test`, '/dev/null'], {
+        cwd: app.repo.dir,
+        reject: false,
+        env: {CI: '', TERM: 'xterm', NO_COLOR: '1'},
+        stdin: 'ignore',
+      })
+      return {exitCode: r.exitCode, lines: r.stdout.split(/\r?\n/)}
+    }
+    const narrow = await onTerminal(0)
+    const screen = narrow.lines.join('\n')
+    expect(narrow.exitCode, screen).to.equal(0)
+    expect(
+      narrow.lines.filter((l) => l.trim().length > 0 && l.trim().length < 3),
+      screen,
+    ).to.deep.equal([])
+    expect(screen).to.match(/\dZ\s+✔ Deployment\/web: 2\/2 ready/)
+    expect(screen).to.match(/\dZ\s+✔ Deployment\/worker: 1\/1 ready/)
+    expect(screen).to.contain('deployed itapp test@')
+
+    // With a width, the same terminal gets listr2's live view (no timestamped lines).
+    const wide = await onTerminal(120)
+    expect(wide.exitCode, wide.lines.join('\n')).to.equal(0)
+    expect(wide.lines.join('\n'))
+      .to.contain('Deployment/web')
+      .and.not.match(/\dZ\s+✔ Deployment\/web/)
+  })
+})

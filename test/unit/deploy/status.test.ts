@@ -1,0 +1,115 @@
+import {expect} from 'chai'
+
+import {newReplicaSet, status} from '../../../src/deploy/inspect.js'
+import {statusTable} from '../../../src/ui/tables.js'
+import {memoryReporter} from '../../../src/ui/output.js'
+import {fakeKubectlFactory} from '../../helpers/fake-kubectl.js'
+import {TempRepo} from '../../helpers/repo.js'
+
+const NS = ['--context', 'staging-cluster', '--namespace', 'shop-staging', '--request-timeout=30s']
+const SELECTOR = 'app.kubernetes.io/part-of=shop,app.kubernetes.io/managed-by=skycap,skycap.dev/environment=staging'
+const OLD_SHA = '1111111111111111111111111111111111111111'
+const NEW_SHA = '2222222222222222222222222222222222222222'
+
+// Shaped like `kubectl get deployments,replicasets -o json` during a stuck rollout: web's revision 2 (image :new)
+// has no ready pod, revision 1's pod is still ready. The pod templates carry the server's defaults.
+function template(image: string, hash?: string) {
+  return {
+    metadata: {creationTimestamp: null, labels: {'app.kubernetes.io/name': 'web', 'app.kubernetes.io/instance': 'shop-staging', ...(hash ? {'pod-template-hash': hash} : {})}},
+    spec: {containers: [{name: 'web', image, imagePullPolicy: 'IfNotPresent', resources: {}}], restartPolicy: 'Always', dnsPolicy: 'ClusterFirst'},
+  }
+}
+
+function deployment(name: string, revision: string, sha: string, image: string, status: object) {
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: {
+      name,
+      uid: `uid-${name}`,
+      generation: Number(revision),
+      creationTimestamp: '2026-01-01T00:00:00Z',
+      annotations: {'deployment.kubernetes.io/revision': revision, 'skycap.dev/revision': sha},
+    },
+    spec: {replicas: 1, template: template(image)},
+    status,
+  }
+}
+
+function replicaSet(owner: string, hash: string, revision: string, sha: string, image: string, replicas: number, ready: number) {
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'ReplicaSet',
+    metadata: {
+      name: `${owner}-${hash}`,
+      annotations: {'deployment.kubernetes.io/revision': revision, 'skycap.dev/revision': sha},
+      ownerReferences: [{apiVersion: 'apps/v1', kind: 'Deployment', name: owner, uid: `uid-${owner}`, controller: true}],
+    },
+    spec: {replicas, template: template(image, hash)},
+    status: {replicas, ...(ready ? {readyReplicas: ready, availableReplicas: ready} : {}), observedGeneration: 1},
+  }
+}
+
+const stuck = [
+  // The Deployment counts the old ready pod as ready: readyReplicas 1.
+  deployment('web', '2', NEW_SHA, 'web:new', {replicas: 2, updatedReplicas: 1, readyReplicas: 1, availableReplicas: 1, unavailableReplicas: 1}),
+  replicaSet('web', 'aaaa', '1', OLD_SHA, 'web:old', 1, 1),
+  replicaSet('web', 'bbbb', '2', NEW_SHA, 'web:new', 1, 0),
+  deployment('worker', '1', NEW_SHA, 'worker:new', {replicas: 1, updatedReplicas: 1, readyReplicas: 1, availableReplicas: 1}),
+  replicaSet('worker', 'cccc', '1', NEW_SHA, 'worker:new', 1, 1),
+]
+
+describe('skycap status: ready pods per revision', () => {
+  let repo: TempRepo
+  before(async () => {
+    repo = await TempRepo.fromFixture('shop')
+  })
+  after(() => repo.remove())
+
+  async function statusOf(items: object[]) {
+    const fake = fakeKubectlFactory([
+      {argv: ['--request-timeout=30s', 'config', 'get-contexts', '-o', 'name'], result: {stdout: 'staging-cluster\n'}},
+      {argv: [...NS, 'get', 'deployments,replicasets', '-l', SELECTOR, '-o', 'json'], result: {stdout: JSON.stringify({apiVersion: 'v1', kind: 'List', items})}},
+      {argv: [...NS, 'get', 'configmaps', '-l', 'skycap.dev/release-of=shop,skycap.dev/environment=staging', '-o', 'json'], result: {stdout: '{"items": []}'}},
+    ])
+    const result = await status({environment: 'staging', configPath: `${repo.dir}/skycap.yaml`}, fake.factory, memoryReporter(), () => Date.parse('2026-01-01T00:10:00Z'))
+    expect(fake.remaining(), 'one get of deployments and replicasets, one of releases').to.equal(0)
+    return result
+  }
+
+  it('a stuck rollout: the new revision 0/1 ready, the old revision 1 ready, progressing', async () => {
+    const result = await statusOf(stuck)
+    const web = result.services.find((s) => s.service === 'web')
+    expect(web).to.deep.include({revision: NEW_SHA, image: 'web:new', ready: 0, desired: 1, updated: 1, state: 'progressing', age: '10m'})
+    expect(web?.old).to.deep.equal({pods: 1, ready: 1, revision: OLD_SHA})
+    const worker = result.services.find((s) => s.service === 'worker')
+    expect(worker).to.deep.include({ready: 1, desired: 1, old: null, state: 'ready'})
+    expect(result.services.find((s) => s.service === 'cache')).to.deep.include({state: 'not deployed', old: null})
+  })
+
+  it('the table shows READY of the new revision and the old pods with their revision', async () => {
+    const lines = statusTable(await statusOf(stuck)).split('\n')
+    expect(lines[1]).to.match(/^SERVICE\s+STATE\s+READY\s+REVISION\s+OLD\s+AGE$/)
+    expect(lines.find((l) => l.startsWith('web '))).to.match(/^web\s+progressing\s+0\/1\s+2222222\s+1\/1 ready \(1111111\)\s+10m$/)
+    expect(lines.find((l) => l.startsWith('worker '))).to.match(/^worker\s+ready\s+1\/1\s+2222222\s+-\s+10m$/)
+  })
+
+  it('a finished rollout whose old ReplicaSet is scaled to 0 has no old pods', async () => {
+    const done = [
+      deployment('web', '2', NEW_SHA, 'web:new', {replicas: 1, updatedReplicas: 1, readyReplicas: 1, availableReplicas: 1}),
+      replicaSet('web', 'aaaa', '1', OLD_SHA, 'web:old', 0, 0),
+      replicaSet('web', 'bbbb', '2', NEW_SHA, 'web:new', 1, 1),
+    ]
+    const web = (await statusOf(done)).services.find((s) => s.service === 'web')
+    expect(web).to.deep.include({ready: 1, desired: 1, old: null, state: 'ready'})
+  })
+
+  it('the new ReplicaSet needs both the revision annotation and the pod template', () => {
+    const d = deployment('web', '2', NEW_SHA, 'web:new', {})
+    const matching = replicaSet('web', 'bbbb', '2', NEW_SHA, 'web:new', 1, 0)
+    expect(newReplicaSet(d, [replicaSet('web', 'aaaa', '1', OLD_SHA, 'web:old', 1, 1), matching])).to.equal(matching)
+    // The controller has not yet made the new one: the old template under the new revision number is not it.
+    expect(newReplicaSet(d, [replicaSet('web', 'aaaa', '2', OLD_SHA, 'web:old', 1, 1)])).to.equal(undefined)
+    expect(newReplicaSet(d, [replicaSet('web', 'bbbb', '1', NEW_SHA, 'web:new', 1, 1)])).to.equal(undefined)
+  })
+})
