@@ -1,4 +1,5 @@
 import {UserError} from '../errors.js'
+import {DEFAULT_MAX_REPLICAS} from './limits.js'
 import type {Environment, LoadedConfig, ServiceConfig} from './types.js'
 
 /** The environment `name` with its per-environment service overrides deep-merged over the services. */
@@ -24,6 +25,7 @@ export function resolveEnvironment(loaded: LoadedConfig, name: string): Environm
     values: env.values ?? {},
     services,
     config: env.config,
+    maxReplicas: env.maxReplicas ?? DEFAULT_MAX_REPLICAS,
   }
 }
 

@@ -1,9 +1,12 @@
-import {existsSync, readFileSync, statSync} from 'node:fs'
+import {existsSync, statSync} from 'node:fs'
 import {dirname, join, relative, resolve} from 'node:path'
 
-import {ConfigError, ConfigErrors} from '../errors.js'
+import {ConfigError, ConfigErrors, UserError} from '../errors.js'
+import {repositoryRoot} from '../git/revision.js'
 import {checkPatch, POD_TEMPLATE_MERGE_KEYS} from '../render/strategic-merge.js'
 import {deepMerge} from './environment.js'
+import {resolvesOutside} from './confinement.js'
+import {DEFAULT_MAX_REPLICAS, LIMITS, readWithinLimit, tooLargeError} from './limits.js'
 import {loadValidator, validateAgainstSchema} from './validate.js'
 import {documentData} from './yaml.js'
 import type {ConfigWarning, LoadedConfig, ServiceConfig, SkycapConfig} from './types.js'
@@ -41,23 +44,57 @@ export async function loadConfig(options: {configPath?: string; cwd?: string} = 
   const file = configFilePath(options)
   let text: string
   try {
-    text = readFileSync(file, 'utf8')
+    text = readSkycapYaml(file, displayPath(file))
   } catch (error) {
+    if (error instanceof ConfigError) throw error
     throw new ConfigError(`cannot read ${file}: ${(error as Error).message}`, undefined, {hint: 'Check the path given to --config.'})
   }
-  return parseConfig(text, file)
+  return parseConfig(text, file, displayPath, await configRoot(dirname(file)))
+}
+
+/** skycap.yaml's text, refused unread when it is larger than LIMITS.skycapYaml. */
+export function readSkycapYaml(file: string, shown: string): string {
+  const tooLarge = (size: number) =>
+    tooLargeError('the file', size, LIMITS.skycapYaml, 'skycap.yaml describes services and environments; keep data in config folders or templates, not in values.', {file: shown})
+  return readWithinLimit(file, LIMITS.skycapYaml, tooLarge).toString('utf8')
+}
+
+/**
+ * The folder templates and config folders must stay inside: the git work tree holding skycap.yaml; outside a git
+ * repository (`skycap config validate` of a bare folder), skycap.yaml's own folder.
+ */
+async function configRoot(dir: string): Promise<string> {
+  try {
+    return await repositoryRoot(dir)
+  } catch (error) {
+    if (error instanceof UserError) return dir
+    throw error
+  }
 }
 
 /**
  * Parses and validates skycap.yaml text; `file` is where it lies, to resolve relative paths; `show` turns `file` and
- * the paths beside it into what messages print.
+ * the paths beside it into what messages print; `root` is the folder templates and config folders must stay inside.
  */
-export async function parseConfig(text: string, file: string, show: (path: string) => string = displayPath): Promise<LoadedConfig> {
-  const {LineCounter, parseDocument, isMap, isPair, isScalar} = await import('yaml')
+export async function parseConfig(text: string, file: string, show: (path: string) => string = displayPath, root: string = dirname(file)): Promise<LoadedConfig> {
+  const {LineCounter, parseDocument, isMap, isPair, isScalar, isSeq, visit, YAMLParseError} = await import('yaml')
   const lineCounter = new LineCounter()
-  const doc = parseDocument(text, {lineCounter, prettyErrors: false, uniqueKeys: true})
+  // uniqueKeys: false, checked below: the yaml library compares each key with every earlier one of its mapping, so
+  // a mapping of 100,000 keys took minutes.
+  const doc = parseDocument(text, {lineCounter, prettyErrors: false, uniqueKeys: false})
   const shown = show(file)
 
+  visit(doc, {
+    Map(_, map) {
+      const keys = new Set<string>()
+      for (const item of map.items) {
+        if (!isScalar(item.key)) continue
+        const key = `${typeof item.key.value}:${String(item.key.value)}`
+        if (keys.has(key) && item.key.range) doc.errors.push(new YAMLParseError([item.key.range[0], item.key.range[1]], 'DUPLICATE_KEY', 'Map keys must be unique'))
+        keys.add(key)
+      }
+    },
+  })
   if (doc.errors.length > 0) {
     throw new ConfigErrors(
       doc.errors.map((e) => {
@@ -68,30 +105,54 @@ export async function parseConfig(text: string, file: string, show: (path: strin
     )
   }
 
-  const locate = (path: readonly (string | number)[]): {line: number; column: number} | undefined => {
-    // Walk down as far as the path exists, so a missing key points at its parent.
-    for (let n = path.length; n >= 0; n--) {
-      const node = n === 0 ? doc.contents : doc.getIn(path.slice(0, n), true)
-      const range = (node as {range?: [number, number, number]} | undefined)?.range
-      if (range) {
-        const pos = lineCounter.linePos(range[0])
-        return {line: pos.line, column: pos.col}
+  // Each mapping's keys, indexed the first time a path goes through it: a lookup per service stays cheap for many services.
+  const indexes = new WeakMap<object, Map<string, import('yaml').Pair>>()
+  const pairIn = (map: import('yaml').YAMLMap, key: string): import('yaml').Pair | undefined => {
+    let index = indexes.get(map)
+    if (!index) {
+      index = new Map()
+      for (const item of map.items) if (isPair(item) && isScalar(item.key) && !index.has(String(item.key.value))) index.set(String(item.key.value), item)
+      indexes.set(map, index)
+    }
+    return index.get(key)
+  }
+  /** The nodes along `path`, as far as it exists: [node at path[0..0], ..., pair that holds the last]. */
+  const walk = (path: readonly (string | number)[]): {nodes: unknown[]; pair?: import('yaml').Pair} => {
+    const nodes: unknown[] = [doc.contents]
+    let pair: import('yaml').Pair | undefined
+    for (const key of path) {
+      const node = nodes[nodes.length - 1]
+      pair = undefined
+      let next: unknown
+      if (isMap(node)) {
+        pair = pairIn(node, String(key))
+        next = pair?.value
+      } else if (isSeq(node) && typeof key === 'number') {
+        next = node.items[key]
       }
+      if (next === undefined || next === null) break
+      nodes.push(next)
+    }
+    return {nodes, pair: nodes.length === path.length + 1 ? pair : undefined}
+  }
+  const position = (range: readonly number[] | null | undefined) => {
+    if (!range) return undefined
+    const pos = lineCounter.linePos(range[0] as number)
+    return {line: pos.line, column: pos.col}
+  }
+  const locate = (path: readonly (string | number)[]): {line: number; column: number} | undefined => {
+    // As far as the path exists, so a missing key points at its parent.
+    const {nodes} = walk(path)
+    for (let n = nodes.length - 1; n >= 0; n--) {
+      const pos = position((nodes[n] as {range?: number[]} | undefined)?.range)
+      if (pos) return pos
     }
     return undefined
   }
   /** The position of a key itself (for unknown keys), not its value. */
   const locateKey = (parent: readonly (string | number)[], key: string): {line: number; column: number} | undefined => {
-    const node = parent.length === 0 ? doc.contents : doc.getIn(parent, true)
-    if (isMap(node)) {
-      for (const item of node.items) {
-        if (isPair(item) && isScalar(item.key) && String(item.key.value) === key && item.key.range) {
-          const pos = lineCounter.linePos(item.key.range[0])
-          return {line: pos.line, column: pos.col}
-        }
-      }
-    }
-    return locate(parent)
+    const {pair} = walk([...parent, key])
+    return (isScalar(pair?.key) ? position(pair.key.range) : undefined) ?? locate(parent)
   }
 
   const data = documentData(await import('yaml'), doc, shown, lineCounter)
@@ -117,23 +178,52 @@ export async function parseConfig(text: string, file: string, show: (path: strin
 
   const envNames = Object.keys(config.environments)
   const serviceNames = Object.keys(config.services)
+  const folders: Folders = {dir, root, shownRoot: show(root)}
   if (config.defaultEnvironment !== undefined && !config.environments[config.defaultEnvironment]) {
     at(['defaultEnvironment'], `defaultEnvironment "${config.defaultEnvironment}" is not an environment; known: ${envNames.join(', ')}`)
   }
+  const withPorts = new Set<string>()
   for (const [name, svc] of Object.entries(config.services)) {
-    checkService(svc, svc, ['services', name], at, dir)
+    checkService(svc, svc, ['services', name], at, folders)
+    if (hasPorts(svc)) withPorts.add(name)
   }
   for (const [envName, env] of Object.entries(config.environments)) {
+    const ceiling = env.maxReplicas ?? DEFAULT_MAX_REPLICAS
+    for (const [svcName, svc] of Object.entries(config.services)) {
+      const override = env.services?.[svcName]
+      const replicas = override?.replicas ?? svc.replicas ?? 1
+      if (replicas <= ceiling) continue
+      const path = override?.replicas !== undefined ? ['environments', envName, 'services', svcName, 'replicas'] : ['services', svcName, 'replicas']
+      at(
+        path,
+        `${path.join('.')} is ${replicas}, above the ceiling of ${ceiling} replicas per service in environment ${envName}; raise environments.${envName}.maxReplicas (default ${DEFAULT_MAX_REPLICAS}) if ${replicas} is meant`,
+      )
+    }
     for (const [svcName, override] of Object.entries(env.services ?? {})) {
       if (!config.services[svcName]) {
         at(['environments', envName, 'services', svcName], `environments.${envName}.services.${svcName} overrides an unknown service; known: ${serviceNames.join(', ')}`)
         continue
       }
       const merged = deepMerge(config.services[svcName], override) as ServiceConfig
-      checkService(override, merged, ['environments', envName, 'services', svcName], at, dir)
+      checkService(override, merged, ['environments', envName, 'services', svcName], at, folders)
+      if (hasPorts(merged)) withPorts.add(svcName)
     }
-    if (env.config !== undefined) checkFolder(env.config, ['environments', envName, 'config'], at, dir)
+    if (env.config !== undefined) checkFolder(env.config, ['environments', envName, 'config'], at, folders)
+    // Every object gets app.kubernetes.io/instance: <app>-<env>, and a label value has at most 63 characters.
+    const instance = `${config.app}-${envName}`
+    if (instance.length > 63) {
+      at(
+        ['environments', envName],
+        `environments.${envName}: the label app.kubernetes.io/instance "${instance}" (app-environment) is ${instance.length} characters; Kubernetes allows 63. Shorten the app or environment name`,
+      )
+    }
   }
+  for (const name of withPorts) {
+    // A Kubernetes Service's name is a DNS-1035 label: it starts with a letter.
+    if (/^[0-9]/.test(name)) at(['services', name], `services.${name}: a service with ports gets a Kubernetes Service named "${name}", and a Service name must start with a letter`)
+  }
+  const templates = config.templates ?? 'deploy'
+  if (config.templates !== undefined || existsSync(resolve(dir, templates))) checkInsideRepository(templates, ['templates'], at, folders)
   for (const path of regexPaths(config)) {
     const value = doc.getIn(path) as string
     try {
@@ -157,7 +247,7 @@ export async function parseConfig(text: string, file: string, show: (path: strin
       warnings.push({message: `service "${name}" has no healthcheck; skycap can only tell that its pods run, not that they serve`, file: shown, line: pos?.line, column: pos?.column})
     }
   }
-  return {config, file, dir, warnings, locate, show}
+  return {config, file, dir, root, warnings, locate, show}
 }
 
 type At = (path: (string | number)[], message: string) => void
@@ -172,7 +262,7 @@ const DEFAULT_GRACE_SECONDS = 30
  * `merged` what the environment deploys (the service itself for a service); a key the override sets is checked as
  * merged, so an override cannot combine with the service's keys into something Kubernetes refuses.
  */
-function checkService(svc: Partial<ServiceConfig>, merged: ServiceConfig, path: string[], at: At, dir: string): void {
+function checkService(svc: Partial<ServiceConfig>, merged: ServiceConfig, path: string[], at: At, folders: Folders): void {
   const where = path.join('.')
   if (svc.port !== undefined && svc.ports !== undefined) {
     at([...path, 'ports'], `${where} has both port and ports; use one of them`)
@@ -183,8 +273,28 @@ function checkService(svc: Partial<ServiceConfig>, merged: ServiceConfig, path: 
     if (names.has(name)) at([...path, 'ports', i], `${where}.ports[${i}]: port names must be unique${name ? ` ("${name}" repeats)` : '; name the ports when there are several'}`)
     names.add(name)
   }
+  // A Service refuses two ports with the same port and protocol; skycap makes a container port of every entry's
+  // target, and a container listing one port twice loses one in apply's merge, keyed by containerPort.
+  const servicePorts = new Map<string, number>()
+  const containerPorts = new Map<string, number>()
+  for (const [i, p] of (svc.ports ?? []).entries()) {
+    const protocol = p.protocol ?? 'TCP'
+    const target = p.targetPort ?? p.port
+    const samePort = servicePorts.get(`${p.port}/${protocol}`)
+    const sameTarget = containerPorts.get(`${target}/${protocol}`)
+    if (samePort !== undefined) {
+      at([...path, 'ports', i, 'port'], `${where}.ports[${i}]: port ${p.port}/${protocol} repeats ports[${samePort}]; a Service's ports must differ in port or protocol`)
+    } else if (sameTarget !== undefined) {
+      at(
+        [...path, 'ports', i],
+        `${where}.ports[${i}]: targetPort ${target}/${protocol} repeats ports[${sameTarget}]; each entry becomes a container port, and a container's ports must differ in number or protocol`,
+      )
+    }
+    if (samePort === undefined) servicePorts.set(`${p.port}/${protocol}`, i)
+    if (sameTarget === undefined) containerPorts.set(`${target}/${protocol}`, i)
+  }
   checkPodFields(svc, merged, path, at)
-  if (svc.config !== undefined) checkFolder(svc.config, [...path, 'config'], at, dir)
+  if (svc.config !== undefined) checkFolder(svc.config, [...path, 'config'], at, folders)
 }
 
 /** The pod template keys: probe forms, the preStop hook against the grace period, tolerations, the podTemplate patch. */
@@ -247,13 +357,38 @@ function checkPodFields(svc: Partial<ServiceConfig>, merged: ServiceConfig, path
   }
 }
 
-function checkFolder(folder: string, path: (string | number)[], at: At, dir: string): void {
-  const full = resolve(dir, folder)
+/** Where a skycap.yaml's relative paths start (`dir`) and the repository they must stay inside. */
+interface Folders {
+  dir: string
+  root: string
+  shownRoot: string
+}
+
+function hasPorts(svc: Partial<ServiceConfig>): boolean {
+  return svc.port !== undefined || (svc.ports?.length ?? 0) > 0
+}
+
+function checkFolder(folder: string, path: (string | number)[], at: At, folders: Folders): void {
+  const full = resolve(folders.dir, folder)
   if (!existsSync(full)) {
     at(path, `${path.join('.')}: folder "${folder}" does not exist (relative to skycap.yaml)`)
   } else if (!statSync(full).isDirectory()) {
     at(path, `${path.join('.')}: "${folder}" is a file; config must name a folder whose files become ConfigMap keys`)
+  } else {
+    checkInsideRepository(folder, path, at, folders)
   }
+}
+
+/** A templates or config folder must resolve (links followed) inside the repository: a deploy ships nothing else. */
+function checkInsideRepository(folder: string, path: (string | number)[], at: At, folders: Folders): void {
+  const full = resolve(folders.dir, folder)
+  if (!existsSync(full)) return
+  const outside = resolvesOutside(folders.root, full)
+  if (outside === undefined) return
+  at(
+    path,
+    `${path.join('.')}: folder "${folder}" ${outside === full ? 'is' : `resolves to ${outside},`} outside the repository ${folders.shownRoot}; skycap reads templates and config files only from inside it`,
+  )
 }
 
 function regexPaths(config: SkycapConfig): (string | number)[][] {

@@ -1,3 +1,5 @@
+import {DEFAULT_MAX_REPLICAS, INT32_MAX} from './limits.js'
+
 /**
  * The JSON Schema of skycap.yaml. `npm run schema` writes it to skycap.schema.json for editors
  * (a unit test keeps the two equal). `x-message` says in words what a pattern allows.
@@ -13,6 +15,7 @@ const dnsLabel = {
 
 const quantity = {
   type: ['string', 'number'],
+  minimum: 0,
   pattern: '^[0-9]+(\\.[0-9]+)?(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$',
   'x-message': 'a Kubernetes quantity such as 100m, 0.5, 128Mi or 1Gi',
 }
@@ -38,10 +41,19 @@ const logs = {
 
 const portNumber = {type: 'integer', minimum: 1, maximum: 65535}
 
-const envValue = {type: ['string', 'number', 'boolean']}
+/** A container port's name is an IANA service name: a DNS label of at most 15 characters with a letter and no '--'. */
+const portName = {
+  type: 'string',
+  maxLength: 15,
+  pattern: '^(?=.*[a-z])(?!.*--)[a-z0-9]([-a-z0-9]*[a-z0-9])?$',
+  'x-message': "an IANA service name: lowercase letters, digits and '-', at least one letter, no '--', starting and ending with a letter or digit",
+}
 
-/** Kubernetes stores these numbers as int32. */
-const INT32_MAX = 2147483647
+/** Beyond 2^53 a YAML number has lost digits before skycap writes it as the variable's string. */
+const envValue = {type: ['string', 'number', 'boolean'], minimum: -Number.MAX_SAFE_INTEGER, maximum: Number.MAX_SAFE_INTEGER}
+
+/** Kubernetes accepts any printable ASCII but '=' in a variable name (1.32+; older ones want a C identifier). */
+const envName = {type: 'string', pattern: '^[ -<>-~]+$', 'x-message': "printable ASCII characters other than '='"}
 
 /** terminationGracePeriodSeconds and preStop sleep: an hour; more is likely milliseconds by mistake (podTemplate can go higher). */
 const MAX_GRACE_SECONDS = 3600
@@ -117,7 +129,7 @@ function serviceProperties() {
       minLength: 1,
       description: 'Image name under `registry` (tag added from the revision), or a full reference such as redis:7.2 or name@sha256:... used as it is.',
     },
-    replicas: {type: 'integer', minimum: 0, description: 'Desired number of pods (default 1).'},
+    replicas: {type: 'integer', minimum: 0, maximum: INT32_MAX, description: "Desired number of pods (default 1; at most the environment's maxReplicas)."},
     port: {...portNumber, description: 'Container port; a Service named after the service is created.'},
     ports: {
       type: 'array',
@@ -127,7 +139,7 @@ function serviceProperties() {
         additionalProperties: false,
         required: ['port'],
         properties: {
-          name: {...dnsLabel, maxLength: 15},
+          name: portName,
           port: portNumber,
           targetPort: portNumber,
           protocol: {enum: ['TCP', 'UDP', 'SCTP']},
@@ -136,7 +148,7 @@ function serviceProperties() {
     },
     command: {type: 'array', items: {type: 'string'}, description: "The container's entrypoint."},
     args: {type: 'array', items: {type: 'string'}},
-    env: {type: 'object', additionalProperties: envValue, description: 'Environment variables (plain values; use a Secret template for secrets).'},
+    env: {type: 'object', propertyNames: envName, additionalProperties: envValue, description: 'Environment variables (plain values; use a Secret template for secrets).'},
     envFrom: {
       type: 'array',
       items: {
@@ -297,6 +309,12 @@ export const skycapSchema = {
             description: 'Per-environment overrides, deep-merged over services.',
           },
           config: {type: 'string', minLength: 1, description: 'Folder of per-environment config overrides: <folder>/<service>/<file>.'},
+          maxReplicas: {
+            type: 'integer',
+            minimum: 0,
+            maximum: INT32_MAX,
+            description: `The most replicas a service may have in this environment (default ${DEFAULT_MAX_REPLICAS}); \`skycap scale\` refuses more without --force.`,
+          },
         },
       },
     },

@@ -87,6 +87,8 @@ export interface EnvironmentConfig {
   values?: Record<string, unknown>
   services?: Record<string, Partial<ServiceConfig>>
   config?: string
+  /** The most replicas a service may have here (default 1000); `skycap scale` refuses more without --force. */
+  maxReplicas?: number
 }
 
 export interface SkycapConfig {
@@ -117,6 +119,8 @@ export interface LoadedConfig {
   file: string
   /** Directory of skycap.yaml; relative paths in it are relative to this. */
   dir: string
+  /** The repository (git work tree, or an older revision's temporary copy) templates and config files must stay in. */
+  root: string
   warnings: ConfigWarning[]
   /** Line/column of a key path such as ['services', 'web', 'image'], for later errors. */
   locate(path: readonly (string | number)[]): {line: number; column: number} | undefined
@@ -133,4 +137,6 @@ export interface Environment {
   values: Record<string, unknown>
   services: Record<string, ServiceConfig>
   config?: string
+  /** The most replicas a service may have here. */
+  maxReplicas: number
 }

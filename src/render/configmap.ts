@@ -1,8 +1,9 @@
 import {createHash} from 'node:crypto'
-import {existsSync, readdirSync, readFileSync, statSync} from 'node:fs'
+import {existsSync, readdirSync, statSync} from 'node:fs'
 import {join, resolve} from 'node:path'
 
-import {displayPath} from '../config/load.js'
+import {checkLink, resolvesOutside} from '../config/confinement.js'
+import {LIMITS, readWithinLimit, tooLargeError} from '../config/limits.js'
 import {ConfigError} from '../errors.js'
 
 /** Where the service's ConfigMap is mounted in its container (read-only). */
@@ -16,41 +17,70 @@ export interface ConfigFiles {
   hash: string
 }
 
+/** Where config folders are read from: the repository they must stay inside, and how messages show paths. */
+export interface ConfigSource {
+  root: string
+  shownFile: string
+  show: (path: string) => string
+}
+
 const KEY = /^[-._a-zA-Z0-9]+$/
-const MAX_BYTES = 1024 * 1024
 
 /**
  * Reads every regular, non-hidden file of `folder`, then lets `overrideFolder` (if it exists) replace or add keys.
- * Text that is valid UTF-8 goes to data, anything else to binaryData (base64). `show` turns paths into what messages print.
+ * Text that is valid UTF-8 goes to data, anything else to binaryData (base64). Folders and links must resolve inside
+ * `source.root`; sizes are checked with a stat before any file is read.
  */
-export function readConfigFiles(folder: string, overrideFolder: string | undefined, shownFile: string, show: (path: string) => string = displayPath): ConfigFiles {
-  const files = new Map<string, Buffer>()
+export function readConfigFiles(folder: string, overrideFolder: string | undefined, source: ConfigSource): ConfigFiles {
+  const {root, shownFile, show} = source
+  const shownRoot = show(root)
+  const paths = new Map<string, string>()
   for (const dir of [folder, overrideFolder]) {
     if (dir === undefined || !existsSync(dir)) continue
+    const outside = resolvesOutside(root, dir)
+    if (outside !== undefined) {
+      throw new ConfigError(`config folder ${show(dir)} resolves to ${outside}, outside the repository ${shownRoot}`, {file: shownFile}, {hint: 'Keep config folders inside the repository.'})
+    }
     for (const name of readdirSync(dir).sort()) {
       if (name.startsWith('.')) continue
       const full = join(dir, name)
+      checkLink(root, full, show(full), shownRoot)
       if (!statSync(full).isFile()) continue
       if (!KEY.test(name)) {
         throw new ConfigError(`config file "${show(full)}" cannot be a ConfigMap key (allowed: letters, digits, '-', '_', '.')`, {file: shownFile}, {hint: 'Rename the file.'})
       }
-      files.set(name, readFileSync(full))
+      paths.set(name, full)
     }
   }
+  const hint = 'Move large files into the image or a volume; a ConfigMap holds about 1 MiB.'
+  // Every size first, from stat: nothing is read when the ConfigMap would be too large.
+  let total = 0
+  for (const [name, full] of paths) {
+    const size = statSync(full).size
+    if (size > LIMITS.configFile) throw tooLargeError(`config file ${show(full)}`, size, LIMITS.configFile, hint)
+    total += name.length + size
+  }
+  if (total > LIMITS.configMap) throw folderTooLarge(folder, overrideFolder, total, show, hint)
   const data: Record<string, string> = {}
   const binaryData: Record<string, string> = {}
   const hash = createHash('sha256')
   let size = 0
-  for (const name of [...files.keys()].sort()) {
-    const content = files.get(name) as Buffer
-    size += content.length
+  for (const name of [...paths.keys()].sort()) {
+    const full = paths.get(name) as string
+    const content = readWithinLimit(full, LIMITS.configFile, (n) => tooLargeError(`config file ${show(full)}`, n, LIMITS.configFile, hint))
+    size += name.length + content.length
     hash.update(name).update('\0').update(content).update('\0')
     const text = content.toString('utf8')
     if (Buffer.from(text, 'utf8').equals(content)) data[name] = text
     else binaryData[name] = content.toString('base64')
   }
-  if (size > MAX_BYTES) {
-    throw new ConfigError(`config folder ${show(resolve(folder))} holds ${size} bytes; a ConfigMap holds at most 1 MiB`, {file: shownFile}, {hint: 'Move large files into the image or a volume.'})
-  }
+  // Files can grow between the stat and the read.
+  if (size > LIMITS.configMap) throw folderTooLarge(folder, overrideFolder, size, show, hint)
   return {data, binaryData, hash: hash.digest('hex').slice(0, 10)}
+}
+
+function folderTooLarge(folder: string, overrideFolder: string | undefined, size: number, show: (path: string) => string, hint: string): ConfigError {
+  const shown = show(resolve(folder))
+  const what = overrideFolder !== undefined && existsSync(overrideFolder) ? `config folder ${shown} with ${show(overrideFolder)}` : `config folder ${shown}`
+  return tooLargeError(`the ConfigMap of ${what} (file names and contents)`, size, LIMITS.configMap, hint)
 }

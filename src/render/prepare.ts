@@ -1,9 +1,9 @@
-import {existsSync, mkdtempSync, readFileSync, realpathSync, rmSync} from 'node:fs'
+import {existsSync, mkdtempSync, realpathSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {basename, dirname, isAbsolute, join, posix, relative, sep} from 'node:path'
 
 import {resolveEnvironment} from '../config/environment.js'
-import {configFilePath, displayPath, loadConfig, parseConfig} from '../config/load.js'
+import {configFilePath, displayPath, loadConfig, parseConfig, readSkycapYaml} from '../config/load.js'
 import type {ConfigWarning, Environment, LoadedConfig} from '../config/types.js'
 import {ConfigError, UserError} from '../errors.js'
 import {isTracked, parseTarget, repositoryRoot, resolveRevision, type Revision, targetRevision} from '../git/revision.js'
@@ -101,9 +101,9 @@ async function prepareFromRevision(file: string, revision: Revision, options: Pr
       }
       return await prepareFromWorkTree(file, revision, options, true)
     }
-    const text = readFileSync(revFile, 'utf8')
+    const text = readSkycapYaml(revFile, show(revFile))
     await extractTree(root, revision.sha, await inputFolders(text, posix.dirname(configPath), show(revFile), revision), folder)
-    const loaded = await parseConfig(text, revFile, show)
+    const loaded = await parseConfig(text, revFile, show, folder)
     const env = environmentOf(loaded, options.target)
     const result = await renderEnvironment(loaded, env, revision, {services: options.services})
     return {...result, loaded, warnings: [...loaded.warnings]}

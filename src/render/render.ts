@@ -2,6 +2,7 @@ import {existsSync, readdirSync, readFileSync, statSync} from 'node:fs'
 import {join, resolve} from 'node:path'
 
 import type {Environment, HealthCheck, LoadedConfig, PodTemplatePatch, ServiceConfig} from '../config/types.js'
+import {checkLink, resolvesOutside} from '../config/confinement.js'
 import {documentData} from '../config/yaml.js'
 import {ConfigError, ConfigErrors} from '../errors.js'
 import type {Revision} from '../git/revision.js'
@@ -11,7 +12,7 @@ import {checkTag, imageReference} from './images.js'
 import {ANNOTATIONS, CLUSTER_SCOPED, type KubeObject, LABELS, type RenderedObject, sortForApply} from './objects.js'
 import {secretDataProblems} from './secrets.js'
 import {patchPodTemplate} from './strategic-merge.js'
-import {loadTemplateEngine, renderTemplate} from './templates.js'
+import {loadTemplateEngine, readTemplateFile, renderTemplate} from './templates.js'
 
 /** Everything `render` produced for one environment at one revision. */
 export interface RenderResult {
@@ -62,7 +63,7 @@ export async function renderEnvironment(loaded: LoadedConfig, env: Environment, 
     const selector = {[LABELS.name]: name, [LABELS.instance]: `${config.app}-${env.name}`}
     let configMapName: string | undefined
     if (svc.config !== undefined) {
-      const files = readConfigFiles(resolve(dir, svc.config), env.config ? resolve(dir, env.config, name) : undefined, shownConfig, loaded.show)
+      const files = readConfigFiles(resolve(dir, svc.config), env.config ? resolve(dir, env.config, name) : undefined, {root: loaded.root, shownFile: shownConfig, show: loaded.show})
       configMapName = `${name}-config-${files.hash}`
       const cm: KubeObject = {apiVersion: 'v1', kind: 'ConfigMap', metadata: {name: configMapName, labels}}
       if (Object.keys(files.data).length) cm.data = files.data
@@ -81,8 +82,9 @@ export async function renderEnvironment(loaded: LoadedConfig, env: Environment, 
 
   if (!wanted) {
     const context = templateContext(loaded, env, revision, images)
+    const partials = {root: templatesFolder(loaded), show: loaded.show}
     for (const t of repositoryTemplates(loaded, env)) {
-      for (const object of parseManifests(renderTemplate(t.text, t.shown, context), t.shown)) {
+      for (const object of parseManifests(renderTemplate(t.text, t.shown, context, partials), t.shown)) {
         const existing = object.metadata?.labels ?? {}
         object.metadata.labels = {...common, ...existing}
         labelPodTemplates(object, common)
@@ -251,10 +253,10 @@ function builtinTemplates(): TemplateFile[] {
   return builtinCache
 }
 
-/** deploy/*.yaml for every environment, then deploy/<env>/*.yaml. */
+/** deploy/*.yaml for every environment, then deploy/<env>/*.yaml; each file and folder inside the repository. */
 function repositoryTemplates(loaded: LoadedConfig, env: Environment): TemplateFile[] {
   const folder = loaded.config.templates ?? 'deploy'
-  const root = resolve(loaded.dir, folder)
+  const root = templatesFolder(loaded)
   if (!existsSync(root)) {
     if (loaded.config.templates !== undefined) {
       const pos = loaded.locate(['templates'])
@@ -262,30 +264,45 @@ function repositoryTemplates(loaded: LoadedConfig, env: Environment): TemplateFi
     }
     return []
   }
-  const out: TemplateFile[] = []
-  const list = (dir: string) =>
+  const shownRoot = loaded.show(loaded.root)
+  const outside = resolvesOutside(loaded.root, root)
+  if (outside !== undefined) throw new ConfigError(`templates folder "${folder}" resolves to ${outside}, outside the repository ${shownRoot}`, {file: loaded.show(loaded.file)})
+  const entries = (dir: string) =>
     readdirSync(dir)
-      .filter((f) => /\.ya?ml$/.test(f) && statSync(join(dir, f)).isFile())
       .sort()
       .map((f) => {
         const file = join(dir, f)
-        return {file, shown: loaded.show(file), text: readFileSync(file, 'utf8')}
+        checkLink(loaded.root, file, loaded.show(file), shownRoot)
+        return {name: f, file, stat: statSync(file)}
+      })
+  const out: TemplateFile[] = []
+  const list = (dir: string) =>
+    entries(dir)
+      .filter((e) => /\.ya?ml$/.test(e.name) && e.stat.isFile())
+      .map(({file}) => {
+        const shown = loaded.show(file)
+        return {file, shown, text: readTemplateFile(file, shown)}
       })
   out.push(...list(root))
-  for (const sub of readdirSync(root).sort()) {
-    if (!statSync(join(root, sub)).isDirectory()) continue
-    if (!loaded.config.environments[sub]) {
+  for (const sub of entries(root)) {
+    if (!sub.stat.isDirectory()) continue
+    if (!loaded.config.environments[sub.name]) {
       throw new ConfigError(
-        `template folder "${folder}/${sub}" does not match any environment`,
-        {file: loaded.show(join(root, sub))},
+        `template folder "${folder}/${sub.name}" does not match any environment`,
+        {file: loaded.show(sub.file)},
         {
           hint: `Folders under ${folder}/ hold templates for one environment; known: ${Object.keys(loaded.config.environments).join(', ')}.`,
         },
       )
     }
-    if (sub === env.name) out.push(...list(join(root, sub)))
+    if (sub.name === env.name) out.push(...list(sub.file))
   }
   return out
+}
+
+/** The templates folder of `loaded` (absolute), which `{% include %}`, `{% render %}` and `{% layout %}` are rooted at. */
+export function templatesFolder(loaded: LoadedConfig): string {
+  return resolve(loaded.dir, loaded.config.templates ?? 'deploy')
 }
 
 let yamlModule: typeof import('yaml') | undefined

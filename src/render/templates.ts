@@ -1,37 +1,97 @@
-import type {Liquid, Template} from 'liquidjs'
+import {existsSync, realpathSync, statSync} from 'node:fs'
+import {dirname, extname, resolve, sep} from 'node:path'
+import type {FS, Liquid, Template} from 'liquidjs'
 
+import {isInside} from '../config/confinement.js'
+import {LIMITS, readWithinLimit, tooLargeError} from '../config/limits.js'
 import {ConfigError} from '../errors.js'
 
-let engine: Liquid | undefined
+/** The folder `{% include %}`, `{% render %}` and `{% layout %}` find files in, and how messages show paths. */
+export interface Partials {
+  root: string
+  show: (path: string) => string
+}
+
+let LiquidClass: typeof Liquid | undefined
+/** One engine per partials root; '' for templates that include nothing (built-in ones, imageTag). */
+const engines = new Map<string, Liquid>()
 const parsed = new Map<string, Template[]>()
 
-async function liquid(): Promise<Liquid> {
+/** Loads the template engine (once); render calls after it are synchronous. */
+export async function loadTemplateEngine(): Promise<void> {
+  LiquidClass ??= (await import('liquidjs')).Liquid
+}
+
+function engineFor(partials: Partials | undefined): Liquid {
+  if (!LiquidClass) throw new Error('renderTemplate called before loadTemplateEngine()')
+  const key = partials?.root ?? ''
+  let engine = engines.get(key)
   if (!engine) {
-    const {Liquid} = await import('liquidjs')
     // strictVariables: a typo such as {{ values.hots }} is an error naming the file, not an empty string.
     // lenientIf: `{% if values.debug %}` may test a value that is not set.
-    engine = new Liquid({strictVariables: true, strictFilters: true, lenientIf: true, ownPropertyOnly: true, cache: false})
+    // root: LiquidJS looks partials up in the current directory by default, so output depended on where skycap ran
+    // and `{% include "/etc/shadow" %}` read that file. Rooted at the templates folder (none for skycap's own
+    // templates), with LiquidJS's realpath check, nothing outside it is read.
+    engine = new LiquidClass({
+      strictVariables: true,
+      strictFilters: true,
+      lenientIf: true,
+      ownPropertyOnly: true,
+      cache: false,
+      root: partials ? [partials.root] : [],
+      fs: partials ? confinedFs(partials) : confinedFs({root: '', show: (p) => p}),
+    })
+    engines.set(key, engine)
   }
   return engine
 }
 
-/** Loads the template engine (once); render calls after it are synchronous. */
-export async function loadTemplateEngine(): Promise<void> {
-  await liquid()
+/** Node's file system for LiquidJS, confined to `partials.root`, with the template size limit. */
+function confinedFs(partials: Partials): FS {
+  const contains = (root: string, file: string): boolean => {
+    try {
+      return root !== '' && isInside(realpathSync(root), realpathSync(file))
+    } catch {
+      return false
+    }
+  }
+  const exists = (file: string): boolean => existsSync(file) && statSync(file).isFile()
+  const read = (file: string): string => readTemplateFile(file, partials.show(file))
+  return {
+    exists: async (file) => exists(file),
+    existsSync: exists,
+    readFile: async (file) => read(file),
+    readFileSync: read,
+    resolve: (root, file, ext) => resolve(root, extname(file) ? file : file + ext),
+    contains: async (root, file) => contains(root, file),
+    containsSync: contains,
+    dirname,
+    sep,
+  }
 }
 
-/** Renders template `text` (from `file`, for messages) with `context`. Parsed templates are cached by file. */
-export function renderTemplate(text: string, file: string, context: object): string {
-  if (!engine) throw new Error('renderTemplate called before loadTemplateEngine()')
+/** A template file's text, refused unread when it is larger than LIMITS.template. */
+export function readTemplateFile(file: string, shown: string): string {
+  const tooLarge = (size: number) => tooLargeError(`template ${shown}`, size, LIMITS.template, 'Split the template into several files, or move data into a config folder.', {file: shown})
+  return readWithinLimit(file, LIMITS.template, tooLarge).toString('utf8')
+}
+
+/**
+ * Renders template `text` (from `file`, for messages) with `context`. Parsed templates are cached by file.
+ * `partials`: where includes are found; without it a template can include nothing.
+ */
+export function renderTemplate(text: string, file: string, context: object, partials?: Partials): string {
+  const engine = engineFor(partials)
   try {
-    let tpl = parsed.get(file)
+    const key = `${partials?.root ?? ''}\0${file}`
+    let tpl = parsed.get(key)
     if (!tpl) {
       tpl = engine.parse(text, file)
-      parsed.set(file, tpl)
+      parsed.set(key, tpl)
     }
     return engine.renderSync(tpl, context) as string
   } catch (error) {
-    throw templateError(error, file)
+    throw templateError(error, file, partials)
   }
 }
 
@@ -40,8 +100,9 @@ export function clearTemplateCache(): void {
   parsed.clear()
 }
 
-function templateError(error: unknown, file: string): ConfigError {
-  const e = error as {message?: string; name?: string; token?: {getPosition?: () => [number, number]}}
+function templateError(error: unknown, file: string, partials: Partials | undefined): ConfigError {
+  const e = error as {message?: string; name?: string; token?: {getPosition?: () => [number, number]}; originalError?: unknown}
+  if (e.originalError instanceof ConfigError) return e.originalError
   const message = String(e.message ?? error)
   const pos = e.token?.getPosition?.()
   const where = {file, line: pos?.[0], column: pos?.[1]}
@@ -55,6 +116,14 @@ function templateError(error: unknown, file: string): ConfigError {
   const undefinedFilter = /undefined filter: (\S+)/.exec(message)
   if (undefinedFilter) {
     return new ConfigError(`template uses unknown filter "${undefinedFilter[1]}"`, where, {hint: 'See https://liquidjs.com/filters/overview.html for the filters LiquidJS has.'})
+  }
+  const lookup = /Failed to lookup "([^"]*)"/.exec(message)
+  if (lookup) {
+    const inside = partials ? `a file of the templates folder ${partials.show(partials.root)}` : 'possible here (only repository templates include files)'
+    return new ConfigError(`template includes "${lookup[1]}", which is not ${inside}`, where, {
+      hint: 'Include, render and layout find files in the templates folder only (links must stay inside the repository); name the file relative to it.',
+      details: {include: lookup[1]},
+    })
   }
   return new ConfigError(`template error: ${message.replace(/, (file|line|col):.*$/, '')}`, where, {hint: 'Check the {{ }} and {% %} syntax (LiquidJS).'})
 }

@@ -60,6 +60,16 @@ export async function scale(input: ScaleOptions, deps: DeployDeps): Promise<Scal
   if (!env.services[options.service]) {
     throw new UserError(`unknown service "${options.service}"`, {hint: `Services of ${app}: ${Object.keys(env.services).join(', ')}.`})
   }
+  if (options.replicas > env.maxReplicas) {
+    const above = `${options.replicas} replicas is above the ceiling of ${env.maxReplicas} per service in ${env.name}`
+    if (!options.force) {
+      throw new UserError(`${above}; nothing was changed`, {
+        hint: `Pass --force if ${options.replicas} is meant, or raise environments.${env.name}.maxReplicas in ${loaded.show(loaded.file)}.`,
+        details: {replicas: options.replicas, maxReplicas: env.maxReplicas},
+      })
+    }
+    deps.reporter.warn(`${above}; scaling anyway (--force)`)
+  }
   const timeoutMs = options.timeout !== undefined ? await parseDuration(options.timeout, '--timeout') : DEFAULT_TIMEOUT_MS
   const waitMs = options.waitForLock !== undefined ? await parseDuration(options.waitForLock, '--wait-for-lock') : 0
   const {kubectl} = await connect(env, deps.kubectl, deps.reporter)
