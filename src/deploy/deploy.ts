@@ -93,7 +93,8 @@ export async function deploy(options: DeployOptions, deps: DeployDeps): Promise<
   reporter.info(`Validating ${prepared.app} ${env.name}@${prepared.revision.short} for context ${target.context}, namespace ${target.namespace}`)
   const nsExists = await namespaceExists(kubectl, env.namespace)
   const selector = appSelector(prepared.app, env.name)
-  const [releases, live] = nsExists ? await Promise.all([listReleases(kubectl, prepared.app, env.name), liveDeployments(kubectl, selector)]) : [[], new Map<string, number>()]
+  // The replica rule only needs the records; the manifests are read under the lock, where the rollback target is chosen.
+  const [releases, live] = nsExists ? await Promise.all([listReleases(kubectl, prepared.app, env.name, {manifests: false}), liveDeployments(kubectl, selector)]) : [[], new Map<string, number>()]
   const objects = keepScaledReplicas(prepared, env, releases, live, options.resetReplicas ?? false)
   if (!options.skipImageCheck) await checkImagesExist(prepared, deps)
   checkRecordable(objects)

@@ -142,7 +142,8 @@ describe('skycap deploy: the whole kubectl sequence of a first deploy', function
     const script: Expectation[] = [
       {argv: ['--request-timeout=30s', 'config', 'get-contexts', '-o', 'name'], result: {stdout: 'kind-x\n'}},
       {argv: [...CLUSTER, 'get', 'namespace', 'shop', '--ignore-not-found', '-o', 'name'], result: {stdout: 'namespace/shop\n'}},
-      {argv: [...BOUND, 'get', 'configmaps,secrets', '-l', 'skycap.dev/release-of=itapp,skycap.dev/environment=test', '-o', 'json'], result: {stdout: JSON.stringify({items: [release1]})}},
+      // Before the lock, the records only (no manifests): the replica rule needs nothing more.
+      {argv: [...BOUND, 'get', 'configmaps', '-l', 'skycap.dev/release-of=itapp,skycap.dev/environment=test', '-o', 'json'], result: {stdout: JSON.stringify({items: []})}},
       {argv: [...BOUND, 'get', 'deployments', '-l', SELECTOR, '-o', 'json'], result: {stdout: JSON.stringify({items: []})}},
       {argv: [...BOUND, ...APPLY, '--dry-run=server']},
       {argv: [...BOUND, 'create', '-f', '-'], input: (i) => (lease = JSON.parse(i as string))},
