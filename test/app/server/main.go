@@ -1,4 +1,4 @@
-// The test application the real-node integration tests deploy (see test/app/README.md). Its behaviour comes from
+// The test application the real-node integration tests deploy (see "The test app" in test/cluster/README.md). Its behaviour comes from
 // its mounted config file and its environment, so a test makes a release healthy or broken by editing skycap.yaml or
 // a config file:
 //
