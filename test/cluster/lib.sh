@@ -57,7 +57,9 @@ kill_pids() {
 # Deletes the cluster: its real node first (while the API server still answers), then kwokctl (it stops the
 # components it started), then whatever process is left, the registry included.
 teardown_cluster() {
-  node_teardown || { log "could not remove the real node (see above)"; return 1; }
+  # A node that cannot be removed entirely keeps its directory (and the cluster's) for the next attempt; the rest goes.
+  local node_left=0
+  node_teardown || { log "could not remove the real node entirely (see above); run cluster:down again"; node_left=1; }
   local kwokctl=""
   if [ -f "$RUN_DIR/env" ]; then
     kwokctl=$(sed -n 's/^SKYCAP_KWOK_BIN=//p' "$RUN_DIR/env")/kwokctl
@@ -71,6 +73,7 @@ teardown_cluster() {
   local left
   left=$(cluster_pids; node_pids "$REGISTRY_DIR")
   [ -z "$left" ] || { log "could not stop processes: $(echo $left)"; return 1; }
+  [ "$node_left" = 0 ] || return 1
   # never rm -rf through a mount
   if awk '{print $2}' /proc/mounts | grep -qF "$RUN_DIR/"; then log "mounts under $RUN_DIR are still there; not deleting it"; return 1; fi
   rm -rf "$RUN_DIR"

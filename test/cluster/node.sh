@@ -22,16 +22,19 @@ NODE_FIXED_DIRS="/run/containerd /var/log/containers /var/log/pods /var/lib/kube
 
 freeport() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
 
-# PIDs of the node's processes: every one of them has a path under $1 (default $NODE_DIR) on its command line
-# (the binaries run through links in $NODE_DIR/bin; containerd's shims get -address $NODE_DIR/...).
+# PIDs of the node's processes (or the registry's, with $1 = $REGISTRY_DIR): the binaries run through links in
+# <dir>/bin, so their argv[0] lies there; containerd's shims (started as /usr/bin/containerd-shim-runc-v2) have
+# "-address <dir>/..." among their arguments. Nothing else is matched (not a `tail -f <dir>/logs/...`).
 node_pids() {
   local dir=${1:-$NODE_DIR} f pid args
   [ -d "$dir" ] || return 0
   for f in /proc/[0-9]*/cmdline; do
     pid=${f#/proc/}; pid=${pid%/cmdline}
-    [ "$pid" = $$ ] && continue
     args=$(tr '\0' ' ' 2>/dev/null <"$f") || continue
-    case "$args" in *"$dir/"*) echo "$pid" ;; esac
+    case "$args" in
+      "$dir"/bin/*) echo "$pid" ;;
+      */containerd-shim*" -address $dir/"*) echo "$pid" ;;
+    esac
   done
 }
 
@@ -47,7 +50,7 @@ node_stop() { # $1 name: the process in $NODE_DIR/pids/$1.pid, if it is still ou
   local f=$NODE_DIR/pids/$1.pid p i
   [ -f "$f" ] || return 0
   p=$(cat "$f")
-  if tr '\0' ' ' 2>/dev/null <"/proc/$p/cmdline" | grep -qF "$NODE_DIR/"; then
+  if node_pids | grep -qx "$p"; then
     kill -TERM "$p" 2>/dev/null || true
     for i in $(seq 1 50); do [ -d "/proc/$p" ] || break; sleep 0.2; done
     kill -KILL "$p" 2>/dev/null || true
@@ -248,7 +251,7 @@ node_take_machine() {
   owner=$(cat "$NODE_OWNER_FILE" 2>/dev/null || true)
   if [ -n "$owner" ] && [ "$owner" != "$RUN_DIR" ] && [ -d "$owner/node" ]; then
     # kwokctl runs the control plane through links in <run dir>/kwok/clusters/<name>/bin
-    if [ -n "$(node_pids "$owner/node")" ] && [ -n "$(node_pids "$owner/kwok")" ]; then
+    if [ -n "$(node_pids "$owner/node")" ] && pgrep -f "^$owner/kwok/clusters/[^/]*/bin/kube-apiserver " >/dev/null; then
       die "this machine's real node belongs to the running cluster in $owner (one per machine: its cgroups and iptables chains are machine-wide); stop that cluster with cluster:down, or start this one with SKYCAP_CLUSTER_REAL_NODE=0"
     fi
     log "removing the real node that the stopped cluster in $owner left behind"
@@ -265,6 +268,18 @@ node_teardown() {
   local crictl="" p c t ipt left run
   run=$(dirname "$NODE_DIR")
   [ -f "$run/env" ] && crictl=$(sed -n 's/^SKYCAP_CRICTL_BIN=//p' "$run/env")/crictl
+  local owner
+  owner=$(cat "$NODE_OWNER_FILE" 2>/dev/null || true)
+  if [ -n "$owner" ] && [ "$owner" != "$run" ]; then
+    # The machine's node belongs to another cluster now: its chains, cgroups and bridge are not ours to remove.
+    log "the machine's real node belongs to $owner; removing only this cluster's node processes and files"
+    # shellcheck disable=SC2046
+    kill_pids $(node_pids)
+    [ -z "$(node_pids)" ] || return 1
+    awk '{print $2}' /proc/mounts | grep -qF "$NODE_DIR/" && return 1
+    rm -rf "$NODE_DIR"
+    return 0
+  fi
   node_stop kubelet
   if [ -x "$crictl" ] && [ -S "$NODE_DIR/containerd/containerd.sock" ]; then
     local cri=("$crictl" --runtime-endpoint "unix://$NODE_DIR/containerd/containerd.sock" --timeout 30s)
@@ -346,7 +361,9 @@ log: {level: warn}
 storage: {filesystem: {rootdirectory: $REGISTRY_DIR/data}, delete: {enabled: true}}
 http: {addr: 127.0.0.1:$port}
 EOF
-  setsid docker-registry serve "$REGISTRY_DIR/config.yml" >"$REGISTRY_DIR/registry.log" 2>&1 </dev/null &
+  mkdir -p "$REGISTRY_DIR/bin"
+  ln -sf "$(command -v docker-registry)" "$REGISTRY_DIR/bin/docker-registry"
+  setsid "$REGISTRY_DIR/bin/docker-registry" serve "$REGISTRY_DIR/config.yml" >"$REGISTRY_DIR/registry.log" 2>&1 </dev/null &
   for i in $(seq 1 100); do
     curl -sf "http://127.0.0.1:$port/v2/" >/dev/null && break
     [ "$i" = 100 ] && die "docker-registry did not answer on 127.0.0.1:$port (see $REGISTRY_DIR/registry.log)"
