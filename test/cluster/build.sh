@@ -4,6 +4,8 @@
 #   kwok, kwokctl                                                      (go install)
 #   etcd + etcdctl                                                     (Debian etcd-server/etcd-client)
 #   docker-registry                                                    (Debian, for the image-check tests)
+#   kubelet, kube-proxy (same build), crictl (go install), and from Debian containerd, runc,
+#   containernetworking-plugins, conntrack: the real node (skipped when SKYCAP_CLUSTER_REAL_NODE=0)
 # Only package registries are used (Go module proxy, Debian). Nothing built is committed.
 # Prints nothing on stdout but the cache directory of the binaries.
 set -euo pipefail
@@ -19,24 +21,43 @@ die() { printf '[cluster:build] error: %s\n' "$*" >&2; exit 1; }
 
 command -v go >/dev/null || die "go is not installed; install Go >= 1.24 (https://go.dev/doc/install) and re-run"
 
-# --- etcd and docker-registry from Debian ------------------------------------------------------
+# --- Debian packages ----------------------------------------------------------------------------
 # docker-registry (distribution 2.8) is the real registry the image-existence tests push to on 127.0.0.1.
-if ! command -v etcd >/dev/null || ! command -v etcdctl >/dev/null || ! command -v docker-registry >/dev/null; then
-  log "installing etcd-server, etcd-client and docker-registry from Debian"
+# The real node (test/cluster/node.sh) needs containerd, runc, the CNI plugins and conntrack (kube-proxy). No docker:
+# the test images are pushed FROM scratch by test/app/pushimage.
+REAL_NODE=${SKYCAP_CLUSTER_REAL_NODE:-1}
+pkgs=""
+command -v etcd >/dev/null || pkgs="$pkgs etcd-server"
+command -v etcdctl >/dev/null || pkgs="$pkgs etcd-client"
+command -v docker-registry >/dev/null || pkgs="$pkgs docker-registry"
+if [ "$REAL_NODE" != 0 ]; then
+  command -v containerd >/dev/null || pkgs="$pkgs containerd"
+  [ -x /usr/sbin/runc ] || pkgs="$pkgs runc"
+  [ -x /usr/lib/cni/bridge ] || pkgs="$pkgs containernetworking-plugins"
+  command -v conntrack >/dev/null || pkgs="$pkgs conntrack"
+  command -v iptables >/dev/null || pkgs="$pkgs iptables"
+fi
+if [ -n "$pkgs" ]; then
+  log "installing from Debian:$pkgs"
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
   export DEBIAN_FRONTEND=noninteractive
   $SUDO apt-get update -qq >&2 || die "apt-get update failed"
-  $SUDO apt-get install -y -qq etcd-server etcd-client docker-registry >&2 || die "apt-get install etcd-server etcd-client docker-registry failed"
-  # On a systemd host the packages start etcd on :2379 and a registry on :5000; the tests use their own ports.
-  if command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then $SUDO systemctl disable --now etcd docker-registry >&2 || true; fi
+  # shellcheck disable=SC2086
+  $SUDO apt-get install -y -qq $pkgs >&2 || die "apt-get install$pkgs failed"
+  # On a systemd host the packages start etcd on :2379, a registry on :5000 and containerd; the cluster uses its own
+  # ports, sockets and directories, so they are stopped only to keep the machine quiet.
+  if command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then $SUDO systemctl disable --now etcd docker-registry containerd >&2 || true; fi
 fi
 
 # --- Kubernetes binaries ----------------------------------------------------------------------
 mkdir -p "$OUT"
-need_build=0
-for b in kube-apiserver kube-controller-manager kube-scheduler kubectl; do [ -x "$OUT/$b" ] || need_build=1; done
-if [ "$need_build" = 1 ]; then
-  log "building Kubernetes $KV binaries into $OUT (cold build takes a while on 2 cores)"
+BINS="kube-apiserver kube-controller-manager kube-scheduler kubectl"
+[ "$REAL_NODE" = 0 ] || BINS="$BINS kubelet kube-proxy"
+# Only the binaries not yet cached are built: a cache from before the real node gains kubelet and kube-proxy alone.
+missing=""
+for b in $BINS; do [ -x "$OUT/$b" ] || missing="$missing $b"; done
+if [ -n "$missing" ]; then
+  log "building Kubernetes $KV:$missing into $OUT (a cold build takes a while on 2 cores)"
   start=$(date +%s)
   W=$(mktemp -d); trap 'rm -rf "$W"' EXIT
   MINOR=$(echo "$KV" | cut -d. -f2); SV="v0.${KV#v1.}"
@@ -62,18 +83,20 @@ if [ "$need_build" = 1 ]; then
     mkdir -p "$W/bin"
     # Build next to the cache and move the binaries in afterwards, so an interrupted build never leaves a
     # half-written binary that a later run would take for a finished one.
-    GOFLAGS=-mod=mod go build -trimpath -ldflags "$LDF" -o "$W/bin/" \
-      k8s.io/kubernetes/cmd/kube-apiserver \
-      k8s.io/kubernetes/cmd/kube-controller-manager \
-      k8s.io/kubernetes/cmd/kube-scheduler \
-      k8s.io/kubernetes/cmd/kubectl >&2
+    pkgs=""
+    for b in $missing; do pkgs="$pkgs k8s.io/kubernetes/cmd/$b"; done
+    # shellcheck disable=SC2086
+    GOFLAGS=-mod=mod go build -trimpath -ldflags "$LDF" -o "$W/bin/" $pkgs >&2
   ) || die "building Kubernetes $KV failed (see the go output above); try SKYCAP_K8S_VERSION=<another v1.3x.y> or GOTOOLCHAIN=go1.24.13"
-  got=$("$W/bin/kube-apiserver" --version 2>&1 || true)
-  [ "$got" = "Kubernetes $KV" ] || die "the built kube-apiserver reports '$got', expected 'Kubernetes $KV'"
-  for b in kube-apiserver kube-controller-manager kube-scheduler kubectl; do
+  for b in $missing; do
+    [ "$b" = kubectl ] && continue
+    got=$("$W/bin/$b" --version 2>&1 || true)
+    [ "$got" = "Kubernetes $KV" ] || die "the built $b reports '$got', expected 'Kubernetes $KV'"
+  done
+  for b in $missing; do
     mv -f "$W/bin/$b" "$OUT/$b.tmp" && mv -f "$OUT/$b.tmp" "$OUT/$b"
   done
-  log "built Kubernetes $KV in $(( $(date +%s) - start ))s"
+  log "built Kubernetes $KV:$missing in $(( $(date +%s) - start ))s"
 fi
 
 # --- kwok + kwokctl ---------------------------------------------------------------------------
@@ -85,6 +108,15 @@ if [ ! -x "$KB/kwok" ] || [ ! -x "$KB/kwokctl" ]; then
     go install "sigs.k8s.io/kwok/cmd/kwok@$KWOKV" "sigs.k8s.io/kwok/cmd/kwokctl@$KWOKV" >&2 \
     || die "go install sigs.k8s.io/kwok@$KWOKV failed"
 fi
+# --- crictl (the real node's teardown stops pod sandboxes through CRI, so the CNI plugins remove their rules) ----
+CRICTLV=${SKYCAP_CRICTL_VERSION:-v1.34.0}
+CB="$K/crictl-$CRICTLV"
+if [ "$REAL_NODE" != 0 ] && [ ! -x "$CB/crictl" ]; then
+  log "installing crictl $CRICTLV (cri-tools is not packaged in Debian 12)"
+  mkdir -p "$CB"
+  env -u GOFLAGS GOBIN="$CB" GOTOOLCHAIN=${GOTOOLCHAIN:-local} CGO_ENABLED=0 \
+    go install "sigs.k8s.io/cri-tools/cmd/crictl@$CRICTLV" >&2 || die "go install sigs.k8s.io/cri-tools/cmd/crictl@$CRICTLV failed"
+fi
 # The default stages ship in the kwok module source; make sure it is in the module cache.
 KWOK_SRC=$(cd /tmp && env -u GOFLAGS go mod download -json "sigs.k8s.io/kwok@$KWOKV" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
 [ -d "$KWOK_SRC/kustomize/stage" ] || die "kwok module source not found in the Go module cache"
@@ -94,5 +126,6 @@ SKYCAP_K8S_BIN=$OUT
 SKYCAP_KWOK_BIN=$KB
 SKYCAP_KWOK_SRC=$KWOK_SRC
 SKYCAP_K8S_VERSION=$KV
+SKYCAP_CRICTL_BIN=$CB
 ENV
 echo "$K/env-$KV"

@@ -51,8 +51,15 @@ kill_pids() {
   kill -KILL $alive 2>/dev/null || true
 }
 
-# Deletes the cluster: kwokctl first (it stops the components it started), then whatever process is left.
+# shellcheck source=node.sh
+. "$(dirname "${BASH_SOURCE[0]}")/node.sh"
+
+# Deletes the cluster: its real node first (while the API server still answers), then kwokctl (it stops the
+# components it started), then whatever process is left, the registry included.
 teardown_cluster() {
+  # A node that cannot be removed entirely keeps its directory (and the cluster's) for the next attempt; the rest goes.
+  local node_left=0
+  node_teardown || { log "could not remove the real node entirely (see above); run cluster:down again"; node_left=1; }
   local kwokctl=""
   if [ -f "$RUN_DIR/env" ]; then
     kwokctl=$(sed -n 's/^SKYCAP_KWOK_BIN=//p' "$RUN_DIR/env")/kwokctl
@@ -62,9 +69,12 @@ teardown_cluster() {
       || log "kwokctl delete cluster failed; stopping the processes directly"
   fi
   # shellcheck disable=SC2046
-  kill_pids $(cluster_pids)
+  kill_pids $(cluster_pids) $(node_pids "$REGISTRY_DIR")
   local left
-  left=$(cluster_pids | tr '\n' ' ')
-  [ -z "$left" ] || { log "could not stop processes: $left"; return 1; }
+  left=$(cluster_pids; node_pids "$REGISTRY_DIR")
+  [ -z "$left" ] || { log "could not stop processes: $(echo $left)"; return 1; }
+  [ "$node_left" = 0 ] || return 1
+  # never rm -rf through a mount
+  if awk '{print $2}' /proc/mounts | grep -qF "$RUN_DIR/"; then log "mounts under $RUN_DIR are still there; not deleting it"; return 1; fi
   rm -rf "$RUN_DIR"
 }

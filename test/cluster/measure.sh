@@ -18,18 +18,23 @@ start_ms=$(( ($(date +%s%N) - t) / 1000000 ))
 rss_kib() { # pid -> RSS in KiB
   awk '/^VmRSS:/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0
 }
-sample() { # prints "<total KiB> <name>=<KiB> ..."
-  local total=0 out="" p kib name
-  for p in $(cluster_pids); do
+sample() { # prints "<total KiB> <name>=<KiB> ..." (shims, pods and the registry summed per name)
+  local total=0 p kib name
+  declare -A by=()
+  for p in $(cluster_pids; node_pids "$REGISTRY_DIR"; node_pids; pod_pids); do
     kib=$(rss_kib "$p"); name=$(basename "$( { tr '\0' '\n' <"/proc/$p/cmdline" | head -1; } 2>/dev/null)")
-    total=$((total + kib)); out="$out $name=$((kib / 1024))MiB"
+    case "$name" in containerd-shim*) name=shims ;; docker-registry) ;; etcd|kube-*|kwok*|containerd|kubelet) ;; *) name=pods ;; esac
+    total=$((total + kib)); by[$name]=$(( ${by[$name]:-0} + kib ))
   done
-  echo "$total$out"
+  printf '%s' "$total"
+  for name in "${!by[@]}"; do printf ' %s=%sMiB' "$name" "$(( ${by[$name]} / 1024 ))"; done
+  echo
 }
 idle=$(sample)
 
 peak=0; peak_line=""
 (cd "$HERE/../.." && SKYCAP_TEST_KUBECONFIG="$kubeconfig" SKYCAP_TEST_KUBECTL="$(sed -n 's/^SKYCAP_K8S_BIN=//p' "$RUN_DIR/env")/kubectl" \
+  SKYCAP_TEST_REAL_NODE="$(cat "$RUN_DIR/real-node")" SKYCAP_TEST_APP_IMAGE="$(cat "$RUN_DIR/test-app.image")" \
   npx mocha --config .mocharc.integration.json >/tmp/skycap-measure-mocha.log 2>&1) &
 mocha_pid=$!
 t=$(date +%s)

@@ -10,6 +10,9 @@
 #   SKYCAP_CLUSTER_NODES       number of fake nodes (default 2)
 #   SKYCAP_CLUSTER_OWNER_PID   set by the test hooks: the cluster belongs to that process, and a later up.sh may
 #                              replace it once that process is gone (a test run that was killed)
+#   SKYCAP_CLUSTER_REAL_NODE   1 (default): also start the real node (node.sh; root only, one per machine); 0: only
+#                              kwok's fake nodes (the real-node tests then fail saying so)
+# Always started too: a registry on 127.0.0.1 (docker-registry) holding the test app image (test/app).
 # If any step fails, everything started so far is torn down again.
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -18,6 +21,8 @@ TAG=cluster:up
 . "$HERE/lib.sh"
 
 NODES=${SKYCAP_CLUSTER_NODES:-2}
+REAL_NODE=${SKYCAP_CLUSTER_REAL_NODE:-1}
+case "$REAL_NODE" in 0|1) ;; *) die "SKYCAP_CLUSTER_REAL_NODE='$REAL_NODE': use 1 (start the real node) or 0" ;; esac
 case "$NODES" in ''|*[!0-9]*|0|1) die "SKYCAP_CLUSTER_NODES='$NODES': need a number >= 2" ;; esac
 started=$(date +%s)
 
@@ -110,6 +115,16 @@ options:
   enableCRDs:
   - ClusterLogs
   - Logs
+# kwokctl starts kwok with --manage-all-nodes=true, which would take over the real node too. kwok manages only the
+# nodes that \`kwokctl scale node\` makes (annotated kwok.x-k8s.io/node=fake), and only the pods on them.
+componentsPatches:
+- name: kwok-controller
+  extraArgs:
+  - key: manage-all-nodes
+    value: "false"
+    override: true
+  - key: manage-nodes-with-annotation-selector
+    value: kwok.x-k8s.io/node=fake
 EOF
 
 create_args=(--name "$NAME" --kubeconfig "$KUBECONFIG_PATH"
@@ -168,8 +183,20 @@ done
 k -n kube-public delete pod skycap-probe --wait=false >/dev/null
 k delete clusterlogs skycap-probe >/dev/null
 
+log "starting the registry and pushing the test images"
+registry_up
+test_images_push
+if [ "$REAL_NODE" = 1 ]; then
+  log "starting the real node (kubelet, containerd, kube-proxy)"
+  node_up
+  cat "$NODE_DIR/name" >"$RUN_DIR/real-node"
+else
+  log "no real node (SKYCAP_CLUSTER_REAL_NODE=0)"
+  : >"$RUN_DIR/real-node"
+fi
+
 version=$(k version -o json | sed -n '/serverVersion/,/}/s/.*"gitVersion": "\(.*\)".*/\1/p')
 [ "$version" = "$SKYCAP_K8S_VERSION" ] || die "the API server reports version '$version', expected $SKYCAP_K8S_VERSION"
 
-log "cluster $NAME is ready in $(( $(date +%s) - started ))s: $(k get nodes --no-headers | wc -l) nodes, API server $version"
+log "cluster $NAME is ready in $(( $(date +%s) - started ))s: $(k get nodes --no-headers | wc -l) nodes$([ "$REAL_NODE" = 1 ] && echo " (one real: $(cat "$RUN_DIR/real-node"))"), API server $version, registry $(cat "$RUN_DIR/registry.host")"
 echo "$KUBECONFIG_PATH"

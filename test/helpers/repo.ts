@@ -48,11 +48,16 @@ export class TempRepo {
     return repo
   }
 
-  /** A copy of test/fixtures/cluster-app whose environments point at `context` and `namespace`, committed. */
-  static async clusterApp(context: string, namespace: string): Promise<TempRepo> {
-    const repo = await TempRepo.fromFixture('cluster-app')
+  /**
+   * A copy of test/fixtures/<fixture> (default cluster-app) whose environments point at `context` and `namespace`,
+   * committed. `placeholders` replaces further `__NAME__`s of its skycap.yaml.
+   */
+  static async clusterApp(context: string, namespace: string, fixture = 'cluster-app', placeholders: Record<string, string> = {}): Promise<TempRepo> {
+    const repo = await TempRepo.fromFixture(fixture)
     const file = join(repo.dir, 'skycap.yaml')
-    writeFileSync(file, readFileSync(file, 'utf8').replaceAll('__CONTEXT__', context).replaceAll('__NAMESPACE__', namespace))
+    let text = readFileSync(file, 'utf8').replaceAll('__CONTEXT__', context).replaceAll('__NAMESPACE__', namespace)
+    for (const [name, value] of Object.entries(placeholders)) text = text.replaceAll(`__${name}__`, value)
+    writeFileSync(file, text)
     await repo.commit('aim at the cluster')
     return repo
   }

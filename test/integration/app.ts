@@ -3,7 +3,7 @@ import {readFileSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 
 import {parseJson, runCli, TempRepo} from '../helpers/repo.js'
-import {kubectl, testCluster} from './harness.js'
+import {kubectl, realNode, testCluster} from './harness.js'
 
 export class TestApp {
   constructor(
@@ -14,6 +14,12 @@ export class TestApp {
   /** Copies the fixture, points it at `namespace` on the test cluster, commits. */
   static async create(namespace: string): Promise<TestApp> {
     return new TestApp(await TempRepo.clusterApp(testCluster().context, namespace), namespace)
+  }
+
+  /** test/fixtures/real-app (the test app image, pinned to the real node) in `namespace`; fails without a real node. */
+  static async createReal(namespace: string): Promise<TestApp> {
+    const {repository} = realNode()
+    return new TestApp(await TempRepo.clusterApp(testCluster().context, namespace, 'real-app', {REGISTRY: repository}), namespace)
   }
 
   get config(): string {

@@ -2,6 +2,7 @@
 // one SKYCAP_TEST_KUBECONFIG names, and publishes it in process.env; everything here reads it from there.
 import {randomBytes} from 'node:crypto'
 import {appendFile, mkdir, writeFile} from 'node:fs/promises'
+import http from 'node:http'
 import path from 'node:path'
 import type {Readable} from 'node:stream'
 import {execa, type ResultPromise} from 'execa'
@@ -27,7 +28,72 @@ export const ENV = {
   kubectl: 'SKYCAP_IT_KUBECTL',
   external: 'SKYCAP_IT_EXTERNAL',
   logDir: 'SKYCAP_IT_LOG_DIR',
+  realNode: 'SKYCAP_IT_REAL_NODE',
+  testAppImage: 'SKYCAP_IT_TEST_APP_IMAGE',
 } as const
+
+/** The real node of the test cluster (kubelet + containerd beside kwok's fake nodes) and the image of test/app. */
+export interface RealNode {
+  /** The node's name; its pods select the label `skycap.test/real-node=true` and tolerate its taint of that name. */
+  node: string
+  /** The test app image, `host:port/repository:tag`, in a registry spoken to over plain http. */
+  image: string
+  /** `host:port/repository`: the prefix to write as `registry:` in skycap.yaml. */
+  repository: string
+}
+
+/**
+ * The real node of this run. Throws (so the test fails, never skips) when the cluster has none: started with
+ * SKYCAP_CLUSTER_REAL_NODE=0, or an external cluster without SKYCAP_TEST_REAL_NODE/SKYCAP_TEST_APP_IMAGE.
+ */
+export function realNode(): RealNode {
+  const node = process.env[ENV.realNode]
+  const image = process.env[ENV.testAppImage]
+  if (!node || !image) {
+    throw new Error(
+      `this test needs the real node, and the test cluster (${testCluster().context}) has none: start it without SKYCAP_CLUSTER_REAL_NODE=0 (root, see test/cluster/README.md), or for an external cluster set SKYCAP_TEST_REAL_NODE and SKYCAP_TEST_APP_IMAGE`,
+    )
+  }
+  const repository = image.slice(0, image.lastIndexOf(':')).replace(/\/[^/]+$/, '')
+  return {node, image, repository}
+}
+
+const MANIFEST_V2 = 'application/vnd.docker.distribution.manifest.v2+json'
+
+/**
+ * Gives the test app image the tag skycap will look for (a commit SHA): copies its manifest to `tag` with the
+ * Registry HTTP API v2. Returns the full reference.
+ */
+export async function tagTestAppImage(tag: string): Promise<string> {
+  const {image} = realNode()
+  const slash = image.indexOf('/')
+  const colon = image.lastIndexOf(':')
+  const host = image.slice(0, slash)
+  const repo = image.slice(slash + 1, colon)
+  const from = await fetch(`http://${host}/v2/${repo}/manifests/${image.slice(colon + 1)}`, {headers: {Accept: MANIFEST_V2}})
+  if (!from.ok) throw new Error(`GET the manifest of ${image}: HTTP ${from.status}`)
+  const put = await fetch(`http://${host}/v2/${repo}/manifests/${tag}`, {method: 'PUT', body: await from.text(), headers: {'Content-Type': MANIFEST_V2}})
+  if (put.status !== 201) throw new Error(`PUT ${host}/${repo}:${tag}: HTTP ${put.status} ${await put.text()}`)
+  return `${host}/${repo}:${tag}`
+}
+
+/**
+ * An HTTP GET from the test process (pod IPs and ClusterIPs of the real node are reachable from the host), on a new
+ * connection each time: kube-proxy picks a Service's backend per connection, and fetch() would keep one alive.
+ */
+export function httpGet(url: string, timeoutMs = 3000): Promise<{status: number; body: string}> {
+  return new Promise((resolve, reject) => {
+    const req = http.get(url, {agent: false, timeout: timeoutMs}, (res) => {
+      let body = ''
+      res.setEncoding('utf8')
+      res.on('data', (d: string) => (body += d))
+      res.on('end', () => resolve({status: res.statusCode ?? 0, body}))
+      res.on('error', reject)
+    })
+    req.on('timeout', () => req.destroy(new Error(`GET ${url}: no answer within ${timeoutMs}ms`)))
+    req.on('error', reject)
+  })
+}
 
 /** The cluster of this run. Throws when called outside a run with the integration hooks. */
 export function testCluster(): TestCluster {

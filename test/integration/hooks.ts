@@ -44,10 +44,13 @@ export async function mochaGlobalSetup(): Promise<void> {
   process.env[ENV.kubectl] = cluster.kubectlPath
   process.env[ENV.external] = external ? '1' : '0'
   process.env[ENV.logDir] = cluster.logDir
+  process.env[ENV.realNode] = cluster.realNode
+  process.env[ENV.testAppImage] = cluster.testAppImage
   // The CLI under test, spawned by the tests, must reach the same cluster with the same kubectl.
   process.env.KUBECONFIG = cluster.kubeconfig
   process.env.PATH = `${path.dirname(cluster.kubectlPath)}${path.delimiter}${process.env.PATH ?? ''}`
   note(`cluster: context ${cluster.context}, kubeconfig ${cluster.kubeconfig}, kubectl ${cluster.kubectlPath}`)
+  note(cluster.realNode ? `real node ${cluster.realNode}, test app image ${cluster.testAppImage}` : 'no real node: the real-node tests will fail')
 }
 
 export async function mochaGlobalTeardown(): Promise<void> {
@@ -62,6 +65,10 @@ interface ClusterInfo {
   context: string
   kubectlPath: string
   logDir: string
+  /** The real node's name, or '' when the cluster has none. */
+  realNode: string
+  /** The test app image in a registry reachable over plain http, or ''. */
+  testAppImage: string
 }
 
 async function useExternalCluster(kubeconfigArg: string): Promise<ClusterInfo> {
@@ -81,7 +88,9 @@ async function useExternalCluster(kubeconfigArg: string): Promise<ClusterInfo> {
   }
   const logDir = mkdtempSync(path.join(os.tmpdir(), 'skycap-it-logs-'))
   note(`using the existing cluster of SKYCAP_TEST_KUBECONFIG; nothing is started or stopped`)
-  return {kubeconfig, context, kubectlPath, logDir}
+  // A real node of an external cluster (kind, minikube): its name, and the test app image pushed to a registry the
+  // tests can write to (they add tags) and the cluster can pull from. Its pods select and tolerate skycap.test/real-node.
+  return {kubeconfig, context, kubectlPath, logDir, realNode: process.env.SKYCAP_TEST_REAL_NODE ?? '', testAppImage: process.env.SKYCAP_TEST_APP_IMAGE ?? ''}
 }
 
 async function startCluster(): Promise<ClusterInfo> {
@@ -111,7 +120,8 @@ async function startCluster(): Promise<ClusterInfo> {
   if (!k8sBin) throw new Error(`${envFile} names no SKYCAP_K8S_BIN`)
   const kubectlPath = path.join(k8sBin, 'kubectl')
   const context = await currentContext(kubectlPath, kubeconfig)
-  return {kubeconfig, context, kubectlPath, logDir: path.join(runDir, 'pod-logs')}
+  const read = (name: string) => (existsSync(path.join(runDir, name)) ? readFileSync(path.join(runDir, name), 'utf8').trim() : '')
+  return {kubeconfig, context, kubectlPath, logDir: path.join(runDir, 'pod-logs'), realNode: read('real-node'), testAppImage: read('test-app.image')}
 }
 
 async function currentContext(kubectlPath: string, kubeconfig: string): Promise<string> {

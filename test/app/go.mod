@@ -1,0 +1,3 @@
+module skycap.test/app
+
+go 1.24

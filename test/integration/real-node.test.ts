@@ -1,0 +1,220 @@
+// The built CLI against real containers: the test app (test/app/server) on the cluster's real node (kubelet +
+// containerd + kube-proxy, see test/cluster/README.md). Probes are real HTTP requests, crashes are real processes
+// exiting, logs are what the process printed, Services are kube-proxy's iptables rules.
+import {expect} from 'chai'
+import {execa} from 'execa'
+
+import {cliPath} from '../helpers/repo.js'
+import {TestApp} from './app.js'
+import {captureOutput, httpGet, kubectl, realNode, tagTestAppImage, useNamespace, waitFor} from './harness.js'
+
+const ENV = (v: string, extra: string) => (text: string) => text.replace('env: {APP_VERSION: v1}', `env: {APP_VERSION: ${v}, ${extra}}`)
+
+describe('real node: the test app in real containers', function () {
+  const ns = useNamespace('real')
+  let app: TestApp
+  // Each test makes its app itself, not in a hook: without a real node every test fails with realNode()'s message
+  // (a failing beforeEach would leave the other tests unreported).
+  function realIt(title: string, test: () => Promise<void>) {
+    it(title, async () => {
+      app = await TestApp.createReal(ns.name)
+      try {
+        await test()
+      } finally {
+        app.remove()
+      }
+    })
+  }
+
+  /** Tags the image for HEAD, as a CI job would push it, and deploys with --json. */
+  async function deploy(args: string[] = []) {
+    await tagTestAppImage(await app.repo.git('rev-parse', 'HEAD'))
+    return app.json(['deploy', 'test', ...args])
+  }
+
+  async function pods(): Promise<any[]> {
+    return (await app.get(['pods', '-l', 'app.kubernetes.io/name=web'])).items
+  }
+
+  async function serviceUrl(): Promise<string> {
+    const svc = await app.get(['service', 'web'])
+    return `http://${svc.spec.clusterIP}:${svc.spec.ports[0].port}/`
+  }
+
+  realIt('a deploy becomes ready through a real HTTP readiness probe, on the real node', async () => {
+    // /healthz answers 503 for the first 3 s: the pod may only turn Ready after that.
+    app.repo.write('config/web/app.properties', 'greeting=hello\nready_after=3s\n')
+    await app.repo.commit('slow to become ready')
+    const r = await deploy()
+    expect(r.exitCode, r.stderr).to.equal(0)
+    expect(r.doc.result).to.include({result: 'succeeded', release: 1})
+    const [pod, ...others] = await pods()
+    expect(others).to.have.length(0)
+    expect(pod.spec.nodeName).to.equal(realNode().node)
+    const started = Date.parse(pod.status.containerStatuses[0].state.running.startedAt)
+    const ready = Date.parse(pod.status.conditions.find((c: any) => c.type === 'Ready').lastTransitionTime)
+    // Both are whole seconds: 3 s of failing probes leave at least 2 s between them.
+    expect(ready - started, `started ${pod.status.containerStatuses[0].state.running.startedAt}, ready ${ready}`).to.be.at.least(2000)
+    expect(pod.status.containerStatuses[0]).to.include({ready: true, restartCount: 0})
+    const events = (await kubectl(['get', 'events', '--field-selector', `involvedObject.name=${pod.metadata.name},reason=Unhealthy`, '-o', 'name'], {namespace: ns.name})).stdout
+    expect(events, 'the kubelet logged failed readiness probes while the app was starting').to.not.equal('')
+    const answer = await httpGet(`http://${pod.status.podIP}:8080/`)
+    expect(answer).to.deep.equal({status: 200, body: `version=v1 greeting=hello host=${pod.metadata.name}\n`})
+  })
+
+  realIt('a release whose /healthz fails is never ready, is explained and rolled back; / answers the old version throughout', async () => {
+    expect((await deploy()).exitCode).to.equal(0)
+    const url = await serviceUrl()
+    expect((await waitFor('the Service to answer', () => httpGet(url).catch(() => undefined))).body).to.match(/^version=v1 /)
+    await app.change(ENV('v2', 'APP_HEALTHZ: fail'), 'v2 is unhealthy')
+    // Requests through the Service during the whole deploy and rollback.
+    const answers: string[] = []
+    let polling = true
+    const poller = (async () => {
+      while (polling) {
+        answers.push(
+          await httpGet(url).then(
+            (a) => a.body,
+            (e: Error) => `error: ${e.message}`,
+          ),
+        )
+        await new Promise((res) => setTimeout(res, 200))
+      }
+    })()
+    const r = await deploy(['--timeout', '15s'])
+    polling = false
+    await poller
+    expect(r.exitCode, r.stderr).to.equal(70)
+    expect(r.doc.error.code).to.equal('timeout')
+    const report = r.doc.error.details.report
+    expect(report.failures[0].message).to.match(/readiness check does not pass/)
+    expect(report.failures[0].events.join('\n')).to.match(/Readiness probe failed: HTTP probe failed with statuscode: 503/)
+    expect(report.rollback).to.deep.include({to: 1, result: 'succeeded'})
+    expect(answers.length, 'requests sent during the deploy').to.be.at.least(20)
+    expect(
+      answers.filter((a) => !a.startsWith('version=v1 ')),
+      'answers that were not v1',
+    ).to.deep.equal([])
+    const after = await httpGet(url)
+    expect(after.body).to.match(/^version=v1 /)
+    const list = await pods()
+    expect(list.map((p) => p.spec.containers[0].env.find((e: any) => e.name === 'APP_VERSION').value)).to.deep.equal(['v1'])
+  })
+
+  realIt('a release whose process exits 1 crash-loops for real; the report shows its own last lines (previous container)', async () => {
+    expect((await deploy()).exitCode).to.equal(0)
+    await app.change(ENV('v2', 'APP_EXIT: "1"'), 'v2 exits at start')
+    const r = await deploy(['--timeout', '2m'])
+    expect(r.exitCode, r.stderr).to.equal(1)
+    expect(r.doc.error.code).to.equal('deploy_failed')
+    expect(r.doc.error.message).to.match(/Deployment\/web: container web of pod web-\S+ is in CrashLoopBackOff \(exit code 1, Error; restarted \d+ times?\)/)
+    const failure = r.doc.error.details.report.failures[0]
+    expect(failure.events.join('\n')).to.contain('BackOff')
+    const logs = failure.logs[0]
+    expect(logs, JSON.stringify(failure)).to.include({container: 'web', previous: true})
+    const text = logs.lines.join('\n')
+    // printed by the crashed process itself, on stderr; its DEBUG line is noise (logs.exclude)
+    expect(text).to.contain('fatal: configured to exit 1 at start (version=v2)')
+    expect(text).to.contain('starting skycap test app version=v2')
+    expect(text).to.not.contain('DEBUG')
+    expect(logs.hidden).to.be.at.least(1)
+    expect(r.doc.error.details.report.rollback).to.deep.include({to: 1, result: 'succeeded'})
+    expect((await httpGet(await serviceUrl())).body).to.match(/^version=v1 /)
+  })
+
+  realIt('skycap logs -f shows the request lines while requests come in, without the noise', async () => {
+    expect((await deploy()).exitCode).to.equal(0)
+    const [pod] = await pods()
+    const proc = execa('node', [cliPath, 'logs', 'web', '-e', 'test', '-f'], {cwd: app.repo.dir, env: {NO_COLOR: '1'}, reject: false, stdin: 'ignore'})
+    try {
+      const out = captureOutput(proc.stdout)
+      const marker = `/marker-${Date.now()}`
+      // Keep asking until the follower has picked the line up (it starts with the last 10 lines, then follows).
+      await waitFor(
+        'the request line in skycap logs -f',
+        async () => {
+          await httpGet(`http://${pod.status.podIP}:8080${marker}`)
+          return out.text.includes(`GET ${marker} from`)
+        },
+        {timeoutMs: 30_000, intervalMs: 1000},
+      )
+      // The probe (every second) and the heartbeat (every 2 s) have been logging all along.
+      await new Promise((res) => setTimeout(res, 2500))
+      const raw = (await kubectl(['logs', pod.metadata.name], {namespace: ns.name})).stdout
+      expect(raw).to.contain('GET /healthz 200').and.contain('DEBUG heartbeat')
+      expect(out.text).to.not.contain('/healthz')
+      expect(out.text).to.not.contain('DEBUG')
+      expect(out.text).to.match(new RegExp(`${pod.metadata.name}.*request \\d+: GET ${marker} from`))
+    } finally {
+      proc.kill('SIGINT')
+      await proc
+    }
+  })
+
+  realIt('after a deploy that changes the config file, the Service ClusterIP answers with the new value', async () => {
+    expect((await deploy()).exitCode).to.equal(0)
+    const url = await serviceUrl()
+    expect((await waitFor('the Service to answer', () => httpGet(url).catch(() => undefined))).body).to.match(/greeting=hello /)
+    const value = `changed-${Date.now()}`
+    app.repo.write('config/web/app.properties', `greeting=${value}\n`)
+    await app.repo.commit('new greeting')
+    const r = await deploy()
+    expect(r.exitCode, r.stderr).to.equal(0)
+    // The old pod leaves the endpoints as it terminates; kube-proxy follows within a second or two.
+    const answers = await waitFor(
+      'ten answers in a row with the new value',
+      async () => {
+        const got = await Promise.all(Array.from({length: 10}, () => httpGet(url).then((a) => a.body)))
+        return got.every((b) => b.includes(`greeting=${value} `)) && got
+      },
+      {timeoutMs: 20_000, intervalMs: 500},
+    )
+    expect(answers).to.have.length(10)
+  })
+
+  realIt('scale to 3 gives three pods on the real node that answer, through their IPs and the Service', async () => {
+    expect((await deploy()).exitCode).to.equal(0)
+    const r = await app.cli(['scale', 'web', '3', '-e', 'test'])
+    expect(r.exitCode, r.stderr).to.equal(0)
+    const list = await waitFor('three ready pods', async () => {
+      const l = await pods()
+      return l.length === 3 && l.every((p) => p.status.containerStatuses?.[0]?.ready) && l
+    })
+    const names = list.map((p) => p.metadata.name).sort()
+    for (const p of list) {
+      expect(p.spec.nodeName).to.equal(realNode().node)
+      expect((await httpGet(`http://${p.status.podIP}:8080/`)).body).to.equal(`version=v1 greeting=hello host=${p.metadata.name}\n`)
+    }
+    // kube-proxy spreads new connections at random over the endpoints it has synced (within a second or two).
+    const url = await serviceUrl()
+    const hosts = new Set<string>()
+    await waitFor(
+      'the Service to reach all three pods',
+      async () => {
+        hosts.add(/host=(\S+)/.exec((await httpGet(url)).body)?.[1] ?? '')
+        return hosts.size === 3
+      },
+      {timeoutMs: 20_000, intervalMs: 100},
+    ).catch((e: Error) => expect.fail(`${e.message}; answered: ${[...hosts].join(', ')}`))
+    expect([...hosts].sort()).to.deep.equal(names)
+  })
+})
+
+describe('real node: the cluster keeps kwok workloads off it', function () {
+  const ns = useNamespace('realkeep')
+
+  it('the real node is Ready, labelled and tainted; a pod without the toleration goes to a fake node', async () => {
+    const {node} = realNode()
+    const n = JSON.parse((await kubectl(['get', 'node', node, '-o', 'json'])).stdout)
+    expect(n.metadata.labels['skycap.test/real-node']).to.equal('true')
+    expect(n.spec.taints).to.deep.include({key: 'skycap.test/real-node', value: 'true', effect: 'NoSchedule'})
+    expect(n.metadata.annotations?.['kwok.x-k8s.io/node']).to.equal(undefined)
+    expect(n.status.nodeInfo.containerRuntimeVersion).to.match(/^containerd:\/\//)
+    expect(n.status.conditions.find((c: any) => c.type === 'Ready').status).to.equal('True')
+    await kubectl(['create', 'deployment', 'plain', '--image=example.invalid/plain:1', '--replicas=4'], {namespace: ns.name})
+    await kubectl(['rollout', 'status', 'deployment/plain', '--timeout=60s'], {namespace: ns.name})
+    const list = JSON.parse((await kubectl(['get', 'pods', '-o', 'json'], {namespace: ns.name})).stdout).items
+    expect(list).to.have.length(4)
+    for (const p of list) expect(p.spec.nodeName).to.not.equal(node)
+  })
+})
