@@ -41,7 +41,7 @@ export function chooseRelease(releases: StoredRelease[], to: string | undefined,
   }
   const byNumber = /^\d+$/.test(to) ? releases.find((r) => r.record.number === Number(to)) : undefined
   const candidates = byNumber ? [byNumber] : releases.filter((r) => r.record.revision?.sha.startsWith(to.toLowerCase()) && to.length >= 4)
-  const usable = candidates.filter((r) => r.record.result === 'succeeded' && r.hasManifests)
+  const usable = candidates.filter(isGood)
   if (usable.length === 0) {
     throw new UserError(`no successful release of ${env} matches "${to}"`, {hint: `\`skycap history ${env}\` lists the releases; roll back to a number or a revision that succeeded.`})
   }
