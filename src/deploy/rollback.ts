@@ -74,7 +74,8 @@ export async function rollback(options: RollbackOptions, deps: DeployDeps): Prom
   const selector = appSelector(app, env.name)
   const [releases, live] = await Promise.all([listReleases(kubectl, app, env.name), liveDeployments(kubectl, selector)])
   const chosen = chooseRelease(releases, await revisionToCommit(loaded.dir, options.to), env.name)
-  const planned = capacity(chosen.manifests(), live, options.resetReplicas ?? false)
+  const manifests = chosen.manifests()
+  const planned = capacity(manifests, live, options.resetReplicas ?? false)
   await dryRunApply(kubectl, planned.objects, 'server')
   const report = plannedReport(app, env, target, chosen.record.revision ?? {sha: '', short: '', subject: ''}, chosen.record.images)
   if (env.protected && !options.yes && !options.dryRun) {
@@ -101,13 +102,13 @@ export async function rollback(options: RollbackOptions, deps: DeployDeps): Prom
   try {
     // Under the lock: the number and the live counts another deploy or scale may have changed meanwhile.
     const [lockedReleases, lockedLive] = await Promise.all([listReleases(kubectl, app, env.name), liveDeployments(kubectl, selector)])
-    const {objects, kept} = capacity(chosen.manifests(), lockedLive, options.resetReplicas ?? false)
+    const {objects, kept} = capacity(manifests, lockedLive, options.resetReplicas ?? false)
     const number = nextReleaseNumber(lockedReleases)
     const from = lockedReleases.find((r) => r.record.action !== 'scale')?.record.number
     report.release = number
     deps.reporter.info(`Rolling ${env.name} back to release ${chosen.record.number} (${chosen.record.revision?.short}) as release ${number}`)
     if (Object.keys(kept).length) {
-      const recorded = new Map(chosen.manifests().map((o) => [o.metadata.name, (o.spec as {replicas?: number} | undefined)?.replicas ?? 1]))
+      const recorded = new Map(manifests.map((o) => [o.metadata.name, (o.spec as {replicas?: number} | undefined)?.replicas ?? 1]))
       deps.reporter.info(
         `Keeping the live replica counts: ${Object.entries(kept)
           .map(([name, n]) => `${name} ${n} (release ${chosen.record.number} had ${recorded.get(name)})`)

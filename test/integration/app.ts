@@ -5,6 +5,10 @@ import {join} from 'node:path'
 import {parseJson, runCli, TempRepo} from '../helpers/repo.js'
 import {kubectl, realNode, testCluster} from './harness.js'
 
+/** skycap.yaml edits that give the fixture's web service a simulated pod behaviour (see test/cluster/stages-test.yaml). */
+export const CRASH = (text: string) => text.replace('    port: 8080\n', '    port: 8080\n    labels: {sim.kwok.test/behavior: crashloop}\n')
+export const NOT_READY = (text: string) => text.replace('    port: 8080\n', '    port: 8080\n    labels: {sim.kwok.test/behavior: not-ready}\n')
+
 export class TestApp {
   constructor(
     readonly repo: TempRepo,

@@ -2,13 +2,12 @@ import {expect} from 'chai'
 import {execa} from 'execa'
 
 import {cliPath} from '../helpers/repo.js'
-import {TestApp} from './app.js'
+import {NOT_READY, TestApp} from './app.js'
 import {useNamespace} from './harness.js'
 
 const DEPLOY = ['deploy', '--skip-image-check']
 // Images pulled as they are (no registry prefix, no revision tag): a new commit moves nothing but the revision.
 const EXTERNAL_IMAGES = (text: string) => text.replace('image: web', 'image: redis:7.2').replace('image: worker', 'image: busybox:1.36')
-const NOT_READY = (text: string) => text.replace('    port: 8080\n', '    port: 8080\n    labels: {sim.kwok.test/behavior: not-ready}\n')
 
 describe('skycap diff, status and progress on terminals (real cluster)', function () {
   const ns = useNamespace('cli')

@@ -2,13 +2,11 @@ import {expect} from 'chai'
 import {execa} from 'execa'
 
 import {cliPath} from '../helpers/repo.js'
-import {TestApp} from './app.js'
+import {CRASH, NOT_READY, TestApp} from './app.js'
 import {Kubectl} from '../../src/kubectl/kubectl.js'
 import {acquireLock, lockStatus, releaseLock, renewLock} from '../../src/lock/lease.js'
 import {appendLog, kubectl, podLogFiles, testCluster, useNamespace, waitFor} from './harness.js'
 
-const CRASH = (text: string) => text.replace('    port: 8080\n', '    port: 8080\n    labels: {sim.kwok.test/behavior: crashloop}\n')
-const NOT_READY = (text: string) => text.replace('    port: 8080\n', '    port: 8080\n    labels: {sim.kwok.test/behavior: not-ready}\n')
 const DEPLOY = ['deploy', '--skip-image-check']
 
 describe('skycap deploy (real cluster)', function () {

@@ -5,11 +5,10 @@ import {execa} from 'execa'
 
 import {cliPath} from '../helpers/repo.js'
 import {ApiServerProxy} from './apiserver-proxy.js'
-import {TestApp} from './app.js'
+import {NOT_READY, TestApp} from './app.js'
 import {appendLog, kubectl, podLogFiles, useNamespace, waitFor} from './harness.js'
 
 const DEPLOY = ['deploy', '--skip-image-check']
-const NOT_READY = (text: string) => text.replace('    port: 8080\n', '    port: 8080\n    labels: {sim.kwok.test/behavior: not-ready}\n')
 const useContext = (context: string) => (text: string) => text.replace(/context: .*\n {4}namespace/g, `context: ${context}\n    namespace`)
 
 describe('hardening (real cluster)', function () {
