@@ -1,6 +1,6 @@
 import {Command, Errors, Flags, Interfaces} from '@oclif/core'
 
-import {defaultKubectlFactory, type KubectlFactory} from '../src/deploy/target.js'
+import {defaultKubectlFactory, type KubectlFactory} from '../src/env/connect.js'
 import {ConfigErrors, ExitCode, type ExitCodeValue, InterruptedError, SkycapError} from '../src/errors.js'
 import {Kubectl} from '../src/kubectl/kubectl.js'
 import {confirmOnTerminal} from '../src/ui/confirm.js'

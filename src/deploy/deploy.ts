@@ -11,7 +11,7 @@ import {formatWarning, type Reporter} from '../ui/output.js'
 import {dryRunApply, findPrunable, prune} from './apply.js'
 import {formatFailure, type FailureReport} from './explain.js'
 import {applyAndWatch, type RolloutResult} from './rollout.js'
-import {appSelector, connect, type KubectlFactory, namespaceExists, type Target} from './target.js'
+import {appSelector, connect, type KubectlFactory, namespaceExists, type Target} from '../env/connect.js'
 import {changeSummary} from './diff.js'
 import {parseDuration} from '../duration.js'
 

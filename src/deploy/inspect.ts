@@ -8,7 +8,7 @@ import type {Reporter} from '../ui/output.js'
 import {diffObjects, type ReadableDiff} from './diff.js'
 import {prepareRelease} from '../render/prepare.js'
 import {formatWarning} from '../ui/output.js'
-import {appSelector, connect, type KubectlFactory, namespaceExists, openEnvironment} from './target.js'
+import {appSelector, connect, type KubectlFactory, namespaceExists, openEnvironment} from '../env/connect.js'
 import {keepScaledReplicas, liveDeployments} from './deploy.js'
 
 export interface EnvOptions {

@@ -9,7 +9,7 @@ import {dryRunApply, findPrunable, prune} from './apply.js'
 import {changeSummary} from './diff.js'
 import {confirmProtected, DEFAULT_TIMEOUT_MS, type DeployDeps, type DeployReport, liveDeployments, plannedReport, rollbackRecord, whatRuns, withReplicas} from './deploy.js'
 import {applyAndWatch} from './rollout.js'
-import {appSelector, connect, openEnvironment} from './target.js'
+import {appSelector, connect, openEnvironment} from '../env/connect.js'
 import {DeployFailedError, InterruptedError, TimeoutError} from '../errors.js'
 
 export interface RollbackOptions {

@@ -1,4 +1,4 @@
-import {connect, type KubectlFactory, openEnvironment} from '../deploy/target.js'
+import {connect, type KubectlFactory, openEnvironment} from '../env/connect.js'
 import {parseDuration} from '../duration.js'
 import {UserError} from '../errors.js'
 import {whoAmI} from '../identity.js'

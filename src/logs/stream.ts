@@ -1,4 +1,4 @@
-import {connect, type KubectlFactory, openEnvironment} from '../deploy/target.js'
+import {connect, type KubectlFactory, openEnvironment} from '../env/connect.js'
 import {parseDuration} from '../duration.js'
 import {InterruptedError, KubectlError, SkycapError, UserError} from '../errors.js'
 import type {StreamingProcess} from '../kubectl/kubectl.js'

@@ -6,7 +6,7 @@ import type {KubeObject} from '../render/objects.js'
 import {listReleases, nextReleaseNumber, saveRelease} from '../release/store.js'
 import {configuredReplicas, DEFAULT_TIMEOUT_MS, type DeployDeps} from '../deploy/deploy.js'
 import {explainFailures, formatFailure, type FailureReport} from '../deploy/explain.js'
-import {appSelector, connect, openEnvironment} from '../deploy/target.js'
+import {appSelector, connect, openEnvironment} from '../env/connect.js'
 import {watchRollout} from '../deploy/watch.js'
 import {configuredExcludes, lineFilter} from '../logs/filter.js'
 

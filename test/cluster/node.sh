@@ -251,7 +251,17 @@ node_take_machine() {
   owner=$(cat "$NODE_OWNER_FILE" 2>/dev/null || true)
   if [ -n "$owner" ] && [ "$owner" != "$RUN_DIR" ] && [ -d "$owner/node" ]; then
     # kwokctl runs the control plane through links in <run dir>/kwok/clusters/<name>/bin
-    if [ -n "$(node_pids "$owner/node")" ] && pgrep -f "^$owner/kwok/clusters/[^/]*/bin/kube-apiserver " >/dev/null; then
+    # SKYCAP_CLUSTER_REAL_NODE_WAIT=<seconds>: wait that long for the running cluster that holds the node to stop
+    # (parallel test runs on one machine take turns on the real node instead of failing).
+    local waited=0 limit=${SKYCAP_CLUSTER_REAL_NODE_WAIT:-0}
+    while [ "$waited" -lt "$limit" ] && [ -n "$(node_pids "$owner/node")" ] && pgrep -f "^$owner/kwok/clusters/[^/]*/bin/kube-apiserver " >/dev/null; do
+      [ $((waited % 60)) = 0 ] && log "the real node belongs to the running cluster in $owner; waiting for it (${waited}s of ${limit}s)"
+      sleep 5
+      waited=$((waited + 5))
+      owner=$(cat "$NODE_OWNER_FILE" 2>/dev/null || true)
+      [ -n "$owner" ] && [ -d "$owner/node" ] || break
+    done
+    if [ -n "$owner" ] && [ -d "$owner/node" ] && [ -n "$(node_pids "$owner/node")" ] && pgrep -f "^$owner/kwok/clusters/[^/]*/bin/kube-apiserver " >/dev/null; then
       die "this machine's real node belongs to the running cluster in $owner (one per machine: its cgroups and iptables chains are machine-wide); stop that cluster with cluster:down, or start this one with SKYCAP_CLUSTER_REAL_NODE=0"
     fi
     log "removing the real node that the stopped cluster in $owner left behind"

@@ -12,6 +12,8 @@
 #                              replace it once that process is gone (a test run that was killed)
 #   SKYCAP_CLUSTER_REAL_NODE   1 (default): also start the real node (node.sh; root only, one per machine); 0: only
 #                              kwok's fake nodes (the real-node tests then fail saying so)
+#   SKYCAP_CLUSTER_REAL_NODE_WAIT  seconds to wait for another running cluster to give up the real node (default 0:
+#                              fail at once); parallel test runs on one machine take turns this way
 # Always started too: a registry on 127.0.0.1 (docker-registry) holding the test app image (test/app).
 # If any step fails, everything started so far is torn down again.
 set -euo pipefail
@@ -188,7 +190,13 @@ registry_up
 test_images_push
 if [ "$REAL_NODE" = 1 ]; then
   log "starting the real node (kubelet, containerd, kube-proxy)"
+  # One start at a time per machine: node_take_machine reads and writes the owner file, and a node being started has
+  # no processes yet, so a second start could take it for the remains of a stopped cluster.
+  mkdir -p "$SKYCAP_CLUSTER_CACHE"
+  exec {node_lock}>"$SKYCAP_CLUSTER_CACHE/real-node.lock"
+  flock "$node_lock"
   node_up
+  flock -u "$node_lock"
   cat "$NODE_DIR/name" >"$RUN_DIR/real-node"
 else
   log "no real node (SKYCAP_CLUSTER_REAL_NODE=0)"
