@@ -5,7 +5,7 @@ import {ConfigError} from '../errors.js'
 
 /**
  * skycap reads templates and config files from the repository only: a deploy must not ship a file of the machine
- * it runs on (`config: /etc`, a committed link to /etc/shadow). `root` is the git work tree that holds skycap.yaml,
+ * it runs on (`config: /etc`, a committed link to /etc/shadow). `root` is the work tree (git or Mercurial) that holds skycap.yaml,
  * or, for an older revision, the temporary folder the commit's files were written to.
  */
 

@@ -2,7 +2,7 @@ import {existsSync, statSync} from 'node:fs'
 import {dirname, join, relative, resolve} from 'node:path'
 
 import {ConfigError, ConfigErrors, UserError} from '../errors.js'
-import {repositoryRoot} from '../git/revision.js'
+import {openVcs, type Vcs, type VcsChoice} from '../vcs/vcs.js'
 import {checkPatch, POD_TEMPLATE_MERGE_KEYS} from '../render/strategic-merge.js'
 import {deepMerge} from './environment.js'
 import {resolvesOutside} from './confinement.js'
@@ -49,7 +49,7 @@ export async function loadConfig(options: {configPath?: string; cwd?: string} = 
     if (error instanceof ConfigError) throw error
     throw new ConfigError(`cannot read ${file}: ${(error as Error).message}`, undefined, {hint: 'Check the path given to --config.'})
   }
-  return parseConfig(text, file, displayPath, await configRoot(dirname(file)))
+  return parseConfig(text, file, displayPath, await configRoot(dirname(file), await declaredVcs(text)))
 }
 
 /** skycap.yaml's text, refused unread when it is larger than LIMITS.skycapYaml. */
@@ -60,16 +60,42 @@ export function readSkycapYaml(file: string, shown: string): string {
 }
 
 /**
- * The folder templates and config folders must stay inside: the git work tree holding skycap.yaml; outside a git
- * repository (`skycap config validate` of a bare folder), skycap.yaml's own folder.
+ * The folder templates and config folders must stay inside: the work tree of the repository holding skycap.yaml;
+ * outside a repository (`skycap config validate` of a bare folder), skycap.yaml's own folder.
  */
-async function configRoot(dir: string): Promise<string> {
+async function configRoot(dir: string, kind: VcsChoice): Promise<string> {
   try {
-    return await repositoryRoot(dir)
+    return (await openVcs(dir, {kind})).root
   } catch (error) {
     if (error instanceof UserError) return dir
     throw error
   }
+}
+
+/**
+ * skycap.yaml's `vcs:`, read from its text before the config is validated: the repository is opened first, to read
+ * the config at a revision. Auto when the key is absent or the text does not parse (validation reports that).
+ */
+export async function declaredVcs(text: string): Promise<VcsChoice> {
+  if (!/\bvcs\b/.test(text)) return 'auto'
+  const {parse} = await import('yaml')
+  try {
+    const value = (parse(text, {logLevel: 'silent'}) as {vcs?: unknown} | null)?.vcs
+    return value === 'git' || value === 'hg' ? value : 'auto'
+  } catch {
+    return 'auto'
+  }
+}
+
+/** The repository that holds skycap.yaml `file`, of the kind its `vcs:` names (an unreadable file: auto). */
+export async function openRepository(file: string): Promise<Vcs> {
+  let kind: VcsChoice = 'auto'
+  try {
+    kind = await declaredVcs(readSkycapYaml(file, displayPath(file)))
+  } catch {
+    // Reading it again, loadConfig says what is wrong with it.
+  }
+  return openVcs(dirname(file), {kind})
 }
 
 /**

@@ -271,6 +271,10 @@ export const skycapSchema = {
     imageTag: {type: 'string', minLength: 1, description: 'Template of the image tag over revision.sha and revision.short; default "{{ revision.sha }}".'},
     defaultEnvironment: {type: 'string', description: 'Environment used when a command is given none.'},
     templates: {type: 'string', minLength: 1, description: 'Folder of extra templates (default "deploy"): <folder>/*.yaml for all environments, <folder>/<env>/*.yaml for one.'},
+    vcs: {
+      enum: ['auto', 'git', 'hg'],
+      description: 'Where revisions come from: git, hg (Mercurial), or auto (default): the repository nearest to skycap.yaml.',
+    },
     history: {
       type: 'object',
       additionalProperties: false,

@@ -96,6 +96,8 @@ export interface SkycapConfig {
   registry?: string
   imageTag?: string
   defaultEnvironment?: string
+  /** Which repository revisions come from (default auto: the nearest). */
+  vcs?: 'auto' | 'git' | 'hg'
   templates?: string
   history?: {keep?: number}
   deploy?: {timeout?: string}
@@ -119,7 +121,7 @@ export interface LoadedConfig {
   file: string
   /** Directory of skycap.yaml; relative paths in it are relative to this. */
   dir: string
-  /** The repository (git work tree, or an older revision's temporary copy) templates and config files must stay in. */
+  /** The repository (its work tree, git or Mercurial, or an older revision's temporary copy) templates and config files must stay in. */
   root: string
   warnings: ConfigWarning[]
   /** Line/column of a key path such as ['services', 'web', 'image'], for later errors. */

@@ -1,5 +1,5 @@
 import {UserError} from '../errors.js'
-import {resolveRevision} from '../git/revision.js'
+import {openVcs, type VcsChoice} from '../vcs/vcs.js'
 import type {KubeObject} from '../render/objects.js'
 import {acquireLock, keepLockAlive, LEASE_SECONDS, releaseLock} from '../lock/lease.js'
 import {contentOf, isGood, lastGood, listReleases, nextReleaseNumber, saveRelease, type StoredRelease} from '../release/store.js'
@@ -14,7 +14,7 @@ import {DeployFailedError, InterruptedError, TimeoutError} from '../errors.js'
 
 export interface RollbackOptions {
   environment?: string
-  /** A release number, or a revision (SHA prefix, or a branch/tag/HEAD~N of the checkout) an earlier successful release deployed. */
+  /** A release number, or a revision (id prefix, or a branch/tag/bookmark/HEAD~N of the checkout) an earlier successful release deployed. */
   to?: string
   configPath?: string
   yes?: boolean
@@ -49,13 +49,14 @@ export function chooseRelease(releases: StoredRelease[], to: string | undefined,
 }
 
 /**
- * --to a branch, tag or HEAD~N means the commit it names in the local checkout. Release numbers and plain SHA
- * prefixes stay as given: rollback must also work without a checkout (or with one that lacks the commit).
+ * --to a branch, tag, bookmark or HEAD~N / .~N means the revision it names in the local checkout (git or Mercurial,
+ * as skycap.yaml's `vcs:` says). Release numbers and plain id prefixes stay as given: rollback must also work without
+ * a checkout (or with one that lacks the revision).
  */
-async function revisionToCommit(dir: string, to: string | undefined): Promise<string | undefined> {
+async function revisionToCommit(dir: string, kind: VcsChoice | undefined, to: string | undefined): Promise<string | undefined> {
   if (to === undefined || /^\d+$/.test(to)) return to
   try {
-    return (await resolveRevision(dir, to)).sha
+    return (await (await openVcs(dir, {kind})).resolve(to)).sha
   } catch {
     return to
   }
@@ -73,7 +74,7 @@ export async function rollback(options: RollbackOptions, deps: DeployDeps): Prom
   const {kubectl} = target
   const selector = appSelector(app, env.name)
   const [releases, live] = await Promise.all([listReleases(kubectl, app, env.name), liveDeployments(kubectl, selector)])
-  const chosen = chooseRelease(releases, await revisionToCommit(loaded.dir, options.to), env.name)
+  const chosen = chooseRelease(releases, await revisionToCommit(loaded.dir, loaded.config.vcs, options.to), env.name)
   const manifests = chosen.manifests()
   const planned = capacity(manifests, live, options.resetReplicas ?? false)
   await dryRunApply(kubectl, planned.objects, 'server')

@@ -3,7 +3,7 @@ import {loadConfig} from '../config/load.js'
 import type {Environment, LoadedConfig} from '../config/types.js'
 import {KubectlError, UserError} from '../errors.js'
 import {Kubectl, type KubectlOptions} from '../kubectl/kubectl.js'
-import {parseTarget} from '../git/revision.js'
+import {parseTarget} from '../vcs/target.js'
 import {LABELS} from '../render/objects.js'
 import type {Reporter} from '../ui/output.js'
 

@@ -3,11 +3,11 @@ import {tmpdir} from 'node:os'
 import {basename, dirname, isAbsolute, join, posix, relative, sep} from 'node:path'
 
 import {resolveEnvironment} from '../config/environment.js'
-import {configFilePath, displayPath, loadConfig, parseConfig, readSkycapYaml} from '../config/load.js'
+import {configFilePath, displayPath, loadConfig, openRepository, parseConfig, readSkycapYaml} from '../config/load.js'
 import type {ConfigWarning, Environment, LoadedConfig} from '../config/types.js'
 import {ConfigError, UserError} from '../errors.js'
-import {isTracked, parseTarget, repositoryRoot, resolveRevision, type Revision, targetRevision} from '../git/revision.js'
-import {extractTree} from '../git/tree.js'
+import {parseTarget, targetRevision} from '../vcs/target.js'
+import type {Revision, Vcs} from '../vcs/vcs.js'
 import {renderEnvironment, type RenderResult} from './render.js'
 
 export interface PrepareOptions {
@@ -39,22 +39,24 @@ export const REVISION_FOLDER_PREFIX = 'skycap-rev-'
 export async function prepareRelease(options: PrepareOptions): Promise<PreparedRelease> {
   const file = configFilePath({configPath: options.configPath, cwd: options.cwd})
   if (!existsSync(dirname(file))) throw new ConfigError(`cannot read ${file}: its folder does not exist`, undefined, {hint: 'Check the path given to --config.'})
-  const revision = await resolveRevision(dirname(file), targetRevision(options.target))
+  const vcs = await openRepository(file)
+  const revision = await vcs.resolve(targetRevision(options.target))
   if (revision.atHead) return prepareFromWorkTree(file, revision, options)
-  return prepareFromRevision(file, revision, options)
+  return prepareFromRevision(file, revision, options, vcs)
 }
 
 /**
- * Everything from the work tree. `untracked`: REV is not HEAD, but git does not track skycap.yaml, so REV has no
- * skycap.yaml to read: the work tree's is used with a warning, and a protected deploy refuses that mix.
+ * Everything from the work tree. `untracked`: REV is not the work tree's, but the repository (`untracked`: git or
+ * Mercurial) does not track skycap.yaml, so REV has no skycap.yaml to read: the work tree's is used with a warning,
+ * and a protected deploy refuses that mix.
  */
-async function prepareFromWorkTree(file: string, revision: Revision, options: PrepareOptions, untracked = false): Promise<PreparedRelease> {
+async function prepareFromWorkTree(file: string, revision: Revision, options: PrepareOptions, untracked?: Vcs['kind']): Promise<PreparedRelease> {
   const loaded = await loadConfig({configPath: file})
   const env = environmentOf(loaded, options.target)
   const shown = loaded.show(loaded.file)
   const warnings = [...loaded.warnings]
   if (untracked) {
-    const message = `${shown} is not tracked by git, so ${revision.short} has no skycap.yaml: the manifests are rendered from the work tree, the images are those of ${revision.short}`
+    const message = `${shown} is not tracked by ${untracked === 'hg' ? 'Mercurial' : untracked}, so ${revision.short} has no skycap.yaml: the manifests are rendered from the work tree, the images are those of ${revision.short}`
     if (env.protected && options.refuseDirtyProtected) {
       throw new UserError(`${message}; ${env.name} is protected`, {
         hint: `Commit ${shown} (and the templates and config folders) so revisions carry them, or use \`skycap rollback ${env.name} --to ${revision.short}\` for a recorded release.`,
@@ -75,10 +77,10 @@ async function prepareFromWorkTree(file: string, revision: Revision, options: Pr
   return {...result, loaded, warnings}
 }
 
-async function prepareFromRevision(file: string, revision: Revision, options: PrepareOptions): Promise<PreparedRelease> {
-  const root = await repositoryRoot(dirname(file))
+async function prepareFromRevision(file: string, revision: Revision, options: PrepareOptions, vcs: Vcs): Promise<PreparedRelease> {
+  const root = vcs.root
   const userDir = dirname(file)
-  // Git names paths from the repository root with forward slashes; realpath because git resolved the root's links.
+  // git and hg name paths from the repository root with forward slashes; realpath because they resolved the root's links.
   const configPath = relative(root, join(realpathSync(userDir), basename(file)))
     .split(sep)
     .join(posix.sep)
@@ -91,18 +93,18 @@ async function prepareFromRevision(file: string, revision: Revision, options: Pr
     return inFolder.startsWith('..') || isAbsolute(inFolder) ? displayPath(path) : `${displayPath(join(userDir, relative(revDir, path)))} (at ${revision.short})`
   }
   try {
-    await extractTree(root, revision.sha, [configPath], folder)
+    await vcs.extract(revision.sha, [configPath], folder)
     if (!existsSync(revFile)) {
-      if (await isTracked(root, configPath)) {
+      if (await vcs.isTracked(configPath)) {
         throw new UserError(`${displayPath(file)} does not exist at ${revision.short} (${revision.input}): skycap cannot render that revision`, {
           hint: `Deploy a revision that has ${basename(file)}, or one recorded earlier with \`skycap rollback\`.`,
           details: {revision: revision.sha, file: displayPath(file)},
         })
       }
-      return await prepareFromWorkTree(file, revision, options, true)
+      return await prepareFromWorkTree(file, revision, options, vcs.kind)
     }
     const text = readSkycapYaml(revFile, show(revFile))
-    await extractTree(root, revision.sha, await inputFolders(text, posix.dirname(configPath), show(revFile), revision), folder)
+    await vcs.extract(revision.sha, await inputFolders(text, posix.dirname(configPath), show(revFile), revision), folder)
     const loaded = await parseConfig(text, revFile, show, folder)
     const env = environmentOf(loaded, options.target)
     const result = await renderEnvironment(loaded, env, revision, {services: options.services})
@@ -141,7 +143,7 @@ async function inputFolders(text: string, configDir: string, shownFile: string, 
     if (typeof value !== 'string' || value === '') continue
     const inRepo = posix.normalize(posix.join(configDir, value.split(sep).join(posix.sep)))
     if (isAbsolute(value) || inRepo.startsWith('..')) {
-      throw new UserError(`${shownFile}: ${key} "${value}" is outside the git repository, so it cannot be read at ${revision.short}`, {
+      throw new UserError(`${shownFile}: ${key} "${value}" is outside the repository, so it cannot be read at ${revision.short}`, {
         hint: 'Keep templates and config folders inside the repository (relative to skycap.yaml), or deploy from a checkout of the revision.',
         details: {revision: revision.sha, key, folder: value},
       })

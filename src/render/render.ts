@@ -5,7 +5,7 @@ import type {Environment, HealthCheck, LoadedConfig, PodTemplatePatch, ServiceCo
 import {checkLink, resolvesOutside} from '../config/confinement.js'
 import {documentData} from '../config/yaml.js'
 import {ConfigError, ConfigErrors} from '../errors.js'
-import type {Revision} from '../git/revision.js'
+import type {Revision} from '../vcs/vcs.js'
 import {templatesDir} from '../paths.js'
 import {CONFIG_MOUNT_PATH, readConfigFiles} from './configmap.js'
 import {checkTag, imageReference} from './images.js'

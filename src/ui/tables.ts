@@ -42,14 +42,16 @@ export function historyNote(r: ReleaseRecord): string {
 export function statusTable(s: {environment: string; context: string; namespace: string; services: ServiceStatus[]; lastRelease: ReleaseRecord | null}): string {
   // READY counts the pods of the revision the Deployment asks for; OLD the earlier revisions' pods a rollout has not replaced.
   const rows = [['SERVICE', 'STATE', 'READY', 'REVISION', 'OLD', 'AGE']]
-  for (const x of s.services) rows.push([x.service, x.state, `${x.ready}/${x.desired}`, x.revision?.slice(0, 7) ?? '-', oldPods(x.old), x.age ?? '-'])
+  // Ids abbreviated as the releases abbreviate them: 7 digits from git, 12 from Mercurial.
+  const short = s.lastRelease?.revision?.short.length || 7
+  for (const x of s.services) rows.push([x.service, x.state, `${x.ready}/${x.desired}`, x.revision?.slice(0, short) ?? '-', oldPods(x.old, short), x.age ?? '-'])
   const last = s.lastRelease ? `last release: ${s.lastRelease.number} (${s.lastRelease.action}, ${s.lastRelease.result}, ${s.lastRelease.revision?.short ?? '-'})` : 'no releases recorded'
   return `${s.environment} (context ${s.context}, namespace ${s.namespace}); ${last}\n${table(rows)}`
 }
 
-function oldPods(old: ServiceStatus['old']): string {
+function oldPods(old: ServiceStatus['old'], short: number): string {
   if (!old) return '-'
-  return `${old.ready}/${old.pods} ready${old.revision ? ` (${old.revision.slice(0, 7)})` : ''}`
+  return `${old.ready}/${old.pods} ready${old.revision ? ` (${old.revision.slice(0, short)})` : ''}`
 }
 
 export function lockLine(r: {environment: string; lock: LockInfo | null; released?: boolean}): string {

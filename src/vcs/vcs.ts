@@ -1,13 +1,37 @@
-// The version-control systems skycap reads revisions from, behind one interface: git today (src/git/), Mercurial next.
-// Everything that needs a revision, a commit's files or the state of the work tree asks a Vcs, never git directly.
-import {existsSync, mkdirSync} from 'node:fs'
-import {join} from 'node:path'
-import {isTracked, repositoryRoot, resolveRevision, type Revision} from '../git/revision.js'
-import {extractTree} from '../git/tree.js'
+// The version-control systems skycap reads revisions from, behind one interface: git (src/vcs/git.ts), Mercurial
+// (src/vcs/hg.ts), and a checkout without metadata that SKYCAP_REVISION names (src/vcs/pinned.ts).
+// Everything that needs a revision, a commit's files or the state of the work tree asks a Vcs, never a VCS directly.
+import {existsSync, realpathSync, statSync} from 'node:fs'
+import {dirname, join, resolve} from 'node:path'
 
-export type {Revision} from '../git/revision.js'
+import {UserError} from '../errors.js'
 
-export type VcsKind = 'git' | 'hg'
+/** What opened the repository: git, Mercurial, or none (a checkout without metadata that SKYCAP_REVISION names). */
+export type VcsKind = 'git' | 'hg' | 'none'
+
+/** The `vcs:` key of skycap.yaml: which repository to read revisions from. */
+export type VcsChoice = 'auto' | 'git' | 'hg'
+
+/** A revision resolved to its commit (git) or changeset (Mercurial). */
+export interface Revision {
+  /** What the user typed (default "HEAD" in git, "." in Mercurial, the id when SKYCAP_REVISION stands in). */
+  input: string
+  /** The full id: a git commit SHA or a Mercurial changeset node, 40 hex digits. */
+  sha: string
+  /** The id as the VCS abbreviates it: 7 digits in git (what CI scripts use), 12 in Mercurial (as `hg log` shows). */
+  short: string
+  /** First line of the message; empty when unknown (SKYCAP_REVISION without a repository). */
+  subject: string
+  /** Who wrote it, "Name <email>"; empty when unknown. */
+  author: string
+  /** True when the input names the work tree's revision and the work tree has uncommitted changes. */
+  dirty: boolean
+  /** True when the revision is the one the work tree was checked out from. */
+  atHead: boolean
+}
+
+/** One revision of a range, as `between` lists it. */
+export type RevisionSummary = Pick<Revision, 'sha' | 'short' | 'subject' | 'author'>
 
 /** A repository, opened at its root. */
 export interface Vcs {
@@ -24,40 +48,67 @@ export interface Vcs {
   isTracked(path: string): Promise<boolean>
   /** The work tree's files that a build can see: tracked ones and untracked ones that are not ignored, relative to the root, sorted. */
   workTreeFiles(): Promise<string[]>
+  /** The revisions in `to` that `from` lacks (git's `from..to`, Mercurial's `only(to, from)`), oldest first. */
+  between(from: string, to: string): Promise<RevisionSummary[]>
 }
 
-/** Opens the repository that holds `dir`. */
-export async function openVcs(dir: string): Promise<Vcs> {
-  return new GitVcs(await repositoryRoot(dir))
+export interface OpenOptions {
+  /** skycap.yaml's `vcs:` (default auto: the repository nearest to `dir`). */
+  kind?: VcsChoice
+  /** The full id CI checked out (default $SKYCAP_REVISION): the revision when none is named, even without a repository. */
+  pinned?: string
 }
 
-class GitVcs implements Vcs {
-  readonly kind = 'git'
-  constructor(readonly root: string) {}
-
-  resolve(rev?: string): Promise<Revision> {
-    return resolveRevision(this.root, rev)
+/** Opens the repository that holds `dir`: git or Mercurial as skycap.yaml's `vcs:` says (auto: the nearer one). */
+export async function openVcs(dir: string, options: OpenOptions = {}): Promise<Vcs> {
+  const kind = options.kind ?? 'auto'
+  const pinned = pinnedRevision(options.pinned ?? process.env.SKYCAP_REVISION)
+  const found = {git: findUp(dir, '.git'), hg: findUp(dir, '.hg', true)}
+  // Both in one folder (hg-git, a mirror): git, unless skycap.yaml says `vcs: hg`.
+  const chosen = kind !== 'auto' ? kind : found.hg !== undefined && (found.git === undefined || found.hg.length > found.git.length) ? 'hg' : 'git'
+  if (chosen === 'hg') {
+    const {openHg} = await import('./hg.js')
+    const hg = found.hg === undefined ? undefined : await openHg(found.hg, pinned)
+    if (hg) return hg
+  } else {
+    const {openGit} = await import('./git.js')
+    // Asked even when no .git was seen: GIT_DIR and friends can place a repository anywhere.
+    const git = await openGit(dir, pinned)
+    if (git) return git
   }
+  const {PinnedCheckout} = await import('./pinned.js')
+  if (pinned !== undefined) return new PinnedCheckout(realpathSync(resolve(dir)), pinned, kind === 'hg' ? 'hg' : 'git')
+  const which = kind === 'auto' ? 'a git or Mercurial' : kind === 'git' ? 'a git' : 'a Mercurial'
+  throw new UserError(`${dir} is not inside ${which} repository`, {
+    hint:
+      kind === 'auto'
+        ? 'skycap maps revisions to images through the repository; run it in your application repository (git init or hg init, then commit), or set SKYCAP_REVISION to the full id CI checked out.'
+        : `skycap.yaml says \`vcs: ${kind}\`; run skycap in that repository, set \`vcs: auto\`, or set SKYCAP_REVISION to the full id CI checked out.`,
+    details: {dir, vcs: kind},
+  })
+}
 
-  extract(id: string, paths: string[], into: string): Promise<string[]> {
-    return extractTree(this.root, id, paths, into)
+/** SKYCAP_REVISION, checked: a full id (40 hex digits), lower case; undefined when unset or empty. */
+export function pinnedRevision(value: string | undefined): string | undefined {
+  if (value === undefined || value.trim() === '') return undefined
+  const id = value.trim().toLowerCase()
+  if (!/^[0-9a-f]{40}$/.test(id)) {
+    throw new UserError(`SKYCAP_REVISION "${value}" is not a full revision id`, {
+      hint: 'Set it to the 40-hex-digit id CI checked out (git rev-parse HEAD, or hg log -r . -T "{node}"), or unset it.',
+      details: {SKYCAP_REVISION: value},
+    })
   }
+  return id
+}
 
-  async exportTree(id: string, into: string): Promise<void> {
-    mkdirSync(into, {recursive: true})
-    const {execa} = await import('execa')
-    // `git archive` writes the committed tree (honouring export-ignore), never the index or the work tree.
-    await execa('git', ['archive', '--format=tar', id], {cwd: this.root}).pipe('tar', ['-x', '-f', '-', '-C', into])
-  }
-
-  isTracked(path: string): Promise<boolean> {
-    return isTracked(this.root, path)
-  }
-
-  async workTreeFiles(): Promise<string[]> {
-    const {execa} = await import('execa')
-    const r = await execa('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard'], {cwd: this.root})
-    // A tracked file deleted in the work tree is listed by --cached; a build cannot see it.
-    return [...new Set(r.stdout.split('\0').filter(Boolean))].filter((p) => existsSync(join(this.root, p))).sort()
+/** The nearest folder from `dir` upward that holds `name` (`folder`: only as a directory). */
+function findUp(dir: string, name: string, folder = false): string | undefined {
+  let at = resolve(dir)
+  for (;;) {
+    const candidate = join(at, name)
+    if (existsSync(candidate) && (!folder || statSync(candidate).isDirectory())) return realpathSync(at)
+    const parent = dirname(at)
+    if (parent === at) return undefined
+    at = parent
   }
 }

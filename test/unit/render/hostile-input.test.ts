@@ -4,7 +4,7 @@ import {join} from 'node:path'
 import {resolveEnvironment} from '../../../src/config/environment.js'
 import {loadConfig} from '../../../src/config/load.js'
 import {type ConfigError, ConfigErrors, ExitCode} from '../../../src/errors.js'
-import {resolveRevision} from '../../../src/git/revision.js'
+import {openVcs} from '../../../src/vcs/vcs.js'
 import {renderEnvironment} from '../../../src/render/render.js'
 import {clearTemplateCache} from '../../../src/render/templates.js'
 import {TempRepo} from '../../helpers/repo.js'
@@ -15,7 +15,7 @@ async function renderFailure(repo: TempRepo, env = 'staging'): Promise<{message:
   try {
     clearTemplateCache()
     const loaded = await loadConfig({cwd: repo.dir})
-    await renderEnvironment(loaded, resolveEnvironment(loaded, env), await resolveRevision(repo.dir))
+    await renderEnvironment(loaded, resolveEnvironment(loaded, env), await (await openVcs(repo.dir)).resolve())
   } catch (error) {
     expect((error as ConfigError).exitCode, String((error as Error).stack)).to.equal(ExitCode.INVALID)
     const message = error instanceof ConfigErrors ? error.errors.map((e) => e.message).join('\n') : (error as Error).message
@@ -71,7 +71,7 @@ describe('hostile input: exit 2 with file and line, quickly', () => {
     repo.write('deploy/secret.yaml', `apiVersion: v1\nkind: Secret\nmetadata: {name: db}\ndata:\n  A: c2VjcmV0\n  B: |\n    c2VjcmV0c2Vj\n    cmV0\n`)
     clearTemplateCache()
     const loaded = await loadConfig({configPath: join(repo.dir, 'skycap.yaml')})
-    const r = await renderEnvironment(loaded, resolveEnvironment(loaded, 'staging'), await resolveRevision(repo.dir))
+    const r = await renderEnvironment(loaded, resolveEnvironment(loaded, 'staging'), await (await openVcs(repo.dir)).resolve())
     expect(r.objects.map((o) => `${o.object.kind}/${o.object.metadata.name}`)).to.include('Secret/db')
   })
 })

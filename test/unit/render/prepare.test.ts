@@ -218,7 +218,7 @@ describe('revision inputs that cannot be rendered (real git)', function () {
     await repo.commit('outside')
     await repo.git('commit', '-q', '--allow-empty', '-m', 'later')
     const e = await rejectsWithUserError(prepareRelease({target: 'staging@HEAD~1', cwd: repo.dir}))
-    expect(e.message).to.contain('skycap.yaml (at ').and.contain('services.worker.config "../elsewhere" is outside the git repository')
+    expect(e.message).to.contain('skycap.yaml (at ').and.contain('services.worker.config "../elsewhere" is outside the repository')
   })
 
   it('symbolic links in a config folder resolve to the revision’s files', async () => {

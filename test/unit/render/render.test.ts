@@ -5,7 +5,7 @@ import {join} from 'node:path'
 import {resolveEnvironment} from '../../../src/config/environment.js'
 import {loadConfig} from '../../../src/config/load.js'
 import {ConfigError, ConfigErrors, ExitCode} from '../../../src/errors.js'
-import {resolveRevision} from '../../../src/git/revision.js'
+import {openVcs} from '../../../src/vcs/vcs.js'
 import {checkTag, imageReference, isFullReference} from '../../../src/render/images.js'
 import type {KubeObject} from '../../../src/render/objects.js'
 import {renderEnvironment} from '../../../src/render/render.js'
@@ -17,7 +17,7 @@ async function render(repo: TempRepo, envName: string, rev?: string, services?: 
   clearTemplateCache()
   const loaded = await loadConfig({cwd: repo.dir})
   const env = resolveEnvironment(loaded, envName)
-  const revision = await resolveRevision(repo.dir, rev)
+  const revision = await (await openVcs(repo.dir)).resolve(rev)
   return renderEnvironment(loaded, env, revision, {services})
 }
 

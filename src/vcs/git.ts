@@ -1,0 +1,225 @@
+// git behind the Vcs interface: simple-git for questions, execa for the byte streams (archive, cat-file).
+import {existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync} from 'node:fs'
+import {dirname, isAbsolute, join, posix} from 'node:path'
+
+import type {SimpleGit} from 'simple-git'
+
+import {UserError} from '../errors.js'
+import {checkRevisionInput, REVISION_FORMS} from './target.js'
+import type {Revision, RevisionSummary, Vcs} from './vcs.js'
+
+/** The git repository that holds `dir`, or undefined when there is none. */
+export async function openGit(dir: string, pinned?: string): Promise<GitVcs | undefined> {
+  const {simpleGit} = await import('simple-git')
+  try {
+    const root = (await simpleGit({baseDir: dir}).raw(['rev-parse', '--show-toplevel'])).trim()
+    return root ? new GitVcs(root, simpleGit({baseDir: root}), pinned) : undefined
+  } catch {
+    return undefined
+  }
+}
+
+/** What a shallow clone's errors add: why the revision is missing, and the command that fetches it. */
+export const SHALLOW_HINT = 'this is a shallow clone; fetch more history: git fetch --unshallow (or --deepen=N)'
+
+export class GitVcs implements Vcs {
+  readonly kind = 'git'
+
+  constructor(
+    readonly root: string,
+    private readonly git: SimpleGit,
+    /** SKYCAP_REVISION: what resolve() means with no revision. */
+    private readonly pinned?: string,
+  ) {}
+
+  async resolve(rev?: string): Promise<Revision> {
+    const input = rev ?? this.pinned ?? 'HEAD'
+    checkRevisionInput(input)
+    const sha = await this.commitOf(input, rev === undefined && this.pinned !== undefined)
+    const [head, meta, status] = await Promise.all([
+      this.git.raw(['rev-parse', '--verify', '--quiet', 'HEAD']).then(
+        (s) => s.trim(),
+        () => '',
+      ),
+      this.git.raw(['log', '-1', '--format=%an <%ae>%x00%s', sha]),
+      this.git.raw(['status', '--porcelain']),
+    ])
+    const [author = '', subject = ''] = meta.trim().split('\0')
+    const atHead = sha === head
+    return {input, sha, short: sha.slice(0, 7), subject, author, dirty: atHead && status.trim().length > 0, atHead}
+  }
+
+  extract(id: string, paths: string[], into: string): Promise<string[]> {
+    return extractTree(this.root, id, paths, into)
+  }
+
+  async exportTree(id: string, into: string): Promise<void> {
+    mkdirSync(into, {recursive: true})
+    const {execa} = await import('execa')
+    // `git archive` writes the committed tree (honouring export-ignore), never the index or the work tree.
+    await execa('git', ['archive', '--format=tar', id], {cwd: this.root}).pipe('tar', ['-x', '-f', '-', '-C', into])
+  }
+
+  async isTracked(path: string): Promise<boolean> {
+    // --literal-pathspecs: a path is a name, never a pattern; it goes after `--`, so it is never an option.
+    const out = await this.git.raw(['--literal-pathspecs', 'ls-files', '-z', '--', path])
+    return out.length > 0
+  }
+
+  async workTreeFiles(): Promise<string[]> {
+    const {execa} = await import('execa')
+    const r = await execa('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard'], {cwd: this.root})
+    // A tracked file deleted in the work tree is listed by --cached; a build cannot see it.
+    return [...new Set(r.stdout.split('\0').filter(Boolean))].filter((p) => existsSync(join(this.root, p))).sort()
+  }
+
+  async between(from: string, to: string): Promise<RevisionSummary[]> {
+    const [a, b] = [await this.commitOf(from), await this.commitOf(to)]
+    const out = await this.git.raw(['log', '--reverse', '--format=%H%x00%an <%ae>%x00%s%x00', `${a}..${b}`])
+    const fields = out.split('\0')
+    const list: RevisionSummary[] = []
+    for (let i = 0; i + 2 < fields.length; i += 3) {
+      const sha = (fields[i] as string).trim()
+      list.push({sha, short: sha.slice(0, 7), author: fields[i + 1] as string, subject: fields[i + 2] as string})
+    }
+    // A shallow clone's history stops at its boundary commits: a range that reaches one is cut short, not complete.
+    const boundary = await this.shallowBoundary()
+    if (list.some((r) => boundary.has(r.sha))) {
+      throw new UserError(`the history between ${a.slice(0, 7)} and ${b.slice(0, 7)} is incomplete: ${SHALLOW_HINT}`, {details: {from: a, to: b}})
+    }
+    return list
+  }
+
+  /** The commit `rev` names; a clear error when it names none. `pinned`: the revision came from SKYCAP_REVISION. */
+  private async commitOf(rev: string, pinned = false): Promise<string> {
+    let sha: string
+    try {
+      // --end-of-options: nothing the user typed can be read as an option.
+      sha = (await this.git.raw(['rev-parse', '--verify', '--end-of-options', `${rev}^{commit}`])).trim()
+    } catch (error) {
+      const text = String((error as Error).message)
+      if (/ambiguous/i.test(text)) {
+        const candidates = await this.ambiguousCandidates(rev)
+        throw new UserError(`revision "${rev}" is ambiguous: it matches ${candidates.length > 1 ? candidates.length : 'several'} commits or objects`, {
+          hint: `Use more characters of the SHA${candidates.length ? ` (${candidates.slice(0, 5).join(', ')})` : ''}.`,
+          details: {revision: rev, candidates},
+        })
+      }
+      const shallow = (await this.shallowBoundary()).size > 0
+      const what = pinned ? `SKYCAP_REVISION ${rev} is not in the git repository at ${this.root}` : `unknown revision "${rev}" in ${this.root}`
+      throw new UserError(shallow ? `${what}: ${SHALLOW_HINT}` : what, {
+        hint: pinned ? 'Check out the revision CI built (or fetch it), or unset SKYCAP_REVISION.' : `Give ${REVISION_FORMS} that exists locally (git fetch first if CI built it from a remote branch).`,
+        details: {revision: rev, shallow},
+      })
+    }
+    if (!/^[0-9a-f]{40}$/.test(sha)) throw new UserError(`revision "${rev}" did not resolve to a commit`, {hint: 'Name a commit, branch or tag.'})
+    return sha
+  }
+
+  private async ambiguousCandidates(prefix: string): Promise<string[]> {
+    if (!/^[0-9a-f]{4,39}$/i.test(prefix)) return []
+    try {
+      // `git rev-parse --disambiguate` lists every object starting with the prefix.
+      const out = await this.git.raw(['rev-parse', `--disambiguate=${prefix}`])
+      return out.split('\n').filter(Boolean)
+    } catch {
+      return []
+    }
+  }
+
+  /** The commits a shallow clone's history stops at (.git/shallow); empty for a complete clone. */
+  private async shallowBoundary(): Promise<Set<string>> {
+    try {
+      const file = (await this.git.raw(['rev-parse', '--path-format=absolute', '--git-path', 'shallow'])).trim()
+      return new Set(existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter(Boolean) : [])
+    } catch {
+      return new Set()
+    }
+  }
+}
+
+/** One file of a commit's tree, as `git ls-tree` lists it. */
+interface TreeEntry {
+  mode: string
+  type: string
+  object: string
+  /** Relative to the repository root, with forward slashes. */
+  path: string
+}
+
+const SYMLINK = '120000'
+
+/**
+ * Writes the files under `paths` (relative to the repository root `root`; files or folders) as they are in commit
+ * `sha` into the folder `into`, laid out as in the repository. Nothing in the work tree, the index or the refs is
+ * touched. Blobs are written as committed (no smudge or end-of-line filters). Symbolic links stay links; their
+ * targets inside the repository are written too, so they resolve to the commit's files. Submodules are skipped.
+ * Returns the paths written, sorted.
+ */
+async function extractTree(root: string, sha: string, paths: string[], into: string): Promise<string[]> {
+  const written = new Set<string>()
+  let wanted = [...new Set(paths)]
+  // A few rounds follow links to links; a cycle ends when no new path is found.
+  for (let round = 0; wanted.length > 0 && round < 8; round++) {
+    const entries = (await listTree(root, sha, wanted)).filter((e) => !written.has(e.path) && e.type === 'blob')
+    const blobs = await readBlobs(
+      root,
+      entries.map((e) => e.object),
+    )
+    const next: string[] = []
+    entries.forEach((entry, i) => {
+      const content = blobs[i] as Buffer
+      const target = join(into, entry.path)
+      mkdirSync(dirname(target), {recursive: true})
+      if (entry.mode === SYMLINK) {
+        const link = content.toString('utf8')
+        symlinkSync(link, target)
+        const inRepo = linkTargetInRepository(entry.path, link)
+        if (inRepo !== undefined) next.push(inRepo)
+      } else {
+        writeFileSync(target, content, {mode: entry.mode === '100755' ? 0o755 : 0o644})
+      }
+      written.add(entry.path)
+    })
+    wanted = [...new Set(next)].filter((p) => !written.has(p))
+  }
+  return [...written].sort()
+}
+
+/** Where a link at `path` (relative to the root) points, relative to the root; undefined when outside. */
+export function linkTargetInRepository(path: string, link: string): string | undefined {
+  const inRepo = isAbsolute(link) ? undefined : posix.normalize(posix.join(posix.dirname(path), link))
+  return inRepo !== undefined && !inRepo.startsWith('..') ? inRepo : undefined
+}
+
+async function listTree(root: string, sha: string, paths: string[]): Promise<TreeEntry[]> {
+  const {execa} = await import('execa')
+  // --literal-pathspecs: a folder named `:(top)x` in skycap.yaml is a name, not pathspec magic.
+  const r = await execa('git', ['--literal-pathspecs', 'ls-tree', '-r', '-z', '--full-tree', sha, '--', ...paths], {cwd: root})
+  const entries: TreeEntry[] = []
+  for (const line of r.stdout.split('\0')) {
+    const m = /^(\d+) (\w+) ([0-9a-f]+)\t(.+)$/s.exec(line)
+    if (m) entries.push({mode: m[1] as string, type: m[2] as string, object: m[3] as string, path: m[4] as string})
+  }
+  return entries
+}
+
+/** The contents of `objects`, in order, from one `git cat-file --batch`. */
+async function readBlobs(root: string, objects: string[]): Promise<Buffer[]> {
+  if (objects.length === 0) return []
+  const {execa} = await import('execa')
+  const r = await execa('git', ['cat-file', '--batch'], {cwd: root, input: `${objects.join('\n')}\n`, encoding: 'buffer', maxBuffer: 1024 * 1024 * 1024})
+  const out = Buffer.from(r.stdout)
+  const blobs: Buffer[] = []
+  let at = 0
+  for (const object of objects) {
+    // Each answer is "<object> <type> <size>\n<content>\n".
+    const eol = out.indexOf(0x0a, at)
+    const header = out.subarray(at, eol).toString('utf8')
+    const size = Number(/^[0-9a-f]+ \w+ (\d+)$/.exec(header)?.[1])
+    if (!Number.isInteger(size)) throw new Error(`git cat-file answered "${header}" for ${object}`)
+    blobs.push(out.subarray(eol + 1, eol + 1 + size))
+    at = eol + 1 + size + 1
+  }
+  return blobs
+}

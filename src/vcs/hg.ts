@@ -1,0 +1,226 @@
+// Mercurial behind the Vcs interface: the `hg` command through execa, with an argument array, in plain mode.
+import {existsSync, lstatSync, mkdirSync, readlinkSync} from 'node:fs'
+import {join} from 'node:path'
+
+import {UserError} from '../errors.js'
+import {linkTargetInRepository} from './git.js'
+import {checkRevisionInput} from './target.js'
+import type {Revision, RevisionSummary, Vcs} from './vcs.js'
+
+/** What a Mercurial revision can be, for hints. */
+const HG_REVISION_FORMS = 'a changeset id (full or short), revision number, tag, bookmark, branch, tip, ., .~N or a revset'
+
+const NULL_ID = '0'.repeat(40)
+
+/** The output of one hg command; `code` is its exit status. */
+interface HgResult {
+  stdout: string
+  stderr: string
+  code: number
+}
+
+/** The Mercurial repository whose root is `root` (where .hg was found). */
+export async function openHg(root: string, pinned?: string): Promise<HgVcs | undefined> {
+  const r = await hg(root, ['root'])
+  return r.code === 0 && r.stdout.trim() ? new HgVcs(r.stdout.trim(), pinned) : undefined
+}
+
+/**
+ * Runs `hg ARGS` in `cwd`. HGPLAIN turns off what a user's hgrc could change in the output (aliases, defaults,
+ * localized messages, verbose or quiet modes, pager); extensions stay on, since reading the repository may need them
+ * (largefiles, share). --noninteractive: hg never waits for an answer.
+ */
+async function hg(cwd: string, args: string[]): Promise<HgResult> {
+  const {execa} = await import('execa')
+  const env: NodeJS.ProcessEnv = {...process.env, HGPLAIN: '1', HGENCODING: 'utf-8'}
+  delete env.HGPLAINEXCEPT
+  try {
+    const r = await execa('hg', ['--noninteractive', '--pager', 'never', ...args], {cwd, env, extendEnv: false, reject: false, maxBuffer: 1024 * 1024 * 1024})
+    return {stdout: String(r.stdout), stderr: String(r.stderr), code: r.exitCode ?? -1}
+  } catch (error) {
+    throw notInstalled(error)
+  }
+}
+
+function notInstalled(error: unknown): Error {
+  if ((error as NodeJS.ErrnoException).code !== 'ENOENT') return error as Error
+  return new UserError('hg (Mercurial) is not installed, and this is a Mercurial repository', {
+    hint: 'Install Mercurial (apt-get install mercurial, brew install mercurial, pip install mercurial), or set `vcs: git` in skycap.yaml if the folder also holds a git repository.',
+  })
+}
+
+/** hg's own message, first line, without "abort: ". */
+function hgMessage(r: HgResult): string {
+  const line = r.stderr.split('\n').find((l) => l.trim()) ?? `hg exited with ${r.code}`
+  return line.replace(/^abort:\s*/, '').trim()
+}
+
+/** What `hg log -T json` prints per changeset (the fields skycap reads). */
+interface HgChangeset {
+  node: string
+  user: string
+  desc: string
+}
+
+/** A `path:` pattern: a file or folder relative to the root, matched literally (never a glob or regexp). */
+function literal(path: string): string {
+  return `path:${path}`
+}
+
+/**
+ * skycap's git spellings, in Mercurial: HEAD is `.` (the work tree's parent), so `HEAD~2` and `HEAD^` mean in an hg
+ * repository what they mean in a git one. Anything else is Mercurial's own syntax.
+ */
+export function hgRevision(rev: string): string {
+  return rev.replace(/^HEAD(?=$|[~^])/, '.')
+}
+
+export class HgVcs implements Vcs {
+  readonly kind = 'hg'
+
+  constructor(
+    readonly root: string,
+    /** SKYCAP_REVISION: what resolve() means with no revision. */
+    private readonly pinned?: string,
+  ) {}
+
+  async resolve(rev?: string): Promise<Revision> {
+    const input = rev ?? this.pinned ?? '.'
+    checkRevisionInput(input)
+    const [changeset, parent, status] = await Promise.all([
+      this.changeset(input, rev === undefined && this.pinned !== undefined),
+      this.run(['log', '-r', '.', '-T', '{node}']),
+      // Modified, added, removed, missing and unknown (not ignored) files: what `git status --porcelain` lists.
+      this.run(['status', '-mardu']),
+    ])
+    const sha = changeset.node
+    const atHead = sha === parent.stdout.trim()
+    return {input, sha, short: sha.slice(0, 12), subject: firstLine(changeset.desc), author: changeset.user, dirty: atHead && status.stdout.trim().length > 0, atHead}
+  }
+
+  async extract(id: string, paths: string[], into: string): Promise<string[]> {
+    const node = await this.nodeOf(id)
+    const written = new Set<string>()
+    let wanted = [...new Set(paths)]
+    // A few rounds follow links to links; a cycle ends when no new path is found.
+    for (let round = 0; wanted.length > 0 && round < 8; round++) {
+      const patterns = wanted.map(literal)
+      const listed = await this.run(['files', '-r', node, '-0', '--', ...patterns], [0, 1])
+      const files = listed.stdout.split('\0').filter((p) => p && !written.has(p))
+      if (files.length === 0) break
+      mkdirSync(into, {recursive: true})
+      // --no-decode: the files as committed, as git's extract writes blobs; ui.archivemeta: no .hg_archival.txt.
+      await this.run(['archive', '--config', 'ui.archivemeta=false', '-r', node, '-t', 'files', '--no-decode', ...files.flatMap((f) => ['-I', literal(f)]), '--', into])
+      const next: string[] = []
+      for (const file of files) {
+        written.add(file)
+        const at = join(into, file)
+        if (!lstatSync(at).isSymbolicLink()) continue
+        const inRepo = linkTargetInRepository(file, readlinkSync(at))
+        if (inRepo !== undefined) next.push(inRepo)
+      }
+      wanted = [...new Set(next)].filter((p) => !written.has(p))
+    }
+    return [...written].sort()
+  }
+
+  async exportTree(id: string, into: string): Promise<void> {
+    const node = await this.nodeOf(id)
+    mkdirSync(into, {recursive: true})
+    // The committed tree (subrepositories left out), never the work tree; ui.archivemeta: no .hg_archival.txt.
+    await this.run(['archive', '--config', 'ui.archivemeta=false', '-r', node, '-t', 'files', '--', into])
+  }
+
+  async isTracked(path: string): Promise<boolean> {
+    // Tracked in the work tree: committed or added (git's "in the index").
+    const r = await this.run(['files', '-0', '--', literal(path)], [0, 1])
+    return r.stdout.length > 0
+  }
+
+  async workTreeFiles(): Promise<string[]> {
+    // Modified, added, clean and unknown: every file a build can see (not removed, missing or ignored ones).
+    const r = await this.run(['status', '-macu', '--no-status', '--print0'])
+    return [...new Set(r.stdout.split('\0').filter(Boolean))].filter((p) => existsSync(join(this.root, p))).sort()
+  }
+
+  async between(from: string, to: string): Promise<RevisionSummary[]> {
+    const [a, b] = [await this.nodeOf(from), await this.nodeOf(to)]
+    // Both are full ids (40 hex digits), so the revset holds nothing the user typed.
+    const r = await this.run(['log', '-r', `sort(only(${b}, ${a}), rev)`, '-T', 'json'])
+    return (JSON.parse(r.stdout || '[]') as HgChangeset[]).map((c) => ({sha: c.node, short: c.node.slice(0, 12), subject: firstLine(c.desc), author: c.user}))
+  }
+
+  /** The full node `rev` names. */
+  private async nodeOf(rev: string): Promise<string> {
+    if (/^[0-9a-f]{40}$/.test(rev)) return rev
+    checkRevisionInput(rev)
+    return (await this.changeset(rev)).node
+  }
+
+  /** The one changeset `rev` names; a clear error when it names none or several. */
+  private async changeset(rev: string, pinned = false): Promise<HgChangeset> {
+    const spelled = hgRevision(rev)
+    // -l 2: enough to tell one changeset from several.
+    const r = await this.run(['log', '-r', spelled, '-l', '2', '-T', 'json'], [0, 255])
+    if (r.code !== 0) throw await this.unresolved(rev, r, pinned)
+    const found = JSON.parse(r.stdout || '[]') as HgChangeset[]
+    const first = found[0]
+    if (!first) throw new UserError(`revision "${rev}" names no changeset in ${this.root}`, {hint: `Give ${HG_REVISION_FORMS} that names one changeset.`, details: {revision: rev}})
+    if (found.length > 1) {
+      throw new UserError(`revision "${rev}" names several changesets in ${this.root}`, {
+        hint: `Name one changeset: a changeset id, or a revset such as last(${spelled}) or max(${spelled}).`,
+        details: {revision: rev},
+      })
+    }
+    if (first.node === NULL_ID) {
+      throw new UserError(`revision "${rev}" is the null revision: the work tree of ${this.root} has no parent changeset`, {
+        hint: 'Commit, or `hg update` to a changeset, then name it.',
+        details: {revision: rev},
+      })
+    }
+    return first
+  }
+
+  /** The error for a revision hg could not resolve: ambiguous prefix, unknown name, revset syntax. */
+  private async unresolved(rev: string, r: HgResult, pinned: boolean): Promise<UserError> {
+    const said = hgMessage(r)
+    if (/ambiguous/i.test(said)) {
+      const candidates = await this.candidates(rev)
+      return new UserError(`revision "${rev}" is ambiguous: it matches ${candidates.length > 1 ? candidates.length : 'several'} changesets`, {
+        hint: `Use more characters of the changeset id${candidates.length ? ` (${candidates.slice(0, 5).join(', ')})` : ''}.`,
+        details: {revision: rev, candidates},
+      })
+    }
+    if (pinned) {
+      return new UserError(`SKYCAP_REVISION ${rev} is not in the Mercurial repository at ${this.root}`, {
+        hint: 'Check out the revision CI built (hg pull -r ID), or unset SKYCAP_REVISION.',
+        details: {revision: rev},
+      })
+    }
+    if (/parse error|syntax error|not a function|unknown identifier|takes|expects/i.test(said) && !/unknown revision/i.test(said)) {
+      return new UserError(`revision "${rev}" is not a valid Mercurial revision or revset: ${said}`, {hint: `Give ${HG_REVISION_FORMS}.`, details: {revision: rev}})
+    }
+    return new UserError(`unknown revision "${rev}" in ${this.root}`, {
+      hint: `Give ${HG_REVISION_FORMS} that exists locally (hg pull first if CI built it elsewhere).`,
+      details: {revision: rev, hg: said},
+    })
+  }
+
+  /** The changesets whose id starts with `prefix` (for an ambiguous short id). */
+  private async candidates(prefix: string): Promise<string[]> {
+    if (!/^[0-9a-f]{1,39}$/i.test(prefix)) return []
+    const r = await this.run(['log', '-r', 'all()', '-T', '{node}\n'], [0, 255])
+    return r.stdout.split('\n').filter((n) => n && n.startsWith(prefix.toLowerCase()))
+  }
+
+  /** Runs hg in the repository; an exit status outside `ok` is an error naming the command. */
+  private async run(args: string[], ok: number[] = [0]): Promise<HgResult> {
+    const r = await hg(this.root, args)
+    if (!ok.includes(r.code)) throw new Error(`hg ${args[0]} failed in ${this.root}: ${hgMessage(r)}`)
+    return r
+  }
+}
+
+function firstLine(text: string): string {
+  return text.split('\n')[0] ?? ''
+}
