@@ -30,6 +30,8 @@ pkgs=""
 command -v etcd >/dev/null || pkgs="$pkgs etcd-server"
 command -v etcdctl >/dev/null || pkgs="$pkgs etcd-client"
 command -v docker-registry >/dev/null || pkgs="$pkgs docker-registry"
+# Mercurial: the hg repositories of the VCS tests (unit and integration) are real, never faked.
+command -v hg >/dev/null || pkgs="$pkgs mercurial"
 if [ "$REAL_NODE" != 0 ]; then
   command -v containerd >/dev/null || pkgs="$pkgs containerd"
   [ -x /usr/sbin/runc ] || pkgs="$pkgs runc"

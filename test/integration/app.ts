@@ -1,7 +1,8 @@
-// A deployable copy of test/fixtures/cluster-app in a real git repository, aimed at the test cluster.
+// A deployable copy of test/fixtures/cluster-app in a real git (or Mercurial) repository, aimed at the test cluster.
 import {readFileSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 
+import {TempHgRepo} from '../helpers/hg.js'
 import {parseJson, runCli, TempRepo} from '../helpers/repo.js'
 import {kubectl, realNode, testCluster} from './harness.js'
 
@@ -9,15 +10,28 @@ import {kubectl, realNode, testCluster} from './harness.js'
 export const CRASH = (text: string) => text.replace('    port: 8080\n', '    port: 8080\n    labels: {sim.kwok.test/behavior: crashloop}\n')
 export const NOT_READY = (text: string) => text.replace('    port: 8080\n', '    port: 8080\n    labels: {sim.kwok.test/behavior: not-ready}\n')
 
-export class TestApp {
+/** What TestApp needs of a repository: git's TempRepo or Mercurial's TempHgRepo. */
+interface AppRepository {
+  readonly dir: string
+  write(path: string, content: string): void
+  commit(message: string): Promise<string>
+  remove(): void
+}
+
+export class TestApp<R extends AppRepository = TempRepo> {
   constructor(
-    readonly repo: TempRepo,
+    readonly repo: R,
     readonly namespace: string,
   ) {}
 
   /** Copies the fixture, points it at `namespace` on the test cluster, commits. */
   static async create(namespace: string): Promise<TestApp> {
     return new TestApp(await TempRepo.clusterApp(testCluster().context, namespace), namespace)
+  }
+
+  /** The same app in a Mercurial repository (hg init, hg commit). */
+  static async createHg(namespace: string): Promise<TestApp<TempHgRepo>> {
+    return new TestApp(await TempHgRepo.clusterApp(testCluster().context, namespace), namespace)
   }
 
   /** test/fixtures/real-app (the test app image, pinned to the real node) in `namespace`; fails without a real node. */

@@ -302,6 +302,14 @@ describe('opening a repository', function () {
     expect(refused.hint).to.contain('`vcs: hg`')
   })
 
+  it('takes git when one folder holds both, unless skycap.yaml says `vcs: hg`', async () => {
+    const both = await TempRepo.withFiles({'a.txt': 'both\n'})
+    await execa('hg', ['init'], {cwd: both.dir, env: {HGRCPATH: ''}})
+    expect((await openVcs(both.dir)).kind).to.equal('git')
+    expect((await openVcs(both.dir, {kind: 'hg'})).kind).to.equal('hg')
+    both.remove()
+  })
+
   it('rejects a directory outside any repository', async () => {
     const plain = new TempRepo()
     const e = await rejectsWithUserError(openVcs(plain.dir, {pinned: ''}))

@@ -1,0 +1,87 @@
+import {expect} from 'chai'
+
+import type {TempHgRepo} from '../helpers/hg.js'
+
+import {TestApp} from './app.js'
+import {useNamespace} from './harness.js'
+
+const DEPLOY = ['deploy', '--skip-image-check']
+
+describe('a Mercurial repository (real hg, real control plane)', function () {
+  const ns = useNamespace('hg')
+  let app: TestApp<TempHgRepo>
+  beforeEach(async () => {
+    app = await TestApp.createHg(ns.name)
+  })
+  afterEach(() => app.remove())
+
+  it('deploys its changesets; status, history and rollback name them; --to takes an hg revset', async () => {
+    const first = await app.repo.node('.')
+    const r1 = await app.json([...DEPLOY, 'test'])
+    expect(r1.exitCode, r1.stderr).to.equal(0)
+    expect(r1.doc.result).to.deep.include({release: 1, result: 'succeeded', revision: {sha: first, short: first.slice(0, 12), subject: 'initial'}})
+    expect((await app.get(['deployment', 'web'])).spec.template.spec.containers[0].image).to.equal(`example.invalid/itapp/web:${first}`)
+
+    // Image tags from Mercurial's 12-digit short id, and a change that shows which release runs.
+    const second = await app.change(
+      (text) => text.replace('registry: ', 'imageTag: "hg-{{ revision.short }}"\nregistry: ').replace('    port: 8080\n', '    port: 8080\n    env: {GREETING: new}\n'),
+      'tag from the short id',
+    )
+    const r2 = await app.json([...DEPLOY, 'test'])
+    expect(r2.exitCode, r2.stderr).to.equal(0)
+    expect(r2.doc.result).to.deep.include({release: 2, revision: {sha: second, short: second.slice(0, 12), subject: 'tag from the short id'}})
+    const web = await app.get(['deployment', 'web'])
+    expect(web.spec.template.spec.containers[0].image).to.equal(`example.invalid/itapp/web:hg-${second.slice(0, 12)}`)
+    expect(web.metadata.annotations['skycap.dev/revision']).to.equal(second)
+
+    const status = await app.json(['status', 'test'])
+    expect(status.exitCode, status.stderr).to.equal(0)
+    expect(status.doc.result.services.find((s: any) => s.service === 'web')).to.deep.include({revision: second, state: 'ready', ready: 2})
+    const table = await app.cli(['status', 'test'])
+    expect(table.stdout).to.match(new RegExp(`^web\\s+ready\\s+2/2\\s+${second.slice(0, 12)}\\s`, 'm'))
+
+    const rollback = await app.json(['rollback', 'test', '--to', '.~1', '--yes'])
+    expect(rollback.exitCode, rollback.stderr).to.equal(0)
+    expect(rollback.doc.result).to.deep.include({release: 3, revision: {sha: first, short: first.slice(0, 12), subject: 'initial'}})
+    const back = await app.get(['deployment', 'web'])
+    expect(back.spec.template.spec.containers[0].image).to.equal(`example.invalid/itapp/web:${first}`)
+    expect(back.spec.template.spec.containers[0].env).to.equal(undefined)
+
+    const history = await app.json(['history', 'test'])
+    expect(history.doc.result.releases.map((x: any) => [x.number, x.action, x.result, x.revision.sha, x.revision.short])).to.deep.equal([
+      [3, 'rollback', 'succeeded', first, first.slice(0, 12)],
+      [2, 'deploy', 'succeeded', second, second.slice(0, 12)],
+      [1, 'deploy', 'succeeded', first, first.slice(0, 12)],
+    ])
+    expect(await app.repo.hg('status')).to.equal('')
+  })
+
+  it('renders and deploys an older changeset from its own files (ENV@.~1, ENV@<short id>); unknown ones exit 2', async () => {
+    const first = await app.repo.node('.')
+    app.repo.write('config/web/app.properties', 'greeting=newer\n')
+    const second = await app.change((text) => text.replace('    replicas: 2\n', '    replicas: 3\n'), 'newer config, three replicas')
+
+    const now = await app.cli(['render', 'test'])
+    expect(now.exitCode, now.stderr).to.equal(0)
+    expect(now.stdout).to.contain('greeting=newer').and.contain(`web:${second}`)
+    for (const rev of ['.~1', first.slice(0, 12), 'HEAD~1']) {
+      const old = await app.cli(['render', `test@${rev}`])
+      expect(old.exitCode, old.stderr).to.equal(0)
+      expect(old.stdout, rev).to.contain('greeting=hello').and.contain(`web:${first}`).and.not.contain('greeting=newer')
+    }
+
+    const deployed = await app.json([...DEPLOY, `test@${first.slice(0, 12)}`])
+    expect(deployed.exitCode, deployed.stderr).to.equal(0)
+    expect(deployed.doc.result.revision.sha).to.equal(first)
+    const web = await app.get(['deployment', 'web'])
+    expect(web.spec.replicas).to.equal(2)
+    const configMap = await app.get(['configmap', web.spec.template.spec.volumes[0].configMap.name])
+    expect(configMap.data['app.properties']).to.equal('greeting=hello\n')
+
+    const unknown = await app.json([...DEPLOY, 'test@no-such-bookmark'])
+    expect(unknown.exitCode).to.equal(2)
+    expect(unknown.doc.error.message).to.match(/^unknown revision "no-such-bookmark" in /)
+    expect((await app.get(['deployment', 'web'])).metadata.annotations['skycap.dev/revision']).to.equal(first)
+    expect(await app.repo.hg('status')).to.equal('')
+  })
+})

@@ -1,0 +1,64 @@
+import {expect} from 'chai'
+import {cpSync, readFileSync, writeFileSync} from 'node:fs'
+import {join} from 'node:path'
+
+import {prepareRelease} from '../../../src/render/prepare.js'
+import {toYaml} from '../../../src/render/serialize.js'
+import {clearTemplateCache} from '../../../src/render/templates.js'
+import {rejectsWithUserError} from '../../helpers/errors.js'
+import {TempHgRepo} from '../../helpers/hg.js'
+import {fixturesDir} from '../../helpers/repo.js'
+
+async function renderYaml(dir: string, target: string): Promise<{yaml: string; sha: string; short: string}> {
+  clearTemplateCache()
+  const prepared = await prepareRelease({target, cwd: dir})
+  return {yaml: await toYaml(prepared.objects.map((r) => r.object)), sha: prepared.revision.sha, short: prepared.revision.short}
+}
+
+describe('ENV@REV in a Mercurial repository (real hg)', function () {
+  let repo: TempHgRepo
+  let old: string
+  let oldYaml: string
+
+  before(async () => {
+    repo = await TempHgRepo.init()
+    cpSync(join(fixturesDir, 'shop'), repo.dir, {recursive: true})
+    old = await repo.commit('shop')
+    oldYaml = (await renderYaml(repo.dir, 'staging')).yaml
+    const file = join(repo.dir, 'skycap.yaml')
+    writeFileSync(file, readFileSync(file, 'utf8').replace('services: {web: {replicas: 1}}', 'services: {web: {replicas: 4}}'))
+    repo.write('config/web/app.properties', 'greeting=newer\n')
+    repo.write('deploy/ingress.yaml', readFileSync(join(repo.dir, 'deploy/ingress.yaml'), 'utf8').replace('{{ values.host }}', 'new.{{ values.host }}'))
+    await repo.commit('newer')
+  })
+  after(() => repo.remove())
+
+  it('renders an older changeset from its own skycap.yaml, templates and config files, leaving the work tree alone', async () => {
+    const now = await renderYaml(repo.dir, 'staging')
+    expect(now.yaml).to.not.equal(oldYaml)
+    expect(now.yaml).to.contain('replicas: 4').and.contain('greeting=newer').and.contain('new.staging.shop.example.com')
+    for (const rev of ['.~1', 'HEAD~1', old.slice(0, 12), old, '0']) {
+      const then = await renderYaml(repo.dir, `staging@${rev}`)
+      expect(then.sha, rev).to.equal(old)
+      expect(then.short, rev).to.equal(old.slice(0, 12))
+      expect(then.yaml, rev).to.equal(oldYaml)
+    }
+    expect(oldYaml).to.contain(`registry.example.com/shop/web:${old}`)
+    expect(await repo.hg('status')).to.equal('')
+  })
+
+  it('uses the repository skycap.yaml names: `vcs: git` in an hg repository is refused', async () => {
+    const file = join(repo.dir, 'skycap.yaml')
+    const text = readFileSync(file, 'utf8')
+    try {
+      writeFileSync(file, `vcs: git\n${text}`)
+      const e = await rejectsWithUserError(prepareRelease({target: 'staging', cwd: repo.dir, configPath: file}))
+      expect(e.message).to.contain('is not inside a git repository')
+      expect(e.hint).to.contain('`vcs: git`')
+      writeFileSync(file, `vcs: hg\n${text}`)
+      expect((await renderYaml(repo.dir, 'staging@.~1')).sha).to.equal(old)
+    } finally {
+      writeFileSync(file, text)
+    }
+  })
+})
