@@ -13,7 +13,7 @@ export default class Render extends SkycapCommand {
     '<%= config.bin %> render prod@3f2c1ab --json | jq .result.images',
   ]
   static override args = {
-    target: Args.string({description: 'ENV or ENV@REV (REV: SHA, short SHA, branch, tag, HEAD~N; default HEAD)'}),
+    target: Args.string({description: 'ENV or ENV@REV (REV: id, short id, branch, tag, bookmark, HEAD~N or hg .~N; default the checked-out revision)'}),
   }
   static override flags = {
     service: Flags.string({char: 's', description: "Render only this service's objects (repeatable).", multiple: true}),
