@@ -19,10 +19,12 @@ interface HgResult {
   code: number
 }
 
-/** The Mercurial repository whose root is `root` (where .hg was found). */
-export async function openHg(root: string, pinned?: string): Promise<HgVcs | undefined> {
-  const r = await hg(root, ['root'])
-  return r.code === 0 && r.stdout.trim() ? new HgVcs(r.stdout.trim(), pinned) : undefined
+/**
+ * The Mercurial repository whose root is `root`: the folder where .hg was found (symlinks resolved), as `hg root`
+ * would say, without the hg process (Python's start-up is most of an hg call's cost).
+ */
+export function openHg(root: string, pinned?: string): HgVcs {
+  return new HgVcs(root, pinned)
 }
 
 /**
@@ -34,19 +36,13 @@ async function hg(cwd: string, args: string[]): Promise<HgResult> {
   const {execa} = await import('execa')
   const env: NodeJS.ProcessEnv = {...process.env, HGPLAIN: '1', HGENCODING: 'utf-8'}
   delete env.HGPLAINEXCEPT
-  try {
-    const r = await execa('hg', ['--noninteractive', '--pager', 'never', ...args], {cwd, env, extendEnv: false, reject: false, maxBuffer: 1024 * 1024 * 1024})
-    return {stdout: String(r.stdout), stderr: String(r.stderr), code: r.exitCode ?? -1}
-  } catch (error) {
-    throw notInstalled(error)
+  const r = await execa('hg', ['--noninteractive', '--pager', 'never', ...args], {cwd, env, extendEnv: false, reject: false, maxBuffer: 1024 * 1024 * 1024})
+  if (r.code === 'ENOENT') {
+    throw new UserError(`hg (Mercurial) is not installed, and ${cwd} is a Mercurial repository`, {
+      hint: 'Install Mercurial (apt-get install mercurial, brew install mercurial, pip install mercurial), or set `vcs: git` in skycap.yaml if the folder also holds a git repository.',
+    })
   }
-}
-
-function notInstalled(error: unknown): Error {
-  if ((error as NodeJS.ErrnoException).code !== 'ENOENT') return error as Error
-  return new UserError('hg (Mercurial) is not installed, and this is a Mercurial repository', {
-    hint: 'Install Mercurial (apt-get install mercurial, brew install mercurial, pip install mercurial), or set `vcs: git` in skycap.yaml if the folder also holds a git repository.',
-  })
+  return {stdout: String(r.stdout), stderr: String(r.stderr), code: r.exitCode ?? -1}
 }
 
 /** hg's own message, first line, without "abort: ". */

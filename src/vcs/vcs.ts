@@ -68,8 +68,7 @@ export async function openVcs(dir: string, options: OpenOptions = {}): Promise<V
   const chosen = kind !== 'auto' ? kind : found.hg !== undefined && (found.git === undefined || found.hg.length > found.git.length) ? 'hg' : 'git'
   if (chosen === 'hg') {
     const {openHg} = await import('./hg.js')
-    const hg = found.hg === undefined ? undefined : await openHg(found.hg, pinned)
-    if (hg) return hg
+    if (found.hg !== undefined) return openHg(found.hg, pinned)
   } else {
     const {openGit} = await import('./git.js')
     // Asked even when no .git was seen: GIT_DIR and friends can place a repository anywhere.

@@ -1,5 +1,6 @@
 import {expect} from 'chai'
-import {cpSync, readFileSync, writeFileSync} from 'node:fs'
+import {cpSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
 import {prepareRelease} from '../../../src/render/prepare.js'
@@ -7,7 +8,7 @@ import {toYaml} from '../../../src/render/serialize.js'
 import {clearTemplateCache} from '../../../src/render/templates.js'
 import {rejectsWithUserError} from '../../helpers/errors.js'
 import {TempHgRepo} from '../../helpers/hg.js'
-import {fixturesDir} from '../../helpers/repo.js'
+import {fixturesDir, parseJson, runCli} from '../../helpers/repo.js'
 
 async function renderYaml(dir: string, target: string): Promise<{yaml: string; sha: string; short: string}> {
   clearTemplateCache()
@@ -16,6 +17,8 @@ async function renderYaml(dir: string, target: string): Promise<{yaml: string; s
 }
 
 describe('ENV@REV in a Mercurial repository (real hg)', function () {
+  // Each render runs a few hg processes (Python start-up); a loaded machine makes five of them slow.
+  this.timeout(90_000)
   let repo: TempHgRepo
   let old: string
   let oldYaml: string
@@ -59,6 +62,21 @@ describe('ENV@REV in a Mercurial repository (real hg)', function () {
       expect((await renderYaml(repo.dir, 'staging@.~1')).sha).to.equal(old)
     } finally {
       writeFileSync(file, text)
+    }
+  })
+
+  it('says when hg is not installed (exit 2, what to install)', async () => {
+    // A PATH that holds node and nothing else.
+    const bin = mkdtempSync(join(tmpdir(), 'skycap-no-hg-'))
+    symlinkSync(process.execPath, join(bin, 'node'))
+    try {
+      const r = await runCli(['render', 'staging', '--json'], {cwd: repo.dir, env: {PATH: bin}})
+      expect(r.exitCode).to.equal(2)
+      const {error} = parseJson(r.stdout)
+      expect(error.message).to.match(/^hg \(Mercurial\) is not installed, and .* is a Mercurial repository$/)
+      expect(error.hint).to.contain('apt-get install mercurial')
+    } finally {
+      rmSync(bin, {recursive: true, force: true})
     }
   })
 })
