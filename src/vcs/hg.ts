@@ -11,6 +11,8 @@ import type {Revision, RevisionSummary, Vcs} from './vcs.js'
 const HG_REVISION_FORMS = 'a changeset id (full or short), revision number, tag, bookmark, branch, tip, ., .~N or a revset'
 
 const NULL_ID = '0'.repeat(40)
+/** The id Mercurial gives the working directory (`wdir()`): not a changeset, so no image can exist for it. */
+const WDIR_ID = 'f'.repeat(40)
 
 /** The output of one hg command; `code` is its exit status. */
 interface HgResult {
@@ -168,9 +170,14 @@ export class HgVcs implements Vcs {
         details: {revision: rev},
       })
     }
-    if (first.node === NULL_ID) {
-      throw new UserError(`revision "${rev}" is the null revision: the work tree of ${this.root} has no parent changeset`, {
-        hint: 'Commit, or `hg update` to a changeset, then name it.',
+    if (first.node === WDIR_ID || first.node === NULL_ID) {
+      if (pinned) throw this.pinnedMissing(rev)
+      if (first.node === WDIR_ID) {
+        throw new UserError(`revision "${rev}" is the working directory, not a changeset`, {hint: 'Name a committed changeset (`.` is the one the work tree is at).', details: {revision: rev}})
+      }
+      const unborn = spelled === '.'
+      throw new UserError(`revision "${rev}" is the null revision: ${unborn ? `the work tree of ${this.root} has no parent changeset` : `it lies before the first changeset of ${this.root}`}`, {
+        hint: unborn ? 'Commit, or `hg update` to a changeset, then name it.' : 'Name a changeset that exists (`hg log` lists them).',
         details: {revision: rev},
       })
     }
@@ -187,18 +194,20 @@ export class HgVcs implements Vcs {
         details: {revision: rev, candidates},
       })
     }
-    if (pinned) {
-      return new UserError(`SKYCAP_REVISION ${rev} is not in the Mercurial repository at ${this.root}`, {
-        hint: 'Check out the revision CI built (hg pull -r ID), or unset SKYCAP_REVISION.',
-        details: {revision: rev},
-      })
-    }
+    if (pinned) return this.pinnedMissing(rev)
     if (/parse error|syntax error|not a function|unknown identifier|takes|expects/i.test(said) && !/unknown revision/i.test(said)) {
       return new UserError(`revision "${rev}" is not a valid Mercurial revision or revset: ${said}`, {hint: `Give ${HG_REVISION_FORMS}.`, details: {revision: rev}})
     }
     return new UserError(`unknown revision "${rev}" in ${this.root}`, {
       hint: `Give ${HG_REVISION_FORMS} that exists locally (hg pull first if CI built it elsewhere).`,
       details: {revision: rev, hg: said},
+    })
+  }
+
+  private pinnedMissing(id: string): UserError {
+    return new UserError(`SKYCAP_REVISION ${id} is not in the Mercurial repository at ${this.root}`, {
+      hint: 'Check out the revision CI built (hg pull -r ID), or unset SKYCAP_REVISION.',
+      details: {revision: id},
     })
   }
 

@@ -3,12 +3,14 @@ import {cpSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync} f
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
+import {displayPath} from '../../../src/config/load.js'
 import {prepareRelease} from '../../../src/render/prepare.js'
 import {toYaml} from '../../../src/render/serialize.js'
 import {clearTemplateCache} from '../../../src/render/templates.js'
 import {rejectsWithUserError} from '../../helpers/errors.js'
 import {TempHgRepo} from '../../helpers/hg.js'
 import {fixturesDir, parseJson, runCli} from '../../helpers/repo.js'
+import {openVcs} from '../../../src/vcs/vcs.js'
 
 async function renderYaml(dir: string, target: string): Promise<{yaml: string; sha: string; short: string}> {
   clearTemplateCache()
@@ -78,5 +80,36 @@ describe('ENV@REV in a Mercurial repository (real hg)', function () {
     } finally {
       rmSync(bin, {recursive: true, force: true})
     }
+  })
+
+  it('an untracked skycap.yaml: an older changeset renders from the work tree with a warning naming Mercurial', async () => {
+    const bare = await TempHgRepo.init()
+    try {
+      bare.write('a.txt', '1\n')
+      const zero = await bare.commit('zero')
+      bare.write('a.txt', '2\n')
+      await bare.commit('one')
+      cpSync(join(fixturesDir, 'shop'), bare.dir, {recursive: true})
+      expect(await (await openVcs(bare.dir)).isTracked('skycap.yaml')).to.equal(false)
+      const prepared = await prepareRelease({target: 'staging@.~1', cwd: bare.dir})
+      expect(prepared.revision.sha).to.equal(zero)
+      expect(prepared.warnings.map((w) => w.message)).to.include(
+        `${displayPath(join(bare.dir, 'skycap.yaml'))} is not tracked by Mercurial, so ${zero.slice(0, 12)} has no skycap.yaml: the manifests are rendered from the work tree, the images are those of ${zero.slice(0, 12)}`,
+      )
+    } finally {
+      bare.remove()
+    }
+  })
+
+  it('SKYCAP_REVISION names the default changeset; one the repository lacks is an error', async () => {
+    const vcs = await openVcs(repo.dir, {pinned: old})
+    expect(await vcs.resolve()).to.deep.include({sha: old, atHead: false, subject: 'shop'})
+    // All f's is what Mercurial calls the working directory: not a changeset either.
+    for (const missing of ['0123456789abcdef0123456789abcdef01234567', 'f'.repeat(40)]) {
+      const e = await rejectsWithUserError((await openVcs(repo.dir, {pinned: missing})).resolve())
+      expect(e.message).to.equal(`SKYCAP_REVISION ${missing} is not in the Mercurial repository at ${vcs.root}`)
+    }
+    const wdir = await rejectsWithUserError(vcs.resolve('wdir()'))
+    expect(wdir.message).to.equal('revision "wdir()" is the working directory, not a changeset')
   })
 })

@@ -262,7 +262,7 @@ describe('revision resolution: Mercurial names', function () {
     const none = await rejectsWithUserError(vcs.resolve('none()'))
     expect(none.message).to.contain('revision "none()" names no changeset')
     const before = await rejectsWithUserError(vcs.resolve('.~5'))
-    expect(before.message).to.contain('revision ".~5" is the null revision')
+    expect(before.message).to.contain('revision ".~5" is the null revision: it lies before the first changeset')
   })
 
   it('says what is wrong with a revset hg cannot parse', async () => {
