@@ -53,11 +53,24 @@ function hgMessage(r: HgResult): string {
   return line.replace(/^abort:\s*/, '').trim()
 }
 
-/** What `hg log -T json` prints per changeset (the fields skycap reads). */
+/** One changeset as CHANGESET_TEMPLATE prints it. */
 interface HgChangeset {
   node: string
   user: string
   desc: string
+  /** "yes" when it is the work tree's parent (`.`). */
+  parent: string
+}
+
+/** One JSON object per line: the fields skycap reads, and whether the changeset is `.` (one process, not two). */
+const CHANGESET_TEMPLATE = "{dict(node, user, desc, parent=ifcontains(rev, revset('.'), 'yes', 'no'))|json}\n"
+
+/** The changesets of `hg log -T CHANGESET_TEMPLATE`. */
+function changesets(stdout: string): HgChangeset[] {
+  return stdout
+    .split('\n')
+    .filter((line) => line.trim())
+    .map((line) => JSON.parse(line) as HgChangeset)
 }
 
 /** A `path:` pattern: a file or folder relative to the root, matched literally (never a glob or regexp). */
@@ -85,14 +98,13 @@ export class HgVcs implements Vcs {
   async resolve(rev?: string): Promise<Revision> {
     const input = rev ?? this.pinned ?? '.'
     checkRevisionInput(input)
-    const [changeset, parent, status] = await Promise.all([
+    const [changeset, status] = await Promise.all([
       this.changeset(input, rev === undefined && this.pinned !== undefined),
-      this.run(['log', '-r', '.', '-T', '{node}']),
       // Modified, added, removed, missing and unknown (not ignored) files: what `git status --porcelain` lists.
       this.run(['status', '-mardu']),
     ])
     const sha = changeset.node
-    const atHead = sha === parent.stdout.trim()
+    const atHead = changeset.parent === 'yes'
     return {input, sha, short: sha.slice(0, 12), subject: firstLine(changeset.desc), author: changeset.user, dirty: atHead && status.stdout.trim().length > 0, atHead}
   }
 
@@ -144,8 +156,8 @@ export class HgVcs implements Vcs {
   async between(from: string, to: string): Promise<RevisionSummary[]> {
     const [a, b] = [await this.nodeOf(from), await this.nodeOf(to)]
     // Both are full ids (40 hex digits), so the revset holds nothing the user typed.
-    const r = await this.run(['log', '-r', `sort(only(${b}, ${a}), rev)`, '-T', 'json'])
-    return (JSON.parse(r.stdout || '[]') as HgChangeset[]).map((c) => ({sha: c.node, short: c.node.slice(0, 12), subject: firstLine(c.desc), author: c.user}))
+    const r = await this.run(['log', '-r', `sort(only(${b}, ${a}), rev)`, '-T', CHANGESET_TEMPLATE])
+    return changesets(r.stdout).map((c) => ({sha: c.node, short: c.node.slice(0, 12), subject: firstLine(c.desc), author: c.user}))
   }
 
   /** The full node `rev` names. */
@@ -159,9 +171,9 @@ export class HgVcs implements Vcs {
   private async changeset(rev: string, pinned = false): Promise<HgChangeset> {
     const spelled = hgRevision(rev)
     // -l 2: enough to tell one changeset from several.
-    const r = await this.run(['log', '-r', spelled, '-l', '2', '-T', 'json'], [0, 255])
+    const r = await this.run(['log', '-r', spelled, '-l', '2', '-T', CHANGESET_TEMPLATE], [0, 255])
     if (r.code !== 0) throw await this.unresolved(rev, r, pinned)
-    const found = JSON.parse(r.stdout || '[]') as HgChangeset[]
+    const found = changesets(r.stdout)
     const first = found[0]
     if (!first) throw new UserError(`revision "${rev}" names no changeset in ${this.root}`, {hint: `Give ${HG_REVISION_FORMS} that names one changeset.`, details: {revision: rev}})
     if (found.length > 1) {

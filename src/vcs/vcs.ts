@@ -76,7 +76,7 @@ export async function openVcs(dir: string, options: OpenOptions = {}): Promise<V
     if (git) return git
   }
   const {PinnedCheckout} = await import('./pinned.js')
-  if (pinned !== undefined) return new PinnedCheckout(realpathSync(resolve(dir)), pinned, kind === 'hg' ? 'hg' : 'git')
+  if (pinned !== undefined) return new PinnedCheckout(existsSync(dir) ? realpathSync(dir) : resolve(dir), pinned, kind === 'hg' ? 'hg' : 'git')
   const which = kind === 'auto' ? 'a git or Mercurial' : kind === 'git' ? 'a git' : 'a Mercurial'
   throw new UserError(`${dir} is not inside ${which} repository`, {
     hint:

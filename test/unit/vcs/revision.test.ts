@@ -137,6 +137,8 @@ function hgRepository(repo: TempHgRepo): TestRepository {
 
 for (const flavour of flavours) {
   describe(`revision resolution (real ${flavour.kind === 'git' ? 'git' : 'Mercurial'})`, function () {
+    // An hg call starts Python: on a loaded machine ten of them take longer than the default timeout.
+    this.timeout(120_000)
     let repo: TestRepository
     let vcs: Vcs
     let first: string
@@ -221,6 +223,7 @@ for (const flavour of flavours) {
 }
 
 describe('revision resolution: Mercurial names', function () {
+  this.timeout(120_000)
   let repo: TempHgRepo
   let vcs: Vcs
   let ids: string[]

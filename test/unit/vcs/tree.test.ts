@@ -44,7 +44,9 @@ function listed(dir: string, prefix = ''): string[] {
 }
 
 for (const [name, make] of makers) {
-  describe(`files of a revision, without a checkout (real ${name})`, () => {
+  describe(`files of a revision, without a checkout (real ${name})`, function () {
+    // An hg call starts Python: slow on a loaded machine.
+    this.timeout(120_000)
     let repo: Repository
     let vcs: Vcs
     let into: string
