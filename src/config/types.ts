@@ -139,4 +139,6 @@ export interface Environment {
   config?: string
   /** The most replicas a service may have here. */
   maxReplicas: number
+  /** Not declared in skycap.yaml: the `local` environment skycap up derives (see resolveEnvironment). */
+  derived?: boolean
 }

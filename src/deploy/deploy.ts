@@ -30,6 +30,10 @@ export interface DeployOptions {
   waitForLock?: string
   resetReplicas?: boolean
   reason?: string
+  /** Full image references by service that replace the revision's (skycap up: images built from the work tree). */
+  images?: Record<string, string>
+  /** The kube context to use instead of the environment's (skycap up --cluster). */
+  context?: string
 }
 
 export interface DeployDeps {
@@ -82,9 +86,9 @@ export async function deploy(options: DeployOptions, deps: DeployDeps): Promise<
   const {reporter} = deps
 
   // --- Validate: nothing in the cluster changes before this phase passes. ---
-  const prepared = await prepareRelease({target: options.target, configPath: options.configPath, cwd: options.cwd, refuseDirtyProtected: true})
+  const prepared = await prepareRelease({target: options.target, configPath: options.configPath, cwd: options.cwd, refuseDirtyProtected: true, images: options.images})
   for (const w of prepared.warnings) reporter.warn(formatWarning(w))
-  const env = prepared.environment
+  const env = options.context ? {...prepared.environment, context: options.context} : prepared.environment
   const timeoutText = options.timeout ?? prepared.loaded.config.deploy?.timeout
   const timeoutMs = timeoutText !== undefined ? await parseDuration(timeoutText, options.timeout !== undefined ? '--timeout' : 'deploy.timeout') : DEFAULT_TIMEOUT_MS
   const waitForLockMs = options.waitForLock !== undefined ? await parseDuration(options.waitForLock, '--wait-for-lock') : 0

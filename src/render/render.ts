@@ -28,6 +28,8 @@ export interface RenderResult {
 export interface RenderOptions {
   /** Render only these services' built-in objects (and no repository templates). */
   services?: string[]
+  /** Full image references by service that replace the revision's (skycap up: images built from the work tree). */
+  images?: Record<string, string>
 }
 
 const NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/
@@ -46,7 +48,7 @@ export async function renderEnvironment(loaded: LoadedConfig, env: Environment, 
 
   const tag = checkTag(config.imageTag ? renderTemplate(config.imageTag, `${shownConfig} (imageTag)`, {revision}) : revision.sha, shownConfig)
   const images: Record<string, string> = {}
-  for (const [name, svc] of Object.entries(env.services)) images[name] = imageReference(svc.image, tag, config.registry)
+  for (const [name, svc] of Object.entries(env.services)) images[name] = options.images?.[name] ?? imageReference(svc.image, tag, config.registry)
 
   const common = {
     [LABELS.partOf]: config.app,
