@@ -10,7 +10,7 @@ import {SkycapCommand} from './_base.js'
 export default class Up extends SkycapCommand {
   static override summary = 'Run the whole app locally: a cluster, the work tree built, deployed, forwarded, its logs.'
   static override description =
-    'ENV defaults to `local`, derived when skycap.yaml has none (namespace <app>-local, one replica, never protected). Uses the environment\'s context, else a running local cluster (kind, k3d, minikube, Docker Desktop, ...), else creates one. See docs/local.md.'
+    "ENV defaults to `local`, derived when skycap.yaml has none (namespace <app>-local, one replica, never protected). Uses the environment's context, else a running local cluster (kind, k3d, minikube, Docker Desktop, ...), else creates one. See docs/local.md."
   static override examples = ['<%= config.bin %> up', '<%= config.bin %> up --detach', '<%= config.bin %> up --watch', '<%= config.bin %> up --cluster kind --port web=8081']
   static override args = {environment: Args.string({description: 'Environment (default: local)'})}
   static override flags = {

@@ -40,11 +40,7 @@ export interface ClusterChoice {
 }
 
 /** How built images reach the cluster's nodes. */
-export type ImageDelivery =
-  | {mode: 'registry'; hosting: LocalRegistryHosting}
-  | {mode: 'load'; tool: ClusterTool; cluster: string}
-  | {mode: 'shared'}
-  | {mode: 'configured'}
+export type ImageDelivery = {mode: 'registry'; hosting: LocalRegistryHosting} | {mode: 'load'; tool: ClusterTool; cluster: string} | {mode: 'shared'} | {mode: 'configured'}
 
 export interface ChooseOptions {
   env: Environment

@@ -114,7 +114,6 @@ async function supervise(spec: ForwardSpec): Promise<void> {
   process.on('SIGHUP', () => ((reconnect = true), current?.kill()))
   const say = (line: string) => process.stdout.write(`${new Date().toISOString()} ${line}\n`)
   while (!stopping) {
-    reconnect = false
     current = kubectl.spawn(['port-forward', `service/${spec.service}`, `${spec.localPort}:${spec.port}`, '--address', '127.0.0.1'])
     current.stdout.pipe(process.stdout, {end: false})
     const r = await current.done
@@ -122,16 +121,15 @@ async function supervise(spec: ForwardSpec): Promise<void> {
     if (stopping) break
     say(reconnect ? 'reconnecting (new release)' : `kubectl port-forward ended (exit ${r.exitCode}); restarting`)
     if (!reconnect) await abortableSleep(1000)
+    reconnect = false
   }
   say('stopped')
 }
 
 if (process.argv[1] && pathToFileURL(process.argv[1]).href === import.meta.url) {
-  supervise(JSON.parse(process.argv[2] ?? '{}') as ForwardSpec).then(
-    () => process.exit(0),
-    (error: unknown) => {
-      process.stderr.write(`${String(error)}\n`)
-      process.exit(1)
-    },
-  )
+  // The process ends by itself once the supervisor returns (nothing else keeps it alive).
+  supervise(JSON.parse(process.argv[2] ?? '{}') as ForwardSpec).catch((error: unknown) => {
+    process.stderr.write(`${String(error)}\n`)
+    process.exitCode = 1
+  })
 }

@@ -26,7 +26,10 @@ export const kind: ClusterTool = {
     const host = `localhost:${KIND_REGISTRY_PORT}`
     const createdRegistry = await ensureRegistryContainer(tools, registry, KIND_REGISTRY_PORT)
     await tools.run('kind', ['create', 'cluster', '--name', name, '--config', '-', '--wait', '120s'], {input: CONFIG_PATH_PATCH})
-    const nodes = (await tools.run('kind', ['get', 'nodes', '--name', name])).stdout.split('\n').map((l) => l.trim()).filter(Boolean)
+    const nodes = (await tools.run('kind', ['get', 'nodes', '--name', name])).stdout
+      .split('\n')
+      .map((l) => l.trim())
+      .filter(Boolean)
     // Inside the nodes, "localhost:5001" means the registry container, reached by its name on the kind network.
     for (const node of nodes) await writeFileInContainer(tools, node, `/etc/containerd/certs.d/${host}/hosts.toml`, `[host."http://${registry}:5000"]\n`)
     await connectNetwork(tools, 'kind', registry)

@@ -139,7 +139,12 @@ export async function up(options: UpOptions, deps: UpDeps): Promise<UpReport> {
   await phase(
     'images',
     async () => (built = await buildImages(loaded, env, deps.images.buildable(loaded, env), delivery, deps)),
-    (b) => (Object.keys(b).length ? `built ${Object.entries(b).map(([s, i]) => `${s} ${i}`).join(', ')}` : 'no service has build: (images as skycap.yaml names them)'),
+    (b) =>
+      Object.keys(b).length
+        ? `built ${Object.entries(b)
+            .map(([s, i]) => `${s} ${i}`)
+            .join(', ')}`
+        : 'no service has build: (images as skycap.yaml names them)',
   )
   const deployed = await phase(
     'deploy',
@@ -187,7 +192,9 @@ export async function up(options: UpOptions, deps: UpDeps): Promise<UpReport> {
           reporter,
           signal: deps.signal,
           onChange: async (change) => {
-            reporter.info(`change: ${change.files.slice(0, 3).join(', ')}${change.files.length > 3 ? ` and ${change.files.length - 3} more` : ''} → ${change.rebuild.length ? `rebuild ${change.rebuild.join(', ')} and ` : ''}redeploy`)
+            reporter.info(
+              `change: ${change.files.slice(0, 3).join(', ')}${change.files.length > 3 ? ` and ${change.files.length - 3} more` : ''} → ${change.rebuild.length ? `rebuild ${change.rebuild.join(', ')} and ` : ''}redeploy`,
+            )
             const started = Date.now()
             try {
               await cycle(change.rebuild)
@@ -228,7 +235,16 @@ async function buildImages(loaded: LoadedConfig, env: Environment, services: str
 }
 
 /** The normal deploy path, pointed at the chosen context, with the built images; marks a namespace it created. */
-async function deployPhase(loaded: LoadedConfig, env: Environment, choice: ClusterChoice, kubectl: Kubectl, state: UpState, images: Record<string, string>, options: UpOptions, deps: UpDeps): Promise<DeployReport> {
+async function deployPhase(
+  loaded: LoadedConfig,
+  env: Environment,
+  choice: ClusterChoice,
+  kubectl: Kubectl,
+  state: UpState,
+  images: Record<string, string>,
+  options: UpOptions,
+  deps: UpDeps,
+): Promise<DeployReport> {
   const existed = await namespaceExists(kubectl, env.namespace)
   const report = await deploy(
     {
@@ -292,7 +308,8 @@ export function parsePorts(flags: string[], env: Environment): Map<string, numbe
   for (const flag of flags) {
     const m = /^([^=]+)=(\d+)$/.exec(flag)
     const port = Number(m?.[2])
-    if (!m || !Number.isInteger(port) || port < 1 || port > 65535) throw new UserError(`--port "${flag}" is not SERVICE=PORT (a port from 1 to 65535); nothing was changed`, {hint: 'Example: --port web=8081'})
+    if (!m || !Number.isInteger(port) || port < 1 || port > 65535)
+      throw new UserError(`--port "${flag}" is not SERVICE=PORT (a port from 1 to 65535); nothing was changed`, {hint: 'Example: --port web=8081'})
     const service = m[1] as string
     if (!env.services[service]) throw new UserError(`--port names unknown service "${service}"; nothing was changed`, {hint: `Services: ${Object.keys(env.services).join(', ')}.`})
     out.set(service, port)

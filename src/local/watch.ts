@@ -52,7 +52,12 @@ export function classifyChange(files: string[], inputs: WatchedInputs, dir: stri
  * Watches the repository until `signal` aborts; after a quiet 300 ms following changes that matter, calls
  * `onChange` (never two at once: changes during a redeploy make the next one).
  */
-export async function watchInputs(loaded: LoadedConfig, env: Environment, images: ImagePhase, options: {reporter: Reporter; signal?: AbortSignal; onChange: (change: Change) => Promise<void>; quietMs?: number}): Promise<void> {
+export async function watchInputs(
+  loaded: LoadedConfig,
+  env: Environment,
+  images: ImagePhase,
+  options: {reporter: Reporter; signal?: AbortSignal; onChange: (change: Change) => Promise<void>; quietMs?: number},
+): Promise<void> {
   if (options.signal?.aborted) return
   const inputs = watchedInputs(loaded, env, images)
   const root = loaded.root

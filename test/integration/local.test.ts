@@ -67,10 +67,15 @@ describe('skycap up / down: the whole app locally, on the real node', function (
   })
 
   /** GETs `url` until its body matches `re` (a forward reconnects to a new pod within a second or two). */
-  const answer = (url: string, re: RegExp) => waitFor(`${url} to answer ${re}`, async () => {
-    const r = await httpGet(url)
-    return r.status === 200 && re.test(r.body) ? r.body : undefined
-  }, {timeoutMs: 60_000, intervalMs: 300})
+  const answer = (url: string, re: RegExp) =>
+    waitFor(
+      `${url} to answer ${re}`,
+      async () => {
+        const r = await httpGet(url)
+        return r.status === 200 && re.test(r.body) ? r.body : undefined
+      },
+      {timeoutMs: 60_000, intervalMs: 300},
+    )
 
   it('up --detach from a fresh clone deploys, forwards, answers on every URL; an uncommitted config change then up again changes the answer; down removes what up made and nothing else', async () => {
     const {context} = testCluster()
@@ -113,9 +118,9 @@ describe('skycap up / down: the whole app locally, on the real node', function (
       expect(d.doc.result).to.include({deletedNamespace: NAMESPACE, deletedCluster: null})
       expect(d.doc.result.stoppedForwards).to.have.length(2)
       await waitFor('the forwards to stop', async () => !(await listening(report.urls[0].localPort)) && !(await listening(report.urls[1].localPort)), {timeoutMs: 10_000})
-      expect((await kubectl(['get', 'namespace', NAMESPACE, '--ignore-not-found', '-o', 'name'])).stdout).to.equal('')
-      expect((await kubectl(['get', 'namespace', 'localapp-bystander', '-o', 'name'])).stdout).to.equal('namespace/localapp-bystander')
-      expect((await kubectl(['get', 'configmap', 'local-registry-hosting', '-n', 'kube-public', '-o', 'name'])).stdout).to.equal('configmap/local-registry-hosting')
+      expect((await kubectl(['get', 'namespace', NAMESPACE, '--ignore-not-found', '-o', 'name'])).stdout.trim()).to.equal('')
+      expect((await kubectl(['get', 'namespace', 'localapp-bystander', '-o', 'name'])).stdout.trim()).to.equal('namespace/localapp-bystander')
+      expect((await kubectl(['get', 'configmap', 'local-registry-hosting', '-n', 'kube-public', '-o', 'name'])).stdout.trim()).to.equal('configmap/local-registry-hosting')
       // The work tree is as the developer left it.
       expect(readFileSync(join(clone, 'config/web/app.properties'), 'utf8')).to.equal('greeting=changed-locally\n')
     } finally {
@@ -132,7 +137,7 @@ describe('skycap up / down: the whole app locally, on the real node', function (
     expect(d.exitCode, d.stderr).to.equal(0)
     expect(d.doc.result.deletedNamespace).to.equal(null)
     expect(d.doc.result.kept.join('\n')).to.include(`namespace ${NAMESPACE}: it existed before skycap up`)
-    expect((await kubectl(['get', 'namespace', NAMESPACE, '-o', 'name'])).stdout).to.equal(`namespace/${NAMESPACE}`)
+    expect((await kubectl(['get', 'namespace', NAMESPACE, '-o', 'name'])).stdout.trim()).to.equal(`namespace/${NAMESPACE}`)
     for (const u of r.doc.result.urls) expect(await listening(u.localPort)).to.equal(false)
   })
 
