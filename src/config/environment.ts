@@ -26,6 +26,8 @@ export function resolveEnvironment(loaded: LoadedConfig, name: string): Environm
     services,
     config: env.config,
     maxReplicas: env.maxReplicas ?? DEFAULT_MAX_REPLICAS,
+    registry: env.registry ?? config.registry,
+    imageTag: env.imageTag ?? config.imageTag,
   }
 }
 
