@@ -1,6 +1,6 @@
 import {Args, Flags} from '@oclif/core'
 
-import {noBuilds} from '../src/local/images.js'
+import {workTreeBuilds} from '../src/local/images.js'
 import {toolRunner} from '../src/local/tool.js'
 import {up} from '../src/local/up.js'
 import {UserError} from '../src/errors.js'
@@ -31,7 +31,7 @@ export default class Up extends SkycapCommand {
       {
         kubectl: this.kubectlFactory(),
         tools: toolRunner(verbose ? {trace: (argv) => process.stderr.write(`$ ${argv.join(' ')}\n`)} : {}),
-        images: noBuilds,
+        images: workTreeBuilds,
         reporter: this.reporter(),
         out: process.stdout,
         colour: useColour(process.stdout),

@@ -27,18 +27,30 @@ export function resolveEnvironment(loaded: LoadedConfig, name: string): Environm
     config: env.config,
     maxReplicas: env.maxReplicas ?? DEFAULT_MAX_REPLICAS,
     ...(config.environments[name] ? {} : {derived: true}),
+    registry: env.registry ?? config.registry,
+    imageTag: env.imageTag ?? config.imageTag,
   }
 }
 
 /** The environment `skycap up` uses by default; derived when skycap.yaml declares none of that name. */
 export const LOCAL_ENVIRONMENT = 'local'
 
+/** Set by skycap up to the registry the local cluster advertises: the derived `local` environment's registry. */
+export const LOCAL_REGISTRY_VARIABLE = 'SKYCAP_LOCAL_REGISTRY'
+
 /**
  * `local` when skycap.yaml has none (docs/local.md): namespace `<app>-local`, one replica per service, never
- * protected, no context (skycap up chooses the cluster). The images come from the local registry skycap up finds.
+ * protected, no context (skycap up chooses the cluster), and the local registry (SKYCAP_LOCAL_REGISTRY, which skycap
+ * up sets; else skycap.yaml's registry).
  */
 function derivedLocalEnvironment(config: LoadedConfig['config']): EnvironmentConfig {
-  return {namespace: `${config.app}-local`, protected: false, services: Object.fromEntries(Object.keys(config.services).map((name) => [name, {replicas: 1}]))}
+  const registry = process.env[LOCAL_REGISTRY_VARIABLE]
+  return {
+    namespace: `${config.app}-local`,
+    protected: false,
+    services: Object.fromEntries(Object.keys(config.services).map((name) => [name, {replicas: 1}])),
+    ...(registry ? {registry} : {}),
+  }
 }
 
 /** Mappings merge key by key; lists and scalars in `over` replace those in `base`. */

@@ -1,4 +1,8 @@
+import {relative, resolve} from 'node:path'
+
+import {LOCAL_REGISTRY_VARIABLE} from '../config/environment.js'
 import type {Environment, LoadedConfig} from '../config/types.js'
+import {UserError} from '../errors.js'
 import type {Reporter} from '../ui/output.js'
 
 /** What skycap up asks of the image phase: build the work tree's images of some services. */
@@ -28,9 +32,37 @@ export interface ImagePhase {
   build(request: ImageRequest): Promise<Record<string, string>>
 }
 
-/** Until skycap build lands here, no service has `build:`: up deploys the images the revision names. */
-export const noBuilds: ImagePhase = {
-  buildable: () => [],
-  inputs: () => [],
-  build: async () => ({}),
+/**
+ * `skycap build --work-tree` (src/build/) as up's image phase: pushes to the local registry (the derived `local`
+ * environment) or the environment's own registry (a declared one, as written).
+ */
+export const workTreeBuilds: ImagePhase = {
+  buildable: (loaded, env) => Object.keys(env.services).filter((s) => loaded.config.services[s]?.build),
+  inputs(loaded, _env, service) {
+    const spec = loaded.config.services[service]?.build ?? {}
+    const context = resolve(loaded.dir, spec.context ?? relative(loaded.dir, loaded.root))
+    return [context, resolve(context, spec.dockerfile ?? 'Dockerfile')]
+  },
+  async build(request) {
+    if (!request.push) {
+      throw new UserError(`this cluster has no registry, and skycap build cannot yet build ${request.services.join(', ')} without pushing; nothing was changed`, {
+        hint: 'Use a cluster with a local registry (skycap up --cluster kind creates one; ctlptl and k3d clusters have one), or advertise yours with the local-registry-hosting ConfigMap (docs/local.md).',
+      })
+    }
+    const {buildImages} = await import('../build/build.js')
+    // The derived `local` environment pushes to the local registry (src/config/environment.ts); only for this build:
+    // the services up does not build keep skycap.yaml's registry when deploy renders them.
+    const previous = process.env[LOCAL_REGISTRY_VARIABLE]
+    if (request.registry && request.env.derived) process.env[LOCAL_REGISTRY_VARIABLE] = request.registry
+    try {
+      const report = await buildImages(
+        {environment: request.env.name, workTree: true, configPath: request.loaded.file, services: request.services},
+        {reporter: request.reporter, output: (line) => request.reporter.info(line), signal: request.signal},
+      )
+      return Object.fromEntries(report.images.map((i) => [i.service, i.image]))
+    } finally {
+      if (previous === undefined) delete process.env[LOCAL_REGISTRY_VARIABLE]
+      else process.env[LOCAL_REGISTRY_VARIABLE] = previous
+    }
+  },
 }

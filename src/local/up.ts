@@ -132,13 +132,13 @@ export async function up(options: UpOptions, deps: UpDeps): Promise<UpReport> {
   let built: Record<string, string> = {}
   let release: number | null = null
   const cycle = async (services: string[]) => {
-    built = {...built, ...(await buildImages(loaded, env, services, delivery, deps))}
+    built = {...built, ...(await deliverImages(loaded, env, services, delivery, deps))}
     release = (await deployPhase(loaded, env, choice, kubectl, state, built, options, deps)).release
     writeState(file, state)
   }
   await phase(
     'images',
-    async () => (built = await buildImages(loaded, env, deps.images.buildable(loaded, env), delivery, deps)),
+    async () => (built = await deliverImages(loaded, env, deps.images.buildable(loaded, env), delivery, deps)),
     (b) =>
       Object.keys(b).length
         ? `built ${Object.entries(b)
@@ -224,7 +224,7 @@ function describeDelivery(d: ImageDelivery, env: Environment): string {
 }
 
 /** Builds `services` and brings the images to the cluster; returns the reference the cluster pulls, by service. */
-async function buildImages(loaded: LoadedConfig, env: Environment, services: string[], delivery: ImageDelivery, deps: UpDeps): Promise<Record<string, string>> {
+async function deliverImages(loaded: LoadedConfig, env: Environment, services: string[], delivery: ImageDelivery, deps: UpDeps): Promise<Record<string, string>> {
   if (services.length === 0) return {}
   const registry = delivery.mode === 'registry' ? delivery.hosting.host : undefined
   const push = delivery.mode === 'registry' || delivery.mode === 'configured'

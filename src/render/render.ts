@@ -8,7 +8,7 @@ import {ConfigError, ConfigErrors} from '../errors.js'
 import type {Revision} from '../git/revision.js'
 import {templatesDir} from '../paths.js'
 import {CONFIG_MOUNT_PATH, readConfigFiles} from './configmap.js'
-import {checkTag, imageReference} from './images.js'
+import {imageTagFor, serviceImages} from './images.js'
 import {ANNOTATIONS, CLUSTER_SCOPED, type KubeObject, LABELS, type RenderedObject, sortForApply} from './objects.js'
 import {secretDataProblems} from './secrets.js'
 import {patchPodTemplate} from './strategic-merge.js'
@@ -46,9 +46,7 @@ export async function renderEnvironment(loaded: LoadedConfig, env: Environment, 
     }
   }
 
-  const tag = checkTag(config.imageTag ? renderTemplate(config.imageTag, `${shownConfig} (imageTag)`, {revision}) : revision.sha, shownConfig)
-  const images: Record<string, string> = {}
-  for (const [name, svc] of Object.entries(env.services)) images[name] = options.images?.[name] ?? imageReference(svc.image, tag, config.registry)
+  const images = {...serviceImages(env, imageTagFor(loaded, env, revision)), ...options.images}
 
   const common = {
     [LABELS.partOf]: config.app,

@@ -8,7 +8,7 @@ import {parseRegistryHosting, pullReference} from '../../../src/local/registry.j
 import {readState, stateFile, writeState} from '../../../src/local/state.js'
 import {parsePorts} from '../../../src/local/up.js'
 import {classifyChange, watchedInputs} from '../../../src/local/watch.js'
-import {noBuilds} from '../../../src/local/images.js'
+import type {ImagePhase} from '../../../src/local/images.js'
 import {TempRepo} from '../../helpers/repo.js'
 
 describe('skycap up: the parts', () => {
@@ -74,7 +74,7 @@ describe('skycap up: the parts', () => {
     try {
       const loaded = await loadConfig({cwd: repo.dir})
       const env = resolveEnvironment(loaded, 'local')
-      const images = {...noBuilds, buildable: () => ['web'], inputs: () => [`${repo.dir}/web-src`]}
+      const images: ImagePhase = {buildable: () => ['web'], inputs: () => [`${repo.dir}/web-src`], build: async () => ({})}
       const inputs = watchedInputs(loaded, env, images)
       const at = (p: string) => `${loaded.dir}/${p}`
       expect(classifyChange([at('config/web/app.properties')], inputs, loaded.dir)).to.deep.equal({files: ['config/web/app.properties'], rebuild: []})
