@@ -7,7 +7,7 @@ import {removeContainer} from './docker.js'
 import {stopForward} from './forwards.js'
 import {readState, removeState, stateFile} from './state.js'
 import type {ToolRunner} from './tool.js'
-import {CREATED_BY} from './up.js'
+import {CREATED_BY, createdByUp} from './up.js'
 
 export interface DownOptions {
   environment?: string
@@ -61,8 +61,7 @@ export async function down(options: DownOptions, deps: DownDeps): Promise<DownRe
     if (options.cluster) report.kept.push(`cluster ${state.context}: skycap up found it, it did not create it`)
     const kubectl = deps.kubectl({context: state.context, namespace: state.namespace})
     if (state.createdNamespace && (await namespaceExists(kubectl, state.namespace))) {
-      const ns = await kubectl.json<{metadata: {annotations?: Record<string, string>}}>(['get', 'namespace', state.namespace], {namespaced: false})
-      if (ns.metadata.annotations?.[CREATED_BY] === 'up') {
+      if (await createdByUp(kubectl, state.namespace)) {
         deps.reporter.info(`Deleting namespace ${state.namespace} (context ${state.context}), which skycap up created`)
         await kubectl.run(['delete', 'namespace', state.namespace, '--wait=true', '--timeout=120s'], {namespaced: false})
         report.deletedNamespace = state.namespace

@@ -8,6 +8,7 @@ import {UserError} from '../errors.js'
 import type {Kubectl} from '../kubectl/kubectl.js'
 import {streamLogs} from '../logs/stream.js'
 import type {Reporter} from '../ui/output.js'
+import {runPhase} from '../ui/phases.js'
 import {chooseCluster, type ClusterChoice, imageDelivery, type ImageDelivery} from './clusters.js'
 import {choosePort, forwardAlive, reconnectForward, startForward, stopForward, waitListening} from './forwards.js'
 import type {ImagePhase} from './images.js'
@@ -90,12 +91,10 @@ export async function up(options: UpOptions, deps: UpDeps): Promise<UpReport> {
   const previous = readState(file)
   const phases: Phase[] = []
   const phase = async <T>(name: Phase['phase'], run: () => Promise<T>, detail: (value: T) => string): Promise<T> => {
-    const started = Date.now()
-    const value = await run()
-    const p = {phase: name, ms: Date.now() - started, detail: detail(value)}
-    phases.push(p)
-    reporter.info(`✔ ${name.padEnd(8)} ${p.detail} (${(p.ms / 1000).toFixed(1)}s)`)
-    return value
+    // A spinner only where nothing else writes meanwhile: cluster creation, builds and deploy print their own lines.
+    const r = await runPhase(reporter, name, run, detail, {spinner: name === 'registry' || name === 'forwards'})
+    phases.push({phase: name, ms: r.ms, detail: detail(r.value)})
+    return r.value
   }
 
   const choice = await phase(
@@ -262,8 +261,17 @@ async function deployPhase(
   if (!existed) {
     await kubectl.run(['annotate', 'namespace', env.namespace, `${CREATED_BY}=up`, '--overwrite'], {namespaced: false})
     state.createdNamespace = true
+  } else if (!state.createdNamespace) {
+    // The state file is gone (a cleared cache) but the namespace says up made it.
+    state.createdNamespace = await createdByUp(kubectl, env.namespace)
   }
   return report
+}
+
+/** Whether the namespace carries up's annotation (up created it). */
+export async function createdByUp(kubectl: Kubectl, namespace: string): Promise<boolean> {
+  const ns = await kubectl.json<{metadata: {annotations?: Record<string, string>}}>(['get', 'namespace', namespace], {namespaced: false})
+  return ns.metadata.annotations?.[CREATED_BY] === 'up'
 }
 
 /** Starts (or keeps) a forward per service with a port; returns the URLs. */
