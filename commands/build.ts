@@ -15,7 +15,7 @@ export default class Build extends SkycapCommand {
     '<%= config.bin %> build staging@HEAD --work-tree',
     '<%= config.bin %> build @3f2c1ab --builder podman --jobs 4 --json',
   ]
-  static override args = {target: Args.string({description: '[ENV@]REV (default: defaultEnvironment at HEAD); a bare word is a revision'})}
+  static override args = {target: Args.string({description: '[ENV@]REV (default: defaultEnvironment at HEAD); a bare word is a revision (with --work-tree: the environment)'})}
   static override flags = {
     service: Flags.string({char: 's', description: 'Build only this service (repeatable; default: every service with build:).', multiple: true}),
     'work-tree': Flags.boolean({description: 'Build the work tree as it is; uncommitted changes give the tag <short>-dirty-<content hash>.'}),
@@ -28,7 +28,7 @@ export default class Build extends SkycapCommand {
     const {args, flags} = await this.parse(Build)
     const report = await buildImages(
       {
-        ...parseBuildTarget(args.target),
+        ...parseBuildTarget(args.target, {workTree: flags['work-tree']}),
         workTree: flags['work-tree'],
         configPath: flags.config,
         services: flags.service,

@@ -70,9 +70,13 @@ export interface BuildReport {
   durationMs: number
 }
 
-/** `[ENV@]REV` split: a spec with `@` is ENV@REV (or @REV); a bare word is a revision. */
-export function parseBuildTarget(spec: string | undefined): {environment?: string; revision?: string} {
+/**
+ * `[ENV@]REV` split: a spec with `@` is ENV@REV (or @REV); a bare word is a revision, except with `--work-tree`
+ * (which builds no revision), where it is the environment.
+ */
+export function parseBuildTarget(spec: string | undefined, options: {workTree?: boolean} = {}): {environment?: string; revision?: string} {
   if (spec === undefined || spec === '') return {}
+  if (!spec.includes('@') && options.workTree) return {environment: parseTarget(spec).environment}
   if (!spec.includes('@')) {
     parseTarget(`env@${spec}`)
     return {revision: spec}

@@ -50,7 +50,17 @@ export class StepFailed extends Error {
 /** Runs one step of a build; throws StepFailed when it exits non-zero. */
 export async function runStep(io: StepIO, program: string, args: string[], options: Omit<RunOptions, 'onLine' | 'signal'> = {}): Promise<void> {
   const r = await io.run(program, args, {...options, onLine: io.onLine, signal: io.signal})
-  if (r.exitCode !== 0) throw new StepFailed([program, ...args.slice(0, 2)].join(' '), r.exitCode, r.lastLines)
+  if (r.exitCode !== 0) throw new StepFailed(stepName(program, args), r.exitCode, r.lastLines)
+}
+
+/** `docker build`, `docker buildx build`, `podman manifest push`: the program and its leading subcommand words. */
+function stepName(program: string, args: string[]): string {
+  const words = [program]
+  for (const a of args.slice(0, 2)) {
+    if (!/^[a-z]+$/.test(a)) break
+    words.push(a)
+  }
+  return words.join(' ')
 }
 
 /** The flags docker build, docker buildx build and podman build share, in a fixed order. */
@@ -73,7 +83,7 @@ interface Probe {
 async function probe(run: ProcessRunner, name: string, program: string, args: string[]): Promise<Probe> {
   const r = await run(program, args)
   const why = r.missing ? `${program} is not installed` : (r.lastLines.filter((l) => l.trim()).slice(-1)[0] ?? `exit ${r.exitCode}`)
-  return {name, ok: r.exitCode === 0, why: `${[program, ...args.slice(0, 2)].join(' ')}: ${why}`}
+  return {name, ok: r.exitCode === 0, why: `${stepName(program, args)}: ${why}`}
 }
 
 /**
