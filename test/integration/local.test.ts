@@ -1,15 +1,17 @@
 // skycap up / down against the test cluster's real node as "the local cluster": the tests point up at its context
 // with --cluster, and advertise the cluster's registry (127.0.0.1) with the standard local-registry-hosting ConfigMap,
-// as ctlptl or kind's recipe would. Every URL up prints is asked for real: the answer comes from the container.
+// as ctlptl or kind's recipe would. up builds the fixture's images for real (the real node's dockerd, FROM scratch
+// with the test app's static binary), pushes them there, deploys them on the real node, and every URL it prints is
+// asked for real: the answer comes from the container.
 import {expect} from 'chai'
 import {execa} from 'execa'
-import {mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import {copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import net from 'node:net'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
-import {cliPath, TempRepo} from '../helpers/repo.js'
-import {captureOutput, httpGet, kubectl, realNode, tagTestAppImage, testCluster, waitFor} from './harness.js'
+import {cliPath, repoRoot, TempRepo} from '../helpers/repo.js'
+import {captureOutput, dockerHost, httpGet, kubectl, realNode, testCluster, waitFor} from './harness.js'
 
 const NAMESPACE = 'localapp-local'
 
@@ -27,7 +29,19 @@ describe('skycap up / down: the whole app locally, on the real node', function (
   let origin: TempRepo
   let clone: string
   let cache: string
-  const env = () => ({NO_COLOR: '1', XDG_CACHE_HOME: cache})
+  let bin: string
+  let registryHost: string
+  const env = () => ({NO_COLOR: '1', XDG_CACHE_HOME: cache, DOCKER_HOST: dockerHost()})
+
+  before(async function () {
+    // The test app's static binary, built once as test/cluster/node.sh builds it; the fixture's Dockerfile copies it.
+    bin = mkdtempSync(join(tmpdir(), 'skycap-local-bin-'))
+    await execa('go', ['build', '-trimpath', '-ldflags', '-s -w -X main.version=1', '-o', bin, './server'], {
+      cwd: join(repoRoot, 'test', 'app'),
+      env: {CGO_ENABLED: '0', GOFLAGS: '', GOTOOLCHAIN: process.env.GOTOOLCHAIN ?? 'local'},
+    })
+  })
+  after(() => rmSync(bin, {recursive: true, force: true}))
 
   const cli = (args: string[]) => execa('node', [cliPath, ...args], {cwd: clone, env: env(), reject: false, timeout: 300_000})
   const json = async (args: string[]) => {
@@ -43,14 +57,15 @@ describe('skycap up / down: the whole app locally, on the real node', function (
     const {repository} = realNode()
     const {context} = testCluster()
     origin = await TempRepo.clusterApp(context, 'unused', 'local-app', {REGISTRY: repository})
+    copyFileSync(join(bin, 'server'), join(origin.dir, 'app', 'server'))
+    await origin.commit('the binary')
     // A fresh clone, as a developer gets it.
     clone = mkdtempSync(join(tmpdir(), 'skycap-local-clone-'))
     await execa('git', ['clone', '-q', origin.dir, clone])
     cache = mkdtempSync(join(tmpdir(), 'skycap-local-cache-'))
-    // The images of HEAD, as the build would push them (the registry answers for the commit's tag).
-    await tagTestAppImage(await origin.git('rev-parse', 'HEAD'))
     // The cluster advertises its registry like a ctlptl- or kind-made one (KEP-1755).
-    const host = repository.slice(0, repository.indexOf('/'))
+    registryHost = repository.slice(0, repository.indexOf('/'))
+    const host = registryHost
     await kubectl(['apply', '-f', '-'], {
       input: JSON.stringify({apiVersion: 'v1', kind: 'ConfigMap', metadata: {name: 'local-registry-hosting', namespace: 'kube-public'}, data: {'localRegistryHosting.v1': `host: "${host}"\n`}}),
     })
@@ -87,12 +102,16 @@ describe('skycap up / down: the whole app locally, on the real node', function (
       const report = r.doc.result
       expect(report).to.include({app: 'localapp', environment: 'local', derived: true, context, namespace: NAMESPACE, detached: true})
       expect(report.cluster.source).to.equal('flag')
-      expect(report.images.delivery).to.equal('registry')
+      expect(report.images).to.include({delivery: 'registry', registry: registryHost})
+      // Built from the (clean) work tree and pushed to the local registry; the Deployments run exactly those.
+      const sha = await origin.git('rev-parse', 'HEAD')
+      expect(report.images.built).to.deep.equal({web: `${registryHost}/localapp-web:${sha}`, api: `${registryHost}/localapp-api:${sha}`})
       expect(report.phases.map((p: any) => p.phase)).to.deep.equal(['cluster', 'registry', 'images', 'deploy', 'forwards'])
       expect(report.urls.map((u: any) => u.service).sort()).to.deep.equal(['api', 'web'])
       // Derived `local`: one replica per service, whatever skycap.yaml says (api has 2).
       const deployments = JSON.parse((await kubectl(['get', 'deployments', '-o', 'json'], {namespace: NAMESPACE})).stdout).items
       expect(Object.fromEntries(deployments.map((d: any) => [d.metadata.name, d.spec.replicas]))).to.deep.equal({api: 1, web: 1})
+      expect(Object.fromEntries(deployments.map((d: any) => [d.metadata.name, d.spec.template.spec.containers[0].image]))).to.deep.equal(report.images.built)
       const pods = JSON.parse((await kubectl(['get', 'pods', '-o', 'json'], {namespace: NAMESPACE})).stdout).items
       const urls = Object.fromEntries(report.urls.map((u: any) => [u.service, u.url]))
       // The real containers answer through the forwards: their version and the pod's host name.
@@ -109,6 +128,8 @@ describe('skycap up / down: the whole app locally, on the real node', function (
       expect(again.exitCode, again.stderr).to.equal(0)
       expect(again.doc.result.urls.map((u: any) => [u.service, u.url, u.reused])).to.have.deep.members(report.urls.map((u: any) => [u.service, u.url, true]))
       expect(again.doc.result.release).to.equal(report.release + 1)
+      // The work tree is dirty now: its images get a dirty tag, never the commit's.
+      expect(again.doc.result.images.built.web).to.match(new RegExp(`^${registryHost}/localapp-web:${sha.slice(0, 7)}-dirty-[0-9a-f]+$`))
       await answer(urls.web, /^version=web-v1 greeting=changed-locally /)
       await answer(urls.api, /^version=api-v1 greeting=from-api /)
 
@@ -154,6 +175,13 @@ describe('skycap up / down: the whole app locally, on the real node', function (
       writeFileSync(join(clone, 'config/web/app.properties'), 'greeting=watched\n')
       await err.waitFor('change: config/web/app.properties → redeploy', 30_000)
       await err.waitFor(/redeployed release 2/, 240_000)
+      await answer(url, /^version=web-v1 greeting=watched /)
+      // A build input changes: that rebuilds (both services build from app/), with a dirty tag, then redeploys.
+      writeFileSync(join(clone, 'app/message.txt'), 'changed under --watch\n')
+      await err.waitFor('change: app/message.txt → rebuild api, web and redeploy', 30_000)
+      await err.waitFor(/redeployed release 3/, 240_000)
+      const images = JSON.parse((await kubectl(['get', 'deployments', '-o', 'json'], {namespace: NAMESPACE})).stdout).items.map((d: any) => d.spec.template.spec.containers[0].image)
+      for (const image of images) expect(image).to.match(/-dirty-[0-9a-f]+$/)
       await answer(url, /^version=web-v1 greeting=watched /)
       // The merged logs of the real containers arrive on stdout (the app logs each request).
       await out.waitFor(/GET \//, 30_000)
