@@ -15,6 +15,8 @@ export interface Change {
 
 /** The files and folders whose changes matter, and which services' builds read each. */
 export interface WatchedInputs {
+  /** skycap.yaml: a change rebuilds every service (build args, contexts) and redeploys. */
+  config: string
   /** skycap.yaml, templates and config folders: a change redeploys. */
   deploy: string[]
   /** Build inputs per service: a change rebuilds that service, then redeploys. */
@@ -29,7 +31,7 @@ export function watchedInputs(loaded: LoadedConfig, env: Environment, images: Im
   for (const svc of Object.values(env.services)) if (svc.config) deployInputs.push(at(svc.config))
   const builds: Record<string, string[]> = {}
   for (const service of images.buildable(loaded, env)) builds[service] = images.inputs(loaded, env, service)
-  return {deploy: deployInputs, builds}
+  return {config: loaded.file, deploy: deployInputs, builds}
 }
 
 const inside = (file: string, path: string) => {
@@ -42,7 +44,7 @@ export function classifyChange(files: string[], inputs: WatchedInputs, dir: stri
   const relevant = files.filter((f) => !f.split(sep).includes('.git') && (inputs.deploy.some((p) => inside(f, p)) || Object.values(inputs.builds).some((ps) => ps.some((p) => inside(f, p)))))
   if (relevant.length === 0) return undefined
   const rebuild = Object.entries(inputs.builds)
-    .filter(([, paths]) => relevant.some((f) => paths.some((p) => inside(f, p))))
+    .filter(([, paths]) => relevant.includes(inputs.config) || relevant.some((f) => paths.some((p) => inside(f, p))))
     .map(([s]) => s)
     .sort()
   return {files: relevant.map((f) => relative(dir, f)).sort(), rebuild}

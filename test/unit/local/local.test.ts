@@ -74,11 +74,13 @@ describe('skycap up: the parts', () => {
     try {
       const loaded = await loadConfig({cwd: repo.dir})
       const env = resolveEnvironment(loaded, 'local')
-      const images: ImagePhase = {buildable: () => ['web'], inputs: () => [`${repo.dir}/web-src`], build: async () => ({})}
+      const images: ImagePhase = {buildable: () => ['api', 'web'], inputs: (_l, _e, s) => (s === 'web' ? [`${repo.dir}/web-src`] : [`${repo.dir}/api-src`]), build: async () => ({})}
       const inputs = watchedInputs(loaded, env, images)
       const at = (p: string) => `${loaded.dir}/${p}`
       expect(classifyChange([at('config/web/app.properties')], inputs, loaded.dir)).to.deep.equal({files: ['config/web/app.properties'], rebuild: []})
-      expect(classifyChange([at('skycap.yaml'), at('web-src/main.go')], inputs, loaded.dir)).to.deep.equal({files: ['skycap.yaml', 'web-src/main.go'], rebuild: ['web']})
+      expect(classifyChange([at('web-src/main.go')], inputs, loaded.dir)).to.deep.equal({files: ['web-src/main.go'], rebuild: ['web']})
+      // skycap.yaml may change build args or contexts: every service rebuilds.
+      expect(classifyChange([at('skycap.yaml')], inputs, loaded.dir)).to.deep.equal({files: ['skycap.yaml'], rebuild: ['api', 'web']})
       expect(classifyChange([at('README.md'), at('.git/index'), at('config/webby')], inputs, loaded.dir)).to.equal(undefined)
     } finally {
       repo.remove()
