@@ -109,12 +109,7 @@ export async function up(options: UpOptions, deps: UpDeps): Promise<UpReport> {
     for (const f of previous.forwards) stopForward(f)
     reporter.warn(`the last skycap up of ${env.name} used context ${previous.context}; its forwards were stopped, and \`skycap down\` now acts on ${choice.context}`)
   }
-  const delivery = await phase(
-    'registry',
-    () => imageDelivery(choice, deps.kubectl, deps.tools),
-    (d) => describeDelivery(d, env),
-  )
-
+  // Recorded before anything else can fail: a cluster up created is down --cluster's to delete.
   const state: UpState = {
     version: 1,
     app: loaded.config.app,
@@ -127,6 +122,12 @@ export async function up(options: UpOptions, deps: UpDeps): Promise<UpReport> {
     forwards: previous?.context === choice.context ? previous.forwards.filter(forwardAlive) : [],
   }
   writeState(file, state)
+
+  const delivery = await phase(
+    'registry',
+    () => imageDelivery(choice, deps.kubectl, deps.tools),
+    (d) => describeDelivery(d, env),
+  )
 
   let built: Record<string, string> = {}
   let release: number | null = null
