@@ -384,7 +384,7 @@ function checkBuild(svc: ServiceConfig, path: string[], at: At, folders: Folders
       at([...path, 'build', docker[0] as string], `${where}: command replaces the Dockerfile build; remove ${docker.join(', ')} (the command gets SKYCAP_IMAGE and builds as it likes)`)
   }
   const context = spec.context
-  if (context !== undefined && (isAbsolute(context) || !isInside(folders.root, resolve(realpathSync(folders.dir), context)))) {
+  if (context !== undefined && (isAbsolute(context) || !isInside(folders.root, resolve(existsSync(folders.dir) ? realpathSync(folders.dir) : folders.dir, context)))) {
     at(
       [...path, 'build', 'context'],
       `${where}.context "${context}" is outside the repository; a build context is exported from the revision, so it must lie inside the repository (relative to skycap.yaml)`,

@@ -140,7 +140,7 @@ const build = {
       type: 'array',
       minItems: 1,
       uniqueItems: true,
-      items: {type: 'string', pattern: '^[a-z0-9]+/[a-z0-9_]+(/[a-z0-9]+)?$'},
+      items: {type: 'string', pattern: '^[a-z0-9]+/[a-z0-9_]+(/[a-z0-9]+)?$', 'x-message': 'a platform os/architecture[/variant] such as linux/amd64 or linux/arm64/v8'},
       description: 'Target platforms such as linux/amd64; more than one needs docker buildx or podman.',
     },
     command: {

@@ -368,6 +368,24 @@ describe('skycap build (engine)', () => {
   })
 })
 
+describe('deploy --build', () => {
+  it('is refused with --dry-run before anything runs (a dry run changes nothing, a build pushes)', async () => {
+    const repo = await TempRepo.withFiles({'skycap.yaml': SKYCAP_YAML('  web:\n    image: web\n    build: {}'), Dockerfile: 'FROM scratch\n'})
+    try {
+      const {deploy} = await import('../../../src/deploy/deploy.js')
+      const {fakeKubectlFactory} = await import('../../helpers/fake-kubectl.js')
+      const {memoryReporter} = await import('../../../src/ui/output.js')
+      const fake = fakeKubectlFactory([])
+      let error: SkycapError | undefined
+      await deploy({target: 'staging', cwd: repo.dir, dryRun: true, build: {}}, {kubectl: fake.factory, reporter: memoryReporter()}).catch((e: SkycapError) => (error = e))
+      expect(error?.exitCode).to.equal(ExitCode.INVALID)
+      expect(error?.message).to.equal('--build pushes images, and --dry-run changes nothing')
+    } finally {
+      repo.remove()
+    }
+  })
+})
+
 describe('skycap build targets', () => {
   it('reads [ENV@]REV: ENV@REV, @REV, a bare word as a revision (the environment with --work-tree)', () => {
     expect(parseBuildTarget(undefined)).to.deep.equal({})
