@@ -15,52 +15,10 @@ import {tmpdir} from 'node:os'
 import {dirname, join} from 'node:path'
 
 import {benchApp, serviceNames} from './app.js'
-import {cliPath, fmt, machine, median, realKubectl, repoRoot, table, timeOk, verdict} from './measure.js'
+import {cliPath, fmt, machine, median, realKubectl, startCluster, table, timeOk, verdict} from './measure.js'
 
 const SERVICES = 20
 const CLUSTER = 'skycap-bench'
-
-interface Cluster {
-  kubeconfig: string
-  context: string
-  stop(): void
-}
-
-function startCluster(): Cluster {
-  const external = process.env.SKYCAP_BENCH_KUBECONFIG
-  const kubectl = realKubectl()
-  const contextOf = (kubeconfig: string) => {
-    const r = spawnSync(kubectl, ['--kubeconfig', kubeconfig, 'config', 'current-context'], {encoding: 'utf8'})
-    if (r.status !== 0) throw new Error(`no current-context in ${kubeconfig}: ${r.stderr}`)
-    return r.stdout.trim()
-  }
-  if (external) return {kubeconfig: external, context: contextOf(external), stop: () => undefined}
-
-  // The cluster belongs to this process: if it is killed outright, the next up.sh may replace the leftovers.
-  const env = {...process.env, SKYCAP_CLUSTER_NAME: CLUSTER, SKYCAP_CLUSTER_OWNER_PID: String(process.pid)}
-  let stopped = false
-  const stop = () => {
-    if (stopped) return
-    stopped = true
-    process.stderr.write(`[bench] stopping cluster ${CLUSTER}\n`)
-    spawnSync('bash', [join(repoRoot, 'test/cluster/down.sh')], {env, stdio: ['ignore', 'ignore', 'inherit']})
-  }
-  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-    process.once(signal, () => {
-      stop()
-      process.exit(130)
-    })
-  }
-  process.once('exit', stop)
-  process.stderr.write(`[bench] starting cluster ${CLUSTER} (test/cluster/up.sh)\n`)
-  const up = spawnSync('bash', [join(repoRoot, 'test/cluster/up.sh')], {env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit']})
-  if (up.status !== 0) {
-    stop()
-    throw new Error(`test/cluster/up.sh failed (exit ${up.status})`)
-  }
-  const kubeconfig = up.stdout.trim().split('\n').pop() as string
-  return {kubeconfig, context: contextOf(kubeconfig), stop}
-}
 
 /** A directory with `kubectl` that logs start, end and argv of every call to `log`, then runs the real one. */
 function kubectlWrapper(real: string, log: string, dir: string): string {
@@ -117,7 +75,7 @@ async function main(): Promise<void> {
   const runs = Number(process.argv[2] ?? 3)
   const real = realKubectl()
   const scratch = mkdtempSync(join(tmpdir(), 'skycap-bench-deploy-'))
-  const cluster = startCluster()
+  const cluster = startCluster(CLUSTER, process.env.SKYCAP_BENCH_KUBECONFIG)
   const namespaces: string[] = []
   try {
     const log = join(scratch, 'kubectl.log')

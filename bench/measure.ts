@@ -2,7 +2,7 @@
 import {spawnSync, type SpawnSyncOptions} from 'node:child_process'
 import {closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync} from 'node:fs'
 import {availableParallelism, homedir, loadavg, tmpdir} from 'node:os'
-import {join} from 'node:path'
+import {dirname, join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 
 /** The repository root (this file is compiled to dist/bench/measure.js). */
@@ -103,4 +103,52 @@ export function machine(): string {
 /** "met" or "MISSED", for the target lines at the end of each benchmark. */
 export function verdict(ok: boolean): string {
   return ok ? 'met' : 'MISSED'
+}
+
+/** A test cluster for a benchmark: its kubeconfig, context, run folder (files up.sh writes) and how to stop it. */
+export interface Cluster {
+  kubeconfig: string
+  context: string
+  /** The folder of up.sh's files (registry.host, docker.host, ...); that of the kubeconfig. */
+  runDir: string
+  stop(): void
+}
+
+/**
+ * `external` (a kubeconfig; its current-context), else a cluster started with test/cluster/up.sh as
+ * SKYCAP_CLUSTER_NAME=`name`, always stopped again with down.sh (also on errors and SIGINT/SIGTERM/SIGHUP).
+ */
+export function startCluster(name: string, external?: string): Cluster {
+  const kubectl = realKubectl()
+  const contextOf = (kubeconfig: string) => {
+    const r = spawnSync(kubectl, ['--kubeconfig', kubeconfig, 'config', 'current-context'], {encoding: 'utf8'})
+    if (r.status !== 0) throw new Error(`no current-context in ${kubeconfig}: ${r.stderr}`)
+    return r.stdout.trim()
+  }
+  if (external) return {kubeconfig: external, context: contextOf(external), runDir: dirname(external), stop: () => undefined}
+
+  // The cluster belongs to this process: if it is killed outright, the next up.sh may replace the leftovers.
+  const env = {...process.env, SKYCAP_CLUSTER_NAME: name, SKYCAP_CLUSTER_OWNER_PID: String(process.pid)}
+  let stopped = false
+  const stop = () => {
+    if (stopped) return
+    stopped = true
+    process.stderr.write(`[bench] stopping cluster ${name}\n`)
+    spawnSync('bash', [join(repoRoot, 'test/cluster/down.sh')], {env, stdio: ['ignore', 'ignore', 'inherit']})
+  }
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    process.once(signal, () => {
+      stop()
+      process.exit(130)
+    })
+  }
+  process.once('exit', stop)
+  process.stderr.write(`[bench] starting cluster ${name} (test/cluster/up.sh)\n`)
+  const up = spawnSync('bash', [join(repoRoot, 'test/cluster/up.sh')], {env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit']})
+  if (up.status !== 0) {
+    stop()
+    throw new Error(`test/cluster/up.sh failed (exit ${up.status})`)
+  }
+  const kubeconfig = up.stdout.trim().split('\n').pop() as string
+  return {kubeconfig, context: contextOf(kubeconfig), runDir: dirname(kubeconfig), stop}
 }

@@ -26,6 +26,12 @@ export abstract class SkycapCommand extends Command {
     return stderrReporter(progressMode({json: this.jsonEnabled()}))
   }
 
+  /** Where build output goes: stderr, line by line (nothing under --json, whose document is the result). */
+  protected buildOutput(): ((line: string) => void) | undefined {
+    if (this.jsonEnabled()) return undefined
+    return (line) => process.stderr.write(`${line}\n`)
+  }
+
   /** kubectl bound per environment; --verbose traces every call on stderr. */
   protected kubectlFactory(): KubectlFactory {
     if (!this.argv.includes('--verbose')) return defaultKubectlFactory

@@ -1,5 +1,6 @@
 import {Args, Flags} from '@oclif/core'
 
+import {BUILDER_NAMES, type BuilderName} from '../src/build/builder.js'
 import {deploy} from '../src/deploy/deploy.js'
 import {SkycapCommand} from './_base.js'
 
@@ -23,6 +24,9 @@ export default class Deploy extends SkycapCommand {
     'no-rollback': Flags.boolean({description: 'Leave a failed rollout as it is instead of rolling back.'}),
     'reset-replicas': Flags.boolean({description: "Set every Deployment's replicas to skycap.yaml's, undoing skycap scale."}),
     reason: Flags.string({description: 'Why, recorded in the lock (default: "deploy ENV@SHA").'}),
+    build: Flags.boolean({description: "Build and push the revision's images first (skipped when the registry has them), as skycap build does."}),
+    builder: Flags.string({description: 'With --build: the builder tool (default: buildx, else docker, else podman).', options: [...BUILDER_NAMES], dependsOn: ['build']}),
+    jobs: Flags.integer({description: 'With --build: builds at once.', min: 1, dependsOn: ['build']}),
   }
 
   async run(): Promise<unknown> {
@@ -39,8 +43,9 @@ export default class Deploy extends SkycapCommand {
         noRollback: flags['no-rollback'],
         resetReplicas: flags['reset-replicas'],
         reason: flags.reason,
+        build: flags.build ? {builder: flags.builder as BuilderName | undefined, jobs: flags.jobs} : undefined,
       },
-      {kubectl: this.kubectlFactory(), reporter: this.reporter(), confirm: this.confirmer(), signal: this.abortOnSignals()},
+      {kubectl: this.kubectlFactory(), reporter: this.reporter(), confirm: this.confirmer(), signal: this.abortOnSignals(), buildOutput: this.buildOutput()},
     )
     this.log(`${report.result === 'planned' ? 'would deploy' : 'deployed'} ${report.app} ${report.environment}@${report.revision.short}${report.release ? ` as release ${report.release}` : ''}`)
     return report

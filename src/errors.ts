@@ -13,7 +13,7 @@ export const ExitCode = {
   INVALID: 2,
   /** The environment is locked by another deploy. */
   LOCKED: 3,
-  /** The cluster or kubectl cannot be reached. */
+  /** The cluster, kubectl or an image registry cannot be reached. */
   UNREACHABLE: 4,
   /** Interrupted by SIGINT/SIGTERM (128 + 2, as shells report it). */
   INTERRUPTED: 130,
@@ -80,6 +80,16 @@ export class ConfigErrors extends UserError {
     super(errors.map((e) => e.message).join('\n'), {hint})
     this.errors = errors
   }
+}
+
+/** No tool that builds images is installed or working (docker buildx, docker, podman). Exit 2: nothing was built. */
+export class NoBuilderError extends UserError {
+  override readonly code = 'no_builder'
+}
+
+/** An image build (or its push) failed; the message carries the builder's last lines. Exit 1. */
+export class BuildFailedError extends SkycapError {
+  override readonly code = 'build_failed'
 }
 
 /** The environment's deploy lock is held by someone else. Exit 3. */

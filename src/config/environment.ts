@@ -1,11 +1,11 @@
 import {UserError} from '../errors.js'
 import {DEFAULT_MAX_REPLICAS} from './limits.js'
-import type {Environment, LoadedConfig, ServiceConfig} from './types.js'
+import type {Environment, EnvironmentConfig, LoadedConfig, ServiceConfig} from './types.js'
 
 /** The environment `name` with its per-environment service overrides deep-merged over the services. */
 export function resolveEnvironment(loaded: LoadedConfig, name: string): Environment {
   const {config} = loaded
-  const env = config.environments[name]
+  const env = config.environments[name] ?? (name === LOCAL_ENVIRONMENT ? derivedLocalEnvironment(config) : undefined)
   if (!env) {
     throw new UserError(`unknown environment "${name}"`, {
       hint: `Known environments in ${loaded.show(loaded.file)}: ${Object.keys(config.environments).join(', ')}.`,
@@ -26,6 +26,30 @@ export function resolveEnvironment(loaded: LoadedConfig, name: string): Environm
     services,
     config: env.config,
     maxReplicas: env.maxReplicas ?? DEFAULT_MAX_REPLICAS,
+    ...(config.environments[name] ? {} : {derived: true}),
+    registry: env.registry ?? config.registry,
+    imageTag: env.imageTag ?? config.imageTag,
+  }
+}
+
+/** The environment `skycap up` uses by default; derived when skycap.yaml declares none of that name. */
+export const LOCAL_ENVIRONMENT = 'local'
+
+/** Set by skycap up to the registry the local cluster advertises: the derived `local` environment's registry. */
+export const LOCAL_REGISTRY_VARIABLE = 'SKYCAP_LOCAL_REGISTRY'
+
+/**
+ * `local` when skycap.yaml has none (docs/local.md): namespace `<app>-local`, one replica per service, never
+ * protected, no context (skycap up chooses the cluster), and the local registry (SKYCAP_LOCAL_REGISTRY, which skycap
+ * up sets; else skycap.yaml's registry).
+ */
+function derivedLocalEnvironment(config: LoadedConfig['config']): EnvironmentConfig {
+  const registry = process.env[LOCAL_REGISTRY_VARIABLE]
+  return {
+    namespace: `${config.app}-local`,
+    protected: false,
+    services: Object.fromEntries(Object.keys(config.services).map((name) => [name, {replicas: 1}])),
+    ...(registry ? {registry} : {}),
   }
 }
 

@@ -1,15 +1,16 @@
-import {existsSync, statSync} from 'node:fs'
-import {dirname, join, relative, resolve} from 'node:path'
+import {existsSync, realpathSync, statSync} from 'node:fs'
+import {dirname, isAbsolute, join, relative, resolve} from 'node:path'
 
 import {ConfigError, ConfigErrors, UserError} from '../errors.js'
 import {openVcs, type Vcs, type VcsChoice} from '../vcs/vcs.js'
+import {isFullReference} from '../render/images.js'
 import {checkPatch, POD_TEMPLATE_MERGE_KEYS} from '../render/strategic-merge.js'
 import {deepMerge} from './environment.js'
-import {resolvesOutside} from './confinement.js'
+import {isInside, resolvesOutside} from './confinement.js'
 import {DEFAULT_MAX_REPLICAS, LIMITS, readWithinLimit, tooLargeError} from './limits.js'
 import {loadValidator, validateAgainstSchema} from './validate.js'
 import {documentData} from './yaml.js'
-import type {ConfigWarning, LoadedConfig, ServiceConfig, SkycapConfig} from './types.js'
+import type {BuildSpec, ConfigWarning, LoadedConfig, ServiceConfig, SkycapConfig} from './types.js'
 
 export const CONFIG_FILE = 'skycap.yaml'
 
@@ -258,9 +259,16 @@ export async function parseConfig(text: string, file: string, show: (path: strin
       at(path, `${path.join('.')} is not a valid regular expression: ${(error as Error).message}`)
     }
   }
-  if (config.imageTag !== undefined && !/\{\{\s*revision\.(sha|short)\b/.test(config.imageTag)) {
-    at(['imageTag'], 'imageTag must use {{ revision.sha }} or {{ revision.short }}; otherwise every revision gets the same image')
+  const tagTemplates: Array<[string[], string | undefined]> = [
+    [['imageTag'], config.imageTag],
+    ...Object.entries(config.environments).map(([n, e]): [string[], string | undefined] => [['environments', n, 'imageTag'], e.imageTag]),
+  ]
+  for (const [path, template] of tagTemplates) {
+    if (template !== undefined && !/\{\{\s*revision\.(sha|short)\b/.test(template)) {
+      at(path, `${path.join('.')} must use {{ revision.sha }} or {{ revision.short }}; otherwise every revision gets the same image`)
+    }
   }
+  for (const [name, svc] of Object.entries(config.services)) if (svc.build) checkBuild(svc, ['services', name], at, folders)
   if (errors.length > 0) throw new ConfigErrors(errors, `Fix ${shown}.`)
 
   const warnings: ConfigWarning[] = []
@@ -380,6 +388,33 @@ function checkPodFields(svc: Partial<ServiceConfig>, merged: ServiceConfig, path
           .slice(1)}: ${p.message}`,
       )
     }
+  }
+}
+
+/**
+ * A `build:` block: a Dockerfile build or a command, for an image skycap tags. The context is checked as a path
+ * only: it is read from the revision being built, not from the work tree other commands read skycap.yaml from.
+ */
+function checkBuild(svc: ServiceConfig, path: string[], at: At, folders: Folders): void {
+  const where = `${path.join('.')}.build`
+  const spec = svc.build as BuildSpec
+  if (isFullReference(svc.image)) {
+    at(
+      [...path, 'image'],
+      `${path.join('.')}: image "${svc.image}" is a full reference (it has a tag or digest), but the service has build:; give the name only (e.g. ${svc.image.replace(/[:@].*$/, '')}) so skycap tags each build with its revision`,
+    )
+  }
+  if (spec.command) {
+    const docker = (['dockerfile', 'target', 'args', 'platforms'] as const).filter((k) => spec[k] !== undefined)
+    if (docker.length)
+      at([...path, 'build', docker[0] as string], `${where}: command replaces the Dockerfile build; remove ${docker.join(', ')} (the command gets SKYCAP_IMAGE and builds as it likes)`)
+  }
+  const context = spec.context
+  if (context !== undefined && (isAbsolute(context) || !isInside(folders.root, resolve(existsSync(folders.dir) ? realpathSync(folders.dir) : folders.dir, context)))) {
+    at(
+      [...path, 'build', 'context'],
+      `${where}.context "${context}" is outside the repository; a build context is exported from the revision, so it must lie inside the repository (relative to skycap.yaml)`,
+    )
   }
 }
 

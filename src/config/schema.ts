@@ -121,6 +121,37 @@ const processSecurity = {
   },
 }
 
+/** A service's `build:` block (top-level services only: an image tag names one build for every environment). */
+const build = {
+  type: 'object',
+  additionalProperties: false,
+  description: 'How `skycap build` makes this image: a Dockerfile build (context, dockerfile, target, args, platforms) or a custom `command`. Services without it are never built.',
+  properties: {
+    context: {type: 'string', minLength: 1, description: 'Build context, relative to skycap.yaml (default: the repository root).'},
+    dockerfile: {type: 'string', minLength: 1, description: 'Dockerfile, relative to the context (default Dockerfile).'},
+    target: {type: 'string', minLength: 1, description: 'The Dockerfile stage to build.'},
+    args: {
+      type: 'object',
+      propertyNames: {type: 'string', minLength: 1},
+      additionalProperties: {type: ['string', 'number', 'boolean']},
+      description: 'Build arguments (--build-arg); values may use {{ revision.sha }}, {{ revision.short }}, {{ image }} and {{ tag }}.',
+    },
+    platforms: {
+      type: 'array',
+      minItems: 1,
+      uniqueItems: true,
+      items: {type: 'string', pattern: '^[a-z0-9]+/[a-z0-9_]+(/[a-z0-9]+)?$', 'x-message': 'a platform os/architecture[/variant] such as linux/amd64 or linux/arm64/v8'},
+      description: 'Target platforms such as linux/amd64; more than one needs docker buildx or podman.',
+    },
+    command: {
+      type: 'array',
+      minItems: 1,
+      items: {type: 'string'},
+      description: 'A custom builder, run in the context with SKYCAP_IMAGE set to the image reference; it must build and push that image.',
+    },
+  },
+}
+
 /** Fields of a service; `required` is added for the top-level services only (overrides are partial). */
 function serviceProperties() {
   return {
@@ -267,8 +298,8 @@ export const skycapSchema = {
   properties: {
     $schema: {type: 'string'},
     app: {...dnsLabel, description: 'Application name; every object gets app.kubernetes.io/part-of: <app>.'},
-    registry: {type: 'string', minLength: 1, description: 'Prefix for service images that are not full references.'},
-    imageTag: {type: 'string', minLength: 1, description: 'Template of the image tag over revision.sha and revision.short; default "{{ revision.sha }}".'},
+    registry: {type: 'string', minLength: 1, description: 'Prefix for service images that are not full references (environments may override it).'},
+    imageTag: {type: 'string', minLength: 1, description: 'Template of the image tag over revision.sha and revision.short; default "{{ revision.sha }}" (environments may override it).'},
     defaultEnvironment: {type: 'string', description: 'Environment used when a command is given none.'},
     templates: {type: 'string', minLength: 1, description: 'Folder of extra templates (default "deploy"): <folder>/*.yaml for all environments, <folder>/<env>/*.yaml for one.'},
     vcs: {
@@ -292,7 +323,7 @@ export const skycapSchema = {
       type: 'object',
       minProperties: 1,
       propertyNames: dnsLabel,
-      additionalProperties: {type: 'object', additionalProperties: false, required: ['image'], properties: serviceProperties()},
+      additionalProperties: {type: 'object', additionalProperties: false, required: ['image'], properties: {...serviceProperties(), build}},
     },
     environments: {
       type: 'object',
@@ -319,6 +350,8 @@ export const skycapSchema = {
             maximum: INT32_MAX,
             description: `The most replicas a service may have in this environment (default ${DEFAULT_MAX_REPLICAS}); \`skycap scale\` refuses more without --force.`,
           },
+          registry: {type: 'string', minLength: 1, description: "This environment's registry, instead of the top-level one (e.g. a local or staging registry)."},
+          imageTag: {type: 'string', minLength: 1, description: "This environment's image tag template, instead of the top-level one."},
         },
       },
     },

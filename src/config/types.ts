@@ -52,8 +52,25 @@ export interface LogFilters {
   exclude?: string[]
 }
 
+/** How `skycap build` makes a service's image: a Dockerfile build, or a command of the user's. */
+export interface BuildSpec {
+  /** Build context, relative to skycap.yaml (default: the repository root). */
+  context?: string
+  /** Dockerfile, relative to the context (default Dockerfile). */
+  dockerfile?: string
+  target?: string
+  /** Build arguments; values may use {{ revision.sha }}, {{ revision.short }}, {{ image }}, {{ tag }}. */
+  args?: Record<string, string | number | boolean>
+  /** Platforms such as linux/amd64; more than one needs buildx or podman. */
+  platforms?: string[]
+  /** A custom builder: run in the context with SKYCAP_IMAGE set; it must build and push that reference. */
+  command?: string[]
+}
+
 export interface ServiceConfig {
   image: string
+  /** How `skycap build` makes the image; services without it are never built. */
+  build?: BuildSpec
   replicas?: number
   port?: number
   ports?: PortSpec[]
@@ -89,6 +106,10 @@ export interface EnvironmentConfig {
   config?: string
   /** The most replicas a service may have here (default 1000); `skycap scale` refuses more without --force. */
   maxReplicas?: number
+  /** Overrides the top-level registry here. */
+  registry?: string
+  /** Overrides the top-level imageTag here. */
+  imageTag?: string
 }
 
 export interface SkycapConfig {
@@ -141,4 +162,10 @@ export interface Environment {
   config?: string
   /** The most replicas a service may have here. */
   maxReplicas: number
+  /** Not declared in skycap.yaml: the `local` environment skycap up derives (see resolveEnvironment). */
+  derived?: boolean
+  /** The registry images are pushed to and pulled from here (the environment's, else the top-level one). */
+  registry?: string
+  /** The image tag template here (the environment's, else the top-level one; default the full SHA). */
+  imageTag?: string
 }

@@ -1,4 +1,6 @@
+import {buildImages, type BuildOptions} from '../build/build.js'
 import type {Environment} from '../config/types.js'
+import {targetRevision} from '../vcs/target.js'
 import {DeployFailedError, InterruptedError, KubectlError, TimeoutError, UnreachableError, UserError} from '../errors.js'
 import {ciJobUrl, whoAmI} from '../identity.js'
 import type {Kubectl} from '../kubectl/kubectl.js'
@@ -30,6 +32,12 @@ export interface DeployOptions {
   waitForLock?: string
   resetReplicas?: boolean
   reason?: string
+  /** Full image references by service that replace the revision's (skycap up: images built from the work tree). */
+  images?: Record<string, string>
+  /** The kube context to use instead of the environment's (skycap up --cluster). */
+  context?: string
+  /** Build (or skip) the revision's images first, with these build options. */
+  build?: Pick<BuildOptions, 'builder' | 'jobs' | 'force'>
 }
 
 export interface DeployDeps {
@@ -41,6 +49,8 @@ export interface DeployDeps {
   clock?: () => number
   fetch?: typeof fetch
   intervalMs?: number
+  /** Build output lines (deploy --build). */
+  buildOutput?: (line: string) => void
 }
 
 /** What a deploy did, for the summary and --json (also attached to the error when it failed). */
@@ -81,10 +91,19 @@ export async function deploy(options: DeployOptions, deps: DeployDeps): Promise<
   const started = clock()
   const {reporter} = deps
 
+  if (options.build) {
+    if (options.dryRun) throw new UserError('--build pushes images, and --dry-run changes nothing', {hint: 'Run skycap build first, then deploy --dry-run.'})
+    const environment = options.target && !options.target.startsWith('@') ? options.target.split('@')[0] : undefined
+    await buildImages(
+      {...options.build, environment, revision: targetRevision(options.target), configPath: options.configPath, cwd: options.cwd},
+      {reporter, output: deps.buildOutput, fetch: deps.fetch, signal: deps.signal},
+    )
+  }
+
   // --- Validate: nothing in the cluster changes before this phase passes. ---
-  const prepared = await prepareRelease({target: options.target, configPath: options.configPath, cwd: options.cwd, refuseDirtyProtected: true})
+  const prepared = await prepareRelease({target: options.target, configPath: options.configPath, cwd: options.cwd, refuseDirtyProtected: true, images: options.images})
   for (const w of prepared.warnings) reporter.warn(formatWarning(w))
-  const env = prepared.environment
+  const env = options.context ? {...prepared.environment, context: options.context} : prepared.environment
   const timeoutText = options.timeout ?? prepared.loaded.config.deploy?.timeout
   const timeoutMs = timeoutText !== undefined ? await parseDuration(timeoutText, options.timeout !== undefined ? '--timeout' : 'deploy.timeout') : DEFAULT_TIMEOUT_MS
   const waitForLockMs = options.waitForLock !== undefined ? await parseDuration(options.waitForLock, '--wait-for-lock') : 0

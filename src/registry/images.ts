@@ -32,7 +32,8 @@ export function parseImage(image: string): ImageParts {
   return {host: 'registry-1.docker.io', repository: slash === -1 ? `library/${rest}` : rest, reference}
 }
 
-export type ImageCheck = {image: string; state: 'present' | 'missing' | 'unknown'; detail?: string}
+/** What the registry said about an image; `digest` is the manifest's (Docker-Content-Digest) when present. */
+export type ImageCheck = {image: string; state: 'present' | 'missing' | 'unknown'; detail?: string; digest?: string}
 
 export interface RegistryOptions {
   fetch?: typeof fetch
@@ -77,7 +78,10 @@ async function checkOne(image: string, insecure: Set<string>, credentialsFor: (h
       const token = await bearerToken(challenge, repository, basic, doFetch, signal)
       if (token) res = await doFetch(url, {method: 'HEAD', headers: {Accept: ACCEPT, Authorization: `Bearer ${token}`}, signal})
     }
-    if (res.ok) return {image, state: 'present'}
+    if (res.ok) {
+      const digest = res.headers.get('docker-content-digest')
+      return digest ? {image, state: 'present', digest} : {image, state: 'present'}
+    }
     if (res.status === 404) return {image, state: 'missing', detail: `${host} has no ${repository}:${reference}`}
     if (res.status === 401 || res.status === 403) return {image, state: 'unknown', detail: `${host} refused access (HTTP ${res.status}); log in with docker login ${host}`}
     return {image, state: 'unknown', detail: `${host} answered HTTP ${res.status}`}

@@ -1,4 +1,7 @@
+import type {Environment, LoadedConfig} from '../config/types.js'
 import {ConfigError} from '../errors.js'
+import type {Revision} from '../vcs/vcs.js'
+import {renderTemplate} from './templates.js'
 
 /** True when `image` is a full reference (has a tag or digest) and is used exactly as written. */
 export function isFullReference(image: string): boolean {
@@ -27,4 +30,15 @@ export function checkTag(tag: string, file: string): string {
     )
   }
   return tag
+}
+
+/** The tag images get at `revision` in `env`: its imageTag rendered (default the full SHA), checked. Call loadTemplateEngine() first. */
+export function imageTagFor(loaded: LoadedConfig, env: Environment, revision: Revision): string {
+  const shown = loaded.show(loaded.file)
+  return checkTag(env.imageTag ? renderTemplate(env.imageTag, `${shown} (imageTag)`, {revision}) : revision.sha, shown)
+}
+
+/** The image reference of each service of `env` tagged `tag`: what deploy runs and build pushes. */
+export function serviceImages(env: Environment, tag: string): Record<string, string> {
+  return Object.fromEntries(Object.entries(env.services).map(([name, svc]) => [name, imageReference(svc.image, tag, env.registry)]))
 }

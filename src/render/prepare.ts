@@ -18,6 +18,8 @@ export interface PrepareOptions {
   services?: string[]
   /** Refuse a dirty tree at HEAD for protected environments (deploy); render and diff only warn. */
   refuseDirtyProtected?: boolean
+  /** Images built from the work tree, by service (skycap up): they replace the revision's, so a dirty tree is no warning. */
+  images?: Record<string, string>
 }
 
 /** A rendered release, ready to validate, diff or apply. */
@@ -65,7 +67,7 @@ async function prepareFromWorkTree(file: string, revision: Revision, options: Pr
     }
     warnings.push({message, file: shown})
   }
-  if (revision.dirty) {
+  if (revision.dirty && !options.images) {
     if (env.protected && options.refuseDirtyProtected) {
       throw new UserError(`the work tree has uncommitted changes and ${env.name} is protected`, {
         hint: `No image exists for uncommitted code: commit and push, let CI build ${revision.short}..., then deploy ${env.name}@<sha>.`,
@@ -73,7 +75,7 @@ async function prepareFromWorkTree(file: string, revision: Revision, options: Pr
     }
     warnings.push({message: `the work tree has uncommitted changes; ${revision.short} images were built from the last commit, not from them`, file: shown})
   }
-  const result = await renderEnvironment(loaded, env, revision, {services: options.services})
+  const result = await renderEnvironment(loaded, env, revision, {services: options.services, images: options.images})
   return {...result, loaded, warnings}
 }
 
@@ -107,7 +109,7 @@ async function prepareFromRevision(file: string, revision: Revision, options: Pr
     await vcs.extract(revision.sha, await inputFolders(text, posix.dirname(configPath), show(revFile), revision), folder)
     const loaded = await parseConfig(text, revFile, show, folder)
     const env = environmentOf(loaded, options.target)
-    const result = await renderEnvironment(loaded, env, revision, {services: options.services})
+    const result = await renderEnvironment(loaded, env, revision, {services: options.services, images: options.images})
     return {...result, loaded, warnings: [...loaded.warnings]}
   } finally {
     rmSync(folder, {recursive: true, force: true})

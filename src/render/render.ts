@@ -8,7 +8,7 @@ import {ConfigError, ConfigErrors} from '../errors.js'
 import type {Revision} from '../vcs/vcs.js'
 import {templatesDir} from '../paths.js'
 import {CONFIG_MOUNT_PATH, readConfigFiles} from './configmap.js'
-import {checkTag, imageReference} from './images.js'
+import {imageTagFor, serviceImages} from './images.js'
 import {ANNOTATIONS, CLUSTER_SCOPED, type KubeObject, LABELS, type RenderedObject, sortForApply} from './objects.js'
 import {secretDataProblems} from './secrets.js'
 import {patchPodTemplate} from './strategic-merge.js'
@@ -28,6 +28,8 @@ export interface RenderResult {
 export interface RenderOptions {
   /** Render only these services' built-in objects (and no repository templates). */
   services?: string[]
+  /** Full image references by service that replace the revision's (skycap up: images built from the work tree). */
+  images?: Record<string, string>
 }
 
 const NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/
@@ -44,9 +46,7 @@ export async function renderEnvironment(loaded: LoadedConfig, env: Environment, 
     }
   }
 
-  const tag = checkTag(config.imageTag ? renderTemplate(config.imageTag, `${shownConfig} (imageTag)`, {revision}) : revision.sha, shownConfig)
-  const images: Record<string, string> = {}
-  for (const [name, svc] of Object.entries(env.services)) images[name] = imageReference(svc.image, tag, config.registry)
+  const images = {...serviceImages(env, imageTagFor(loaded, env, revision)), ...options.images}
 
   const common = {
     [LABELS.partOf]: config.app,

@@ -60,3 +60,8 @@ export function lockLine(r: {environment: string; lock: LockInfo | null; release
   if (r.released === false) return `${r.environment} was not locked`
   return `${r.environment} is locked by ${r.lock.holder} since ${r.lock.acquiredAt}${r.lock.reason ? ` (${r.lock.reason})` : ''}; expires ${r.lock.expiresAt}${r.lock.expired ? ' (expired)' : ''}`
 }
+
+/** `skycap build`'s result: one line per image with its digest, and whether it was built or already there. */
+export function buildTable(images: Array<{service: string; image: string; digest: string | null; result: string}>): string {
+  return table([['SERVICE', 'IMAGE', 'DIGEST', 'RESULT'], ...images.map((i) => [i.service, i.image, i.digest ?? '-', i.result])])
+}

@@ -57,7 +57,7 @@ export class GitVcs implements Vcs {
     mkdirSync(into, {recursive: true})
     const {execa} = await import('execa')
     // `git archive` writes the committed tree (honouring export-ignore), never the index or the work tree.
-    await execa('git', ['archive', '--format=tar', id], {cwd: this.root}).pipe('tar', ['-x', '-f', '-', '-C', into])
+    await execa('git', ['archive', '--format=tar', id], {cwd: this.root, buffer: false}).pipe('tar', ['-x', '-f', '-', '-C', into])
   }
 
   async isTracked(path: string): Promise<boolean> {

@@ -5,7 +5,7 @@
 #   etcd + etcdctl                                                     (Debian etcd-server/etcd-client)
 #   docker-registry                                                    (Debian, for the image-check tests)
 #   kubelet, kube-proxy (same build), crictl (go install), and from Debian containerd, runc,
-#   containernetworking-plugins, conntrack: the real node (skipped when SKYCAP_CLUSTER_REAL_NODE=0)
+#   containernetworking-plugins, conntrack: the real node, and docker.io: its dockerd for the build tests (all skipped when SKYCAP_CLUSTER_REAL_NODE=0)
 # Only package registries are used (Go module proxy, Debian). Nothing built is committed.
 # Prints nothing on stdout but the cache directory of the binaries.
 set -euo pipefail
@@ -23,8 +23,8 @@ command -v go >/dev/null || die "go is not installed; install Go >= 1.24 (https:
 
 # --- Debian packages ----------------------------------------------------------------------------
 # docker-registry (distribution 2.8) is the real registry the image-existence tests push to on 127.0.0.1.
-# The real node (test/cluster/node.sh) needs containerd, runc, the CNI plugins and conntrack (kube-proxy). No docker:
-# the test images are pushed FROM scratch by test/app/pushimage.
+# The real node (test/cluster/node.sh) needs containerd, runc, the CNI plugins and conntrack (kube-proxy), and dockerd
+# for the build tests (docker.io). The test app images are still pushed FROM scratch by test/app/pushimage.
 REAL_NODE=${SKYCAP_CLUSTER_REAL_NODE:-1}
 pkgs=""
 command -v etcd >/dev/null || pkgs="$pkgs etcd-server"
@@ -38,6 +38,8 @@ if [ "$REAL_NODE" != 0 ]; then
   [ -x /usr/lib/cni/bridge ] || pkgs="$pkgs containernetworking-plugins"
   command -v conntrack >/dev/null || pkgs="$pkgs conntrack"
   command -v iptables >/dev/null || pkgs="$pkgs iptables"
+  # The machine's Docker daemon for the skycap build tests (node.sh starts it with its own paths and socket)
+  command -v dockerd >/dev/null || pkgs="$pkgs docker.io"
 fi
 if [ -n "$pkgs" ]; then
   log "installing from Debian:$pkgs"
@@ -48,7 +50,7 @@ if [ -n "$pkgs" ]; then
   $SUDO apt-get install -y -qq $pkgs >&2 || die "apt-get install$pkgs failed"
   # On a systemd host the packages start etcd on :2379, a registry on :5000 and containerd; the cluster uses its own
   # ports, sockets and directories, so they are stopped only to keep the machine quiet.
-  if command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then $SUDO systemctl disable --now etcd docker-registry containerd >&2 || true; fi
+  if command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then $SUDO systemctl disable --now etcd docker-registry containerd docker.socket docker >&2 || true; fi
 fi
 
 # --- Kubernetes binaries ----------------------------------------------------------------------

@@ -18,7 +18,8 @@ NODE_SYSCTLS="vm.overcommit_memory vm.panic_on_oom kernel.panic kernel.panic_on_
 
 # Paths the kubelet, containerd 1.6, the CNI plugins and umount create whatever the configuration says (shim sockets
 # in /run/containerd/s, the CNI result cache, the device-plugin socket): removed again unless they were there before.
-NODE_FIXED_DIRS="/run/containerd /var/log/containers /var/log/pods /var/lib/kubelet /var/lib/cni /run/netns /run/mount"
+# dockerd makes /run/docker/plugins (plugin discovery) whatever its exec-root is.
+NODE_FIXED_DIRS="/run/containerd /var/log/containers /var/log/pods /var/lib/kubelet /var/lib/cni /run/netns /run/mount /run/docker"
 
 freeport() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
 
@@ -34,6 +35,8 @@ node_pids() {
     case "$args" in
       "$dir"/bin/*) echo "$pid" ;;
       */containerd-shim*" -address $dir/"*) echo "$pid" ;;
+      # dockerd's own containerd, which dockerd starts from PATH with a config in its exec-root
+      containerd" --config $dir/"*) echo "$pid" ;;
     esac
   done
 }
@@ -199,7 +202,37 @@ EOF
     sleep 0.2
   done
   node_probe
+  node_docker_up
   log "real node $NODE ready in $(python3 -c "import time;print(f'{time.time()-$t0:.1f}s')"): label $NODE_LABEL=true, taint $NODE_LABEL=true:NoSchedule"
+}
+
+# The machine's Docker daemon for `skycap build` tests, part of the real node (one per machine, like it): Debian's
+# dockerd with its data-root, exec-root, socket, pid file, trust key and daemon.json under $NODE_DIR/docker, never
+# /var/lib/docker or /var/run/docker.sock. It starts its own containerd (from PATH, config and socket in its exec-root;
+# the node's containerd has its own socket, and a system containerd on /run/containerd/containerd.sock would be
+# shared, so up.sh refuses that). No networking of its own: no iptables rules, no bridge, no ip_forward: builds of
+# FROM-scratch images and pushes to the registry on 127.0.0.1 need none. Tests set DOCKER_HOST from
+# $RUN_DIR/docker.host.
+node_docker_up() {
+  local dd=$NODE_DIR/docker i
+  command -v dockerd >/dev/null || die "dockerd is missing for the real node (test/cluster/build.sh installs docker.io)"
+  [ -S /run/containerd/containerd.sock ] && die "a system containerd runs on /run/containerd/containerd.sock; dockerd would use it instead of its own (stop it: systemctl disable --now containerd)"
+  mkdir -p "$dd"/{data,exec}
+  ln -sf "$(command -v dockerd)" "$NODE_DIR/bin/dockerd"
+  # deprecated-key-path: the daemon's trust key (else /etc/docker/key.json); only a daemon.json key in 20.10
+  printf '{"deprecated-key-path": "%s"}\n' "$dd/key.json" >"$dd/daemon.json"
+  setsid "$NODE_DIR/bin/dockerd" --config-file "$dd/daemon.json" --data-root "$dd/data" --exec-root "$dd/exec" \
+    --pidfile "$dd/dockerd.pid" --host "unix://$dd/docker.sock" \
+    --iptables=false --ip6tables=false --ip-forward=false --ip-masq=false --bridge=none --userland-proxy=false \
+    >"$NODE_DIR/logs/dockerd.log" 2>&1 </dev/null &
+  echo $! >"$NODE_DIR/pids/dockerd.pid"
+  for i in $(seq 1 120); do
+    DOCKER_HOST="unix://$dd/docker.sock" docker version --format '{{.Server.Version}}' >/dev/null 2>&1 && break
+    [ "$i" = 120 ] && die "dockerd did not answer on $dd/docker.sock (see $NODE_DIR/logs/dockerd.log)"
+    sleep 0.25
+  done
+  grep -q "started new containerd process" "$NODE_DIR/logs/dockerd.log" || die "dockerd did not start a containerd of its own (see $NODE_DIR/logs/dockerd.log)"
+  echo "unix://$dd/docker.sock" >"$RUN_DIR/docker.host"
 }
 
 node_kubeconfig() { # $1 file  $2 cert name  $3 subject  $4 pki dir  $5 server
@@ -299,6 +332,7 @@ node_teardown() {
     done
   fi
   node_stop kube-proxy
+  node_stop dockerd
   [ -x "$NODE_DIR/bin/kube-proxy" ] && "$NODE_DIR/bin/kube-proxy" --cleanup --v=0 >/dev/null 2>&1 || true
   node_stop containerd
   # whatever survived: container processes (pod cgroups), shims and our binaries

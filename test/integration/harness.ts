@@ -30,6 +30,7 @@ export const ENV = {
   logDir: 'SKYCAP_IT_LOG_DIR',
   realNode: 'SKYCAP_IT_REAL_NODE',
   testAppImage: 'SKYCAP_IT_TEST_APP_IMAGE',
+  dockerHost: 'SKYCAP_IT_DOCKER_HOST',
 } as const
 
 /** The real node of the test cluster (kubelet + containerd beside kwok's fake nodes) and the image of test/app. */
@@ -56,6 +57,20 @@ export function realNode(): RealNode {
   }
   const repository = image.slice(0, image.lastIndexOf(':')).replace(/\/[^/]+$/, '')
   return {node, image, repository}
+}
+
+/**
+ * DOCKER_HOST of the real node's dockerd, for tests that build images. Throws (the test fails, never skips) when the
+ * cluster has none: no real node, or an external cluster without SKYCAP_TEST_DOCKER_HOST.
+ */
+export function dockerHost(): string {
+  const host = process.env[ENV.dockerHost]
+  if (!host) {
+    throw new Error(
+      `this test builds images and the test cluster has no dockerd: it starts with the real node (not with SKYCAP_CLUSTER_REAL_NODE=0; see test/cluster/README.md), or for an external cluster set SKYCAP_TEST_DOCKER_HOST`,
+    )
+  }
+  return host
 }
 
 const MANIFEST_V2 = 'application/vnd.docker.distribution.manifest.v2+json'

@@ -46,6 +46,7 @@ export async function mochaGlobalSetup(): Promise<void> {
   process.env[ENV.logDir] = cluster.logDir
   process.env[ENV.realNode] = cluster.realNode
   process.env[ENV.testAppImage] = cluster.testAppImage
+  process.env[ENV.dockerHost] = cluster.dockerHost
   // The CLI under test, spawned by the tests, must reach the same cluster with the same kubectl.
   process.env.KUBECONFIG = cluster.kubeconfig
   process.env.PATH = `${path.dirname(cluster.kubectlPath)}${path.delimiter}${process.env.PATH ?? ''}`
@@ -69,6 +70,8 @@ interface ClusterInfo {
   realNode: string
   /** The test app image in a registry reachable over plain http, or ''. */
   testAppImage: string
+  /** DOCKER_HOST of the real node's dockerd (the build tests), or ''. */
+  dockerHost: string
 }
 
 async function useExternalCluster(kubeconfigArg: string): Promise<ClusterInfo> {
@@ -90,7 +93,15 @@ async function useExternalCluster(kubeconfigArg: string): Promise<ClusterInfo> {
   note(`using the existing cluster of SKYCAP_TEST_KUBECONFIG; nothing is started or stopped`)
   // A real node of an external cluster (kind, minikube): its name, and the test app image pushed to a registry the
   // tests can write to (they add tags) and the cluster can pull from. Its pods select and tolerate skycap.test/real-node.
-  return {kubeconfig, context, kubectlPath, logDir, realNode: process.env.SKYCAP_TEST_REAL_NODE ?? '', testAppImage: process.env.SKYCAP_TEST_APP_IMAGE ?? ''}
+  return {
+    kubeconfig,
+    context,
+    kubectlPath,
+    logDir,
+    realNode: process.env.SKYCAP_TEST_REAL_NODE ?? '',
+    testAppImage: process.env.SKYCAP_TEST_APP_IMAGE ?? '',
+    dockerHost: process.env.SKYCAP_TEST_DOCKER_HOST ?? '',
+  }
 }
 
 async function startCluster(): Promise<ClusterInfo> {
@@ -121,7 +132,7 @@ async function startCluster(): Promise<ClusterInfo> {
   const kubectlPath = path.join(k8sBin, 'kubectl')
   const context = await currentContext(kubectlPath, kubeconfig)
   const read = (name: string) => (existsSync(path.join(runDir, name)) ? readFileSync(path.join(runDir, name), 'utf8').trim() : '')
-  return {kubeconfig, context, kubectlPath, logDir: path.join(runDir, 'pod-logs'), realNode: read('real-node'), testAppImage: read('test-app.image')}
+  return {kubeconfig, context, kubectlPath, logDir: path.join(runDir, 'pod-logs'), realNode: read('real-node'), testAppImage: read('test-app.image'), dockerHost: read('docker.host')}
 }
 
 async function currentContext(kubectlPath: string, kubeconfig: string): Promise<string> {

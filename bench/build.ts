@@ -1,0 +1,130 @@
+/**
+ * Building and pushing N services with `skycap build` against the same `docker build` + `docker push` commands run
+ * by hand, on the same dockerd and registry, from the same cache state: every run builds a fresh commit whose
+ * services each copy a new random file (so no run reuses another's layers), FROM scratch (nothing is pulled).
+ *
+ *   node dist/bench/build.js [services] [rounds]      (default 4 services, 3 rounds)
+ *
+ * Four ways per round, in a rotating order: by hand one service after the other (build, push, next), skycap build
+ * --jobs 1, by hand all services at once, skycap build --jobs N. skycap's side includes everything it does besides
+ * the docker commands: Node's start-up, skycap.yaml, the clean export (git archive), the registry checks before and
+ * after, choosing the builder. The hand side builds in the work tree.
+ *
+ * dockerd and registry: SKYCAP_BENCH_DOCKER_HOST and SKYCAP_BENCH_REGISTRY (host:port, plain http), else the
+ * test cluster's (test/cluster/up.sh as SKYCAP_CLUSTER_NAME=skycap-bench-build, with its real node, whose dockerd
+ * this uses; stopped again at the end).
+ */
+import {randomBytes} from 'node:crypto'
+import {mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+
+import {execa} from 'execa'
+
+import {cliPath, fmt, machine, median, startCluster, table, timeOk, verdict} from './measure.js'
+
+const GIT_ENV = {
+  GIT_AUTHOR_NAME: 'bench',
+  GIT_AUTHOR_EMAIL: 'bench@skycap.dev',
+  GIT_COMMITTER_NAME: 'bench',
+  GIT_COMMITTER_EMAIL: 'bench@skycap.dev',
+  GIT_CONFIG_GLOBAL: '/dev/null',
+  GIT_CONFIG_NOSYSTEM: '1',
+}
+/** Size of each service's random file: enough that building and pushing are real work. */
+const FILE_BYTES = 4 * 1024 * 1024
+
+function target(): {dockerHost: string; registry: string} {
+  if (process.env.SKYCAP_BENCH_DOCKER_HOST && process.env.SKYCAP_BENCH_REGISTRY) {
+    return {dockerHost: process.env.SKYCAP_BENCH_DOCKER_HOST, registry: process.env.SKYCAP_BENCH_REGISTRY}
+  }
+  const {runDir} = startCluster('skycap-bench-build')
+  const read = (file: string) => readFileSync(join(runDir, file), 'utf8').trim()
+  return {dockerHost: read('docker.host'), registry: read('registry.host')}
+}
+
+async function main(): Promise<void> {
+  const services = Array.from({length: Number(process.argv[2] ?? 4)}, (_, i) => `svc${i + 1}`)
+  const rounds = Number(process.argv[3] ?? 3)
+  const {dockerHost, registry} = target()
+  const dir = mkdtempSync(join(tmpdir(), 'skycap-bench-build-'))
+  const env = {...process.env, DOCKER_HOST: dockerHost, NO_COLOR: '1', CI: 'true'}
+  const git = (...args: string[]) => execa('git', args, {cwd: dir, env: GIT_ENV})
+  try {
+    writeFileSync(
+      join(dir, 'skycap.yaml'),
+      [
+        'app: bench',
+        `registry: ${registry}/bench`,
+        'services:',
+        ...services.flatMap((s) => [`  ${s}:`, `    image: ${s}`, `    build: {dockerfile: ${s}.Dockerfile}`]),
+        'environments:',
+        '  bench: {namespace: bench}',
+        '',
+      ].join('\n'),
+    )
+    for (const s of services) writeFileSync(join(dir, `${s}.Dockerfile`), `FROM scratch\nCOPY ${s}.bin /data.bin\n`)
+    await git('init', '-q', '-b', 'main')
+    /** A new commit with new content for every service: nothing of it is in dockerd's cache or the registry. */
+    const freshCommit = async (): Promise<string> => {
+      for (const s of services) writeFileSync(join(dir, `${s}.bin`), randomBytes(FILE_BYTES))
+      await git('add', '-A')
+      await git('commit', '-q', '-m', 'fresh')
+      return (await git('rev-parse', 'HEAD')).stdout
+    }
+    const byHand = (sha: string, s: string) => {
+      const ref = `${registry}/bench/${s}:${sha}`
+      return [
+        ['docker', 'build', '--tag', ref, '--file', `${s}.Dockerfile`, '.'],
+        ['docker', 'push', ref],
+      ] as const
+    }
+    const ways: Record<string, (sha: string) => Promise<void>> = {
+      'by hand, one after the other': async (sha) => {
+        for (const s of services) for (const [cmd, ...args] of byHand(sha, s)) timeOk(cmd, args, {cwd: dir, env})
+      },
+      'skycap build --jobs 1': async () => void timeOk(process.execPath, [cliPath, 'build', 'HEAD', '--jobs', '1'], {cwd: dir, env}),
+      'by hand, all at once': async (sha) => {
+        await Promise.all(
+          services.map(async (s) => {
+            for (const [cmd, ...args] of byHand(sha, s)) await execa(cmd, args, {cwd: dir, env})
+          }),
+        )
+      },
+      [`skycap build --jobs ${services.length}`]: async () => void timeOk(process.execPath, [cliPath, 'build', 'HEAD', '--jobs', String(services.length)], {cwd: dir, env}),
+    }
+    const names = Object.keys(ways)
+    const times: Record<string, number[]> = Object.fromEntries(names.map((n) => [n, []]))
+    console.log(`build and push of ${services.length} services (FROM scratch + a ${FILE_BYTES / 1024 / 1024} MiB file each): skycap build vs docker build + docker push by hand; ${machine()}`)
+    // One warm-up of each way (Node's and dockerd's first runs), not counted.
+    for (const name of names) await ways[name]?.(await freshCommit())
+    for (let r = 0; r < rounds; r++) {
+      for (let i = 0; i < names.length; i++) {
+        const name = names[(i + r) % names.length] as string
+        const sha = await freshCommit()
+        const t0 = performance.now()
+        await ways[name]?.(sha)
+        times[name]?.push(performance.now() - t0)
+      }
+    }
+    const m = (n: string) => median(times[n] ?? [])
+    const [serialHand, serialSkycap, parallelHand, parallelSkycap] = names.map(m) as [number, number, number, number]
+    console.log(`\nwall time, median of ${rounds} (ms); each run a fresh commit (cold layer cache, new blobs to push)`)
+    table(
+      ['way', 'median', 'runs', 'ratio'],
+      [
+        [names[0] as string, fmt.ms(serialHand), (times[names[0] as string] ?? []).map((t) => fmt.ms(t)).join(' '), 'baseline'],
+        [names[1] as string, fmt.ms(serialSkycap), (times[names[1] as string] ?? []).map((t) => fmt.ms(t)).join(' '), `${fmt.ratio(serialSkycap / serialHand)} of by hand, serial`],
+        [names[2] as string, fmt.ms(parallelHand), (times[names[2] as string] ?? []).map((t) => fmt.ms(t)).join(' '), `${fmt.ratio(parallelHand / serialHand)} of by hand, serial`],
+        [names[3] as string, fmt.ms(parallelSkycap), (times[names[3] as string] ?? []).map((t) => fmt.ms(t)).join(' '), `${fmt.ratio(parallelSkycap / parallelHand)} of by hand, all at once`],
+      ],
+    )
+    console.log(`\nskycap's overhead, serial: ${fmt.ratio(serialSkycap / serialHand)} (target <= 1.1x: ${verdict(serialSkycap / serialHand <= 1.1)})`)
+    console.log(`skycap's overhead, parallel: ${fmt.ratio(parallelSkycap / parallelHand)} (target <= 1.1x: ${verdict(parallelSkycap / parallelHand <= 1.1)})`)
+    console.log(`skycap parallel vs serial: ${fmt.ratio(parallelSkycap / serialSkycap)} (target < 1x on 2 cores where the builds allow: ${verdict(parallelSkycap < serialSkycap)})`)
+  } finally {
+    rmSync(dir, {recursive: true, force: true})
+  }
+}
+
+await main()

@@ -1,0 +1,27 @@
+import {Args, Flags} from '@oclif/core'
+
+import {down} from '../src/local/down.js'
+import {toolRunner} from '../src/local/tool.js'
+import {SkycapCommand} from './_base.js'
+
+export default class Down extends SkycapCommand {
+  static override summary = 'Take away what `skycap up` made: its forwards, the namespace it created, with --cluster the cluster it created.'
+  static override description = 'Never deletes a namespace or a cluster that existed before skycap up. See docs/local.md.'
+  static override examples = ['<%= config.bin %> down', '<%= config.bin %> down --cluster']
+  static override args = {environment: Args.string({description: 'Environment (default: local)'})}
+  static override flags = {
+    cluster: Flags.boolean({description: 'Also delete the cluster skycap up created (never one it found).'}),
+  }
+
+  async run(): Promise<unknown> {
+    const {args, flags} = await this.parse(Down)
+    const verbose = this.argv.includes('--verbose')
+    const report = await down(
+      {environment: args.environment, configPath: flags.config, cluster: flags.cluster},
+      {kubectl: this.kubectlFactory(), tools: toolRunner(verbose ? {trace: (argv) => process.stderr.write(`$ ${argv.join(' ')}\n`)} : {}), reporter: this.reporter()},
+    )
+    const removed = [...(report.deletedNamespace ? [`namespace ${report.deletedNamespace}`] : []), ...(report.deletedCluster ? [`cluster ${report.deletedCluster}`] : [])]
+    this.log(`${report.app} ${report.environment}: ${removed.length ? `deleted ${removed.join(' and ')}` : 'nothing deleted'}; ${report.stoppedForwards.length} forwards stopped`)
+    return report
+  }
+}

@@ -1,0 +1,329 @@
+import {existsSync, realpathSync, statSync} from 'node:fs'
+import {availableParallelism} from 'node:os'
+import {basename, dirname, isAbsolute, join, relative, resolve} from 'node:path'
+
+import {resolveEnvironment} from '../config/environment.js'
+import {configFilePath, displayPath, openRepository, parseConfig, readSkycapYaml} from '../config/load.js'
+import type {Environment, LoadedConfig} from '../config/types.js'
+import {BuildFailedError, ConfigError, InterruptedError, UnreachableError, UserError} from '../errors.js'
+import {parseTarget} from '../vcs/target.js'
+import {checkImages, type ImageCheck} from '../registry/images.js'
+import {checkTag, imageTagFor, serviceImages} from '../render/images.js'
+import {loadTemplateEngine, renderTemplate} from '../render/templates.js'
+import type {Reporter} from '../ui/output.js'
+import type {Revision, Vcs} from '../vcs/vcs.js'
+import {type Builder, type BuilderName, chooseBuilder, type ImageBuild, StepFailed, type StepIO} from './builder.js'
+import {commandBuilder} from './command.js'
+import {execaRunner, type ProcessRunner} from './process.js'
+import {type BuildSource, copyWorkTree, exportRevision} from './source.js'
+
+export interface BuildOptions {
+  /** The environment whose registry, imageTag and images apply (default: skycap.yaml's defaultEnvironment). */
+  environment?: string
+  /** The revision to build, as typed (default: the work tree's parent); not with `workTree`. */
+  revision?: string
+  /** Build the work tree as it is; with uncommitted changes the tag is `<short>-dirty-<content hash>`. */
+  workTree?: boolean
+  configPath?: string
+  cwd?: string
+  /** Only these services (default: every service with a `build:` block). */
+  services?: string[]
+  /** Build and push even when the registry already has the image. */
+  force?: boolean
+  /** The builder tool (default: docker buildx, else docker build + push, else podman). */
+  builder?: BuilderName
+  /** Builds run at once (default: the number of CPUs). */
+  jobs?: number
+}
+
+export interface BuildDeps {
+  reporter?: Reporter
+  /** Each line of build output, prefixed with its service (`web    | ...`); dropped when absent. */
+  output?: (line: string) => void
+  /** Runs the builders' processes (a fake in unit tests). */
+  run?: ProcessRunner
+  fetch?: typeof fetch
+  signal?: AbortSignal
+}
+
+/** One service's image after a build. */
+export interface BuiltImage {
+  service: string
+  image: string
+  /** The manifest digest the registry reports (null when it reports none). */
+  digest: string | null
+  result: 'built' | 'skipped'
+}
+
+/** What `skycap build` did. */
+export interface BuildReport {
+  app: string
+  environment: string
+  revision: {sha: string; short: string; subject: string}
+  /** `revision`: a clean export of the commit; `work-tree`: the work tree's files as they are. */
+  source: 'revision' | 'work-tree'
+  /** The tag every built image got. */
+  tag: string
+  /** The builder tool used; null when nothing needed one. */
+  builder: string | null
+  images: BuiltImage[]
+  durationMs: number
+}
+
+/**
+ * `[ENV@]REV` split: a spec with `@` is ENV@REV (or @REV); a bare word is a revision, except with `--work-tree`
+ * (which builds no revision), where it is the environment.
+ */
+export function parseBuildTarget(spec: string | undefined, options: {workTree?: boolean} = {}): {environment?: string; revision?: string} {
+  if (spec === undefined || spec === '') return {}
+  if (!spec.includes('@') && options.workTree) return {environment: parseTarget(spec).environment}
+  if (!spec.includes('@')) {
+    parseTarget(`env@${spec}`)
+    return {revision: spec}
+  }
+  const target = parseTarget(spec.startsWith('@') ? `env${spec}` : spec)
+  return {...(spec.startsWith('@') ? {} : {environment: target.environment}), ...(target.revision === undefined ? {} : {revision: target.revision})}
+}
+
+/**
+ * Builds and pushes the images of every service with `build:` (or `options.services`) for one environment at one
+ * revision, tagged exactly as deploy computes them: from a clean export of the revision, or from the work tree
+ * (`workTree`). An image the registry already has is skipped unless `force`. With docker build and podman, pushes
+ * start only once every build passed, so a failed build pushes nothing. Errors: BuildFailedError (exit 1, the
+ * builder's last lines), NoBuilderError (2), UnreachableError (4, a registry that cannot be asked), UserError and
+ * ConfigError (2). The temporary folder is removed before this returns.
+ */
+export async function buildImages(options: BuildOptions, deps: BuildDeps = {}): Promise<BuildReport> {
+  const started = Date.now()
+  const run = deps.run ?? execaRunner
+  const file = configFilePath({configPath: options.configPath, cwd: options.cwd})
+  if (!existsSync(dirname(file))) throw new ConfigError(`cannot read ${file}: its folder does not exist`, undefined, {hint: 'Check the path given to --config.'})
+  if (options.workTree && options.revision !== undefined) {
+    throw new UserError(`--work-tree builds the work tree, not revision "${options.revision}"`, {hint: 'Drop the revision (skycap build ENV --work-tree), or drop --work-tree to build a commit.'})
+  }
+  const vcs = await openRepository(file)
+  const revision = await resolveForBuild(vcs, options.revision)
+  const source = options.workTree ? await copyWorkTree(vcs) : await exportRevision(vcs, revision.sha)
+  try {
+    const loaded = await configIn(source, vcs, file, revision, options.workTree ?? false)
+    const env = environmentFor(loaded, options.environment)
+    await loadTemplateEngine()
+    const dirty = options.workTree && revision.dirty
+    const tag = dirty ? checkTag(`${revision.short}-dirty-${source.contentHash}`, loaded.show(loaded.file)) : imageTagFor(loaded, env, revision)
+    const images = serviceImages(env, tag)
+    const wanted = buildableServices(loaded, env, options.services)
+    const builds = wanted.map((service) => imageBuild(loaded, env, service, images[service] as string, tag, revision))
+    const report: BuildReport = {
+      app: loaded.config.app,
+      environment: env.name,
+      revision: {sha: revision.sha, short: revision.short, subject: revision.subject},
+      source: options.workTree ? 'work-tree' : 'revision',
+      tag,
+      builder: null,
+      images: [],
+      durationMs: 0,
+    }
+    const reporter = deps.reporter
+    const existing = await registryState(
+      builds.map((b) => b.image),
+      deps.fetch,
+    )
+    const toBuild = builds.filter((b) => options.force || existing.get(b.image)?.state !== 'present')
+    for (const b of builds.filter((x) => !toBuild.includes(x))) reporter?.info(`${b.service}: ${b.image} is in the registry; skipped (--force builds it again)`)
+    let builder: Builder | undefined
+    if (toBuild.some((b) => !b.command)) {
+      builder = await chooseBuilder(options.builder, run)
+      report.builder = builder.name
+      checkPlatforms(loaded, toBuild, builder)
+    } else if (toBuild.length) {
+      report.builder = 'command'
+    }
+    const jobs = Math.max(1, options.jobs ?? availableParallelism())
+    if (toBuild.length) {
+      const what = `${toBuild.map((b) => b.service).join(', ')} at ${options.workTree ? `the work tree (${tag})` : revision.short}`
+      reporter?.info(`Building ${what}${builder ? ` with ${builder.name}` : ''}, ${Math.min(jobs, toBuild.length)} at a time`)
+    }
+    const width = Math.max(0, ...toBuild.map((b) => b.service.length))
+    const io = (b: ImageBuild): StepIO => ({run, signal: deps.signal, onLine: (line) => deps.output?.(`${b.service.padEnd(width)} | ${line}`)})
+    const builderOf = (b: ImageBuild): Builder => (b.command ? commandBuilder : (builder as Builder))
+    await inParallel(toBuild, jobs, (b) => builderOf(b).build(b, io(b)), deps.signal, 'build')
+    await inParallel(
+      toBuild.filter((b) => builderOf(b).push),
+      jobs,
+      (b) => (builderOf(b).push as NonNullable<Builder['push']>)(b, io(b)),
+      deps.signal,
+      'push',
+    )
+    const after = toBuild.length
+      ? await registryState(
+          toBuild.map((b) => b.image),
+          deps.fetch,
+        )
+      : new Map<string, ImageCheck>()
+    for (const b of builds) {
+      const built = toBuild.includes(b)
+      const state = (built ? after : existing).get(b.image)
+      if (built && state?.state !== 'present') {
+        throw new BuildFailedError(`${b.service}: the build passed but ${b.image} is not in the registry`, {
+          hint: b.command ? 'build.command must push the image named by $SKYCAP_IMAGE.' : 'Check that the builder pushes where skycap reads (registry in skycap.yaml, docker login).',
+          details: {service: b.service, image: b.image},
+        })
+      }
+      report.images.push({service: b.service, image: b.image, digest: state?.digest ?? null, result: built ? 'built' : 'skipped'})
+    }
+    report.durationMs = Date.now() - started
+    return report
+  } finally {
+    source.remove()
+  }
+}
+
+/** The revision, with a hint for `skycap build prod` (a bare word is a revision). */
+async function resolveForBuild(vcs: Vcs, rev: string | undefined): Promise<Revision> {
+  try {
+    return await vcs.resolve(rev)
+  } catch (error) {
+    if (error instanceof UserError && rev !== undefined && /^[a-z0-9-]+$/.test(rev)) {
+      throw new UserError(error.message, {hint: `${error.hint ?? ''} skycap build takes [ENV@]REV: for environment ${rev} at HEAD write ${rev}@HEAD.`.trim(), details: error.details})
+    }
+    throw error
+  }
+}
+
+/** skycap.yaml as it lies in the build's source (the exported revision or the copied work tree). */
+async function configIn(source: BuildSource, vcs: Vcs, file: string, revision: Revision, workTree: boolean): Promise<LoadedConfig> {
+  const userDir = dirname(file)
+  const inRepo = relative(vcs.root, join(realpathSync(userDir), basename(file)))
+  const sourceFile = join(source.dir, inRepo)
+  const sourceDir = dirname(sourceFile)
+  const at = workTree ? '' : ` (at ${revision.short})`
+  const show = (path: string): string => {
+    const rel = relative(source.dir, path)
+    return rel.startsWith('..') || isAbsolute(rel) ? displayPath(path) : `${displayPath(join(userDir, relative(sourceDir, path)))}${at}`
+  }
+  if (!existsSync(sourceFile)) {
+    throw new UserError(
+      `${displayPath(file)} is not in ${workTree ? 'the files the work tree build sees (is it ignored?)' : `${revision.short} (${revision.input})`}: there is nothing to build from`,
+      {
+        hint: `Commit ${basename(file)} with the Dockerfiles, then build that revision.`,
+        details: {revision: revision.sha, file: displayPath(file)},
+      },
+    )
+  }
+  return parseConfig(readSkycapYaml(sourceFile, show(sourceFile)), sourceFile, show, source.dir)
+}
+
+/**
+ * The environment named, else the default one. With neither, any environment whose images are the same as every
+ * other's will do (one registry and imageTag for all); otherwise the user must name one.
+ */
+function environmentFor(loaded: LoadedConfig, name: string | undefined): Environment {
+  const {config} = loaded
+  if (name !== undefined || config.defaultEnvironment !== undefined) return resolveEnvironment(loaded, (name ?? config.defaultEnvironment) as string)
+  const envs = Object.keys(config.environments).map((n) => resolveEnvironment(loaded, n))
+  const key = (e: Environment) => JSON.stringify([e.registry, e.imageTag, Object.entries(e.services).map(([s, svc]) => [s, svc.image])])
+  const first = envs[0] as Environment
+  if (envs.every((e) => key(e) === key(first))) return first
+  throw new UserError('the environments push different images (registry, imageTag or image differ) and no environment was named', {
+    hint: `Name one: skycap build ENV@REV (environments: ${envs.map((e) => e.name).join(', ')}), or set defaultEnvironment.`,
+  })
+}
+
+/** The services to build: those named (each must have build:), else every one with build:. */
+function buildableServices(loaded: LoadedConfig, env: Environment, named: string[] | undefined): string[] {
+  const all = Object.keys(env.services)
+  const buildable = all.filter((s) => loaded.config.services[s]?.build)
+  const shown = loaded.show(loaded.file)
+  for (const name of named ?? []) {
+    if (!env.services[name]) throw new UserError(`unknown service "${name}"`, {hint: `Services in ${shown}: ${all.join(', ')}.`})
+    if (!buildable.includes(name)) {
+      throw new UserError(`service "${name}" has no build: block in ${shown}; its image (${env.services[name]?.image}) is not built by skycap`, {
+        hint: buildable.length ? `Services with build: ${buildable.join(', ')}.` : 'Add build: to the service (see docs/build.md).',
+      })
+    }
+  }
+  if (!buildable.length)
+    throw new UserError(`no service in ${shown} has a build: block; there is nothing to build`, {hint: 'Add build: {context: ., dockerfile: Dockerfile} to a service (see docs/build.md).'})
+  return named?.length ? [...new Set(named)] : buildable
+}
+
+/** One service's build with its paths checked inside the source and its args rendered. */
+function imageBuild(loaded: LoadedConfig, env: Environment, service: string, image: string, tag: string, revision: Revision): ImageBuild {
+  const spec = loaded.config.services[service]?.build ?? {}
+  const shown = loaded.show(loaded.file)
+  const problem = (key: string, message: string, hint: string): ConfigError => {
+    const pos = loaded.locate(['services', service, 'build', key])
+    return new ConfigError(message, {file: shown, line: pos?.line, column: pos?.column}, {hint})
+  }
+  const context = resolve(loaded.dir, spec.context ?? relative(loaded.dir, loaded.root))
+  if (!existsSync(context) || !statSync(context).isDirectory()) {
+    throw problem('context', `services.${service}.build.context: folder "${spec.context}" does not exist in what is built`, 'Commit the folder, or fix build.context (relative to skycap.yaml).')
+  }
+  const base = {service, image, tag, context, args: [] as Array<[string, string]>, platforms: spec.platforms ?? []}
+  if (spec.command) return {...base, command: spec.command}
+  const dockerfile = resolve(context, spec.dockerfile ?? 'Dockerfile')
+  if (!existsSync(dockerfile) || !statSync(dockerfile).isFile()) {
+    throw problem('dockerfile', `services.${service}.build: ${loaded.show(dockerfile)} does not exist`, 'Commit the Dockerfile, or set build.dockerfile (relative to build.context).')
+  }
+  const view = {revision: {sha: revision.sha, short: revision.short}, image, tag, environment: env.name, service}
+  const args = Object.entries(spec.args ?? {}).map(([name, value]): [string, string] => [name, renderTemplate(String(value), `${shown} (services.${service}.build.args.${name})`, view)])
+  return {...base, dockerfile, ...(spec.target ? {target: spec.target} : {}), args}
+}
+
+/** docker build makes one platform: a service asking for several needs buildx or podman. */
+function checkPlatforms(loaded: LoadedConfig, builds: ImageBuild[], builder: Builder): void {
+  if (builder.multiPlatform) return
+  const multi = builds.find((b) => !b.command && b.platforms.length > 1)
+  if (!multi) return
+  const pos = loaded.locate(['services', multi.service, 'build', 'platforms'])
+  throw new ConfigError(
+    `services.${multi.service}.build.platforms lists ${multi.platforms.length} platforms, but ${builder.name} builds one`,
+    {file: loaded.show(loaded.file), line: pos?.line, column: pos?.column},
+    {hint: 'Install docker buildx (apt-get install docker-buildx) or use --builder podman, or list one platform.'},
+  )
+}
+
+/** The registry's answer for each image; a registry that cannot be asked is exit 4 before anything is built. */
+async function registryState(images: string[], doFetch: typeof fetch | undefined): Promise<Map<string, ImageCheck>> {
+  const results = await checkImages(images, {fetch: doFetch})
+  const unknown = results.filter((r) => r.state === 'unknown')
+  if (unknown.length) {
+    throw new UnreachableError(`cannot ask the registry about ${unknown.map((u) => `${u.image} (${u.detail})`).join('; ')}; nothing was built or pushed`, {
+      hint: 'Check the registry in skycap.yaml (or the environment), that it runs, and docker login.',
+      details: {images: unknown},
+    })
+  }
+  return new Map(results.map((r) => [r.image, r]))
+}
+
+/**
+ * Runs `step` for every build, `jobs` at a time. Every started step finishes; no new one starts after a failure.
+ * Failures are one BuildFailedError carrying each failed service's last lines.
+ */
+async function inParallel(builds: ImageBuild[], jobs: number, step: (b: ImageBuild) => Promise<void>, signal: AbortSignal | undefined, what: 'build' | 'push'): Promise<void> {
+  const failed: Array<{build: ImageBuild; error: unknown}> = []
+  let next = 0
+  const worker = async (): Promise<void> => {
+    while (next < builds.length && !failed.length && !signal?.aborted) {
+      const b = builds[next++] as ImageBuild
+      try {
+        await step(b)
+      } catch (error) {
+        failed.push({build: b, error})
+      }
+    }
+  }
+  await Promise.all(Array.from({length: Math.min(jobs, builds.length)}, worker))
+  if (signal?.aborted) throw new InterruptedError(`interrupted during the ${what}; ${what === 'build' ? 'nothing was pushed' : 'some images may have been pushed'}`)
+  if (!failed.length) return
+  const stepFailures = failed.map(({build, error}) => {
+    if (!(error instanceof StepFailed)) throw error
+    return {service: build.service, image: build.image, step: error.step, exitCode: error.exitCode, lastLines: error.lastLines}
+  })
+  const text = stepFailures.map((f) => `${f.service}: ${f.step} exited ${f.exitCode}; its last lines:\n${f.lastLines.map((l) => `  ${f.service} | ${l}`).join('\n')}`).join('\n')
+  const unpushed = what === 'build' ? 'nothing was pushed' : 'the images listed were not pushed'
+  throw new BuildFailedError(`${what} of ${stepFailures.map((f) => f.service).join(', ')} failed; ${unpushed}\n${text}`, {
+    hint: what === 'build' ? 'Fix the build (run it locally with the same command), commit, and build again.' : 'Check registry access (docker login) and build again.',
+    details: {failures: stepFailures},
+  })
+}

@@ -1,0 +1,124 @@
+import {NoBuilderError} from '../errors.js'
+import type {ProcessRunner, RunOptions} from './process.js'
+
+/** The builder tools skycap drives (`--builder`); services with `build.command` use their own. */
+export const BUILDER_NAMES = ['buildx', 'docker', 'podman'] as const
+export type BuilderName = (typeof BUILDER_NAMES)[number]
+
+/** One image to build, with every path absolute and every template rendered. */
+export interface ImageBuild {
+  service: string
+  /** The full reference to tag and push: `<registry>/<image>:<tag>`. */
+  image: string
+  tag: string
+  context: string
+  dockerfile?: string
+  target?: string
+  args: Array<[string, string]>
+  platforms: string[]
+  command?: string[]
+}
+
+/** What a step needs to run a process and show its output. */
+export interface StepIO {
+  run: ProcessRunner
+  onLine: (line: string) => void
+  signal?: AbortSignal
+}
+
+/** A tool that builds images. */
+export interface Builder {
+  readonly name: BuilderName | 'command'
+  /** Whether one build can make an image for several platforms. */
+  readonly multiPlatform: boolean
+  build(b: ImageBuild, io: StepIO): Promise<void>
+  /** Pushes what build made; absent when build pushes itself (buildx --push, a custom command). */
+  push?(b: ImageBuild, io: StepIO): Promise<void>
+}
+
+/** A builder's process exited non-zero. */
+export class StepFailed extends Error {
+  constructor(
+    readonly step: string,
+    readonly exitCode: number,
+    readonly lastLines: string[],
+  ) {
+    super(`${step} exited ${exitCode}`)
+  }
+}
+
+/** Runs one step of a build; throws StepFailed when it exits non-zero. */
+export async function runStep(io: StepIO, program: string, args: string[], options: Omit<RunOptions, 'onLine' | 'signal'> = {}): Promise<void> {
+  const r = await io.run(program, args, {...options, onLine: io.onLine, signal: io.signal})
+  if (r.exitCode !== 0) throw new StepFailed(stepName(program, args), r.exitCode, r.lastLines)
+}
+
+/** `docker build`, `docker buildx build`, `podman manifest push`: the program and its leading subcommand words. */
+function stepName(program: string, args: string[]): string {
+  const words = [program]
+  for (const a of args.slice(0, 2)) {
+    if (!/^[a-z]+$/.test(a)) break
+    words.push(a)
+  }
+  return words.join(' ')
+}
+
+/** The flags docker build, docker buildx build and podman build share, in a fixed order. */
+export function buildFlags(b: ImageBuild, options: {platforms: boolean}): string[] {
+  const flags: string[] = []
+  if (b.dockerfile) flags.push('--file', b.dockerfile)
+  if (b.target) flags.push('--target', b.target)
+  for (const [name, value] of b.args) flags.push('--build-arg', `${name}=${value}`)
+  if (options.platforms && b.platforms.length) flags.push('--platform', b.platforms.join(','))
+  return flags
+}
+
+/** What choosing a builder found out about one candidate. */
+interface Probe {
+  name: string
+  ok: boolean
+  why: string
+}
+
+async function probe(run: ProcessRunner, name: string, program: string, args: string[]): Promise<Probe> {
+  const r = await run(program, args)
+  const why = r.missing ? `${program} is not installed` : (r.lastLines.filter((l) => l.trim()).slice(-1)[0] ?? `exit ${r.exitCode}`)
+  return {name, ok: r.exitCode === 0, why: `${stepName(program, args)}: ${why}`}
+}
+
+/**
+ * The builder to use: `requested`, or the first that works of docker buildx, docker build + push (a reachable
+ * daemon) and podman. None: a NoBuilderError (exit 2) naming what was looked for and what to install.
+ */
+export async function chooseBuilder(requested: BuilderName | undefined, run: ProcessRunner): Promise<Builder> {
+  const {buildxBuilder} = await import('./buildx.js')
+  const {dockerBuilder} = await import('./docker.js')
+  const {podmanBuilder} = await import('./podman.js')
+  const daemon = () => probe(run, 'docker build + push', 'docker', ['version', '--format', '{{.Server.Version}}'])
+  const buildx = () => probe(run, 'docker buildx', 'docker', ['buildx', 'version'])
+  const podman = () => probe(run, 'podman', 'podman', ['version', '--format', '{{.Client.Version}}'])
+  const found: Probe[] = []
+  const attempt = async (check: () => Promise<Probe>): Promise<boolean> => {
+    const p = await check()
+    found.push(p)
+    return p.ok
+  }
+  if (requested === 'buildx' && (await attempt(buildx))) return buildxBuilder
+  if (requested === 'docker' && (await attempt(daemon))) return dockerBuilder
+  if (requested === 'podman' && (await attempt(podman))) return podmanBuilder
+  if (requested === undefined) {
+    const [d, x] = await Promise.all([daemon(), buildx()])
+    found.push(x, d)
+    if (d.ok && x.ok) return buildxBuilder
+    if (d.ok) return dockerBuilder
+    if (await attempt(podman)) return podmanBuilder
+  }
+  const looked = found.map((p) => `${p.name} (${p.why})`).join('; ')
+  throw new NoBuilderError(`no image builder found${requested ? ` for --builder ${requested}` : ''}: looked for ${looked}`, {
+    hint:
+      requested === 'buildx'
+        ? 'Install the docker buildx plugin (Debian: apt-get install docker-buildx; Docker Desktop has it), or choose --builder docker or podman.'
+        : 'Install Docker and start its daemon (Debian: apt-get install docker.io docker-buildx; or Docker Desktop), or podman (apt-get install podman); or give the service a build.command. DOCKER_HOST names a daemon elsewhere.',
+    details: {requested: requested ?? 'auto', lookedFor: found.map(({name, why}) => ({builder: name, why}))},
+  })
+}

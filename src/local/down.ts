@@ -1,0 +1,74 @@
+import {LOCAL_ENVIRONMENT} from '../config/environment.js'
+import {type KubectlFactory, namespaceExists, openEnvironment} from '../env/connect.js'
+import type {Reporter} from '../ui/output.js'
+import type {ClusterTool} from './cluster-tool.js'
+import {CLUSTER_TOOLS} from './clusters.js'
+import {removeContainer} from './docker.js'
+import {stopForward} from './forwards.js'
+import {readState, removeState, stateFile} from './state.js'
+import type {ToolRunner} from './tool.js'
+import {CREATED_BY, createdByUp} from './up.js'
+
+export interface DownOptions {
+  environment?: string
+  configPath?: string
+  cwd?: string
+  /** Also delete a cluster that up created (never one it found). */
+  cluster?: boolean
+}
+
+export interface DownDeps {
+  kubectl: KubectlFactory
+  tools: ToolRunner
+  reporter: Reporter
+  env?: NodeJS.ProcessEnv
+}
+
+/** What down removed, and what it left because up did not make it. */
+export interface DownReport {
+  app: string
+  environment: string
+  context: string | null
+  stoppedForwards: string[]
+  deletedNamespace: string | null
+  deletedCluster: string | null
+  /** Left alone, with why. */
+  kept: string[]
+}
+
+/** `skycap down [ENV]`: stops up's forwards, deletes the namespace up created, and with `cluster` the cluster it created. */
+export async function down(options: DownOptions, deps: DownDeps): Promise<DownReport> {
+  const {loaded, env} = await openEnvironment({configPath: options.configPath, cwd: options.cwd, environment: options.environment ?? LOCAL_ENVIRONMENT})
+  const file = stateFile(loaded.file, env.name, deps.env)
+  const state = readState(file)
+  const report: DownReport = {app: loaded.config.app, environment: env.name, context: state?.context ?? null, stoppedForwards: [], deletedNamespace: null, deletedCluster: null, kept: []}
+  if (!state) {
+    deps.reporter.info(`skycap up has not run for ${loaded.config.app} ${env.name} here (no ${file}): nothing to take down`)
+    return report
+  }
+  for (const f of state.forwards) if (stopForward(f)) report.stoppedForwards.push(`${f.service} 127.0.0.1:${f.localPort}`)
+  if (report.stoppedForwards.length) deps.reporter.info(`Stopped forwards: ${report.stoppedForwards.join(', ')}`)
+
+  const deleteCluster = options.cluster && state.createdCluster
+  if (deleteCluster) {
+    const created = state.createdCluster!
+    const tool = CLUSTER_TOOLS.find((t) => t.name === created.tool) as ClusterTool
+    deps.reporter.info(`Deleting cluster ${created.name} (${created.tool}), which skycap up created`)
+    await tool.delete(deps.tools, created.name)
+    if (created.registryContainer && created.tool === 'kind') await removeContainer(deps.tools, created.registryContainer)
+    report.deletedCluster = created.context
+  } else {
+    if (options.cluster) report.kept.push(`cluster ${state.context}: skycap up found it, it did not create it`)
+    const kubectl = deps.kubectl({context: state.context, namespace: state.namespace})
+    if (state.createdNamespace && (await namespaceExists(kubectl, state.namespace))) {
+      if (await createdByUp(kubectl, state.namespace)) {
+        deps.reporter.info(`Deleting namespace ${state.namespace} (context ${state.context}), which skycap up created`)
+        await kubectl.run(['delete', 'namespace', state.namespace, '--wait=true', '--timeout=120s'], {namespaced: false})
+        report.deletedNamespace = state.namespace
+      } else report.kept.push(`namespace ${state.namespace}: it does not carry ${CREATED_BY}=up`)
+    } else if (!state.createdNamespace) report.kept.push(`namespace ${state.namespace}: it existed before skycap up (\`skycap status ${env.name}\` shows what runs there)`)
+  }
+  for (const k of report.kept) deps.reporter.info(`Kept ${k}`)
+  removeState(file)
+  return report
+}

@@ -1,0 +1,135 @@
+// The background port-forwards of skycap up: one supervisor process per service, detached so it survives skycap's
+// exit, restarting `kubectl port-forward` whenever it ends (a redeploy replaces the pod it was attached to). This
+// file is also the supervisor's entry point (see the end).
+import {closeSync, existsSync, openSync, readFileSync} from 'node:fs'
+import net from 'node:net'
+import {fileURLToPath, pathToFileURL} from 'node:url'
+
+import {Kubectl} from '../kubectl/kubectl.js'
+import {abortableSleep} from '../sleep.js'
+import type {ForwardState} from './state.js'
+
+/** What one supervisor forwards. */
+export interface ForwardSpec {
+  kubectl: string
+  context: string
+  namespace: string
+  service: string
+  port: number
+  localPort: number
+}
+
+const SELF = fileURLToPath(import.meta.url)
+
+/** Starts a detached supervisor for `spec` writing to `log`; returns its pid. */
+export async function startForward(spec: ForwardSpec, log: string): Promise<number> {
+  const {execa} = await import('execa')
+  // A file descriptor of its own: execa's {file} target is written by this process, and would end with it.
+  const fd = openSync(log, 'a')
+  try {
+    // execa's types take file descriptors as literals only (0, 1, 2, 3 ...); any open descriptor works at run time.
+    const out = fd as 3
+    const child = execa(process.execPath, [SELF, JSON.stringify(spec)], {detached: true, stdio: ['ignore', out, out], cleanup: false, reject: false})
+    child.catch(() => undefined)
+    child.unref()
+    if (child.pid === undefined) throw new Error(`could not start the port-forward of ${spec.service}`)
+    return child.pid
+  } finally {
+    closeSync(fd)
+  }
+}
+
+/** Whether the forward's supervisor still runs (and that pid is still ours, not a reused one). */
+export function forwardAlive(forward: ForwardState): boolean {
+  try {
+    process.kill(forward.pid, 0)
+  } catch {
+    return false
+  }
+  const cmdline = `/proc/${forward.pid}/cmdline`
+  if (!existsSync(cmdline)) return true
+  const text = readFileSync(cmdline, 'utf8')
+  return text.includes(SELF) && text.includes(`"service":"${forward.service}"`) && text.includes(`"localPort":${forward.localPort}`)
+}
+
+/** Stops a forward's supervisor (which stops its kubectl); false when it was not running. */
+export function stopForward(forward: ForwardState): boolean {
+  if (!forwardAlive(forward)) return false
+  process.kill(forward.pid, 'SIGTERM')
+  return true
+}
+
+/** Tells a running forward to reconnect now (to the pods of a new release) instead of on its next failure. */
+export function reconnectForward(forward: ForwardState): void {
+  if (forwardAlive(forward)) process.kill(forward.pid, 'SIGHUP')
+}
+
+/** Whether something accepts connections on 127.0.0.1:`port`. */
+export function listening(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect({host: '127.0.0.1', port})
+    socket.once('connect', () => (socket.destroy(), resolve(true)))
+    socket.once('error', () => resolve(false))
+  })
+}
+
+/** Waits until the forward listens; false after `timeoutMs`. */
+export async function waitListening(port: number, timeoutMs: number, signal?: AbortSignal): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs
+  while (Date.now() < deadline && !signal?.aborted) {
+    if (await listening(port)) return true
+    await abortableSleep(200, signal)
+  }
+  return false
+}
+
+/** Whether 127.0.0.1:`port` can be bound now. */
+export function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = net.createServer()
+    server.once('error', () => resolve(false))
+    server.listen({host: '127.0.0.1', port, exclusive: true}, () => server.close(() => resolve(true)))
+  })
+}
+
+/**
+ * A stable local port for a service: the one it had before, else the Service's own port (8000 + port below 1024),
+ * moving up past ports that are taken.
+ */
+export async function choosePort(servicePort: number, taken: Set<number>, isFree: (port: number) => Promise<boolean> = portFree): Promise<number> {
+  let port = servicePort < 1024 ? 8000 + servicePort : servicePort
+  while (taken.has(port) || !(await isFree(port))) port = port >= 65535 ? 1024 : port + 1
+  return port
+}
+
+/** The supervisor: runs kubectl port-forward until SIGTERM, at once again on SIGHUP, after a second when it ends. */
+async function supervise(spec: ForwardSpec): Promise<void> {
+  const kubectl = new Kubectl({binary: spec.kubectl, context: spec.context, namespace: spec.namespace, requestTimeout: '0'})
+  let stopping = false
+  let current: ReturnType<Kubectl['spawn']> | undefined
+  let reconnect = false
+  const stop = () => ((stopping = true), current?.kill())
+  process.on('SIGTERM', stop)
+  process.on('SIGINT', stop)
+  process.on('SIGHUP', () => ((reconnect = true), current?.kill()))
+  const say = (line: string) => process.stdout.write(`${new Date().toISOString()} ${line}\n`)
+  while (!stopping) {
+    current = kubectl.spawn(['port-forward', `service/${spec.service}`, `${spec.localPort}:${spec.port}`, '--address', '127.0.0.1'])
+    current.stdout.pipe(process.stdout, {end: false})
+    const r = await current.done
+    if (r.stderr.trim()) process.stdout.write(r.stderr.endsWith('\n') ? r.stderr : `${r.stderr}\n`)
+    if (stopping) break
+    say(reconnect ? 'reconnecting (new release)' : `kubectl port-forward ended (exit ${r.exitCode}); restarting`)
+    if (!reconnect) await abortableSleep(1000)
+    reconnect = false
+  }
+  say('stopped')
+}
+
+if (process.argv[1] && pathToFileURL(process.argv[1]).href === import.meta.url) {
+  // The process ends by itself once the supervisor returns (nothing else keeps it alive).
+  supervise(JSON.parse(process.argv[2] ?? '{}') as ForwardSpec).catch((error: unknown) => {
+    process.stderr.write(`${String(error)}\n`)
+    process.exitCode = 1
+  })
+}

@@ -1,0 +1,73 @@
+import {KubectlError} from '../errors.js'
+import type {Kubectl} from '../kubectl/kubectl.js'
+
+/**
+ * The standard way a local cluster advertises its registry (KEP-1755): a ConfigMap `local-registry-hosting` in
+ * `kube-public` whose `localRegistryHosting.v1` key holds YAML with `host` (where to push from this machine),
+ * `hostFromContainerRuntime`, `hostFromClusterNetwork` and `help`. kind's recipe, k3d, ctlptl, minikube and Tilt
+ * all write or read it.
+ */
+export const HOSTING = {namespace: 'kube-public', name: 'local-registry-hosting', key: 'localRegistryHosting.v1'} as const
+
+/** What the ConfigMap says. */
+export interface LocalRegistryHosting {
+  /** host[:port] to push to from this machine. */
+  host: string
+  /** host[:port] the container runtime pulls from, when it differs from `host`. */
+  hostFromContainerRuntime?: string
+  hostFromClusterNetwork?: string
+  help?: string
+}
+
+/** The registry the cluster advertises, or undefined when it advertises none (or the entry has no host). */
+export async function readRegistryHosting(kubectl: Kubectl): Promise<LocalRegistryHosting | undefined> {
+  let data: Record<string, string> | undefined
+  try {
+    const cm = await kubectl.json<{data?: Record<string, string>}>(['get', 'configmap', HOSTING.name, '--namespace', HOSTING.namespace], {namespaced: false})
+    data = cm.data
+  } catch (error) {
+    if (error instanceof KubectlError && (error.kind === 'not_found' || error.kind === 'forbidden')) return undefined
+    throw error
+  }
+  return parseRegistryHosting(data?.[HOSTING.key])
+}
+
+/** Parses the `localRegistryHosting.v1` value; undefined when it is missing or names no host. */
+export async function parseRegistryHosting(text: string | undefined): Promise<LocalRegistryHosting | undefined> {
+  if (!text) return undefined
+  const {parse} = await import('yaml')
+  let value: unknown
+  try {
+    value = parse(text)
+  } catch {
+    return undefined
+  }
+  if (typeof value !== 'object' || value === null) return undefined
+  const v = value as Record<string, unknown>
+  if (typeof v.host !== 'string' || v.host === '') return undefined
+  const out: LocalRegistryHosting = {host: v.host}
+  for (const key of ['hostFromContainerRuntime', 'hostFromClusterNetwork', 'help'] as const) if (typeof v[key] === 'string') out[key] = v[key] as string
+  return out
+}
+
+/** The ConfigMap that advertises `hosting`, as `kubectl apply -f -` takes it. */
+export function registryHostingConfigMap(hosting: LocalRegistryHosting): object {
+  const lines = Object.entries(hosting).map(([k, v]) => `${k}: "${v}"`)
+  return {
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: {name: HOSTING.name, namespace: HOSTING.namespace},
+    data: {[HOSTING.key]: `${lines.join('\n')}\n`},
+  }
+}
+
+/** Advertises the registry up wired to a cluster it created (server-side apply, like every skycap write). */
+export async function writeRegistryHosting(kubectl: Kubectl, hosting: LocalRegistryHosting): Promise<void> {
+  await kubectl.run(['apply', '--server-side', '--field-manager=skycap', '-f', '-'], {namespaced: false, input: JSON.stringify(registryHostingConfigMap(hosting))})
+}
+
+/** The registry host that a full image reference points at when the runtime pulls under another name. */
+export function pullReference(image: string, hosting: LocalRegistryHosting): string {
+  const from = hosting.hostFromContainerRuntime
+  return from && image.startsWith(`${hosting.host}/`) ? `${from}/${image.slice(hosting.host.length + 1)}` : image
+}

@@ -1,0 +1,72 @@
+import {createHash} from 'node:crypto'
+import {mkdirSync, readFileSync, renameSync, rmSync, writeFileSync} from 'node:fs'
+import {homedir} from 'node:os'
+import {join} from 'node:path'
+
+import type {CreatedCluster} from './cluster-tool.js'
+
+/** One background port-forward of skycap up. */
+export interface ForwardState {
+  service: string
+  /** The Service's port. */
+  port: number
+  /** The port on 127.0.0.1. */
+  localPort: number
+  /** The forward's supervisor process (survives skycap's exit). */
+  pid: number
+  /** Its output (kubectl port-forward's lines). */
+  log: string
+}
+
+/**
+ * What skycap up made, so that down removes exactly that and the next up reuses it. Kept in
+ * `$XDG_CACHE_HOME/skycap/up/` (default `~/.cache/skycap/up/`), one file per skycap.yaml and environment.
+ */
+export interface UpState {
+  version: 1
+  app: string
+  environment: string
+  configFile: string
+  context: string
+  namespace: string
+  /** The namespace did not exist before up: down deletes it. */
+  createdNamespace: boolean
+  /** A cluster up created: down --cluster deletes it. */
+  createdCluster?: CreatedCluster
+  forwards: ForwardState[]
+  /** Set by writeState. */
+  updatedAt?: string
+}
+
+/** The folder of up's state files. */
+export function stateDir(env: NodeJS.ProcessEnv = process.env): string {
+  return join(env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'skycap', 'up')
+}
+
+/** The state file of `environment` of the app whose skycap.yaml is `configFile` (an absolute path). */
+export function stateFile(configFile: string, environment: string, env: NodeJS.ProcessEnv = process.env): string {
+  const key = createHash('sha256').update(`${configFile}\0${environment}`).digest('hex').slice(0, 16)
+  return join(stateDir(env), `${environment}-${key}.json`)
+}
+
+/** The saved state, or undefined when there is none (or it cannot be read: then up starts afresh). */
+export function readState(file: string): UpState | undefined {
+  try {
+    const state = JSON.parse(readFileSync(file, 'utf8')) as UpState
+    return state.version === 1 ? state : undefined
+  } catch {
+    return undefined
+  }
+}
+
+/** Saves the state atomically (a rename), so a crash never leaves half a file. */
+export function writeState(file: string, state: UpState): void {
+  mkdirSync(join(file, '..'), {recursive: true})
+  const tmp = `${file}.${process.pid}.tmp`
+  writeFileSync(tmp, `${JSON.stringify({...state, updatedAt: new Date().toISOString()}, null, 2)}\n`)
+  renameSync(tmp, file)
+}
+
+export function removeState(file: string): void {
+  rmSync(file, {force: true})
+}

@@ -1,0 +1,327 @@
+import {join} from 'node:path'
+
+import {LOCAL_ENVIRONMENT} from '../config/environment.js'
+import type {Environment, LoadedConfig} from '../config/types.js'
+import {deploy, type DeployReport} from '../deploy/deploy.js'
+import {type KubectlFactory, namespaceExists, openEnvironment} from '../env/connect.js'
+import {UserError} from '../errors.js'
+import type {Kubectl} from '../kubectl/kubectl.js'
+import {streamLogs} from '../logs/stream.js'
+import type {Reporter} from '../ui/output.js'
+import {runPhase} from '../ui/phases.js'
+import {chooseCluster, type ClusterChoice, imageDelivery, type ImageDelivery} from './clusters.js'
+import {choosePort, forwardAlive, reconnectForward, startForward, stopForward, waitListening} from './forwards.js'
+import type {ImagePhase} from './images.js'
+import {pullReference} from './registry.js'
+import {type ForwardState, readState, stateFile, type UpState, writeState} from './state.js'
+import type {ToolRunner} from './tool.js'
+import {watchInputs} from './watch.js'
+
+/** The annotation up puts on a namespace it created: down deletes only a namespace that carries it. */
+export const CREATED_BY = 'skycap.dev/created-by'
+
+export interface UpOptions {
+  /** Default `local` (derived when skycap.yaml has none). */
+  environment?: string
+  configPath?: string
+  cwd?: string
+  /** kind, k3d, minikube, ctlptl or a kube context. */
+  cluster?: string
+  /** Return once the app is up; forwards stay in the background. */
+  detach?: boolean
+  watch?: boolean
+  /** `SERVICE=PORT` local ports. */
+  ports?: string[]
+  timeout?: string
+}
+
+export interface UpDeps {
+  kubectl: KubectlFactory
+  tools: ToolRunner
+  images: ImagePhase
+  reporter: Reporter
+  /** Where merged logs go (without --detach). */
+  out: NodeJS.WritableStream
+  colour: boolean
+  confirm?: (summary: string) => Promise<boolean>
+  signal?: AbortSignal
+  /** The process environment (for the state folder); default process.env. */
+  env?: NodeJS.ProcessEnv
+}
+
+/** One phase of up, as printed and in --json. */
+export interface Phase {
+  phase: 'cluster' | 'registry' | 'images' | 'deploy' | 'forwards'
+  ms: number
+  detail: string
+}
+
+export interface ServiceUrl {
+  service: string
+  url: string
+  port: number
+  localPort: number
+  /** A forward of an earlier up, kept. */
+  reused: boolean
+}
+
+/** What up did, for the summary and --json. */
+export interface UpReport {
+  app: string
+  environment: string
+  /** Not declared in skycap.yaml: derived (docs/local.md). */
+  derived: boolean
+  context: string
+  namespace: string
+  cluster: {source: ClusterChoice['source']; why: string; created?: {tool: string; name: string}}
+  images: {delivery: ImageDelivery['mode']; registry: string | null; built: Record<string, string>}
+  release: number | null
+  urls: ServiceUrl[]
+  phases: Phase[]
+  stateFile: string
+  detached: boolean
+}
+
+/** `skycap up [ENV]`: a cluster, a registry, the work tree's images, a deploy, port-forwards; then logs or watch. */
+export async function up(options: UpOptions, deps: UpDeps): Promise<UpReport> {
+  const {reporter} = deps
+  const {loaded, env} = await openEnvironment({configPath: options.configPath, cwd: options.cwd, environment: options.environment ?? LOCAL_ENVIRONMENT})
+  const wantedPorts = parsePorts(options.ports ?? [], env)
+  const file = stateFile(loaded.file, env.name, deps.env)
+  const previous = readState(file)
+  const phases: Phase[] = []
+  const phase = async <T>(name: Phase['phase'], run: () => Promise<T>, detail: (value: T) => string): Promise<T> => {
+    // A spinner only where nothing else writes meanwhile: cluster creation, builds and deploy print their own lines.
+    const r = await runPhase(reporter, name, run, detail, {spinner: name === 'registry' || name === 'forwards'})
+    phases.push({phase: name, ms: r.ms, detail: detail(r.value)})
+    return r.value
+  }
+
+  const choice = await phase(
+    'cluster',
+    () => chooseCluster({env, cluster: options.cluster, kubectl: deps.kubectl, tools: deps.tools, info: (l) => reporter.info(l)}),
+    (c) => `${c.context}: ${c.why}`,
+  )
+  const kubectl = deps.kubectl({context: choice.context, namespace: env.namespace})
+  // A cluster up created before stays recorded (down --cluster deletes it) as long as up keeps using it.
+  const createdCluster = choice.created ?? (previous?.createdCluster?.context === choice.context ? previous.createdCluster : undefined)
+  if (previous && previous.context !== choice.context) {
+    for (const f of previous.forwards) stopForward(f)
+    reporter.warn(`the last skycap up of ${env.name} used context ${previous.context}; its forwards were stopped, and \`skycap down\` now acts on ${choice.context}`)
+  }
+  // Recorded before anything else can fail: a cluster up created is down --cluster's to delete.
+  const state: UpState = {
+    version: 1,
+    app: loaded.config.app,
+    environment: env.name,
+    configFile: loaded.file,
+    context: choice.context,
+    namespace: env.namespace,
+    createdNamespace: previous?.context === choice.context && previous.namespace === env.namespace ? previous.createdNamespace : false,
+    ...(createdCluster ? {createdCluster} : {}),
+    forwards: previous?.context === choice.context ? previous.forwards.filter(forwardAlive) : [],
+  }
+  writeState(file, state)
+
+  const delivery = await phase(
+    'registry',
+    () => imageDelivery(choice, deps.kubectl, deps.tools),
+    (d) => describeDelivery(d, env),
+  )
+
+  let built: Record<string, string> = {}
+  let release: number | null = null
+  const cycle = async (services: string[]) => {
+    built = {...built, ...(await deliverImages(loaded, env, services, delivery, deps))}
+    release = (await deployPhase(loaded, env, choice, kubectl, state, built, options, deps)).release
+    writeState(file, state)
+  }
+  await phase(
+    'images',
+    async () => (built = await deliverImages(loaded, env, deps.images.buildable(loaded, env), delivery, deps)),
+    (b) =>
+      Object.keys(b).length
+        ? `built ${Object.entries(b)
+            .map(([s, i]) => `${s} ${i}`)
+            .join(', ')}`
+        : 'no service has build: (images as skycap.yaml names them)',
+  )
+  const deployed = await phase(
+    'deploy',
+    () => deployPhase(loaded, env, choice, kubectl, state, built, options, deps),
+    (r) => `release ${r.release} of ${r.app} ${r.environment} in namespace ${r.namespace}`,
+  )
+  release = deployed.release
+  writeState(file, state)
+  const urls = await phase(
+    'forwards',
+    () => forward(env, choice.context, state, wantedPorts, join(file, '..'), deps),
+    (u) => (u.length ? u.map((x) => `${x.service} ${x.url}${x.reused ? ' (kept)' : ''}`).join(', ') : 'no service has a port'),
+  )
+  writeState(file, state)
+  for (const u of urls) reporter.info(`${u.service}: ${u.url}`)
+
+  const report = (): UpReport => ({
+    app: loaded.config.app,
+    environment: env.name,
+    derived: env.derived ?? false,
+    context: choice.context,
+    namespace: env.namespace,
+    cluster: {source: choice.source, why: choice.why, ...(createdCluster ? {created: {tool: createdCluster.tool, name: createdCluster.name}} : {})},
+    images: {delivery: delivery.mode, registry: delivery.mode === 'registry' ? delivery.hosting.host : null, built},
+    release,
+    urls,
+    phases,
+    stateFile: file,
+    detached: options.detach ?? false,
+  })
+  if (options.detach) {
+    reporter.info(`${loaded.config.app} ${env.name} is up; the forwards run in the background until \`skycap down${env.name === LOCAL_ENVIRONMENT ? '' : ` ${env.name}`}\``)
+    return report()
+  }
+
+  // Attached: merged logs (and --watch) until Ctrl-C, which stops the forwards and leaves the app running.
+  reporter.info(`Logs of every service follow; Ctrl-C stops the forwards and leaves ${env.name} running`)
+  try {
+    const logs = streamLogs(
+      {services: [], all: true, environment: env.name, configPath: loaded.file, follow: true, tail: 10, context: choice.context},
+      {kubectl: deps.kubectl, reporter, out: deps.out, colour: deps.colour, signal: deps.signal},
+    )
+    const watching = options.watch
+      ? watchInputs(loaded, env, deps.images, {
+          reporter,
+          signal: deps.signal,
+          onChange: async (change) => {
+            reporter.info(
+              `change: ${change.files.slice(0, 3).join(', ')}${change.files.length > 3 ? ` and ${change.files.length - 3} more` : ''} → ${change.rebuild.length ? `rebuild ${change.rebuild.join(', ')} and ` : ''}redeploy`,
+            )
+            const started = Date.now()
+            try {
+              await cycle(change.rebuild)
+              for (const f of state.forwards) reconnectForward(f)
+              reporter.info(`✔ redeployed release ${release} (${((Date.now() - started) / 1000).toFixed(1)}s)`)
+            } catch (error) {
+              reporter.warn(`redeploy failed: ${(error as Error).message}`)
+            }
+          },
+        })
+      : Promise.resolve()
+    await Promise.all([logs, watching])
+  } finally {
+    for (const f of state.forwards) stopForward(f)
+    state.forwards = []
+    writeState(file, state)
+    reporter.info(`Forwards stopped; ${loaded.config.app} ${env.name} keeps running (\`skycap down\` removes it)`)
+  }
+  return report()
+}
+
+function describeDelivery(d: ImageDelivery, env: Environment): string {
+  if (d.mode === 'registry') return `local registry ${d.hosting.host}`
+  if (d.mode === 'load') return `no registry: images are loaded with ${d.tool.name} into cluster ${d.cluster}`
+  if (d.mode === 'shared') return "the cluster's nodes share this machine's docker images"
+  return `the cluster advertises no local registry: images go to ${env.name}'s registry`
+}
+
+/** Builds `services` and brings the images to the cluster; returns the reference the cluster pulls, by service. */
+async function deliverImages(loaded: LoadedConfig, env: Environment, services: string[], delivery: ImageDelivery, deps: UpDeps): Promise<Record<string, string>> {
+  if (services.length === 0) return {}
+  const registry = delivery.mode === 'registry' ? delivery.hosting.host : undefined
+  const push = delivery.mode === 'registry' || delivery.mode === 'configured'
+  const images = await deps.images.build({loaded, env, services, registry, push, reporter: deps.reporter, signal: deps.signal})
+  if (delivery.mode === 'load') await delivery.tool.loadImages(deps.tools, delivery.cluster, Object.values(images))
+  if (delivery.mode !== 'registry') return images
+  return Object.fromEntries(Object.entries(images).map(([s, i]) => [s, pullReference(i, delivery.hosting)]))
+}
+
+/** The normal deploy path, pointed at the chosen context, with the built images; marks a namespace it created. */
+async function deployPhase(
+  loaded: LoadedConfig,
+  env: Environment,
+  choice: ClusterChoice,
+  kubectl: Kubectl,
+  state: UpState,
+  images: Record<string, string>,
+  options: UpOptions,
+  deps: UpDeps,
+): Promise<DeployReport> {
+  const existed = await namespaceExists(kubectl, env.namespace)
+  const report = await deploy(
+    {
+      target: env.name,
+      configPath: loaded.file,
+      context: choice.context,
+      images,
+      // Images built a moment ago exist; the others are checked as on any deploy.
+      skipImageCheck: Object.keys(env.services).every((s) => s in images),
+      timeout: options.timeout,
+      reason: `skycap up ${env.name}`,
+    },
+    {kubectl: deps.kubectl, reporter: deps.reporter, confirm: deps.confirm, signal: deps.signal},
+  )
+  if (!existed) {
+    await kubectl.run(['annotate', 'namespace', env.namespace, `${CREATED_BY}=up`, '--overwrite'], {namespaced: false})
+    state.createdNamespace = true
+  } else if (!state.createdNamespace) {
+    // The state file is gone (a cleared cache) but the namespace says up made it.
+    state.createdNamespace = await createdByUp(kubectl, env.namespace)
+  }
+  return report
+}
+
+/** Whether the namespace carries up's annotation (up created it). */
+export async function createdByUp(kubectl: Kubectl, namespace: string): Promise<boolean> {
+  const ns = await kubectl.json<{metadata: {annotations?: Record<string, string>}}>(['get', 'namespace', namespace], {namespaced: false})
+  return ns.metadata.annotations?.[CREATED_BY] === 'up'
+}
+
+/** Starts (or keeps) a forward per service with a port; returns the URLs. */
+async function forward(env: Environment, context: string, state: UpState, wanted: Map<string, number>, dir: string, deps: UpDeps): Promise<ServiceUrl[]> {
+  const urls: ServiceUrl[] = []
+  const kept: ForwardState[] = []
+  const taken = new Set<number>()
+  for (const [service, svc] of Object.entries(env.services)) {
+    const port = svc.port ?? svc.ports?.find((p) => (p.protocol ?? 'TCP') === 'TCP')?.port
+    if (port === undefined) continue
+    const old = state.forwards.find((f) => f.service === service && f.port === port && (!wanted.has(service) || wanted.get(service) === f.localPort))
+    if (old && forwardAlive(old)) {
+      // Reattach to the new release's pods now rather than when the old pod goes.
+      reconnectForward(old)
+      kept.push(old)
+      taken.add(old.localPort)
+      urls.push({service, url: `http://127.0.0.1:${old.localPort}`, port, localPort: old.localPort, reused: true})
+      continue
+    }
+    if (old) stopForward(old)
+    const localPort = wanted.get(service) ?? (await choosePort(port, taken))
+    taken.add(localPort)
+    const log = join(dir, `${state.app}-${env.name}-${service}.forward.log`)
+    const pid = await startForward({kubectl: process.env.SKYCAP_KUBECTL ?? 'kubectl', context, namespace: env.namespace, service, port, localPort}, log)
+    kept.push({service, port, localPort, pid, log})
+    urls.push({service, url: `http://127.0.0.1:${localPort}`, port, localPort, reused: false})
+  }
+  for (const f of state.forwards) if (!kept.includes(f)) stopForward(f)
+  state.forwards = kept
+  // Each forward listens once kubectl has reached a pod.
+  await Promise.all(
+    kept.map(async (f) => {
+      if (!(await waitListening(f.localPort, 30_000, deps.signal))) deps.reporter.warn(`the forward of ${f.service} does not listen on 127.0.0.1:${f.localPort} yet; its output is in ${f.log}`)
+    }),
+  )
+  return urls
+}
+
+/** `--port web=8081` flags, checked against the environment's services. */
+export function parsePorts(flags: string[], env: Environment): Map<string, number> {
+  const out = new Map<string, number>()
+  for (const flag of flags) {
+    const m = /^([^=]+)=(\d+)$/.exec(flag)
+    const port = Number(m?.[2])
+    if (!m || !Number.isInteger(port) || port < 1 || port > 65535)
+      throw new UserError(`--port "${flag}" is not SERVICE=PORT (a port from 1 to 65535); nothing was changed`, {hint: 'Example: --port web=8081'})
+    const service = m[1] as string
+    if (!env.services[service]) throw new UserError(`--port names unknown service "${service}"; nothing was changed`, {hint: `Services: ${Object.keys(env.services).join(', ')}.`})
+    out.set(service, port)
+  }
+  return out
+}

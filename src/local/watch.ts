@@ -1,0 +1,89 @@
+import {watch} from 'node:fs'
+import {isAbsolute, join, relative, resolve, sep} from 'node:path'
+
+import type {Environment, LoadedConfig} from '../config/types.js'
+import type {Reporter} from '../ui/output.js'
+import type {ImagePhase} from './images.js'
+
+/** What a batch of file changes asks for. */
+export interface Change {
+  /** The changed files, relative to skycap.yaml's folder. */
+  files: string[]
+  /** Services whose build reads a changed file. */
+  rebuild: string[]
+}
+
+/** The files and folders whose changes matter, and which services' builds read each. */
+export interface WatchedInputs {
+  /** skycap.yaml: a change rebuilds every service (build args, contexts) and redeploys. */
+  config: string
+  /** skycap.yaml, templates and config folders: a change redeploys. */
+  deploy: string[]
+  /** Build inputs per service: a change rebuilds that service, then redeploys. */
+  builds: Record<string, string[]>
+}
+
+/** What `up --watch` watches for env (absolute paths). */
+export function watchedInputs(loaded: LoadedConfig, env: Environment, images: ImagePhase): WatchedInputs {
+  const at = (p: string) => resolve(loaded.dir, p)
+  const deployInputs = [loaded.file, at(loaded.config.templates ?? 'deploy')]
+  if (env.config) deployInputs.push(at(env.config))
+  for (const svc of Object.values(env.services)) if (svc.config) deployInputs.push(at(svc.config))
+  const builds: Record<string, string[]> = {}
+  for (const service of images.buildable(loaded, env)) builds[service] = images.inputs(loaded, env, service)
+  return {config: loaded.file, deploy: deployInputs, builds}
+}
+
+const inside = (file: string, path: string) => {
+  const r = relative(path, file)
+  return r === '' || (!r.startsWith('..') && !isAbsolute(r))
+}
+
+/** Classifies changed files (absolute); undefined when none of them matters. */
+export function classifyChange(files: string[], inputs: WatchedInputs, dir: string): Change | undefined {
+  const relevant = files.filter((f) => !f.split(sep).includes('.git') && (inputs.deploy.some((p) => inside(f, p)) || Object.values(inputs.builds).some((ps) => ps.some((p) => inside(f, p)))))
+  if (relevant.length === 0) return undefined
+  const rebuild = Object.entries(inputs.builds)
+    .filter(([, paths]) => relevant.includes(inputs.config) || relevant.some((f) => paths.some((p) => inside(f, p))))
+    .map(([s]) => s)
+    .sort()
+  return {files: relevant.map((f) => relative(dir, f)).sort(), rebuild}
+}
+
+/**
+ * Watches the repository until `signal` aborts; after a quiet 300 ms following changes that matter, calls
+ * `onChange` (never two at once: changes during a redeploy make the next one).
+ */
+export async function watchInputs(
+  loaded: LoadedConfig,
+  env: Environment,
+  images: ImagePhase,
+  options: {reporter: Reporter; signal?: AbortSignal; onChange: (change: Change) => Promise<void>; quietMs?: number},
+): Promise<void> {
+  if (options.signal?.aborted) return
+  const inputs = watchedInputs(loaded, env, images)
+  const root = loaded.root
+  const pending = new Set<string>()
+  let timer: NodeJS.Timeout | undefined
+  let running: Promise<void> = Promise.resolve()
+  const flush = () => {
+    const files = [...pending]
+    pending.clear()
+    const change = classifyChange(files, inputs, loaded.dir)
+    if (change) running = running.then(() => options.onChange(change))
+  }
+  const watcher = watch(root, {recursive: true}, (_event, name) => {
+    if (!name) return
+    pending.add(join(root, name.toString()))
+    clearTimeout(timer)
+    timer = setTimeout(flush, options.quietMs ?? 300)
+  })
+  options.reporter.info(`Watching ${relative(process.cwd(), root) || '.'} for changes to skycap.yaml, templates, config folders and build inputs`)
+  await new Promise<void>((done) => {
+    if (options.signal?.aborted) return done()
+    options.signal?.addEventListener('abort', () => done(), {once: true})
+  })
+  clearTimeout(timer)
+  watcher.close()
+  await running
+}

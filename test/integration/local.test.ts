@@ -1,0 +1,201 @@
+// skycap up / down against the test cluster's real node as "the local cluster": the tests point up at its context
+// with --cluster, and advertise the cluster's registry (127.0.0.1) with the standard local-registry-hosting ConfigMap,
+// as ctlptl or kind's recipe would. up builds the fixture's images for real (the real node's dockerd, FROM scratch
+// with the test app's static binary), pushes them there, deploys them on the real node, and every URL it prints is
+// asked for real: the answer comes from the container.
+import {expect} from 'chai'
+import {execa} from 'execa'
+import {copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import net from 'node:net'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+
+import {cliPath, repoRoot, TempRepo} from '../helpers/repo.js'
+import {captureOutput, dockerHost, httpGet, kubectl, realNode, testCluster, waitFor} from './harness.js'
+
+const NAMESPACE = 'localapp-local'
+
+/** Whether something listens on 127.0.0.1:port. */
+function listening(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.connect({host: '127.0.0.1', port})
+    s.once('connect', () => (s.destroy(), resolve(true)))
+    s.once('error', () => resolve(false))
+  })
+}
+
+describe('skycap up / down: the whole app locally, on the real node', function () {
+  this.timeout(600_000)
+  let origin: TempRepo
+  let clone: string
+  let cache: string
+  let bin: string
+  let registryHost: string
+  const env = () => ({NO_COLOR: '1', XDG_CACHE_HOME: cache, DOCKER_HOST: dockerHost()})
+
+  before(async function () {
+    // The test app's static binary, built once as test/cluster/node.sh builds it; the fixture's Dockerfile copies it.
+    bin = mkdtempSync(join(tmpdir(), 'skycap-local-bin-'))
+    await execa('go', ['build', '-trimpath', '-ldflags', '-s -w -X main.version=1', '-o', bin, './server'], {
+      cwd: join(repoRoot, 'test', 'app'),
+      env: {CGO_ENABLED: '0', GOFLAGS: '', GOTOOLCHAIN: process.env.GOTOOLCHAIN ?? 'local'},
+    })
+  })
+  after(() => rmSync(bin, {recursive: true, force: true}))
+
+  const cli = (args: string[]) => execa('node', [cliPath, ...args], {cwd: clone, env: env(), reject: false, timeout: 300_000})
+  const json = async (args: string[]) => {
+    const r = await cli([...args, '--json'])
+    try {
+      return {...r, doc: JSON.parse(r.stdout)}
+    } catch {
+      throw new Error(`not one JSON document (exit ${r.exitCode}):\n${r.stdout}\n${r.stderr}`)
+    }
+  }
+
+  beforeEach(async () => {
+    const {repository} = realNode()
+    const {context} = testCluster()
+    origin = await TempRepo.clusterApp(context, 'unused', 'local-app', {REGISTRY: repository})
+    copyFileSync(join(bin, 'server'), join(origin.dir, 'app', 'server'))
+    await origin.commit('the binary')
+    // A fresh clone, as a developer gets it.
+    clone = mkdtempSync(join(tmpdir(), 'skycap-local-clone-'))
+    await execa('git', ['clone', '-q', origin.dir, clone])
+    cache = mkdtempSync(join(tmpdir(), 'skycap-local-cache-'))
+    // The cluster advertises its registry like a ctlptl- or kind-made one (KEP-1755).
+    registryHost = repository.slice(0, repository.indexOf('/'))
+    const host = registryHost
+    await kubectl(['apply', '-f', '-'], {
+      input: JSON.stringify({apiVersion: 'v1', kind: 'ConfigMap', metadata: {name: 'local-registry-hosting', namespace: 'kube-public'}, data: {'localRegistryHosting.v1': `host: "${host}"\n`}}),
+    })
+    await kubectl(['delete', 'namespace', NAMESPACE, '--ignore-not-found', '--wait=true'])
+  })
+
+  afterEach(async () => {
+    await cli(['down'])
+    await kubectl(['delete', 'namespace', NAMESPACE, '--ignore-not-found', '--wait=false'], {reject: false})
+    await kubectl(['delete', 'configmap', 'local-registry-hosting', '--namespace', 'kube-public', '--ignore-not-found'], {reject: false})
+    origin.remove()
+    rmSync(clone, {recursive: true, force: true})
+    rmSync(cache, {recursive: true, force: true})
+  })
+
+  /** GETs `url` until its body matches `re` (a forward reconnects to a new pod within a second or two). */
+  const answer = (url: string, re: RegExp) =>
+    waitFor(
+      `${url} to answer ${re}`,
+      async () => {
+        const r = await httpGet(url)
+        return r.status === 200 && re.test(r.body) ? r.body : undefined
+      },
+      {timeoutMs: 60_000, intervalMs: 300},
+    )
+
+  it('up --detach from a fresh clone deploys, forwards, answers on every URL; an uncommitted config change then up again changes the answer; down removes what up made and nothing else', async () => {
+    const {context} = testCluster()
+    // Something up must leave alone: a namespace of its own in the same cluster.
+    await kubectl(['create', 'namespace', 'localapp-bystander'], {reject: false})
+    try {
+      const r = await json(['up', '--detach', '--cluster', context])
+      expect(r.exitCode, r.stderr).to.equal(0)
+      const report = r.doc.result
+      expect(report).to.include({app: 'localapp', environment: 'local', derived: true, context, namespace: NAMESPACE, detached: true})
+      expect(report.cluster.source).to.equal('flag')
+      expect(report.images).to.include({delivery: 'registry', registry: registryHost})
+      // Built from the (clean) work tree and pushed to the local registry; the Deployments run exactly those.
+      const sha = await origin.git('rev-parse', 'HEAD')
+      expect(report.images.built).to.deep.equal({web: `${registryHost}/localapp-web:${sha}`, api: `${registryHost}/localapp-api:${sha}`})
+      expect(report.phases.map((p: any) => p.phase)).to.deep.equal(['cluster', 'registry', 'images', 'deploy', 'forwards'])
+      expect(report.urls.map((u: any) => u.service).sort()).to.deep.equal(['api', 'web'])
+      // Derived `local`: one replica per service, whatever skycap.yaml says (api has 2).
+      const deployments = JSON.parse((await kubectl(['get', 'deployments', '-o', 'json'], {namespace: NAMESPACE})).stdout).items
+      expect(Object.fromEntries(deployments.map((d: any) => [d.metadata.name, d.spec.replicas]))).to.deep.equal({api: 1, web: 1})
+      expect(Object.fromEntries(deployments.map((d: any) => [d.metadata.name, d.spec.template.spec.containers[0].image]))).to.deep.equal(report.images.built)
+      const pods = JSON.parse((await kubectl(['get', 'pods', '-o', 'json'], {namespace: NAMESPACE})).stdout).items
+      const urls = Object.fromEntries(report.urls.map((u: any) => [u.service, u.url]))
+      // The real containers answer through the forwards: their version and the pod's host name.
+      const web = await answer(urls.web, /^version=web-v1 greeting=hello /)
+      const api = await answer(urls.api, /^version=api-v1 greeting=from-api /)
+      expect(pods.map((p: any) => p.metadata.name)).to.include(/host=(\S+)/.exec(web)?.[1])
+      expect(pods.map((p: any) => p.metadata.name)).to.include(/host=(\S+)/.exec(api)?.[1])
+      // The forwards outlive the CLI (--detach).
+      for (const u of report.urls) expect(await listening(u.localPort), `${u.service} forward`).to.equal(true)
+
+      // An uncommitted change to a config file, then up again: same URLs, the new answer.
+      writeFileSync(join(clone, 'config/web/app.properties'), 'greeting=changed-locally\n')
+      const again = await json(['up', '--detach', '--cluster', context])
+      expect(again.exitCode, again.stderr).to.equal(0)
+      expect(again.doc.result.urls.map((u: any) => [u.service, u.url, u.reused])).to.have.deep.members(report.urls.map((u: any) => [u.service, u.url, true]))
+      expect(again.doc.result.release).to.equal(report.release + 1)
+      // The work tree is dirty now: its images get a dirty tag, never the commit's.
+      expect(again.doc.result.images.built.web).to.match(new RegExp(`^${registryHost}/localapp-web:${sha.slice(0, 7)}-dirty-[0-9a-f]+$`))
+      await answer(urls.web, /^version=web-v1 greeting=changed-locally /)
+      await answer(urls.api, /^version=api-v1 greeting=from-api /)
+
+      // down: the forwards stop, the namespace up created goes; the bystander namespace and the registry ConfigMap stay.
+      const d = await json(['down'])
+      expect(d.exitCode, d.stderr).to.equal(0)
+      expect(d.doc.result).to.include({deletedNamespace: NAMESPACE, deletedCluster: null})
+      expect(d.doc.result.stoppedForwards).to.have.length(2)
+      await waitFor('the forwards to stop', async () => !(await listening(report.urls[0].localPort)) && !(await listening(report.urls[1].localPort)), {timeoutMs: 10_000})
+      expect((await kubectl(['get', 'namespace', NAMESPACE, '--ignore-not-found', '-o', 'name'])).stdout.trim()).to.equal('')
+      expect((await kubectl(['get', 'namespace', 'localapp-bystander', '-o', 'name'])).stdout.trim()).to.equal('namespace/localapp-bystander')
+      expect((await kubectl(['get', 'configmap', 'local-registry-hosting', '-n', 'kube-public', '-o', 'name'])).stdout.trim()).to.equal('configmap/local-registry-hosting')
+      // The work tree is as the developer left it.
+      expect(readFileSync(join(clone, 'config/web/app.properties'), 'utf8')).to.equal('greeting=changed-locally\n')
+    } finally {
+      await kubectl(['delete', 'namespace', 'localapp-bystander', '--wait=false', '--ignore-not-found'], {reject: false})
+    }
+  })
+
+  it('down keeps a namespace that existed before up (it removes only the forwards)', async () => {
+    const {context} = testCluster()
+    await kubectl(['create', 'namespace', NAMESPACE])
+    const r = await json(['up', '--detach', '--cluster', context])
+    expect(r.exitCode, r.stderr).to.equal(0)
+    const d = await json(['down'])
+    expect(d.exitCode, d.stderr).to.equal(0)
+    expect(d.doc.result.deletedNamespace).to.equal(null)
+    expect(d.doc.result.kept.join('\n')).to.include(`namespace ${NAMESPACE}: it existed before skycap up`)
+    expect((await kubectl(['get', 'namespace', NAMESPACE, '-o', 'name'])).stdout.trim()).to.equal(`namespace/${NAMESPACE}`)
+    for (const u of r.doc.result.urls) expect(await listening(u.localPort)).to.equal(false)
+  })
+
+  it('up --watch redeploys on an uncommitted config change, printing the trigger; Ctrl-C stops the forwards and leaves the app running', async () => {
+    const {context} = testCluster()
+    const proc = execa('node', [cliPath, 'up', '--watch', '--cluster', context], {cwd: clone, env: env(), reject: false})
+    const err = captureOutput(proc.stderr)
+    const out = captureOutput(proc.stdout)
+    try {
+      const text = await err.waitFor(/Watching /, 240_000)
+      const url = /web: (http:\/\/127\.0\.0\.1:\d+)/.exec(text)?.[1] as string
+      expect(url, text).to.be.a('string')
+      await answer(url, /^version=web-v1 greeting=hello /)
+      writeFileSync(join(clone, 'config/web/app.properties'), 'greeting=watched\n')
+      await err.waitFor('change: config/web/app.properties → redeploy', 30_000)
+      await err.waitFor(/redeployed release 2/, 240_000)
+      await answer(url, /^version=web-v1 greeting=watched /)
+      // A build input changes: that rebuilds (both services build from app/), with a dirty tag, then redeploys.
+      writeFileSync(join(clone, 'app/message.txt'), 'changed under --watch\n')
+      await err.waitFor('change: app/message.txt → rebuild api, web and redeploy', 30_000)
+      await err.waitFor(/redeployed release 3/, 240_000)
+      const images = JSON.parse((await kubectl(['get', 'deployments', '-o', 'json'], {namespace: NAMESPACE})).stdout).items.map((d: any) => d.spec.template.spec.containers[0].image)
+      for (const image of images) expect(image).to.match(/-dirty-[0-9a-f]+$/)
+      await answer(url, /^version=web-v1 greeting=watched /)
+      // The merged logs of the real containers arrive on stdout (the app logs each request).
+      await out.waitFor(/GET \//, 30_000)
+      proc.kill('SIGINT')
+      const r = await proc
+      expect(r.exitCode, err.text).to.equal(0)
+      expect(err.text).to.include('Forwards stopped')
+      const port = Number(new URL(url).port)
+      expect(await listening(port)).to.equal(false)
+      // The app keeps running.
+      const deployments = JSON.parse((await kubectl(['get', 'deployments', '-o', 'json'], {namespace: NAMESPACE})).stdout).items
+      expect(deployments.map((d: any) => d.status.readyReplicas)).to.deep.equal([1, 1])
+    } finally {
+      proc.kill('SIGKILL')
+    }
+  })
+})

@@ -1,0 +1,399 @@
+import {existsSync, readFileSync} from 'node:fs'
+import {join} from 'node:path'
+import {expect} from 'chai'
+
+import {buildImages, type BuildOptions, parseBuildTarget} from '../../../src/build/build.js'
+import type {ProcessRunner, RunOptions} from '../../../src/build/process.js'
+import {BuildFailedError, ExitCode, type SkycapError} from '../../../src/errors.js'
+import {TempRepo} from '../../helpers/repo.js'
+
+const REGISTRY = '127.0.0.1:5000'
+
+/** A registry at the process boundary: HEAD of a manifest answers from `images` (reference → digest). */
+function fakeRegistry(images = new Map<string, string>(), options: {down?: boolean} = {}) {
+  const fetch = (async (url: string | URL) => {
+    if (options.down) throw new TypeError('fetch failed')
+    const m = /^http:\/\/([^/]+)\/v2\/(.+)\/manifests\/(.+)$/.exec(String(url))
+    const ref = m ? `${m[1]}/${m[2]}:${m[3]}` : ''
+    const digest = images.get(ref)
+    return new Response(null, {status: digest ? 200 : 404, headers: digest ? {'docker-content-digest': digest} : {}})
+  }) as typeof globalThis.fetch
+  return {images, fetch}
+}
+
+interface Call {
+  argv: string[]
+  options: RunOptions
+}
+
+/**
+ * Builder processes at the boundary: `answer` decides each call's exit code and output; a push (docker push, podman
+ * push, buildx --push) that succeeds puts the image into the registry, as the real tools do.
+ */
+function fakeRunner(
+  registry: Map<string, string>,
+  answer: (argv: string[], options: RunOptions) => {exitCode?: number; lines?: string[]; missing?: boolean; delayMs?: number} | undefined = () => undefined,
+) {
+  const calls: Call[] = []
+  let running = 0
+  let most = 0
+  const run: ProcessRunner = async (program, args, options = {}) => {
+    const argv = [program, ...args]
+    calls.push({argv, options})
+    // Concurrency of the build and push steps (the builder probes run before them, two at once).
+    const step = argv[1] === 'build' || argv[1] === 'push'
+    if (step) running++
+    most = Math.max(most, running)
+    const a = answer(argv, options) ?? {}
+    await new Promise((r) => setTimeout(r, a.delayMs ?? 5))
+    const lines = a.lines ?? [`ran ${argv.slice(0, 3).join(' ')}`]
+    for (const l of lines) options.onLine?.(l)
+    if (step) running--
+    const exitCode = a.missing ? -1 : (a.exitCode ?? 0)
+    if (exitCode === 0) {
+      const pushed = argv[1] === 'push' ? argv[2] : argv[2] === 'build' && argv.includes('--push') ? argv[argv.indexOf('--tag') + 1] : argv[1] === 'manifest' ? argv[4] : undefined
+      if (pushed) registry.set(pushed, `sha256:${String(registry.size).padStart(64, '0')}`)
+    }
+    return {exitCode, missing: a.missing ?? false, lastLines: a.missing ? [`${program}: not found`] : lines.slice(-20)}
+  }
+  return {run, calls, most: () => most}
+}
+
+/** docker with a daemon and without buildx (this machine's case). */
+const dockerOnly = (argv: string[]) => (argv[1] === 'buildx' && argv[2] === 'version' ? {exitCode: 1, lines: ["docker: 'buildx' is not a docker command."]} : undefined)
+
+const SKYCAP_YAML = (services: string, extra = '') => `app: shop
+registry: ${REGISTRY}/team
+defaultEnvironment: staging
+services:
+${services}
+environments:
+  staging: {namespace: shop-staging}
+${extra}`
+
+describe('skycap build (engine)', () => {
+  let repo: TempRepo
+  afterEach(() => repo?.remove())
+
+  async function build(options: BuildOptions, registry = fakeRegistry(), answer?: Parameters<typeof fakeRunner>[1]) {
+    const runner = fakeRunner(registry.images, answer)
+    const output: string[] = []
+    const report = await buildImages({cwd: repo.dir, ...options}, {run: runner.run, fetch: registry.fetch, output: (l) => output.push(l)})
+    return {report, runner, output, registry}
+  }
+
+  async function failure(promise: Promise<unknown>): Promise<SkycapError> {
+    try {
+      await promise
+    } catch (error) {
+      return error as SkycapError
+    }
+    throw new Error('expected an error')
+  }
+
+  it('docker build + push: exact argv, build args rendered, every push after every build, digests reported, a service without build untouched', async () => {
+    repo = await TempRepo.withFiles({
+      'skycap.yaml': SKYCAP_YAML(
+        [
+          '  web:',
+          '    image: web',
+          '    build: {target: prod, args: {REV: "{{ revision.sha }}", IMG: "{{ image }}", N: 3}}',
+          '  worker:',
+          '    image: worker',
+          '    build: {context: worker, dockerfile: Containerfile}',
+          '  redis:',
+          '    image: redis:7.2',
+        ].join('\n'),
+      ),
+      Dockerfile: 'FROM scratch\n',
+      'worker/Containerfile': 'FROM scratch\n',
+    })
+    const sha = await repo.git('rev-parse', 'HEAD')
+    const {report, runner} = await build({}, fakeRegistry(), dockerOnly)
+    const web = `${REGISTRY}/team/web:${sha}`
+    const worker = `${REGISTRY}/team/worker:${sha}`
+    const steps = runner.calls.map((c) => c.argv).filter((a) => a[1] === 'build' || a[1] === 'push')
+    const context = steps.find((a) => a.includes(web) && a[1] === 'build')?.at(-1) as string
+    expect(context).to.match(/skycap-build-/)
+    expect(steps).to.deep.equal([
+      ['docker', 'build', '--tag', web, '--file', join(context, 'Dockerfile'), '--target', 'prod', '--build-arg', `REV=${sha}`, '--build-arg', `IMG=${web}`, '--build-arg', 'N=3', context],
+      ['docker', 'build', '--tag', worker, '--file', join(context, 'worker', 'Containerfile'), join(context, 'worker')],
+      ['docker', 'push', web],
+      ['docker', 'push', worker],
+    ])
+    expect(report).to.include({app: 'shop', environment: 'staging', source: 'revision', tag: sha, builder: 'docker'})
+    expect(report.images.map((i) => [i.service, i.image, i.result])).to.deep.equal([
+      ['web', web, 'built'],
+      ['worker', worker, 'built'],
+    ])
+    expect(report.images.every((i) => /^sha256:/.test(i.digest ?? ''))).to.equal(true)
+    expect(existsSync(context), 'the export is removed afterwards').to.equal(false)
+  })
+
+  it('chooses docker buildx when it is there: one step with --push and every platform', async () => {
+    repo = await TempRepo.withFiles({'skycap.yaml': SKYCAP_YAML('  web:\n    image: web\n    build: {platforms: [linux/amd64, linux/arm64]}'), Dockerfile: 'FROM scratch\n'})
+    const sha = await repo.git('rev-parse', 'HEAD')
+    const {report, runner} = await build({})
+    const ref = `${REGISTRY}/team/web:${sha}`
+    const builds = runner.calls.filter((c) => c.argv[2] === 'build')
+    expect(builds).to.have.length(1)
+    const ctx = builds[0]?.argv.at(-1) as string
+    expect(builds[0]?.argv).to.deep.equal(['docker', 'buildx', 'build', '--push', '--tag', ref, '--file', join(ctx, 'Dockerfile'), '--platform', 'linux/amd64,linux/arm64', ctx])
+    expect(runner.calls.some((c) => c.argv[1] === 'push')).to.equal(false)
+    expect(report.builder).to.equal('buildx')
+  })
+
+  it('falls back to podman without a docker daemon; several platforms make a manifest list pushed with --all', async () => {
+    repo = await TempRepo.withFiles({
+      'skycap.yaml': SKYCAP_YAML('  web:\n    image: web\n    build: {platforms: [linux/amd64, linux/arm64]}\n  api:\n    image: api\n    build: {}'),
+      Dockerfile: 'FROM scratch\n',
+    })
+    const sha = await repo.git('rev-parse', 'HEAD')
+    const noDaemon = (argv: string[]) =>
+      argv[0] === 'docker' ? {exitCode: 1, lines: ['Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?']} : undefined
+    const {report, runner} = await build({}, fakeRegistry(), noDaemon)
+    const web = `${REGISTRY}/team/web:${sha}`
+    const api = `${REGISTRY}/team/api:${sha}`
+    const podman = runner.calls.map((c) => c.argv).filter((a) => a[0] === 'podman' && a[1] !== 'version')
+    const ctx = podman[0]?.at(-1) as string
+    expect(podman).to.deep.equal([
+      ['podman', 'build', '--manifest', web, '--file', join(ctx, 'Dockerfile'), '--platform', 'linux/amd64,linux/arm64', ctx],
+      ['podman', 'build', '--tag', api, '--file', join(ctx, 'Dockerfile'), ctx],
+      ['podman', 'manifest', 'push', '--all', web, `docker://${web}`],
+      ['podman', 'push', api],
+    ])
+    expect(report.builder).to.equal('podman')
+  })
+
+  it('--builder docker refuses several platforms before building (exit 2, file:line)', async () => {
+    repo = await TempRepo.withFiles({'skycap.yaml': SKYCAP_YAML('  web:\n    image: web\n    build: {platforms: [linux/amd64, linux/arm64]}'), Dockerfile: 'FROM scratch\n'})
+    const registry = fakeRegistry()
+    const runner = fakeRunner(registry.images)
+    const error = await failure(buildImages({cwd: repo.dir, builder: 'docker'}, {run: runner.run, fetch: registry.fetch}))
+    expect(error.exitCode).to.equal(ExitCode.INVALID)
+    expect(error.message).to.match(/skycap\.yaml \(at [0-9a-f]{7}\):7:\d+: services\.web\.build\.platforms lists 2 platforms, but docker builds one/)
+    expect(runner.calls.filter((c) => c.argv[1] === 'build')).to.have.length(0)
+  })
+
+  it('no builder: exit 2 naming what was looked for and why, and what to install', async () => {
+    repo = await TempRepo.withFiles({'skycap.yaml': SKYCAP_YAML('  web:\n    image: web\n    build: {}'), Dockerfile: 'FROM scratch\n'})
+    const registry = fakeRegistry()
+    const runner = fakeRunner(registry.images, (argv) => (argv[0] === 'docker' ? {exitCode: 1, lines: ['Cannot connect to the Docker daemon']} : {missing: true}))
+    const error = await failure(buildImages({cwd: repo.dir}, {run: runner.run, fetch: registry.fetch}))
+    expect(error.exitCode).to.equal(ExitCode.INVALID)
+    expect(error.code).to.equal('no_builder')
+    expect(error.message).to.include('docker buildx (docker buildx version: Cannot connect to the Docker daemon)')
+    expect(error.message).to.include('docker build + push (docker version: Cannot connect to the Docker daemon)')
+    expect(error.message).to.include('podman (podman version: podman is not installed)')
+    expect(error.hint).to.include('apt-get install docker.io')
+    const forced = await failure(buildImages({cwd: repo.dir, builder: 'buildx'}, {run: runner.run, fetch: registry.fetch}))
+    expect(forced.message).to.match(/^no image builder found for --builder buildx: looked for docker buildx/)
+    expect(forced.hint).to.include('docker-buildx')
+  })
+
+  it('a failed build exits 1 with its last lines, lets the running build finish, starts no other and pushes nothing', async () => {
+    repo = await TempRepo.withFiles({
+      'skycap.yaml': SKYCAP_YAML(['a', 'b', 'c', 'd'].map((s) => `  ${s}:\n    image: ${s}\n    build: {}`).join('\n')),
+      Dockerfile: 'FROM scratch\n',
+    })
+    const lines = Array.from({length: 30}, (_, i) => `step ${i}`)
+    const registry = fakeRegistry()
+    const runner = fakeRunner(registry.images, (argv) =>
+      argv[1] === 'build' && argv[3]?.includes('/team/b:') ? {exitCode: 1, lines: [...lines, 'COPY failed: no such file'], delayMs: 0} : argv[1] === 'build' ? {delayMs: 50} : dockerOnly(argv),
+    )
+    const error = await failure(buildImages({cwd: repo.dir, jobs: 2}, {run: runner.run, fetch: registry.fetch}))
+    expect(error).to.be.instanceOf(BuildFailedError)
+    expect(error.exitCode).to.equal(ExitCode.FAILED)
+    expect(error.message).to.match(/^build of b failed; nothing was pushed\nb: docker build exited 1; its last lines:\n {2}b \| step 11\n/)
+    expect(error.message).to.match(/ {2}b \| COPY failed: no such file$/)
+    expect((error.details?.failures as any[])[0].lastLines).to.have.length(20)
+    const started = runner.calls.filter((c) => c.argv[1] === 'build').map((c) => c.argv[3]?.split('/').at(-1)?.split(':')[0])
+    expect(started, 'a and b ran at once; nothing started after b failed').to.deep.equal(['a', 'b'])
+    expect(runner.calls.filter((c) => c.argv[1] === 'push')).to.have.length(0)
+    expect(registry.images.size).to.equal(0)
+  })
+
+  it('skips images the registry has (with their digest), --force builds them; an unreachable registry is exit 4 before anything runs', async () => {
+    repo = await TempRepo.withFiles({'skycap.yaml': SKYCAP_YAML('  web:\n    image: web\n    build: {}\n  api:\n    image: api\n    build: {}'), Dockerfile: 'FROM scratch\n'})
+    const sha = await repo.git('rev-parse', 'HEAD')
+    const registry = fakeRegistry(new Map([[`${REGISTRY}/team/web:${sha}`, 'sha256:' + 'a'.repeat(64)]]))
+    const first = await build({}, registry, dockerOnly)
+    expect(first.report.images.map((i) => [i.service, i.result, i.digest === 'sha256:' + 'a'.repeat(64)])).to.deep.equal([
+      ['web', 'skipped', true],
+      ['api', 'built', false],
+    ])
+    expect(first.runner.calls.filter((c) => c.argv[1] === 'build').map((c) => c.argv[3])).to.deep.equal([`${REGISTRY}/team/api:${sha}`])
+    const again = await build({}, registry, dockerOnly)
+    expect(again.report.images.map((i) => i.result)).to.deep.equal(['skipped', 'skipped'])
+    expect(again.report.builder, 'no builder is looked for when nothing is built').to.equal(null)
+    expect(again.runner.calls).to.have.length(0)
+    const forced = await build({force: true, services: ['web']}, registry, dockerOnly)
+    expect(forced.report.images.map((i) => [i.service, i.result])).to.deep.equal([['web', 'built']])
+
+    const down = fakeRegistry(new Map(), {down: true})
+    const runner = fakeRunner(down.images)
+    const error = await failure(buildImages({cwd: repo.dir}, {run: runner.run, fetch: down.fetch}))
+    expect(error.exitCode).to.equal(ExitCode.UNREACHABLE)
+    expect(error.message).to.include(`cannot reach ${REGISTRY}`).and.include('nothing was built or pushed')
+    expect(runner.calls).to.have.length(0)
+  })
+
+  it('runs at most --jobs builds at once and prefixes every output line with its service', async () => {
+    repo = await TempRepo.withFiles({
+      'skycap.yaml': SKYCAP_YAML(['one', 'two', 'three', 'four', 'five'].map((s) => `  ${s}:\n    image: ${s}\n    build: {}`).join('\n')),
+      Dockerfile: 'FROM scratch\n',
+    })
+    for (const jobs of [1, 2, 3]) {
+      const {runner, output, report} = await build({jobs, force: true}, fakeRegistry(), dockerOnly)
+      expect(runner.most(), `--jobs ${jobs}`).to.equal(jobs)
+      expect(report.images).to.have.length(5)
+      expect(output.filter((l) => /^one {3}\| ran docker build/.test(l))).to.have.length(1)
+      expect(output.filter((l) => /^three \| ran docker push/.test(l))).to.have.length(1)
+    }
+  })
+
+  it('build.command runs in the context with SKYCAP_IMAGE; one that does not push is a failed build', async () => {
+    repo = await TempRepo.withFiles({'skycap.yaml': SKYCAP_YAML('  web:\n    image: web\n    build: {context: app, command: [make, image]}'), 'app/Makefile': 'image:\n'})
+    const sha = await repo.git('rev-parse', 'HEAD')
+    const ref = `${REGISTRY}/team/web:${sha}`
+    const registry = fakeRegistry()
+    const pushes = (argv: string[], options: RunOptions) => {
+      if (argv[0] === 'make') registry.images.set(options.env?.SKYCAP_IMAGE as string, 'sha256:' + 'c'.repeat(64))
+      return undefined
+    }
+    const {report, runner} = await build({}, registry, pushes)
+    expect(runner.calls.map((c) => c.argv)).to.deep.equal([['make', 'image']], 'no builder is probed for a command')
+    const call = runner.calls[0] as Call
+    expect(call.options.env).to.include({SKYCAP_IMAGE: ref, SKYCAP_IMAGE_TAG: sha, SKYCAP_SERVICE: 'web'})
+    expect(call.options.cwd).to.match(/skycap-build-.*\/app$/)
+    expect(report.builder).to.equal('command')
+    expect(report.images[0]).to.include({result: 'built', digest: 'sha256:' + 'c'.repeat(64)})
+
+    const lazy = fakeRegistry()
+    const runner2 = fakeRunner(lazy.images)
+    const error = await failure(buildImages({cwd: repo.dir}, {run: runner2.run, fetch: lazy.fetch}))
+    expect(error.exitCode).to.equal(ExitCode.FAILED)
+    expect(error.message).to.equal(`web: the build passed but ${ref} is not in the registry`)
+    expect(error.hint).to.include('$SKYCAP_IMAGE')
+  })
+
+  it('builds a clean export of the revision: uncommitted and ignored files never reach it; older revisions build their own files', async () => {
+    repo = await TempRepo.withFiles({'skycap.yaml': SKYCAP_YAML('  web:\n    image: web\n    build: {}'), Dockerfile: 'FROM scratch\n', 'msg.txt': 'one\n', '.gitignore': 'secret.env\n'})
+    const first = await repo.git('rev-parse', 'HEAD')
+    repo.write('msg.txt', 'two\n')
+    const second = await repo.commit('two')
+    repo.write('msg.txt', 'uncommitted\n')
+    repo.write('secret.env', 'TOKEN=x\n')
+    repo.write('untracked.txt', 'new\n')
+    const seen: Record<string, string[]> = {}
+    const look = (argv: string[]) => {
+      if (argv[1] === 'build') {
+        const ctx = argv.at(-1) as string
+        seen[argv[3] as string] = [readFileSync(join(ctx, 'msg.txt'), 'utf8'), String(existsSync(join(ctx, 'secret.env'))), String(existsSync(join(ctx, 'untracked.txt')))]
+      }
+      return dockerOnly(argv)
+    }
+    await build({revision: 'HEAD'}, fakeRegistry(), look)
+    await build({revision: first.slice(0, 7)}, fakeRegistry(), look)
+    expect(seen).to.deep.equal({
+      [`${REGISTRY}/team/web:${second}`]: ['two\n', 'false', 'false'],
+      [`${REGISTRY}/team/web:${first}`]: ['one\n', 'false', 'false'],
+    })
+  })
+
+  it('--work-tree: uncommitted changes get <short>-dirty-<hash> (one tag per content), a clean work tree the revision tag; ignored files stay out', async () => {
+    repo = await TempRepo.withFiles({'skycap.yaml': SKYCAP_YAML('  web:\n    image: web\n    build: {}'), Dockerfile: 'FROM scratch\n', 'msg.txt': 'one\n', '.gitignore': 'secret.env\n'})
+    const sha = await repo.git('rev-parse', 'HEAD')
+    const contexts: Array<[string, string, boolean, boolean]> = []
+    const look = (argv: string[]) => {
+      if (argv[1] === 'build') {
+        const ctx = argv.at(-1) as string
+        contexts.push([argv[3] as string, readFileSync(join(ctx, 'msg.txt'), 'utf8'), existsSync(join(ctx, 'secret.env')), existsSync(join(ctx, 'untracked.txt'))])
+      }
+      return dockerOnly(argv)
+    }
+    const clean = await build({workTree: true}, fakeRegistry(), look)
+    expect(clean.report.tag).to.equal(sha)
+    expect(clean.report.source).to.equal('work-tree')
+    repo.write('msg.txt', 'dirty\n')
+    repo.write('secret.env', 'TOKEN=x\n')
+    repo.write('untracked.txt', 'new\n')
+    const a = await build({workTree: true}, fakeRegistry(), look)
+    const b = await build({workTree: true}, fakeRegistry(), look)
+    repo.write('msg.txt', 'dirtier\n')
+    const c = await build({workTree: true}, fakeRegistry(), look)
+    expect(a.report.tag).to.match(new RegExp(`^${sha.slice(0, 7)}-dirty-[0-9a-f]{12}$`))
+    expect(b.report.tag, 'the same work tree, the same tag').to.equal(a.report.tag)
+    expect(c.report.tag)
+      .to.match(/-dirty-/)
+      .and.not.equal(a.report.tag)
+    expect(contexts).to.deep.equal([
+      [`${REGISTRY}/team/web:${sha}`, 'one\n', false, false],
+      [`${REGISTRY}/team/web:${a.report.tag}`, 'dirty\n', false, true],
+      [`${REGISTRY}/team/web:${a.report.tag}`, 'dirty\n', false, true],
+      [`${REGISTRY}/team/web:${c.report.tag}`, 'dirtier\n', false, true],
+    ])
+    const error = await failure(build({workTree: true, revision: 'HEAD~1'}))
+    expect(error.exitCode).to.equal(ExitCode.INVALID)
+    expect(error.message).to.include('--work-tree builds the work tree')
+  })
+
+  it("uses the environment's registry and imageTag, exactly as deploy renders them", async () => {
+    repo = await TempRepo.withFiles({
+      'skycap.yaml': SKYCAP_YAML('  web:\n    image: web\n    build: {}', `  local:\n    namespace: shop-local\n    registry: localhost:5001\n    imageTag: "dev-{{ revision.short }}"\n`),
+      Dockerfile: 'FROM scratch\n',
+    })
+    const sha = await repo.git('rev-parse', 'HEAD')
+    const local = await build({environment: 'local'}, fakeRegistry(), dockerOnly)
+    expect(local.report.images[0]?.image).to.equal(`localhost:5001/web:dev-${sha.slice(0, 7)}`)
+    const staging = await build({}, fakeRegistry(), dockerOnly)
+    expect(staging.report.images[0]?.image).to.equal(`${REGISTRY}/team/web:${sha}`)
+    const {prepareRelease} = await import('../../../src/render/prepare.js')
+    expect((await prepareRelease({target: 'local', cwd: repo.dir})).images).to.deep.equal({web: local.report.images[0]?.image})
+  })
+
+  it('refuses what cannot be built, before building: unknown service, a service without build, nothing buildable, a missing Dockerfile', async () => {
+    repo = await TempRepo.withFiles({'skycap.yaml': SKYCAP_YAML('  web:\n    image: web\n    build: {dockerfile: missing.Dockerfile}\n  redis:\n    image: redis:7.2')})
+    const unknown = await failure(build({services: ['nope']}))
+    expect(unknown.message).to.equal('unknown service "nope"')
+    const plain = await failure(build({services: ['redis']}))
+    expect(plain.message).to.match(/^service "redis" has no build: block in \S*skycap\.yaml \(at [0-9a-f]{7}\); its image \(redis:7\.2\) is not built by skycap$/)
+    const missing = await failure(build({}, fakeRegistry(), dockerOnly))
+    expect(missing.exitCode).to.equal(ExitCode.INVALID)
+    expect(missing.message).to.match(/skycap\.yaml \(at [0-9a-f]{7}\):\d+:\d+: services\.web\.build: \S*missing\.Dockerfile \(at [0-9a-f]{7}\) does not exist/)
+    repo.write('skycap.yaml', SKYCAP_YAML('  redis:\n    image: redis:7.2'))
+    await repo.commit('no builds')
+    const nothing = await failure(build({}))
+    expect(nothing.message).to.match(/^no service in \S*skycap\.yaml .* has a build: block/)
+  })
+})
+
+describe('deploy --build', () => {
+  it('is refused with --dry-run before anything runs (a dry run changes nothing, a build pushes)', async () => {
+    const repo = await TempRepo.withFiles({'skycap.yaml': SKYCAP_YAML('  web:\n    image: web\n    build: {}'), Dockerfile: 'FROM scratch\n'})
+    try {
+      const {deploy} = await import('../../../src/deploy/deploy.js')
+      const {fakeKubectlFactory} = await import('../../helpers/fake-kubectl.js')
+      const {memoryReporter} = await import('../../../src/ui/output.js')
+      const fake = fakeKubectlFactory([])
+      let error: SkycapError | undefined
+      await deploy({target: 'staging', cwd: repo.dir, dryRun: true, build: {}}, {kubectl: fake.factory, reporter: memoryReporter()}).catch((e: SkycapError) => (error = e))
+      expect(error?.exitCode).to.equal(ExitCode.INVALID)
+      expect(error?.message).to.equal('--build pushes images, and --dry-run changes nothing')
+    } finally {
+      repo.remove()
+    }
+  })
+})
+
+describe('skycap build targets', () => {
+  it('reads [ENV@]REV: ENV@REV, @REV, a bare word as a revision (the environment with --work-tree)', () => {
+    expect(parseBuildTarget(undefined)).to.deep.equal({})
+    expect(parseBuildTarget('prod@v1.4.0')).to.deep.equal({environment: 'prod', revision: 'v1.4.0'})
+    expect(parseBuildTarget('@HEAD~1')).to.deep.equal({revision: 'HEAD~1'})
+    expect(parseBuildTarget('3f2c1ab')).to.deep.equal({revision: '3f2c1ab'})
+    expect(parseBuildTarget('prod')).to.deep.equal({revision: 'prod'})
+    expect(parseBuildTarget('local', {workTree: true})).to.deep.equal({environment: 'local'})
+    expect(() => parseBuildTarget('prod@-x')).to.throw('"-x" is not a revision')
+  })
+})

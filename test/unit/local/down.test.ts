@@ -1,0 +1,78 @@
+// skycap down with a recorded state: it deletes what up made (a namespace carrying up's annotation, a cluster up
+// created, with the exact commands) and keeps the rest. kind cannot run here: a fake runner records its argv.
+import {expect} from 'chai'
+import {realpathSync} from 'node:fs'
+import {join} from 'node:path'
+
+import type {ProcessRunner} from '../../../src/kubectl/kubectl.js'
+import {down} from '../../../src/local/down.js'
+import {stateFile, writeState, type UpState} from '../../../src/local/state.js'
+import {toolRunner} from '../../../src/local/tool.js'
+import {memoryReporter} from '../../../src/ui/output.js'
+import {fakeKubectlFactory} from '../../helpers/fake-kubectl.js'
+import {TempRepo} from '../../helpers/repo.js'
+
+describe('skycap down: only what up made', () => {
+  let repo: TempRepo
+  let cache: TempRepo
+  beforeEach(async () => {
+    repo = await TempRepo.fromFixture('local-app')
+    cache = new TempRepo()
+  })
+  afterEach(() => {
+    repo.remove()
+    cache.remove()
+  })
+
+  function record(state: Partial<UpState>): void {
+    const configFile = join(realpathSync(repo.dir), 'skycap.yaml')
+    const full: UpState = {version: 1, app: 'localapp', environment: 'local', configFile, context: 'kind-skycap', namespace: 'localapp-local', createdNamespace: true, forwards: [], ...state}
+    writeState(stateFile(configFile, 'local', {XDG_CACHE_HOME: cache.dir}), full)
+  }
+
+  function tools() {
+    const argvs: string[] = []
+    const runner: ProcessRunner = async (file, args) => (argvs.push([file, ...args].join(' ')), {exitCode: 0, stdout: '', stderr: ''})
+    return {tools: toolRunner({runner, installed: () => true}), argvs}
+  }
+
+  it('deletes the namespace up created (it carries the annotation)', async () => {
+    record({})
+    const fake = fakeKubectlFactory([
+      {argv: ['--context', 'kind-skycap', '--request-timeout=30s', 'get', 'namespace', 'localapp-local', '--ignore-not-found', '-o', 'name'], result: {stdout: 'namespace/localapp-local\n'}},
+      {
+        argv: ['--context', 'kind-skycap', '--request-timeout=30s', 'get', 'namespace', 'localapp-local', '-o', 'json'],
+        result: {stdout: JSON.stringify({metadata: {annotations: {'skycap.dev/created-by': 'up'}}})},
+      },
+      {argv: ['--context', 'kind-skycap', '--request-timeout=30s', 'delete', 'namespace', 'localapp-local', '--wait=true', '--timeout=120s']},
+    ])
+    const t = tools()
+    const report = await down({cwd: repo.dir, cluster: true}, {kubectl: fake.factory, tools: t.tools, reporter: memoryReporter(), env: {XDG_CACHE_HOME: cache.dir}})
+    expect(report).to.include({deletedNamespace: 'localapp-local', deletedCluster: null})
+    expect(report.kept).to.deep.equal(['cluster kind-skycap: skycap up found it, it did not create it'])
+    expect(t.argvs, 'a cluster up found is never deleted').to.deep.equal([])
+    expect(fake.remaining()).to.equal(0)
+  })
+
+  it('keeps a namespace without the annotation, even when the state says up created it', async () => {
+    record({})
+    const fake = fakeKubectlFactory([
+      {argv: ['--context', 'kind-skycap', '--request-timeout=30s', 'get', 'namespace', 'localapp-local', '--ignore-not-found', '-o', 'name'], result: {stdout: 'namespace/localapp-local\n'}},
+      {argv: ['--context', 'kind-skycap', '--request-timeout=30s', 'get', 'namespace', 'localapp-local', '-o', 'json'], result: {stdout: JSON.stringify({metadata: {}})}},
+    ])
+    const report = await down({cwd: repo.dir}, {kubectl: fake.factory, tools: tools().tools, reporter: memoryReporter(), env: {XDG_CACHE_HOME: cache.dir}})
+    expect(report.deletedNamespace).to.equal(null)
+    expect(report.kept).to.deep.equal(['namespace localapp-local: it does not carry skycap.dev/created-by=up'])
+    // The state is gone: a second down has nothing to do.
+    const again = await down({cwd: repo.dir}, {kubectl: fakeKubectlFactory([]).factory, tools: tools().tools, reporter: memoryReporter(), env: {XDG_CACHE_HOME: cache.dir}})
+    expect(again).to.include({context: null, deletedNamespace: null})
+  })
+
+  it('--cluster deletes the kind cluster up created and the registry container it started: the exact commands', async () => {
+    record({createdCluster: {tool: 'kind', name: 'skycap', context: 'kind-skycap', writeHosting: true, registryContainer: 'skycap-registry'}})
+    const t = tools()
+    const report = await down({cwd: repo.dir, cluster: true}, {kubectl: fakeKubectlFactory([]).factory, tools: t.tools, reporter: memoryReporter(), env: {XDG_CACHE_HOME: cache.dir}})
+    expect(t.argvs).to.deep.equal(['kind delete cluster --name skycap', 'docker rm --force skycap-registry'])
+    expect(report.deletedCluster).to.equal('kind-skycap')
+  })
+})

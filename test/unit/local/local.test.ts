@@ -1,0 +1,104 @@
+import {expect} from 'chai'
+import net from 'node:net'
+
+import {resolveEnvironment} from '../../../src/config/environment.js'
+import {loadConfig} from '../../../src/config/load.js'
+import {choosePort, listening, portFree} from '../../../src/local/forwards.js'
+import {parseRegistryHosting, pullReference} from '../../../src/local/registry.js'
+import {readState, stateFile, writeState} from '../../../src/local/state.js'
+import {parsePorts} from '../../../src/local/up.js'
+import {classifyChange, watchedInputs} from '../../../src/local/watch.js'
+import type {ImagePhase} from '../../../src/local/images.js'
+import {TempRepo} from '../../helpers/repo.js'
+
+describe('skycap up: the parts', () => {
+  it('derives `local` when skycap.yaml has none: <app>-local, one replica, not protected; a declared one is used as written', async () => {
+    const repo = await TempRepo.fromFixture('local-app')
+    try {
+      const loaded = await loadConfig({cwd: repo.dir})
+      const env = resolveEnvironment(loaded, 'local')
+      expect(env).to.include({name: 'local', namespace: 'localapp-local', protected: false, derived: true})
+      expect(env.context).to.equal(undefined)
+      expect(Object.fromEntries(Object.entries(env.services).map(([n, s]) => [n, s.replicas]))).to.deep.equal({web: 1, api: 1})
+      expect(resolveEnvironment(loaded, 'prod').derived).to.equal(undefined)
+      expect(() => resolveEnvironment(loaded, 'staging')).to.throw('unknown environment "staging"')
+    } finally {
+      repo.remove()
+    }
+  })
+
+  it('reads local-registry-hosting (KEP-1755) and maps pushed images to what the runtime pulls', async () => {
+    expect(await parseRegistryHosting('host: "localhost:5001"\nhelp: "https://kind.sigs.k8s.io/docs/user/local-registry/"\n')).to.deep.equal({
+      host: 'localhost:5001',
+      help: 'https://kind.sigs.k8s.io/docs/user/local-registry/',
+    })
+    expect(await parseRegistryHosting('help: no host')).to.equal(undefined)
+    expect(await parseRegistryHosting(': [')).to.equal(undefined)
+    expect(await parseRegistryHosting(undefined)).to.equal(undefined)
+    const hosting = {host: 'localhost:5000', hostFromContainerRuntime: 'registry:5000'}
+    expect(pullReference('localhost:5000/web:abc', hosting)).to.equal('registry:5000/web:abc')
+    expect(pullReference('redis:7', hosting)).to.equal('redis:7')
+  })
+
+  it('stable local ports: the service port (8000+ below 1024), the next free one past taken ports', async () => {
+    const free = (busy: number[]) => async (p: number) => !busy.includes(p)
+    expect(await choosePort(8080, new Set(), free([]))).to.equal(8080)
+    expect(await choosePort(80, new Set(), free([]))).to.equal(8080)
+    expect(await choosePort(8080, new Set([8080]), free([8081]))).to.equal(8082)
+    // Real sockets: a port something listens on is not free.
+    const server = net.createServer().listen(0, '127.0.0.1')
+    await new Promise((r) => server.once('listening', r))
+    const port = (server.address() as net.AddressInfo).port
+    expect(await portFree(port)).to.equal(false)
+    expect(await listening(port)).to.equal(true)
+    expect(await choosePort(port, new Set())).to.not.equal(port)
+    await new Promise((r) => server.close(r))
+    expect(await listening(port)).to.equal(false)
+  })
+
+  it('--port SERVICE=PORT is checked before anything happens', async () => {
+    const repo = await TempRepo.fromFixture('local-app')
+    try {
+      const env = resolveEnvironment(await loadConfig({cwd: repo.dir}), 'local')
+      expect([...parsePorts(['web=9000'], env)]).to.deep.equal([['web', 9000]])
+      expect(() => parsePorts(['web:9000'], env)).to.throw('--port "web:9000" is not SERVICE=PORT (a port from 1 to 65535); nothing was changed')
+      expect(() => parsePorts(['web=70000'], env)).to.throw('is not SERVICE=PORT')
+      expect(() => parsePorts(['db=5432'], env)).to.throw('--port names unknown service "db"; nothing was changed')
+    } finally {
+      repo.remove()
+    }
+  })
+
+  it('--watch: which changed files redeploy, which rebuild a service, which are ignored', async () => {
+    const repo = await TempRepo.fromFixture('local-app')
+    try {
+      const loaded = await loadConfig({cwd: repo.dir})
+      const env = resolveEnvironment(loaded, 'local')
+      const images: ImagePhase = {buildable: () => ['api', 'web'], inputs: (_l, _e, s) => (s === 'web' ? [`${repo.dir}/web-src`] : [`${repo.dir}/api-src`]), build: async () => ({})}
+      const inputs = watchedInputs(loaded, env, images)
+      const at = (p: string) => `${loaded.dir}/${p}`
+      expect(classifyChange([at('config/web/app.properties')], inputs, loaded.dir)).to.deep.equal({files: ['config/web/app.properties'], rebuild: []})
+      expect(classifyChange([at('web-src/main.go')], inputs, loaded.dir)).to.deep.equal({files: ['web-src/main.go'], rebuild: ['web']})
+      // skycap.yaml may change build args or contexts: every service rebuilds.
+      expect(classifyChange([at('skycap.yaml')], inputs, loaded.dir)).to.deep.equal({files: ['skycap.yaml'], rebuild: ['api', 'web']})
+      expect(classifyChange([at('README.md'), at('.git/index'), at('config/webby')], inputs, loaded.dir)).to.equal(undefined)
+    } finally {
+      repo.remove()
+    }
+  })
+
+  it('keeps its state per skycap.yaml and environment under $XDG_CACHE_HOME/skycap/up', async () => {
+    const repo = new TempRepo()
+    try {
+      const env = {XDG_CACHE_HOME: repo.dir}
+      const file = stateFile('/src/shop/skycap.yaml', 'local', env)
+      expect(file.startsWith(`${repo.dir}/skycap/up/local-`)).to.equal(true)
+      expect(stateFile('/src/other/skycap.yaml', 'local', env)).to.not.equal(file)
+      expect(readState(file)).to.equal(undefined)
+      writeState(file, {version: 1, app: 'shop', environment: 'local', configFile: '/src/shop/skycap.yaml', context: 'kind-skycap', namespace: 'shop-local', createdNamespace: true, forwards: []})
+      expect(readState(file)).to.include({context: 'kind-skycap', createdNamespace: true})
+    } finally {
+      repo.remove()
+    }
+  })
+})
