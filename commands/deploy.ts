@@ -23,6 +23,7 @@ export default class Deploy extends SkycapCommand {
     'no-rollback': Flags.boolean({description: 'Leave a failed rollout as it is instead of rolling back.'}),
     'reset-replicas': Flags.boolean({description: "Set every Deployment's replicas to skycap.yaml's, undoing skycap scale."}),
     reason: Flags.string({description: 'Why, recorded in the lock (default: "deploy ENV@SHA").'}),
+    'skip-hooks': Flags.boolean({description: 'Do not run the predeploy/postdeploy hooks (recorded in the release).'}),
   }
 
   async run(): Promise<unknown> {
@@ -39,6 +40,7 @@ export default class Deploy extends SkycapCommand {
         noRollback: flags['no-rollback'],
         resetReplicas: flags['reset-replicas'],
         reason: flags.reason,
+        skipHooks: flags['skip-hooks'],
       },
       {kubectl: this.kubectlFactory(), reporter: this.reporter(), confirm: this.confirmer(), signal: this.abortOnSignals()},
     )

@@ -26,6 +26,10 @@ export function resolveEnvironment(loaded: LoadedConfig, name: string): Environm
     services,
     config: env.config,
     maxReplicas: env.maxReplicas ?? DEFAULT_MAX_REPLICAS,
+    hooks: {
+      predeploy: env.hooks?.predeploy ?? config.hooks?.predeploy ?? [],
+      postdeploy: env.hooks?.postdeploy ?? config.hooks?.postdeploy ?? [],
+    },
   }
 }
 

@@ -80,6 +80,22 @@ export interface ServiceConfig {
   podTemplate?: PodTemplatePatch
 }
 
+/** A command run as a Job from a service's pod template before (predeploy) or after (postdeploy) the rollout. */
+export interface HookConfig {
+  name: string
+  service: string
+  command: string[]
+  /** A duration such as 10m (default 10m). */
+  timeout?: string
+  env?: Record<string, string | number | boolean>
+}
+
+/** Hooks per phase; an environment's list for a phase replaces the app's. */
+export interface HooksConfig {
+  predeploy?: HookConfig[]
+  postdeploy?: HookConfig[]
+}
+
 export interface EnvironmentConfig {
   context?: string
   namespace: string
@@ -89,6 +105,7 @@ export interface EnvironmentConfig {
   config?: string
   /** The most replicas a service may have here (default 1000); `skycap scale` refuses more without --force. */
   maxReplicas?: number
+  hooks?: HooksConfig
 }
 
 export interface SkycapConfig {
@@ -100,6 +117,7 @@ export interface SkycapConfig {
   history?: {keep?: number}
   deploy?: {timeout?: string}
   logs?: LogFilters
+  hooks?: HooksConfig
   services: Record<string, ServiceConfig>
   environments: Record<string, EnvironmentConfig>
 }
@@ -139,4 +157,6 @@ export interface Environment {
   config?: string
   /** The most replicas a service may have here. */
   maxReplicas: number
+  /** The app's hooks with this environment's lists in their place. */
+  hooks: {predeploy: HookConfig[]; postdeploy: HookConfig[]}
 }

@@ -17,6 +17,8 @@ export interface RunOptions {
   timeoutMs?: number
   signal?: AbortSignal
   env?: Record<string, string>
+  /** 'inherit': the child uses skycap's terminal (exec -it, attach, port-forward); nothing is captured. */
+  stdio?: 'inherit'
 }
 
 /** Spawns a program with an argument array (never a shell). Injected so unit tests can assert the exact argv. */
@@ -26,7 +28,10 @@ export type ProcessRunner = (file: string, args: string[], options: RunOptions) 
 export const execaRunner: ProcessRunner = async (file, args, options) => {
   const {execa} = await import('execa')
   try {
-    const r = await execa(file, args, {input: options.input, timeout: options.timeoutMs, cancelSignal: options.signal, reject: false, stripFinalNewline: false, env: options.env})
+    const r =
+      options.stdio === 'inherit'
+        ? await execa(file, args, {stdio: 'inherit', reject: false, env: options.env})
+        : await execa(file, args, {input: options.input, timeout: options.timeoutMs, cancelSignal: options.signal, reject: false, stripFinalNewline: false, env: options.env})
     if (r.failed && r.exitCode === undefined) {
       if ((r as {code?: string}).code === 'ENOENT') throw Object.assign(new Error(`${file}: not found`), {code: 'ENOENT'})
       // A kubectl that execa killed for its timeoutMs is a timeout, not an interruption: no signal then.
@@ -186,6 +191,17 @@ export class Kubectl {
       }
       throw classify(args, result.stderr, this.context)
     }
+  }
+
+  /**
+   * Runs kubectl on skycap's own terminal (exec, attach, port-forward): what it prints goes straight to the user, and
+   * its exit code (the remote command's, for exec) is returned rather than thrown.
+   */
+  async attached(args: string[]): Promise<ProcessResult> {
+    const argv = this.argv(args)
+    this.trace?.([this.binary, ...argv])
+    this.spawned++
+    return this.runner(this.binary, argv, {stdio: 'inherit'})
   }
 
   /** Starts a long-running kubectl (logs -f) without waiting for it. */
