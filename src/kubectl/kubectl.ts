@@ -264,6 +264,16 @@ export function classify(args: readonly string[], stderr: string, context?: stri
   }
   let kind: KubectlFailureKind = 'other'
   let hint = 'See the kubectl message above.'
+  const immutable = /(?:The )?([A-Z]\w*)(?:\.[\w.]+)? "([^"]+)" is invalid: ([\w.[\]]+): Invalid value: [\s\S]*?field is immutable/.exec(text)
+  if (immutable) {
+    const [, objectKind, name, field] = immutable
+    const job = objectKind === 'Job'
+    return new KubectlError('invalid', `kubectl ${verb(args)} failed${where}: the ${objectKind} "${name}" cannot be changed in place (${field} is immutable once created)`, args, text, {
+      hint: job
+        ? `Give the Job a new name per release, e.g. name: ${name}-{{ revision.short }} in its template, or run it as a skycap hook (docs/hooks.md); nothing was changed.`
+        : `Delete ${objectKind}/${name} so it is created again, or give it a new name; nothing was changed.`,
+    })
+  }
   if (/\(Forbidden\)|forbidden/i.test(text)) {
     kind = 'forbidden'
     hint = 'Your user lacks RBAC permission for this; ask a cluster admin or use another context.'
@@ -283,17 +293,42 @@ export function classify(args: readonly string[], stderr: string, context?: stri
     .filter((l) => /^\s*\* /.test(l))
     .slice(0, 5)
     .map((l) => l.trim().replace(/^\* /, ''))
-  const detail = `${first.replace(/^error: /i, '').replace(/:\s*$/, '')}${causes.length ? `: ${causes.join('; ')}` : ''}`
-  return new KubectlError(
-    kind,
-    `kubectl ${args
-      .filter((a) => !a.startsWith('-'))
-      .slice(0, 2)
-      .join(' ')} failed${where}: ${detail}`,
-    args,
-    text,
-    {hint},
-  )
+  const detail = cutGoValues(`${first.replace(/^error: /i, '').replace(/:\s*$/, '')}${causes.length ? `: ${causes.join('; ')}` : ''}`)
+  return new KubectlError(kind, `kubectl ${verb(args)} failed${where}: ${detail}`, args, text, {hint})
+}
+
+function verb(args: readonly string[]): string {
+  return args
+    .filter((a) => !a.startsWith('-'))
+    .slice(0, 2)
+    .join(' ')
+}
+
+// The start of a Go value the API server prints with %#v: `core.PodTemplateSpec{`, `[]core.Container{`, `map[string]string{`.
+const GO_VALUE = /(?:\[\])*(?:map\[[\w.]+\])?\*?[a-z][\w]*\.[A-Z]\w*\{|(?:\[\])+[\w.]+\{|map\[[\w.]+\][\w.*]+\{/g
+
+/** Replaces each Go value dump in a message (kilobytes of `core.PodSpec{Volumes:[]core.Volume{...}}`) by its type. */
+export function cutGoValues(text: string): string {
+  let out = ''
+  let from = 0
+  for (const m of text.matchAll(GO_VALUE)) {
+    if (m.index < from) continue
+    let depth = 0
+    let i = m.index + m[0].length - 1
+    let quoted = false
+    for (; i < text.length; i++) {
+      const c = text[i]
+      if (quoted) {
+        if (c === '\\') i++
+        else if (c === '"') quoted = false
+      } else if (c === '"') quoted = true
+      else if (c === '{') depth++
+      else if (c === '}' && --depth === 0) break
+    }
+    out += `${text.slice(from, m.index)}${m[0].slice(0, -1)}{…}`
+    from = i + 1
+  }
+  return out + text.slice(from)
 }
 
 /** kubectl's one-line summary of why it could not connect, without its boilerplate. */
