@@ -7,7 +7,11 @@ import {splitCommand} from './_command-line.js'
 export default class Exec extends SkycapCommand {
   static override summary = 'Run a command in a running pod of a service (-it for a shell); exits with its exit code.'
   static override strict = false
-  static override examples = ['<%= config.bin %> exec web -- env', '<%= config.bin %> exec web -e prod -it -- sh', '<%= config.bin %> exec web --pod web-7c9d-x2x1 -- cat /etc/skycap/config/app.properties']
+  static override examples = [
+    '<%= config.bin %> exec web -- env',
+    '<%= config.bin %> exec web -e prod -it -- sh',
+    '<%= config.bin %> exec web --pod web-7c9d-x2x1 -- cat /etc/skycap/config/app.properties',
+  ]
   static override args = {service: Args.string({description: 'The service whose pod runs the command', required: true})}
   static override flags = {
     environment: Flags.string({char: 'e', description: 'Environment (default: SKYCAP_ENV or defaultEnvironment).'}),

@@ -19,6 +19,9 @@ export default class PortForward extends SkycapCommand {
     const {args, flags} = await this.parse(PortForward)
     // Ctrl-C ends the forward: kubectl gets it too and exits; skycap then returns normally.
     this.abortOnSignals('stopping the port-forward')
-    return portForward({service: args.service, ports: args.ports, environment: flags.environment, configPath: flags.config, address: flags.address}, {kubectl: this.kubectlFactory(), reporter: this.reporter()})
+    return portForward(
+      {service: args.service, ports: args.ports, environment: flags.environment, configPath: flags.config, address: flags.address},
+      {kubectl: this.kubectlFactory(), reporter: this.reporter()},
+    )
   }
 }

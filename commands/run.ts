@@ -9,7 +9,11 @@ export default class Run extends SkycapCommand {
   static override description =
     "The pod is a Job from the deployed release's pod template (image, env, config, resources), or with --rev's images; it is removed afterwards unless --keep. skycap exits with the command's exit code; its own failures before the command ran use the usual codes (2 invalid, 4 unreachable, 70 timed out)."
   static override strict = false
-  static override examples = ['<%= config.bin %> run web -- bin/rails db:migrate:status', '<%= config.bin %> run web -e prod -it -- bin/rails console', '<%= config.bin %> run worker --rev 3f2c1ab --lock -- bin/backfill']
+  static override examples = [
+    '<%= config.bin %> run web -- bin/rails db:migrate:status',
+    '<%= config.bin %> run web -e prod -it -- bin/rails console',
+    '<%= config.bin %> run worker --rev 3f2c1ab --lock -- bin/backfill',
+  ]
   static override args = {service: Args.string({description: 'The service whose pod template runs the command', required: true})}
   static override flags = {
     environment: Flags.string({char: 'e', description: 'Environment (default: SKYCAP_ENV or defaultEnvironment).'}),
@@ -36,7 +40,13 @@ export default class Run extends SkycapCommand {
         lock: flags.lock,
         timeout: flags.timeout,
       },
-      {kubectl: this.kubectlFactory(), reporter: this.reporter(), out: this.jsonEnabled() ? process.stderr : process.stdout, terminal: Boolean(process.stdin.isTTY), signal: this.abortOnSignals('stopping the task')},
+      {
+        kubectl: this.kubectlFactory(),
+        reporter: this.reporter(),
+        out: this.jsonEnabled() ? process.stderr : process.stdout,
+        terminal: Boolean(process.stdin.isTTY),
+        signal: this.abortOnSignals('stopping the task'),
+      },
     )
     if (this.jsonEnabled()) this.logJson({ok: true, result})
     // The command's exit code is skycap's (documented), whatever it is.

@@ -221,7 +221,9 @@ async function applyWatchRecord(
     afterConfig: () => hooks.predeploy(),
   })
   let rollout = await rolloutOrHookFailure.catch(async (error: unknown) => {
-    throw error instanceof HookFailedError ? await recordHookFailure(error, report, {...record, ...hooks.recordFields()}, {kubectl, releases, keep: prepared.loaded.config.history?.keep ?? 10, clock}) : error
+    throw error instanceof HookFailedError
+      ? await recordHookFailure(error, report, {...record, ...hooks.recordFields()}, {kubectl, releases, keep: prepared.loaded.config.history?.keep ?? 10, clock})
+      : error
   })
   // A failed postdeploy hook fails the release like a failed rollout: the same rollback follows.
   const postdeploy = rollout.outcome === 'ready' ? await hooks.postdeploy() : undefined

@@ -55,7 +55,8 @@ export interface JobSpec {
 export function podTemplateOf(objects: KubeObject[], service: string): PodTemplate {
   const deployment = objects.find((o) => o.kind === 'Deployment' && o.metadata.name === service)
   const template = (deployment?.spec as {template?: PodTemplate} | undefined)?.template
-  if (!template?.spec?.containers?.length) throw new UserError(`service ${service} renders no Deployment with a container to run a command in`, {hint: 'Hooks and run use the pod template of the Deployment named after the service.'})
+  if (!template?.spec?.containers?.length)
+    throw new UserError(`service ${service} renders no Deployment with a container to run a command in`, {hint: 'Hooks and run use the pod template of the Deployment named after the service.'})
   return template
 }
 
@@ -147,7 +148,13 @@ export async function runJob(kubectl: Kubectl, job: KubeObject, options: RunJobO
   let stream: StreamingProcess | undefined
   let attached: Promise<void> | undefined
   let pod: LivePod | undefined
-  const outcome = (result: JobOutcome['result'], message: string, exitCode?: number): JobOutcome => ({job: name, result, message, ...(exitCode === undefined ? {} : {exitCode}), ...(pod ? {pod: pod.metadata.name} : {})})
+  const outcome = (result: JobOutcome['result'], message: string, exitCode?: number): JobOutcome => ({
+    job: name,
+    result,
+    message,
+    ...(exitCode === undefined ? {} : {exitCode}),
+    ...(pod ? {pod: pod.metadata.name} : {}),
+  })
   try {
     for (;;) {
       if (options.signal?.aborted) return outcome('interrupted', `interrupted; job ${name} was stopped`)

@@ -18,7 +18,8 @@ export function parsePorts(text: string): {local: number; remote: number} {
   const m = /^(?:(\d{1,5}):)?(\d{1,5})$/.exec(text)
   const local = Number(m?.[1] ?? m?.[2])
   const remote = Number(m?.[2])
-  if (!m || remote < 1 || remote > 65535 || local > 65535) throw new UserError(`"${text}" is not [LOCAL:]REMOTE ports`, {hint: 'For example 8080, or 5433:5432 (local 5433 to port 5432 of the service).'})
+  if (!m || remote < 1 || remote > 65535 || local > 65535)
+    throw new UserError(`"${text}" is not [LOCAL:]REMOTE ports`, {hint: 'For example 8080, or 5433:5432 (local 5433 to port 5432 of the service).'})
   return {local, remote}
 }
 
@@ -33,6 +34,7 @@ export async function portForward(options: PortForwardOptions, deps: {kubectl: K
   deps.reporter.info(`Forwarding ${options.address ?? '127.0.0.1'}:${local || '(any)'} to ${target} port ${remote} in ${env.name} (namespace ${env.namespace}); Ctrl-C stops`)
   const r = await kubectl.attached(['port-forward', target, `${local}:${remote}`, '--address', options.address ?? '127.0.0.1'])
   // Ctrl-C is how a port-forward ends: kubectl exits 0 (or dies of the SIGINT) then.
-  if (r.exitCode !== 0 && !r.signal) throw new SkycapError(`kubectl port-forward to ${target} ended with exit code ${r.exitCode}`, {hint: 'Its message is above; is the port one the service listens on?'})
+  if (r.exitCode !== 0 && !r.signal)
+    throw new SkycapError(`kubectl port-forward to ${target} ended with exit code ${r.exitCode}`, {hint: 'Its message is above; is the port one the service listens on?'})
   return {environment: env.name, target, local, remote}
 }

@@ -66,7 +66,8 @@ export async function runTask(options: RunTaskOptions, deps: RunTaskDeps): Promi
   if (options.command.length === 0) throw new UserError('no command given', {hint: `Put it after --: skycap run ${options.service} -- bin/rails db:migrate`})
   if (options.tty && !deps.terminal) throw new UserError('--tty needs a terminal on stdin', {hint: 'Run it from an interactive shell, or drop -i/-t to stream the output.'})
   const timeoutMs = options.timeout !== undefined ? await parseDuration(options.timeout, '--timeout') : DEFAULT_RUN_TIMEOUT_MS
-  const image = options.rev !== undefined ? (await prepareRelease({target: `${env.name}@${options.rev}`, configPath: options.configPath, services: [options.service]})).images[options.service] : undefined
+  const image =
+    options.rev !== undefined ? (await prepareRelease({target: `${env.name}@${options.rev}`, configPath: options.configPath, services: [options.service]})).images[options.service] : undefined
   const {kubectl} = await connect(env, deps.kubectl, deps.reporter)
   const release = lastGood(await listReleases(kubectl, app, env.name))
   if (!release) throw new UserError(`nothing of ${app} is deployed to ${env.name} yet: run uses the deployed release's pod template`, {hint: `Deploy first: skycap deploy ${env.name}`})
@@ -84,7 +85,13 @@ export async function runTask(options: RunTaskOptions, deps: RunTaskDeps): Promi
   })
   const containerImage = (job.spec as {template: {spec: {containers: Array<{image: string}>}}}).template.spec.containers[0]?.image ?? ''
   const lock = options.lock
-    ? await acquireLock(kubectl, {app, environment: env.name, reason: `skycap run ${options.service} -- ${options.command.join(' ')}`.slice(0, 200), durationSeconds: LEASE_SECONDS, signal: deps.signal})
+    ? await acquireLock(kubectl, {
+        app,
+        environment: env.name,
+        reason: `skycap run ${options.service} -- ${options.command.join(' ')}`.slice(0, 200),
+        durationSeconds: LEASE_SECONDS,
+        signal: deps.signal,
+      })
     : undefined
   const heartbeat = lock ? keepLockAlive(kubectl, app, lock.id, {onLost: () => deps.reporter.warn(`the lock of ${env.name} is no longer held by this run`)}) : undefined
   deps.reporter.info(`Running ${options.command.join(' ')} in ${options.service} (release ${release.record.number}, ${containerImage}) as job ${name}`)
@@ -108,7 +115,16 @@ export async function runTask(options: RunTaskOptions, deps: RunTaskDeps): Promi
       if (outcome.result === 'timed-out') throw new TimeoutError(`${where} ${outcome.message}`, {hint: 'Raise --timeout for a long task.'})
       throw new SkycapError(`${where} could not run: ${outcome.message}`, {hint: `\`kubectl describe job ${name}\` (with --keep) shows the events.`})
     }
-    return {environment: env.name, service: options.service, job: name, pod: outcome.pod ?? null, release: release.record.number, image: containerImage, exitCode: outcome.exitCode, kept: options.keep ?? false}
+    return {
+      environment: env.name,
+      service: options.service,
+      job: name,
+      pod: outcome.pod ?? null,
+      release: release.record.number,
+      image: containerImage,
+      exitCode: outcome.exitCode,
+      kept: options.keep ?? false,
+    }
   } finally {
     if (!options.keep) await deleteJobs(kubectl, [name])
     heartbeat?.stop()
