@@ -135,7 +135,7 @@ describe('real node: hooks, run, exec and port-forward', function () {
     expect((await deploy()).exitCode).to.equal(0)
     const r = await app.cli(['run', 'web', '--', '/app', 'exit', '5', 'hello', 'world'])
     expect(r.exitCode, r.stderr).to.equal(5)
-    expect(r.stdout).to.equal('hello\nworld\n')
+    expect(r.stdout, 'execa strips the last newline').to.equal('hello\nworld')
     await waitFor('the run Job to be deleted', async () => (await kubectl(['get', 'jobs', '-l', 'skycap.dev/job-kind=run', '-o', 'name'], {namespace: ns.name})).stdout === '')
     const kept = await app.json(['run', 'web', '--keep', '--', '/app', 'whoami'])
     expect(kept.exitCode, kept.stderr).to.equal(0)
@@ -167,7 +167,7 @@ describe('real node: hooks, run, exec and port-forward', function () {
       ]) {
         const r = await app.cli(['exec', 'web', '-e', env, '--', '/app', 'whoami'])
         expect(r.exitCode, r.stderr).to.equal(0)
-        expect(r.stdout).to.equal(`host=${pod.metadata.name} version=${version}\n`)
+        expect(r.stdout).to.equal(`host=${pod.metadata.name} version=${version}`)
       }
       const failing = await app.cli(['exec', 'web', '-e', 'other', '--', '/app', 'exit', '9'])
       expect(failing.exitCode).to.equal(9)
