@@ -17,8 +17,8 @@ export default class PortForward extends SkycapCommand {
 
   async run(): Promise<unknown> {
     const {args, flags} = await this.parse(PortForward)
-    // Ctrl-C ends the forward: kubectl gets it too and exits; skycap then returns normally.
-    this.abortOnSignals('stopping the port-forward')
+    // Ctrl-C ends the forward: kubectl is stopped (if the signal did not reach it) and skycap returns normally.
+    const signal = this.abortOnSignals('stopping the port-forward')
     return portForward(
       {service: args.service, ports: args.ports, environment: flags.environment, configPath: flags.config, address: flags.address},
       {kubectl: this.kubectlFactory(), reporter: this.reporter()},

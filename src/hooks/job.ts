@@ -147,6 +147,7 @@ export async function runJob(kubectl: Kubectl, job: KubeObject, options: RunJobO
   const container = ((job.spec as {template: PodTemplate}).template.spec.containers[0] as Container).name
   let stream: StreamingProcess | undefined
   let attached: Promise<void> | undefined
+  let streamEnded: Promise<unknown> | undefined
   let pod: LivePod | undefined
   const outcome = (result: JobOutcome['result'], message: string, exitCode?: number): JobOutcome => ({
     job: name,
@@ -167,11 +168,14 @@ export async function runJob(kubectl: Kubectl, job: KubeObject, options: RunJobO
         else if (options.onOutput) {
           stream = kubectl.spawn(['logs', pod.metadata.name, '-c', container, '--follow', ...(options.logFlags ?? [])])
           stream.stdout.on('data', (chunk: Buffer) => options.onOutput?.(chunk))
+          // The end of its stdout, not the process's exit: the last chunks may still be on their way then.
+          const {stdout} = stream
+          streamEnded = new Promise((resolve) => stdout.once('end', resolve))
         }
       }
       const terminated = state?.terminated
       if (terminated && (pod?.status?.phase === 'Succeeded' || pod?.status?.phase === 'Failed')) {
-        await Promise.race([attached, stream?.done, abortableSleep(10_000, options.signal)])
+        await Promise.race([attached ?? streamEnded ?? Promise.resolve(), abortableSleep(10_000, options.signal)])
         const code = terminated.exitCode ?? -1
         return code === 0 ? outcome('succeeded', 'exited 0', 0) : outcome('failed', `exited ${code}${terminated.reason && terminated.reason !== 'Error' ? ` (${terminated.reason})` : ''}`, code)
       }

@@ -30,7 +30,7 @@ export const execaRunner: ProcessRunner = async (file, args, options) => {
   try {
     const r =
       options.stdio === 'inherit'
-        ? await execa(file, args, {stdio: 'inherit', reject: false, env: options.env})
+        ? await execa(file, args, {stdio: 'inherit', reject: false, env: options.env, cancelSignal: options.signal})
         : await execa(file, args, {input: options.input, timeout: options.timeoutMs, cancelSignal: options.signal, reject: false, stripFinalNewline: false, env: options.env})
     if (r.failed && r.exitCode === undefined) {
       if ((r as {code?: string}).code === 'ENOENT') throw Object.assign(new Error(`${file}: not found`), {code: 'ENOENT'})
@@ -197,11 +197,11 @@ export class Kubectl {
    * Runs kubectl on skycap's own terminal (exec, attach, port-forward): what it prints goes straight to the user, and
    * its exit code (the remote command's, for exec) is returned rather than thrown.
    */
-  async attached(args: string[]): Promise<ProcessResult> {
+  async attached(args: string[], options: {signal?: AbortSignal} = {}): Promise<ProcessResult> {
     const argv = this.argv(args)
     this.trace?.([this.binary, ...argv])
     this.spawned++
-    return this.runner(this.binary, argv, {stdio: 'inherit'})
+    return this.runner(this.binary, argv, {stdio: 'inherit', signal: options.signal})
   }
 
   /** Starts a long-running kubectl (logs -f) without waiting for it. */

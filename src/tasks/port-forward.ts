@@ -24,7 +24,10 @@ export function parsePorts(text: string): {local: number; remote: number} {
 }
 
 /** `skycap port-forward SERVICE [LOCAL:]REMOTE`: forwards a local port to the service until interrupted. */
-export async function portForward(options: PortForwardOptions, deps: {kubectl: KubectlFactory; reporter: Reporter}): Promise<{environment: string; target: string; local: number; remote: number}> {
+export async function portForward(
+  options: PortForwardOptions,
+  deps: {kubectl: KubectlFactory; reporter: Reporter; signal?: AbortSignal},
+): Promise<{environment: string; target: string; local: number; remote: number}> {
   const {local, remote} = parsePorts(options.ports)
   const {loaded, env} = await openEnvironment({configPath: options.configPath, environment: options.environment})
   const app = loaded.config.app
@@ -32,8 +35,9 @@ export async function portForward(options: PortForwardOptions, deps: {kubectl: K
   const {kubectl} = await connect(env, deps.kubectl, deps.reporter)
   const target = await forwardTarget(kubectl, app, env.name, options.service)
   deps.reporter.info(`Forwarding ${options.address ?? '127.0.0.1'}:${local || '(any)'} to ${target} port ${remote} in ${env.name} (namespace ${env.namespace}); Ctrl-C stops`)
-  const r = await kubectl.attached(['port-forward', target, `${local}:${remote}`, '--address', options.address ?? '127.0.0.1'])
-  // Ctrl-C is how a port-forward ends: kubectl exits 0 (or dies of the SIGINT) then.
+  const r = await kubectl.attached(['port-forward', target, `${local}:${remote}`, '--address', options.address ?? '127.0.0.1'], {signal: deps.signal})
+  // Ctrl-C is how a port-forward ends: kubectl exits 0 or dies of the signal (a SIGINT or SIGTERM that reached only
+  // skycap stops kubectl through `signal`).
   if (r.exitCode !== 0 && !r.signal)
     throw new SkycapError(`kubectl port-forward to ${target} ended with exit code ${r.exitCode}`, {hint: 'Its message is above; is the port one the service listens on?'})
   return {environment: env.name, target, local, remote}

@@ -137,11 +137,18 @@ describe('real node: hooks, run, exec and port-forward', function () {
     expect(r.exitCode, r.stderr).to.equal(5)
     expect(r.stdout, 'execa strips the last newline').to.equal('hello\nworld')
     await waitFor('the run Job to be deleted', async () => (await kubectl(['get', 'jobs', '-l', 'skycap.dev/job-kind=run', '-o', 'name'], {namespace: ns.name})).stdout === '')
-    const kept = await app.json(['run', 'web', '--keep', '--', '/app', 'whoami'])
+    // --json goes before `--`: after it, it would be the command's.
+    const kept = await app.cli(['run', 'web', '--keep', '--json', '--', '/app', 'whoami'])
     expect(kept.exitCode, kept.stderr).to.equal(0)
-    expect(kept.doc.result).to.include({exitCode: 0, kept: true, release: 1, service: 'web'})
+    const doc = JSON.parse(kept.stdout)
+    expect(doc.result).to.include({exitCode: 0, kept: true, release: 1, service: 'web'})
     expect(kept.stderr).to.match(/^host=realapp-test-run-web-\w+-\w+ version=v1$/m)
-    expect((await kubectl(['get', 'job', kept.doc.result.job, '-o', 'name'], {namespace: ns.name})).stdout).to.equal(`job.batch/${kept.doc.result.job}`)
+    expect((await kubectl(['get', 'job', doc.result.job, '-o', 'name'], {namespace: ns.name})).stdout).to.equal(`job.batch/${doc.result.job}`)
+    // --lock: the environment's deploy lock is held while it runs, and released after.
+    const locked = await app.cli(['run', 'web', '--lock', '--', '/app', 'say', 'under the lock'])
+    expect(locked.exitCode, locked.stderr).to.equal(0)
+    expect(locked.stdout).to.equal('under the lock')
+    expect(JSON.parse((await app.cli(['lock', 'status', 'test', '--json'])).stdout).result.lock).to.equal(null)
     // -it: a real pseudo-terminal (Python's pty module) around the CLI.
     const pty = await execa('python3', ['-c', PTY_DRIVER, 'node', cliPath, 'run', 'web', '-it', '--', '/app', 'console'], {cwd: app.repo.dir, reject: false, timeout: 150_000, env: {NO_COLOR: '1'}})
     expect(pty.stdout).to.include('you said: hello (terminal: true)')
