@@ -21,7 +21,7 @@ export default class PortForward extends SkycapCommand {
     const signal = this.abortOnSignals('stopping the port-forward')
     return portForward(
       {service: args.service, ports: args.ports, environment: flags.environment, configPath: flags.config, address: flags.address},
-      {kubectl: this.kubectlFactory(), reporter: this.reporter()},
+      {kubectl: this.kubectlFactory(), reporter: this.reporter(), signal},
     )
   }
 }

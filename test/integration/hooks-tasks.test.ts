@@ -143,7 +143,7 @@ describe('real node: hooks, run, exec and port-forward', function () {
     const doc = JSON.parse(kept.stdout)
     expect(doc.result).to.include({exitCode: 0, kept: true, release: 1, service: 'web'})
     expect(kept.stderr).to.match(/^host=realapp-test-run-web-\w+-\w+ version=v1$/m)
-    expect((await kubectl(['get', 'job', doc.result.job, '-o', 'name'], {namespace: ns.name})).stdout).to.equal(`job.batch/${doc.result.job}`)
+    expect((await kubectl(['get', 'job', doc.result.job, '-o', 'name'], {namespace: ns.name})).stdout.trim()).to.equal(`job.batch/${doc.result.job}`)
     // --lock: the environment's deploy lock is held while it runs, and released after.
     const locked = await app.cli(['run', 'web', '--lock', '--', '/app', 'say', 'under the lock'])
     expect(locked.exitCode, locked.stderr).to.equal(0)
