@@ -27,6 +27,7 @@ export default class Deploy extends SkycapCommand {
     build: Flags.boolean({description: "Build and push the revision's images first (skipped when the registry has them), as skycap build does."}),
     builder: Flags.string({description: 'With --build: the builder tool (default: buildx, else docker, else podman).', options: [...BUILDER_NAMES], dependsOn: ['build']}),
     jobs: Flags.integer({description: 'With --build: builds at once.', min: 1, dependsOn: ['build']}),
+    'skip-hooks': Flags.boolean({description: 'Do not run the predeploy/postdeploy hooks (recorded in the release).'}),
   }
 
   async run(): Promise<unknown> {
@@ -44,6 +45,7 @@ export default class Deploy extends SkycapCommand {
         resetReplicas: flags['reset-replicas'],
         reason: flags.reason,
         build: flags.build ? {builder: flags.builder as BuilderName | undefined, jobs: flags.jobs} : undefined,
+        skipHooks: flags['skip-hooks'],
       },
       {kubectl: this.kubectlFactory(), reporter: this.reporter(), confirm: this.confirmer(), signal: this.abortOnSignals(), buildOutput: this.buildOutput()},
     )

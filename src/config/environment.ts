@@ -29,6 +29,10 @@ export function resolveEnvironment(loaded: LoadedConfig, name: string): Environm
     ...(config.environments[name] ? {} : {derived: true}),
     registry: env.registry ?? config.registry,
     imageTag: env.imageTag ?? config.imageTag,
+    hooks: {
+      predeploy: env.hooks?.predeploy ?? config.hooks?.predeploy ?? [],
+      postdeploy: env.hooks?.postdeploy ?? config.hooks?.postdeploy ?? [],
+    },
   }
 }
 

@@ -10,7 +10,7 @@ import {isInside, resolvesOutside} from './confinement.js'
 import {DEFAULT_MAX_REPLICAS, LIMITS, readWithinLimit, tooLargeError} from './limits.js'
 import {loadValidator, validateAgainstSchema} from './validate.js'
 import {documentData} from './yaml.js'
-import type {BuildSpec, ConfigWarning, LoadedConfig, ServiceConfig, SkycapConfig} from './types.js'
+import type {BuildSpec, ConfigWarning, HookConfig, LoadedConfig, ServiceConfig, SkycapConfig} from './types.js'
 
 export const CONFIG_FILE = 'skycap.yaml'
 
@@ -244,6 +244,22 @@ export async function parseConfig(text: string, file: string, show: (path: strin
         `environments.${envName}: the label app.kubernetes.io/instance "${instance}" (app-environment) is ${instance.length} characters; Kubernetes allows 63. Shorten the app or environment name`,
       )
     }
+  }
+  const hookLists: Array<[(string | number)[], HookConfig[] | undefined]> = [
+    [['hooks', 'predeploy'], config.hooks?.predeploy],
+    [['hooks', 'postdeploy'], config.hooks?.postdeploy],
+    ...Object.entries(config.environments).flatMap(([e, env]): Array<[(string | number)[], HookConfig[] | undefined]> => [
+      [['environments', e, 'hooks', 'predeploy'], env.hooks?.predeploy],
+      [['environments', e, 'hooks', 'postdeploy'], env.hooks?.postdeploy],
+    ]),
+  ]
+  for (const [path, list] of hookLists) {
+    const seen = new Set<string>()
+    list?.forEach((hook, i) => {
+      if (!config.services[hook.service]) at([...path, i, 'service'], `${path.join('.')}[${i}] (${hook.name}) names an unknown service "${hook.service}"; known: ${serviceNames.join(', ')}`)
+      if (seen.has(hook.name)) at([...path, i, 'name'], `${path.join('.')}: two hooks are named "${hook.name}"`)
+      seen.add(hook.name)
+    })
   }
   for (const name of withPorts) {
     // A Kubernetes Service's name is a DNS-1035 label: it starts with a letter.

@@ -287,6 +287,32 @@ function serviceProperties() {
   }
 }
 
+const hookList = {
+  type: 'array',
+  items: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['name', 'service', 'command'],
+    properties: {
+      name: {...dnsLabel, maxLength: 30, description: 'Names the hook in output, history and its Job.'},
+      service: {type: 'string', minLength: 1, description: "The service whose pod template (image at the release's tag, env, config, resources) the hook runs in."},
+      command: {type: 'array', minItems: 1, items: {type: 'string'}, description: "The command (replaces the image's entrypoint), e.g. [bin/rails, db:migrate]."},
+      timeout: {type: 'string', pattern: DURATION_PATTERN, 'x-message': DURATION_RULE, description: 'How long the hook may run (default 10m).'},
+      env: {type: 'object', propertyNames: envName, additionalProperties: envValue, description: "Variables added to the service's."},
+    },
+  },
+}
+
+const hooks = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    predeploy: {...hookList, description: 'Run in order after the config objects are applied and before the workloads (migrations); a failure stops the deploy.'},
+    postdeploy: {...hookList, description: 'Run in order once the rollout is ready; a failure fails the deploy and rolls it back.'},
+  },
+  description: "Commands run as Jobs from a service's pod template around a deploy.",
+}
+
 export const skycapSchema = {
   $schema: 'http://json-schema.org/draft-07/schema#',
   $id: 'https://skycap.dev/schema/skycap.schema.json',
@@ -319,6 +345,7 @@ export const skycapSchema = {
       },
     },
     logs,
+    hooks,
     services: {
       type: 'object',
       minProperties: 1,
@@ -352,6 +379,7 @@ export const skycapSchema = {
           },
           registry: {type: 'string', minLength: 1, description: "This environment's registry, instead of the top-level one (e.g. a local or staging registry)."},
           imageTag: {type: 'string', minLength: 1, description: "This environment's image tag template, instead of the top-level one."},
+          hooks: {...hooks, description: "This environment's hooks: a list given here replaces the app's list for that phase."},
         },
       },
     },

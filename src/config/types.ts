@@ -97,6 +97,22 @@ export interface ServiceConfig {
   podTemplate?: PodTemplatePatch
 }
 
+/** A command run as a Job from a service's pod template before (predeploy) or after (postdeploy) the rollout. */
+export interface HookConfig {
+  name: string
+  service: string
+  command: string[]
+  /** A duration such as 10m (default 10m). */
+  timeout?: string
+  env?: Record<string, string | number | boolean>
+}
+
+/** Hooks per phase; an environment's list for a phase replaces the app's. */
+export interface HooksConfig {
+  predeploy?: HookConfig[]
+  postdeploy?: HookConfig[]
+}
+
 export interface EnvironmentConfig {
   context?: string
   namespace: string
@@ -110,6 +126,7 @@ export interface EnvironmentConfig {
   registry?: string
   /** Overrides the top-level imageTag here. */
   imageTag?: string
+  hooks?: HooksConfig
 }
 
 export interface SkycapConfig {
@@ -123,6 +140,7 @@ export interface SkycapConfig {
   history?: {keep?: number}
   deploy?: {timeout?: string}
   logs?: LogFilters
+  hooks?: HooksConfig
   services: Record<string, ServiceConfig>
   environments: Record<string, EnvironmentConfig>
 }
@@ -168,4 +186,6 @@ export interface Environment {
   registry?: string
   /** The image tag template here (the environment's, else the top-level one; default the full SHA). */
   imageTag?: string
+  /** The app's hooks with this environment's lists in their place. */
+  hooks: {predeploy: HookConfig[]; postdeploy: HookConfig[]}
 }

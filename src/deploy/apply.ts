@@ -19,12 +19,16 @@ export async function dryRunApply(kubectl: Kubectl, objects: KubeObject[], mode:
   })
 }
 
-/** Applies in two phases (config, then everything else): two kubectl calls however many services. */
-export async function applyInPhases(kubectl: Kubectl, objects: KubeObject[], signal?: AbortSignal): Promise<string[]> {
+/**
+ * Applies in two phases (config, then everything else): two kubectl calls however many services. `afterConfig`
+ * runs between them (predeploy hooks: they see the release's config, and a failure stops the workloads).
+ */
+export async function applyInPhases(kubectl: Kubectl, objects: KubeObject[], signal?: AbortSignal, afterConfig?: () => Promise<void>): Promise<string[]> {
   const config = objects.filter((o) => CONFIG_KINDS.has(o.kind))
   const rest = objects.filter((o) => !CONFIG_KINDS.has(o.kind))
   const applied: string[] = []
   for (const phase of [config, rest]) {
+    if (phase === rest) await afterConfig?.()
     if (phase.length === 0) continue
     await kubectl.run(APPLY, {input: list(phase), signal})
     applied.push(...phase.map((o) => `${o.kind}/${o.metadata.name}`))

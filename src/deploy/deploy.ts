@@ -8,7 +8,7 @@ import {acquireLock, keepLockAlive, LEASE_SECONDS, releaseLock, renewLock} from 
 import {ANNOTATIONS, type KubeObject} from '../render/objects.js'
 import {prepareRelease, type PreparedRelease} from '../render/prepare.js'
 import {checkImages} from '../registry/images.js'
-import {lastGood, listReleases, MAX_PARTS, nextReleaseNumber, packManifests, PART_BYTES, type ReleaseRecord, saveRelease, type StoredRelease} from '../release/store.js'
+import {type HookRecord, lastGood, listReleases, MAX_PARTS, nextReleaseNumber, packManifests, PART_BYTES, type ReleaseRecord, saveRelease, type StoredRelease} from '../release/store.js'
 import {formatWarning, type Reporter} from '../ui/output.js'
 import {dryRunApply, findPrunable, prune} from './apply.js'
 import {formatFailure, type FailureReport} from './explain.js'
@@ -16,6 +16,7 @@ import {applyAndWatch, type RolloutResult} from './rollout.js'
 import {appSelector, connect, type KubectlFactory, namespaceExists, type Target} from '../env/connect.js'
 import {changeSummary} from './diff.js'
 import {parseDuration} from '../duration.js'
+import {DeployHooks, HookFailedError, hooksNotUndone, planHooks} from '../hooks/hooks.js'
 
 export interface DeployOptions {
   target?: string
@@ -38,6 +39,8 @@ export interface DeployOptions {
   context?: string
   /** Build (or skip) the revision's images first, with these build options. */
   build?: Pick<BuildOptions, 'builder' | 'jobs' | 'force'>
+  /** Deploy without running the predeploy/postdeploy hooks (recorded in the release). */
+  skipHooks?: boolean
 }
 
 export interface DeployDeps {
@@ -68,6 +71,8 @@ export interface DeployReport {
   pruned: string[]
   /** What failed (on a timeout: what was not ready), explained. */
   failures: FailureReport[]
+  /** The hooks the deploy ran (name, phase, result, duration, exit code, Job). */
+  hooks?: HookRecord[]
   /** Resources still moving when another one failed: their state at that moment. */
   interrupted?: Array<{ref: string; message: string}>
   rollback?: {
@@ -117,6 +122,7 @@ export async function deploy(options: DeployOptions, deps: DeployDeps): Promise<
   const objects = keepScaledReplicas(prepared, env, releases, live, options.resetReplicas ?? false)
   if (!options.skipImageCheck) await checkImagesExist(prepared, deps)
   checkRecordable(objects)
+  await planHooks(env, objects, options.skipHooks ?? false)
 
   const report = plannedReport(prepared.app, env, target, {sha: prepared.revision.sha, short: prepared.revision.short, subject: prepared.revision.subject}, prepared.images)
 
@@ -203,21 +209,8 @@ async function applyWatchRecord(
   report.release = number
   const startedAt = new Date(clock()).toISOString()
   reporter.info(`Deploying release ${number}: ${objects.length} objects`)
-  const rollout = await applyAndWatch({
-    kubectl,
-    objects,
-    selector,
-    deadline,
-    title: `Rolling out ${prepared.app} ${env.name}@${prepared.revision.short}`,
-    reporter,
-    config: prepared.loaded.config,
-    clock,
-    signal: deps.signal,
-    intervalMs: deps.intervalMs,
-  })
-  report.applied = rollout.applied
-  report.failures = rollout.failures
-  report.interrupted = rollout.interrupted
+  const hookContext = {kubectl, app: prepared.app, environment: env.name, release: number, objects, config: prepared.loaded.config, reporter, signal: deps.signal, clock, intervalMs: deps.intervalMs}
+  const hooks = new DeployHooks(await planHooks(env, objects, options.skipHooks ?? false), hookContext, options.skipHooks ?? false)
   const record: ReleaseRecord = {
     number,
     app: prepared.app,
@@ -233,6 +226,32 @@ async function applyWatchRecord(
     finishedAt: '',
     durationMs: 0,
   }
+  const rolloutOrHookFailure = applyAndWatch({
+    kubectl,
+    objects,
+    selector,
+    deadline,
+    title: `Rolling out ${prepared.app} ${env.name}@${prepared.revision.short}`,
+    reporter,
+    config: prepared.loaded.config,
+    clock,
+    signal: deps.signal,
+    intervalMs: deps.intervalMs,
+    afterConfig: () => hooks.predeploy(),
+  })
+  let rollout = await rolloutOrHookFailure.catch(async (error: unknown) => {
+    throw error instanceof HookFailedError
+      ? await recordHookFailure(error, report, {...record, ...hooks.recordFields()}, {kubectl, releases, keep: prepared.loaded.config.history?.keep ?? 10, clock})
+      : error
+  })
+  // A failed postdeploy hook fails the release like a failed rollout: the same rollback follows.
+  const postdeploy = rollout.outcome === 'ready' ? await hooks.postdeploy() : undefined
+  if (postdeploy) rollout = {...rollout, outcome: 'failed', failures: [postdeploy]}
+  Object.assign(record, hooks.recordFields())
+  if (hooks.records.length) report.hooks = hooks.records
+  report.applied = rollout.applied
+  report.failures = rollout.failures
+  report.interrupted = rollout.interrupted
   const keep = prepared.loaded.config.history?.keep ?? 10
 
   if (rollout.outcome === 'ready') {
@@ -294,6 +313,7 @@ async function applyWatchRecord(
       : rb.result === 'skipped'
         ? `; not rolled back (${rb.reason})`
         : `; the rollback to release ${rb.to} failed too (${rb.reason})${rb.running ? `; now running: ${rb.running}` : ''}`
+  const notUndone = rb?.result === 'succeeded' ? hooksNotUndone([record]) : undefined
   if (rb?.result === 'interrupted')
     throw new InterruptedError(`release ${report.release} of ${env.name} failed (${cause}); the rollback to release ${rb.to} was ${rb.reason}${rb.running ? `; now running: ${rb.running}` : ''}`, {
       hint: `Check \`skycap status ${env.name}\`; \`skycap rollback ${env.name}\` finishes the job.`,
@@ -309,10 +329,33 @@ async function applyWatchRecord(
       hint: 'Raise --timeout if the app is slow to start, or read the reasons above.',
       details: {report},
     })
-  throw new DeployFailedError(`release ${report.release} of ${env.name} failed: ${cause}${rbText}`, {
+  throw new DeployFailedError(`release ${report.release} of ${env.name} failed: ${cause}${rbText}${notUndone ? `; ${notUndone}` : ''}`, {
     hint: `See the events and logs above; \`skycap status ${env.name}\` shows what runs now.`,
     details: {report},
   })
+}
+
+/** A predeploy hook failed: the release is recorded as failed (with its hooks); nothing was rolled out, nothing rolls back. */
+async function recordHookFailure(
+  error: HookFailedError,
+  report: DeployReport,
+  record: ReleaseRecord,
+  at: {kubectl: Kubectl; releases: StoredRelease[]; keep: number; clock: () => number},
+): Promise<DeployFailedError> {
+  report.result = 'failed'
+  report.failures = [error.failure]
+  report.hooks = record.hooks
+  report.durationMs = at.clock() - Date.parse(record.startedAt)
+  const failed: ReleaseRecord = {
+    ...record,
+    result: 'failed',
+    finishedAt: new Date(at.clock()).toISOString(),
+    durationMs: report.durationMs,
+    failed: error.failure.ref,
+    message: `${error.failure.ref}: ${error.failure.message}; not rolled out`,
+  }
+  await saveRelease(at.kubectl, failed, undefined, at.releases, at.keep).catch(() => undefined)
+  return new DeployFailedError(error.message, {hint: error.hint, details: {report}})
 }
 
 /** Refuses, before anything is applied, a release whose manifests are too large to be recorded for rollback. */

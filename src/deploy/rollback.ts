@@ -9,6 +9,7 @@ import {dryRunApply, findPrunable, prune} from './apply.js'
 import {changeSummary} from './diff.js'
 import {confirmProtected, DEFAULT_TIMEOUT_MS, type DeployDeps, type DeployReport, liveDeployments, plannedReport, rollbackRecord, whatRuns, withReplicas} from './deploy.js'
 import {applyAndWatch} from './rollout.js'
+import {hooksNotUndone} from '../hooks/hooks.js'
 import {appSelector, connect, openEnvironment} from '../env/connect.js'
 import {DeployFailedError, InterruptedError, TimeoutError} from '../errors.js'
 
@@ -108,6 +109,8 @@ export async function rollback(options: RollbackOptions, deps: DeployDeps): Prom
     const from = lockedReleases.find((r) => r.record.action !== 'scale')?.record.number
     report.release = number
     deps.reporter.info(`Rolling ${env.name} back to release ${chosen.record.number} (${chosen.record.revision?.short}) as release ${number}`)
+    const notUndone = hooksNotUndone(lockedReleases.filter((r) => r.record.number > chosen.record.number).map((r) => r.record))
+    if (notUndone) deps.reporter.warn(notUndone)
     if (Object.keys(kept).length) {
       const recorded = new Map(manifests.map((o) => [o.metadata.name, (o.spec as {replicas?: number} | undefined)?.replicas ?? 1]))
       deps.reporter.info(

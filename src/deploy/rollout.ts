@@ -30,11 +30,13 @@ export interface RolloutOptions {
   clock?: () => number
   signal?: AbortSignal
   intervalMs?: number
+  /** Runs after the config objects are applied and before the workloads (predeploy hooks). */
+  afterConfig?: () => Promise<void>
 }
 
 /** Applies objects in phases, watches them to the end and, if they did not all become ready, explains why. */
 export async function applyAndWatch(options: RolloutOptions): Promise<RolloutResult> {
-  const applied = await applyInPhases(options.kubectl, options.objects, options.signal)
+  const applied = await applyInPhases(options.kubectl, options.objects, options.signal, options.afterConfig)
   const watchedRefs = options.objects.filter((o) => ['Deployment', 'StatefulSet', 'DaemonSet', 'Job', 'Pod'].includes(o.kind)).map((o) => `${o.kind}/${o.metadata.name}`)
   const view = await rolloutView(options.reporter, options.title, watchedRefs)
   let result: Awaited<ReturnType<typeof watchRollout>>

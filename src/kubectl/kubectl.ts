@@ -17,6 +17,8 @@ export interface RunOptions {
   timeoutMs?: number
   signal?: AbortSignal
   env?: Record<string, string>
+  /** 'inherit': the child uses skycap's terminal (exec -it, attach, port-forward); nothing is captured. */
+  stdio?: 'inherit'
 }
 
 /** Spawns a program with an argument array (never a shell). Injected so unit tests can assert the exact argv. */
@@ -26,7 +28,10 @@ export type ProcessRunner = (file: string, args: string[], options: RunOptions) 
 export const execaRunner: ProcessRunner = async (file, args, options) => {
   const {execa} = await import('execa')
   try {
-    const r = await execa(file, args, {input: options.input, timeout: options.timeoutMs, cancelSignal: options.signal, reject: false, stripFinalNewline: false, env: options.env})
+    const r =
+      options.stdio === 'inherit'
+        ? await execa(file, args, {stdio: 'inherit', reject: false, env: options.env, cancelSignal: options.signal})
+        : await execa(file, args, {input: options.input, timeout: options.timeoutMs, cancelSignal: options.signal, reject: false, stripFinalNewline: false, env: options.env})
     if (r.failed && r.exitCode === undefined) {
       if ((r as {code?: string}).code === 'ENOENT') throw Object.assign(new Error(`${file}: not found`), {code: 'ENOENT'})
       // A kubectl that execa killed for its timeoutMs is a timeout, not an interruption: no signal then.
@@ -188,6 +193,17 @@ export class Kubectl {
     }
   }
 
+  /**
+   * Runs kubectl on skycap's own terminal (exec, attach, port-forward): what it prints goes straight to the user, and
+   * its exit code (the remote command's, for exec) is returned rather than thrown.
+   */
+  async attached(args: string[], options: {signal?: AbortSignal} = {}): Promise<ProcessResult> {
+    const argv = this.argv(args)
+    this.trace?.([this.binary, ...argv])
+    this.spawned++
+    return this.runner(this.binary, argv, {stdio: 'inherit', signal: options.signal})
+  }
+
   /** Starts a long-running kubectl (logs -f) without waiting for it. */
   spawn(args: string[], options: {signal?: AbortSignal} = {}): StreamingProcess {
     const argv = this.argv(args)
@@ -248,6 +264,16 @@ export function classify(args: readonly string[], stderr: string, context?: stri
   }
   let kind: KubectlFailureKind = 'other'
   let hint = 'See the kubectl message above.'
+  const immutable = /(?:The )?([A-Z]\w*)(?:\.[\w.]+)? "([^"]+)" is invalid: ([\w.[\]]+): Invalid value: [\s\S]*?field is immutable/.exec(text)
+  if (immutable) {
+    const [, objectKind, name, field] = immutable
+    const job = objectKind === 'Job'
+    return new KubectlError('invalid', `kubectl ${verb(args)} failed${where}: the ${objectKind} "${name}" cannot be changed in place (${field} is immutable once created)`, args, text, {
+      hint: job
+        ? `Give the Job a new name per release, e.g. name: ${name}-{{ revision.short }} in its template, or run it as a skycap hook (docs/hooks.md); nothing was changed.`
+        : `Delete ${objectKind}/${name} so it is created again, or give it a new name; nothing was changed.`,
+    })
+  }
   if (/\(Forbidden\)|forbidden/i.test(text)) {
     kind = 'forbidden'
     hint = 'Your user lacks RBAC permission for this; ask a cluster admin or use another context.'
@@ -267,17 +293,42 @@ export function classify(args: readonly string[], stderr: string, context?: stri
     .filter((l) => /^\s*\* /.test(l))
     .slice(0, 5)
     .map((l) => l.trim().replace(/^\* /, ''))
-  const detail = `${first.replace(/^error: /i, '').replace(/:\s*$/, '')}${causes.length ? `: ${causes.join('; ')}` : ''}`
-  return new KubectlError(
-    kind,
-    `kubectl ${args
-      .filter((a) => !a.startsWith('-'))
-      .slice(0, 2)
-      .join(' ')} failed${where}: ${detail}`,
-    args,
-    text,
-    {hint},
-  )
+  const detail = cutGoValues(`${first.replace(/^error: /i, '').replace(/:\s*$/, '')}${causes.length ? `: ${causes.join('; ')}` : ''}`)
+  return new KubectlError(kind, `kubectl ${verb(args)} failed${where}: ${detail}`, args, text, {hint})
+}
+
+function verb(args: readonly string[]): string {
+  return args
+    .filter((a) => !a.startsWith('-'))
+    .slice(0, 2)
+    .join(' ')
+}
+
+// The start of a Go value the API server prints with %#v: `core.PodTemplateSpec{`, `[]core.Container{`, `map[string]string{`.
+const GO_VALUE = /(?:\[\])*(?:map\[[\w.]+\])?\*?[a-z][\w]*\.[A-Z]\w*\{|(?:\[\])+[\w.]+\{|map\[[\w.]+\][\w.*]+\{/g
+
+/** Replaces each Go value dump in a message (kilobytes of `core.PodSpec{Volumes:[]core.Volume{...}}`) by its type. */
+export function cutGoValues(text: string): string {
+  let out = ''
+  let from = 0
+  for (const m of text.matchAll(GO_VALUE)) {
+    if (m.index < from) continue
+    let depth = 0
+    let i = m.index + m[0].length - 1
+    let quoted = false
+    for (; i < text.length; i++) {
+      const c = text[i]
+      if (quoted) {
+        if (c === '\\') i++
+        else if (c === '"') quoted = false
+      } else if (c === '"') quoted = true
+      else if (c === '{') depth++
+      else if (c === '}' && --depth === 0) break
+    }
+    out += `${text.slice(from, m.index)}${m[0].slice(0, -1)}{…}`
+    from = i + 1
+  }
+  return out + text.slice(from)
 }
 
 /** kubectl's one-line summary of why it could not connect, without its boilerplate. */

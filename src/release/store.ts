@@ -35,6 +35,22 @@ export interface ReleaseRecord {
   /** For scale: what changed. */
   scale?: {service: string; from: number; to: number}
   message?: string
+  /** Hooks this deploy ran, in order (absent in records written before hooks existed). */
+  hooks?: HookRecord[]
+  /** The deploy was run with --skip-hooks. */
+  skipHooks?: boolean
+}
+
+/** What one hook did in a release. */
+export interface HookRecord {
+  name: string
+  phase: 'predeploy' | 'postdeploy'
+  result: 'succeeded' | 'failed' | 'timed-out' | 'interrupted'
+  durationMs: number
+  /** The command's exit code, when it ran to an end. */
+  exitCode?: number
+  /** The Job it ran as (kept for its logs until later hooks replace it). */
+  job: string
 }
 
 /** A record and, for deploys and rollbacks, the manifests it applied. */

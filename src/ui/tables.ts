@@ -36,6 +36,8 @@ export function historyNote(r: ReleaseRecord): string {
   if (r.result !== 'succeeded' && r.message) parts.push(r.message)
   if (r.rollbackRelease !== undefined) parts.push(`rollback: release ${r.rollbackRelease}`)
   if (parts.length === 0) parts.push(r.revision?.subject ?? '')
+  if (r.hooks?.length) parts.push(`hooks: ${r.hooks.map((h) => `${h.name} ${h.result} ${Math.round(h.durationMs / 1000)}s`).join(', ')}`)
+  if (r.skipHooks) parts.push('hooks skipped')
   return parts.join('; ')
 }
 

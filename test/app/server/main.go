@@ -4,6 +4,15 @@
 //
 //	/            "version=<VERSION> greeting=<greeting from the config file> host=<pod name>"
 //	/healthz     200, or 503 while not yet ready (ready_after) or when configured to fail (healthz=fail)
+//	/data        what the file named by data_file held when the process started (404 without one)
+//
+// With arguments it is a one-off command instead (hooks, skycap run/exec; the image has no shell):
+//
+//	app say LINE...          prints each LINE
+//	app exit N LINE...       prints each LINE, exits N
+//	app write FILE TEXT      writes TEXT to FILE
+//	app whoami               prints "host=<hostname> version=<version>"
+//	app console              reads lines: "quit N" exits N, anything else is answered (with whether stdin is a terminal)
 //
 // Settings: APP_CONFIG (default /etc/skycap/config/app.properties), lines key=value, read at start and on every
 // request; the same keys from the environment (APP_VERSION... see settingEnv) win over the file.
@@ -28,6 +37,7 @@ var settingEnv = map[string]string{
 	"healthz":     "APP_HEALTHZ",     // "fail": /healthz answers 503
 	"exit":        "APP_EXIT",        // a number: print a fatal line and exit with it at start
 	"ready_after": "APP_READY_AFTER", // a Go duration: /healthz answers 503 until this long after start
+	"data_file":   "APP_DATA_FILE",   // a file read once at start and served at /data
 	"noise":       "APP_NOISE",       // a Go duration: one DEBUG line this often (default 2s, 0 = never)
 }
 
@@ -59,8 +69,12 @@ func settings() map[string]string {
 }
 
 func main() {
+	if len(os.Args) > 1 {
+		os.Exit(task(os.Args[1:]))
+	}
 	start := time.Now()
 	s := settings()
+	data, dataErr := os.ReadFile(s["data_file"])
 	fmt.Printf("starting skycap test app version=%s pid=%d\n", s["version"], os.Getpid())
 	fmt.Printf("DEBUG config from %s: %v\n", configPath(), s)
 	if code := s["exit"]; code != "" && code != "0" {
@@ -93,6 +107,13 @@ func main() {
 		fmt.Fprintln(w, http.StatusText(code))
 		fmt.Printf("GET /healthz %d\n", code)
 	})
+	mux.HandleFunc("/data", func(w http.ResponseWriter, r *http.Request) {
+		if s["data_file"] == "" || dataErr != nil {
+			http.Error(w, fmt.Sprintf("no data file at start: %v", dataErr), http.StatusNotFound)
+			return
+		}
+		w.Write(data)
+	})
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s := settings()
 		n := requests.Add(1)
@@ -113,4 +134,58 @@ func envOr(k, def string) string {
 		return v
 	}
 	return def
+}
+
+// task runs one of the one-off commands and returns its exit code.
+func task(args []string) int {
+	switch args[0] {
+	case "say":
+		for _, l := range args[1:] {
+			fmt.Println(l)
+		}
+		return 0
+	case "exit":
+		n := 1
+		if len(args) > 1 {
+			fmt.Sscanf(args[1], "%d", &n)
+		}
+		if len(args) > 2 {
+			for _, l := range args[2:] {
+				fmt.Println(l)
+			}
+		}
+		return n
+	case "write":
+		if len(args) != 3 {
+			fmt.Fprintln(os.Stderr, "usage: app write FILE TEXT")
+			return 2
+		}
+		if err := os.WriteFile(args[1], []byte(args[2]+"\n"), 0o644); err != nil {
+			fmt.Fprintf(os.Stderr, "write: %v\n", err)
+			return 1
+		}
+		fmt.Printf("wrote %s: %s\n", args[1], args[2])
+		return 0
+	case "whoami":
+		host, _ := os.Hostname()
+		fmt.Printf("host=%s version=%s\n", host, settings()["version"])
+		return 0
+	case "console":
+		st, _ := os.Stdin.Stat()
+		terminal := st != nil && st.Mode()&os.ModeCharDevice != 0
+		sc := bufio.NewScanner(os.Stdin)
+		for sc.Scan() {
+			line := strings.TrimSpace(sc.Text())
+			if rest, ok := strings.CutPrefix(line, "quit"); ok {
+				n := 0
+				fmt.Sscanf(strings.TrimSpace(rest), "%d", &n)
+				fmt.Printf("bye (%d)\n", n)
+				return n
+			}
+			fmt.Printf("you said: %s (terminal: %v)\n", line, terminal)
+		}
+		return 0
+	}
+	fmt.Fprintf(os.Stderr, "unknown command %q\n", args[0])
+	return 2
 }

@@ -28,7 +28,7 @@ function fakeTools(installed: ToolName[], answers: Record<string, {exitCode?: nu
   return {tools: toolRunner({runner, installed: (t) => installed.includes(t)}), calls, argvs: () => calls.map((c) => c.argv.join(' '))}
 }
 
-const ENV: Environment = {name: 'local', namespace: 'shop-local', protected: false, values: {}, services: {}, maxReplicas: 1000, derived: true}
+const ENV: Environment = {name: 'local', namespace: 'shop-local', protected: false, values: {}, services: {}, maxReplicas: 1000, derived: true, hooks: {predeploy: [], postdeploy: []}}
 
 function kubeconfig(contexts: Array<[string, string]>, current?: string): Expectation {
   return {

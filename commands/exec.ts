@@ -1,0 +1,41 @@
+import {Args, Flags} from '@oclif/core'
+
+import {execInService} from '../src/tasks/exec.js'
+import {SkycapCommand} from './_base.js'
+import {splitCommand} from './_command-line.js'
+
+export default class Exec extends SkycapCommand {
+  static override summary = 'Run a command in a running pod of a service (-it for a shell); exits with its exit code.'
+  static override strict = false
+  static override examples = [
+    '<%= config.bin %> exec web -- env',
+    '<%= config.bin %> exec web -e prod -it -- sh',
+    '<%= config.bin %> exec web --pod web-7c9d-x2x1 -- cat /etc/skycap/config/app.properties',
+  ]
+  static override args = {service: Args.string({description: 'The service whose pod runs the command', required: true})}
+  static override flags = {
+    environment: Flags.string({char: 'e', description: 'Environment (default: SKYCAP_ENV or defaultEnvironment).'}),
+    pod: Flags.string({description: "One of the service's pods (default: its oldest ready pod)."}),
+    interactive: Flags.boolean({char: 'i', description: 'Pass stdin to the command.'}),
+    tty: Flags.boolean({char: 't', description: 'Allocate a terminal (with -i: a shell).'}),
+  }
+
+  async run(): Promise<void> {
+    const {own, command} = splitCommand(this.argv)
+    const {args, flags, argv} = await this.parse(Exec, own)
+    const result = await execInService(
+      {
+        service: args.service,
+        command: [...(argv as string[]).slice(1), ...command],
+        environment: flags.environment,
+        configPath: flags.config,
+        pod: flags.pod,
+        stdin: flags.interactive,
+        tty: flags.tty,
+      },
+      {kubectl: this.kubectlFactory(), reporter: this.reporter(), terminal: Boolean(process.stdin.isTTY)},
+    )
+    if (this.jsonEnabled()) this.logJson({ok: true, result})
+    if (result.exitCode !== 0) this.exit(result.exitCode)
+  }
+}

@@ -1,0 +1,27 @@
+import {Args, Flags} from '@oclif/core'
+
+import {portForward} from '../src/tasks/port-forward.js'
+import {SkycapCommand} from './_base.js'
+
+export default class PortForward extends SkycapCommand {
+  static override summary = "Forward a local port to a service of an environment until Ctrl-C (the environment's context and namespace)."
+  static override examples = ['<%= config.bin %> port-forward web 8080', '<%= config.bin %> port-forward db -e staging 5433:5432']
+  static override args = {
+    service: Args.string({description: 'The service to forward to', required: true}),
+    ports: Args.string({description: '[LOCAL:]REMOTE, e.g. 8080 or 5433:5432', required: true}),
+  }
+  static override flags = {
+    environment: Flags.string({char: 'e', description: 'Environment (default: SKYCAP_ENV or defaultEnvironment).'}),
+    address: Flags.string({description: 'Local address to listen on.', default: '127.0.0.1'}),
+  }
+
+  async run(): Promise<unknown> {
+    const {args, flags} = await this.parse(PortForward)
+    // Ctrl-C ends the forward: kubectl is stopped (if the signal did not reach it) and skycap returns normally.
+    const signal = this.abortOnSignals('stopping the port-forward')
+    return portForward(
+      {service: args.service, ports: args.ports, environment: flags.environment, configPath: flags.config, address: flags.address},
+      {kubectl: this.kubectlFactory(), reporter: this.reporter(), signal},
+    )
+  }
+}

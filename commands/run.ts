@@ -1,0 +1,55 @@
+import {Args, Flags} from '@oclif/core'
+
+import {runTask} from '../src/tasks/run.js'
+import {SkycapCommand} from './_base.js'
+import {splitCommand} from './_command-line.js'
+
+export default class Run extends SkycapCommand {
+  static override summary = "Run a one-off command in a new pod made from a service's pod template (a task, a console); exits with its exit code."
+  static override description =
+    "The pod is a Job from the deployed release's pod template (image, env, config, resources), or with --rev's images; it is removed afterwards unless --keep. skycap exits with the command's exit code; its own failures before the command ran use the usual codes (2 invalid, 4 unreachable, 70 timed out)."
+  static override strict = false
+  static override examples = [
+    '<%= config.bin %> run web -- bin/rails db:migrate:status',
+    '<%= config.bin %> run web -e prod -it -- bin/rails console',
+    '<%= config.bin %> run worker --rev 3f2c1ab --lock -- bin/backfill',
+  ]
+  static override args = {service: Args.string({description: 'The service whose pod template runs the command', required: true})}
+  static override flags = {
+    environment: Flags.string({char: 'e', description: 'Environment (default: SKYCAP_ENV or defaultEnvironment).'}),
+    interactive: Flags.boolean({char: 'i', description: 'Attach stdin and a terminal (with -t: a console).'}),
+    tty: Flags.boolean({char: 't', description: 'Allocate a terminal (same as -i: a console needs both).'}),
+    keep: Flags.boolean({description: 'Keep the Job and its pod afterwards (for kubectl logs/describe).'}),
+    rev: Flags.string({description: "Run with this revision's images (the deployed release's config and env)."}),
+    lock: Flags.boolean({description: "Hold the environment's deploy lock while the command runs."}),
+    timeout: Flags.string({description: 'How long the command may run, e.g. 30m (default 1h); exit 70 when exceeded.'}),
+  }
+
+  async run(): Promise<void> {
+    const {own, command} = splitCommand(this.argv)
+    const {args, flags, argv} = await this.parse(Run, own)
+    const result = await runTask(
+      {
+        service: args.service,
+        command: [...(argv as string[]).slice(1), ...command],
+        environment: flags.environment,
+        configPath: flags.config,
+        rev: flags.rev,
+        tty: flags.interactive || flags.tty,
+        keep: flags.keep,
+        lock: flags.lock,
+        timeout: flags.timeout,
+      },
+      {
+        kubectl: this.kubectlFactory(),
+        reporter: this.reporter(),
+        out: this.jsonEnabled() ? process.stderr : process.stdout,
+        terminal: Boolean(process.stdin.isTTY),
+        signal: this.abortOnSignals('stopping the task'),
+      },
+    )
+    if (this.jsonEnabled()) this.logJson({ok: true, result})
+    // The command's exit code is skycap's (documented), whatever it is.
+    if (result.exitCode !== 0) this.exit(result.exitCode)
+  }
+}

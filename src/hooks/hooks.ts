@@ -1,0 +1,180 @@
+import type {Environment, HookConfig, SkycapConfig} from '../config/types.js'
+import {parseDuration} from '../duration.js'
+import {DeployFailedError} from '../errors.js'
+import type {Kubectl} from '../kubectl/kubectl.js'
+import {LogChunkProcessor} from '../logs/chunks.js'
+import {configuredExcludes} from '../logs/filter.js'
+import type {KubeObject} from '../render/objects.js'
+import type {HookRecord, ReleaseRecord} from '../release/store.js'
+import type {Reporter} from '../ui/output.js'
+import type {FailureReport} from '../deploy/explain.js'
+import {buildJob, deleteJobs, JOB_LABELS, jobName, podTemplateOf, runJob} from './job.js'
+
+export type HookPhase = 'predeploy' | 'postdeploy'
+
+/** A hook checked before anything changes: its timeout parsed, its service's pod template found. */
+export interface PlannedHook {
+  phase: HookPhase
+  hook: HookConfig
+  timeoutMs: number
+}
+
+export const DEFAULT_HOOK_TIMEOUT_MS = 10 * 60_000
+/** Hook Jobs of this many newest releases stay for their logs (`kubectl logs job/<name>`); older ones are deleted. */
+export const KEEP_HOOK_RELEASES = 3
+/** Lines of a failed hook's output kept for the report. */
+const LAST_LINES = 25
+
+/** The environment's hooks, validated against the rendered objects; none with --skip-hooks. */
+export async function planHooks(env: Environment, objects: KubeObject[], skip: boolean): Promise<PlannedHook[]> {
+  if (skip) return []
+  const out: PlannedHook[] = []
+  for (const phase of ['predeploy', 'postdeploy'] as const) {
+    for (const [i, hook] of env.hooks[phase].entries()) {
+      podTemplateOf(objects, hook.service)
+      const timeoutMs = hook.timeout === undefined ? DEFAULT_HOOK_TIMEOUT_MS : await parseDuration(hook.timeout, `hooks.${phase}[${i}].timeout`)
+      out.push({phase, hook, timeoutMs})
+    }
+  }
+  return out
+}
+
+export interface HookContext {
+  kubectl: Kubectl
+  app: string
+  environment: string
+  release: number
+  objects: KubeObject[]
+  config: SkycapConfig
+  reporter: Reporter
+  signal?: AbortSignal
+  clock?: () => number
+  intervalMs?: number
+}
+
+/** A hook that failed: its record and the report a deploy shows (its last output lines). */
+export class HookFailedError extends DeployFailedError {
+  constructor(
+    readonly failure: FailureReport,
+    message: string,
+    hint: string,
+  ) {
+    super(message, {hint})
+  }
+}
+
+/** Runs one deploy's hooks phase by phase and remembers what they did for the release record. */
+export class DeployHooks {
+  readonly records: HookRecord[] = []
+  private cleaned = false
+
+  constructor(
+    private readonly planned: PlannedHook[],
+    private readonly context: HookContext,
+    private readonly skipped: boolean,
+  ) {}
+
+  /** What the release record says about hooks. */
+  recordFields(): Pick<ReleaseRecord, 'hooks' | 'skipHooks'> {
+    return {...(this.records.length ? {hooks: this.records} : {}), ...(this.skipped ? {skipHooks: true} : {})}
+  }
+
+  /** The predeploy hooks, in order; throws HookFailedError at the first that fails (the workloads are not applied). */
+  async predeploy(): Promise<void> {
+    const failure = await this.run('predeploy')
+    if (failure) {
+      throw new HookFailedError(
+        failure,
+        `predeploy hook ${failure.ref.slice('hook/'.length)} failed (${failure.message}); release ${this.context.release} was not rolled out and the running release is untouched`,
+        `Read its output above (\`kubectl logs job/${this.records.at(-1)?.job}\` for all of it), fix the command or the code, and deploy again; --skip-hooks deploys without hooks.`,
+      )
+    }
+  }
+
+  /** The postdeploy hooks, in order; the failure of the first that fails (the deploy then rolls back). */
+  async postdeploy(): Promise<FailureReport | undefined> {
+    return this.run('postdeploy')
+  }
+
+  private async run(phase: HookPhase): Promise<FailureReport | undefined> {
+    const hooks = this.planned.filter((p) => p.phase === phase)
+    if (hooks.length === 0) return undefined
+    const ctx = this.context
+    const clock = ctx.clock ?? Date.now
+    if (!this.cleaned) await cleanupHookJobs(ctx.kubectl, ctx.app, ctx.environment, ctx.release)
+    this.cleaned = true
+    for (const {hook, timeoutMs} of hooks) {
+      const started = clock()
+      const name = jobName(ctx.app, ctx.environment, hook.name, String(ctx.release))
+      const job = buildJob({
+        name,
+        template: podTemplateOf(ctx.objects, hook.service),
+        service: hook.service,
+        command: hook.command,
+        env: hook.env,
+        timeoutMs,
+        labels: {[JOB_LABELS.of]: ctx.app, [JOB_LABELS.environment]: ctx.environment, [JOB_LABELS.kind]: 'hook', [JOB_LABELS.hook]: hook.name, [JOB_LABELS.release]: String(ctx.release)},
+      })
+      ctx.reporter.info(`Running ${phase} hook ${hook.name} (${hook.command.join(' ')}) as job ${name}`)
+      const processor = new LogChunkProcessor(
+        {configured: configuredExcludes(ctx.config, [hook.service]), exclude: [], grep: []},
+        {service: hook.service, pod: hook.name, container: hook.service},
+        {colour: false, showContainer: false, timestamps: false, json: false},
+      )
+      const last: string[] = []
+      let partial = ''
+      const show = (text: Buffer | undefined) => {
+        if (!text) return
+        const lines = (partial + text.toString('utf8')).split('\n')
+        partial = lines.pop() ?? ''
+        for (const line of lines) {
+          ctx.reporter.info(line)
+          last.push(line)
+          if (last.length > LAST_LINES) last.shift()
+        }
+      }
+      const outcome = await runJob(ctx.kubectl, job, {
+        onOutput: (chunk) => show(processor.pushBytes(chunk)),
+        logFlags: ['--timestamps'],
+        deadline: started + timeoutMs,
+        clock,
+        signal: ctx.signal,
+        intervalMs: ctx.intervalMs,
+      })
+      show(processor.flushBytes())
+      show(partial ? Buffer.from('\n') : undefined)
+      const record: HookRecord = {name: hook.name, phase, result: outcome.result, durationMs: clock() - started, job: name, ...(outcome.exitCode === undefined ? {} : {exitCode: outcome.exitCode})}
+      this.records.push(record)
+      if (outcome.result === 'succeeded') {
+        ctx.reporter.info(`${phase} hook ${hook.name} succeeded (${Math.round(record.durationMs / 1000)}s)`)
+        continue
+      }
+      // The failed Job stays for its logs, until later releases push it out.
+      return {
+        ref: `hook/${hook.name}`,
+        message: outcome.message,
+        events: [],
+        logs: last.length ? [{pod: outcome.pod ?? name, container: hook.service, previous: false, lines: last, hidden: processor.hidden}] : [],
+      }
+    }
+    return undefined
+  }
+}
+
+/** Deletes the hook Jobs of releases older than the newest KEEP_HOOK_RELEASES before `release` (one list, one delete). */
+export async function cleanupHookJobs(kubectl: Kubectl, app: string, environment: string, release: number): Promise<string[]> {
+  const list = await kubectl.json<{items: KubeObject[]}>(['get', 'jobs', '-l', `${JOB_LABELS.of}=${app},${JOB_LABELS.environment}=${environment},${JOB_LABELS.kind}=hook`])
+  const old = list.items.filter((j) => Number(j.metadata.labels?.[JOB_LABELS.release]) <= release - KEEP_HOOK_RELEASES).map((j) => j.metadata.name)
+  await deleteJobs(kubectl, old)
+  return old
+}
+
+/**
+ * What a rollback cannot undo, in one sentence: the hooks the releases being left behind ran (a migration stays
+ * migrated). Undefined when they ran none.
+ */
+export function hooksNotUndone(left: ReleaseRecord[]): string | undefined {
+  const ran = left.flatMap((r) => (r.hooks ?? []).filter((h) => h.result === 'succeeded' || h.result === 'failed').map((h) => `${h.name} (release ${r.number})`))
+  if (ran.length === 0) return undefined
+  return `hooks are not undone by a rollback: ${ran.join(', ')} ran and what they changed (a migration, say) stays as it is`
+}

@@ -1,0 +1,197 @@
+import {createHash} from 'node:crypto'
+
+import {KubectlError, UserError} from '../errors.js'
+import type {Kubectl, StreamingProcess} from '../kubectl/kubectl.js'
+import type {KubeObject} from '../render/objects.js'
+import {podProblem} from '../resources/status.js'
+import {abortableSleep} from '../sleep.js'
+
+/**
+ * Labels of the Jobs skycap runs beside a release (hooks, `skycap run`). Not the app's labels: a hook pod must not
+ * join the Service's endpoints, show up in `skycap logs`, or be pruned as an object the release no longer renders.
+ */
+export const JOB_LABELS = {
+  of: 'skycap.dev/job-of',
+  environment: 'skycap.dev/environment',
+  kind: 'skycap.dev/job-kind',
+  name: 'skycap.dev/job',
+  release: 'skycap.dev/release',
+  hook: 'skycap.dev/hook',
+} as const
+
+interface Container {
+  name: string
+  image?: string
+  command?: string[]
+  args?: string[]
+  env?: Array<{name: string; value?: string}>
+  [key: string]: unknown
+}
+
+/** The part of a Deployment a Job is made from. */
+export interface PodTemplate {
+  metadata?: {labels?: Record<string, string>; annotations?: Record<string, string>}
+  spec: {containers: Container[]; restartPolicy?: string; [key: string]: unknown}
+}
+
+export interface JobSpec {
+  /** The Job's name (a DNS label: see jobName). */
+  name: string
+  /** The service's pod template, as the release renders it. */
+  template: PodTemplate
+  /** The container that runs the command (default: the one named after the service, else the first). */
+  service: string
+  command: string[]
+  env?: Record<string, string | number | boolean>
+  /** Replaces the container's image (`run --rev`). */
+  image?: string
+  timeoutMs: number
+  labels: Record<string, string>
+  /** stdin and a terminal for `run -it`. */
+  tty?: boolean
+}
+
+/** The pod template of the service's Deployment among rendered (or recorded) objects. */
+export function podTemplateOf(objects: KubeObject[], service: string): PodTemplate {
+  const deployment = objects.find((o) => o.kind === 'Deployment' && o.metadata.name === service)
+  const template = (deployment?.spec as {template?: PodTemplate} | undefined)?.template
+  if (!template?.spec?.containers?.length)
+    throw new UserError(`service ${service} renders no Deployment with a container to run a command in`, {hint: 'Hooks and run use the pod template of the Deployment named after the service.'})
+  return template
+}
+
+/**
+ * A Job name of at most 63 characters (its pods carry it as a label value): the parts joined, the front cut and a
+ * hash of the whole added when too long, so two names never collide.
+ */
+export function jobName(...parts: string[]): string {
+  const full = parts.join('-')
+  if (full.length <= 63) return full
+  const hash = createHash('sha256').update(full).digest('hex').slice(0, 8)
+  return `${full.slice(0, 54).replace(/-+$/, '')}-${hash}`
+}
+
+/**
+ * A Job running `command` in the service's container of `template`: same image, env, envFrom, volumes and resources;
+ * no probes or lifecycle (a one-off command is never "ready"), never restarted, stopped by the cluster at the timeout.
+ */
+export function buildJob(spec: JobSpec): KubeObject {
+  const containers = spec.template.spec.containers
+  const main = containers.find((c) => c.name === spec.service) ?? (containers[0] as Container)
+  const extraEnv = Object.entries(spec.env ?? {}).map(([name, value]) => ({name, value: String(value)}))
+  const env = [...(main.env ?? []).filter((e) => !(spec.env && e.name in spec.env)), ...extraEnv]
+  // eslint-disable-next-line @typescript-eslint/no-unused-vars
+  const {readinessProbe, livenessProbe, startupProbe, lifecycle, ports, args, ...kept} = main
+  const container: Container = {...kept, command: spec.command, ...(env.length ? {env} : {}), ...(spec.image ? {image: spec.image} : {})}
+  if (spec.tty) Object.assign(container, {stdin: true, stdinOnce: true, tty: true})
+  const labels = {...spec.labels, [JOB_LABELS.name]: spec.name}
+  return {
+    apiVersion: 'batch/v1',
+    kind: 'Job',
+    metadata: {name: spec.name, labels},
+    spec: {
+      backoffLimit: 0,
+      activeDeadlineSeconds: Math.max(1, Math.ceil(spec.timeoutMs / 1000)),
+      template: {
+        metadata: {labels, ...(spec.template.metadata?.annotations ? {annotations: spec.template.metadata.annotations} : {})},
+        spec: {...spec.template.spec, containers: [container], restartPolicy: 'Never'},
+      },
+    },
+  }
+}
+
+/** How a Job ended. */
+export interface JobOutcome {
+  job: string
+  result: 'succeeded' | 'failed' | 'timed-out' | 'interrupted'
+  /** The command's exit code, when it ran to an end. */
+  exitCode?: number
+  /** One sentence: why it failed. */
+  message: string
+  /** The pod that ran it. */
+  pod?: string
+}
+
+export interface RunJobOptions {
+  /** Called with the container's output as it comes (from `kubectl logs -f`). */
+  onOutput?: (chunk: Buffer) => void
+  /** Extra `kubectl logs` flags (e.g. --timestamps for a filtered stream). */
+  logFlags?: string[]
+  /** When the pod runs, instead of following its logs: attach to it (run -it). */
+  attach?: (pod: string, container: string) => Promise<void>
+  deadline: number
+  clock?: () => number
+  signal?: AbortSignal
+  intervalMs?: number
+}
+
+interface LivePod extends KubeObject {
+  status?: {phase?: string; containerStatuses?: Array<{name: string; state?: {running?: object; terminated?: {exitCode?: number; reason?: string}}}>}
+}
+
+/**
+ * Creates the Job and follows it to its end: its output streamed once the container has started, its exit code
+ * read from the pod. A Job of that name left by an interrupted run of the same release is replaced.
+ */
+export async function runJob(kubectl: Kubectl, job: KubeObject, options: RunJobOptions): Promise<JobOutcome> {
+  const clock = options.clock ?? Date.now
+  const name = job.metadata.name
+  const input = JSON.stringify(job)
+  try {
+    await kubectl.run(['create', '-f', '-'], {input, idempotent: false})
+  } catch (error) {
+    if (!(error instanceof KubectlError) || error.kind !== 'already_exists') throw error
+    await kubectl.run(['delete', 'job', name, '--ignore-not-found', '--wait=true'])
+    await kubectl.run(['create', '-f', '-'], {input, idempotent: false})
+  }
+  const container = ((job.spec as {template: PodTemplate}).template.spec.containers[0] as Container).name
+  let stream: StreamingProcess | undefined
+  let attached: Promise<void> | undefined
+  let streamEnded: Promise<unknown> | undefined
+  let pod: LivePod | undefined
+  const outcome = (result: JobOutcome['result'], message: string, exitCode?: number): JobOutcome => ({
+    job: name,
+    result,
+    message,
+    ...(exitCode === undefined ? {} : {exitCode}),
+    ...(pod ? {pod: pod.metadata.name} : {}),
+  })
+  try {
+    for (;;) {
+      if (options.signal?.aborted) return outcome('interrupted', `interrupted; job ${name} was stopped`)
+      const list = await kubectl.json<{items: LivePod[]}>(['get', 'jobs,pods', '-l', `${JOB_LABELS.name}=${name}`], {signal: options.signal})
+      const live = list.items.find((o) => o.kind === 'Job') as (KubeObject & {status?: {conditions?: Array<{type: string; status: string; reason?: string; message?: string}>}}) | undefined
+      pod = list.items.filter((o) => o.kind === 'Pod').sort((a, b) => String(b.metadata.creationTimestamp).localeCompare(String(a.metadata.creationTimestamp)))[0] ?? pod
+      const state = pod?.status?.containerStatuses?.find((c) => c.name === container)?.state
+      if (pod && (state?.running || state?.terminated) && !stream && !attached) {
+        if (options.attach && state.running) attached = options.attach(pod.metadata.name, container)
+        else if (options.onOutput) {
+          stream = kubectl.spawn(['logs', pod.metadata.name, '-c', container, '--follow', ...(options.logFlags ?? [])])
+          stream.stdout.on('data', (chunk: Buffer) => options.onOutput?.(chunk))
+          // The end of its stdout, not the process's exit: the last chunks may still be on their way then.
+          const {stdout} = stream
+          streamEnded = new Promise((resolve) => stdout.once('end', resolve))
+        }
+      }
+      const terminated = state?.terminated
+      if (terminated && (pod?.status?.phase === 'Succeeded' || pod?.status?.phase === 'Failed')) {
+        await Promise.race([attached ?? streamEnded ?? Promise.resolve(), abortableSleep(10_000, options.signal)])
+        const code = terminated.exitCode ?? -1
+        return code === 0 ? outcome('succeeded', 'exited 0', 0) : outcome('failed', `exited ${code}${terminated.reason && terminated.reason !== 'Error' ? ` (${terminated.reason})` : ''}`, code)
+      }
+      const failed = live?.status?.conditions?.find((c) => c.type === 'Failed' && c.status === 'True')
+      if (failed) return outcome(failed.reason === 'DeadlineExceeded' ? 'timed-out' : 'failed', failed.message ?? failed.reason ?? 'the Job failed')
+      const problem = pod ? podProblem(pod) : undefined
+      if (problem) return outcome('failed', problem.message)
+      if (clock() > options.deadline) return outcome('timed-out', `did not finish in time${pod ? '' : ' (no pod was started)'}`)
+      await abortableSleep(options.intervalMs ?? 1000, options.signal)
+    }
+  } finally {
+    stream?.kill()
+  }
+}
+
+/** Deletes Jobs (and their pods) by name, without waiting. */
+export async function deleteJobs(kubectl: Kubectl, names: string[]): Promise<void> {
+  if (names.length) await kubectl.run(['delete', 'jobs', ...names, '--ignore-not-found', '--wait=false', '--cascade=background'], {allowFailure: true})
+}

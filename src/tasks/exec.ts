@@ -1,0 +1,39 @@
+import {connect, type KubectlFactory, openEnvironment} from '../env/connect.js'
+import {UserError} from '../errors.js'
+import type {Reporter} from '../ui/output.js'
+import {choosePod} from './pods.js'
+
+export interface ExecOptions {
+  service: string
+  command: string[]
+  environment?: string
+  configPath?: string
+  /** A pod of the service (default: its oldest ready pod). */
+  pod?: string
+  /** Pass stdin through (-i). */
+  stdin?: boolean
+  /** Allocate a terminal (-t). */
+  tty?: boolean
+}
+
+export interface ExecResult {
+  environment: string
+  service: string
+  pod: string
+  /** The command's exit code: skycap exits with it. */
+  exitCode: number
+}
+
+/** `skycap exec SERVICE -- COMMAND`: runs the command in a running pod of the service, on this terminal. */
+export async function execInService(options: ExecOptions, deps: {kubectl: KubectlFactory; reporter: Reporter; terminal: boolean}): Promise<ExecResult> {
+  const {loaded, env} = await openEnvironment({configPath: options.configPath, environment: options.environment})
+  const app = loaded.config.app
+  if (!env.services[options.service]) throw new UserError(`unknown service "${options.service}"`, {hint: `Services of ${app}: ${Object.keys(env.services).join(', ')}.`})
+  if (options.command.length === 0) throw new UserError('no command given', {hint: `Put it after --: skycap exec ${options.service} -- bin/console`})
+  if (options.tty && !deps.terminal) throw new UserError('--tty needs a terminal on stdin', {hint: 'Run it from an interactive shell, or drop -t.'})
+  const {kubectl} = await connect(env, deps.kubectl, deps.reporter)
+  const pod = await choosePod(kubectl, app, env.name, options.service, options.pod)
+  deps.reporter.info(`Running ${options.command.join(' ')} in pod ${pod} of ${options.service} (${env.name})`)
+  const r = await kubectl.attached(['exec', pod, '-c', options.service, ...(options.stdin ? ['-i'] : []), ...(options.tty ? ['-t'] : []), '--', ...options.command])
+  return {environment: env.name, service: options.service, pod, exitCode: r.exitCode}
+}

@@ -1,0 +1,133 @@
+import {randomBytes} from 'node:crypto'
+
+import {connect, type KubectlFactory, openEnvironment} from '../env/connect.js'
+import {parseDuration} from '../duration.js'
+import {InterruptedError, SkycapError, TimeoutError, UserError} from '../errors.js'
+import {buildJob, deleteJobs, JOB_LABELS, jobName, podTemplateOf, runJob} from '../hooks/job.js'
+import {acquireLock, keepLockAlive, LEASE_SECONDS, releaseLock} from '../lock/lease.js'
+import {prepareRelease} from '../render/prepare.js'
+import {lastGood, listReleases} from '../release/store.js'
+import type {Reporter} from '../ui/output.js'
+
+export interface RunTaskOptions {
+  service: string
+  command: string[]
+  environment?: string
+  configPath?: string
+  /** Run with the images of this revision (the deployed release's config and env). */
+  rev?: string
+  /** stdin and a terminal (a console). */
+  tty?: boolean
+  /** Leave the Job and its pod behind (for `kubectl logs`). */
+  keep?: boolean
+  /** Hold the environment's deploy lock while it runs. */
+  lock?: boolean
+  /** How long the command may run, e.g. 30m (default 1h). */
+  timeout?: string
+}
+
+export interface RunTaskDeps {
+  kubectl: KubectlFactory
+  reporter: Reporter
+  /** Where the command's output goes. */
+  out: NodeJS.WritableStream
+  /** Whether skycap's stdin is a terminal (`--tty` needs one). */
+  terminal: boolean
+  signal?: AbortSignal
+  clock?: () => number
+  intervalMs?: number
+}
+
+export interface RunTaskResult {
+  environment: string
+  service: string
+  job: string
+  pod: string | null
+  /** The release whose pod template ran the command. */
+  release: number
+  image: string
+  /** The command's exit code: skycap exits with it. */
+  exitCode: number
+  kept: boolean
+}
+
+export const DEFAULT_RUN_TIMEOUT_MS = 60 * 60_000
+
+/**
+ * `skycap run SERVICE -- COMMAND`: a one-off Job from the service's pod template at the deployed release (or with
+ * the images of --rev), its output streamed, its exit code returned, the Job removed afterwards unless `keep`.
+ */
+export async function runTask(options: RunTaskOptions, deps: RunTaskDeps): Promise<RunTaskResult> {
+  const clock = deps.clock ?? Date.now
+  const {loaded, env} = await openEnvironment({configPath: options.configPath, environment: options.environment})
+  const app = loaded.config.app
+  const known = Object.keys(env.services)
+  if (!env.services[options.service]) throw new UserError(`unknown service "${options.service}"`, {hint: `Services of ${app}: ${known.join(', ')}.`})
+  if (options.command.length === 0) throw new UserError('no command given', {hint: `Put it after --: skycap run ${options.service} -- bin/rails db:migrate`})
+  if (options.tty && !deps.terminal) throw new UserError('--tty needs a terminal on stdin', {hint: 'Run it from an interactive shell, or drop -i/-t to stream the output.'})
+  const timeoutMs = options.timeout !== undefined ? await parseDuration(options.timeout, '--timeout') : DEFAULT_RUN_TIMEOUT_MS
+  const image =
+    options.rev !== undefined ? (await prepareRelease({target: `${env.name}@${options.rev}`, configPath: options.configPath, services: [options.service]})).images[options.service] : undefined
+  const {kubectl} = await connect(env, deps.kubectl, deps.reporter)
+  const release = lastGood(await listReleases(kubectl, app, env.name))
+  if (!release) throw new UserError(`nothing of ${app} is deployed to ${env.name} yet: run uses the deployed release's pod template`, {hint: `Deploy first: skycap deploy ${env.name}`})
+  const template = podTemplateOf(release.manifests(), options.service)
+  const name = jobName(app, env.name, 'run', options.service, randomBytes(3).toString('hex'))
+  const job = buildJob({
+    name,
+    template,
+    service: options.service,
+    command: options.command,
+    image,
+    timeoutMs,
+    tty: options.tty,
+    labels: {[JOB_LABELS.of]: app, [JOB_LABELS.environment]: env.name, [JOB_LABELS.kind]: 'run', [JOB_LABELS.release]: String(release.record.number)},
+  })
+  const containerImage = (job.spec as {template: {spec: {containers: Array<{image: string}>}}}).template.spec.containers[0]?.image ?? ''
+  const lock = options.lock
+    ? await acquireLock(kubectl, {
+        app,
+        environment: env.name,
+        reason: `skycap run ${options.service} -- ${options.command.join(' ')}`.slice(0, 200),
+        durationSeconds: LEASE_SECONDS,
+        signal: deps.signal,
+      })
+    : undefined
+  const heartbeat = lock ? keepLockAlive(kubectl, app, lock.id, {onLost: () => deps.reporter.warn(`the lock of ${env.name} is no longer held by this run`)}) : undefined
+  deps.reporter.info(`Running ${options.command.join(' ')} in ${options.service} (release ${release.record.number}, ${containerImage}) as job ${name}`)
+  try {
+    const outcome = await runJob(kubectl, job, {
+      deadline: clock() + timeoutMs,
+      clock,
+      signal: deps.signal,
+      intervalMs: deps.intervalMs,
+      ...(options.tty
+        ? {
+            attach: async (pod: string, container: string) => {
+              await kubectl.attached(['attach', pod, '-c', container, '-i', '-t'])
+            },
+          }
+        : {onOutput: (chunk: Buffer) => deps.out.write(chunk)}),
+    })
+    if (outcome.exitCode === undefined) {
+      const where = `${options.command.join(' ')} in ${options.service} (job ${name})`
+      if (outcome.result === 'interrupted') throw new InterruptedError(`interrupted; ${where} was stopped`)
+      if (outcome.result === 'timed-out') throw new TimeoutError(`${where} ${outcome.message}`, {hint: 'Raise --timeout for a long task.'})
+      throw new SkycapError(`${where} could not run: ${outcome.message}`, {hint: `\`kubectl describe job ${name}\` (with --keep) shows the events.`})
+    }
+    return {
+      environment: env.name,
+      service: options.service,
+      job: name,
+      pod: outcome.pod ?? null,
+      release: release.record.number,
+      image: containerImage,
+      exitCode: outcome.exitCode,
+      kept: options.keep ?? false,
+    }
+  } finally {
+    if (!options.keep) await deleteJobs(kubectl, [name])
+    heartbeat?.stop()
+    if (lock) await releaseLock(kubectl, app, {id: lock.id}).catch((error) => deps.reporter.warn(`could not release the lock: ${(error as Error).message}`))
+  }
+}

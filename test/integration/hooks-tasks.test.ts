@@ -1,0 +1,267 @@
+// Hooks, run, exec and port-forward through the built CLI, against the test app in real containers (test/app: its
+// one-off commands `app say|exit|write|whoami|console` stand in for migrations and consoles; the image has no shell).
+import {expect} from 'chai'
+import {execa} from 'execa'
+import {chmodSync, mkdtempSync, rmSync} from 'node:fs'
+import net from 'node:net'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+
+import {cliPath} from '../helpers/repo.js'
+import {TestApp} from './app.js'
+import {httpGet, kubectl, tagTestAppImage, useNamespace, waitFor} from './harness.js'
+
+/** A host folder every pod of the real node mounts at /data (hostPath): what a hook writes there, the app reads. */
+const WITH_DATA = (dir: string) => (text: string) =>
+  text
+    .replace(
+      'spec: {dnsPolicy: Default, automountServiceAccountToken: false}',
+      `spec: {dnsPolicy: Default, automountServiceAccountToken: false, volumes: [{name: data, hostPath: {path: ${dir}, type: Directory}}], containers: [{name: web, volumeMounts: [{name: data, mountPath: /data}]}]}`,
+    )
+    .replace('env: {APP_VERSION: v1}', 'env: {APP_VERSION: v1, APP_DATA_FILE: /data/schema}')
+const HOOKS = (yaml: string) => (text: string) => text.replace('\nenvironments:', `\nhooks:\n${yaml}\nenvironments:`)
+const VERSION = (v: string) => (text: string) => text.replace(/APP_VERSION: v1/, `APP_VERSION: ${v}`)
+
+describe('real node: hooks, run, exec and port-forward', function () {
+  const ns = useNamespace('hooks')
+  let app: TestApp
+  const dirs: string[] = []
+  function realIt(title: string, test: () => Promise<void>) {
+    it(title, async () => {
+      app = await TestApp.createReal(ns.name)
+      try {
+        await test()
+      } finally {
+        app.remove()
+        for (const d of dirs.splice(0)) rmSync(d, {recursive: true, force: true})
+      }
+    })
+  }
+
+  function hostDir(): string {
+    const dir = mkdtempSync(join(tmpdir(), 'skycap-hooks-'))
+    // The app runs as nobody (65534).
+    chmodSync(dir, 0o777)
+    dirs.push(dir)
+    return dir
+  }
+
+  async function deploy(args: string[] = []) {
+    await tagTestAppImage(await app.repo.git('rev-parse', 'HEAD'))
+    return app.json(['deploy', 'test', ...args])
+  }
+
+  /** Deploys without --json: the progress and the hooks' output on stderr. */
+  async function deployText(args: string[] = []) {
+    await tagTestAppImage(await app.repo.git('rev-parse', 'HEAD'))
+    return app.cli(['deploy', 'test', ...args])
+  }
+
+  async function webPods(namespace = ns.name): Promise<any[]> {
+    return JSON.parse((await kubectl(['get', 'pods', '-l', 'app.kubernetes.io/name=web', '-o', 'json'], {namespace})).stdout).items.filter((p: any) => !p.metadata.deletionTimestamp)
+  }
+
+  async function serviceUrl(path = '/'): Promise<string> {
+    const svc = await app.get(['service', 'web'])
+    return `http://${svc.spec.clusterIP}:${svc.spec.ports[0].port}${path}`
+  }
+
+  realIt('a predeploy hook runs before the workloads, in the pod template, and the new pods see what it wrote', async () => {
+    const dir = hostDir()
+    await app.change((t) => HOOKS('  predeploy:\n    - {name: migrate, service: web, command: [/app, write, /data/schema, schema-1], timeout: 2m}')(WITH_DATA(dir)(t)), 'with a migration')
+    const r = await deployText()
+    expect(r.exitCode, r.stderr).to.equal(0)
+    expect(r.stderr).to.match(/Running predeploy hook migrate \(\/app write \/data\/schema schema-1\) as job realapp-test-migrate-1/)
+    expect(r.stderr).to.include('migrate │ wrote /data/schema: schema-1')
+    // The app reads the file once, at start: it answers what the hook wrote only if the hook ran before it started.
+    const [pod] = await webPods()
+    expect(await httpGet(`http://${pod.status.podIP}:8080/data`)).to.deep.equal({status: 200, body: 'schema-1\n'})
+    const h = await app.json(['history', 'test'])
+    expect(h.doc.result.releases[0]).to.include({number: 1, result: 'succeeded'})
+    expect(h.doc.result.releases[0].hooks).to.have.length(1)
+    expect(h.doc.result.releases[0].hooks[0]).to.include({name: 'migrate', phase: 'predeploy', result: 'succeeded', exitCode: 0, job: 'realapp-test-migrate-1'})
+    const text = await app.cli(['history', 'test'])
+    expect(text.stdout).to.match(/hooks: migrate succeeded \d+s/)
+    // The hook's Job stays for its logs, and its pod never joined the Service.
+    const job = await app.get(['job', 'realapp-test-migrate-1'])
+    expect(job.spec.template.metadata.labels).to.not.have.property('app.kubernetes.io/name')
+    const endpoints = await app.get(['endpoints', 'web'])
+    expect(endpoints.subsets[0].addresses.map((a: any) => a.targetRef.name)).to.deep.equal([pod.metadata.name])
+  })
+
+  realIt('a failing predeploy hook stops the deploy: the running release stays untouched and answering', async () => {
+    expect((await deploy()).exitCode).to.equal(0)
+    const url = await serviceUrl()
+    expect((await waitFor('the Service to answer', () => httpGet(url).catch(() => undefined))).body).to.match(/^version=v1 /)
+    const before = (await webPods()).map((p) => p.metadata.name)
+    await app.change((t) => HOOKS('  predeploy:\n    - {name: migrate, service: web, command: [/app, exit, "3", "migration failed: table locked"]}')(VERSION('v2')(t)), 'v2 with a failing migration')
+    const r = await deployText()
+    expect(r.exitCode, r.stderr).to.equal(1)
+    expect(r.stderr).to.include('migrate │ migration failed: table locked')
+    expect(r.stderr).to.match(/Error: predeploy hook migrate failed \(exited 3\); release 2 was not rolled out and the running release is untouched/)
+    expect(r.stderr).to.not.match(/Rolling back/)
+    const deployment = await app.get(['deployment', 'web'])
+    expect(deployment.spec.template.spec.containers[0].env).to.deep.include({name: 'APP_VERSION', value: 'v1'})
+    expect((await webPods()).map((p) => p.metadata.name)).to.deep.equal(before)
+    expect((await httpGet(url)).body).to.match(/^version=v1 /)
+    const h = await app.json(['history', 'test'])
+    expect(h.doc.result.releases[0]).to.include({number: 2, result: 'failed', failed: 'hook/migrate'})
+    expect(h.doc.result.releases[0].hooks[0]).to.include({name: 'migrate', result: 'failed', exitCode: 3})
+    // --json carries the hook's last lines.
+    await app.change((t) => t.replace('"3"', '"4"'), 'exit 4')
+    const j = await deploy()
+    expect(j.exitCode).to.equal(1)
+    expect(j.doc.error.details.report.failures[0].logs[0].lines).to.include('migrate │ migration failed: table locked')
+    expect(j.doc.error.details.report.hooks[0]).to.include({name: 'migrate', result: 'failed', exitCode: 4})
+  })
+
+  realIt('a failing postdeploy hook fails the deploy and rolls it back; --skip-hooks deploys without it, recorded', async () => {
+    expect((await deploy()).exitCode).to.equal(0)
+    await app.change((t) => HOOKS('  postdeploy:\n    - {name: smoke, service: web, command: [/app, exit, "4", "smoke test failed"]}')(VERSION('v2')(t)), 'v2 with a failing smoke test')
+    const r = await deploy()
+    expect(r.exitCode, JSON.stringify(r.doc)).to.equal(1)
+    expect(r.doc.error.message).to.match(/release 2 of test failed: hook\/smoke: exited 4; rolled back to release 1 \(recorded as release 3\); hooks are not undone by a rollback: smoke \(release 2\)/)
+    expect(r.doc.error.details.report.rollback).to.include({to: 1, result: 'succeeded'})
+    const url = await serviceUrl()
+    await waitFor('v1 to answer alone', async () => (await webPods()).length === 1 && /^version=v1 /.test((await httpGet(url)).body))
+    const s = await deploy(['--skip-hooks'])
+    expect(s.exitCode, JSON.stringify(s.doc)).to.equal(0)
+    const h = await app.json(['history', 'test'])
+    expect(h.doc.result.releases[0]).to.include({number: 4, result: 'succeeded', skipHooks: true})
+    expect(h.doc.result.releases[0]).to.not.have.property('hooks')
+  })
+
+  realIt('run passes the exit code and output through, removes its Job (unless --keep), and -it works on a pseudo-terminal', async () => {
+    expect((await deploy()).exitCode).to.equal(0)
+    const r = await app.cli(['run', 'web', '--', '/app', 'exit', '5', 'hello', 'world'])
+    expect(r.exitCode, r.stderr).to.equal(5)
+    expect(r.stdout, 'execa strips the last newline').to.equal('hello\nworld')
+    await waitFor('the run Job to be deleted', async () => (await kubectl(['get', 'jobs', '-l', 'skycap.dev/job-kind=run', '-o', 'name'], {namespace: ns.name})).stdout === '')
+    // --json goes before `--`: after it, it would be the command's.
+    const kept = await app.cli(['run', 'web', '--keep', '--json', '--', '/app', 'whoami'])
+    expect(kept.exitCode, kept.stderr).to.equal(0)
+    const doc = JSON.parse(kept.stdout)
+    expect(doc.result).to.include({exitCode: 0, kept: true, release: 1, service: 'web'})
+    expect(kept.stderr).to.match(/^host=realapp-test-run-web-\w+-\w+ version=v1$/m)
+    expect((await kubectl(['get', 'job', doc.result.job, '-o', 'name'], {namespace: ns.name})).stdout.trim()).to.equal(`job.batch/${doc.result.job}`)
+    // --lock: the environment's deploy lock is held while it runs, and released after.
+    const locked = await app.cli(['run', 'web', '--lock', '--', '/app', 'say', 'under the lock'])
+    expect(locked.exitCode, locked.stderr).to.equal(0)
+    expect(locked.stdout).to.equal('under the lock')
+    expect(JSON.parse((await app.cli(['lock', 'status', 'test', '--json'])).stdout).result.lock).to.equal(null)
+    // -it: a real pseudo-terminal (Python's pty module) around the CLI.
+    const pty = await execa('python3', ['-c', PTY_DRIVER, 'node', cliPath, 'run', 'web', '-it', '--', '/app', 'console'], {cwd: app.repo.dir, reject: false, timeout: 150_000, env: {NO_COLOR: '1'}})
+    expect(pty.stdout).to.include('you said: hello (terminal: true)')
+    expect(pty.stdout).to.include('bye (6)')
+    expect(pty.exitCode, pty.stdout + pty.stderr).to.equal(6)
+  })
+
+  realIt('exec and port-forward reach the pod of the right environment (two environments, two namespaces)', async () => {
+    const other = `${ns.name}-other`
+    await kubectl(['create', 'namespace', other])
+    try {
+      await app.change(
+        (t) => `${t.trimEnd()}\n  other:\n    context: ${/context: (\S+)/.exec(t)?.[1]}\n    namespace: ${other}\n    services: {web: {env: {APP_VERSION: other}}}\n`,
+        'a second environment',
+      )
+      await tagTestAppImage(await app.repo.git('rev-parse', 'HEAD'))
+      for (const env of ['test', 'other']) expect((await app.cli(['deploy', env])).exitCode).to.equal(0)
+      const [testPod] = await webPods()
+      const [otherPod] = await webPods(other)
+      for (const [env, pod, version] of [
+        ['test', testPod, 'v1'],
+        ['other', otherPod, 'other'],
+      ]) {
+        const r = await app.cli(['exec', 'web', '-e', env, '--', '/app', 'whoami'])
+        expect(r.exitCode, r.stderr).to.equal(0)
+        expect(r.stdout).to.equal(`host=${pod.metadata.name} version=${version}`)
+      }
+      const failing = await app.cli(['exec', 'web', '-e', 'other', '--', '/app', 'exit', '9'])
+      expect(failing.exitCode).to.equal(9)
+      const wrong = await app.cli(['exec', 'web', '-e', 'other', '--pod', testPod.metadata.name, '--', '/app', 'whoami'])
+      expect(wrong.exitCode).to.equal(2)
+      expect(wrong.stderr).to.include(`pod ${testPod.metadata.name} is not a pod of web in other`)
+      for (const [env, pod, version] of [
+        ['other', otherPod, 'other'],
+        ['test', testPod, 'v1'],
+      ]) {
+        const port = await freePort()
+        const forward = execa('node', [cliPath, 'port-forward', 'web', `${port}:8080`, '-e', env], {cwd: app.repo.dir, reject: false, env: {NO_COLOR: '1'}})
+        try {
+          const answer = await waitFor(`the forward to ${env}`, () => httpGet(`http://127.0.0.1:${port}/`).catch(() => undefined), {timeoutMs: 30_000})
+          expect(answer.body).to.equal(`version=${version} greeting=hello host=${pod.metadata.name}\n`)
+        } finally {
+          forward.kill('SIGINT')
+        }
+        const done = await forward
+        expect(done.exitCode, done.stderr).to.equal(0)
+        expect(done.stderr).to.include(`to service/web port 8080 in ${env}`)
+      }
+    } finally {
+      await kubectl(['delete', 'namespace', other, '--wait=false'], {reject: false})
+    }
+  })
+
+  realIt('a template Job changed in place is refused in one sentence that suggests {{ revision.short }} in its name', async () => {
+    const job = (command: string) =>
+      `apiVersion: batch/v1\nkind: Job\nmetadata: {name: migrate}\nspec:\n  backoffLimit: 0\n  template:\n    spec:\n      restartPolicy: Never\n      nodeSelector: {skycap.test/real-node: "true"}\n      tolerations: [{key: skycap.test/real-node, operator: Exists, effect: NoSchedule}]\n      dnsPolicy: Default\n      automountServiceAccountToken: false\n      containers: [{name: migrate, image: "{{ services.web.image }}", command: [/app, say, ${command}]}]\n`
+    app.repo.write('deploy/migrate.yaml', job('one'))
+    await app.repo.commit('a migration Job')
+    const first = await deploy()
+    expect(first.exitCode, JSON.stringify(first.doc)).to.equal(0)
+    app.repo.write('deploy/migrate.yaml', job('two'))
+    await app.repo.commit('the migration Job changed')
+    const r = await deployText()
+    expect(r.exitCode).to.equal(2)
+    const [error, hint, ...rest] = r.stderr.slice(r.stderr.indexOf('Error: ')).trimEnd().split('\n')
+    expect(error).to.match(/^Error: kubectl apply failed \(context [^)]+\): the Job "migrate" cannot be changed in place \(spec\.template is immutable once created\)$/)
+    expect(hint).to.include('name: migrate-{{ revision.short }}')
+    expect(rest).to.deep.equal([])
+    expect(r.stderr).to.not.match(/PodTemplateSpec|ObjectMeta/)
+  })
+})
+
+// Runs argv[1:] on a pseudo-terminal: waits for kubectl attach's prompt, types two lines, echoes what it saw and
+// exits with the child's exit code.
+const PTY_DRIVER = `
+import os, pty, select, sys, time
+pid, fd = pty.fork()
+if pid == 0:
+    os.execvp(sys.argv[1], sys.argv[1:])
+seen = b''
+def until(text, timeout):
+    global seen
+    end = time.time() + timeout
+    while text not in seen:
+        ready, _, _ = select.select([fd], [], [], max(0, end - time.time()))
+        if not ready:
+            return False
+        try:
+            data = os.read(fd, 4096)
+        except OSError:
+            return False
+        if not data:
+            return False
+        seen += data
+    return True
+until(b"command prompt", 120)
+time.sleep(1)
+os.write(fd, b"hello\\r")
+until(b"you said: hello", 30)
+os.write(fd, b"quit 6\\r")
+until(b"\\x00never", 60)
+_, status = os.waitpid(pid, 0)
+sys.stdout.write(seen.decode(errors="replace"))
+sys.exit(os.waitstatus_to_exitcode(status))
+`
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer()
+    server.listen(0, '127.0.0.1', () => {
+      const port = (server.address() as net.AddressInfo).port
+      server.close(() => resolve(port))
+    })
+    server.on('error', reject)
+  })
+}

@@ -1,0 +1,220 @@
+import {expect} from 'chai'
+
+import {resolveEnvironment} from '../../../src/config/environment.js'
+import {parseConfig} from '../../../src/config/load.js'
+import {ConfigErrors} from '../../../src/errors.js'
+import {cleanupHookJobs, hooksNotUndone, planHooks} from '../../../src/hooks/hooks.js'
+import {buildJob, jobName, podTemplateOf, runJob} from '../../../src/hooks/job.js'
+import type {KubeObject} from '../../../src/render/objects.js'
+import type {ReleaseRecord} from '../../../src/release/store.js'
+import {historyNote} from '../../../src/ui/tables.js'
+import {fakeKubectl} from '../../helpers/fake-kubectl.js'
+
+const CONFIG = `app: shop
+services:
+  web: {image: web, port: 8080}
+hooks:
+  predeploy:
+    - {name: migrate, service: web, command: [bin/rails, db:migrate], timeout: 5m, env: {VERBOSE: 1}}
+environments:
+  staging: {namespace: shop-staging}
+  prod:
+    namespace: shop-prod
+    hooks: {predeploy: [], postdeploy: [{name: smoke, service: web, command: [bin/smoke]}]}
+`
+
+const deployment: KubeObject = {
+  apiVersion: 'apps/v1',
+  kind: 'Deployment',
+  metadata: {name: 'web'},
+  spec: {
+    template: {
+      metadata: {labels: {'app.kubernetes.io/name': 'web', 'app.kubernetes.io/instance': 'shop-staging'}, annotations: {'skycap.dev/revision': 'abc'}},
+      spec: {
+        nodeSelector: {pool: 'a'},
+        volumes: [{name: 'config', configMap: {name: 'web-config-1234567890'}}],
+        containers: [
+          {
+            name: 'web',
+            image: 'reg/web:abc',
+            args: ['serve'],
+            ports: [{containerPort: 8080}],
+            env: [
+              {name: 'VERBOSE', value: '0'},
+              {name: 'RAILS_ENV', value: 'production'},
+            ],
+            envFrom: [{secretRef: {name: 'db'}}],
+            readinessProbe: {httpGet: {path: '/healthz', port: 8080}},
+            livenessProbe: {httpGet: {path: '/healthz', port: 8080}},
+            lifecycle: {preStop: {sleep: {seconds: 5}}},
+            resources: {requests: {cpu: '100m'}},
+            volumeMounts: [{name: 'config', mountPath: '/etc/skycap/config', readOnly: true}],
+          },
+        ],
+      },
+    },
+  },
+}
+
+describe('hooks: configuration', () => {
+  it('an environment list replaces the app list for its phase; the others inherit', async () => {
+    const loaded = await parseConfig(CONFIG, '/tmp/x/skycap.yaml')
+    expect(resolveEnvironment(loaded, 'staging').hooks.predeploy.map((h) => h.name)).to.deep.equal(['migrate'])
+    expect(resolveEnvironment(loaded, 'prod').hooks).to.deep.equal({predeploy: [], postdeploy: [{name: 'smoke', service: 'web', command: ['bin/smoke']}]})
+  })
+
+  it('refuses an unknown service, a duplicate name and an empty command, with their lines', async () => {
+    const bad = CONFIG.replace('command: [bin/smoke]}]}', 'command: [bin/smoke]}, {name: smoke, service: api, command: []}]}')
+    const error = await parseConfig(bad, '/tmp/x/skycap.yaml').then(
+      () => undefined,
+      (e: unknown) => e as ConfigErrors,
+    )
+    expect(error).to.be.instanceOf(ConfigErrors)
+    expect(error?.message).to.match(/skycap\.yaml:\d+:\d+: environments\.prod\.hooks\.postdeploy\.1\.command must have at least 1 item/)
+    const semantic = (await parseConfig(bad.replace('command: []', 'command: [x]'), '/tmp/x/skycap.yaml').catch((e: Error) => e)) as Error
+    expect(semantic.message).to.include('environments.prod.hooks.postdeploy[1] (smoke) names an unknown service "api"; known: web')
+    expect(semantic.message).to.include('environments.prod.hooks.postdeploy: two hooks are named "smoke"')
+  })
+
+  it('plans nothing with --skip-hooks, checks timeouts and pod templates otherwise', async () => {
+    const env = resolveEnvironment(await parseConfig(CONFIG, '/tmp/x/skycap.yaml'), 'staging')
+    expect(await planHooks(env, [deployment], true)).to.deep.equal([])
+    expect((await planHooks(env, [deployment], false)).map((p) => [p.phase, p.hook.name, p.timeoutMs])).to.deep.equal([['predeploy', 'migrate', 300_000]])
+    expect(() => podTemplateOf([], 'web')).to.throw('service web renders no Deployment')
+  })
+})
+
+describe('hooks: the Job', () => {
+  it('is the service container with the command, without probes, lifecycle, ports or the app labels', () => {
+    const job = buildJob({
+      name: 'shop-staging-migrate-7',
+      template: podTemplateOf([deployment], 'web'),
+      service: 'web',
+      command: ['bin/rails', 'db:migrate'],
+      env: {VERBOSE: 1},
+      timeoutMs: 90_500,
+      labels: {'skycap.dev/job-kind': 'hook'},
+    }) as any
+    expect(job.spec).to.include({backoffLimit: 0, activeDeadlineSeconds: 91})
+    expect(job.spec.template.metadata).to.deep.equal({labels: {'skycap.dev/job-kind': 'hook', 'skycap.dev/job': 'shop-staging-migrate-7'}, annotations: {'skycap.dev/revision': 'abc'}})
+    const spec = job.spec.template.spec
+    expect(spec).to.include({restartPolicy: 'Never'})
+    expect(spec.nodeSelector).to.deep.equal({pool: 'a'})
+    expect(spec.volumes).to.have.length(1)
+    expect(spec.containers).to.deep.equal([
+      {
+        name: 'web',
+        image: 'reg/web:abc',
+        command: ['bin/rails', 'db:migrate'],
+        env: [
+          {name: 'RAILS_ENV', value: 'production'},
+          {name: 'VERBOSE', value: '1'},
+        ],
+        envFrom: [{secretRef: {name: 'db'}}],
+        resources: {requests: {cpu: '100m'}},
+        volumeMounts: [{name: 'config', mountPath: '/etc/skycap/config', readOnly: true}],
+      },
+    ])
+    const tty = buildJob({name: 'x', template: podTemplateOf([deployment], 'web'), service: 'web', command: ['sh'], image: 'reg/web:def', timeoutMs: 1000, labels: {}, tty: true}) as any
+    expect(tty.spec.template.spec.containers[0]).to.include({image: 'reg/web:def', stdin: true, stdinOnce: true, tty: true})
+  })
+
+  it('names stay DNS labels of at most 63 characters and do not collide when cut', () => {
+    expect(jobName('shop', 'staging', 'migrate', '12')).to.equal('shop-staging-migrate-12')
+    const a = jobName('a'.repeat(30), 'production-eu', 'migrate-the-database', '100')
+    const b = jobName('a'.repeat(30), 'production-eu', 'migrate-the-database', '101')
+    expect(a).to.have.length.at.most(63)
+    expect(a).to.match(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/)
+    expect(a).to.not.equal(b)
+  })
+
+  it('follows the Job: streams once the container started, returns its exit code (exact kubectl calls)', async () => {
+    const job = buildJob({name: 'j1', template: podTemplateOf([deployment], 'web'), service: 'web', command: ['x'], timeoutMs: 60_000, labels: {}})
+    const pod = (state: object, phase = 'Running') => ({kind: 'Pod', metadata: {name: 'j1-abc', creationTimestamp: 't'}, status: {phase, containerStatuses: [{name: 'web', state}]}})
+    const list = (...items: object[]) => ({stdout: JSON.stringify({items: [{kind: 'Job', metadata: {name: 'j1'}}, ...items]})})
+    const get = ['--request-timeout=30s', 'get', 'jobs,pods', '-l', 'skycap.dev/job=j1', '-o', 'json']
+    const fake = fakeKubectl([
+      {
+        argv: ['--request-timeout=30s', 'create', '-f', '-'],
+        input: (i) => expect(JSON.parse(i as string).metadata.name).to.equal('j1'),
+        result: {exitCode: 1, stderr: 'Error from server (AlreadyExists): jobs.batch "j1" already exists'},
+      },
+      {argv: ['--request-timeout=30s', 'delete', 'job', 'j1', '--ignore-not-found', '--wait=true']},
+      {argv: ['--request-timeout=30s', 'create', '-f', '-']},
+      {argv: get, result: list(pod({waiting: {reason: 'ContainerCreating'}}, 'Pending'))},
+      {argv: get, result: list(pod({terminated: {exitCode: 3, reason: 'Error'}}, 'Failed'))},
+    ])
+    const spawned: string[][] = []
+    const {PassThrough} = await import('node:stream')
+    ;(fake.kubectl as any).spawner = (_file: string, argv: string[]) => {
+      spawned.push(argv)
+      const stdout = new PassThrough()
+      stdout.end('migrating\n')
+      return {stdout, done: Promise.resolve({exitCode: 0, stdout: '', stderr: ''}), kill() {}}
+    }
+    const chunks: string[] = []
+    const outcome = await runJob(fake.kubectl, job, {onOutput: (c) => chunks.push(c.toString()), deadline: Date.now() + 60_000, intervalMs: 1})
+    expect(outcome).to.deep.equal({job: 'j1', result: 'failed', message: 'exited 3', exitCode: 3, pod: 'j1-abc'})
+    expect(spawned).to.deep.equal([['--request-timeout=30s', 'logs', 'j1-abc', '-c', 'web', '--follow']])
+    expect(chunks.join('')).to.equal('migrating\n')
+    expect(fake.remaining()).to.equal(0)
+  })
+
+  it('fails fast on an image that cannot be pulled, and times out at the deadline', async () => {
+    const job = buildJob({name: 'j2', template: podTemplateOf([deployment], 'web'), service: 'web', command: ['x'], timeoutMs: 60_000, labels: {}})
+    const get = ['--request-timeout=30s', 'get', 'jobs,pods', '-l', 'skycap.dev/job=j2', '-o', 'json']
+    const pulling = {
+      stdout: JSON.stringify({
+        items: [{kind: 'Pod', metadata: {name: 'j2-x'}, status: {phase: 'Pending', containerStatuses: [{name: 'web', state: {waiting: {reason: 'ErrImagePull', message: 'not found'}}}]}}],
+      }),
+    }
+    const fake = fakeKubectl([{argv: ['--request-timeout=30s', 'create', '-f', '-']}, {argv: get, result: pulling}])
+    expect(await runJob(fake.kubectl, job, {deadline: Date.now() + 60_000, intervalMs: 1})).to.include({result: 'failed', message: 'container web of pod j2-x is in ErrImagePull: not found'})
+    const slow = fakeKubectl([{argv: ['--request-timeout=30s', 'create', '-f', '-']}, {argv: get, result: {stdout: '{"items":[]}'}}])
+    expect(await runJob(slow.kubectl, job, {deadline: 0, intervalMs: 1})).to.include({result: 'timed-out', message: 'did not finish in time (no pod was started)'})
+  })
+
+  it('cleans up hook Jobs of releases older than the newest three', async () => {
+    const jobs = [5, 6, 7, 8].map((n) => ({kind: 'Job', metadata: {name: `h-${n}`, labels: {'skycap.dev/release': String(n)}}}))
+    const fake = fakeKubectl([
+      {
+        argv: ['--request-timeout=30s', 'get', 'jobs', '-l', 'skycap.dev/job-of=shop,skycap.dev/environment=staging,skycap.dev/job-kind=hook', '-o', 'json'],
+        result: {stdout: JSON.stringify({items: jobs})},
+      },
+      {argv: ['--request-timeout=30s', 'delete', 'jobs', 'h-5', 'h-6', '--ignore-not-found', '--wait=false', '--cascade=background']},
+    ])
+    expect(await cleanupHookJobs(fake.kubectl, 'shop', 'staging', 9)).to.deep.equal(['h-5', 'h-6'])
+  })
+})
+
+describe('hooks: records', () => {
+  const record = (n: number, hooks?: ReleaseRecord['hooks'], skipHooks?: boolean): ReleaseRecord => ({
+    number: n,
+    app: 'shop',
+    environment: 'staging',
+    action: 'deploy',
+    result: 'succeeded',
+    revision: {sha: 'a'.repeat(40), short: 'aaaaaaa', subject: 'subject'},
+    images: {},
+    configuredReplicas: {},
+    user: 'u',
+    startedAt: '',
+    finishedAt: '',
+    durationMs: 0,
+    ...(hooks ? {hooks} : {}),
+    ...(skipHooks ? {skipHooks} : {}),
+  })
+
+  it('history notes the hooks and --skip-hooks; a record without them reads as before', () => {
+    expect(historyNote(record(3, [{name: 'migrate', phase: 'predeploy', result: 'succeeded', durationMs: 4200, exitCode: 0, job: 'j'}]))).to.equal('subject; hooks: migrate succeeded 4s')
+    expect(historyNote(record(4, undefined, true))).to.equal('subject; hooks skipped')
+    expect(historyNote(record(2))).to.equal('subject')
+  })
+
+  it('a rollback says which hooks it does not undo', () => {
+    expect(hooksNotUndone([record(2)])).to.equal(undefined)
+    expect(hooksNotUndone([record(3, [{name: 'migrate', phase: 'predeploy', result: 'succeeded', durationMs: 1, job: 'j'}]), record(2)])).to.equal(
+      'hooks are not undone by a rollback: migrate (release 3) ran and what they changed (a migration, say) stays as it is',
+    )
+  })
+})
