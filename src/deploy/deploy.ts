@@ -11,6 +11,7 @@ import {formatWarning, type Reporter} from '../ui/output.js'
 import {dryRunApply, findPrunable, prune} from './apply.js'
 import {formatFailure, type FailureReport} from './explain.js'
 import {applyAndWatch, type RolloutResult} from './rollout.js'
+import {rollOutRelease, scaleDownOldSlots} from '../strategies/rollout.js'
 import {appSelector, connect, type KubectlFactory, namespaceExists, type Target} from '../env/connect.js'
 import {changeSummary} from './diff.js'
 import {parseDuration} from '../duration.js'
@@ -156,11 +157,14 @@ export async function deploy(options: DeployOptions, deps: DeployDeps): Promise<
     // waited: the release number and the live replica counts come from here.
     const [lockedReleases, lockedLive] = await Promise.all([listReleases(kubectl, prepared.app, env.name), liveDeployments(kubectl, selector)])
     const lockedObjects = keepScaledReplicas(prepared, env, lockedReleases, lockedLive, options.resetReplicas ?? false)
-    return await applyWatchRecord(prepared, lockedObjects, lockedReleases, lockedLive, target, selector, report, options, {...deps, lockId: lock.id}, started + timeoutMs, timeoutMs)
+    await applyWatchRecord(prepared, lockedObjects, lockedReleases, lockedLive, target, selector, report, options, {...deps, lockId: lock.id}, started + timeoutMs, timeoutMs)
   } finally {
     heartbeat.stop()
     await releaseLock(kubectl, prepared.app, {id: lock.id}).catch((error) => reporter.warn(`could not release the lock: ${(error as Error).message}`))
   }
+  // Blue-green: the old slots stay up for scaleDownDelay (rollback is a switch back), then go to zero.
+  await scaleDownOldSlots(kubectl, {app: prepared.app, environment: env.name, reporter, clock, signal: deps.signal})
+  return report
 }
 
 async function applyWatchRecord(
@@ -184,7 +188,7 @@ async function applyWatchRecord(
   report.release = number
   const startedAt = new Date(clock()).toISOString()
   reporter.info(`Deploying release ${number}: ${objects.length} objects`)
-  const rollout = await applyAndWatch({
+  const rollout = await rollOutRelease({
     kubectl,
     objects,
     selector,
@@ -195,6 +199,12 @@ async function applyWatchRecord(
     clock,
     signal: deps.signal,
     intervalMs: deps.intervalMs,
+    app: prepared.app,
+    environment: env.name,
+    namespace: target.namespace,
+    release: number,
+    services: env.services,
+    fetch: deps.fetch,
   })
   report.applied = rollout.applied
   report.failures = rollout.failures
@@ -217,7 +227,7 @@ async function applyWatchRecord(
   const keep = prepared.loaded.config.history?.keep ?? 10
 
   if (rollout.outcome === 'ready') {
-    report.pruned = await findPrunable(kubectl, selector, objects)
+    report.pruned = await findPrunable(kubectl, selector, rollout.keep)
     if (report.pruned.length) {
       reporter.info(`Pruning ${report.pruned.length} objects no longer rendered: ${report.pruned.join(', ')}`)
       await prune(kubectl, report.pruned)
@@ -225,7 +235,7 @@ async function applyWatchRecord(
     report.result = 'succeeded'
     report.durationMs = clock() - Date.parse(startedAt)
     try {
-      await saveRelease(kubectl, {...record, finishedAt: new Date(clock()).toISOString(), durationMs: report.durationMs}, objects, releases, keep)
+      await saveRelease(kubectl, {...record, finishedAt: new Date(clock()).toISOString(), durationMs: report.durationMs}, rollout.recorded, releases, keep)
     } catch (error) {
       // Never "nothing was changed": the release runs, only its record is missing.
       throw new DeployFailedError(

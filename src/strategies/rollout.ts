@@ -1,0 +1,140 @@
+import type {ServiceConfig} from '../config/types.js'
+import {applyAndWatch, type RolloutOptions, type RolloutResult} from '../deploy/rollout.js'
+import {acquireLock, keepLockAlive, LEASE_SECONDS, releaseLock} from '../lock/lease.js'
+import type {Kubectl} from '../kubectl/kubectl.js'
+import type {KubeObject} from '../render/objects.js'
+import {abortableSleep} from '../sleep.js'
+import type {Reporter} from '../ui/output.js'
+import {blueGreen} from './blue-green.js'
+import {canary} from './canary.js'
+import {rolling} from './rolling.js'
+import {readState, writeServiceState} from './state.js'
+import {type LiveObjects, markStrategies, type Placement, serviceUnits, type Strategy, type StrategyContext} from './strategy.js'
+
+const STRATEGIES: Record<Strategy['type'], Strategy> = {rolling, blueGreen, canary}
+
+export interface ReleaseRolloutOptions extends RolloutOptions {
+  app: string
+  environment: string
+  namespace: string
+  release: number | null
+  /** skycap.yaml's services of the environment: a deploy marks its Deployments with their strategy; a rollback's recorded objects carry theirs. */
+  services?: Record<string, ServiceConfig>
+  fetch?: typeof fetch
+}
+
+export interface ReleaseRollout extends RolloutResult {
+  /** The objects as they are once the rollout completed: what the release record keeps. */
+  recorded: KubeObject[]
+  /** What pruning must leave: the recorded objects, and the old slots kept for an instant rollback. */
+  keep: KubeObject[]
+}
+
+/**
+ * The deploy's one call to roll a release out: objects of rolling services are applied and watched as they always
+ * were; blue-green and canary services are placed by their strategy, watched in the same pass, then completed
+ * (checks, traffic switch, canary steps).
+ */
+export async function rollOutRelease(options: ReleaseRolloutOptions): Promise<ReleaseRollout> {
+  const objects = options.services ? markStrategies(options.objects, options.services) : options.objects
+  const {units, rest} = serviceUnits(objects)
+  if (units.length === 0) {
+    const result = await applyAndWatch({...options, objects})
+    return {...result, recorded: objects, keep: objects}
+  }
+  const live = await liveObjects(options.kubectl, options.selector)
+  const placements = units.map((u) => STRATEGIES[u.strategy.type].place(u, live))
+  const result = await applyAndWatch({...options, objects: [...rest, ...placements.flatMap((p) => p.first)]})
+  const recorded = [...rest, ...placements.flatMap((p) => p.recorded)]
+  const keep = [...recorded, ...placements.flatMap((p) => p.keep)]
+  if (result.outcome !== 'ready') return {...result, recorded, keep}
+  const context: StrategyContext = {
+    kubectl: options.kubectl,
+    namespace: options.namespace,
+    app: options.app,
+    environment: options.environment,
+    release: options.release,
+    reporter: options.reporter,
+    config: options.config,
+    deadline: options.deadline,
+    clock: options.clock ?? Date.now,
+    ...(options.signal ? {signal: options.signal} : {}),
+    ...(options.intervalMs !== undefined ? {intervalMs: options.intervalMs} : {}),
+    ...(options.fetch ? {fetch: options.fetch} : {}),
+  }
+  const byType = new Map<Strategy, Placement[]>()
+  for (const p of placements) byType.set(STRATEGIES[p.unit.strategy.type], [...(byType.get(STRATEGIES[p.unit.strategy.type]) ?? []), p])
+  let failures
+  try {
+    failures = (await Promise.all([...byType].map(([strategy, ps]) => strategy.complete(ps, context)))).flat()
+  } catch (error) {
+    if (options.signal?.aborted) return {...result, outcome: 'interrupted', recorded, keep}
+    throw error
+  }
+  const applied = [...result.applied, ...placements.flatMap((p) => p.later.map((o) => `${o.kind}/${o.metadata.name}`))]
+  if (failures.length) return {...result, applied, outcome: 'failed', failures, recorded, keep}
+  return {...result, applied: [...new Set(applied)], recorded, keep}
+}
+
+/** The app's live Deployments and Services, by `Kind/name` (one call). */
+async function liveObjects(kubectl: Kubectl, selector: string): Promise<LiveObjects> {
+  const list = await kubectl.json<{items: KubeObject[]}>(['get', 'deployments,services', '-l', selector])
+  return new Map(list.items.map((o) => [`${o.kind}/${o.metadata.name}`, o]))
+}
+
+export interface ScaleDownOptions {
+  app: string
+  environment: string
+  reporter: Reporter
+  clock?: () => number
+  signal?: AbortSignal
+}
+
+/**
+ * After a blue-green switch (the lock released): waits out each old slot's scaleDownDelay, then, under the lock
+ * and only if no later rollout took the slot meanwhile, scales it to zero. Stopped early (Ctrl-C), the slots stay up
+ * until `skycap rollout resume` or the next deploy, which reuses the idle slot anyway.
+ */
+export async function scaleDownOldSlots(kubectl: Kubectl, options: ScaleDownOptions): Promise<string[]> {
+  const clock = options.clock ?? Date.now
+  const due = (await readState(kubectl, options.app)).services
+  const waiting = Object.entries(due).filter(([, s]) => s.type === 'blueGreen' && s.scaleDownAt && !s.scaledDown && s.previousSlot)
+  if (!waiting.length) return []
+  const latest = Math.max(...waiting.map(([, s]) => Date.parse(s.scaleDownAt as string)))
+  if (latest > clock()) {
+    options.reporter.info(`Keeping ${waiting.map(([n, s]) => `${n}-${s.previousSlot}`).join(', ')} for an instant rollback until ${new Date(latest).toISOString()}`)
+    try {
+      await abortableSleep(latest - clock(), options.signal)
+    } catch {
+      return []
+    }
+    if (options.signal?.aborted) return []
+  }
+  const lock = await acquireLock(kubectl, {
+    app: options.app,
+    environment: options.environment,
+    reason: 'scale down old blue-green slots',
+    durationSeconds: LEASE_SECONDS,
+    waitMs: 10 * 60_000,
+    signal: options.signal,
+  })
+  const heartbeat = keepLockAlive(kubectl, options.app, lock.id, {onLost: () => undefined})
+  try {
+    const now = (await readState(kubectl, options.app)).services
+    const scaled: string[] = []
+    for (const [name, before] of waiting) {
+      const current = now[name]
+      // A later deploy or rollback wrote its own entry: its slots are its business.
+      if (!current || current.scaleDownAt !== before.scaleDownAt || current.scaledDown || Date.parse(current.scaleDownAt as string) > clock()) continue
+      const deployment = `${name}-${current.previousSlot}`
+      await kubectl.run(['scale', 'deployment', deployment, '--replicas=0'], {allowFailure: true})
+      await writeServiceState(kubectl, options.app, options.environment, name, {...current, scaledDown: true, updatedAt: new Date(clock()).toISOString()})
+      scaled.push(deployment)
+    }
+    if (scaled.length) options.reporter.info(`Scaled ${scaled.join(', ')} to 0`)
+    return scaled
+  } finally {
+    heartbeat.stop()
+    await releaseLock(kubectl, options.app, {id: lock.id}).catch(() => undefined)
+  }
+}

@@ -1,0 +1,91 @@
+import {KubectlError} from '../errors.js'
+import type {Kubectl} from '../kubectl/kubectl.js'
+import type {ServiceUnit, Slot} from './strategy.js'
+
+/**
+ * Where a blue-green or canary rollout stands, per service, in a ConfigMap beside the release records
+ * (`skycap-rollout-<app>`): any machine can read it (`rollout status`), resume, promote or abort. The lock holder
+ * writes a service's key; `promote` and `abort` write `<service>.request`, which the holder reads and clears.
+ */
+export interface ServiceRolloutState {
+  type: 'blueGreen' | 'canary'
+  /** The release number the rollout is part of. */
+  release: number | null
+  phase: 'progressing' | 'paused' | 'completed' | 'aborted' | 'failed'
+  startedBy: string
+  startedAt: string
+  updatedAt: string
+  /** blueGreen: the slot the Service selects, and the one kept for rollback until scaleDownAt. */
+  activeSlot?: Slot
+  previousSlot?: Slot
+  scaleDownAt?: string
+  scaledDown?: boolean
+  /** canary: index of the step being run, the weight in force, the steps' count. */
+  step?: number
+  steps?: number
+  weight?: number
+  /** canary: when a timed pause ends. */
+  pausedUntil?: string
+  message?: string
+  /** canary: the service's Deployment (the release) and Service, so that `rollout resume` can finish without the repository. */
+  unit?: ServiceUnit
+}
+
+export type RolloutRequest = 'promote' | 'promote-full' | 'abort'
+
+export interface RolloutState {
+  services: Record<string, ServiceRolloutState>
+  requests: Record<string, RolloutRequest>
+}
+
+const LABEL = 'skycap.dev/rollout-of'
+
+/** The ConfigMap holding an app's rollout state. */
+export function stateName(app: string): string {
+  return `skycap-rollout-${app}`
+}
+
+/** The rollout state of `app` (empty when it never had a blue-green or canary rollout). */
+export async function readState(kubectl: Kubectl, app: string, signal?: AbortSignal): Promise<RolloutState> {
+  const r = await kubectl.run(['get', 'configmap', stateName(app), '-o', 'json', '--ignore-not-found'], {signal})
+  const state: RolloutState = {services: {}, requests: {}}
+  if (!r.stdout.trim()) return state
+  const data = (JSON.parse(r.stdout) as {data?: Record<string, string>}).data ?? {}
+  for (const [key, value] of Object.entries(data)) {
+    if (key.endsWith('.request')) state.requests[key.slice(0, -'.request'.length)] = value as RolloutRequest
+    else state.services[key] = JSON.parse(value) as ServiceRolloutState
+  }
+  return state
+}
+
+/** Writes one service's state (null: removes it). */
+export async function writeServiceState(kubectl: Kubectl, app: string, environment: string, service: string, state: ServiceRolloutState | null): Promise<void> {
+  await patchData(kubectl, app, environment, {[service]: state === null ? null : JSON.stringify(state)})
+}
+
+/** Asks the process running a rollout (or the next `rollout resume`) to promote or abort it; null clears the request. */
+export async function writeRequest(kubectl: Kubectl, app: string, environment: string, service: string, request: RolloutRequest | null): Promise<void> {
+  await patchData(kubectl, app, environment, {[`${service}.request`]: request})
+}
+
+async function patchData(kubectl: Kubectl, app: string, environment: string, data: Record<string, string | null>): Promise<void> {
+  const patch = JSON.stringify({data})
+  try {
+    await kubectl.run(['patch', 'configmap', stateName(app), '--type', 'merge', '-p', patch])
+  } catch (error) {
+    if (!(error instanceof KubectlError) || error.kind !== 'not_found') throw error
+    const created = {
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: {name: stateName(app), labels: {[LABEL]: app, 'skycap.dev/environment': environment}},
+      data: Object.fromEntries(Object.entries(data).filter((e): e is [string, string] => e[1] !== null)),
+    }
+    try {
+      await kubectl.run(['create', '-f', '-'], {input: JSON.stringify(created)})
+    } catch (createError) {
+      // Another process created it first: patch that one.
+      if (!(createError instanceof KubectlError) || createError.kind !== 'already_exists') throw createError
+      await kubectl.run(['patch', 'configmap', stateName(app), '--type', 'merge', '-p', patch])
+    }
+  }
+}
