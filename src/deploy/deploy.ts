@@ -188,6 +188,22 @@ async function applyWatchRecord(
   report.release = number
   const startedAt = new Date(clock()).toISOString()
   reporter.info(`Deploying release ${number}: ${objects.length} objects`)
+  const record: ReleaseRecord = {
+    number,
+    app: prepared.app,
+    environment: env.name,
+    action: 'deploy',
+    result: 'succeeded',
+    revision: report.revision,
+    images: prepared.images,
+    configuredReplicas: configuredReplicas(env),
+    user: whoAmI(),
+    ciJob: ciJobUrl(),
+    startedAt,
+    finishedAt: '',
+    durationMs: 0,
+  }
+  const keep = prepared.loaded.config.history?.keep ?? 10
   const rollout = await rollOutRelease({
     kubectl,
     objects,
@@ -205,26 +221,11 @@ async function applyWatchRecord(
     release: number,
     services: env.services,
     fetch: deps.fetch,
+    pending: {record, keep},
   })
   report.applied = rollout.applied
   report.failures = rollout.failures
   report.interrupted = rollout.interrupted
-  const record: ReleaseRecord = {
-    number,
-    app: prepared.app,
-    environment: env.name,
-    action: 'deploy',
-    result: 'succeeded',
-    revision: report.revision,
-    images: prepared.images,
-    configuredReplicas: configuredReplicas(env),
-    user: whoAmI(),
-    ciJob: ciJobUrl(),
-    startedAt,
-    finishedAt: '',
-    durationMs: 0,
-  }
-  const keep = prepared.loaded.config.history?.keep ?? 10
 
   if (rollout.outcome === 'ready') {
     report.pruned = await findPrunable(kubectl, selector, rollout.keep)

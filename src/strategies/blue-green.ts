@@ -6,7 +6,7 @@ import type {KubeObject} from '../render/objects.js'
 import {abortableSleep} from '../sleep.js'
 import {runChecks} from './checks.js'
 import {writeServiceState} from './state.js'
-import {checkFailure, type LiveObjects, type Placement, replicasOf, SLOT_LABEL, type Slot, type Strategy, type StrategyContext, TEMPLATE_ANNOTATION, templateHash, withLabels} from './strategy.js'
+import {checkFailure, type Placement, replicasOf, SLOT_LABEL, type Slot, type Strategy, type StrategyContext, TEMPLATE_ANNOTATION, templateHash, withLabels} from './strategy.js'
 
 export const DEFAULT_SCALE_DOWN_DELAY = '5m'
 

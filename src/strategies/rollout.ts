@@ -8,7 +8,7 @@ import type {Reporter} from '../ui/output.js'
 import {blueGreen} from './blue-green.js'
 import {canary} from './canary.js'
 import {rolling} from './rolling.js'
-import {readState, writeServiceState} from './state.js'
+import {dropPending, type PendingRelease, readState, savePending, writeServiceState} from './state.js'
 import {type LiveObjects, markStrategies, type Placement, serviceUnits, type Strategy, type StrategyContext} from './strategy.js'
 
 const STRATEGIES: Record<Strategy['type'], Strategy> = {rolling, blueGreen, canary}
@@ -21,6 +21,8 @@ export interface ReleaseRolloutOptions extends RolloutOptions {
   /** skycap.yaml's services of the environment: a deploy marks its Deployments with their strategy; a rollback's recorded objects carry theirs. */
   services?: Record<string, ServiceConfig>
   fetch?: typeof fetch
+  /** The record a successful deploy writes: kept in the cluster while a canary runs, for `rollout resume` to write it. */
+  pending?: PendingRelease
 }
 
 export interface ReleaseRollout extends RolloutResult {
@@ -64,6 +66,8 @@ export async function rollOutRelease(options: ReleaseRolloutOptions): Promise<Re
   }
   const byType = new Map<Strategy, Placement[]>()
   for (const p of placements) byType.set(STRATEGIES[p.unit.strategy.type], [...(byType.get(STRATEGIES[p.unit.strategy.type]) ?? []), p])
+  const canaries = placements.some((p) => p.unit.strategy.type === 'canary' && p.later.length)
+  if (canaries && options.pending) await savePending(options.kubectl, options.app, options.environment, {...options.pending, manifests: recorded})
   let failures
   try {
     failures = (await Promise.all([...byType].map(([strategy, ps]) => strategy.complete(ps, context)))).flat()
@@ -71,6 +75,8 @@ export async function rollOutRelease(options: ReleaseRolloutOptions): Promise<Re
     if (options.signal?.aborted) return {...result, outcome: 'interrupted', recorded, keep}
     throw error
   }
+  // Finished here (succeeded, or aborted and returned to stable): the deploy writes its own record.
+  if (canaries) await dropPending(options.kubectl, options.app)
   const applied = [...result.applied, ...placements.flatMap((p) => p.later.map((o) => `${o.kind}/${o.metadata.name}`))]
   if (failures.length) return {...result, applied, outcome: 'failed', failures, recorded, keep}
   return {...result, applied: [...new Set(applied)], recorded, keep}

@@ -1,4 +1,8 @@
+import {gunzipSync, gzipSync} from 'node:zlib'
+
 import {KubectlError} from '../errors.js'
+import type {ReleaseRecord} from '../release/store.js'
+import type {KubeObject} from '../render/objects.js'
 import type {Kubectl} from '../kubectl/kubectl.js'
 import type {ServiceUnit, Slot} from './strategy.js'
 
@@ -88,4 +92,39 @@ async function patchData(kubectl: Kubectl, app: string, environment: string, dat
       await kubectl.run(['patch', 'configmap', stateName(app), '--type', 'merge', '-p', patch])
     }
   }
+}
+
+/** A deploy's release record and manifests while its canary runs: `rollout resume` writes them when it finishes. */
+export interface PendingRelease {
+  record: ReleaseRecord
+  /** history.keep of the deploy. */
+  keep: number
+  manifests?: KubeObject[]
+}
+
+/** The Secret holding the pending release (its manifests may hold Secret values, like the release records'). */
+function pendingName(app: string): string {
+  return `skycap-rollout-${app}-release`
+}
+
+export async function savePending(kubectl: Kubectl, app: string, environment: string, pending: PendingRelease): Promise<void> {
+  const secret = {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    type: 'skycap.dev/pending-release.v1',
+    metadata: {name: pendingName(app), labels: {[LABEL]: app, 'skycap.dev/environment': environment}},
+    data: {release: gzipSync(JSON.stringify(pending)).toString('base64')},
+  }
+  await kubectl.run(['apply', '--server-side', '--field-manager=skycap', '--force-conflicts', '-f', '-'], {input: JSON.stringify(secret)})
+}
+
+export async function readPending(kubectl: Kubectl, app: string): Promise<PendingRelease | undefined> {
+  const r = await kubectl.run(['get', 'secret', pendingName(app), '-o', 'json', '--ignore-not-found'])
+  if (!r.stdout.trim()) return undefined
+  const data = (JSON.parse(r.stdout) as {data?: {release?: string}}).data?.release
+  return data ? (JSON.parse(gunzipSync(Buffer.from(data, 'base64')).toString('utf8')) as PendingRelease) : undefined
+}
+
+export async function dropPending(kubectl: Kubectl, app: string): Promise<void> {
+  await kubectl.run(['delete', 'secret', pendingName(app), '--ignore-not-found', '--wait=false'])
 }

@@ -1,5 +1,8 @@
 // Blue-green and canary through the built CLI on the real node: traffic is counted with real requests through the
 // Service's ClusterIP (the machine routes ClusterIPs through the real node's kube-proxy) while the rollout runs.
+import http from 'node:http'
+import type {AddressInfo} from 'node:net'
+import {join} from 'node:path'
 import {expect} from 'chai'
 import {execa, type ResultPromise} from 'execa'
 
@@ -154,5 +157,197 @@ describe('strategies on the real node: blue-green and canary with counted reques
     expect(traffic3.failed()).to.deep.equal([])
     expect([...new Set(traffic3.versions())], 'a failed slot never gets traffic').to.deep.equal(['v1'])
     expect(traffic3.answers.length).to.be.at.least(10)
+  })
+
+  async function rolloutState(): Promise<Record<string, any>> {
+    const r = await kubectl(['get', 'configmap', 'skycap-rollout-realapp', '-o', 'json', '--ignore-not-found'], {namespace: ns.name})
+    if (!r.stdout) return {}
+    const data = JSON.parse(r.stdout).data ?? {}
+    return Object.fromEntries(
+      Object.entries(data)
+        .filter(([k]) => !k.includes('.'))
+        .map(([k, v]) => [k, JSON.parse(v as string)]),
+    )
+  }
+
+  async function pausedAt(weight: number): Promise<void> {
+    await waitFor(
+      `the canary paused at ${weight}%`,
+      async () => {
+        const web = (await rolloutState()).web
+        return web?.phase === 'paused' && web.weight === weight
+      },
+      {timeoutMs: 180_000, intervalMs: 500},
+    )
+  }
+
+  /** `count` answers through the Service, as versions. */
+  async function sample(url: string, count: number): Promise<string[]> {
+    const out: string[] = []
+    for (let i = 0; i < count; i++)
+      out.push(
+        await httpGet(url).then(
+          (a) => /^version=(\S+)/.exec(a.body)?.[1] ?? `status ${a.status}`,
+          (e: Error) => `error: ${e.message}`,
+        ),
+      )
+    return out
+  }
+
+  const share = (answers: string[], v: string) => answers.filter((a) => a === v).length / answers.length
+
+  realIt(
+    'canary by replicas: the split follows the weights; pause {} waits for promote from another process and survives a killed CLI (rollout resume); a failed http check and an abort from another process return all traffic to stable',
+    async () => {
+      await app.change(STRATEGY('{type: canary, steps: [{setWeight: 25}, {pause: {}}, {setWeight: 50}, {pause: {}}], checks: [{http: {path: /, expect: {body: "greeting=hello"}}}]}', 4), 'canary')
+      const first = await deploy()
+      expect(first.exitCode, first.stderr).to.equal(0)
+      expect(await replicas('web')).to.equal(4)
+      const url = await serviceUrl()
+      await waitFor('v1 from the Service', async () => (await httpGet(url).catch(() => ({body: ''}))).body.startsWith('version=v1 '))
+
+      // v2: 25% (1 canary pod of 4), paused until promote.
+      await app.change(VERSION('v2'), 'v2')
+      await tag()
+      const traffic = new Traffic(url)
+      const p1 = background(['deploy', 'test'])
+      await pausedAt(25)
+      expect(await replicas('web-canary')).to.equal(1)
+      expect(await replicas('web')).to.equal(3)
+      await new Promise((res) => setTimeout(res, 3000))
+      const at25 = await sample(url, 120)
+      const status = await app.json(['rollout', 'status', 'test'])
+      expect(status.doc.result.services.web).to.include({type: 'canary', phase: 'paused', weight: 25, step: 1, steps: 4, release: 2})
+      // A second process promotes; the first goes on to 50%.
+      const promoted = await app.json(['promote', 'test'])
+      expect(promoted.exitCode, promoted.stderr).to.equal(0)
+      await pausedAt(50)
+      expect(await replicas('web-canary')).to.equal(2)
+      expect(await replicas('web')).to.equal(2)
+      await new Promise((res) => setTimeout(res, 3000))
+      const at50 = await sample(url, 120)
+      console.log(`      canary split: at 25% ${Math.round(share(at25, 'v2') * 100)}% v2 of ${at25.length}; at 50% ${Math.round(share(at50, 'v2') * 100)}% v2 of ${at50.length}`)
+      expect(share(at25, 'v2')).to.be.within(0.08, 0.45)
+      expect(share(at25, 'v1') + share(at25, 'v2'), 'every request answered').to.equal(1)
+      expect(share(at50, 'v2')).to.be.within(0.3, 0.7)
+      expect(share(at50, 'v1') + share(at50, 'v2')).to.equal(1)
+
+      // The CLI is killed during the pause: the rollout stays as it is, and `rollout resume` takes it over once the
+      // lock expires; a promote from a third process ends it.
+      p1.kill('SIGKILL')
+      await p1
+      const p2 = background(['rollout', 'resume', 'test'])
+      await waitFor(
+        'rollout resume to hold the lock',
+        async () => {
+          const lease = await kubectl(['get', 'lease', 'skycap-lock-realapp', '-o', 'json', '--ignore-not-found'], {namespace: ns.name})
+          return lease.stdout !== '' && /rollout resume/.test(JSON.parse(lease.stdout).metadata.annotations['skycap.dev/reason'] ?? '')
+        },
+        {timeoutMs: 120_000, intervalMs: 1000},
+      )
+      expect(await replicas('web-canary'), 'the pause survived the killed CLI').to.equal(2)
+      const promoted2 = await app.json(['promote', 'test'])
+      expect(promoted2.exitCode, promoted2.stderr).to.equal(0)
+      const resumed = await p2
+      expect(resumed.exitCode, resumed.stderr).to.equal(0)
+      expect(JSON.parse(resumed.stdout).result).to.include({release: 2}).and.have.property('resumed').that.deep.equals(['web'])
+      expect(await replicas('web-canary'), 'the canary is gone').to.equal(undefined)
+      expect(await replicas('web')).to.equal(4)
+      const history = await app.json(['history', 'test'])
+      expect(JSON.stringify(history.doc.result)).to.match(/"number":2[^}]*"result":"succeeded"|"result":"succeeded"[^}]*"number":2/)
+      await new Promise((res) => setTimeout(res, 4000))
+      expect([...new Set(await sample(url, 40))], 'after the promotion').to.deep.equal(['v2'])
+      await traffic.stop()
+      console.log(`      canary v2: ${traffic.answers.length} requests during the rollout, ${traffic.failed().length} failed`)
+
+      // v3 fails its http check at 25%: aborted, everything stable (v2) again, exit 1.
+      app.repo.write('config/web/app.properties', 'greeting=bonjour\n')
+      await app.repo.commit('v3 greets otherwise')
+      await app.change(VERSION('v3'), 'v3')
+      const failed = await deploy()
+      expect(failed.exitCode, failed.stderr).to.equal(1)
+      expect(failed.doc.error.message).to.match(/check\/http web: GET \/ on pod web-canary-\S+ answered 200, body not matching/)
+      expect(await replicas('web-canary')).to.equal(undefined)
+      expect(await replicas('web')).to.equal(4)
+      expect((await rolloutState()).web).to.include({phase: 'failed', weight: 0})
+      await new Promise((res) => setTimeout(res, 4000))
+      expect([...new Set(await sample(url, 40))], 'after the failed check').to.deep.equal(['v2'])
+
+      // v4 (greeting back): abort from another process during the first pause.
+      app.repo.write('config/web/app.properties', 'greeting=hello\n')
+      await app.repo.commit('hello again')
+      await app.change(VERSION('v4'), 'v4')
+      await tag()
+      const p3 = background(['deploy', 'test'])
+      await pausedAt(25)
+      const aborted = await app.json(['abort', 'test'])
+      expect(aborted.exitCode, aborted.stderr).to.equal(0)
+      const p3done = await p3
+      expect(p3done.exitCode, p3done.stderr).to.equal(1)
+      expect(JSON.parse(p3done.stdout).error.message).to.match(/aborted by skycap abort/)
+      expect(await replicas('web-canary')).to.equal(undefined)
+      expect(await replicas('web')).to.equal(4)
+      await new Promise((res) => setTimeout(res, 4000))
+      expect([...new Set(await sample(url, 40))], 'after the abort').to.deep.equal(['v2'])
+    },
+  )
+
+  realIt('canary through a Gateway API HTTPRoute: skycap writes the weights; a Prometheus analysis gates the step', async () => {
+    const dir = JSON.parse((await execa('go', ['mod', 'download', '-json', 'sigs.k8s.io/gateway-api@v1.2.1'], {cwd: '/tmp'})).stdout).Dir as string
+    await kubectl(['apply', '--server-side', '-f', join(dir, 'config/crd/standard/gateway.networking.k8s.io_httproutes.yaml')])
+    await kubectl(['wait', '--for=condition=Established', 'crd/httproutes.gateway.networking.k8s.io', '--timeout=60s'])
+    const route = {
+      apiVersion: 'gateway.networking.k8s.io/v1',
+      kind: 'HTTPRoute',
+      metadata: {name: 'web-route'},
+      spec: {parentRefs: [{name: 'gw'}], rules: [{backendRefs: [{name: 'web', port: 8080}]}, {matches: [{path: {type: 'PathPrefix', value: '/other'}}], backendRefs: [{name: 'other', port: 80}]}]},
+    }
+    await kubectl(['apply', '-f', '-'], {namespace: ns.name, input: JSON.stringify(route)})
+    // A small server speaking Prometheus's query API: the error rate it answers is what the test sets.
+    let errorRate = '0.01'
+    const queries: string[] = []
+    const prometheus = http.createServer((req, res) => {
+      const u = new URL(req.url ?? '/', 'http://x')
+      queries.push(`${u.pathname} ${u.searchParams.get('query')}`)
+      res.setHeader('content-type', 'application/json')
+      res.end(JSON.stringify({status: 'success', data: {resultType: 'vector', result: [{metric: {}, value: [Date.now() / 1000, errorRate]}]}}))
+    })
+    await new Promise<void>((res) => prometheus.listen(0, '127.0.0.1', res))
+    const address = `http://127.0.0.1:${(prometheus.address() as AddressInfo).port}`
+    try {
+      const analysis = `{analysis: {checks: [{prometheus: {address: "${address}", query: "sum(rate(errors[1m]))", threshold: {max: 0.05}}}]}}`
+      await app.change(STRATEGY(`{type: canary, trafficRouting: {gatewayAPI: {httpRoute: web-route}}, steps: [{setWeight: 30}, ${analysis}, {pause: {}}]}`, 2), 'canary via HTTPRoute')
+      expect((await deploy()).exitCode).to.equal(0)
+      const weights = async () => (await app.get(['httproute', 'web-route'])).spec.rules.map((r: any) => r.backendRefs.map((b: any) => `${b.name}:${b.port}:${b.weight ?? 1}`).join(','))
+      // First deploy: no canary; the route is untouched until a canary runs.
+      expect(await weights()).to.deep.equal(['web:8080:1', 'other:80:1'])
+
+      await app.change(VERSION('v2'), 'v2')
+      await tag()
+      const p = background(['deploy', 'test'])
+      await pausedAt(30)
+      expect(await weights()).to.deep.equal(['web-stable:8080:70,web-canary:8080:30', 'other:80:1'])
+      expect(queries).to.deep.equal(['/api/v1/query sum(rate(errors[1m]))'])
+      // Exact weights: the stable side keeps all its pods, the canary has its share (rounded up).
+      expect(await replicas('web')).to.equal(2)
+      expect(await replicas('web-canary')).to.equal(1)
+      const stableSvc = await app.get(['service', 'web-stable'])
+      expect(stableSvc.spec.selector['skycap.dev/track']).to.equal('stable')
+      expect((await app.json(['promote', 'test'])).exitCode).to.equal(0)
+      const done = await p
+      expect(done.exitCode, done.stderr).to.equal(0)
+      expect(await weights()).to.deep.equal(['web-stable:8080:100,web-canary:8080:0', 'other:80:1'])
+
+      // v3: the analysis sees a 50% error rate and aborts; the route sends everything to stable.
+      errorRate = '0.5'
+      await app.change(VERSION('v3'), 'v3')
+      const failed = await deploy()
+      expect(failed.exitCode, failed.stderr).to.equal(1)
+      expect(failed.doc.error.message).to.contain('check/prometheus web: sum(rate(errors[1m])) = 0.5, outside max 0.05')
+      expect(await weights()).to.deep.equal(['web-stable:8080:100,web-canary:8080:0', 'other:80:1'])
+      expect(await replicas('web-canary')).to.equal(undefined)
+    } finally {
+      prometheus.close()
+    }
   })
 })
