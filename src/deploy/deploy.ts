@@ -163,7 +163,7 @@ export async function deploy(options: DeployOptions, deps: DeployDeps): Promise<
     await releaseLock(kubectl, prepared.app, {id: lock.id}).catch((error) => reporter.warn(`could not release the lock: ${(error as Error).message}`))
   }
   // Blue-green: the old slots stay up for scaleDownDelay (rollback is a switch back), then go to zero.
-  await scaleDownOldSlots(kubectl, {app: prepared.app, environment: env.name, reporter, clock, signal: deps.signal})
+  await scaleDownOldSlots(kubectl, {services: env.services, app: prepared.app, environment: env.name, reporter, clock, signal: deps.signal})
   return report
 }
 

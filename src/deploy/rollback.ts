@@ -163,7 +163,7 @@ export async function rollback(options: RollbackOptions, deps: DeployDeps): Prom
     if (rollout.outcome === 'ready') {
       heartbeat.stop()
       await releaseLock(kubectl, app, {id: lock.id}).catch(() => undefined)
-      await scaleDownOldSlots(kubectl, {app, environment: env.name, reporter: deps.reporter, clock, signal: deps.signal})
+      await scaleDownOldSlots(kubectl, {objects: rollout.recorded, app, environment: env.name, reporter: deps.reporter, clock, signal: deps.signal})
       return report
     }
     const now = running ? `; now running: ${running}` : ''

@@ -200,7 +200,7 @@ function portOf(service: KubeObject): number | undefined {
  * Writes the canary's weight into the HTTPRoute the environment names: every rule that sends to the service (or to
  * its stable/canary Services) sends `100 - weight` to `<service>-stable` and `weight` to `<service>-canary`.
  */
-async function setRouteWeights(unit: ServiceUnit, weight: number, context: StrategyContext): Promise<void> {
+export async function setRouteWeights(unit: ServiceUnit, weight: number, context: StrategyContext): Promise<void> {
   const name = unit.strategy.trafficRouting?.gatewayAPI.httpRoute as string
   type Route = KubeObject & {spec?: {rules?: Array<{backendRefs?: Array<{name: string; port?: number; weight?: number}>}>}}
   const route = await context.kubectl.json<Route>(['get', 'httproutes.gateway.networking.k8s.io', name])

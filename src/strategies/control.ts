@@ -1,3 +1,4 @@
+import type {ServiceConfig, SkycapConfig} from '../config/types.js'
 import {DEFAULT_TIMEOUT_MS} from '../deploy/deploy.js'
 import type {FailureReport} from '../deploy/explain.js'
 import {parseDuration} from '../duration.js'
@@ -37,12 +38,22 @@ export interface RolloutStatusReport {
   lock: LockInfo | null
 }
 
-async function open(options: RolloutControlOptions, deps: RolloutControlDeps): Promise<{app: string; environment: string; target: Target; keep: number}> {
+interface Opened {
+  app: string
+  environment: string
+  target: Target
+  keep: number
+  config: SkycapConfig
+  services: Record<string, ServiceConfig>
+}
+
+async function open(options: RolloutControlOptions, deps: RolloutControlDeps): Promise<Opened> {
   const {loaded, env} = await openEnvironment(options)
   if (options.service !== undefined && !loaded.config.services[options.service]) {
     throw new UserError(`unknown service "${options.service}"`, {hint: `Services in ${loaded.show(loaded.file)}: ${Object.keys(loaded.config.services).join(', ')}.`})
   }
-  return {app: loaded.config.app, environment: env.name, target: await connect(env, deps.kubectl, deps.reporter), keep: loaded.config.history?.keep ?? 10}
+  const target = await connect(env, deps.kubectl, deps.reporter)
+  return {app: loaded.config.app, environment: env.name, target, keep: loaded.config.history?.keep ?? 10, config: loaded.config, services: env.services}
 }
 
 /** `skycap rollout status ENV [SERVICE]`. */
@@ -73,7 +84,7 @@ export interface ResumeReport {
  * slots whose delay is over. Never starts a second rollout.
  */
 export async function resumeRollout(options: RolloutControlOptions, deps: RolloutControlDeps): Promise<ResumeReport> {
-  const {app, environment, target, keep} = await open(options, deps)
+  const {app, environment, target, keep, config, services} = await open(options, deps)
   const clock = deps.clock ?? Date.now
   const waitMs = await parseDuration(options.waitForLock ?? `${LEASE_SECONDS + 30}s`, '--wait-for-lock')
   const {kubectl} = target
@@ -93,7 +104,7 @@ export async function resumeRollout(options: RolloutControlOptions, deps: Rollou
         environment,
         release: report.release,
         reporter: deps.reporter,
-        config: (await openEnvironment(options)).loaded.config,
+        config,
         deadline: started + DEFAULT_TIMEOUT_MS,
         clock,
         ...(deps.signal ? {signal: deps.signal} : {}),
@@ -113,7 +124,7 @@ export async function resumeRollout(options: RolloutControlOptions, deps: Rollou
     heartbeat.stop()
     await releaseLock(kubectl, app, {id: lock.id}).catch(() => undefined)
   }
-  report.scaledDown = await scaleDownOldSlots(kubectl, {app, environment, reporter: deps.reporter, clock, signal: deps.signal})
+  report.scaledDown = await scaleDownOldSlots(kubectl, {services, app, environment, reporter: deps.reporter, clock, signal: deps.signal})
   return report
 }
 

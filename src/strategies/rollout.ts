@@ -9,7 +9,7 @@ import {blueGreen} from './blue-green.js'
 import {canary} from './canary.js'
 import {rolling} from './rolling.js'
 import {dropPending, type PendingRelease, readState, savePending, writeServiceState} from './state.js'
-import {type LiveObjects, markStrategies, type Placement, serviceUnits, type Strategy, type StrategyContext} from './strategy.js'
+import {type LiveObjects, markStrategies, type Placement, serviceUnits, SLOT_LABEL, type Strategy, type StrategyContext} from './strategy.js'
 
 const STRATEGIES: Record<Strategy['type'], Strategy> = {rolling, blueGreen, canary}
 
@@ -89,6 +89,9 @@ async function liveObjects(kubectl: Kubectl, selector: string): Promise<LiveObje
 }
 
 export interface ScaleDownOptions {
+  /** What the release rolled out: nothing to do (not even a read) unless a service is blue-green. */
+  services?: Record<string, ServiceConfig>
+  objects?: KubeObject[]
   app: string
   environment: string
   reporter: Reporter
@@ -103,6 +106,8 @@ export interface ScaleDownOptions {
  */
 export async function scaleDownOldSlots(kubectl: Kubectl, options: ScaleDownOptions): Promise<string[]> {
   const clock = options.clock ?? Date.now
+  const blueGreen = Object.values(options.services ?? {}).some((s) => s.strategy?.type === 'blueGreen') || (options.objects ?? []).some((o) => o.metadata.labels?.[SLOT_LABEL])
+  if (!blueGreen) return []
   const due = (await readState(kubectl, options.app)).services
   const waiting = Object.entries(due).filter(([, s]) => s.type === 'blueGreen' && s.scaleDownAt && !s.scaledDown && s.previousSlot)
   if (!waiting.length) return []

@@ -295,7 +295,13 @@ describe('strategies on the real node: blue-green and canary with counted reques
   realIt('canary through a Gateway API HTTPRoute: skycap writes the weights; a Prometheus analysis gates the step', async () => {
     const dir = JSON.parse((await execa('go', ['mod', 'download', '-json', 'sigs.k8s.io/gateway-api@v1.2.1'], {cwd: '/tmp'})).stdout).Dir as string
     await kubectl(['apply', '--server-side', '-f', join(dir, 'config/crd/standard/gateway.networking.k8s.io_httproutes.yaml')])
-    await kubectl(['wait', '--for=condition=Established', 'crd/httproutes.gateway.networking.k8s.io', '--timeout=60s'])
+    // The API server serves the new kind once the CRD is established (its status is empty for a moment).
+    await waitFor('the HTTPRoute kind to be served', () =>
+      kubectl(['get', 'httproutes.gateway.networking.k8s.io'], {namespace: ns.name}).then(
+        () => true,
+        () => false,
+      ),
+    )
     const route = {
       apiVersion: 'gateway.networking.k8s.io/v1',
       kind: 'HTTPRoute',
