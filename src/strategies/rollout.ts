@@ -1,4 +1,5 @@
 import type {ServiceConfig} from '../config/types.js'
+import {UserError} from '../errors.js'
 import {applyAndWatch, type RolloutOptions, type RolloutResult} from '../deploy/rollout.js'
 import {acquireLock, keepLockAlive, LEASE_SECONDS, releaseLock} from '../lock/lease.js'
 import type {Kubectl} from '../kubectl/kubectl.js'
@@ -6,10 +7,10 @@ import type {KubeObject} from '../render/objects.js'
 import {abortableSleep} from '../sleep.js'
 import type {Reporter} from '../ui/output.js'
 import {blueGreen} from './blue-green.js'
-import {canary} from './canary.js'
+import {canary, resumable} from './canary.js'
 import {rolling} from './rolling.js'
 import {dropPending, type PendingRelease, readState, savePending, writeServiceState} from './state.js'
-import {type LiveObjects, markStrategies, type Placement, serviceUnits, SLOT_LABEL, type Strategy, type StrategyContext} from './strategy.js'
+import {type LiveObjects, markStrategies, type Placement, type ServiceUnit, serviceUnits, SLOT_LABEL, type Strategy, type StrategyContext} from './strategy.js'
 
 const STRATEGIES: Record<Strategy['type'], Strategy> = {rolling, blueGreen, canary}
 
@@ -44,8 +45,11 @@ export async function rollOutRelease(options: ReleaseRolloutOptions): Promise<Re
     const result = await applyAndWatch({...options, objects})
     return {...result, recorded: objects, keep: objects}
   }
+  if (options.services && units.some((u) => u.strategy.type === 'canary')) await refuseSecondRollout(options)
   const live = await liveObjects(options.kubectl, options.selector)
-  const placements = units.map((u) => STRATEGIES[u.strategy.type].place(u, live))
+  // A rollback (recorded objects, no services) of a canary service goes straight back: no steps, no pauses.
+  const strategyOf = (u: ServiceUnit) => (u.strategy.type === 'canary' && !options.services ? rolling : STRATEGIES[u.strategy.type])
+  const placements = units.map((u) => strategyOf(u).place(u, live))
   const result = await applyAndWatch({...options, objects: [...rest, ...placements.flatMap((p) => p.first)]})
   const recorded = [...rest, ...placements.flatMap((p) => p.recorded)]
   const keep = [...recorded, ...placements.flatMap((p) => p.keep)]
@@ -65,8 +69,8 @@ export async function rollOutRelease(options: ReleaseRolloutOptions): Promise<Re
     ...(options.fetch ? {fetch: options.fetch} : {}),
   }
   const byType = new Map<Strategy, Placement[]>()
-  for (const p of placements) byType.set(STRATEGIES[p.unit.strategy.type], [...(byType.get(STRATEGIES[p.unit.strategy.type]) ?? []), p])
-  const canaries = placements.some((p) => p.unit.strategy.type === 'canary' && p.later.length)
+  for (const p of placements) byType.set(strategyOf(p.unit), [...(byType.get(strategyOf(p.unit)) ?? []), p])
+  const canaries = placements.some((p) => strategyOf(p.unit) === canary && p.later.length)
   if (canaries && options.pending) await savePending(options.kubectl, options.app, options.environment, {...options.pending, manifests: recorded})
   let failures
   try {
@@ -80,6 +84,16 @@ export async function rollOutRelease(options: ReleaseRolloutOptions): Promise<Re
   const applied = [...result.applied, ...placements.flatMap((p) => p.later.map((o) => `${o.kind}/${o.metadata.name}`))]
   if (failures.length) return {...result, applied, outcome: 'failed', failures, recorded, keep}
   return {...result, applied: [...new Set(applied)], recorded, keep}
+}
+
+/** A canary left mid-way (a killed CLI) is resumed or aborted first: a deploy never starts a second one. */
+async function refuseSecondRollout(options: ReleaseRolloutOptions): Promise<void> {
+  const left = resumable((await readState(options.kubectl, options.app, options.signal)).services)
+  if (!left.length) return
+  const names = left.map((l) => `${l.unit.service} (release ${l.state.release ?? '?'}, ${l.state.phase} at ${l.state.weight ?? 0}%)`).join(', ')
+  throw new UserError(`the canary of ${names} in ${options.environment} is still under way; nothing was changed`, {
+    hint: `Finish it with \`skycap rollout resume ${options.environment}\` (then \`skycap promote\`), or \`skycap abort ${options.environment}\`, and deploy again.`,
+  })
 }
 
 /** The app's live Deployments and Services, by `Kind/name` (one call). */

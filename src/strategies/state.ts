@@ -128,3 +128,19 @@ export async function readPending(kubectl: Kubectl, app: string): Promise<Pendin
 export async function dropPending(kubectl: Kubectl, app: string): Promise<void> {
   await kubectl.run(['delete', 'secret', pendingName(app), '--ignore-not-found', '--wait=false'])
 }
+
+/** The rollout state of the services that have a blue-green or canary strategy (no call when none has). */
+export async function rolloutsOf(kubectl: Kubectl, app: string, services: Record<string, {strategy?: {type: string}}>): Promise<Record<string, Omit<ServiceRolloutState, 'unit'>>> {
+  if (!Object.values(services).some((s) => s.strategy && s.strategy.type !== 'rolling')) return {}
+  const out: Record<string, Omit<ServiceRolloutState, 'unit'>> = {}
+  for (const [name, state] of Object.entries((await readState(kubectl, app)).services)) {
+    const {unit: _unit, ...shown} = state
+    out[name] = shown
+  }
+  return out
+}
+
+/** The Deployment that serves a service: the active slot of a blue-green one, else the one named after it. */
+export function servingDeployment(service: string, state: Pick<ServiceRolloutState, 'type' | 'activeSlot'> | undefined): string {
+  return state?.type === 'blueGreen' && state.activeSlot ? `${service}-${state.activeSlot}` : service
+}

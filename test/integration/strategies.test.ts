@@ -356,4 +356,30 @@ describe('strategies on the real node: blue-green and canary with counted reques
       prometheus.close()
     }
   })
+
+  realIt("blue-green gated by a smoke-test Job from the pod template: exit 0 lets the switch happen; exit 3 stops it, with the Job's output in the report", async () => {
+    const job = (code: string) => `{type: blueGreen, scaleDownDelay: 1s, checks: [{job: {command: [/app, exit, "${code}"], timeout: 2m}}]}`
+    await app.change(STRATEGY(job('0'), 1), 'blue-green with a smoke test')
+    expect((await deploy()).exitCode).to.equal(0)
+    await app.change(VERSION('v2'), 'v2')
+    const ok = await deploy()
+    expect(ok.exitCode, ok.stderr).to.equal(0)
+    expect(await selectedSlot()).to.equal('green')
+    const status = await app.json(['status', 'test'])
+    expect(status.doc.result.services[0]).to.deep.include({service: 'web', state: 'ready', ready: 1})
+    expect(status.doc.result.services[0].rollout).to.include({type: 'blueGreen', activeSlot: 'green', previousSlot: 'blue', release: 2})
+    await app.change((t) => VERSION('v3')(t.replace(job('0'), job('3'))), 'v3 fails its smoke test')
+    const failed = await deploy()
+    expect(failed.exitCode, failed.stderr).to.equal(1)
+    expect(failed.doc.error.message).to.match(/check\/job web: job web-check-\S+ job failed/)
+    const failure = failed.doc.error.details.report.failures[0]
+    expect(failure.logs.map((l: any) => l.lines.join('\n')).join('\n')).to.contain('smoke test of version=v3: exit 3')
+    expect(await selectedSlot(), 'the Service stayed on green').to.equal('green')
+    expect(await replicas('web-blue'), 'the failed slot is removed').to.equal(undefined)
+    const jobs = await app.get(['jobs'])
+    expect(
+      jobs.items.filter((j: any) => !j.metadata.deletionTimestamp).map((j: any) => j.metadata.name),
+      'check Jobs are deleted',
+    ).to.deep.equal([])
+  })
 })

@@ -4,6 +4,7 @@
 //
 //	/            "version=<VERSION> greeting=<greeting from the config file> host=<pod name>"
 //	/healthz     200, or 503 while not yet ready (ready_after) or when configured to fail (healthz=fail)
+//	(args `exit N`: print one line and exit with N, for smoke-test Jobs)
 //
 // Settings: APP_CONFIG (default /etc/skycap/config/app.properties), lines key=value, read at start and on every
 // request; the same keys from the environment (APP_VERSION... see settingEnv) win over the file.
@@ -63,6 +64,13 @@ func main() {
 	s := settings()
 	fmt.Printf("starting skycap test app version=%s pid=%d\n", s["version"], os.Getpid())
 	fmt.Printf("DEBUG config from %s: %v\n", configPath(), s)
+	// One-shot mode for smoke-test Jobs (skycap's job check): `app exit N` prints a line and exits with N.
+	if len(os.Args) == 3 && os.Args[1] == "exit" {
+		n := 0
+		fmt.Sscanf(os.Args[2], "%d", &n)
+		fmt.Printf("smoke test of version=%s: exit %d\n", s["version"], n)
+		os.Exit(n)
+	}
 	if code := s["exit"]; code != "" && code != "0" {
 		n := 1
 		fmt.Sscanf(code, "%d", &n)
