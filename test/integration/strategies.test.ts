@@ -382,4 +382,45 @@ describe('strategies on the real node: blue-green and canary with counted reques
       'check Jobs are deleted',
     ).to.deep.equal([])
   })
+
+  realIt('blue-green with two services at once, twice: one failing check switches neither; then both switch, no request fails on either', async () => {
+    // api: a copy of web (same image and config), its own Deployments and Service.
+    await app.change((t) => {
+      const web = /\n {2}web:\n[\s\S]*?(?=\nenvironments:)/.exec(t)?.[0] ?? ''
+      return t.replace(web, `${web}${web.replace('\n  web:\n', '\n  api:\n')}`)
+    }, 'api beside web')
+    const strategy = '{type: blueGreen, scaleDownDelay: 1s, checks: [{http: {path: /, expect: {body: "greeting=hello"}}}]}'
+    await app.change((t) => t.replaceAll('    replicas: 1\n', `    replicas: 1\n    strategy: ${strategy}\n`), 'both blue-green')
+    expect((await deploy()).exitCode).to.equal(0)
+    const urls = {web: await serviceUrl('web'), api: await serviceUrl('api')}
+    for (const url of Object.values(urls)) await waitFor('v1 from both', async () => (await httpGet(url).catch(() => ({body: ''}))).body.startsWith('version=v1 '))
+    const traffic = {web: new Traffic(urls.web), api: new Traffic(urls.api)}
+    const slot = async (svc: string) => (await app.get(['service', svc])).spec.selector['skycap.dev/slot']
+    const settle = () => new Promise((res) => setTimeout(res, 5000))
+    const versions = async () => ({web: [...new Set(await sample(urls.web, 20))], api: [...new Set(await sample(urls.api, 20))]})
+    let serving = 'v1'
+    for (const round of [2, 3]) {
+      const slots = {web: await slot('web'), api: await slot('api')}
+      // api's new slot greets otherwise (its env wins over the config file): its check fails, so nothing switches.
+      await app.change((t) => t.replace(/APP_VERSION: v\d+\}/g, `APP_VERSION: v${round}}`).replace(/(\n {2}api:\n[\s\S]*?env: \{)/, '$1APP_GREETING: bonjour, '), `v${round}, api broken`)
+      const failed = await deploy(['--timeout', '3m'])
+      expect(failed.exitCode, failed.stderr).to.equal(1)
+      expect(failed.doc.error.message).to.match(/check\/http api: /)
+      expect({web: await slot('web'), api: await slot('api')}, `round ${round}: nothing switched`).to.deep.equal(slots)
+      await settle()
+      expect(await versions()).to.deep.equal({web: [serving], api: [serving]})
+      await app.change((t) => t.replace('APP_GREETING: bonjour, ', ''), `v${round}, api fixed`)
+      const ok = await deploy(['--timeout', '3m'])
+      expect(ok.exitCode, ok.stderr).to.equal(0)
+      const other = (x: string) => (x === 'blue' ? 'green' : 'blue')
+      expect({web: await slot('web'), api: await slot('api')}, `round ${round}: both switched`).to.deep.equal({web: other(slots.web), api: other(slots.api)})
+      serving = `v${round}`
+      await settle()
+      expect(await versions()).to.deep.equal({web: [serving], api: [serving]})
+    }
+    await Promise.all([traffic.web.stop(), traffic.api.stop()])
+    console.log(`      two services: ${traffic.web.answers.length} + ${traffic.api.answers.length} requests, ${traffic.web.failed().length + traffic.api.failed().length} failed`)
+    expect([...traffic.web.failed(), ...traffic.api.failed()]).to.deep.equal([])
+    expect(traffic.web.answers.length).to.be.at.least(40)
+  })
 })
