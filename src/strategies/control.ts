@@ -179,8 +179,7 @@ export async function requestRollout(action: 'promote' | 'abort', options: Rollo
   const request: RolloutRequest = action === 'abort' ? 'abort' : options.full ? 'promote-full' : 'promote'
   for (const s of running) await writeRequest(kubectl, app, environment, s, request)
   deps.reporter.info(`Asked to ${action} ${running.join(', ')} in ${environment}`)
-  const lock = await lockStatus(kubectl, app)
-  if (!lock || lock.expired) {
+  const actHere = async (): Promise<RequestReport> => {
     deps.reporter.info('Nobody runs the rollout now: continuing it here')
     try {
       return {environment, action, services: running, handledBy: 'this command', result: await resumeRollout({...options, waitForLock: '0s'}, deps)}
@@ -189,10 +188,16 @@ export async function requestRollout(action: 'promote' | 'abort', options: Rollo
       throw error
     }
   }
+  const lock = await lockStatus(kubectl, app)
+  if (!lock || lock.expired) return actHere()
   // The lock holder reads and clears the request within a poll or two; an abort also waits for the return to stable.
+  // A holder that died (its lock expires) leaves it to this command.
   const deadline = clock() + 5 * 60_000
   for (;;) {
-    const state = await readState(kubectl, app)
+    const [state, now] = await Promise.all([readState(kubectl, app), lockStatus(kubectl, app)])
+    if (!now || now.expired) {
+      if (state.requests[running[0] as string] !== undefined) return actHere()
+    }
     const pending = running.filter((s) => state.requests[s] !== undefined || (action === 'abort' && ['progressing', 'paused'].includes(state.services[s]?.phase ?? '')))
     if (!pending.length) return {environment, action, services: running, handledBy: lock.holder}
     if (clock() >= deadline) {
