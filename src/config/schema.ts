@@ -152,6 +152,90 @@ const build = {
   },
 }
 
+const duration = {type: 'string', pattern: DURATION_PATTERN, 'x-message': DURATION_RULE}
+
+/** What gates a blue-green switch or a canary step, beyond the pods' own readiness and restarts (always checked). */
+const checks = {
+  type: 'array',
+  items: {
+    type: 'object',
+    additionalProperties: false,
+    minProperties: 1,
+    maxProperties: 1,
+    properties: {
+      http: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['path'],
+        properties: {
+          path: httpPath,
+          port: portNumber,
+          target: {enum: ['pods', 'preview', 'service'], description: 'pods (default): every new pod; preview: the preview Service; service: the Service.'},
+          expect: {type: 'object', additionalProperties: false, properties: {status: {type: 'integer', minimum: 100, maximum: 599}, body: {type: 'string', minLength: 1}}},
+        },
+        description: 'HTTP GET through the API server proxy; passes on the expected status (default 200) and, when given, a body matching `body` (a regular expression).',
+      },
+      job: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['command'],
+        properties: {command: {type: 'array', items: {type: 'string'}, minItems: 1}, timeout: duration},
+        description: "A smoke-test Job from the service's pod template running `command`; passes when it completes.",
+      },
+      prometheus: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['address', 'query'],
+        properties: {
+          address: {type: 'string', pattern: '^https?://', 'x-message': 'an http:// or https:// URL'},
+          query: {type: 'string', minLength: 1},
+          threshold: {type: 'object', additionalProperties: false, minProperties: 1, properties: {max: {type: 'number'}, min: {type: 'number'}}},
+          noData: {enum: ['fail', 'pass']},
+        },
+        description: 'A PromQL instant query; passes when its first value is within `threshold` (no result: `noData`, default fail).',
+      },
+    },
+  },
+}
+
+const strategy = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['type'],
+  properties: {
+    type: {enum: ['rolling', 'blueGreen', 'canary']},
+    maxSurge: {type: ['integer', 'string'], minimum: 0, pattern: '^[0-9]+%$', description: 'rolling: pods above replicas during a rollout (number or percentage).'},
+    maxUnavailable: {type: ['integer', 'string'], minimum: 0, pattern: '^[0-9]+%$', description: 'rolling: pods below replicas during a rollout.'},
+    scaleDownDelay: {...duration, description: 'blueGreen: how long the old slot stays up after the switch, for an instant rollback (default 5m).'},
+    preview: {type: 'boolean', description: 'blueGreen: a Service <service>-preview that always selects the idle slot.'},
+    checks,
+    steps: {
+      type: 'array',
+      minItems: 1,
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        minProperties: 1,
+        maxProperties: 1,
+        properties: {
+          setWeight: {type: 'integer', minimum: 0, maximum: 100},
+          pause: {type: 'object', additionalProperties: false, properties: {duration}},
+          analysis: {type: 'object', additionalProperties: false, required: ['checks'], properties: {checks}},
+        },
+      },
+      description: 'canary: setWeight N (percent of traffic), pause {duration} or pause {} (until `skycap promote`), analysis {checks}.',
+    },
+    trafficRouting: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['gatewayAPI'],
+      properties: {gatewayAPI: {type: 'object', additionalProperties: false, required: ['httpRoute'], properties: {httpRoute: dnsSubdomain}}},
+      description: 'canary: exact weights through a Gateway API HTTPRoute (default: the replica ratio, approximate).',
+    },
+  },
+  description: 'How a new release replaces the old: rolling (default), blueGreen or canary (docs/strategies.md).',
+}
+
 /** Fields of a service; `required` is added for the top-level services only (overrides are partial). */
 function serviceProperties() {
   return {
@@ -284,6 +368,7 @@ function serviceProperties() {
       properties: {metadata: {type: 'object'}, spec: {type: 'object'}},
       description: "Strategic-merge patch applied last to the Deployment's pod template (spec.template), for any field skycap has no key for.",
     },
+    strategy,
   }
 }
 

@@ -95,6 +95,33 @@ export interface ServiceConfig {
   labels?: Record<string, string>
   annotations?: Record<string, string>
   podTemplate?: PodTemplatePatch
+  strategy?: StrategyConfig
+}
+
+/** One check gating a blue-green switch or a canary step (exactly one key). */
+export interface CheckConfig {
+  http?: {path: string; port?: number; target?: 'pods' | 'preview' | 'service'; expect?: {status?: number; body?: string}}
+  job?: {command: string[]; timeout?: string}
+  prometheus?: {address: string; query: string; threshold?: {max?: number; min?: number}; noData?: 'fail' | 'pass'}
+}
+
+/** One canary step (exactly one key). */
+export interface CanaryStep {
+  setWeight?: number
+  pause?: {duration?: string}
+  analysis?: {checks: CheckConfig[]}
+}
+
+/** `strategy:` of a service: how a new release replaces the old (docs/strategies.md). */
+export interface StrategyConfig {
+  type: 'rolling' | 'blueGreen' | 'canary'
+  maxSurge?: number | string
+  maxUnavailable?: number | string
+  scaleDownDelay?: string
+  preview?: boolean
+  checks?: CheckConfig[]
+  steps?: CanaryStep[]
+  trafficRouting?: {gatewayAPI: {httpRoute: string}}
 }
 
 /** A command run as a Job from a service's pod template before (predeploy) or after (postdeploy) the rollout. */

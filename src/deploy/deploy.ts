@@ -13,6 +13,7 @@ import {formatWarning, type Reporter} from '../ui/output.js'
 import {dryRunApply, findPrunable, prune} from './apply.js'
 import {formatFailure, type FailureReport} from './explain.js'
 import {applyAndWatch, type RolloutResult} from './rollout.js'
+import {rollOutRelease, scaleDownOldSlots} from '../strategies/rollout.js'
 import {appSelector, connect, type KubectlFactory, namespaceExists, type Target} from '../env/connect.js'
 import {changeSummary} from './diff.js'
 import {parseDuration} from '../duration.js'
@@ -181,11 +182,14 @@ export async function deploy(options: DeployOptions, deps: DeployDeps): Promise<
     // waited: the release number and the live replica counts come from here.
     const [lockedReleases, lockedLive] = await Promise.all([listReleases(kubectl, prepared.app, env.name), liveDeployments(kubectl, selector)])
     const lockedObjects = keepScaledReplicas(prepared, env, lockedReleases, lockedLive, options.resetReplicas ?? false)
-    return await applyWatchRecord(prepared, lockedObjects, lockedReleases, lockedLive, target, selector, report, options, {...deps, lockId: lock.id}, started + timeoutMs, timeoutMs)
+    await applyWatchRecord(prepared, lockedObjects, lockedReleases, lockedLive, target, selector, report, options, {...deps, lockId: lock.id}, started + timeoutMs, timeoutMs)
   } finally {
     heartbeat.stop()
     await releaseLock(kubectl, prepared.app, {id: lock.id}).catch((error) => reporter.warn(`could not release the lock: ${(error as Error).message}`))
   }
+  // Blue-green: the old slots stay up for scaleDownDelay (rollback is a switch back), then go to zero.
+  await scaleDownOldSlots(kubectl, {services: env.services, app: prepared.app, environment: env.name, reporter, clock, signal: deps.signal})
+  return report
 }
 
 async function applyWatchRecord(
@@ -226,7 +230,8 @@ async function applyWatchRecord(
     finishedAt: '',
     durationMs: 0,
   }
-  const rolloutOrHookFailure = applyAndWatch({
+  const keep = prepared.loaded.config.history?.keep ?? 10
+  const rolloutOrHookFailure = rollOutRelease({
     kubectl,
     objects,
     selector,
@@ -238,11 +243,16 @@ async function applyWatchRecord(
     signal: deps.signal,
     intervalMs: deps.intervalMs,
     afterConfig: () => hooks.predeploy(),
+    app: prepared.app,
+    environment: env.name,
+    namespace: target.namespace,
+    release: number,
+    services: env.services,
+    fetch: deps.fetch,
+    pending: {record, keep},
   })
   let rollout = await rolloutOrHookFailure.catch(async (error: unknown) => {
-    throw error instanceof HookFailedError
-      ? await recordHookFailure(error, report, {...record, ...hooks.recordFields()}, {kubectl, releases, keep: prepared.loaded.config.history?.keep ?? 10, clock})
-      : error
+    throw error instanceof HookFailedError ? await recordHookFailure(error, report, {...record, ...hooks.recordFields()}, {kubectl, releases, keep, clock}) : error
   })
   // A failed postdeploy hook fails the release like a failed rollout: the same rollback follows.
   const postdeploy = rollout.outcome === 'ready' ? await hooks.postdeploy() : undefined
@@ -252,10 +262,9 @@ async function applyWatchRecord(
   report.applied = rollout.applied
   report.failures = rollout.failures
   report.interrupted = rollout.interrupted
-  const keep = prepared.loaded.config.history?.keep ?? 10
 
   if (rollout.outcome === 'ready') {
-    report.pruned = await findPrunable(kubectl, selector, objects)
+    report.pruned = await findPrunable(kubectl, selector, rollout.keep)
     if (report.pruned.length) {
       reporter.info(`Pruning ${report.pruned.length} objects no longer rendered: ${report.pruned.join(', ')}`)
       await prune(kubectl, report.pruned)
@@ -263,7 +272,7 @@ async function applyWatchRecord(
     report.result = 'succeeded'
     report.durationMs = clock() - Date.parse(startedAt)
     try {
-      await saveRelease(kubectl, {...record, finishedAt: new Date(clock()).toISOString(), durationMs: report.durationMs}, objects, releases, keep)
+      await saveRelease(kubectl, {...record, finishedAt: new Date(clock()).toISOString(), durationMs: report.durationMs}, rollout.recorded, releases, keep)
     } catch (error) {
       // Never "nothing was changed": the release runs, only its record is missing.
       throw new DeployFailedError(

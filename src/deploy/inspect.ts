@@ -10,6 +10,7 @@ import {prepareRelease} from '../render/prepare.js'
 import {formatWarning} from '../ui/output.js'
 import {appSelector, connect, type KubectlFactory, namespaceExists, openEnvironment} from '../env/connect.js'
 import {keepScaledReplicas, liveDeployments} from './deploy.js'
+import {rolloutsOf, servingDeployment} from '../strategies/state.js'
 
 export interface EnvOptions {
   environment?: string
@@ -111,7 +112,11 @@ export async function status(options: EnvOptions, factory: KubectlFactory, repor
     listReleases(target.kubectl, loaded.config.app, env.name, {manifests: false}),
   ])
   const snapshot = new ClusterSnapshot(list.items)
-  const services = Object.keys(env.services).map((name) => serviceStatus(name, snapshot.get('Deployment', name) as LiveWorkload | undefined, snapshot, clock()))
+  const rollouts = await rolloutsOf(target.kubectl, loaded.config.app, env.services)
+  const services = Object.keys(env.services).map((name) => {
+    const rollout = rollouts[name]
+    return {...serviceStatus(name, snapshot.get('Deployment', servingDeployment(name, rollout)) as LiveWorkload | undefined, snapshot, clock()), ...(rollout ? {rollout} : {})}
+  })
   const last = releases[0]?.record ?? null
   return {environment: env.name, context: target.context, namespace: env.namespace, services, lastRelease: last}
 }

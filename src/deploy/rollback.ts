@@ -8,8 +8,8 @@ import {formatFailure} from './explain.js'
 import {dryRunApply, findPrunable, prune} from './apply.js'
 import {changeSummary} from './diff.js'
 import {confirmProtected, DEFAULT_TIMEOUT_MS, type DeployDeps, type DeployReport, liveDeployments, plannedReport, rollbackRecord, whatRuns, withReplicas} from './deploy.js'
-import {applyAndWatch} from './rollout.js'
 import {hooksNotUndone} from '../hooks/hooks.js'
+import {rollOutRelease, scaleDownOldSlots} from '../strategies/rollout.js'
 import {appSelector, connect, openEnvironment} from '../env/connect.js'
 import {DeployFailedError, InterruptedError, TimeoutError} from '../errors.js'
 
@@ -119,7 +119,7 @@ export async function rollback(options: RollbackOptions, deps: DeployDeps): Prom
           .join(', ')}; --reset-replicas restores the release's`,
       )
     }
-    const rollout = await applyAndWatch({
+    const rollout = await rollOutRelease({
       kubectl,
       objects,
       selector,
@@ -130,13 +130,18 @@ export async function rollback(options: RollbackOptions, deps: DeployDeps): Prom
       clock,
       signal: deps.signal,
       intervalMs: deps.intervalMs,
+      app,
+      environment: env.name,
+      namespace: target.namespace,
+      release: number,
+      fetch: deps.fetch,
     })
     report.applied = rollout.applied
     report.failures = rollout.failures
     report.interrupted = rollout.interrupted
     report.result = rollout.outcome === 'ready' ? 'succeeded' : rollout.outcome === 'timeout' ? 'timed-out' : rollout.outcome === 'interrupted' ? 'interrupted' : 'failed'
     if (rollout.outcome === 'ready') {
-      report.pruned = await findPrunable(kubectl, selector, objects)
+      report.pruned = await findPrunable(kubectl, selector, rollout.keep)
       await prune(kubectl, report.pruned)
     }
     for (const f of rollout.failures) deps.reporter.info(formatFailure(f))
@@ -155,11 +160,16 @@ export async function rollback(options: RollbackOptions, deps: DeployDeps): Prom
         ...(rollout.failures[0] ? {failed: rollout.failures[0].ref} : {}),
         ...(rollout.outcome === 'ready' ? {} : {message: `${cause}${running ? `; now running: ${running}` : ''}`}),
       },
-      rollout.outcome === 'ready' ? objects : undefined,
+      rollout.outcome === 'ready' ? rollout.recorded : undefined,
       lockedReleases,
       loaded.config.history?.keep ?? 10,
     )
-    if (rollout.outcome === 'ready') return report
+    if (rollout.outcome === 'ready') {
+      heartbeat.stop()
+      await releaseLock(kubectl, app, {id: lock.id}).catch(() => undefined)
+      await scaleDownOldSlots(kubectl, {objects: rollout.recorded, app, environment: env.name, reporter: deps.reporter, clock, signal: deps.signal})
+      return report
+    }
     const now = running ? `; now running: ${running}` : ''
     if (rollout.outcome === 'interrupted') throw new InterruptedError(`rollback of ${env.name} interrupted; the lock was released${now}`, {details: {report}})
     if (rollout.outcome === 'timeout') throw new TimeoutError(`rollback of ${env.name} to release ${chosen.record.number} did not become ready in time (${cause})${now}`, {details: {report}})

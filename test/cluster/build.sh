@@ -125,11 +125,18 @@ fi
 KWOK_SRC=$(cd /tmp && env -u GOFLAGS go mod download -json "sigs.k8s.io/kwok@$KWOKV" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
 [ -d "$KWOK_SRC/kustomize/stage" ] || die "kwok module source not found in the Go module cache"
 
+# The Gateway API CRDs (HTTPRoute) the strategy tests apply, from the upstream Go module: the canary's weights are
+# checked in the HTTPRoute skycap writes, no Gateway controller needed.
+GATEWAY_APIV=${SKYCAP_GATEWAY_API_VERSION:-v1.2.1}
+GATEWAY_API_SRC=$(cd /tmp && env -u GOFLAGS go mod download -json "sigs.k8s.io/gateway-api@$GATEWAY_APIV" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
+[ -f "$GATEWAY_API_SRC/config/crd/standard/gateway.networking.k8s.io_httproutes.yaml" ] || die "gateway-api module source not found in the Go module cache"
+
 cat > "$K/env-$KV" <<ENV
 SKYCAP_K8S_BIN=$OUT
 SKYCAP_KWOK_BIN=$KB
 SKYCAP_KWOK_SRC=$KWOK_SRC
 SKYCAP_K8S_VERSION=$KV
 SKYCAP_CRICTL_BIN=$CB
+SKYCAP_GATEWAY_API_SRC=$GATEWAY_API_SRC
 ENV
 echo "$K/env-$KV"

@@ -9,7 +9,7 @@
 // With arguments it is a one-off command instead (hooks, skycap run/exec; the image has no shell):
 //
 //	app say LINE...          prints each LINE
-//	app exit N LINE...       prints each LINE, exits N
+//	app exit N LINE...       prints each LINE (none: "smoke test of version=<version>: exit N"), exits N
 //	app write FILE TEXT      writes TEXT to FILE
 //	app whoami               prints "host=<hostname> version=<version>"
 //	app console              reads lines: "quit N" exits N, anything else is answered (with whether stdin is a terminal)
@@ -153,6 +153,9 @@ func task(args []string) int {
 			for _, l := range args[2:] {
 				fmt.Println(l)
 			}
+		} else {
+			// skycap's job check (strategies) reads this line in the smoke-test Job's logs.
+			fmt.Printf("smoke test of version=%s: exit %d\n", settings()["version"], n)
 		}
 		return n
 	case "write":

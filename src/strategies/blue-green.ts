@@ -1,0 +1,157 @@
+import {parseDuration} from '../duration.js'
+import type {FailureReport} from '../deploy/explain.js'
+import {whoAmI} from '../identity.js'
+import type {Kubectl} from '../kubectl/kubectl.js'
+import type {KubeObject} from '../render/objects.js'
+import {abortableSleep} from '../sleep.js'
+import {runChecks} from './checks.js'
+import {writeServiceState} from './state.js'
+import {checkFailure, type Placement, replicasOf, SLOT_LABEL, type Slot, type Strategy, type StrategyContext, TEMPLATE_ANNOTATION, templateHash, withLabels} from './strategy.js'
+
+export const DEFAULT_SCALE_DOWN_DELAY = '5m'
+
+/**
+ * Blue-green: two Deployments per service, `<service>-blue` and `<service>-green`; the Service selects one slot by
+ * its label. The idle slot gets the release at full size; the Service switches only once every new pod is ready and
+ * the checks pass. The slot served before stays up for scaleDownDelay (rollback is a switch back), then goes to 0.
+ */
+export const blueGreen: Strategy = {
+  type: 'blueGreen',
+  place(unit, live) {
+    const {service} = unit
+    const liveService = live.get(`Service/${service}`)
+    const active = (liveService?.spec as {selector?: Record<string, string>} | undefined)?.selector?.[SLOT_LABEL] as Slot | undefined
+    const hash = unit.deployment.metadata.annotations?.[TEMPLATE_ANNOTATION] ?? templateHash(unit.deployment)
+    const runsIt = (slot: Slot) => live.get(`Deployment/${service}-${slot}`)?.metadata.annotations?.[TEMPLATE_ANNOTATION] === hash
+    const other = (slot: Slot | undefined): Slot => (slot === 'blue' ? 'green' : 'blue')
+    // A redeploy of what the active slot runs changes nothing; anything else goes to the idle slot.
+    const slot: Slot = active && runsIt(active) ? active : other(active)
+    const activeDeployment = active ? live.get(`Deployment/${service}-${active}`) : undefined
+    // A rollback records the live count of a slot scaled to zero: the slot comes back at the serving size.
+    const replicas = replicasOf(unit.deployment) || replicasOf(activeDeployment)
+    const base = withLabels(unit.deployment, `${service}-${slot}`, {[SLOT_LABEL]: slot})
+    const deployment = {...base, metadata: {...base.metadata, annotations: {...base.metadata.annotations, [TEMPLATE_ANNOTATION]: hash}}, spec: {...(base.spec as object), replicas}}
+    const switched = unit.serviceObject ? withLabels(unit.serviceObject, service, {[SLOT_LABEL]: slot}) : undefined
+    const previousSlot = active && active !== slot ? active : undefined
+    const preview = unit.strategy.preview && unit.serviceObject ? (s: Slot) => withLabels(unit.serviceObject as KubeObject, `${service}-preview`, {[SLOT_LABEL]: s}) : undefined
+    const kept = previousSlot ? live.get(`Deployment/${service}-${previousSlot}`) : live.get(`Deployment/${service}-${other(slot)}`)
+    return {
+      unit,
+      slot,
+      ...(previousSlot ? {previousSlot} : {}),
+      // A Service that exists keeps selecting what it selects until the switch; a new one selects the new slot.
+      first: [deployment, ...(preview ? [preview(slot)] : []), ...(switched && !liveService ? [switched] : [])],
+      later: [...(switched ? [switched] : []), ...(preview && previousSlot ? [preview(previousSlot)] : [])],
+      recorded: [deployment, ...(switched ? [switched] : []), ...(preview ? [preview(previousSlot ?? slot)] : [])],
+      keep: kept ? [kept, ...configMapsOf(kept)] : [],
+    }
+  },
+
+  async complete(placements, context) {
+    // Every service's checks first: one failing stops all switches.
+    const failures = (
+      await Promise.all(
+        placements.map((p) => {
+          const port = (p.unit.serviceObject?.spec as {ports?: Array<{port: number}>} | undefined)?.ports?.[0]?.port
+          return runChecks(
+            p.unit.strategy.checks ?? [],
+            {
+              service: p.unit.service,
+              podSelector: selectorOf(p.first[0] as KubeObject),
+              deployment: p.first[0] as KubeObject,
+              ...(p.unit.strategy.preview && p.unit.serviceObject ? {preview: `${p.unit.service}-preview`} : {}),
+              ...(p.unit.serviceObject ? {serviceName: p.unit.service} : {}),
+              ...(port ? {port: targetPortOf(p.unit.serviceObject as KubeObject) ?? port} : {}),
+            },
+            context,
+          )
+        }),
+      )
+    ).filter((f): f is FailureReport => f !== undefined)
+    if (failures.length) {
+      await removeNewSlots(placements, context)
+      return failures
+    }
+    const later = placements.flatMap((p) => p.later)
+    if (later.length) {
+      context.reporter.info(`Switching ${placements.map((p) => `${p.unit.service} to ${p.slot}`).join(', ')}`)
+      await applyObjects(context.kubectl, later, context.signal)
+    }
+    const unswitched = await waitForEndpoints(placements, context)
+    if (unswitched.length) return unswitched
+    await Promise.all(placements.map((p) => recordSwitch(p, context)))
+    return []
+  },
+}
+
+/** The label selector of a Deployment's pods. */
+function selectorOf(deployment: KubeObject): string {
+  const labels = (deployment.spec as {selector: {matchLabels: Record<string, string>}}).selector.matchLabels
+  return Object.entries(labels)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(',')
+}
+
+function targetPortOf(service: KubeObject): number | undefined {
+  const port = (service.spec as {ports?: Array<{targetPort?: number | string}>}).ports?.[0]?.targetPort
+  return typeof port === 'number' ? port : undefined
+}
+
+/** The ConfigMaps a live Deployment mounts: they stay while the slot does (config is per release). */
+function configMapsOf(deployment: KubeObject): KubeObject[] {
+  const volumes = (deployment.spec as {template?: {spec?: {volumes?: Array<{configMap?: {name?: string}}>}}}).template?.spec?.volumes ?? []
+  return volumes.flatMap((v) => (v.configMap?.name ? [{apiVersion: 'v1', kind: 'ConfigMap', metadata: {name: v.configMap.name}}] : []))
+}
+
+async function applyObjects(kubectl: Kubectl, objects: KubeObject[], signal?: AbortSignal): Promise<void> {
+  await kubectl.run(['apply', '--server-side', '--field-manager=skycap', '--force-conflicts', '-f', '-'], {input: JSON.stringify({apiVersion: 'v1', kind: 'List', items: objects}), signal})
+}
+
+/** A new slot that failed its checks never took traffic: it goes (its Deployment is deleted). */
+async function removeNewSlots(placements: Placement[], context: StrategyContext): Promise<void> {
+  const names = placements.filter((p) => p.previousSlot).map((p) => `deployment/${p.unit.service}-${p.slot}`)
+  if (!names.length) return
+  context.reporter.info(`Removing ${names.join(', ')}: it received no traffic`)
+  await context.kubectl.run(['delete', '--ignore-not-found', '--wait=false', ...names], {allowFailure: true})
+}
+
+/**
+ * After the switch, until each Service's endpoints are the new slot's pods only (kube-proxy follows the
+ * EndpointSlices): the deploy reports the switch once the cluster made it.
+ */
+async function waitForEndpoints(placements: Placement[], context: StrategyContext): Promise<FailureReport[]> {
+  const switched = placements.filter((p) => p.unit.serviceObject)
+  const deadline = Math.min(context.deadline, context.clock() + 60_000)
+  type Slice = KubeObject & {endpoints?: Array<{targetRef?: {name?: string}; conditions?: {ready?: boolean}}>}
+  type Pod = KubeObject
+  for (;;) {
+    const pending: string[] = []
+    for (const p of switched) {
+      const [slices, pods] = await Promise.all([
+        context.kubectl.json<{items: Slice[]}>(['get', 'endpointslices', '-l', `kubernetes.io/service-name=${p.unit.service}`], {signal: context.signal}),
+        context.kubectl.json<{items: Pod[]}>(['get', 'pods', '-l', selectorOf(p.first[0] as KubeObject)], {signal: context.signal}),
+      ])
+      const fresh = new Set(pods.items.map((x) => x.metadata.name))
+      const ready = slices.items.flatMap((s) => s.endpoints ?? []).filter((e) => e.conditions?.ready !== false)
+      if (ready.length === 0 || ready.some((e) => !fresh.has(e.targetRef?.name ?? ''))) pending.push(p.unit.service)
+    }
+    if (!pending.length) return []
+    if (context.clock() >= deadline) return pending.map((s) => checkFailure(`Service/${s}`, 'its endpoints did not move to the new slot in time'))
+    await abortableSleep(500, context.signal)
+  }
+}
+
+async function recordSwitch(p: Placement, context: StrategyContext): Promise<void> {
+  const now = context.clock()
+  const delayMs = await parseDuration(p.unit.strategy.scaleDownDelay ?? DEFAULT_SCALE_DOWN_DELAY, 'strategy.scaleDownDelay')
+  await writeServiceState(context.kubectl, context.app, context.environment, p.unit.service, {
+    type: 'blueGreen',
+    release: context.release,
+    phase: 'completed',
+    startedBy: whoAmI(),
+    startedAt: new Date(now).toISOString(),
+    updatedAt: new Date(now).toISOString(),
+    activeSlot: p.slot as Slot,
+    ...(p.previousSlot ? {previousSlot: p.previousSlot, scaleDownAt: new Date(now + delayMs).toISOString()} : {}),
+  })
+}

@@ -1,0 +1,227 @@
+import type {CanaryStep} from '../config/types.js'
+import {parseDuration} from '../duration.js'
+import type {FailureReport} from '../deploy/explain.js'
+import {watchRollout} from '../deploy/watch.js'
+import {whoAmI} from '../identity.js'
+import type {KubeObject} from '../render/objects.js'
+import {abortableSleep} from '../sleep.js'
+import {runChecks} from './checks.js'
+import {readState, type ServiceRolloutState, writeRequest, writeServiceState} from './state.js'
+import {checkFailure, replicasOf, type ServiceUnit, type Strategy, type StrategyContext, TEMPLATE_ANNOTATION, templateHash, TRACK_LABEL, withLabels} from './strategy.js'
+
+const DEFAULT_STEPS: CanaryStep[] = [{setWeight: 100}]
+
+/**
+ * Canary: `<service>-canary` runs the new release beside the stable Deployment `<service>`, through `steps:`. The
+ * traffic split is the replica ratio (the Service selects both; approximate), or exact weights in a Gateway API
+ * HTTPRoute. At the end the stable Deployment takes the release and the canary goes. A failed check or
+ * `skycap abort` returns every replica to stable. State in the cluster: a killed CLI is resumed by `rollout resume`.
+ */
+export const canary: Strategy = {
+  type: 'canary',
+  place(unit, live) {
+    const {service} = unit
+    const hash = unit.deployment.metadata.annotations?.[TEMPLATE_ANNOTATION] ?? templateHash(unit.deployment)
+    const stable = stamp(gatewayLabels(unit, unit.deployment, 'stable'), hash)
+    const liveStable = live.get(`Deployment/${service}`)
+    const extra = routeServices(unit)
+    // A first deploy, or one that changes nothing in the pod template: no canary, a plain apply.
+    if (!liveStable || liveStable.metadata.annotations?.[TEMPLATE_ANNOTATION] === hash) {
+      const objects = [stable, ...(unit.serviceObject ? [unit.serviceObject] : []), ...extra]
+      return {unit, first: objects, later: [], recorded: objects, keep: []}
+    }
+    const canaryDeployment = canaryOf(unit)
+    return {
+      unit,
+      first: [canaryDeployment, ...(unit.serviceObject ? [unit.serviceObject] : []), ...extra],
+      later: [stable],
+      recorded: [stable, ...(unit.serviceObject ? [unit.serviceObject] : []), ...extra],
+      keep: [canaryDeployment],
+    }
+  },
+
+  async complete(placements, context) {
+    const results = await Promise.all(placements.filter((p) => p.later.length).map((p) => runCanary(p.unit, context)))
+    return results.filter((f): f is FailureReport => f !== undefined)
+  },
+}
+
+function stamp(deployment: KubeObject, hash: string): KubeObject {
+  return {...deployment, metadata: {...deployment.metadata, annotations: {...deployment.metadata.annotations, [TEMPLATE_ANNOTATION]: hash}}}
+}
+
+/** The canary Deployment of a unit, at 0 replicas until the first step. */
+function canaryOf(unit: ServiceUnit): KubeObject {
+  const d = withLabels(unit.deployment, `${unit.service}-canary`, {[TRACK_LABEL]: 'canary'})
+  return {...d, spec: {...(d.spec as object), replicas: 0}}
+}
+
+/** With Gateway API routing, stable pods carry the stable track label so that `<service>-stable` can select them. */
+function gatewayLabels(unit: ServiceUnit, deployment: KubeObject, track: string): KubeObject {
+  if (!unit.strategy.trafficRouting) return deployment
+  const spec = deployment.spec as {template?: {metadata?: {labels?: Record<string, string>}}}
+  return {...deployment, spec: {...spec, template: {...spec.template, metadata: {...spec.template?.metadata, labels: {...spec.template?.metadata?.labels, [TRACK_LABEL]: track}}}}}
+}
+
+/** `<service>-stable` and `<service>-canary`: the backends of the HTTPRoute, one track each. */
+function routeServices(unit: ServiceUnit): KubeObject[] {
+  if (!unit.strategy.trafficRouting || !unit.serviceObject) return []
+  const svc = unit.serviceObject
+  return (['stable', 'canary'] as const).map((track) => withLabels(svc, `${unit.service}-${track}`, {[TRACK_LABEL]: track}))
+}
+
+/** Runs (or resumes, from the state's step) a service's canary steps; a failure comes back after the abort. */
+export async function runCanary(unit: ServiceUnit, context: StrategyContext, resumed?: ServiceRolloutState): Promise<FailureReport | undefined> {
+  const {kubectl, reporter} = context
+  const steps = unit.strategy.steps ?? DEFAULT_STEPS
+  const total = replicasOf(unit.deployment) || 1
+  const canaryDeployment = canaryOf(unit)
+  const stable = stamp(gatewayLabels(unit, unit.deployment, 'stable'), unit.deployment.metadata.annotations?.[TEMPLATE_ANNOTATION] ?? templateHash(unit.deployment))
+  // A pause may last longer than the deploy's timeout: each wait gets the time the deploy was given.
+  const budget = Math.max(60_000, context.deadline - context.clock())
+  const now = () => new Date(context.clock()).toISOString()
+  const state: ServiceRolloutState = resumed ?? {
+    type: 'canary',
+    release: context.release,
+    phase: 'progressing',
+    startedBy: whoAmI(),
+    startedAt: now(),
+    updatedAt: now(),
+    step: 0,
+    steps: steps.length,
+    weight: 0,
+    unit: {...unit, deployment: stable},
+  }
+  const save = async (change: Partial<ServiceRolloutState>) => {
+    Object.assign(state, change, {updatedAt: now()})
+    await writeServiceState(kubectl, context.app, context.environment, unit.service, state)
+  }
+  const takeRequest = async () => {
+    const request = (await readState(kubectl, context.app, context.signal)).requests[unit.service]
+    if (request) await writeRequest(kubectl, context.app, context.environment, unit.service, null)
+    return request
+  }
+  const waitReady = async (deployment: KubeObject) => {
+    const selector = `skycap.dev/environment=${context.environment}`
+    const r = await watchRollout({kubectl, objects: [deployment], selector, deadline: context.clock() + budget, clock: context.clock, signal: context.signal, intervalMs: context.intervalMs})
+    return r.outcome === 'ready' ? undefined : checkFailure(`Deployment/${deployment.metadata.name}`, r.statuses[0]?.message ?? r.outcome)
+  }
+  const target = {
+    service: unit.service,
+    podSelector: selectorOf(canaryDeployment),
+    deployment: canaryDeployment,
+    ...(unit.serviceObject ? {serviceName: unit.service, port: portOf(unit.serviceObject)} : {}),
+  }
+
+  const setWeight = async (weight: number) => {
+    const routed = Boolean(unit.strategy.trafficRouting)
+    const canaryReplicas = weight === 0 ? 0 : Math.max(1, routed ? Math.ceil((total * weight) / 100) : Math.round((total * weight) / 100))
+    // By replicas the stable side shrinks as the canary grows (the split is the ratio); with a route it stays whole.
+    const stableReplicas = routed ? total : weight >= 100 ? 0 : Math.max(1, total - canaryReplicas)
+    reporter.info(`  ${unit.service}: weight ${weight}% (${routed ? `HTTPRoute ${unit.strategy.trafficRouting?.gatewayAPI.httpRoute}, ` : ''}canary ${canaryReplicas}, stable ${stableReplicas} pods)`)
+    await kubectl.run(['scale', 'deployment', canaryDeployment.metadata.name, `--replicas=${canaryReplicas}`])
+    const notReady = await waitReady(canaryDeployment)
+    if (notReady) return notReady
+    if (routed) await setRouteWeights(unit, weight, context)
+    await kubectl.run(['scale', 'deployment', unit.service, `--replicas=${stableReplicas}`])
+    await save({weight})
+    return undefined
+  }
+
+  const abort = async (failure: FailureReport): Promise<FailureReport> => {
+    reporter.info(`  ${unit.service}: aborting the canary (${failure.message}); all traffic back to stable`)
+    await kubectl.run(['scale', 'deployment', unit.service, `--replicas=${total}`])
+    if (unit.strategy.trafficRouting) await setRouteWeights(unit, 0, context)
+    await waitReady({...stable, metadata: {...stable.metadata}}).catch(() => undefined)
+    await kubectl.run(['delete', 'deployment', canaryDeployment.metadata.name, '--ignore-not-found', '--wait=false'])
+    await save({phase: failure.ref.startsWith('abort') ? 'aborted' : 'failed', weight: 0, message: failure.message})
+    return failure
+  }
+
+  await save({phase: 'progressing'})
+  let full = false
+  for (let i = state.step ?? 0; i < steps.length && !full; i++) {
+    const step = steps[i] as CanaryStep
+    const request = await takeRequest()
+    if (request === 'abort') return abort(checkFailure(`abort ${unit.service}`, `aborted by skycap abort at step ${i + 1}`))
+    if (request === 'promote-full') break
+    if (step.setWeight !== undefined) {
+      const failure = (await setWeight(step.setWeight)) ?? (await runChecks(unit.strategy.checks ?? [], target, context))
+      if (failure) return abort(failure)
+    }
+    if (step.pause) {
+      const until = step.pause.duration ? context.clock() + (await parseDuration(step.pause.duration, 'pause.duration')) : undefined
+      await save({phase: 'paused', step: i, ...(until ? {pausedUntil: new Date(until).toISOString()} : {})})
+      reporter.info(`  ${unit.service}: paused at ${state.weight}%${until ? ` until ${new Date(until).toISOString()}` : `; \`skycap promote\` continues, \`skycap abort\` returns to stable`}`)
+      for (;;) {
+        const r = await takeRequest()
+        if (r === 'abort') return abort(checkFailure(`abort ${unit.service}`, `aborted by skycap abort during the pause at step ${i + 1}`))
+        if (r === 'promote' || r === 'promote-full') {
+          full = r === 'promote-full'
+          reporter.info(`  ${unit.service}: promoted${full ? ' (full)' : ''}`)
+          break
+        }
+        if (until !== undefined && context.clock() >= until) break
+        await abortableSleep(until === undefined ? 1000 : Math.min(1000, Math.max(0, until - context.clock())), context.signal)
+      }
+      delete state.pausedUntil
+    }
+    if (step.analysis) {
+      const failure = await runChecks(step.analysis.checks, target, context)
+      if (failure) return abort(failure)
+    }
+    await save({phase: 'progressing', step: i + 1})
+  }
+
+  // Promotion: the stable Deployment takes the release, then the canary goes.
+  reporter.info(`  ${unit.service}: promoting the release to ${unit.service}`)
+  await kubectl.run(['apply', '--server-side', '--field-manager=skycap', '--force-conflicts', '-f', '-'], {input: JSON.stringify({...stable, spec: {...(stable.spec as object), replicas: total}})})
+  const failure = await waitReady(stable)
+  if (failure) return abort(failure)
+  if (unit.strategy.trafficRouting) await setRouteWeights(unit, 0, context)
+  await kubectl.run(['delete', 'deployment', canaryDeployment.metadata.name, '--ignore-not-found', '--wait=false'])
+  await save({phase: 'completed', step: steps.length, weight: 100})
+  return undefined
+}
+
+function selectorOf(deployment: KubeObject): string {
+  const labels = (deployment.spec as {selector: {matchLabels: Record<string, string>}}).selector.matchLabels
+  return Object.entries(labels)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(',')
+}
+
+function portOf(service: KubeObject): number | undefined {
+  const port = (service.spec as {ports?: Array<{port: number; targetPort?: number | string}>}).ports?.[0]
+  return typeof port?.targetPort === 'number' ? port.targetPort : port?.port
+}
+
+/**
+ * Writes the canary's weight into the HTTPRoute the environment names: every rule that sends to the service (or to
+ * its stable/canary Services) sends `100 - weight` to `<service>-stable` and `weight` to `<service>-canary`.
+ */
+export async function setRouteWeights(unit: ServiceUnit, weight: number, context: StrategyContext): Promise<void> {
+  const name = unit.strategy.trafficRouting?.gatewayAPI.httpRoute as string
+  type Route = KubeObject & {spec?: {rules?: Array<{backendRefs?: Array<{name: string; port?: number; weight?: number}>}>}}
+  const route = await context.kubectl.json<Route>(['get', 'httproutes.gateway.networking.k8s.io', name])
+  const names = new Set([unit.service, `${unit.service}-stable`, `${unit.service}-canary`])
+  const port = (unit.serviceObject?.spec as {ports?: Array<{port: number}>} | undefined)?.ports?.[0]?.port
+  let touched = 0
+  const rules = (route.spec?.rules ?? []).map((rule) => {
+    const refs = rule.backendRefs ?? []
+    if (!refs.some((r) => names.has(r.name))) return rule
+    touched++
+    const others = refs.filter((r) => !names.has(r.name))
+    const p = refs.find((r) => names.has(r.name))?.port ?? port
+    return {...rule, backendRefs: [...others, {name: `${unit.service}-stable`, ...(p ? {port: p} : {}), weight: 100 - weight}, {name: `${unit.service}-canary`, ...(p ? {port: p} : {}), weight}]}
+  })
+  if (!touched) throw new Error(`HTTPRoute ${name} has no rule sending to ${unit.service}: add a backendRef to ${unit.service} (or ${unit.service}-stable)`)
+  await context.kubectl.run(['patch', 'httproutes.gateway.networking.k8s.io', name, '--type', 'merge', '-p', JSON.stringify({spec: {rules}})])
+}
+
+/** The placements of a resumed rollout: what the state recorded for each service still in progress. */
+export function resumable(states: Record<string, ServiceRolloutState>): Array<{state: ServiceRolloutState; unit: ServiceUnit}> {
+  return Object.values(states)
+    .filter((s) => s.type === 'canary' && (s.phase === 'progressing' || s.phase === 'paused') && s.unit)
+    .map((s) => ({state: s, unit: s.unit as ServiceUnit}))
+}

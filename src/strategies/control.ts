@@ -1,0 +1,210 @@
+import type {ServiceConfig, SkycapConfig} from '../config/types.js'
+import {DEFAULT_TIMEOUT_MS} from '../deploy/deploy.js'
+import type {FailureReport} from '../deploy/explain.js'
+import {parseDuration} from '../duration.js'
+import {connect, type KubectlFactory, openEnvironment, type Target} from '../env/connect.js'
+import {DeployFailedError, UserError} from '../errors.js'
+import {acquireLock, keepLockAlive, LEASE_SECONDS, type LockInfo, lockStatus, releaseLock} from '../lock/lease.js'
+import {listReleases, saveRelease} from '../release/store.js'
+import {abortableSleep} from '../sleep.js'
+import type {Reporter} from '../ui/output.js'
+import {resumable, runCanary} from './canary.js'
+import {scaleDownOldSlots} from './rollout.js'
+import {dropPending, readPending, readState, type RolloutRequest, type ServiceRolloutState, writeRequest} from './state.js'
+import type {StrategyContext} from './strategy.js'
+
+export interface RolloutControlOptions {
+  environment?: string
+  service?: string
+  configPath?: string
+  /** promote: skip the remaining steps. */
+  full?: boolean
+  /** resume: how long to wait for the lock (a killed CLI's lock expires after LEASE_SECONDS). */
+  waitForLock?: string
+}
+
+export interface RolloutControlDeps {
+  kubectl: KubectlFactory
+  reporter: Reporter
+  signal?: AbortSignal
+  clock?: () => number
+  fetch?: typeof fetch
+}
+
+export interface RolloutStatusReport {
+  environment: string
+  /** Per service: where its blue-green or canary rollout stands (slots, weight, step), and a request waiting. */
+  services: Record<string, Omit<ServiceRolloutState, 'unit'> & {request?: RolloutRequest}>
+  lock: LockInfo | null
+}
+
+interface Opened {
+  app: string
+  environment: string
+  target: Target
+  keep: number
+  config: SkycapConfig
+  services: Record<string, ServiceConfig>
+}
+
+async function open(options: RolloutControlOptions, deps: RolloutControlDeps): Promise<Opened> {
+  const {loaded, env} = await openEnvironment(options)
+  if (options.service !== undefined && !loaded.config.services[options.service]) {
+    throw new UserError(`unknown service "${options.service}"`, {hint: `Services in ${loaded.show(loaded.file)}: ${Object.keys(loaded.config.services).join(', ')}.`})
+  }
+  const target = await connect(env, deps.kubectl, deps.reporter)
+  return {app: loaded.config.app, environment: env.name, target, keep: loaded.config.history?.keep ?? 10, config: loaded.config, services: env.services}
+}
+
+/** `skycap rollout status ENV [SERVICE]`. */
+export async function rolloutStatus(options: RolloutControlOptions, deps: RolloutControlDeps): Promise<RolloutStatusReport> {
+  const {app, environment, target} = await open(options, deps)
+  const [state, lock] = await Promise.all([readState(target.kubectl, app), lockStatus(target.kubectl, app)])
+  const services: RolloutStatusReport['services'] = {}
+  for (const [name, s] of Object.entries(state.services)) {
+    if (options.service && name !== options.service) continue
+    const {unit: _unit, ...shown} = s
+    const request = state.requests[name]
+    services[name] = {...shown, ...(request ? {request} : {})}
+  }
+  return {environment, services, lock: lock ?? null}
+}
+
+export interface ResumeReport {
+  environment: string
+  /** The services whose canary this run finished (promoted, or aborted: then it throws). */
+  resumed: string[]
+  release: number | null
+  scaledDown: string[]
+}
+
+/**
+ * `skycap rollout resume ENV`: takes the lock (waiting for a killed CLI's to expire), continues every canary the
+ * state shows mid-way from its step, writes the release record the deploy could not, and scales down blue-green
+ * slots whose delay is over. Never starts a second rollout.
+ */
+export async function resumeRollout(options: RolloutControlOptions, deps: RolloutControlDeps): Promise<ResumeReport> {
+  const {app, environment, target, keep, config, services} = await open(options, deps)
+  const clock = deps.clock ?? Date.now
+  const waitMs = await parseDuration(options.waitForLock ?? `${LEASE_SECONDS + 30}s`, '--wait-for-lock')
+  const {kubectl} = target
+  const lock = await acquireLock(kubectl, {app, environment, reason: `rollout resume ${environment}`, durationSeconds: LEASE_SECONDS, waitMs, signal: deps.signal})
+  const heartbeat = keepLockAlive(kubectl, app, lock.id, {onLost: () => deps.reporter.warn(`the lock of ${environment} is no longer held by this resume`)})
+  let report: ResumeReport
+  try {
+    const todo = resumable((await readState(kubectl, app)).services).filter((t) => !options.service || t.unit.service === options.service)
+    report = {environment, resumed: todo.map((t) => t.unit.service), release: todo[0]?.state.release ?? null, scaledDown: []}
+    if (todo.length) {
+      deps.reporter.info(`Resuming the canary of ${report.resumed.join(', ')} (release ${report.release ?? '?'})`)
+      const started = clock()
+      const context: StrategyContext = {
+        kubectl,
+        namespace: target.namespace,
+        app,
+        environment,
+        release: report.release,
+        reporter: deps.reporter,
+        config,
+        deadline: started + DEFAULT_TIMEOUT_MS,
+        clock,
+        ...(deps.signal ? {signal: deps.signal} : {}),
+        ...(deps.fetch ? {fetch: deps.fetch} : {}),
+      }
+      const failures = (await Promise.all(todo.map((t) => runCanary(t.unit, context, t.state)))).filter((f): f is FailureReport => f !== undefined)
+      await recordPending(target, app, keep, failures, clock)
+      if (failures.length) {
+        const first = failures[0] as FailureReport
+        throw new DeployFailedError(`the canary of ${environment} was aborted: ${first.ref}: ${first.message}; every replica is stable again`, {
+          hint: `\`skycap rollout status ${environment}\` shows the state; fix the release and deploy again.`,
+          details: {report: {...report, failures}},
+        })
+      }
+    }
+  } finally {
+    heartbeat.stop()
+    await releaseLock(kubectl, app, {id: lock.id}).catch(() => undefined)
+  }
+  report.scaledDown = await scaleDownOldSlots(kubectl, {services, app, environment, reporter: deps.reporter, clock, signal: deps.signal})
+  return report
+}
+
+/** Writes the record the interrupted deploy left pending: succeeded with its manifests, or failed. */
+async function recordPending(target: Target, app: string, keep: number, failures: FailureReport[], clock: () => number): Promise<void> {
+  const pending = await readPending(target.kubectl, app)
+  if (!pending) return
+  const ok = failures.length === 0
+  const releases = await listReleases(target.kubectl, app, pending.record.environment, {manifests: false})
+  const finished = clock()
+  await saveRelease(
+    target.kubectl,
+    {
+      ...pending.record,
+      result: ok ? 'succeeded' : 'failed',
+      finishedAt: new Date(finished).toISOString(),
+      durationMs: finished - Date.parse(pending.record.startedAt),
+      ...(ok ? {} : {failed: failures[0]?.ref, message: `${failures[0]?.ref}: ${failures[0]?.message}; the canary was aborted, stable runs the release before`}),
+    },
+    ok ? pending.manifests : undefined,
+    releases,
+    pending.keep || keep,
+  )
+  await dropPending(target.kubectl, app)
+}
+
+export interface RequestReport {
+  environment: string
+  action: 'promote' | 'abort'
+  services: string[]
+  /** Who acted on the request: the running deploy (by its lock holder), or this command itself. */
+  handledBy: string
+  result?: ResumeReport
+}
+
+/**
+ * `skycap promote|abort ENV [SERVICE]`: asks the process running the canary (it holds the lock) and waits until it
+ * acted; with nobody running it (a killed CLI), acts itself, as `rollout resume` would.
+ */
+export async function requestRollout(action: 'promote' | 'abort', options: RolloutControlOptions, deps: RolloutControlDeps): Promise<RequestReport> {
+  const {app, environment, target} = await open(options, deps)
+  const {kubectl} = target
+  const clock = deps.clock ?? Date.now
+  const running = resumable((await readState(kubectl, app)).services)
+    .map((t) => t.unit.service)
+    .filter((s) => !options.service || s === options.service)
+  if (!running.length) {
+    throw new UserError(`no canary of ${environment}${options.service ? ` for ${options.service}` : ''} is in progress; nothing to ${action}`, {
+      hint: `\`skycap rollout status ${environment}\` shows the last rollouts.`,
+    })
+  }
+  const request: RolloutRequest = action === 'abort' ? 'abort' : options.full ? 'promote-full' : 'promote'
+  for (const s of running) await writeRequest(kubectl, app, environment, s, request)
+  deps.reporter.info(`Asked to ${action} ${running.join(', ')} in ${environment}`)
+  const actHere = async (): Promise<RequestReport> => {
+    deps.reporter.info('Nobody runs the rollout now: continuing it here')
+    try {
+      return {environment, action, services: running, handledBy: 'this command', result: await resumeRollout({...options, waitForLock: '0s'}, deps)}
+    } catch (error) {
+      if (action === 'abort' && error instanceof DeployFailedError) return {environment, action, services: running, handledBy: 'this command'}
+      throw error
+    }
+  }
+  const lock = await lockStatus(kubectl, app)
+  if (!lock || lock.expired) return actHere()
+  // The lock holder reads and clears the request within a poll or two; an abort also waits for the return to stable.
+  // A holder that died (its lock expires) leaves it to this command.
+  const deadline = clock() + 5 * 60_000
+  for (;;) {
+    const [state, now] = await Promise.all([readState(kubectl, app), lockStatus(kubectl, app)])
+    if (!now || now.expired) {
+      if (state.requests[running[0] as string] !== undefined) return actHere()
+    }
+    const pending = running.filter((s) => state.requests[s] !== undefined || (action === 'abort' && ['progressing', 'paused'].includes(state.services[s]?.phase ?? '')))
+    if (!pending.length) return {environment, action, services: running, handledBy: lock.holder}
+    if (clock() >= deadline) {
+      throw new UserError(`${lock.holder} holds the lock of ${environment} and has not acted on the ${action} of ${pending.join(', ')} within 5 minutes`, {
+        hint: `If that process is gone, its lock expires within ${LEASE_SECONDS}s: run \`skycap rollout resume ${environment}\` then.`,
+      })
+    }
+    await abortableSleep(1000, deps.signal)
+  }
+}

@@ -1,0 +1,165 @@
+import type {ServiceConfig} from '../config/types.js'
+import {UserError} from '../errors.js'
+import {applyAndWatch, type RolloutOptions, type RolloutResult} from '../deploy/rollout.js'
+import {acquireLock, keepLockAlive, LEASE_SECONDS, releaseLock} from '../lock/lease.js'
+import type {Kubectl} from '../kubectl/kubectl.js'
+import type {KubeObject} from '../render/objects.js'
+import {abortableSleep} from '../sleep.js'
+import type {Reporter} from '../ui/output.js'
+import {blueGreen} from './blue-green.js'
+import {canary, resumable} from './canary.js'
+import {rolling} from './rolling.js'
+import {dropPending, type PendingRelease, readState, savePending, writeServiceState} from './state.js'
+import {type LiveObjects, markStrategies, type Placement, type ServiceUnit, serviceUnits, SLOT_LABEL, type Strategy, type StrategyContext} from './strategy.js'
+
+const STRATEGIES: Record<Strategy['type'], Strategy> = {rolling, blueGreen, canary}
+
+export interface ReleaseRolloutOptions extends RolloutOptions {
+  app: string
+  environment: string
+  namespace: string
+  release: number | null
+  /** skycap.yaml's services of the environment: a deploy marks its Deployments with their strategy; a rollback's recorded objects carry theirs. */
+  services?: Record<string, ServiceConfig>
+  fetch?: typeof fetch
+  /** The record a successful deploy writes: kept in the cluster while a canary runs, for `rollout resume` to write it. */
+  pending?: PendingRelease
+}
+
+export interface ReleaseRollout extends RolloutResult {
+  /** The objects as they are once the rollout completed: what the release record keeps. */
+  recorded: KubeObject[]
+  /** What pruning must leave: the recorded objects, and the old slots kept for an instant rollback. */
+  keep: KubeObject[]
+}
+
+/**
+ * The deploy's one call to roll a release out: objects of rolling services are applied and watched as they always
+ * were; blue-green and canary services are placed by their strategy, watched in the same pass, then completed
+ * (checks, traffic switch, canary steps).
+ */
+export async function rollOutRelease(options: ReleaseRolloutOptions): Promise<ReleaseRollout> {
+  const objects = options.services ? markStrategies(options.objects, options.services) : options.objects
+  const {units, rest} = serviceUnits(objects)
+  if (units.length === 0) {
+    const result = await applyAndWatch({...options, objects})
+    return {...result, recorded: objects, keep: objects}
+  }
+  if (options.services && units.some((u) => u.strategy.type === 'canary')) await refuseSecondRollout(options)
+  const live = await liveObjects(options.kubectl, options.selector)
+  // A rollback (recorded objects, no services) of a canary service goes straight back: no steps, no pauses.
+  const strategyOf = (u: ServiceUnit) => (u.strategy.type === 'canary' && !options.services ? rolling : STRATEGIES[u.strategy.type])
+  const placements = units.map((u) => strategyOf(u).place(u, live))
+  const result = await applyAndWatch({...options, objects: [...rest, ...placements.flatMap((p) => p.first)]})
+  const recorded = [...rest, ...placements.flatMap((p) => p.recorded)]
+  const keep = [...recorded, ...placements.flatMap((p) => p.keep)]
+  if (result.outcome !== 'ready') return {...result, recorded, keep}
+  const context: StrategyContext = {
+    kubectl: options.kubectl,
+    namespace: options.namespace,
+    app: options.app,
+    environment: options.environment,
+    release: options.release,
+    reporter: options.reporter,
+    config: options.config,
+    deadline: options.deadline,
+    clock: options.clock ?? Date.now,
+    ...(options.signal ? {signal: options.signal} : {}),
+    ...(options.intervalMs !== undefined ? {intervalMs: options.intervalMs} : {}),
+    ...(options.fetch ? {fetch: options.fetch} : {}),
+  }
+  const byType = new Map<Strategy, Placement[]>()
+  for (const p of placements) byType.set(strategyOf(p.unit), [...(byType.get(strategyOf(p.unit)) ?? []), p])
+  const canaries = placements.some((p) => strategyOf(p.unit) === canary && p.later.length)
+  if (canaries && options.pending) await savePending(options.kubectl, options.app, options.environment, {...options.pending, manifests: recorded})
+  let failures
+  try {
+    failures = (await Promise.all([...byType].map(([strategy, ps]) => strategy.complete(ps, context)))).flat()
+  } catch (error) {
+    if (options.signal?.aborted) return {...result, outcome: 'interrupted', recorded, keep}
+    throw error
+  }
+  // Finished here (succeeded, or aborted and returned to stable): the deploy writes its own record.
+  if (canaries) await dropPending(options.kubectl, options.app)
+  const applied = [...result.applied, ...placements.flatMap((p) => p.later.map((o) => `${o.kind}/${o.metadata.name}`))]
+  if (failures.length) return {...result, applied, outcome: 'failed', failures, recorded, keep}
+  return {...result, applied: [...new Set(applied)], recorded, keep}
+}
+
+/** A canary left mid-way (a killed CLI) is resumed or aborted first: a deploy never starts a second one. */
+async function refuseSecondRollout(options: ReleaseRolloutOptions): Promise<void> {
+  const left = resumable((await readState(options.kubectl, options.app, options.signal)).services)
+  if (!left.length) return
+  const names = left.map((l) => `${l.unit.service} (release ${l.state.release ?? '?'}, ${l.state.phase} at ${l.state.weight ?? 0}%)`).join(', ')
+  throw new UserError(`the canary of ${names} in ${options.environment} is still under way; nothing was changed`, {
+    hint: `Finish it with \`skycap rollout resume ${options.environment}\` (then \`skycap promote\`), or \`skycap abort ${options.environment}\`, and deploy again.`,
+  })
+}
+
+/** The app's live Deployments and Services, by `Kind/name` (one call). */
+async function liveObjects(kubectl: Kubectl, selector: string): Promise<LiveObjects> {
+  const list = await kubectl.json<{items: KubeObject[]}>(['get', 'deployments,services', '-l', selector])
+  return new Map(list.items.map((o) => [`${o.kind}/${o.metadata.name}`, o]))
+}
+
+export interface ScaleDownOptions {
+  /** What the release rolled out: nothing to do (not even a read) unless a service is blue-green. */
+  services?: Record<string, ServiceConfig>
+  objects?: KubeObject[]
+  app: string
+  environment: string
+  reporter: Reporter
+  clock?: () => number
+  signal?: AbortSignal
+}
+
+/**
+ * After a blue-green switch (the lock released): waits out each old slot's scaleDownDelay, then, under the lock
+ * and only if no later rollout took the slot meanwhile, scales it to zero. Stopped early (Ctrl-C), the slots stay up
+ * until `skycap rollout resume` or the next deploy, which reuses the idle slot anyway.
+ */
+export async function scaleDownOldSlots(kubectl: Kubectl, options: ScaleDownOptions): Promise<string[]> {
+  const clock = options.clock ?? Date.now
+  const blueGreen = Object.values(options.services ?? {}).some((s) => s.strategy?.type === 'blueGreen') || (options.objects ?? []).some((o) => o.metadata.labels?.[SLOT_LABEL])
+  if (!blueGreen) return []
+  const due = (await readState(kubectl, options.app)).services
+  const waiting = Object.entries(due).filter(([, s]) => s.type === 'blueGreen' && s.scaleDownAt && !s.scaledDown && s.previousSlot)
+  if (!waiting.length) return []
+  const latest = Math.max(...waiting.map(([, s]) => Date.parse(s.scaleDownAt as string)))
+  if (latest > clock()) {
+    options.reporter.info(`Keeping ${waiting.map(([n, s]) => `${n}-${s.previousSlot}`).join(', ')} for an instant rollback until ${new Date(latest).toISOString()}`)
+    try {
+      await abortableSleep(latest - clock(), options.signal)
+    } catch {
+      return []
+    }
+    if (options.signal?.aborted) return []
+  }
+  const lock = await acquireLock(kubectl, {
+    app: options.app,
+    environment: options.environment,
+    reason: 'scale down old blue-green slots',
+    durationSeconds: LEASE_SECONDS,
+    waitMs: 10 * 60_000,
+    signal: options.signal,
+  })
+  const heartbeat = keepLockAlive(kubectl, options.app, lock.id, {onLost: () => undefined})
+  try {
+    const now = (await readState(kubectl, options.app)).services
+    const scaled: string[] = []
+    for (const [name, before] of waiting) {
+      const current = now[name]
+      // A later deploy or rollback wrote its own entry: its slots are its business.
+      if (!current || current.scaleDownAt !== before.scaleDownAt || current.scaledDown || Date.parse(current.scaleDownAt as string) > clock()) continue
+      const deployment = `${name}-${current.previousSlot}`
+      await kubectl.run(['scale', 'deployment', deployment, '--replicas=0'], {allowFailure: true})
+      await writeServiceState(kubectl, options.app, options.environment, name, {...current, scaledDown: true, updatedAt: new Date(clock()).toISOString()})
+      scaled.push(deployment)
+    }
+    if (scaled.length) options.reporter.info(`Scaled ${scaled.join(', ')} to 0`)
+    return scaled
+  } finally {
+    heartbeat.stop()
+    await releaseLock(kubectl, options.app, {id: lock.id}).catch(() => undefined)
+  }
+}

@@ -1,0 +1,146 @@
+import {gunzipSync, gzipSync} from 'node:zlib'
+
+import {KubectlError} from '../errors.js'
+import type {ReleaseRecord} from '../release/store.js'
+import type {KubeObject} from '../render/objects.js'
+import type {Kubectl} from '../kubectl/kubectl.js'
+import type {ServiceUnit, Slot} from './strategy.js'
+
+/**
+ * Where a blue-green or canary rollout stands, per service, in a ConfigMap beside the release records
+ * (`skycap-rollout-<app>`): any machine can read it (`rollout status`), resume, promote or abort. The lock holder
+ * writes a service's key; `promote` and `abort` write `<service>.request`, which the holder reads and clears.
+ */
+export interface ServiceRolloutState {
+  type: 'blueGreen' | 'canary'
+  /** The release number the rollout is part of. */
+  release: number | null
+  phase: 'progressing' | 'paused' | 'completed' | 'aborted' | 'failed'
+  startedBy: string
+  startedAt: string
+  updatedAt: string
+  /** blueGreen: the slot the Service selects, and the one kept for rollback until scaleDownAt. */
+  activeSlot?: Slot
+  previousSlot?: Slot
+  scaleDownAt?: string
+  scaledDown?: boolean
+  /** canary: index of the step being run, the weight in force, the steps' count. */
+  step?: number
+  steps?: number
+  weight?: number
+  /** canary: when a timed pause ends. */
+  pausedUntil?: string
+  message?: string
+  /** canary: the service's Deployment (the release) and Service, so that `rollout resume` can finish without the repository. */
+  unit?: ServiceUnit
+}
+
+export type RolloutRequest = 'promote' | 'promote-full' | 'abort'
+
+export interface RolloutState {
+  services: Record<string, ServiceRolloutState>
+  requests: Record<string, RolloutRequest>
+}
+
+const LABEL = 'skycap.dev/rollout-of'
+
+/** The ConfigMap holding an app's rollout state. */
+export function stateName(app: string): string {
+  return `skycap-rollout-${app}`
+}
+
+/** The rollout state of `app` (empty when it never had a blue-green or canary rollout). */
+export async function readState(kubectl: Kubectl, app: string, signal?: AbortSignal): Promise<RolloutState> {
+  const r = await kubectl.run(['get', 'configmap', stateName(app), '-o', 'json', '--ignore-not-found'], {signal})
+  const state: RolloutState = {services: {}, requests: {}}
+  if (!r.stdout.trim()) return state
+  const data = (JSON.parse(r.stdout) as {data?: Record<string, string>}).data ?? {}
+  for (const [key, value] of Object.entries(data)) {
+    if (key.endsWith('.request')) state.requests[key.slice(0, -'.request'.length)] = value as RolloutRequest
+    else state.services[key] = JSON.parse(value) as ServiceRolloutState
+  }
+  return state
+}
+
+/** Writes one service's state (null: removes it). */
+export async function writeServiceState(kubectl: Kubectl, app: string, environment: string, service: string, state: ServiceRolloutState | null): Promise<void> {
+  await patchData(kubectl, app, environment, {[service]: state === null ? null : JSON.stringify(state)})
+}
+
+/** Asks the process running a rollout (or the next `rollout resume`) to promote or abort it; null clears the request. */
+export async function writeRequest(kubectl: Kubectl, app: string, environment: string, service: string, request: RolloutRequest | null): Promise<void> {
+  await patchData(kubectl, app, environment, {[`${service}.request`]: request})
+}
+
+async function patchData(kubectl: Kubectl, app: string, environment: string, data: Record<string, string | null>): Promise<void> {
+  const patch = JSON.stringify({data})
+  try {
+    await kubectl.run(['patch', 'configmap', stateName(app), '--type', 'merge', '-p', patch])
+  } catch (error) {
+    if (!(error instanceof KubectlError) || error.kind !== 'not_found') throw error
+    const created = {
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: {name: stateName(app), labels: {[LABEL]: app, 'skycap.dev/environment': environment}},
+      data: Object.fromEntries(Object.entries(data).filter((e): e is [string, string] => e[1] !== null)),
+    }
+    try {
+      await kubectl.run(['create', '-f', '-'], {input: JSON.stringify(created)})
+    } catch (createError) {
+      // Another process created it first: patch that one.
+      if (!(createError instanceof KubectlError) || createError.kind !== 'already_exists') throw createError
+      await kubectl.run(['patch', 'configmap', stateName(app), '--type', 'merge', '-p', patch])
+    }
+  }
+}
+
+/** A deploy's release record and manifests while its canary runs: `rollout resume` writes them when it finishes. */
+export interface PendingRelease {
+  record: ReleaseRecord
+  /** history.keep of the deploy. */
+  keep: number
+  manifests?: KubeObject[]
+}
+
+/** The Secret holding the pending release (its manifests may hold Secret values, like the release records'). */
+function pendingName(app: string): string {
+  return `skycap-rollout-${app}-release`
+}
+
+export async function savePending(kubectl: Kubectl, app: string, environment: string, pending: PendingRelease): Promise<void> {
+  const secret = {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    type: 'skycap.dev/pending-release.v1',
+    metadata: {name: pendingName(app), labels: {[LABEL]: app, 'skycap.dev/environment': environment}},
+    data: {release: gzipSync(JSON.stringify(pending)).toString('base64')},
+  }
+  await kubectl.run(['apply', '--server-side', '--field-manager=skycap', '--force-conflicts', '-f', '-'], {input: JSON.stringify(secret)})
+}
+
+export async function readPending(kubectl: Kubectl, app: string): Promise<PendingRelease | undefined> {
+  const r = await kubectl.run(['get', 'secret', pendingName(app), '-o', 'json', '--ignore-not-found'])
+  if (!r.stdout.trim()) return undefined
+  const data = (JSON.parse(r.stdout) as {data?: {release?: string}}).data?.release
+  return data ? (JSON.parse(gunzipSync(Buffer.from(data, 'base64')).toString('utf8')) as PendingRelease) : undefined
+}
+
+export async function dropPending(kubectl: Kubectl, app: string): Promise<void> {
+  await kubectl.run(['delete', 'secret', pendingName(app), '--ignore-not-found', '--wait=false'])
+}
+
+/** The rollout state of the services that have a blue-green or canary strategy (no call when none has). */
+export async function rolloutsOf(kubectl: Kubectl, app: string, services: Record<string, {strategy?: {type: string}}>): Promise<Record<string, Omit<ServiceRolloutState, 'unit'>>> {
+  if (!Object.values(services).some((s) => s.strategy && s.strategy.type !== 'rolling')) return {}
+  const out: Record<string, Omit<ServiceRolloutState, 'unit'>> = {}
+  for (const [name, state] of Object.entries((await readState(kubectl, app)).services)) {
+    const {unit: _unit, ...shown} = state
+    out[name] = shown
+  }
+  return out
+}
+
+/** The Deployment that serves a service: the active slot of a blue-green one, else the one named after it. */
+export function servingDeployment(service: string, state: Pick<ServiceRolloutState, 'type' | 'activeSlot'> | undefined): string {
+  return state?.type === 'blueGreen' && state.activeSlot ? `${service}-${state.activeSlot}` : service
+}

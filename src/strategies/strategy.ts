@@ -1,0 +1,146 @@
+import {createHash} from 'node:crypto'
+
+import type {ServiceConfig, SkycapConfig, StrategyConfig} from '../config/types.js'
+import type {FailureReport} from '../deploy/explain.js'
+import type {Kubectl} from '../kubectl/kubectl.js'
+import {LABELS, type KubeObject} from '../render/objects.js'
+import type {Reporter} from '../ui/output.js'
+
+/**
+ * How a new release replaces the old one, per service. The deploy (and rollback) hands its objects to
+ * rollOutRelease (rollout.ts), which asks each service's strategy where its objects go before the first apply
+ * (place) and what happens once they are ready (complete: checks, the traffic switch, canary steps).
+ */
+export interface Strategy {
+  readonly type: StrategyConfig['type']
+  /** The unit's objects as the first apply phase has them, and the live objects pruning must keep. */
+  place(unit: ServiceUnit, live: LiveObjects): Placement
+  /** After the first phase is ready: checks and traffic. Failures stop the release (nothing switched). */
+  complete(placements: Placement[], context: StrategyContext): Promise<FailureReport[]>
+}
+
+/** One service's Deployment (and Service, when it has ports) under a strategy other than the plain apply. */
+export interface ServiceUnit {
+  service: string
+  strategy: StrategyConfig
+  deployment: KubeObject
+  /** The Service named after the service, when it has one. */
+  serviceObject?: KubeObject
+}
+
+export interface Placement {
+  unit: ServiceUnit
+  /** Applied in the first phase and watched until ready. */
+  first: KubeObject[]
+  /** Applied when the strategy completes (the Service switched to the new slot). */
+  later: KubeObject[]
+  /** What the release record holds for this unit: the objects as they are once it completed. */
+  recorded: KubeObject[]
+  /** Live objects of the unit prune must leave alone (the old slot, kept for an instant rollback). */
+  keep: KubeObject[]
+  /** blueGreen: the slot that gets the release, and the one serving before. */
+  slot?: Slot
+  previousSlot?: Slot
+}
+
+export type Slot = 'blue' | 'green'
+
+/** The app's live Deployments and Services in the environment, by `Kind/name`. */
+export type LiveObjects = Map<string, KubeObject>
+
+export interface StrategyContext {
+  kubectl: Kubectl
+  namespace: string
+  app: string
+  environment: string
+  /** The number of the release (deploy or rollback entry) being rolled out. */
+  release: number | null
+  reporter: Reporter
+  config: SkycapConfig
+  deadline: number
+  clock: () => number
+  signal?: AbortSignal
+  intervalMs?: number
+  fetch?: typeof fetch
+}
+
+/** On a blue-green or canary Deployment: the service's `strategy:` as JSON (so a rollback needs no skycap.yaml). */
+export const STRATEGY_ANNOTATION = 'skycap.dev/strategy'
+/** The hash of a Deployment's spec before a strategy placed it: a slot that runs it already need not change. */
+export const TEMPLATE_ANNOTATION = 'skycap.dev/template-hash'
+/** The slot label of blue-green Deployments, their pods and the Service selecting one of them. */
+export const SLOT_LABEL = 'skycap.dev/slot'
+/** The track label of canary pods (stable pods have none). */
+export const TRACK_LABEL = 'skycap.dev/track'
+
+/** The service's strategy as skycap.yaml says (rolling when absent). */
+export function strategyOf(svc: ServiceConfig | undefined): StrategyConfig {
+  return svc?.strategy ?? {type: 'rolling'}
+}
+
+/** Marks the built-in Deployments of blue-green and canary services, and gives rolling ones maxSurge/maxUnavailable. */
+export function markStrategies(objects: KubeObject[], services: Record<string, ServiceConfig>): KubeObject[] {
+  return objects.map((o) => {
+    if (o.kind !== 'Deployment') return o
+    const svc = services[o.metadata.name]
+    if (!svc || o.metadata.labels?.[LABELS.name] !== o.metadata.name) return o
+    const strategy = strategyOf(svc)
+    if (strategy.type === 'rolling') {
+      if (strategy.maxSurge === undefined && strategy.maxUnavailable === undefined) return o
+      const rollingUpdate = {...(strategy.maxSurge !== undefined ? {maxSurge: strategy.maxSurge} : {}), ...(strategy.maxUnavailable !== undefined ? {maxUnavailable: strategy.maxUnavailable} : {})}
+      return {...o, spec: {...(o.spec as object), strategy: {type: 'RollingUpdate', rollingUpdate}}}
+    }
+    return {...o, metadata: {...o.metadata, annotations: {...o.metadata.annotations, [STRATEGY_ANNOTATION]: JSON.stringify(strategy)}}}
+  })
+}
+
+/** The units of `objects` whose Deployment carries a blue-green or canary strategy; everything else is applied as it is. */
+export function serviceUnits(objects: KubeObject[]): {units: ServiceUnit[]; rest: KubeObject[]} {
+  const units: ServiceUnit[] = []
+  const taken = new Set<KubeObject>()
+  for (const o of objects) {
+    const text = o.kind === 'Deployment' ? o.metadata.annotations?.[STRATEGY_ANNOTATION] : undefined
+    if (!text) continue
+    const service = o.metadata.labels?.[LABELS.name] ?? o.metadata.name
+    const strategy = JSON.parse(text) as StrategyConfig
+    // The Service named after the service, and a preview Service of an earlier placement (made again when wanted).
+    const serviceObject = objects.find((s) => s.kind === 'Service' && s.metadata.name === service)
+    for (const s of objects.filter((x) => x.kind === 'Service' && (x.metadata.name === service || x.metadata.name === `${service}-preview`))) taken.add(s)
+    taken.add(o)
+    units.push({service, strategy, deployment: o, ...(serviceObject ? {serviceObject} : {})})
+  }
+  return {units, rest: objects.filter((o) => !taken.has(o))}
+}
+
+/** A Deployment's spec hash, taken before any slot or track label is added. */
+export function templateHash(deployment: KubeObject): string {
+  const spec = {...(deployment.spec as Record<string, unknown>)}
+  delete spec.replicas
+  return createHash('sha256').update(JSON.stringify(spec)).digest('hex').slice(0, 16)
+}
+
+/** A copy of `o` with extra labels on its metadata, its selector and its pod template (Deployments), or its selector (Services). */
+export function withLabels(o: KubeObject, name: string, labels: Record<string, string>): KubeObject {
+  const spec = (o.spec ?? {}) as {selector?: Record<string, unknown> & {matchLabels?: Record<string, string>}; template?: {metadata?: {labels?: Record<string, string>}}}
+  const meta = {...o.metadata, name, labels: {...o.metadata.labels, ...labels}}
+  if (o.kind === 'Service') return {...o, metadata: meta, spec: {...spec, selector: {...(spec.selector as Record<string, string>), ...labels}}}
+  return {
+    ...o,
+    metadata: meta,
+    spec: {
+      ...spec,
+      selector: {...spec.selector, matchLabels: {...spec.selector?.matchLabels, ...labels}},
+      template: {...spec.template, metadata: {...spec.template?.metadata, labels: {...spec.template?.metadata?.labels, ...labels}}},
+    },
+  }
+}
+
+/** `spec.replicas` of a Deployment (1 when unset). */
+export function replicasOf(o: KubeObject | undefined): number {
+  return ((o?.spec as {replicas?: number} | undefined)?.replicas ?? 1) as number
+}
+
+/** A FailureReport for a check or a strategy step, which has no events or logs of its own. */
+export function checkFailure(ref: string, message: string): FailureReport {
+  return {ref, message, events: [], logs: []}
+}

@@ -1,0 +1,24 @@
+import type {RequestReport, ResumeReport, RolloutStatusReport} from '../strategies/control.js'
+
+/** `skycap rollout status`: one line per service (strategy, phase, slots or weight and step) and the lock. */
+export function rolloutStatusLines(r: RolloutStatusReport): string {
+  const lines = Object.entries(r.services).map(([name, s]) => {
+    const where =
+      s.type === 'blueGreen'
+        ? `active slot ${s.activeSlot}${s.previousSlot ? `, previous ${s.previousSlot} ${s.scaledDown ? 'scaled to 0' : `kept until ${s.scaleDownAt}`}` : ''}`
+        : `weight ${s.weight ?? 0}%, step ${Math.min((s.step ?? 0) + 1, s.steps ?? 0)}/${s.steps ?? 0}${s.pausedUntil ? ` (paused until ${s.pausedUntil})` : ''}`
+    return `${name}: ${s.type} ${s.phase}, release ${s.release ?? '?'}, ${where}${s.request ? `; ${s.request} requested` : ''}${s.message ? `; ${s.message}` : ''}`
+  })
+  if (!lines.length) lines.push(`${r.environment} has no blue-green or canary rollout on record`)
+  lines.push(r.lock ? `lock held by ${r.lock.holder} (${r.lock.reason})${r.lock.expired ? ', expired' : ''}` : 'lock free')
+  return lines.join('\n')
+}
+
+export function resumeLine(r: ResumeReport): string {
+  const done = r.resumed.length ? `finished the canary of ${r.resumed.join(', ')} (release ${r.release ?? '?'})` : `nothing to resume in ${r.environment}`
+  return `${done}${r.scaledDown.length ? `; scaled ${r.scaledDown.join(', ')} to 0` : ''}`
+}
+
+export function requestLine(r: RequestReport): string {
+  return `${r.action === 'promote' ? 'promoted' : 'aborted'} ${r.services.join(', ')} in ${r.environment} (${r.handledBy === 'this command' ? 'done by this command' : `done by ${r.handledBy}`})`
+}

@@ -1,0 +1,427 @@
+// Blue-green and canary through the built CLI on the real node: traffic is counted with real requests through the
+// Service's ClusterIP (the machine routes ClusterIPs through the real node's kube-proxy) while the rollout runs.
+import http from 'node:http'
+import type {AddressInfo} from 'node:net'
+import {join} from 'node:path'
+import {expect} from 'chai'
+import {execa, type ResultPromise} from 'execa'
+
+import {cliPath} from '../helpers/repo.js'
+import {TestApp} from './app.js'
+import {httpGet, kubectl, tagTestAppImage, useNamespace, waitFor} from './harness.js'
+
+/** Every answer of the Service during a rollout, with when it was asked. */
+class Traffic {
+  readonly answers: Array<{at: number; body: string}> = []
+  private running = true
+  private readonly loop: Promise<void>
+
+  constructor(readonly url: string) {
+    this.loop = (async () => {
+      while (this.running) {
+        const at = Date.now()
+        const body = await httpGet(url, 2000).then(
+          (a) => (a.status === 200 ? a.body : `status ${a.status}`),
+          (e: Error) => `error: ${e.message}`,
+        )
+        this.answers.push({at, body})
+        await new Promise((res) => setTimeout(res, 50))
+      }
+    })()
+  }
+
+  async stop(): Promise<void> {
+    this.running = false
+    await this.loop
+  }
+
+  versions(from = 0, to = Infinity): string[] {
+    return this.answers.filter((a) => a.at >= from && a.at < to).map((a) => /^version=(\S+)/.exec(a.body)?.[1] ?? a.body)
+  }
+
+  failed(): string[] {
+    return this.answers.filter((a) => !a.body.startsWith('version=')).map((a) => a.body)
+  }
+}
+
+const VERSION = (v: string) => (text: string) => text.replace(/APP_VERSION: v\d+/, `APP_VERSION: ${v}`)
+const STRATEGY =
+  (strategy: string, replicas = 2) =>
+  (text: string) =>
+    text.replace('    replicas: 1\n', `    replicas: ${replicas}\n    strategy: ${strategy}\n`)
+
+describe('strategies on the real node: blue-green and canary with counted requests', function () {
+  this.timeout(600_000)
+  const ns = useNamespace('strat')
+  let app: TestApp
+
+  function realIt(title: string, test: () => Promise<void>) {
+    it(title, async () => {
+      app = await TestApp.createReal(ns.name)
+      try {
+        await test()
+      } finally {
+        app.remove()
+      }
+    })
+  }
+
+  async function tag() {
+    await tagTestAppImage(await app.repo.git('rev-parse', 'HEAD'))
+  }
+
+  async function deploy(args: string[] = []) {
+    await tag()
+    return app.json(['deploy', 'test', ...args])
+  }
+
+  /** The CLI in the background, --json, for steps that wait (scaleDownDelay, pauses). */
+  function background(args: string[]): ResultPromise<{reject: false; stdin: 'ignore'; cwd: string; env: Record<string, string>}> {
+    return execa('node', [cliPath, ...args, '--json'], {cwd: app.repo.dir, env: {NO_COLOR: '1'}, reject: false, stdin: 'ignore'})
+  }
+
+  async function serviceUrl(name = 'web'): Promise<string> {
+    const svc = await app.get(['service', name])
+    return `http://${svc.spec.clusterIP}:${svc.spec.ports[0].port}/`
+  }
+
+  async function selectedSlot(): Promise<string | undefined> {
+    return (await app.get(['service', 'web'])).spec.selector['skycap.dev/slot']
+  }
+
+  async function replicas(deployment: string): Promise<number | undefined> {
+    const r = await kubectl(['get', 'deployment', deployment, '-o', 'jsonpath={.spec.replicas}', '--ignore-not-found'], {namespace: ns.name})
+    return r.stdout === '' ? undefined : Number(r.stdout)
+  }
+
+  realIt('blue-green: all old before the switch, all new after, no failed request; old slot kept then scaled down; rollback switches back in seconds; a failing check never gets traffic', async () => {
+    await app.change(STRATEGY('{type: blueGreen, scaleDownDelay: 25s, preview: true, checks: [{http: {path: /, expect: {body: "greeting=hello"}}}]}'), 'blue-green')
+    const first = await deploy()
+    expect(first.exitCode, first.stderr).to.equal(0)
+    expect(await selectedSlot()).to.equal('blue')
+    expect(await replicas('web-blue')).to.equal(2)
+    expect(await replicas('web'), 'no plain Deployment').to.equal(undefined)
+    const url = await serviceUrl()
+    await waitFor('the Service to answer v1', async () => (await httpGet(url).catch(() => ({body: ''}))).body.startsWith('version=v1 '))
+
+    // v2: the deploy brings green up, checks it, switches, then waits out scaleDownDelay.
+    await app.change(VERSION('v2'), 'v2')
+    await tag()
+    const traffic = new Traffic(url)
+    const deploying = background(['deploy', 'test'])
+    const switchedAt = await waitFor('the Service to select green', async () => (await selectedSlot()) === 'green' && Date.now(), {timeoutMs: 180_000, intervalMs: 100})
+    // The preview Service selected green (the idle slot) before the switch; now it selects blue, the idle one.
+    expect((await app.get(['service', 'web-preview'])).spec.selector['skycap.dev/slot']).to.equal('blue')
+    // kube-proxy follows the EndpointSlices within a second or two; the deploy waited for the slices already.
+    await new Promise((res) => setTimeout(res, 6000))
+    expect(await replicas('web-blue'), 'the old slot is kept up during scaleDownDelay').to.equal(2)
+
+    // Rollback while blue is still up: a switch back.
+    const rollbackStarted = Date.now()
+    const rolling = background(['rollback', 'test'])
+    const backAt = await waitFor('the Service to select blue again', async () => (await selectedSlot()) === 'blue' && Date.now(), {timeoutMs: 60_000, intervalMs: 100})
+    await new Promise((res) => setTimeout(res, 6000))
+    await traffic.stop()
+    const [deployed, rolled] = await Promise.all([deploying, rolling])
+    expect(deployed.exitCode, deployed.stderr).to.equal(0)
+    expect(rolled.exitCode, rolled.stderr).to.equal(0)
+    const before = traffic.versions(0, switchedAt - 1500)
+    const after = traffic.versions(switchedAt + 4000, rollbackStarted)
+    const back = traffic.versions(backAt + 4000)
+    console.log(
+      `      blue-green: ${traffic.answers.length} requests, ${before.length} before the switch, ${after.length} after, ${back.length} after the rollback (${backAt - rollbackStarted} ms to switch back), ${traffic.failed().length} failed`,
+    )
+    expect(traffic.failed(), 'failed requests').to.deep.equal([])
+    expect(before.length).to.be.at.least(10)
+    expect([...new Set(before)], 'answers before the switch').to.deep.equal(['v1'])
+    expect(after.length).to.be.at.least(10)
+    expect([...new Set(after)], 'answers after the switch').to.deep.equal(['v2'])
+    expect(back.length).to.be.at.least(10)
+    expect([...new Set(back)], 'answers after the rollback').to.deep.equal(['v1'])
+    expect(backAt - rollbackStarted, 'rollback is a switch: seconds, not a rollout').to.be.below(15_000)
+    // Both processes waited out scaleDownDelay: green (rolled back from) went to 0, blue serves with 2.
+    expect(await replicas('web-green')).to.equal(0)
+    expect(await replicas('web-blue')).to.equal(2)
+
+    // v3 fails its http check (another greeting): green comes up, is checked, never selected, and goes.
+    app.repo.write('config/web/app.properties', 'greeting=bonjour\n')
+    await app.repo.commit('v3 greets otherwise')
+    await app.change(VERSION('v3'), 'v3')
+    const traffic3 = new Traffic(url)
+    const failed = await deploy(['--timeout', '3m'])
+    await traffic3.stop()
+    expect(failed.exitCode, failed.stderr).to.equal(1)
+    expect(failed.doc.error.message).to.match(/check\/http web: GET \/ on pod web-green-\S+ answered 200, body not matching \/greeting=hello\//)
+    expect(await selectedSlot()).to.equal('blue')
+    expect(await replicas('web-green'), 'the failed slot is removed').to.equal(undefined)
+    expect(traffic3.failed()).to.deep.equal([])
+    expect([...new Set(traffic3.versions())], 'a failed slot never gets traffic').to.deep.equal(['v1'])
+    expect(traffic3.answers.length).to.be.at.least(10)
+  })
+
+  async function rolloutState(): Promise<Record<string, any>> {
+    const r = await kubectl(['get', 'configmap', 'skycap-rollout-realapp', '-o', 'json', '--ignore-not-found'], {namespace: ns.name})
+    if (!r.stdout) return {}
+    const data = JSON.parse(r.stdout).data ?? {}
+    return Object.fromEntries(
+      Object.entries(data)
+        .filter(([k]) => !k.includes('.'))
+        .map(([k, v]) => [k, JSON.parse(v as string)]),
+    )
+  }
+
+  async function pausedAt(weight: number): Promise<void> {
+    await waitFor(
+      `the canary paused at ${weight}%`,
+      async () => {
+        const web = (await rolloutState()).web
+        return web?.phase === 'paused' && web.weight === weight
+      },
+      {timeoutMs: 180_000, intervalMs: 500},
+    )
+  }
+
+  /** `count` answers through the Service, as versions. */
+  async function sample(url: string, count: number): Promise<string[]> {
+    const out: string[] = []
+    for (let i = 0; i < count; i++)
+      out.push(
+        await httpGet(url).then(
+          (a) => /^version=(\S+)/.exec(a.body)?.[1] ?? `status ${a.status}`,
+          (e: Error) => `error: ${e.message}`,
+        ),
+      )
+    return out
+  }
+
+  const share = (answers: string[], v: string) => answers.filter((a) => a === v).length / answers.length
+
+  realIt(
+    'canary by replicas: the split follows the weights; pause {} waits for promote from another process and survives a killed CLI (rollout resume); a failed http check and an abort from another process return all traffic to stable',
+    async () => {
+      await app.change(STRATEGY('{type: canary, steps: [{setWeight: 25}, {pause: {}}, {setWeight: 50}, {pause: {}}], checks: [{http: {path: /, expect: {body: "greeting=hello"}}}]}', 4), 'canary')
+      const first = await deploy()
+      expect(first.exitCode, first.stderr).to.equal(0)
+      expect(await replicas('web')).to.equal(4)
+      const url = await serviceUrl()
+      await waitFor('v1 from the Service', async () => (await httpGet(url).catch(() => ({body: ''}))).body.startsWith('version=v1 '))
+
+      // v2: 25% (1 canary pod of 4), paused until promote.
+      await app.change(VERSION('v2'), 'v2')
+      await tag()
+      const traffic = new Traffic(url)
+      const p1 = background(['deploy', 'test'])
+      await pausedAt(25)
+      expect(await replicas('web-canary')).to.equal(1)
+      expect(await replicas('web')).to.equal(3)
+      await new Promise((res) => setTimeout(res, 3000))
+      const at25 = await sample(url, 120)
+      const status = await app.json(['rollout', 'status', 'test'])
+      expect(status.doc.result.services.web).to.include({type: 'canary', phase: 'paused', weight: 25, step: 1, steps: 4, release: 2})
+      // A second process promotes; the first goes on to 50%.
+      const promoted = await app.json(['promote', 'test'])
+      expect(promoted.exitCode, promoted.stderr).to.equal(0)
+      await pausedAt(50)
+      expect(await replicas('web-canary')).to.equal(2)
+      expect(await replicas('web')).to.equal(2)
+      await new Promise((res) => setTimeout(res, 3000))
+      const at50 = await sample(url, 120)
+      console.log(`      canary split: at 25% ${Math.round(share(at25, 'v2') * 100)}% v2 of ${at25.length}; at 50% ${Math.round(share(at50, 'v2') * 100)}% v2 of ${at50.length}`)
+      expect(share(at25, 'v2')).to.be.within(0.08, 0.45)
+      expect(share(at25, 'v1') + share(at25, 'v2'), 'every request answered').to.equal(1)
+      expect(share(at50, 'v2')).to.be.within(0.3, 0.7)
+      expect(share(at50, 'v1') + share(at50, 'v2')).to.equal(1)
+
+      // The CLI is killed during the pause: the rollout stays as it is, and `rollout resume` takes it over once the
+      // lock expires; a promote from a third process ends it.
+      p1.kill('SIGKILL')
+      await p1
+      const p2 = background(['rollout', 'resume', 'test'])
+      await waitFor(
+        'rollout resume to hold the lock',
+        async () => {
+          const lease = await kubectl(['get', 'lease', 'skycap-lock-realapp', '-o', 'json', '--ignore-not-found'], {namespace: ns.name})
+          return lease.stdout !== '' && /rollout resume/.test(JSON.parse(lease.stdout).metadata.annotations['skycap.dev/reason'] ?? '')
+        },
+        {timeoutMs: 120_000, intervalMs: 1000},
+      )
+      expect(await replicas('web-canary'), 'the pause survived the killed CLI').to.equal(2)
+      const promoted2 = await app.json(['promote', 'test'])
+      expect(promoted2.exitCode, promoted2.stderr).to.equal(0)
+      const resumed = await p2
+      expect(resumed.exitCode, resumed.stderr).to.equal(0)
+      expect(JSON.parse(resumed.stdout).result).to.include({release: 2}).and.have.property('resumed').that.deep.equals(['web'])
+      expect(await replicas('web-canary'), 'the canary is gone').to.equal(undefined)
+      expect(await replicas('web')).to.equal(4)
+      const history = await app.json(['history', 'test'])
+      expect(JSON.stringify(history.doc.result)).to.match(/"number":2[^}]*"result":"succeeded"|"result":"succeeded"[^}]*"number":2/)
+      await new Promise((res) => setTimeout(res, 4000))
+      expect([...new Set(await sample(url, 40))], 'after the promotion').to.deep.equal(['v2'])
+      await traffic.stop()
+      console.log(`      canary v2: ${traffic.answers.length} requests during the rollout, ${traffic.failed().length} failed`)
+
+      // v3 fails its http check at 25%: aborted, everything stable (v2) again, exit 1.
+      app.repo.write('config/web/app.properties', 'greeting=bonjour\n')
+      await app.repo.commit('v3 greets otherwise')
+      await app.change(VERSION('v3'), 'v3')
+      const failed = await deploy()
+      expect(failed.exitCode, failed.stderr).to.equal(1)
+      expect(failed.doc.error.message).to.match(/check\/http web: GET \/ on pod web-canary-\S+ answered 200, body not matching/)
+      expect(await replicas('web-canary')).to.equal(undefined)
+      expect(await replicas('web')).to.equal(4)
+      expect((await rolloutState()).web).to.include({phase: 'failed', weight: 0})
+      await new Promise((res) => setTimeout(res, 4000))
+      expect([...new Set(await sample(url, 40))], 'after the failed check').to.deep.equal(['v2'])
+
+      // v4 (greeting back): abort from another process during the first pause.
+      app.repo.write('config/web/app.properties', 'greeting=hello\n')
+      await app.repo.commit('hello again')
+      await app.change(VERSION('v4'), 'v4')
+      await tag()
+      const p3 = background(['deploy', 'test'])
+      await pausedAt(25)
+      const aborted = await app.json(['abort', 'test'])
+      expect(aborted.exitCode, aborted.stderr).to.equal(0)
+      const p3done = await p3
+      expect(p3done.exitCode, p3done.stderr).to.equal(1)
+      expect(JSON.parse(p3done.stdout).error.message).to.match(/aborted by skycap abort/)
+      expect(await replicas('web-canary')).to.equal(undefined)
+      expect(await replicas('web')).to.equal(4)
+      await new Promise((res) => setTimeout(res, 4000))
+      expect([...new Set(await sample(url, 40))], 'after the abort').to.deep.equal(['v2'])
+    },
+  )
+
+  realIt('canary through a Gateway API HTTPRoute: skycap writes the weights; a Prometheus analysis gates the step', async () => {
+    const dir = JSON.parse((await execa('go', ['mod', 'download', '-json', 'sigs.k8s.io/gateway-api@v1.2.1'], {cwd: '/tmp'})).stdout).Dir as string
+    await kubectl(['apply', '--server-side', '-f', join(dir, 'config/crd/standard/gateway.networking.k8s.io_httproutes.yaml')])
+    // The API server serves the new kind once the CRD is established (its status is empty for a moment).
+    await waitFor('the HTTPRoute kind to be served', () =>
+      kubectl(['get', 'httproutes.gateway.networking.k8s.io'], {namespace: ns.name}).then(
+        () => true,
+        () => false,
+      ),
+    )
+    const route = {
+      apiVersion: 'gateway.networking.k8s.io/v1',
+      kind: 'HTTPRoute',
+      metadata: {name: 'web-route'},
+      spec: {parentRefs: [{name: 'gw'}], rules: [{backendRefs: [{name: 'web', port: 8080}]}, {matches: [{path: {type: 'PathPrefix', value: '/other'}}], backendRefs: [{name: 'other', port: 80}]}]},
+    }
+    await kubectl(['apply', '-f', '-'], {namespace: ns.name, input: JSON.stringify(route)})
+    // A small server speaking Prometheus's query API: the error rate it answers is what the test sets.
+    let errorRate = '0.01'
+    const queries: string[] = []
+    const prometheus = http.createServer((req, res) => {
+      const u = new URL(req.url ?? '/', 'http://x')
+      queries.push(`${u.pathname} ${u.searchParams.get('query')}`)
+      res.setHeader('content-type', 'application/json')
+      res.end(JSON.stringify({status: 'success', data: {resultType: 'vector', result: [{metric: {}, value: [Date.now() / 1000, errorRate]}]}}))
+    })
+    await new Promise<void>((res) => prometheus.listen(0, '127.0.0.1', res))
+    const address = `http://127.0.0.1:${(prometheus.address() as AddressInfo).port}`
+    try {
+      const analysis = `{analysis: {checks: [{prometheus: {address: "${address}", query: "sum(rate(errors[1m]))", threshold: {max: 0.05}}}]}}`
+      await app.change(STRATEGY(`{type: canary, trafficRouting: {gatewayAPI: {httpRoute: web-route}}, steps: [{setWeight: 30}, ${analysis}, {pause: {}}]}`, 2), 'canary via HTTPRoute')
+      expect((await deploy()).exitCode).to.equal(0)
+      const weights = async () => (await app.get(['httproute', 'web-route'])).spec.rules.map((r: any) => r.backendRefs.map((b: any) => `${b.name}:${b.port}:${b.weight ?? 1}`).join(','))
+      // First deploy: no canary; the route is untouched until a canary runs.
+      expect(await weights()).to.deep.equal(['web:8080:1', 'other:80:1'])
+
+      await app.change(VERSION('v2'), 'v2')
+      await tag()
+      const p = background(['deploy', 'test'])
+      await pausedAt(30)
+      expect(await weights()).to.deep.equal(['web-stable:8080:70,web-canary:8080:30', 'other:80:1'])
+      expect(queries).to.deep.equal(['/api/v1/query sum(rate(errors[1m]))'])
+      // Exact weights: the stable side keeps all its pods, the canary has its share (rounded up).
+      expect(await replicas('web')).to.equal(2)
+      expect(await replicas('web-canary')).to.equal(1)
+      const stableSvc = await app.get(['service', 'web-stable'])
+      expect(stableSvc.spec.selector['skycap.dev/track']).to.equal('stable')
+      expect((await app.json(['promote', 'test'])).exitCode).to.equal(0)
+      const done = await p
+      expect(done.exitCode, done.stderr).to.equal(0)
+      expect(await weights()).to.deep.equal(['web-stable:8080:100,web-canary:8080:0', 'other:80:1'])
+
+      // v3: the analysis sees a 50% error rate and aborts; the route sends everything to stable.
+      errorRate = '0.5'
+      await app.change(VERSION('v3'), 'v3')
+      const failed = await deploy()
+      expect(failed.exitCode, failed.stderr).to.equal(1)
+      expect(failed.doc.error.message).to.contain('check/prometheus web: sum(rate(errors[1m])) = 0.5, outside max 0.05')
+      expect(await weights()).to.deep.equal(['web-stable:8080:100,web-canary:8080:0', 'other:80:1'])
+      expect(await replicas('web-canary')).to.equal(undefined)
+    } finally {
+      prometheus.close()
+    }
+  })
+
+  realIt("blue-green gated by a smoke-test Job from the pod template: exit 0 lets the switch happen; exit 3 stops it, with the Job's output in the report", async () => {
+    const job = (code: string) => `{type: blueGreen, scaleDownDelay: 1s, checks: [{job: {command: [/app, exit, "${code}"], timeout: 2m}}]}`
+    await app.change(STRATEGY(job('0'), 1), 'blue-green with a smoke test')
+    expect((await deploy()).exitCode).to.equal(0)
+    await app.change(VERSION('v2'), 'v2')
+    const ok = await deploy()
+    expect(ok.exitCode, ok.stderr).to.equal(0)
+    expect(await selectedSlot()).to.equal('green')
+    const status = await app.json(['status', 'test'])
+    expect(status.doc.result.services[0]).to.deep.include({service: 'web', state: 'ready', ready: 1})
+    expect(status.doc.result.services[0].rollout).to.include({type: 'blueGreen', activeSlot: 'green', previousSlot: 'blue', release: 2})
+    await app.change((t) => VERSION('v3')(t.replace(job('0'), job('3'))), 'v3 fails its smoke test')
+    const failed = await deploy()
+    expect(failed.exitCode, failed.stderr).to.equal(1)
+    // The Job's pod exits 3: the watch reports the failed container (or the Job's own Failed condition if seen first).
+    expect(failed.doc.error.message).to.match(/check\/job web: job web-check-\S+ /)
+    const failure = failed.doc.error.details.report.failures[0]
+    expect(failure.logs.map((l: any) => l.lines.join('\n')).join('\n')).to.contain('smoke test of version=v3: exit 3')
+    expect(await selectedSlot(), 'the Service stayed on green').to.equal('green')
+    expect(await replicas('web-blue'), 'the failed slot is removed').to.equal(undefined)
+    const jobs = await app.get(['jobs'])
+    expect(
+      jobs.items.filter((j: any) => !j.metadata.deletionTimestamp).map((j: any) => j.metadata.name),
+      'check Jobs are deleted',
+    ).to.deep.equal([])
+  })
+
+  realIt('blue-green with two services at once, twice: one failing check switches neither; then both switch, no request fails on either', async () => {
+    // api: a copy of web (same image and config), its own Deployments and Service.
+    await app.change((t) => {
+      const web = /\n {2}web:\n[\s\S]*?(?=\nenvironments:)/.exec(t)?.[0] ?? ''
+      return t.replace(web, `${web}${web.replace('\n  web:\n', '\n  api:\n')}`)
+    }, 'api beside web')
+    const strategy = '{type: blueGreen, scaleDownDelay: 1s, checks: [{http: {path: /, expect: {body: "greeting=hello"}}}]}'
+    await app.change((t) => t.replaceAll('    replicas: 1\n', `    replicas: 1\n    strategy: ${strategy}\n`), 'both blue-green')
+    expect((await deploy()).exitCode).to.equal(0)
+    const urls = {web: await serviceUrl('web'), api: await serviceUrl('api')}
+    for (const url of Object.values(urls)) await waitFor('v1 from both', async () => (await httpGet(url).catch(() => ({body: ''}))).body.startsWith('version=v1 '))
+    const traffic = {web: new Traffic(urls.web), api: new Traffic(urls.api)}
+    const slot = async (svc: string) => (await app.get(['service', svc])).spec.selector['skycap.dev/slot']
+    const settle = () => new Promise((res) => setTimeout(res, 5000))
+    const versions = async () => ({web: [...new Set(await sample(urls.web, 20))], api: [...new Set(await sample(urls.api, 20))]})
+    let serving = 'v1'
+    for (const round of [2, 3]) {
+      const slots = {web: await slot('web'), api: await slot('api')}
+      // api's new slot greets otherwise (its env wins over the config file): its check fails, so nothing switches.
+      await app.change((t) => t.replace(/APP_VERSION: v\d+\}/g, `APP_VERSION: v${round}}`).replace(/(\n {2}api:\n[\s\S]*?env: \{)/, '$1APP_GREETING: bonjour, '), `v${round}, api broken`)
+      const failed = await deploy(['--timeout', '3m'])
+      expect(failed.exitCode, failed.stderr).to.equal(1)
+      expect(failed.doc.error.message).to.match(/check\/http api: /)
+      expect({web: await slot('web'), api: await slot('api')}, `round ${round}: nothing switched`).to.deep.equal(slots)
+      await settle()
+      expect(await versions()).to.deep.equal({web: [serving], api: [serving]})
+      await app.change((t) => t.replace('APP_GREETING: bonjour, ', ''), `v${round}, api fixed`)
+      const ok = await deploy(['--timeout', '3m'])
+      expect(ok.exitCode, ok.stderr).to.equal(0)
+      const other = (x: string) => (x === 'blue' ? 'green' : 'blue')
+      expect({web: await slot('web'), api: await slot('api')}, `round ${round}: both switched`).to.deep.equal({web: other(slots.web), api: other(slots.api)})
+      serving = `v${round}`
+      await settle()
+      expect(await versions()).to.deep.equal({web: [serving], api: [serving]})
+    }
+    await Promise.all([traffic.web.stop(), traffic.api.stop()])
+    console.log(`      two services: ${traffic.web.answers.length} + ${traffic.api.answers.length} requests, ${traffic.web.failed().length + traffic.api.failed().length} failed`)
+    expect([...traffic.web.failed(), ...traffic.api.failed()]).to.deep.equal([])
+    expect(traffic.web.answers.length).to.be.at.least(40)
+  })
+})

@@ -1,0 +1,206 @@
+import {expect} from 'chai'
+
+import {Kubectl, type ProcessRunner} from '../../../src/kubectl/kubectl.js'
+import type {KubeObject} from '../../../src/render/objects.js'
+import {blueGreen} from '../../../src/strategies/blue-green.js'
+import {canary, setRouteWeights} from '../../../src/strategies/canary.js'
+import {runChecks} from '../../../src/strategies/checks.js'
+import {rollOutRelease} from '../../../src/strategies/rollout.js'
+import {markStrategies, serviceUnits, SLOT_LABEL, type StrategyContext, TEMPLATE_ANNOTATION, templateHash} from '../../../src/strategies/strategy.js'
+import type {ServiceConfig} from '../../../src/config/types.js'
+
+const LABELS = {'app.kubernetes.io/name': 'web', 'app.kubernetes.io/instance': 'shop-prod'}
+
+function deployment(image = 'web:2', replicas = 3): KubeObject {
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: {name: 'web', labels: {...LABELS}},
+    spec: {replicas, selector: {matchLabels: {...LABELS}}, template: {metadata: {labels: {...LABELS}}, spec: {containers: [{name: 'web', image}]}}},
+  }
+}
+const service: KubeObject = {apiVersion: 'v1', kind: 'Service', metadata: {name: 'web', labels: {...LABELS}}, spec: {selector: {...LABELS}, ports: [{port: 8080}]}}
+const svc = (strategy: ServiceConfig['strategy']): Record<string, ServiceConfig> => ({web: {image: 'web', strategy}})
+
+function unitOf(strategy: ServiceConfig['strategy'], objects = [deployment(), service]) {
+  const {units, rest} = serviceUnits(markStrategies(objects, svc(strategy)))
+  expect(rest).to.deep.equal([])
+  return units[0] as NonNullable<(typeof units)[0]>
+}
+
+/** A fake kubectl at the process boundary: answers by a function of the argv (without --context, --namespace, --request-timeout). */
+function fake(answer: (argv: string[]) => {exitCode?: number; stdout?: string; stderr?: string}) {
+  const calls: string[][] = []
+  const runner: ProcessRunner = async (_file, argv) => {
+    const args = argv.filter((a, i) => !['--context', '--namespace'].includes(a) && !['--context', '--namespace'].includes(argv[i - 1] ?? '') && !a.startsWith('--request-timeout'))
+    calls.push(args)
+    const a = answer(args)
+    return {exitCode: a.exitCode ?? 0, stdout: a.stdout ?? '', stderr: a.stderr ?? ''}
+  }
+  return {kubectl: new Kubectl({binary: 'kubectl', runner, sleep: async () => undefined, context: 'c', namespace: 'n'}), calls}
+}
+
+function context(kubectl: Kubectl, extra: Partial<StrategyContext> = {}): StrategyContext {
+  const infos: string[] = []
+  return {
+    kubectl,
+    namespace: 'n',
+    app: 'shop',
+    environment: 'prod',
+    release: 7,
+    reporter: {info: (m: string) => infos.push(m), warn: () => undefined} as unknown as StrategyContext['reporter'],
+    config: {app: 'shop', services: {}, environments: {}},
+    deadline: Date.now() + 60_000,
+    clock: Date.now,
+    ...extra,
+  }
+}
+
+describe('strategies', () => {
+  describe('markStrategies', () => {
+    it('leaves services without a strategy alone, gives rolling ones their surge, marks blue-green and canary', () => {
+      expect(markStrategies([deployment()], {web: {image: 'web'}})[0]).to.deep.equal(deployment())
+      const rolling = markStrategies([deployment()], svc({type: 'rolling', maxSurge: '50%', maxUnavailable: 0}))[0] as KubeObject
+      expect((rolling.spec as {strategy: unknown}).strategy).to.deep.equal({type: 'RollingUpdate', rollingUpdate: {maxSurge: '50%', maxUnavailable: 0}})
+      const bg = markStrategies([deployment()], svc({type: 'blueGreen', preview: true}))[0] as KubeObject
+      expect(JSON.parse(bg.metadata.annotations?.['skycap.dev/strategy'] ?? '')).to.deep.equal({type: 'blueGreen', preview: true})
+    })
+  })
+
+  describe('blueGreen.place', () => {
+    const live = (entries: KubeObject[]) => new Map(entries.map((o) => [`${o.kind}/${o.metadata.name}`, o]))
+    const liveService = (slot: string) => ({...service, spec: {...(service.spec as object), selector: {...LABELS, [SLOT_LABEL]: slot}}})
+
+    it('a first deploy goes to blue, and the new Service selects it at once', () => {
+      const p = blueGreen.place(unitOf({type: 'blueGreen'}), live([]))
+      expect(p.slot).to.equal('blue')
+      expect(p.first.map((o) => `${o.kind}/${o.metadata.name}`)).to.deep.equal(['Deployment/web-blue', 'Service/web'])
+      const d = p.first[0] as KubeObject
+      expect((d.spec as {selector: {matchLabels: Record<string, string>}}).selector.matchLabels[SLOT_LABEL]).to.equal('blue')
+      expect(d.metadata.annotations?.[TEMPLATE_ANNOTATION]).to.equal(templateHash(markStrategies([deployment()], svc({type: 'blueGreen'}))[0] as KubeObject))
+    })
+
+    it('with blue serving, the release goes to green; the Service switches only later, and blue is kept', () => {
+      const blue = {...deployment('web:1'), metadata: {name: 'web-blue', labels: LABELS, annotations: {[TEMPLATE_ANNOTATION]: 'old'}}}
+      const p = blueGreen.place(unitOf({type: 'blueGreen', preview: true}), live([liveService('blue'), blue]))
+      expect([p.slot, p.previousSlot]).to.deep.equal(['green', 'blue'])
+      expect(p.first.map((o) => o.metadata.name)).to.deep.equal(['web-green', 'web-preview'])
+      expect(p.later.map((o) => [o.metadata.name, (o.spec as {selector: Record<string, string>}).selector[SLOT_LABEL]])).to.deep.equal([
+        ['web', 'green'],
+        ['web-preview', 'blue'],
+      ])
+      expect(p.keep.map((o) => o.metadata.name)).to.deep.equal(['web-blue'])
+    })
+
+    it('a rollback to the release the idle slot still runs reuses that slot, at the serving size when it was scaled to 0', () => {
+      const unit = unitOf({type: 'blueGreen'})
+      const hash = templateHash(unit.deployment)
+      const green = {...deployment(), metadata: {name: 'web-green', labels: LABELS, annotations: {[TEMPLATE_ANNOTATION]: hash}}, spec: {...(deployment().spec as object), replicas: 0}}
+      const blue = {...deployment('web:1', 5), metadata: {name: 'web-blue', labels: LABELS, annotations: {[TEMPLATE_ANNOTATION]: 'other'}}}
+      const recorded = {...unit.deployment, spec: {...(unit.deployment.spec as object), replicas: 0}}
+      const p = blueGreen.place({...unit, deployment: recorded}, live([liveService('blue'), blue, green]))
+      expect(p.slot).to.equal('green')
+      expect((p.first[0]?.spec as {replicas: number}).replicas).to.equal(5)
+    })
+  })
+
+  describe('canary.place', () => {
+    it('a first deploy or an unchanged template is a plain apply; otherwise a canary at 0 replicas beside the stable one', () => {
+      const unit = unitOf({type: 'canary', steps: [{setWeight: 20}]})
+      expect(canary.place(unit, new Map()).later).to.deep.equal([])
+      const old = {...deployment('web:1'), metadata: {name: 'web', labels: LABELS, annotations: {[TEMPLATE_ANNOTATION]: 'old'}}}
+      const p = canary.place(unit, new Map([['Deployment/web', old]]))
+      expect(p.first.map((o) => o.metadata.name)).to.deep.equal(['web-canary', 'web'])
+      expect((p.first[0]?.spec as {replicas: number}).replicas).to.equal(0)
+      expect(p.first[0]?.metadata.labels?.['skycap.dev/track']).to.equal('canary')
+      expect(p.later.map((o) => o.metadata.name)).to.deep.equal(['web'])
+    })
+  })
+
+  describe('setRouteWeights', () => {
+    it('rewrites the rules that send to the service, and only those', async () => {
+      const route = {
+        apiVersion: 'gateway.networking.k8s.io/v1',
+        kind: 'HTTPRoute',
+        metadata: {name: 'r'},
+        spec: {rules: [{backendRefs: [{name: 'web', port: 8080}]}, {backendRefs: [{name: 'api', port: 80}]}]},
+      }
+      const {kubectl, calls} = fake((argv) => (argv[0] === 'get' ? {stdout: JSON.stringify(route)} : {}))
+      const unit = unitOf({type: 'canary', trafficRouting: {gatewayAPI: {httpRoute: 'r'}}})
+      await setRouteWeights(unit, 30, context(kubectl))
+      const patch = calls.find((c) => c[0] === 'patch') as string[]
+      expect(patch.slice(0, 4)).to.deep.equal(['patch', 'httproutes.gateway.networking.k8s.io', 'r', '--type'])
+      expect(JSON.parse(patch.at(-1) as string).spec.rules).to.deep.equal([
+        {
+          backendRefs: [
+            {name: 'web-stable', port: 8080, weight: 70},
+            {name: 'web-canary', port: 8080, weight: 30},
+          ],
+        },
+        {backendRefs: [{name: 'api', port: 80}]},
+      ])
+    })
+  })
+
+  describe('runChecks', () => {
+    const pod = (restarts = 0, ready = true) => ({metadata: {name: 'web-green-1'}, status: {containerStatuses: [{name: 'web', ready, restartCount: restarts}]}})
+    const target = {service: 'web', podSelector: 'a=b', deployment: deployment(), serviceName: 'web', port: 8080}
+
+    it('fails on a restarted pod before any configured check runs', async () => {
+      const {kubectl, calls} = fake(() => ({stdout: JSON.stringify({items: [pod(2)]})}))
+      const f = await runChecks([{http: {path: '/'}}], target, context(kubectl))
+      expect(f?.message).to.equal('container web of pod web-green-1 restarted 2 times')
+      expect(calls).to.have.length(1)
+    })
+
+    it('http: GETs every new pod through the API server proxy; a 503 fails with the status', async () => {
+      const {kubectl, calls} = fake((argv) =>
+        argv[1] === '--raw' ? {exitCode: 1, stderr: 'Error from server (ServiceUnavailable): the server is currently unable to handle the request'} : {stdout: JSON.stringify({items: [pod()]})},
+      )
+      const f = await runChecks([{http: {path: '/healthz'}}], target, context(kubectl))
+      expect(calls[1]).to.deep.equal(['get', '--raw', '/api/v1/namespaces/n/pods/web-green-1:8080/proxy/healthz'])
+      expect(f?.ref).to.equal('check/http web')
+      expect(f?.message).to.match(/^GET \/healthz on pod web-green-1 answered 503 \(expected 200\)/)
+    })
+
+    it('prometheus: the first sample against the threshold; no data fails unless noData: pass', async () => {
+      const {kubectl} = fake(() => ({stdout: JSON.stringify({items: [pod()]})}))
+      const answer = (result: unknown[]) => (async () => new Response(JSON.stringify({status: 'success', data: {resultType: 'vector', result}}))) as unknown as typeof fetch
+      const check = {prometheus: {address: 'http://prom:9090/', query: 'up', threshold: {max: 0.1}}}
+      expect(await runChecks([check], target, context(kubectl, {fetch: answer([{value: [1, '0.05']}])}))).to.equal(undefined)
+      expect((await runChecks([check], target, context(kubectl, {fetch: answer([{value: [1, '0.5']}])})))?.message).to.equal('up = 0.5, outside max 0.1')
+      expect((await runChecks([check], target, context(kubectl, {fetch: answer([])})))?.message).to.match(/no data/)
+      expect(await runChecks([{prometheus: {...check.prometheus, noData: 'pass'}}], target, context(kubectl, {fetch: answer([])}))).to.equal(undefined)
+    })
+  })
+
+  describe('rollOutRelease', () => {
+    it('refuses, before applying anything, a deploy while a canary a killed CLI left is still under way', async () => {
+      const unit = unitOf({type: 'canary', steps: [{pause: {}}]})
+      const paused = {type: 'canary', phase: 'paused', release: 4, weight: 20, step: 1, steps: 2, unit, startedBy: 'x', startedAt: '', updatedAt: ''}
+      const {kubectl, calls} = fake((argv) =>
+        argv[0] === 'get' && argv[1] === 'configmap' ? {stdout: JSON.stringify({data: {web: JSON.stringify(paused)}})} : {exitCode: 1, stderr: `unexpected ${argv.join(' ')}`},
+      )
+      const ctx = context(kubectl)
+      const error = await rollOutRelease({
+        kubectl,
+        objects: [deployment(), service],
+        selector: 'a=b',
+        deadline: ctx.deadline,
+        title: 't',
+        reporter: ctx.reporter,
+        config: ctx.config,
+        app: 'shop',
+        environment: 'prod',
+        namespace: 'n',
+        release: 5,
+        services: svc({type: 'canary', steps: [{pause: {}}]}),
+      }).then(
+        () => undefined,
+        (e: Error) => e,
+      )
+      expect(error?.message).to.equal('the canary of web (release 4, paused at 20%) in prod is still under way; nothing was changed')
+      expect(calls).to.deep.equal([['get', 'configmap', 'skycap-rollout-shop', '-o', 'json', '--ignore-not-found']])
+    })
+  })
+})
