@@ -32,14 +32,19 @@ if (!process.env.SKYCAP_NO_COMPILE_CACHE) {
 const args = process.argv.slice(2)
 if (args.length === 1 && !process.env.SKYCAP_NO_FAST_PATH) {
   const root = new URL('../', import.meta.url)
-  if (args[0] === '--version') {
+  const version = () => {
     const {name, version} = JSON.parse(readFileSync(new URL('package.json', root), 'utf8'))
-    process.stdout.write(`${name}/${version} ${process.platform}-${process.arch} node-${process.version}\n`)
+    return `${name}/${version} ${process.platform}-${process.arch} node-${process.version}`
+  }
+  if (args[0] === '--version') {
+    process.stdout.write(`${version()}\n`)
     process.exit(0)
   }
   if (args[0] === '--help' || args[0] === '-h') {
     try {
-      process.stdout.write(readFileSync(new URL('dist/help.txt', root), 'utf8'))
+      // The build's own Node and platform are in the rendered VERSION section; this run's go there instead.
+      const help = readFileSync(new URL('dist/help.txt', root), 'utf8')
+      process.stdout.write(help.replace(/^(VERSION\n {2})\S+ \S+ node-\S+$/m, (_, head) => head + version()))
       process.exit(0)
     } catch {
       // Not built with `npm run build`: let oclif render it.

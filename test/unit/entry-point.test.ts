@@ -59,6 +59,16 @@ describe('bin/run.js: the runtime it starts on', () => {
     })
   }
 
+  // dist/help.txt is rendered by the Node that built it; the package may run on the other line.
+  it('--help names the Node it runs on, as --version does, not the Node of the build', async () => {
+    const pretend = 'data:text/javascript,Object.defineProperty(process,"version",{value:"v26.1.2"})'
+    for (const flag of ['--help', '--version']) {
+      const r = await execa(process.execPath, ['--import', pretend, cliPath, flag], {reject: false})
+      expect(r.exitCode, flag).to.equal(0)
+      expect(r.stdout, flag).to.match(/^(VERSION\n {2})?skycap\/\S+ \S+ node-v26\.1\.2$/m)
+    }
+  })
+
   it('starts on Node 22.13', async () => {
     const pretend = 'data:text/javascript,Object.defineProperty(process.versions,"node",{value:"22.13.0"})'
     const r = await execa(process.execPath, ['--import', pretend, cliPath, '--version'], {reject: false})
