@@ -1,6 +1,6 @@
 /** What every benchmark shares: timing child processes, order statistics, finding the real kubectl, printing. */
 import {spawnSync, type SpawnSyncOptions} from 'node:child_process'
-import {closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync} from 'node:fs'
+import {closeSync, cpSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync} from 'node:fs'
 import {availableParallelism, homedir, loadavg, tmpdir} from 'node:os'
 import {dirname, join} from 'node:path'
 import {fileURLToPath} from 'node:url'
@@ -8,6 +8,30 @@ import {fileURLToPath} from 'node:url'
 /** The repository root (this file is compiled to dist/bench/measure.js). */
 export const repoRoot = fileURLToPath(new URL('../../', import.meta.url))
 export const cliPath = join(repoRoot, 'bin', 'run.js')
+
+/** Git with a fixed identity and no user or system configuration. */
+export const GIT_ENV = {
+  GIT_AUTHOR_NAME: 'bench',
+  GIT_AUTHOR_EMAIL: 'bench@skycap.dev',
+  GIT_COMMITTER_NAME: 'bench',
+  GIT_COMMITTER_EMAIL: 'bench@skycap.dev',
+  GIT_CONFIG_GLOBAL: '/dev/null',
+  GIT_CONFIG_NOSYSTEM: '1',
+}
+
+/** A scratch git repository holding the example app (test/fixtures/shop) in one commit; the caller removes it. */
+export function shopRepo(name: string): string {
+  const dir = mkdtempSync(join(tmpdir(), `skycap-bench-${name}-`))
+  cpSync(join(repoRoot, 'test', 'fixtures', 'shop'), dir, {recursive: true})
+  for (const args of [
+    ['init', '-q', '-b', 'main'],
+    ['add', '-A'],
+    ['commit', '-q', '-m', 'one'],
+  ]) {
+    timeOk('git', args, {cwd: dir, env: {...process.env, ...GIT_ENV}})
+  }
+  return dir
+}
 
 /** The kubectl the test cluster is built with; /usr/bin/kubectl is a dispatcher that adds its own start-up. */
 export function realKubectl(): string {

@@ -7,30 +7,16 @@
  *
  * The whole CLI, runs interleaved; then the engine (prepareRelease) in this process, warm, interleaved.
  */
-import {cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
-import {tmpdir} from 'node:os'
+import {readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 
 import {execa} from 'execa'
 
-import {cliPath, fmt, machine, median, repoRoot, table, timeOk} from './measure.js'
-
-const GIT_ENV = {
-  GIT_AUTHOR_NAME: 'bench',
-  GIT_AUTHOR_EMAIL: 'bench@skycap.dev',
-  GIT_COMMITTER_NAME: 'bench',
-  GIT_COMMITTER_EMAIL: 'bench@skycap.dev',
-  GIT_CONFIG_GLOBAL: '/dev/null',
-  GIT_CONFIG_NOSYSTEM: '1',
-}
+import {cliPath, fmt, GIT_ENV, machine, median, shopRepo as oneCommit, table, timeOk} from './measure.js'
 
 async function shopRepo(): Promise<string> {
-  const dir = mkdtempSync(join(tmpdir(), 'skycap-bench-revision-'))
-  cpSync(join(repoRoot, 'test', 'fixtures', 'shop'), dir, {recursive: true})
+  const dir = oneCommit('revision')
   const git = (...args: string[]) => execa('git', args, {cwd: dir, env: GIT_ENV})
-  await git('init', '-q', '-b', 'main')
-  await git('add', '-A')
-  await git('commit', '-q', '-m', 'one')
   const edit = (file: string, change: (text: string) => string) => writeFileSync(join(dir, file), change(readFileSync(join(dir, file), 'utf8')))
   edit('skycap.yaml', (t) => t.replace('LOG_LEVEL: info', 'LOG_LEVEL: warn'))
   edit('deploy/ingress.yaml', (t) => t.replace('  annotations:\n', '  annotations:\n    new: "yes"\n'))

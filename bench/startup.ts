@@ -1,46 +1,49 @@
 /**
- * Cold start of the CLI against `node -e 0`, with and without oclif.manifest.json, and where the time goes.
+ * The fixed cost of starting skycap against `node -e 0`, on each supported Node line (24 and 22), with Node's module
+ * compile cache on (warm, as every run after the first) and off; whether the --version/--help fast path still pays;
+ * and where the time goes.
  *
- *   node dist/bench/startup.js [runs]     (default 15 runs per variant, interleaved)
+ *   node dist/bench/startup.js [runs]     (default 10 runs per variant, interleaved)
  *
- * The CLI runs from two scratch copies of bin/, dist/commands, dist/src and package.json (node_modules linked):
- * one without a manifest and one with the manifest `oclif manifest` writes. The repository itself is never changed,
- * so people working in it at the same time never see a stale manifest.
+ * Commands: `render staging` and `config validate` on the example app (a scratch git repository), `deploy --help`
+ * (through oclif), and `--version`/`--help` (the fast path in bin/run.js). The CLI runs from a scratch copy of what
+ * the package ships (bin/, dist/, the oclif manifest; node_modules linked), so the repository is never changed.
+ * Node 24 and 22 come from scripts/node.sh: the machine's when it is of that line, otherwise the pinned build
+ * installed from the npm registry into ~/.cache/skycap-node.
  */
+import {spawnSync} from 'node:child_process'
 import {cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join, relative} from 'node:path'
 import {pathToFileURL} from 'node:url'
 
-import {fmt, machine, median, percentile, repoRoot, table, timeOk, verdict} from './measure.js'
+import {fmt, machine, median, repoRoot, shopRepo, table, timeOk, verdict} from './measure.js'
 
-const runs = Number(process.argv[2] ?? 15)
+const runs = Number(process.argv[2] ?? 10)
+const LINES = ['24', '22']
 
-/** A runnable copy of the built CLI, optionally with its oclif manifest. */
-function scratchCli(withManifest: boolean): string {
-  const dir = mkdtempSync(join(tmpdir(), `skycap-bench-startup-${withManifest ? 'manifest' : 'plain'}-`))
-  // As the package ships (package.json "files"): dist/help.txt is what `--help` prints without loading oclif.
+/** A runnable copy of the built CLI as the package ships it (package.json "files"), with its oclif manifest. */
+function scratchCli(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'skycap-bench-startup-'))
   for (const part of ['bin', 'dist/commands', 'dist/src', 'dist/help.txt', 'templates', 'package.json']) cpSync(join(repoRoot, part), join(dir, part), {recursive: true})
   symlinkSync(join(repoRoot, 'node_modules'), join(dir, 'node_modules'), 'dir')
-  if (withManifest) {
-    timeOk(process.execPath, [join(repoRoot, 'node_modules', 'oclif', 'bin', 'run.js'), 'manifest'], {cwd: dir})
-    if (!existsSync(join(dir, 'oclif.manifest.json'))) throw new Error('oclif manifest wrote no oclif.manifest.json')
-  }
+  timeOk(process.execPath, [join(repoRoot, 'node_modules', 'oclif', 'bin', 'run.js'), 'manifest'], {cwd: dir})
+  if (!existsSync(join(dir, 'oclif.manifest.json'))) throw new Error('oclif manifest wrote no oclif.manifest.json')
   return dir
 }
 
-function commandFiles(dir: string): string[] {
-  const root = join(dir, 'dist', 'commands')
-  return readdirSync(root, {recursive: true, encoding: 'utf8'})
-    .filter((f) => f.endsWith('.js') && !f.split('/').pop()?.startsWith('_'))
-    .map((f) => join(root, f))
+/** The node binary of a supported line, through scripts/node.sh (which may install it). */
+function nodeOfLine(line: string): string {
+  const r = spawnSync('bash', [join(repoRoot, 'scripts', 'node.sh'), '--line', line, '--bin'], {encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit']})
+  if (r.status !== 0) throw new Error(`scripts/node.sh --line ${line} --bin exited ${r.status}`)
+  return join(r.stdout.trim(), 'node')
 }
 
 interface Variant {
   name: string
-  file: string
   args: string[]
-  cwd?: string
+  cwd: string
+  env: NodeJS.ProcessEnv
   times: number[]
 }
 
@@ -94,105 +97,113 @@ const kib = files.reduce((n, f) => n + statSync(f).size, 0) / 1024
 console.log(JSON.stringify({count: files.length, kib, byPackage: Object.fromEntries(Object.entries(byPackage).sort((a, b) => b[1] - a[1]))}))
 `
 
-interface OclifPerf {
-  uptime: number
-  oclif: number
-  rootPlugin: number
+function oclifPerf(stderr: string): {uptime: number; oclif: number} {
+  const read = (label: string) => Number(new RegExp(`${label}: ([\\d.]+)ms`).exec(stderr)?.[1] ?? Number.NaN)
+  return {uptime: read('Process Uptime'), oclif: read('Oclif Time')}
 }
 
-function oclifPerf(stderr: string): OclifPerf {
-  const read = (label: string) => Number(new RegExp(`${label}: ([\\d.]+)ms`).exec(stderr)?.[1] ?? Number.NaN)
-  return {uptime: read('Process Uptime'), oclif: read('Oclif Time'), rootPlugin: read('Root Plugin Load Time')}
+/** Every variant of one Node line, timed interleaved; returns the medians by name. */
+function measureLine(node: string, cli: string, app: string, cacheHome: string): Map<string, number> {
+  const run = join(cli, 'bin', 'run.js')
+  // Nothing from the caller's environment may turn the cache on or off behind the bench's back.
+  const base: NodeJS.ProcessEnv = {...process.env, XDG_CACHE_HOME: cacheHome, NO_COLOR: '1'}
+  for (const k of ['NODE_COMPILE_CACHE', 'NODE_DISABLE_COMPILE_CACHE', 'SKYCAP_NO_COMPILE_CACHE', 'SKYCAP_NO_FAST_PATH']) delete base[k]
+  const cacheOn = base
+  const cacheOff = {...base, SKYCAP_NO_COMPILE_CACHE: '1'}
+  const commands: Array<[string, string[], string]> = [
+    ['render staging', ['render', 'staging'], app],
+    ['config validate', ['config', 'validate'], app],
+    ['deploy --help', ['deploy', '--help'], cli],
+    ['--version (fast path)', ['--version'], cli],
+    ['--help (fast path)', ['--help'], cli],
+  ]
+  const variants: Variant[] = [{name: 'node -e 0', args: ['-e', '0'], cwd: cli, env: base, times: []}]
+  for (const [name, args, cwd] of commands) {
+    variants.push({name: `${name}, cache off`, args: [run, ...args], cwd, env: cacheOff, times: []})
+    variants.push({name: `${name}, cache on`, args: [run, ...args], cwd, env: cacheOn, times: []})
+  }
+  // Whether the fast path still pays: the same two flags through oclif, with the cache on.
+  for (const flag of ['--version', '--help']) variants.push({name: `${flag} through oclif, cache on`, args: [run, flag], cwd: cli, env: {...cacheOn, SKYCAP_NO_FAST_PATH: '1'}, times: []})
+
+  for (const v of variants) timeOk(node, v.args, {cwd: v.cwd, env: v.env}) // warms the page cache and fills the compile cache; not counted
+  for (let i = 0; i < runs; i++) for (const v of variants) v.times.push(timeOk(node, v.args, {cwd: v.cwd, env: v.env}).ms)
+  return new Map(variants.map((v) => [v.name, median(v.times)]))
+}
+
+function report(line: string, node: string, m: Map<string, number>): Array<[string, number]> {
+  const get = (name: string) => m.get(name) ?? Number.NaN
+  const base = get('node -e 0')
+  console.log(`\nNode ${line} (${node}): node -e 0 ${fmt.ms(base)} ms (median of ${runs})`)
+  const rows = ['render staging', 'config validate', 'deploy --help', '--version (fast path)', '--help (fast path)'].map((name) => {
+    const off = get(`${name}, cache off`)
+    const on = get(`${name}, cache on`)
+    return [name, fmt.ms(off), fmt.ms(on), fmt.ratio(off / base), fmt.ratio(on / base), fmt.ratio(on / off), fmt.ms(on - base)]
+  })
+  table(['command', 'cache off ms', 'cache on ms', 'off / node -e 0', 'on / node -e 0', 'on / off', 'fixed cost ms (on - node)'], rows)
+  console.log('fast path (cache on) against the same flag through oclif:')
+  const fast: Array<[string, number]> = []
+  for (const flag of ['--version', '--help']) {
+    const viaFast = get(`${flag} (fast path), cache on`)
+    const viaOclif = get(`${flag} through oclif, cache on`)
+    console.log(
+      `  ${flag}: ${fmt.ms(viaFast)} ms against ${fmt.ms(viaOclif)} ms, ${fmt.ratio(viaFast / viaOclif)}, saves ${fmt.ms(viaOclif - viaFast)} ms: ${viaOclif - viaFast > 20 ? 'still pays' : 'does not pay'}`,
+    )
+    fast.push([`Node ${line}: skycap ${flag}`, viaFast / base])
+  }
+  return fast
+}
+
+/** Where the time goes, on one Node: what @oclif/core loads, oclif's own markers, a CPU profile of `deploy --help`. */
+function whereTheTimeGoes(node: string, cli: string, cacheHome: string): void {
+  const env = {...process.env, XDG_CACHE_HOME: cacheHome}
+  const count = timeOk(node, ['--input-type=module', '-e', COUNT_MODULES], {cwd: cli, stdout: join(cli, 'modules.json')})
+  const modules = JSON.parse(readFileSync(join(cli, 'modules.json'), 'utf8')) as {count: number; kib: number; byPackage: Record<string, number>}
+  const top = Object.entries(modules.byPackage).slice(0, 6)
+  console.log(
+    `\nimport '@oclif/core' loads ${modules.count} CommonJS modules (${modules.kib.toFixed(0)} KiB of source) in ${fmt.ms(count.ms)} ms wall; most from: ${top.map(([k, v]) => `${k} ${v}`).join(', ')}`,
+  )
+
+  writeFileSync(join(cli, 'perf.mjs'), PERF_RUN)
+  const samples = Array.from({length: 5}, () =>
+    oclifPerf(timeOk(node, [join(cli, 'perf.mjs'), pathToFileURL(join(cli, 'bin', 'run.js')).href, 'deploy', '--help'], {cwd: cli, env: {...env, DEBUG: 'oclif:perf'}}).stderr),
+  )
+  const uptime = median(samples.map((s) => s.uptime))
+  const inOclif = median(samples.map((s) => s.oclif))
+  console.log(`oclif's markers for \`deploy --help\` (median of 5, no compile cache here): done at ${fmt.ms(uptime)} ms of process uptime, ${fmt.ms(inOclif)} ms of it inside oclif`)
+
+  const profDir = mkdtempSync(join(tmpdir(), 'skycap-bench-cpuprof-'))
+  try {
+    timeOk(node, ['--cpu-prof', `--cpu-prof-dir=${profDir}`, '--cpu-prof-interval=100', join(cli, 'bin', 'run.js'), 'deploy', '--help'], {cwd: cli, env})
+    const file = readdirSync(profDir).find((f) => f.endsWith('.cpuprofile'))
+    if (!file) return
+    const groups = profileByPackage(JSON.parse(readFileSync(join(profDir, file), 'utf8')) as CpuProfile, cli)
+    const total = [...groups.values()].reduce((a, b) => a + b, 0)
+    console.log('CPU profile of `skycap deploy --help`, compile cache on (warm), self time by where the code lives (top 8):')
+    const rows = [...groups.entries()].sort((a, b) => b[1] - a[1]).slice(0, 8)
+    table(
+      ['where', 'ms', 'share'],
+      rows.map(([k, v]) => [k, fmt.ms(v), `${((v / total) * 100).toFixed(0)}%`]),
+    )
+  } finally {
+    rmSync(profDir, {recursive: true, force: true})
+  }
 }
 
 function main(): void {
-  const plain = scratchCli(false)
-  const withManifest = scratchCli(true)
+  const cli = scratchCli()
+  const app = shopRepo('startup')
+  const cacheHome = mkdtempSync(join(tmpdir(), 'skycap-bench-cache-'))
   try {
-    const node = process.execPath
-    const importAll = (files: string[]) => `await Promise.all(${JSON.stringify(files)}.map((f) => import(f)))`
-    const variants: Variant[] = [
-      {name: 'node -e 0 (baseline)', file: node, args: ['-e', '0'], times: []},
-      {name: 'skycap --version, no manifest', file: node, args: [join(plain, 'bin', 'run.js'), '--version'], times: []},
-      {name: 'skycap --help, no manifest', file: node, args: [join(plain, 'bin', 'run.js'), '--help'], times: []},
-      {name: 'skycap --version, manifest', file: node, args: [join(withManifest, 'bin', 'run.js'), '--version'], times: []},
-      {name: 'skycap --help, manifest', file: node, args: [join(withManifest, 'bin', 'run.js'), '--help'], times: []},
-      // The parts: what importing @oclif/core costs alone, and with every command module (what oclif loads without a manifest).
-      {name: "import '@oclif/core' only", file: node, args: ['--input-type=module', '-e', "await import('@oclif/core')"], cwd: plain, times: []},
-      {name: 'import @oclif/core + all commands', file: node, args: ['--input-type=module', '-e', `await import('@oclif/core'); ${importAll(commandFiles(plain))}`], cwd: plain, times: []},
-    ]
-
     console.log(`skycap start-up: ${runs} runs per variant, interleaved; ${machine()}`)
-    console.log(`repository has oclif.manifest.json: ${existsSync(join(repoRoot, 'oclif.manifest.json')) ? 'yes' : 'no'}; ${commandFiles(plain).length} command modules`)
-    for (const v of variants) timeOk(v.file, v.args, {cwd: v.cwd ?? plain}) // warm the page cache; not counted
-    for (let i = 0; i < runs; i++) {
-      for (const v of variants) v.times.push(timeOk(v.file, v.args, {cwd: v.cwd ?? plain}).ms)
-    }
-
-    const base = median(variants[0]?.times ?? [])
-    console.log()
-    table(
-      ['variant', 'median ms', 'p90 ms', 'min ms', 'median / node -e 0'],
-      variants.map((v) => [v.name, fmt.ms(median(v.times)), fmt.ms(percentile(v.times, 90)), fmt.ms(Math.min(...v.times)), fmt.ratio(median(v.times) / base)]),
-    )
-
-    // Where the time goes. 1: what importing @oclif/core loads (it is CommonJS and requires everything up front).
-    const count = timeOk(node, ['--input-type=module', '-e', COUNT_MODULES], {cwd: plain, stdout: join(plain, 'modules.json')})
-    const modules = JSON.parse(readFileSync(join(plain, 'modules.json'), 'utf8')) as {count: number; kib: number; byPackage: Record<string, number>}
-    console.log(
-      `\nimport '@oclif/core' loads ${modules.count} CommonJS modules (${modules.kib.toFixed(0)} KiB of source) in ${fmt.ms(count.ms)} ms wall; most from: ${Object.entries(modules.byPackage)
-        .slice(0, 6)
-        .map(([k, v]) => `${k} ${v}`)
-        .join(', ')}`,
-    )
-
-    // 2: oclif's own performance markers (settings.performanceEnabled, DEBUG=oclif:perf), median of 5 runs each.
-    console.log('\noclif performance markers (median of 5 runs): process uptime when oclif is done, time inside oclif, of it loading the root plugin')
-    const perfRows: Array<Array<string>> = []
-    for (const [label, dir] of [
-      ['no manifest', plain],
-      ['manifest', withManifest],
-    ] as const) {
-      writeFileSync(join(dir, 'perf.mjs'), PERF_RUN)
-      for (const arg of ['--version', '--help']) {
-        const samples = Array.from({length: 5}, () =>
-          oclifPerf(timeOk(node, [join(dir, 'perf.mjs'), pathToFileURL(join(dir, 'bin', 'run.js')).href, arg], {cwd: dir, env: {...process.env, DEBUG: 'oclif:perf'}}).stderr),
-        )
-        const pick = (k: keyof OclifPerf) => fmt.ms(median(samples.map((x) => x[k])))
-        perfRows.push([`${arg}, ${label}`, pick('uptime'), pick('oclif'), pick('rootPlugin'), fmt.ms(median(samples.map((x) => x.uptime - x.oclif)))])
-      }
-    }
-    table(['run', 'uptime ms', 'in oclif ms', 'root plugin load ms', 'before oclif runs ms (node + imports)'], perfRows)
-
-    // 3: one CPU profile of --help without a manifest, self time grouped by where the code lives.
-    const profDir = mkdtempSync(join(tmpdir(), 'skycap-bench-cpuprof-'))
-    try {
-      timeOk(node, ['--cpu-prof', `--cpu-prof-dir=${profDir}`, '--cpu-prof-interval=100', join(plain, 'bin', 'run.js'), '--help'], {cwd: plain})
-      const file = readdirSync(profDir).find((f) => f.endsWith('.cpuprofile'))
-      if (file) {
-        const groups = profileByPackage(JSON.parse(readFileSync(join(profDir, file), 'utf8')) as CpuProfile, plain)
-        const total = [...groups.values()].reduce((a, b) => a + b, 0)
-        console.log('\nCPU profile of `skycap --help` (no manifest), self time by where the code lives (top 8):')
-        table(
-          ['where', 'ms', 'share'],
-          [...groups.entries()]
-            .sort((a, b) => b[1] - a[1])
-            .slice(0, 8)
-            .map(([k, v]) => [k, fmt.ms(v), `${((v / total) * 100).toFixed(0)}%`]),
-        )
-      }
-    } finally {
-      rmSync(profDir, {recursive: true, force: true})
-    }
-
-    const ratio = (name: string) => median(variants.find((v) => v.name === name)?.times ?? []) / base
+    const nodes = LINES.map((line) => [line, nodeOfLine(line)] as const)
+    const fast: Array<[string, number]> = []
+    for (const [line, node] of nodes) fast.push(...report(line, node, measureLine(node, cli, app, cacheHome)))
+    const newest = nodes[0]
+    if (newest) whereTheTimeGoes(newest[1], cli, cacheHome)
     console.log('\ntarget: skycap --version and --help at most 2x node -e 0')
-    for (const name of ['skycap --version, no manifest', 'skycap --help, no manifest', 'skycap --version, manifest', 'skycap --help, manifest']) {
-      console.log(`  ${name}: ${fmt.ratio(ratio(name))} ${verdict(ratio(name) <= 2)}`)
-    }
+    for (const [name, ratio] of fast) console.log(`  ${name}: ${fmt.ratio(ratio)} ${verdict(ratio <= 2)}`)
   } finally {
-    rmSync(plain, {recursive: true, force: true})
-    rmSync(withManifest, {recursive: true, force: true})
+    for (const dir of [cli, app, cacheHome]) rmSync(dir, {recursive: true, force: true})
   }
 }
 

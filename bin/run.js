@@ -1,20 +1,50 @@
 #!/usr/bin/env node
-// `skycap --version` and `skycap --help` are answered without loading oclif, whose modules take about 150 ms to
-// load: the version from package.json, the root help from dist/help.txt, which `npm run build` renders with oclif
-// itself (a unit test keeps the two outputs identical). Everything else goes through oclif.
+// skycap's entry point. Three things happen before oclif loads:
+// - An older Node gets one clear sentence instead of a syntax or engine error from deep inside a dependency.
+// - Node's module compile cache is turned on (Node >= 22.1), in a directory skycap owns: modules are compiled from
+//   the cache on later runs instead of from source (docs/runtime.md; SKYCAP_NO_COMPILE_CACHE=1 turns it off).
+// - `skycap --version` and `skycap --help` are answered without loading oclif, whose modules take about 150 ms to
+//   load: the version from package.json, the root help from dist/help.txt, which `npm run build` renders with oclif
+//   itself (a unit test keeps the two outputs identical). Everything else goes through oclif.
 import {readFileSync} from 'node:fs'
+import module from 'node:module'
+import {homedir} from 'node:os'
+import {join} from 'node:path'
+
+const [major, minor] = process.versions.node.split('.').map(Number)
+if (major < 22 || (major === 22 && minor < 13)) {
+  process.stderr.write(
+    `Error: skycap needs Node.js 22.13 or newer (the 22 and 24 LTS lines); this is v${process.versions.node}.\n` +
+      '  Install Node 24 (or 22), or from a clone run it through scripts/node.sh, which fetches one (docs/runtime.md).\n',
+  )
+  process.exit(1)
+}
+
+if (!process.env.SKYCAP_NO_COMPILE_CACHE) {
+  // Fails quietly (a read-only home, no home at all): the cache is an optimisation, never a reason to stop.
+  try {
+    module.enableCompileCache(join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'skycap', 'compile-cache'))
+  } catch {
+    // Without it every module compiles from source, as before Node 22.
+  }
+}
 
 const args = process.argv.slice(2)
 if (args.length === 1 && !process.env.SKYCAP_NO_FAST_PATH) {
   const root = new URL('../', import.meta.url)
-  if (args[0] === '--version') {
+  const version = () => {
     const {name, version} = JSON.parse(readFileSync(new URL('package.json', root), 'utf8'))
-    process.stdout.write(`${name}/${version} ${process.platform}-${process.arch} node-${process.version}\n`)
+    return `${name}/${version} ${process.platform}-${process.arch} node-${process.version}`
+  }
+  if (args[0] === '--version') {
+    process.stdout.write(`${version()}\n`)
     process.exit(0)
   }
   if (args[0] === '--help' || args[0] === '-h') {
     try {
-      process.stdout.write(readFileSync(new URL('dist/help.txt', root), 'utf8'))
+      // The build's own Node and platform are in the rendered VERSION section; this run's go there instead.
+      const help = readFileSync(new URL('dist/help.txt', root), 'utf8')
+      process.stdout.write(help.replace(/^(VERSION\n {2})\S+ \S+ node-\S+$/m, (_, head) => head + version()))
       process.exit(0)
     } catch {
       // Not built with `npm run build`: let oclif render it.

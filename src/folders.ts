@@ -70,7 +70,7 @@ export function writeError(error: unknown, flag: string, folder: string): unknow
   return error
 }
 
-// Not mkdirSync({recursive: true}): on Node 20 it loops forever on a path it cannot create under an existing folder,
+// Not mkdirSync({recursive: true}): on Node 20, 22.23 and 24.22 alike it loops forever on a path it cannot create under an existing folder,
 // e.g. /proc/x, where mkdir fails with ENOENT.
 function makeFolders(folder: string): void {
   if (statIfExists(folder)) return

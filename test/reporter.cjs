@@ -1,5 +1,5 @@
 // Mocha reporter: mocha's spec output, plus one JSON line of totals appended to the file named by
-// SKYCAP_TEST_COUNTS (when set), e.g. {"run":"unit","passed":12,"failed":0,"pending":0}.
+// SKYCAP_TEST_COUNTS (when set), e.g. {"run":"unit (Node 24.22.3)","passed":12,"failed":0,"pending":0}.
 // .ci/run sums these lines into its final "N passed, N failed" line.
 /* global require, module, process */
 /* eslint-disable @typescript-eslint/no-require-imports -- mocha loads reporters with require() */
@@ -26,7 +26,7 @@ class CountingSpec extends Mocha.reporters.Spec {
     if (!target) return
     runner.once(EVENT_RUN_END, () => {
       const s = this.stats
-      const line = {run: runName(), passed: s.passes, failed: s.failures, pending: s.pending}
+      const line = {run: `${runName()} (Node ${process.versions.node})`, passed: s.passes, failed: s.failures, pending: s.pending}
       fs.appendFileSync(target, JSON.stringify(line) + '\n')
     })
   }

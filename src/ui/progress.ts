@@ -102,7 +102,11 @@ export async function listrRolloutView(title: string, refs: string[]): Promise<R
       },
     ],
     {
-      exitOnError: false, // stdout is for results: the renderer writes to stderr through its logger's process output.
+      exitOnError: false,
+      // Ctrl-C belongs to the command (commands/_base.ts): it releases the lock and exits 130. listr2's own handler
+      // would end the process with 127 once the tasks settle, before that.
+      registerSignalListeners: false,
+      // stdout is for results: the renderer writes to stderr through its logger's process output.
       rendererOptions: {logger: new ListrLogger({useIcons: true, processOutput: new ProcessOutput(process.stderr, process.stderr)}), collapseSubtasks: false},
     },
   )

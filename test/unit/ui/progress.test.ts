@@ -26,4 +26,17 @@ describe('listr2 rollout view', () => {
     const view = await listrRolloutView('Waiting', ['Deployment/web'])
     expect(await settledWithin(view.finish(), 10_000)).to.equal('finished')
   })
+
+  // listr2's own SIGINT handler ends the process with 127 once its tasks settle (listr2 11: after they settle; 9: at
+  // once), before the command's handler has released the lock and exited 130 (commands/_base.ts abortOnSignals).
+  it('leaves Ctrl-C to the command: it adds no SIGINT or SIGTERM listener of its own', async () => {
+    const before = {SIGINT: process.listeners('SIGINT'), SIGTERM: process.listeners('SIGTERM')}
+    const view = await listrRolloutView('Waiting', ['Deployment/web', 'Deployment/worker'])
+    const added = (signal: 'SIGINT' | 'SIGTERM') => process.listeners(signal).filter((l) => !before[signal].includes(l)).length
+    try {
+      expect({SIGINT: added('SIGINT'), SIGTERM: added('SIGTERM')}).to.deep.equal({SIGINT: 0, SIGTERM: 0})
+    } finally {
+      await view.finish()
+    }
+  })
 })

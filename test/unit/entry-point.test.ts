@@ -1,0 +1,78 @@
+import {expect} from 'chai'
+import {existsSync, mkdtempSync, readdirSync, rmSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import {execa} from 'execa'
+
+import {cliPath, runCli} from '../helpers/repo.js'
+
+/** Every file under `dir`, recursively (Node keeps its cache in a subdirectory per Node version). */
+const filesUnder = (dir: string): string[] =>
+  existsSync(dir)
+    ? readdirSync(dir, {recursive: true, withFileTypes: true})
+        .filter((e) => e.isFile())
+        .map((e) => e.name)
+    : []
+
+describe('bin/run.js: the runtime it starts on', () => {
+  let cacheHome: string
+  beforeEach(() => {
+    cacheHome = mkdtempSync(join(tmpdir(), 'skycap-entry-'))
+  })
+  afterEach(() => rmSync(cacheHome, {recursive: true, force: true}))
+
+  it('keeps the module compile cache in $XDG_CACHE_HOME/skycap/compile-cache', async () => {
+    const r = await runCli(['deploy', '--help'], {env: {XDG_CACHE_HOME: cacheHome}})
+    expect(r.exitCode).to.equal(0)
+    // oclif and the command modules were compiled and cached: far more than a handful of entries.
+    expect(filesUnder(join(cacheHome, 'skycap', 'compile-cache')).length).to.be.greaterThan(20)
+    expect(readdirSync(cacheHome)).to.deep.equal(['skycap'])
+  })
+
+  it('writes no cache with SKYCAP_NO_COMPILE_CACHE=1, and prints the same', async () => {
+    const cached = await runCli(['deploy', '--help'], {env: {XDG_CACHE_HOME: cacheHome}})
+    rmSync(join(cacheHome, 'skycap'), {recursive: true, force: true})
+    const uncached = await runCli(['deploy', '--help'], {env: {XDG_CACHE_HOME: cacheHome, SKYCAP_NO_COMPILE_CACHE: '1'}})
+    expect(uncached.exitCode).to.equal(0)
+    expect(uncached.stdout).to.equal(cached.stdout)
+    expect(existsSync(join(cacheHome, 'skycap'))).to.equal(false)
+  })
+
+  it('runs when the cache directory cannot be created (a file is in its way)', async () => {
+    const r = await runCli(['config', 'validate', '--help'], {env: {XDG_CACHE_HOME: cliPath}})
+    expect(r.exitCode).to.equal(0)
+    expect(r.stdout).to.contain('skycap config validate')
+    expect(r.stderr).to.equal('')
+  })
+
+  // The version check must run before anything a newer Node is needed for; an older Node is simulated by reporting
+  // another version before bin/run.js starts (the machine's own Node may well be new).
+  for (const version of ['20.19.0', '22.12.0']) {
+    it(`refuses Node ${version} with one sentence naming the supported lines, exit 1`, async () => {
+      const pretend = `data:text/javascript,Object.defineProperty(process.versions,"node",{value:"${version}"})`
+      const r = await execa(process.execPath, ['--import', pretend, cliPath, 'render', 'staging'], {reject: false, env: {XDG_CACHE_HOME: cacheHome}})
+      expect(r.exitCode).to.equal(1)
+      expect(r.stdout).to.equal('')
+      expect(r.stderr).to.contain(`skycap needs Node.js 22.13 or newer (the 22 and 24 LTS lines); this is v${version}.`)
+      expect(r.stderr).to.contain('scripts/node.sh')
+      expect(existsSync(join(cacheHome, 'skycap')), 'nothing ran before the check').to.equal(false)
+    })
+  }
+
+  // dist/help.txt is rendered by the Node that built it; the package may run on the other line.
+  it('--help names the Node it runs on, as --version does, not the Node of the build', async () => {
+    const pretend = 'data:text/javascript,Object.defineProperty(process,"version",{value:"v26.1.2"})'
+    for (const flag of ['--help', '--version']) {
+      const r = await execa(process.execPath, ['--import', pretend, cliPath, flag], {reject: false})
+      expect(r.exitCode, flag).to.equal(0)
+      expect(r.stdout, flag).to.match(/^(VERSION\n {2})?skycap\/\S+ \S+ node-v26\.1\.2$/m)
+    }
+  })
+
+  it('starts on Node 22.13', async () => {
+    const pretend = 'data:text/javascript,Object.defineProperty(process.versions,"node",{value:"22.13.0"})'
+    const r = await execa(process.execPath, ['--import', pretend, cliPath, '--version'], {reject: false})
+    expect(r.exitCode).to.equal(0)
+    expect(r.stdout).to.match(/^skycap\/\S+ /)
+  })
+})
