@@ -31,7 +31,7 @@ export async function startForward(spec: ForwardSpec, log: string): Promise<numb
     const out = fd as 3
     const child = execa(process.execPath, [SELF, JSON.stringify(spec)], {detached: true, stdio: ['ignore', out, out], cleanup: false, reject: false})
     child.catch(() => undefined)
-    child.unref()
+    child.nodeChildProcess.unref()
     if (child.pid === undefined) throw new Error(`could not start the port-forward of ${spec.service}`)
     return child.pid
   } finally {

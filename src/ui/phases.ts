@@ -34,7 +34,7 @@ export async function runPhase<T>(
         },
       },
     ],
-    {rendererOptions: {logger: new ListrLogger({useIcons: true, processOutput: new ProcessOutput(process.stderr, process.stderr)})}},
+    {registerSignalListeners: false, rendererOptions: {logger: new ListrLogger({useIcons: true, processOutput: new ProcessOutput(process.stderr, process.stderr)})}},
   )
   await listr.run()
   return result as {value: T; ms: number; line: string}
