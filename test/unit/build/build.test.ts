@@ -5,6 +5,7 @@ import {expect} from 'chai'
 import {buildImages, type BuildOptions, parseBuildTarget} from '../../../src/build/build.js'
 import type {ProcessRunner, RunOptions} from '../../../src/build/process.js'
 import {BuildFailedError, ExitCode, type SkycapError} from '../../../src/errors.js'
+import {TempHgRepo} from '../../helpers/hg.js'
 import {TempRepo} from '../../helpers/repo.js'
 
 const REGISTRY = '127.0.0.1:5000'
@@ -395,5 +396,47 @@ describe('skycap build targets', () => {
     expect(parseBuildTarget('prod')).to.deep.equal({revision: 'prod'})
     expect(parseBuildTarget('local', {workTree: true})).to.deep.equal({environment: 'local'})
     expect(() => parseBuildTarget('prod@-x')).to.throw('"-x" is not a revision')
+  })
+})
+
+describe('skycap build in a Mercurial repository (real hg)', function () {
+  // Every hg call starts Python: slow on a loaded machine.
+  this.timeout(120_000)
+  let repo: TempHgRepo
+  afterEach(() => repo?.remove())
+
+  it('builds a clean export of the changeset (hg archive), tagged with its full id; an older changeset builds its own files; --work-tree gets a dirty tag from the hg short id', async () => {
+    repo = await TempHgRepo.init()
+    repo.write('skycap.yaml', SKYCAP_YAML('  web:\n    image: web\n    build: {}\n  redis:\n    image: redis:7.2'))
+    repo.write('Dockerfile', 'FROM scratch\n')
+    repo.write('msg.txt', 'one\n')
+    const first = await repo.commit('one')
+    repo.write('msg.txt', 'two\n')
+    const second = await repo.commit('two')
+    repo.write('msg.txt', 'uncommitted\n')
+    const seen: Record<string, [string, boolean]> = {}
+    const look = (argv: string[]) => {
+      if (argv[1] === 'build') {
+        const ctx = argv.at(-1) as string
+        seen[argv[3] as string] = [readFileSync(join(ctx, 'msg.txt'), 'utf8'), existsSync(join(ctx, '.hg_archival.txt')) || existsSync(join(ctx, '.hg'))]
+      }
+      return dockerOnly(argv)
+    }
+    const run = async (options: BuildOptions) => {
+      const registry = fakeRegistry()
+      const runner = fakeRunner(registry.images, look)
+      return buildImages({cwd: repo.dir, ...options}, {run: runner.run, fetch: registry.fetch, output: () => undefined})
+    }
+    const atTip = await run({revision: '.'})
+    await run({revision: '.~1'})
+    const dirty = await run({workTree: true})
+    const dirtyImage = dirty.images.find((s) => s.service === 'web')?.image ?? ''
+    expect(seen[`${REGISTRY}/team/web:${second}`]).to.deep.equal(['two\n', false])
+    expect(seen[`${REGISTRY}/team/web:${first}`]).to.deep.equal(['one\n', false])
+    expect(dirtyImage).to.match(new RegExp(`^${REGISTRY}/team/web:${second.slice(0, 12)}-dirty-[0-9a-f]+$`))
+    expect(seen[dirtyImage]).to.deep.equal(['uncommitted\n', false])
+    // redis has no build: never built, in any of the three runs.
+    expect(Object.keys(seen).some((ref) => ref.includes('redis'))).to.equal(false)
+    expect(atTip.images.map((s) => [s.service, s.result])).to.deep.equal([['web', 'built']])
   })
 })
