@@ -34,6 +34,13 @@ export interface BuildOptions {
   builder?: BuilderName
   /** Builds run at once (default: the number of CPUs). */
   jobs?: number
+  /**
+   * false: build into the builder's local image store and push nothing, and ask no registry (skycap up on a cluster
+   * without a registry, which then loads the images with kind/k3d/minikube). Default true.
+   */
+  push?: boolean
+  /** The registry host/path the images are named under instead of the environment's (skycap up: the local registry). */
+  registry?: string
 }
 
 export interface BuildDeps {
@@ -106,13 +113,15 @@ export async function buildImages(options: BuildOptions, deps: BuildDeps = {}): 
   const source = options.workTree ? await copyWorkTree(vcs) : await exportRevision(vcs, revision.sha)
   try {
     const loaded = await configIn(source, vcs, file, revision, options.workTree ?? false)
-    const env = environmentFor(loaded, options.environment)
+    const chosen = environmentFor(loaded, options.environment)
+    const env = options.registry ? {...chosen, registry: options.registry} : chosen
+    const push = options.push ?? true
     await loadTemplateEngine()
     const dirty = options.workTree && revision.dirty
     const tag = dirty ? checkTag(`${revision.short}-dirty-${source.contentHash}`, loaded.show(loaded.file)) : imageTagFor(loaded, env, revision)
     const images = serviceImages(env, tag)
     const wanted = buildableServices(loaded, env, options.services)
-    const builds = wanted.map((service) => imageBuild(loaded, env, service, images[service] as string, tag, revision))
+    const builds = wanted.map((service) => ({...imageBuild(loaded, env, service, images[service] as string, tag, revision), push}))
     const report: BuildReport = {
       app: loaded.config.app,
       environment: env.name,
@@ -124,10 +133,13 @@ export async function buildImages(options: BuildOptions, deps: BuildDeps = {}): 
       durationMs: 0,
     }
     const reporter = deps.reporter
-    const existing = await registryState(
-      builds.map((b) => b.image),
-      deps.fetch,
-    )
+    // Images that stay local are always built (the builder's cache makes an unchanged one quick): no registry to ask.
+    const existing = push
+      ? await registryState(
+          builds.map((b) => b.image),
+          deps.fetch,
+        )
+      : new Map<string, ImageCheck>()
     const toBuild = builds.filter((b) => options.force || existing.get(b.image)?.state !== 'present')
     for (const b of builds.filter((x) => !toBuild.includes(x))) reporter?.info(`${b.service}: ${b.image} is in the registry; skipped (--force builds it again)`)
     let builder: Builder | undefined
@@ -148,22 +160,23 @@ export async function buildImages(options: BuildOptions, deps: BuildDeps = {}): 
     const builderOf = (b: ImageBuild): Builder => (b.command ? commandBuilder : (builder as Builder))
     await inParallel(toBuild, jobs, (b) => builderOf(b).build(b, io(b)), deps.signal, 'build')
     await inParallel(
-      toBuild.filter((b) => builderOf(b).push),
+      toBuild.filter((b) => push && builderOf(b).push),
       jobs,
       (b) => (builderOf(b).push as NonNullable<Builder['push']>)(b, io(b)),
       deps.signal,
       'push',
     )
-    const after = toBuild.length
-      ? await registryState(
-          toBuild.map((b) => b.image),
-          deps.fetch,
-        )
-      : new Map<string, ImageCheck>()
+    const after =
+      push && toBuild.length
+        ? await registryState(
+            toBuild.map((b) => b.image),
+            deps.fetch,
+          )
+        : new Map<string, ImageCheck>()
     for (const b of builds) {
       const built = toBuild.includes(b)
       const state = (built ? after : existing).get(b.image)
-      if (built && state?.state !== 'present') {
+      if (push && built && state?.state !== 'present') {
         throw new BuildFailedError(`${b.service}: the build passed but ${b.image} is not in the registry`, {
           hint: b.command ? 'build.command must push the image named by $SKYCAP_IMAGE.' : 'Check that the builder pushes where skycap reads (registry in skycap.yaml, docker login).',
           details: {service: b.service, image: b.image},
@@ -248,7 +261,7 @@ function buildableServices(loaded: LoadedConfig, env: Environment, named: string
 }
 
 /** One service's build with its paths checked inside the source and its args rendered. */
-function imageBuild(loaded: LoadedConfig, env: Environment, service: string, image: string, tag: string, revision: Revision): ImageBuild {
+function imageBuild(loaded: LoadedConfig, env: Environment, service: string, image: string, tag: string, revision: Revision): Omit<ImageBuild, 'push'> {
   const spec = loaded.config.services[service]?.build ?? {}
   const shown = loaded.show(loaded.file)
   const problem = (key: string, message: string, hint: string): ConfigError => {

@@ -17,6 +17,8 @@ export interface ImageBuild {
   args: Array<[string, string]>
   platforms: string[]
   command?: string[]
+  /** false: leave the image in the builder's local store (skycap up loads it into a cluster without a registry). */
+  push: boolean
 }
 
 /** What a step needs to run a process and show its output. */

@@ -1,8 +1,6 @@
 import {relative, resolve} from 'node:path'
 
-import {LOCAL_REGISTRY_VARIABLE} from '../config/environment.js'
 import type {Environment, LoadedConfig} from '../config/types.js'
-import {UserError} from '../errors.js'
 import type {Reporter} from '../ui/output.js'
 
 /** What skycap up asks of the image phase: build the work tree's images of some services. */
@@ -34,7 +32,8 @@ export interface ImagePhase {
 
 /**
  * `skycap build --work-tree` (src/build/) as up's image phase: pushes to the local registry (the derived `local`
- * environment) or the environment's own registry (a declared one, as written).
+ * environment) or the environment's own registry (a declared one, as written); without a registry the images stay in
+ * the local docker and up loads them into the cluster (kind load, k3d image import, minikube image load).
  */
 export const workTreeBuilds: ImagePhase = {
   buildable: (loaded, env) => Object.keys(env.services).filter((s) => loaded.config.services[s]?.build),
@@ -44,25 +43,14 @@ export const workTreeBuilds: ImagePhase = {
     return [context, resolve(context, spec.dockerfile ?? 'Dockerfile')]
   },
   async build(request) {
-    if (!request.push) {
-      throw new UserError(`this cluster has no registry, and skycap build cannot yet build ${request.services.join(', ')} without pushing; nothing was changed`, {
-        hint: 'Use a cluster with a local registry (skycap up --cluster kind creates one; ctlptl and k3d clusters have one), or advertise yours with the local-registry-hosting ConfigMap (docs/local.md).',
-      })
-    }
     const {buildImages} = await import('../build/build.js')
-    // The derived `local` environment pushes to the local registry (src/config/environment.ts); only for this build:
-    // the services up does not build keep skycap.yaml's registry when deploy renders them.
-    const previous = process.env[LOCAL_REGISTRY_VARIABLE]
-    if (request.registry && request.env.derived) process.env[LOCAL_REGISTRY_VARIABLE] = request.registry
-    try {
-      const report = await buildImages(
-        {environment: request.env.name, workTree: true, configPath: request.loaded.file, services: request.services},
-        {reporter: request.reporter, output: (line) => request.reporter.info(line), signal: request.signal},
-      )
-      return Object.fromEntries(report.images.map((i) => [i.service, i.image]))
-    } finally {
-      if (previous === undefined) delete process.env[LOCAL_REGISTRY_VARIABLE]
-      else process.env[LOCAL_REGISTRY_VARIABLE] = previous
-    }
+    // The derived `local` environment is named under the local registry; a declared environment keeps its own.
+    // Only the built images: the services up does not build keep skycap.yaml's registry when deploy renders them.
+    const registry = request.registry && request.env.derived ? request.registry : undefined
+    const report = await buildImages(
+      {environment: request.env.name, workTree: true, configPath: request.loaded.file, services: request.services, push: request.push, ...(registry ? {registry} : {})},
+      {reporter: request.reporter, output: (line) => request.reporter.info(line), signal: request.signal},
+    )
+    return Object.fromEntries(report.images.map((i) => [i.service, i.image]))
   },
 }

@@ -131,6 +131,33 @@ describe('skycap build (engine)', () => {
     expect(existsSync(context), 'the export is removed afterwards').to.equal(false)
   })
 
+  it('push: false (skycap up without a registry) builds into the local store under the given registry name: no push, no registry asked; buildx loads instead of pushing; a command gets SKYCAP_PUSH=false', async () => {
+    repo = await TempRepo.withFiles({
+      'skycap.yaml': SKYCAP_YAML('  web:\n    image: web\n    build: {}\n  tool:\n    image: tool\n    build: {command: [make, image]}'),
+      Dockerfile: 'FROM scratch\n',
+    })
+    const sha = await repo.git('rev-parse', 'HEAD')
+    // A registry that is down: push: false must never ask it.
+    const down = fakeRegistry(new Map(), {down: true})
+    const docker = await build({push: false, registry: 'localhost:5001'}, down, dockerOnly)
+    const web = `localhost:5001/web:${sha}`
+    const steps = docker.runner.calls.filter((c) => ['build', 'push', 'make'].includes(c.argv[1] as string) || c.argv[0] === 'make')
+    expect(steps.map((c) => c.argv.slice(0, 3))).to.deep.equal([
+      ['docker', 'build', '--tag'],
+      ['make', 'image'],
+    ])
+    expect(steps[0]?.argv[3]).to.equal(web)
+    expect(steps[1]?.options.env).to.include({SKYCAP_IMAGE: `localhost:5001/tool:${sha}`, SKYCAP_PUSH: 'false'})
+    expect(docker.report.images.map((i) => [i.service, i.image, i.result, i.digest])).to.deep.equal([
+      ['web', web, 'built', null],
+      ['tool', `localhost:5001/tool:${sha}`, 'built', null],
+    ])
+    const buildx = await build({push: false, services: ['web']}, down)
+    const bx = buildx.runner.calls.find((c) => c.argv[2] === 'build')
+    expect(bx?.argv.slice(0, 5)).to.deep.equal(['docker', 'buildx', 'build', '--load', '--tag'])
+    expect(bx?.argv[5]).to.equal(`${REGISTRY}/team/web:${sha}`)
+  })
+
   it('chooses docker buildx when it is there: one step with --push and every platform', async () => {
     repo = await TempRepo.withFiles({'skycap.yaml': SKYCAP_YAML('  web:\n    image: web\n    build: {platforms: [linux/amd64, linux/arm64]}'), Dockerfile: 'FROM scratch\n'})
     const sha = await repo.git('rev-parse', 'HEAD')
