@@ -14,6 +14,7 @@ import {dryRunApply, findPrunable, prune} from './apply.js'
 import {formatFailure, type FailureReport} from './explain.js'
 import {applyAndWatch, type RolloutResult} from './rollout.js'
 import {rollOutRelease, scaleDownOldSlots} from '../strategies/rollout.js'
+import {rolloutSummaries} from '../strategies/state.js'
 import {appSelector, connect, type KubectlFactory, namespaceExists, type Target} from '../env/connect.js'
 import {changeSummary} from './diff.js'
 import {parseDuration} from '../duration.js'
@@ -258,6 +259,8 @@ async function applyWatchRecord(
   const postdeploy = rollout.outcome === 'ready' ? await hooks.postdeploy() : undefined
   if (postdeploy) rollout = {...rollout, outcome: 'failed', failures: [postdeploy]}
   Object.assign(record, hooks.recordFields())
+  const rollouts = await rolloutSummaries(kubectl, prepared.app, env.services, number)
+  if (Object.keys(rollouts).length) record.rollouts = rollouts
   if (hooks.records.length) report.hooks = hooks.records
   report.applied = rollout.applied
   report.failures = rollout.failures

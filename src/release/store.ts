@@ -4,6 +4,18 @@ import type {Kubectl} from '../kubectl/kubectl.js'
 import type {KubeObject} from '../render/objects.js'
 
 /** One entry of an environment's history, kept in the cluster as a ConfigMap; its manifests (which may hold Secrets) in Secrets. */
+/** Where a blue-green or canary rollout of one service ended, as history shows it. */
+export interface RolloutSummary {
+  type: 'blueGreen' | 'canary'
+  phase: string
+  /** blueGreen: the slot the Service selects. */
+  slot?: string
+  /** canary: the weight in force, the step reached and the steps' count. */
+  weight?: number
+  step?: number
+  steps?: number
+}
+
 export interface ReleaseRecord {
   number: number
   app: string
@@ -39,6 +51,8 @@ export interface ReleaseRecord {
   hooks?: HookRecord[]
   /** The deploy was run with --skip-hooks. */
   skipHooks?: boolean
+  /** Blue-green and canary services of this deploy: where each rollout ended (absent for rolling-only deploys). */
+  rollouts?: Record<string, RolloutSummary>
 }
 
 /** What one hook did in a release. */

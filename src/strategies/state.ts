@@ -1,7 +1,7 @@
 import {gunzipSync, gzipSync} from 'node:zlib'
 
 import {KubectlError} from '../errors.js'
-import type {ReleaseRecord} from '../release/store.js'
+import type {ReleaseRecord, RolloutSummary} from '../release/store.js'
 import type {KubeObject} from '../render/objects.js'
 import type {Kubectl} from '../kubectl/kubectl.js'
 import type {ServiceUnit, Slot} from './strategy.js'
@@ -136,6 +136,32 @@ export async function rolloutsOf(kubectl: Kubectl, app: string, services: Record
   for (const [name, state] of Object.entries((await readState(kubectl, app)).services)) {
     const {unit: _unit, ...shown} = state
     out[name] = shown
+  }
+  return out
+}
+
+/**
+ * The release record's view of this release's blue-green and canary rollouts (history shows it). Never fails a
+ * deploy: an unreadable state gives no summary.
+ */
+export async function rolloutSummaries(kubectl: Kubectl, app: string, services: Record<string, {strategy?: {type: string}}>, release: number): Promise<Record<string, RolloutSummary>> {
+  let states: Record<string, Omit<ServiceRolloutState, 'unit'>>
+  try {
+    states = await rolloutsOf(kubectl, app, services)
+  } catch {
+    return {}
+  }
+  const out: Record<string, RolloutSummary> = {}
+  for (const [service, s] of Object.entries(states)) {
+    if (s.release !== release) continue
+    out[service] = {
+      type: s.type,
+      phase: s.phase,
+      ...(s.activeSlot ? {slot: s.activeSlot} : {}),
+      ...(s.weight !== undefined ? {weight: s.weight} : {}),
+      ...(s.step !== undefined ? {step: s.step} : {}),
+      ...(s.steps !== undefined ? {steps: s.steps} : {}),
+    }
   }
   return out
 }

@@ -8,6 +8,9 @@ import {runChecks} from '../../../src/strategies/checks.js'
 import {rollOutRelease} from '../../../src/strategies/rollout.js'
 import {markStrategies, serviceUnits, SLOT_LABEL, type StrategyContext, TEMPLATE_ANNOTATION, templateHash} from '../../../src/strategies/strategy.js'
 import type {ServiceConfig} from '../../../src/config/types.js'
+import type {ReleaseRecord} from '../../../src/release/store.js'
+import {rolloutSummaries} from '../../../src/strategies/state.js'
+import {historyNote} from '../../../src/ui/tables.js'
 
 const LABELS = {'app.kubernetes.io/name': 'web', 'app.kubernetes.io/instance': 'shop-prod'}
 
@@ -202,5 +205,40 @@ describe('strategies', () => {
       expect(error?.message).to.equal('the canary of web (release 4, paused at 20%) in prod is still under way; nothing was changed')
       expect(calls).to.deep.equal([['get', 'configmap', 'skycap-rollout-shop', '-o', 'json', '--ignore-not-found']])
     })
+  })
+})
+
+describe('history of blue-green and canary releases', () => {
+  const state = (data: Record<string, unknown>) => ({
+    stdout: JSON.stringify({data: Object.fromEntries(Object.entries(data).map(([k, v]) => [k, typeof v === 'string' ? v : JSON.stringify(v)]))}),
+  })
+  const base = {startedBy: 'u', startedAt: 't', updatedAt: 't'}
+
+  it("records where this release's rollouts ended (slot, weight, step), ignores other releases' and an unreadable state, and history shows it", async () => {
+    const {kubectl, calls} = fake((argv) =>
+      argv.includes('skycap-rollout-shop')
+        ? state({
+            web: {...base, type: 'blueGreen', release: 7, phase: 'completed', activeSlot: 'green', previousSlot: 'blue'},
+            api: {...base, type: 'canary', release: 7, phase: 'paused', weight: 25, step: 1, steps: 4},
+            old: {...base, type: 'canary', release: 6, phase: 'completed', weight: 100, step: 4, steps: 4},
+            'web.request': 'promote',
+          })
+        : {},
+    )
+    const services = {web: {strategy: {type: 'blueGreen'}}, api: {strategy: {type: 'canary'}}, db: {}}
+    const rollouts = await rolloutSummaries(kubectl, 'shop', services, 7)
+    expect(rollouts).to.deep.equal({
+      web: {type: 'blueGreen', phase: 'completed', slot: 'green'},
+      api: {type: 'canary', phase: 'paused', weight: 25, step: 1, steps: 4},
+    })
+    expect(calls).to.have.length(1)
+    const record = {number: 7, action: 'deploy', result: 'succeeded', user: 'u', startedAt: 't', durationMs: 1, revision: {subject: 'ship it'}, rollouts} as unknown as ReleaseRecord
+    expect(historyNote(record)).to.equal('ship it; web: blue-green, serving green (completed); api: canary at 25%, step 2/4 (paused)')
+    // Rolling-only services: no call at all; a state that cannot be read: no summary, never a failed deploy.
+    const none = fake(() => ({}))
+    expect(await rolloutSummaries(none.kubectl, 'shop', {db: {}}, 7)).to.deep.equal({})
+    expect(none.calls).to.have.length(0)
+    const broken = fake(() => ({exitCode: 1, stderr: 'error: the server was unable to return a response'}))
+    expect(await rolloutSummaries(broken.kubectl, 'shop', services, 7)).to.deep.equal({})
   })
 })
