@@ -149,6 +149,15 @@ describe('real node: hooks, run, exec and port-forward', function () {
     expect(locked.exitCode, locked.stderr).to.equal(0)
     expect(locked.stdout).to.equal('under the lock')
     expect(JSON.parse((await app.cli(['lock', 'status', 'test', '--json'])).stdout).result.lock).to.equal(null)
+    // --rev: that revision's image (here a commit that was never deployed) with the deployed release's config and env.
+    const next = await app.change((t) => `${t.trimEnd()}\n# a revision that is not deployed\n`, 'not deployed')
+    await tagTestAppImage(next)
+    const atRev = await app.cli(['run', 'web', '--rev', next.slice(0, 7), '--keep', '--json', '--', '/app', 'whoami'])
+    expect(atRev.exitCode, atRev.stderr).to.equal(0)
+    const revJob = JSON.parse(atRev.stdout).result.job
+    const image = (await kubectl(['get', 'job', revJob, '-o', 'jsonpath={.spec.template.spec.containers[0].image}'], {namespace: ns.name})).stdout
+    expect(image).to.match(new RegExp(`:${next}$`))
+    expect(atRev.stderr).to.match(/ version=v1$/m)
     // -it: a real pseudo-terminal (Python's pty module) around the CLI.
     const pty = await execa('python3', ['-c', PTY_DRIVER, 'node', cliPath, 'run', 'web', '-it', '--', '/app', 'console'], {cwd: app.repo.dir, reject: false, timeout: 150_000, env: {NO_COLOR: '1'}})
     expect(pty.stdout).to.include('you said: hello (terminal: true)')

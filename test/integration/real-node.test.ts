@@ -97,8 +97,10 @@ describe('real node: the test app in real containers', function () {
     ).to.deep.equal([])
     const after = await httpGet(url)
     expect(after.body).to.match(/^version=v1 /)
-    const list = await pods()
-    expect(list.map((p) => p.spec.containers[0].env.find((e: any) => e.name === 'APP_VERSION').value)).to.deep.equal(['v1'])
+    // The rolled-back v2 pod may still be terminating (graceful shutdown on the kubelet): wait until it is gone.
+    const versions = async () => (await pods()).map((p) => p.spec.containers[0].env.find((e: any) => e.name === 'APP_VERSION').value)
+    await waitFor('the v2 pod to be gone after the rollback', async () => (await versions()).join() === 'v1', {timeoutMs: 60_000, intervalMs: 500})
+    expect(await versions()).to.deep.equal(['v1'])
   })
 
   realIt('a release whose process exits 1 crash-loops for real; the report shows its own last lines (previous container)', async () => {
