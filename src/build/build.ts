@@ -109,7 +109,8 @@ export async function buildImages(options: BuildOptions, deps: BuildDeps = {}): 
     throw new UserError(`--work-tree builds the work tree, not revision "${options.revision}"`, {hint: 'Drop the revision (skycap build ENV --work-tree), or drop --work-tree to build a commit.'})
   }
   const vcs = await openRepository(file)
-  const revision = await resolveForBuild(vcs, options.revision)
+  // A commit's clean export needs no status of the work tree (which can take long in a big one).
+  const revision = await resolveForBuild(vcs, options.revision, options.workTree ?? false)
   const source = options.workTree ? await copyWorkTree(vcs) : await exportRevision(vcs, revision.sha)
   try {
     const loaded = await configIn(source, vcs, file, revision, options.workTree ?? false)
@@ -192,9 +193,9 @@ export async function buildImages(options: BuildOptions, deps: BuildDeps = {}): 
 }
 
 /** The revision, with a hint for `skycap build prod` (a bare word is a revision). */
-async function resolveForBuild(vcs: Vcs, rev: string | undefined): Promise<Revision> {
+async function resolveForBuild(vcs: Vcs, rev: string | undefined, workTree: boolean): Promise<Revision> {
   try {
-    return await vcs.resolve(rev)
+    return await vcs.resolve(rev, {workTree})
   } catch (error) {
     if (error instanceof UserError && rev !== undefined && /^[a-z0-9-]+$/.test(rev)) {
       throw new UserError(error.message, {hint: `${error.hint ?? ''} skycap build takes [ENV@]REV: for environment ${rev} at HEAD write ${rev}@HEAD.`.trim(), details: error.details})

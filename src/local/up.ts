@@ -85,7 +85,9 @@ export interface UpReport {
 /** `skycap up [ENV]`: a cluster, a registry, the work tree's images, a deploy, port-forwards; then logs or watch. */
 export async function up(options: UpOptions, deps: UpDeps): Promise<UpReport> {
   const {reporter} = deps
-  const {loaded, env} = await openEnvironment({configPath: options.configPath, cwd: options.cwd, environment: options.environment ?? LOCAL_ENVIRONMENT})
+  const opened = () => openEnvironment({configPath: options.configPath, cwd: options.cwd, environment: options.environment ?? LOCAL_ENVIRONMENT})
+  // let: under --watch a changed skycap.yaml is read again (builds and deploys use the new one).
+  let {loaded, env} = await opened()
   const wantedPorts = parsePorts(options.ports ?? [], env)
   const file = stateFile(loaded.file, env.name, deps.env)
   const previous = readState(file)
@@ -191,6 +193,15 @@ export async function up(options: UpOptions, deps: UpDeps): Promise<UpReport> {
       ? watchInputs(loaded, env, deps.images, {
           reporter,
           signal: deps.signal,
+          reload: async () => {
+            try {
+              ;({loaded, env} = await opened())
+              return {loaded, env}
+            } catch (error) {
+              reporter.warn(`${(error as Error).message}; still watching with the skycap.yaml read before (fix it and save again)`)
+              return undefined
+            }
+          },
           onChange: async (change) => {
             reporter.info(
               `change: ${change.files.slice(0, 3).join(', ')}${change.files.length > 3 ? ` and ${change.files.length - 3} more` : ''} → ${change.rebuild.length ? `rebuild ${change.rebuild.join(', ')} and ` : ''}redeploy`,

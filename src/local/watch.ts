@@ -52,16 +52,24 @@ export function classifyChange(files: string[], inputs: WatchedInputs, dir: stri
 
 /**
  * Watches the repository until `signal` aborts; after a quiet 300 ms following changes that matter, calls
- * `onChange` (never two at once: changes during a redeploy make the next one).
+ * `onChange` (never two at once: changes during a redeploy make the next one). A change to skycap.yaml first calls
+ * `reload` (which reads it again, or answers undefined when it cannot) and watches what the new one names: a new
+ * config folder, template folder or build context needs no restart.
  */
 export async function watchInputs(
   loaded: LoadedConfig,
   env: Environment,
   images: ImagePhase,
-  options: {reporter: Reporter; signal?: AbortSignal; onChange: (change: Change) => Promise<void>; quietMs?: number},
+  options: {
+    reporter: Reporter
+    signal?: AbortSignal
+    onChange: (change: Change) => Promise<void>
+    reload?: () => Promise<{loaded: LoadedConfig; env: Environment} | undefined>
+    quietMs?: number
+  },
 ): Promise<void> {
   if (options.signal?.aborted) return
-  const inputs = watchedInputs(loaded, env, images)
+  let inputs = watchedInputs(loaded, env, images)
   const root = loaded.root
   const pending = new Set<string>()
   let timer: NodeJS.Timeout | undefined
@@ -69,8 +77,16 @@ export async function watchInputs(
   const flush = () => {
     const files = [...pending]
     pending.clear()
-    const change = classifyChange(files, inputs, loaded.dir)
-    if (change) running = running.then(() => options.onChange(change))
+    running = running.then(async () => {
+      if (options.reload && files.includes(inputs.config)) {
+        const fresh = await options.reload()
+        // An invalid skycap.yaml was reported by reload; nothing is deployed until it is fixed.
+        if (!fresh) return
+        inputs = watchedInputs(fresh.loaded, fresh.env, images)
+      }
+      const change = classifyChange(files, inputs, loaded.dir)
+      if (change) await options.onChange(change)
+    })
   }
   const watcher = watch(root, {recursive: true}, (_event, name) => {
     if (!name) return

@@ -6,7 +6,7 @@ import type {SimpleGit} from 'simple-git'
 
 import {UserError} from '../errors.js'
 import {checkRevisionInput, REVISION_FORMS} from './target.js'
-import type {Revision, RevisionSummary, Vcs} from './vcs.js'
+import type {ResolveOptions, Revision, RevisionSummary, Vcs} from './vcs.js'
 
 /** The git repository that holds `dir`, or undefined when there is none. */
 export async function openGit(dir: string, pinned?: string): Promise<GitVcs | undefined> {
@@ -32,7 +32,7 @@ export class GitVcs implements Vcs {
     private readonly pinned?: string,
   ) {}
 
-  async resolve(rev?: string): Promise<Revision> {
+  async resolve(rev?: string, options: ResolveOptions = {}): Promise<Revision> {
     const input = rev ?? this.pinned ?? 'HEAD'
     checkRevisionInput(input)
     const sha = await this.commitOf(input, rev === undefined && this.pinned !== undefined)
@@ -42,7 +42,7 @@ export class GitVcs implements Vcs {
         () => '',
       ),
       this.git.raw(['log', '-1', '--format=%an <%ae>%x00%s', sha]),
-      this.git.raw(['status', '--porcelain']),
+      options.workTree === false ? '' : this.git.raw(['status', '--porcelain']),
     ])
     const [author = '', subject = ''] = meta.trim().split('\0')
     const atHead = sha === head

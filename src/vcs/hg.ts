@@ -5,7 +5,7 @@ import {join} from 'node:path'
 import {UserError} from '../errors.js'
 import {linkTargetInRepository} from './git.js'
 import {checkRevisionInput} from './target.js'
-import type {Revision, RevisionSummary, Vcs} from './vcs.js'
+import type {ResolveOptions, Revision, RevisionSummary, Vcs} from './vcs.js'
 
 /** What a Mercurial revision can be, for hints. */
 const HG_REVISION_FORMS = 'a changeset id (full or short), revision number, tag, bookmark, branch, tip, ., .~N or a revset'
@@ -95,13 +95,13 @@ export class HgVcs implements Vcs {
     private readonly pinned?: string,
   ) {}
 
-  async resolve(rev?: string): Promise<Revision> {
+  async resolve(rev?: string, options: ResolveOptions = {}): Promise<Revision> {
     const input = rev ?? this.pinned ?? '.'
     checkRevisionInput(input)
     const [changeset, status] = await Promise.all([
       this.changeset(input, rev === undefined && this.pinned !== undefined),
       // Modified, added, removed, missing and unknown (not ignored) files: what `git status --porcelain` lists.
-      this.run(['status', '-mardu']),
+      options.workTree === false ? {stdout: ''} : this.run(['status', '-mardu']),
     ])
     const sha = changeset.node
     const atHead = changeset.parent === 'yes'

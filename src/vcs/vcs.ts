@@ -12,6 +12,11 @@ export type VcsKind = 'git' | 'hg' | 'none'
 /** The `vcs:` key of skycap.yaml: which repository to read revisions from. */
 export type VcsChoice = 'auto' | 'git' | 'hg'
 
+export interface ResolveOptions {
+  /** Look for uncommitted changes (default true). */
+  workTree?: boolean
+}
+
 /** A revision resolved to its commit (git) or changeset (Mercurial). */
 export interface Revision {
   /** What the user typed (default "HEAD" in git, "." in Mercurial, the id when SKYCAP_REVISION stands in). */
@@ -38,8 +43,12 @@ export interface Vcs {
   readonly kind: VcsKind
   /** The repository's top folder, as the VCS spells it (symlinks resolved). */
   readonly root: string
-  /** Resolves what the user typed (id, short id, tag, branch, HEAD~N / `.~1`, ...; default the work tree's parent). */
-  resolve(rev?: string): Promise<Revision>
+  /**
+   * Resolves what the user typed (id, short id, tag, branch, HEAD~N / `.~1`, ...; default the work tree's parent).
+   * `workTree: false` skips looking for uncommitted changes (`dirty` is then false): a status can take long in a big
+   * work tree, and a clean export of a commit does not need it.
+   */
+  resolve(rev?: string, options?: ResolveOptions): Promise<Revision>
   /** Writes the files under `paths` (relative to the root) as they are at revision `id` into `into`; returns them. */
   extract(id: string, paths: string[], into: string): Promise<string[]>
   /** Writes the whole tree at revision `id` into the folder `into` (created if missing): a clean export. */

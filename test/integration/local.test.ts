@@ -5,7 +5,7 @@
 // asked for real: the answer comes from the container.
 import {expect} from 'chai'
 import {execa} from 'execa'
-import {copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import {copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import net from 'node:net'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
@@ -183,6 +183,17 @@ describe('skycap up / down: the whole app locally, on the real node', function (
       const images = JSON.parse((await kubectl(['get', 'deployments', '-o', 'json'], {namespace: NAMESPACE})).stdout).items.map((d: any) => d.spec.template.spec.containers[0].image)
       for (const image of images) expect(image).to.match(/-dirty-[0-9a-f]+$/)
       await answer(url, /^version=web-v1 greeting=watched /)
+      // skycap.yaml moves web's config to a new folder: read again, deployed, and the new folder is watched from now on.
+      mkdirSync(join(clone, 'config/web2'))
+      writeFileSync(join(clone, 'config/web2/app.properties'), 'greeting=moved\n')
+      writeFileSync(join(clone, 'skycap.yaml'), readFileSync(join(clone, 'skycap.yaml'), 'utf8').replace('config: config/web\n', 'config: config/web2\n'))
+      await err.waitFor(/change: [^\n]*skycap\.yaml → rebuild api, web and redeploy/, 30_000)
+      await err.waitFor(/redeployed release 4/, 240_000)
+      await answer(url, /^version=web-v1 greeting=moved /)
+      writeFileSync(join(clone, 'config/web2/app.properties'), 'greeting=in the new folder\n')
+      await err.waitFor('change: config/web2/app.properties → redeploy', 30_000)
+      await err.waitFor(/redeployed release 5/, 240_000)
+      await answer(url, /^version=web-v1 greeting=in the new folder /)
       // The merged logs of the real containers arrive on stdout (the app logs each request).
       await out.waitFor(/GET \//, 30_000)
       proc.kill('SIGINT')
