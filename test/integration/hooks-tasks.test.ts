@@ -2,7 +2,7 @@
 // one-off commands `app say|exit|write|whoami|console` stand in for migrations and consoles; the image has no shell).
 import {expect} from 'chai'
 import {execa} from 'execa'
-import {chmodSync, mkdtempSync, rmSync} from 'node:fs'
+import {chmodSync, mkdtempSync, rmSync, writeFileSync} from 'node:fs'
 import net from 'node:net'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
@@ -158,8 +158,31 @@ describe('real node: hooks, run, exec and port-forward', function () {
     const image = (await kubectl(['get', 'job', revJob, '-o', 'jsonpath={.spec.template.spec.containers[0].image}'], {namespace: ns.name})).stdout
     expect(image).to.match(new RegExp(`:${next}$`))
     expect(atRev.stderr).to.match(/ version=v1$/m)
-    // -it: a real pseudo-terminal (Python's pty module) around the CLI.
-    const pty = await execa('python3', ['-c', PTY_DRIVER, 'node', cliPath, 'run', 'web', '-it', '--', '/app', 'console'], {cwd: app.repo.dir, reject: false, timeout: 150_000, env: {NO_COLOR: '1'}})
+    // -it: a real pseudo-terminal (Python's pty module) around the CLI. With --lock, while the console waits (the driver
+    // holds it until the gate file exists), the lock is held and a deploy is refused with exit 3, changing nothing.
+    const gate = join(mkdtempSync(join(tmpdir(), 'skycap-gate-')), 'open')
+    const consoleRun = execa('python3', ['-c', PTY_DRIVER, 'node', cliPath, 'run', 'web', '-it', '--lock', '--', '/app', 'console'], {
+      cwd: app.repo.dir,
+      reject: false,
+      timeout: 150_000,
+      env: {NO_COLOR: '1', PTY_GATE: gate},
+    })
+    try {
+      const holder = await waitFor('the console run to hold the lock', async () => JSON.parse((await app.cli(['lock', 'status', 'test', '--json'])).stdout).result.lock ?? undefined, {
+        timeoutMs: 120_000,
+        intervalMs: 1000,
+      })
+      expect(holder.reason).to.equal('skycap run web -- /app console')
+      const generation = (await app.get(['deployment', 'web'])).metadata.generation
+      const refused = await app.cli(['deploy', 'test', '--json'])
+      expect(refused.exitCode, refused.stderr).to.equal(3)
+      expect(JSON.parse(refused.stdout).error.code).to.equal('locked')
+      expect((await app.get(['deployment', 'web'])).metadata.generation).to.equal(generation)
+    } finally {
+      writeFileSync(gate, '')
+    }
+    const pty = await consoleRun
+    expect(JSON.parse((await app.cli(['lock', 'status', 'test', '--json'])).stdout).result.lock).to.equal(null)
     expect(pty.stdout).to.include('you said: hello (terminal: true)')
     expect(pty.stdout).to.include('bye (6)')
     expect(pty.exitCode, pty.stdout + pty.stderr).to.equal(6)
@@ -257,6 +280,9 @@ until(b"command prompt", 120)
 time.sleep(1)
 os.write(fd, b"hello\\r")
 until(b"you said: hello", 30)
+gate = os.environ.get("PTY_GATE")
+while gate and not os.path.exists(gate):
+    time.sleep(0.2)
 os.write(fd, b"quit 6\\r")
 until(b"\\x00never", 60)
 _, status = os.waitpid(pid, 0)
