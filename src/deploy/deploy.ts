@@ -563,11 +563,17 @@ export function keepScaledReplicas(prepared: PreparedRelease, env: Environment, 
     prepared.objects.filter((r) => r.object.kind === 'HorizontalPodAutoscaler').map((r) => String((r.object as {spec?: {scaleTargetRef?: {name?: string}}}).spec?.scaleTargetRef?.name)),
   )
   return prepared.objects.map(({object, service}) => {
-    if (object.kind !== 'Deployment' || !service || !live.has(object.metadata.name)) return object
+    if (object.kind !== 'Deployment' || !service) return object
+    const name = object.metadata.name
+    // A blue-green service runs as <name>-blue and <name>-green: the serving count is the larger (the idle slot is
+    // at zero once scaled down, or at the same count while kept for rollback).
+    const slots = [`${name}-blue`, `${name}-green`].filter((n) => live.has(n))
+    const liveCount = live.get(name) ?? (env.services[service]?.strategy?.type === 'blueGreen' && slots.length ? Math.max(...slots.map((n) => live.get(n) as number)) : undefined)
+    if (liveCount === undefined) return object
     const configured = env.services[service]?.replicas ?? 1
-    const keepLive = hpaTargets.has(object.metadata.name) || (!reset && previous[service] === configured)
+    const keepLive = hpaTargets.has(name) || (!reset && previous[service] === configured)
     if (!keepLive) return object
-    return {...object, spec: {...(object.spec as object), replicas: live.get(object.metadata.name)}}
+    return {...object, spec: {...(object.spec as object), replicas: liveCount}}
   })
 }
 

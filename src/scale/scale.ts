@@ -8,6 +8,7 @@ import {configuredReplicas, DEFAULT_TIMEOUT_MS, type DeployDeps} from '../deploy
 import {explainFailures, formatFailure, type FailureReport} from '../deploy/explain.js'
 import {appSelector, connect, openEnvironment} from '../env/connect.js'
 import {watchRollout} from '../deploy/watch.js'
+import {rolloutsOf, servingDeployment} from '../strategies/state.js'
 import {configuredExcludes, lineFilter} from '../logs/filter.js'
 
 export interface ScaleOptions {
@@ -73,9 +74,13 @@ export async function scale(input: ScaleOptions, deps: DeployDeps): Promise<Scal
   const timeoutMs = options.timeout !== undefined ? await parseDuration(options.timeout, '--timeout') : DEFAULT_TIMEOUT_MS
   const waitMs = options.waitForLock !== undefined ? await parseDuration(options.waitForLock, '--wait-for-lock') : 0
   const {kubectl} = await connect(env, deps.kubectl, deps.reporter)
+  // A blue-green service is served by its active slot's Deployment (web-blue or web-green): that one is scaled, and
+  // the next deploy brings the new slot up at its count (keepScaledReplicas).
+  const rollouts = await rolloutsOf(kubectl, app, env.services)
+  const target = servingDeployment(options.service, rollouts[options.service])
   let deployment: KubeObject & {spec?: {replicas?: number}}
   try {
-    deployment = await kubectl.json(['get', 'deployment', options.service])
+    deployment = await kubectl.json(['get', 'deployment', target])
   } catch (error) {
     if (error instanceof KubectlError && error.kind === 'not_found') {
       throw new UserError(`service ${options.service} is not deployed in ${env.name} (namespace ${env.namespace})`, {hint: `Deploy it first: skycap deploy ${env.name}.`})
@@ -83,7 +88,7 @@ export async function scale(input: ScaleOptions, deps: DeployDeps): Promise<Scal
     throw error
   }
   const hpas = await kubectl.json<{items: Array<{metadata: {name: string}; spec?: {scaleTargetRef?: {kind?: string; name?: string}}}>}>(['get', 'horizontalpodautoscalers'])
-  const hpa = hpas.items.find((h) => h.spec?.scaleTargetRef?.kind === 'Deployment' && h.spec.scaleTargetRef.name === options.service)
+  const hpa = hpas.items.find((h) => h.spec?.scaleTargetRef?.kind === 'Deployment' && h.spec.scaleTargetRef.name === target)
   if (hpa && !options.force) {
     throw new UserError(`${options.service} is managed by the HorizontalPodAutoscaler ${hpa.metadata.name}; it would undo the change`, {
       hint: 'Change the HPA bounds in its template instead, or pass --force.',
@@ -103,8 +108,9 @@ export async function scale(input: ScaleOptions, deps: DeployDeps): Promise<Scal
   })
   const heartbeat = keepLockAlive(kubectl, app, lock.id)
   try {
-    deps.reporter.info(`Scaling ${options.service} in ${env.name} from ${from} to ${options.replicas}`)
-    await kubectl.run(['scale', `deployment/${options.service}`, `--replicas=${options.replicas}`])
+    const slot = target === options.service ? '' : ` (Deployment ${target}, the active slot)`
+    deps.reporter.info(`Scaling ${options.service}${slot} in ${env.name} from ${from} to ${options.replicas}`)
+    await kubectl.run(['scale', `deployment/${target}`, `--replicas=${options.replicas}`])
     const result = await watchRollout({kubectl, objects: [deployment], selector: appSelector(app, env.name), deadline: started + timeoutMs, clock, signal: deps.signal, intervalMs: deps.intervalMs})
     let failures: FailureReport[] = []
     if (result.outcome !== 'ready') {

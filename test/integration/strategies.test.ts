@@ -368,6 +368,11 @@ describe('strategies on the real node: blue-green and canary with counted reques
     const status = await app.json(['status', 'test'])
     expect(status.doc.result.services[0]).to.deep.include({service: 'web', state: 'ready', ready: 1})
     expect(status.doc.result.services[0].rollout).to.include({type: 'blueGreen', activeSlot: 'green', previousSlot: 'blue', release: 2})
+    // skycap scale acts on the active slot; the next deploy brings the new slot up at that count.
+    const scaled = await app.cli(['scale', 'web', '2', '-e', 'test'])
+    expect(scaled.exitCode, scaled.stderr).to.equal(0)
+    expect(scaled.stderr).to.include('Scaling web (Deployment web-green, the active slot) in test from 1 to 2')
+    expect(await replicas('web-green')).to.equal(2)
     await app.change((t) => VERSION('v3')(t.replace(job('0'), job('3'))), 'v3 fails its smoke test')
     const failed = await deploy()
     expect(failed.exitCode, failed.stderr).to.equal(1)
@@ -382,6 +387,12 @@ describe('strategies on the real node: blue-green and canary with counted reques
       jobs.items.filter((j: any) => !j.metadata.deletionTimestamp).map((j: any) => j.metadata.name),
       'check Jobs are deleted',
     ).to.deep.equal([])
+    await app.change((t) => t.replace(job('3'), job('0')), 'v3 passes its smoke test')
+    const fixed = await deploy()
+    expect(fixed.exitCode, fixed.stderr).to.equal(0)
+    expect(await selectedSlot()).to.equal('blue')
+    expect(await replicas('web-blue'), 'the new slot comes up at the scaled count').to.equal(2)
+    expect((await app.json(['status', 'test'])).doc.result.services[0]).to.deep.include({service: 'web', state: 'ready', ready: 2})
   })
 
   realIt('blue-green with two services at once, twice: one failing check switches neither; then both switch, no request fails on either', async () => {

@@ -1,4 +1,5 @@
 import {expect} from 'chai'
+import {readFileSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 
 import {UserError} from '../../../src/errors.js'
@@ -88,6 +89,32 @@ describe('skycap scale: the whole kubectl sequence', function () {
     const report = await scale({service: 'web', replicas: '3', environment: 'test', configPath: join(repo.dir, 'skycap.yaml')}, {kubectl: fake.factory, reporter: memoryReporter(), intervalMs: 1})
     expect(fake.remaining()).to.equal(0)
     expect(report).to.deep.include({from: 2, to: 3, result: 'succeeded', release: 1})
+  })
+
+  it('a blue-green service: the active slot (from the rollout state) is read, scaled and watched', async () => {
+    const file = join(repo.dir, 'skycap.yaml')
+    writeFileSync(file, readFileSync(file, 'utf8').replace('    replicas: 2\n', '    replicas: 2\n    strategy: {type: blueGreen}\n'))
+    const green = (replicas: number, ready: number) => ({...web(replicas, ready), metadata: {...web(replicas, ready).metadata, name: 'web-green'}})
+    const state = {data: {web: JSON.stringify({type: 'blueGreen', release: 4, phase: 'completed', activeSlot: 'green', previousSlot: 'blue', scaledDown: true})}}
+    let lease: {metadata: {annotations: Record<string, string>}} | undefined
+    const fake = fakeKubectlFactory([
+      {argv: ['--request-timeout=30s', 'config', 'get-contexts', '-o', 'name'], result: {stdout: 'kind-x\n'}},
+      {argv: [...BOUND, 'get', 'configmap', 'skycap-rollout-itapp', '-o', 'json', '--ignore-not-found'], result: {stdout: JSON.stringify(state)}},
+      {argv: [...BOUND, 'get', 'deployment', 'web-green', '-o', 'json'], result: {stdout: JSON.stringify(green(2, 2))}},
+      {argv: [...BOUND, 'get', 'horizontalpodautoscalers', '-o', 'json'], result: {stdout: JSON.stringify({items: []})}},
+      {argv: [...BOUND, 'create', '-f', '-'], input: (i) => (lease = JSON.parse(i as string))},
+      {argv: [...BOUND, 'scale', 'deployment/web-green', '--replicas=3']},
+      {argv: [...BOUND, 'get', WATCH_RESOURCES, '-l', SELECTOR, '-o', 'json'], result: {stdout: JSON.stringify({items: [green(3, 3)]})}},
+      {argv: [...BOUND, 'get', 'configmaps', '-l', 'skycap.dev/release-of=itapp,skycap.dev/environment=test', '-o', 'json'], result: {stdout: JSON.stringify({items: []})}},
+      {argv: [...BOUND, 'create', '-f', '-']},
+      {argv: [...BOUND, 'get', 'lease', 'skycap-lock-itapp', '-o', 'json', '--ignore-not-found'], result: () => ({stdout: JSON.stringify({...lease, spec: {}})})},
+      {argv: [...BOUND, 'delete', 'lease', 'skycap-lock-itapp', '--ignore-not-found']},
+    ])
+    const reporter = memoryReporter()
+    const report = await scale({service: 'web', replicas: '3', environment: 'test', configPath: file}, {kubectl: fake.factory, reporter, intervalMs: 1})
+    expect(fake.remaining()).to.equal(0)
+    expect(report).to.deep.include({from: 2, to: 3, result: 'succeeded'})
+    expect(reporter.lines.join('\n')).to.include('Scaling web (Deployment web-green, the active slot) in test from 2 to 3')
   })
 
   it('an HPA on the service: refused before any lock or change (exit 2)', async () => {
