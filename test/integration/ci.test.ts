@@ -85,7 +85,9 @@ describe('skycap under GitHub Actions and GitLab CI (real cluster)', function ()
     expect(failed.stderr.indexOf('Error: release 2 of test failed')).to.be.greaterThan(failed.stderr.lastIndexOf('::endgroup::'))
     text = readFileSync(summary, 'utf8')
     expect(text.indexOf('### ❌ skycap deploy: itapp test release 2 failed')).to.be.greaterThan(text.indexOf('release 1 succeeded'))
-    expect(text).to.contain('| Rollback | rolled back to release 1 (recorded as release 3) |').and.match(/- `Deployment\/web`: container web of pod web-\S+ is in CrashLoopBackOff/)
+    expect(text)
+      .to.contain('| Rollback | rolled back to release 1 (recorded as release 3) |')
+      .and.match(/- `Deployment\/web`: container web of pod web-\S+ is in CrashLoopBackOff/)
 
     const history = await app.json(['history', 'test'])
     expect(history.doc.result.releases.map((r: any) => [r.number, r.action, r.user, r.ciJob])).to.deep.equal([
@@ -98,7 +100,7 @@ describe('skycap under GitHub Actions and GitLab CI (real cluster)', function ()
     expect(table[3]).to.contain(`octocat@${hostname()}`).and.contain(RUN_URL)
   })
 
-  it('GitHub Actions: a config error is an annotation on its file, line and column; nothing is applied', async () => {
+  it('GitHub Actions: a config or template error is an annotation on its file, line and column; nothing is applied', async () => {
     await app.change((t) => t.replace('    replicas: 2\n', '    replicas: two\n'), 'typo')
     const lines = app.config.split('\n')
     const line = lines.findIndex((l) => l === '    replicas: two') + 1
@@ -112,6 +114,15 @@ describe('skycap under GitHub Actions and GitLab CI (real cluster)', function ()
     ])
     expect(readFileSync(summary, 'utf8')).to.contain('### ❌ skycap deploy failed').and.contain(`> skycap.yaml:${line}:${column}: services.web.replicas must be a whole number`)
     expect((await kubectl(['get', 'deployments', '-o', 'name'], {namespace: ns.name})).stdout).to.equal('')
+
+    // A template's error points at the template's line.
+    app.repo.write('deploy/extra.yaml', 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: extra}\ndata:\n  x: "{{ values.missing }}"\n')
+    await app.change((t) => t.replace('    replicas: two\n', '    replicas: 2\n').replace('defaultEnvironment: test\n', 'defaultEnvironment: test\ntemplates: deploy\n'), 'a template')
+    const template = await app.cli([...DEPLOY, 'test'], {env: githubEnv(app.repo.dir, summary)})
+    expect(template.exitCode, template.stderr).to.equal(2)
+    expect(workflowCommands(template.stderr)[2]).to.equal(
+      '::error file=deploy/extra.yaml,line=5,col=10,title=skycap deploy%3A invalid configuration::template uses undefined variable "values.missing"',
+    )
   })
 
   it('GitLab CI: phases in collapsed sections; the GitLab user and job URL in history', async () => {
@@ -205,8 +216,18 @@ describe('the pipelines skycap init --ci writes (real cluster)', function () {
 
     const workflow = parse(readFileSync(join(repo.dir, '.github/workflows/deploy.yml'), 'utf8'))
     expect(workflow.on.push).to.deep.equal({branches: ['main'], tags: ['v*']})
-    expect(workflow.jobs['deploy-staging']).to.deep.include({if: "github.ref == 'refs/heads/main'", needs: 'build', environment: 'staging', concurrency: {group: 'deploy-staging', 'cancel-in-progress': false}})
-    expect(workflow.jobs['deploy-prod']).to.deep.include({if: "startsWith(github.ref, 'refs/tags/')", needs: 'build', environment: 'prod', concurrency: {group: 'deploy-prod', 'cancel-in-progress': false}})
+    expect(workflow.jobs['deploy-staging']).to.deep.include({
+      if: "github.ref == 'refs/heads/main'",
+      needs: 'build',
+      environment: 'staging',
+      concurrency: {group: 'deploy-staging', 'cancel-in-progress': false},
+    })
+    expect(workflow.jobs['deploy-prod']).to.deep.include({
+      if: "startsWith(github.ref, 'refs/tags/')",
+      needs: 'build',
+      environment: 'prod',
+      concurrency: {group: 'deploy-prod', 'cancel-in-progress': false},
+    })
     const githubSteps = Object.values(workflow.jobs as Record<string, {steps: Array<{run?: string}>}>).map((job) => skycapSteps(job.steps.map((s) => s.run ?? '')))
     expect(githubSteps).to.deep.equal([['skycap build'], ['skycap deploy staging --yes'], ['skycap deploy prod --yes']])
     const summary = join(dir, 'summary.md')

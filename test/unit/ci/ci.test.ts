@@ -66,9 +66,7 @@ describe('CI systems', () => {
 
 describe('GitHub workflow commands and GitLab sections', () => {
   it('escapes messages and properties as @actions/core does', () => {
-    expect(workflowCommand('error', {file: 'a,b:c.yaml', line: 3, col: undefined, title: '100%'}, 'one\ntwo\r 50%')).to.equal(
-      '::error file=a%2Cb%3Ac.yaml,line=3,title=100%25::one%0Atwo%0D 50%25',
-    )
+    expect(workflowCommand('error', {file: 'a,b:c.yaml', line: 3, col: undefined, title: '100%'}, 'one\ntwo\r 50%')).to.equal('::error file=a%2Cb%3Ac.yaml,line=3,title=100%25::one%0Atwo%0D 50%25')
     expect(errorAnnotation('t', 'm')).to.equal('::error title=t::m')
   })
 
@@ -174,7 +172,11 @@ describe('CiOutput', () => {
     it('a failed deploy: result, rollback and what failed; another failure: its message and hint', () => {
       const file = join(dir, 'summary.md')
       const {ci, lines} = output({...GITHUB, GITHUB_STEP_SUMMARY: file})
-      const failed = report({result: 'failed', failures: [{ref: 'Deployment/web', message: 'CrashLoopBackOff', events: [], logs: []}], rollback: {to: 6, release: 8, result: 'succeeded', failures: []}})
+      const failed = report({
+        result: 'failed',
+        failures: [{ref: 'Deployment/web', message: 'CrashLoopBackOff', events: [], logs: []}],
+        rollback: {to: 6, release: 8, result: 'succeeded', failures: []},
+      })
       ci.failed(new DeployFailedError('release 7 of staging failed', {details: {report: failed}}))
       ci.failed(new UserError('staging is locked by bob', {hint: 'Wait.'}))
       const text = readFileSync(file, 'utf8')
