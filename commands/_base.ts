@@ -1,5 +1,6 @@
 import {Command, Errors, Flags, Interfaces} from '@oclif/core'
 
+import {ciOutput, type CiOutput} from '../src/ci/output.js'
 import {defaultKubectlFactory, type KubectlFactory} from '../src/env/connect.js'
 import {ConfigErrors, ExitCode, type ExitCodeValue, InterruptedError, SkycapError} from '../src/errors.js'
 import {Kubectl} from '../src/kubectl/kubectl.js'
@@ -21,9 +22,30 @@ export abstract class SkycapCommand extends Command {
     verbose: Flags.boolean({description: 'Show stack traces and kubectl commands.', helpGroup: 'GLOBAL'}),
   }
 
-  /** The reporter for progress on stderr (silent under --json). */
+  /** Under GitHub Actions or GitLab CI: groups, annotations and the job summary (src/ci/); null elsewhere. */
+  private ci?: CiOutput | null
+
+  private ciOutput(): CiOutput | undefined {
+    if (this.ci === undefined) this.ci = ciOutput({command: this.id ?? 'skycap'}) ?? null
+    return this.ci ?? undefined
+  }
+
+  /** The reporter for progress on stderr (silent under --json); in CI its phases fold into groups. */
   protected reporter(): Reporter {
-    return stderrReporter(progressMode({json: this.jsonEnabled()}))
+    const reporter = stderrReporter(progressMode({json: this.jsonEnabled()}))
+    return this.ciOutput()?.wrap(reporter) ?? reporter
+  }
+
+  /** The result line on stdout, outside any CI group. */
+  override log(message?: string, ...args: unknown[]): void {
+    this.ciOutput()?.endPhase()
+    super.log(message, ...args)
+  }
+
+  protected override async _run<T>(): Promise<T> {
+    const result = await super._run<T>()
+    this.ciOutput()?.finished(result)
+    return result
   }
 
   /** Where build output goes: stderr, line by line (nothing under --json, whose document is the result). */
@@ -72,6 +94,7 @@ export abstract class SkycapCommand extends Command {
     }
     const exitCode = exitCodeFor(error)
     const verbose = this.argv.includes('--verbose') || Boolean(process.env.DEBUG)
+    this.ciOutput()?.failed(error)
     if (this.jsonEnabled()) {
       this.logJson({ok: false, exitCode, error: errorJson(error)})
     } else {

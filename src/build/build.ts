@@ -102,6 +102,7 @@ export function parseBuildTarget(spec: string | undefined, options: {workTree?: 
  */
 export async function buildImages(options: BuildOptions, deps: BuildDeps = {}): Promise<BuildReport> {
   const started = Date.now()
+  deps.reporter?.phase?.('build')
   const run = deps.run ?? execaRunner
   const file = configFilePath({configPath: options.configPath, cwd: options.cwd})
   if (!existsSync(dirname(file))) throw new ConfigError(`cannot read ${file}: its folder does not exist`, undefined, {hint: 'Check the path given to --config.'})

@@ -108,6 +108,7 @@ export async function deploy(options: DeployOptions, deps: DeployDeps): Promise<
   }
 
   // --- Validate: nothing in the cluster changes before this phase passes. ---
+  reporter.phase?.('validate')
   const prepared = await prepareRelease({target: options.target, configPath: options.configPath, cwd: options.cwd, refuseDirtyProtected: true, images: options.images})
   for (const w of prepared.warnings) reporter.warn(formatWarning(w))
   const env = options.context ? {...prepared.environment, context: options.context} : prepared.environment
@@ -169,6 +170,7 @@ export async function deploy(options: DeployOptions, deps: DeployDeps): Promise<
   }
 
   // --- Lock ---
+  reporter.phase?.('deploy')
   const lock = await acquireLock(kubectl, {
     app: prepared.app,
     environment: env.name,
@@ -288,6 +290,7 @@ async function applyWatchRecord(
   }
 
   report.result = rollout.outcome === 'timeout' ? 'timed-out' : rollout.outcome === 'interrupted' ? 'interrupted' : 'failed'
+  reporter.phase?.(null)
   for (const f of rollout.failures) reporter.info(formatFailure(f))
   const cause = blame(rollout, report.result)
   // The failed release is recorded before the rollback starts, so it is in history whatever happens next, and
@@ -410,6 +413,7 @@ async function autoRollback(
   const clock = deps.clock ?? Date.now
   const started = clock()
   const number = failed + 1
+  deps.reporter.phase?.('rollback')
   deps.reporter.info(`Rolling back to release ${previous.record.number} (${previous.record.revision?.short ?? '?'}) as release ${number}`)
   // The rollback gets a full timeout of its own: renew the lock so it outlasts it.
   if (!(await renewLock(target.kubectl, prepared.app, deps.lockId, clock))) deps.reporter.warn('could not renew the deploy lock before the rollback; another deploy may take it over')

@@ -108,6 +108,7 @@ export async function rollback(options: RollbackOptions, deps: DeployDeps): Prom
     const number = nextReleaseNumber(lockedReleases)
     const from = lockedReleases.find((r) => r.record.action !== 'scale')?.record.number
     report.release = number
+    deps.reporter.phase?.('rollback')
     deps.reporter.info(`Rolling ${env.name} back to release ${chosen.record.number} (${chosen.record.revision?.short}) as release ${number}`)
     const notUndone = hooksNotUndone(lockedReleases.filter((r) => r.record.number > chosen.record.number).map((r) => r.record))
     if (notUndone) deps.reporter.warn(notUndone)

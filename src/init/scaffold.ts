@@ -4,11 +4,14 @@ import {basename, dirname, join, relative, resolve} from 'node:path'
 import {UserError} from '../errors.js'
 import {ensureWritableFolder, fileInTheWay, fileInTheWayError, writeError} from '../folders.js'
 import {templatesDir} from '../paths.js'
+import {PIPELINE_FILES, pipelineEnvironments, type PipelineSystem, pipelineText} from './pipeline.js'
 
 export interface InitResult {
   app: string
   written: string[]
   skipped: string[]
+  /** With --ci: the pipeline file, and the environments it deploys on main and on a tag. */
+  pipeline?: {system: PipelineSystem; file: string; staging: string; prod: string}
 }
 
 /** A DNS label made from a folder name: "My_Shop" -> "my-shop". */
@@ -22,19 +25,33 @@ export function appNameFrom(folder: string): string {
   return name || 'app'
 }
 
-/** `skycap init`: writes the scaffold from templates/init into `dir`. Never overwrites a file. */
-export function scaffold(dir: string, app?: string): InitResult {
+/**
+ * `skycap init`: writes the scaffold from templates/init into `dir`, and with `ci` the pipeline of that CI system
+ * (templates/ci). Never overwrites a file. In an app that has a skycap.yaml already, `ci` adds only the pipeline.
+ */
+export function scaffold(dir: string, app?: string, ci?: PipelineSystem): InitResult {
   const target = resolve(dir)
-  const name = app ?? appNameFrom(basename(target))
-  if (!/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(name)) {
-    throw new UserError(`"${name}" is not a valid app name`, {hint: "Use a DNS label: lowercase letters, digits and '-', e.g. --app shop."})
+  const configFile = join(target, 'skycap.yaml')
+  const existing = existsSync(configFile)
+  if (existing && !ci) {
+    throw new UserError(`${configFile} already exists; nothing was written`, {hint: 'Edit it, or run `skycap config validate` to check it; `skycap init --ci github` adds a pipeline.'})
   }
-  if (existsSync(join(target, 'skycap.yaml'))) {
-    throw new UserError(`${join(target, 'skycap.yaml')} already exists; nothing was written`, {hint: 'Edit it, or run `skycap config validate` to check it.'})
-  }
+  const name = existing ? (app ?? appNameFrom(basename(target))) : checkedName(app ?? appNameFrom(basename(target)))
   const source = join(templatesDir, 'init')
-  const files = walk(source).map((file) => ({file, rel: relative(source, file), dest: join(target, relative(source, file))}))
-  // A file where the scaffold needs a folder (--dir itself, or e.g. config/) is refused before anything is written.
+  const files: Array<{rel: string; dest: string; text: () => string}> = existing
+    ? []
+    : walk(source).map((file) => {
+        const rel = relative(source, file)
+        return {rel, dest: join(target, rel), text: () => (rel === 'skycap.yaml' ? readFileSync(file, 'utf8').replaceAll('__APP__', name) : readFileSync(file, 'utf8'))}
+      })
+  let pipeline: InitResult['pipeline']
+  if (ci) {
+    const {template, path} = PIPELINE_FILES[ci]
+    const environments = pipelineEnvironments(existing ? readFileSync(configFile, 'utf8') : undefined)
+    pipeline = {system: ci, file: path, ...environments}
+    files.push({rel: path, dest: join(target, path), text: () => pipelineText(readFileSync(join(templatesDir, 'ci', template), 'utf8'), environments)})
+  }
+  // A file where init needs a folder (--dir itself, or e.g. config/) is refused before anything is written.
   for (const folder of new Set([target, ...files.map((f) => dirname(f.dest))])) {
     let blocker: string | undefined
     try {
@@ -46,22 +63,28 @@ export function scaffold(dir: string, app?: string): InitResult {
   }
   ensureWritableFolder(dir, '--dir')
   const written: string[] = []
-  const skipped: string[] = []
-  for (const {file, rel, dest} of files) {
+  const skipped: string[] = existing ? ['skycap.yaml'] : []
+  for (const {rel, dest, text} of files) {
     if (existsSync(dest)) {
       skipped.push(rel)
       continue
     }
     ensureWritableFolder(dirname(dest), '--dir')
-    const text = readFileSync(file, 'utf8')
     try {
-      writeFileSync(dest, rel === 'skycap.yaml' ? text.replaceAll('__APP__', name) : text, {flag: 'wx'})
+      writeFileSync(dest, text(), {flag: 'wx'})
     } catch (error) {
       throw writeError(error, '--dir', dir)
     }
     written.push(rel)
   }
-  return {app: name, written, skipped}
+  return {app: name, written, skipped, ...(pipeline ? {pipeline} : {})}
+}
+
+function checkedName(name: string): string {
+  if (!/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(name)) {
+    throw new UserError(`"${name}" is not a valid app name`, {hint: "Use a DNS label: lowercase letters, digits and '-', e.g. --app shop."})
+  }
+  return name
 }
 
 function walk(dir: string): string[] {

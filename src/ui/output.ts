@@ -43,6 +43,8 @@ export interface Reporter {
   /** A progress line (plain mode: timestamped). */
   info(message: string): void
   warn(message: string): void
+  /** A phase of the command starts (CI logs fold each into a group, see src/ci/); null: what follows is in none. */
+  phase?(title: string | null): void
 }
 
 /** The reporter used by commands: writes to stderr unless silent. */

@@ -12,6 +12,7 @@ export async function runPhase<T>(
   line: (value: T) => string,
   options: {spinner?: boolean} = {},
 ): Promise<{value: T; ms: number; line: string}> {
+  reporter.phase?.(name)
   const started = Date.now()
   const done = (value: T) => {
     const ms = Date.now() - started

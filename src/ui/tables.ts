@@ -11,9 +11,12 @@ export function table(rows: string[][]): string {
 
 export function historyTable(releases: ReleaseRecord[]): string {
   if (releases.length === 0) return 'no releases recorded yet'
-  const rows = [['RELEASE', 'ACTION', 'RESULT', 'REVISION', 'USER', 'STARTED', 'DURATION', 'NOTE']]
+  // JOB: the CI job that ran a release (GitHub Actions run, GitLab job, ...), when any release has one.
+  const jobs = releases.some((r) => r.ciJob)
+  const rows = [['RELEASE', 'ACTION', 'RESULT', 'REVISION', 'USER', 'STARTED', 'DURATION', ...(jobs ? ['JOB'] : []), 'NOTE']]
   for (const r of releases) {
-    rows.push([String(r.number), r.action, r.result, r.revision?.short ?? '-', r.user, r.startedAt.replace(/\.\d+Z$/, 'Z'), `${Math.round(r.durationMs / 1000)}s`, historyNote(r)])
+    const job = jobs ? [r.ciJob || '-'] : []
+    rows.push([String(r.number), r.action, r.result, r.revision?.short ?? '-', r.user, r.startedAt.replace(/\.\d+Z$/, 'Z'), `${Math.round(r.durationMs / 1000)}s`, ...job, historyNote(r)])
   }
   return table(rows)
 }

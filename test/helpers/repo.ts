@@ -89,7 +89,8 @@ export class TempRepo {
 export async function runCli(args: string[], options: {cwd?: string; env?: Record<string, string>; input?: string; timeout?: number} = {}) {
   const r = await execa('node', [cliPath, ...args], {
     cwd: options.cwd ?? repoRoot,
-    env: {NO_COLOR: '1', ...options.env},
+    // Tests that run in GitHub Actions or GitLab CI get the plain output; the CI tests set these variables themselves.
+    env: {NO_COLOR: '1', GITHUB_ACTIONS: '', GITLAB_CI: '', GITHUB_STEP_SUMMARY: '', ...options.env},
     input: options.input,
     reject: false,
     timeout: options.timeout ?? 120_000,

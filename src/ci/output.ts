@@ -1,0 +1,138 @@
+import {appendFileSync} from 'node:fs'
+import {isAbsolute, relative, resolve} from 'node:path'
+
+import {ConfigError, ConfigErrors, formatLocation, type SourceLocation, SkycapError} from '../errors.js'
+import {ciJobUrl} from '../identity.js'
+import type {Reporter} from '../ui/output.js'
+import {asDeployReport, deploySummary, failureSummary} from './summary.js'
+import {type AnnotationPlace, ciSystem, type CiSystem, errorAnnotation, sectionEnd, sectionName, sectionStart} from './workflow.js'
+
+export interface CiOutputOptions {
+  /** The command id, e.g. "deploy" (summary titles). */
+  command: string
+  env?: NodeJS.ProcessEnv
+  /** Where the CI lines go: stderr, beside the progress lines. */
+  write?: (line: string) => void
+  clock?: () => Date
+  cwd?: string
+}
+
+/**
+ * What skycap adds to a CI job's log: each phase of a command folded into a group (GitHub `::group::`, a GitLab
+ * collapsible section), an `::error` annotation per failed resource or config error, and on GitHub a Markdown job
+ * summary appended to $GITHUB_STEP_SUMMARY. Undefined outside GitHub Actions and GitLab CI.
+ */
+export function ciOutput(options: CiOutputOptions): CiOutput | undefined {
+  const env = options.env ?? process.env
+  const system = ciSystem(env)
+  return system ? new CiOutput(system, options) : undefined
+}
+
+export class CiOutput {
+  private open?: string
+  private sections = 0
+  private readonly env: NodeJS.ProcessEnv
+  private readonly write: (line: string) => void
+  private readonly clock: () => Date
+
+  constructor(
+    readonly system: CiSystem,
+    private readonly options: CiOutputOptions,
+  ) {
+    this.env = options.env ?? process.env
+    this.write = options.write ?? ((line) => process.stderr.write(`${line}\n`))
+    this.clock = options.clock ?? (() => new Date())
+  }
+
+  /** `reporter` with phases as groups. A silent reporter (--json) prints no groups: there would be nothing in them. */
+  wrap(reporter: Reporter): Reporter {
+    return {
+      mode: reporter.mode,
+      info: (message) => reporter.info(message),
+      warn: (message) => reporter.warn(message),
+      phase: (title) => {
+        if (reporter.mode === 'silent') return
+        this.endPhase()
+        if (title !== null) this.startPhase(title)
+      },
+    }
+  }
+
+  /** Closes the open group, if one is: what follows (the result line, the error) shows unfolded. */
+  endPhase(): void {
+    if (this.open === undefined) return
+    this.write(this.system === 'github' ? '::endgroup::' : sectionEnd(this.open, this.clock()))
+    this.open = undefined
+  }
+
+  /** A command ended well: a deploy or rollback gets its job summary. */
+  finished(result: unknown): void {
+    this.endPhase()
+    const report = asDeployReport(result)
+    if (report && report.result !== 'planned') this.summarize(deploySummary(this.options.command, report, {jobUrl: ciJobUrl(this.env)}))
+  }
+
+  /** A command failed: annotations for what failed and where, and the job summary. */
+  failed(error: unknown): void {
+    this.endPhase()
+    if (this.system !== 'github') return
+    const message = error instanceof Error ? error.message : String(error)
+    for (const line of this.annotations(error)) this.write(line)
+    const report = error instanceof SkycapError ? asDeployReport(error.details?.report) : undefined
+    const jobUrl = ciJobUrl(this.env)
+    this.summarize(
+      report
+        ? deploySummary(this.options.command, report, {jobUrl, error: message})
+        : failureSummary(this.options.command, message, {jobUrl, hint: error instanceof SkycapError ? error.hint : undefined}),
+    )
+  }
+
+  /** One `::error` per config error (with file and line) or failed resource; one for the error itself otherwise. */
+  annotations(error: unknown): string[] {
+    const command = `skycap ${this.options.command}`
+    const configErrors = error instanceof ConfigErrors ? error.errors : error instanceof ConfigError ? [error] : []
+    if (configErrors.length) return configErrors.map((e) => errorAnnotation(`${command}: invalid configuration`, withoutLocation(e), this.place(e.location)))
+    const report = error instanceof SkycapError ? asDeployReport(error.details?.report) : undefined
+    const failures = report ? [...report.failures, ...(report.rollback?.failures ?? [])] : []
+    if (failures.length) {
+      return failures.map((f) => errorAnnotation(`${command} ${report?.environment}: ${f.ref} failed`, f.message))
+    }
+    return [errorAnnotation(`${command} failed`, error instanceof Error ? error.message : String(error))]
+  }
+
+  private startPhase(title: string): void {
+    if (this.system === 'github') {
+      this.open = title
+      this.write(`::group::${title}`)
+    } else {
+      this.open = sectionName(title, ++this.sections)
+      this.write(sectionStart(this.open, title, this.clock()))
+    }
+  }
+
+  /** A location as GitHub wants it: the file relative to the checkout ($GITHUB_WORKSPACE), without skycap's "(at REV)". */
+  private place(location: SourceLocation | undefined): AnnotationPlace {
+    if (!location) return {}
+    const cwd = this.options.cwd ?? process.cwd()
+    const shown = location.file.replace(/ \(at [^)]+\)$/, '')
+    const file = relative(this.env.GITHUB_WORKSPACE || cwd, resolve(cwd, shown))
+    return {file: file && !file.startsWith('..') && !isAbsolute(file) ? file.split('\\').join('/') : shown, line: location.line, col: location.column}
+  }
+
+  private summarize(markdown: string): void {
+    const file = this.env.GITHUB_STEP_SUMMARY
+    if (this.system !== 'github' || !file) return
+    try {
+      appendFileSync(file, markdown)
+    } catch (error) {
+      this.write(`warning: could not write the job summary to ${file}: ${(error as Error).message}`)
+    }
+  }
+}
+
+/** A ConfigError's message without the `file:line:col: ` its constructor put in front. */
+function withoutLocation(error: ConfigError): string {
+  if (!error.location) return error.message
+  const prefix = `${formatLocation(error.location)}: `
+  return error.message.startsWith(prefix) ? error.message.slice(prefix.length) : error.message
+}

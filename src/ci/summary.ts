@@ -1,0 +1,56 @@
+import type {DeployReport} from '../deploy/deploy.js'
+
+/** A DeployReport (deploy, rollback) by its shape: what a command returned, or what a failed one attached to its error. */
+export function asDeployReport(value: unknown): DeployReport | undefined {
+  const v = value as Partial<DeployReport> | null | undefined
+  if (!v || typeof v !== 'object' || typeof v.environment !== 'string' || typeof v.result !== 'string' || !v.revision || !v.images) return undefined
+  return v as DeployReport
+}
+
+/** Text for a Markdown table cell: one line, no column breaks. */
+function cell(text: string): string {
+  return text
+    .replaceAll('\\', '\\\\')
+    .replaceAll('|', '\\|')
+    .replace(/\s*\n\s*/g, ' ')
+}
+
+const ICONS: Record<string, string> = {succeeded: '✅', planned: '📝', failed: '❌', 'timed-out': '⏱️', interrupted: '⏹️'}
+
+/** How the rollback after a failed deploy ended, in one phrase. */
+export function rollbackText(rollback: NonNullable<DeployReport['rollback']>): string {
+  if (rollback.result === 'succeeded') return `rolled back to release ${rollback.to} (recorded as release ${rollback.release})`
+  if (rollback.result === 'skipped') return `not rolled back (${rollback.reason ?? 'skipped'})`
+  return `the rollback to release ${rollback.to} ${rollback.result === 'interrupted' ? 'was interrupted' : 'failed'}${rollback.reason ? `: ${rollback.reason}` : ''}${rollback.running ? `; now running: ${rollback.running}` : ''}`
+}
+
+/**
+ * The Markdown a GitHub job summary shows for a deploy or rollback: release, revision, result, rollback, the job's
+ * link, the images, and what failed (when `error` says the command failed).
+ */
+export function deploySummary(command: string, report: DeployReport, options: {jobUrl?: string; error?: string} = {}): string {
+  const title = `${ICONS[report.result] ?? ''} skycap ${command}: ${report.app} ${report.environment}${report.release ? ` release ${report.release}` : ''} ${report.result}`.trim()
+  const rows: Array<[string, string]> = [
+    ['Release', report.release === null ? '-' : String(report.release)],
+    ['Revision', `\`${report.revision.short}\` ${report.revision.subject}`.trim()],
+    ['Result', `${report.result}${report.durationMs ? ` in ${Math.round(report.durationMs / 1000)}s` : ''}`],
+    ['Target', `context \`${report.context}\`, namespace \`${report.namespace}\``],
+  ]
+  if (report.rollback) rows.push(['Rollback', rollbackText(report.rollback)])
+  if (options.jobUrl) rows.push(['Job', `[${options.jobUrl}](${options.jobUrl})`])
+  const lines = [`### ${title}`, '', '| | |', '|---|---|', ...rows.map(([k, v]) => `| ${k} | ${cell(v)} |`), '']
+  const images = Object.entries(report.images)
+  if (images.length) lines.push('| Service | Image |', '|---|---|', ...images.map(([service, image]) => `| ${cell(service)} | \`${cell(image)}\` |`), '')
+  const failures = [...report.failures, ...(report.rollback?.failures ?? [])]
+  if (failures.length) lines.push('**What failed**', '', ...failures.map((f) => `- \`${f.ref}\`: ${cell(f.message)}`), '')
+  if (options.error) lines.push(`> ${cell(options.error)}`, '')
+  return `${lines.join('\n')}\n`
+}
+
+/** The Markdown of a command that failed without a deploy report (invalid config, a refused lock, ...). */
+export function failureSummary(command: string, message: string, options: {jobUrl?: string; hint?: string} = {}): string {
+  const lines = [`### ❌ skycap ${command} failed`, '', ...message.split('\n').map((l) => `> ${l}`), '']
+  if (options.hint) lines.push(options.hint, '')
+  if (options.jobUrl) lines.push(`Job: [${options.jobUrl}](${options.jobUrl})`, '')
+  return `${lines.join('\n')}\n`
+}

@@ -1,0 +1,231 @@
+import {expect} from 'chai'
+import {mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import {hostname, tmpdir} from 'node:os'
+import {join} from 'node:path'
+
+import {CiOutput, ciOutput} from '../../../src/ci/output.js'
+import {asDeployReport, deploySummary, failureSummary} from '../../../src/ci/summary.js'
+import {ciSystem, errorAnnotation, sectionEnd, sectionName, sectionStart, workflowCommand} from '../../../src/ci/workflow.js'
+import type {DeployReport} from '../../../src/deploy/deploy.js'
+import {ConfigError, ConfigErrors, DeployFailedError, UserError} from '../../../src/errors.js'
+import {ciJobUrl, ciUser, whoAmI} from '../../../src/identity.js'
+import type {ReleaseRecord} from '../../../src/release/store.js'
+import {memoryReporter, stderrReporter} from '../../../src/ui/output.js'
+import {historyTable} from '../../../src/ui/tables.js'
+
+const GITHUB = {GITHUB_ACTIONS: 'true', GITHUB_ACTOR: 'octocat', GITHUB_SERVER_URL: 'https://github.example', GITHUB_REPOSITORY: 'acme/shop', GITHUB_RUN_ID: '991'}
+const AT = new Date('2026-12-01T00:00:10Z')
+
+function report(overrides: Partial<DeployReport> = {}): DeployReport {
+  return {
+    app: 'shop',
+    environment: 'staging',
+    context: 'kind-x',
+    namespace: 'shop-staging',
+    release: 7,
+    revision: {sha: 'a'.repeat(40), short: 'aaaaaaa', subject: 'Fix | the cart'},
+    images: {web: 'reg.example/shop/web:aaaa'},
+    result: 'succeeded',
+    durationMs: 41_600,
+    applied: [],
+    pruned: [],
+    failures: [],
+    ...overrides,
+  }
+}
+
+function output(env: NodeJS.ProcessEnv, command = 'deploy', cwd = '/work/repo'): {ci: CiOutput; lines: string[]} {
+  const lines: string[] = []
+  const ci = ciOutput({command, env, write: (l) => lines.push(l), clock: () => AT, cwd})
+  if (!ci) throw new Error('no CI detected')
+  return {ci, lines}
+}
+
+describe('CI systems', () => {
+  it('detects GitHub Actions and GitLab CI from their variables, nothing else', () => {
+    expect(ciSystem({GITHUB_ACTIONS: 'true'})).to.equal('github')
+    expect(ciSystem({GITLAB_CI: 'true'})).to.equal('gitlab')
+    expect(ciSystem({CI: 'true'})).to.equal(undefined)
+    expect(ciOutput({command: 'deploy', env: {CI: 'true', BUILDKITE: 'true'}})).to.equal(undefined)
+  })
+
+  it('records the person the CI ran the job for, and the job URL', () => {
+    expect(ciUser(GITHUB)).to.equal('octocat')
+    expect(whoAmI({...GITHUB, USER: 'runner'})).to.equal(`octocat@${hostname()}`)
+    expect(whoAmI({...GITHUB, USER: 'runner', SKYCAP_USER: 'me'})).to.equal(`me@${hostname()}`)
+    expect(whoAmI({GITLAB_CI: 'true', GITLAB_USER_LOGIN: 'alice', USER: 'root'})).to.equal(`alice@${hostname()}`)
+    expect(ciUser({BUILDKITE_BUILD_CREATOR: 'Bo'})).to.equal('Bo')
+    expect(ciUser({CIRCLE_USERNAME: 'cy'})).to.equal('cy')
+    // GITHUB_ACTOR outside Actions (a leftover in a shell) is not trusted.
+    expect(ciUser({GITHUB_ACTOR: 'octocat'})).to.equal(undefined)
+    expect(whoAmI({USER: 'dev'})).to.equal(`dev@${hostname()}`)
+    expect(ciJobUrl(GITHUB)).to.equal('https://github.example/acme/shop/actions/runs/991')
+    expect(ciJobUrl({GITLAB_CI: 'true', CI_JOB_URL: 'https://gitlab.example/acme/shop/-/jobs/5'})).to.equal('https://gitlab.example/acme/shop/-/jobs/5')
+  })
+})
+
+describe('GitHub workflow commands and GitLab sections', () => {
+  it('escapes messages and properties as @actions/core does', () => {
+    expect(workflowCommand('error', {file: 'a,b:c.yaml', line: 3, col: undefined, title: '100%'}, 'one\ntwo\r 50%')).to.equal('::error file=a%2Cb%3Ac.yaml,line=3,title=100%25::one%0Atwo%0D 50%25')
+    expect(errorAnnotation('t', 'm')).to.equal('::error title=t::m')
+  })
+
+  it('writes GitLab section markers with the unix time and a safe, numbered name', () => {
+    expect(sectionName('Rolling out shop/web!', 3)).to.equal('skycap_3_rolling_out_shop_web')
+    expect(sectionStart('skycap_1_validate', 'validate', AT)).to.equal('\u001B[0Ksection_start:1796083210:skycap_1_validate[collapsed=true]\r\u001B[0Kvalidate')
+    expect(sectionEnd('skycap_1_validate', AT)).to.equal('\u001B[0Ksection_end:1796083210:skycap_1_validate\r\u001B[0K')
+  })
+})
+
+describe('CiOutput', () => {
+  it('folds each phase into one ::group::, closes the last before the result', () => {
+    const {ci, lines} = output(GITHUB)
+    const inner = memoryReporter()
+    const reporter = ci.wrap({...inner, mode: 'plain'})
+    reporter.phase?.('validate')
+    reporter.phase?.('deploy')
+    reporter.info('Deploying release 1')
+    reporter.phase?.(null)
+    reporter.phase?.(null)
+    reporter.phase?.('rollback')
+    ci.endPhase()
+    ci.endPhase()
+    expect(lines).to.deep.equal(['::group::validate', '::endgroup::', '::group::deploy', '::endgroup::', '::group::rollback', '::endgroup::'])
+    expect(inner.lines).to.deep.equal(['Deploying release 1'])
+  })
+
+  it('opens no group for a silent reporter (--json)', () => {
+    const {ci, lines} = output(GITHUB)
+    ci.wrap(stderrReporter('silent')).phase?.('validate')
+    ci.endPhase()
+    expect(lines).to.deep.equal([])
+  })
+
+  it('GitLab: collapsed sections, no annotations and no summary file', () => {
+    const {ci, lines} = output({GITLAB_CI: 'true', GITHUB_STEP_SUMMARY: '/nonexistent/x'})
+    const reporter = ci.wrap({...memoryReporter(), mode: 'plain'})
+    reporter.phase?.('validate')
+    reporter.phase?.('deploy')
+    ci.failed(new UserError('boom'))
+    expect(lines).to.deep.equal([
+      sectionStart('skycap_1_validate', 'validate', AT),
+      sectionEnd('skycap_1_validate', AT),
+      sectionStart('skycap_2_deploy', 'deploy', AT),
+      sectionEnd('skycap_2_deploy', AT),
+    ])
+  })
+
+  it('annotates config errors with the file relative to the checkout, line and column', () => {
+    const {ci} = output({...GITHUB, GITHUB_WORKSPACE: '/work/repo'}, 'render', '/work/repo/app')
+    const errors = new ConfigErrors([
+      new ConfigError('services.web.replicas must be a whole number', {file: 'skycap.yaml', line: 26, column: 15}),
+      new ConfigError('unknown key', {file: 'deploy/web.yaml (at 3f2c1ab)', line: 4}),
+      new ConfigError('no file'),
+    ])
+    expect(ci.annotations(errors)).to.deep.equal([
+      '::error file=app/skycap.yaml,line=26,col=15,title=skycap render%3A invalid configuration::services.web.replicas must be a whole number',
+      '::error file=app/deploy/web.yaml,line=4,title=skycap render%3A invalid configuration::unknown key',
+      '::error title=skycap render%3A invalid configuration::no file',
+    ])
+  })
+
+  it('annotates each failed resource of a failed deploy and its rollback; anything else once', () => {
+    const {ci} = output(GITHUB)
+    const failed = report({
+      result: 'failed',
+      failures: [
+        {ref: 'Deployment/web', message: 'container web is in CrashLoopBackOff', events: [], logs: []},
+        {ref: 'Deployment/worker', message: 'not ready', events: [], logs: []},
+      ],
+      rollback: {to: 6, release: 8, result: 'failed', reason: 'timed out', failures: [{ref: 'Deployment/web', message: 'still crashing', events: [], logs: []}]},
+    })
+    expect(ci.annotations(new DeployFailedError('release 7 failed', {details: {report: failed}}))).to.deep.equal([
+      '::error title=skycap deploy staging%3A Deployment/web failed::container web is in CrashLoopBackOff',
+      '::error title=skycap deploy staging%3A Deployment/worker failed::not ready',
+      '::error title=skycap deploy staging%3A Deployment/web failed::still crashing',
+    ])
+    expect(ci.annotations(new UserError('staging is locked\nby bob'))).to.deep.equal(['::error title=skycap deploy failed::staging is locked%0Aby bob'])
+  })
+
+  describe('job summary', () => {
+    let dir: string
+    beforeEach(() => {
+      dir = mkdtempSync(join(tmpdir(), 'skycap-ci-'))
+    })
+    afterEach(() => rmSync(dir, {recursive: true, force: true}))
+
+    it('appends a deploy summary to $GITHUB_STEP_SUMMARY after what is there', () => {
+      const file = join(dir, 'summary.md')
+      writeFileSync(file, 'earlier step\n')
+      const {ci, lines} = output({...GITHUB, GITHUB_STEP_SUMMARY: file})
+      ci.finished(report())
+      ci.finished({releases: []})
+      ci.finished(report({result: 'planned', release: null}))
+      const text = readFileSync(file, 'utf8')
+      expect(text.startsWith('earlier step\n### ✅ skycap deploy: shop staging release 7 succeeded\n')).to.equal(true)
+      expect(text).to.contain('| Revision | `aaaaaaa` Fix \\| the cart |').and.contain('| Result | succeeded in 42s |').and.contain('| web | `reg.example/shop/web:aaaa` |')
+      expect(text).to.contain('| Job | [https://github.example/acme/shop/actions/runs/991](https://github.example/acme/shop/actions/runs/991) |')
+      expect(text.match(/###/g)).to.have.length(1)
+      expect(lines).to.deep.equal([])
+    })
+
+    it('a failed deploy: result, rollback and what failed; another failure: its message and hint', () => {
+      const file = join(dir, 'summary.md')
+      const {ci, lines} = output({...GITHUB, GITHUB_STEP_SUMMARY: file})
+      const failed = report({
+        result: 'failed',
+        failures: [{ref: 'Deployment/web', message: 'CrashLoopBackOff', events: [], logs: []}],
+        rollback: {to: 6, release: 8, result: 'succeeded', failures: []},
+      })
+      ci.failed(new DeployFailedError('release 7 of staging failed', {details: {report: failed}}))
+      ci.failed(new UserError('staging is locked by bob', {hint: 'Wait.'}))
+      const text = readFileSync(file, 'utf8')
+      expect(text).to.contain('### ❌ skycap deploy: shop staging release 7 failed').and.contain('| Rollback | rolled back to release 6 (recorded as release 8) |')
+      expect(text).to.contain('- `Deployment/web`: CrashLoopBackOff').and.contain('> release 7 of staging failed')
+      expect(text).to.contain('### ❌ skycap deploy failed\n\n> staging is locked by bob\n\nWait.\n')
+      expect(lines.filter((l) => l.startsWith('::error'))).to.have.length(2)
+    })
+
+    it('a summary file that cannot be written is a warning line, not a failure', () => {
+      const {ci, lines} = output({...GITHUB, GITHUB_STEP_SUMMARY: join(dir, 'missing', 'summary.md')})
+      ci.finished(report())
+      expect(lines).to.have.length(1)
+      expect(lines[0]).to.match(/^warning: could not write the job summary to .*missing\/summary\.md: ENOENT/)
+    })
+  })
+
+  it('summaries are pure Markdown of the report', () => {
+    expect(asDeployReport({releases: []})).to.equal(undefined)
+    expect(asDeployReport(report())).to.not.equal(undefined)
+    expect(deploySummary('rollback', report({rollback: {to: null, release: null, result: 'skipped', reason: '--no-rollback', failures: []}}))).to.contain(
+      '| Rollback | not rolled back (--no-rollback) |',
+    )
+    expect(failureSummary('build', 'a\nb')).to.equal('### ❌ skycap build failed\n\n> a\n> b\n\n')
+  })
+})
+
+describe('history with CI jobs', () => {
+  const record = (n: number, ciJob?: string): ReleaseRecord => ({
+    number: n,
+    app: 'shop',
+    environment: 'staging',
+    action: 'deploy',
+    result: 'succeeded',
+    revision: {sha: 'b'.repeat(40), short: 'bbbbbbb', subject: 'subject'},
+    images: {},
+    configuredReplicas: {},
+    user: 'octocat@runner',
+    ...(ciJob ? {ciJob} : {}),
+    startedAt: '2026-12-01T00:00:00.123Z',
+    finishedAt: '',
+    durationMs: 1000,
+  })
+
+  it('shows a JOB column when a release has a CI job URL, and none otherwise', () => {
+    const withJob = historyTable([record(2, 'https://github.example/acme/shop/actions/runs/991'), record(1)]).split('\n')
+    expect(withJob[0]).to.match(/^RELEASE\s+ACTION\s+RESULT\s+REVISION\s+USER\s+STARTED\s+DURATION\s+JOB\s+NOTE$/)
+    expect(withJob[1]).to.contain('octocat@runner').and.contain('https://github.example/acme/shop/actions/runs/991')
+    expect(withJob[2]).to.match(/1s\s+-\s+subject$/)
+    expect(historyTable([record(1)]).split('\n')[0]).to.not.contain('JOB')
+  })
+})
