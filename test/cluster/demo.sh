@@ -52,7 +52,9 @@ cp -r "$ROOT/test/fixtures/real-app/." "$REAL/"
 cd "$REAL"
 sed -i "s#__CONTEXT__#$(kubectl config current-context)#; s#__NAMESPACE__#skycap-demo-real#; s#__REGISTRY__#$REG/${REPO%/*}#" skycap.yaml
 git init -q -b main && git add -A && git -c user.name=demo -c user.email=demo@example.com commit -qm "test app v1"
-ask() { curl -s -m 5 "http://$(kubectl -n skycap-demo-real get service web -o jsonpath='{.spec.clusterIP}'):8080/"; }
+# Retried: right after a rollout, kube-proxy on the real node may still send a new connection to the old pod that
+# just stopped (its rules follow the endpoints a moment later; a preStop sleep in the app would cover that gap).
+ask() { curl -s -m 3 --retry 10 --retry-all-errors --retry-delay 1 "http://$(kubectl -n skycap-demo-real get service web -o jsonpath='{.spec.clusterIP}'):8080/"; }
 push_image
 step skycap deploy test "(real containers on node $(cat "$RUN/real-node"))"; skycap deploy test
 step curl http://\<ClusterIP of web\>:8080/; ask
