@@ -21,14 +21,13 @@ export abstract class SkycapCommand extends Command {
     verbose: Flags.boolean({description: 'Show stack traces and kubectl commands.', helpGroup: 'GLOBAL'}),
   }
 
-  /** The reporter for progress on stderr (silent under --json). */
+  /** The reporter for progress on stderr (plain lines under --json: the document is on stdout). */
   protected reporter(): Reporter {
     return stderrReporter(progressMode({json: this.jsonEnabled()}))
   }
 
-  /** Where build output goes: stderr, line by line (nothing under --json, whose document is the result). */
+  /** Where build output goes: stderr, line by line (under --json too: the document is on stdout). */
   protected buildOutput(): ((line: string) => void) | undefined {
-    if (this.jsonEnabled()) return undefined
     return (line) => process.stderr.write(`${line}\n`)
   }
 
@@ -98,9 +97,10 @@ function exitCodeFor(error: Error & {oclif?: {exit?: number}}): ExitCodeValue {
 
 function errorJson(error: Error): Record<string, unknown> {
   if (error instanceof ConfigErrors) {
-    return {code: error.code, message: error.message, hint: error.hint, errors: error.errors.map((e) => ({message: e.message, ...e.location}))}
+    return {code: error.code, message: error.message, hint: error.jsonHint ?? error.hint, errors: error.errors.map((e) => ({message: e.message, ...e.location}))}
   }
-  if (error instanceof SkycapError) return {code: error.code, message: error.message, hint: error.hint, details: error.details}
+  // A JSON reader saw no terminal output: the hint that refers to it ("see above") has a self-contained variant.
+  if (error instanceof SkycapError) return {code: error.code, message: error.message, hint: error.jsonHint ?? error.hint, details: error.details}
   return {code: 'error', message: error.message}
 }
 

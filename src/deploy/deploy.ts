@@ -339,10 +339,12 @@ async function applyWatchRecord(
   if (rollout.outcome === 'timeout')
     throw new TimeoutError(`release ${report.release} of ${env.name} did not become ready in time (${cause})${rbText}`, {
       hint: 'Raise --timeout if the app is slow to start, or read the reasons above.',
+      jsonHint: 'Raise --timeout if the app is slow to start, or read the reasons in details.report.failures (message, events, logs).',
       details: {report},
     })
   throw new DeployFailedError(`release ${report.release} of ${env.name} failed: ${cause}${rbText}${notUndone ? `; ${notUndone}` : ''}`, {
     hint: `See the events and logs above; \`skycap status ${env.name}\` shows what runs now.`,
+    jsonHint: `The events and logs of what failed are in details.report.failures; \`skycap status ${env.name}\` shows what runs now.`,
     details: {report},
   })
 }
@@ -367,7 +369,7 @@ async function recordHookFailure(
     message: `${error.failure.ref}: ${error.failure.message}; not rolled out`,
   }
   await saveRelease(at.kubectl, failed, undefined, at.releases, at.keep).catch(() => undefined)
-  return new DeployFailedError(error.message, {hint: error.hint, details: {report}})
+  return new DeployFailedError(error.message, {hint: error.hint, jsonHint: error.jsonHint, details: {report}})
 }
 
 /** Refuses, before anything is applied, a release whose manifests are too large to be recorded for rollback. */
