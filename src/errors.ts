@@ -9,11 +9,11 @@ export const ExitCode = {
   OK: 0,
   /** The operation ran and failed (a rollout failed, kubectl refused an object); for `diff`, "there are changes". */
   FAILED: 1,
-  /** Invalid input or configuration; nothing was changed. */
+  /** Invalid input or configuration (also a revision whose GitHub checks requireChecks refuses); nothing was changed. */
   INVALID: 2,
   /** The environment is locked by another deploy. */
   LOCKED: 3,
-  /** The cluster, kubectl or an image registry cannot be reached. */
+  /** The cluster, kubectl, an image registry or the GitHub API (requireChecks) cannot be reached or refused the credentials. */
   UNREACHABLE: 4,
   /** Interrupted by SIGINT/SIGTERM (128 + 2, as shells report it). */
   INTERRUPTED: 130,

@@ -19,6 +19,8 @@ import {appSelector, connect, type KubectlFactory, namespaceExists, type Target}
 import {changeSummary} from './diff.js'
 import {parseDuration} from '../duration.js'
 import {DeployHooks, HookFailedError, hooksNotUndone, planHooks} from '../hooks/hooks.js'
+import {type ChecksVerdict, requireGreenChecks} from '../ci-checks/checks.js'
+import {configFilePath, openRepository} from '../config/load.js'
 
 export interface DeployOptions {
   target?: string
@@ -43,6 +45,8 @@ export interface DeployOptions {
   build?: Pick<BuildOptions, 'builder' | 'jobs' | 'force'>
   /** Deploy without running the predeploy/postdeploy hooks (recorded in the release). */
   skipHooks?: boolean
+  /** Deploy without asking GitHub whether the revision's checks are green (requireChecks; recorded in the release). */
+  ignoreChecks?: boolean
 }
 
 export interface DeployDeps {
@@ -75,6 +79,10 @@ export interface DeployReport {
   failures: FailureReport[]
   /** The hooks the deploy ran (name, phase, result, duration, exit code, Job). */
   hooks?: HookRecord[]
+  /** requireChecks: the revision's GitHub statuses and check runs, all green. */
+  checks?: ChecksVerdict
+  /** requireChecks was skipped with --ignore-checks. */
+  ignoreChecks?: true
   /** Resources still moving when another one failed: their state at that moment. */
   interrupted?: Array<{ref: string; message: string}>
   rollback?: {
@@ -114,6 +122,7 @@ export async function deploy(options: DeployOptions, deps: DeployDeps): Promise<
   const timeoutText = options.timeout ?? prepared.loaded.config.deploy?.timeout
   const timeoutMs = timeoutText !== undefined ? await parseDuration(timeoutText, options.timeout !== undefined ? '--timeout' : 'deploy.timeout') : DEFAULT_TIMEOUT_MS
   const waitForLockMs = options.waitForLock !== undefined ? await parseDuration(options.waitForLock, '--wait-for-lock') : 0
+  const checks = await verifyChecks(env, prepared, options, deps)
   const target = await connect(env, deps.kubectl, reporter)
   const {kubectl} = target
   reporter.info(`Validating ${prepared.app} ${env.name}@${prepared.revision.short} for context ${target.context}, namespace ${target.namespace}`)
@@ -126,7 +135,7 @@ export async function deploy(options: DeployOptions, deps: DeployDeps): Promise<
   checkRecordable(objects)
   await planHooks(env, objects, options.skipHooks ?? false)
 
-  const report = plannedReport(prepared.app, env, target, {sha: prepared.revision.sha, short: prepared.revision.short, subject: prepared.revision.subject}, prepared.images)
+  const report = {...plannedReport(prepared.app, env, target, {sha: prepared.revision.sha, short: prepared.revision.short, subject: prepared.revision.subject}, prepared.images), ...checks}
 
   // Nobody can confirm without a terminal: refuse (confirmProtected throws) before creating anything. A first
   // deploy asks before it creates the namespace the server dry run needs.
@@ -227,6 +236,7 @@ async function applyWatchRecord(
     configuredReplicas: configuredReplicas(env),
     user: whoAmI(),
     ciJob: ciJobUrl(),
+    ...(report.ignoreChecks ? {ignoreChecks: true} : {}),
     startedAt,
     finishedAt: '',
     durationMs: 0,
@@ -571,6 +581,21 @@ export function keepScaledReplicas(prepared: PreparedRelease, env: Environment, 
     if (!keepLive) return object
     return {...object, spec: {...(object.spec as object), replicas: live.get(object.metadata.name)}}
   })
+}
+
+/** requireChecks: every GitHub status and check run of the revision is green (skycap up's work-tree images have none). */
+async function verifyChecks(env: Environment, prepared: PreparedRelease, options: DeployOptions, deps: DeployDeps): Promise<Pick<DeployReport, 'checks' | 'ignoreChecks'>> {
+  if (!env.requireChecks || options.images) return {}
+  const {short} = prepared.revision
+  if (options.ignoreChecks) {
+    deps.reporter.warn(`--ignore-checks: deploying ${short} to ${env.name} without asking GitHub whether its checks are green (recorded in history)`)
+    return {ignoreChecks: true}
+  }
+  deps.reporter.info(`Checking the GitHub statuses and check runs of ${short}`)
+  const remoteUrl = async () => (await openRepository(configFilePath({configPath: options.configPath, cwd: options.cwd}))).remoteUrl()
+  const verdict = await requireGreenChecks(env.requireChecks, prepared.revision, {remoteUrl, fetch: deps.fetch})
+  deps.reporter.info(`✔ ${verdict.checks.length} checks of ${short} green in ${verdict.repository}`)
+  return {checks: verdict}
 }
 
 async function checkImagesExist(prepared: PreparedRelease, deps: DeployDeps): Promise<void> {

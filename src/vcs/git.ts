@@ -32,6 +32,11 @@ export class GitVcs implements Vcs {
     private readonly pinned?: string,
   ) {}
 
+  async remoteUrl(): Promise<string | undefined> {
+    const url = await this.git.raw(['remote', 'get-url', 'origin']).catch(() => '')
+    return url.trim() || undefined
+  }
+
   async resolve(rev?: string): Promise<Revision> {
     const input = rev ?? this.pinned ?? 'HEAD'
     checkRevisionInput(input)

@@ -95,6 +95,12 @@ export class HgVcs implements Vcs {
     private readonly pinned?: string,
   ) {}
 
+  async remoteUrl(): Promise<string | undefined> {
+    // `hg paths default` exits 1 when the repository has no default path.
+    const r = await hg(this.root, ['paths', 'default'])
+    return r.code === 0 ? r.stdout.trim() || undefined : undefined
+  }
+
   async resolve(rev?: string): Promise<Revision> {
     const input = rev ?? this.pinned ?? '.'
     checkRevisionInput(input)
