@@ -591,6 +591,12 @@ async function verifyChecks(env: Environment, prepared: PreparedRelease, options
     deps.reporter.warn(`--ignore-checks: deploying ${short} to ${env.name} without asking GitHub whether its checks are green (recorded in history)`)
     return {ignoreChecks: true}
   }
+  // At HEAD with uncommitted changes, the manifests and config come from the work tree, which no CI has seen.
+  if (prepared.revision.dirty) {
+    throw new UserError(`the work tree has uncommitted changes, and ${env.name} deploys only what CI approved (requireChecks); nothing was changed`, {
+      hint: `Commit and push the changes and let CI check them, or stash them to deploy ${short}; --ignore-checks deploys anyway (recorded in history).`,
+    })
+  }
   deps.reporter.info(`Checking the GitHub statuses and check runs of ${short}`)
   const remoteUrl = async () => (await openRepository(configFilePath({configPath: options.configPath, cwd: options.cwd}))).remoteUrl()
   const verdict = await requireGreenChecks(env.requireChecks, prepared.revision, {remoteUrl, fetch: deps.fetch})

@@ -136,6 +136,12 @@ describe('requireChecks: deploy only what CI approved (a local GitHub API, real 
     expect(r.doc.result.checks.repository).to.equal('acme/shop')
     expect(api.requests.some((q) => q.path.startsWith(`/repos/acme/shop/commits/${sha}/check-runs`))).to.equal(true)
     const asked = api.requests.length
+    // Uncommitted changes at HEAD: what would be rendered is not what CI checked.
+    app.repo.write('config/web/app.properties', 'greeting=uncommitted\n')
+    const dirty = await app.json([...DEPLOY, 'test'], {env})
+    expect(dirty.exitCode).to.equal(2)
+    expect(dirty.doc.error.message).to.equal('the work tree has uncommitted changes, and test deploys only what CI approved (requireChecks); nothing was changed')
+    expect(api.requests.length).to.equal(asked)
     try {
       const unchecked = await app.json([...DEPLOY, `open@${sha}`], {env})
       expect(unchecked.exitCode, JSON.stringify(unchecked.doc.error ?? {})).to.equal(0)
