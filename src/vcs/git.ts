@@ -32,11 +32,6 @@ export class GitVcs implements Vcs {
     private readonly pinned?: string,
   ) {}
 
-  async remoteUrl(): Promise<string | undefined> {
-    const url = await this.git.raw(['remote', 'get-url', 'origin']).catch(() => '')
-    return url.trim() || undefined
-  }
-
   async resolve(rev?: string): Promise<Revision> {
     const input = rev ?? this.pinned ?? 'HEAD'
     checkRevisionInput(input)
@@ -93,6 +88,11 @@ export class GitVcs implements Vcs {
       throw new UserError(`the history between ${a.slice(0, 7)} and ${b.slice(0, 7)} is incomplete: ${SHALLOW_HINT}`, {details: {from: a, to: b}})
     }
     return list
+  }
+
+  async remoteUrl(): Promise<string | undefined> {
+    const url = await this.git.raw(['remote', 'get-url', 'origin']).catch(() => '')
+    return url.trim() || undefined
   }
 
   /** The commit `rev` names; a clear error when it names none. `pinned`: the revision came from SKYCAP_REVISION. */

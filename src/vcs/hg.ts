@@ -95,12 +95,6 @@ export class HgVcs implements Vcs {
     private readonly pinned?: string,
   ) {}
 
-  async remoteUrl(): Promise<string | undefined> {
-    // `hg paths default` exits 1 when the repository has no default path.
-    const r = await hg(this.root, ['paths', 'default'])
-    return r.code === 0 ? r.stdout.trim() || undefined : undefined
-  }
-
   async resolve(rev?: string): Promise<Revision> {
     const input = rev ?? this.pinned ?? '.'
     checkRevisionInput(input)
@@ -164,6 +158,12 @@ export class HgVcs implements Vcs {
     // Both are full ids (40 hex digits), so the revset holds nothing the user typed.
     const r = await this.run(['log', '-r', `sort(only(${b}, ${a}), rev)`, '-T', CHANGESET_TEMPLATE])
     return changesets(r.stdout).map((c) => ({sha: c.node, short: c.node.slice(0, 12), subject: firstLine(c.desc), author: c.user}))
+  }
+
+  async remoteUrl(): Promise<string | undefined> {
+    // `hg paths default` exits 1 when the repository has no default path.
+    const r = await hg(this.root, ['paths', 'default'])
+    return r.code === 0 ? r.stdout.trim() || undefined : undefined
   }
 
   /** The full node `rev` names. */
