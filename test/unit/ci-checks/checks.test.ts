@@ -1,11 +1,16 @@
 import {expect} from 'chai'
+import {writeFileSync} from 'node:fs'
+import {join} from 'node:path'
 
 import {checkStates, checksRepository, ChecksNotGreenError, judgeChecks, repositoryFromRemote, requireGreenChecks} from '../../../src/ci-checks/checks.js'
 import {commitChecks} from '../../../src/ci-checks/github.js'
 import {resolveEnvironment} from '../../../src/config/environment.js'
 import {parseConfig} from '../../../src/config/load.js'
 import {ExitCode, UnreachableError} from '../../../src/errors.js'
+import {openVcs} from '../../../src/vcs/vcs.js'
 import {rejectsWithUserError, userError} from '../../helpers/errors.js'
+import {TempHgRepo} from '../../helpers/hg.js'
+import {TempRepo} from '../../helpers/repo.js'
 import {checkRun, commitStatus, GithubApiServer} from '../../helpers/github-api.js'
 
 const SHA = 'a'.repeat(40)
@@ -85,6 +90,22 @@ describe('requireChecks: which repository', () => {
     const none = await rejectsWithUserError(checksRepository({ignore: []}, {}, async () => undefined))
     expect(none.message).to.contain('no remote origin')
     expect(none.hint).to.contain('requireChecks: {repository: owner/name}')
+  })
+
+  it('reads the remote from real repositories: git origin, Mercurial default path, none', async () => {
+    const git = await TempRepo.withFiles({'a.txt': 'a'})
+    const hg = await TempHgRepo.init()
+    try {
+      expect(await (await openVcs(git.dir)).remoteUrl()).to.equal(undefined)
+      await git.git('remote', 'add', 'origin', 'https://github.com/acme/shop.git')
+      expect(await (await openVcs(git.dir)).remoteUrl()).to.equal('https://github.com/acme/shop.git')
+      expect(await (await openVcs(hg.dir)).remoteUrl()).to.equal(undefined)
+      writeFileSync(join(hg.dir, '.hg', 'hgrc'), '[paths]\ndefault = ssh://git@github.com/acme/shop.git\n')
+      expect(repositoryFromRemote((await (await openVcs(hg.dir)).remoteUrl()) ?? '')).to.equal('acme/shop')
+    } finally {
+      git.remove()
+      hg.remove()
+    }
   })
 
   it('is on per environment: the top level, an environment override, false in one environment', async () => {
