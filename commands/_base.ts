@@ -30,7 +30,7 @@ export abstract class SkycapCommand extends Command {
     return this.ci ?? undefined
   }
 
-  /** The reporter for progress on stderr (silent under --json); in CI its phases fold into groups. */
+  /** The reporter for progress on stderr (plain lines under --json: the document is on stdout); in CI its phases fold into groups. */
   protected reporter(): Reporter {
     const reporter = stderrReporter(progressMode({json: this.jsonEnabled()}))
     return this.ciOutput()?.wrap(reporter) ?? reporter
@@ -48,9 +48,8 @@ export abstract class SkycapCommand extends Command {
     return result
   }
 
-  /** Where build output goes: stderr, line by line (nothing under --json, whose document is the result). */
+  /** Where build output goes: stderr, line by line (under --json too: the document is on stdout). */
   protected buildOutput(): ((line: string) => void) | undefined {
-    if (this.jsonEnabled()) return undefined
     return (line) => process.stderr.write(`${line}\n`)
   }
 
@@ -121,9 +120,10 @@ function exitCodeFor(error: Error & {oclif?: {exit?: number}}): ExitCodeValue {
 
 function errorJson(error: Error): Record<string, unknown> {
   if (error instanceof ConfigErrors) {
-    return {code: error.code, message: error.message, hint: error.hint, errors: error.errors.map((e) => ({message: e.message, ...e.location}))}
+    return {code: error.code, message: error.message, hint: error.jsonHint ?? error.hint, errors: error.errors.map((e) => ({message: e.message, ...e.location}))}
   }
-  if (error instanceof SkycapError) return {code: error.code, message: error.message, hint: error.hint, details: error.details}
+  // A JSON reader saw no terminal output: the hint that refers to it ("see above") has a self-contained variant.
+  if (error instanceof SkycapError) return {code: error.code, message: error.message, hint: error.jsonHint ?? error.hint, details: error.details}
   return {code: 'error', message: error.message}
 }
 

@@ -7,7 +7,7 @@ import {SkycapCommand} from './_base.js'
 export default class Deploy extends SkycapCommand {
   static override summary = 'Deploy ENV at a revision: validate, lock, apply, watch, explain failures, roll back.'
   static override description =
-    'Nothing in the cluster changes before validation passes (config, revision, render, kube context, server dry run, images). Exit codes: 0 deployed, 1 failed (rolled back), 2 invalid input, 3 locked, 4 unreachable, 70 timed out, 130 interrupted.'
+    'Nothing in the cluster changes before validation passes (config, revision, render, kube context, server dry run, images). Exit codes: 0 deployed, 1 failed (rolled back), 2 invalid input (also a revision requireChecks refuses), 3 locked, 4 unreachable (also the GitHub API), 70 timed out, 130 interrupted.'
   static override examples = [
     '<%= config.bin %> deploy staging',
     '<%= config.bin %> deploy prod@v1.4.0 --yes --timeout 10m',
@@ -28,6 +28,7 @@ export default class Deploy extends SkycapCommand {
     builder: Flags.string({description: 'With --build: the builder tool (default: buildx, else docker, else podman).', options: [...BUILDER_NAMES], dependsOn: ['build']}),
     jobs: Flags.integer({description: 'With --build: builds at once.', min: 1, dependsOn: ['build']}),
     'skip-hooks': Flags.boolean({description: 'Do not run the predeploy/postdeploy hooks (recorded in the release).'}),
+    'ignore-checks': Flags.boolean({description: "Deploy even when requireChecks would refuse the revision's GitHub checks (recorded in the release)."}),
   }
 
   async run(): Promise<unknown> {
@@ -46,6 +47,7 @@ export default class Deploy extends SkycapCommand {
         reason: flags.reason,
         build: flags.build ? {builder: flags.builder as BuilderName | undefined, jobs: flags.jobs} : undefined,
         skipHooks: flags['skip-hooks'],
+        ignoreChecks: flags['ignore-checks'],
       },
       {kubectl: this.kubectlFactory(), reporter: this.reporter(), confirm: this.confirmer(), signal: this.abortOnSignals(), buildOutput: this.buildOutput()},
     )

@@ -9,11 +9,11 @@ export const ExitCode = {
   OK: 0,
   /** The operation ran and failed (a rollout failed, kubectl refused an object); for `diff`, "there are changes". */
   FAILED: 1,
-  /** Invalid input or configuration; nothing was changed. */
+  /** Invalid input or configuration (also a revision whose GitHub checks requireChecks refuses); nothing was changed. */
   INVALID: 2,
   /** The environment is locked by another deploy. */
   LOCKED: 3,
-  /** The cluster, kubectl or an image registry cannot be reached. */
+  /** The cluster, kubectl, an image registry or the GitHub API (requireChecks) cannot be reached or refused the credentials. */
   UNREACHABLE: 4,
   /** Interrupted by SIGINT/SIGTERM (128 + 2, as shells report it). */
   INTERRUPTED: 130,
@@ -33,6 +33,11 @@ export interface SourceLocation {
 export interface SkycapErrorOptions {
   /** What to do next, one sentence. */
   hint?: string
+  /**
+   * The hint for a `--json` reader, when `hint` refers to terminal output that reader did not see ("see the events
+   * above"): self-contained, pointing into the document instead.
+   */
+  jsonHint?: string
   /** Structured details for `--json`; must never hold secret values. */
   details?: Record<string, unknown>
   cause?: unknown
@@ -44,12 +49,14 @@ export class SkycapError extends Error {
   /** Stable machine-readable code for `--json` consumers. */
   readonly code: string = 'failed'
   readonly hint?: string
+  readonly jsonHint?: string
   readonly details?: Record<string, unknown>
 
   constructor(message: string, options: SkycapErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : {cause: options.cause})
     this.name = new.target.name
     this.hint = options.hint
+    this.jsonHint = options.jsonHint
     this.details = options.details
   }
 }
@@ -152,7 +159,8 @@ export class DiffError extends SkycapError {
   override readonly code: string
 
   constructor(cause: SkycapError | Error) {
-    super(cause.message, {cause, hint: cause instanceof SkycapError ? cause.hint : undefined, details: cause instanceof SkycapError ? cause.details : undefined})
+    const own = cause instanceof SkycapError ? cause : undefined
+    super(cause.message, {cause, hint: own?.hint, jsonHint: own?.jsonHint, details: own?.details})
     this.code = cause instanceof SkycapError ? cause.code : 'diff_failed'
   }
 }

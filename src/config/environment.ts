@@ -1,6 +1,6 @@
 import {UserError} from '../errors.js'
 import {DEFAULT_MAX_REPLICAS} from './limits.js'
-import type {Environment, EnvironmentConfig, LoadedConfig, ServiceConfig} from './types.js'
+import type {Environment, EnvironmentConfig, LoadedConfig, RequireChecksConfig, ServiceConfig} from './types.js'
 
 /** The environment `name` with its per-environment service overrides deep-merged over the services. */
 export function resolveEnvironment(loaded: LoadedConfig, name: string): Environment {
@@ -33,7 +33,15 @@ export function resolveEnvironment(loaded: LoadedConfig, name: string): Environm
       predeploy: env.hooks?.predeploy ?? config.hooks?.predeploy ?? [],
       postdeploy: env.hooks?.postdeploy ?? config.hooks?.postdeploy ?? [],
     },
+    ...requireChecks(env.requireChecks ?? config.requireChecks, config.requireChecks),
   }
+}
+
+/** The environment's requireChecks over the top-level one; `true` in an environment keeps the top-level settings. */
+function requireChecks(value: RequireChecksConfig | undefined, top: RequireChecksConfig | undefined): Pick<Environment, 'requireChecks'> {
+  if (!value) return {}
+  const settings = value === true ? (typeof top === 'object' ? top : {}) : value
+  return {requireChecks: {...(settings.repository ? {repository: settings.repository} : {}), ignore: settings.ignore ?? []}}
 }
 
 /** The environment `skycap up` uses by default; derived when skycap.yaml declares none of that name. */

@@ -398,6 +398,21 @@ const hooks = {
   description: "Commands run as Jobs from a service's pod template around a deploy.",
 }
 
+const requireChecks = {
+  type: ['boolean', 'object'],
+  additionalProperties: false,
+  properties: {
+    repository: {
+      type: 'string',
+      pattern: '^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$',
+      'x-message': 'owner/name of a GitHub repository',
+      description: 'The GitHub repository (default: GITHUB_REPOSITORY, else the git remote origin).',
+    },
+    ignore: {type: 'array', items: {type: 'string', minLength: 1}, description: "Statuses (context) and check runs (name) that do not count, e.g. the deploy job's own."},
+  },
+  description: 'Deploy ENV@REV only when every GitHub commit status and check run of REV is green (token: GITHUB_TOKEN); --ignore-checks skips it and is recorded.',
+} as const
+
 export const skycapSchema = {
   $schema: 'http://json-schema.org/draft-07/schema#',
   $id: 'https://skycap.dev/schema/skycap.schema.json',
@@ -429,6 +444,7 @@ export const skycapSchema = {
         timeout: {type: 'string', pattern: DURATION_PATTERN, 'x-message': DURATION_RULE, description: 'Default --timeout of deploy, e.g. 10m.'},
       },
     },
+    requireChecks,
     logs,
     hooks,
     services: {
@@ -465,6 +481,7 @@ export const skycapSchema = {
           registry: {type: 'string', minLength: 1, description: "This environment's registry, instead of the top-level one (e.g. a local or staging registry)."},
           imageTag: {type: 'string', minLength: 1, description: "This environment's image tag template, instead of the top-level one."},
           hooks: {...hooks, description: "This environment's hooks: a list given here replaces the app's list for that phase."},
+          requireChecks: {...requireChecks, description: "This environment's requireChecks, instead of the top-level one (false: not here)."},
         },
       },
     },

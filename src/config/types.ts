@@ -154,7 +154,12 @@ export interface EnvironmentConfig {
   /** Overrides the top-level imageTag here. */
   imageTag?: string
   hooks?: HooksConfig
+  /** Overrides the top-level requireChecks here (false turns it off). */
+  requireChecks?: RequireChecksConfig
 }
+
+/** `requireChecks:` as written: on/off, or on with settings (docs/ci-checks.md). */
+export type RequireChecksConfig = boolean | {repository?: string; ignore?: string[]}
 
 export interface SkycapConfig {
   app: string
@@ -166,6 +171,8 @@ export interface SkycapConfig {
   templates?: string
   history?: {keep?: number}
   deploy?: {timeout?: string}
+  /** Deploy only revisions whose GitHub statuses and check runs are green. */
+  requireChecks?: RequireChecksConfig
   logs?: LogFilters
   hooks?: HooksConfig
   services: Record<string, ServiceConfig>
@@ -215,4 +222,6 @@ export interface Environment {
   imageTag?: string
   /** The app's hooks with this environment's lists in their place. */
   hooks: {predeploy: HookConfig[]; postdeploy: HookConfig[]}
+  /** Set when deploys here need green GitHub checks (the environment's requireChecks, else the top-level one). */
+  requireChecks?: {repository?: string; ignore: string[]}
 }

@@ -19,6 +19,8 @@ import {appSelector, connect, type KubectlFactory, namespaceExists, type Target}
 import {changeSummary} from './diff.js'
 import {parseDuration} from '../duration.js'
 import {DeployHooks, HookFailedError, hooksNotUndone, planHooks} from '../hooks/hooks.js'
+import {type ChecksVerdict, requireGreenChecks} from '../ci-checks/checks.js'
+import {configFilePath, openRepository} from '../config/load.js'
 
 export interface DeployOptions {
   target?: string
@@ -43,6 +45,8 @@ export interface DeployOptions {
   build?: Pick<BuildOptions, 'builder' | 'jobs' | 'force'>
   /** Deploy without running the predeploy/postdeploy hooks (recorded in the release). */
   skipHooks?: boolean
+  /** Deploy without asking GitHub whether the revision's checks are green (requireChecks; recorded in the release). */
+  ignoreChecks?: boolean
 }
 
 export interface DeployDeps {
@@ -75,6 +79,10 @@ export interface DeployReport {
   failures: FailureReport[]
   /** The hooks the deploy ran (name, phase, result, duration, exit code, Job). */
   hooks?: HookRecord[]
+  /** requireChecks: the revision's GitHub statuses and check runs, all green. */
+  checks?: ChecksVerdict
+  /** requireChecks was skipped with --ignore-checks. */
+  ignoreChecks?: true
   /** Resources still moving when another one failed: their state at that moment. */
   interrupted?: Array<{ref: string; message: string}>
   rollback?: {
@@ -115,6 +123,7 @@ export async function deploy(options: DeployOptions, deps: DeployDeps): Promise<
   const timeoutText = options.timeout ?? prepared.loaded.config.deploy?.timeout
   const timeoutMs = timeoutText !== undefined ? await parseDuration(timeoutText, options.timeout !== undefined ? '--timeout' : 'deploy.timeout') : DEFAULT_TIMEOUT_MS
   const waitForLockMs = options.waitForLock !== undefined ? await parseDuration(options.waitForLock, '--wait-for-lock') : 0
+  const checks = await verifyChecks(env, prepared, options, deps)
   const target = await connect(env, deps.kubectl, reporter)
   const {kubectl} = target
   reporter.info(`Validating ${prepared.app} ${env.name}@${prepared.revision.short} for context ${target.context}, namespace ${target.namespace}`)
@@ -127,7 +136,7 @@ export async function deploy(options: DeployOptions, deps: DeployDeps): Promise<
   checkRecordable(objects)
   await planHooks(env, objects, options.skipHooks ?? false)
 
-  const report = plannedReport(prepared.app, env, target, {sha: prepared.revision.sha, short: prepared.revision.short, subject: prepared.revision.subject}, prepared.images)
+  const report = {...plannedReport(prepared.app, env, target, {sha: prepared.revision.sha, short: prepared.revision.short, subject: prepared.revision.subject}, prepared.images), ...checks}
 
   // Nobody can confirm without a terminal: refuse (confirmProtected throws) before creating anything. A first
   // deploy asks before it creates the namespace the server dry run needs.
@@ -229,6 +238,7 @@ async function applyWatchRecord(
     configuredReplicas: configuredReplicas(env),
     user: whoAmI(),
     ciJob: ciJobUrl(),
+    ...(report.ignoreChecks ? {ignoreChecks: true} : {}),
     startedAt,
     finishedAt: '',
     durationMs: 0,
@@ -342,10 +352,12 @@ async function applyWatchRecord(
   if (rollout.outcome === 'timeout')
     throw new TimeoutError(`release ${report.release} of ${env.name} did not become ready in time (${cause})${rbText}`, {
       hint: 'Raise --timeout if the app is slow to start, or read the reasons above.',
+      jsonHint: 'Raise --timeout if the app is slow to start, or read the reasons in details.report.failures (message, events, logs).',
       details: {report},
     })
   throw new DeployFailedError(`release ${report.release} of ${env.name} failed: ${cause}${rbText}${notUndone ? `; ${notUndone}` : ''}`, {
     hint: `See the events and logs above; \`skycap status ${env.name}\` shows what runs now.`,
+    jsonHint: `The events and logs of what failed are in details.report.failures; \`skycap status ${env.name}\` shows what runs now.`,
     details: {report},
   })
 }
@@ -370,7 +382,7 @@ async function recordHookFailure(
     message: `${error.failure.ref}: ${error.failure.message}; not rolled out`,
   }
   await saveRelease(at.kubectl, failed, undefined, at.releases, at.keep).catch(() => undefined)
-  return new DeployFailedError(error.message, {hint: error.hint, details: {report}})
+  return new DeployFailedError(error.message, {hint: error.hint, jsonHint: error.jsonHint, details: {report}})
 }
 
 /** Refuses, before anything is applied, a release whose manifests are too large to be recorded for rollback. */
@@ -579,6 +591,27 @@ export function keepScaledReplicas(prepared: PreparedRelease, env: Environment, 
     if (!keepLive) return object
     return {...object, spec: {...(object.spec as object), replicas: liveCount}}
   })
+}
+
+/** requireChecks: every GitHub status and check run of the revision is green (skycap up's work-tree images have none). */
+async function verifyChecks(env: Environment, prepared: PreparedRelease, options: DeployOptions, deps: DeployDeps): Promise<Pick<DeployReport, 'checks' | 'ignoreChecks'>> {
+  if (!env.requireChecks || options.images) return {}
+  const {short} = prepared.revision
+  if (options.ignoreChecks) {
+    deps.reporter.warn(`--ignore-checks: deploying ${short} to ${env.name} without asking GitHub whether its checks are green (recorded in history)`)
+    return {ignoreChecks: true}
+  }
+  // At HEAD with uncommitted changes, the manifests and config come from the work tree, which no CI has seen.
+  if (prepared.revision.dirty) {
+    throw new UserError(`the work tree has uncommitted changes, and ${env.name} deploys only what CI approved (requireChecks); nothing was changed`, {
+      hint: `Commit and push the changes and let CI check them, or stash them to deploy ${short}; --ignore-checks deploys anyway (recorded in history).`,
+    })
+  }
+  deps.reporter.info(`Checking the GitHub statuses and check runs of ${short}`)
+  const remoteUrl = async () => (await openRepository(configFilePath({configPath: options.configPath, cwd: options.cwd}))).remoteUrl()
+  const verdict = await requireGreenChecks(env.requireChecks, prepared.revision, {remoteUrl, fetch: deps.fetch})
+  deps.reporter.info(`✔ ${verdict.checks.length} checks of ${short} green in ${verdict.repository}`)
+  return {checks: verdict}
 }
 
 async function checkImagesExist(prepared: PreparedRelease, deps: DeployDeps): Promise<void> {

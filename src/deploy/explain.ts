@@ -6,8 +6,23 @@ import type {ResourceStatus} from '../resources/status.js'
 export interface FailureReport {
   ref: string
   message: string
-  events: string[]
+  events: FailureEvent[]
   logs: Array<{pod: string; container: string; previous: boolean; lines: string[]; hidden: number}>
+}
+
+/** One Kubernetes event about a failing resource, as --json reports it (the terminal shows it as one line). */
+export interface FailureEvent {
+  /** Normal or Warning. */
+  type: string
+  /** The event's reason, e.g. BackOff, Unhealthy, FailedScheduling. */
+  reason: string
+  /** The object it is about, Kind/name (e.g. Pod/web-7d9f-abcde). */
+  object: string
+  /** How often it happened. */
+  count: number
+  /** When it last happened (ISO 8601), null when the event carries no time. */
+  lastSeen: string | null
+  message: string
 }
 
 interface Event {
@@ -15,10 +30,29 @@ interface Event {
   reason?: string
   message?: string
   count?: number
-  involvedObject?: {name?: string}
+  series?: {count?: number; lastObservedTime?: string}
+  involvedObject?: {kind?: string; name?: string}
   lastTimestamp?: string
   eventTime?: string
   metadata?: {creationTimestamp?: string}
+}
+
+/** An event as the report keeps it: the newer events.k8s.io fields (series, eventTime) where the old ones are empty. */
+export function failureEvent(e: Event): FailureEvent {
+  const name = e.involvedObject?.name ?? ''
+  return {
+    type: e.type ?? 'Normal',
+    reason: e.reason ?? '',
+    object: e.involvedObject?.kind ? `${e.involvedObject.kind}/${name}` : name,
+    count: e.series?.count ?? e.count ?? 1,
+    lastSeen: e.series?.lastObservedTime ?? e.lastTimestamp ?? e.eventTime ?? e.metadata?.creationTimestamp ?? null,
+    message: e.message ?? '',
+  }
+}
+
+/** An event as one terminal line: `Warning BackOff: Back-off restarting failed container (x4) [web-7d9f-abcde]`. */
+export function formatEvent(e: FailureEvent): string {
+  return `${e.type} ${e.reason}: ${e.message}${e.count > 1 ? ` (x${e.count})` : ''} [${e.object.slice(e.object.indexOf('/') + 1)}]`
 }
 
 export const LOG_LINES = 25
@@ -34,15 +68,14 @@ export async function explainFailures(kubectl: Kubectl, statuses: ResourceStatus
     .json<{items: Event[]}>(['get', 'events'])
     .then((l) => l.items)
     .catch(() => [] as Event[])
-  const when = (e: Event) => e.lastTimestamp ?? e.eventTime ?? e.metadata?.creationTimestamp ?? ''
   const reports: FailureReport[] = []
   for (const s of bad) {
     const related = new Set(s.related)
     const mine = events
       .filter((e) => related.has(e.involvedObject?.name ?? ''))
-      .sort((a, b) => when(a).localeCompare(when(b)))
+      .map(failureEvent)
+      .sort((a, b) => (a.lastSeen ?? '').localeCompare(b.lastSeen ?? ''))
       .slice(-5)
-      .map((e) => `${e.type ?? 'Normal'} ${e.reason ?? ''}: ${e.message ?? ''}${(e.count ?? 1) > 1 ? ` (x${e.count})` : ''} [${e.involvedObject?.name ?? ''}]`)
     const logs: FailureReport['logs'] = []
     for (const f of s.failing.slice(0, 3)) {
       const args = ['logs', f.pod, '-c', f.container, `--tail=${LOG_LINES}`]
@@ -66,7 +99,7 @@ export async function explainFailures(kubectl: Kubectl, statuses: ResourceStatus
 /** A failure report as text for the terminal. */
 export function formatFailure(r: FailureReport): string {
   const out = [`✖ ${r.ref}: ${r.message}`]
-  if (r.events.length) out.push('  Events:', ...r.events.map((e) => `    ${e}`))
+  if (r.events.length) out.push('  Events:', ...r.events.map((e) => `    ${formatEvent(e)}`))
   for (const l of r.logs) {
     out.push(`  Last ${l.lines.length} log lines of ${l.pod}/${l.container}${l.previous ? ' (previous, crashed container)' : ''}${l.hidden ? `, ${l.hidden} hidden by filters` : ''}:`)
     out.push(...l.lines.map((x) => `    ${x}`))

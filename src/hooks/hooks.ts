@@ -58,8 +58,9 @@ export class HookFailedError extends DeployFailedError {
     readonly failure: FailureReport,
     message: string,
     hint: string,
+    jsonHint?: string,
   ) {
-    super(message, {hint})
+    super(message, {hint, jsonHint})
   }
 }
 
@@ -83,10 +84,13 @@ export class DeployHooks {
   async predeploy(): Promise<void> {
     const failure = await this.run('predeploy')
     if (failure) {
+      const job = this.records.at(-1)?.job
+      const next = 'fix the command or the code, and deploy again; --skip-hooks deploys without hooks.'
       throw new HookFailedError(
         failure,
         `predeploy hook ${failure.ref.slice('hook/'.length)} failed (${failure.message}); release ${this.context.release} was not rolled out and the running release is untouched`,
-        `Read its output above (\`kubectl logs job/${this.records.at(-1)?.job}\` for all of it), fix the command or the code, and deploy again; --skip-hooks deploys without hooks.`,
+        `Read its output above (\`kubectl logs job/${job}\` for all of it), ${next}`,
+        `Its last output lines are in details.report.failures[0].logs (\`kubectl logs job/${job}\` for all of it); ${next}`,
       )
     }
   }

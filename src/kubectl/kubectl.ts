@@ -263,7 +263,8 @@ export function classify(args: readonly string[], stderr: string, context?: stri
     return new UnreachableError(`the cluster refused your credentials${where}`, {hint: 'Log in again (refresh your kubeconfig credentials) and retry.'})
   }
   let kind: KubectlFailureKind = 'other'
-  let hint = 'See the kubectl message above.'
+  const seeMessage = 'See the kubectl message above.'
+  let hint = seeMessage
   const immutable = /(?:The )?([A-Z]\w*)(?:\.[\w.]+)? "([^"]+)" is invalid: ([\w.[\]]+): Invalid value: [\s\S]*?field is immutable/.exec(text)
   if (immutable) {
     const [, objectKind, name, field] = immutable
@@ -294,7 +295,9 @@ export function classify(args: readonly string[], stderr: string, context?: stri
     .slice(0, 5)
     .map((l) => l.trim().replace(/^\* /, ''))
   const detail = cutGoValues(`${first.replace(/^error: /i, '').replace(/:\s*$/, '')}${causes.length ? `: ${causes.join('; ')}` : ''}`)
-  return new KubectlError(kind, `kubectl ${verb(args)} failed${where}: ${detail}`, args, text, {hint})
+  // The terminal shows the message just above the hint; a --json reader finds it in the error's message.
+  const jsonHint = hint === seeMessage ? "The reason is kubectl's own message, at the end of this error's message." : undefined
+  return new KubectlError(kind, `kubectl ${verb(args)} failed${where}: ${detail}`, args, text, {hint, jsonHint})
 }
 
 function verb(args: readonly string[]): string {

@@ -51,6 +51,8 @@ export interface ReleaseRecord {
   hooks?: HookRecord[]
   /** The deploy was run with --skip-hooks. */
   skipHooks?: boolean
+  /** The environment requires green GitHub checks and the deploy was run with --ignore-checks. */
+  ignoreChecks?: boolean
   /** Blue-green and canary services of this deploy: where each rollout ended (absent for rolling-only deploys). */
   rollouts?: Record<string, RolloutSummary>
 }

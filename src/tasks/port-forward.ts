@@ -39,6 +39,9 @@ export async function portForward(
   // Ctrl-C is how a port-forward ends: kubectl exits 0 or dies of the signal (a SIGINT or SIGTERM that reached only
   // skycap stops kubectl through `signal`).
   if (r.exitCode !== 0 && !r.signal)
-    throw new SkycapError(`kubectl port-forward to ${target} ended with exit code ${r.exitCode}`, {hint: 'Its message is above; is the port one the service listens on?'})
+    throw new SkycapError(`kubectl port-forward to ${target} ended with exit code ${r.exitCode}`, {
+      hint: 'Its message is above; is the port one the service listens on?',
+      jsonHint: 'kubectl printed its reason on stderr; is the port one the service listens on?',
+    })
   return {environment: env.name, target, local, remote}
 }

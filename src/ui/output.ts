@@ -8,14 +8,14 @@ export type ProgressMode = 'interactive' | 'plain' | 'silent'
 export const MIN_INTERACTIVE_COLUMNS = 20
 
 /**
- * Decides how to talk to the user: listr2 on a TTY, plain timestamped lines in CI or pipes, nothing with --json.
+ * Decides how to talk to the user: listr2 on a TTY, plain timestamped lines in CI, pipes and under --json (whose
+ * document is on stdout: a long deploy still shows its progress on stderr, as lines a log keeps).
  * Also plain lines on a terminal whose width is 0 or unknown (`script`, `docker -t`, some CI runners report 0).
  */
 export function progressMode(options: {json?: boolean; env?: NodeJS.ProcessEnv; stderrIsTTY?: boolean; columns?: number} = {}): ProgressMode {
   const env = options.env ?? process.env
-  if (options.json) return 'silent'
   const tty = options.stderrIsTTY ?? Boolean(process.stderr.isTTY)
-  if (!tty || env.CI === 'true' || env.CI === '1' || env.TERM === 'dumb') return 'plain'
+  if (options.json || !tty || env.CI === 'true' || env.CI === '1' || env.TERM === 'dumb') return 'plain'
   const columns = 'columns' in options ? options.columns : terminalColumns()
   if (columns === undefined || !(columns >= MIN_INTERACTIVE_COLUMNS)) return 'plain'
   return 'interactive'

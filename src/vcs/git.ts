@@ -90,6 +90,11 @@ export class GitVcs implements Vcs {
     return list
   }
 
+  async remoteUrl(): Promise<string | undefined> {
+    const url = await this.git.raw(['remote', 'get-url', 'origin']).catch(() => '')
+    return url.trim() || undefined
+  }
+
   /** The commit `rev` names; a clear error when it names none. `pinned`: the revision came from SKYCAP_REVISION. */
   private async commitOf(rev: string, pinned = false): Promise<string> {
     let sha: string

@@ -160,6 +160,12 @@ export class HgVcs implements Vcs {
     return changesets(r.stdout).map((c) => ({sha: c.node, short: c.node.slice(0, 12), subject: firstLine(c.desc), author: c.user}))
   }
 
+  async remoteUrl(): Promise<string | undefined> {
+    // `hg paths default` exits 1 when the repository has no default path.
+    const r = await hg(this.root, ['paths', 'default'])
+    return r.code === 0 ? r.stdout.trim() || undefined : undefined
+  }
+
   /** The full node `rev` names. */
   private async nodeOf(rev: string): Promise<string> {
     if (/^[0-9a-f]{40}$/.test(rev)) return rev

@@ -19,6 +19,11 @@ export class PinnedCheckout implements Vcs {
     private readonly from: 'git' | 'hg',
   ) {}
 
+  async remoteUrl(): Promise<string | undefined> {
+    // Without metadata there is no remote; GITHUB_REPOSITORY or skycap.yaml names the repository instead.
+    return undefined
+  }
+
   async resolve(rev?: string): Promise<Revision> {
     const input = rev ?? this.id
     checkRevisionInput(input)

@@ -59,6 +59,8 @@ export interface Vcs {
   workTreeFiles(): Promise<string[]>
   /** The revisions in `to` that `from` lacks (git's `from..to`, Mercurial's `only(to, from)`), oldest first. */
   between(from: string, to: string): Promise<RevisionSummary[]>
+  /** Where the repository was cloned from (git's remote origin, Mercurial's default path); undefined when none. */
+  remoteUrl(): Promise<string | undefined>
 }
 
 export interface OpenOptions {

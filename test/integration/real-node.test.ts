@@ -88,7 +88,8 @@ describe('real node: the test app in real containers', function () {
     expect(r.doc.error.code).to.equal('timeout')
     const report = r.doc.error.details.report
     expect(report.failures[0].message).to.match(/readiness check does not pass/)
-    expect(report.failures[0].events.join('\n')).to.match(/Readiness probe failed: HTTP probe failed with statuscode: 503/)
+    expect(report.failures[0].events.map((e: {message: string}) => e.message).join('\n')).to.match(/Readiness probe failed: HTTP probe failed with statuscode: 503/)
+    expect(report.failures[0].events.find((e: {reason: string}) => e.reason === 'Unhealthy')).to.include({type: 'Warning'})
     expect(report.rollback).to.deep.include({to: 1, result: 'succeeded'})
     expect(answers.length, 'requests sent during the deploy').to.be.at.least(20)
     expect(
@@ -111,7 +112,7 @@ describe('real node: the test app in real containers', function () {
     expect(r.doc.error.code).to.equal('deploy_failed')
     expect(r.doc.error.message).to.match(/Deployment\/web: container web of pod web-\S+ is in CrashLoopBackOff \(exit code 1, Error; restarted \d+ times?\)/)
     const failure = r.doc.error.details.report.failures[0]
-    expect(failure.events.join('\n')).to.contain('BackOff')
+    expect(failure.events.map((e: {reason: string}) => e.reason)).to.include('BackOff')
     const logs = failure.logs[0]
     expect(logs, JSON.stringify(failure)).to.include({container: 'web', previous: true})
     const text = logs.lines.join('\n')

@@ -137,7 +137,9 @@ describe('skycap deploy: the whole kubectl sequence of a first deploy', function
         readyDeployment('worker', 1),
       ],
     }
-    const events = {items: [{type: 'Warning', reason: 'BackOff', message: 'Back-off restarting failed container', involvedObject: {name: 'web-2-abc'}, lastTimestamp: '2026-11-22T10:00:00Z'}]}
+    const events = {
+      items: [{type: 'Warning', reason: 'BackOff', message: 'Back-off restarting failed container', involvedObject: {kind: 'Pod', name: 'web-2-abc'}, count: 4, lastTimestamp: '2026-11-22T10:00:00Z'}],
+    }
     let lease: {metadata: {annotations: Record<string, string>}} | undefined
     const script: Expectation[] = [
       {argv: ['--request-timeout=30s', 'config', 'get-contexts', '-o', 'name'], result: {stdout: 'kind-x\n'}},
@@ -208,7 +210,14 @@ describe('skycap deploy: the whole kubectl sequence of a first deploy', function
       return k
     }
     let caught:
-      {exitCode?: number; message?: string; details?: {report: {failures: Array<{logs: Array<{lines: string[]; hidden: number; previous: boolean}>; events: string[]}>; rollback: unknown}}} | undefined
+      | {
+          exitCode?: number
+          message?: string
+          details?: {report: {failures: Array<{logs: Array<{lines: string[]; hidden: number; previous: boolean}>; events: unknown[]}>; rollback: unknown}}
+          jsonHint?: string
+          hint?: string
+        }
+      | undefined
     await deploy({target: 'test', cwd: repo.dir, skipImageCheck: true}, {kubectl: factory, reporter: memoryReporter(), intervalMs: 1}).catch((error: unknown) => (caught = error as typeof caught))
     expect(fake.remaining(), `calls made: ${seen.map((a) => a.join(' ')).join('\n')}`).to.equal(0)
     expect(caught?.exitCode).to.equal(1)
@@ -216,7 +225,9 @@ describe('skycap deploy: the whole kubectl sequence of a first deploy', function
       /^release 2 of test failed: Deployment\/web: container web of pod web-2-abc is in CrashLoopBackOff \(exit code 1, Error; restarted 3 times\); rolled back to release 1 \(recorded as release 3\)$/,
     )
     const failure = caught?.details?.report.failures[0]
-    expect(failure?.events).to.deep.equal(['Warning BackOff: Back-off restarting failed container [web-2-abc]'])
+    expect(failure?.events).to.deep.equal([{type: 'Warning', reason: 'BackOff', object: 'Pod/web-2-abc', count: 4, lastSeen: '2026-11-22T10:00:00Z', message: 'Back-off restarting failed container'}])
+    expect(caught?.hint).to.match(/above/)
+    expect(caught?.jsonHint).to.equal('The events and logs of what failed are in details.report.failures; `skycap status test` shows what runs now.')
     expect(failure?.logs).to.deep.equal([{pod: 'web-2-abc', container: 'web', previous: true, lines: ['panic: no database'], hidden: 1}])
     expect(caught?.details?.report.rollback).to.deep.include({to: 1, release: 3, result: 'succeeded'})
   })

@@ -15,10 +15,10 @@ describe('progress mode: listr2 only on a terminal with a usable width', () => {
     expect(progressMode({env, stderrIsTTY: true, columns: 12})).to.equal('plain')
   })
 
-  it('is plain without a terminal or in CI, and silent with --json', () => {
+  it('is plain without a terminal, in CI, and with --json (progress on stderr, the document on stdout)', () => {
     expect(progressMode({env, stderrIsTTY: false, columns: 80})).to.equal('plain')
     expect(progressMode({env: {CI: 'true'}, stderrIsTTY: true, columns: 80})).to.equal('plain')
-    expect(progressMode({json: true, env, stderrIsTTY: true, columns: 80})).to.equal('silent')
+    expect(progressMode({json: true, env, stderrIsTTY: true, columns: 80})).to.equal('plain')
   })
 
   it('measures the narrower terminal: listr2 writes to stderr but lays out by stdout', () => {

@@ -1,0 +1,103 @@
+// The two GitHub REST calls requireChecks needs: a commit's combined status and its check runs.
+// https://docs.github.com/en/rest/commits/statuses#get-the-combined-status-for-a-specific-reference
+// https://docs.github.com/en/rest/checks/runs#list-check-runs-for-a-git-reference
+import {UnreachableError, UserError} from '../errors.js'
+
+/** Where and how to ask GitHub. */
+export interface GithubApi {
+  /** The REST API root: GITHUB_API_URL as GitHub Actions sets it (https://HOST/api/v3 on GitHub Enterprise Server). */
+  base: string
+  token: string
+  /** Per request (default 10 s). */
+  timeoutMs?: number
+  fetch?: typeof fetch
+}
+
+/** One commit status (the latest per context), as the combined-status API lists it. */
+export interface CommitStatus {
+  context: string
+  /** success, pending, failure or error. */
+  state: string
+  target_url?: string | null
+  description?: string | null
+}
+
+/** One check run, as the check-runs API lists it. */
+export interface CheckRun {
+  name: string
+  /** queued, in_progress, completed (waiting, requested, pending). */
+  status: string
+  /** Once completed: success, failure, neutral, cancelled, skipped, timed_out, action_required, stale. */
+  conclusion?: string | null
+  html_url?: string | null
+  details_url?: string | null
+}
+
+export const DEFAULT_API_URL = 'https://api.github.com'
+export const REQUEST_TIMEOUT_MS = 10_000
+/** Pages of 100 followed per list: a commit with more than 1000 check runs is not one a deploy waits on. */
+const MAX_PAGES = 10
+
+/** The statuses and check runs GitHub has for `sha` in `repository` (owner/name). */
+export async function commitChecks(api: GithubApi, repository: string, sha: string): Promise<{statuses: CommitStatus[]; checkRuns: CheckRun[]}> {
+  const root = `${api.base.replace(/\/+$/, '')}/repos/${repository}/commits/${sha}`
+  const [statuses, checkRuns] = await Promise.all([
+    pages<{statuses?: CommitStatus[]}>(api, `${root}/status?per_page=100`, repository, sha).then((ps) => ps.flatMap((p) => p.statuses ?? [])),
+    pages<{check_runs?: CheckRun[]}>(api, `${root}/check-runs?per_page=100`, repository, sha).then((ps) => ps.flatMap((p) => p.check_runs ?? [])),
+  ])
+  return {statuses, checkRuns}
+}
+
+/** GETs `url` and the pages its Link headers name next. */
+async function pages<T>(api: GithubApi, url: string, repository: string, sha: string): Promise<T[]> {
+  const out: T[] = []
+  let next: string | undefined = url
+  for (let page = 0; next && page < MAX_PAGES; page++) {
+    const res = await get(api, next)
+    if (!res.ok) throw await httpError(api, res, repository, sha)
+    out.push((await res.json().catch(() => ({}))) as T)
+    next = /<([^>]+)>;\s*rel="next"/.exec(res.headers.get('link') ?? '')?.[1]
+  }
+  return out
+}
+
+async function get(api: GithubApi, url: string): Promise<Response> {
+  const timeoutMs = api.timeoutMs ?? REQUEST_TIMEOUT_MS
+  const doFetch = api.fetch ?? fetch
+  try {
+    return await doFetch(url, {
+      headers: {accept: 'application/vnd.github+json', authorization: `Bearer ${api.token}`, 'x-github-api-version': '2022-11-28', 'user-agent': 'skycap'},
+      signal: AbortSignal.timeout(timeoutMs),
+    })
+  } catch (error) {
+    const e = error as Error & {cause?: {code?: string; message?: string}}
+    const why = e.name === 'TimeoutError' ? `no answer within ${timeoutMs / 1000}s` : (e.cause?.code ?? e.cause?.message ?? e.message)
+    throw new UnreachableError(`cannot reach the GitHub API at ${api.base} to read the checks (${why}); nothing was changed`, {
+      hint: 'Check the network and GITHUB_API_URL (GitHub Enterprise Server: https://HOST/api/v3), then deploy again; --ignore-checks deploys without asking GitHub (recorded in history).',
+      details: {api: api.base},
+    })
+  }
+}
+
+async function httpError(api: GithubApi, res: Response, repository: string, sha: string): Promise<Error> {
+  // GitHub's error bodies are {message, documentation_url}; never the token.
+  const body = ((await res.json().catch(() => ({}))) as {message?: string}).message ?? res.statusText
+  const said = `HTTP ${res.status}${body ? `: ${body}` : ''}`
+  const details = {api: api.base, repository, sha, status: res.status}
+  if (res.status === 401 || res.status === 403) {
+    return new UnreachableError(`GitHub refused to show the checks of ${repository} (${said}); nothing was changed`, {
+      hint: `Set GITHUB_TOKEN to a token that can read ${repository}'s commit statuses and checks (in GitHub Actions: permissions: {checks: read, statuses: read}).`,
+      details,
+    })
+  }
+  if (res.status === 404 || res.status === 422) {
+    return new UserError(`GitHub has no commit ${sha} in ${repository} (${said}); nothing was changed`, {
+      hint: 'Push the commit, and check the repository (requireChecks.repository in skycap.yaml, GITHUB_REPOSITORY or the git remote origin) and that the token can read it.',
+      details,
+    })
+  }
+  return new UnreachableError(`the GitHub API at ${api.base} failed to list the checks of ${repository} (${said}); nothing was changed`, {
+    hint: 'Try again in a moment (githubstatus.com); --ignore-checks deploys without asking GitHub (recorded in history).',
+    details,
+  })
+}
