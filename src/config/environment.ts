@@ -1,6 +1,6 @@
 import {UserError} from '../errors.js'
 import {DEFAULT_MAX_REPLICAS} from './limits.js'
-import type {Environment, EnvironmentConfig, LoadedConfig, ServiceConfig} from './types.js'
+import type {Environment, EnvironmentConfig, LoadedConfig, NotifyConfig, ServiceConfig} from './types.js'
 
 /** The environment `name` with its per-environment service overrides deep-merged over the services. */
 export function resolveEnvironment(loaded: LoadedConfig, name: string): Environment {
@@ -33,6 +33,7 @@ export function resolveEnvironment(loaded: LoadedConfig, name: string): Environm
       predeploy: env.hooks?.predeploy ?? config.hooks?.predeploy ?? [],
       postdeploy: env.hooks?.postdeploy ?? config.hooks?.postdeploy ?? [],
     },
+    ...(config.notify || env.notify ? {notify: deepMerge(config.notify ?? {}, env.notify ?? {}) as NotifyConfig} : {}),
   }
 }
 

@@ -140,6 +140,22 @@ export interface HooksConfig {
   postdeploy?: HookConfig[]
 }
 
+/**
+ * `notify:` (docs/notify.md): where skycap reports a deploy's or rollback's events. Secrets (the Slack webhook URL,
+ * tokens) come from environment variables, never from the file.
+ */
+export interface NotifyConfig {
+  /** Time limit of each request, a duration (default 10s). */
+  timeout?: string
+  /** Where the environment can be visited: the deployments' environment_url and the payload's environmentUrl. */
+  environmentUrl?: string
+  slack?: {webhookEnv: string}
+  /** Header values and the URL may name variables as ${env:NAME}. */
+  webhook?: {url: string; headers?: Record<string, string>}
+  github?: {deployments: boolean; repository?: string}
+  gitlab?: {deployments: boolean; project?: string}
+}
+
 export interface EnvironmentConfig {
   context?: string
   namespace: string
@@ -154,6 +170,8 @@ export interface EnvironmentConfig {
   /** Overrides the top-level imageTag here. */
   imageTag?: string
   hooks?: HooksConfig
+  /** Merged over the top-level notify: (key by key). */
+  notify?: NotifyConfig
 }
 
 export interface SkycapConfig {
@@ -168,6 +186,7 @@ export interface SkycapConfig {
   deploy?: {timeout?: string}
   logs?: LogFilters
   hooks?: HooksConfig
+  notify?: NotifyConfig
   services: Record<string, ServiceConfig>
   environments: Record<string, EnvironmentConfig>
 }
@@ -215,4 +234,6 @@ export interface Environment {
   imageTag?: string
   /** The app's hooks with this environment's lists in their place. */
   hooks: {predeploy: HookConfig[]; postdeploy: HookConfig[]}
+  /** The app's notify: with this environment's merged over it (absent: nothing is notified). */
+  notify?: NotifyConfig
 }
