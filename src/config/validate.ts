@@ -23,10 +23,9 @@ async function validator(): Promise<ValidateFunction> {
     } catch (error) {
       // Only a build that skipped the generation step (tsc alone) gets here; compiling gives the same errors, slower.
       if ((error as NodeJS.ErrnoException).code !== 'ERR_MODULE_NOT_FOUND') throw error
-      const [{Ajv}, {AJV_OPTIONS}] = await Promise.all([import('ajv'), import('./standalone.js')])
+      const [{Ajv}, {AJV_OPTIONS, addSkycapKeywords}] = await Promise.all([import('ajv'), import('./standalone.js')])
       const ajv = new Ajv(AJV_OPTIONS)
-      ajv.addKeyword({keyword: 'x-message', schemaType: 'string'})
-      ajv.addKeyword({keyword: 'x-secret', schemaType: 'boolean'})
+      addSkycapKeywords(ajv)
       compiled = ajv.compile(skycapSchema)
       validatorKind = 'compiled'
     }
