@@ -410,7 +410,12 @@ const notify = {
   additionalProperties: false,
   properties: {
     timeout: {type: 'string', pattern: DURATION_PATTERN, 'x-message': DURATION_RULE, description: 'Time limit of each notification request (default 10s); a slower one is a warning.'},
-    environmentUrl: {type: 'string', pattern: '^https?://', 'x-message': 'an http:// or https:// URL', description: 'Where the environment can be visited (environment_url of GitHub and GitLab deployments, environmentUrl of the webhook body).'},
+    environmentUrl: {
+      type: 'string',
+      pattern: '^https?://',
+      'x-message': 'an http:// or https:// URL',
+      description: 'Where the environment can be visited (environment_url of GitHub and GitLab deployments, environmentUrl of the webhook body).',
+    },
     slack: {
       type: 'object',
       'x-secret': true,
@@ -436,11 +441,22 @@ const notify = {
       additionalProperties: false,
       required: ['url'],
       properties: {
-        url: {type: 'string', 'x-secret': true, pattern: '^(https?://|\\$\\{env:)', 'x-message': 'an http:// or https:// URL, or ${env:NAME}', description: 'Receives a POST of the JSON body of docs/notify.md per event; may use ${env:NAME}.'},
+        url: {
+          type: 'string',
+          'x-secret': true,
+          pattern: '^(https?://|\\$\\{env:)',
+          'x-message': 'an http:// or https:// URL, or ${env:NAME}',
+          description: 'Receives a POST of the JSON body of docs/notify.md per event; may use ${env:NAME}.',
+        },
         headers: {
           type: 'object',
           propertyNames: {type: 'string', pattern: "^[!#$%&'*+.^_`|~0-9A-Za-z-]+$", 'x-message': 'an HTTP header name'},
-          additionalProperties: {type: 'string', 'x-secret': true, pattern: WITH_VARIABLES, 'x-message': 'text in which ${env:NAME} names an environment variable (a $ before { must start ${env:NAME})'},
+          additionalProperties: {
+            type: 'string',
+            'x-secret': true,
+            pattern: WITH_VARIABLES,
+            'x-message': 'text in which ${env:NAME} names an environment variable (a $ before { must start ${env:NAME})',
+          },
           description: 'Request headers; put secrets in variables: "Bearer ${env:DEPLOY_HOOK_TOKEN}".',
         },
       },

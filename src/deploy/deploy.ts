@@ -409,7 +409,14 @@ export function runningRevision(releases: StoredRelease[]): DeployReport['revisi
 
 /** The event of an automatic rollback's end: rolled-back to `previous`, or failed. */
 function rollbackEvent(rollback: NonNullable<DeployReport['rollback']>, previous: StoredRelease, failed: DeployReport['revision']): EventFacts {
-  const facts = {action: 'rollback', trigger: 'automatic', release: rollback.release ?? 0, revision: previous.record.revision ?? failed, fromRevision: failed, rolledBackTo: previous.record.number} as const
+  const facts = {
+    action: 'rollback',
+    trigger: 'automatic',
+    release: rollback.release ?? 0,
+    revision: previous.record.revision ?? failed,
+    fromRevision: failed,
+    rolledBackTo: previous.record.number,
+  } as const
   if (rollback.result === 'succeeded') return {...facts, event: 'rolled-back', result: 'succeeded'}
   return {...facts, event: 'failed', result: rollback.result === 'interrupted' ? 'interrupted' : 'failed', ...(rollback.reason ? {reason: rollback.reason} : {})}
 }

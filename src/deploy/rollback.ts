@@ -180,7 +180,11 @@ export async function rollback(options: RollbackOptions, deps: DeployDeps): Prom
       lockedReleases,
       loaded.config.history?.keep ?? 10,
     )
-    notifier.send(rollout.outcome === 'ready' ? {...facts, event: 'rolled-back', result: 'succeeded'} : {...facts, event: 'failed', result: report.result === 'succeeded' ? 'failed' : report.result, reason: cause})
+    notifier.send(
+      rollout.outcome === 'ready'
+        ? {...facts, event: 'rolled-back', result: 'succeeded'}
+        : {...facts, event: 'failed', result: report.result === 'succeeded' ? 'failed' : report.result, reason: cause},
+    )
     if (rollout.outcome === 'ready') {
       heartbeat.stop()
       await releaseLock(kubectl, app, {id: lock.id}).catch(() => undefined)

@@ -28,7 +28,7 @@ export interface SendOptions {
 /** A Send bound to `options`. */
 export function sender(options: SendOptions): Send {
   return async (request) => {
-    let host = 'the server'
+    let host: string
     try {
       host = new URL(request.url).host
     } catch {

@@ -142,7 +142,7 @@ describe('notifications (a recording server; kwok)', function () {
       expect(body).to.deep.include({...base, fromRevision: null})
       expect(body.revision).to.deep.include({sha: first, short: first.slice(0, 7), subject: 'notify'})
       expect(body.user).to.match(/^alice/)
-      expect(Date.parse(body.timestamp)).to.be.a('number').and.not.NaN
+      expect(Number.isNaN(Date.parse(body.timestamp)), body.timestamp).to.equal(false)
       expect(body.message).to.match(new RegExp(`^itapp release 1 to test (started|succeeded): ${first.slice(0, 7)} notify`))
     }
 
@@ -216,7 +216,9 @@ describe('notifications (a recording server; kwok)', function () {
       expect(r.exitCode, r.stderr).to.equal(0)
       for (const target of ['slack', 'webhook', 'github', 'gitlab'])
         for (const event of ['started', 'succeeded'])
-          expect(r.stderr).to.contain(`warning: notify.${target}: the ${event} event of release ${round} was not delivered (127.0.0.1:`).and.contain('answered HTTP 500 Internal Server Error: upstream exploded); the deploy is not affected')
+          expect(r.stderr)
+            .to.contain(`warning: notify.${target}: the ${event} event of release ${round} was not delivered (127.0.0.1:`)
+            .and.contain('answered HTTP 500 Internal Server Error: upstream exploded); the deploy is not affected')
       expectNoSecretIn(r.stderr)
       await app.change((text) => text, `round ${round}`)
     }

@@ -58,7 +58,10 @@ async function environment(notify: string, env = 'staging') {
 describe('notifications: payloads', () => {
   it('the webhook body carries the documented fields and a message', () => {
     const body = webhookBody(event({event: 'failed', result: 'timed-out', reason: 'Deployment/web: not ready'}))
-    expect(body).to.deep.equal({...event({event: 'failed', result: 'timed-out', reason: 'Deployment/web: not ready'}), message: 'shop release 4 to staging timed out: 3f2c1ab Fix <the> cart & checkout: Deployment/web: not ready (alice@ci)'})
+    expect(body).to.deep.equal({
+      ...event({event: 'failed', result: 'timed-out', reason: 'Deployment/web: not ready'}),
+      message: 'shop release 4 to staging timed out: 3f2c1ab Fix <the> cart & checkout: Deployment/web: not ready (alice@ci)',
+    })
     expect(Object.keys(body)).to.include.members(['event', 'app', 'environment', 'release', 'revision', 'fromRevision', 'user', 'result', 'url'])
   })
 
@@ -69,7 +72,9 @@ describe('notifications: payloads', () => {
     expect(describeEvent(event({event: 'rolled-back', action: 'rollback', trigger: 'automatic', release: 5, revision: OLD, fromRevision: REV, rolledBackTo: 3, result: 'succeeded'}))).to.equal(
       'shop release 5 to staging: rolled back to release 3 (1a2b3c4 Older) from 3f2c1ab (alice@ci)',
     )
-    expect(describeEvent(event({action: 'rollback', trigger: 'manual', rolledBackTo: 2, revision: OLD}))).to.equal('shop release 4 to staging started: rolling back to release 2 (1a2b3c4 Older) (alice@ci)')
+    expect(describeEvent(event({action: 'rollback', trigger: 'manual', rolledBackTo: 2, revision: OLD}))).to.equal(
+      'shop release 4 to staging started: rolling back to release 2 (1a2b3c4 Older) (alice@ci)',
+    )
     expect(describeEvent(event({event: 'failed', action: 'rollback', rolledBackTo: 2, revision: OLD, result: 'interrupted'}))).to.equal(
       'shop release 4 to staging was interrupted (a rollback to release 2): 1a2b3c4 Older (alice@ci)',
     )
@@ -103,8 +108,17 @@ describe('notifications: payloads', () => {
 
   it("GitLab: the pipeline's branch or tag when it built this revision, else the revision itself", () => {
     expect(gitlabDeployment(event(), {CI_COMMIT_SHA: REV.sha, CI_COMMIT_REF_NAME: 'main'})).to.deep.equal({environment: 'staging', sha: REV.sha, ref: 'main', tag: false, status: 'running'})
-    expect(gitlabDeployment(event({event: 'succeeded'}), {CI_COMMIT_SHA: REV.sha, CI_COMMIT_REF_NAME: 'v1.2.0', CI_COMMIT_TAG: 'v1.2.0'})).to.deep.include({ref: 'v1.2.0', tag: true, status: 'success'})
-    expect(gitlabDeployment(event({event: 'rolled-back', revision: OLD}), {CI_COMMIT_SHA: REV.sha, CI_COMMIT_REF_NAME: 'main'})).to.deep.include({ref: OLD.sha, sha: OLD.sha, tag: false, status: 'success'})
+    expect(gitlabDeployment(event({event: 'succeeded'}), {CI_COMMIT_SHA: REV.sha, CI_COMMIT_REF_NAME: 'v1.2.0', CI_COMMIT_TAG: 'v1.2.0'})).to.deep.include({
+      ref: 'v1.2.0',
+      tag: true,
+      status: 'success',
+    })
+    expect(gitlabDeployment(event({event: 'rolled-back', revision: OLD}), {CI_COMMIT_SHA: REV.sha, CI_COMMIT_REF_NAME: 'main'})).to.deep.include({
+      ref: OLD.sha,
+      sha: OLD.sha,
+      tag: false,
+      status: 'success',
+    })
   })
 
   it('${env:NAME} takes a variable; unset ones are named', () => {
@@ -165,7 +179,14 @@ describe('notifications: the notifier', () => {
     const hooks = requests.filter((r) => r.url === 'https://hooks.example/x')
     expect(hooks.map((r) => r.body.event)).to.deep.equal(['started', 'succeeded'])
     expect(hooks[0]?.headers).to.include({'X-Token': 'ghp_token123'})
-    expect(hooks[1]?.body).to.deep.include({app: 'shop', environment: 'staging', release: 4, user: `bob@${(await import('node:os')).hostname()}`, result: 'succeeded', timestamp: '1970-01-01T00:00:00.000Z'})
+    expect(hooks[1]?.body).to.deep.include({
+      app: 'shop',
+      environment: 'staging',
+      release: 4,
+      user: `bob@${(await import('node:os')).hostname()}`,
+      result: 'succeeded',
+      timestamp: '1970-01-01T00:00:00.000Z',
+    })
     for (const r of hooks) expect(JSON.stringify(r.body)).to.not.contain('ghp_token123')
   })
 
@@ -238,8 +259,13 @@ describe('notifications: skycap.yaml', () => {
       expect(message).to.not.contain('SECRETXYZ')
       expect(message).to.match(/notify\.slack/)
     }
-    const error = (await parseConfig(`app: shop\nservices:\n  web: {image: web}\nnotify:\n  slack: {webhook: "${url}"}\nenvironments:\n  staging: {namespace: s}\n`, '/tmp/x/skycap.yaml').catch((e) => e)) as ConfigErrors
-    expect(error.errors.map((e) => e.message), error.message).to.include(
+    const error = (await parseConfig(`app: shop\nservices:\n  web: {image: web}\nnotify:\n  slack: {webhook: "${url}"}\nenvironments:\n  staging: {namespace: s}\n`, '/tmp/x/skycap.yaml').catch(
+      (e) => e,
+    )) as ConfigErrors
+    expect(
+      error.errors.map((e) => e.message),
+      error.message,
+    ).to.include(
       '/tmp/x/skycap.yaml:5:20: notify.slack.webhook: a Slack webhook URL is a secret and must not be written in skycap.yaml; put it in an environment variable (a CI secret) and name that: webhookEnv: SLACK_WEBHOOK_URL',
     )
   })
