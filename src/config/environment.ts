@@ -1,6 +1,6 @@
 import {UserError} from '../errors.js'
 import {DEFAULT_MAX_REPLICAS} from './limits.js'
-import type {Environment, EnvironmentConfig, LoadedConfig, RequireChecksConfig, ServiceConfig} from './types.js'
+import type {Environment, EnvironmentConfig, LoadedConfig, NotifyConfig, RequireChecksConfig, ServiceConfig} from './types.js'
 
 /** The environment `name` with its per-environment service overrides deep-merged over the services. */
 export function resolveEnvironment(loaded: LoadedConfig, name: string): Environment {
@@ -34,6 +34,7 @@ export function resolveEnvironment(loaded: LoadedConfig, name: string): Environm
       postdeploy: env.hooks?.postdeploy ?? config.hooks?.postdeploy ?? [],
     },
     ...requireChecks(env.requireChecks ?? config.requireChecks, config.requireChecks),
+    ...(config.notify || env.notify ? {notify: deepMerge(config.notify ?? {}, env.notify ?? {}) as NotifyConfig} : {}),
   }
 }
 

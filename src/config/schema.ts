@@ -412,6 +412,91 @@ const requireChecks = {
   },
   description: 'Deploy ENV@REV only when every GitHub commit status and check run of REV is green (token: GITHUB_TOKEN); --ignore-checks skips it and is recorded.',
 } as const
+/** A variable's name as a shell exports it. */
+const variableName = {type: 'string', pattern: '^[A-Za-z_][A-Za-z0-9_]*$'}
+
+/** `${env:NAME}` in a header value or URL: the variable's value at run time (docs/notify.md). */
+const WITH_VARIABLES = '^([^$]|\\$(?!\\{)|\\$\\{env:[A-Za-z_][A-Za-z0-9_]*\\})*$'
+
+/** `notify:`, at the top level and per environment. `x-secret`: the value may be a secret, errors never quote it. */
+const notify = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    timeout: {type: 'string', pattern: DURATION_PATTERN, 'x-message': DURATION_RULE, description: 'Time limit of each notification request (default 10s); a slower one is a warning.'},
+    environmentUrl: {
+      type: 'string',
+      pattern: '^https?://',
+      'x-message': 'an http:// or https:// URL',
+      description: 'Where the environment can be visited (environment_url of GitHub and GitLab deployments, environmentUrl of the webhook body).',
+    },
+    slack: {
+      type: 'object',
+      'x-secret': true,
+      additionalProperties: false,
+      required: ['webhookEnv'],
+      properties: {
+        webhookEnv: {
+          ...variableName,
+          'x-secret': true,
+          'x-message': 'the name of the environment variable that holds the webhook URL, such as SLACK_WEBHOOK_URL (a Slack webhook URL is a secret: never write it in skycap.yaml)',
+          description: 'The environment variable that holds the Slack incoming-webhook URL.',
+        },
+        webhook: {
+          not: {},
+          'x-secret': true,
+          'x-message': 'a Slack webhook URL is a secret and must not be written in skycap.yaml; put it in an environment variable (a CI secret) and name that: webhookEnv: SLACK_WEBHOOK_URL',
+        },
+      },
+      description: 'Posts a message per event to a Slack incoming webhook.',
+    },
+    webhook: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['url'],
+      properties: {
+        url: {
+          type: 'string',
+          'x-secret': true,
+          pattern: '^(https?://|\\$\\{env:)',
+          'x-message': 'an http:// or https:// URL, or ${env:NAME}',
+          description: 'Receives a POST of the JSON body of docs/notify.md per event; may use ${env:NAME}.',
+        },
+        headers: {
+          type: 'object',
+          propertyNames: {type: 'string', pattern: "^[!#$%&'*+.^_`|~0-9A-Za-z-]+$", 'x-message': 'an HTTP header name'},
+          additionalProperties: {
+            type: 'string',
+            'x-secret': true,
+            pattern: WITH_VARIABLES,
+            'x-message': 'text in which ${env:NAME} names an environment variable (a $ before { must start ${env:NAME})',
+          },
+          description: 'Request headers; put secrets in variables: "Bearer ${env:DEPLOY_HOOK_TOKEN}".',
+        },
+      },
+      description: 'Posts a JSON body per event to a URL of yours.',
+    },
+    github: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['deployments'],
+      properties: {
+        deployments: {type: 'boolean', description: 'Creates a GitHub deployment per release and sets its status (token: GITHUB_TOKEN).'},
+        repository: {type: 'string', pattern: '^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$', 'x-message': 'owner/name', description: 'owner/name (default: GITHUB_REPOSITORY).'},
+      },
+    },
+    gitlab: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['deployments'],
+      properties: {
+        deployments: {type: 'boolean', description: 'Creates a GitLab deployment per release and updates its status (token: GITLAB_TOKEN, else CI_JOB_TOKEN).'},
+        project: {type: ['string', 'integer'], minLength: 1, description: 'Project ID or path (default: CI_PROJECT_ID).'},
+      },
+    },
+  },
+  description: 'Who hears about deploys and rollbacks: Slack, a webhook, GitHub or GitLab deployments (docs/notify.md).',
+}
 
 export const skycapSchema = {
   $schema: 'http://json-schema.org/draft-07/schema#',
@@ -447,6 +532,7 @@ export const skycapSchema = {
     requireChecks,
     logs,
     hooks,
+    notify,
     services: {
       type: 'object',
       minProperties: 1,
@@ -482,6 +568,7 @@ export const skycapSchema = {
           imageTag: {type: 'string', minLength: 1, description: "This environment's image tag template, instead of the top-level one."},
           hooks: {...hooks, description: "This environment's hooks: a list given here replaces the app's list for that phase."},
           requireChecks: {...requireChecks, description: "This environment's requireChecks, instead of the top-level one (false: not here)."},
+          notify: {...notify, description: "This environment's notifications, merged over the top-level notify: key by key."},
         },
       },
     },

@@ -140,6 +140,22 @@ export interface HooksConfig {
   postdeploy?: HookConfig[]
 }
 
+/**
+ * `notify:` (docs/notify.md): where skycap reports a deploy's or rollback's events. Secrets (the Slack webhook URL,
+ * tokens) come from environment variables, never from the file.
+ */
+export interface NotifyConfig {
+  /** Time limit of each request, a duration (default 10s). */
+  timeout?: string
+  /** Where the environment can be visited: the deployments' environment_url and the payload's environmentUrl. */
+  environmentUrl?: string
+  slack?: {webhookEnv: string}
+  /** Header values and the URL may name variables as ${env:NAME}. */
+  webhook?: {url: string; headers?: Record<string, string>}
+  github?: {deployments: boolean; repository?: string}
+  gitlab?: {deployments: boolean; project?: string}
+}
+
 export interface EnvironmentConfig {
   context?: string
   namespace: string
@@ -156,6 +172,8 @@ export interface EnvironmentConfig {
   hooks?: HooksConfig
   /** Overrides the top-level requireChecks here (false turns it off). */
   requireChecks?: RequireChecksConfig
+  /** Merged over the top-level notify: (key by key). */
+  notify?: NotifyConfig
 }
 
 /** `requireChecks:` as written: on/off, or on with settings (docs/ci-checks.md). */
@@ -175,6 +193,7 @@ export interface SkycapConfig {
   requireChecks?: RequireChecksConfig
   logs?: LogFilters
   hooks?: HooksConfig
+  notify?: NotifyConfig
   services: Record<string, ServiceConfig>
   environments: Record<string, EnvironmentConfig>
 }
@@ -224,4 +243,6 @@ export interface Environment {
   hooks: {predeploy: HookConfig[]; postdeploy: HookConfig[]}
   /** Set when deploys here need green GitHub checks (the environment's requireChecks, else the top-level one). */
   requireChecks?: {repository?: string; ignore: string[]}
+  /** The app's notify: with this environment's merged over it (absent: nothing is notified). */
+  notify?: NotifyConfig
 }

@@ -23,9 +23,9 @@ async function validator(): Promise<ValidateFunction> {
     } catch (error) {
       // Only a build that skipped the generation step (tsc alone) gets here; compiling gives the same errors, slower.
       if ((error as NodeJS.ErrnoException).code !== 'ERR_MODULE_NOT_FOUND') throw error
-      const [{Ajv}, {AJV_OPTIONS}] = await Promise.all([import('ajv'), import('./standalone.js')])
+      const [{Ajv}, {AJV_OPTIONS, addSkycapKeywords}] = await Promise.all([import('ajv'), import('./standalone.js')])
       const ajv = new Ajv(AJV_OPTIONS)
-      ajv.addKeyword({keyword: 'x-message', schemaType: 'string'})
+      addSkycapKeywords(ajv)
       compiled = ajv.compile(skycapSchema)
       validatorKind = 'compiled'
     }
@@ -87,14 +87,22 @@ function toProblems(errors: ErrorObject[]): SchemaProblem[] {
         // A pattern's words say more than its type: "deploy.timeout is number 10 but must be a duration … with a unit".
         const rule = e.parentSchema as {'x-message'?: string; pattern?: string}
         const allowed = rule.pattern && rule['x-message']
+        const value = describe(e.data, secret(e))
         problem = {
           path,
-          message: allowed ? `${where} is ${describe(e.data)} but must be ${allowed}` : `${where} must be ${article((e.params as {type: string | string[]}).type)}, not ${describe(e.data)}`,
+          message: allowed ? `${where} is ${value} but must be ${allowed}` : `${where} must be ${article((e.params as {type: string | string[]}).type)}, not ${value}`,
         }
         break
       }
       case 'pattern':
-        problem = {path, message: `${where} is "${String(e.data)}" but must be ${(e.parentSchema as {'x-message'?: string})['x-message'] ?? `matching ${e.schema}`}`}
+        problem = {
+          path,
+          message: `${where} ${secret(e) ? 'must be' : `is "${String(e.data)}" but must be`} ${(e.parentSchema as {'x-message'?: string})['x-message'] ?? `matching ${e.schema}`}${secret(e) ? ' (its value is not shown: it may be a secret)' : ''}`,
+        }
+        break
+      case 'not':
+        // A key that must not be there, with the reason in its x-message (notify.slack.webhook: a secret URL).
+        problem = {path, message: `${where}: ${(e.parentSchema as {'x-message'?: string})['x-message'] ?? 'is not allowed'}`}
         break
       case 'enum':
         problem = {path, message: `${where} is ${JSON.stringify(e.data)} but must be one of: ${(e.schema as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`}
@@ -144,9 +152,14 @@ function article(type: string | string[]): string {
   return types.map((t) => (t === 'object' ? 'a mapping' : t === 'array' ? 'a list' : t === 'integer' ? 'a whole number' : `a ${t}`)).join(' or ')
 }
 
-function describe(value: unknown): string {
+/** Whether the schema marks the value as one that may hold a secret (a webhook URL, a header): never quoted. */
+function secret(e: ErrorObject): boolean {
+  return (e.parentSchema as {'x-secret'?: boolean} | undefined)?.['x-secret'] === true
+}
+
+function describe(value: unknown, hide = false): string {
   if (value === null) return 'empty (null)'
   if (Array.isArray(value)) return 'a list'
   if (typeof value === 'object') return 'a mapping'
-  return `${typeof value} ${JSON.stringify(value)}`
+  return hide ? `a ${typeof value}` : `${typeof value} ${JSON.stringify(value)}`
 }

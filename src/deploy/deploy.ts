@@ -21,6 +21,8 @@ import {parseDuration} from '../duration.js'
 import {DeployHooks, HookFailedError, hooksNotUndone, planHooks} from '../hooks/hooks.js'
 import {type ChecksVerdict, requireGreenChecks} from '../ci-checks/checks.js'
 import {configFilePath, openRepository} from '../config/load.js'
+import {type Notifier, type NotifyWarning, openNotifier} from '../notify/notifier.js'
+import type {EventFacts} from '../notify/event.js'
 
 export interface DeployOptions {
   target?: string
@@ -96,6 +98,8 @@ export interface DeployReport {
     running?: string
     failures: FailureReport[]
   }
+  /** Notifications that were not delivered (docs/notify.md); absent when all were. */
+  notifications?: NotifyWarning[]
 }
 
 export const DEFAULT_TIMEOUT_MS = 10 * 60_000
@@ -178,6 +182,7 @@ export async function deploy(options: DeployOptions, deps: DeployDeps): Promise<
     return report
   }
 
+  const notifier = await openNotifier(env, {app: prepared.app, reporter, fetch: deps.fetch})
   // --- Lock ---
   reporter.phase?.('deploy')
   const lock = await acquireLock(kubectl, {
@@ -194,10 +199,14 @@ export async function deploy(options: DeployOptions, deps: DeployDeps): Promise<
     // waited: the release number and the live replica counts come from here.
     const [lockedReleases, lockedLive] = await Promise.all([listReleases(kubectl, prepared.app, env.name), liveDeployments(kubectl, selector)])
     const lockedObjects = keepScaledReplicas(prepared, env, lockedReleases, lockedLive, options.resetReplicas ?? false)
-    await applyWatchRecord(prepared, lockedObjects, lockedReleases, lockedLive, target, selector, report, options, {...deps, lockId: lock.id}, started + timeoutMs, timeoutMs)
+    await applyWatchRecord(prepared, lockedObjects, lockedReleases, lockedLive, target, selector, report, options, {...deps, lockId: lock.id, notifier}, started + timeoutMs, timeoutMs)
+  } catch (error) {
+    notifier.failUnfinished(error)
+    throw error
   } finally {
     heartbeat.stop()
     await releaseLock(kubectl, prepared.app, {id: lock.id}).catch((error) => reporter.warn(`could not release the lock: ${(error as Error).message}`))
+    await settleNotifications(notifier, report)
   }
   // Blue-green: the old slots stay up for scaleDownDelay (rollback is a switch back), then go to zero.
   await scaleDownOldSlots(kubectl, {services: env.services, app: prepared.app, environment: env.name, reporter, clock, signal: deps.signal})
@@ -213,7 +222,7 @@ async function applyWatchRecord(
   selector: string,
   report: DeployReport,
   options: DeployOptions,
-  deps: DeployDeps & {lockId: string},
+  deps: DeployDeps & {lockId: string; notifier: Notifier},
   deadline: number,
   timeoutMs: number,
 ): Promise<DeployReport> {
@@ -244,6 +253,8 @@ async function applyWatchRecord(
     durationMs: 0,
   }
   const keep = prepared.loaded.config.history?.keep ?? 10
+  const facts = {action: 'deploy', release: number, revision: report.revision, fromRevision: runningRevision(releases)} as const
+  deps.notifier.send({...facts, event: 'started', result: 'running'})
   const rolloutOrHookFailure = rollOutRelease({
     kubectl,
     objects,
@@ -296,6 +307,7 @@ async function applyWatchRecord(
       )
     }
     reporter.info(`Release ${number} of ${prepared.app} ${env.name} is live (${prepared.revision.short}, ${Math.round(report.durationMs / 1000)}s)`)
+    deps.notifier.send({...facts, event: 'succeeded', result: 'succeeded'})
     return report
   }
 
@@ -323,10 +335,12 @@ async function applyWatchRecord(
   } catch (error) {
     reporter.warn(`could not record the failed release: ${(error as Error).message}`)
   }
+  deps.notifier.send({...facts, event: 'failed', result: report.result, reason: cause})
   if (rollout.outcome !== 'interrupted') {
     report.rollback = previous
       ? await autoRollback(target, selector, previous, recorded, live, prepared, deps, timeoutMs, number)
       : {to: null, release: null, result: 'skipped', reason: options.noRollback ? '--no-rollback' : 'no earlier successful release', failures: []}
+    if (previous) deps.notifier.send(rollbackEvent(report.rollback, previous, report.revision))
   }
   report.durationMs = clock() - Date.parse(startedAt)
 
@@ -401,6 +415,31 @@ function blame(rollout: RolloutResult, result: string): string {
   if (rollout.failures.length === 0) return result
   const [first, ...rest] = rollout.failures
   return `${first?.ref}: ${first?.message}${rest.length ? `; also ${rest.map((f) => f.ref).join(', ')}` : ''}`
+}
+
+/** The revision that runs before a deploy or rollback: the newest deploy's or rollback's (null on a first deploy). */
+export function runningRevision(releases: StoredRelease[]): DeployReport['revision'] | null {
+  return releases.find((r) => r.record.action !== 'scale')?.record.revision ?? null
+}
+
+/** The event of an automatic rollback's end: rolled-back to `previous`, or failed. */
+function rollbackEvent(rollback: NonNullable<DeployReport['rollback']>, previous: StoredRelease, failed: DeployReport['revision']): EventFacts {
+  const facts = {
+    action: 'rollback',
+    trigger: 'automatic',
+    release: rollback.release ?? 0,
+    revision: previous.record.revision ?? failed,
+    fromRevision: failed,
+    rolledBackTo: previous.record.number,
+  } as const
+  if (rollback.result === 'succeeded') return {...facts, event: 'rolled-back', result: 'succeeded'}
+  return {...facts, event: 'failed', result: rollback.result === 'interrupted' ? 'interrupted' : 'failed', ...(rollback.reason ? {reason: rollback.reason} : {})}
+}
+
+/** Waits for the notifications still on their way (at most their timeout); the undelivered go into the report. */
+export async function settleNotifications(notifier: Notifier, report: DeployReport): Promise<void> {
+  const undelivered = await notifier.settle()
+  if (undelivered.length) report.notifications = undelivered
 }
 
 function storedWithoutManifests(record: ReleaseRecord): StoredRelease {

@@ -7,7 +7,20 @@ import {parseDuration} from '../duration.js'
 import {formatFailure} from './explain.js'
 import {dryRunApply, findPrunable, prune} from './apply.js'
 import {changeSummary} from './diff.js'
-import {confirmProtected, DEFAULT_TIMEOUT_MS, type DeployDeps, type DeployReport, liveDeployments, plannedReport, rollbackRecord, whatRuns, withReplicas} from './deploy.js'
+import {
+  confirmProtected,
+  DEFAULT_TIMEOUT_MS,
+  type DeployDeps,
+  type DeployReport,
+  liveDeployments,
+  plannedReport,
+  rollbackRecord,
+  runningRevision,
+  settleNotifications,
+  whatRuns,
+  withReplicas,
+} from './deploy.js'
+import {openNotifier} from '../notify/notifier.js'
 import {hooksNotUndone} from '../hooks/hooks.js'
 import {rollOutRelease, scaleDownOldSlots} from '../strategies/rollout.js'
 import {appSelector, connect, openEnvironment} from '../env/connect.js'
@@ -92,6 +105,7 @@ export async function rollback(options: RollbackOptions, deps: DeployDeps): Prom
     report.applied = planned.objects.map((o) => `${o.kind}/${o.metadata.name}`)
     return report
   }
+  const notifier = await openNotifier(env, {app, reporter: deps.reporter, fetch: deps.fetch})
   const lock = await acquireLock(kubectl, {
     app,
     environment: env.name,
@@ -109,6 +123,8 @@ export async function rollback(options: RollbackOptions, deps: DeployDeps): Prom
     const from = lockedReleases.find((r) => r.record.action !== 'scale')?.record.number
     report.release = number
     deps.reporter.phase?.('rollback')
+    const facts = {action: 'rollback', trigger: 'manual', release: number, revision: report.revision, fromRevision: runningRevision(lockedReleases), rolledBackTo: chosen.record.number} as const
+    notifier.send({...facts, event: 'started', result: 'running'})
     deps.reporter.info(`Rolling ${env.name} back to release ${chosen.record.number} (${chosen.record.revision?.short}) as release ${number}`)
     const notUndone = hooksNotUndone(lockedReleases.filter((r) => r.record.number > chosen.record.number).map((r) => r.record))
     if (notUndone) deps.reporter.warn(notUndone)
@@ -165,6 +181,11 @@ export async function rollback(options: RollbackOptions, deps: DeployDeps): Prom
       lockedReleases,
       loaded.config.history?.keep ?? 10,
     )
+    notifier.send(
+      rollout.outcome === 'ready'
+        ? {...facts, event: 'rolled-back', result: 'succeeded'}
+        : {...facts, event: 'failed', result: report.result === 'succeeded' ? 'failed' : report.result, reason: cause},
+    )
     if (rollout.outcome === 'ready') {
       heartbeat.stop()
       await releaseLock(kubectl, app, {id: lock.id}).catch(() => undefined)
@@ -175,9 +196,13 @@ export async function rollback(options: RollbackOptions, deps: DeployDeps): Prom
     if (rollout.outcome === 'interrupted') throw new InterruptedError(`rollback of ${env.name} interrupted; the lock was released${now}`, {details: {report}})
     if (rollout.outcome === 'timeout') throw new TimeoutError(`rollback of ${env.name} to release ${chosen.record.number} did not become ready in time (${cause})${now}`, {details: {report}})
     throw new DeployFailedError(`rollback of ${env.name} to release ${chosen.record.number} failed: ${cause}${now}`, {details: {report}})
+  } catch (error) {
+    notifier.failUnfinished(error)
+    throw error
   } finally {
     heartbeat.stop()
     await releaseLock(kubectl, app, {id: lock.id}).catch(() => undefined)
+    await settleNotifications(notifier, report)
   }
 }
 

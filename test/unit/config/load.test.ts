@@ -6,7 +6,7 @@ import {join} from 'node:path'
 import {resolveEnvironment} from '../../../src/config/environment.js'
 import {findConfigFile, loadConfig, parseConfig} from '../../../src/config/load.js'
 import {skycapSchema} from '../../../src/config/schema.js'
-import {AJV_OPTIONS} from '../../../src/config/standalone.js'
+import {addSkycapKeywords, AJV_OPTIONS} from '../../../src/config/standalone.js'
 import {loadValidator, validatorKind} from '../../../src/config/validate.js'
 import {ConfigErrors, ExitCode, UserError} from '../../../src/errors.js'
 import {fixturesDir, repoRoot} from '../../helpers/repo.js'
@@ -180,7 +180,7 @@ describe('config loading', () => {
     const generated = ((await import('../../../src/config/validator.generated.js' as string)) as {default: Validate}).default
     const {Ajv} = await import('ajv')
     const ajv = new Ajv(AJV_OPTIONS)
-    ajv.addKeyword({keyword: 'x-message', schemaType: 'string'})
+    addSkycapKeywords(ajv)
     const compiled = ajv.compile(skycapSchema)
     const inputs = [
       {app: 'Shop', services: {}, environments: {}},

@@ -1,0 +1,88 @@
+/**
+ * The one HTTP call of notifications: Node's fetch with a time limit. No HTTP library: each target sends a JSON
+ * request or two, fetch and AbortSignal.timeout cover that, and every dependency costs start-up time.
+ */
+
+/** A notification request that failed; its message names the host, never the URL's path (a secret for Slack) or a token. */
+export class NotifyRequestError extends Error {}
+
+export interface NotifyRequest {
+  method: 'POST' | 'PUT' | 'PATCH'
+  url: string
+  headers?: Record<string, string>
+  body: unknown
+}
+
+/** Sends requests for one target: its time limit, the notifier's abort signal, the secrets kept out of messages. */
+export type Send = (request: NotifyRequest) => Promise<unknown>
+
+export interface SendOptions {
+  fetch: typeof fetch
+  timeoutMs: number
+  /** Aborted when the notifier stops waiting (its own deadline). */
+  signal: AbortSignal
+  /** Values that must never appear in a message (tokens, the webhook URL, header values). */
+  secrets: string[]
+}
+
+/** A Send bound to `options`. */
+export function sender(options: SendOptions): Send {
+  return async (request) => {
+    let host: string
+    try {
+      host = new URL(request.url).host
+    } catch {
+      throw new NotifyRequestError('the URL is not valid')
+    }
+    let response: Response
+    try {
+      response = await options.fetch(request.url, {
+        method: request.method,
+        headers: {'Content-Type': 'application/json', 'User-Agent': 'skycap', ...request.headers},
+        body: JSON.stringify(request.body),
+        signal: AbortSignal.any([AbortSignal.timeout(options.timeoutMs), options.signal]),
+        redirect: 'manual',
+      })
+    } catch (error) {
+      throw new NotifyRequestError(redact(`${host}: ${failureOf(error, options.timeoutMs)}`, options.secrets))
+    }
+    const text = await response.text().catch(() => '')
+    if (!response.ok) {
+      const said = text.replace(/\s+/g, ' ').trim().slice(0, 200)
+      throw new NotifyRequestError(redact(`${host} answered HTTP ${response.status}${response.statusText ? ` ${response.statusText}` : ''}${said ? `: ${said}` : ''}`, options.secrets))
+    }
+    try {
+      return text ? (JSON.parse(text) as unknown) : undefined
+    } catch {
+      return text
+    }
+  }
+}
+
+/** Why fetch rejected, in words: a time limit, or the connection's error code. */
+function failureOf(error: unknown, timeoutMs: number): string {
+  const name = (error as {name?: string}).name
+  if (name === 'TimeoutError' || name === 'AbortError') return `no answer within ${timeoutMs / 1000}s`
+  const cause = (error as {cause?: {code?: string; message?: string}}).cause
+  return `cannot reach it (${cause?.code ?? cause?.message ?? (error as Error).message})`
+}
+
+/** `text` with every secret (of 4 characters or more) replaced by ***. */
+export function redact(text: string, secrets: string[]): string {
+  let out = text
+  for (const s of [...secrets].filter((s) => s.length >= 4).sort((a, b) => b.length - a.length)) out = out.split(s).join('***')
+  return out
+}
+
+/** The id of the deployment a POST created (GitHub and GitLab answer with it). */
+export function createdId(answer: unknown, service: string, release: number): number {
+  const id = (answer as {id?: unknown} | undefined)?.id
+  if (typeof id !== 'number') throw new NotifyRequestError(`${service} created no deployment for release ${release} (no id in its answer)`)
+  return id
+}
+
+/** The warning of a target that cannot be used: "notify.github: GITHUB_TOKEN is not set; …". */
+export function notSet(target: string, missing: Array<string | false>, consequence: string): {warning: string} {
+  const names = missing.filter((m): m is string => Boolean(m))
+  return {warning: `notify.${target}: ${names.join(' and ')} ${names.length > 1 ? 'are' : 'is'} not set; ${consequence}`}
+}

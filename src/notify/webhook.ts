@@ -1,0 +1,37 @@
+import type {NotifyConfig} from '../config/types.js'
+import {webhookBody} from './event.js'
+import type {TargetSetup} from './notifier.js'
+import {notSet} from './request.js'
+
+const VARIABLE = /\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}/g
+
+/** `text` with each ${env:NAME} replaced by the variable's value; the names of unset variables otherwise. */
+export function expandVariables(text: string, env: NodeJS.ProcessEnv): {value: string; unset: string[]; used: string[]} {
+  const unset: string[] = []
+  const used: string[] = []
+  const value = text.replace(VARIABLE, (_, name: string) => {
+    const v = env[name]
+    if (v === undefined || v === '') unset.push(name)
+    else used.push(v)
+    return v ?? ''
+  })
+  return {value, unset, used}
+}
+
+/** notify.webhook: a POST of the documented JSON body (event.ts) per event. */
+export function webhookTarget(config: NonNullable<NotifyConfig['webhook']>, env: NodeJS.ProcessEnv): TargetSetup {
+  const url = expandVariables(config.url, env)
+  const headers = Object.entries(config.headers ?? {}).map(([name, value]) => [name, expandVariables(value, env)] as const)
+  const unset = [...url.unset, ...headers.flatMap(([, h]) => h.unset)]
+  if (unset.length) return notSet('webhook', [...new Set(unset)], 'the webhook is not called')
+  return {
+    target: {
+      name: 'webhook',
+      // The URL may carry a token in its path or query, and header values are credentials.
+      secrets: [url.value, ...url.used, ...headers.flatMap(([, h]) => [h.value, ...h.used])],
+      async send(event, send) {
+        await send({method: 'POST', url: url.value, headers: Object.fromEntries(headers.map(([n, h]) => [n, h.value])), body: webhookBody(event)})
+      },
+    },
+  }
+}

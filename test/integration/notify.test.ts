@@ -1,0 +1,253 @@
+// Notifications (docs/notify.md): the built CLI deploys to the test cluster and tells a recording HTTP server in this
+// process, which speaks for a webhook, Slack, the GitHub Deployments API and the GitLab Deployments API, and can
+// answer errors or not at all.
+import {expect} from 'chai'
+import http from 'node:http'
+import type {AddressInfo} from 'node:net'
+
+import {CRASH, TestApp} from './app.js'
+import {useNamespace} from './harness.js'
+
+const DEPLOY = ['deploy', '--skip-image-check']
+
+/** Values that must reach only the header they belong in, never a body, a warning or the terminal. */
+const SECRETS = {slack: '/services/T0SKY/B0CAP/slackSecret42', github: 'ghs_githubSecret42', gitlab: 'glpat-gitlabSecret42', hook: 'hookSecret42'}
+
+interface Recorded {
+  target: 'webhook' | 'slack' | 'github' | 'gitlab'
+  method: string
+  path: string
+  headers: http.IncomingHttpHeaders
+  raw: string
+  body: any
+}
+
+/** The recording server: `mode` ok answers like the real services, 500 fails every request, hang never answers. */
+class RecordingServer {
+  readonly requests: Recorded[] = []
+  mode: 'ok' | '500' | 'hang' = 'ok'
+  /** Deployment ids, by API. */
+  private readonly ids = {github: 100, gitlab: 200}
+  private readonly server = http.createServer((req, res) => {
+    let raw = ''
+    req.setEncoding('utf8')
+    req.on('data', (d: string) => (raw += d))
+    req.on('end', () => this.answer(req, res, raw))
+  })
+
+  async start(): Promise<void> {
+    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve))
+  }
+
+  get base(): string {
+    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`
+  }
+
+  async stop(): Promise<void> {
+    this.server.closeAllConnections()
+    await new Promise((resolve) => this.server.close(resolve))
+  }
+
+  /** What the CLI gets in its environment to reach this server. */
+  env(): Record<string, string> {
+    return {
+      IT_SLACK_URL: `${this.base}/slack${SECRETS.slack}`,
+      IT_HOOK_URL: `${this.base}/hooks/deploy`,
+      IT_HOOK_TOKEN: SECRETS.hook,
+      GITHUB_TOKEN: SECRETS.github,
+      GITHUB_REPOSITORY: 'acme/itapp',
+      GITHUB_API_URL: `${this.base}/github`,
+      GITHUB_SERVER_URL: 'https://github.example',
+      GITHUB_RUN_ID: '777',
+      GITHUB_ACTOR: 'alice',
+      SKYCAP_USER: 'alice',
+      GITLAB_TOKEN: SECRETS.gitlab,
+      CI_API_V4_URL: `${this.base}/gitlab/api/v4`,
+      CI_PROJECT_ID: '42',
+    }
+  }
+
+  of(target: Recorded['target']): Recorded[] {
+    return this.requests.filter((r) => r.target === target)
+  }
+
+  private answer(req: http.IncomingMessage, res: http.ServerResponse, raw: string): void {
+    const path = req.url ?? ''
+    const target = path.startsWith('/slack/') ? 'slack' : path.startsWith('/hooks/') ? 'webhook' : path.startsWith('/github/') ? 'github' : 'gitlab'
+    this.requests.push({target, method: req.method ?? '', path, headers: req.headers, raw, body: JSON.parse(raw)})
+    if (this.mode === 'hang') return
+    if (this.mode === '500') {
+      res.writeHead(500, {'Content-Type': 'text/plain'}).end('upstream exploded')
+      return
+    }
+    const creates = req.method === 'POST' && /\/deployments$/.test(path)
+    const id = creates && (target === 'github' || target === 'gitlab') ? this.ids[target]++ : 1
+    res.writeHead(creates ? 201 : 200, {'Content-Type': 'application/json'}).end(target === 'slack' ? 'ok' : JSON.stringify({id}))
+  }
+}
+
+const NOTIFY = `notify:
+  environmentUrl: https://test.itapp.example
+  slack: {webhookEnv: IT_SLACK_URL}
+  webhook:
+    url: \${env:IT_HOOK_URL}
+    headers: {Authorization: "Bearer \${env:IT_HOOK_TOKEN}", X-Team: platform}
+  github: {deployments: true}
+  gitlab: {deployments: true}
+`
+
+describe('notifications (a recording server; kwok)', function () {
+  this.timeout(600_000)
+  const ns = useNamespace('notify')
+  let app: TestApp
+  let server: RecordingServer
+  beforeEach(async () => {
+    server = new RecordingServer()
+    await server.start()
+    app = await TestApp.create(ns.name)
+    await app.change((text) => `${text}${NOTIFY}`, 'notify')
+  })
+  afterEach(async () => {
+    app.remove()
+    await server.stop()
+  })
+
+  /** Nothing secret in any body; each secret only in the header it belongs in. */
+  function expectNoSecretInBodies(): void {
+    for (const r of server.requests) for (const secret of Object.values(SECRETS)) expect(r.raw, `${r.target} ${r.path}`).to.not.contain(secret)
+    for (const r of server.of('github')) expect(r.headers.authorization).to.equal(`Bearer ${SECRETS.github}`)
+    for (const r of server.of('gitlab')) expect(r.headers['private-token']).to.equal(SECRETS.gitlab)
+    for (const r of server.of('webhook')) expect(r.headers).to.include({authorization: `Bearer ${SECRETS.hook}`, 'x-team': 'platform'})
+  }
+
+  function expectNoSecretIn(text: string): void {
+    for (const secret of Object.values(SECRETS)) expect(text).to.not.contain(secret)
+    expect(text).to.not.contain('/slack/')
+  }
+
+  it('a deploy, a failing deploy that rolls back, and a rollback send their events in order, with the documented bodies, to all four', async () => {
+    const job = 'https://github.example/acme/itapp/actions/runs/777'
+    const first = await app.repo.git('rev-parse', 'HEAD')
+    const ok = await app.cli([...DEPLOY, 'test'], {env: server.env()})
+    expect(ok.exitCode, ok.stderr).to.equal(0)
+    expect(ok.stderr).to.not.contain('notify.')
+
+    const hooks = () => server.of('webhook').map((r) => r.body)
+    const base = {app: 'itapp', environment: 'test', url: job, environmentUrl: 'https://test.itapp.example'}
+    expect(hooks().map((b) => [b.event, b.action, b.release, b.result])).to.deep.equal([
+      ['started', 'deploy', 1, 'running'],
+      ['succeeded', 'deploy', 1, 'succeeded'],
+    ])
+    for (const body of hooks()) {
+      expect(body).to.deep.include({...base, fromRevision: null})
+      expect(body.revision).to.deep.include({sha: first, short: first.slice(0, 7), subject: 'notify'})
+      expect(body.user).to.match(/^alice/)
+      expect(Number.isNaN(Date.parse(body.timestamp)), body.timestamp).to.equal(false)
+      expect(body.message).to.match(new RegExp(`^itapp release 1 to test (started|succeeded): ${first.slice(0, 7)} notify`))
+    }
+
+    await app.change(CRASH, 'crash')
+    const crashed = await app.repo.git('rev-parse', 'HEAD')
+    const failed = await app.json([...DEPLOY, 'test', '--timeout', '2m'], {env: server.env()})
+    expect(failed.exitCode, failed.stderr).to.equal(1)
+    expect(failed.doc.error.details.report.rollback).to.deep.include({to: 1, release: 3, result: 'succeeded'})
+    expect(failed.doc.error.details.report.notifications).to.equal(undefined)
+
+    const rolledBack = await app.json(['rollback', 'test', '--to', '2'], {env: server.env()})
+    // Release 2 failed: rollback refuses it, before any lock or notification.
+    expect(rolledBack.exitCode).to.equal(2)
+    const manual = await app.json(['rollback', 'test', '--to', '1'], {env: server.env()})
+    expect(manual.exitCode, manual.stderr).to.equal(0)
+
+    expect(hooks().map((b) => [b.event, b.action, b.trigger ?? null, b.release, b.revision.sha, b.fromRevision?.sha ?? null, b.rolledBackTo ?? null, b.result])).to.deep.equal([
+      ['started', 'deploy', null, 1, first, null, null, 'running'],
+      ['succeeded', 'deploy', null, 1, first, null, null, 'succeeded'],
+      ['started', 'deploy', null, 2, crashed, first, null, 'running'],
+      ['failed', 'deploy', null, 2, crashed, first, null, 'failed'],
+      ['rolled-back', 'rollback', 'automatic', 3, first, crashed, 1, 'succeeded'],
+      ['started', 'rollback', 'manual', 4, first, first, 1, 'running'],
+      ['rolled-back', 'rollback', 'manual', 4, first, first, 1, 'succeeded'],
+    ])
+    expect(hooks()[3].reason).to.match(/^Deployment\/web: container web of pod web-\S+ is in CrashLoopBackOff/)
+    for (const body of hooks()) expect(body).to.deep.include(base)
+
+    // Slack: one message per event, in the same order.
+    const slack = server.of('slack').map((r) => r.body.text as string)
+    expect(slack.map((t) => t.split(' ')[0])).to.deep.equal([':rocket:', ':white_check_mark:', ':rocket:', ':x:', ':leftwards_arrow_with_hook:', ':rocket:', ':leftwards_arrow_with_hook:'])
+    expect(slack[3]).to.contain(`itapp release 2 to test failed: ${crashed.slice(0, 7)} crash: Deployment/web`)
+    expect(slack[4]).to.contain(`<${job}|CI job>`)
+
+    // GitHub: a deployment per release (the automatic rollback's of the revision that runs again), then its statuses.
+    expect(
+      server.of('github').map((r) => `${r.method} ${r.path.replace('/github/repos/acme/itapp', '')} ${r.body.ref ?? r.body.state}${r.body.environment ? ` ${r.body.environment}` : ''}`),
+    ).to.deep.equal([
+      `POST /deployments ${first} test`,
+      'POST /deployments/100/statuses in_progress',
+      'POST /deployments/100/statuses success',
+      `POST /deployments ${crashed} test`,
+      'POST /deployments/101/statuses in_progress',
+      'POST /deployments/101/statuses failure',
+      `POST /deployments ${first} test`,
+      'POST /deployments/102/statuses success',
+      `POST /deployments ${first} test`,
+      'POST /deployments/103/statuses in_progress',
+      'POST /deployments/103/statuses success',
+    ])
+    for (const r of server.of('github').filter((r) => r.body.state)) expect(r.body).to.deep.include({log_url: job, environment_url: 'https://test.itapp.example'})
+    expect(server.of('github')[0]?.body).to.deep.include({auto_merge: false, required_contexts: [], production_environment: false})
+
+    // GitLab: created running (or, for the automatic rollback, with its result), then updated.
+    expect(server.of('gitlab').map((r) => `${r.method} ${r.path.replace('/gitlab/api/v4/projects/42', '')} ${r.body.status}${r.body.sha ? ` ${r.body.sha}` : ''}`)).to.deep.equal([
+      `POST /deployments running ${first}`,
+      'PUT /deployments/200 success',
+      `POST /deployments running ${crashed}`,
+      'PUT /deployments/201 failed',
+      `POST /deployments success ${first}`,
+      `POST /deployments running ${first}`,
+      'PUT /deployments/203 success',
+    ])
+    expectNoSecretInBodies()
+  })
+
+  it('a server answering 500 gives a warning per target and event, and the deploy succeeds; twice', async () => {
+    server.mode = '500'
+    for (let round = 1; round <= 2; round++) {
+      const r = await app.cli([...DEPLOY, 'test'], {env: server.env()})
+      expect(r.exitCode, r.stderr).to.equal(0)
+      for (const target of ['slack', 'webhook', 'github', 'gitlab'])
+        for (const event of ['started', 'succeeded'])
+          expect(r.stderr)
+            .to.contain(`warning: notify.${target}: the ${event} event of release ${round} was not delivered (127.0.0.1:`)
+            .and.contain('answered HTTP 500 Internal Server Error: upstream exploded); the deploy is not affected')
+      expectNoSecretIn(r.stderr)
+      await app.change((text) => text, `round ${round}`)
+    }
+    // GitHub and GitLab: the start created no deployment, so the end tries again to create one (and fails again).
+    expect(server.of('github').map((r) => r.path)).to.deep.equal(Array(4).fill('/github/repos/acme/itapp/deployments'))
+    expectNoSecretInBodies()
+  })
+
+  it('a server that never answers: warnings after notify.timeout, the deploy succeeds, --json lists them', async () => {
+    server.mode = 'hang'
+    await app.change((text) => text.replace('notify:\n', 'notify:\n  timeout: 2s\n'), 'a short notify timeout')
+    const r = await app.json([...DEPLOY, 'test'], {env: server.env()})
+    expect(r.exitCode, r.stderr).to.equal(0)
+    const undelivered = r.doc.result.notifications as Array<{target: string; event: string; message: string}>
+    expect(undelivered.map((n) => `${n.target} ${n.event}`).sort()).to.deep.equal([
+      'github started',
+      'github succeeded',
+      'gitlab started',
+      'gitlab succeeded',
+      'slack started',
+      'slack succeeded',
+      'webhook started',
+      'webhook succeeded',
+    ])
+    for (const n of undelivered) expect(n.message).to.match(/\(127\.0\.0\.1:\d+: no answer within 2s\); the deploy is not affected$/)
+    expectNoSecretIn(JSON.stringify(r.doc))
+    expectNoSecretIn(r.stderr)
+    // Every target was asked for the start (the end goes out only when the start's request timed out before the
+    // notifier's own deadline: a deploy that outlasts 2s).
+    for (const target of ['slack', 'webhook', 'github', 'gitlab'] as const) expect(server.of(target).length, target).to.be.within(1, 2)
+  })
+})

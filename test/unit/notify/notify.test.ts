@@ -1,0 +1,284 @@
+import {expect} from 'chai'
+
+import {parseConfig} from '../../../src/config/load.js'
+import {resolveEnvironment} from '../../../src/config/environment.js'
+import {ConfigErrors} from '../../../src/errors.js'
+import {type DeployEvent, describeEvent, webhookBody} from '../../../src/notify/event.js'
+import {githubDeployment, githubStatus} from '../../../src/notify/github.js'
+import {gitlabDeployment} from '../../../src/notify/gitlab.js'
+import {openNotifier} from '../../../src/notify/notifier.js'
+import {redact, sender} from '../../../src/notify/request.js'
+import {slackBody} from '../../../src/notify/slack.js'
+import {expandVariables} from '../../../src/notify/webhook.js'
+import {memoryReporter} from '../../../src/ui/output.js'
+
+const REV = {sha: '3f2c1ab0000000000000000000000000000000aa', short: '3f2c1ab', subject: 'Fix <the> cart & checkout'}
+const OLD = {sha: '1a2b3c40000000000000000000000000000000bb', short: '1a2b3c4', subject: 'Older'}
+
+function event(over: Partial<DeployEvent> = {}): DeployEvent {
+  return {
+    event: 'started',
+    action: 'deploy',
+    app: 'shop',
+    environment: 'staging',
+    release: 4,
+    revision: REV,
+    fromRevision: OLD,
+    user: 'alice@ci',
+    result: 'running',
+    url: 'https://ci.example/jobs/7',
+    environmentUrl: 'https://staging.shop.example',
+    timestamp: '2026-12-01T00:00:00.000Z',
+    ...over,
+  }
+}
+
+/** A fetch that records requests and answers with `answer(n)` (n counts from 0). */
+function recordingFetch(answer: (n: number, init: RequestInit) => Promise<Response> | Response = () => new Response('{"id": 11}', {status: 201})) {
+  const requests: Array<{url: string; method: string; headers: Record<string, string>; body: any}> = []
+  const fake = (async (url: string, init: RequestInit) => {
+    requests.push({url, method: String(init.method), headers: init.headers as Record<string, string>, body: JSON.parse(String(init.body))})
+    return answer(requests.length - 1, init)
+  }) as unknown as typeof fetch
+  return {fetch: fake, requests}
+}
+
+/** A fetch that never answers; it rejects as fetch does when its signal aborts. */
+const silentFetch = (async (_url: string, init: RequestInit) =>
+  new Promise((_, reject) => {
+    if (init.signal?.aborted) reject(init.signal.reason)
+    init.signal?.addEventListener('abort', () => reject(init.signal?.reason))
+  })) as unknown as typeof fetch
+
+async function environment(notify: string, env = 'staging') {
+  const text = `app: shop\nservices:\n  web: {image: web}\n${notify}\nenvironments:\n  staging: {namespace: shop-staging}\n  prod:\n    namespace: shop-prod\n    protected: true\n    notify:\n      slack: {webhookEnv: PROD_SLACK}\n      github: {deployments: false}\n`
+  return resolveEnvironment(await parseConfig(text, '/tmp/x/skycap.yaml'), env)
+}
+
+describe('notifications: payloads', () => {
+  it('the webhook body carries the documented fields and a message', () => {
+    const body = webhookBody(event({event: 'failed', result: 'timed-out', reason: 'Deployment/web: not ready'}))
+    expect(body).to.deep.equal({
+      ...event({event: 'failed', result: 'timed-out', reason: 'Deployment/web: not ready'}),
+      message: 'shop release 4 to staging timed out: 3f2c1ab Fix <the> cart & checkout: Deployment/web: not ready (alice@ci)',
+    })
+    expect(Object.keys(body)).to.include.members(['event', 'app', 'environment', 'release', 'revision', 'fromRevision', 'user', 'result', 'url'])
+  })
+
+  it('each event reads as one line', () => {
+    expect(describeEvent(event())).to.equal('shop release 4 to staging started: 3f2c1ab Fix <the> cart & checkout (from 1a2b3c4) (alice@ci)')
+    expect(describeEvent(event({fromRevision: null}))).to.equal('shop release 4 to staging started: 3f2c1ab Fix <the> cart & checkout (alice@ci)')
+    expect(describeEvent(event({event: 'succeeded', result: 'succeeded'}))).to.equal('shop release 4 to staging succeeded: 3f2c1ab Fix <the> cart & checkout (alice@ci)')
+    expect(describeEvent(event({event: 'rolled-back', action: 'rollback', trigger: 'automatic', release: 5, revision: OLD, fromRevision: REV, rolledBackTo: 3, result: 'succeeded'}))).to.equal(
+      'shop release 5 to staging: rolled back to release 3 (1a2b3c4 Older) from 3f2c1ab (alice@ci)',
+    )
+    expect(describeEvent(event({action: 'rollback', trigger: 'manual', rolledBackTo: 2, revision: OLD}))).to.equal(
+      'shop release 4 to staging started: rolling back to release 2 (1a2b3c4 Older) (alice@ci)',
+    )
+    expect(describeEvent(event({event: 'failed', action: 'rollback', rolledBackTo: 2, revision: OLD, result: 'interrupted'}))).to.equal(
+      'shop release 4 to staging was interrupted (a rollback to release 2): 1a2b3c4 Older (alice@ci)',
+    )
+  })
+
+  it('Slack gets the line with &, < and > escaped (no links or mentions from a commit subject), and the job link', () => {
+    expect(slackBody(event({event: 'succeeded', result: 'succeeded'}))).to.deep.equal({
+      text: ':white_check_mark: shop release 4 to staging succeeded: 3f2c1ab Fix &lt;the&gt; cart &amp; checkout (alice@ci) · <https://ci.example/jobs/7|CI job> · <https://staging.shop.example|staging>',
+    })
+    expect(slackBody(event({url: null, environmentUrl: null})).text).to.equal(':rocket: shop release 4 to staging started: 3f2c1ab Fix &lt;the&gt; cart &amp; checkout (from 1a2b3c4) (alice@ci)')
+  })
+
+  it('GitHub: a deployment of the revision to the environment, statuses with log and environment URLs', () => {
+    expect(githubDeployment(event(), true)).to.deep.equal({
+      ref: REV.sha,
+      environment: 'staging',
+      description: 'skycap deploy release 4',
+      auto_merge: false,
+      required_contexts: [],
+      production_environment: true,
+      payload: {app: 'shop', release: 4, action: 'deploy'},
+    })
+    expect(githubStatus(event())).to.deep.include({state: 'in_progress', log_url: 'https://ci.example/jobs/7', environment_url: 'https://staging.shop.example', auto_inactive: true})
+    expect(githubStatus(event({event: 'succeeded'})).state).to.equal('success')
+    expect(githubStatus(event({event: 'failed'})).state).to.equal('failure')
+    expect(githubStatus(event({event: 'rolled-back'})).state).to.equal('success')
+    const bare = githubStatus(event({url: null, environmentUrl: null, reason: 'x'.repeat(300), event: 'failed'}))
+    expect(bare).to.not.have.any.keys('log_url', 'environment_url')
+    expect((bare.description as string).length).to.equal(140)
+  })
+
+  it("GitLab: the pipeline's branch or tag when it built this revision, else the revision itself", () => {
+    expect(gitlabDeployment(event(), {CI_COMMIT_SHA: REV.sha, CI_COMMIT_REF_NAME: 'main'})).to.deep.equal({environment: 'staging', sha: REV.sha, ref: 'main', tag: false, status: 'running'})
+    expect(gitlabDeployment(event({event: 'succeeded'}), {CI_COMMIT_SHA: REV.sha, CI_COMMIT_REF_NAME: 'v1.2.0', CI_COMMIT_TAG: 'v1.2.0'})).to.deep.include({
+      ref: 'v1.2.0',
+      tag: true,
+      status: 'success',
+    })
+    expect(gitlabDeployment(event({event: 'rolled-back', revision: OLD}), {CI_COMMIT_SHA: REV.sha, CI_COMMIT_REF_NAME: 'main'})).to.deep.include({
+      ref: OLD.sha,
+      sha: OLD.sha,
+      tag: false,
+      status: 'success',
+    })
+  })
+
+  it('${env:NAME} takes a variable; unset ones are named', () => {
+    expect(expandVariables('Bearer ${env:TOKEN}', {TOKEN: 's3cret'})).to.deep.equal({value: 'Bearer s3cret', unset: [], used: ['s3cret']})
+    expect(expandVariables('${env:A}-${env:B}', {A: 'a'}).unset).to.deep.equal(['B'])
+    expect(expandVariables('$5 {x}', {}).value).to.equal('$5 {x}')
+  })
+})
+
+describe('notifications: requests', () => {
+  it('an HTTP error names the host and status, never the URL path or a secret the server echoes', async () => {
+    const {fetch} = recordingFetch(() => new Response('bad token hunter22 for /services/T0/B0/XYZ', {status: 500, statusText: 'Internal Server Error'}))
+    const send = sender({fetch, timeoutMs: 1000, signal: new AbortController().signal, secrets: ['https://hooks.slack.com/services/T0/B0/XYZ', 'hunter22', '/services/T0/B0/XYZ']})
+    const error = await send({method: 'POST', url: 'https://hooks.slack.com/services/T0/B0/XYZ', body: {}}).catch((e: Error) => e)
+    expect((error as Error).message).to.equal('hooks.slack.com answered HTTP 500 Internal Server Error: bad token *** for ***')
+  })
+
+  it('an unreachable server and a time limit are said in words', async () => {
+    const refused = (async () => {
+      throw Object.assign(new TypeError('fetch failed'), {cause: {code: 'ECONNREFUSED'}})
+    }) as unknown as typeof fetch
+    const send = (fake: typeof fetch) => sender({fetch: fake, timeoutMs: 50, signal: new AbortController().signal, secrets: []})
+    expect(((await send(refused)({method: 'POST', url: 'http://127.0.0.1:9/x', body: {}}).catch((e) => e)) as Error).message).to.equal('127.0.0.1:9: cannot reach it (ECONNREFUSED)')
+    expect(((await send(silentFetch)({method: 'POST', url: 'http://127.0.0.1:9/x', body: {}}).catch((e) => e)) as Error).message).to.equal('127.0.0.1:9: no answer within 0.05s')
+  })
+
+  it('redact replaces every secret, the longest first', () => {
+    expect(redact('a abcdef b abcd c', ['abcd', 'abcdef', 'ab'])).to.equal('a *** b *** c')
+  })
+})
+
+describe('notifications: the notifier', () => {
+  const vars = {PROD_SLACK: 'https://hooks.slack.test/services/P/R/OD', GITHUB_TOKEN: 'ghp_token123', GITHUB_REPOSITORY: 'acme/shop', GITHUB_API_URL: 'http://gh.test/api', USER: 'bob'}
+
+  it("an environment's notify: is merged over the app's, key by key", async () => {
+    const prod = await environment('notify:\n  github: {deployments: true}\n  webhook: {url: "https://hooks.example/x"}', 'prod')
+    expect(prod.notify).to.deep.equal({github: {deployments: false}, webhook: {url: 'https://hooks.example/x'}, slack: {webhookEnv: 'PROD_SLACK'}})
+    const staging = await environment('', 'staging')
+    expect(staging.notify).to.equal(undefined)
+  })
+
+  it('sends each target its events in order, all targets at once; GitHub creates one deployment and sets its statuses', async () => {
+    const env = await environment('notify:\n  github: {deployments: true}\n  webhook: {url: "https://hooks.example/x", headers: {X-Token: "${env:GITHUB_TOKEN}"}}', 'staging')
+    const {fetch, requests} = recordingFetch()
+    const reporter = memoryReporter()
+    const notifier = await openNotifier(env, {app: 'shop', reporter, fetch, env: vars, clock: () => 0})
+    const facts = {action: 'deploy', release: 4, revision: REV, fromRevision: OLD} as const
+    notifier.send({...facts, event: 'started', result: 'running'})
+    notifier.send({...facts, event: 'succeeded', result: 'succeeded'})
+    expect(await notifier.settle()).to.deep.equal([])
+    const github = requests.filter((r) => r.url.startsWith('http://gh.test'))
+    expect(github.map((r) => `${r.method} ${r.url} ${r.body.state ?? ''}`)).to.deep.equal([
+      'POST http://gh.test/api/repos/acme/shop/deployments ',
+      'POST http://gh.test/api/repos/acme/shop/deployments/11/statuses in_progress',
+      'POST http://gh.test/api/repos/acme/shop/deployments/11/statuses success',
+    ])
+    expect(github[0]?.headers).to.include({Authorization: 'Bearer ghp_token123', Accept: 'application/vnd.github+json'})
+    const hooks = requests.filter((r) => r.url === 'https://hooks.example/x')
+    expect(hooks.map((r) => r.body.event)).to.deep.equal(['started', 'succeeded'])
+    expect(hooks[0]?.headers).to.include({'X-Token': 'ghp_token123'})
+    expect(hooks[1]?.body).to.deep.include({
+      app: 'shop',
+      environment: 'staging',
+      release: 4,
+      user: `bob@${(await import('node:os')).hostname()}`,
+      result: 'succeeded',
+      timestamp: '1970-01-01T00:00:00.000Z',
+    })
+    for (const r of hooks) expect(JSON.stringify(r.body)).to.not.contain('ghp_token123')
+  })
+
+  it('a target that fails is a warning naming it and the event, without its URL; the others are still sent', async () => {
+    const env = await environment('notify:\n  github: {deployments: true}', 'prod')
+    const {fetch, requests} = recordingFetch((_, init) => (String(init.body).includes('"text"') ? new Response('no_service', {status: 404}) : new Response('{"id": 3}', {status: 201})))
+    const reporter = memoryReporter()
+    const notifier = await openNotifier(env, {app: 'shop', reporter, fetch, env: {...vars, PROD_SLACK: vars.PROD_SLACK}})
+    notifier.send({action: 'deploy', release: 9, revision: REV, fromRevision: null, event: 'started', result: 'running'})
+    notifier.failUnfinished(new Error('kubectl apply: forbidden\nmore'))
+    const warnings = await notifier.settle()
+    expect(warnings.map((w) => [w.target, w.event])).to.deep.equal([
+      ['slack', 'started'],
+      ['slack', 'failed'],
+    ])
+    expect(warnings[1]?.message).to.equal('notify.slack: the failed event of release 9 was not delivered (hooks.slack.test answered HTTP 404: no_service); the deploy is not affected')
+    expect(reporter.warnings).to.deep.equal(warnings.map((w) => w.message))
+    for (const w of reporter.warnings) expect(w).to.not.contain('/services/')
+    // github: false in prod, so only Slack was asked.
+    expect(requests.map((r) => r.url)).to.deep.equal([vars.PROD_SLACK, vars.PROD_SLACK])
+    expect(requests[1]?.body.text).to.contain('failed: 3f2c1ab Fix &lt;the&gt; cart &amp; checkout: kubectl apply: forbidden (')
+  })
+
+  it('settle waits at most the timeout for a server that never answers, then warns', async () => {
+    const env = await environment('notify:\n  timeout: 1s\n  webhook: {url: "http://hooks.test/x"}\n  github: {deployments: true}', 'staging')
+    const notifier = await openNotifier(env, {app: 'shop', reporter: memoryReporter(), fetch: silentFetch, env: vars})
+    notifier.send({action: 'deploy', release: 1, revision: REV, fromRevision: null, event: 'started', result: 'running'})
+    notifier.send({action: 'deploy', release: 1, revision: REV, fromRevision: null, event: 'succeeded', result: 'succeeded'})
+    const warnings = await notifier.settle()
+    expect(warnings.map((w) => `${w.target} ${w.event}`).sort()).to.deep.equal(['github started', 'github succeeded', 'webhook started', 'webhook succeeded'])
+    for (const w of warnings) expect(w.message).to.match(/no answer within 1s/)
+  })
+
+  it('a variable that is not set is one warning up front, and the target is left out', async () => {
+    const env = await environment('notify:\n  slack: {webhookEnv: NOPE_URL}\n  gitlab: {deployments: true}\n  webhook: {url: "https://x.test/${env:HOOK_PATH}"}', 'staging')
+    const reporter = memoryReporter()
+    const {fetch, requests} = recordingFetch()
+    const notifier = await openNotifier(env, {app: 'shop', reporter, fetch, env: {}})
+    notifier.send({action: 'deploy', release: 1, revision: REV, fromRevision: null, event: 'started', result: 'running'})
+    expect((await notifier.settle()).map((w) => w.message)).to.deep.equal([
+      'notify.slack: NOPE_URL is not set; no Slack message is sent',
+      'notify.webhook: HOOK_PATH is not set; the webhook is not called',
+      'notify.gitlab: GITLAB_TOKEN (or CI_JOB_TOKEN) and CI_PROJECT_ID (or notify.gitlab.project) are not set; no GitLab deployment is recorded',
+    ])
+    expect(requests).to.deep.equal([])
+  })
+
+  it('GitLab: creates the deployment running, then updates it; the job token when there is no GITLAB_TOKEN', async () => {
+    const env = await environment('notify:\n  gitlab: {deployments: true, project: group/shop}', 'staging')
+    const {fetch, requests} = recordingFetch()
+    const notifier = await openNotifier(env, {app: 'shop', reporter: memoryReporter(), fetch, env: {CI_JOB_TOKEN: 'jobtok', CI_API_V4_URL: 'http://gl.test/api/v4/'}})
+    notifier.send({action: 'deploy', release: 2, revision: REV, fromRevision: null, event: 'started', result: 'running'})
+    notifier.send({action: 'deploy', release: 2, revision: REV, fromRevision: null, event: 'failed', result: 'failed'})
+    expect(await notifier.settle()).to.deep.equal([])
+    expect(requests.map((r) => `${r.method} ${r.url} ${r.body.status}`)).to.deep.equal([
+      'POST http://gl.test/api/v4/projects/group%2Fshop/deployments running',
+      'PUT http://gl.test/api/v4/projects/group%2Fshop/deployments/11 failed',
+    ])
+    expect(requests[0]?.headers).to.include({'JOB-TOKEN': 'jobtok'})
+  })
+})
+
+describe('notifications: skycap.yaml', () => {
+  it('a Slack webhook URL written in the file is an error that says why, and the URL is not repeated', async () => {
+    const url = 'https://hooks.slack.com/services/T0/B0/SECRETXYZ'
+    for (const notify of [`notify:\n  slack: {webhook: "${url}"}`, `notify:\n  slack: {webhookEnv: "${url}"}`, `notify:\n  slack: "${url}"`]) {
+      const error = await parseConfig(`app: shop\nservices:\n  web: {image: web}\n${notify}\nenvironments:\n  staging: {namespace: s}\n`, '/tmp/x/skycap.yaml').catch((e) => e)
+      expect(error).to.be.instanceOf(ConfigErrors)
+      const message = (error as ConfigErrors).errors.map((e) => e.message).join('\n')
+      expect(message).to.not.contain('SECRETXYZ')
+      expect(message).to.match(/notify\.slack/)
+    }
+    const error = (await parseConfig(`app: shop\nservices:\n  web: {image: web}\nnotify:\n  slack: {webhook: "${url}"}\nenvironments:\n  staging: {namespace: s}\n`, '/tmp/x/skycap.yaml').catch(
+      (e) => e,
+    )) as ConfigErrors
+    expect(
+      error.errors.map((e) => e.message),
+      error.message,
+    ).to.include(
+      '/tmp/x/skycap.yaml:5:20: notify.slack.webhook: a Slack webhook URL is a secret and must not be written in skycap.yaml; put it in an environment variable (a CI secret) and name that: webhookEnv: SLACK_WEBHOOK_URL',
+    )
+  })
+
+  it('header values may only use ${env:NAME}; a bare duration is refused', async () => {
+    const error = (await parseConfig(
+      'app: shop\nservices:\n  web: {image: web}\nnotify:\n  timeout: 10\n  webhook: {url: "https://x.test", headers: {Authorization: "Bearer ${TOKEN}"}}\nenvironments:\n  staging: {namespace: s}\n',
+      '/tmp/x/skycap.yaml',
+    ).catch((e) => e)) as ConfigErrors
+    const messages = error.errors.map((e) => e.message.replace(/^\S+: /, ''))
+    expect(messages.some((m) => m.startsWith('notify.timeout is number 10 but must be a duration'))).to.equal(true)
+    expect(messages).to.include(
+      'notify.webhook.headers.Authorization must be text in which ${env:NAME} names an environment variable (a $ before { must start ${env:NAME}) (its value is not shown: it may be a secret)',
+    )
+  })
+})
