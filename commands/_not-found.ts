@@ -18,7 +18,10 @@ export function unknownCommandError(config: Interfaces.Config, id: string): User
   const known = knownCommands(config)
   for (let n = Math.min(words.length, 2); n >= 1; n--) {
     const typed = words.slice(0, n).join(' ')
-    const suggestion = closest(typed, known.filter((k) => k.split(' ').length === n))
+    const suggestion = closest(
+      typed,
+      known.filter((k) => k.split(' ').length === n),
+    )
     if (suggestion) return notACommand(config, typed, suggestion)
   }
   const topic = words.length > 1 && known.includes(words[0] as string)

@@ -5,8 +5,7 @@ import {SkycapCommand} from './_base.js'
 
 export default class Completion extends SkycapCommand {
   static override summary = 'Print the shell completion script for bash, zsh or fish.'
-  static override description =
-    'It completes commands, flags, and the environment and service names of the skycap.yaml found from the current directory (docs/completion.md).'
+  static override description = 'It completes commands, flags, and the environment and service names of the skycap.yaml found from the current directory (docs/completion.md).'
   static override examples = [
     '<%= config.bin %> completion bash >> ~/.bashrc    # or: eval "$(skycap completion bash)"',
     '<%= config.bin %> completion zsh > "${fpath[1]}/_skycap"',

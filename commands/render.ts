@@ -29,7 +29,10 @@ export default class Render extends SkycapCommand {
 
   async run(): Promise<unknown> {
     const {args, flags} = await this.parse(Render)
-    const result = await runRender({target: targetOf(args.target, flags.environment), configPath: flags.config, services: flags.service, outputDir: flags['output-dir'], showSecrets: flags['show-secrets']}, this.reporter())
+    const result = await runRender(
+      {target: targetOf(args.target, flags.environment), configPath: flags.config, services: flags.service, outputDir: flags['output-dir'], showSecrets: flags['show-secrets']},
+      this.reporter(),
+    )
     if (!this.jsonEnabled()) {
       if (result.yaml !== undefined) process.stdout.write(result.yaml)
       for (const f of result.files ?? []) this.log(f)

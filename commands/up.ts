@@ -29,7 +29,15 @@ export default class Up extends SkycapCommand {
     if (this.jsonEnabled() && flags.watch) throw new UserError('--watch streams changes and logs; it cannot print one --json document', {hint: 'Drop --json, or use --detach --json.'})
     const verbose = this.argv.includes('--verbose')
     const report = await up(
-      {environment: environmentOf(args.environment, flags.environment), configPath: flags.config, cluster: flags.cluster, detach: flags.detach || this.jsonEnabled(), watch: flags.watch, ports: flags.port, timeout: flags.timeout},
+      {
+        environment: environmentOf(args.environment, flags.environment),
+        configPath: flags.config,
+        cluster: flags.cluster,
+        detach: flags.detach || this.jsonEnabled(),
+        watch: flags.watch,
+        ports: flags.port,
+        timeout: flags.timeout,
+      },
       {
         kubectl: this.kubectlFactory(),
         tools: toolRunner(verbose ? {trace: (argv) => process.stderr.write(`$ ${argv.join(' ')}\n`)} : {}),

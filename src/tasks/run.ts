@@ -62,7 +62,6 @@ export async function runTask(options: RunTaskOptions, deps: RunTaskDeps): Promi
   const clock = deps.clock ?? Date.now
   const {loaded, env} = await openEnvironment({configPath: options.configPath, environment: options.environment})
   const app = loaded.config.app
-  const known = Object.keys(env.services)
   if (!env.services[options.service]) throw unknownServiceError(loaded, options.service, 'skycap run SERVICE')
   if (options.command.length === 0) throw new UserError('no command given', {hint: `Put it after --: skycap run ${options.service} -- bin/rails db:migrate`})
   if (options.tty && !deps.terminal) throw new UserError('--tty needs a terminal on stdin', {hint: 'Run it from an interactive shell, or drop -i/-t to stream the output.'})
