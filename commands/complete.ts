@@ -8,7 +8,7 @@ import {appNames, complete, type Completion, type CompletionCommand} from '../sr
  */
 export default class Complete extends Command {
   static override hidden = true
-  static override aliases = ['__complete']
+  static override hiddenAliases = ['__complete']
   static override strict = false
   static override summary = 'Completion candidates for the last of WORDS (called by the completion scripts).'
 

@@ -26,10 +26,10 @@ describe('shell completion in real bash, zsh and fish (built CLI)', function () 
   })
 
   /** Runs `script` in `shell` (no user rc files) in the app folder, with the CLI on PATH; fails on a non-zero exit. */
-  async function shell(name: string, args: string[], script: string): Promise<string> {
+  async function shell(name: string, args: string[], script: string, timeout = 60_000): Promise<string> {
     const which = await execa('sh', ['-c', `command -v ${name}`], {reject: false})
     if (which.exitCode !== 0) throw new Error(`${name} is not installed: test/cluster/build.sh installs it (Debian package ${name})`)
-    const r = await execa(name, [...args, script], {cwd: repo.dir, env: {PATH: `${bin}:${process.env.PATH}`, NO_COLOR: '1'}, reject: false})
+    const r = await execa(name, [...args, script], {cwd: repo.dir, env: {PATH: `${bin}:${process.env.PATH}`, NO_COLOR: '1'}, reject: false, timeout})
     expect(r.exitCode, `${name}: ${r.stderr}`).to.equal(0)
     return r.stdout
   }
@@ -69,6 +69,24 @@ _skycap_complete; echo "[$(IFS=,; echo "\${COMPREPLY[*]}")]"`
     ].join('\n')
     const out = (await shell('zsh', ['-f', '-c'], script)).split('\n')
     expect(out).to.deep.equal(['registered: _skycap', 'dev,staging,prod', '--', 'web,worker,cache', '--', 'web,worker,cache', '--', 'resume,status', '--'])
+  })
+
+  it('zsh: in an interactive zsh on a pseudo-terminal (zpty), TAB lists environments and services', async function () {
+    this.timeout(120_000)
+    // Each session types a line and TAB into a real zle, then reads the terminal until the last candidate shows; a
+    // completion that does not work never shows it and the shell is killed by the timeout (the test fails).
+    const session = (line: string, last: string) => `zpty z zsh -f -i
+zpty -w z 'PS1="> "; autoload -Uz compinit && compinit -u -D; eval "$(skycap completion zsh)"; echo RE""ADY'
+zpty -r z out '*READY*'
+zpty -w -n z $'${line}\\t'
+zpty -r z out '*${last}*'
+print -r -- "$out"
+zpty -d z`
+    const script = ['zmodload zsh/zpty', session('skycap deploy ', 'staging -- environment'), 'print -- "==="', session('skycap logs -e prod ', 'worker -- service')].join('\n')
+    const out = (await shell('zsh', ['-f', '-c'], script, 90_000)).replaceAll(/\x1b\[[0-9;?]*[A-Za-z]/g, '').replaceAll('\r', '')
+    const [environments, services] = out.split('===')
+    expect(environments).to.contain('dev -- environment').and.contain('prod -- environment').and.contain('staging -- environment')
+    expect(services).to.contain('cache -- service').and.contain('web -- service').and.contain('worker -- service').and.not.contain('environment')
   })
 
   it('fish: `complete -C` offers environments and services with their descriptions', async () => {
