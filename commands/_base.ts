@@ -2,8 +2,9 @@ import {Command, Errors, Flags, Interfaces} from '@oclif/core'
 
 import {ciOutput, type CiOutput} from '../src/ci/output.js'
 import {defaultKubectlFactory, type KubectlFactory} from '../src/env/connect.js'
-import {ConfigErrors, ExitCode, type ExitCodeValue, InterruptedError, SkycapError} from '../src/errors.js'
+import {ConfigErrors, ExitCode, type ExitCodeValue, InterruptedError, SkycapError, UserError} from '../src/errors.js'
 import {Kubectl} from '../src/kubectl/kubectl.js'
+import {didYouMean} from '../src/suggest.js'
 import {confirmOnTerminal} from '../src/ui/confirm.js'
 import {progressMode, stderrReporter, type Reporter} from '../src/ui/output.js'
 
@@ -91,6 +92,7 @@ export abstract class SkycapCommand extends Command {
     if (this.interruptedBy && !(error instanceof InterruptedError)) {
       error = new InterruptedError(`interrupted by ${this.interruptedBy}: ${error.message}`, {cause: error, hint: 'Check `skycap status` to see what was applied.'})
     }
+    if (isUnknownFlag(error)) error = this.unknownFlag(error.flags)
     const exitCode = exitCodeFor(error)
     const verbose = this.argv.includes('--verbose') || Boolean(process.env.DEBUG)
     this.ciOutput()?.failed(error)
@@ -105,10 +107,24 @@ export abstract class SkycapCommand extends Command {
     this.exit(exitCode)
   }
 
+  /** oclif's "Nonexistent flag" as an exit-2 error that names the closest flag this command has. */
+  private unknownFlag(typed: string[]): UserError {
+    const {flags = {}, baseFlags = {}} = this.ctor
+    const known = Object.values({...baseFlags, ...flags}).flatMap((f) => [`--${f.name}`, ...(f.aliases ?? []).map((a) => `--${a}`), ...(f.char ? [`-${f.char}`] : [])])
+    const words = typed.map((t) => t.replace(/=.*$/, ''))
+    const suggestion = words.length === 1 ? didYouMean(words[0] as string, [...known, '--json', '--help'], (name) => name) : ''
+    const command = ['skycap', ...(this.id ?? '').split(':')].join(' ')
+    return new UserError(`unknown flag${words.length === 1 ? '' : 's'} ${words.join(', ')}${suggestion}`, {hint: `See \`${command} --help\` for its flags.`})
+  }
+
   /** Exits with `code` after the result was printed (diff uses 1 for "there are changes"). */
   protected exitWith(code: ExitCodeValue): void {
     if (code !== ExitCode.OK) this.exit(code)
   }
+}
+
+function isUnknownFlag(error: Error): error is Error & {flags: string[]} {
+  return error instanceof Errors.CLIError && error.message.startsWith('Nonexistent flag') && Array.isArray((error as {flags?: unknown}).flags)
 }
 
 function exitCodeFor(error: Error & {oclif?: {exit?: number}}): ExitCodeValue {

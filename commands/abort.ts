@@ -2,6 +2,7 @@ import {Args} from '@oclif/core'
 
 import {requestRollout} from '../src/strategies/control.js'
 import {requestLine} from '../src/ui/rollout.js'
+import {environmentAndService, environmentFlag} from './_environment.js'
 import {SkycapCommand} from './_base.js'
 
 export default class Abort extends SkycapCommand {
@@ -11,12 +12,13 @@ export default class Abort extends SkycapCommand {
     environment: Args.string({description: 'Environment (default: SKYCAP_ENV or defaultEnvironment)'}),
     service: Args.string({description: 'Only this service (default: every canary in progress)'}),
   }
+  static override flags = {environment: environmentFlag}
 
   async run(): Promise<unknown> {
     const {args, flags} = await this.parse(Abort)
     const result = await requestRollout(
       'abort',
-      {environment: args.environment, service: args.service, configPath: flags.config},
+      {...environmentAndService(args, flags.environment), configPath: flags.config},
       {kubectl: this.kubectlFactory(), reporter: this.reporter(), signal: this.abortOnSignals()},
     )
     this.log(requestLine(result))

@@ -3,6 +3,7 @@ import {Args, Flags} from '@oclif/core'
 import {buildImages, parseBuildTarget} from '../src/build/build.js'
 import {BUILDER_NAMES, type BuilderName} from '../src/build/builder.js'
 import {buildTable} from '../src/ui/tables.js'
+import {environmentFlag, environmentOf} from './_environment.js'
 import {SkycapCommand} from './_base.js'
 
 export default class Build extends SkycapCommand {
@@ -17,6 +18,7 @@ export default class Build extends SkycapCommand {
   ]
   static override args = {target: Args.string({description: '[ENV@]REV (default: defaultEnvironment at HEAD); a bare word is a revision (with --work-tree: the environment)'})}
   static override flags = {
+    environment: environmentFlag,
     service: Flags.string({char: 's', description: 'Build only this service (repeatable; default: every service with build:).', multiple: true}),
     'work-tree': Flags.boolean({description: 'Build the work tree as it is; uncommitted changes give the tag <short>-dirty-<content hash>.'}),
     force: Flags.boolean({description: 'Build and push even when the registry already has the image.'}),
@@ -26,9 +28,11 @@ export default class Build extends SkycapCommand {
 
   async run(): Promise<unknown> {
     const {args, flags} = await this.parse(Build)
+    const target = parseBuildTarget(args.target, {workTree: flags['work-tree']})
     const report = await buildImages(
       {
-        ...parseBuildTarget(args.target, {workTree: flags['work-tree']}),
+        ...target,
+        environment: environmentOf(target.environment, flags.environment),
         workTree: flags['work-tree'],
         configPath: flags.config,
         services: flags.service,

@@ -2,6 +2,7 @@ import {Args, Flags} from '@oclif/core'
 
 import {BUILDER_NAMES, type BuilderName} from '../src/build/builder.js'
 import {deploy} from '../src/deploy/deploy.js'
+import {environmentFlag, targetOf} from './_environment.js'
 import {SkycapCommand} from './_base.js'
 
 export default class Deploy extends SkycapCommand {
@@ -16,6 +17,7 @@ export default class Deploy extends SkycapCommand {
   ]
   static override args = {target: Args.string({description: 'ENV or ENV@REV (default: defaultEnvironment at HEAD)'})}
   static override flags = {
+    environment: environmentFlag,
     yes: Flags.boolean({char: 'y', description: 'Do not ask for confirmation on protected environments (CI).'}),
     'dry-run': Flags.boolean({description: 'Validate everything (including a server dry run) and change nothing.'}),
     timeout: Flags.string({description: 'Time limit for the whole deploy, e.g. 90s, 10m (default: deploy.timeout or 10m). Exit 70 when exceeded.'}),
@@ -35,7 +37,7 @@ export default class Deploy extends SkycapCommand {
     const {args, flags} = await this.parse(Deploy)
     const report = await deploy(
       {
-        target: args.target,
+        target: targetOf(args.target, flags.environment),
         configPath: flags.config,
         yes: flags.yes,
         dryRun: flags['dry-run'],

@@ -2,6 +2,7 @@ import {Args, Flags} from '@oclif/core'
 
 import {down} from '../src/local/down.js'
 import {toolRunner} from '../src/local/tool.js'
+import {environmentFlag, environmentOf} from './_environment.js'
 import {SkycapCommand} from './_base.js'
 
 export default class Down extends SkycapCommand {
@@ -10,6 +11,7 @@ export default class Down extends SkycapCommand {
   static override examples = ['<%= config.bin %> down', '<%= config.bin %> down --cluster']
   static override args = {environment: Args.string({description: 'Environment (default: local)'})}
   static override flags = {
+    environment: environmentFlag,
     cluster: Flags.boolean({description: 'Also delete the cluster skycap up created (never one it found).'}),
   }
 
@@ -17,7 +19,7 @@ export default class Down extends SkycapCommand {
     const {args, flags} = await this.parse(Down)
     const verbose = this.argv.includes('--verbose')
     const report = await down(
-      {environment: args.environment, configPath: flags.config, cluster: flags.cluster},
+      {environment: environmentOf(args.environment, flags.environment), configPath: flags.config, cluster: flags.cluster},
       {kubectl: this.kubectlFactory(), tools: toolRunner(verbose ? {trace: (argv) => process.stderr.write(`$ ${argv.join(' ')}\n`)} : {}), reporter: this.reporter()},
     )
     const removed = [...(report.deletedNamespace ? [`namespace ${report.deletedNamespace}`] : []), ...(report.deletedCluster ? [`cluster ${report.deletedCluster}`] : [])]

@@ -1,6 +1,7 @@
 import {Args, Flags} from '@oclif/core'
 
 import {execInService} from '../src/tasks/exec.js'
+import {environmentFlag} from './_environment.js'
 import {SkycapCommand} from './_base.js'
 import {splitCommand} from './_command-line.js'
 
@@ -14,7 +15,7 @@ export default class Exec extends SkycapCommand {
   ]
   static override args = {service: Args.string({description: 'The service whose pod runs the command', required: true})}
   static override flags = {
-    environment: Flags.string({char: 'e', description: 'Environment (default: SKYCAP_ENV or defaultEnvironment).'}),
+    environment: environmentFlag,
     pod: Flags.string({description: "One of the service's pods (default: its oldest ready pod)."}),
     interactive: Flags.boolean({char: 'i', description: 'Pass stdin to the command.'}),
     tty: Flags.boolean({char: 't', description: 'Allocate a terminal (with -i: a shell).'}),

@@ -2,6 +2,7 @@ import {Args, Flags} from '@oclif/core'
 
 import {streamLogs} from '../src/logs/stream.js'
 import {useColour} from '../src/ui/output.js'
+import {environmentFlag} from './_environment.js'
 import {SkycapCommand} from './_base.js'
 
 export default class Logs extends SkycapCommand {
@@ -15,7 +16,7 @@ export default class Logs extends SkycapCommand {
   ]
   static override args = {service: Args.string({description: 'Service names (several allowed)'})}
   static override flags = {
-    environment: Flags.string({char: 'e', description: 'Environment (default: SKYCAP_ENV or defaultEnvironment).'}),
+    environment: environmentFlag,
     all: Flags.boolean({description: 'Every service of the app.'}),
     follow: Flags.boolean({char: 'f', description: 'Keep streaming; pick up new pods and drop deleted ones.'}),
     since: Flags.string({description: 'Only lines newer than this, e.g. 10m, 1h.'}),

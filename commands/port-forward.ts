@@ -1,6 +1,7 @@
 import {Args, Flags} from '@oclif/core'
 
 import {portForward} from '../src/tasks/port-forward.js'
+import {environmentFlag} from './_environment.js'
 import {SkycapCommand} from './_base.js'
 
 export default class PortForward extends SkycapCommand {
@@ -11,7 +12,7 @@ export default class PortForward extends SkycapCommand {
     ports: Args.string({description: '[LOCAL:]REMOTE, e.g. 8080 or 5433:5432', required: true}),
   }
   static override flags = {
-    environment: Flags.string({char: 'e', description: 'Environment (default: SKYCAP_ENV or defaultEnvironment).'}),
+    environment: environmentFlag,
     address: Flags.string({description: 'Local address to listen on.', default: '127.0.0.1'}),
   }
 

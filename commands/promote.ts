@@ -2,6 +2,7 @@ import {Args, Flags} from '@oclif/core'
 
 import {requestRollout} from '../src/strategies/control.js'
 import {requestLine} from '../src/ui/rollout.js'
+import {environmentAndService, environmentFlag} from './_environment.js'
 import {SkycapCommand} from './_base.js'
 
 export default class Promote extends SkycapCommand {
@@ -11,13 +12,13 @@ export default class Promote extends SkycapCommand {
     environment: Args.string({description: 'Environment (default: SKYCAP_ENV or defaultEnvironment)'}),
     service: Args.string({description: 'Only this service (default: every canary in progress)'}),
   }
-  static override flags = {full: Flags.boolean({description: 'Skip the remaining steps: promote the release to stable now.'})}
+  static override flags = {environment: environmentFlag, full: Flags.boolean({description: 'Skip the remaining steps: promote the release to stable now.'})}
 
   async run(): Promise<unknown> {
     const {args, flags} = await this.parse(Promote)
     const result = await requestRollout(
       'promote',
-      {environment: args.environment, service: args.service, configPath: flags.config, full: flags.full},
+      {...environmentAndService(args, flags.environment), configPath: flags.config, full: flags.full},
       {kubectl: this.kubectlFactory(), reporter: this.reporter(), signal: this.abortOnSignals()},
     )
     this.log(requestLine(result))

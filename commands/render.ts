@@ -1,6 +1,7 @@
 import {Args, Flags} from '@oclif/core'
 
 import {runRender} from '../src/render/run.js'
+import {environmentFlag, targetOf} from './_environment.js'
 import {SkycapCommand} from './_base.js'
 
 export default class Render extends SkycapCommand {
@@ -16,6 +17,7 @@ export default class Render extends SkycapCommand {
     target: Args.string({description: 'ENV or ENV@REV (REV: id, short id, branch, tag, bookmark, HEAD~N or hg .~N; default the checked-out revision)'}),
   }
   static override flags = {
+    environment: environmentFlag,
     service: Flags.string({char: 's', description: "Render only this service's objects (repeatable).", multiple: true}),
     'output-dir': Flags.string({
       char: 'o',
@@ -27,7 +29,10 @@ export default class Render extends SkycapCommand {
 
   async run(): Promise<unknown> {
     const {args, flags} = await this.parse(Render)
-    const result = await runRender({target: args.target, configPath: flags.config, services: flags.service, outputDir: flags['output-dir'], showSecrets: flags['show-secrets']}, this.reporter())
+    const result = await runRender(
+      {target: targetOf(args.target, flags.environment), configPath: flags.config, services: flags.service, outputDir: flags['output-dir'], showSecrets: flags['show-secrets']},
+      this.reporter(),
+    )
     if (!this.jsonEnabled()) {
       if (result.yaml !== undefined) process.stdout.write(result.yaml)
       for (const f of result.files ?? []) this.log(f)

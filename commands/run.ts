@@ -1,6 +1,7 @@
 import {Args, Flags} from '@oclif/core'
 
 import {runTask} from '../src/tasks/run.js'
+import {environmentFlag} from './_environment.js'
 import {SkycapCommand} from './_base.js'
 import {splitCommand} from './_command-line.js'
 
@@ -16,7 +17,7 @@ export default class Run extends SkycapCommand {
   ]
   static override args = {service: Args.string({description: 'The service whose pod template runs the command', required: true})}
   static override flags = {
-    environment: Flags.string({char: 'e', description: 'Environment (default: SKYCAP_ENV or defaultEnvironment).'}),
+    environment: environmentFlag,
     interactive: Flags.boolean({char: 'i', description: 'Attach stdin and a terminal (with -t: a console).'}),
     tty: Flags.boolean({char: 't', description: 'Allocate a terminal (same as -i: a console needs both).'}),
     keep: Flags.boolean({description: 'Keep the Job and its pod afterwards (for kubectl logs/describe).'}),

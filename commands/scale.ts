@@ -1,6 +1,7 @@
 import {Args, Flags} from '@oclif/core'
 
 import {scale} from '../src/scale/scale.js'
+import {environmentFlag} from './_environment.js'
 import {SkycapCommand} from './_base.js'
 
 export default class Scale extends SkycapCommand {
@@ -11,7 +12,7 @@ export default class Scale extends SkycapCommand {
     replicas: Args.string({description: 'Number of pods', required: true}),
   }
   static override flags = {
-    environment: Flags.string({char: 'e', description: 'Environment (default: SKYCAP_ENV or defaultEnvironment).'}),
+    environment: environmentFlag,
     force: Flags.boolean({description: "Scale even when an HPA manages the service, or above the environment's maxReplicas."}),
     'dry-run': Flags.boolean({description: 'Check and change nothing.'}),
     timeout: Flags.string({description: 'Time limit, e.g. 5m (exit 70 when exceeded).'}),

@@ -2,6 +2,7 @@ import {Args, Flags} from '@oclif/core'
 
 import {resumeRollout} from '../../src/strategies/control.js'
 import {resumeLine} from '../../src/ui/rollout.js'
+import {environmentAndService, environmentFlag} from '../_environment.js'
 import {SkycapCommand} from '../_base.js'
 
 export default class RolloutResume extends SkycapCommand {
@@ -11,12 +12,12 @@ export default class RolloutResume extends SkycapCommand {
     environment: Args.string({description: 'Environment (default: SKYCAP_ENV or defaultEnvironment)'}),
     service: Args.string({description: 'Only this service'}),
   }
-  static override flags = {'wait-for-lock': Flags.string({description: "Wait this long for the lock (default 90s: a killed CLI's lock expires in 60s)."})}
+  static override flags = {environment: environmentFlag, 'wait-for-lock': Flags.string({description: "Wait this long for the lock (default 90s: a killed CLI's lock expires in 60s)."})}
 
   async run(): Promise<unknown> {
     const {args, flags} = await this.parse(RolloutResume)
     const result = await resumeRollout(
-      {environment: args.environment, service: args.service, configPath: flags.config, waitForLock: flags['wait-for-lock']},
+      {...environmentAndService(args, flags.environment), configPath: flags.config, waitForLock: flags['wait-for-lock']},
       {kubectl: this.kubectlFactory(), reporter: this.reporter(), signal: this.abortOnSignals()},
     )
     this.log(resumeLine(result))

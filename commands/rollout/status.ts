@@ -2,6 +2,7 @@ import {Args} from '@oclif/core'
 
 import {rolloutStatus} from '../../src/strategies/control.js'
 import {rolloutStatusLines} from '../../src/ui/rollout.js'
+import {environmentAndService, environmentFlag} from '../_environment.js'
 import {SkycapCommand} from '../_base.js'
 
 export default class RolloutStatus extends SkycapCommand {
@@ -11,10 +12,11 @@ export default class RolloutStatus extends SkycapCommand {
     environment: Args.string({description: 'Environment (default: SKYCAP_ENV or defaultEnvironment)'}),
     service: Args.string({description: 'Only this service'}),
   }
+  static override flags = {environment: environmentFlag}
 
   async run(): Promise<unknown> {
     const {args, flags} = await this.parse(RolloutStatus)
-    const result = await rolloutStatus({environment: args.environment, service: args.service, configPath: flags.config}, {kubectl: this.kubectlFactory(), reporter: this.reporter()})
+    const result = await rolloutStatus({...environmentAndService(args, flags.environment), configPath: flags.config}, {kubectl: this.kubectlFactory(), reporter: this.reporter()})
     this.log(rolloutStatusLines(result))
     return result
   }

@@ -2,7 +2,7 @@ import {existsSync, realpathSync, statSync} from 'node:fs'
 import {availableParallelism} from 'node:os'
 import {basename, dirname, isAbsolute, join, relative, resolve} from 'node:path'
 
-import {resolveEnvironment} from '../config/environment.js'
+import {resolveEnvironment, unknownServiceError} from '../config/environment.js'
 import {configFilePath, displayPath, openRepository, parseConfig, readSkycapYaml} from '../config/load.js'
 import type {Environment, LoadedConfig} from '../config/types.js'
 import {BuildFailedError, ConfigError, InterruptedError, UnreachableError, UserError} from '../errors.js'
@@ -250,7 +250,7 @@ function buildableServices(loaded: LoadedConfig, env: Environment, named: string
   const buildable = all.filter((s) => loaded.config.services[s]?.build)
   const shown = loaded.show(loaded.file)
   for (const name of named ?? []) {
-    if (!env.services[name]) throw new UserError(`unknown service "${name}"`, {hint: `Services in ${shown}: ${all.join(', ')}.`})
+    if (!env.services[name]) throw unknownServiceError(loaded, name)
     if (!buildable.includes(name)) {
       throw new UserError(`service "${name}" has no build: block in ${shown}; its image (${env.services[name]?.image}) is not built by skycap`, {
         hint: buildable.length ? `Services with build: ${buildable.join(', ')}.` : 'Add build: to the service (see docs/build.md).',

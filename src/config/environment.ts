@@ -1,4 +1,5 @@
 import {UserError} from '../errors.js'
+import {didYouMean} from '../suggest.js'
 import {DEFAULT_MAX_REPLICAS} from './limits.js'
 import type {Environment, EnvironmentConfig, LoadedConfig, NotifyConfig, RequireChecksConfig, ServiceConfig} from './types.js'
 
@@ -7,7 +8,7 @@ export function resolveEnvironment(loaded: LoadedConfig, name: string): Environm
   const {config} = loaded
   const env = config.environments[name] ?? (name === LOCAL_ENVIRONMENT ? derivedLocalEnvironment(config) : undefined)
   if (!env) {
-    throw new UserError(`unknown environment "${name}"`, {
+    throw new UserError(`unknown environment "${name}"${didYouMean(name, Object.keys(config.environments))}`, {
       hint: `Known environments in ${loaded.show(loaded.file)}: ${Object.keys(config.environments).join(', ')}.`,
       details: {environment: name, known: Object.keys(config.environments)},
     })
@@ -78,4 +79,20 @@ export function deepMerge(base: unknown, over: unknown): unknown {
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v)
+}
+
+/**
+ * The error for a service name skycap.yaml does not declare (exit 2): the closest service when one is near, or, when
+ * the name is an environment's, how to pass it instead. `usage` is the command with a SERVICE placeholder
+ * (`skycap logs SERVICE`), shown with `-e NAME` when the name is an environment.
+ */
+export function unknownServiceError(loaded: LoadedConfig, name: string, usage?: string): UserError {
+  const {app, services, environments} = loaded.config
+  const known = Object.keys(services)
+  const hint = `Services of ${app}: ${known.join(', ')}.`
+  if (Object.hasOwn(environments, name) && !Object.hasOwn(services, name)) {
+    const instead = usage ? `; did you mean \`${usage} -e ${name}\`?` : ''
+    return new UserError(`${name} is an environment, not a service of app ${app}${instead}`, {hint, details: {service: name, known}})
+  }
+  return new UserError(`unknown service "${name}"${didYouMean(name, known)}`, {hint, details: {service: name, known}})
 }

@@ -1,5 +1,6 @@
 import type {ErrorObject, ValidateFunction} from 'ajv'
 
+import {closest} from '../suggest.js'
 import {skycapSchema} from './schema.js'
 
 /** One schema violation: where (key path), optionally the offending key, and a sentence. */
@@ -74,7 +75,9 @@ function toProblems(errors: ErrorObject[]): SchemaProblem[] {
         problem = {
           path,
           key,
-          message: allowed.length ? `unknown key "${key}" in ${where}; allowed keys: ${allowed.filter((k) => k !== '$schema').join(', ')}` : `unknown key "${key}" in ${where}`,
+          message: allowed.length
+            ? `unknown key "${key}" in ${where}${closestKey(key, allowed)}; allowed keys: ${allowed.filter((k) => k !== '$schema').join(', ')}`
+            : `unknown key "${key}" in ${where}`,
         }
         break
       }
@@ -162,4 +165,10 @@ function describe(value: unknown, hide = false): string {
   if (Array.isArray(value)) return 'a list'
   if (typeof value === 'object') return 'a mapping'
   return hide ? `a ${typeof value}` : `${typeof value} ${JSON.stringify(value)}`
+}
+
+/** " (did you mean "replicas"?)" when an allowed key is close to the unknown one. */
+function closestKey(key: string, allowed: string[]): string {
+  const name = closest(key, allowed)
+  return name === undefined ? '' : ` (did you mean "${name}"?)`
 }

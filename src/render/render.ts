@@ -1,3 +1,4 @@
+import {unknownServiceError} from '../config/environment.js'
 import {existsSync, readdirSync, readFileSync, statSync} from 'node:fs'
 import {join, resolve} from 'node:path'
 
@@ -42,7 +43,7 @@ export async function renderEnvironment(loaded: LoadedConfig, env: Environment, 
 
   for (const name of options.services ?? []) {
     if (!env.services[name]) {
-      throw new ConfigError(`unknown service "${name}"`, undefined, {hint: `Services in ${shownConfig}: ${Object.keys(env.services).join(', ')}.`})
+      throw unknownServiceError(loaded, name)
     }
   }
 

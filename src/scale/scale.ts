@@ -1,3 +1,4 @@
+import {unknownServiceError} from '../config/environment.js'
 import {DeployFailedError, KubectlError, TimeoutError, UserError} from '../errors.js'
 import {parseDuration} from '../duration.js'
 import {ciJobUrl, whoAmI} from '../identity.js'
@@ -59,7 +60,7 @@ export async function scale(input: ScaleOptions, deps: DeployDeps): Promise<Scal
   const {loaded, env} = await openEnvironment({configPath: options.configPath, environment: options.environment})
   const app = loaded.config.app
   if (!env.services[options.service]) {
-    throw new UserError(`unknown service "${options.service}"`, {hint: `Services of ${app}: ${Object.keys(env.services).join(', ')}.`})
+    throw unknownServiceError(loaded, options.service, 'skycap scale SERVICE N')
   }
   if (options.replicas > env.maxReplicas) {
     const above = `${options.replicas} replicas is above the ceiling of ${env.maxReplicas} per service in ${env.name}`

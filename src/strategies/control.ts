@@ -1,3 +1,4 @@
+import {unknownServiceError} from '../config/environment.js'
 import type {ServiceConfig, SkycapConfig} from '../config/types.js'
 import {DEFAULT_TIMEOUT_MS} from '../deploy/deploy.js'
 import type {FailureReport} from '../deploy/explain.js'
@@ -50,7 +51,7 @@ interface Opened {
 async function open(options: RolloutControlOptions, deps: RolloutControlDeps): Promise<Opened> {
   const {loaded, env} = await openEnvironment(options)
   if (options.service !== undefined && !loaded.config.services[options.service]) {
-    throw new UserError(`unknown service "${options.service}"`, {hint: `Services in ${loaded.show(loaded.file)}: ${Object.keys(loaded.config.services).join(', ')}.`})
+    throw unknownServiceError(loaded, options.service)
   }
   const target = await connect(env, deps.kubectl, deps.reporter)
   return {app: loaded.config.app, environment: env.name, target, keep: loaded.config.history?.keep ?? 10, config: loaded.config, services: env.services}

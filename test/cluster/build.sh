@@ -6,6 +6,7 @@
 #   docker-registry                                                    (Debian, for the image-check tests)
 #   kubelet, kube-proxy (same build), crictl (go install), and from Debian containerd, runc,
 #   containernetworking-plugins, conntrack: the real node, and docker.io: its dockerd for the build tests (all skipped when SKYCAP_CLUSTER_REAL_NODE=0)
+#   zsh, fish                                                          (Debian, for the completion tests)
 # Only package registries are used (Go module proxy, Debian). Nothing built is committed.
 # Prints nothing on stdout but the cache directory of the binaries.
 set -euo pipefail
@@ -32,6 +33,9 @@ command -v etcdctl >/dev/null || pkgs="$pkgs etcd-client"
 command -v docker-registry >/dev/null || pkgs="$pkgs docker-registry"
 # Mercurial: the hg repositories of the VCS tests (unit and integration) are real, never faked.
 command -v hg >/dev/null || pkgs="$pkgs mercurial"
+# zsh and fish: the completion tests (unit) load skycap's completion scripts in the real shells (bash is always there).
+command -v zsh >/dev/null || pkgs="$pkgs zsh"
+command -v fish >/dev/null || pkgs="$pkgs fish"
 if [ "$REAL_NODE" != 0 ]; then
   command -v containerd >/dev/null || pkgs="$pkgs containerd"
   [ -x /usr/sbin/runc ] || pkgs="$pkgs runc"

@@ -113,7 +113,7 @@ describe('command wiring (built CLI)', function () {
     ['an unknown revision', ['render', 'staging@nope'], /unknown revision "nope"/],
     ['a malformed target', ['render', 'Staging@'], /"Staging@" is not a valid target/],
     ['an unknown service', ['render', 'staging', '--service', 'api'], /unknown service "api"/],
-    ['an unknown flag', ['render', 'staging', '--frobnicate'], /Nonexistent flag: --frobnicate/],
+    ['an unknown flag', ['render', 'staging', '--frobnicate'], /unknown flag --frobnicate/],
   ]
   for (const [what, args, message] of invalidInputs) {
     it(`exits 2 for ${what}, with a message and a JSON error`, async () => {

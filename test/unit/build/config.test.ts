@@ -43,7 +43,7 @@ describe('skycap.yaml: build blocks and per-environment registry and imageTag', 
       `${FILE}:5:22: services.web.build.context "../elsewhere" is outside the repository; a build context is exported from the revision, so it must lie inside the repository (relative to skycap.yaml)`,
     ])
     expect(await problems(config(['image: web', 'build: {dockerfiel: D}']))).to.deep.equal([
-      `${FILE}:5:13: unknown key "dockerfiel" in services.web.build; allowed keys: context, dockerfile, target, args, platforms, command`,
+      `${FILE}:5:13: unknown key "dockerfiel" in services.web.build (did you mean "dockerfile"?); allowed keys: context, dockerfile, target, args, platforms, command`,
     ])
     expect(await problems(config(['image: web', 'build: {platforms: [amd64]}']))).to.deep.equal([
       `${FILE}:5:25: services.web.build.platforms.0 is "amd64" but must be a platform os/architecture[/variant] such as linux/amd64 or linux/arm64/v8`,

@@ -45,12 +45,19 @@ describe('config loading', () => {
     const e = await errorsOf(VALID.replace('    port: 8080', '    port: 8080\n    replica: 2'))
     expect(e.errors).to.have.length(1)
     expect(e.errors[0]?.location).to.deep.include({line: 6, column: 5})
-    expect(e.message).to.contain('skycap.yaml:6:5: unknown key "replica" in services.web; allowed keys: image, replicas, port')
+    expect(e.message).to.contain('skycap.yaml:6:5: unknown key "replica" in services.web (did you mean "replicas"?); allowed keys: image, replicas, port')
+  })
+
+  it('suggests the closest allowed key, and none when no key is close', async () => {
+    const near = await errorsOf(VALID.replace('    port: 8080', '    port: 8080\n    replcas: 2'))
+    expect(near.message).to.contain('unknown key "replcas" in services.web (did you mean "replicas"?); allowed keys:')
+    const far = await errorsOf(VALID.replace('    port: 8080', '    port: 8080\n    sidecar: x'))
+    expect(far.message).to.contain('unknown key "sidecar" in services.web; allowed keys:').and.not.contain('did you mean')
   })
 
   it('reports an unknown top-level key', async () => {
     const e = await errorsOf(`${VALID}registy: foo\n`)
-    expect(e.message).to.match(/:11:1: unknown key "registy" in the top level; allowed keys: app, registry/)
+    expect(e.message).to.match(/:11:1: unknown key "registy" in the top level \(did you mean "registry"\?\); allowed keys: app, registry/)
   })
 
   it('reports a wrong type at the value', async () => {

@@ -61,7 +61,7 @@ describe('pod template keys in skycap.yaml', () => {
   // Each row: the line added to services.web (line 8), and the message with line:column.
   const rejected: Array<[string, string]> = [
     ['liveness: /live', ':8:15: services.web.liveness must be a mapping, not string "/live"'],
-    ['liveness: {path: /live, perodSeconds: 5}', ':8:29: unknown key "perodSeconds" in services.web.liveness; allowed keys: path, port, command, initialDelaySeconds'],
+    ['liveness: {path: /live, perodSeconds: 5}', ':8:29: unknown key "perodSeconds" in services.web.liveness (did you mean "periodSeconds"?); allowed keys: path, port, command, initialDelaySeconds'],
     ['liveness: {path: live}', ':8:22: services.web.liveness.path is "live" but must be an HTTP path starting with \'/\''],
     ['startup: {command: [x], failureThreshold: 0}', ':8:47: services.web.startup.failureThreshold is 0 but must be at least 1'],
     ['startup: {command: [x], periodSeconds: 2147483648}', ':8:44: services.web.startup.periodSeconds is 2147483648 but must be at most 2147483647'],
@@ -77,10 +77,13 @@ describe('pod template keys in skycap.yaml', () => {
     ['nodeSelector: {"bad key": x}', ':8:20: services.web.nodeSelector: "bad key" is not a valid name; it must be a label key'],
     ['nodeSelector: [disk]', ':8:19: services.web.nodeSelector must be a mapping, not a list'],
     ['tolerations: {key: a}', ':8:18: services.web.tolerations must be a list, not a mapping'],
-    ['tolerations: [{key: a, operator: Exists, efect: NoSchedule}]', ':8:46: unknown key "efect" in services.web.tolerations.0; allowed keys: key, operator, value, effect, tolerationSeconds'],
+    [
+      'tolerations: [{key: a, operator: Exists, efect: NoSchedule}]',
+      ':8:46: unknown key "efect" in services.web.tolerations.0 (did you mean "effect"?); allowed keys: key, operator, value, effect, tolerationSeconds',
+    ],
     ['tolerations: [{key: a, operator: Sometimes}]', ':8:38: services.web.tolerations.0.operator is "Sometimes" but must be one of: "Exists", "Equal"'],
     ['tolerations: [{key: a, effect: NoExecute, tolerationSeconds: -5}]', ':8:66: services.web.tolerations.0.tolerationSeconds is -5 but must be at least 0'],
-    ['affinity: {nodeAffinty: {}}', ':8:16: unknown key "nodeAffinty" in services.web.affinity; allowed keys: nodeAffinity, podAffinity, podAntiAffinity'],
+    ['affinity: {nodeAffinty: {}}', ':8:16: unknown key "nodeAffinty" in services.web.affinity (did you mean "nodeAffinity"?); allowed keys: nodeAffinity, podAffinity, podAntiAffinity'],
     ['affinity: {podAffinity: [x]}', ':8:29: services.web.affinity.podAffinity must be a mapping, not a list'],
     ['serviceAccountName: Web_SA', ':8:25: services.web.serviceAccountName is "Web_SA" but must be a DNS subdomain'],
     ['serviceAccountName: 7', ":8:25: services.web.serviceAccountName is number 7 but must be a DNS subdomain: lowercase letters, digits, '-' and '.', starting and ending with a letter or digit"],

@@ -1,0 +1,43 @@
+import {Flags} from '@oclif/core'
+
+import {UserError} from '../src/errors.js'
+
+/**
+ * `-e/--env/--environment ENV`, the same on every command that acts on an environment. Commands that also take the
+ * environment as their first argument keep it; these functions merge the two and refuse two different environments.
+ */
+export const environmentFlag = Flags.string({char: 'e', aliases: ['env'], description: 'Environment (default: SKYCAP_ENV or defaultEnvironment).', helpValue: 'ENV'})
+
+function conflict(argument: string, flag: string): UserError {
+  return new UserError(`two environments given: "${argument}" as the argument and "${flag}" with -e`, {hint: `Give one: \`-e ${flag}\` or the argument ${argument}.`})
+}
+
+/** For `skycap status [ENV]` and its kind: the argument, or -e; the two only when they agree. */
+export function environmentOf(argument: string | undefined, flag: string | undefined): string | undefined {
+  if (flag !== undefined && argument !== undefined && argument !== flag) throw conflict(argument, flag)
+  return flag ?? argument
+}
+
+/**
+ * For `skycap promote [ENV] [SERVICE]` and its kind: with -e, a single argument is the service (`promote web -e prod`).
+ */
+export function environmentAndService(args: {environment?: string; service?: string}, flag: string | undefined): {environment?: string; service?: string} {
+  if (flag !== undefined && args.environment !== undefined && args.service === undefined && args.environment !== flag) {
+    return {environment: flag, service: args.environment}
+  }
+  return {environment: environmentOf(args.environment, flag), service: args.service}
+}
+
+/**
+ * For `skycap deploy [ENV[@REV]]` and its kind: with -e, the argument is the revision (`deploy -e prod v1.4.0` or
+ * `@v1.4.0`) or the same ENV[@REV].
+ */
+export function targetOf(argument: string | undefined, flag: string | undefined): string | undefined {
+  if (flag === undefined) return argument
+  if (argument === undefined || argument === flag) return flag
+  const at = argument.indexOf('@')
+  if (at === -1) return `${flag}@${argument}`
+  const environment = argument.slice(0, at)
+  if (environment !== '' && environment !== flag) throw conflict(environment, flag)
+  return `${flag}${argument.slice(at)}`
+}

@@ -1,0 +1,49 @@
+import type {Hook, Interfaces} from '@oclif/core'
+
+import {UserError} from '../src/errors.js'
+import {closest} from '../src/suggest.js'
+
+/** The visible command ids and topics, in words (`lock acquire`, `lock`), for suggestions. */
+function knownCommands(config: Interfaces.Config): string[] {
+  const ids = config.commands.filter((c) => !c.hidden && !c.id.startsWith('_')).flatMap((c) => [c.id, ...c.aliases])
+  return [...ids, ...config.topics.filter((t) => !t.hidden).map((t) => t.name)].map((id) => id.replaceAll(':', ' '))
+}
+
+/**
+ * "deplyo is not a skycap command; did you mean skycap deploy?" (exit 2). oclif joins every word into the id
+ * (`deplyo prod` → "deplyo:prod"), so the command is looked for in the first two words, then the first.
+ */
+export function unknownCommandError(config: Interfaces.Config, id: string): UserError {
+  const words = id.split(/[: ]/)
+  const known = knownCommands(config)
+  for (let n = Math.min(words.length, 2); n >= 1; n--) {
+    const typed = words.slice(0, n).join(' ')
+    const suggestion = closest(
+      typed,
+      known.filter((k) => k.split(' ').length === n),
+    )
+    if (suggestion) return notACommand(config, typed, suggestion)
+  }
+  const topic = words.length > 1 && known.includes(words[0] as string)
+  return notACommand(config, words.slice(0, topic ? 2 : 1).join(' '))
+}
+
+function notACommand(config: Interfaces.Config, typed: string, suggestion?: string): UserError {
+  return new UserError(`${typed} is not a ${config.bin} command${suggestion ? `; did you mean ${config.bin} ${suggestion}?` : ''}`, {
+    hint: `Run \`${config.bin} --help\` for the list of commands.`,
+    details: {command: typed, ...(suggestion ? {suggestion} : {})},
+  })
+}
+
+/** oclif's command_not_found hook: the suggestion on stderr, or one JSON document with --json; exit 2. */
+const hook: Hook<'command_not_found'> = async function ({argv, config, id}) {
+  const error = unknownCommandError(config, id)
+  if (argv?.includes('--json')) {
+    process.stdout.write(`${JSON.stringify({ok: false, exitCode: error.exitCode, error: {code: error.code, message: error.message, hint: error.hint, details: error.details}}, null, 2)}\n`)
+  } else {
+    process.stderr.write(`Error: ${error.message}\n  ${error.hint}\n`)
+  }
+  this.exit(error.exitCode)
+}
+
+export default hook

@@ -1,0 +1,21 @@
+import {Args, loadHelpClass} from '@oclif/core'
+
+import {unknownCommandError} from './_not-found.js'
+import {SkycapCommand} from './_base.js'
+
+export default class Help extends SkycapCommand {
+  static override summary = 'Show the help of a command (as COMMAND --help), or of skycap.'
+  static override strict = false
+  static override enableJsonFlag = false
+  static override examples = ['<%= config.bin %> help deploy', '<%= config.bin %> help lock acquire']
+  static override args = {command: Args.string({description: 'The command, in words (several for lock, rollout and config commands)'})}
+
+  async run(): Promise<void> {
+    const {argv} = await this.parse(Help)
+    const words = argv as string[]
+    const id = words.join(':')
+    if (words.length > 0 && !this.config.findCommand(id) && !this.config.findTopic(id)) throw unknownCommandError(this.config, id)
+    const HelpClass = await loadHelpClass(this.config)
+    await new HelpClass(this.config, this.config.pjson.oclif.helpOptions).showHelp(words)
+  }
+}

@@ -1,0 +1,13 @@
+import {SkycapCommand} from './_base.js'
+
+export default class Version extends SkycapCommand {
+  static override summary = 'Print the version of skycap, the platform and Node (as --version and -v).'
+  static override examples = ['<%= config.bin %> version', '<%= config.bin %> -v', '<%= config.bin %> version --json']
+
+  async run(): Promise<unknown> {
+    await this.parse(Version)
+    const {name, version, platform, arch, userAgent} = this.config
+    this.log(userAgent)
+    return {name, version, platform, arch, node: process.version}
+  }
+}

@@ -1,0 +1,167 @@
+import {resolve} from 'node:path'
+
+import {findConfigFile, readSkycapYaml} from '../config/load.js'
+
+/** A flag as completion sees it: its names, and whether a value follows it. */
+export interface CompletionFlag {
+  name: string
+  char?: string
+  aliases?: string[]
+  takesValue: boolean
+  options?: readonly string[]
+  description?: string
+}
+
+/** A command as completion sees it: its id in words (`lock acquire`), its positional argument names and flags. */
+export interface CompletionCommand {
+  id: string
+  summary?: string
+  args: string[]
+  /** Takes any number of its last argument (`logs web worker`). */
+  variadic?: boolean
+  flags: CompletionFlag[]
+}
+
+export interface Candidate {
+  value: string
+  description?: string
+}
+
+/** What the shell should offer: these words, or file names (the value of --config, --output-dir, --dir). */
+export type Completion = {kind: 'words'; candidates: Candidate[]} | {kind: 'files'}
+
+/** Environment and service names of the app (empty when no readable skycap.yaml is found). */
+export interface AppNames {
+  environments: string[]
+  services: string[]
+}
+
+const NOTHING: Completion = {kind: 'words', candidates: []}
+const FILE_FLAGS = new Set(['config', 'output-dir', 'dir'])
+
+/**
+ * The candidates for the last of `words` (the words typed after `skycap`; the last is the one being completed, maybe
+ * empty): command and topic words, flags of the command, environment names where an environment goes (the first
+ * argument, ENV of ENV@REV, -e), service names where a service goes. `names` reads skycap.yaml (from --config when
+ * typed) only when a name is wanted.
+ */
+export async function complete(commands: CompletionCommand[], words: string[], names: (configPath?: string) => Promise<AppNames>): Promise<Completion> {
+  const current = words.at(-1) ?? ''
+  const before = words.slice(0, -1)
+  const found = findCommand(commands, before)
+  if (!found) return before.some((w) => w.startsWith('-')) ? NOTHING : {kind: 'words', candidates: commandWords(commands, before)}
+  const {command, used} = found
+  const rest = before.slice(used)
+  if (command.id === 'help') return rest.some((w) => w.startsWith('-')) ? NOTHING : {kind: 'words', candidates: commandWords(commands, rest)}
+
+  const positionals: string[] = []
+  const values: Record<string, string> = {}
+  let pending: CompletionFlag | undefined
+  for (const word of rest) {
+    if (pending) {
+      values[pending.name] = word
+      pending = undefined
+    } else if (word === '--') {
+      // `skycap run web -- COMMAND`: what follows is the command's own.
+      return NOTHING
+    } else if (word.startsWith('-') && word.length > 1) {
+      const flag = flagOf(command, word)
+      if (flag?.takesValue && !word.includes('=')) pending = flag
+      else if (flag && word.includes('=')) values[flag.name] = word.slice(word.indexOf('=') + 1)
+    } else {
+      positionals.push(word)
+    }
+  }
+  const appNames = () => names(values.config)
+  if (pending) return flagValues(pending, appNames)
+  if (current.startsWith('-')) return {kind: 'words', candidates: flagCandidates(command)}
+  return {kind: 'words', candidates: await argumentValues(command, positionals.length, values.environment !== undefined, current, appNames)}
+}
+
+/** The longest run of leading words that names a command, and how many words that is. */
+function findCommand(commands: CompletionCommand[], words: string[]): {command: CompletionCommand; used: number} | undefined {
+  for (let n = words.length; n > 0; n--) {
+    const id = words.slice(0, n).join(' ')
+    const command = commands.find((c) => c.id === id)
+    if (command) return {command, used: n}
+  }
+  return undefined
+}
+
+/** The words that can follow `typed` on the way to a command: `lock` → acquire, release, status. */
+function commandWords(commands: CompletionCommand[], typed: string[]): Candidate[] {
+  const prefix = typed.length ? `${typed.join(' ')} ` : ''
+  const seen = new Map<string, Candidate>()
+  for (const command of commands) {
+    if (!command.id.startsWith(prefix)) continue
+    const next = command.id.slice(prefix.length).split(' ')[0] as string
+    const isCommand = command.id === prefix + next
+    if (!seen.has(next) || isCommand) seen.set(next, {value: next, ...(isCommand && command.summary ? {description: command.summary} : {})})
+  }
+  return [...seen.values()]
+}
+
+function flagOf(command: CompletionCommand, word: string): CompletionFlag | undefined {
+  if (word.startsWith('--')) {
+    const name = word.slice(2).replace(/=.*$/, '')
+    return command.flags.find((f) => f.name === name || f.aliases?.includes(name))
+  }
+  // -e, or a run of short flags (-it) whose last one may take the next word.
+  const char = word.slice(1).replace(/=.*$/, '').at(-1)
+  return command.flags.find((f) => f.char === char)
+}
+
+function flagCandidates(command: CompletionCommand): Candidate[] {
+  const flags = command.flags.map((f) => ({value: `--${f.name}`, ...(f.description ? {description: firstSentence(f.description)} : {})}))
+  return [...flags, {value: '--help', description: 'Show help'}]
+}
+
+async function flagValues(flag: CompletionFlag, names: () => Promise<AppNames>): Promise<Completion> {
+  if (FILE_FLAGS.has(flag.name)) return {kind: 'files'}
+  if (flag.options) return {kind: 'words', candidates: flag.options.map((value) => ({value}))}
+  if (flag.name === 'environment') return {kind: 'words', candidates: environments(await names())}
+  if (flag.name === 'service') return {kind: 'words', candidates: services(await names())}
+  return NOTHING
+}
+
+/**
+ * The values of positional argument `index`. With -e given, an `[ENV] [SERVICE]` command's first argument is the
+ * service (see commands/_environment.ts), so names shift by one.
+ */
+async function argumentValues(command: CompletionCommand, index: number, environmentFlag: boolean, current: string, names: () => Promise<AppNames>): Promise<Candidate[]> {
+  const shift = environmentFlag && command.args[0] === 'environment' && command.args[1] !== undefined ? 1 : 0
+  const last = command.args.length - 1
+  const name = command.args[index + shift] ?? (command.variadic && index + shift > last ? command.args[last] : undefined)
+  if (name === 'environment') return environmentFlag ? [] : environments(await names())
+  if (name === 'service') return services(await names())
+  // ENV or ENV@REV: the environment part (revisions are left to the user).
+  if (name === 'target' && !current.includes('@') && !environmentFlag) return environments(await names())
+  return []
+}
+
+const environments = (names: AppNames): Candidate[] => names.environments.map((value) => ({value, description: 'environment'}))
+const services = (names: AppNames): Candidate[] => names.services.map((value) => ({value, description: 'service'}))
+const firstSentence = (text: string): string => (text.split(/\.\s+(?=[A-Z])/)[0] as string).replace(/\.$/, '')
+
+/**
+ * The environment and service names of the skycap.yaml at `configPath` (relative to `cwd`) or found from `cwd`
+ * upward: the keys only, read without validating, so a file with mistakes still completes. Empty when there is no
+ * readable file: completion never fails.
+ */
+export async function appNames(cwd: string, configPath?: string): Promise<AppNames> {
+  const none = {environments: [], services: []}
+  try {
+    const file = configPath ? resolve(cwd, configPath) : findConfigFile(cwd)
+    if (!file) return none
+    const text = readSkycapYaml(file, file)
+    const {parseDocument, isMap} = await import('yaml')
+    const doc = parseDocument(text)
+    const keys = (key: string): string[] => {
+      const node = doc.get(key)
+      return isMap(node) ? node.items.map((pair) => String((pair.key as {value?: unknown} | null)?.value ?? pair.key)).filter((k) => /^[a-z0-9-]+$/.test(k)) : []
+    }
+    return {environments: keys('environments'), services: keys('services')}
+  } catch {
+    return none
+  }
+}

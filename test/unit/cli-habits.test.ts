@@ -1,0 +1,195 @@
+import {expect} from 'chai'
+import {readFileSync} from 'node:fs'
+import {join} from 'node:path'
+
+import {parseJson, repoRoot, runCli, TempRepo} from '../helpers/repo.js'
+
+/** The habits of kubectl, helm and skaffold (issue 17, part 5), through the built CLI on the shop fixture. */
+describe('CLI habits (built CLI)', function () {
+  let repo: TempRepo
+  before(async () => {
+    repo = await TempRepo.fromFixture('shop')
+  })
+  after(() => repo.remove())
+  const cli = (...args: string[]) => runCli(args, {cwd: repo.dir})
+
+  describe('help and version', () => {
+    it('`help CMD` and `help TOPIC CMD` print what `CMD --help` prints', async () => {
+      for (const words of [['deploy'], ['lock', 'acquire'], ['config', 'validate'], ['lock']]) {
+        const viaHelp = await cli('help', ...words)
+        const viaFlag = await cli(...words, '--help')
+        expect(viaHelp.exitCode, words.join(' ')).to.equal(0)
+        expect(viaHelp.stdout, words.join(' '))
+          .to.equal(viaFlag.stdout)
+          .and.contain(`$ skycap ${words.join(' ')}`)
+      }
+      const root = await cli('help')
+      expect(root.exitCode).to.equal(0)
+      expect(root.stdout)
+        .to.match(/deploy +Deploy ENV at a revision/)
+        .and.match(/completion +Print the shell completion script/)
+    })
+
+    it('`help` of a mistyped command exits 2 with the closest command', async () => {
+      const r = await cli('help', 'lock', 'aquire')
+      expect(r.exitCode).to.equal(2)
+      expect(r.stderr).to.contain('lock aquire is not a skycap command; did you mean skycap lock acquire?')
+      expect(r.stdout).to.equal('')
+    })
+
+    it('`version`, `-v` and `--version` print the same line', async () => {
+      const pkg = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8'))
+      const outputs = await Promise.all([cli('version'), cli('-v'), cli('--version')])
+      for (const r of outputs) expect(r.exitCode).to.equal(0)
+      expect(outputs[0]?.stdout).to.match(new RegExp(`^skycap/${pkg.version.replaceAll('.', '\\.')} \\S+ node-v\\d+`))
+      expect(outputs.map((r) => r.stdout)).to.deep.equal(Array(3).fill(outputs[0]?.stdout))
+      const json = await cli('version', '--json')
+      expect(parseJson(json.stdout).result).to.include({name: 'skycap', version: pkg.version, node: process.version})
+    })
+  })
+
+  describe('did you mean', () => {
+    it('a mistyped command exits 2 naming the closest one, in one JSON document with --json', async () => {
+      for (const [typed, said] of [
+        [['deplyo'], 'deplyo is not a skycap command; did you mean skycap deploy?'],
+        [['deplyo', 'prod', '--yes'], 'deplyo is not a skycap command; did you mean skycap deploy?'],
+        [['lock', 'aquire', 'prod'], 'lock aquire is not a skycap command; did you mean skycap lock acquire?'],
+        [['frobnicate'], 'frobnicate is not a skycap command'],
+      ] as const) {
+        const r = await cli(...typed)
+        expect(r.exitCode, typed.join(' ')).to.equal(2)
+        expect(r.stderr).to.contain(said).and.contain('Run `skycap --help` for the list of commands.')
+      }
+      const json = await cli('deplyo', '--json')
+      expect(json.exitCode).to.equal(2)
+      expect(parseJson(json.stdout)).to.deep.include({ok: false, exitCode: 2})
+      expect(parseJson(json.stdout).error).to.deep.include({code: 'invalid_input', message: 'deplyo is not a skycap command; did you mean skycap deploy?'})
+    })
+
+    it('a mistyped flag exits 2 naming the closest flag of that command', async () => {
+      const r = await cli('deploy', 'staging', '--dry-rn')
+      expect(r.exitCode).to.equal(2)
+      expect(r.stderr).to.contain('unknown flag --dry-rn; did you mean --dry-run?').and.contain('See `skycap deploy --help` for its flags.')
+      const lock = await cli('lock', 'acquire', 'staging', '--reasn', 'x')
+      expect(lock.stderr).to.contain('unknown flag --reasn; did you mean --reason?').and.contain('skycap lock acquire --help')
+      const json = await cli('render', 'staging', '--show-secret', '--json')
+      expect(json.exitCode).to.equal(2)
+      expect(parseJson(json.stdout).error.message).to.equal('unknown flag --show-secret; did you mean --show-secrets?')
+    })
+
+    it('a mistyped environment or service exits 2 naming the closest one', async () => {
+      const env = await cli('render', 'prdo')
+      expect(env.exitCode).to.equal(2)
+      expect(env.stderr).to.contain('unknown environment "prdo"; did you mean "prod"?')
+      const flag = await cli('render', '-e', 'stagign')
+      expect(flag.stderr).to.contain('unknown environment "stagign"; did you mean "staging"?')
+      const service = await cli('render', 'staging', '--service', 'wokrer')
+      expect(service.exitCode).to.equal(2)
+      expect(service.stderr).to.contain('unknown service "wokrer"; did you mean "worker"?').and.contain('Services of shop: web, worker, cache.')
+      const logs = await cli('logs', 'wbe', '-e', 'staging', '--json')
+      expect(logs.exitCode).to.equal(2)
+      expect(parseJson(logs.stdout).error.message).to.equal('unknown service "wbe"; did you mean "web"?')
+    })
+
+    it('an environment given where a service goes says how to pass it', async () => {
+      for (const [argv, usage] of [
+        [['logs', 'prod'], 'skycap logs SERVICE -e prod'],
+        [['scale', 'staging', '3'], 'skycap scale SERVICE N -e staging'],
+        [['exec', 'prod', '--', 'sh'], 'skycap exec SERVICE -e prod'],
+      ] as const) {
+        const r = await cli(...argv)
+        expect(r.exitCode, argv.join(' ')).to.equal(2)
+        expect(r.stderr).to.contain(`${argv[1]} is an environment, not a service of app shop; did you mean \`${usage}\`?`).and.contain('Services of shop: web, worker, cache.')
+      }
+    })
+
+    it('a mistyped skycap.yaml key exits 2 naming the closest allowed key, at its line', async () => {
+      const text = readFileSync(join(repo.dir, 'skycap.yaml'), 'utf8')
+      repo.write('skycap.yaml', text.replace('    replicas: 1\n    args:', '    replcas: 1\n    args:'))
+      try {
+        const r = await cli('config', 'validate')
+        expect(r.exitCode).to.equal(2)
+        expect(r.stderr).to.match(/skycap\.yaml:21:5: unknown key "replcas" in services\.worker \(did you mean "replicas"\?\); allowed keys: /)
+      } finally {
+        repo.write('skycap.yaml', text)
+      }
+    })
+  })
+
+  describe('-e/--env', () => {
+    it('every command that takes an environment accepts -e, --env and --environment', () => {
+      const manifest = JSON.parse(readFileSync(join(repoRoot, 'oclif.manifest.json'), 'utf8')) as {
+        commands: Record<string, {args: Record<string, unknown>; flags: Record<string, {char?: string; aliases?: string[]}>}>
+      }
+      const takingEnvironment = Object.entries(manifest.commands).filter(([, c]) => 'environment' in c.args || 'target' in c.args || 'environment' in c.flags)
+      expect(takingEnvironment.map(([id]) => id).sort()).to.include.members([
+        'abort',
+        'build',
+        'deploy',
+        'diff',
+        'down',
+        'exec',
+        'history',
+        'lock:acquire',
+        'lock:release',
+        'lock:status',
+        'logs',
+        'port-forward',
+        'promote',
+        'render',
+        'rollback',
+        'rollout:resume',
+        'rollout:status',
+        'run',
+        'scale',
+        'status',
+        'up',
+      ])
+      for (const [id, command] of takingEnvironment) {
+        expect(command.flags.environment, id).to.deep.include({char: 'e', aliases: ['env']})
+      }
+    })
+
+    it('render takes the environment as the argument or as -e/--env/--environment, and a revision beside -e', async () => {
+      const environments = []
+      for (const argv of [['prod'], ['-e', 'prod'], ['--env', 'prod'], ['--environment=prod'], ['-e', 'prod', '@HEAD'], ['-e', 'prod', 'HEAD'], ['prod@HEAD', '-e', 'prod']]) {
+        const r = await cli('render', ...argv, '--json')
+        expect(r.exitCode, `${argv.join(' ')}: ${r.stdout}`).to.equal(0)
+        environments.push(parseJson(r.stdout).result.environment)
+      }
+      expect(environments).to.deep.equal(Array(7).fill('prod'))
+    })
+
+    it('two different environments, as the argument and with -e, exit 2 before anything else', async () => {
+      for (const argv of [
+        ['render', 'staging@HEAD', '-e', 'prod'],
+        ['status', 'staging', '-e', 'prod'],
+        ['lock', 'release', 'staging', '--env', 'prod'],
+        ['build', 'staging@HEAD', '-e', 'prod'],
+      ]) {
+        const r = await cli(...argv)
+        expect(r.exitCode, argv.join(' ')).to.equal(2)
+        expect(r.stderr).to.contain('two environments given: "staging" as the argument and "prod" with -e')
+        expect(r.stderr).to.not.contain('kubeconfig')
+      }
+    })
+  })
+
+  it('each lock command shows only its own flags', async () => {
+    const help = async (action: string) => (await cli('lock', action, '--help')).stdout
+    const [acquire, release, status] = await Promise.all([help('acquire'), help('release'), help('status')])
+    expect(acquire).to.contain('--reason').and.contain('--duration').and.not.contain('--force')
+    expect(release).to.contain('--force').and.not.contain('--reason').and.not.contain('--duration')
+    expect(status).to.not.contain('--force').and.not.contain('--reason').and.not.contain('--duration')
+    for (const text of [acquire, release, status]) expect(text).to.contain('-e, --environment=ENV')
+    const r = await cli('lock', 'status', 'staging', '--force')
+    expect(r.exitCode).to.equal(2)
+    expect(r.stderr).to.contain('unknown flag --force')
+  })
+
+  it('a duration without a unit exits 2 naming the units, with -e too', async () => {
+    const r = await cli('lock', 'acquire', '-e', 'staging', '--duration', '10')
+    expect(r.exitCode).to.equal(2)
+    expect(r.stderr).to.contain('--duration is "10" but must be a duration greater than zero with a unit (h, m or s)').and.contain('Add a unit: 10s for seconds, 10m for minutes.')
+  })
+})

@@ -1,0 +1,125 @@
+import {expect} from 'chai'
+import {mkdtempSync, mkdirSync, rmSync, writeFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+
+import {type AppNames, appNames, complete, type CompletionCommand} from '../../../src/completion/complete.js'
+
+const env = {name: 'environment', char: 'e', aliases: ['env'], takesValue: true}
+const COMMANDS: CompletionCommand[] = [
+  {
+    id: 'deploy',
+    summary: 'Deploy ENV',
+    args: ['target'],
+    flags: [env, {name: 'timeout', takesValue: true, description: 'Time limit, e.g. 90s. Exit 70.'}, {name: 'yes', char: 'y', takesValue: false}, {name: 'config', takesValue: true}],
+  },
+  {id: 'logs', summary: 'Stream logs', args: ['service'], variadic: true, flags: [env, {name: 'follow', char: 'f', takesValue: false}]},
+  {id: 'promote', args: ['environment', 'service'], flags: [env]},
+  {id: 'scale', args: ['service', 'replicas'], flags: [env]},
+  {
+    id: 'build',
+    args: ['target'],
+    flags: [
+      {name: 'builder', takesValue: true, options: ['buildx', 'docker', 'podman']},
+      {name: 'service', char: 's', takesValue: true},
+    ],
+  },
+  {id: 'lock acquire', summary: 'Take the lock', args: ['environment'], flags: [env]},
+  {id: 'lock status', summary: 'Show the lock', args: ['environment'], flags: [env]},
+  {id: 'help', args: ['command'], variadic: true, flags: []},
+  {id: 'run', args: ['service'], flags: [env, {name: 'interactive', char: 'i', takesValue: false}, {name: 'tty', char: 't', takesValue: false}]},
+]
+const NAMES: AppNames = {environments: ['dev', 'staging', 'prod'], services: ['web', 'worker']}
+
+/** The candidate values for `words`, and the --config path names() was asked for. */
+async function values(...words: string[]): Promise<{values: string[] | 'files'; asked: Array<string | undefined>}> {
+  const asked: Array<string | undefined> = []
+  const result = await complete(COMMANDS, words, async (configPath) => {
+    asked.push(configPath)
+    return NAMES
+  })
+  return {values: result.kind === 'files' ? 'files' : result.candidates.map((c) => c.value), asked}
+}
+
+describe('completion candidates', () => {
+  it('completes command words and topics, then the commands of a topic, with summaries', async () => {
+    expect((await values('')).values).to.deep.equal(['deploy', 'logs', 'promote', 'scale', 'build', 'lock', 'help', 'run'])
+    expect((await values('lock', '')).values).to.deep.equal(['acquire', 'status'])
+    const result = await complete(COMMANDS, ['lock', ''], async () => NAMES)
+    expect(result).to.deep.equal({
+      kind: 'words',
+      candidates: [
+        {value: 'acquire', description: 'Take the lock'},
+        {value: 'status', description: 'Show the lock'},
+      ],
+    })
+    expect((await values('help', 'lock', '')).values).to.deep.equal(['acquire', 'status'])
+    expect((await values('nope', '')).values).to.deep.equal([])
+  })
+
+  it('completes environment names where an environment goes, reading skycap.yaml only then', async () => {
+    expect(await values('deploy', '')).to.deep.equal({values: ['dev', 'staging', 'prod'], asked: [undefined]})
+    expect((await values('lock', 'acquire', '')).values).to.deep.equal(['dev', 'staging', 'prod'])
+    expect((await values('logs', 'web', '-e', '')).values).to.deep.equal(['dev', 'staging', 'prod'])
+    expect((await values('logs', '--env', '')).values).to.deep.equal(['dev', 'staging', 'prod'])
+    expect((await values('promote', '')).values).to.deep.equal(['dev', 'staging', 'prod'])
+    // ENV@REV: the revision part is the user's.
+    expect((await values('deploy', 'prod@')).values).to.deep.equal([])
+    expect((await values('deploy', 'prod', '')).asked).to.deep.equal([])
+  })
+
+  it('completes service names where a service goes, shifting past the environment when -e is given', async () => {
+    expect((await values('logs', '')).values).to.deep.equal(['web', 'worker'])
+    expect((await values('logs', 'web', '-f', '')).values, 'logs takes several').to.deep.equal(['web', 'worker'])
+    expect((await values('scale', '')).values).to.deep.equal(['web', 'worker'])
+    expect((await values('scale', 'web', '')).values, 'replicas: nothing to offer').to.deep.equal([])
+    expect((await values('promote', 'prod', '')).values).to.deep.equal(['web', 'worker'])
+    expect((await values('promote', '-e', 'prod', '')).values).to.deep.equal(['web', 'worker'])
+    expect((await values('build', '-s', '')).values).to.deep.equal(['web', 'worker'])
+    expect((await values('run', '-it', '')).values, '-it takes no value').to.deep.equal(['web', 'worker'])
+  })
+
+  it('completes the flags of the command, option values, and files for --config', async () => {
+    const flags = await complete(COMMANDS, ['deploy', '--'], async () => NAMES)
+    expect(flags.kind === 'words' && flags.candidates).to.deep.equal(
+      [
+        {value: '--environment', description: undefined},
+        {value: '--timeout', description: 'Time limit, e.g. 90s'},
+        {value: '--yes', description: undefined},
+        {value: '--config', description: undefined},
+        {value: '--help', description: 'Show help'},
+      ].map((c) => (c.description === undefined ? {value: c.value} : c)),
+    )
+    expect((await values('build', '--builder', '')).values).to.deep.equal(['buildx', 'docker', 'podman'])
+    expect((await values('deploy', '--config', '')).values).to.equal('files')
+    expect((await values('deploy', '--timeout', '')).values).to.deep.equal([])
+    expect((await values('run', 'web', '--', '')).values, 'after --: the command is the user').to.deep.equal([])
+  })
+
+  it('reads the names from the skycap.yaml given with --config', async () => {
+    expect((await values('deploy', '--config', 'other/skycap.yaml', '')).asked).to.deep.equal(['other/skycap.yaml'])
+    expect((await values('deploy', '--config=other/skycap.yaml', '')).asked).to.deep.equal(['other/skycap.yaml'])
+  })
+})
+
+describe('completion: names from skycap.yaml', () => {
+  let dir: string
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'skycap-complete-'))
+  })
+  afterEach(() => rmSync(dir, {recursive: true, force: true}))
+
+  it('reads the keys of services and environments from the nearest skycap.yaml, even an invalid one', async () => {
+    writeFileSync(join(dir, 'skycap.yaml'), 'app: x\nservices:\n  web: {replcas: 2}\n  api: {}\nenvironments:\n  prod: {}\n  qa: {namespace: 3}\n')
+    mkdirSync(join(dir, 'sub', 'deeper'), {recursive: true})
+    expect(await appNames(join(dir, 'sub', 'deeper'))).to.deep.equal({services: ['web', 'api'], environments: ['prod', 'qa']})
+  })
+
+  it('gives no names, and no error, without a file, for broken YAML or a file that is not a mapping', async () => {
+    expect(await appNames(dir, 'missing.yaml')).to.deep.equal({environments: [], services: []})
+    writeFileSync(join(dir, 'skycap.yaml'), 'services: [\n')
+    expect(await appNames(dir)).to.deep.equal({environments: [], services: []})
+    writeFileSync(join(dir, 'skycap.yaml'), '- a\n- b\n')
+    expect(await appNames(dir)).to.deep.equal({environments: [], services: []})
+  })
+})
