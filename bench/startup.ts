@@ -235,7 +235,7 @@ function whereTheTimeGoes(node: string, cli: string, cacheHome: string): void {
   const modules = JSON.parse(readFileSync(join(cli, 'modules.json'), 'utf8')) as {count: number; kib: number; byPackage: Record<string, number>}
   const top = Object.entries(modules.byPackage).slice(0, 6)
   console.log(
-    `\nimport '@oclif/core' loads ${modules.count} CommonJS modules (${modules.kib.toFixed(0)} KiB of source) in ${fmt.ms(count.ms)} ms wall; most from: ${top.map(([k, v]) => `${k} ${v}`).join(', ')}`,
+    `\nfor comparison, import '@oclif/core' unbundled (from node_modules, as before dist/cli) loads ${modules.count} CommonJS modules (${modules.kib.toFixed(0)} KiB of source) in ${fmt.ms(count.ms)} ms wall; most from: ${top.map(([k, v]) => `${k} ${v}`).join(', ')}`,
   )
 
   writeFileSync(join(cli, 'perf.mjs'), PERF_RUN)
