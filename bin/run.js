@@ -52,5 +52,9 @@ if (args.length === 1 && !process.env.SKYCAP_NO_FAST_PATH) {
   }
 }
 
-const {execute} = await import('@oclif/core')
+// oclif checks the Node version against its own engines when it loads, with semver (about 10 ms of regular
+// expressions); the check above is skycap's.
+process.env.OCLIF_DISABLE_ENGINE_WARNING ??= '1'
+// The bundle of oclif and every command (scripts/bundle.mjs, run by `npm run build`; docs/startup.md).
+const {execute} = await import('../dist/cli/oclif.js')
 await execute({dir: import.meta.url})

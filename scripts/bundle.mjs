@@ -1,0 +1,169 @@
+// Bundles the compiled CLI (dist/commands, dist/src and the dependencies they import) into dist/cli with esbuild, so
+// a command loads a handful of files instead of several hundred modules from node_modules (docs/startup.md).
+//
+//   node scripts/bundle.mjs        (run by `npm run build`, after tsc and before `oclif manifest`)
+//
+// - One entry per command file that oclif finds (package.json oclif.commands.globPatterns, under dist/commands), so a
+//   command added to commands/ is bundled with no change here, plus dist/cli/oclif.js, which bin/run.js imports for
+//   `execute`. Code splitting puts what several entries share (oclif, commands/_base, src/) into dist/cli/chunks/, one
+//   copy each: the commands and bin/run.js see the same @oclif/core.
+// - Imports that are already dynamic (`await import('yaml')`, listr2, simple-git, liquidjs, ajv's validator) stay
+//   dynamic: each becomes its own chunk, loaded only by the commands that reach it.
+// - `import.meta.url` in dist/src and dist/commands is replaced by the URL that file has in dist/ (found from the
+//   bundle's own URL), so paths computed from it (templates/, the generated validator, the port-forward keeper run as
+//   a child process) point where they did before bundling.
+import {parse} from 'acorn'
+import {build} from 'esbuild'
+import {existsSync, globSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import {createRequire} from 'node:module'
+import {dirname, join, relative} from 'node:path'
+import process from 'node:process'
+import {fileURLToPath} from 'node:url'
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..')
+const dist = join(root, 'dist')
+const out = join(dist, 'cli')
+const pjson = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'))
+const commandsDir = join(dist, 'commands')
+
+// The same selection oclif makes with the pattern strategy.
+const patterns = pjson.oclif.commands.globPatterns
+const include = patterns.filter((p) => !p.startsWith('!'))
+const exclude = patterns.filter((p) => p.startsWith('!')).map((p) => p.slice(1))
+const commands = globSync('**/*.js', {cwd: commandsDir})
+  .filter((f) => include.some((p) => matches(f, p)) && !exclude.some((p) => matches(f, p)))
+  .sort()
+if (commands.length === 0) throw new Error(`no command files under ${relative(root, commandsDir)}: run tsc first`)
+
+function matches(file, pattern) {
+  const re = new RegExp(
+    '^' +
+      pattern
+        .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+        .replace(/\*\*\//g, '(?:.*/)?')
+        .replace(/\*/g, '[^/]*') +
+      '$',
+  )
+  return re.test(file)
+}
+
+const URL_MODULE = 'skycap:dist-url'
+const distUrls = {
+  name: 'dist-urls',
+  setup(b) {
+    b.onResolve({filter: /^skycap:/}, (args) => ({path: args.path, namespace: 'skycap'}))
+    b.onLoad({filter: /.*/, namespace: 'skycap'}, (args) => {
+      if (args.path === URL_MODULE) {
+        return {
+          loader: 'js',
+          contents: `const here = import.meta.url
+const root = here.slice(0, here.lastIndexOf('/dist/cli/') + 1)
+/** The URL a file of the package (path from its root) has; the bundle lives in <root>/dist/cli/. */
+export const distUrl = (path) => new URL(path, root).href
+`,
+        }
+      }
+      if (args.path === 'skycap:oclif') return {loader: 'js', contents: `export {execute} from '@oclif/core'\n`, resolveDir: root}
+      return undefined
+    })
+    b.onLoad({filter: /[/\\]dist[/\\](src|commands)[/\\].*\.js$/}, (args) => {
+      const source = readFileSync(args.path, 'utf8')
+      if (!source.includes('import.meta.url')) return undefined
+      const path = relative(root, args.path).split('\\').join('/')
+      const contents = `import {distUrl as __distUrl} from '${URL_MODULE}'\n` + source.replaceAll('import.meta.url', `__distUrl(${JSON.stringify(path)})`)
+      return {loader: 'js', contents}
+    })
+  },
+}
+
+// esbuild gives the chunk of a CommonJS package that is imported dynamically only a default export (the package's
+// module.exports), where Node's own import() also has its named exports (`const {parse} = await import('yaml')`).
+// Such an import goes through a small ES module instead that names each export, read from the package here.
+const CJS_NAMES = 'skycap-cjs:'
+const cjsDynamicImports = {
+  name: 'cjs-dynamic-imports',
+  setup(b) {
+    b.onResolve({filter: /^[@a-z]/}, async (args) => {
+      if (args.kind !== 'dynamic-import' || args.namespace === 'skycap-cjs') return undefined
+      const resolved = await b.resolve(args.path, {kind: 'import-statement', resolveDir: args.resolveDir, namespace: 'skycap-cjs'})
+      if (resolved.errors.length > 0 || !isCommonJs(resolved.path)) return undefined
+      return {path: CJS_NAMES + args.path, namespace: 'skycap-cjs', pluginData: {resolveDir: args.resolveDir}}
+    })
+    b.onLoad({filter: /.*/, namespace: 'skycap-cjs'}, (args) => {
+      const specifier = args.path.slice(CJS_NAMES.length)
+      const names = Object.keys(createRequire(join(args.pluginData.resolveDir, 'x.js'))(specifier)).filter((k) => k !== 'default' && /^[A-Za-z_$][\w$]*$/.test(k))
+      // As Node does: the default export is module.exports, also for a module marked __esModule.
+      const contents = [`import * as __cjs from ${JSON.stringify(specifier)}`, `export default __cjs.__esModule ? __cjs : __cjs.default`, `export const {${names.join(', ')}} = __cjs`].join('\n')
+      return {loader: 'js', contents, resolveDir: args.pluginData.resolveDir}
+    })
+  },
+}
+
+/** Whether a resolved file is CommonJS: .cjs, or .js under a nearest package.json without "type": "module". */
+function isCommonJs(file) {
+  if (file.endsWith('.cjs')) return true
+  if (!file.endsWith('.js')) return false
+  for (let dir = dirname(file); dir !== dirname(dir); dir = dirname(dir)) {
+    const pkg = join(dir, 'package.json')
+    if (existsSync(pkg)) return JSON.parse(readFileSync(pkg, 'utf8')).type !== 'module'
+  }
+  return true
+}
+
+/**
+ * esbuild wraps each CommonJS module in a method, `__commonJS({"path"(exports, module) {...}})`, which V8 compiles
+ * only when it is first called, after Node's compile cache has been made: the body of every such module (all of
+ * oclif, yaml, simple-git) was compiled from source on every run. Written as a function in parentheses,
+ * `{"path": (function (exports, module) {...})}`, V8 compiles it with the file, and the cache keeps it.
+ */
+function eagerModules(code) {
+  const edits = []
+  const visit = (node) => {
+    if (!node || typeof node.type !== 'string') return
+    if (node.type === 'CallExpression' && node.callee.type === 'Identifier' && (node.callee.name === '__commonJS' || node.callee.name === '__esm')) {
+      const [arg] = node.arguments
+      for (const p of arg?.type === 'ObjectExpression' ? arg.properties : []) {
+        if (p.type === 'Property' && p.method && !p.value.async && !p.value.generator) edits.push([p.value.start, ':(function'], [p.value.end, ')'])
+      }
+    }
+    for (const key of Object.keys(node)) {
+      const v = node[key]
+      if (Array.isArray(v)) v.forEach(visit)
+      else if (v && typeof v === 'object' && key !== 'loc') visit(v)
+    }
+  }
+  visit(parse(code, {ecmaVersion: 'latest', sourceType: 'module'}))
+  edits.sort((a, b) => b[0] - a[0])
+  for (const [at, text] of edits) code = code.slice(0, at) + text + code.slice(at)
+  return code
+}
+
+rmSync(out, {recursive: true, force: true})
+const result = await build({
+  entryPoints: [...commands.map((f) => ({in: join(commandsDir, f), out: join('commands', f.replace(/\.js$/, ''))})), {in: 'skycap:oclif', out: 'oclif'}],
+  outdir: out,
+  bundle: true,
+  splitting: true,
+  format: 'esm',
+  platform: 'node',
+  target: 'node22',
+  chunkNames: 'chunks/[name]-[hash]',
+  // CommonJS dependencies (oclif, yaml, simple-git) require() Node's built-ins; an ES module has no require of its own.
+  banner: {js: "import {createRequire as __skycapCreateRequire} from 'node:module'; const require = __skycapCreateRequire(import.meta.url);"},
+  minifySyntax: true,
+  minifyWhitespace: true,
+  keepNames: true,
+  legalComments: 'none',
+  metafile: true,
+  logLevel: 'warning',
+  // Loaded by oclif only to read a tsconfig.json in development (NODE_ENV=development); a devDependency.
+  external: ['typescript'],
+  plugins: [distUrls, cjsDynamicImports],
+})
+for (const file of Object.keys(result.metafile.outputs)) {
+  if (file.endsWith('.js')) writeFileSync(join(root, file), eagerModules(readFileSync(join(root, file), 'utf8')))
+}
+// What each file of the bundle holds (for tests and size reports); not part of the package.
+writeFileSync(join(dist, 'cli-meta.json'), JSON.stringify(result.metafile))
+const bytes = Object.values(result.metafile.outputs).reduce((n, o) => n + o.bytes, 0)
+process.stderr.write(`bundle: ${commands.length} commands, ${Object.keys(result.metafile.outputs).length} files, ${(bytes / 1024).toFixed(0)} KiB in dist/cli\n`)

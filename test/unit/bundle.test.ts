@@ -1,0 +1,107 @@
+import {expect} from 'chai'
+import {mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join, relative} from 'node:path'
+import {fileURLToPath} from 'node:url'
+import {execa} from 'execa'
+
+import {eagerValidator} from '../../src/config/standalone.js'
+import {cliPath, repoRoot, TempRepo} from '../helpers/repo.js'
+
+// Records, through Node's module hooks, every file a run of the CLI loads (ES modules and require()).
+const RECORD = `data:text/javascript,${encodeURIComponent(`import {registerHooks} from 'node:module'
+import {appendFileSync} from 'node:fs'
+registerHooks({load(url, context, next) {
+  if (url.startsWith('file:')) appendFileSync(process.env.SKYCAP_TEST_LOADED, url + '\\n')
+  return next(url, context)
+}})`)}`
+
+/** The files of the package (paths from its root) that `skycap ARGS` loads. */
+async function loadedFiles(args: string[], cwd: string): Promise<string[]> {
+  const dir = mkdtempSync(join(tmpdir(), 'skycap-bundle-test-'))
+  try {
+    const list = join(dir, 'loaded')
+    const r = await execa(process.execPath, ['--import', RECORD, cliPath, ...args], {cwd, reject: false, env: {SKYCAP_TEST_LOADED: list, XDG_CACHE_HOME: dir, NO_COLOR: '1'}})
+    expect(r.exitCode, r.stderr).to.equal(0)
+    return [...new Set(readFileSync(list, 'utf8').trim().split('\n'))].map((url) => relative(repoRoot, fileURLToPath(url)))
+  } finally {
+    rmSync(dir, {recursive: true, force: true})
+  }
+}
+
+interface Metafile {
+  outputs: Record<string, {inputs: Record<string, unknown>}>
+}
+
+/** The npm packages whose code a file of the bundle holds. */
+function packagesIn(file: string): string[] {
+  const meta = JSON.parse(readFileSync(join(repoRoot, 'dist', 'cli-meta.json'), 'utf8')) as Metafile
+  const inputs = Object.keys(meta.outputs[file]?.inputs ?? {})
+  return inputs.map((i) => /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(i)?.[1]).filter((p): p is string => p !== undefined)
+}
+
+describe('the bundle (dist/cli, scripts/bundle.mjs)', function () {
+  this.timeout(60_000)
+  let repo: TempRepo
+  before(async () => {
+    repo = await TempRepo.fromFixture('shop')
+  })
+  after(() => repo.remove())
+
+  it('config validate runs from the bundle: no module of dist/src or node_modules but the generated validator', async () => {
+    const files = await loadedFiles(['config', 'validate'], repo.dir)
+    expect(files).to.include('bin/run.js')
+    expect(files).to.include('dist/cli/commands/config/validate.js')
+    expect(files).to.include('dist/src/config/validator.generated.js')
+    // The generated validator require()s Ajv's run-time helpers (ucs2length) from the package's dependencies.
+    const outside = files.filter((f) => !f.startsWith('dist/cli/') && f !== 'bin/run.js' && f !== 'dist/src/config/validator.generated.js' && !f.startsWith('node_modules/ajv/'))
+    expect(outside).to.deep.equal([])
+    expect(files.length, files.join('\n')).to.be.below(30)
+  })
+
+  it('deploy --help loads none of the heavy modules: yaml, liquidjs, simple-git, listr2, ajv, execa', async () => {
+    const files = await loadedFiles(['deploy', '--help'], repo.dir)
+    // oclif renders a command's help from the manifest; the command's own module need not load.
+    expect(files).to.include('dist/cli/oclif.js')
+    const heavy = files.flatMap(packagesIn).filter((p) => ['yaml', 'liquidjs', 'simple-git', 'listr2', 'ajv', 'execa'].includes(p))
+    expect(heavy).to.deep.equal([])
+    // oclif itself is in the bundle.
+    expect(files.flatMap(packagesIn)).to.include('@oclif/core')
+    expect(files.filter((f) => f.startsWith('node_modules/'))).to.deep.equal([])
+  })
+
+  it('the manifest points oclif at the bundled commands', () => {
+    const manifest = JSON.parse(readFileSync(join(repoRoot, 'oclif.manifest.json'), 'utf8')) as {commands: Record<string, {relativePath: string[]}>}
+    const paths = Object.values(manifest.commands).map((c) => c.relativePath.join('/'))
+    expect(paths).to.include('dist/cli/commands/config/validate.js')
+    expect(paths.filter((p) => !p.startsWith('dist/cli/commands/'))).to.deep.equal([])
+  })
+})
+
+describe('eagerValidator: the generated validator compiled with its module', () => {
+  const code = 'const schema11 = {};function validate10(data, {instancePath=""}={}){let errors = 0;return errors === 0;}'
+  const exports = 'export const validate = validate10;export default validate10;'
+
+  it('wraps the function in parentheses and moves the exports after it', () => {
+    const out = eagerValidator(exports + code)
+    expect(out).to.equal('const schema11 = {};var validate10 = (function validate10(data, {instancePath=""}={}){let errors = 0;return errors === 0;});\n' + exports + '\n')
+  })
+
+  it('leaves code of another shape as it is', () => {
+    expect(eagerValidator(code)).to.equal(code)
+    expect(eagerValidator(exports + code + 'function validate10(){}')).to.equal(exports + code + 'function validate10(){}')
+  })
+
+  it('the wrapped module still validates', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'skycap-eager-'))
+    try {
+      const file = join(dir, 'v.mjs')
+      writeFileSync(file, eagerValidator(exports + 'function validate10(data){validate10.errors = null;return typeof data === "object";}'))
+      const mod = (await import(file)) as {default: (d: unknown) => boolean; validate: (d: unknown) => boolean}
+      expect(mod.default({})).to.equal(true)
+      expect(mod.validate(1)).to.equal(false)
+    } finally {
+      rmSync(dir, {recursive: true, force: true})
+    }
+  })
+})
