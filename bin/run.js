@@ -3,7 +3,7 @@
 // - An older Node gets one clear sentence instead of a syntax or engine error from deep inside a dependency.
 // - Node's module compile cache is turned on (Node >= 22.1), in a directory skycap owns: modules are compiled from
 //   the cache on later runs instead of from source (docs/runtime.md; SKYCAP_NO_COMPILE_CACHE=1 turns it off).
-// - `skycap --version` and `skycap --help` are answered without loading oclif, whose modules take about 150 ms to
+// - `skycap --version` (`-v`, `version`) and `skycap --help` are answered without loading oclif, whose modules take about 150 ms to
 //   load: the version from package.json, the root help from dist/help.txt, which `npm run build` renders with oclif
 //   itself (a unit test keeps the two outputs identical). Everything else goes through oclif.
 import {readFileSync} from 'node:fs'
@@ -36,7 +36,7 @@ if (args.length === 1 && !process.env.SKYCAP_NO_FAST_PATH) {
     const {name, version} = JSON.parse(readFileSync(new URL('package.json', root), 'utf8'))
     return `${name}/${version} ${process.platform}-${process.arch} node-${process.version}`
   }
-  if (args[0] === '--version') {
+  if (args[0] === '--version' || args[0] === '-v' || args[0] === 'version') {
     process.stdout.write(`${version()}\n`)
     process.exit(0)
   }

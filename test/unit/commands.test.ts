@@ -19,9 +19,9 @@ describe('command wiring (built CLI)', function () {
     expect(r.stdout).to.contain(`skycap/${pkg.version}`)
   })
 
-  it('answers --version and --help without oclif exactly as oclif does', async () => {
+  it('answers --version (-v, version) and --help without oclif exactly as oclif does', async () => {
     const slow = {SKYCAP_NO_FAST_PATH: '1', COLUMNS: '80'}
-    for (const flag of ['--version', '--help', '-h']) {
+    for (const flag of ['--version', '-v', 'version', '--help', '-h']) {
       const fast = await runCli([flag])
       const viaOclif = await runCli([flag], {env: slow})
       expect(fast.exitCode, flag).to.equal(0)
