@@ -1,14 +1,15 @@
 // `skycap build` for real: the built CLI drives the real node's dockerd (docker build + docker push; no buildx here),
 // pushes to the cluster's registry, and deploys the result on the real node. The images are FROM scratch: the test
 // app's static Go binary and a small text file, so no base image is pulled.
-import {copyFileSync, mkdtempSync, rmSync} from 'node:fs'
+import {copyFileSync, cpSync, mkdtempSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {dirname, join} from 'node:path'
 import {gunzipSync} from 'node:zlib'
 import {expect} from 'chai'
 import {execa} from 'execa'
 
-import {repoRoot} from '../helpers/repo.js'
+import {TempHgRepo} from '../helpers/hg.js'
+import {repoRoot, runCli} from '../helpers/repo.js'
 import {TestApp} from './app.js'
 import {dockerHost, httpGet, realNode, uniqueName, useNamespace, waitFor} from './harness.js'
 
@@ -142,6 +143,34 @@ describe('real node: skycap build', function () {
       return bodies.length === 1 && bodies[0]?.includes(`greeting=built-${next.slice(0, 7)}`) ? bodies : undefined
     })
     expect(answers).to.have.length(1)
+  })
+
+  buildIt('in a Mercurial repository: skycap build test@. then skycap deploy test, the image tagged with the changeset, running on the real node', async () => {
+    const {image, env} = await makeApp()
+    // The same app as a Mercurial repository: its files (not .git) committed with real hg.
+    const hg = await TempHgRepo.init()
+    try {
+      cpSync(app.repo.dir, hg.dir, {recursive: true, filter: (from) => !from.split('/').includes('.git')})
+      const node = await hg.commit('the app, in Mercurial')
+      const ref = `${realNode().repository}/${image}:${node}`
+      const built = await runCli(['build', 'test@.', '--json'], {cwd: hg.dir, env})
+      expect(built.exitCode, built.stderr).to.equal(0)
+      expect(JSON.parse(built.stdout).result.images[0]).to.include({service: 'web', image: ref, result: 'built'})
+      expect(await inRegistry(ref)).to.equal(true)
+      const deployed = await runCli(['deploy', 'test', '--json'], {cwd: hg.dir, env})
+      expect(deployed.exitCode, deployed.stderr).to.equal(0)
+      expect(JSON.parse(deployed.stdout).result.images).to.deep.equal({web: ref})
+      const pod = (await app.get(['pods', '-l', 'app.kubernetes.io/name=web'])).items[0]
+      expect(pod.spec.nodeName).to.equal(realNode().node)
+      const answer = await waitFor('the pod to answer', async () => {
+        const r = await httpGet(`http://${pod.status.podIP}:8080/`).catch(() => undefined)
+        return r?.status === 200 ? r.body : undefined
+      })
+      // build.args rendered {{ revision.short }}: Mercurial's 12-digit short id.
+      expect(answer).to.include(`greeting=built-${node.slice(0, 12)}`)
+    } finally {
+      hg.remove()
+    }
   })
 
   buildIt('--work-tree builds uncommitted changes under a dirty tag; a build of HEAD does not contain them; a service without build is untouched', async () => {
