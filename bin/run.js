@@ -5,7 +5,8 @@
 //   the cache on later runs instead of from source (docs/runtime.md; SKYCAP_NO_COMPILE_CACHE=1 turns it off).
 // - `skycap --version` (`-v`, `version`) and `skycap --help` are answered without loading oclif, whose modules take about 150 ms to
 //   load: the version from package.json, the root help from dist/help.txt, which `npm run build` renders with oclif
-//   itself (a unit test keeps the two outputs identical). Everything else goes through oclif.
+//   itself (a unit test keeps the two outputs identical); so is each command's help (dist/help/, same test).
+//   Everything else goes through oclif.
 import {readFileSync} from 'node:fs'
 import module from 'node:module'
 import {homedir} from 'node:os'
@@ -30,6 +31,17 @@ if (!process.env.SKYCAP_NO_COMPILE_CACHE) {
 }
 
 const args = process.argv.slice(2)
+// A command's help (`skycap deploy --help`, `-h`, `skycap help deploy`): rendered by oclif at build time into
+// dist/help/ (scripts/render-help.mjs); a topic or anything else goes through oclif.
+const helpOf = args.at(-1) === '--help' || args.at(-1) === '-h' ? args.slice(0, -1) : args[0] === 'help' ? args.slice(1) : []
+if (helpOf.length && helpOf.every((word) => /^[a-z][a-z-]*$/.test(word)) && !process.env.SKYCAP_NO_FAST_PATH) {
+  try {
+    process.stdout.write(readFileSync(new URL(`../dist/help/${helpOf.join(' ')}.txt`, import.meta.url), 'utf8'))
+    process.exit(0)
+  } catch {
+    // Not a command (a topic, a typo) or not built: oclif answers.
+  }
+}
 if (args.length === 1 && !process.env.SKYCAP_NO_FAST_PATH) {
   const root = new URL('../', import.meta.url)
   const version = () => {

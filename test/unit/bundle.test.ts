@@ -17,11 +17,11 @@ registerHooks({load(url, context, next) {
 }})`)}`
 
 /** The files of the package (paths from its root) that `skycap ARGS` loads. */
-async function loadedFiles(args: string[], cwd: string): Promise<string[]> {
+async function loadedFiles(args: string[], cwd: string, env: Record<string, string> = {}): Promise<string[]> {
   const dir = mkdtempSync(join(tmpdir(), 'skycap-bundle-test-'))
   try {
     const list = join(dir, 'loaded')
-    const r = await execa(process.execPath, ['--import', RECORD, cliPath, ...args], {cwd, reject: false, env: {SKYCAP_TEST_LOADED: list, XDG_CACHE_HOME: dir, NO_COLOR: '1'}})
+    const r = await execa(process.execPath, ['--import', RECORD, cliPath, ...args], {cwd, reject: false, env: {SKYCAP_TEST_LOADED: list, XDG_CACHE_HOME: dir, NO_COLOR: '1', ...env}})
     expect(r.exitCode, r.stderr).to.equal(0)
     return [...new Set(readFileSync(list, 'utf8').trim().split('\n'))].map((url) => relative(repoRoot, fileURLToPath(url)))
   } finally {
@@ -59,8 +59,9 @@ describe('the bundle (dist/cli, scripts/bundle.mjs)', function () {
     expect(files.length, files.join('\n')).to.be.below(30)
   })
 
-  it('deploy --help loads none of the heavy modules: yaml, liquidjs, simple-git, listr2, ajv, execa', async () => {
-    const files = await loadedFiles(['deploy', '--help'], repo.dir)
+  it('deploy --help loads only bin/run.js (the help rendered at build time), and through oclif none of the heavy modules: yaml, liquidjs, simple-git, listr2, ajv, execa', async () => {
+    expect(await loadedFiles(['deploy', '--help'], repo.dir)).to.deep.equal(['bin/run.js'])
+    const files = await loadedFiles(['deploy', '--help'], repo.dir, {SKYCAP_NO_FAST_PATH: '1'})
     // oclif renders a command's help from the manifest; the command's own module need not load.
     expect(files).to.include('dist/cli/oclif.js')
     const heavy = files.flatMap(packagesIn).filter((p) => ['yaml', 'liquidjs', 'simple-git', 'listr2', 'ajv', 'execa'].includes(p))

@@ -35,6 +35,34 @@ describe('command wiring (built CLI)', function () {
     expect(deployHelp.stdout).to.contain('$ skycap deploy')
   })
 
+  it("answers each command's help without oclif exactly as oclif does (--help, -h, help CMD)", async function () {
+    this.timeout(120_000)
+    const manifest = JSON.parse(readFileSync(join(repoRoot, 'oclif.manifest.json'), 'utf8')) as {commands: Record<string, {hidden?: boolean}>}
+    const ids = Object.entries(manifest.commands)
+      .filter(([, c]) => !c.hidden)
+      .map(([id]) => id.split(':'))
+    expect(ids.length).to.be.at.least(20)
+    const slow = {SKYCAP_NO_FAST_PATH: '1', COLUMNS: '80'}
+    for (const words of ids) {
+      const fast = await runCli([...words, '--help'])
+      const viaOclif = await runCli([...words, '--help'], {env: slow})
+      expect(fast.exitCode, words.join(' ')).to.equal(0)
+      expect(fast.stdout, words.join(' ')).to.equal(viaOclif.stdout)
+      expect(fast.stdout, words.join(' ')).to.include('USAGE\n  $ skycap')
+    }
+    for (const args of [
+      ['lock', 'acquire', '-h'],
+      ['help', 'lock', 'acquire'],
+      ['help', 'deploy'],
+    ]) {
+      const fast = await runCli(args)
+      expect(fast.stdout, args.join(' ')).to.equal((await runCli(args, {env: slow})).stdout)
+    }
+    // A topic, or a command that does not exist, is oclif's to answer.
+    expect((await runCli(['lock', '--help'])).stdout).to.include('lock acquire')
+    expect((await runCli(['deplyo', '--help'])).exitCode).to.equal(2)
+  })
+
   it('render prints YAML on stdout and warnings on stderr', async () => {
     const r = await runCli(['render', 'staging'], {cwd: repo.dir})
     expect(r.exitCode).to.equal(0)
