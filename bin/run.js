@@ -31,37 +31,32 @@ if (!process.env.SKYCAP_NO_COMPILE_CACHE) {
 }
 
 const args = process.argv.slice(2)
-// A command's help (`skycap deploy --help`, `-h`, `skycap help deploy`): rendered by oclif at build time into
-// dist/help/ (scripts/render-help.mjs); a topic or anything else goes through oclif.
-const helpOf = args.at(-1) === '--help' || args.at(-1) === '-h' ? args.slice(0, -1) : args[0] === 'help' ? args.slice(1) : []
-if (helpOf.length && helpOf.every((word) => /^[a-z][a-z-]*$/.test(word)) && !process.env.SKYCAP_NO_FAST_PATH) {
+const root = new URL('../', import.meta.url)
+const version = () => {
+  const {name, version} = JSON.parse(readFileSync(new URL('package.json', root), 'utf8'))
+  return `${name}/${version} ${process.platform}-${process.arch} node-${process.version}`
+}
+/** Help rendered at build time, printed; false when there is none (not built, or not a command: oclif answers). */
+const printHelp = (file) => {
   try {
-    process.stdout.write(readFileSync(new URL(`../dist/help/${helpOf.join(' ')}.txt`, import.meta.url), 'utf8'))
-    process.exit(0)
+    // The build's own Node and platform are in a rendered VERSION section; this run's go there instead.
+    const help = readFileSync(new URL(file, root), 'utf8')
+    process.stdout.write(help.replace(/^(VERSION\n {2})\S+ \S+ node-\S+$/m, (_, head) => head + version()))
+    return true
   } catch {
-    // Not a command (a topic, a typo) or not built: oclif answers.
+    return false
   }
 }
-if (args.length === 1 && !process.env.SKYCAP_NO_FAST_PATH) {
-  const root = new URL('../', import.meta.url)
-  const version = () => {
-    const {name, version} = JSON.parse(readFileSync(new URL('package.json', root), 'utf8'))
-    return `${name}/${version} ${process.platform}-${process.arch} node-${process.version}`
-  }
-  if (args[0] === '--version' || args[0] === '-v' || args[0] === 'version') {
+if (!process.env.SKYCAP_NO_FAST_PATH) {
+  if (args.length === 1 && (args[0] === '--version' || args[0] === '-v' || args[0] === 'version')) {
     process.stdout.write(`${version()}\n`)
     process.exit(0)
   }
-  if (args[0] === '--help' || args[0] === '-h') {
-    try {
-      // The build's own Node and platform are in the rendered VERSION section; this run's go there instead.
-      const help = readFileSync(new URL('dist/help.txt', root), 'utf8')
-      process.stdout.write(help.replace(/^(VERSION\n {2})\S+ \S+ node-\S+$/m, (_, head) => head + version()))
-      process.exit(0)
-    } catch {
-      // Not built with `npm run build`: let oclif render it.
-    }
-  }
+  if (args.length === 1 && (args[0] === '--help' || args[0] === '-h') && printHelp('dist/help.txt')) process.exit(0)
+  // A command's help (`skycap deploy --help`, `-h`, `skycap help deploy`): rendered by oclif at build time into
+  // dist/help/ (scripts/render-help.mjs); a topic, a typo or anything else goes through oclif.
+  const helpOf = args.at(-1) === '--help' || args.at(-1) === '-h' ? args.slice(0, -1) : args[0] === 'help' ? args.slice(1) : []
+  if (helpOf.length && helpOf.every((word) => /^[a-z][a-z-]*$/.test(word)) && printHelp(`dist/help/${helpOf.join(' ')}.txt`)) process.exit(0)
 }
 
 // oclif checks the Node version against its own engines when it loads, with semver (about 10 ms of regular
