@@ -203,7 +203,7 @@ export async function streamLogs(options: LogsOptions, deps: LogsDeps): Promise<
       stop()
     } else if (options.previous && /previous terminated container .* not found|not found/i.test(stderr)) {
       deps.reporter.warn(`${st.pod.name}/${st.container} has no previous (crashed) container to show`)
-    } else if (!options.follow) {
+    } else if (!options.follow && !podGone(stderr, st.pod.name)) {
       deps.reporter.warn(`logs of ${st.pod.name}/${st.container}: ${text}`)
     }
   }
@@ -254,4 +254,12 @@ export async function streamLogs(options: LogsOptions, deps: LogsDeps): Promise<
   const shown = [...streams.values()].reduce((n, s) => n + s.processor.shown, 0)
   if (hidden > 0) deps.reporter.info(`${hidden} line${hidden === 1 ? '' : 's'} hidden by filters${options.noFilters ? '' : ' (--no-filters shows the configured ones)'}`)
   return {environment: env.name, pods: [...seenPods].sort(), shown, hidden}
+}
+
+/**
+ * kubectl's answer when a pod listed a moment ago was deleted before its logs were read (an old pod at the end of a
+ * rollout): nothing to show and nothing wrong, so `logs` without -f skips it quietly.
+ */
+function podGone(stderr: string, pod: string): boolean {
+  return stderr.includes(`pods "${pod}" not found`)
 }

@@ -90,3 +90,52 @@ describe('rollout watch: listeners', () => {
     expect(getEventListeners(signal, 'abort')).to.have.length(0)
   })
 })
+
+describe('logs without -f: a pod deleted between the listing and its logs', () => {
+  let repo: TempRepo
+  before(async () => {
+    repo = await TempRepo.clusterApp('it-context', 'it-ns')
+  })
+  after(() => repo.remove())
+
+  /** Lists web-old and web-new; web-old's logs answer `stderr` with exit 1, as kubectl does. */
+  async function logsWith(stderr: string): Promise<{warnings: string[]; out: string}> {
+    const runner: ProcessRunner = async (_file, argv) => {
+      if (argv.includes('get-contexts')) return {exitCode: 0, stdout: 'it-context\n', stderr: ''}
+      return {exitCode: 0, stdout: JSON.stringify({items: [pod('web-old'), pod('web-new')]}), stderr: ''}
+    }
+    const spawner: ProcessSpawner = (_file, argv) => {
+      const stdout = new PassThrough()
+      const gone = argv.includes('web-old')
+      if (!gone) stdout.write('2026-12-01T00:00:00.000000000Z serving\n')
+      stdout.end()
+      // Like a process, done once its output was read.
+      const done = new Promise<{exitCode: number; stdout: string; stderr: string}>((resolve) => stdout.once('end', () => resolve({exitCode: gone ? 1 : 0, stdout: '', stderr: gone ? stderr : ''})))
+      return {stdout, done, kill: () => undefined}
+    }
+    const warnings: string[] = []
+    const reporter = {info: () => undefined, warn: (m: string) => warnings.push(m)} as unknown as Reporter
+    let out = ''
+    const sink = new Writable({
+      write: (c, _e, cb) => {
+        out += String(c)
+        cb()
+      },
+    })
+    await streamLogs({services: ['web'], follow: false, configPath: join(repo.dir, 'skycap.yaml')}, {kubectl: (o) => new Kubectl({...o, runner, spawner}), reporter, out: sink, colour: false})
+    return {warnings, out}
+  }
+
+  it('skips the deleted pod quietly and shows the others', async () => {
+    const r = await logsWith('Error from server (NotFound): pods "web-old" not found\n')
+    expect(r.warnings).to.deep.equal([])
+    expect(r.out).to.contain('serving')
+  })
+
+  it('still warns about any other failure to read a pod’s logs', async () => {
+    const r = await logsWith('Error from server (BadRequest): container "web" in pod "web-old" is waiting to start: ContainerCreating\n')
+    expect(r.warnings).to.have.length(1)
+    expect(r.warnings[0]).to.contain('web-old/web').and.contain('waiting to start')
+    expect(r.out).to.contain('serving')
+  })
+})
