@@ -110,8 +110,12 @@ export async function deploy(options: DeployOptions, deps: DeployDeps): Promise<
   const started = clock()
   const {reporter} = deps
 
+  // With --build, requireChecks is asked first: a revision CI has not approved gets no images pushed either.
+  let approved: Pick<DeployReport, 'checks' | 'ignoreChecks'> | undefined
   if (options.build) {
     if (options.dryRun) throw new UserError('--build pushes images, and --dry-run changes nothing', {hint: 'Run skycap build first, then deploy --dry-run.'})
+    const early = await prepareRelease({target: options.target, configPath: options.configPath, cwd: options.cwd, refuseDirtyProtected: true, images: options.images})
+    approved = await verifyChecks(early.environment, early, options, deps)
     const environment = options.target && !options.target.startsWith('@') ? options.target.split('@')[0] : undefined
     await buildImages(
       {...options.build, environment, revision: targetRevision(options.target), configPath: options.configPath, cwd: options.cwd},
@@ -127,7 +131,7 @@ export async function deploy(options: DeployOptions, deps: DeployDeps): Promise<
   const timeoutText = options.timeout ?? prepared.loaded.config.deploy?.timeout
   const timeoutMs = timeoutText !== undefined ? await parseDuration(timeoutText, options.timeout !== undefined ? '--timeout' : 'deploy.timeout') : DEFAULT_TIMEOUT_MS
   const waitForLockMs = options.waitForLock !== undefined ? await parseDuration(options.waitForLock, '--wait-for-lock') : 0
-  const checks = await verifyChecks(env, prepared, options, deps)
+  const checks = approved ?? (await verifyChecks(env, prepared, options, deps))
   const target = await connect(env, deps.kubectl, reporter)
   const {kubectl} = target
   reporter.info(`Validating ${prepared.app} ${env.name}@${prepared.revision.short} for context ${target.context}, namespace ${target.namespace}`)

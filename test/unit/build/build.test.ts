@@ -414,6 +414,40 @@ describe('deploy --build', () => {
   })
 })
 
+describe('deploy --build with requireChecks', () => {
+  it('asks for green checks before it builds: a revision CI has not approved gets no image pushed', async () => {
+    const repo = await TempRepo.withFiles({'skycap.yaml': SKYCAP_YAML('  web:\n    image: web\n    build: {}', 'requireChecks: true\n'), Dockerfile: 'FROM scratch\n'})
+    const saved = {token: process.env.GITHUB_TOKEN, repository: process.env.GITHUB_REPOSITORY}
+    delete process.env.GITHUB_TOKEN
+    process.env.GITHUB_REPOSITORY = 'acme/shop'
+    try {
+      const {deploy} = await import('../../../src/deploy/deploy.js')
+      const {fakeKubectlFactory} = await import('../../helpers/fake-kubectl.js')
+      const {memoryReporter} = await import('../../../src/ui/output.js')
+      const asked: string[] = []
+      const registry = fakeRegistry()
+      const fetch = ((url: string | URL, init?: RequestInit) => {
+        asked.push(String(url))
+        return registry.fetch(url, init)
+      }) as typeof globalThis.fetch
+      let error: SkycapError | undefined
+      await deploy({target: 'staging', cwd: repo.dir, build: {}}, {kubectl: fakeKubectlFactory([]).factory, reporter: memoryReporter(), fetch}).catch((e: SkycapError) => (error = e))
+      expect(error?.exitCode).to.equal(ExitCode.INVALID)
+      expect(error?.message).to.match(/^requireChecks: GITHUB_TOKEN is not set/)
+      expect(asked, 'the build did not start: no registry was asked').to.deep.equal([])
+    } finally {
+      for (const [key, value] of [
+        ['GITHUB_TOKEN', saved.token],
+        ['GITHUB_REPOSITORY', saved.repository],
+      ] as const) {
+        if (value === undefined) delete process.env[key]
+        else process.env[key] = value
+      }
+      repo.remove()
+    }
+  })
+})
+
 describe('skycap build targets', () => {
   it('reads [ENV@]REV: ENV@REV, @REV, a bare word as a revision (the environment with --work-tree)', () => {
     expect(parseBuildTarget(undefined)).to.deep.equal({})
