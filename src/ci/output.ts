@@ -2,6 +2,7 @@ import {appendFileSync} from 'node:fs'
 import {isAbsolute, relative, resolve} from 'node:path'
 
 import {ConfigError, ConfigErrors, formatLocation, type SourceLocation, SkycapError} from '../errors.js'
+import type {RejectedObject} from '../deploy/apply.js'
 import {ciJobUrl} from '../identity.js'
 import type {Reporter} from '../ui/output.js'
 import {asDeployReport, deploySummary, failureSummary} from './summary.js'
@@ -87,11 +88,19 @@ export class CiOutput {
     )
   }
 
-  /** One `::error` per config error (with file and line) or failed resource; one for the error itself otherwise. */
+  /**
+   * One `::error` per config error (with file and line), object the API server refused (on its template, or its
+   * service in skycap.yaml), or failed resource; one for the error itself otherwise.
+   */
   annotations(error: unknown): string[] {
     const command = `skycap ${this.options.command}`
     const configErrors = error instanceof ConfigErrors ? error.errors : error instanceof ConfigError ? [error] : []
     if (configErrors.length) return configErrors.map((e) => errorAnnotation(`${command}: invalid configuration`, withoutLocation(e), this.place(e.location)))
+    const rejected = error instanceof SkycapError ? asRejected(error.details?.rejected) : []
+    if (rejected.length) {
+      const message = (error as SkycapError).message
+      return rejected.map((r) => errorAnnotation(`${command}: the API server refused ${r.ref}`, message, this.place(r)))
+    }
     const report = error instanceof SkycapError ? asDeployReport(error.details?.report) : undefined
     const failures = report ? [...report.failures, ...(report.rollback?.failures ?? [])] : []
     if (failures.length) {
@@ -128,6 +137,12 @@ export class CiOutput {
       this.write(`warning: could not write the job summary to ${file}: ${(error as Error).message}`)
     }
   }
+}
+
+/** The objects a refused apply named, with their files (src/deploy/apply.ts `rejectedObjects`). */
+function asRejected(value: unknown): RejectedObject[] {
+  if (!Array.isArray(value)) return []
+  return value.filter((r): r is RejectedObject => typeof r === 'object' && r !== null && typeof r.ref === 'string' && typeof r.file === 'string')
 }
 
 /** A ConfigError's message without the `file:line:col: ` its constructor put in front. */

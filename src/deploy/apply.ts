@@ -1,5 +1,7 @@
+import type {LoadedConfig} from '../config/types.js'
+import {KubectlError, type SourceLocation} from '../errors.js'
 import type {Kubectl} from '../kubectl/kubectl.js'
-import {CONFIG_KINDS, type KubeObject} from '../render/objects.js'
+import {CONFIG_KINDS, type KubeObject, type RenderedObject} from '../render/objects.js'
 
 // Server-side apply as manager "skycap": no last-applied annotation, and fields other managers own (an HPA's
 // replicas, a mesh's sidecar annotations) are not fought over unless skycap sets them.
@@ -16,6 +18,41 @@ export async function dryRunApply(kubectl: Kubectl, objects: KubeObject[], mode:
   const flags = mode === 'server' ? ['--dry-run=server'] : ['--dry-run=client', '--validate=strict']
   await kubectl.run([...(mode === 'server' ? APPLY : APPLY.filter((a) => !a.startsWith('--server-side') && !a.startsWith('--field-manager') && !a.startsWith('--force-conflicts'))), ...flags], {
     input: list(objects),
+  })
+}
+
+/** An object the API server refused, and where it was written: a template file, or its service in skycap.yaml. */
+export interface RejectedObject extends SourceLocation {
+  ref: string
+}
+
+/**
+ * The rendered objects kubectl's refusal names (`Service "extra" is invalid`, `deployments.apps "web"`), each with
+ * the file it came from: a repository template's file, or for skycap's own objects (a service's Deployment,
+ * Service, config) the service in skycap.yaml with its line. Empty when the refusal names none of them.
+ */
+export function rejectedObjects(stderr: string, rendered: RenderedObject[], loaded: Pick<LoadedConfig, 'file' | 'show' | 'locate'>): RejectedObject[] {
+  const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+  return rendered
+    .filter(({object}) => new RegExp(`\\b${escape(object.kind)}(?:e?s)?(?:\\.[\\w.-]+)? "${escape(object.metadata.name)}"`, 'i').test(stderr))
+    .map(({object, source, service}) => {
+      const ref = `${object.kind}/${object.metadata.name}`
+      if (service === undefined) return {ref, file: source}
+      const at = loaded.locate(['services', service])
+      return {ref, file: loaded.show(loaded.file), ...(at ? {line: at.line, column: at.column} : {})}
+    })
+}
+
+/** kubectl's refusal of objects, with the objects it names and their files in the details (`rejected`). */
+export function withRejectedObjects(error: unknown, rendered: RenderedObject[], loaded: Pick<LoadedConfig, 'file' | 'show' | 'locate'>): unknown {
+  if (!(error instanceof KubectlError) || error.kind !== 'invalid') return error
+  const rejected = rejectedObjects(error.stderr, rendered, loaded)
+  if (!rejected.length) return error
+  return new KubectlError(error.kind, error.message, error.args, error.stderr, {
+    hint: error.hint,
+    jsonHint: error.jsonHint,
+    details: {...error.details, rejected},
+    cause: error.cause,
   })
 }
 

@@ -10,7 +10,7 @@ import {prepareRelease, type PreparedRelease} from '../render/prepare.js'
 import {checkImages} from '../registry/images.js'
 import {type HookRecord, lastGood, listReleases, MAX_PARTS, nextReleaseNumber, packManifests, PART_BYTES, type ReleaseRecord, saveRelease, type StoredRelease} from '../release/store.js'
 import {formatWarning, type Reporter} from '../ui/output.js'
-import {dryRunApply, findPrunable, prune} from './apply.js'
+import {dryRunApply, findPrunable, prune, withRejectedObjects} from './apply.js'
 import {formatFailure, type FailureReport} from './explain.js'
 import {applyAndWatch, type RolloutResult} from './rollout.js'
 import {rollOutRelease, scaleDownOldSlots} from '../strategies/rollout.js'
@@ -163,7 +163,9 @@ export async function deploy(options: DeployOptions, deps: DeployDeps): Promise<
   // changes nothing at all: it falls back to a client dry run with strict schema validation.
   const createNamespace = !nsExists && !options.dryRun && (await createNamespaceOnce(kubectl, env.namespace, reporter))
   try {
-    await dryRunApply(kubectl, objects, options.dryRun && !nsExists ? 'client' : 'server')
+    await dryRunApply(kubectl, objects, options.dryRun && !nsExists ? 'client' : 'server').catch((error: unknown) => {
+      throw withRejectedObjects(error, prepared.objects, prepared.loaded)
+    })
     if (ask && nsExists) {
       const summary = await changeSummary(kubectl, objects)
       await confirmProtected(env, deps, 'deploy', `Deploy ${prepared.app} ${prepared.revision.short} to PROTECTED ${env.name} (context ${target.context}, namespace ${env.namespace})?\n${summary}`)

@@ -123,6 +123,32 @@ describe('skycap under GitHub Actions and GitLab CI (real cluster)', function ()
     expect(workflowCommands(template.stderr)[2]).to.equal(
       '::error file=deploy/extra.yaml,line=5,col=10,title=skycap deploy%3A invalid configuration::template uses undefined variable "values.missing"',
     )
+
+    // An object the API server refuses in the dry run: annotated on the template it came from.
+    app.repo.write('deploy/extra.yaml', 'apiVersion: v1\nkind: Service\nmetadata: {name: extra}\nspec:\n  ports: [{port: 70000}]\n')
+    await app.repo.commit('a port out of range')
+    const refused = await app.cli([...DEPLOY, 'test'], {env: githubEnv(app.repo.dir, summary)})
+    expect(refused.exitCode, refused.stderr).to.equal(2)
+    const [annotation] = workflowCommands(refused.stderr).filter((l) => l.startsWith('::error'))
+    expect(annotation).to.match(/^::error file=deploy\/extra\.yaml,title=skycap deploy%3A the API server refused Service\/extra::kubectl apply failed.*70000/)
+
+    // skycap's own Deployment refused for what skycap.yaml says of the service: annotated on that service's line.
+    app.repo.write('deploy/extra.yaml', 'apiVersion: v1\nkind: Service\nmetadata: {name: extra}\nspec:\n  ports: [{port: 80}]\n')
+    await app.change(
+      (t) =>
+        t.replace(
+          '    healthcheck: {command: [/bin/true]}\n    resources: {requests: {cpu: 10m, memory: 16Mi}}',
+          '    healthcheck: {command: [/bin/true]}\n    resources: {requests: {cpu: "2"}, limits: {cpu: "1"}}',
+        ),
+      'requests above limits',
+    )
+    // The line after `  worker:`: where the service's settings start.
+    const worker = app.config.split('\n').indexOf('  worker:') + 2
+    const service = await app.cli([...DEPLOY, 'test'], {env: githubEnv(app.repo.dir, summary)})
+    expect(service.exitCode, service.stderr).to.equal(2)
+    const [onService] = workflowCommands(service.stderr).filter((l) => l.startsWith('::error'))
+    expect(onService).to.match(new RegExp(`^::error file=skycap\\.yaml,line=${worker},col=5,title=skycap deploy%3A the API server refused Deployment/worker::kubectl apply failed.*cpu limit`))
+    expect((await kubectl(['get', 'deployments', '-o', 'name'], {namespace: ns.name})).stdout).to.equal('')
   })
 
   it('GitLab CI: phases in collapsed sections; the GitLab user and job URL in history', async () => {

@@ -1,7 +1,7 @@
 import {expect} from 'chai'
 import {randomBytes} from 'node:crypto'
 
-import {dryRunApply, applyInPhases, findPrunable, prune} from '../../../src/deploy/apply.js'
+import {dryRunApply, applyInPhases, findPrunable, prune, rejectedObjects} from '../../../src/deploy/apply.js'
 import {changedObjects, redactSecrets} from '../../../src/deploy/diff.js'
 import {watchRollout} from '../../../src/deploy/watch.js'
 import {LockedError} from '../../../src/errors.js'
@@ -162,6 +162,26 @@ describe('deploy phases: exact kubectl argv', () => {
     expect(await releaseLock(other.kubectl, 'shop', {id: 'not-mine'})).to.equal(false)
     const mine = fakeKubectl([get, {argv: [...NS, 'delete', 'lease', 'skycap-lock-shop', '--ignore-not-found']}], opts)
     expect(await releaseLock(mine.kubectl, 'shop', {id: 'mine'})).to.equal(true)
+  })
+})
+
+describe('objects the API server refused, and their files', () => {
+  const rendered = [
+    {object: obj('Deployment', 'web'), source: 'templates/manifests/deployment.yaml', service: 'web'},
+    {object: obj('Deployment', 'web-admin'), source: 'templates/manifests/deployment.yaml', service: 'web-admin'},
+    {object: obj('Service', 'extra'), source: 'deploy/extra.yaml'},
+    {object: obj('Ingress', 'site'), source: 'deploy/ingress.yaml'},
+  ]
+  const loaded = {file: '/repo/skycap.yaml', show: () => 'skycap.yaml', locate: (path: readonly (string | number)[]) => (path[1] === 'web' ? {line: 7, column: 5} : undefined)}
+
+  it('finds each object kubectl names, by kind (or resource and group) and exact name, with its template or its service in skycap.yaml', () => {
+    expect(rejectedObjects('The Service "extra" is invalid: spec.ports[0].port: Invalid value: 70000', rendered, loaded)).to.deep.equal([{ref: 'Service/extra', file: 'deploy/extra.yaml'}])
+    expect(rejectedObjects('Error from server (Invalid): deployments.apps "web" is invalid: spec.template...', rendered, loaded)).to.deep.equal([
+      {ref: 'Deployment/web', file: 'skycap.yaml', line: 7, column: 5},
+    ])
+    expect(rejectedObjects('Deployment.apps "web-admin" is invalid', rendered, loaded)).to.deep.equal([{ref: 'Deployment/web-admin', file: 'skycap.yaml'}])
+    expect(rejectedObjects('ingresses.networking.k8s.io "site" is invalid', rendered, loaded).map((r) => r.ref)).to.deep.equal(['Ingress/site'])
+    expect(rejectedObjects('error validating data: unknown field "spec.foo"', rendered, loaded)).to.deep.equal([])
   })
 })
 
