@@ -1,7 +1,7 @@
 import {Args} from '@oclif/core'
 
 import {noChangesLine} from '../src/deploy/diff.js'
-import {diff} from '../src/deploy/inspect.js'
+import {diff} from '../src/deploy/release-diff.js'
 import {ExitCode} from '../src/errors.js'
 import {environmentFlag, targetOf} from './_environment.js'
 import {SkycapCommand} from './_base.js'

@@ -41,7 +41,7 @@ export function configFilePath(options: {configPath?: string; cwd?: string} = {}
 }
 
 /** Loads and validates skycap.yaml: the explicit `configPath`, or the nearest one from `cwd` upward. */
-export async function loadConfig(options: {configPath?: string; cwd?: string} = {}): Promise<LoadedConfig> {
+export async function loadConfig(options: {configPath?: string; cwd?: string; repository?: boolean} = {}): Promise<LoadedConfig> {
   const file = configFilePath(options)
   let text: string
   try {
@@ -50,6 +50,8 @@ export async function loadConfig(options: {configPath?: string; cwd?: string} = 
     if (error instanceof ConfigError) throw error
     throw new ConfigError(`cannot read ${file}: ${(error as Error).message}`, undefined, {hint: 'Check the path given to --config.'})
   }
+  // Without the repository (commands that read no templates or config files), nothing is confined to it.
+  if (options.repository === false) return parseConfig(text, file, displayPath, null)
   return parseConfig(text, file, displayPath, await configRoot(dirname(file), await declaredVcs(text)))
 }
 
@@ -101,9 +103,10 @@ export async function openRepository(file: string): Promise<Vcs> {
 
 /**
  * Parses and validates skycap.yaml text; `file` is where it lies, to resolve relative paths; `show` turns `file` and
- * the paths beside it into what messages print; `root` is the folder templates and config folders must stay inside.
+ * the paths beside it into what messages print; `root` is the folder templates and config folders must stay inside
+ * (null: the repository was not opened, for commands that read neither; nothing is checked against it).
  */
-export async function parseConfig(text: string, file: string, show: (path: string) => string = displayPath, root: string = dirname(file)): Promise<LoadedConfig> {
+export async function parseConfig(text: string, file: string, show: (path: string) => string = displayPath, root: string | null = dirname(file)): Promise<LoadedConfig> {
   const {LineCounter, parseDocument, isMap, isPair, isScalar, isSeq, visit, YAMLParseError} = await import('yaml')
   const lineCounter = new LineCounter()
   // uniqueKeys: false, checked below: the yaml library compares each key with every earlier one of its mapping, so
@@ -205,7 +208,7 @@ export async function parseConfig(text: string, file: string, show: (path: strin
 
   const envNames = Object.keys(config.environments)
   const serviceNames = Object.keys(config.services)
-  const folders: Folders = {dir, root, shownRoot: show(root)}
+  const folders: Folders = {dir, root: root ?? undefined, shownRoot: root === null ? '' : show(root)}
   if (config.defaultEnvironment !== undefined && !config.environments[config.defaultEnvironment]) {
     at(['defaultEnvironment'], `defaultEnvironment "${config.defaultEnvironment}" is not an environment; known: ${envNames.join(', ')}`)
   }
@@ -297,7 +300,7 @@ export async function parseConfig(text: string, file: string, show: (path: strin
       warnings.push({message: `service "${name}" has no healthcheck; skycap can only tell that its pods run, not that they serve`, file: shown, line: pos?.line, column: pos?.column})
     }
   }
-  return {config, file, dir, root, warnings, locate, show}
+  return {config, file, dir, root: root ?? dir, warnings, locate, show}
 }
 
 type At = (path: (string | number)[], message: string) => void
@@ -426,7 +429,7 @@ function checkBuild(svc: ServiceConfig, path: string[], at: At, folders: Folders
       at([...path, 'build', docker[0] as string], `${where}: command replaces the Dockerfile build; remove ${docker.join(', ')} (the command gets SKYCAP_IMAGE and builds as it likes)`)
   }
   const context = spec.context
-  if (context !== undefined && (isAbsolute(context) || !isInside(folders.root, resolve(existsSync(folders.dir) ? realpathSync(folders.dir) : folders.dir, context)))) {
+  if (context !== undefined && folders.root !== undefined && (isAbsolute(context) || !isInside(folders.root, resolve(existsSync(folders.dir) ? realpathSync(folders.dir) : folders.dir, context)))) {
     at(
       [...path, 'build', 'context'],
       `${where}.context "${context}" is outside the repository; a build context is exported from the revision, so it must lie inside the repository (relative to skycap.yaml)`,
@@ -434,10 +437,10 @@ function checkBuild(svc: ServiceConfig, path: string[], at: At, folders: Folders
   }
 }
 
-/** Where a skycap.yaml's relative paths start (`dir`) and the repository they must stay inside. */
+/** Where a skycap.yaml's relative paths start (`dir`) and the repository they must stay inside (none: not checked). */
 interface Folders {
   dir: string
-  root: string
+  root: string | undefined
   shownRoot: string
 }
 
@@ -459,7 +462,7 @@ function checkFolder(folder: string, path: (string | number)[], at: At, folders:
 /** A templates or config folder must resolve (links followed) inside the repository: a deploy ships nothing else. */
 function checkInsideRepository(folder: string, path: (string | number)[], at: At, folders: Folders): void {
   const full = resolve(folders.dir, folder)
-  if (!existsSync(full)) return
+  if (!existsSync(full) || folders.root === undefined) return
   const outside = resolvesOutside(folders.root, full)
   if (outside === undefined) return
   at(

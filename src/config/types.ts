@@ -213,7 +213,11 @@ export interface LoadedConfig {
   file: string
   /** Directory of skycap.yaml; relative paths in it are relative to this. */
   dir: string
-  /** The repository (its work tree, git or Mercurial, or an older revision's temporary copy) templates and config files must stay in. */
+  /**
+   * The repository (its work tree, git or Mercurial, or an older revision's temporary copy) templates and config files
+   * must stay in. Loaded with `repository: false` (commands that read no templates or config files): skycap.yaml's
+   * folder, and nothing was checked against it.
+   */
   root: string
   warnings: ConfigWarning[]
   /** Line/column of a key path such as ['services', 'web', 'image'], for later errors. */

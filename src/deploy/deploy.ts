@@ -17,6 +17,7 @@ import {rollOutRelease, scaleDownOldSlots} from '../strategies/rollout.js'
 import {rolloutSummaries} from '../strategies/state.js'
 import {appSelector, connect, type KubectlFactory, namespaceExists, type Target} from '../env/connect.js'
 import {changeSummary} from './diff.js'
+import {configuredReplicas, DEFAULT_TIMEOUT_MS, keepScaledReplicas, liveDeployments} from './replicas.js'
 import {parseDuration} from '../duration.js'
 import {DeployHooks, HookFailedError, hooksNotUndone, planHooks} from '../hooks/hooks.js'
 import {type ChecksVerdict, requireGreenChecks} from '../ci-checks/checks.js'
@@ -101,8 +102,6 @@ export interface DeployReport {
   /** Notifications that were not delivered (docs/notify.md); absent when all were. */
   notifications?: NotifyWarning[]
 }
-
-export const DEFAULT_TIMEOUT_MS = 10 * 60_000
 
 /** `skycap deploy ENV[@REV]`: validate, lock, apply, watch, explain, roll back, record. */
 export async function deploy(options: DeployOptions, deps: DeployDeps): Promise<DeployReport> {
@@ -600,42 +599,6 @@ async function createNamespaceOnce(kubectl: Kubectl, namespace: string, reporter
     if (error instanceof KubectlError && error.kind === 'already_exists') return false
     throw error
   }
-}
-
-/** replicas from skycap.yaml per service for this environment. */
-export function configuredReplicas(env: Environment): Record<string, number> {
-  return Object.fromEntries(Object.entries(env.services).map(([n, s]) => [n, s.replicas ?? 1]))
-}
-
-/** Live replicas of the app's Deployments, by name. */
-export async function liveDeployments(kubectl: Kubectl, selector: string): Promise<Map<string, number>> {
-  const list = await kubectl.json<{items: Array<KubeObject & {spec?: {replicas?: number}}>}>(['get', 'deployments', '-l', selector])
-  return new Map(list.items.map((d) => [d.metadata.name, d.spec?.replicas ?? 1]))
-}
-
-/**
- * A `skycap scale` survives deploys: while skycap.yaml's replicas for a service stay what the last release
- * recorded, the Deployment keeps its live count. An HPA-managed Deployment always keeps its live count.
- */
-export function keepScaledReplicas(prepared: PreparedRelease, env: Environment, releases: StoredRelease[], live: Map<string, number>, reset: boolean): KubeObject[] {
-  // What skycap.yaml said at the release that runs now (a failed deploy changed nothing lasting).
-  const previous = releases.find((r) => r.record.action !== 'scale' && r.record.result === 'succeeded')?.record.configuredReplicas ?? {}
-  const hpaTargets = new Set(
-    prepared.objects.filter((r) => r.object.kind === 'HorizontalPodAutoscaler').map((r) => String((r.object as {spec?: {scaleTargetRef?: {name?: string}}}).spec?.scaleTargetRef?.name)),
-  )
-  return prepared.objects.map(({object, service}) => {
-    if (object.kind !== 'Deployment' || !service) return object
-    const name = object.metadata.name
-    // A blue-green service runs as <name>-blue and <name>-green: the serving count is the larger (the idle slot is
-    // at zero once scaled down, or at the same count while kept for rollback).
-    const slots = [`${name}-blue`, `${name}-green`].filter((n) => live.has(n))
-    const liveCount = live.get(name) ?? (env.services[service]?.strategy?.type === 'blueGreen' && slots.length ? Math.max(...slots.map((n) => live.get(n) as number)) : undefined)
-    if (liveCount === undefined) return object
-    const configured = env.services[service]?.replicas ?? 1
-    const keepLive = hpaTargets.has(name) || (!reset && previous[service] === configured)
-    if (!keepLive) return object
-    return {...object, spec: {...(object.spec as object), replicas: liveCount}}
-  })
 }
 
 /** requireChecks: every GitHub status and check run of the revision is green (skycap up's work-tree images have none). */

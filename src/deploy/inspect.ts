@@ -1,15 +1,10 @@
 import {isDeepStrictEqual} from 'node:util'
 
-import {DiffError, ExitCode, exitCodeOf} from '../errors.js'
 import {ANNOTATIONS, type KubeObject} from '../render/objects.js'
 import {ClusterSnapshot} from '../resources/status.js'
 import {listReleases, type ReleaseRecord} from '../release/store.js'
 import type {Reporter} from '../ui/output.js'
-import {diffObjects, type ReadableDiff} from './diff.js'
-import {prepareRelease} from '../render/prepare.js'
-import {formatWarning} from '../ui/output.js'
-import {appSelector, connect, type KubectlFactory, namespaceExists, openEnvironment} from '../env/connect.js'
-import {keepScaledReplicas, liveDeployments} from './deploy.js'
+import {appSelector, connect, type KubectlFactory, openEnvironment} from '../env/connect.js'
 import {rolloutsOf, servingDeployment} from '../strategies/state.js'
 
 export interface EnvOptions {
@@ -19,7 +14,7 @@ export interface EnvOptions {
 
 /** `skycap history ENV`: the recorded releases, newest first. */
 export async function history(options: EnvOptions, factory: KubectlFactory, reporter: Reporter): Promise<{environment: string; releases: ReleaseRecord[]}> {
-  const {loaded, env} = await openEnvironment(options)
+  const {loaded, env} = await openEnvironment({...options, repository: false})
   const {kubectl} = await connect(env, factory, reporter)
   const releases = await listReleases(kubectl, loaded.config.app, env.name, {manifests: false})
   return {environment: env.name, releases: releases.map((r) => r.record)}
@@ -104,7 +99,7 @@ export function serviceStatus(name: string, deployment: LiveWorkload | undefined
 
 /** `skycap status ENV`: per service what runs, how many pods of the new and of earlier revisions are ready, and the last release. */
 export async function status(options: EnvOptions, factory: KubectlFactory, reporter: Reporter, clock: () => number = Date.now) {
-  const {loaded, env} = await openEnvironment(options)
+  const {loaded, env} = await openEnvironment({...options, repository: false})
   const target = await connect(env, factory, reporter)
   const selector = appSelector(loaded.config.app, env.name)
   const [list, releases] = await Promise.all([
@@ -127,42 +122,4 @@ function age(ms: number): string {
   if (s < 7200) return `${Math.floor(s / 60)}m`
   if (s < 172800) return `${Math.floor(s / 3600)}h`
   return `${Math.floor(s / 86400)}d`
-}
-
-/** What `skycap diff` found: `changed` empty means no changes (exit 0). */
-export interface DiffResult extends ReadableDiff {
-  environment: string
-  revision: string
-}
-
-/** `skycap diff ENV[@REV]`: what a deploy would change. Failures exit 2 or above, never 1 ("changes"). */
-export async function diff(options: {target?: string; configPath?: string}, factory: KubectlFactory, reporter: Reporter): Promise<DiffResult> {
-  try {
-    return await computeDiff(options, factory, reporter)
-  } catch (error) {
-    if (error instanceof Error && exitCodeOf(error) === ExitCode.FAILED) throw new DiffError(error)
-    throw error
-  }
-}
-
-async function computeDiff(options: {target?: string; configPath?: string}, factory: KubectlFactory, reporter: Reporter): Promise<DiffResult> {
-  const prepared = await prepareRelease({target: options.target, configPath: options.configPath})
-  for (const w of prepared.warnings) reporter.warn(formatWarning(w))
-  const env = prepared.environment
-  const target = await connect(env, factory, reporter)
-  const exists = await namespaceExists(target.kubectl, env.namespace)
-  if (!exists) {
-    const objects = prepared.objects.map((o) => `${o.object.kind}/${o.object.metadata.name}`)
-    return {
-      environment: env.name,
-      revision: prepared.revision.sha,
-      changed: objects,
-      revisionOnly: [],
-      diff: `namespace ${env.namespace} does not exist yet: a deploy creates it and ${objects.length} objects:\n${objects.map((o) => `+ ${o}`).join('\n')}\n`,
-    }
-  }
-  const selector = appSelector(prepared.app, env.name)
-  const [releases, live] = await Promise.all([listReleases(target.kubectl, prepared.app, env.name), liveDeployments(target.kubectl, selector)])
-  const objects = keepScaledReplicas(prepared, env, releases, live, false)
-  return {environment: env.name, revision: prepared.revision.sha, ...(await diffObjects(target.kubectl, objects))}
 }

@@ -7,19 +7,8 @@ import {parseDuration} from '../duration.js'
 import {formatFailure} from './explain.js'
 import {dryRunApply, findPrunable, prune} from './apply.js'
 import {changeSummary} from './diff.js'
-import {
-  confirmProtected,
-  DEFAULT_TIMEOUT_MS,
-  type DeployDeps,
-  type DeployReport,
-  liveDeployments,
-  plannedReport,
-  rollbackRecord,
-  runningRevision,
-  settleNotifications,
-  whatRuns,
-  withReplicas,
-} from './deploy.js'
+import {confirmProtected, type DeployDeps, type DeployReport, plannedReport, rollbackRecord, runningRevision, settleNotifications, whatRuns, withReplicas} from './deploy.js'
+import {DEFAULT_TIMEOUT_MS, liveDeployments} from './replicas.js'
 import {openNotifier} from '../notify/notifier.js'
 import {hooksNotUndone} from '../hooks/hooks.js'
 import {rollOutRelease, scaleDownOldSlots} from '../strategies/rollout.js'

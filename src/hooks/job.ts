@@ -1,10 +1,9 @@
-import {createHash} from 'node:crypto'
-
 import {KubectlError, UserError} from '../errors.js'
 import type {Kubectl, StreamingProcess} from '../kubectl/kubectl.js'
 import type {KubeObject} from '../render/objects.js'
 import {podProblem} from '../resources/status.js'
 import {abortableSleep} from '../sleep.js'
+import {nodeCrypto} from '../builtins.js'
 
 /**
  * Labels of the Jobs skycap runs beside a release (hooks, `skycap run`). Not the app's labels: a hook pod must not
@@ -67,7 +66,7 @@ export function podTemplateOf(objects: KubeObject[], service: string): PodTempla
 export function jobName(...parts: string[]): string {
   const full = parts.join('-')
   if (full.length <= 63) return full
-  const hash = createHash('sha256').update(full).digest('hex').slice(0, 8)
+  const hash = nodeCrypto().createHash('sha256').update(full).digest('hex').slice(0, 8)
   return `${full.slice(0, 54).replace(/-+$/, '')}-${hash}`
 }
 

@@ -1,9 +1,9 @@
-import {createHash} from 'node:crypto'
 import {mkdirSync, readFileSync, renameSync, rmSync, writeFileSync} from 'node:fs'
 import {homedir} from 'node:os'
 import {join} from 'node:path'
 
 import type {CreatedCluster} from './cluster-tool.js'
+import {nodeCrypto} from '../builtins.js'
 
 /** One background port-forward of skycap up. */
 export interface ForwardState {
@@ -45,7 +45,7 @@ export function stateDir(env: NodeJS.ProcessEnv = process.env): string {
 
 /** The state file of `environment` of the app whose skycap.yaml is `configFile` (an absolute path). */
 export function stateFile(configFile: string, environment: string, env: NodeJS.ProcessEnv = process.env): string {
-  const key = createHash('sha256').update(`${configFile}\0${environment}`).digest('hex').slice(0, 16)
+  const key = nodeCrypto().createHash('sha256').update(`${configFile}\0${environment}`).digest('hex').slice(0, 16)
   return join(stateDir(env), `${environment}-${key}.json`)
 }
 

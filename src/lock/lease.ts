@@ -1,8 +1,7 @@
-import {randomUUID} from 'node:crypto'
-
 import {InterruptedError, KubectlError, LockedError} from '../errors.js'
 import {ciJobUrl, whoAmI} from '../identity.js'
 import type {Kubectl} from '../kubectl/kubectl.js'
+import {nodeCrypto} from '../builtins.js'
 
 /** Who holds an environment's deploy lock. */
 export interface LockInfo {
@@ -76,7 +75,7 @@ export async function acquireLock(kubectl: Kubectl, options: AcquireOptions): Pr
   const clock = options.clock ?? Date.now
   const sleep = options.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)))
   const deadline = clock() + (options.waitMs ?? 0)
-  const id = randomUUID()
+  const id = nodeCrypto().randomUUID()
   for (;;) {
     const now = clock()
     const lease: Lease = {

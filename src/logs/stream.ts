@@ -69,7 +69,7 @@ interface Stream {
 
 /** `skycap logs`: every pod of the services, merged and prefixed, with the app's noise filters. */
 export async function streamLogs(options: LogsOptions, deps: LogsDeps): Promise<LogsSummary> {
-  const {loaded, env} = await openEnvironment({configPath: options.configPath, environment: options.environment})
+  const {loaded, env} = await openEnvironment({configPath: options.configPath, environment: options.environment, repository: false})
   const known = Object.keys(env.services)
   const services = options.all ? known : options.services
   if (services.length === 0) throw new UserError('name at least one service, or pass --all', {hint: `Services of ${loaded.config.app}: ${known.join(', ')}.`})

@@ -1,7 +1,6 @@
-import {gunzipSync, gzipSync} from 'node:zlib'
-
 import type {Kubectl} from '../kubectl/kubectl.js'
 import type {KubeObject} from '../render/objects.js'
+import {nodeZlib} from '../builtins.js'
 
 /** One entry of an environment's history, kept in the cluster as a ConfigMap; its manifests (which may hold Secrets) in Secrets. */
 /** Where a blue-green or canary rollout of one service ended, as history shows it. */
@@ -124,7 +123,7 @@ export async function listReleases(kubectl: Kubectl, app: string, environment: s
     } else if (o.kind === 'Secret' && o.type === LEGACY_SECRET_TYPE && o.data?.release) {
       const record = JSON.parse(Buffer.from(o.data.release, 'base64').toString('utf8')) as ReleaseRecord
       const raw = o.data.manifests
-      out.push({record, hasManifests: Boolean(raw), manifests: () => (raw ? (JSON.parse(gunzipSync(Buffer.from(raw, 'base64')).toString('utf8')) as KubeObject[]) : [])})
+      out.push({record, hasManifests: Boolean(raw), manifests: () => (raw ? (JSON.parse(nodeZlib().gunzipSync(Buffer.from(raw, 'base64')).toString('utf8')) as KubeObject[]) : [])})
     } else if (o.kind === 'ConfigMap' && o.data?.release) {
       const record = JSON.parse(o.data.release) as ReleaseRecord & {manifestParts?: number}
       out.push({
@@ -135,7 +134,11 @@ export async function listReleases(kubectl: Kubectl, app: string, environment: s
         manifests: () => {
           const mine = [...(parts.get(record.number) ?? [])].sort((x, y) => x.part - y.part)
           if (mine.length === 0) return []
-          return JSON.parse(gunzipSync(Buffer.concat(mine.map((m) => Buffer.from(m.data, 'base64')))).toString('utf8')) as KubeObject[]
+          return JSON.parse(
+            nodeZlib()
+              .gunzipSync(Buffer.concat(mine.map((m) => Buffer.from(m.data, 'base64'))))
+              .toString('utf8'),
+          ) as KubeObject[]
         },
       })
     }
@@ -145,7 +148,7 @@ export async function listReleases(kubectl: Kubectl, app: string, environment: s
 
 /** The gzipped manifests of a release, cut into Secret-sized parts; too many parts is refused by the caller. */
 export function packManifests(manifests: KubeObject[]): Buffer[] {
-  const packed = gzipSync(JSON.stringify(manifests))
+  const packed = nodeZlib().gzipSync(JSON.stringify(manifests))
   const out: Buffer[] = []
   for (let i = 0; i < packed.length; i += PART_BYTES) out.push(packed.subarray(i, i + PART_BYTES))
   return out

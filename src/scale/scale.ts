@@ -5,7 +5,8 @@ import {ciJobUrl, whoAmI} from '../identity.js'
 import {acquireLock, keepLockAlive, LEASE_SECONDS, releaseLock} from '../lock/lease.js'
 import type {KubeObject} from '../render/objects.js'
 import {listReleases, nextReleaseNumber, saveRelease} from '../release/store.js'
-import {configuredReplicas, DEFAULT_TIMEOUT_MS, type DeployDeps} from '../deploy/deploy.js'
+import type {DeployDeps} from '../deploy/deploy.js'
+import {configuredReplicas, DEFAULT_TIMEOUT_MS} from '../deploy/replicas.js'
 import {explainFailures, formatFailure, type FailureReport} from '../deploy/explain.js'
 import {appSelector, connect, openEnvironment} from '../env/connect.js'
 import {watchRollout} from '../deploy/watch.js'
@@ -57,7 +58,7 @@ export async function scale(input: ScaleOptions, deps: DeployDeps): Promise<Scal
   const clock = deps.clock ?? Date.now
   const started = clock()
   const options = {...input, replicas: parseReplicas(input.replicas)}
-  const {loaded, env} = await openEnvironment({configPath: options.configPath, environment: options.environment})
+  const {loaded, env} = await openEnvironment({configPath: options.configPath, environment: options.environment, repository: false})
   const app = loaded.config.app
   if (!env.services[options.service]) {
     throw unknownServiceError(loaded, options.service, 'skycap scale SERVICE N')

@@ -1,6 +1,6 @@
 import {unknownServiceError} from '../config/environment.js'
 import type {ServiceConfig, SkycapConfig} from '../config/types.js'
-import {DEFAULT_TIMEOUT_MS} from '../deploy/deploy.js'
+import {DEFAULT_TIMEOUT_MS} from '../deploy/replicas.js'
 import type {FailureReport} from '../deploy/explain.js'
 import {parseDuration} from '../duration.js'
 import {connect, type KubectlFactory, openEnvironment, type Target} from '../env/connect.js'
@@ -49,7 +49,7 @@ interface Opened {
 }
 
 async function open(options: RolloutControlOptions, deps: RolloutControlDeps): Promise<Opened> {
-  const {loaded, env} = await openEnvironment(options)
+  const {loaded, env} = await openEnvironment({...options, repository: false})
   if (options.service !== undefined && !loaded.config.services[options.service]) {
     throw unknownServiceError(loaded, options.service)
   }

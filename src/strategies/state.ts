@@ -1,10 +1,9 @@
-import {gunzipSync, gzipSync} from 'node:zlib'
-
 import {KubectlError} from '../errors.js'
 import type {ReleaseRecord, RolloutSummary} from '../release/store.js'
 import type {KubeObject} from '../render/objects.js'
 import type {Kubectl} from '../kubectl/kubectl.js'
 import type {ServiceUnit, Slot} from './strategy.js'
+import {nodeZlib} from '../builtins.js'
 
 /**
  * Where a blue-green or canary rollout stands, per service, in a ConfigMap beside the release records
@@ -113,7 +112,7 @@ export async function savePending(kubectl: Kubectl, app: string, environment: st
     kind: 'Secret',
     type: 'skycap.dev/pending-release.v1',
     metadata: {name: pendingName(app), labels: {[LABEL]: app, 'skycap.dev/environment': environment}},
-    data: {release: gzipSync(JSON.stringify(pending)).toString('base64')},
+    data: {release: nodeZlib().gzipSync(JSON.stringify(pending)).toString('base64')},
   }
   await kubectl.run(['apply', '--server-side', '--field-manager=skycap', '--force-conflicts', '-f', '-'], {input: JSON.stringify(secret)})
 }
@@ -122,7 +121,7 @@ export async function readPending(kubectl: Kubectl, app: string): Promise<Pendin
   const r = await kubectl.run(['get', 'secret', pendingName(app), '-o', 'json', '--ignore-not-found'])
   if (!r.stdout.trim()) return undefined
   const data = (JSON.parse(r.stdout) as {data?: {release?: string}}).data?.release
-  return data ? (JSON.parse(gunzipSync(Buffer.from(data, 'base64')).toString('utf8')) as PendingRelease) : undefined
+  return data ? (JSON.parse(nodeZlib().gunzipSync(Buffer.from(data, 'base64')).toString('utf8')) as PendingRelease) : undefined
 }
 
 export async function dropPending(kubectl: Kubectl, app: string): Promise<void> {

@@ -1,10 +1,9 @@
-import {createHash} from 'node:crypto'
-
 import type {ServiceConfig, SkycapConfig, StrategyConfig} from '../config/types.js'
 import type {FailureReport} from '../deploy/explain.js'
 import type {Kubectl} from '../kubectl/kubectl.js'
 import {LABELS, type KubeObject} from '../render/objects.js'
 import type {Reporter} from '../ui/output.js'
+import {nodeCrypto} from '../builtins.js'
 
 /**
  * How a new release replaces the old one, per service. The deploy (and rollback) hands its objects to
@@ -116,7 +115,7 @@ export function serviceUnits(objects: KubeObject[]): {units: ServiceUnit[]; rest
 export function templateHash(deployment: KubeObject): string {
   const spec = {...(deployment.spec as Record<string, unknown>)}
   delete spec.replicas
-  return createHash('sha256').update(JSON.stringify(spec)).digest('hex').slice(0, 16)
+  return nodeCrypto().createHash('sha256').update(JSON.stringify(spec)).digest('hex').slice(0, 16)
 }
 
 /** A copy of `o` with extra labels on its metadata, its selector and its pod template (Deployments), or its selector (Services). */

@@ -27,7 +27,7 @@ export interface ExecResult {
 
 /** `skycap exec SERVICE -- COMMAND`: runs the command in a running pod of the service, on this terminal. */
 export async function execInService(options: ExecOptions, deps: {kubectl: KubectlFactory; reporter: Reporter; terminal: boolean}): Promise<ExecResult> {
-  const {loaded, env} = await openEnvironment({configPath: options.configPath, environment: options.environment})
+  const {loaded, env} = await openEnvironment({configPath: options.configPath, environment: options.environment, repository: false})
   const app = loaded.config.app
   if (!env.services[options.service]) throw unknownServiceError(loaded, options.service, 'skycap exec SERVICE')
   if (options.command.length === 0) throw new UserError('no command given', {hint: `Put it after --: skycap exec ${options.service} -- bin/console`})

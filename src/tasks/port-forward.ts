@@ -30,7 +30,7 @@ export async function portForward(
   deps: {kubectl: KubectlFactory; reporter: Reporter; signal?: AbortSignal},
 ): Promise<{environment: string; target: string; local: number; remote: number}> {
   const {local, remote} = parsePorts(options.ports)
-  const {loaded, env} = await openEnvironment({configPath: options.configPath, environment: options.environment})
+  const {loaded, env} = await openEnvironment({configPath: options.configPath, environment: options.environment, repository: false})
   const app = loaded.config.app
   if (!env.services[options.service]) throw unknownServiceError(loaded, options.service, 'skycap port-forward SERVICE PORTS')
   const {kubectl} = await connect(env, deps.kubectl, deps.reporter)

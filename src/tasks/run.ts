@@ -1,5 +1,4 @@
 import {unknownServiceError} from '../config/environment.js'
-import {randomBytes} from 'node:crypto'
 
 import {connect, type KubectlFactory, openEnvironment} from '../env/connect.js'
 import {parseDuration} from '../duration.js'
@@ -9,6 +8,7 @@ import {acquireLock, keepLockAlive, LEASE_SECONDS, releaseLock} from '../lock/le
 import {prepareRelease} from '../render/prepare.js'
 import {lastGood, listReleases} from '../release/store.js'
 import type {Reporter} from '../ui/output.js'
+import {nodeCrypto} from '../builtins.js'
 
 export interface RunTaskOptions {
   service: string
@@ -72,7 +72,7 @@ export async function runTask(options: RunTaskOptions, deps: RunTaskDeps): Promi
   const release = lastGood(await listReleases(kubectl, app, env.name))
   if (!release) throw new UserError(`nothing of ${app} is deployed to ${env.name} yet: run uses the deployed release's pod template`, {hint: `Deploy first: skycap deploy ${env.name}`})
   const template = podTemplateOf(release.manifests(), options.service)
-  const name = jobName(app, env.name, 'run', options.service, randomBytes(3).toString('hex'))
+  const name = jobName(app, env.name, 'run', options.service, nodeCrypto().randomBytes(3).toString('hex'))
   const job = buildJob({
     name,
     template,

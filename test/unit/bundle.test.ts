@@ -12,18 +12,24 @@ import {cliPath, repoRoot, TempRepo} from '../helpers/repo.js'
 const RECORD = `data:text/javascript,${encodeURIComponent(`import {registerHooks} from 'node:module'
 import {appendFileSync} from 'node:fs'
 registerHooks({load(url, context, next) {
-  if (url.startsWith('file:')) appendFileSync(process.env.SKYCAP_TEST_LOADED, url + '\\n')
+  if (url.startsWith('file:') || url.startsWith('node:')) appendFileSync(process.env.SKYCAP_TEST_LOADED, url + '\\n')
   return next(url, context)
 }})`)}`
 
 /** The files of the package (paths from its root) that `skycap ARGS` loads. */
 async function loadedFiles(args: string[], cwd: string, env: Record<string, string> = {}): Promise<string[]> {
+  const {urls, exitCode, stderr} = await loadedUrls(args, cwd, env)
+  expect(exitCode, stderr).to.equal(0)
+  return urls.filter((url) => url.startsWith('file:')).map((url) => relative(repoRoot, fileURLToPath(url)))
+}
+
+/** Every module (file: and node: URLs) `skycap ARGS` loads, whatever it exits with. */
+async function loadedUrls(args: string[], cwd: string, env: Record<string, string> = {}): Promise<{urls: string[]; exitCode: number | undefined; stderr: string}> {
   const dir = mkdtempSync(join(tmpdir(), 'skycap-bundle-test-'))
   try {
     const list = join(dir, 'loaded')
     const r = await execa(process.execPath, ['--import', RECORD, cliPath, ...args], {cwd, reject: false, env: {SKYCAP_TEST_LOADED: list, XDG_CACHE_HOME: dir, NO_COLOR: '1', ...env}})
-    expect(r.exitCode, r.stderr).to.equal(0)
-    return [...new Set(readFileSync(list, 'utf8').trim().split('\n'))].map((url) => relative(repoRoot, fileURLToPath(url)))
+    return {urls: [...new Set(readFileSync(list, 'utf8').trim().split('\n'))], exitCode: r.exitCode, stderr: r.stderr}
   } finally {
     rmSync(dir, {recursive: true, force: true})
   }
@@ -69,6 +75,33 @@ describe('the bundle (dist/cli, scripts/bundle.mjs)', function () {
     // oclif itself is in the bundle.
     expect(files.flatMap(packagesIn)).to.include('@oclif/core')
     expect(files.filter((f) => f.startsWith('node_modules/'))).to.deep.equal([])
+  })
+
+  it('commands that only read the cluster (status, history, lock status, scale, logs) open no repository and load neither node:crypto nor node:zlib', async () => {
+    // No cluster here: kubectl finds no current context (exit 2; exit 4 where kubectl is not installed), after
+    // everything before the first kubectl call has loaded.
+    const env = {KUBECONFIG: join(repo.dir, 'no-such-kubeconfig')}
+    for (const args of [
+      ['status', 'dev'],
+      ['history', 'dev'],
+      ['lock', 'status', 'dev'],
+      ['scale', 'web', '2', '-e', 'dev'],
+      ['logs', 'web', '-e', 'dev'],
+    ]) {
+      const {urls, exitCode, stderr} = await loadedUrls(args, repo.dir, env)
+      expect(exitCode, `${args.join(' ')}: ${stderr}`).to.be.oneOf([2, 4])
+      expect(stderr, args.join(' ')).to.match(/no current context|kubectl/)
+      const files = urls.filter((u) => u.startsWith('file:')).map((u) => relative(repoRoot, fileURLToPath(u)))
+      expect(files.flatMap(packagesIn), args.join(' ')).to.include('execa').and.not.include('simple-git')
+      expect(
+        urls.filter((u) => ['node:crypto', 'node:zlib'].includes(u)),
+        args.join(' '),
+      ).to.deep.equal([])
+    }
+    // The control: a command that renders hashes its config files.
+    const render = await loadedUrls(['render', 'dev'], repo.dir)
+    expect(render.exitCode, render.stderr).to.equal(0)
+    expect(render.urls).to.include('node:crypto')
   })
 
   it('the manifest points oclif at the bundled commands', () => {

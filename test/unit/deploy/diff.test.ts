@@ -1,7 +1,7 @@
 import {expect} from 'chai'
 
 import {diffObjects, noChangesLine} from '../../../src/deploy/diff.js'
-import {diff} from '../../../src/deploy/inspect.js'
+import {diff} from '../../../src/deploy/release-diff.js'
 import {ExitCode, exitCodeOf, SkycapError} from '../../../src/errors.js'
 import {memoryReporter} from '../../../src/ui/output.js'
 import {fakeKubectl, fakeKubectlFactory, type Expectation} from '../../helpers/fake-kubectl.js'

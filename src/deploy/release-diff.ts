@@ -1,0 +1,47 @@
+// `skycap diff ENV[@REV]`: the release a deploy would apply, rendered and compared with the cluster. Apart from
+// status and history (inspect.ts), which read the cluster only: this one renders, and loads what rendering needs.
+import {DiffError, ExitCode, exitCodeOf} from '../errors.js'
+import {appSelector, connect, type KubectlFactory, namespaceExists} from '../env/connect.js'
+import {listReleases} from '../release/store.js'
+import {prepareRelease} from '../render/prepare.js'
+import {formatWarning, type Reporter} from '../ui/output.js'
+import {keepScaledReplicas, liveDeployments} from './replicas.js'
+import {diffObjects, type ReadableDiff} from './diff.js'
+
+/** What `skycap diff` found: `changed` empty means no changes (exit 0). */
+export interface DiffResult extends ReadableDiff {
+  environment: string
+  revision: string
+}
+
+/** `skycap diff ENV[@REV]`: what a deploy would change. Failures exit 2 or above, never 1 ("changes"). */
+export async function diff(options: {target?: string; configPath?: string}, factory: KubectlFactory, reporter: Reporter): Promise<DiffResult> {
+  try {
+    return await computeDiff(options, factory, reporter)
+  } catch (error) {
+    if (error instanceof Error && exitCodeOf(error) === ExitCode.FAILED) throw new DiffError(error)
+    throw error
+  }
+}
+
+async function computeDiff(options: {target?: string; configPath?: string}, factory: KubectlFactory, reporter: Reporter): Promise<DiffResult> {
+  const prepared = await prepareRelease({target: options.target, configPath: options.configPath})
+  for (const w of prepared.warnings) reporter.warn(formatWarning(w))
+  const env = prepared.environment
+  const target = await connect(env, factory, reporter)
+  const exists = await namespaceExists(target.kubectl, env.namespace)
+  if (!exists) {
+    const objects = prepared.objects.map((o) => `${o.object.kind}/${o.object.metadata.name}`)
+    return {
+      environment: env.name,
+      revision: prepared.revision.sha,
+      changed: objects,
+      revisionOnly: [],
+      diff: `namespace ${env.namespace} does not exist yet: a deploy creates it and ${objects.length} objects:\n${objects.map((o) => `+ ${o}`).join('\n')}\n`,
+    }
+  }
+  const selector = appSelector(prepared.app, env.name)
+  const [releases, live] = await Promise.all([listReleases(target.kubectl, prepared.app, env.name), liveDeployments(target.kubectl, selector)])
+  const objects = keepScaledReplicas(prepared, env, releases, live, false)
+  return {environment: env.name, revision: prepared.revision.sha, ...(await diffObjects(target.kubectl, objects))}
+}
