@@ -4,8 +4,8 @@
 #   kwok, kwokctl                                                      (go install)
 #   etcd + etcdctl                                                     (Debian etcd-server/etcd-client)
 #   docker-registry                                                    (Debian, for the image-check tests)
-#   kubelet, kube-proxy (same build), crictl (go install), and from Debian containerd, runc,
-#   containernetworking-plugins, conntrack: the real node, and docker.io: its dockerd for the build tests (all skipped when SKYCAP_CLUSTER_REAL_NODE=0)
+#   kubelet, kube-proxy (same build), crictl and docker buildx (go install), and from Debian containerd, runc,
+#   containernetworking-plugins, conntrack: the real node, and docker.io (its dockerd) and podman for the build tests (all skipped when SKYCAP_CLUSTER_REAL_NODE=0)
 #   zsh, fish                                                          (Debian, for the completion tests)
 # Only package registries are used (Go module proxy, Debian). Nothing built is committed.
 # Prints nothing on stdout but the cache directory of the binaries.
@@ -44,6 +44,8 @@ if [ "$REAL_NODE" != 0 ]; then
   command -v iptables >/dev/null || pkgs="$pkgs iptables"
   # The machine's Docker daemon for the skycap build tests (node.sh starts it with its own paths and socket)
   command -v dockerd >/dev/null || pkgs="$pkgs docker.io"
+  # podman for the skycap build tests of the podman builder (its own storage per test, no daemon)
+  command -v podman >/dev/null || pkgs="$pkgs podman"
 fi
 if [ -n "$pkgs" ]; then
   log "installing from Debian:$pkgs"
@@ -125,6 +127,17 @@ if [ "$REAL_NODE" != 0 ] && [ ! -x "$CB/crictl" ]; then
   env -u GOFLAGS GOBIN="$CB" GOTOOLCHAIN=${GOTOOLCHAIN:-local} CGO_ENABLED=0 \
     go install "sigs.k8s.io/cri-tools/cmd/crictl@$CRICTLV" >&2 || die "go install sigs.k8s.io/cri-tools/cmd/crictl@$CRICTLV failed"
 fi
+# --- docker buildx (the build tests of skycap's buildx builder; the CLI plugin is not packaged in Debian 12) ----
+BUILDXV=${SKYCAP_BUILDX_VERSION:-v0.19.3}
+XB="$K/buildx-$BUILDXV"
+if [ "$REAL_NODE" != 0 ] && [ ! -x "$XB/docker-buildx" ]; then
+  log "installing docker buildx $BUILDXV (a docker CLI plugin; the tests point DOCKER_CONFIG at it)"
+  mkdir -p "$XB"
+  env -u GOFLAGS GOBIN="$XB" GOTOOLCHAIN=${GOTOOLCHAIN:-local} CGO_ENABLED=0 \
+    go install -ldflags "-X github.com/docker/buildx/version.Version=$BUILDXV" "github.com/docker/buildx/cmd/buildx@$BUILDXV" >&2 \
+    || die "go install github.com/docker/buildx/cmd/buildx@$BUILDXV failed"
+  mv "$XB/buildx" "$XB/docker-buildx"
+fi
 # The default stages ship in the kwok module source; make sure it is in the module cache.
 KWOK_SRC=$(cd /tmp && env -u GOFLAGS go mod download -json "sigs.k8s.io/kwok@$KWOKV" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
 [ -d "$KWOK_SRC/kustomize/stage" ] || die "kwok module source not found in the Go module cache"
@@ -141,6 +154,7 @@ SKYCAP_KWOK_BIN=$KB
 SKYCAP_KWOK_SRC=$KWOK_SRC
 SKYCAP_K8S_VERSION=$KV
 SKYCAP_CRICTL_BIN=$CB
+SKYCAP_BUILDX_BIN=$XB
 SKYCAP_GATEWAY_API_SRC=$GATEWAY_API_SRC
 ENV
 echo "$K/env-$KV"

@@ -1,7 +1,7 @@
-// `skycap build` for real: the built CLI drives the real node's dockerd (docker build + docker push; no buildx here),
-// pushes to the cluster's registry, and deploys the result on the real node. The images are FROM scratch: the test
-// app's static Go binary and a small text file, so no base image is pulled.
-import {copyFileSync, cpSync, mkdtempSync, rmSync} from 'node:fs'
+// `skycap build` for real: the built CLI drives the real node's dockerd (docker build + docker push, and docker buildx
+// built from its Go module) and Debian's podman, pushes to the cluster's registry, and deploys the result on the real
+// node. The images are FROM scratch: the test app's static Go binary and a small text file, so no base image is pulled.
+import {copyFileSync, cpSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {dirname, join} from 'node:path'
 import {gunzipSync} from 'node:zlib'
@@ -11,7 +11,7 @@ import {execa} from 'execa'
 import {TempHgRepo} from '../helpers/hg.js'
 import {repoRoot, runCli} from '../helpers/repo.js'
 import {TestApp} from './app.js'
-import {dockerHost, httpGet, realNode, uniqueName, useNamespace, waitFor} from './harness.js'
+import {buildxPluginDir, dockerHost, httpGet, realNode, uniqueName, useNamespace, waitFor} from './harness.js'
 
 const DOCKERFILE = ['FROM scratch', 'COPY server /app', 'COPY message.txt /message.txt', 'ARG GREETING=none', 'ENV APP_GREETING=$GREETING', 'USER 65534:65534', 'ENTRYPOINT ["/app"]', ''].join('\n')
 
@@ -86,6 +86,16 @@ describe('real node: skycap build', function () {
     return {image, env: {DOCKER_HOST: dockerHost()}}
   }
 
+  /** What web's pod answers, once it runs on the real node. */
+  async function webAnswer(): Promise<string> {
+    const pod = (await app.get(['pods', '-l', 'app.kubernetes.io/name=web'])).items[0]
+    expect(pod.spec.nodeName).to.equal(realNode().node)
+    return waitFor('the pod to answer', async () => {
+      const r = await httpGet(`http://${pod.status.podIP}:8080/`).catch(() => undefined)
+      return r?.status === 200 ? r.body : undefined
+    })
+  }
+
   function buildIt(title: string, test: () => Promise<void>) {
     it(title, async () => {
       try {
@@ -115,12 +125,7 @@ describe('real node: skycap build', function () {
     const deployed = await app.json(['deploy', 'test'], {env})
     expect(deployed.exitCode, deployed.stderr).to.equal(0)
     expect(deployed.doc.result.images).to.deep.equal({web: ref})
-    const pod = (await app.get(['pods', '-l', 'app.kubernetes.io/name=web'])).items[0]
-    expect(pod.spec.nodeName).to.equal(realNode().node)
-    const answer = await waitFor('the pod to answer', async () => {
-      const r = await httpGet(`http://${pod.status.podIP}:8080/`).catch(() => undefined)
-      return r?.status === 200 ? r.body : undefined
-    })
+    const answer = await webAnswer()
     expect(answer).to.include(`greeting=built-${sha.slice(0, 7)}`)
 
     // A new commit: deploy --build builds it first (the registry lacks it), then rolls it out.
@@ -160,12 +165,7 @@ describe('real node: skycap build', function () {
       const deployed = await runCli(['deploy', 'test', '--json'], {cwd: hg.dir, env})
       expect(deployed.exitCode, deployed.stderr).to.equal(0)
       expect(JSON.parse(deployed.stdout).result.images).to.deep.equal({web: ref})
-      const pod = (await app.get(['pods', '-l', 'app.kubernetes.io/name=web'])).items[0]
-      expect(pod.spec.nodeName).to.equal(realNode().node)
-      const answer = await waitFor('the pod to answer', async () => {
-        const r = await httpGet(`http://${pod.status.podIP}:8080/`).catch(() => undefined)
-        return r?.status === 200 ? r.body : undefined
-      })
+      const answer = await webAnswer()
       // build.args rendered {{ revision.short }}: Mercurial's 12-digit short id.
       expect(answer).to.include(`greeting=built-${node.slice(0, 12)}`)
     } finally {
@@ -237,7 +237,12 @@ describe('real node: skycap build', function () {
 
   buildIt('no builder found exits 2 naming what was looked for; an unreachable registry exits 4 before building', async () => {
     await makeApp()
-    const none = await app.json(['build', 'test@HEAD'], {env: {DOCKER_HOST: 'unix:///nonexistent/docker.sock', PATH: `${dirname(process.execPath)}:/usr/bin:/bin`}})
+    // A PATH with node, git and tar only: no docker, no podman.
+    const tools = mkdtempSync(join(tmpdir(), 'skycap-no-builder-'))
+    for (const tool of ['git', 'tar']) symlinkSync((await execa('sh', ['-c', `command -v ${tool}`])).stdout, join(tools, tool))
+    const none = await app
+      .json(['build', 'test@HEAD'], {env: {DOCKER_HOST: 'unix:///nonexistent/docker.sock', PATH: `${dirname(process.execPath)}:${tools}`}})
+      .finally(() => rmSync(tools, {recursive: true, force: true}))
     expect(none.exitCode, none.stdout).to.equal(2)
     expect(none.doc.error.code).to.equal('no_builder')
     expect(none.doc.error.message).to.include('docker buildx').and.include('docker build + push').and.include('podman')
@@ -248,6 +253,71 @@ describe('real node: skycap build', function () {
     expect(down.exitCode, down.stdout).to.equal(4)
     expect(down.doc.error.code).to.equal('unreachable')
     expect(down.doc.error.message).to.include('cannot reach 127.0.0.1:9').and.include('nothing was built or pushed')
+  })
+
+  buildIt('podman (Debian\u2019s): chosen when no docker daemon answers; builds, pushes with the digest, skips the second time, and deploy runs the image on the real node', async () => {
+    const {image} = await makeApp()
+    const sha = await app.repo.git('rev-parse', 'HEAD')
+    const ref = `${realNode().repository}/${image}:${sha}`
+    // podman's own settings, as a user has them: the test registry speaks plain http; storage in a folder of this test.
+    const dir = mkdtempSync(join(tmpdir(), 'skycap-podman-'))
+    const registryHost = realNode().repository.split('/')[0]
+    writeFileSync(join(dir, 'registries.conf'), `[[registry]]\nlocation = "${registryHost}"\ninsecure = true\n`)
+    writeFileSync(join(dir, 'storage.conf'), `[storage]\ndriver = "vfs"\ngraphroot = "${dir}/graph"\nrunroot = "${dir}/run"\n`)
+    const env = {DOCKER_HOST: 'unix:///nonexistent/docker.sock', CONTAINERS_REGISTRIES_CONF: join(dir, 'registries.conf'), CONTAINERS_STORAGE_CONF: join(dir, 'storage.conf')}
+    try {
+      const first = await app.json(['build', 'test@HEAD'], {env})
+      expect(first.exitCode, first.stderr).to.equal(0)
+      expect(first.doc.result).to.include({builder: 'podman', tag: sha})
+      expect(first.doc.result.images[0]).to.include({service: 'web', image: ref, result: 'built'})
+      expect(first.doc.result.images[0].digest).to.match(/^sha256:[0-9a-f]{64}$/)
+      const files = await imageFiles(ref)
+      expect(files.get('message.txt')).to.equal('committed\n')
+      expect(files.has('app')).to.equal(true)
+
+      const second = await app.json(['build', 'test@HEAD', '--builder', 'podman'], {env})
+      expect(second.exitCode, second.stderr).to.equal(0)
+      expect(second.doc.result.images[0]).to.include({result: 'skipped', digest: first.doc.result.images[0].digest})
+
+      const deployed = await app.json(['deploy', 'test'], {env})
+      expect(deployed.exitCode, deployed.stderr).to.equal(0)
+      const answer = await webAnswer()
+      expect(answer).to.include(`greeting=built-${sha.slice(0, 7)}`)
+    } finally {
+      await execa('podman', ['rmi', '--all', '--force'], {env: {...process.env, ...env}, reject: false})
+      rmSync(dir, {recursive: true, force: true})
+    }
+  })
+
+  buildIt('docker buildx (chosen when the plugin is there): builds and pushes in one step with the digest, skips the second time; a failed build pushes nothing', async () => {
+    const {image} = await makeApp()
+    const sha = await app.repo.git('rev-parse', 'HEAD')
+    const ref = `${realNode().repository}/${image}:${sha}`
+    // A docker config whose cli-plugins holds docker-buildx, as `apt-get install docker-buildx` or Docker Desktop gives.
+    const config = mkdtempSync(join(tmpdir(), 'skycap-buildx-'))
+    mkdirSync(join(config, 'cli-plugins'))
+    symlinkSync(join(buildxPluginDir(), 'docker-buildx'), join(config, 'cli-plugins', 'docker-buildx'))
+    const env = {DOCKER_HOST: dockerHost(), DOCKER_CONFIG: config}
+    try {
+      const first = await app.json(['build', 'test@HEAD'], {env})
+      expect(first.exitCode, first.stderr).to.equal(0)
+      expect(first.doc.result).to.include({builder: 'buildx', tag: sha})
+      expect(first.doc.result.images[0]).to.include({service: 'web', image: ref, result: 'built'})
+      expect(first.doc.result.images[0].digest).to.match(/^sha256:[0-9a-f]{64}$/)
+      expect((await imageFiles(ref)).get('message.txt')).to.equal('committed\n')
+      const second = await app.json(['build', 'test@HEAD'], {env})
+      expect(second.doc.result.images[0]).to.include({result: 'skipped', digest: first.doc.result.images[0].digest})
+
+      app.repo.write('Dockerfile', 'FROM scratch\nCOPY no-such-file /x\n')
+      const broken = await app.repo.commit('a broken Dockerfile')
+      const failed = await app.json(['build', 'test@HEAD'], {env})
+      expect(failed.exitCode, failed.stderr).to.equal(1)
+      expect(failed.doc.error.details.failures[0]).to.include({service: 'web', step: 'docker buildx build', exitCode: 1})
+      expect(failed.doc.error.details.failures[0].lastLines.join('\n')).to.include('no-such-file')
+      expect(await inRegistry(`${realNode().repository}/${image}:${broken}`)).to.equal(false)
+    } finally {
+      rmSync(config, {recursive: true, force: true})
+    }
   })
 
   buildIt('several services build in parallel (--jobs 3) with prefixed output, twice', async () => {

@@ -31,6 +31,7 @@ export const ENV = {
   realNode: 'SKYCAP_IT_REAL_NODE',
   testAppImage: 'SKYCAP_IT_TEST_APP_IMAGE',
   dockerHost: 'SKYCAP_IT_DOCKER_HOST',
+  buildxBin: 'SKYCAP_IT_BUILDX_BIN',
 } as const
 
 /** The real node of the test cluster (kubelet + containerd beside kwok's fake nodes) and the image of test/app. */
@@ -71,6 +72,18 @@ export function dockerHost(): string {
     )
   }
   return host
+}
+
+/**
+ * The folder holding the docker-buildx CLI plugin test/cluster/build.sh installs, for the buildx build tests (a
+ * DOCKER_CONFIG whose cli-plugins holds it makes `docker buildx` work). Throws when the cluster has none.
+ */
+export function buildxPluginDir(): string {
+  const dir = process.env[ENV.buildxBin]
+  if (!dir) {
+    throw new Error('this test builds with docker buildx and the test cluster has none: test/cluster/build.sh installs it with the real node, or for an external cluster set SKYCAP_TEST_BUILDX_BIN')
+  }
+  return dir
 }
 
 const MANIFEST_V2 = 'application/vnd.docker.distribution.manifest.v2+json'

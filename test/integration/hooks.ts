@@ -47,6 +47,7 @@ export async function mochaGlobalSetup(): Promise<void> {
   process.env[ENV.realNode] = cluster.realNode
   process.env[ENV.testAppImage] = cluster.testAppImage
   process.env[ENV.dockerHost] = cluster.dockerHost
+  process.env[ENV.buildxBin] = cluster.buildxBin
   // The CLI under test, spawned by the tests, must reach the same cluster with the same kubectl.
   process.env.KUBECONFIG = cluster.kubeconfig
   process.env.PATH = `${path.dirname(cluster.kubectlPath)}${path.delimiter}${process.env.PATH ?? ''}`
@@ -72,6 +73,8 @@ interface ClusterInfo {
   testAppImage: string
   /** DOCKER_HOST of the real node's dockerd (the build tests), or ''. */
   dockerHost: string
+  /** The folder holding the docker-buildx CLI plugin (the buildx build tests), or ''. */
+  buildxBin: string
 }
 
 async function useExternalCluster(kubeconfigArg: string): Promise<ClusterInfo> {
@@ -101,6 +104,7 @@ async function useExternalCluster(kubeconfigArg: string): Promise<ClusterInfo> {
     realNode: process.env.SKYCAP_TEST_REAL_NODE ?? '',
     testAppImage: process.env.SKYCAP_TEST_APP_IMAGE ?? '',
     dockerHost: process.env.SKYCAP_TEST_DOCKER_HOST ?? '',
+    buildxBin: process.env.SKYCAP_TEST_BUILDX_BIN ?? '',
   }
 }
 
@@ -127,12 +131,22 @@ async function startCluster(): Promise<ClusterInfo> {
   if (!existsSync(kubeconfig) || !existsSync(envFile)) {
     throw new Error(`up.sh printed '${kubeconfig}', which is not a kubeconfig next to an env file`)
   }
-  const k8sBin = /^SKYCAP_K8S_BIN=(.*)$/m.exec(readFileSync(envFile, 'utf8'))?.[1]
+  const envText = readFileSync(envFile, 'utf8')
+  const k8sBin = /^SKYCAP_K8S_BIN=(.*)$/m.exec(envText)?.[1]
   if (!k8sBin) throw new Error(`${envFile} names no SKYCAP_K8S_BIN`)
   const kubectlPath = path.join(k8sBin, 'kubectl')
   const context = await currentContext(kubectlPath, kubeconfig)
   const read = (name: string) => (existsSync(path.join(runDir, name)) ? readFileSync(path.join(runDir, name), 'utf8').trim() : '')
-  return {kubeconfig, context, kubectlPath, logDir: path.join(runDir, 'pod-logs'), realNode: read('real-node'), testAppImage: read('test-app.image'), dockerHost: read('docker.host')}
+  return {
+    kubeconfig,
+    context,
+    kubectlPath,
+    logDir: path.join(runDir, 'pod-logs'),
+    realNode: read('real-node'),
+    testAppImage: read('test-app.image'),
+    dockerHost: read('docker.host'),
+    buildxBin: /^SKYCAP_BUILDX_BIN=(.*)$/m.exec(envText)?.[1] ?? '',
+  }
 }
 
 async function currentContext(kubectlPath: string, kubeconfig: string): Promise<string> {
