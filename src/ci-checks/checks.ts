@@ -1,6 +1,7 @@
 // requireChecks: deploy only a revision whose GitHub commit statuses and check runs are all green.
 import {UserError} from '../errors.js'
-import {type CheckRun, type CommitStatus, commitChecks, DEFAULT_API_URL} from './github.js'
+import {DEFAULT_API_URL} from '../github/api.js'
+import {type CheckRun, type CommitStatus, commitChecks} from './github.js'
 
 /** An environment's requireChecks, resolved: on (with these settings) or absent. */
 export interface RequireChecks {

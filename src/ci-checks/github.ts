@@ -2,6 +2,7 @@
 // https://docs.github.com/en/rest/commits/statuses#get-the-combined-status-for-a-specific-reference
 // https://docs.github.com/en/rest/checks/runs#list-check-runs-for-a-git-reference
 import {UnreachableError, UserError} from '../errors.js'
+import {githubHeaders, repositoryUrl} from '../github/api.js'
 
 /** Where and how to ask GitHub. */
 export interface GithubApi {
@@ -33,14 +34,13 @@ export interface CheckRun {
   details_url?: string | null
 }
 
-export const DEFAULT_API_URL = 'https://api.github.com'
 export const REQUEST_TIMEOUT_MS = 10_000
 /** Pages of 100 followed per list: a commit with more than 1000 check runs is not one a deploy waits on. */
 const MAX_PAGES = 10
 
 /** The statuses and check runs GitHub has for `sha` in `repository` (owner/name). */
 export async function commitChecks(api: GithubApi, repository: string, sha: string): Promise<{statuses: CommitStatus[]; checkRuns: CheckRun[]}> {
-  const root = `${api.base.replace(/\/+$/, '')}/repos/${repository}/commits/${sha}`
+  const root = `${repositoryUrl(api.base, repository)}/commits/${sha}`
   const [statuses, checkRuns] = await Promise.all([
     pages<{statuses?: CommitStatus[]}>(api, `${root}/status?per_page=100`, repository, sha).then((ps) => ps.flatMap((p) => p.statuses ?? [])),
     pages<{check_runs?: CheckRun[]}>(api, `${root}/check-runs?per_page=100`, repository, sha).then((ps) => ps.flatMap((p) => p.check_runs ?? [])),
@@ -66,7 +66,7 @@ async function get(api: GithubApi, url: string): Promise<Response> {
   const doFetch = api.fetch ?? fetch
   try {
     return await doFetch(url, {
-      headers: {accept: 'application/vnd.github+json', authorization: `Bearer ${api.token}`, 'x-github-api-version': '2022-11-28', 'user-agent': 'skycap'},
+      headers: githubHeaders(api.token),
       signal: AbortSignal.timeout(timeoutMs),
     })
   } catch (error) {

@@ -1,4 +1,5 @@
 import type {NotifyConfig} from '../config/types.js'
+import {githubHeaders, repositoryUrl} from '../github/api.js'
 import {type DeployEvent, describeEvent} from './event.js'
 import type {TargetSetup} from './notifier.js'
 import {createdId, notSet, type Send} from './request.js'
@@ -41,8 +42,8 @@ export function githubTarget(config: NonNullable<NotifyConfig['github']>, env: N
   const token = env.GITHUB_TOKEN
   const repository = config.repository ?? env.GITHUB_REPOSITORY
   if (!token || !repository) return notSet('github', [!token && 'GITHUB_TOKEN', !repository && 'GITHUB_REPOSITORY (or notify.github.repository)'], 'no GitHub deployment is recorded')
-  const api = `${(env.GITHUB_API_URL || 'https://api.github.com').replace(/\/+$/, '')}/repos/${repository}/deployments`
-  const headers = {Authorization: `Bearer ${token}`, Accept: 'application/vnd.github+json', 'X-GitHub-Api-Version': '2022-11-28'}
+  const api = `${repositoryUrl(env.GITHUB_API_URL, repository)}/deployments`
+  const headers = githubHeaders(token)
   /** Deployment ids by release number. */
   const deployments = new Map<number, number>()
   const create = async (event: DeployEvent, send: Send): Promise<number> => {

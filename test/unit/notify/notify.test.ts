@@ -175,7 +175,7 @@ describe('notifications: the notifier', () => {
       'POST http://gh.test/api/repos/acme/shop/deployments/11/statuses in_progress',
       'POST http://gh.test/api/repos/acme/shop/deployments/11/statuses success',
     ])
-    expect(github[0]?.headers).to.include({Authorization: 'Bearer ghp_token123', Accept: 'application/vnd.github+json'})
+    expect(github[0]?.headers).to.include({authorization: 'Bearer ghp_token123', accept: 'application/vnd.github+json', 'x-github-api-version': '2022-11-28'})
     const hooks = requests.filter((r) => r.url === 'https://hooks.example/x')
     expect(hooks.map((r) => r.body.event)).to.deep.equal(['started', 'succeeded'])
     expect(hooks[0]?.headers).to.include({'X-Token': 'ghp_token123'})
