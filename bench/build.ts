@@ -130,9 +130,72 @@ async function main(): Promise<void> {
     console.log(`skycap's overhead, serial: ${fmt.ratio(serialSkycap / serialHand)} (target <= 1.1x: ${verdict(serialSkycap / serialHand <= 1.1)})`)
     console.log(`skycap's overhead, parallel: ${fmt.ratio(parallelSkycap / parallelHand)} (target <= 1.1x: ${verdict(parallelSkycap / parallelHand <= 1.1)})`)
     console.log(`skycap parallel vs serial: ${fmt.ratio(parallelSkycap / serialSkycap)} (target < 1x on 2 cores where the builds allow: ${verdict(parallelSkycap < serialSkycap)})`)
+    await whereTheFixedCostGoes(async () => {
+      await freshCommit()
+      return [process.execPath, [cliPath, 'build', 'HEAD', '--jobs', '1'], {cwd: dir, env}]
+    })
   } finally {
     rmSync(dir, {recursive: true, force: true})
   }
+}
+
+// Records, in the CLI's own process, when each child process and each registry request starts and ends (ms since the
+// process started), on stderr.
+const TRACE = `data:text/javascript,${encodeURIComponent(`import cp from 'node:child_process'
+import {syncBuiltinESMExports} from 'node:module'
+const at = () => performance.now().toFixed(1)
+const spawn = cp.spawn
+cp.spawn = function (file, args, options) {
+  const child = spawn.call(this, file, args, options)
+  const what = [file, ...(args ?? [])].slice(0, 3).join(' ')
+  process.stderr.write('@trace ' + at() + ' start ' + what + '\\n')
+  child.on('exit', () => process.stderr.write('@trace ' + at() + ' end ' + what + '\\n'))
+  return child
+}
+syncBuiltinESMExports()
+const fetch = globalThis.fetch
+globalThis.fetch = async (url, init) => {
+  const what = 'registry ' + (init?.method ?? 'GET') + ' ' + String(url).replace(/^https?:..[^/]+/, '').split('/').slice(0, 4).join('/')
+  process.stderr.write('@trace ' + at() + ' start ' + what + '\\n')
+  try {
+    return await fetch(url, init)
+  } finally {
+    process.stderr.write('@trace ' + at() + ' end ' + what + '\\n')
+  }
+}
+process.on('exit', () => process.stderr.write('@trace ' + at() + ' exit\\n'))`)}`
+
+/**
+ * One traced `skycap build --jobs 1` of a fresh commit: how long skycap takes before the first `docker build`, what
+ * it starts in that time, and how long after the last `docker push` it exits. Printed, not judged.
+ */
+async function whereTheFixedCostGoes(prepare: () => Promise<[string, string[], {cwd: string; env: NodeJS.ProcessEnv}]>): Promise<void> {
+  const [file, args, options] = await prepare()
+  const r = await execa(file, args, {...options, reject: false, env: {...options.env, NODE_OPTIONS: `--import=${TRACE}`}})
+  const events = r.stderr
+    .split('\n')
+    .map((l) => /^@trace ([\d.]+) (start|end|exit)(?: (.*))?$/.exec(l))
+    .filter((m): m is RegExpExecArray => m !== null)
+    .map((m) => ({ms: Number(m[1]), kind: m[2] as string, what: m[3] ?? ''}))
+  // `docker build …`, not the `docker buildx version` probe.
+  const isBuild = (what: string) => /^docker build( |$)/.test(what)
+  const firstBuild = events.find((e) => e.kind === 'start' && isBuild(e.what))
+  const lastPush = events.filter((e) => e.kind === 'end' && /^docker push( |$)/.test(e.what)).at(-1)
+  const exit = events.find((e) => e.kind === 'exit')
+  if (r.exitCode !== 0 || !firstBuild || !lastPush || !exit) {
+    console.log(`\n(the traced run gave no timeline: exit ${r.exitCode})`)
+    return
+  }
+  console.log(`\nwhere skycap's fixed cost goes (one traced run of skycap build --jobs 1; ms since its process started):`)
+  const before = events.filter((e) => e.ms <= firstBuild.ms && !isBuild(e.what))
+  const first = before[0]
+  console.log(`  ${fmt.ms(first?.ms ?? firstBuild.ms)}  Node, oclif and skycap's modules, until the first child process`)
+  for (const e of before.filter((x) => x.kind === 'start')) {
+    const end = events.find((x) => x.kind === 'end' && x.what === e.what && x.ms >= e.ms)
+    console.log(`  ${fmt.ms(e.ms)}  ${e.what} (${end ? `${fmt.ms(end.ms - e.ms)} ms` : 'still running'})`)
+  }
+  console.log(`  ${fmt.ms(firstBuild.ms)}  the first docker build starts: everything before it is skycap's`)
+  console.log(`  ${fmt.ms(exit.ms - lastPush.ms)} ms from the last docker push to the exit (the registry asked for the digests)`)
 }
 
 await main()
