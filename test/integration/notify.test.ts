@@ -5,8 +5,8 @@ import {expect} from 'chai'
 import http from 'node:http'
 import type {AddressInfo} from 'node:net'
 
-import {CRASH, TestApp} from './app.js'
-import {useNamespace} from './harness.js'
+import {CRASH, NOT_READY, TestApp} from './app.js'
+import {kubectl, useNamespace, waitFor} from './harness.js'
 
 const DEPLOY = ['deploy', '--skip-image-check']
 
@@ -205,6 +205,53 @@ describe('notifications (a recording server; kwok)', function () {
       `POST /deployments success ${first}`,
       `POST /deployments running ${first}`,
       'PUT /deployments/203 success',
+    ])
+    expectNoSecretInBodies()
+  })
+
+  it('an automatic rollback that fails itself sends failed for the deploy, then failed for the rollback', async () => {
+    const first = await app.repo.git('rev-parse', 'HEAD')
+    const ok = await app.cli([...DEPLOY, 'test'], {env: server.env()})
+    expect(ok.exitCode, ok.stderr).to.equal(0)
+    const stuck = await app.change(NOT_READY, 'never ready')
+    // The simulated nodes (kwok's, not the real node): cordoned while release 2 waits, so release 1's pods, deleted
+    // then, cannot come back when the rollback needs them.
+    const nodes = JSON.parse((await kubectl(['get', 'nodes', '-o', 'json'])).stdout)
+      .items.filter((n: any) => n.metadata.annotations?.['kwok.x-k8s.io/node'] === 'fake')
+      .map((n: any) => n.metadata.name as string)
+    expect(nodes.length).to.be.greaterThan(0)
+    const deploying = app.json([...DEPLOY, 'test', '--timeout', '20s'], {env: server.env()})
+    try {
+      await waitFor('release 2 to have a pod', async () => (await app.get(['pods', '-l', 'sim.kwok.test/behavior=not-ready'])).items.length > 0 || undefined)
+      await kubectl(['cordon', ...nodes])
+      await kubectl(['delete', 'pods', '-l', 'app.kubernetes.io/name=web,sim.kwok.test/behavior!=not-ready', '--wait=false'], {namespace: ns.name})
+      const failed = await deploying
+      // Timed out (exit 70, docs/cli-behaviour.md), then rolled back, and the rollback timed out too.
+      expect(failed.exitCode, failed.stderr).to.equal(70)
+      expect(failed.doc.error.details.report.rollback).to.deep.include({to: 1, release: 3})
+      expect(failed.doc.error.details.report.rollback.result).to.not.equal('succeeded')
+    } finally {
+      await deploying.catch(() => undefined)
+      await kubectl(['uncordon', ...nodes])
+    }
+    const hooks = server.of('webhook').map((r) => r.body)
+    expect(hooks.map((b) => [b.event, b.action, b.trigger ?? null, b.release, b.revision.sha, b.result])).to.deep.equal([
+      ['started', 'deploy', null, 1, first, 'running'],
+      ['succeeded', 'deploy', null, 1, first, 'succeeded'],
+      ['started', 'deploy', null, 2, stuck, 'running'],
+      ['failed', 'deploy', null, 2, stuck, 'timed-out'],
+      ['failed', 'rollback', 'automatic', 3, first, 'failed'],
+    ])
+    expect(server.of('slack').map((r) => String(r.body.text).split(' ')[0])).to.deep.equal([':rocket:', ':white_check_mark:', ':rocket:', ':x:', ':x:'])
+    expect(server.of('github').map((r) => r.body.state ?? `create ${r.body.ref}`)).to.deep.equal([
+      `create ${first}`,
+      'in_progress',
+      'success',
+      `create ${stuck}`,
+      'in_progress',
+      'failure',
+      `create ${first}`,
+      'failure',
     ])
     expectNoSecretInBodies()
   })
