@@ -109,11 +109,15 @@ export async function deploy(options: DeployOptions, deps: DeployDeps): Promise<
   const started = clock()
   const {reporter} = deps
 
-  // With --build, requireChecks is asked first: a revision CI has not approved gets no images pushed either.
+  const prepare = () => prepareRelease({target: options.target, configPath: options.configPath, cwd: options.cwd, refuseDirtyProtected: true, images: options.images})
+  // With --build, the release is rendered and requireChecks asked before the build: an error in skycap.yaml or a
+  // template costs no build, and a revision CI has not approved gets no images pushed. The release rendered then is
+  // the one validated and deployed after the build.
+  let early: PreparedRelease | undefined
   let approved: Pick<DeployReport, 'checks' | 'ignoreChecks'> | undefined
   if (options.build) {
     if (options.dryRun) throw new UserError('--build pushes images, and --dry-run changes nothing', {hint: 'Run skycap build first, then deploy --dry-run.'})
-    const early = await prepareRelease({target: options.target, configPath: options.configPath, cwd: options.cwd, refuseDirtyProtected: true, images: options.images})
+    early = await prepare()
     approved = await verifyChecks(early.environment, early, options, deps)
     const environment = options.target && !options.target.startsWith('@') ? options.target.split('@')[0] : undefined
     await buildImages(
@@ -124,7 +128,7 @@ export async function deploy(options: DeployOptions, deps: DeployDeps): Promise<
 
   // --- Validate: nothing in the cluster changes before this phase passes. ---
   reporter.phase?.('validate')
-  const prepared = await prepareRelease({target: options.target, configPath: options.configPath, cwd: options.cwd, refuseDirtyProtected: true, images: options.images})
+  const prepared = early ?? (await prepare())
   for (const w of prepared.warnings) reporter.warn(formatWarning(w))
   const env = options.context ? {...prepared.environment, context: options.context} : prepared.environment
   const timeoutText = options.timeout ?? prepared.loaded.config.deploy?.timeout
