@@ -109,13 +109,19 @@ if [ -n "$missing" ]; then
   log "built Kubernetes $KV:$missing in $(( $(date +%s) - start ))s"
 fi
 
+# `go install ARGS…` of static binaries into the folder DIR (made first), with the caller's GOFLAGS left out.
+go_install_into() {
+  local dir=$1
+  shift
+  mkdir -p "$dir"
+  env -u GOFLAGS GOBIN="$dir" GOTOOLCHAIN=${GOTOOLCHAIN:-local} CGO_ENABLED=0 go install "$@" >&2
+}
+
 # --- kwok + kwokctl ---------------------------------------------------------------------------
 KB="$K/kwok-$KWOKV"
 if [ ! -x "$KB/kwok" ] || [ ! -x "$KB/kwokctl" ]; then
   log "installing kwok and kwokctl $KWOKV"
-  mkdir -p "$KB"
-  env -u GOFLAGS GOBIN="$KB" GOTOOLCHAIN=${GOTOOLCHAIN:-local} CGO_ENABLED=0 \
-    go install "sigs.k8s.io/kwok/cmd/kwok@$KWOKV" "sigs.k8s.io/kwok/cmd/kwokctl@$KWOKV" >&2 \
+  go_install_into "$KB" "sigs.k8s.io/kwok/cmd/kwok@$KWOKV" "sigs.k8s.io/kwok/cmd/kwokctl@$KWOKV" \
     || die "go install sigs.k8s.io/kwok@$KWOKV failed"
 fi
 # --- crictl (the real node's teardown stops pod sandboxes through CRI, so the CNI plugins remove their rules) ----
@@ -123,18 +129,14 @@ CRICTLV=${SKYCAP_CRICTL_VERSION:-v1.34.0}
 CB="$K/crictl-$CRICTLV"
 if [ "$REAL_NODE" != 0 ] && [ ! -x "$CB/crictl" ]; then
   log "installing crictl $CRICTLV (cri-tools is not packaged in Debian 12)"
-  mkdir -p "$CB"
-  env -u GOFLAGS GOBIN="$CB" GOTOOLCHAIN=${GOTOOLCHAIN:-local} CGO_ENABLED=0 \
-    go install "sigs.k8s.io/cri-tools/cmd/crictl@$CRICTLV" >&2 || die "go install sigs.k8s.io/cri-tools/cmd/crictl@$CRICTLV failed"
+  go_install_into "$CB" "sigs.k8s.io/cri-tools/cmd/crictl@$CRICTLV" || die "go install sigs.k8s.io/cri-tools/cmd/crictl@$CRICTLV failed"
 fi
 # --- docker buildx (the build tests of skycap's buildx builder; the CLI plugin is not packaged in Debian 12) ----
 BUILDXV=${SKYCAP_BUILDX_VERSION:-v0.19.3}
 XB="$K/buildx-$BUILDXV"
 if [ "$REAL_NODE" != 0 ] && [ ! -x "$XB/docker-buildx" ]; then
   log "installing docker buildx $BUILDXV (a docker CLI plugin; the tests point DOCKER_CONFIG at it)"
-  mkdir -p "$XB"
-  env -u GOFLAGS GOBIN="$XB" GOTOOLCHAIN=${GOTOOLCHAIN:-local} CGO_ENABLED=0 \
-    go install -ldflags "-X github.com/docker/buildx/version.Version=$BUILDXV" "github.com/docker/buildx/cmd/buildx@$BUILDXV" >&2 \
+  go_install_into "$XB" -ldflags "-X github.com/docker/buildx/version.Version=$BUILDXV" "github.com/docker/buildx/cmd/buildx@$BUILDXV" \
     || die "go install github.com/docker/buildx/cmd/buildx@$BUILDXV failed"
   mv "$XB/buildx" "$XB/docker-buildx"
 fi
