@@ -41,7 +41,7 @@ export function configFilePath(options: {configPath?: string; cwd?: string} = {}
 }
 
 /** Loads and validates skycap.yaml: the explicit `configPath`, or the nearest one from `cwd` upward. */
-export async function loadConfig(options: {configPath?: string; cwd?: string; repository?: boolean} = {}): Promise<LoadedConfig> {
+export async function loadConfig(options: {configPath?: string; cwd?: string; repository?: boolean; root?: string} = {}): Promise<LoadedConfig> {
   const file = configFilePath(options)
   let text: string
   try {
@@ -52,6 +52,8 @@ export async function loadConfig(options: {configPath?: string; cwd?: string; re
   }
   // Without the repository (commands that read no templates or config files), nothing is confined to it.
   if (options.repository === false) return parseConfig(text, file, displayPath, null)
+  // `root`: the caller opened the repository already (render, deploy); not asked again.
+  if (options.root !== undefined) return parseConfig(text, file, displayPath, options.root)
   return parseConfig(text, file, displayPath, await configRoot(dirname(file), await declaredVcs(text)))
 }
 

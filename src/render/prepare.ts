@@ -43,17 +43,17 @@ export async function prepareRelease(options: PrepareOptions): Promise<PreparedR
   if (!existsSync(dirname(file))) throw new ConfigError(`cannot read ${file}: its folder does not exist`, undefined, {hint: 'Check the path given to --config.'})
   const vcs = await openRepository(file)
   const revision = await vcs.resolve(targetRevision(options.target))
-  if (revision.atHead) return prepareFromWorkTree(file, revision, options)
+  if (revision.atHead) return prepareFromWorkTree(file, revision, options, vcs.root)
   return prepareFromRevision(file, revision, options, vcs)
 }
 
 /**
- * Everything from the work tree. `untracked`: REV is not the work tree's, but the repository (`untracked`: git or
+ * Everything from the work tree of the repository at `root` (opened once, by the caller). `untracked`: REV is not the work tree's, but the repository (`untracked`: git or
  * Mercurial) does not track skycap.yaml, so REV has no skycap.yaml to read: the work tree's is used with a warning,
  * and a protected deploy refuses that mix.
  */
-async function prepareFromWorkTree(file: string, revision: Revision, options: PrepareOptions, untracked?: Vcs['kind']): Promise<PreparedRelease> {
-  const loaded = await loadConfig({configPath: file})
+async function prepareFromWorkTree(file: string, revision: Revision, options: PrepareOptions, root: string, untracked?: Vcs['kind']): Promise<PreparedRelease> {
+  const loaded = await loadConfig({configPath: file, root})
   const env = environmentOf(loaded, options.target)
   const shown = loaded.show(loaded.file)
   const warnings = [...loaded.warnings]
@@ -103,7 +103,7 @@ async function prepareFromRevision(file: string, revision: Revision, options: Pr
           details: {revision: revision.sha, file: displayPath(file)},
         })
       }
-      return await prepareFromWorkTree(file, revision, options, vcs.kind)
+      return await prepareFromWorkTree(file, revision, options, vcs.root, vcs.kind)
     }
     const text = readSkycapYaml(revFile, show(revFile))
     await vcs.extract(revision.sha, await inputFolders(text, posix.dirname(configPath), show(revFile), revision), folder)

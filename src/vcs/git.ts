@@ -36,17 +36,23 @@ export class GitVcs implements Vcs {
     const input = rev ?? this.pinned ?? 'HEAD'
     checkRevisionInput(input)
     const sha = await this.commitOf(input, rev === undefined && this.pinned !== undefined)
+    // Every git command here prints something: simple-git waits 50 ms more for a command that wrote nothing at all
+    // (its completion plugin), which a clean `git status --porcelain` did on every render and deploy.
     const [head, meta, status] = await Promise.all([
-      this.git.raw(['rev-parse', '--verify', '--quiet', 'HEAD']).then(
-        (s) => s.trim(),
-        () => '',
-      ),
+      input === 'HEAD'
+        ? sha
+        : this.git.raw(['rev-parse', '--verify', '--quiet', 'HEAD']).then(
+            (s) => s.trim(),
+            () => '',
+          ),
       this.git.raw(['log', '-1', '--format=%an <%ae>%x00%s', sha]),
-      options.workTree === false ? '' : this.git.raw(['status', '--porcelain']),
+      // --branch: the `# branch.…` header lines are always there; a changed or untracked file is any other line.
+      options.workTree === false ? '' : this.git.raw(['status', '--porcelain=v2', '--branch']),
     ])
     const [author = '', subject = ''] = meta.trim().split('\0')
     const atHead = sha === head
-    return {input, sha, short: sha.slice(0, 7), subject, author, dirty: atHead && status.trim().length > 0, atHead}
+    const dirty = atHead && status.split('\n').some((line) => line !== '' && !line.startsWith('# '))
+    return {input, sha, short: sha.slice(0, 7), subject, author, dirty, atHead}
   }
 
   extract(id: string, paths: string[], into: string): Promise<string[]> {
@@ -75,6 +81,8 @@ export class GitVcs implements Vcs {
 
   async between(from: string, to: string): Promise<RevisionSummary[]> {
     const [a, b] = [await this.commitOf(from), await this.commitOf(to)]
+    // The same revision: nothing between (and no `git log` that prints nothing, which simple-git waits 50 ms on).
+    if (a === b) return []
     const out = await this.git.raw(['log', '--reverse', '--format=%H%x00%an <%ae>%x00%s%x00', `${a}..${b}`])
     const fields = out.split('\0')
     const list: RevisionSummary[] = []
