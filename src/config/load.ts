@@ -8,6 +8,7 @@ import {checkPatch, POD_TEMPLATE_MERGE_KEYS} from '../render/strategic-merge.js'
 import {deepMerge} from './environment.js'
 import {isInside, resolvesOutside} from './confinement.js'
 import {DEFAULT_MAX_REPLICAS, LIMITS, readWithinLimit, tooLargeError} from './limits.js'
+import {readConfigCache, writeConfigCache} from './cache.js'
 import {loadValidator, validateAgainstSchema} from './validate.js'
 import {documentData} from './yaml.js'
 import type {BuildSpec, ConfigWarning, HookConfig, LoadedConfig, ServiceConfig, SkycapConfig} from './types.js'
@@ -50,8 +51,16 @@ export async function loadConfig(options: {configPath?: string; cwd?: string; re
     if (error instanceof ConfigError) throw error
     throw new ConfigError(`cannot read ${file}: ${(error as Error).message}`, undefined, {hint: 'Check the path given to --config.'})
   }
-  // Without the repository (commands that read no templates or config files), nothing is confined to it.
-  if (options.repository === false) return parseConfig(text, file, displayPath, null)
+  // Without the repository (commands that read no templates or config files), nothing is confined to it; what such a
+  // command reads is kept (src/config/cache.ts), so the next one neither parses nor validates an unchanged file.
+  if (options.repository === false) {
+    const shown = displayPath(file)
+    const cached = readConfigCache(file, text, shown)
+    if (cached) return {...cached, file, dir: dirname(file), root: dirname(file), show: displayPath}
+    const loaded = await parseConfig(text, file, displayPath, null)
+    writeConfigCache(file, text, loaded, configFolders(loaded.config, loaded.dir))
+    return loaded
+  }
   // `root`: the caller opened the repository already (render, deploy); not asked again.
   if (options.root !== undefined) return parseConfig(text, file, displayPath, options.root)
   return parseConfig(text, file, displayPath, await configRoot(dirname(file), await declaredVcs(text)))
@@ -306,6 +315,13 @@ export async function parseConfig(text: string, file: string, show: (path: strin
 }
 
 type At = (path: (string | number)[], message: string) => void
+
+/** Every config folder skycap.yaml names (services, environments and their overrides), absolute: what checkFolder checks. */
+function configFolders(config: SkycapConfig, dir: string): string[] {
+  const named: Array<string | undefined> = Object.values(config.services).map((svc) => svc.config)
+  for (const env of Object.values(config.environments)) named.push(env.config, ...Object.values(env.services ?? {}).map((svc) => svc.config))
+  return [...new Set(named.filter((f): f is string => f !== undefined).map((f) => resolve(dir, f)))]
+}
 
 const PROBES = ['healthcheck', 'liveness', 'startup'] as const
 

@@ -1,5 +1,5 @@
 import {expect} from 'chai'
-import {mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import {mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join, relative} from 'node:path'
 import {fileURLToPath} from 'node:url'
@@ -102,6 +102,36 @@ describe('the bundle (dist/cli, scripts/bundle.mjs)', function () {
     const render = await loadedUrls(['render', 'dev'], repo.dir)
     expect(render.exitCode, render.stderr).to.equal(0)
     expect(render.urls).to.include('node:crypto')
+  })
+
+  it('a command that only reads the cluster, run again on an unchanged skycap.yaml, loads neither the YAML library nor the validator', async () => {
+    const cacheHome = mkdtempSync(join(tmpdir(), 'skycap-bundle-cache-'))
+    try {
+      const env = {KUBECONFIG: join(repo.dir, 'no-such-kubeconfig'), XDG_CACHE_HOME: cacheHome}
+      const runs = []
+      for (let i = 0; i < 2; i++) runs.push(await loadedUrls(['lock', 'status', 'dev'], repo.dir, env))
+      const [first, second] = runs as [Awaited<ReturnType<typeof loadedUrls>>, Awaited<ReturnType<typeof loadedUrls>>]
+      const files = (urls: string[]) => urls.filter((u) => u.startsWith('file:')).map((u) => relative(repoRoot, fileURLToPath(u)))
+      expect(files(first.urls).flatMap(packagesIn)).to.include('yaml')
+      expect(files(first.urls)).to.include('dist/src/config/validator.generated.js')
+      expect(files(second.urls).flatMap(packagesIn)).to.include('execa').and.not.include('yaml')
+      expect(files(second.urls)).not.to.include('dist/src/config/validator.generated.js')
+      // The same answer both times (no cluster here: no current context).
+      expect([second.exitCode, second.stderr]).to.deep.equal([first.exitCode, first.stderr])
+    } finally {
+      rmSync(cacheHome, {recursive: true, force: true})
+    }
+  })
+
+  it('oclif sorts command ids by code unit (scripts/bundle.mjs), which orders every id as localeCompare did', () => {
+    const ids = Object.keys((JSON.parse(readFileSync(join(repoRoot, 'oclif.manifest.json'), 'utf8')) as {commands: Record<string, unknown>}).commands)
+    expect(ids.length).to.be.above(20)
+    const byUnit = [...ids].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))
+    expect(byUnit).to.deep.equal([...ids].sort((a, b) => a.localeCompare(b)))
+    // The patch is in the bundle (a build with an @oclif/core that no longer has the line fails).
+    const chunks = join(repoRoot, 'dist', 'cli', 'chunks')
+    const oclif = readdirSync(chunks).filter((f) => readFileSync(join(chunks, f), 'utf8').includes('.sort((a,b)=>a.id<b.id?-1:a.id>b.id?1:0)'))
+    expect(oclif).to.have.length(1)
   })
 
   it('the manifest points oclif at the bundled commands', () => {
