@@ -1,17 +1,18 @@
 /**
- * A cache of skycap.yaml as read by the commands that only talk to the cluster (status, lock, scale, logs, ...):
- * loading the YAML library, parsing and validating take about 20 ms of each such command's start, for a file that
- * rarely changes between two runs. The cache keeps the validated config, its warnings and the line of every key,
- * keyed by the file's exact text and by the build of skycap that read it; anything else is a miss, and a miss reads
- * the file as before. Only a valid file is kept, so every error is still found by reading the file itself.
+ * A cache of skycap.yaml as read: loading the YAML library, parsing and validating take about 20 ms of every
+ * command's start, for a file that rarely changes between two runs. The cache keeps the validated config, its warnings
+ * and the line of every key, keyed by the file's path and exact text, the repository root it was checked against,
+ * and the build of skycap that read it; anything else is a miss, and a miss reads the file as before. Only a file
+ * that passed is kept, so every error is still found by reading the file itself; the checks that depend on other
+ * files (config folders, templates, build contexts) run again on every hit (`verify`), and any change there is a miss.
  *
- * Where: $XDG_CACHE_HOME/skycap/config/ (else ~/.cache/skycap/config/), one file per skycap.yaml path.
- * SKYCAP_NO_CONFIG_CACHE=1 turns it off. Nothing here may fail a command: an unreadable, unwritable or damaged cache
- * is a miss.
+ * Where: $XDG_CACHE_HOME/skycap/config/ (else ~/.cache/skycap/config/), one file per skycap.yaml path, at most
+ * MAX_ENTRIES of them. SKYCAP_NO_CONFIG_CACHE=1 turns it off. Nothing here may fail a command: an unreadable,
+ * unwritable or damaged cache is a miss.
  */
-import {existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync} from 'node:fs'
+import {existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync} from 'node:fs'
 import {homedir} from 'node:os'
-import {join, resolve} from 'node:path'
+import {dirname, join, resolve} from 'node:path'
 import {fileURLToPath} from 'node:url'
 import {isDeepStrictEqual} from 'node:util'
 
@@ -20,19 +21,21 @@ import type {ConfigWarning, LoadedConfig, SkycapConfig} from './types.js'
 const FORMAT = 1
 /** Files with more keys than this are not kept (the table of lines grows with them; reading them is the slow case anyway). */
 const MAX_PATHS = 20_000
+/** Entries kept (one per skycap.yaml path); beyond it the least recently written go. */
+const MAX_ENTRIES = 200
 
 interface Entry {
   format: number
   stamp: string
   file: string
   text: string
+  /** The repository root templates and config folders were confined to; null: not checked (no repository opened). */
+  root: string | null
   config: SkycapConfig
   /** Warnings as found; their `file` is put back as this run shows it. */
   warnings: ConfigWarning[]
   /** Where each key path of the config is (`locate` of every path the config has), by JSON.stringify(path). */
   locations: Record<string, [number, number]>
-  /** Config folders whose existence validation checked (they were folders): checked again on every hit. */
-  folders: string[]
 }
 
 /** What a hit gives back: everything `parseConfig` would have, for a file it would accept. */
@@ -62,16 +65,18 @@ function stamp(): string {
   return parts.join('|')
 }
 
-/** The cached read of `file` when its text is `text` and this build wrote it; undefined otherwise. */
-export function readConfigCache(file: string, text: string, shown: string): CachedConfig | undefined {
+/**
+ * The cached read of `file` when its text is `text`, it was checked against `root`, this build wrote it, and `verify`
+ * (the checks on other files) still passes for its config; undefined otherwise.
+ */
+export function readConfigCache(file: string, text: string, root: string | null, shown: string, verify: (config: SkycapConfig) => boolean): CachedConfig | undefined {
   const path = cacheFile(file)
   if (path === undefined) return undefined
   try {
     if (!existsSync(path)) return undefined
     const entry = JSON.parse(readFileSync(path, 'utf8')) as Entry
-    if (entry.format !== FORMAT || entry.file !== resolve(file) || entry.text !== text || entry.stamp !== stamp()) return undefined
-    // Validation refuses a config folder that is missing or a file: a change since is a miss, which reports it.
-    if (!entry.folders.every((f) => existsSync(f) && statSync(f).isDirectory())) return undefined
+    if (entry.format !== FORMAT || entry.file !== resolve(file) || entry.text !== text || entry.root !== root || entry.stamp !== stamp()) return undefined
+    if (!verify(entry.config)) return undefined
     const locations = new Map(Object.entries(entry.locations))
     const locate = (path: readonly (string | number)[]) => {
       // The path itself, else (a key the file lacks) the nearest part of it the file has, as parseConfig's locate.
@@ -87,8 +92,8 @@ export function readConfigCache(file: string, text: string, shown: string): Cach
   }
 }
 
-/** Keeps what `parseConfig` read from `file` (`folders`: the config folders it checked). */
-export function writeConfigCache(file: string, text: string, loaded: LoadedConfig, folders: string[]): void {
+/** Keeps what `parseConfig` read from `file` (with `text`, checked against `root`). */
+export function writeConfigCache(file: string, text: string, root: string | null, loaded: LoadedConfig): void {
   const path = cacheFile(file)
   if (path === undefined) return
   try {
@@ -103,12 +108,13 @@ export function writeConfigCache(file: string, text: string, loaded: LoadedConfi
       return true
     }
     if (!visit(loaded.config, [])) return
-    const entry: Entry = {format: FORMAT, stamp: stamp(), file: resolve(file), text, config: loaded.config, warnings: loaded.warnings, locations, folders}
+    const entry: Entry = {format: FORMAT, stamp: stamp(), file: resolve(file), text, root, config: loaded.config, warnings: loaded.warnings, locations}
     const json = JSON.stringify(entry)
     // Only what JSON gives back unchanged is kept (YAML's .inf or .nan in a value would come back as null).
     const back = JSON.parse(json) as Entry
     if (!isDeepStrictEqual(back.config, loaded.config) || !isDeepStrictEqual(back.warnings, loaded.warnings)) return
-    mkdirSync(join(path, '..'), {recursive: true})
+    mkdirSync(dirname(path), {recursive: true})
+    prune(dirname(path))
     // Written aside and renamed: a reader never sees half a file.
     const temp = `${path}.${process.pid}.tmp`
     writeFileSync(temp, json)
@@ -116,6 +122,14 @@ export function writeConfigCache(file: string, text: string, loaded: LoadedConfi
   } catch {
     // A cache that cannot be written is a cache that misses.
   }
+}
+
+/** Removes the least recently written entries beyond MAX_ENTRIES (every temporary checkout adds one). */
+function prune(folder: string): void {
+  const names = readdirSync(folder).filter((n) => n.endsWith('.json'))
+  if (names.length < MAX_ENTRIES) return
+  const byAge = names.map((n) => ({n, at: statSync(join(folder, n)).mtimeMs})).sort((a, b) => a.at - b.at)
+  for (const {n} of byAge.slice(0, names.length - MAX_ENTRIES + 1 + MAX_ENTRIES / 4)) rmSync(join(folder, n), {force: true})
 }
 
 /** FNV-1a, 32 bits, in hex: a file name for a path (node:crypto costs milliseconds to load; nothing here is secret). */

@@ -51,19 +51,16 @@ export async function loadConfig(options: {configPath?: string; cwd?: string; re
     if (error instanceof ConfigError) throw error
     throw new ConfigError(`cannot read ${file}: ${(error as Error).message}`, undefined, {hint: 'Check the path given to --config.'})
   }
-  // Without the repository (commands that read no templates or config files), nothing is confined to it; what such a
-  // command reads is kept (src/config/cache.ts), so the next one neither parses nor validates an unchanged file.
-  if (options.repository === false) {
-    const shown = displayPath(file)
-    const cached = readConfigCache(file, text, shown)
-    if (cached) return {...cached, file, dir: dirname(file), root: dirname(file), show: displayPath}
-    const loaded = await parseConfig(text, file, displayPath, null)
-    writeConfigCache(file, text, loaded, configFolders(loaded.config, loaded.dir))
-    return loaded
-  }
-  // `root`: the caller opened the repository already (render, deploy); not asked again.
-  if (options.root !== undefined) return parseConfig(text, file, displayPath, options.root)
-  return parseConfig(text, file, displayPath, await configRoot(dirname(file), await declaredVcs(text)))
+  // The folder templates and config folders must stay in. Without the repository (commands that read no templates or
+  // config files), nothing is confined to it. `root`: the caller opened the repository already (render, deploy).
+  const root = options.repository === false ? null : (options.root ?? (await configRoot(dirname(file), await declaredVcs(text))))
+  // A file read before, unchanged, whose checks on the file system still pass, is not parsed again (src/config/cache.ts).
+  const dir = dirname(file)
+  const cached = readConfigCache(file, text, root, displayPath(file), (config) => fileChecksPass(config, dir, root))
+  if (cached) return {...cached, file, dir, root: root ?? dir, show: displayPath}
+  const loaded = await parseConfig(text, file, displayPath, root)
+  writeConfigCache(file, text, root, loaded)
+  return loaded
 }
 
 /** skycap.yaml's text, refused unread when it is larger than LIMITS.skycapYaml. */
@@ -316,11 +313,24 @@ export async function parseConfig(text: string, file: string, show: (path: strin
 
 type At = (path: (string | number)[], message: string) => void
 
-/** Every config folder skycap.yaml names (services, environments and their overrides), absolute: what checkFolder checks. */
-function configFolders(config: SkycapConfig, dir: string): string[] {
+/**
+ * Whether the checks parseConfig makes on the file system (config folders exist and stay in the repository, the
+ * templates folder stays in it, build contexts lie inside it) pass for `config`, which parseConfig accepted before:
+ * a cached read is used only then, and a change is found by parsing again, with its errors.
+ */
+function fileChecksPass(config: SkycapConfig, dir: string, root: string | null): boolean {
+  let failed = false
+  const at: At = () => {
+    failed = true
+  }
+  const folders: Folders = {dir, root: root ?? undefined, shownRoot: ''}
   const named: Array<string | undefined> = Object.values(config.services).map((svc) => svc.config)
   for (const env of Object.values(config.environments)) named.push(env.config, ...Object.values(env.services ?? {}).map((svc) => svc.config))
-  return [...new Set(named.filter((f): f is string => f !== undefined).map((f) => resolve(dir, f)))]
+  for (const folder of named) if (folder !== undefined) checkFolder(folder, [], at, folders)
+  const templates = config.templates ?? 'deploy'
+  if (config.templates !== undefined || existsSync(resolve(dir, templates))) checkInsideRepository(templates, [], at, folders)
+  for (const svc of Object.values(config.services)) if (svc.build) checkBuild(svc, [], at, folders)
+  return !failed
 }
 
 const PROBES = ['healthcheck', 'liveness', 'startup'] as const

@@ -11,9 +11,13 @@ import type {ResolveOptions, Revision, RevisionSummary, Vcs} from './vcs.js'
 /** The git repository that holds `dir`, or undefined when there is none. */
 export async function openGit(dir: string, pinned?: string): Promise<GitVcs | undefined> {
   const {simpleGit} = await import('simple-git')
+  // onExit: false: a git command is done when its output is closed. simple-git's default also starts a 50 ms timer
+  // when git exits (for commands whose children keep the output open; none of skycap's), and that timer kept
+  // skycap's process alive: `config validate` ended 50 ms after its work did.
+  const open = (baseDir: string) => simpleGit({baseDir, completion: {onClose: true, onExit: false}})
   try {
-    const root = (await simpleGit({baseDir: dir}).raw(['rev-parse', '--show-toplevel'])).trim()
-    return root ? new GitVcs(root, simpleGit({baseDir: root}), pinned) : undefined
+    const root = (await open(dir).raw(['rev-parse', '--show-toplevel'])).trim()
+    return root ? new GitVcs(root, open(root), pinned) : undefined
   } catch {
     return undefined
   }

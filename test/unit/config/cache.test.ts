@@ -1,5 +1,5 @@
 import {expect} from 'chai'
-import {cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import {cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
@@ -31,7 +31,7 @@ describe('the skycap.yaml cache (src/config/cache.ts)', () => {
   })
 
   const entries = (): string[] => (existsSync(join(cache, 'skycap', 'config')) ? readdirSync(join(cache, 'skycap', 'config')) : [])
-  const entryFile = (): string => join(cache, 'skycap', 'config', entries()[0] as string)
+  const entryFile = (): string => join(cache, 'skycap', 'config', entries().find((n) => !n.startsWith('old-')) as string)
   /** Changes the kept entry (as a later run would find it). */
   const editEntry = (edit: (entry: {config: {app: string}; stamp: string}) => void) => {
     const entry = JSON.parse(readFileSync(entryFile(), 'utf8'))
@@ -106,14 +106,59 @@ describe('the skycap.yaml cache (src/config/cache.ts)', () => {
     writeFileSync(entryFile(), '{"format": 1, "text": ')
     expect((await load()).config.app).to.equal('shop')
 
+    // Every temporary checkout adds an entry: the oldest go beyond 200, the one just written stays.
+    for (let i = 0; i < 230; i++) writeFileSync(join(cache, 'skycap', 'config', `old-${i}.json`), '{}')
+    writeFileSync(file, `${readFileSync(file, 'utf8')}# changed\n`)
+    await load()
+    expect(entries().length).to.be.at.most(200).and.above(100)
+    editEntry((e) => {
+      e.config.app = 'kept'
+    })
+    expect((await load()).config.app).to.equal('kept')
+
     rmSync(cache, {recursive: true, force: true})
     process.env.SKYCAP_NO_CONFIG_CACHE = '1'
     await load()
     expect(entries()).to.deep.equal([])
   })
 
-  it('is used only without the repository: render, deploy and config validate always parse', async () => {
+  it('serves render, deploy and config validate too: checked against the same repository root, links checked again on every read', async () => {
+    // Not a repository: the root is skycap.yaml's folder.
     await loadConfig({configPath: file})
-    expect(entries()).to.deep.equal([])
+    editEntry((e) => {
+      e.config.app = 'from-the-cache'
+    })
+    expect((await loadConfig({configPath: file})).config.app).to.equal('from-the-cache')
+    // Read against another root (or without one): a miss, parsed again.
+    expect((await loadConfig({configPath: file, root: dir})).config.app).to.equal('shop')
+    expect((await loadConfig({configPath: file, repository: false})).config.app).to.equal('shop')
+
+    // A config folder, then the templates folder, replaced by a link out of the repository after they were read: the
+    // error a first read gives.
+    await loadConfig({configPath: file})
+    const outside = mkdtempSync(join(tmpdir(), 'skycap-config-cache-outside-'))
+    try {
+      rmSync(join(dir, 'app', 'config', 'web'), {recursive: true})
+      symlinkSync(outside, join(dir, 'app', 'config', 'web'))
+      const error = await loadConfig({configPath: file}).then(
+        () => undefined,
+        (e: unknown) => e,
+      )
+      expect(error).to.be.instanceOf(ConfigErrors)
+      expect(String((error as Error).message)).to.match(/config\/web.*outside the repository/)
+
+      rmSync(join(dir, 'app', 'config', 'web'))
+      cpSync(join(fixturesDir, 'shop', 'config', 'web'), join(dir, 'app', 'config', 'web'), {recursive: true})
+      await loadConfig({configPath: file})
+      rmSync(join(dir, 'app', 'deploy'), {recursive: true})
+      symlinkSync(outside, join(dir, 'app', 'deploy'))
+      const templates = await loadConfig({configPath: file}).then(
+        () => undefined,
+        (e: unknown) => e,
+      )
+      expect(String((templates as Error).message)).to.match(/templates.*outside the repository/)
+    } finally {
+      rmSync(outside, {recursive: true, force: true})
+    }
   })
 })

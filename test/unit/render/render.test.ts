@@ -11,7 +11,7 @@ import type {KubeObject} from '../../../src/render/objects.js'
 import {renderEnvironment} from '../../../src/render/render.js'
 import {toYaml} from '../../../src/render/serialize.js'
 import {clearTemplateCache} from '../../../src/render/templates.js'
-import {fixturesDir, TempRepo} from '../../helpers/repo.js'
+import {cliPath, fixturesDir, TempRepo} from '../../helpers/repo.js'
 
 async function render(repo: TempRepo, envName: string, rev?: string, services?: string[]) {
   clearTemplateCache()
@@ -68,6 +68,24 @@ describe('rendering the example app', () => {
       expect(yaml).to.equal(readFileSync(golden, 'utf8'))
     })
   }
+
+  it("renders the same on any machine: LiquidJS's date names do not follow the machine's language (LANG)", async function () {
+    this.timeout(30_000)
+    const other = await TempRepo.fromFixture('shop')
+    try {
+      other.write('deploy/month.yaml', 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: month}\ndata:\n  month: \'{{ "2026-03-01T12:00:00Z" | date: "%B %a" }}\'\n')
+      await other.commit('a template with a date')
+      // Node's default locale is read when the process starts: only a skycap started under German settings shows it.
+      const {execa} = await import('execa')
+      const r = await execa(process.execPath, [cliPath, 'render', 'staging'], {cwd: other.dir, env: {LANG: 'de_DE.UTF-8', LC_ALL: 'de_DE.UTF-8', TZ: 'UTC', NO_COLOR: '1'}})
+      const german = await execa(process.execPath, ['-e', 'console.log(new Intl.DateTimeFormat().resolvedOptions().locale)'], {env: {LANG: 'de_DE.UTF-8', LC_ALL: 'de_DE.UTF-8'}})
+      // The control: Node itself speaks German there (so the test can tell), skycap's manifests do not.
+      expect(german.stdout.trim()).to.equal('de-DE')
+      expect(r.stdout).to.include('month: March Sun')
+    } finally {
+      other.remove()
+    }
+  })
 
   it('is byte-identical across runs', async () => {
     const a = await toYaml((await render(repo, 'prod')).objects.map((o) => o.object))

@@ -50,6 +50,21 @@ cat "$out"; cat "$err" >&2; rm -f "$out" "$err"; exit $rc
         return {out: Number(out), err: Number(err), args: args as string}
       })
 
+  it('leave no timer behind that would keep skycap running once its work is done', async () => {
+    const repo = await TempRepo.fromFixture('shop')
+    try {
+      const timers = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length
+      const before = timers()
+      const vcs = await openVcs(repo.dir)
+      await vcs.resolve()
+      await vcs.resolve('HEAD')
+      // simple-git's default started a 50 ms timer as each git exited: `config validate` ended 50 ms after its work.
+      expect(timers()).to.equal(before)
+    } finally {
+      repo.remove()
+    }
+  })
+
   it('each prints something when render reads a clean work tree, and dirtiness is still seen', async () => {
     const repo = await TempRepo.fromFixture('shop')
     try {
