@@ -48,9 +48,9 @@ export async function prepareRelease(options: PrepareOptions): Promise<PreparedR
 }
 
 /**
- * Everything from the work tree of the repository at `root` (opened once, by the caller). `untracked`: REV is not the work tree's, but the repository (`untracked`: git or
- * Mercurial) does not track skycap.yaml, so REV has no skycap.yaml to read: the work tree's is used with a warning,
- * and a protected deploy refuses that mix.
+ * Everything from the work tree of the repository at `root` (opened once, by the caller). `untracked`: REV is not
+ * the work tree's, but the repository (`untracked`: git or Mercurial) does not track skycap.yaml, so REV has no
+ * skycap.yaml to read: the work tree's is used with a warning, and a protected deploy refuses that mix.
  */
 async function prepareFromWorkTree(file: string, revision: Revision, options: PrepareOptions, root: string, untracked?: Vcs['kind']): Promise<PreparedRelease> {
   const loaded = await loadConfig({configPath: file, root})
