@@ -113,11 +113,12 @@ export function writeConfigCache(file: string, text: string, root: string | null
     // Only what JSON gives back unchanged is kept (YAML's .inf or .nan in a value would come back as null).
     const back = JSON.parse(json) as Entry
     if (!isDeepStrictEqual(back.config, loaded.config) || !isDeepStrictEqual(back.warnings, loaded.warnings)) return
-    mkdirSync(dirname(path), {recursive: true})
+    // The user's own: another user who could write here could make skycap read another config.
+    mkdirSync(dirname(path), {recursive: true, mode: 0o700})
     prune(dirname(path))
     // Written aside and renamed: a reader never sees half a file.
     const temp = `${path}.${process.pid}.tmp`
-    writeFileSync(temp, json)
+    writeFileSync(temp, json, {mode: 0o600})
     renameSync(temp, path)
   } catch {
     // A cache that cannot be written is a cache that misses.
