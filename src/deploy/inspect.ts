@@ -15,7 +15,7 @@ export interface EnvOptions {
 /** `skycap history ENV`: the recorded releases, newest first. */
 export async function history(options: EnvOptions, factory: KubectlFactory, reporter: Reporter): Promise<{environment: string; releases: ReleaseRecord[]}> {
   const {loaded, env} = await openEnvironment({...options, repository: false})
-  const {kubectl} = await connect(env, factory, reporter)
+  const {kubectl} = await connect(env, factory, reporter, {checkContextOnFirstCall: true})
   const releases = await listReleases(kubectl, loaded.config.app, env.name, {manifests: false})
   return {environment: env.name, releases: releases.map((r) => r.record)}
 }
@@ -100,7 +100,7 @@ export function serviceStatus(name: string, deployment: LiveWorkload | undefined
 /** `skycap status ENV`: per service what runs, how many pods of the new and of earlier revisions are ready, and the last release. */
 export async function status(options: EnvOptions, factory: KubectlFactory, reporter: Reporter, clock: () => number = Date.now) {
   const {loaded, env} = await openEnvironment({...options, repository: false})
-  const target = await connect(env, factory, reporter)
+  const target = await connect(env, factory, reporter, {checkContextOnFirstCall: true})
   const selector = appSelector(loaded.config.app, env.name)
   const [list, releases] = await Promise.all([
     target.kubectl.json<{items: LiveWorkload[]}>(['get', 'deployments,replicasets', '-l', selector]),

@@ -19,25 +19,37 @@ export interface Target {
   namespace: string
 }
 
+export interface ConnectOptions {
+  /**
+   * Check the environment's context on the first kubectl call rather than before it: one kubectl process (about 40
+   * ms) less. Only for commands whose first kubectl call comes before anything else they change or send: kubectl
+   * refuses an unknown context before it reaches any cluster, so that call changes nothing, and the error is the same.
+   */
+  checkContextOnFirstCall?: boolean
+}
+
 /**
  * Binds kubectl to the environment's context. A context that is not in the kubeconfig is refused before
  * anything else happens; an environment without one uses the current context and says so.
  */
-export async function connect(env: Environment, factory: KubectlFactory, reporter: Reporter): Promise<Target> {
+export async function connect(env: Environment, factory: KubectlFactory, reporter: Reporter, options: ConnectOptions = {}): Promise<Target> {
   const bare = factory({})
   let context = env.context
+  if (context && options.checkContextOnFirstCall) {
+    const kubectl = factory({context, namespace: env.namespace})
+    const name = context
+    let explained: Promise<Error> | undefined
+    // Asked once, however many calls failed at once (status makes two).
+    kubectl.unknownContext = () =>
+      (explained ??= knownContexts(bare).then(
+        (known) => unknownContextError(env, name, known),
+        (error: unknown) => error as Error,
+      ))
+    return {kubectl, context, namespace: env.namespace}
+  }
   if (context) {
-    const r = await bare.run(['config', 'get-contexts', '-o', 'name'], {namespaced: false})
-    const known = r.stdout
-      .split('\n')
-      .map((l) => l.trim())
-      .filter(Boolean)
-    if (!known.includes(context)) {
-      throw new UserError(`kube context "${context}" of environment ${env.name} is not in your kubeconfig; nothing was changed`, {
-        hint: `Known contexts: ${known.join(', ') || 'none'}. Add it (e.g. gcloud/aws/az get-credentials) or fix environments.${env.name}.context in skycap.yaml.`,
-        details: {context, known},
-      })
-    }
+    const known = await knownContexts(bare)
+    if (!known.includes(context)) throw unknownContextError(env, context, known)
   } else {
     try {
       context = (await bare.run(['config', 'current-context'], {namespaced: false})).stdout.trim()
@@ -51,6 +63,22 @@ export async function connect(env: Environment, factory: KubectlFactory, reporte
     reporter.warn(`environment ${env.name} names no kube context; using the current one: ${context}`)
   }
   return {kubectl: factory({context, namespace: env.namespace}), context, namespace: env.namespace}
+}
+
+/** The context names of the kubeconfig (kubectl's error when it cannot read it). */
+async function knownContexts(bare: Kubectl): Promise<string[]> {
+  const r = await bare.run(['config', 'get-contexts', '-o', 'name'], {namespaced: false})
+  return r.stdout
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean)
+}
+
+function unknownContextError(env: Environment, context: string, known: string[]): UserError {
+  return new UserError(`kube context "${context}" of environment ${env.name} is not in your kubeconfig; nothing was changed`, {
+    hint: `Known contexts: ${known.join(', ') || 'none'}. Add it (e.g. gcloud/aws/az get-credentials) or fix environments.${env.name}.context in skycap.yaml.`,
+    details: {context, known},
+  })
 }
 
 /** The selector of everything skycap manages for app/env. */

@@ -132,6 +132,11 @@ export class Kubectl {
   private readonly sleep: (ms: number) => Promise<void>
   /** How many kubectl processes this instance spawned (benchmarks print it). */
   spawned = 0
+  /**
+   * The error to throw when kubectl says this instance's context does not exist, in place of kubectl's own (set by
+   * `connect` when it did not check the context before the first call: its error names the contexts there are).
+   */
+  unknownContext?: () => Promise<Error>
 
   constructor(options: KubectlOptions = {}) {
     this.binary = options.binary ?? process.env.SKYCAP_KUBECTL ?? 'kubectl'
@@ -147,7 +152,7 @@ export class Kubectl {
 
   /** A copy bound to another namespace. */
   withNamespace(namespace: string): Kubectl {
-    return new Kubectl({
+    const copy = new Kubectl({
       binary: this.binary,
       context: this.context,
       namespace,
@@ -158,6 +163,8 @@ export class Kubectl {
       retries: this.retries,
       sleep: this.sleep,
     })
+    copy.unknownContext = this.unknownContext
+    return copy
   }
 
   /** The full argv for `args`: --context, --namespace and --request-timeout are added here and only here. */
@@ -189,7 +196,9 @@ export class Kubectl {
         await this.sleep(500 * 2 ** attempt)
         continue
       }
-      throw classify(args, result.stderr, this.context)
+      const error = classify(args, result.stderr, this.context)
+      if (this.unknownContext && error instanceof KubectlError && error.kind === 'no_context') throw await this.unknownContext()
+      throw error
     }
   }
 

@@ -18,7 +18,7 @@ export interface LockCommandOptions {
 export async function runLock(options: LockCommandOptions, factory: KubectlFactory, reporter: Reporter): Promise<{environment: string; lock: LockInfo | null; released?: boolean}> {
   const {loaded, env} = await openEnvironment({...options, repository: false})
   const ms = options.action === 'acquire' ? await parseDuration(options.duration ?? '1h', '--duration') : 0
-  const {kubectl} = await connect(env, factory, reporter)
+  const {kubectl} = await connect(env, factory, reporter, {checkContextOnFirstCall: true})
   const app = loaded.config.app
   if (options.action === 'status') return {environment: env.name, lock: (await lockStatus(kubectl, app)) ?? null}
   if (options.action === 'acquire') {

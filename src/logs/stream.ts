@@ -81,7 +81,7 @@ export async function streamLogs(options: LogsOptions, deps: LogsDeps): Promise<
   const filterSpec = {configured: options.noFilters ? [] : configuredExcludes(loaded.config, services), exclude: options.exclude ?? [], grep: options.grep ?? []}
   // Checks every pattern up front (a bad --grep is exit 2 before anything streams).
   lineFilter(filterSpec)
-  const {kubectl} = await connect(options.context ? {...env, context: options.context} : env, deps.kubectl, deps.reporter)
+  const {kubectl} = await connect(options.context ? {...env, context: options.context} : env, deps.kubectl, deps.reporter, {checkContextOnFirstCall: true})
   const selector = `${LABELS.instance}=${loaded.config.app}-${env.name},${LABELS.name} in (${services.join(',')})`
   const maxStreams = options.maxStreams ?? 50
   const controller = new AbortController()

@@ -75,7 +75,7 @@ export async function scale(input: ScaleOptions, deps: DeployDeps): Promise<Scal
   }
   const timeoutMs = options.timeout !== undefined ? await parseDuration(options.timeout, '--timeout') : DEFAULT_TIMEOUT_MS
   const waitMs = options.waitForLock !== undefined ? await parseDuration(options.waitForLock, '--wait-for-lock') : 0
-  const {kubectl} = await connect(env, deps.kubectl, deps.reporter)
+  const {kubectl} = await connect(env, deps.kubectl, deps.reporter, {checkContextOnFirstCall: true})
   // A blue-green service is served by its active slot's Deployment (web-blue or web-green): that one is scaled, and
   // the next deploy brings the new slot up at its count (keepScaledReplicas).
   const rollouts = await rolloutsOf(kubectl, app, env.services)

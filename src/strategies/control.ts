@@ -53,7 +53,7 @@ async function open(options: RolloutControlOptions, deps: RolloutControlDeps): P
   if (options.service !== undefined && !loaded.config.services[options.service]) {
     throw unknownServiceError(loaded, options.service)
   }
-  const target = await connect(env, deps.kubectl, deps.reporter)
+  const target = await connect(env, deps.kubectl, deps.reporter, {checkContextOnFirstCall: true})
   return {app: loaded.config.app, environment: env.name, target, keep: loaded.config.history?.keep ?? 10, config: loaded.config, services: env.services}
 }
 

@@ -183,6 +183,20 @@ describe('skycap deploy (real cluster)', function () {
     expect(r.exitCode).to.equal(2)
     expect(r.stderr).to.contain('kube context "no-such-context" of environment test is not in your kubeconfig; nothing was changed')
     expect((await kubectl(['get', 'all', '-o', 'name'], {namespace: ns.name})).stdout.trim()).to.equal('')
+    // The commands that only read the cluster (and scale, lock) check the context on their first kubectl call, one
+    // kubectl process less: the same refusal, with the contexts there are, and still nothing changed.
+    for (const args of [
+      ['status', 'test'],
+      ['lock', 'acquire', 'test'],
+      ['scale', 'web', '2', '-e', 'test'],
+      ['logs', 'web', '-e', 'test', '--tail', '1'],
+    ]) {
+      const read = await app.cli(args)
+      expect(read.exitCode, args.join(' ')).to.equal(2)
+      expect(read.stderr, args.join(' ')).to.contain('kube context "no-such-context" of environment test is not in your kubeconfig; nothing was changed')
+      expect(read.stderr, args.join(' ')).to.match(/Known contexts: .+/)
+    }
+    expect((await kubectl(['get', 'all,leases', '-o', 'name'], {namespace: ns.name})).stdout.trim()).to.equal('')
   })
 
   it('invalid objects are caught by the server dry run and nothing is applied', async () => {

@@ -68,7 +68,6 @@ describe('skycap status: ready pods per revision', () => {
 
   async function statusOf(items: object[]) {
     const fake = fakeKubectlFactory([
-      {argv: ['--request-timeout=30s', 'config', 'get-contexts', '-o', 'name'], result: {stdout: 'staging-cluster\n'}},
       {argv: [...NS, 'get', 'deployments,replicasets', '-l', SELECTOR, '-o', 'json'], result: {stdout: JSON.stringify({apiVersion: 'v1', kind: 'List', items})}},
       {argv: [...NS, 'get', 'configmaps', '-l', 'skycap.dev/release-of=shop,skycap.dev/environment=staging', '-o', 'json'], result: {stdout: '{"items": []}'}},
     ])

@@ -72,7 +72,6 @@ describe('skycap scale: the whole kubectl sequence', function () {
   it('reads the Deployment and the HPAs, locks, scales, watches in one get per poll, records, unlocks', async () => {
     let lease: {metadata: {annotations: Record<string, string>}} | undefined
     const fake = fakeKubectlFactory([
-      {argv: ['--request-timeout=30s', 'config', 'get-contexts', '-o', 'name'], result: {stdout: 'kind-x\n'}},
       {argv: [...BOUND, 'get', 'deployment', 'web', '-o', 'json'], result: {stdout: JSON.stringify(web(2, 2))}},
       {argv: [...BOUND, 'get', 'horizontalpodautoscalers', '-o', 'json'], result: {stdout: JSON.stringify({items: []})}},
       {argv: [...BOUND, 'create', '-f', '-'], input: (i) => (lease = JSON.parse(i as string))},
@@ -98,7 +97,6 @@ describe('skycap scale: the whole kubectl sequence', function () {
     const state = {data: {web: JSON.stringify({type: 'blueGreen', release: 4, phase: 'completed', activeSlot: 'green', previousSlot: 'blue', scaledDown: true})}}
     let lease: {metadata: {annotations: Record<string, string>}} | undefined
     const fake = fakeKubectlFactory([
-      {argv: ['--request-timeout=30s', 'config', 'get-contexts', '-o', 'name'], result: {stdout: 'kind-x\n'}},
       {argv: [...BOUND, 'get', 'configmap', 'skycap-rollout-itapp', '-o', 'json', '--ignore-not-found'], result: {stdout: JSON.stringify(state)}},
       {argv: [...BOUND, 'get', 'deployment', 'web-green', '-o', 'json'], result: {stdout: JSON.stringify(green(2, 2))}},
       {argv: [...BOUND, 'get', 'horizontalpodautoscalers', '-o', 'json'], result: {stdout: JSON.stringify({items: []})}},
@@ -120,7 +118,6 @@ describe('skycap scale: the whole kubectl sequence', function () {
   it('an HPA on the service: refused before any lock or change (exit 2)', async () => {
     const hpa = {metadata: {name: 'web-hpa'}, spec: {scaleTargetRef: {kind: 'Deployment', name: 'web'}}}
     const fake = fakeKubectlFactory([
-      {argv: ['--request-timeout=30s', 'config', 'get-contexts', '-o', 'name'], result: {stdout: 'kind-x\n'}},
       {argv: [...BOUND, 'get', 'deployment', 'web', '-o', 'json'], result: {stdout: JSON.stringify(web(2, 2))}},
       {argv: [...BOUND, 'get', 'horizontalpodautoscalers', '-o', 'json'], result: {stdout: JSON.stringify({items: [hpa]})}},
     ])

@@ -1,0 +1,55 @@
+import {expect} from 'chai'
+
+import {status} from '../../../src/deploy/inspect.js'
+import {ExitCode, UserError} from '../../../src/errors.js'
+import {memoryReporter} from '../../../src/ui/output.js'
+import {fakeKubectlFactory} from '../../helpers/fake-kubectl.js'
+import {TempRepo} from '../../helpers/repo.js'
+
+// `connect` with checkContextOnFirstCall (status, history, lock, scale, logs, rollout control): no `kubectl config
+// get-contexts` before the work; an unknown context is found by the first call, and reported as before.
+describe('the kube context checked on the first call', () => {
+  let repo: TempRepo
+  before(async () => {
+    repo = await TempRepo.fromFixture('shop')
+  })
+  after(() => repo.remove())
+
+  const NS = ['--context', 'staging-cluster', '--namespace', 'shop-staging', '--request-timeout=30s']
+  const NO_CONTEXT = {exitCode: 1, stderr: 'error: context "staging-cluster" does not exist'}
+
+  it('an unknown context: both calls status makes at once fail, the contexts are listed once, exit 2 naming the environment', async () => {
+    const fake = fakeKubectlFactory([
+      {argv: [...NS, 'get', 'deployments,replicasets', '-l', 'app.kubernetes.io/part-of=shop,app.kubernetes.io/managed-by=skycap,skycap.dev/environment=staging', '-o', 'json'], result: NO_CONTEXT},
+      {argv: [...NS, 'get', 'configmaps', '-l', 'skycap.dev/release-of=shop,skycap.dev/environment=staging', '-o', 'json'], result: NO_CONTEXT},
+      {argv: ['--request-timeout=30s', 'config', 'get-contexts', '-o', 'name'], result: {stdout: 'kind-dev\nprod-eu\n'}},
+    ])
+    const error = await status({environment: 'staging', configPath: `${repo.dir}/skycap.yaml`}, fake.factory, memoryReporter()).then(
+      () => undefined,
+      (e: unknown) => e,
+    )
+    expect(error).to.be.instanceOf(UserError)
+    expect((error as UserError).message).to.equal('kube context "staging-cluster" of environment staging is not in your kubeconfig; nothing was changed')
+    expect((error as UserError).hint).to.contain('Known contexts: kind-dev, prod-eu.')
+    expect((error as UserError).exitCode).to.equal(ExitCode.INVALID)
+    expect(fake.remaining()).to.equal(0)
+    expect(fake.calls.filter((c) => c.argv.includes('get-contexts'))).to.have.length(1)
+  })
+
+  it('a kubeconfig kubectl cannot read: its own error, not "not in your kubeconfig"', async () => {
+    const fake = fakeKubectlFactory([
+      {argv: [...NS, 'get', 'deployments,replicasets', '-l', 'app.kubernetes.io/part-of=shop,app.kubernetes.io/managed-by=skycap,skycap.dev/environment=staging', '-o', 'json'], result: NO_CONTEXT},
+      {argv: [...NS, 'get', 'configmaps', '-l', 'skycap.dev/release-of=shop,skycap.dev/environment=staging', '-o', 'json'], result: NO_CONTEXT},
+      {
+        argv: ['--request-timeout=30s', 'config', 'get-contexts', '-o', 'name'],
+        result: {exitCode: 1, stderr: 'error: error loading config file "/root/.kube/config": yaml: line 3: mapping values are not allowed in this context'},
+      },
+    ])
+    const error = await status({environment: 'staging', configPath: `${repo.dir}/skycap.yaml`}, fake.factory, memoryReporter()).then(
+      () => undefined,
+      (e: unknown) => e,
+    )
+    expect(String((error as Error).message)).not.to.contain('not in your kubeconfig; nothing was changed')
+    expect(String((error as Error).message)).to.contain('loading config file')
+  })
+})
