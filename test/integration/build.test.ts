@@ -60,6 +60,15 @@ async function inRegistry(image: string): Promise<boolean> {
   return res.ok
 }
 
+/** What a first build of the revision reports, whichever builder: exit 0, the builder, the tag, web built with a digest. */
+function expectBuilt(first: Awaited<ReturnType<TestApp['json']>>, builder: string, ref: string, sha: string): void {
+  expect(first.exitCode, first.stderr).to.equal(0)
+  expect(first.doc.result.images).to.have.length(1)
+  expect(first.doc.result).to.include({builder, tag: sha})
+  expect(first.doc.result.images[0]).to.include({service: 'web', image: ref, result: 'built'})
+  expect(first.doc.result.images[0].digest).to.match(/^sha256:[0-9a-f]{64}$/)
+}
+
 describe('real node: skycap build', function () {
   const ns = useNamespace('build')
   let bin: string
@@ -111,11 +120,8 @@ describe('real node: skycap build', function () {
     const sha = await app.repo.git('rev-parse', 'HEAD')
     const ref = `${realNode().repository}/${image}:${sha}`
     const first = await app.json(['build', 'test@HEAD'], {env})
-    expect(first.exitCode, first.stderr).to.equal(0)
-    expect(first.doc.result.images).to.have.length(1)
-    expect(first.doc.result.images[0]).to.include({service: 'web', image: ref, result: 'built'})
-    expect(first.doc.result.images[0].digest).to.match(/^sha256:[0-9a-f]{64}$/)
-    expect(first.doc.result).to.include({source: 'revision', tag: sha, builder: 'docker'})
+    expectBuilt(first, 'docker', ref, sha)
+    expect(first.doc.result).to.include({source: 'revision'})
     expect(await inRegistry(ref)).to.equal(true)
 
     const second = await app.json(['build', 'test@HEAD'], {env})
@@ -267,10 +273,7 @@ describe('real node: skycap build', function () {
     const env = {DOCKER_HOST: 'unix:///nonexistent/docker.sock', CONTAINERS_REGISTRIES_CONF: join(dir, 'registries.conf'), CONTAINERS_STORAGE_CONF: join(dir, 'storage.conf')}
     try {
       const first = await app.json(['build', 'test@HEAD'], {env})
-      expect(first.exitCode, first.stderr).to.equal(0)
-      expect(first.doc.result).to.include({builder: 'podman', tag: sha})
-      expect(first.doc.result.images[0]).to.include({service: 'web', image: ref, result: 'built'})
-      expect(first.doc.result.images[0].digest).to.match(/^sha256:[0-9a-f]{64}$/)
+      expectBuilt(first, 'podman', ref, sha)
       const files = await imageFiles(ref)
       expect(files.get('message.txt')).to.equal('committed\n')
       expect(files.has('app')).to.equal(true)
@@ -300,10 +303,7 @@ describe('real node: skycap build', function () {
     const env = {DOCKER_HOST: dockerHost(), DOCKER_CONFIG: config}
     try {
       const first = await app.json(['build', 'test@HEAD'], {env})
-      expect(first.exitCode, first.stderr).to.equal(0)
-      expect(first.doc.result).to.include({builder: 'buildx', tag: sha})
-      expect(first.doc.result.images[0]).to.include({service: 'web', image: ref, result: 'built'})
-      expect(first.doc.result.images[0].digest).to.match(/^sha256:[0-9a-f]{64}$/)
+      expectBuilt(first, 'buildx', ref, sha)
       expect((await imageFiles(ref)).get('message.txt')).to.equal('committed\n')
       const second = await app.json(['build', 'test@HEAD'], {env})
       expect(second.doc.result.images[0]).to.include({result: 'skipped', digest: first.doc.result.images[0].digest})
