@@ -107,15 +107,28 @@ const OCLIF_SORT = {
   from: '.sort((a, b) => a.id.localeCompare(b.id));',
   to: '.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));',
 }
-const oclifSort = {
-  name: 'oclif-command-sort',
+// oclif asks on every run whether Linux is WSL, to set config.platform to 'wsl': a dynamic import of wsl-utils (an ES
+// module chunk of its own, and Node's ES module facade of node:fs, which loads fs streams and fs/promises), about
+// 5 ms. Nothing in oclif or skycap reads 'wsl' (oclif compares the platform with 'win32' and 'darwin' only), so the
+// platform is Node's.
+const OCLIF_PLATFORM = {
+  file: /[/\\]node_modules[/\\]@oclif[/\\]core[/\\]lib[/\\]util[/\\]os\.js$/,
+  from: "return (await import('wsl-utils')).isWsl ? 'wsl' : (0, node_os_1.platform)();",
+  to: 'return (0, node_os_1.platform)();',
+}
+/** Source patches of @oclif/core, each a line replaced; a line no longer there fails the build. */
+const OCLIF_PATCHES = [OCLIF_SORT, OCLIF_PLATFORM]
+const oclifPatches = {
+  name: 'oclif-patches',
   setup(b) {
-    b.onLoad({filter: OCLIF_SORT.file}, (args) => {
-      const source = readFileSync(args.path, 'utf8')
-      // An @oclif/core that no longer has this line fails the build: the patch is then reviewed, not silently lost.
-      if (!source.includes(OCLIF_SORT.from)) throw new Error(`${args.path} no longer sorts commands with \`${OCLIF_SORT.from}\`; review OCLIF_SORT in scripts/bundle.mjs`)
-      return {loader: 'js', contents: source.replace(OCLIF_SORT.from, OCLIF_SORT.to)}
-    })
+    for (const patch of OCLIF_PATCHES) {
+      b.onLoad({filter: patch.file}, (args) => {
+        const source = readFileSync(args.path, 'utf8')
+        // An @oclif/core that no longer has this line fails the build: the patch is then reviewed, not silently lost.
+        if (!source.includes(patch.from)) throw new Error(`${args.path} no longer has \`${patch.from}\`; review OCLIF_PATCHES in scripts/bundle.mjs`)
+        return {loader: 'js', contents: source.replace(patch.from, patch.to)}
+      })
+    }
   },
 }
 
@@ -158,6 +171,50 @@ function eagerModules(code) {
   return code
 }
 
+/**
+ * Node makes an ES module facade for each built-in module that an ES module imports, reading every export once: for
+ * node:fs that loads fs streams and fs/promises (about 5 ms) whether or not they are used. The chunks have a
+ * require() of their own (the banner), so `import {readFileSync as r} from "node:fs"` is written
+ * `const {readFileSync: r} = require("node:fs")`: the same values (a built-in's default export is its
+ * module.exports), no facade. Namespace imports and re-exports stay as they are.
+ */
+function builtinRequires(code) {
+  const edits = []
+  for (const node of parse(code, {ecmaVersion: 'latest', sourceType: 'module'}).body) {
+    if (node.type !== 'ImportDeclaration' || !String(node.source.value).startsWith('node:')) continue
+    if (node.specifiers.some((s) => s.type === 'ImportNamespaceSpecifier')) continue
+    const from = `require(${JSON.stringify(node.source.value)})`
+    const parts = []
+    for (const s of node.specifiers) {
+      if (s.type === 'ImportDefaultSpecifier') parts.push(`const ${s.local.name} = ${from};`)
+    }
+    const named = node.specifiers.filter((s) => s.type === 'ImportSpecifier').map((s) => `${JSON.stringify(s.imported.name ?? s.imported.value)}: ${s.local.name}`)
+    if (named.length > 0) parts.push(`const {${named.join(', ')}} = ${from};`)
+    edits.push([node.start, node.end, parts.length > 0 ? parts.join('') : `${from};`])
+  }
+  edits.sort((a, b) => b[0] - a[0])
+  for (const [start, end, text] of edits) code = code.slice(0, start) + text + code.slice(end)
+  return code
+}
+
+/**
+ * The chunks import each other; with a cycle, a chunk's body could run after code of another chunk that calls into
+ * it, and a `const` written by builtinRequires would not be set yet (an ES import would have been). The build fails
+ * on a cycle rather than risk it.
+ */
+function checkAcyclic(outputs) {
+  const imports = new Map(Object.entries(outputs).map(([file, o]) => [file, o.imports.filter((i) => i.kind === 'import-statement').map((i) => i.path)]))
+  const state = new Map()
+  const visit = (file, path) => {
+    if (state.get(file) === 'done') return
+    if (state.get(file) === 'open') throw new Error(`the bundle's chunks import each other in a cycle: ${[...path, file].join(' -> ')}; review builtinRequires in scripts/bundle.mjs`)
+    state.set(file, 'open')
+    for (const next of imports.get(file) ?? []) visit(next, [...path, file])
+    state.set(file, 'done')
+  }
+  for (const file of imports.keys()) visit(file, [])
+}
+
 rmSync(out, {recursive: true, force: true})
 const result = await build({
   entryPoints: [...commands.map((f) => ({in: join(commandsDir, f), out: join('commands', f.replace(/\.js$/, ''))})), {in: 'skycap:oclif', out: 'oclif'}],
@@ -169,7 +226,8 @@ const result = await build({
   target: 'node22',
   chunkNames: 'chunks/[name]-[hash]',
   // CommonJS dependencies (oclif, yaml, simple-git) require() Node's built-ins; an ES module has no require of its own.
-  banner: {js: "import {createRequire as __skycapCreateRequire} from 'node:module'; const require = __skycapCreateRequire(import.meta.url);"},
+  // process.getBuiltinModule (Node >= 22.3): no ES module facade of node:module (see builtinRequires).
+  banner: {js: "const require = process.getBuiltinModule('node:module').createRequire(import.meta.url);"},
   minifySyntax: true,
   minifyWhitespace: true,
   keepNames: true,
@@ -178,10 +236,11 @@ const result = await build({
   logLevel: 'warning',
   // Loaded by oclif only to read a tsconfig.json in development (NODE_ENV=development); a devDependency.
   external: ['typescript'],
-  plugins: [distUrls, cjsDynamicImports, oclifSort],
+  plugins: [distUrls, cjsDynamicImports, oclifPatches],
 })
+checkAcyclic(result.metafile.outputs)
 for (const file of Object.keys(result.metafile.outputs)) {
-  if (file.endsWith('.js')) writeFileSync(join(root, file), eagerModules(readFileSync(join(root, file), 'utf8')))
+  if (file.endsWith('.js')) writeFileSync(join(root, file), eagerModules(builtinRequires(readFileSync(join(root, file), 'utf8'))))
 }
 // What each file of the bundle holds (for tests and size reports); not part of the package.
 writeFileSync(join(dist, 'cli-meta.json'), JSON.stringify(result.metafile))

@@ -1,6 +1,6 @@
 // git behind the Vcs interface: simple-git for questions, execa for the byte streams (archive, cat-file).
-import {existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync} from 'node:fs'
-import {dirname, isAbsolute, join, posix} from 'node:path'
+import {existsSync, lstatSync, mkdirSync, readFileSync, realpathSync, statSync, symlinkSync, writeFileSync} from 'node:fs'
+import {basename, dirname, isAbsolute, join, posix} from 'node:path'
 
 import type {SimpleGit} from 'simple-git'
 
@@ -10,16 +10,92 @@ import type {ResolveOptions, Revision, RevisionSummary, Vcs} from './vcs.js'
 
 /** The git repository that holds `dir`, or undefined when there is none. */
 export async function openGit(dir: string, pinned?: string): Promise<GitVcs | undefined> {
+  // Most repositories are found without a git process (and without loading simple-git): see topLevelOf.
+  const known = topLevelOf(dir)
+  if (known !== undefined) return new GitVcs(known, pinned)
+  try {
+    const root = (await (await client(dir)).raw(['rev-parse', '--show-toplevel'])).trim()
+    return root ? new GitVcs(root, pinned) : undefined
+  } catch {
+    return undefined
+  }
+}
+
+/** simple-git at `baseDir`. */
+async function client(baseDir: string): Promise<SimpleGit> {
   const {simpleGit} = await import('simple-git')
   // onExit: false: a git command is done when its output is closed. simple-git's default also starts a 50 ms timer
   // when git exits (for commands whose children keep the output open; none of skycap's), and that timer kept
   // skycap's process alive: `config validate` ended 50 ms after its work did.
-  const open = (baseDir: string) => simpleGit({baseDir, completion: {onClose: true, onExit: false}})
+  return simpleGit({baseDir, completion: {onClose: true, onExit: false}})
+}
+
+/**
+ * Environment variables that change where git finds a repository, its work tree or its configuration: with any of
+ * them set, git itself is asked.
+ */
+const DISCOVERY_ENV = [
+  'GIT_DIR',
+  'GIT_WORK_TREE',
+  'GIT_COMMON_DIR',
+  'GIT_OBJECT_DIRECTORY',
+  'GIT_CEILING_DIRECTORIES',
+  'GIT_DISCOVERY_ACROSS_FILESYSTEM',
+  'GIT_CONFIG',
+  'GIT_CONFIG_PARAMETERS',
+  'GIT_CONFIG_COUNT',
+]
+
+/**
+ * The work tree's top folder as `git rev-parse --show-toplevel` prints it, found by reading the file system, or
+ * undefined whenever git's answer could differ, so that git is asked instead. A git process and simple-git's modules
+ * cost about 12 ms, which every command that reads skycap.yaml paid to learn the folder its files must stay inside.
+ *
+ * Read here only in the common case: from the real path of `dir` upward, on one file system, the first folder with a
+ * `.git` folder that looks like a repository to git (HEAD, objects/, refs/), owned with its work tree by this user
+ * (git refuses others' repositories unless safe.directory says so), whose config sets no core.worktree, no
+ * core.bare = true and includes no other file. Anything else (a `.git` file of a linked work tree or submodule, `dir`
+ * inside `.git`, the variables above, root under sudo): undefined.
+ */
+export function topLevelOf(dir: string): string | undefined {
+  if (DISCOVERY_ENV.some((name) => process.env[name] !== undefined)) return undefined
+  const uid = process.geteuid?.()
+  if (uid === undefined || (uid === 0 && process.env.SUDO_UID !== undefined)) return undefined
+  let at: string
+  let device: number
   try {
-    const root = (await open(dir).raw(['rev-parse', '--show-toplevel'])).trim()
-    return root ? new GitVcs(root, open(root), pinned) : undefined
+    at = realpathSync(dir)
+    device = statSync(at).dev
   } catch {
     return undefined
+  }
+  for (;;) {
+    if (basename(at) === '.git') return undefined
+    const dotGit = join(at, '.git')
+    const found = lstatSync(dotGit, {throwIfNoEntry: false})
+    if (found) {
+      if (!found.isDirectory() || found.uid !== uid || statSync(at).uid !== uid) return undefined
+      if (!['HEAD', 'objects', 'refs'].every((part) => existsSync(join(dotGit, part)))) return undefined
+      let config: string
+      try {
+        config = readFileSync(join(dotGit, 'config'), 'utf8')
+      } catch {
+        return undefined
+      }
+      if (/^\s*worktree\s*=|^\s*bare\s*=\s*(true|yes|on|1)\s*$|^\s*\[\s*include/im.test(config)) return undefined
+      return at
+    }
+    const parent = dirname(at)
+    if (parent === at) return undefined
+    let parentDevice: number
+    try {
+      parentDevice = statSync(parent).dev
+    } catch {
+      return undefined
+    }
+    // git stops at a file system's boundary unless told otherwise.
+    if (parentDevice !== device) return undefined
+    at = parent
   }
 }
 
@@ -28,34 +104,52 @@ export const SHALLOW_HINT = 'this is a shallow clone; fetch more history: git fe
 
 export class GitVcs implements Vcs {
   readonly kind = 'git'
+  /** simple-git, loaded on the first question: a command that needs only the root (config validate) never loads it. */
+  private client?: Promise<SimpleGit>
 
   constructor(
     readonly root: string,
-    private readonly git: SimpleGit,
     /** SKYCAP_REVISION: what resolve() means with no revision. */
     private readonly pinned?: string,
   ) {}
 
+  /** `git ARGS` in the root, through simple-git: its stdout. */
+  private async raw(args: string[]): Promise<string> {
+    this.client ??= client(this.root)
+    return (await this.client).raw(args)
+  }
+
   async resolve(rev?: string, options: ResolveOptions = {}): Promise<Revision> {
     const input = rev ?? this.pinned ?? 'HEAD'
     checkRevisionInput(input)
-    const sha = await this.commitOf(input, rev === undefined && this.pinned !== undefined)
     // Every git command here prints something: simple-git waits 50 ms more for a command that wrote nothing at all
     // (its completion plugin), which a clean `git status --porcelain` did on every render and deploy.
-    const [head, meta, status] = await Promise.all([
+    // --branch: the `# branch.…` header lines are always there; a changed or untracked file is any other line.
+    const status = () => (options.workTree === false ? Promise.resolve('') : this.raw(['status', '--porcelain=v2', '--branch']))
+    const isDirty = (text: string) => text.split('\n').some((line) => line !== '' && !line.startsWith('# '))
+    if (input === 'HEAD') {
+      // The work tree's own revision (render, diff and deploy of ENV): its id, author and subject come from one
+      // `git log`, at the same time as the status.
+      const [meta, text] = await Promise.all([this.raw(['log', '-1', '--format=%H%x00%an <%ae>%x00%s', 'HEAD']).catch(() => undefined), status()])
+      const [sha = '', author = '', subject = ''] = (meta ?? '').trim().split('\0')
+      // No commit yet, or something else git refused: commitOf says what, as for any other revision.
+      if (!/^[0-9a-f]{40}$/.test(sha)) await this.commitOf(input, rev === undefined && this.pinned !== undefined)
+      else return {input, sha, short: sha.slice(0, 7), subject, author, dirty: isDirty(text), atHead: true}
+    }
+    const sha = await this.commitOf(input, rev === undefined && this.pinned !== undefined)
+    const [head, meta, text] = await Promise.all([
       input === 'HEAD'
         ? sha
-        : this.git.raw(['rev-parse', '--verify', '--quiet', 'HEAD']).then(
+        : this.raw(['rev-parse', '--verify', '--quiet', 'HEAD']).then(
             (s) => s.trim(),
             () => '',
           ),
-      this.git.raw(['log', '-1', '--format=%an <%ae>%x00%s', sha]),
-      // --branch: the `# branch.…` header lines are always there; a changed or untracked file is any other line.
-      options.workTree === false ? '' : this.git.raw(['status', '--porcelain=v2', '--branch']),
+      this.raw(['log', '-1', '--format=%an <%ae>%x00%s', sha]),
+      status(),
     ])
     const [author = '', subject = ''] = meta.trim().split('\0')
     const atHead = sha === head
-    const dirty = atHead && status.split('\n').some((line) => line !== '' && !line.startsWith('# '))
+    const dirty = atHead && isDirty(text)
     return {input, sha, short: sha.slice(0, 7), subject, author, dirty, atHead}
   }
 
@@ -72,7 +166,7 @@ export class GitVcs implements Vcs {
 
   async isTracked(path: string): Promise<boolean> {
     // --literal-pathspecs: a path is a name, never a pattern; it goes after `--`, so it is never an option.
-    const out = await this.git.raw(['--literal-pathspecs', 'ls-files', '-z', '--', path])
+    const out = await this.raw(['--literal-pathspecs', 'ls-files', '-z', '--', path])
     return out.length > 0
   }
 
@@ -87,7 +181,7 @@ export class GitVcs implements Vcs {
     const [a, b] = [await this.commitOf(from), await this.commitOf(to)]
     // The same revision: nothing between (and no `git log` that prints nothing, which simple-git waits 50 ms on).
     if (a === b) return []
-    const out = await this.git.raw(['log', '--reverse', '--format=%H%x00%an <%ae>%x00%s%x00', `${a}..${b}`])
+    const out = await this.raw(['log', '--reverse', '--format=%H%x00%an <%ae>%x00%s%x00', `${a}..${b}`])
     const fields = out.split('\0')
     const list: RevisionSummary[] = []
     for (let i = 0; i + 2 < fields.length; i += 3) {
@@ -103,7 +197,7 @@ export class GitVcs implements Vcs {
   }
 
   async remoteUrl(): Promise<string | undefined> {
-    const url = await this.git.raw(['remote', 'get-url', 'origin']).catch(() => '')
+    const url = await this.raw(['remote', 'get-url', 'origin']).catch(() => '')
     return url.trim() || undefined
   }
 
@@ -112,7 +206,7 @@ export class GitVcs implements Vcs {
     let sha: string
     try {
       // --end-of-options: nothing the user typed can be read as an option.
-      sha = (await this.git.raw(['rev-parse', '--verify', '--end-of-options', `${rev}^{commit}`])).trim()
+      sha = (await this.raw(['rev-parse', '--verify', '--end-of-options', `${rev}^{commit}`])).trim()
     } catch (error) {
       const text = String((error as Error).message)
       if (/ambiguous/i.test(text)) {
@@ -137,7 +231,7 @@ export class GitVcs implements Vcs {
     if (!/^[0-9a-f]{4,39}$/i.test(prefix)) return []
     try {
       // `git rev-parse --disambiguate` lists every object starting with the prefix.
-      const out = await this.git.raw(['rev-parse', `--disambiguate=${prefix}`])
+      const out = await this.raw(['rev-parse', `--disambiguate=${prefix}`])
       return out.split('\n').filter(Boolean)
     } catch {
       return []
@@ -147,7 +241,7 @@ export class GitVcs implements Vcs {
   /** The commits a shallow clone's history stops at (.git/shallow); empty for a complete clone. */
   private async shallowBoundary(): Promise<Set<string>> {
     try {
-      const file = (await this.git.raw(['rev-parse', '--path-format=absolute', '--git-path', 'shallow'])).trim()
+      const file = (await this.raw(['rev-parse', '--path-format=absolute', '--git-path', 'shallow'])).trim()
       return new Set(existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter(Boolean) : [])
     } catch {
       return new Set()

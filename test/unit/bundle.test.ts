@@ -63,6 +63,8 @@ describe('the bundle (dist/cli, scripts/bundle.mjs)', function () {
     const outside = files.filter((f) => !f.startsWith('dist/cli/') && f !== 'bin/run.js' && f !== 'dist/src/config/validator.generated.js' && !f.startsWith('node_modules/ajv/'))
     expect(outside).to.deep.equal([])
     expect(files.length, files.join('\n')).to.be.below(30)
+    // The repository's root is read from the file system (src/vcs/git.ts, topLevelOf): no simple-git, no git process.
+    expect(files.flatMap(packagesIn)).not.to.include('simple-git')
   })
 
   it('deploy --help loads only bin/run.js (the help rendered at build time), and through oclif none of the heavy modules: yaml, liquidjs, simple-git, listr2, ajv, execa', async () => {
@@ -121,6 +123,27 @@ describe('the bundle (dist/cli, scripts/bundle.mjs)', function () {
     } finally {
       rmSync(cacheHome, {recursive: true, force: true})
     }
+  })
+
+  it("imports Node's built-ins without ES module facades: --version and config validate load no fs streams", async () => {
+    // A facade reads every export of the built-in once: for node:fs that loaded its streams, on every run.
+    const hook = `data:text/javascript,${encodeURIComponent(`process.on('exit', () => process.getBuiltinModule('node:fs').writeFileSync(process.env.SKYCAP_TEST_LOADED, process.moduleLoadList.join('\\n')))`)}`
+    const dir = mkdtempSync(join(tmpdir(), 'skycap-bundle-test-'))
+    try {
+      for (const args of [['--version'], ['config', 'validate']]) {
+        const list = join(dir, 'loaded')
+        const r = await execa(process.execPath, ['--import', hook, cliPath, ...args], {cwd: repo.dir, reject: false, env: {SKYCAP_TEST_LOADED: list, XDG_CACHE_HOME: dir}})
+        expect(r.exitCode, r.stderr).to.equal(0)
+        const loaded = readFileSync(list, 'utf8').split('\n')
+        expect(loaded, args.join(' ')).to.include('NativeModule fs')
+        expect(loaded, args.join(' ')).not.to.include('NativeModule internal/fs/streams')
+      }
+    } finally {
+      rmSync(dir, {recursive: true, force: true})
+    }
+    // Every chunk's static imports of built-ins became require() calls (scripts/bundle.mjs, builtinRequires).
+    const chunks = readdirSync(join(repoRoot, 'dist', 'cli'), {recursive: true, encoding: 'utf8'}).filter((f) => f.endsWith('.js'))
+    for (const file of chunks) expect(readFileSync(join(repoRoot, 'dist', 'cli', file), 'utf8'), file).not.to.match(/\bimport[^;]*from\s*"node:/)
   })
 
   it('oclif sorts command ids by code unit (scripts/bundle.mjs), which orders every id as localeCompare did', () => {
