@@ -54,7 +54,7 @@ const DISCOVERY_ENV = [
  * Read here only in the common case: from the real path of `dir` upward, on one file system, the first folder with a
  * `.git` folder that looks like a repository to git (HEAD, objects/, refs/), owned with its work tree by this user
  * (git refuses others' repositories unless safe.directory says so), whose config sets no core.worktree, no
- * core.bare = true and includes no other file. Anything else (a `.git` file of a linked work tree or submodule, `dir`
+ * core.bare = true, no extensions.worktreeConfig and includes no other file. Anything else (a `.git` file of a linked work tree or submodule, `dir`
  * inside `.git`, the variables above, root under sudo): undefined.
  */
 export function topLevelOf(dir: string): string | undefined {
@@ -82,7 +82,9 @@ export function topLevelOf(dir: string): string | undefined {
       } catch {
         return undefined
       }
-      if (/^\s*worktree\s*=|^\s*bare\s*=\s*(true|yes|on|1)\s*$|^\s*\[\s*include/im.test(config)) return undefined
+      // core.worktree, extensions.worktreeConfig (a config.worktree file may set it), core.bare set true (`bare` alone
+      // means true), an include or includeIf: git's answer could differ.
+      if (/^\s*(worktree\s*=|worktreeconfig\b|bare\s*(=\s*(true|yes|on|1)\s*)?$|\[\s*include)/im.test(config)) return undefined
       return at
     }
     const parent = dirname(at)

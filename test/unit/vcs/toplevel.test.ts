@@ -85,6 +85,16 @@ describe('the repository root without a git process (topLevelOf)', function () {
       await repo.git('config', '--unset', 'core.worktree')
       rmSync(tree, {recursive: true, force: true})
     }
+    for (const [key, value] of [
+      ['core.bare', 'true'],
+      ['include.path', 'other.config'],
+      ['extensions.worktreeConfig', 'true'],
+    ] as const) {
+      await repo.git('config', key, value)
+      expect(topLevelOf(repo.dir), key).to.equal(undefined)
+      expect((await openGit(repo.dir))?.root, key).to.equal(await gitTopLevel(repo.dir))
+      await repo.git('config', '--unset', key)
+    }
     expect(topLevelOf(repo.dir)).to.equal(await gitTopLevel(repo.dir))
   })
 
