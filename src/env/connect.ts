@@ -52,7 +52,7 @@ export async function connect(env: Environment, factory: KubectlFactory, reporte
     if (!known.includes(context)) throw unknownContextError(env, context, known)
   } else {
     try {
-      context = (await bare.run(['config', 'current-context'], {namespaced: false})).stdout.trim()
+      context = await bare.currentContext()
     } catch (error) {
       if (error instanceof KubectlError)
         throw new UserError(`environment ${env.name} names no context and kubectl has no current context`, {

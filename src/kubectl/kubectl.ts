@@ -2,6 +2,7 @@ import {PassThrough} from 'node:stream'
 
 import {InterruptedError, KubectlError, type KubectlFailureKind, UnreachableError, UserError} from '../errors.js'
 import {SecretRedactor} from './redact.js'
+import {currentContextFromFiles} from './kubeconfig.js'
 
 /** What a finished child process left behind. */
 export interface ProcessResult {
@@ -137,9 +138,12 @@ export class Kubectl {
    * `connect` when it did not check the context before the first call: its error names the contexts there are).
    */
   unknownContext?: () => Promise<Error>
+  /** kubectl is the real one, found on PATH: its kubeconfig can be read without it (currentContext). */
+  private readonly plainKubectl: boolean
 
   constructor(options: KubectlOptions = {}) {
     this.binary = options.binary ?? process.env.SKYCAP_KUBECTL ?? 'kubectl'
+    this.plainKubectl = options.binary === undefined && process.env.SKYCAP_KUBECTL === undefined && options.runner === undefined
     this.context = options.context
     this.namespace = options.namespace
     this.requestTimeout = options.requestTimeout ?? '30s'
@@ -148,6 +152,19 @@ export class Kubectl {
     this.trace = options.trace
     this.retries = options.retries ?? 2
     this.sleep = options.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)))
+  }
+
+  /**
+   * The kubeconfig's current context, as `kubectl config current-context` prints it. Read from the kubeconfig's
+   * files when the answer is certain (src/kubectl/kubeconfig.ts), which spares a kubectl process; asked of kubectl
+   * otherwise, and always when kubectl is not the plain one on PATH (SKYCAP_KUBECTL, a runner in tests).
+   */
+  async currentContext(): Promise<string> {
+    if (this.plainKubectl) {
+      const found = currentContextFromFiles()
+      if (found !== undefined) return found
+    }
+    return (await this.run(['config', 'current-context'], {namespaced: false})).stdout.trim()
   }
 
   /** A copy bound to another namespace. */

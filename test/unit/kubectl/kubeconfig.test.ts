@@ -1,0 +1,71 @@
+import {mkdirSync, mkdtempSync, rmSync, writeFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {delimiter, join} from 'node:path'
+
+import {expect} from 'chai'
+
+import {currentContextFromFiles} from '../../../src/kubectl/kubeconfig.js'
+
+/** A kubeconfig as kubectl writes one, with `line` as its current-context line. */
+const kubeconfig = (line: string) => `apiVersion: v1\nclusters: []\ncontexts: []\n${line}\nkind: Config\npreferences: {}\nusers: []\n`
+
+describe('the current context read from the kubeconfig files (currentContextFromFiles)', () => {
+  let dir: string
+  const file = (name: string, text: string) => {
+    const path = join(dir, name)
+    writeFileSync(path, text)
+    return path
+  }
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'skycap-kubeconfig-'))
+  })
+  afterEach(() => rmSync(dir, {recursive: true, force: true}))
+
+  it('reads plain and quoted names as kubectl writes them', () => {
+    for (const [line, expected] of [
+      ['current-context: kind-dev', 'kind-dev'],
+      ['current-context: arn:aws:eks:eu-west-1:123456789012:cluster/prod', 'arn:aws:eks:eu-west-1:123456789012:cluster/prod'],
+      ['current-context: gke_project_europe-west1-b_main', 'gke_project_europe-west1-b_main'],
+      ['current-context: admin@prod.example.com', 'admin@prod.example.com'],
+      ['current-context: "with space"', 'with space'],
+      ["current-context: 'it''s'", "it's"],
+    ] as const) {
+      expect(currentContextFromFiles({KUBECONFIG: file('config', kubeconfig(line))}), line).to.equal(expected)
+    }
+  })
+
+  it('follows KUBECONFIG in order: missing files and empty current-contexts are passed over, the first one set wins', () => {
+    const missing = join(dir, 'missing')
+    const empty = file('empty', kubeconfig('current-context: ""'))
+    const none = file('none', 'apiVersion: v1\nkind: Config\n')
+    const first = file('first', kubeconfig('current-context: first'))
+    const second = file('second', kubeconfig('current-context: second'))
+    expect(currentContextFromFiles({KUBECONFIG: [missing, empty, none, first, second].join(delimiter)})).to.equal('first')
+    expect(currentContextFromFiles({KUBECONFIG: [second, first].join(delimiter)})).to.equal('second')
+  })
+
+  it('reads ~/.kube/config when KUBECONFIG is unset or empty', () => {
+    mkdirSync(join(dir, '.kube'))
+    file('.kube/config', kubeconfig('current-context: home'))
+    expect(currentContextFromFiles({HOME: dir})).to.equal('home')
+    expect(currentContextFromFiles({HOME: dir, KUBECONFIG: ''})).to.equal('home')
+  })
+
+  it('leaves kubectl to answer what it does not follow, and when nothing sets a current context', () => {
+    for (const text of [
+      '{"apiVersion": "v1", "kind": "Config", "current-context": "json"}',
+      kubeconfig('current-context: x # a comment'),
+      kubeconfig('current-context: "with \\" escape"'),
+      kubeconfig('current-context: &anchor x'),
+      kubeconfig('current-context: a\ncurrent-context: b'),
+      `${kubeconfig('current-context: a')}preferences:\n  current-context: b\n`,
+    ]) {
+      expect(currentContextFromFiles({KUBECONFIG: file('config', text)}), text).to.equal(undefined)
+    }
+    expect(currentContextFromFiles({KUBECONFIG: file('none', 'apiVersion: v1\n')}), 'not set').to.equal(undefined)
+    expect(currentContextFromFiles({KUBECONFIG: join(dir, 'missing')}), 'no file').to.equal(undefined)
+    expect(currentContextFromFiles({HOME: join(dir, 'nobody')}), 'no ~/.kube/config').to.equal(undefined)
+    mkdirSync(join(dir, 'folder'))
+    expect(currentContextFromFiles({KUBECONFIG: [join(dir, 'folder'), file('ok', kubeconfig('current-context: later'))].join(delimiter)}), 'unreadable').to.equal(undefined)
+  })
+})
