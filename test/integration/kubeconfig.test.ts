@@ -78,7 +78,10 @@ describe('the current context of an environment without context: (kubeconfig rea
         expect(r.exitCode, `${what}: ${r.stderr}`).to.be.oneOf(args[0] === 'scale' ? [0, 2] : [0])
         expect(r.stderr, what).to.contain(`environment test names no kube context; using the current one: ${testCluster().context}`)
         const calls = r.stderr.split('\n').filter((l) => l.startsWith('$ '))
-        expect(calls.some((c) => c.includes('config current-context')), what).to.equal(asked)
+        expect(
+          calls.some((c) => c.includes('config current-context')),
+          what,
+        ).to.equal(asked)
         // Every call to the cluster is pinned to that context.
         const toCluster = calls.filter((c) => !c.includes(' config '))
         expect(toCluster.length, what).to.be.greaterThan(0)
