@@ -54,8 +54,8 @@ const DISCOVERY_ENV = [
  * Read here only in the common case: from the real path of `dir` upward, on one file system, the first folder with a
  * `.git` folder that looks like a repository to git (HEAD, objects/, refs/), owned with its work tree by this user
  * (git refuses others' repositories unless safe.directory says so), whose config sets no core.worktree, no
- * core.bare = true, no extensions.worktreeConfig and includes no other file. Anything else (a `.git` file of a linked work tree or submodule, `dir`
- * inside `.git`, the variables above, root under sudo): undefined.
+ * core.bare = true, no extensions.worktreeConfig and includes no other file. Anything else (a `.git` file of a
+ * linked work tree or submodule, `dir` inside `.git`, the variables above, root under sudo): undefined.
  */
 export function topLevelOf(dir: string): string | undefined {
   if (DISCOVERY_ENV.some((name) => process.env[name] !== undefined)) return undefined
