@@ -218,6 +218,14 @@ export class GitVcs implements Vcs {
           details: {revision: rev, candidates},
         })
       }
+      const unborn = rev === 'HEAD' && !pinned ? await this.unbornBranch() : undefined
+      if (unborn !== undefined) {
+        // A fresh `git init`: HEAD names a branch with no commit yet ("unknown revision HEAD" would send people to fetch).
+        throw new UserError(`the git repository at ${this.root} has no commits yet (branch ${unborn} is empty)`, {
+          hint: 'skycap maps commits to images: commit skycap.yaml with your templates and config (git add -A && git commit), then run it again.',
+          details: {revision: rev, branch: unborn},
+        })
+      }
       const shallow = (await this.shallowBoundary()).size > 0
       const what = pinned ? `SKYCAP_REVISION ${rev} is not in the git repository at ${this.root}` : `unknown revision "${rev}" in ${this.root}`
       throw new UserError(shallow ? `${what}: ${SHALLOW_HINT}` : what, {
@@ -237,6 +245,21 @@ export class GitVcs implements Vcs {
       return out.split('\n').filter(Boolean)
     } catch {
       return []
+    }
+  }
+
+  /** The branch HEAD names when it has no commit yet (a fresh repository); undefined otherwise. */
+  private async unbornBranch(): Promise<string | undefined> {
+    try {
+      const branch = (await this.raw(['symbolic-ref', '--short', 'HEAD'])).trim()
+      // The branch exists once it has a commit; `show-ref` prints its id then, and fails (with a message) before.
+      const exists = await this.raw(['show-ref', '--verify', `refs/heads/${branch}`]).then(
+        () => true,
+        () => false,
+      )
+      return branch && !exists ? branch : undefined
+    } catch {
+      return undefined
     }
   }
 

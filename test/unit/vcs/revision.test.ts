@@ -313,6 +313,27 @@ describe('opening a repository', function () {
     both.remove()
   })
 
+  it('says a fresh git repository has no commits yet, rather than that HEAD is unknown', async () => {
+    const fresh = new TempRepo()
+    try {
+      await fresh.git('init', '-q', '-b', 'trunk')
+      fresh.write('skycap.yaml', 'app: a\n')
+      const vcs = await openVcs(fresh.dir, {pinned: ''})
+      for (const rev of [undefined, 'HEAD']) {
+        const e = await rejectsWithUserError(vcs.resolve(rev))
+        expect(e.message, String(rev)).to.equal(`the git repository at ${vcs.root} has no commits yet (branch trunk is empty)`)
+        expect(e.hint).to.contain('git add -A && git commit')
+      }
+      // Any other name is still an unknown revision.
+      expect((await rejectsWithUserError(vcs.resolve('main'))).message).to.contain('unknown revision "main"')
+      // Once there is a commit, HEAD resolves.
+      await fresh.commit('first')
+      expect((await vcs.resolve()).sha).to.match(/^[0-9a-f]{40}$/)
+    } finally {
+      fresh.remove()
+    }
+  })
+
   it('rejects a directory outside any repository', async () => {
     const plain = new TempRepo()
     const e = await rejectsWithUserError(openVcs(plain.dir, {pinned: ''}))
