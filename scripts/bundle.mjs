@@ -226,8 +226,9 @@ const result = await build({
   target: 'node22',
   chunkNames: 'chunks/[name]-[hash]',
   // CommonJS dependencies (oclif, yaml, simple-git) require() Node's built-ins; an ES module has no require of its own.
-  // process.getBuiltinModule (Node >= 22.3): no ES module facade of node:module (see builtinRequires).
-  banner: {js: "const require = process.getBuiltinModule('node:module').createRequire(import.meta.url);"},
+  // process.getBuiltinModule (Node >= 22.3): no ES module facade of node:module (see builtinRequires). Through
+  // globalThis: a chunk that imported node:process has its own `const process` below, not yet set here.
+  banner: {js: "const require = globalThis.process.getBuiltinModule('node:module').createRequire(import.meta.url);"},
   minifySyntax: true,
   minifyWhitespace: true,
   keepNames: true,
