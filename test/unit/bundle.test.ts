@@ -35,6 +35,11 @@ async function loadedUrls(args: string[], cwd: string, env: Record<string, strin
   }
 }
 
+/** Every JavaScript file of the bundle, relative to dist/cli. */
+function bundleFiles(): string[] {
+  return readdirSync(join(repoRoot, 'dist', 'cli'), {recursive: true, encoding: 'utf8'}).filter((f) => f.endsWith('.js'))
+}
+
 interface Metafile {
   outputs: Record<string, {inputs: Record<string, unknown>}>
 }
@@ -142,13 +147,12 @@ describe('the bundle (dist/cli, scripts/bundle.mjs)', function () {
       rmSync(dir, {recursive: true, force: true})
     }
     // Every chunk's static imports of built-ins became require() calls (scripts/bundle.mjs, builtinRequires).
-    const chunks = readdirSync(join(repoRoot, 'dist', 'cli'), {recursive: true, encoding: 'utf8'}).filter((f) => f.endsWith('.js'))
-    for (const file of chunks) expect(readFileSync(join(repoRoot, 'dist', 'cli', file), 'utf8'), file).not.to.match(/\bimport[^;]*from\s*"node:/)
+    for (const file of bundleFiles()) expect(readFileSync(join(repoRoot, 'dist', 'cli', file), 'utf8'), file).not.to.match(/\bimport[^;]*from\s*"node:/)
   })
 
   it('every file of the bundle loads: chunks that are imported only on some paths (listr2, log-update) too', async () => {
     // A chunk that throws while loading can go unseen: listr2's renderer failing left a deploy without its live view.
-    const files = readdirSync(join(repoRoot, 'dist', 'cli'), {recursive: true, encoding: 'utf8'}).filter((f) => f.endsWith('.js'))
+    const files = bundleFiles()
     expect(files.length).to.be.greaterThan(50)
     const script = `const failed = []
 for (const f of ${JSON.stringify(files)}) {
