@@ -1,5 +1,5 @@
 import type {ResourceStatus} from '../resources/status.js'
-import type {Reporter} from './output.js'
+import {stderrReporter, type Reporter} from './output.js'
 
 /** Shows a rollout as it happens. */
 export interface RolloutView {
@@ -74,13 +74,34 @@ function listrLine(ref: string): ListrLine {
   return line
 }
 
+/** What listrRolloutView needs besides the title and the resources. */
+export interface ListrViewOptions {
+  /** Where the plain lines go if the live view cannot run (listr2 fails to load or its renderer fails). */
+  reporter?: Reporter
+  /** listr2's renderer (its default one unless a test gives another). */
+  renderer?: unknown
+  /** Loads listr2 (a test can make the load fail). */
+  load?: () => Promise<typeof import('listr2')>
+}
+
 /**
  * listr2 tasks on a TTY: one line per resource, updated in place. Each line's outcome exists before listr2 starts
  * its task: a rollout can be over (every resource ready at the first poll) before listr2 has run a task, and a task
  * started after finish() must not wait forever.
+ *
+ * The live view is only a view: if listr2 cannot be loaded, or its renderer fails while the rollout runs, the
+ * watch goes on with plain lines on stderr (a warning says why) instead of ending the deploy or showing nothing.
  */
-export async function listrRolloutView(title: string, refs: string[]): Promise<RolloutView> {
-  const {Listr, ListrLogger, ProcessOutput} = await import('listr2')
+export async function listrRolloutView(title: string, refs: string[], options: ListrViewOptions = {}): Promise<RolloutView> {
+  const reporter = options.reporter ?? stderrReporter('interactive')
+  let listr2: typeof import('listr2')
+  try {
+    listr2 = await (options.load ?? (() => import('listr2')))()
+  } catch (error) {
+    reporter.warn(`no live view (${describe(error)}); progress follows as plain lines`)
+    return plainRolloutView(reporter, title)
+  }
+  const {Listr, ListrLogger, ProcessOutput} = listr2
   const lines = new Map(refs.map((ref) => [ref, listrLine(ref)]))
   const listr = new Listr(
     [
@@ -108,11 +129,25 @@ export async function listrRolloutView(title: string, refs: string[]): Promise<R
       registerSignalListeners: false,
       // stdout is for results: the renderer writes to stderr through its logger's process output.
       rendererOptions: {logger: new ListrLogger({useIcons: true, processOutput: new ProcessOutput(process.stderr, process.stderr)}), collapseSubtasks: false},
+      ...(options.renderer ? {renderer: options.renderer as 'default'} : {}),
     },
   )
-  const running = listr.run().catch(() => undefined)
+  // With exitOnError false a failed line does not reject run(): a rejection is the renderer (or listr2) failing.
+  // From then on the plain view takes over, starting from the latest statuses.
+  let latest: ResourceStatus[] = []
+  let fallback: RolloutView | undefined
+  const running = listr.run().then(
+    () => undefined,
+    (error: unknown) => {
+      reporter.warn(`the live view stopped (${describe(error)}); progress follows as plain lines`)
+      fallback = plainRolloutView(reporter, title)
+      fallback.update(latest)
+    },
+  )
   return {
     update(statuses) {
+      latest = statuses
+      if (fallback) return fallback.update(statuses)
       for (const s of statuses) {
         const line = lines.get(s.ref)
         if (!line || line.settled) continue
@@ -133,13 +168,18 @@ export async function listrRolloutView(title: string, refs: string[]): Promise<R
       }
       for (const [ref, line] of lines) line.settle(new Error(`${ref}: stopped waiting`))
       await running
+      await fallback?.finish(interrupted)
     },
   }
 }
 
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error)
+}
+
 /** The view that fits the reporter's mode. */
 export async function rolloutView(reporter: Reporter, title: string, refs: string[]): Promise<RolloutView> {
-  if (reporter.mode === 'interactive' && refs.length) return listrRolloutView(title, refs)
+  if (reporter.mode === 'interactive' && refs.length) return listrRolloutView(title, refs, {reporter})
   if (reporter.mode === 'silent') return {update() {}, async finish() {}}
   return plainRolloutView(reporter, title)
 }

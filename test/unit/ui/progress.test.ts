@@ -2,6 +2,7 @@ import {expect} from 'chai'
 
 import {listrRolloutView} from '../../../src/ui/progress.js'
 import type {ResourceStatus} from '../../../src/resources/status.js'
+import type {Reporter} from '../../../src/ui/output.js'
 
 const status = (ref: string, state: ResourceStatus['state'], message: string): ResourceStatus => ({ref, state, message, related: [], failing: []})
 
@@ -38,5 +39,54 @@ describe('listr2 rollout view', () => {
     } finally {
       await view.finish()
     }
+  })
+
+  // The live view is only a view: a renderer that fails (as a bundle chunk that could not load once made it) must
+  // neither end the deploy nor leave it silent.
+  describe('when the live view cannot run', () => {
+    const recorder = () => {
+      const lines: string[] = []
+      const reporter: Reporter = {mode: 'interactive', info: (m) => lines.push(m), warn: (m) => lines.push(`warning: ${m}`)}
+      return {lines, reporter}
+    }
+    // A listr2 renderer (the interface of listr2's own) whose render fails, as the default one did when log-update's chunk threw.
+    class FailingRenderer {
+      // Usable without a terminal (the tests' stdout is not one), so listr2 takes it over its fallback renderer.
+      static nonTTY = true
+      static rendererOptions = {}
+      static rendererTaskOptions = {}
+      render(): Promise<void> {
+        return Promise.reject(new Error('log-update failed to load'))
+      }
+      end(): void {}
+    }
+
+    it('goes on with plain lines, from the latest statuses, when the renderer fails', async () => {
+      for (let round = 0; round < 3; round++) {
+        const {lines, reporter} = recorder()
+        const view = await listrRolloutView('Waiting for 2 resources', ['Deployment/web', 'Deployment/worker'], {reporter, renderer: FailingRenderer})
+        // Reported before the failure is seen: replayed by the plain view.
+        view.update([status('Deployment/web', 'pending', '0/2 ready'), status('Deployment/worker', 'pending', '0/1 ready')])
+        for (let i = 0; i < 50 && !lines.some((l) => l.startsWith('warning:')); i++) await new Promise((r) => setTimeout(r, 10))
+        view.update([status('Deployment/web', 'ready', '2/2 ready'), status('Deployment/worker', 'pending', '0/1 ready')])
+        expect(await settledWithin(view.finish([status('Deployment/worker', 'pending', '0/1 ready')]), 10_000)).to.equal('finished')
+        expect(lines).to.deep.equal([
+          'warning: the live view stopped (log-update failed to load); progress follows as plain lines',
+          'Waiting for 2 resources',
+          '  … Deployment/web: 0/2 ready',
+          '  … Deployment/worker: 0/1 ready',
+          '  ✔ Deployment/web: 2/2 ready',
+          '  ⏸ Deployment/worker: interrupted (0/1 ready)',
+        ])
+      }
+    })
+
+    it('uses plain lines when listr2 cannot be loaded', async () => {
+      const {lines, reporter} = recorder()
+      const view = await listrRolloutView('Waiting for 1 resource', ['Deployment/web'], {reporter, load: () => Promise.reject(new Error('Cannot find module listr2'))})
+      view.update([status('Deployment/web', 'failed', 'CrashLoopBackOff')])
+      await view.finish()
+      expect(lines).to.deep.equal(['warning: no live view (Cannot find module listr2); progress follows as plain lines', 'Waiting for 1 resource', '  ✖ Deployment/web: CrashLoopBackOff'])
+    })
   })
 })
