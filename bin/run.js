@@ -1,12 +1,14 @@
 #!/usr/bin/env node
-// skycap's entry point. Three things happen before oclif loads:
+// skycap's entry point. Four things happen before oclif loads:
 // - An older Node gets one clear sentence instead of a syntax or engine error from deep inside a dependency.
 // - Node's module compile cache is turned on (Node >= 22.1), in a directory skycap owns: modules are compiled from
 //   the cache on later runs instead of from source (docs/runtime.md; SKYCAP_NO_COMPILE_CACHE=1 turns it off).
 // - `skycap --version` (`-v`, `version`) and `skycap --help` are answered without loading oclif, whose modules take about 150 ms to
 //   load: the version from package.json, the root help from dist/help.txt, which `npm run build` renders with oclif
 //   itself (a unit test keeps the two outputs identical); so is each command's help (dist/help/, same test).
-//   Everything else goes through oclif.
+// - A command named by its words runs from its file in the bundle without oclif's Config.load; everything else (a
+//   topic, a typo, help flags, help and version) goes through oclif's execute. SKYCAP_NO_FAST_PATH=1 turns all three
+//   shortcuts off.
 const [major, minor] = process.versions.node.split('.').map(Number)
 if (major < 22 || (major === 22 && minor < 13)) {
   process.stderr.write(
@@ -18,7 +20,7 @@ if (major < 22 || (major === 22 && minor < 13)) {
 
 // Built-ins through process.getBuiltinModule, not `import`: Node makes an ES module facade of each imported built-in,
 // which for node:fs loads its streams and promises (about 5 ms of every run, --version too).
-const {readFileSync} = process.getBuiltinModule('node:fs')
+const {existsSync, readFileSync} = process.getBuiltinModule('node:fs')
 const module = process.getBuiltinModule('node:module')
 const {homedir} = process.getBuiltinModule('node:os')
 const {join} = process.getBuiltinModule('node:path')
@@ -34,8 +36,9 @@ if (!process.env.SKYCAP_NO_COMPILE_CACHE) {
 
 const args = process.argv.slice(2)
 const root = new URL('../', import.meta.url)
+const pjson = () => JSON.parse(readFileSync(new URL('package.json', root), 'utf8'))
 const version = () => {
-  const {name, version} = JSON.parse(readFileSync(new URL('package.json', root), 'utf8'))
+  const {name, version} = pjson()
   return `${name}/${version} ${process.platform}-${process.arch} node-${process.version}`
 }
 /** Help rendered at build time, printed; false when there is none (not built, or not a command: oclif answers). */
@@ -61,9 +64,38 @@ if (!process.env.SKYCAP_NO_FAST_PATH) {
   if (helpOf.length && helpOf.every((word) => /^[a-z][a-z-]*$/.test(word)) && printHelp(`dist/help/${helpOf.join(' ')}.txt`)) process.exit(0)
 }
 
+/**
+ * The command the arguments name, found by its file in the bundle (`lock status dev` is dist/cli/commands/lock/
+ * status.js, with argv [dev]); undefined for a help flag anywhere before `--` (oclif prints the help), a topic, a
+ * typo, or anything else oclif has to work out.
+ */
+const commandFile = () => {
+  const end = args.indexOf('--')
+  const own = end === -1 ? args : args.slice(0, end)
+  if (own.includes('--help') || own.includes('-h')) return undefined
+  const words = []
+  for (const arg of args) {
+    if (words.length === 3 || !/^[a-z][a-z-]*$/.test(arg)) break
+    words.push(arg)
+  }
+  for (let n = words.length; n > 0; n--) {
+    const url = new URL(`dist/cli/commands/${words.slice(0, n).join('/')}.js`, root)
+    if (existsSync(url)) return {url, id: words.slice(0, n).join(':'), argv: args.slice(n)}
+  }
+  return undefined
+}
+
 // oclif checks the Node version against its own engines when it loads, with semver (about 10 ms of regular
 // expressions); the check above is skycap's.
 process.env.OCLIF_DISABLE_ENGINE_WARNING ??= '1'
-// The bundle of oclif and every command (scripts/bundle.mjs, run by `npm run build`; docs/startup.md).
-const {execute} = await import('../dist/cli/oclif.js')
-await execute({dir: import.meta.url})
+// The bundle of oclif and every command (scripts/bundle.mjs, run by `npm run build`; docs/startup.md). A command
+// found by its file runs without oclif's Config.load (runCommand, commands/_run.ts) unless it needs oclif's Config.
+const command = process.env.SKYCAP_NO_FAST_PATH ? undefined : commandFile()
+// Not a top-level await: once a reader of stdout has gone (`skycap lock --help | head -1`), oclif's final flush waits
+// for a 'drain' that never comes. Awaited at the top level, Node then ended with "unsettled top-level await" and exit
+// 13; this way the process ends when its work is done, with the exit code the command set.
+const run = async () => {
+  const [{execute, runCommand}, Command] = await Promise.all([import('../dist/cli/oclif.js'), command && import(command.url).then((m) => m.default)])
+  if (!(command && (await runCommand(Command, command.id, command.argv, pjson())))) await execute({dir: import.meta.url})
+}
+run()

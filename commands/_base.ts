@@ -15,6 +15,13 @@ import {progressMode, stderrReporter, type Reporter} from '../src/ui/output.js'
 export abstract class SkycapCommand extends Command {
   static override enableJsonFlag = true
 
+  /**
+   * bin/run.js runs the command without oclif's Config.load (commands/_run.ts): true for every command that reads
+   * nothing of `this.config` but its bin and scoped environment variables. A command that reads more (help, version)
+   * sets it false and goes through oclif's execute (a unit test checks the sources).
+   */
+  static runsWithoutOclifConfig = true
+
   /** The SIGINT/SIGTERM that arrived, if one did (see abortOnSignals). */
   private interruptedBy?: NodeJS.Signals
 

@@ -7,6 +7,8 @@ export default class Help extends SkycapCommand {
   static override summary = 'Show the help of a command (as COMMAND --help), or of skycap.'
   static override strict = false
   static override enableJsonFlag = false
+  // Reads oclif's Config (its commands, topics and help options): runs through oclif's execute.
+  static override runsWithoutOclifConfig = false
   static override examples = ['<%= config.bin %> help deploy', '<%= config.bin %> help lock acquire']
   static override args = {command: Args.string({description: 'The command, in words (several for lock, rollout and config commands)'})}
 

@@ -1,6 +1,8 @@
 import {SkycapCommand} from './_base.js'
 
 export default class Version extends SkycapCommand {
+  // Reads oclif's Config (name, version, platform, user agent): runs through oclif's execute.
+  static override runsWithoutOclifConfig = false
   static override summary = 'Print the version of skycap, the platform and Node (as --version and -v).'
   static override examples = ['<%= config.bin %> version', '<%= config.bin %> -v', '<%= config.bin %> version --json']
 

@@ -4,8 +4,8 @@
 //   node scripts/bundle.mjs        (run by `npm run build`, after tsc and before `oclif manifest`)
 //
 // - One entry per command file that oclif finds (package.json oclif.commands.globPatterns, under dist/commands), so a
-//   command added to commands/ is bundled with no change here, plus dist/cli/oclif.js, which bin/run.js imports for
-//   `execute`. Code splitting puts what several entries share (oclif, commands/_base, src/) into dist/cli/chunks/, one
+//   command added to commands/ is bundled with no change here, plus dist/cli/oclif.js (commands/_run.ts), which
+//   bin/run.js imports for oclif's `execute` and for `runCommand` (a command run without oclif's Config.load). Code splitting puts what several entries share (oclif, commands/_base, src/) into dist/cli/chunks/, one
 //   copy each: the commands and bin/run.js see the same @oclif/core.
 // - Imports that are already dynamic (`await import('yaml')`, listr2, simple-git, liquidjs, ajv's validator) stay
 //   dynamic: each becomes its own chunk, loaded only by the commands that reach it.
@@ -63,7 +63,6 @@ export const distUrl = (path) => new URL(path, root).href
 `,
         }
       }
-      if (args.path === 'skycap:oclif') return {loader: 'js', contents: `export {execute} from '@oclif/core'\n`, resolveDir: root}
       return undefined
     })
     b.onLoad({filter: /[/\\]dist[/\\](src|commands)[/\\].*\.js$/}, (args) => {
@@ -217,7 +216,7 @@ function checkAcyclic(outputs) {
 
 rmSync(out, {recursive: true, force: true})
 const result = await build({
-  entryPoints: [...commands.map((f) => ({in: join(commandsDir, f), out: join('commands', f.replace(/\.js$/, ''))})), {in: 'skycap:oclif', out: 'oclif'}],
+  entryPoints: [...commands.map((f) => ({in: join(commandsDir, f), out: join('commands', f.replace(/\.js$/, ''))})), {in: join(commandsDir, '_run.js'), out: 'oclif'}],
   outdir: out,
   bundle: true,
   splitting: true,

@@ -4,7 +4,7 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {execa} from 'execa'
 
-import {cliPath, runCli} from '../helpers/repo.js'
+import {cliPath, runCli, TempRepo} from '../helpers/repo.js'
 
 /** Every file under `dir`, recursively (Node keeps its cache in a subdirectory per Node version). */
 const filesUnder = (dir: string): string[] =>
@@ -76,5 +76,27 @@ describe('bin/run.js: the runtime it starts on', () => {
     const r = await execa(process.execPath, ['--import', pretend, cliPath, '--version'], {reject: false})
     expect(r.exitCode).to.equal(0)
     expect(r.stdout).to.match(/^skycap\/\S+ /)
+  })
+
+  // `skycap render staging | kubectl apply -f -` where kubectl stops early, `skycap lock --help | head -1`: oclif's
+  // last flush of stdout then waits for a 'drain' that never comes; at the top level of bin/run.js that ended in
+  // "unsettled top-level await" and exit 13.
+  it("exits with the command's own code when the reader of its stdout has gone", async () => {
+    const repo = await TempRepo.fromFixture('shop')
+    try {
+      for (const [args, code] of [
+        ['lock --help', 0],
+        ['help lock', 0],
+        ['render staging', 0],
+        ['config validate --json', 0],
+        ['render nope', 2],
+      ] as const) {
+        // `true` exits at once, before Node has started: every write to the pipe fails with EPIPE.
+        const r = await execa('bash', ['-c', `"$0" "$1" ${args} | true; echo "\${PIPESTATUS[0]}"`, process.execPath, cliPath], {cwd: repo.dir, env: {XDG_CACHE_HOME: cacheHome}})
+        expect({exit: r.stdout.trim(), unsettled: r.stderr.includes('unsettled')}, args).to.deep.equal({exit: String(code), unsettled: false})
+      }
+    } finally {
+      repo.remove()
+    }
   })
 })
