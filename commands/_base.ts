@@ -34,7 +34,8 @@ export abstract class SkycapCommand extends Command {
   private ci?: CiOutput | null
 
   private ciOutput(): CiOutput | undefined {
-    if (this.ci === undefined) this.ci = ciOutput({command: this.id ?? 'skycap'}) ?? null
+    // The command as typed ("lock acquire"), not oclif's id ("lock:acquire"): annotations and the summary name it.
+    if (this.ci === undefined) this.ci = ciOutput({command: (this.id ?? 'skycap').replaceAll(':', ' ')}) ?? null
     return this.ci ?? undefined
   }
 

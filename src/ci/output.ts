@@ -9,7 +9,7 @@ import {asDeployReport, deploySummary, failureSummary} from './summary.js'
 import {type AnnotationPlace, ciSystem, type CiSystem, errorAnnotation, sectionEnd, sectionName, sectionStart} from './workflow.js'
 
 export interface CiOutputOptions {
-  /** The command id, e.g. "deploy" (summary titles). */
+  /** The command as typed, e.g. "deploy" or "lock acquire" (annotation and summary titles). */
   command: string
   env?: NodeJS.ProcessEnv
   /** Where the CI lines go: stderr, beside the progress lines. */

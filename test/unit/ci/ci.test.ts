@@ -12,6 +12,7 @@ import {ciJobUrl, ciUser, whoAmI} from '../../../src/identity.js'
 import type {ReleaseRecord} from '../../../src/release/store.js'
 import {memoryReporter, stderrReporter} from '../../../src/ui/output.js'
 import {historyTable} from '../../../src/ui/tables.js'
+import {runCli} from '../../helpers/repo.js'
 
 const GITHUB = {GITHUB_ACTIONS: 'true', GITHUB_ACTOR: 'octocat', GITHUB_SERVER_URL: 'https://github.example', GITHUB_REPOSITORY: 'acme/shop', GITHUB_RUN_ID: '991'}
 const AT = new Date('2026-12-01T00:00:10Z')
@@ -202,6 +203,28 @@ describe('CiOutput', () => {
     )
     expect(failureSummary('build', 'a\nb')).to.equal('### ❌ skycap build failed\n\n> a\n> b\n\n')
   })
+})
+
+describe('a command of a topic under GitHub Actions', function () {
+  this.timeout(60_000)
+  let dir: string
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'skycap-ci-topic-'))
+  })
+  afterEach(() => rmSync(dir, {recursive: true, force: true}))
+
+  // oclif's id is "lock:acquire"; the annotation and the summary name the command as it is typed.
+  for (const path of ['direct', 'through oclif']) {
+    it(`names it as typed, "skycap lock acquire", in the annotation and the job summary (${path})`, async () => {
+      const summary = join(dir, 'summary.md')
+      const env = {GITHUB_ACTIONS: 'true', GITHUB_STEP_SUMMARY: summary, ...(path === 'direct' ? {} : {SKYCAP_NO_FAST_PATH: '1'})}
+      const r = await runCli(['lock', 'acquire', 'dev'], {cwd: dir, env})
+      expect(r.exitCode).to.equal(2)
+      expect(r.stderr).to.contain('::error title=skycap lock acquire%3A invalid configuration::no skycap.yaml found')
+      expect(r.stderr).to.not.contain('lock%3Aacquire')
+      expect(readFileSync(summary, 'utf8')).to.match(/^### ❌ skycap lock acquire failed\n/)
+    })
+  }
 })
 
 describe('history with CI jobs', () => {
