@@ -45,7 +45,10 @@ export class CiOutput {
     this.clock = options.clock ?? (() => new Date())
   }
 
-  /** `reporter` with phases as groups. A silent reporter (--json) prints no groups: there would be nothing in them. */
+  /**
+   * `reporter` with phases as groups. A silent reporter (a memory reporter) prints no groups: there would be nothing
+   * in them. `--json` is not silent: its progress is plain lines on stderr, grouped as without it (docs/ci.md).
+   */
   wrap(reporter: Reporter): Reporter {
     return {
       mode: reporter.mode,

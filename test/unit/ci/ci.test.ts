@@ -10,7 +10,7 @@ import type {DeployReport} from '../../../src/deploy/deploy.js'
 import {ConfigError, ConfigErrors, DeployFailedError, UserError} from '../../../src/errors.js'
 import {ciJobUrl, ciUser, whoAmI} from '../../../src/identity.js'
 import type {ReleaseRecord} from '../../../src/release/store.js'
-import {memoryReporter, stderrReporter} from '../../../src/ui/output.js'
+import {memoryReporter, progressMode, stderrReporter} from '../../../src/ui/output.js'
 import {historyTable} from '../../../src/ui/tables.js'
 import {runCli} from '../../helpers/repo.js'
 
@@ -95,11 +95,20 @@ describe('CiOutput', () => {
     expect(inner.lines).to.deep.equal(['Deploying release 1'])
   })
 
-  it('opens no group for a silent reporter (--json)', () => {
+  it('opens no group for a silent reporter', () => {
     const {ci, lines} = output(GITHUB)
     ci.wrap(stderrReporter('silent')).phase?.('validate')
     ci.endPhase()
     expect(lines).to.deep.equal([])
+  })
+
+  it('under --json, whose progress is plain lines on stderr, phases fold as without it', () => {
+    const {ci, lines} = output(GITHUB)
+    const mode = progressMode({json: true, env: GITHUB, stderrIsTTY: false})
+    expect(mode).to.equal('plain')
+    ci.wrap(stderrReporter(mode)).phase?.('validate')
+    ci.endPhase()
+    expect(lines).to.deep.equal(['::group::validate', '::endgroup::'])
   })
 
   it('GitLab: collapsed sections, no annotations and no summary file', () => {
