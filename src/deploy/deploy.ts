@@ -321,6 +321,8 @@ async function applyWatchRecord(
   }
 
   report.result = rollout.outcome === 'timeout' ? 'timed-out' : rollout.outcome === 'interrupted' ? 'interrupted' : 'failed'
+  // The explanation shows unfolded, as soon as it is known: in a CI log, after the deploy group and before the
+  // rollback's (docs/ci.md), so it is there while the rollback runs, and if the job is cancelled during it.
   reporter.phase?.(null)
   for (const f of rollout.failures) reporter.info(formatFailure(f))
   const cause = blame(rollout, report.result)
@@ -509,6 +511,8 @@ async function autoRollback(
     await prune(target.kubectl, leftovers)
     deps.reporter.info(`Rolled back to release ${previous.record.number}`)
   } else {
+    // Unfolded, as the failed deploy's explanation is: after the rollback group, not inside it.
+    if (rollout.failures.length) deps.reporter.phase?.(null)
     for (const f of rollout.failures) deps.reporter.info(formatFailure(f))
   }
   const reason = ok

@@ -150,6 +150,8 @@ export async function rollback(options: RollbackOptions, deps: DeployDeps): Prom
       report.pruned = await findPrunable(kubectl, selector, rollout.keep)
       await prune(kubectl, report.pruned)
     }
+    // The explanation shows unfolded, after the rollback group (docs/ci.md).
+    if (rollout.failures.length) deps.reporter.phase?.(null)
     for (const f of rollout.failures) deps.reporter.info(formatFailure(f))
     const cause = rollout.failures[0] ? `${rollout.failures[0].ref}: ${rollout.failures[0].message}` : report.result
     const running = rollout.outcome === 'ready' ? undefined : await whatRuns(kubectl, selector).catch(() => undefined)

@@ -1,6 +1,7 @@
 import {expect} from 'chai'
 import {gzipSync} from 'node:zlib'
 
+import {ciOutput} from '../../../src/ci/output.js'
 import {deploy} from '../../../src/deploy/deploy.js'
 import {WATCH_RESOURCES} from '../../../src/resources/kinds.js'
 import {memoryReporter} from '../../../src/ui/output.js'
@@ -230,5 +231,101 @@ describe('skycap deploy: the whole kubectl sequence of a first deploy', function
     expect(caught?.jsonHint).to.equal('The events and logs of what failed are in details.report.failures; `skycap status test` shows what runs now.')
     expect(failure?.logs).to.deep.equal([{pod: 'web-2-abc', container: 'web', previous: true, lines: ['panic: no database'], hidden: 1}])
     expect(caught?.details?.report.rollback).to.deep.include({to: 1, release: 3, result: 'succeeded'})
+  })
+  it("in a CI log, each explanation is unfolded: the deploy's between its group and the rollback's, a failed rollback's after its group", async () => {
+    const good = [{apiVersion: 'apps/v1', kind: 'Deployment', metadata: {name: 'web', namespace: 'shop'}, spec: {replicas: 2}}]
+    const release1 = {
+      kind: 'Secret',
+      type: 'skycap.dev/release.v1',
+      data: {
+        release: Buffer.from(
+          JSON.stringify({number: 1, app: 'itapp', environment: 'test', action: 'deploy', result: 'succeeded', revision: {sha: 'a'.repeat(40), short: 'aaaaaaa', subject: 'one'}, images: {}}),
+        ).toString('base64'),
+        manifests: gzipSync(JSON.stringify(good)).toString('base64'),
+      },
+    }
+    const crashing = {
+      items: [
+        {
+          ...readyDeployment('web', 2),
+          metadata: {name: 'web', uid: 'd1', generation: 2, annotations: {'deployment.kubernetes.io/revision': '2'}},
+          status: {observedGeneration: 2, replicas: 3, updatedReplicas: 1},
+        },
+        {apiVersion: 'apps/v1', kind: 'ReplicaSet', metadata: {name: 'web-2', uid: 'rs2', annotations: {'deployment.kubernetes.io/revision': '2'}, ownerReferences: [{uid: 'd1'}]}},
+        {
+          apiVersion: 'v1',
+          kind: 'Pod',
+          metadata: {name: 'web-2-abc', ownerReferences: [{uid: 'rs2'}]},
+          status: {containerStatuses: [{name: 'web', restartCount: 3, state: {waiting: {reason: 'CrashLoopBackOff'}}, lastState: {terminated: {exitCode: 1, reason: 'Error'}}}]},
+        },
+        readyDeployment('worker', 1),
+      ],
+    }
+    const noEvents = JSON.stringify({items: []})
+    let lease: {metadata: {annotations: Record<string, string>}} | undefined
+    const script: Expectation[] = [
+      {argv: ['--request-timeout=30s', 'config', 'get-contexts', '-o', 'name'], result: {stdout: 'kind-x\n'}},
+      {argv: [...CLUSTER, 'get', 'namespace', 'shop', '--ignore-not-found', '-o', 'name'], result: {stdout: 'namespace/shop\n'}},
+      {argv: [...BOUND, 'get', 'configmaps', '-l', 'skycap.dev/release-of=itapp,skycap.dev/environment=test', '-o', 'json'], result: {stdout: JSON.stringify({items: []})}},
+      {argv: [...BOUND, 'get', 'deployments', '-l', SELECTOR, '-o', 'json'], result: {stdout: JSON.stringify({items: []})}},
+      {argv: [...BOUND, ...APPLY, '--dry-run=server']},
+      {argv: [...BOUND, 'create', '-f', '-'], input: (i) => (lease = JSON.parse(i as string))},
+      {argv: [...BOUND, 'get', 'configmaps,secrets', '-l', 'skycap.dev/release-of=itapp,skycap.dev/environment=test', '-o', 'json'], result: {stdout: JSON.stringify({items: [release1]})}},
+      {argv: [...BOUND, 'get', 'deployments', '-l', SELECTOR, '-o', 'json'], result: {stdout: JSON.stringify({items: [readyDeployment('web', 2)]})}},
+      {argv: [...BOUND, ...APPLY]},
+      {argv: [...BOUND, ...APPLY]},
+      {argv: [...BOUND, 'get', WATCH_RESOURCES, '-l', SELECTOR, '-o', 'json'], result: {stdout: JSON.stringify(crashing)}},
+      {argv: [...BOUND, 'get', 'events', '-o', 'json'], result: {stdout: noEvents}},
+      {argv: [...BOUND, 'logs', 'web-2-abc', '-c', 'web', '--tail=25', '--previous'], result: {stdout: 'panic: no database\n'}},
+      {argv: [...BOUND, 'create', '-f', '-']},
+      {argv: [...BOUND, 'patch', 'lease', 'skycap-lock-itapp', '--type=json', '-p', 'PATCH']},
+      // The rollback crashes too.
+      {argv: [...BOUND, ...APPLY]},
+      {argv: [...BOUND, 'get', WATCH_RESOURCES, '-l', SELECTOR, '-o', 'json'], result: {stdout: JSON.stringify(crashing)}},
+      {argv: [...BOUND, 'get', 'events', '-o', 'json'], result: {stdout: noEvents}},
+      {argv: [...BOUND, 'logs', 'web-2-abc', '-c', 'web', '--tail=25', '--previous'], result: {stdout: 'panic: still no database\n'}},
+      {argv: [...BOUND, 'get', 'deployments', '-l', SELECTOR, '-o', 'json'], result: {stdout: JSON.stringify(crashing)}},
+      {argv: [...BOUND, 'create', '-f', '-']},
+      {argv: [...BOUND, 'get', 'lease', 'skycap-lock-itapp', '-o', 'json', '--ignore-not-found'], result: () => ({stdout: JSON.stringify({...lease, spec: {}})})},
+      {argv: [...BOUND, 'delete', 'lease', 'skycap-lock-itapp', '--ignore-not-found']},
+    ]
+    const patchCall = script.find((c) => c.argv.includes('patch')) as Expectation
+    const fake = fakeKubectlFactory(script)
+    const factory: typeof fake.factory = (o) => {
+      const k = fake.factory(o)
+      const run = k.run.bind(k)
+      k.run = async (args, options) => {
+        if (args[0] === 'patch') patchCall.argv = k.argv(args)
+        return run(args, options)
+      }
+      return k
+    }
+    // One log, as a GitHub Actions job shows it: the progress lines and skycap's group lines, in order.
+    const log: string[] = []
+    const ci = ciOutput({command: 'deploy', env: {GITHUB_ACTIONS: 'true'}, write: (l) => log.push(l)})
+    if (!ci) throw new Error('no CI detected')
+    const reporter = ci.wrap({mode: 'plain', info: (m) => log.push(...m.split('\n')), warn: (m) => log.push(`warning: ${m}`)})
+    const error = await deploy({target: 'test', cwd: repo.dir, skipImageCheck: true}, {kubectl: factory, reporter, intervalMs: 1}).then(
+      () => expect.fail('the deploy should fail'),
+      (e: unknown) => e as Error,
+    )
+    ci.failed(error)
+    expect(fake.remaining()).to.equal(0)
+    const at = (line: string, from = 0) => {
+      const i = log.indexOf(line, from)
+      expect(i, `${line} in\n${log.join('\n')}`).to.be.greaterThan(-1)
+      return i
+    }
+    const explanation = (lines: string) => log.findIndex((l) => l.includes(lines))
+    const deployGroup = at('::group::deploy')
+    const deployEnd = at('::endgroup::', deployGroup)
+    const rollbackGroup = at('::group::rollback')
+    const rollbackEnd = at('::endgroup::', rollbackGroup)
+    const deployExplained = explanation('panic: no database')
+    const rollbackExplained = explanation('panic: still no database')
+    expect(deployExplained).to.be.greaterThan(deployEnd).and.lessThan(rollbackGroup)
+    expect(rollbackExplained).to.be.greaterThan(rollbackEnd)
+    expect(log.slice(rollbackEnd + 1).filter((l) => l.startsWith('::group::'))).to.deep.equal([])
+    expect(log.at(-1)).to.match(/^::error title=skycap deploy test%3A Deployment\/web failed::/)
   })
 })
