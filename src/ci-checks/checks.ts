@@ -7,7 +7,7 @@ import {type CheckRun, type CommitStatus, commitChecks} from './github.js'
 export interface RequireChecks {
   /** owner/name; default GITHUB_REPOSITORY, else the git remote origin. */
   repository?: string
-  /** Names of statuses (context) or check runs that do not count, e.g. the deploy job's own. */
+  /** Names of statuses (context) or check runs that do not count (the running GitHub Actions job is left out by itself). */
   ignore: string[]
 }
 
@@ -31,13 +31,16 @@ export interface ChecksVerdict {
 /** A completed check run with one of these conclusions passes; neutral and skipped are how GitHub shows "not run". */
 const GREEN_CONCLUSIONS = new Set(['success', 'neutral', 'skipped'])
 
-/** The revision's statuses and check runs, with those named in `ignore` left out. Pending is not green. */
-export function checkStates(statuses: CommitStatus[], checkRuns: CheckRun[], ignore: string[] = []): CheckState[] {
+/**
+ * The revision's statuses and check runs, with those named in `ignore` left out, and the check runs of `ownJob` that
+ * have not completed (the job that runs this deploy cannot be green while it does). Pending is not green.
+ */
+export function checkStates(statuses: CommitStatus[], checkRuns: CheckRun[], ignore: string[] = [], ownJob?: string): CheckState[] {
   const skip = new Set(ignore)
   return [
     ...statuses.filter((s) => !skip.has(s.context)).map((s): CheckState => ({kind: 'status', name: s.context, state: s.state, url: s.target_url ?? null, green: s.state === 'success'})),
     ...checkRuns
-      .filter((r) => !skip.has(r.name))
+      .filter((r) => !skip.has(r.name) && !(r.name === ownJob && r.status !== 'completed'))
       .map((r): CheckState => {
         const done = r.status === 'completed'
         const state = done ? (r.conclusion ?? 'completed') : r.status
@@ -123,7 +126,16 @@ export async function requireGreenChecks(
   }
   const base = env.GITHUB_API_URL || DEFAULT_API_URL
   const found = await commitChecks({base, token, fetch: context.fetch, timeoutMs: context.timeoutMs}, repository, revision.sha)
-  const verdict = {repository, sha: revision.sha, checks: checkStates(found.statuses, found.checkRuns, settings.ignore)}
+  const verdict = {repository, sha: revision.sha, checks: checkStates(found.statuses, found.checkRuns, settings.ignore, ownJob(env, revision.sha))}
   judgeChecks(verdict, revision.short)
   return verdict
+}
+
+/**
+ * The check run of the GitHub Actions job that runs this deploy: GitHub names a job's check run by the job's id
+ * ($GITHUB_JOB) unless the job has a `name:`. Only when the revision deployed is the one the job runs for
+ * ($GITHUB_SHA): of another commit, the job has no check run.
+ */
+export function ownJob(env: NodeJS.ProcessEnv, sha: string): string | undefined {
+  return env.GITHUB_ACTIONS === 'true' && env.GITHUB_JOB && env.GITHUB_SHA === sha ? env.GITHUB_JOB : undefined
 }

@@ -408,7 +408,11 @@ const requireChecks = {
       'x-message': 'owner/name of a GitHub repository',
       description: 'The GitHub repository (default: GITHUB_REPOSITORY, else the git remote origin).',
     },
-    ignore: {type: 'array', items: {type: 'string', minLength: 1}, description: "Statuses (context) and check runs (name) that do not count, e.g. the deploy job's own."},
+    ignore: {
+      type: 'array',
+      items: {type: 'string', minLength: 1},
+      description: 'Statuses (context) and check runs (name) that do not count, e.g. a deploy job with a name: of its own (in GitHub Actions the running job $GITHUB_JOB is left out by itself).',
+    },
   },
   description: 'Deploy ENV@REV only when every GitHub commit status and check run of REV is green (token: GITHUB_TOKEN); --ignore-checks skips it and is recorded.',
 } as const
