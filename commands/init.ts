@@ -1,7 +1,7 @@
 import {Flags} from '@oclif/core'
 
 import {PIPELINE_SYSTEMS, type PipelineSystem} from '../src/init/pipeline.js'
-import {scaffold} from '../src/init/scaffold.js'
+import {pipelineMessage, scaffold} from '../src/init/scaffold.js'
 import {SkycapCommand} from './_base.js'
 
 export default class Init extends SkycapCommand {
@@ -22,11 +22,7 @@ export default class Init extends SkycapCommand {
     const result = scaffold(flags.dir, flags.app, flags.ci as PipelineSystem | undefined)
     for (const f of result.written) this.log(`created ${f}`)
     for (const f of result.skipped) this.logToStderr(`skipped ${f} (exists)`)
-    const {pipeline} = result
-    if (pipeline)
-      this.logToStderr(
-        `The pipeline deploys ${pipeline.staging} on main and ${pipeline.prod} on a tag (${pipeline.system === 'github' ? `after an approval: give the ${pipeline.prod} environment required reviewers` : 'or by hand: when: manual'}); set its secrets as the comments at the top of ${pipeline.file} say.`,
-      )
+    if (result.pipeline) this.logToStderr(pipelineMessage(result.pipeline))
     if (!result.skipped.includes('skycap.yaml')) this.logToStderr(`Next: commit, then \`skycap render staging\` to see what staging would get.`)
     return result
   }

@@ -10,40 +10,130 @@ export const PIPELINE_FILES: Record<PipelineSystem, {template: string; path: str
   gitlab: {template: 'gitlab.yml', path: '.gitlab-ci.yml'},
 }
 
-/** The two environments a pipeline deploys: one on every push to main, one on a tag or an approval. */
+/**
+ * The environments a pipeline deploys: `staging` on every push to main (never a protected one: nobody approves that
+ * job), `prod` on a tag or an approval. At least one; two different ones, or one alone.
+ */
 export interface PipelineEnvironments {
-  staging: string
-  prod: string
+  staging?: string
+  prod?: string
+}
+
+/** What skycap.yaml asks of a deploy job's tokens: notify.github/gitlab deployments, requireChecks. */
+export interface PipelineNeeds {
+  githubDeployments: boolean
+  gitlabDeployments: boolean
+  checks: boolean
+  /** requireChecks without a repository in skycap.yaml (GitLab's checkout names no GitHub repository). */
+  checksWithoutRepository: boolean
+}
+
+/** What `skycap init --ci` writes a pipeline for: the environments, and what each deploy job needs. */
+export interface PipelinePlan extends PipelineEnvironments {
+  needs: Partial<Record<'staging' | 'prod', PipelineNeeds>>
 }
 
 const NAME = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/
 
-/**
- * The environments of an existing skycap.yaml the pipeline deploys: `staging` (else the default environment, else the
- * first unprotected one) on main, `prod`/`production` (else the first protected one, else the last other one) on a
- * tag. The scaffold's staging and prod when there is no skycap.yaml or it cannot be read.
- */
-export function pipelineEnvironments(configText?: string): PipelineEnvironments {
-  let config: {defaultEnvironment?: unknown; environments?: Record<string, {protected?: unknown} | null>} | undefined
+type Settings = {notify?: {github?: {deployments?: unknown}; gitlab?: {deployments?: unknown}} | null; requireChecks?: unknown}
+type Config = Settings & {defaultEnvironment?: unknown; environments?: Record<string, (Settings & {protected?: unknown}) | null>}
+
+function read(configText: string | undefined): Config | undefined {
   try {
-    config = configText === undefined ? undefined : (parse(configText) as typeof config)
+    const config = configText === undefined ? undefined : (parse(configText) as Config | null)
+    return config && typeof config === 'object' ? config : undefined
   } catch {
-    config = undefined
+    return undefined
   }
-  const environments = config?.environments && typeof config.environments === 'object' ? config.environments : {}
-  const names = Object.keys(environments).filter((n) => NAME.test(n))
-  const isProtected = (n: string) => environments[n]?.protected === true
-  const staging =
-    names.find((n) => n === 'staging') ?? names.find((n) => n === config?.defaultEnvironment && !isProtected(n)) ?? names.find((n) => !isProtected(n)) ?? (names.length ? undefined : 'staging')
-  const prod =
-    names.find((n) => n === 'prod' || n === 'production') ??
-    names.find((n) => isProtected(n) && n !== staging) ??
-    [...names].reverse().find((n) => n !== staging) ??
-    (names.length ? undefined : 'prod')
-  return {staging: staging ?? names[0] ?? 'staging', prod: prod ?? staging ?? 'prod'}
 }
 
-/** A pipeline template with the environment names filled in. */
-export function pipelineText(template: string, environments: PipelineEnvironments): string {
-  return template.replaceAll('__STAGING__', environments.staging).replaceAll('__PROD__', environments.prod)
+/**
+ * The environments of an existing skycap.yaml the pipeline deploys (docs/ci.md). One environment: on main, or on a
+ * tag when it is protected. More: `prod`/`production` (else the first protected one) on a tag; `staging` (else the
+ * default environment, else the first other one) on main when it is not protected; with no protected and no prod
+ * environment, the last other unprotected one on a tag. The scaffold's staging and prod when there is no skycap.yaml,
+ * it cannot be read, or it names no environment.
+ */
+export function pipelineEnvironments(configText?: string): PipelineEnvironments {
+  const config = read(configText)
+  const environments = config?.environments && typeof config.environments === 'object' ? config.environments : {}
+  const names = Object.keys(environments).filter((n) => NAME.test(n))
+  if (names.length === 0) return {staging: 'staging', prod: 'prod'}
+  const isProtected = (n: string) => environments[n]?.protected === true
+  if (names.length === 1) return isProtected(names[0] as string) ? {prod: names[0]} : {staging: names[0]}
+  const tagged = names.find((n) => n === 'prod' || n === 'production') ?? names.find(isProtected)
+  const unprotected = names.filter((n) => !isProtected(n) && n !== tagged)
+  const staging = unprotected.find((n) => n === 'staging') ?? unprotected.find((n) => n === config?.defaultEnvironment) ?? unprotected[0]
+  const prod = tagged ?? [...unprotected].reverse().find((n) => n !== staging)
+  return {...(staging ? {staging} : {}), ...(prod ? {prod} : {})}
+}
+
+/** The environments, and whether each one's deploys use notify.github/gitlab deployments or requireChecks. */
+export function pipelinePlan(configText?: string): PipelinePlan {
+  const config = read(configText)
+  const environments = pipelineEnvironments(configText)
+  const needs: PipelinePlan['needs'] = {}
+  for (const role of ['staging', 'prod'] as const) {
+    const name = environments[role]
+    if (name) needs[role] = environmentNeeds(config, name)
+  }
+  return {...environments, needs}
+}
+
+/** As src/config/environment.ts resolves them: the environment's notify merged over the top level, its requireChecks over the top level's. */
+function environmentNeeds(config: Config | undefined, name: string): PipelineNeeds {
+  const env = config?.environments?.[name] ?? undefined
+  const deployments = (target: 'github' | 'gitlab') => (env?.notify?.[target]?.deployments ?? config?.notify?.[target]?.deployments) === true
+  const checks = env?.requireChecks ?? config?.requireChecks
+  const settings = checks === true ? config?.requireChecks : checks
+  const repository = typeof settings === 'object' && settings !== null && typeof (settings as {repository?: unknown}).repository === 'string'
+  return {githubDeployments: deployments('github'), gitlabDeployments: deployments('gitlab'), checks: Boolean(checks), checksWithoutRepository: Boolean(checks) && !repository}
+}
+
+/**
+ * A pipeline template with the environment names filled in and its conditional blocks resolved: `#[if FLAG]` …
+ * (`#[else]` …) `#[end]`, on lines of their own, nest; `!FLAG` negates. The flags: `both`, `staging`, `prod` (a job
+ * deploys it), `staging.token`, `staging.deployments`, `staging.checks` (and the same for prod: the job's
+ * GITHUB_TOKEN and its permissions), `gitlabToken`, `githubToken`, `checksRepository` (set-up of the GitLab pipeline).
+ */
+export function pipelineText(template: string, plan: PipelinePlan): string {
+  const flags = new Set<string>()
+  if (plan.staging && plan.prod) flags.add('both')
+  for (const role of ['staging', 'prod'] as const) {
+    const needs = plan.needs[role]
+    if (!plan[role]) continue
+    flags.add(role)
+    if (!needs) continue
+    if (needs.githubDeployments) flags.add(`${role}.deployments`)
+    if (needs.checks) flags.add(`${role}.checks`)
+    if (needs.githubDeployments || needs.checks) flags.add(`${role}.token`)
+    if (needs.gitlabDeployments) flags.add('gitlabToken')
+    if (needs.checks) flags.add('githubToken')
+    if (needs.checksWithoutRepository) flags.add('checksRepository')
+  }
+  const out: string[] = []
+  // Each open block: whether its lines are kept (those of a block inside it too only when both are).
+  const stack: Array<{keep: boolean}> = []
+  const keeping = () => stack.every((b) => b.keep)
+  for (const line of template.split('\n')) {
+    const marker = /^\s*#\[(if (!?)([\w.]+)|else|end)\]\s*$/.exec(line)
+    if (!marker) {
+      if (keeping()) out.push(line)
+      continue
+    }
+    if (marker[1] === 'end') {
+      if (!stack.pop()) throw new Error('template: #[end] without #[if]')
+    } else if (marker[1] === 'else') {
+      const block = stack.at(-1)
+      if (!block) throw new Error('template: #[else] without #[if]')
+      block.keep = !block.keep
+    } else {
+      stack.push({keep: flags.has(marker[3] as string) !== (marker[2] === '!')})
+    }
+  }
+  if (stack.length) throw new Error('template: #[if] without #[end]')
+  return out
+    .join('\n')
+    .replaceAll('__STAGING__', plan.staging ?? '')
+    .replaceAll('__PROD__', plan.prod ?? '')
 }

@@ -4,14 +4,14 @@ import {basename, dirname, join, relative, resolve} from 'node:path'
 import {UserError} from '../errors.js'
 import {ensureWritableFolder, fileInTheWay, fileInTheWayError, writeError} from '../folders.js'
 import {templatesDir} from '../paths.js'
-import {PIPELINE_FILES, pipelineEnvironments, type PipelineSystem, pipelineText} from './pipeline.js'
+import {PIPELINE_FILES, pipelinePlan, type PipelineSystem, pipelineText} from './pipeline.js'
 
 export interface InitResult {
   app: string
   written: string[]
   skipped: string[]
-  /** With --ci: the pipeline file, and the environments it deploys on main and on a tag. */
-  pipeline?: {system: PipelineSystem; file: string; staging: string; prod: string}
+  /** With --ci: the pipeline file, and the environments it deploys on main and on a tag (one of them may be absent). */
+  pipeline?: {system: PipelineSystem; file: string; staging?: string; prod?: string}
 }
 
 /** A DNS label made from a folder name: "My_Shop" -> "my-shop". */
@@ -47,9 +47,9 @@ export function scaffold(dir: string, app?: string, ci?: PipelineSystem): InitRe
   let pipeline: InitResult['pipeline']
   if (ci) {
     const {template, path} = PIPELINE_FILES[ci]
-    const environments = pipelineEnvironments(existing ? readFileSync(configFile, 'utf8') : undefined)
-    pipeline = {system: ci, file: path, ...environments}
-    files.push({rel: path, dest: join(target, path), text: () => pipelineText(readFileSync(join(templatesDir, 'ci', template), 'utf8'), environments)})
+    const plan = pipelinePlan(existing ? readFileSync(configFile, 'utf8') : undefined)
+    pipeline = {system: ci, file: path, ...(plan.staging ? {staging: plan.staging} : {}), ...(plan.prod ? {prod: plan.prod} : {})}
+    files.push({rel: path, dest: join(target, path), text: () => pipelineText(readFileSync(join(templatesDir, 'ci', template), 'utf8'), plan)})
   }
   // A file where init needs a folder (--dir itself, or e.g. config/) is refused before anything is written.
   for (const folder of new Set([target, ...files.map((f) => dirname(f.dest))])) {
@@ -78,6 +78,20 @@ export function scaffold(dir: string, app?: string, ci?: PipelineSystem): InitRe
     written.push(rel)
   }
   return {app: name, written, skipped, ...(pipeline ? {pipeline} : {})}
+}
+
+/** What `init --ci` says about the pipeline it wrote: which environment deploys when, and what to set up. */
+export function pipelineMessage(pipeline: NonNullable<InitResult['pipeline']>): string {
+  const {staging, prod, system, file} = pipeline
+  const approval = system === 'github' ? `after an approval: give the ${prod} environment required reviewers` : 'or by hand: when: manual'
+  const onTag = prod ? `${prod} on a tag (${approval})` : ''
+  const deploys =
+    staging && prod
+      ? `${staging} on main and ${onTag}`
+      : staging
+        ? `${staging} on main (skycap.yaml has no protected environment to deploy on a tag)`
+        : `${onTag}; nothing on main (skycap.yaml has no unprotected environment)`
+  return `The pipeline deploys ${deploys}; set its secrets as the comments at the top of ${file} say.`
 }
 
 function checkedName(name: string): string {

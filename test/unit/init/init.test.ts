@@ -5,8 +5,10 @@ import {join} from 'node:path'
 
 import {parse} from 'yaml'
 
+import {PIPELINE_FILES, PIPELINE_SYSTEMS, type PipelineSystem} from '../../../src/init/pipeline.js'
+
 import {pipelineEnvironments} from '../../../src/init/pipeline.js'
-import {scaffold} from '../../../src/init/scaffold.js'
+import {pipelineMessage, scaffold} from '../../../src/init/scaffold.js'
 import {userError} from '../../helpers/errors.js'
 
 describe('skycap init --dir', () => {
@@ -91,8 +93,130 @@ describe('skycap init --ci', () => {
     expect(pipelineEnvironments('environments: {staging: {}, production: {}}')).to.deep.equal({staging: 'staging', prod: 'production'})
     expect(pipelineEnvironments('environments: {dev: {}, eu: {protected: true}, us: {protected: true}}')).to.deep.equal({staging: 'dev', prod: 'eu'})
     expect(pipelineEnvironments('environments: {a: {}, b: {}}')).to.deep.equal({staging: 'a', prod: 'b'})
-    expect(pipelineEnvironments('environments: {only: {}}')).to.deep.equal({staging: 'only', prod: 'only'})
+    expect(pipelineEnvironments('environments: {only: {}}')).to.deep.equal({staging: 'only'})
+    expect(pipelineEnvironments('environments: {prod: {protected: true}}')).to.deep.equal({prod: 'prod'})
+    expect(pipelineEnvironments('environments: {prod: {protected: true}, eu-prod: {protected: true}}')).to.deep.equal({prod: 'prod'})
+    expect(pipelineEnvironments('environments: {staging: {protected: true}, prod: {protected: true}}')).to.deep.equal({prod: 'prod'})
+    expect(pipelineEnvironments('defaultEnvironment: prod\nenvironments: {prod: {}, dev: {}}')).to.deep.equal({staging: 'dev', prod: 'prod'})
     expect(pipelineEnvironments('environments: {"bad name": {}}\n')).to.deep.equal({staging: 'staging', prod: 'prod'})
     expect(pipelineEnvironments(': : :')).to.deep.equal({staging: 'staging', prod: 'prod'})
+  })
+})
+
+describe('skycap init --ci: a valid pipeline for any set of environments', () => {
+  let tmp: string
+  beforeEach(() => {
+    tmp = mkdtempSync(join(tmpdir(), 'skycap-init-pipeline-'))
+  })
+  afterEach(() => rmSync(tmp, {recursive: true, force: true}))
+
+  /** Writes the pipeline for skycap.yaml's `environments` block, parses it refusing duplicate keys. */
+  function pipeline(system: PipelineSystem, environments: string, extra = '') {
+    writeFileSync(join(tmp, 'skycap.yaml'), `app: ci3\nregistry: r.example/ci3\nservices:\n  web: {image: web, port: 8080}\n${extra}environments:\n${environments}`)
+    const result = scaffold(tmp, undefined, system)
+    const text = readFileSync(join(tmp, PIPELINE_FILES[system].path), 'utf8')
+    const parsed = parse(text, {uniqueKeys: true}) as Record<string, any>
+    rmSync(join(tmp, PIPELINE_FILES[system].path))
+    return {result, text, parsed}
+  }
+
+  /** Each deploy job: [job, environment it deploys, when]. */
+  function deployJobs(system: PipelineSystem, parsed: Record<string, any>): Array<[string, string, string]> {
+    const jobs: Record<string, any> = system === 'github' ? parsed.jobs : parsed
+    return Object.entries(jobs)
+      .filter(([name]) => name.startsWith('deploy-'))
+      .map(([name, job]) => {
+        const command: string = system === 'github' ? job.steps.at(-1).run : job.script.at(-1)
+        const environment = system === 'github' ? job.environment : job.environment.name
+        expect(command).to.equal(`skycap deploy ${environment} --yes`)
+        expect(system === 'github' ? job.concurrency.group : job.resource_group).to.equal(name)
+        const onTag = system === 'github' ? job.if.startsWith('startsWith(github.ref') : job.rules.some((r: {if: string}) => r.if === '$CI_COMMIT_TAG')
+        return [name, environment, onTag ? 'tag' : 'main']
+      })
+  }
+
+  const setups: Array<[string, string, Array<[string, string, string]>, string]> = [
+    ['one environment', '  dev: {namespace: audit17-ci3}\n', [['deploy-dev', 'dev', 'main']], 'deploys dev on main (skycap.yaml has no protected environment to deploy on a tag)'],
+    ['one protected environment', '  prod: {namespace: p, protected: true}\n', [['deploy-prod', 'prod', 'tag']], 'deploys prod on a tag'],
+    ['only protected environments', '  prod: {namespace: p, protected: true}\n  eu-prod: {namespace: e, protected: true}\n', [['deploy-prod', 'prod', 'tag']], 'nothing on main'],
+    [
+      'two',
+      '  staging: {namespace: s}\n  prod: {namespace: p, protected: true}\n',
+      [
+        ['deploy-staging', 'staging', 'main'],
+        ['deploy-prod', 'prod', 'tag'],
+      ],
+      'deploys staging on main and prod on a tag',
+    ],
+    [
+      'two unprotected',
+      '  a: {namespace: a}\n  b: {namespace: b}\n',
+      [
+        ['deploy-a', 'a', 'main'],
+        ['deploy-b', 'b', 'tag'],
+      ],
+      'deploys a on main and b on a tag',
+    ],
+    [
+      'three',
+      '  dev: {namespace: d}\n  staging: {namespace: s}\n  prod: {namespace: p, protected: true}\n',
+      [
+        ['deploy-staging', 'staging', 'main'],
+        ['deploy-prod', 'prod', 'tag'],
+      ],
+      'deploys staging on main and prod on a tag',
+    ],
+    [
+      'three with two protected',
+      '  dev: {namespace: d}\n  eu: {namespace: e, protected: true}\n  us: {namespace: u, protected: true}\n',
+      [
+        ['deploy-dev', 'dev', 'main'],
+        ['deploy-eu', 'eu', 'tag'],
+      ],
+      'deploys dev on main and eu on a tag',
+    ],
+  ]
+  for (const system of PIPELINE_SYSTEMS) {
+    for (const [what, environments, jobs, message] of setups) {
+      it(`${system}, ${what}: distinct jobs, a protected environment never deployed on every push`, () => {
+        const {result, parsed, text} = pipeline(system, environments)
+        expect(deployJobs(system, parsed)).to.deep.equal(jobs)
+        expect(text).to.not.match(/__[A-Z]+__|#\[/)
+        if (system === 'github') expect(parsed.on.push.tags).to.deep.equal(jobs.some(([, , when]) => when === 'tag') ? ['v*'] : undefined)
+        expect(pipelineMessage(result.pipeline as NonNullable<typeof result.pipeline>)).to.contain(message)
+      })
+    }
+  }
+
+  it('github: no token and no permissions beyond contents: read when skycap.yaml needs none', () => {
+    const {parsed} = pipeline('github', '  staging: {namespace: s}\n  prod: {namespace: p, protected: true}\n')
+    expect(parsed.permissions).to.deep.equal({contents: 'read'})
+    for (const job of Object.values(parsed.jobs) as any[]) {
+      expect(job.permissions).to.equal(undefined)
+      expect(job.steps.filter((s: {env?: Record<string, string>}) => s.env?.GITHUB_TOKEN)).to.deep.equal([])
+    }
+  })
+
+  it('github: GITHUB_TOKEN and the permissions each environment needs: notify.github deployments, requireChecks', () => {
+    const extra = 'notify: {github: {deployments: true}}\n'
+    const {parsed} = pipeline('github', '  staging: {namespace: s, notify: {github: {deployments: false}}}\n  prod: {namespace: p, protected: true, requireChecks: true}\n', extra)
+    expect(parsed.permissions).to.deep.equal({contents: 'read'})
+    expect(parsed.jobs.build.permissions).to.equal(undefined)
+    expect(parsed.jobs['deploy-staging'].permissions).to.equal(undefined)
+    expect(parsed.jobs['deploy-staging'].steps.at(-1)).to.deep.equal({run: 'skycap deploy staging --yes'})
+    expect(parsed.jobs['deploy-prod'].permissions).to.deep.equal({contents: 'read', deployments: 'write', checks: 'read', statuses: 'read'})
+    expect(parsed.jobs['deploy-prod'].steps.at(-1)).to.deep.equal({run: 'skycap deploy prod --yes', env: {GITHUB_TOKEN: '${{ github.token }}'}})
+    const checksOnly = pipeline('github', '  dev: {namespace: d}\n', 'requireChecks: {ignore: [e2e]}\n').parsed.jobs['deploy-dev']
+    expect(checksOnly.permissions).to.deep.equal({contents: 'read', checks: 'read', statuses: 'read'})
+    expect(checksOnly.steps.at(-1).env).to.deep.equal({GITHUB_TOKEN: '${{ github.token }}'})
+  })
+
+  it('gitlab: the set-up names GITLAB_TOKEN for notify.gitlab deployments, GITHUB_TOKEN and the repository for requireChecks', () => {
+    const plain = pipeline('gitlab', '  dev: {namespace: d}\n').text
+    expect(plain).to.not.contain('GITLAB_TOKEN').and.not.contain('GITHUB_TOKEN')
+    const both = pipeline('gitlab', '  dev: {namespace: d, notify: {gitlab: {deployments: true}}}\n  prod: {namespace: p, protected: true}\n', 'requireChecks: true\n').text
+    expect(both).to.contain('#   GITLAB_TOKEN, masked and protected').and.contain('#   GITHUB_TOKEN, masked and protected').and.contain('requireChecks: {repository: owner/name}')
+    const withRepository = pipeline('gitlab', '  dev: {namespace: d}\n', 'requireChecks: {repository: acme/shop}\n').text
+    expect(withRepository).to.contain('GITHUB_TOKEN').and.not.contain('requireChecks: {repository: owner/name}')
   })
 })
