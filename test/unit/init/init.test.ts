@@ -1,5 +1,5 @@
 import {expect} from 'chai'
-import {existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import {cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
@@ -10,6 +10,7 @@ import {PIPELINE_FILES, PIPELINE_SYSTEMS, type PipelineSystem} from '../../../sr
 import {pipelineEnvironments} from '../../../src/init/pipeline.js'
 import {pipelineMessage, scaffold} from '../../../src/init/scaffold.js'
 import {userError} from '../../helpers/errors.js'
+import {fixturesDir, repoRoot} from '../../helpers/repo.js'
 
 describe('skycap init --dir', () => {
   let tmp: string
@@ -219,4 +220,27 @@ describe('skycap init --ci: a valid pipeline for any set of environments', () =>
     const withRepository = pipeline('gitlab', '  dev: {namespace: d}\n', 'requireChecks: {repository: acme/shop}\n').text
     expect(withRepository).to.contain('GITHUB_TOKEN').and.not.contain('requireChecks: {repository: owner/name}')
   })
+})
+
+describe('the pipelines the docs show', () => {
+  let tmp: string
+  before(() => {
+    tmp = mkdtempSync(join(tmpdir(), 'skycap-init-docs-'))
+    cpSync(join(fixturesDir, 'shop', 'skycap.yaml'), join(tmp, 'skycap.yaml'))
+    for (const system of PIPELINE_SYSTEMS) scaffold(tmp, undefined, system)
+  })
+  after(() => rmSync(tmp, {recursive: true, force: true}))
+
+  // The README and docs/ci.md show, in full, what init writes for the example app: they cannot drift from the templates.
+  for (const doc of ['README.md', join('docs', 'ci.md')]) {
+    it(`${doc}: each pipeline is what \`skycap init --ci\` writes for test/fixtures/shop`, () => {
+      const blocks = [...readFileSync(join(repoRoot, doc), 'utf8').matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => m[1] as string)
+      for (const system of PIPELINE_SYSTEMS) {
+        const written = readFileSync(join(tmp, PIPELINE_FILES[system].path), 'utf8')
+        const shown = blocks.filter((b) => b.startsWith(written.split('\n')[0] as string))
+        expect(shown, `${doc} shows the ${system} pipeline`).to.have.length(1)
+        expect(shown[0]).to.equal(written)
+      }
+    })
+  }
 })
