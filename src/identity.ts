@@ -32,3 +32,6 @@ export function ciJobUrl(env: NodeJS.ProcessEnv = process.env): string | undefin
   if (env.GITHUB_RUN_ID && env.GITHUB_REPOSITORY) return `${env.GITHUB_SERVER_URL ?? 'https://github.com'}/${env.GITHUB_REPOSITORY}/actions/runs/${env.GITHUB_RUN_ID}`
   return env.CI_JOB_URL || env.BUILDKITE_BUILD_URL || env.CIRCLE_BUILD_URL || env.BUILD_URL || undefined
 }
+
+/** The User-Agent of every HTTP request skycap makes (notifications, the GitHub API of requireChecks): one value. */
+export const USER_AGENT = 'skycap'

@@ -2,6 +2,7 @@
  * The one HTTP call of notifications: Node's fetch with a time limit. No HTTP library: each target sends a JSON
  * request or two, fetch and AbortSignal.timeout cover that, and every dependency costs start-up time.
  */
+import {USER_AGENT} from '../identity.js'
 
 /** A notification request that failed; its message names the host, never the URL's path (a secret for Slack) or a token. */
 export class NotifyRequestError extends Error {}
@@ -38,7 +39,7 @@ export function sender(options: SendOptions): Send {
     try {
       response = await options.fetch(request.url, {
         method: request.method,
-        headers: {'Content-Type': 'application/json', 'User-Agent': 'skycap', ...request.headers},
+        headers: withDefaultHeaders(request.headers),
         body: JSON.stringify(request.body),
         signal: AbortSignal.any([AbortSignal.timeout(options.timeoutMs), options.signal]),
         redirect: 'manual',
@@ -57,6 +58,13 @@ export function sender(options: SendOptions): Send {
       return text
     }
   }
+}
+
+/** Content-Type and User-Agent, unless the request sets them (in any case): one value per header, never "skycap, skycap". */
+export function withDefaultHeaders(headers: Record<string, string> = {}): Record<string, string> {
+  const given = new Set(Object.keys(headers).map((name) => name.toLowerCase()))
+  const defaults = Object.entries({'Content-Type': 'application/json', 'User-Agent': USER_AGENT}).filter(([name]) => !given.has(name.toLowerCase()))
+  return {...Object.fromEntries(defaults), ...headers}
 }
 
 /** Why fetch rejected, in words: a time limit, or the connection's error code. */

@@ -18,8 +18,8 @@ export interface FakeCommit {
 
 export class GithubApiServer {
   readonly commits = new Map<string, FakeCommit>()
-  /** Every request: path with query, and its Authorization header. */
-  readonly requests: Array<{path: string; authorization?: string}> = []
+  /** Every request: path with query, its Authorization header, and each User-Agent header line it was sent with. */
+  readonly requests: Array<{path: string; authorization?: string; userAgents: string[]}> = []
 
   private constructor(
     private readonly server: Server,
@@ -49,7 +49,8 @@ export class GithubApiServer {
 
   private async answer(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', this.url)
-    this.requests.push({path: `${url.pathname}${url.search}`, authorization: req.headers.authorization})
+    const userAgents = req.rawHeaders.filter((_, i) => i % 2 === 1 && req.rawHeaders[i - 1]?.toLowerCase() === 'user-agent')
+    this.requests.push({path: `${url.pathname}${url.search}`, authorization: req.headers.authorization, userAgents})
     const send = (status: number, body: unknown, headers: Record<string, string> = {}) => {
       if (res.destroyed) return
       res.writeHead(status, {'content-type': 'application/json; charset=utf-8', ...headers})

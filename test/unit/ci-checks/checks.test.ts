@@ -151,6 +151,8 @@ describe('requireChecks: the GitHub API (a local server speaking it)', () => {
     expect(found.checkRuns.map((r) => r.name)).to.deep.equal(runs.map((r) => r.name))
     expect(api.requests.filter((r) => r.path.includes('check-runs'))).to.have.length(3)
     expect(api.requests.every((r) => r.authorization === 'Bearer test-token')).to.equal(true)
+    // One User-Agent line, the same as notifications send (src/identity.ts).
+    for (const r of api.requests) expect(r.userAgents, r.path).to.deep.equal(['skycap'])
   })
 
   it('a refused token is exit 4 saying what to set; an unknown commit is exit 2 saying to push it', async () => {

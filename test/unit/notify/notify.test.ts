@@ -1,4 +1,6 @@
 import {expect} from 'chai'
+import http from 'node:http'
+import type {AddressInfo} from 'node:net'
 
 import {parseConfig} from '../../../src/config/load.js'
 import {resolveEnvironment} from '../../../src/config/environment.js'
@@ -280,5 +282,62 @@ describe('notifications: skycap.yaml', () => {
     expect(messages).to.include(
       'notify.webhook.headers.Authorization must be text in which ${env:NAME} names an environment variable (a $ before { must start ${env:NAME}) (its value is not shown: it may be a secret)',
     )
+  })
+})
+
+/** A local HTTP server that records each request (raw headers included) and answers with `answer`. */
+async function recordingServer(answer: (req: http.IncomingMessage) => {status: number; body: string}) {
+  const requests: Array<{url: string; rawHeaders: string[]; headers: http.IncomingHttpHeaders}> = []
+  const server = http.createServer((req, res) => {
+    requests.push({url: req.url ?? '', rawHeaders: req.rawHeaders, headers: req.headers})
+    req.resume()
+    req.on('end', () => {
+      const {status, body} = answer(req)
+      res.writeHead(status, {'Content-Type': 'text/plain'}).end(body)
+    })
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+  const close = async () => {
+    server.closeAllConnections()
+    await new Promise((resolve) => server.close(resolve))
+  }
+  return {base, requests, close}
+}
+
+/** The values of header `name` (any case) as sent, one per line it was sent on. */
+function sentHeader(rawHeaders: string[], name: string): string[] {
+  return rawHeaders.flatMap((h, i) => (i % 2 === 0 && h.toLowerCase() === name ? [rawHeaders[i + 1] as string] : []))
+}
+
+describe('notifications: a recording HTTP server', () => {
+  const facts = {action: 'deploy', release: 3, revision: REV, fromRevision: null, event: 'started', result: 'running'} as const
+
+  async function warningsOf(notify: string, env: NodeJS.ProcessEnv): Promise<string[]> {
+    const reporter = memoryReporter()
+    const notifier = await openNotifier(await environment(notify), {app: 'shop', reporter, env})
+    notifier.send(facts)
+    const warnings = (await notifier.settle()).map((w) => w.message)
+    expect(reporter.warnings).to.deep.equal(warnings)
+    return warnings
+  }
+
+  it('every request carries exactly one User-Agent: skycap (GitHub too), and a webhook header of the same name in any case replaces it', async () => {
+    const server = await recordingServer(() => ({status: 201, body: '{"id": 5}'}))
+    try {
+      const env = {GITHUB_TOKEN: 'ghp_x1234', GITHUB_REPOSITORY: 'acme/shop', GITHUB_API_URL: `${server.base}/gh`, HOOK_URL: `${server.base}/hook`, SLACK_URL: `${server.base}/slack/T/B/C`}
+      expect(await warningsOf('notify:\n  github: {deployments: true}\n  slack: {webhookEnv: SLACK_URL}\n  webhook: {url: "${env:HOOK_URL}"}', env)).to.deep.equal([])
+      expect(server.requests).to.have.length(4)
+      for (const r of server.requests) {
+        expect(sentHeader(r.rawHeaders, 'user-agent'), r.url).to.deep.equal(['skycap'])
+        expect(sentHeader(r.rawHeaders, 'content-type'), r.url).to.deep.equal(['application/json'])
+      }
+      server.requests.length = 0
+      expect(await warningsOf('notify:\n  webhook: {url: "${env:HOOK_URL}", headers: {user-agent: "acme-deployer", CONTENT-TYPE: "application/vnd.acme+json"}}', env)).to.deep.equal([])
+      expect(sentHeader(server.requests[0]?.rawHeaders ?? [], 'user-agent')).to.deep.equal(['acme-deployer'])
+      expect(sentHeader(server.requests[0]?.rawHeaders ?? [], 'content-type')).to.deep.equal(['application/vnd.acme+json'])
+    } finally {
+      await server.close()
+    }
   })
 })
