@@ -6,7 +6,7 @@ import type {Reporter} from '../ui/output.js'
 import type {DeployEvent, EventFacts, NotifyEventName} from './event.js'
 import {githubTarget} from './github.js'
 import {gitlabTarget} from './gitlab.js'
-import {redact, type Send, sender} from './request.js'
+import {NotifyRequestError, redact, type Send, sender} from './request.js'
 import {slackTarget} from './slack.js'
 import {webhookTarget} from './webhook.js'
 
@@ -90,7 +90,8 @@ export async function openNotifier(env: Environment, options: NotifierOptions): 
             warn({
               target: target.name,
               event: event.event,
-              message: `notify.${target.name}: the ${event.event} event of release ${event.release} was not delivered (${redact((error as Error).message, target.secrets)}); the ${event.action} is not affected`,
+              // The sender redacted its own messages, the host left readable; anything else is redacted here.
+              message: `notify.${target.name}: the ${event.event} event of release ${event.release} was not delivered (${error instanceof NotifyRequestError ? error.message : redact((error as Error).message, target.secrets)}); the ${event.action} is not affected`,
             }),
           ),
         )

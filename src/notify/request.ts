@@ -22,7 +22,10 @@ export interface SendOptions {
   timeoutMs: number
   /** Aborted when the notifier stops waiting (its own deadline). */
   signal: AbortSignal
-  /** Values that must never appear in a message (tokens, the webhook URL, header values). */
+  /**
+   * Values that must never appear in a message (tokens, the webhook URL and its parts: urlSecrets). The request's own
+   * header values are added by the sender.
+   */
   secrets: string[]
 }
 
@@ -35,6 +38,7 @@ export function sender(options: SendOptions): Send {
     } catch {
       throw new NotifyRequestError('the URL is not valid')
     }
+    const secrets = [...options.secrets, ...headerSecrets(request.headers)]
     let response: Response
     try {
       response = await options.fetch(request.url, {
@@ -45,12 +49,13 @@ export function sender(options: SendOptions): Send {
         redirect: 'manual',
       })
     } catch (error) {
-      throw new NotifyRequestError(redact(`${host}: ${failureOf(error, options.timeoutMs)}`, options.secrets))
+      throw new NotifyRequestError(`${host}: ${redact(failureOf(error, options.timeoutMs), secrets)}`)
     }
     const text = await response.text().catch(() => '')
     if (!response.ok) {
-      const said = text.replace(/\s+/g, ' ').trim().slice(0, 200)
-      throw new NotifyRequestError(redact(`${host} answered HTTP ${response.status}${response.statusText ? ` ${response.statusText}` : ''}${said ? `: ${said}` : ''}`, options.secrets))
+      // Redacted before it is shortened: a secret cut in two at the end would no longer match.
+      const said = redact(redact(text, secrets).replace(/\s+/g, ' ').trim(), secrets).slice(0, 200)
+      throw new NotifyRequestError(`${host} answered HTTP ${response.status}${response.statusText ? ` ${response.statusText}` : ''}${said ? `: ${said}` : ''}`)
     }
     try {
       return text ? (JSON.parse(text) as unknown) : undefined
@@ -65,6 +70,66 @@ export function withDefaultHeaders(headers: Record<string, string> = {}): Record
   const given = new Set(Object.keys(headers).map((name) => name.toLowerCase()))
   const defaults = Object.entries({'Content-Type': 'application/json', 'User-Agent': USER_AGENT}).filter(([name]) => !given.has(name.toLowerCase()))
   return {...Object.fromEntries(defaults), ...headers}
+}
+
+/**
+ * The parts of a URL an answer may echo, each a secret: the URL, its path (and each of its segments, and each tail
+ * of it: a Slack webhook's secret is its last segment), its query string and each value in it, the user and
+ * password, the fragment; each also percent-decoded and with / written \/ (as some JSON encoders do).
+ */
+export function urlSecrets(text: string): string[] {
+  let url: URL
+  try {
+    url = new URL(text)
+  } catch {
+    return [text]
+  }
+  const out = [text, url.href]
+  const path = url.pathname
+  if (path !== '/' && path !== '') {
+    out.push(path + url.search, path)
+    const segments = path.split('/').filter(Boolean)
+    for (let i = 0; i < segments.length; i++) out.push(segments.slice(i).join('/'), `/${segments.slice(i).join('/')}`, segments[i] as string)
+  }
+  if (url.search.length > 1) {
+    const query = url.search.slice(1)
+    out.push(url.search, query)
+    for (const pair of query.split('&')) {
+      const at = pair.indexOf('=')
+      out.push(pair, ...(at >= 0 ? [pair.slice(at + 1)] : []))
+    }
+    for (const [name, value] of url.searchParams) out.push(value, `${name}=${value}`)
+  }
+  if (url.hash.length > 1) out.push(url.hash, url.hash.slice(1))
+  if (url.username) out.push(url.username)
+  if (url.password) out.push(url.password, `${url.username}:${url.password}`)
+  const forms = out.flatMap((s) => [s, decoded(s)])
+  return [...new Set([...forms, ...forms.filter((s) => s.includes('/')).map((s) => s.replaceAll('/', '\\/'))])]
+}
+
+/** Each header value, and its credentials alone ("Bearer TOKEN": TOKEN; Basic: also the decoded user:password and password). */
+export function headerSecrets(headers: Record<string, string> = {}): string[] {
+  const out: string[] = []
+  for (const value of Object.values(headers)) {
+    out.push(value)
+    const m = /^(\S+)\s+(\S.*)$/.exec(value.trim())
+    if (!m) continue
+    const [, scheme, credentials] = m as unknown as [string, string, string]
+    out.push(credentials)
+    if (scheme.toLowerCase() === 'basic') {
+      const pair = Buffer.from(credentials, 'base64').toString('utf8')
+      if (pair.includes(':')) out.push(pair, pair.slice(pair.indexOf(':') + 1))
+    }
+  }
+  return out
+}
+
+function decoded(text: string): string {
+  try {
+    return decodeURIComponent(text.replace(/\+/g, ' '))
+  } catch {
+    return text
+  }
 }
 
 /** Why fetch rejected, in words: a time limit, or the connection's error code. */

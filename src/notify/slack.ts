@@ -1,7 +1,7 @@
 import type {NotifyConfig} from '../config/types.js'
 import {type DeployEvent, describeEvent} from './event.js'
 import type {TargetSetup} from './notifier.js'
-import {notSet} from './request.js'
+import {notSet, urlSecrets} from './request.js'
 
 const ICONS: Record<DeployEvent['event'], string> = {started: ':rocket:', succeeded: ':white_check_mark:', failed: ':x:', 'rolled-back': ':leftwards_arrow_with_hook:'}
 
@@ -20,7 +20,8 @@ export function slackTarget(config: NonNullable<NotifyConfig['slack']>, env: Nod
   return {
     target: {
       name: 'slack',
-      secrets: [url],
+      // The URL's path is the secret: answers that echo it, or a part of it, show *** instead.
+      secrets: urlSecrets(url),
       async send(event, send) {
         await send({method: 'POST', url, body: slackBody(event)})
       },

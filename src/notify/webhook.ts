@@ -1,7 +1,7 @@
 import type {NotifyConfig} from '../config/types.js'
 import {webhookBody} from './event.js'
 import type {TargetSetup} from './notifier.js'
-import {notSet} from './request.js'
+import {notSet, urlSecrets} from './request.js'
 
 const VARIABLE = /\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}/g
 
@@ -28,7 +28,7 @@ export function webhookTarget(config: NonNullable<NotifyConfig['webhook']>, env:
     target: {
       name: 'webhook',
       // The URL may carry a token in its path or query, and header values are credentials.
-      secrets: [url.value, ...url.used, ...headers.flatMap(([, h]) => [h.value, ...h.used])],
+      secrets: [...urlSecrets(url.value), ...url.used, ...headers.flatMap(([, h]) => [h.value, ...h.used])],
       async send(event, send) {
         await send({method: 'POST', url: url.value, headers: Object.fromEntries(headers.map(([n, h]) => [n, h.value])), body: webhookBody(event)})
       },

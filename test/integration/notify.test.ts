@@ -11,7 +11,7 @@ import {kubectl, useNamespace, waitFor} from './harness.js'
 const DEPLOY = ['deploy', '--skip-image-check']
 
 /** Values that must reach only the header they belong in, never a body, a warning or the terminal. */
-const SECRETS = {slack: '/services/T0SKY/B0CAP/slackSecret42', github: 'ghs_githubSecret42', gitlab: 'glpat-gitlabSecret42', hook: 'hookSecret42'}
+const SECRETS = {slack: '/services/T0SKY/B0CAP/slackSecret42', github: 'ghs_githubSecret42', gitlab: 'glpat-gitlabSecret42', hook: 'hookSecret42', query: 'hookQuerySecret42'}
 
 interface Recorded {
   target: 'webhook' | 'slack' | 'github' | 'gitlab'
@@ -52,7 +52,7 @@ class RecordingServer {
   env(): Record<string, string> {
     return {
       IT_SLACK_URL: `${this.base}/slack${SECRETS.slack}`,
-      IT_HOOK_URL: `${this.base}/hooks/deploy`,
+      IT_HOOK_URL: `${this.base}/hooks/deploy?token=${SECRETS.query}`,
       IT_HOOK_TOKEN: SECRETS.hook,
       GITHUB_TOKEN: SECRETS.github,
       GITHUB_REPOSITORY: 'acme/itapp',
@@ -77,7 +77,9 @@ class RecordingServer {
     this.requests.push({target, method: req.method ?? '', path, headers: req.headers, raw, body: JSON.parse(raw)})
     if (this.mode === 'hang') return
     if (this.mode === '500') {
-      res.writeHead(500, {'Content-Type': 'text/plain'}).end('upstream exploded')
+      // Slack and the webhook echo what they were sent (as some servers do): the URL's path and query, the token.
+      const echo = target === 'slack' || target === 'webhook' ? ` at ${path} for ${String(req.headers.authorization)}` : ''
+      res.writeHead(500, {'Content-Type': 'text/plain'}).end(`upstream exploded${echo}`)
       return
     }
     const creates = req.method === 'POST' && /\/deployments$/.test(path)
@@ -123,6 +125,7 @@ describe('notifications (a recording server; kwok)', function () {
   function expectNoSecretIn(text: string): void {
     for (const secret of Object.values(SECRETS)) expect(text).to.not.contain(secret)
     expect(text).to.not.contain('/slack/')
+    expect(text).to.not.contain('/hooks/deploy')
   }
 
   it('a deploy, a failing deploy that rolls back, and a rollback send their events in order, with the documented bodies, to all four', async () => {
@@ -259,14 +262,18 @@ describe('notifications (a recording server; kwok)', function () {
   it('a server answering 500 gives a warning per target and event, and the deploy succeeds; twice', async () => {
     server.mode = '500'
     for (let round = 1; round <= 2; round++) {
-      const r = await app.cli([...DEPLOY, 'test'], {env: server.env()})
+      const r = await app.json([...DEPLOY, 'test'], {env: server.env()})
       expect(r.exitCode, r.stderr).to.equal(0)
       for (const target of ['slack', 'webhook', 'github', 'gitlab'])
         for (const event of ['started', 'succeeded'])
           expect(r.stderr)
             .to.contain(`warning: notify.${target}: the ${event} event of release ${round} was not delivered (127.0.0.1:`)
-            .and.contain('answered HTTP 500 Internal Server Error: upstream exploded); the deploy is not affected')
+            .and.contain(
+              `answered HTTP 500 Internal Server Error: upstream exploded${target === 'slack' ? ' at *** for undefined' : target === 'webhook' ? ' at *** for ***' : ''}); the deploy is not affected`,
+            )
+      expect(r.doc.result.notifications).to.have.length(8)
       expectNoSecretIn(r.stderr)
+      expectNoSecretIn(JSON.stringify(r.doc))
       await app.change((text) => text, `round ${round}`)
     }
     // GitHub and GitLab: the start created no deployment, so the end tries again to create one (and fails again).

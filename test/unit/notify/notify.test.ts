@@ -322,6 +322,82 @@ describe('notifications: a recording HTTP server', () => {
     return warnings
   }
 
+  it("a Slack webhook's path, echoed whole or in part, is never in a warning", async () => {
+    const server = await recordingServer((req) => ({status: 400, body: `bad url ${req.url}; token slackSecret42 unknown; {"url":"${String(req.url).replaceAll('/', '\\/')}"}`}))
+    try {
+      const warnings = await warningsOf('notify:\n  slack: {webhookEnv: SLACK_URL}', {SLACK_URL: `${server.base}/slack/services/T0/B0/slackSecret42`})
+      expect(server.requests.map((r) => r.url)).to.deep.equal(['/slack/services/T0/B0/slackSecret42'])
+      expect(warnings).to.have.length(1)
+      expect(warnings[0]).to.equal(
+        `notify.slack: the started event of release 3 was not delivered (${server.base.slice(7)} answered HTTP 400 Bad Request: bad url ***; token *** unknown; {"url":"***"}); the deploy is not affected`,
+      )
+      expect(warnings[0]).to.not.match(/slackSecret42|services/)
+    } finally {
+      await server.close()
+    }
+  })
+
+  it("a webhook's query values, userinfo and header values echoed by the server are never in a warning", async () => {
+    const server = await recordingServer((req) => ({
+      status: 403,
+      body: `denied ${req.url} token=QSECRET QSECRET for ${String(req.headers['x-api-key'])} and ${String(req.headers.authorization)} (hdrSecret9)`,
+    }))
+    try {
+      const notify = `notify:\n  webhook:\n    url: "\${env:HOOK_URL}?token=\${env:HOOK_TOKEN}&team=storefront"\n    headers: {X-Api-Key: "literalKey77", Authorization: "Bearer \${env:HOOK_BEARER}"}`
+      const warnings = await warningsOf(notify, {HOOK_URL: `${server.base}/hooks/deploy`, HOOK_TOKEN: 'QSECRET', HOOK_BEARER: 'hdrSecret9'})
+      expect(server.requests.map((r) => r.url)).to.deep.equal(['/hooks/deploy?token=QSECRET&team=storefront'])
+      expect(warnings[0]).to.equal(
+        `notify.webhook: the started event of release 3 was not delivered (${server.base.slice(7)} answered HTTP 403 Forbidden: denied *** *** *** for *** and *** (***)); the deploy is not affected`,
+      )
+      for (const secret of ['QSECRET', 'storefront', 'literalKey77', 'hdrSecret9', '/hooks/deploy']) expect(warnings[0]).to.not.contain(secret)
+    } finally {
+      await server.close()
+    }
+  })
+
+  it('Basic credentials in a header: the header, the user:password pair and the password are hidden', async () => {
+    const basic = Buffer.from('bob:pw-Secret7').toString('base64')
+    const server = await recordingServer(() => ({status: 401, body: `no ${basic} (bob:pw-Secret7, pw-Secret7)`}))
+    try {
+      const warnings = await warningsOf('notify:\n  webhook: {url: "${env:HOOK_URL}", headers: {Authorization: "Basic ${env:HOOK_AUTH}"}}', {HOOK_URL: `${server.base}/x`, HOOK_AUTH: basic})
+      expect(warnings[0]).to.contain('answered HTTP 401 Unauthorized: no *** (***, ***)')
+    } finally {
+      await server.close()
+    }
+  })
+
+  it('GitHub and GitLab tokens echoed by the API are hidden; their API paths are not secrets and stay readable', async () => {
+    const server = await recordingServer((req) => ({
+      status: 422,
+      body: `${req.url} refused ${String(req.headers.authorization ?? req.headers['private-token'])} ${String(req.url).startsWith('/gh/') ? 'ghp_tok3n99' : 'glpat-tok3n88'}`,
+    }))
+    try {
+      const warnings = await warningsOf('notify:\n  github: {deployments: true, repository: acme/shop}\n  gitlab: {deployments: true, project: 7}', {
+        GITHUB_TOKEN: 'ghp_tok3n99',
+        GITHUB_API_URL: `${server.base}/gh`,
+        GITLAB_TOKEN: 'glpat-tok3n88',
+        CI_API_V4_URL: `${server.base}/gl`,
+      })
+      expect(warnings.sort()).to.deep.equal([
+        `notify.github: the started event of release 3 was not delivered (${server.base.slice(7)} answered HTTP 422 Unprocessable Entity: /gh/repos/acme/shop/deployments refused *** ***); the deploy is not affected`,
+        `notify.gitlab: the started event of release 3 was not delivered (${server.base.slice(7)} answered HTTP 422 Unprocessable Entity: /gl/projects/7/deployments refused *** ***); the deploy is not affected`,
+      ])
+    } finally {
+      await server.close()
+    }
+  })
+
+  it('a long answer is redacted before it is shortened: a secret across the cut does not leak in part', async () => {
+    const server = await recordingServer((req) => ({status: 500, body: `${'x'.repeat(190)} ${req.url}`}))
+    try {
+      const warnings = await warningsOf('notify:\n  slack: {webhookEnv: SLACK_URL}', {SLACK_URL: `${server.base}/services/T0/B0/slackSecret42`})
+      expect(warnings[0]).to.contain(`${'x'.repeat(190)} ***)`)
+      expect(warnings[0]).to.not.match(/services|slackS/)
+    } finally {
+      await server.close()
+    }
+  })
+
   it('every request carries exactly one User-Agent: skycap (GitHub too), and a webhook header of the same name in any case replaces it', async () => {
     const server = await recordingServer(() => ({status: 201, body: '{"id": 5}'}))
     try {
