@@ -422,6 +422,10 @@ const variableName = {type: 'string', pattern: '^[A-Za-z_][A-Za-z0-9_]*$'}
 /** `${env:NAME}` in a header value or URL: the variable's value at run time (docs/notify.md). */
 const WITH_VARIABLES = '^([^$]|\\$(?!\\{)|\\$\\{env:[A-Za-z_][A-Za-z0-9_]*\\})*$'
 
+/** Why notify.webhook.url cannot hold user:password@, and where they go instead (docs/notify.md). */
+export const WEBHOOK_CREDENTIALS =
+  'the URL has credentials (user:password@ before the host), which a request cannot carry (fetch refuses such a URL) and which would put a secret in skycap.yaml (its value is not shown); send them in a header from an environment variable instead, e.g. headers: {Authorization: "Basic ${env:DEPLOY_HOOK_AUTH}"} with DEPLOY_HOOK_AUTH holding base64 of user:password'
+
 /** `notify:`, at the top level and per environment. `x-secret`: the value may be a secret, errors never quote it. */
 const notify = {
   type: 'object',
@@ -464,7 +468,9 @@ const notify = {
           'x-secret': true,
           pattern: '^(https?://|\\$\\{env:)',
           'x-message': 'an http:// or https:// URL, or ${env:NAME}',
-          description: 'Receives a POST of the JSON body of docs/notify.md per event; may use ${env:NAME}.',
+          // user:password@ before the host (the host ends at the first /, ? or #): fetch refuses to send such a URL.
+          allOf: [{not: {pattern: '^https?://[^/?#\\\\]*@'}, 'x-secret': true, 'x-message': WEBHOOK_CREDENTIALS}],
+          description: 'Receives a POST of the JSON body of docs/notify.md per event; may use ${env:NAME}. No user:password@: credentials go in headers.',
         },
         headers: {
           type: 'object',

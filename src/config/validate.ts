@@ -72,13 +72,13 @@ function toProblems(errors: ErrorObject[]): SchemaProblem[] {
     switch (e.keyword) {
       case 'additionalProperties': {
         const key = String((e.params as {additionalProperty: string}).additionalProperty)
-        const allowed = Object.keys((e.parentSchema as {properties?: object}).properties ?? {})
+        // A key the schema names only to refuse it with a reason (`not: {}`: notify.slack.webhook) is not allowed.
+        const properties = (e.parentSchema as {properties?: Record<string, {not?: unknown}>}).properties ?? {}
+        const allowed = Object.keys(properties).filter((k) => k !== '$schema' && properties[k]?.not === undefined)
         problem = {
           path,
           key,
-          message: allowed.length
-            ? `unknown key "${key}" in ${where}${closestKey(key, allowed)}; allowed keys: ${allowed.filter((k) => k !== '$schema').join(', ')}`
-            : `unknown key "${key}" in ${where}`,
+          message: allowed.length ? `unknown key "${key}" in ${where}${closestKey(key, allowed)}; allowed keys: ${allowed.join(', ')}` : `unknown key "${key}" in ${where}`,
         }
         break
       }

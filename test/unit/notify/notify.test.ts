@@ -272,6 +272,29 @@ describe('notifications: skycap.yaml', () => {
     )
   })
 
+  it('an unknown key under notify.slack lists only the keys accepted, not the refused webhook', async () => {
+    const error = (await parseConfig(
+      'app: shop\nservices:\n  web: {image: web}\nnotify:\n  slack: {webhookEnv: SLACK_URL, webhok: x}\nenvironments:\n  staging: {namespace: s}\n',
+      '/tmp/x/skycap.yaml',
+    ).catch((e) => e)) as ConfigErrors
+    expect(error.errors.map((e) => e.message)).to.deep.equal(['/tmp/x/skycap.yaml:5:34: unknown key "webhok" in notify.slack; allowed keys: webhookEnv'])
+  })
+
+  it('a webhook URL with credentials is refused at its line, unquoted, saying where credentials go; an @ after the host is fine', async () => {
+    const file = (url: string, where = 'top') =>
+      where === 'top'
+        ? `app: shop\nservices:\n  web: {image: web}\nnotify:\n  webhook:\n    url: "${url}"\nenvironments:\n  staging: {namespace: s}\n`
+        : `app: shop\nservices:\n  web: {image: web}\nenvironments:\n  staging:\n    namespace: s\n    notify:\n      webhook: {url: "${url}"}\n`
+    const refused = async (url: string, where = 'top') => ((await parseConfig(file(url, where), '/tmp/x/skycap.yaml').catch((e) => e)) as ConfigErrors).errors?.map((e) => e.message)
+    const rule =
+      'the URL has credentials (user:password@ before the host), which a request cannot carry (fetch refuses such a URL) and which would put a secret in skycap.yaml (its value is not shown); send them in a header from an environment variable instead, e.g. headers: {Authorization: "Basic ${env:DEPLOY_HOOK_AUTH}"} with DEPLOY_HOOK_AUTH holding base64 of user:password'
+    expect(await refused('https://user:pw-Secret7@hooks.example.com/deploys')).to.deep.equal([`/tmp/x/skycap.yaml:6:10: notify.webhook.url: ${rule}`])
+    expect(await refused('http://token@hooks.example.com')).to.deep.equal([`/tmp/x/skycap.yaml:6:10: notify.webhook.url: ${rule}`])
+    expect(await refused('https://${env:HOOK_USER}:${env:HOOK_PW}@hooks.example.com/x', 'env')).to.deep.equal([`/tmp/x/skycap.yaml:8:22: environments.staging.notify.webhook.url: ${rule}`])
+    for (const url of ['https://hooks.example.com/deploys?by=alice@example.com', 'https://hooks.example.com/a@b', '${env:HOOK_URL}'])
+      expect((await parseConfig(file(url), '/tmp/x/skycap.yaml')).config.notify?.webhook?.url).to.equal(url)
+  })
+
   it('header values may only use ${env:NAME}; a bare duration is refused', async () => {
     const error = (await parseConfig(
       'app: shop\nservices:\n  web: {image: web}\nnotify:\n  timeout: 10\n  webhook: {url: "https://x.test", headers: {Authorization: "Bearer ${TOKEN}"}}\nenvironments:\n  staging: {namespace: s}\n',
@@ -415,5 +438,33 @@ describe('notifications: a recording HTTP server', () => {
     } finally {
       await server.close()
     }
+  })
+})
+
+describe('notifications: credentials in a URL', () => {
+  it('from a variable: one warning up front that says so and where they go, nothing is sent, the URL is not shown', async () => {
+    const {fetch, requests} = recordingFetch()
+    const reporter = memoryReporter()
+    const url = 'http://bob:pw-Secret7@hooks.test/hook'
+    const notifier = await openNotifier(await environment('notify:\n  webhook: {url: "${env:HOOK_URL}"}\n  slack: {webhookEnv: SLACK_URL}'), {
+      app: 'shop',
+      reporter,
+      fetch,
+      env: {HOOK_URL: url, SLACK_URL: url},
+    })
+    notifier.send({action: 'deploy', release: 1, revision: REV, fromRevision: null, event: 'started', result: 'running'})
+    expect((await notifier.settle()).map((w) => w.message)).to.deep.equal([
+      'notify.slack: the URL in SLACK_URL has credentials (user:password@ before the host), which a request cannot carry; no Slack message is sent',
+      'notify.webhook: the URL has credentials (user:password@ before the host), which a request cannot carry; the webhook is not called. Send them in a header from an environment variable instead: headers: {Authorization: "Basic ${env:DEPLOY_HOOK_AUTH}"}',
+    ])
+    expect(requests).to.deep.equal([])
+  })
+
+  it('a request with one says so in words, without the URL', async () => {
+    const {fetch, requests} = recordingFetch()
+    const send = sender({fetch, timeoutMs: 1000, signal: new AbortController().signal, secrets: []})
+    const error = (await send({method: 'POST', url: 'https://bob:pw-Secret7@hooks.test/x', body: {}}).catch((e: unknown) => e)) as Error
+    expect(error.message).to.equal('hooks.test: the URL has credentials (user:password@ before the host), which a request cannot carry')
+    expect(requests).to.deep.equal([])
   })
 })
