@@ -99,6 +99,11 @@ export class BuildFailedError extends SkycapError {
   override readonly code = 'build_failed'
 }
 
+/** The environment's namespace does not exist yet (nothing was deployed there) and the command needs it. Exit 2. */
+export class NamespaceMissingError extends UserError {
+  override readonly code = 'namespace_not_found'
+}
+
 /** The environment's deploy lock is held by someone else. Exit 3. */
 export class LockedError extends SkycapError {
   override readonly exitCode = ExitCode.LOCKED

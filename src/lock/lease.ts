@@ -1,4 +1,4 @@
-import {InterruptedError, KubectlError, LockedError} from '../errors.js'
+import {InterruptedError, KubectlError, LockedError, NamespaceMissingError} from '../errors.js'
 import {ciJobUrl, whoAmI} from '../identity.js'
 import type {Kubectl} from '../kubectl/kubectl.js'
 import {nodeCrypto} from '../builtins.js'
@@ -92,6 +92,8 @@ export async function acquireLock(kubectl: Kubectl, options: AcquireOptions): Pr
       await kubectl.run(['create', '-f', '-'], {input: JSON.stringify(lease), idempotent: false})
       return infoOf(lease, now)
     } catch (error) {
+      const missing = error instanceof KubectlError && error.kind === 'not_found' ? /namespaces "([^"]+)" not found/.exec(error.stderr)?.[1] : undefined
+      if (missing !== undefined) throw namespaceMissing(options.environment, missing, kubectl.context)
       if (!(error instanceof KubectlError && error.kind === 'already_exists')) throw error
     }
     const r = await kubectl.run(['get', 'lease', lockName(options.app), '-o', 'json', '--ignore-not-found'])
@@ -118,6 +120,18 @@ export async function acquireLock(kubectl: Kubectl, options: AcquireOptions): Pr
     }
     await sleep(Math.min(2000, Math.max(0, deadline - clock())) || 200)
   }
+}
+
+/**
+ * The Lease lives in the environment's namespace, which the first deploy creates: before it, there is nothing to
+ * lock. Not created here: a deploy tool does not make a namespace as a side effect of a lock, and a first deploy to
+ * a protected environment asks before it creates one (docs/deploy.md).
+ */
+function namespaceMissing(environment: string, namespace: string, context: string | undefined): NamespaceMissingError {
+  return new NamespaceMissingError(`cannot lock ${environment}: its namespace ${namespace} does not exist yet (nothing was deployed there); nothing was changed`, {
+    hint: `The first \`skycap deploy ${environment}\` creates the namespace and holds the lock while it runs. To keep deploys out before that, create the namespace and lock it: kubectl create namespace ${namespace}${context ? ` --context ${context}` : ''}.`,
+    details: {environment, namespace},
+  })
 }
 
 /**

@@ -137,6 +137,16 @@ describe('skycap deploy (real cluster)', function () {
     expect((await waiting).exitCode).to.equal(0)
   })
 
+  it('lock acquire before the first deploy (no namespace yet): exit 2 saying so, and no namespace is created', async () => {
+    const missing = `${ns.name}-none`
+    await app.change((text) => text.replaceAll(`namespace: ${ns.name}`, `namespace: ${missing}`), 'a namespace not created yet')
+    const r = await app.json(['lock', 'acquire', 'test'])
+    expect(r.exitCode, r.stderr).to.equal(2)
+    expect(r.doc.error).to.deep.include({code: 'namespace_not_found', message: `cannot lock test: its namespace ${missing} does not exist yet (nothing was deployed there); nothing was changed`})
+    expect(r.doc.error.hint).to.contain('The first `skycap deploy test` creates the namespace')
+    expect((await kubectl(['get', 'namespace', missing, '--ignore-not-found', '-o', 'name'])).stdout).to.equal('')
+  })
+
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     it(`${signal} during the watch releases the lock and exits 130`, async () => {
       await app.change(NOT_READY, 'never ready')
