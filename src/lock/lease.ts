@@ -2,6 +2,7 @@ import {InterruptedError, KubectlError, LockedError, NamespaceMissingError} from
 import {ciJobUrl, whoAmI} from '../identity.js'
 import type {Kubectl} from '../kubectl/kubectl.js'
 import {nodeCrypto} from '../builtins.js'
+import {describeHolder} from './describe.js'
 
 /** Who holds an environment's deploy lock. */
 export interface LockInfo {
@@ -112,7 +113,7 @@ export async function acquireLock(kubectl: Kubectl, options: AcquireOptions): Pr
       } else if (options.signal?.aborted) {
         throw new InterruptedError(`stopped waiting for the lock of ${options.environment} (held by ${info.holder}); nothing was changed`)
       } else if (clock() >= deadline) {
-        throw new LockedError(`${options.environment} is locked by ${info.holder} since ${info.acquiredAt}${info.reason ? ` (${info.reason})` : ''}`, {
+        throw new LockedError(`${options.environment} is locked by ${describeHolder(info)}`, {
           hint: `Wait for it (--wait-for-lock 10m), or if that deploy is dead: skycap lock release ${options.environment} --force. The lock expires at ${info.expiresAt}.`,
           details: {lock: info},
         })

@@ -1,3 +1,4 @@
+import {describeHolder} from '../lock/describe.js'
 import type {LockInfo} from '../lock/lease.js'
 import type {ReleaseRecord} from '../release/store.js'
 import type {ServiceStatus} from '../deploy/inspect.js'
@@ -68,7 +69,7 @@ export function lockLine(r: {environment: string; lock: LockInfo | null; release
   if (r.released === true) return `released the lock of ${r.environment} (held by ${r.lock?.holder})`
   if (!r.lock) return `${r.environment} is not locked`
   if (r.released === false) return `${r.environment} was not locked`
-  return `${r.environment} is locked by ${r.lock.holder} since ${r.lock.acquiredAt}${r.lock.reason ? ` (${r.lock.reason})` : ''}; expires ${r.lock.expiresAt}${r.lock.expired ? ' (expired)' : ''}`
+  return `${r.environment} is locked by ${describeHolder(r.lock)}; expires ${r.lock.expiresAt}${r.lock.expired ? ' (expired)' : ''}`
 }
 
 /** `skycap build`'s result: one line per image with its digest, and whether it was built or already there. */

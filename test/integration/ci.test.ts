@@ -100,6 +100,18 @@ describe('skycap under GitHub Actions and GitLab CI (real cluster)', function ()
     expect(table[3]).to.contain(`octocat@${hostname()}`).and.contain(RUN_URL)
   })
 
+  it("a lock taken in a GitHub Actions job shows the job's URL in lock status and in the error of the deploy it refuses", async () => {
+    const held = await app.cli(['lock', 'acquire', '-e', 'test', '--reason', 'migration'], {env: githubEnv(app.repo.dir, summary)})
+    expect(held.exitCode, held.stderr).to.equal(0)
+    expect(held.stdout).to.match(new RegExp(`^test is locked by octocat@\\S+ since \\S+ \\(migration\\); job ${RUN_URL}; expires \\S+$`))
+    const status = await app.cli(['lock', 'status', 'test'])
+    expect(status.stdout).to.contain(`(migration); job ${RUN_URL}; expires `)
+    expect((await app.json(['lock', 'status', 'test'])).doc.result.lock.ciJob).to.equal(RUN_URL)
+    const refused = await app.cli([...DEPLOY, 'test'])
+    expect(refused.exitCode).to.equal(3)
+    expect(refused.stderr).to.match(new RegExp(`Error: test is locked by octocat@\\S+ since \\S+ \\(migration\\); job ${RUN_URL}\n`))
+  })
+
   it('GitHub Actions: a config or template error is an annotation on its file, line and column; nothing is applied', async () => {
     await app.change((t) => t.replace('    replicas: 2\n', '    replicas: two\n'), 'typo')
     const lines = app.config.split('\n')

@@ -1,8 +1,9 @@
 import {expect} from 'chai'
 
-import {ExitCode, NamespaceMissingError} from '../../../src/errors.js'
+import {ExitCode, LockedError, NamespaceMissingError} from '../../../src/errors.js'
 import {Kubectl, type ProcessRunner} from '../../../src/kubectl/kubectl.js'
-import {acquireLock} from '../../../src/lock/lease.js'
+import {acquireLock, type LockInfo, lockStatus} from '../../../src/lock/lease.js'
+import {lockLine} from '../../../src/ui/tables.js'
 
 describe('lock acquire', () => {
   /** A kubectl whose every call fails as the API server answers a Lease created in a namespace that does not exist. */
@@ -29,5 +30,46 @@ describe('lock acquire', () => {
     // One create, no retry, and no namespace made behind the user's back.
     expect(calls).to.have.length(1)
     expect(calls[0]?.slice(-3)).to.deep.equal(['create', '-f', '-'])
+  })
+})
+
+describe('a held lock, said to people', () => {
+  const now = Date.parse('2026-11-22T10:00:00Z')
+  const lease = (annotations: Record<string, string>) => ({
+    apiVersion: 'coordination.k8s.io/v1',
+    kind: 'Lease',
+    metadata: {name: 'skycap-lock-shop', resourceVersion: '7', annotations: {'skycap.dev/reason': 'migration', 'skycap.dev/lock-id': 'other', ...annotations}},
+    spec: {holderIdentity: 'octocat@runner-1', leaseDurationSeconds: 3600, acquireTime: '2026-11-22T09:58:00.000000Z', renewTime: '2026-11-22T09:58:00.000000Z'},
+  })
+  /** A kubectl for which the lock exists already and is held by `held`. */
+  function heldBy(held: unknown) {
+    const runner: ProcessRunner = async (_file, argv) =>
+      argv.includes('create')
+        ? {exitCode: 1, stdout: '', stderr: 'Error from server (AlreadyExists): leases.coordination.k8s.io "skycap-lock-shop" already exists'}
+        : {exitCode: 0, stdout: JSON.stringify(held), stderr: ''}
+    return new Kubectl({binary: 'kubectl', runner, sleep: async () => undefined, context: 'c', namespace: 'shop-staging'})
+  }
+  const JOB = 'https://github.com/o/r/actions/runs/555'
+
+  it("the refused deploy's error names the CI job that holds the lock", async () => {
+    const error = (await acquireLock(heldBy(lease({'skycap.dev/ci-job': JOB})), {app: 'shop', environment: 'staging', reason: 'deploy', durationSeconds: 60, clock: () => now}).catch(
+      (e: unknown) => e,
+    )) as LockedError
+    expect(error).to.be.instanceOf(LockedError)
+    expect(error.message).to.equal(`staging is locked by octocat@runner-1 since 2026-11-22T09:58:00.000Z (migration); job ${JOB}`)
+    expect((error.details?.lock as LockInfo).ciJob).to.equal(JOB)
+    // Without a job (taken outside CI), nothing is added.
+    const local = (await acquireLock(heldBy(lease({'skycap.dev/ci-job': ''})), {app: 'shop', environment: 'staging', reason: 'deploy', durationSeconds: 60, clock: () => now}).catch(
+      (e: unknown) => e,
+    )) as LockedError
+    expect(local.message).to.equal('staging is locked by octocat@runner-1 since 2026-11-22T09:58:00.000Z (migration)')
+  })
+
+  it('lock status names the CI job too', async () => {
+    const lock = (await lockStatus(heldBy(lease({'skycap.dev/ci-job': JOB})), 'shop', () => now)) as LockInfo
+    expect(lockLine({environment: 'staging', lock})).to.equal(`staging is locked by octocat@runner-1 since 2026-11-22T09:58:00.000Z (migration); job ${JOB}; expires 2026-11-22T10:58:00.000Z`)
+    expect(lockLine({environment: 'staging', lock: {...lock, ciJob: undefined}})).to.equal(
+      'staging is locked by octocat@runner-1 since 2026-11-22T09:58:00.000Z (migration); expires 2026-11-22T10:58:00.000Z',
+    )
   })
 })
