@@ -34,6 +34,26 @@ function microTime(ms: number): string {
   return new Date(ms).toISOString().replace(/\.(\d{3})Z$/, '.$1000Z')
 }
 
+/**
+ * What to do about a held lock. After --wait-for-lock ran out, a longer wait than the one given (twice it, at least
+ * 10m), never the same value again.
+ */
+function lockedHint(environment: string, info: LockInfo, waitedMs: number): string {
+  const dead = `or if that deploy is dead: skycap lock release ${environment} --force. The lock expires at ${info.expiresAt}.`
+  if (waitedMs <= 0) return `Wait for it (--wait-for-lock 10m), ${dead}`
+  return `It was still held after --wait-for-lock ${durationText(waitedMs)}: wait longer (--wait-for-lock ${durationText(Math.max(2 * waitedMs, 10 * 60_000))}), ${dead}`
+}
+
+/** A duration as --wait-for-lock takes it: 3s, 10m, 1h30m (whole seconds, rounded up). */
+export function durationText(ms: number): string {
+  let s = Math.max(1, Math.ceil(ms / 1000))
+  const h = Math.floor(s / 3600)
+  s -= h * 3600
+  const m = Math.floor(s / 60)
+  s -= m * 60
+  return `${h ? `${h}h` : ''}${m ? `${m}m` : ''}${s ? `${s}s` : ''}`
+}
+
 function infoOf(lease: Lease, now: number): LockInfo {
   const acquired = Date.parse(lease.spec.acquireTime ?? lease.spec.renewTime ?? '') || 0
   const renewed = Date.parse(lease.spec.renewTime ?? lease.spec.acquireTime ?? '') || 0
@@ -114,7 +134,7 @@ export async function acquireLock(kubectl: Kubectl, options: AcquireOptions): Pr
         throw new InterruptedError(`stopped waiting for the lock of ${options.environment} (held by ${info.holder}); nothing was changed`)
       } else if (clock() >= deadline) {
         throw new LockedError(`${options.environment} is locked by ${describeHolder(info)}`, {
-          hint: `Wait for it (--wait-for-lock 10m), or if that deploy is dead: skycap lock release ${options.environment} --force. The lock expires at ${info.expiresAt}.`,
+          hint: lockedHint(options.environment, info, options.waitMs ?? 0),
           details: {lock: info},
         })
       }

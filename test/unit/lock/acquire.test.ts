@@ -2,7 +2,7 @@ import {expect} from 'chai'
 
 import {ExitCode, LockedError, NamespaceMissingError} from '../../../src/errors.js'
 import {Kubectl, type ProcessRunner} from '../../../src/kubectl/kubectl.js'
-import {acquireLock, type LockInfo, lockStatus} from '../../../src/lock/lease.js'
+import {acquireLock, durationText, type LockInfo, lockStatus} from '../../../src/lock/lease.js'
 import {lockLine} from '../../../src/ui/tables.js'
 
 describe('lock acquire', () => {
@@ -71,5 +71,45 @@ describe('a held lock, said to people', () => {
     expect(lockLine({environment: 'staging', lock: {...lock, ciJob: undefined}})).to.equal(
       'staging is locked by octocat@runner-1 since 2026-11-22T09:58:00.000Z (migration); expires 2026-11-22T10:58:00.000Z',
     )
+  })
+})
+
+describe('a lock still held when --wait-for-lock runs out', () => {
+  const held = {
+    apiVersion: 'coordination.k8s.io/v1',
+    kind: 'Lease',
+    metadata: {name: 'skycap-lock-shop', resourceVersion: '7', annotations: {'skycap.dev/reason': 'deploy staging@abc1234', 'skycap.dev/lock-id': 'other'}},
+    spec: {holderIdentity: 'ana@ci-7', leaseDurationSeconds: 60, acquireTime: '2026-11-22T09:59:50.000000Z', renewTime: '2026-11-22T09:59:50.000000Z'},
+  }
+  const runner: ProcessRunner = async (_file, argv) =>
+    argv.includes('create') ? {exitCode: 1, stdout: '', stderr: 'Error from server (AlreadyExists): already exists'} : {exitCode: 0, stdout: JSON.stringify(held), stderr: ''}
+
+  /** The hint after waiting `waitMs` (a clock that the sleeps move on; the lease is renewed meanwhile, never expires). */
+  async function hintAfter(waitMs: number): Promise<string | undefined> {
+    let now = Date.parse('2026-11-22T10:00:00Z')
+    const kubectl = new Kubectl({binary: 'kubectl', runner, sleep: async () => undefined, context: 'c', namespace: 'n'})
+    const clock = () => now
+    held.spec.renewTime = '2026-11-22T09:59:50.000000Z'
+    const sleep = async (ms: number) => {
+      now += ms
+      held.spec.renewTime = new Date(now).toISOString().replace('Z', '000Z')
+    }
+    const error = (await acquireLock(kubectl, {app: 'shop', environment: 'staging', reason: 'deploy', durationSeconds: 60, waitMs, clock, sleep}).catch((e: unknown) => e)) as LockedError
+    expect(error).to.be.instanceOf(LockedError)
+    return error.hint
+  }
+
+  it('suggests a longer wait than the one given, never the same 10m again', async () => {
+    expect(await hintAfter(3_000)).to.match(/^It was still held after --wait-for-lock 3s: wait longer \(--wait-for-lock 10m\), or if that deploy is dead: skycap lock release staging --force\./)
+    expect(await hintAfter(10 * 60_000)).to.match(/^It was still held after --wait-for-lock 10m: wait longer \(--wait-for-lock 20m\), /)
+    expect(await hintAfter(45 * 60_000)).to.match(/^It was still held after --wait-for-lock 45m: wait longer \(--wait-for-lock 1h30m\), /)
+  })
+
+  it('without --wait-for-lock, suggests waiting', async () => {
+    expect(await hintAfter(0)).to.match(/^Wait for it \(--wait-for-lock 10m\), or if that deploy is dead: /)
+  })
+
+  it('durations are written as the flag takes them', () => {
+    expect([1, 999, 3_000, 90_000, 600_000, 3_600_000, 5_400_000, 3_661_000].map(durationText)).to.deep.equal(['1s', '1s', '3s', '1m30s', '10m', '1h', '1h30m', '1h1m1s'])
   })
 })
