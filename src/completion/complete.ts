@@ -74,6 +74,7 @@ export async function complete(commands: CompletionCommand[], words: string[], n
   }
   const appNames = () => names(values.config)
   if (pending) return flagValues(pending, appNames)
+  if (current.startsWith('-') && current.includes('=')) return flagValuesInWord(command, current, appNames)
   if (current.startsWith('-')) return {kind: 'words', candidates: flagCandidates(command)}
   return {kind: 'words', candidates: await argumentValues(command, positionals.length, values.environment !== undefined, current, appNames)}
 }
@@ -122,6 +123,19 @@ async function flagValues(flag: CompletionFlag, names: () => Promise<AppNames>):
   if (flag.name === 'environment') return {kind: 'words', candidates: environments(await names())}
   if (flag.name === 'service') return {kind: 'words', candidates: services(await names())}
   return NOTHING
+}
+
+/**
+ * `--env=st`, `-e=st`: the values of the flag, each as the whole word (`--env=staging`), or files. A flag that takes
+ * no value, or an unknown one, completes nothing.
+ */
+async function flagValuesInWord(command: CompletionCommand, current: string, names: () => Promise<AppNames>): Promise<Completion> {
+  const flag = flagOf(command, current)
+  if (!flag?.takesValue) return NOTHING
+  const result = await flagValues(flag, names)
+  if (result.kind === 'files') return result
+  const prefix = current.slice(0, current.indexOf('=') + 1)
+  return {kind: 'words', candidates: result.candidates.map((c) => ({...c, value: prefix + c.value}))}
 }
 
 /**

@@ -12,44 +12,77 @@ export function completionScript(shell: Shell, bin = 'skycap'): string {
   const fn = `_${bin.replaceAll(/[^A-Za-z0-9_]/g, '_')}`
   switch (shell) {
     case 'bash':
+      // readline splits `--env=st` at the = (COMP_WORDBREAKS) into `--env`, `=`, `st`: the words are glued back
+      // into one for skycap, and the part of a candidate before what readline replaces (`--env=`) is cut off.
       return `# ${bin} completion for bash. Load it with: eval "$(${bin} completion bash)" (in ~/.bashrc)
 ${fn}_complete() {
-  local cur="\${COMP_WORDS[COMP_CWORD]}" line value
-  local -a lines
+  local cur="\${COMP_WORDS[COMP_CWORD]}" line value word flag keep i glue=0
+  local -a lines words files
   COMPREPLY=()
-  mapfile -t lines < <(${bin} __complete -- "\${COMP_WORDS[@]:1:COMP_CWORD}" 2>/dev/null)
+  for ((i = 1; i <= COMP_CWORD; i++)); do
+    word="\${COMP_WORDS[i]}"
+    if ((glue)); then
+      words[\${#words[@]}-1]+="$word"
+      glue=0
+    elif [[ "$word" == "=" && \${#words[@]} -gt 0 && "\${words[\${#words[@]}-1]}" == -?* ]]; then
+      words[\${#words[@]}-1]+="="
+      glue=1
+    else
+      words+=("$word")
+    fi
+  done
+  [[ "$cur" == "=" ]] && cur=""
+  word="\${words[\${#words[@]}-1]}"
+  keep="\${word%"$cur"}"
+  mapfile -t lines < <(${bin} __complete -- "\${words[@]}" 2>/dev/null)
   if [[ "\${lines[0]-}" == ":files" ]]; then
+    flag=""
+    [[ "$word" == -*=* ]] && flag="\${word%%=*}="
     compopt -o filenames 2>/dev/null
-    mapfile -t COMPREPLY < <(compgen -f -- "$cur")
+    mapfile -t files < <(compgen -f -- "\${word#"$flag"}")
+    for value in "\${files[@]}"; do
+      value="$flag$value"
+      COMPREPLY+=("\${value#"$keep"}")
+    done
     return 0
   fi
   for line in "\${lines[@]}"; do
     value="\${line%%$'\\t'*}"
-    [[ -n "$value" && "$value" == "$cur"* ]] && COMPREPLY+=("$value")
+    [[ -n "$value" && "$value" == "$word"* ]] && COMPREPLY+=("\${value#"$keep"}")
   done
   return 0
 }
 complete -F ${fn}_complete ${bin}
 `
     case 'zsh':
+      // `--env=st`: skycap answers whole words (`--env=staging`); the `--env=` is moved to IPREFIX, so zsh
+      // completes and lists the value alone.
       return `#compdef ${bin}
 # ${bin} completion for zsh. Load it with: eval "$(${bin} completion zsh)" (in ~/.zshrc, after compinit),
 # or save it as a file named ${fn} in a folder of $fpath.
 ${fn}() {
   local -a lines values descriptions
-  local line
+  local line value flag=""
   lines=("\${(@f)$(${bin} __complete -- "\${(@)words[2,CURRENT]}" 2>/dev/null)}")
+  if [[ "\${words[CURRENT]}" == -*=* ]]; then
+    flag="\${words[CURRENT]%%=*}="
+    if [[ "$PREFIX" == "$flag"* ]]; then
+      IPREFIX+="$flag"
+      PREFIX="\${PREFIX#"$flag"}"
+    fi
+  fi
   if [[ "\${lines[1]}" == ":files" ]]; then
     _files
     return
   fi
   for line in "\${lines[@]}"; do
     [[ -n "$line" ]] || continue
-    values+=("\${line%%$'\\t'*}")
+    value="\${\${line%%$'\\t'*}#"$flag"}"
+    values+=("$value")
     if [[ "$line" == *$'\\t'* ]]; then
-      descriptions+=("\${line%%$'\\t'*} -- \${line#*$'\\t'}")
+      descriptions+=("$value -- \${line#*$'\\t'}")
     else
-      descriptions+=("$line")
+      descriptions+=("$value")
     fi
   done
   (( \${#values} )) || return 1
@@ -62,13 +95,19 @@ else
 fi
 `
     case 'fish':
+      // fish passes `--env=st` whole and takes whole words back; only file names need the `--config=` put before.
       return `# ${bin} completion for fish. Load it with: ${bin} completion fish > ~/.config/fish/completions/${bin}.fish
 function __${fn}_complete
     set -l current (commandline -ct)
     set -l before (commandline -opc)
     set -l lines (${bin} __complete -- $before[2..-1] "$current" 2>/dev/null)
     if test "$lines[1]" = ":files"
-        __fish_complete_path "$current"
+        if string match -qr -- '^-[^=]*=' "$current"
+            set -l flag (string replace -r -- '=.*' '=' "$current")
+            __fish_complete_path (string replace -r -- '^[^=]*=' '' "$current") | string replace -r -- '^' "$flag"
+        else
+            __fish_complete_path "$current"
+        end
         return
     end
     printf '%s\\n' $lines

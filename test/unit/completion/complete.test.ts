@@ -96,6 +96,26 @@ describe('completion candidates', () => {
     expect((await values('run', 'web', '--', '')).values, 'after --: the command is the user').to.deep.equal([])
   })
 
+  it('completes the value in the same word as the flag (--env=st, -e=st, --service=, --builder=, --config=), as whole words', async () => {
+    const result = await complete(COMMANDS, ['deploy', '--env=st'], async () => NAMES)
+    expect(result).to.deep.equal({
+      kind: 'words',
+      candidates: ['dev', 'staging', 'prod'].map((value) => ({value: `--env=${value}`, description: 'environment'})),
+    })
+    expect((await values('deploy', '--environment=')).values).to.deep.equal(['--environment=dev', '--environment=staging', '--environment=prod'])
+    expect((await values('logs', '-e=p')).values).to.deep.equal(['-e=dev', '-e=staging', '-e=prod'])
+    expect((await values('build', '--service=w')).values).to.deep.equal(['--service=web', '--service=worker'])
+    expect((await values('build', '-s=')).values).to.deep.equal(['-s=web', '-s=worker'])
+    expect((await values('build', '--builder=d')).values).to.deep.equal(['--builder=buildx', '--builder=docker', '--builder=podman'])
+    expect((await values('deploy', '--config=sky')).values).to.equal('files')
+    expect((await values('deploy', '--yes=')).values, 'a flag without a value').to.deep.equal([])
+    expect((await values('deploy', '--nope=x')).values, 'an unknown flag').to.deep.equal([])
+    expect((await values('deploy', '--timeout=9')).values, 'a value with nothing to offer').to.deep.equal([])
+    // The words before keep working as before: --env=prod given, the argument is the revision.
+    expect((await values('logs', '--env=prod', '')).values).to.deep.equal(['web', 'worker'])
+    expect((await values('deploy', '--config=other/skycap.yaml', '--env=')).asked).to.deep.equal(['other/skycap.yaml'])
+  })
+
   it('reads the names from the skycap.yaml given with --config', async () => {
     expect((await values('deploy', '--config', 'other/skycap.yaml', '')).asked).to.deep.equal(['other/skycap.yaml'])
     expect((await values('deploy', '--config=other/skycap.yaml', '')).asked).to.deep.equal(['other/skycap.yaml'])

@@ -89,9 +89,89 @@ zpty -d z`
     expect(services).to.contain('cache -- service').and.contain('web -- service').and.contain('worker -- service').and.not.contain('environment')
   })
 
+  /**
+   * Each line typed into an interactive `shell` on a pseudo-terminal (zpty), TAB pressed, then the line as the shell
+   * left it (run as `echo LINEX: … ENDX`): what a user gets. A TAB that completes nothing leaves the line as typed.
+   */
+  async function typed(start: string, setup: string, lines: string[]): Promise<string[]> {
+    const script = `zmodload zsh/zpty
+zpty z ${start}
+zpty -w z '${setup}; echo RE""ADY'
+zpty -r z out '*READY*'
+for line in ${lines.map((l) => `'${l}'`).join(' ')}; do
+  zpty -w -n z "$line"$'\t'
+  zpty -w -n z $'\x01echo LINE""X: \x05 END""X\n'
+  zpty -r z out '*LINEX:*ENDX*'
+  print -r -- "\${\${out##*LINEX: }%%ENDX*}"
+done
+zpty -d z`
+    return (await shell('zsh', ['-f', '-c'], script, 90_000)).split('\n').map((l) => l.trimEnd())
+  }
+
+  // --flag=value, for each flag whose values complete: environments, services, option values, file names.
+  const FLAG_EQUALS = [
+    ['skycap deploy --env=st', 'skycap deploy --env=staging'],
+    ['skycap deploy --environment=pr', 'skycap deploy --environment=prod'],
+    ['skycap logs -e=st', 'skycap logs -e=staging'],
+    ['skycap render -s=wo', 'skycap render -s=worker'],
+    ['skycap build --service=wo', 'skycap build --service=worker'],
+    ['skycap build --builder=d', 'skycap build --builder=docker'],
+    ['skycap init --ci=gitl', 'skycap init --ci=gitlab'],
+    ['skycap deploy --config=sky', 'skycap deploy --config=skycap.yaml'],
+    ['skycap render --output-dir=de', 'skycap render --output-dir=deploy/'],
+    ['skycap status --config=skycap.yaml --env=pr', 'skycap status --config=skycap.yaml --env=prod'],
+  ]
+
+  it('bash: on a pseudo-terminal (zpty), TAB completes the value of --flag=value (readline splits it at the =)', async function () {
+    this.timeout(120_000)
+    const out = await typed(
+      'bash --norc --noprofile -i',
+      'PS1="> "; source <(skycap completion bash)',
+      FLAG_EQUALS.map(([line]) => line as string),
+    )
+    expect(out).to.deep.equal(FLAG_EQUALS.map(([, completed]) => completed))
+  })
+
+  it('zsh: on a pseudo-terminal (zpty), TAB completes the value of --flag=value', async function () {
+    this.timeout(120_000)
+    const setup = 'PS1="> "; bindkey -e; autoload -Uz compinit && compinit -u -D; eval "$(skycap completion zsh)"'
+    const out = await typed(
+      'zsh -f -i',
+      setup,
+      FLAG_EQUALS.map(([line]) => line as string),
+    )
+    // zsh takes back the / after a folder when the next thing typed is a space.
+    expect(out).to.deep.equal(FLAG_EQUALS.map(([, completed]) => (completed as string).replace(/\/$/, '')))
+  })
+
+  it('bash and zsh: the completion functions, called with the words as each shell splits --env=, offer the values', async () => {
+    const bash = ['source <(skycap completion bash)', bashCase('deploy', '--env', '=', 'st'), bashCase('deploy', '--env', '='), bashCase('render', '-s', '=', 'w')].join('\n')
+    expect((await shell('bash', ['--norc', '--noprofile', '-c'], bash)).split('\n')).to.deep.equal(['[staging]', '[dev,staging,prod]', '[web,worker]'])
+    const call = (...words: string[]) => `words=(skycap ${words.map((w) => `'${w}'`).join(' ')}); CURRENT=${words.length + 1}; _skycap; print -r -- "--"`
+    const zsh = [
+      'autoload -Uz compinit && compinit -u -D',
+      'eval "$(skycap completion zsh)"',
+      'compadd() { local name=${@[-1]}; print -r -- "${(j:,:)${(@P)name}}" }',
+      call('deploy', '--env=st'),
+      call('logs', '-e='),
+    ].join('\n')
+    expect((await shell('zsh', ['-f', '-c'], zsh)).split('\n')).to.deep.equal(['dev,staging,prod', '--', 'dev,staging,prod', '--'])
+  })
+
   it('fish: `complete -C` offers environments and services with their descriptions', async () => {
     const script = ['skycap completion fish | source', "complete -C 'skycap deploy '", 'echo x', "complete -C 'skycap logs w'", 'echo x', "complete -C 'skycap status --env s'"].join('; ')
     const out = (await shell('fish', ['--no-config', '-c'], script)).split('\n')
     expect(out).to.deep.equal(['dev\tenvironment', 'prod\tenvironment', 'staging\tenvironment', 'x', 'web\tservice', 'worker\tservice', 'x', 'staging\tenvironment'])
+  })
+
+  it('fish: `complete -C` completes the value of --flag=value, as the whole word', async () => {
+    const lines = FLAG_EQUALS.map(([line]) => `complete -C '${line}'`)
+    const out = (await shell('fish', ['--no-config', '-c'], ['skycap completion fish | source', ...lines.flatMap((l) => [l, 'echo x'])].join('; '))).split('\n')
+    const words = (line: string) => line.split('\t')[0]
+    const groups = out
+      .join('\n')
+      .split('\nx')
+      .map((g) => g.split('\n').filter(Boolean).map(words))
+    expect(groups.slice(0, FLAG_EQUALS.length)).to.deep.equal(FLAG_EQUALS.map(([, completed]) => [(completed as string).split(' ').at(-1)]))
   })
 })
