@@ -1,6 +1,6 @@
 import {Command, type Config} from '@oclif/core'
 
-import {appNames, complete, type Completion, type CompletionCommand} from '../src/completion/complete.js'
+import {appNames, complete, type Completion, type CompletionCommand, type CompletionTopic} from '../src/completion/complete.js'
 
 /**
  * What the completion scripts call (`skycap __complete -- WORDS…`): the candidates for the last word, one
@@ -15,7 +15,7 @@ export default class Complete extends Command {
   async run(): Promise<void> {
     try {
       const words = this.argv[0] === '--' ? this.argv.slice(1) : this.argv
-      const result = await complete(commandsOf(this.config), words, (configPath) => appNames(process.cwd(), configPath))
+      const result = await complete(commandsOf(this.config), words, (configPath) => appNames(process.cwd(), configPath), topicsOf(this.config))
       process.stdout.write(lines(result))
     } catch {
       // A broken completion must not print into the user's command line.
@@ -43,6 +43,11 @@ function commandsOf(config: Config): CompletionCommand[] {
           description: f.summary ?? f.description,
         })),
     }))
+}
+
+/** The visible topics (`lock`) and their descriptions, from oclif.topics in package.json. */
+function topicsOf(config: Config): CompletionTopic[] {
+  return config.topics.filter((t) => !t.hidden).map((t) => ({id: t.name.replaceAll(':', ' '), summary: t.description?.split('\n')[0]}))
 }
 
 function lines(result: Completion): string {

@@ -22,6 +22,12 @@ export interface CompletionCommand {
   flags: CompletionFlag[]
 }
 
+/** A topic as completion sees it: its words (`lock`) and its description (oclif.topics in package.json). */
+export interface CompletionTopic {
+  id: string
+  summary?: string
+}
+
 export interface Candidate {
   value: string
   description?: string
@@ -45,14 +51,14 @@ const FILE_FLAGS = new Set(['config', 'output-dir', 'dir'])
  * argument, ENV of ENV@REV, -e), service names where a service goes. `names` reads skycap.yaml (from --config when
  * typed) only when a name is wanted.
  */
-export async function complete(commands: CompletionCommand[], words: string[], names: (configPath?: string) => Promise<AppNames>): Promise<Completion> {
+export async function complete(commands: CompletionCommand[], words: string[], names: (configPath?: string) => Promise<AppNames>, topics: CompletionTopic[] = []): Promise<Completion> {
   const current = words.at(-1) ?? ''
   const before = words.slice(0, -1)
   const found = findCommand(commands, before)
-  if (!found) return before.some((w) => w.startsWith('-')) ? NOTHING : {kind: 'words', candidates: commandWords(commands, before)}
+  if (!found) return before.some((w) => w.startsWith('-')) ? NOTHING : {kind: 'words', candidates: commandWords(commands, topics, before)}
   const {command, used} = found
   const rest = before.slice(used)
-  if (command.id === 'help') return rest.some((w) => w.startsWith('-')) ? NOTHING : {kind: 'words', candidates: commandWords(commands, rest)}
+  if (command.id === 'help') return rest.some((w) => w.startsWith('-')) ? NOTHING : {kind: 'words', candidates: commandWords(commands, topics, rest)}
 
   const positionals: string[] = []
   const values: Record<string, string> = {}
@@ -89,15 +95,19 @@ function findCommand(commands: CompletionCommand[], words: string[]): {command: 
   return undefined
 }
 
-/** The words that can follow `typed` on the way to a command: `lock` → acquire, release, status. */
-function commandWords(commands: CompletionCommand[], typed: string[]): Candidate[] {
+/**
+ * The words that can follow `typed` on the way to a command: `lock` → acquire, release, status; each with the
+ * summary of its command, or the description of its topic (`lock`).
+ */
+function commandWords(commands: CompletionCommand[], topics: CompletionTopic[], typed: string[]): Candidate[] {
   const prefix = typed.length ? `${typed.join(' ')} ` : ''
   const seen = new Map<string, Candidate>()
   for (const command of commands) {
     if (!command.id.startsWith(prefix)) continue
     const next = command.id.slice(prefix.length).split(' ')[0] as string
     const isCommand = command.id === prefix + next
-    if (!seen.has(next) || isCommand) seen.set(next, {value: next, ...(isCommand && command.summary ? {description: command.summary} : {})})
+    const summary = isCommand ? command.summary : topics.find((t) => t.id === prefix + next)?.summary
+    if (!seen.has(next) || isCommand) seen.set(next, {value: next, ...(summary ? {description: summary} : {})})
   }
   return [...seen.values()]
 }

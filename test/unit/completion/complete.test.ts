@@ -57,6 +57,15 @@ describe('completion candidates', () => {
     expect((await values('nope', '')).values).to.deep.equal([])
   })
 
+  it('gives a topic the description of its topic, as a command its summary', async () => {
+    const topics = [{id: 'lock', summary: "Inspect or take an environment's lock."}]
+    for (const words of [[''], ['help', '']]) {
+      const result = await complete(COMMANDS, words, async () => NAMES, topics)
+      expect(result.kind === 'words' && result.candidates.find((c) => c.value === 'lock'), words.join(' ')).to.deep.equal({value: 'lock', description: "Inspect or take an environment's lock."})
+      expect(result.kind === 'words' && result.candidates.find((c) => c.value === 'deploy'), words.join(' ')).to.deep.equal({value: 'deploy', description: 'Deploy ENV'})
+    }
+  })
+
   it('completes environment names where an environment goes, reading skycap.yaml only then', async () => {
     expect(await values('deploy', '')).to.deep.equal({values: ['dev', 'staging', 'prod'], asked: [undefined]})
     expect((await values('lock', 'acquire', '')).values).to.deep.equal(['dev', 'staging', 'prod'])

@@ -1,10 +1,10 @@
 import {expect} from 'chai'
-import {chmodSync, mkdtempSync, rmSync, writeFileSync} from 'node:fs'
+import {chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {execa} from 'execa'
 
-import {cliPath, TempRepo} from '../../helpers/repo.js'
+import {cliPath, repoRoot, TempRepo} from '../../helpers/repo.js'
 
 /**
  * The completion scripts loaded in the real shells (bash, and zsh and fish from Debian, which test/cluster/build.sh
@@ -162,6 +162,17 @@ zpty -d z`
     const script = ['skycap completion fish | source', "complete -C 'skycap deploy '", 'echo x', "complete -C 'skycap logs w'", 'echo x', "complete -C 'skycap status --env s'"].join('; ')
     const out = (await shell('fish', ['--no-config', '-c'], script)).split('\n')
     expect(out).to.deep.equal(['dev\tenvironment', 'prod\tenvironment', 'staging\tenvironment', 'x', 'web\tservice', 'worker\tservice', 'x', 'staging\tenvironment'])
+  })
+
+  it('fish: every command and topic offered comes with its summary, the topics with their description in package.json', async () => {
+    const out = (await shell('fish', ['--no-config', '-c'], "skycap completion fish | source; complete -C 'skycap '; echo x; complete -C 'skycap help '")).split('\n')
+    const topics = (JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as {oclif: {topics: Record<string, {description: string}>}}).oclif.topics
+    for (const part of out.join('\n').split('\nx\n')) {
+      const lines = part.split('\n').filter(Boolean)
+      expect(lines.length).to.be.greaterThan(20)
+      for (const line of lines) expect(line, 'a word without a description').to.match(/^[a-z-]+\t\S/)
+      for (const [topic, {description}] of Object.entries(topics)) expect(lines).to.include(`${topic}\t${description}`)
+    }
   })
 
   it('fish: `complete -C` completes the value of --flag=value, as the whole word', async () => {
