@@ -1,5 +1,6 @@
 import {Flags} from '@oclif/core'
 
+import {appNames} from '../src/config/names.js'
 import {UserError} from '../src/errors.js'
 
 /**
@@ -8,8 +9,8 @@ import {UserError} from '../src/errors.js'
  */
 export const environmentFlag = Flags.string({char: 'e', aliases: ['env'], description: 'Environment (default: SKYCAP_ENV or defaultEnvironment).', helpValue: 'ENV'})
 
-function conflict(argument: string, flag: string): UserError {
-  return new UserError(`two environments given: "${argument}" as the argument and "${flag}" with -e`, {hint: `Give one: \`-e ${flag}\` or the argument ${argument}.`})
+function conflict(argument: string, flag: string, extraHint = ''): UserError {
+  return new UserError(`two environments given: "${argument}" as the argument and "${flag}" with -e`, {hint: `Give one: \`-e ${flag}\` or the argument ${argument}.${extraHint}`})
 }
 
 /** For `skycap status [ENV]` and its kind: the argument, or -e; the two only when they agree. */
@@ -30,13 +31,18 @@ export function environmentAndService(args: {environment?: string; service?: str
 
 /**
  * For `skycap deploy [ENV[@REV]]` and its kind: with -e, the argument is the revision (`deploy -e prod v1.4.0` or
- * `@v1.4.0`) or the same ENV[@REV].
+ * `@v1.4.0`) or the same ENV[@REV]. A bare argument that names another environment of skycap.yaml (`render -e
+ * staging prod`; only the keys of the file at `configPath` or found from the current folder are read) is two
+ * environments, as `render prod@HEAD -e staging` is; `@prod` is the revision named prod.
  */
-export function targetOf(argument: string | undefined, flag: string | undefined): string | undefined {
+export async function targetOf(argument: string | undefined, flag: string | undefined, configPath?: string): Promise<string | undefined> {
   if (flag === undefined) return argument
   if (argument === undefined || argument === flag) return flag
   const at = argument.indexOf('@')
-  if (at === -1) return `${flag}@${argument}`
+  if (at === -1) {
+    if ((await appNames(process.cwd(), configPath)).environments.includes(argument)) throw conflict(argument, flag, ` For the revision named ${argument}, write @${argument}.`)
+    return `${flag}@${argument}`
+  }
   const environment = argument.slice(0, at)
   if (environment !== '' && environment !== flag) throw conflict(environment, flag)
   return `${flag}${argument.slice(at)}`

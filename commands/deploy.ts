@@ -37,7 +37,7 @@ export default class Deploy extends SkycapCommand {
     const {args, flags} = await this.parse(Deploy)
     const report = await deploy(
       {
-        target: targetOf(args.target, flags.environment),
+        target: await targetOf(args.target, flags.environment, flags.config),
         configPath: flags.config,
         yes: flags.yes,
         dryRun: flags['dry-run'],

@@ -30,7 +30,7 @@ export default class Render extends SkycapCommand {
   async run(): Promise<unknown> {
     const {args, flags} = await this.parse(Render)
     const result = await runRender(
-      {target: targetOf(args.target, flags.environment), configPath: flags.config, services: flags.service, outputDir: flags['output-dir'], showSecrets: flags['show-secrets']},
+      {target: await targetOf(args.target, flags.environment, flags.config), configPath: flags.config, services: flags.service, outputDir: flags['output-dir'], showSecrets: flags['show-secrets']},
       this.reporter(),
     )
     if (!this.jsonEnabled()) {

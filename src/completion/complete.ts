@@ -1,6 +1,6 @@
-import {resolve} from 'node:path'
+import type {AppNames} from '../config/names.js'
 
-import {findConfigFile, readSkycapYaml} from '../config/load.js'
+export {type AppNames, appNames} from '../config/names.js'
 
 /** A flag as completion sees it: its names, and whether a value follows it. */
 export interface CompletionFlag {
@@ -35,12 +35,6 @@ export interface Candidate {
 
 /** What the shell should offer: these words, or file names (the value of --config, --output-dir, --dir). */
 export type Completion = {kind: 'words'; candidates: Candidate[]} | {kind: 'files'}
-
-/** Environment and service names of the app (empty when no readable skycap.yaml is found). */
-export interface AppNames {
-  environments: string[]
-  services: string[]
-}
 
 const NOTHING: Completion = {kind: 'words', candidates: []}
 const FILE_FLAGS = new Set(['config', 'output-dir', 'dir'])
@@ -166,26 +160,3 @@ async function argumentValues(command: CompletionCommand, index: number, environ
 const environments = (names: AppNames): Candidate[] => names.environments.map((value) => ({value, description: 'environment'}))
 const services = (names: AppNames): Candidate[] => names.services.map((value) => ({value, description: 'service'}))
 const firstSentence = (text: string): string => (text.split(/\.\s+(?=[A-Z])/)[0] as string).replace(/\.$/, '')
-
-/**
- * The environment and service names of the skycap.yaml at `configPath` (relative to `cwd`) or found from `cwd`
- * upward: the keys only, read without validating, so a file with mistakes still completes. Empty when there is no
- * readable file: completion never fails.
- */
-export async function appNames(cwd: string, configPath?: string): Promise<AppNames> {
-  const none = {environments: [], services: []}
-  try {
-    const file = configPath ? resolve(cwd, configPath) : findConfigFile(cwd)
-    if (!file) return none
-    const text = readSkycapYaml(file, file)
-    const {parseDocument, isMap} = await import('yaml')
-    const doc = parseDocument(text)
-    const keys = (key: string): string[] => {
-      const node = doc.get(key)
-      return isMap(node) ? node.items.map((pair) => String((pair.key as {value?: unknown} | null)?.value ?? pair.key)).filter((k) => /^[a-z0-9-]+$/.test(k)) : []
-    }
-    return {environments: keys('environments'), services: keys('services')}
-  } catch {
-    return none
-  }
-}

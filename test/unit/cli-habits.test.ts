@@ -1,6 +1,7 @@
 import {expect} from 'chai'
 import {readFileSync} from 'node:fs'
 import {join} from 'node:path'
+import {execa} from 'execa'
 
 import {parseJson, repoRoot, runCli, TempRepo} from '../helpers/repo.js'
 
@@ -152,12 +153,12 @@ describe('CLI habits (built CLI)', function () {
 
     it('render takes the environment as the argument or as -e/--env/--environment, and a revision beside -e', async () => {
       const environments = []
-      for (const argv of [['prod'], ['-e', 'prod'], ['--env', 'prod'], ['--environment=prod'], ['-e', 'prod', '@HEAD'], ['-e', 'prod', 'HEAD'], ['prod@HEAD', '-e', 'prod']]) {
+      for (const argv of [['prod'], ['-e', 'prod'], ['--env', 'prod'], ['--environment=prod'], ['-e', 'prod', '@HEAD'], ['-e', 'prod', 'HEAD'], ['prod@HEAD', '-e', 'prod'], ['-e', 'prod', 'prod']]) {
         const r = await cli('render', ...argv, '--json')
         expect(r.exitCode, `${argv.join(' ')}: ${r.stdout}`).to.equal(0)
         environments.push(parseJson(r.stdout).result.environment)
       }
-      expect(environments).to.deep.equal(Array(7).fill('prod'))
+      expect(environments).to.deep.equal(Array(8).fill('prod'))
     })
 
     it('two different environments, as the argument and with -e, exit 2 before anything else', async () => {
@@ -171,6 +172,28 @@ describe('CLI habits (built CLI)', function () {
         expect(r.exitCode, argv.join(' ')).to.equal(2)
         expect(r.stderr).to.contain('two environments given: "staging" as the argument and "prod" with -e')
         expect(r.stderr).to.not.contain('kubeconfig')
+      }
+    })
+
+    it('-e and, where the revision goes, the name of another environment: two environments, with @NAME for a revision so named', async () => {
+      for (const argv of [
+        ['render', '-e', 'prod', 'staging'],
+        ['deploy', 'staging', '--env', 'prod'],
+        ['diff', '--environment=prod', 'staging'],
+      ]) {
+        const r = await cli(...argv)
+        expect(r.exitCode, argv.join(' ')).to.equal(2)
+        expect(r.stderr, argv.join(' ')).to.contain('two environments given: "staging" as the argument and "prod" with -e').and.contain('For the revision named staging, write @staging.')
+        expect(r.stderr).to.not.contain('unknown revision').and.not.contain('kubeconfig')
+      }
+      // @staging is the revision named staging (here a branch): rendered for prod.
+      await execa('git', ['branch', 'staging'], {cwd: repo.dir})
+      try {
+        const r = await cli('render', '-e', 'prod', '@staging', '--json')
+        expect(r.exitCode, r.stderr).to.equal(0)
+        expect(parseJson(r.stdout).result.environment).to.equal('prod')
+      } finally {
+        await execa('git', ['branch', '-D', 'staging'], {cwd: repo.dir})
       }
     })
   })
