@@ -8,7 +8,10 @@ export function resolveEnvironment(loaded: LoadedConfig, name: string): Environm
   const {config} = loaded
   const env = config.environments[name] ?? (name === LOCAL_ENVIRONMENT ? derivedLocalEnvironment(config) : undefined)
   if (!env) {
-    throw new UserError(`unknown environment "${name}"${didYouMean(name, Object.keys(config.environments))}`, {
+    // The reverse of unknownServiceError's: a service named where the environment goes (`skycap promote web`).
+    const isService = Object.hasOwn(config.services, name)
+    const why = isService ? `: ${name} is a service of app ${config.app}, not an environment` : didYouMean(name, Object.keys(config.environments))
+    throw new UserError(`unknown environment "${name}"${why}`, {
       hint: `Known environments in ${loaded.show(loaded.file)}: ${Object.keys(config.environments).join(', ')}.`,
       details: {environment: name, known: Object.keys(config.environments)},
     })
@@ -84,15 +87,29 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
 /**
  * The error for a service name skycap.yaml does not declare (exit 2): the closest service when one is near, or, when
  * the name is an environment's, how to pass it instead. `usage` is the command with a SERVICE placeholder
- * (`skycap logs SERVICE`), shown with `-e NAME` when the name is an environment.
+ * (`skycap logs SERVICE`), shown with `-e NAME` when the name is an environment. `given` is the environment the
+ * command line already names (`with -e`, or `as the environment` for ENV SERVICE): an environment where the service
+ * goes is then a second environment, not a misplaced one.
  */
-export function unknownServiceError(loaded: LoadedConfig, name: string, usage?: string): UserError {
+export function unknownServiceError(loaded: LoadedConfig, name: string, usage?: string, given?: {environment: string; how: string}): UserError {
   const {app, services, environments} = loaded.config
   const known = Object.keys(services)
   const hint = `Services of ${app}: ${known.join(', ')}.`
   if (Object.hasOwn(environments, name) && !Object.hasOwn(services, name)) {
+    if (given && given.environment !== name) {
+      const instead = usage ? ` Give one environment and a service: \`${usage} -e ${given.environment}\` or \`${usage} -e ${name}\`.` : ''
+      return new UserError(`two environments given: "${name}" where the service goes and "${given.environment}" ${given.how}`, {
+        hint: `${hint}${instead}`,
+        details: {service: name, environment: given.environment, known},
+      })
+    }
     const instead = usage ? `; did you mean \`${usage} -e ${name}\`?` : ''
     return new UserError(`${name} is an environment, not a service of app ${app}${instead}`, {hint, details: {service: name, known}})
   }
   return new UserError(`unknown service "${name}"${didYouMean(name, known)}`, {hint, details: {service: name, known}})
+}
+
+/** The environment given with -e (undefined when none was), for unknownServiceError. */
+export function withFlag(environment: string | undefined): {environment: string; how: string} | undefined {
+  return environment === undefined ? undefined : {environment, how: 'with -e'}
 }

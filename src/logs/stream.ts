@@ -1,4 +1,4 @@
-import {unknownServiceError} from '../config/environment.js'
+import {unknownServiceError, withFlag} from '../config/environment.js'
 import {connect, type KubectlFactory, openEnvironment} from '../env/connect.js'
 import {parseDuration} from '../duration.js'
 import {InterruptedError, KubectlError, SkycapError, UserError} from '../errors.js'
@@ -74,7 +74,7 @@ export async function streamLogs(options: LogsOptions, deps: LogsDeps): Promise<
   const services = options.all ? known : options.services
   if (services.length === 0) throw new UserError('name at least one service, or pass --all', {hint: `Services of ${loaded.config.app}: ${known.join(', ')}.`})
   for (const s of services) {
-    if (!env.services[s]) throw unknownServiceError(loaded, s, 'skycap logs SERVICE')
+    if (!env.services[s]) throw unknownServiceError(loaded, s, 'skycap logs SERVICE', withFlag(options.environment))
   }
   const sinceSeconds = options.since !== undefined ? Math.ceil((await parseDuration(options.since, '--since')) / 1000) : undefined
   if (options.tail !== undefined && (!Number.isInteger(options.tail) || options.tail < -1)) throw new UserError(`--tail must be a whole number, not ${options.tail}`)

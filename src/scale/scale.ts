@@ -1,4 +1,4 @@
-import {unknownServiceError} from '../config/environment.js'
+import {unknownServiceError, withFlag} from '../config/environment.js'
 import {DeployFailedError, KubectlError, TimeoutError, UserError} from '../errors.js'
 import {parseDuration} from '../duration.js'
 import {ciJobUrl, whoAmI} from '../identity.js'
@@ -61,7 +61,7 @@ export async function scale(input: ScaleOptions, deps: DeployDeps): Promise<Scal
   const {loaded, env} = await openEnvironment({configPath: options.configPath, environment: options.environment, repository: false})
   const app = loaded.config.app
   if (!env.services[options.service]) {
-    throw unknownServiceError(loaded, options.service, 'skycap scale SERVICE N')
+    throw unknownServiceError(loaded, options.service, 'skycap scale SERVICE N', withFlag(options.environment))
   }
   if (options.replicas > env.maxReplicas) {
     const above = `${options.replicas} replicas is above the ceiling of ${env.maxReplicas} per service in ${env.name}`

@@ -51,7 +51,7 @@ interface Opened {
 async function open(options: RolloutControlOptions, deps: RolloutControlDeps): Promise<Opened> {
   const {loaded, env} = await openEnvironment({...options, repository: false})
   if (options.service !== undefined && !loaded.config.services[options.service]) {
-    throw unknownServiceError(loaded, options.service)
+    throw unknownServiceError(loaded, options.service, undefined, options.environment === undefined ? undefined : {environment: env.name, how: 'as the environment'})
   }
   const target = await connect(env, deps.kubectl, deps.reporter, {checkContextOnFirstCall: true})
   return {app: loaded.config.app, environment: env.name, target, keep: loaded.config.history?.keep ?? 10, config: loaded.config, services: env.services}

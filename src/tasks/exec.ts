@@ -1,4 +1,4 @@
-import {unknownServiceError} from '../config/environment.js'
+import {unknownServiceError, withFlag} from '../config/environment.js'
 import {connect, type KubectlFactory, openEnvironment} from '../env/connect.js'
 import {UserError} from '../errors.js'
 import type {Reporter} from '../ui/output.js'
@@ -29,7 +29,7 @@ export interface ExecResult {
 export async function execInService(options: ExecOptions, deps: {kubectl: KubectlFactory; reporter: Reporter; terminal: boolean}): Promise<ExecResult> {
   const {loaded, env} = await openEnvironment({configPath: options.configPath, environment: options.environment, repository: false})
   const app = loaded.config.app
-  if (!env.services[options.service]) throw unknownServiceError(loaded, options.service, 'skycap exec SERVICE')
+  if (!env.services[options.service]) throw unknownServiceError(loaded, options.service, 'skycap exec SERVICE', withFlag(options.environment))
   if (options.command.length === 0) throw new UserError('no command given', {hint: `Put it after --: skycap exec ${options.service} -- bin/console`})
   if (options.tty && !deps.terminal) throw new UserError('--tty needs a terminal on stdin', {hint: 'Run it from an interactive shell, or drop -t.'})
   const {kubectl} = await connect(env, deps.kubectl, deps.reporter)

@@ -1,4 +1,4 @@
-import {unknownServiceError} from '../config/environment.js'
+import {unknownServiceError, withFlag} from '../config/environment.js'
 import {connect, type KubectlFactory, openEnvironment} from '../env/connect.js'
 import {SkycapError, UserError} from '../errors.js'
 import type {Reporter} from '../ui/output.js'
@@ -32,7 +32,7 @@ export async function portForward(
   const {local, remote} = parsePorts(options.ports)
   const {loaded, env} = await openEnvironment({configPath: options.configPath, environment: options.environment, repository: false})
   const app = loaded.config.app
-  if (!env.services[options.service]) throw unknownServiceError(loaded, options.service, 'skycap port-forward SERVICE PORTS')
+  if (!env.services[options.service]) throw unknownServiceError(loaded, options.service, 'skycap port-forward SERVICE PORTS', withFlag(options.environment))
   const {kubectl} = await connect(env, deps.kubectl, deps.reporter)
   const target = await forwardTarget(kubectl, app, env.name, options.service)
   deps.reporter.info(`Forwarding ${options.address ?? '127.0.0.1'}:${local || '(any)'} to ${target} port ${remote} in ${env.name} (namespace ${env.namespace}); Ctrl-C stops`)

@@ -1,4 +1,4 @@
-import {unknownServiceError} from '../config/environment.js'
+import {unknownServiceError, withFlag} from '../config/environment.js'
 
 import {connect, type KubectlFactory, openEnvironment} from '../env/connect.js'
 import {parseDuration} from '../duration.js'
@@ -62,7 +62,7 @@ export async function runTask(options: RunTaskOptions, deps: RunTaskDeps): Promi
   const clock = deps.clock ?? Date.now
   const {loaded, env} = await openEnvironment({configPath: options.configPath, environment: options.environment})
   const app = loaded.config.app
-  if (!env.services[options.service]) throw unknownServiceError(loaded, options.service, 'skycap run SERVICE')
+  if (!env.services[options.service]) throw unknownServiceError(loaded, options.service, 'skycap run SERVICE', withFlag(options.environment))
   if (options.command.length === 0) throw new UserError('no command given', {hint: `Put it after --: skycap run ${options.service} -- bin/rails db:migrate`})
   if (options.tty && !deps.terminal) throw new UserError('--tty needs a terminal on stdin', {hint: 'Run it from an interactive shell, or drop -i/-t to stream the output.'})
   const timeoutMs = options.timeout !== undefined ? await parseDuration(options.timeout, '--timeout') : DEFAULT_RUN_TIMEOUT_MS

@@ -104,6 +104,48 @@ describe('CLI habits (built CLI)', function () {
       }
     })
 
+    it('an environment where the service goes, beside another environment, is two environments (no did-you-mean -e)', async () => {
+      for (const [argv, usage] of [
+        [['logs', '-e', 'staging', 'prod'], 'skycap logs SERVICE'],
+        [['scale', '-e', 'staging', 'prod', '2'], 'skycap scale SERVICE N'],
+        [['exec', '--env', 'staging', 'prod', '--', 'sh'], 'skycap exec SERVICE'],
+        [['run', '-e', 'staging', 'prod', '--', 'sh'], 'skycap run SERVICE'],
+        [['port-forward', '-e', 'staging', 'prod', '8080'], 'skycap port-forward SERVICE PORTS'],
+      ] as const) {
+        const r = await cli(...argv)
+        expect(r.exitCode, argv.join(' ')).to.equal(2)
+        expect(r.stderr, argv.join(' '))
+          .to.contain('two environments given: "prod" where the service goes and "staging" with -e')
+          .and.contain(`\`${usage} -e staging\` or \`${usage} -e prod\``)
+          .and.not.contain('did you mean')
+      }
+      for (const argv of [
+        ['promote', '-e', 'staging', 'prod'],
+        ['abort', 'staging', 'prod'],
+      ]) {
+        const r = await cli(...argv)
+        expect(r.exitCode, argv.join(' ')).to.equal(2)
+        expect(r.stderr, argv.join(' ')).to.contain('two environments given: "prod" where the service goes and "staging" as the environment')
+      }
+    })
+
+    it('a service where the environment goes says it is a service', async () => {
+      for (const argv of [
+        ['promote', 'web'],
+        ['status', 'web'],
+        ['rollback', 'web'],
+        ['history', '-e', 'worker'],
+        ['render', 'cache'],
+      ]) {
+        const r = await cli(...argv)
+        expect(r.exitCode, argv.join(' ')).to.equal(2)
+        const name = argv.at(-1) as string
+        expect(r.stderr, argv.join(' '))
+          .to.contain(`unknown environment "${name}": ${name} is a service of app shop, not an environment`)
+          .and.contain('Known environments in skycap.yaml: dev, staging, prod.')
+      }
+    })
+
     it('a mistyped skycap.yaml key exits 2 naming the closest allowed key, at its line', async () => {
       const text = readFileSync(join(repo.dir, 'skycap.yaml'), 'utf8')
       repo.write('skycap.yaml', text.replace('    replicas: 1\n    args:', '    replcas: 1\n    args:'))
