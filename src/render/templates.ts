@@ -94,7 +94,7 @@ export function renderTemplate(text: string, file: string, context: object, part
     }
     return engine.renderSync(tpl, context) as string
   } catch (error) {
-    throw templateError(error, file, partials)
+    throw templateError(error, file, context, partials)
   }
 }
 
@@ -103,7 +103,31 @@ export function clearTemplateCache(): void {
   parsed.clear()
 }
 
-function templateError(error: unknown, file: string, partials: Partials | undefined): ConfigError {
+/**
+ * The variables `context` gives a template, as the hint for an undefined variable lists them (docs style: after a
+ * full path, its siblings as `.name`): `values.*` for the environment's values (any keys), `services.<name>.image`
+ * for the map by service name (the keys of its entries), the leaves of the rest. Computed from the context the
+ * template got, so the list is the truth for every kind of template (repository templates, imageTag, build args).
+ */
+export function contextVariables(context: object): string[] {
+  const paths: string[][] = []
+  const walk = (value: unknown, path: string[]): void => {
+    if (path.length === 1 && path[0] === 'values') paths.push(['values', '*'])
+    else if (path.length === 1 && path[0] === 'services' && isRecord(value)) {
+      const keys = new Set(Object.values(value).flatMap((service) => (isRecord(service) ? Object.keys(service) : [])))
+      for (const key of keys) paths.push(['services', '<name>', key])
+    } else if (isRecord(value) && Object.keys(value).length > 0) {
+      for (const [key, v] of Object.entries(value)) walk(v, [...path, key])
+    } else paths.push(path)
+  }
+  for (const [key, value] of Object.entries(context)) walk(value, [key])
+  const parent = (path: string[] | undefined) => path?.slice(0, -1).join('.')
+  return paths.map((path, i) => (path.length > 1 && parent(path) === parent(paths[i - 1]) ? `.${path.at(-1)}` : path.join('.')))
+}
+
+const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value)
+
+function templateError(error: unknown, file: string, context: object, partials: Partials | undefined): ConfigError {
   const e = error as {message?: string; name?: string; token?: {getPosition?: () => [number, number]}; originalError?: unknown}
   if (e.originalError instanceof ConfigError) return e.originalError
   const message = String(e.message ?? error)
@@ -111,8 +135,10 @@ function templateError(error: unknown, file: string, partials: Partials | undefi
   const where = {file, line: pos?.[0], column: pos?.[1]}
   const undefinedVar = /undefined variable: ([^,]+)/.exec(message)
   if (undefinedVar) {
+    // Repository templates (they get values) are documented in docs/configuration.md; imageTag and build args get less.
+    const more = 'values' in context ? ' (docs/configuration.md, "What skycap renders"); add the value under environments.<env>.values.' : '.'
     return new ConfigError(`template uses undefined variable "${undefinedVar[1]}"`, where, {
-      hint: 'Templates can use app, env.name, env.namespace, env.context, values.*, revision.sha, revision.short, services.<name>.image (see README "Templates"); add the value under environments.<env>.values.',
+      hint: `This template can use ${contextVariables(context).join(', ')}${more}`,
       details: {variable: undefinedVar[1]},
     })
   }

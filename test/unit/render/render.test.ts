@@ -10,8 +10,8 @@ import {checkTag, imageReference, isFullReference} from '../../../src/render/ima
 import type {KubeObject} from '../../../src/render/objects.js'
 import {renderEnvironment} from '../../../src/render/render.js'
 import {toYaml} from '../../../src/render/serialize.js'
-import {clearTemplateCache} from '../../../src/render/templates.js'
-import {cliPath, fixturesDir, TempRepo} from '../../helpers/repo.js'
+import {clearTemplateCache, loadTemplateEngine, renderTemplate} from '../../../src/render/templates.js'
+import {cliPath, fixturesDir, repoRoot, TempRepo} from '../../helpers/repo.js'
 
 async function render(repo: TempRepo, envName: string, rev?: string, services?: string[]) {
   clearTemplateCache()
@@ -29,6 +29,16 @@ async function renderError(repo: TempRepo, envName: string): Promise<ConfigError
     return (error instanceof ConfigErrors ? error.errors[0] : error) as ConfigError
   }
   throw new Error('expected a render error')
+}
+
+/** `env.name, .namespace, services.<name>.image, .port` → the full names (`.x` is a sibling of the name before). */
+function expandVariables(list: string): string[] {
+  const out: string[] = []
+  for (const item of list.split(/,\s*/)) {
+    const previous = out.at(-1) ?? ''
+    out.push(item.startsWith('.') ? previous.slice(0, previous.lastIndexOf('.')) + item : item)
+  }
+  return out
 }
 
 describe('images', () => {
@@ -400,6 +410,39 @@ describe('template errors', () => {
     const e = await renderError(repo, 'staging')
     expect(e.message).to.contain('deploy/extra.yaml:6:')
     expect(e.message).to.contain('undefined variable "values.hots"')
+  })
+
+  it('lists in the hint of an undefined variable the variables templates really get, as docs/configuration.md does', async () => {
+    repo.write('deploy/extra.yaml', 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: extra\ndata:\n  host: {{ values.nope }}\n')
+    const hint = (await renderError(repo, 'staging')).hint ?? ''
+    expect(hint).to.contain('(docs/configuration.md, "What skycap renders")').and.not.contain('README')
+    const listed = expandVariables(/can use (.*?) \(docs/.exec(hint)?.[1] ?? '')
+    expect(listed).to.include.members(['revision.subject', 'services.<name>.port', 'services.<name>.ports', 'services.<name>.replicas', 'env.protected'])
+    // Each one listed renders; and for each object, its keys as the template sees them (a Liquid for over it) are
+    // the ones listed: nothing templates get is missing from the hint.
+    const usable = listed.map((v) => `  ${v.replaceAll(/[.<>*]/g, '_')}: {{ ${v.replace('<name>', 'web').replace('*', 'host')} | json }}`)
+    const keysOf = (object: string) => `  keys_${object.replaceAll('.', '_')}: "{% for pair in ${object} %}{{ pair[0] }} {% endfor %}"`
+    repo.write('deploy/extra.yaml', ['apiVersion: v1', 'kind: ConfigMap', 'metadata:', '  name: extra', 'data:', ...usable, ...['env', 'revision', 'services.web'].map(keysOf)].join('\n') + '\n')
+    const data = (await render(repo, 'staging')).objects.find((o) => o.object.metadata?.name === 'extra')?.object.data as Record<string, string>
+    const keys = (prefix: string) => listed.filter((v) => v.startsWith(prefix)).map((v) => v.slice(prefix.length))
+    expect(data.keys_env?.trim().split(' ')).to.deep.equal(keys('env.'))
+    expect(data.keys_revision?.trim().split(' ')).to.deep.equal(keys('revision.'))
+    expect(data.keys_services_web?.trim().split(' ')).to.deep.equal(keys('services.<name>.'))
+    expect(listed.filter((v) => !v.includes('.'))).to.deep.equal(['app'])
+    // docs/configuration.md lists the same.
+    const docs = readFileSync(join(repoRoot, 'docs', 'configuration.md'), 'utf8').replaceAll('\n', ' ')
+    const documented = /Variables: (.*?)\.\s/.exec(docs)?.[1] ?? ''
+    expect(expandVariables(documented.replaceAll('`', ''))).to.deep.equal(listed)
+  })
+
+  it('lists what a build arg or imageTag template gets, without pointing to repository templates', async () => {
+    await loadTemplateEngine()
+    try {
+      renderTemplate('{{ revision.nope }}', 'skycap.yaml (services.web.build.args.V)', {revision: {sha: 'abc', short: 'a'}, image: 'web', tag: 't'})
+      expect.fail('expected an error')
+    } catch (error) {
+      expect((error as ConfigError).hint).to.equal('This template can use revision.sha, .short, image, tag.')
+    }
   })
 
   it('reports an unknown service in a template', async () => {
