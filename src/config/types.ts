@@ -201,7 +201,8 @@ export interface SkycapConfig {
 /** A problem worth saying that does not stop skycap. */
 export interface ConfigWarning {
   message: string
-  file: string
+  /** The file the warning is about; none for one about the work tree as a whole (uncommitted changes). */
+  file?: string
   line?: number
   column?: number
 }

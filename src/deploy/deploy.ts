@@ -6,7 +6,7 @@ import {ciJobUrl, whoAmI} from '../identity.js'
 import type {Kubectl} from '../kubectl/kubectl.js'
 import {acquireLock, keepLockAlive, LEASE_SECONDS, releaseLock, renewLock} from '../lock/lease.js'
 import {ANNOTATIONS, type KubeObject} from '../render/objects.js'
-import {prepareRelease, type PreparedRelease} from '../render/prepare.js'
+import {prepareRelease, type PreparedRelease, UNTRACKED_COUNT} from '../render/prepare.js'
 import {checkImages} from '../registry/images.js'
 import {type HookRecord, lastGood, listReleases, MAX_PARTS, nextReleaseNumber, packManifests, PART_BYTES, type ReleaseRecord, saveRelease, type StoredRelease} from '../release/store.js'
 import {formatWarning, type Reporter} from '../ui/output.js'
@@ -620,7 +620,7 @@ async function verifyChecks(env: Environment, prepared: PreparedRelease, options
   // At HEAD with uncommitted changes, the manifests and config come from the work tree, which no CI has seen.
   if (prepared.revision.dirty) {
     throw new UserError(`the work tree has uncommitted changes, and ${env.name} deploys only what CI approved (requireChecks); nothing was changed`, {
-      hint: `Commit and push the changes and let CI check them, or stash them to deploy ${short}; --ignore-checks deploys anyway (recorded in history).`,
+      hint: `Commit and push the changes and let CI check them, or stash them (git stash -u takes untracked files too) to deploy ${short}; --ignore-checks deploys anyway (recorded in history). ${UNTRACKED_COUNT}`,
     })
   }
   deps.reporter.info(`Checking the GitHub statuses and check runs of ${short}`)

@@ -29,6 +29,12 @@ export interface PreparedRelease extends RenderResult {
   warnings: ConfigWarning[]
 }
 
+/**
+ * Untracked files make the work tree dirty, as modified ones do (docs/vcs.md: `git status --porcelain`, `hg status
+ * -mardu`): at HEAD they may be templates or config files that would be rendered, or code the images lack.
+ */
+export const UNTRACKED_COUNT = 'Untracked files count (git status and hg status list them): commit, delete or ignore them (.gitignore, .hgignore).'
+
 /** Where the temporary copies of an older revision's files go (os.tmpdir()/skycap-rev-XXXXXX). */
 export const REVISION_FOLDER_PREFIX = 'skycap-rev-'
 
@@ -70,10 +76,11 @@ async function prepareFromWorkTree(file: string, revision: Revision, options: Pr
   if (revision.dirty && !options.images) {
     if (env.protected && options.refuseDirtyProtected) {
       throw new UserError(`the work tree has uncommitted changes and ${env.name} is protected`, {
-        hint: `No image exists for uncommitted code: commit and push, let CI build ${revision.short}..., then deploy ${env.name}@<sha>.`,
+        hint: `No image exists for uncommitted code: commit and push, let CI build ${revision.short}..., then deploy ${env.name}@<sha>. ${UNTRACKED_COUNT}`,
       })
     }
-    warnings.push({message: `the work tree has uncommitted changes; ${revision.short} images were built from the last commit, not from them`, file: shown})
+    // About the work tree, not skycap.yaml: no file (the warning was shown as "skycap.yaml: …").
+    warnings.push({message: `the work tree has uncommitted changes (untracked files count); ${revision.short} images were built from the last commit, not from them`})
   }
   const result = await renderEnvironment(loaded, env, revision, {services: options.services, images: options.images})
   return {...result, loaded, warnings}

@@ -72,5 +72,5 @@ export function memoryReporter(): Reporter & {lines: string[]; warnings: string[
 
 /** A config warning as one line: `file:line:col: message`. */
 export function formatWarning(w: ConfigWarning): string {
-  return `${formatLocation(w)}: ${w.message}`
+  return w.file === undefined ? w.message : `${formatLocation({...w, file: w.file})}: ${w.message}`
 }

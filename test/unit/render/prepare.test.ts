@@ -8,6 +8,7 @@ import {ConfigErrors} from '../../../src/errors.js'
 import {prepareRelease, REVISION_FOLDER_PREFIX} from '../../../src/render/prepare.js'
 import {toYaml} from '../../../src/render/serialize.js'
 import {clearTemplateCache} from '../../../src/render/templates.js'
+import {formatWarning} from '../../../src/ui/output.js'
 import {rejectsWithUserError} from '../../helpers/errors.js'
 import {fixturesDir, parseJson, runCli, TempRepo} from '../../helpers/repo.js'
 
@@ -153,6 +154,31 @@ describe('older revisions render from the revision (real git)', function () {
     expect(r.stdout.trim()).to.equal(oldYaml.trim())
     expect(r.stderr).to.not.contain(tmp.dir)
     expect(await repo.git('status', '--porcelain')).to.equal('')
+  })
+})
+
+describe('an untracked file at HEAD (real git)', function () {
+  this.timeout(60_000)
+  let repo: TempRepo
+  before(async () => {
+    repo = await TempRepo.fromFixture('shop')
+    repo.write('newfile.txt', 'not part of the app\n')
+  })
+  after(() => repo.remove())
+
+  // docs/vcs.md: an untracked file makes the work tree dirty (git status --porcelain, hg status -mardu); it may be a
+  // template or config file that would be rendered. The rule stays; the warning is about the work tree, not skycap.yaml.
+  it('warns about the work tree without naming skycap.yaml, and a protected deploy refuses saying untracked files count', async () => {
+    const prepared = await prepareRelease({target: 'staging', cwd: repo.dir})
+    expect(prepared.revision.dirty).to.equal(true)
+    const [warning] = prepared.warnings.map(formatWarning)
+    expect(warning).to.match(/^the work tree has uncommitted changes \(untracked files count\); [0-9a-f]{7} images were built from the last commit/)
+    const e = await rejectsWithUserError(prepareRelease({target: 'prod', cwd: repo.dir, refuseDirtyProtected: true}))
+    expect(e.message).to.equal('the work tree has uncommitted changes and prod is protected')
+    expect(e.hint).to.contain('Untracked files count (git status and hg status list them): commit, delete or ignore them')
+    const r = await runCli(['render', 'staging'], {cwd: repo.dir})
+    expect(r.exitCode, r.stderr).to.equal(0)
+    expect(r.stderr).to.contain('the work tree has uncommitted changes (untracked files count)').and.not.contain('skycap.yaml:')
   })
 })
 
