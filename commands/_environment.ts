@@ -29,6 +29,22 @@ export function environmentAndService(args: {environment?: string; service?: str
   return {environment: environmentOf(args.environment, flag), service: args.service}
 }
 
+/** SKYCAP_ENV, set and not empty. */
+export function environmentFromVariable(): string | undefined {
+  return process.env.SKYCAP_ENV || undefined
+}
+
+/**
+ * No environment named (no argument, or only `@REV`): SKYCAP_ENV's when it is set, as -e's help says; otherwise the
+ * argument as it is, and skycap.yaml's defaultEnvironment applies.
+ */
+function withDefaultEnvironment(argument: string | undefined): string | undefined {
+  const fromVariable = environmentFromVariable()
+  if (fromVariable === undefined) return argument
+  if (argument === undefined || argument === '') return fromVariable
+  return argument.startsWith('@') ? `${fromVariable}${argument}` : argument
+}
+
 /**
  * For `skycap deploy [ENV[@REV]]` and its kind: with -e, the argument is the revision (`deploy -e prod v1.4.0` or
  * `@v1.4.0`) or the same ENV[@REV]. A bare argument that names another environment of skycap.yaml (`render -e
@@ -36,7 +52,7 @@ export function environmentAndService(args: {environment?: string; service?: str
  * environments, as `render prod@HEAD -e staging` is; `@prod` is the revision named prod.
  */
 export async function targetOf(argument: string | undefined, flag: string | undefined, configPath?: string): Promise<string | undefined> {
-  if (flag === undefined) return argument
+  if (flag === undefined) return withDefaultEnvironment(argument)
   if (argument === undefined || argument === flag) return flag
   const at = argument.indexOf('@')
   if (at === -1) {

@@ -238,6 +238,25 @@ describe('CLI habits (built CLI)', function () {
         await execa('git', ['branch', '-D', 'staging'], {cwd: repo.dir})
       }
     })
+    // -e's help says "default: SKYCAP_ENV or defaultEnvironment"; render, diff, deploy and build ignored SKYCAP_ENV.
+    it('SKYCAP_ENV is the environment when none is named; the argument and -e win over it', async () => {
+      const render = (variable: string, ...argv: string[]) => runCli(['render', ...argv, '--json'], {cwd: repo.dir, env: {SKYCAP_ENV: variable}})
+      const cases: Array<[string[], string]> = [
+        [[], 'prod'],
+        [['@HEAD'], 'prod'],
+        [['staging'], 'staging'],
+        [['staging@HEAD'], 'staging'],
+        [['-e', 'staging'], 'staging'],
+      ]
+      for (const [argv, expected] of cases) {
+        const r = await render('prod', ...argv)
+        expect(r.exitCode, `${argv.join(' ')}: ${r.stderr}`).to.equal(0)
+        expect(parseJson(r.stdout).result.environment, argv.join(' ')).to.equal(expected)
+      }
+      const unknown = await render('nosuch')
+      expect(unknown.exitCode).to.equal(2)
+      expect(parseJson(unknown.stdout).error.message).to.contain('unknown environment "nosuch"')
+    })
   })
 
   it('each lock command shows only its own flags', async () => {
