@@ -13,7 +13,7 @@ export default class Build extends SkycapCommand {
   static override examples = [
     '<%= config.bin %> build prod@v1.4.0',
     '<%= config.bin %> build HEAD -s web -s worker',
-    '<%= config.bin %> build staging@HEAD --work-tree',
+    '<%= config.bin %> build staging --work-tree',
     '<%= config.bin %> build @3f2c1ab --builder podman --jobs 4 --json',
   ]
   static override args = {target: Args.string({description: '[ENV@]REV (default: defaultEnvironment at HEAD); a bare word is a revision (with --work-tree: the environment)'})}

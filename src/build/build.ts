@@ -79,7 +79,7 @@ export interface BuildReport {
 
 /**
  * `[ENV@]REV` split: a spec with `@` is ENV@REV (or @REV); a bare word is a revision, except with `--work-tree`
- * (which builds no revision), where it is the environment.
+ * (which builds no revision), where it is the environment. A revision with `--work-tree` is refused (exit 2).
  */
 export function parseBuildTarget(spec: string | undefined, options: {workTree?: boolean} = {}): {environment?: string; revision?: string} {
   if (spec === undefined || spec === '') return {}
@@ -89,7 +89,12 @@ export function parseBuildTarget(spec: string | undefined, options: {workTree?: 
     return {revision: spec}
   }
   const target = parseTarget(spec.startsWith('@') ? `env${spec}` : spec)
+  if (options.workTree && target.revision !== undefined) throw workTreeWithRevision(target.revision)
   return {...(spec.startsWith('@') ? {} : {environment: target.environment}), ...(target.revision === undefined ? {} : {revision: target.revision})}
+}
+
+function workTreeWithRevision(revision: string): UserError {
+  return new UserError(`--work-tree builds the work tree, not revision "${revision}"`, {hint: 'Drop the revision (skycap build ENV --work-tree), or drop --work-tree to build a commit.'})
 }
 
 /**
@@ -106,9 +111,7 @@ export async function buildImages(options: BuildOptions, deps: BuildDeps = {}): 
   const run = deps.run ?? execaRunner
   const file = configFilePath({configPath: options.configPath, cwd: options.cwd})
   if (!existsSync(dirname(file))) throw new ConfigError(`cannot read ${file}: its folder does not exist`, undefined, {hint: 'Check the path given to --config.'})
-  if (options.workTree && options.revision !== undefined) {
-    throw new UserError(`--work-tree builds the work tree, not revision "${options.revision}"`, {hint: 'Drop the revision (skycap build ENV --work-tree), or drop --work-tree to build a commit.'})
-  }
+  if (options.workTree && options.revision !== undefined) throw workTreeWithRevision(options.revision)
   const vcs = await openRepository(file)
   // A commit's clean export needs no status of the work tree (which can take long in a big one).
   const revision = await resolveForBuild(vcs, options.revision, options.workTree ?? false)
