@@ -114,7 +114,7 @@ export async function buildImages(options: BuildOptions, deps: BuildDeps = {}): 
   if (options.workTree && options.revision !== undefined) throw workTreeWithRevision(options.revision)
   const vcs = await openRepository(file)
   // A commit's clean export needs no status of the work tree (which can take long in a big one).
-  const revision = await resolveForBuild(vcs, options.revision, options.workTree ?? false)
+  const revision = await resolveForBuild(vcs, options.revision, options.workTree ?? false, options.environment === undefined ? file : undefined)
   const source = options.workTree ? await copyWorkTree(vcs) : await exportRevision(vcs, revision.sha)
   try {
     const loaded = await configIn(source, vcs, file, revision, options.workTree ?? false)
@@ -196,16 +196,37 @@ export async function buildImages(options: BuildOptions, deps: BuildDeps = {}): 
   }
 }
 
-/** The revision, with a hint for `skycap build prod` (a bare word is a revision). */
-async function resolveForBuild(vcs: Vcs, rev: string | undefined, workTree: boolean): Promise<Revision> {
+/**
+ * The revision, with a hint for `skycap build prod` (a bare word is a revision): only when no environment was given
+ * (`configFile` is then skycap.yaml's path) and the word is an environment of the work tree's skycap.yaml.
+ */
+async function resolveForBuild(vcs: Vcs, rev: string | undefined, workTree: boolean, configFile: string | undefined): Promise<Revision> {
   try {
     return await vcs.resolve(rev, {workTree})
   } catch (error) {
-    if (error instanceof UserError && rev !== undefined && /^[a-z0-9-]+$/.test(rev)) {
-      throw new UserError(error.message, {hint: `${error.hint ?? ''} skycap build takes [ENV@]REV: for environment ${rev} at HEAD write ${rev}@HEAD.`.trim(), details: error.details})
+    if (error instanceof UserError && rev !== undefined && configFile !== undefined && (await namesEnvironment(configFile, rev))) {
+      throw new UserError(error.message, {
+        hint: `${error.hint ?? ''} skycap build takes [ENV@]REV, and ${rev} is an environment: for it at HEAD write ${rev}@HEAD.`.trim(),
+        details: error.details,
+      })
     }
     throw error
   }
+}
+
+/**
+ * Whether `word` is an environment of skycap.yaml as the work tree has it. When the file cannot be read or parsed:
+ * whether it could be one (an environment name that is not a hexadecimal revision id).
+ */
+async function namesEnvironment(file: string, word: string): Promise<boolean> {
+  try {
+    const {parse} = await import('yaml')
+    const environments = (parse(readSkycapYaml(file, displayPath(file)), {logLevel: 'silent'}) as {environments?: unknown} | null)?.environments
+    if (environments !== null && typeof environments === 'object') return Object.hasOwn(environments, word)
+  } catch {
+    // Unreadable: guessed from the word alone below.
+  }
+  return /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(word) && !/^[0-9a-f]+$/.test(word)
 }
 
 /** skycap.yaml as it lies in the build's source (the exported revision or the copied work tree). */

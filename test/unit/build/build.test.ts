@@ -394,6 +394,21 @@ describe('skycap build (engine)', () => {
     const nothing = await failure(build({}))
     expect(nothing.message).to.match(/^no service in \S*skycap\.yaml .* has a build: block/)
   })
+
+  it('an unknown revision: the hint to write ENV@HEAD only for a bare word that is an environment, never when ENV@ was given', async () => {
+    repo = await TempRepo.withFiles({'skycap.yaml': SKYCAP_YAML('  web:\n    image: web\n    build: {}'), Dockerfile: 'FROM scratch\n'})
+    const bareEnvironment = await failure(build({revision: 'staging'}))
+    expect(bareEnvironment.message).to.match(/^unknown revision "staging"/)
+    expect(bareEnvironment.hint).to.match(/skycap build takes \[ENV@\]REV, and staging is an environment: for it at HEAD write staging@HEAD\.$/)
+    // skycap build staging@nope (or -e staging nope): the word is the revision, and the hint says nothing of environments.
+    for (const revision of ['nope', 'staging']) {
+      const withEnvironment = await failure(build({environment: 'staging', revision}))
+      expect(withEnvironment.message).to.match(new RegExp(`^unknown revision "${revision}"`))
+      expect(withEnvironment.hint).to.not.contain('[ENV@]REV')
+    }
+    // A bare word that is no environment (a typo, a short id a shallow clone lacks) is only a revision.
+    for (const revision of ['nope', 'e59c888']) expect((await failure(build({revision}))).hint).to.not.contain('[ENV@]REV')
+  })
 })
 
 describe('deploy --build', () => {
