@@ -5,7 +5,8 @@ import {basename, dirname, isAbsolute, join, relative, resolve} from 'node:path'
 import {resolveEnvironment, unknownServiceError} from '../config/environment.js'
 import {configFilePath, displayPath, openRepository, parseConfig, readSkycapYaml} from '../config/load.js'
 import type {Environment, LoadedConfig} from '../config/types.js'
-import {BuildFailedError, ConfigError, InterruptedError, UnreachableError, UserError} from '../errors.js'
+import {BUILD_ARG_VARIABLES, type BuildArgsView, undefinedVariableMessage} from '../config/templated.js'
+import {BuildFailedError, ConfigError, formatLocation, InterruptedError, UnreachableError, UserError} from '../errors.js'
 import {parseTarget} from '../vcs/target.js'
 import {checkImages, type ImageCheck} from '../registry/images.js'
 import {checkTag, imageTagFor, serviceImages} from '../render/images.js'
@@ -304,9 +305,37 @@ function imageBuild(loaded: LoadedConfig, env: Environment, service: string, ima
   if (!existsSync(dockerfile) || !statSync(dockerfile).isFile()) {
     throw problem('dockerfile', `services.${service}.build: ${loaded.show(dockerfile)} does not exist`, 'Commit the Dockerfile, or set build.dockerfile (relative to build.context).')
   }
-  const view = {revision: {sha: revision.sha, short: revision.short}, image, tag, environment: env.name, service}
-  const args = Object.entries(spec.args ?? {}).map(([name, value]): [string, string] => [name, renderTemplate(String(value), `${shown} (services.${service}.build.args.${name})`, view)])
+  // Exactly what BUILD_ARG_VARIABLES lists (skycap.yaml's check refuses any other variable, at the value).
+  const view: BuildArgsView = {revision: {sha: revision.sha, short: revision.short}, image, tag}
+  const args = Object.entries(spec.args ?? {}).map(([name, value]): [string, string] => {
+    try {
+      return [name, renderTemplate(String(value), `${shown} (services.${service}.build.args.${name})`, view)]
+    } catch (error) {
+      throw buildArgError(loaded, ['services', service, 'build', 'args', name], error)
+    }
+  })
   return {...base, dockerfile, ...(spec.target ? {target: spec.target} : {}), args}
+}
+
+/**
+ * A build arg that failed to render, located at its value in skycap.yaml (the template engine counts lines and
+ * columns inside the string), with the variables build args get.
+ */
+function buildArgError(loaded: LoadedConfig, path: string[], error: unknown): unknown {
+  if (!(error instanceof ConfigError)) return error
+  const pos = loaded.locate(path)
+  const inner = error.location ? error.message.slice(formatLocation(error.location).length + 2) : error.message
+  const variable = error.details?.variable
+  const message = typeof variable === 'string' ? undefinedVariableMessage('build args', variable, BUILD_ARG_VARIABLES) : inner
+  return new ConfigError(
+    `${path.join('.')}: ${message}`,
+    {file: loaded.show(loaded.file), line: pos?.line, column: pos?.column},
+    {
+      hint: `Build args can use ${BUILD_ARG_VARIABLES.map((v) => `{{ ${v} }}`).join(', ')} (docs/build.md).`,
+      details: error.details,
+      cause: error,
+    },
+  )
 }
 
 /** docker build makes one platform: a service asking for several needs buildx or podman. */

@@ -53,12 +53,12 @@ function cacheFile(file: string): string | undefined {
 }
 
 /**
- * The build of skycap: the files that decide what parsing yields (this loader's and the generated validator's, both
- * rewritten by every `npm run build`), by size and modification time.
+ * The build of skycap: the files that decide what parsing yields (this loader's, its template check's and the
+ * generated validator's, all rewritten by every `npm run build`), by size and modification time.
  */
 function stamp(): string {
   const parts: string[] = [String(FORMAT)]
-  for (const url of [new URL('load.js', import.meta.url), new URL('validator.generated.js', import.meta.url)]) {
+  for (const url of [new URL('load.js', import.meta.url), new URL('templated.js', import.meta.url), new URL('validator.generated.js', import.meta.url)]) {
     const s = statSync(fileURLToPath(url))
     parts.push(`${s.size}:${s.mtimeMs}`)
   }

@@ -10,6 +10,7 @@ import {isInside, resolvesOutside} from './confinement.js'
 import {DEFAULT_MAX_REPLICAS, LIMITS, readWithinLimit, tooLargeError} from './limits.js'
 import {readConfigCache, writeConfigCache} from './cache.js'
 import {loadValidator, validateAgainstSchema} from './validate.js'
+import {checkTemplatedValues} from './templated.js'
 import {documentData} from './yaml.js'
 import type {BuildSpec, ConfigWarning, HookConfig, LoadedConfig, ServiceConfig, SkycapConfig} from './types.js'
 
@@ -296,6 +297,7 @@ export async function parseConfig(text: string, file: string, show: (path: strin
     }
   }
   for (const [name, svc] of Object.entries(config.services)) if (svc.build) checkBuild(svc, ['services', name], at, folders)
+  for (const problem of await checkTemplatedValues(config)) at(problem.path, problem.message)
   if (errors.length > 0) throw new ConfigErrors(errors, `Fix ${shown}.`)
 
   const warnings: ConfigWarning[] = []

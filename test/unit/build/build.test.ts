@@ -395,6 +395,17 @@ describe('skycap build (engine)', () => {
     expect(nothing.message).to.match(/^no service in \S*skycap\.yaml .* has a build: block/)
   })
 
+  it('a build arg whose render fails is reported at its value in skycap.yaml, with the variables build args get', async () => {
+    // `tag` is a build arg's variable, so skycap.yaml's check lets it pass; the render finds tag.first has no `nope`.
+    repo = await TempRepo.withFiles({'skycap.yaml': SKYCAP_YAML('  web:\n    image: web\n    build:\n      args: {GREETING: "{{ tag.first.nope }}"}'), Dockerfile: 'FROM scratch\n'})
+    const error = await failure(build({}, fakeRegistry(), dockerOnly))
+    expect(error.exitCode).to.equal(ExitCode.INVALID)
+    expect(error.message).to.match(
+      /^\S*skycap\.yaml \(at [0-9a-f]{7}\):8:24: services\.web\.build\.args\.GREETING: template uses undefined variable "tag\.first"; build args can use revision\.sha, revision\.short, image and tag$/,
+    )
+    expect(error.hint).to.equal('Build args can use {{ revision.sha }}, {{ revision.short }}, {{ image }}, {{ tag }} (docs/build.md).')
+  })
+
   it('an unknown revision: the hint to write ENV@HEAD only for a bare word that is an environment, never when ENV@ was given', async () => {
     repo = await TempRepo.withFiles({'skycap.yaml': SKYCAP_YAML('  web:\n    image: web\n    build: {}'), Dockerfile: 'FROM scratch\n'})
     const bareEnvironment = await failure(build({revision: 'staging'}))

@@ -57,4 +57,42 @@ describe('skycap.yaml: build blocks and per-environment registry and imageTag', 
       `${FILE}:6:37: environments.prod.imageTag must use {{ revision.sha }} or {{ revision.short }}; otherwise every revision gets the same image`,
     ])
   })
+
+  it('checks the templates of build.args and imageTag when skycap.yaml is read: at the value, with the variables each gets', async () => {
+    const args = (value: string) => config(['image: web', 'build:', '  args:', `    GREETING: ${value}`])
+    const ARGS = 'build args can use revision.sha, revision.short, image and tag'
+    expect(await problems(args('"{{ nope }}"'))).to.deep.equal([`${FILE}:7:19: services.web.build.args.GREETING: template uses undefined variable "nope"; ${ARGS}`])
+    expect(await problems(args('"v-{{ revision.nope }}"'))).to.deep.equal([`${FILE}:7:19: services.web.build.args.GREETING: template uses undefined variable "revision.nope"; ${ARGS}`])
+    // The manifest templates' variables are not a build arg's.
+    expect(await problems(args('"{{ app }}-{{ env.name }}"'))).to.deep.equal([
+      `${FILE}:7:19: services.web.build.args.GREETING: template uses undefined variable "app"; ${ARGS}`,
+      `${FILE}:7:19: services.web.build.args.GREETING: template uses undefined variable "env"; ${ARGS}`,
+    ])
+    // Checked statically: a branch a render would skip, a filter, the syntax.
+    expect(await problems(args('\'{% if tag == "x" %}{{ environment }}{% endif %}\''))).to.deep.equal([
+      `${FILE}:7:19: services.web.build.args.GREETING: template uses undefined variable "environment"; ${ARGS}`,
+    ])
+    expect(await problems(args('"{{ tag | nofilter }}"'))).to.deep.equal([`${FILE}:7:19: services.web.build.args.GREETING: template uses unknown filter "nofilter"`])
+    expect((await problems(args('"{{ tag "'))).join()).to.match(/^\/tmp\/x\/skycap\.yaml:7:19: services\.web\.build\.args\.GREETING: template error: /)
+    expect(await problems(args('"{% include \'x\' %}"'))).to.deep.equal([
+      `${FILE}:7:19: services.web.build.args.GREETING: template uses {% include %}, but a value of skycap.yaml cannot include files (only the templates folder's templates can)`,
+    ])
+    // What build args get, filters, locals and plain values pass.
+    await parseConfig(
+      config(['image: web', 'build:', '  args: {A: "{{ revision.sha }}", B: "{{ revision.short | upcase }}", C: "{{ image }}:{{ tag }}", D: "{% assign x = tag %}{{ x }}", E: 3, F: plain}']),
+      FILE,
+      (p) => p,
+      '/tmp/x',
+    )
+    // imageTag gets the revision only.
+    expect(await problems(config(['image: web'], ['  prod: {namespace: shop, imageTag: "{{ revision.sha }}-{{ app }}"}']))).to.deep.equal([
+      `${FILE}:6:37: environments.prod.imageTag: template uses undefined variable "app"; imageTag can use revision.sha, revision.short, revision.input, revision.subject, revision.author, revision.dirty and revision.atHead`,
+    ])
+    await parseConfig(
+      config(['image: web'], [], ['imageTag: "{{ revision.short }}{% if revision.dirty %}-dirty{% endif %}"']).replace('environments:\n', 'environments:\n  prod: {namespace: shop}\n'),
+      FILE,
+      (p) => p,
+      '/tmp/x',
+    )
+  })
 })
