@@ -364,6 +364,14 @@ async function registryState(images: string[], doFetch: typeof fetch | undefined
   return new Map(results.map((r) => [r.image, r]))
 }
 
+/** What a failed step printed, for the message: its first error line if it scrolled out, its last lines, or that it printed nothing. */
+function failureLines(f: {service: string; lastLines: string[]; firstError?: string}): string {
+  if (!f.lastLines.length) return ' (it printed nothing)'
+  const shown = (lines: string[]) => lines.map((l) => `\n  ${f.service} | ${l}`).join('')
+  if (f.firstError === undefined) return `; its last lines:${shown(f.lastLines)}`
+  return `; its first error line:${shown([f.firstError])}\n${f.service}: and its last lines:${shown(f.lastLines)}`
+}
+
 /**
  * Runs `step` for every build, `jobs` at a time. Every started step finishes; no new one starts after a failure.
  * Failures are one BuildFailedError carrying each failed service's last lines.
@@ -386,9 +394,16 @@ async function inParallel(builds: ImageBuild[], jobs: number, step: (b: ImageBui
   if (!failed.length) return
   const stepFailures = failed.map(({build, error}) => {
     if (!(error instanceof StepFailed)) throw error
-    return {service: build.service, image: build.image, step: error.step, exitCode: error.exitCode, lastLines: error.lastLines}
+    return {
+      service: build.service,
+      image: build.image,
+      step: error.step,
+      exitCode: error.exitCode,
+      lastLines: error.lastLines,
+      ...(error.firstError === undefined ? {} : {firstError: error.firstError}),
+    }
   })
-  const text = stepFailures.map((f) => `${f.service}: ${f.step} exited ${f.exitCode}; its last lines:\n${f.lastLines.map((l) => `  ${f.service} | ${l}`).join('\n')}`).join('\n')
+  const text = stepFailures.map((f) => `${f.service}: ${f.step} exited ${f.exitCode}${failureLines(f)}`).join('\n')
   const unpushed = what === 'build' ? 'nothing was pushed' : 'the images listed were not pushed'
   throw new BuildFailedError(`${what} of ${stepFailures.map((f) => f.service).join(', ')} failed; ${unpushed}\n${text}`, {
     hint: what === 'build' ? 'Fix the build (run it locally with the same command), commit, and build again.' : 'Check registry access (docker login) and build again.',

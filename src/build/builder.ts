@@ -1,5 +1,5 @@
 import {NoBuilderError} from '../errors.js'
-import type {ProcessRunner, RunOptions} from './process.js'
+import {ERROR_LINE, HELP_POINTER, type ProcessRunner, type RunOptions, type RunResult} from './process.js'
 
 /** The builder tools skycap drives (`--builder`); services with `build.command` use their own. */
 export const BUILDER_NAMES = ['buildx', 'docker', 'podman'] as const
@@ -44,6 +44,8 @@ export class StepFailed extends Error {
     readonly step: string,
     readonly exitCode: number,
     readonly lastLines: string[],
+    /** The first error line of its output when it is not among lastLines (it scrolled out). */
+    readonly firstError?: string,
   ) {
     super(`${step} exited ${exitCode}`)
   }
@@ -52,7 +54,27 @@ export class StepFailed extends Error {
 /** Runs one step of a build; throws StepFailed when it exits non-zero. */
 export async function runStep(io: StepIO, program: string, args: string[], options: Omit<RunOptions, 'onLine' | 'signal'> = {}): Promise<void> {
   const r = await io.run(program, args, {...options, onLine: io.onLine, signal: io.signal})
-  if (r.exitCode !== 0) throw new StepFailed(stepName(program, args), r.exitCode, r.lastLines)
+  if (r.exitCode !== 0) {
+    const lastLines = trimBlank(r.lastLines)
+    throw new StepFailed(stepName(program, args), r.exitCode, lastLines, r.firstError !== undefined && !lastLines.includes(r.firstError) ? r.firstError : undefined)
+  }
+}
+
+/** `lines` without the blank lines at their start and end. */
+function trimBlank(lines: string[]): string[] {
+  const first = lines.findIndex((l) => l.trim() !== '')
+  if (first === -1) return []
+  const last = lines.findLastIndex((l) => l.trim() !== '')
+  return lines.slice(first, last + 1)
+}
+
+/**
+ * Why a tool failed, in one line: its first line that reads as an error (`docker: unknown command: docker buildx`,
+ * not the `Run 'docker --help'` after it), else its last non-blank line, else its exit code and that it printed nothing.
+ */
+export function failureReason(r: RunResult): string {
+  const lines = r.lastLines.map((l) => l.trim()).filter((l) => l !== '' && !HELP_POINTER.test(l))
+  return r.firstError?.trim() ?? lines.find((l) => ERROR_LINE.test(l)) ?? lines.at(-1) ?? `exit ${r.exitCode} (it printed nothing)`
 }
 
 /** `docker build`, `docker buildx build`, `podman manifest push`: the program and its leading subcommand words. */
@@ -84,7 +106,7 @@ interface Probe {
 
 async function probe(run: ProcessRunner, name: string, program: string, args: string[]): Promise<Probe> {
   const r = await run(program, args)
-  const why = r.missing ? `${program} is not installed` : (r.lastLines.filter((l) => l.trim()).slice(-1)[0] ?? `exit ${r.exitCode}`)
+  const why = r.missing ? `${program} is not installed` : failureReason(r)
   return {name, ok: r.exitCode === 0, why: `${stepName(program, args)}: ${why}`}
 }
 

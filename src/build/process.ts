@@ -16,7 +16,15 @@ export interface RunResult {
   missing: boolean
   /** The last lines of stdout and stderr together (at most LAST_LINES). */
   lastLines: string[]
+  /** The first line that reads as an error (ERROR_LINE), even when it scrolled out of lastLines. */
+  firstError?: string
 }
+
+/** A line of a tool's output that says what went wrong (docker, podman, buildx, compilers, shells). */
+export const ERROR_LINE = /\b(error|unknown|not found|cannot|can't|could not|no such|denied|refused|failed|fatal|invalid)\b/i
+
+/** A line that only points at the tool's help (`Run 'docker --help' for more information`): never the reason. */
+export const HELP_POINTER = /^(run|see) '[^']*--help'/i
 
 /** Runs `program` with an argument array, never through a shell. Never rejects: the result says what happened. */
 export type ProcessRunner = (program: string, args: string[], options?: RunOptions) => Promise<RunResult>
@@ -24,11 +32,27 @@ export type ProcessRunner = (program: string, args: string[], options?: RunOptio
 /** How many of a failed step's last lines are kept for the error. */
 export const LAST_LINES = 20
 
+/** What a runner keeps of a process's output: its last LAST_LINES lines and its first error line. */
+export class OutputLines {
+  private readonly last: string[] = []
+  private firstError?: string
+
+  push(line: string): void {
+    this.last.push(line)
+    if (this.last.length > LAST_LINES) this.last.shift()
+    if (this.firstError === undefined && ERROR_LINE.test(line) && !HELP_POINTER.test(line.trim())) this.firstError = line
+  }
+
+  result(): Pick<RunResult, 'lastLines' | 'firstError'> {
+    return {lastLines: [...this.last], ...(this.firstError === undefined ? {} : {firstError: this.firstError})}
+  }
+}
+
 /** The real runner: execa, stdout and stderr read line by line together. */
 export const execaRunner: ProcessRunner = async (program, args, options = {}) => {
   const {execa} = await import('execa')
   const {createInterface} = await import('node:readline')
-  const lastLines: string[] = []
+  const output = new OutputLines()
   const subprocess = execa(program, args, {
     cwd: options.cwd,
     env: options.env,
@@ -40,12 +64,11 @@ export const execaRunner: ProcessRunner = async (program, args, options = {}) =>
   })
   if (subprocess.all) {
     for await (const line of createInterface({input: subprocess.all, crlfDelay: Infinity})) {
-      lastLines.push(line)
-      if (lastLines.length > LAST_LINES) lastLines.shift()
+      output.push(line)
       options.onLine?.(line)
     }
   }
   const result = await subprocess
   const missing = (result as {code?: string}).code === 'ENOENT'
-  return {exitCode: result.exitCode ?? -1, missing, lastLines: missing ? [`${program}: not found`] : lastLines}
+  return {exitCode: result.exitCode ?? -1, missing, ...(missing ? {lastLines: [`${program}: not found`]} : output.result())}
 }

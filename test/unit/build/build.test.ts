@@ -3,7 +3,7 @@ import {join} from 'node:path'
 import {expect} from 'chai'
 
 import {buildImages, type BuildOptions, parseBuildTarget} from '../../../src/build/build.js'
-import type {ProcessRunner, RunOptions} from '../../../src/build/process.js'
+import {execaRunner, OutputLines, type ProcessRunner, type RunOptions} from '../../../src/build/process.js'
 import {BuildFailedError, ExitCode, type SkycapError} from '../../../src/errors.js'
 import {TempHgRepo} from '../../helpers/hg.js'
 import {TempRepo} from '../../helpers/repo.js'
@@ -48,14 +48,18 @@ function fakeRunner(
     const a = answer(argv, options) ?? {}
     await new Promise((r) => setTimeout(r, a.delayMs ?? 5))
     const lines = a.lines ?? [`ran ${argv.slice(0, 3).join(' ')}`]
-    for (const l of lines) options.onLine?.(l)
+    const output = new OutputLines()
+    for (const l of lines) {
+      output.push(l)
+      options.onLine?.(l)
+    }
     if (step) running--
     const exitCode = a.missing ? -1 : (a.exitCode ?? 0)
     if (exitCode === 0) {
       const pushed = argv[1] === 'push' ? argv[2] : argv[2] === 'build' && argv.includes('--push') ? argv[argv.indexOf('--tag') + 1] : argv[1] === 'manifest' ? argv[4] : undefined
       if (pushed) registry.set(pushed, `sha256:${String(registry.size).padStart(64, '0')}`)
     }
-    return {exitCode, missing: a.missing ?? false, lastLines: a.missing ? [`${program}: not found`] : lines.slice(-20)}
+    return {exitCode, missing: a.missing ?? false, ...(a.missing ? {lastLines: [`${program}: not found`]} : output.result())}
   }
   return {run, calls, most: () => most}
 }
@@ -217,6 +221,44 @@ describe('skycap build (engine)', () => {
     const forced = await failure(buildImages({cwd: repo.dir, builder: 'buildx'}, {run: runner.run, fetch: registry.fetch}))
     expect(forced.message).to.match(/^no image builder found for --builder buildx: looked for docker buildx/)
     expect(forced.hint).to.include('docker-buildx')
+  })
+
+  it("says why a builder is not there with the line that tells (not docker's pointer to --help), or that it printed nothing", async () => {
+    repo = await TempRepo.withFiles({'skycap.yaml': SKYCAP_YAML('  web:\n    image: web\n    build: {}'), Dockerfile: 'FROM scratch\n'})
+    const registry = fakeRegistry()
+    const runner = fakeRunner(registry.images, (argv) =>
+      argv[1] === 'buildx'
+        ? {exitCode: 1, lines: ['docker: unknown command: docker buildx', '', "Run 'docker --help' for more information"]}
+        : argv[0] === 'podman'
+          ? {exitCode: 125, lines: []}
+          : undefined,
+    )
+    const buildx = await failure(buildImages({cwd: repo.dir, builder: 'buildx'}, {run: runner.run, fetch: registry.fetch}))
+    expect(buildx.message).to.equal('no image builder found for --builder buildx: looked for docker buildx (docker buildx version: docker: unknown command: docker buildx)')
+    const podman = await failure(buildImages({cwd: repo.dir, builder: 'podman'}, {run: runner.run, fetch: registry.fetch}))
+    expect(podman.message).to.equal('no image builder found for --builder podman: looked for podman (podman version: exit 125 (it printed nothing))')
+  })
+
+  it('a failed step that printed nothing says so; an error line that scrolled out of the last lines is kept (the real process runner)', async () => {
+    repo = await TempRepo.withFiles({
+      'skycap.yaml': SKYCAP_YAML(
+        [
+          '  silent:',
+          '    image: silent',
+          "    build: {command: [sh, -c, 'exit 3']}",
+          '  chatty:',
+          '    image: chatty',
+          '    build: {command: [sh, -c, \'echo start; echo "error: boom"; for i in $(seq 1 30); do echo line $i; done; exit 4\']}',
+        ].join('\n'),
+      ),
+    })
+    const registry = fakeRegistry()
+    const error = await failure(buildImages({cwd: repo.dir}, {run: execaRunner, fetch: registry.fetch}))
+    expect(error).to.be.instanceOf(BuildFailedError)
+    expect(error.message).to.match(/\nsilent: sh exited 3 \(it printed nothing\)(\n|$)/)
+    expect(error.message).to.match(/\nchatty: sh exited 4; its first error line:\n {2}chatty \| error: boom\nchatty: and its last lines:\n {2}chatty \| line 11\n/)
+    expect((error.details?.failures as any[]).find((f) => f.service === 'silent').lastLines).to.deep.equal([])
+    expect((error.details?.failures as any[]).find((f) => f.service === 'chatty').firstError).to.equal('error: boom')
   })
 
   it('a failed build exits 1 with its last lines, lets the running build finish, starts no other and pushes nothing', async () => {
