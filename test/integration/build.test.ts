@@ -52,6 +52,18 @@ async function imageFiles(image: string): Promise<Map<string, string>> {
   return files
 }
 
+/** The environment variables of an image's config, as the registry serves it. */
+async function imageEnv(image: string): Promise<string[]> {
+  const slash = image.indexOf('/')
+  const colon = image.lastIndexOf(':')
+  const base = `http://${image.slice(0, slash)}/v2/${image.slice(slash + 1, colon)}`
+  const res = await fetch(`${base}/manifests/${image.slice(colon + 1)}`, {headers: {Accept: MANIFEST_TYPES}})
+  if (!res.ok) throw new Error(`GET the manifest of ${image}: HTTP ${res.status}`)
+  const manifest = (await res.json()) as {config: {digest: string}}
+  const config = (await (await fetch(`${base}/blobs/${manifest.config.digest}`)).json()) as {config?: {Env?: string[]}}
+  return config.config?.Env ?? []
+}
+
 /** Whether the registry has `image` (repository:tag). */
 async function inRegistry(image: string): Promise<boolean> {
   const slash = image.indexOf('/')
@@ -286,6 +298,15 @@ describe('real node: skycap build', function () {
       expect(deployed.exitCode, deployed.stderr).to.equal(0)
       const answer = await webAnswer()
       expect(answer).to.include(`greeting=built-${sha.slice(0, 7)}`)
+
+      // A commit that changes no file the image copies: only the build arg differs. podman 4.3's layer cache gave
+      // the new tag the old image (the same digest, APP_GREETING of the first commit); skycap builds it without.
+      app.repo.write('NOTES.md', 'not in the image\n')
+      const next = await app.repo.commit('notes')
+      const third = await app.json(['build', 'test@HEAD'], {env})
+      expectBuilt(third, 'podman', `${realNode().repository}/${image}:${next}`, next)
+      expect(third.doc.result.images[0].digest).to.not.equal(first.doc.result.images[0].digest)
+      expect(await imageEnv(`${realNode().repository}/${image}:${next}`)).to.include(`APP_GREETING=built-${next.slice(0, 7)}`)
     } finally {
       await execa('podman', ['rmi', '--all', '--force'], {env: {...process.env, ...env}, reject: false})
       rmSync(dir, {recursive: true, force: true})
