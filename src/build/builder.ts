@@ -101,13 +101,15 @@ export function buildFlags(b: ImageBuild, options: {platforms: boolean}): string
 interface Probe {
   name: string
   ok: boolean
+  /** The program is not installed. */
+  missing: boolean
   why: string
 }
 
 async function probe(run: ProcessRunner, name: string, program: string, args: string[]): Promise<Probe> {
   const r = await run(program, args)
   const why = r.missing ? `${program} is not installed` : failureReason(r)
-  return {name, ok: r.exitCode === 0, why: `${stepName(program, args)}: ${why}`}
+  return {name, ok: r.exitCode === 0, missing: r.missing, why: `${stepName(program, args)}: ${why}`}
 }
 
 /**
@@ -139,10 +141,24 @@ export async function chooseBuilder(requested: BuilderName | undefined, run: Pro
   }
   const looked = found.map((p) => `${p.name} (${p.why})`).join('; ')
   throw new NoBuilderError(`no image builder found${requested ? ` for --builder ${requested}` : ''}: looked for ${looked}`, {
-    hint:
-      requested === 'buildx'
-        ? 'Install the docker buildx plugin (Debian: apt-get install docker-buildx; Docker Desktop has it), or choose --builder docker or podman.'
-        : 'Install Docker and start its daemon (Debian: apt-get install docker.io docker-buildx; or Docker Desktop), or podman (apt-get install podman); or give the service a build.command. DOCKER_HOST names a daemon elsewhere.',
+    hint: noBuilderHint(
+      requested,
+      found.find((p) => p.name === 'docker build + push'),
+    ),
     details: {requested: requested ?? 'auto', lookedFor: found.map(({name, why}) => ({builder: name, why}))},
   })
+}
+
+/**
+ * What to do when no builder works. When docker is installed but `docker version` found no daemon, the daemon is
+ * what is missing (not docker): say where docker looked (DOCKER_HOST), not what to install.
+ */
+function noBuilderHint(requested: BuilderName | undefined, daemon: Probe | undefined): string {
+  if (requested === 'buildx') return 'Install the docker buildx plugin (Debian: apt-get install docker-buildx; Docker Desktop has it), or choose --builder docker or podman.'
+  if (requested === 'podman') return 'Install podman (Debian: apt-get install podman), or choose --builder buildx or docker.'
+  if (daemon && !daemon.missing) {
+    const where = process.env.DOCKER_HOST ? `at DOCKER_HOST=${process.env.DOCKER_HOST}` : 'at its default socket (unix:///var/run/docker.sock, or the current docker context)'
+    return `docker is installed, but its daemon does not answer ${where}: is dockerd running (systemctl start docker, or Docker Desktop), and may this user use its socket? Set DOCKER_HOST to a daemon elsewhere${requested ? ', or choose --builder podman' : ', or install podman (apt-get install podman), or give the service a build.command'}.`
+  }
+  return 'Install Docker and start its daemon (Debian: apt-get install docker.io docker-buildx; or Docker Desktop), or podman (apt-get install podman); or give the service a build.command. DOCKER_HOST names a daemon elsewhere.'
 }

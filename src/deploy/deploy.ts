@@ -630,6 +630,19 @@ async function verifyChecks(env: Environment, prepared: PreparedRelease, options
   return {checks: verdict}
 }
 
+/** What to do about images the registry lacks: skycap builds those of services with build:, CI or you the others. */
+function missingImagesHint(prepared: PreparedRelease, missing: string[]): string {
+  const {short} = prepared.revision
+  const services = Object.entries(prepared.images).filter(([, image]) => missing.includes(image))
+  const built = services.filter(([name]) => prepared.loaded.config.services[name]?.build).map(([name]) => name)
+  const others = services.filter(([name]) => !built.includes(name)).map(([name]) => name)
+  const target = `${prepared.environment.name}@${short}`
+  const parts: string[] = []
+  if (built.length) parts.push(`Build and push ${built.join(', ')} with \`skycap build ${target}\`, or deploy with --build (\`skycap deploy ${target} --build\`), or wait for CI to build ${short}.`)
+  if (others.length) parts.push(`${others.join(', ')} ${others.length > 1 ? 'have' : 'has'} no build: block: has CI built and pushed ${short}? Wait for it, or deploy a revision that was built.`)
+  return parts.join(' ') || `Has CI built and pushed ${short}? Wait for it, or deploy a revision that was built.`
+}
+
 async function checkImagesExist(prepared: PreparedRelease, deps: DeployDeps): Promise<void> {
   const images = [...new Set(Object.values(prepared.images))]
   deps.reporter.info(`Checking ${images.length} images in their registries`)
@@ -637,7 +650,10 @@ async function checkImagesExist(prepared: PreparedRelease, deps: DeployDeps): Pr
   const missing = results.filter((r) => r.state === 'missing')
   if (missing.length) {
     throw new UserError(`${missing.length} image${missing.length > 1 ? 's do' : ' does'} not exist: ${missing.map((m) => m.image).join(', ')}; nothing was changed`, {
-      hint: `Has CI built and pushed ${prepared.revision.short}? Wait for it, or deploy a revision that was built.`,
+      hint: missingImagesHint(
+        prepared,
+        missing.map((m) => m.image),
+      ),
       details: {images: missing},
     })
   }

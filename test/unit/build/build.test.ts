@@ -213,7 +213,7 @@ describe('skycap build (engine)', () => {
     expect(runner.calls.filter((c) => c.argv[1] === 'build')).to.have.length(0)
   })
 
-  it('no builder: exit 2 naming what was looked for and why, and what to install', async () => {
+  it('no builder: exit 2 naming what was looked for and why, and what to install, or that the docker daemon does not answer', async () => {
     repo = await TempRepo.withFiles({'skycap.yaml': SKYCAP_YAML('  web:\n    image: web\n    build: {}'), Dockerfile: 'FROM scratch\n'})
     const registry = fakeRegistry()
     const runner = fakeRunner(registry.images, (argv) => (argv[0] === 'docker' ? {exitCode: 1, lines: ['Cannot connect to the Docker daemon']} : {missing: true}))
@@ -223,10 +223,28 @@ describe('skycap build (engine)', () => {
     expect(error.message).to.include('docker buildx (docker buildx version: Cannot connect to the Docker daemon)')
     expect(error.message).to.include('docker build + push (docker version: Cannot connect to the Docker daemon)')
     expect(error.message).to.include('podman (podman version: podman is not installed)')
-    expect(error.hint).to.include('apt-get install docker.io')
+    // docker is there and its daemon is not: the hint is about the daemon, not about installing docker.
+    expect(error.hint).to.match(/^docker is installed, but its daemon does not answer at /)
+    expect(error.hint).to.include('is dockerd running').and.include('install podman').and.not.include('Install Docker')
     const forced = await failure(buildImages({cwd: repo.dir, builder: 'buildx'}, {run: runner.run, fetch: registry.fetch}))
     expect(forced.message).to.match(/^no image builder found for --builder buildx: looked for docker buildx/)
     expect(forced.hint).to.include('docker-buildx')
+    const saved = process.env.DOCKER_HOST
+    process.env.DOCKER_HOST = 'unix:///run/elsewhere.sock'
+    try {
+      const docker = await failure(buildImages({cwd: repo.dir, builder: 'docker'}, {run: runner.run, fetch: registry.fetch}))
+      expect(docker.message).to.equal('no image builder found for --builder docker: looked for docker build + push (docker version: Cannot connect to the Docker daemon)')
+      expect(docker.hint).to.equal(
+        'docker is installed, but its daemon does not answer at DOCKER_HOST=unix:///run/elsewhere.sock: is dockerd running (systemctl start docker, or Docker Desktop), and may this user use its socket? Set DOCKER_HOST to a daemon elsewhere, or choose --builder podman.',
+      )
+    } finally {
+      if (saved === undefined) delete process.env.DOCKER_HOST
+      else process.env.DOCKER_HOST = saved
+    }
+    // No docker at all: what to install.
+    const nothing = fakeRunner(registry.images, () => ({missing: true}))
+    const none = await failure(buildImages({cwd: repo.dir}, {run: nothing.run, fetch: registry.fetch}))
+    expect(none.hint).to.include('apt-get install docker.io')
   })
 
   it("says why a builder is not there with the line that tells (not docker's pointer to --help), or that it printed nothing", async () => {

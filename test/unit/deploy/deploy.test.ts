@@ -1,8 +1,11 @@
 import {expect} from 'chai'
+import {readFileSync} from 'node:fs'
+import {join} from 'node:path'
 import {gzipSync} from 'node:zlib'
 
 import {ciOutput} from '../../../src/ci/output.js'
 import {deploy} from '../../../src/deploy/deploy.js'
+import type {UserError} from '../../../src/errors.js'
 import {WATCH_RESOURCES} from '../../../src/resources/kinds.js'
 import {memoryReporter} from '../../../src/ui/output.js'
 import {fakeKubectlFactory, type Expectation} from '../../helpers/fake-kubectl.js'
@@ -76,6 +79,28 @@ describe('skycap deploy: the whole kubectl sequence of a first deploy', function
     expect(fake.remaining(), 'every scripted call made').to.equal(0)
     expect(report).to.include({result: 'succeeded', release: 1, namespace: 'shop', context: 'kind-x'})
     expect(lease?.metadata.annotations['skycap.dev/reason']).to.match(/^deploy test@[0-9a-f]{7}$/)
+  })
+
+  it('images the registry lacks: nothing changes, and the hint says to build them (skycap build ENV@REV, deploy --build) for services with build:', async () => {
+    const text = readFileSync(join(repo.dir, 'skycap.yaml'), 'utf8')
+    repo.write('skycap.yaml', text.replace('    image: web\n', '    image: web\n    build: {}\n'))
+    const sha = await repo.commit('web is built by skycap')
+    const short = sha.slice(0, 7)
+    const script: Expectation[] = [
+      {argv: ['--request-timeout=30s', 'config', 'get-contexts', '-o', 'name'], result: {stdout: 'kind-x\n'}},
+      {argv: [...CLUSTER, 'get', 'namespace', 'shop', '--ignore-not-found', '-o', 'name'], result: {stdout: ''}},
+    ]
+    const fake = fakeKubectlFactory(script)
+    const registry = (async () => new Response(null, {status: 404})) as typeof fetch
+    const error = await deploy({target: 'test', cwd: repo.dir}, {kubectl: fake.factory, reporter: memoryReporter(), fetch: registry}).then(
+      () => undefined,
+      (e: unknown) => e as UserError,
+    )
+    expect(fake.remaining()).to.equal(0)
+    expect(error?.message).to.equal(`2 images do not exist: example.invalid/itapp/web:${sha}, example.invalid/itapp/worker:${sha}; nothing was changed`)
+    expect(error?.hint).to.equal(
+      `Build and push web with \`skycap build test@${short}\`, or deploy with --build (\`skycap deploy test@${short} --build\`), or wait for CI to build ${short}. worker has no build: block: has CI built and pushed ${short}? Wait for it, or deploy a revision that was built.`,
+    )
   })
 
   it('deletes the namespace it created when the server rejects an object, and takes no lock', async () => {
