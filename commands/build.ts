@@ -3,7 +3,7 @@ import {Args, Flags} from '@oclif/core'
 import {buildImages, parseBuildTarget} from '../src/build/build.js'
 import {BUILDER_NAMES, type BuilderName} from '../src/build/builder.js'
 import {buildTable} from '../src/ui/tables.js'
-import {environmentFlag, environmentOf} from './_environment.js'
+import {environmentFlag, environmentFromVariable, environmentOf} from './_environment.js'
 import {SkycapCommand} from './_base.js'
 
 export default class Build extends SkycapCommand {
@@ -32,7 +32,7 @@ export default class Build extends SkycapCommand {
     const report = await buildImages(
       {
         ...target,
-        environment: environmentOf(target.environment, flags.environment),
+        environment: environmentOf(target.environment, flags.environment) ?? environmentFromVariable(),
         workTree: flags['work-tree'],
         configPath: flags.config,
         services: flags.service,

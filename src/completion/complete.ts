@@ -68,6 +68,7 @@ export async function complete(commands: CompletionCommand[], words: string[], n
       const flag = flagOf(command, word)
       if (flag?.takesValue && !word.includes('=')) pending = flag
       else if (flag && word.includes('=')) values[flag.name] = word.slice(word.indexOf('=') + 1)
+      else if (flag) values[flag.name] = ''
     } else {
       positionals.push(word)
     }
@@ -76,7 +77,7 @@ export async function complete(commands: CompletionCommand[], words: string[], n
   if (pending) return flagValues(pending, appNames)
   if (current.startsWith('-') && current.includes('=')) return flagValuesInWord(command, current, appNames)
   if (current.startsWith('-')) return {kind: 'words', candidates: flagCandidates(command)}
-  return {kind: 'words', candidates: await argumentValues(command, positionals.length, values.environment !== undefined, current, appNames)}
+  return {kind: 'words', candidates: await argumentValues(command, positionals.length, values, current, appNames)}
 }
 
 /** The longest run of leading words that names a command, and how many words that is. */
@@ -146,14 +147,19 @@ async function flagValuesInWord(command: CompletionCommand, current: string, nam
  * The values of positional argument `index`. With -e given, an `[ENV] [SERVICE]` command's first argument is the
  * service (see commands/_environment.ts), so names shift by one.
  */
-async function argumentValues(command: CompletionCommand, index: number, environmentFlag: boolean, current: string, names: () => Promise<AppNames>): Promise<Candidate[]> {
+async function argumentValues(command: CompletionCommand, index: number, given: Record<string, string>, current: string, names: () => Promise<AppNames>): Promise<Candidate[]> {
+  const environmentFlag = given.environment !== undefined
   const shift = environmentFlag && command.args[0] === 'environment' && command.args[1] !== undefined ? 1 : 0
   const last = command.args.length - 1
   const name = command.args[index + shift] ?? (command.variadic && index + shift > last ? command.args[last] : undefined)
   if (name === 'environment') return environmentFlag ? [] : environments(await names())
   if (name === 'service') return services(await names())
-  // ENV or ENV@REV: the environment part (revisions are left to the user).
-  if (name === 'target' && !current.includes('@') && !environmentFlag) return environments(await names())
+  // ENV or ENV@REV: the environment part (revisions are left to the user). build's bare word is a revision, so its
+  // environments come as ENV@HEAD, a whole target (with --work-tree, where the word is the environment, as ENV).
+  if (name === 'target' && !current.includes('@') && !environmentFlag) {
+    if (command.id === 'build' && given['work-tree'] === undefined) return environments(await names()).map((c) => ({value: `${c.value}@HEAD`, description: `environment ${c.value} at HEAD`}))
+    return environments(await names())
+  }
   return []
 }
 

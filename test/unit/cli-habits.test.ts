@@ -256,6 +256,12 @@ describe('CLI habits (built CLI)', function () {
       const unknown = await render('nosuch')
       expect(unknown.exitCode).to.equal(2)
       expect(parseJson(unknown.stdout).error.message).to.contain('unknown environment "nosuch"')
+      // build too (it used defaultEnvironment's registry and tag without a word); -e wins over the variable.
+      const build = await runCli(['build', 'HEAD', '--json'], {cwd: repo.dir, env: {SKYCAP_ENV: 'nosuch'}})
+      expect(build.exitCode).to.equal(2)
+      expect(parseJson(build.stdout).error.message).to.contain('unknown environment "nosuch"')
+      const named = await runCli(['build', 'HEAD', '-e', 'staging', '--json'], {cwd: repo.dir, env: {SKYCAP_ENV: 'nosuch'}})
+      expect(parseJson(named.stdout).error?.message ?? '').to.not.contain('nosuch')
     })
   })
 

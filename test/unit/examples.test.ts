@@ -33,10 +33,10 @@ export function exampleArgv(example: string): {env: Record<string, string>; argv
 }
 
 /** What the command checks of its parsed input before it acts: the target of the commands that take ENV@REV. */
-function checkInput(id: string, args: Record<string, unknown>, flags: Record<string, unknown>): void {
+async function checkInput(id: string, args: Record<string, unknown>, flags: Record<string, unknown>): Promise<void> {
   const target = args.target as string | undefined
   if (id === 'build') parseBuildTarget(target, {workTree: flags['work-tree'] as boolean | undefined})
-  if (id === 'deploy' || id === 'render' || id === 'diff') parseTarget(targetOf(target, flags.environment as string | undefined), 'default-environment')
+  if (id === 'deploy' || id === 'render' || id === 'diff') parseTarget(await targetOf(target, flags.environment as string | undefined), 'default-environment')
 }
 
 describe("every command's --help examples parse", () => {
@@ -75,7 +75,7 @@ describe("every command's --help examples parse", () => {
           throw new Error(`${example}: ${(error as Error).message}`, {cause: error})
         }
         try {
-          checkInput(id, parsed.args, parsed.flags)
+          await checkInput(id, parsed.args, parsed.flags)
         } catch (error) {
           throw new Error(`${example}: ${(error as Error).message}`, {cause: error})
         }

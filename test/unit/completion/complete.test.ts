@@ -22,6 +22,7 @@ const COMMANDS: CompletionCommand[] = [
     flags: [
       {name: 'builder', takesValue: true, options: ['buildx', 'docker', 'podman']},
       {name: 'service', char: 's', takesValue: true},
+      {name: 'work-tree', takesValue: false},
     ],
   },
   {id: 'lock acquire', summary: 'Take the lock', args: ['environment'], flags: [env]},
@@ -86,6 +87,14 @@ describe('completion candidates', () => {
     expect((await values('promote', '-e', 'prod', '')).values).to.deep.equal(['web', 'worker'])
     expect((await values('build', '-s', '')).values).to.deep.equal(['web', 'worker'])
     expect((await values('run', '-it', '')).values, '-it takes no value').to.deep.equal(['web', 'worker'])
+  })
+
+  // `skycap build test` builds the revision named test: its environments complete as whole targets, ENV@HEAD.
+  it("completes build's first argument as ENV@HEAD (its bare word is a revision), and as ENV with --work-tree", async () => {
+    expect((await values('build', '')).values).to.deep.equal(['dev@HEAD', 'staging@HEAD', 'prod@HEAD'])
+    expect((await values('build', '--work-tree', '')).values).to.deep.equal(['dev', 'staging', 'prod'])
+    expect((await values('build', 'prod@')).values, 'the revision is the user').to.deep.equal([])
+    expect((await values('deploy', '')).values).to.deep.equal(['dev', 'staging', 'prod'])
   })
 
   it('completes the flags of the command, option values, and files for --config', async () => {
