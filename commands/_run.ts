@@ -20,7 +20,14 @@ type CommandClass = (new (argv: string[], config: Interfaces.Config) => Command)
  * would set it for skycap (no plugins, no hooks but command_not_found, which only runs for an unknown command; no
  * theme: skycap sets none in package.json, and a personal ~/.config/skycap/theme.json is not read on this path).
  */
-function commandConfig(Cmd: CommandClass, id: string, pjson: {name: string; version: string}): Interfaces.Config {
+/** What runCommand reads of package.json. */
+interface PackageJson {
+  name: string
+  version: string
+  oclif?: {hooks?: Record<string, unknown>; plugins?: string[]}
+}
+
+function commandConfig(Cmd: CommandClass, id: string, pjson: PackageJson): Interfaces.Config {
   // As oclif's Config.scopedEnvVarKey for the bin `skycap` (no bin aliases).
   const key = (k: string) =>
     ['skycap', k]
@@ -54,10 +61,13 @@ function commandConfig(Cmd: CommandClass, id: string, pjson: {name: string; vers
  * Runs `Cmd` (command `id`, e.g. `lock:status`) on `argv` as oclif's `execute` would once it has found it: the
  * command's own error handling, then oclif's `handle` for what escapes it (the exit code) and `flush`. Returns false,
  * running nothing, for a command that reads more of oclif's Config than commandConfig has (help, version,
- * completion, complete): bin/run.js then goes through `execute`.
+ * complete), and when package.json declares an oclif hook or plugin this path would not run: bin/run.js then goes
+ * through `execute`.
  */
-export async function runCommand(Cmd: CommandClass, id: string, argv: string[], pjson: {name: string; version: string}): Promise<boolean> {
+export async function runCommand(Cmd: CommandClass, id: string, argv: string[], pjson: PackageJson): Promise<boolean> {
   if (Cmd.runsWithoutOclifConfig !== true) return false
+  const {hooks = {}, plugins = []} = pjson.oclif ?? {}
+  if (Object.keys(hooks).some((hook) => hook !== 'command_not_found') || plugins.length > 0) return false
   // A word after a command that takes no arguments: oclif reads it as part of the command's id (`down foo` is the
   // unknown command "down foo", with a suggestion); leave it to oclif.
   const [next] = argv
