@@ -7,11 +7,14 @@ import {prepareRelease} from '../render/prepare.js'
 import {formatWarning, type Reporter} from '../ui/output.js'
 import {keepScaledReplicas, liveDeployments} from './replicas.js'
 import {diffObjects, type ReadableDiff} from './diff.js'
+import {type PendingCommits, pendingCommits, pendingLines} from './pending.js'
 
 /** What `skycap diff` found: `changed` empty means no changes (exit 0). */
 export interface DiffResult extends ReadableDiff {
   environment: string
   revision: string
+  /** The commits a deploy adds to (or takes away from) the running release; absent before the first deploy. */
+  commits?: PendingCommits
 }
 
 /** `skycap diff ENV[@REV]`: what a deploy would change. Failures exit 2 or above, never 1 ("changes"). */
@@ -43,5 +46,8 @@ async function computeDiff(options: {target?: string; configPath?: string}, fact
   const selector = appSelector(prepared.app, env.name)
   const [releases, live] = await Promise.all([listReleases(target.kubectl, prepared.app, env.name), liveDeployments(target.kubectl, selector)])
   const objects = keepScaledReplicas(prepared, env, releases, live, false)
-  return {environment: env.name, revision: prepared.revision.sha, ...(await diffObjects(target.kubectl, objects))}
+  const [changes, commits] = await Promise.all([diffObjects(target.kubectl, objects), pendingCommits(prepared.vcs, releases, prepared.revision)])
+  if (commits.warning) reporter.warn(commits.warning)
+  if (commits.pending) for (const line of pendingLines(commits.pending, env.name, prepared.revision)) reporter.info(line)
+  return {environment: env.name, revision: prepared.revision.sha, ...changes, ...(commits.pending ? {commits: commits.pending} : {})}
 }

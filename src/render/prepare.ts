@@ -27,6 +27,8 @@ export interface PreparedRelease extends RenderResult {
   /** The config as read; for an older revision its `file` and `dir` were in a temporary folder that is gone. */
   loaded: LoadedConfig
   warnings: ConfigWarning[]
+  /** The repository the revision was resolved in (diff lists the commits between the running release and this one). */
+  vcs?: Vcs
 }
 
 /**
@@ -49,8 +51,8 @@ export async function prepareRelease(options: PrepareOptions): Promise<PreparedR
   if (!existsSync(dirname(file))) throw new ConfigError(`cannot read ${file}: its folder does not exist`, undefined, {hint: 'Check the path given to --config.'})
   const vcs = await openRepository(file)
   const revision = await vcs.resolve(targetRevision(options.target))
-  if (revision.atHead) return prepareFromWorkTree(file, revision, options, vcs.root)
-  return prepareFromRevision(file, revision, options, vcs)
+  const prepared = revision.atHead ? await prepareFromWorkTree(file, revision, options, vcs.root) : await prepareFromRevision(file, revision, options, vcs)
+  return {...prepared, vcs}
 }
 
 /**

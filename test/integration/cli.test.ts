@@ -28,6 +28,14 @@ describe('skycap diff, status and progress on terminals (real cluster)', functio
     const sameJson = await app.json(['diff', 'test@HEAD'])
     expect(sameJson.exitCode).to.equal(0)
     expect(sameJson.doc.result).to.deep.include({changed: [], diff: '', revisionOnly: ['Deployment/web', 'Deployment/worker']})
+    // The commits a deploy adds to the running release (Capistrano's deploy:pending), on stderr and in the JSON.
+    const first = await app.repo.git('rev-parse', 'HEAD~1')
+    expect(sameJson.doc.result.commits.running).to.deep.equal({release: 1, sha: first, short: first.slice(0, 7)})
+    expect(sameJson.doc.result.commits.adding.map((c: any) => [c.sha, c.subject])).to.deep.equal([[empty, 'nothing changed']])
+    expect(sameJson.doc.result.commits.removing).to.deep.equal([])
+    expect(same.stderr)
+      .to.contain(`test runs release 1 (${first.slice(0, 7)}); deploying ${empty.slice(0, 7)} adds 1 commit:`)
+      .and.contain(`${empty.slice(0, 7)} nothing changed`)
 
     // Deploying it moves the annotation (status shows it) and restarts no pod: the annotation is not in the pod template.
     expect((await app.cli([...DEPLOY, 'test'])).exitCode).to.equal(0)
@@ -45,6 +53,11 @@ describe('skycap diff, status and progress on terminals (real cluster)', functio
     expect(changed.stdout).to.match(/-\s+replicas: 1\n\+\s+replicas: 3/)
     expect(changed.stdout).to.not.contain('/tmp/').and.not.contain('LIVE-').and.not.contain('Deployment/web')
     expect((await app.json(['diff', 'test@HEAD'])).doc.result.changed).to.deep.equal(['Deployment/worker'])
+    expect(changed.stderr).to.contain('test runs release 2 (').and.contain('adds 1 commit:').and.contain(' three workers')
+    // Back to the first release's revision: the two commits since are what it takes away.
+    const back = await app.json(['diff', `test@${first}`])
+    expect(back.doc.result.commits.adding).to.deep.equal([])
+    expect(back.doc.result.commits.removing.map((c: any) => c.subject)).to.deep.equal(['nothing changed'])
   })
 
   it('status during a stuck rollout: the new revision 0/2 ready, the old revision 2 ready', async () => {

@@ -1,0 +1,52 @@
+// The commits a deploy of a revision would add to (or take away from) what an environment runs: Capistrano's
+// deploy:pending, shown by `skycap diff`.
+import {lastGood, type StoredRelease} from '../release/store.js'
+import type {Revision, RevisionSummary, Vcs} from '../vcs/vcs.js'
+
+/** What the environment runs and how the revision differs from it, in commits (oldest first). */
+export interface PendingCommits {
+  /** The newest succeeded deploy or rollback: its release number and revision. */
+  running: {release: number; sha: string; short: string}
+  /** Commits of the revision that the running one lacks: what a deploy adds. */
+  adding: RevisionSummary[]
+  /** Commits of the running revision that the revision lacks: what a deploy takes away (an older or other branch). */
+  removing: RevisionSummary[]
+}
+
+/**
+ * The commits between the running release and `revision`; undefined when nothing ran yet (or its record has no
+ * revision). A history that cannot answer (a shallow clone, a revision that was never fetched, a checkout without a
+ * repository) is a `warning`, never a failure: the diff is what was asked for.
+ */
+export async function pendingCommits(vcs: Vcs | undefined, releases: StoredRelease[], revision: Revision): Promise<{pending?: PendingCommits; warning?: string}> {
+  const record = lastGood(releases)?.record
+  const sha = record?.revision?.sha
+  if (!record || !sha) return {}
+  const running = {release: record.number, sha, short: record.revision?.short ?? sha.slice(0, 7)}
+  if (sha === revision.sha) return {pending: {running, adding: [], removing: []}}
+  if (!vcs) return {warning: `cannot list the commits between release ${record.number} (${running.short}) and ${revision.short}: no repository`}
+  try {
+    const [adding, removing] = await Promise.all([vcs.between(sha, revision.sha), vcs.between(revision.sha, sha)])
+    return {pending: {running, adding, removing}}
+  } catch (error) {
+    return {warning: `cannot list the commits between release ${record.number} (${running.short}) and ${revision.short}: ${(error as Error).message}`}
+  }
+}
+
+/** The lines `skycap diff` prints about them (progress, on stderr): a count, then each commit, newest first, at most `max`. */
+export function pendingLines(pending: PendingCommits, environment: string, revision: Revision, max = 20): string[] {
+  const {running, adding, removing} = pending
+  const head = `${environment} runs release ${running.release} (${running.short})`
+  if (!adding.length && !removing.length) return [`${head}: ${revision.short} is the same revision`]
+  const lines: string[] = []
+  const list = (title: string, commits: RevisionSummary[]) => {
+    lines.push(title)
+    for (const c of [...commits].reverse().slice(0, max)) lines.push(`  ${c.short} ${c.subject}${c.author ? ` (${c.author.replace(/\s*<[^>]*>$/, '')})` : ''}`)
+    if (commits.length > max) lines.push(`  … and ${commits.length - max} older`)
+  }
+  if (adding.length) list(`${head}; deploying ${revision.short} adds ${count(adding.length)}:`, adding)
+  if (removing.length) list(`${adding.length ? 'and takes away' : `${head}; deploying ${revision.short} takes away`} ${count(removing.length)}:`, removing)
+  return lines
+}
+
+const count = (n: number) => `${n} commit${n === 1 ? '' : 's'}`
