@@ -10,7 +10,7 @@ import {isInside, resolvesOutside} from './confinement.js'
 import {DEFAULT_MAX_REPLICAS, LIMITS, readWithinLimit, tooLargeError} from './limits.js'
 import {readConfigCache, writeConfigCache} from './cache.js'
 import {loadValidator, validateAgainstSchema} from './validate.js'
-import {checkTemplatedValues} from './templated.js'
+import {checkTemplatedValues, imageTagValues} from './templated.js'
 import {documentData} from './yaml.js'
 import type {BuildSpec, ConfigWarning, HookConfig, LoadedConfig, ServiceConfig, SkycapConfig} from './types.js'
 
@@ -287,11 +287,7 @@ export async function parseConfig(text: string, file: string, show: (path: strin
       at(path, `${path.join('.')} is not a valid regular expression: ${(error as Error).message}`)
     }
   }
-  const tagTemplates: Array<[string[], string | undefined]> = [
-    [['imageTag'], config.imageTag],
-    ...Object.entries(config.environments).map(([n, e]): [string[], string | undefined] => [['environments', n, 'imageTag'], e.imageTag]),
-  ]
-  for (const [path, template] of tagTemplates) {
+  for (const [path, template] of imageTagValues(config)) {
     if (template !== undefined && !/\{\{\s*revision\.(sha|short)\b/.test(template)) {
       at(path, `${path.join('.')} must use {{ revision.sha }} or {{ revision.short }}; otherwise every revision gets the same image`)
     }

@@ -32,14 +32,15 @@ function isTemplate(value: unknown): value is string {
   return typeof value === 'string' && (value.includes('{{') || value.includes('{%'))
 }
 
+/** The imageTag values of `config` (top level and per environment) with their paths; undefined where none is set. */
+export function imageTagValues(config: SkycapConfig): Array<[string[], string | undefined]> {
+  return [[['imageTag'], config.imageTag], ...Object.entries(config.environments ?? {}).map(([name, env]): [string[], string | undefined] => [['environments', name, 'imageTag'], env?.imageTag])]
+}
+
 /** The templated values of `config` with the variables each gets. */
 function templatedValues(config: SkycapConfig): Array<{path: Array<string | number>; text: string; what: string; variables: readonly string[]}> {
   const values: Array<{path: Array<string | number>; text: string; what: string; variables: readonly string[]}> = []
-  const tags: Array<[Array<string | number>, unknown]> = [
-    [['imageTag'], config.imageTag],
-    ...Object.entries(config.environments ?? {}).map(([name, env]): [Array<string | number>, unknown] => [['environments', name, 'imageTag'], env?.imageTag]),
-  ]
-  for (const [path, text] of tags) if (isTemplate(text)) values.push({path, text, what: 'imageTag', variables: IMAGE_TAG_VARIABLES})
+  for (const [path, text] of imageTagValues(config)) if (isTemplate(text)) values.push({path, text, what: 'imageTag', variables: IMAGE_TAG_VARIABLES})
   for (const [service, svc] of Object.entries(config.services ?? {})) {
     for (const [name, text] of Object.entries(svc?.build?.args ?? {})) {
       if (isTemplate(text)) values.push({path: ['services', service, 'build', 'args', name], text, what: 'build args', variables: BUILD_ARG_VARIABLES})

@@ -95,6 +95,8 @@ function environmentNeeds(config: Config | undefined, name: string): PipelineNee
  * (`#[else]` …) `#[end]`, on lines of their own, nest; `!FLAG` negates. The flags: `both`, `staging`, `prod` (a job
  * deploys it), `staging.token`, `staging.deployments`, `staging.checks` (and the same for prod: the job's
  * GITHUB_TOKEN and its permissions), `gitlabToken`, `githubToken`, `checksRepository` (set-up of the GitLab pipeline).
+ * Not LiquidJS, which renders skycap's manifests: a GitHub workflow is full of `${{ … }}` expressions, which Liquid
+ * would take for its own, and every one would need a raw block.
  */
 export function pipelineText(template: string, plan: PipelinePlan): string {
   const flags = new Set<string>()
