@@ -39,6 +39,40 @@ function readyDeployment(name: string, replicas: number) {
   }
 }
 
+/** Release 1 (a record as skycap wrote them before 0.2: one Secret with record and manifests) and a web Deployment
+ * whose new pod crash-loops, for the crash-loop tests. */
+function crashLoop() {
+  const good = [{apiVersion: 'apps/v1', kind: 'Deployment', metadata: {name: 'web', namespace: 'shop'}, spec: {replicas: 2}}]
+  const release1 = {
+    kind: 'Secret',
+    type: 'skycap.dev/release.v1',
+    data: {
+      release: Buffer.from(
+        JSON.stringify({number: 1, app: 'itapp', environment: 'test', action: 'deploy', result: 'succeeded', revision: {sha: 'a'.repeat(40), short: 'aaaaaaa', subject: 'one'}, images: {}}),
+      ).toString('base64'),
+      manifests: gzipSync(JSON.stringify(good)).toString('base64'),
+    },
+  }
+  const crashing = {
+    items: [
+      {
+        ...readyDeployment('web', 2),
+        metadata: {name: 'web', uid: 'd1', generation: 2, annotations: {'deployment.kubernetes.io/revision': '2'}},
+        status: {observedGeneration: 2, replicas: 3, updatedReplicas: 1},
+      },
+      {apiVersion: 'apps/v1', kind: 'ReplicaSet', metadata: {name: 'web-2', uid: 'rs2', annotations: {'deployment.kubernetes.io/revision': '2'}, ownerReferences: [{uid: 'd1'}]}},
+      {
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: {name: 'web-2-abc', ownerReferences: [{uid: 'rs2'}]},
+        status: {containerStatuses: [{name: 'web', restartCount: 3, state: {waiting: {reason: 'CrashLoopBackOff'}}, lastState: {terminated: {exitCode: 1, reason: 'Error'}}}]},
+      },
+      readyDeployment('worker', 1),
+    ],
+  }
+  return {good, release1, crashing}
+}
+
 describe('skycap deploy: the whole kubectl sequence of a first deploy', function () {
   this.timeout(20_000)
   let repo: TempRepo
@@ -134,35 +168,7 @@ describe('skycap deploy: the whole kubectl sequence of a first deploy', function
   })
 
   it('a crash loop: events and the logs of the crashed container, the lock renewed, the last release re-applied and watched, the failure recorded', async () => {
-    const good = [{apiVersion: 'apps/v1', kind: 'Deployment', metadata: {name: 'web', namespace: 'shop'}, spec: {replicas: 2}}]
-    // A record as skycap wrote them before 0.2 (one Secret with record and manifests): still read.
-    const release1 = {
-      kind: 'Secret',
-      type: 'skycap.dev/release.v1',
-      data: {
-        release: Buffer.from(
-          JSON.stringify({number: 1, app: 'itapp', environment: 'test', action: 'deploy', result: 'succeeded', revision: {sha: 'a'.repeat(40), short: 'aaaaaaa', subject: 'one'}, images: {}}),
-        ).toString('base64'),
-        manifests: gzipSync(JSON.stringify(good)).toString('base64'),
-      },
-    }
-    const crashing = {
-      items: [
-        {
-          ...readyDeployment('web', 2),
-          metadata: {name: 'web', uid: 'd1', generation: 2, annotations: {'deployment.kubernetes.io/revision': '2'}},
-          status: {observedGeneration: 2, replicas: 3, updatedReplicas: 1},
-        },
-        {apiVersion: 'apps/v1', kind: 'ReplicaSet', metadata: {name: 'web-2', uid: 'rs2', annotations: {'deployment.kubernetes.io/revision': '2'}, ownerReferences: [{uid: 'd1'}]}},
-        {
-          apiVersion: 'v1',
-          kind: 'Pod',
-          metadata: {name: 'web-2-abc', ownerReferences: [{uid: 'rs2'}]},
-          status: {containerStatuses: [{name: 'web', restartCount: 3, state: {waiting: {reason: 'CrashLoopBackOff'}}, lastState: {terminated: {exitCode: 1, reason: 'Error'}}}]},
-        },
-        readyDeployment('worker', 1),
-      ],
-    }
+    const {good, release1, crashing} = crashLoop()
     const events = {
       items: [{type: 'Warning', reason: 'BackOff', message: 'Back-off restarting failed container', involvedObject: {kind: 'Pod', name: 'web-2-abc'}, count: 4, lastTimestamp: '2026-11-22T10:00:00Z'}],
     }
@@ -258,34 +264,7 @@ describe('skycap deploy: the whole kubectl sequence of a first deploy', function
     expect(caught?.details?.report.rollback).to.deep.include({to: 1, release: 3, result: 'succeeded'})
   })
   it("in a CI log, each explanation is unfolded: the deploy's between its group and the rollback's, a failed rollback's after its group", async () => {
-    const good = [{apiVersion: 'apps/v1', kind: 'Deployment', metadata: {name: 'web', namespace: 'shop'}, spec: {replicas: 2}}]
-    const release1 = {
-      kind: 'Secret',
-      type: 'skycap.dev/release.v1',
-      data: {
-        release: Buffer.from(
-          JSON.stringify({number: 1, app: 'itapp', environment: 'test', action: 'deploy', result: 'succeeded', revision: {sha: 'a'.repeat(40), short: 'aaaaaaa', subject: 'one'}, images: {}}),
-        ).toString('base64'),
-        manifests: gzipSync(JSON.stringify(good)).toString('base64'),
-      },
-    }
-    const crashing = {
-      items: [
-        {
-          ...readyDeployment('web', 2),
-          metadata: {name: 'web', uid: 'd1', generation: 2, annotations: {'deployment.kubernetes.io/revision': '2'}},
-          status: {observedGeneration: 2, replicas: 3, updatedReplicas: 1},
-        },
-        {apiVersion: 'apps/v1', kind: 'ReplicaSet', metadata: {name: 'web-2', uid: 'rs2', annotations: {'deployment.kubernetes.io/revision': '2'}, ownerReferences: [{uid: 'd1'}]}},
-        {
-          apiVersion: 'v1',
-          kind: 'Pod',
-          metadata: {name: 'web-2-abc', ownerReferences: [{uid: 'rs2'}]},
-          status: {containerStatuses: [{name: 'web', restartCount: 3, state: {waiting: {reason: 'CrashLoopBackOff'}}, lastState: {terminated: {exitCode: 1, reason: 'Error'}}}]},
-        },
-        readyDeployment('worker', 1),
-      ],
-    }
+    const {release1, crashing} = crashLoop()
     const noEvents = JSON.stringify({items: []})
     let lease: {metadata: {annotations: Record<string, string>}} | undefined
     const script: Expectation[] = [
