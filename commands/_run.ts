@@ -1,4 +1,5 @@
 import {type Command, execute, flush, handle, type Interfaces} from '@oclif/core'
+import {setLogger} from '@oclif/core/logger'
 
 /**
  * What bin/run.js imports from the bundle (as dist/cli/oclif.js): oclif's `execute`, and `runCommand`, which runs a
@@ -57,6 +58,12 @@ function commandConfig(Cmd: CommandClass, id: string, pjson: PackageJson): Inter
   return config as unknown as Interfaces.Config
 }
 
+/** oclif's Logger interface, writing nothing. */
+function silentLogger(namespace: string): Interfaces.Logger {
+  const none = () => {}
+  return {namespace, child: (ns, delimiter = ':') => silentLogger(`${namespace}${delimiter}${ns}`), debug: none, error: none, info: none, trace: none, warn: none}
+}
+
 /**
  * Runs `Cmd` (command `id`, e.g. `lock:status`) on `argv` as oclif's `execute` would once it has found it: the
  * command's own error handling, then oclif's `handle` for what escapes it (the exit code) and `flush`. Returns false,
@@ -73,6 +80,9 @@ export async function runCommand(Cmd: CommandClass, id: string, argv: string[], 
   const [next] = argv
   if (next !== undefined && !next.startsWith('-') && Cmd.strict !== false && Object.keys(Cmd.args ?? {}).length === 0) return false
   Cmd.id = id
+  // oclif's debug lines appear only with DEBUG=…; without it, a logger that writes nothing spares loading the `debug`
+  // package (and node:tty) on every run. execute sets oclif's own for the other paths.
+  if (!process.env.DEBUG) setLogger({root: '', logger: silentLogger('oclif')})
   try {
     // _run is oclif's own: init, parse (through this.parse), run, catch, finally, the JSON result.
     await (new Cmd(argv, commandConfig(Cmd, id, pjson)) as unknown as {_run(): Promise<unknown>})._run()

@@ -20,6 +20,8 @@ import {dirname, join, relative} from 'node:path'
 import process from 'node:process'
 import {fileURLToPath} from 'node:url'
 
+import {lazyRequires} from './lazy-requires.mjs'
+
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
 const dist = join(root, 'dist')
 const out = join(dist, 'cli')
@@ -115,16 +117,31 @@ const OCLIF_PLATFORM = {
   from: "return (await import('wsl-utils')).isWsl ? 'wsl' : (0, node_os_1.platform)();",
   to: 'return (0, node_os_1.platform)();',
 }
-/** Source patches of @oclif/core, each a line replaced; a line no longer there fails the build. */
-const OCLIF_PATCHES = [OCLIF_SORT, OCLIF_PLATFORM]
-const oclifPatches = {
-  name: 'oclif-patches',
+// execa lists the standard streams when it loads: reading process.stdin makes Node create that stream (about 3 ms:
+// fs streams for a file or /dev/null, a socket for a pipe), which a call with piped or ignored stdio never uses (execa
+// looks the list up only for a stream given as stdio). The list is filled on its first use instead.
+const EXECA_STANDARD_STREAMS = {
+  file: /[/\\]node_modules[/\\]execa[/\\]lib[/\\]utils[/\\]standard-stream\.js$/,
+  from: 'export const STANDARD_STREAMS = [process.stdin, process.stdout, process.stderr];',
+  to: 'export const STANDARD_STREAMS = new Proxy([], {get: (streams, key) => (streams.length === 0 && streams.push(process.stdin, process.stdout, process.stderr), Reflect.get(streams, key))});',
+}
+// The same for each stdio value execa checks the direction of ('pipe', 'ignore', …): it compares the value with
+// process.stdin, creating that stream. A stream can be process.stdin only if it is an object.
+const EXECA_STDIN_DIRECTION = {
+  file: /[/\\]node_modules[/\\]execa[/\\]lib[/\\]stdio[/\\]direction\.js$/,
+  from: 'if ([0, process.stdin].includes(value)) {',
+  to: "if (value === 0 || (typeof value === 'object' && value !== null && value === process.stdin)) {",
+}
+/** Source patches of dependencies (@oclif/core, execa), each a line replaced; a line no longer there fails the build. */
+const SOURCE_PATCHES = [OCLIF_SORT, OCLIF_PLATFORM, EXECA_STANDARD_STREAMS, EXECA_STDIN_DIRECTION]
+const sourcePatches = {
+  name: 'source-patches',
   setup(b) {
-    for (const patch of OCLIF_PATCHES) {
+    for (const patch of SOURCE_PATCHES) {
       b.onLoad({filter: patch.file}, (args) => {
         const source = readFileSync(args.path, 'utf8')
-        // An @oclif/core that no longer has this line fails the build: the patch is then reviewed, not silently lost.
-        if (!source.includes(patch.from)) throw new Error(`${args.path} no longer has \`${patch.from}\`; review OCLIF_PATCHES in scripts/bundle.mjs`)
+        // A dependency that no longer has this line fails the build: the patch is then reviewed, not silently lost.
+        if (!source.includes(patch.from)) throw new Error(`${args.path} no longer has \`${patch.from}\`; review SOURCE_PATCHES in scripts/bundle.mjs`)
         return {loader: 'js', contents: source.replace(patch.from, patch.to)}
       })
     }
@@ -143,6 +160,16 @@ function isCommonJs(file) {
 }
 
 /**
+ * Modules that only oclif's `Config.load` (finding plugins and commands, its engine check with semver), its help and
+ * its spinner use. A command run by commands/_run.ts never evaluates them (lazyRequires), and compiled with the chunk
+ * they were deserialised from the compile cache on every run all the same: about 3 ms of each command's start. They
+ * stay methods, compiled when first used (help of a topic, a mistyped command, `complete`). A module missing from this
+ * list costs only those milliseconds; one that should not be here, only a compile on first use.
+ */
+const COMPILED_ON_FIRST_USE =
+  /^node_modules\/(semver|tinyglobby|fdir|picomatch|minimatch|brace-expansion|balanced-match|lilconfig|get-package-type|cli-spinners|color-convert|color-name)\/|^node_modules\/@oclif\/core\/lib\/(config\/(?!util\.js)|help\/(?!util\.js)|main\.js|performance\.js)/
+
+/**
  * esbuild wraps each CommonJS module in a method, `__commonJS({"path"(exports, module) {...}})`, which V8 compiles
  * only when it is first called, after Node's compile cache has been made: the body of every such module (all of
  * oclif, yaml, simple-git) was compiled from source on every run. Written as a function in parentheses,
@@ -150,12 +177,13 @@ function isCommonJs(file) {
  */
 function eagerModules(code) {
   const edits = []
+  const eager = (p) => p.type === 'Property' && !(p.key.type === 'Literal' && COMPILED_ON_FIRST_USE.test(String(p.key.value)))
   const visit = (node) => {
     if (!node || typeof node.type !== 'string') return
     if (node.type === 'CallExpression' && node.callee.type === 'Identifier' && (node.callee.name === '__commonJS' || node.callee.name === '__esm')) {
       const [arg] = node.arguments
-      for (const p of arg?.type === 'ObjectExpression' ? arg.properties : []) {
-        if (p.type === 'Property' && p.method && !p.value.async && !p.value.generator) edits.push([p.value.start, ':(function'], [p.value.end, ')'])
+      for (const p of arg?.type === 'ObjectExpression' ? arg.properties.filter(eager) : []) {
+        if (p.method && !p.value.async && !p.value.generator) edits.push([p.value.start, ':(function'], [p.value.end, ')'])
       }
     }
     for (const key of Object.keys(node)) {
@@ -169,6 +197,14 @@ function eagerModules(code) {
   for (const [at, text] of edits) code = code.slice(0, at) + text + code.slice(at)
   return code
 }
+
+/**
+ * oclif's index requires every module of oclif when it is evaluated (its Config and plugin loader, help, the parser's
+ * stdin reader with node:readline, performance marks with node:perf_hooks, …), about 15 ms of every command that needs
+ * only its Command class, parser and error handling. In oclif's own modules, a module is evaluated when first used
+ * (scripts/lazy-requires.mjs).
+ */
+const isOclifModule = (path) => path.startsWith('node_modules/@oclif/core/lib/')
 
 /**
  * Node makes an ES module facade for each built-in module that an ES module imports, reading every export once: for
@@ -227,7 +263,9 @@ const result = await build({
   // CommonJS dependencies (oclif, yaml, simple-git) require() Node's built-ins; an ES module has no require of its own.
   // process.getBuiltinModule (Node >= 22.3): no ES module facade of node:module (see builtinRequires). Through
   // globalThis: a chunk that imported node:process has its own `const process` below, not yet set here.
-  banner: {js: "const require = globalThis.process.getBuiltinModule('node:module').createRequire(import.meta.url);"},
+  // One require for all chunks (made by the first that loads): they all live under dist/cli, so what they require (Node's
+  // built-ins, and typescript from node_modules) resolves the same from each; createRequire costs about 0.1 ms a chunk.
+  banner: {js: "const require = (globalThis[Symbol.for('skycap.require')] ??= globalThis.process.getBuiltinModule('node:module').createRequire(import.meta.url));"},
   minifySyntax: true,
   minifyWhitespace: true,
   keepNames: true,
@@ -236,11 +274,11 @@ const result = await build({
   logLevel: 'warning',
   // Loaded by oclif only to read a tsconfig.json in development (NODE_ENV=development); a devDependency.
   external: ['typescript'],
-  plugins: [distUrls, cjsDynamicImports, oclifPatches],
+  plugins: [distUrls, cjsDynamicImports, sourcePatches],
 })
 checkAcyclic(result.metafile.outputs)
 for (const file of Object.keys(result.metafile.outputs)) {
-  if (file.endsWith('.js')) writeFileSync(join(root, file), eagerModules(builtinRequires(readFileSync(join(root, file), 'utf8'))))
+  if (file.endsWith('.js')) writeFileSync(join(root, file), eagerModules(lazyRequires(builtinRequires(readFileSync(join(root, file), 'utf8')), isOclifModule)))
 }
 // What each file of the bundle holds (for tests and size reports); not part of the package.
 writeFileSync(join(dist, 'cli-meta.json'), JSON.stringify(result.metafile))

@@ -150,6 +150,40 @@ describe('the bundle (dist/cli, scripts/bundle.mjs)', function () {
     for (const file of bundleFiles()) expect(readFileSync(join(repoRoot, 'dist', 'cli', file), 'utf8'), file).not.to.match(/\bimport[^;]*from\s*"node:/)
   })
 
+  it("evaluates only the part of oclif a command uses: config validate loads none of the built-ins of oclif's Config, parser stdin, performance marks or debug output; lock status creates no process.stdin", async () => {
+    // oclif's index required all of oclif when its chunk loaded (scripts/lazy-requires.mjs), and the `debug` package
+    // loaded node:tty for a logger that writes nothing without DEBUG (commands/_run.ts).
+    const hook = `data:text/javascript,${encodeURIComponent(`process.on('exit', () => process.getBuiltinModule('node:fs').writeFileSync(process.env.SKYCAP_TEST_LOADED, process.moduleLoadList.join('\\n')))`)}`
+    const dir = mkdtempSync(join(tmpdir(), 'skycap-bundle-test-'))
+    try {
+      const list = join(dir, 'loaded')
+      const run = async (env: Record<string, string>) => {
+        const r = await execa(process.execPath, ['--import', hook, cliPath, 'config', 'validate'], {cwd: repo.dir, reject: false, env: {SKYCAP_TEST_LOADED: list, XDG_CACHE_HOME: dir, ...env}})
+        expect(r.exitCode, r.stderr).to.equal(0)
+        return {loaded: readFileSync(list, 'utf8').split('\n'), stderr: r.stderr}
+      }
+      const {loaded} = await run({})
+      expect(loaded).to.include('NativeModule fs')
+      for (const builtin of ['readline', 'perf_hooks', 'child_process', 'tty']) expect(loaded).not.to.include(`NativeModule ${builtin}`)
+      // execa compared every stdio value with process.stdin, which made Node create that stream (fs streams for
+      // /dev/null) on each command that runs kubectl (scripts/bundle.mjs, SOURCE_PATCHES).
+      const lock = await execa(process.execPath, ['--import', hook, cliPath, 'lock', 'status', 'dev'], {
+        cwd: repo.dir,
+        reject: false,
+        stdin: 'ignore',
+        env: {SKYCAP_TEST_LOADED: list, XDG_CACHE_HOME: dir, KUBECONFIG: join(repo.dir, 'no-such-kubeconfig')},
+      })
+      expect(lock.exitCode, lock.stderr).to.be.oneOf([2, 4])
+      expect(readFileSync(list, 'utf8').split('\n')).to.include('NativeModule child_process').and.not.include('NativeModule internal/fs/streams')
+      // With DEBUG, oclif's own debug lines are there as before.
+      const debug = await run({DEBUG: 'oclif:*'})
+      expect(debug.stderr).to.match(/oclif:skycap:config:validate init version/)
+      expect(debug.loaded).to.include('NativeModule tty')
+    } finally {
+      rmSync(dir, {recursive: true, force: true})
+    }
+  })
+
   it('every file of the bundle loads: chunks that are imported only on some paths (listr2, log-update) too', async () => {
     // A chunk that throws while loading can go unseen: listr2's renderer failing left a deploy without its live view.
     const files = bundleFiles()
