@@ -78,6 +78,22 @@ export interface BuildReport {
   durationMs: number
 }
 
+/** A promise's outcome, kept without an unhandled rejection until someone asks for it (`outcome`). */
+type Settled<T> = Promise<{value: T} | {error: unknown}>
+
+function settled<T>(promise: Promise<T>): Settled<T> {
+  return promise.then(
+    (value) => ({value}),
+    (error: unknown) => ({error}),
+  )
+}
+
+async function outcome<T>(result: Settled<T>): Promise<T> {
+  const r = await result
+  if ('error' in r) throw r.error
+  return r.value
+}
+
 /**
  * `[ENV@]REV` split: a spec with `@` is ENV@REV (or @REV); a bare word is a revision, except with `--work-tree`
  * (which builds no revision), where it is the environment. A revision with `--work-tree` is refused (exit 2).
@@ -139,18 +155,27 @@ export async function buildImages(options: BuildOptions, deps: BuildDeps = {}): 
       durationMs: 0,
     }
     const reporter = deps.reporter
-    // Images that stay local are always built (the builder's cache makes an unchanged one quick): no registry to ask.
-    const existing = push
-      ? await registryState(
-          builds.map((b) => b.image),
-          deps.fetch,
-        )
-      : new Map<string, ImageCheck>()
+    // The builder is looked for while the registry is asked (its probes are docker processes, about 40 ms each), and
+    // used only if something is built: a build with nothing to do, or whose registry cannot be reached, ends as it
+    // would without a builder (the probes are waited for, so none outlives the build). build.command needs none.
+    const lookup = builds.some((b) => !b.command) ? settled(chooseBuilder(options.builder, run)) : undefined
+    let existing: Map<string, ImageCheck>
+    try {
+      // Images that stay local are always built (the builder's cache makes an unchanged one quick): no registry to ask.
+      existing = push
+        ? await registryState(
+            builds.map((b) => b.image),
+            deps.fetch,
+          )
+        : new Map<string, ImageCheck>()
+    } finally {
+      await lookup
+    }
     const toBuild = builds.filter((b) => options.force || existing.get(b.image)?.state !== 'present')
     for (const b of builds.filter((x) => !toBuild.includes(x))) reporter?.info(`${b.service}: ${b.image} is in the registry; skipped (--force builds it again)`)
     let builder: Builder | undefined
     if (toBuild.some((b) => !b.command)) {
-      builder = await chooseBuilder(options.builder, run)
+      builder = await outcome(lookup as Settled<Builder>)
       report.builder = builder.name
       checkPlatforms(loaded, toBuild, builder)
     } else if (toBuild.length) {

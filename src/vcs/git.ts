@@ -1,5 +1,5 @@
 // git behind the Vcs interface: simple-git for questions, execa for the byte streams (archive, cat-file).
-import {existsSync, lstatSync, mkdirSync, readFileSync, realpathSync, statSync, symlinkSync, writeFileSync} from 'node:fs'
+import {existsSync, lstatSync, mkdirSync, readFileSync, realpathSync, rmSync, statSync, symlinkSync, writeFileSync} from 'node:fs'
 import {basename, dirname, isAbsolute, join, posix} from 'node:path'
 
 import type {SimpleGit} from 'simple-git'
@@ -162,8 +162,16 @@ export class GitVcs implements Vcs {
   async exportTree(id: string, into: string): Promise<void> {
     mkdirSync(into, {recursive: true})
     const {execa} = await import('execa')
-    // `git archive` writes the committed tree (honouring export-ignore), never the index or the work tree.
-    await execa('git', ['archive', '--format=tar', id], {cwd: this.root, buffer: false}).pipe('tar', ['-x', '-f', '-', '-C', into])
+    // `git archive` writes the committed tree (honouring export-ignore), never the index or the work tree. Through a
+    // file beside the folder, not a pipe: execa's pipe carries every byte through Node, which took about twice as long
+    // (140 against 90 ms for 16 MiB, bench/build.ts).
+    const archive = `${into}.tar`
+    try {
+      await execa('git', ['archive', '--format=tar', '-o', archive, id], {cwd: this.root})
+      await execa('tar', ['-x', '-f', archive, '-C', into])
+    } finally {
+      rmSync(archive, {force: true})
+    }
   }
 
   async isTracked(path: string): Promise<boolean> {

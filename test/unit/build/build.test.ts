@@ -307,7 +307,7 @@ describe('skycap build (engine)', () => {
     expect(registry.images.size).to.equal(0)
   })
 
-  it('skips images the registry has (with their digest), --force builds them; an unreachable registry is exit 4 before anything runs', async () => {
+  it('skips images the registry has (with their digest), --force builds them; an unreachable registry is exit 4 before anything is built', async () => {
     repo = await TempRepo.withFiles({'skycap.yaml': SKYCAP_YAML('  web:\n    image: web\n    build: {}\n  api:\n    image: api\n    build: {}'), Dockerfile: 'FROM scratch\n'})
     const sha = await repo.git('rev-parse', 'HEAD')
     const registry = fakeRegistry(new Map([[`${REGISTRY}/team/web:${sha}`, 'sha256:' + 'a'.repeat(64)]]))
@@ -319,8 +319,9 @@ describe('skycap build (engine)', () => {
     expect(first.runner.calls.filter((c) => c.argv[1] === 'build').map((c) => c.argv[3])).to.deep.equal([`${REGISTRY}/team/api:${sha}`])
     const again = await build({}, registry, dockerOnly)
     expect(again.report.images.map((i) => i.result)).to.deep.equal(['skipped', 'skipped'])
-    expect(again.report.builder, 'no builder is looked for when nothing is built').to.equal(null)
-    expect(again.runner.calls).to.have.length(0)
+    expect(again.report.builder, 'no builder is chosen when nothing is built').to.equal(null)
+    // The builder is probed while the registry is asked (docker version, docker buildx version); nothing else runs.
+    expect(again.runner.calls.map((c) => c.argv.slice(0, 2).join(' ')).sort()).to.deep.equal(['docker buildx', 'docker version'])
     const forced = await build({force: true, services: ['web']}, registry, dockerOnly)
     expect(forced.report.images.map((i) => [i.service, i.result])).to.deep.equal([['web', 'built']])
 
@@ -329,7 +330,28 @@ describe('skycap build (engine)', () => {
     const error = await failure(buildImages({cwd: repo.dir}, {run: runner.run, fetch: down.fetch}))
     expect(error.exitCode).to.equal(ExitCode.UNREACHABLE)
     expect(error.message).to.include(`cannot reach ${REGISTRY}`).and.include('nothing was built or pushed')
-    expect(runner.calls).to.have.length(0)
+    expect(runner.calls.map((c) => c.argv.slice(0, 2).join(' ')).sort(), 'only the builder probes ran').to.deep.equal(['docker buildx', 'docker version'])
+  })
+
+  it('probes for the builder while the registry is asked, not after its answer', async () => {
+    repo = await TempRepo.withFiles({'skycap.yaml': SKYCAP_YAML('  web:\n    image: web\n    build: {}'), Dockerfile: 'FROM scratch\n'})
+    const registry = fakeRegistry()
+    const events: string[] = []
+    const slow = (async (url: string | URL, init?: RequestInit) => {
+      events.push('registry asked')
+      await new Promise((r) => setTimeout(r, 100))
+      events.push('registry answered')
+      return registry.fetch(url, init)
+    }) as typeof globalThis.fetch
+    const runner = fakeRunner(registry.images, (argv) => {
+      events.push(argv.slice(0, 2).join(' '))
+      return argv[1] === 'buildx' ? {exitCode: 1, lines: ['docker: unknown command: docker buildx']} : undefined
+    })
+    const report = await buildImages({cwd: repo.dir}, {run: runner.run, fetch: slow})
+    expect(report.builder).to.equal('docker')
+    expect(events.indexOf('docker version')).to.be.below(events.indexOf('registry answered'))
+    expect(events.indexOf('docker buildx')).to.be.below(events.indexOf('registry answered'))
+    expect(events.indexOf('docker build')).to.be.above(events.indexOf('registry answered'))
   })
 
   it('runs at most --jobs builds at once and prefixes every output line with its service', async () => {
