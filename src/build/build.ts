@@ -155,10 +155,12 @@ export async function buildImages(options: BuildOptions, deps: BuildDeps = {}): 
       durationMs: 0,
     }
     const reporter = deps.reporter
-    // The builder is looked for while the registry is asked (its probes are docker processes, about 40 ms each), and
-    // used only if something is built: a build with nothing to do, or whose registry cannot be reached, ends as it
-    // would without a builder (the probes are waited for, so none outlives the build). build.command needs none.
-    const lookup = builds.some((b) => !b.command) ? settled(chooseBuilder(options.builder, run)) : undefined
+    // The builder is looked for while the registry is asked (its probes are read-only docker processes, about 40 ms
+    // each), and its answer counts only if something is built: a build with nothing to do, or whose registry cannot
+    // be reached, stops the probes and ends as it would without a builder (a docker whose daemon hangs would hold it
+    // otherwise). build.command needs none.
+    const probing = new AbortController()
+    const lookup = builds.some((b) => !b.command) ? settled(chooseBuilder(options.builder, run, probing.signal)) : undefined
     let existing: Map<string, ImageCheck>
     try {
       // Images that stay local are always built (the builder's cache makes an unchanged one quick): no registry to ask.
@@ -168,13 +170,16 @@ export async function buildImages(options: BuildOptions, deps: BuildDeps = {}): 
             deps.fetch,
           )
         : new Map<string, ImageCheck>()
-    } finally {
-      await lookup
+    } catch (error) {
+      probing.abort()
+      throw error
     }
     const toBuild = builds.filter((b) => options.force || existing.get(b.image)?.state !== 'present')
     for (const b of builds.filter((x) => !toBuild.includes(x))) reporter?.info(`${b.service}: ${b.image} is in the registry; skipped (--force builds it again)`)
     let builder: Builder | undefined
-    if (toBuild.some((b) => !b.command)) {
+    const needsBuilder = toBuild.some((b) => !b.command)
+    if (!needsBuilder) probing.abort()
+    if (needsBuilder) {
       builder = await outcome(lookup as Settled<Builder>)
       report.builder = builder.name
       checkPlatforms(loaded, toBuild, builder)

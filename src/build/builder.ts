@@ -106,23 +106,24 @@ interface Probe {
   why: string
 }
 
-async function probe(run: ProcessRunner, name: string, program: string, args: string[]): Promise<Probe> {
-  const r = await run(program, args)
+async function probe(run: ProcessRunner, name: string, program: string, args: string[], signal?: AbortSignal): Promise<Probe> {
+  const r = await run(program, args, signal ? {signal} : {})
   const why = r.missing ? `${program} is not installed` : failureReason(r)
   return {name, ok: r.exitCode === 0, missing: r.missing, why: `${stepName(program, args)}: ${why}`}
 }
 
 /**
  * The builder to use: `requested`, or the first that works of docker buildx, docker build + push (a reachable
- * daemon) and podman. None: a NoBuilderError (exit 2) naming what was looked for and what to install.
+ * daemon) and podman. None: a NoBuilderError (exit 2) naming what was looked for and what to install. `signal` stops
+ * the probes (the builder is no longer needed).
  */
-export async function chooseBuilder(requested: BuilderName | undefined, run: ProcessRunner): Promise<Builder> {
+export async function chooseBuilder(requested: BuilderName | undefined, run: ProcessRunner, signal?: AbortSignal): Promise<Builder> {
   const {buildxBuilder} = await import('./buildx.js')
   const {dockerBuilder} = await import('./docker.js')
   const {podmanBuilder} = await import('./podman.js')
-  const daemon = () => probe(run, 'docker build + push', 'docker', ['version', '--format', '{{.Server.Version}}'])
-  const buildx = () => probe(run, 'docker buildx', 'docker', ['buildx', 'version'])
-  const podman = () => probe(run, 'podman', 'podman', ['version', '--format', '{{.Client.Version}}'])
+  const daemon = () => probe(run, 'docker build + push', 'docker', ['version', '--format', '{{.Server.Version}}'], signal)
+  const buildx = () => probe(run, 'docker buildx', 'docker', ['buildx', 'version'], signal)
+  const podman = () => probe(run, 'podman', 'podman', ['version', '--format', '{{.Client.Version}}'], signal)
   const found: Probe[] = []
   const attempt = async (check: () => Promise<Probe>): Promise<boolean> => {
     const p = await check()
