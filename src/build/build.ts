@@ -78,22 +78,6 @@ export interface BuildReport {
   durationMs: number
 }
 
-/** A promise's outcome, kept without an unhandled rejection until someone asks for it (`outcome`). */
-type Settled<T> = Promise<{value: T} | {error: unknown}>
-
-function settled<T>(promise: Promise<T>): Settled<T> {
-  return promise.then(
-    (value) => ({value}),
-    (error: unknown) => ({error}),
-  )
-}
-
-async function outcome<T>(result: Settled<T>): Promise<T> {
-  const r = await result
-  if ('error' in r) throw r.error
-  return r.value
-}
-
 /**
  * `[ENV@]REV` split: a spec with `@` is ENV@REV (or @REV); a bare word is a revision, except with `--work-tree`
  * (which builds no revision), where it is the environment. A revision with `--work-tree` is refused (exit 2).
@@ -160,7 +144,9 @@ export async function buildImages(options: BuildOptions, deps: BuildDeps = {}): 
     // be reached, stops the probes and ends as it would without a builder (a docker whose daemon hangs would hold it
     // otherwise). build.command needs none.
     const probing = new AbortController()
-    const lookup = builds.some((b) => !b.command) ? settled(chooseBuilder(options.builder, run, probing.signal)) : undefined
+    const lookup = builds.some((b) => !b.command) ? chooseBuilder(options.builder, run, probing.signal) : undefined
+    // Its failure (no builder) matters only when it is awaited below; until then it is no unhandled rejection.
+    lookup?.catch(() => {})
     let existing: Map<string, ImageCheck>
     try {
       // Images that stay local are always built (the builder's cache makes an unchanged one quick): no registry to ask.
@@ -180,7 +166,7 @@ export async function buildImages(options: BuildOptions, deps: BuildDeps = {}): 
     const needsBuilder = toBuild.some((b) => !b.command)
     if (!needsBuilder) probing.abort()
     if (needsBuilder) {
-      builder = await outcome(lookup as Settled<Builder>)
+      builder = await (lookup as Promise<Builder>)
       report.builder = builder.name
       checkPlatforms(loaded, toBuild, builder)
     } else if (toBuild.length) {
