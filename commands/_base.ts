@@ -57,6 +57,36 @@ export abstract class SkycapCommand extends Command {
     return result
   }
 
+  /**
+   * oclif's parse, then empty values refused where an empty value would quietly mean "the default": `-e ""`,
+   * `--config=`, an empty ENV, ENV@REV or SERVICE argument. In a script, `skycap deploy -e "$TARGET" --yes` with
+   * TARGET unset would otherwise deploy the default environment.
+   */
+  protected override async parse<F extends ParsedValues, B extends ParsedValues, A extends ParsedValues>(
+    options?: Interfaces.Input<F, B, A>,
+    argv?: string[],
+  ): Promise<Interfaces.ParserOutput<F, B, A>> {
+    const parsed = await super.parse(options, argv)
+    const flags = parsed.flags as Record<string, unknown>
+    const args = parsed.args as Record<string, unknown>
+    const empty = (value: unknown) => typeof value === 'string' && value.trim() === ''
+    if (empty(flags.environment)) {
+      throw new UserError('-e/--env is empty: name an environment', {
+        hint: 'Leave the flag out for the default environment (SKYCAP_ENV, else defaultEnvironment in skycap.yaml); an empty value is refused so that an unset variable in a script never picks the default.',
+      })
+    }
+    if (empty(flags.config)) throw new UserError('--config is empty: name a skycap.yaml', {hint: 'Leave the flag out to use the skycap.yaml found from the current folder upward.'})
+    for (const name of ['environment', 'target', 'service'] as const) {
+      if (empty(args[name])) {
+        if (name === 'service') throw new UserError('the SERVICE argument is empty: name a service', {hint: 'Name one of the services in skycap.yaml.'})
+        throw new UserError(`the ${name === 'target' ? 'ENV[@REV]' : 'ENV'} argument is empty: name an environment`, {
+          hint: 'Leave the argument out for the default environment (SKYCAP_ENV, else defaultEnvironment); an empty value is refused so that an unset variable in a script never picks the default.',
+        })
+      }
+    }
+    return parsed
+  }
+
   /** Where build output goes: stderr, line by line (under --json too: the document is on stdout). */
   protected buildOutput(): ((line: string) => void) | undefined {
     return (line) => process.stderr.write(`${line}\n`)
@@ -150,5 +180,9 @@ function errorJson(error: Error): Record<string, unknown> {
   if (error instanceof SkycapError) return {code: error.code, message: error.message, hint: error.jsonHint ?? error.hint, details: error.details}
   return {code: 'error', message: error.message}
 }
+
+/** oclif's FlagOutput and ArgOutput, which @oclif/core does not export. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type ParsedValues = Record<string, any>
 
 export type SkycapFlags<T extends typeof Command> = Interfaces.InferredFlags<(typeof SkycapCommand)['baseFlags'] & T['flags']>

@@ -21,6 +21,7 @@ export default class Up extends SkycapCommand {
     watch: Flags.boolean({char: 'w', description: 'Rebuild and redeploy when skycap.yaml, a template, a config folder or a build input changes.'}),
     port: Flags.string({description: 'Local port of a service, SERVICE=PORT (repeatable; default: the service port, or the next free one).', multiple: true}),
     timeout: Flags.string({description: 'Time limit of the deploy phase (default: deploy.timeout or 10m).'}),
+    'skip-image-check': Flags.boolean({description: 'Do not ask the registries whether the images up did not build exist.'}),
   }
 
   async run(): Promise<unknown> {
@@ -37,6 +38,7 @@ export default class Up extends SkycapCommand {
         watch: flags.watch,
         ports: flags.port,
         timeout: flags.timeout,
+        skipImageCheck: flags['skip-image-check'],
       },
       {
         kubectl: this.kubectlFactory(),

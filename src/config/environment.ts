@@ -11,8 +11,10 @@ export function resolveEnvironment(loaded: LoadedConfig, name: string): Environm
     // The reverse of unknownServiceError's: a service named where the environment goes (`skycap promote web`).
     const isService = Object.hasOwn(config.services, name)
     const why = isService ? `: ${name} is a service of app ${config.app}, not an environment` : didYouMean(name, Object.keys(config.environments))
+    // A name the user did not type on this command line: say where it came from.
+    const fromVariable = process.env.SKYCAP_ENV === name ? ` It comes from SKYCAP_ENV="${name}": set that to one of them, or unset it.` : ''
     throw new UserError(`unknown environment "${name}"${why}`, {
-      hint: `Known environments in ${loaded.show(loaded.file)}: ${Object.keys(config.environments).join(', ')}.`,
+      hint: `Known environments in ${loaded.show(loaded.file)}: ${Object.keys(config.environments).join(', ')}.${fromVariable}`,
       details: {environment: name, known: Object.keys(config.environments)},
     })
   }
@@ -57,14 +59,18 @@ export const LOCAL_REGISTRY_VARIABLE = 'SKYCAP_LOCAL_REGISTRY'
 
 /**
  * `local` when skycap.yaml has none (docs/local.md): namespace `<app>-local`, one replica per service, never
- * protected, no context (skycap up chooses the cluster), and the local registry (SKYCAP_LOCAL_REGISTRY, which skycap
- * up sets; else skycap.yaml's registry).
+ * protected, no context (skycap up chooses the cluster), the values of defaultEnvironment, and the local registry
+ * (SKYCAP_LOCAL_REGISTRY, which skycap up sets; else skycap.yaml's registry).
  */
 function derivedLocalEnvironment(config: LoadedConfig['config']): EnvironmentConfig {
   const registry = process.env[LOCAL_REGISTRY_VARIABLE]
+  // The repository's templates read values (an Ingress's host, say) that every declared environment sets: the
+  // default environment's, so that what renders there renders here too.
+  const values = config.defaultEnvironment === undefined ? undefined : config.environments[config.defaultEnvironment]?.values
   return {
     namespace: `${config.app}-local`,
     protected: false,
+    ...(values ? {values} : {}),
     services: Object.fromEntries(Object.keys(config.services).map((name) => [name, {replicas: 1}])),
     ...(registry ? {registry} : {}),
   }

@@ -1,10 +1,11 @@
-import {existsSync, realpathSync, statSync} from 'node:fs'
+import {existsSync, readdirSync, realpathSync, statSync} from 'node:fs'
 import {dirname, isAbsolute, join, relative, resolve} from 'node:path'
 
 import {ConfigError, ConfigErrors, UserError} from '../errors.js'
 import {openVcs, type Vcs, type VcsChoice} from '../vcs/vcs.js'
 import {isFullReference} from '../render/images.js'
 import {checkPatch, POD_TEMPLATE_MERGE_KEYS} from '../render/strategic-merge.js'
+import {didYouMean} from '../suggest.js'
 import {deepMerge} from './environment.js'
 import {isInside, resolvesOutside} from './confinement.js'
 import {DEFAULT_MAX_REPLICAS, LIMITS, readWithinLimit, tooLargeError} from './limits.js'
@@ -50,7 +51,13 @@ export async function loadConfig(options: {configPath?: string; cwd?: string; re
     text = readSkycapYaml(file, displayPath(file))
   } catch (error) {
     if (error instanceof ConfigError) throw error
-    throw new ConfigError(`cannot read ${file}: ${(error as Error).message}`, undefined, {hint: 'Check the path given to --config.'})
+    const code = (error as NodeJS.ErrnoException).code
+    if (code === 'EISDIR') {
+      throw new ConfigError(`${file} is a folder, not a skycap.yaml file`, undefined, {
+        hint: options.configPath ? `Give --config the file itself, e.g. --config ${join(options.configPath, CONFIG_FILE)}.` : `Rename or remove the folder ${file}; skycap.yaml must be a file.`,
+      })
+    }
+    throw new ConfigError(`cannot read ${file}: ${(error as Error).message}`, undefined, {hint: options.configPath ? 'Check the path given to --config.' : 'Check the file and its permissions.'})
   }
   // The folder templates and config folders must stay in. Without the repository (commands that read no templates or
   // config files), nothing is confined to it. `root`: the caller opened the repository already (render, deploy).
@@ -219,7 +226,7 @@ export async function parseConfig(text: string, file: string, show: (path: strin
   const serviceNames = Object.keys(config.services)
   const folders: Folders = {dir, root: root ?? undefined, shownRoot: root === null ? '' : show(root)}
   if (config.defaultEnvironment !== undefined && !config.environments[config.defaultEnvironment]) {
-    at(['defaultEnvironment'], `defaultEnvironment "${config.defaultEnvironment}" is not an environment; known: ${envNames.join(', ')}`)
+    at(['defaultEnvironment'], `defaultEnvironment "${config.defaultEnvironment}" is not an environment${didYouMean(config.defaultEnvironment, envNames)}; known: ${envNames.join(', ')}`)
   }
   const withPorts = new Set<string>()
   for (const [name, svc] of Object.entries(config.services)) {
@@ -268,7 +275,8 @@ export async function parseConfig(text: string, file: string, show: (path: strin
   for (const [path, list] of hookLists) {
     const seen = new Set<string>()
     list?.forEach((hook, i) => {
-      if (!config.services[hook.service]) at([...path, i, 'service'], `${path.join('.')}[${i}] (${hook.name}) names an unknown service "${hook.service}"; known: ${serviceNames.join(', ')}`)
+      if (!config.services[hook.service])
+        at([...path, i, 'service'], `${path.join('.')}[${i}] (${hook.name}) names an unknown service "${hook.service}"${didYouMean(hook.service, serviceNames)}; known: ${serviceNames.join(', ')}`)
       if (seen.has(hook.name)) at([...path, i, 'name'], `${path.join('.')}: two hooks are named "${hook.name}"`)
       seen.add(hook.name)
     })
@@ -277,8 +285,7 @@ export async function parseConfig(text: string, file: string, show: (path: strin
     // A Kubernetes Service's name is a DNS-1035 label: it starts with a letter.
     if (/^[0-9]/.test(name)) at(['services', name], `services.${name}: a service with ports gets a Kubernetes Service named "${name}", and a Service name must start with a letter`)
   }
-  const templates = config.templates ?? 'deploy'
-  if (config.templates !== undefined || existsSync(resolve(dir, templates))) checkInsideRepository(templates, ['templates'], at, folders)
+  checkTemplatesFolder(config, ['templates'], at, folders)
   for (const path of regexPaths(config)) {
     const value = doc.getIn(path) as string
     try {
@@ -325,8 +332,7 @@ function fileChecksPass(config: SkycapConfig, dir: string, root: string | null):
   const named: Array<string | undefined> = Object.values(config.services).map((svc) => svc.config)
   for (const env of Object.values(config.environments)) named.push(env.config, ...Object.values(env.services ?? {}).map((svc) => svc.config))
   for (const folder of named) if (folder !== undefined) checkFolder(folder, [], at, folders)
-  const templates = config.templates ?? 'deploy'
-  if (config.templates !== undefined || existsSync(resolve(dir, templates))) checkInsideRepository(templates, [], at, folders)
+  checkTemplatesFolder(config, [], at, folders)
   for (const svc of Object.values(config.services)) if (svc.build) checkBuild(svc, [], at, folders)
   return !failed
 }
@@ -486,6 +492,37 @@ function checkFolder(folder: string, path: (string | number)[], at: At, folders:
 }
 
 /** A templates or config folder must resolve (links followed) inside the repository: a deploy ships nothing else. */
+/**
+ * The templates folder as render reads it: the `templates` key's folder exists, it stays in the repository, and each
+ * folder in it is named for an environment (deploy/<env>/). An absent `deploy` folder is fine: no templates.
+ */
+function checkTemplatesFolder(config: SkycapConfig, path: (string | number)[], at: At, folders: Folders): void {
+  const templates = config.templates ?? 'deploy'
+  const full = resolve(folders.dir, templates)
+  if (!existsSync(full)) {
+    if (config.templates !== undefined) at(path, `templates: folder "${templates}" does not exist (relative to skycap.yaml); create it or remove the key`)
+    return
+  }
+  checkInsideRepository(templates, path, at, folders)
+  let names: string[]
+  try {
+    names = readdirSync(full)
+  } catch {
+    return // not a folder: render says so
+  }
+  const known = Object.keys(config.environments)
+  for (const name of names.sort()) {
+    if (Object.hasOwn(config.environments, name)) continue
+    let folder = false
+    try {
+      folder = statSync(join(full, name)).isDirectory()
+    } catch {
+      // a dangling link: render reports it
+    }
+    if (folder) at(path, `templates: folder "${templates}/${name}" does not match any environment${didYouMean(name, known)}; folders under ${templates}/ hold one environment's templates (known: ${known.join(', ')})`)
+  }
+}
+
 function checkInsideRepository(folder: string, path: (string | number)[], at: At, folders: Folders): void {
   const full = resolve(folders.dir, folder)
   if (!existsSync(full) || folders.root === undefined) return

@@ -66,7 +66,11 @@ export async function down(options: DownOptions, deps: DownDeps): Promise<DownRe
         await kubectl.run(['delete', 'namespace', state.namespace, '--wait=true', '--timeout=120s'], {namespaced: false})
         report.deletedNamespace = state.namespace
       } else report.kept.push(`namespace ${state.namespace}: it does not carry ${CREATED_BY}=up`)
-    } else if (!state.createdNamespace) report.kept.push(`namespace ${state.namespace}: it existed before skycap up (\`skycap status ${env.name}\` shows what runs there)`)
+    } else if (!state.createdNamespace) {
+      // An up that stopped before its deploy (a template error, say) created nothing: there is nothing to keep.
+      if (await namespaceExists(kubectl, state.namespace)) report.kept.push(`namespace ${state.namespace}: it existed before skycap up (\`skycap status ${env.name}\` shows what runs there)`)
+      else deps.reporter.info(`Namespace ${state.namespace} does not exist (skycap up did not get as far as creating it): nothing to delete`)
+    }
   }
   for (const k of report.kept) deps.reporter.info(`Kept ${k}`)
   removeState(file)

@@ -4,6 +4,7 @@ import {LOCAL_ENVIRONMENT} from '../config/environment.js'
 import type {Environment, LoadedConfig} from '../config/types.js'
 import {deploy, type DeployReport} from '../deploy/deploy.js'
 import {type KubectlFactory, namespaceExists, openEnvironment} from '../env/connect.js'
+import {parseDuration} from '../duration.js'
 import {UserError} from '../errors.js'
 import type {Kubectl} from '../kubectl/kubectl.js'
 import {streamLogs} from '../logs/stream.js'
@@ -33,6 +34,8 @@ export interface UpOptions {
   /** `SERVICE=PORT` local ports. */
   ports?: string[]
   timeout?: string
+  /** Do not ask the registries about the images up did not build (deploy's --skip-image-check). */
+  skipImageCheck?: boolean
 }
 
 export interface UpDeps {
@@ -89,6 +92,8 @@ export async function up(options: UpOptions, deps: UpDeps): Promise<UpReport> {
   // let: under --watch a changed skycap.yaml is read again (builds and deploys use the new one).
   let {loaded, env} = await opened()
   const wantedPorts = parsePorts(options.ports ?? [], env)
+  // Refused before any phase (deploy would read it only after the cluster, the registry and the images).
+  if (options.timeout !== undefined) await parseDuration(options.timeout, '--timeout')
   const file = stateFile(loaded.file, env.name, deps.env)
   const previous = readState(file)
   const phases: Phase[] = []
@@ -135,8 +140,7 @@ export async function up(options: UpOptions, deps: UpDeps): Promise<UpReport> {
   let release: number | null = null
   const cycle = async (services: string[]) => {
     built = {...built, ...(await deliverImages(loaded, env, services, delivery, deps))}
-    release = (await deployPhase(loaded, env, choice, kubectl, state, built, options, deps)).release
-    writeState(file, state)
+    release = (await deployPhase(loaded, env, choice, kubectl, state, built, options, deps).finally(() => writeState(file, state))).release
   }
   await phase(
     'images',
@@ -150,7 +154,8 @@ export async function up(options: UpOptions, deps: UpDeps): Promise<UpReport> {
   )
   const deployed = await phase(
     'deploy',
-    () => deployPhase(loaded, env, choice, kubectl, state, built, options, deps),
+    // Written even when the deploy fails: a namespace it created is then down's to delete.
+    () => deployPhase(loaded, env, choice, kubectl, state, built, options, deps).finally(() => writeState(file, state)),
     (r) => `release ${r.release} of ${r.app} ${r.environment} in namespace ${r.namespace}`,
   )
   release = deployed.release
@@ -257,27 +262,41 @@ async function deployPhase(
   deps: UpDeps,
 ): Promise<DeployReport> {
   const existed = await namespaceExists(kubectl, env.namespace)
-  const report = await deploy(
+  const deploying = deploy(
     {
       target: env.name,
       configPath: loaded.file,
       context: choice.context,
       images,
       // Images built a moment ago exist; the others are checked as on any deploy.
-      skipImageCheck: Object.keys(env.services).every((s) => s in images),
+      skipImageCheck: options.skipImageCheck || Object.keys(env.services).every((s) => s in images),
       timeout: options.timeout,
       reason: `skycap up ${env.name}`,
     },
     {kubectl: deps.kubectl, reporter: deps.reporter, confirm: deps.confirm, signal: deps.signal},
   )
-  if (!existed) {
-    await kubectl.run(['annotate', 'namespace', env.namespace, `${CREATED_BY}=up`, '--overwrite'], {namespaced: false})
-    state.createdNamespace = true
-  } else if (!state.createdNamespace) {
+  let report: DeployReport
+  try {
+    report = await deploying
+  } catch (error) {
+    // A deploy that failed after it created the namespace (it is made before the apply) leaves it to `skycap down`
+    // all the same; marking it must not hide the deploy's own error.
+    if (!existed) await markCreated(kubectl, env.namespace, state).catch(() => undefined)
+    throw error
+  }
+  if (!existed) await markCreated(kubectl, env.namespace, state)
+  else if (!state.createdNamespace) {
     // The state file is gone (a cleared cache) but the namespace says up made it.
     state.createdNamespace = await createdByUp(kubectl, env.namespace)
   }
   return report
+}
+
+/** Annotates the namespace the deploy created (when it did) and remembers it in the state: down deletes it. */
+async function markCreated(kubectl: Kubectl, namespace: string, state: UpState): Promise<void> {
+  if (!(await namespaceExists(kubectl, namespace))) return
+  await kubectl.run(['annotate', 'namespace', namespace, `${CREATED_BY}=up`, '--overwrite'], {namespaced: false})
+  state.createdNamespace = true
 }
 
 /** Whether the namespace carries up's annotation (up created it). */

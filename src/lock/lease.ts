@@ -38,8 +38,9 @@ function microTime(ms: number): string {
  * What to do about a held lock. After --wait-for-lock ran out, a longer wait than the one given (twice it, at least
  * 10m), never the same value again.
  */
-function lockedHint(environment: string, info: LockInfo, waitedMs: number): string {
+function lockedHint(environment: string, info: LockInfo, waitedMs: number, waitFlag = true): string {
   const dead = `or if that deploy is dead: skycap lock release ${environment} --force. The lock expires at ${info.expiresAt}.`
+  if (!waitFlag) return `Try again once it is released (\`skycap lock status ${environment}\` shows it), ${dead}`
   if (waitedMs <= 0) return `Wait for it (--wait-for-lock 10m), ${dead}`
   return `It was still held after --wait-for-lock ${durationText(waitedMs)}: wait longer (--wait-for-lock ${durationText(Math.max(2 * waitedMs, 10 * 60_000))}), ${dead}`
 }
@@ -82,6 +83,8 @@ export interface AcquireOptions {
   sleep?: (ms: number) => Promise<void>
   signal?: AbortSignal
   environment: string
+  /** false: the command has no --wait-for-lock (lock acquire, run --lock), so the hint when it is held names none. */
+  waitFlag?: boolean
 }
 
 /** The current lock of `app`, if any. */
@@ -134,7 +137,7 @@ export async function acquireLock(kubectl: Kubectl, options: AcquireOptions): Pr
         throw new InterruptedError(`stopped waiting for the lock of ${options.environment} (held by ${info.holder}); nothing was changed`)
       } else if (clock() >= deadline) {
         throw new LockedError(`${options.environment} is locked by ${describeHolder(info)}`, {
-          hint: lockedHint(options.environment, info, options.waitMs ?? 0),
+          hint: lockedHint(options.environment, info, options.waitMs ?? 0, options.waitFlag),
           details: {lock: info},
         })
       }

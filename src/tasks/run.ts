@@ -91,6 +91,7 @@ export async function runTask(options: RunTaskOptions, deps: RunTaskDeps): Promi
         reason: `skycap run ${options.service} -- ${options.command.join(' ')}`.slice(0, 200),
         durationSeconds: LEASE_SECONDS,
         signal: deps.signal,
+        waitFlag: false,
       })
     : undefined
   const heartbeat = lock ? keepLockAlive(kubectl, app, lock.id, {onLost: () => deps.reporter.warn(`the lock of ${env.name} is no longer held by this run`)}) : undefined

@@ -129,6 +129,36 @@ describe('CLI habits (built CLI)', function () {
       }
     })
 
+    it('an empty environment, target, service or --config is refused, never read as the default', async () => {
+      for (const [argv, message] of [
+        [['status', '-e', ''], '-e/--env is empty: name an environment'],
+        [['deploy', '--env=', '--dry-run'], '-e/--env is empty: name an environment'],
+        [['status', ''], 'the ENV argument is empty: name an environment'],
+        [['render', ' '], 'the ENV[@REV] argument is empty: name an environment'],
+        [['logs', '', '-e', 'dev'], 'the SERVICE argument is empty: name a service'],
+        [['config', 'validate', '--config='], '--config is empty: name a skycap.yaml'],
+      ] as Array<[string[], string]>) {
+        const r = await runCli(argv, {cwd: repo.dir, env: {KUBECONFIG: '/nonexistent'}})
+        expect(r.exitCode, argv.join(' ')).to.equal(2)
+        expect(r.stderr, argv.join(' ')).to.contain(message)
+      }
+      const json = parseJson((await cli('status', '-e', '', '--json')).stdout) as {error: {code: string; hint: string}}
+      expect(json.error.code).to.equal('invalid_input')
+      expect(json.error.hint).to.contain('an unset variable in a script never picks the default')
+    })
+
+    it('an unknown environment from SKYCAP_ENV says it comes from there', async () => {
+      const r = await runCli(['status'], {cwd: repo.dir, env: {SKYCAP_ENV: 'prdo'}})
+      expect(r.exitCode).to.equal(2)
+      expect(r.stderr).to.contain('unknown environment "prdo"; did you mean "prod"?').and.contain('It comes from SKYCAP_ENV="prdo": set that to one of them, or unset it.')
+    })
+
+    it('a lock longer than a Lease can hold is refused before the cluster is asked', async () => {
+      const r = await runCli(['lock', 'acquire', 'dev', '--duration', '999999999h'], {cwd: repo.dir, env: {KUBECONFIG: '/nonexistent'}})
+      expect(r.exitCode).to.equal(2)
+      expect(r.stderr).to.contain('--duration is "999999999h", longer than a lock can hold (at most 596523h)')
+    })
+
     it('a service where the environment goes says it is a service', async () => {
       for (const argv of [
         ['promote', 'web'],

@@ -107,6 +107,26 @@ describe('config loading', () => {
     expect(e.message).to.contain('skycap.yaml:1:21: defaultEnvironment "prod" is not an environment; known: staging')
   })
 
+  it('names the closest environment when defaultEnvironment is mistyped', async () => {
+    const e = await errorsOf(`defaultEnvironment: stagign\n${VALID}`)
+    expect(e.message).to.contain('defaultEnvironment "stagign" is not an environment; did you mean "staging"?; known: staging')
+  })
+
+  it('checks the templates folder as render reads it: the named folder exists, each folder in it is an environment', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'skycap-templates-'))
+    const file = join(dir, 'skycap.yaml')
+    const missing = await errorsOf(`templates: nope\n${VALID}`, file)
+    expect(missing.message).to.contain('skycap.yaml:1:12: templates: folder "nope" does not exist (relative to skycap.yaml); create it or remove the key')
+    // No templates key and no deploy/ folder: no templates, nothing to say.
+    await parseConfig(VALID, file)
+    mkdirSync(join(dir, 'deploy', 'stagin'), {recursive: true})
+    mkdirSync(join(dir, 'deploy', 'staging'))
+    writeFileSync(join(dir, 'deploy', 'extra.yaml'), 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n')
+    const unknown = await errorsOf(VALID, file)
+    expect(unknown.message).to.contain('templates: folder "deploy/stagin" does not match any environment; did you mean "staging"?')
+    expect(unknown.errors).to.have.length(1)
+  })
+
   it('rejects a config folder that does not exist', async () => {
     const e = await errorsOf(VALID.replace('    port: 8080', '    port: 8080\n    config: nope'))
     expect(e.message).to.contain(':6:13: services.web.config: folder "nope" does not exist')

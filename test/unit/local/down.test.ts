@@ -54,6 +54,23 @@ describe('skycap down: only what up made', () => {
     expect(fake.remaining()).to.equal(0)
   })
 
+  it('an up that stopped before it created the namespace: down says it does not exist, and keeps nothing', async () => {
+    const exists = (name: string) => ({argv: ['--context', 'kind-skycap', '--request-timeout=30s', 'get', 'namespace', 'localapp-local', '--ignore-not-found', '-o', 'name'], result: {stdout: name}})
+    for (const [answer, kept, said] of [
+      ['', [], 'Namespace localapp-local does not exist (skycap up did not get as far as creating it): nothing to delete'],
+      ['namespace/localapp-local\n', ['namespace localapp-local: it existed before skycap up (`skycap status local` shows what runs there)'], 'Kept namespace localapp-local: it existed before'],
+    ] as Array<[string, string[], string]>) {
+      record({createdNamespace: false})
+      const fake = fakeKubectlFactory([exists(answer)])
+      const reporter = memoryReporter()
+      const report = await down({cwd: repo.dir}, {kubectl: fake.factory, tools: tools().tools, reporter, env: {XDG_CACHE_HOME: cache.dir}})
+      expect(report.deletedNamespace).to.equal(null)
+      expect(report.kept).to.deep.equal(kept)
+      expect(reporter.lines.join('\n')).to.contain(said)
+      expect(fake.remaining()).to.equal(0)
+    }
+  })
+
   it('keeps a namespace without the annotation, even when the state says up created it', async () => {
     record({})
     const fake = fakeKubectlFactory([

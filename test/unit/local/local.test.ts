@@ -1,4 +1,5 @@
 import {expect} from 'chai'
+import {readdirSync} from 'node:fs'
 import net from 'node:net'
 
 import {resolveEnvironment} from '../../../src/config/environment.js'
@@ -6,10 +7,14 @@ import {loadConfig} from '../../../src/config/load.js'
 import {choosePort, listening, portFree} from '../../../src/local/forwards.js'
 import {parseRegistryHosting, pullReference} from '../../../src/local/registry.js'
 import {readState, stateFile, writeState} from '../../../src/local/state.js'
-import {parsePorts} from '../../../src/local/up.js'
+import {parsePorts, up} from '../../../src/local/up.js'
 import {classifyChange, watchedInputs} from '../../../src/local/watch.js'
 import type {ImagePhase} from '../../../src/local/images.js'
-import {TempRepo} from '../../helpers/repo.js'
+import {UserError} from '../../../src/errors.js'
+import {toolRunner} from '../../../src/local/tool.js'
+import {memoryReporter} from '../../../src/ui/output.js'
+import {fakeKubectlFactory} from '../../helpers/fake-kubectl.js'
+import {runCli, TempRepo} from '../../helpers/repo.js'
 
 describe('skycap up: the parts', () => {
   it('derives `local` when skycap.yaml has none: <app>-local, one replica, not protected; a declared one is used as written', async () => {
@@ -64,6 +69,43 @@ describe('skycap up: the parts', () => {
       expect(() => parsePorts(['web:9000'], env)).to.throw('--port "web:9000" is not SERVICE=PORT (a port from 1 to 65535); nothing was changed')
       expect(() => parsePorts(['web=70000'], env)).to.throw('is not SERVICE=PORT')
       expect(() => parsePorts(['db=5432'], env)).to.throw('--port names unknown service "db"; nothing was changed')
+    } finally {
+      repo.remove()
+    }
+  })
+
+  it('a bad --timeout is refused before any phase: no cluster is looked for, nothing is built or written', async () => {
+    const repo = await TempRepo.fromFixture('local-app')
+    const cache = new TempRepo()
+    try {
+      const fake = fakeKubectlFactory([])
+      const images: ImagePhase = {
+        buildable: () => ['web', 'api'],
+        inputs: () => [],
+        build: async () => {
+          throw new Error('nothing may be built')
+        },
+      }
+      const deps = {kubectl: fake.factory, tools: toolRunner({runner: async () => Promise.reject(new Error('no tool may run')), installed: () => true}), images, reporter: memoryReporter(), out: process.stdout, colour: false, env: {XDG_CACHE_HOME: cache.dir}}
+      const error = (await up({cwd: repo.dir, timeout: '10'}, deps).catch((e: unknown) => e)) as UserError
+      expect(error).to.be.instanceOf(UserError)
+      expect(error.message).to.contain('--timeout is "10" but must be a duration greater than zero with a unit')
+      expect(fake.calls).to.have.length(0)
+      expect(readdirSync(cache.dir), 'no state file').to.deep.equal([])
+    } finally {
+      repo.remove()
+      cache.remove()
+    }
+  })
+
+  it('the derived `local` takes the values of defaultEnvironment, so the repository templates render', async () => {
+    const repo = await TempRepo.fromFixture('shop')
+    try {
+      const loaded = await loadConfig({cwd: repo.dir})
+      expect(resolveEnvironment(loaded, 'local').values).to.deep.equal({host: 'staging.shop.example.com'})
+      const rendered = await runCli(['render', 'local'], {cwd: repo.dir})
+      expect(rendered.exitCode, rendered.stderr).to.equal(0)
+      expect(rendered.stdout).to.contain('host: staging.shop.example.com').and.contain('namespace: shop-local')
     } finally {
       repo.remove()
     }

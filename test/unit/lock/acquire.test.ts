@@ -85,7 +85,7 @@ describe('a lock still held when --wait-for-lock runs out', () => {
     argv.includes('create') ? {exitCode: 1, stdout: '', stderr: 'Error from server (AlreadyExists): already exists'} : {exitCode: 0, stdout: JSON.stringify(held), stderr: ''}
 
   /** The hint after waiting `waitMs` (a clock that the sleeps move on; the lease is renewed meanwhile, never expires). */
-  async function hintAfter(waitMs: number): Promise<string | undefined> {
+  async function hintAfter(waitMs: number, waitFlag?: boolean): Promise<string | undefined> {
     let now = Date.parse('2026-11-22T10:00:00Z')
     const kubectl = new Kubectl({binary: 'kubectl', runner, sleep: async () => undefined, context: 'c', namespace: 'n'})
     const clock = () => now
@@ -94,7 +94,7 @@ describe('a lock still held when --wait-for-lock runs out', () => {
       now += ms
       held.spec.renewTime = new Date(now).toISOString().replace('Z', '000Z')
     }
-    const error = (await acquireLock(kubectl, {app: 'shop', environment: 'staging', reason: 'deploy', durationSeconds: 60, waitMs, clock, sleep}).catch((e: unknown) => e)) as LockedError
+    const error = (await acquireLock(kubectl, {app: 'shop', environment: 'staging', reason: 'deploy', durationSeconds: 60, waitMs, clock, sleep, waitFlag}).catch((e: unknown) => e)) as LockedError
     expect(error).to.be.instanceOf(LockedError)
     return error.hint
   }
@@ -107,6 +107,12 @@ describe('a lock still held when --wait-for-lock runs out', () => {
 
   it('without --wait-for-lock, suggests waiting', async () => {
     expect(await hintAfter(0)).to.match(/^Wait for it \(--wait-for-lock 10m\), or if that deploy is dead: /)
+  })
+
+  it('for a command without --wait-for-lock (lock acquire, run --lock), names no such flag', async () => {
+    const hint = await hintAfter(0, false)
+    expect(hint).to.match(/^Try again once it is released \(`skycap lock status staging` shows it\), or if that deploy is dead: skycap lock release staging --force\./)
+    expect(hint).not.to.contain('--wait-for-lock')
   })
 
   it('durations are written as the flag takes them', () => {

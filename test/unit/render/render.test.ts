@@ -467,7 +467,8 @@ describe('template errors', () => {
 
   it('rejects a template folder for an unknown environment', async () => {
     repo.write('deploy/prd/x.yaml', 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n')
-    expect((await renderError(repo, 'staging')).message).to.contain('template folder "deploy/prd" does not match any environment')
+    // skycap.yaml's checks see it (config validate too), with the closest environment's name.
+    expect((await renderError(repo, 'staging')).message).to.contain('templates: folder "deploy/prd" does not match any environment; did you mean "prod"?')
   })
 
   it('rejects a document without kind', async () => {
