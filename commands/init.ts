@@ -1,7 +1,7 @@
 import {Flags} from '@oclif/core'
 
 import {PIPELINE_SYSTEMS, type PipelineSystem} from '../src/init/pipeline.js'
-import {pipelineMessage, scaffold} from '../src/init/scaffold.js'
+import {NO_DOCKERFILE_MESSAGE, pipelineMessage, scaffold} from '../src/init/scaffold.js'
 import {SkycapCommand} from './_base.js'
 
 export default class Init extends SkycapCommand {
@@ -12,7 +12,7 @@ export default class Init extends SkycapCommand {
     dir: Flags.string({description: 'Folder to write into (default: the current directory).', default: '.'}),
     ci: Flags.string({
       description:
-        'Also write a pipeline (build on push, deploy staging on main, prod on a tag or approval): .github/workflows/deploy.yml or .gitlab-ci.yml. With a skycap.yaml already there, only the pipeline.',
+        'Also write a pipeline (build on push when a service has build:, deploy staging on main, prod on a tag or approval): .github/workflows/deploy.yml or .gitlab-ci.yml. With a skycap.yaml already there, only the pipeline.',
       options: [...PIPELINE_SYSTEMS],
     }),
   }
@@ -22,6 +22,7 @@ export default class Init extends SkycapCommand {
     const result = scaffold(flags.dir, flags.app, flags.ci as PipelineSystem | undefined)
     for (const f of result.written) this.log(`created ${f}`)
     for (const f of result.skipped) this.logToStderr(`skipped ${f} (exists)`)
+    if (result.dockerfile === false) this.logToStderr(NO_DOCKERFILE_MESSAGE)
     if (result.pipeline) this.logToStderr(pipelineMessage(result.pipeline))
     if (!result.skipped.includes('skycap.yaml')) this.logToStderr(`Next: commit, then \`skycap render staging\` to see what staging would get.`)
     return result

@@ -28,15 +28,21 @@ export interface PipelineNeeds {
   checksWithoutRepository: boolean
 }
 
-/** What `skycap init --ci` writes a pipeline for: the environments, and what each deploy job needs. */
+/** What `skycap init --ci` writes a pipeline for: the environments, what each deploy job needs, whether it builds. */
 export interface PipelinePlan extends PipelineEnvironments {
   needs: Partial<Record<'staging' | 'prod', PipelineNeeds>>
+  /** A service of skycap.yaml has a `build:` block: the pipeline has a build job, which the deploy jobs wait for. */
+  build: boolean
 }
 
 const NAME = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/
 
 type Settings = {notify?: {github?: {deployments?: unknown}; gitlab?: {deployments?: unknown}} | null; requireChecks?: unknown}
-type Config = Settings & {defaultEnvironment?: unknown; environments?: Record<string, (Settings & {protected?: unknown}) | null>}
+type Config = Settings & {
+  defaultEnvironment?: unknown
+  environments?: Record<string, (Settings & {protected?: unknown}) | null>
+  services?: Record<string, {build?: unknown} | null> | null
+}
 
 function read(configText: string | undefined): Config | undefined {
   try {
@@ -68,7 +74,11 @@ export function pipelineEnvironments(configText?: string): PipelineEnvironments 
   return {...(staging ? {staging} : {}), ...(prod ? {prod} : {})}
 }
 
-/** The environments, and whether each one's deploys use notify.github/gitlab deployments or requireChecks. */
+/**
+ * The environments, whether each one's deploys use notify.github/gitlab deployments or requireChecks, and whether
+ * any service has a `build:` block (`skycap build` fails when none has: nothing to build). A skycap.yaml that cannot
+ * be read, or none, keeps the build job.
+ */
 export function pipelinePlan(configText?: string): PipelinePlan {
   const config = read(configText)
   const environments = pipelineEnvironments(configText)
@@ -77,7 +87,13 @@ export function pipelinePlan(configText?: string): PipelinePlan {
     const name = environments[role]
     if (name) needs[role] = environmentNeeds(config, name)
   }
-  return {...environments, needs}
+  return {...environments, needs, build: config ? hasBuild(config) : true}
+}
+
+/** Whether a top-level service has `build:` (an environment's services cannot: docs/build.md). */
+function hasBuild(config: Config): boolean {
+  const services = config.services && typeof config.services === 'object' ? Object.values(config.services) : []
+  return services.some((service) => typeof service === 'object' && service !== null && service.build !== undefined && service.build !== null)
 }
 
 /** As src/config/environment.ts resolves them: the environment's notify merged over the top level, its requireChecks over the top level's. */
@@ -94,13 +110,16 @@ function environmentNeeds(config: Config | undefined, name: string): PipelineNee
  * A pipeline template with the environment names filled in and its conditional blocks resolved: `#[if FLAG]` …
  * (`#[else]` …) `#[end]`, on lines of their own, nest; `!FLAG` negates. The flags: `both`, `staging`, `prod` (a job
  * deploys it), `staging.token`, `staging.deployments`, `staging.checks` (and the same for prod: the job's
- * GITHUB_TOKEN and its permissions), `gitlabToken`, `githubToken`, `checksRepository` (set-up of the GitLab pipeline).
+ * GITHUB_TOKEN and its permissions), `gitlabToken`, `githubToken`, `checksRepository` (set-up of the GitLab pipeline),
+ * `build` (the build job, and the deploy jobs' `needs` on it), `main` (a job runs on a push to main: build or staging).
  * Not LiquidJS, which renders skycap's manifests: a GitHub workflow is full of `${{ … }}` expressions, which Liquid
  * would take for its own, and every one would need a raw block.
  */
 export function pipelineText(template: string, plan: PipelinePlan): string {
   const flags = new Set<string>()
   if (plan.staging && plan.prod) flags.add('both')
+  if (plan.build) flags.add('build')
+  if (plan.build || plan.staging) flags.add('main')
   for (const role of ['staging', 'prod'] as const) {
     const needs = plan.needs[role]
     if (!plan[role]) continue

@@ -10,8 +10,41 @@ export interface InitResult {
   app: string
   written: string[]
   skipped: string[]
-  /** With --ci: the pipeline file, and the environments it deploys on main and on a tag (one of them may be absent). */
-  pipeline?: {system: PipelineSystem; file: string; staging?: string; prod?: string}
+  /** When init writes skycap.yaml: whether the folder has a Dockerfile, so web's `build:` line is active (else commented out). */
+  dockerfile?: boolean
+  /**
+   * With --ci: the pipeline file, the environments it deploys on main and on a tag (one of them may be absent), and
+   * whether it builds (a service of skycap.yaml has `build:`).
+   */
+  pipeline?: {system: PipelineSystem; file: string; staging?: string; prod?: string; build: boolean}
+}
+
+/** The scaffold's `build:` line for web, in place of `__BUILD__`: active when the folder has a Dockerfile (docs/build.md). */
+const BUILD_LINES = {
+  active: [
+    "    # `skycap build` builds this folder's Dockerfile (context: the folder of skycap.yaml) and pushes the image as",
+    '    # <registry>/web:<tag>; `skycap up` builds it for the local cluster. dockerfile, target, args: docs/build.md.',
+    '    build: {context: .}',
+  ],
+  commented: [
+    '    # Uncomment once this folder has a Dockerfile (or set context, relative to skycap.yaml, and dockerfile, relative',
+    '    # to the context, to where one is): then `skycap build` builds it and pushes <registry>/web:<tag>, and',
+    '    # `skycap up` builds it for the local cluster.',
+    '    # build: {context: .}',
+  ],
+}
+
+/** What init says when the skycap.yaml it wrote builds nothing. */
+export const NO_DOCKERFILE_MESSAGE = 'web has no build: block (commented out in skycap.yaml): this folder has no Dockerfile, so `skycap build` has nothing to build until you add one and uncomment it.'
+
+/** Whether `dir` has a regular file named exactly `Dockerfile` (not `dockerfile` on a case-insensitive disk). */
+function hasDockerfile(dir: string): boolean {
+  try {
+    return readdirSync(dir).includes('Dockerfile') && statSync(join(dir, 'Dockerfile')).isFile()
+  } catch {
+    // No folder yet (init creates it), or a file in the way: refused below.
+    return false
+  }
 }
 
 /** A DNS label made from a folder name: "My_Shop" -> "my-shop". */
@@ -38,17 +71,25 @@ export function scaffold(dir: string, app?: string, ci?: PipelineSystem): InitRe
   }
   const name = existing ? (app ?? appNameFrom(basename(target))) : checkedName(app ?? appNameFrom(basename(target)))
   const source = join(templatesDir, 'init')
-  const files: Array<{rel: string; dest: string; text: () => string}> = existing
-    ? []
-    : walk(source).map((file) => {
-        const rel = relative(source, file)
-        return {rel, dest: join(target, rel), text: () => (rel === 'skycap.yaml' ? readFileSync(file, 'utf8').replaceAll('__APP__', name) : readFileSync(file, 'utf8'))}
-      })
+  const dockerfile = existing ? undefined : hasDockerfile(target)
+  const config = existing
+    ? undefined
+    : readFileSync(join(source, 'skycap.yaml'), 'utf8')
+        .replace('__BUILD__', BUILD_LINES[dockerfile ? 'active' : 'commented'].join('\n'))
+        .replaceAll('__APP__', name)
+  const files: Array<{rel: string; dest: string; text: () => string}> =
+    config === undefined
+      ? []
+      : walk(source).map((file) => {
+          const rel = relative(source, file)
+          return {rel, dest: join(target, rel), text: () => (rel === 'skycap.yaml' ? config : readFileSync(file, 'utf8'))}
+        })
   let pipeline: InitResult['pipeline']
   if (ci) {
     const {template, path} = PIPELINE_FILES[ci]
-    const plan = pipelinePlan(existing ? readFileSync(configFile, 'utf8') : undefined)
-    pipeline = {system: ci, file: path, ...(plan.staging ? {staging: plan.staging} : {}), ...(plan.prod ? {prod: plan.prod} : {})}
+    // The pipeline of the skycap.yaml there is, or of the one init writes.
+    const plan = pipelinePlan(config ?? readFileSync(configFile, 'utf8'))
+    pipeline = {system: ci, file: path, ...(plan.staging ? {staging: plan.staging} : {}), ...(plan.prod ? {prod: plan.prod} : {}), build: plan.build}
     files.push({rel: path, dest: join(target, path), text: () => pipelineText(readFileSync(join(templatesDir, 'ci', template), 'utf8'), plan)})
   }
   // A file where init needs a folder (--dir itself, or e.g. config/) is refused before anything is written.
@@ -77,7 +118,7 @@ export function scaffold(dir: string, app?: string, ci?: PipelineSystem): InitRe
     }
     written.push(rel)
   }
-  return {app: name, written, skipped, ...(pipeline ? {pipeline} : {})}
+  return {app: name, written, skipped, ...(dockerfile === undefined ? {} : {dockerfile}), ...(pipeline ? {pipeline} : {})}
 }
 
 /** What `init --ci` says about the pipeline it wrote: which environment deploys when, and what to set up. */
@@ -91,7 +132,8 @@ export function pipelineMessage(pipeline: NonNullable<InitResult['pipeline']>): 
       : staging
         ? `${staging} on main (skycap.yaml has no protected environment to deploy on a tag)`
         : `${onTag}; nothing on main (skycap.yaml has no unprotected environment)`
-  return `The pipeline deploys ${deploys}; set its secrets as the comments at the top of ${file} say.`
+  const builds = pipeline.build ? '' : '; it builds no image (no service in skycap.yaml has a build: block), so each deploy needs its images in the registry already'
+  return `The pipeline deploys ${deploys}${builds}; set its secrets as the comments at the top of ${file} say.`
 }
 
 function checkedName(name: string): string {

@@ -181,6 +181,8 @@ describe('command wiring (built CLI)', function () {
     const r = await runCli(['init', '--app', 'demo'], {cwd: app.dir})
     expect(r.exitCode).to.equal(0)
     expect(r.stdout).to.contain('created skycap.yaml')
+    // No Dockerfile: web's build: line is commented out, and init says what that means.
+    expect(r.stderr).to.contain('web has no build: block (commented out in skycap.yaml): this folder has no Dockerfile')
     await app.commit('scaffold')
     const rendered = await runCli(['render', 'staging@HEAD', '--json'], {cwd: app.dir})
     expect(rendered.exitCode, rendered.stdout).to.equal(0)

@@ -1,10 +1,11 @@
 import {expect} from 'chai'
-import {cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import {existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
 import {parse} from 'yaml'
 
+import {parseConfig} from '../../../src/config/load.js'
 import {PIPELINE_FILES, PIPELINE_SYSTEMS, type PipelineSystem} from '../../../src/init/pipeline.js'
 
 import {pipelineEnvironments} from '../../../src/init/pipeline.js'
@@ -51,6 +52,50 @@ describe('skycap init --dir', () => {
   })
 })
 
+describe("skycap init: web's build: block", () => {
+  let tmp: string
+  beforeEach(() => {
+    tmp = mkdtempSync(join(tmpdir(), 'skycap-init-build-'))
+  })
+  afterEach(() => rmSync(tmp, {recursive: true, force: true}))
+
+  /** The skycap.yaml init writes into tmp, as `config validate` loads it. */
+  async function written() {
+    const file = join(tmp, 'skycap.yaml')
+    const text = readFileSync(file, 'utf8')
+    expect(text).to.not.match(/__[A-Z]+__/)
+    return {text, loaded: await parseConfig(text, file)}
+  }
+
+  it('a folder with a Dockerfile: web builds it, context the folder', async () => {
+    writeFileSync(join(tmp, 'Dockerfile'), 'FROM scratch\n')
+    expect(scaffold(tmp, 'shop')).to.deep.include({dockerfile: true})
+    const {text, loaded} = await written()
+    expect(text).to.contain('    build: {context: .}\n').and.contain("builds this folder's Dockerfile").and.not.contain('# build:')
+    expect(loaded.config.services.web?.build).to.deep.equal({context: '.'})
+  })
+
+  it('a folder without one: the build: line is commented out, says when to uncomment it, and uncommented is valid', async () => {
+    // Neither another spelling nor a folder named Dockerfile counts.
+    writeFileSync(join(tmp, 'dockerfile.txt'), '')
+    mkdirSync(join(tmp, 'Dockerfile'))
+    expect(scaffold(tmp, 'shop')).to.deep.include({dockerfile: false})
+    const {text, loaded} = await written()
+    expect(text).to.contain('    # build: {context: .}\n').and.contain('# Uncomment once this folder has a Dockerfile')
+    expect(loaded.config.services.web?.build).to.equal(undefined)
+    writeFileSync(join(tmp, 'skycap.yaml'), text.replace('    # build: {context: .}\n', '    build: {context: .}\n'))
+    expect((await written()).loaded.config.services.web?.build).to.deep.equal({context: '.'})
+  })
+
+  it('the scaffold names its schema as docs/configuration.md does, and the reference that exists', () => {
+    scaffold(tmp, 'shop')
+    const [schema, reference] = readFileSync(join(tmp, 'skycap.yaml'), 'utf8').split('\n')
+    const recommended = /`(# yaml-language-server: \$schema=[^`]+)`/.exec(readFileSync(join(repoRoot, 'docs', 'configuration.md'), 'utf8'))?.[1]
+    expect(schema).to.equal(recommended)
+    expect(reference).to.contain("skycap's docs/configuration.md")
+  })
+})
+
 describe('skycap init --ci', () => {
   let tmp: string
   beforeEach(() => {
@@ -58,14 +103,27 @@ describe('skycap init --ci', () => {
   })
   afterEach(() => rmSync(tmp, {recursive: true, force: true}))
 
-  it('a new app: the scaffold and the GitHub workflow, deploying staging and prod', () => {
+  it('a new app with a Dockerfile: the scaffold and the GitHub workflow, building, then deploying staging and prod', () => {
+    writeFileSync(join(tmp, 'Dockerfile'), 'FROM scratch\n')
     const result = scaffold(tmp, 'shop', 'github')
     expect(result.written).to.include.members(['skycap.yaml', '.github/workflows/deploy.yml'])
-    expect(result.pipeline).to.deep.equal({system: 'github', file: '.github/workflows/deploy.yml', staging: 'staging', prod: 'prod'})
+    expect(result.pipeline).to.deep.equal({system: 'github', file: '.github/workflows/deploy.yml', staging: 'staging', prod: 'prod', build: true})
     const workflow = parse(readFileSync(join(tmp, '.github/workflows/deploy.yml'), 'utf8'))
     expect(Object.keys(workflow.jobs)).to.deep.equal(['build', 'deploy-staging', 'deploy-prod'])
     expect(workflow.jobs['deploy-prod'].concurrency).to.deep.equal({group: 'deploy-prod', 'cancel-in-progress': false})
     expect(workflow.jobs['deploy-prod'].environment).to.equal('prod')
+    expect(workflow.jobs['deploy-prod'].needs).to.equal('build')
+  })
+
+  it('a new app without a Dockerfile: the scaffold builds nothing, so neither does the pipeline, and init says so', () => {
+    const result = scaffold(tmp, 'shop', 'gitlab')
+    expect(result).to.deep.include({dockerfile: false})
+    expect(result.pipeline).to.deep.equal({system: 'gitlab', file: '.gitlab-ci.yml', staging: 'staging', prod: 'prod', build: false})
+    const pipeline = parse(readFileSync(join(tmp, '.gitlab-ci.yml'), 'utf8'))
+    expect(pipeline.stages).to.deep.equal(['deploy'])
+    expect(pipeline.build).to.equal(undefined)
+    expect(pipeline['.deploy'].needs).to.equal(undefined)
+    expect(pipelineMessage(result.pipeline as NonNullable<typeof result.pipeline>)).to.contain('it builds no image (no service in skycap.yaml has a build: block)')
   })
 
   it('an existing app: only the pipeline, for the environments its skycap.yaml names; an existing pipeline is kept', () => {
@@ -74,6 +132,7 @@ describe('skycap init --ci', () => {
     const result = scaffold(tmp, undefined, 'gitlab')
     expect(result.written).to.deep.equal(['.gitlab-ci.yml'])
     expect(result.skipped).to.deep.equal(['skycap.yaml'])
+    expect(result).to.not.have.property('dockerfile')
     expect(readFileSync(join(tmp, 'skycap.yaml'), 'utf8')).to.equal(config)
     expect(existsSync(join(tmp, 'deploy'))).to.equal(false)
     const pipeline = parse(readFileSync(join(tmp, '.gitlab-ci.yml'), 'utf8'))
@@ -111,9 +170,10 @@ describe('skycap init --ci: a valid pipeline for any set of environments', () =>
   })
   afterEach(() => rmSync(tmp, {recursive: true, force: true}))
 
-  /** Writes the pipeline for skycap.yaml's `environments` block, parses it refusing duplicate keys. */
-  function pipeline(system: PipelineSystem, environments: string, extra = '') {
-    writeFileSync(join(tmp, 'skycap.yaml'), `app: ci3\nregistry: r.example/ci3\nservices:\n  web: {image: web, port: 8080}\n${extra}environments:\n${environments}`)
+  /** Writes the pipeline for skycap.yaml's `environments` block (web with a build: block or not), parses it refusing duplicate keys. */
+  function pipeline(system: PipelineSystem, environments: string, extra = '', build = true) {
+    const web = build ? '{image: web, port: 8080, build: {context: .}}' : '{image: web, port: 8080}'
+    writeFileSync(join(tmp, 'skycap.yaml'), `app: ci3\nregistry: r.example/ci3\nservices:\n  web: ${web}\n  cache: {image: redis:7.2}\n${extra}environments:\n${environments}`)
     const result = scaffold(tmp, undefined, system)
     const text = readFileSync(join(tmp, PIPELINE_FILES[system].path), 'utf8')
     const parsed = parse(text, {uniqueKeys: true}) as Record<string, any>
@@ -177,15 +237,40 @@ describe('skycap init --ci: a valid pipeline for any set of environments', () =>
       'deploys dev on main and eu on a tag',
     ],
   ]
+  /** The jobs, in order, and what each one needs; GitLab's stages, each job's in them. */
+  function jobGraph(system: PipelineSystem, parsed: Record<string, any>) {
+    if (system === 'github') return {jobs: Object.keys(parsed.jobs), needs: Object.values(parsed.jobs).map((job: any) => job.needs), stages: undefined}
+    const names = Object.keys(parsed).filter((name) => !name.startsWith('.') && !['stages', 'default'].includes(name))
+    const jobs = names.map((name) => ({...parsed[parsed[name].extends], ...parsed[name]}))
+    for (const job of jobs) expect(parsed.stages).to.include(job.stage)
+    return {jobs: names, needs: jobs.map((job) => job.needs), stages: parsed.stages}
+  }
+
   for (const system of PIPELINE_SYSTEMS) {
-    for (const [what, environments, jobs, message] of setups) {
-      it(`${system}, ${what}: distinct jobs, a protected environment never deployed on every push`, () => {
-        const {result, parsed, text} = pipeline(system, environments)
-        expect(deployJobs(system, parsed)).to.deep.equal(jobs)
-        expect(text).to.not.match(/__[A-Z]+__|#\[/)
-        if (system === 'github') expect(parsed.on.push.tags).to.deep.equal(jobs.some(([, , when]) => when === 'tag') ? ['v*'] : undefined)
-        expect(pipelineMessage(result.pipeline as NonNullable<typeof result.pipeline>)).to.contain(message)
-      })
+    for (const build of [true, false]) {
+      for (const [what, environments, jobs, message] of setups) {
+        it(`${system}, ${what}, ${build ? 'a service with build:' : 'no service with build:'}: distinct jobs, a protected environment never deployed on every push`, () => {
+          const {result, parsed, text} = pipeline(system, environments, '', build)
+          expect(deployJobs(system, parsed)).to.deep.equal(jobs)
+          expect(text).to.not.match(/__[A-Z]+__|#\[/)
+          const graph = jobGraph(system, parsed)
+          const deploys = jobs.map(([job]) => job)
+          expect(graph.jobs).to.deep.equal(build ? ['build', ...deploys] : deploys)
+          expect(graph.needs).to.deep.equal(build ? [undefined, ...deploys.map(() => (system === 'github' ? 'build' : ['build']))] : deploys.map(() => undefined))
+          if (system === 'gitlab') expect(graph.stages).to.deep.equal(build ? ['build', 'deploy'] : ['deploy'])
+          expect(text.includes('build the images')).to.equal(build)
+          expect(text.includes('Images are not built here: no service in skycap.yaml has a build: block')).to.equal(!build)
+          expect(text.includes('REGISTRY_PASSWORD')).to.equal(build)
+          if (system === 'github') {
+            expect(parsed.on.push.tags).to.deep.equal(jobs.some(([, , when]) => when === 'tag') ? ['v*'] : undefined)
+            // A push to main runs the build, or a deploy, or nothing: then the workflow does not start.
+            expect(parsed.on.push.branches).to.deep.equal(build || jobs.some(([, , when]) => when === 'main') ? ['main'] : undefined)
+          }
+          const said = pipelineMessage(result.pipeline as NonNullable<typeof result.pipeline>)
+          expect(said).to.contain(message)
+          expect(said.includes('it builds no image')).to.equal(!build)
+        })
+      }
     }
   }
 
@@ -212,6 +297,17 @@ describe('skycap init --ci: a valid pipeline for any set of environments', () =>
     expect(checksOnly.steps.at(-1).env).to.deep.equal({GITHUB_TOKEN: '${{ github.token }}'})
   })
 
+  it("any service's build: block counts, one commented out does not", () => {
+    const builds = (services: string) => {
+      writeFileSync(join(tmp, 'skycap.yaml'), `app: ci3\nservices:\n${services}environments:\n  dev: {namespace: d}\n`)
+      const {pipeline} = scaffold(tmp, undefined, 'github')
+      rmSync(join(tmp, PIPELINE_FILES.github.path))
+      return pipeline?.build
+    }
+    expect(builds('  web: {image: web}\n  # build: {context: .}\n  worker: {image: worker, build: {command: [make]}}\n')).to.equal(true)
+    expect(builds('  web: {image: web}\n  # build: {context: .}\n')).to.equal(false)
+  })
+
   it('gitlab: the set-up names GITLAB_TOKEN for notify.gitlab deployments, GITHUB_TOKEN and the repository for requireChecks', () => {
     const plain = pipeline('gitlab', '  dev: {namespace: d}\n').text
     expect(plain).to.not.contain('GITLAB_TOKEN').and.not.contain('GITHUB_TOKEN')
@@ -226,14 +322,18 @@ describe('the pipelines the docs show', () => {
   let tmp: string
   before(() => {
     tmp = mkdtempSync(join(tmpdir(), 'skycap-init-docs-'))
-    cpSync(join(fixturesDir, 'shop', 'skycap.yaml'), join(tmp, 'skycap.yaml'))
+    // The common case: the images the app deploys are built (the fixture's web and worker get a build: block).
+    const shop = readFileSync(join(fixturesDir, 'shop', 'skycap.yaml'), 'utf8')
+    const built = shop.replace(/^ {4}image: (web|worker)\n/gm, '$&    build: {context: .}\n')
+    expect(built.match(/build: \{context: \.\}/g)).to.have.length(2)
+    writeFileSync(join(tmp, 'skycap.yaml'), built)
     for (const system of PIPELINE_SYSTEMS) scaffold(tmp, undefined, system)
   })
   after(() => rmSync(tmp, {recursive: true, force: true}))
 
   // The README and docs/ci.md show, in full, what init writes for the example app: they cannot drift from the templates.
   for (const doc of ['README.md', join('docs', 'ci.md')]) {
-    it(`${doc}: each pipeline is what \`skycap init --ci\` writes for test/fixtures/shop`, () => {
+    it(`${doc}: each pipeline is what \`skycap init --ci\` writes for test/fixtures/shop with build: blocks`, () => {
       const blocks = [...readFileSync(join(repoRoot, doc), 'utf8').matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => m[1] as string)
       for (const system of PIPELINE_SYSTEMS) {
         const written = readFileSync(join(tmp, PIPELINE_FILES[system].path), 'utf8')
