@@ -519,7 +519,11 @@ function checkTemplatesFolder(config: SkycapConfig, path: (string | number)[], a
     } catch {
       // a dangling link: render reports it
     }
-    if (folder) at(path, `templates: folder "${templates}/${name}" does not match any environment${didYouMean(name, known)}; folders under ${templates}/ hold one environment's templates (known: ${known.join(', ')})`)
+    if (folder)
+      at(
+        path,
+        `templates: folder "${templates}/${name}" does not match any environment${didYouMean(name, known)}; folders under ${templates}/ hold one environment's templates (known: ${known.join(', ')})`,
+      )
   }
 }
 

@@ -86,7 +86,15 @@ describe('skycap up: the parts', () => {
           throw new Error('nothing may be built')
         },
       }
-      const deps = {kubectl: fake.factory, tools: toolRunner({runner: async () => Promise.reject(new Error('no tool may run')), installed: () => true}), images, reporter: memoryReporter(), out: process.stdout, colour: false, env: {XDG_CACHE_HOME: cache.dir}}
+      const deps = {
+        kubectl: fake.factory,
+        tools: toolRunner({runner: async () => Promise.reject(new Error('no tool may run')), installed: () => true}),
+        images,
+        reporter: memoryReporter(),
+        out: process.stdout,
+        colour: false,
+        env: {XDG_CACHE_HOME: cache.dir},
+      }
       const error = (await up({cwd: repo.dir, timeout: '10'}, deps).catch((e: unknown) => e)) as UserError
       expect(error).to.be.instanceOf(UserError)
       expect(error.message).to.contain('--timeout is "10" but must be a duration greater than zero with a unit')
