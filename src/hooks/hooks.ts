@@ -1,6 +1,6 @@
 import type {Environment, HookConfig, SkycapConfig} from '../config/types.js'
 import {parseDuration} from '../duration.js'
-import {DeployFailedError} from '../errors.js'
+import {DeployFailedError, KubectlError} from '../errors.js'
 import type {Kubectl} from '../kubectl/kubectl.js'
 import {LogChunkProcessor} from '../logs/chunks.js'
 import {configuredExcludes} from '../logs/filter.js'
@@ -8,7 +8,7 @@ import type {KubeObject} from '../render/objects.js'
 import type {HookRecord, ReleaseRecord} from '../release/store.js'
 import type {Reporter} from '../ui/output.js'
 import type {FailureReport} from '../deploy/explain.js'
-import {buildJob, deleteJobs, JOB_LABELS, jobName, podTemplateOf, runJob} from './job.js'
+import {buildJob, deleteJobs, JOB_LABELS, type JobOutcome, jobName, podTemplateOf, runJob} from './job.js'
 
 export type HookPhase = 'predeploy' | 'postdeploy'
 
@@ -144,10 +144,25 @@ export class DeployHooks {
         clock,
         signal: ctx.signal,
         intervalMs: ctx.intervalMs,
+      }).catch((error: unknown): JobOutcome => {
+        // The API server refused the Job (a ResourceQuota, an admission policy, RBAC): the hook did not run, so it
+        // failed, and the deploy goes on as for any failed hook (predeploy: recorded, nothing rolled out; postdeploy:
+        // rolled back and recorded). Anything else (the cluster unreachable, Ctrl-C) stays the error it was.
+        if (!(error instanceof KubectlError && (error.kind === 'forbidden' || error.kind === 'invalid'))) throw error
+        const why = error.stderr.split('\n').find((l) => l.trim() !== '') ?? error.message
+        return {job: name, result: 'failed', message: `the API server refused its Job: ${why.trim()}`, refused: true}
       })
       show(processor.flushBytes())
       show(partial ? Buffer.from('\n') : undefined)
-      const record: HookRecord = {name: hook.name, phase, result: outcome.result, durationMs: clock() - started, job: name, ...(outcome.exitCode === undefined ? {} : {exitCode: outcome.exitCode})}
+      const record: HookRecord = {
+        name: hook.name,
+        phase,
+        result: outcome.result,
+        durationMs: clock() - started,
+        job: name,
+        ...(outcome.exitCode === undefined ? {} : {exitCode: outcome.exitCode}),
+        ...(outcome.refused ? {refused: true} : {}),
+      }
       this.records.push(record)
       if (outcome.result === 'succeeded') {
         ctx.reporter.info(`${phase} hook ${hook.name} succeeded (${Math.round(record.durationMs / 1000)}s)`)
@@ -178,7 +193,7 @@ export async function cleanupHookJobs(kubectl: Kubectl, app: string, environment
  * migrated). Undefined when they ran none.
  */
 export function hooksNotUndone(left: ReleaseRecord[]): string | undefined {
-  const ran = left.flatMap((r) => (r.hooks ?? []).filter((h) => h.result === 'succeeded' || h.result === 'failed').map((h) => `${h.name} (release ${r.number})`))
+  const ran = left.flatMap((r) => (r.hooks ?? []).filter((h) => (h.result === 'succeeded' || h.result === 'failed') && !h.refused).map((h) => `${h.name} (release ${r.number})`))
   if (ran.length === 0) return undefined
   return `hooks are not undone by a rollback: ${ran.join(', ')} ran and what they changed (a migration, say) stays as it is`
 }

@@ -109,6 +109,8 @@ export interface JobOutcome {
   message: string
   /** The pod that ran it. */
   pod?: string
+  /** The API server refused the Job: nothing ran. */
+  refused?: boolean
 }
 
 export interface RunJobOptions {

@@ -301,7 +301,10 @@ export function classify(args: readonly string[], stderr: string, context?: stri
         : `Delete ${objectKind}/${name} so it is created again, or give it a new name; nothing was changed.`,
     })
   }
-  if (/\(Forbidden\)|forbidden/i.test(text)) {
+  if (/exceeded quota/.test(text)) {
+    kind = 'forbidden'
+    hint = 'A ResourceQuota of the namespace does not leave room for this (`kubectl describe resourcequota` shows it); raise it or free room.'
+  } else if (/\(Forbidden\)|forbidden/i.test(text)) {
     kind = 'forbidden'
     hint = 'Your user lacks RBAC permission for this; ask a cluster admin or use another context.'
   } else if (/\(AlreadyExists\)|already exists/.test(text)) kind = 'already_exists'

@@ -66,6 +66,8 @@ export interface HookRecord {
   exitCode?: number
   /** The Job it ran as (kept for its logs until later hooks replace it). */
   job: string
+  /** The API server refused the Job (a quota, an admission policy): the command never ran. */
+  refused?: boolean
 }
 
 /** A record and, for deploys and rollbacks, the manifests it applied. */
@@ -219,6 +221,14 @@ export async function saveRelease(kubectl: Kubectl, record: ReleaseRecord, manif
       allowFailure: true,
     })
   }
+}
+
+/**
+ * Deletes release `number`'s record and manifests: only for the one record a later outcome replaces (rollout resume
+ * writing the result of a deploy that was interrupted and recorded as such). The caller holds the lock.
+ */
+export async function deleteRelease(kubectl: Kubectl, app: string, environment: string, number: number): Promise<void> {
+  await kubectl.run(['delete', 'configmaps,secrets', '--ignore-not-found', '-l', `${releaseSelector(app, environment)},${LABEL_NUMBER}=${number}`])
 }
 
 /** Scale entries kept per deploy or rollback kept. */

@@ -6,7 +6,7 @@ import {parseDuration} from '../duration.js'
 import {connect, type KubectlFactory, openEnvironment, type Target} from '../env/connect.js'
 import {DeployFailedError, UserError} from '../errors.js'
 import {acquireLock, keepLockAlive, LEASE_SECONDS, type LockInfo, lockStatus, releaseLock} from '../lock/lease.js'
-import {listReleases, saveRelease} from '../release/store.js'
+import {deleteRelease, listReleases, saveRelease} from '../release/store.js'
 import {abortableSleep} from '../sleep.js'
 import type {Reporter} from '../ui/output.js'
 import {resumable, runCanary} from './canary.js'
@@ -22,6 +22,8 @@ export interface RolloutControlOptions {
   full?: boolean
   /** resume: how long to wait for the lock (a killed CLI's lock expires after LEASE_SECONDS). */
   waitForLock?: string
+  /** Instead of waitForLock, from skycap itself: promote and abort continuing a rollout nobody runs do not wait (0). */
+  waitMs?: number
 }
 
 export interface RolloutControlDeps {
@@ -87,7 +89,7 @@ export interface ResumeReport {
 export async function resumeRollout(options: RolloutControlOptions, deps: RolloutControlDeps): Promise<ResumeReport> {
   const {app, environment, target, keep, config, services} = await open(options, deps)
   const clock = deps.clock ?? Date.now
-  const waitMs = await parseDuration(options.waitForLock ?? `${LEASE_SECONDS + 30}s`, '--wait-for-lock')
+  const waitMs = options.waitMs ?? (await parseDuration(options.waitForLock ?? `${LEASE_SECONDS + 30}s`, '--wait-for-lock'))
   const {kubectl} = target
   const lock = await acquireLock(kubectl, {app, environment, reason: `rollout resume ${environment}`, durationSeconds: LEASE_SECONDS, waitMs, signal: deps.signal})
   const heartbeat = keepLockAlive(kubectl, app, lock.id, {onLost: () => deps.reporter.warn(`the lock of ${environment} is no longer held by this resume`)})
@@ -134,7 +136,13 @@ async function recordPending(target: Target, app: string, keep: number, failures
   const pending = await readPending(target.kubectl, app)
   if (!pending) return
   const ok = failures.length === 0
-  const releases = await listReleases(target.kubectl, app, pending.record.environment, {manifests: false})
+  let releases = await listReleases(target.kubectl, app, pending.record.environment, {manifests: false})
+  // A deploy stopped by Ctrl-C recorded the release as interrupted, its canary still paused: the outcome replaces that
+  // record (saveRelease never writes over one).
+  if (releases.some((r) => r.record.number === pending.record.number)) {
+    await deleteRelease(target.kubectl, app, pending.record.environment, pending.record.number)
+    releases = releases.filter((r) => r.record.number !== pending.record.number)
+  }
   const finished = clock()
   await saveRelease(
     target.kubectl,
@@ -183,7 +191,7 @@ export async function requestRollout(action: 'promote' | 'abort', options: Rollo
   const actHere = async (): Promise<RequestReport> => {
     deps.reporter.info('Nobody runs the rollout now: continuing it here')
     try {
-      return {environment, action, services: running, handledBy: 'this command', result: await resumeRollout({...options, waitForLock: '0s'}, deps)}
+      return {environment, action, services: running, handledBy: 'this command', result: await resumeRollout({...options, waitMs: 0}, deps)}
     } catch (error) {
       if (action === 'abort' && error instanceof DeployFailedError) return {environment, action, services: running, handledBy: 'this command'}
       throw error

@@ -124,10 +124,26 @@ describe('real node: hooks, run, exec and port-forward', function () {
     expect(r.doc.error.details.report.rollback).to.include({to: 1, result: 'succeeded'})
     const url = await serviceUrl()
     await waitFor('v1 to answer alone', async () => (await webPods()).length === 1 && /^version=v1 /.test((await httpGet(url)).body))
+    // A hook Job the API server refuses (a ResourceQuota that allows none) is a failed hook too: rolled back, recorded;
+    // its command never ran, so the rollback names no hook it cannot undo.
+    await kubectl(['create', 'quota', 'no-jobs', '--hard=count/jobs.batch=0'], {namespace: ns.name})
+    await waitFor('the quota to be counted', async () => (await kubectl(['get', 'resourcequota', 'no-jobs', '-o', 'jsonpath={.status.hard}'], {namespace: ns.name})).stdout !== '')
+    await app.change((t) => t.replace('APP_VERSION: v2', 'APP_VERSION: v3'), 'v3, its hook Job refused')
+    const q = await deploy()
+    expect(q.exitCode, JSON.stringify(q.doc)).to.equal(1)
+    expect(q.doc.error.message, q.doc.error.message).to.match(
+      /release 4 of test failed: hook\/smoke: the API server refused its Job: .*exceeded quota: no-jobs.*; rolled back to release 3 \(recorded as release 5\)$/,
+    )
+    expect(q.doc.error.details.report.rollback).to.include({to: 3, result: 'succeeded'})
+    const refused = (await app.json(['history', 'test'])).doc.result.releases[1]
+    expect(refused).to.include({number: 4, result: 'failed', failed: 'hook/smoke'})
+    expect(refused.hooks[0]).to.include({name: 'smoke', result: 'failed', refused: true})
+    await kubectl(['delete', 'resourcequota', 'no-jobs'], {namespace: ns.name})
+    await waitFor('v1 to answer alone again', async () => (await webPods()).length === 1 && /^version=v1 /.test((await httpGet(url)).body))
     const s = await deploy(['--skip-hooks'])
     expect(s.exitCode, JSON.stringify(s.doc)).to.equal(0)
     const h = await app.json(['history', 'test'])
-    expect(h.doc.result.releases[0]).to.include({number: 4, result: 'succeeded', skipHooks: true})
+    expect(h.doc.result.releases[0]).to.include({number: 6, result: 'succeeded', skipHooks: true})
     expect(h.doc.result.releases[0]).to.not.have.property('hooks')
   })
 

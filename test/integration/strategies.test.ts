@@ -289,6 +289,29 @@ describe('strategies on the real node: blue-green and canary with counted reques
       expect(await replicas('web')).to.equal(4)
       await new Promise((res) => setTimeout(res, 4000))
       expect([...new Set(await sample(url, 40))], 'after the abort').to.deep.equal(['v2'])
+
+      // v4 again, stopped by Ctrl-C at the pause (recorded as interrupted, the lock released): nobody runs the rollout,
+      // so `abort` continues it itself, returns all traffic to stable and replaces the interrupted record.
+      const p4 = background(['deploy', 'test'])
+      await pausedAt(25)
+      p4.kill('SIGINT')
+      const p4done = await p4
+      expect(p4done.exitCode, p4done.stderr).to.equal(130)
+      const interrupted = (await app.json(['history', 'test'])).doc.result.releases[0]
+      expect(interrupted).to.include({result: 'interrupted'})
+      const abortedHere = await app.json(['abort', 'test'])
+      expect(abortedHere.exitCode, abortedHere.stderr).to.equal(0)
+      expect(abortedHere.stderr).to.contain('Nobody runs the rollout now: continuing it here')
+      expect(await replicas('web-canary')).to.equal(undefined)
+      expect(await replicas('web')).to.equal(4)
+      const after = (await app.json(['history', 'test'])).doc.result.releases
+      expect(after[0]).to.include({number: interrupted.number, result: 'failed'})
+      expect(
+        after.filter((r: {number: number}) => r.number === interrupted.number),
+        'one record of that release',
+      ).to.have.length(1)
+      await new Promise((res) => setTimeout(res, 4000))
+      expect([...new Set(await sample(url, 40))], 'after the abort of the interrupted deploy').to.deep.equal(['v2'])
     },
   )
 
