@@ -131,6 +131,7 @@ export abstract class SkycapCommand extends Command {
       error = new InterruptedError(`interrupted by ${this.interruptedBy}: ${error.message}`, {cause: error, hint: 'Check `skycap status` to see what was applied.'})
     }
     if (isUnknownFlag(error)) error = this.unknownFlag(error.flags)
+    else if (isParseError(error)) error = this.parseError(error)
     const exitCode = exitCodeFor(error)
     const verbose = this.argv.includes('--verbose') || Boolean(process.env.DEBUG)
     this.ciOutput()?.failed(error)
@@ -155,6 +156,27 @@ export abstract class SkycapCommand extends Command {
     return new UserError(`unknown flag${words.length === 1 ? '' : 's'} ${words.join(', ')}${suggestion}`, {hint: `See \`${command} --help\` for its flags.`})
   }
 
+  /**
+   * oclif's other parse errors (a missing argument, an unexpected one, a flag given twice, a value that is not an
+   * integer or not one of the options) as skycap's: exit 2, code invalid_input, one line, and a hint naming the help.
+   */
+  private parseError(error: Error): UserError {
+    const [first = '', ...rest] = error.message
+      .split('\n')
+      .map((l) => l.trim())
+      .filter((l) => l !== '' && !/^See more help with --help/.test(l))
+    // "Missing 2 required args:" then "name   description" lines: one line, "name (description), ...".
+    const listed = rest.map((l) => /^(\S+)\s{2,}(.+)$/.exec(l)).every(Boolean) && first.endsWith(':')
+    let message = listed ? `${first} ${rest.map((l) => l.replace(/^(\S+)\s{2,}(.+)$/, '$1 ($2)')).join(', ')}` : [first, ...rest].join(' ')
+    // "Parsing --tail Expected an integer but received: abc" -> "--tail: expected an integer but received: abc"
+    message = message.replace(/^Parsing (--?\S+)\s+Expected/, '$1: expected')
+    // A value that is not one of the options: the closest one.
+    const choice = /^Expected (--?[\w-]+)=(.*) to be one of: (.+)$/.exec(message)
+    if (choice) message += didYouMean(choice[2] as string, (choice[3] as string).split(', '))
+    const command = ['skycap', ...(this.id ?? '').split(':')].join(' ')
+    return new UserError(message, {hint: `See \`${command} --help\` for its arguments and flags.`, cause: error})
+  }
+
   /** Exits with `code` after the result was printed (diff uses 1 for "there are changes"). */
   protected exitWith(code: ExitCodeValue): void {
     if (code !== ExitCode.OK) this.exit(code)
@@ -163,6 +185,10 @@ export abstract class SkycapCommand extends Command {
 
 function isUnknownFlag(error: Error): error is Error & {flags: string[]} {
   return error instanceof Errors.CLIError && error.message.startsWith('Nonexistent flag') && Array.isArray((error as {flags?: unknown}).flags)
+}
+
+function isParseError(error: Error & {oclif?: {exit?: number}}): boolean {
+  return !(error instanceof SkycapError) && (error instanceof Errors.CLIError || error.oclif?.exit === 2)
 }
 
 function exitCodeFor(error: Error & {oclif?: {exit?: number}}): ExitCodeValue {

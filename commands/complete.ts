@@ -31,6 +31,7 @@ function commandsOf(config: Config): CompletionCommand[] {
       id: c.id.replaceAll(':', ' '),
       summary: c.summary ?? c.description?.split('\n')[0],
       args: Object.keys(c.args ?? {}),
+      argOptions: Object.fromEntries(Object.entries(c.args ?? {}).flatMap(([name, a]) => (a.options ? [[name, a.options]] : []))),
       variadic: c.strict === false,
       flags: Object.values(c.flags ?? {})
         .filter((f) => !f.hidden)

@@ -1,5 +1,6 @@
 import {Args, loadHelpClass} from '@oclif/core'
 
+import {UserError} from '../src/errors.js'
 import {unknownCommandError} from './_not-found.js'
 import {SkycapCommand} from './_base.js'
 
@@ -16,7 +17,17 @@ export default class Help extends SkycapCommand {
     const {argv} = await this.parse(Help)
     const words = argv as string[]
     const id = words.join(':')
-    if (words.length > 0 && !this.config.findCommand(id) && !this.config.findTopic(id)) throw unknownCommandError(this.config, id)
+    if (words.length > 0 && !this.config.findCommand(id) && !this.config.findTopic(id)) {
+      // `help lock acquire extra`: a command followed by words that are not part of any command's name.
+      for (let n = words.length - 1; n > 0; n--) {
+        const command = words.slice(0, n)
+        if (!this.config.findCommand(command.join(':'))) continue
+        throw new UserError(`help takes a command's name; "${words.slice(n).join(' ')}" is not part of ${this.config.bin} ${command.join(' ')}`, {
+          hint: `Run \`${this.config.bin} help ${command.join(' ')}\` for that command's help.`,
+        })
+      }
+      throw unknownCommandError(this.config, id)
+    }
     const HelpClass = await loadHelpClass(this.config)
     await new HelpClass(this.config, this.config.pjson.oclif.helpOptions).showHelp(words)
   }

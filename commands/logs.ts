@@ -20,14 +20,14 @@ export default class Logs extends SkycapCommand {
     all: Flags.boolean({description: 'Every service of the app.'}),
     follow: Flags.boolean({char: 'f', description: 'Keep streaming; pick up new pods and drop deleted ones.'}),
     since: Flags.string({description: 'Only lines newer than this, e.g. 10m, 1h.'}),
-    tail: Flags.integer({description: 'Lines per container to start with (default: all; with -f, 10).'}),
+    tail: Flags.integer({description: 'Lines per container to start with (default: all; with -f, 10).', min: 0}),
     grep: Flags.string({description: 'Show only lines matching this regex (repeatable: all must match).', multiple: true}),
     exclude: Flags.string({description: 'Hide lines matching this regex (repeatable), on top of skycap.yaml logs.exclude.', multiple: true}),
     container: Flags.string({char: 'c', description: 'Only this container of each pod.'}),
     previous: Flags.boolean({char: 'p', description: 'Logs of the previous (crashed) container.'}),
     timestamps: Flags.boolean({description: 'Show the timestamp of each line.'}),
     'no-filters': Flags.boolean({description: "Don't apply skycap.yaml's logs.exclude filters."}),
-    'max-log-requests': Flags.integer({description: 'At most this many log streams at once.', default: 50}),
+    'max-log-requests': Flags.integer({description: 'At most this many log streams at once.', default: 50, min: 1}),
   }
 
   async run(): Promise<unknown> {

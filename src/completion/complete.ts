@@ -17,6 +17,8 @@ export interface CompletionCommand {
   id: string
   summary?: string
   args: string[]
+  /** The values an argument can take, where it has a fixed list (`completion bash|zsh|fish`). */
+  argOptions?: Record<string, readonly string[]>
   /** Takes any number of its last argument (`logs web worker`). */
   variadic?: boolean
   flags: CompletionFlag[]
@@ -152,6 +154,8 @@ async function argumentValues(command: CompletionCommand, index: number, given: 
   const shift = environmentFlag && command.args[0] === 'environment' && command.args[1] !== undefined ? 1 : 0
   const last = command.args.length - 1
   const name = command.args[index + shift] ?? (command.variadic && index + shift > last ? command.args[last] : undefined)
+  const options = name === undefined ? undefined : command.argOptions?.[name]
+  if (options) return options.map((value) => ({value}))
   if (name === 'environment') return environmentFlag ? [] : environments(await names())
   if (name === 'service') return services(await names())
   // ENV or ENV@REV: the environment part (revisions are left to the user). build's bare word is a revision, so its

@@ -165,7 +165,12 @@ function describe(value: unknown, hide = false): string {
   if (value === null) return 'empty (null)'
   if (Array.isArray(value)) return 'a list'
   if (typeof value === 'object') return 'a mapping'
-  return hide ? `a ${typeof value}` : `${typeof value} ${JSON.stringify(value)}`
+  if (hide) return `a ${typeof value}`
+  // Bytes that are not text (a binary file saved as skycap.yaml): not echoed into the terminal.
+  // eslint-disable-next-line no-control-regex -- control characters are what this looks for
+  if (typeof value === 'string' && /[\u0000-\u0008\u000e-\u001f\ufffd]/.test(value)) return 'binary data (is this file YAML?)'
+  const text = JSON.stringify(value)
+  return `${typeof value} ${text.length > 80 ? `${text.slice(0, 76)}…"` : text}`
 }
 
 /** " (did you mean "replicas"?)" when an allowed key is close to the unknown one. */

@@ -12,6 +12,7 @@ import {DEFAULT_TIMEOUT_MS, liveDeployments} from './replicas.js'
 import {openNotifier} from '../notify/notifier.js'
 import {hooksNotUndone} from '../hooks/hooks.js'
 import {rollOutRelease, scaleDownOldSlots} from '../strategies/rollout.js'
+import {SLOT_LABEL} from '../strategies/strategy.js'
 import {appSelector, connect, openEnvironment} from '../env/connect.js'
 import {DeployFailedError, InterruptedError, TimeoutError} from '../errors.js'
 
@@ -204,9 +205,16 @@ export async function rollback(options: RollbackOptions, deps: DeployDeps): Prom
 export function capacity(objects: KubeObject[], live: Map<string, number>, reset: boolean): {objects: KubeObject[]; kept: Record<string, number>} {
   if (reset) return {objects, kept: {}}
   const kept: Record<string, number> = {}
+  const counts = new Map(live)
   for (const o of objects) {
-    const n = live.get(o.metadata.name)
+    let n = live.get(o.metadata.name)
+    // A blue-green slot scaled to zero after its delay: the service's live size is the slot that serves now.
+    const slot = o.metadata.labels?.[SLOT_LABEL]
+    if (o.kind === 'Deployment' && n === 0 && (slot === 'blue' || slot === 'green')) {
+      const serving = live.get(o.metadata.name.replace(/-(blue|green)$/, slot === 'blue' ? '-green' : '-blue'))
+      if (serving) counts.set(o.metadata.name, (n = serving))
+    }
     if (o.kind === 'Deployment' && n !== undefined && n !== ((o.spec as {replicas?: number} | undefined)?.replicas ?? 1)) kept[o.metadata.name] = n
   }
-  return {objects: withReplicas(objects, live), kept}
+  return {objects: withReplicas(objects, counts), kept}
 }

@@ -32,6 +32,9 @@ export interface ConnectOptions {
  * Binds kubectl to the environment's context. A context that is not in the kubeconfig is refused before
  * anything else happens; an environment without one uses the current context and says so.
  */
+/** Warnings connect gave in this process. */
+const saidOnce = new Set<string>()
+
 export async function connect(env: Environment, factory: KubectlFactory, reporter: Reporter, options: ConnectOptions = {}): Promise<Target> {
   const bare = factory({})
   let context = env.context
@@ -67,7 +70,10 @@ export async function connect(env: Environment, factory: KubectlFactory, reporte
         })
       throw error
     }
-    reporter.warn(`environment ${env.name} names no kube context; using the current one: ${context}`)
+    // Once per run: promote, abort and rollout status connect more than once.
+    const warning = `environment ${env.name} names no kube context; using the current one: ${context}`
+    if (!saidOnce.has(warning)) reporter.warn(warning)
+    saidOnce.add(warning)
   }
   return {kubectl: factory({context, namespace: env.namespace}), context, namespace: env.namespace}
 }

@@ -12,6 +12,7 @@ import {CONFIG_MOUNT_PATH, readConfigFiles} from './configmap.js'
 import {imageTagFor, serviceImages} from './images.js'
 import {ANNOTATIONS, CLUSTER_SCOPED, type KubeObject, LABELS, type RenderedObject, sortForApply} from './objects.js'
 import {secretDataProblems} from './secrets.js'
+import {deploymentStrategy} from '../strategies/strategy.js'
 import {patchPodTemplate} from './strategic-merge.js'
 import {loadTemplateEngine, readTemplateFile, renderTemplate} from './templates.js'
 
@@ -76,6 +77,8 @@ export async function renderEnvironment(loaded: LoadedConfig, env: Environment, 
       if (t.file.endsWith('service.yaml') && view.servicePorts.length === 0) continue
       for (const object of parseBuiltin(renderTemplate(t.text, t.file, {service: view, app: config.app}), t.shown)) {
         if (object.kind === 'Deployment' && svc.podTemplate) applyPodTemplate(object, svc.podTemplate)
+        const rolling = object.kind === 'Deployment' ? deploymentStrategy(svc) : undefined
+        if (rolling) (object.spec as Record<string, unknown>).strategy = rolling
         objects.push({object, source: t.shown, service: name})
       }
     }

@@ -40,7 +40,9 @@ export const MAX_REPLICAS = 2_147_483_647
 /** A replica count from the command line (digits) or code (a number): a whole number from 0 to MAX_REPLICAS. */
 export function parseReplicas(replicas: string | number): number {
   if (typeof replicas === 'string') {
-    if (!/^\d+$/.test(replicas)) throw new UserError(`replicas must be a whole number, not "${replicas}"`)
+    if (!/^\d+$/.test(replicas)) {
+      throw new UserError(`replicas must be a whole number of 0 or more, not "${replicas}"`, {hint: 'Give the number of pods, e.g. `skycap scale web 3`; 0 stops the service.'})
+    }
   } else if (!Number.isInteger(replicas) || replicas < 0) {
     throw new UserError(`replicas must be a whole number of 0 or more, not "${replicas}"`)
   }

@@ -77,6 +77,19 @@ export function strategyOf(svc: ServiceConfig | undefined): StrategyConfig {
   return svc?.strategy ?? {type: 'rolling'}
 }
 
+/**
+ * The Deployment's spec.strategy of a rolling service that sets maxSurge or maxUnavailable; undefined otherwise
+ * (Kubernetes' defaults). Render puts it in the Deployment, so render and diff show what deploy applies.
+ */
+export function deploymentStrategy(svc: ServiceConfig): {type: 'RollingUpdate'; rollingUpdate: Record<string, string | number>} | undefined {
+  const strategy = strategyOf(svc)
+  if (strategy.type !== 'rolling' || (strategy.maxSurge === undefined && strategy.maxUnavailable === undefined)) return undefined
+  return {
+    type: 'RollingUpdate',
+    rollingUpdate: {...(strategy.maxSurge !== undefined ? {maxSurge: strategy.maxSurge} : {}), ...(strategy.maxUnavailable !== undefined ? {maxUnavailable: strategy.maxUnavailable} : {})},
+  }
+}
+
 /** Marks the built-in Deployments of blue-green and canary services, and gives rolling ones maxSurge/maxUnavailable. */
 export function markStrategies(objects: KubeObject[], services: Record<string, ServiceConfig>): KubeObject[] {
   return objects.map((o) => {
@@ -85,9 +98,8 @@ export function markStrategies(objects: KubeObject[], services: Record<string, S
     if (!svc || o.metadata.labels?.[LABELS.name] !== o.metadata.name) return o
     const strategy = strategyOf(svc)
     if (strategy.type === 'rolling') {
-      if (strategy.maxSurge === undefined && strategy.maxUnavailable === undefined) return o
-      const rollingUpdate = {...(strategy.maxSurge !== undefined ? {maxSurge: strategy.maxSurge} : {}), ...(strategy.maxUnavailable !== undefined ? {maxUnavailable: strategy.maxUnavailable} : {})}
-      return {...o, spec: {...(o.spec as object), strategy: {type: 'RollingUpdate', rollingUpdate}}}
+      const spec = deploymentStrategy(svc)
+      return spec ? {...o, spec: {...(o.spec as object), strategy: spec}} : o
     }
     return {...o, metadata: {...o.metadata, annotations: {...o.metadata.annotations, [STRATEGY_ANNOTATION]: JSON.stringify(strategy)}}}
   })

@@ -17,10 +17,15 @@ export function parseTarget(spec: string | undefined, defaultEnvironment?: strin
     if (defaultEnvironment) return {environment: defaultEnvironment}
     throw new UserError('no environment given', {hint: 'Name one as ENV or ENV@REV (e.g. staging@HEAD), or set defaultEnvironment in skycap.yaml.'})
   }
+  if (spec === '@') throw new UserError('"@" names no revision', {hint: `Write @REV, REV being ${REVISION_FORMS}, or leave it out for the checked-out revision.`})
   if (spec.startsWith('@') && defaultEnvironment) return parseTarget(`${defaultEnvironment}${spec}`)
   const m = SPEC.exec(spec)
   if (!m || (m[4] !== undefined && /\s/.test(m[4]))) {
-    throw new UserError(`"${spec}" is not a valid target`, {
+    // Environment names are lowercase DNS labels: `DEV` is most likely `dev`.
+    const [name = '', ...rest] = spec.split('@')
+    const lower = [name.toLowerCase(), ...rest].join('@')
+    const suggestion = lower !== spec && SPEC.test(lower) ? `; did you mean "${lower}"?` : ''
+    throw new UserError(`"${spec}" is not a valid target${suggestion}`, {
       hint: `Write ENV or ENV@REV: an environment name from skycap.yaml, optionally @ and ${REVISION_FORMS} (e.g. prod@v1.4.0).`,
     })
   }

@@ -36,6 +36,9 @@ describe('CLI habits (built CLI)', function () {
       expect(r.exitCode).to.equal(2)
       expect(r.stderr).to.contain('lock aquire is not a skycap command; did you mean skycap lock acquire?')
       expect(r.stdout).to.equal('')
+      const extra = await cli('help', 'lock', 'acquire', 'extra')
+      expect(extra.exitCode).to.equal(2)
+      expect(extra.stderr).to.contain('help takes a command\'s name; "extra" is not part of skycap lock acquire').and.contain('Run `skycap help lock acquire`')
     })
 
     it('`version`, `-v` and `--version` print the same line', async () => {
@@ -145,6 +148,33 @@ describe('CLI habits (built CLI)', function () {
       const json = parseJson((await cli('status', '-e', '', '--json')).stdout) as {error: {code: string; hint: string}}
       expect(json.error.code).to.equal('invalid_input')
       expect(json.error.hint).to.contain('an unset variable in a script never picks the default')
+    })
+
+    it("oclif's parse errors are skycap's: exit 2, code invalid_input, one line, a hint naming the help", async () => {
+      for (const [argv, message] of [
+        [['logs', 'web', '-e', 'dev', '--tail', 'abc'], '--tail: expected an integer but received: abc'],
+        [['logs', 'web', '-e', 'dev', '--tail', '-5'], '--tail'],
+        [['logs', 'web', '-e', 'dev', '--max-log-requests', '0'], '--max-log-requests'],
+        [['scale'], 'Missing 2 required args: service (Service name from skycap.yaml), replicas (Number of pods)'],
+        [['init', '--ci', 'gitlb'], 'Expected --ci=gitlb to be one of: github, gitlab; did you mean "gitlab"?'],
+        [['status', '-e', 'dev', '-e', 'dev'], 'Flag --environment can only be specified once'],
+      ] as Array<[string[], string]>) {
+        const r = await runCli([...argv, '--json'], {cwd: repo.dir, env: {KUBECONFIG: '/nonexistent'}})
+        expect(r.exitCode, argv.join(' ')).to.equal(2)
+        const doc = parseJson(r.stdout) as {error: {code: string; message: string; hint: string}}
+        expect(doc.error.code, argv.join(' ')).to.equal('invalid_input')
+        expect(doc.error.message, argv.join(' ')).to.contain(message).and.not.contain('See more help')
+        expect(doc.error.hint, argv.join(' ')).to.match(/^See `skycap \S+ --help` for its arguments and flags\.$/)
+      }
+    })
+
+    it('an environment in capitals gets the lowercase name; a bare @ names no revision', async () => {
+      const upper = await cli('status', 'DEV')
+      expect(upper.exitCode).to.equal(2)
+      expect(upper.stderr).to.contain('"DEV" is not a valid target; did you mean "dev"?')
+      const at = await cli('render', '@')
+      expect(at.exitCode).to.equal(2)
+      expect(at.stderr).to.contain('"@" names no revision').and.not.contain('staging@')
     })
 
     it('an unknown environment from SKYCAP_ENV says it comes from there', async () => {

@@ -133,7 +133,7 @@ describe('command wiring (built CLI)', function () {
     expect(parseJson(r.stdout).error.message).to.equal('replicas must be at most 2147483647, the largest count Kubernetes accepts, not "99999999999999999999"')
     const word = await runCli(['scale', 'web', 'many', '-e', 'staging'], {cwd: repo.dir})
     expect(word.exitCode).to.equal(2)
-    expect(word.stderr).to.contain('replicas must be a whole number, not "many"')
+    expect(word.stderr).to.contain('replicas must be a whole number of 0 or more, not "many"')
   })
 
   const invalidInputs: Array<[string, string[], RegExp]> = [

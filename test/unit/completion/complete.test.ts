@@ -28,6 +28,7 @@ const COMMANDS: CompletionCommand[] = [
   {id: 'lock acquire', summary: 'Take the lock', args: ['environment'], flags: [env]},
   {id: 'lock status', summary: 'Show the lock', args: ['environment'], flags: [env]},
   {id: 'help', args: ['command'], variadic: true, flags: []},
+  {id: 'completion', args: ['shell'], argOptions: {shell: ['bash', 'zsh', 'fish']}, flags: []},
   {id: 'run', args: ['service'], flags: [env, {name: 'interactive', char: 'i', takesValue: false}, {name: 'tty', char: 't', takesValue: false}]},
 ]
 const NAMES: AppNames = {environments: ['dev', 'staging', 'prod'], services: ['web', 'worker']}
@@ -44,7 +45,7 @@ async function values(...words: string[]): Promise<{values: string[] | 'files'; 
 
 describe('completion candidates', () => {
   it('completes command words and topics, then the commands of a topic, with summaries', async () => {
-    expect((await values('')).values).to.deep.equal(['deploy', 'logs', 'promote', 'scale', 'build', 'lock', 'help', 'run'])
+    expect((await values('')).values).to.deep.equal(['deploy', 'logs', 'promote', 'scale', 'build', 'lock', 'help', 'completion', 'run'])
     expect((await values('lock', '')).values).to.deep.equal(['acquire', 'status'])
     const result = await complete(COMMANDS, ['lock', ''], async () => NAMES)
     expect(result).to.deep.equal({
@@ -109,6 +110,9 @@ describe('completion candidates', () => {
       ].map((c) => (c.description === undefined ? {value: c.value} : c)),
     )
     expect((await values('build', '--builder', '')).values).to.deep.equal(['buildx', 'docker', 'podman'])
+    const shells = await values('completion', '')
+    expect(shells.values, 'an argument with a fixed list').to.deep.equal(['bash', 'zsh', 'fish'])
+    expect(shells.asked, 'no skycap.yaml read for it').to.deep.equal([])
     expect((await values('deploy', '--config', '')).values).to.equal('files')
     expect((await values('deploy', '--timeout', '')).values).to.deep.equal([])
     expect((await values('run', 'web', '--', '')).values, 'after --: the command is the user').to.deep.equal([])

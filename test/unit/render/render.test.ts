@@ -398,6 +398,22 @@ describe('the pod template fields', () => {
   })
 })
 
+describe('rolling strategy settings', () => {
+  it("are in render's Deployment (so diff compares what deploy applies); a service without them gets Kubernetes' defaults", async () => {
+    const repo = await TempRepo.fromFixture('shop')
+    try {
+      const text = readFileSync(join(repo.dir, 'skycap.yaml'), 'utf8')
+      repo.write('skycap.yaml', text.replace('    replicas: 2\n    port: 8080', '    replicas: 2\n    strategy: {type: rolling, maxSurge: 0, maxUnavailable: 1}\n    port: 8080'))
+      const {objects} = await render(repo, 'staging')
+      const deployment = (name: string) => objects.find((o) => o.object.kind === 'Deployment' && o.object.metadata.name === name)?.object.spec as Record<string, unknown>
+      expect(deployment('web').strategy).to.deep.equal({type: 'RollingUpdate', rollingUpdate: {maxSurge: 0, maxUnavailable: 1}})
+      expect(deployment('worker')).not.to.have.property('strategy')
+    } finally {
+      repo.remove()
+    }
+  })
+})
+
 describe('template errors', () => {
   let repo: TempRepo
   beforeEach(async () => {

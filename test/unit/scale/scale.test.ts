@@ -21,7 +21,7 @@ describe('scale replicas', () => {
 
   for (const input of ['abc', '-1', '1.5', '', ' 3', '1e3', '0x10']) {
     it(`refuses "${input}" as not a whole number`, () => {
-      expect(userError(() => parseReplicas(input)).message).to.equal(`replicas must be a whole number, not "${input}"`)
+      expect(userError(() => parseReplicas(input)).message).to.equal(`replicas must be a whole number of 0 or more, not "${input}"`)
     })
   }
 
