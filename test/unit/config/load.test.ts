@@ -111,7 +111,9 @@ describe('config loading', () => {
     const binary = await errorsOf('\u007fELF\u0002\u0001\u0001\u0000\u0000\ufffd\ufffd')
     expect(binary.message).to.contain('the top level must be a mapping, not binary data (is this file YAML?)').and.not.contain('ELF')
     const long = await errorsOf(VALID.replace('    port: 8080', `    port: 8080\n    replicas: "${'y'.repeat(200)}"`))
-    expect(long.message).to.contain(`services.web.replicas must be a whole number, not string "${'y'.repeat(75)}…"`).and.not.contain('y'.repeat(100))
+    expect(long.message)
+      .to.contain(`services.web.replicas must be a whole number, not string "${'y'.repeat(75)}…"`)
+      .and.not.contain('y'.repeat(100))
   })
 
   it('names the closest environment when defaultEnvironment is mistyped', async () => {

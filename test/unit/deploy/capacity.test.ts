@@ -10,7 +10,14 @@ const replicas = (objects: KubeObject[]) => Object.fromEntries(objects.map((o) =
 // that runs afterwards.
 describe('rollback: the live replica counts kept', () => {
   it('keeps a scaled count, and leaves one equal to the release as it is', () => {
-    const {objects, kept} = capacity([deployment('web', 2), deployment('worker', 1)], new Map([['web', 5], ['worker', 1]]), false)
+    const {objects, kept} = capacity(
+      [deployment('web', 2), deployment('worker', 1)],
+      new Map([
+        ['web', 5],
+        ['worker', 1],
+      ]),
+      false,
+    )
     expect(kept).to.deep.equal({web: 5})
     expect(replicas(objects)).to.deep.equal({web: 5, worker: 1})
     expect(capacity([deployment('web', 2)], new Map([['web', 5]]), true).kept, '--reset-replicas').to.deep.equal({})
@@ -18,7 +25,14 @@ describe('rollback: the live replica counts kept', () => {
 
   it('a blue-green slot scaled to zero after its delay comes back at the size of the slot serving now, and says so', () => {
     const blue = deployment('web-blue', 1, {'skycap.dev/slot': 'blue'})
-    const {objects, kept} = capacity([blue], new Map([['web-blue', 0], ['web-green', 3]]), false)
+    const {objects, kept} = capacity(
+      [blue],
+      new Map([
+        ['web-blue', 0],
+        ['web-green', 3],
+      ]),
+      false,
+    )
     expect(kept).to.deep.equal({'web-blue': 3})
     expect(replicas(objects)).to.deep.equal({'web-blue': 3})
     // Nothing serving on the other slot either: the live zero is what there is.
