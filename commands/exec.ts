@@ -8,6 +8,8 @@ import {splitCommand} from './_command-line.js'
 export default class Exec extends SkycapCommand {
   static override summary = 'Run a command in a running pod of a service (-it for a shell); exits with its exit code.'
   static override strict = false
+  // oclif would show SERVICE... (strict = false): the command comes after `--`.
+  static override usage = ['exec SERVICE [-e ENV] [-i] [-t] [--pod POD] -- COMMAND [ARG...]']
   static override examples = [
     '<%= config.bin %> exec web -- env',
     '<%= config.bin %> exec web -e prod -it -- sh',

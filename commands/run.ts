@@ -10,6 +10,8 @@ export default class Run extends SkycapCommand {
   static override description =
     "The pod is a Job from the deployed release's pod template (image, env, config, resources), or with --rev's images; it is removed afterwards unless --keep. skycap exits with the command's exit code; its own failures before the command ran use the usual codes (2 invalid, 4 unreachable, 70 timed out)."
   static override strict = false
+  // oclif would show SERVICE... (strict = false): the command comes after `--`.
+  static override usage = ['run SERVICE [-e ENV] [-i] [-t] [--keep] [--rev REV] [--lock] [--timeout DURATION] -- COMMAND [ARG...]']
   static override examples = [
     '<%= config.bin %> run web -- bin/rails db:migrate:status',
     '<%= config.bin %> run web -e prod -it -- bin/rails console',
