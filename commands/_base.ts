@@ -171,8 +171,8 @@ export abstract class SkycapCommand extends Command {
     // "Parsing --tail Expected an integer but received: abc" -> "--tail: expected an integer but received: abc"
     message = message.replace(/^Parsing (--?\S+)\s+Expected/, '$1: expected')
     // A value that is not one of the options: the closest one.
-    const choice = /^Expected (--?[\w-]+)=(.*) to be one of: (.+)$/.exec(message)
-    if (choice) message += didYouMean(choice[2] as string, (choice[3] as string).split(', '))
+    const choice = /^Expected (?:--?[\w-]+=)?(.*) to be one of: (.+)$/.exec(message)
+    if (choice) message += didYouMean(choice[1] as string, (choice[2] as string).split(', '))
     const command = ['skycap', ...(this.id ?? '').split(':')].join(' ')
     return new UserError(message, {hint: `See \`${command} --help\` for its arguments and flags.`, cause: error})
   }

@@ -491,12 +491,14 @@ function checkFolder(folder: string, path: (string | number)[], at: At, folders:
   }
 }
 
-/** A templates or config folder must resolve (links followed) inside the repository: a deploy ships nothing else. */
 /**
  * The templates folder as render reads it: the `templates` key's folder exists, it stays in the repository, and each
  * folder in it is named for an environment (deploy/<env>/). An absent `deploy` folder is fine: no templates.
  */
 function checkTemplatesFolder(config: SkycapConfig, path: (string | number)[], at: At, folders: Folders): void {
+  // Commands that read no templates (status, lock, rollback: loaded without the repository) are not held up by a
+  // stray folder; outside a repository (SKYCAP_REVISION without .git) render checks the folder itself.
+  if (folders.root === undefined) return
   const templates = config.templates ?? 'deploy'
   const full = resolve(folders.dir, templates)
   if (!existsSync(full)) {
@@ -527,6 +529,7 @@ function checkTemplatesFolder(config: SkycapConfig, path: (string | number)[], a
   }
 }
 
+/** A templates or config folder must resolve (links followed) inside the repository: a deploy ships nothing else. */
 function checkInsideRepository(folder: string, path: (string | number)[], at: At, folders: Folders): void {
   const full = resolve(folders.dir, folder)
   if (!existsSync(full) || folders.root === undefined) return

@@ -38,6 +38,8 @@ export interface DeployOptions {
   timeout?: string
   /** Wait this long for a held lock, e.g. "10m". */
   waitForLock?: string
+  /** false: the command has no --wait-for-lock (skycap up), so a held lock's hint names none. */
+  waitFlag?: boolean
   resetReplicas?: boolean
   reason?: string
   /** Full image references by service that replace the revision's (skycap up: images built from the work tree). */
@@ -201,6 +203,7 @@ export async function deploy(options: DeployOptions, deps: DeployDeps): Promise<
     durationSeconds: LEASE_SECONDS,
     waitMs: waitForLockMs,
     signal: deps.signal,
+    waitFlag: options.waitFlag,
   })
   const heartbeat = keepLockAlive(kubectl, prepared.app, lock.id, {onLost: () => reporter.warn(`the lock of ${env.name} is no longer held by this deploy; another deploy may run at the same time`)})
   try {

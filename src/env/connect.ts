@@ -28,12 +28,13 @@ export interface ConnectOptions {
   checkContextOnFirstCall?: boolean
 }
 
+/** The warnings connect gave through each reporter: promote and abort connect twice in one run. */
+const saidTo = new WeakMap<Reporter, Set<string>>()
+
 /**
  * Binds kubectl to the environment's context. A context that is not in the kubeconfig is refused before
  * anything else happens; an environment without one uses the current context and says so.
  */
-/** Warnings connect gave in this process. */
-const saidOnce = new Set<string>()
 
 export async function connect(env: Environment, factory: KubectlFactory, reporter: Reporter, options: ConnectOptions = {}): Promise<Target> {
   const bare = factory({})
@@ -72,8 +73,9 @@ export async function connect(env: Environment, factory: KubectlFactory, reporte
     }
     // Once per run: promote, abort and rollout status connect more than once.
     const warning = `environment ${env.name} names no kube context; using the current one: ${context}`
-    if (!saidOnce.has(warning)) reporter.warn(warning)
-    saidOnce.add(warning)
+    const said = saidTo.get(reporter) ?? new Set<string>()
+    if (!said.has(warning)) reporter.warn(warning)
+    saidTo.set(reporter, said.add(warning))
   }
   return {kubectl: factory({context, namespace: env.namespace}), context, namespace: env.namespace}
 }

@@ -1,6 +1,6 @@
 import type {Environment, HookConfig, SkycapConfig} from '../config/types.js'
 import {parseDuration} from '../duration.js'
-import {DeployFailedError, KubectlError} from '../errors.js'
+import {DeployFailedError} from '../errors.js'
 import type {Kubectl} from '../kubectl/kubectl.js'
 import {LogChunkProcessor} from '../logs/chunks.js'
 import {configuredExcludes} from '../logs/filter.js'
@@ -8,7 +8,7 @@ import type {KubeObject} from '../render/objects.js'
 import type {HookRecord, ReleaseRecord} from '../release/store.js'
 import type {Reporter} from '../ui/output.js'
 import type {FailureReport} from '../deploy/explain.js'
-import {buildJob, deleteJobs, JOB_LABELS, type JobOutcome, jobName, podTemplateOf, runJob} from './job.js'
+import {buildJob, deleteJobs, JOB_LABELS, jobName, podTemplateOf, runJob} from './job.js'
 
 export type HookPhase = 'predeploy' | 'postdeploy'
 
@@ -144,13 +144,10 @@ export class DeployHooks {
         clock,
         signal: ctx.signal,
         intervalMs: ctx.intervalMs,
-      }).catch((error: unknown): JobOutcome => {
-        // The API server refused the Job (a ResourceQuota, an admission policy, RBAC): the hook did not run, so it
+        // A Job the API server refuses (a ResourceQuota, an admission policy, RBAC): the hook did not run, so it
         // failed, and the deploy goes on as for any failed hook (predeploy: recorded, nothing rolled out; postdeploy:
         // rolled back and recorded). Anything else (the cluster unreachable, Ctrl-C) stays the error it was.
-        if (!(error instanceof KubectlError && (error.kind === 'forbidden' || error.kind === 'invalid'))) throw error
-        const why = error.stderr.split('\n').find((l) => l.trim() !== '') ?? error.message
-        return {job: name, result: 'failed', message: `the API server refused its Job: ${why.trim()}`, refused: true}
+        refusalIsOutcome: true,
       })
       show(processor.flushBytes())
       show(partial ? Buffer.from('\n') : undefined)

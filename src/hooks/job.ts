@@ -124,6 +124,11 @@ export interface RunJobOptions {
   clock?: () => number
   signal?: AbortSignal
   intervalMs?: number
+  /**
+   * A Job the API server refuses to create (a ResourceQuota, an admission policy, RBAC) as a failed outcome with
+   * `refused` instead of the kubectl error (hooks: a failed hook). Only the create: what fails later stays an error.
+   */
+  refusalIsOutcome?: boolean
 }
 
 interface LivePod extends KubeObject {
@@ -138,13 +143,21 @@ export async function runJob(kubectl: Kubectl, job: KubeObject, options: RunJobO
   const clock = options.clock ?? Date.now
   const name = job.metadata.name
   const input = JSON.stringify(job)
+  const create = () =>
+    kubectl.run(['create', '-f', '-'], {input, idempotent: false}).catch((error: unknown) => {
+      if (!(options.refusalIsOutcome && error instanceof KubectlError && (error.kind === 'forbidden' || error.kind === 'invalid'))) throw error
+      const why = error.stderr.split('\n').find((l) => l.trim() !== '') ?? error.message
+      return {job: name, result: 'failed', message: `the API server refused its Job: ${why.trim()}`, refused: true} satisfies JobOutcome
+    })
+  let created
   try {
-    await kubectl.run(['create', '-f', '-'], {input, idempotent: false})
+    created = await create()
   } catch (error) {
     if (!(error instanceof KubectlError) || error.kind !== 'already_exists') throw error
     await kubectl.run(['delete', 'job', name, '--ignore-not-found', '--wait=true'])
-    await kubectl.run(['create', '-f', '-'], {input, idempotent: false})
+    created = await create()
   }
+  if ('refused' in created) return created
   const container = ((job.spec as {template: PodTemplate}).template.spec.containers[0] as Container).name
   let stream: StreamingProcess | undefined
   let attached: Promise<void> | undefined

@@ -67,8 +67,11 @@ export async function down(options: DownOptions, deps: DownDeps): Promise<DownRe
         report.deletedNamespace = state.namespace
       } else report.kept.push(`namespace ${state.namespace}: it does not carry ${CREATED_BY}=up`)
     } else if (!state.createdNamespace) {
-      // An up that stopped before its deploy (a template error, say) created nothing: there is nothing to keep.
-      if (await namespaceExists(kubectl, state.namespace)) report.kept.push(`namespace ${state.namespace}: it existed before skycap up (\`skycap status ${env.name}\` shows what runs there)`)
+      // An up that stopped before its deploy (a template error, say) created nothing: there is nothing to keep. Asked
+      // only to say which; a cluster that is gone (a deleted kind cluster) must not keep down from clearing its state.
+      const exists = await namespaceExists(kubectl, state.namespace).catch(() => undefined)
+      if (exists === undefined) report.kept.push(`namespace ${state.namespace}: skycap up did not create it (the cluster did not answer, so whether it exists is not known)`)
+      else if (exists) report.kept.push(`namespace ${state.namespace}: it existed before skycap up (\`skycap status ${env.name}\` shows what runs there)`)
       else deps.reporter.info(`Namespace ${state.namespace} does not exist (skycap up did not get as far as creating it): nothing to delete`)
     }
   }

@@ -272,6 +272,7 @@ async function deployPhase(
       skipImageCheck: options.skipImageCheck || Object.keys(env.services).every((s) => s in images),
       timeout: options.timeout,
       reason: `skycap up ${env.name}`,
+      waitFlag: false,
     },
     {kubectl: deps.kubectl, reporter: deps.reporter, confirm: deps.confirm, signal: deps.signal},
   )

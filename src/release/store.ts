@@ -196,7 +196,14 @@ function objectName(app: string, environment: string, number: number, part?: num
  * `keep`. The manifest Secrets go first and the record last, so a record never names manifests that are not there.
  * Callers hold the environment's lock and numbered the record from releases read under it.
  */
-export async function saveRelease(kubectl: Kubectl, record: ReleaseRecord, manifests: KubeObject[] | undefined, existing: StoredRelease[], keep: number): Promise<void> {
+export async function saveRelease(
+  kubectl: Kubectl,
+  record: ReleaseRecord,
+  manifests: KubeObject[] | undefined,
+  existing: StoredRelease[],
+  keep: number,
+  options: {replace?: boolean} = {},
+): Promise<void> {
   const labels = {[LABEL_APP]: record.app, [LABEL_ENV]: record.environment, [LABEL_NUMBER]: String(record.number), 'skycap.dev/result': record.result}
   const parts = manifests ? packManifests(manifests) : []
   const items: object[] = parts.map((part, i) => ({
@@ -213,7 +220,10 @@ export async function saveRelease(kubectl: Kubectl, record: ReleaseRecord, manif
     data: {release: JSON.stringify({...record, manifestParts: parts.length})},
   })
   // One call; kubectl creates the items in order and stops at none: a failure anywhere fails the whole save.
-  await kubectl.run(['create', '-f', '-'], {input: JSON.stringify({apiVersion: 'v1', kind: 'List', items})})
+  // `replace`: the one record a later outcome replaces (rollout resume, after a deploy recorded as interrupted) is
+  // applied over the same names, never deleted first (a record lost between the two would free its number).
+  const verb = options.replace ? ['apply', '--server-side', '--field-manager=skycap', '--force-conflicts', '-f', '-'] : ['create', '-f', '-']
+  await kubectl.run(verb, {input: JSON.stringify({apiVersion: 'v1', kind: 'List', items})})
   const drop = releasesToDrop([record, ...existing.map((r) => r.record).filter((r) => r.number !== record.number)], keep)
   if (drop.length) {
     // Records, their manifest parts, and records of the pre-0.2 layout, by label: one call.
@@ -221,14 +231,6 @@ export async function saveRelease(kubectl: Kubectl, record: ReleaseRecord, manif
       allowFailure: true,
     })
   }
-}
-
-/**
- * Deletes release `number`'s record and manifests: only for the one record a later outcome replaces (rollout resume
- * writing the result of a deploy that was interrupted and recorded as such). The caller holds the lock.
- */
-export async function deleteRelease(kubectl: Kubectl, app: string, environment: string, number: number): Promise<void> {
-  await kubectl.run(['delete', 'configmaps,secrets', '--ignore-not-found', '-l', `${releaseSelector(app, environment)},${LABEL_NUMBER}=${number}`])
 }
 
 /** Scale entries kept per deploy or rollback kept. */

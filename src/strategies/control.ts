@@ -6,7 +6,7 @@ import {parseDuration} from '../duration.js'
 import {connect, type KubectlFactory, openEnvironment, type Target} from '../env/connect.js'
 import {DeployFailedError, UserError} from '../errors.js'
 import {acquireLock, keepLockAlive, LEASE_SECONDS, type LockInfo, lockStatus, releaseLock} from '../lock/lease.js'
-import {deleteRelease, listReleases, saveRelease} from '../release/store.js'
+import {listReleases, saveRelease} from '../release/store.js'
 import {abortableSleep} from '../sleep.js'
 import type {Reporter} from '../ui/output.js'
 import {resumable, runCanary} from './canary.js'
@@ -91,7 +91,16 @@ export async function resumeRollout(options: RolloutControlOptions, deps: Rollou
   const clock = deps.clock ?? Date.now
   const waitMs = options.waitMs ?? (await parseDuration(options.waitForLock ?? `${LEASE_SECONDS + 30}s`, '--wait-for-lock'))
   const {kubectl} = target
-  const lock = await acquireLock(kubectl, {app, environment, reason: `rollout resume ${environment}`, durationSeconds: LEASE_SECONDS, waitMs, signal: deps.signal})
+  // promote and abort (waitMs given) have no --wait-for-lock for the hint to name.
+  const lock = await acquireLock(kubectl, {
+    app,
+    environment,
+    reason: `rollout resume ${environment}`,
+    durationSeconds: LEASE_SECONDS,
+    waitMs,
+    signal: deps.signal,
+    waitFlag: options.waitMs === undefined,
+  })
   const heartbeat = keepLockAlive(kubectl, app, lock.id, {onLost: () => deps.reporter.warn(`the lock of ${environment} is no longer held by this resume`)})
   let report: ResumeReport
   try {
@@ -136,13 +145,10 @@ async function recordPending(target: Target, app: string, keep: number, failures
   const pending = await readPending(target.kubectl, app)
   if (!pending) return
   const ok = failures.length === 0
-  let releases = await listReleases(target.kubectl, app, pending.record.environment, {manifests: false})
+  const releases = await listReleases(target.kubectl, app, pending.record.environment, {manifests: false})
   // A deploy stopped by Ctrl-C recorded the release as interrupted, its canary still paused: the outcome replaces that
-  // record (saveRelease never writes over one).
-  if (releases.some((r) => r.record.number === pending.record.number)) {
-    await deleteRelease(target.kubectl, app, pending.record.environment, pending.record.number)
-    releases = releases.filter((r) => r.record.number !== pending.record.number)
-  }
+  // record, written over it.
+  const replace = releases.some((r) => r.record.number === pending.record.number)
   const finished = clock()
   await saveRelease(
     target.kubectl,
@@ -154,8 +160,9 @@ async function recordPending(target: Target, app: string, keep: number, failures
       ...(ok ? {} : {failed: failures[0]?.ref, message: `${failures[0]?.ref}: ${failures[0]?.message}; the canary was aborted, stable runs the release before`}),
     },
     ok ? pending.manifests : undefined,
-    releases,
+    releases.filter((r) => r.record.number !== pending.record.number),
     pending.keep || keep,
+    {replace},
   )
   await dropPending(target.kubectl, app)
 }

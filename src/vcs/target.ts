@@ -17,7 +17,7 @@ export function parseTarget(spec: string | undefined, defaultEnvironment?: strin
     if (defaultEnvironment) return {environment: defaultEnvironment}
     throw new UserError('no environment given', {hint: 'Name one as ENV or ENV@REV (e.g. staging@HEAD), or set defaultEnvironment in skycap.yaml.'})
   }
-  if (spec === '@') throw new UserError('"@" names no revision', {hint: `Write @REV, REV being ${REVISION_FORMS}, or leave it out for the checked-out revision.`})
+  if (spec.endsWith('@')) throw new UserError(`"${spec}" names no revision after @`, {hint: `Write @REV, REV being ${REVISION_FORMS}, or leave it out for the checked-out revision.`})
   if (spec.startsWith('@') && defaultEnvironment) return parseTarget(`${defaultEnvironment}${spec}`)
   const m = SPEC.exec(spec)
   if (!m || (m[4] !== undefined && /\s/.test(m[4]))) {

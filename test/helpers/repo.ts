@@ -90,7 +90,8 @@ export async function runCli(args: string[], options: {cwd?: string; env?: Recor
   const r = await execa('node', [cliPath, ...args], {
     cwd: options.cwd ?? repoRoot,
     // Tests that run in GitHub Actions or GitLab CI get the plain output; the CI tests set these variables themselves.
-    env: {NO_COLOR: '1', GITHUB_ACTIONS: '', GITLAB_CI: '', GITHUB_STEP_SUMMARY: '', ...options.env},
+    // SKYCAP_ENV: a developer's own must not pick the environment of a test that names none.
+    env: {NO_COLOR: '1', GITHUB_ACTIONS: '', GITLAB_CI: '', GITHUB_STEP_SUMMARY: '', SKYCAP_ENV: '', ...options.env},
     input: options.input,
     reject: false,
     timeout: options.timeout ?? 120_000,

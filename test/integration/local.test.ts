@@ -162,6 +162,19 @@ describe('skycap up / down: the whole app locally, on the real node', function (
     for (const u of r.doc.result.urls) expect(await listening(u.localPort)).to.equal(false)
   })
 
+  it('a first up whose deploy fails still leaves the namespace it created to down', async () => {
+    const {context} = testCluster()
+    // web never becomes ready (its readiness path answers 404): the deploy times out after creating the namespace.
+    const file = join(clone, 'skycap.yaml')
+    writeFileSync(file, readFileSync(file, 'utf8').replace('healthcheck: {path: /healthz, periodSeconds: 1, failureThreshold: 1}', 'healthcheck: {path: /nope, periodSeconds: 1, failureThreshold: 1}'))
+    const r = await json(['up', '--detach', '--cluster', context, '--timeout', '20s'])
+    expect(r.exitCode, r.stderr).to.equal(70)
+    expect((await kubectl(['get', 'namespace', NAMESPACE, '-o', 'jsonpath={.metadata.annotations.skycap\\.dev/created-by}'])).stdout).to.equal('up')
+    const d = await json(['down'])
+    expect(d.exitCode, d.stderr).to.equal(0)
+    expect(d.doc.result.deletedNamespace).to.equal(NAMESPACE)
+  })
+
   it('up --watch redeploys on an uncommitted config change, printing the trigger; Ctrl-C stops the forwards and leaves the app running', async () => {
     const {context} = testCluster()
     const proc = execa('node', [cliPath, 'up', '--watch', '--cluster', context], {cwd: clone, env: env(), reject: false})

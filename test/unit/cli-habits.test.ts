@@ -153,8 +153,9 @@ describe('CLI habits (built CLI)', function () {
     it("oclif's parse errors are skycap's: exit 2, code invalid_input, one line, a hint naming the help", async () => {
       for (const [argv, message] of [
         [['logs', 'web', '-e', 'dev', '--tail', 'abc'], '--tail: expected an integer but received: abc'],
-        [['logs', 'web', '-e', 'dev', '--tail', '-5'], '--tail'],
-        [['logs', 'web', '-e', 'dev', '--max-log-requests', '0'], '--max-log-requests'],
+        [['logs', 'web', '-e', 'dev', '--tail', '-5'], '--tail: expected an integer greater than or equal to 0'],
+        [['logs', 'web', '-e', 'dev', '--max-log-requests', '0'], '--max-log-requests: expected an integer greater than or equal to 1'],
+        [['completion', 'zsh2'], 'Expected zsh2 to be one of: bash, zsh, fish; did you mean "zsh"?'],
         [['scale'], 'Missing 2 required args: service (Service name from skycap.yaml), replicas (Number of pods)'],
         [['init', '--ci', 'gitlb'], 'Expected --ci=gitlb to be one of: github, gitlab; did you mean "gitlab"?'],
         [['status', '-e', 'dev', '-e', 'dev'], 'Flag --environment can only be specified once'],
@@ -174,7 +175,15 @@ describe('CLI habits (built CLI)', function () {
       expect(upper.stderr).to.contain('"DEV" is not a valid target; did you mean "dev"?')
       const at = await cli('render', '@')
       expect(at.exitCode).to.equal(2)
-      expect(at.stderr).to.contain('"@" names no revision').and.not.contain('staging@')
+      expect(at.stderr).to.contain('"@" names no revision after @')
+      for (const argv of [
+        ['render', 'staging@'],
+        ['render', '-e', 'staging', '@'],
+      ]) {
+        const r = await cli(...argv)
+        expect(r.exitCode, argv.join(' ')).to.equal(2)
+        expect(r.stderr, argv.join(' ')).to.contain('names no revision after @')
+      }
     })
 
     it('an unknown environment from SKYCAP_ENV says it comes from there', async () => {

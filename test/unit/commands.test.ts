@@ -139,7 +139,7 @@ describe('command wiring (built CLI)', function () {
   const invalidInputs: Array<[string, string[], RegExp]> = [
     ['an unknown environment', ['render', 'qa'], /unknown environment "qa"[\s\S]*dev, staging, prod/],
     ['an unknown revision', ['render', 'staging@nope'], /unknown revision "nope"/],
-    ['a malformed target', ['render', 'Staging@'], /"Staging@" is not a valid target/],
+    ['a malformed target', ['render', 'staging@a b'], /"staging@a b" is not a valid target/],
     ['an unknown service', ['render', 'staging', '--service', 'api'], /unknown service "api"/],
     ['an unknown flag', ['render', 'staging', '--frobnicate'], /unknown flag --frobnicate/],
   ]

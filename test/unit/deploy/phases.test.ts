@@ -231,6 +231,20 @@ describe('release records: history.keep', () => {
     expect(fake.remaining()).to.equal(0)
   })
 
+  it('replace (rollout resume writing the outcome of a deploy recorded as interrupted) applies over the same name, deleting nothing first', async () => {
+    const fake = fakeKubectl(
+      [
+        {
+          argv: [...NS, 'apply', '--server-side', '--field-manager=skycap', '--force-conflicts', '-f', '-'],
+          input: (i) => expect(JSON.parse(i as string).items[0].metadata).to.deep.include({name: 'skycap-release-shop-prod-3'}),
+        },
+      ],
+      opts,
+    )
+    await saveRelease(fake.kubectl, record(3, 'failed'), undefined, [stored(2, 'succeeded'), stored(1, 'succeeded')], 3, {replace: true})
+    expect(fake.remaining()).to.equal(0)
+  })
+
   it('deletes nothing while the count is within keep', async () => {
     const fake = fakeKubectl([{argv: [...NS, 'create', '-f', '-']}], opts)
     await saveRelease(fake.kubectl, record(3, 'succeeded'), [], [stored(2, 'succeeded'), stored(1, 'succeeded')], 3)

@@ -1,6 +1,9 @@
 import {expect} from 'chai'
 
+import {resolveEnvironment} from '../../../src/config/environment.js'
+import {loadConfig} from '../../../src/config/load.js'
 import {status} from '../../../src/deploy/inspect.js'
+import {connect} from '../../../src/env/connect.js'
 import {ExitCode, UserError} from '../../../src/errors.js'
 import {memoryReporter} from '../../../src/ui/output.js'
 import {fakeKubectlFactory} from '../../helpers/fake-kubectl.js'
@@ -61,5 +64,18 @@ describe('the kube context checked on the first call', () => {
     expect(error.message).to.equal('kubectl cannot read the kubeconfig: error loading config file "/tmp/kc": yaml: line 1: did not find expected node content')
     expect(error.hint).to.contain('KUBECONFIG names the files kubectl reads')
     expect(error.exitCode).to.equal(ExitCode.INVALID)
+  })
+
+  it('an environment without a context: the warning once per reporter (promote and abort connect twice in one run)', async () => {
+    const env = resolveEnvironment(await loadConfig({cwd: repo.dir}), 'dev')
+    const current = {argv: ['--request-timeout=30s', 'config', 'current-context'], result: {stdout: 'kind-dev\n'}}
+    const fake = fakeKubectlFactory([current, current, current])
+    const one = memoryReporter()
+    await connect(env, fake.factory, one)
+    await connect(env, fake.factory, one)
+    expect(one.warnings).to.deep.equal(['environment dev names no kube context; using the current one: kind-dev'])
+    const other = memoryReporter()
+    await connect(env, fake.factory, other)
+    expect(other.warnings).to.have.length(1)
   })
 })

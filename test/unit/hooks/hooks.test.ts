@@ -1,5 +1,7 @@
 import {expect} from 'chai'
 
+import {KubectlError} from '../../../src/errors.js'
+
 import {resolveEnvironment} from '../../../src/config/environment.js'
 import {parseConfig} from '../../../src/config/load.js'
 import {ConfigErrors} from '../../../src/errors.js'
@@ -172,6 +174,34 @@ describe('hooks: the Job', () => {
     expect(await runJob(fake.kubectl, job, {deadline: Date.now() + 60_000, intervalMs: 1})).to.include({result: 'failed', message: 'container web of pod j2-x is in ErrImagePull: not found'})
     const slow = fakeKubectl([{argv: ['--request-timeout=30s', 'create', '-f', '-']}, {argv: get, result: {stdout: '{"items":[]}'}}])
     expect(await runJob(slow.kubectl, job, {deadline: 0, intervalMs: 1})).to.include({result: 'timed-out', message: 'did not finish in time (no pod was started)'})
+  })
+
+  it('a Job the API server refuses to create is a refused outcome for hooks; a refusal after it was created stays an error', async () => {
+    const job = buildJob({name: 'j3', template: podTemplateOf([deployment], 'web'), service: 'web', command: ['x'], timeoutMs: 60_000, labels: {}})
+    const create = ['--request-timeout=30s', 'create', '-f', '-']
+    const quota = {exitCode: 1, stderr: 'Error from server (Forbidden): error when creating "STDIN": jobs.batch "j3" is forbidden: exceeded quota: no-jobs\n'}
+    const refused = fakeKubectl([{argv: create, result: quota}])
+    expect(await runJob(refused.kubectl, job, {deadline: Date.now() + 60_000, intervalMs: 1, refusalIsOutcome: true})).to.deep.equal({
+      job: 'j3',
+      result: 'failed',
+      message: 'the API server refused its Job: Error from server (Forbidden): error when creating "STDIN": jobs.batch "j3" is forbidden: exceeded quota: no-jobs',
+      refused: true,
+    })
+    // Without the option (skycap run), the kubectl error, with its quota hint.
+    const plain = fakeKubectl([{argv: create, result: quota}])
+    const error = (await runJob(plain.kubectl, job, {deadline: Date.now() + 60_000, intervalMs: 1}).catch((e: unknown) => e)) as KubectlError
+    expect(error).to.be.instanceOf(KubectlError)
+    expect(error.hint).to.contain('ResourceQuota')
+    // Created, then no right to watch its pods: the hook may be running, so that is not "refused".
+    const later = fakeKubectl([
+      {argv: create},
+      {
+        argv: ['--request-timeout=30s', 'get', 'jobs,pods', '-l', 'skycap.dev/job=j3', '-o', 'json'],
+        result: {exitCode: 1, stderr: 'Error from server (Forbidden): pods is forbidden: User "x" cannot list resource "pods"'},
+      },
+    ])
+    const after = await runJob(later.kubectl, job, {deadline: Date.now() + 60_000, intervalMs: 1, refusalIsOutcome: true}).catch((e: unknown) => e)
+    expect(after).to.be.instanceOf(KubectlError)
   })
 
   it('cleans up hook Jobs of releases older than the newest three', async () => {

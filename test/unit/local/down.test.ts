@@ -6,7 +6,7 @@ import {join} from 'node:path'
 
 import type {ProcessRunner} from '../../../src/kubectl/kubectl.js'
 import {down} from '../../../src/local/down.js'
-import {stateFile, writeState, type UpState} from '../../../src/local/state.js'
+import {readState, stateFile, writeState, type UpState} from '../../../src/local/state.js'
 import {toolRunner} from '../../../src/local/tool.js'
 import {memoryReporter} from '../../../src/ui/output.js'
 import {fakeKubectlFactory} from '../../helpers/fake-kubectl.js'
@@ -57,17 +57,25 @@ describe('skycap down: only what up made', () => {
   it('an up that stopped before it created the namespace: down says it does not exist, and keeps nothing', async () => {
     const exists = (name: string) => ({argv: ['--context', 'kind-skycap', '--request-timeout=30s', 'get', 'namespace', 'localapp-local', '--ignore-not-found', '-o', 'name'], result: {stdout: name}})
     for (const [answer, kept, said] of [
+      [
+        'unreachable',
+        ['namespace localapp-local: skycap up did not create it (the cluster did not answer, so whether it exists is not known)'],
+        'Kept namespace localapp-local: skycap up did not create it',
+      ],
       ['', [], 'Namespace localapp-local does not exist (skycap up did not get as far as creating it): nothing to delete'],
       ['namespace/localapp-local\n', ['namespace localapp-local: it existed before skycap up (`skycap status local` shows what runs there)'], 'Kept namespace localapp-local: it existed before'],
     ] as Array<[string, string[], string]>) {
       record({createdNamespace: false})
-      const fake = fakeKubectlFactory([exists(answer)])
+      const fake = fakeKubectlFactory([
+        answer === 'unreachable' ? {...exists(''), result: {exitCode: 1, stderr: 'The connection to the server 127.0.0.1:6443 was refused - did you specify the right host or port?'}} : exists(answer),
+      ])
       const reporter = memoryReporter()
       const report = await down({cwd: repo.dir}, {kubectl: fake.factory, tools: tools().tools, reporter, env: {XDG_CACHE_HOME: cache.dir}})
       expect(report.deletedNamespace).to.equal(null)
       expect(report.kept).to.deep.equal(kept)
       expect(reporter.lines.join('\n')).to.contain(said)
       expect(fake.remaining()).to.equal(0)
+      expect(readState(stateFile(join(realpathSync(repo.dir), 'skycap.yaml'), 'local', {XDG_CACHE_HOME: cache.dir})), 'the state is cleared').to.equal(undefined)
     }
   })
 
