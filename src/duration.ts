@@ -10,6 +10,9 @@ export const DURATION_PATTERN = '^(?!(0+(\\.0+)?[hms])+$)([0-9]+(\\.[0-9]+)?[hms
 /** What DURATION_PATTERN allows, in words (error messages and the schema's x-message). */
 export const DURATION_RULE = 'a duration greater than zero with a unit (h, m or s), such as 90s, 5m or 1h30m; bare numbers and ms are not accepted'
 
+/** The longest duration skycap waits: Node's timers hold at most 2^31-1 ms (about 24.8 days). */
+export const MAX_DURATION_MS = 2_147_483_647
+
 /** Parses "90s", "5m", "1h30m" into milliseconds; `what` names the flag or key in errors (exit 2). */
 export async function parseDuration(text: string, what = 'duration'): Promise<number> {
   const value = text.trim()
@@ -18,7 +21,13 @@ export async function parseDuration(text: string, what = 'duration'): Promise<nu
   const ms = (parse as unknown as (s: string) => number | null | undefined)(value)
   // The pattern admits only what parse-duration reads as h/m/s; this guards against a library change.
   if (ms === null || ms === undefined || !Number.isFinite(ms) || ms <= 0) throw new UserError(`${what} is "${text}" but must be ${DURATION_RULE}`)
+  if (ms > MAX_DURATION_MS) throw new UserError(tooLong(what, text), {hint: 'Write a shorter one, e.g. 1h or 24h.'})
   return ms
+}
+
+/** The message for a duration over MAX_DURATION_MS. */
+export function tooLong(what: string, text: string): string {
+  return `${what} is "${text}", longer than skycap can wait (at most ${Math.floor(MAX_DURATION_MS / 3_600_000)}h)`
 }
 
 function durationHint(value: string): string {

@@ -102,7 +102,7 @@ export class CiOutput {
     const rejected = error instanceof SkycapError ? asRejected(error.details?.rejected) : []
     if (rejected.length) {
       const message = (error as SkycapError).message
-      return rejected.map((r) => errorAnnotation(`${command}: the API server refused ${r.ref}`, message, this.place(r)))
+      return rejected.map((r) => errorAnnotation(`${command}: the API server refused ${r.ref}`, r.message ?? message, this.place(r)))
     }
     const report = error instanceof SkycapError ? asDeployReport(error.details?.report) : undefined
     const failures = report ? [...report.failures, ...(report.rollback?.failures ?? [])] : []

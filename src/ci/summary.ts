@@ -7,9 +7,12 @@ export function asDeployReport(value: unknown): DeployReport | undefined {
   return v as DeployReport
 }
 
-/** Text for a Markdown table cell: one line, no column breaks. */
+/** Text for a Markdown table cell: one line, no column breaks, no HTML (a commit subject's `<b>` is shown as written). */
 function cell(text: string): string {
   return text
+    .replaceAll('&', '&amp;')
+    .replaceAll('<', '&lt;')
+    .replaceAll('>', '&gt;')
     .replaceAll('\\', '\\\\')
     .replaceAll('|', '\\|')
     .replace(/\s*\n\s*/g, ' ')

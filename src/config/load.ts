@@ -1,6 +1,7 @@
 import {existsSync, readdirSync, realpathSync, statSync} from 'node:fs'
 import {dirname, isAbsolute, join, relative, resolve} from 'node:path'
 
+import {DURATION_PATTERN, parseDuration, tooLong} from '../duration.js'
 import {ConfigError, ConfigErrors, UserError} from '../errors.js'
 import {openVcs, type Vcs, type VcsChoice} from '../vcs/vcs.js'
 import {isFullReference} from '../render/images.js'
@@ -301,6 +302,10 @@ export async function parseConfig(text: string, file: string, show: (path: strin
   }
   for (const [name, svc] of Object.entries(config.services)) if (svc.build) checkBuild(svc, ['services', name], at, folders)
   for (const problem of await checkTemplatedValues(config)) at(problem.path, problem.message)
+  for (const [path, text] of durationValues(config)) {
+    const ms = await parseDuration(text, path.join('.')).catch(() => undefined)
+    if (ms === undefined) at(path, tooLong(path.join('.'), text))
+  }
   if (errors.length > 0) throw new ConfigErrors(errors, `Fix ${shown}.`)
 
   const warnings: ConfigWarning[] = []
@@ -538,6 +543,18 @@ function checkInsideRepository(folder: string, path: (string | number)[], at: At
   at(
     path,
     `${path.join('.')}: folder "${folder}" ${outside === full ? 'is' : `resolves to ${outside},`} outside the repository ${folders.shownRoot}; skycap reads templates and config files only from inside it`,
+  )
+}
+
+/** Keys whose values are durations (the schema checks their form; their size is checked here). */
+const DURATION_KEYS = new Set(['timeout', 'scaleDownDelay', 'duration'])
+
+/** Every duration in skycap.yaml with its path: deploy.timeout, hooks' and notify's timeouts, strategy delays and pauses. */
+function durationValues(value: unknown, path: (string | number)[] = []): Array<[(string | number)[], string]> {
+  if (Array.isArray(value)) return value.flatMap((v, i) => durationValues(v, [...path, i]))
+  if (typeof value !== 'object' || value === null) return []
+  return Object.entries(value).flatMap(([k, v]): Array<[(string | number)[], string]> =>
+    DURATION_KEYS.has(k) && typeof v === 'string' && new RegExp(DURATION_PATTERN).test(v.trim()) ? [[[...path, k], v]] : durationValues(v, [...path, k]),
   )
 }
 

@@ -1,6 +1,6 @@
 import type {LoadedConfig} from '../config/types.js'
 import {KubectlError, type SourceLocation} from '../errors.js'
-import type {Kubectl} from '../kubectl/kubectl.js'
+import {cutGoValues, type Kubectl} from '../kubectl/kubectl.js'
 import {CONFIG_KINDS, type KubeObject, type RenderedObject} from '../render/objects.js'
 
 // Server-side apply as manager "skycap": no last-applied annotation, and fields other managers own (an HPA's
@@ -24,6 +24,8 @@ export async function dryRunApply(kubectl: Kubectl, objects: KubeObject[], mode:
 /** An object the API server refused, and where it was written: a template file, or its service in skycap.yaml. */
 export interface RejectedObject extends SourceLocation {
   ref: string
+  /** The API server's words about this object (its line of kubectl's output), when kubectl names it on one. */
+  message?: string
 }
 
 /**
@@ -33,13 +35,19 @@ export interface RejectedObject extends SourceLocation {
  */
 export function rejectedObjects(stderr: string, rendered: RenderedObject[], loaded: Pick<LoadedConfig, 'file' | 'show' | 'locate'>): RejectedObject[] {
   const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+  const named = (object: KubeObject) => new RegExp(`\\b${escape(object.kind)}(?:e?s)?(?:\\.[\\w.-]+)? "${escape(object.metadata.name)}"`, 'i')
+  const lines = stderr.split('\n')
   return rendered
-    .filter(({object}) => new RegExp(`\\b${escape(object.kind)}(?:e?s)?(?:\\.[\\w.-]+)? "${escape(object.metadata.name)}"`, 'i').test(stderr))
+    .filter(({object}) => named(object).test(stderr))
     .map(({object, source, service}) => {
       const ref = `${object.kind}/${object.metadata.name}`
-      if (service === undefined) return {ref, file: source}
+      // Each refused object has its own line ("Error from server (Invalid): error when creating "STDIN": Service "x" is invalid: …").
+      const mention = lines.map((l) => named(object).exec(l)).find((m) => m !== null)
+      const message = mention ? cutGoValues(mention.input.slice(mention.index).trim()) : undefined
+      const said = message ? {message} : {}
+      if (service === undefined) return {ref, file: source, ...said}
       const at = loaded.locate(['services', service])
-      return {ref, file: loaded.show(loaded.file), ...(at ? {line: at.line, column: at.column} : {})}
+      return {ref, file: loaded.show(loaded.file), ...(at ? {line: at.line, column: at.column} : {}), ...said}
     })
 }
 

@@ -570,10 +570,17 @@ export function rollbackRecord(to: StoredRelease, app: string, environment: stri
 
 /** What the app's Deployments run now, in one line: "web 3f2c1ab 2/3 ready, worker 9e1d2c4 1/1 ready". */
 export async function whatRuns(kubectl: Kubectl, selector: string): Promise<string> {
-  type Live = KubeObject & {spec?: {replicas?: number}; status?: {readyReplicas?: number}}
+  type Live = KubeObject & {spec?: {replicas?: number}; status?: {readyReplicas?: number; updatedReplicas?: number; replicas?: number}}
   const list = await kubectl.json<{items: Live[]}>(['get', 'deployments', '-l', selector])
   return list.items
-    .map((d) => `${d.metadata.name} ${(d.metadata.annotations?.[ANNOTATIONS.revision] ?? '?').slice(0, 7)} ${d.status?.readyReplicas ?? 0}/${d.spec?.replicas ?? 1} ready`)
+    .map((d) => {
+      const revision = (d.metadata.annotations?.[ANNOTATIONS.revision] ?? '?').slice(0, 7)
+      const wanted = d.spec?.replicas ?? 1
+      const {readyReplicas: ready = 0, updatedReplicas: updated = 0, replicas: total = wanted} = d.status ?? {}
+      // Mid-rollout the ready pods may be the old revision's: the revision is only what the Deployment asks for.
+      if (updated >= wanted && total <= wanted) return `${d.metadata.name} ${revision} ${ready}/${wanted} ready`
+      return `${d.metadata.name} ${revision} ${updated}/${wanted} updated (${ready} ready, pods of the revision before among them)`
+    })
     .sort()
     .join(', ')
 }

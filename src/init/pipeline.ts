@@ -53,6 +53,12 @@ function read(configText: string | undefined): Config | undefined {
   }
 }
 
+/** The `app` of a skycap.yaml's text, when it has one. */
+export function appOf(configText: string): string | undefined {
+  const app = (read(configText) as {app?: unknown} | undefined)?.app
+  return typeof app === 'string' && app !== '' ? app : undefined
+}
+
 /**
  * The environments of an existing skycap.yaml the pipeline deploys (docs/ci.md). One environment: on main, or on a
  * tag when it is protected. More: `prod`/`production` (else the first protected one) on a tag; `staging` (else the

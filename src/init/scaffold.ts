@@ -4,7 +4,7 @@ import {basename, dirname, join, relative, resolve} from 'node:path'
 import {UserError} from '../errors.js'
 import {ensureWritableFolder, fileInTheWay, fileInTheWayError, writeError} from '../folders.js'
 import {templatesDir} from '../paths.js'
-import {PIPELINE_FILES, pipelinePlan, type PipelineSystem, pipelineText} from './pipeline.js'
+import {appOf, PIPELINE_FILES, pipelinePlan, type PipelineSystem, pipelineText} from './pipeline.js'
 
 export interface InitResult {
   app: string
@@ -69,7 +69,8 @@ export function scaffold(dir: string, app?: string, ci?: PipelineSystem): InitRe
   if (existing && !ci) {
     throw new UserError(`${configFile} already exists; nothing was written`, {hint: 'Edit it, or run `skycap config validate` to check it; `skycap init --ci github` adds a pipeline.'})
   }
-  const name = existing ? (app ?? appNameFrom(basename(target))) : checkedName(app ?? appNameFrom(basename(target)))
+  // An app that has a skycap.yaml already is named there (init --ci only adds the pipeline).
+  const name = existing ? (app ?? appOf(readFileSync(configFile, 'utf8')) ?? appNameFrom(basename(target))) : checkedName(app ?? appNameFrom(basename(target)))
   const source = join(templatesDir, 'init')
   const dockerfile = existing ? undefined : hasDockerfile(target)
   const config = existing

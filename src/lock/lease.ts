@@ -24,6 +24,15 @@ interface Lease {
   spec: {holderIdentity?: string; leaseDurationSeconds?: number; acquireTime?: string; renewTime?: string}
 }
 
+/**
+ * A lock's reason and holder on one line, whoever wrote them: they are printed in messages, and under GitHub Actions a
+ * line of their own starting with `::` would be read as a workflow command (`::error`, `::endgroup::`).
+ */
+export function oneLine(text: string): string {
+  // eslint-disable-next-line no-control-regex -- control characters are what this removes
+  return text.replace(/[\u0000-\u001f\u007f\u2028\u2029]+/g, ' ').trim()
+}
+
 /** The Lease name of an app's lock (one per app per namespace). */
 export function lockName(app: string): string {
   return `skycap-lock-${app}`
@@ -62,8 +71,8 @@ function infoOf(lease: Lease, now: number): LockInfo {
   const a = lease.metadata.annotations ?? {}
   return {
     name: lease.metadata.name,
-    holder: lease.spec.holderIdentity ?? 'unknown',
-    reason: a['skycap.dev/reason'] ?? '',
+    holder: oneLine(lease.spec.holderIdentity ?? 'unknown'),
+    reason: oneLine(a['skycap.dev/reason'] ?? ''),
     ciJob: a['skycap.dev/ci-job'] || undefined,
     acquiredAt: new Date(acquired).toISOString(),
     expiresAt: new Date(expires).toISOString(),
@@ -108,7 +117,7 @@ export async function acquireLock(kubectl: Kubectl, options: AcquireOptions): Pr
       metadata: {
         name: lockName(options.app),
         labels: {'app.kubernetes.io/part-of': options.app, 'skycap.dev/lock': 'true'},
-        annotations: {'skycap.dev/reason': options.reason, 'skycap.dev/ci-job': ciJobUrl() ?? '', 'skycap.dev/lock-id': id, 'skycap.dev/environment': options.environment},
+        annotations: {'skycap.dev/reason': oneLine(options.reason), 'skycap.dev/ci-job': ciJobUrl() ?? '', 'skycap.dev/lock-id': id, 'skycap.dev/environment': options.environment},
       },
       spec: {holderIdentity: whoAmI(), leaseDurationSeconds: options.durationSeconds, acquireTime: microTime(now), renewTime: microTime(now)},
     }

@@ -5,9 +5,6 @@ import {whoAmI} from '../identity.js'
 import type {Reporter} from '../ui/output.js'
 import {acquireLock, type LockInfo, lockStatus, releaseLock} from './lease.js'
 
-/** The largest leaseDurationSeconds a Lease takes (an int32). */
-const MAX_LEASE_SECONDS = 2_147_483_647
-
 export interface LockCommandOptions {
   action: 'status' | 'acquire' | 'release'
   environment?: string
@@ -21,12 +18,6 @@ export interface LockCommandOptions {
 export async function runLock(options: LockCommandOptions, factory: KubectlFactory, reporter: Reporter): Promise<{environment: string; lock: LockInfo | null; released?: boolean}> {
   const {loaded, env} = await openEnvironment({...options, repository: false})
   const ms = options.action === 'acquire' ? await parseDuration(options.duration ?? '1h', '--duration') : 0
-  // A Lease holds its duration in whole seconds as a 32-bit number.
-  if (Math.ceil(ms / 1000) > MAX_LEASE_SECONDS) {
-    throw new UserError(`--duration is "${options.duration}", longer than a lock can hold (at most ${Math.floor(MAX_LEASE_SECONDS / 3600)}h)`, {
-      hint: 'Give a shorter --duration, e.g. 8h; `skycap lock release` ends the lock whenever you are done.',
-    })
-  }
   const {kubectl} = await connect(env, factory, reporter, {checkContextOnFirstCall: true})
   const app = loaded.config.app
   if (options.action === 'status') return {environment: env.name, lock: (await lockStatus(kubectl, app)) ?? null}

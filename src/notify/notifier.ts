@@ -23,7 +23,7 @@ export type TargetSetup = {target: NotifyTarget; warning?: undefined} | {warning
 
 /** A notification that did not go out (also in the --json report's `notifications`). */
 export interface NotifyWarning {
-  target: NotifyTarget['name'] | 'notify'
+  target: NotifyTarget['name']
   event?: NotifyEventName
   message: string
 }
@@ -56,18 +56,20 @@ export interface NotifierOptions {
 export async function openNotifier(env: Environment, options: NotifierOptions): Promise<Notifier> {
   const config = env.notify ?? {}
   const vars = options.env ?? process.env
-  const setups = [
-    config.slack && slackTarget(config.slack, vars),
-    config.webhook && webhookTarget(config.webhook, vars),
-    config.github && githubTarget(config.github, vars, env.protected),
-    config.gitlab && gitlabTarget(config.gitlab, vars),
-  ].filter((s): s is TargetSetup => Boolean(s))
+  const named: Array<[NotifyTarget['name'], TargetSetup | undefined]> = [
+    ['slack', config.slack && slackTarget(config.slack, vars)],
+    ['webhook', config.webhook && webhookTarget(config.webhook, vars)],
+    ['github', config.github && githubTarget(config.github, vars, env.protected)],
+    ['gitlab', config.gitlab && gitlabTarget(config.gitlab, vars)],
+  ]
+  const setups = named.flatMap(([name, s]) => (s ? [{name, ...s}] : []))
   const warnings: NotifyWarning[] = []
   const warn = (w: NotifyWarning) => {
     warnings.push(w)
     options.reporter.warn(w.message)
   }
-  for (const s of setups) if (s.warning) warn({target: 'notify', message: s.warning})
+  // A target left out (its variable unset, say): named, with no event (none was tried).
+  for (const s of setups) if (s.warning) warn({target: s.name, message: s.warning})
   const targets = setups.flatMap((s) => (s.target ? [s.target] : []))
   const timeoutMs = config.timeout ? await parseDuration(config.timeout, 'notify.timeout') : DEFAULT_NOTIFY_TIMEOUT_MS
   const stop = new AbortController()

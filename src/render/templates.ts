@@ -142,7 +142,7 @@ function templateError(error: unknown, file: string, context: object, partials: 
       details: {variable: undefinedVar[1]},
     })
   }
-  const undefinedFilter = /undefined filter: (\S+)/.exec(message)
+  const undefinedFilter = /undefined filter: ([^\s,]+)/.exec(message)
   if (undefinedFilter) {
     return new ConfigError(`template uses unknown filter "${undefinedFilter[1]}"`, where, {hint: 'See https://liquidjs.com/filters/overview.html for the filters LiquidJS has.'})
   }

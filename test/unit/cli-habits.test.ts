@@ -192,10 +192,10 @@ describe('CLI habits (built CLI)', function () {
       expect(r.stderr).to.contain('unknown environment "prdo"; did you mean "prod"?').and.contain('It comes from SKYCAP_ENV="prdo": set that to one of them, or unset it.')
     })
 
-    it('a lock longer than a Lease can hold is refused before the cluster is asked', async () => {
+    it('a lock (or any duration) longer than skycap can wait is refused before the cluster is asked', async () => {
       const r = await runCli(['lock', 'acquire', 'dev', '--duration', '999999999h'], {cwd: repo.dir, env: {KUBECONFIG: '/nonexistent'}})
       expect(r.exitCode).to.equal(2)
-      expect(r.stderr).to.contain('--duration is "999999999h", longer than a lock can hold (at most 596523h)')
+      expect(r.stderr).to.contain('--duration is "999999999h", longer than skycap can wait (at most 596h)')
     })
 
     it('a service where the environment goes says it is a service', async () => {

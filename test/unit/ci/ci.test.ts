@@ -211,6 +211,9 @@ describe('CiOutput', () => {
       '| Rollback | not rolled back (--no-rollback) |',
     )
     expect(failureSummary('build', 'a\nb')).to.equal('### ❌ skycap build failed\n\n> a\n> b\n\n')
+    // A commit subject is text, never HTML.
+    const html = deploySummary('deploy', report({revision: {sha: 'a'.repeat(40), short: 'aaaaaaa', subject: '<b>bold</b> & <img src=x>'}}))
+    expect(html).to.contain('&lt;b&gt;bold&lt;/b&gt; &amp; &lt;img src=x&gt;').and.not.contain('<b>')
   })
 })
 

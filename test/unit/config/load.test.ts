@@ -116,6 +116,12 @@ describe('config loading', () => {
       .and.not.contain('y'.repeat(100))
   })
 
+  it('refuses a duration longer than skycap can wait, where config validate sees it', async () => {
+    const e = await errorsOf(`${VALID}notify: {timeout: 999999h}\ndeploy: {timeout: 10m}\n`)
+    expect(e.message).to.contain('notify.timeout is "999999h", longer than skycap can wait (at most 596h)')
+    expect(e.errors).to.have.length(1)
+  })
+
   it('names the closest environment when defaultEnvironment is mistyped', async () => {
     const e = await errorsOf(`defaultEnvironment: stagign\n${VALID}`)
     expect(e.message).to.contain('defaultEnvironment "stagign" is not an environment; did you mean "staging"?; known: staging')

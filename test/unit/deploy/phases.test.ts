@@ -7,7 +7,7 @@ import {watchRollout} from '../../../src/deploy/watch.js'
 import {LockedError} from '../../../src/errors.js'
 import {acquireLock, releaseLock} from '../../../src/lock/lease.js'
 import {chooseRelease} from '../../../src/deploy/rollback.js'
-import {checkRecordable} from '../../../src/deploy/deploy.js'
+import {checkRecordable, whatRuns} from '../../../src/deploy/deploy.js'
 import {contentOf, listReleases, MAX_PARTS, packManifests, PART_BYTES, type ReleaseRecord, releasesToDrop, saveRelease, type StoredRelease} from '../../../src/release/store.js'
 import type {KubeObject} from '../../../src/render/objects.js'
 import {fakeKubectl} from '../../helpers/fake-kubectl.js'
@@ -175,13 +175,37 @@ describe('objects the API server refused, and their files', () => {
   const loaded = {file: '/repo/skycap.yaml', show: () => 'skycap.yaml', locate: (path: readonly (string | number)[]) => (path[1] === 'web' ? {line: 7, column: 5} : undefined)}
 
   it('finds each object kubectl names, by kind (or resource and group) and exact name, with its template or its service in skycap.yaml', () => {
-    expect(rejectedObjects('The Service "extra" is invalid: spec.ports[0].port: Invalid value: 70000', rendered, loaded)).to.deep.equal([{ref: 'Service/extra', file: 'deploy/extra.yaml'}])
-    expect(rejectedObjects('Error from server (Invalid): deployments.apps "web" is invalid: spec.template...', rendered, loaded)).to.deep.equal([
-      {ref: 'Deployment/web', file: 'skycap.yaml', line: 7, column: 5},
+    expect(rejectedObjects('The Service "extra" is invalid: spec.ports[0].port: Invalid value: 70000', rendered, loaded)).to.deep.equal([
+      {ref: 'Service/extra', file: 'deploy/extra.yaml', message: 'Service "extra" is invalid: spec.ports[0].port: Invalid value: 70000'},
     ])
-    expect(rejectedObjects('Deployment.apps "web-admin" is invalid', rendered, loaded)).to.deep.equal([{ref: 'Deployment/web-admin', file: 'skycap.yaml'}])
+    expect(rejectedObjects('Error from server (Invalid): deployments.apps "web" is invalid: spec.template...', rendered, loaded)).to.deep.equal([
+      {ref: 'Deployment/web', file: 'skycap.yaml', line: 7, column: 5, message: 'deployments.apps "web" is invalid: spec.template...'},
+    ])
+    expect(rejectedObjects('Deployment.apps "web-admin" is invalid', rendered, loaded)).to.deep.equal([
+      {ref: 'Deployment/web-admin', file: 'skycap.yaml', message: 'Deployment.apps "web-admin" is invalid'},
+    ])
     expect(rejectedObjects('ingresses.networking.k8s.io "site" is invalid', rendered, loaded).map((r) => r.ref)).to.deep.equal(['Ingress/site'])
     expect(rejectedObjects('error validating data: unknown field "spec.foo"', rendered, loaded)).to.deep.equal([])
+  })
+
+  it('two refused objects: each with its own line of kubectl output (each annotation says why that object was refused)', () => {
+    const stderr = [
+      'Error from server (Invalid): error when creating "STDIN": Service "extra" is invalid: spec.ports[0].port: Invalid value: 70000: must be between 1 and 65535, inclusive',
+      'for: "STDIN": error when patching "STDIN": Deployment.apps "web" is invalid: spec.template.spec.containers[0].resources.requests: Invalid value: "50m": must be less than or equal to cpu limit of 10m',
+    ].join('\n')
+    expect(rejectedObjects(stderr, rendered, loaded).map((r) => [r.ref, r.message])).to.deep.equal([
+      ['Deployment/web', 'Deployment.apps "web" is invalid: spec.template.spec.containers[0].resources.requests: Invalid value: "50m": must be less than or equal to cpu limit of 10m'],
+      ['Service/extra', 'Service "extra" is invalid: spec.ports[0].port: Invalid value: 70000: must be between 1 and 65535, inclusive'],
+    ])
+  })
+})
+
+describe('what runs, said after a failed rollback', () => {
+  it('names the revision a Deployment asks for with its ready count only once the rollout is through; mid-way it says the ready pods may be older', async () => {
+    const deployment = (name: string, replicas: number, status: object) => ({kind: 'Deployment', metadata: {name, annotations: {'skycap.dev/revision': 'cc4403a0000'}}, spec: {replicas}, status})
+    const items = [deployment('web', 1, {replicas: 2, updatedReplicas: 1, readyReplicas: 1}), deployment('worker', 2, {replicas: 2, updatedReplicas: 2, readyReplicas: 2})]
+    const fake = fakeKubectl([{argv: [...NS, 'get', 'deployments', '-l', 'app=shop', '-o', 'json'], result: {stdout: JSON.stringify({items})}}], opts)
+    expect(await whatRuns(fake.kubectl, 'app=shop')).to.equal('web cc4403a 1/1 updated (1 ready, pods of the revision before among them), worker cc4403a 2/2 ready')
   })
 })
 

@@ -132,6 +132,7 @@ describe('skycap init --ci', () => {
     const result = scaffold(tmp, undefined, 'gitlab')
     expect(result.written).to.deep.equal(['.gitlab-ci.yml'])
     expect(result.skipped).to.deep.equal(['skycap.yaml'])
+    expect(result.app, 'the app skycap.yaml names, not the folder').to.equal('shop')
     expect(result).to.not.have.property('dockerfile')
     expect(readFileSync(join(tmp, 'skycap.yaml'), 'utf8')).to.equal(config)
     expect(existsSync(join(tmp, 'deploy'))).to.equal(false)

@@ -65,6 +65,21 @@ describe('a held lock, said to people', () => {
     expect(local.message).to.equal('staging is locked by octocat@runner-1 since 2026-11-22T09:58:00.000Z (migration)')
   })
 
+  it('a reason with line breaks (written by anyone) is said on one line: no line of it can pass for a workflow command', async () => {
+    const lock = (await lockStatus(heldBy(lease({'skycap.dev/reason': 'maint\n::endgroup::\r\n::error file=x::fake'})), 'shop', () => now)) as LockInfo
+    expect(lock.reason).to.equal('maint ::endgroup:: ::error file=x::fake')
+    expect(lockLine({environment: 'staging', lock}).split('\n')).to.have.length(1)
+    // And one written by skycap is stored on one line.
+    let created: string | undefined
+    const runner: ProcessRunner = async (_file, argv, options) => {
+      if (argv.includes('create')) created = String(options?.input ?? '')
+      return {exitCode: 0, stdout: '', stderr: ''}
+    }
+    const kubectl = new Kubectl({binary: 'kubectl', runner, context: 'c', namespace: 'shop-staging'})
+    await acquireLock(kubectl, {app: 'shop', environment: 'staging', reason: 'a\n::error::b', durationSeconds: 60})
+    expect(JSON.parse(created as string).metadata.annotations['skycap.dev/reason']).to.equal('a ::error::b')
+  })
+
   it('lock status names the CI job too', async () => {
     const lock = (await lockStatus(heldBy(lease({'skycap.dev/ci-job': JOB})), 'shop', () => now)) as LockInfo
     expect(lockLine({environment: 'staging', lock})).to.equal(`staging is locked by octocat@runner-1 since 2026-11-22T09:58:00.000Z (migration); job ${JOB}; expires 2026-11-22T10:58:00.000Z`)
