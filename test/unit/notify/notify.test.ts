@@ -228,7 +228,13 @@ describe('notifications: the notifier', () => {
     const {fetch, requests} = recordingFetch()
     const notifier = await openNotifier(env, {app: 'shop', reporter, fetch, env: {}})
     notifier.send({action: 'deploy', release: 1, revision: REV, fromRevision: null, event: 'started', result: 'running'})
-    expect((await notifier.settle()).map((w) => w.message)).to.deep.equal([
+    const warnings = await notifier.settle()
+    expect(warnings.map((w) => [w.target, w.event])).to.deep.equal([
+      ['slack', undefined],
+      ['webhook', undefined],
+      ['gitlab', undefined],
+    ])
+    expect(warnings.map((w) => w.message)).to.deep.equal([
       'notify.slack: NOPE_URL is not set; no Slack message is sent',
       'notify.webhook: HOOK_PATH is not set; the webhook is not called',
       'notify.gitlab: GITLAB_TOKEN (or CI_JOB_TOKEN) and CI_PROJECT_ID (or notify.gitlab.project) are not set; no GitLab deployment is recorded',
