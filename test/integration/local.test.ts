@@ -164,9 +164,13 @@ describe('skycap up / down: the whole app locally, on the real node', function (
 
   it('a first up whose deploy fails still leaves the namespace it created to down', async () => {
     const {context} = testCluster()
-    // web never becomes ready (its readiness path answers 404): the deploy times out after creating the namespace.
+    // web never becomes ready (its readiness probe asks a port nothing listens on): the deploy times out after
+    // creating the namespace.
     const file = join(clone, 'skycap.yaml')
-    writeFileSync(file, readFileSync(file, 'utf8').replace('healthcheck: {path: /healthz, periodSeconds: 1, failureThreshold: 1}', 'healthcheck: {path: /nope, periodSeconds: 1, failureThreshold: 1}'))
+    writeFileSync(
+      file,
+      readFileSync(file, 'utf8').replace('healthcheck: {path: /healthz, periodSeconds: 1, failureThreshold: 1}', 'healthcheck: {path: /healthz, port: 9, periodSeconds: 1, failureThreshold: 1}'),
+    )
     const r = await json(['up', '--detach', '--cluster', context, '--timeout', '20s'])
     expect(r.exitCode, r.stderr).to.equal(70)
     expect((await kubectl(['get', 'namespace', NAMESPACE, '-o', 'jsonpath={.metadata.annotations.skycap\\.dev/created-by}'])).stdout).to.equal('up')
