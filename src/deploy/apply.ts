@@ -42,8 +42,13 @@ export function rejectedObjects(stderr: string, rendered: RenderedObject[], load
     .map(({object, source, service}) => {
       const ref = `${object.kind}/${object.metadata.name}`
       // Each refused object has its own line ("Error from server (Invalid): error when creating "STDIN": Service "x" is invalid: …").
-      const mention = lines.map((l) => named(object).exec(l)).find((m) => m !== null)
-      const message = mention ? cutGoValues(mention.input.slice(mention.index).trim()) : undefined
+      const index = lines.findIndex((l) => named(object).test(l))
+      const mention = index === -1 ? null : named(object).exec(lines[index] as string)
+      // Its causes follow on lines of their own ("* spec.ports[0].port: Invalid value: 70000: ...").
+      const causes: string[] = []
+      for (let i = index + 1; index !== -1 && i < lines.length && /^\s*\* /.test(lines[i] as string) && causes.length < 5; i++) causes.push((lines[i] as string).trim().replace(/^\* /, ''))
+      const head = mention ? mention.input.slice(mention.index).trim().replace(/:\s*$/, '') : undefined
+      const message = head === undefined ? undefined : cutGoValues(causes.length ? `${head}: ${causes.join('; ')}` : head)
       const said = message ? {message} : {}
       if (service === undefined) return {ref, file: source, ...said}
       const at = loaded.locate(['services', service])

@@ -142,7 +142,8 @@ describe('skycap under GitHub Actions and GitLab CI (real cluster)', function ()
     const refused = await app.cli([...DEPLOY, 'test'], {env: githubEnv(app.repo.dir, summary)})
     expect(refused.exitCode, refused.stderr).to.equal(2)
     const [annotation] = workflowCommands(refused.stderr).filter((l) => l.startsWith('::error'))
-    expect(annotation).to.match(/^::error file=deploy\/extra\.yaml,title=skycap deploy%3A the API server refused Service\/extra::kubectl apply failed.*70000/)
+    // The annotation carries the server's words about that object (each refused object its own).
+    expect(annotation).to.match(/^::error file=deploy\/extra\.yaml,title=skycap deploy%3A the API server refused Service\/extra::Service "extra" is invalid.*70000/)
 
     // skycap's own Deployment refused for what skycap.yaml says of the service: annotated on that service's line.
     app.repo.write('deploy/extra.yaml', 'apiVersion: v1\nkind: Service\nmetadata: {name: extra}\nspec:\n  ports: [{port: 80}]\n')
@@ -159,7 +160,9 @@ describe('skycap under GitHub Actions and GitLab CI (real cluster)', function ()
     const service = await app.cli([...DEPLOY, 'test'], {env: githubEnv(app.repo.dir, summary)})
     expect(service.exitCode, service.stderr).to.equal(2)
     const [onService] = workflowCommands(service.stderr).filter((l) => l.startsWith('::error'))
-    expect(onService).to.match(new RegExp(`^::error file=skycap\\.yaml,line=${worker},col=5,title=skycap deploy%3A the API server refused Deployment/worker::kubectl apply failed.*cpu limit`))
+    expect(onService).to.match(
+      new RegExp(`^::error file=skycap\\.yaml,line=${worker},col=5,title=skycap deploy%3A the API server refused Deployment/worker::Deployment(\\.apps)? "worker" is invalid.*cpu limit`, 'i'),
+    )
     expect((await kubectl(['get', 'deployments', '-o', 'name'], {namespace: ns.name})).stdout).to.equal('')
   })
 

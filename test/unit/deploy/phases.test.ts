@@ -188,6 +188,14 @@ describe('objects the API server refused, and their files', () => {
     expect(rejectedObjects('error validating data: unknown field "spec.foo"', rendered, loaded)).to.deep.equal([])
   })
 
+  it('a refused object whose causes follow on lines of their own: one message with them', () => {
+    const stderr =
+      'The Service "extra" is invalid: \n* spec.ports[0].port: Invalid value: 70000: must be between 1 and 65535, inclusive\n* spec.ports[0].targetPort: Invalid value: 70000: must be between 1 and 65535, inclusive\n'
+    expect(rejectedObjects(stderr, rendered, loaded)[0]?.message).to.equal(
+      'Service "extra" is invalid: spec.ports[0].port: Invalid value: 70000: must be between 1 and 65535, inclusive; spec.ports[0].targetPort: Invalid value: 70000: must be between 1 and 65535, inclusive',
+    )
+  })
+
   it('two refused objects: each with its own line of kubectl output (each annotation says why that object was refused)', () => {
     const stderr = [
       'Error from server (Invalid): error when creating "STDIN": Service "extra" is invalid: spec.ports[0].port: Invalid value: 70000: must be between 1 and 65535, inclusive',
