@@ -71,17 +71,13 @@ export abstract class SkycapCommand extends Command {
     const args = parsed.args as Record<string, unknown>
     const empty = (value: unknown) => typeof value === 'string' && value.trim() === ''
     if (empty(flags.environment)) {
-      throw new UserError('-e/--env is empty: name an environment', {
-        hint: 'Leave the flag out for the default environment (SKYCAP_ENV, else defaultEnvironment in skycap.yaml); an empty value is refused so that an unset variable in a script never picks the default.',
-      })
+      throw new UserError('-e/--env is empty: name an environment', {hint: `Leave the flag out for ${DEFAULT_ENVIRONMENT}`})
     }
     if (empty(flags.config)) throw new UserError('--config is empty: name a skycap.yaml', {hint: 'Leave the flag out to use the skycap.yaml found from the current folder upward.'})
     for (const name of ['environment', 'target', 'service'] as const) {
       if (empty(args[name])) {
         if (name === 'service') throw new UserError('the SERVICE argument is empty: name a service', {hint: 'Name one of the services in skycap.yaml.'})
-        throw new UserError(`the ${name === 'target' ? 'ENV[@REV]' : 'ENV'} argument is empty: name an environment`, {
-          hint: 'Leave the argument out for the default environment (SKYCAP_ENV, else defaultEnvironment); an empty value is refused so that an unset variable in a script never picks the default.',
-        })
+        throw new UserError(`the ${name === 'target' ? 'ENV[@REV]' : 'ENV'} argument is empty: name an environment`, {hint: `Leave the argument out for ${DEFAULT_ENVIRONMENT}`})
       }
     }
     return parsed
@@ -206,6 +202,9 @@ function errorJson(error: Error): Record<string, unknown> {
   if (error instanceof SkycapError) return {code: error.code, message: error.message, hint: error.jsonHint ?? error.hint, details: error.details}
   return {code: 'error', message: error.message}
 }
+
+/** The end of the hint for an empty environment (flag or argument). */
+const DEFAULT_ENVIRONMENT = 'the default environment (SKYCAP_ENV, else defaultEnvironment in skycap.yaml); an empty value is refused so that an unset variable in a script never picks the default.'
 
 /** oclif's FlagOutput and ArgOutput, which @oclif/core does not export. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
