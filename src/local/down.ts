@@ -46,7 +46,8 @@ export async function down(options: DownOptions, deps: DownDeps): Promise<DownRe
     deps.reporter.info(`skycap up has not run for ${loaded.config.app} ${env.name} here (no ${file}): nothing to take down`)
     return report
   }
-  for (const f of state.forwards) if (stopForward(f)) report.stoppedForwards.push(`${f.service} 127.0.0.1:${f.localPort}`)
+  const stopped = await Promise.all(state.forwards.map((f) => stopForward(f)))
+  state.forwards.forEach((f, i) => stopped[i] && report.stoppedForwards.push(`${f.service} 127.0.0.1:${f.localPort}`))
   if (report.stoppedForwards.length) deps.reporter.info(`Stopped forwards: ${report.stoppedForwards.join(', ')}`)
 
   const deleteCluster = options.cluster && state.createdCluster

@@ -52,10 +52,29 @@ export function forwardAlive(forward: ForwardState): boolean {
   return text.includes(SELF) && text.includes(`"service":"${forward.service}"`) && text.includes(`"localPort":${forward.localPort}`)
 }
 
-/** Stops a forward's supervisor (which stops its kubectl); false when it was not running. */
-export function stopForward(forward: ForwardState): boolean {
+/**
+ * Stops a forward's supervisor, which stops its kubectl before it exits, and waits until it has: "stopped" means the
+ * local port is free again (a new forward may take it at once). One that has not ended after `graceMs` is killed with
+ * its process group (its kubectl too). False when it was not running.
+ */
+export async function stopForward(forward: ForwardState, graceMs = 5000): Promise<boolean> {
   if (!forwardAlive(forward)) return false
   process.kill(forward.pid, 'SIGTERM')
+  let deadline = Date.now() + graceMs
+  while (forwardAlive(forward) && Date.now() < deadline) await abortableSleep(50)
+  if (forwardAlive(forward)) {
+    // Detached, the supervisor leads its own process group: kill it with the kubectl it started, and give the kernel
+    // a moment to take them down.
+    for (const target of [-forward.pid, forward.pid]) {
+      try {
+        process.kill(target, 'SIGKILL')
+      } catch {
+        // Gone already.
+      }
+    }
+    deadline = Date.now() + 2000
+    while (forwardAlive(forward) && Date.now() < deadline) await abortableSleep(50)
+  }
   return true
 }
 

@@ -113,7 +113,7 @@ export async function up(options: UpOptions, deps: UpDeps): Promise<UpReport> {
   // A cluster up created before stays recorded (down --cluster deletes it) as long as up keeps using it.
   const createdCluster = choice.created ?? (previous?.createdCluster?.context === choice.context ? previous.createdCluster : undefined)
   if (previous && previous.context !== choice.context) {
-    for (const f of previous.forwards) stopForward(f)
+    await Promise.all(previous.forwards.map((f) => stopForward(f)))
     reporter.warn(`the last skycap up of ${env.name} used context ${previous.context}; its forwards were stopped, and \`skycap down\` now acts on ${choice.context}`)
   }
   // Recorded before anything else can fail: a cluster up created is down --cluster's to delete.
@@ -224,7 +224,7 @@ export async function up(options: UpOptions, deps: UpDeps): Promise<UpReport> {
       : Promise.resolve()
     await Promise.all([logs, watching])
   } finally {
-    for (const f of state.forwards) stopForward(f)
+    await Promise.all(state.forwards.map((f) => stopForward(f)))
     state.forwards = []
     writeState(file, state)
     reporter.info(`Forwards stopped; ${loaded.config.app} ${env.name} keeps running (\`skycap down\` removes it)`)
@@ -323,7 +323,7 @@ async function forward(env: Environment, context: string, state: UpState, wanted
       urls.push({service, url: `http://127.0.0.1:${old.localPort}`, port, localPort: old.localPort, reused: true})
       continue
     }
-    if (old) stopForward(old)
+    if (old) await stopForward(old)
     const localPort = wanted.get(service) ?? (await choosePort(port, taken))
     taken.add(localPort)
     const log = join(dir, `${state.app}-${env.name}-${service}.forward.log`)
@@ -331,7 +331,7 @@ async function forward(env: Environment, context: string, state: UpState, wanted
     kept.push({service, port, localPort, pid, log})
     urls.push({service, url: `http://127.0.0.1:${localPort}`, port, localPort, reused: false})
   }
-  for (const f of state.forwards) if (!kept.includes(f)) stopForward(f)
+  await Promise.all(state.forwards.filter((f) => !kept.includes(f)).map((f) => stopForward(f)))
   state.forwards = kept
   // Each forward listens once kubectl has reached a pod.
   await Promise.all(

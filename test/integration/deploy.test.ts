@@ -115,6 +115,9 @@ describe('skycap deploy (real cluster)', function () {
   })
 
   it('two concurrent deploys: exactly one proceeds, the other exits 3 naming the holder', async () => {
+    // A new revision, so the winner rolls out new pods and holds the lock for seconds, not only for a no-op apply.
+    app.repo.write('config/web/app.properties', `greeting=concurrent ${Date.now()}\n`)
+    await app.repo.commit('a change for both to deploy')
     const [a, b] = await Promise.all([app.cli([...DEPLOY, 'test']), app.cli([...DEPLOY, 'test'])])
     const codes = [a.exitCode, b.exitCode].sort()
     expect(codes).to.deep.equal([0, 3])

@@ -123,6 +123,35 @@ export function httpGet(url: string, timeoutMs = 3000): Promise<{status: number;
   })
 }
 
+/**
+ * Waits until `url` answers with a body that matches `pattern` on `times` connections in a row, and returns the last
+ * answer. kube-proxy programs a new Service a moment after its pods are Ready; before that a connection may be refused,
+ * or answered by something that is not the app (CI saw an empty body once in several runs), which is not yet the
+ * Service's answer. A timeout names the answers that did not match.
+ */
+export async function serviceAnswers(url: string, pattern: RegExp, {times = 3, timeoutMs = 60_000} = {}): Promise<{status: number; body: string}> {
+  const unlike: string[] = []
+  let inARow = 0
+  try {
+    return await waitFor(
+      `${url} to answer ${pattern} ${times} times in a row`,
+      async () => {
+        const answer = await httpGet(url).catch((err: Error) => {
+          unlike.push(err.message)
+          return undefined
+        })
+        if (answer && pattern.test(answer.body)) return ++inARow >= times ? answer : undefined
+        if (answer) unlike.push(`HTTP ${answer.status} ${JSON.stringify(answer.body.slice(0, 80))}`)
+        inARow = 0
+        return undefined
+      },
+      {timeoutMs, intervalMs: 200},
+    )
+  } catch (err) {
+    throw new Error(`${(err as Error).message}; other answers: ${unlike.slice(-5).join('; ') || 'none'}`, {cause: err})
+  }
+}
+
 /** The cluster of this run. Throws when called outside a run with the integration hooks. */
 export function testCluster(): TestCluster {
   const kubeconfig = process.env[ENV.kubeconfig]

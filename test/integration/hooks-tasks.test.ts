@@ -9,7 +9,7 @@ import {join} from 'node:path'
 
 import {cliPath} from '../helpers/repo.js'
 import {TestApp} from './app.js'
-import {httpGet, kubectl, tagTestAppImage, useNamespace, waitFor} from './harness.js'
+import {httpGet, kubectl, serviceAnswers, tagTestAppImage, useNamespace, waitFor} from './harness.js'
 
 /** A host folder every pod of the real node mounts at /data (hostPath): what a hook writes there, the app reads. */
 const WITH_DATA = (dir: string) => (text: string) =>
@@ -92,7 +92,7 @@ describe('real node: hooks, run, exec and port-forward', function () {
   realIt('a failing predeploy hook stops the deploy: the running release stays untouched and answering', async () => {
     expect((await deploy()).exitCode).to.equal(0)
     const url = await serviceUrl()
-    expect((await waitFor('the Service to answer', () => httpGet(url).catch(() => undefined))).body).to.match(/^version=v1 /)
+    await serviceAnswers(url, /^version=v1 /)
     const before = (await webPods()).map((p) => p.metadata.name)
     await app.change((t) => HOOKS('  predeploy:\n    - {name: migrate, service: web, command: [/app, exit, "3", "migration failed: table locked"]}')(VERSION('v2')(t)), 'v2 with a failing migration')
     const r = await deployText()

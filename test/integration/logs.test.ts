@@ -117,11 +117,13 @@ describe('skycap logs (real cluster, pod logs from files)', function () {
   })
 
   it('-f drops a deleted pod, keeps the filters on, and says on Ctrl-C how many lines it hid', async () => {
-    const child = execa('node', [cliPath, 'logs', 'web', '-f'], {cwd: app.repo.dir, reject: false, env: {NO_COLOR: '1'}})
+    // --verbose prints each poll's `kubectl get pods` as it starts, so the test knows when a poll has seen the deletion.
+    const child = execa('node', [cliPath, 'logs', 'web', '-f', '--verbose'], {cwd: app.repo.dir, reject: false, env: {NO_COLOR: '1'}})
     let out = ''
     let err = ''
     child.stdout?.on('data', (d) => (out += d))
     child.stderr?.on('data', (d) => (err += d))
+    const polls = () => err.split('\n').filter((l) => / get pods -l /.test(l)).length
     await waitFor('both pods streaming', () => pods.every((p) => out.includes(`${p} │ starting web`)), {timeoutMs: 30_000})
     await kubectl(['scale', 'deployment/web', '--replicas=1'], {namespace: ns.name})
     const gone = await waitFor('a pod to be deleted', async () => {
@@ -129,8 +131,11 @@ describe('skycap logs (real cluster, pod logs from files)', function () {
       return names.length === 1 ? pods.find((p) => !names.includes(p)) : undefined
     })
     const kept = pods.find((p) => p !== gone) as string
-    // Give the follower one poll (2 s) to see the pod gone, then write: only the pod that is left may show it.
-    await new Promise((r) => setTimeout(r, 3000))
+    // The follower stops a pod's stream when a poll no longer lists it. The next poll to start began after the deletion;
+    // the one after it starts only once that one has finished: then write, and only the pod that is left may show it.
+    const seen = polls()
+    await waitFor('a poll that started after the deletion to finish', () => polls() >= seen + 2, {timeoutMs: 30_000, intervalMs: 200})
+    await new Promise((r) => setTimeout(r, 500))
     await appendLog(files.current, ['after the scale-down', 'GET /healthz 200'])
     await waitFor('the line from the remaining pod', () => out.includes(`${kept} │ after the scale-down`), {timeoutMs: 30_000})
     await new Promise((r) => setTimeout(r, 1000))

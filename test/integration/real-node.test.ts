@@ -6,7 +6,7 @@ import {execa} from 'execa'
 
 import {cliPath} from '../helpers/repo.js'
 import {TestApp} from './app.js'
-import {captureOutput, httpGet, kubectl, realNode, tagTestAppImage, useNamespace, waitFor} from './harness.js'
+import {captureOutput, httpGet, kubectl, realNode, serviceAnswers, tagTestAppImage, useNamespace, waitFor} from './harness.js'
 
 const ENV = (v: string, extra: string) => (text: string) => text.replace('env: {APP_VERSION: v1}', `env: {APP_VERSION: ${v}, ${extra}}`)
 
@@ -65,7 +65,7 @@ describe('real node: the test app in real containers', function () {
   realIt('a release whose /healthz fails is never ready, is explained and rolled back; / answers the old version throughout', async () => {
     expect((await deploy()).exitCode).to.equal(0)
     const url = await serviceUrl()
-    expect((await waitFor('the Service to answer', () => httpGet(url).catch(() => undefined))).body).to.match(/^version=v1 /)
+    await serviceAnswers(url, /^version=v1 /)
     await app.change(ENV('v2', 'APP_HEALTHZ: fail'), 'v2 is unhealthy')
     // Requests through the Service during the whole deploy and rollback.
     const answers: string[] = []
@@ -157,15 +157,8 @@ describe('real node: the test app in real containers', function () {
   realIt('after a deploy that changes the config file, the Service ClusterIP answers with the new value', async () => {
     expect((await deploy()).exitCode).to.equal(0)
     const url = await serviceUrl()
-    // kube-proxy programs a new Service a moment after its pods are Ready; an answer that is not the app's (CI saw one
-    // with an empty body, once in several runs) is not yet the Service's: wait for the app's own line.
-    const unlike: string[] = []
-    const first = await waitFor('the Service to answer with the app', async () => {
-      const answer = await httpGet(url).catch(() => undefined)
-      if (answer && !/ greeting=/.test(answer.body)) unlike.push(`HTTP ${answer.status} ${JSON.stringify(answer.body.slice(0, 80))}`)
-      return answer && / greeting=/.test(answer.body) ? answer : undefined
-    })
-    expect(first.body, `answers before it: ${unlike.join('; ')}`).to.match(/greeting=hello /)
+    // kube-proxy programs a new Service a moment after its pods are Ready: wait for the app's own line (serviceAnswers).
+    expect((await serviceAnswers(url, / greeting=/)).body).to.match(/greeting=hello /)
     const value = `changed-${Date.now()}`
     app.repo.write('config/web/app.properties', `greeting=${value}\n`)
     await app.repo.commit('new greeting')

@@ -8,7 +8,7 @@ import {execa, type ResultPromise} from 'execa'
 
 import {cliPath} from '../helpers/repo.js'
 import {TestApp} from './app.js'
-import {httpGet, kubectl, tagTestAppImage, useNamespace, waitFor} from './harness.js'
+import {httpGet, kubectl, serviceAnswers, tagTestAppImage, useNamespace, waitFor} from './harness.js'
 
 /** Every answer of the Service during a rollout, with when it was asked. */
 class Traffic {
@@ -85,6 +85,32 @@ describe('strategies on the real node: blue-green and canary with counted reques
     return `http://${svc.spec.clusterIP}:${svc.spec.ports[0].port}/`
   }
 
+  /**
+   * Waits until the Service's traffic can only reach the pods it should: every pod its selector matches is Ready and
+   * none is terminating, its EndpointSlices list exactly those pods as ready, and kube-proxy (which syncs at most once a
+   * second here, test/cluster/node.sh) has had time to follow. The test app has no SIGTERM handler, so a pod leaves at
+   * once while kube-proxy may still send it connections: sampling before this measures the cluster catching up.
+   */
+  async function settled(name = 'web'): Promise<void> {
+    const selector = Object.entries((await app.get(['service', name])).spec.selector as Record<string, string>)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(',')
+    await waitFor(
+      `the pods behind Service ${name} to be ready, none terminating, and its endpoints to be exactly them`,
+      async () => {
+        const pods = (await app.get(['pods', '-l', selector])).items as any[]
+        if (pods.some((p) => p.metadata.deletionTimestamp || !p.status?.conditions?.some((c: any) => c.type === 'Ready' && c.status === 'True'))) return false
+        const slices = (await app.get(['endpointslices', '-l', `kubernetes.io/service-name=${name}`])).items as any[]
+        const endpoints = slices.flatMap((sl) => sl.endpoints ?? [])
+        if (endpoints.some((e: any) => e.conditions?.terminating || e.conditions?.ready === false)) return false
+        const served = endpoints.map((e: any) => e.targetRef?.name).sort()
+        return JSON.stringify(served) === JSON.stringify(pods.map((p) => p.metadata.name).sort())
+      },
+      {timeoutMs: 120_000, intervalMs: 500},
+    )
+    await new Promise((res) => setTimeout(res, 2500))
+  }
+
   async function selectedSlot(): Promise<string | undefined> {
     return (await app.get(['service', 'web'])).spec.selector['skycap.dev/slot']
   }
@@ -102,7 +128,7 @@ describe('strategies on the real node: blue-green and canary with counted reques
     expect(await replicas('web-blue')).to.equal(2)
     expect(await replicas('web'), 'no plain Deployment').to.equal(undefined)
     const url = await serviceUrl()
-    await waitFor('the Service to answer v1', async () => (await httpGet(url).catch(() => ({body: ''}))).body.startsWith('version=v1 '))
+    await serviceAnswers(url, /^version=v1 /)
 
     // v2: the deploy brings green up, checks it, switches, then waits out scaleDownDelay.
     await app.change(VERSION('v2'), 'v2')
@@ -112,22 +138,23 @@ describe('strategies on the real node: blue-green and canary with counted reques
     const switchedAt = await waitFor('the Service to select green', async () => (await selectedSlot()) === 'green' && Date.now(), {timeoutMs: 180_000, intervalMs: 100})
     // The preview Service selected green (the idle slot) before the switch; now it selects blue, the idle one.
     expect((await app.get(['service', 'web-preview'])).spec.selector['skycap.dev/slot']).to.equal('blue')
-    // kube-proxy follows the EndpointSlices within a second or two; the deploy waited for the slices already.
-    await new Promise((res) => setTimeout(res, 6000))
+    // kube-proxy follows the EndpointSlices within a second or two; the deploy waited for the slices already. The answers
+    // from 5 s after the switch on are judged, so this leaves about 3 s of them.
+    await new Promise((res) => setTimeout(res, 8000))
     expect(await replicas('web-blue'), 'the old slot is kept up during scaleDownDelay').to.equal(2)
 
     // Rollback while blue is still up: a switch back.
     const rollbackStarted = Date.now()
     const rolling = background(['rollback', 'test'])
     const backAt = await waitFor('the Service to select blue again', async () => (await selectedSlot()) === 'blue' && Date.now(), {timeoutMs: 60_000, intervalMs: 100})
-    await new Promise((res) => setTimeout(res, 6000))
+    await new Promise((res) => setTimeout(res, 8000))
     await traffic.stop()
     const [deployed, rolled] = await Promise.all([deploying, rolling])
     expect(deployed.exitCode, deployed.stderr).to.equal(0)
     expect(rolled.exitCode, rolled.stderr).to.equal(0)
     const before = traffic.versions(0, switchedAt - 1500)
-    const after = traffic.versions(switchedAt + 4000, rollbackStarted)
-    const back = traffic.versions(backAt + 4000)
+    const after = traffic.versions(switchedAt + 5000, rollbackStarted)
+    const back = traffic.versions(backAt + 5000)
     console.log(
       `      blue-green: ${traffic.answers.length} requests, ${before.length} before the switch, ${after.length} after, ${back.length} after the rollback (${backAt - rollbackStarted} ms to switch back), ${traffic.failed().length} failed`,
     )
@@ -204,7 +231,7 @@ describe('strategies on the real node: blue-green and canary with counted reques
       expect(first.exitCode, first.stderr).to.equal(0)
       expect(await replicas('web')).to.equal(4)
       const url = await serviceUrl()
-      await waitFor('v1 from the Service', async () => (await httpGet(url).catch(() => ({body: ''}))).body.startsWith('version=v1 '))
+      await serviceAnswers(url, /^version=v1 /)
 
       // v2: 25% (1 canary pod of 4), paused until promote.
       await app.change(VERSION('v2'), 'v2')
@@ -214,7 +241,7 @@ describe('strategies on the real node: blue-green and canary with counted reques
       await pausedAt(25)
       expect(await replicas('web-canary')).to.equal(1)
       expect(await replicas('web')).to.equal(3)
-      await new Promise((res) => setTimeout(res, 3000))
+      await settled()
       const at25 = await sample(url, 120)
       const status = await app.json(['rollout', 'status', 'test'])
       expect(status.doc.result.services.web).to.include({type: 'canary', phase: 'paused', weight: 25, step: 1, steps: 4, release: 2})
@@ -224,7 +251,7 @@ describe('strategies on the real node: blue-green and canary with counted reques
       await pausedAt(50)
       expect(await replicas('web-canary')).to.equal(2)
       expect(await replicas('web')).to.equal(2)
-      await new Promise((res) => setTimeout(res, 3000))
+      await settled()
       const at50 = await sample(url, 120)
       console.log(`      canary split: at 25% ${Math.round(share(at25, 'v2') * 100)}% v2 of ${at25.length}; at 50% ${Math.round(share(at50, 'v2') * 100)}% v2 of ${at50.length}`)
       expect(share(at25, 'v2')).to.be.within(0.08, 0.45)
@@ -255,7 +282,7 @@ describe('strategies on the real node: blue-green and canary with counted reques
       expect(await replicas('web')).to.equal(4)
       const history = await app.json(['history', 'test'])
       expect(JSON.stringify(history.doc.result)).to.match(/"number":2[^}]*"result":"succeeded"|"result":"succeeded"[^}]*"number":2/)
-      await new Promise((res) => setTimeout(res, 4000))
+      await settled()
       expect([...new Set(await sample(url, 40))], 'after the promotion').to.deep.equal(['v2'])
       await traffic.stop()
       console.log(`      canary v2: ${traffic.answers.length} requests during the rollout, ${traffic.failed().length} failed`)
@@ -270,7 +297,7 @@ describe('strategies on the real node: blue-green and canary with counted reques
       expect(await replicas('web-canary')).to.equal(undefined)
       expect(await replicas('web')).to.equal(4)
       expect((await rolloutState()).web).to.include({phase: 'failed', weight: 0})
-      await new Promise((res) => setTimeout(res, 4000))
+      await settled()
       expect([...new Set(await sample(url, 40))], 'after the failed check').to.deep.equal(['v2'])
 
       // v4 (greeting back): abort from another process during the first pause.
@@ -287,7 +314,7 @@ describe('strategies on the real node: blue-green and canary with counted reques
       expect(JSON.parse(p3done.stdout).error.message).to.match(/aborted by skycap abort/)
       expect(await replicas('web-canary')).to.equal(undefined)
       expect(await replicas('web')).to.equal(4)
-      await new Promise((res) => setTimeout(res, 4000))
+      await settled()
       expect([...new Set(await sample(url, 40))], 'after the abort').to.deep.equal(['v2'])
 
       // v4 again, stopped by Ctrl-C at the pause (recorded as interrupted, the lock released): nobody runs the rollout,
@@ -310,7 +337,7 @@ describe('strategies on the real node: blue-green and canary with counted reques
         after.filter((r: {number: number}) => r.number === interrupted.number),
         'one record of that release',
       ).to.have.length(1)
-      await new Promise((res) => setTimeout(res, 4000))
+      await settled()
       expect([...new Set(await sample(url, 40))], 'after the abort of the interrupted deploy').to.deep.equal(['v2'])
     },
   )
@@ -381,7 +408,7 @@ describe('strategies on the real node: blue-green and canary with counted reques
   })
 
   realIt("blue-green gated by a smoke-test Job from the pod template: exit 0 lets the switch happen; exit 3 stops it, with the Job's output in the report", async () => {
-    const job = (code: string) => `{type: blueGreen, scaleDownDelay: 1s, checks: [{job: {command: [/app, exit, "${code}"], timeout: 2m}}]}`
+    const job = (code: string) => `{type: blueGreen, scaleDownDelay: 5s, checks: [{job: {command: [/app, exit, "${code}"], timeout: 2m}}]}`
     await app.change(STRATEGY(job('0'), 1), 'blue-green with a smoke test')
     expect((await deploy()).exitCode).to.equal(0)
     await app.change(VERSION('v2'), 'v2')
@@ -424,14 +451,14 @@ describe('strategies on the real node: blue-green and canary with counted reques
       const web = /\n {2}web:\n[\s\S]*?(?=\nenvironments:)/.exec(t)?.[0] ?? ''
       return t.replace(web, `${web}${web.replace('\n  web:\n', '\n  api:\n')}`)
     }, 'api beside web')
-    const strategy = '{type: blueGreen, scaleDownDelay: 1s, checks: [{http: {path: /, expect: {body: "greeting=hello"}}}]}'
+    const strategy = '{type: blueGreen, scaleDownDelay: 5s, checks: [{http: {path: /, expect: {body: "greeting=hello"}}}]}'
     await app.change((t) => t.replaceAll('    replicas: 1\n', `    replicas: 1\n    strategy: ${strategy}\n`), 'both blue-green')
     expect((await deploy()).exitCode).to.equal(0)
     const urls = {web: await serviceUrl('web'), api: await serviceUrl('api')}
-    for (const url of Object.values(urls)) await waitFor('v1 from both', async () => (await httpGet(url).catch(() => ({body: ''}))).body.startsWith('version=v1 '))
+    for (const url of Object.values(urls)) await serviceAnswers(url, /^version=v1 /)
     const traffic = {web: new Traffic(urls.web), api: new Traffic(urls.api)}
     const slot = async (svc: string) => (await app.get(['service', svc])).spec.selector['skycap.dev/slot']
-    const settle = () => new Promise((res) => setTimeout(res, 5000))
+    const settle = () => Promise.all([settled('web'), settled('api')])
     const versions = async () => ({web: [...new Set(await sample(urls.web, 20))], api: [...new Set(await sample(urls.api, 20))]})
     let serving = 'v1'
     for (const round of [2, 3]) {
