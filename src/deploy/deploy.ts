@@ -211,7 +211,8 @@ export async function deploy(options: DeployOptions, deps: DeployDeps): Promise<
     // waited: the release number and the live replica counts come from here.
     const [lockedReleases, lockedLive] = await Promise.all([listReleases(kubectl, prepared.app, env.name), liveDeployments(kubectl, selector)])
     const lockedObjects = keepScaledReplicas(prepared, env, lockedReleases, lockedLive, options.resetReplicas ?? false)
-    await applyWatchRecord(prepared, lockedObjects, lockedReleases, lockedLive, target, selector, report, options, {...deps, lockId: lock.id, notifier}, started + timeoutMs, timeoutMs)
+    // --timeout counts from here: the time spent validating, building or waiting for the lock is not the rollout's.
+    await applyWatchRecord(prepared, lockedObjects, lockedReleases, lockedLive, target, selector, report, options, {...deps, lockId: lock.id, notifier}, clock() + timeoutMs, timeoutMs)
   } catch (error) {
     notifier.failUnfinished(error)
     throw error

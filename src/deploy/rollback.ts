@@ -72,7 +72,8 @@ export async function rollback(options: RollbackOptions, deps: DeployDeps): Prom
   const started = clock()
   const {loaded, env} = await openEnvironment({configPath: options.configPath, environment: options.environment})
   const app = loaded.config.app
-  const timeoutMs = options.timeout !== undefined ? await parseDuration(options.timeout, '--timeout') : DEFAULT_TIMEOUT_MS
+  const timeoutText = options.timeout ?? loaded.config.deploy?.timeout
+  const timeoutMs = timeoutText !== undefined ? await parseDuration(timeoutText, options.timeout !== undefined ? '--timeout' : 'deploy.timeout') : DEFAULT_TIMEOUT_MS
   const waitMs = options.waitForLock !== undefined ? await parseDuration(options.waitForLock, '--wait-for-lock') : 0
   const target = await connect(env, deps.kubectl, deps.reporter)
   const {kubectl} = target
@@ -105,6 +106,8 @@ export async function rollback(options: RollbackOptions, deps: DeployDeps): Prom
     signal: deps.signal,
   })
   const heartbeat = keepLockAlive(kubectl, app, lock.id, {onLost: () => deps.reporter.warn(`the lock of ${env.name} is no longer held by this rollback`)})
+  // --timeout counts from here: waiting for the lock is not the rollback's time.
+  const deadline = clock() + timeoutMs
   try {
     // Under the lock: the number and the live counts another deploy or scale may have changed meanwhile.
     const [lockedReleases, lockedLive] = await Promise.all([listReleases(kubectl, app, env.name), liveDeployments(kubectl, selector)])
@@ -130,7 +133,7 @@ export async function rollback(options: RollbackOptions, deps: DeployDeps): Prom
       kubectl,
       objects,
       selector,
-      deadline: started + timeoutMs,
+      deadline,
       title: `Rolling back to release ${chosen.record.number}`,
       reporter: deps.reporter,
       config: loaded.config,

@@ -1,5 +1,5 @@
 import {unknownServiceError, withFlag} from '../config/environment.js'
-import {DeployFailedError, KubectlError, TimeoutError, UserError} from '../errors.js'
+import {DeployFailedError, InterruptedError, KubectlError, TimeoutError, UserError} from '../errors.js'
 import {parseDuration} from '../duration.js'
 import {ciJobUrl, whoAmI} from '../identity.js'
 import {acquireLock, keepLockAlive, LEASE_SECONDS, releaseLock} from '../lock/lease.js'
@@ -75,32 +75,39 @@ export async function scale(input: ScaleOptions, deps: DeployDeps): Promise<Scal
     }
     deps.reporter.warn(`${above}; scaling anyway (--force)`)
   }
-  const timeoutMs = options.timeout !== undefined ? await parseDuration(options.timeout, '--timeout') : DEFAULT_TIMEOUT_MS
+  const timeoutText = options.timeout ?? loaded.config.deploy?.timeout
+  const timeoutMs = timeoutText !== undefined ? await parseDuration(timeoutText, options.timeout !== undefined ? '--timeout' : 'deploy.timeout') : DEFAULT_TIMEOUT_MS
   const waitMs = options.waitForLock !== undefined ? await parseDuration(options.waitForLock, '--wait-for-lock') : 0
   const {kubectl} = await connect(env, deps.kubectl, deps.reporter, {checkContextOnFirstCall: true})
-  // A blue-green service is served by its active slot's Deployment (web-blue or web-green): that one is scaled, and
-  // the next deploy brings the new slot up at its count (keepScaledReplicas).
-  const rollouts = await rolloutsOf(kubectl, app, env.services)
-  const target = servingDeployment(options.service, rollouts[options.service])
-  let deployment: KubeObject & {spec?: {replicas?: number}}
-  try {
-    deployment = await kubectl.json(['get', 'deployment', target])
-  } catch (error) {
-    if (error instanceof KubectlError && error.kind === 'not_found') {
-      throw new UserError(`service ${options.service} is not deployed in ${env.name} (namespace ${env.namespace})`, {hint: `Deploy it first: skycap deploy ${env.name}.`})
+  // What is scaled, from which count, and whether an HPA manages it: read under the lock (a deploy or a scale that held
+  // it meanwhile may have changed each), and without one for --dry-run.
+  const inspect = async () => {
+    // A blue-green service is served by its active slot's Deployment (web-blue or web-green): that one is scaled, and
+    // the next deploy brings the new slot up at its count (keepScaledReplicas).
+    const rollouts = await rolloutsOf(kubectl, app, env.services)
+    const target = servingDeployment(options.service, rollouts[options.service])
+    let deployment: KubeObject & {spec?: {replicas?: number}}
+    try {
+      deployment = await kubectl.json(['get', 'deployment', target])
+    } catch (error) {
+      if (error instanceof KubectlError && error.kind === 'not_found') {
+        throw new UserError(`service ${options.service} is not deployed in ${env.name} (namespace ${env.namespace})`, {hint: `Deploy it first: skycap deploy ${env.name}.`})
+      }
+      throw error
     }
-    throw error
+    const hpas = await kubectl.json<{items: Array<{metadata: {name: string}; spec?: {scaleTargetRef?: {kind?: string; name?: string}}}>}>(['get', 'horizontalpodautoscalers'])
+    const hpa = hpas.items.find((h) => h.spec?.scaleTargetRef?.kind === 'Deployment' && h.spec.scaleTargetRef.name === target)
+    if (hpa && !options.force) {
+      throw new UserError(`${options.service} is managed by the HorizontalPodAutoscaler ${hpa.metadata.name}; it would undo the change`, {
+        hint: 'Change the HPA bounds in its template instead, or pass --force.',
+      })
+    }
+    return {target, deployment, from: deployment.spec?.replicas ?? 1}
   }
-  const hpas = await kubectl.json<{items: Array<{metadata: {name: string}; spec?: {scaleTargetRef?: {kind?: string; name?: string}}}>}>(['get', 'horizontalpodautoscalers'])
-  const hpa = hpas.items.find((h) => h.spec?.scaleTargetRef?.kind === 'Deployment' && h.spec.scaleTargetRef.name === target)
-  if (hpa && !options.force) {
-    throw new UserError(`${options.service} is managed by the HorizontalPodAutoscaler ${hpa.metadata.name}; it would undo the change`, {
-      hint: 'Change the HPA bounds in its template instead, or pass --force.',
-    })
+  if (options.dryRun) {
+    const {from} = await inspect()
+    return {environment: env.name, service: options.service, from, to: options.replicas, result: 'planned', release: null}
   }
-  const from = deployment.spec?.replicas ?? 1
-  const report: ScaleReport = {environment: env.name, service: options.service, from, to: options.replicas, result: 'planned', release: null}
-  if (options.dryRun) return report
 
   const lock = await acquireLock(kubectl, {
     app,
@@ -111,13 +118,17 @@ export async function scale(input: ScaleOptions, deps: DeployDeps): Promise<Scal
     signal: deps.signal,
   })
   const heartbeat = keepLockAlive(kubectl, app, lock.id)
+  // --timeout counts from here: waiting for the lock is not the scale's time.
+  const deadline = clock() + timeoutMs
   try {
+    const {target, deployment, from} = await inspect()
+    const report: ScaleReport = {environment: env.name, service: options.service, from, to: options.replicas, result: 'planned', release: null}
     const slot = target === options.service ? '' : ` (Deployment ${target}, the active slot)`
     deps.reporter.info(`Scaling ${options.service}${slot} in ${env.name} from ${from} to ${options.replicas}`)
     await kubectl.run(['scale', `deployment/${target}`, `--replicas=${options.replicas}`])
-    const result = await watchRollout({kubectl, objects: [deployment], selector: appSelector(app, env.name), deadline: started + timeoutMs, clock, signal: deps.signal, intervalMs: deps.intervalMs})
+    const result = await watchRollout({kubectl, objects: [deployment], selector: appSelector(app, env.name), deadline, clock, signal: deps.signal, intervalMs: deps.intervalMs})
     let failures: FailureReport[] = []
-    if (result.outcome !== 'ready') {
+    if (result.outcome !== 'ready' && result.outcome !== 'interrupted') {
       failures = await explainFailures(kubectl, result.statuses, () => lineFilter({configured: configuredExcludes(loaded.config, [options.service]), exclude: [], grep: []}))
       for (const f of failures) deps.reporter.info(formatFailure(f))
     }
@@ -131,7 +142,7 @@ export async function scale(input: ScaleOptions, deps: DeployDeps): Promise<Scal
         app,
         environment: env.name,
         action: 'scale',
-        result: result.outcome === 'ready' ? 'succeeded' : 'failed',
+        result: result.outcome === 'ready' ? 'succeeded' : result.outcome === 'interrupted' ? 'interrupted' : 'failed',
         revision: previous?.revision ?? null,
         images: previous?.images ?? {},
         configuredReplicas: previous?.configuredReplicas ?? configuredReplicas(env),
@@ -147,6 +158,7 @@ export async function scale(input: ScaleOptions, deps: DeployDeps): Promise<Scal
       loaded.config.history?.keep ?? 10,
     )
     report.release = number
+    if (result.outcome === 'interrupted') throw new InterruptedError(`scaling ${options.service} in ${env.name} interrupted; the lock was released`, {details: {report, failures}})
     if (result.outcome === 'timeout') throw new TimeoutError(`${options.service} did not reach ${options.replicas} ready replicas in time`, {details: {report, failures}})
     if (result.outcome !== 'ready') throw new DeployFailedError(`scaling ${options.service} failed: ${failures[0]?.message ?? result.outcome}`, {details: {report, failures}})
     report.result = 'succeeded'

@@ -69,12 +69,12 @@ describe('skycap scale: the whole kubectl sequence', function () {
   })
   afterEach(() => repo.remove())
 
-  it('reads the Deployment and the HPAs, locks, scales, watches in one get per poll, records, unlocks', async () => {
+  it('locks, then reads the Deployment and the HPAs, scales, watches in one get per poll, records, unlocks', async () => {
     let lease: {metadata: {annotations: Record<string, string>}} | undefined
     const fake = fakeKubectlFactory([
+      {argv: [...BOUND, 'create', '-f', '-'], input: (i) => (lease = JSON.parse(i as string))},
       {argv: [...BOUND, 'get', 'deployment', 'web', '-o', 'json'], result: {stdout: JSON.stringify(web(2, 2))}},
       {argv: [...BOUND, 'get', 'horizontalpodautoscalers', '-o', 'json'], result: {stdout: JSON.stringify({items: []})}},
-      {argv: [...BOUND, 'create', '-f', '-'], input: (i) => (lease = JSON.parse(i as string))},
       {argv: [...BOUND, 'scale', 'deployment/web', '--replicas=3']},
       {argv: [...BOUND, 'get', WATCH_RESOURCES, '-l', SELECTOR, '-o', 'json'], result: {stdout: JSON.stringify({items: [web(3, 3)]})}},
       {argv: [...BOUND, 'get', 'configmaps', '-l', 'skycap.dev/release-of=itapp,skycap.dev/environment=test', '-o', 'json'], result: {stdout: JSON.stringify({items: []})}},
@@ -90,6 +90,31 @@ describe('skycap scale: the whole kubectl sequence', function () {
     expect(report).to.deep.include({from: 2, to: 3, result: 'succeeded', release: 1})
   })
 
+  it("--timeout counts from when the lock is held: an hour spent waiting for it is not the scale's time", async () => {
+    let lease: {metadata: {annotations: Record<string, string>}} | undefined
+    let now = Date.parse('2026-12-01T10:00:00Z')
+    const fake = fakeKubectlFactory([
+      // The lock is created an hour after the command started (as after a long --wait-for-lock).
+      {argv: [...BOUND, 'create', '-f', '-'], input: (i) => ((now += 3_600_000), (lease = JSON.parse(i as string)))},
+      {argv: [...BOUND, 'get', 'deployment', 'web', '-o', 'json'], result: {stdout: JSON.stringify(web(2, 2))}},
+      {argv: [...BOUND, 'get', 'horizontalpodautoscalers', '-o', 'json'], result: {stdout: JSON.stringify({items: []})}},
+      {argv: [...BOUND, 'scale', 'deployment/web', '--replicas=3']},
+      // Not ready at the first poll, ready at the second: a deadline taken at the start would have passed between them.
+      {argv: [...BOUND, 'get', WATCH_RESOURCES, '-l', SELECTOR, '-o', 'json'], result: {stdout: JSON.stringify({items: [web(3, 2)]})}},
+      {argv: [...BOUND, 'get', WATCH_RESOURCES, '-l', SELECTOR, '-o', 'json'], result: {stdout: JSON.stringify({items: [web(3, 3)]})}},
+      {argv: [...BOUND, 'get', 'configmaps', '-l', 'skycap.dev/release-of=itapp,skycap.dev/environment=test', '-o', 'json'], result: {stdout: JSON.stringify({items: []})}},
+      {argv: [...BOUND, 'create', '-f', '-']},
+      {argv: [...BOUND, 'get', 'lease', 'skycap-lock-itapp', '-o', 'json', '--ignore-not-found'], result: () => ({stdout: JSON.stringify({...lease, spec: {}})})},
+      {argv: [...BOUND, 'delete', 'lease', 'skycap-lock-itapp', '--ignore-not-found']},
+    ])
+    const report = await scale(
+      {service: 'web', replicas: '3', environment: 'test', configPath: join(repo.dir, 'skycap.yaml'), timeout: '1m'},
+      {kubectl: fake.factory, reporter: memoryReporter(), intervalMs: 1, clock: () => now},
+    )
+    expect(fake.remaining()).to.equal(0)
+    expect(report).to.deep.include({from: 2, to: 3, result: 'succeeded', release: 1})
+  })
+
   it('a blue-green service: the active slot (from the rollout state) is read, scaled and watched', async () => {
     const file = join(repo.dir, 'skycap.yaml')
     writeFileSync(file, readFileSync(file, 'utf8').replace('    replicas: 2\n', '    replicas: 2\n    strategy: {type: blueGreen}\n'))
@@ -97,10 +122,10 @@ describe('skycap scale: the whole kubectl sequence', function () {
     const state = {data: {web: JSON.stringify({type: 'blueGreen', release: 4, phase: 'completed', activeSlot: 'green', previousSlot: 'blue', scaledDown: true})}}
     let lease: {metadata: {annotations: Record<string, string>}} | undefined
     const fake = fakeKubectlFactory([
+      {argv: [...BOUND, 'create', '-f', '-'], input: (i) => (lease = JSON.parse(i as string))},
       {argv: [...BOUND, 'get', 'configmap', 'skycap-rollout-itapp', '-o', 'json', '--ignore-not-found'], result: {stdout: JSON.stringify(state)}},
       {argv: [...BOUND, 'get', 'deployment', 'web-green', '-o', 'json'], result: {stdout: JSON.stringify(green(2, 2))}},
       {argv: [...BOUND, 'get', 'horizontalpodautoscalers', '-o', 'json'], result: {stdout: JSON.stringify({items: []})}},
-      {argv: [...BOUND, 'create', '-f', '-'], input: (i) => (lease = JSON.parse(i as string))},
       {argv: [...BOUND, 'scale', 'deployment/web-green', '--replicas=3']},
       {argv: [...BOUND, 'get', WATCH_RESOURCES, '-l', SELECTOR, '-o', 'json'], result: {stdout: JSON.stringify({items: [green(3, 3)]})}},
       {argv: [...BOUND, 'get', 'configmaps', '-l', 'skycap.dev/release-of=itapp,skycap.dev/environment=test', '-o', 'json'], result: {stdout: JSON.stringify({items: []})}},
@@ -115,11 +140,15 @@ describe('skycap scale: the whole kubectl sequence', function () {
     expect(reporter.lines.join('\n')).to.include('Scaling web (Deployment web-green, the active slot) in test from 2 to 3')
   })
 
-  it('an HPA on the service: refused before any lock or change (exit 2)', async () => {
+  it('an HPA on the service (read under the lock): refused before any change, the lock released (exit 2)', async () => {
     const hpa = {metadata: {name: 'web-hpa'}, spec: {scaleTargetRef: {kind: 'Deployment', name: 'web'}}}
+    let lease: {metadata: {annotations: Record<string, string>}} | undefined
     const fake = fakeKubectlFactory([
+      {argv: [...BOUND, 'create', '-f', '-'], input: (i) => (lease = JSON.parse(i as string))},
       {argv: [...BOUND, 'get', 'deployment', 'web', '-o', 'json'], result: {stdout: JSON.stringify(web(2, 2))}},
       {argv: [...BOUND, 'get', 'horizontalpodautoscalers', '-o', 'json'], result: {stdout: JSON.stringify({items: [hpa]})}},
+      {argv: [...BOUND, 'get', 'lease', 'skycap-lock-itapp', '-o', 'json', '--ignore-not-found'], result: () => ({stdout: JSON.stringify({...lease, spec: {}})})},
+      {argv: [...BOUND, 'delete', 'lease', 'skycap-lock-itapp', '--ignore-not-found']},
     ])
     const error = await rejectsWithUserError(scale({service: 'web', replicas: 3, environment: 'test', configPath: join(repo.dir, 'skycap.yaml')}, {kubectl: fake.factory, reporter: memoryReporter()}))
     expect(fake.remaining()).to.equal(0)
