@@ -204,6 +204,7 @@ export async function deploy(options: DeployOptions, deps: DeployDeps): Promise<
     waitMs: waitForLockMs,
     signal: deps.signal,
     waitFlag: options.waitFlag,
+    onWait: (m) => reporter.info(m),
   })
   const heartbeat = keepLockAlive(kubectl, prepared.app, lock.id, {onLost: () => reporter.warn(`the lock of ${env.name} is no longer held by this deploy; another deploy may run at the same time`)})
   try {

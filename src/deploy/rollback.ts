@@ -46,6 +46,22 @@ export function chooseRelease(releases: StoredRelease[], to: string | undefined,
   const byNumber = /^\d+$/.test(to) ? releases.find((r) => r.record.number === Number(to)) : undefined
   const candidates = byNumber ? [byNumber] : releases.filter((r) => r.record.revision?.sha.startsWith(to.toLowerCase()) && to.length >= 4)
   const usable = candidates.filter(isGood)
+  if (usable.length === 0 && byNumber) {
+    // The number names a release, but not one to return to: say which it is.
+    const r = byNumber.record
+    const why =
+      r.action === 'scale'
+        ? `is a scale entry${r.scale ? ` (${r.scale.service} ${r.scale.from} -> ${r.scale.to})` : ''}, which has no manifests of its own`
+        : r.result !== 'succeeded'
+          ? `is a ${r.action} that ${r.result === 'interrupted' ? 'was interrupted' : r.result}`
+          : 'no longer has its manifests (only the newest releases keep them)'
+    const good = releases.filter(isGood).slice(0, 3)
+    throw new UserError(`release ${to} of ${env} ${why}: it cannot be rolled back to`, {
+      hint: good.length
+        ? `Roll back to a deploy or rollback that succeeded, e.g. ${good.map((g) => `--to ${g.record.number}`).join(' or ')}; \`skycap history ${env}\` lists them.`
+        : `\`skycap history ${env}\` lists the releases.`,
+    })
+  }
   if (usable.length === 0) {
     throw new UserError(`no successful release of ${env} matches "${to}"`, {hint: `\`skycap history ${env}\` lists the releases; roll back to a number or a revision that succeeded.`})
   }
@@ -104,6 +120,7 @@ export async function rollback(options: RollbackOptions, deps: DeployDeps): Prom
     durationSeconds: LEASE_SECONDS,
     waitMs,
     signal: deps.signal,
+    onWait: (m) => deps.reporter.info(m),
   })
   const heartbeat = keepLockAlive(kubectl, app, lock.id, {onLost: () => deps.reporter.warn(`the lock of ${env.name} is no longer held by this rollback`)})
   // --timeout counts from here: waiting for the lock is not the rollback's time.

@@ -94,6 +94,8 @@ export interface AcquireOptions {
   environment: string
   /** false: the command has no --wait-for-lock (lock acquire, run --lock), so the hint when it is held names none. */
   waitFlag?: boolean
+  /** Told, once per holder, that the lock is held and the command waits for it (a silent wait looks like a hang). */
+  onWait?: (message: string) => void
 }
 
 /** The current lock of `app`, if any. */
@@ -109,6 +111,7 @@ export async function acquireLock(kubectl: Kubectl, options: AcquireOptions): Pr
   const sleep = options.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)))
   const deadline = clock() + (options.waitMs ?? 0)
   const id = nodeCrypto().randomUUID()
+  let announced: string | undefined
   for (;;) {
     const now = clock()
     const lease: Lease = {
@@ -149,6 +152,10 @@ export async function acquireLock(kubectl: Kubectl, options: AcquireOptions): Pr
           hint: lockedHint(options.environment, info, options.waitMs ?? 0, options.waitFlag),
           details: {lock: info},
         })
+      } else if (options.onWait && announced !== info.id) {
+        announced = info.id
+        const left = Math.max(1, Math.ceil((deadline - clock()) / 1000))
+        options.onWait(`${options.environment} is locked by ${describeHolder(info)}; waiting for it (up to ${left}s more)`)
       }
     }
     await sleep(Math.min(2000, Math.max(0, deadline - clock())) || 200)

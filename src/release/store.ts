@@ -1,6 +1,7 @@
 import type {Kubectl} from '../kubectl/kubectl.js'
 import type {KubeObject} from '../render/objects.js'
 import {nodeZlib} from '../builtins.js'
+import {UserError} from '../errors.js'
 
 /** One entry of an environment's history, kept in the cluster as a ConfigMap; its manifests (which may hold Secrets) in Secrets. */
 /** Where a blue-green or canary rollout of one service ended, as history shows it. */
@@ -107,6 +108,22 @@ interface StoredObject {
 }
 
 /**
+ * A stored record, parsed; one that is not JSON (edited or cut by hand) is named with what to do, instead of a bare
+ * JSON error from every command that reads the history.
+ */
+function parseRecord<T>(text: string, o: StoredObject, kubectl: Kubectl): T {
+  try {
+    return JSON.parse(text) as T
+  } catch (error) {
+    const ns = kubectl.namespace ? ` -n ${kubectl.namespace}` : ''
+    const kind = (o.kind ?? 'configmap').toLowerCase()
+    throw new UserError(`the release record ${o.kind ?? 'ConfigMap'}/${o.metadata.name} is not readable (${(error as Error).message}); nothing was changed`, {
+      hint: `Look at it with \`kubectl get ${kind} ${o.metadata.name}${ns} -o yaml\`. Deleting it (\`kubectl delete ${kind} ${o.metadata.name}${ns}\`) drops that one entry from the history.`,
+    })
+  }
+}
+
+/**
  * Release records of app/env, newest first, in one kubectl call. A record is a ConfigMap (readable with the `view`
  * role: it holds no Secret values); the manifests it applied are in Secrets beside it, read only when
  * `manifests` (deploy, rollback) — history and status never need Secret access.
@@ -123,11 +140,11 @@ export async function listReleases(kubectl: Kubectl, app: string, environment: s
       entry.push({part: Number(o.metadata.labels?.[LABEL_PART] ?? 0), data: o.data.manifests})
       parts.set(n, entry)
     } else if (o.kind === 'Secret' && o.type === LEGACY_SECRET_TYPE && o.data?.release) {
-      const record = JSON.parse(Buffer.from(o.data.release, 'base64').toString('utf8')) as ReleaseRecord
+      const record = parseRecord<ReleaseRecord>(Buffer.from(o.data.release, 'base64').toString('utf8'), o, kubectl)
       const raw = o.data.manifests
       out.push({record, hasManifests: Boolean(raw), manifests: () => (raw ? (JSON.parse(nodeZlib().gunzipSync(Buffer.from(raw, 'base64')).toString('utf8')) as KubeObject[]) : [])})
     } else if (o.kind === 'ConfigMap' && o.data?.release) {
-      const record = JSON.parse(o.data.release) as ReleaseRecord & {manifestParts?: number}
+      const record = parseRecord<ReleaseRecord & {manifestParts?: number}>(o.data.release, o, kubectl)
       out.push({
         record,
         get hasManifests() {

@@ -116,12 +116,15 @@ export async function scale(input: ScaleOptions, deps: DeployDeps): Promise<Scal
     durationSeconds: LEASE_SECONDS,
     waitMs,
     signal: deps.signal,
+    onWait: (m) => deps.reporter.info(m),
   })
   const heartbeat = keepLockAlive(kubectl, app, lock.id)
   // --timeout counts from here: waiting for the lock is not the scale's time.
   const deadline = clock() + timeoutMs
   try {
+    // The records too, before anything changes: an unreadable one stops the scale here, not after it.
     const {target, deployment, from} = await inspect()
+    const releases = await listReleases(kubectl, app, env.name, {manifests: false})
     const report: ScaleReport = {environment: env.name, service: options.service, from, to: options.replicas, result: 'planned', release: null}
     const slot = target === options.service ? '' : ` (Deployment ${target}, the active slot)`
     deps.reporter.info(`Scaling ${options.service}${slot} in ${env.name} from ${from} to ${options.replicas}`)
@@ -132,7 +135,6 @@ export async function scale(input: ScaleOptions, deps: DeployDeps): Promise<Scal
       failures = await explainFailures(kubectl, result.statuses, () => lineFilter({configured: configuredExcludes(loaded.config, [options.service]), exclude: [], grep: []}))
       for (const f of failures) deps.reporter.info(formatFailure(f))
     }
-    const releases = await listReleases(kubectl, app, env.name, {manifests: false})
     const number = nextReleaseNumber(releases)
     const previous = releases.find((r) => r.record.action !== 'scale')?.record
     await saveRelease(

@@ -100,6 +100,7 @@ export async function resumeRollout(options: RolloutControlOptions, deps: Rollou
     waitMs,
     signal: deps.signal,
     waitFlag: options.waitMs === undefined,
+    onWait: (m) => deps.reporter.info(m),
   })
   const heartbeat = keepLockAlive(kubectl, app, lock.id, {onLost: () => deps.reporter.warn(`the lock of ${environment} is no longer held by this resume`)})
   let report: ResumeReport

@@ -4,7 +4,7 @@ import {randomBytes} from 'node:crypto'
 import {dryRunApply, applyInPhases, findPrunable, prune, rejectedObjects} from '../../../src/deploy/apply.js'
 import {changedObjects, redactSecrets} from '../../../src/deploy/diff.js'
 import {watchRollout} from '../../../src/deploy/watch.js'
-import {LockedError} from '../../../src/errors.js'
+import {LockedError, UserError} from '../../../src/errors.js'
 import {acquireLock, releaseLock} from '../../../src/lock/lease.js'
 import {chooseRelease} from '../../../src/deploy/rollback.js'
 import {checkRecordable, whatRuns} from '../../../src/deploy/deploy.js'
@@ -344,6 +344,21 @@ describe('release records: layout', () => {
     expect(read?.hasManifests).to.equal(false)
   })
 
+  it('an unreadable record (cut or edited by hand) is named with how to look at it and drop it, not a bare JSON error', async () => {
+    const good = {kind: 'ConfigMap', metadata: {name: 'skycap-release-shop-prod-1', labels: {}}, data: {release: JSON.stringify(record(1))}}
+    const broken = {kind: 'ConfigMap', metadata: {name: 'skycap-release-shop-prod-99', labels: {}}, data: {release: '{"number":99,"broken'}}
+    const reader = fakeKubectl(
+      [{argv: [...NS, 'get', 'configmaps', '-l', 'skycap.dev/release-of=shop,skycap.dev/environment=prod', '-o', 'json'], result: {stdout: JSON.stringify({items: [good, broken]})}}],
+      opts,
+    )
+    const error = (await listReleases(reader.kubectl, 'shop', 'prod', {manifests: false}).catch((e: unknown) => e)) as UserError
+    expect(error).to.be.instanceOf(UserError)
+    expect(error.message).to.match(/^the release record ConfigMap\/skycap-release-shop-prod-99 is not readable \(.*JSON.*\); nothing was changed$/)
+    expect(error.hint).to.equal(
+      'Look at it with `kubectl get configmap skycap-release-shop-prod-99 -n shop -o yaml`. Deleting it (`kubectl delete configmap skycap-release-shop-prod-99 -n shop`) drops that one entry from the history.',
+    )
+  })
+
   it('a deploy whose manifests cannot be recorded is refused before anything is applied (exit 2)', () => {
     expect(() => checkRecordable(objects(1_000_000))).to.not.throw()
     let caught: {exitCode?: number; message?: string} | undefined
@@ -378,6 +393,26 @@ describe('rollback: which release "the one before" is', () => {
   it('after a failed deploy that was not rolled back, is the newest good release, a rollback entry included', () => {
     const releases = [stored(6, 'deploy', 'failed'), stored(5, 'rollback', 'succeeded', 1), stored(4, 'deploy', 'failed'), stored(1, 'deploy', 'succeeded')]
     expect(chooseRelease(releases, undefined, 'prod').record.number).to.equal(5)
+  })
+
+  it('--to a release that cannot be returned to says what it is and names ones that can (exit 2)', () => {
+    const scaled = {...stored(3, 'scale', 'succeeded'), record: {...stored(3, 'scale', 'succeeded').record, scale: {service: 'web', from: 4, to: 3}}}
+    const releases = [stored(5, 'deploy', 'succeeded'), stored(4, 'deploy', 'failed'), scaled, stored(2, 'deploy', 'succeeded'), {...stored(1, 'deploy', 'succeeded'), hasManifests: false}]
+    const refused = (to: string) => {
+      try {
+        chooseRelease(releases, to, 'prod')
+      } catch (error) {
+        expect(error).to.be.instanceOf(UserError)
+        return `${(error as UserError).message} | ${(error as UserError).hint}`
+      }
+      throw new Error(`--to ${to} was accepted`)
+    }
+    expect(refused('3')).to.equal(
+      'release 3 of prod is a scale entry (web 4 -> 3), which has no manifests of its own: it cannot be rolled back to | Roll back to a deploy or rollback that succeeded, e.g. --to 5 or --to 2; `skycap history prod` lists them.',
+    )
+    expect(refused('4')).to.match(/^release 4 of prod is a deploy that failed: it cannot be rolled back to \| /)
+    expect(refused('1')).to.match(/^release 1 of prod no longer has its manifests \(only the newest releases keep them\): /)
+    expect(refused('9')).to.match(/^no successful release of prod matches "9" \| /)
   })
 
   it('a rollback entry can be the target of --to', () => {

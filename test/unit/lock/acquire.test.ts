@@ -100,7 +100,7 @@ describe('a lock still held when --wait-for-lock runs out', () => {
     argv.includes('create') ? {exitCode: 1, stdout: '', stderr: 'Error from server (AlreadyExists): already exists'} : {exitCode: 0, stdout: JSON.stringify(held), stderr: ''}
 
   /** The hint after waiting `waitMs` (a clock that the sleeps move on; the lease is renewed meanwhile, never expires). */
-  async function hintAfter(waitMs: number, waitFlag?: boolean): Promise<string | undefined> {
+  async function hintAfter(waitMs: number, waitFlag?: boolean, onWait?: (message: string) => void): Promise<string | undefined> {
     let now = Date.parse('2026-11-22T10:00:00Z')
     const kubectl = new Kubectl({binary: 'kubectl', runner, sleep: async () => undefined, context: 'c', namespace: 'n'})
     const clock = () => now
@@ -109,7 +109,9 @@ describe('a lock still held when --wait-for-lock runs out', () => {
       now += ms
       held.spec.renewTime = new Date(now).toISOString().replace('Z', '000Z')
     }
-    const error = (await acquireLock(kubectl, {app: 'shop', environment: 'staging', reason: 'deploy', durationSeconds: 60, waitMs, clock, sleep, waitFlag}).catch((e: unknown) => e)) as LockedError
+    const error = (await acquireLock(kubectl, {app: 'shop', environment: 'staging', reason: 'deploy', durationSeconds: 60, waitMs, clock, sleep, waitFlag, onWait}).catch(
+      (e: unknown) => e,
+    )) as LockedError
     expect(error).to.be.instanceOf(LockedError)
     return error.hint
   }
@@ -118,6 +120,15 @@ describe('a lock still held when --wait-for-lock runs out', () => {
     expect(await hintAfter(3_000)).to.match(/^It was still held after --wait-for-lock 3s: wait longer \(--wait-for-lock 10m\), or if that deploy is dead: skycap lock release staging --force\./)
     expect(await hintAfter(10 * 60_000)).to.match(/^It was still held after --wait-for-lock 10m: wait longer \(--wait-for-lock 20m\), /)
     expect(await hintAfter(45 * 60_000)).to.match(/^It was still held after --wait-for-lock 45m: wait longer \(--wait-for-lock 1h30m\), /)
+  })
+
+  it('says once that it waits, naming the holder and how long it will wait (a silent wait looks like a hang)', async () => {
+    const said: string[] = []
+    await hintAfter(30_000, undefined, (m) => said.push(m))
+    expect(said).to.deep.equal(['staging is locked by ana@ci-7 since 2026-11-22T09:59:50.000Z (deploy staging@abc1234); waiting for it (up to 30s more)'])
+    const none: string[] = []
+    await hintAfter(0, undefined, (m) => none.push(m))
+    expect(none, 'no wait, nothing said: the error says it').to.deep.equal([])
   })
 
   it('without --wait-for-lock, suggests waiting', async () => {
