@@ -30,7 +30,8 @@ export interface ScaleReport {
   service: string
   from: number
   to: number
-  result: 'succeeded' | 'planned'
+  /** planned: --dry-run, or stopped before the scale was made. */
+  result: 'succeeded' | 'planned' | 'failed' | 'timed-out' | 'interrupted'
   release: number | null
 }
 
@@ -160,10 +161,10 @@ export async function scale(input: ScaleOptions, deps: DeployDeps): Promise<Scal
       loaded.config.history?.keep ?? 10,
     )
     report.release = number
+    report.result = result.outcome === 'ready' ? 'succeeded' : result.outcome === 'timeout' ? 'timed-out' : result.outcome === 'interrupted' ? 'interrupted' : 'failed'
     if (result.outcome === 'interrupted') throw new InterruptedError(`scaling ${options.service} in ${env.name} interrupted; the lock was released`, {details: {report, failures}})
     if (result.outcome === 'timeout') throw new TimeoutError(`${options.service} did not reach ${options.replicas} ready replicas in time`, {details: {report, failures}})
     if (result.outcome !== 'ready') throw new DeployFailedError(`scaling ${options.service} failed: ${failures[0]?.message ?? result.outcome}`, {details: {report, failures}})
-    report.result = 'succeeded'
     return report
   } finally {
     heartbeat.stop()

@@ -190,6 +190,44 @@ describe('skycap deploy (real cluster)', function () {
     expect(unknown.stderr).to.contain('unknown service "api"')
   })
 
+  it('two scales behind a held lock, twice: each says it waits, reads its count once it holds the lock, and its --timeout starts then', async () => {
+    expect((await app.cli([...DEPLOY, 'test'])).exitCode).to.equal(0)
+    for (const round of [1, 2]) {
+      const held = await app.json(['lock', 'acquire', 'test', '--reason', `maintenance ${round}`])
+      expect(held.exitCode, held.stderr).to.equal(0)
+      const want = {web: 2 + round, worker: round}
+      const scales = Object.entries(want).map(([service, n]) => {
+        const child = execa('node', [cliPath, 'scale', service, String(n), '-e', 'test', '--wait-for-lock', '2m', '--timeout', '8s', '--json'], {
+          cwd: app.repo.dir,
+          reject: false,
+          env: {NO_COLOR: '1'},
+        })
+        const out = {child, err: ''}
+        child.stderr?.on('data', (d) => (out.err += d))
+        return out
+      })
+      for (const s of scales)
+        await waitFor('the scale to say it waits', () => new RegExp(`test is locked by .*\\(maintenance ${round}\\); waiting for it \\(up to \\d+s more\\)`).test(s.err), {timeoutMs: 60_000})
+      // While they wait, the counts change behind their backs; and they wait longer than their --timeout.
+      const behind = {web: round, worker: 3 + round}
+      for (const [service, n] of Object.entries(behind)) await kubectl(['scale', `deployment/${service}`, `--replicas=${n}`], {namespace: ns.name})
+      await new Promise((r) => setTimeout(r, 10_000))
+      expect((await app.cli(['lock', 'release', 'test'])).exitCode).to.equal(0)
+      const results = await Promise.all(scales.map((s) => s.child))
+      results.forEach((r, i) => expect(r.exitCode, scales[i]?.err).to.equal(0))
+      expect(results.map((r) => JSON.parse(r.stdout).result).map((x: any) => [x.service, x.from, x.to, x.result])).to.deep.equal([
+        ['web', behind.web, want.web, 'succeeded'],
+        ['worker', behind.worker, want.worker, 'succeeded'],
+      ])
+      for (const [service, n] of Object.entries(want)) {
+        const d = await app.get(['deployment', service])
+        expect([d.spec.replicas, d.status.readyReplicas, d.status.observedGeneration], service).to.deep.equal([n, n, d.metadata.generation])
+      }
+    }
+    const scaleEntries = (await app.json(['history', 'test'])).doc.result.releases.filter((x: any) => x.action === 'scale')
+    expect(scaleEntries.map((x: any) => x.result)).to.deep.equal(['succeeded', 'succeeded', 'succeeded', 'succeeded'])
+  })
+
   it('refuses a kube context that is not in the kubeconfig, before anything changes', async () => {
     await app.change((t) => t.replace(/context: .*\n {4}namespace/, 'context: no-such-context\n    namespace'), 'wrong context')
     const r = await app.cli([...DEPLOY, 'test'])

@@ -2,7 +2,7 @@ import {expect} from 'chai'
 import {readFileSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 
-import {UserError} from '../../../src/errors.js'
+import {TimeoutError, UserError} from '../../../src/errors.js'
 import {MAX_REPLICAS, parseReplicas, scale} from '../../../src/scale/scale.js'
 import {memoryReporter} from '../../../src/ui/output.js'
 import {WATCH_RESOURCES} from '../../../src/resources/kinds.js'
@@ -113,6 +113,35 @@ describe('skycap scale: the whole kubectl sequence', function () {
     )
     expect(fake.remaining()).to.equal(0)
     expect(report).to.deep.include({from: 2, to: 3, result: 'succeeded', release: 1})
+  })
+
+  it('a scale that times out is recorded as failed and reported as timed-out (exit 70), not as planned', async () => {
+    let lease: {metadata: {annotations: Record<string, string>}} | undefined
+    let now = Date.parse('2026-12-01T10:00:00Z')
+    const fake = fakeKubectlFactory([
+      {argv: [...BOUND, 'create', '-f', '-'], input: (i) => (lease = JSON.parse(i as string))},
+      {argv: [...BOUND, 'get', 'deployment', 'web', '-o', 'json'], result: {stdout: JSON.stringify(web(2, 2))}},
+      {argv: [...BOUND, 'get', 'horizontalpodautoscalers', '-o', 'json'], result: {stdout: JSON.stringify({items: []})}},
+      {argv: [...BOUND, 'get', 'configmaps', '-l', 'skycap.dev/release-of=itapp,skycap.dev/environment=test', '-o', 'json'], result: {stdout: JSON.stringify({items: []})}},
+      {argv: [...BOUND, 'scale', 'deployment/web', '--replicas=3']},
+      // Still 2 of 3 ready when the minute is up.
+      {argv: [...BOUND, 'get', WATCH_RESOURCES, '-l', SELECTOR, '-o', 'json'], result: () => ((now += 120_000), {stdout: JSON.stringify({items: [web(3, 2)]})})},
+      {argv: [...BOUND, 'get', 'events', '-o', 'json'], result: {stdout: JSON.stringify({items: []})}},
+      {
+        argv: [...BOUND, 'create', '-f', '-'],
+        input: (i) => expect(JSON.parse(i as string).items[0].metadata.labels).to.include({'skycap.dev/release': '1', 'skycap.dev/result': 'failed'}),
+      },
+      {argv: [...BOUND, 'get', 'lease', 'skycap-lock-itapp', '-o', 'json', '--ignore-not-found'], result: () => ({stdout: JSON.stringify({...lease, spec: {}})})},
+      {argv: [...BOUND, 'delete', 'lease', 'skycap-lock-itapp', '--ignore-not-found']},
+    ])
+    const error = (await scale(
+      {service: 'web', replicas: '3', environment: 'test', configPath: join(repo.dir, 'skycap.yaml'), timeout: '1m'},
+      {kubectl: fake.factory, reporter: memoryReporter(), intervalMs: 1, clock: () => now},
+    ).catch((e: unknown) => e)) as TimeoutError
+    expect(fake.remaining()).to.equal(0)
+    expect(error).to.be.instanceOf(TimeoutError)
+    expect(error.exitCode).to.equal(70)
+    expect(error.details?.report).to.deep.include({from: 2, to: 3, result: 'timed-out', release: 1})
   })
 
   it('a blue-green service: the active slot (from the rollout state) is read, scaled and watched', async () => {
