@@ -11,7 +11,7 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
 import {cliPath, repoRoot, TempRepo} from '../helpers/repo.js'
-import {captureOutput, dockerHost, httpGet, kubectl, realNode, testCluster, waitFor} from './harness.js'
+import {captureOutput, dockerHost, kubectl, realNode, serviceAnswers, testCluster, waitFor} from './harness.js'
 
 const NAMESPACE = 'localapp-local'
 
@@ -82,15 +82,7 @@ describe('skycap up / down: the whole app locally, on the real node', function (
   })
 
   /** GETs `url` until its body matches `re` (a forward reconnects to a new pod within a second or two). */
-  const answer = (url: string, re: RegExp) =>
-    waitFor(
-      `${url} to answer ${re}`,
-      async () => {
-        const r = await httpGet(url)
-        return r.status === 200 && re.test(r.body) ? r.body : undefined
-      },
-      {timeoutMs: 60_000, intervalMs: 300},
-    )
+  const answer = async (url: string, re: RegExp) => (await serviceAnswers(url, re, {times: 1})).body
 
   it('up --detach from a fresh clone deploys, forwards, answers on every URL; an uncommitted config change then up again changes the answer; down removes what up made and nothing else', async () => {
     const {context} = testCluster()
