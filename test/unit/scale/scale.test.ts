@@ -69,21 +69,31 @@ describe('skycap scale: the whole kubectl sequence', function () {
   })
   afterEach(() => repo.remove())
 
+  type Lease = {metadata: {annotations: Record<string, string>}}
+  /** The calls of `scale web 3` up to the scale itself: lock (`onLock` sees the Lease), Deployment at 2, no HPA, no records. */
+  const lockReadScale = (onLock: (lease: Lease) => void) => [
+    {argv: [...BOUND, 'create', '-f', '-'], input: (i: string | undefined) => onLock(JSON.parse(i as string))},
+    {argv: [...BOUND, 'get', 'deployment', 'web', '-o', 'json'], result: {stdout: JSON.stringify(web(2, 2))}},
+    {argv: [...BOUND, 'get', 'horizontalpodautoscalers', '-o', 'json'], result: {stdout: JSON.stringify({items: []})}},
+    {argv: [...BOUND, 'get', 'configmaps', '-l', 'skycap.dev/release-of=itapp,skycap.dev/environment=test', '-o', 'json'], result: {stdout: JSON.stringify({items: []})}},
+    {argv: [...BOUND, 'scale', 'deployment/web', '--replicas=3']},
+  ]
+  /** The release of the lock `lease()` took. */
+  const unlock = (lease: () => Lease | undefined) => [
+    {argv: [...BOUND, 'get', 'lease', 'skycap-lock-itapp', '-o', 'json', '--ignore-not-found'], result: () => ({stdout: JSON.stringify({...lease(), spec: {}})})},
+    {argv: [...BOUND, 'delete', 'lease', 'skycap-lock-itapp', '--ignore-not-found']},
+  ]
+
   it('locks, then reads the Deployment and the HPAs, scales, watches in one get per poll, records, unlocks', async () => {
-    let lease: {metadata: {annotations: Record<string, string>}} | undefined
+    let lease: Lease | undefined
     const fake = fakeKubectlFactory([
-      {argv: [...BOUND, 'create', '-f', '-'], input: (i) => (lease = JSON.parse(i as string))},
-      {argv: [...BOUND, 'get', 'deployment', 'web', '-o', 'json'], result: {stdout: JSON.stringify(web(2, 2))}},
-      {argv: [...BOUND, 'get', 'horizontalpodautoscalers', '-o', 'json'], result: {stdout: JSON.stringify({items: []})}},
-      {argv: [...BOUND, 'get', 'configmaps', '-l', 'skycap.dev/release-of=itapp,skycap.dev/environment=test', '-o', 'json'], result: {stdout: JSON.stringify({items: []})}},
-      {argv: [...BOUND, 'scale', 'deployment/web', '--replicas=3']},
+      ...lockReadScale((l) => (lease = l)),
       {argv: [...BOUND, 'get', WATCH_RESOURCES, '-l', SELECTOR, '-o', 'json'], result: {stdout: JSON.stringify({items: [web(3, 3)]})}},
       {
         argv: [...BOUND, 'create', '-f', '-'],
         input: (i) => expect(JSON.parse(i as string).items[0].metadata.labels).to.include({'skycap.dev/release': '1', 'skycap.dev/result': 'succeeded'}),
       },
-      {argv: [...BOUND, 'get', 'lease', 'skycap-lock-itapp', '-o', 'json', '--ignore-not-found'], result: () => ({stdout: JSON.stringify({...lease, spec: {}})})},
-      {argv: [...BOUND, 'delete', 'lease', 'skycap-lock-itapp', '--ignore-not-found']},
+      ...unlock(() => lease),
     ])
     const report = await scale({service: 'web', replicas: '3', environment: 'test', configPath: join(repo.dir, 'skycap.yaml')}, {kubectl: fake.factory, reporter: memoryReporter(), intervalMs: 1})
     expect(fake.remaining()).to.equal(0)
@@ -91,21 +101,16 @@ describe('skycap scale: the whole kubectl sequence', function () {
   })
 
   it("--timeout counts from when the lock is held: an hour spent waiting for it is not the scale's time", async () => {
-    let lease: {metadata: {annotations: Record<string, string>}} | undefined
+    let lease: Lease | undefined
     let now = Date.parse('2026-12-01T10:00:00Z')
     const fake = fakeKubectlFactory([
       // The lock is created an hour after the command started (as after a long --wait-for-lock).
-      {argv: [...BOUND, 'create', '-f', '-'], input: (i) => ((now += 3_600_000), (lease = JSON.parse(i as string)))},
-      {argv: [...BOUND, 'get', 'deployment', 'web', '-o', 'json'], result: {stdout: JSON.stringify(web(2, 2))}},
-      {argv: [...BOUND, 'get', 'horizontalpodautoscalers', '-o', 'json'], result: {stdout: JSON.stringify({items: []})}},
-      {argv: [...BOUND, 'get', 'configmaps', '-l', 'skycap.dev/release-of=itapp,skycap.dev/environment=test', '-o', 'json'], result: {stdout: JSON.stringify({items: []})}},
-      {argv: [...BOUND, 'scale', 'deployment/web', '--replicas=3']},
+      ...lockReadScale((l) => ((now += 3_600_000), (lease = l))),
       // Not ready at the first poll, ready at the second: a deadline taken at the start would have passed between them.
       {argv: [...BOUND, 'get', WATCH_RESOURCES, '-l', SELECTOR, '-o', 'json'], result: {stdout: JSON.stringify({items: [web(3, 2)]})}},
       {argv: [...BOUND, 'get', WATCH_RESOURCES, '-l', SELECTOR, '-o', 'json'], result: {stdout: JSON.stringify({items: [web(3, 3)]})}},
       {argv: [...BOUND, 'create', '-f', '-']},
-      {argv: [...BOUND, 'get', 'lease', 'skycap-lock-itapp', '-o', 'json', '--ignore-not-found'], result: () => ({stdout: JSON.stringify({...lease, spec: {}})})},
-      {argv: [...BOUND, 'delete', 'lease', 'skycap-lock-itapp', '--ignore-not-found']},
+      ...unlock(() => lease),
     ])
     const report = await scale(
       {service: 'web', replicas: '3', environment: 'test', configPath: join(repo.dir, 'skycap.yaml'), timeout: '1m'},
@@ -116,14 +121,10 @@ describe('skycap scale: the whole kubectl sequence', function () {
   })
 
   it('a scale that times out is recorded as failed and reported as timed-out (exit 70), not as planned', async () => {
-    let lease: {metadata: {annotations: Record<string, string>}} | undefined
+    let lease: Lease | undefined
     let now = Date.parse('2026-12-01T10:00:00Z')
     const fake = fakeKubectlFactory([
-      {argv: [...BOUND, 'create', '-f', '-'], input: (i) => (lease = JSON.parse(i as string))},
-      {argv: [...BOUND, 'get', 'deployment', 'web', '-o', 'json'], result: {stdout: JSON.stringify(web(2, 2))}},
-      {argv: [...BOUND, 'get', 'horizontalpodautoscalers', '-o', 'json'], result: {stdout: JSON.stringify({items: []})}},
-      {argv: [...BOUND, 'get', 'configmaps', '-l', 'skycap.dev/release-of=itapp,skycap.dev/environment=test', '-o', 'json'], result: {stdout: JSON.stringify({items: []})}},
-      {argv: [...BOUND, 'scale', 'deployment/web', '--replicas=3']},
+      ...lockReadScale((l) => (lease = l)),
       // Still 2 of 3 ready when the minute is up.
       {argv: [...BOUND, 'get', WATCH_RESOURCES, '-l', SELECTOR, '-o', 'json'], result: () => ((now += 120_000), {stdout: JSON.stringify({items: [web(3, 2)]})})},
       {argv: [...BOUND, 'get', 'events', '-o', 'json'], result: {stdout: JSON.stringify({items: []})}},
@@ -131,8 +132,7 @@ describe('skycap scale: the whole kubectl sequence', function () {
         argv: [...BOUND, 'create', '-f', '-'],
         input: (i) => expect(JSON.parse(i as string).items[0].metadata.labels).to.include({'skycap.dev/release': '1', 'skycap.dev/result': 'failed'}),
       },
-      {argv: [...BOUND, 'get', 'lease', 'skycap-lock-itapp', '-o', 'json', '--ignore-not-found'], result: () => ({stdout: JSON.stringify({...lease, spec: {}})})},
-      {argv: [...BOUND, 'delete', 'lease', 'skycap-lock-itapp', '--ignore-not-found']},
+      ...unlock(() => lease),
     ])
     const error = (await scale(
       {service: 'web', replicas: '3', environment: 'test', configPath: join(repo.dir, 'skycap.yaml'), timeout: '1m'},
