@@ -113,7 +113,10 @@ export async function status(options: EnvOptions, factory: KubectlFactory, repor
     return {...serviceStatus(name, snapshot.get('Deployment', servingDeployment(name, rollout)) as LiveWorkload | undefined, snapshot, clock()), ...(rollout ? {rollout} : {})}
   })
   const last = releases[0]?.record ?? null
-  return {environment: env.name, context: target.context, namespace: env.namespace, services, lastRelease: last}
+  // A scale entry names the revision it found running, not how that revision's deploy went: the last deploy or
+  // rollback is shown beside it, so a failed deploy is not hidden behind a later scale.
+  const lastDeploy = last?.action === 'scale' ? (releases.find((r) => r.record.action !== 'scale')?.record ?? null) : last
+  return {environment: env.name, context: target.context, namespace: env.namespace, services, lastRelease: last, lastDeploy}
 }
 
 function age(ms: number): string {

@@ -66,10 +66,11 @@ describe('skycap status: ready pods per revision', () => {
   })
   after(() => repo.remove())
 
-  async function statusOf(items: object[]) {
+  async function statusOf(items: object[], records: object[] = []) {
+    const configMaps = records.map((r) => ({kind: 'ConfigMap', metadata: {name: `skycap-release-shop-staging-${(r as {number: number}).number}`, labels: {}}, data: {release: JSON.stringify(r)}}))
     const fake = fakeKubectlFactory([
       {argv: [...NS, 'get', 'deployments,replicasets', '-l', SELECTOR, '-o', 'json'], result: {stdout: JSON.stringify({apiVersion: 'v1', kind: 'List', items})}},
-      {argv: [...NS, 'get', 'configmaps', '-l', 'skycap.dev/release-of=shop,skycap.dev/environment=staging', '-o', 'json'], result: {stdout: '{"items": []}'}},
+      {argv: [...NS, 'get', 'configmaps', '-l', 'skycap.dev/release-of=shop,skycap.dev/environment=staging', '-o', 'json'], result: {stdout: JSON.stringify({items: configMaps})}},
     ])
     const result = await status({environment: 'staging', configPath: `${repo.dir}/skycap.yaml`}, fake.factory, memoryReporter(), () => Date.parse('2026-01-01T00:10:00Z'))
     expect(fake.remaining(), 'one get of deployments and replicasets, one of releases').to.equal(0)
@@ -91,6 +92,33 @@ describe('skycap status: ready pods per revision', () => {
     expect(lines[1]).to.match(/^SERVICE\s+STATE\s+READY\s+REVISION\s+OLD\s+AGE$/)
     expect(lines.find((l) => l.startsWith('web '))).to.match(/^web\s+progressing\s+0\/1\s+2222222\s+1\/1 ready \(1111111\)\s+10m$/)
     expect(lines.find((l) => l.startsWith('worker '))).to.match(/^worker\s+ready\s+1\/1\s+2222222\s+-\s+10m$/)
+  })
+
+  it('a scale after a failed deploy: the header shows the scale and, beside it, the failed deploy', async () => {
+    const record = (number: number, action: string, result: string, extra: object = {}) => ({
+      number,
+      app: 'shop',
+      environment: 'staging',
+      action,
+      result,
+      revision: {sha: NEW_SHA, short: '2222222', subject: 'new'},
+      images: {},
+      configuredReplicas: {},
+      user: 'ann',
+      startedAt: '2026-01-01T00:00:00Z',
+      finishedAt: '2026-01-01T00:01:00Z',
+      durationMs: 60000,
+      ...extra,
+    })
+    const records = [record(7, 'deploy', 'succeeded'), record(8, 'deploy', 'failed', {failed: 'Deployment/web'}), record(9, 'scale', 'succeeded', {scale: {service: 'worker', from: 1, to: 3}}), record(10, 'scale', 'succeeded', {scale: {service: 'worker', from: 3, to: 2}})]
+    const result = await statusOf(stuck, records)
+    expect(result.lastRelease).to.deep.include({number: 10, action: 'scale'})
+    expect(result.lastDeploy).to.deep.include({number: 8, action: 'deploy', result: 'failed'})
+    expect(statusTable(result).split('\n')[0]).to.equal('staging (context staging-cluster, namespace shop-staging); last release: 10 (scale, succeeded, 2222222); last deploy: 8 (deploy, failed, 2222222)')
+    // Without a scale on top, the last release is the deploy and is named once.
+    const plain = await statusOf(stuck, records.slice(0, 2))
+    expect(plain.lastDeploy).to.equal(plain.lastRelease)
+    expect(statusTable(plain).split('\n')[0]).to.equal('staging (context staging-cluster, namespace shop-staging); last release: 8 (deploy, failed, 2222222)')
   })
 
   it('a finished rollout whose old ReplicaSet is scaled to 0 has no old pods', async () => {
