@@ -110,11 +110,18 @@ describe('skycap status: ready pods per revision', () => {
       durationMs: 60000,
       ...extra,
     })
-    const records = [record(7, 'deploy', 'succeeded'), record(8, 'deploy', 'failed', {failed: 'Deployment/web'}), record(9, 'scale', 'succeeded', {scale: {service: 'worker', from: 1, to: 3}}), record(10, 'scale', 'succeeded', {scale: {service: 'worker', from: 3, to: 2}})]
+    const records = [
+      record(7, 'deploy', 'succeeded'),
+      record(8, 'deploy', 'failed', {failed: 'Deployment/web'}),
+      record(9, 'scale', 'succeeded', {scale: {service: 'worker', from: 1, to: 3}}),
+      record(10, 'scale', 'succeeded', {scale: {service: 'worker', from: 3, to: 2}}),
+    ]
     const result = await statusOf(stuck, records)
     expect(result.lastRelease).to.deep.include({number: 10, action: 'scale'})
     expect(result.lastDeploy).to.deep.include({number: 8, action: 'deploy', result: 'failed'})
-    expect(statusTable(result).split('\n')[0]).to.equal('staging (context staging-cluster, namespace shop-staging); last release: 10 (scale, succeeded, 2222222); last deploy: 8 (deploy, failed, 2222222)')
+    expect(statusTable(result).split('\n')[0]).to.equal(
+      'staging (context staging-cluster, namespace shop-staging); last release: 10 (scale, succeeded, 2222222); last deploy: 8 (deploy, failed, 2222222)',
+    )
     // Without a scale on top, the last release is the deploy and is named once.
     const plain = await statusOf(stuck, records.slice(0, 2))
     expect(plain.lastDeploy).to.equal(plain.lastRelease)
