@@ -1,6 +1,5 @@
-import {isDeepStrictEqual} from 'node:util'
-
 import {ANNOTATIONS, type KubeObject} from '../render/objects.js'
+import {currentReplicaSet} from '../resources/replicasets.js'
 import {ClusterSnapshot} from '../resources/status.js'
 import {listReleases, type ReleaseRecord} from '../release/store.js'
 import type {Reporter} from '../ui/output.js'
@@ -49,29 +48,11 @@ export interface ServiceStatus {
   state: 'ready' | 'progressing' | 'not deployed'
 }
 
-const REVISION = 'deployment.kubernetes.io/revision'
-const HASH = 'pod-template-hash'
-
-/**
- * The ReplicaSet of the revision `deployment` asks for: its deployment.kubernetes.io/revision is the Deployment's
- * and its pod template is the Deployment's (with the pod-template-hash label the controller adds). Undefined while
- * the controller has not created it.
- */
-export function newReplicaSet(deployment: LiveWorkload, replicaSets: LiveWorkload[]): LiveWorkload | undefined {
-  const revision = deployment.metadata.annotations?.[REVISION]
-  return replicaSets.find((rs) => {
-    if (revision === undefined || rs.metadata.annotations?.[REVISION] !== revision) return false
-    const labels = {...rs.spec?.template?.metadata?.labels}
-    delete labels[HASH]
-    return isDeepStrictEqual({...rs.spec?.template, metadata: {...rs.spec?.template?.metadata, labels}}, deployment.spec?.template)
-  })
-}
-
 /** One service's line of `skycap status`, from its live Deployment and the ReplicaSets it owns. */
 export function serviceStatus(name: string, deployment: LiveWorkload | undefined, snapshot: ClusterSnapshot, now: number): ServiceStatus {
   if (!deployment) return {service: name, revision: null, image: null, ready: 0, desired: 0, updated: 0, old: null, age: null, state: 'not deployed'}
   const owned = snapshot.ownedBy('ReplicaSet', deployment) as LiveWorkload[]
-  const current = newReplicaSet(deployment, owned)
+  const current = currentReplicaSet(deployment, owned)
   const earlier = owned.filter((rs) => rs !== current && (rs.status?.replicas ?? 0) > 0).sort((a, b) => (b.status?.replicas ?? 0) - (a.status?.replicas ?? 0))
   const desired = deployment.spec?.replicas ?? 1
   const ready = current?.status?.readyReplicas ?? 0

@@ -1,4 +1,5 @@
 import type {KubeObject} from '../render/objects.js'
+import {currentReplicaSet} from './replicasets.js'
 import {ClusterSnapshot, podProblem, podReady, podWaitReason, type ResourceStatus} from './status.js'
 
 /** A kind skycap knows how to watch: when it is ready, failed or still pending. */
@@ -54,8 +55,15 @@ const deployment: WatchedKind = {
     const want = (live.spec?.replicas as number | undefined) ?? 1
     const st = live.status ?? {}
     // The ReplicaSet of the current template and its pods; pods of older ReplicaSets are on their way out.
+    // Found by revision and pod template (currentReplicaSet): after the controller observed a change of template
+    // and replicas, its annotation can still name the release before's ReplicaSet for a moment; while the
+    // ReplicaSet it names has another template, nothing is judged.
+    const owned = snapshot.ownedBy('ReplicaSet', live)
+    const newRs = currentReplicaSet(live, owned)
     const revision = live.metadata.annotations?.['deployment.kubernetes.io/revision']
-    const newRs = snapshot.ownedBy('ReplicaSet', live).find((rs) => rs.metadata.annotations?.['deployment.kubernetes.io/revision'] === revision)
+    if (!newRs && owned.some((rs) => rs.metadata.annotations?.['deployment.kubernetes.io/revision'] === revision)) {
+      return {...out, message: 'waiting for the controller to create the new ReplicaSet'}
+    }
     const pods = newRs ? snapshot.ownedBy('Pod', newRs) : []
     if (newRs) out.related.push(newRs.metadata.name)
     const podFailure = checkPods(pods, out)

@@ -14,10 +14,15 @@ import {kubectl, testCluster, uniqueName, useNamespace, waitFor} from './harness
 const DEPLOY = ['deploy', '--skip-image-check']
 const SERVICES = ['web', 'api', 'worker', 'cache']
 
-/** A four-service app; `round` changes every pod template (all services roll), `crash` makes one crash-loop. */
-function quad(namespace: string, round: number, crash?: string, extra = ''): string {
+/**
+ * A four-service app; `round` changes every pod template (all services roll), `crash` makes one (or several)
+ * crash-loop, `replicas` changes services' counts (web, api and worker have 2, cache 1).
+ */
+function quad(namespace: string, round: number, crash?: string | string[], extra = '', replicas: Record<string, number> = {}): string {
+  const crashing = new Set([crash ?? []].flat())
   const svc = (name: string, body: string) =>
-    `  ${name}:\n    ${body}\n    env: {ROUND: "${round}"}\n    resources: {requests: {cpu: 10m, memory: 16Mi}}\n` + (crash === name ? '    labels: {sim.kwok.test/behavior: crashloop}\n' : '')
+    `  ${name}:\n    ${replicas[name] === undefined ? body : body.replace(/replicas: \d+/, `replicas: ${replicas[name]}`)}\n    env: {ROUND: "${round}"}\n    resources: {requests: {cpu: 10m, memory: 16Mi}}\n` +
+    (crashing.has(name) ? '    labels: {sim.kwok.test/behavior: crashloop}\n' : '')
   return [
     'app: quad',
     'registry: example.invalid/quad',
@@ -124,6 +129,38 @@ describe('rollouts you can trust (real cluster, four services)', function () {
       const fix = await app.json([...DEPLOY, 'test', '--timeout', '3m'])
       expect(fix.exitCode, `${fix.stderr}\n${JSON.stringify(fix.doc.error ?? {})}`).to.equal(0)
       await expectRunning(app, round * 10 + 1)
+    }
+  })
+
+  it('template and replica counts changed together, with two services crash-looping: the rollback, and a fix over a --no-rollback release, are judged by the new ReplicaSets; twice', async () => {
+    // The Deployment controller handles a change of replicas before the new template: it reports the generation as
+    // observed while its revision annotation still names the ReplicaSet before (crash-looping here). Judged by that
+    // annotation, the rollback and the fix failed, blaming pods of the release they replace.
+    expect((await app.cli([...DEPLOY, 'test'])).exitCode).to.equal(0)
+    let good = 0
+    for (let round = 1; round <= 2; round++) {
+      await app.change(() => quad(ns.name, round * 10, ['api', 'worker'], '', {api: 3, worker: 1}), `round ${round}: api and worker crash, with new counts`)
+      const rolled = await app.json([...DEPLOY, 'test', '--timeout', '3m'])
+      expect(rolled.exitCode, rolled.stderr).to.equal(1)
+      // The deploy stops at the first failure: api, worker or both are blamed, never web or cache.
+      const blamed = (r: any): string[] => r.doc.error.details.report.failures.map((f: any) => f.ref)
+      const report = rolled.doc.error.details.report
+      expect(blamed(rolled)).to.have.length.above(0)
+      for (const ref of blamed(rolled)) expect(['Deployment/api', 'Deployment/worker']).to.include(ref)
+      expect(report.rollback, JSON.stringify(report.rollback)).to.deep.include({result: 'succeeded'})
+      await expectRunning(app, good)
+
+      await app.change(() => quad(ns.name, round * 10 + 1, ['api', 'worker'], '', {api: 1, worker: 3}), `round ${round}: they crash again, left running`)
+      const broken = await app.json([...DEPLOY, 'test', '--no-rollback', '--timeout', '3m'])
+      expect(broken.exitCode, broken.stderr).to.equal(1)
+      expect(blamed(broken)).to.have.length.above(0)
+      for (const ref of blamed(broken)) expect(['Deployment/api', 'Deployment/worker']).to.include(ref)
+
+      good = round * 10 + 2
+      await app.change(() => quad(ns.name, good, undefined, '', {web: 3, api: 3, worker: 2}), `round ${round}: the fix, with new counts`)
+      const fix = await app.json([...DEPLOY, 'test', '--timeout', '3m'])
+      expect(fix.exitCode, `${fix.stderr}\n${JSON.stringify(fix.doc.error ?? {})}`).to.equal(0)
+      await expectRunning(app, good)
     }
   })
 

@@ -58,9 +58,15 @@ function crashLoop() {
       {
         ...readyDeployment('web', 2),
         metadata: {name: 'web', uid: 'd1', generation: 2, annotations: {'deployment.kubernetes.io/revision': '2'}},
+        spec: {replicas: 2, template: {metadata: {labels: {app: 'web'}}}},
         status: {observedGeneration: 2, replicas: 3, updatedReplicas: 1},
       },
-      {apiVersion: 'apps/v1', kind: 'ReplicaSet', metadata: {name: 'web-2', uid: 'rs2', annotations: {'deployment.kubernetes.io/revision': '2'}, ownerReferences: [{uid: 'd1'}]}},
+      {
+        apiVersion: 'apps/v1',
+        kind: 'ReplicaSet',
+        metadata: {name: 'web-2', uid: 'rs2', annotations: {'deployment.kubernetes.io/revision': '2'}, ownerReferences: [{uid: 'd1'}]},
+        spec: {template: {metadata: {labels: {app: 'web', 'pod-template-hash': '2'}}}},
+      },
       {
         apiVersion: 'v1',
         kind: 'Pod',

@@ -77,10 +77,14 @@ describe('deploy phases: exact kubectl argv', () => {
     const dep = (name: string) => ({
       ...obj('Deployment', name),
       metadata: {name, uid: `u-${name}`, generation: 2, annotations: {'deployment.kubernetes.io/revision': '2'}},
-      spec: {replicas: 1},
+      spec: {replicas: 1, template: {metadata: {labels: {app: name}}}},
       status: {observedGeneration: 2, replicas: 1, updatedReplicas: 1, availableReplicas: 0},
     })
-    const rs = {...obj('ReplicaSet', 'web-abc'), metadata: {name: 'web-abc', uid: 'rs1', annotations: {'deployment.kubernetes.io/revision': '2'}, ownerReferences: [{uid: 'u-web'}]}}
+    const rs = {
+      ...obj('ReplicaSet', 'web-abc'),
+      metadata: {name: 'web-abc', uid: 'rs1', annotations: {'deployment.kubernetes.io/revision': '2'}, ownerReferences: [{uid: 'u-web'}]},
+      spec: {template: {metadata: {labels: {app: 'web', 'pod-template-hash': 'abc'}}}},
+    }
     const crashing = {
       ...obj('Pod', 'web-abc-1'),
       metadata: {name: 'web-abc-1', ownerReferences: [{uid: 'rs1'}]},

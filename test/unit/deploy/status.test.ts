@@ -1,6 +1,7 @@
 import {expect} from 'chai'
 
-import {newReplicaSet, status} from '../../../src/deploy/inspect.js'
+import {status} from '../../../src/deploy/inspect.js'
+import {currentReplicaSet} from '../../../src/resources/replicasets.js'
 import {statusTable} from '../../../src/ui/tables.js'
 import {memoryReporter} from '../../../src/ui/output.js'
 import {fakeKubectlFactory} from '../../helpers/fake-kubectl.js'
@@ -141,9 +142,9 @@ describe('skycap status: ready pods per revision', () => {
   it('the new ReplicaSet needs both the revision annotation and the pod template', () => {
     const d = deployment('web', '2', NEW_SHA, 'web:new', {})
     const matching = replicaSet('web', 'bbbb', '2', NEW_SHA, 'web:new', 1, 0)
-    expect(newReplicaSet(d, [replicaSet('web', 'aaaa', '1', OLD_SHA, 'web:old', 1, 1), matching])).to.equal(matching)
+    expect(currentReplicaSet(d, [replicaSet('web', 'aaaa', '1', OLD_SHA, 'web:old', 1, 1), matching])).to.equal(matching)
     // The controller has not yet made the new one: the old template under the new revision number is not it.
-    expect(newReplicaSet(d, [replicaSet('web', 'aaaa', '2', OLD_SHA, 'web:old', 1, 1)])).to.equal(undefined)
-    expect(newReplicaSet(d, [replicaSet('web', 'bbbb', '1', NEW_SHA, 'web:new', 1, 1)])).to.equal(undefined)
+    expect(currentReplicaSet(d, [replicaSet('web', 'aaaa', '2', OLD_SHA, 'web:old', 1, 1)])).to.equal(undefined)
+    expect(currentReplicaSet(d, [replicaSet('web', 'bbbb', '1', NEW_SHA, 'web:new', 1, 1)])).to.equal(undefined)
   })
 })

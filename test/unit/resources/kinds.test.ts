@@ -18,18 +18,24 @@ const ready = (name: string, owner: string, labels: Record<string, string> = {})
   metadata: {name, labels, ownerReferences: [{uid: owner}]},
   status: {phase: 'Running', conditions: [{type: 'Ready', status: 'True'}], containerStatuses: [{name: 'c', ready: true, state: {running: {}}}]},
 })
-const rs = (name: string, revision: string, owner = 'd') => ({
+// A pod template as the server keeps it; the controller copies it into the ReplicaSet with its pod-template-hash.
+const template = (image: string, hash?: string) => ({
+  metadata: {labels: {app: 'web', ...(hash ? {'pod-template-hash': hash} : {})}},
+  spec: {containers: [{name: 'c', image}]},
+})
+const rs = (name: string, revision: string, image = 'web:new', owner = 'd') => ({
   apiVersion: 'apps/v1',
   kind: 'ReplicaSet',
   metadata: {name, uid: name, annotations: {'deployment.kubernetes.io/revision': revision}, ownerReferences: [{uid: owner}]},
+  spec: {template: template(image, name.slice(name.lastIndexOf('-') + 1))},
 })
 
-function deployment(generation: number, observed: number, revision: string, status: Record<string, unknown> = {}) {
+function deployment(generation: number, observed: number, revision: string, status: Record<string, unknown> = {}, image = 'web:new') {
   return {
     apiVersion: 'apps/v1',
     kind: 'Deployment',
     metadata: {name: 'web', uid: 'd', generation, annotations: {'deployment.kubernetes.io/revision': revision}},
-    spec: {replicas: 2},
+    spec: {replicas: 2, template: template(image)},
     status: {observedGeneration: observed, replicas: 3, updatedReplicas: 1, readyReplicas: 2, availableReplicas: 2, ...status},
   }
 }
@@ -40,14 +46,14 @@ describe('the watch judges only fresh state', () => {
   describe('Deployment', () => {
     it('before the controller observed the applied generation, a crashing ReplicaSet its annotation still names does not fail it', () => {
       // A rollback away from revision 2 (crashing): generation 3 applied, the controller has seen only 2.
-      const s = judge('Deployment', [deployment(3, 2, '2'), rs('web-bad', '2'), rs('web-good', '1'), crashing('web-bad-1', 'web-bad'), ready('web-good-1', 'web-good')])
+      const s = judge('Deployment', [deployment(3, 2, '2'), rs('web-bad', '2', 'web:bad'), rs('web-good', '1'), crashing('web-bad-1', 'web-bad'), ready('web-good-1', 'web-good')])
       expect(s.state).to.equal('pending')
       expect(s.message).to.equal('waiting for the controller to see the new spec')
     })
 
     it('once observed, crashing pods of the old ReplicaSet do not fail it; the new ones are judged', () => {
       // The controller reused the good ReplicaSet as revision 3; the crashing one is on its way out.
-      const items = [deployment(3, 3, '3'), rs('web-bad', '2'), rs('web-good', '3'), crashing('web-bad-1', 'web-bad'), ready('web-good-1', 'web-good')]
+      const items = [deployment(3, 3, '3'), rs('web-bad', '2', 'web:bad'), rs('web-good', '3'), crashing('web-bad-1', 'web-bad'), ready('web-good-1', 'web-good')]
       const s = judge('Deployment', items)
       expect(s.state).to.equal('pending')
       expect(s.message).to.equal('1/2 updated, 2 ready, 2 old still running')
@@ -56,11 +62,40 @@ describe('the watch judges only fresh state', () => {
       expect(failing.message).to.contain('web-good-2')
     })
 
+    it('a change of template and replicas: observed while the annotation still names the release before, its crashing pods do not fail it', () => {
+      // As the test cluster's controller reports it: the scaling is handled first, generation 5 observed, revision
+      // still 4 (the crash-looping release a --no-rollback deploy left), the new ReplicaSet not created yet.
+      const before = [deployment(5, 5, '4', {replicas: 2, updatedReplicas: 0}), rs('web-bad', '4', 'web:bad'), crashing('web-bad-1', 'web-bad'), crashing('web-bad-2', 'web-bad')]
+      for (let poll = 0; poll < 2; poll++) {
+        const s = judge('Deployment', before)
+        expect(s.state).to.equal('pending')
+        expect(s.message).to.equal('waiting for the controller to create the new ReplicaSet')
+        expect(s.related).to.deep.equal(['web'])
+      }
+      // Its progress deadline, exceeded by the crashing ReplicaSet, is not this rollout's either.
+      const deadline = {type: 'Progressing', status: 'False', reason: 'ProgressDeadlineExceeded', message: 'ReplicaSet "web-bad" has timed out progressing.'}
+      expect(judge('Deployment', [deployment(5, 5, '4', {conditions: [deadline]}), rs('web-bad', '4', 'web:bad')]).state).to.equal('pending')
+      // Once the new ReplicaSet exists under revision 5, its pods are judged: ready, then crashing.
+      const after = [deployment(5, 5, '5', {replicas: 3, updatedReplicas: 1}), rs('web-bad', '4', 'web:bad'), rs('web-good', '5'), crashing('web-bad-1', 'web-bad'), ready('web-good-1', 'web-good')]
+      expect(judge('Deployment', after)).to.deep.include({state: 'pending', message: '1/2 updated, 2 ready, 2 old still running'})
+      expect(judge('Deployment', [...after, crashing('web-good-2', 'web-good')]).state).to.equal('failed')
+    })
+
+    it('a ReplicaSet of the revision with the Deployment’s template, its pod-template-hash aside, is the current one', () => {
+      // No ReplicaSet of revision 4 (not a state the controller leaves once it observed it): no pod is judged, the
+      // Deployment's status decides. Revision 4 with another template: the annotation is stale, nothing is judged.
+      // Revision 4 with the Deployment's template: its pods are judged.
+      const d = deployment(4, 4, '4', {replicas: 2, updatedReplicas: 2, readyReplicas: 2, availableReplicas: 2})
+      expect(judge('Deployment', [d, rs('web-a', '3'), crashing('web-a-1', 'web-a')]).state).to.equal('ready')
+      expect(judge('Deployment', [d, rs('web-a', '4', 'web:other'), crashing('web-a-1', 'web-a')]).state).to.equal('pending')
+      expect(judge('Deployment', [d, rs('web-a', '4'), crashing('web-a-1', 'web-a')]).state).to.equal('failed')
+    })
+
     it('a progress deadline exceeded by an earlier ReplicaSet is not this rollout’s', () => {
       const stale = {type: 'Progressing', status: 'False', reason: 'ProgressDeadlineExceeded', message: 'ReplicaSet "web-bad" has timed out progressing.'}
-      expect(judge('Deployment', [deployment(3, 3, '3', {conditions: [stale]}), rs('web-bad', '2'), rs('web-good', '3')]).state).to.equal('pending')
+      expect(judge('Deployment', [deployment(3, 3, '3', {conditions: [stale]}), rs('web-bad', '2', 'web:bad'), rs('web-good', '3')]).state).to.equal('pending')
       const mine = {...stale, message: 'ReplicaSet "web-good" has timed out progressing.'}
-      const s = judge('Deployment', [deployment(3, 3, '3', {conditions: [mine]}), rs('web-bad', '2'), rs('web-good', '3')])
+      const s = judge('Deployment', [deployment(3, 3, '3', {conditions: [mine]}), rs('web-bad', '2', 'web:bad'), rs('web-good', '3')])
       expect(s.state).to.equal('failed')
       expect(s.message).to.equal('exceeded its progress deadline: ReplicaSet "web-good" has timed out progressing.')
     })
