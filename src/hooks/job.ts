@@ -132,7 +132,20 @@ export interface RunJobOptions {
 }
 
 interface LivePod extends KubeObject {
-  status?: {phase?: string; containerStatuses?: Array<{name: string; state?: {running?: object; terminated?: {exitCode?: number; reason?: string}}}>}
+  status?: {phase?: string; containerStatuses?: Array<{name: string; state?: {running?: object; terminated?: {exitCode?: number; reason?: string; message?: string}}}>}
+}
+
+/**
+ * The container runtime's reasons for a container whose command never started (not in the image, not executable):
+ * its exit code (128 from containerd) is the runtime's, not the command's.
+ */
+const NOT_STARTED = new Set(['StartError', 'ContainerCannotRun'])
+
+/** The runtime's long message cut to what names the command (`exec: "/nope": stat /nope: no such file or directory`). */
+function startErrorMessage(message: string | undefined): string {
+  const text = (message ?? '').trim()
+  const exec = /exec: .*?(?=: unknown$|$)/.exec(text)
+  return exec?.[0] ?? text
 }
 
 /**
@@ -188,13 +201,22 @@ export async function runJob(kubectl: Kubectl, job: KubeObject, options: RunJobO
         }
       }
       const terminated = state?.terminated
+      const conditions = live?.status?.conditions ?? []
+      // The Job's deadline stopped the pod: its process died of the kubelet's SIGTERM, and its exit code (2 for a Go
+      // program, 143 for a shell) is not the command's answer. Kubernetes 1.31+ sets FailureTarget first, Failed later.
+      const deadline = conditions.find((c) => (c.type === 'Failed' || c.type === 'FailureTarget') && c.status === 'True' && c.reason === 'DeadlineExceeded')
+      if (deadline) {
+        if (terminated) await Promise.race([attached ?? streamEnded ?? Promise.resolve(), abortableSleep(10_000, options.signal)])
+        return outcome('timed-out', deadline.message ?? 'the Job ran past its deadline')
+      }
       if (terminated && (pod?.status?.phase === 'Succeeded' || pod?.status?.phase === 'Failed')) {
         await Promise.race([attached ?? streamEnded ?? Promise.resolve(), abortableSleep(10_000, options.signal)])
+        if (terminated.reason && NOT_STARTED.has(terminated.reason)) return outcome('failed', `the command could not start (${terminated.reason}): ${startErrorMessage(terminated.message)}`)
         const code = terminated.exitCode ?? -1
         return code === 0 ? outcome('succeeded', 'exited 0', 0) : outcome('failed', `exited ${code}${terminated.reason && terminated.reason !== 'Error' ? ` (${terminated.reason})` : ''}`, code)
       }
-      const failed = live?.status?.conditions?.find((c) => c.type === 'Failed' && c.status === 'True')
-      if (failed) return outcome(failed.reason === 'DeadlineExceeded' ? 'timed-out' : 'failed', failed.message ?? failed.reason ?? 'the Job failed')
+      const failed = conditions.find((c) => c.type === 'Failed' && c.status === 'True')
+      if (failed) return outcome('failed', failed.message ?? failed.reason ?? 'the Job failed')
       const problem = pod ? podProblem(pod) : undefined
       if (problem) return outcome('failed', problem.message)
       if (clock() > options.deadline) return outcome('timed-out', `did not finish in time${pod ? '' : ' (no pod was started)'}`)

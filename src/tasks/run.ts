@@ -113,7 +113,11 @@ export async function runTask(options: RunTaskOptions, deps: RunTaskDeps): Promi
     if (outcome.exitCode === undefined) {
       const where = `${options.command.join(' ')} in ${options.service} (job ${name})`
       if (outcome.result === 'interrupted') throw new InterruptedError(`interrupted; ${where} was stopped`)
-      if (outcome.result === 'timed-out') throw new TimeoutError(`${where} ${outcome.message}`, {hint: 'Raise --timeout for a long task.'})
+      if (outcome.result === 'timed-out') {
+        // runJob's own clock says "did not finish in time (…)"; the cluster's deadline says why in its words.
+        const why = outcome.message.replace(/^did not finish in time ?/, '').replace(/^\((.*)\)$/, '$1')
+        throw new TimeoutError(`${where} did not finish within --timeout ${options.timeout ?? '1h'}${why ? ` (${why})` : ''}`, {hint: 'Raise --timeout for a long task.'})
+      }
       throw new SkycapError(`${where} could not run: ${outcome.message}`, {hint: `\`kubectl describe job ${name}\` (with --keep) shows the events.`})
     }
     return {

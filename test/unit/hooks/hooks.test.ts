@@ -1,3 +1,5 @@
+import {PassThrough} from 'node:stream'
+
 import {expect} from 'chai'
 
 import {KubectlError} from '../../../src/errors.js'
@@ -174,6 +176,49 @@ describe('hooks: the Job', () => {
     expect(await runJob(fake.kubectl, job, {deadline: Date.now() + 60_000, intervalMs: 1})).to.include({result: 'failed', message: 'container web of pod j2-x is in ErrImagePull: not found'})
     const slow = fakeKubectl([{argv: ['--request-timeout=30s', 'create', '-f', '-']}, {argv: get, result: {stdout: '{"items":[]}'}}])
     expect(await runJob(slow.kubectl, job, {deadline: 0, intervalMs: 1})).to.include({result: 'timed-out', message: 'did not finish in time (no pod was started)'})
+  })
+
+  it('a pod the Job deadline stopped is a timeout, not the exit code its killed process left (real node: exit 2)', async () => {
+    const job = buildJob({name: 'j4', template: podTemplateOf([deployment], 'web'), service: 'web', command: ['x'], timeoutMs: 5_000, labels: {}})
+    const get = ['--request-timeout=30s', 'get', 'jobs,pods', '-l', 'skycap.dev/job=j4', '-o', 'json']
+    // What Kubernetes 1.33 shows once activeDeadlineSeconds has passed: the Job's FailureTarget condition (its Failed
+    // condition comes later), and a pod whose process the kubelet stopped with SIGTERM.
+    const killed = {kind: 'Pod', metadata: {name: 'j4-x', creationTimestamp: 't'}, status: {phase: 'Failed', containerStatuses: [{name: 'web', state: {terminated: {exitCode: 2, reason: 'Error'}}}]}}
+    const condition = (type: string) => ({
+      kind: 'Job',
+      metadata: {name: 'j4'},
+      status: {conditions: [{type, status: 'True', reason: 'DeadlineExceeded', message: 'Job was active longer than specified deadline'}]},
+    })
+    for (const type of ['FailureTarget', 'Failed']) {
+      const fake = fakeKubectl([{argv: ['--request-timeout=30s', 'create', '-f', '-']}, {argv: get, result: {stdout: JSON.stringify({items: [condition(type), killed]})}}])
+      ;(fake.kubectl as any).spawner = () => ({stdout: new PassThrough().end(), done: Promise.resolve({exitCode: 0, stdout: '', stderr: ''}), kill() {}})
+      expect(await runJob(fake.kubectl, job, {onOutput: () => {}, deadline: Date.now() + 60_000, intervalMs: 1}), type).to.deep.equal({
+        job: 'j4',
+        result: 'timed-out',
+        message: 'Job was active longer than specified deadline',
+        pod: 'j4-x',
+      })
+    }
+  })
+
+  it('a command the container cannot start (not in the image) is a failure with the runtime message, not exit 128', async () => {
+    const job = buildJob({name: 'j5', template: podTemplateOf([deployment], 'web'), service: 'web', command: ['/nope'], timeoutMs: 60_000, labels: {}})
+    const get = ['--request-timeout=30s', 'get', 'jobs,pods', '-l', 'skycap.dev/job=j5', '-o', 'json']
+    const message =
+      'failed to create containerd task: failed to create shim task: OCI runtime create failed: runc create failed: unable to start container process: exec: "/nope": stat /nope: no such file or directory: unknown'
+    const pod = {
+      kind: 'Pod',
+      metadata: {name: 'j5-x', creationTimestamp: 't'},
+      status: {phase: 'Failed', containerStatuses: [{name: 'web', state: {terminated: {exitCode: 128, reason: 'StartError', message}}}]},
+    }
+    const fake = fakeKubectl([{argv: ['--request-timeout=30s', 'create', '-f', '-']}, {argv: get, result: {stdout: JSON.stringify({items: [{kind: 'Job', metadata: {name: 'j5'}}, pod]})}}])
+    ;(fake.kubectl as any).spawner = () => ({stdout: new PassThrough().end(), done: Promise.resolve({exitCode: 0, stdout: '', stderr: ''}), kill() {}})
+    expect(await runJob(fake.kubectl, job, {onOutput: () => {}, deadline: Date.now() + 60_000, intervalMs: 1})).to.deep.equal({
+      job: 'j5',
+      result: 'failed',
+      message: 'the command could not start (StartError): exec: "/nope": stat /nope: no such file or directory',
+      pod: 'j5-x',
+    })
   })
 
   it('a Job the API server refuses to create is a refused outcome for hooks; a refusal after it was created stays an error', async () => {
