@@ -35,6 +35,7 @@ export default class Exec extends SkycapCommand {
         pod: flags.pod,
         stdin: flags.interactive,
         tty: flags.tty,
+        json: this.jsonEnabled(),
       },
       {kubectl: this.kubectlFactory(), reporter: this.reporter(), terminal: Boolean(process.stdin.isTTY)},
     )

@@ -21,7 +21,7 @@ export default class PortForward extends SkycapCommand {
     // Ctrl-C ends the forward: kubectl is stopped (if the signal did not reach it) and skycap returns normally.
     const signal = this.abortOnSignals('stopping the port-forward')
     return portForward(
-      {service: args.service, ports: args.ports, environment: flags.environment, configPath: flags.config, address: flags.address},
+      {service: args.service, ports: args.ports, environment: flags.environment, configPath: flags.config, address: flags.address, json: this.jsonEnabled()},
       {kubectl: this.kubectlFactory(), reporter: this.reporter(), signal},
     )
   }

@@ -15,6 +15,8 @@ export interface ExecOptions {
   stdin?: boolean
   /** Allocate a terminal (-t). */
   tty?: boolean
+  /** --json: the command's output goes to stderr, stdout carries the one JSON document. */
+  json?: boolean
 }
 
 export interface ExecResult {
@@ -35,6 +37,8 @@ export async function execInService(options: ExecOptions, deps: {kubectl: Kubect
   const {kubectl} = await connect(env, deps.kubectl, deps.reporter)
   const pod = await choosePod(kubectl, app, env.name, options.service, options.pod)
   deps.reporter.info(`Running ${options.command.join(' ')} in pod ${pod} of ${options.service} (${env.name})`)
-  const r = await kubectl.attached(['exec', pod, '-c', options.service, ...(options.stdin ? ['-i'] : []), ...(options.tty ? ['-t'] : []), '--', ...options.command])
+  const r = await kubectl.attached(['exec', pod, '-c', options.service, ...(options.stdin ? ['-i'] : []), ...(options.tty ? ['-t'] : []), '--', ...options.command], {
+    stdoutToStderr: options.json ?? false,
+  })
   return {environment: env.name, service: options.service, pod, exitCode: r.exitCode}
 }

@@ -12,6 +12,8 @@ export interface PortForwardOptions {
   configPath?: string
   /** Local address to listen on (default 127.0.0.1). */
   address?: string
+  /** --json: kubectl's "Forwarding from …" lines go to stderr, stdout carries the one JSON document. */
+  json?: boolean
 }
 
 /** `LOCAL:REMOTE` or `REMOTE` as two port numbers (LOCAL 0: any free port); a UserError for anything else. */
@@ -36,7 +38,10 @@ export async function portForward(
   const {kubectl} = await connect(env, deps.kubectl, deps.reporter)
   const target = await forwardTarget(kubectl, app, env.name, options.service)
   deps.reporter.info(`Forwarding ${options.address ?? '127.0.0.1'}:${local || '(any)'} to ${target} port ${remote} in ${env.name} (namespace ${env.namespace}); Ctrl-C stops`)
-  const r = await kubectl.attached(['port-forward', target, `${local}:${remote}`, '--address', options.address ?? '127.0.0.1'], {signal: deps.signal})
+  const r = await kubectl.attached(['port-forward', target, `${local}:${remote}`, '--address', options.address ?? '127.0.0.1'], {
+    signal: deps.signal,
+    stdoutToStderr: options.json ?? false,
+  })
   // Ctrl-C is how a port-forward ends: kubectl exits 0 or dies of the signal (a SIGINT or SIGTERM that reached only
   // skycap stops kubectl through `signal`).
   if (r.exitCode !== 0 && !r.signal)

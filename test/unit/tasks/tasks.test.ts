@@ -1,10 +1,17 @@
 import {expect} from 'chai'
+import {execa} from 'execa'
+import {join} from 'node:path'
+import {pathToFileURL} from 'node:url'
 
 import {splitCommand} from '../../../commands/_command-line.js'
-import {classify, cutGoValues} from '../../../src/kubectl/kubectl.js'
+import {classify, cutGoValues, Kubectl, type ProcessRunner, type RunOptions} from '../../../src/kubectl/kubectl.js'
+import {execInService} from '../../../src/tasks/exec.js'
+import {portForward} from '../../../src/tasks/port-forward.js'
+import type {Reporter} from '../../../src/ui/output.js'
 import {choosePod, forwardTarget} from '../../../src/tasks/pods.js'
 import {parsePorts} from '../../../src/tasks/port-forward.js'
 import {fakeKubectl} from '../../helpers/fake-kubectl.js'
+import {repoRoot, TempRepo} from '../../helpers/repo.js'
 
 const pod = (name: string, created: string, ready: boolean, deleting = false) => ({
   kind: 'Pod',
@@ -86,5 +93,47 @@ describe('kubectl rejections in one sentence', () => {
     expect(cutGoValues('no dump {here}')).to.equal('no dump {here}')
     const other = classify(['apply'], `Error from server (Invalid): The Pod "p" is invalid: ${DUMP}: something else`)
     expect(other.message).to.not.include('ObjectMeta')
+  })
+})
+
+describe('tasks: --json keeps stdout for its one document', () => {
+  let repo: TempRepo
+  before(async () => {
+    repo = await TempRepo.clusterApp('it-context', 'it-ns')
+  })
+  after(() => repo.remove())
+  const quiet = {info: () => undefined, warn: () => undefined} as unknown as Reporter
+
+  /** A kubectl whose attached command (exec, port-forward) is recorded with the options it ran with. */
+  function recording() {
+    const attached: Array<{argv: string[]; options: RunOptions}> = []
+    const runner: ProcessRunner = async (_file, argv, options) => {
+      if (argv.includes('get-contexts') || argv.includes('current-context')) return {exitCode: 0, stdout: 'it-context\n', stderr: ''}
+      if (argv.includes('get') && argv.includes('pods')) return {exitCode: 0, stdout: JSON.stringify({items: [pod('web-1', 't', true)]}), stderr: ''}
+      if (argv.includes('get') && argv.includes('services')) return {exitCode: 0, stdout: JSON.stringify({items: [{kind: 'Service', metadata: {name: 'web'}}]}), stderr: ''}
+      if (options.stdio === 'inherit') attached.push({argv, options})
+      return {exitCode: 0, stdout: '', stderr: ''}
+    }
+    return {attached, factory: (o: {context?: string; namespace?: string}) => new Kubectl({...o, runner})}
+  }
+
+  it('exec --json and port-forward --json send what kubectl prints on stdout to stderr; without --json it stays on stdout', async () => {
+    const configPath = join(repo.dir, 'skycap.yaml')
+    for (const json of [true, false]) {
+      const k = recording()
+      await execInService({service: 'web', command: ['/app', 'whoami'], configPath, json}, {kubectl: k.factory, reporter: quiet, terminal: false})
+      await portForward({service: 'web', ports: '18080:8080', configPath, json}, {kubectl: k.factory, reporter: quiet})
+      expect(k.attached.map((a) => a.argv.find((w) => w === 'exec' || w === 'port-forward'))).to.deep.equal(['exec', 'port-forward'])
+      for (const a of k.attached) expect(Boolean(a.options.stdoutToStderr), `${a.argv.join(' ')} json=${json}`).to.equal(json)
+    }
+  })
+
+  it('the process runner sends the child stdout to stderr when asked', async () => {
+    const url = pathToFileURL(join(repoRoot, 'dist', 'src', 'kubectl', 'kubectl.js')).href
+    const script = `import {execaRunner} from ${JSON.stringify(url)}; await execaRunner(process.execPath, ['-e', 'console.log("from the child")'], {stdio: 'inherit', stdoutToStderr: true})`
+    const r = await execa(process.execPath, ['--input-type=module', '-e', script], {reject: false})
+    expect(r.exitCode, r.stderr).to.equal(0)
+    expect(r.stdout).to.equal('')
+    expect(r.stderr).to.equal('from the child')
   })
 })
