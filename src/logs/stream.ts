@@ -54,6 +54,8 @@ interface Pod {
   containers: string[]
   /** Containers that have started at least once (a stream of the others would fail). */
   started: Set<string>
+  /** Each container's restart count: with --previous, a higher one means a new previous container to show. */
+  restarts: Map<string, number>
   deleting: boolean
 }
 
@@ -65,6 +67,8 @@ interface Stream {
   /** Filters and formats this stream's output; remembers the last timestamp for reconnects. */
   processor: LogChunkProcessor
   ended: boolean
+  /** The container's restart count when this stream started (--previous shows that restart's container). */
+  restarts?: number
 }
 
 /** `skycap logs`: every pod of the services, merged and prefixed, with the app's noise filters. */
@@ -152,6 +156,7 @@ export async function streamLogs(options: LogsOptions, deps: LogsDeps): Promise<
       service: p.metadata.labels?.[LABELS.name] ?? '',
       containers: (p.spec?.containers ?? []).map((c) => c.name),
       started: new Set((p.status?.containerStatuses ?? []).filter((c) => c.state?.running || c.state?.terminated || c.lastState?.terminated || (c.restartCount ?? 0) > 0).map((c) => c.name)),
+      restarts: new Map((p.status?.containerStatuses ?? []).map((c) => [c.name, c.restartCount ?? 0])),
       deleting: Boolean((p.metadata as {deletionTimestamp?: string}).deletionTimestamp),
     }))
   }
@@ -169,6 +174,9 @@ export async function streamLogs(options: LogsOptions, deps: LogsDeps): Promise<
         if (existing && !existing.ended) continue
         if (!pod.started.has(container) && !options.previous) continue
         if (existing && existing.ended && (!options.follow || pod.deleting)) continue
+        // A previous (terminated) container's log does not grow: show it again only once the container has
+        // restarted since (a new previous container), not at every poll.
+        if (existing && existing.ended && options.previous && (pod.restarts.get(container) ?? 0) <= (existing.restarts ?? 0)) continue
         const active = [...streams.values()].filter((s) => !s.ended).length
         if (active >= maxStreams) {
           if (!warnedCap) deps.reporter.warn(`more than ${maxStreams} log streams; not following the rest (narrow with --container, or raise --max-log-requests)`)
@@ -177,6 +185,7 @@ export async function streamLogs(options: LogsOptions, deps: LogsDeps): Promise<
         }
         const st = existing ?? {key, pod, container, processor: new LogChunkProcessor(filterSpec, {service: pod.service, pod: pod.name, container}, format), ended: false}
         st.pod = pod
+        st.restarts = pod.restarts.get(container) ?? 0
         streams.set(key, st)
         seenPods.add(pod.name)
         startStream(st, Boolean(existing))
@@ -196,13 +205,16 @@ export async function streamLogs(options: LogsOptions, deps: LogsDeps): Promise<
   }
 
   let fatal: SkycapError | undefined
+  // Containers already said to have no previous container (said once, not at every poll of -f).
+  const noPrevious = new Set<string>()
   const reportStreamError = (st: Stream, stderr: string) => {
     const text = stderr.trim().split('\n')[0] ?? ''
     if (/forbidden/i.test(stderr)) {
       fatal = new KubectlError('forbidden', `reading logs of ${st.pod.name} is forbidden: ${text}`, ['logs'], stderr, {hint: 'Your user needs RBAC permission for pods/log in this namespace.'})
       stop()
     } else if (options.previous && /previous terminated container .* not found|not found/i.test(stderr)) {
-      deps.reporter.warn(`${st.pod.name}/${st.container} has no previous (crashed) container to show`)
+      if (!noPrevious.has(st.key)) deps.reporter.warn(`${st.pod.name}/${st.container} has no previous (crashed) container to show`)
+      noPrevious.add(st.key)
     } else if (!options.follow && !podGone(stderr, st.pod.name)) {
       deps.reporter.warn(`logs of ${st.pod.name}/${st.container}: ${text}`)
     }
@@ -213,12 +225,14 @@ export async function streamLogs(options: LogsOptions, deps: LogsDeps): Promise<
     if (pods.length === 0 && !options.follow) {
       throw new SkycapError(`no pods of ${services.join(', ')} in ${env.name} (namespace ${env.namespace})`, {hint: `Is it deployed? skycap status ${env.name}`})
     }
+    // A container no pod has is a typo, with -f too (it would otherwise wait for it silently forever); before any
+    // pod exists there is nothing to compare with.
+    if (options.container && pods.length > 0 && !pods.some((p) => p.containers.includes(options.container as string))) {
+      throw new UserError(`no pod of ${services.join(', ')} has a container "${options.container}"`, {hint: `Containers: ${[...new Set(pods.flatMap((p) => p.containers))].join(', ')}.`})
+    }
     if (!options.follow) {
       const wanted = pods.reduce((n, p) => n + (options.container ? 1 : p.containers.length), 0)
       if (wanted > maxStreams) throw new UserError(`${wanted} log streams needed, more than --max-log-requests ${maxStreams}`, {hint: 'Narrow with --container, or raise --max-log-requests.'})
-      if (options.container && !pods.some((p) => p.containers.includes(options.container as string))) {
-        throw new UserError(`no pod of ${services.join(', ')} has a container "${options.container}"`, {hint: `Containers: ${[...new Set(pods.flatMap((p) => p.containers))].join(', ')}.`})
-      }
       // Without -f: stream every container once (previous containers included when asked), then stop.
       for (const p of pods) for (const c of p.containers) p.started.add(c)
       await sync(pods)

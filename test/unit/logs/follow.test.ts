@@ -139,3 +139,73 @@ describe('logs without -f: a pod deleted between the listing and its logs', () =
     expect(r.out).to.contain('serving')
   })
 })
+
+describe('logs -f: --container and --previous', () => {
+  let repo: TempRepo
+  before(async () => {
+    repo = await TempRepo.clusterApp('it-context', 'it-ns')
+  })
+  after(() => repo.remove())
+
+  /** A follower that prints `lines` and ends (exit 1 with `stderr` when given), as kubectl logs --previous does. */
+  function ending(spawned: string[], answer: (argv: string[]) => {lines: string; exitCode: number; stderr: string}): ProcessSpawner {
+    return (_file, argv) => {
+      spawned.push(argv.join(' '))
+      const {lines, exitCode, stderr} = answer(argv)
+      const stdout = new PassThrough()
+      stdout.end(lines)
+      return {stdout, done: Promise.resolve({exitCode, stdout: '', stderr}), kill: () => undefined}
+    }
+  }
+
+  it('-f with a container no pod has is exit 2 at once, as without -f (it used to wait silently forever)', async () => {
+    const runner: ProcessRunner = async (_file, argv) => {
+      if (argv.includes('get-contexts')) return {exitCode: 0, stdout: 'it-context\n', stderr: ''}
+      return {exitCode: 0, stdout: JSON.stringify({items: [pod('web-1')]}), stderr: ''}
+    }
+    const spawned: string[] = []
+    const error = await streamLogs(
+      {services: ['web'], follow: true, container: 'nope', configPath: join(repo.dir, 'skycap.yaml'), pollMs: 1},
+      {
+        kubectl: (o) => new Kubectl({...o, runner, spawner: ending(spawned, () => ({lines: '', exitCode: 0, stderr: ''}))}),
+        reporter: quiet,
+        out: new Writable({write: (_c, _e, cb) => cb()}),
+        colour: false,
+      },
+    ).catch((e: unknown) => e)
+    expect((error as Error).message).to.equal('no pod of web has a container "nope"')
+    expect((error as {exitCode?: number}).exitCode).to.equal(2)
+    expect(spawned).to.deep.equal([])
+  })
+
+  it('-f --previous reads each previous container once (again after a new restart), and warns once for a pod without one', async () => {
+    const stop = new AbortController()
+    let polls = 0
+    // web-1 restarted once, then (from the 6th poll) a second time; web-2 never did.
+    const withRestarts = (name: string, restarts: number) => ({
+      ...pod(name),
+      status: {containerStatuses: [{name: 'web', state: {running: {}}, restartCount: restarts, ...(restarts ? {lastState: {terminated: {exitCode: 2}}} : {})}]},
+    })
+    const runner: ProcessRunner = async (_file, argv) => {
+      if (argv.includes('get-contexts')) return {exitCode: 0, stdout: 'it-context\n', stderr: ''}
+      polls++
+      if (polls === 10) stop.abort()
+      return {exitCode: 0, stdout: JSON.stringify({items: [withRestarts('web-1', polls >= 6 ? 2 : 1), withRestarts('web-2', 0)]}), stderr: ''}
+    }
+    const spawned: string[] = []
+    const spawner = ending(spawned, (argv) =>
+      argv.includes('web-2')
+        ? {lines: '', exitCode: 1, stderr: 'Error from server (BadRequest): previous terminated container "web" in pod "web-2" not found\n'}
+        : {lines: `2026-01-01T00:00:0${spawned.length}Z crashed ${spawned.length}\n`, exitCode: 0, stderr: ''},
+    )
+    const warnings: string[] = []
+    const reporter = {info: () => undefined, warn: (m: string) => warnings.push(m)} as unknown as Reporter
+    const out: string[] = []
+    await streamLogs(
+      {services: ['web'], follow: true, previous: true, configPath: join(repo.dir, 'skycap.yaml'), pollMs: 1},
+      {kubectl: (o) => new Kubectl({...o, runner, spawner}), reporter, out: new Writable({write: (c, _e, cb) => (out.push(String(c)), cb())}), colour: false, signal: stop.signal},
+    )
+    expect(spawned.map((a) => a.split(' ').find((w) => w.startsWith('web-')))).to.deep.equal(['web-1', 'web-2', 'web-1'])
+    expect(warnings).to.deep.equal(['web-2/web has no previous (crashed) container to show'])
+  })
+})
