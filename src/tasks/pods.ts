@@ -27,10 +27,12 @@ export async function choosePod(kubectl: Kubectl, app: string, environment: stri
 
 /**
  * What `port-forward` connects to: the service's Kubernetes Service when it has one (kubectl picks a ready pod
- * behind it), else one of its pods.
+ * behind it), else one of its pods. Either way a ready pod must exist: kubectl, given a Service with none (a service
+ * scaled to 0, a crash loop), waited 30 s and failed with "watch closed before UntilWithoutRetry timeout".
  */
 export async function forwardTarget(kubectl: Kubectl, app: string, environment: string, service: string): Promise<string> {
   const services = await kubectl.json<{items: KubeObject[]}>(['get', 'services', '-l', servicePodSelector(app, environment, service)])
   const own = services.items.find((s) => s.metadata.name === service)
-  return own ? `service/${service}` : `pod/${await choosePod(kubectl, app, environment, service)}`
+  const pod = await choosePod(kubectl, app, environment, service)
+  return own ? `service/${service}` : `pod/${pod}`
 }

@@ -1,5 +1,6 @@
 import {expect} from 'chai'
 import {execa} from 'execa'
+import net from 'node:net'
 import {join} from 'node:path'
 import {pathToFileURL} from 'node:url'
 
@@ -59,8 +60,21 @@ describe('tasks: choosing the pod', () => {
 
   it('forwards to the service own Service when it has one, else to a pod', async () => {
     const svcArgv = ['--request-timeout=30s', 'get', 'services', '-l', SELECTOR, '-o', 'json']
-    const withService = fakeKubectl([{argv: svcArgv, result: {stdout: JSON.stringify({items: [{kind: 'Service', metadata: {name: 'web'}}]})}}])
+    const podsArgv = ['--request-timeout=30s', 'get', 'pods', '-l', SELECTOR, '-o', 'json']
+    const withService = fakeKubectl([
+      {argv: svcArgv, result: {stdout: JSON.stringify({items: [{kind: 'Service', metadata: {name: 'web'}}]})}},
+      {argv: podsArgv, result: {stdout: JSON.stringify({items: [pod('web-1', 't', true)]})}},
+    ])
     expect(await forwardTarget(withService.kubectl, 'shop', 'staging', 'web')).to.equal('service/web')
+    // A Service with no ready pod behind it (scaled to 0): said at once, as exec says it (kubectl waited 30 s, then
+    // failed with "watch closed before UntilWithoutRetry timeout").
+    const empty = fakeKubectl([
+      {argv: svcArgv, result: {stdout: JSON.stringify({items: [{kind: 'Service', metadata: {name: 'web'}}]})}},
+      {argv: podsArgv, result: {stdout: JSON.stringify({items: [pod('web-1', 't', false)]})}},
+    ])
+    const none = await forwardTarget(empty.kubectl, 'shop', 'staging', 'web').catch((e: Error) => e)
+    expect((none as Error).message).to.equal('no ready pod of web in staging')
+    expect((none as {exitCode?: number}).exitCode).to.equal(2)
     const without = fakeKubectl([
       {argv: svcArgv, result: {stdout: '{"items":[]}'}},
       {argv: ['--request-timeout=30s', 'get', 'pods', '-l', SELECTOR, '-o', 'json'], result: {stdout: JSON.stringify({items: [pod('web-1', 't', true)]})}},
@@ -128,6 +142,63 @@ describe('tasks: --json keeps stdout for its one document', () => {
     }
   })
 
+  it('port-forward on a local port in use is exit 2 before any kubectl call, naming the address and another port', async () => {
+    const busy = net.createServer()
+    await new Promise<void>((resolve) => busy.listen(0, '127.0.0.1', resolve))
+    const port = (busy.address() as net.AddressInfo).port
+    try {
+      const k = recording()
+      const calls: string[][] = []
+      const error = await portForward({service: 'web', ports: `${port}:8080`, configPath: join(repo.dir, 'skycap.yaml')}, {kubectl: (o) => (calls.push([]), k.factory(o)), reporter: quiet}).catch(
+        (e: unknown) => e,
+      )
+      expect((error as Error).message).to.equal(`127.0.0.1:${port} is already in use on this machine`)
+      expect((error as {exitCode?: number}).exitCode).to.equal(2)
+      expect((error as {hint?: string}).hint).to.equal(`Choose another local port (skycap port-forward web ${port + 1}:8080), or 0:8080 for any free one.`)
+      expect(calls, 'no kubectl made').to.deep.equal([])
+    } finally {
+      busy.close()
+    }
+  })
+
+  it('port-forward reconnects when a forward that was running ends (its pod replaced), and reports one that fails at once', async () => {
+    let now = 0
+    const forwards: string[][] = []
+    const warnings: string[] = []
+    // The first forward runs 30 s and loses its pod (exit 1), the second ends with Ctrl-C.
+    const answers = [
+      {exitCode: 1, ms: 30_000},
+      {exitCode: 0, ms: 1000},
+    ]
+    const runner: ProcessRunner = async (_file, argv, options) => {
+      if (argv.includes('get-contexts') || argv.includes('current-context')) return {exitCode: 0, stdout: 'it-context\n', stderr: ''}
+      if (argv.includes('services')) return {exitCode: 0, stdout: JSON.stringify({items: [{kind: 'Service', metadata: {name: 'web'}}]}), stderr: ''}
+      if (argv.includes('pods')) return {exitCode: 0, stdout: JSON.stringify({items: [pod('web-1', 't', true)]}), stderr: ''}
+      expect(options.stdio).to.equal('inherit')
+      forwards.push(argv.slice(argv.indexOf('port-forward')))
+      const a = answers.shift() ?? {exitCode: 1, ms: 10}
+      now += a.ms
+      return {exitCode: a.exitCode, stdout: '', stderr: ''}
+    }
+    const reporter = {info: () => undefined, warn: (m: string) => warnings.push(m)} as unknown as Reporter
+    const configPath = join(repo.dir, 'skycap.yaml')
+    const factory = (o: {context?: string; namespace?: string}) => new Kubectl({...o, runner})
+    const r = await portForward({service: 'web', ports: '0:8080', configPath}, {kubectl: factory, reporter, clock: () => now}).catch((e: Error) => e)
+    expect((r as Error).message, 'with local port 0 kubectl would pick another port: no reconnect').to.equal('kubectl port-forward to service/web ended with exit code 1')
+    answers.unshift({exitCode: 1, ms: 30_000}, {exitCode: 0, ms: 1000})
+    forwards.length = 0
+    const ok = await portForward({service: 'web', ports: '0:8080'.replace('0:', `${await freePort()}:`), configPath}, {kubectl: factory, reporter, clock: () => now})
+    expect(ok.target).to.equal('service/web')
+    expect(forwards).to.have.length(2)
+    expect(warnings).to.deep.equal(['kubectl port-forward to service/web ended (exit 1; was its pod replaced?); reconnecting to a ready pod of web'])
+    // Failing at once (the remote port is wrong, kubectl refused): reported, not retried.
+    answers.length = 0
+    forwards.length = 0
+    const fast = await portForward({service: 'web', ports: `${await freePort()}:8080`, configPath}, {kubectl: factory, reporter, clock: () => now}).catch((e: Error) => e)
+    expect((fast as Error).message).to.equal('kubectl port-forward to service/web ended with exit code 1')
+    expect(forwards).to.have.length(1)
+  })
+
   it('the process runner sends the child stdout to stderr when asked', async () => {
     const url = pathToFileURL(join(repoRoot, 'dist', 'src', 'kubectl', 'kubectl.js')).href
     const script = `import {execaRunner} from ${JSON.stringify(url)}; await execaRunner(process.execPath, ['-e', 'console.log("from the child")'], {stdio: 'inherit', stdoutToStderr: true})`
@@ -137,3 +208,14 @@ describe('tasks: --json keeps stdout for its one document', () => {
     expect(r.stderr).to.equal('from the child')
   })
 })
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer()
+    server.listen(0, '127.0.0.1', () => {
+      const port = (server.address() as net.AddressInfo).port
+      server.close(() => resolve(port))
+    })
+    server.on('error', reject)
+  })
+}
