@@ -250,6 +250,46 @@ describe('real node: hooks, run, exec and port-forward', function () {
     }
   })
 
+  realIt('run: --timeout is exit 70 when the Job deadline stops the pod; a command the image lacks says so (exit 1); neither leaves a Job', async () => {
+    expect((await deploy()).exitCode).to.equal(0)
+    // /app without arguments is the server: it runs until the deadline stops it (its SIGTERM exit code is 2).
+    const slow = await app.cli(['run', 'web', '--timeout', '5s', '--json', '--', '/app'])
+    expect(slow.exitCode, slow.stderr).to.equal(70)
+    const doc = JSON.parse(slow.stdout)
+    expect(doc.error.code).to.equal('timeout')
+    expect(doc.error.message).to.match(/^\/app in web \(job \S+\) did not finish within --timeout 5s/)
+    const missing = await app.cli(['run', 'web', '--', '/nope'])
+    expect(missing.exitCode, missing.stderr).to.equal(1)
+    expect(missing.stderr).to.match(/could not run: the command could not start \(StartError\): exec: "\/nope": stat \/nope: no such file or directory/)
+    await waitFor('the run Jobs to be deleted', async () => (await kubectl(['get', 'jobs', '-l', 'skycap.dev/job-kind=run', '-o', 'name'], {namespace: ns.name})).stdout === '')
+  })
+
+  realIt('port-forward goes on with the new pod when a deploy replaces the one it forwarded to', async () => {
+    expect((await deploy()).exitCode).to.equal(0)
+    const port = await freePort()
+    const forward = execa('node', [cliPath, 'port-forward', 'web', `${port}:8080`], {cwd: app.repo.dir, reject: false, env: {NO_COLOR: '1'}})
+    try {
+      const first = await waitFor('the forward', () => httpGet(`http://127.0.0.1:${port}/`).catch(() => undefined), {timeoutMs: 30_000})
+      expect(first.body).to.match(/^version=v1 /)
+      await app.change(VERSION('v2'), 'v2')
+      expect((await deploy()).exitCode).to.equal(0)
+      const second = await waitFor(
+        'an answer of v2 through the same forward',
+        async () => {
+          const a = await httpGet(`http://127.0.0.1:${port}/`).catch(() => undefined)
+          return a?.body.startsWith('version=v2 ') ? a : undefined
+        },
+        {timeoutMs: 60_000},
+      )
+      expect(second.status).to.equal(200)
+    } finally {
+      forward.kill('SIGINT')
+    }
+    const done = await forward
+    expect(done.exitCode, done.stderr).to.equal(0)
+    expect(done.stderr).to.include('reconnecting to a ready pod of web')
+  })
+
   realIt('a template Job changed in place is refused in one sentence that suggests {{ revision.short }} in its name', async () => {
     const job = (command: string) =>
       `apiVersion: batch/v1\nkind: Job\nmetadata: {name: migrate}\nspec:\n  backoffLimit: 0\n  template:\n    spec:\n      restartPolicy: Never\n      nodeSelector: {skycap.test/real-node: "true"}\n      tolerations: [{key: skycap.test/real-node, operator: Exists, effect: NoSchedule}]\n      dnsPolicy: Default\n      automountServiceAccountToken: false\n      containers: [{name: migrate, image: "{{ services.web.image }}", command: [/app, say, ${command}]}]\n`
