@@ -14,7 +14,7 @@ import {dryRunApply, findPrunable, prune, withRejectedObjects} from './apply.js'
 import {formatFailure, type FailureReport} from './explain.js'
 import {applyAndWatch, type RolloutResult} from './rollout.js'
 import {rollOutRelease, scaleDownOldSlots} from '../strategies/rollout.js'
-import {rolloutSummaries} from '../strategies/state.js'
+import {followAppliedSlots, rolloutSummaries} from '../strategies/state.js'
 import {appSelector, connect, type KubectlFactory, namespaceExists, type Target} from '../env/connect.js'
 import {changeSummary} from './diff.js'
 import {configuredReplicas, DEFAULT_TIMEOUT_MS, keepScaledReplicas, liveDeployments} from './replicas.js'
@@ -511,6 +511,12 @@ async function autoRollback(
   }
   const ok = rollout.outcome === 'ready'
   const stopped = rollout.outcome === 'interrupted'
+  // The old manifests switched blue-green Services back to the slot they selected then: the rollout state follows.
+  if (rollout.applied.length) {
+    await followAppliedSlots(target.kubectl, prepared.app, prepared.environment.name, objects, number, {clock, user: whoAmI()}).catch((error) =>
+      deps.reporter.warn(`could not record which blue-green slots serve after the rollback: ${(error as Error).message}`),
+    )
+  }
   if (ok) {
     const leftovers = await findPrunable(target.kubectl, selector, objects)
     await prune(target.kubectl, leftovers)

@@ -10,7 +10,7 @@ import {blueGreen} from './blue-green.js'
 import {canary, resumable} from './canary.js'
 import {rolling} from './rolling.js'
 import {dropPending, type PendingRelease, readState, savePending, writeServiceState} from './state.js'
-import {type LiveObjects, markStrategies, type Placement, type ServiceUnit, serviceUnits, SLOT_LABEL, type Strategy, type StrategyContext} from './strategy.js'
+import {type LiveObjects, markStrategies, type Placement, type ServiceUnit, serviceUnits, SLOT_LABEL, type Slot, type Strategy, type StrategyContext} from './strategy.js'
 
 const STRATEGIES: Record<Strategy['type'], Strategy> = {rolling, blueGreen, canary}
 
@@ -152,6 +152,15 @@ export async function scaleDownOldSlots(kubectl: Kubectl, options: ScaleDownOpti
       // A later deploy or rollback wrote its own entry: its slots are its business.
       if (!current || current.scaleDownAt !== before.scaleDownAt || current.scaledDown || Date.parse(current.scaleDownAt as string) > clock()) continue
       const deployment = `${name}-${current.previousSlot}`
+      // Never the slot that serves: whatever the state says, the live Service decides (a rollback that re-applied
+      // old manifests switched it back without the strategy).
+      const serving = await servedSlot(kubectl, name)
+      if (serving === current.previousSlot) {
+        options.reporter.warn(`not scaling ${deployment} to 0: Service/${name} selects it (the rollout state said ${name}-${current.activeSlot} served)`)
+        const {previousSlot: _p, scaleDownAt: _s, ...rest} = current
+        await writeServiceState(kubectl, options.app, options.environment, name, {...rest, activeSlot: serving as Slot, updatedAt: new Date(clock()).toISOString()})
+        continue
+      }
       await kubectl.run(['scale', 'deployment', deployment, '--replicas=0'], {allowFailure: true})
       await writeServiceState(kubectl, options.app, options.environment, name, {...current, scaledDown: true, updatedAt: new Date(clock()).toISOString()})
       scaled.push(deployment)
@@ -162,4 +171,11 @@ export async function scaleDownOldSlots(kubectl: Kubectl, options: ScaleDownOpti
     heartbeat.stop()
     await releaseLock(kubectl, options.app, {id: lock.id}).catch(() => undefined)
   }
+}
+
+/** The slot the live Service named `service` selects (undefined: no such Service, or none in its selector). */
+async function servedSlot(kubectl: Kubectl, service: string): Promise<string | undefined> {
+  const r = await kubectl.run(['get', 'service', service, '-o', 'json', '--ignore-not-found'])
+  if (!r.stdout.trim()) return undefined
+  return (JSON.parse(r.stdout) as {spec?: {selector?: Record<string, string>}}).spec?.selector?.[SLOT_LABEL]
 }

@@ -2,7 +2,7 @@ import {KubectlError} from '../errors.js'
 import type {ReleaseRecord, RolloutSummary} from '../release/store.js'
 import type {KubeObject} from '../render/objects.js'
 import type {Kubectl} from '../kubectl/kubectl.js'
-import type {ServiceUnit, Slot} from './strategy.js'
+import {SLOT_LABEL, type ServiceUnit, type Slot} from './strategy.js'
 import {nodeZlib} from '../builtins.js'
 
 /**
@@ -163,6 +163,38 @@ export async function rolloutSummaries(kubectl: Kubectl, app: string, services: 
     }
   }
   return out
+}
+
+/**
+ * After recorded objects were re-applied as they are, without the strategies (the automatic rollback): each
+ * blue-green Service among them selects the slot it selected in that release, so the state of its service follows,
+ * with no slot waiting for a scale-down (the slot the failed release switched to is pruned, or is left to whoever
+ * repairs a failed rollback). Without this the state still named the failed release's slot as active and the serving
+ * one as "previous": status and scale looked for a pruned Deployment, and the next scale-down stopped the service.
+ * Returns the services whose state changed.
+ */
+export async function followAppliedSlots(
+  kubectl: Kubectl,
+  app: string,
+  environment: string,
+  objects: KubeObject[],
+  release: number | null,
+  at: {clock: () => number; user: string},
+): Promise<string[]> {
+  const slotOf = (o: KubeObject) => (o.kind === 'Service' ? ((o.spec as {selector?: Record<string, string>} | undefined)?.selector?.[SLOT_LABEL] as Slot | undefined) : undefined)
+  if (!objects.some(slotOf)) return []
+  const states = (await readState(kubectl, app)).services
+  const changed: string[] = []
+  for (const o of objects) {
+    const slot = slotOf(o)
+    const state = states[o.metadata.name]
+    // A slot the failed release never switched to: the state is still the one of the release returned to.
+    if (!slot || state?.type !== 'blueGreen' || state.activeSlot === slot) continue
+    const now = new Date(at.clock()).toISOString()
+    await writeServiceState(kubectl, app, environment, o.metadata.name, {type: 'blueGreen', release, phase: 'completed', startedBy: at.user, startedAt: now, updatedAt: now, activeSlot: slot})
+    changed.push(o.metadata.name)
+  }
+  return changed
 }
 
 /** The Deployment that serves a service: the active slot of a blue-green one, else the one named after it. */

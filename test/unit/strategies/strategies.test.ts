@@ -5,11 +5,11 @@ import type {KubeObject} from '../../../src/render/objects.js'
 import {blueGreen} from '../../../src/strategies/blue-green.js'
 import {canary, setRouteWeights} from '../../../src/strategies/canary.js'
 import {runChecks} from '../../../src/strategies/checks.js'
-import {rollOutRelease} from '../../../src/strategies/rollout.js'
+import {rollOutRelease, scaleDownOldSlots} from '../../../src/strategies/rollout.js'
 import {markStrategies, serviceUnits, SLOT_LABEL, type StrategyContext, TEMPLATE_ANNOTATION, templateHash} from '../../../src/strategies/strategy.js'
 import type {ServiceConfig} from '../../../src/config/types.js'
 import type {ReleaseRecord} from '../../../src/release/store.js'
-import {rolloutSummaries} from '../../../src/strategies/state.js'
+import {followAppliedSlots, rolloutSummaries} from '../../../src/strategies/state.js'
 import {historyNote} from '../../../src/ui/tables.js'
 
 const LABELS = {'app.kubernetes.io/name': 'web', 'app.kubernetes.io/instance': 'shop-prod'}
@@ -205,6 +205,48 @@ describe('strategies', () => {
       expect(error?.message).to.equal('the canary of web (release 4, paused at 20%) in prod is still under way; nothing was changed')
       expect(calls).to.deep.equal([['get', 'configmap', 'skycap-rollout-shop', '-o', 'json', '--ignore-not-found']])
     })
+  })
+})
+
+describe('blue-green state after an automatic rollback', () => {
+  const stateOf = (services: Record<string, unknown>) => ({stdout: JSON.stringify({data: Object.fromEntries(Object.entries(services).map(([k, v]) => [k, JSON.stringify(v)]))})})
+  const base = {type: 'blueGreen', phase: 'completed', startedBy: 'u', startedAt: 't', updatedAt: 't'}
+  // The deploy switched web to green, then another service failed and the rollback re-applied release 3's objects.
+  const switched = {...base, release: 4, activeSlot: 'green', previousSlot: 'blue', scaleDownAt: '2026-01-01T00:00:00.000Z'}
+  const serviceSelecting = (slot: string) => ({...service, spec: {...(service.spec as object), selector: {...LABELS, [SLOT_LABEL]: slot}}})
+  const patches = (calls: string[][]) => calls.filter((c) => c[0] === 'patch' && c[1] === 'configmap').map((c) => JSON.parse(c.at(-1) as string) as {data: Record<string, string | null>})
+
+  it('the state follows the slot the re-applied Service selects, with nothing left to scale down', async () => {
+    const {kubectl, calls} = fake((argv) => (argv[0] === 'get' && argv[1] === 'configmap' ? stateOf({web: switched, api: {...base, type: 'canary', release: 4, phase: 'failed'}}) : {}))
+    const changed = await followAppliedSlots(kubectl, 'shop', 'prod', [serviceSelecting('blue'), deployment()], 5, {clock: () => Date.parse('2026-01-01T00:00:00Z'), user: 'u'})
+    expect(changed).to.deep.equal(['web'])
+    const written = JSON.parse(patches(calls)[0]?.data.web as string)
+    expect(written).to.include({type: 'blueGreen', release: 5, phase: 'completed', activeSlot: 'blue'})
+    expect(written).to.not.have.any.keys('previousSlot', 'scaleDownAt')
+  })
+
+  it('leaves the state alone when the failed release never switched the Service', async () => {
+    const {kubectl, calls} = fake((argv) => (argv[0] === 'get' && argv[1] === 'configmap' ? stateOf({web: {...base, release: 3, activeSlot: 'blue'}}) : {}))
+    expect(await followAppliedSlots(kubectl, 'shop', 'prod', [serviceSelecting('blue')], 5, {clock: Date.now, user: 'u'})).to.deep.equal([])
+    expect(patches(calls)).to.deep.equal([])
+  })
+
+  it('the scale-down never stops the slot the live Service selects, whatever the state says', async () => {
+    const {kubectl, calls} = fake((argv) => {
+      if (argv[0] === 'get' && argv[1] === 'configmap') return stateOf({web: switched})
+      if (argv[0] === 'get' && argv[1] === 'service') return {stdout: JSON.stringify(serviceSelecting('blue'))}
+      if (argv[0] === 'get' && argv[1] === 'lease') return {stdout: ''}
+      return {}
+    })
+    const warnings: string[] = []
+    const reporter = {info: () => undefined, warn: (m: string) => warnings.push(m)} as unknown as StrategyContext['reporter']
+    const scaled = await scaleDownOldSlots(kubectl, {services: svc({type: 'blueGreen'}), app: 'shop', environment: 'prod', reporter, clock: () => Date.parse('2026-01-01T00:05:00Z')})
+    expect(scaled).to.deep.equal([])
+    expect(calls.filter((c) => c[0] === 'scale')).to.deep.equal([])
+    expect(warnings.join('\n')).to.include('not scaling web-blue to 0: Service/web selects it')
+    expect(JSON.parse(patches(calls)[0]?.data.web as string))
+      .to.include({activeSlot: 'blue'})
+      .and.not.have.any.keys('previousSlot', 'scaleDownAt')
   })
 })
 
