@@ -398,20 +398,22 @@ async function recordHookFailure(
   report: DeployReport,
   record: ReleaseRecord,
   at: {kubectl: Kubectl; releases: StoredRelease[]; keep: number; clock: () => number},
-): Promise<DeployFailedError> {
+): Promise<DeployFailedError | InterruptedError> {
   report.result = 'failed'
   report.failures = [error.failure]
   report.hooks = record.hooks
   report.durationMs = at.clock() - Date.parse(record.startedAt)
+  if (error.interrupted) report.result = 'interrupted'
   const failed: ReleaseRecord = {
     ...record,
-    result: 'failed',
+    result: error.interrupted ? 'interrupted' : 'failed',
     finishedAt: new Date(at.clock()).toISOString(),
     durationMs: report.durationMs,
     failed: error.failure.ref,
     message: `${error.failure.ref}: ${error.failure.message}; not rolled out`,
   }
   await saveRelease(at.kubectl, failed, undefined, at.releases, at.keep).catch(() => undefined)
+  if (error.interrupted) return new InterruptedError(error.message, {hint: error.hint, details: {report}})
   return new DeployFailedError(error.message, {hint: error.hint, jsonHint: error.jsonHint, details: {report}})
 }
 

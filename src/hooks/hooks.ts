@@ -59,6 +59,8 @@ export class HookFailedError extends DeployFailedError {
     message: string,
     hint: string,
     jsonHint?: string,
+    /** Ctrl-C during the hook: the release is recorded as interrupted, not failed. */
+    readonly interrupted = false,
   ) {
     super(message, {hint, jsonHint})
   }
@@ -85,6 +87,16 @@ export class DeployHooks {
     const failure = await this.run('predeploy')
     if (failure) {
       const job = this.records.at(-1)?.job
+      if (this.records.at(-1)?.result === 'interrupted') {
+        const hook = failure.ref.slice('hook/'.length)
+        throw new HookFailedError(
+          failure,
+          `predeploy hook ${hook} was interrupted: ${failure.message}; release ${this.context.release} was not rolled out and the running release is untouched`,
+          `\`kubectl logs -f job/${job}\` follows the hook to its end; deploy again once it is done (a deploy now would run the hook a second time, beside it).`,
+          undefined,
+          true,
+        )
+      }
       const next = 'fix the command or the code, and deploy again; --skip-hooks deploys without hooks.'
       throw new HookFailedError(
         failure,
@@ -165,10 +177,11 @@ export class DeployHooks {
         ctx.reporter.info(`${phase} hook ${hook.name} succeeded (${Math.round(record.durationMs / 1000)}s)`)
         continue
       }
-      // The failed Job stays for its logs, until later releases push it out.
+      // The failed Job stays for its logs, until later releases push it out. Ctrl-C leaves the Job running: a
+      // migration is left to finish (or reach its timeout) rather than be killed half-way.
       return {
         ref: `hook/${hook.name}`,
-        message: outcome.message,
+        message: outcome.result === 'interrupted' ? `skycap stopped following it; its job ${name} was not stopped and goes on running` : outcome.message,
         events: [],
         logs: last.length ? [{pod: outcome.pod ?? name, container: hook.service, previous: false, lines: last, hidden: processor.hidden}] : [],
       }

@@ -7,12 +7,13 @@ import {KubectlError} from '../../../src/errors.js'
 import {resolveEnvironment} from '../../../src/config/environment.js'
 import {parseConfig} from '../../../src/config/load.js'
 import {ConfigErrors} from '../../../src/errors.js'
-import {cleanupHookJobs, hooksNotUndone, planHooks} from '../../../src/hooks/hooks.js'
+import {cleanupHookJobs, DeployHooks, HookFailedError, hooksNotUndone, planHooks} from '../../../src/hooks/hooks.js'
 import {buildJob, jobName, podTemplateOf, runJob} from '../../../src/hooks/job.js'
 import type {KubeObject} from '../../../src/render/objects.js'
 import type {ReleaseRecord} from '../../../src/release/store.js'
 import {historyNote} from '../../../src/ui/tables.js'
 import {fakeKubectl} from '../../helpers/fake-kubectl.js'
+import {memoryReporter} from '../../../src/ui/output.js'
 
 const CONFIG = `app: shop
 services:
@@ -259,6 +260,34 @@ describe('hooks: the Job', () => {
       {argv: ['--request-timeout=30s', 'delete', 'jobs', 'h-5', 'h-6', '--ignore-not-found', '--wait=false', '--cascade=background']},
     ])
     expect(await cleanupHookJobs(fake.kubectl, 'shop', 'staging', 9)).to.deep.equal(['h-5', 'h-6'])
+  })
+})
+
+describe('hooks: Ctrl-C during a predeploy hook', () => {
+  it('says the Job goes on running (it is not stopped), and the failure is an interruption', async () => {
+    const loaded = await parseConfig(CONFIG, '/tmp/x/skycap.yaml')
+    const env = resolveEnvironment(loaded, 'staging')
+    const fake = fakeKubectl([
+      {argv: ['--request-timeout=30s', 'get', 'jobs', '-l', 'skycap.dev/job-of=shop,skycap.dev/environment=staging,skycap.dev/job-kind=hook', '-o', 'json'], result: {stdout: '{"items":[]}'}},
+      {argv: ['--request-timeout=30s', 'create', '-f', '-']},
+    ])
+    const controller = new AbortController()
+    controller.abort()
+    const hooks = new DeployHooks(
+      await planHooks(env, [deployment], false),
+      {kubectl: fake.kubectl, app: 'shop', environment: 'staging', release: 4, objects: [deployment], config: loaded.config, reporter: memoryReporter(), signal: controller.signal},
+      false,
+    )
+    const error = (await hooks.predeploy().catch((e: unknown) => e)) as HookFailedError
+    expect(error).to.be.instanceOf(HookFailedError)
+    expect(error.interrupted).to.equal(true)
+    expect(error.message).to.equal(
+      'predeploy hook migrate was interrupted: skycap stopped following it; its job shop-staging-migrate-4 was not stopped and goes on running; release 4 was not rolled out and the running release is untouched',
+    )
+    expect(error.message).to.not.include('was stopped;')
+    expect(error.hint).to.include('kubectl logs -f job/shop-staging-migrate-4')
+    expect(hooks.recordFields().hooks?.[0]).to.include({name: 'migrate', result: 'interrupted', job: 'shop-staging-migrate-4'})
+    expect(fake.remaining()).to.equal(0)
   })
 })
 
