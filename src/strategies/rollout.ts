@@ -72,9 +72,17 @@ export async function rollOutRelease(options: ReleaseRolloutOptions): Promise<Re
   for (const p of placements) byType.set(strategyOf(p.unit), [...(byType.get(strategyOf(p.unit)) ?? []), p])
   const canaries = placements.some((p) => strategyOf(p.unit) === canary && p.later.length)
   if (canaries && options.pending) await savePending(options.kubectl, options.app, options.environment, {...options.pending, manifests: recorded})
-  let failures
+  const failures: Awaited<ReturnType<Strategy['complete']>> = []
   try {
-    failures = (await Promise.all([...byType].map(([strategy, ps]) => strategy.complete(ps, context)))).flat()
+    // Canaries last, and only when every other service completed: a blue-green slot that failed its checks fails the
+    // release at once, rather than after a canary nobody needs any more was paused, promoted and rolled out.
+    for (const [strategy, ps] of [...byType].sort(([a], [b]) => Number(a === canary) - Number(b === canary))) {
+      if (strategy === canary && failures.length) {
+        await removeUnstartedCanaries(options.kubectl, ps, options.reporter)
+        continue
+      }
+      failures.push(...(await strategy.complete(ps, context)))
+    }
   } catch (error) {
     if (options.signal?.aborted) return {...result, outcome: 'interrupted', recorded, keep}
     throw error
@@ -84,6 +92,15 @@ export async function rollOutRelease(options: ReleaseRolloutOptions): Promise<Re
   const applied = [...result.applied, ...placements.flatMap((p) => p.later.map((o) => `${o.kind}/${o.metadata.name}`))]
   if (failures.length) return {...result, applied, outcome: 'failed', failures, recorded, keep}
   return {...result, applied: [...new Set(applied)], recorded, keep}
+}
+
+/** The canary Deployments (still at 0 replicas) of canaries that did not start because another service failed. */
+async function removeUnstartedCanaries(kubectl: Kubectl, placements: Placement[], reporter: Reporter): Promise<void> {
+  const services = placements.filter((p) => p.later.length).map((p) => p.unit.service)
+  if (!services.length) return
+  const names = services.map((s) => `deployment/${s}-canary`)
+  reporter.info(`Not starting the canary of ${services.join(', ')}: another service failed; removing ${names.join(', ')}`)
+  await kubectl.run(['delete', '--ignore-not-found', '--wait=false', ...names], {allowFailure: true})
 }
 
 /** A canary left mid-way (a killed CLI) is resumed or aborted first: a deploy never starts a second one. */

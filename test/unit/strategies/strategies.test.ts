@@ -208,6 +208,61 @@ describe('strategies', () => {
   })
 })
 
+describe('a release with blue-green and canary services', () => {
+  const named = (o: KubeObject, name: string): KubeObject => {
+    const labels = {...LABELS, 'app.kubernetes.io/name': name}
+    const spec = o.spec as Record<string, unknown>
+    if (o.kind === 'Service') return {...o, metadata: {name, labels}, spec: {...spec, selector: labels}}
+    return {...o, metadata: {name, labels}, spec: {...spec, selector: {matchLabels: labels}, template: {metadata: {labels}, spec: (spec.template as {spec: unknown}).spec}}}
+  }
+  const ready = (name: string, replicas: number) => ({
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: {name, generation: 1, annotations: {'deployment.kubernetes.io/revision': '1'}},
+    spec: {replicas},
+    status: {observedGeneration: 1, replicas, updatedReplicas: replicas, readyReplicas: replicas, availableReplicas: replicas},
+  })
+
+  it('a blue-green slot failing its checks fails the release without starting the canaries, whose Deployments go', async () => {
+    const services: Record<string, ServiceConfig> = {web: {image: 'web', strategy: {type: 'blueGreen'}}, api: {image: 'api', strategy: {type: 'canary', steps: [{setWeight: 50}, {pause: {}}]}}}
+    const blue = {...named(deployment('web:1'), 'web-blue'), metadata: {name: 'web-blue', labels: LABELS, annotations: {[TEMPLATE_ANNOTATION]: 'old'}}}
+    const liveApi = {...named(deployment('api:1'), 'api'), metadata: {name: 'api', labels: {...LABELS, 'app.kubernetes.io/name': 'api'}, annotations: {[TEMPLATE_ANNOTATION]: 'old'}}}
+    const liveWeb = {...service, spec: {...(service.spec as object), selector: {...LABELS, [SLOT_LABEL]: 'blue'}}}
+    const {kubectl, calls} = fake((argv) => {
+      if (argv[0] === 'get' && argv[1] === 'configmap') return {stdout: ''}
+      if (argv[0] === 'get' && argv[1] === 'deployments,services') return {stdout: JSON.stringify({items: [liveWeb, blue, liveApi, named(service, 'api')]})}
+      if (argv[0] === 'get' && argv[1]?.startsWith('deployments,replicasets')) return {stdout: JSON.stringify({items: [ready('web-green', 3), ready('api-canary', 0), ready('api', 3)]})}
+      // The new slot has no pods: its checks fail.
+      if (argv[0] === 'get' && argv[1] === 'pods') return {stdout: JSON.stringify({items: []})}
+      if (argv[0] === 'get') return {exitCode: 1, stderr: `unexpected ${argv.join(' ')}`}
+      return {}
+    })
+    const ctx = context(kubectl)
+    const result = await rollOutRelease({
+      kubectl,
+      objects: [deployment(), service, named(deployment(), 'api'), named(service, 'api')],
+      selector: 'a=b',
+      deadline: ctx.deadline,
+      title: 't',
+      reporter: ctx.reporter,
+      config: ctx.config,
+      app: 'shop',
+      environment: 'prod',
+      namespace: 'n',
+      release: 5,
+      services,
+      intervalMs: 1,
+    })
+    expect(result.outcome).to.equal('failed')
+    expect(result.failures.map((f) => f.ref)).to.deep.equal(['check/pods web'])
+    expect(
+      calls.filter((c) => c[0] === 'scale'),
+      'the canary never took traffic',
+    ).to.deep.equal([])
+    expect(calls.filter((c) => c[0] === 'delete').map((c) => c.filter((a) => a.startsWith('deployment/')))).to.deep.include(['deployment/api-canary'])
+  })
+})
+
 describe('blue-green state after an automatic rollback', () => {
   const stateOf = (services: Record<string, unknown>) => ({stdout: JSON.stringify({data: Object.fromEntries(Object.entries(services).map(([k, v]) => [k, JSON.stringify(v)]))})})
   const base = {type: 'blueGreen', phase: 'completed', startedBy: 'u', startedAt: 't', updatedAt: 't'}
