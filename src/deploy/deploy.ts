@@ -14,6 +14,7 @@ import {dryRunApply, findPrunable, prune, withRejectedObjects} from './apply.js'
 import {formatFailure, type FailureReport} from './explain.js'
 import {applyAndWatch, type RolloutResult} from './rollout.js'
 import {rollOutRelease, scaleDownOldSlots} from '../strategies/rollout.js'
+import {SLOT_LABEL} from '../strategies/strategy.js'
 import {followAppliedSlots, rolloutSummaries} from '../strategies/state.js'
 import {appSelector, connect, type KubectlFactory, namespaceExists, type Target} from '../env/connect.js'
 import {changeSummary} from './diff.js'
@@ -595,11 +596,20 @@ export async function whatRuns(kubectl: Kubectl, selector: string): Promise<stri
     .join(', ')
 }
 
-/** The objects with the replica counts of `counts` (by Deployment name) where it has one. */
+/**
+ * The objects with the replica counts of `counts` (by Deployment name) where it has one. A blue-green slot that would
+ * come back at 0 (scaled down after its delay, or recorded so) comes back at the size of the other slot, the one that
+ * serves: the automatic rollback switches the Service to it.
+ */
 export function withReplicas(objects: KubeObject[], counts: Map<string, number>): KubeObject[] {
   return objects.map((object) => {
-    const n = counts.get(object.metadata.name)
-    if (object.kind !== 'Deployment' || n === undefined) return object
+    if (object.kind !== 'Deployment') return object
+    let n = counts.get(object.metadata.name)
+    const slot = object.metadata.labels?.[SLOT_LABEL]
+    if ((slot === 'blue' || slot === 'green') && (n ?? (object.spec as {replicas?: number} | undefined)?.replicas) === 0) {
+      n = counts.get(object.metadata.name.replace(/-(blue|green)$/, slot === 'blue' ? '-green' : '-blue')) || n
+    }
+    if (n === undefined) return object
     return {...object, spec: {...(object.spec as object), replicas: n}}
   })
 }

@@ -1,5 +1,6 @@
 import {expect} from 'chai'
 
+import {withReplicas} from '../../../src/deploy/deploy.js'
 import {capacity} from '../../../src/deploy/rollback.js'
 import type {KubeObject} from '../../../src/render/objects.js'
 
@@ -37,5 +38,21 @@ describe('rollback: the live replica counts kept', () => {
     expect(replicas(objects)).to.deep.equal({'web-blue': 3})
     // Nothing serving on the other slot either: the live zero is what there is.
     expect(capacity([blue], new Map([['web-blue', 0]]), false).kept).to.deep.equal({'web-blue': 0})
+  })
+})
+
+// The automatic rollback re-applies the last good release with the counts that ran before the deploy (withReplicas).
+describe('automatic rollback: the replica counts', () => {
+  it('a blue-green slot scaled to zero, or recorded at zero, comes back at the size of the slot serving now', () => {
+    const blue = (n: number) => deployment('web-blue', n, {'skycap.dev/slot': 'blue'})
+    const serving = new Map([
+      ['web-blue', 0],
+      ['web-green', 2],
+    ])
+    expect(replicas(withReplicas([blue(2)], serving))).to.deep.equal({'web-blue': 2})
+    expect(replicas(withReplicas([blue(0)], new Map([['web-green', 2]]))), 'the slot no longer exists').to.deep.equal({'web-blue': 2})
+    // Nothing serves on the other slot either, and other Deployments keep their live counts, zero included.
+    expect(replicas(withReplicas([blue(2)], new Map([['web-blue', 0]])))).to.deep.equal({'web-blue': 0})
+    expect(replicas(withReplicas([deployment('worker', 1)], new Map([['worker', 0]])))).to.deep.equal({worker: 0})
   })
 })
