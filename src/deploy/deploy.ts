@@ -15,7 +15,7 @@ import {formatFailure, type FailureReport} from './explain.js'
 import {applyAndWatch, type RolloutResult} from './rollout.js'
 import {rollOutRelease, scaleDownOldSlots} from '../strategies/rollout.js'
 import {SLOT_LABEL} from '../strategies/strategy.js'
-import {followAppliedSlots, rolloutSummaries} from '../strategies/state.js'
+import {followAppliedSlots, forgetPrunedSlots, rolloutSummaries} from '../strategies/state.js'
 import {appSelector, connect, type KubectlFactory, namespaceExists, type Target} from '../env/connect.js'
 import {changeSummary} from './diff.js'
 import {configuredReplicas, DEFAULT_TIMEOUT_MS, keepScaledReplicas, liveDeployments} from './replicas.js'
@@ -309,6 +309,9 @@ async function applyWatchRecord(
     if (report.pruned.length) {
       reporter.info(`Pruning ${report.pruned.length} objects no longer rendered: ${report.pruned.join(', ')}`)
       await prune(kubectl, report.pruned)
+      await forgetPrunedSlots(kubectl, prepared.app, env.name, env.services, report.pruned).catch((error) =>
+        reporter.warn(`could not clear the blue-green state of services that are rolling now: ${(error as Error).message}`),
+      )
     }
     report.result = 'succeeded'
     report.durationMs = clock() - Date.parse(startedAt)

@@ -197,6 +197,19 @@ export async function followAppliedSlots(
   return changed
 }
 
+/**
+ * A deploy that switched blue-green services back to rolling (docs/strategies.md, "Switching strategies") pruned
+ * their slots: their blue-green state goes too, or status and scale would keep looking for the pruned slot
+ * ("not deployed") instead of the Deployment named after the service. Returns the services forgotten.
+ */
+export async function forgetPrunedSlots(kubectl: Kubectl, app: string, environment: string, services: Record<string, {strategy?: {type: string}}>, pruned: string[]): Promise<string[]> {
+  const gone = Object.entries(services)
+    .filter(([name, s]) => (s.strategy?.type ?? 'rolling') === 'rolling' && pruned.some((ref) => ref === `Deployment/${name}-blue` || ref === `Deployment/${name}-green`))
+    .map(([name]) => name)
+  for (const service of gone) await writeServiceState(kubectl, app, environment, service, null)
+  return gone
+}
+
 /** The Deployment that serves a service: the active slot of a blue-green one, else the one named after it. */
 export function servingDeployment(service: string, state: Pick<ServiceRolloutState, 'type' | 'activeSlot'> | undefined): string {
   return state?.type === 'blueGreen' && state.activeSlot ? `${service}-${state.activeSlot}` : service

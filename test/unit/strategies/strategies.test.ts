@@ -9,7 +9,7 @@ import {rollOutRelease, scaleDownOldSlots} from '../../../src/strategies/rollout
 import {markStrategies, serviceUnits, SLOT_LABEL, type StrategyContext, TEMPLATE_ANNOTATION, templateHash} from '../../../src/strategies/strategy.js'
 import type {ServiceConfig} from '../../../src/config/types.js'
 import type {ReleaseRecord} from '../../../src/release/store.js'
-import {followAppliedSlots, rolloutSummaries} from '../../../src/strategies/state.js'
+import {followAppliedSlots, forgetPrunedSlots, rolloutSummaries} from '../../../src/strategies/state.js'
 import {historyNote} from '../../../src/ui/tables.js'
 
 const LABELS = {'app.kubernetes.io/name': 'web', 'app.kubernetes.io/instance': 'shop-prod'}
@@ -302,6 +302,17 @@ describe('blue-green state after an automatic rollback', () => {
     expect(JSON.parse(patches(calls)[0]?.data.web as string))
       .to.include({activeSlot: 'blue'})
       .and.not.have.any.keys('previousSlot', 'scaleDownAt')
+  })
+})
+
+describe('switching a service from blue-green back to rolling', () => {
+  it('forgets the blue-green state of a service whose slots the deploy pruned, and only of that one', async () => {
+    const {kubectl, calls} = fake(() => ({}))
+    const services: Record<string, ServiceConfig> = {web: {image: 'web'}, api: {image: 'api', strategy: {type: 'blueGreen'}}, worker: {image: 'w'}}
+    const gone = await forgetPrunedSlots(kubectl, 'shop', 'prod', services, ['Deployment/web-blue', 'Deployment/web-green', 'Service/web-preview', 'Deployment/api-green'])
+    expect(gone).to.deep.equal(['web'])
+    expect(calls).to.deep.equal([['patch', 'configmap', 'skycap-rollout-shop', '--type', 'merge', '-p', JSON.stringify({data: {web: null}})]])
+    expect(await forgetPrunedSlots(kubectl, 'shop', 'prod', services, ['ConfigMap/web-config-1'])).to.deep.equal([])
   })
 })
 
