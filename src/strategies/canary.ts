@@ -140,16 +140,23 @@ export async function runCanary(unit: ServiceUnit, context: StrategyContext, res
 
   await save({phase: 'progressing'})
   let full = false
+  // A `skycap promote` taken between pauses (while the canary scaled or ran its checks) continues past the next
+  // pause: the command said it was done, so it is not dropped.
+  let promoted = false
   for (let i = state.step ?? 0; i < steps.length && !full; i++) {
     const step = steps[i] as CanaryStep
     const request = await takeRequest()
     if (request === 'abort') return abort(checkFailure(`abort ${unit.service}`, `aborted by skycap abort at step ${i + 1}`))
     if (request === 'promote-full') break
+    if (request === 'promote') promoted = true
     if (step.setWeight !== undefined) {
       const failure = (await setWeight(step.setWeight)) ?? (await runChecks(unit.strategy.checks ?? [], target, context))
       if (failure) return abort(failure)
     }
-    if (step.pause) {
+    if (step.pause && promoted) {
+      promoted = false
+      reporter.info(`  ${unit.service}: promoted past the pause at step ${i + 1} (promote was given before it)`)
+    } else if (step.pause) {
       const until = step.pause.duration ? context.clock() + (await parseDuration(step.pause.duration, 'pause.duration')) : undefined
       await save({phase: 'paused', step: i, ...(until ? {pausedUntil: new Date(until).toISOString()} : {})})
       reporter.info(`  ${unit.service}: paused at ${state.weight}%${until ? ` until ${new Date(until).toISOString()}` : `; \`skycap promote\` continues, \`skycap abort\` returns to stable`}`)

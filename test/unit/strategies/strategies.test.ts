@@ -3,7 +3,7 @@ import {expect} from 'chai'
 import {Kubectl, type ProcessRunner} from '../../../src/kubectl/kubectl.js'
 import type {KubeObject} from '../../../src/render/objects.js'
 import {blueGreen} from '../../../src/strategies/blue-green.js'
-import {canary, setRouteWeights} from '../../../src/strategies/canary.js'
+import {canary, runCanary, setRouteWeights} from '../../../src/strategies/canary.js'
 import {runChecks} from '../../../src/strategies/checks.js'
 import {rollOutRelease, scaleDownOldSlots} from '../../../src/strategies/rollout.js'
 import {markStrategies, serviceUnits, SLOT_LABEL, type StrategyContext, TEMPLATE_ANNOTATION, templateHash} from '../../../src/strategies/strategy.js'
@@ -262,6 +262,49 @@ describe('a release with blue-green and canary services', () => {
     expect(calls.filter((c) => c[0] === 'delete').map((c) => c.filter((a) => a.startsWith('deployment/')))).to.deep.include(['deployment/api-canary'])
   })
 })
+
+describe('a canary promoted between its pauses', () => {
+  it('a promote taken while the canary scaled continues past the next pause (it was dropped, and the pause waited for another)', async () => {
+    const steps = [{setWeight: 50}, {setWeight: 75}, {pause: {}}]
+    const unit = unitOf({type: 'canary', steps})
+    const readyDeployment = (name: string, replicas: number) => ({
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: {name, generation: 1, annotations: {'deployment.kubernetes.io/revision': '1'}},
+      spec: {replicas},
+      status: {observedGeneration: 1, replicas, updatedReplicas: replicas, readyReplicas: replicas, availableReplicas: replicas},
+    })
+    const pod = {metadata: {name: 'web-canary-1'}, status: {containerStatuses: [{name: 'web', ready: true, restartCount: 0}]}}
+    // `skycap promote` writes its request while the first step scales the canary; the canary clears it when it takes it.
+    let requested = false
+    let cleared = false
+    // Without the promote the pause would wait for ever: the signal ends the test's wait after 3 s (kubectl, as
+    // execa runs it, refuses to start once the signal fired).
+    const stop = AbortSignal.timeout(3000)
+    const {kubectl, calls} = fake((argv) => {
+      if (stop.aborted) throw new Error('interrupted')
+      if (argv[0] === 'scale') requested = true
+      if (argv[0] === 'patch' && argv.at(-1)?.includes('"web.request":null')) cleared = true
+      if (argv[0] === 'get' && argv[1] === 'configmap') return {stdout: JSON.stringify({data: requested && !cleared ? {'web.request': 'promote'} : {}})}
+      if (argv[0] === 'get' && argv[1]?.startsWith('deployments,replicasets')) return {stdout: JSON.stringify({items: [readyDeployment('web-canary', 2), readyDeployment('web', 3)]})}
+      if (argv[0] === 'get' && argv[1] === 'pods') return {stdout: JSON.stringify({items: [pod]})}
+      if (argv[0] === 'get') return {exitCode: 1, stderr: `unexpected ${argv.join(' ')}`}
+      return {}
+    })
+    const infos: string[] = []
+    const ctx = context(kubectl, {signal: stop, intervalMs: 1, reporter: {info: (m: string) => infos.push(m), warn: () => undefined} as unknown as StrategyContext['reporter']})
+    const failure = await runCanary(unit, ctx).catch((error: Error) => checkFailureOf(error))
+    expect(failure, infos.join('\n')).to.equal(undefined)
+    expect(stop.aborted).to.equal(false)
+    expect(infos).to.include('  web: promoted past the pause at step 3 (promote was given before it)')
+    expect(calls.filter((c) => c[0] === 'delete').map((c) => c[2])).to.deep.equal(['web-canary'])
+  })
+})
+
+/** A thrown error as the test reports it (the canary returns failures; an interruption throws). */
+function checkFailureOf(error: Error): {ref: string; message: string} {
+  return {ref: 'thrown', message: error.message}
+}
 
 describe('blue-green state after an automatic rollback', () => {
   const stateOf = (services: Record<string, unknown>) => ({stdout: JSON.stringify({data: Object.fromEntries(Object.entries(services).map(([k, v]) => [k, JSON.stringify(v)]))})})
