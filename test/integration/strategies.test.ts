@@ -324,6 +324,8 @@ describe('strategies on the real node: blue-green and canary with counted reques
       p4.kill('SIGINT')
       const p4done = await p4
       expect(p4done.exitCode, p4done.stderr).to.equal(130)
+      // The next step named is one that works while the canary waits (a deploy is refused until it is done).
+      expect(JSON.parse(p4done.stdout).error.hint).to.contain('skycap rollout resume test')
       const interrupted = (await app.json(['history', 'test'])).doc.result.releases[0]
       expect(interrupted).to.include({result: 'interrupted'})
       const abortedHere = await app.json(['abort', 'test'])
