@@ -124,13 +124,24 @@ export async function resumeRollout(options: RolloutControlOptions, deps: Rollou
         ...(deps.fetch ? {fetch: deps.fetch} : {}),
       }
       const failures = (await Promise.all(todo.map((t) => runCanary(t.unit, context, t.state)))).filter((f): f is FailureReport => f !== undefined)
-      await recordPending(target, app, keep, failures, clock)
+      // The canaries went back to stable; the release's other services (rolling, blue-green) were applied by the
+      // deploy that was stopped and still run it: said, not undone here (`skycap rollback` does that).
+      const others = Object.entries(services)
+        .filter(([name, s]) => s.strategy?.type !== 'canary' && !report.resumed.includes(name))
+        .map(([name]) => name)
+      const stillRun = others.length ? `; ${others.join(', ')} still run release ${report.release ?? '?'}` : ''
+      await recordPending(target, app, keep, failures, clock, stillRun)
       if (failures.length) {
         const first = failures[0] as FailureReport
-        throw new DeployFailedError(`the canary of ${environment} was aborted: ${first.ref}: ${first.message}; every replica is stable again`, {
-          hint: `\`skycap rollout status ${environment}\` shows the state; fix the release and deploy again.`,
-          details: {report: {...report, failures}},
-        })
+        throw new DeployFailedError(
+          `the canary of ${environment} was aborted: ${first.ref}: ${first.message}; ${report.resumed.join(', ')} ${report.resumed.length === 1 ? 'is' : 'are'} stable again${stillRun}`,
+          {
+            hint: others.length
+              ? `\`skycap rollback ${environment}\` returns ${others.join(', ')} to the release before; or fix the release and deploy again.`
+              : `\`skycap rollout status ${environment}\` shows the state; fix the release and deploy again.`,
+            details: {report: {...report, failures}},
+          },
+        )
       }
     }
   } finally {
@@ -142,7 +153,7 @@ export async function resumeRollout(options: RolloutControlOptions, deps: Rollou
 }
 
 /** Writes the record the interrupted deploy left pending: succeeded with its manifests, or failed. */
-async function recordPending(target: Target, app: string, keep: number, failures: FailureReport[], clock: () => number): Promise<void> {
+async function recordPending(target: Target, app: string, keep: number, failures: FailureReport[], clock: () => number, stillRun = ''): Promise<void> {
   const pending = await readPending(target.kubectl, app)
   if (!pending) return
   const ok = failures.length === 0
@@ -158,7 +169,7 @@ async function recordPending(target: Target, app: string, keep: number, failures
       result: ok ? 'succeeded' : 'failed',
       finishedAt: new Date(finished).toISOString(),
       durationMs: finished - Date.parse(pending.record.startedAt),
-      ...(ok ? {} : {failed: failures[0]?.ref, message: `${failures[0]?.ref}: ${failures[0]?.message}; the canary was aborted, stable runs the release before`}),
+      ...(ok ? {} : {failed: failures[0]?.ref, message: `${failures[0]?.ref}: ${failures[0]?.message}; the canary was aborted, stable runs the release before${stillRun}`}),
     },
     ok ? pending.manifests : undefined,
     releases.filter((r) => r.record.number !== pending.record.number),
@@ -201,7 +212,12 @@ export async function requestRollout(action: 'promote' | 'abort', options: Rollo
     try {
       return {environment, action, services: running, handledBy: 'this command', result: await resumeRollout({...options, waitMs: 0}, deps)}
     } catch (error) {
-      if (action === 'abort' && error instanceof DeployFailedError) return {environment, action, services: running, handledBy: 'this command'}
+      if (action === 'abort' && error instanceof DeployFailedError) {
+        // What the abort did and what it left (services of the release that were not canaries), with the next step.
+        deps.reporter.info(error.message)
+        if (error.hint) deps.reporter.info(error.hint)
+        return {environment, action, services: running, handledBy: 'this command'}
+      }
       throw error
     }
   }

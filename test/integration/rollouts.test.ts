@@ -316,6 +316,42 @@ describe('rollouts you can trust (real cluster, four services)', function () {
     await expectRunning(app, 0)
   })
 
+  it('Ctrl-C at a canary pause, then abort: the canary returns to stable, the services that still run the release are named with the rollback that returns them; twice', async () => {
+    const withCanary = (round: number) => quad(ns.name, round).replace('  api:\n    image: api', '  api:\n    strategy: {type: canary, steps: [{setWeight: 50}, {pause: {}}]}\n    image: api')
+    await app.change(() => withCanary(0), 'api deploys as a canary')
+    expect((await app.cli([...DEPLOY, 'test'])).exitCode).to.equal(0)
+    for (let round = 1; round <= 2; round++) {
+      await app.change(() => withCanary(round), `round ${round}`)
+      const child = execa('node', [cliPath, ...DEPLOY, 'test', '--timeout', '3m'], {cwd: app.repo.dir, reject: false, env: {NO_COLOR: '1', CI: 'true'}})
+      let err = ''
+      let sent = false
+      child.stderr?.on('data', (d) => {
+        err += d
+        if (!sent && err.includes('api: paused at 50%')) sent = child.kill('SIGINT')
+      })
+      const stopped = await child
+      expect(stopped.exitCode, err).to.equal(130)
+      expect(err).to.contain('skycap rollout resume test')
+      const release = (await app.json(['history', 'test'])).doc.result.releases[0]
+      expect(release).to.include({action: 'deploy', result: 'interrupted'})
+
+      const aborted = await app.cli(['abort', 'test'])
+      expect(aborted.exitCode, aborted.stderr).to.equal(0)
+      expect(aborted.stderr).to.contain(`api is stable again; web, worker, cache still run release ${release.number}`)
+      expect(aborted.stderr).to.contain('`skycap rollback test` returns web, worker, cache to the release before')
+      const after = (await app.json(['history', 'test'])).doc.result.releases[0]
+      expect(after).to.include({number: release.number, result: 'failed'})
+      expect(after.message).to.contain(`the canary was aborted, stable runs the release before; web, worker, cache still run release ${release.number}`)
+      const api = await app.get(['deployment', 'api'])
+      expect(api.spec.template.spec.containers[0].env.find((e: any) => e.name === 'ROUND').value, 'api is back on the release before').to.equal('0')
+
+      // The rollback the message names returns the others too.
+      const back = await app.json(['rollback', 'test'])
+      expect(back.exitCode, back.stderr).to.equal(0)
+      await expectRunning(app, 0)
+    }
+  })
+
   it('a SIGKILLed deploy frees the environment within about a minute (the lease is short and renewed while a deploy runs)', async () => {
     expect((await app.cli([...DEPLOY, 'test'])).exitCode).to.equal(0)
     await app.change(() => quad(ns.name, 1).replace('    port: 8080\n', '    port: 8080\n    labels: {sim.kwok.test/behavior: not-ready}\n'), 'web never ready')
