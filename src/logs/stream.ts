@@ -223,7 +223,7 @@ export async function streamLogs(options: LogsOptions, deps: LogsDeps): Promise<
   try {
     const pods = await listPods()
     if (pods.length === 0 && !options.follow) {
-      throw new SkycapError(`no pods of ${services.join(', ')} in ${env.name} (namespace ${env.namespace})`, {hint: `Is it deployed? skycap status ${env.name}`})
+      throw new SkycapError(`no pods of ${services.join(', ')} in ${env.name} (namespace ${env.namespace})`, {hint: `Not deployed, or scaled to 0? \`skycap status ${env.name}\` shows its replicas.`})
     }
     // A container no pod has is a typo, with -f too (it would otherwise wait for it silently forever); before any
     // pod exists there is nothing to compare with.

@@ -193,7 +193,8 @@ describe('skycap logs (real cluster, pod logs from files)', function () {
     const r = await app.cli(['logs', 'web'])
     expect(r.exitCode).to.equal(1)
     expect(r.stderr).to.contain('no pods of web in test')
-    expect(r.stderr).to.contain('skycap status test')
+    // Scaled to 0, not undeployed: the hint names both.
+    expect(r.stderr).to.contain('Not deployed, or scaled to 0? `skycap status test` shows its replicas.')
   })
 
   it('explains RBAC denials: no right to list pods, then no right to read their logs (exit 1)', async () => {
