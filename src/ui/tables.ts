@@ -50,16 +50,29 @@ export function historyNote(r: ReleaseRecord): string {
   return parts.join('; ')
 }
 
-export function statusTable(s: {environment: string; context: string; namespace: string; services: ServiceStatus[]; lastRelease: ReleaseRecord | null; lastDeploy?: ReleaseRecord | null}): string {
+export function statusTable(s: {
+  environment: string
+  context: string
+  namespace: string
+  services: Array<ServiceStatus & {rollout?: {type: string; phase: string; weight?: number}}>
+  lastRelease: ReleaseRecord | null
+  lastDeploy?: ReleaseRecord | null
+}): string {
   // READY counts the pods of the revision the Deployment asks for; OLD the earlier revisions' pods a rollout has not replaced.
   const rows = [['SERVICE', 'STATE', 'READY', 'REVISION', 'OLD', 'AGE']]
   // Ids abbreviated as the releases abbreviate them: 7 digits from git, 12 from Mercurial.
   const short = s.lastRelease?.revision?.short.length || 7
-  for (const x of s.services) rows.push([x.service, x.state, `${x.ready}/${x.desired}`, x.revision?.slice(0, short) ?? '-', oldPods(x.old, short), x.age ?? '-'])
+  for (const x of s.services) rows.push([x.service, stateOf(x), `${x.ready}/${x.desired}`, x.revision?.slice(0, short) ?? '-', oldPods(x.old, short), x.age ?? '-'])
   const brief = (r: ReleaseRecord): string => `${r.number} (${r.action}, ${r.result}, ${r.revision?.short ?? '-'})`
   let last = s.lastRelease ? `last release: ${brief(s.lastRelease)}` : 'no releases recorded'
   if (s.lastDeploy && s.lastDeploy !== s.lastRelease) last += `; last deploy: ${brief(s.lastDeploy)}`
   return `${s.environment} (context ${s.context}, namespace ${s.namespace}); ${last}\n${table(rows)}`
+}
+
+/** STATE: a canary under way says so (its stable Deployment alone looks ready while the canary takes traffic). */
+function stateOf(x: ServiceStatus & {rollout?: {type: string; phase: string; weight?: number}}): string {
+  if (x.rollout?.type === 'canary' && (x.rollout.phase === 'progressing' || x.rollout.phase === 'paused')) return `canary ${x.rollout.weight ?? 0}% (${x.rollout.phase})`
+  return x.state
 }
 
 function oldPods(old: ServiceStatus['old'], short: number): string {

@@ -129,6 +129,18 @@ describe('skycap status: ready pods per revision', () => {
     expect(statusTable(plain).split('\n')[0]).to.equal('staging (context staging-cluster, namespace shop-staging); last release: 8 (deploy, failed, 2222222)')
   })
 
+  it('a canary under way shows in STATE (its stable Deployment alone looks ready)', () => {
+    const base = {service: 'web', revision: OLD_SHA, image: 'web:old', ready: 3, desired: 3, updated: 3, old: null, age: '1m', state: 'ready' as const}
+    const table = (rollout?: {type: string; phase: string; weight?: number}) =>
+      statusTable({environment: 'staging', context: 'c', namespace: 'n', services: [{...base, ...(rollout ? {rollout} : {})}], lastRelease: null})
+        .split('\n')
+        .find((l) => l.startsWith('web '))
+    expect(table({type: 'canary', phase: 'paused', weight: 25})).to.match(/^web\s+canary 25% \(paused\)\s+3\/3\s+1111111/)
+    expect(table({type: 'canary', phase: 'progressing', weight: 50})).to.match(/^web\s+canary 50% \(progressing\)\s/)
+    expect(table({type: 'canary', phase: 'completed', weight: 100})).to.match(/^web\s+ready\s/)
+    expect(table()).to.match(/^web\s+ready\s/)
+  })
+
   it('a finished rollout whose old ReplicaSet is scaled to 0 has no old pods', async () => {
     const done = [
       deployment('web', '2', NEW_SHA, 'web:new', {replicas: 1, updatedReplicas: 1, readyReplicas: 1, availableReplicas: 1}),
