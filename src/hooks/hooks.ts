@@ -101,7 +101,9 @@ export class DeployHooks {
       throw new HookFailedError(
         failure,
         `predeploy hook ${failure.ref.slice('hook/'.length)} failed (${failure.message}); release ${this.context.release} was not rolled out and the running release is untouched`,
-        `Read its output above (\`kubectl logs job/${job}\` for all of it), ${next}`,
+        failure.logs.length
+          ? `Read its output above (\`kubectl logs job/${job}\` for all of it), ${next}`
+          : `It printed nothing; \`kubectl describe job/${job}\` and its pod's events say why. ${next[0]?.toUpperCase()}${next.slice(1)}`,
         `Its last output lines are in details.report.failures[0].logs (\`kubectl logs job/${job}\` for all of it); ${next}`,
       )
     }

@@ -1,7 +1,7 @@
 import {KubectlError, UserError} from '../errors.js'
 import type {Kubectl, StreamingProcess} from '../kubectl/kubectl.js'
 import type {KubeObject} from '../render/objects.js'
-import {podProblem} from '../resources/status.js'
+import {podProblem, podWaitReason} from '../resources/status.js'
 import {abortableSleep} from '../sleep.js'
 import {nodeCrypto} from '../builtins.js'
 
@@ -207,7 +207,7 @@ export async function runJob(kubectl: Kubectl, job: KubeObject, options: RunJobO
       const deadline = conditions.find((c) => (c.type === 'Failed' || c.type === 'FailureTarget') && c.status === 'True' && c.reason === 'DeadlineExceeded')
       if (deadline) {
         if (terminated) await Promise.race([attached ?? streamEnded ?? Promise.resolve(), abortableSleep(10_000, options.signal)])
-        return outcome('timed-out', deadline.message ?? 'the Job ran past its deadline')
+        return outcome('timed-out', `${deadline.message ?? 'the Job ran past its deadline'}${neverStarted(pod, container)}`)
       }
       if (terminated && (pod?.status?.phase === 'Succeeded' || pod?.status?.phase === 'Failed')) {
         await Promise.race([attached ?? streamEnded ?? Promise.resolve(), abortableSleep(10_000, options.signal)])
@@ -219,12 +219,24 @@ export async function runJob(kubectl: Kubectl, job: KubeObject, options: RunJobO
       if (failed) return outcome('failed', failed.message ?? failed.reason ?? 'the Job failed')
       const problem = pod ? podProblem(pod) : undefined
       if (problem) return outcome('failed', problem.message)
-      if (clock() > options.deadline) return outcome('timed-out', `did not finish in time${pod ? '' : ' (no pod was started)'}`)
+      if (clock() > options.deadline) return outcome('timed-out', `did not finish in time${neverStarted(pod, container)}`)
       await abortableSleep(options.intervalMs ?? 1000, options.signal)
     }
   } finally {
     stream?.kill()
   }
+}
+
+/**
+ * Why the command never ran, for a timeout: no pod, or a pod whose container never started (not scheduled, still
+ * being created); '' once it ran. A timeout with no output said only "Job was active longer than specified deadline".
+ */
+function neverStarted(pod: LivePod | undefined, container: string): string {
+  if (!pod) return ' (no pod was started)'
+  const status = pod.status?.containerStatuses?.find((c) => c.name === container) as {state?: {running?: object; terminated?: object; waiting?: {reason?: string}}} | undefined
+  if (status?.state?.running || status?.state?.terminated) return ''
+  const why = podWaitReason(pod) ?? (status?.state?.waiting?.reason ? `container ${container} is ${status.state.waiting.reason}` : `pod ${pod.metadata.name} is ${pod.status?.phase ?? 'Pending'}`)
+  return ` (the command never started: ${why})`
 }
 
 /** Deletes Jobs (and their pods) by name, without waiting. */

@@ -202,6 +202,32 @@ describe('hooks: the Job', () => {
     }
   })
 
+  it('a timeout whose pod never ran says why (not scheduled), not only the Job deadline', async () => {
+    const job = buildJob({name: 'j6', template: podTemplateOf([deployment], 'web'), service: 'web', command: ['x'], timeoutMs: 5_000, labels: {}})
+    const get = ['--request-timeout=30s', 'get', 'jobs,pods', '-l', 'skycap.dev/job=j6', '-o', 'json']
+    const unscheduled = {
+      kind: 'Pod',
+      metadata: {name: 'j6-x', creationTimestamp: 't'},
+      status: {
+        phase: 'Pending',
+        conditions: [{type: 'PodScheduled', status: 'False', reason: 'Unschedulable', message: "0/3 nodes are available: 3 node(s) didn't match Pod's node affinity/selector."}],
+      },
+    }
+    const jobAt = {kind: 'Job', metadata: {name: 'j6'}, status: {conditions: [{type: 'Failed', status: 'True', reason: 'DeadlineExceeded', message: 'Job was active longer than specified deadline'}]}}
+    const fake = fakeKubectl([{argv: ['--request-timeout=30s', 'create', '-f', '-']}, {argv: get, result: {stdout: JSON.stringify({items: [jobAt, unscheduled]})}}])
+    expect(await runJob(fake.kubectl, job, {deadline: Date.now() + 60_000, intervalMs: 1})).to.include({
+      result: 'timed-out',
+      message: "Job was active longer than specified deadline (the command never started: pod j6-x is not scheduled: 0/3 nodes are available: 3 node(s) didn't match Pod's node affinity/selector.)",
+    })
+    // skycap's own clock, the pod still being created.
+    const creating = {kind: 'Pod', metadata: {name: 'j6-y', creationTimestamp: 't'}, status: {phase: 'Pending', containerStatuses: [{name: 'web', state: {waiting: {reason: 'ContainerCreating'}}}]}}
+    const slow = fakeKubectl([{argv: ['--request-timeout=30s', 'create', '-f', '-']}, {argv: get, result: {stdout: JSON.stringify({items: [{kind: 'Job', metadata: {name: 'j6'}}, creating]})}}])
+    expect(await runJob(slow.kubectl, job, {deadline: 0, intervalMs: 1})).to.include({
+      result: 'timed-out',
+      message: 'did not finish in time (the command never started: container web is ContainerCreating)',
+    })
+  })
+
   it('a command the container cannot start (not in the image) is a failure with the runtime message, not exit 128', async () => {
     const job = buildJob({name: 'j5', template: podTemplateOf([deployment], 'web'), service: 'web', command: ['/nope'], timeoutMs: 60_000, labels: {}})
     const get = ['--request-timeout=30s', 'get', 'jobs,pods', '-l', 'skycap.dev/job=j5', '-o', 'json']
