@@ -10,9 +10,10 @@ export function servicePodSelector(app: string, environment: string, service: st
 
 /**
  * The pod of `service` to exec into or forward to: `wanted` when given (it must be one of the service's pods in this
- * environment, never another's), else the oldest ready one (the one least likely to be replaced mid-session).
+ * environment, never another's), else the oldest ready one (the one least likely to be replaced mid-session), or the
+ * newest with `prefer: 'newest'`.
  */
-export async function choosePod(kubectl: Kubectl, app: string, environment: string, service: string, wanted?: string): Promise<string> {
+export async function choosePod(kubectl: Kubectl, app: string, environment: string, service: string, wanted?: string, prefer: 'oldest' | 'newest' = 'oldest'): Promise<string> {
   const list = await kubectl.json<{items: KubeObject[]}>(['get', 'pods', '-l', servicePodSelector(app, environment, service)])
   const running = list.items.filter((p) => !(p.metadata as {deletionTimestamp?: string}).deletionTimestamp)
   if (wanted !== undefined) {
@@ -20,7 +21,8 @@ export async function choosePod(kubectl: Kubectl, app: string, environment: stri
     throw new UserError(`pod ${wanted} is not a pod of ${service} in ${environment}`, {hint: `Pods of ${service}: ${running.map((p) => p.metadata.name).join(', ') || 'none'}.`})
   }
   const ready = running.filter(podReady).sort((a, b) => String(a.metadata.creationTimestamp).localeCompare(String(b.metadata.creationTimestamp)) || a.metadata.name.localeCompare(b.metadata.name))
-  const pod = ready[0]?.metadata.name
+  // The newest: a forward reconnecting mid-rollout, where the oldest ready pods are the next to be replaced.
+  const pod = (prefer === 'newest' ? ready.at(-1) : ready[0])?.metadata.name
   if (!pod) throw new UserError(`no ready pod of ${service} in ${environment}`, {hint: `\`skycap status ${environment}\` shows what runs; deploy it, or wait for its pods to become ready.`})
   return pod
 }

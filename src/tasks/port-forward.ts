@@ -5,7 +5,7 @@ import {connect, type KubectlFactory, openEnvironment} from '../env/connect.js'
 import {SkycapError, UserError} from '../errors.js'
 import {abortableSleep} from '../sleep.js'
 import type {Reporter} from '../ui/output.js'
-import {forwardTarget} from './pods.js'
+import {choosePod, forwardTarget} from './pods.js'
 
 export interface PortForwardOptions {
   service: string
@@ -41,12 +41,16 @@ export function canListen(address: string, port: number): Promise<boolean> {
 /** A forward that ran at least this long before kubectl ended was established: its pod went away, so reconnect. */
 export const RECONNECT_AFTER_MS = 5000
 
+/** How long a lost forward is tried again (each attempt with the newest ready pod) before skycap gives up. */
+export const RECONNECT_WINDOW_MS = 60_000
+
 /** `skycap port-forward SERVICE [LOCAL:]REMOTE`: forwards a local port to the service until interrupted. */
 export async function portForward(
   options: PortForwardOptions,
-  deps: {kubectl: KubectlFactory; reporter: Reporter; signal?: AbortSignal; clock?: () => number},
+  deps: {kubectl: KubectlFactory; reporter: Reporter; signal?: AbortSignal; clock?: () => number; sleep?: (ms: number, signal?: AbortSignal) => Promise<void>},
 ): Promise<{environment: string; target: string; local: number; remote: number}> {
   const clock = deps.clock ?? Date.now
+  const sleep = deps.sleep ?? abortableSleep
   const {local, remote} = parsePorts(options.ports)
   const {loaded, env} = await openEnvironment({configPath: options.configPath, environment: options.environment, repository: false})
   const app = loaded.config.app
@@ -61,6 +65,8 @@ export async function portForward(
   const {kubectl} = await connect(env, deps.kubectl, deps.reporter)
   let target = await forwardTarget(kubectl, app, env.name, options.service)
   deps.reporter.info(`Forwarding ${address}:${local || '(any)'} to ${target} port ${remote} in ${env.name} (namespace ${env.namespace}); Ctrl-C stops`)
+  // When the last forward that had been running ended; undefined while none has run.
+  let lostAt: number | undefined
   for (;;) {
     const started = clock()
     const r = await kubectl.attached(['port-forward', target, `${local}:${remote}`, '--address', address], {
@@ -70,24 +76,39 @@ export async function portForward(
     // Ctrl-C is how a port-forward ends: kubectl exits 0 or dies of the signal (a SIGINT or SIGTERM that reached only
     // skycap stops kubectl through `signal`).
     if (r.exitCode === 0 || r.signal || deps.signal?.aborted) break
+    const ran = clock() - started >= RECONNECT_AFTER_MS
     // kubectl forwards to one pod, even through a Service, and ends ("lost connection to pod") when that pod goes: a
     // deploy, a restart, a scale-down. A forward that had been running goes on with a ready pod of the service, on
-    // the same local port (not with 0: kubectl would pick another). One that fails at once is reported.
-    if (local === 0 || clock() - started < RECONNECT_AFTER_MS)
+    // the same local port (not with 0: kubectl would pick another). A first one that fails at once is reported.
+    if (local === 0 || (!ran && lostAt === undefined))
       throw new SkycapError(`kubectl port-forward to ${target} ended with exit code ${r.exitCode}`, {
         hint: 'Its message is above; is the port one the service listens on?',
         jsonHint: 'kubectl printed its reason on stderr; is the port one the service listens on?',
       })
-    deps.reporter.warn(`kubectl port-forward to ${target} ended (exit ${r.exitCode}; was its pod replaced?); reconnecting to a ready pod of ${options.service}`)
-    // Mid-rollout there may be no ready pod for a moment: wait for one (up to a minute), as kubectl would not.
-    const until = clock() + 60_000
+    if (ran) {
+      lostAt = clock()
+      deps.reporter.warn(`kubectl port-forward to ${target} ended (exit ${r.exitCode}; was its pod replaced?); reconnecting to a ready pod of ${options.service}`)
+    } else if (clock() - (lostAt as number) > RECONNECT_WINDOW_MS) {
+      throw new SkycapError(
+        `the forward to ${options.service} was lost and not re-established within ${RECONNECT_WINDOW_MS / 1000} s (kubectl port-forward to ${target} ended with exit code ${r.exitCode})`,
+        {
+          hint: `\`skycap status ${env.name}\` shows whether ${options.service} has ready pods; start the forward again once it has.`,
+        },
+      )
+    } else {
+      // Mid-rollout the pod just chosen may be replaced too: try again shortly, with the newest ready pod.
+      await sleep(1000, deps.signal)
+    }
+    // The newest ready pod, by name: mid-rollout the pods kubectl picks behind a Service (and the oldest) are the next
+    // to go. There may be no ready pod for a moment: wait for one within the window.
     for (;;) {
+      if (deps.signal?.aborted) break
       try {
-        target = await forwardTarget(kubectl, app, env.name, options.service)
+        target = `pod/${await choosePod(kubectl, app, env.name, options.service, undefined, 'newest')}`
         break
       } catch (error) {
-        if (!(error instanceof UserError) || clock() > until || deps.signal?.aborted) throw error
-        await abortableSleep(1000, deps.signal)
+        if (!(error instanceof UserError) || clock() - (lostAt as number) > RECONNECT_WINDOW_MS) throw error
+        await sleep(1000, deps.signal)
       }
     }
     if (deps.signal?.aborted) break

@@ -183,18 +183,34 @@ describe('tasks: --json keeps stdout for its one document', () => {
     const reporter = {info: () => undefined, warn: (m: string) => warnings.push(m)} as unknown as Reporter
     const configPath = join(repo.dir, 'skycap.yaml')
     const factory = (o: {context?: string; namespace?: string}) => new Kubectl({...o, runner})
-    const r = await portForward({service: 'web', ports: '0:8080', configPath}, {kubectl: factory, reporter, clock: () => now}).catch((e: Error) => e)
+    const sleep = async (ms: number) => {
+      now += ms
+    }
+    const r = await portForward({service: 'web', ports: '0:8080', configPath}, {kubectl: factory, reporter, clock: () => now, sleep}).catch((e: Error) => e)
     expect((r as Error).message, 'with local port 0 kubectl would pick another port: no reconnect').to.equal('kubectl port-forward to service/web ended with exit code 1')
     answers.unshift({exitCode: 1, ms: 30_000}, {exitCode: 0, ms: 1000})
     forwards.length = 0
-    const ok = await portForward({service: 'web', ports: '0:8080'.replace('0:', `${await freePort()}:`), configPath}, {kubectl: factory, reporter, clock: () => now})
-    expect(ok.target).to.equal('service/web')
-    expect(forwards).to.have.length(2)
+    const ok = await portForward({service: 'web', ports: '0:8080'.replace('0:', `${await freePort()}:`), configPath}, {kubectl: factory, reporter, clock: () => now, sleep})
+    // The reconnect names the newest ready pod: behind the Service, kubectl may pick one the rollout replaces next.
+    expect(ok.target).to.equal('pod/web-1')
+    expect(forwards.map((f) => f[1])).to.deep.equal(['service/web', 'pod/web-1'])
     expect(warnings).to.deep.equal(['kubectl port-forward to service/web ended (exit 1; was its pod replaced?); reconnecting to a ready pod of web'])
+    // Mid-rollout the pod reconnected to goes too, at once: tried again (not reported) while the window lasts...
+    answers.length = 0
+    answers.push({exitCode: 1, ms: 30_000}, {exitCode: 1, ms: 200}, {exitCode: 1, ms: 200}, {exitCode: 0, ms: 1000})
+    forwards.length = 0
+    warnings.length = 0
+    await portForward({service: 'web', ports: `${await freePort()}:8080`, configPath}, {kubectl: factory, reporter, clock: () => now, sleep})
+    expect(forwards).to.have.length(4)
+    expect(warnings, 'one loss, one warning').to.have.length(1)
+    // ...and given up once it is over, saying so.
+    answers.push({exitCode: 1, ms: 30_000}, ...Array.from({length: 400}, () => ({exitCode: 1, ms: 200})))
+    const lost = await portForward({service: 'web', ports: `${await freePort()}:8080`, configPath}, {kubectl: factory, reporter, clock: () => now, sleep}).catch((e: Error) => e)
+    expect((lost as Error).message).to.equal('the forward to web was lost and not re-established within 60 s (kubectl port-forward to pod/web-1 ended with exit code 1)')
     // Failing at once (the remote port is wrong, kubectl refused): reported, not retried.
     answers.length = 0
     forwards.length = 0
-    const fast = await portForward({service: 'web', ports: `${await freePort()}:8080`, configPath}, {kubectl: factory, reporter, clock: () => now}).catch((e: Error) => e)
+    const fast = await portForward({service: 'web', ports: `${await freePort()}:8080`, configPath}, {kubectl: factory, reporter, clock: () => now, sleep}).catch((e: Error) => e)
     expect((fast as Error).message).to.equal('kubectl port-forward to service/web ended with exit code 1')
     expect(forwards).to.have.length(1)
   })
