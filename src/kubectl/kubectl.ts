@@ -22,6 +22,8 @@ export interface RunOptions {
   stdio?: 'inherit'
   /** With stdio 'inherit': the child's stdout goes to skycap's stderr (--json keeps stdout for its one document). */
   stdoutToStderr?: boolean
+  /** With stdio 'inherit': the child's stderr is shown as it comes and also returned (port-forward reads why it ended). */
+  teeStderr?: boolean
 }
 
 /** Spawns a program with an argument array (never a shell). Injected so unit tests can assert the exact argv. */
@@ -33,7 +35,12 @@ export const execaRunner: ProcessRunner = async (file, args, options) => {
   try {
     const r =
       options.stdio === 'inherit'
-        ? await execa(file, args, {stdio: ['inherit', options.stdoutToStderr ? 2 : 'inherit', 'inherit'], reject: false, env: options.env, cancelSignal: options.signal})
+        ? await execa(file, args, {
+            stdio: ['inherit', options.stdoutToStderr ? 2 : 'inherit', options.teeStderr ? ['pipe', 'inherit'] : 'inherit'],
+            reject: false,
+            env: options.env,
+            cancelSignal: options.signal,
+          })
         : await execa(file, args, {input: options.input, timeout: options.timeoutMs, cancelSignal: options.signal, reject: false, stripFinalNewline: false, env: options.env})
     if (r.failed && r.exitCode === undefined) {
       if ((r as {code?: string}).code === 'ENOENT') throw Object.assign(new Error(`${file}: not found`), {code: 'ENOENT'})
@@ -225,11 +232,11 @@ export class Kubectl {
    * Runs kubectl on skycap's own terminal (exec, attach, port-forward): what it prints goes straight to the user, and
    * its exit code (the remote command's, for exec) is returned rather than thrown.
    */
-  async attached(args: string[], options: {signal?: AbortSignal; stdoutToStderr?: boolean} = {}): Promise<ProcessResult> {
+  async attached(args: string[], options: {signal?: AbortSignal; stdoutToStderr?: boolean; teeStderr?: boolean} = {}): Promise<ProcessResult> {
     const argv = this.argv(args)
     this.trace?.([this.binary, ...argv])
     this.spawned++
-    return this.runner(this.binary, argv, {stdio: 'inherit', signal: options.signal, ...(options.stdoutToStderr ? {stdoutToStderr: true} : {})})
+    return this.runner(this.binary, argv, {stdio: 'inherit', signal: options.signal, ...(options.stdoutToStderr ? {stdoutToStderr: true} : {}), ...(options.teeStderr ? {teeStderr: true} : {})})
   }
 
   /** Starts a long-running kubectl (logs -f) without waiting for it. */

@@ -3,6 +3,7 @@ import net from 'node:net'
 import {unknownServiceError, withFlag} from '../config/environment.js'
 import {connect, type KubectlFactory, openEnvironment} from '../env/connect.js'
 import {SkycapError, UserError} from '../errors.js'
+import type {Kubectl} from '../kubectl/kubectl.js'
 import {abortableSleep} from '../sleep.js'
 import type {Reporter} from '../ui/output.js'
 import {choosePod, forwardTarget} from './pods.js'
@@ -38,6 +39,17 @@ export function canListen(address: string, port: number): Promise<boolean> {
   })
 }
 
+/** The container port behind `port` of the Service `service`, in `pod` (as kubectl port-forward service/… finds it). */
+export async function podPortOf(kubectl: Kubectl, service: string, port: number, pod: string): Promise<number> {
+  type Port = {port: number; targetPort?: number | string}
+  const svc = await kubectl.json<{spec?: {ports?: Port[]}}>(['get', 'service', service])
+  const entry = svc.spec?.ports?.find((p) => p.port === port)
+  if (!entry || entry.targetPort === undefined) return port
+  if (typeof entry.targetPort === 'number') return entry.targetPort
+  const live = await kubectl.json<{spec?: {containers?: Array<{ports?: Array<{name?: string; containerPort: number}>}>}}>(['get', 'pod', pod])
+  return live.spec?.containers?.flatMap((c) => c.ports ?? []).find((p) => p.name === entry.targetPort)?.containerPort ?? port
+}
+
 /** A forward that ran at least this long before kubectl ended was established: its pod went away, so reconnect. */
 export const RECONNECT_AFTER_MS = 5000
 
@@ -64,19 +76,24 @@ export async function portForward(
     })
   const {kubectl} = await connect(env, deps.kubectl, deps.reporter)
   let target = await forwardTarget(kubectl, app, env.name, options.service)
+  // The remote port as kubectl is given it: the Service's port for service/…, the container's for a pod.
+  let targetPort = remote
   deps.reporter.info(`Forwarding ${address}:${local || '(any)'} to ${target} port ${remote} in ${env.name} (namespace ${env.namespace}); Ctrl-C stops`)
   // When the last forward that had been running ended; undefined while none has run.
   let lostAt: number | undefined
   for (;;) {
     const started = clock()
-    const r = await kubectl.attached(['port-forward', target, `${local}:${remote}`, '--address', address], {
+    const r = await kubectl.attached(['port-forward', target, `${local}:${targetPort}`, '--address', address], {
       signal: deps.signal,
       stdoutToStderr: options.json ?? false,
+      teeStderr: true,
     })
     // Ctrl-C is how a port-forward ends: kubectl exits 0 or dies of the signal (a SIGINT or SIGTERM that reached only
     // skycap stops kubectl through `signal`).
     if (r.exitCode === 0 || r.signal || deps.signal?.aborted) break
-    const ran = clock() - started >= RECONNECT_AFTER_MS
+    // kubectl says "lost connection to pod" when the pod went (a deploy can replace it within seconds of the start);
+    // a forward that ran a while and ended otherwise is taken for lost too.
+    const ran = /lost connection to pod/.test(r.stderr) || clock() - started >= RECONNECT_AFTER_MS
     // kubectl forwards to one pod, even through a Service, and ends ("lost connection to pod") when that pod goes: a
     // deploy, a restart, a scale-down. A forward that had been running goes on with a ready pod of the service, on
     // the same local port (not with 0: kubectl would pick another). A first one that fails at once is reported.
@@ -104,7 +121,11 @@ export async function portForward(
     for (;;) {
       if (deps.signal?.aborted) break
       try {
-        target = `pod/${await choosePod(kubectl, app, env.name, options.service, undefined, 'newest')}`
+        const pod = await choosePod(kubectl, app, env.name, options.service, undefined, 'newest')
+        // A Service's port is not always its pods' (port 80, targetPort 8080 or a name): kubectl translated it for
+        // service/…; for the pod, skycap does.
+        if (target.startsWith('service/')) targetPort = await podPortOf(kubectl, options.service, remote, pod)
+        target = `pod/${pod}`
         break
       } catch (error) {
         if (!(error instanceof UserError) || clock() - (lostAt as number) > RECONNECT_WINDOW_MS) throw error

@@ -280,7 +280,11 @@ describe('real node: hooks, run, exec and port-forward', function () {
           return a?.body.startsWith('version=v2 ') ? a : undefined
         },
         {timeoutMs: 60_000},
-      )
+      ).catch(async (error: Error) => {
+        forward.kill('SIGINT')
+        const r = await forward
+        throw new Error(`${error.message}; the forward (exit ${r.exitCode}) said:\n${r.stderr}`)
+      })
       expect(second.status).to.equal(200)
     } finally {
       forward.kill('SIGINT')

@@ -166,7 +166,7 @@ describe('tasks: --json keeps stdout for its one document', () => {
     const forwards: string[][] = []
     const warnings: string[] = []
     // The first forward runs 30 s and loses its pod (exit 1), the second ends with Ctrl-C.
-    const answers = [
+    const answers: Array<{exitCode: number; ms: number; stderr?: string}> = [
       {exitCode: 1, ms: 30_000},
       {exitCode: 0, ms: 1000},
     ]
@@ -174,11 +174,15 @@ describe('tasks: --json keeps stdout for its one document', () => {
       if (argv.includes('get-contexts') || argv.includes('current-context')) return {exitCode: 0, stdout: 'it-context\n', stderr: ''}
       if (argv.includes('services')) return {exitCode: 0, stdout: JSON.stringify({items: [{kind: 'Service', metadata: {name: 'web'}}]}), stderr: ''}
       if (argv.includes('pods')) return {exitCode: 0, stdout: JSON.stringify({items: [pod('web-1', 't', true)]}), stderr: ''}
+      // The Service's port 8080 is its pods' port named http, 9090: a forward to a pod needs 9090.
+      if (argv.includes('service')) return {exitCode: 0, stdout: JSON.stringify({spec: {ports: [{port: 8080, targetPort: 'http'}]}}), stderr: ''}
+      if (argv.includes('pod')) return {exitCode: 0, stdout: JSON.stringify({spec: {containers: [{ports: [{name: 'http', containerPort: 9090}]}]}}), stderr: ''}
       expect(options.stdio).to.equal('inherit')
+      expect(options.teeStderr, 'kubectl says on stderr why it ended').to.equal(true)
       forwards.push(argv.slice(argv.indexOf('port-forward')))
       const a = answers.shift() ?? {exitCode: 1, ms: 10}
       now += a.ms
-      return {exitCode: a.exitCode, stdout: '', stderr: ''}
+      return {exitCode: a.exitCode, stdout: '', stderr: a.stderr ?? ''}
     }
     const reporter = {info: () => undefined, warn: (m: string) => warnings.push(m)} as unknown as Reporter
     const configPath = join(repo.dir, 'skycap.yaml')
@@ -193,7 +197,22 @@ describe('tasks: --json keeps stdout for its one document', () => {
     const ok = await portForward({service: 'web', ports: '0:8080'.replace('0:', `${await freePort()}:`), configPath}, {kubectl: factory, reporter, clock: () => now, sleep})
     // The reconnect names the newest ready pod: behind the Service, kubectl may pick one the rollout replaces next.
     expect(ok.target).to.equal('pod/web-1')
-    expect(forwards.map((f) => f[1])).to.deep.equal(['service/web', 'pod/web-1'])
+    expect(
+      forwards.map((f) =>
+        f
+          .slice(1, 3)
+          .join(' ')
+          .replace(/^(\S+) \d+:/, '$1 :'),
+      ),
+    ).to.deep.equal(['service/web :8080', 'pod/web-1 :9090'])
+    // kubectl's "lost connection to pod" a few seconds after the start (a quick deploy) is a loss too.
+    answers.length = 0
+    answers.push({exitCode: 1, ms: 2000, stderr: 'E1202 portforward.go:424] ... network namespace for sandbox is closed\nerror: lost connection to pod\n'}, {exitCode: 0, ms: 1000})
+    forwards.length = 0
+    warnings.length = 0
+    await portForward({service: 'web', ports: `${await freePort()}:8080`, configPath}, {kubectl: factory, reporter, clock: () => now, sleep})
+    expect(forwards).to.have.length(2)
+    expect(warnings).to.have.length(1)
     expect(warnings).to.deep.equal(['kubectl port-forward to service/web ended (exit 1; was its pod replaced?); reconnecting to a ready pod of web'])
     // Mid-rollout the pod reconnected to goes too, at once: tried again (not reported) while the window lasts...
     answers.length = 0
@@ -222,6 +241,16 @@ describe('tasks: --json keeps stdout for its one document', () => {
     expect(r.exitCode, r.stderr).to.equal(0)
     expect(r.stdout).to.equal('')
     expect(r.stderr).to.equal('from the child')
+  })
+
+  it('the process runner shows the child stderr and returns it too when asked (port-forward reads why kubectl ended)', async () => {
+    const url = pathToFileURL(join(repoRoot, 'dist', 'src', 'kubectl', 'kubectl.js')).href
+    const child = 'console.error("error: lost connection to pod"); process.exit(1)'
+    const script = `import {execaRunner} from ${JSON.stringify(url)}; const r = await execaRunner(process.execPath, ['-e', ${JSON.stringify(child)}], {stdio: 'inherit', teeStderr: true}); console.log(JSON.stringify(r))`
+    const r = await execa(process.execPath, ['--input-type=module', '-e', script], {reject: false})
+    expect(r.exitCode, r.stderr).to.equal(0)
+    expect(r.stderr).to.equal('error: lost connection to pod')
+    expect(JSON.parse(r.stdout)).to.deep.include({exitCode: 1, stderr: 'error: lost connection to pod'})
   })
 })
 
