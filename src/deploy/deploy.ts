@@ -382,7 +382,7 @@ async function applyWatchRecord(
     throw new InterruptedError(`deploy of ${env.name} interrupted; the lock was released and the rollout left as it was`, {
       // A canary left mid-way refuses the next deploy until it is resumed, promoted or aborted.
       hint: Object.values(env.services).some((s) => s.strategy?.type === 'canary')
-        ? `Check \`skycap rollout status ${env.name}\`: a canary left mid-way goes on with \`skycap rollout resume ${env.name}\` (or \`skycap promote\`, \`skycap abort\`), and a deploy waits until it is done; otherwise deploy again or roll back.`
+        ? `Check \`skycap rollout status ${env.name}\`: a canary left mid-way goes on with \`skycap rollout resume ${env.name}\` (or \`skycap promote\`, \`skycap abort\`); a deploy is refused until it is done. Otherwise deploy again or roll back.`
         : `Check \`skycap status ${env.name}\`; deploy again or roll back.`,
       details: {report},
     })
