@@ -14,7 +14,7 @@ import {dryRunApply, findPrunable, prune, withRejectedObjects} from './apply.js'
 import {formatFailure, type FailureReport} from './explain.js'
 import {applyAndWatch, type RolloutResult} from './rollout.js'
 import {rollOutRelease, scaleDownOldSlots} from '../strategies/rollout.js'
-import {SLOT_LABEL} from '../strategies/strategy.js'
+import {otherSlotDeployment} from '../strategies/strategy.js'
 import {followAppliedSlots, forgetPrunedSlots, rolloutSummaries} from '../strategies/state.js'
 import {appSelector, connect, type KubectlFactory, namespaceExists, type Target} from '../env/connect.js'
 import {changeSummary} from './diff.js'
@@ -611,10 +611,8 @@ export function withReplicas(objects: KubeObject[], counts: Map<string, number>)
   return objects.map((object) => {
     if (object.kind !== 'Deployment') return object
     let n = counts.get(object.metadata.name)
-    const slot = object.metadata.labels?.[SLOT_LABEL]
-    if ((slot === 'blue' || slot === 'green') && (n ?? (object.spec as {replicas?: number} | undefined)?.replicas) === 0) {
-      n = counts.get(object.metadata.name.replace(/-(blue|green)$/, slot === 'blue' ? '-green' : '-blue')) || n
-    }
+    const other = otherSlotDeployment(object)
+    if (other && (n ?? (object.spec as {replicas?: number} | undefined)?.replicas) === 0) n = counts.get(other) || n
     if (n === undefined) return object
     return {...object, spec: {...(object.spec as object), replicas: n}}
   })

@@ -12,7 +12,7 @@ import {DEFAULT_TIMEOUT_MS, liveDeployments} from './replicas.js'
 import {openNotifier} from '../notify/notifier.js'
 import {hooksNotUndone} from '../hooks/hooks.js'
 import {rollOutRelease, scaleDownOldSlots} from '../strategies/rollout.js'
-import {SLOT_LABEL} from '../strategies/strategy.js'
+import {otherSlotDeployment} from '../strategies/strategy.js'
 import {appSelector, connect, openEnvironment} from '../env/connect.js'
 import {DeployFailedError, InterruptedError, TimeoutError} from '../errors.js'
 
@@ -229,9 +229,9 @@ export function capacity(objects: KubeObject[], live: Map<string, number>, reset
   for (const o of objects) {
     let n = live.get(o.metadata.name)
     // A blue-green slot scaled to zero after its delay: the service's live size is the slot that serves now.
-    const slot = o.metadata.labels?.[SLOT_LABEL]
-    if (o.kind === 'Deployment' && n === 0 && (slot === 'blue' || slot === 'green')) {
-      const serving = live.get(o.metadata.name.replace(/-(blue|green)$/, slot === 'blue' ? '-green' : '-blue'))
+    const other = otherSlotDeployment(o)
+    if (other && n === 0) {
+      const serving = live.get(other)
       if (serving) counts.set(o.metadata.name, (n = serving))
     }
     if (o.kind === 'Deployment' && n !== undefined && n !== ((o.spec as {replicas?: number} | undefined)?.replicas ?? 1)) kept[o.metadata.name] = n

@@ -6,7 +6,7 @@ import type {KubeObject} from '../render/objects.js'
 import {abortableSleep} from '../sleep.js'
 import {runChecks} from './checks.js'
 import {writeServiceState} from './state.js'
-import {checkFailure, type Placement, replicasOf, SLOT_LABEL, type Slot, type Strategy, type StrategyContext, TEMPLATE_ANNOTATION, templateHash, withLabels} from './strategy.js'
+import {checkFailure, type Placement, replicasOf, selectedSlot, SLOT_LABEL, type Slot, type Strategy, type StrategyContext, TEMPLATE_ANNOTATION, templateHash, withLabels} from './strategy.js'
 
 export const DEFAULT_SCALE_DOWN_DELAY = '5m'
 
@@ -20,7 +20,7 @@ export const blueGreen: Strategy = {
   place(unit, live) {
     const {service} = unit
     const liveService = live.get(`Service/${service}`)
-    const active = (liveService?.spec as {selector?: Record<string, string>} | undefined)?.selector?.[SLOT_LABEL] as Slot | undefined
+    const active = selectedSlot(liveService)
     const hash = unit.deployment.metadata.annotations?.[TEMPLATE_ANNOTATION] ?? templateHash(unit.deployment)
     const runsIt = (slot: Slot) => live.get(`Deployment/${service}-${slot}`)?.metadata.annotations?.[TEMPLATE_ANNOTATION] === hash
     const other = (slot: Slot | undefined): Slot => (slot === 'blue' ? 'green' : 'blue')

@@ -10,7 +10,7 @@ import {blueGreen} from './blue-green.js'
 import {canary, resumable} from './canary.js'
 import {rolling} from './rolling.js'
 import {dropPending, type PendingRelease, readState, savePending, writeServiceState} from './state.js'
-import {type LiveObjects, markStrategies, type Placement, type ServiceUnit, serviceUnits, SLOT_LABEL, type Slot, type Strategy, type StrategyContext} from './strategy.js'
+import {type LiveObjects, markStrategies, type Placement, type ServiceUnit, serviceUnits, selectedSlot, SLOT_LABEL, type Slot, type Strategy, type StrategyContext} from './strategy.js'
 
 const STRATEGIES: Record<Strategy['type'], Strategy> = {rolling, blueGreen, canary}
 
@@ -194,5 +194,5 @@ export async function scaleDownOldSlots(kubectl: Kubectl, options: ScaleDownOpti
 async function servedSlot(kubectl: Kubectl, service: string): Promise<string | undefined> {
   const r = await kubectl.run(['get', 'service', service, '-o', 'json', '--ignore-not-found'])
   if (!r.stdout.trim()) return undefined
-  return (JSON.parse(r.stdout) as {spec?: {selector?: Record<string, string>}}).spec?.selector?.[SLOT_LABEL]
+  return selectedSlot(JSON.parse(r.stdout) as KubeObject)
 }

@@ -2,7 +2,7 @@ import {KubectlError} from '../errors.js'
 import type {ReleaseRecord, RolloutSummary} from '../release/store.js'
 import type {KubeObject} from '../render/objects.js'
 import type {Kubectl} from '../kubectl/kubectl.js'
-import {SLOT_LABEL, type ServiceUnit, type Slot} from './strategy.js'
+import {selectedSlot, type ServiceUnit, type Slot} from './strategy.js'
 import {nodeZlib} from '../builtins.js'
 
 /**
@@ -181,7 +181,7 @@ export async function followAppliedSlots(
   release: number | null,
   at: {clock: () => number; user: string},
 ): Promise<string[]> {
-  const slotOf = (o: KubeObject) => (o.kind === 'Service' ? ((o.spec as {selector?: Record<string, string>} | undefined)?.selector?.[SLOT_LABEL] as Slot | undefined) : undefined)
+  const slotOf = (o: KubeObject) => (o.kind === 'Service' ? selectedSlot(o) : undefined)
   if (!objects.some(slotOf)) return []
   const states = (await readState(kubectl, app)).services
   const changed: string[] = []

@@ -69,6 +69,19 @@ export const STRATEGY_ANNOTATION = 'skycap.dev/strategy'
 export const TEMPLATE_ANNOTATION = 'skycap.dev/template-hash'
 /** The slot label of blue-green Deployments, their pods and the Service selecting one of them. */
 export const SLOT_LABEL = 'skycap.dev/slot'
+
+/** The slot a blue-green Service selects (undefined: not a Service, or no slot in its selector). */
+export function selectedSlot(service: KubeObject | undefined): Slot | undefined {
+  const slot = (service?.spec as {selector?: Record<string, string>} | undefined)?.selector?.[SLOT_LABEL]
+  return slot === 'blue' || slot === 'green' ? slot : undefined
+}
+
+/** For a blue-green slot's Deployment (`web-blue`), the other slot's (`web-green`); undefined for any other object. */
+export function otherSlotDeployment(object: KubeObject): string | undefined {
+  const slot = object.metadata.labels?.[SLOT_LABEL]
+  if (object.kind !== 'Deployment' || (slot !== 'blue' && slot !== 'green')) return undefined
+  return object.metadata.name.replace(/-(blue|green)$/, slot === 'blue' ? '-green' : '-blue')
+}
 /** The track label of canary pods (stable pods have none). */
 export const TRACK_LABEL = 'skycap.dev/track'
 
