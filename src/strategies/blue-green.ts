@@ -6,7 +6,20 @@ import type {KubeObject} from '../render/objects.js'
 import {abortableSleep} from '../sleep.js'
 import {runChecks} from './checks.js'
 import {writeServiceState} from './state.js'
-import {checkFailure, type Placement, replicasOf, selectedSlot, SLOT_LABEL, type Slot, type Strategy, type StrategyContext, TEMPLATE_ANNOTATION, templateHash, withLabels} from './strategy.js'
+import {
+  checkFailure,
+  type Placement,
+  replicasOf,
+  selectedSlot,
+  stoppedNote,
+  SLOT_LABEL,
+  type Slot,
+  type Strategy,
+  type StrategyContext,
+  TEMPLATE_ANNOTATION,
+  templateHash,
+  withLabels,
+} from './strategy.js'
 
 export const DEFAULT_SCALE_DOWN_DELAY = '5m'
 
@@ -39,6 +52,7 @@ export const blueGreen: Strategy = {
       unit,
       slot,
       ...(previousSlot ? {previousSlot} : {}),
+      ...(replicas === 0 ? {stopped: true} : {}),
       // A Service that exists keeps selecting what it selects until the switch; a new one selects the new slot.
       first: [deployment, ...(preview ? [preview(slot)] : []), ...(switched && !liveService ? [switched] : [])],
       later: [...(switched ? [switched] : []), ...(preview && previousSlot ? [preview(previousSlot)] : [])],
@@ -48,24 +62,30 @@ export const blueGreen: Strategy = {
   },
 
   async complete(placements, context) {
+    // A service scaled to 0 has no pods to check and no traffic to move: its Service switches to the new slot, which
+    // `skycap scale` then starts (a check of nothing would fail the release of a service that is simply stopped).
+    const stopped = placements.filter((p) => p.stopped)
+    for (const p of stopped) context.reporter.info(stoppedNote(p.unit.service))
     // Every service's checks first: one failing stops all switches.
     const failures = (
       await Promise.all(
-        placements.map((p) => {
-          const port = (p.unit.serviceObject?.spec as {ports?: Array<{port: number}>} | undefined)?.ports?.[0]?.port
-          return runChecks(
-            p.unit.strategy.checks ?? [],
-            {
-              service: p.unit.service,
-              podSelector: selectorOf(p.first[0] as KubeObject),
-              deployment: p.first[0] as KubeObject,
-              ...(p.unit.strategy.preview && p.unit.serviceObject ? {preview: `${p.unit.service}-preview`} : {}),
-              ...(p.unit.serviceObject ? {serviceName: p.unit.service} : {}),
-              ...(port ? {port: targetPortOf(p.unit.serviceObject as KubeObject) ?? port} : {}),
-            },
-            context,
-          )
-        }),
+        placements
+          .filter((p) => !stopped.includes(p))
+          .map((p) => {
+            const port = (p.unit.serviceObject?.spec as {ports?: Array<{port: number}>} | undefined)?.ports?.[0]?.port
+            return runChecks(
+              p.unit.strategy.checks ?? [],
+              {
+                service: p.unit.service,
+                podSelector: selectorOf(p.first[0] as KubeObject),
+                deployment: p.first[0] as KubeObject,
+                ...(p.unit.strategy.preview && p.unit.serviceObject ? {preview: `${p.unit.service}-preview`} : {}),
+                ...(p.unit.serviceObject ? {serviceName: p.unit.service} : {}),
+                ...(port ? {port: targetPortOf(p.unit.serviceObject as KubeObject) ?? port} : {}),
+              },
+              context,
+            )
+          }),
       )
     ).filter((f): f is FailureReport => f !== undefined)
     if (failures.length) {
@@ -120,7 +140,8 @@ async function removeNewSlots(placements: Placement[], context: StrategyContext)
  * EndpointSlices): the deploy reports the switch once the cluster made it.
  */
 async function waitForEndpoints(placements: Placement[], context: StrategyContext): Promise<FailureReport[]> {
-  const switched = placements.filter((p) => p.unit.serviceObject)
+  // A slot at 0 replicas has no endpoints to wait for.
+  const switched = placements.filter((p) => p.unit.serviceObject && !p.stopped)
   const deadline = Math.min(context.deadline, context.clock() + 60_000)
   type Slice = KubeObject & {endpoints?: Array<{targetRef?: {name?: string}; conditions?: {ready?: boolean}}>}
   type Pod = KubeObject

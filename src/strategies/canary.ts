@@ -7,7 +7,7 @@ import type {KubeObject} from '../render/objects.js'
 import {abortableSleep} from '../sleep.js'
 import {runChecks} from './checks.js'
 import {readState, type ServiceRolloutState, writeRequest, writeServiceState} from './state.js'
-import {checkFailure, replicasOf, type ServiceUnit, type Strategy, type StrategyContext, TEMPLATE_ANNOTATION, templateHash, TRACK_LABEL, withLabels} from './strategy.js'
+import {checkFailure, replicasOf, type ServiceUnit, stoppedNote, type Strategy, type StrategyContext, TEMPLATE_ANNOTATION, templateHash, TRACK_LABEL, withLabels} from './strategy.js'
 
 const DEFAULT_STEPS: CanaryStep[] = [{setWeight: 100}]
 
@@ -25,10 +25,12 @@ export const canary: Strategy = {
     const stable = stamp(gatewayLabels(unit, unit.deployment, 'stable'), hash)
     const liveStable = live.get(`Deployment/${service}`)
     const extra = routeServices(unit)
-    // A first deploy, or one that changes nothing in the pod template: no canary, a plain apply.
-    if (!liveStable || liveStable.metadata.annotations?.[TEMPLATE_ANNOTATION] === hash) {
+    // A first deploy, or one that changes nothing in the pod template: no canary, a plain apply. So is one of a service
+    // scaled to 0: there is no traffic to split, and a canary of nothing would bring it up at 1.
+    const unchanged = !liveStable || liveStable.metadata.annotations?.[TEMPLATE_ANNOTATION] === hash
+    if (unchanged || replicasOf(unit.deployment) === 0) {
       const objects = [stable, ...(unit.serviceObject ? [unit.serviceObject] : []), ...extra]
-      return {unit, first: objects, later: [], recorded: objects, keep: []}
+      return {unit, first: objects, later: [], recorded: objects, keep: [], ...(!unchanged ? {stopped: true} : {})}
     }
     const canaryDeployment = canaryOf(unit)
     return {
@@ -41,6 +43,7 @@ export const canary: Strategy = {
   },
 
   async complete(placements, context) {
+    for (const p of placements) if (p.stopped) context.reporter.info(stoppedNote(p.unit.service))
     const results = await Promise.all(placements.filter((p) => p.later.length).map((p) => runCanary(p.unit, context)))
     return results.filter((f): f is FailureReport => f !== undefined)
   },

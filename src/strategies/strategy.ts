@@ -37,6 +37,8 @@ export interface Placement {
   recorded: KubeObject[]
   /** Live objects of the unit prune must leave alone (the old slot, kept for an instant rollback). */
   keep: KubeObject[]
+  /** The release goes in at 0 replicas (the service is scaled to 0): no pods to check, no traffic to move. */
+  stopped?: boolean
   /** blueGreen: the slot that gets the release, and the one serving before. */
   slot?: Slot
   previousSlot?: Slot
@@ -162,6 +164,11 @@ export function withLabels(o: KubeObject, name: string, labels: Record<string, s
 /** `spec.replicas` of a Deployment (1 when unset). */
 export function replicasOf(o: KubeObject | undefined): number {
   return ((o?.spec as {replicas?: number} | undefined)?.replicas ?? 1) as number
+}
+
+/** What the deploy says of a blue-green or canary service it places at 0 replicas. */
+export function stoppedNote(service: string): string {
+  return `  ${service}: at 0 replicas: no checks or traffic steps; the release runs once \`skycap scale ${service} N\` starts it`
 }
 
 /** A FailureReport for a check or a strategy step, which has no events or logs of its own. */

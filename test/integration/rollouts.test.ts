@@ -352,6 +352,44 @@ describe('rollouts you can trust (real cluster, four services)', function () {
     }
   })
 
+  it('blue-green and canary services scaled to 0 take new releases at 0 (no checks of nothing, no canary that scales them up) and start on the new release when scaled; twice', async () => {
+    const strategies = (round: number) =>
+      quad(ns.name, round)
+        .replace('  web:\n    image: web', '  web:\n    strategy: {type: blueGreen, scaleDownDelay: 1s}\n    image: web')
+        .replace('  api:\n    image: api', '  api:\n    strategy: {type: canary, steps: [{setWeight: 50}, {pause: {}}]}\n    image: api')
+    await app.change(() => strategies(0), 'web blue-green, api canary')
+    const first = await app.cli([...DEPLOY, 'test'])
+    expect(first.exitCode, first.stderr).to.equal(0)
+    for (const service of ['web', 'api']) expect((await app.cli(['scale', service, '0', '-e', 'test'])).exitCode).to.equal(0)
+    const roundOf = (d: any) => d.spec.template.spec.containers[0].env.find((e: any) => e.name === 'ROUND')?.value
+    const serving = async () => {
+      const slot = (await app.get(['service', 'web'])).spec.selector['skycap.dev/slot']
+      return app.get(['deployment', `web-${slot}`])
+    }
+    for (let round = 1; round <= 2; round++) {
+      await app.change(() => strategies(round), `round ${round}`)
+      const r = await app.cli([...DEPLOY, 'test', '--timeout', '2m'])
+      expect(r.exitCode, r.stderr).to.equal(0)
+      expect(r.stderr).to.contain('web: at 0 replicas: no checks or traffic steps; the release runs once `skycap scale web N` starts it')
+      expect(r.stderr).to.contain('api: at 0 replicas')
+      const web = await serving()
+      expect([roundOf(web), web.spec.replicas], 'the Service selects the slot with the release, at 0').to.deep.equal([String(round), 0])
+      const api = await app.get(['deployment', 'api'])
+      expect([roundOf(api), api.spec.replicas]).to.deep.equal([String(round), 0])
+      const canaries = await app.get<{items: any[]}>(['deployments', '-l', 'skycap.dev/track=canary'])
+      expect(canaries.items.map((d) => d.metadata.name)).to.deep.equal([])
+      expect((await app.json(['history', 'test'])).doc.result.releases[0]).to.include({action: 'deploy', result: 'succeeded'})
+    }
+    for (const service of ['web', 'api']) {
+      const scaled = await app.cli(['scale', service, '2', '-e', 'test'])
+      expect(scaled.exitCode, scaled.stderr).to.equal(0)
+    }
+    await waitFor('web and api run round 2 with 2 ready pods each', async () => {
+      const [web, api] = [await serving(), await app.get(['deployment', 'api'])]
+      return [web, api].every((d) => roundOf(d) === '2' && d.status.observedGeneration === d.metadata.generation && d.status.readyReplicas === 2)
+    })
+  })
+
   it('a SIGKILLed deploy frees the environment within about a minute (the lease is short and renewed while a deploy runs)', async () => {
     expect((await app.cli([...DEPLOY, 'test'])).exitCode).to.equal(0)
     await app.change(() => quad(ns.name, 1).replace('    port: 8080\n', '    port: 8080\n    labels: {sim.kwok.test/behavior: not-ready}\n'), 'web never ready')

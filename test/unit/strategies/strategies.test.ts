@@ -59,6 +59,12 @@ function context(kubectl: Kubectl, extra: Partial<StrategyContext> = {}): Strate
   }
 }
 
+/** rollOutRelease's options for a deploy of release 5 of shop to prod, in the fake's context. */
+function releaseOf(ctx: StrategyContext, objects: KubeObject[], services: Record<string, ServiceConfig>): Parameters<typeof rollOutRelease>[0] {
+  const {kubectl, reporter, config, deadline} = ctx
+  return {kubectl, objects, selector: 'a=b', deadline, title: 't', reporter, config, app: 'shop', environment: 'prod', namespace: 'n', release: 5, services, intervalMs: 1}
+}
+
 describe('strategies', () => {
   describe('markStrategies', () => {
     it('leaves services without a strategy alone, gives rolling ones their surge, marks blue-green and canary', () => {
@@ -237,22 +243,7 @@ describe('a release with blue-green and canary services', () => {
       if (argv[0] === 'get') return {exitCode: 1, stderr: `unexpected ${argv.join(' ')}`}
       return {}
     })
-    const ctx = context(kubectl)
-    const result = await rollOutRelease({
-      kubectl,
-      objects: [deployment(), service, named(deployment(), 'api'), named(service, 'api')],
-      selector: 'a=b',
-      deadline: ctx.deadline,
-      title: 't',
-      reporter: ctx.reporter,
-      config: ctx.config,
-      app: 'shop',
-      environment: 'prod',
-      namespace: 'n',
-      release: 5,
-      services,
-      intervalMs: 1,
-    })
+    const result = await rollOutRelease(releaseOf(context(kubectl), [deployment(), service, named(deployment(), 'api'), named(service, 'api')], services))
     expect(result.outcome).to.equal('failed')
     expect(result.failures.map((f) => f.ref)).to.deep.equal(['check/pods web'])
     expect(
@@ -260,6 +251,63 @@ describe('a release with blue-green and canary services', () => {
       'the canary never took traffic',
     ).to.deep.equal([])
     expect(calls.filter((c) => c[0] === 'delete').map((c) => c.filter((a) => a.startsWith('deployment/')))).to.deep.include(['deployment/api-canary'])
+  })
+})
+
+describe('blue-green and canary services scaled to 0', () => {
+  it('a deploy switches the blue-green Service to the new slot at 0 and puts the canary’s release in stable at 0: no checks, no steps (the slot failed "no pods of the new release", the canary came up at 1)', async () => {
+    const services: Record<string, ServiceConfig> = {web: {image: 'web', strategy: {type: 'blueGreen'}}, api: {image: 'api', strategy: {type: 'canary', steps: [{setWeight: 50}, {pause: {}}]}}}
+    const at0 = (o: KubeObject, name: string, hash: string): KubeObject => {
+      const labels = {...LABELS, 'app.kubernetes.io/name': name.replace(/-blue$/, '')}
+      const spec = o.spec as Record<string, unknown>
+      return {...o, metadata: {name, labels, annotations: {[TEMPLATE_ANNOTATION]: hash}}, spec: {...spec, replicas: 0, selector: {matchLabels: labels}}}
+    }
+    const apiObjects = (o: KubeObject): KubeObject => {
+      const labels = {...LABELS, 'app.kubernetes.io/name': 'api'}
+      const spec = o.spec as Record<string, unknown>
+      if (o.kind === 'Service') return {...o, metadata: {name: 'api', labels}, spec: {...spec, selector: labels}}
+      return {...o, metadata: {name: 'api', labels}, spec: {...spec, selector: {matchLabels: labels}, template: {metadata: {labels}, spec: (spec.template as {spec: unknown}).spec}}}
+    }
+    const liveWeb = {...service, spec: {...(service.spec as object), selector: {...LABELS, [SLOT_LABEL]: 'blue'}}}
+    const ready = (name: string) => ({
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: {name, generation: 1, annotations: {'deployment.kubernetes.io/revision': '1'}},
+      spec: {replicas: 0},
+      status: {observedGeneration: 1},
+    })
+    const {kubectl, calls} = fake((argv) => {
+      if (argv[0] === 'get' && argv[1] === 'configmap') return {stdout: ''}
+      if (argv[0] === 'get' && argv[1] === 'deployments,services')
+        return {stdout: JSON.stringify({items: [liveWeb, at0(deployment('web:1'), 'web-blue', 'old'), at0(apiObjects(deployment('api:1')), 'api', 'old'), apiObjects(service)]})}
+      if (argv[0] === 'get' && argv[1]?.startsWith('deployments,replicasets')) return {stdout: JSON.stringify({items: [ready('web-green'), ready('api')]})}
+      if (argv[0] === 'get') return {exitCode: 1, stderr: `unexpected ${argv.join(' ')}`}
+      return {}
+    })
+    const infos: string[] = []
+    const reporter = {info: (m: string) => infos.push(m), warn: () => undefined} as unknown as StrategyContext['reporter']
+    const ctx = context(kubectl, {reporter})
+    const zero = (o: KubeObject): KubeObject => ({...o, spec: {...(o.spec as object), replicas: 0}})
+    const result = await rollOutRelease(releaseOf(ctx, [zero(deployment()), service, zero(apiObjects(deployment('api:2'))), apiObjects(service)], services))
+    expect(result.outcome, JSON.stringify(result.failures)).to.equal('ready')
+    const applied = calls.filter((c) => c[0] === 'apply').map((c) => c.join(' '))
+    expect(applied.length).to.be.greaterThan(0)
+    expect(
+      calls.filter((c) => c[0] === 'get' && ['pods', 'endpointslices'].includes(c[1] ?? '')),
+      'nothing to check or wait for',
+    ).to.deep.equal([])
+    expect(
+      calls.filter((c) => c[0] === 'scale'),
+      'the canary never scales',
+    ).to.deep.equal([])
+    const names = result.recorded.map((o) => `${o.kind}/${o.metadata.name}`)
+    expect(names).to.include.members(['Deployment/web-green', 'Service/web', 'Deployment/api'])
+    expect(names).to.not.include('Deployment/api-canary')
+    const webService = result.recorded.find((o) => o.kind === 'Service' && o.metadata.name === 'web') as KubeObject
+    expect((webService.spec as {selector: Record<string, string>}).selector[SLOT_LABEL]).to.equal('green')
+    expect(result.recorded.filter((o) => o.kind === 'Deployment').map((o) => (o.spec as {replicas: number}).replicas)).to.deep.equal([0, 0])
+    expect(infos).to.include('  web: at 0 replicas: no checks or traffic steps; the release runs once `skycap scale web N` starts it')
+    expect(infos).to.include('  api: at 0 replicas: no checks or traffic steps; the release runs once `skycap scale api N` starts it')
   })
 })
 
