@@ -1,7 +1,7 @@
 import {KubectlError, UserError} from '../errors.js'
 import type {Kubectl, StreamingProcess} from '../kubectl/kubectl.js'
 import type {KubeObject} from '../render/objects.js'
-import {podProblem, podWaitReason} from '../resources/status.js'
+import {podProblem, podWaitReason, startErrorMessage} from '../resources/status.js'
 import {abortableSleep} from '../sleep.js'
 import {nodeCrypto} from '../builtins.js'
 
@@ -140,13 +140,6 @@ interface LivePod extends KubeObject {
  * its exit code (128 from containerd) is the runtime's, not the command's.
  */
 const NOT_STARTED = new Set(['StartError', 'ContainerCannotRun'])
-
-/** The runtime's long message cut to what names the command (`exec: "/nope": stat /nope: no such file or directory`). */
-function startErrorMessage(message: string | undefined): string {
-  const text = (message ?? '').trim()
-  const exec = /exec: .*?(?=: unknown$|$)/.exec(text)
-  return exec?.[0] ?? text
-}
 
 /**
  * Creates the Job and follows it to its end: its output streamed once the container has started, its exit code

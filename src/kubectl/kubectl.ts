@@ -22,32 +22,44 @@ export interface RunOptions {
   stdio?: 'inherit'
   /** With stdio 'inherit': the child's stdout goes to skycap's stderr (--json keeps stdout for its one document). */
   stdoutToStderr?: boolean
-  /** With stdio 'inherit': the child's stderr is shown as it comes and also returned (port-forward reads why it ended). */
+  /**
+   * With stdio 'inherit': the child's stderr is shown as it comes and its last 16 KiB returned (port-forward reads
+   * why it ended, exec why its command never started); not all of it: an exec may write for hours.
+   */
   teeStderr?: boolean
 }
 
 /** Spawns a program with an argument array (never a shell). Injected so unit tests can assert the exact argv. */
 export type ProcessRunner = (file: string, args: string[], options: RunOptions) => Promise<ProcessResult>
 
+/** How much of an attached child's stderr (teeStderr) is kept. */
+const STDERR_TAIL = 16 * 1024
+
 /** The real runner: execa, no shell, no rejection on a non-zero exit. */
 export const execaRunner: ProcessRunner = async (file, args, options) => {
   const {execa} = await import('execa')
   try {
+    let tail = ''
     const r =
       options.stdio === 'inherit'
-        ? await execa(file, args, {
-            stdio: ['inherit', options.stdoutToStderr ? 2 : 'inherit', options.teeStderr ? ['pipe', 'inherit'] : 'inherit'],
-            reject: false,
-            env: options.env,
-            cancelSignal: options.signal,
-          })
+        ? await (() => {
+            const child = execa(file, args, {
+              stdio: ['inherit', options.stdoutToStderr ? 2 : 'inherit', options.teeStderr ? ['pipe', 'inherit'] : 'inherit'],
+              buffer: false,
+              reject: false,
+              env: options.env,
+              cancelSignal: options.signal,
+            })
+            child.stderr?.on('data', (chunk: Buffer) => (tail = (tail + chunk.toString('utf8')).slice(-STDERR_TAIL)))
+            return child
+          })()
         : await execa(file, args, {input: options.input, timeout: options.timeoutMs, cancelSignal: options.signal, reject: false, stripFinalNewline: false, env: options.env})
     if (r.failed && r.exitCode === undefined) {
       if ((r as {code?: string}).code === 'ENOENT') throw Object.assign(new Error(`${file}: not found`), {code: 'ENOENT'})
       // A kubectl that execa killed for its timeoutMs is a timeout, not an interruption: no signal then.
       return {exitCode: -1, stdout: String(r.stdout ?? ''), stderr: String(r.stderr || r.message), signal: r.timedOut ? undefined : r.signal}
     }
-    return {exitCode: r.exitCode ?? -1, stdout: String(r.stdout ?? ''), stderr: String(r.stderr ?? '')}
+    return {exitCode: r.exitCode ?? -1, stdout: String(r.stdout ?? ''), stderr: options.stdio === 'inherit' ? tail.replace(/\r?\n$/, '') : String(r.stderr ?? '')}
   } catch (error) {
     if ((error as {code?: string}).code === 'ENOENT') {
       throw new UnreachableError(`kubectl was not found ("${file}")`, {hint: 'Install kubectl (https://kubernetes.io/docs/tasks/tools/) or set SKYCAP_KUBECTL to its path.'})

@@ -104,3 +104,10 @@ export function podWaitReason(pod: KubeObject): string | undefined {
   if (notReady) return `container ${notReady.name} of pod ${pod.metadata.name} runs but its readiness check does not pass`
   return undefined
 }
+
+/** The runtime's long message cut to what names the command (`exec: "/nope": stat /nope: no such file or directory`). */
+export function startErrorMessage(message: string | undefined): string {
+  const text = (message ?? '').trim()
+  const exec = /exec: .*?(?=: unknown$|$)/.exec(text)
+  return exec?.[0] ?? text
+}

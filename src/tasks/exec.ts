@@ -1,6 +1,7 @@
 import {unknownServiceError, withFlag} from '../config/environment.js'
 import {connect, type KubectlFactory, openEnvironment} from '../env/connect.js'
-import {UserError} from '../errors.js'
+import {SkycapError, UserError} from '../errors.js'
+import {startErrorMessage} from '../resources/status.js'
 import type {Reporter} from '../ui/output.js'
 import {choosePod} from './pods.js'
 
@@ -39,6 +40,23 @@ export async function execInService(options: ExecOptions, deps: {kubectl: Kubect
   deps.reporter.info(`Running ${options.command.join(' ')} in pod ${pod} of ${options.service} (${env.name})`)
   const r = await kubectl.attached(['exec', pod, '-c', options.service, ...(options.stdin ? ['-i'] : []), ...(options.tty ? ['-t'] : []), '--', ...options.command], {
     stdoutToStderr: options.json ?? false,
+    teeStderr: true,
   })
+  const notStarted = r.exitCode !== 0 ? execStartFailure(r.stderr) : undefined
+  if (notStarted)
+    throw new SkycapError(`${options.command[0]} in pod ${pod} of ${options.service} (${env.name}) could not run: ${notStarted}`, {
+      hint: `The command is not in ${options.service}'s image, or not executable there: check its name, or give its full path.`,
+    })
   return {environment: env.name, service: options.service, pod, exitCode: r.exitCode}
+}
+
+/**
+ * kubectl's own error when the runtime could not start the command (not in the image, not executable): its exit code
+ * (1) is kubectl's, not the command's. kubectl prints it last; a command that ran and failed ends kubectl's stderr
+ * with `command terminated with exit code N` instead, whatever the command itself wrote before.
+ */
+export function execStartFailure(stderr: string): string | undefined {
+  const last = stderr.trimEnd().split('\n').at(-1) ?? ''
+  const failed = last.startsWith('error: ') && /OCI runtime exec failed|failed to exec in container|executable file not found/.test(last)
+  return failed ? startErrorMessage(last) : undefined
 }

@@ -204,7 +204,7 @@ describe('real node: hooks, run, exec and port-forward', function () {
     expect(pty.exitCode, pty.stdout + pty.stderr).to.equal(6)
   })
 
-  realIt('exec and port-forward reach the pod of the right environment (two environments, two namespaces)', async () => {
+  realIt('exec and port-forward reach the pod of the right environment (two environments, two namespaces); exec of a command the image lacks says so', async () => {
     const other = `${ns.name}-other`
     await kubectl(['create', 'namespace', other])
     try {
@@ -226,6 +226,10 @@ describe('real node: hooks, run, exec and port-forward', function () {
       }
       const failing = await app.cli(['exec', 'web', '-e', 'other', '--', '/app', 'exit', '9'])
       expect(failing.exitCode).to.equal(9)
+      // A command the image lacks never ran: kubectl's runtime error was passed on as if it had, exit 1 and all.
+      const missing = await app.cli(['exec', 'web', '-e', 'other', '--json', '--', '/nope'])
+      expect(missing.exitCode, missing.stderr).to.equal(1)
+      expect(JSON.parse(missing.stdout).error.message).to.match(/^\/nope in pod web-\S+ of web \(other\) could not run: exec: "\/nope": stat \/nope: no such file or directory$/)
       const wrong = await app.cli(['exec', 'web', '-e', 'other', '--pod', testPod.metadata.name, '--', '/app', 'whoami'])
       expect(wrong.exitCode).to.equal(2)
       expect(wrong.stderr).to.include(`pod ${testPod.metadata.name} is not a pod of web in other`)

@@ -119,14 +119,14 @@ describe('tasks: --json keeps stdout for its one document', () => {
   const quiet = {info: () => undefined, warn: () => undefined} as unknown as Reporter
 
   /** A kubectl whose attached command (exec, port-forward) is recorded with the options it ran with. */
-  function recording() {
+  function recording(attachedExit = {exitCode: 0, stderr: ''}) {
     const attached: Array<{argv: string[]; options: RunOptions}> = []
     const runner: ProcessRunner = async (_file, argv, options) => {
       if (argv.includes('get-contexts') || argv.includes('current-context')) return {exitCode: 0, stdout: 'it-context\n', stderr: ''}
       if (argv.includes('get') && argv.includes('pods')) return {exitCode: 0, stdout: JSON.stringify({items: [pod('web-1', 't', true)]}), stderr: ''}
       if (argv.includes('get') && argv.includes('services')) return {exitCode: 0, stdout: JSON.stringify({items: [{kind: 'Service', metadata: {name: 'web'}}]}), stderr: ''}
       if (options.stdio === 'inherit') attached.push({argv, options})
-      return {exitCode: 0, stdout: '', stderr: ''}
+      return {exitCode: attachedExit.exitCode, stdout: '', stderr: attachedExit.stderr}
     }
     return {attached, factory: (o: {context?: string; namespace?: string}) => new Kubectl({...o, runner})}
   }
@@ -140,6 +140,23 @@ describe('tasks: --json keeps stdout for its one document', () => {
       expect(k.attached.map((a) => a.argv.find((w) => w === 'exec' || w === 'port-forward'))).to.deep.equal(['exec', 'port-forward'])
       for (const a of k.attached) expect(Boolean(a.options.stdoutToStderr), `${a.argv.join(' ')} json=${json}`).to.equal(json)
     }
+  })
+
+  it("exec of a command the image lacks says so (exit 1), where kubectl only printed the runtime error and --json said it ran; the command's own failure keeps its code", async () => {
+    const configPath = join(repo.dir, 'skycap.yaml')
+    // What kubectl prints (and exits 1 with) on containerd when the command is not in the image.
+    const oci =
+      'error: Internal error occurred: Internal error occurred: error executing command in container: failed to exec in container: failed to start exec "4f1c": OCI runtime exec failed: exec failed: unable to start container process: exec: "/nope": stat /nope: no such file or directory: unknown\n'
+    const k = recording({exitCode: 1, stderr: oci})
+    const error = await execInService({service: 'web', command: ['/nope', 'x'], configPath, json: true}, {kubectl: k.factory, reporter: quiet, terminal: false}).catch((e: unknown) => e)
+    expect((error as Error).message).to.equal('/nope in pod web-1 of web (test) could not run: exec: "/nope": stat /nope: no such file or directory')
+    expect((error as {exitCode?: number}).exitCode).to.equal(1)
+    expect((error as {hint?: string}).hint).to.equal("The command is not in web's image, or not executable there: check its name, or give its full path.")
+    expect(k.attached[0]?.options.teeStderr, "kubectl's stderr is read as well as shown").to.equal(true)
+    // A command that ran and failed, whatever it printed, exits with its own code.
+    const own = recording({exitCode: 3, stderr: 'error: OCI runtime exec failed is what my script prints\ncommand terminated with exit code 3\n'})
+    const ran = await execInService({service: 'web', command: ['/app/check'], configPath}, {kubectl: own.factory, reporter: quiet, terminal: false})
+    expect(ran.exitCode).to.equal(3)
   })
 
   it('port-forward on a local port in use is exit 2 before any kubectl call, naming the address and another port', async () => {
