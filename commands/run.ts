@@ -1,6 +1,6 @@
 import {Args, Flags} from '@oclif/core'
 
-import {runTask} from '../src/tasks/run.js'
+import {runTask, stdinBringsInput} from '../src/tasks/run.js'
 import {environmentFlag} from './_environment.js'
 import {SkycapCommand} from './_base.js'
 import {splitCommand} from './_command-line.js'
@@ -16,12 +16,13 @@ export default class Run extends SkycapCommand {
     '<%= config.bin %> run web -- bin/rails db:migrate:status',
     '<%= config.bin %> run web -e prod -it -- bin/rails console',
     '<%= config.bin %> run worker --rev 3f2c1ab --lock -- bin/backfill',
+    '<%= config.bin %> run db -e staging -i -- psql < fixtures.sql',
   ]
   static override args = {service: Args.string({description: 'The service whose pod template runs the command', required: true})}
   static override flags = {
     environment: environmentFlag,
-    interactive: Flags.boolean({char: 'i', description: 'Attach stdin and a terminal (with -t: a console).'}),
-    tty: Flags.boolean({char: 't', description: 'Allocate a terminal (same as -i: a console needs both).'}),
+    interactive: Flags.boolean({char: 'i', description: 'Pass stdin: a console on a terminal (as -it), or input from a pipe or a file.'}),
+    tty: Flags.boolean({char: 't', description: 'Allocate a terminal (a console; needs one on stdin).'}),
     keep: Flags.boolean({description: 'Keep the Job and its pod afterwards (for kubectl logs/describe).'}),
     rev: Flags.string({description: "Run with this revision's images (the deployed release's config and env)."}),
     lock: Flags.boolean({description: "Hold the environment's deploy lock while the command runs."}),
@@ -38,7 +39,8 @@ export default class Run extends SkycapCommand {
         environment: flags.environment,
         configPath: flags.config,
         rev: flags.rev,
-        tty: flags.interactive || flags.tty,
+        tty: flags.tty,
+        stdin: flags.interactive,
         keep: flags.keep,
         lock: flags.lock,
         timeout: flags.timeout,
@@ -48,6 +50,7 @@ export default class Run extends SkycapCommand {
         reporter: this.reporter(),
         out: this.jsonEnabled() ? process.stderr : process.stdout,
         terminal: Boolean(process.stdin.isTTY),
+        pipedStdin: stdinBringsInput(),
         signal: this.abortOnSignals('stopping the task'),
       },
     )

@@ -48,6 +48,8 @@ export interface JobSpec {
   labels: Record<string, string>
   /** stdin and a terminal for `run -it`. */
   tty?: boolean
+  /** stdin without a terminal, for `run -i` fed from a pipe or a file. */
+  stdin?: boolean
 }
 
 /** The pod template of the service's Deployment among rendered (or recorded) objects. */
@@ -83,6 +85,7 @@ export function buildJob(spec: JobSpec): KubeObject {
   const {readinessProbe, livenessProbe, startupProbe, lifecycle, ports, args, ...kept} = main
   const container: Container = {...kept, command: spec.command, ...(env.length ? {env} : {}), ...(spec.image ? {image: spec.image} : {})}
   if (spec.tty) Object.assign(container, {stdin: true, stdinOnce: true, tty: true})
+  else if (spec.stdin) Object.assign(container, {stdin: true, stdinOnce: true})
   const labels = {...spec.labels, [JOB_LABELS.name]: spec.name}
   return {
     apiVersion: 'batch/v1',
@@ -120,6 +123,8 @@ export interface RunJobOptions {
   logFlags?: string[]
   /** When the pod runs, instead of following its logs: attach to it (run -it). */
   attach?: (pod: string, container: string) => Promise<void>
+  /** When the pod runs, beside following its logs: pass skycap's stdin to it (run -i from a pipe). */
+  feed?: (pod: string, container: string) => Promise<void>
   deadline: number
   clock?: () => number
   signal?: AbortSignal
@@ -167,6 +172,7 @@ export async function runJob(kubectl: Kubectl, job: KubeObject, options: RunJobO
   const container = ((job.spec as {template: PodTemplate}).template.spec.containers[0] as Container).name
   let stream: StreamingProcess | undefined
   let attached: Promise<void> | undefined
+  let fed: Promise<void> | undefined
   let streamEnded: Promise<unknown> | undefined
   let pod: LivePod | undefined
   const outcome = (result: JobOutcome['result'], message: string, exitCode?: number): JobOutcome => ({
@@ -191,6 +197,7 @@ export async function runJob(kubectl: Kubectl, job: KubeObject, options: RunJobO
           // The end of its stdout, not the process's exit: the last chunks may still be on their way then.
           const {stdout} = stream
           streamEnded = new Promise((resolve) => stdout.once('end', resolve))
+          if (options.feed && state.running) fed = options.feed(pod.metadata.name, container)
         }
       }
       const terminated = state?.terminated
@@ -199,11 +206,11 @@ export async function runJob(kubectl: Kubectl, job: KubeObject, options: RunJobO
       // program, 143 for a shell) is not the command's answer. Kubernetes 1.31+ sets FailureTarget first, Failed later.
       const deadline = conditions.find((c) => (c.type === 'Failed' || c.type === 'FailureTarget') && c.status === 'True' && c.reason === 'DeadlineExceeded')
       if (deadline) {
-        if (terminated) await Promise.race([attached ?? streamEnded ?? Promise.resolve(), abortableSleep(10_000, options.signal)])
+        if (terminated) await Promise.race([attached ?? Promise.all([streamEnded, fed]), abortableSleep(10_000, options.signal)])
         return outcome('timed-out', `${deadline.message ?? 'the Job ran past its deadline'}${neverStarted(pod, container)}`)
       }
       if (terminated && (pod?.status?.phase === 'Succeeded' || pod?.status?.phase === 'Failed')) {
-        await Promise.race([attached ?? streamEnded ?? Promise.resolve(), abortableSleep(10_000, options.signal)])
+        await Promise.race([attached ?? Promise.all([streamEnded, fed]), abortableSleep(10_000, options.signal)])
         if (terminated.reason && NOT_STARTED.has(terminated.reason)) return outcome('failed', `the command could not start (${terminated.reason}): ${startErrorMessage(terminated.message)}`)
         const code = terminated.exitCode ?? -1
         return code === 0 ? outcome('succeeded', 'exited 0', 0) : outcome('failed', `exited ${code}${terminated.reason && terminated.reason !== 'Error' ? ` (${terminated.reason})` : ''}`, code)

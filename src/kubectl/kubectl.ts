@@ -27,6 +27,8 @@ export interface RunOptions {
    * why it ended, exec why its command never started); not all of it: an exec may write for hours.
    */
   teeStderr?: boolean
+  /** With stdio 'inherit': only stdin is the terminal's; stdout is dropped and stderr's tail returned, not shown. */
+  inputOnly?: boolean
 }
 
 /** Spawns a program with an argument array (never a shell). Injected so unit tests can assert the exact argv. */
@@ -44,7 +46,7 @@ export const execaRunner: ProcessRunner = async (file, args, options) => {
       options.stdio === 'inherit'
         ? await (() => {
             const child = execa(file, args, {
-              stdio: ['inherit', options.stdoutToStderr ? 2 : 'inherit', options.teeStderr ? ['pipe', 'inherit'] : 'inherit'],
+              stdio: options.inputOnly ? ['inherit', 'ignore', 'pipe'] : ['inherit', options.stdoutToStderr ? 2 : 'inherit', options.teeStderr ? ['pipe', 'inherit'] : 'inherit'],
               buffer: false,
               reject: false,
               env: options.env,
@@ -244,11 +246,12 @@ export class Kubectl {
    * Runs kubectl on skycap's own terminal (exec, attach, port-forward): what it prints goes straight to the user, and
    * its exit code (the remote command's, for exec) is returned rather than thrown.
    */
-  async attached(args: string[], options: {signal?: AbortSignal; stdoutToStderr?: boolean; teeStderr?: boolean} = {}): Promise<ProcessResult> {
+  async attached(args: string[], options: {signal?: AbortSignal; stdoutToStderr?: boolean; teeStderr?: boolean; inputOnly?: boolean} = {}): Promise<ProcessResult> {
     const argv = this.argv(args)
     this.trace?.([this.binary, ...argv])
     this.spawned++
-    return this.runner(this.binary, argv, {stdio: 'inherit', signal: options.signal, ...(options.stdoutToStderr ? {stdoutToStderr: true} : {}), ...(options.teeStderr ? {teeStderr: true} : {})})
+    const {stdoutToStderr, teeStderr, inputOnly} = options
+    return this.runner(this.binary, argv, {stdio: 'inherit', signal: options.signal, ...(stdoutToStderr ? {stdoutToStderr} : {}), ...(teeStderr ? {teeStderr} : {}), ...(inputOnly ? {inputOnly} : {})})
   }
 
   /** Starts a long-running kubectl (logs -f) without waiting for it. */

@@ -9,6 +9,8 @@ import {prepareRelease} from '../render/prepare.js'
 import {lastGood, listReleases} from '../release/store.js'
 import type {Reporter} from '../ui/output.js'
 import {nodeCrypto} from '../builtins.js'
+import type {Kubectl} from '../kubectl/kubectl.js'
+import {fstatSync} from 'node:fs'
 
 export interface RunTaskOptions {
   service: string
@@ -17,8 +19,10 @@ export interface RunTaskOptions {
   configPath?: string
   /** Run with the images of this revision (the deployed release's config and env). */
   rev?: string
-  /** stdin and a terminal (a console). */
+  /** -t: stdin and a terminal (a console). */
   tty?: boolean
+  /** -i: stdin; with a terminal on stdin, a console (as -t); from a pipe or a file, fed to the command. */
+  stdin?: boolean
   /** Leave the Job and its pod behind (for `kubectl logs`). */
   keep?: boolean
   /** Hold the environment's deploy lock while it runs. */
@@ -34,6 +38,8 @@ export interface RunTaskDeps {
   out: NodeJS.WritableStream
   /** Whether skycap's stdin is a terminal (`--tty` needs one). */
   terminal: boolean
+  /** Whether skycap's stdin brings input (a file, or a pipe outside CI): without -i it is not passed on, and said so. */
+  pipedStdin?: boolean
   signal?: AbortSignal
   clock?: () => number
   intervalMs?: number
@@ -64,7 +70,10 @@ export async function runTask(options: RunTaskOptions, deps: RunTaskDeps): Promi
   const app = loaded.config.app
   if (!env.services[options.service]) throw unknownServiceError(loaded, options.service, 'skycap run SERVICE', withFlag(options.environment))
   if (options.command.length === 0) throw new UserError('no command given', {hint: `Put it after --: skycap run ${options.service} -- bin/rails db:migrate`})
-  if (options.tty && !deps.terminal) throw new UserError('--tty needs a terminal on stdin', {hint: 'Run it from an interactive shell, or drop -i/-t to stream the output.'})
+  if (options.tty && !deps.terminal) throw new UserError('--tty needs a terminal on stdin', {hint: 'Run it from an interactive shell; -i alone passes piped input.'})
+  const console = Boolean(options.tty || (options.stdin && deps.terminal))
+  const feed = Boolean(options.stdin && !console)
+  if (deps.pipedStdin && !options.stdin) deps.reporter.warn(`stdin is not passed to the command without -i (skycap run ${options.service} -i -- …)`)
   const timeoutMs = options.timeout !== undefined ? await parseDuration(options.timeout, '--timeout') : DEFAULT_RUN_TIMEOUT_MS
   const image =
     options.rev !== undefined ? (await prepareRelease({target: `${env.name}@${options.rev}`, configPath: options.configPath, services: [options.service]})).images[options.service] : undefined
@@ -80,7 +89,8 @@ export async function runTask(options: RunTaskOptions, deps: RunTaskDeps): Promi
     command: options.command,
     image,
     timeoutMs,
-    tty: options.tty,
+    tty: console,
+    stdin: feed,
     labels: {[JOB_LABELS.of]: app, [JOB_LABELS.environment]: env.name, [JOB_LABELS.kind]: 'run', [JOB_LABELS.release]: String(release.record.number)},
   })
   const containerImage = (job.spec as {template: {spec: {containers: Array<{image: string}>}}}).template.spec.containers[0]?.image ?? ''
@@ -102,13 +112,15 @@ export async function runTask(options: RunTaskOptions, deps: RunTaskDeps): Promi
       clock,
       signal: deps.signal,
       intervalMs: deps.intervalMs,
-      ...(options.tty
+      ...(console
         ? {
             attach: async (pod: string, container: string) => {
               await kubectl.attached(['attach', pod, '-c', container, '-i', '-t'])
             },
           }
         : {onOutput: (chunk: Buffer) => deps.out.write(chunk)}),
+      // The output comes from the logs, whole; the attach only carries stdin (its copy of the output is dropped).
+      ...(feed ? {feed: (pod: string, container: string) => feedStdin(kubectl, pod, container, deps)} : {}),
     })
     if (outcome.exitCode === undefined) {
       const where = `${options.command.join(' ')} in ${options.service} (job ${name})`
@@ -134,5 +146,25 @@ export async function runTask(options: RunTaskOptions, deps: RunTaskDeps): Promi
     if (!options.keep) await deleteJobs(kubectl, [name])
     heartbeat?.stop()
     if (lock) await releaseLock(kubectl, app, {id: lock.id}).catch((error) => deps.reporter.warn(`could not release the lock: ${(error as Error).message}`))
+  }
+}
+
+/** `kubectl attach -i` for the input alone; a refusal (no `pods/attach` right, say) is a warning: the Job runs on. */
+async function feedStdin(kubectl: Kubectl, pod: string, container: string, deps: RunTaskDeps): Promise<void> {
+  const r = await kubectl.attached(['attach', pod, '-c', container, '-i', '-q'], {inputOnly: true, ...(deps.signal ? {signal: deps.signal} : {})})
+  const why = r.stderr.trimEnd().split('\n').at(-1) ?? ''
+  if (r.exitCode !== 0 && /^(error|Error from server)/.test(why)) deps.reporter.warn(`stdin could not be passed to the command: ${why}`)
+}
+
+/**
+ * Whether the process's stdin brings input: a non-empty file, or a pipe (a shell's FIFO, or the socket a Node parent
+ * gives), but not under CI, whose runners give every step one.
+ */
+export function stdinBringsInput(env: NodeJS.ProcessEnv = process.env): boolean {
+  try {
+    const stat = fstatSync(0)
+    return (stat.isFile() && stat.size > 0) || ((stat.isFIFO() || stat.isSocket()) && !env.CI)
+  } catch {
+    return false
   }
 }

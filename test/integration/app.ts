@@ -51,7 +51,7 @@ export class TestApp<R extends AppRepository = TempRepo> {
   }
 
   /** Runs the built CLI in the app's repository. */
-  cli(args: string[], options: {env?: Record<string, string>; timeout?: number} = {}) {
+  cli(args: string[], options: {env?: Record<string, string>; timeout?: number; input?: string} = {}) {
     return runCli(args, {cwd: this.repo.dir, ...options})
   }
 

@@ -268,6 +268,25 @@ describe('real node: hooks, run, exec and port-forward', function () {
     await waitFor('the run Jobs to be deleted', async () => (await kubectl(['get', 'jobs', '-l', 'skycap.dev/job-kind=run', '-o', 'name'], {namespace: ns.name})).stdout === '')
   })
 
+  realIt('run -i from a pipe feeds the command (its end too) and streams its output whole; without -i stdin is not passed, and that is said', async () => {
+    expect((await deploy()).exitCode).to.equal(0)
+    for (let round = 1; round <= 2; round++) {
+      const quit = await app.cli(['run', 'web', '-i', '--', '/app', 'console'], {input: `hello ${round}\nquit ${round + 3}\n`})
+      expect(quit.exitCode, quit.stderr).to.equal(round + 3)
+      expect(quit.stdout).to.equal(`you said: hello ${round} (terminal: false)\nbye (${round + 3})`)
+      // No quit: the command ends when the input does (stdinOnce), exit 0.
+      const eof = await app.cli(['run', 'web', '-i', '--json', '--', '/app', 'console'], {input: 'a\nb\n'})
+      expect(eof.exitCode, eof.stderr).to.equal(0)
+      expect(eof.stderr).to.contain('you said: a (terminal: false)\nyou said: b (terminal: false)')
+      expect(JSON.parse(eof.stdout).result.exitCode).to.equal(0)
+    }
+    const dropped = await app.cli(['run', 'web', '--', '/app', 'say', 'hi'], {input: 'ignored\n', env: {CI: ''}})
+    expect(dropped.exitCode, dropped.stderr).to.equal(0)
+    expect(dropped.stderr).to.contain('stdin is not passed to the command without -i (skycap run web -i -- …)')
+    expect(dropped.stdout).to.equal('hi')
+    await waitFor('the run Jobs to be deleted', async () => (await kubectl(['get', 'jobs', '-l', 'skycap.dev/job-kind=run', '-o', 'name'], {namespace: ns.name})).stdout === '')
+  })
+
   realIt('port-forward goes on with the new pod when a deploy replaces the one it forwarded to', async () => {
     expect((await deploy()).exitCode).to.equal(0)
     const port = await freePort()

@@ -122,6 +122,44 @@ describe('hooks: the Job', () => {
     ])
     const tty = buildJob({name: 'x', template: podTemplateOf([deployment], 'web'), service: 'web', command: ['sh'], image: 'reg/web:def', timeoutMs: 1000, labels: {}, tty: true}) as any
     expect(tty.spec.template.spec.containers[0]).to.include({image: 'reg/web:def', stdin: true, stdinOnce: true, tty: true})
+    const piped = buildJob({name: 'x', template: podTemplateOf([deployment], 'web'), service: 'web', command: ['psql'], timeoutMs: 1000, labels: {}, stdin: true}) as any
+    expect(piped.spec.template.spec.containers[0]).to.include({stdin: true, stdinOnce: true})
+    expect(piped.spec.template.spec.containers[0]).to.not.have.property('tty')
+  })
+
+  it('run -i from a pipe: once the container runs, its logs are followed and stdin is fed beside them; the outcome waits for both', async () => {
+    const job = buildJob({name: 'j9', template: podTemplateOf([deployment], 'web'), service: 'web', command: ['psql'], timeoutMs: 60_000, labels: {}, stdin: true})
+    const pod = (state: object, phase = 'Running') => ({kind: 'Pod', metadata: {name: 'j9-abc', creationTimestamp: 't'}, status: {phase, containerStatuses: [{name: 'web', state}]}})
+    const list = (...items: object[]) => ({stdout: JSON.stringify({items: [{kind: 'Job', metadata: {name: 'j9'}}, ...items]})})
+    const get = ['--request-timeout=30s', 'get', 'jobs,pods', '-l', 'skycap.dev/job=j9', '-o', 'json']
+    const fake = fakeKubectl([
+      {argv: ['--request-timeout=30s', 'create', '-f', '-']},
+      {argv: get, result: list(pod({running: {}}))},
+      {argv: get, result: list(pod({terminated: {exitCode: 0, reason: 'Completed'}}, 'Succeeded'))},
+    ])
+    const {PassThrough} = await import('node:stream')
+    ;(fake.kubectl as any).spawner = () => {
+      const stdout = new PassThrough()
+      stdout.end('INSERT 0 1\n')
+      return {stdout, done: Promise.resolve({exitCode: 0, stdout: '', stderr: ''}), kill() {}}
+    }
+    const fed: string[] = []
+    let feedDone = false
+    const chunks: string[] = []
+    const outcome = await runJob(fake.kubectl, job, {
+      onOutput: (c) => chunks.push(c.toString()),
+      feed: async (p, c) => {
+        fed.push(`${p}/${c}`)
+        await new Promise((resolve) => setTimeout(resolve, 50))
+        feedDone = true
+      },
+      deadline: Date.now() + 60_000,
+      intervalMs: 1,
+    })
+    expect(outcome).to.include({result: 'succeeded', exitCode: 0})
+    expect(fed).to.deep.equal(['j9-abc/web'])
+    expect(feedDone, 'the outcome waited for the feed').to.equal(true)
+    expect(chunks.join('')).to.equal('INSERT 0 1\n')
   })
 
   it('names stay DNS labels of at most 63 characters and do not collide when cut', () => {

@@ -35,6 +35,34 @@ describe('tasks: command lines', () => {
   })
 })
 
+describe('tasks: does stdin bring input', () => {
+  const probe = async (stdin: 'pipe' | 'ignore' | {file: string}, env: Record<string, string>) => {
+    const module = pathToFileURL(join(repoRoot, 'dist/src/tasks/run.js')).href
+    const code = `import(${JSON.stringify(module)}).then((m) => console.log(m.stdinBringsInput()))`
+    // A file as the shell's `< file` gives it: the descriptor itself, not a pipe fed from it.
+    const r =
+      typeof stdin === 'object'
+        ? await execa('sh', ['-c', 'exec node --input-type=module -e "$1" < "$2"', 'sh', code, stdin.file], {env})
+        : await execa('node', ['--input-type=module', '-e', code], {stdin, env, ...(stdin === 'pipe' ? {input: 'x'} : {})})
+    return r.stdout
+  }
+
+  it('a non-empty file or a pipe does (a pipe not under CI); /dev/null, an empty file and a pipe under CI do not', async () => {
+    const repo = new TempRepo('skycap-stdin-')
+    try {
+      repo.write('input.sql', 'select 1;\n')
+      repo.write('empty', '')
+      expect(await probe({file: join(repo.dir, 'input.sql')}, {CI: ''})).to.equal('true')
+      expect(await probe('pipe', {CI: ''})).to.equal('true')
+      expect(await probe('pipe', {CI: 'true'})).to.equal('false')
+      expect(await probe({file: join(repo.dir, 'empty')}, {CI: ''})).to.equal('false')
+      expect(await probe('ignore', {CI: ''})).to.equal('false')
+    } finally {
+      repo.remove()
+    }
+  })
+})
+
 describe('tasks: choosing the pod', () => {
   it('picks the oldest ready pod of the service in the environment, never one being deleted', async () => {
     const items = [pod('web-b', '2026-01-02', true), pod('web-a', '2026-01-01', true, true), pod('web-c', '2026-01-01', true), pod('web-d', '2025-01-01', false)]
