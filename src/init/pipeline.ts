@@ -1,5 +1,8 @@
 import {parse} from 'yaml'
 
+import {deepMerge} from '../config/environment.js'
+import {expandVariables} from '../notify/webhook.js'
+
 /** The CI systems `skycap init --ci` writes a pipeline for. */
 export const PIPELINE_SYSTEMS = ['github', 'gitlab'] as const
 export type PipelineSystem = (typeof PIPELINE_SYSTEMS)[number]
@@ -26,6 +29,11 @@ export interface PipelineNeeds {
   checks: boolean
   /** requireChecks without a repository in skycap.yaml (GitLab's checkout names no GitHub repository). */
   checksWithoutRepository: boolean
+  /**
+   * The variables notify.slack (`webhookEnv`) and notify.webhook (`${env:NAME}` in its URL and headers) read: CI
+   * secrets the deploy step must hand to skycap (a GitHub Actions secret is no variable of a step unless its env: says so).
+   */
+  notifyVariables: string[]
 }
 
 /** What `skycap init --ci` writes a pipeline for: the environments, what each deploy job needs, whether it builds. */
@@ -37,7 +45,7 @@ export interface PipelinePlan extends PipelineEnvironments {
 
 const NAME = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/
 
-type Settings = {notify?: {github?: {deployments?: unknown}; gitlab?: {deployments?: unknown}} | null; requireChecks?: unknown}
+type Settings = {notify?: {github?: {deployments?: unknown}; gitlab?: {deployments?: unknown}; slack?: unknown; webhook?: unknown} | null; requireChecks?: unknown}
 type Config = Settings & {
   defaultEnvironment?: unknown
   environments?: Record<string, (Settings & {protected?: unknown}) | null>
@@ -109,7 +117,32 @@ function environmentNeeds(config: Config | undefined, name: string): PipelineNee
   const checks = env?.requireChecks ?? config?.requireChecks
   const settings = checks === true ? config?.requireChecks : checks
   const repository = typeof settings === 'object' && settings !== null && typeof (settings as {repository?: unknown}).repository === 'string'
-  return {githubDeployments: deployments('github'), gitlabDeployments: deployments('gitlab'), checks: Boolean(checks), checksWithoutRepository: Boolean(checks) && !repository}
+  return {
+    githubDeployments: deployments('github'),
+    gitlabDeployments: deployments('gitlab'),
+    checks: Boolean(checks),
+    checksWithoutRepository: Boolean(checks) && !repository,
+    notifyVariables: notifyVariables(deepMerge(config?.notify ?? {}, env?.notify ?? {})),
+  }
+}
+
+/** The variables a (merged) notify: block reads: slack's webhookEnv, the ${env:NAME} of the webhook's URL and header values. */
+function notifyVariables(notify: unknown): string[] {
+  const object = (v: unknown): Record<string, unknown> => (typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : {})
+  const names: string[] = []
+  const {webhookEnv} = object(object(notify).slack)
+  if (typeof webhookEnv === 'string' && webhookEnv !== '') names.push(webhookEnv)
+  const webhook = object(object(notify).webhook)
+  for (const text of [webhook.url, ...Object.values(object(webhook.headers))]) {
+    // Expanded with no variables at all, every name it reads is unset.
+    if (typeof text === 'string') names.push(...expandVariables(text, {}).unset)
+  }
+  return [...new Set(names)]
+}
+
+/** The notify variables a deploy job needs from the CI system's secrets; those the CI system sets itself are left out. */
+function secrets(needs: PipelineNeeds | undefined): string[] {
+  return (needs?.notifyVariables ?? []).filter((name) => !/^(GITHUB|RUNNER|CI|GITLAB)_/.test(name))
 }
 
 /**
@@ -117,7 +150,10 @@ function environmentNeeds(config: Config | undefined, name: string): PipelineNee
  * (`#[else]` …) `#[end]`, on lines of their own, nest; `!FLAG` negates. The flags: `both`, `staging`, `prod` (a job
  * deploys it), `staging.token`, `staging.deployments`, `staging.checks` (and the same for prod: the job's
  * GITHUB_TOKEN and its permissions), `gitlabToken`, `githubToken`, `checksRepository` (set-up of the GitLab pipeline),
- * `build` (the build job, and the deploy jobs' `needs` on it), `main` (a job runs on a push to main: build or staging).
+ * `build` (the build job, and the deploy jobs' `needs` on it), `main` (a job runs on a push to main: build or staging),
+ * `staging.env`/`prod.env` (the deploy step has an env: block), `notifySecrets` (skycap.yaml's notify: reads
+ * variables). `__NOTIFY_SECRETS__` is their names; a line `__STAGING_SECRETS__` or `__PROD_SECRETS__` passes that
+ * job's on from the CI system's secrets.
  * Not LiquidJS, which renders skycap's manifests: a GitHub workflow is full of `${{ … }}` expressions, which Liquid
  * would take for its own, and every one would need a raw block.
  */
@@ -137,7 +173,10 @@ export function pipelineText(template: string, plan: PipelinePlan): string {
     if (needs.gitlabDeployments) flags.add('gitlabToken')
     if (needs.checks) flags.add('githubToken')
     if (needs.checksWithoutRepository) flags.add('checksRepository')
+    if (needs.githubDeployments || needs.checks || secrets(needs).length) flags.add(`${role}.env`)
   }
+  const all = [...new Set([...secrets(plan.needs.staging), ...secrets(plan.needs.prod)])]
+  if (all.length) flags.add('notifySecrets')
   const out: string[] = []
   // Each open block: whether its lines are kept (those of a block inside it too only when both are).
   const stack: Array<{keep: boolean}> = []
@@ -159,8 +198,15 @@ export function pipelineText(template: string, plan: PipelinePlan): string {
     }
   }
   if (stack.length) throw new Error('template: #[if] without #[end]')
-  return out
+  // A line `__STAGING_SECRETS__` (or PROD) is one `NAME: ${{ secrets.NAME }}` line per variable, at its indentation.
+  const expanded = out.flatMap((line) => {
+    const m = /^(\s*)__(STAGING|PROD)_SECRETS__$/.exec(line)
+    if (!m) return [line]
+    return secrets(plan.needs[m[2] === 'STAGING' ? 'staging' : 'prod']).map((name) => `${m[1]}${name}: \${{ secrets.${name} }}`)
+  })
+  return expanded
     .join('\n')
+    .replaceAll('__NOTIFY_SECRETS__', all.join(', '))
     .replaceAll('__STAGING__', plan.staging ?? '')
     .replaceAll('__PROD__', plan.prod ?? '')
 }

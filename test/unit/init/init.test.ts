@@ -298,6 +298,29 @@ describe('skycap init --ci: a valid pipeline for any set of environments', () =>
     expect(checksOnly.steps.at(-1).env).to.deep.equal({GITHUB_TOKEN: '${{ github.token }}'})
   })
 
+  it('the variables notify.slack and notify.webhook read: each deploy step gets its own from the secrets (GitHub), the set-up names them', () => {
+    const extra = 'notify:\n  slack: {webhookEnv: SLACK_URL}\n  webhook:\n    url: "${env:HOOK_URL}"\n    headers: {Authorization: "Bearer ${env:HOOK_TOKEN}", X-Run: "${env:GITHUB_RUN_ID}"}\n'
+    const environments = '  staging: {namespace: s}\n  prod: {namespace: p, protected: true, notify: {slack: {webhookEnv: SLACK_PROD_URL}, github: {deployments: true}}}\n'
+    const github = pipeline('github', environments, extra)
+    const secret = (name: string) => `\${{ secrets.${name} }}`
+    expect(github.parsed.jobs['deploy-staging'].steps.at(-1)).to.deep.equal({
+      run: 'skycap deploy staging --yes',
+      env: {SLACK_URL: secret('SLACK_URL'), HOOK_URL: secret('HOOK_URL'), HOOK_TOKEN: secret('HOOK_TOKEN')},
+    })
+    expect(github.parsed.jobs['deploy-prod'].steps.at(-1)).to.deep.equal({
+      run: 'skycap deploy prod --yes',
+      env: {GITHUB_TOKEN: '${{ github.token }}', SLACK_PROD_URL: secret('SLACK_PROD_URL'), HOOK_URL: secret('HOOK_URL'), HOOK_TOKEN: secret('HOOK_TOKEN')},
+    })
+    expect(github.parsed.jobs.build.steps.some((s: {env?: unknown}) => s.env)).to.equal(false)
+    expect(github.text).to.contain('#   secrets SLACK_URL, HOOK_URL, HOOK_TOKEN, SLACK_PROD_URL (notify: in skycap.yaml reads them; the deploy steps pass them on)')
+    expect(github.text).to.not.contain('secrets.GITHUB_RUN_ID')
+    const gitlab = pipeline('gitlab', environments, extra).text
+    expect(gitlab).to.contain('#   SLACK_URL, HOOK_URL, HOOK_TOKEN, SLACK_PROD_URL, masked and protected: the variables notify: in skycap.yaml reads.')
+    const none = pipeline('github', '  dev: {namespace: d}\n', 'notify: {github: {deployments: true}}\n')
+    expect(none.text).to.not.contain('notify: in skycap.yaml reads')
+    expect(none.parsed.jobs['deploy-dev'].steps.at(-1).env).to.deep.equal({GITHUB_TOKEN: '${{ github.token }}'})
+  })
+
   it("any service's build: block counts, one commented out does not", () => {
     const builds = (services: string) => {
       writeFileSync(join(tmp, 'skycap.yaml'), `app: ci3\nservices:\n${services}environments:\n  dev: {namespace: d}\n`)
