@@ -6,7 +6,7 @@ import type {RejectedObject} from '../deploy/apply.js'
 import {ciJobUrl} from '../identity.js'
 import type {Reporter} from '../ui/output.js'
 import {asDeployReport, deploySummary, failureSummary} from './summary.js'
-import {type AnnotationPlace, ciSystem, type CiSystem, errorAnnotation, sectionEnd, sectionName, sectionStart} from './workflow.js'
+import {type AnnotationPlace, ciSystem, type CiSystem, errorAnnotation, sectionEnd, sectionName, sectionStart, workflowCommand} from './workflow.js'
 
 export interface CiOutputOptions {
   /** The command as typed, e.g. "deploy" or "lock acquire" (annotation and summary titles). */
@@ -32,6 +32,8 @@ export function ciOutput(options: CiOutputOptions): CiOutput | undefined {
 export class CiOutput {
   private open?: string
   private sections = 0
+  /** The warnings of this run, annotated at its end on GitHub (inside a folded group nobody sees them). */
+  private readonly warnings: string[] = []
   private readonly env: NodeJS.ProcessEnv
   private readonly write: (line: string) => void
   private readonly clock: () => Date
@@ -53,7 +55,10 @@ export class CiOutput {
     return {
       mode: reporter.mode,
       info: (message) => reporter.info(message),
-      warn: (message) => reporter.warn(message),
+      warn: (message) => {
+        reporter.warn(message)
+        if (reporter.mode !== 'silent' && this.system === 'github' && !this.warnings.includes(message)) this.warnings.push(message)
+      },
       phase: (title) => {
         if (reporter.mode === 'silent') return
         this.endPhase()
@@ -72,6 +77,7 @@ export class CiOutput {
   /** A command ended well: a deploy or rollback gets its job summary. */
   finished(result: unknown): void {
     this.endPhase()
+    this.annotateWarnings()
     const report = asDeployReport(result)
     if (report && report.result !== 'planned') this.summarize(deploySummary(this.options.command, report, {jobUrl: ciJobUrl(this.env)}))
   }
@@ -80,6 +86,7 @@ export class CiOutput {
   failed(error: unknown): void {
     this.endPhase()
     if (this.system !== 'github') return
+    this.annotateWarnings()
     const message = error instanceof Error ? error.message : String(error)
     for (const line of this.annotations(error)) this.write(line)
     const report = error instanceof SkycapError ? asDeployReport(error.details?.report) : undefined
@@ -110,6 +117,14 @@ export class CiOutput {
       return failures.map((f) => errorAnnotation(`${command} ${report?.environment}: ${f.ref} failed`, f.message))
     }
     return [errorAnnotation(`${command} failed`, error instanceof Error ? error.message : String(error))]
+  }
+
+  /**
+   * One `::warning` per warning of the run (a notification not delivered, a variable not set …), after the last
+   * group: its line stays where it was said, folded with its phase; the annotation shows on the run's page.
+   */
+  private annotateWarnings(): void {
+    for (const message of this.warnings.splice(0)) this.write(workflowCommand('warning', {title: `skycap ${this.options.command}`}, message))
   }
 
   private startPhase(title: string): void {

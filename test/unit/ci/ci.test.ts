@@ -95,6 +95,38 @@ describe('CiOutput', () => {
     expect(inner.lines).to.deep.equal(['Deploying release 1'])
   })
 
+  it('annotates each warning once, after the last group, where a folded group does not hide it (GitHub only)', () => {
+    const slack = 'notify.slack: the started event of release 4 was not delivered (hooks.slack.com answered HTTP 500); the deploy is not affected'
+    const {ci, lines} = output(GITHUB)
+    const inner = memoryReporter()
+    const reporter = ci.wrap({...inner, mode: 'plain'})
+    reporter.phase?.('validate')
+    reporter.warn('notify.webhook: HOOK_URL is not set; the webhook is not called')
+    reporter.phase?.('deploy')
+    reporter.warn(slack)
+    reporter.warn('two\nlines')
+    reporter.warn(slack)
+    ci.finished(undefined)
+    expect(inner.warnings).to.have.length(4)
+    expect(lines).to.deep.equal([
+      '::group::validate',
+      '::endgroup::',
+      '::group::deploy',
+      '::endgroup::',
+      '::warning title=skycap deploy::notify.webhook: HOOK_URL is not set; the webhook is not called',
+      `::warning title=skycap deploy::${slack}`,
+      '::warning title=skycap deploy::two%0Alines',
+    ])
+    const failing = output(GITHUB)
+    failing.ci.wrap({...memoryReporter(), mode: 'plain'}).warn('a warning')
+    failing.ci.failed(new UserError('boom'))
+    expect(failing.lines).to.deep.equal(['::warning title=skycap deploy::a warning', '::error title=skycap deploy failed::boom'])
+    const gitlab = output({GITLAB_CI: 'true'})
+    gitlab.ci.wrap({...memoryReporter(), mode: 'plain'}).warn('a warning')
+    gitlab.ci.finished(undefined)
+    expect(gitlab.lines).to.deep.equal([])
+  })
+
   it('opens no group for a silent reporter', () => {
     const {ci, lines} = output(GITHUB)
     ci.wrap(stderrReporter('silent')).phase?.('validate')
