@@ -12,6 +12,6 @@ export function repositoryUrl(base: string | undefined, repository: string): str
 }
 
 /** The headers of every request: the token, GitHub's JSON media type, the API version skycap is written against. */
-export function githubHeaders(token: string): Record<string, string> {
+export function githubHeaders(token: string): {accept: string; authorization: string; 'x-github-api-version': string; 'user-agent': string} {
   return {accept: 'application/vnd.github+json', authorization: `Bearer ${token}`, 'x-github-api-version': '2022-11-28', 'user-agent': USER_AGENT}
 }

@@ -43,11 +43,13 @@ export function githubTarget(config: NonNullable<NotifyConfig['github']>, env: N
   const repository = config.repository ?? env.GITHUB_REPOSITORY
   if (!token || !repository) return notSet('github', [!token && 'GITHUB_TOKEN', !repository && 'GITHUB_REPOSITORY (or notify.github.repository)'], 'no GitHub deployment is recorded')
   const api = `${repositoryUrl(env.GITHUB_API_URL, repository)}/deployments`
-  const headers = githubHeaders(token)
+  // Only the token is a secret: "skycap" (User-Agent), the media type and the API version stay readable in an answer.
+  const {authorization, ...publicHeaders} = githubHeaders(token)
+  const headers = {authorization}
   /** Deployment ids by release number. */
   const deployments = new Map<number, number>()
   const create = async (event: DeployEvent, send: Send): Promise<number> => {
-    const id = createdId(await send({method: 'POST', url: api, headers, body: githubDeployment(event, production)}), 'GitHub', event.release)
+    const id = createdId(await send({method: 'POST', url: api, headers, publicHeaders, body: githubDeployment(event, production)}), 'GitHub', event.release)
     deployments.set(event.release, id)
     return id
   }
@@ -58,7 +60,7 @@ export function githubTarget(config: NonNullable<NotifyConfig['github']>, env: N
       async send(event, send) {
         // When the start was not recorded (the API was slow or down), the end still is.
         const id = deployments.get(event.release) ?? (await create(event, send))
-        await send({method: 'POST', url: `${api}/${id}/statuses`, headers, body: githubStatus(event)})
+        await send({method: 'POST', url: `${api}/${id}/statuses`, headers, publicHeaders, body: githubStatus(event)})
       },
     },
   }

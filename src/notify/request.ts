@@ -11,6 +11,8 @@ export interface NotifyRequest {
   method: 'POST' | 'PUT' | 'PATCH'
   url: string
   headers?: Record<string, string>
+  /** Headers that are no secret (GitHub's Accept and API version): sent like `headers`, never redacted from an answer. */
+  publicHeaders?: Record<string, string>
   body: unknown
 }
 
@@ -46,7 +48,7 @@ export function sender(options: SendOptions): Send {
     try {
       response = await options.fetch(request.url, {
         method: request.method,
-        headers: withDefaultHeaders(request.headers),
+        headers: withDefaultHeaders({...request.publicHeaders, ...request.headers}),
         body: JSON.stringify(request.body),
         signal: AbortSignal.any([AbortSignal.timeout(options.timeoutMs), options.signal]),
         redirect: 'manual',

@@ -416,6 +416,24 @@ describe('notifications: a recording HTTP server', () => {
     }
   })
 
+  it("GitHub's answer keeps what is no secret readable: skycap's name, the media type and API version skycap sent", async () => {
+    let body = ''
+    const server = await recordingServer((req) => {
+      body = JSON.stringify({message: 'Validation Failed', description: 'skycap deploy release 3', sent: [req.headers.accept, req.headers['x-github-api-version'], req.headers.authorization]})
+      return {status: 422, body}
+    })
+    try {
+      const warnings = await warningsOf('notify:\n  github: {deployments: true, repository: acme/shop}', {GITHUB_TOKEN: 'ghp_tok3n99', GITHUB_API_URL: `${server.base}/gh`})
+      expect(server.requests[0]?.headers['user-agent']).to.equal('skycap')
+      expect(warnings).to.deep.equal([
+        `notify.github: the started event of release 3 was not delivered (${server.base.slice(7)} answered HTTP 422 Unprocessable Entity: ${body.replace('Bearer ghp_tok3n99', '***')}); the deploy is not affected`,
+      ])
+      expect(warnings[0]).to.contain('application/vnd.github+json').and.contain('2022-11-28').and.not.contain('ghp_tok3n99')
+    } finally {
+      await server.close()
+    }
+  })
+
   it('a long answer is redacted before it is shortened: a secret across the cut does not leak in part', async () => {
     const server = await recordingServer((req) => ({status: 500, body: `${'x'.repeat(190)} ${req.url}`}))
     try {
