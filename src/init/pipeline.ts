@@ -1,4 +1,4 @@
-import {parse} from 'yaml'
+import {LineCounter, parse, parseDocument} from 'yaml'
 
 import {deepMerge} from '../config/environment.js'
 import {expandVariables} from '../notify/webhook.js'
@@ -61,6 +61,28 @@ function read(configText: string | undefined): Config | undefined {
   }
 }
 
+/**
+ * Why an existing skycap.yaml gives `init --ci` no environments to deploy, with the line and column: it is not valid
+ * YAML, not a mapping, or names no environment. Undefined when it names at least one.
+ */
+export function unreadableEnvironments(configText: string): {message: string; line?: number; column?: number} | undefined {
+  const lineCounter = new LineCounter()
+  const doc = parseDocument(configText, {lineCounter, prettyErrors: false})
+  const [error] = doc.errors
+  if (error) {
+    const at = lineCounter.linePos(error.pos[0])
+    return {message: `invalid YAML: ${error.message.split('\n')[0]}`, line: at.line, column: at.col}
+  }
+  if (Object.keys(pipelineNames(read(configText))).length === 0) return {message: 'names no environment (environments: ENV: {namespace: …}) for a pipeline to deploy'}
+  return undefined
+}
+
+/** The environments of a config whose names a job may carry. */
+function pipelineNames(config: Config | undefined): Record<string, unknown> {
+  const environments = config?.environments && typeof config.environments === 'object' ? config.environments : {}
+  return Object.fromEntries(Object.entries(environments).filter(([n]) => NAME.test(n)))
+}
+
 /** The `app` of a skycap.yaml's text, when it has one. */
 export function appOf(configText: string): string | undefined {
   const app = (read(configText) as {app?: unknown} | undefined)?.app
@@ -77,7 +99,7 @@ export function appOf(configText: string): string | undefined {
 export function pipelineEnvironments(configText?: string): PipelineEnvironments {
   const config = read(configText)
   const environments = config?.environments && typeof config.environments === 'object' ? config.environments : {}
-  const names = Object.keys(environments).filter((n) => NAME.test(n))
+  const names = Object.keys(pipelineNames(config))
   if (names.length === 0) return {staging: 'staging', prod: 'prod'}
   const isProtected = (n: string) => environments[n]?.protected === true
   if (names.length === 1) return isProtected(names[0] as string) ? {prod: names[0]} : {staging: names[0]}

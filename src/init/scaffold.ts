@@ -1,10 +1,10 @@
 import {existsSync, readdirSync, readFileSync, statSync, writeFileSync} from 'node:fs'
 import {basename, dirname, join, relative, resolve} from 'node:path'
 
-import {UserError} from '../errors.js'
+import {ConfigError, UserError} from '../errors.js'
 import {ensureWritableFolder, fileInTheWay, fileInTheWayError, writeError} from '../folders.js'
 import {templatesDir} from '../paths.js'
-import {appOf, PIPELINE_FILES, pipelinePlan, type PipelineSystem, pipelineText} from './pipeline.js'
+import {appOf, PIPELINE_FILES, pipelinePlan, type PipelineSystem, pipelineText, unreadableEnvironments} from './pipeline.js'
 
 export interface InitResult {
   app: string
@@ -45,6 +45,12 @@ function hasDockerfile(dir: string): boolean {
     // No folder yet (init creates it), or a file in the way: refused below.
     return false
   }
+}
+
+/** A path as messages show it: relative to the current folder when it is inside it (as src/config/load.ts shows skycap.yaml). */
+function shownPath(file: string): string {
+  const rel = relative(process.cwd(), file)
+  return rel && !rel.startsWith('..') ? rel : file
 }
 
 /** A DNS label made from a folder name: "My_Shop" -> "my-shop". */
@@ -89,7 +95,17 @@ export function scaffold(dir: string, app?: string, ci?: PipelineSystem): InitRe
   if (ci) {
     const {template, path} = PIPELINE_FILES[ci]
     // The pipeline of the skycap.yaml there is, or of the one init writes.
-    const plan = pipelinePlan(config ?? readFileSync(configFile, 'utf8'))
+    const text = config ?? readFileSync(configFile, 'utf8')
+    // One that cannot be read would get a pipeline for the scaffold's staging and prod, environments it may not have.
+    const problem = config === undefined ? unreadableEnvironments(text) : undefined
+    if (problem) {
+      throw new ConfigError(
+        `${problem.message}; no pipeline was written`,
+        {file: shownPath(configFile), line: problem.line, column: problem.column},
+        {hint: `Fix skycap.yaml (\`skycap config validate\` says what is wrong), then run \`skycap init --ci ${ci}\` again: the pipeline deploys the environments it names.`},
+      )
+    }
+    const plan = pipelinePlan(text)
     pipeline = {system: ci, file: path, ...(plan.staging ? {staging: plan.staging} : {}), ...(plan.prod ? {prod: plan.prod} : {}), build: plan.build}
     files.push({rel: path, dest: join(target, path), text: () => pipelineText(readFileSync(join(templatesDir, 'ci', template), 'utf8'), plan)})
   }

@@ -6,6 +6,7 @@ import {join} from 'node:path'
 import {parse} from 'yaml'
 
 import {parseConfig} from '../../../src/config/load.js'
+import {ConfigError} from '../../../src/errors.js'
 import {PIPELINE_FILES, PIPELINE_SYSTEMS, type PipelineSystem} from '../../../src/init/pipeline.js'
 
 import {pipelineEnvironments} from '../../../src/init/pipeline.js'
@@ -142,6 +143,28 @@ describe('skycap init --ci', () => {
     writeFileSync(join(tmp, '.gitlab-ci.yml'), 'mine')
     expect(scaffold(tmp, undefined, 'gitlab')).to.deep.include({written: [], skipped: ['skycap.yaml', '.gitlab-ci.yml']})
     expect(readFileSync(join(tmp, '.gitlab-ci.yml'), 'utf8')).to.equal('mine')
+  })
+
+  it('an existing skycap.yaml that is not valid YAML, or names no environment, is refused with its line: no pipeline for environments it may not have', () => {
+    const refused = (text: string) => {
+      writeFileSync(join(tmp, 'skycap.yaml'), text)
+      let error: unknown
+      try {
+        scaffold(tmp, undefined, 'github')
+      } catch (error_) {
+        error = error_
+      }
+      expect(existsSync(join(tmp, PIPELINE_FILES.github.path))).to.equal(false)
+      expect(error).to.be.instanceOf(ConfigError)
+      return error as ConfigError
+    }
+    const broken = refused('app: x\nenvironments:\n  dev: {namespace: d\n  qa: {}\n')
+    expect(broken.message).to.match(new RegExp(`^${join(tmp, 'skycap.yaml')}:\\d+:\\d+: invalid YAML: .+; no pipeline was written$`))
+    expect(broken.hint).to.contain('skycap config validate').and.contain('skycap init --ci github')
+    expect(refused('app: x\nenvironments: {}\n').message).to.equal(
+      `${join(tmp, 'skycap.yaml')}: names no environment (environments: ENV: {namespace: …}) for a pipeline to deploy; no pipeline was written`,
+    )
+    expect(refused('- a list\n').message).to.contain('names no environment')
   })
 
   it('without --ci an existing skycap.yaml is still refused', () => {
