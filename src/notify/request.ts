@@ -70,6 +70,15 @@ export function sender(options: SendOptions): Send {
   }
 }
 
+/** Whether `text` is an http:// or https:// URL, the only ones a notification is sent to. */
+export function isHttpUrl(text: string): boolean {
+  try {
+    return ['http:', 'https:'].includes(new URL(text).protocol)
+  } catch {
+    return false
+  }
+}
+
 /** Whether a URL has a user or password before its host (fetch refuses to send it). */
 export function hasCredentials(text: string): boolean {
   try {

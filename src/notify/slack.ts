@@ -1,7 +1,7 @@
 import type {NotifyConfig} from '../config/types.js'
 import {type DeployEvent, describeEvent} from './event.js'
 import type {TargetSetup} from './notifier.js'
-import {hasCredentials, notSet, urlSecrets} from './request.js'
+import {hasCredentials, isHttpUrl, notSet, urlSecrets} from './request.js'
 
 const ICONS: Record<DeployEvent['event'], string> = {started: ':rocket:', succeeded: ':white_check_mark:', failed: ':x:', 'rolled-back': ':leftwards_arrow_with_hook:'}
 
@@ -17,6 +17,11 @@ export function slackBody(event: DeployEvent): {text: string} {
 export function slackTarget(config: NonNullable<NotifyConfig['slack']>, env: NodeJS.ProcessEnv): TargetSetup {
   const url = env[config.webhookEnv]
   if (!url) return notSet('slack', [config.webhookEnv], 'no Slack message is sent')
+  if (!isHttpUrl(url)) {
+    return {
+      warning: `notify.slack: ${config.webhookEnv} does not hold an http:// or https:// URL (its value is not shown: it may be a secret); no Slack message is sent. Set it to the incoming webhook's URL, https://hooks.slack.com/services/…`,
+    }
+  }
   if (hasCredentials(url)) return {warning: `notify.slack: the URL in ${config.webhookEnv} has credentials (user:password@ before the host), which a request cannot carry; no Slack message is sent`}
   return {
     target: {

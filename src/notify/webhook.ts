@@ -1,7 +1,7 @@
 import type {NotifyConfig} from '../config/types.js'
 import {webhookBody} from './event.js'
 import type {TargetSetup} from './notifier.js'
-import {hasCredentials, notSet, urlSecrets} from './request.js'
+import {hasCredentials, isHttpUrl, notSet, urlSecrets} from './request.js'
 
 const VARIABLE = /\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}/g
 
@@ -24,6 +24,11 @@ export function webhookTarget(config: NonNullable<NotifyConfig['webhook']>, env:
   const headers = Object.entries(config.headers ?? {}).map(([name, value]) => [name, expandVariables(value, env)] as const)
   const unset = [...url.unset, ...headers.flatMap(([, h]) => h.unset)]
   if (unset.length) return notSet('webhook', [...new Set(unset)], 'the webhook is not called')
+  // skycap config validate checks a URL written in the file; one made of variables is checked here, once.
+  if (!isHttpUrl(url.value)) {
+    const names = expandVariables(config.url, {}).unset.join(', ')
+    return {warning: `notify.webhook: the URL made of ${names} is not an http:// or https:// URL (its value is not shown: it may be a secret); the webhook is not called`}
+  }
   // skycap config validate refuses them written in the file (src/config/schema.ts); these came from a variable.
   if (hasCredentials(url.value)) {
     return {

@@ -242,6 +242,25 @@ describe('notifications: the notifier', () => {
     expect(requests).to.deep.equal([])
   })
 
+  it('a variable that holds no http(s) URL is one warning up front naming it, without its value, and the target is left out', async () => {
+    const env = await environment('notify:\n  slack: {webhookEnv: SLACK_URL}\n  webhook: {url: "${env:HOOK_BASE}/deploys"}', 'staging')
+    const reporter = memoryReporter()
+    const {fetch, requests} = recordingFetch()
+    const notifier = await openNotifier(env, {app: 'shop', reporter, fetch, env: {SLACK_URL: 'T0SKY/B0CAP/slackSecret42', HOOK_BASE: 'ftp://hooks.test'}})
+    notifier.send({action: 'deploy', release: 1, revision: REV, fromRevision: null, event: 'started', result: 'running'})
+    notifier.send({action: 'deploy', release: 1, revision: REV, fromRevision: null, event: 'succeeded', result: 'succeeded'})
+    const warnings = await notifier.settle()
+    expect(warnings).to.deep.equal([
+      {
+        target: 'slack',
+        message:
+          "notify.slack: SLACK_URL does not hold an http:// or https:// URL (its value is not shown: it may be a secret); no Slack message is sent. Set it to the incoming webhook's URL, https://hooks.slack.com/services/…",
+      },
+      {target: 'webhook', message: 'notify.webhook: the URL made of HOOK_BASE is not an http:// or https:// URL (its value is not shown: it may be a secret); the webhook is not called'},
+    ])
+    expect(requests).to.deep.equal([])
+  })
+
   it('GitLab: creates the deployment running, then updates it; the job token when there is no GITLAB_TOKEN', async () => {
     const env = await environment('notify:\n  gitlab: {deployments: true, project: group/shop}', 'staging')
     const {fetch, requests} = recordingFetch()
