@@ -137,7 +137,10 @@ export abstract class SkycapCommand extends Command {
       const lines = [`Error: ${error.message}`]
       if (error instanceof SkycapError && error.hint) lines.push(`  ${error.hint}`)
       if (verbose && error.stack) lines.push(error.stack)
-      process.stderr.write(`${lines.join('\n')}\n`)
+      const print = () => process.stderr.write(`${lines.join('\n')}\n`)
+      const ci = this.ciOutput()
+      if (ci) ci.inert(lines.join('\n'), print)
+      else print()
     }
     this.exit(exitCode)
   }

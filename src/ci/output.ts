@@ -54,9 +54,9 @@ export class CiOutput {
   wrap(reporter: Reporter): Reporter {
     return {
       mode: reporter.mode,
-      info: (message) => reporter.info(message),
+      info: (message) => this.inert(message, () => reporter.info(message)),
       warn: (message) => {
-        reporter.warn(message)
+        this.inert(message, () => reporter.warn(message))
         if (reporter.mode !== 'silent' && this.system === 'github' && !this.warnings.includes(message)) this.warnings.push(message)
       },
       phase: (title) => {
@@ -65,6 +65,24 @@ export class CiOutput {
         if (title !== null) this.startPhase(title)
       },
     }
+  }
+
+  /**
+   * Prints `text` with `print`; on GitHub, when a line of it would be read as a workflow command (`::error …`, or
+   * `##[` anywhere: the runner trims leading spaces), between `::stop-commands::TOKEN` and `::TOKEN::`, TOKEN random.
+   * Such text is not skycap's own: a pod's log lines, an event's message, an API server's answer. Unwrapped, it could
+   * forge annotations or stop the job's workflow commands (skycap's groups and annotations among them).
+   */
+  inert(text: string, print: () => void): void {
+    if (this.system !== 'github' || !WORKFLOW_COMMAND.test(text)) {
+      print()
+      return
+    }
+    // The global Web Crypto, not node:crypto: commands that only read the cluster keep it unloaded (test/unit/bundle.test.ts).
+    const token = globalThis.crypto.randomUUID()
+    this.write(`::stop-commands::${token}`)
+    print()
+    this.write(`::${token}::`)
   }
 
   /** Closes the open group, if one is: what follows (the result line, the error) shows unfolded. */
@@ -156,6 +174,9 @@ export class CiOutput {
     }
   }
 }
+
+/** A line the GitHub runner reads as a workflow command: `::` after leading spaces, or the old `##[` anywhere. */
+const WORKFLOW_COMMAND = /(^|[\r\n])\s*::|##\[/
 
 /** The objects a refused apply named, with their files (src/deploy/apply.ts `rejectedObjects`). */
 function asRejected(value: unknown): RejectedObject[] {

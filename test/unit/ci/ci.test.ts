@@ -127,6 +127,25 @@ describe('CiOutput', () => {
     expect(gitlab.lines).to.deep.equal([])
   })
 
+  it("text that is not skycap's own (an event's message, a pod's log line) cannot issue workflow commands: stop-commands around it", () => {
+    const {ci, lines} = output(GITHUB)
+    const reporter = ci.wrap({mode: 'plain', info: (m) => lines.push(m), warn: (m) => lines.push(`warning: ${m}`)})
+    const failure = '✖ Deployment/web: crashed\n  Events:\n    Warning Injected: looks normal\n::error title=forged::x\n  Last 1 log lines of web-1/web:\n    ::stop-commands::pwned'
+    reporter.info('Deploying release 1')
+    reporter.info(failure)
+    reporter.warn('a request to GET /##[error]x failed')
+    expect(lines[0]).to.equal('Deploying release 1')
+    const token = /^::stop-commands::([0-9a-f-]{36})$/.exec(lines[1] as string)?.[1]
+    expect(token, lines[1]).to.be.a('string')
+    expect(lines.slice(2, 4)).to.deep.equal([failure, `::${token}::`])
+    const second = /^::stop-commands::([0-9a-f-]{36})$/.exec(lines[4] as string)?.[1]
+    expect(second).to.be.a('string').and.not.equal(token)
+    expect(lines.slice(5)).to.deep.equal(['warning: a request to GET /##[error]x failed', `::${second}::`])
+    const gitlab = output({GITLAB_CI: 'true'})
+    gitlab.ci.wrap({mode: 'plain', info: (m) => gitlab.lines.push(m), warn: () => {}}).info(failure)
+    expect(gitlab.lines).to.deep.equal([failure])
+  })
+
   it('opens no group for a silent reporter', () => {
     const {ci, lines} = output(GITHUB)
     ci.wrap(stderrReporter('silent')).phase?.('validate')
@@ -267,6 +286,19 @@ describe('a command of a topic under GitHub Actions', function () {
       expect(r.stderr).to.contain('::error title=skycap lock acquire%3A invalid configuration::no skycap.yaml found')
       expect(r.stderr).to.not.contain('lock%3Aacquire')
       expect(readFileSync(summary, 'utf8')).to.match(/^### ❌ skycap lock acquire failed\n/)
+    })
+
+    it(`an error that quotes a workflow command is printed between stop-commands (${path})`, async () => {
+      const env = {GITHUB_ACTIONS: 'true', ...(path === 'direct' ? {} : {SKYCAP_NO_FAST_PATH: '1'})}
+      writeFileSync(join(dir, 'skycap.yaml'), 'app: x\nservices: {web: {image: web}}\nenvironments: {dev: {namespace: d}}\n')
+      const r = await runCli(['status', 'x\n::error::forged'], {cwd: dir, env})
+      expect(r.exitCode).to.equal(2)
+      const lines = r.stderr.split('\n')
+      const at = lines.indexOf('::error::forged" is not a valid target')
+      const token = /^::stop-commands::(\S{36})$/.exec(lines[at - 2] as string)?.[1]
+      expect(token, r.stderr).to.be.a('string')
+      expect(lines[at - 1]).to.equal('Error: "x')
+      expect(lines[at + 2]).to.equal(`::${token}::`)
     })
   }
 })
