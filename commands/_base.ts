@@ -4,6 +4,7 @@ import {ciOutput, type CiOutput} from '../src/ci/output.js'
 import {defaultKubectlFactory, type KubectlFactory} from '../src/env/connect.js'
 import {ConfigErrors, ExitCode, type ExitCodeValue, InterruptedError, SkycapError, UserError} from '../src/errors.js'
 import {Kubectl} from '../src/kubectl/kubectl.js'
+import {parseDuration} from '../src/duration.js'
 import {didYouMean} from '../src/suggest.js'
 import {confirmOnTerminal} from '../src/ui/confirm.js'
 import {progressMode, stderrReporter, type Reporter} from '../src/ui/output.js'
@@ -12,6 +13,9 @@ import {progressMode, stderrReporter, type Reporter} from '../src/ui/output.js'
  * What every skycap command shares: --json, --config, --verbose, one JSON document on stdout on success and
  * failure, and exit codes from src/errors.ts. Files starting with "_" are not commands (see package.json).
  */
+/** Every flag of these names, on any command, is a duration (`--timeout 10m`). */
+const DURATION_FLAGS = ['timeout', 'duration', 'wait-for-lock', 'since'] as const
+
 export abstract class SkycapCommand extends Command {
   static override enableJsonFlag = true
 
@@ -80,6 +84,9 @@ export abstract class SkycapCommand extends Command {
         throw new UserError(`the ${name === 'target' ? 'ENV[@REV]' : 'ENV'} argument is empty: name an environment`, {hint: `Leave the argument out for ${DEFAULT_ENVIRONMENT}`})
       }
     }
+    // A duration flag is checked here, before the command reads skycap.yaml or the repository (whose warnings would
+    // come first) or opens a CI group; the use case parses it again where it uses it.
+    for (const name of DURATION_FLAGS) if (typeof flags[name] === 'string') await parseDuration(flags[name], `--${name}`)
     return parsed
   }
 
@@ -166,7 +173,9 @@ export abstract class SkycapCommand extends Command {
       .filter((l) => l !== '' && !/^See more help with --help/.test(l))
     // "Missing 2 required args:" then "name   description" lines: one line, "name (description), ...".
     const listed = rest.map((l) => /^(\S+)\s{2,}(.+)$/.exec(l)).every(Boolean) && first.endsWith(':')
-    let message = listed ? `${first} ${rest.map((l) => l.replace(/^(\S+)\s{2,}(.+)$/, '$1 ($2)')).join(', ')}` : [first, ...rest].join(' ')
+    // An argument with options is listed by oclif as "name  (a|b) description": "name (description; one of a|b)".
+    const argument = (l: string) => (/^\S+\s{2,}\([^)]+\) ./.test(l) ? l.replace(/^(\S+)\s{2,}\(([^)]+)\) (.+)$/, '$1 ($3; one of $2)') : l.replace(/^(\S+)\s{2,}(.+)$/, '$1 ($2)'))
+    let message = listed ? `${first} ${rest.map(argument).join(', ')}` : [first, ...rest].join(' ')
     // "Parsing --tail Expected an integer but received: abc" -> "--tail: expected an integer but received: abc"
     message = message.replace(/^Parsing (--?\S+)\s+Expected/, '$1: expected')
     // A value that is not one of the options: the closest one.

@@ -1,5 +1,5 @@
 import {expect} from 'chai'
-import {readFileSync} from 'node:fs'
+import {readFileSync, rmSync} from 'node:fs'
 import {join} from 'node:path'
 import {PassThrough} from 'node:stream'
 
@@ -154,6 +154,24 @@ describe('durations need a unit', () => {
       const json = await runCli(['deploy', 'staging', '--timeout', '10', '--json'], {cwd: repo.dir})
       expect(json.exitCode).to.equal(2)
       expect(parseJson(json.stdout).error).to.deep.include({code: 'invalid_input', hint: 'Add a unit: 10s for seconds, 10m for minutes.'})
+    })
+
+    it('a refused duration comes before anything else: no warning about the work tree, no CI group', async () => {
+      repo.write('uncommitted.txt', 'x\n')
+      try {
+        for (const argv of [
+          ['deploy', 'staging', '--timeout', '10'],
+          ['run', 'web', '-e', 'staging', '--timeout', '10', '--', 'true'],
+          ['up', '--timeout', '10'],
+        ]) {
+          const r = await runCli(argv, {cwd: repo.dir, env: {GITHUB_ACTIONS: 'true'}})
+          expect(r.exitCode, `${argv.join(' ')}: ${r.stderr}`).to.equal(2)
+          expect(r.stderr.split('\n').filter((l) => l.trim() !== '')[0], argv.join(' ')).to.contain('--timeout is "10"')
+          expect(r.stderr).to.not.contain('::group::')
+        }
+      } finally {
+        rmSync(join(repo.dir, 'uncommitted.txt'))
+      }
     })
 
     it('config validate exits 2 for a unit-less deploy.timeout, at its line', async () => {
