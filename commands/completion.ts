@@ -11,7 +11,7 @@ export default class Completion extends SkycapCommand {
     '<%= config.bin %> completion zsh > "${fpath[1]}/_skycap"',
     '<%= config.bin %> completion fish > ~/.config/fish/completions/skycap.fish',
   ]
-  static override args = {shell: Args.string({description: 'bash, zsh or fish', options: [...SHELLS], required: true})}
+  static override args = {shell: Args.string({description: 'The shell whose script to print', options: [...SHELLS], required: true})}
 
   async run(): Promise<unknown> {
     const {args} = await this.parse(Completion)

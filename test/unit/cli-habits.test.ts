@@ -157,6 +157,7 @@ describe('CLI habits (built CLI)', function () {
         [['logs', 'web', '-e', 'dev', '--max-log-requests', '0'], '--max-log-requests: expected an integer greater than or equal to 1'],
         [['completion', 'zsh2'], 'Expected zsh2 to be one of: bash, zsh, fish; did you mean "zsh"?'],
         [['scale'], 'Missing 2 required args: service (Service name from skycap.yaml), replicas (Number of pods)'],
+        [['completion'], 'Missing 1 required arg: shell (The shell whose script to print; one of bash|zsh|fish)'],
         [['init', '--ci', 'gitlb'], 'Expected --ci=gitlb to be one of: github, gitlab; did you mean "gitlab"?'],
         [['status', '-e', 'dev', '-e', 'dev'], 'Flag --environment can only be specified once'],
       ] as Array<[string[], string]>) {
