@@ -41,6 +41,8 @@ export interface PipelinePlan extends PipelineEnvironments {
   needs: Partial<Record<'staging' | 'prod', PipelineNeeds>>
   /** A service of skycap.yaml has a `build:` block: the pipeline has a build job, which the deploy jobs wait for. */
   build: boolean
+  /** The branch whose pushes build and deploy staging (GitHub; GitLab's pipeline reads $CI_DEFAULT_BRANCH). */
+  branch: string
 }
 
 const NAME = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/
@@ -115,7 +117,7 @@ export function pipelineEnvironments(configText?: string): PipelineEnvironments 
  * any service has a `build:` block (`skycap build` fails when none has: nothing to build). A skycap.yaml that cannot
  * be read, or none, keeps the build job.
  */
-export function pipelinePlan(configText?: string): PipelinePlan {
+export function pipelinePlan(configText?: string, branch = 'main'): PipelinePlan {
   const config = read(configText)
   const environments = pipelineEnvironments(configText)
   const needs: PipelinePlan['needs'] = {}
@@ -123,7 +125,7 @@ export function pipelinePlan(configText?: string): PipelinePlan {
     const name = environments[role]
     if (name) needs[role] = environmentNeeds(config, name)
   }
-  return {...environments, needs, build: config ? hasBuild(config) : true}
+  return {...environments, needs, build: config ? hasBuild(config) : true, branch}
 }
 
 /** Whether a top-level service has `build:` (an environment's services cannot: docs/build.md). */
@@ -229,6 +231,7 @@ export function pipelineText(template: string, plan: PipelinePlan): string {
   return expanded
     .join('\n')
     .replaceAll('__NOTIFY_SECRETS__', all.join(', '))
+    .replaceAll('__BRANCH__', plan.branch)
     .replaceAll('__STAGING__', plan.staging ?? '')
     .replaceAll('__PROD__', plan.prod ?? '')
 }

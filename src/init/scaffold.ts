@@ -4,6 +4,7 @@ import {basename, dirname, join, relative, resolve} from 'node:path'
 import {ConfigError, UserError} from '../errors.js'
 import {ensureWritableFolder, fileInTheWay, fileInTheWayError, writeError} from '../folders.js'
 import {templatesDir} from '../paths.js'
+import {pipelineBranchOf} from '../vcs/git.js'
 import {appOf, PIPELINE_FILES, pipelinePlan, type PipelineSystem, pipelineText, unreadableEnvironments} from './pipeline.js'
 
 export interface InitResult {
@@ -16,7 +17,7 @@ export interface InitResult {
    * With --ci: the pipeline file, the environments it deploys on main and on a tag (one of them may be absent), and
    * whether it builds (a service of skycap.yaml has `build:`).
    */
-  pipeline?: {system: PipelineSystem; file: string; staging?: string; prod?: string; build: boolean}
+  pipeline?: {system: PipelineSystem; file: string; staging?: string; prod?: string; build: boolean; branch?: string}
 }
 
 /** The scaffold's `build:` line for web, in place of `__BUILD__`: active when the folder has a Dockerfile (docs/build.md). */
@@ -105,8 +106,8 @@ export function scaffold(dir: string, app?: string, ci?: PipelineSystem): InitRe
         {hint: `Fix skycap.yaml (\`skycap config validate\` says what is wrong), then run \`skycap init --ci ${ci}\` again: the pipeline deploys the environments it names.`},
       )
     }
-    const plan = pipelinePlan(text)
-    pipeline = {system: ci, file: path, ...(plan.staging ? {staging: plan.staging} : {}), ...(plan.prod ? {prod: plan.prod} : {}), build: plan.build}
+    const plan = pipelinePlan(text, ci === 'github' ? pipelineBranchOf(target) : 'main')
+    pipeline = {system: ci, file: path, ...(plan.staging ? {staging: plan.staging} : {}), ...(plan.prod ? {prod: plan.prod} : {}), build: plan.build, ...(ci === 'github' ? {branch: plan.branch} : {})}
     files.push({rel: path, dest: join(target, path), text: () => pipelineText(readFileSync(join(templatesDir, 'ci', template), 'utf8'), plan)})
   }
   // A file where init needs a folder (--dir itself, or e.g. config/) is refused before anything is written.
@@ -141,14 +142,16 @@ export function scaffold(dir: string, app?: string, ci?: PipelineSystem): InitRe
 /** What `init --ci` says about the pipeline it wrote: which environment deploys when, and what to set up. */
 export function pipelineMessage(pipeline: NonNullable<InitResult['pipeline']>): string {
   const {staging, prod, system, file} = pipeline
+  // GitHub's pipeline names the branch; GitLab's runs on the project's default branch, whatever it is called.
+  const main = pipeline.branch ?? 'the default branch'
   const approval = system === 'github' ? `after an approval: give the ${prod} environment required reviewers` : 'or by hand: when: manual'
   const onTag = prod ? `${prod} on a tag (${approval})` : ''
   const deploys =
     staging && prod
-      ? `${staging} on main and ${onTag}`
+      ? `${staging} on ${main} and ${onTag}`
       : staging
-        ? `${staging} on main (skycap.yaml has no protected environment to deploy on a tag)`
-        : `${onTag}; nothing on main (skycap.yaml has no unprotected environment)`
+        ? `${staging} on ${main} (skycap.yaml has no protected environment to deploy on a tag)`
+        : `${onTag}; nothing on ${main} (skycap.yaml has no unprotected environment)`
   const builds = pipeline.build ? '' : '; it builds no image (no service in skycap.yaml has a build: block), so each deploy needs its images in the registry already'
   return `The pipeline deploys ${deploys}${builds}; set its secrets as the comments at the top of ${file} say.`
 }

@@ -101,6 +101,25 @@ export function topLevelOf(dir: string): string | undefined {
   }
 }
 
+/**
+ * The branch a pipeline deploys from: the remote `origin`'s default branch as the clone recorded it
+ * (`refs/remotes/origin/HEAD`), else `master` when that is the branch checked out, else `main`. Read from the
+ * repository's files (`init` runs no git); a linked work tree or anything unusual gives `main`.
+ */
+export function pipelineBranchOf(dir: string): string {
+  const top = topLevelOf(dir)
+  const read = (path: string) => {
+    try {
+      return top ? readFileSync(join(top, '.git', path), 'utf8').trim() : ''
+    } catch {
+      return ''
+    }
+  }
+  const origin = /^ref: refs\/remotes\/origin\/(\S+)$/.exec(read('refs/remotes/origin/HEAD'))?.[1]
+  if (origin && origin !== 'HEAD') return origin
+  return read('HEAD') === 'ref: refs/heads/master' ? 'master' : 'main'
+}
+
 /** What a shallow clone's errors add: why the revision is missing, and the command that fetches it. */
 export const SHALLOW_HINT = 'this is a shallow clone; fetch more history: git fetch --unshallow (or --deepen=N)'
 

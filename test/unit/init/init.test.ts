@@ -12,7 +12,7 @@ import {PIPELINE_FILES, PIPELINE_SYSTEMS, type PipelineSystem} from '../../../sr
 import {pipelineEnvironments} from '../../../src/init/pipeline.js'
 import {pipelineMessage, scaffold} from '../../../src/init/scaffold.js'
 import {userError} from '../../helpers/errors.js'
-import {fixturesDir, repoRoot} from '../../helpers/repo.js'
+import {fixturesDir, repoRoot, TempRepo} from '../../helpers/repo.js'
 
 describe('skycap init --dir', () => {
   let tmp: string
@@ -108,7 +108,7 @@ describe('skycap init --ci', () => {
     writeFileSync(join(tmp, 'Dockerfile'), 'FROM scratch\n')
     const result = scaffold(tmp, 'shop', 'github')
     expect(result.written).to.include.members(['skycap.yaml', '.github/workflows/deploy.yml'])
-    expect(result.pipeline).to.deep.equal({system: 'github', file: '.github/workflows/deploy.yml', staging: 'staging', prod: 'prod', build: true})
+    expect(result.pipeline).to.deep.equal({system: 'github', file: '.github/workflows/deploy.yml', staging: 'staging', prod: 'prod', build: true, branch: 'main'})
     const workflow = parse(readFileSync(join(tmp, '.github/workflows/deploy.yml'), 'utf8'))
     expect(Object.keys(workflow.jobs)).to.deep.equal(['build', 'deploy-staging', 'deploy-prod'])
     expect(workflow.jobs['deploy-prod'].concurrency).to.deep.equal({group: 'deploy-prod', 'cancel-in-progress': false})
@@ -291,12 +291,43 @@ describe('skycap init --ci: a valid pipeline for any set of environments', () =>
             expect(parsed.on.push.branches).to.deep.equal(build || jobs.some(([, , when]) => when === 'main') ? ['main'] : undefined)
           }
           const said = pipelineMessage(result.pipeline as NonNullable<typeof result.pipeline>)
-          expect(said).to.contain(message)
+          // GitLab's pipeline runs on the project's default branch ($CI_DEFAULT_BRANCH), whatever its name.
+          expect(said).to.contain(system === 'github' ? message : message.replace(' on main', ' on the default branch'))
           expect(said.includes('it builds no image')).to.equal(!build)
         })
       }
     }
   }
+
+  it("github: the pipeline builds and deploys staging on origin's default branch, or master when that is checked out, else main (it was main whatever the repository used)", async () => {
+    const origin = new TempRepo('skycap-origin-')
+    const clones: TempRepo[] = []
+    try {
+      await origin.git('init', '-q', '-b', 'master')
+      origin.write('skycap.yaml', 'app: ci3\nregistry: r.example/ci3\nservices:\n  web: {image: web}\nenvironments:\n  staging: {namespace: s}\n  prod: {namespace: p, protected: true}\n')
+      await origin.commit('app')
+      const clone = new TempRepo('skycap-clone-')
+      clones.push(clone)
+      await clone.git('clone', '-q', origin.dir, '.')
+      await clone.git('checkout', '-q', '-b', 'feature')
+      const branchOf = (dir: string) => {
+        const result = scaffold(dir, undefined, 'github')
+        const parsed = parse(readFileSync(join(dir, PIPELINE_FILES.github.path), 'utf8')) as Record<string, any>
+        rmSync(join(dir, '.github'), {recursive: true})
+        return {push: parsed.on.push.branches, staging: parsed.jobs['deploy-staging'].if, said: pipelineMessage(result.pipeline as NonNullable<typeof result.pipeline>)}
+      }
+      const cloned = branchOf(clone.dir)
+      expect([cloned.push, cloned.staging], "a clone: origin's default branch, not the one checked out").to.deep.equal([['master'], "github.ref == 'refs/heads/master'"])
+      expect(cloned.said).to.contain('deploys staging on master and prod on a tag')
+      // No origin: master when it is checked out; any other branch (a feature branch) gives main.
+      expect(branchOf(origin.dir).push).to.deep.equal(['master'])
+      await origin.git('checkout', '-q', '-b', 'topic')
+      expect(branchOf(origin.dir).push).to.deep.equal(['main'])
+    } finally {
+      origin.remove()
+      for (const c of clones) c.remove()
+    }
+  })
 
   it('github: no token and no permissions beyond contents: read when skycap.yaml needs none', () => {
     const {parsed} = pipeline('github', '  staging: {namespace: s}\n  prod: {namespace: p, protected: true}\n')
