@@ -32,6 +32,9 @@ export interface SendOptions {
 }
 
 /** A Send bound to `options`. */
+/** What an HTTP header value may hold (RFC 9110 field-value: visible characters, spaces and tabs, no line break). */
+const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/
+
 export function sender(options: SendOptions): Send {
   return async (request) => {
     let host: string
@@ -44,6 +47,9 @@ export function sender(options: SendOptions): Send {
     // leave one out up front, this says it in words should one get here.
     if (hasCredentials(request.url)) throw new NotifyRequestError(`${host}: the URL has credentials (user:password@ before the host), which a request cannot carry`)
     const secrets = [...options.secrets, ...headerSecrets(request.headers)]
+    // fetch's own words for it ("Headers.append: … is an invalid header value") came out as "cannot reach it".
+    const unsendable = Object.entries(request.headers ?? {}).find(([, value]) => !HEADER_VALUE.test(value))?.[0]
+    if (unsendable) throw new NotifyRequestError(`${host}: header ${unsendable} has a line break or another character HTTP cannot send (check the variables its value is made of)`)
     let response: Response
     try {
       response = await options.fetch(request.url, {

@@ -147,6 +147,14 @@ describe('notifications: requests', () => {
     expect(((await send(silentFetch)({method: 'POST', url: 'http://127.0.0.1:9/x', body: {}}).catch((e) => e)) as Error).message).to.equal('127.0.0.1:9: no answer within 0.05s')
   })
 
+  it('a header value with a line break (from a variable) is said to be one, naming the header, never its value; fetch is not called', async () => {
+    const {fetch, requests} = recordingFetch(() => new Response('ok'))
+    const send = sender({fetch, timeoutMs: 1000, signal: new AbortController().signal, secrets: []})
+    const error = (await send({method: 'POST', url: 'http://127.0.0.1:9/x', headers: {'X-Token': 'abc\ndefSecret'}, body: {}}).catch((e: Error) => e)) as Error
+    expect(error.message).to.equal('127.0.0.1:9: header X-Token has a line break or another character HTTP cannot send (check the variables its value is made of)')
+    expect(requests).to.deep.equal([])
+  })
+
   it('redact replaces every secret, the longest first', () => {
     expect(redact('a abcdef b abcd c', ['abcd', 'abcdef', 'ab'])).to.equal('a *** b *** c')
   })
