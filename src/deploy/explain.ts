@@ -71,9 +71,12 @@ export async function explainFailures(kubectl: Kubectl, statuses: ResourceStatus
   const reports: FailureReport[] = []
   for (const s of bad) {
     const related = new Set(s.related)
+    // A second's slack: an event's time and a creation time are rounded differently.
+    const since = s.eventsSince ? Date.parse(s.eventsSince) - 1000 : Number.NaN
     const mine = events
       .filter((e) => related.has(e.involvedObject?.name ?? ''))
       .map(failureEvent)
+      .filter((e) => Number.isNaN(since) || e.lastSeen === null || !(Date.parse(e.lastSeen) < since))
       .sort((a, b) => (a.lastSeen ?? '').localeCompare(b.lastSeen ?? ''))
       .slice(-5)
     const logs: FailureReport['logs'] = []

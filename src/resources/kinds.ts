@@ -66,6 +66,8 @@ const deployment: WatchedKind = {
     }
     const pods = newRs ? snapshot.ownedBy('Pod', newRs) : []
     if (newRs) out.related.push(newRs.metadata.name)
+    const since = newRs?.metadata.creationTimestamp
+    if (typeof since === 'string') out.eventsSince = since
     const podFailure = checkPods(pods, out)
     if (podFailure) return podFailure
     // The condition outlives the rollout it was about: it counts only when it names the current ReplicaSet.

@@ -19,6 +19,11 @@ export interface ResourceStatus {
   message: string
   /** Names of objects whose events explain this one (itself, its ReplicaSet, its pods). */
   related: string[]
+  /**
+   * When the objects this one's events are about began (its current ReplicaSet's creation, server time): older events
+   * of the same names (the Deployment's scaling of the release before) are not about this rollout.
+   */
+  eventsSince?: string
   failing: FailingContainer[]
   /** Pods of an older revision that block the rollout and must be deleted for the controller to replace them. */
   replace?: string[]

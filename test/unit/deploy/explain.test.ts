@@ -1,6 +1,10 @@
 import {expect} from 'chai'
 
-import {failureEvent, formatEvent, formatFailure} from '../../../src/deploy/explain.js'
+import {explainFailures, failureEvent, formatEvent, formatFailure} from '../../../src/deploy/explain.js'
+import {lineFilter} from '../../../src/logs/filter.js'
+import {ClusterSnapshot} from '../../../src/resources/status.js'
+import {statusOf} from '../../../src/resources/kinds.js'
+import {fakeKubectl} from '../../helpers/fake-kubectl.js'
 import {classify} from '../../../src/kubectl/kubectl.js'
 
 describe('failure reports: events as objects (--json) and as lines (terminal)', () => {
@@ -30,6 +34,39 @@ describe('failure reports: events as objects (--json) and as lines (terminal)', 
     const e = failureEvent({type: 'Normal', reason: 'Scheduled', involvedObject: {name: 'web-1'}, series: {count: 3, lastObservedTime: '2026-12-01T00:11:00Z'}, eventTime: '2026-12-01T00:01:00Z'})
     expect(e).to.include({object: 'web-1', count: 3, lastSeen: '2026-12-01T00:11:00Z', message: ''})
     expect(failureEvent({reason: 'X'})).to.deep.equal({type: 'Normal', reason: 'X', object: '', count: 1, lastSeen: null, message: ''})
+  })
+
+  it("only the events of this rollout: the Deployment's scaling of the release before is left out (it was among the five shown)", async () => {
+    const labels = {app: 'web'}
+    const deployment = {
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: {name: 'web', uid: 'd1', generation: 4, annotations: {'deployment.kubernetes.io/revision': '4'}},
+      spec: {replicas: 1, selector: {matchLabels: labels}, template: {metadata: {labels}, spec: {containers: [{name: 'web', image: 'web:4'}]}}},
+      status: {observedGeneration: 4, replicas: 2, updatedReplicas: 1, readyReplicas: 1, availableReplicas: 1, unavailableReplicas: 1},
+    }
+    const rs = {
+      apiVersion: 'apps/v1',
+      kind: 'ReplicaSet',
+      metadata: {name: 'web-new', uid: 'r4', creationTimestamp: '2026-12-02T10:00:00Z', annotations: {'deployment.kubernetes.io/revision': '4'}, ownerReferences: [{uid: 'd1'}]},
+      spec: {template: {metadata: {labels}, spec: {containers: [{name: 'web', image: 'web:4'}]}}},
+    }
+    const pod = {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: {name: 'web-new-x', ownerReferences: [{uid: 'r4'}]},
+      status: {phase: 'Running', containerStatuses: [{name: 'web', ready: false, restartCount: 3, state: {waiting: {reason: 'CrashLoopBackOff'}}, lastState: {terminated: {exitCode: 1}}}]},
+    }
+    const status = statusOf(deployment, new ClusterSnapshot([deployment, rs, pod]))
+    expect(status.eventsSince).to.equal('2026-12-02T10:00:00Z')
+    const event = (reason: string, name: string, at: string) => ({type: 'Normal', reason, message: reason, involvedObject: {kind: 'Deployment', name}, lastTimestamp: at})
+    const events = [event('ScalingReplicaSet', 'web', '2026-12-02T09:30:00Z'), event('ScalingReplicaSet', 'web', '2026-12-02T10:00:00Z'), event('BackOff', 'web-new-x', '2026-12-02T10:00:30Z')]
+    const fake = fakeKubectl([
+      {argv: ['--request-timeout=30s', 'get', 'events', '-o', 'json'], result: {stdout: JSON.stringify({items: events})}},
+      {argv: ['--request-timeout=30s', 'logs', 'web-new-x', '-c', 'web', '--tail=25', '--previous'], result: {stdout: 'boom\n'}},
+    ])
+    const [report] = await explainFailures(fake.kubectl, [{...status, state: 'failed'}], () => lineFilter({configured: [], exclude: [], grep: []}))
+    expect(report?.events.map((e) => `${e.reason} ${e.lastSeen}`)).to.deep.equal(['ScalingReplicaSet 2026-12-02T10:00:00Z', 'BackOff 2026-12-02T10:00:30Z'])
   })
 
   it('a kubectl failure whose hint points at the message above has a JSON hint that does not', () => {
