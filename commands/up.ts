@@ -48,7 +48,7 @@ export default class Up extends SkycapCommand {
         out: process.stdout,
         colour: useColour(process.stdout),
         confirm: this.confirmer(),
-        signal: this.abortOnSignals('stopping the forwards; the app keeps running'),
+        signal: this.abortOnSignals('stopping; what is already deployed keeps running'),
       },
     )
     if (report.detached) for (const u of report.urls) this.log(`${u.service} ${u.url}`)

@@ -5,7 +5,7 @@ import type {Environment, LoadedConfig} from '../config/types.js'
 import {deploy, type DeployReport} from '../deploy/deploy.js'
 import {type KubectlFactory, namespaceExists, openEnvironment} from '../env/connect.js'
 import {parseDuration} from '../duration.js'
-import {UserError} from '../errors.js'
+import {InterruptedError, UserError} from '../errors.js'
 import type {Kubectl} from '../kubectl/kubectl.js'
 import {streamLogs} from '../logs/stream.js'
 import type {Reporter} from '../ui/output.js'
@@ -97,7 +97,10 @@ export async function up(options: UpOptions, deps: UpDeps): Promise<UpReport> {
   const file = stateFile(loaded.file, env.name, deps.env)
   const previous = readState(file)
   const phases: Phase[] = []
+  let release: number | null = null
   const phase = async <T>(name: Phase['phase'], run: () => Promise<T>, detail: (value: T) => string): Promise<T> => {
+    // A Ctrl-C the last phase finished despite (a rollout already done, a build already built): go no further.
+    if (deps.signal?.aborted) throw interruptedBefore(name, phases, release)
     // A spinner only where nothing else writes meanwhile: cluster creation, builds and deploy print their own lines.
     const r = await runPhase(reporter, name, run, detail, {spinner: name === 'registry' || name === 'forwards'})
     phases.push({phase: name, ms: r.ms, detail: detail(r.value)})
@@ -137,7 +140,6 @@ export async function up(options: UpOptions, deps: UpDeps): Promise<UpReport> {
   )
 
   let built: Record<string, string> = {}
-  let release: number | null = null
   const cycle = async (services: string[]) => {
     built = {...built, ...(await deliverImages(loaded, env, services, delivery, deps))}
     release = (await deployPhase(loaded, env, choice, kubectl, state, built, options, deps).finally(() => writeState(file, state))).release
@@ -230,6 +232,15 @@ export async function up(options: UpOptions, deps: UpDeps): Promise<UpReport> {
     reporter.info(`Forwards stopped; ${loaded.config.app} ${env.name} keeps running (\`skycap down\` removes it)`)
   }
   return report()
+}
+
+/** Ctrl-C between two phases: what the phases before it did, and that what is deployed keeps running. */
+function interruptedBefore(name: Phase['phase'], done: Phase[], release: number | null): InterruptedError {
+  const after = done.length ? ` (done: ${done.map((p) => p.phase).join(', ')})` : ''
+  const state = release === null ? 'nothing was deployed' : `release ${release} is deployed and keeps running; no forward was started or stopped`
+  return new InterruptedError(`interrupted before the ${name} phase${after}; ${state}`, {
+    hint: release === null ? 'Run skycap up again.' : 'Run skycap up again to forward its ports, or skycap down to remove it.',
+  })
 }
 
 function describeDelivery(d: ImageDelivery, env: Environment): string {
@@ -336,7 +347,8 @@ async function forward(env: Environment, context: string, state: UpState, wanted
   // Each forward listens once kubectl has reached a pod.
   await Promise.all(
     kept.map(async (f) => {
-      if (!(await waitListening(f.localPort, 30_000, deps.signal))) deps.reporter.warn(`the forward of ${f.service} does not listen on 127.0.0.1:${f.localPort} yet; its output is in ${f.log}`)
+      if (!(await waitListening(f.localPort, 30_000, deps.signal)) && !deps.signal?.aborted)
+        deps.reporter.warn(`the forward of ${f.service} does not listen on 127.0.0.1:${f.localPort} yet; its output is in ${f.log}`)
     }),
   )
   return urls

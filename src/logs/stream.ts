@@ -91,6 +91,8 @@ export async function streamLogs(options: LogsOptions, deps: LogsDeps): Promise<
   const controller = new AbortController()
   const stop = () => controller.abort()
   deps.signal?.addEventListener('abort', stop, {once: true})
+  // Aborted before the streams start (a Ctrl-C during up's last phase): 'abort' has fired already.
+  if (deps.signal?.aborted) stop()
   // `skycap logs | head` closes the pipe: stop quietly.
   const onOutError = (error: NodeJS.ErrnoException) => {
     if (error.code === 'EPIPE') stop()
@@ -239,7 +241,7 @@ export async function streamLogs(options: LogsOptions, deps: LogsDeps): Promise<
       await Promise.all([...streams.values()].map((s) => s.proc?.done))
     } else {
       if (pods.length === 0) deps.reporter.info(`no pods of ${services.join(', ')} yet; waiting for some (Ctrl-C to stop)`)
-      await sync(pods)
+      if (!controller.signal.aborted) await sync(pods)
       while (!controller.signal.aborted) {
         await abortableSleep(options.pollMs ?? 2000, controller.signal)
         if (controller.signal.aborted) break

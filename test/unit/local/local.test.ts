@@ -10,7 +10,7 @@ import {readState, stateFile, writeState} from '../../../src/local/state.js'
 import {parsePorts, up} from '../../../src/local/up.js'
 import {classifyChange, watchedInputs} from '../../../src/local/watch.js'
 import type {ImagePhase} from '../../../src/local/images.js'
-import {UserError} from '../../../src/errors.js'
+import {InterruptedError, UserError} from '../../../src/errors.js'
 import {toolRunner} from '../../../src/local/tool.js'
 import {memoryReporter} from '../../../src/ui/output.js'
 import {fakeKubectlFactory} from '../../helpers/fake-kubectl.js'
@@ -100,6 +100,47 @@ describe('skycap up: the parts', () => {
       expect(error.message).to.contain('--timeout is "10" but must be a duration greater than zero with a unit')
       expect(fake.calls).to.have.length(0)
       expect(readdirSync(cache.dir), 'no state file').to.deep.equal([])
+    } finally {
+      repo.remove()
+      cache.remove()
+    }
+  })
+
+  it('a Ctrl-C during a phase that finishes anyway stops up before the next one (exit 130): nothing is deployed', async () => {
+    const repo = await TempRepo.fromFixture('local-app')
+    const cache = new TempRepo()
+    try {
+      const view = {'current-context': 'kind-dev', contexts: [{name: 'kind-dev', context: {cluster: 'kind-dev'}}], clusters: [{name: 'kind-dev', cluster: {server: 'https://127.0.0.1:6443'}}]}
+      const hosting = {data: {'localRegistryHosting.v1': 'host: "localhost:5001"\n'}}
+      // The cluster and registry phases only: a deploy would ask kubectl more, and the fake refuses any other call.
+      const fake = fakeKubectlFactory([
+        {argv: ['--request-timeout=30s', 'config', 'view', '-o', 'json'], result: {stdout: JSON.stringify(view)}},
+        {argv: ['--context', 'kind-dev', '--request-timeout=30s', 'get', 'configmap', 'local-registry-hosting', '--namespace', 'kube-public', '-o', 'json'], result: {stdout: JSON.stringify(hosting)}},
+      ])
+      const controller = new AbortController()
+      const images: ImagePhase = {
+        buildable: () => ['web', 'api'],
+        inputs: () => [],
+        // The builds were done when Ctrl-C came: they return their images.
+        build: async () => {
+          controller.abort()
+          return {web: 'localhost:5001/localapp-web:abc', api: 'localhost:5001/localapp-api:abc'}
+        },
+      }
+      const deps = {
+        kubectl: fake.factory,
+        tools: toolRunner({runner: async () => Promise.reject(new Error('no tool may run')), installed: () => false}),
+        images,
+        reporter: memoryReporter(),
+        out: process.stdout,
+        colour: false,
+        signal: controller.signal,
+        env: {XDG_CACHE_HOME: cache.dir},
+      }
+      const error = (await up({cwd: repo.dir, cluster: 'kind-dev'}, deps).catch((e: unknown) => e)) as InterruptedError
+      expect(error, String(error)).to.be.instanceOf(InterruptedError)
+      expect(error.message).to.equal('interrupted before the deploy phase (done: cluster, registry, images); nothing was deployed')
+      expect(fake.remaining()).to.equal(0)
     } finally {
       repo.remove()
       cache.remove()

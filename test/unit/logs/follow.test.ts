@@ -17,7 +17,7 @@ const pod = (name: string) => ({
   status: {containerStatuses: [{name: 'web', state: {running: {}}}]},
 })
 
-describe('logs -f: listeners', () => {
+describe('logs -f: listeners and the signal', () => {
   let repo: TempRepo
   before(async () => {
     repo = await TempRepo.clusterApp('it-context', 'it-ns')
@@ -61,6 +61,34 @@ describe('logs -f: listeners', () => {
     expect(new Set(listeners.slice(1)), `listeners per poll: ${listeners.join(',')}`).to.have.property('size', 1)
     expect(listeners.at(-1)).to.be.at.most(2)
     expect(getEventListeners(stop.signal, 'abort'), 'the caller’s signal is left as it was').to.have.length(0)
+  })
+
+  it('a signal aborted before the streams start: returns without following any pod (skycap up hands it the signal a Ctrl-C during its last phase aborted)', async () => {
+    const stop = new AbortController()
+    stop.abort()
+    const runner: ProcessRunner = async (_file, argv) => {
+      if (argv.includes('get-contexts')) return {exitCode: 0, stdout: 'it-context\n', stderr: ''}
+      return {exitCode: 0, stdout: JSON.stringify({items: [pod('web-1')]}), stderr: ''}
+    }
+    const spawned: string[] = []
+    const spawner: ProcessSpawner = (_file, argv, options) => {
+      spawned.push(argv.join(' '))
+      const stdout = new PassThrough()
+      let finish: () => void = () => undefined
+      const done = new Promise<{exitCode: number; stdout: string; stderr: string}>((resolve) => {
+        finish = () => (stdout.end(), resolve({exitCode: 0, stdout: '', stderr: ''}))
+      })
+      options.signal?.addEventListener('abort', finish, {once: true})
+      return {stdout, done, kill: finish}
+    }
+    const out = new Writable({write: (_c, _e, cb) => cb()})
+    const streaming = streamLogs(
+      {services: ['web'], follow: true, configPath: join(repo.dir, 'skycap.yaml'), pollMs: 1},
+      {kubectl: (o) => new Kubectl({...o, runner, spawner}), reporter: quiet, out, colour: false, signal: stop.signal},
+    )
+    const ended = await Promise.race([streaming.then(() => true), new Promise<false>((r) => setTimeout(() => r(false), 3000).unref())])
+    expect(ended, 'streamLogs returned').to.equal(true)
+    expect(spawned, 'no pod followed').to.deep.equal([])
   })
 })
 
