@@ -11,7 +11,7 @@ import {streamLogs} from '../logs/stream.js'
 import type {Reporter} from '../ui/output.js'
 import {runPhase} from '../ui/phases.js'
 import {chooseCluster, type ClusterChoice, imageDelivery, type ImageDelivery} from './clusters.js'
-import {choosePort, forwardAlive, reconnectForward, startForward, stopForward, waitListening} from './forwards.js'
+import {choosePort, forwardAlive, portFree, reconnectForward, startForward, stopForward, waitListening} from './forwards.js'
 import type {ImagePhase} from './images.js'
 import {pullReference} from './registry.js'
 import {type ForwardState, readState, stateFile, type UpState, writeState} from './state.js'
@@ -96,6 +96,7 @@ export async function up(options: UpOptions, deps: UpDeps): Promise<UpReport> {
   if (options.timeout !== undefined) await parseDuration(options.timeout, '--timeout')
   const file = stateFile(loaded.file, env.name, deps.env)
   const previous = readState(file)
+  await checkWantedPorts(wantedPorts, previous)
   const phases: Phase[] = []
   let release: number | null = null
   const phase = async <T>(name: Phase['phase'], run: () => Promise<T>, detail: (value: T) => string): Promise<T> => {
@@ -352,6 +353,24 @@ async function forward(env: Environment, context: string, state: UpState, wanted
     }),
   )
   return urls
+}
+
+/**
+ * A --port another program listens on would give a URL that program answers (the forward's kubectl cannot bind it
+ * and restarts forever): refused before any phase. The service's own forward of an earlier up may hold it.
+ */
+async function checkWantedPorts(wanted: Map<string, number>, previous: UpState | undefined): Promise<void> {
+  for (const [service, port] of wanted) {
+    const held = previous?.forwards.find((f) => f.localPort === port && forwardAlive(f))
+    if (held?.service === service) continue
+    if (!held && (await portFree(port))) continue
+    const by = held ? `the forward of ${held.service} (skycap up ${previous?.environment})` : 'another program'
+    throw new UserError(`--port ${service}=${port}: 127.0.0.1:${port} is in use by ${by}; nothing was changed`, {
+      hint: held
+        ? `Choose another port, or run skycap down ${previous?.environment} first.`
+        : `Stop what listens on 127.0.0.1:${port}, or choose another port (without --port ${service}=…, up picks a free one).`,
+    })
+  }
 }
 
 /** `--port web=8081` flags, checked against the environment's services. */

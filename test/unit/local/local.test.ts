@@ -7,7 +7,7 @@ import {loadConfig} from '../../../src/config/load.js'
 import {choosePort, listening, portFree} from '../../../src/local/forwards.js'
 import {parseRegistryHosting, pullReference} from '../../../src/local/registry.js'
 import {readState, stateFile, writeState} from '../../../src/local/state.js'
-import {parsePorts, up} from '../../../src/local/up.js'
+import {parsePorts, up, type UpDeps} from '../../../src/local/up.js'
 import {classifyChange, watchedInputs} from '../../../src/local/watch.js'
 import type {ImagePhase} from '../../../src/local/images.js'
 import {InterruptedError, UserError} from '../../../src/errors.js'
@@ -15,6 +15,26 @@ import {toolRunner} from '../../../src/local/tool.js'
 import {memoryReporter} from '../../../src/ui/output.js'
 import {fakeKubectlFactory} from '../../helpers/fake-kubectl.js'
 import {runCli, TempRepo} from '../../helpers/repo.js'
+
+/** up's dependencies for a test that must stop before any build: no tool runs, no image is built, state under `cache`. */
+function stoppingUpDeps(kubectl: UpDeps['kubectl'], cache: string, more: Partial<UpDeps> = {}): UpDeps {
+  return {
+    kubectl,
+    tools: toolRunner({runner: async () => Promise.reject(new Error('no tool may run')), installed: () => false}),
+    images: {
+      buildable: () => ['web', 'api'],
+      inputs: () => [],
+      build: async () => {
+        throw new Error('nothing may be built')
+      },
+    },
+    reporter: memoryReporter(),
+    out: process.stdout,
+    colour: false,
+    env: {XDG_CACHE_HOME: cache},
+    ...more,
+  }
+}
 
 describe('skycap up: the parts', () => {
   it('derives `local` when skycap.yaml has none: <app>-local, one replica, not protected; a declared one is used as written', async () => {
@@ -127,21 +147,34 @@ describe('skycap up: the parts', () => {
           return {web: 'localhost:5001/localapp-web:abc', api: 'localhost:5001/localapp-api:abc'}
         },
       }
-      const deps = {
-        kubectl: fake.factory,
-        tools: toolRunner({runner: async () => Promise.reject(new Error('no tool may run')), installed: () => false}),
-        images,
-        reporter: memoryReporter(),
-        out: process.stdout,
-        colour: false,
-        signal: controller.signal,
-        env: {XDG_CACHE_HOME: cache.dir},
-      }
+      const deps = stoppingUpDeps(fake.factory, cache.dir, {images, signal: controller.signal})
       const error = (await up({cwd: repo.dir, cluster: 'kind-dev'}, deps).catch((e: unknown) => e)) as InterruptedError
       expect(error, String(error)).to.be.instanceOf(InterruptedError)
       expect(error.message).to.equal('interrupted before the deploy phase (done: cluster, registry, images); nothing was deployed')
       expect(fake.remaining()).to.equal(0)
     } finally {
+      repo.remove()
+      cache.remove()
+    }
+  })
+
+  it('a --port another program listens on is refused before any phase: no cluster is looked for, nothing is built or written', async () => {
+    const repo = await TempRepo.fromFixture('local-app')
+    const cache = new TempRepo()
+    const server = net.createServer().listen(0, '127.0.0.1')
+    try {
+      await new Promise((r) => server.once('listening', r))
+      const port = (server.address() as net.AddressInfo).port
+      const fake = fakeKubectlFactory([])
+      const deps = stoppingUpDeps(fake.factory, cache.dir)
+      const error = (await up({cwd: repo.dir, ports: [`web=${port}`]}, deps).catch((e: unknown) => e)) as UserError
+      expect(error, String(error)).to.be.instanceOf(UserError)
+      expect(error.message).to.equal(`--port web=${port}: 127.0.0.1:${port} is in use by another program; nothing was changed`)
+      expect(error.hint).to.contain(`Stop what listens on 127.0.0.1:${port}`)
+      expect(fake.calls).to.have.length(0)
+      expect(readdirSync(cache.dir), 'no state file').to.deep.equal([])
+    } finally {
+      await new Promise((r) => server.close(r))
       repo.remove()
       cache.remove()
     }
