@@ -180,7 +180,9 @@ export async function buildImages(options: BuildOptions, deps: BuildDeps = {}): 
     const width = Math.max(0, ...toBuild.map((b) => b.service.length))
     const io = (b: ImageBuild): StepIO => ({run, signal: deps.signal, onLine: (line) => deps.output?.(`${b.service.padEnd(width)} | ${line}`)})
     const builderOf = (b: ImageBuild): Builder => (b.command ? commandBuilder : (builder as Builder))
-    await inParallel(toBuild, jobs, (b) => builderOf(b).build(b, io(b)), deps.signal, 'build')
+    // buildx --push and build.command push as they build: what they finished is in the registry whatever fails later.
+    const pushesWhileBuilding = (b: ImageBuild): boolean => push && !builderOf(b).push
+    await inParallel(toBuild, jobs, (b) => builderOf(b).build(b, io(b)), deps.signal, 'build', pushesWhileBuilding)
     await inParallel(
       toBuild.filter((b) => push && builderOf(b).push),
       jobs,
@@ -392,21 +394,38 @@ function failureLines(f: {service: string; lastLines: string[]; firstError?: str
  * Runs `step` for every build, `jobs` at a time. Every started step finishes; no new one starts after a failure.
  * Failures are one BuildFailedError carrying each failed service's last lines.
  */
-async function inParallel(builds: ImageBuild[], jobs: number, step: (b: ImageBuild) => Promise<void>, signal: AbortSignal | undefined, what: 'build' | 'push'): Promise<void> {
+async function inParallel(
+  builds: ImageBuild[],
+  jobs: number,
+  step: (b: ImageBuild) => Promise<void>,
+  signal: AbortSignal | undefined,
+  what: 'build' | 'push',
+  pushesWhileBuilding: (b: ImageBuild) => boolean = () => false,
+): Promise<void> {
   const failed: Array<{build: ImageBuild; error: unknown}> = []
+  const finished: ImageBuild[] = []
   let next = 0
   const worker = async (): Promise<void> => {
     while (next < builds.length && !failed.length && !signal?.aborted) {
       const b = builds[next++] as ImageBuild
       try {
         await step(b)
+        finished.push(b)
       } catch (error) {
         failed.push({build: b, error})
       }
     }
   }
   await Promise.all(Array.from({length: Math.min(jobs, builds.length)}, worker))
-  if (signal?.aborted) throw new InterruptedError(`interrupted during the ${what}; ${what === 'build' ? 'nothing was pushed' : 'some images may have been pushed'}`)
+  const pushed = finished.filter(pushesWhileBuilding).map((b) => b.service)
+  const pushedNote = pushed.length ? `${pushed.join(', ')} ${pushed.length === 1 ? 'was' : 'were'} pushed as ${pushed.length === 1 ? 'it' : 'they'} built` : undefined
+  if (signal?.aborted) {
+    // An interrupted buildx --push or build.command may have pushed before it stopped.
+    const cut = builds.slice(0, next).filter((b) => pushesWhileBuilding(b) && !finished.includes(b))
+    const cutNote = cut.length ? `${cut.map((b) => b.service).join(', ')} stopped while building and may have pushed` : undefined
+    const built = [pushedNote, cutNote].filter(Boolean).join('; ') || 'nothing was pushed'
+    throw new InterruptedError(`interrupted during the ${what}; ${what === 'build' ? built : 'some images may have been pushed'}`)
+  }
   if (!failed.length) return
   const stepFailures = failed.map(({build, error}) => {
     if (!(error instanceof StepFailed)) throw error
@@ -420,8 +439,8 @@ async function inParallel(builds: ImageBuild[], jobs: number, step: (b: ImageBui
     }
   })
   const text = stepFailures.map((f) => `${f.service}: ${f.step} exited ${f.exitCode}${failureLines(f)}`).join('\n')
-  const unpushed = what === 'build' ? 'nothing was pushed' : 'the images listed were not pushed'
-  throw new BuildFailedError(`${what} of ${stepFailures.map((f) => f.service).join(', ')} failed; ${unpushed}\n${text}`, {
+  const result = what === 'build' ? (pushedNote ? `${pushedNote}; nothing else was pushed` : 'nothing was pushed') : 'the images listed were not pushed'
+  throw new BuildFailedError(`${what} of ${stepFailures.map((f) => f.service).join(', ')} failed; ${result}\n${text}`, {
     hint: what === 'build' ? 'Fix the build (run it locally with the same command), commit, and build again.' : 'Check registry access (docker login) and build again.',
     details: {failures: stepFailures},
   })

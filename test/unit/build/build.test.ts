@@ -310,6 +310,43 @@ describe('skycap build (engine)', () => {
     expect(registry.images.size).to.equal(0)
   })
 
+  it('a builder that pushes as it builds (build.command, buildx): a failure or a Ctrl-C says which images are in the registry, never "nothing was pushed"', async () => {
+    repo = await TempRepo.withFiles({
+      'skycap.yaml': SKYCAP_YAML(['quick', 'slow'].map((s) => `  ${s}:\n    image: ${s}\n    build: {command: [make, ${s}]}`).join('\n')),
+    })
+    const sha = await repo.git('rev-parse', 'HEAD')
+    const registry = fakeRegistry()
+    const controller = new AbortController()
+    // quick builds and pushes its image; slow fails (or is stopped by a Ctrl-C) after quick is done.
+    const runner = (slow: () => {exitCode: number}) =>
+      fakeRunner(registry.images, (argv) => {
+        if (argv[1] === 'quick') {
+          registry.images.set(`${REGISTRY}/team/quick:${sha}`, `sha256:${'1'.repeat(64)}`)
+          return {delayMs: 0}
+        }
+        return {delayMs: 50, ...slow()}
+      })
+    const failed = await failure(buildImages({cwd: repo.dir, jobs: 2}, {run: runner(() => ({exitCode: 2})).run, fetch: registry.fetch}))
+    expect(failed).to.be.instanceOf(BuildFailedError)
+    expect(failed.message).to.match(/^build of slow failed; quick was pushed as it built; nothing else was pushed\nslow: make slow exited 2/)
+    registry.images.clear()
+    const interrupted = await failure(
+      buildImages(
+        {cwd: repo.dir, jobs: 2},
+        {
+          run: runner(() => {
+            controller.abort()
+            return {exitCode: -1}
+          }).run,
+          fetch: registry.fetch,
+          signal: controller.signal,
+        },
+      ),
+    )
+    expect(interrupted.exitCode).to.equal(ExitCode.INTERRUPTED)
+    expect(interrupted.message).to.equal('interrupted during the build; quick was pushed as it built; slow stopped while building and may have pushed')
+  })
+
   it('skips images the registry has (with their digest), --force builds them; an unreachable registry is exit 4 before anything is built', async () => {
     repo = await TempRepo.withFiles({'skycap.yaml': SKYCAP_YAML('  web:\n    image: web\n    build: {}\n  api:\n    image: api\n    build: {}'), Dockerfile: 'FROM scratch\n'})
     const sha = await repo.git('rev-parse', 'HEAD')
