@@ -86,8 +86,14 @@ async function checkOne(image: string, insecure: Set<string>, credentialsFor: (h
     if (res.status === 401 || res.status === 403) return {image, state: 'unknown', detail: `${host} refused access (HTTP ${res.status}); log in with docker login ${host}`}
     return {image, state: 'unknown', detail: `${host} answered HTTP ${res.status}`}
   } catch (error) {
-    return {image, state: 'unknown', detail: `cannot reach ${host}: ${(error as Error).message}`}
+    return {image, state: 'unknown', detail: `cannot reach ${host}: ${fetchFailure(error, options.timeoutMs ?? 10_000)}`}
   }
+}
+
+/** Why fetch rejected, as the GitHub checks say it: its time limit, else the connection's error code, not undici's bare "fetch failed". */
+function fetchFailure(error: unknown, timeoutMs: number): string {
+  const e = error as Error & {cause?: {code?: string; message?: string}}
+  return e.name === 'TimeoutError' ? `no answer within ${timeoutMs / 1000}s` : (e.cause?.code ?? e.cause?.message ?? e.message)
 }
 
 // Token auth (https://distribution.github.io/distribution/spec/auth/token/): ask the realm for a pull token.

@@ -1,0 +1,41 @@
+import {expect} from 'chai'
+import {mkdtempSync, rmSync, writeFileSync} from 'node:fs'
+import net from 'node:net'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+
+import {checkImages} from '../../../src/registry/images.js'
+
+describe('registry image check: a registry that cannot be asked', () => {
+  let dir: string
+  let dockerConfig: string
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'skycap-docker-config-'))
+    dockerConfig = join(dir, 'config.json')
+    writeFileSync(dockerConfig, '{}')
+  })
+  afterEach(() => rmSync(dir, {recursive: true, force: true}))
+
+  it('says why: the connection refused (a registry that is down), or no answer in time, not undici\'s bare "fetch failed"', async () => {
+    // A port nothing listens on: real sockets, real fetch.
+    const closed = net.createServer().listen(0, '127.0.0.1')
+    await new Promise((r) => closed.once('listening', r))
+    const port = (closed.address() as net.AddressInfo).port
+    await new Promise((r) => closed.close(r))
+    const [down] = await checkImages([`127.0.0.1:${port}/team/web:1`], {dockerConfig})
+    expect(down).to.deep.equal({image: `127.0.0.1:${port}/team/web:1`, state: 'unknown', detail: `cannot reach 127.0.0.1:${port}: ECONNREFUSED`})
+
+    // A registry that accepts the connection and never answers.
+    const held: net.Socket[] = []
+    const silent = net.createServer((socket) => held.push(socket)).listen(0, '127.0.0.1')
+    await new Promise((r) => silent.once('listening', r))
+    const silentPort = (silent.address() as net.AddressInfo).port
+    try {
+      const [slow] = await checkImages([`127.0.0.1:${silentPort}/team/web:1`], {dockerConfig, timeoutMs: 200})
+      expect(slow?.detail).to.equal(`cannot reach 127.0.0.1:${silentPort}: no answer within 0.2s`)
+    } finally {
+      for (const socket of held) socket.destroy()
+      await new Promise((r) => silent.close(r))
+    }
+  })
+})
