@@ -9,6 +9,9 @@ import {UserError} from '../src/errors.js'
  */
 export const environmentFlag = Flags.string({char: 'e', aliases: ['env'], description: 'Environment (default: SKYCAP_ENV or defaultEnvironment).', helpValue: 'ENV'})
 
+/** -e of `skycap up` and `down`: the environment is `local` unless one is named (SKYCAP_ENV and defaultEnvironment point at shared clusters). */
+export const localEnvironmentFlag = Flags.string({char: 'e', aliases: ['env'], description: 'Environment (default: local; SKYCAP_ENV and defaultEnvironment do not apply).', helpValue: 'ENV'})
+
 function conflict(argument: string, flag: string, extraHint = ''): UserError {
   return new UserError(`two environments given: "${argument}" as the argument and "${flag}" with -e`, {hint: `Give one: \`-e ${flag}\` or the argument ${argument}.${extraHint}`})
 }

@@ -2,7 +2,7 @@ import {Args, Flags} from '@oclif/core'
 
 import {down} from '../src/local/down.js'
 import {toolRunner} from '../src/local/tool.js'
-import {environmentFlag, environmentOf} from './_environment.js'
+import {environmentOf, localEnvironmentFlag} from './_environment.js'
 import {SkycapCommand} from './_base.js'
 
 export default class Down extends SkycapCommand {
@@ -11,7 +11,7 @@ export default class Down extends SkycapCommand {
   static override examples = ['<%= config.bin %> down', '<%= config.bin %> down --cluster']
   static override args = {environment: Args.string({description: 'Environment (default: local)'})}
   static override flags = {
-    environment: environmentFlag,
+    environment: localEnvironmentFlag,
     cluster: Flags.boolean({description: 'Also delete the cluster skycap up created (never one it found).'}),
   }
 

@@ -5,7 +5,7 @@ import {toolRunner} from '../src/local/tool.js'
 import {up} from '../src/local/up.js'
 import {UserError} from '../src/errors.js'
 import {useColour} from '../src/ui/output.js'
-import {environmentFlag, environmentOf} from './_environment.js'
+import {environmentOf, localEnvironmentFlag} from './_environment.js'
 import {SkycapCommand} from './_base.js'
 
 export default class Up extends SkycapCommand {
@@ -15,7 +15,7 @@ export default class Up extends SkycapCommand {
   static override examples = ['<%= config.bin %> up', '<%= config.bin %> up --detach', '<%= config.bin %> up --watch', '<%= config.bin %> up --cluster kind --port web=8081']
   static override args = {environment: Args.string({description: 'Environment (default: local)'})}
   static override flags = {
-    environment: environmentFlag,
+    environment: localEnvironmentFlag,
     cluster: Flags.string({description: 'kind, k3d, minikube or ctlptl (use or create one), or a kube context.'}),
     detach: Flags.boolean({char: 'd', description: 'Return once the app is up; forwards keep running until `skycap down`.'}),
     watch: Flags.boolean({char: 'w', description: 'Rebuild and redeploy when skycap.yaml, a template, a config folder or a build input changes.'}),

@@ -335,6 +335,13 @@ describe('CLI habits (built CLI)', function () {
     })
   })
 
+  it('up and down: -e says their default is local, not SKYCAP_ENV or defaultEnvironment (which they do not read)', async () => {
+    for (const command of ['up', 'down']) {
+      const help = (await cli(command, '--help')).stdout.replace(/\s+/g, ' ')
+      expect(help, command).to.contain('-e, --environment=ENV Environment (default: local; SKYCAP_ENV and defaultEnvironment do not apply).')
+    }
+  })
+
   it('each lock command shows only its own flags', async () => {
     const help = async (action: string) => (await cli('lock', action, '--help')).stdout
     const [acquire, release, status] = await Promise.all([help('acquire'), help('release'), help('status')])
