@@ -182,7 +182,7 @@ export async function buildImages(options: BuildOptions, deps: BuildDeps = {}): 
     const builderOf = (b: ImageBuild): Builder => (b.command ? commandBuilder : (builder as Builder))
     // buildx --push and build.command push as they build: what they finished is in the registry whatever fails later.
     const pushesWhileBuilding = (b: ImageBuild): boolean => push && !builderOf(b).push
-    await inParallel(toBuild, jobs, (b) => builderOf(b).build(b, io(b)), deps.signal, 'build', pushesWhileBuilding)
+    await inParallel(toBuild, jobs, (b) => builderOf(b).build(b, io(b)), deps.signal, 'build', {pushesWhileBuilding, workTree: options.workTree ?? false})
     await inParallel(
       toBuild.filter((b) => push && builderOf(b).push),
       jobs,
@@ -400,7 +400,7 @@ async function inParallel(
   step: (b: ImageBuild) => Promise<void>,
   signal: AbortSignal | undefined,
   what: 'build' | 'push',
-  pushesWhileBuilding: (b: ImageBuild) => boolean = () => false,
+  {pushesWhileBuilding, workTree}: {pushesWhileBuilding: (b: ImageBuild) => boolean; workTree: boolean} = {pushesWhileBuilding: () => false, workTree: false},
 ): Promise<void> {
   const failed: Array<{build: ImageBuild; error: unknown}> = []
   const finished: ImageBuild[] = []
@@ -441,7 +441,11 @@ async function inParallel(
   const text = stepFailures.map((f) => `${f.service}: ${f.step} exited ${f.exitCode}${failureLines(f)}`).join('\n')
   const result = what === 'build' ? (pushedNote ? `${pushedNote}; nothing else was pushed` : 'nothing was pushed') : 'the images listed were not pushed'
   throw new BuildFailedError(`${what} of ${stepFailures.map((f) => f.service).join(', ')} failed; ${result}\n${text}`, {
-    hint: what === 'build' ? 'Fix the build (run it locally with the same command), commit, and build again.' : 'Check registry access (docker login) and build again.',
+    hint:
+      what === 'build'
+        ? // A work-tree build (--work-tree, skycap up) takes the fix as it is; a revision's build only once it is committed.
+          `Fix the build (run it locally with the same command), ${workTree ? 'then' : 'commit, and'} build again.`
+        : 'Check registry access (docker login) and build again.',
     details: {failures: stepFailures},
   })
 }

@@ -310,7 +310,7 @@ describe('skycap build (engine)', () => {
     expect(registry.images.size).to.equal(0)
   })
 
-  it('a builder that pushes as it builds (build.command, buildx): a failure or a Ctrl-C says which images are in the registry, never "nothing was pushed"', async () => {
+  it('a builder that pushes as it builds (build.command, buildx): a failure or a Ctrl-C says which images are in the registry, never "nothing was pushed"; the hint asks for a commit only when a revision was built', async () => {
     repo = await TempRepo.withFiles({
       'skycap.yaml': SKYCAP_YAML(['quick', 'slow'].map((s) => `  ${s}:\n    image: ${s}\n    build: {command: [make, ${s}]}`).join('\n')),
     })
@@ -329,6 +329,10 @@ describe('skycap build (engine)', () => {
     const failed = await failure(buildImages({cwd: repo.dir, jobs: 2}, {run: runner(() => ({exitCode: 2})).run, fetch: registry.fetch}))
     expect(failed).to.be.instanceOf(BuildFailedError)
     expect(failed.message).to.match(/^build of slow failed; quick was pushed as it built; nothing else was pushed\nslow: make slow exited 2/)
+    expect(failed.hint).to.equal('Fix the build (run it locally with the same command), commit, and build again.')
+    // The work tree as it is (--work-tree, skycap up): the fix needs no commit.
+    const dirty = await failure(buildImages({cwd: repo.dir, jobs: 2, workTree: true}, {run: runner(() => ({exitCode: 2})).run, fetch: registry.fetch}))
+    expect(dirty.hint).to.equal('Fix the build (run it locally with the same command), then build again.')
     registry.images.clear()
     const interrupted = await failure(
       buildImages(
