@@ -33,5 +33,9 @@ export function tooLong(what: string, text: string): string {
 function durationHint(value: string): string {
   if (/^[0-9]+(\.[0-9]+)?$/.test(value) && Number(value) > 0) return `Add a unit: ${value}s for seconds, ${value}m for minutes.`
   if (/^[0-9.]+ms$/.test(value)) return 'Write seconds instead, e.g. 1s.'
+  // Zero: a flag's zero is what leaving it out does (no wait), or meaningless (a timeout); a key's, the same.
+  if (/^(0+(\.0*)?[hms]?)+$/.test(value)) return 'Leave it out for the default; zero is not a duration here.'
+  const days = /^([0-9]+(?:\.[0-9]+)?)(d|w)$/.exec(value)
+  if (days) return `Write hours: ${Number(days[1]) * (days[2] === 'd' ? 24 : 168)}h.`
   return 'Write it like 90s, 5m or 1h30m.'
 }

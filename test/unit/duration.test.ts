@@ -49,6 +49,12 @@ describe('durations need a unit', () => {
   it('tells how to fix a bare number and an ms value', async () => {
     expect((await refusal(() => parseDuration('10', '--timeout'))).hint).to.equal('Add a unit: 10s for seconds, 10m for minutes.')
     expect((await refusal(() => parseDuration('500ms', '--since'))).hint).to.contain('seconds')
+    // The hints say what docs/cli-behaviour.md says: leave a zero out, write days as hours.
+    for (const zero of ['0', '0s', '0m0s', '0.0h'])
+      expect((await refusal(() => parseDuration(zero, '--wait-for-lock'))).hint, zero).to.equal('Leave it out for the default; zero is not a duration here.')
+    expect((await refusal(() => parseDuration('1d', '--duration'))).hint).to.equal('Write hours: 24h.')
+    expect((await refusal(() => parseDuration('2w', '--duration'))).hint).to.equal('Write hours: 336h.')
+    expect((await refusal(() => parseDuration('10 s', '--timeout'))).hint).to.equal('Write it like 90s, 5m or 1h30m.')
   })
 
   describe('skycap.yaml deploy.timeout (schema, with file:line:column)', () => {
