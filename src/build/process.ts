@@ -53,6 +53,9 @@ export const execaRunner: ProcessRunner = async (program, args, options = {}) =>
   const {execa} = await import('execa')
   const {createInterface} = await import('node:readline')
   const output = new OutputLines()
+  // Its own process group, stopped whole on an interrupt: a SIGINT sent to skycap alone (`kill -INT`, a CI runner)
+  // killed only the builder, and what it had started (a `sleep` in a build.command's shell) held the output open
+  // until it ended on its own, with skycap waiting for it. A terminal's Ctrl-C reaches skycap, which stops the group.
   const subprocess = execa(program, args, {
     cwd: options.cwd,
     env: options.env,
@@ -60,13 +63,27 @@ export const execaRunner: ProcessRunner = async (program, args, options = {}) =>
     all: true,
     buffer: false,
     reject: false,
+    detached: true,
     cancelSignal: options.signal,
   })
-  if (subprocess.all) {
-    for await (const line of createInterface({input: subprocess.all, crlfDelay: Infinity})) {
-      output.push(line)
-      options.onLine?.(line)
+  const stopGroup = () => {
+    try {
+      if (subprocess.pid !== undefined) process.kill(-subprocess.pid, 'SIGTERM')
+    } catch {
+      // The group has ended already.
     }
+  }
+  options.signal?.addEventListener('abort', stopGroup, {once: true})
+  if (options.signal?.aborted) stopGroup()
+  try {
+    if (subprocess.all) {
+      for await (const line of createInterface({input: subprocess.all, crlfDelay: Infinity})) {
+        output.push(line)
+        options.onLine?.(line)
+      }
+    }
+  } finally {
+    options.signal?.removeEventListener('abort', stopGroup)
   }
   const result = await subprocess
   const missing = (result as {code?: string}).code === 'ENOENT'

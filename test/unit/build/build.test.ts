@@ -1,4 +1,5 @@
-import {existsSync, readFileSync} from 'node:fs'
+import {existsSync, mkdtempSync, readFileSync, rmSync} from 'node:fs'
+import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {expect} from 'chai'
 
@@ -78,6 +79,40 @@ ${services}
 environments:
   staging: {namespace: shop-staging}
 ${extra}`
+
+describe('builder processes', () => {
+  it("an interrupt stops the builder and what it started (its process group): a shell's sleep held the output open and skycap waited for it", async function () {
+    this.timeout(20_000)
+    const controller = new AbortController()
+    const dir = mkdtempSync(join(tmpdir(), 'skycap-group-'))
+    const pidFile = join(dir, 'sleep.pid')
+    try {
+      const started = Date.now()
+      const run = execaRunner('sh', ['-c', `echo start; sleep 30 & echo $! > ${pidFile}; wait`], {
+        onLine: (line) => {
+          if (line === 'start') setTimeout(() => controller.abort(), 300)
+        },
+        signal: controller.signal,
+      })
+      const result = await run
+      expect(Date.now() - started, 'returned soon after the interrupt').to.be.below(10_000)
+      expect(result.exitCode).to.not.equal(0)
+      const pid = Number(readFileSync(pidFile, 'utf8'))
+      let alive = true
+      for (let i = 0; i < 50 && alive; i++) {
+        try {
+          process.kill(pid, 0)
+          await new Promise((resolve) => setTimeout(resolve, 100))
+        } catch {
+          alive = false
+        }
+      }
+      expect(alive, 'the sleep the shell started is gone').to.equal(false)
+    } finally {
+      rmSync(dir, {recursive: true, force: true})
+    }
+  })
+})
 
 describe('skycap build (engine)', () => {
   let repo: TempRepo
