@@ -26,8 +26,14 @@ export interface ImagePhase {
   buildable(loaded: LoadedConfig, env: Environment): string[]
   /** The folders (absolute) a service's build reads: a change there rebuilds it under --watch. */
   inputs(loaded: LoadedConfig, env: Environment, service: string): string[]
-  /** Builds `services` from the work tree; returns the full image reference of each, by service. */
-  build(request: ImageRequest): Promise<Record<string, string>>
+  /** Builds `services` from the work tree: the full image reference of each, by service, and those it skipped. */
+  build(request: ImageRequest): Promise<DeliveredImages>
+}
+
+/** The image of each service built for up, and which of them the registry had already (not built again). */
+export interface DeliveredImages {
+  images: Record<string, string>
+  skipped: string[]
 }
 
 /**
@@ -51,6 +57,6 @@ export const workTreeBuilds: ImagePhase = {
       {environment: request.env.name, workTree: true, configPath: request.loaded.file, services: request.services, push: request.push, ...(registry ? {registry} : {})},
       {reporter: request.reporter, output: (line) => request.reporter.info(line), signal: request.signal},
     )
-    return Object.fromEntries(report.images.map((i) => [i.service, i.image]))
+    return {images: Object.fromEntries(report.images.map((i) => [i.service, i.image])), skipped: report.images.filter((i) => i.result === 'skipped').map((i) => i.service)}
   },
 }

@@ -12,7 +12,7 @@ import type {Reporter} from '../ui/output.js'
 import {runPhase} from '../ui/phases.js'
 import {chooseCluster, type ClusterChoice, imageDelivery, type ImageDelivery} from './clusters.js'
 import {choosePort, forwardAlive, portFree, reconnectForward, startForward, stopForward, waitListening} from './forwards.js'
-import type {ImagePhase} from './images.js'
+import type {DeliveredImages, ImagePhase} from './images.js'
 import {pullReference} from './registry.js'
 import {type ForwardState, readState, stateFile, type UpState, writeState} from './state.js'
 import type {ToolRunner} from './tool.js'
@@ -77,7 +77,8 @@ export interface UpReport {
   context: string
   namespace: string
   cluster: {source: ClusterChoice['source']; why: string; created?: {tool: string; name: string}}
-  images: {delivery: ImageDelivery['mode']; registry: string | null; built: Record<string, string>}
+  /** built: the image of every service with build: (by service); skipped: those the registry had already. */
+  images: {delivery: ImageDelivery['mode']; registry: string | null; built: Record<string, string>; skipped: string[]}
   release: number | null
   urls: ServiceUrl[]
   phases: Phase[]
@@ -141,19 +142,25 @@ export async function up(options: UpOptions, deps: UpDeps): Promise<UpReport> {
   )
 
   let built: Record<string, string> = {}
+  let skipped: string[] = []
   const cycle = async (services: string[]) => {
-    built = {...built, ...(await deliverImages(loaded, env, services, delivery, deps))}
+    built = {...built, ...(await deliverImages(loaded, env, services, delivery, deps)).images}
     release = (await deployPhase(loaded, env, choice, kubectl, state, built, options, deps).finally(() => writeState(file, state))).release
   }
   await phase(
     'images',
-    async () => (built = await deliverImages(loaded, env, deps.images.buildable(loaded, env), delivery, deps)),
-    (b) =>
-      Object.keys(b).length
-        ? `built ${Object.entries(b)
-            .map(([s, i]) => `${s} ${i}`)
-            .join(', ')}`
-        : 'no service has build: (images as skycap.yaml names them)',
+    async () => {
+      const delivered = await deliverImages(loaded, env, deps.images.buildable(loaded, env), delivery, deps)
+      ;({images: built, skipped} = delivered)
+      return delivered
+    },
+    ({images, skipped: had}) => {
+      const list = (entries: Array<[string, string]>) => entries.map(([s, i]) => `${s} ${i}`).join(', ')
+      const made = Object.entries(images).filter(([s]) => !had.includes(s))
+      const kept = Object.entries(images).filter(([s]) => had.includes(s))
+      if (!made.length && !kept.length) return 'no service has build: (images as skycap.yaml names them)'
+      return [...(made.length ? [`built ${list(made)}`] : []), ...(kept.length ? [`in the registry already ${list(kept)}`] : [])].join('; ')
+    },
   )
   const deployed = await phase(
     'deploy',
@@ -178,7 +185,7 @@ export async function up(options: UpOptions, deps: UpDeps): Promise<UpReport> {
     context: choice.context,
     namespace: env.namespace,
     cluster: {source: choice.source, why: choice.why, ...(createdCluster ? {created: {tool: createdCluster.tool, name: createdCluster.name}} : {})},
-    images: {delivery: delivery.mode, registry: delivery.mode === 'registry' ? delivery.hosting.host : null, built},
+    images: {delivery: delivery.mode, registry: delivery.mode === 'registry' ? delivery.hosting.host : null, built, skipped},
     release,
     urls,
     phases,
@@ -252,14 +259,14 @@ function describeDelivery(d: ImageDelivery, env: Environment): string {
 }
 
 /** Builds `services` and brings the images to the cluster; returns the reference the cluster pulls, by service. */
-async function deliverImages(loaded: LoadedConfig, env: Environment, services: string[], delivery: ImageDelivery, deps: UpDeps): Promise<Record<string, string>> {
-  if (services.length === 0) return {}
+async function deliverImages(loaded: LoadedConfig, env: Environment, services: string[], delivery: ImageDelivery, deps: UpDeps): Promise<DeliveredImages> {
+  if (services.length === 0) return {images: {}, skipped: []}
   const registry = delivery.mode === 'registry' ? delivery.hosting.host : undefined
   const push = delivery.mode === 'registry' || delivery.mode === 'configured'
-  const images = await deps.images.build({loaded, env, services, registry, push, reporter: deps.reporter, signal: deps.signal})
+  const {images, skipped} = await deps.images.build({loaded, env, services, registry, push, reporter: deps.reporter, signal: deps.signal})
   if (delivery.mode === 'load') await delivery.tool.loadImages(deps.tools, delivery.cluster, Object.values(images))
-  if (delivery.mode !== 'registry') return images
-  return Object.fromEntries(Object.entries(images).map(([s, i]) => [s, pullReference(i, delivery.hosting)]))
+  if (delivery.mode !== 'registry') return {images, skipped}
+  return {images: Object.fromEntries(Object.entries(images).map(([s, i]) => [s, pullReference(i, delivery.hosting)])), skipped}
 }
 
 /** The normal deploy path, pointed at the chosen context, with the built images; marks a namespace it created. */

@@ -98,6 +98,7 @@ describe('skycap up / down: the whole app locally, on the real node', function (
       // Built from the (clean) work tree and pushed to the local registry; the Deployments run exactly those.
       const sha = await origin.git('rev-parse', 'HEAD')
       expect(report.images.built).to.deep.equal({web: `${registryHost}/localapp-web:${sha}`, api: `${registryHost}/localapp-api:${sha}`})
+      expect(report.images.skipped).to.deep.equal([])
       expect(report.phases.map((p: any) => p.phase)).to.deep.equal(['cluster', 'registry', 'images', 'deploy', 'forwards'])
       expect(report.urls.map((u: any) => u.service).sort()).to.deep.equal(['api', 'web'])
       // Derived `local`: one replica per service, whatever skycap.yaml says (api has 2).
@@ -124,6 +125,12 @@ describe('skycap up / down: the whole app locally, on the real node', function (
       expect(again.doc.result.images.built.web).to.match(new RegExp(`^${registryHost}/localapp-web:${sha.slice(0, 7)}-dirty-[0-9a-f]+$`))
       await answer(urls.web, /^version=web-v1 greeting=changed-locally /)
       await answer(urls.api, /^version=api-v1 greeting=from-api /)
+      // Nothing changed since: the images are in the local registry, and up says so (it said "built").
+      const third = await json(['up', '--detach', '--cluster', context])
+      expect(third.exitCode, third.stderr).to.equal(0)
+      expect([...third.doc.result.images.skipped].sort()).to.deep.equal(['api', 'web'])
+      expect(third.doc.result.images.built).to.deep.equal(again.doc.result.images.built)
+      expect(third.doc.result.phases.find((p: any) => p.phase === 'images').detail).to.match(/^in the registry already (web|api) /)
 
       // down: the forwards stop, the namespace up created goes; the bystander namespace and the registry ConfigMap stay.
       const d = await json(['down'])

@@ -144,7 +144,7 @@ describe('skycap up: the parts', () => {
         // The builds were done when Ctrl-C came: they return their images.
         build: async () => {
           controller.abort()
-          return {web: 'localhost:5001/localapp-web:abc', api: 'localhost:5001/localapp-api:abc'}
+          return {images: {web: 'localhost:5001/localapp-web:abc', api: 'localhost:5001/localapp-api:abc'}, skipped: []}
         },
       }
       const deps = stoppingUpDeps(fake.factory, cache.dir, {images, signal: controller.signal})
@@ -198,7 +198,11 @@ describe('skycap up: the parts', () => {
     try {
       const loaded = await loadConfig({cwd: repo.dir})
       const env = resolveEnvironment(loaded, 'local')
-      const images: ImagePhase = {buildable: () => ['api', 'web'], inputs: (_l, _e, s) => (s === 'web' ? [`${repo.dir}/web-src`] : [`${repo.dir}/api-src`]), build: async () => ({})}
+      const images: ImagePhase = {
+        buildable: () => ['api', 'web'],
+        inputs: (_l, _e, s) => (s === 'web' ? [`${repo.dir}/web-src`] : [`${repo.dir}/api-src`]),
+        build: async () => ({images: {}, skipped: []}),
+      }
       const inputs = watchedInputs(loaded, env, images)
       const at = (p: string) => `${loaded.dir}/${p}`
       expect(classifyChange([at('config/web/app.properties')], inputs, loaded.dir)).to.deep.equal({files: ['config/web/app.properties'], rebuild: []})
