@@ -1,3 +1,4 @@
+import {rmSync} from 'node:fs'
 import {LOCAL_ENVIRONMENT} from '../config/environment.js'
 import {type KubectlFactory, namespaceExists, openEnvironment} from '../env/connect.js'
 import type {Reporter} from '../ui/output.js'
@@ -48,6 +49,8 @@ export async function down(options: DownOptions, deps: DownDeps): Promise<DownRe
   }
   const stopped = await Promise.all(state.forwards.map((f) => stopForward(f)))
   state.forwards.forEach((f, i) => stopped[i] && report.stoppedForwards.push(`${f.service} 127.0.0.1:${f.localPort}`))
+  // Their output files go with them (they were left, and the next up's forwards appended to them).
+  for (const f of state.forwards) rmSync(f.log, {force: true})
   if (report.stoppedForwards.length) deps.reporter.info(`Stopped forwards: ${report.stoppedForwards.join(', ')}`)
 
   const deleteCluster = options.cluster && state.createdCluster

@@ -1,7 +1,7 @@
 // skycap down with a recorded state: it deletes what up made (a namespace carrying up's annotation, a cluster up
 // created, with the exact commands) and keeps the rest. kind cannot run here: a fake runner records its argv.
 import {expect} from 'chai'
-import {realpathSync} from 'node:fs'
+import {existsSync, realpathSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 
 import type {ProcessRunner} from '../../../src/kubectl/kubectl.js'
@@ -36,8 +36,11 @@ describe('skycap down: only what up made', () => {
     return {tools: toolRunner({runner, installed: () => true}), argvs}
   }
 
-  it('deletes the namespace up created (it carries the annotation)', async () => {
-    record({})
+  it("deletes the namespace up created (it carries the annotation), and the forwards' output files", async () => {
+    const log = join(cache.dir, 'localapp-local-web.forward.log')
+    writeFileSync(log, 'Forwarding from 127.0.0.1:18080 -> 8080\n')
+    // A forward whose kubectl has ended already (no such process).
+    record({forwards: [{service: 'web', port: 8080, localPort: 18080, pid: 2 ** 22 + 1, log}]})
     const fake = fakeKubectlFactory([
       {argv: ['--context', 'kind-skycap', '--request-timeout=30s', 'get', 'namespace', 'localapp-local', '--ignore-not-found', '-o', 'name'], result: {stdout: 'namespace/localapp-local\n'}},
       {
@@ -51,6 +54,7 @@ describe('skycap down: only what up made', () => {
     expect(report).to.include({deletedNamespace: 'localapp-local', deletedCluster: null})
     expect(report.kept).to.deep.equal(['cluster kind-skycap: skycap up found it, it did not create it'])
     expect(t.argvs, 'a cluster up found is never deleted').to.deep.equal([])
+    expect(existsSync(log), 'the forward log is gone').to.equal(false)
     expect(fake.remaining()).to.equal(0)
   })
 
