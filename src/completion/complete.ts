@@ -120,7 +120,8 @@ function flagOf(command: CompletionCommand, word: string): CompletionFlag | unde
 }
 
 function flagCandidates(command: CompletionCommand): Candidate[] {
-  const flags = command.flags.map((f) => ({value: `--${f.name}`, ...(f.description ? {description: firstSentence(f.description)} : {})}))
+  // An alias is offered too (`--env`, the docs' spelling of --environment), after the flag's own name.
+  const flags = command.flags.flatMap((f) => [f.name, ...(f.aliases ?? [])].map((name) => ({value: `--${name}`, ...(f.description ? {description: firstSentence(f.description)} : {})})))
   return [...flags, {value: '--help', description: 'Show help'}]
 }
 

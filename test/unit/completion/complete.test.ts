@@ -103,6 +103,7 @@ describe('completion candidates', () => {
     expect(flags.kind === 'words' && flags.candidates).to.deep.equal(
       [
         {value: '--environment', description: undefined},
+        {value: '--env', description: undefined},
         {value: '--timeout', description: 'Time limit, e.g. 90s'},
         {value: '--yes', description: undefined},
         {value: '--config', description: undefined},
