@@ -71,8 +71,8 @@ export async function runTask(options: RunTaskOptions, deps: RunTaskDeps): Promi
   if (!env.services[options.service]) throw unknownServiceError(loaded, options.service, 'skycap run SERVICE', withFlag(options.environment))
   if (options.command.length === 0) throw new UserError('no command given', {hint: `Put it after --: skycap run ${options.service} -- bin/rails db:migrate`})
   if (options.tty && !deps.terminal) throw new UserError('--tty needs a terminal on stdin', {hint: 'Run it from an interactive shell; -i alone passes piped input.'})
-  const console = Boolean(options.tty || (options.stdin && deps.terminal))
-  const feed = Boolean(options.stdin && !console)
+  const onTerminal = Boolean(options.tty || (options.stdin && deps.terminal))
+  const feed = Boolean(options.stdin && !onTerminal)
   if (deps.pipedStdin && !options.stdin) deps.reporter.warn(`stdin is not passed to the command without -i (skycap run ${options.service} -i -- …)`)
   const timeoutMs = options.timeout !== undefined ? await parseDuration(options.timeout, '--timeout') : DEFAULT_RUN_TIMEOUT_MS
   const image =
@@ -89,7 +89,7 @@ export async function runTask(options: RunTaskOptions, deps: RunTaskDeps): Promi
     command: options.command,
     image,
     timeoutMs,
-    tty: console,
+    tty: onTerminal,
     stdin: feed,
     labels: {[JOB_LABELS.of]: app, [JOB_LABELS.environment]: env.name, [JOB_LABELS.kind]: 'run', [JOB_LABELS.release]: String(release.record.number)},
   })
@@ -112,7 +112,7 @@ export async function runTask(options: RunTaskOptions, deps: RunTaskDeps): Promi
       clock,
       signal: deps.signal,
       intervalMs: deps.intervalMs,
-      ...(console
+      ...(onTerminal
         ? {
             attach: async (pod: string, container: string) => {
               await kubectl.attached(['attach', pod, '-c', container, '-i', '-t'])
