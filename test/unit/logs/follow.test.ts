@@ -17,6 +17,23 @@ const pod = (name: string) => ({
   status: {containerStatuses: [{name: 'web', state: {running: {}}}]},
 })
 
+/** `kubectl logs -f` processes that record their argv and, like execa, end when the signal they were given fires. */
+function followers(spawned: string[]): ProcessSpawner {
+  return (_file, argv, options) => {
+    spawned.push(argv.join(' '))
+    const stdout = new PassThrough()
+    let finish: () => void = () => undefined
+    const done = new Promise<{exitCode: number; stdout: string; stderr: string}>((resolve) => {
+      finish = () => {
+        stdout.end()
+        resolve({exitCode: 0, stdout: '', stderr: ''})
+      }
+    })
+    options.signal?.addEventListener('abort', finish, {once: true})
+    return {stdout, done, kill: finish}
+  }
+}
+
 describe('logs -f: listeners and the signal', () => {
   let repo: TempRepo
   before(async () => {
@@ -37,20 +54,7 @@ describe('logs -f: listeners and the signal', () => {
       return {exitCode: 0, stdout: JSON.stringify({items: [pod('web-1'), pod('web-2')]}), stderr: ''}
     }
     const spawned: string[] = []
-    // Like execa, a follower listens on the signal it is given (one listener per process).
-    const spawner: ProcessSpawner = (_file, argv, options) => {
-      spawned.push(argv.join(' '))
-      const stdout = new PassThrough()
-      let finish: () => void = () => undefined
-      const done = new Promise<{exitCode: number; stdout: string; stderr: string}>((resolve) => {
-        finish = () => {
-          stdout.end()
-          resolve({exitCode: 0, stdout: '', stderr: ''})
-        }
-      })
-      options.signal?.addEventListener('abort', finish, {once: true})
-      return {stdout, done, kill: finish}
-    }
+    const spawner = followers(spawned)
     const out = new Writable({write: (_c, _e, cb) => cb()})
     await streamLogs(
       {services: ['web'], follow: true, configPath: join(repo.dir, 'skycap.yaml'), pollMs: 1},
@@ -71,16 +75,7 @@ describe('logs -f: listeners and the signal', () => {
       return {exitCode: 0, stdout: JSON.stringify({items: [pod('web-1')]}), stderr: ''}
     }
     const spawned: string[] = []
-    const spawner: ProcessSpawner = (_file, argv, options) => {
-      spawned.push(argv.join(' '))
-      const stdout = new PassThrough()
-      let finish: () => void = () => undefined
-      const done = new Promise<{exitCode: number; stdout: string; stderr: string}>((resolve) => {
-        finish = () => (stdout.end(), resolve({exitCode: 0, stdout: '', stderr: ''}))
-      })
-      options.signal?.addEventListener('abort', finish, {once: true})
-      return {stdout, done, kill: finish}
-    }
+    const spawner = followers(spawned)
     const out = new Writable({write: (_c, _e, cb) => cb()})
     const streaming = streamLogs(
       {services: ['web'], follow: true, configPath: join(repo.dir, 'skycap.yaml'), pollMs: 1},
