@@ -3,6 +3,7 @@
 // https://docs.github.com/en/rest/checks/runs#list-check-runs-for-a-git-reference
 import {UnreachableError, UserError} from '../errors.js'
 import {githubHeaders, repositoryUrl} from '../github/api.js'
+import {fetchFailure} from '../fetch-failure.js'
 
 /** Where and how to ask GitHub. */
 export interface GithubApi {
@@ -70,8 +71,7 @@ async function get(api: GithubApi, url: string): Promise<Response> {
       signal: AbortSignal.timeout(timeoutMs),
     })
   } catch (error) {
-    const e = error as Error & {cause?: {code?: string; message?: string}}
-    const why = e.name === 'TimeoutError' ? `no answer within ${timeoutMs / 1000}s` : (e.cause?.code ?? e.cause?.message ?? e.message)
+    const {why} = fetchFailure(error, timeoutMs)
     throw new UnreachableError(`cannot reach the GitHub API at ${api.base} to read the checks (${why}); nothing was changed`, {
       hint: 'Check the network and GITHUB_API_URL (GitHub Enterprise Server: https://HOST/api/v3), then deploy again; --ignore-checks deploys without asking GitHub (recorded in history).',
       details: {api: api.base},

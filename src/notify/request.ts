@@ -3,6 +3,7 @@
  * request or two, fetch and AbortSignal.timeout cover that, and every dependency costs start-up time.
  */
 import {USER_AGENT} from '../identity.js'
+import {fetchFailure} from '../fetch-failure.js'
 
 /** A notification request that failed; its message names the host, never the URL's path (a secret for Slack) or a token. */
 export class NotifyRequestError extends Error {}
@@ -162,12 +163,11 @@ function decoded(text: string): string {
   }
 }
 
-/** Why fetch rejected, in words: a time limit, or the connection's error code. */
+/** Why fetch rejected, in words; an abort (the deploy stopped waiting for notifications) counts as the time limit. */
 function failureOf(error: unknown, timeoutMs: number): string {
-  const name = (error as {name?: string}).name
-  if (name === 'TimeoutError' || name === 'AbortError') return `no answer within ${timeoutMs / 1000}s`
-  const cause = (error as {cause?: {code?: string; message?: string}}).cause
-  return `cannot reach it (${cause?.code ?? cause?.message ?? (error as Error).message})`
+  const {timedOut, why} = fetchFailure(error, timeoutMs)
+  if (timedOut || (error as {name?: string}).name === 'AbortError') return `no answer within ${timeoutMs / 1000}s`
+  return `cannot reach it (${why})`
 }
 
 /** `text` with every secret (of 4 characters or more) replaced by ***. */

@@ -1,4 +1,5 @@
 import {type HelperRunner, registryCredentials} from './credentials.js'
+import {fetchFailure} from '../fetch-failure.js'
 
 /** An image reference split the way the Registry HTTP API v2 needs it. */
 export interface ImageParts {
@@ -86,14 +87,8 @@ async function checkOne(image: string, insecure: Set<string>, credentialsFor: (h
     if (res.status === 401 || res.status === 403) return {image, state: 'unknown', detail: `${host} refused access (HTTP ${res.status}); log in with docker login ${host}`}
     return {image, state: 'unknown', detail: `${host} answered HTTP ${res.status}`}
   } catch (error) {
-    return {image, state: 'unknown', detail: `cannot reach ${host}: ${fetchFailure(error, options.timeoutMs ?? 10_000)}`}
+    return {image, state: 'unknown', detail: `cannot reach ${host}: ${fetchFailure(error, options.timeoutMs ?? 10_000).why}`}
   }
-}
-
-/** Why fetch rejected, as the GitHub checks say it: its time limit, else the connection's error code, not undici's bare "fetch failed". */
-function fetchFailure(error: unknown, timeoutMs: number): string {
-  const e = error as Error & {cause?: {code?: string; message?: string}}
-  return e.name === 'TimeoutError' ? `no answer within ${timeoutMs / 1000}s` : (e.cause?.code ?? e.cause?.message ?? e.message)
 }
 
 // Token auth (https://distribution.github.io/distribution/spec/auth/token/): ask the realm for a pull token.
