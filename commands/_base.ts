@@ -74,7 +74,7 @@ export abstract class SkycapCommand extends Command {
     const flags = parsed.flags as Record<string, unknown>
     const args = parsed.args as Record<string, unknown>
     const empty = (value: unknown) => typeof value === 'string' && value.trim() === ''
-    if (empty(flags.environment)) {
+    if (empty(flags.env)) {
       throw new UserError('-e/--env is empty: name an environment', {hint: `Leave the flag out for ${DEFAULT_ENVIRONMENT}`})
     }
     if (empty(flags.config)) throw new UserError('--config is empty: name a skycap.yaml', {hint: 'Leave the flag out to use the skycap.yaml found from the current folder upward.'})

@@ -7,10 +7,10 @@ import {UserError} from '../src/errors.js'
  * `-e/--env/--environment ENV`, the same on every command that acts on an environment. Commands that also take the
  * environment as their first argument keep it; these functions merge the two and refuse two different environments.
  */
-export const environmentFlag = Flags.string({char: 'e', aliases: ['env'], description: 'Environment (default: SKYCAP_ENV or defaultEnvironment).', helpValue: 'ENV'})
+export const environmentFlag = Flags.string({char: 'e', aliases: ['environment'], description: 'Environment (default: SKYCAP_ENV or defaultEnvironment).', helpValue: 'ENV'})
 
 /** -e of `skycap up` and `down`: the environment is `local` unless one is named (SKYCAP_ENV and defaultEnvironment point at shared clusters). */
-export const localEnvironmentFlag = Flags.string({char: 'e', aliases: ['env'], description: 'Environment (default: local; SKYCAP_ENV and defaultEnvironment do not apply).', helpValue: 'ENV'})
+export const localEnvironmentFlag = Flags.string({char: 'e', aliases: ['environment'], description: 'Environment (default: local; SKYCAP_ENV and defaultEnvironment do not apply).', helpValue: 'ENV'})
 
 function conflict(argument: string, flag: string, extraHint = ''): UserError {
   return new UserError(`two environments given: "${argument}" as the argument and "${flag}" with -e`, {hint: `Give one: \`-e ${flag}\` or the argument ${argument}.${extraHint}`})

@@ -12,13 +12,13 @@ export default class Abort extends SkycapCommand {
     environment: Args.string({description: 'Environment (default: SKYCAP_ENV or defaultEnvironment)'}),
     service: Args.string({description: 'Only this service (default: every canary in progress)'}),
   }
-  static override flags = {environment: environmentFlag}
+  static override flags = {env: environmentFlag}
 
   async run(): Promise<unknown> {
     const {args, flags} = await this.parse(Abort)
     const result = await requestRollout(
       'abort',
-      {...environmentAndService(args, flags.environment), configPath: flags.config},
+      {...environmentAndService(args, flags.env), configPath: flags.config},
       {kubectl: this.kubectlFactory(), reporter: this.reporter(), signal: this.abortOnSignals()},
     )
     this.log(requestLine(result))

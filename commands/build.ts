@@ -18,7 +18,7 @@ export default class Build extends SkycapCommand {
   ]
   static override args = {target: Args.string({description: '[ENV@]REV (default: defaultEnvironment at HEAD); a bare word is a revision (with --work-tree: the environment)'})}
   static override flags = {
-    environment: environmentFlag,
+    env: environmentFlag,
     service: Flags.string({char: 's', description: 'Build only this service (repeatable; default: every service with build:).', multiple: true}),
     'work-tree': Flags.boolean({description: 'Build the work tree as it is; uncommitted changes give the tag <short>-dirty-<content hash>.'}),
     force: Flags.boolean({description: 'Build and push even when the registry already has the image.'}),
@@ -32,7 +32,7 @@ export default class Build extends SkycapCommand {
     const report = await buildImages(
       {
         ...target,
-        environment: environmentOf(target.environment, flags.environment) ?? environmentFromVariable(),
+        environment: environmentOf(target.environment, flags.env) ?? environmentFromVariable(),
         workTree: flags['work-tree'],
         configPath: flags.config,
         services: flags.service,

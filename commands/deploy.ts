@@ -17,7 +17,7 @@ export default class Deploy extends SkycapCommand {
   ]
   static override args = {target: Args.string({description: 'ENV or ENV@REV (default: defaultEnvironment at HEAD)'})}
   static override flags = {
-    environment: environmentFlag,
+    env: environmentFlag,
     yes: Flags.boolean({char: 'y', description: 'Do not ask for confirmation on protected environments (CI).'}),
     'dry-run': Flags.boolean({description: 'Validate everything (including a server dry run) and change nothing.'}),
     timeout: Flags.string({description: 'Time limit for the whole deploy, e.g. 90s, 10m (default: deploy.timeout or 10m). Exit 70 when exceeded.'}),
@@ -37,7 +37,7 @@ export default class Deploy extends SkycapCommand {
     const {args, flags} = await this.parse(Deploy)
     const report = await deploy(
       {
-        target: await targetOf(args.target, flags.environment, flags.config),
+        target: await targetOf(args.target, flags.env, flags.config),
         configPath: flags.config,
         yes: flags.yes,
         dryRun: flags['dry-run'],

@@ -12,11 +12,11 @@ export default class Diff extends SkycapCommand {
     'Objects whose only difference is skycap\'s revision annotation are not changes. Exit 0: no changes ("No changes" on stdout); 1: changes; 2 and above: an error (as kubectl diff and git diff --exit-code).'
   static override examples = ['<%= config.bin %> diff staging', '<%= config.bin %> diff prod@v1.5.0 --json']
   static override args = {target: Args.string({description: 'ENV or ENV@REV'})}
-  static override flags = {environment: environmentFlag}
+  static override flags = {env: environmentFlag}
 
   async run(): Promise<void> {
     const {args, flags} = await this.parse(Diff)
-    const result = await diff({target: await targetOf(args.target, flags.environment, flags.config), configPath: flags.config}, this.kubectlFactory(), this.reporter())
+    const result = await diff({target: await targetOf(args.target, flags.env, flags.config), configPath: flags.config}, this.kubectlFactory(), this.reporter())
     if (this.jsonEnabled()) this.logJson({ok: true, result})
     else process.stdout.write(result.changed.length > 0 ? result.diff : `${noChangesLine(result.revisionOnly)}\n`)
     this.exitWith(result.changed.length > 0 ? ExitCode.FAILED : ExitCode.OK)

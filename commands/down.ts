@@ -11,7 +11,7 @@ export default class Down extends SkycapCommand {
   static override examples = ['<%= config.bin %> down', '<%= config.bin %> down --cluster']
   static override args = {environment: Args.string({description: 'Environment (default: local)'})}
   static override flags = {
-    environment: localEnvironmentFlag,
+    env: localEnvironmentFlag,
     cluster: Flags.boolean({description: 'Also delete the cluster skycap up created (never one it found).'}),
   }
 
@@ -19,7 +19,7 @@ export default class Down extends SkycapCommand {
     const {args, flags} = await this.parse(Down)
     const verbose = this.argv.includes('--verbose')
     const report = await down(
-      {environment: environmentOf(args.environment, flags.environment), configPath: flags.config, cluster: flags.cluster},
+      {environment: environmentOf(args.environment, flags.env), configPath: flags.config, cluster: flags.cluster},
       {kubectl: this.kubectlFactory(), tools: toolRunner(verbose ? {trace: (argv) => process.stderr.write(`$ ${argv.join(' ')}\n`)} : {}), reporter: this.reporter()},
     )
     const removed = [...(report.deletedNamespace ? [`namespace ${report.deletedNamespace}`] : []), ...(report.deletedCluster ? [`cluster ${report.deletedCluster}`] : [])]

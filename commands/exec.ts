@@ -17,7 +17,7 @@ export default class Exec extends SkycapCommand {
   ]
   static override args = {service: Args.string({description: 'The service whose pod runs the command', required: true})}
   static override flags = {
-    environment: environmentFlag,
+    env: environmentFlag,
     pod: Flags.string({description: "One of the service's pods (default: its oldest ready pod)."}),
     interactive: Flags.boolean({char: 'i', description: 'Pass stdin to the command.'}),
     tty: Flags.boolean({char: 't', description: 'Allocate a terminal (with -i: a shell).'}),
@@ -30,7 +30,7 @@ export default class Exec extends SkycapCommand {
       {
         service: args.service,
         command: [...(argv as string[]).slice(1), ...command],
-        environment: flags.environment,
+        environment: flags.env,
         configPath: flags.config,
         pod: flags.pod,
         stdin: flags.interactive,

@@ -9,11 +9,11 @@ export default class History extends SkycapCommand {
   static override summary = "List an environment's releases (kept in the cluster), newest first."
   static override examples = ['<%= config.bin %> history prod', '<%= config.bin %> history staging --json']
   static override args = {environment: Args.string({description: 'Environment (default: SKYCAP_ENV or defaultEnvironment)'})}
-  static override flags = {environment: environmentFlag}
+  static override flags = {env: environmentFlag}
 
   async run(): Promise<unknown> {
     const {args, flags} = await this.parse(History)
-    const result = await history({environment: environmentOf(args.environment, flags.environment), configPath: flags.config}, this.kubectlFactory(), this.reporter())
+    const result = await history({environment: environmentOf(args.environment, flags.env), configPath: flags.config}, this.kubectlFactory(), this.reporter())
     if (!this.jsonEnabled()) this.log(historyTable(result.releases))
     return result
   }

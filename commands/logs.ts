@@ -16,7 +16,7 @@ export default class Logs extends SkycapCommand {
   ]
   static override args = {service: Args.string({description: 'Service names (several allowed)'})}
   static override flags = {
-    environment: environmentFlag,
+    env: environmentFlag,
     all: Flags.boolean({description: 'Every service of the app.'}),
     follow: Flags.boolean({char: 'f', description: 'Keep streaming; pick up new pods and drop deleted ones.'}),
     since: Flags.string({description: 'Only lines newer than this, e.g. 10m, 1h.'}),
@@ -36,7 +36,7 @@ export default class Logs extends SkycapCommand {
       {
         services: argv as string[],
         all: flags.all,
-        environment: flags.environment,
+        environment: flags.env,
         configPath: flags.config,
         follow: flags.follow,
         since: flags.since,

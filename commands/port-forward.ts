@@ -12,7 +12,7 @@ export default class PortForward extends SkycapCommand {
     ports: Args.string({description: '[LOCAL:]REMOTE, e.g. 8080 or 5433:5432', required: true}),
   }
   static override flags = {
-    environment: environmentFlag,
+    env: environmentFlag,
     address: Flags.string({description: 'Local address to listen on.', default: '127.0.0.1'}),
   }
 
@@ -21,7 +21,7 @@ export default class PortForward extends SkycapCommand {
     // Ctrl-C ends the forward: kubectl is stopped (if the signal did not reach it) and skycap returns normally.
     const signal = this.abortOnSignals('stopping the port-forward')
     return portForward(
-      {service: args.service, ports: args.ports, environment: flags.environment, configPath: flags.config, address: flags.address, json: this.jsonEnabled()},
+      {service: args.service, ports: args.ports, environment: flags.env, configPath: flags.config, address: flags.address, json: this.jsonEnabled()},
       {kubectl: this.kubectlFactory(), reporter: this.reporter(), signal},
     )
   }

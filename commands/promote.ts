@@ -12,13 +12,13 @@ export default class Promote extends SkycapCommand {
     environment: Args.string({description: 'Environment (default: SKYCAP_ENV or defaultEnvironment)'}),
     service: Args.string({description: 'Only this service (default: every canary in progress)'}),
   }
-  static override flags = {environment: environmentFlag, full: Flags.boolean({description: 'Skip the remaining steps: promote the release to stable now.'})}
+  static override flags = {env: environmentFlag, full: Flags.boolean({description: 'Skip the remaining steps: promote the release to stable now.'})}
 
   async run(): Promise<unknown> {
     const {args, flags} = await this.parse(Promote)
     const result = await requestRollout(
       'promote',
-      {...environmentAndService(args, flags.environment), configPath: flags.config, full: flags.full},
+      {...environmentAndService(args, flags.env), configPath: flags.config, full: flags.full},
       {kubectl: this.kubectlFactory(), reporter: this.reporter(), signal: this.abortOnSignals()},
     )
     this.log(requestLine(result))

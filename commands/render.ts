@@ -17,7 +17,7 @@ export default class Render extends SkycapCommand {
     target: Args.string({description: 'ENV or ENV@REV (REV: id, short id, branch, tag, bookmark, HEAD~N or hg .~N; default the checked-out revision)'}),
   }
   static override flags = {
-    environment: environmentFlag,
+    env: environmentFlag,
     service: Flags.string({char: 's', description: "Render only this service's objects (repeatable).", multiple: true}),
     'output-dir': Flags.string({
       char: 'o',
@@ -30,7 +30,7 @@ export default class Render extends SkycapCommand {
   async run(): Promise<unknown> {
     const {args, flags} = await this.parse(Render)
     const result = await runRender(
-      {target: await targetOf(args.target, flags.environment, flags.config), configPath: flags.config, services: flags.service, outputDir: flags['output-dir'], showSecrets: flags['show-secrets']},
+      {target: await targetOf(args.target, flags.env, flags.config), configPath: flags.config, services: flags.service, outputDir: flags['output-dir'], showSecrets: flags['show-secrets']},
       this.reporter(),
     )
     if (!this.jsonEnabled()) {

@@ -9,7 +9,7 @@ export default class Rollback extends SkycapCommand {
   static override examples = ['<%= config.bin %> rollback prod --yes', '<%= config.bin %> rollback staging --to 12', '<%= config.bin %> rollback staging --to 3f2c1ab']
   static override args = {environment: Args.string({description: 'Environment (default: SKYCAP_ENV or defaultEnvironment)'})}
   static override flags = {
-    environment: environmentFlag,
+    env: environmentFlag,
     to: Flags.string({description: 'Release number or revision (id prefix, or a branch, tag, bookmark, HEAD~N, .~N of the checkout) to return to (default: the previous successful release).'}),
     yes: Flags.boolean({char: 'y', description: 'Do not ask for confirmation on protected environments.'}),
     'dry-run': Flags.boolean({description: 'Validate and change nothing.'}),
@@ -22,7 +22,7 @@ export default class Rollback extends SkycapCommand {
     const {args, flags} = await this.parse(Rollback)
     const report = await rollback(
       {
-        environment: environmentOf(args.environment, flags.environment),
+        environment: environmentOf(args.environment, flags.env),
         to: flags.to,
         configPath: flags.config,
         yes: flags.yes,

@@ -20,7 +20,7 @@ export default class Run extends SkycapCommand {
   ]
   static override args = {service: Args.string({description: 'The service whose pod template runs the command', required: true})}
   static override flags = {
-    environment: environmentFlag,
+    env: environmentFlag,
     interactive: Flags.boolean({char: 'i', description: 'Pass stdin: a console on a terminal (as -it), or input from a pipe or a file.'}),
     tty: Flags.boolean({char: 't', description: 'Allocate a terminal (a console; needs one on stdin).'}),
     keep: Flags.boolean({description: 'Keep the Job and its pod afterwards (for kubectl logs/describe).'}),
@@ -36,7 +36,7 @@ export default class Run extends SkycapCommand {
       {
         service: args.service,
         command: [...(argv as string[]).slice(1), ...command],
-        environment: flags.environment,
+        environment: flags.env,
         configPath: flags.config,
         rev: flags.rev,
         tty: flags.tty,

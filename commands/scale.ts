@@ -12,7 +12,7 @@ export default class Scale extends SkycapCommand {
     replicas: Args.string({description: 'Number of pods', required: true}),
   }
   static override flags = {
-    environment: environmentFlag,
+    env: environmentFlag,
     force: Flags.boolean({description: "Scale even when an HPA manages the service, or above the environment's maxReplicas."}),
     'dry-run': Flags.boolean({description: 'Check and change nothing.'}),
     timeout: Flags.string({description: 'Time limit, e.g. 5m (exit 70 when exceeded).'}),
@@ -25,7 +25,7 @@ export default class Scale extends SkycapCommand {
       {
         service: args.service,
         replicas: args.replicas,
-        environment: flags.environment,
+        environment: flags.env,
         configPath: flags.config,
         force: flags.force,
         dryRun: flags['dry-run'],

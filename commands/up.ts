@@ -15,7 +15,7 @@ export default class Up extends SkycapCommand {
   static override examples = ['<%= config.bin %> up', '<%= config.bin %> up --detach', '<%= config.bin %> up --watch', '<%= config.bin %> up --cluster kind --port web=8081']
   static override args = {environment: Args.string({description: 'Environment (default: local)'})}
   static override flags = {
-    environment: localEnvironmentFlag,
+    env: localEnvironmentFlag,
     cluster: Flags.string({description: 'kind, k3d, minikube or ctlptl (use or create one), or a kube context.'}),
     detach: Flags.boolean({char: 'd', description: 'Return once the app is up; forwards keep running until `skycap down`.'}),
     watch: Flags.boolean({char: 'w', description: 'Rebuild and redeploy when skycap.yaml, a template, a config folder or a build input changes.'}),
@@ -31,7 +31,7 @@ export default class Up extends SkycapCommand {
     const verbose = this.argv.includes('--verbose')
     const report = await up(
       {
-        environment: environmentOf(args.environment, flags.environment),
+        environment: environmentOf(args.environment, flags.env),
         configPath: flags.config,
         cluster: flags.cluster,
         detach: flags.detach || this.jsonEnabled(),

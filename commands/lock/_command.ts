@@ -27,13 +27,13 @@ export function lockCommand(action: LockCommandOptions['action'], summary: strin
     static override summary = summary
     static override examples = [`<%= config.bin %> lock ${action} prod`, `<%= config.bin %> lock ${action} ${EXAMPLE_FLAGS[action]}`]
     static override args = {environment: Args.string({description: 'Environment (default: SKYCAP_ENV or defaultEnvironment)'})}
-    static override flags: Interfaces.FlagInput = {environment: environmentFlag, ...LOCK_FLAGS[action]}
+    static override flags: Interfaces.FlagInput = {env: environmentFlag, ...LOCK_FLAGS[action]}
 
     async run(): Promise<unknown> {
       const {args, flags} = await this.parse(LockCommand)
-      const own = flags as {environment?: string; force?: boolean; reason?: string; duration?: string}
+      const own = flags as {env?: string; force?: boolean; reason?: string; duration?: string}
       const result = await runLock(
-        {action, environment: environmentOf(args.environment, own.environment), configPath: flags.config, force: own.force, reason: own.reason, duration: own.duration},
+        {action, environment: environmentOf(args.environment, own.env), configPath: flags.config, force: own.force, reason: own.reason, duration: own.duration},
         this.kubectlFactory(),
         this.reporter(),
       )

@@ -12,12 +12,12 @@ export default class RolloutResume extends SkycapCommand {
     environment: Args.string({description: 'Environment (default: SKYCAP_ENV or defaultEnvironment)'}),
     service: Args.string({description: 'Only this service'}),
   }
-  static override flags = {environment: environmentFlag, 'wait-for-lock': Flags.string({description: "Wait this long for the lock (default 90s: a killed CLI's lock expires in 60s)."})}
+  static override flags = {env: environmentFlag, 'wait-for-lock': Flags.string({description: "Wait this long for the lock (default 90s: a killed CLI's lock expires in 60s)."})}
 
   async run(): Promise<unknown> {
     const {args, flags} = await this.parse(RolloutResume)
     const result = await resumeRollout(
-      {...environmentAndService(args, flags.environment), configPath: flags.config, waitForLock: flags['wait-for-lock']},
+      {...environmentAndService(args, flags.env), configPath: flags.config, waitForLock: flags['wait-for-lock']},
       {kubectl: this.kubectlFactory(), reporter: this.reporter(), signal: this.abortOnSignals()},
     )
     this.log(resumeLine(result))

@@ -12,11 +12,11 @@ export default class RolloutStatus extends SkycapCommand {
     environment: Args.string({description: 'Environment (default: SKYCAP_ENV or defaultEnvironment)'}),
     service: Args.string({description: 'Only this service'}),
   }
-  static override flags = {environment: environmentFlag}
+  static override flags = {env: environmentFlag}
 
   async run(): Promise<unknown> {
     const {args, flags} = await this.parse(RolloutStatus)
-    const result = await rolloutStatus({...environmentAndService(args, flags.environment), configPath: flags.config}, {kubectl: this.kubectlFactory(), reporter: this.reporter()})
+    const result = await rolloutStatus({...environmentAndService(args, flags.env), configPath: flags.config}, {kubectl: this.kubectlFactory(), reporter: this.reporter()})
     this.log(rolloutStatusLines(result))
     return result
   }

@@ -120,7 +120,7 @@ function flagOf(command: CompletionCommand, word: string): CompletionFlag | unde
 }
 
 function flagCandidates(command: CompletionCommand): Candidate[] {
-  // An alias is offered too (`--env`, the docs' spelling of --environment), after the flag's own name.
+  // An alias is offered too (`--environment`, the long spelling of --env), after the flag's own name.
   const flags = command.flags.flatMap((f) => [f.name, ...(f.aliases ?? [])].map((name) => ({value: `--${name}`, ...(f.description ? {description: firstSentence(f.description)} : {})})))
   return [...flags, {value: '--help', description: 'Show help'}]
 }
@@ -128,7 +128,7 @@ function flagCandidates(command: CompletionCommand): Candidate[] {
 async function flagValues(flag: CompletionFlag, names: () => Promise<AppNames>): Promise<Completion> {
   if (FILE_FLAGS.has(flag.name)) return {kind: 'files'}
   if (flag.options) return {kind: 'words', candidates: flag.options.map((value) => ({value}))}
-  if (flag.name === 'environment') return {kind: 'words', candidates: environments(await names())}
+  if (flag.name === 'env') return {kind: 'words', candidates: environments(await names())}
   if (flag.name === 'service') return {kind: 'words', candidates: services(await names())}
   return NOTHING
 }
@@ -151,7 +151,7 @@ async function flagValuesInWord(command: CompletionCommand, current: string, nam
  * service (see commands/_environment.ts), so names shift by one.
  */
 async function argumentValues(command: CompletionCommand, index: number, given: Record<string, string>, current: string, names: () => Promise<AppNames>): Promise<Candidate[]> {
-  const environmentFlag = given.environment !== undefined
+  const environmentFlag = given.env !== undefined
   const shift = environmentFlag && command.args[0] === 'environment' && command.args[1] !== undefined ? 1 : 0
   const last = command.args.length - 1
   const name = command.args[index + shift] ?? (command.variadic && index + shift > last ? command.args[last] : undefined)

@@ -159,7 +159,7 @@ describe('CLI habits (built CLI)', function () {
         [['scale'], 'Missing 2 required args: service (Service name from skycap.yaml), replicas (Number of pods)'],
         [['completion'], 'Missing 1 required arg: shell (The shell whose script to print; one of bash|zsh|fish)'],
         [['init', '--ci', 'gitlb'], 'Expected --ci=gitlb to be one of: github, gitlab; did you mean "gitlab"?'],
-        [['status', '-e', 'dev', '-e', 'dev'], 'Flag --environment can only be specified once'],
+        [['status', '-e', 'dev', '-e', 'dev'], 'Flag --env can only be specified once'],
       ] as Array<[string[], string]>) {
         const r = await runCli([...argv, '--json'], {cwd: repo.dir, env: {KUBECONFIG: '/nonexistent'}})
         expect(r.exitCode, argv.join(' ')).to.equal(2)
@@ -234,7 +234,7 @@ describe('CLI habits (built CLI)', function () {
       const manifest = JSON.parse(readFileSync(join(repoRoot, 'oclif.manifest.json'), 'utf8')) as {
         commands: Record<string, {args: Record<string, unknown>; flags: Record<string, {char?: string; aliases?: string[]}>}>
       }
-      const takingEnvironment = Object.entries(manifest.commands).filter(([, c]) => 'environment' in c.args || 'target' in c.args || 'environment' in c.flags)
+      const takingEnvironment = Object.entries(manifest.commands).filter(([, c]) => 'environment' in c.args || 'target' in c.args || 'env' in c.flags)
       expect(takingEnvironment.map(([id]) => id).sort()).to.include.members([
         'abort',
         'build',
@@ -259,7 +259,7 @@ describe('CLI habits (built CLI)', function () {
         'up',
       ])
       for (const [id, command] of takingEnvironment) {
-        expect(command.flags.environment, id).to.deep.include({char: 'e', aliases: ['env']})
+        expect(command.flags.env, id).to.deep.include({char: 'e', aliases: ['environment']})
       }
     })
 
@@ -338,7 +338,7 @@ describe('CLI habits (built CLI)', function () {
   it('up and down: -e says their default is local, not SKYCAP_ENV or defaultEnvironment (which they do not read)', async () => {
     for (const command of ['up', 'down']) {
       const help = (await cli(command, '--help')).stdout.replace(/\s+/g, ' ')
-      expect(help, command).to.contain('-e, --environment=ENV Environment (default: local; SKYCAP_ENV and defaultEnvironment do not apply).')
+      expect(help, command).to.contain('-e, --env=ENV Environment (default: local; SKYCAP_ENV and defaultEnvironment do not apply).')
     }
   })
 
@@ -348,7 +348,7 @@ describe('CLI habits (built CLI)', function () {
     expect(acquire).to.contain('--reason').and.contain('--duration').and.not.contain('--force')
     expect(release).to.contain('--force').and.not.contain('--reason').and.not.contain('--duration')
     expect(status).to.not.contain('--force').and.not.contain('--reason').and.not.contain('--duration')
-    for (const text of [acquire, release, status]) expect(text).to.contain('-e, --environment=ENV')
+    for (const text of [acquire, release, status]) expect(text).to.contain('-e, --env=ENV')
     const r = await cli('lock', 'status', 'staging', '--force')
     expect(r.exitCode).to.equal(2)
     expect(r.stderr).to.contain('unknown flag --force')

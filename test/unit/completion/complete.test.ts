@@ -5,7 +5,7 @@ import {join} from 'node:path'
 
 import {type AppNames, appNames, complete, type CompletionCommand} from '../../../src/completion/complete.js'
 
-const env = {name: 'environment', char: 'e', aliases: ['env'], takesValue: true}
+const env = {name: 'env', char: 'e', aliases: ['environment'], takesValue: true}
 const COMMANDS: CompletionCommand[] = [
   {
     id: 'deploy',
@@ -102,8 +102,8 @@ describe('completion candidates', () => {
     const flags = await complete(COMMANDS, ['deploy', '--'], async () => NAMES)
     expect(flags.kind === 'words' && flags.candidates).to.deep.equal(
       [
-        {value: '--environment', description: undefined},
         {value: '--env', description: undefined},
+        {value: '--environment', description: undefined},
         {value: '--timeout', description: 'Time limit, e.g. 90s'},
         {value: '--yes', description: undefined},
         {value: '--config', description: undefined},
