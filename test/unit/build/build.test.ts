@@ -7,6 +7,7 @@ import {buildImages, type BuildOptions, parseBuildTarget} from '../../../src/bui
 import {execaRunner, OutputLines, type ProcessRunner, type RunOptions} from '../../../src/build/process.js'
 import {BuildFailedError, ExitCode, type SkycapError} from '../../../src/errors.js'
 import {TempHgRepo} from '../../helpers/hg.js'
+import {setEnvironment} from '../../helpers/env.js'
 import {TempRepo} from '../../helpers/repo.js'
 
 const REGISTRY = '127.0.0.1:5000'
@@ -267,8 +268,7 @@ describe('skycap build (engine)', () => {
     const forced = await failure(buildImages({cwd: repo.dir, builder: 'buildx'}, {run: runner.run, fetch: registry.fetch}))
     expect(forced.message).to.match(/^no image builder found for --builder buildx: looked for docker buildx/)
     expect(forced.hint).to.include('docker-buildx')
-    const saved = process.env.DOCKER_HOST
-    process.env.DOCKER_HOST = 'unix:///run/elsewhere.sock'
+    const restore = setEnvironment({DOCKER_HOST: 'unix:///run/elsewhere.sock'})
     try {
       const docker = await failure(buildImages({cwd: repo.dir, builder: 'docker'}, {run: runner.run, fetch: registry.fetch}))
       expect(docker.message).to.equal('no image builder found for --builder docker: looked for docker build + push (docker version: Cannot connect to the Docker daemon)')
@@ -276,8 +276,7 @@ describe('skycap build (engine)', () => {
         'docker is installed, but its daemon does not answer at DOCKER_HOST=unix:///run/elsewhere.sock: is dockerd running (systemctl start docker, or Docker Desktop), and may this user use its socket? Set DOCKER_HOST to a daemon elsewhere, or choose --builder podman.',
       )
     } finally {
-      if (saved === undefined) delete process.env.DOCKER_HOST
-      else process.env.DOCKER_HOST = saved
+      restore()
     }
     // No docker at all: what to install.
     const nothing = fakeRunner(registry.images, () => ({missing: true}))
@@ -643,9 +642,7 @@ describe('deploy --build', () => {
 describe('deploy --build with requireChecks', () => {
   it('asks for green checks before it builds: a revision CI has not approved gets no image pushed', async () => {
     const repo = await TempRepo.withFiles({'skycap.yaml': SKYCAP_YAML('  web:\n    image: web\n    build: {}', 'requireChecks: true\n'), Dockerfile: 'FROM scratch\n'})
-    const saved = {token: process.env.GITHUB_TOKEN, repository: process.env.GITHUB_REPOSITORY}
-    delete process.env.GITHUB_TOKEN
-    process.env.GITHUB_REPOSITORY = 'acme/shop'
+    const restore = setEnvironment({GITHUB_TOKEN: undefined, GITHUB_REPOSITORY: 'acme/shop'})
     try {
       const {deploy} = await import('../../../src/deploy/deploy.js')
       const {fakeKubectlFactory} = await import('../../helpers/fake-kubectl.js')
@@ -662,13 +659,7 @@ describe('deploy --build with requireChecks', () => {
       expect(error?.message).to.match(/^requireChecks: GITHUB_TOKEN is not set/)
       expect(asked, 'the build did not start: no registry was asked').to.deep.equal([])
     } finally {
-      for (const [key, value] of [
-        ['GITHUB_TOKEN', saved.token],
-        ['GITHUB_REPOSITORY', saved.repository],
-      ] as const) {
-        if (value === undefined) delete process.env[key]
-        else process.env[key] = value
-      }
+      restore()
       repo.remove()
     }
   })
