@@ -1,4 +1,5 @@
 import {buildImages, type BuildOptions} from '../build/build.js'
+import type {ProcessRunner} from '../build/process.js'
 import type {Environment} from '../config/types.js'
 import {targetRevision} from '../vcs/target.js'
 import {DeployFailedError, InterruptedError, KubectlError, TimeoutError, UnreachableError, UserError} from '../errors.js'
@@ -66,6 +67,8 @@ export interface DeployDeps {
   intervalMs?: number
   /** Build output lines (deploy --build). */
   buildOutput?: (line: string) => void
+  /** Runs the builders' processes (deploy --build; a fake in unit tests). */
+  buildRun?: ProcessRunner
 }
 
 /** What a deploy did, for the summary and --json (also attached to the error when it failed). */
@@ -122,10 +125,14 @@ export async function deploy(options: DeployOptions, deps: DeployDeps): Promise<
     if (options.dryRun) throw new UserError('--build pushes images, and --dry-run changes nothing', {hint: 'Run skycap build first, then deploy --dry-run.'})
     early = await prepare()
     approved = await verifyChecks(early.environment, early, options, deps)
+    // The images skycap does not build are checked before it builds and pushes the others: a deploy that cannot
+    // happen pushes nothing.
+    const built = buildsOf(early)
+    if (!options.skipImageCheck) await checkImagesExist(early, deps, (service) => !built.has(service))
     const environment = options.target && !options.target.startsWith('@') ? options.target.split('@')[0] : undefined
     await buildImages(
       {...options.build, environment, revision: targetRevision(options.target), configPath: options.configPath, cwd: options.cwd},
-      {reporter, output: deps.buildOutput, fetch: deps.fetch, signal: deps.signal},
+      {reporter, output: deps.buildOutput, fetch: deps.fetch, signal: deps.signal, run: deps.buildRun},
     )
   }
 
@@ -146,7 +153,8 @@ export async function deploy(options: DeployOptions, deps: DeployDeps): Promise<
   // The replica rule only needs the records; the manifests are read under the lock, where the rollback target is chosen.
   const [releases, live] = nsExists ? await Promise.all([listReleases(kubectl, prepared.app, env.name, {manifests: false}), liveDeployments(kubectl, selector)]) : [[], new Map<string, number>()]
   const objects = keepScaledReplicas(prepared, env, releases, live, options.resetReplicas ?? false)
-  if (!options.skipImageCheck) await checkImagesExist(prepared, deps)
+  // After --build, the images it built or found are checked again (a tag pushed elsewhere meanwhile is still there).
+  if (!options.skipImageCheck) await checkImagesExist(prepared, deps, early ? (service) => buildsOf(prepared).has(service) : undefined)
   checkRecordable(objects)
   await planHooks(env, objects, options.skipHooks ?? false)
 
@@ -677,8 +685,15 @@ function missingImagesHint(prepared: PreparedRelease, missing: string[]): string
   return parts.join(' ') || `Has CI built and pushed ${short}? Wait for it, or deploy a revision that was built.`
 }
 
-async function checkImagesExist(prepared: PreparedRelease, deps: DeployDeps): Promise<void> {
-  const images = [...new Set(Object.values(prepared.images))]
+/** The services deploy --build builds: those with a build: block. */
+function buildsOf(prepared: PreparedRelease): Set<string> {
+  return new Set(Object.keys(prepared.images).filter((name) => prepared.loaded.config.services[name]?.build))
+}
+
+/** Every image of the release (or of the services `which` picks) is in its registry, or the deploy stops here. */
+async function checkImagesExist(prepared: PreparedRelease, deps: DeployDeps, which: (service: string) => boolean = () => true): Promise<void> {
+  const images = [...new Set(Object.entries(prepared.images).flatMap(([service, image]) => (which(service) ? [image] : [])))]
+  if (images.length === 0) return
   deps.reporter.info(`Checking ${images.length} images in their registries`)
   const results = await checkImages(images, {fetch: deps.fetch})
   const missing = results.filter((r) => r.state === 'missing')

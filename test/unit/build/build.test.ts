@@ -665,6 +665,33 @@ describe('deploy --build with requireChecks', () => {
   })
 })
 
+describe('deploy --build with an image it does not build', () => {
+  it('checks that image before it builds: a deploy that cannot happen pushes nothing', async () => {
+    const services = `  web:\n    image: web\n    build: {}\n  cache:\n    image: ${REGISTRY}/other/cache:7.2`
+    const repo = await TempRepo.withFiles({'skycap.yaml': SKYCAP_YAML(services), Dockerfile: 'FROM scratch\n'})
+    try {
+      const {deploy} = await import('../../../src/deploy/deploy.js')
+      const {fakeKubectlFactory} = await import('../../helpers/fake-kubectl.js')
+      const {memoryReporter} = await import('../../../src/ui/output.js')
+      const registry = fakeRegistry()
+      const runner = fakeRunner(registry.images, dockerOnly)
+      let error: SkycapError | undefined
+      const deps = {kubectl: fakeKubectlFactory([]).factory, reporter: memoryReporter(), fetch: registry.fetch, buildRun: runner.run}
+      await deploy({target: 'staging', cwd: repo.dir, build: {}}, deps).catch((e: SkycapError) => (error = e))
+      expect(error?.exitCode).to.equal(ExitCode.INVALID)
+      expect(error?.message).to.equal(`1 image does not exist: ${REGISTRY}/other/cache:7.2; nothing was changed`)
+      expect(error?.hint).to.match(/^cache has no build: block/)
+      expect(
+        runner.calls.map((c) => c.argv.join(' ')),
+        'no builder ran',
+      ).to.deep.equal([])
+      expect([...registry.images.keys()], 'nothing was pushed').to.deep.equal([])
+    } finally {
+      repo.remove()
+    }
+  })
+})
+
 describe('skycap build targets', () => {
   it('reads [ENV@]REV: ENV@REV, @REV, a bare word as a revision (the environment with --work-tree)', () => {
     expect(parseBuildTarget(undefined)).to.deep.equal({})
