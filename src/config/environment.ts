@@ -3,14 +3,19 @@ import {didYouMean} from '../suggest.js'
 import {DEFAULT_MAX_REPLICAS} from './limits.js'
 import type {Environment, EnvironmentConfig, LoadedConfig, NotifyConfig, RequireChecksConfig, ServiceConfig} from './types.js'
 
-/** The environment `name` with its per-environment service overrides deep-merged over the services. */
-export function resolveEnvironment(loaded: LoadedConfig, name: string): Environment {
+/**
+ * The environment `name` with its per-environment service overrides deep-merged over the services. `serviceUsage`:
+ * the command, when it takes `[ENV] [SERVICE]` (`skycap promote`), whose line is suggested with -e when `name` is a
+ * service.
+ */
+export function resolveEnvironment(loaded: LoadedConfig, name: string, serviceUsage?: string): Environment {
   const {config} = loaded
   const env = config.environments[name] ?? (name === LOCAL_ENVIRONMENT ? derivedLocalEnvironment(config) : undefined)
   if (!env) {
     // The reverse of unknownServiceError's: a service named where the environment goes (`skycap promote web`).
     const isService = Object.hasOwn(config.services, name)
-    const why = isService ? `: ${name} is a service of app ${config.app}, not an environment` : didYouMean(name, Object.keys(config.environments))
+    const instead = serviceUsage ? `; did you mean \`${serviceUsage} ${name} -e ${config.defaultEnvironment ?? 'ENV'}\`?` : ''
+    const why = isService ? `: ${name} is a service of app ${config.app}, not an environment${instead}` : didYouMean(name, Object.keys(config.environments))
     // A name the user did not type on this command line: say where it came from.
     const fromVariable = process.env.SKYCAP_ENV === name ? ` It comes from SKYCAP_ENV="${name}": set that to one of them, or unset it.` : ''
     throw new UserError(`unknown environment "${name}"${why}`, {

@@ -106,11 +106,18 @@ export function appSelector(app: string, env: string): string {
  * the command reads no templates or config files, so the repository is not opened (a git process and simple-git
  * less at start-up) and nothing is confined to it.
  */
-export async function openEnvironment(options: {configPath?: string; environment?: string; cwd?: string; repository?: boolean}): Promise<{loaded: LoadedConfig; env: Environment}> {
+export async function openEnvironment(options: {
+  configPath?: string
+  environment?: string
+  cwd?: string
+  repository?: boolean
+  /** The command, when it takes `[ENV] [SERVICE]`: suggested with -e when the environment named is a service. */
+  serviceUsage?: string
+}): Promise<{loaded: LoadedConfig; env: Environment}> {
   const loaded = await loadConfig({configPath: options.configPath, cwd: options.cwd, repository: options.repository})
   const spec = parseTarget(options.environment ?? process.env.SKYCAP_ENV, loaded.config.defaultEnvironment)
   if (spec.revision !== undefined) throw new UserError(`this command takes an environment, not ENV@REV ("${options.environment}")`, {hint: `Use ${spec.environment}.`})
-  return {loaded, env: resolveEnvironment(loaded, spec.environment)}
+  return {loaded, env: resolveEnvironment(loaded, spec.environment, options.serviceUsage)}
 }
 
 /** Whether the namespace exists (also proves the cluster answers). */

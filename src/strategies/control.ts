@@ -50,8 +50,9 @@ interface Opened {
   services: Record<string, ServiceConfig>
 }
 
-async function open(options: RolloutControlOptions, deps: RolloutControlDeps): Promise<Opened> {
-  const {loaded, env} = await openEnvironment({...options, repository: false})
+/** `command`: how the user called it (`skycap promote`), for the hint when a service is named as the environment. */
+async function open(options: RolloutControlOptions, deps: RolloutControlDeps, command: string): Promise<Opened> {
+  const {loaded, env} = await openEnvironment({...options, repository: false, serviceUsage: options.service === undefined ? command : undefined})
   if (options.service !== undefined && !loaded.config.services[options.service]) {
     throw unknownServiceError(loaded, options.service, undefined, options.environment === undefined ? undefined : {environment: env.name, how: 'as the environment'})
   }
@@ -61,7 +62,7 @@ async function open(options: RolloutControlOptions, deps: RolloutControlDeps): P
 
 /** `skycap rollout status ENV [SERVICE]`. */
 export async function rolloutStatus(options: RolloutControlOptions, deps: RolloutControlDeps): Promise<RolloutStatusReport> {
-  const {app, environment, target} = await open(options, deps)
+  const {app, environment, target} = await open(options, deps, 'skycap rollout status')
   const [state, lock] = await Promise.all([readState(target.kubectl, app), lockStatus(target.kubectl, app)])
   const services: RolloutStatusReport['services'] = {}
   for (const [name, s] of Object.entries(state.services)) {
@@ -87,7 +88,7 @@ export interface ResumeReport {
  * slots whose delay is over. Never starts a second rollout.
  */
 export async function resumeRollout(options: RolloutControlOptions, deps: RolloutControlDeps): Promise<ResumeReport> {
-  const {app, environment, target, keep, config, services} = await open(options, deps)
+  const {app, environment, target, keep, config, services} = await open(options, deps, 'skycap rollout resume')
   const clock = deps.clock ?? Date.now
   const waitMs = options.waitMs ?? (await parseDuration(options.waitForLock ?? `${LEASE_SECONDS + 30}s`, '--wait-for-lock'))
   const {kubectl} = target
@@ -193,7 +194,7 @@ export interface RequestReport {
  * acted; with nobody running it (a killed CLI), acts itself, as `rollout resume` would.
  */
 export async function requestRollout(action: 'promote' | 'abort', options: RolloutControlOptions, deps: RolloutControlDeps): Promise<RequestReport> {
-  const {app, environment, target} = await open(options, deps)
+  const {app, environment, target} = await open(options, deps, `skycap ${action}`)
   const {kubectl} = target
   const clock = deps.clock ?? Date.now
   const running = resumable((await readState(kubectl, app)).services)

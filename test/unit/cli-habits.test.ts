@@ -214,6 +214,18 @@ describe('CLI habits (built CLI)', function () {
           .to.contain(`unknown environment "${name}": ${name} is a service of app shop, not an environment`)
           .and.contain('Known environments in skycap.yaml: dev, staging, prod.')
       }
+      // The commands that take [ENV] [SERVICE] say how to name the service: with -e.
+      for (const argv of [
+        ['promote', 'web'],
+        ['abort', 'worker'],
+        ['rollout', 'status', 'web'],
+        ['rollout', 'resume', 'cache'],
+      ]) {
+        const r = await cli(...argv)
+        const name = argv.at(-1) as string
+        expect(r.stderr, argv.join(' ')).to.contain(`not an environment; did you mean \`skycap ${argv.slice(0, -1).join(' ')} ${name} -e staging\`?`)
+      }
+      expect((await cli('status', 'web')).stderr, 'status takes no service').to.not.contain('did you mean')
     })
 
     it('a mistyped skycap.yaml key exits 2 naming the closest allowed key, at its line', async () => {
