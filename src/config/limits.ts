@@ -1,4 +1,4 @@
-import {readFileSync, statSync} from 'node:fs'
+import {closeSync, fstatSync, openSync, readSync} from 'node:fs'
 
 import {ConfigError, type SourceLocation} from '../errors.js'
 
@@ -39,19 +39,38 @@ export function formatBytes(bytes: number): string {
   return unit ? `${Number(value.toFixed(1))} ${unit} (${bytes} bytes)` : `${bytes} bytes`
 }
 
-/** The ConfigError for `subject` (e.g. "template deploy/x.yaml") of `size` bytes, over `limit`. */
+/**
+ * The ConfigError for `subject` (e.g. "template deploy/x.yaml") of `size` bytes, over `limit`. `size` is Infinity for
+ * a device or pipe that went on past the limit: its size is unknown.
+ */
 export function tooLargeError(subject: string, size: number, limit: number, hint: string, location?: SourceLocation): ConfigError {
+  if (size === Number.POSITIVE_INFINITY) {
+    return new ConfigError(`${subject} is not a regular file and goes on past the limit of ${formatBytes(limit)}`, location, {hint, details: {size: null, limit}})
+  }
   return new ConfigError(`${subject} is ${formatBytes(size)}; the limit is ${formatBytes(limit)}`, location, {hint, details: {size, limit}})
 }
 
 /**
- * Reads `path` after checking with a stat that it holds at most `limit` bytes (and again after reading, in case it
- * grew). Errors other than the size are left to the caller.
+ * Reads `path` after checking with a stat that it holds at most `limit` bytes, and reads no more than `limit` + 1
+ * bytes: a file can grow after the stat, and a device or pipe (`--config /dev/zero`, `--config <(…)`) has size 0 on
+ * stat and may never end. Errors other than the size are left to the caller.
  */
 export function readWithinLimit(path: string, limit: number, tooLarge: (size: number) => ConfigError): Buffer {
-  const before = statSync(path).size
-  if (before > limit) throw tooLarge(before)
-  const content = readFileSync(path)
-  if (content.length > limit) throw tooLarge(content.length)
-  return content
+  const fd = openSync(path, 'r')
+  try {
+    const stat = fstatSync(fd)
+    if (stat.size > limit) throw tooLarge(stat.size)
+    const chunks: Buffer[] = []
+    let length = 0
+    while (length <= limit) {
+      const chunk = Buffer.allocUnsafe(Math.min(64 * 1024, limit + 1 - length))
+      const read = readSync(fd, chunk, 0, chunk.length, null)
+      if (read === 0) return Buffer.concat(chunks, length)
+      chunks.push(chunk.subarray(0, read))
+      length += read
+    }
+    throw tooLarge(stat.isFile() ? Math.max(fstatSync(fd).size, length) : Number.POSITIVE_INFINITY)
+  } finally {
+    closeSync(fd)
+  }
 }

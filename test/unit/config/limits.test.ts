@@ -145,6 +145,12 @@ describe('input limits: sizes', function () {
     expect(error.message).to.equal(`${file}: the file is 2 GiB (2147483648 bytes); the limit is 512 KiB (524288 bytes)`)
   })
 
+  it('a --config that never ends (/dev/zero: size 0 on stat) is refused at the limit, not read until memory runs out', async () => {
+    const error = await rejectsWithUserError(loadConfig({configPath: '/dev/zero'}))
+    expect(error.message).to.equal('/dev/zero: the file is not a regular file and goes on past the limit of 512 KiB (524288 bytes)')
+    expect(error.details).to.deep.equal({size: null, limit: LIMITS.skycapYaml})
+  })
+
   it('a skycap.yaml of exactly the limit is read', async () => {
     const file = join(repo.dir, 'skycap.yaml')
     const text = config(['port: 80'])
