@@ -13,6 +13,7 @@ import {DEFAULT_MAX_REPLICAS, LIMITS, readWithinLimit, tooLargeError} from './li
 import {readConfigCache, writeConfigCache} from './cache.js'
 import {loadValidator, validateAgainstSchema} from './validate.js'
 import {checkTemplatedValues, imageTagValues} from './templated.js'
+import {decodeUtf8} from './utf8.js'
 import {documentData} from './yaml.js'
 import type {BuildSpec, ConfigWarning, HookConfig, LoadedConfig, ServiceConfig, SkycapConfig} from './types.js'
 
@@ -76,7 +77,7 @@ export async function loadConfig(options: {configPath?: string; cwd?: string; re
 export function readSkycapYaml(file: string, shown: string): string {
   const tooLarge = (size: number) =>
     tooLargeError('the file', size, LIMITS.skycapYaml, 'skycap.yaml describes services and environments; keep data in config folders or templates, not in values.', {file: shown})
-  return readWithinLimit(file, LIMITS.skycapYaml, tooLarge).toString('utf8')
+  return decodeUtf8(readWithinLimit(file, LIMITS.skycapYaml, tooLarge), 'the file', shown)
 }
 
 /**

@@ -4,6 +4,7 @@ import type {FS, Liquid, Template} from 'liquidjs'
 
 import {isInside} from '../config/confinement.js'
 import {LIMITS, readWithinLimit, tooLargeError} from '../config/limits.js'
+import {decodeUtf8} from '../config/utf8.js'
 import {ConfigError} from '../errors.js'
 
 /** The folder `{% include %}`, `{% render %}` and `{% layout %}` find files in, and how messages show paths. */
@@ -76,7 +77,7 @@ function confinedFs(partials: Partials): FS {
 /** A template file's text, refused unread when it is larger than LIMITS.template. */
 export function readTemplateFile(file: string, shown: string): string {
   const tooLarge = (size: number) => tooLargeError(`template ${shown}`, size, LIMITS.template, 'Split the template into several files, or move data into a config folder.', {file: shown})
-  return readWithinLimit(file, LIMITS.template, tooLarge).toString('utf8')
+  return decodeUtf8(readWithinLimit(file, LIMITS.template, tooLarge), 'the template', shown)
 }
 
 /**

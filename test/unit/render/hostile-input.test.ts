@@ -1,4 +1,5 @@
 import {expect} from 'chai'
+import {appendFileSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 
 import {resolveEnvironment} from '../../../src/config/environment.js'
@@ -66,6 +67,27 @@ describe('hostile input: exit 2 with file and line, quickly', () => {
       expect(message).to.not.contain('OK')
     })
   }
+
+  it('a template that is not UTF-8 (Latin-1 "café") names the file, line, column and byte; it rendered "caf\ufffd"', async () => {
+    writeFileSync(join(repo.dir, 'deploy/extra.yaml'), Buffer.from('apiVersion: v1\nkind: ConfigMap\nmetadata: {name: extra}\ndata: {greeting: "café"}\n', 'latin1'))
+    expect((await renderFailure(repo)).message).to.match(/\/deploy\/extra\.yaml:4:22: the template is not UTF-8 text \(byte 0xE9\)$/)
+    writeFileSync(join(repo.dir, 'deploy/extra.yaml'), Buffer.from('\ufeffapiVersion: v1\n', 'utf16le'))
+    expect((await renderFailure(repo)).message).to.match(/\/deploy\/extra\.yaml: the template is UTF-16 text, not UTF-8$/)
+  })
+
+  it('a skycap.yaml that is not UTF-8 is refused at the byte, before it is parsed', async () => {
+    appendFileSync(join(repo.dir, 'skycap.yaml'), Buffer.from('# caf\xe9\n', 'latin1'))
+    const lines = (await renderFailure(repo)).message
+    expect(lines).to.match(/\/skycap\.yaml:\d+:6: the file is not UTF-8 text \(byte 0xE9\)$/)
+  })
+
+  it('UTF-8 text, a byte-order mark and a U+FFFD the file really holds still render', async () => {
+    writeFileSync(join(repo.dir, 'deploy/extra.yaml'), '\ufeffapiVersion: v1\nkind: ConfigMap\nmetadata: {name: extra}\ndata: {greeting: "café \ufffd ☕"}\n')
+    clearTemplateCache()
+    const loaded = await loadConfig({configPath: join(repo.dir, 'skycap.yaml')})
+    const r = await renderEnvironment(loaded, resolveEnvironment(loaded, 'staging'), await (await openVcs(repo.dir)).resolve())
+    expect(r.objects.find((o) => o.object.metadata.name === 'extra')?.object.data).to.deep.equal({greeting: 'café \ufffd ☕'})
+  })
 
   it('valid base64 in data (with line breaks) renders', async () => {
     repo.write('deploy/secret.yaml', `apiVersion: v1\nkind: Secret\nmetadata: {name: db}\ndata:\n  A: c2VjcmV0\n  B: |\n    c2VjcmV0c2Vj\n    cmV0\n`)
