@@ -24,7 +24,7 @@ export default class Init extends SkycapCommand {
     for (const f of result.skipped) this.logToStderr(`skipped ${f} (exists)`)
     if (result.dockerfile === false) this.logToStderr(NO_DOCKERFILE_MESSAGE)
     if (result.pipeline) this.logToStderr(pipelineMessage(result.pipeline))
-    if (!result.skipped.includes('skycap.yaml')) this.logToStderr(`Next: commit, then \`skycap render staging\` to see what staging would get.`)
+    if (result.written.includes('skycap.yaml')) this.logToStderr(`Next: commit, then \`skycap render staging\` to see what staging would get.`)
     return result
   }
 }

@@ -18,12 +18,14 @@ import {documentData} from './yaml.js'
 import type {BuildSpec, ConfigWarning, HookConfig, LoadedConfig, ServiceConfig, SkycapConfig} from './types.js'
 
 export const CONFIG_FILE = 'skycap.yaml'
+/** The names skycap.yaml may have, in the order a folder is searched. */
+export const CONFIG_FILES = [CONFIG_FILE, 'skycap.yml'] as const
 
 /** Finds skycap.yaml in `from` or a parent directory. */
 export function findConfigFile(from: string): string | undefined {
   let dir = resolve(from)
   for (;;) {
-    for (const name of [CONFIG_FILE, 'skycap.yml']) {
+    for (const name of CONFIG_FILES) {
       const candidate = join(dir, name)
       if (existsSync(candidate)) return candidate
     }

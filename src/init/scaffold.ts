@@ -1,6 +1,9 @@
 import {existsSync, readdirSync, readFileSync, statSync, writeFileSync} from 'node:fs'
 import {basename, dirname, join, relative, resolve} from 'node:path'
 
+import {parse} from 'yaml'
+
+import {CONFIG_FILES} from '../config/load.js'
 import {ConfigError, UserError} from '../errors.js'
 import {ensureWritableFolder, fileInTheWay, fileInTheWayError, writeError} from '../folders.js'
 import {templatesDir} from '../paths.js'
@@ -54,15 +57,26 @@ function shownPath(file: string): string {
   return rel && !rel.startsWith('..') ? rel : file
 }
 
+/**
+ * The longest app name the scaffold takes: its staging namespace and the app.kubernetes.io/instance label are
+ * `<app>-staging`, and Kubernetes allows 63 characters in each.
+ */
+const MAX_APP_NAME = 63 - '-staging'.length
+
 /** A DNS label made from a folder name: "My_Shop" -> "my-shop". */
 export function appNameFrom(folder: string): string {
   const name = folder
     .toLowerCase()
     .replace(/[^a-z0-9-]+/g, '-')
     .replace(/^-+|-+$/g, '')
-    .slice(0, 63)
+    .slice(0, MAX_APP_NAME)
     .replace(/-+$/, '')
   return name || 'app'
+}
+
+/** `name` as a YAML value that reads back as that string: `2024`, `true` or `null` quoted, or they were a number, a boolean, nothing. */
+function yamlString(name: string): string {
+  return parse(name) === name ? name : JSON.stringify(name)
 }
 
 /**
@@ -71,7 +85,8 @@ export function appNameFrom(folder: string): string {
  */
 export function scaffold(dir: string, app?: string, ci?: PipelineSystem): InitResult {
   const target = resolve(dir)
-  const configFile = join(target, 'skycap.yaml')
+  // skycap.yml counts as well: a skycap.yaml beside it would be the one every command reads.
+  const configFile = CONFIG_FILES.map((name) => join(target, name)).find((file) => existsSync(file)) ?? join(target, 'skycap.yaml')
   const existing = existsSync(configFile)
   if (existing && !ci) {
     throw new UserError(`${configFile} already exists; nothing was written`, {hint: 'Edit it, or run `skycap config validate` to check it; `skycap init --ci github` adds a pipeline.'})
@@ -84,6 +99,7 @@ export function scaffold(dir: string, app?: string, ci?: PipelineSystem): InitRe
     ? undefined
     : readFileSync(join(source, 'skycap.yaml'), 'utf8')
         .replace('__BUILD__', BUILD_LINES[dockerfile ? 'active' : 'commented'].join('\n'))
+        .replaceAll(/(?<=: )__APP__$/gm, yamlString(name))
         .replaceAll('__APP__', name)
   const files: Array<{rel: string; dest: string; text: () => string}> =
     config === undefined
@@ -122,7 +138,7 @@ export function scaffold(dir: string, app?: string, ci?: PipelineSystem): InitRe
   }
   ensureWritableFolder(dir, '--dir')
   const written: string[] = []
-  const skipped: string[] = existing ? ['skycap.yaml'] : []
+  const skipped: string[] = existing ? [basename(configFile)] : []
   for (const {rel, dest, text} of files) {
     if (existsSync(dest)) {
       skipped.push(rel)
@@ -157,8 +173,13 @@ export function pipelineMessage(pipeline: NonNullable<InitResult['pipeline']>): 
 }
 
 function checkedName(name: string): string {
-  if (!/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(name)) {
+  if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(name)) {
     throw new UserError(`"${name}" is not a valid app name`, {hint: "Use a DNS label: lowercase letters, digits and '-', e.g. --app shop."})
+  }
+  if (name.length > MAX_APP_NAME) {
+    throw new UserError(`the app name "${name}" has ${name.length} characters; the scaffold's staging namespace ${name}-staging would have ${name.length + 8}, and Kubernetes allows 63`, {
+      hint: `Use at most ${MAX_APP_NAME} characters, e.g. --app ${appNameFrom(name)}.`,
+    })
   }
   return name
 }

@@ -6,6 +6,7 @@ import {join} from 'node:path'
 import {parse} from 'yaml'
 
 import {parseConfig} from '../../../src/config/load.js'
+import {prepareRelease} from '../../../src/render/prepare.js'
 import {ConfigError} from '../../../src/errors.js'
 import {PIPELINE_FILES, PIPELINE_SYSTEMS, type PipelineSystem} from '../../../src/init/pipeline.js'
 
@@ -86,6 +87,39 @@ describe("skycap init: web's build: block", () => {
     expect(loaded.config.services.web?.build).to.equal(undefined)
     writeFileSync(join(tmp, 'skycap.yaml'), text.replace('    # build: {context: .}\n', '    build: {context: .}\n'))
     expect((await written()).loaded.config.services.web?.build).to.deep.equal({context: '.'})
+  })
+
+  it('an app named 2024, true or null (a folder name, or --app) is written so that it reads back as that name, and renders', async function () {
+    this.timeout(30_000)
+    for (const app of ['2024', 'true', 'null', '1e3']) {
+      rmSync(join(tmp, 'skycap.yaml'), {force: true})
+      scaffold(tmp, app)
+      const {loaded} = await written()
+      expect([loaded.config.app, loaded.config.environments.prod?.namespace, loaded.config.environments.staging?.namespace]).to.deep.equal([app, app, `${app}-staging`])
+    }
+    // A folder named 2024: the scaffold's own ingress template renders a name too.
+    const repo = new TempRepo('skycap-init-')
+    try {
+      const dir = join(repo.dir, '2024')
+      expect(scaffold(dir).app).to.equal('2024')
+      await repo.git('init', '-q', '-b', 'main')
+      await repo.commit('init')
+      const release = await prepareRelease({target: 'staging', configPath: join(dir, 'skycap.yaml')})
+      expect(release.objects.map((o) => `${o.object.kind}/${o.object.metadata.name}`)).to.include('Ingress/2024')
+    } finally {
+      repo.remove()
+    }
+  })
+
+  it('a long folder name is cut to fit the staging namespace (63 characters); a long --app is refused, saying why', async () => {
+    const dir = join(tmp, 'a'.repeat(70))
+    const app = scaffold(dir).app
+    expect(app).to.equal('a'.repeat(55))
+    expect((await parseConfig(readFileSync(join(dir, 'skycap.yaml'), 'utf8'), join(dir, 'skycap.yaml'))).config.environments.staging?.namespace).to.equal(`${app}-staging`)
+    const error = userError(() => scaffold(join(tmp, 'other'), 'b'.repeat(56)))
+    expect(error.message).to.equal(`the app name "${'b'.repeat(56)}" has 56 characters; the scaffold's staging namespace ${'b'.repeat(56)}-staging would have 64, and Kubernetes allows 63`)
+    expect(error.hint).to.equal(`Use at most 55 characters, e.g. --app ${'b'.repeat(55)}.`)
+    expect(existsSync(join(tmp, 'other'))).to.equal(false)
   })
 
   it('the scaffold names its schema as docs/configuration.md does, and the reference that exists', () => {
@@ -170,6 +204,16 @@ describe('skycap init --ci', () => {
   it('without --ci an existing skycap.yaml is still refused', () => {
     writeFileSync(join(tmp, 'skycap.yaml'), 'app: shop\n')
     expect(userError(() => scaffold(tmp)).hint).to.contain('skycap init --ci github')
+  })
+
+  it('an existing skycap.yml counts as a skycap.yaml: refused without --ci, the pipeline of its environments with it', () => {
+    writeFileSync(join(tmp, 'skycap.yml'), 'app: shop\nservices: {web: {image: web}}\nenvironments: {qa: {namespace: qa}}\n')
+    expect(userError(() => scaffold(tmp)).message).to.equal(`${join(tmp, 'skycap.yml')} already exists; nothing was written`)
+    expect(readdirSync(tmp)).to.deep.equal(['skycap.yml'])
+    const result = scaffold(tmp, undefined, 'github')
+    expect(result).to.deep.include({app: 'shop', written: ['.github/workflows/deploy.yml'], skipped: ['skycap.yml']})
+    expect(result.pipeline?.staging).to.equal('qa')
+    expect(existsSync(join(tmp, 'skycap.yaml'))).to.equal(false)
   })
 
   it('picks the environments a pipeline deploys', () => {
