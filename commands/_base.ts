@@ -63,7 +63,7 @@ export abstract class SkycapCommand extends Command {
 
   /**
    * oclif's parse, then empty values refused where an empty value would quietly mean "the default": `-e ""`,
-   * `--config=`, an empty ENV, ENV@REV or SERVICE argument. In a script, `skycap deploy -e "$TARGET" --yes` with
+   * `--config=`, `--output-dir=`, `--dir=`, an empty ENV, ENV@REV or SERVICE argument. In a script, `skycap deploy -e "$TARGET" --yes` with
    * TARGET unset would otherwise deploy the default environment.
    */
   protected override async parse<F extends ParsedValues, B extends ParsedValues, A extends ParsedValues>(
@@ -78,6 +78,7 @@ export abstract class SkycapCommand extends Command {
       throw new UserError('-e/--env is empty: name an environment', {hint: `Leave the flag out for ${DEFAULT_ENVIRONMENT}`})
     }
     if (empty(flags.config)) throw new UserError('--config is empty: name a skycap.yaml', {hint: 'Leave the flag out to use the skycap.yaml found from the current folder upward.'})
+    for (const [name, hint] of Object.entries(FOLDER_FLAGS)) if (empty(flags[name])) throw new UserError(`--${name} is empty: name a folder`, {hint})
     for (const name of ['environment', 'target', 'service'] as const) {
       if (empty(args[name])) {
         if (name === 'service') throw new UserError('the SERVICE argument is empty: name a service', {hint: 'Name one of the services in skycap.yaml.'})
@@ -213,6 +214,12 @@ function errorJson(error: Error): Record<string, unknown> {
   // A JSON reader saw no terminal output: the hint that refers to it ("see above") has a self-contained variant.
   if (error instanceof SkycapError) return {code: error.code, message: error.message, hint: error.jsonHint ?? error.hint, details: error.details}
   return {code: 'error', message: error.message}
+}
+
+/** Folder flags whose empty value would quietly mean their default (`render -o "$OUT"` with OUT unset printed to stdout). */
+const FOLDER_FLAGS: Record<string, string> = {
+  'output-dir': 'Leave the flag out to print the manifests on stdout.',
+  dir: 'Leave the flag out to write into the current folder.',
 }
 
 /** The end of the hint for an empty environment (flag or argument). */

@@ -132,7 +132,7 @@ describe('CLI habits (built CLI)', function () {
       }
     })
 
-    it('an empty environment, target, service or --config is refused, never read as the default', async () => {
+    it('an empty environment, target, service, --config, --output-dir or --dir is refused, never read as the default', async () => {
       for (const [argv, message] of [
         [['status', '-e', ''], '-e/--env is empty: name an environment'],
         [['deploy', '--env=', '--dry-run'], '-e/--env is empty: name an environment'],
@@ -140,6 +140,8 @@ describe('CLI habits (built CLI)', function () {
         [['render', ' '], 'the ENV[@REV] argument is empty: name an environment'],
         [['logs', '', '-e', 'dev'], 'the SERVICE argument is empty: name a service'],
         [['config', 'validate', '--config='], '--config is empty: name a skycap.yaml'],
+        [['render', 'dev', '-o', ''], '--output-dir is empty: name a folder'],
+        [['init', '--dir='], '--dir is empty: name a folder'],
       ] as Array<[string[], string]>) {
         const r = await runCli(argv, {cwd: repo.dir, env: {KUBECONFIG: '/nonexistent'}})
         expect(r.exitCode, argv.join(' ')).to.equal(2)
