@@ -91,7 +91,7 @@ function toProblems(errors: ErrorObject[]): SchemaProblem[] {
         // A pattern's words say more than its type: "deploy.timeout is number 10 but must be a duration … with a unit".
         const rule = e.parentSchema as {'x-message'?: string; pattern?: string}
         const allowed = rule.pattern && rule['x-message']
-        const value = describe(e.data, secret(e))
+        const value = describeValue(e.data, secret(e))
         problem = {
           path,
           message: allowed ? `${where} is ${value} but must be ${allowed}` : `${where} must be ${article((e.params as {type: string | string[]}).type)}, not ${value}`,
@@ -161,7 +161,8 @@ function secret(e: ErrorObject): boolean {
   return (e.parentSchema as {'x-secret'?: boolean} | undefined)?.['x-secret'] === true
 }
 
-function describe(value: unknown, hide = false): string {
+/** A value as messages name it: `a list`, `empty (null)`, `number 123`, `string "two"` (long ones cut, binary data not echoed). */
+export function describeValue(value: unknown, hide = false): string {
   if (value === null) return 'empty (null)'
   if (Array.isArray(value)) return 'a list'
   if (typeof value === 'object') return 'a mapping'

@@ -20,6 +20,8 @@ export interface RenderedObject {
   object: KubeObject
   /** Template file it was rendered from (built-in templates show as templates/manifests/<file>). */
   source: string
+  /** For a repository template: the line its document starts on, in the rendered text. */
+  line?: number
   /** The skycap service it belongs to, for built-in objects. */
   service?: string
 }

@@ -4,8 +4,9 @@ import {join, resolve} from 'node:path'
 
 import type {Environment, HealthCheck, LoadedConfig, PodTemplatePatch, ServiceConfig} from '../config/types.js'
 import {checkLink, resolvesOutside} from '../config/confinement.js'
+import {describeValue} from '../config/validate.js'
 import {documentData} from '../config/yaml.js'
-import {ConfigError, ConfigErrors} from '../errors.js'
+import {ConfigError, ConfigErrors, formatLocation, type SourceLocation} from '../errors.js'
 import type {Revision} from '../vcs/vcs.js'
 import {templatesDir} from '../paths.js'
 import {CONFIG_MOUNT_PATH, readConfigFiles} from './configmap.js'
@@ -88,17 +89,17 @@ export async function renderEnvironment(loaded: LoadedConfig, env: Environment, 
     const context = templateContext(loaded, env, revision, images)
     const partials = {root: templatesFolder(loaded), show: loaded.show}
     for (const t of repositoryTemplates(loaded, env)) {
-      for (const object of parseManifests(renderTemplate(t.text, t.shown, context, partials), t.shown)) {
+      for (const {object, line} of parseManifests(renderTemplate(t.text, t.shown, context, partials), t.shown)) {
         const existing = object.metadata?.labels ?? {}
         object.metadata.labels = {...common, ...existing}
         labelPodTemplates(object, common)
-        objects.push({object, source: t.shown})
+        objects.push({object, source: t.shown, line})
       }
     }
   }
 
   const errors: ConfigError[] = []
-  const seen = new Map<string, string>()
+  const seen = new Map<string, RenderedObject>()
   for (const r of objects) {
     const o = r.object
     if (!CLUSTER_SCOPED.has(o.kind)) {
@@ -106,7 +107,7 @@ export async function renderEnvironment(loaded: LoadedConfig, env: Environment, 
         errors.push(
           new ConfigError(
             `${o.kind}/${o.metadata.name} sets namespace "${o.metadata.namespace}", but environment ${env.name} deploys into "${env.namespace}"`,
-            {file: r.source},
+            {file: r.source, line: r.line},
             {hint: 'Remove metadata.namespace; skycap sets it.'},
           ),
         )
@@ -116,12 +117,22 @@ export async function renderEnvironment(loaded: LoadedConfig, env: Environment, 
       o.metadata = {name, namespace: env.namespace, ...rest}
     }
     for (const problem of secretDataProblems(o)) {
-      errors.push(new ConfigError(problem, {file: r.source}, {hint: 'Put base64 (e.g. `printf %s VALUE | base64`) under data, or the plain value under stringData.'}))
+      errors.push(new ConfigError(problem, {file: r.source, line: r.line}, {hint: 'Put base64 (e.g. `printf %s VALUE | base64`) under data, or the plain value under stringData.'}))
     }
     const key = `${o.apiVersion.split('/')[0]}|${o.kind}|${o.metadata.name}`
     const first = seen.get(key)
-    if (first !== undefined) errors.push(new ConfigError(`${o.kind}/${o.metadata.name} is rendered twice (also by ${first})`, {file: r.source}, {hint: 'Give each object a unique name.'}))
-    seen.set(key, r.source)
+    if (first === undefined) seen.set(key, r)
+    else {
+      // skycap's own objects come first: the second is a repository template's, which can be renamed.
+      const where = {file: r.source, line: r.line}
+      errors.push(
+        first.service !== undefined
+          ? new ConfigError(`${o.kind}/${o.metadata.name} is rendered twice: skycap makes it for service ${first.service} of skycap.yaml`, where, {
+              hint: "Rename the object in the template, or remove it: skycap names each service's Deployment and Service after the service.",
+            })
+          : new ConfigError(`${o.kind}/${o.metadata.name} is rendered twice (also by ${formatLocation({file: first.source, line: first.line})})`, where, {hint: 'Give each object a unique name.'}),
+      )
+    }
   }
   if (errors.length) throw new ConfigErrors(errors)
 
@@ -311,12 +322,12 @@ export function templatesFolder(loaded: LoadedConfig): string {
 
 let yamlModule: typeof import('yaml') | undefined
 
-/** Parses rendered multi-document YAML into objects; empty documents are skipped. */
-function parseManifests(text: string, file: string): KubeObject[] {
+/** Parses rendered multi-document YAML into objects, each with the line it starts on; empty documents are skipped. */
+function parseManifests(text: string, file: string): Array<{object: KubeObject; line?: number}> {
   const YAML = yamlModule as typeof import('yaml')
   const lineCounter = new YAML.LineCounter()
   const docs = YAML.parseAllDocuments(text, {lineCounter})
-  const out: KubeObject[] = []
+  const out: Array<{object: KubeObject; line?: number}> = []
   for (const doc of Array.isArray(docs) ? docs : [docs]) {
     if (doc.errors.length) {
       const e = doc.errors[0] as import('yaml').YAMLError
@@ -330,7 +341,9 @@ function parseManifests(text: string, file: string): KubeObject[] {
     }
     const value = documentData(YAML, doc, file, lineCounter)
     if (value === null || value === undefined) continue
-    out.push(checkObject(value, file))
+    const start = doc.contents?.range?.[0]
+    const line = start === undefined ? undefined : lineCounter.linePos(start).line
+    out.push({object: checkObject(value, {file, line}), line})
   }
   return out
 }
@@ -346,17 +359,34 @@ function parseBuiltin(text: string, file: string): KubeObject[] {
   } catch (error) {
     throw new Error(`built-in template ${file} rendered invalid JSON (${(error as Error).message}); this is a bug in skycap, please report it`, {cause: error})
   }
-  return [checkObject(value, file)]
+  return [checkObject(value, {file})]
 }
 
-function checkObject(value: unknown, file: string): KubeObject {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new ConfigError('a template document must be a Kubernetes object (a mapping)', {file})
+/** `value`, a rendered document at `where`, as a Kubernetes object; refused, saying what it lacks, when it is not one. */
+function checkObject(value: unknown, where: SourceLocation): KubeObject {
+  const hint = 'Each document (between --- lines) is one object with apiVersion, kind and metadata.name; line numbers are of the rendered text.'
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new ConfigError(`a template document must be a Kubernetes object (a mapping), not ${describeValue(value)}`, where, {hint})
+  }
   const o = value as KubeObject
-  if (typeof o.apiVersion !== 'string' || typeof o.kind !== 'string' || typeof o.metadata?.name !== 'string') {
-    throw new ConfigError('a rendered object needs apiVersion, kind and metadata.name', {file}, {hint: 'Check the template document.'})
+  const fields: Array<[string, unknown]> = [
+    ['apiVersion', o.apiVersion],
+    ['kind', o.kind],
+    ['metadata.name', typeof o.metadata === 'object' && o.metadata !== null ? o.metadata.name : undefined],
+  ]
+  const wrong = fields.filter(([, v]) => typeof v !== 'string' || v === '')
+  if (wrong.length) {
+    const missing = wrong.filter(([, v]) => v === undefined || v === null || v === '')
+    const typed = wrong.filter((w) => !missing.includes(w))
+    const problems = [...(missing.length ? [`it has no ${missing.map(([k]) => k).join(', no ')}`] : []), ...typed.map(([k, v]) => `${k} is ${describeValue(v)}, not a string`)]
+    throw new ConfigError(`a rendered object needs apiVersion, kind and metadata.name: ${problems.join('; ')}`, where, {
+      hint: typed.length ? 'Quote the value (a number or boolean a template inserts: `{{ x | json }}`); line numbers are of the rendered text.' : hint,
+    })
   }
   if (!NAME.test(o.metadata.name) || o.metadata.name.length > 253) {
-    throw new ConfigError(`${o.kind} name "${o.metadata.name}" is not a valid Kubernetes name (lowercase letters, digits, '-', '.')`, {file})
+    throw new ConfigError(`${o.kind} name "${o.metadata.name}" is not a valid Kubernetes name (lowercase letters, digits, '-', '.')`, where, {
+      hint: 'Rename it: at most 253 characters, starting and ending with a letter or digit.',
+    })
   }
   return o
 }

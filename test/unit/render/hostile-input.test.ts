@@ -63,7 +63,7 @@ describe('hostile input: exit 2 with file and line, quickly', () => {
     it(`a Secret's data value that is ${what}: named, its value not shown`, async () => {
       repo.write('deploy/secret.yaml', `apiVersion: v1\nkind: Secret\nmetadata: {name: db}\ndata:\n  OK: c2VjcmV0\n  PASSWORD: ${value}\n`)
       const {message} = await renderFailure(repo)
-      expect(message).to.match(/\/deploy\/secret\.yaml: Secret\/db data\.PASSWORD is (not valid base64|a (number|mapping), not a base64 string)$/)
+      expect(message).to.match(/\/deploy\/secret\.yaml:1: Secret\/db data\.PASSWORD is (not valid base64|a (number|mapping), not a base64 string)$/)
       expect(message).to.not.contain('OK')
     })
   }

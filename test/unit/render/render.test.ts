@@ -476,9 +476,14 @@ describe('template errors', () => {
     expect((await renderError(repo, 'staging')).message).to.contain('sets namespace "kube-system"')
   })
 
-  it('rejects a name rendered twice', async () => {
+  it("rejects a name rendered twice, at the second one's line: by two templates, or one of skycap's own objects", async () => {
     repo.write('deploy/extra.yaml', 'apiVersion: v1\nkind: Service\nmetadata:\n  name: web\nspec: {ports: [{port: 1}]}\n')
-    expect((await renderError(repo, 'staging')).message).to.contain('Service/web is rendered twice')
+    let e = await renderError(repo, 'staging')
+    expect(e.message).to.match(/\/deploy\/extra\.yaml:1: Service\/web is rendered twice: skycap makes it for service web of skycap\.yaml$/)
+    expect(e.hint).to.contain('Rename the object in the template')
+    repo.write('deploy/extra.yaml', 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n---\n# the same again\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n')
+    e = await renderError(repo, 'staging')
+    expect(e.message).to.match(/\/deploy\/extra\.yaml:6: ConfigMap\/a is rendered twice \(also by \/\S+\/deploy\/extra\.yaml:1\)$/)
   })
 
   it('rejects a template folder for an unknown environment', async () => {
@@ -487,8 +492,21 @@ describe('template errors', () => {
     expect((await renderError(repo, 'staging')).message).to.contain('templates: folder "deploy/prd" does not match any environment; did you mean "prod"?')
   })
 
-  it('rejects a document without kind', async () => {
-    repo.write('deploy/extra.yaml', 'apiVersion: v1\nmetadata: {name: x}\n')
-    expect((await renderError(repo, 'staging')).message).to.contain('needs apiVersion, kind and metadata.name')
+  it('rejects a document that is not an object, saying at which line and what it lacks', async () => {
+    const cm = 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n'
+    for (const [doc, message, hint] of [
+      ['metadata: {name: x}\n', 'a rendered object needs apiVersion, kind and metadata.name: it has no apiVersion, no kind', 'Each document (between --- lines)'],
+      ['apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: 2024\n', 'a rendered object needs apiVersion, kind and metadata.name: metadata.name is number 2024, not a string', 'Quote the value'],
+      ['- a\n- b\n', 'a template document must be a Kubernetes object (a mapping), not a list', 'Each document (between --- lines)'],
+      ['hello\n', 'a template document must be a Kubernetes object (a mapping), not string "hello"', 'Each document (between --- lines)'],
+      ['apiVersion: v1\nkind: ConfigMap\nmetadata: {name: A_b}\n', 'ConfigMap name "A_b" is not a valid Kubernetes name', 'Rename it'],
+    ]) {
+      repo.write('deploy/extra.yaml', `${cm}---\n${doc}`)
+      const e = await renderError(repo, 'staging')
+      expect(e.message, doc)
+        .to.match(/\/deploy\/extra\.yaml:5: /)
+        .and.contain(message)
+      expect(e.hint, doc).to.contain(hint)
+    }
   })
 })
