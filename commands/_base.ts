@@ -2,7 +2,7 @@ import {Command, Errors, Flags, Interfaces} from '@oclif/core'
 
 import {ciOutput, type CiOutput} from '../src/ci/output.js'
 import {defaultKubectlFactory, type KubectlFactory} from '../src/env/connect.js'
-import {ConfigErrors, ExitCode, type ExitCodeValue, InterruptedError, SkycapError, UserError} from '../src/errors.js'
+import {ConfigError, ConfigErrors, ExitCode, type ExitCodeValue, InterruptedError, SkycapError, UserError} from '../src/errors.js'
 import {Kubectl} from '../src/kubectl/kubectl.js'
 import {parseDuration} from '../src/duration.js'
 import {didYouMean} from '../src/suggest.js'
@@ -210,6 +210,11 @@ function exitCodeFor(error: Error & {oclif?: {exit?: number}}): ExitCodeValue {
 function errorJson(error: Error): Record<string, unknown> {
   if (error instanceof ConfigErrors) {
     return {code: error.code, message: error.message, hint: error.jsonHint ?? error.hint, errors: error.errors.map((e) => ({message: e.message, ...e.location}))}
+  }
+  // One problem with a position (a template's undefined variable, a document that is not an object): the same
+  // `errors` as several, so a reader finds the file and line in one place.
+  if (error instanceof ConfigError && error.location) {
+    return {code: error.code, message: error.message, hint: error.jsonHint ?? error.hint, details: error.details, errors: [{message: error.message, ...error.location}]}
   }
   // A JSON reader saw no terminal output: the hint that refers to it ("see above") has a self-contained variant.
   if (error instanceof SkycapError) return {code: error.code, message: error.message, hint: error.jsonHint ?? error.hint, details: error.details}

@@ -169,6 +169,20 @@ describe('command wiring (built CLI)', function () {
     expect(j.error.errors[0]).to.include({line: 2, column: 6})
   })
 
+  it('--json: a template error has its file, line and column in error.errors, as skycap.yaml errors do', async () => {
+    const app = await TempRepo.fromFixture('shop')
+    try {
+      app.write('deploy/extra.yaml', 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: extra\ndata:\n  host: {{ values.hots }}\n')
+      const r = await runCli(['render', 'staging', '--json'], {cwd: app.dir})
+      expect(r.exitCode).to.equal(2)
+      const {error} = parseJson(r.stdout)
+      expect(error).to.deep.include({code: 'invalid_config', details: {variable: 'values.hots'}})
+      expect(error.errors).to.deep.equal([{message: error.message, file: 'deploy/extra.yaml', line: 6, column: 12}])
+    } finally {
+      app.remove()
+    }
+  })
+
   it('config validate accepts the example app', async () => {
     const r = await runCli(['config', 'validate', '--json'], {cwd: repo.dir})
     expect(r.exitCode).to.equal(0)
