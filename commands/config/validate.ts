@@ -11,7 +11,10 @@ export default class ConfigValidate extends SkycapCommand {
     const check = await checkConfig({configPath: flags.config})
     const reporter = this.reporter()
     for (const w of check.warnings) reporter.warn(formatWarning(w))
-    this.log(`${check.file} is valid: app ${check.app}, ${check.services.length} services, environments ${check.environments.map((e) => e.name).join(', ')}`)
+    const [services, environments] = [check.services.length, check.environments.length]
+    this.log(
+      `${check.file} is valid: app ${check.app}, ${services} service${services === 1 ? '' : 's'}, environment${environments === 1 ? '' : 's'} ${check.environments.map((e) => e.name).join(', ')}`,
+    )
     return check
   }
 }

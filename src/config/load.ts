@@ -61,7 +61,9 @@ export async function loadConfig(options: {configPath?: string; cwd?: string; re
         hint: options.configPath ? `Give --config the file itself, e.g. --config ${join(options.configPath, CONFIG_FILE)}.` : `Rename or remove the folder ${file}; skycap.yaml must be a file.`,
       })
     }
-    throw new ConfigError(`cannot read ${file}: ${(error as Error).message}`, undefined, {hint: options.configPath ? 'Check the path given to --config.' : 'Check the file and its permissions.'})
+    const hint = options.configPath ? 'Check the path given to --config.' : 'Check the file and its permissions.'
+    if (code === 'ENOENT') throw new ConfigError(`${file} does not exist`, undefined, {hint})
+    throw new ConfigError(`cannot read ${file}: ${(error as Error).message}`, undefined, {hint})
   }
   // The folder templates and config folders must stay in. Without the repository (commands that read no templates or
   // config files), nothing is confined to it. `root`: the caller opened the repository already (render, deploy).
@@ -149,7 +151,9 @@ export async function parseConfig(text: string, file: string, show: (path: strin
     throw new ConfigErrors(
       doc.errors.map((e) => {
         const pos = lineCounter.linePos(e.pos[0])
-        return new ConfigError(`invalid YAML: ${firstLine(e.message)}`, {file: shown, line: pos.line, column: pos.col})
+        // The yaml library's own words for a second document advise its API (parseAllDocuments).
+        const what = e.code === 'MULTIPLE_DOCS' ? 'a second document starts here; skycap.yaml is one document (remove the --- line and what follows, or merge them)' : firstLine(e.message)
+        return new ConfigError(`invalid YAML: ${what}`, {file: shown, line: pos.line, column: pos.col})
       }),
       `Fix the YAML syntax in ${shown}.`,
     )

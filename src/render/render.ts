@@ -326,14 +326,15 @@ let yamlModule: typeof import('yaml') | undefined
 function parseManifests(text: string, file: string): Array<{object: KubeObject; line?: number}> {
   const YAML = yamlModule as typeof import('yaml')
   const lineCounter = new YAML.LineCounter()
-  const docs = YAML.parseAllDocuments(text, {lineCounter})
+  // prettyErrors: false, or each message ends with "at line 5, column 1:" after the position skycap gives it.
+  const docs = YAML.parseAllDocuments(text, {lineCounter, prettyErrors: false})
   const out: Array<{object: KubeObject; line?: number}> = []
   for (const doc of Array.isArray(docs) ? docs : [docs]) {
     if (doc.errors.length) {
       const e = doc.errors[0] as import('yaml').YAMLError
       throw new ConfigError(
         `rendered template is not valid YAML: ${e.message.split('\n')[0]}`,
-        {file, line: e.linePos?.[0]?.line, column: e.linePos?.[0]?.col},
+        {file, ...positionOf(lineCounter, e.pos[0])},
         {
           hint: 'Line numbers are of the rendered text; quote inserted values with `| json`.',
         },
@@ -341,11 +342,17 @@ function parseManifests(text: string, file: string): Array<{object: KubeObject; 
     }
     const value = documentData(YAML, doc, file, lineCounter)
     if (value === null || value === undefined) continue
-    const start = doc.contents?.range?.[0]
-    const line = start === undefined ? undefined : lineCounter.linePos(start).line
+    const line = positionOf(lineCounter, doc.contents?.range?.[0]).line
     out.push({object: checkObject(value, {file, line}), line})
   }
   return out
+}
+
+/** Line and column of `offset` in the rendered text, when there is one. */
+function positionOf(lineCounter: import('yaml').LineCounter, offset: number | undefined): {line?: number; column?: number} {
+  if (offset === undefined) return {}
+  const {line, col} = lineCounter.linePos(offset)
+  return {line, column: col}
 }
 
 /**

@@ -183,6 +183,18 @@ describe('command wiring (built CLI)', function () {
     }
   })
 
+  it('config validate counts in words that agree: 1 service, environment staging', async () => {
+    const app = await TempRepo.withFiles({
+      'skycap.yaml': 'app: one\nservices:\n  web: {image: web, healthcheck: {port: 80}, resources: {requests: {cpu: 10m}}}\nenvironments: {staging: {namespace: one}}\n',
+    })
+    try {
+      const r = await runCli(['config', 'validate'], {cwd: app.dir})
+      expect(r.stdout).to.equal(`${join(app.dir, 'skycap.yaml')} is valid: app one, 1 service, environment staging`)
+    } finally {
+      app.remove()
+    }
+  })
+
   it('config validate accepts the example app', async () => {
     const r = await runCli(['config', 'validate', '--json'], {cwd: repo.dir})
     expect(r.exitCode).to.equal(0)

@@ -90,6 +90,23 @@ describe('config loading', () => {
     expect(e.message).to.match(/skycap\.yaml:\d+:\d+: invalid YAML/)
   })
 
+  it("a second YAML document (a --- line) is named as such, not as the yaml library's advice to call parseAllDocuments", async () => {
+    const e = await errorsOf(`${VALID}---\napp: other\n`)
+    expect(e.message).to.equal('/tmp/x/skycap.yaml:11:1: invalid YAML: a second document starts here; skycap.yaml is one document (remove the --- line and what follows, or merge them)')
+  })
+
+  it('a --config that does not exist says so, without fs jargon', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'skycap-none-'))
+    try {
+      await loadConfig({cwd: dir, configPath: 'nope.yaml'})
+      expect.fail('expected an error')
+    } catch (error) {
+      expect((error as UserError).exitCode).to.equal(ExitCode.INVALID)
+      expect((error as UserError).message).to.equal(`${join(dir, 'nope.yaml')} does not exist`)
+      expect((error as UserError).hint).to.equal('Check the path given to --config.')
+    }
+  })
+
   it('rejects duplicate keys', async () => {
     const e = await errorsOf(VALID.replace('    port: 8080', '    port: 8080\n    port: 9090'))
     expect(e.message).to.contain('invalid YAML')

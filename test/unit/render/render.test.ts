@@ -466,9 +466,11 @@ describe('template errors', () => {
     expect((await renderError(repo, 'staging')).message).to.contain('undefined variable "services.api"')
   })
 
-  it('reports YAML that a template broke', async () => {
-    repo.write('deploy/extra.yaml', 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: extra\ndata: {{ values.host }}: [\n')
-    expect((await renderError(repo, 'staging')).message).to.contain('rendered template is not valid YAML')
+  it('reports YAML that a template broke, at its line, once', async () => {
+    repo.write('deploy/extra.yaml', 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: [a\n')
+    expect((await renderError(repo, 'staging')).message).to.match(
+      /\/deploy\/extra\.yaml:5:1: rendered template is not valid YAML: Flow sequence in block collection must be sufficiently indented and end with a \]$/,
+    )
   })
 
   it('rejects an object in another namespace', async () => {
