@@ -1,5 +1,5 @@
 import type {LoadedConfig} from '../config/types.js'
-import {KubectlError, type SourceLocation} from '../errors.js'
+import {formatLocation, KubectlError, type SourceLocation} from '../errors.js'
 import {cutGoValues, type Kubectl} from '../kubectl/kubectl.js'
 import {CONFIG_KINDS, type KubeObject, type RenderedObject} from '../render/objects.js'
 
@@ -35,11 +35,14 @@ export interface RejectedObject extends SourceLocation {
  */
 export function rejectedObjects(stderr: string, rendered: RenderedObject[], loaded: Pick<LoadedConfig, 'file' | 'show' | 'locate'>): RejectedObject[] {
   const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
-  const named = (object: KubeObject) => new RegExp(`\\b${escape(object.kind)}(?:e?s)?(?:\\.[\\w.-]+)? "${escape(object.metadata.name)}"`, 'i')
+  // `Service "x" is invalid`, `deployments.apps "web"`, and server-side apply's type errors:
+  // `failed to create typed patch object (shop/extra; /v1, Kind=ConfigMap)`.
+  const named = (object: KubeObject) =>
+    new RegExp(`\\b${escape(object.kind)}(?:e?s)?(?:\\.[\\w.-]+)? "${escape(object.metadata.name)}"|\\((?:[\\w.-]*/)?${escape(object.metadata.name)}; [^;)]*\\bKind=${escape(object.kind)}\\)`, 'i')
   const lines = stderr.split('\n')
   return rendered
     .filter(({object}) => named(object).test(stderr))
-    .map(({object, source, service}) => {
+    .map(({object, source, line, service}) => {
       const ref = `${object.kind}/${object.metadata.name}`
       // Each refused object has its own line ("Error from server (Invalid): error when creating "STDIN": Service "x" is invalid: …").
       const index = lines.findIndex((l) => named(object).test(l))
@@ -50,19 +53,20 @@ export function rejectedObjects(stderr: string, rendered: RenderedObject[], load
       const head = mention ? mention.input.slice(mention.index).trim().replace(/:\s*$/, '') : undefined
       const message = head === undefined ? undefined : cutGoValues(causes.length ? `${head}: ${causes.join('; ')}` : head)
       const said = message ? {message} : {}
-      if (service === undefined) return {ref, file: source, ...said}
+      if (service === undefined) return {ref, file: source, ...(line === undefined ? {} : {line}), ...said}
       const at = loaded.locate(['services', service])
       return {ref, file: loaded.show(loaded.file), ...(at ? {line: at.line, column: at.column} : {}), ...said}
     })
 }
 
-/** kubectl's refusal of objects, with the objects it names and their files in the details (`rejected`). */
+/** kubectl's refusal of objects, with the objects it names and their files in the details (`rejected`) and the hint. */
 export function withRejectedObjects(error: unknown, rendered: RenderedObject[], loaded: Pick<LoadedConfig, 'file' | 'show' | 'locate'>): unknown {
   if (!(error instanceof KubectlError) || error.kind !== 'invalid') return error
   const rejected = rejectedObjects(error.stderr, rendered, loaded)
   if (!rejected.length) return error
   return new KubectlError(error.kind, error.message, error.args, error.stderr, {
-    hint: error.hint,
+    // kubectl names the objects; the hint names where each was written.
+    hint: `Fix ${rejected.map((r) => `${r.ref} (${formatLocation(r)})`).join(', ')}; nothing was changed.`,
     jsonHint: error.jsonHint,
     details: {...error.details, rejected},
     cause: error.cause,

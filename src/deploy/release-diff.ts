@@ -5,6 +5,7 @@ import {appSelector, connect, type KubectlFactory, namespaceExists} from '../env
 import {listReleases} from '../release/store.js'
 import {prepareRelease} from '../render/prepare.js'
 import {formatWarning, type Reporter} from '../ui/output.js'
+import {withRejectedObjects} from './apply.js'
 import {keepScaledReplicas, liveDeployments} from './replicas.js'
 import {diffObjects, type ReadableDiff} from './diff.js'
 import {type PendingCommits, pendingCommits, pendingLines} from './pending.js'
@@ -46,7 +47,13 @@ async function computeDiff(options: {target?: string; configPath?: string}, fact
   const selector = appSelector(prepared.app, env.name)
   const [releases, live] = await Promise.all([listReleases(target.kubectl, prepared.app, env.name), liveDeployments(target.kubectl, selector)])
   const objects = keepScaledReplicas(prepared, env, releases, live, false)
-  const [changes, commits] = await Promise.all([diffObjects(target.kubectl, objects), pendingCommits(prepared.vcs, releases, prepared.revision)])
+  const [changes, commits] = await Promise.all([
+    // An object the API server refuses is named with its file, as deploy's server dry run names it.
+    diffObjects(target.kubectl, objects).catch((error: unknown) => {
+      throw withRejectedObjects(error, prepared.objects, prepared.loaded)
+    }),
+    pendingCommits(prepared.vcs, releases, prepared.revision),
+  ])
   if (commits.warning) reporter.warn(commits.warning)
   if (commits.pending) for (const line of pendingLines(commits.pending, env.name, prepared.revision)) reporter.info(line)
   return {environment: env.name, revision: prepared.revision.sha, ...changes, ...(commits.pending ? {commits: commits.pending} : {})}

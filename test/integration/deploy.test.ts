@@ -250,12 +250,22 @@ describe('skycap deploy (real cluster)', function () {
     expect((await kubectl(['get', 'all,leases', '-o', 'name'], {namespace: ns.name})).stdout.trim()).to.equal('')
   })
 
-  it('invalid objects are caught by the server dry run and nothing is applied', async () => {
+  it('invalid objects are caught by the server dry run and nothing is applied; deploy and diff name their template and line', async () => {
     app.repo.write('deploy/bad.yaml', 'apiVersion: v1\nkind: Service\nmetadata:\n  name: bad\nspec:\n  ports: [{port: 99999}]\n')
     await app.repo.commit('bad')
     const r = await app.cli([...DEPLOY, 'test'])
-    expect(r.exitCode).to.equal(2)
+    expect(r.exitCode, r.stderr).to.equal(2)
     expect(r.stderr, r.stderr).to.match(/Invalid value: 99999|must be between 1 and 65535/)
+    expect(r.stderr, r.stderr).to.contain('Fix Service/bad (deploy/bad.yaml:1); nothing was changed.')
+    // The diff of the same release: exit 2 (not 1, "changes"), the same hint, and the objects with their files in --json.
+    const diff = await app.cli(['diff', 'test'])
+    expect(diff.exitCode, diff.stderr).to.equal(2)
+    expect(diff.stderr, diff.stderr).to.contain('Fix Service/bad (deploy/bad.yaml:1); nothing was changed.')
+    app.repo.write('deploy/bad.yaml', 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: ok}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: typed}\ndata: {a: 1}\n')
+    const json = await app.json(['diff', 'test'])
+    expect(json.exitCode, json.stderr).to.equal(2)
+    expect(json.doc.error.details.rejected).to.deep.equal([{ref: 'ConfigMap/typed', file: 'deploy/bad.yaml', line: 5, message: json.doc.error.details.rejected[0].message}])
+    expect(json.doc.error.details.rejected[0].message).to.match(/\.data\.a: expected string/)
     expect((await kubectl(['get', 'deployments,services,configmaps', '-l', 'app.kubernetes.io/part-of=itapp', '-o', 'name'], {namespace: ns.name})).stdout.trim()).to.equal('')
   })
 

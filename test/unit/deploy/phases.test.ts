@@ -1,10 +1,10 @@
 import {expect} from 'chai'
 import {randomBytes} from 'node:crypto'
 
-import {dryRunApply, applyInPhases, findPrunable, prune, rejectedObjects} from '../../../src/deploy/apply.js'
+import {dryRunApply, applyInPhases, findPrunable, prune, rejectedObjects, withRejectedObjects} from '../../../src/deploy/apply.js'
 import {changedObjects, redactSecrets} from '../../../src/deploy/diff.js'
 import {watchRollout} from '../../../src/deploy/watch.js'
-import {LockedError, UserError} from '../../../src/errors.js'
+import {ExitCode, KubectlError, LockedError, UserError} from '../../../src/errors.js'
 import {acquireLock, releaseLock} from '../../../src/lock/lease.js'
 import {chooseRelease} from '../../../src/deploy/rollback.js'
 import {checkRecordable, whatRuns} from '../../../src/deploy/deploy.js'
@@ -173,14 +173,15 @@ describe('objects the API server refused, and their files', () => {
   const rendered = [
     {object: obj('Deployment', 'web'), source: 'templates/manifests/deployment.yaml', service: 'web'},
     {object: obj('Deployment', 'web-admin'), source: 'templates/manifests/deployment.yaml', service: 'web-admin'},
-    {object: obj('Service', 'extra'), source: 'deploy/extra.yaml'},
+    {object: obj('Service', 'extra'), source: 'deploy/extra.yaml', line: 1},
+    {object: obj('ConfigMap', 'settings'), source: 'deploy/extra.yaml', line: 9},
     {object: obj('Ingress', 'site'), source: 'deploy/ingress.yaml'},
   ]
   const loaded = {file: '/repo/skycap.yaml', show: () => 'skycap.yaml', locate: (path: readonly (string | number)[]) => (path[1] === 'web' ? {line: 7, column: 5} : undefined)}
 
   it('finds each object kubectl names, by kind (or resource and group) and exact name, with its template or its service in skycap.yaml', () => {
     expect(rejectedObjects('The Service "extra" is invalid: spec.ports[0].port: Invalid value: 70000', rendered, loaded)).to.deep.equal([
-      {ref: 'Service/extra', file: 'deploy/extra.yaml', message: 'Service "extra" is invalid: spec.ports[0].port: Invalid value: 70000'},
+      {ref: 'Service/extra', file: 'deploy/extra.yaml', line: 1, message: 'Service "extra" is invalid: spec.ports[0].port: Invalid value: 70000'},
     ])
     expect(rejectedObjects('Error from server (Invalid): deployments.apps "web" is invalid: spec.template...', rendered, loaded)).to.deep.equal([
       {ref: 'Deployment/web', file: 'skycap.yaml', line: 7, column: 5, message: 'deployments.apps "web" is invalid: spec.template...'},
@@ -190,6 +191,21 @@ describe('objects the API server refused, and their files', () => {
     ])
     expect(rejectedObjects('ingresses.networking.k8s.io "site" is invalid', rendered, loaded).map((r) => r.ref)).to.deep.equal(['Ingress/site'])
     expect(rejectedObjects('error validating data: unknown field "spec.foo"', rendered, loaded)).to.deep.equal([])
+  })
+
+  it("server-side apply's type error names the object as (namespace/name; version, Kind=…): found, at its template's line", () => {
+    const stderr = 'Error from server: failed to create typed patch object (shop/settings; /v1, Kind=ConfigMap): .data.a: expected string, got &value.valueUnstructured{Value:1}'
+    expect(rejectedObjects(stderr, rendered, loaded).map((r) => [r.ref, r.file, r.line])).to.deep.equal([['ConfigMap/settings', 'deploy/extra.yaml', 9]])
+    // Another kind of the same name is not it.
+    expect(rejectedObjects(stderr.replace('Kind=ConfigMap', 'Kind=Secret'), rendered, loaded)).to.deep.equal([])
+  })
+
+  it("the hint of a refused apply or diff names each object's file and line, not 'its template or skycap.yaml'", () => {
+    const stderr = 'The Service "extra" is invalid: spec.ports[0].port: Invalid value: 70000\nfor: "STDIN": deployments.apps "web" is invalid: spec.replicas'
+    const refused = new KubectlError('invalid', 'kubectl apply failed', ['apply'], stderr, {hint: 'Fix the object in its template or in skycap.yaml; nothing was changed.'})
+    const error = withRejectedObjects(refused, rendered, loaded) as KubectlError
+    expect(error.hint).to.equal('Fix Deployment/web (skycap.yaml:7:5), Service/extra (deploy/extra.yaml:1); nothing was changed.')
+    expect(error.exitCode).to.equal(ExitCode.INVALID)
   })
 
   it('a refused object whose causes follow on lines of their own: one message with them', () => {
