@@ -1,5 +1,5 @@
 import {createHash} from 'node:crypto'
-import {existsSync, readdirSync, statSync} from 'node:fs'
+import {existsSync, lstatSync, readdirSync, statSync} from 'node:fs'
 import {join, resolve} from 'node:path'
 
 import {checkLink, resolvesOutside} from '../config/confinement.js'
@@ -36,10 +36,25 @@ export function readConfigFiles(folder: string, overrideFolder: string | undefin
   const shownRoot = show(root)
   const paths = new Map<string, string>()
   for (const dir of [folder, overrideFolder]) {
-    if (dir === undefined || !existsSync(dir)) continue
+    if (dir === undefined) continue
+    // The override folder (<env config>/<service>) may be missing; a link to nowhere there is a mistake, not "none".
+    if (!existsSync(dir)) {
+      if (dir === overrideFolder && isLink(dir)) checkLink(root, dir, show(dir), shownRoot)
+      continue
+    }
     const outside = resolvesOutside(root, dir)
     if (outside !== undefined) {
       throw new ConfigError(`config folder ${show(dir)} resolves to ${outside}, outside the repository ${shownRoot}`, {file: shownFile}, {hint: 'Keep config folders inside the repository.'})
+    }
+    if (!statSync(dir).isDirectory()) {
+      // It was readdir's ENOTDIR, exit 1. skycap.yaml's checks make sure the service's own folder is one.
+      throw new ConfigError(
+        `is a file, not a folder: an environment's config folder holds a folder per service, whose files replace or add that service's keys`,
+        {file: show(dir)},
+        {
+          hint: `Move it into the folder ${show(dir)}/ (each file a key), or remove it.`,
+        },
+      )
     }
     for (const name of readdirSync(dir).sort()) {
       if (name.startsWith('.')) continue
@@ -77,6 +92,14 @@ export function readConfigFiles(folder: string, overrideFolder: string | undefin
   // Files can grow between the stat and the read.
   if (size > LIMITS.configMap) throw folderTooLarge(folder, overrideFolder, size, show, hint)
   return {data, binaryData, hash: hash.digest('hex').slice(0, 10)}
+}
+
+function isLink(path: string): boolean {
+  try {
+    return lstatSync(path).isSymbolicLink()
+  } catch {
+    return false
+  }
 }
 
 function folderTooLarge(folder: string, overrideFolder: string | undefined, size: number, show: (path: string) => string, hint: string): ConfigError {

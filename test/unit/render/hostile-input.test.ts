@@ -1,5 +1,5 @@
 import {expect} from 'chai'
-import {appendFileSync, writeFileSync} from 'node:fs'
+import {appendFileSync, rmSync, symlinkSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 
 import {resolveEnvironment} from '../../../src/config/environment.js'
@@ -87,6 +87,16 @@ describe('hostile input: exit 2 with file and line, quickly', () => {
     const loaded = await loadConfig({configPath: join(repo.dir, 'skycap.yaml')})
     const r = await renderEnvironment(loaded, resolveEnvironment(loaded, 'staging'), await (await openVcs(repo.dir)).resolve())
     expect(r.objects.find((o) => o.object.metadata.name === 'extra')?.object.data).to.deep.equal({greeting: 'café \ufffd ☕'})
+  })
+
+  it("a file (or a link to nowhere) where the environment's config folder has a service's folder: exit 2 naming it, not readdir's ENOTDIR", async () => {
+    repo.write('config/staging/worker', 'concurrency=8\n')
+    expect((await renderFailure(repo)).message).to.match(
+      /\/config\/staging\/worker: is a file, not a folder: an environment's config folder holds a folder per service, whose files replace or add that service's keys$/,
+    )
+    rmSync(join(repo.dir, 'config/staging/worker'))
+    symlinkSync('gone', join(repo.dir, 'config/staging/worker'))
+    expect((await renderFailure(repo)).message).to.match(/\/config\/staging\/worker: symbolic link to gone, which does not exist$/)
   })
 
   it('valid base64 in data (with line breaks) renders', async () => {
