@@ -18,7 +18,10 @@ export function parseTarget(spec: string | undefined, defaultEnvironment?: strin
     throw new UserError('no environment given', {hint: 'Name one as ENV or ENV@REV (e.g. staging@HEAD), or set defaultEnvironment in skycap.yaml.'})
   }
   if (spec.endsWith('@')) throw new UserError(`"${spec}" names no revision after @`, {hint: `Write @REV, REV being ${REVISION_FORMS}, or leave it out for the checked-out revision.`})
-  if (spec.startsWith('@') && defaultEnvironment) return parseTarget(`${defaultEnvironment}${spec}`)
+  if (spec.startsWith('@')) {
+    if (defaultEnvironment) return parseTarget(`${defaultEnvironment}${spec}`)
+    throw new UserError(`no environment given: "${spec}" names only the revision`, {hint: `Name one as ENV@REV (e.g. staging${spec}), or set defaultEnvironment in skycap.yaml.`})
+  }
   const m = SPEC.exec(spec)
   if (!m || (m[4] !== undefined && /\s/.test(m[4]))) {
     // Environment names are lowercase DNS labels: `DEV` is most likely `dev`.

@@ -6,7 +6,7 @@ import {parseTarget, targetRevision} from '../../../src/vcs/target.js'
 import {openVcs, type Vcs} from '../../../src/vcs/vcs.js'
 import {TempHgRepo} from '../../helpers/hg.js'
 import {TempRepo} from '../../helpers/repo.js'
-import {rejectsWithUserError} from '../../helpers/errors.js'
+import {rejectsWithUserError, userError} from '../../helpers/errors.js'
 
 describe('revision specs', () => {
   it('splits ENV@REV', () => {
@@ -23,6 +23,12 @@ describe('revision specs', () => {
   it('uses the default environment when none is given', () => {
     expect(parseTarget(undefined, 'staging')).to.deep.equal({environment: 'staging'})
     expect(parseTarget('@abc123', 'staging')).to.deep.equal({environment: 'staging', revision: 'abc123'})
+  })
+
+  it('only @REV and no default environment: "no environment given", as with nothing at all (it was "not a valid target")', () => {
+    const error = userError(() => parseTarget('@HEAD~1'))
+    expect(error.message).to.equal('no environment given: "@HEAD~1" names only the revision')
+    expect(error.hint).to.equal('Name one as ENV@REV (e.g. staging@HEAD~1), or set defaultEnvironment in skycap.yaml.')
   })
 
   it('reads REV before the config is known (the default environment is not needed)', () => {
