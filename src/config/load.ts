@@ -517,12 +517,17 @@ function checkTemplatesFolder(config: SkycapConfig, path: (string | number)[], a
     if (config.templates !== undefined) at(path, `templates: folder "${templates}" does not exist (relative to skycap.yaml); create it or remove the key`)
     return
   }
-  checkInsideRepository(templates, path, at, folders)
+  // Outside the repository: one error, and its folders are not read (`templates: /etc` listed all of /etc).
+  if (!checkInsideRepository(templates, path, at, folders)) return
+  if (!statSync(full).isDirectory()) {
+    at(path, `templates: "${templates}" is a file; templates must name a folder (its *.yaml for every environment, <env>/*.yaml for one)`)
+    return
+  }
   let names: string[]
   try {
     names = readdirSync(full)
   } catch {
-    return // not a folder: render says so
+    return // unreadable: render says so
   }
   const known = Object.keys(config.environments)
   for (const name of names.sort()) {
@@ -541,16 +546,20 @@ function checkTemplatesFolder(config: SkycapConfig, path: (string | number)[], a
   }
 }
 
-/** A templates or config folder must resolve (links followed) inside the repository: a deploy ships nothing else. */
-function checkInsideRepository(folder: string, path: (string | number)[], at: At, folders: Folders): void {
+/**
+ * A templates or config folder must resolve (links followed) inside the repository: a deploy ships nothing else.
+ * False when it does not (and `at` was told).
+ */
+function checkInsideRepository(folder: string, path: (string | number)[], at: At, folders: Folders): boolean {
   const full = resolve(folders.dir, folder)
-  if (!existsSync(full) || folders.root === undefined) return
+  if (!existsSync(full) || folders.root === undefined) return true
   const outside = resolvesOutside(folders.root, full)
-  if (outside === undefined) return
+  if (outside === undefined) return true
   at(
     path,
     `${path.join('.')}: folder "${folder}" ${outside === full ? 'is' : `resolves to ${outside},`} outside the repository ${folders.shownRoot}; skycap reads templates and config files only from inside it`,
   )
+  return false
 }
 
 /** Keys whose values are durations (the schema checks their form; their size is checked here). */

@@ -159,6 +159,18 @@ describe('config loading', () => {
     expect(unknown.errors).to.have.length(1)
   })
 
+  it('a templates folder outside the repository is one error, its folders not listed; a templates "folder" that is a file is refused', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'skycap-templates-'))
+    const file = join(dir, 'skycap.yaml')
+    const outside = await errorsOf(`templates: /etc\n${VALID}`, file)
+    expect(outside.errors.map((e) => e.message)).to.deep.equal([`${file}:1:12: templates: folder "/etc" is outside the repository ${dir}; skycap reads templates and config files only from inside it`])
+    writeFileSync(join(dir, 'manifests.yaml'), '')
+    const notFolder = await errorsOf(`templates: manifests.yaml\n${VALID}`, file)
+    expect(notFolder.message).to.equal(`${file}:1:12: templates: "manifests.yaml" is a file; templates must name a folder (its *.yaml for every environment, <env>/*.yaml for one)`)
+    writeFileSync(join(dir, 'deploy'), '')
+    expect((await errorsOf(VALID, file)).message).to.equal(`${file}:1:1: templates: "deploy" is a file; templates must name a folder (its *.yaml for every environment, <env>/*.yaml for one)`)
+  })
+
   it('rejects a config folder that does not exist', async () => {
     const e = await errorsOf(VALID.replace('    port: 8080', '    port: 8080\n    config: nope'))
     expect(e.message).to.contain(':6:13: services.web.config: folder "nope" does not exist')
