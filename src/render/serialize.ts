@@ -1,6 +1,7 @@
-import {readdirSync, unlinkSync, writeFileSync} from 'node:fs'
+import {lstatSync, readdirSync, type Stats, unlinkSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 
+import {UserError} from '../errors.js'
 import {ensureWritableFolder, writeError} from '../folders.js'
 import type {KubeObject} from './objects.js'
 
@@ -33,6 +34,19 @@ export async function writeObjects(dir: string, objects: KubeObject[], flag = '-
   }))
   ensureWritableFolder(dir, flag)
   const names = new Set(documents.map((d) => d.name))
+  // Before anything is removed or written: a folder where a file goes failed half-way (EISDIR), and a link was
+  // written through to wherever it points.
+  for (const {name} of documents) {
+    const stat = lstatIfExists(join(dir, name))
+    if (stat === undefined || stat.isFile()) continue
+    throw new UserError(
+      `${flag} ${dir}: ${name} is ${stat.isDirectory() ? 'a folder' : stat.isSymbolicLink() ? 'a symbolic link' : 'not a regular file'}, where skycap writes an object's file; nothing was written`,
+      {
+        hint: `Move ${join(dir, name)} away, or pass another folder.`,
+        details: {path: dir, file: join(dir, name)},
+      },
+    )
+  }
   try {
     const stale = readdirSync(dir, {withFileTypes: true}).filter((e) => e.isFile() && OBJECT_FILE_PATTERN.test(e.name) && !names.has(e.name))
     const removed = stale.map((e) => join(dir, e.name)).sort()
@@ -45,5 +59,13 @@ export async function writeObjects(dir: string, objects: KubeObject[], flag = '-
     return {files, removed}
   } catch (error) {
     throw writeError(error, flag, dir)
+  }
+}
+
+function lstatIfExists(path: string): Stats | undefined {
+  try {
+    return lstatSync(path)
+  } catch {
+    return undefined
   }
 }

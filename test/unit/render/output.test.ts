@@ -1,5 +1,5 @@
 import {expect} from 'chai'
-import {existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import {existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
@@ -85,6 +85,25 @@ describe('render --output-dir', () => {
       'README.md',
       'kustomization.yaml',
     ])
+  })
+
+  it("a folder or link where an object's file goes: refused before anything is removed or written (a half-rendered folder was left)", async () => {
+    const first = await writeObjects(tmp, [configMap('a'), configMap('b'), configMap('c')])
+    const before = Object.fromEntries(first.files.map((f) => [f, readFileSync(f, 'utf8')]))
+    rmSync(join(tmp, '002-configmap-b.yaml'))
+    mkdirSync(join(tmp, '002-configmap-b.yaml'))
+    let error = await rejectsWithUserError(() => writeObjects(tmp, [configMap('x'), configMap('b')]))
+    expect(error.message).to.equal(`--output-dir ${tmp}: 002-configmap-b.yaml is a folder, where skycap writes an object's file; nothing was written`)
+    expect(error.hint).to.equal(`Move ${join(tmp, '002-configmap-b.yaml')} away, or pass another folder.`)
+    expect(readdirSync(tmp).sort()).to.deep.equal(['001-configmap-a.yaml', '002-configmap-b.yaml', '003-configmap-c.yaml'])
+    expect(readFileSync(join(tmp, '001-configmap-a.yaml'), 'utf8')).to.equal(before[join(tmp, '001-configmap-a.yaml')])
+    // A link would be written through, to wherever it points.
+    rmSync(join(tmp, '002-configmap-b.yaml'), {recursive: true})
+    writeFileSync(join(tmp, 'elsewhere'), 'keep me')
+    symlinkSync('elsewhere', join(tmp, '002-configmap-b.yaml'))
+    error = await rejectsWithUserError(() => writeObjects(tmp, [configMap('x'), configMap('b')]))
+    expect(error.message).to.contain('002-configmap-b.yaml is a symbolic link, where skycap writes')
+    expect(readFileSync(join(tmp, 'elsewhere'), 'utf8')).to.equal('keep me')
   })
 
   it('names every file it writes so that a later render recognises it', async () => {
