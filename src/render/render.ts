@@ -134,7 +134,8 @@ export async function renderEnvironment(loaded: LoadedConfig, env: Environment, 
       )
     }
   }
-  if (errors.length) throw new ConfigErrors(errors)
+  // Each problem's hint, once: the terminal and --json show the hint of the whole error, not of its parts.
+  if (errors.length) throw new ConfigErrors(errors, [...new Set(errors.map((e) => e.hint).filter((h) => h !== undefined))].join(' ') || undefined)
 
   return {app: config.app, environment: env, revision, images, objects: sortForApply(objects)}
 }

@@ -473,6 +473,16 @@ describe('template errors', () => {
     )
   })
 
+  it("the hints of the objects a render refuses are the error's own hint, each once (the terminal printed none)", async () => {
+    repo.write('deploy/extra.yaml', 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a, namespace: kube-system}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: b, namespace: default}\n')
+    let hint: string | undefined
+    await render(repo, 'staging').catch((error: unknown) => (hint = (error as ConfigErrors).hint))
+    expect(hint).to.equal('Remove metadata.namespace; skycap sets it.')
+    repo.write('deploy/extra.yaml', 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a, namespace: kube-system}\n---\napiVersion: v1\nkind: Service\nmetadata: {name: web}\n')
+    await render(repo, 'staging').catch((error: unknown) => (hint = (error as ConfigErrors).hint))
+    expect(hint).to.equal("Remove metadata.namespace; skycap sets it. Rename the object in the template, or remove it: skycap names each service's Deployment and Service after the service.")
+  })
+
   it('rejects an object in another namespace', async () => {
     repo.write('deploy/extra.yaml', 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: extra\n  namespace: kube-system\n')
     expect((await renderError(repo, 'staging')).message).to.contain('sets namespace "kube-system"')
