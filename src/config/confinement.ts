@@ -21,6 +21,15 @@ export function resolvesOutside(root: string, path: string): string | undefined 
   return isInside(realpathSync(root), real) ? undefined : real
 }
 
+/** Whether `path` is a symbolic link (one to nowhere included); false when nothing is there. */
+export function isSymbolicLink(path: string): boolean {
+  try {
+    return lstatSync(path).isSymbolicLink()
+  } catch {
+    return false
+  }
+}
+
 /**
  * Checks an entry of a config or templates folder: a symbolic link is allowed only when it resolves inside `root`.
  * A link that points outside, or nowhere, is a ConfigError naming the link (`shown`) and its target.

@@ -1,8 +1,9 @@
-import {existsSync, readdirSync, readFileSync, statSync, writeFileSync} from 'node:fs'
+import {existsSync, readdirSync, readFileSync, readlinkSync, statSync, writeFileSync} from 'node:fs'
 import {basename, dirname, join, relative, resolve} from 'node:path'
 
 import {parse} from 'yaml'
 
+import {isSymbolicLink} from '../config/confinement.js'
 import {CONFIG_FILES} from '../config/load.js'
 import {ConfigError, UserError} from '../errors.js'
 import {ensureWritableFolder, fileInTheWay, fileInTheWayError, writeError} from '../folders.js'
@@ -135,6 +136,13 @@ export function scaffold(dir: string, app?: string, ci?: PipelineSystem): InitRe
       throw writeError(error, '--dir', dir)
     }
     if (blocker) throw fileInTheWayError('--dir', dir, blocker)
+  }
+  // A link to nowhere where a file goes: existsSync says no, the exclusive write says EEXIST, after the files before it.
+  for (const {rel, dest} of files) {
+    if (existsSync(dest) || !isSymbolicLink(dest)) continue
+    throw new UserError(`${shownPath(dest)} is a symbolic link to ${readlinkSync(dest)}, which does not exist; nothing was written`, {
+      hint: `Remove the link (init writes ${rel} there), or create what it points to.`,
+    })
   }
   ensureWritableFolder(dir, '--dir')
   const written: string[] = []

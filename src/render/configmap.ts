@@ -1,8 +1,8 @@
 import {createHash} from 'node:crypto'
-import {existsSync, lstatSync, readdirSync, statSync} from 'node:fs'
+import {existsSync, readdirSync, statSync} from 'node:fs'
 import {join, resolve} from 'node:path'
 
-import {checkLink, resolvesOutside} from '../config/confinement.js'
+import {checkLink, isSymbolicLink, resolvesOutside} from '../config/confinement.js'
 import {LIMITS, readWithinLimit, tooLargeError} from '../config/limits.js'
 import {ConfigError} from '../errors.js'
 
@@ -39,7 +39,7 @@ export function readConfigFiles(folder: string, overrideFolder: string | undefin
     if (dir === undefined) continue
     // The override folder (<env config>/<service>) may be missing; a link to nowhere there is a mistake, not "none".
     if (!existsSync(dir)) {
-      if (dir === overrideFolder && isLink(dir)) checkLink(root, dir, show(dir), shownRoot)
+      if (dir === overrideFolder && isSymbolicLink(dir)) checkLink(root, dir, show(dir), shownRoot)
       continue
     }
     const outside = resolvesOutside(root, dir)
@@ -92,14 +92,6 @@ export function readConfigFiles(folder: string, overrideFolder: string | undefin
   // Files can grow between the stat and the read.
   if (size > LIMITS.configMap) throw folderTooLarge(folder, overrideFolder, size, show, hint)
   return {data, binaryData, hash: hash.digest('hex').slice(0, 10)}
-}
-
-function isLink(path: string): boolean {
-  try {
-    return lstatSync(path).isSymbolicLink()
-  } catch {
-    return false
-  }
 }
 
 function folderTooLarge(folder: string, overrideFolder: string | undefined, size: number, show: (path: string) => string, hint: string): ConfigError {

@@ -1,5 +1,5 @@
 import {expect} from 'chai'
-import {existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import {existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
@@ -42,6 +42,16 @@ describe('skycap init --dir', () => {
     writeFileSync(file, '')
     const error = userError(() => scaffold(join(file, 'app'), 'shop'))
     expect(error.message).to.equal(`--dir ${join(file, 'app')}: ${file} is a file, not a folder; nothing was written`)
+  })
+
+  it('refuses a link to nowhere where a file goes, before writing anything (it wrote the rest, then EEXIST)', () => {
+    const dir = join(tmp, 'shop')
+    mkdirSync(dir)
+    symlinkSync('nowhere', join(dir, 'skycap.yaml'))
+    const error = userError(() => scaffold(dir))
+    expect(error.message).to.equal(`${join(dir, 'skycap.yaml')} is a symbolic link to nowhere, which does not exist; nothing was written`)
+    expect(error.hint).to.equal('Remove the link (init writes skycap.yaml there), or create what it points to.')
+    expect(readdirSync(dir)).to.deep.equal(['skycap.yaml'])
   })
 
   it('refuses a file where the scaffold needs a folder before writing anything', () => {
