@@ -79,6 +79,14 @@ export abstract class SkycapCommand extends Command {
     }
     if (empty(flags.config)) throw new UserError('--config is empty: name a skycap.yaml', {hint: 'Leave the flag out to use the skycap.yaml found from the current folder upward.'})
     for (const [name, hint] of Object.entries(FOLDER_FLAGS)) if (empty(flags[name])) throw new UserError(`--${name} is empty: name a folder`, {hint})
+    // Any other flag given an empty value (`--to "$TO"`, `-c "$CONTAINER"` with the variable unset): none of them means
+    // anything when empty, and it was read as if the flag were absent (the previous release, every container).
+    for (const [name, value] of Object.entries(flags)) {
+      if (empty(value) || (Array.isArray(value) && value.some(empty))) {
+        const char = options?.flags?.[name]?.char
+        throw new UserError(`${char ? `-${char}/` : ''}--${name} is empty`, {hint: 'Give it a value, or leave the flag out.'})
+      }
+    }
     for (const name of ['environment', 'target', 'service'] as const) {
       if (empty(args[name])) {
         if (name === 'service') throw new UserError('the SERVICE argument is empty: name a service', {hint: 'Name one of the services in skycap.yaml.'})

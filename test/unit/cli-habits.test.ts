@@ -132,7 +132,7 @@ describe('CLI habits (built CLI)', function () {
       }
     })
 
-    it('an empty environment, target, service, --config, --output-dir or --dir is refused, never read as the default', async () => {
+    it('an empty environment, target, service or flag value is refused, never read as the default', async () => {
       for (const [argv, message] of [
         [['status', '-e', ''], '-e/--env is empty: name an environment'],
         [['deploy', '--env=', '--dry-run'], '-e/--env is empty: name an environment'],
@@ -142,6 +142,14 @@ describe('CLI habits (built CLI)', function () {
         [['config', 'validate', '--config='], '--config is empty: name a skycap.yaml'],
         [['render', 'dev', '-o', ''], '--output-dir is empty: name a folder'],
         [['init', '--dir='], '--dir is empty: name a folder'],
+        // Every other flag too: `--to "$TO"` with TO unset rolled back to the previous release.
+        [['rollback', 'dev', '--to='], '--to is empty'],
+        [['exec', 'web', '-e', 'dev', '--pod', '', '--', 'true'], '--pod is empty'],
+        [['logs', 'web', '-e', 'dev', '-c', ''], '-c/--container is empty'],
+        [['logs', 'web', '-e', 'dev', '--grep', 'x', '--exclude', ' '], '--exclude is empty'],
+        [['render', 'dev', '-s', ''], '-s/--service is empty'],
+        [['up', '--cluster='], '--cluster is empty'],
+        [['lock', 'acquire', 'dev', '--reason='], '--reason is empty'],
       ] as Array<[string[], string]>) {
         const r = await runCli(argv, {cwd: repo.dir, env: {KUBECONFIG: '/nonexistent'}})
         expect(r.exitCode, argv.join(' ')).to.equal(2)
