@@ -1,7 +1,7 @@
 import {Flags} from '@oclif/core'
 
 import {PIPELINE_SYSTEMS, type PipelineSystem} from '../src/init/pipeline.js'
-import {NO_DOCKERFILE_MESSAGE, pipelineMessage, scaffold} from '../src/init/scaffold.js'
+import {nextStepMessage, NO_DOCKERFILE_MESSAGE, pipelineMessage, scaffold} from '../src/init/scaffold.js'
 import {SkycapCommand} from './_base.js'
 
 export default class Init extends SkycapCommand {
@@ -24,7 +24,7 @@ export default class Init extends SkycapCommand {
     for (const f of result.skipped) this.logToStderr(`skipped ${f} (exists)`)
     if (result.dockerfile === false) this.logToStderr(NO_DOCKERFILE_MESSAGE)
     if (result.pipeline) this.logToStderr(pipelineMessage(result.pipeline))
-    if (result.written.includes('skycap.yaml')) this.logToStderr(`Next: commit, then \`skycap render staging\` to see what staging would get.`)
+    if (result.written.includes('skycap.yaml')) this.logToStderr(nextStepMessage(flags.dir))
     return result
   }
 }

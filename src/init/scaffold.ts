@@ -9,6 +9,7 @@ import {ConfigError, UserError} from '../errors.js'
 import {ensureWritableFolder, fileInTheWay, fileInTheWayError, writeError} from '../folders.js'
 import {templatesDir} from '../paths.js'
 import {pipelineBranchOf} from '../vcs/git.js'
+import {repositoryAround} from '../vcs/vcs.js'
 import {appOf, PIPELINE_FILES, pipelinePlan, type PipelineSystem, pipelineText, unreadableEnvironments} from './pipeline.js'
 
 export interface InitResult {
@@ -161,6 +162,16 @@ export function scaffold(dir: string, app?: string, ci?: PipelineSystem): InitRe
     written.push(rel)
   }
   return {app: name, written, skipped, ...(dockerfile === undefined ? {} : {dockerfile}), ...(pipeline ? {pipeline} : {})}
+}
+
+/**
+ * What init says once it wrote skycap.yaml: commit, then render. Outside a repository, first `git init`: skycap reads
+ * revisions from the repository, and `render` there would only say so.
+ */
+export function nextStepMessage(dir: string): string {
+  const render = '`skycap render staging` to see what staging would get'
+  if (repositoryAround(dir) !== undefined) return `Next: commit, then ${render}.`
+  return `Next: ${resolve(dir)} is in no repository, and skycap maps revisions to images through one: \`git init\` (or \`hg init\`) there and commit, then ${render}.`
 }
 
 /** What `init --ci` says about the pipeline it wrote: which environment deploys when, and what to set up. */

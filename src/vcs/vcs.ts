@@ -111,6 +111,13 @@ export function pinnedRevision(value: string | undefined): string | undefined {
   return id
 }
 
+/** Whether `dir` (or a folder above it) holds a git or Mercurial repository, as openVcs would find it without asking git. */
+export function repositoryAround(dir: string): VcsKind | undefined {
+  const found = {git: findUp(dir, '.git'), hg: findUp(dir, '.hg', true)}
+  if (found.hg !== undefined && (found.git === undefined || found.hg.length > found.git.length)) return 'hg'
+  return found.git === undefined ? undefined : 'git'
+}
+
 /** The nearest folder from `dir` upward that holds `name` (`folder`: only as a directory). */
 function findUp(dir: string, name: string, folder = false): string | undefined {
   let at = resolve(dir)

@@ -209,6 +209,7 @@ describe('command wiring (built CLI)', function () {
     expect(r.stdout).to.contain('created skycap.yaml')
     // No Dockerfile: web's build: line is commented out, and init says what that means.
     expect(r.stderr).to.contain('web has no build: block (commented out in skycap.yaml): this folder has no Dockerfile')
+    expect(r.stderr).to.contain('Next: commit, then `skycap render staging`')
     await app.commit('scaffold')
     const rendered = await runCli(['render', 'staging@HEAD', '--json'], {cwd: app.dir})
     expect(rendered.exitCode, rendered.stdout).to.equal(0)
@@ -217,5 +218,17 @@ describe('command wiring (built CLI)', function () {
     expect(again.exitCode).to.equal(2)
     expect(again.stderr).to.contain('already exists; nothing was written')
     app.remove()
+  })
+
+  it('init outside a repository says to make one before the commit', async () => {
+    const dir = new TempRepo('skycap-init-norepo-')
+    try {
+      const r = await runCli(['init', '--app', 'demo'], {cwd: dir.dir})
+      expect(r.exitCode, r.stderr).to.equal(0)
+      expect(r.stderr).to.contain('is in no repository, and skycap maps revisions to images through one: `git init` (or `hg init`) there and commit')
+      expect(r.stderr).to.not.contain('Next: commit')
+    } finally {
+      dir.remove()
+    }
   })
 })
