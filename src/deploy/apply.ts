@@ -1,5 +1,5 @@
 import type {LoadedConfig} from '../config/types.js'
-import {formatLocation, KubectlError, type SourceLocation} from '../errors.js'
+import {formatLocation, InterruptedError, KubectlError, type SourceLocation} from '../errors.js'
 import {cutGoValues, type Kubectl} from '../kubectl/kubectl.js'
 import {CONFIG_KINDS, type KubeObject, type RenderedObject} from '../render/objects.js'
 
@@ -29,21 +29,19 @@ export interface RejectedObject extends SourceLocation {
 }
 
 /**
- * The rendered objects kubectl's refusal names (`Service "extra" is invalid`, `deployments.apps "web"`), each with
- * the file it came from: a repository template's file, or for skycap's own objects (a service's Deployment,
- * Service, config) the service in skycap.yaml with its line. Empty when the refusal names none of them.
+ * The objects kubectl's refusal names (`Service "extra" is invalid`, `deployments.apps "web"`), each with kubectl's
+ * words about it when it names it on a line of its own, in the order of `objects`.
  */
-export function rejectedObjects(stderr: string, rendered: RenderedObject[], loaded: Pick<LoadedConfig, 'file' | 'show' | 'locate'>): RejectedObject[] {
+export function refusedObjects(stderr: string, objects: KubeObject[]): Array<{object: KubeObject; message?: string}> {
   const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
   // `Service "x" is invalid`, `deployments.apps "web"`, and server-side apply's type errors:
   // `failed to create typed patch object (shop/extra; /v1, Kind=ConfigMap)`.
   const named = (object: KubeObject) =>
     new RegExp(`\\b${escape(object.kind)}(?:e?s)?(?:\\.[\\w.-]+)? "${escape(object.metadata.name)}"|\\((?:[\\w.-]*/)?${escape(object.metadata.name)}; [^;)]*\\bKind=${escape(object.kind)}\\)`, 'i')
   const lines = stderr.split('\n')
-  return rendered
-    .filter(({object}) => named(object).test(stderr))
-    .map(({object, source, line, service}) => {
-      const ref = `${object.kind}/${object.metadata.name}`
+  return objects
+    .filter((object) => named(object).test(stderr))
+    .map((object) => {
       // Each refused object has its own line ("Error from server (Invalid): error when creating "STDIN": Service "x" is invalid: …").
       const index = lines.findIndex((l) => named(object).test(l))
       const mention = index === -1 ? null : named(object).exec(lines[index] as string)
@@ -51,12 +49,28 @@ export function rejectedObjects(stderr: string, rendered: RenderedObject[], load
       const causes: string[] = []
       for (let i = index + 1; index !== -1 && i < lines.length && /^\s*\* /.test(lines[i] as string) && causes.length < 5; i++) causes.push((lines[i] as string).trim().replace(/^\* /, ''))
       const head = mention ? mention.input.slice(mention.index).trim().replace(/:\s*$/, '') : undefined
-      const message = head === undefined ? undefined : cutGoValues(causes.length ? `${head}: ${causes.join('; ')}` : head)
-      const said = message ? {message} : {}
-      if (service === undefined) return {ref, file: source, ...(line === undefined ? {} : {line}), ...said}
-      const at = loaded.locate(['services', service])
-      return {ref, file: loaded.show(loaded.file), ...(at ? {line: at.line, column: at.column} : {}), ...said}
+      return head === undefined ? {object} : {object, message: cutGoValues(causes.length ? `${head}: ${causes.join('; ')}` : head)}
     })
+}
+
+/**
+ * The rendered objects kubectl's refusal names, each with the file it came from: a repository template's file, or
+ * for skycap's own objects (a service's Deployment, Service, config) the service in skycap.yaml with its line. Empty
+ * when the refusal names none of them.
+ */
+export function rejectedObjects(stderr: string, rendered: RenderedObject[], loaded: Pick<LoadedConfig, 'file' | 'show' | 'locate'>): RejectedObject[] {
+  const sources = new Map(rendered.map((r) => [r.object, r]))
+  return refusedObjects(
+    stderr,
+    rendered.map((r) => r.object),
+  ).map(({object, message}) => {
+    const ref = `${object.kind}/${object.metadata.name}`
+    const said = message ? {message} : {}
+    const {source, line, service} = sources.get(object) as RenderedObject
+    if (service === undefined) return {ref, file: source, ...(line === undefined ? {} : {line}), ...said}
+    const at = loaded.locate(['services', service])
+    return {ref, file: loaded.show(loaded.file), ...(at ? {line: at.line, column: at.column} : {}), ...said}
+  })
 }
 
 /** kubectl's refusal of objects, with the objects it names and their files in the details (`rejected`) and the hint. */
@@ -73,21 +87,36 @@ export function withRejectedObjects(error: unknown, rendered: RenderedObject[], 
   })
 }
 
+/** What applying did: the objects applied, and the apply call that stopped part-way, if one did. */
+export interface AppliedPhases {
+  applied: string[]
+  /**
+   * Why a kubectl apply stopped: the API server refused objects that passed the dry run, or a signal stopped it.
+   * Some objects of that call may be live: the release has begun, and is recorded and rolled back as a failed one.
+   */
+  stopped?: KubectlError | InterruptedError
+}
+
 /**
  * Applies in two phases (config, then everything else): two kubectl calls however many services. `afterConfig`
  * runs between them (predeploy hooks: they see the release's config, and a failure stops the workloads).
  */
-export async function applyInPhases(kubectl: Kubectl, objects: KubeObject[], signal?: AbortSignal, afterConfig?: () => Promise<void>): Promise<string[]> {
+export async function applyInPhases(kubectl: Kubectl, objects: KubeObject[], signal?: AbortSignal, afterConfig?: () => Promise<void>): Promise<AppliedPhases> {
   const config = objects.filter((o) => CONFIG_KINDS.has(o.kind))
   const rest = objects.filter((o) => !CONFIG_KINDS.has(o.kind))
   const applied: string[] = []
   for (const phase of [config, rest]) {
     if (phase === rest) await afterConfig?.()
     if (phase.length === 0) continue
-    await kubectl.run(APPLY, {input: list(phase), signal})
+    try {
+      await kubectl.run(APPLY, {input: list(phase), signal})
+    } catch (error) {
+      if (error instanceof KubectlError || error instanceof InterruptedError) return {applied, stopped: error}
+      throw error
+    }
     applied.push(...phase.map((o) => `${o.kind}/${o.metadata.name}`))
   }
-  return applied
+  return {applied}
 }
 
 // Kinds skycap prunes. PersistentVolumeClaims are never pruned (data), nor objects owned by others.

@@ -1,3 +1,4 @@
+import {InterruptedError, type KubectlError} from '../errors.js'
 import type {Kubectl} from '../kubectl/kubectl.js'
 import {configuredExcludes, lineFilter} from '../logs/filter.js'
 import type {KubeObject} from '../render/objects.js'
@@ -5,7 +6,7 @@ import type {ResourceStatus} from '../resources/status.js'
 import type {Reporter} from '../ui/output.js'
 import {rolloutView} from '../ui/progress.js'
 import type {SkycapConfig} from '../config/types.js'
-import {applyInPhases} from './apply.js'
+import {applyInPhases, refusedObjects} from './apply.js'
 import {explainFailures, type FailureReport} from './explain.js'
 import {watchRollout, type WatchOutcome} from './watch.js'
 
@@ -36,7 +37,8 @@ export interface RolloutOptions {
 
 /** Applies objects in phases, watches them to the end and, if they did not all become ready, explains why. */
 export async function applyAndWatch(options: RolloutOptions): Promise<RolloutResult> {
-  const applied = await applyInPhases(options.kubectl, options.objects, options.signal, options.afterConfig)
+  const {applied, stopped} = await applyInPhases(options.kubectl, options.objects, options.signal, options.afterConfig)
+  if (stopped) return stoppedApplying(stopped, applied, options.objects)
   const watchedRefs = options.objects.filter((o) => ['Deployment', 'StatefulSet', 'DaemonSet', 'Job', 'Pod'].includes(o.kind)).map((o) => `${o.kind}/${o.metadata.name}`)
   const view = await rolloutView(options.reporter, options.title, watchedRefs)
   let result: Awaited<ReturnType<typeof watchRollout>>
@@ -67,4 +69,20 @@ export async function applyAndWatch(options: RolloutOptions): Promise<RolloutRes
     failures = await explainFailures(options.kubectl, blamed, () => lineFilter({configured: configuredExcludes(options.config, services), exclude: [], grep: []}))
   }
   return {outcome: result.outcome, applied, statuses: result.statuses, failures, interrupted: interrupted.map((s) => ({ref: s.ref, message: s.message}))}
+}
+
+/**
+ * A kubectl apply that stopped part-way left some of its objects live and others not. Stopped by a signal, the
+ * rollout was interrupted; refused by the API server although the dry run passed (an admission webhook that lets dry
+ * runs through, a quota used up meanwhile), the release failed, blaming the objects kubectl names.
+ */
+function stoppedApplying(error: KubectlError | InterruptedError, applied: string[], objects: KubeObject[]): RolloutResult {
+  const result = {applied, statuses: [], interrupted: []}
+  if (error instanceof InterruptedError) return {...result, outcome: 'interrupted', failures: []}
+  const refused = refusedObjects(error.stderr, objects)
+  const said = error.message.split('\n')[0] ?? ''
+  const failures = refused.length
+    ? refused.map(({object, message}) => ({ref: `${object.kind}/${object.metadata.name}`, message: `refused by the API server: ${message ?? said}`, events: [], logs: []}))
+    : [{ref: 'kubectl apply', message: said, events: [], logs: []}]
+  return {...result, outcome: 'failed', failures}
 }

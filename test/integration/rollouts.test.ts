@@ -8,6 +8,7 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
 import {cliPath, TempRepo} from '../helpers/repo.js'
+import {ApiServerProxy} from './apiserver-proxy.js'
 import {TestApp} from './app.js'
 import {kubectl, testCluster, uniqueName, useNamespace, waitFor} from './harness.js'
 
@@ -64,6 +65,39 @@ async function expectRunning(app: TestApp, round: number): Promise<void> {
       )
     )
   })
+}
+
+/**
+ * A ValidatingAdmissionPolicy (and its binding to `namespace`) that refuses Deployments for which `expression` is
+ * false, with `message`; returns its name, for the delete.
+ */
+async function denyDeployments(namespace: string, prefix: string, expression: string, message: string): Promise<string> {
+  const policy = uniqueName(prefix)
+  await kubectl(['apply', '-f', '-'], {
+    input: JSON.stringify({
+      apiVersion: 'v1',
+      kind: 'List',
+      items: [
+        {
+          apiVersion: 'admissionregistration.k8s.io/v1',
+          kind: 'ValidatingAdmissionPolicy',
+          metadata: {name: policy},
+          spec: {
+            failurePolicy: 'Fail',
+            matchConstraints: {resourceRules: [{apiGroups: ['apps'], apiVersions: ['v1'], operations: ['CREATE', 'UPDATE'], resources: ['deployments']}]},
+            validations: [{expression, message}],
+          },
+        },
+        {
+          apiVersion: 'admissionregistration.k8s.io/v1',
+          kind: 'ValidatingAdmissionPolicyBinding',
+          metadata: {name: policy},
+          spec: {policyName: policy, validationActions: ['Deny'], matchResources: {namespaceSelector: {matchLabels: {'kubernetes.io/metadata.name': namespace}}}},
+        },
+      ],
+    }),
+  })
+  return policy
 }
 
 describe('rollouts you can trust (real cluster, four services)', function () {
@@ -244,31 +278,7 @@ describe('rollouts you can trust (real cluster, four services)', function () {
     const good = await app.repo.git('rev-parse', 'HEAD')
     expect((await app.cli([...DEPLOY, 'test'])).exitCode).to.equal(0)
     // From now on the API server refuses the images of the first release: the automatic rollback cannot apply.
-    const policy = uniqueName('no-old-images')
-    await kubectl(['apply', '-f', '-'], {
-      input: JSON.stringify({
-        apiVersion: 'v1',
-        kind: 'List',
-        items: [
-          {
-            apiVersion: 'admissionregistration.k8s.io/v1',
-            kind: 'ValidatingAdmissionPolicy',
-            metadata: {name: policy},
-            spec: {
-              failurePolicy: 'Fail',
-              matchConstraints: {resourceRules: [{apiGroups: ['apps'], apiVersions: ['v1'], operations: ['CREATE', 'UPDATE'], resources: ['deployments']}]},
-              validations: [{expression: `!object.spec.template.spec.containers.exists(c, c.image.endsWith('${good}'))`, message: 'images of the first release are banned'}],
-            },
-          },
-          {
-            apiVersion: 'admissionregistration.k8s.io/v1',
-            kind: 'ValidatingAdmissionPolicyBinding',
-            metadata: {name: policy},
-            spec: {policyName: policy, validationActions: ['Deny'], matchResources: {namespaceSelector: {matchLabels: {'kubernetes.io/metadata.name': ns.name}}}},
-          },
-        ],
-      }),
-    })
+    const policy = await denyDeployments(ns.name, 'no-old-images', `!object.spec.template.spec.containers.exists(c, c.image.endsWith('${good}'))`, 'images of the first release are banned')
     try {
       await app.change(() => quad(ns.name, 1, 'api'), 'api crashes')
       // The policy takes a moment to reach the admission chain: wait until the server refuses a dry run of an old image.
@@ -279,13 +289,104 @@ describe('rollouts you can trust (real cluster, four services)', function () {
       const r = await app.json([...DEPLOY, 'test', '--timeout', '3m'])
       expect(r.exitCode, r.stderr).to.equal(1)
       expect(r.doc.error.message).to.match(
-        /the rollback to release 1 failed too \(kubectl apply: .*images of the first release are banned.*\); now running: api [0-9a-f]{7} \d\/2 (ready|updated \(\d ready, pods of the revision before among them\)), cache/s,
+        /the rollback to release 1 failed too \(Deployment\/\w+: refused by the API server: .*images of the first release are banned.*\); now running: api [0-9a-f]{7} \d\/2 (ready|updated \(\d ready, pods of the revision before among them\)), cache/s,
       )
       const history = (await app.json(['history', 'test'])).doc.result.releases
       expect(history[0]).to.include({number: 3, action: 'rollback', trigger: 'automatic', result: 'failed', rolledBackFrom: 2, rolledBackTo: 1})
       expect(history[0].message).to.contain('now running: api')
     } finally {
       await kubectl(['delete', 'validatingadmissionpolicybinding,validatingadmissionpolicy', policy, '--ignore-not-found'])
+    }
+  })
+
+  it('an apply the API server refuses part-way (one service, after the dry run passed): the others were applied, so the release is recorded as failed, blames that service and is rolled back; three times', async () => {
+    expect((await app.cli([...DEPLOY, 'test'])).exitCode).to.equal(0)
+    // An admission check that lets dry runs through (as webhooks that skip dryRun requests do) refuses worker at
+    // rounds 1 to 3: the server dry run passes, then the apply of the Deployments is refused for worker alone.
+    const banned =
+      "!request.dryRun && object.metadata.name in ['worker', 'probe'] && object.spec.template.spec.containers.exists(c, has(c.env) && c.env.exists(e, e.name == 'ROUND' && e.value in ['1', '2', '3']))"
+    const policy = await denyDeployments(ns.name, 'no-worker-rounds', `!(${banned})`, 'worker rounds 1 to 3 are banned')
+    try {
+      // The policy takes a moment to reach the admission chain: wait until it refuses a (real) create of a probe.
+      const probe = {
+        apiVersion: 'apps/v1',
+        kind: 'Deployment',
+        metadata: {name: 'probe'},
+        spec: {replicas: 0, selector: {matchLabels: {p: 'x'}}, template: {metadata: {labels: {p: 'x'}}, spec: {containers: [{name: 'x', image: 'x', env: [{name: 'ROUND', value: '1'}]}]}}},
+      }
+      await waitFor('the admission policy to be active', async () => {
+        const r = await kubectl(['create', '-f', '-'], {namespace: ns.name, input: JSON.stringify(probe), reject: false})
+        if (r.exitCode === 0) await kubectl(['delete', 'deployment', 'probe', '--wait=false'], {namespace: ns.name})
+        return r.exitCode !== 0 && r.stderr.includes('banned')
+      })
+      let good = 1
+      for (let round = 1, release = 2; round <= 3; round++, release += 2) {
+        await app.change(() => quad(ns.name, round), `round ${round}: worker is refused`)
+        const r = await app.json([...DEPLOY, 'test', '--timeout', '3m'])
+        expect(r.exitCode, r.stderr).to.equal(1)
+        expect(r.doc.error.code).to.equal('deploy_failed')
+        expect(r.doc.error.message).to.match(new RegExp(`^release ${release} of test failed: Deployment/worker: refused by the API server: .*worker rounds 1 to 3 are banned`))
+        expect(r.doc.error.message).to.contain(`; rolled back to release ${good} (recorded as release ${release + 1})`)
+        expect(r.doc.error.message).to.not.contain('nothing was changed')
+        const report = r.doc.error.details.report
+        expect(report.failures.map((f: any) => f.ref)).to.deep.equal(['Deployment/worker'])
+        expect(report.rollback).to.deep.include({to: good, release: release + 1, result: 'succeeded'})
+        await expectRunning(app, 0)
+        // web, api and cache were applied at this round, and the rollback returned them (a new generation each time);
+        // worker was refused and never changed.
+        const generations = Object.fromEntries((await app.get(['deployments'])).items.map((d: any) => [d.metadata.name, d.metadata.generation]))
+        expect(generations).to.deep.equal({api: 1 + 2 * round, cache: 1 + 2 * round, web: 1 + 2 * round, worker: 1})
+        const history = (await app.json(['history', 'test'])).doc.result.releases
+        expect(history.slice(0, 2).map((x: any) => [x.number, x.action, x.result])).to.deep.equal([
+          [release + 1, 'rollback', 'succeeded'],
+          [release, 'deploy', 'failed'],
+        ])
+        expect(history[1]).to.include({failed: 'Deployment/worker', rollbackRelease: release + 1})
+        expect((await kubectl(['get', 'lease', 'skycap-lock-quad', '--ignore-not-found', '-o', 'name'], {namespace: ns.name})).stdout).to.equal('')
+        good = release + 1
+      }
+    } finally {
+      await kubectl(['delete', 'validatingadmissionpolicybinding,validatingadmissionpolicy', policy, '--ignore-not-found'])
+    }
+  })
+
+  it('Ctrl-C while kubectl apply runs (a slow API server) leaves services half-applied: exit 130 naming the environment, the release recorded as interrupted, the lock released; three times', async () => {
+    expect((await app.cli([...DEPLOY, 'test'])).exitCode).to.equal(0)
+    // Every request to the API server takes a while: the apply of four Deployments (one request each, in name order:
+    // api, cache, web, worker) lasts seconds, and a Ctrl-C once api has changed lands while kubectl applies the others.
+    const proxy = await ApiServerProxy.start(uniqueName('slow-apply'), {delayMs: 400})
+    const env = {NO_COLOR: '1', CI: 'true', KUBECONFIG: proxy.kubeconfig}
+    const roundOf = async (service: string) => (await app.get(['deployment', service])).spec.template.spec.containers[0].env.find((e: any) => e.name === 'ROUND')?.value
+    try {
+      for (let round = 1; round <= 3; round++) {
+        await app.change(() => quad(ns.name, round).replaceAll(testCluster().context, proxy.context), `round ${round}: through a slow API server`)
+        const child = execa('node', [cliPath, ...DEPLOY, 'test'], {cwd: app.repo.dir, reject: false, detached: true, env})
+        let err = ''
+        child.stderr?.on('data', (d) => (err += d))
+        await waitFor('the apply to start', () => err.includes(`Deploying release ${round + 1}`), {timeoutMs: 120_000, intervalMs: 50})
+        await waitFor('api to be applied', async () => (await roundOf('api')) === String(round), {timeoutMs: 60_000, intervalMs: 50})
+        // What a terminal does on Ctrl-C: SIGINT to every process of the foreground group (skycap and its kubectl).
+        process.kill(-(child.pid as number), 'SIGINT')
+        const r = await child
+        expect(r.exitCode, err).to.equal(130)
+        expect(await roundOf('worker'), 'the apply was cut before worker').to.equal('0')
+        expect(err).to.contain('Error: deploy of test interrupted; the lock was released and the rollout left as it was')
+        expect(err).to.contain('Check `skycap status test`')
+        const history = (await app.json(['history', 'test'], {env})).doc.result.releases
+        expect(history.map((x: any) => [x.number, x.action, x.result])).to.deep.equal([
+          [round + 1, 'deploy', 'interrupted'],
+          ...Array.from({length: round - 1}, (_, i) => [round - i, 'deploy', 'interrupted']),
+          [1, 'deploy', 'succeeded'],
+        ])
+        expect((await kubectl(['get', 'lease', 'skycap-lock-quad', '--ignore-not-found', '-o', 'name'], {namespace: ns.name})).stdout).to.equal('')
+      }
+      // skycap rollback returns every service to the last release that succeeded.
+      const back = await app.json(['rollback', 'test', '--timeout', '3m'], {env})
+      expect(back.exitCode, back.stderr).to.equal(0)
+      expect(back.doc.result.revision.sha).to.equal(await app.repo.git('rev-parse', 'HEAD~3'))
+      await expectRunning(app, 0)
+    } finally {
+      proxy.stop()
     }
   })
 

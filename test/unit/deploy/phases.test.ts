@@ -3,7 +3,9 @@ import {randomBytes} from 'node:crypto'
 
 import {dryRunApply, applyInPhases, findPrunable, prune, rejectedObjects, withRejectedObjects} from '../../../src/deploy/apply.js'
 import {changedObjects, redactSecrets} from '../../../src/deploy/diff.js'
+import {applyAndWatch} from '../../../src/deploy/rollout.js'
 import {watchRollout} from '../../../src/deploy/watch.js'
+import type {SkycapConfig} from '../../../src/config/types.js'
 import {ExitCode, KubectlError, LockedError, UserError} from '../../../src/errors.js'
 import {acquireLock, releaseLock} from '../../../src/lock/lease.js'
 import {chooseRelease} from '../../../src/deploy/rollback.js'
@@ -42,8 +44,33 @@ describe('deploy phases: exact kubectl argv', () => {
       ],
       opts,
     )
-    const applied = await applyInPhases(fake.kubectl, objects)
+    const {applied, stopped} = await applyInPhases(fake.kubectl, objects)
+    expect(stopped).to.equal(undefined)
     expect(applied).to.deep.equal(['ConfigMap/web-config-1', 'Secret/s', 'Service/web', 'Deployment/web', 'Deployment/worker'])
+  })
+
+  it('apply: a call the API server fails part-way stops there: the rollout failed (blaming the objects kubectl names, else kubectl apply), nothing is watched', async () => {
+    const config = {app: 'shop', services: {web: {image: 'web'}}} as unknown as SkycapConfig
+    const reporter = {mode: 'silent', info: () => undefined, warn: () => undefined} as const
+    const refusals: Array<[string, string[]]> = [
+      [
+        'Error from server (Forbidden): error when applying patch:\nfor: "STDIN": deployments.apps "worker" is forbidden: exceeded quota: pods, requested: pods=1, used: pods=4, limited: pods=4',
+        ['Deployment/worker', 'refused by the API server: deployments.apps "worker" is forbidden: exceeded quota: pods, requested: pods=1, used: pods=4, limited: pods=4'],
+      ],
+      [
+        'Error from server (InternalError): Internal error occurred: resource quota evaluation timed out',
+        ['kubectl apply', 'kubectl apply failed (context kind-x): Error from server (InternalError): Internal error occurred: resource quota evaluation timed out'],
+      ],
+    ]
+    for (const [stderr, [ref, message]] of refusals) {
+      // The config call succeeded; the second stops with kubectl's error, and no get of a watch follows.
+      const fake = fakeKubectl([{argv: [...NS, ...APPLY]}, {argv: [...NS, ...APPLY], result: {exitCode: 1, stderr}}], opts)
+      const r = await applyAndWatch({kubectl: fake.kubectl, objects, selector: 'app=shop', deadline: Date.now() + 60_000, title: 'Rolling out', reporter, config})
+      expect(fake.remaining()).to.equal(0)
+      expect(r.outcome).to.equal('failed')
+      expect(r.applied).to.deep.equal(['ConfigMap/web-config-1', 'Secret/s'])
+      expect(r.failures.map((f) => [f.ref, f.message])).to.deep.equal([[ref, message]])
+    }
   })
 
   it('prune: one get by label, ignoring owned objects, then one delete', async () => {
