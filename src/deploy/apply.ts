@@ -153,3 +153,20 @@ export async function findPrunable(kubectl: Kubectl, selector: string, keep: Kub
 export async function prune(kubectl: Kubectl, refs: string[]): Promise<void> {
   if (refs.length) await kubectl.run(['delete', '--ignore-not-found', '--wait=false', ...refs])
 }
+
+/**
+ * Prunes what `keep` no longer has, once a release is live. Ctrl-C reaches the kubectl that lists or deletes too: the
+ * interruption is returned, not thrown, so that the live release is still recorded; what was not pruned, the next
+ * deploy or rollback prunes.
+ */
+export async function pruneLive(kubectl: Kubectl, selector: string, keep: KubeObject[], announce?: (refs: string[]) => void): Promise<{pruned: string[]; interrupted?: InterruptedError}> {
+  try {
+    const pruned = await findPrunable(kubectl, selector, keep)
+    if (pruned.length) announce?.(pruned)
+    await prune(kubectl, pruned)
+    return {pruned}
+  } catch (error) {
+    if (error instanceof InterruptedError) return {pruned: [], interrupted: error}
+    throw error
+  }
+}

@@ -11,7 +11,7 @@ import {prepareRelease, type PreparedRelease, UNTRACKED_COUNT} from '../render/p
 import {checkImages} from '../registry/images.js'
 import {type HookRecord, lastGood, listReleases, MAX_PARTS, nextReleaseNumber, packManifests, PART_BYTES, type ReleaseRecord, saveRelease, type StoredRelease} from '../release/store.js'
 import {formatWarning, type Reporter} from '../ui/output.js'
-import {dryRunApply, findPrunable, prune, withRejectedObjects} from './apply.js'
+import {dryRunApply, pruneLive, withRejectedObjects} from './apply.js'
 import {formatFailure, type FailureReport} from './explain.js'
 import {applyAndWatch, type RolloutResult} from './rollout.js'
 import {rollOutRelease, scaleDownOldSlots} from '../strategies/rollout.js'
@@ -313,10 +313,9 @@ async function applyWatchRecord(
   report.interrupted = rollout.interrupted
 
   if (rollout.outcome === 'ready') {
-    report.pruned = await findPrunable(kubectl, selector, rollout.keep)
+    const pruning = await pruneLive(kubectl, selector, rollout.keep, (refs) => reporter.info(`Pruning ${refs.length} objects no longer rendered: ${refs.join(', ')}`))
+    report.pruned = pruning.pruned
     if (report.pruned.length) {
-      reporter.info(`Pruning ${report.pruned.length} objects no longer rendered: ${report.pruned.join(', ')}`)
-      await prune(kubectl, report.pruned)
       await forgetPrunedSlots(kubectl, prepared.app, env.name, env.services, report.pruned).catch((error) =>
         reporter.warn(`could not clear the blue-green state of services that are rolling now: ${(error as Error).message}`),
       )
@@ -334,6 +333,12 @@ async function applyWatchRecord(
     }
     reporter.info(`Release ${number} of ${prepared.app} ${env.name} is live (${prepared.revision.short}, ${Math.round(report.durationMs / 1000)}s)`)
     deps.notifier.send({...facts, event: 'succeeded', result: 'succeeded'})
+    if (pruning.interrupted) {
+      throw new InterruptedError(`release ${number} of ${env.name} is live and recorded (${prepared.revision.short}); interrupted while pruning what it no longer renders`, {
+        hint: `The next deploy prunes what is left; \`skycap status ${env.name}\` shows what runs.`,
+        details: {report},
+      })
+    }
     return report
   }
 
@@ -535,8 +540,8 @@ async function autoRollback(
     )
   }
   if (ok) {
-    const leftovers = await findPrunable(target.kubectl, selector, objects)
-    await prune(target.kubectl, leftovers)
+    // Interrupted while pruning, the rollback is still recorded; the deploy's error says it was interrupted.
+    await pruneLive(target.kubectl, selector, objects)
     deps.reporter.info(`Rolled back to release ${previous.record.number}`)
   } else {
     // Unfolded, as the failed deploy's explanation is: after the rollback group, not inside it.

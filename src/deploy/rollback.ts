@@ -5,7 +5,7 @@ import {acquireLock, keepLockAlive, LEASE_SECONDS, releaseLock} from '../lock/le
 import {contentOf, isGood, lastGood, listReleases, nextReleaseNumber, saveRelease, type StoredRelease} from '../release/store.js'
 import {parseDuration} from '../duration.js'
 import {formatFailure} from './explain.js'
-import {dryRunApply, findPrunable, prune} from './apply.js'
+import {dryRunApply, pruneLive} from './apply.js'
 import {changeSummary} from './diff.js'
 import {confirmProtected, type DeployDeps, type DeployReport, plannedReport, rollbackRecord, runningRevision, settleNotifications, whatRuns, withReplicas} from './deploy.js'
 import {DEFAULT_TIMEOUT_MS, liveDeployments} from './replicas.js'
@@ -167,10 +167,8 @@ export async function rollback(options: RollbackOptions, deps: DeployDeps): Prom
     report.failures = rollout.failures
     report.interrupted = rollout.interrupted
     report.result = rollout.outcome === 'ready' ? 'succeeded' : rollout.outcome === 'timeout' ? 'timed-out' : rollout.outcome === 'interrupted' ? 'interrupted' : 'failed'
-    if (rollout.outcome === 'ready') {
-      report.pruned = await findPrunable(kubectl, selector, rollout.keep)
-      await prune(kubectl, report.pruned)
-    }
+    const pruning = rollout.outcome === 'ready' ? await pruneLive(kubectl, selector, rollout.keep) : undefined
+    if (pruning) report.pruned = pruning.pruned
     // The explanation shows unfolded, after the rollback group (docs/ci.md).
     if (rollout.failures.length) deps.reporter.phase?.(null)
     for (const f of rollout.failures) deps.reporter.info(formatFailure(f))
@@ -198,6 +196,15 @@ export async function rollback(options: RollbackOptions, deps: DeployDeps): Prom
         ? {...facts, event: 'rolled-back', result: 'succeeded'}
         : {...facts, event: 'failed', result: report.result === 'succeeded' ? 'failed' : report.result, reason: cause},
     )
+    if (pruning?.interrupted) {
+      throw new InterruptedError(
+        `${env.name} is back at release ${chosen.record.number} (${chosen.record.revision?.short}), recorded as release ${number}; interrupted while pruning what it no longer renders`,
+        {
+          hint: `The next deploy or rollback prunes what is left; \`skycap status ${env.name}\` shows what runs.`,
+          details: {report},
+        },
+      )
+    }
     if (rollout.outcome === 'ready') {
       heartbeat.stop()
       await releaseLock(kubectl, app, {id: lock.id}).catch(() => undefined)

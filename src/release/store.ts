@@ -1,7 +1,7 @@
 import type {Kubectl} from '../kubectl/kubectl.js'
 import type {KubeObject} from '../render/objects.js'
 import {nodeZlib} from '../builtins.js'
-import {UserError} from '../errors.js'
+import {InterruptedError, UserError} from '../errors.js'
 
 /** One entry of an environment's history, kept in the cluster as a ConfigMap; its manifests (which may hold Secrets) in Secrets. */
 /** Where a blue-green or canary rollout of one service ended, as history shows it. */
@@ -239,8 +239,17 @@ export async function saveRelease(
   // One call; kubectl creates the items in order and stops at none: a failure anywhere fails the whole save.
   // `replace`: the one record a later outcome replaces (rollout resume, after a deploy recorded as interrupted) is
   // applied over the same names, never deleted first (a record lost between the two would free its number).
-  const verb = options.replace ? ['apply', '--server-side', '--field-manager=skycap', '--force-conflicts', '-f', '-'] : ['create', '-f', '-']
-  await kubectl.run(verb, {input: JSON.stringify({apiVersion: 'v1', kind: 'List', items})})
+  const apply = ['apply', '--server-side', '--field-manager=skycap', '--force-conflicts', '-f', '-']
+  const input = JSON.stringify({apiVersion: 'v1', kind: 'List', items})
+  try {
+    await kubectl.run(options.replace ? apply : ['create', '-f', '-'], {input})
+  } catch (error) {
+    // Ctrl-C reaches this kubectl too (the terminal signals the whole foreground group), and what happened must be
+    // recorded all the same: written again, over whatever the stopped call wrote (under the lock, the number is this
+    // process's). A second Ctrl-C quits at once.
+    if (!(error instanceof InterruptedError) || options.replace) throw error
+    await kubectl.run(apply, {input})
+  }
   const drop = releasesToDrop([record, ...existing.map((r) => r.record).filter((r) => r.number !== record.number)], keep)
   if (drop.length) {
     // Records, their manifest parts, and records of the pre-0.2 layout, by label: one call.

@@ -390,6 +390,49 @@ describe('rollouts you can trust (real cluster, four services)', function () {
     }
   })
 
+  it('Ctrl-C once every service is ready, while skycap lists what to prune (a slow API server): the live release is still recorded, deploy and rollback alike; exit 130 saying so; three times', async () => {
+    expect((await app.cli([...DEPLOY, 'test'])).exitCode).to.equal(0)
+    const proxy = await ApiServerProxy.start(uniqueName('slow-prune'), {delayMs: 400})
+    const env = {NO_COLOR: '1', CI: 'true', KUBECONFIG: proxy.kubeconfig}
+    /** Runs skycap with --verbose and sends Ctrl-C to its process group once the kubectl that lists what to prune runs. */
+    async function interruptedAtPrune(args: string[]) {
+      const child = execa('node', [cliPath, ...args, '--verbose'], {cwd: app.repo.dir, reject: false, detached: true, env})
+      let err = ''
+      let sent = false
+      child.stderr?.on('data', (d) => {
+        err += d
+        // --verbose prints each kubectl command line as it starts it: this one lists the app's objects of every prunable
+        // kind. Through the slow API server it takes more than a second; the Ctrl-C comes once kubectl itself runs.
+        if (!sent && / get configmaps,secrets,services,serviceaccounts,deployments\.apps,/.test(err)) {
+          sent = true
+          setTimeout(() => process.kill(-(child.pid as number), 'SIGINT'), 300)
+        }
+      })
+      const r = await child
+      expect(sent, err).to.equal(true)
+      expect(r.exitCode, err).to.equal(130)
+      return err
+    }
+    const history = async () => ((await app.json(['history', 'test'], {env})).doc.result.releases as any[]).map((x) => [x.number, x.action, x.result])
+    try {
+      for (let round = 1; round <= 3; round++) {
+        await app.change(() => quad(ns.name, round).replaceAll(testCluster().context, proxy.context), `round ${round}: through a slow API server`)
+        const err = await interruptedAtPrune([...DEPLOY, 'test'])
+        await expectRunning(app, round)
+        expect((await history())[0], err).to.deep.equal([round + 1, 'deploy', 'succeeded'])
+        expect(err).to.match(new RegExp(`^Error: release ${round + 1} of test is live and recorded \\([0-9a-f]{7}\\); interrupted while pruning`, 'm'))
+        expect((await kubectl(['get', 'lease', 'skycap-lock-quad', '--ignore-not-found', '-o', 'name'], {namespace: ns.name})).stdout).to.equal('')
+      }
+      // A rollback, interrupted the same way, is recorded too: it returns to round 2.
+      const err = await interruptedAtPrune(['rollback', 'test'])
+      await expectRunning(app, 2)
+      expect((await history())[0], err).to.deep.equal([5, 'rollback', 'succeeded'])
+      expect(err).to.match(/^Error: test is back at release 3 \([0-9a-f]{7}\), recorded as release 5; interrupted while pruning/m)
+    } finally {
+      proxy.stop()
+    }
+  })
+
   it('Ctrl-C during the automatic rollback: exit 130, saying the rollback was not watched to the end; both entries recorded', async () => {
     expect((await app.cli([...DEPLOY, 'test'])).exitCode).to.equal(0)
     await app.change(() => quad(ns.name, 1, 'api'), 'api crashes')

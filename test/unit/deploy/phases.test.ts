@@ -6,7 +6,7 @@ import {changedObjects, redactSecrets} from '../../../src/deploy/diff.js'
 import {applyAndWatch} from '../../../src/deploy/rollout.js'
 import {watchRollout} from '../../../src/deploy/watch.js'
 import type {SkycapConfig} from '../../../src/config/types.js'
-import {ExitCode, KubectlError, LockedError, UserError} from '../../../src/errors.js'
+import {ExitCode, InterruptedError, KubectlError, LockedError, UserError} from '../../../src/errors.js'
 import {acquireLock, releaseLock} from '../../../src/lock/lease.js'
 import {chooseRelease} from '../../../src/deploy/rollback.js'
 import {checkRecordable, whatRuns} from '../../../src/deploy/deploy.js'
@@ -322,6 +322,31 @@ describe('release records: history.keep', () => {
     )
     await saveRelease(fake.kubectl, record(3, 'failed'), undefined, [stored(2, 'succeeded'), stored(1, 'succeeded')], 3, {replace: true})
     expect(fake.remaining()).to.equal(0)
+  })
+
+  it('a record whose kubectl dies of a Ctrl-C (the terminal signals the whole group) is written again over what it may have written; only once', async () => {
+    const sent: string[] = []
+    const interrupted = {exitCode: -1, stderr: '', signal: 'SIGINT'}
+    const fake = fakeKubectl(
+      [
+        {argv: [...NS, 'create', '-f', '-'], input: (i) => sent.push(i as string), result: interrupted},
+        {argv: [...NS, ...APPLY], input: (i) => sent.push(i as string)},
+      ],
+      opts,
+    )
+    await saveRelease(fake.kubectl, record(3, 'succeeded'), undefined, [stored(2, 'succeeded')], 3)
+    expect(fake.remaining()).to.equal(0)
+    expect(sent[1]).to.equal(sent[0])
+    // Stopped again: the second Ctrl-C is the user's last word.
+    const twice = fakeKubectl(
+      [
+        {argv: [...NS, 'create', '-f', '-'], result: interrupted},
+        {argv: [...NS, ...APPLY], result: interrupted},
+      ],
+      opts,
+    )
+    const error = await saveRelease(twice.kubectl, record(3, 'succeeded'), undefined, [], 3).catch((e: unknown) => e)
+    expect(error).to.be.instanceOf(InterruptedError)
   })
 
   it('deletes nothing while the count is within keep', async () => {
