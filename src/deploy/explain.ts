@@ -1,3 +1,4 @@
+import {InterruptedError} from '../errors.js'
 import type {Kubectl} from '../kubectl/kubectl.js'
 import type {LineFilter} from '../logs/filter.js'
 import type {ResourceStatus} from '../resources/status.js'
@@ -82,11 +83,11 @@ export async function explainFailures(kubectl: Kubectl, statuses: ResourceStatus
     const logs: FailureReport['logs'] = []
     for (const f of s.failing.slice(0, 3)) {
       const args = ['logs', f.pod, '-c', f.container, `--tail=${LOG_LINES}`]
-      let r = await kubectl.run(f.previous ? [...args, '--previous'] : args, {allowFailure: true})
+      let r = await logsOf(kubectl, f.previous ? [...args, '--previous'] : args)
       let previous = f.previous
-      if (r.exitCode !== 0 && f.previous) {
+      if (r.exitCode !== 0 && f.previous && !r.interrupted) {
         // The previous container's logs are gone (or the runtime cannot serve them): show the current ones.
-        r = await kubectl.run(args, {allowFailure: true})
+        r = await logsOf(kubectl, args)
         previous = false
       }
       if (r.exitCode !== 0) continue
@@ -97,6 +98,20 @@ export async function explainFailures(kubectl: Kubectl, statuses: ResourceStatus
     reports.push({ref: s.ref, message: s.state === 'failed' ? s.message : `still not ready: ${s.message}`, events: mine, logs})
   }
   return reports
+}
+
+/**
+ * `kubectl logs`, failing or not. Ctrl-C reaches this kubectl too (the terminal signals the whole foreground group):
+ * the report goes without these lines rather than not at all, for the failed release must still be recorded and
+ * rolled back.
+ */
+async function logsOf(kubectl: Kubectl, args: string[]): Promise<{exitCode: number; stdout: string; interrupted?: true}> {
+  try {
+    return await kubectl.run(args, {allowFailure: true})
+  } catch (error) {
+    if (error instanceof InterruptedError) return {exitCode: -1, stdout: '', interrupted: true}
+    throw error
+  }
 }
 
 /** A failure report as text for the terminal. */

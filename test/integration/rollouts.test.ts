@@ -100,6 +100,31 @@ async function denyDeployments(namespace: string, prefix: string, expression: st
   return policy
 }
 
+/** The kubectl that lists the app's objects of every prunable kind, once a release is live. */
+const PRUNE_LISTING = / get configmaps,secrets,services,serviceaccounts,deployments\.apps,/
+
+/**
+ * Runs skycap with --verbose, which prints each kubectl command line as it starts it, and sends Ctrl-C to its process
+ * group 300 ms after the one `kubectlArgs` matches started (through a slow API server, while it runs); fails unless
+ * skycap exits 130. Returns its stderr.
+ */
+async function ctrlCDuring(app: TestApp, kubectlArgs: RegExp, args: string[], env: Record<string, string>): Promise<string> {
+  const child = execa('node', [cliPath, ...args, '--verbose'], {cwd: app.repo.dir, reject: false, detached: true, env})
+  let err = ''
+  let sent = false
+  child.stderr?.on('data', (d) => {
+    err += d
+    if (!sent && kubectlArgs.test(err)) {
+      sent = true
+      setTimeout(() => process.kill(-(child.pid as number), 'SIGINT'), 300)
+    }
+  })
+  const r = await child
+  expect(sent, err).to.equal(true)
+  expect(r.exitCode, err).to.equal(130)
+  return err
+}
+
 describe('rollouts you can trust (real cluster, four services)', function () {
   this.timeout(900_000)
   const ns = useNamespace('rollouts')
@@ -394,40 +419,40 @@ describe('rollouts you can trust (real cluster, four services)', function () {
     expect((await app.cli([...DEPLOY, 'test'])).exitCode).to.equal(0)
     const proxy = await ApiServerProxy.start(uniqueName('slow-prune'), {delayMs: 400})
     const env = {NO_COLOR: '1', CI: 'true', KUBECONFIG: proxy.kubeconfig}
-    /** Runs skycap with --verbose and sends Ctrl-C to its process group once the kubectl that lists what to prune runs. */
-    async function interruptedAtPrune(args: string[]) {
-      const child = execa('node', [cliPath, ...args, '--verbose'], {cwd: app.repo.dir, reject: false, detached: true, env})
-      let err = ''
-      let sent = false
-      child.stderr?.on('data', (d) => {
-        err += d
-        // --verbose prints each kubectl command line as it starts it: this one lists the app's objects of every prunable
-        // kind. Through the slow API server it takes more than a second; the Ctrl-C comes once kubectl itself runs.
-        if (!sent && / get configmaps,secrets,services,serviceaccounts,deployments\.apps,/.test(err)) {
-          sent = true
-          setTimeout(() => process.kill(-(child.pid as number), 'SIGINT'), 300)
-        }
-      })
-      const r = await child
-      expect(sent, err).to.equal(true)
-      expect(r.exitCode, err).to.equal(130)
-      return err
-    }
     const history = async () => ((await app.json(['history', 'test'], {env})).doc.result.releases as any[]).map((x) => [x.number, x.action, x.result])
     try {
       for (let round = 1; round <= 3; round++) {
         await app.change(() => quad(ns.name, round).replaceAll(testCluster().context, proxy.context), `round ${round}: through a slow API server`)
-        const err = await interruptedAtPrune([...DEPLOY, 'test'])
+        const err = await ctrlCDuring(app, PRUNE_LISTING, [...DEPLOY, 'test'], env)
         await expectRunning(app, round)
         expect((await history())[0], err).to.deep.equal([round + 1, 'deploy', 'succeeded'])
         expect(err).to.match(new RegExp(`^Error: release ${round + 1} of test is live and recorded \\([0-9a-f]{7}\\); interrupted while pruning`, 'm'))
         expect((await kubectl(['get', 'lease', 'skycap-lock-quad', '--ignore-not-found', '-o', 'name'], {namespace: ns.name})).stdout).to.equal('')
       }
       // A rollback, interrupted the same way, is recorded too: it returns to round 2.
-      const err = await interruptedAtPrune(['rollback', 'test'])
+      const err = await ctrlCDuring(app, PRUNE_LISTING, ['rollback', 'test'], env)
       await expectRunning(app, 2)
       expect((await history())[0], err).to.deep.equal([5, 'rollback', 'succeeded'])
       expect(err).to.match(/^Error: test is back at release 3 \([0-9a-f]{7}\), recorded as release 5; interrupted while pruning/m)
+    } finally {
+      proxy.stop()
+    }
+  })
+
+  it("Ctrl-C while skycap reads a crashed container's logs for the report (a slow API server): the failed release is still recorded, exit 130; three times", async () => {
+    expect((await app.cli([...DEPLOY, 'test'])).exitCode).to.equal(0)
+    const proxy = await ApiServerProxy.start(uniqueName('slow-logs'), {delayMs: 400})
+    const env = {NO_COLOR: '1', CI: 'true', KUBECONFIG: proxy.kubeconfig}
+    try {
+      for (let round = 1, release = 2; round <= 3; round++, release += 2) {
+        await app.change(() => quad(ns.name, round, 'api').replaceAll(testCluster().context, proxy.context), `round ${round}: api crashes`)
+        const err = await ctrlCDuring(app, / logs api-\S+ -c api /, [...DEPLOY, 'test', '--timeout', '3m'], env)
+        const history = (await app.json(['history', 'test'], {env})).doc.result.releases
+        const failed = history.find((x: any) => x.number === release)
+        expect(failed, err).to.include({action: 'deploy', result: 'failed', failed: 'Deployment/api'})
+        expect(err).to.match(new RegExp(`^Error: release ${release} of test failed \\(Deployment/api: container api of pod api-\\S+ is in CrashLoopBackOff`, 'm'))
+        expect((await kubectl(['get', 'lease', 'skycap-lock-quad', '--ignore-not-found', '-o', 'name'], {namespace: ns.name})).stdout).to.equal('')
+      }
     } finally {
       proxy.stop()
     }

@@ -69,6 +69,24 @@ describe('failure reports: events as objects (--json) and as lines (terminal)', 
     expect(report?.events.map((e) => `${e.reason} ${e.lastSeen}`)).to.deep.equal(['ScalingReplicaSet 2026-12-02T10:00:00Z', 'BackOff 2026-12-02T10:00:30Z'])
   })
 
+  it('a Ctrl-C that stops kubectl logs (the terminal signals the whole group) leaves the report without those lines; it does not stop the report', async () => {
+    const status = {
+      ref: 'Deployment/worker',
+      state: 'failed' as const,
+      message: 'container worker of pod worker-1 is in CrashLoopBackOff',
+      related: ['worker', 'worker-1'],
+      failing: [{pod: 'worker-1', container: 'worker', previous: true}],
+    }
+    const backOff = {type: 'Warning', reason: 'BackOff', message: 'Back-off restarting failed container', involvedObject: {kind: 'Pod', name: 'worker-1'}, lastTimestamp: '2026-12-02T10:00:30Z'}
+    const fake = fakeKubectl([
+      {argv: ['--request-timeout=30s', 'get', 'events', '-o', 'json'], result: {stdout: JSON.stringify({items: [backOff]})}},
+      {argv: ['--request-timeout=30s', 'logs', 'worker-1', '-c', 'worker', '--tail=25', '--previous'], result: {exitCode: -1, signal: 'SIGINT'}},
+    ])
+    const reports = await explainFailures(fake.kubectl, [status], () => lineFilter({configured: [], exclude: [], grep: []}))
+    expect(fake.remaining()).to.equal(0)
+    expect(reports.map((r) => [r.ref, r.message, r.events.map((e) => e.reason), r.logs])).to.deep.equal([[status.ref, status.message, ['BackOff'], []]])
+  })
+
   it('a kubectl failure whose hint points at the message above has a JSON hint that does not', () => {
     const e = classify(['get', 'widgets'], 'error: something odd happened', 'prod')
     expect(e.hint).to.equal('See the kubectl message above.')
