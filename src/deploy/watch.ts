@@ -1,3 +1,4 @@
+import {InterruptedError} from '../errors.js'
 import type {Kubectl} from '../kubectl/kubectl.js'
 import type {KubeObject} from '../render/objects.js'
 import {statusOf, watchResources, WATCHED_KINDS} from '../resources/kinds.js'
@@ -46,8 +47,9 @@ export async function watchRollout(options: WatchOptions): Promise<WatchResult> 
       try {
         list = await options.kubectl.json<{items: KubeObject[]}>(['get', resources, '-l', options.selector], {signal: options.signal})
       } catch (error) {
-        // The signal cancels the kubectl call in flight: that is an interruption, not a kubectl failure.
-        if (options.signal?.aborted) return {outcome: 'interrupted', statuses}
+        // The signal cancels the kubectl call in flight: that is an interruption, not a kubectl failure. So is a
+        // kubectl that the terminal's Ctrl-C killed before skycap's own handler ran (InterruptedError).
+        if (options.signal?.aborted || error instanceof InterruptedError) return {outcome: 'interrupted', statuses}
         throw error
       }
       snapshot = new ClusterSnapshot(list.items)

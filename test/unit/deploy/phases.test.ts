@@ -139,6 +139,25 @@ describe('deploy phases: exact kubectl argv', () => {
     expect(fake.calls).to.have.length(2)
   })
 
+  it('watch: a get whose kubectl died of a Ctrl-C before skycap saw the signal is an interruption, not an error', async () => {
+    const get = [...NS, 'get', 'deployments,replicasets,statefulsets,daemonsets,jobs,pods', '-l', 'sel', '-o', 'json']
+    for (const signal of ['SIGINT', 'SIGTERM']) {
+      const fake = fakeKubectl([{argv: get, result: {exitCode: -1, signal}}], opts)
+      const result = await watchRollout({
+        kubectl: fake.kubectl,
+        objects: [obj('Deployment', 'web'), obj('Deployment', 'worker')],
+        selector: 'sel',
+        deadline: Date.now() + 60_000,
+        signal: new AbortController().signal,
+      })
+      expect(result.outcome).to.equal('interrupted')
+      expect(result.statuses.map((s) => [s.ref, s.state])).to.deep.equal([
+        ['Deployment/web', 'pending'],
+        ['Deployment/worker', 'pending'],
+      ])
+    }
+  })
+
   it('lock: create; when held and unexpired, exit 3 naming the holder', async () => {
     const now = Date.parse('2026-11-22T10:00:00Z')
     const held = {
