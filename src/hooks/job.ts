@@ -1,7 +1,7 @@
 import {KubectlError, UserError} from '../errors.js'
 import type {Kubectl, StreamingProcess} from '../kubectl/kubectl.js'
 import type {KubeObject} from '../render/objects.js'
-import {podProblem, podWaitReason, startErrorMessage} from '../resources/status.js'
+import {NOT_STARTED, podProblem, podWaitReason, startErrorMessage} from '../resources/status.js'
 import {abortableSleep} from '../sleep.js'
 import {nodeCrypto} from '../builtins.js'
 
@@ -139,12 +139,6 @@ export interface RunJobOptions {
 interface LivePod extends KubeObject {
   status?: {phase?: string; containerStatuses?: Array<{name: string; state?: {running?: object; terminated?: {exitCode?: number; reason?: string; message?: string}}}>}
 }
-
-/**
- * The container runtime's reasons for a container whose command never started (not in the image, not executable):
- * its exit code (128 from containerd) is the runtime's, not the command's.
- */
-const NOT_STARTED = new Set(['StartError', 'ContainerCannotRun'])
 
 /**
  * Creates the Job and follows it to its end: its output streamed once the container has started, its exit code

@@ -64,8 +64,14 @@ interface ContainerStatus {
   ready?: boolean
   restartCount?: number
   state?: {waiting?: {reason?: string; message?: string}; terminated?: {exitCode?: number; reason?: string}; running?: object}
-  lastState?: {terminated?: {exitCode?: number; reason?: string}}
+  lastState?: {terminated?: {exitCode?: number; reason?: string; message?: string}}
 }
+
+/**
+ * The container runtime's reasons for a container whose command never started (not in the image, not executable):
+ * its exit code (128 from containerd) is the runtime's, not the command's, and it printed nothing.
+ */
+export const NOT_STARTED = new Set(['StartError', 'ContainerCannotRun'])
 
 interface PodStatus {
   phase?: string
@@ -83,6 +89,18 @@ export function podProblem(pod: KubeObject): {message: string; failing: FailingC
     const reason = c.state?.waiting?.reason
     if (reason && FATAL_WAITING.has(reason)) {
       const last = c.lastState?.terminated
+      // Not a crash: the runtime could not start the container (a command not in the image, not executable). It says
+      // why, and there are no logs to show.
+      const start =
+        reason === 'RunContainerError'
+          ? {why: reason, said: c.state?.waiting?.message}
+          : reason === 'CrashLoopBackOff' && last?.reason && NOT_STARTED.has(last.reason)
+            ? {why: last.reason, said: last.message}
+            : undefined
+      if (start) {
+        const restarts = c.restartCount ? ` (restarted ${c.restartCount} times)` : ''
+        return {message: `container ${c.name} of pod ${name} cannot start (${start.why}): ${startErrorMessage(start.said)}${restarts}`, failing: []}
+      }
       const detail =
         reason === 'CrashLoopBackOff'
           ? ` (exit code ${last?.exitCode ?? '?'}${last?.reason ? `, ${last.reason}` : ''}; restarted ${c.restartCount ?? 0} times)`

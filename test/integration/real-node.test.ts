@@ -125,6 +125,22 @@ describe('real node: the test app in real containers', function () {
     expect((await httpGet(await serviceUrl())).body).to.match(/^version=v1 /)
   })
 
+  realIt("a release whose command is not in the image: the report says it cannot start, in the runtime's words (not a crash with exit code 128), with no logs to show; rolled back", async () => {
+    expect((await deploy()).exitCode).to.equal(0)
+    await app.change((text) => text.replace('    image: app\n', '    image: app\n    command: ["/nope"]\n'), 'v2 runs a command the image lacks')
+    const r = await deploy(['--timeout', '2m'])
+    expect(r.exitCode, r.stderr).to.equal(1)
+    expect(r.doc.error.message).to.match(
+      /^release 2 of test failed: Deployment\/web: container web of pod web-\S+ cannot start \((StartError|RunContainerError)\): exec: "\/nope": stat \/nope: no such file or directory( \(restarted \d+ times\))?; rolled back to release 1 /,
+    )
+    const failure = r.doc.error.details.report.failures[0]
+    expect(failure.logs).to.deep.equal([])
+    expect(failure.events.map((e: {reason: string}) => e.reason)).to.include('Failed')
+    expect(r.doc.error.details.report.rollback).to.deep.include({to: 1, result: 'succeeded'})
+    const history = (await app.json(['history', 'test'])).doc.result.releases
+    expect(history[1].message).to.match(/^Deployment\/web: container web of pod web-\S+ cannot start \((StartError|RunContainerError)\): exec: "\/nope"/)
+  })
+
   realIt('skycap logs -f shows the request lines while requests come in, without the noise', async () => {
     expect((await deploy()).exitCode).to.equal(0)
     const [pod] = await pods()

@@ -158,3 +158,52 @@ describe('the watch judges only fresh state', () => {
     })
   })
 })
+
+describe('why a pod fails, in one sentence', () => {
+  it('a command the runtime cannot start (not in the image) is said so, with the runtime’s words, not as a crash with exit code 128 or the runtime’s whole message; no logs are asked for', () => {
+    // As containerd reports it on the real node: the restarts are the runtime's attempts, 128 its exit code.
+    const startError = {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: {name: 'web-new-1', ownerReferences: [{uid: 'web-new'}]},
+      status: {
+        phase: 'Running',
+        containerStatuses: [
+          {
+            name: 'web',
+            restartCount: 1,
+            state: {waiting: {reason: 'CrashLoopBackOff', message: 'back-off 10s restarting failed container=web pod=web-new-1_ns(uid)'}},
+            lastState: {
+              terminated: {
+                exitCode: 128,
+                reason: 'StartError',
+                message:
+                  'failed to create containerd task: failed to create shim task: OCI runtime create failed: runc create failed: unable to start container process: exec: "/nope": stat /nope: no such file or directory: unknown',
+              },
+            },
+          },
+        ],
+      },
+    }
+    const s = judge('Deployment', [deployment(2, 2, '2'), rs('web-new', '2'), startError])
+    expect(s.state).to.equal('failed')
+    expect(s.message).to.equal('container web of pod web-new-1 cannot start (StartError): exec: "/nope": stat /nope: no such file or directory (restarted 1 times)')
+    expect(s.failing).to.deep.equal([])
+    // Seen first, before the kubelet backs off: the same sentence, from the waiting state.
+    const [status] = startError.status.containerStatuses
+    const running = {
+      ...startError,
+      status: {...startError.status, containerStatuses: [{...status, restartCount: 0, state: {waiting: {reason: 'RunContainerError', message: status?.lastState.terminated.message}}, lastState: {}}]},
+    }
+    const first = judge('Deployment', [deployment(2, 2, '2'), rs('web-new', '2'), running])
+    expect([first.state, first.message, first.failing]).to.deep.equal([
+      'failed',
+      'container web of pod web-new-1 cannot start (RunContainerError): exec: "/nope": stat /nope: no such file or directory',
+      [],
+    ])
+    // A command that started and exited is a crash, as before, with its logs.
+    const crashed = judge('Deployment', [deployment(2, 2, '2'), rs('web-new', '2'), crashing('web-new-1', 'web-new')])
+    expect(crashed.message).to.equal('container c of pod web-new-1 is in CrashLoopBackOff (exit code 1; restarted 3 times)')
+    expect(crashed.failing).to.deep.equal([{pod: 'web-new-1', container: 'c', previous: true}])
+  })
+})
