@@ -81,7 +81,9 @@ export abstract class SkycapCommand extends Command {
     for (const [name, hint] of Object.entries(FOLDER_FLAGS)) if (empty(flags[name])) throw new UserError(`--${name} is empty: name a folder`, {hint})
     // Any other flag given an empty value (`--to "$TO"`, `-c "$CONTAINER"` with the variable unset): none of them means
     // anything when empty, and it was read as if the flag were absent (the previous release, every container).
+    // (A duration's own check below says which units it takes.)
     for (const [name, value] of Object.entries(flags)) {
+      if ((DURATION_FLAGS as readonly string[]).includes(name)) continue
       if (empty(value) || (Array.isArray(value) && value.some(empty))) {
         const char = options?.flags?.[name]?.char
         throw new UserError(`${char ? `-${char}/` : ''}--${name} is empty`, {hint: 'Give it a value, or leave the flag out.'})
