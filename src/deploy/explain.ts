@@ -78,7 +78,9 @@ export async function explainFailures(kubectl: Kubectl, statuses: ResourceStatus
       .filter((e) => related.has(e.involvedObject?.name ?? ''))
       .map(failureEvent)
       .filter((e) => Number.isNaN(since) || e.lastSeen === null || !(Date.parse(e.lastSeen) < since))
-      .sort((a, b) => (a.lastSeen ?? '').localeCompare(b.lastSeen ?? ''))
+      // By time, not by text: the API server writes some times with microseconds and some without, and
+      // "10:00:00.5Z" sorts before "10:00:00Z" as text.
+      .sort((a, b) => seenAt(a) - seenAt(b))
       .slice(-5)
     const logs: FailureReport['logs'] = []
     for (const f of s.failing.slice(0, 3)) {
@@ -100,6 +102,12 @@ export async function explainFailures(kubectl: Kubectl, statuses: ResourceStatus
   return reports
 }
 
+/** When an event was last seen, in ms; an event without a time comes first. */
+function seenAt(e: FailureEvent): number {
+  const at = e.lastSeen === null ? Number.NaN : Date.parse(e.lastSeen)
+  return Number.isNaN(at) ? Number.NEGATIVE_INFINITY : at
+}
+
 /**
  * `kubectl logs`, failing or not. Ctrl-C reaches this kubectl too (the terminal signals the whole foreground group):
  * the report goes without these lines rather than not at all, for the failed release must still be recorded and
@@ -119,8 +127,11 @@ export function formatFailure(r: FailureReport): string {
   const out = [`✖ ${r.ref}: ${r.message}`]
   if (r.events.length) out.push('  Events:', ...r.events.map((e) => `    ${formatEvent(e)}`))
   for (const l of r.logs) {
-    out.push(`  Last ${l.lines.length} log lines of ${l.pod}/${l.container}${l.previous ? ' (previous, crashed container)' : ''}${l.hidden ? `, ${l.hidden} hidden by filters` : ''}:`)
-    out.push(...l.lines.map((x) => `    ${x}`))
+    const which = `${l.pod}/${l.container}${l.previous ? ' (previous, crashed container)' : ''}`
+    const hidden = l.hidden ? `, ${l.hidden} hidden by filters` : ''
+    // A container that printed nothing: one line that says so, not an empty block.
+    if (l.lines.length === 0) out.push(`  No log lines from ${which}${hidden}.`)
+    else out.push(`  Last ${l.lines.length} log lines of ${which}${hidden}:`, ...l.lines.map((x) => `    ${x}`))
   }
   return out.join('\n')
 }

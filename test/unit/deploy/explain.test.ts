@@ -87,6 +87,29 @@ describe('failure reports: events as objects (--json) and as lines (terminal)', 
     expect(reports.map((r) => [r.ref, r.message, r.events.map((e) => e.reason), r.logs])).to.deep.equal([[status.ref, status.message, ['BackOff'], []]])
   })
 
+  it('orders events by time, whether or not the API server wrote microseconds (as text, 10:00:00.5Z came before 10:00:00Z)', async () => {
+    const status = {ref: 'Deployment/web', state: 'failed' as const, message: 'not ready', related: ['web-1'], failing: []}
+    const event = (reason: string, at: string) => ({type: 'Normal', reason, message: reason, involvedObject: {kind: 'Pod', name: 'web-1'}, lastTimestamp: at})
+    const events = [
+      event('Scheduled', '2026-12-02T09:59:59Z'),
+      event('Pulled', '2026-12-02T10:00:00Z'),
+      event('Started', '2026-12-02T10:00:00.500000Z'),
+      event('Killing', '2026-12-02T10:00:01Z'),
+      event('Created', '2026-12-02T09:59:59.900000Z'),
+      event('Unhealthy', '2026-12-02T10:00:02Z'),
+    ]
+    const fake = fakeKubectl([{argv: ['--request-timeout=30s', 'get', 'events', '-o', 'json'], result: {stdout: JSON.stringify({items: events})}}])
+    const [report] = await explainFailures(fake.kubectl, [status], () => lineFilter({configured: [], exclude: [], grep: []}))
+    expect(report?.events.map((e) => e.reason)).to.deep.equal(['Created', 'Pulled', 'Started', 'Killing', 'Unhealthy'])
+  })
+
+  it('a failing container that printed nothing gets one line saying so, not an empty "Last 0 log lines" block', () => {
+    const text = formatFailure({ref: 'Deployment/web', message: 'crash', events: [], logs: [{pod: 'web-1', container: 'web', previous: true, lines: [], hidden: 0}]})
+    expect(text).to.equal('✖ Deployment/web: crash\n  No log lines from web-1/web (previous, crashed container).')
+    const shown = formatFailure({ref: 'Deployment/web', message: 'crash', events: [], logs: [{pod: 'web-1', container: 'web', previous: false, lines: ['boom'], hidden: 2}]})
+    expect(shown).to.equal('✖ Deployment/web: crash\n  Last 1 log lines of web-1/web, 2 hidden by filters:\n    boom')
+  })
+
   it('a kubectl failure whose hint points at the message above has a JSON hint that does not', () => {
     const e = classify(['get', 'widgets'], 'error: something odd happened', 'prod')
     expect(e.hint).to.equal('See the kubectl message above.')
