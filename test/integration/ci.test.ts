@@ -136,14 +136,14 @@ describe('skycap under GitHub Actions and GitLab CI (real cluster)', function ()
       '::error file=deploy/extra.yaml,line=5,col=10,title=skycap deploy%3A invalid configuration::template uses undefined variable "values.missing"',
     )
 
-    // An object the API server refuses in the dry run: annotated on the template it came from.
+    // An object the API server refuses in the dry run: annotated on the template it came from, at its document's line.
     app.repo.write('deploy/extra.yaml', 'apiVersion: v1\nkind: Service\nmetadata: {name: extra}\nspec:\n  ports: [{port: 70000}]\n')
     await app.repo.commit('a port out of range')
     const refused = await app.cli([...DEPLOY, 'test'], {env: githubEnv(app.repo.dir, summary)})
     expect(refused.exitCode, refused.stderr).to.equal(2)
     const [annotation] = workflowCommands(refused.stderr).filter((l) => l.startsWith('::error'))
     // The annotation carries the server's words about that object (each refused object its own).
-    expect(annotation).to.match(/^::error file=deploy\/extra\.yaml,title=skycap deploy%3A the API server refused Service\/extra::Service "extra" is invalid.*70000/)
+    expect(annotation).to.match(/^::error file=deploy\/extra\.yaml,line=1,title=skycap deploy%3A the API server refused Service\/extra::Service "extra" is invalid.*70000/)
 
     // skycap's own Deployment refused for what skycap.yaml says of the service: annotated on that service's line.
     app.repo.write('deploy/extra.yaml', 'apiVersion: v1\nkind: Service\nmetadata: {name: extra}\nspec:\n  ports: [{port: 80}]\n')
