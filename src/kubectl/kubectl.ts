@@ -291,6 +291,9 @@ const UNREACHABLE = [
 // client-go's log lines (`E1130 14:37:08.782026   10391 memcache.go:265] ...`): noise before kubectl's own message.
 const KLOG = /^[IWEF]\d{4} \d{2}:\d{2}:\d{2}\.\d+\s+\d+ [\w.-]+:\d+\] /
 
+/** The hint of a refused object when kubectl's message holds no more specific advice. */
+export const FIX_OBJECT_HINT = 'Fix the object in its template or in skycap.yaml; nothing was changed.'
+
 /** Turns kubectl's stderr into a typed error with a next step. */
 export function classify(args: readonly string[], stderr: string, context?: string): KubectlError | UnreachableError | UserError {
   const text = stderr.trim()
@@ -339,7 +342,7 @@ export function classify(args: readonly string[], stderr: string, context?: stri
   else if (/\(Invalid\)|is invalid|error validating|unknown field|error parsing|BadRequest|strict decoding error|failed to create typed patch object|expected \w+, got /.test(text)) {
     // Server-side apply reports a value of the wrong type (a number in stringData) as "failed to create typed patch object".
     kind = 'invalid'
-    hint = 'Fix the object in its template or in skycap.yaml; nothing was changed.'
+    hint = FIX_OBJECT_HINT
   } else if (/timed out|Timeout|deadline exceeded/.test(text)) kind = 'timeout'
   // Validation errors list their causes on the following lines ("* spec.ports[0].port: Invalid value: ...").
   const causes = text

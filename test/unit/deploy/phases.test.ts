@@ -1,6 +1,6 @@
 import {expect} from 'chai'
 import {randomBytes} from 'node:crypto'
-
+import {classify} from '../../../src/kubectl/kubectl.js'
 import {dryRunApply, applyInPhases, findPrunable, prune, rejectedObjects, withRejectedObjects} from '../../../src/deploy/apply.js'
 import {changedObjects, redactSecrets} from '../../../src/deploy/diff.js'
 import {applyAndWatch} from '../../../src/deploy/rollout.js'
@@ -252,6 +252,16 @@ describe('objects the API server refused, and their files', () => {
     const error = withRejectedObjects(refused, rendered, loaded) as KubectlError
     expect(error.hint).to.equal('Fix Deployment/web (skycap.yaml:7:5), Service/extra (deploy/extra.yaml:1); nothing was changed.')
     expect(error.exitCode).to.equal(ExitCode.INVALID)
+  })
+
+  it("a Job changed in place: the hint keeps the advice to rename it per release, after the Job's file and line", () => {
+    const stderr = 'The Job "migrate" is invalid: spec.template: Invalid value: core.PodTemplateSpec{...}: field is immutable'
+    const refused = classify(['apply', '-f', '-'], stderr) as KubectlError
+    const rendered = [{object: {apiVersion: 'batch/v1', kind: 'Job', metadata: {name: 'migrate'}}, source: 'deploy/migrate.yaml', line: 3}]
+    const error = withRejectedObjects(refused, rendered, loaded) as KubectlError
+    expect(error.hint).to.equal(
+      'Job/migrate (deploy/migrate.yaml:3): give the Job a new name per release, e.g. name: migrate-{{ revision.short }} in its template, or run it as a skycap hook (docs/hooks.md); nothing was changed.',
+    )
   })
 
   it('a refused object whose causes follow on lines of their own: one message with them', () => {
