@@ -8,12 +8,13 @@ import {isFullReference} from '../render/images.js'
 import {checkPatch, POD_TEMPLATE_MERGE_KEYS} from '../render/strategic-merge.js'
 import {didYouMean} from '../suggest.js'
 import {deepMerge} from './environment.js'
-import {isInside, resolvesOutside} from './confinement.js'
+import {isHidden, isInside, resolvesOutside, templatesBesideConfig} from './confinement.js'
 import {DEFAULT_MAX_REPLICAS, LIMITS, readWithinLimit, tooLargeError} from './limits.js'
 import {readConfigCache, writeConfigCache} from './cache.js'
 import {loadValidator, validateAgainstSchema} from './validate.js'
 import {checkTemplatedValues, imageTagValues} from './templated.js'
 import {decodeUtf8} from './utf8.js'
+import {imageProblem, registryProblem} from './image-reference.js'
 import {documentData} from './yaml.js'
 import type {BuildSpec, ConfigWarning, HookConfig, LoadedConfig, ServiceConfig, SkycapConfig} from './types.js'
 
@@ -308,6 +309,10 @@ export async function parseConfig(text: string, file: string, show: (path: strin
     }
   }
   for (const [name, svc] of Object.entries(config.services)) if (svc.build) checkBuild(svc, ['services', name], at, folders)
+  for (const [path, value, problem] of imageValues(config)) {
+    const why = problem(value)
+    if (why !== undefined) at(path, `${path.join('.')} "${value}" is not a valid image ${path.at(-1) === 'registry' ? 'registry' : 'reference'}: ${why}`)
+  }
   for (const problem of await checkTemplatedValues(config)) at(problem.path, problem.message)
   for (const [path, text] of durationValues(config)) {
     const ms = await parseDuration(text, path.join('.')).catch(() => undefined)
@@ -329,6 +334,18 @@ export async function parseConfig(text: string, file: string, show: (path: strin
 }
 
 type At = (path: (string | number)[], message: string) => void
+
+/** Every `image` (of a service and of an environment's override) and `registry` of `config`, with its check. */
+function imageValues(config: SkycapConfig): Array<[string[], string, (value: string) => string | undefined]> {
+  const values: Array<[string[], string, (value: string) => string | undefined]> = []
+  if (config.registry !== undefined) values.push([['registry'], config.registry, registryProblem])
+  for (const [name, svc] of Object.entries(config.services)) values.push([['services', name, 'image'], svc.image, imageProblem])
+  for (const [envName, env] of Object.entries(config.environments)) {
+    if (env.registry !== undefined) values.push([['environments', envName, 'registry'], env.registry, registryProblem])
+    for (const [name, svc] of Object.entries(env.services ?? {})) if (svc?.image !== undefined) values.push([['environments', envName, 'services', name, 'image'], svc.image, imageProblem])
+  }
+  return values
+}
 
 /**
  * Whether the checks parseConfig makes on the file system (config folders exist and stay in the repository, the
@@ -523,6 +540,10 @@ function checkTemplatesFolder(config: SkycapConfig, path: (string | number)[], a
     at(path, `templates: "${templates}" is a file; templates must name a folder (its *.yaml for every environment, <env>/*.yaml for one)`)
     return
   }
+  if (realpathSync(full) === realpathSync(folders.dir)) {
+    at(path, templatesBesideConfig(templates))
+    return
+  }
   let names: string[]
   try {
     names = readdirSync(full)
@@ -531,7 +552,7 @@ function checkTemplatesFolder(config: SkycapConfig, path: (string | number)[], a
   }
   const known = Object.keys(config.environments)
   for (const name of names.sort()) {
-    if (Object.hasOwn(config.environments, name)) continue
+    if (Object.hasOwn(config.environments, name) || isHidden(name)) continue
     let folder = false
     try {
       folder = statSync(join(full, name)).isDirectory()

@@ -186,6 +186,23 @@ describe('config loading', () => {
     expect(e.message).to.contain('services.web has both port and ports')
   })
 
+  it('refuses an image or registry that no registry would take, at its line, and takes the forms Docker takes', async () => {
+    const e = await errorsOf(
+      `registry: Registry.Example.com:5000/Shop\n${VALID.replace('image: web', 'image: NGINX:Latest')}  prod:\n    namespace: p\n    registry: localhost:5000//x\n    services: {web: {image: 'redis:.bad'}}\n`,
+    )
+    expect(e.errors.map((x) => x.message)).to.deep.equal([
+      '/tmp/x/skycap.yaml:1:11: registry "Registry.Example.com:5000/Shop" is not a valid image registry: the registry must be lower case ("Shop"; registries refuse capitals in repository names)',
+      '/tmp/x/skycap.yaml:5:12: services.web.image "NGINX:Latest" is not a valid image reference: the name must be lower case ("NGINX"; registries refuse capitals in repository names)',
+      '/tmp/x/skycap.yaml:14:15: environments.prod.registry "localhost:5000//x" is not a valid image registry: the registry has an empty part (a leading, trailing or doubled \'/\')',
+      `/tmp/x/skycap.yaml:15:29: environments.prod.services.web.image "redis:.bad" is not a valid image reference: the tag ".bad" is not one (letters, digits, '_', '.', '-', not starting with '.' or '-'; at most 128)`,
+    ])
+    for (const image of ['redis:7.2', 'ghcr.io/acme/web', 'localhost:5000/shop/web:v1', 'a__b/c-d.e', `web@sha256:${'a'.repeat(64)}`, 'Registry.Example.com/web', '[::1]:5000/web'])
+      await parseConfig(VALID.replace('image: web', `image: '${image}'`), '/tmp/x/skycap.yaml')
+    for (const registry of ['localhost:5000', 'ghcr.io/acme/', 'acme']) await parseConfig(`registry: ${registry}\n${VALID}`, '/tmp/x/skycap.yaml')
+    const digest = await errorsOf(VALID.replace('image: web', 'image: web@sha256:abc'))
+    expect(digest.message).to.contain('the digest "sha256:abc" is not one')
+  })
+
   it('rejects an imageTag that does not depend on the revision', async () => {
     const e = await errorsOf(`imageTag: latest\n${VALID}`)
     expect(e.message).to.contain('imageTag must use {{ revision.sha }} or {{ revision.short }}')
