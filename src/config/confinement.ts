@@ -51,3 +51,13 @@ export function checkLink(root: string, path: string, shown: string, shownRoot: 
     )
   }
 }
+
+/** Hidden files and folders (.git, .github, an editor's .something.yaml) in the templates folder are not read. */
+export function isHidden(name: string): boolean {
+  return name.startsWith('.')
+}
+
+/** Why the folder of skycap.yaml cannot be the templates folder. */
+export function templatesBesideConfig(templates: string): string {
+  return `templates: "${templates}" is the folder of skycap.yaml, whose YAML files (skycap.yaml itself, a CI pipeline, a compose file) would all be read as manifests; put the templates in a folder of their own (default deploy/) and name it here`
+}

@@ -1,9 +1,9 @@
 import {unknownServiceError} from '../config/environment.js'
-import {existsSync, readdirSync, readFileSync, statSync} from 'node:fs'
+import {existsSync, readdirSync, readFileSync, realpathSync, statSync} from 'node:fs'
 import {join, resolve} from 'node:path'
 
 import type {Environment, HealthCheck, LoadedConfig, PodTemplatePatch, ServiceConfig} from '../config/types.js'
-import {checkLink, resolvesOutside} from '../config/confinement.js'
+import {checkLink, isHidden, resolvesOutside, templatesBesideConfig} from '../config/confinement.js'
 import {describeValue} from '../config/validate.js'
 import {documentData} from '../config/yaml.js'
 import {ConfigError, ConfigErrors, formatLocation, type SourceLocation} from '../errors.js'
@@ -283,8 +283,10 @@ function repositoryTemplates(loaded: LoadedConfig, env: Environment): TemplateFi
   const shownRoot = loaded.show(loaded.root)
   const outside = resolvesOutside(loaded.root, root)
   if (outside !== undefined) throw new ConfigError(`templates folder "${folder}" resolves to ${outside}, outside the repository ${shownRoot}`, {file: loaded.show(loaded.file)})
+  if (realpathSync(root) === realpathSync(loaded.dir)) throw new ConfigError(templatesBesideConfig(folder), {file: loaded.show(loaded.file), ...loaded.locate(['templates'])})
   const entries = (dir: string) =>
     readdirSync(dir)
+      .filter((f) => !isHidden(f))
       .sort()
       .map((f) => {
         const file = join(dir, f)

@@ -498,6 +498,18 @@ describe('template errors', () => {
     expect(e.message).to.match(/\/deploy\/extra\.yaml:6: ConfigMap\/a is rendered twice \(also by \/\S+\/deploy\/extra\.yaml:1\)$/)
   })
 
+  it('reads no hidden file or folder of the templates folder; the folder of skycap.yaml is refused as the templates folder, at its line', async () => {
+    const before = (await render(repo, 'staging')).objects.map((o) => `${o.object.kind}/${o.object.metadata.name}`)
+    repo.write('deploy/.editor-backup.yaml', 'not: [a, manifest\n')
+    repo.write('deploy/.github/workflows/ci.yaml', 'on: push\n')
+    expect((await render(repo, 'staging')).objects.map((o) => `${o.object.kind}/${o.object.metadata.name}`)).to.deep.equal(before)
+    repo.write('skycap.yaml', `templates: .\n${readFileSync(join(repo.dir, 'skycap.yaml'), 'utf8')}`)
+    const e = await renderError(repo, 'staging')
+    expect(e.message).to.match(
+      /skycap\.yaml:1:12: templates: "\." is the folder of skycap\.yaml, whose YAML files .* would all be read as manifests; put the templates in a folder of their own \(default deploy\/\) and name it here$/,
+    )
+  })
+
   it('rejects a template folder for an unknown environment', async () => {
     repo.write('deploy/prd/x.yaml', 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n')
     // skycap.yaml's checks see it (config validate too), with the closest environment's name.
