@@ -24,7 +24,10 @@ const ICONS: Record<string, string> = {succeeded: '✅', planned: '📝', failed
 export function rollbackText(rollback: NonNullable<DeployReport['rollback']>): string {
   if (rollback.result === 'succeeded') return `rolled back to release ${rollback.to} (recorded as release ${rollback.release})`
   if (rollback.result === 'skipped') return `not rolled back (${rollback.reason ?? 'skipped'})`
-  return `the rollback to release ${rollback.to} ${rollback.result === 'interrupted' ? 'was interrupted' : 'failed'}${rollback.reason ? `: ${rollback.reason}` : ''}${rollback.running ? `; now running: ${rollback.running}` : ''}`
+  const running = rollback.running ? `; now running: ${rollback.running}` : ''
+  // An interrupted rollback's reason says how far it got ("interrupted before the rollback applied anything").
+  if (rollback.result === 'interrupted') return `the rollback to release ${rollback.to} was ${rollback.reason ?? 'interrupted'}${running}`
+  return `the rollback to release ${rollback.to} failed${rollback.reason ? `: ${rollback.reason}` : ''}${running}`
 }
 
 /**

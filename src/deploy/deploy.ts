@@ -508,7 +508,10 @@ async function autoRollback(
   if (!(await renewLock(target.kubectl, prepared.app, deps.lockId, clock))) deps.reporter.warn('could not renew the deploy lock before the rollback; another deploy may take it over')
   const objects = withReplicas(previous.manifests(), live)
   let rollout: RolloutResult
+  // Ctrl-C came after the deploy failed and before the rollback began: nothing of it is applied.
+  const notStarted = deps.signal?.aborted === true
   try {
+    if (notStarted) throw new InterruptedError('interrupted before the rollback began')
     rollout = await applyAndWatch({
       kubectl: target.kubectl,
       objects,
@@ -551,7 +554,11 @@ async function autoRollback(
   const reason = ok
     ? undefined
     : stopped
-      ? 'interrupted: the rollback was applied (or started to be) and not watched to the end'
+      ? notStarted
+        ? 'interrupted before the rollback applied anything'
+        : rollout.applied.length >= objects.length
+          ? 'interrupted: the rollback was applied and not watched to the end'
+          : 'interrupted while the rollback was being applied (part of it may be live)'
       : blame(rollout, rollout.outcome === 'timeout' ? 'timed out' : rollout.outcome)
   const running = ok ? undefined : await whatRuns(target.kubectl, selector).catch(() => undefined)
   const record: ReleaseRecord = {

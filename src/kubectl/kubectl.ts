@@ -142,6 +142,30 @@ const TRANSIENT = [
 
 // A kubectl that died of one of these was interrupted (by the user or our own signal handling), not refused.
 const INTERRUPTS = new Set(['SIGINT', 'SIGTERM', 'SIGHUP'])
+/** kubectl verbs that change the cluster (an interrupted one may have changed part of what it was given). */
+const CHANGING_VERBS = new Set([
+  'apply',
+  'create',
+  'replace',
+  'patch',
+  'delete',
+  'scale',
+  'rollout',
+  'label',
+  'annotate',
+  'set',
+  'run',
+  'exec',
+  'attach',
+  'cp',
+  'drain',
+  'cordon',
+  'uncordon',
+  'taint',
+  'edit',
+  'autoscale',
+  'expose',
+])
 
 /** The one place that spawns kubectl. */
 export class Kubectl {
@@ -228,7 +252,11 @@ export class Kubectl {
       const result = {...raw, stdout: redactor.redact(raw.stdout), stderr: redactor.redact(raw.stderr)}
       // Ctrl-C reaches the whole process group: kubectl dies of the SIGINT, perhaps before our own handler has run.
       if (result.exitCode !== 0 && (options.signal?.aborted || INTERRUPTS.has(result.signal ?? ''))) {
-        throw new InterruptedError(`interrupted; kubectl was stopped${result.signal ? ` (${result.signal})` : ''}`, {hint: 'Check `skycap status` to see what was applied.'})
+        // Only a call that changes the cluster may have left part of its change behind.
+        const changes = CHANGING_VERBS.has(args.find((a) => !a.startsWith('-')) ?? '')
+        throw new InterruptedError(`interrupted; kubectl was stopped${result.signal ? ` (${result.signal})` : ''}`, {
+          hint: changes ? 'Check `skycap status` to see what was applied.' : 'Check `skycap status` to see what runs.',
+        })
       }
       if (result.exitCode === 0 || options.allowFailure) return result
       const transient = TRANSIENT.some((re) => re.test(result.stderr))

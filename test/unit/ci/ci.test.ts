@@ -261,6 +261,10 @@ describe('CiOutput', () => {
     expect(deploySummary('rollback', report({rollback: {to: null, release: null, result: 'skipped', reason: '--no-rollback', failures: []}}))).to.contain(
       '| Rollback | not rolled back (--no-rollback) |',
     )
+    // An interrupted rollback reads as the terminal's error does, without "interrupted: interrupted".
+    expect(deploySummary('deploy', report({rollback: {to: 6, release: 8, result: 'interrupted', reason: 'interrupted before the rollback applied anything', failures: []}}))).to.contain(
+      '| Rollback | the rollback to release 6 was interrupted before the rollback applied anything |',
+    )
     expect(failureSummary('build', 'a\nb')).to.equal('### ❌ skycap build failed\n\n> a\n> b\n\n')
     // A commit subject is text, never HTML.
     const html = deploySummary('deploy', report({revision: {sha: 'a'.repeat(40), short: 'aaaaaaa', subject: '<b>bold</b> & <img src=x>'}}))

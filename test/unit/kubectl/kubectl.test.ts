@@ -152,6 +152,21 @@ describe('kubectl: interrupted', () => {
     })
   }
 
+  it('an interrupted apply says to look at what was applied; an interrupted read does not claim anything was', async () => {
+    const killed = {exitCode: -1, signal: 'SIGINT', stderr: 'Command was killed with SIGINT'}
+    const fake = fakeKubectl([
+      {argv: ['--request-timeout=30s', 'apply', '-f', '-'], result: killed},
+      {argv: ['--request-timeout=30s', 'get', 'leases', '-o', 'json'], result: killed},
+    ])
+    const hints: unknown[] = []
+    for (const args of [
+      ['apply', '-f', '-'],
+      ['get', 'leases', '-o', 'json'],
+    ])
+      hints.push(((await fake.kubectl.run(args).catch((e: unknown) => e)) as InterruptedError).hint)
+    expect(hints).to.deep.equal(['Check `skycap status` to see what was applied.', 'Check `skycap status` to see what runs.'])
+  })
+
   it('a kubectl that exited 1 (not killed) stays a kubectl failure', async () => {
     const fake = fakeKubectl([{argv: ['--request-timeout=30s', 'get', 'pods'], result: {exitCode: 1, stderr: 'error: the server doesn\'t have a resource type "podz"'}}])
     const error = await fake.kubectl.run(['get', 'pods']).catch((e: unknown) => e)
