@@ -42,6 +42,11 @@ export interface BuildOptions {
   push?: boolean
   /** The registry host/path the images are named under instead of the environment's (skycap up: the local registry). */
   registry?: string
+  /**
+   * Warn when the work tree's revision is built while it has uncommitted changes (they are not in its images).
+   * Default true; deploy --build says the same in its own warnings.
+   */
+  warnUncommitted?: boolean
 }
 
 export interface BuildDeps {
@@ -114,8 +119,15 @@ export async function buildImages(options: BuildOptions, deps: BuildDeps = {}): 
   if (!existsSync(dirname(file))) throw new ConfigError(`cannot read ${file}: its folder does not exist`, undefined, {hint: 'Check the path given to --config.'})
   if (options.workTree && options.revision !== undefined) throw workTreeWithRevision(options.revision)
   const vcs = await openRepository(file)
-  // A commit's clean export needs no status of the work tree (which can take long in a big one).
-  const revision = await resolveForBuild(vcs, options.revision, options.workTree ?? false, options.environment === undefined ? file : undefined)
+  // A commit's clean export needs no status of the work tree (which can take long in a big one), except to warn
+  // that the work tree's own revision is built without its uncommitted changes.
+  const ofWorkTree = options.revision === undefined || options.revision === 'HEAD' || options.revision === '.'
+  const revision = await resolveForBuild(vcs, options.revision, (options.workTree ?? false) || (ofWorkTree && options.warnUncommitted !== false), options.environment === undefined ? file : undefined)
+  if (!options.workTree && revision.dirty && options.warnUncommitted !== false) {
+    deps.reporter?.warn(
+      `the work tree has uncommitted changes (untracked files count); they are not in the images of ${revision.short}, a clean export of the commit: commit them, or build them with --work-tree`,
+    )
+  }
   const source = options.workTree ? await copyWorkTree(vcs) : await exportRevision(vcs, revision.sha)
   try {
     const loaded = await configIn(source, vcs, file, revision, options.workTree ?? false)

@@ -131,7 +131,8 @@ export async function deploy(options: DeployOptions, deps: DeployDeps): Promise<
     if (!options.skipImageCheck) await checkImagesExist(early, deps, (service) => !built.has(service))
     const environment = options.target && !options.target.startsWith('@') ? options.target.split('@')[0] : undefined
     await buildImages(
-      {...options.build, environment, revision: targetRevision(options.target), configPath: options.configPath, cwd: options.cwd},
+      // The deploy's own warnings say it when the work tree has uncommitted changes.
+      {...options.build, environment, revision: targetRevision(options.target), configPath: options.configPath, cwd: options.cwd, warnUncommitted: false},
       {reporter, output: deps.buildOutput, fetch: deps.fetch, signal: deps.signal, run: deps.buildRun},
     )
   }

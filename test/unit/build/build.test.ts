@@ -9,6 +9,7 @@ import {BuildFailedError, ExitCode, type SkycapError} from '../../../src/errors.
 import {TempHgRepo} from '../../helpers/hg.js'
 import {setEnvironment} from '../../helpers/env.js'
 import {TempRepo} from '../../helpers/repo.js'
+import {memoryReporter} from '../../../src/ui/output.js'
 
 const REGISTRY = '127.0.0.1:5000'
 
@@ -526,6 +527,41 @@ describe('skycap build (engine)', () => {
       [`${REGISTRY}/team/web:${second}`]: ['two\n', 'false', 'false'],
       [`${REGISTRY}/team/web:${first}`]: ['one\n', 'false', 'false'],
     })
+  })
+
+  it("warns that the work tree's uncommitted changes are not in the images of its revision; not for another revision, --work-tree or a clean tree (git and Mercurial)", async function () {
+    this.timeout(120_000)
+    repo = await TempRepo.withFiles({'skycap.yaml': SKYCAP_YAML('  web:\n    image: web\n    build: {}'), Dockerfile: 'FROM scratch\n', 'msg.txt': 'one\n'})
+    const first = await repo.git('rev-parse', 'HEAD')
+    repo.write('msg.txt', 'two\n')
+    await repo.commit('two')
+    const warnings = async (options: BuildOptions, dir = repo.dir) => {
+      const reporter = memoryReporter()
+      const registry = fakeRegistry()
+      await buildImages({cwd: dir, ...options}, {run: fakeRunner(registry.images, dockerOnly).run, fetch: registry.fetch, reporter})
+      return reporter.warnings
+    }
+    expect(await warnings({}), 'a clean work tree').to.deep.equal([])
+    repo.write('msg.txt', 'uncommitted\n')
+    const short = (await repo.git('rev-parse', 'HEAD')).slice(0, 7)
+    const said = `the work tree has uncommitted changes (untracked files count); they are not in the images of ${short}, a clean export of the commit: commit them, or build them with --work-tree`
+    expect(await warnings({})).to.deep.equal([said])
+    expect(await warnings({revision: 'HEAD'})).to.deep.equal([said])
+    expect(await warnings({revision: first.slice(0, 7)}), 'another revision').to.deep.equal([])
+    expect(await warnings({workTree: true}), '--work-tree builds them').to.deep.equal([])
+    expect(await warnings({warnUncommitted: false}), 'deploy --build warns itself').to.deep.equal([])
+    const hg = await TempHgRepo.init()
+    try {
+      hg.write('skycap.yaml', SKYCAP_YAML('  web:\n    image: web\n    build: {}'))
+      hg.write('Dockerfile', 'FROM scratch\n')
+      hg.write('msg.txt', 'one\n')
+      await hg.commit('one')
+      expect(await warnings({}, hg.dir), 'a clean hg work tree').to.deep.equal([])
+      hg.write('msg.txt', 'uncommitted\n')
+      expect((await warnings({}, hg.dir))[0]).to.match(/^the work tree has uncommitted changes .* not in the images of [0-9a-f]{12}, /)
+    } finally {
+      hg.remove()
+    }
   })
 
   it('--work-tree: uncommitted changes get <short>-dirty-<hash> (one tag per content), a clean work tree the revision tag; ignored files stay out', async () => {
