@@ -62,6 +62,11 @@ export class TempRepo {
     return repo
   }
 
+  /** The local-app fixture for unit tests: its placeholders filled with a context and a registry that are never reached. */
+  static localApp(): Promise<TempRepo> {
+    return TempRepo.clusterApp('unit-context', 'unused', 'local-app', {REGISTRY: 'localhost:5999/unit'})
+  }
+
   async git(...args: string[]): Promise<string> {
     const r = await execa('git', args, {cwd: this.dir, env: GIT_ENV})
     return r.stdout

@@ -16,7 +16,7 @@ describe('skycap down: only what up made', () => {
   let repo: TempRepo
   let cache: TempRepo
   beforeEach(async () => {
-    repo = await TempRepo.fromFixture('local-app')
+    repo = await TempRepo.localApp()
     cache = new TempRepo()
   })
   afterEach(() => {

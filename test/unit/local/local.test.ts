@@ -38,7 +38,7 @@ function stoppingUpDeps(kubectl: UpDeps['kubectl'], cache: string, more: Partial
 
 describe('skycap up: the parts', () => {
   it('derives `local` when skycap.yaml has none: <app>-local, one replica, not protected; a declared one is used as written', async () => {
-    const repo = await TempRepo.fromFixture('local-app')
+    const repo = await TempRepo.localApp()
     try {
       const loaded = await loadConfig({cwd: repo.dir})
       const env = resolveEnvironment(loaded, 'local')
@@ -82,7 +82,7 @@ describe('skycap up: the parts', () => {
   })
 
   it('--port SERVICE=PORT is checked before anything happens', async () => {
-    const repo = await TempRepo.fromFixture('local-app')
+    const repo = await TempRepo.localApp()
     try {
       const env = resolveEnvironment(await loadConfig({cwd: repo.dir}), 'local')
       expect([...parsePorts(['web=9000'], env)]).to.deep.equal([['web', 9000]])
@@ -95,7 +95,7 @@ describe('skycap up: the parts', () => {
   })
 
   it('a bad --timeout is refused before any phase: no cluster is looked for, nothing is built or written', async () => {
-    const repo = await TempRepo.fromFixture('local-app')
+    const repo = await TempRepo.localApp()
     const cache = new TempRepo()
     try {
       const fake = fakeKubectlFactory([])
@@ -127,7 +127,7 @@ describe('skycap up: the parts', () => {
   })
 
   it('a Ctrl-C during a phase that finishes anyway stops up before the next one (exit 130): nothing is deployed', async () => {
-    const repo = await TempRepo.fromFixture('local-app')
+    const repo = await TempRepo.localApp()
     const cache = new TempRepo()
     try {
       const view = {'current-context': 'kind-dev', contexts: [{name: 'kind-dev', context: {cluster: 'kind-dev'}}], clusters: [{name: 'kind-dev', cluster: {server: 'https://127.0.0.1:6443'}}]}
@@ -159,7 +159,7 @@ describe('skycap up: the parts', () => {
   })
 
   it('a --port another program listens on is refused before any phase: no cluster is looked for, nothing is built or written', async () => {
-    const repo = await TempRepo.fromFixture('local-app')
+    const repo = await TempRepo.localApp()
     const cache = new TempRepo()
     const server = net.createServer().listen(0, '127.0.0.1')
     try {
@@ -194,7 +194,7 @@ describe('skycap up: the parts', () => {
   })
 
   it('--watch: which changed files redeploy, which rebuild a service, which are ignored', async () => {
-    const repo = await TempRepo.fromFixture('local-app')
+    const repo = await TempRepo.localApp()
     try {
       const loaded = await loadConfig({cwd: repo.dir})
       const env = resolveEnvironment(loaded, 'local')
