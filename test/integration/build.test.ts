@@ -222,6 +222,9 @@ describe('real node: skycap build', function () {
     const head = await app.json(['build', 'test@HEAD'], {env})
     expect(head.exitCode, head.stderr).to.equal(0)
     expect(head.doc.result.tag).to.equal(sha)
+    // The uncommitted change is not in it, and the build says so.
+    expect(head.stderr).to.contain(`warning: the work tree has uncommitted changes (untracked files count); they are not in the images of ${short}`)
+    expect(dirty1.stderr).to.not.contain('they are not in the images')
     const files = await imageFiles(`${realNode().repository}/${image}:${sha}`)
     expect(files.get('message.txt')).to.equal('committed\n')
     expect(files.has('app')).to.equal(true)
