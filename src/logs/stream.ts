@@ -222,16 +222,23 @@ export async function streamLogs(options: LogsOptions, deps: LogsDeps): Promise<
     }
   }
 
+  // A container no pod has is a typo, with -f too (it would otherwise wait for it silently forever). Before any pod
+  // exists there is nothing to compare with: -f checks the first listing that has pods (after a scale from 0 too).
+  let containerChecked = !options.container
+  const checkContainer = (pods: Pod[]) => {
+    if (containerChecked || pods.length === 0) return
+    containerChecked = true
+    if (!pods.some((p) => p.containers.includes(options.container as string))) {
+      throw new UserError(`no pod of ${services.join(', ')} has a container "${options.container}"`, {hint: `Containers: ${[...new Set(pods.flatMap((p) => p.containers))].join(', ')}.`})
+    }
+  }
+
   try {
     const pods = await listPods()
     if (pods.length === 0 && !options.follow) {
       throw new SkycapError(`no pods of ${services.join(', ')} in ${env.name} (namespace ${env.namespace})`, {hint: `Not deployed, or scaled to 0? \`skycap status ${env.name}\` shows its replicas.`})
     }
-    // A container no pod has is a typo, with -f too (it would otherwise wait for it silently forever); before any
-    // pod exists there is nothing to compare with.
-    if (options.container && pods.length > 0 && !pods.some((p) => p.containers.includes(options.container as string))) {
-      throw new UserError(`no pod of ${services.join(', ')} has a container "${options.container}"`, {hint: `Containers: ${[...new Set(pods.flatMap((p) => p.containers))].join(', ')}.`})
-    }
+    checkContainer(pods)
     if (!options.follow) {
       const wanted = pods.reduce((n, p) => n + (options.container ? 1 : p.containers.length), 0)
       if (wanted > maxStreams) throw new UserError(`${wanted} log streams needed, more than --max-log-requests ${maxStreams}`, {hint: 'Narrow with --container, or raise --max-log-requests.'})
@@ -249,6 +256,7 @@ export async function streamLogs(options: LogsOptions, deps: LogsDeps): Promise<
           const pods = await listPods()
           // Stopped while listing: start no stream that would only be killed again.
           if (controller.signal.aborted) break
+          checkContainer(pods)
           await sync(pods)
         } catch (error) {
           // Ctrl-C reaches kubectl too, perhaps before our handler aborts: either way it is the end of -f, not a failure.

@@ -201,6 +201,34 @@ describe('logs -f: --container and --previous', () => {
     expect(spawned).to.deep.equal([])
   })
 
+  it('-f with a container that the pods appearing later lack is exit 2 once they appear (it used to wait silently forever)', async () => {
+    // No pod at the start (scaled to 0); from the third poll on, pods of web and worker that have no container "nope".
+    let polls = 0
+    const runner: ProcessRunner = async (_file, argv) => {
+      if (argv.includes('get-contexts')) return {exitCode: 0, stdout: 'it-context\n', stderr: ''}
+      polls++
+      // A safety stop for the code before the fix: it never ends on its own.
+      if (polls > 50) throw new Error('still polling after 50 polls')
+      const worker = {...pod('worker-1'), metadata: {name: 'worker-1', labels: {'app.kubernetes.io/name': 'worker'}}}
+      return {exitCode: 0, stdout: JSON.stringify({items: polls >= 3 ? [pod('web-1'), worker] : []}), stderr: ''}
+    }
+    const spawned: string[] = []
+    const error = await streamLogs(
+      {services: ['web', 'worker'], follow: true, container: 'nope', configPath: join(repo.dir, 'skycap.yaml'), pollMs: 1},
+      {
+        kubectl: (o) => new Kubectl({...o, runner, spawner: ending(spawned, () => ({lines: '', exitCode: 0, stderr: ''}))}),
+        reporter: quiet,
+        out: new Writable({write: (_c, _e, cb) => cb()}),
+        colour: false,
+      },
+    ).catch((e: unknown) => e)
+    expect((error as Error).message).to.equal('no pod of web, worker has a container "nope"')
+    expect((error as {exitCode?: number}).exitCode).to.equal(2)
+    expect((error as {hint?: string}).hint).to.equal('Containers: web.')
+    expect(polls, 'stopped at the first poll that listed pods').to.equal(3)
+    expect(spawned).to.deep.equal([])
+  })
+
   it('-f --previous reads each previous container once (again after a new restart), and warns once for a pod without one', async () => {
     const stop = new AbortController()
     let polls = 0
