@@ -97,7 +97,7 @@ export abstract class SkycapCommand extends Command {
     }
     // A duration flag is checked here, before the command reads skycap.yaml or the repository (whose warnings would
     // come first) or opens a CI group; the use case parses it again where it uses it.
-    for (const name of DURATION_FLAGS) if (typeof flags[name] === 'string') await parseDuration(flags[name], `--${name}`)
+    for (const name of DURATION_FLAGS) if (typeof flags[name] === 'string') await parseDuration(flags[name], `--${name}`, {lookBack: name === 'since'})
     return parsed
   }
 

@@ -13,15 +13,25 @@ export const DURATION_RULE = 'a duration greater than zero with a unit (h, m or 
 /** The longest duration skycap waits: Node's timers hold at most 2^31-1 ms (about 24.8 days). */
 export const MAX_DURATION_MS = 2_147_483_647
 
-/** Parses "90s", "5m", "1h30m" into milliseconds; `what` names the flag or key in errors (exit 2). */
-export async function parseDuration(text: string, what = 'duration'): Promise<number> {
+/**
+ * The longest look-back (`logs --since`): kubectl parses it as a Go duration, which holds at most 2562047h. No timer
+ * holds it, so Node's limit (MAX_DURATION_MS) has nothing to do with it.
+ */
+export const MAX_LOOKBACK_MS = 2_562_047 * 3_600_000
+
+/**
+ * Parses "90s", "5m", "1h30m" into milliseconds; `what` names the flag or key in errors (exit 2). A wait (the
+ * default) is at most MAX_DURATION_MS; a look-back (`{lookBack: true}`: how far back logs go) is no wait.
+ */
+export async function parseDuration(text: string, what = 'duration', {lookBack = false}: {lookBack?: boolean} = {}): Promise<number> {
   const value = text.trim()
   if (!new RegExp(DURATION_PATTERN).test(value)) throw new UserError(`${what} is "${text}" but must be ${DURATION_RULE}`, {hint: durationHint(value)})
   const {default: parse} = await import('parse-duration')
   const ms = (parse as unknown as (s: string) => number | null | undefined)(value)
   // The pattern admits only what parse-duration reads as h/m/s; this guards against a library change.
   if (ms === null || ms === undefined || !Number.isFinite(ms) || ms <= 0) throw new UserError(`${what} is "${text}" but must be ${DURATION_RULE}`)
-  if (ms > MAX_DURATION_MS) throw new UserError(tooLong(what, text), {hint: 'Write a shorter one, e.g. 1h or 24h.'})
+  if (lookBack && ms > MAX_LOOKBACK_MS) throw new UserError(`${what} is "${text}", further back than kubectl reads (at most ${MAX_LOOKBACK_MS / 3_600_000}h)`, {hint: 'Leave it out for all lines.'})
+  if (!lookBack && ms > MAX_DURATION_MS) throw new UserError(tooLong(what, text), {hint: 'Write a shorter one, e.g. 1h or 24h.'})
   return ms
 }
 

@@ -80,7 +80,7 @@ export async function streamLogs(options: LogsOptions, deps: LogsDeps): Promise<
   for (const s of services) {
     if (!env.services[s]) throw unknownServiceError(loaded, s, 'skycap logs SERVICE', withFlag(options.environment))
   }
-  const sinceSeconds = options.since !== undefined ? Math.ceil((await parseDuration(options.since, '--since')) / 1000) : undefined
+  const sinceSeconds = options.since !== undefined ? Math.ceil((await parseDuration(options.since, '--since', {lookBack: true})) / 1000) : undefined
   if (options.tail !== undefined && (!Number.isInteger(options.tail) || options.tail < -1)) throw new UserError(`--tail must be a whole number, not ${options.tail}`)
   const filterSpec = {configured: options.noFilters ? [] : configuredExcludes(loaded.config, services), exclude: options.exclude ?? [], grep: options.grep ?? []}
   // Checks every pattern up front (a bad --grep is exit 2 before anything streams).

@@ -57,6 +57,14 @@ describe('durations need a unit', () => {
     expect((await refusal(() => parseDuration('10 s', '--timeout'))).hint).to.equal('Write it like 90s, 5m or 1h30m.')
   })
 
+  it('a look-back (logs --since) is no wait: longer than 596h is read, up to what kubectl takes', async () => {
+    expect(await parseDuration('720h', '--since', {lookBack: true})).to.equal(720 * 3_600_000)
+    expect((await refusal(() => parseDuration('720h', '--timeout'))).message).to.contain('longer than skycap can wait')
+    const beyond = await refusal(() => parseDuration('2562048h', '--since', {lookBack: true}))
+    expect(beyond.message).to.equal('--since is "2562048h", further back than kubectl reads (at most 2562047h)')
+    expect(beyond.hint).to.equal('Leave it out for all lines.')
+  })
+
   describe('skycap.yaml deploy.timeout (schema, with file:line:column)', () => {
     const config = (timeout: string) => `app: shop\ndeploy:\n  timeout: ${timeout}\nservices:\n  web: {image: web}\nenvironments:\n  staging: {namespace: s}\n`
     async function configError(timeout: string): Promise<string> {
@@ -160,6 +168,13 @@ describe('durations need a unit', () => {
       const json = await runCli(['deploy', 'staging', '--timeout', '10', '--json'], {cwd: repo.dir})
       expect(json.exitCode).to.equal(2)
       expect(parseJson(json.stdout).error).to.deep.include({code: 'invalid_input', hint: 'Add a unit: 10s for seconds, 10m for minutes.'})
+    })
+
+    it('logs --since 720h (30 days, more than a wait may be) passes the command line check', async () => {
+      const r = await runCli(['logs', 'web', '-e', 'staging', '--since', '720h'], {cwd: repo.dir})
+      expect(r.stderr).to.not.contain('--since')
+      // It goes on to the kube context (which this fixture's environment does not have).
+      expect(r.stderr).to.contain('context')
     })
 
     it('a refused duration comes before anything else: no warning about the work tree, no CI group', async () => {

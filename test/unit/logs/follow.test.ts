@@ -87,6 +87,35 @@ describe('logs -f: listeners and the signal', () => {
   })
 })
 
+describe('logs --since', () => {
+  let repo: TempRepo
+  before(async () => {
+    repo = await TempRepo.clusterApp('it-context', 'it-ns')
+  })
+  after(() => repo.remove())
+
+  it('passes a look-back longer than a wait may be (30 days) to kubectl in seconds', async () => {
+    const runner: ProcessRunner = async (_file, argv) => {
+      if (argv.includes('get-contexts')) return {exitCode: 0, stdout: 'it-context\n', stderr: ''}
+      return {exitCode: 0, stdout: JSON.stringify({items: [pod('web-1')]}), stderr: ''}
+    }
+    const spawned: string[] = []
+    const spawner: ProcessSpawner = (_file, argv) => {
+      spawned.push(argv.slice(argv.indexOf('logs')).join(' '))
+      const stdout = new PassThrough()
+      stdout.end('2026-12-01T00:00:00.000000000Z old line\n')
+      // Like a process, done once its output was read.
+      const done = new Promise<{exitCode: number; stdout: string; stderr: string}>((resolve) => stdout.once('end', () => resolve({exitCode: 0, stdout: '', stderr: ''})))
+      return {stdout, done, kill: () => undefined}
+    }
+    let out = ''
+    const sink = new Writable({write: (c, _e, cb) => ((out += String(c)), cb())})
+    await streamLogs({services: ['web'], since: '720h', configPath: join(repo.dir, 'skycap.yaml')}, {kubectl: (o) => new Kubectl({...o, runner, spawner}), reporter: quiet, out: sink, colour: false})
+    expect(spawned).to.deep.equal(['logs web-1 -c web --timestamps --since=2592000s'])
+    expect(out).to.equal('web-1 │ old line\n')
+  })
+})
+
 describe('rollout watch: listeners', () => {
   it('removes its sleep listener after every poll', async () => {
     const POLLS = 30
