@@ -77,7 +77,8 @@ export async function streamLogs(options: LogsOptions, deps: LogsDeps): Promise<
   const known = Object.keys(env.services)
   const services = options.all ? known : options.services
   if (services.length === 0) throw new UserError('name at least one service, or pass --all', {hint: `Services of ${loaded.config.app}: ${known.join(', ')}.`})
-  for (const s of services) {
+  // The services named are checked with --all too: `logs wbe --all` is a typo to point out, not one to drop quietly.
+  for (const s of [...options.services, ...services]) {
     if (!env.services[s]) throw unknownServiceError(loaded, s, 'skycap logs SERVICE', withFlag(options.environment))
   }
   const sinceSeconds = options.since !== undefined ? Math.ceil((await parseDuration(options.since, '--since', {lookBack: true})) / 1000) : undefined

@@ -7,6 +7,7 @@ import {watchRollout} from '../../../src/deploy/watch.js'
 import {Kubectl, type ProcessRunner, type ProcessSpawner} from '../../../src/kubectl/kubectl.js'
 import {streamLogs} from '../../../src/logs/stream.js'
 import type {Reporter} from '../../../src/ui/output.js'
+import {fakeKubectlFactory} from '../../helpers/fake-kubectl.js'
 import {TempRepo} from '../../helpers/repo.js'
 
 const quiet: Reporter = {info: () => undefined, warn: () => undefined} as unknown as Reporter
@@ -113,6 +114,25 @@ describe('logs --since', () => {
     await streamLogs({services: ['web'], since: '720h', configPath: join(repo.dir, 'skycap.yaml')}, {kubectl: (o) => new Kubectl({...o, runner, spawner}), reporter: quiet, out: sink, colour: false})
     expect(spawned).to.deep.equal(['logs web-1 -c web --timestamps --since=2592000s'])
     expect(out).to.equal('web-1 │ old line\n')
+  })
+})
+
+describe('logs: the services named', () => {
+  let repo: TempRepo
+  before(async () => {
+    repo = await TempRepo.clusterApp('it-context', 'it-ns')
+  })
+  after(() => repo.remove())
+
+  it('an unknown service named beside --all is exit 2 before any kubectl call (it used to be ignored)', async () => {
+    const fake = fakeKubectlFactory([])
+    const error = await streamLogs(
+      {services: ['wbe'], all: true, configPath: join(repo.dir, 'skycap.yaml')},
+      {kubectl: fake.factory, reporter: quiet, out: new Writable({write: (_c, _e, cb) => cb()}), colour: false},
+    ).catch((e: unknown) => e)
+    expect((error as Error).message).to.equal('unknown service "wbe"; did you mean "web"?')
+    expect((error as {exitCode?: number}).exitCode).to.equal(2)
+    expect(fake.calls).to.deep.equal([])
   })
 })
 
