@@ -232,11 +232,11 @@ export class Kubectl {
   }
 
   /** The full argv for `args`: --context, --namespace and --request-timeout are added here and only here. */
-  argv(args: string[], namespaced = true): string[] {
+  argv(args: string[], namespaced = true, requestTimeout = this.requestTimeout): string[] {
     const out: string[] = []
     if (this.context) out.push('--context', this.context)
     if (namespaced && this.namespace) out.push('--namespace', this.namespace)
-    out.push(`--request-timeout=${this.requestTimeout}`)
+    out.push(`--request-timeout=${requestTimeout}`)
     return [...out, ...args]
   }
 
@@ -282,9 +282,12 @@ export class Kubectl {
     return this.runner(this.binary, argv, {stdio: 'inherit', signal: options.signal, ...(stdoutToStderr ? {stdoutToStderr} : {}), ...(teeStderr ? {teeStderr} : {}), ...(inputOnly ? {inputOnly} : {})})
   }
 
-  /** Starts a long-running kubectl (logs -f) without waiting for it. */
+  /**
+   * Starts a long-running kubectl (logs -f) without waiting for it. With no request timeout: kubectl applies it to
+   * the whole response, so a 30 s one ended every `logs -f` after 30 s (as k9s found: derailed/k9s#1381).
+   */
   spawn(args: string[], options: {signal?: AbortSignal} = {}): StreamingProcess {
-    const argv = this.argv(args)
+    const argv = this.argv(args, true, '0')
     this.trace?.([this.binary, ...argv])
     this.spawned++
     return this.spawner(this.binary, argv, options)

@@ -198,7 +198,7 @@ describe('hooks: the Job', () => {
     const chunks: string[] = []
     const outcome = await runJob(fake.kubectl, job, {onOutput: (c) => chunks.push(c.toString()), deadline: Date.now() + 60_000, intervalMs: 1})
     expect(outcome).to.deep.equal({job: 'j1', result: 'failed', message: 'exited 3', exitCode: 3, pod: 'j1-abc'})
-    expect(spawned).to.deep.equal([['--request-timeout=30s', 'logs', 'j1-abc', '-c', 'web', '--follow']])
+    expect(spawned).to.deep.equal([['--request-timeout=0', 'logs', 'j1-abc', '-c', 'web', '--follow']])
     expect(chunks.join('')).to.equal('migrating\n')
     expect(fake.remaining()).to.equal(0)
   })

@@ -1,7 +1,9 @@
 import {expect} from 'chai'
 
 import {ExitCode, InterruptedError, KubectlError, UnreachableError} from '../../../src/errors.js'
-import {classify, execaRunner} from '../../../src/kubectl/kubectl.js'
+import {PassThrough} from 'node:stream'
+
+import {classify, execaRunner, Kubectl} from '../../../src/kubectl/kubectl.js'
 import {fakeKubectl} from '../../helpers/fake-kubectl.js'
 
 describe('kubectl wrapper', () => {
@@ -11,6 +13,20 @@ describe('kubectl wrapper', () => {
       namespace: 'shop',
     })
     expect(await fake.kubectl.json(['get', 'pods'])).to.deep.equal({items: []})
+  })
+
+  it('starts a stream (logs -f) with no request timeout: kubectl applies it to the whole response, and a 30 s one ended every stream after 30 s', () => {
+    const spawned: string[][] = []
+    const kubectl = new Kubectl({
+      context: 'prod',
+      namespace: 'shop',
+      spawner: (_file, argv) => {
+        spawned.push(argv)
+        return {stdout: new PassThrough(), done: Promise.resolve({exitCode: 0, stdout: '', stderr: ''}), kill: () => undefined}
+      },
+    })
+    kubectl.spawn(['logs', 'web-1', '-c', 'web', '--follow'])
+    expect(spawned).to.deep.equal([['--context', 'prod', '--namespace', 'shop', '--request-timeout=0', 'logs', 'web-1', '-c', 'web', '--follow']])
   })
 
   it('leaves out --namespace for cluster-scoped calls', async () => {
