@@ -83,9 +83,14 @@ export async function streamLogs(options: LogsOptions, deps: LogsDeps): Promise<
   }
   const sinceSeconds = options.since !== undefined ? Math.ceil((await parseDuration(options.since, '--since', {lookBack: true})) / 1000) : undefined
   if (options.tail !== undefined && (!Number.isInteger(options.tail) || options.tail < -1)) throw new UserError(`--tail must be a whole number, not ${options.tail}`)
-  const filterSpec = {configured: options.noFilters ? [] : configuredExcludes(loaded.config, services), exclude: options.exclude ?? [], grep: options.grep ?? []}
+  // Each service's lines get the app's filters and that service's own: web's `^DEBUG ` must not hide worker's lines.
+  const filterSpec = (service: string) => ({
+    configured: options.noFilters ? [] : configuredExcludes(loaded.config, [service]),
+    exclude: options.exclude ?? [],
+    grep: options.grep ?? [],
+  })
   // Checks every pattern up front (a bad --grep is exit 2 before anything streams).
-  lineFilter(filterSpec)
+  for (const s of services) lineFilter(filterSpec(s))
   const {kubectl} = await connect(options.context ? {...env, context: options.context} : env, deps.kubectl, deps.reporter, {checkContextOnFirstCall: true})
   const selector = `${LABELS.instance}=${loaded.config.app}-${env.name},${LABELS.name} in (${services.join(',')})`
   const maxStreams = options.maxStreams ?? 50
@@ -186,7 +191,7 @@ export async function streamLogs(options: LogsOptions, deps: LogsDeps): Promise<
           warnedCap = true
           continue
         }
-        const st = existing ?? {key, pod, container, processor: new LogChunkProcessor(filterSpec, {service: pod.service, pod: pod.name, container}, format), ended: false}
+        const st = existing ?? {key, pod, container, processor: new LogChunkProcessor(filterSpec(pod.service), {service: pod.service, pod: pod.name, container}, format), ended: false}
         st.pod = pod
         st.restarts = pod.restarts.get(container) ?? 0
         streams.set(key, st)

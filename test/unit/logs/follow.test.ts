@@ -136,6 +136,49 @@ describe('logs: the services named', () => {
   })
 })
 
+describe('logs of several services: each service its own filters', () => {
+  let repo: TempRepo
+  before(async () => {
+    repo = await TempRepo.clusterApp('it-context', 'it-ns')
+  })
+  after(() => repo.remove())
+
+  it("hides web's DEBUG lines (its logs.exclude) and not worker's, with or without -f, in text and --json", async () => {
+    const worker = (name: string) => ({...pod(name), metadata: {name, labels: {'app.kubernetes.io/name': 'worker'}}})
+    const lines = ['2026-12-01T00:00:01.000000000Z DEBUG heartbeat 1', '2026-12-01T00:00:02.000000000Z GET /healthz 200', '2026-12-01T00:00:03.000000000Z served\n'].join('\n')
+    for (const follow of [false, true])
+      for (const json of [false, true]) {
+        const stop = new AbortController()
+        let polls = 0
+        const runner: ProcessRunner = async (_file, argv) => {
+          if (argv.includes('get-contexts')) return {exitCode: 0, stdout: 'it-context\n', stderr: ''}
+          if (++polls === 3) stop.abort()
+          return {exitCode: 0, stdout: JSON.stringify({items: [pod('web-1'), worker('worker-1')]}), stderr: ''}
+        }
+        const spawner: ProcessSpawner = () => {
+          const stdout = new PassThrough()
+          stdout.end(lines)
+          const done = new Promise<{exitCode: number; stdout: string; stderr: string}>((resolve) => stdout.once('end', () => resolve({exitCode: 0, stdout: '', stderr: ''})))
+          return {stdout, done, kill: () => undefined}
+        }
+        let out = ''
+        const sink = new Writable({write: (c, _e, cb) => ((out += String(c)), cb())})
+        const summary = await streamLogs(
+          {services: ['web', 'worker'], follow, json, configPath: join(repo.dir, 'skycap.yaml'), pollMs: 1},
+          {kubectl: (o) => new Kubectl({...o, runner, spawner}), reporter: quiet, out: sink, colour: false, signal: stop.signal},
+        )
+        const shown = json
+          ? out
+              .trim()
+              .split('\n')
+              .map((l) => `${JSON.parse(l).pod} │ ${JSON.parse(l).message}`)
+          : out.trim().split('\n')
+        expect(shown.sort(), `follow ${follow}, json ${json}`).to.deep.equal(['web-1 │ served', 'worker-1 │ DEBUG heartbeat 1', 'worker-1 │ served'])
+        expect(summary.hidden).to.equal(3)
+      }
+  })
+})
+
 describe('rollout watch: listeners', () => {
   it('removes its sleep listener after every poll', async () => {
     const POLLS = 30
