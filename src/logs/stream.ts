@@ -119,6 +119,9 @@ export async function streamLogs(options: LogsOptions, deps: LogsDeps): Promise<
   let warnedCap = false
   const format: FormatOptions = {colour: deps.colour && !options.json, showContainer: false, timestamps: options.timestamps ?? false, json: options.json ?? false}
 
+  /** The containers that were running at the first listing (pod/container): with -f, only they start with --tail. */
+  const runningAtStart = new Set<string>()
+
   const startStream = (st: Stream, resume: boolean) => {
     const args = ['logs', st.pod.name, '-c', st.container, '--timestamps']
     if (options.follow) args.push('--follow')
@@ -127,7 +130,10 @@ export async function streamLogs(options: LogsOptions, deps: LogsDeps): Promise<
       st.processor.resume()
     } else {
       if (sinceSeconds !== undefined) args.push(`--since=${sinceSeconds}s`)
-      if (options.tail !== undefined) args.push(`--tail=${options.tail}`)
+      // --tail is where the containers running at the start begin. A container that starts while -f follows (a new
+      // pod of a deploy or a scale) wrote all of its lines since: a tail would cut its first lines (probes and
+      // heartbeats written before the next poll count too, even the hidden ones), so it is shown from its first line.
+      if (options.tail !== undefined && (!options.follow || runningAtStart.has(st.key))) args.push(`--tail=${options.tail}`)
     }
     if (options.previous) args.push('--previous')
     st.ended = false
@@ -254,6 +260,7 @@ export async function streamLogs(options: LogsOptions, deps: LogsDeps): Promise<
       await Promise.all([...streams.values()].map((s) => s.proc?.done))
     } else {
       if (pods.length === 0) deps.reporter.info(`no pods of ${services.join(', ')} yet; waiting for some (Ctrl-C to stop)`)
+      for (const p of pods) for (const c of p.started) runningAtStart.add(`${p.name}/${c}`)
       if (!controller.signal.aborted) await sync(pods)
       while (!controller.signal.aborted) {
         await abortableSleep(options.pollMs ?? 2000, controller.signal)

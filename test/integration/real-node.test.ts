@@ -10,6 +10,21 @@ import {captureOutput, httpGet, kubectl, realNode, serviceAnswers, tagTestAppIma
 
 const ENV = (v: string, extra: string) => (text: string) => text.replace('env: {APP_VERSION: v1}', `env: {APP_VERSION: ${v}, ${extra}}`)
 
+/** A second service for test/fixtures/real-app: the test app without a port, noisy (a DEBUG line every 50 ms). */
+const WORKER = [
+  '  worker:',
+  '    image: app',
+  '    replicas: 1',
+  '    env: {APP_VERSION: w1, APP_NOISE: 50ms}',
+  '    resources: {requests: {cpu: 10m, memory: 16Mi}}',
+  '    terminationGracePeriodSeconds: 2',
+  '    nodeSelector: {skycap.test/real-node: "true"}',
+  '    tolerations: [{key: skycap.test/real-node, operator: Exists, effect: NoSchedule}]',
+  '    podTemplate:',
+  '      spec: {dnsPolicy: Default, automountServiceAccountToken: false}',
+  '',
+].join('\n')
+
 describe('real node: the test app in real containers', function () {
   const ns = useNamespace('real')
   let app: TestApp
@@ -167,6 +182,95 @@ describe('real node: the test app in real containers', function () {
     } finally {
       proc.kill('SIGINT')
       await proc
+    }
+  })
+
+  realIt('skycap logs -f shows the pods a scale adds from their first line, for two services scaled at once, twice', async () => {
+    // Noisy pods (a hidden DEBUG line every 50 ms): by the time a poll finds a new pod, it has written more than the
+    // 10 lines -f starts with, so a tail would cut its start-up lines off.
+    await app.change((text) => ENV('v1', 'APP_NOISE: 50ms')(text).replace('\nenvironments:', `\n${WORKER}environments:`), 'noisy web, and a worker')
+    expect((await deploy()).exitCode).to.equal(0)
+    const podsOf = async (service: string): Promise<any[]> => (await app.get(['pods', '-l', `app.kubernetes.io/name=${service}`])).items
+    const version = {web: 'v1', worker: 'w1'}
+    const initial = [...(await podsOf('web')), ...(await podsOf('worker'))]
+    const seen = new Set<string>(initial.map((p) => p.metadata.name))
+    const proc = execa('node', [cliPath, 'logs', 'web', 'worker', '-e', 'test', '-f'], {cwd: app.repo.dir, env: {NO_COLOR: '1'}, reject: false, stdin: 'ignore'})
+    try {
+      const out = captureOutput(proc.stdout)
+      // The follower has started once a request to each pod shows up in it.
+      for (const p of initial) {
+        const marker = `/marker-${p.metadata.name}`
+        await waitFor(
+          `the request line of ${p.metadata.name}`,
+          async () => {
+            await httpGet(`http://${p.status.podIP}:8080${marker}`)
+            return new RegExp(`${p.metadata.name} │ request \\d+: GET ${marker} from`).test(out.text)
+          },
+          {timeoutMs: 30_000, intervalMs: 1000},
+        )
+      }
+      const added: Array<{service: 'web' | 'worker'; name: string}> = []
+      for (const replicas of [2, 3]) {
+        await kubectl(['scale', 'deployment/web', 'deployment/worker', `--replicas=${replicas}`], {namespace: ns.name})
+        const now = await waitFor(`${replicas} running pods of each service`, async () => {
+          const running = async (service: 'web' | 'worker') => (await podsOf(service)).filter((p) => p.status.containerStatuses?.[0]?.state?.running && !p.metadata.deletionTimestamp)
+          const lists = {web: await running('web'), worker: await running('worker')}
+          if (lists.web.length !== replicas || lists.worker.length !== replicas) return undefined
+          return (['web', 'worker'] as const).flatMap((service) => lists[service].filter((p) => !seen.has(p.metadata.name)).map((p) => ({service, name: p.metadata.name as string})))
+        })
+        expect(now, `the pods the scale to ${replicas} added`).to.have.length(2)
+        for (const {service, name} of now) {
+          seen.add(name)
+          added.push({service, name})
+          await out.waitFor(`${name} │ starting skycap test app version=${version[service]} `)
+          await out.waitFor(`${name} │ listening on :8080`)
+        }
+      }
+      // Each added pod's start-up line, once, under its own name.
+      expect(added).to.have.length(4)
+      for (const {name} of added)
+        expect(
+          out.text.split('\n').filter((l) => l.startsWith(`${name} │ starting skycap test app`)),
+          name,
+        ).to.have.length(1)
+      // web's own filter (^DEBUG) hides web's heartbeats, not worker's.
+      expect(out.text).to.not.match(/^web-\S+ │ DEBUG/m)
+      expect(out.text).to.match(/^worker-\S+ │ DEBUG heartbeat/m)
+    } finally {
+      proc.kill('SIGINT')
+      await proc
+    }
+    expect((await proc).exitCode).to.equal(0)
+  })
+
+  realIt('skycap logs -f of three noisy pods of two services for over 30 s: each stream runs once, every line once and in order', async () => {
+    await app.change((text) => ENV('v1', 'APP_NOISE: 50ms')(text).replace('replicas: 1', 'replicas: 2').replace('\nenvironments:', `\n${WORKER}environments:`), 'noisy web x2, and a worker')
+    expect((await deploy()).exitCode).to.equal(0)
+    const names = [...(await app.get(['pods', '-l', 'app.kubernetes.io/name in (web,worker)'])).items].map((p: any) => p.metadata.name as string)
+    expect(names).to.have.length(3)
+    // --verbose traces every kubectl call on stderr: the test counts the `logs` streams started.
+    const proc = execa('node', [cliPath, 'logs', 'web', 'worker', '-e', 'test', '-f', '--no-filters', '--verbose'], {cwd: app.repo.dir, env: {NO_COLOR: '1'}, reject: false, stdin: 'ignore'})
+    const out = captureOutput(proc.stdout)
+    const err = captureOutput(proc.stderr)
+    const beats = (pod: string) => [...out.text.matchAll(new RegExp(`^${pod} │ DEBUG heartbeat (\\d+)$`, 'gm'))].map((m) => Number(m[1]))
+    try {
+      const first = await waitFor('a heartbeat of every pod', () => names.every((n) => beats(n).length > 0) && new Map(names.map((n) => [n, beats(n)[0] as number])), {
+        timeoutMs: 30_000,
+        intervalMs: 200,
+      })
+      // 40 s of lines (800 heartbeats at 50 ms), past kubectl's --request-timeout of 30 s.
+      await waitFor('40 s of heartbeats from every pod', () => names.every((n) => (beats(n).at(-1) as number) - (first.get(n) as number) >= 800), {timeoutMs: 90_000, intervalMs: 500})
+    } finally {
+      proc.kill('SIGINT')
+    }
+    const r = await proc
+    expect(r.exitCode, err.text).to.equal(0)
+    for (const pod of names) {
+      const seq = beats(pod)
+      const gaps = seq.flatMap((n, i) => (i > 0 && n !== (seq[i - 1] as number) + 1 ? [`${seq[i - 1]} -> ${n}`] : []))
+      expect(gaps, `${pod}: heartbeats missing or repeated`).to.deep.equal([])
+      const streams = err.text.split('\n').filter((l) => l.includes(` logs ${pod} `))
+      expect(streams, `${pod}: its kubectl logs -f started once, never restarted`).to.have.length(1)
     }
   })
 

@@ -88,6 +88,40 @@ describe('logs -f: listeners and the signal', () => {
   })
 })
 
+describe('logs -f: pods and containers that start while following', () => {
+  let repo: TempRepo
+  before(async () => {
+    repo = await TempRepo.clusterApp('it-context', 'it-ns')
+  })
+  after(() => repo.remove())
+
+  it('starts the containers running at the start with --tail, and shows those that start later from their first line', async () => {
+    const stop = new AbortController()
+    let polls = 0
+    const worker = (name: string) => ({...pod(name), metadata: {name, labels: {'app.kubernetes.io/name': 'worker'}}})
+    const creating = (p: ReturnType<typeof pod>) => ({...p, status: {containerStatuses: [{name: 'web', state: {waiting: {reason: 'ContainerCreating'}}}]}})
+    // Poll 1: web-1 runs, worker-1 is being created. Poll 2: worker-1 runs, and a scale added web-2 and worker-2.
+    const runner: ProcessRunner = async (_file, argv) => {
+      if (argv.includes('get-contexts')) return {exitCode: 0, stdout: 'it-context\n', stderr: ''}
+      polls++
+      if (polls === 4) stop.abort()
+      const items = polls === 1 ? [pod('web-1'), creating(worker('worker-1'))] : [pod('web-1'), worker('worker-1'), pod('web-2'), worker('worker-2')]
+      return {exitCode: 0, stdout: JSON.stringify({items}), stderr: ''}
+    }
+    const spawned: string[] = []
+    await streamLogs(
+      {services: ['web', 'worker'], follow: true, tail: 10, configPath: join(repo.dir, 'skycap.yaml'), pollMs: 1},
+      {kubectl: (o) => new Kubectl({...o, runner, spawner: followers(spawned)}), reporter: quiet, out: new Writable({write: (_c, _e, cb) => cb()}), colour: false, signal: stop.signal},
+    )
+    expect(spawned.map((a) => a.slice(a.indexOf(' logs ') + 1)).sort()).to.deep.equal([
+      'logs web-1 -c web --timestamps --follow --tail=10',
+      'logs web-2 -c web --timestamps --follow',
+      'logs worker-1 -c web --timestamps --follow',
+      'logs worker-2 -c web --timestamps --follow',
+    ])
+  })
+})
+
 describe('logs --since', () => {
   let repo: TempRepo
   before(async () => {
