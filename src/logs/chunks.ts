@@ -242,20 +242,27 @@ export class LogChunkProcessor {
     return out.length ? `${out.join('\n')}\n` : ''
   }
 
-  /** Keeps lastTs and the messages at it from the end of a chunk, for a later reconnect. */
+  /**
+   * Keeps lastTs (the newest timestamp seen, not the last line's) and the messages at it from the end of a chunk, for
+   * a later reconnect. Lines are only nearly in order: the runtime stamps stdout and stderr apart, so a crashing
+   * process's stderr line can be stamped a few µs before the stdout line written ahead of it. Taking the last line's
+   * timestamp made every resume show the lines after it again, at every poll of a crash-looping container.
+   */
   private remember(body: string): void {
     let end = body.length - 1
     let ts = ''
-    const same: string[] = []
-    while (end > 0) {
+    let same: string[] = []
+    // The last lines (out-of-order ones are µs apart), not the whole chunk.
+    for (let lines = 0; end > 0 && lines < 64; lines++) {
       const start = body.lastIndexOf('\n', end - 1) + 1
       const {timestamp, message} = splitTimestamp(body.slice(start, end))
-      if (!timestamp || (ts && timestamp !== ts)) break
-      ts = timestamp
-      same.push(message)
       end = start - 1
+      if (timestamp > ts) {
+        ts = timestamp
+        same = [message]
+      } else if (timestamp && timestamp === ts) same.push(message)
     }
-    if (!ts) return
+    if (!ts || ts < this.lastTs) return
     if (ts === this.lastTs) this.atLastTs.push(...same)
     else {
       this.lastTs = ts
@@ -274,11 +281,12 @@ export class LogChunkProcessor {
           if (timestamp < this.lastTs || (timestamp === this.lastTs && this.atLastTs.includes(message))) continue
           if (timestamp > this.lastTs) this.resuming = false
         }
-        if (timestamp !== this.lastTs) {
+        // The newest timestamp counts (see remember): a line stamped before it leaves it alone.
+        if (timestamp > this.lastTs) {
           this.lastTs = timestamp
           this.atLastTs = []
         }
-        this.atLastTs.push(message)
+        if (timestamp === this.lastTs) this.atLastTs.push(message)
       }
       if (this.exclude.some((r) => r.test(message)) || this.greps.some((g) => !g.test(message))) {
         this.hidden++

@@ -213,6 +213,58 @@ describe('logs of several services: each service its own filters', () => {
   })
 })
 
+describe('logs -f of a crash-looping container', () => {
+  let repo: TempRepo
+  before(async () => {
+    repo = await TempRepo.clusterApp('it-context', 'it-ns')
+  })
+  after(() => repo.remove())
+
+  it('shows its lines once, though its stderr line is timestamped before the stdout line above it (it repeated two lines at every poll)', async () => {
+    // What kubectl logs answered for a real crashed container (test app, exit 3): the stderr line "fatal" is stamped
+    // a few µs before the stdout line written ahead of it. Each -f stream ends at once (the container is dead).
+    const lines = [
+      '2026-12-02T14:42:48.549424704Z starting skycap test app version=c1 pid=1',
+      '2026-12-02T14:42:48.549595698Z config read',
+      '2026-12-02T14:42:48.549548478Z fatal: configured to exit 3 at start (version=c1)',
+    ]
+    for (const json of [false, true]) {
+      const stop = new AbortController()
+      let polls = 0
+      const runner: ProcessRunner = async (_file, argv) => {
+        if (argv.includes('get-contexts')) return {exitCode: 0, stdout: 'it-context\n', stderr: ''}
+        if (++polls === 8) stop.abort()
+        return {exitCode: 0, stdout: JSON.stringify({items: [pod('crash-1')]}), stderr: ''}
+      }
+      const spawner: ProcessSpawner = (_file, argv) => {
+        // As the API server does: --since-time counts in whole seconds, so the same second comes back.
+        const since = argv.find((a) => a.startsWith('--since-time='))?.slice(13, 32)
+        const stdout = new PassThrough()
+        stdout.end(`${lines.filter((l) => !since || l.slice(0, 19) >= since).join('\n')}\n`)
+        const done = new Promise<{exitCode: number; stdout: string; stderr: string}>((resolve) => stdout.once('end', () => resolve({exitCode: 0, stdout: '', stderr: ''})))
+        return {stdout, done, kill: () => undefined}
+      }
+      let out = ''
+      const sink = new Writable({write: (c, _e, cb) => ((out += String(c)), cb())})
+      await streamLogs(
+        {services: ['web'], follow: true, tail: 10, json, configPath: join(repo.dir, 'skycap.yaml'), pollMs: 1},
+        {kubectl: (o) => new Kubectl({...o, runner, spawner}), reporter: quiet, out: sink, colour: false, signal: stop.signal},
+      )
+      const messages = json
+        ? out
+            .trim()
+            .split('\n')
+            .map((l) => JSON.parse(l).message)
+        : out
+            .trim()
+            .split('\n')
+            .map((l) => l.split(' │ ')[1])
+      expect(messages, `json ${json}`).to.deep.equal(['starting skycap test app version=c1 pid=1', 'config read', 'fatal: configured to exit 3 at start (version=c1)'])
+      expect(polls).to.equal(8)
+    }
+  })
+})
+
 describe('rollout watch: listeners', () => {
   it('removes its sleep listener after every poll', async () => {
     const POLLS = 30
