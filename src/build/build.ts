@@ -6,6 +6,7 @@ import {resolveEnvironment, unknownServiceError} from '../config/environment.js'
 import {configFilePath, displayPath, openRepository, parseConfig, readSkycapYaml} from '../config/load.js'
 import type {Environment, LoadedConfig} from '../config/types.js'
 import {BUILD_ARG_VARIABLES, type BuildArgsView, undefinedVariableMessage} from '../config/templated.js'
+import {loadValidator} from '../config/validate.js'
 import {BuildFailedError, ConfigError, formatLocation, InterruptedError, UnreachableError, UserError} from '../errors.js'
 import {parseTarget} from '../vcs/target.js'
 import {checkImages, type ImageCheck} from '../registry/images.js'
@@ -119,21 +120,37 @@ export async function buildImages(options: BuildOptions, deps: BuildDeps = {}): 
   if (!existsSync(dirname(file))) throw new ConfigError(`cannot read ${file}: its folder does not exist`, undefined, {hint: 'Check the path given to --config.'})
   if (options.workTree && options.revision !== undefined) throw workTreeWithRevision(options.revision)
   const vcs = await openRepository(file)
+  const push = options.push ?? true
   // A commit's clean export needs no status of the work tree (which can take long in a big one), except to warn
-  // that the work tree's own revision is built without its uncommitted changes.
+  // that the work tree's own revision is built without its uncommitted changes. That status only feeds the warning:
+  // it runs beside the export (a second resolve, whose failure the first one reports), not before it.
   const ofWorkTree = options.revision === undefined || options.revision === 'HEAD' || options.revision === '.'
-  const revision = await resolveForBuild(vcs, options.revision, (options.workTree ?? false) || (ofWorkTree && options.warnUncommitted !== false), options.environment === undefined ? file : undefined)
-  if (!options.workTree && revision.dirty && options.warnUncommitted !== false) {
-    deps.reporter?.warn(
-      `the work tree has uncommitted changes (untracked files count); they are not in the images of ${revision.short}, a clean export of the commit: commit them, or build them with --work-tree`,
-    )
+  const uncommitted =
+    !options.workTree && ofWorkTree && options.warnUncommitted !== false
+      ? vcs.resolve(options.revision, {workTree: true}).then(
+          (r) => r.dirty,
+          () => false,
+        )
+      : Promise.resolve(false)
+  const revision = await resolveForBuild(vcs, options.revision, options.workTree ?? false, options.environment === undefined ? file : undefined)
+  let source: BuildSource
+  try {
+    const copying = options.workTree ? copyWorkTree(vcs) : exportRevision(vcs, revision.sha)
+    // After the copy's first process has started: what loads then runs while it works.
+    setImmediate(() => loadAhead(push && deps.fetch === undefined))
+    source = await copying
+  } finally {
+    // Said before anything else the build reports (the revision's skycap.yaml may be what fails next).
+    if (await uncommitted) {
+      deps.reporter?.warn(
+        `the work tree has uncommitted changes (untracked files count); they are not in the images of ${revision.short}, a clean export of the commit: commit them, or build them with --work-tree`,
+      )
+    }
   }
-  const source = options.workTree ? await copyWorkTree(vcs) : await exportRevision(vcs, revision.sha)
   try {
     const loaded = await configIn(source, vcs, file, revision, options.workTree ?? false)
     const chosen = environmentFor(loaded, options.environment)
     const env = options.registry ? {...chosen, registry: options.registry} : chosen
-    const push = options.push ?? true
     await loadTemplateEngine()
     const dirty = options.workTree && revision.dirty
     const tag = dirty ? checkTag(`${revision.short}-dirty-${source.contentHash}`, loaded.show(loaded.file)) : imageTagFor(loaded, env, revision)
@@ -225,6 +242,28 @@ export async function buildImages(options: BuildOptions, deps: BuildDeps = {}): 
   } finally {
     source.remove()
   }
+}
+
+/**
+ * Starts loading, while git works (the process waits on it), what the steps after it need: the YAML library, the
+ * schema's validator, LiquidJS, execa and the builders' modules, and Node's HTTP client (`fetch` loads and compiles
+ * undici on its first use, about 40 ms, which the first registry request paid). Nothing here has an effect but
+ * loading; a failure is left to the step that needs the module.
+ */
+function loadAhead(registry: boolean): void {
+  const loads: Array<Promise<unknown>> = [
+    import('yaml'),
+    loadValidator(),
+    loadTemplateEngine(),
+    import('execa'),
+    import('node:readline'),
+    import('./buildx.js'),
+    import('./docker.js'),
+    import('./podman.js'),
+  ]
+  for (const load of loads) load.catch(() => {})
+  // A data: URL goes through fetch without a connection: undici is loaded and its fetch compiled, nothing is sent.
+  if (registry) setImmediate(() => fetch('data:,').catch(() => {}))
 }
 
 /**

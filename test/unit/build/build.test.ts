@@ -1,7 +1,8 @@
-import {existsSync, mkdtempSync, readFileSync, rmSync} from 'node:fs'
+import {chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {expect} from 'chai'
+import {execa} from 'execa'
 
 import {buildImages, type BuildOptions, parseBuildTarget} from '../../../src/build/build.js'
 import {execaRunner, OutputLines, type ProcessRunner, type RunOptions} from '../../../src/build/process.js'
@@ -561,6 +562,40 @@ describe('skycap build (engine)', () => {
       expect((await warnings({}, hg.dir))[0]).to.match(/^the work tree has uncommitted changes .* not in the images of [0-9a-f]{12}, /)
     } finally {
       hg.remove()
+    }
+  })
+
+  it("the work tree's status (only for the warning) runs beside the export, not before it", async () => {
+    repo = await TempRepo.withFiles({'skycap.yaml': SKYCAP_YAML('  web:\n    image: web\n    build: {}'), Dockerfile: 'FROM scratch\n'})
+    repo.write('Dockerfile', 'FROM scratch\nLABEL uncommitted=yes\n')
+    // A git first on PATH that logs when each status and archive starts and ends; a status takes 600 ms.
+    const realGit = (await execa('sh', ['-c', 'command -v git'])).stdout.trim()
+    const shim = mkdtempSync(join(tmpdir(), 'skycap-git-slow-status-'))
+    const log = join(shim, 'calls.log')
+    writeFileSync(
+      join(shim, 'git'),
+      `#!/bin/sh
+case " $* " in *" status "*) what=status ;; *" archive "*) what=archive ;; *) exec '${realGit}' "$@" ;; esac
+echo "start $what" >>'${log}'
+[ "$what" = status ] && sleep 0.6
+'${realGit}' "$@"; rc=$?
+echo "end $what" >>'${log}'
+exit $rc
+`,
+    )
+    chmodSync(join(shim, 'git'), 0o755)
+    const restore = setEnvironment({PATH: `${shim}:${process.env.PATH ?? ''}`})
+    try {
+      const reporter = memoryReporter()
+      const registry = fakeRegistry()
+      await buildImages({cwd: repo.dir}, {run: fakeRunner(registry.images, dockerOnly).run, fetch: registry.fetch, reporter})
+      const calls = readFileSync(log, 'utf8').trim().split('\n')
+      expect(calls.indexOf('end archive'), calls.join(', ')).to.be.below(calls.indexOf('end status'))
+      expect(reporter.warnings, 'the warning is still given').to.have.length(1)
+      expect(reporter.warnings[0]).to.match(/^the work tree has uncommitted changes/)
+    } finally {
+      restore()
+      rmSync(shim, {recursive: true, force: true})
     }
   })
 
