@@ -126,12 +126,18 @@ export class KubectlError extends SkycapError {
   readonly kind: KubectlFailureKind
   readonly args: readonly string[]
   readonly stderr: string
+  /**
+   * The change kubectl's message calls for, when it calls for one (a Job changed in place gets a new name per
+   * release), without "nothing was changed": the hint says it, and a refused object's file and line can precede it.
+   */
+  readonly advice?: string
 
-  constructor(kind: KubectlFailureKind, message: string, args: readonly string[], stderr: string, options: SkycapErrorOptions = {}) {
+  constructor(kind: KubectlFailureKind, message: string, args: readonly string[], stderr: string, options: SkycapErrorOptions & {advice?: string} = {}) {
     super(message, options)
     this.kind = kind
     this.args = args
     this.stderr = stderr
+    if (options.advice !== undefined) this.advice = options.advice
     this.code = `kubectl_${kind}`
     this.exitCode = kind === 'invalid' || kind === 'no_context' ? ExitCode.INVALID : ExitCode.FAILED
   }

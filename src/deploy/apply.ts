@@ -1,6 +1,6 @@
 import type {LoadedConfig} from '../config/types.js'
 import {formatLocation, InterruptedError, KubectlError, type SourceLocation} from '../errors.js'
-import {cutGoValues, FIX_OBJECT_HINT, type Kubectl} from '../kubectl/kubectl.js'
+import {cutGoValues, type Kubectl} from '../kubectl/kubectl.js'
 import {CONFIG_KINDS, type KubeObject, type RenderedObject} from '../render/objects.js'
 
 // Server-side apply as manager "skycap": no last-applied annotation, and fields other managers own (an HPA's
@@ -80,13 +80,14 @@ export function withRejectedObjects(error: unknown, rendered: RenderedObject[], 
   if (!rejected.length) return error
   const where = rejected.map((r) => `${r.ref} (${formatLocation(r)})`).join(', ')
   // Specific advice (a Job changed in place: give it a new name per release) is kept, after where to follow it.
-  const advice = error.hint && error.hint !== FIX_OBJECT_HINT ? `${error.hint.charAt(0).toLowerCase()}${error.hint.slice(1)}` : undefined
+  const advice = error.advice
   return new KubectlError(error.kind, error.message, error.args, error.stderr, {
     // kubectl names the objects; the hint names where each was written.
-    hint: advice ? `${where}: ${advice}` : `Fix ${where}; nothing was changed.`,
+    hint: advice ? `${where}: ${advice.charAt(0).toLowerCase()}${advice.slice(1)}; nothing was changed.` : `Fix ${where}; nothing was changed.`,
     jsonHint: error.jsonHint,
     details: {...error.details, rejected},
     cause: error.cause,
+    ...(advice === undefined ? {} : {advice}),
   })
 }
 

@@ -508,33 +508,34 @@ async function autoRollback(
   // The rollback gets a full timeout of its own: renew the lock so it outlasts it.
   if (!(await renewLock(target.kubectl, prepared.app, deps.lockId, clock))) deps.reporter.warn('could not renew the deploy lock before the rollback; another deploy may take it over')
   const objects = withReplicas(previous.manifests(), live)
-  let rollout: RolloutResult
   // Ctrl-C came after the deploy failed and before the rollback began: nothing of it is applied.
   const notStarted = deps.signal?.aborted === true
-  try {
-    if (notStarted) throw new InterruptedError('interrupted before the rollback began')
-    rollout = await applyAndWatch({
-      kubectl: target.kubectl,
-      objects,
-      selector,
-      // The rollback gets its own time: the failed deploy may have used all of its own.
-      deadline: clock() + timeoutMs,
-      title: `Rolling back to release ${previous.record.number}`,
-      reporter: deps.reporter,
-      config: prepared.loaded.config,
-      clock,
-      signal: deps.signal,
-      intervalMs: deps.intervalMs,
-    })
-  } catch (error) {
-    // Stopped while applying (Ctrl-C kills kubectl too): an interruption, not a failure of the rollback.
-    if (deps.signal?.aborted) rollout = {outcome: 'interrupted', applied: [], statuses: [], interrupted: [], failures: []}
-    // The cluster refused the old manifests (an admission policy, a quota, an API that went away): the rollback
-    // failed, and the report must say so rather than end in a bare kubectl error.
-    else if (error instanceof KubectlError)
-      rollout = {outcome: 'failed', applied: [], statuses: [], interrupted: [], failures: [{ref: 'kubectl apply', message: error.message.split('\n')[0] ?? '', events: [], logs: []}]}
-    else throw error
+  const applyRollback = async (): Promise<RolloutResult> => {
+    try {
+      return await applyAndWatch({
+        kubectl: target.kubectl,
+        objects,
+        selector,
+        // The rollback gets its own time: the failed deploy may have used all of its own.
+        deadline: clock() + timeoutMs,
+        title: `Rolling back to release ${previous.record.number}`,
+        reporter: deps.reporter,
+        config: prepared.loaded.config,
+        clock,
+        signal: deps.signal,
+        intervalMs: deps.intervalMs,
+      })
+    } catch (error) {
+      // Stopped while applying (Ctrl-C kills kubectl too): an interruption, not a failure of the rollback.
+      if (deps.signal?.aborted) return interruptedRollout()
+      // The cluster refused the old manifests (an admission policy, a quota, an API that went away): the rollback
+      // failed, and the report must say so rather than end in a bare kubectl error.
+      if (error instanceof KubectlError)
+        return {outcome: 'failed', applied: [], statuses: [], interrupted: [], failures: [{ref: 'kubectl apply', message: error.message.split('\n')[0] ?? '', events: [], logs: []}]}
+      throw error
+    }
   }
+  const rollout = notStarted ? interruptedRollout() : await applyRollback()
   const ok = rollout.outcome === 'ready'
   const stopped = rollout.outcome === 'interrupted'
   // The old manifests switched blue-green Services back to the slot they selected then: the rollout state follows.
@@ -582,6 +583,11 @@ async function autoRollback(
     ...(reason ? {reason} : {}),
     ...(running ? {running} : {}),
   }
+}
+
+/** A rollback stopped by Ctrl-C before or while it was applied: what the rollout reports then. */
+function interruptedRollout(): RolloutResult {
+  return {outcome: 'interrupted', applied: [], statuses: [], interrupted: [], failures: []}
 }
 
 /** The record of a rollback to `to`, before its result is known. */

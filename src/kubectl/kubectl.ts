@@ -323,7 +323,7 @@ const UNREACHABLE = [
 const KLOG = /^[IWEF]\d{4} \d{2}:\d{2}:\d{2}\.\d+\s+\d+ [\w.-]+:\d+\] /
 
 /** The hint of a refused object when kubectl's message holds no more specific advice. */
-export const FIX_OBJECT_HINT = 'Fix the object in its template or in skycap.yaml; nothing was changed.'
+const FIX_OBJECT_HINT = 'Fix the object in its template or in skycap.yaml; nothing was changed.'
 
 /** Turns kubectl's stderr into a typed error with a next step. */
 export function classify(args: readonly string[], stderr: string, context?: string): KubectlError | UnreachableError | UserError {
@@ -352,11 +352,13 @@ export function classify(args: readonly string[], stderr: string, context?: stri
   const immutable = /(?:The )?([A-Z]\w*)(?:\.[\w.]+)? "([^"]+)" is invalid: ([\w.[\]]+): Invalid value: [\s\S]*?field is immutable/.exec(text)
   if (immutable) {
     const [, objectKind, name, field] = immutable
-    const job = objectKind === 'Job'
+    const advice =
+      objectKind === 'Job'
+        ? `Give the Job a new name per release, e.g. name: ${name}-{{ revision.short }} in its template, or run it as a skycap hook (docs/hooks.md)`
+        : `Delete ${objectKind}/${name} so it is created again, or give it a new name`
     return new KubectlError('invalid', `kubectl ${verb(args)} failed${where}: the ${objectKind} "${name}" cannot be changed in place (${field} is immutable once created)`, args, text, {
-      hint: job
-        ? `Give the Job a new name per release, e.g. name: ${name}-{{ revision.short }} in its template, or run it as a skycap hook (docs/hooks.md); nothing was changed.`
-        : `Delete ${objectKind}/${name} so it is created again, or give it a new name; nothing was changed.`,
+      hint: `${advice}; nothing was changed.`,
+      advice,
     })
   }
   if (/exceeded quota/.test(text)) {
