@@ -3,7 +3,7 @@
  * by hand, on the same dockerd and registry, from the same cache state: every run builds a fresh commit whose
  * services each copy a new random file (so no run reuses another's layers), FROM scratch (nothing is pulled).
  *
- *   node dist/bench/build.js [services] [rounds] [MiB]      (default 4 services, 3 rounds, 4 MiB per service)
+ *   node dist/bench/build.js [services] [rounds] [MiB]      (default 4 services, 5 rounds, 4 MiB per service)
  *
  * skycap's cost is fixed per run (it does not grow with the image): the ratio depends on how long the builds take,
  * so the script prints the fixed cost in ms beside it; a third argument makes each service's file bigger.
@@ -52,7 +52,7 @@ function target(): {dockerHost: string; registry: string} {
 
 async function main(): Promise<void> {
   const services = Array.from({length: Number(process.argv[2] ?? 4)}, (_, i) => `svc${i + 1}`)
-  const rounds = Number(process.argv[3] ?? 3)
+  const rounds = Number(process.argv[3] ?? 5)
   // Size of each service's random file: enough that building and pushing are real work.
   const FILE_BYTES = Number(process.argv[4] ?? 4) * 1024 * 1024
   const {dockerHost, registry} = target()
