@@ -4,7 +4,7 @@ import {DEFAULT_TIMEOUT_MS} from '../deploy/replicas.js'
 import type {FailureReport} from '../deploy/explain.js'
 import {parseDuration} from '../duration.js'
 import {connect, type KubectlFactory, openEnvironment, type Target} from '../env/connect.js'
-import {DeployFailedError, UserError} from '../errors.js'
+import {DeployFailedError, LockedError, SkycapError, UserError} from '../errors.js'
 import {acquireLock, keepLockAlive, LEASE_SECONDS, type LockInfo, lockStatus, releaseLock} from '../lock/lease.js'
 import {listReleases, saveRelease} from '../release/store.js'
 import {abortableSleep} from '../sleep.js'
@@ -208,12 +208,17 @@ export async function requestRollout(action: 'promote' | 'abort', options: Rollo
   const request: RolloutRequest = action === 'abort' ? 'abort' : options.full ? 'promote-full' : 'promote'
   for (const s of running) await writeRequest(kubectl, app, environment, s, request)
   deps.reporter.info(`Asked to ${action} ${running.join(', ')} in ${environment}`)
-  const actHere = async (): Promise<RequestReport> => {
+  /** Undefined: another promote or abort took the lock first and runs the rollout now; it acts on this request too. */
+  const actHere = async (): Promise<RequestReport | undefined> => {
     deps.reporter.info('Nobody runs the rollout now: continuing it here')
     try {
-      return {environment, action, services: running, handledBy: 'this command', result: await resumeRollout({...options, waitMs: 0}, deps)}
+      const result = await resumeRollout({...options, waitMs: 0}, deps)
+      await expectOutcome(kubectl, app, environment, action, running)
+      return {environment, action, services: running, handledBy: 'this command', result}
     } catch (error) {
+      if (error instanceof LockedError) return undefined
       if (action === 'abort' && error instanceof DeployFailedError) {
+        await expectOutcome(kubectl, app, environment, action, running)
         // What the abort did and what it left (services of the release that were not canaries), with the next step.
         deps.reporter.info(error.message)
         if (error.hint) deps.reporter.info(error.hint)
@@ -223,22 +228,51 @@ export async function requestRollout(action: 'promote' | 'abort', options: Rollo
     }
   }
   const lock = await lockStatus(kubectl, app)
-  if (!lock || lock.expired) return actHere()
+  let holder = lock && !lock.expired ? lock.holder : undefined
+  if (!holder) {
+    const done = await actHere()
+    if (done) return done
+    deps.reporter.info(`Another command took the lock of ${environment} to continue the rollout: waiting for it to act on the ${action}`)
+  }
   // The lock holder reads and clears the request within a poll or two; an abort also waits for the return to stable.
   // A holder that died (its lock expires) leaves it to this command.
   const deadline = clock() + 5 * 60_000
   for (;;) {
     const [state, now] = await Promise.all([readState(kubectl, app), lockStatus(kubectl, app)])
-    if (!now || now.expired) {
-      if (state.requests[running[0] as string] !== undefined) return actHere()
+    if (now && !now.expired) holder = now.holder
+    else if (state.requests[running[0] as string] !== undefined) {
+      const done = await actHere()
+      if (done) return done
+      continue
     }
     const pending = running.filter((s) => state.requests[s] !== undefined || (action === 'abort' && ['progressing', 'paused'].includes(state.services[s]?.phase ?? '')))
-    if (!pending.length) return {environment, action, services: running, handledBy: lock.holder}
+    if (!pending.length) {
+      await expectOutcome(kubectl, app, environment, action, running)
+      return {environment, action, services: running, handledBy: holder ?? 'another process'}
+    }
     if (clock() >= deadline) {
-      throw new UserError(`${lock.holder} holds the lock of ${environment} and has not acted on the ${action} of ${pending.join(', ')} within 5 minutes`, {
+      throw new UserError(`${holder ?? 'another process'} holds the lock of ${environment} and has not acted on the ${action} of ${pending.join(', ')} within 5 minutes`, {
         hint: `If that process is gone, its lock expires within ${LEASE_SECONDS}s: run \`skycap rollout resume ${environment}\` then.`,
       })
     }
     await abortableSleep(1000, deps.signal)
   }
+}
+
+/**
+ * A promote and an abort given at about the same time write the same request key: the last one written is the one
+ * acted on. The other command must not report what did not happen.
+ */
+async function expectOutcome(kubectl: Target['kubectl'], app: string, environment: string, action: 'promote' | 'abort', services: string[]): Promise<void> {
+  const state = await readState(kubectl, app)
+  const contrary = services.filter((s) => {
+    const phase = state.services[s]?.phase
+    return action === 'abort' ? phase === 'completed' : phase === 'aborted'
+  })
+  if (!contrary.length) return
+  const what = action === 'abort' ? 'promoted to the end' : 'aborted'
+  throw new SkycapError(`the ${action} of ${contrary.join(', ')} in ${environment} was not done: another request (a promote or abort given at the same time) came first, and the canary was ${what}`, {
+    hint: `\`skycap rollout status ${environment}\` shows where it stands; \`skycap history ${environment}\` the release's result.`,
+    details: {services: contrary, phase: action === 'abort' ? 'completed' : 'aborted'},
+  })
 }

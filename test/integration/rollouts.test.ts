@@ -528,6 +528,44 @@ describe('rollouts you can trust (real cluster, four services)', function () {
     }
   })
 
+  it('promote and abort given at once to a canary a Ctrl-C left: neither is refused by the lock the other took, and neither says it did what the other did; three times', async () => {
+    const withCanaries = (round: number) =>
+      quad(ns.name, round)
+        .replace('  api:\n    image: api', '  api:\n    strategy: {type: canary, steps: [{setWeight: 50}, {pause: {}}]}\n    image: api')
+        .replace('  web:\n    image: web', '  web:\n    strategy: {type: canary, steps: [{setWeight: 50}, {pause: {}}]}\n    image: web')
+    await app.change(() => withCanaries(0), 'web and api deploy as canaries')
+    expect((await app.cli([...DEPLOY, 'test'])).exitCode).to.equal(0)
+    for (let round = 1; round <= 3; round++) {
+      await app.change(() => withCanaries(round), `round ${round}`)
+      const child = execa('node', [cliPath, ...DEPLOY, 'test', '--timeout', '3m'], {cwd: app.repo.dir, reject: false, env: {NO_COLOR: '1', CI: 'true'}})
+      let err = ''
+      let sent = false
+      child.stderr?.on('data', (d) => {
+        err += d
+        if (!sent && err.includes('web: paused at 50%') && err.includes('api: paused at 50%')) sent = child.kill('SIGINT')
+      })
+      expect((await child).exitCode, err).to.equal(130)
+
+      const [promoted, aborted] = await Promise.all([app.cli(['promote', 'test']), app.cli(['abort', 'test'])])
+      for (const r of [promoted, aborted]) expect(r.stderr, 'refused by the lock the other command took').not.to.contain('is locked by')
+      const canaries = (await app.json(['rollout', 'status', 'test'])).doc.result.services
+      const phases: string[] = [canaries.web.phase, canaries.api.phase]
+      // Each service does what the request written last for it says; a command whose request was not the one acted on
+      // for some service says so (exit 1) and does not claim it.
+      expect(
+        phases.every((p) => p === 'aborted' || p === 'completed'),
+        phases.join(', '),
+      ).to.equal(true)
+      const allAborted = phases.every((p) => p === 'aborted')
+      const noneAborted = phases.every((p) => p === 'completed')
+      expect(aborted.exitCode, `abort with canaries ${phases}: ${aborted.stdout}${aborted.stderr}`).to.equal(allAborted ? 0 : 1)
+      expect(promoted.exitCode, `promote with canaries ${phases}: ${promoted.stdout}${promoted.stderr}`).to.equal(noneAborted ? 0 : 1)
+      if (!allAborted) expect(aborted.stdout).not.to.contain('aborted web, api')
+      if (!noneAborted) expect(promoted.stdout).not.to.contain('promoted web, api')
+      expect((await app.json(['lock', 'status', 'test'])).doc.result.lock, 'no lock left').to.equal(null)
+    }
+  })
+
   it('blue-green and canary services scaled to 0 take new releases at 0 (no checks of nothing, no canary that scales them up) and start on the new release when scaled; twice', async () => {
     const strategies = (round: number) =>
       quad(ns.name, round)
