@@ -85,7 +85,6 @@ async function revisionToCommit(dir: string, kind: VcsChoice | undefined, to: st
 /** `skycap rollback ENV [--to RELEASE|REV]`: re-applies a recorded release, watched like a deploy. */
 export async function rollback(options: RollbackOptions, deps: DeployDeps): Promise<DeployReport> {
   const clock = deps.clock ?? Date.now
-  const started = clock()
   const {loaded, env} = await openEnvironment({configPath: options.configPath, environment: options.environment})
   const app = loaded.config.app
   const timeoutText = options.timeout ?? loaded.config.deploy?.timeout
@@ -123,8 +122,10 @@ export async function rollback(options: RollbackOptions, deps: DeployDeps): Prom
     onWait: (m) => deps.reporter.info(m),
   })
   const heartbeat = keepLockAlive(kubectl, app, lock.id, {onLost: () => deps.reporter.warn(`the lock of ${env.name} is no longer held by this rollback`)})
-  // --timeout counts from here: waiting for the lock is not the rollback's time.
-  const deadline = clock() + timeoutMs
+  // --timeout and the record's start and duration count from here: waiting for the lock is not the rollback's time
+  // (a deploy's record starts under the lock too).
+  const started = clock()
+  const deadline = started + timeoutMs
   try {
     // Under the lock: the number and the live counts another deploy or scale may have changed meanwhile.
     const [lockedReleases, lockedLive] = await Promise.all([listReleases(kubectl, app, env.name), liveDeployments(kubectl, selector)])

@@ -59,7 +59,6 @@ export function parseReplicas(replicas: string | number): number {
 /** `skycap scale SERVICE N`: scales, waits until ready, records it; later deploys keep the count. */
 export async function scale(input: ScaleOptions, deps: DeployDeps): Promise<ScaleReport> {
   const clock = deps.clock ?? Date.now
-  const started = clock()
   const options = {...input, replicas: parseReplicas(input.replicas)}
   const {loaded, env} = await openEnvironment({configPath: options.configPath, environment: options.environment, repository: false})
   const app = loaded.config.app
@@ -120,8 +119,10 @@ export async function scale(input: ScaleOptions, deps: DeployDeps): Promise<Scal
     onWait: (m) => deps.reporter.info(m),
   })
   const heartbeat = keepLockAlive(kubectl, app, lock.id)
-  // --timeout counts from here: waiting for the lock is not the scale's time.
-  const deadline = clock() + timeoutMs
+  // --timeout and the record's start and duration count from here: waiting for the lock is not the scale's time
+  // (a deploy's record starts under the lock too).
+  const started = clock()
+  const deadline = started + timeoutMs
   try {
     // The records too, before anything changes: an unreadable one stops the scale here, not after it.
     const {target, deployment, from} = await inspect()

@@ -528,6 +528,30 @@ describe('rollouts you can trust (real cluster, four services)', function () {
     }
   })
 
+  it('scales and a rollback that waited for a lock held by hand: each record starts when it took the lock, not when it began waiting, so history reads in the order things happened', async () => {
+    expect((await app.cli([...DEPLOY, 'test'])).exitCode).to.equal(0)
+    await app.change(() => quad(ns.name, 1), 'round 1')
+    expect((await app.cli([...DEPLOY, 'test'])).exitCode).to.equal(0)
+    expect((await app.cli(['lock', 'acquire', 'test', '--reason', 'maintenance'])).exitCode).to.equal(0)
+    const waiting = [
+      app.cli(['scale', 'web', '3', '-e', 'test', '--wait-for-lock', '2m']),
+      app.cli(['scale', 'api', '3', '-e', 'test', '--wait-for-lock', '2m']),
+      app.cli(['rollback', 'test', '--wait-for-lock', '2m']),
+    ]
+    await new Promise((resolve) => setTimeout(resolve, 8000))
+    const freed = Date.now()
+    expect((await app.cli(['lock', 'release', 'test'])).exitCode).to.equal(0)
+    for (const r of await Promise.all(waiting)) expect(r.exitCode, r.stderr).to.equal(0)
+    const releases = (await app.json(['history', 'test'])).doc.result.releases.filter((r: any) => r.number > 2)
+    expect(releases.map((r: any) => r.action).sort()).to.deep.equal(['rollback', 'scale', 'scale'])
+    for (const r of releases) {
+      expect(Date.parse(r.startedAt), `release ${r.number} (${r.action}) started ${r.startedAt}, before the lock was free`).to.be.at.least(freed)
+      expect(r.durationMs, `release ${r.number} (${r.action}): ${r.durationMs} ms counts the wait`).to.be.below(Date.parse(r.finishedAt) - freed + 1)
+    }
+    const starts = releases.map((r: any) => Date.parse(r.startedAt))
+    expect(starts, 'newest first').to.deep.equal([...starts].sort((a, b) => b - a))
+  })
+
   it('promote and abort given at once to a canary a Ctrl-C left: neither is refused by the lock the other took, and neither says it did what the other did; three times', async () => {
     const withCanaries = (round: number) =>
       quad(ns.name, round)
