@@ -113,7 +113,7 @@ export abstract class SkycapCommand extends Command {
   }
 
   /** Aborted on SIGINT/SIGTERM, so the engine can release what it holds before exiting. */
-  protected abortOnSignals(doing = 'stopping and releasing the lock'): AbortSignal {
+  protected abortOnSignals(doing = 'stopping (a lock this command took is released)'): AbortSignal {
     const controller = new AbortController()
     const onSignal = (signal: NodeJS.Signals) => {
       this.interruptedBy = signal

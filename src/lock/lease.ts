@@ -48,7 +48,7 @@ function microTime(ms: number): string {
  * 10m), never the same value again.
  */
 function lockedHint(environment: string, info: LockInfo, waitedMs: number, waitFlag = true): string {
-  const dead = `or if that deploy is dead: skycap lock release ${environment} --force. The lock expires at ${info.expiresAt}.`
+  const dead = `or, if its holder is gone or done with it: skycap lock release ${environment} --force. The lock expires at ${info.expiresAt}.`
   if (!waitFlag) return `Try again once it is released (\`skycap lock status ${environment}\` shows it), ${dead}`
   if (waitedMs <= 0) return `Wait for it (--wait-for-lock 10m), ${dead}`
   return `It was still held after --wait-for-lock ${durationText(waitedMs)}: wait longer (--wait-for-lock ${durationText(Math.max(2 * waitedMs, 10 * 60_000))}), ${dead}`

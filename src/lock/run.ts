@@ -31,7 +31,7 @@ export async function runLock(options: LockCommandOptions, factory: KubectlFacto
     // A lock taken by hand has no process to release it: allow its holder to release it by identity.
     if (current.holder !== whoAmI()) {
       throw new UserError(`${env.name}'s lock is held by ${current.holder}${current.reason ? ` (${current.reason})` : ''}, not by you`, {
-        hint: `Pass --force if that deploy is dead: skycap lock release ${env.name} --force.`,
+        hint: `Pass --force if its holder is gone or done with it: skycap lock release ${env.name} --force.`,
       })
     }
   }

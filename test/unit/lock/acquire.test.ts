@@ -117,7 +117,9 @@ describe('a lock still held when --wait-for-lock runs out', () => {
   }
 
   it('suggests a longer wait than the one given, never the same 10m again', async () => {
-    expect(await hintAfter(3_000)).to.match(/^It was still held after --wait-for-lock 3s: wait longer \(--wait-for-lock 10m\), or if that deploy is dead: skycap lock release staging --force\./)
+    expect(await hintAfter(3_000)).to.match(
+      /^It was still held after --wait-for-lock 3s: wait longer \(--wait-for-lock 10m\), or, if its holder is gone or done with it: skycap lock release staging --force\./,
+    )
     expect(await hintAfter(10 * 60_000)).to.match(/^It was still held after --wait-for-lock 10m: wait longer \(--wait-for-lock 20m\), /)
     expect(await hintAfter(45 * 60_000)).to.match(/^It was still held after --wait-for-lock 45m: wait longer \(--wait-for-lock 1h30m\), /)
   })
@@ -132,12 +134,12 @@ describe('a lock still held when --wait-for-lock runs out', () => {
   })
 
   it('without --wait-for-lock, suggests waiting', async () => {
-    expect(await hintAfter(0)).to.match(/^Wait for it \(--wait-for-lock 10m\), or if that deploy is dead: /)
+    expect(await hintAfter(0)).to.match(/^Wait for it \(--wait-for-lock 10m\), or, if its holder is gone or done with it: /)
   })
 
   it('for a command without --wait-for-lock (lock acquire, run --lock), names no such flag', async () => {
     const hint = await hintAfter(0, false)
-    expect(hint).to.match(/^Try again once it is released \(`skycap lock status staging` shows it\), or if that deploy is dead: skycap lock release staging --force\./)
+    expect(hint).to.match(/^Try again once it is released \(`skycap lock status staging` shows it\), or, if its holder is gone or done with it: skycap lock release staging --force\./)
     expect(hint).not.to.contain('--wait-for-lock')
   })
 
