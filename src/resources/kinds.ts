@@ -17,10 +17,15 @@ function base(desired: KubeObject): Pick<ResourceStatus, 'ref' | 'related' | 'fa
   return {ref: `${desired.kind}/${desired.metadata.name}`, related: [desired.metadata.name], failing: []}
 }
 
-/** Pods of a workload: a failing one fails it (fast), a waiting one explains the wait. */
+/**
+ * Pods of a workload: a failing one fails it (fast), a waiting one explains the wait. A pod being deleted (a scale-down,
+ * a replaced pod) is on its way out: an app that exits non-zero on SIGTERM (a Go program: 2) leaves it `Failed`, which
+ * is no failure of the rollout (a scale to 0 failed with "pod web-… failed" on the real node).
+ */
 function checkPods(pods: KubeObject[], out: ResourceStatus): ResourceStatus | undefined {
   out.related.push(...pods.map((p) => p.metadata.name))
   for (const pod of pods) {
+    if ((pod.metadata as {deletionTimestamp?: string}).deletionTimestamp) continue
     const problem = podProblem(pod)
     if (problem) return {...out, state: 'failed', message: problem.message, failing: problem.failing}
   }

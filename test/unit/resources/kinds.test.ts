@@ -99,6 +99,24 @@ describe('the watch judges only fresh state', () => {
       expect(s.state).to.equal('failed')
       expect(s.message).to.equal('exceeded its progress deadline: ReplicaSet "web-good" has timed out progressing.')
     })
+
+    it('a pod of the current ReplicaSet being deleted (a scale-down) that its SIGTERM left Failed does not fail it; one not being deleted does', () => {
+      // Scaling web from 1 to 0 on the real node: the Go app exits 2 on SIGTERM, the kubelet marks its pod Failed
+      // before the controller's status says 0 replicas.
+      const exited = (deleting: boolean) => ({
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: {name: 'web-good-1', ownerReferences: [{uid: 'web-good'}], ...(deleting ? {deletionTimestamp: '2026-12-02T17:05:27Z'} : {})},
+        status: {phase: 'Failed', containerStatuses: [{name: 'c', state: {terminated: {exitCode: 2, reason: 'Error'}}}]},
+      })
+      const scaledDown = (deleting: boolean) => [
+        {...deployment(4, 4, '3', {replicas: 1, updatedReplicas: 1, readyReplicas: 0, availableReplicas: 0}), spec: {replicas: 0, template: template('web:new')}},
+        rs('web-good', '3'),
+        exited(deleting),
+      ]
+      expect(judge('Deployment', scaledDown(true))).to.deep.include({state: 'pending', message: '1/0 updated, 0 ready'})
+      expect(judge('Deployment', scaledDown(false))).to.deep.include({state: 'failed', message: 'pod web-good-1 failed'})
+    })
   })
 
   describe('StatefulSet', () => {
