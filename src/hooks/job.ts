@@ -176,11 +176,17 @@ export async function runJob(kubectl: Kubectl, job: KubeObject, options: RunJobO
     ...(exitCode === undefined ? {} : {exitCode}),
     ...(pod ? {pod: pod.metadata.name} : {}),
   })
+  // Polls in a row that did not find the Job (created above): someone deleted it (kubectl delete job, the namespace).
+  let gone = 0
   try {
     for (;;) {
       if (options.signal?.aborted) return outcome('interrupted', `interrupted; job ${name} was stopped`)
       const list = await kubectl.json<{items: LivePod[]}>(['get', 'jobs,pods', '-l', `${JOB_LABELS.name}=${name}`], {signal: options.signal})
       const live = list.items.find((o) => o.kind === 'Job') as (KubeObject & {status?: {conditions?: Array<{type: string; status: string; reason?: string; message?: string}>}}) | undefined
+      // Its pod went with it, so no exit code will come: this waited until the timeout (10m for a hook, 1h for run)
+      // and then said "did not finish in time".
+      gone = live ? 0 : gone + 1
+      if (gone >= 2) return outcome('failed', `job ${name} was deleted before its command finished (kubectl delete, or its namespace's deletion); its exit code is unknown`)
       pod = list.items.filter((o) => o.kind === 'Pod').sort((a, b) => String(b.metadata.creationTimestamp).localeCompare(String(a.metadata.creationTimestamp)))[0] ?? pod
       const state = pod?.status?.containerStatuses?.find((c) => c.name === container)?.state
       if (pod && (state?.running || state?.terminated) && !stream && !attached) {

@@ -268,6 +268,21 @@ describe('real node: hooks, run, exec and port-forward', function () {
     await waitFor('the run Jobs to be deleted', async () => (await kubectl(['get', 'jobs', '-l', 'skycap.dev/job-kind=run', '-o', 'name'], {namespace: ns.name})).stdout === '')
   })
 
+  realIt('run: a Job deleted while its command runs ends the run at once (exit 1, saying so), not at --timeout', async () => {
+    expect((await deploy()).exitCode).to.equal(0)
+    // /app without arguments is the server: it runs until the Job is deleted.
+    const started = Date.now()
+    const running = app.cli(['run', 'web', '--timeout', '10m', '--', '/app'], {timeout: 180_000})
+    const runPods = async () => (await kubectl(['get', 'pods', '-l', 'skycap.dev/job-kind=run', '-o', 'json'], {namespace: ns.name})).stdout
+    await waitFor('the run pod to run', async () => JSON.parse(await runPods()).items.some((p: any) => p.status?.phase === 'Running'))
+    await kubectl(['delete', 'jobs', '-l', 'skycap.dev/job-kind=run', '--wait=true'], {namespace: ns.name})
+    const r = await running
+    expect(r.exitCode, r.stderr).to.equal(1)
+    expect(r.stderr).to.match(/\/app in web \(job (\S+)\) could not run: job \1 was deleted before its command finished/)
+    // Before, it waited for the --timeout (here 10 minutes; the mocha timeout would have ended it).
+    expect(Date.now() - started).to.be.below(120_000)
+  })
+
   realIt('run -i from a pipe feeds the command (its end too) and streams its output whole; without -i stdin is not passed, and that is said', async () => {
     expect((await deploy()).exitCode).to.equal(0)
     for (let round = 1; round <= 2; round++) {

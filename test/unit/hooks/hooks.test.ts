@@ -240,6 +240,24 @@ describe('hooks: the Job', () => {
     }
   })
 
+  it('a Job deleted while its command runs is a failure at once, not a wait until the timeout', async () => {
+    const job = buildJob({name: 'j7', template: podTemplateOf([deployment], 'web'), service: 'web', command: ['x'], timeoutMs: 600_000, labels: {}})
+    const get = ['--request-timeout=30s', 'get', 'jobs,pods', '-l', 'skycap.dev/job=j7', '-o', 'json']
+    const running = {kind: 'Pod', metadata: {name: 'j7-x', creationTimestamp: 't'}, status: {phase: 'Running', containerStatuses: [{name: 'web', state: {running: {}}}]}}
+    const fake = fakeKubectl([
+      {argv: ['--request-timeout=30s', 'create', '-f', '-']},
+      {argv: get, result: {stdout: JSON.stringify({items: [{kind: 'Job', metadata: {name: 'j7'}}, running]})}},
+      {argv: get, result: {stdout: '{"items":[]}'}},
+      {argv: get, result: {stdout: '{"items":[]}'}},
+    ])
+    expect(await runJob(fake.kubectl, job, {deadline: Date.now() + 600_000, intervalMs: 1})).to.deep.equal({
+      job: 'j7',
+      result: 'failed',
+      message: "job j7 was deleted before its command finished (kubectl delete, or its namespace's deletion); its exit code is unknown",
+      pod: 'j7-x',
+    })
+  })
+
   it('a timeout whose pod never ran says why (not scheduled), not only the Job deadline', async () => {
     const job = buildJob({name: 'j6', template: podTemplateOf([deployment], 'web'), service: 'web', command: ['x'], timeoutMs: 5_000, labels: {}})
     const get = ['--request-timeout=30s', 'get', 'jobs,pods', '-l', 'skycap.dev/job=j6', '-o', 'json']
