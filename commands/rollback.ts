@@ -16,6 +16,7 @@ export default class Rollback extends SkycapCommand {
     timeout: Flags.string({description: 'Time limit, e.g. 5m (exit 70 when exceeded).'}),
     'wait-for-lock': Flags.string({description: 'Wait up to this long for the lock.'}),
     'reset-replicas': Flags.boolean({description: "Restore the release's replica counts instead of keeping the live ones."}),
+    'skip-image-check': Flags.boolean({description: "Do not ask the registry whether the release's images still exist."}),
   }
 
   async run(): Promise<unknown> {
@@ -30,6 +31,7 @@ export default class Rollback extends SkycapCommand {
         timeout: flags.timeout,
         waitForLock: flags['wait-for-lock'],
         resetReplicas: flags['reset-replicas'],
+        skipImageCheck: flags['skip-image-check'],
       },
       {kubectl: this.kubectlFactory(), reporter: this.reporter(), confirm: this.confirmer(), signal: this.abortOnSignals()},
     )

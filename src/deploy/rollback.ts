@@ -15,6 +15,7 @@ import {rollOutRelease, scaleDownOldSlots} from '../strategies/rollout.js'
 import {otherSlotDeployment} from '../strategies/strategy.js'
 import {appSelector, connect, openEnvironment} from '../env/connect.js'
 import {DeployFailedError, InterruptedError, TimeoutError} from '../errors.js'
+import {checkImages} from '../registry/images.js'
 
 export interface RollbackOptions {
   environment?: string
@@ -27,6 +28,8 @@ export interface RollbackOptions {
   waitForLock?: string
   /** Restore the release's replica counts instead of keeping the live ones. */
   resetReplicas?: boolean
+  /** Do not ask the registries whether the release's images still exist. */
+  skipImageCheck?: boolean
 }
 
 /** Picks the release to return to: --to N, --to <sha prefix>, or the last good one before the current. */
@@ -82,6 +85,30 @@ async function revisionToCommit(dir: string, kind: VcsChoice | undefined, to: st
   }
 }
 
+/**
+ * The images of the release to return to are still in their registries, or the rollback stops before any change. A
+ * release whose image was deleted (a registry's retention policy) used to be applied: every service's new pods failed
+ * with ErrImagePull and the Deployments were left pointing at it. A registry that cannot answer is a warning: a
+ * rollback during an incident must not depend on it.
+ */
+async function checkReleaseImages(chosen: StoredRelease, env: string, deps: DeployDeps): Promise<void> {
+  const images = [...new Set(Object.values(chosen.record.images ?? {}))]
+  if (images.length === 0) return
+  deps.reporter.info(`Checking the ${images.length} images of release ${chosen.record.number} in their registries`)
+  const results = await checkImages(images, {fetch: deps.fetch})
+  const missing = results.filter((r) => r.state === 'missing')
+  if (missing.length) {
+    throw new UserError(
+      `cannot roll ${env} back to release ${chosen.record.number}: ${missing.length > 1 ? 'its images are' : 'its image is'} no longer in the registry: ${missing.map((m) => m.image).join(', ')}; nothing was changed`,
+      {
+        hint: `Its pods could not pull ${missing.length > 1 ? 'them' : 'it'}. Push ${missing.length > 1 ? 'them' : 'it'} again, or roll back to another release (\`skycap history ${env}\` lists them); --skip-image-check if every node still has ${missing.length > 1 ? 'them' : 'it'}.`,
+        details: {images: missing},
+      },
+    )
+  }
+  for (const u of results.filter((r) => r.state === 'unknown')) deps.reporter.warn(`cannot check ${u.image} (${u.detail}); rolling back without knowing whether it exists`)
+}
+
 /** `skycap rollback ENV [--to RELEASE|REV]`: re-applies a recorded release, watched like a deploy. */
 export async function rollback(options: RollbackOptions, deps: DeployDeps): Promise<DeployReport> {
   const clock = deps.clock ?? Date.now
@@ -98,6 +125,7 @@ export async function rollback(options: RollbackOptions, deps: DeployDeps): Prom
   const manifests = chosen.manifests()
   const planned = capacity(manifests, live, options.resetReplicas ?? false)
   await dryRunApply(kubectl, planned.objects, 'server')
+  if (!options.skipImageCheck) await checkReleaseImages(chosen, env.name, deps)
   const report = plannedReport(app, env, target, chosen.record.revision ?? {sha: '', short: '', subject: ''}, chosen.record.images)
   if (env.protected && !options.yes && !options.dryRun) {
     await confirmProtected(

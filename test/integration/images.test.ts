@@ -45,6 +45,44 @@ describe('image check against a real registry (docker-registry on 127.0.0.1)', f
     })
   })
 
+  describe('rollback', () => {
+    const ns = useNamespace('images-rollback')
+    let app: TestApp
+    beforeEach(async () => {
+      app = await TestApp.create(ns.name)
+    })
+    afterEach(() => app.remove())
+
+    it('refuses a release whose images were deleted from the registry before changing anything (exit 2), and rolls back with --skip-image-check', async () => {
+      // Release 1 from repositories of their own (the test registry's images share one manifest, so a repository is
+      // removed whole); release 2 from others.
+      await app.change((t) => t.replace('registry: example.invalid/itapp', `registry: ${registry.host}/gone`), 'old registry')
+      const old = await app.repo.git('rev-parse', 'HEAD')
+      for (const s of ['web', 'worker']) await registry.push(`gone/${s}`, old)
+      expect((await app.cli(['deploy', 'test'])).exitCode).to.equal(0)
+      await app.change((t) => t.replace(`registry: ${registry.host}/gone`, `registry: ${registry.host}/itapp`), 'new registry')
+      const sha = await app.repo.git('rev-parse', 'HEAD')
+      for (const s of ['web', 'worker']) await registry.push(`itapp/${s}`, sha)
+      expect((await app.cli(['deploy', 'test'])).exitCode).to.equal(0)
+      rmSync(join((registry as any).dir, 'data/docker/registry/v2/repositories/gone'), {recursive: true, force: true})
+      const images = async () => (await kubectl(['get', 'deployments', '-o', 'jsonpath={.items[*].spec.template.spec.containers[0].image}'], {namespace: ns.name})).stdout
+      const before = await images()
+      const r = await app.json(['rollback', 'test', '--yes'])
+      expect(r.exitCode, r.stderr).to.equal(2)
+      expect(r.doc.error.message).to.equal(
+        `cannot roll test back to release 1: its images are no longer in the registry: ${registry.host}/gone/web:${old}, ${registry.host}/gone/worker:${old}; nothing was changed`,
+      )
+      expect(r.doc.error.hint).to.contain('--skip-image-check')
+      // Before, it was applied: the Deployments were left pointing at images no node could pull.
+      expect(await images()).to.equal(before)
+      const history = await app.json(['history', 'test'])
+      expect(history.doc.result.releases.map((x: any) => x.number)).to.deep.equal([2, 1])
+      const forced = await app.cli(['rollback', 'test', '--yes', '--skip-image-check'])
+      expect(forced.exitCode, forced.stderr).to.equal(0)
+      expect(await images()).to.contain(`${registry.host}/gone/web:${old}`)
+    })
+  })
+
   describe('a registry that asks for credentials (htpasswd)', () => {
     const user = {name: 'ci', password: 's3cret-pw'}
     let secured: LocalRegistry
