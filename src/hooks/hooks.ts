@@ -97,7 +97,10 @@ export class DeployHooks {
           true,
         )
       }
-      const next = 'fix the command or the code, and deploy again; --skip-hooks deploys without hooks.'
+      const next =
+        this.records.at(-1)?.result === 'timed-out'
+          ? "raise the hook's timeout in skycap.yaml (`timeout:`, default 10m) if it needs longer, or fix what held it up, and deploy again; --skip-hooks deploys without hooks."
+          : 'fix the command or the code, and deploy again; --skip-hooks deploys without hooks.'
       throw new HookFailedError(
         failure,
         `predeploy hook ${failure.ref.slice('hook/'.length)} failed (${failure.message}); release ${this.context.release} was not rolled out and the running release is untouched`,
@@ -183,13 +186,27 @@ export class DeployHooks {
       // migration is left to finish (or reach its timeout) rather than be killed half-way.
       return {
         ref: `hook/${hook.name}`,
-        message: outcome.result === 'interrupted' ? `skycap stopped following it; its job ${name} was not stopped and goes on running` : outcome.message,
+        message:
+          outcome.result === 'interrupted'
+            ? `skycap stopped following it; its job ${name} was not stopped and goes on running`
+            : outcome.result === 'timed-out'
+              ? timedOut(hook.timeout, outcome.message)
+              : outcome.message,
         events: [],
         logs: last.length ? [{pod: outcome.pod ?? name, container: hook.service, previous: false, lines: last, hidden: processor.hidden}] : [],
       }
     }
     return undefined
   }
+}
+
+/**
+ * A hook that ran past its `timeout`, named as such: the Job deadline's own words ("Job was active longer than
+ * specified deadline") did not say which limit it was, and the hint said to fix the command.
+ */
+function timedOut(timeout: string | undefined, why: string): string {
+  const detail = why.replace(/^(did not finish in time|Job was active longer than specified deadline) ?/, '').replace(/^\((.*)\)$/, '$1')
+  return `did not finish within its timeout of ${timeout ?? '10m'}${detail ? ` (${detail})` : ''}`
 }
 
 /** Deletes the hook Jobs of releases older than the newest KEEP_HOOK_RELEASES before `release` (one list, one delete). */

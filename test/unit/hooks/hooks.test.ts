@@ -373,6 +373,30 @@ describe('hooks: Ctrl-C during a predeploy hook', () => {
   })
 })
 
+describe('hooks: a predeploy hook past its timeout', () => {
+  it('says it ran past its timeout (not only the Job deadline’s words) and the hint says how to give it longer', async () => {
+    const loaded = await parseConfig(CONFIG, '/tmp/x/skycap.yaml')
+    const env = resolveEnvironment(loaded, 'staging')
+    const get = ['--request-timeout=30s', 'get', 'jobs,pods', '-l', 'skycap.dev/job=shop-staging-migrate-4', '-o', 'json']
+    const deadline = {type: 'Failed', status: 'True', reason: 'DeadlineExceeded', message: 'Job was active longer than specified deadline'}
+    const fake = fakeKubectl([
+      {argv: ['--request-timeout=30s', 'get', 'jobs', '-l', 'skycap.dev/job-of=shop,skycap.dev/environment=staging,skycap.dev/job-kind=hook', '-o', 'json'], result: {stdout: '{"items":[]}'}},
+      {argv: ['--request-timeout=30s', 'create', '-f', '-']},
+      {argv: get, result: {stdout: JSON.stringify({items: [{kind: 'Job', metadata: {name: 'shop-staging-migrate-4'}, status: {conditions: [deadline]}}]})}},
+    ])
+    const hooks = new DeployHooks(
+      await planHooks(env, [deployment], false),
+      {kubectl: fake.kubectl, app: 'shop', environment: 'staging', release: 4, objects: [deployment], config: loaded.config, reporter: memoryReporter()},
+      false,
+    )
+    const error = (await hooks.predeploy().catch((e: unknown) => e)) as HookFailedError
+    expect(error).to.be.instanceOf(HookFailedError)
+    expect(error.message).to.equal('predeploy hook migrate failed (did not finish within its timeout of 5m (no pod was started)); release 4 was not rolled out and the running release is untouched')
+    expect(error.hint).to.match(/[Rr]aise the hook's timeout in skycap\.yaml \(`timeout:`, default 10m\)/)
+    expect(hooks.recordFields().hooks?.[0]).to.include({name: 'migrate', result: 'timed-out'})
+  })
+})
+
 describe('hooks: records', () => {
   const record = (n: number, hooks?: ReleaseRecord['hooks'], skipHooks?: boolean): ReleaseRecord => ({
     number: n,
