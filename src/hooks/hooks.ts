@@ -222,7 +222,12 @@ export async function cleanupHookJobs(kubectl: Kubectl, app: string, environment
  * migrated). Undefined when they ran none.
  */
 export function hooksNotUndone(left: ReleaseRecord[]): string | undefined {
-  const ran = left.flatMap((r) => (r.hooks ?? []).filter((h) => (h.result === 'succeeded' || h.result === 'failed') && !h.refused).map((h) => `${h.name} (release ${r.number})`))
+  // An interrupted hook's Job was left running (Ctrl-C does not stop it): it may well have finished its migration.
+  const ran = left.flatMap((r) =>
+    (r.hooks ?? [])
+      .filter((h) => (h.result === 'succeeded' || h.result === 'failed' || h.result === 'interrupted') && !h.refused)
+      .map((h) => `${h.name} (release ${r.number}${h.result === 'interrupted' ? ', left running when its deploy was interrupted' : ''})`),
+  )
   if (ran.length === 0) return undefined
   return `hooks are not undone by a rollback: ${ran.join(', ')} ran and what they changed (a migration, say) stays as it is`
 }

@@ -426,5 +426,9 @@ describe('hooks: records', () => {
     expect(hooksNotUndone([record(3, [{name: 'migrate', phase: 'predeploy', result: 'succeeded', durationMs: 1, job: 'j'}]), record(2)])).to.equal(
       'hooks are not undone by a rollback: migrate (release 3) ran and what they changed (a migration, say) stays as it is',
     )
+    // Ctrl-C during a hook leaves its Job running: it is named too (it was left out).
+    expect(hooksNotUndone([record(5, [{name: 'migrate', phase: 'predeploy', result: 'interrupted', durationMs: 1, job: 'j'}])])).to.equal(
+      'hooks are not undone by a rollback: migrate (release 5, left running when its deploy was interrupted) ran and what they changed (a migration, say) stays as it is',
+    )
   })
 })
