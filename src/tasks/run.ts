@@ -80,7 +80,14 @@ export async function runTask(options: RunTaskOptions, deps: RunTaskDeps): Promi
   const {kubectl} = await connect(env, deps.kubectl, deps.reporter)
   const release = lastGood(await listReleases(kubectl, app, env.name))
   if (!release) throw new UserError(`nothing of ${app} is deployed to ${env.name} yet: run uses the deployed release's pod template`, {hint: `Deploy first: skycap deploy ${env.name}`})
-  const template = podTemplateOf(release.manifests(), options.service)
+  const manifests = release.manifests()
+  // A service added to skycap.yaml since: said as such, not as a service that "renders no Deployment".
+  if (!(options.service in (release.record.images ?? {})) && !manifests.some((o) => o.kind === 'Deployment' && o.metadata.name === options.service)) {
+    throw new UserError(`${options.service} is not in release ${release.record.number}, the one deployed to ${env.name}: run uses the deployed release's pod template`, {
+      hint: `Deploy it first (skycap deploy ${env.name}); \`skycap history ${env.name}\` shows what was deployed.`,
+    })
+  }
+  const template = podTemplateOf(manifests, options.service)
   const name = jobName(app, env.name, 'run', options.service, nodeCrypto().randomBytes(3).toString('hex'))
   const job = buildJob({
     name,

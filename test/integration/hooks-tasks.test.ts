@@ -283,6 +283,16 @@ describe('real node: hooks, run, exec and port-forward', function () {
     expect(Date.now() - started).to.be.below(120_000)
   })
 
+  realIt('run of a service added to skycap.yaml since the deployed release says it is not deployed yet (exit 2)', async () => {
+    expect((await deploy()).exitCode).to.equal(0)
+    await app.change((t) => t.replace('\nenvironments:', '\n  cron: {image: app, port: 8080}\nenvironments:'), 'add cron')
+    const r = await app.cli(['run', 'cron', '--', '/app', 'whoami'])
+    expect(r.exitCode, r.stderr).to.equal(2)
+    // It said "service cron renders no Deployment with a container to run a command in".
+    expect(r.stderr).to.contain("Error: cron is not in release 1, the one deployed to test: run uses the deployed release's pod template")
+    expect(r.stderr).to.contain('Deploy it first (skycap deploy test)')
+  })
+
   realIt('run -i from a pipe feeds the command (its end too) and streams its output whole; without -i stdin is not passed, and that is said', async () => {
     expect((await deploy()).exitCode).to.equal(0)
     for (let round = 1; round <= 2; round++) {
