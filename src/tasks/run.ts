@@ -11,6 +11,7 @@ import type {Reporter} from '../ui/output.js'
 import {nodeCrypto} from '../builtins.js'
 import type {Kubectl} from '../kubectl/kubectl.js'
 import {fstatSync} from 'node:fs'
+import {checkImages} from '../registry/images.js'
 
 export interface RunTaskOptions {
   service: string
@@ -77,6 +78,16 @@ export async function runTask(options: RunTaskOptions, deps: RunTaskDeps): Promi
   const timeoutMs = options.timeout !== undefined ? await parseDuration(options.timeout, '--timeout') : DEFAULT_RUN_TIMEOUT_MS
   const image =
     options.rev !== undefined ? (await prepareRelease({target: `${env.name}@${options.rev}`, configPath: options.configPath, services: [options.service]})).images[options.service] : undefined
+  if (image !== undefined) {
+    // The image of --rev, asked of its registry as deploy asks: a missing one was a Job whose pod failed with
+    // ErrImagePull (exit 1, "could not run"). A registry that cannot answer leaves it to the cluster.
+    const [check] = await checkImages([image])
+    if (check?.state === 'missing') {
+      throw new UserError(`the image of ${options.service} at ${options.rev} does not exist: ${image}; nothing was run`, {
+        hint: `Build and push it first: skycap build ${env.name}@${options.rev} (or has CI built it?).`,
+      })
+    }
+  }
   const {kubectl} = await connect(env, deps.kubectl, deps.reporter)
   const release = lastGood(await listReleases(kubectl, app, env.name))
   if (!release) throw new UserError(`nothing of ${app} is deployed to ${env.name} yet: run uses the deployed release's pod template`, {hint: `Deploy first: skycap deploy ${env.name}`})

@@ -293,6 +293,16 @@ describe('real node: hooks, run, exec and port-forward', function () {
     expect(r.stderr).to.contain('Deploy it first (skycap deploy test)')
   })
 
+  realIt('run --rev of a revision whose image was never pushed is exit 2 before any Job', async () => {
+    expect((await deploy()).exitCode).to.equal(0)
+    const sha = await app.change((t) => t, 'not built')
+    const r = await app.cli(['run', 'web', '--rev', 'HEAD', '--', '/app', 'whoami'])
+    expect(r.exitCode, r.stderr).to.equal(2)
+    // It was a Job whose pod failed with ErrImagePull: exit 1, "could not run".
+    expect(r.stderr).to.match(new RegExp(`Error: the image of web at HEAD does not exist: \\S+:${sha}; nothing was run`))
+    expect(r.stderr).to.not.contain('Running /app whoami')
+  })
+
   realIt('run -i from a pipe feeds the command (its end too) and streams its output whole; without -i stdin is not passed, and that is said', async () => {
     expect((await deploy()).exitCode).to.equal(0)
     for (let round = 1; round <= 2; round++) {
