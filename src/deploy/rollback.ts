@@ -94,7 +94,7 @@ async function revisionToCommit(dir: string, kind: VcsChoice | undefined, to: st
 async function checkReleaseImages(chosen: StoredRelease, env: string, deps: DeployDeps): Promise<void> {
   const images = [...new Set(Object.values(chosen.record.images ?? {}))]
   if (images.length === 0) return
-  deps.reporter.info(`Checking the ${images.length} images of release ${chosen.record.number} in their registries`)
+  deps.reporter.info(`Checking release ${chosen.record.number}'s ${images.length === 1 ? 'image in its registry' : `${images.length} images in their registries`}`)
   const results = await checkImages(images, {fetch: deps.fetch})
   const missing = results.filter((r) => r.state === 'missing')
   if (missing.length) {
