@@ -713,7 +713,7 @@ function buildsOf(prepared: PreparedRelease): Set<string> {
 async function checkImagesExist(prepared: PreparedRelease, deps: DeployDeps, which: (service: string) => boolean = () => true): Promise<void> {
   const images = [...new Set(Object.entries(prepared.images).flatMap(([service, image]) => (which(service) ? [image] : [])))]
   if (images.length === 0) return
-  deps.reporter.info(`Checking ${images.length} images in their registries`)
+  deps.reporter.info(`Checking ${images.length === 1 ? '1 image in its registry' : `${images.length} images in their registries`}`)
   const results = await checkImages(images, {fetch: deps.fetch})
   const missing = results.filter((r) => r.state === 'missing')
   if (missing.length) {
