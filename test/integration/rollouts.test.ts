@@ -134,6 +134,18 @@ describe('rollouts you can trust (real cluster, four services)', function () {
   })
   afterEach(() => app.remove())
 
+  /** `deploy test` in the background, stopped by one Ctrl-C (a second forces quit) once its stderr says `when` does. */
+  async function deployInterruptedWhen(when: (stderr: string) => boolean): Promise<{exitCode: number | undefined; err: string}> {
+    const child = execa('node', [cliPath, ...DEPLOY, 'test', '--timeout', '3m'], {cwd: app.repo.dir, reject: false, env: {NO_COLOR: '1', CI: 'true'}})
+    let err = ''
+    let sent = false
+    child.stderr?.on('data', (d) => {
+      err += d
+      if (!sent && when(err)) sent = child.kill('SIGINT')
+    })
+    return {exitCode: (await child).exitCode, err}
+  }
+
   it('one service crash-loops while the others roll: it alone is blamed (summary, --json, history); the automatic rollback succeeds and is its own entry; three times', async () => {
     const first = await app.json([...DEPLOY, 'test'])
     expect(first.exitCode, first.stderr).to.equal(0)
@@ -466,16 +478,8 @@ describe('rollouts you can trust (real cluster, four services)', function () {
   it('Ctrl-C during the automatic rollback: exit 130, saying the rollback was not watched to the end; both entries recorded', async () => {
     expect((await app.cli([...DEPLOY, 'test'])).exitCode).to.equal(0)
     await app.change(() => quad(ns.name, 1, 'api'), 'api crashes')
-    const child = execa('node', [cliPath, ...DEPLOY, 'test', '--timeout', '3m'], {cwd: app.repo.dir, reject: false, env: {NO_COLOR: '1', CI: 'true'}})
-    let err = ''
-    let sent = false
-    child.stderr?.on('data', (d) => {
-      err += d
-      // Once: a second Ctrl-C forces quit.
-      if (!sent && err.includes('Rolling back to release 1')) sent = child.kill('SIGINT')
-    })
-    const r = await child
-    expect(r.exitCode, err).to.equal(130)
+    const {exitCode, err} = await deployInterruptedWhen((e) => e.includes('Rolling back to release 1'))
+    expect(exitCode, err).to.equal(130)
     expect(err, err).to.match(
       /release 2 of test failed \(Deployment\/api: .*\); the rollback to release 1 was interrupted(: the rollback was applied and not watched to the end| while the rollback was being applied \(part of it may be live\)| before the rollback applied anything)/,
     )
@@ -498,15 +502,8 @@ describe('rollouts you can trust (real cluster, four services)', function () {
     expect((await app.cli([...DEPLOY, 'test'])).exitCode).to.equal(0)
     for (let round = 1; round <= 2; round++) {
       await app.change(() => withCanary(round), `round ${round}`)
-      const child = execa('node', [cliPath, ...DEPLOY, 'test', '--timeout', '3m'], {cwd: app.repo.dir, reject: false, env: {NO_COLOR: '1', CI: 'true'}})
-      let err = ''
-      let sent = false
-      child.stderr?.on('data', (d) => {
-        err += d
-        if (!sent && err.includes('api: paused at 50%')) sent = child.kill('SIGINT')
-      })
-      const stopped = await child
-      expect(stopped.exitCode, err).to.equal(130)
+      const {exitCode, err} = await deployInterruptedWhen((e) => e.includes('api: paused at 50%'))
+      expect(exitCode, err).to.equal(130)
       expect(err).to.contain('skycap rollout resume test')
       const release = (await app.json(['history', 'test'])).doc.result.releases[0]
       expect(release).to.include({action: 'deploy', result: 'interrupted'})
@@ -561,14 +558,8 @@ describe('rollouts you can trust (real cluster, four services)', function () {
     expect((await app.cli([...DEPLOY, 'test'])).exitCode).to.equal(0)
     for (let round = 1; round <= 3; round++) {
       await app.change(() => withCanaries(round), `round ${round}`)
-      const child = execa('node', [cliPath, ...DEPLOY, 'test', '--timeout', '3m'], {cwd: app.repo.dir, reject: false, env: {NO_COLOR: '1', CI: 'true'}})
-      let err = ''
-      let sent = false
-      child.stderr?.on('data', (d) => {
-        err += d
-        if (!sent && err.includes('web: paused at 50%') && err.includes('api: paused at 50%')) sent = child.kill('SIGINT')
-      })
-      expect((await child).exitCode, err).to.equal(130)
+      const {exitCode, err} = await deployInterruptedWhen((e) => e.includes('web: paused at 50%') && e.includes('api: paused at 50%'))
+      expect(exitCode, err).to.equal(130)
 
       const [promoted, aborted] = await Promise.all([app.cli(['promote', 'test']), app.cli(['abort', 'test'])])
       for (const r of [promoted, aborted]) expect(r.stderr, 'refused by the lock the other command took').not.to.contain('is locked by')
