@@ -6,7 +6,9 @@ import {DeployFailedError, InterruptedError, KubectlError, TimeoutError, Unreach
 import {ciJobUrl, whoAmI} from '../identity.js'
 import type {Kubectl} from '../kubectl/kubectl.js'
 import {acquireLock, keepLockAlive, LEASE_SECONDS, releaseLock, renewLock} from '../lock/lease.js'
-import {ANNOTATIONS, type KubeObject} from '../render/objects.js'
+import type {KubeObject} from '../render/objects.js'
+import {ClusterSnapshot} from '../resources/status.js'
+import {serviceStatus} from './inspect.js'
 import {prepareRelease, type PreparedRelease, UNTRACKED_COUNT} from '../render/prepare.js'
 import {checkImages} from '../registry/images.js'
 import {type HookRecord, lastGood, listReleases, MAX_PARTS, nextReleaseNumber, packManifests, PART_BYTES, type ReleaseRecord, saveRelease, type StoredRelease} from '../release/store.js'
@@ -612,18 +614,23 @@ export function rollbackRecord(to: StoredRelease, app: string, environment: stri
   }
 }
 
-/** What the app's Deployments run now, in one line: "web 3f2c1ab 2/3 ready, worker 9e1d2c4 1/1 ready". */
+/**
+ * What the app's Deployments run now, in one line: "web 3f2c1ab 2/3 ready, worker 9e1d2c4 1/1 ready". Each names the
+ * revision its Deployment asks for with the ready pods of that revision alone; pods of a revision before it that
+ * still run (a rollback or rollout that did not get through) are named with theirs: "web 3f2c1ab 0/1 ready (1 pod of
+ * 9e1d2c4 still runs, 1 ready)". A failed rollback said "web 3f2c1ab 1/1 updated (1 ready, pods of the revision
+ * before among them)": the only revision it named was the one that did not run.
+ */
 export async function whatRuns(kubectl: Kubectl, selector: string): Promise<string> {
-  type Live = KubeObject & {spec?: {replicas?: number}; status?: {readyReplicas?: number; updatedReplicas?: number; replicas?: number}}
-  const list = await kubectl.json<{items: Live[]}>(['get', 'deployments', '-l', selector])
-  return list.items
+  const list = await kubectl.json<{items: KubeObject[]}>(['get', 'deployments,replicasets', '-l', selector])
+  const snapshot = new ClusterSnapshot(list.items)
+  const short = (revision: string | null) => (revision ?? '?').slice(0, 7)
+  return snapshot
+    .all('Deployment')
     .map((d) => {
-      const revision = (d.metadata.annotations?.[ANNOTATIONS.revision] ?? '?').slice(0, 7)
-      const wanted = d.spec?.replicas ?? 1
-      const {readyReplicas: ready = 0, updatedReplicas: updated = 0, replicas: total = wanted} = d.status ?? {}
-      // Mid-rollout the ready pods may be the old revision's: the revision is only what the Deployment asks for.
-      if (updated >= wanted && total <= wanted) return `${d.metadata.name} ${revision} ${ready}/${wanted} ready`
-      return `${d.metadata.name} ${revision} ${updated}/${wanted} updated (${ready} ready, pods of the revision before among them)`
+      const s = serviceStatus(d.metadata.name, d, snapshot, 0)
+      const old = s.old ? ` (${s.old.pods} ${s.old.pods === 1 ? 'pod' : 'pods'} of ${short(s.old.revision)} still ${s.old.pods === 1 ? 'runs' : 'run'}, ${s.old.ready} ready)` : ''
+      return `${d.metadata.name} ${short(s.revision)} ${s.ready}/${s.desired} ready${old}`
     })
     .sort()
     .join(', ')

@@ -285,11 +285,32 @@ describe('objects the API server refused, and their files', () => {
 })
 
 describe('what runs, said after a failed rollback', () => {
-  it('names the revision a Deployment asks for with its ready count only once the rollout is through; mid-way it says the ready pods may be older', async () => {
-    const deployment = (name: string, replicas: number, status: object) => ({kind: 'Deployment', metadata: {name, annotations: {'skycap.dev/revision': 'cc4403a0000'}}, spec: {replicas}, status})
-    const items = [deployment('web', 1, {replicas: 2, updatedReplicas: 1, readyReplicas: 1}), deployment('worker', 2, {replicas: 2, updatedReplicas: 2, readyReplicas: 2})]
-    const fake = fakeKubectl([{argv: [...NS, 'get', 'deployments', '-l', 'app=shop', '-o', 'json'], result: {stdout: JSON.stringify({items})}}], opts)
-    expect(await whatRuns(fake.kubectl, 'app=shop')).to.equal('web cc4403a 1/1 updated (1 ready, pods of the revision before among them), worker cc4403a 2/2 ready')
+  it('names the revision each Deployment asks for with the ready pods of that revision alone, and the pods of the revision before that still run', async () => {
+    // The controller's revision number and the pod template tell the Deployment's current ReplicaSet from older ones.
+    const template = (image: string) => ({metadata: {labels: {app: 'shop'}}, spec: {containers: [{image}]}})
+    const deployment = (name: string, uid: string, replicas: number, status: object) => ({
+      kind: 'Deployment',
+      metadata: {name, uid, annotations: {'skycap.dev/revision': 'cc4403a0000', 'deployment.kubernetes.io/revision': '3'}},
+      spec: {replicas, template: template('shop:cc4403a')},
+      status,
+    })
+    const replicaSet = (name: string, owner: string, revision: string, replicas: number, readyReplicas: number) => ({
+      kind: 'ReplicaSet',
+      metadata: {name, annotations: {'skycap.dev/revision': revision, 'deployment.kubernetes.io/revision': revision === 'cc4403a0000' ? '3' : '2'}, ownerReferences: [{uid: owner}]},
+      spec: {replicas, template: {metadata: {labels: {app: 'shop', 'pod-template-hash': name}}, spec: {containers: [{image: `shop:${revision.slice(0, 7)}`}]}}},
+      status: {replicas, readyReplicas},
+    })
+    const items = [
+      // web's rollback is stuck: its new pod never got ready, the pod of the revision before serves.
+      deployment('web', 'u-web', 1, {replicas: 2, updatedReplicas: 1, readyReplicas: 1}),
+      replicaSet('web-new', 'u-web', 'cc4403a0000', 1, 0),
+      replicaSet('web-old', 'u-web', '9e1d2c40000', 1, 1),
+      replicaSet('web-older', 'u-web', '1111111', 0, 0),
+      deployment('worker', 'u-worker', 2, {replicas: 2, updatedReplicas: 2, readyReplicas: 2}),
+      replicaSet('worker-new', 'u-worker', 'cc4403a0000', 2, 2),
+    ]
+    const fake = fakeKubectl([{argv: [...NS, 'get', 'deployments,replicasets', '-l', 'app=shop', '-o', 'json'], result: {stdout: JSON.stringify({items})}}], opts)
+    expect(await whatRuns(fake.kubectl, 'app=shop')).to.equal('web cc4403a 0/1 ready (1 pod of 9e1d2c4 still runs, 1 ready), worker cc4403a 2/2 ready')
   })
 })
 
