@@ -8,7 +8,7 @@ import type {KubeObject} from '../render/objects.js'
 import type {HookRecord, ReleaseRecord} from '../release/store.js'
 import type {Reporter} from '../ui/output.js'
 import type {FailureReport} from '../deploy/explain.js'
-import {buildJob, deleteJobs, JOB_LABELS, jobName, podTemplateOf, runJob} from './job.js'
+import {buildJob, containerImage, deleteJobs, JOB_LABELS, type JobOutcome, jobName, podTemplateOf, runJob, shownCommand} from './job.js'
 
 export type HookPhase = 'predeploy' | 'postdeploy'
 
@@ -70,6 +70,8 @@ export class HookFailedError extends DeployFailedError {
 export class DeployHooks {
   readonly records: HookRecord[] = []
   private cleaned = false
+  /** Why the last hook failed when it was not its command (JobOutcome.cause), and the image it ran. */
+  private lastFailure: {cause?: JobOutcome['cause']; image: string} = {image: ''}
 
   constructor(
     private readonly planned: PlannedHook[],
@@ -97,13 +99,25 @@ export class DeployHooks {
           true,
         )
       }
+      const message = `predeploy hook ${failure.ref.slice('hook/'.length)} failed (${failure.message}); release ${this.context.release} was not rolled out and the running release is untouched`
+      const skip = '--skip-hooks deploys without hooks.'
+      const {cause, image} = this.lastFailure
+      // Neither is the command's fault, and the Job's logs have nothing to say: the hint says what is.
+      if (cause === 'deleted') {
+        const hint = `Its Job went while the command ran, with its output and exit code; find out what deleted it (\`kubectl get events\`), and deploy again. ${skip}`
+        throw new HookFailedError(failure, message, hint, hint)
+      }
+      if (cause === 'image') {
+        const hint = `The hook runs in its service's image of this release (${image}), which the node cannot pull: push it (skycap build), or fix the registry credentials (imagePullSecrets), and deploy again. ${skip}`
+        throw new HookFailedError(failure, message, hint, hint)
+      }
       const next =
         this.records.at(-1)?.result === 'timed-out'
-          ? "raise the hook's timeout in skycap.yaml (`timeout:`, default 10m) if it needs longer, or fix what held it up, and deploy again; --skip-hooks deploys without hooks."
-          : 'fix the command or the code, and deploy again; --skip-hooks deploys without hooks.'
+          ? `raise the hook's timeout in skycap.yaml (\`timeout:\`, default 10m) if it needs longer, or fix what held it up, and deploy again; ${skip}`
+          : `fix the command or the code, and deploy again; ${skip}`
       throw new HookFailedError(
         failure,
-        `predeploy hook ${failure.ref.slice('hook/'.length)} failed (${failure.message}); release ${this.context.release} was not rolled out and the running release is untouched`,
+        message,
         failure.logs.length
           ? `Read its output above (\`kubectl logs job/${job}\` for all of it), ${next}`
           : `It printed nothing; \`kubectl describe job/${job}\` and its pod's events say why. ${next[0]?.toUpperCase()}${next.slice(1)}`,
@@ -136,7 +150,7 @@ export class DeployHooks {
         timeoutMs,
         labels: {[JOB_LABELS.of]: ctx.app, [JOB_LABELS.environment]: ctx.environment, [JOB_LABELS.kind]: 'hook', [JOB_LABELS.hook]: hook.name, [JOB_LABELS.release]: String(ctx.release)},
       })
-      ctx.reporter.info(`Running ${phase} hook ${hook.name} (${hook.command.join(' ')}) as job ${name}`)
+      ctx.reporter.info(`Running ${phase} hook ${hook.name} (${shownCommand(hook.command)}) as job ${name}`)
       const processor = new LogChunkProcessor(
         {configured: configuredExcludes(ctx.config, [hook.service]), exclude: [], grep: []},
         {service: hook.service, pod: hook.name, container: hook.service},
@@ -178,6 +192,7 @@ export class DeployHooks {
         ...(outcome.refused ? {refused: true} : {}),
       }
       this.records.push(record)
+      this.lastFailure = {...(outcome.cause ? {cause: outcome.cause} : {}), image: containerImage(job)}
       if (outcome.result === 'succeeded') {
         ctx.reporter.info(`${phase} hook ${hook.name} succeeded (${Math.round(record.durationMs / 1000)}s)`)
         continue

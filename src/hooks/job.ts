@@ -1,7 +1,7 @@
 import {KubectlError, UserError} from '../errors.js'
 import type {Kubectl, StreamingProcess} from '../kubectl/kubectl.js'
 import type {KubeObject} from '../render/objects.js'
-import {NOT_STARTED, podProblem, podWaitReason, startErrorMessage} from '../resources/status.js'
+import {IMAGE_PROBLEMS, NOT_STARTED, podProblem, podWaitReason, startErrorMessage} from '../resources/status.js'
 import {abortableSleep} from '../sleep.js'
 import {nodeCrypto} from '../builtins.js'
 
@@ -102,6 +102,24 @@ export function buildJob(spec: JobSpec): KubeObject {
   }
 }
 
+/** The image a Job built by buildJob runs. */
+export function containerImage(job: KubeObject): string {
+  return (job.spec as {template: PodTemplate}).template.spec.containers[0]?.image ?? ''
+}
+
+/** Of a command shown on one line, at most this many characters. */
+const SHOWN_COMMAND_CHARS = 200
+
+/**
+ * A command for a progress line: its words joined, cut at SHOWN_COMMAND_CHARS with how much was left out (a hook
+ * with 1,500 long arguments printed 315 KB on its "Running" line). The Job runs it whole.
+ */
+export function shownCommand(command: string[]): string {
+  const text = command.join(' ')
+  if (text.length <= SHOWN_COMMAND_CHARS) return text
+  return `${text.slice(0, SHOWN_COMMAND_CHARS)}… (${text.length - SHOWN_COMMAND_CHARS} more characters)`
+}
+
 /** How a Job ended. */
 export interface JobOutcome {
   job: string
@@ -114,6 +132,11 @@ export interface JobOutcome {
   pod?: string
   /** The API server refused the Job: nothing ran. */
   refused?: boolean
+  /**
+   * Why it failed, when it was not the command: `deleted` (the Job went while it ran: no output or exit code will
+   * come), `image` (the node cannot pull the image: the command never ran). The hints differ.
+   */
+  cause?: 'deleted' | 'image'
 }
 
 export interface RunJobOptions {
@@ -169,12 +192,13 @@ export async function runJob(kubectl: Kubectl, job: KubeObject, options: RunJobO
   let fed: Promise<void> | undefined
   let streamEnded: Promise<unknown> | undefined
   let pod: LivePod | undefined
-  const outcome = (result: JobOutcome['result'], message: string, exitCode?: number): JobOutcome => ({
+  const outcome = (result: JobOutcome['result'], message: string, exitCode?: number, cause?: JobOutcome['cause']): JobOutcome => ({
     job: name,
     result,
     message,
     ...(exitCode === undefined ? {} : {exitCode}),
     ...(pod ? {pod: pod.metadata.name} : {}),
+    ...(cause ? {cause} : {}),
   })
   // Polls in a row that did not find the Job (created above): someone deleted it (kubectl delete job, the namespace).
   let gone = 0
@@ -186,7 +210,7 @@ export async function runJob(kubectl: Kubectl, job: KubeObject, options: RunJobO
       // Its pod went with it, so no exit code will come: this waited until the timeout (10m for a hook, 1h for run)
       // and then said "did not finish in time".
       gone = live ? 0 : gone + 1
-      if (gone >= 2) return outcome('failed', `job ${name} was deleted before its command finished (kubectl delete, or its namespace's deletion); its exit code is unknown`)
+      if (gone >= 2) return outcome('failed', `job ${name} was deleted before its command finished (kubectl delete, or its namespace's deletion); its exit code is unknown`, undefined, 'deleted')
       pod = list.items.filter((o) => o.kind === 'Pod').sort((a, b) => String(b.metadata.creationTimestamp).localeCompare(String(a.metadata.creationTimestamp)))[0] ?? pod
       const state = pod?.status?.containerStatuses?.find((c) => c.name === container)?.state
       if (pod && (state?.running || state?.terminated) && !stream && !attached) {
@@ -218,7 +242,7 @@ export async function runJob(kubectl: Kubectl, job: KubeObject, options: RunJobO
       const failed = conditions.find((c) => c.type === 'Failed' && c.status === 'True')
       if (failed) return outcome('failed', failed.message ?? failed.reason ?? 'the Job failed')
       const problem = pod ? podProblem(pod) : undefined
-      if (problem) return outcome('failed', problem.message)
+      if (problem) return outcome('failed', problem.message, undefined, problem.reason && IMAGE_PROBLEMS.has(problem.reason) ? 'image' : undefined)
       if (clock() > options.deadline) return outcome('timed-out', `did not finish in time${neverStarted(pod, container)}`)
       await abortableSleep(options.intervalMs ?? 1000, options.signal)
     }

@@ -57,6 +57,9 @@ export class ClusterSnapshot {
 }
 
 // Container states that will not fix themselves: fail fast instead of waiting for a deadline.
+/** The waiting reasons of a container whose image the node cannot get: nothing ran, and nothing in the command is at fault. */
+export const IMAGE_PROBLEMS = new Set(['ImagePullBackOff', 'ErrImagePull', 'InvalidImageName'])
+
 const FATAL_WAITING = new Set(['CrashLoopBackOff', 'ImagePullBackOff', 'ErrImagePull', 'InvalidImageName', 'CreateContainerConfigError', 'CreateContainerError', 'RunContainerError'])
 
 interface ContainerStatus {
@@ -81,7 +84,7 @@ interface PodStatus {
 }
 
 /** Why a pod cannot become ready by itself, in one sentence, or undefined when it may still. */
-export function podProblem(pod: KubeObject): {message: string; failing: FailingContainer[]} | undefined {
+export function podProblem(pod: KubeObject): {message: string; failing: FailingContainer[]; reason?: string} | undefined {
   const status = (pod as {status?: PodStatus}).status ?? {}
   const name = pod.metadata.name
   if (status.phase === 'Failed') return {message: `pod ${name} failed`, failing: (status.containerStatuses ?? []).map((c) => ({pod: name, container: c.name, previous: false}))}
@@ -107,7 +110,7 @@ export function podProblem(pod: KubeObject): {message: string; failing: FailingC
           : c.state?.waiting?.message
             ? `: ${c.state.waiting.message}`
             : ''
-      return {message: `container ${c.name} of pod ${name} is in ${reason}${detail}`, failing: [{pod: name, container: c.name, previous: reason === 'CrashLoopBackOff'}]}
+      return {message: `container ${c.name} of pod ${name} is in ${reason}${detail}`, failing: [{pod: name, container: c.name, previous: reason === 'CrashLoopBackOff'}], reason}
     }
   }
   return undefined

@@ -3,7 +3,7 @@ import {unknownServiceError, withFlag} from '../config/environment.js'
 import {connect, type KubectlFactory, openEnvironment} from '../env/connect.js'
 import {parseDuration} from '../duration.js'
 import {InterruptedError, SkycapError, TimeoutError, UserError} from '../errors.js'
-import {buildJob, deleteJobs, JOB_LABELS, jobName, podTemplateOf, runJob} from '../hooks/job.js'
+import {buildJob, containerImage as imageOf, deleteJobs, JOB_LABELS, jobName, podTemplateOf, runJob, shownCommand} from '../hooks/job.js'
 import {acquireLock, keepLockAlive, LEASE_SECONDS, releaseLock} from '../lock/lease.js'
 import {prepareRelease} from '../render/prepare.js'
 import {lastGood, listReleases} from '../release/store.js'
@@ -111,7 +111,7 @@ export async function runTask(options: RunTaskOptions, deps: RunTaskDeps): Promi
     stdin: feed,
     labels: {[JOB_LABELS.of]: app, [JOB_LABELS.environment]: env.name, [JOB_LABELS.kind]: 'run', [JOB_LABELS.release]: String(release.record.number)},
   })
-  const containerImage = (job.spec as {template: {spec: {containers: Array<{image: string}>}}}).template.spec.containers[0]?.image ?? ''
+  const containerImage = imageOf(job)
   const lock = options.lock
     ? await acquireLock(kubectl, {
         app,
@@ -123,7 +123,7 @@ export async function runTask(options: RunTaskOptions, deps: RunTaskDeps): Promi
       })
     : undefined
   const heartbeat = lock ? keepLockAlive(kubectl, app, lock.id, {onLost: () => deps.reporter.warn(`the lock of ${env.name} is no longer held by this run`)}) : undefined
-  deps.reporter.info(`Running ${options.command.join(' ')} in ${options.service} (release ${release.record.number}, ${containerImage}) as job ${name}`)
+  deps.reporter.info(`Running ${shownCommand(options.command)} in ${options.service} (release ${release.record.number}, ${containerImage}) as job ${name}`)
   try {
     const outcome = await runJob(kubectl, job, {
       deadline: clock() + timeoutMs,
@@ -141,14 +141,21 @@ export async function runTask(options: RunTaskOptions, deps: RunTaskDeps): Promi
       ...(feed ? {feed: (pod: string, container: string) => feedStdin(kubectl, pod, container, deps)} : {}),
     })
     if (outcome.exitCode === undefined) {
-      const where = `${options.command.join(' ')} in ${options.service} (job ${name})`
+      const where = `${shownCommand(options.command)} in ${options.service} (job ${name})`
       if (outcome.result === 'interrupted') throw new InterruptedError(`interrupted; ${where} was stopped`)
       if (outcome.result === 'timed-out') {
         // runJob's own clock says "did not finish in time (…)"; the cluster's deadline says why in its words.
         const why = outcome.message.replace(/^did not finish in time ?/, '').replace(/^\((.*)\)$/, '$1')
         throw new TimeoutError(`${where} did not finish within --timeout ${options.timeout ?? '1h'}${why ? ` (${why})` : ''}`, {hint: 'Raise --timeout for a long task.'})
       }
-      throw new SkycapError(`${where} could not run: ${outcome.message}`, {hint: `\`kubectl describe job ${name}\` (with --keep) shows the events.`})
+      throw new SkycapError(`${where} could not run: ${outcome.message}`, {
+        hint:
+          outcome.cause === 'deleted'
+            ? 'Its Job went while the command ran, with its output and exit code; find out what deleted it (`kubectl get events`), and run it again.'
+            : outcome.cause === 'image'
+              ? `The node cannot pull ${containerImage}: push it (skycap build), or fix the registry credentials (imagePullSecrets), and run it again.`
+              : `\`kubectl describe job ${name}\` (with --keep) shows the events.`,
+      })
     }
     return {
       environment: env.name,

@@ -279,6 +279,9 @@ describe('real node: hooks, run, exec and port-forward', function () {
     const r = await running
     expect(r.exitCode, r.stderr).to.equal(1)
     expect(r.stderr).to.match(/\/app in web \(job (\S+)\) could not run: job \1 was deleted before its command finished/)
+    // Not "kubectl describe job": there is no Job left to describe.
+    expect(r.stderr).to.include('Its Job went while the command ran, with its output and exit code; find out what deleted it')
+    expect(r.stderr).to.not.include('kubectl describe job')
     // Before, it waited for the --timeout (here 10 minutes; the mocha timeout would have ended it).
     expect(Date.now() - started).to.be.below(120_000)
   })

@@ -8,7 +8,7 @@ import {resolveEnvironment} from '../../../src/config/environment.js'
 import {parseConfig} from '../../../src/config/load.js'
 import {ConfigErrors} from '../../../src/errors.js'
 import {cleanupHookJobs, DeployHooks, HookFailedError, hooksNotUndone, planHooks} from '../../../src/hooks/hooks.js'
-import {buildJob, jobName, podTemplateOf, runJob} from '../../../src/hooks/job.js'
+import {buildJob, jobName, podTemplateOf, runJob, shownCommand} from '../../../src/hooks/job.js'
 import type {KubeObject} from '../../../src/render/objects.js'
 import type {ReleaseRecord} from '../../../src/release/store.js'
 import {historyNote} from '../../../src/ui/tables.js'
@@ -212,7 +212,11 @@ describe('hooks: the Job', () => {
       }),
     }
     const fake = fakeKubectl([{argv: ['--request-timeout=30s', 'create', '-f', '-']}, {argv: get, result: pulling}])
-    expect(await runJob(fake.kubectl, job, {deadline: Date.now() + 60_000, intervalMs: 1})).to.include({result: 'failed', message: 'container web of pod j2-x is in ErrImagePull: not found'})
+    expect(await runJob(fake.kubectl, job, {deadline: Date.now() + 60_000, intervalMs: 1})).to.include({
+      result: 'failed',
+      message: 'container web of pod j2-x is in ErrImagePull: not found',
+      cause: 'image',
+    })
     const slow = fakeKubectl([{argv: ['--request-timeout=30s', 'create', '-f', '-']}, {argv: get, result: {stdout: '{"items":[]}'}}])
     expect(await runJob(slow.kubectl, job, {deadline: 0, intervalMs: 1})).to.include({result: 'timed-out', message: 'did not finish in time (no pod was started)'})
   })
@@ -255,6 +259,7 @@ describe('hooks: the Job', () => {
       result: 'failed',
       message: "job j7 was deleted before its command finished (kubectl delete, or its namespace's deletion); its exit code is unknown",
       pod: 'j7-x',
+      cause: 'deleted',
     })
   })
 
@@ -394,6 +399,68 @@ describe('hooks: a predeploy hook past its timeout', () => {
     expect(error.message).to.equal('predeploy hook migrate failed (did not finish within its timeout of 5m (no pod was started)); release 4 was not rolled out and the running release is untouched')
     expect(error.hint).to.match(/[Rr]aise the hook's timeout in skycap\.yaml \(`timeout:`, default 10m\)/)
     expect(hooks.recordFields().hooks?.[0]).to.include({name: 'migrate', result: 'timed-out'})
+  })
+})
+
+describe('hooks: a predeploy hook that failed through no fault of its command', () => {
+  const failedBy = async (items: object[][]) => {
+    const loaded = await parseConfig(CONFIG, '/tmp/x/skycap.yaml')
+    const env = resolveEnvironment(loaded, 'staging')
+    const get = ['--request-timeout=30s', 'get', 'jobs,pods', '-l', 'skycap.dev/job=shop-staging-migrate-4', '-o', 'json']
+    const fake = fakeKubectl([
+      {argv: ['--request-timeout=30s', 'get', 'jobs', '-l', 'skycap.dev/job-of=shop,skycap.dev/environment=staging,skycap.dev/job-kind=hook', '-o', 'json'], result: {stdout: '{"items":[]}'}},
+      {argv: ['--request-timeout=30s', 'create', '-f', '-']},
+      ...items.map((list) => ({argv: get, result: {stdout: JSON.stringify({items: list})}})),
+    ])
+    const reporter = memoryReporter()
+    const hooks = new DeployHooks(
+      await planHooks(env, [deployment], false),
+      {kubectl: fake.kubectl, app: 'shop', environment: 'staging', release: 4, objects: [deployment], config: loaded.config, reporter, intervalMs: 1},
+      false,
+    )
+    const error = (await hooks.predeploy().catch((e: unknown) => e)) as HookFailedError
+    expect(error).to.be.instanceOf(HookFailedError)
+    expect(fake.remaining()).to.equal(0)
+    return error
+  }
+  const job = {kind: 'Job', metadata: {name: 'shop-staging-migrate-4'}}
+
+  it('an image the node cannot pull: the hint names the image and how to get it there, not "fix the command"', async () => {
+    const pulling = {
+      kind: 'Pod',
+      metadata: {name: 'm-x', creationTimestamp: 't'},
+      status: {phase: 'Pending', containerStatuses: [{name: 'web', state: {waiting: {reason: 'ImagePullBackOff', message: 'Back-off pulling image "reg/web:abc"'}}}]},
+    }
+    const error = await failedBy([[job, pulling]])
+    expect(error.message).to.equal(
+      'predeploy hook migrate failed (container web of pod m-x is in ImagePullBackOff: Back-off pulling image "reg/web:abc"); release 4 was not rolled out and the running release is untouched',
+    )
+    expect(error.hint).to.equal(
+      "The hook runs in its service's image of this release (reg/web:abc), which the node cannot pull: push it (skycap build), or fix the registry credentials (imagePullSecrets), and deploy again. --skip-hooks deploys without hooks.",
+    )
+    expect(error.jsonHint).to.equal(error.hint)
+  })
+
+  it('a Job deleted while it ran: the hint does not send the user to its logs (they went with it)', async () => {
+    const running = {kind: 'Pod', metadata: {name: 'm-x', creationTimestamp: 't'}, status: {phase: 'Pending'}}
+    const error = await failedBy([[job, running], [], []])
+    expect(error.message).to.match(/^predeploy hook migrate failed \(job shop-staging-migrate-4 was deleted before its command finished/)
+    expect(error.hint).to.not.include('kubectl logs')
+    expect(error.hint).to.not.include('kubectl describe job')
+    expect(error.hint).to.equal(
+      'Its Job went while the command ran, with its output and exit code; find out what deleted it (`kubectl get events`), and deploy again. --skip-hooks deploys without hooks.',
+    )
+  })
+})
+
+describe('hooks: a long command on the progress line', () => {
+  it('is cut at 200 characters, saying how much was left out; a short one is shown whole', () => {
+    expect(shownCommand(['bin/rails', 'db:migrate'])).to.equal('bin/rails db:migrate')
+    const long = ['seed', ...Array.from({length: 1500}, (_, i) => `--item=${'x'.repeat(200)}${i}`)]
+    const shown = shownCommand(long)
+    const whole = long.join(' ')
+    expect(shown).to.equal(`${whole.slice(0, 200)}… (${whole.length - 200} more characters)`)
+    expect(shownCommand([whole.slice(0, 200)])).to.equal(whole.slice(0, 200))
   })
 })
 
