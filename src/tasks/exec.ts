@@ -3,7 +3,8 @@ import {connect, type KubectlFactory, openEnvironment} from '../env/connect.js'
 import {SkycapError, UserError} from '../errors.js'
 import {startErrorMessage} from '../resources/status.js'
 import type {Reporter} from '../ui/output.js'
-import {choosePod} from './pods.js'
+import {shownCommand} from '../hooks/job.js'
+import {choosePodObject, runningContainers} from './pods.js'
 
 export interface ExecOptions {
   service: string
@@ -12,6 +13,8 @@ export interface ExecOptions {
   configPath?: string
   /** A pod of the service (default: its oldest ready pod). */
   pod?: string
+  /** A container of that pod (default: the service's own, named after it). */
+  container?: string
   /** Pass stdin through (-i). */
   stdin?: boolean
   /** Allocate a terminal (-t). */
@@ -24,6 +27,7 @@ export interface ExecResult {
   environment: string
   service: string
   pod: string
+  container: string
   /** The command's exit code: skycap exits with it. */
   exitCode: number
 }
@@ -36,18 +40,28 @@ export async function execInService(options: ExecOptions, deps: {kubectl: Kubect
   if (options.command.length === 0) throw new UserError('no command given', {hint: `Put it after --: skycap exec ${options.service} -- bin/console`})
   if (options.tty && !deps.terminal) throw new UserError('--tty needs a terminal on stdin', {hint: 'Run it from an interactive shell, or drop -t.'})
   const {kubectl} = await connect(env, deps.kubectl, deps.reporter)
-  const pod = await choosePod(kubectl, app, env.name, options.service, options.pod)
-  deps.reporter.info(`Running ${options.command.join(' ')} in pod ${pod} of ${options.service} (${env.name})`)
-  const r = await kubectl.attached(['exec', pod, '-c', options.service, ...(options.stdin ? ['-i'] : []), ...(options.tty ? ['-t'] : []), '--', ...options.command], {
+  const chosen = await choosePodObject(kubectl, app, env.name, options.service, options.pod)
+  const pod = chosen.metadata.name
+  const container = options.container ?? options.service
+  const containers = runningContainers(chosen)
+  // kubectl says only "container x is not valid for pod y" (or, with the default, nothing of which exist).
+  if (!containers.includes(container)) {
+    throw new UserError(`container "${container}" is not in pod ${pod} of ${options.service} (${env.name})`, {
+      hint: `Its containers: ${containers.join(', ') || 'none'}; choose one with -c${options.container === undefined ? ' (the default is the one named after the service)' : ''}.`,
+    })
+  }
+  const where = container === options.service ? '' : ` (container ${container})`
+  deps.reporter.info(`Running ${shownCommand(options.command)} in pod ${pod}${where} of ${options.service} (${env.name})`)
+  const r = await kubectl.attached(['exec', pod, '-c', container, ...(options.stdin ? ['-i'] : []), ...(options.tty ? ['-t'] : []), '--', ...options.command], {
     stdoutToStderr: options.json ?? false,
     teeStderr: true,
   })
   const notStarted = r.exitCode !== 0 ? execStartFailure(r.stderr) : undefined
   if (notStarted)
-    throw new SkycapError(`${options.command[0]} in pod ${pod} of ${options.service} (${env.name}) could not run: ${notStarted}`, {
-      hint: `The command is not in ${options.service}'s image, or not executable there: check its name, or give its full path.`,
+    throw new SkycapError(`${options.command[0]} in pod ${pod}${where} of ${options.service} (${env.name}) could not run: ${notStarted}`, {
+      hint: `The command is not in ${container === options.service ? `${options.service}'s image` : `container ${container}'s image`}, or not executable there: check its name, or give its full path.`,
     })
-  return {environment: env.name, service: options.service, pod, exitCode: r.exitCode}
+  return {environment: env.name, service: options.service, pod, container, exitCode: r.exitCode}
 }
 
 /**

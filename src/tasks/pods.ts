@@ -14,17 +14,33 @@ export function servicePodSelector(app: string, environment: string, service: st
  * newest with `prefer: 'newest'`.
  */
 export async function choosePod(kubectl: Kubectl, app: string, environment: string, service: string, wanted?: string, prefer: 'oldest' | 'newest' = 'oldest'): Promise<string> {
+  return (await choosePodObject(kubectl, app, environment, service, wanted, prefer)).metadata.name
+}
+
+/** choosePod's pod, whole (exec reads its containers). */
+export async function choosePodObject(kubectl: Kubectl, app: string, environment: string, service: string, wanted?: string, prefer: 'oldest' | 'newest' = 'oldest'): Promise<KubeObject> {
   const list = await kubectl.json<{items: KubeObject[]}>(['get', 'pods', '-l', servicePodSelector(app, environment, service)])
   const running = list.items.filter((p) => !(p.metadata as {deletionTimestamp?: string}).deletionTimestamp)
   if (wanted !== undefined) {
-    if (running.some((p) => p.metadata.name === wanted)) return wanted
+    const found = running.find((p) => p.metadata.name === wanted)
+    if (found) return found
     throw new UserError(`pod ${wanted} is not a pod of ${service} in ${environment}`, {hint: `Pods of ${service}: ${running.map((p) => p.metadata.name).join(', ') || 'none'}.`})
   }
   const ready = running.filter(podReady).sort((a, b) => String(a.metadata.creationTimestamp).localeCompare(String(b.metadata.creationTimestamp)) || a.metadata.name.localeCompare(b.metadata.name))
   // The newest: a forward reconnecting mid-rollout, where the oldest ready pods are the next to be replaced.
-  const pod = (prefer === 'newest' ? ready.at(-1) : ready[0])?.metadata.name
+  const pod = prefer === 'newest' ? ready.at(-1) : ready[0]
   if (!pod) throw new UserError(`no ready pod of ${service} in ${environment}`, {hint: `\`skycap status ${environment}\` shows what runs; deploy it, or wait for its pods to become ready.`})
   return pod
+}
+
+/**
+ * The containers of a pod a command can run in: its containers and its sidecars (init containers that run beside
+ * them, `restartPolicy: Always`), in the pod's order.
+ */
+export function runningContainers(pod: KubeObject): string[] {
+  type C = {name: string; restartPolicy?: string}
+  const spec = (pod as {spec?: {containers?: C[]; initContainers?: C[]}}).spec
+  return [...(spec?.initContainers ?? []).filter((c) => c.restartPolicy === 'Always'), ...(spec?.containers ?? [])].map((c) => c.name)
 }
 
 /**

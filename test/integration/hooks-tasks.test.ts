@@ -9,7 +9,7 @@ import {join} from 'node:path'
 
 import {cliPath} from '../helpers/repo.js'
 import {TestApp} from './app.js'
-import {httpGet, kubectl, serviceAnswers, tagTestAppImage, useNamespace, waitFor} from './harness.js'
+import {httpGet, kubectl, realNode, serviceAnswers, tagTestAppImage, useNamespace, waitFor} from './harness.js'
 
 /** A host folder every pod of the real node mounts at /data (hostPath): what a hook writes there, the app reads. */
 const WITH_DATA = (dir: string) => (text: string) =>
@@ -252,6 +252,28 @@ describe('real node: hooks, run, exec and port-forward', function () {
     } finally {
       await kubectl(['delete', 'namespace', other, '--wait=false'], {reject: false})
     }
+  })
+
+  realIt('exec -c runs the command in a sidecar of the pod; a container the pod does not have is exit 2, naming those it has', async () => {
+    // A sidecar of the same image, its server on another port, with a version of its own: whoami says where it ran.
+    const sidecar = `{name: helper, image: ${realNode().image}, env: [{name: PORT, value: "9090"}, {name: APP_VERSION, value: sidecar}], resources: {requests: {cpu: 10m, memory: 16Mi}}}`
+    await app.change(
+      (t) => t.replace('spec: {dnsPolicy: Default, automountServiceAccountToken: false}', `spec: {dnsPolicy: Default, automountServiceAccountToken: false, containers: [${sidecar}]}`),
+      'a sidecar',
+    )
+    const deployed = await deploy()
+    expect(deployed.exitCode, deployed.stderr).to.equal(0)
+    const [pod] = await webPods()
+    const inSidecar = await app.cli(['exec', 'web', '-c', 'helper', '--', '/app', 'whoami'])
+    expect(inSidecar.exitCode, inSidecar.stderr).to.equal(0)
+    expect(inSidecar.stdout).to.equal(`host=${pod.metadata.name} version=sidecar`)
+    expect(inSidecar.stderr).to.include(`in pod ${pod.metadata.name} (container helper) of web (test)`)
+    const own = await app.cli(['exec', 'web', '--', '/app', 'whoami'])
+    expect(own.stdout, own.stderr).to.equal(`host=${pod.metadata.name} version=v1`)
+    const none = await app.cli(['exec', 'web', '-c', 'envoy', '--', '/app', 'whoami'])
+    expect(none.exitCode, none.stderr).to.equal(2)
+    expect(none.stderr).to.include(`container "envoy" is not in pod ${pod.metadata.name} of web (test)`)
+    expect(none.stderr).to.include('Its containers: web, helper; choose one with -c.')
   })
 
   realIt('run: --timeout is exit 70 when the Job deadline stops the pod; a command the image lacks says so (exit 1); neither leaves a Job', async () => {

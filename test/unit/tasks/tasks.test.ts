@@ -17,6 +17,8 @@ import {repoRoot, TempRepo} from '../../helpers/repo.js'
 const pod = (name: string, created: string, ready: boolean, deleting = false) => ({
   kind: 'Pod',
   metadata: {name, creationTimestamp: created, ...(deleting ? {deletionTimestamp: created} : {})},
+  // A sidecar (a native one: an init container that runs beside the others) and a one-off init container.
+  spec: {initContainers: [{name: 'migrate-wait'}, {name: 'envoy', restartPolicy: 'Always'}], containers: [{name: 'web'}, {name: 'metrics'}]},
   status: {conditions: [{type: 'Ready', status: ready ? 'True' : 'False'}]},
 })
 const SELECTOR = 'app.kubernetes.io/instance=shop-staging,app.kubernetes.io/name=web'
@@ -185,6 +187,28 @@ describe('tasks: --json keeps stdout for its one document', () => {
     const own = recording({exitCode: 3, stderr: 'error: OCI runtime exec failed is what my script prints\ncommand terminated with exit code 3\n'})
     const ran = await execInService({service: 'web', command: ['/app/check'], configPath}, {kubectl: own.factory, reporter: quiet, terminal: false})
     expect(ran.exitCode).to.equal(3)
+  })
+
+  it('exec -c runs in the container named, a sidecar too; one the pod does not run is exit 2 before kubectl exec, listing those it does', async () => {
+    const configPath = join(repo.dir, 'skycap.yaml')
+    for (const [container, expected] of [
+      [undefined, 'web'],
+      ['metrics', 'metrics'],
+      ['envoy', 'envoy'],
+    ] as const) {
+      const k = recording()
+      const r = await execInService({service: 'web', command: ['ls'], configPath, ...(container ? {container} : {})}, {kubectl: k.factory, reporter: quiet, terminal: false})
+      expect(r.container).to.equal(expected)
+      expect(k.attached[0]?.argv.slice(k.attached[0].argv.indexOf('exec'))).to.deep.equal(['exec', 'web-1', '-c', expected, '--', 'ls'])
+    }
+    for (const container of ['migrate-wait', 'nginx']) {
+      const k = recording()
+      const error = await execInService({service: 'web', command: ['ls'], configPath, container}, {kubectl: k.factory, reporter: quiet, terminal: false}).catch((e: unknown) => e)
+      expect((error as Error).message).to.equal(`container "${container}" is not in pod web-1 of web (test)`)
+      expect((error as {exitCode?: number}).exitCode).to.equal(2)
+      expect((error as {hint?: string}).hint).to.equal('Its containers: envoy, web, metrics; choose one with -c.')
+      expect(k.attached).to.deep.equal([])
+    }
   })
 
   it('port-forward on a local port in use is exit 2 before any kubectl call, naming the address and another port', async () => {
