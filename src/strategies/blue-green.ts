@@ -5,7 +5,7 @@ import type {Kubectl} from '../kubectl/kubectl.js'
 import type {KubeObject} from '../render/objects.js'
 import {abortableSleep} from '../sleep.js'
 import {runChecks} from './checks.js'
-import {writeServiceState} from './state.js'
+import {readState, type ServiceRolloutState, writeServiceState} from './state.js'
 import {
   checkFailure,
   type Placement,
@@ -99,7 +99,8 @@ export const blueGreen: Strategy = {
     }
     const unswitched = await waitForEndpoints(placements, context)
     if (unswitched.length) return unswitched
-    await Promise.all(placements.map((p) => recordSwitch(p, context)))
+    const before = placements.some((p) => !p.previousSlot) ? (await readState(context.kubectl, context.app)).services : {}
+    await Promise.all(placements.map((p) => recordSwitch(p, context, before[p.unit.service])))
     return []
   },
 }
@@ -162,17 +163,40 @@ async function waitForEndpoints(placements: Placement[], context: StrategyContex
   }
 }
 
-async function recordSwitch(p: Placement, context: StrategyContext): Promise<void> {
+/** `before`: the service's state before this rollout, whose scale-down a rollout that keeps the active slot leaves due. */
+async function recordSwitch(p: Placement, context: StrategyContext, before: ServiceRolloutState | undefined): Promise<void> {
   const now = context.clock()
   const delayMs = await parseDuration(p.unit.strategy.scaleDownDelay ?? DEFAULT_SCALE_DOWN_DELAY, 'strategy.scaleDownDelay')
-  await writeServiceState(context.kubectl, context.app, context.environment, p.unit.service, {
-    type: 'blueGreen',
-    release: context.release,
-    phase: 'completed',
-    startedBy: whoAmI(),
-    startedAt: new Date(now).toISOString(),
-    updatedAt: new Date(now).toISOString(),
-    activeSlot: p.slot as Slot,
-    ...(p.previousSlot ? {previousSlot: p.previousSlot, scaleDownAt: new Date(now + delayMs).toISOString()} : {}),
-  })
+  // Without this a redeploy of what the active slot runs forgot the other slot still up (kept for rollback, or left
+  // by a rollout stopped before its switch), and nothing ever scaled it down.
+  const due = p.previousSlot
+    ? {previousSlot: p.previousSlot, scaleDownAt: new Date(now + delayMs).toISOString()}
+    : before?.type === 'blueGreen' && before.activeSlot === p.slot && before.previousSlot && before.scaleDownAt && !before.scaledDown
+      ? {previousSlot: before.previousSlot, scaleDownAt: before.scaleDownAt}
+      : {}
+  await writeServiceState(context.kubectl, context.app, context.environment, p.unit.service, slotState(context.release, now, p.slot as Slot, due))
+}
+
+function slotState(release: number | null, now: number, activeSlot: Slot, due: {previousSlot?: Slot; scaleDownAt?: string}): ServiceRolloutState {
+  const at = new Date(now).toISOString()
+  return {type: 'blueGreen', release, phase: 'completed', startedBy: whoAmI(), startedAt: at, updatedAt: at, activeSlot, ...due}
+}
+
+/**
+ * Before a rollout (deploy or rollback) brings up the idle slot of blue-green services: the state names that slot,
+ * its scale-down due at once. A rollout stopped before its switch (SIGTERM, Ctrl-C, a killed CLI) left the slot at
+ * full size while the state still said it was scaled to 0, and nothing scaled it down; now `rollout status` says it
+ * is coming up, and the next deploy, rollback or `rollout resume` scales it down (scaleDownOldSlots).
+ */
+export async function recordSlotsComingUp(placements: Placement[], context: Pick<StrategyContext, 'kubectl' | 'app' | 'environment' | 'release' | 'clock'>): Promise<void> {
+  const now = context.clock()
+  const rising = placements.filter((p) => p.previousSlot)
+  for (const p of rising) {
+    const deployment = `${p.unit.service}-${p.slot}`
+    await writeServiceState(context.kubectl, context.app, context.environment, p.unit.service, {
+      ...slotState(context.release, now, p.previousSlot as Slot, {previousSlot: p.slot as Slot, scaleDownAt: new Date(now).toISOString()}),
+      phase: 'progressing',
+      message: `${deployment} is coming up for release ${context.release ?? '?'}; if this rollout stops before its switch, the next deploy, rollback or \`skycap rollout resume\` scales it to 0`,
+    })
+  }
 }

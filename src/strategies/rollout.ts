@@ -6,7 +6,7 @@ import type {Kubectl} from '../kubectl/kubectl.js'
 import type {KubeObject} from '../render/objects.js'
 import {abortableSleep} from '../sleep.js'
 import type {Reporter} from '../ui/output.js'
-import {blueGreen} from './blue-green.js'
+import {blueGreen, recordSlotsComingUp} from './blue-green.js'
 import {canary, resumable} from './canary.js'
 import {rolling} from './rolling.js'
 import {dropPending, type PendingRelease, readState, savePending, writeServiceState} from './state.js'
@@ -50,6 +50,11 @@ export async function rollOutRelease(options: ReleaseRolloutOptions): Promise<Re
   // A rollback (recorded objects, no services) of a canary service goes straight back: no steps, no pauses.
   const strategyOf = (u: ServiceUnit) => (u.strategy.type === 'canary' && !options.services ? rolling : STRATEGIES[u.strategy.type])
   const placements = units.map((u) => strategyOf(u).place(u, live))
+  const clock = options.clock ?? Date.now
+  await recordSlotsComingUp(
+    placements.filter((p) => strategyOf(p.unit) === blueGreen),
+    {kubectl: options.kubectl, app: options.app, environment: options.environment, release: options.release, clock},
+  )
   const result = await applyAndWatch({...options, objects: [...rest, ...placements.flatMap((p) => p.first)]})
   const recorded = [...rest, ...placements.flatMap((p) => p.recorded)]
   const keep = [...recorded, ...placements.flatMap((p) => p.keep)]
@@ -63,7 +68,7 @@ export async function rollOutRelease(options: ReleaseRolloutOptions): Promise<Re
     reporter: options.reporter,
     config: options.config,
     deadline: options.deadline,
-    clock: options.clock ?? Date.now,
+    clock,
     ...(options.signal ? {signal: options.signal} : {}),
     ...(options.intervalMs !== undefined ? {intervalMs: options.intervalMs} : {}),
     ...(options.fetch ? {fetch: options.fetch} : {}),
@@ -172,6 +177,24 @@ export async function scaleDownOldSlots(kubectl: Kubectl, options: ScaleDownOpti
       // Never the slot that serves: whatever the state says, the live Service decides (a rollback that re-applied
       // old manifests switched it back without the strategy).
       const serving = await servedSlot(kubectl, name)
+      // A rollout stopped after its switch and before it recorded it (recordSlotsComingUp): the slot it brought up
+      // serves, and the one that served before goes.
+      const stopped = current.phase === 'progressing'
+      if (stopped && serving === current.previousSlot) {
+        const idle = current.activeSlot as Slot
+        await kubectl.run(['scale', 'deployment', `${name}-${idle}`, '--replicas=0'], {allowFailure: true})
+        await writeServiceState(kubectl, options.app, options.environment, name, {
+          ...current,
+          phase: 'completed',
+          activeSlot: serving,
+          previousSlot: idle,
+          scaledDown: true,
+          message: `switched to ${serving} by release ${current.release ?? '?'}, which stopped before recording it`,
+          updatedAt: new Date(clock()).toISOString(),
+        })
+        scaled.push(`${name}-${idle}`)
+        continue
+      }
       if (serving === current.previousSlot) {
         options.reporter.warn(`not scaling ${deployment} to 0: Service/${name} selects it (the rollout state said ${name}-${current.activeSlot} served)`)
         const {previousSlot: _p, scaleDownAt: _s, ...rest} = current
@@ -179,7 +202,12 @@ export async function scaleDownOldSlots(kubectl: Kubectl, options: ScaleDownOpti
         continue
       }
       await kubectl.run(['scale', 'deployment', deployment, '--replicas=0'], {allowFailure: true})
-      await writeServiceState(kubectl, options.app, options.environment, name, {...current, scaledDown: true, updatedAt: new Date(clock()).toISOString()})
+      await writeServiceState(kubectl, options.app, options.environment, name, {
+        ...current,
+        scaledDown: true,
+        ...(stopped ? {phase: 'aborted', message: `release ${current.release ?? '?'} stopped before its switch; ${deployment} scaled to 0`} : {}),
+        updatedAt: new Date(clock()).toISOString(),
+      })
       scaled.push(deployment)
     }
     if (scaled.length) options.reporter.info(`Scaled ${scaled.join(', ')} to 0`)

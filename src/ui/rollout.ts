@@ -5,7 +5,7 @@ export function rolloutStatusLines(r: RolloutStatusReport): string {
   const lines = Object.entries(r.services).map(([name, s]) => {
     const where =
       s.type === 'blueGreen'
-        ? `active slot ${s.activeSlot}${s.previousSlot ? `, previous ${s.previousSlot} ${s.scaledDown ? 'scaled to 0' : `kept until ${s.scaleDownAt}`}` : ''}`
+        ? `active slot ${s.activeSlot}${!s.previousSlot ? '' : s.phase === 'progressing' ? `, ${s.previousSlot} coming up (not serving)` : `, previous ${s.previousSlot} ${s.scaledDown ? 'scaled to 0' : `kept until ${s.scaleDownAt}`}`}`
         : `weight ${s.weight ?? 0}%, step ${Math.min((s.step ?? 0) + 1, s.steps ?? 0)}/${s.steps ?? 0}${s.pausedUntil ? ` (paused until ${s.pausedUntil})` : ''}`
     return `${name}: ${s.type} ${s.phase}, release ${s.release ?? '?'}, ${where}${s.request ? `; ${s.request} requested` : ''}${s.message ? `; ${s.message}` : ''}`
   })
