@@ -620,6 +620,76 @@ describe('rollouts you can trust (real cluster, four services)', function () {
     })
   })
 
+  it('SIGTERM while a rollback brings the old blue-green slots of web and api back up: rollout status matches the Deployments, and rollout resume, the next rollback or the next deploy leaves no slot up that the Service does not select; three times', async () => {
+    const blueGreen = (round: number) =>
+      quad(ns.name, round)
+        .replace('  web:\n    image: web', '  web:\n    strategy: {type: blueGreen, scaleDownDelay: 1s}\n    image: web')
+        .replace('  api:\n    image: api', '  api:\n    strategy: {type: blueGreen, scaleDownDelay: 1s}\n    image: api')
+    for (let round = 0; round <= 1; round++) {
+      await app.change(() => blueGreen(round), `round ${round}: web and api blue-green`)
+      const r = await app.cli([...DEPLOY, 'test'])
+      expect(r.exitCode, r.stderr).to.equal(0)
+    }
+    /** What `rollout status` says of web and api, held against their Services and slot Deployments once the controller observed them. */
+    const statusIsTrue = async (when: string) => {
+      const status = await app.json(['rollout', 'status', 'test'])
+      expect(status.exitCode, status.stderr).to.equal(0)
+      for (const service of ['web', 'api']) {
+        const said = status.doc.result.services[service]
+        const serving = (await app.get(['service', service])).spec.selector['skycap.dev/slot']
+        expect(said.activeSlot, `${when}: ${service}'s active slot (${JSON.stringify(said)})`).to.equal(serving)
+        if (!said.previousSlot || !said.scaledDown) continue
+        const kept = `${service}-${said.previousSlot}`
+        await waitFor(`${kept} observed by its controller`, async () => {
+          const d = await app.get(['deployment', kept])
+          return d.status.observedGeneration === d.metadata.generation
+        })
+        expect((await app.get(['deployment', kept])).spec.replicas, `${when}: rollout status says ${kept} is scaled to 0 (${JSON.stringify(said)})`).to.equal(0)
+      }
+    }
+    /** No slot the Service does not select has pods (or is asked for any), once the controller observed it. */
+    const noIdleSlotUp = async (when: string) => {
+      for (const service of ['web', 'api']) {
+        const serving = (await app.get(['service', service])).spec.selector['skycap.dev/slot']
+        const idle = `${service}-${serving === 'blue' ? 'green' : 'blue'}`
+        await waitFor(`${when}: ${idle} observed at 0 replicas`, async () => {
+          const d = await app.get(['deployment', idle])
+          return d.status.observedGeneration === d.metadata.generation && d.spec.replicas === 0 && (d.status.replicas ?? 0) === 0
+        }, {timeoutMs: 30_000})
+      }
+    }
+    const recoveries = ['rollout resume', 'rollback', 'deploy'] as const
+    for (const [i, recovery] of recoveries.entries()) {
+      // Release 1 (round 0) is in blue at 0 replicas; green serves release 2: the rollback scales blue back up.
+      const child = execa('node', [cliPath, 'rollback', 'test', '--to', '1', '--skip-image-check', '--timeout', '3m'], {cwd: app.repo.dir, reject: false, env: {NO_COLOR: '1', CI: 'true'}})
+      let err = ''
+      let sent = false
+      child.stderr?.on('data', (d) => {
+        err += d
+        // The watch's title: the slots were applied at full size, nothing is switched yet.
+        if (!sent && err.includes('Rolling back to release 1')) sent = child.kill('SIGTERM')
+      })
+      const r = await child
+      expect(sent, err).to.equal(true)
+      expect(r.exitCode, err).to.equal(130)
+      // Stopped where meant: blue asked for at full size, green still serving.
+      for (const service of ['web', 'api']) {
+        expect((await app.get(['service', service])).spec.selector['skycap.dev/slot'], err).to.equal('green')
+        expect((await app.get(['deployment', `${service}-blue`])).spec.replicas, err).to.equal(2)
+      }
+      await statusIsTrue(`after SIGTERM ${i + 1}`)
+      const next =
+        recovery === 'rollout resume'
+          ? await app.cli(['rollout', 'resume', 'test'])
+          : recovery === 'rollback'
+            ? await app.cli(['rollback', 'test', '--skip-image-check'])
+            : (await app.change(() => blueGreen(2), 'round 2'), await app.cli([...DEPLOY, 'test']))
+      expect(next.exitCode, next.stderr).to.equal(0)
+      await noIdleSlotUp(`after ${recovery}`)
+      await statusIsTrue(`after ${recovery}`)
+    }
+  })
+
   it('a SIGKILLed deploy frees the environment within about a minute (the lease is short and renewed while a deploy runs)', async () => {
     expect((await app.cli([...DEPLOY, 'test'])).exitCode).to.equal(0)
     await app.change(() => quad(ns.name, 1).replace('    port: 8080\n', '    port: 8080\n    labels: {sim.kwok.test/behavior: not-ready}\n'), 'web never ready')
