@@ -11,6 +11,7 @@ import type {ServiceConfig} from '../../../src/config/types.js'
 import type {ReleaseRecord} from '../../../src/release/store.js'
 import {followAppliedSlots, forgetPrunedSlots, rolloutSummaries} from '../../../src/strategies/state.js'
 import {historyNote} from '../../../src/ui/tables.js'
+import {rolloutStatusLines} from '../../../src/ui/rollout.js'
 
 const LABELS = {'app.kubernetes.io/name': 'web', 'app.kubernetes.io/instance': 'shop-prod'}
 
@@ -393,6 +394,89 @@ describe('blue-green state after an automatic rollback', () => {
     expect(JSON.parse(patches(calls)[0]?.data.web as string))
       .to.include({activeSlot: 'blue'})
       .and.not.have.any.keys('previousSlot', 'scaleDownAt')
+  })
+})
+
+describe('a blue-green rollout stopped before it recorded its switch (SIGTERM, Ctrl-C, a killed CLI)', () => {
+  const stateOf = (services: Record<string, unknown>) => ({stdout: JSON.stringify({data: Object.fromEntries(Object.entries(services).map(([k, v]) => [k, JSON.stringify(v)]))})})
+  const patches = (calls: string[][]) => calls.filter((c) => c[0] === 'patch' && c[1] === 'configmap').map((c) => JSON.parse(c.at(-1) as string) as {data: Record<string, string | null>})
+  const serviceSelecting = (slot: string) => ({...service, spec: {...(service.spec as object), selector: {...LABELS, [SLOT_LABEL]: slot}}})
+  const base = {type: 'blueGreen', startedBy: 'u', startedAt: 't', updatedAt: 't'}
+  // A rollback to release 3 was bringing web-green up while web-blue served.
+  const comingUp = {...base, release: 5, phase: 'progressing', activeSlot: 'blue', previousSlot: 'green', scaleDownAt: '2026-01-01T00:00:00.000Z', message: 'web-green is coming up for release 5'}
+  const scaleDown = async (serving: string) => {
+    const {kubectl, calls} = fake((argv) => {
+      if (argv[0] === 'get' && argv[1] === 'configmap') return stateOf({web: comingUp})
+      if (argv[0] === 'get' && argv[1] === 'service') return {stdout: JSON.stringify(serviceSelecting(serving))}
+      if (argv[0] === 'get' && argv[1] === 'lease') return {stdout: ''}
+      return {}
+    })
+    const reporter = {info: () => undefined, warn: () => undefined} as unknown as StrategyContext['reporter']
+    const scaled = await scaleDownOldSlots(kubectl, {services: svc({type: 'blueGreen'}), app: 'shop', environment: 'prod', reporter, clock: () => Date.parse('2026-01-01T00:05:00Z')})
+    return {scaled, calls, written: JSON.parse(patches(calls).at(-1)?.data.web as string)}
+  }
+
+  it('a rollout records the slot it brings up, not serving and due for scale-down at once, before it applies anything', async () => {
+    const blue = {...deployment('web:1'), metadata: {name: 'web-blue', labels: LABELS, annotations: {[TEMPLATE_ANNOTATION]: 'old'}}}
+    const {kubectl, calls} = fake((argv) => {
+      if (argv[0] === 'get' && argv[1] === 'configmap') return {stdout: ''}
+      if (argv[0] === 'get' && argv[1] === 'deployments,services') return {stdout: JSON.stringify({items: [serviceSelecting('blue'), blue]})}
+      if (argv[0] === 'get' && argv[1]?.startsWith('deployments,replicasets')) {
+        const status = {observedGeneration: 1, replicas: 3, updatedReplicas: 3, readyReplicas: 3, availableReplicas: 3}
+        return {stdout: JSON.stringify({items: [{apiVersion: 'apps/v1', kind: 'Deployment', metadata: {name: 'web-green', generation: 1}, spec: {replicas: 3}, status}]})}
+      }
+      // The new slot has no pods: its checks fail (where the rollout ends does not matter here).
+      if (argv[0] === 'get' && argv[1] === 'pods') return {stdout: JSON.stringify({items: []})}
+      if (argv[0] === 'get') return {exitCode: 1, stderr: `unexpected ${argv.join(' ')}`}
+      return {}
+    })
+    const now = Date.parse('2026-01-01T00:00:00Z')
+    await rollOutRelease({...releaseOf(context(kubectl), [deployment(), service], svc({type: 'blueGreen'})), clock: () => now})
+    const recorded = calls.findIndex((c) => c[0] === 'patch' && c[1] === 'configmap')
+    expect(recorded).to.be.within(0, calls.findIndex((c) => c[0] === 'apply'))
+    expect(JSON.parse(patches(calls)[0]?.data.web as string)).to.include({
+      type: 'blueGreen',
+      release: 5,
+      phase: 'progressing',
+      activeSlot: 'blue',
+      previousSlot: 'green',
+      scaleDownAt: '2026-01-01T00:00:00.000Z',
+    })
+  })
+
+  it('rollout status says the slot is coming up, not that it is scaled to 0', () => {
+    const line = rolloutStatusLines({environment: 'prod', services: {web: comingUp as never}, lock: null})
+    expect(line).to.include('web: blueGreen progressing, release 5, active slot blue, green coming up (not serving); web-green is coming up for release 5')
+    expect(line).to.not.include('scaled to 0')
+  })
+
+  it('stopped before the switch: the next scale-down stops the slot that came up, and the state says so', async () => {
+    const {scaled, calls, written} = await scaleDown('blue')
+    expect(scaled).to.deep.equal(['web-green'])
+    expect(calls.filter((c) => c[0] === 'scale')).to.deep.equal([['scale', 'deployment', 'web-green', '--replicas=0']])
+    expect(written).to.include({phase: 'aborted', activeSlot: 'blue', previousSlot: 'green', scaledDown: true, message: 'release 5 stopped before its switch; web-green scaled to 0'})
+  })
+
+  it('stopped after the switch: the slot that came up serves, and the one that served before is stopped', async () => {
+    const {scaled, calls, written} = await scaleDown('green')
+    expect(scaled).to.deep.equal(['web-blue'])
+    expect(calls.filter((c) => c[0] === 'scale')).to.deep.equal([['scale', 'deployment', 'web-blue', '--replicas=0']])
+    expect(written).to.include({phase: 'completed', activeSlot: 'green', previousSlot: 'blue', scaledDown: true})
+  })
+
+  it('a redeploy of what the active slot runs keeps the other slot due for scale-down (it forgot it, and the slot stayed up)', async () => {
+    const unit = unitOf({type: 'blueGreen'})
+    const blue = {...deployment(), metadata: {name: 'web-blue', labels: LABELS, annotations: {[TEMPLATE_ANNOTATION]: templateHash(unit.deployment)}}}
+    const p = blueGreen.place(unit, new Map<string, KubeObject>([['Service/web', serviceSelecting('blue')], ['Deployment/web-blue', blue]]))
+    expect([p.slot, p.previousSlot]).to.deep.equal(['blue', undefined])
+    const {kubectl, calls} = fake((argv) => {
+      if (argv[0] === 'get' && argv[1] === 'configmap') return stateOf({web: comingUp})
+      if (argv[0] === 'get' && argv[1] === 'endpointslices') return {stdout: JSON.stringify({items: [{endpoints: [{targetRef: {name: 'p1'}, conditions: {ready: true}}]}]})}
+      if (argv[0] === 'get' && argv[1] === 'pods') return {stdout: JSON.stringify({items: [{metadata: {name: 'p1'}}]})}
+      return {}
+    })
+    expect(await blueGreen.complete([p], context(kubectl))).to.deep.equal([])
+    expect(JSON.parse(patches(calls).at(-1)?.data.web as string)).to.include({phase: 'completed', activeSlot: 'blue', previousSlot: 'green', scaleDownAt: comingUp.scaleDownAt})
   })
 })
 
