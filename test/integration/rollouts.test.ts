@@ -652,10 +652,14 @@ describe('rollouts you can trust (real cluster, four services)', function () {
       for (const service of ['web', 'api']) {
         const serving = (await app.get(['service', service])).spec.selector['skycap.dev/slot']
         const idle = `${service}-${serving === 'blue' ? 'green' : 'blue'}`
-        await waitFor(`${when}: ${idle} observed at 0 replicas`, async () => {
-          const d = await app.get(['deployment', idle])
-          return d.status.observedGeneration === d.metadata.generation && d.spec.replicas === 0 && (d.status.replicas ?? 0) === 0
-        }, {timeoutMs: 30_000})
+        await waitFor(
+          `${when}: ${idle} observed at 0 replicas`,
+          async () => {
+            const d = await app.get(['deployment', idle])
+            return d.status.observedGeneration === d.metadata.generation && d.spec.replicas === 0 && (d.status.replicas ?? 0) === 0
+          },
+          {timeoutMs: 30_000},
+        )
       }
     }
     const recoveries = ['rollout resume', 'rollback', 'deploy'] as const

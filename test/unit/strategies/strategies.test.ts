@@ -433,7 +433,10 @@ describe('a blue-green rollout stopped before it recorded its switch (SIGTERM, C
     const now = Date.parse('2026-01-01T00:00:00Z')
     await rollOutRelease({...releaseOf(context(kubectl), [deployment(), service], svc({type: 'blueGreen'})), clock: () => now})
     const recorded = calls.findIndex((c) => c[0] === 'patch' && c[1] === 'configmap')
-    expect(recorded).to.be.within(0, calls.findIndex((c) => c[0] === 'apply'))
+    expect(recorded).to.be.within(
+      0,
+      calls.findIndex((c) => c[0] === 'apply'),
+    )
     expect(JSON.parse(patches(calls)[0]?.data.web as string)).to.include({
       type: 'blueGreen',
       release: 5,
@@ -467,7 +470,13 @@ describe('a blue-green rollout stopped before it recorded its switch (SIGTERM, C
   it('a redeploy of what the active slot runs keeps the other slot due for scale-down (it forgot it, and the slot stayed up)', async () => {
     const unit = unitOf({type: 'blueGreen'})
     const blue = {...deployment(), metadata: {name: 'web-blue', labels: LABELS, annotations: {[TEMPLATE_ANNOTATION]: templateHash(unit.deployment)}}}
-    const p = blueGreen.place(unit, new Map<string, KubeObject>([['Service/web', serviceSelecting('blue')], ['Deployment/web-blue', blue]]))
+    const p = blueGreen.place(
+      unit,
+      new Map<string, KubeObject>([
+        ['Service/web', serviceSelecting('blue')],
+        ['Deployment/web-blue', blue],
+      ]),
+    )
     expect([p.slot, p.previousSlot]).to.deep.equal(['blue', undefined])
     const {kubectl, calls} = fake((argv) => {
       if (argv[0] === 'get' && argv[1] === 'configmap') return stateOf({web: comingUp})
