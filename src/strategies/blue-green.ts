@@ -128,12 +128,20 @@ async function applyObjects(kubectl: Kubectl, objects: KubeObject[], signal?: Ab
   await kubectl.run(['apply', '--server-side', '--field-manager=skycap', '--force-conflicts', '-f', '-'], {input: JSON.stringify({apiVersion: 'v1', kind: 'List', items: objects}), signal})
 }
 
-/** A new slot that failed its checks never took traffic: it goes (its Deployment is deleted). */
+/** A new slot that failed its checks never took traffic: it goes (its Deployment is deleted), and the state says so. */
 async function removeNewSlots(placements: Placement[], context: StrategyContext): Promise<void> {
-  const names = placements.filter((p) => p.previousSlot).map((p) => `deployment/${p.unit.service}-${p.slot}`)
+  const removed = placements.filter((p) => p.previousSlot)
+  const names = removed.map((p) => `deployment/${p.unit.service}-${p.slot}`)
   if (!names.length) return
   context.reporter.info(`Removing ${names.join(', ')}: it received no traffic`)
   await context.kubectl.run(['delete', '--ignore-not-found', '--wait=false', ...names], {allowFailure: true})
+  for (const p of removed) {
+    await writeServiceState(context.kubectl, context.app, context.environment, p.unit.service, {
+      ...slotState(context.release, context.clock(), p.previousSlot as Slot, {}),
+      phase: 'failed',
+      message: `${p.unit.service}-${p.slot} failed its checks and was removed`,
+    })
+  }
 }
 
 /**

@@ -252,6 +252,11 @@ describe('a release with blue-green and canary services', () => {
       'the canary never took traffic',
     ).to.deep.equal([])
     expect(calls.filter((c) => c[0] === 'delete').map((c) => c.filter((a) => a.startsWith('deployment/')))).to.deep.include(['deployment/api-canary'])
+    // The state no longer says web-green is coming up: it was removed.
+    const web = calls.filter((c) => c[0] === 'patch' && c[1] === 'configmap').map((c) => JSON.parse(c.at(-1) as string).data.web as string | undefined)
+    expect(JSON.parse(web.filter(Boolean).at(-1) as string))
+      .to.include({phase: 'failed', activeSlot: 'blue', message: 'web-green failed its checks and was removed'})
+      .and.not.have.any.keys('previousSlot', 'scaleDownAt')
   })
 })
 
