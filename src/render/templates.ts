@@ -137,7 +137,11 @@ function templateError(error: unknown, file: string, context: object, partials: 
   const undefinedVar = /undefined variable: ([^,]+)/.exec(message)
   if (undefinedVar) {
     // Repository templates (they get values) are documented in docs/configuration.md; imageTag and build args get less.
-    const more = 'values' in context ? ' (docs/configuration.md, "What skycap renders"); add the value under environments.<env>.values.' : '.'
+    // A missing value is named with the environment being rendered: the hint used to say `environments.<env>.values`.
+    const env = (context as {env?: {name?: unknown}}).env?.name
+    const key = undefinedVar[1]?.startsWith('values.') ? undefinedVar[1].slice('values.'.length) : undefined
+    const add = key && typeof env === 'string' ? `; ${env} has no value ${key}: add it under environments.${env}.values in skycap.yaml` : ''
+    const more = 'values' in context ? ` (docs/configuration.md, "What skycap renders")${add}.` : '.'
     return new ConfigError(`template uses undefined variable "${undefinedVar[1]}"`, where, {
       hint: `This template can use ${contextVariables(context).join(', ')}${more}`,
       details: {variable: undefinedVar[1]},

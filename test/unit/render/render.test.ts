@@ -451,6 +451,14 @@ describe('template errors', () => {
     expect(expandVariables(documented.replaceAll('`', ''))).to.deep.equal(listed)
   })
 
+  it('names in the hint of a missing value the environment rendered and the key to add (not environments.<env>)', async () => {
+    repo.write('deploy/extra.yaml', 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: extra\ndata:\n  host: {{ values.dbhost }}\n')
+    const hint = (await renderError(repo, 'staging')).hint ?? ''
+    expect(hint).to.match(/; staging has no value dbhost: add it under environments\.staging\.values in skycap\.yaml\.$/)
+    repo.write('deploy/extra.yaml', 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: extra\ndata:\n  port: "{{ services.api.port }}"\n')
+    expect((await renderError(repo, 'staging')).hint).to.match(/"What skycap renders"\)\.$/)
+  })
+
   it('lists what a build arg or imageTag template gets, without pointing to repository templates', async () => {
     await loadTemplateEngine()
     try {
