@@ -89,12 +89,13 @@ export class DeployHooks {
     const failure = await this.run('predeploy')
     if (failure) {
       const job = this.records.at(-1)?.job
+      const shown = (args: string) => this.context.kubectl.shown(args)
       if (this.records.at(-1)?.result === 'interrupted') {
         const hook = failure.ref.slice('hook/'.length)
         throw new HookFailedError(
           failure,
           `predeploy hook ${hook} was interrupted: ${failure.message}; release ${this.context.release} was not rolled out and the running release is untouched`,
-          `\`kubectl logs -f job/${job}\` follows the hook to its end; deploy again once it is done (a deploy now would run the hook a second time, beside it).`,
+          `\`${shown(`logs -f job/${job}`)}\` follows the hook to its end; deploy again once it is done (a deploy now would run the hook a second time, beside it).`,
           undefined,
           true,
         )
@@ -104,7 +105,7 @@ export class DeployHooks {
       const {cause, image} = this.lastFailure
       // Neither is the command's fault, and the Job's logs have nothing to say: the hint says what is.
       if (cause === 'deleted') {
-        const hint = `Its Job went while the command ran, with its output and exit code; find out what deleted it (\`kubectl get events\`), and deploy again. ${skip}`
+        const hint = `Its Job went while the command ran, with its output and exit code; find out what deleted it (\`${shown('get events')}\`), and deploy again. ${skip}`
         throw new HookFailedError(failure, message, hint, hint)
       }
       if (cause === 'image') {
@@ -119,9 +120,9 @@ export class DeployHooks {
         failure,
         message,
         failure.logs.length
-          ? `Read its output above (\`kubectl logs job/${job}\` for all of it), ${next}`
-          : `It printed nothing; \`kubectl describe job/${job}\` and its pod's events say why. ${next[0]?.toUpperCase()}${next.slice(1)}`,
-        `Its last output lines are in details.report.failures[0].logs (\`kubectl logs job/${job}\` for all of it); ${next}`,
+          ? `Read its output above (\`${shown(`logs job/${job}`)}\` for all of it), ${next}`
+          : `It printed nothing; \`${shown(`describe job/${job}`)}\` and its pod's events say why. ${next[0]?.toUpperCase()}${next.slice(1)}`,
+        `Its last output lines are in details.report.failures[0].logs (\`${shown(`logs job/${job}`)}\` for all of it); ${next}`,
       )
     }
   }

@@ -240,6 +240,14 @@ export class Kubectl {
     return [...out, ...args]
   }
 
+  /**
+   * `args` as a command for a hint, with this instance's namespace and context: one the user can paste where another
+   * context is current (a hint's bare `kubectl logs job/…` looked in the default namespace and found nothing).
+   */
+  shown(args: string): string {
+    return `kubectl ${args}${this.namespace ? ` -n ${this.namespace}` : ''}${this.context ? ` --context ${this.context}` : ''}`
+  }
+
   /** Runs kubectl; throws a classified KubectlError on failure unless allowFailure. */
   async run(args: string[], options: CallOptions = {}): Promise<ProcessResult> {
     const argv = this.argv(args, options.namespaced ?? true)

@@ -151,10 +151,10 @@ export async function runTask(options: RunTaskOptions, deps: RunTaskDeps): Promi
       throw new SkycapError(`${where} could not run: ${outcome.message}`, {
         hint:
           outcome.cause === 'deleted'
-            ? 'Its Job went while the command ran, with its output and exit code; find out what deleted it (`kubectl get events`), and run it again.'
+            ? `Its Job went while the command ran, with its output and exit code; find out what deleted it (\`${kubectl.shown('get events')}\`), and run it again.`
             : outcome.cause === 'image'
               ? `The node cannot pull ${containerImage}: push it (skycap build), or fix the registry credentials (imagePullSecrets), and run it again.`
-              : `\`kubectl describe job ${name}\` (with --keep) shows the events.`,
+              : `\`${kubectl.shown(`describe job ${name}`)}\` (with --keep) shows the events.`,
       })
     }
     return {

@@ -350,22 +350,32 @@ describe('hooks: the Job', () => {
   })
 })
 
+/** A predeploy hook whose deploy was interrupted (Ctrl-C) as soon as its Job was created, with kubectl bound as given. */
+async function interruptedPredeploy(bound: {context?: string; namespace?: string} = {}) {
+  const loaded = await parseConfig(CONFIG, '/tmp/x/skycap.yaml')
+  const env = resolveEnvironment(loaded, 'staging')
+  const flags = [...(bound.context ? ['--context', bound.context] : []), ...(bound.namespace ? ['--namespace', bound.namespace] : []), '--request-timeout=30s']
+  const fake = fakeKubectl(
+    [
+      {argv: [...flags, 'get', 'jobs', '-l', 'skycap.dev/job-of=shop,skycap.dev/environment=staging,skycap.dev/job-kind=hook', '-o', 'json'], result: {stdout: '{"items":[]}'}},
+      {argv: [...flags, 'create', '-f', '-']},
+    ],
+    bound,
+  )
+  const controller = new AbortController()
+  controller.abort()
+  const hooks = new DeployHooks(
+    await planHooks(env, [deployment], false),
+    {kubectl: fake.kubectl, app: 'shop', environment: 'staging', release: 4, objects: [deployment], config: loaded.config, reporter: memoryReporter(), signal: controller.signal},
+    false,
+  )
+  const error = (await hooks.predeploy().catch((e: unknown) => e)) as HookFailedError
+  return {error, hooks, fake}
+}
+
 describe('hooks: Ctrl-C during a predeploy hook', () => {
   it('says the Job goes on running (it is not stopped), and the failure is an interruption', async () => {
-    const loaded = await parseConfig(CONFIG, '/tmp/x/skycap.yaml')
-    const env = resolveEnvironment(loaded, 'staging')
-    const fake = fakeKubectl([
-      {argv: ['--request-timeout=30s', 'get', 'jobs', '-l', 'skycap.dev/job-of=shop,skycap.dev/environment=staging,skycap.dev/job-kind=hook', '-o', 'json'], result: {stdout: '{"items":[]}'}},
-      {argv: ['--request-timeout=30s', 'create', '-f', '-']},
-    ])
-    const controller = new AbortController()
-    controller.abort()
-    const hooks = new DeployHooks(
-      await planHooks(env, [deployment], false),
-      {kubectl: fake.kubectl, app: 'shop', environment: 'staging', release: 4, objects: [deployment], config: loaded.config, reporter: memoryReporter(), signal: controller.signal},
-      false,
-    )
-    const error = (await hooks.predeploy().catch((e: unknown) => e)) as HookFailedError
+    const {error, hooks, fake} = await interruptedPredeploy()
     expect(error).to.be.instanceOf(HookFailedError)
     expect(error.interrupted).to.equal(true)
     expect(error.message).to.equal(
@@ -375,6 +385,11 @@ describe('hooks: Ctrl-C during a predeploy hook', () => {
     expect(error.hint).to.include('kubectl logs -f job/shop-staging-migrate-4')
     expect(hooks.recordFields().hooks?.[0]).to.include({name: 'migrate', result: 'interrupted', job: 'shop-staging-migrate-4'})
     expect(fake.remaining()).to.equal(0)
+  })
+
+  it("names kubectl commands with the environment's namespace and context (a bare `kubectl logs job/…` looked in the default namespace)", async () => {
+    const {error} = await interruptedPredeploy({context: 'staging-ctx', namespace: 'shop-staging'})
+    expect(error.hint).to.include('`kubectl logs -f job/shop-staging-migrate-4 -n shop-staging --context staging-ctx` follows the hook')
   })
 })
 
