@@ -32,13 +32,17 @@ export interface RollbackOptions {
   skipImageCheck?: boolean
 }
 
-/** Picks the release to return to: --to N, --to <sha prefix>, or the last good one before the current. */
-export function chooseRelease(releases: StoredRelease[], to: string | undefined, env: string): StoredRelease {
+/**
+ * Picks the release to return to: --to N, --to <sha prefix>, or the last good one before the current. `asked` is
+ * --to as typed when `to` is the commit it resolved to (a branch, tag or HEAD~N), for the error.
+ */
+export function chooseRelease(releases: StoredRelease[], to: string | undefined, env: string, asked = to): StoredRelease {
+  // What runs now is the newest deploy or rollback.
+  const current = releases.find((r) => r.record.action !== 'scale')
   if (to === undefined) {
-    // What runs now is the newest deploy or rollback. When it failed and was not rolled back (--no-rollback, or a
-    // rollback that failed too), the way back is the newest good release. Otherwise it is the newest good release
-    // that runs other manifests than the current one (after a rollback to 2, the one before 2, not 2 again).
-    const current = releases.find((r) => r.record.action !== 'scale')
+    // When it failed and was not rolled back (--no-rollback, or a rollback that failed too), the way back is the
+    // newest good release. Otherwise it is the newest good release that runs other manifests than the current one
+    // (after a rollback to 2, the one before 2, not 2 again).
     const previous =
       current && !isGood(current)
         ? lastGood(releases)
@@ -58,7 +62,9 @@ export function chooseRelease(releases: StoredRelease[], to: string | undefined,
         : r.result !== 'succeeded'
           ? `is a ${r.action} that ${r.result === 'interrupted' ? 'was interrupted' : r.result}`
           : 'no longer has its manifests (only the newest releases keep them)'
-    const good = releases.filter(isGood).slice(0, 3)
+    // Ones that run other manifests than what runs now: returning to those changes something.
+    const runs = current && isGood(current) ? contentOf(current, releases) : undefined
+    const good = releases.filter((g) => isGood(g) && (runs === undefined || contentOf(g, releases) !== runs)).slice(0, 3)
     throw new UserError(`release ${to} of ${env} ${why}: it cannot be rolled back to`, {
       hint: good.length
         ? `Roll back to a deploy or rollback that succeeded, e.g. ${good.map((g) => `--to ${g.record.number}`).join(' or ')}; \`skycap history ${env}\` lists them.`
@@ -66,7 +72,10 @@ export function chooseRelease(releases: StoredRelease[], to: string | undefined,
     })
   }
   if (usable.length === 0) {
-    throw new UserError(`no successful release of ${env} matches "${to}"`, {hint: `\`skycap history ${env}\` lists the releases; roll back to a number or a revision that succeeded.`})
+    const resolved = asked !== undefined && asked !== to ? ` (${to.slice(0, 7)})` : ''
+    throw new UserError(`no successful release of ${env} matches "${asked ?? to}"${resolved}`, {
+      hint: `\`skycap history ${env}\` lists the releases; roll back to a number or a revision that succeeded.`,
+    })
   }
   return usable[0] as StoredRelease
 }
@@ -121,7 +130,7 @@ export async function rollback(options: RollbackOptions, deps: DeployDeps): Prom
   const {kubectl} = target
   const selector = appSelector(app, env.name)
   const [releases, live] = await Promise.all([listReleases(kubectl, app, env.name), liveDeployments(kubectl, selector)])
-  const chosen = chooseRelease(releases, await revisionToCommit(loaded.dir, loaded.config.vcs, options.to), env.name)
+  const chosen = chooseRelease(releases, await revisionToCommit(loaded.dir, loaded.config.vcs, options.to), env.name, options.to)
   const manifests = chosen.manifests()
   const planned = capacity(manifests, live, options.resetReplicas ?? false)
   await dryRunApply(kubectl, planned.objects, 'server')

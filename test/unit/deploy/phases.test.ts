@@ -530,11 +530,24 @@ describe('rollback: which release "the one before" is', () => {
       throw new Error(`--to ${to} was accepted`)
     }
     expect(refused('3')).to.equal(
-      'release 3 of prod is a scale entry (web 4 -> 3), which has no manifests of its own: it cannot be rolled back to | Roll back to a deploy or rollback that succeeded, e.g. --to 5 or --to 2; `skycap history prod` lists them.',
+      'release 3 of prod is a scale entry (web 4 -> 3), which has no manifests of its own: it cannot be rolled back to | Roll back to a deploy or rollback that succeeded, e.g. --to 2; `skycap history prod` lists them.',
     )
     expect(refused('4')).to.match(/^release 4 of prod is a deploy that failed: it cannot be rolled back to \| /)
     expect(refused('1')).to.match(/^release 1 of prod no longer has its manifests \(only the newest releases keep them\): /)
     expect(refused('9')).to.match(/^no successful release of prod matches "9" \| /)
+  })
+
+  it('--to names no release that runs what runs now, and a branch or HEAD~N it resolved is shown as typed', () => {
+    const scaled = {...stored(4, 'scale', 'succeeded'), record: {...stored(4, 'scale', 'succeeded').record, scale: {service: 'web', from: 1, to: 3}}}
+    // 5 is a rollback to 3: 5 and 3 run what runs now, so the hint names 2 and 1 (it named 5, 3 and 2).
+    const releases = [stored(5, 'rollback', 'succeeded', 3), scaled, stored(3, 'deploy', 'succeeded'), stored(2, 'deploy', 'succeeded'), stored(1, 'deploy', 'succeeded')]
+    expect(() => chooseRelease(releases, '4', 'prod'))
+      .to.throw(UserError)
+      .with.property('hint')
+      .that.contains('e.g. --to 2 or --to 1;')
+    const head3 = 'abcdef0123456789abcdef0123456789abcdef01'
+    expect(() => chooseRelease(releases, head3, 'prod', 'HEAD~3')).to.throw(UserError, 'no successful release of prod matches "HEAD~3" (abcdef0)')
+    expect(() => chooseRelease(releases, '99', 'prod', '99')).to.throw(UserError, /^no successful release of prod matches "99"$/)
   })
 
   it('a rollback entry can be the target of --to', () => {
