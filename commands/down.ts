@@ -23,7 +23,9 @@ export default class Down extends SkycapCommand {
       {kubectl: this.kubectlFactory(), tools: toolRunner(verbose ? {trace: (argv) => process.stderr.write(`$ ${argv.join(' ')}\n`)} : {}), reporter: this.reporter()},
     )
     const removed = [...(report.deletedNamespace ? [`namespace ${report.deletedNamespace}`] : []), ...(report.deletedCluster ? [`cluster ${report.deletedCluster}`] : [])]
-    this.log(`${report.app} ${report.environment}: ${removed.length ? `deleted ${removed.join(' and ')}` : 'nothing deleted'}; ${report.stoppedForwards.length} forwards stopped`)
+    this.log(
+      `${report.app} ${report.environment}: ${removed.length ? `deleted ${removed.join(' and ')}` : 'nothing deleted'}; ${report.stoppedForwards.length} forward${report.stoppedForwards.length === 1 ? '' : 's'} stopped`,
+    )
     return report
   }
 }

@@ -101,12 +101,12 @@ export function podProblem(pod: KubeObject): {message: string; failing: FailingC
             ? {why: last.reason, said: last.message}
             : undefined
       if (start) {
-        const restarts = c.restartCount ? ` (restarted ${c.restartCount} times)` : ''
+        const restarts = c.restartCount ? ` (restarted ${times(c.restartCount)})` : ''
         return {message: `container ${c.name} of pod ${name} cannot start (${start.why}): ${startErrorMessage(start.said)}${restarts}`, failing: []}
       }
       const detail =
         reason === 'CrashLoopBackOff'
-          ? ` (exit code ${last?.exitCode ?? '?'}${last?.reason ? `, ${last.reason}` : ''}; restarted ${c.restartCount ?? 0} times)`
+          ? ` (exit code ${last?.exitCode ?? '?'}${last?.reason ? `, ${last.reason}` : ''}; restarted ${times(c.restartCount ?? 0)})`
           : c.state?.waiting?.message
             ? `: ${c.state.waiting.message}`
             : ''
@@ -136,4 +136,9 @@ export function startErrorMessage(message: string | undefined): string {
   const text = (message ?? '').trim()
   const exec = /exec: .*?(?=: unknown$|$)/.exec(text)
   return exec?.[0] ?? text
+}
+
+/** A restart count in words: `once`, `3 times` (it said `restarted 1 times`). */
+export function times(n: number): string {
+  return n === 1 ? 'once' : `${n} times`
 }

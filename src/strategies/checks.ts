@@ -7,6 +7,7 @@ import {KubectlError} from '../errors.js'
 import {lineFilter} from '../logs/filter.js'
 import type {KubeObject} from '../render/objects.js'
 import {checkFailure, type StrategyContext} from './strategy.js'
+import {times} from '../resources/status.js'
 
 type Pod = KubeObject & {status?: {podIP?: string; containerStatuses?: Array<{name: string; ready?: boolean; restartCount?: number}>}}
 
@@ -53,7 +54,7 @@ function podCheck(pods: Pod[], target: CheckTarget): FailureReport | undefined {
   for (const pod of pods) {
     for (const c of pod.status?.containerStatuses ?? []) {
       if (!c.ready) return checkFailure(`check/pods ${target.service}`, `container ${c.name} of pod ${pod.metadata.name} is not ready`)
-      if ((c.restartCount ?? 0) > 0) return checkFailure(`check/pods ${target.service}`, `container ${c.name} of pod ${pod.metadata.name} restarted ${c.restartCount} times`)
+      if ((c.restartCount ?? 0) > 0) return checkFailure(`check/pods ${target.service}`, `container ${c.name} of pod ${pod.metadata.name} restarted ${times(c.restartCount ?? 0)}`)
     }
   }
   return undefined

@@ -205,7 +205,7 @@ describe('why a pod fails, in one sentence', () => {
     }
     const s = judge('Deployment', [deployment(2, 2, '2'), rs('web-new', '2'), startError])
     expect(s.state).to.equal('failed')
-    expect(s.message).to.equal('container web of pod web-new-1 cannot start (StartError): exec: "/nope": stat /nope: no such file or directory (restarted 1 times)')
+    expect(s.message).to.equal('container web of pod web-new-1 cannot start (StartError): exec: "/nope": stat /nope: no such file or directory (restarted once)')
     expect(s.failing).to.deep.equal([])
     // Seen first, before the kubelet backs off: the same sentence, from the waiting state.
     const [status] = startError.status.containerStatuses
