@@ -123,6 +123,8 @@ export async function deploy(options: DeployOptions, deps: DeployDeps): Promise<
   // the one validated and deployed after the build.
   let early: PreparedRelease | undefined
   let approved: Pick<DeployReport, 'checks' | 'ignoreChecks'> | undefined
+  let connected: Target | undefined
+  const environmentOf = (p: PreparedRelease) => (options.context ? {...p.environment, context: options.context} : p.environment)
   if (options.build) {
     if (options.dryRun) throw new UserError('--build pushes images, and --dry-run changes nothing', {hint: 'Run skycap build first, then deploy --dry-run.'})
     early = await prepare()
@@ -131,6 +133,9 @@ export async function deploy(options: DeployOptions, deps: DeployDeps): Promise<
     // happen pushes nothing.
     const built = buildsOf(early)
     if (!options.skipImageCheck) await checkImagesExist(early, deps, (service) => !built.has(service))
+    // The kube context is looked up in the kubeconfig (the cluster is not asked) before the build: a context the
+    // kubeconfig lacks used to be said only after the images were built and pushed.
+    connected = await connect(environmentOf(early), deps.kubectl, reporter)
     const environment = options.target && !options.target.startsWith('@') ? options.target.split('@')[0] : undefined
     await buildImages(
       // The deploy's own warnings say it when the work tree has uncommitted changes.
@@ -143,12 +148,12 @@ export async function deploy(options: DeployOptions, deps: DeployDeps): Promise<
   reporter.phase?.('validate')
   const prepared = early ?? (await prepare())
   for (const w of prepared.warnings) reporter.warn(formatWarning(w))
-  const env = options.context ? {...prepared.environment, context: options.context} : prepared.environment
+  const env = environmentOf(prepared)
   const timeoutText = options.timeout ?? prepared.loaded.config.deploy?.timeout
   const timeoutMs = timeoutText !== undefined ? await parseDuration(timeoutText, options.timeout !== undefined ? '--timeout' : 'deploy.timeout') : DEFAULT_TIMEOUT_MS
   const waitForLockMs = options.waitForLock !== undefined ? await parseDuration(options.waitForLock, '--wait-for-lock') : 0
   const checks = approved ?? (await verifyChecks(env, prepared, options, deps))
-  const target = await connect(env, deps.kubectl, reporter)
+  const target = connected ?? (await connect(env, deps.kubectl, reporter))
   const {kubectl} = target
   reporter.info(`Validating ${prepared.app} ${env.name}@${prepared.revision.short} for context ${target.context}, namespace ${target.namespace}`)
   const nsExists = await namespaceExists(kubectl, env.namespace)

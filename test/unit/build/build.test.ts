@@ -736,30 +736,44 @@ describe('deploy --build with requireChecks', () => {
   })
 })
 
+/** Runs deploy --build of staging in a repository with this skycap.yaml; it must fail before any builder ran or any push. */
+async function refusedBeforeBuild(skycapYaml: string, kubectlScript: Parameters<typeof import('../../helpers/fake-kubectl.js').fakeKubectlFactory>[0] = []): Promise<SkycapError | undefined> {
+  const repo = await TempRepo.withFiles({'skycap.yaml': skycapYaml, Dockerfile: 'FROM scratch\n'})
+  try {
+    const {deploy} = await import('../../../src/deploy/deploy.js')
+    const {fakeKubectlFactory} = await import('../../helpers/fake-kubectl.js')
+    const {memoryReporter} = await import('../../../src/ui/output.js')
+    const registry = fakeRegistry()
+    const runner = fakeRunner(registry.images, dockerOnly)
+    let error: SkycapError | undefined
+    const deps = {kubectl: fakeKubectlFactory(kubectlScript).factory, reporter: memoryReporter(), fetch: registry.fetch, buildRun: runner.run}
+    await deploy({target: 'staging', cwd: repo.dir, build: {}}, deps).catch((e: SkycapError) => (error = e))
+    expect(
+      runner.calls.map((c) => c.argv.join(' ')),
+      'no builder ran',
+    ).to.deep.equal([])
+    expect([...registry.images.keys()], 'nothing was pushed').to.deep.equal([])
+    return error
+  } finally {
+    repo.remove()
+  }
+}
+
 describe('deploy --build with an image it does not build', () => {
   it('checks that image before it builds: a deploy that cannot happen pushes nothing', async () => {
-    const services = `  web:\n    image: web\n    build: {}\n  cache:\n    image: ${REGISTRY}/other/cache:7.2`
-    const repo = await TempRepo.withFiles({'skycap.yaml': SKYCAP_YAML(services), Dockerfile: 'FROM scratch\n'})
-    try {
-      const {deploy} = await import('../../../src/deploy/deploy.js')
-      const {fakeKubectlFactory} = await import('../../helpers/fake-kubectl.js')
-      const {memoryReporter} = await import('../../../src/ui/output.js')
-      const registry = fakeRegistry()
-      const runner = fakeRunner(registry.images, dockerOnly)
-      let error: SkycapError | undefined
-      const deps = {kubectl: fakeKubectlFactory([]).factory, reporter: memoryReporter(), fetch: registry.fetch, buildRun: runner.run}
-      await deploy({target: 'staging', cwd: repo.dir, build: {}}, deps).catch((e: SkycapError) => (error = e))
-      expect(error?.exitCode).to.equal(ExitCode.INVALID)
-      expect(error?.message).to.equal(`1 image does not exist: ${REGISTRY}/other/cache:7.2; nothing was changed`)
-      expect(error?.hint).to.match(/^cache has no build: block/)
-      expect(
-        runner.calls.map((c) => c.argv.join(' ')),
-        'no builder ran',
-      ).to.deep.equal([])
-      expect([...registry.images.keys()], 'nothing was pushed').to.deep.equal([])
-    } finally {
-      repo.remove()
-    }
+    const error = await refusedBeforeBuild(SKYCAP_YAML(`  web:\n    image: web\n    build: {}\n  cache:\n    image: ${REGISTRY}/other/cache:7.2`))
+    expect(error?.exitCode).to.equal(ExitCode.INVALID)
+    expect(error?.message).to.equal(`1 image does not exist: ${REGISTRY}/other/cache:7.2; nothing was changed`)
+    expect(error?.hint).to.match(/^cache has no build: block/)
+  })
+})
+
+describe('deploy --build with a kube context the kubeconfig lacks', () => {
+  it('says so before it builds: a misspelt context costs no build and no push', async () => {
+    const yaml = SKYCAP_YAML('  web:\n    image: web\n    build: {}').replace('staging: {namespace: shop-staging}', 'staging: {namespace: shop-staging, context: stagin-cluster}')
+    const error = await refusedBeforeBuild(yaml, [{argv: ['--request-timeout=30s', 'config', 'get-contexts', '-o', 'name'], result: {stdout: 'staging-cluster\n'}}])
+    expect(error?.exitCode).to.equal(ExitCode.INVALID)
+    expect(error?.message).to.equal('kube context "stagin-cluster" of environment staging is not in your kubeconfig; nothing was changed')
   })
 })
 
