@@ -70,7 +70,7 @@ describe('skycap deploy (real cluster)', function () {
     expect(r.exitCode).to.equal(1)
     expect(r.doc.ok).to.equal(false)
     expect(r.doc.error.code).to.equal('deploy_failed')
-    expect(r.doc.error.message, r.doc.error.message).to.match(/Deployment\/web: container web of pod web-\S+ is in CrashLoopBackOff \(exit code 1, Error; restarted \d+ times?\)/)
+    expect(r.doc.error.message, r.doc.error.message).to.match(/Deployment\/web: container web of pod web-\S+ is in CrashLoopBackOff \(exit code 1, Error; restarted (once|\d+ times)\)/)
     expect(r.doc.error.message).to.contain('rolled back to release 1')
     const report = r.doc.error.details.report
     expect(report.rollback).to.deep.include({to: 1, result: 'succeeded'})

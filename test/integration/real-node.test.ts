@@ -125,7 +125,7 @@ describe('real node: the test app in real containers', function () {
     const r = await deploy(['--timeout', '2m'])
     expect(r.exitCode, r.stderr).to.equal(1)
     expect(r.doc.error.code).to.equal('deploy_failed')
-    expect(r.doc.error.message).to.match(/Deployment\/web: container web of pod web-\S+ is in CrashLoopBackOff \(exit code 1, Error; restarted \d+ times?\)/)
+    expect(r.doc.error.message).to.match(/Deployment\/web: container web of pod web-\S+ is in CrashLoopBackOff \(exit code 1, Error; restarted (once|\d+ times)\)/)
     const failure = r.doc.error.details.report.failures[0]
     expect(failure.events.map((e: {reason: string}) => e.reason)).to.include('BackOff')
     const logs = failure.logs[0]
@@ -146,7 +146,7 @@ describe('real node: the test app in real containers', function () {
     const r = await deploy(['--timeout', '2m'])
     expect(r.exitCode, r.stderr).to.equal(1)
     expect(r.doc.error.message).to.match(
-      /^release 2 of test failed: Deployment\/web: container web of pod web-\S+ cannot start \((StartError|RunContainerError)\): exec: "\/nope": stat \/nope: no such file or directory( \(restarted \d+ times\))?; rolled back to release 1 /,
+      /^release 2 of test failed: Deployment\/web: container web of pod web-\S+ cannot start \((StartError|RunContainerError)\): exec: "\/nope": stat \/nope: no such file or directory( \(restarted (once|\d+ times)\))?; rolled back to release 1 /,
     )
     const failure = r.doc.error.details.report.failures[0]
     expect(failure.logs).to.deep.equal([])
