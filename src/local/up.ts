@@ -5,6 +5,7 @@ import type {Environment, LoadedConfig} from '../config/types.js'
 import {deploy, type DeployReport} from '../deploy/deploy.js'
 import {type KubectlFactory, namespaceExists, openEnvironment} from '../env/connect.js'
 import {parseDuration} from '../duration.js'
+import {prepareRelease} from '../render/prepare.js'
 import {InterruptedError, UserError} from '../errors.js'
 import type {Kubectl} from '../kubectl/kubectl.js'
 import {streamLogs} from '../logs/stream.js'
@@ -98,6 +99,11 @@ export async function up(options: UpOptions, deps: UpDeps): Promise<UpReport> {
   const file = stateFile(loaded.file, env.name, deps.env)
   const previous = readState(file)
   await checkWantedPorts(wantedPorts, previous)
+  // The templates rendered once before any phase, so a template error (a value the environment lacks, YAML that does
+  // not parse) costs no cluster and no build. The images are not built yet: the revision's tags stand in for them
+  // (`images: {}` also keeps the dirty-tree warning out, as the deploy's own render does); the deploy renders again
+  // with the built ones.
+  await prepareRelease({target: env.name, configPath: loaded.file, images: {}})
   const phases: Phase[] = []
   let release: number | null = null
   const phase = async <T>(name: Phase['phase'], run: () => Promise<T>, detail: (value: T) => string): Promise<T> => {

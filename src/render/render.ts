@@ -89,7 +89,7 @@ export async function renderEnvironment(loaded: LoadedConfig, env: Environment, 
     const context = templateContext(loaded, env, revision, images)
     const partials = {root: templatesFolder(loaded), show: loaded.show}
     for (const t of repositoryTemplates(loaded, env)) {
-      for (const {object, line} of parseManifests(renderTemplate(t.text, t.shown, context, partials), t.shown)) {
+      for (const {object, line} of parseManifests(renderTemplate(t.text, t.shown, context, partials, missingValue(loaded, env)), t.shown)) {
         const existing = object.metadata?.labels ?? {}
         object.metadata.labels = {...common, ...existing}
         labelPodTemplates(object, common)
@@ -236,6 +236,15 @@ function normalizeResources(r: NonNullable<ServiceConfig['resources']>): Record<
 }
 
 /** The variables repository templates see. */
+/** Where a value the derived `local` lacks goes: it has no `environments.local` to add it to (docs/local.md). */
+function missingValue(loaded: LoadedConfig, env: Environment): ((key: string) => string) | undefined {
+  if (!env.derived) return undefined
+  const from = loaded.config.defaultEnvironment
+  const values = from === undefined ? 'no values (skycap.yaml sets no defaultEnvironment)' : `the values of ${from} (defaultEnvironment)`
+  const where = from === undefined ? '' : `add it under environments.${from}.values, or `
+  return (key) => `${env.name} has no value ${key}: it is derived (docs/local.md) and takes ${values}; ${where}declare environments.${env.name} with its values in skycap.yaml`
+}
+
 function templateContext(loaded: LoadedConfig, env: Environment, revision: Revision, images: Record<string, string>) {
   const services: Record<string, unknown> = {}
   for (const [name, svc] of Object.entries(env.services)) {

@@ -82,9 +82,10 @@ export function readTemplateFile(file: string, shown: string): string {
 
 /**
  * Renders template `text` (from `file`, for messages) with `context`. Parsed templates are cached by file.
- * `partials`: where includes are found; without it a template can include nothing.
+ * `partials`: where includes are found; without it a template can include nothing. `missingValue`: what to do about a
+ * value the environment lacks, when `environments.<env>.values` is not the place (the derived `local`).
  */
-export function renderTemplate(text: string, file: string, context: object, partials?: Partials): string {
+export function renderTemplate(text: string, file: string, context: object, partials?: Partials, missingValue?: (key: string) => string): string {
   const engine = engineFor(partials)
   try {
     const key = `${partials?.root ?? ''}\0${file}`
@@ -95,7 +96,7 @@ export function renderTemplate(text: string, file: string, context: object, part
     }
     return engine.renderSync(tpl, context) as string
   } catch (error) {
-    throw templateError(error, file, context, partials)
+    throw templateError(error, file, context, partials, missingValue)
   }
 }
 
@@ -128,7 +129,7 @@ export function contextVariables(context: object): string[] {
 
 const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value)
 
-function templateError(error: unknown, file: string, context: object, partials: Partials | undefined): ConfigError {
+function templateError(error: unknown, file: string, context: object, partials: Partials | undefined, missingValue?: (key: string) => string): ConfigError {
   const e = error as {message?: string; name?: string; token?: {getPosition?: () => [number, number]}; originalError?: unknown}
   if (e.originalError instanceof ConfigError) return e.originalError
   const message = String(e.message ?? error)
@@ -140,7 +141,7 @@ function templateError(error: unknown, file: string, context: object, partials: 
     // A missing value is named with the environment being rendered: the hint used to say `environments.<env>.values`.
     const env = (context as {env?: {name?: unknown}}).env?.name
     const key = undefinedVar[1]?.startsWith('values.') ? undefinedVar[1].slice('values.'.length) : undefined
-    const add = key && typeof env === 'string' ? `; ${env} has no value ${key}: add it under environments.${env}.values in skycap.yaml` : ''
+    const add = key && typeof env === 'string' ? `; ${missingValue?.(key) ?? `${env} has no value ${key}: add it under environments.${env}.values in skycap.yaml`}` : ''
     const more = 'values' in context ? ` (docs/configuration.md, "What skycap renders")${add}.` : '.'
     return new ConfigError(`template uses undefined variable "${undefinedVar[1]}"`, where, {
       hint: `This template can use ${contextVariables(context).join(', ')}${more}`,

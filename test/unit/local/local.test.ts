@@ -180,6 +180,25 @@ describe('skycap up: the parts', () => {
     }
   })
 
+  it('a template that does not render is refused before any phase: no cluster is looked for, nothing is built or written', async () => {
+    const repo = await TempRepo.localApp()
+    const cache = new TempRepo()
+    try {
+      await repo.commit('app')
+      repo.write('deploy/extra.yaml', 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: extra}\ndata: {host: "{{ values.host }}"}\n')
+      const fake = fakeKubectlFactory([])
+      const deps = stoppingUpDeps(fake.factory, cache.dir)
+      const error = (await up({cwd: repo.dir}, deps).catch((e: unknown) => e)) as UserError
+      expect(error, String(error)).to.be.instanceOf(UserError)
+      expect(error.message).to.contain('deploy/extra.yaml').and.contain('host')
+      expect(fake.calls).to.have.length(0)
+      expect(readdirSync(cache.dir), 'no state file').to.deep.equal([])
+    } finally {
+      repo.remove()
+      cache.remove()
+    }
+  })
+
   it('the derived `local` takes the values of defaultEnvironment, so the repository templates render', async () => {
     const repo = await TempRepo.fromFixture('shop')
     try {

@@ -455,6 +455,10 @@ describe('template errors', () => {
     repo.write('deploy/extra.yaml', 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: extra\ndata:\n  host: {{ values.dbhost }}\n')
     const hint = (await renderError(repo, 'staging')).hint ?? ''
     expect(hint).to.match(/; staging has no value dbhost: add it under environments\.staging\.values in skycap\.yaml\.$/)
+    // The derived `local` has no environments.local to add it to: it takes defaultEnvironment's values.
+    expect((await renderError(repo, 'local')).hint).to.match(
+      /; local has no value dbhost: it is derived \(docs\/local\.md\) and takes the values of staging \(defaultEnvironment\); add it under environments\.staging\.values, or declare environments\.local with its values in skycap\.yaml\.$/,
+    )
     repo.write('deploy/extra.yaml', 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: extra\ndata:\n  port: "{{ services.api.port }}"\n')
     expect((await renderError(repo, 'staging')).hint).to.match(/"What skycap renders"\)\.$/)
   })
