@@ -14,7 +14,7 @@ import {checkTag, imageTagFor, serviceImages} from '../render/images.js'
 import {loadTemplateEngine, renderTemplate} from '../render/templates.js'
 import type {Reporter} from '../ui/output.js'
 import type {Revision, Vcs} from '../vcs/vcs.js'
-import {type Builder, type BuilderName, chooseBuilder, type ImageBuild, StepFailed, type StepIO} from './builder.js'
+import {type Builder, type BuilderName, chooseBuilder, type ImageBuild, pastableCommand, StepFailed, type StepIO} from './builder.js'
 import {commandBuilder} from './command.js'
 import {execaRunner, type ProcessRunner} from './process.js'
 import {type BuildSource, copyWorkTree, exportRevision} from './source.js'
@@ -211,7 +211,9 @@ export async function buildImages(options: BuildOptions, deps: BuildDeps = {}): 
     const builderOf = (b: ImageBuild): Builder => (b.command ? commandBuilder : (builder as Builder))
     // buildx --push and build.command push as they build: what they finished is in the registry whatever fails later.
     const pushesWhileBuilding = (b: ImageBuild): boolean => push && !builderOf(b).push
-    await inParallel(toBuild, jobs, (b) => builderOf(b).build(b, io(b)), deps.signal, 'build', {pushesWhileBuilding, workTree: options.workTree ?? false})
+    // What failed, as a command to run here: the paths of the build folder (removed when the build ends) are the repository's.
+    const pastable = (ran: NonNullable<StepFailed['ran']>) => pastableCommand(ran, source.dir, vcs.root, options.cwd ?? process.cwd())
+    await inParallel(toBuild, jobs, (b) => builderOf(b).build(b, io(b)), deps.signal, 'build', {pushesWhileBuilding, workTree: options.workTree ?? false, pastable})
     await inParallel(
       toBuild.filter((b) => push && builderOf(b).push),
       jobs,
@@ -441,6 +443,14 @@ function failureLines(f: {service: string; lastLines: string[]; firstError?: str
   return `; its first error line:${shown([f.firstError])}\n${f.service}: and its last lines:${shown(f.lastLines)}`
 }
 
+/** The hint's end: the commands that failed, to run here (`docker build` … with the repository's paths). */
+function ranHere(failures: Array<{service: string; command?: string}>): string {
+  const commands = failures.filter((f) => f.command !== undefined)
+  if (!commands.length) return ''
+  if (commands.length === 1) return ` What failed, to run here: ${commands[0]?.command}`
+  return ` What failed, to run here: ${commands.map((f) => `${f.service}: ${f.command}`).join('; ')}`
+}
+
 /**
  * Runs `step` for every build, `jobs` at a time. Every started step finishes; no new one starts after a failure.
  * Failures are one BuildFailedError carrying each failed service's last lines.
@@ -451,7 +461,10 @@ async function inParallel(
   step: (b: ImageBuild) => Promise<void>,
   signal: AbortSignal | undefined,
   what: 'build' | 'push',
-  {pushesWhileBuilding, workTree}: {pushesWhileBuilding: (b: ImageBuild) => boolean; workTree: boolean} = {pushesWhileBuilding: () => false, workTree: false},
+  {pushesWhileBuilding, workTree, pastable}: {pushesWhileBuilding: (b: ImageBuild) => boolean; workTree: boolean; pastable?: (ran: NonNullable<StepFailed['ran']>) => string} = {
+    pushesWhileBuilding: () => false,
+    workTree: false,
+  },
 ): Promise<void> {
   const failed: Array<{build: ImageBuild; error: unknown}> = []
   const finished: ImageBuild[] = []
@@ -487,6 +500,7 @@ async function inParallel(
       exitCode: error.exitCode,
       lastLines: error.lastLines,
       ...(error.firstError === undefined ? {} : {firstError: error.firstError}),
+      ...(pastable && error.ran ? {command: pastable(error.ran)} : {}),
     }
   })
   const text = stepFailures.map((f) => `${f.service}: ${f.step} exited ${f.exitCode}${failureLines(f)}`).join('\n')
@@ -495,7 +509,7 @@ async function inParallel(
     hint:
       what === 'build'
         ? // A work-tree build (--work-tree, skycap up) takes the fix as it is; a revision's build only once it is committed.
-          `Fix the build (run it locally with the same command), ${workTree ? 'then' : 'commit, and'} build again.`
+          `Fix the build, ${workTree ? 'then' : 'commit, and'} build again.${ranHere(stepFailures)}`
         : 'Check registry access (docker login) and build again.',
     details: {failures: stepFailures},
   })

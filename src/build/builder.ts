@@ -1,3 +1,5 @@
+import {join, relative} from 'node:path'
+
 import {NoBuilderError} from '../errors.js'
 import {ERROR_LINE, HELP_POINTER, type ProcessRunner, type RunOptions, type RunResult} from './process.js'
 
@@ -46,6 +48,8 @@ export class StepFailed extends Error {
     readonly lastLines: string[],
     /** The first error line of its output when it is not among lastLines (it scrolled out). */
     readonly firstError?: string,
+    /** What ran: the program and its arguments, the folder it ran in, the variables added to its environment. */
+    readonly ran?: {argv: string[]; cwd?: string; env?: Record<string, string>},
   ) {
     super(`${step} exited ${exitCode}`)
   }
@@ -56,7 +60,8 @@ export async function runStep(io: StepIO, program: string, args: string[], optio
   const r = await io.run(program, args, {...options, onLine: io.onLine, signal: io.signal})
   if (r.exitCode !== 0) {
     const lastLines = trimBlank(r.lastLines)
-    throw new StepFailed(stepName(program, args), r.exitCode, lastLines, r.firstError !== undefined && !lastLines.includes(r.firstError) ? r.firstError : undefined)
+    const firstError = r.firstError !== undefined && !lastLines.includes(r.firstError) ? r.firstError : undefined
+    throw new StepFailed(stepName(program, args), r.exitCode, lastLines, firstError, {argv: [program, ...args], cwd: options.cwd, env: options.env})
   }
 }
 
@@ -162,4 +167,31 @@ function noBuilderHint(requested: BuilderName | undefined, daemon: Probe | undef
     return `docker is installed, but its daemon does not answer ${where}: is dockerd running (systemctl start docker, or Docker Desktop), and may this user use its socket? Set DOCKER_HOST to a daemon elsewhere${requested ? ', or choose --builder podman' : ', or install podman (apt-get install podman), or give the service a build.command'}.`
   }
   return 'Install Docker and start its daemon (Debian: apt-get install docker.io docker-buildx; or Docker Desktop), or podman (apt-get install podman); or give the service a build.command. DOCKER_HOST names a daemon elsewhere.'
+}
+
+/** `word` as one word of a POSIX shell command line: as it is when nothing in it is special, else single-quoted. */
+export function shellWord(word: string): string {
+  return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replaceAll("'", `'\\''`)}'`
+}
+
+/**
+ * A failed step as a command to paste in a shell in `cwd`: paths inside the build folder (a temporary copy that is
+ * removed when the build ends) become the same paths in the repository at `root`, relative to where the command runs
+ * (absolute in the variables); a step that ran in another folder or with added variables (build.command) gets them in
+ * front, in a subshell.
+ */
+export function pastableCommand(ran: NonNullable<StepFailed['ran']>, folder: string, root: string, cwd: string): string {
+  const inRepo = (word: string, from?: string): string => {
+    const at = word.indexOf(folder)
+    const rest = at === -1 ? undefined : word.slice(at + folder.length)
+    if (rest === undefined || (rest !== '' && !rest.startsWith('/'))) return word
+    const path = join(root, rest)
+    return word.slice(0, at) + (from === undefined ? path : relative(from, path) || '.')
+  }
+  const dir = ran.cwd === undefined ? cwd : inRepo(ran.cwd)
+  const words = ran.argv.map((w) => shellWord(inRepo(w, dir)))
+  const env = Object.entries(ran.env ?? {}).map(([k, v]) => `${k}=${shellWord(inRepo(v))}`)
+  const line = [...env, ...words].join(' ')
+  const cd = relative(cwd, dir)
+  return cd === '' ? line : `(cd ${shellWord(cd)} && ${line})`
 }

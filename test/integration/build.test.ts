@@ -250,6 +250,13 @@ describe('real node: skycap build', function () {
     const failure = r.doc.error.details.failures[0]
     expect(failure).to.include({service: 'broken', exitCode: 1})
     expect(failure.lastLines.join('\n')).to.include('no-such-file')
+    // The hint names what failed as a command to run here, on the repository's own files (the build ran in a
+    // temporary export, which is gone): pasted, it fails the same way.
+    expect(failure.command).to.match(/^docker (buildx )?build .*--file broken\.Dockerfile(?: .*)? \.$/)
+    expect(r.doc.error.hint).to.include(`What failed, to run here: ${failure.command}`)
+    const pasted = await execa('sh', ['-c', failure.command], {cwd: app.repo.dir, env, reject: false, all: true})
+    expect(pasted.exitCode, pasted.all).to.not.equal(0)
+    expect(pasted.all).to.include('no-such-file')
     expect(await inRegistry(`${realNode().repository}/${image}:${sha}`), 'web built, but nothing is pushed when a build fails').to.equal(false)
     const plain = await app.cli(['build', 'test@HEAD'], {env})
     expect(plain.exitCode).to.equal(1)

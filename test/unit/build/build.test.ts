@@ -1,10 +1,11 @@
-import {chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import {chmodSync, existsSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {expect} from 'chai'
 import {execa} from 'execa'
 
 import {buildImages, type BuildOptions, parseBuildTarget} from '../../../src/build/build.js'
+import {pastableCommand} from '../../../src/build/builder.js'
 import {execaRunner, OutputLines, type ProcessRunner, type RunOptions} from '../../../src/build/process.js'
 import {BuildFailedError, ExitCode, type SkycapError} from '../../../src/errors.js'
 import {TempHgRepo} from '../../helpers/hg.js'
@@ -82,6 +83,22 @@ ${services}
 environments:
   staging: {namespace: shop-staging}
 ${extra}`
+
+describe('a failed build step as a command to run here', () => {
+  const folder = '/tmp/skycap-build-Ab12'
+  it("names the repository's files, relative to where skycap ran, quoted for a POSIX shell", () => {
+    const argv = ['docker', 'build', '--tag', 'r.example/shop/web:abc', '--file', `${folder}/app/Dockerfile`, '--build-arg', "MSG=it's me", `${folder}/app`]
+    expect(pastableCommand({argv}, folder, '/repo', '/repo/deploy')).to.equal("docker build --tag r.example/shop/web:abc --file ../app/Dockerfile --build-arg 'MSG=it'\\''s me' ../app")
+    expect(pastableCommand({argv: ['docker', 'build', '--tag', 'x', folder]}, folder, '/repo', '/repo')).to.equal('docker build --tag x .')
+    // A folder whose name only starts like the build folder is left alone.
+    expect(pastableCommand({argv: ['ls', `${folder}x/y`]}, folder, '/repo', '/repo')).to.equal(`ls ${folder}x/y`)
+  })
+
+  it('build.command: runs in its context (a subshell cd) with its variables, the paths in them absolute', () => {
+    const ran = {argv: ['./build.sh', '--out', `${folder}/app/out`], cwd: `${folder}/app`, env: {SKYCAP_IMAGE: 'r/web:t', SKYCAP_CONTEXT: `${folder}/app`}}
+    expect(pastableCommand(ran, folder, '/repo', '/repo')).to.equal('(cd app && SKYCAP_IMAGE=r/web:t SKYCAP_CONTEXT=/repo/app ./build.sh --out out)')
+  })
+})
 
 describe('builder processes', () => {
   it("an interrupt stops the builder and what it started (its process group): a shell's sleep held the output open and skycap waited for it", async function () {
@@ -339,6 +356,8 @@ describe('skycap build (engine)', () => {
     expect(error.exitCode).to.equal(ExitCode.FAILED)
     expect(error.message).to.match(/^build of b failed; nothing was pushed\nb: docker build exited 1; its last lines:\n {2}b \| step 11\n/)
     expect(error.message).to.match(/ {2}b \| COPY failed: no such file$/)
+    // The build ran in a temporary export; the command to run here builds the repository's own folder.
+    expect(error.hint).to.match(new RegExp(`^Fix the build, commit, and build again\\. What failed, to run here: docker build --tag ${REGISTRY}/team/b:[0-9a-f]{40} --file Dockerfile \\.$`))
     expect((error.details?.failures as any[])[0].lastLines).to.have.length(20)
     const started = runner.calls.filter((c) => c.argv[1] === 'build').map((c) => c.argv[3]?.split('/').at(-1)?.split(':')[0])
     expect(started, 'a and b ran at once; nothing started after b failed').to.deep.equal(['a', 'b'])
@@ -365,10 +384,13 @@ describe('skycap build (engine)', () => {
     const failed = await failure(buildImages({cwd: repo.dir, jobs: 2}, {run: runner(() => ({exitCode: 2})).run, fetch: registry.fetch}))
     expect(failed).to.be.instanceOf(BuildFailedError)
     expect(failed.message).to.match(/^build of slow failed; quick was pushed as it built; nothing else was pushed\nslow: make slow exited 2/)
-    expect(failed.hint).to.equal('Fix the build (run it locally with the same command), commit, and build again.')
+    // What failed, to run here: build.command with the variables it got, the context the repository's own folder.
+    expect(failed.hint).to.equal(
+      `Fix the build, commit, and build again. What failed, to run here: SKYCAP_IMAGE=${REGISTRY}/team/slow:${sha} SKYCAP_IMAGE_TAG=${sha} SKYCAP_SERVICE=slow SKYCAP_CONTEXT=${realpathSync(repo.dir)} SKYCAP_PUSH=true make slow`,
+    )
     // The work tree as it is (--work-tree, skycap up): the fix needs no commit.
     const dirty = await failure(buildImages({cwd: repo.dir, jobs: 2, workTree: true}, {run: runner(() => ({exitCode: 2})).run, fetch: registry.fetch}))
-    expect(dirty.hint).to.equal('Fix the build (run it locally with the same command), then build again.')
+    expect(dirty.hint).to.match(/^Fix the build, then build again\. What failed, to run here: SKYCAP_IMAGE=\S+ .* make slow$/)
     registry.images.clear()
     const interrupted = await failure(
       buildImages(
