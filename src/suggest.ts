@@ -42,3 +42,12 @@ export function didYouMean(word: string, known: Iterable<string>, quote = (name:
   const name = closest(word, known)
   return name === undefined ? '' : `; did you mean ${quote(name)}?`
 }
+
+/**
+ * The end of an "unknown …" message: the close name (did you mean) and the names there are, or only the close name
+ * when it is the one there is (`did you mean "web"?; known: web` said it twice).
+ */
+export function didYouMeanOrKnown(word: string, known: readonly string[]): string {
+  const suggestion = didYouMean(word, known)
+  return suggestion && known.length === 1 ? suggestion : `${suggestion}; known: ${known.join(', ')}`
+}

@@ -6,7 +6,7 @@ import {ConfigError, ConfigErrors, UserError} from '../errors.js'
 import {openVcs, type Vcs, type VcsChoice} from '../vcs/vcs.js'
 import {isFullReference} from '../render/images.js'
 import {checkPatch, POD_TEMPLATE_MERGE_KEYS} from '../render/strategic-merge.js'
-import {didYouMean} from '../suggest.js'
+import {didYouMean, didYouMeanOrKnown} from '../suggest.js'
 import {deepMerge} from './environment.js'
 import {isHidden, isInside, resolvesOutside, templatesBesideConfig} from './confinement.js'
 import {DEFAULT_MAX_REPLICAS, LIMITS, readWithinLimit, tooLargeError} from './limits.js'
@@ -235,7 +235,7 @@ export async function parseConfig(text: string, file: string, show: (path: strin
   const serviceNames = Object.keys(config.services)
   const folders: Folders = {dir, root: root ?? undefined, shownRoot: root === null ? '' : show(root)}
   if (config.defaultEnvironment !== undefined && !config.environments[config.defaultEnvironment]) {
-    at(['defaultEnvironment'], `defaultEnvironment "${config.defaultEnvironment}" is not an environment${didYouMean(config.defaultEnvironment, envNames)}; known: ${envNames.join(', ')}`)
+    at(['defaultEnvironment'], `defaultEnvironment "${config.defaultEnvironment}" is not an environment${didYouMeanOrKnown(config.defaultEnvironment, envNames)}`)
   }
   const withPorts = new Set<string>()
   for (const [name, svc] of Object.entries(config.services)) {
@@ -285,7 +285,7 @@ export async function parseConfig(text: string, file: string, show: (path: strin
     const seen = new Set<string>()
     list?.forEach((hook, i) => {
       if (!config.services[hook.service])
-        at([...path, i, 'service'], `${path.join('.')}[${i}] (${hook.name}) names an unknown service "${hook.service}"${didYouMean(hook.service, serviceNames)}; known: ${serviceNames.join(', ')}`)
+        at([...path, i, 'service'], `${path.join('.')}[${i}] (${hook.name}) names an unknown service "${hook.service}"${didYouMeanOrKnown(hook.service, serviceNames)}`)
       if (seen.has(hook.name)) at([...path, i, 'name'], `${path.join('.')}: two hooks are named "${hook.name}"`)
       seen.add(hook.name)
     })

@@ -115,10 +115,10 @@ function parseRecord<T>(text: string, o: StoredObject, kubectl: Kubectl): T {
   try {
     return JSON.parse(text) as T
   } catch (error) {
-    const ns = kubectl.namespace ? ` -n ${kubectl.namespace}` : ''
     const kind = (o.kind ?? 'configmap').toLowerCase()
     throw new UserError(`the release record ${o.kind ?? 'ConfigMap'}/${o.metadata.name} is not readable (${(error as Error).message}); nothing was changed`, {
-      hint: `Look at it with \`kubectl get ${kind} ${o.metadata.name}${ns} -o yaml\`. Deleting it (\`kubectl delete ${kind} ${o.metadata.name}${ns}\`) drops that one entry from the history.`,
+      // With the namespace and the context: pasted where another context is current, the command finds the record.
+      hint: `Look at it with \`${kubectl.shown(`get ${kind} ${o.metadata.name} -o yaml`)}\`. Deleting it (\`${kubectl.shown(`delete ${kind} ${o.metadata.name}`)}\`) drops that one entry from the history.`,
     })
   }
 }

@@ -141,7 +141,13 @@ describe('config loading', () => {
 
   it('names the closest environment when defaultEnvironment is mistyped', async () => {
     const e = await errorsOf(`defaultEnvironment: stagign\n${VALID}`)
-    expect(e.message).to.contain('defaultEnvironment "stagign" is not an environment; did you mean "staging"?; known: staging')
+    // The one environment there is: named once, not "did you mean "staging"?; known: staging".
+    expect(e.message).to.contain('defaultEnvironment "stagign" is not an environment; did you mean "staging"?')
+    expect(e.message).to.not.contain('known:')
+    // With several, the close one and the others.
+    const two = await errorsOf(`defaultEnvironment: stagign
+${VALID.replace('environments:\n', 'environments:\n  prod: {namespace: p}\n')}`)
+    expect(two.message).to.contain('defaultEnvironment "stagign" is not an environment; did you mean "staging"?; known: ')
   })
 
   it('checks the templates folder as render reads it: the named folder exists, each folder in it is an environment', async () => {

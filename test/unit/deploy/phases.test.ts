@@ -477,7 +477,7 @@ describe('release records: layout', () => {
     expect(error).to.be.instanceOf(UserError)
     expect(error.message).to.match(/^the release record ConfigMap\/skycap-release-shop-prod-99 is not readable \(.*JSON.*\); nothing was changed$/)
     expect(error.hint).to.equal(
-      'Look at it with `kubectl get configmap skycap-release-shop-prod-99 -n shop -o yaml`. Deleting it (`kubectl delete configmap skycap-release-shop-prod-99 -n shop`) drops that one entry from the history.',
+      'Look at it with `kubectl get configmap skycap-release-shop-prod-99 -o yaml -n shop --context kind-x`. Deleting it (`kubectl delete configmap skycap-release-shop-prod-99 -n shop --context kind-x`) drops that one entry from the history.',
     )
   })
 
