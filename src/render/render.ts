@@ -235,7 +235,6 @@ function normalizeResources(r: NonNullable<ServiceConfig['resources']>): Record<
   return out
 }
 
-/** The variables repository templates see. */
 /** Where a value the derived `local` lacks goes: it has no `environments.local` to add it to (docs/local.md). */
 function missingValue(loaded: LoadedConfig, env: Environment): ((key: string) => string) | undefined {
   if (!env.derived) return undefined
@@ -245,6 +244,7 @@ function missingValue(loaded: LoadedConfig, env: Environment): ((key: string) =>
   return (key) => `${env.name} has no value ${key}: it is derived (docs/local.md) and takes ${values}; ${where}declare environments.${env.name} with its values in skycap.yaml`
 }
 
+/** The variables repository templates see. */
 function templateContext(loaded: LoadedConfig, env: Environment, revision: Revision, images: Record<string, string>) {
   const services: Record<string, unknown> = {}
   for (const [name, svc] of Object.entries(env.services)) {
