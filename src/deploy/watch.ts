@@ -2,7 +2,7 @@ import {InterruptedError} from '../errors.js'
 import type {Kubectl} from '../kubectl/kubectl.js'
 import type {KubeObject} from '../render/objects.js'
 import {statusOf, watchResources, WATCHED_KINDS} from '../resources/kinds.js'
-import {ClusterSnapshot, type ResourceStatus} from '../resources/status.js'
+import {ClusterSnapshot, PullErrors, type ResourceStatus} from '../resources/status.js'
 import {abortableSleep} from '../sleep.js'
 
 export type WatchOutcome = 'ready' | 'failed' | 'timeout' | 'interrupted'
@@ -38,6 +38,8 @@ export async function watchRollout(options: WatchOptions): Promise<WatchResult> 
   const watched = options.objects.filter((o) => WATCHED_KINDS[o.kind])
   const resources = watchResources(options.objects)
   const replaced = new Set<string>()
+  // What each container's last pull failed of: its back-off that follows does not say (PullErrors).
+  const pulls = new PullErrors()
   let statuses: ResourceStatus[] = options.objects.map((o) => ({ref: `${o.kind}/${o.metadata.name}`, state: 'pending', message: 'applied', related: [], failing: []}))
   for (;;) {
     if (options.signal?.aborted) return {outcome: 'interrupted', statuses}
@@ -52,7 +54,7 @@ export async function watchRollout(options: WatchOptions): Promise<WatchResult> 
         if (options.signal?.aborted || error instanceof InterruptedError) return {outcome: 'interrupted', statuses}
         throw error
       }
-      snapshot = new ClusterSnapshot(list.items)
+      snapshot = new ClusterSnapshot(list.items, pulls)
     }
     statuses = options.objects.map((o) => statusOf(o, snapshot))
     options.onUpdate?.(statuses)

@@ -33,7 +33,9 @@ export interface ResourceStatus {
 export class ClusterSnapshot {
   private readonly byKind = new Map<string, KubeObject[]>()
 
-  constructor(items: KubeObject[]) {
+  /** `pulls`: the pull errors seen by the polls before this one (a watch keeps one for all its polls). */
+  constructor(items: KubeObject[], pulls?: PullErrors) {
+    pulls?.observe(items)
     for (const item of items) {
       const list = this.byKind.get(item.kind) ?? []
       list.push(item)
@@ -59,6 +61,47 @@ export class ClusterSnapshot {
 // Container states that will not fix themselves: fail fast instead of waiting for a deadline.
 /** The waiting reasons of a container whose image the node cannot get: nothing ran, and nothing in the command is at fault. */
 export const IMAGE_PROBLEMS = new Set(['ImagePullBackOff', 'ErrImagePull', 'InvalidImageName'])
+
+/** The waiting reasons of a pull that failed: the first (ErrImagePull, with the runtime's error) and the back-off after it. */
+const PULL_FAILED = new Set(['ErrImagePull', 'ImagePullBackOff'])
+
+/**
+ * Pull errors that pass by themselves: the registry, or the way to it, is down or overloaded for a while (refused,
+ * reset, timed out, 5xx, rate limited, a DNS server in trouble). The node retries with a back-off, so the rollout
+ * waits for it until its deadline, as krane does, instead of failing at a registry's hiccup. Any other pull error (not
+ * found, unauthorized, denied, a host that does not exist, one skycap does not know) will not fix itself: it fails
+ * at once, as before.
+ */
+const PASSING_PULL_ERROR =
+  /connection refused|connection reset|i\/o timeout|tls handshake timeout|context deadline exceeded|client\.timeout exceeded|no route to host|network is unreachable|unexpected eof|: eof\b|server misbehaving|temporary failure in name resolution|toomanyrequests|\b(?:429|50[0234]) [a-z]/i
+const LASTING_PULL_ERROR = /not found|manifest unknown|name unknown|unauthorized|authentication required|denied|forbidden|no such host|invalid reference|repository does not exist/i
+
+/** Whether the message of a failed pull names an error that passes by itself (PASSING_PULL_ERROR). */
+export function passingPullError(message: string | undefined): boolean {
+  return message !== undefined && PASSING_PULL_ERROR.test(message) && !LASTING_PULL_ERROR.test(message)
+}
+
+/**
+ * The last pull error of each container, across the polls of one watch. ImagePullBackOff says only `Back-off pulling
+ * image "…"`, not what failed: the ErrImagePull before it said. A back-off state gets that message appended, so the
+ * failure report says why, and a back-off after an error that passes keeps the rollout waiting.
+ */
+export class PullErrors {
+  private readonly last = new Map<string, string>()
+
+  observe(items: KubeObject[]): void {
+    for (const pod of items) {
+      if (pod.kind !== 'Pod') continue
+      const status = (pod as {status?: PodStatus}).status ?? {}
+      for (const c of [...(status.initContainerStatuses ?? []), ...(status.containerStatuses ?? [])]) {
+        const waiting = c.state?.waiting
+        const key = `${(pod.metadata as {uid?: string}).uid ?? pod.metadata.name}/${c.name}`
+        if (waiting?.reason === 'ErrImagePull' && waiting.message) this.last.set(key, waiting.message)
+        else if (waiting?.reason === 'ImagePullBackOff' && this.last.has(key)) waiting.message = `${waiting.message ?? 'Back-off pulling image'}; the last pull error: ${this.last.get(key)}`
+      }
+    }
+  }
+}
 
 const FATAL_WAITING = new Set(['CrashLoopBackOff', 'ImagePullBackOff', 'ErrImagePull', 'InvalidImageName', 'CreateContainerConfigError', 'CreateContainerError', 'RunContainerError'])
 
@@ -90,6 +133,8 @@ export function podProblem(pod: KubeObject): {message: string; failing: FailingC
   if (status.phase === 'Failed') return {message: `pod ${name} failed`, failing: (status.containerStatuses ?? []).map((c) => ({pod: name, container: c.name, previous: false}))}
   for (const c of [...(status.initContainerStatuses ?? []), ...(status.containerStatuses ?? [])]) {
     const reason = c.state?.waiting?.reason
+    // The node retries a pull that failed for a passing reason: a wait (podWaitReason says it), not a failure.
+    if (reason && PULL_FAILED.has(reason) && passingPullError(c.state?.waiting?.message)) continue
     if (reason && FATAL_WAITING.has(reason)) {
       const last = c.lastState?.terminated
       // Not a crash: the runtime could not start the container (a command not in the image, not executable). It says
@@ -126,6 +171,12 @@ export function podWaitReason(pod: KubeObject): string | undefined {
   const status = (pod as {status?: PodStatus}).status ?? {}
   const sched = status.conditions?.find((c) => c.type === 'PodScheduled' && c.status === 'False')
   if (sched) return `pod ${pod.metadata.name} is not scheduled: ${sched.message ?? sched.reason ?? 'no node fits'}`
+  const pulling = [...(status.initContainerStatuses ?? []), ...(status.containerStatuses ?? [])].find(
+    (c) => PULL_FAILED.has(c.state?.waiting?.reason ?? '') && passingPullError(c.state?.waiting?.message),
+  )
+  if (pulling) {
+    return `container ${pulling.name} of pod ${pod.metadata.name} cannot pull its image yet (${pulling.state?.waiting?.reason}: ${pulling.state?.waiting?.message}); the node keeps trying until the deadline`
+  }
   const notReady = status.containerStatuses?.find((c) => c.state?.running && !c.ready)
   if (notReady) return `container ${notReady.name} of pod ${pod.metadata.name} runs but its readiness check does not pass`
   return undefined

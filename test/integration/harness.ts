@@ -1,6 +1,7 @@
 // What integration tests use to reach the test cluster. The global setup (hooks.ts) starts the cluster, or picks the
 // one SKYCAP_TEST_KUBECONFIG names, and publishes it in process.env; everything here reads it from there.
 import {randomBytes} from 'node:crypto'
+import {existsSync} from 'node:fs'
 import {appendFile, mkdir, writeFile} from 'node:fs/promises'
 import http from 'node:http'
 import path from 'node:path'
@@ -87,6 +88,18 @@ export function buildxPluginDir(): string {
 }
 
 const MANIFEST_V2 = 'application/vnd.docker.distribution.manifest.v2+json'
+
+/**
+ * The real node's containerd registry folder (`config_path`, certs.d; test/cluster/node.sh): a test adds a registry
+ * address there (`<host:port>/hosts.toml`, which containerd reads on each pull). SKYCAP_TEST_REGISTRY_HOSTS_DIR names
+ * it for an external cluster.
+ */
+export function registryHostsDir(): string {
+  realNode()
+  const dir = process.env.SKYCAP_TEST_REGISTRY_HOSTS_DIR ?? path.join(path.dirname(testCluster().kubeconfig), 'node', 'containerd', 'certs.d')
+  if (!existsSync(dir)) throw new Error(`this test adds a registry address to the real node's containerd, and ${dir} does not exist: for an external cluster set SKYCAP_TEST_REGISTRY_HOSTS_DIR`)
+  return dir
+}
 
 /**
  * Gives the test app image the tag skycap will look for (a commit SHA): copies its manifest to `tag` with the

@@ -1,12 +1,16 @@
 // The built CLI against real containers: the test app (test/app/server) on the cluster's real node (kubelet +
 // containerd + kube-proxy, see test/cluster/README.md). Probes are real HTTP requests, crashes are real processes
 // exiting, logs are what the process printed, Services are kube-proxy's iptables rules.
+import {once} from 'node:events'
+import {mkdirSync, rmSync, writeFileSync} from 'node:fs'
+import net from 'node:net'
+import {join} from 'node:path'
 import {expect} from 'chai'
 import {execa} from 'execa'
 
 import {cliPath} from '../helpers/repo.js'
 import {TestApp} from './app.js'
-import {captureOutput, httpGet, kubectl, realNode, serviceAnswers, tagTestAppImage, useNamespace, waitFor} from './harness.js'
+import {captureOutput, httpGet, kubectl, realNode, registryHostsDir, serviceAnswers, tagTestAppImage, useNamespace, waitFor} from './harness.js'
 
 const ENV = (v: string, extra: string) => (text: string) => text.replace('env: {APP_VERSION: v1}', `env: {APP_VERSION: ${v}, ${extra}}`)
 
@@ -294,6 +298,64 @@ describe('real node: the test app in real containers', function () {
       {timeoutMs: 20_000, intervalMs: 500},
     )
     expect(answers).to.have.length(10)
+  })
+
+  realIt('a registry the node cannot reach for a while is waited for: two services come up once it answers, and the deploy succeeds', async () => {
+    // A registry address that refuses connections until the test forwards it to the real registry: the node's pulls
+    // fail with "connection refused" (ErrImagePull, then ImagePullBackOff) and the kubelet retries after 10 s.
+    const reserve = net.createServer().listen(0, '127.0.0.1')
+    await once(reserve, 'listening')
+    const port = (reserve.address() as net.AddressInfo).port
+    await new Promise((r) => reserve.close(r))
+    const flaky = `127.0.0.1:${port}`
+    const hosts = join(registryHostsDir(), flaky)
+    mkdirSync(hosts, {recursive: true})
+    writeFileSync(join(hosts, 'hosts.toml'), `server = "http://${flaky}"\n[host."http://${flaky}"]\n  capabilities = ["pull", "resolve"]\n`)
+    const [registryHost, ...path] = realNode().repository.split('/')
+    const [host, registryPort] = (registryHost as string).split(':')
+    let proxy: net.Server | undefined
+    try {
+      await app.change(
+        (text) => text.replace(/registry: .*/, `registry: ${flaky}/${path.join('/')}`).replace('\nenvironments:', `\n${WORKER}environments:`),
+        'web and a worker from a registry that is down',
+      )
+      await tagTestAppImage(await app.repo.git('rev-parse', 'HEAD'))
+      // skycap's own image check would find the registry down (exit 4): the node's view is what this is about.
+      const deploying = app.json(['deploy', 'test', '--skip-image-check', '--timeout', '2m'])
+      // Both pods have failed to pull (the node tried, and was refused) before the registry comes back.
+      await waitFor(
+        'both pods to fail their pulls with connection refused',
+        async () => {
+          const all = (await app.get(['pods'])).items as any[]
+          const refused = all.filter(
+            (p) => /connection refused/.test(p.status?.containerStatuses?.[0]?.state?.waiting?.message ?? '') || p.status?.containerStatuses?.[0]?.state?.waiting?.reason === 'ImagePullBackOff',
+          )
+          return refused.length >= 2 && refused
+        },
+        {timeoutMs: 60_000, intervalMs: 250},
+      )
+      proxy = net.createServer((client) => {
+        const upstream = net.connect(Number(registryPort), host)
+        client.on('error', () => upstream.destroy())
+        upstream.on('error', () => client.destroy())
+        client.pipe(upstream).pipe(client)
+      })
+      proxy.listen(port, '127.0.0.1')
+      await once(proxy, 'listening')
+      const r = await deploying
+      expect(r.exitCode, r.stderr).to.equal(0)
+      expect(r.doc.result).to.include({result: 'succeeded'})
+      // While it waited, the progress said why, with the runtime's words.
+      expect(r.stderr).to.match(/cannot pull its image yet \((?:ErrImagePull|ImagePullBackOff): [^\n]*connection refused[^\n]*\); the node keeps trying until the deadline/)
+      for (const service of ['web', 'worker']) {
+        const [pod] = (await app.get(['pods', '-l', `app.kubernetes.io/name=${service}`])).items
+        expect(pod.status.containerStatuses[0], service).to.include({ready: true})
+        expect(pod.spec.containers[0].image).to.match(new RegExp(`^${flaky.replace('.', '\\.')}/`))
+      }
+    } finally {
+      proxy?.close()
+      rmSync(hosts, {recursive: true, force: true})
+    }
   })
 
   realIt('scale to 3 gives three pods on the real node that answer, through their IPs and the Service', async () => {

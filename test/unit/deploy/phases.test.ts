@@ -139,6 +139,61 @@ describe('deploy phases: exact kubectl argv', () => {
     expect(fake.calls).to.have.length(2)
   })
 
+  it('watch: a pull that fails for a passing reason (registry refused, 503) waits, its back-off too; one that will not pass (not found) fails at once', async () => {
+    const dep = {
+      ...obj('Deployment', 'web'),
+      metadata: {name: 'web', uid: 'u-web', generation: 2, annotations: {'deployment.kubernetes.io/revision': '2'}},
+      spec: {replicas: 1, template: {metadata: {labels: {app: 'web'}}}},
+    }
+    const rollingOut = {...dep, status: {observedGeneration: 2, replicas: 1, updatedReplicas: 1, availableReplicas: 0}}
+    const done = {...dep, status: {observedGeneration: 2, replicas: 1, updatedReplicas: 1, readyReplicas: 1, availableReplicas: 1}}
+    const rs = {
+      ...obj('ReplicaSet', 'web-abc'),
+      metadata: {name: 'web-abc', uid: 'rs1', annotations: {'deployment.kubernetes.io/revision': '2'}, ownerReferences: [{uid: 'u-web'}]},
+      spec: {template: {metadata: {labels: {app: 'web', 'pod-template-hash': 'abc'}}}},
+    }
+    const pod = (state: Record<string, unknown>, ready = false) => ({
+      ...obj('Pod', 'web-abc-1'),
+      metadata: {name: 'web-abc-1', uid: 'p1', ownerReferences: [{uid: 'rs1'}]},
+      status: {phase: ready ? 'Running' : 'Pending', conditions: [{type: 'Ready', status: ready ? 'True' : 'False'}], containerStatuses: [{name: 'web', ready, state}]},
+    })
+    const refused =
+      'failed to pull and unpack image "reg.example/web:abc": failed to resolve reference "reg.example/web:abc": failed to do request: Head "https://reg.example/v2/web/manifests/abc": dial tcp 10.0.0.9:443: connect: connection refused'
+    const backOff = 'Back-off pulling image "reg.example/web:abc"'
+    const get = [...NS, 'get', 'deployments,replicasets,statefulsets,daemonsets,jobs,pods', '-l', 'sel', '-o', 'json']
+    const polls = (...items: unknown[][]) => items.map((i) => ({argv: get, result: {stdout: JSON.stringify({items: i})}}))
+    const watch = (fake: ReturnType<typeof fakeKubectl>, onUpdate?: (s: Array<{ref: string; message: string}>) => void) =>
+      watchRollout({kubectl: fake.kubectl, objects: [obj('Deployment', 'web')], selector: 'sel', deadline: Date.now() + 60_000, intervalMs: 1, ...(onUpdate ? {onUpdate} : {})})
+
+    // Refused, then the back-off (which does not say why), then a 503, then the registry answers: ready.
+    const messages: string[] = []
+    const passing = fakeKubectl(
+      polls(
+        [rollingOut, rs, pod({waiting: {reason: 'ErrImagePull', message: refused}})],
+        [rollingOut, rs, pod({waiting: {reason: 'ImagePullBackOff', message: backOff}})],
+        [rollingOut, rs, pod({waiting: {reason: 'ErrImagePull', message: 'unexpected status from HEAD request: 503 Service Unavailable'}})],
+        [done, rs, pod({running: {}}, true)],
+      ),
+      opts,
+    )
+    const ok = await watch(passing, (s) => messages.push(s[0]?.message ?? ''))
+    expect(ok.outcome, messages.join('\n')).to.equal('ready')
+    expect(messages[0]).to.equal(`1/1 updated, 0 ready; container web of pod web-abc-1 cannot pull its image yet (ErrImagePull: ${refused}); the node keeps trying until the deadline`)
+    expect(messages[1]).to.contain(`(ImagePullBackOff: ${backOff}; the last pull error: ${refused})`)
+
+    // Not found will not pass: failed at the first poll that shows it, its back-off too (with the error it follows).
+    const notFound = 'failed to pull and unpack image "reg.example/web:abc": failed to resolve reference "reg.example/web:abc": reg.example/web:abc: not found'
+    const lasting = await watch(fakeKubectl(polls([rollingOut, rs, pod({waiting: {reason: 'ErrImagePull', message: notFound}})]), opts))
+    expect(lasting.outcome).to.equal('failed')
+    expect(lasting.statuses[0]?.message).to.equal(`container web of pod web-abc-1 is in ErrImagePull: ${notFound}`)
+    // A back-off whose error was not seen (between two polls) fails as before: nothing says it will pass.
+    const unseen = await watch(fakeKubectl(polls([rollingOut, rs, pod({waiting: {reason: 'ImagePullBackOff', message: backOff}})]), opts))
+    expect(unseen.outcome).to.equal('failed')
+    // Unauthorized with a 503 in the same message: the lasting cause wins.
+    const denied = await watch(fakeKubectl(polls([rollingOut, rs, pod({waiting: {reason: 'ErrImagePull', message: '401 Unauthorized (after 503 Service Unavailable)'}})]), opts))
+    expect(denied.outcome).to.equal('failed')
+  })
+
   it('watch: a get whose kubectl died of a Ctrl-C before skycap saw the signal is an interruption, not an error', async () => {
     const get = [...NS, 'get', 'deployments,replicasets,statefulsets,daemonsets,jobs,pods', '-l', 'sel', '-o', 'json']
     for (const signal of ['SIGINT', 'SIGTERM']) {
