@@ -4,6 +4,7 @@ import {join} from 'node:path'
 
 import {UserError} from '../errors.js'
 import {linkTargetInRepository} from './git.js'
+import {filesUnder} from './pinned.js'
 import {checkRevisionInput} from './target.js'
 import type {ResolveOptions, Revision, RevisionSummary, Vcs} from './vcs.js'
 
@@ -114,13 +115,16 @@ export class HgVcs implements Vcs {
     let wanted = [...new Set(paths)]
     // A few rounds follow links to links; a cycle ends when no new path is found.
     for (let round = 0; wanted.length > 0 && round < 8; round++) {
-      const patterns = wanted.map(literal)
-      const listed = await this.run(['files', '-r', node, '-0', '--', ...patterns], [0, 1])
-      const files = listed.stdout.split('\0').filter((p) => p && !written.has(p))
-      if (files.length === 0) break
       mkdirSync(into, {recursive: true})
-      // --no-decode: the files as committed, as git's extract writes blobs; ui.archivemeta: no .hg_archival.txt.
-      await this.run(['archive', '--config', 'ui.archivemeta=false', '-r', node, '-t', 'files', '--no-decode', ...files.flatMap((f) => ['-I', literal(f)]), '--', into])
+      // One hg process a round (Python's start-up is most of its cost): archive writes what the patterns match, and
+      // the folder says what that was. --no-decode: the files as committed, as git's extract writes blobs;
+      // ui.archivemeta: no .hg_archival.txt.
+      const args = ['archive', '--config', 'ui.archivemeta=false', '-r', node, '-t', 'files', '--no-decode', ...wanted.flatMap((p) => ['-I', literal(p)]), '--', into]
+      const r = await hg(this.root, args)
+      // Patterns that match nothing at the revision: hg aborts before writing (exit 255) and there is nothing to read.
+      if (r.code === 255 && /no files match/i.test(r.stderr)) break
+      if (r.code !== 0) throw new Error(`hg archive failed in ${this.root}: ${hgMessage(r)}`)
+      const files = wanted.flatMap((p) => filesUnder(into, p)).filter((p) => !written.has(p))
       const next: string[] = []
       for (const file of files) {
         written.add(file)
@@ -155,8 +159,9 @@ export class HgVcs implements Vcs {
 
   async between(from: string, to: string): Promise<RevisionSummary[]> {
     const [a, b] = [await this.nodeOf(from), await this.nodeOf(to)]
-    // Both are full ids (40 hex digits), so the revset holds nothing the user typed.
-    const r = await this.run(['log', '-r', `sort(only(${b}, ${a}), rev)`, '-T', CHANGESET_TEMPLATE])
+    // Both are full ids (40 hex digits), so the revset holds nothing the user typed. --hidden: a release recorded at a
+    // changeset that was amended since is still in the repository, as obsolete.
+    const r = await this.run(['log', '--hidden', '-r', `sort(only(${b}, ${a}), rev)`, '-T', CHANGESET_TEMPLATE])
     return changesets(r.stdout).map((c) => ({sha: c.node, short: c.node.slice(0, 12), subject: firstLine(c.desc), author: c.user}))
   }
 
@@ -210,6 +215,15 @@ export class HgVcs implements Vcs {
       return new UserError(`revision "${rev}" is ambiguous: it matches ${candidates.length > 1 ? candidates.length : 'several'} changesets`, {
         hint: `Use more characters of the changeset id${candidates.length ? ` (${candidates.slice(0, 5).join(', ')})` : ''}.`,
         details: {revision: rev, candidates},
+      })
+    }
+    // An obsolete changeset (evolve, `hg commit --amend` with obsolescence markers): hg knows it, hides it, and says what
+    // replaced it.
+    const hidden = /^hidden revision '[^']*' (.*)$/.exec(said)
+    if (hidden) {
+      return new UserError(`revision "${rev}" is hidden in ${this.root}: it is obsolete (hg: it ${hidden[1]})`, {
+        hint: `Name the changeset that replaced it; \`hg log --hidden -r ${rev}\` shows the obsolete one.`,
+        details: {revision: rev, hg: said},
       })
     }
     if (pinned) return this.pinnedMissing(rev)

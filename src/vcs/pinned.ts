@@ -80,9 +80,11 @@ export class PinnedCheckout implements Vcs {
   }
 }
 
-/** The files (and links) under `path` of `root`, relative to `root` with forward slashes. */
-function filesUnder(root: string, path: string): string[] {
+/** The files (and links) under `path` of `root`, relative to `root` with forward slashes; none when it is missing. */
+export function filesUnder(root: string, path: string): string[] {
   const full = join(root, path)
-  if (!lstatSync(full).isDirectory()) return [relative(root, full).split(sep).join(posix.sep)]
+  const stat = lstatSync(full, {throwIfNoEntry: false})
+  if (!stat) return []
+  if (!stat.isDirectory()) return [relative(root, full).split(sep).join(posix.sep)]
   return readdirSync(full).flatMap((name) => filesUnder(root, path ? join(path, name) : name))
 }

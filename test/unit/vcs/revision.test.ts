@@ -279,6 +279,28 @@ describe('revision resolution: Mercurial names', function () {
     expect(e.message).to.match(/^revision "ancestors\(" is not a valid Mercurial revision or revset: hg: parse error/)
   })
 
+  it('says a hidden (obsolete) changeset is hidden and what replaced it; a range still reaches it by its full id', async () => {
+    const evolved = await TempHgRepo.init()
+    // Obsolescence markers, as evolve or `experimental.evolution` in a user's hgrc make them on amend.
+    evolved.write('.hg/hgrc', '[experimental]\nevolution = all\n')
+    evolved.write('a.txt', '1')
+    const base = await evolved.commit('base')
+    evolved.write('a.txt', '2')
+    const old = await evolved.commit('before amend')
+    await evolved.hg('commit', '-q', '--amend', '-m', 'after amend')
+    const amended = await evolved.node('.')
+    const hidden = await openVcs(evolved.dir, {pinned: ''})
+    for (const rev of [old, old.slice(0, 12)]) {
+      const e = await rejectsWithUserError(hidden.resolve(rev))
+      expect(e.message).to.equal(`revision "${rev}" is hidden in ${evolved.dir}: it is obsolete (hg: it was rewritten as: ${amended.slice(0, 12)})`)
+      expect(e.hint).to.contain('Name the changeset that replaced it')
+    }
+    // A release recorded at the old changeset: \`skycap diff\` lists what a deploy of the amended one changes.
+    expect((await hidden.between(old, amended)).map((c) => c.subject)).to.deep.equal(['after amend'])
+    expect((await hidden.between(base, old)).map((c) => c.subject)).to.deep.equal(['before amend'])
+    evolved.remove()
+  })
+
   it('says when the work tree has no parent changeset yet', async () => {
     const empty = await TempHgRepo.init()
     const e = await rejectsWithUserError((await openVcs(empty.dir, {pinned: ''})).resolve())

@@ -123,3 +123,46 @@ for (const [name, make] of makers) {
     })
   })
 }
+
+describe('files of a revision in Mercurial: hg processes', function () {
+  this.timeout(120_000)
+  const savedPath = process.env.PATH
+  let repo: TempHgRepo
+  let bin: string
+  before(async () => {
+    repo = await TempHgRepo.init()
+    repo.write('skycap.yaml', 'app: a\n')
+    repo.write('deploy/web.yaml', 'kind: x\n')
+    repo.write('config/web/app.properties', 'a=1\n')
+    symlinkSync('web/app.properties', join(repo.dir, 'config/link.properties'))
+    await repo.commit('first')
+    // A real hg behind a wrapper that writes down each subcommand (the third argument, after --noninteractive --pager never).
+    bin = mkdtempSync(join(tmpdir(), 'skycap-hg-calls-'))
+    const {execa} = await import('execa')
+    const real = (await execa('sh', ['-c', 'command -v hg'])).stdout.trim()
+    writeFileSync(join(bin, 'hg'), `#!/bin/sh\necho "$4" >> "${join(bin, 'calls')}"\nexec "${real}" "$@"\n`, {mode: 0o755})
+    process.env.PATH = `${bin}:${savedPath}`
+  })
+  after(() => {
+    process.env.PATH = savedPath
+    rmSync(bin, {recursive: true, force: true})
+    repo.remove()
+  })
+
+  it("reads a revision's files with one hg process a round (Python start-up is most of each call)", async () => {
+    const vcs = await openVcs(repo.dir, {pinned: ''})
+    const node = (await vcs.resolve('.', {workTree: false})).sha
+    writeFileSync(join(bin, 'calls'), '')
+    const into = mkdtempSync(join(tmpdir(), 'skycap-tree-test-'))
+    try {
+      expect(await vcs.extract(node, ['skycap.yaml'], into)).to.deep.equal(['skycap.yaml'])
+      expect(await vcs.extract(node, ['deploy', 'config/link.properties', 'nothing/here'], into)).to.deep.equal(['config/link.properties', 'config/web/app.properties', 'deploy/web.yaml'])
+      expect(await vcs.extract(node, ['nothing/here'], into)).to.deep.equal([])
+      expect(readFileSync(join(into, 'config/link.properties'), 'utf8')).to.equal('a=1\n')
+    } finally {
+      rmSync(into, {recursive: true, force: true})
+    }
+    // skycap.yaml: one; the folders: one, and one more for the link's target; nothing matched: one.
+    expect(readFileSync(join(bin, 'calls'), 'utf8').split('\n').filter(Boolean)).to.deep.equal(['archive', 'archive', 'archive', 'archive'])
+  })
+})
