@@ -32,11 +32,20 @@ export interface RollbackOptions {
   skipImageCheck?: boolean
 }
 
+/** What the checkout said about --to: the short id it resolved to, or why it could not resolve it. */
+export interface ToResolution {
+  /** The resolved revision's short id, as its VCS abbreviates it (12 digits in Mercurial). */
+  short?: string
+  /** Why the checkout could not resolve --to (hg missing, unknown revision, no repository). */
+  failure?: UserError | Error
+}
+
 /**
  * Picks the release to return to: --to N, --to <sha prefix>, or the last good one before the current. `asked` is
- * --to as typed when `to` is the commit it resolved to (a branch, tag or HEAD~N), for the error.
+ * --to as typed when `to` is the commit it resolved to (a branch, tag or HEAD~N), for the error; `resolution` what
+ * the checkout said about it.
  */
-export function chooseRelease(releases: StoredRelease[], to: string | undefined, env: string, asked = to): StoredRelease {
+export function chooseRelease(releases: StoredRelease[], to: string | undefined, env: string, asked = to, resolution: ToResolution = {}): StoredRelease {
   // What runs now is the newest deploy or rollback.
   const current = releases.find((r) => r.record.action !== 'scale')
   if (to === undefined) {
@@ -72,9 +81,13 @@ export function chooseRelease(releases: StoredRelease[], to: string | undefined,
     })
   }
   if (usable.length === 0) {
-    const resolved = asked !== undefined && asked !== to ? ` (${to.slice(0, 7)})` : ''
-    throw new UserError(`no successful release of ${env} matches "${asked ?? to}"${resolved}`, {
-      hint: `\`skycap history ${env}\` lists the releases; roll back to a number or a revision that succeeded.`,
+    const resolved = asked !== undefined && asked !== to ? ` (${resolution.short ?? to.slice(0, 7)})` : ''
+    // A name (.~1, a tag) only the checkout could turn into an id: say why it did not (hg missing, unknown there).
+    const {failure} = resolution
+    const unresolved = failure ? `, and the checkout cannot resolve it: ${failure.message}` : ''
+    const failureHint = failure instanceof UserError && failure.hint ? `${failure.hint} ` : ''
+    throw new UserError(`no successful release of ${env} matches "${asked ?? to}"${resolved}${unresolved}`, {
+      hint: `${failureHint}\`skycap history ${env}\` lists the releases; roll back to a number or a revision that succeeded.`,
     })
   }
   return usable[0] as StoredRelease
@@ -85,12 +98,13 @@ export function chooseRelease(releases: StoredRelease[], to: string | undefined,
  * as skycap.yaml's `vcs:` says). Release numbers and plain id prefixes stay as given: rollback must also work without
  * a checkout (or with one that lacks the revision).
  */
-async function revisionToCommit(dir: string, kind: VcsChoice | undefined, to: string | undefined): Promise<string | undefined> {
-  if (to === undefined || /^\d+$/.test(to)) return to
+async function revisionToCommit(dir: string, kind: VcsChoice | undefined, to: string | undefined): Promise<{to: string | undefined; resolution: ToResolution}> {
+  if (to === undefined || /^\d+$/.test(to)) return {to, resolution: {}}
   try {
-    return (await (await openVcs(dir, {kind})).resolve(to)).sha
-  } catch {
-    return to
+    const revision = await (await openVcs(dir, {kind})).resolve(to, {workTree: false})
+    return {to: revision.sha, resolution: {short: revision.short}}
+  } catch (error) {
+    return {to, resolution: {failure: error as Error}}
   }
 }
 
@@ -130,7 +144,8 @@ export async function rollback(options: RollbackOptions, deps: DeployDeps): Prom
   const {kubectl} = target
   const selector = appSelector(app, env.name)
   const [releases, live] = await Promise.all([listReleases(kubectl, app, env.name), liveDeployments(kubectl, selector)])
-  const chosen = chooseRelease(releases, await revisionToCommit(loaded.dir, loaded.config.vcs, options.to), env.name, options.to)
+  const resolved = await revisionToCommit(loaded.dir, loaded.config.vcs, options.to)
+  const chosen = chooseRelease(releases, resolved.to, env.name, options.to, resolved.resolution)
   const manifests = chosen.manifests()
   const planned = capacity(manifests, live, options.resetReplicas ?? false)
   await dryRunApply(kubectl, planned.objects, 'server')

@@ -53,6 +53,12 @@ describe('a Mercurial repository (real hg, real control plane)', function () {
       [2, 'deploy', 'succeeded', second, second.slice(0, 12)],
       [1, 'deploy', 'succeeded', first, first.slice(0, 12)],
     ])
+    // A changeset never deployed is named with Mercurial's 12-digit short id; nothing changes.
+    const third = await app.change((text) => `${text}\n`, 'never deployed')
+    const never = await app.json(['rollback', 'test', '--to', '.', '--yes'])
+    expect(never.exitCode).to.equal(2)
+    expect(never.doc.error.message).to.equal(`no successful release of test matches "." (${third.slice(0, 12)})`)
+    expect((await app.get(['deployment', 'web'])).metadata.annotations['skycap.dev/revision']).to.equal(first)
     expect(await app.repo.hg('status')).to.equal('')
   })
 

@@ -13,6 +13,7 @@ import {checkRecordable, whatRuns} from '../../../src/deploy/deploy.js'
 import {contentOf, listReleases, MAX_PARTS, packManifests, PART_BYTES, type ReleaseRecord, releasesToDrop, saveRelease, type StoredRelease} from '../../../src/release/store.js'
 import type {KubeObject} from '../../../src/render/objects.js'
 import {fakeKubectl} from '../../helpers/fake-kubectl.js'
+import {userError} from '../../helpers/errors.js'
 
 const NS = ['--context', 'kind-x', '--namespace', 'shop', '--request-timeout=30s']
 const opts = {context: 'kind-x', namespace: 'shop'}
@@ -603,6 +604,16 @@ describe('rollback: which release "the one before" is', () => {
     const head3 = 'abcdef0123456789abcdef0123456789abcdef01'
     expect(() => chooseRelease(releases, head3, 'prod', 'HEAD~3')).to.throw(UserError, 'no successful release of prod matches "HEAD~3" (abcdef0)')
     expect(() => chooseRelease(releases, '99', 'prod', '99')).to.throw(UserError, /^no successful release of prod matches "99"$/)
+    // Mercurial's short ids are 12 digits, as hg log shows them.
+    expect(() => chooseRelease(releases, head3, 'prod', '.~3', {short: head3.slice(0, 12)})).to.throw(UserError, 'no successful release of prod matches ".~3" (abcdef012345)')
+  })
+
+  it('--to a name the checkout could not resolve says why (hg missing), with what to do', () => {
+    const releases = [stored(2, 'deploy', 'succeeded'), stored(1, 'deploy', 'succeeded')]
+    const failure = new UserError('hg (Mercurial) is not installed, and /app is a Mercurial repository', {hint: 'Install Mercurial (apt-get install mercurial).'})
+    const error = userError(() => chooseRelease(releases, '.~1', 'prod', '.~1', {failure}))
+    expect(error.message).to.equal('no successful release of prod matches ".~1", and the checkout cannot resolve it: hg (Mercurial) is not installed, and /app is a Mercurial repository')
+    expect(error.hint).to.match(/^Install Mercurial \(apt-get install mercurial\)\. `skycap history prod` lists the releases/)
   })
 
   it('a rollback entry can be the target of --to', () => {
