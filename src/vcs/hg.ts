@@ -45,7 +45,15 @@ async function hg(cwd: string, args: string[]): Promise<HgResult> {
       hint: 'Install Mercurial (apt-get install mercurial, brew install mercurial, pip install mercurial), or set `vcs: git` in skycap.yaml if the folder also holds a git repository.',
     })
   }
-  return {stdout: String(r.stdout), stderr: String(r.stderr), code: r.exitCode ?? -1}
+  const result = {stdout: String(r.stdout), stderr: String(r.stderr), code: r.exitCode ?? -1}
+  // An hgrc hg cannot parse (the repository's .hg/hgrc, the user's, the system's) fails every hg command alike.
+  const unreadable = result.code !== 0 ? /^(?:abort: )?(config error at .*)$/m.exec(result.stderr) : null
+  if (unreadable) {
+    throw new UserError(`hg cannot read its configuration, so skycap cannot read the Mercurial repository at ${cwd}: ${unreadable[1]}`, {
+      hint: 'Fix that line of that file (`hg root` there says the same), then run skycap again.',
+    })
+  }
+  return result
 }
 
 /** hg's own message, first line, without "abort: ". */
@@ -210,7 +218,8 @@ export class HgVcs implements Vcs {
   /** The error for a revision hg could not resolve: ambiguous prefix, unknown name, revset syntax. */
   private async unresolved(rev: string, r: HgResult, pinned: boolean): Promise<UserError> {
     const said = hgMessage(r)
-    if (/ambiguous/i.test(said)) {
+    // A prefix of several ids; hg says "ambiguous identifier" of other input too (a quoted string), where its words tell more.
+    if (/ambiguous/i.test(said) && /^[0-9a-f]+$/i.test(rev)) {
       const candidates = await this.candidates(rev)
       return new UserError(`revision "${rev}" is ambiguous: it matches ${candidates.length > 1 ? candidates.length : 'several'} changesets`, {
         hint: `Use more characters of the changeset id${candidates.length ? ` (${candidates.slice(0, 5).join(', ')})` : ''}.`,
@@ -229,6 +238,11 @@ export class HgVcs implements Vcs {
     if (pinned) return this.pinnedMissing(rev)
     if (/parse error|syntax error|not a function|unknown identifier|takes|expects/i.test(said) && !/unknown revision/i.test(said)) {
       return new UserError(`revision "${rev}" is not a valid Mercurial revision or revset: ${said}`, {hint: `Give ${HG_REVISION_FORMS}.`, details: {revision: rev}})
+    }
+    if (!/unknown revision/i.test(said)) {
+      // A revset that failed for its own reason (a tag or bookmark that does not exist, a remote revset without a
+      // path): hg's words say what.
+      return new UserError(`revision "${rev}" names no changeset in ${this.root}: hg: ${said}`, {hint: `Give ${HG_REVISION_FORMS} that exists locally.`, details: {revision: rev, hg: said}})
     }
     return new UserError(`unknown revision "${rev}" in ${this.root}`, {
       hint: `Give ${HG_REVISION_FORMS} that exists locally (hg pull first if CI built it elsewhere).`,

@@ -301,6 +301,20 @@ describe('revision resolution: Mercurial names', function () {
     evolved.remove()
   })
 
+  it("says in hg's words why a revset names nothing (a tag or bookmark that does not exist), and when an hgrc is broken", async () => {
+    const tag = await rejectsWithUserError(vcs.resolve('tag(nope)'))
+    expect(tag.message).to.equal(`revision "tag(nope)" names no changeset in ${repo.dir}: hg: tag 'nope' does not exist`)
+    const broken = await TempHgRepo.init()
+    broken.write('a.txt', '1')
+    await broken.commit('one')
+    broken.write('.hg/hgrc', '[ui\n')
+    for (const work of [() => openVcs(broken.dir, {pinned: ''}).then((v) => v.resolve()), () => openVcs(broken.dir, {pinned: ''}).then((v) => v.workTreeFiles())]) {
+      const e = await rejectsWithUserError(work)
+      expect(e.message).to.match(/^hg cannot read its configuration, so skycap cannot read the Mercurial repository at .*: config error at .*\.hg\/hgrc:1: \[ui$/)
+    }
+    broken.remove()
+  })
+
   it('says when the work tree has no parent changeset yet', async () => {
     const empty = await TempHgRepo.init()
     const e = await rejectsWithUserError((await openVcs(empty.dir, {pinned: ''})).resolve())
