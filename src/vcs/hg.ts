@@ -107,14 +107,17 @@ export class HgVcs implements Vcs {
   async resolve(rev?: string, options: ResolveOptions = {}): Promise<Revision> {
     const input = rev ?? this.pinned ?? '.'
     checkRevisionInput(input)
-    const [changeset, status] = await Promise.all([
-      this.changeset(input, rev === undefined && this.pinned !== undefined),
-      // Modified, added, removed, missing and unknown (not ignored) files: what `git status --porcelain` lists.
-      options.workTree === false ? {stdout: ''} : this.run(['status', '-mardu']),
-    ])
+    // Modified, added, removed, missing and unknown (not ignored) files: what `git status --porcelain` lists.
+    const status = () => this.run(['status', '-mardu'])
+    const wanted = options.workTree !== false
+    // The work tree's changes matter only at `.`: asked alongside the log when the input names it (no wait), after the
+    // log otherwise, and only when the revision is `.` after all (an older ENV@REV spares a Python start-up).
+    const spellsDot = rev === undefined || hgRevision(rev) === '.'
+    const [changeset, early] = await Promise.all([this.changeset(input, rev === undefined && this.pinned !== undefined), wanted && spellsDot ? status() : undefined])
     const sha = changeset.node
     const atHead = changeset.parent === 'yes'
-    return {input, sha, short: sha.slice(0, 12), subject: firstLine(changeset.desc), author: changeset.user, dirty: atHead && status.stdout.trim().length > 0, atHead}
+    const changes = wanted && atHead ? (early ?? (await status())).stdout : ''
+    return {input, sha, short: sha.slice(0, 12), subject: firstLine(changeset.desc), author: changeset.user, dirty: changes.trim().length > 0, atHead}
   }
 
   async extract(id: string, paths: string[], into: string): Promise<string[]> {

@@ -124,7 +124,7 @@ for (const [name, make] of makers) {
   })
 }
 
-describe('files of a revision in Mercurial: hg processes', function () {
+describe('Mercurial: the hg processes a read takes', function () {
   this.timeout(120_000)
   const savedPath = process.env.PATH
   let repo: TempHgRepo
@@ -164,5 +164,27 @@ describe('files of a revision in Mercurial: hg processes', function () {
     }
     // skycap.yaml: one; the folders: one, and one more for the link's target; nothing matched: one.
     expect(readFileSync(join(bin, 'calls'), 'utf8').split('\n').filter(Boolean)).to.deep.equal(['archive', 'archive', 'archive', 'archive'])
+  })
+
+  it("asks for the work tree's changes only when the revision is `.`", async () => {
+    const vcs = await openVcs(repo.dir, {pinned: ''})
+    repo.write('skycap.yaml', 'app: b\n')
+    await repo.commit('second')
+    repo.write('uncommitted.txt', 'x\n')
+    const calls = () => readFileSync(join(bin, 'calls'), 'utf8').split('\n').filter(Boolean)
+    try {
+      writeFileSync(join(bin, 'calls'), '')
+      expect(await vcs.resolve('.~1')).to.deep.include({atHead: false, dirty: false})
+      expect(calls()).to.deep.equal(['log'])
+      // A name for `.` that does not spell it: the status comes after the log says so.
+      writeFileSync(join(bin, 'calls'), '')
+      expect(await vcs.resolve('default')).to.deep.include({atHead: true, dirty: true})
+      expect(calls()).to.deep.equal(['log', 'status'])
+      writeFileSync(join(bin, 'calls'), '')
+      expect(await vcs.resolve()).to.deep.include({atHead: true, dirty: true})
+      expect(calls().sort()).to.deep.equal(['log', 'status'])
+    } finally {
+      rmSync(join(repo.dir, 'uncommitted.txt'))
+    }
   })
 })
