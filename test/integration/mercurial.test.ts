@@ -89,5 +89,21 @@ describe('a Mercurial repository (real hg, real control plane)', function () {
     expect(unknown.doc.error.message).to.match(/^unknown revision "no-such-bookmark" in /)
     expect((await app.get(['deployment', 'web'])).metadata.annotations['skycap.dev/revision']).to.equal(first)
     expect(await app.repo.hg('status')).to.equal('')
+
+    // The running changeset amended since (obsolescence markers, as evolve makes them): hidden, and diff still lists
+    // the commits between it and its successor (it warned that hg log failed on the hidden id).
+    expect((await app.json([...DEPLOY, 'test'])).exitCode).to.equal(0)
+    app.repo.write('.hg/hgrc', '[experimental]\nevolution = all\n')
+    await app.repo.hg('commit', '-q', '--amend', '-m', 'newer config, amended')
+    const amended = await app.repo.node('.')
+    const diff = await app.cli(['diff', 'test'])
+    expect(diff.stderr).to.not.contain('cannot list the commits')
+    expect(diff.stderr)
+      .to.contain(`deploying ${amended.slice(0, 12)} adds 1 commit:`)
+      .and.contain('and takes away 1 commit:')
+      .and.contain(`${second.slice(0, 12)} newer config`)
+    const hidden = await app.json(['render', `test@${second.slice(0, 12)}`])
+    expect(hidden.exitCode).to.equal(2)
+    expect(hidden.doc.error.message).to.match(new RegExp(`^revision "${second.slice(0, 12)}" is hidden in .*: it is obsolete \\(hg: it was rewritten as: ${amended.slice(0, 12)}\\)$`))
   })
 })
