@@ -16,7 +16,7 @@ import {formatWarning, type Reporter} from '../ui/output.js'
 import {dryRunApply, pruneLive, withRejectedObjects} from './apply.js'
 import {formatFailure, type FailureReport} from './explain.js'
 import {applyAndWatch, type RolloutResult} from './rollout.js'
-import {rollOutRelease, scaleDownOldSlots} from '../strategies/rollout.js'
+import {placedObjects, rollOutRelease, scaleDownOldSlots} from '../strategies/rollout.js'
 import {otherSlotDeployment} from '../strategies/strategy.js'
 import {followAppliedSlots, forgetPrunedSlots, rolloutSummaries} from '../strategies/state.js'
 import {appSelector, connect, type KubectlFactory, namespaceExists, type Target} from '../env/connect.js'
@@ -189,7 +189,7 @@ export async function deploy(options: DeployOptions, deps: DeployDeps): Promise<
       throw withRejectedObjects(error, prepared.objects, prepared.loaded)
     })
     if (ask && nsExists) {
-      const summary = await changeSummary(kubectl, objects)
+      const summary = await changeSummary(kubectl, await placedObjects(kubectl, objects, env.services, selector))
       await confirmProtected(env, deps, 'deploy', `Deploy ${prepared.app} ${prepared.revision.short} to PROTECTED ${env.name} (context ${target.context}, namespace ${env.namespace})?\n${summary}`)
     }
     // A signal during validation: stop before the lock, the first change (a namespace created above goes again).

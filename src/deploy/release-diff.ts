@@ -4,6 +4,7 @@ import {DiffError, ExitCode, exitCodeOf} from '../errors.js'
 import {appSelector, connect, type KubectlFactory, namespaceExists} from '../env/connect.js'
 import {listReleases} from '../release/store.js'
 import {prepareRelease} from '../render/prepare.js'
+import {placedObjects} from '../strategies/rollout.js'
 import {formatWarning, type Reporter} from '../ui/output.js'
 import {withRejectedObjects} from './apply.js'
 import {keepScaledReplicas, liveDeployments} from './replicas.js'
@@ -46,7 +47,9 @@ async function computeDiff(options: {target?: string; configPath?: string}, fact
   }
   const selector = appSelector(prepared.app, env.name)
   const [releases, live] = await Promise.all([listReleases(target.kubectl, prepared.app, env.name), liveDeployments(target.kubectl, selector)])
-  const objects = keepScaledReplicas(prepared, env, releases, live, false)
+  // Compared as the deploy would leave them: a blue-green service's slot Deployment and switched Service, not the
+  // objects as rendered (which a deploy never applies as they are).
+  const objects = await placedObjects(target.kubectl, keepScaledReplicas(prepared, env, releases, live, false), env.services, selector)
   const [changes, commits] = await Promise.all([
     // An object the API server refuses is named with its file, as deploy's server dry run names it.
     diffObjects(target.kubectl, objects).catch((error: unknown) => {

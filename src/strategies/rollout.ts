@@ -99,6 +99,19 @@ export async function rollOutRelease(options: ReleaseRolloutOptions): Promise<Re
   return {...result, applied: [...new Set(applied)], recorded, keep}
 }
 
+/**
+ * A release's objects as a deploy leaves them once rolled out: blue-green Deployments in the slot the release goes to
+ * (and the Service switched to it), canary and rolling Deployments marked with their strategy. What `skycap diff`
+ * and a protected deploy's question compare with the cluster (the objects as rendered name a Deployment `api` that a
+ * blue-green service never has, and a Service selecting no slot).
+ */
+export async function placedObjects(kubectl: Kubectl, objects: KubeObject[], services: Record<string, ServiceConfig>, selector: string): Promise<KubeObject[]> {
+  const {units, rest} = serviceUnits(markStrategies(objects, services))
+  if (units.length === 0) return rest
+  const live = await liveObjects(kubectl, selector)
+  return [...rest, ...units.flatMap((u) => STRATEGIES[u.strategy.type].place(u, live).recorded)]
+}
+
 /** The canary Deployments (still at 0 replicas) of canaries that did not start because another service failed. */
 async function removeUnstartedCanaries(kubectl: Kubectl, placements: Placement[], reporter: Reporter): Promise<void> {
   const services = placements.filter((p) => p.later.length).map((p) => p.unit.service)

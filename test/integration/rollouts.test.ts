@@ -598,8 +598,17 @@ describe('rollouts you can trust (real cluster, four services)', function () {
     }
     for (let round = 1; round <= 2; round++) {
       await app.change(() => strategies(round), `round ${round}`)
+      // diff compares what the deploy leaves: web's idle slot and its Service, never a Deployment named web.
+      const idle = (await app.get(['service', 'web'])).spec.selector['skycap.dev/slot'] === 'blue' ? 'green' : 'blue'
+      const before = await app.json(['diff', 'test'])
+      expect([before.exitCode, [...before.doc.result.changed].sort()], before.stderr).to.deep.equal([
+        1,
+        ['Deployment/api', 'Deployment/cache', `Deployment/web-${idle}`, 'Deployment/worker', 'Service/web'],
+      ])
       const r = await app.cli([...DEPLOY, 'test', '--timeout', '2m'])
       expect(r.exitCode, r.stderr).to.equal(0)
+      const after = await app.cli(['diff', 'test'])
+      expect([after.exitCode, after.stdout], 'diff right after the deploy: nothing left to change').to.deep.equal([0, 'No changes'])
       expect(r.stderr).to.contain('web: at 0 replicas: no checks or traffic steps; the release runs once `skycap scale web N` starts it')
       expect(r.stderr).to.contain('api: at 0 replicas')
       const web = await serving()
@@ -618,6 +627,8 @@ describe('rollouts you can trust (real cluster, four services)', function () {
       const [web, api] = [await serving(), await app.get(['deployment', 'api'])]
       return [web, api].every((d) => roundOf(d) === '2' && d.status.observedGeneration === d.metadata.generation && d.status.readyReplicas === 2)
     })
+    const scaled = await app.cli(['diff', 'test'])
+    expect([scaled.exitCode, scaled.stdout], 'diff after the scales: a deploy keeps the counts').to.deep.equal([0, 'No changes'])
   })
 
   it('SIGTERM while a rollback brings the old blue-green slots of web and api back up: rollout status matches the Deployments, and rollout resume, the next rollback or the next deploy leaves no slot up that the Service does not select; three times', async () => {

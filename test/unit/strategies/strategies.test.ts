@@ -5,7 +5,7 @@ import type {KubeObject} from '../../../src/render/objects.js'
 import {blueGreen} from '../../../src/strategies/blue-green.js'
 import {canary, runCanary, setRouteWeights} from '../../../src/strategies/canary.js'
 import {runChecks} from '../../../src/strategies/checks.js'
-import {rollOutRelease, scaleDownOldSlots} from '../../../src/strategies/rollout.js'
+import {placedObjects, rollOutRelease, scaleDownOldSlots} from '../../../src/strategies/rollout.js'
 import {markStrategies, serviceUnits, SLOT_LABEL, type StrategyContext, TEMPLATE_ANNOTATION, templateHash} from '../../../src/strategies/strategy.js'
 import type {ServiceConfig} from '../../../src/config/types.js'
 import type {ReleaseRecord} from '../../../src/release/store.js'
@@ -181,6 +181,31 @@ describe('strategies', () => {
       expect((await runChecks([check], target, context(kubectl, {fetch: answer([{value: [1, '0.5']}])})))?.message).to.equal('up = 0.5, outside max 0.1')
       expect((await runChecks([check], target, context(kubectl, {fetch: answer([])})))?.message).to.match(/no data/)
       expect(await runChecks([{prometheus: {...check.prometheus, noData: 'pass'}}], target, context(kubectl, {fetch: answer([])}))).to.equal(undefined)
+    })
+  })
+
+  describe('placedObjects (what skycap diff compares)', () => {
+    it('a blue-green service as the deploy leaves it: the slot Deployment and the switched Service, not a Deployment named after the service', async () => {
+      const blueGreenLive = {...markStrategies([deployment()], svc({type: 'blueGreen'}))[0], metadata: {name: 'web-blue', labels: LABELS}} as KubeObject
+      const hash = templateHash(markStrategies([deployment()], svc({type: 'blueGreen'}))[0] as KubeObject)
+      blueGreenLive.metadata.annotations = {[TEMPLATE_ANNOTATION]: hash}
+      const selecting = {...service, spec: {...(service.spec as object), selector: {...LABELS, [SLOT_LABEL]: 'blue'}}}
+      const {kubectl, calls} = fake(() => ({stdout: JSON.stringify({items: [blueGreenLive, selecting]})}))
+      const placed = await placedObjects(kubectl, [deployment(), service], svc({type: 'blueGreen'}), 'a=b')
+      expect(placed.map((o) => `${o.kind}/${o.metadata.name}`)).to.deep.equal(['Deployment/web-blue', 'Service/web'])
+      expect((placed[1]?.spec as {selector: Record<string, string>}).selector[SLOT_LABEL]).to.equal('blue')
+      expect(calls).to.deep.equal([['get', 'deployments,services', '-l', 'a=b', '-o', 'json']])
+      // A canary's stable Deployment carries its strategy and template hash, as the deploy applies it.
+      const canaryPlaced = await placedObjects(kubectl, [deployment(), service], svc({type: 'canary', steps: [{setWeight: 20}]}), 'a=b')
+      expect(canaryPlaced.map((o) => `${o.kind}/${o.metadata.name}`)).to.deep.equal(['Deployment/web', 'Service/web'])
+      expect(Object.keys(canaryPlaced[0]?.metadata.annotations ?? {})).to.include.members(['skycap.dev/strategy', TEMPLATE_ANNOTATION])
+    })
+
+    it('rolling services only: marked with their surge, and no cluster read', async () => {
+      const {kubectl, calls} = fake(() => ({exitCode: 1}))
+      const placed = await placedObjects(kubectl, [deployment(), service], svc({type: 'rolling', maxSurge: 1}), 'a=b')
+      expect((placed[0]?.spec as {strategy?: unknown}).strategy).to.deep.include({type: 'RollingUpdate'})
+      expect(calls).to.deep.equal([])
     })
   })
 
