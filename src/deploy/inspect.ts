@@ -1,6 +1,6 @@
 import {ANNOTATIONS, type KubeObject} from '../render/objects.js'
 import {currentReplicaSet} from '../resources/replicasets.js'
-import {ClusterSnapshot} from '../resources/status.js'
+import {ClusterSnapshot, podProblem} from '../resources/status.js'
 import {listReleases, type ReleaseRecord} from '../release/store.js'
 import type {Reporter} from '../ui/output.js'
 import {appSelector, connect, type KubectlFactory, openEnvironment} from '../env/connect.js'
@@ -22,7 +22,7 @@ export async function history(options: EnvOptions, factory: KubectlFactory, repo
 /** The fields of a live Deployment or ReplicaSet that status reads. */
 interface LiveWorkload extends KubeObject {
   spec?: {replicas?: number; template?: {metadata?: {labels?: Record<string, string>}; spec?: {containers?: Array<{image?: string}>}}}
-  status?: {replicas?: number; readyReplicas?: number; updatedReplicas?: number}
+  status?: {replicas?: number; readyReplicas?: number; updatedReplicas?: number; observedGeneration?: number}
 }
 
 /** Pods of earlier revisions that a rollout has not replaced yet. */
@@ -45,12 +45,15 @@ export interface ServiceStatus {
   /** Earlier revisions' pods while a rollout has not replaced them all; null when none are left. */
   old: OldPods | null
   age: string | null
-  state: 'ready' | 'progressing' | 'not deployed'
+  /** failing: a pod of the revision the Deployment asks for cannot become ready by itself (crash loop, image pull). */
+  state: 'ready' | 'progressing' | 'failing' | 'not deployed'
+  /** Why it is failing, in one sentence (the deploy's words); null otherwise. */
+  problem: string | null
 }
 
 /** One service's line of `skycap status`, from its live Deployment and the ReplicaSets it owns. */
 export function serviceStatus(name: string, deployment: LiveWorkload | undefined, snapshot: ClusterSnapshot, now: number): ServiceStatus {
-  if (!deployment) return {service: name, revision: null, image: null, ready: 0, desired: 0, updated: 0, old: null, age: null, state: 'not deployed'}
+  if (!deployment) return {service: name, revision: null, image: null, ready: 0, desired: 0, updated: 0, old: null, age: null, state: 'not deployed', problem: null}
   const owned = snapshot.ownedBy('ReplicaSet', deployment) as LiveWorkload[]
   const current = currentReplicaSet(deployment, owned)
   const earlier = owned.filter((rs) => rs !== current && (rs.status?.replicas ?? 0) > 0).sort((a, b) => (b.status?.replicas ?? 0) - (a.status?.replicas ?? 0))
@@ -65,6 +68,17 @@ export function serviceStatus(name: string, deployment: LiveWorkload | undefined
       }
     : null
   const created = Date.parse((deployment.metadata as {creationTimestamp?: string}).creationTimestamp ?? '')
+  // Judged only once the controller has observed the spec (a scale or deploy just applied): until then its counts
+  // are about the spec before. Ready means exactly the desired pods of the new revision: a scale-down is not ready
+  // while the ReplicaSet still has more.
+  const observed = (deployment.status?.observedGeneration ?? 0) >= ((deployment.metadata as {generation?: number}).generation ?? 0)
+  const settled = observed && ready === desired && (current?.status?.replicas ?? 0) === desired && updated >= desired && old === null
+  // Pods of the new revision that cannot become ready by themselves, as the deploy's watch judges them.
+  const problem =
+    (current ? snapshot.ownedBy('Pod', current) : [])
+      .filter((p) => !(p.metadata as {deletionTimestamp?: string}).deletionTimestamp)
+      .map((p) => podProblem(p)?.message)
+      .find((m) => m !== undefined) ?? null
   return {
     service: name,
     revision: deployment.metadata.annotations?.[ANNOTATIONS.revision] ?? null,
@@ -74,17 +88,18 @@ export function serviceStatus(name: string, deployment: LiveWorkload | undefined
     updated,
     old,
     age: Number.isFinite(created) ? age(now - created) : null,
-    state: ready >= desired && updated >= desired && old === null ? 'ready' : 'progressing',
+    state: problem !== null ? 'failing' : settled ? 'ready' : 'progressing',
+    problem,
   }
 }
 
-/** `skycap status ENV`: per service what runs, how many pods of the new and of earlier revisions are ready, and the last release. */
+/** `skycap status ENV`: per service what runs, how many pods of the new and of earlier revisions are ready, why its new pods fail, and the last release. */
 export async function status(options: EnvOptions, factory: KubectlFactory, reporter: Reporter, clock: () => number = Date.now) {
   const {loaded, env} = await openEnvironment({...options, repository: false})
   const target = await connect(env, factory, reporter, {checkContextOnFirstCall: true})
   const selector = appSelector(loaded.config.app, env.name)
   const [list, releases] = await Promise.all([
-    target.kubectl.json<{items: LiveWorkload[]}>(['get', 'deployments,replicasets', '-l', selector]),
+    target.kubectl.json<{items: LiveWorkload[]}>(['get', 'deployments,replicasets,pods', '-l', selector]),
     listReleases(target.kubectl, loaded.config.app, env.name, {manifests: false}),
   ])
   const snapshot = new ClusterSnapshot(list.items)

@@ -196,10 +196,22 @@ describe('rollouts you can trust (real cluster, four services)', function () {
       expect(broken.exitCode, broken.stderr).to.equal(1)
       expect(broken.doc.error.details.report.failures.map((f: any) => f.ref)).to.deep.equal(['Deployment/api'])
       expect(broken.doc.error.message).to.contain('not rolled back (--no-rollback)')
+      // status says api fails and why, and blames nothing else (it said "progressing" for as long as api crashed).
+      const states = async () => {
+        const s = await app.json(['status', 'test'])
+        return Object.fromEntries(s.doc.result.services.map((x: any) => [x.service, x.state === 'failing' ? x.problem : x.state]))
+      }
+      const failing = await waitFor('status to say api fails', async () => {
+        const now = await states()
+        return /^container api of pod api-\S+ is in CrashLoopBackOff/.test(now.api ?? '') ? now : undefined
+      })
+      for (const service of ['web', 'worker', 'cache']) expect(failing[service], JSON.stringify(failing)).to.be.oneOf(['ready', 'progressing'])
+      expect((await app.cli(['status', 'test'])).stdout).to.match(/\napi: container api of pod api-\S+ is in CrashLoopBackOff/)
       await app.change(() => quad(ns.name, round * 10 + 1), `round ${round}: the fix`)
       const fix = await app.json([...DEPLOY, 'test', '--timeout', '3m'])
       expect(fix.exitCode, `${fix.stderr}\n${JSON.stringify(fix.doc.error ?? {})}`).to.equal(0)
       await expectRunning(app, round * 10 + 1)
+      await waitFor('status to say every service is ready', async () => Object.values(await states()).every((s) => s === 'ready'))
     }
   })
 

@@ -33,7 +33,8 @@ function deployment(name: string, revision: string, sha: string, image: string, 
       annotations: {'deployment.kubernetes.io/revision': revision, 'skycap.dev/revision': sha},
     },
     spec: {replicas: 1, template: template(image)},
-    status,
+    // Observed by the controller unless `status` says otherwise.
+    status: {observedGeneration: Number(revision), ...status},
   }
 }
 
@@ -70,11 +71,11 @@ describe('skycap status: ready pods per revision', () => {
   async function statusOf(items: object[], records: object[] = []) {
     const configMaps = records.map((r) => ({kind: 'ConfigMap', metadata: {name: `skycap-release-shop-staging-${(r as {number: number}).number}`, labels: {}}, data: {release: JSON.stringify(r)}}))
     const fake = fakeKubectlFactory([
-      {argv: [...NS, 'get', 'deployments,replicasets', '-l', SELECTOR, '-o', 'json'], result: {stdout: JSON.stringify({apiVersion: 'v1', kind: 'List', items})}},
+      {argv: [...NS, 'get', 'deployments,replicasets,pods', '-l', SELECTOR, '-o', 'json'], result: {stdout: JSON.stringify({apiVersion: 'v1', kind: 'List', items})}},
       {argv: [...NS, 'get', 'configmaps', '-l', 'skycap.dev/release-of=shop,skycap.dev/environment=staging', '-o', 'json'], result: {stdout: JSON.stringify({items: configMaps})}},
     ])
     const result = await status({environment: 'staging', configPath: `${repo.dir}/skycap.yaml`}, fake.factory, memoryReporter(), () => Date.parse('2026-01-01T00:10:00Z'))
-    expect(fake.remaining(), 'one get of deployments and replicasets, one of releases').to.equal(0)
+    expect(fake.remaining(), 'one get of deployments, replicasets and pods, one of releases').to.equal(0)
     return result
   }
 
@@ -130,7 +131,7 @@ describe('skycap status: ready pods per revision', () => {
   })
 
   it('a canary under way shows in STATE (its stable Deployment alone looks ready)', () => {
-    const base = {service: 'web', revision: OLD_SHA, image: 'web:old', ready: 3, desired: 3, updated: 3, old: null, age: '1m', state: 'ready' as const}
+    const base = {service: 'web', revision: OLD_SHA, image: 'web:old', ready: 3, desired: 3, updated: 3, old: null, age: '1m', state: 'ready' as const, problem: null}
     const table = (rollout?: {type: string; phase: string; weight?: number}) =>
       statusTable({environment: 'staging', context: 'c', namespace: 'n', services: [{...base, ...(rollout ? {rollout} : {})}], lastRelease: null})
         .split('\n')
@@ -139,6 +140,67 @@ describe('skycap status: ready pods per revision', () => {
     expect(table({type: 'canary', phase: 'progressing', weight: 50})).to.match(/^web\s+canary 50% \(progressing\)\s/)
     expect(table({type: 'canary', phase: 'completed', weight: 100})).to.match(/^web\s+ready\s/)
     expect(table()).to.match(/^web\s+ready\s/)
+  })
+
+  it('a new revision whose pods crash or cannot pull their image is failing, says why, and a deleted pod is not judged', async () => {
+    const pod = (rs: string, name: string, waiting: object, extra: object = {}) => ({
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: {name, ownerReferences: [{apiVersion: 'apps/v1', kind: 'ReplicaSet', name: rs, uid: `uid-${rs}`, controller: true}], ...extra},
+      status: {phase: 'Running', containerStatuses: [{name: 'web', ready: false, restartCount: 4, state: {waiting}, lastState: {terminated: {exitCode: 1, reason: 'Error'}}}]},
+    })
+    const withUid = (rs: ReturnType<typeof replicaSet>) => ({...rs, metadata: {...rs.metadata, uid: `uid-${rs.metadata.name}`}})
+    const crash = {reason: 'CrashLoopBackOff'}
+    const items = [
+      ...stuck.slice(0, 1),
+      withUid(replicaSet('web', 'aaaa', '1', OLD_SHA, 'web:old', 1, 1)),
+      withUid(replicaSet('web', 'bbbb', '2', NEW_SHA, 'web:new', 1, 0)),
+      // A crashing pod of the old revision, and one of the new on its way out: neither is what runs next.
+      pod('web-aaaa', 'web-aaaa-1', crash),
+      pod('web-bbbb', 'web-bbbb-0', crash, {deletionTimestamp: '2026-01-01T00:09:00Z'}),
+      pod('web-bbbb', 'web-bbbb-1', crash),
+      deployment('worker', '1', NEW_SHA, 'worker:new', {replicas: 1, updatedReplicas: 1, readyReplicas: 0}),
+      withUid(replicaSet('worker', 'cccc', '1', NEW_SHA, 'worker:new', 1, 0)),
+      pod('worker-cccc', 'worker-cccc-1', {reason: 'ImagePullBackOff', message: 'Back-off pulling image "worker:new"'}),
+    ]
+    const result = await statusOf(items)
+    expect(result.services.find((s) => s.service === 'web')).to.deep.include({
+      state: 'failing',
+      problem: 'container web of pod web-bbbb-1 is in CrashLoopBackOff (exit code 1, Error; restarted 4 times)',
+      ready: 0,
+    })
+    expect(result.services.find((s) => s.service === 'worker')).to.deep.include({
+      state: 'failing',
+      problem: 'container web of pod worker-cccc-1 is in ImagePullBackOff: Back-off pulling image "worker:new"',
+    })
+    const lines = statusTable(result).split('\n')
+    expect(lines.find((l) => l.startsWith('web '))).to.match(/^web\s+failing\s+0\/1\s/)
+    expect(lines.slice(-2)).to.deep.equal([
+      'web: container web of pod web-bbbb-1 is in CrashLoopBackOff (exit code 1, Error; restarted 4 times)',
+      'worker: container web of pod worker-cccc-1 is in ImagePullBackOff: Back-off pulling image "worker:new"',
+    ])
+    // Without the pods' problems: a stuck rollout, no line under the table.
+    expect(
+      statusTable(await statusOf(stuck))
+        .split('\n')
+        .at(-1),
+    ).to.match(/^cache\s+not deployed/)
+  })
+
+  it('is not ready before the controller observed a scale, nor while a scale-down leaves more pods than desired', async () => {
+    const scaledDown = (generation: number, observed: number, rsReplicas: number) =>
+      [
+        {
+          ...deployment('web', '2', NEW_SHA, 'web:new', {replicas: 3, updatedReplicas: 3, readyReplicas: 3, availableReplicas: 3, observedGeneration: observed}),
+          spec: {replicas: 1, template: template('web:new')},
+        },
+        replicaSet('web', 'bbbb', '2', NEW_SHA, 'web:new', rsReplicas, rsReplicas),
+      ].map((o, i) => (i === 0 ? {...o, metadata: {...o.metadata, generation}} : o))
+    const web = async (items: object[]) => (await statusOf(items)).services.find((s) => s.service === 'web')
+    // `kubectl scale --replicas=1` of 3 ready pods, not yet observed: it said "ready 3/1".
+    expect(await web(scaledDown(5, 4, 3))).to.deep.include({state: 'progressing', ready: 3, desired: 1})
+    expect(await web(scaledDown(5, 5, 3))).to.deep.include({state: 'progressing'})
+    expect(await web(scaledDown(5, 5, 1))).to.deep.include({state: 'ready', ready: 1, desired: 1})
   })
 
   it('a finished rollout whose old ReplicaSet is scaled to 0 has no old pods', async () => {
