@@ -30,8 +30,8 @@ export interface ScaleReport {
   service: string
   from: number
   to: number
-  /** planned: --dry-run, or stopped before the scale was made. */
-  result: 'succeeded' | 'planned' | 'failed' | 'timed-out' | 'interrupted'
+  /** planned: --dry-run, or stopped before the scale was made; unchanged: the service already had that count (nothing done or recorded). */
+  result: 'succeeded' | 'planned' | 'unchanged' | 'failed' | 'timed-out' | 'interrupted'
   release: number | null
 }
 
@@ -106,7 +106,7 @@ export async function scale(input: ScaleOptions, deps: DeployDeps): Promise<Scal
   }
   if (options.dryRun) {
     const {from} = await inspect()
-    return {environment: env.name, service: options.service, from, to: options.replicas, result: 'planned', release: null}
+    return {environment: env.name, service: options.service, from, to: options.replicas, result: from === options.replicas ? 'unchanged' : 'planned', release: null}
   }
 
   const lock = await acquireLock(kubectl, {
@@ -128,6 +128,8 @@ export async function scale(input: ScaleOptions, deps: DeployDeps): Promise<Scal
     const {target, deployment, from} = await inspect()
     const releases = await listReleases(kubectl, app, env.name, {manifests: false})
     const report: ScaleReport = {environment: env.name, service: options.service, from, to: options.replicas, result: 'planned', release: null}
+    // Already at that count: nothing to scale, and no history entry for it (each one said "web 3 -> 3").
+    if (from === options.replicas) return {...report, result: 'unchanged'}
     const slot = target === options.service ? '' : ` (Deployment ${target}, the active slot)`
     deps.reporter.info(`Scaling ${options.service}${slot} in ${env.name} from ${from} to ${options.replicas}`)
     await kubectl.run(['scale', `deployment/${target}`, `--replicas=${options.replicas}`])

@@ -180,6 +180,14 @@ describe('skycap deploy (real cluster)', function () {
     await app.repo.commit('config only')
     expect((await app.cli([...DEPLOY, 'test'])).exitCode).to.equal(0)
     expect((await app.get(['deployment', 'web'])).spec.replicas, 'scale survives a deploy').to.equal(4)
+    // Scaling web and worker to the counts they have, twice at once: nothing is scaled or recorded (each was "web 4 -> 4").
+    for (let round = 0; round < 2; round++) {
+      const same = await Promise.all([app.cli(['scale', 'web', '4', '-e', 'test', '--wait-for-lock', '1m']), app.cli(['scale', 'worker', '1', '-e', 'test', '--wait-for-lock', '1m'])])
+      expect(same.map((r) => [r.exitCode, r.stdout])).to.deep.equal([
+        [0, 'web in test is already at 4; nothing was changed'],
+        [0, 'worker in test is already at 1; nothing was changed'],
+      ])
+    }
     const history = await app.json(['history', 'test'])
     expect(history.doc.result.releases.map((x: any) => x.action)).to.deep.equal(['deploy', 'scale', 'deploy'])
     await app.change((t) => t.replace('replicas: 2', 'replicas: 3'), 'replicas in config')

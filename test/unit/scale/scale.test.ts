@@ -100,6 +100,17 @@ describe('skycap scale: the whole kubectl sequence', function () {
     expect(report).to.deep.include({from: 2, to: 3, result: 'succeeded', release: 1})
   })
 
+  it('a service already at that count (read under the lock): nothing scaled, nothing recorded, the lock released; --dry-run says so too', async () => {
+    let lease: Lease | undefined
+    const fake = fakeKubectlFactory([...lockReadScale((l) => (lease = l)).slice(0, 4), ...unlock(() => lease)])
+    const options = {service: 'web', replicas: '2', environment: 'test', configPath: join(repo.dir, 'skycap.yaml')}
+    const report = await scale(options, {kubectl: fake.factory, reporter: memoryReporter(), intervalMs: 1})
+    expect(fake.remaining()).to.equal(0)
+    expect(report).to.deep.include({from: 2, to: 2, result: 'unchanged', release: null})
+    const dry = fakeKubectlFactory(lockReadScale(() => undefined).slice(1, 3))
+    expect(await scale({...options, dryRun: true}, {kubectl: dry.factory, reporter: memoryReporter()})).to.deep.include({result: 'unchanged'})
+  })
+
   it("--timeout counts from when the lock is held: an hour spent waiting for it is not the scale's time", async () => {
     let lease: Lease | undefined
     let now = Date.parse('2026-12-01T10:00:00Z')
