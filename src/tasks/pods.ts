@@ -48,9 +48,17 @@ export function runningContainers(pod: KubeObject): string[] {
  * behind it), else one of its pods. Either way a ready pod must exist: kubectl, given a Service with none (a service
  * scaled to 0, a crash loop), waited 30 s and failed with "watch closed before UntilWithoutRetry timeout".
  */
-export async function forwardTarget(kubectl: Kubectl, app: string, environment: string, service: string): Promise<string> {
+export async function forwardTarget(kubectl: Kubectl, app: string, environment: string, service: string, remote?: number): Promise<string> {
   const services = await kubectl.json<{items: KubeObject[]}>(['get', 'services', '-l', servicePodSelector(app, environment, service)])
   const own = services.items.find((s) => s.metadata.name === service)
+  // A port the Service does not have is the user's to change: said before any forward starts (kubectl said "does not
+  // have a service port", after skycap had printed "Forwarding …", and the exit was 1).
+  const ports = ((own?.spec as {ports?: Array<{port: number}>} | undefined)?.ports ?? []).map((p) => p.port)
+  if (remote !== undefined && ports.length > 0 && !ports.includes(remote))
+    throw new UserError(`the Service ${service} in ${environment} has no port ${remote}; nothing was forwarded`, {
+      hint: `Its ${ports.length === 1 ? 'port is' : 'ports are'} ${ports.join(', ')}: e.g. skycap port-forward ${service} ${ports[0]}.`,
+      details: {service, port: remote, ports},
+    })
   const pod = await choosePod(kubectl, app, environment, service)
   return own ? `service/${service}` : `pod/${pod}`
 }

@@ -39,6 +39,15 @@ export function canListen(address: string, port: number): Promise<boolean> {
   })
 }
 
+/** The first port after `port` (up to 20 tried, wrapping to 1024) that `address` can listen on now. */
+async function nextFreePort(address: string, port: number): Promise<number | undefined> {
+  for (let i = 1; i <= 20; i++) {
+    const candidate = port + i > 65535 ? 1023 + i : port + i
+    if (await canListen(address, candidate)) return candidate
+  }
+  return undefined
+}
+
 /** The container port behind `port` of the Service `service`, in `pod` (as kubectl port-forward service/… finds it). */
 export async function podPortOf(kubectl: Kubectl, service: string, port: number, pod: string): Promise<number> {
   type Port = {port: number; targetPort?: number | string}
@@ -70,12 +79,15 @@ export async function portForward(
   const address = options.address ?? '127.0.0.1'
   // A local port in use is the user's to change: said before anything else, not as kubectl's "unable to listen on
   // any of the requested ports" followed by a hint about the service's port.
-  if (local !== 0 && !(await canListen(address, local)))
+  if (local !== 0 && !(await canListen(address, local))) {
+    // The port suggested is one that is free now (the next one up was often another forward's).
+    const free = await nextFreePort(address, local)
     throw new UserError(`${address}:${local} is already in use on this machine`, {
-      hint: `Choose another local port (skycap port-forward ${options.service} ${local === 65535 ? 1024 : local + 1}:${remote}), or 0:${remote} for any free one.`,
+      hint: `Choose another local port${free === undefined ? '' : ` (skycap port-forward ${options.service} ${free}:${remote})`}, or 0:${remote} for any free one.`,
     })
+  }
   const {kubectl} = await connect(env, deps.kubectl, deps.reporter)
-  let target = await forwardTarget(kubectl, app, env.name, options.service)
+  let target = await forwardTarget(kubectl, app, env.name, options.service, remote)
   // The remote port as kubectl is given it: the Service's port for service/…, the container's for a pod.
   let targetPort = remote
   deps.reporter.info(`Forwarding ${address}:${local || '(any)'} to ${target} port ${remote} in ${env.name} (namespace ${env.namespace}); Ctrl-C stops`)

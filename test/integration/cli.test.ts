@@ -60,9 +60,14 @@ describe('skycap diff, status and progress on terminals (real cluster)', functio
     expect(back.doc.result.commits.removing.map((c: any) => c.subject)).to.deep.equal(['nothing changed'])
   })
 
-  it('status during a stuck rollout: the new revision 0/2 ready, the old revision 2 ready', async () => {
+  it('status during a stuck rollout: the new revision 0/2 ready, the old revision 2 ready; port-forward to a port the Service lacks is exit 2', async () => {
     const good = await app.repo.git('rev-parse', 'HEAD')
     expect((await app.cli([...DEPLOY, 'test'])).exitCode).to.equal(0)
+    // Said before any forward starts (it printed "Forwarding …", then kubectl's "does not have a service port", exit 1).
+    const wrong = await Promise.all([app.cli(['port-forward', 'web', '0:9999']), app.json(['port-forward', 'web', '0:9999', '-e', 'test'])])
+    expect(wrong.map((r) => r.exitCode)).to.deep.equal([2, 2])
+    expect(wrong[0].stderr).to.contain('the Service web in test has no port 9999; nothing was forwarded').and.not.contain('Forwarding')
+    expect(wrong[1].doc.error.details).to.deep.include({service: 'web', port: 9999, ports: [8080]})
     const stuck = await app.change(NOT_READY, 'never ready')
     const r = await app.cli([...DEPLOY, 'test', '--no-rollback', '--timeout', '20s'])
     expect(r.exitCode, r.stderr).to.equal(70)

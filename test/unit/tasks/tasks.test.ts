@@ -10,7 +10,7 @@ import {execInService} from '../../../src/tasks/exec.js'
 import {portForward} from '../../../src/tasks/port-forward.js'
 import type {Reporter} from '../../../src/ui/output.js'
 import {choosePod, forwardTarget} from '../../../src/tasks/pods.js'
-import {parsePorts} from '../../../src/tasks/port-forward.js'
+import {canListen, parsePorts} from '../../../src/tasks/port-forward.js'
 import {fakeKubectl} from '../../helpers/fake-kubectl.js'
 import {repoRoot, TempRepo} from '../../helpers/repo.js'
 
@@ -149,12 +149,12 @@ describe('tasks: --json keeps stdout for its one document', () => {
   const quiet = {info: () => undefined, warn: () => undefined} as unknown as Reporter
 
   /** A kubectl whose attached command (exec, port-forward) is recorded with the options it ran with. */
-  function recording(attachedExit = {exitCode: 0, stderr: ''}) {
+  function recording(attachedExit = {exitCode: 0, stderr: ''}, services: object[] = [{kind: 'Service', metadata: {name: 'web'}}]) {
     const attached: Array<{argv: string[]; options: RunOptions}> = []
     const runner: ProcessRunner = async (_file, argv, options) => {
       if (argv.includes('get-contexts') || argv.includes('current-context')) return {exitCode: 0, stdout: 'it-context\n', stderr: ''}
       if (argv.includes('get') && argv.includes('pods')) return {exitCode: 0, stdout: JSON.stringify({items: [pod('web-1', 't', true)]}), stderr: ''}
-      if (argv.includes('get') && argv.includes('services')) return {exitCode: 0, stdout: JSON.stringify({items: [{kind: 'Service', metadata: {name: 'web'}}]}), stderr: ''}
+      if (argv.includes('get') && argv.includes('services')) return {exitCode: 0, stdout: JSON.stringify({items: services}), stderr: ''}
       if (options.stdio === 'inherit') attached.push({argv, options})
       return {exitCode: attachedExit.exitCode, stdout: '', stderr: attachedExit.stderr}
     }
@@ -228,6 +228,34 @@ describe('tasks: --json keeps stdout for its one document', () => {
     } finally {
       busy.close()
     }
+  })
+
+  it('port-forward suggests a local port that is free now, not the next one up when that is another forward’s', async () => {
+    const servers = [net.createServer(), net.createServer()]
+    await new Promise<void>((resolve) => servers[0]?.listen(0, '127.0.0.1', resolve))
+    const port = (servers[0]?.address() as net.AddressInfo).port
+    // The next port up is taken too (a second forward); port + 1 may be taken by someone else already: then the test is moot.
+    const second = await new Promise<boolean>((resolve) => {
+      servers[1]?.once('error', () => resolve(false))
+      servers[1]?.listen(port + 1, '127.0.0.1', () => resolve(true))
+    })
+    try {
+      const error = await portForward({service: 'web', ports: `${port}:8080`, configPath: join(repo.dir, 'skycap.yaml')}, {kubectl: recording().factory, reporter: quiet}).catch((e: unknown) => e)
+      const suggested = Number(/port-forward web (\d+):8080/.exec((error as {hint?: string}).hint ?? '')?.[1])
+      expect(suggested, (error as {hint?: string}).hint).to.be.above(port + (second ? 1 : 0))
+      expect(await canListen('127.0.0.1', suggested)).to.equal(true)
+    } finally {
+      for (const s of servers) s.close()
+    }
+  })
+
+  it('port-forward to a port the Service does not have is exit 2 before any forward, naming its ports', async () => {
+    const k = recording(undefined, [{kind: 'Service', metadata: {name: 'web'}, spec: {ports: [{port: 8080}, {port: 9090}]}}])
+    const error = await portForward({service: 'web', ports: '0:9999', configPath: join(repo.dir, 'skycap.yaml')}, {kubectl: k.factory, reporter: quiet}).catch((e: unknown) => e)
+    expect((error as Error).message).to.equal('the Service web in test has no port 9999; nothing was forwarded')
+    expect((error as {exitCode?: number}).exitCode).to.equal(2)
+    expect((error as {hint?: string}).hint).to.equal('Its ports are 8080, 9090: e.g. skycap port-forward web 8080.')
+    expect(k.attached).to.deep.equal([])
   })
 
   it('port-forward reconnects when a forward that was running ends (its pod replaced), and reports one that fails at once', async () => {
