@@ -1,5 +1,5 @@
 import {unknownServiceError, withFlag} from '../config/environment.js'
-import {DeployFailedError, InterruptedError, KubectlError, TimeoutError, UserError} from '../errors.js'
+import {DeployFailedError, InterruptedError, KubectlError, NamespaceMissingError, TimeoutError, UserError} from '../errors.js'
 import {parseDuration} from '../duration.js'
 import {ciJobUrl, whoAmI} from '../identity.js'
 import {acquireLock, keepLockAlive, LEASE_SECONDS, releaseLock} from '../lock/lease.js'
@@ -117,6 +117,13 @@ export async function scale(input: ScaleOptions, deps: DeployDeps): Promise<Scal
     waitMs,
     signal: deps.signal,
     onWait: (m) => deps.reporter.info(m),
+  }).catch((error: unknown) => {
+    // Nothing was deployed there: say what could not be scaled, not how to lock the environment by hand.
+    if (!(error instanceof NamespaceMissingError)) throw error
+    throw new NamespaceMissingError(`cannot scale ${options.service} in ${env.name}: its namespace ${env.namespace} does not exist yet (nothing was deployed there); nothing was changed`, {
+      hint: `Deploy it first: skycap deploy ${env.name}.`,
+      details: {environment: env.name, namespace: env.namespace},
+    })
   })
   const heartbeat = keepLockAlive(kubectl, app, lock.id)
   // --timeout and the record's start and duration count from here: waiting for the lock is not the scale's time

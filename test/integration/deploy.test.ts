@@ -147,6 +147,12 @@ describe('skycap deploy (real cluster)', function () {
     expect(r.exitCode, r.stderr).to.equal(2)
     expect(r.doc.error).to.deep.include({code: 'namespace_not_found', message: `cannot lock test: its namespace ${missing} does not exist yet (nothing was deployed there); nothing was changed`})
     expect(r.doc.error.hint).to.contain('The first `skycap deploy test` creates the namespace')
+    // A scale there says what it could not scale, not how to lock the environment by hand.
+    const scaled = await Promise.all(['web', 'worker'].map((service) => app.json(['scale', service, '3', '-e', 'test'])))
+    expect(scaled.map((s) => [s.exitCode, s.doc.error.code, s.doc.error.message])).to.deep.equal(
+      ['web', 'worker'].map((service) => [2, 'namespace_not_found', `cannot scale ${service} in test: its namespace ${missing} does not exist yet (nothing was deployed there); nothing was changed`]),
+    )
+    expect(scaled[0]?.doc.error.hint).to.equal('Deploy it first: skycap deploy test.')
     expect((await kubectl(['get', 'namespace', missing, '--ignore-not-found', '-o', 'name'])).stdout).to.equal('')
   })
 

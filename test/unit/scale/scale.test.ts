@@ -111,6 +111,18 @@ describe('skycap scale: the whole kubectl sequence', function () {
     expect(await scale({...options, dryRun: true}, {kubectl: dry.factory, reporter: memoryReporter()})).to.deep.include({result: 'unchanged'})
   })
 
+  it('before the first deploy (no namespace): exit 2 naming the service and the deploy to run, not how to lock by hand', async () => {
+    const fake = fakeKubectlFactory([
+      {argv: [...BOUND, 'create', '-f', '-'], result: {exitCode: 1, stderr: 'Error from server (NotFound): error when creating "STDIN": namespaces "shop" not found\n'}},
+    ])
+    const error = await scale({service: 'web', replicas: '3', environment: 'test', configPath: join(repo.dir, 'skycap.yaml')}, {kubectl: fake.factory, reporter: memoryReporter()}).catch(
+      (e: unknown) => e,
+    )
+    expect(fake.remaining()).to.equal(0)
+    expect(error).to.deep.include({code: 'namespace_not_found', exitCode: 2, hint: 'Deploy it first: skycap deploy test.'})
+    expect((error as Error).message).to.equal('cannot scale web in test: its namespace shop does not exist yet (nothing was deployed there); nothing was changed')
+  })
+
   it("--timeout counts from when the lock is held: an hour spent waiting for it is not the scale's time", async () => {
     let lease: Lease | undefined
     let now = Date.parse('2026-12-01T10:00:00Z')
