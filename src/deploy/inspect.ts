@@ -73,10 +73,13 @@ export function serviceStatus(name: string, deployment: LiveWorkload | undefined
   // while the ReplicaSet still has more.
   const observed = (deployment.status?.observedGeneration ?? 0) >= ((deployment.metadata as {generation?: number}).generation ?? 0)
   const settled = observed && ready === desired && (current?.status?.replicas ?? 0) === desired && updated >= desired && old === null
-  // Pods of the new revision that cannot become ready by themselves, as the deploy's watch judges them.
+  // Pods of the new revision that cannot become ready by themselves, as the deploy's watch judges them. A pod that is
+  // being deleted, or that ended (an evicted pod stays, Failed, until it is collected, while its ReplicaSet has already
+  // replaced it), is not what runs.
+  const ended = (p: KubeObject) => ['Failed', 'Succeeded'].includes((p as {status?: {phase?: string}}).status?.phase ?? '')
   const problem =
     (current ? snapshot.ownedBy('Pod', current) : [])
-      .filter((p) => !(p.metadata as {deletionTimestamp?: string}).deletionTimestamp)
+      .filter((p) => !(p.metadata as {deletionTimestamp?: string}).deletionTimestamp && !ended(p))
       .map((p) => podProblem(p)?.message)
       .find((m) => m !== undefined) ?? null
   return {

@@ -159,6 +159,8 @@ describe('skycap status: ready pods per revision', () => {
       pod('web-aaaa', 'web-aaaa-1', crash),
       pod('web-bbbb', 'web-bbbb-0', crash, {deletionTimestamp: '2026-01-01T00:09:00Z'}),
       pod('web-bbbb', 'web-bbbb-1', crash),
+      // Evicted: Failed until collected, already replaced by its ReplicaSet.
+      {...pod('web-bbbb', 'web-bbbb-2', {}), status: {phase: 'Failed', reason: 'Evicted'}},
       deployment('worker', '1', NEW_SHA, 'worker:new', {replicas: 1, updatedReplicas: 1, readyReplicas: 0}),
       withUid(replicaSet('worker', 'cccc', '1', NEW_SHA, 'worker:new', 1, 0)),
       pod('worker-cccc', 'worker-cccc-1', {reason: 'ImagePullBackOff', message: 'Back-off pulling image "worker:new"'}),
@@ -179,6 +181,14 @@ describe('skycap status: ready pods per revision', () => {
       'web: container web of pod web-bbbb-1 is in CrashLoopBackOff (exit code 1, Error; restarted 4 times)',
       'worker: container web of pod worker-cccc-1 is in ImagePullBackOff: Back-off pulling image "worker:new"',
     ])
+    // An evicted pod alone does not make a service fail.
+    const evicted = {...pod('worker-cccc', 'worker-cccc-0', {}), status: {phase: 'Failed', reason: 'Evicted', message: 'The node was low on resource: memory.'}}
+    const worker = [
+      deployment('worker', '1', NEW_SHA, 'worker:new', {replicas: 1, updatedReplicas: 1, readyReplicas: 1}),
+      withUid(replicaSet('worker', 'cccc', '1', NEW_SHA, 'worker:new', 1, 1)),
+      evicted,
+    ]
+    expect((await statusOf(worker)).services.find((s) => s.service === 'worker')).to.deep.include({state: 'ready', problem: null})
     // Without the pods' problems: a stuck rollout, no line under the table.
     expect(
       statusTable(await statusOf(stuck))
