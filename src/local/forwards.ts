@@ -6,6 +6,7 @@ import net from 'node:net'
 import {fileURLToPath, pathToFileURL} from 'node:url'
 
 import {Kubectl} from '../kubectl/kubectl.js'
+import {canListen} from '../net/ports.js'
 import {abortableSleep} from '../sleep.js'
 import type {ForwardState} from './state.js'
 
@@ -104,11 +105,7 @@ export async function waitListening(port: number, timeoutMs: number, signal?: Ab
 
 /** Whether 127.0.0.1:`port` can be bound now. */
 export function portFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const server = net.createServer()
-    server.once('error', () => resolve(false))
-    server.listen({host: '127.0.0.1', port, exclusive: true}, () => server.close(() => resolve(true)))
-  })
+  return canListen('127.0.0.1', port)
 }
 
 /**

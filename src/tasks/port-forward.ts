@@ -1,9 +1,8 @@
-import net from 'node:net'
-
 import {unknownServiceError, withFlag} from '../config/environment.js'
 import {connect, type KubectlFactory, openEnvironment} from '../env/connect.js'
 import {SkycapError, UserError} from '../errors.js'
 import type {Kubectl} from '../kubectl/kubectl.js'
+import {canListen} from '../net/ports.js'
 import {abortableSleep} from '../sleep.js'
 import type {Reporter} from '../ui/output.js'
 import {choosePod, forwardTarget} from './pods.js'
@@ -28,15 +27,6 @@ export function parsePorts(text: string): {local: number; remote: number} {
   if (!m || remote < 1 || remote > 65535 || local > 65535)
     throw new UserError(`"${text}" is not [LOCAL:]REMOTE ports`, {hint: 'For example 8080, or 5433:5432 (local 5433 to port 5432 of the service).'})
   return {local, remote}
-}
-
-/** Whether `address`:`port` can be listened on now (kubectl would fail on it with its own words otherwise). */
-export function canListen(address: string, port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const server = net.createServer()
-    server.once('error', () => resolve(false))
-    server.listen({host: address, port, exclusive: true}, () => server.close(() => resolve(true)))
-  })
 }
 
 /** The first port after `port` (up to 20 tried, wrapping to 1024) that `address` can listen on now. */
