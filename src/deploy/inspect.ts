@@ -1,6 +1,7 @@
 import {ANNOTATIONS, type KubeObject} from '../render/objects.js'
 import {currentReplicaSet} from '../resources/replicasets.js'
-import {ClusterSnapshot, podProblem} from '../resources/status.js'
+import {explainBackOffs} from '../resources/pull-events.js'
+import {ClusterSnapshot, podProblem, podReady, podWaitReason, PullErrors} from '../resources/status.js'
 import {listReleases, type ReleaseRecord} from '../release/store.js'
 import type {Reporter} from '../ui/output.js'
 import {appSelector, connect, type KubectlFactory, openEnvironment} from '../env/connect.js'
@@ -49,11 +50,16 @@ export interface ServiceStatus {
   state: 'ready' | 'progressing' | 'failing' | 'not deployed'
   /** Why it is failing, in one sentence (the deploy's words); null otherwise. */
   problem: string | null
+  /**
+   * Why a pod of the new revision is not ready yet when it is progressing, if the cluster says (not scheduled, a pull
+   * the node retries, its readiness check); null otherwise.
+   */
+  waiting: string | null
 }
 
 /** One service's line of `skycap status`, from its live Deployment and the ReplicaSets it owns. */
 export function serviceStatus(name: string, deployment: LiveWorkload | undefined, snapshot: ClusterSnapshot, now: number): ServiceStatus {
-  if (!deployment) return {service: name, revision: null, image: null, ready: 0, desired: 0, updated: 0, old: null, age: null, state: 'not deployed', problem: null}
+  if (!deployment) return {service: name, revision: null, image: null, ready: 0, desired: 0, updated: 0, old: null, age: null, state: 'not deployed', problem: null, waiting: null}
   const owned = snapshot.ownedBy('ReplicaSet', deployment) as LiveWorkload[]
   const current = currentReplicaSet(deployment, owned)
   const earlier = owned.filter((rs) => rs !== current && (rs.status?.replicas ?? 0) > 0).sort((a, b) => (b.status?.replicas ?? 0) - (a.status?.replicas ?? 0))
@@ -77,11 +83,16 @@ export function serviceStatus(name: string, deployment: LiveWorkload | undefined
   // being deleted, or that ended (an evicted pod stays, Failed, until it is collected, while its ReplicaSet has already
   // replaced it), is not what runs.
   const ended = (p: KubeObject) => ['Failed', 'Succeeded'].includes((p as {status?: {phase?: string}}).status?.phase ?? '')
-  const problem =
-    (current ? snapshot.ownedBy('Pod', current) : [])
-      .filter((p) => !(p.metadata as {deletionTimestamp?: string}).deletionTimestamp && !ended(p))
-      .map((p) => podProblem(p)?.message)
-      .find((m) => m !== undefined) ?? null
+  const pods = (current ? snapshot.ownedBy('Pod', current) : []).filter((p) => !(p.metadata as {deletionTimestamp?: string}).deletionTimestamp && !ended(p))
+  const problem = pods.map((p) => podProblem(p)?.message).find((m) => m !== undefined) ?? null
+  const state = problem !== null ? 'failing' : settled ? 'ready' : 'progressing'
+  const waiting =
+    state === 'progressing'
+      ? (pods
+          .filter((p) => !podReady(p))
+          .map((p) => podWaitReason(p, false))
+          .find((m) => m !== undefined) ?? null)
+      : null
   return {
     service: name,
     revision: deployment.metadata.annotations?.[ANNOTATIONS.revision] ?? null,
@@ -91,8 +102,9 @@ export function serviceStatus(name: string, deployment: LiveWorkload | undefined
     updated,
     old,
     age: Number.isFinite(created) ? age(now - created) : null,
-    state: problem !== null ? 'failing' : settled ? 'ready' : 'progressing',
+    state,
     problem,
+    waiting,
   }
 }
 
@@ -105,7 +117,11 @@ export async function status(options: EnvOptions, factory: KubectlFactory, repor
     target.kubectl.json<{items: LiveWorkload[]}>(['get', 'deployments,replicasets,pods', '-l', selector]),
     listReleases(target.kubectl, loaded.config.app, env.name, {manifests: false}),
   ])
-  const snapshot = new ClusterSnapshot(list.items)
+  // A pull in back-off is judged by the error before it (a registry that is down for a while is waited for, as the
+  // deploy does): this one look at the cluster did not see that error, the kubelet's events did.
+  const pulls = new PullErrors()
+  await explainBackOffs(target.kubectl, pulls, list.items)
+  const snapshot = new ClusterSnapshot(list.items, pulls)
   const rollouts = await rolloutsOf(target.kubectl, loaded.config.app, env.services)
   const services = Object.keys(env.services).map((name) => {
     const rollout = rollouts[name]

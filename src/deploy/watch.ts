@@ -2,6 +2,7 @@ import {InterruptedError} from '../errors.js'
 import type {Kubectl} from '../kubectl/kubectl.js'
 import type {KubeObject} from '../render/objects.js'
 import {statusOf, watchResources, WATCHED_KINDS} from '../resources/kinds.js'
+import {explainBackOffs} from '../resources/pull-events.js'
 import {ClusterSnapshot, PullErrors, type ResourceStatus} from '../resources/status.js'
 import {abortableSleep} from '../sleep.js'
 
@@ -48,6 +49,7 @@ export async function watchRollout(options: WatchOptions): Promise<WatchResult> 
       let list: {items: KubeObject[]}
       try {
         list = await options.kubectl.json<{items: KubeObject[]}>(['get', resources, '-l', options.selector], {signal: options.signal})
+        await explainBackOffs(options.kubectl, pulls, list.items, options.signal)
       } catch (error) {
         // The signal cancels the kubectl call in flight: that is an interruption, not a kubectl failure. So is a
         // kubectl that the terminal's Ctrl-C killed before skycap's own handler ran (InterruptedError).

@@ -1,6 +1,7 @@
 import {KubectlError, UserError} from '../errors.js'
 import type {Kubectl, StreamingProcess} from '../kubectl/kubectl.js'
 import type {KubeObject} from '../render/objects.js'
+import {explainBackOffs} from '../resources/pull-events.js'
 import {IMAGE_PROBLEMS, NOT_STARTED, podProblem, podWaitReason, PullErrors, startErrorMessage} from '../resources/status.js'
 import {abortableSleep} from '../sleep.js'
 import {nodeCrypto} from '../builtins.js'
@@ -208,6 +209,7 @@ export async function runJob(kubectl: Kubectl, job: KubeObject, options: RunJobO
     for (;;) {
       if (options.signal?.aborted) return outcome('interrupted', `interrupted; job ${name} was stopped`)
       const list = await kubectl.json<{items: LivePod[]}>(['get', 'jobs,pods', '-l', `${JOB_LABELS.name}=${name}`], {signal: options.signal})
+      await explainBackOffs(kubectl, pulls, list.items, options.signal)
       pulls.observe(list.items)
       const live = list.items.find((o) => o.kind === 'Job') as (KubeObject & {status?: {conditions?: Array<{type: string; status: string; reason?: string; message?: string}>}}) | undefined
       // Its pod went with it, so no exit code will come: this waited until the timeout (10m for a hook, 1h for run)

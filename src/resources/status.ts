@@ -81,26 +81,83 @@ export function passingPullError(message: string | undefined): boolean {
   return message !== undefined && PASSING_PULL_ERROR.test(message) && !LASTING_PULL_ERROR.test(message)
 }
 
+/** A core/v1 Event as `kubectl get events -o json` gives it, with the fields a pull failure is read from. */
+export interface PodEvent {
+  reason?: string
+  message?: string
+  involvedObject?: {kind?: string; name?: string; uid?: string; fieldPath?: string}
+  lastTimestamp?: string
+  eventTime?: string
+  series?: {lastObservedTime?: string}
+  metadata?: {creationTimestamp?: string}
+}
+
+/** A container whose image pull is in back-off: which pod (uid and name) and which container. */
+export interface BackOff {
+  key: string
+  uid: string | undefined
+  pod: string
+  container: string
+}
+
 /**
  * The last pull error of each container, across the polls of one watch. ImagePullBackOff says only `Back-off pulling
  * image "…"`, not what failed: the ErrImagePull before it said. A back-off state gets that message appended, so the
- * failure report says why, and a back-off after an error that passes keeps the rollout waiting.
+ * failure report says why, and a back-off after an error that passes keeps the rollout waiting. A back-off whose
+ * error no poll saw (it came and went between two polls, or before the first: `skycap status` is one poll) is
+ * explained by the kubelet's `Failed to pull image` event (`learn`), asked once per container.
  */
 export class PullErrors {
   private readonly last = new Map<string, string>()
+  private readonly asked = new Set<string>()
 
   observe(items: KubeObject[]): void {
-    for (const pod of items) {
-      if (pod.kind !== 'Pod') continue
-      const status = (pod as {status?: PodStatus}).status ?? {}
-      for (const c of [...(status.initContainerStatuses ?? []), ...(status.containerStatuses ?? [])]) {
-        const waiting = c.state?.waiting
-        const key = `${(pod.metadata as {uid?: string}).uid ?? pod.metadata.name}/${c.name}`
-        if (waiting?.reason === 'ErrImagePull' && waiting.message) this.last.set(key, waiting.message)
-        else if (waiting?.reason === 'ImagePullBackOff' && this.last.has(key)) waiting.message = `${waiting.message ?? 'Back-off pulling image'}; the last pull error: ${this.last.get(key)}`
-      }
+    for (const {key, waiting} of pullStates(items)) {
+      if (waiting.reason === 'ErrImagePull' && waiting.message) this.last.set(key, waiting.message)
+      else if (waiting.reason === 'ImagePullBackOff' && this.last.has(key)) waiting.message = `${waiting.message ?? 'Back-off pulling image'}; the last pull error: ${this.last.get(key)}`
     }
   }
+
+  /** Containers in ImagePullBackOff whose pull error is not known and whose events were not asked yet. */
+  unexplained(items: KubeObject[]): BackOff[] {
+    return pullStates(items)
+      .filter(({key, waiting}) => waiting.reason === 'ImagePullBackOff' && !this.last.has(key) && !this.asked.has(key))
+      .map(({key, waiting: _, ...rest}) => ({key, ...rest}))
+  }
+
+  /** Takes each container's newest `Failed to pull image` event as its last pull error; they are not asked again. */
+  learn(backOffs: BackOff[], events: PodEvent[]): void {
+    for (const b of backOffs) {
+      this.asked.add(b.key)
+      const newest = events
+        .filter((e) => e.involvedObject?.kind === 'Pod' && (b.uid ? e.involvedObject.uid === b.uid : e.involvedObject?.name === b.pod))
+        .filter((e) => containerOf(e.involvedObject?.fieldPath) === b.container && /^Failed to pull image /.test(e.message ?? ''))
+        .map((e) => ({message: e.message ?? '', at: Date.parse(e.series?.lastObservedTime ?? e.lastTimestamp ?? e.eventTime ?? e.metadata?.creationTimestamp ?? '')}))
+        .sort((x, y) => (Number.isNaN(x.at) ? 0 : x.at) - (Number.isNaN(y.at) ? 0 : y.at))
+        .at(-1)
+      if (newest) this.last.set(b.key, newest.message)
+    }
+  }
+}
+
+/** `spec.containers{web}` or `spec.initContainers{migrate}`: the container an event is about. */
+function containerOf(fieldPath: string | undefined): string | undefined {
+  return /\{([^}]+)\}$/.exec(fieldPath ?? '')?.[1]
+}
+
+/** Every container of these pods that waits on its image (ErrImagePull or back-off), with its key and its pod. */
+function pullStates(items: KubeObject[]): Array<BackOff & {waiting: {reason?: string; message?: string}}> {
+  const out: Array<BackOff & {waiting: {reason?: string; message?: string}}> = []
+  for (const pod of items) {
+    if (pod.kind !== 'Pod') continue
+    const status = (pod as {status?: PodStatus}).status ?? {}
+    const uid = (pod.metadata as {uid?: string}).uid
+    for (const c of [...(status.initContainerStatuses ?? []), ...(status.containerStatuses ?? [])]) {
+      const waiting = c.state?.waiting
+      if (waiting && PULL_FAILED.has(waiting.reason ?? '')) out.push({key: `${uid ?? pod.metadata.name}/${c.name}`, uid, pod: pod.metadata.name, container: c.name, waiting})
+    }
+  }
+  return out
 }
 
 const FATAL_WAITING = new Set(['CrashLoopBackOff', 'ImagePullBackOff', 'ErrImagePull', 'InvalidImageName', 'CreateContainerConfigError', 'CreateContainerError', 'RunContainerError'])
@@ -166,8 +223,11 @@ export function podReady(pod: KubeObject): boolean {
   return status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false
 }
 
-/** Why a pod is not ready yet, if the cluster says (unschedulable, readiness failing). */
-export function podWaitReason(pod: KubeObject): string | undefined {
+/**
+ * Why a pod is not ready yet, if the cluster says (unschedulable, a pull the node retries, readiness failing).
+ * `deadline`: a rollout is waiting for it (a deploy's watch), so a retried pull is said to be tried until then.
+ */
+export function podWaitReason(pod: KubeObject, deadline = true): string | undefined {
   const status = (pod as {status?: PodStatus}).status ?? {}
   const sched = status.conditions?.find((c) => c.type === 'PodScheduled' && c.status === 'False')
   if (sched) return `pod ${pod.metadata.name} is not scheduled: ${sched.message ?? sched.reason ?? 'no node fits'}`
@@ -175,7 +235,7 @@ export function podWaitReason(pod: KubeObject): string | undefined {
     (c) => PULL_FAILED.has(c.state?.waiting?.reason ?? '') && passingPullError(c.state?.waiting?.message),
   )
   if (pulling) {
-    return `container ${pulling.name} of pod ${pod.metadata.name} cannot pull its image yet (${pulling.state?.waiting?.reason}: ${pulling.state?.waiting?.message}); the node keeps trying until the deadline`
+    return `container ${pulling.name} of pod ${pod.metadata.name} cannot pull its image yet (${pulling.state?.waiting?.reason}: ${pulling.state?.waiting?.message}); the node keeps trying${deadline ? ' until the deadline' : ''}`
   }
   const notReady = status.containerStatuses?.find((c) => c.state?.running && !c.ready)
   if (notReady) return `container ${notReady.name} of pod ${pod.metadata.name} runs but its readiness check does not pass`

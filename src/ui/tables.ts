@@ -66,8 +66,9 @@ export function statusTable(s: {
   const brief = (r: ReleaseRecord): string => `${r.number} (${r.action}, ${r.result}, ${r.revision?.short ?? '-'})`
   let last = s.lastRelease ? `last release: ${brief(s.lastRelease)}` : 'no releases recorded'
   if (s.lastDeploy && s.lastDeploy !== s.lastRelease) last += `; last deploy: ${brief(s.lastDeploy)}`
-  // A failing service's reason under the table: STATE alone does not say which pod or why.
-  const problems = s.services.filter((x) => x.problem).map((x) => `\n${x.service}: ${x.problem}`)
+  // A failing service's reason under the table, and why a progressing one is not ready yet: STATE alone does not say
+  // which pod or why.
+  const problems = s.services.filter((x) => x.problem ?? x.waiting).map((x) => `\n${x.service}: ${x.problem ?? x.waiting}`)
   return `${s.environment} (context ${s.context}, namespace ${s.namespace}); ${last}\n${table(rows)}${problems.join('')}`
 }
 

@@ -38,6 +38,7 @@ describe('skycap deploy (real cluster)', function () {
       age: status.doc.result.services[0].age,
       state: 'ready',
       problem: null,
+      waiting: null,
     })
     const history = await app.json(['history', 'test'])
     expect(history.doc.result.releases.map((x: any) => [x.number, x.action, x.result, x.revision.sha])).to.deep.equal([[1, 'deploy', 'succeeded', sha]])

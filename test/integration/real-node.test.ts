@@ -334,6 +334,23 @@ describe('real node: the test app in real containers', function () {
         },
         {timeoutMs: 60_000, intervalMs: 250},
       )
+      // Both in back-off (which says only "Back-off pulling image"): `skycap status` looks once, sees no error, and
+      // reads it from the kubelet's events: progressing, and why, not failing.
+      await waitFor(
+        'both pods in ImagePullBackOff',
+        async () => {
+          const all = (await app.get(['pods'])).items as any[]
+          return all.filter((p) => p.status?.containerStatuses?.[0]?.state?.waiting?.reason === 'ImagePullBackOff').length >= 2
+        },
+        {timeoutMs: 60_000, intervalMs: 250},
+      )
+      const status = await app.json(['status', 'test'])
+      expect(status.exitCode, status.stderr).to.equal(0)
+      for (const service of ['web', 'worker']) {
+        const line = status.doc.result.services.find((x: any) => x.service === service)
+        expect(line, JSON.stringify(status.doc.result.services)).to.include({state: 'progressing', problem: null})
+        expect(line.waiting).to.match(/cannot pull its image yet \((?:ErrImagePull|ImagePullBackOff): [^\n]*connection refused[^\n]*\); the node keeps trying$/)
+      }
       proxy = net.createServer((client) => {
         const upstream = net.connect(Number(registryPort), host)
         client.on('error', () => upstream.destroy())

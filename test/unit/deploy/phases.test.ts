@@ -187,9 +187,22 @@ describe('deploy phases: exact kubectl argv', () => {
     const lasting = await watch(fakeKubectl(polls([rollingOut, rs, pod({waiting: {reason: 'ErrImagePull', message: notFound}})]), opts))
     expect(lasting.outcome).to.equal('failed')
     expect(lasting.statuses[0]?.message).to.equal(`container web of pod web-abc-1 is in ErrImagePull: ${notFound}`)
-    // A back-off whose error was not seen (between two polls) fails as before: nothing says it will pass.
-    const unseen = await watch(fakeKubectl(polls([rollingOut, rs, pod({waiting: {reason: 'ImagePullBackOff', message: backOff}})]), opts))
+    // A back-off whose error no poll saw (it came and went between two): the pod's events say what the pull failed
+    // of, asked once. Refused: waited for (the next back-off asks nothing); events that say nothing: failed as before.
+    const events = (message: string) => ({
+      argv: [...NS, 'get', 'events', '--field-selector', 'involvedObject.kind=Pod,reason=Failed', '-o', 'json'],
+      result: {stdout: JSON.stringify({items: message ? [{reason: 'Failed', message, involvedObject: {kind: 'Pod', name: 'web-abc-1', uid: 'p1', fieldPath: 'spec.containers{web}'}}] : []})},
+    })
+    const inBackOff = [rollingOut, rs, pod({waiting: {reason: 'ImagePullBackOff', message: backOff}})]
+    const [first, second, third] = polls(inBackOff, inBackOff, [done, rs, pod({running: {}}, true)])
+    const explained = fakeKubectl([first!, events(`Failed to pull image "reg.example/web:abc": ${refused}`), second!, third!], opts)
+    messages.length = 0
+    expect((await watch(explained, (s) => messages.push(s[0]?.message ?? ''))).outcome, messages.join('\n')).to.equal('ready')
+    expect(messages[0]).to.contain(`cannot pull its image yet (ImagePullBackOff: ${backOff}; the last pull error: Failed to pull image "reg.example/web:abc": ${refused})`)
+    expect(explained.remaining()).to.equal(0)
+    const unseen = await watch(fakeKubectl([...polls(inBackOff), events('')], opts))
     expect(unseen.outcome).to.equal('failed')
+    expect(unseen.statuses[0]?.message).to.equal(`container web of pod web-abc-1 is in ImagePullBackOff: ${backOff}`)
     // Unauthorized with a 503 in the same message: the lasting cause wins.
     const denied = await watch(fakeKubectl(polls([rollingOut, rs, pod({waiting: {reason: 'ErrImagePull', message: '401 Unauthorized (after 503 Service Unavailable)'}})]), opts))
     expect(denied.outcome).to.equal('failed')

@@ -68,14 +68,16 @@ describe('skycap status: ready pods per revision', () => {
   })
   after(() => repo.remove())
 
-  async function statusOf(items: object[], records: object[] = []) {
+  /** `events`: the pull failures `kubectl get events` answers, expected only when a back-off's error is not known. */
+  async function statusOf(items: object[], records: object[] = [], events?: object[]) {
     const configMaps = records.map((r) => ({kind: 'ConfigMap', metadata: {name: `skycap-release-shop-staging-${(r as {number: number}).number}`, labels: {}}, data: {release: JSON.stringify(r)}}))
     const fake = fakeKubectlFactory([
       {argv: [...NS, 'get', 'deployments,replicasets,pods', '-l', SELECTOR, '-o', 'json'], result: {stdout: JSON.stringify({apiVersion: 'v1', kind: 'List', items})}},
       {argv: [...NS, 'get', 'configmaps', '-l', 'skycap.dev/release-of=shop,skycap.dev/environment=staging', '-o', 'json'], result: {stdout: JSON.stringify({items: configMaps})}},
+      ...(events ? [{argv: [...NS, 'get', 'events', '--field-selector', 'involvedObject.kind=Pod,reason=Failed', '-o', 'json'], result: {stdout: JSON.stringify({items: events})}}] : []),
     ])
     const result = await status({environment: 'staging', configPath: `${repo.dir}/skycap.yaml`}, fake.factory, memoryReporter(), () => Date.parse('2026-01-01T00:10:00Z'))
-    expect(fake.remaining(), 'one get of deployments, replicasets and pods, one of releases').to.equal(0)
+    expect(fake.remaining(), 'one get of deployments, replicasets and pods, one of releases (and one of events)').to.equal(0)
     return result
   }
 
@@ -131,7 +133,7 @@ describe('skycap status: ready pods per revision', () => {
   })
 
   it('a canary under way shows in STATE (its stable Deployment alone looks ready)', () => {
-    const base = {service: 'web', revision: OLD_SHA, image: 'web:old', ready: 3, desired: 3, updated: 3, old: null, age: '1m', state: 'ready' as const, problem: null}
+    const base = {service: 'web', revision: OLD_SHA, image: 'web:old', ready: 3, desired: 3, updated: 3, old: null, age: '1m', state: 'ready' as const, problem: null, waiting: null}
     const table = (rollout?: {type: string; phase: string; weight?: number}) =>
       statusTable({environment: 'staging', context: 'c', namespace: 'n', services: [{...base, ...(rollout ? {rollout} : {})}], lastRelease: null})
         .split('\n')
@@ -165,7 +167,8 @@ describe('skycap status: ready pods per revision', () => {
       withUid(replicaSet('worker', 'cccc', '1', NEW_SHA, 'worker:new', 1, 0)),
       pod('worker-cccc', 'worker-cccc-1', {reason: 'ImagePullBackOff', message: 'Back-off pulling image "worker:new"'}),
     ]
-    const result = await statusOf(items)
+    // The back-off's error was not seen: its pod's events are asked, and they hold nothing about it.
+    const result = await statusOf(items, [], [])
     expect(result.services.find((s) => s.service === 'web')).to.deep.include({
       state: 'failing',
       problem: 'container web of pod web-bbbb-1 is in CrashLoopBackOff (exit code 1, Error; restarted 4 times)',
@@ -195,6 +198,68 @@ describe('skycap status: ready pods per revision', () => {
         .split('\n')
         .at(-1),
     ).to.match(/^cache\s+not deployed/)
+  })
+
+  it('a pull in back-off is judged by its last error from the events: a registry that refuses is waited for, a missing image fails', async () => {
+    const withUid = (rs: ReturnType<typeof replicaSet>) => ({...rs, metadata: {...rs.metadata, uid: `uid-${rs.metadata.name}`}})
+    const pod = (name: string, uid: string, container: object) => ({
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: {name, uid, ownerReferences: [{apiVersion: 'apps/v1', kind: 'ReplicaSet', name: 'worker-cccc', uid: 'uid-worker-cccc', controller: true}]},
+      status: {phase: 'Pending', containerStatuses: [{name: 'worker', ready: false, restartCount: 0, ...container}]},
+    })
+    const backOff = {state: {waiting: {reason: 'ImagePullBackOff', message: 'Back-off pulling image "worker:new"'}}}
+    const items = [
+      ...stuck.slice(0, 3),
+      deployment('worker', '1', NEW_SHA, 'worker:new', {replicas: 1, updatedReplicas: 1}),
+      withUid(replicaSet('worker', 'cccc', '1', NEW_SHA, 'worker:new', 1, 0)),
+      pod('worker-cccc-1', 'pod-1', backOff),
+    ]
+    const event = (uid: string, message: string, at: string, fieldPath = 'spec.containers{worker}') => ({
+      kind: 'Event',
+      reason: 'Failed',
+      message,
+      involvedObject: {kind: 'Pod', name: 'worker-cccc-1', uid, fieldPath},
+      lastTimestamp: at,
+    })
+    const refused = 'Failed to pull image "worker:new": failed to resolve reference "worker:new": dial tcp 10.0.0.1:5000: connect: connection refused'
+    const missing = 'Failed to pull image "worker:new": rpc error: code = NotFound desc = failed to pull and unpack image "worker:new": not found'
+    const others = [
+      // The kubelet's second event of the same failure, another container of the pod, an earlier pod of the same name.
+      event('pod-1', 'Error: ErrImagePull', '2026-01-01T00:09:59Z'),
+      event('pod-1', missing, '2026-01-01T00:09:58Z', 'spec.initContainers{migrate}'),
+      event('pod-0', missing, '2026-01-01T00:09:58Z'),
+    ]
+    const passing = await statusOf(items, [], [event('pod-1', missing, '2026-01-01T00:05:00Z'), event('pod-1', refused, '2026-01-01T00:09:30.5Z'), ...others])
+    const waiting = `container worker of pod worker-cccc-1 cannot pull its image yet (ImagePullBackOff: Back-off pulling image "worker:new"; the last pull error: ${refused}); the node keeps trying`
+    expect(passing.services.find((s) => s.service === 'worker')).to.deep.include({state: 'progressing', problem: null, waiting})
+    expect(statusTable(passing).split('\n').at(-1)).to.equal(`worker: ${waiting}`)
+    const lasting = await statusOf(items, [], [event('pod-1', refused, '2026-01-01T00:05:00Z'), event('pod-1', missing, '2026-01-01T00:09:30Z'), ...others])
+    expect(lasting.services.find((s) => s.service === 'worker')).to.deep.include({
+      state: 'failing',
+      problem: `container worker of pod worker-cccc-1 is in ImagePullBackOff: Back-off pulling image "worker:new"; the last pull error: ${missing}`,
+      waiting: null,
+    })
+    // The error itself in this look (ErrImagePull): no events are asked.
+    const pulling = await statusOf([...items.slice(0, 5), pod('worker-cccc-1', 'pod-1', {state: {waiting: {reason: 'ErrImagePull', message: refused}}})])
+    expect(pulling.services.find((s) => s.service === 'worker')).to.deep.include({
+      state: 'progressing',
+      waiting: `container worker of pod worker-cccc-1 cannot pull its image yet (ErrImagePull: ${refused}); the node keeps trying`,
+    })
+    // Why else a new pod is not ready: its readiness check, or no node for it.
+    const running = pod('worker-cccc-1', 'pod-1', {state: {running: {startedAt: '2026-01-01T00:09:00Z'}}})
+    expect((await statusOf([...items.slice(0, 5), running])).services.find((s) => s.service === 'worker')).to.deep.include({
+      state: 'progressing',
+      waiting: 'container worker of pod worker-cccc-1 runs but its readiness check does not pass',
+    })
+    const unscheduled = {
+      ...running,
+      status: {phase: 'Pending', conditions: [{type: 'PodScheduled', status: 'False', reason: 'Unschedulable', message: '0/3 nodes are available: 3 Insufficient cpu.'}]},
+    }
+    const result = await statusOf([...items.slice(0, 5), unscheduled])
+    expect(result.services.find((s) => s.service === 'worker')).to.deep.include({state: 'progressing', waiting: 'pod worker-cccc-1 is not scheduled: 0/3 nodes are available: 3 Insufficient cpu.'})
+    // web's new pod is not there yet: progressing without a reason; a ready service has none either.
+    expect(result.services.find((s) => s.service === 'web')).to.deep.include({state: 'progressing', waiting: null})
   })
 
   it('is not ready before the controller observed a scale, nor while a scale-down leaves more pods than desired', async () => {
