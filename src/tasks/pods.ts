@@ -29,8 +29,25 @@ export async function choosePodObject(kubectl: Kubectl, app: string, environment
   const ready = running.filter(podReady).sort((a, b) => String(a.metadata.creationTimestamp).localeCompare(String(b.metadata.creationTimestamp)) || a.metadata.name.localeCompare(b.metadata.name))
   // The newest: a forward reconnecting mid-rollout, where the oldest ready pods are the next to be replaced.
   const pod = prefer === 'newest' ? ready.at(-1) : ready[0]
-  if (!pod) throw new UserError(`no ready pod of ${service} in ${environment}`, {hint: `\`skycap status ${environment}\` shows what runs; deploy it, or wait for its pods to become ready.`})
+  if (!pod) throw await noReadyPod(kubectl, running.length, app, environment, service)
   return pod
+}
+
+/**
+ * Why there is no ready pod to use, in the user's terms: its pods are not ready yet, or none runs because the
+ * service is scaled to 0 or not deployed (one more `kubectl get`, only on this error path).
+ */
+async function noReadyPod(kubectl: Kubectl, pods: number, app: string, environment: string, service: string): Promise<UserError> {
+  const status = `\`skycap status ${environment}\` shows why`
+  if (pods > 0) return new UserError(`no ready pod of ${service} in ${environment} (${pods} ${pods === 1 ? 'pod' : 'pods'}, none ready)`, {hint: `${status}; wait for one to become ready.`})
+  const workloads = await kubectl
+    .json<{items: Array<{spec?: {replicas?: number}}>}>(['get', 'deployments,statefulsets', '-l', servicePodSelector(app, environment, service)])
+    .then((l) => l.items)
+    .catch(() => undefined)
+  if (workloads?.length === 0) return new UserError(`${service} is not deployed in ${environment}: no pod of it runs`, {hint: `Deploy it first: skycap deploy ${environment}@<revision>.`})
+  if (workloads && workloads.every((w) => (w.spec?.replicas ?? 1) === 0))
+    return new UserError(`${service} is scaled to 0 in ${environment}: no pod of it runs`, {hint: `Scale it up first: skycap scale ${service} 1 -e ${environment}.`})
+  return new UserError(`no pod of ${service} runs in ${environment}`, {hint: `${status}; wait for its pods to start.`})
 }
 
 /**

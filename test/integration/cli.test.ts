@@ -79,6 +79,16 @@ describe('skycap diff, status and progress on terminals (real cluster)', functio
     expect(s.doc.result.services.find((x: any) => x.service === 'worker')).to.deep.include({ready: 1, desired: 1, old: null})
     const table = await app.cli(['status', 'test'])
     expect(table.stdout).to.match(new RegExp(`\\nweb\\s+progressing\\s+0/2\\s+${stuck.slice(0, 7)}\\s+2/2 ready \\(${good.slice(0, 7)}\\)\\s+\\S+\\n`))
+    // Why it waits, under the table and in --json: the new pods run, their readiness check does not pass.
+    expect(web.waiting).to.match(/^container web of pod web-\S+ runs but its readiness check does not pass$/)
+    expect(table.stdout.trimEnd().split('\n').at(-1)).to.equal(`web: ${web.waiting}`)
+    // A service scaled to 0 has no pod to exec into or forward to: said in those words, with the command that helps.
+    expect((await app.cli(['scale', 'worker', '0', '-e', 'test'])).exitCode).to.equal(0)
+    const idle = await Promise.all([app.cli(['exec', 'worker', '-e', 'test', '--', 'true']), app.cli(['port-forward', 'worker', '0:8080', '-e', 'test'])])
+    for (const x of idle) {
+      expect(x.exitCode, x.stderr).to.equal(2)
+      expect(x.stderr).to.contain('worker is scaled to 0 in test: no pod of it runs').and.contain('skycap scale worker 1 -e test')
+    }
   })
 
   it('deploy on a pseudo-terminal that reports 0 columns prints plain progress lines, not one character per line', async () => {

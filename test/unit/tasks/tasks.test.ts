@@ -6,6 +6,7 @@ import {pathToFileURL} from 'node:url'
 
 import {splitCommand} from '../../../commands/_command-line.js'
 import {classify, cutGoValues, Kubectl, type ProcessRunner, type RunOptions} from '../../../src/kubectl/kubectl.js'
+import {UserError} from '../../../src/errors.js'
 import {execInService} from '../../../src/tasks/exec.js'
 import {portForward} from '../../../src/tasks/port-forward.js'
 import type {Reporter} from '../../../src/ui/output.js'
@@ -86,7 +87,38 @@ describe('tasks: choosing the pod', () => {
     const other = await choosePod(fake.kubectl, 'shop', 'staging', 'web', 'api-x').catch((e: Error) => e)
     expect((other as Error).message).to.equal('pod api-x is not a pod of web in staging')
     const none = await choosePod(fake.kubectl, 'shop', 'staging', 'web').catch((e: Error) => e)
-    expect((none as Error).message).to.equal('no ready pod of web in staging')
+    expect((none as Error).message).to.equal('no ready pod of web in staging (1 pod, none ready)')
+  })
+
+  it('with no pod at all, says whether the service is scaled to 0 or not deployed, and what to run', async () => {
+    const argv = ['--request-timeout=30s', 'get', 'pods', '-l', SELECTOR, '-o', 'json']
+    const workloads = ['--request-timeout=30s', 'get', 'deployments,statefulsets', '-l', SELECTOR, '-o', 'json']
+    const noPods = {argv, result: {stdout: '{"items":[]}'}}
+    const answer = async (result: object) => {
+      const fake = fakeKubectl([noPods, {argv: workloads, result}])
+      const error = (await choosePod(fake.kubectl, 'shop', 'staging', 'web').catch((e: Error) => e)) as UserError
+      expect(fake.remaining()).to.equal(0)
+      expect(error.exitCode).to.equal(2)
+      return [error.message, error.hint]
+    }
+    // A blue-green service: both slots at 0.
+    const slots = {
+      stdout: JSON.stringify({
+        items: [
+          {kind: 'Deployment', spec: {replicas: 0}},
+          {kind: 'Deployment', spec: {replicas: 0}},
+        ],
+      }),
+    }
+    expect(await answer(slots)).to.deep.equal(['web is scaled to 0 in staging: no pod of it runs', 'Scale it up first: skycap scale web 1 -e staging.'])
+    expect(await answer({stdout: '{"items":[]}'})).to.deep.equal(['web is not deployed in staging: no pod of it runs', 'Deploy it first: skycap deploy staging@<revision>.'])
+    // Pods asked for but not created yet, or the workloads cannot be read: no guess.
+    const starting = {stdout: JSON.stringify({items: [{kind: 'Deployment', spec: {replicas: 2}}]})}
+    expect(await answer(starting)).to.deep.equal(['no pod of web runs in staging', '`skycap status staging` shows why; wait for its pods to start.'])
+    expect(await answer({exitCode: 1, stderr: 'Error from server (Forbidden): deployments.apps is forbidden'})).to.deep.equal([
+      'no pod of web runs in staging',
+      '`skycap status staging` shows why; wait for its pods to start.',
+    ])
   })
 
   it('forwards to the service own Service when it has one, else to a pod', async () => {
@@ -104,7 +136,7 @@ describe('tasks: choosing the pod', () => {
       {argv: podsArgv, result: {stdout: JSON.stringify({items: [pod('web-1', 't', false)]})}},
     ])
     const none = await forwardTarget(empty.kubectl, 'shop', 'staging', 'web').catch((e: Error) => e)
-    expect((none as Error).message).to.equal('no ready pod of web in staging')
+    expect((none as Error).message).to.equal('no ready pod of web in staging (1 pod, none ready)')
     expect((none as {exitCode?: number}).exitCode).to.equal(2)
     const without = fakeKubectl([
       {argv: svcArgv, result: {stdout: '{"items":[]}'}},
