@@ -418,14 +418,21 @@ describe('hooks: a predeploy hook past its timeout', () => {
 })
 
 describe('hooks: a predeploy hook that failed through no fault of its command', () => {
-  const failedBy = async (items: object[][]) => {
+  /** `events`: the answer to the one `kubectl get events` of pull failures, asked after the first poll. */
+  const failedBy = async (items: object[][], events?: object[]) => {
     const loaded = await parseConfig(CONFIG, '/tmp/x/skycap.yaml')
     const env = resolveEnvironment(loaded, 'staging')
     const get = ['--request-timeout=30s', 'get', 'jobs,pods', '-l', 'skycap.dev/job=shop-staging-migrate-4', '-o', 'json']
+    const polls = items.map((list) => ({argv: get, result: {stdout: JSON.stringify({items: list})}}))
+    const asked = events
+      ? [{argv: ['--request-timeout=30s', 'get', 'events', '--field-selector', 'involvedObject.kind=Pod,reason=Failed', '-o', 'json'], result: {stdout: JSON.stringify({items: events})}}]
+      : []
     const fake = fakeKubectl([
       {argv: ['--request-timeout=30s', 'get', 'jobs', '-l', 'skycap.dev/job-of=shop,skycap.dev/environment=staging,skycap.dev/job-kind=hook', '-o', 'json'], result: {stdout: '{"items":[]}'}},
       {argv: ['--request-timeout=30s', 'create', '-f', '-']},
-      ...items.map((list) => ({argv: get, result: {stdout: JSON.stringify({items: list})}})),
+      ...polls.slice(0, 1),
+      ...asked,
+      ...polls.slice(1),
     ])
     const reporter = memoryReporter()
     const hooks = new DeployHooks(
@@ -443,12 +450,15 @@ describe('hooks: a predeploy hook that failed through no fault of its command', 
   it('an image the node cannot pull: the hint names the image and how to get it there, not "fix the command"', async () => {
     const pulling = {
       kind: 'Pod',
-      metadata: {name: 'm-x', creationTimestamp: 't'},
+      metadata: {name: 'm-x', uid: 'p1', creationTimestamp: 't'},
       status: {phase: 'Pending', containerStatuses: [{name: 'web', state: {waiting: {reason: 'ImagePullBackOff', message: 'Back-off pulling image "reg/web:abc"'}}}]},
     }
-    const error = await failedBy([[job, pulling]])
+    // The back-off does not say what failed; the kubelet's event does (not found: it will not pass).
+    const notFound = 'Failed to pull image "reg/web:abc": rpc error: code = NotFound desc = failed to pull and unpack image "reg/web:abc": reg/web:abc: not found'
+    const event = {reason: 'Failed', message: notFound, involvedObject: {kind: 'Pod', name: 'm-x', uid: 'p1', fieldPath: 'spec.containers{web}'}}
+    const error = await failedBy([[job, pulling]], [event])
     expect(error.message).to.equal(
-      'predeploy hook migrate failed (container web of pod m-x is in ImagePullBackOff: Back-off pulling image "reg/web:abc"); release 4 was not rolled out and the running release is untouched',
+      `predeploy hook migrate failed (container web of pod m-x is in ImagePullBackOff: Back-off pulling image "reg/web:abc"; the last pull error: ${notFound}); release 4 was not rolled out and the running release is untouched`,
     )
     expect(error.hint).to.equal(
       "The hook runs in its service's image of this release (reg/web:abc), which the node cannot pull: push it (skycap build), or fix the registry credentials (imagePullSecrets), and deploy again. --skip-hooks deploys without hooks.",
