@@ -45,8 +45,17 @@ export function resolveEnvironment(loaded: LoadedConfig, name: string, serviceUs
       postdeploy: env.hooks?.postdeploy ?? config.hooks?.postdeploy ?? [],
     },
     ...requireChecks(env.requireChecks ?? config.requireChecks, config.requireChecks),
-    ...(config.notify || env.notify ? {notify: deepMerge(config.notify ?? {}, env.notify ?? {}) as NotifyConfig} : {}),
+    ...(config.notify || env.notify ? {notify: mergeNotify(config.notify, env.notify)} : {}),
   }
+}
+
+/**
+ * The environment's notify: over the app's, key by key: each key it sets (timeout, environmentUrl, a target) replaces
+ * the app's whole. A target is never half one, half the other: an environment's webhook, whose URL it must name, gets
+ * none of the app's webhook headers, so the app's token never goes to the environment's URL (docs/notify.md).
+ */
+export function mergeNotify<T extends object = NotifyConfig>(app: T | null | undefined, environment: T | null | undefined): T {
+  return {...app, ...environment} as T
 }
 
 /** The environment's requireChecks over the top-level one; `true` in an environment keeps the top-level settings. */

@@ -578,7 +578,7 @@ export const skycapSchema = {
           imageTag: {type: 'string', minLength: 1, description: "This environment's image tag template, instead of the top-level one."},
           hooks: {...hooks, description: "This environment's hooks: a list given here replaces the app's list for that phase."},
           requireChecks: {...requireChecks, description: "This environment's requireChecks, instead of the top-level one (false: not here)."},
-          notify: {...notify, description: "This environment's notifications, merged over the top-level notify: key by key."},
+          notify: {...notify, description: "This environment's notifications over the top-level notify:, key by key: each key set here (a target too) replaces the top level's whole."},
         },
       },
     },

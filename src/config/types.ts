@@ -172,7 +172,7 @@ export interface EnvironmentConfig {
   hooks?: HooksConfig
   /** Overrides the top-level requireChecks here (false turns it off). */
   requireChecks?: RequireChecksConfig
-  /** Merged over the top-level notify: (key by key). */
+  /** Over the top-level notify:, key by key: each key set here (a target too) replaces the top level's whole (mergeNotify). */
   notify?: NotifyConfig
 }
 

@@ -1,6 +1,6 @@
 import {LineCounter, parse, parseDocument} from 'yaml'
 
-import {deepMerge} from '../config/environment.js'
+import {mergeNotify} from '../config/environment.js'
 import {expandVariables} from '../notify/webhook.js'
 
 /** The CI systems `skycap init --ci` writes a pipeline for. */
@@ -134,7 +134,7 @@ function hasBuild(config: Config): boolean {
   return services.some((service) => typeof service === 'object' && service !== null && service.build !== undefined && service.build !== null)
 }
 
-/** As src/config/environment.ts resolves them: the environment's notify merged over the top level, its requireChecks over the top level's. */
+/** As src/config/environment.ts resolves them: the environment's notify over the top level (mergeNotify), its requireChecks over the top level's. */
 function environmentNeeds(config: Config | undefined, name: string): PipelineNeeds {
   const env = config?.environments?.[name] ?? undefined
   const deployments = (target: 'github' | 'gitlab') => (env?.notify?.[target]?.deployments ?? config?.notify?.[target]?.deployments) === true
@@ -146,7 +146,7 @@ function environmentNeeds(config: Config | undefined, name: string): PipelineNee
     gitlabDeployments: deployments('gitlab'),
     checks: Boolean(checks),
     checksWithoutRepository: Boolean(checks) && !repository,
-    notifyVariables: notifyVariables(deepMerge(config?.notify ?? {}, env?.notify ?? {})),
+    notifyVariables: notifyVariables(mergeNotify(config?.notify, env?.notify)),
   }
 }
 

@@ -427,6 +427,9 @@ describe('skycap init --ci: a valid pipeline for any set of environments', () =>
     const none = pipeline('github', '  dev: {namespace: d}\n', 'notify: {github: {deployments: true}}\n')
     expect(none.text).to.not.contain('notify: in skycap.yaml reads')
     expect(none.parsed.jobs['deploy-dev'].steps.at(-1).env).to.deep.equal({GITHUB_TOKEN: '${{ github.token }}'})
+    // An environment's own webhook replaces the app's: prod's step gets PAGER_URL, not the app's HOOK_URL and HOOK_TOKEN.
+    const own = pipeline('github', '  staging: {namespace: s}\n  prod: {namespace: p, protected: true, notify: {webhook: {url: "${env:PAGER_URL}"}}}\n', extra)
+    expect(own.parsed.jobs['deploy-prod'].steps.at(-1).env).to.deep.equal({SLACK_URL: secret('SLACK_URL'), PAGER_URL: secret('PAGER_URL')})
   })
 
   it("any service's build: block counts, one commented out does not", () => {

@@ -170,6 +170,25 @@ describe('notifications: the notifier', () => {
     expect(staging.notify).to.equal(undefined)
   })
 
+  it("an environment's webhook replaces the app's whole: the app's headers (its token) never go to the environment's URL", async () => {
+    const text = [
+      'app: shop',
+      'services:\n  web: {image: web}',
+      'notify:\n  timeout: 5s\n  github: {deployments: true, repository: acme/shop}',
+      '  webhook: {url: "https://tracker.example/hook", headers: {Authorization: "Bearer ${env:TRACKER_TOKEN}"}}',
+      'environments:\n  prod:\n    namespace: p\n    notify:\n      webhook: {url: "https://pager.example/hook", headers: {X-Env: prod}}',
+    ].join('\n')
+    const prod = resolveEnvironment(await parseConfig(text, '/tmp/x/skycap.yaml'), 'prod')
+    expect(prod.notify).to.deep.equal({timeout: '5s', github: {deployments: true, repository: 'acme/shop'}, webhook: {url: 'https://pager.example/hook', headers: {'X-Env': 'prod'}}})
+    // Before, the headers merged: the tracker's token went to the pager, and the pager was not called while TRACKER_TOKEN was unset.
+    const {fetch, requests} = recordingFetch(() => new Response('{}'))
+    const reporter = memoryReporter()
+    const notifier = await openNotifier({...prod, notify: {...prod.notify, github: {deployments: false}}}, {app: 'shop', reporter, fetch, env: {USER: 'bob'}})
+    notifier.send({action: 'deploy', release: 1, revision: REV, fromRevision: null, event: 'started', result: 'running'})
+    expect(await notifier.settle()).to.deep.equal([])
+    expect(requests.map((r) => [r.url, r.headers])).to.deep.equal([['https://pager.example/hook', {'Content-Type': 'application/json', 'User-Agent': 'skycap', 'X-Env': 'prod'}]])
+  })
+
   it('sends each target its events in order, all targets at once; GitHub creates one deployment and sets its statuses', async () => {
     const env = await environment('notify:\n  github: {deployments: true}\n  webhook: {url: "https://hooks.example/x", headers: {X-Token: "${env:GITHUB_TOKEN}"}}', 'staging')
     const {fetch, requests} = recordingFetch()
