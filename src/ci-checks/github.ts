@@ -79,11 +79,36 @@ async function get(api: GithubApi, url: string): Promise<Response> {
   }
 }
 
+/**
+ * When GitHub's answer is a rate limit, when to try again ("after 2026-12-01T10:00:00Z", "in 60s or later", "in a few
+ * minutes"); undefined for any other answer. GitHub answers 403 or 429, with x-ratelimit-remaining 0 and the
+ * x-ratelimit-reset time (the primary limit), or retry-after seconds (a secondary limit):
+ * https://docs.github.com/en/rest/using-the-rest-api/rate-limits-for-the-rest-api#exceeding-the-rate-limit
+ */
+export function rateLimitRetry(res: Pick<Response, 'status' | 'headers'>, message: string): string | undefined {
+  if (res.status !== 403 && res.status !== 429) return undefined
+  const exhausted = res.headers.get('x-ratelimit-remaining') === '0'
+  const retryAfter = Number(res.headers.get('retry-after') ?? Number.NaN)
+  if (!exhausted && Number.isNaN(retryAfter) && !/rate limit/i.test(message) && res.status !== 429) return undefined
+  if (retryAfter >= 0) return `in ${retryAfter}s or later`
+  const reset = Number(res.headers.get('x-ratelimit-reset') ?? Number.NaN)
+  if (exhausted && reset > 0) return `after ${new Date(reset * 1000).toISOString().replace('.000Z', 'Z')}`
+  return 'in a few minutes'
+}
+
 async function httpError(api: GithubApi, res: Response, repository: string, sha: string): Promise<Error> {
   // GitHub's error bodies are {message, documentation_url}; never the token.
   const body = ((await res.json().catch(() => ({}))) as {message?: string}).message ?? res.statusText
   const said = `HTTP ${res.status}${body ? `: ${body}` : ''}`
   const details = {api: api.base, repository, sha, status: res.status}
+  const rateLimit = rateLimitRetry(res, body)
+  if (rateLimit) {
+    // Not the token's fault: a token that can read the checks gets this too, once it has used its hourly requests.
+    return new UnreachableError(`GitHub's API rate limit stopped skycap from reading the checks of ${repository} (${said}); nothing was changed`, {
+      hint: `Deploy again ${rateLimit}: the token is not at fault; --ignore-checks deploys without asking GitHub (recorded in history).`,
+      details,
+    })
+  }
   if (res.status === 401 || res.status === 403) {
     return new UnreachableError(`GitHub refused to show the checks of ${repository} (${said}); nothing was changed`, {
       hint: `Set GITHUB_TOKEN to a token that can read ${repository}'s commit statuses and checks (in GitHub Actions: permissions: {checks: read, statuses: read}).`,

@@ -14,7 +14,15 @@ export interface FakeCommit {
   httpStatus?: number
   /** Wait this long before answering. */
   delayMs?: number
+  /**
+   * Answer as GitHub does past a rate limit: `primary`, 403 with x-ratelimit-remaining 0 and the reset time
+   * (RATE_LIMIT_RESET); `secondary`, 429 with retry-after 60.
+   */
+  rateLimited?: 'primary' | 'secondary'
 }
+
+/** When the primary rate limit of the fake server resets: 2026-12-01T10:00:00Z, in epoch seconds. */
+export const RATE_LIMIT_RESET = 1_796_119_200
 
 export class GithubApiServer {
   readonly commits = new Map<string, FakeCommit>()
@@ -64,6 +72,13 @@ export class GithubApiServer {
     const commit = this.commits.get(sha as string)
     if (commit?.delayMs) await new Promise((resolve) => setTimeout(resolve, commit.delayMs))
     if (!commit) return send(422, {message: `No commit found for SHA: ${sha}`, documentation_url: 'https://docs.github.com/rest'})
+    if (commit.rateLimited === 'primary') {
+      const headers = {'x-ratelimit-limit': '5000', 'x-ratelimit-remaining': '0', 'x-ratelimit-used': '5000', 'x-ratelimit-reset': String(RATE_LIMIT_RESET)}
+      return send(403, {message: 'API rate limit exceeded for installation ID 4242.', documentation_url: 'https://docs.github.com/rest/overview/rate-limits-for-the-rest-api'}, headers)
+    }
+    if (commit.rateLimited === 'secondary') {
+      return send(429, {message: 'You have exceeded a secondary rate limit. Please wait a few minutes before you try again.', documentation_url: 'https://docs.github.com/rest'}, {'retry-after': '60'})
+    }
     if (commit.httpStatus) return send(commit.httpStatus, {message: commit.httpStatus === 401 ? 'Bad credentials' : 'Server Error'})
     const perPage = Math.min(Number(url.searchParams.get('per_page') ?? 30), 100)
     const page = Number(url.searchParams.get('page') ?? 1)

@@ -3,7 +3,7 @@ import {writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 
 import {checkStates, checksRepository, ChecksNotGreenError, judgeChecks, repositoryFromRemote, requireGreenChecks} from '../../../src/ci-checks/checks.js'
-import {commitChecks} from '../../../src/ci-checks/github.js'
+import {commitChecks, rateLimitRetry} from '../../../src/ci-checks/github.js'
 import {resolveEnvironment} from '../../../src/config/environment.js'
 import {parseConfig} from '../../../src/config/load.js'
 import {ExitCode, UnreachableError} from '../../../src/errors.js'
@@ -11,7 +11,7 @@ import {openVcs} from '../../../src/vcs/vcs.js'
 import {rejectsWithUserError, userError} from '../../helpers/errors.js'
 import {TempHgRepo} from '../../helpers/hg.js'
 import {TempRepo} from '../../helpers/repo.js'
-import {checkRun, commitStatus, GithubApiServer} from '../../helpers/github-api.js'
+import {checkRun, commitStatus, GithubApiServer, RATE_LIMIT_RESET} from '../../helpers/github-api.js'
 
 const SHA = 'a'.repeat(40)
 
@@ -166,6 +166,25 @@ describe('requireChecks: the GitHub API (a local server speaking it)', () => {
     const unknown = await rejectsWithUserError(ask('b'.repeat(40)))
     expect(unknown.message).to.contain(`GitHub has no commit ${'b'.repeat(40)} in acme/shop (HTTP 422: No commit found for SHA`)
     expect(unknown.hint).to.match(/^Push the commit/)
+  })
+
+  it('a rate limit is exit 4 saying when to try again, not that the token is wrong (primary: 403 with the reset time; secondary: 429 with retry-after)', async () => {
+    api.commits.set(SHA, {rateLimited: 'primary'})
+    const primary = await ask(SHA).catch((e: unknown) => e as UnreachableError)
+    expect(primary).to.be.instanceOf(UnreachableError)
+    expect((primary as UnreachableError).exitCode).to.equal(ExitCode.UNREACHABLE)
+    expect((primary as UnreachableError).message).to.equal(
+      "GitHub's API rate limit stopped skycap from reading the checks of acme/shop (HTTP 403: API rate limit exceeded for installation ID 4242.); nothing was changed",
+    )
+    expect((primary as UnreachableError).hint).to.equal(
+      `Deploy again after ${new Date(RATE_LIMIT_RESET * 1000).toISOString().replace('.000Z', 'Z')}: the token is not at fault; --ignore-checks deploys without asking GitHub (recorded in history).`,
+    )
+    api.commits.set(SHA, {rateLimited: 'secondary'})
+    const secondary = await ask(SHA).catch((e: unknown) => e as UnreachableError)
+    expect((secondary as UnreachableError).message).to.match(/^GitHub's API rate limit stopped skycap from reading the checks of acme\/shop \(HTTP 429: You have exceeded a secondary rate limit/)
+    expect((secondary as UnreachableError).hint).to.match(/^Deploy again in 60s or later: the token is not at fault/)
+    // A 403 that is no rate limit is still the token's.
+    expect(rateLimitRetry({status: 403, headers: new Headers({'x-ratelimit-remaining': '4999'})}, 'Resource not accessible by integration')).to.equal(undefined)
   })
 
   it('a slow API times out and an unreachable one fails, both exit 4 naming the API and --ignore-checks', async () => {
