@@ -7,12 +7,14 @@ export function asDeployReport(value: unknown): DeployReport | undefined {
   return v as DeployReport
 }
 
-/** Text for a Markdown table cell: one line, no column breaks, no HTML (a commit subject's `<b>` is shown as written). */
+/** Text as written, never HTML: a commit subject's `<b>`, or an error's `<details>` (which would fold the rest away). */
+function literal(text: string): string {
+  return text.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;')
+}
+
+/** Text for a Markdown table cell: one line, no column breaks, no HTML (literal). */
 function cell(text: string): string {
-  return text
-    .replaceAll('&', '&amp;')
-    .replaceAll('<', '&lt;')
-    .replaceAll('>', '&gt;')
+  return literal(text)
     .replaceAll('\\', '\\\\')
     .replaceAll('|', '\\|')
     .replace(/\s*\n\s*/g, ' ')
@@ -55,8 +57,8 @@ export function deploySummary(command: string, report: DeployReport, options: {j
 
 /** The Markdown of a command that failed without a deploy report (invalid config, a refused lock, ...). */
 export function failureSummary(command: string, message: string, options: {jobUrl?: string; hint?: string} = {}): string {
-  const lines = [`### ❌ skycap ${command} failed`, '', ...message.split('\n').map((l) => `> ${l}`), '']
-  if (options.hint) lines.push(options.hint, '')
+  const lines = [`### ❌ skycap ${command} failed`, '', ...message.split('\n').map((l) => `> ${literal(l)}`), '']
+  if (options.hint) lines.push(literal(options.hint), '')
   if (options.jobUrl) lines.push(`Job: [${options.jobUrl}](${options.jobUrl})`, '')
   return `${lines.join('\n')}\n`
 }

@@ -266,6 +266,10 @@ describe('CiOutput', () => {
       '| Rollback | the rollback to release 6 was interrupted before the rollback applied anything |',
     )
     expect(failureSummary('build', 'a\nb')).to.equal('### ❌ skycap build failed\n\n> a\n> b\n\n')
+    // An error quotes what the user wrote (a key, a value): text too. A raw <details> folded the rest of the summary away.
+    expect(failureSummary('deploy', 'skycap.yaml:4:1: unknown key "<details>" in the top level', {hint: 'Fix <it> & retry'})).to.equal(
+      '### ❌ skycap deploy failed\n\n> skycap.yaml:4:1: unknown key "&lt;details&gt;" in the top level\n\nFix &lt;it&gt; &amp; retry\n\n',
+    )
     // A commit subject is text, never HTML.
     const html = deploySummary('deploy', report({revision: {sha: 'a'.repeat(40), short: 'aaaaaaa', subject: '<b>bold</b> & <img src=x>'}}))
     expect(html).to.contain('&lt;b&gt;bold&lt;/b&gt; &amp; &lt;img src=x&gt;').and.not.contain('<b>')
