@@ -155,6 +155,27 @@ describe('notifications: requests', () => {
     expect(requests).to.deep.equal([])
   })
 
+  it('a TLS certificate Node refuses says so and what to do, after its code (it read as a host that cannot be reached)', async () => {
+    // Node's fetch rejects as undici does: TypeError "fetch failed" with the TLS error as its cause.
+    const failing = (code: string, message: string) =>
+      (async () => {
+        throw Object.assign(new TypeError('fetch failed'), {cause: Object.assign(new Error(message), {code})})
+      }) as unknown as typeof fetch
+    const send = (fake: typeof fetch) => sender({fetch: fake, timeoutMs: 1000, signal: new AbortController().signal, secrets: []})
+    const message = async (code: string, text: string) => ((await send(failing(code, text))({method: 'POST', url: 'https://hooks.internal:8443/x', body: {}}).catch((e) => e)) as Error).message
+    expect(await message('DEPTH_ZERO_SELF_SIGNED_CERT', 'self-signed certificate')).to.equal(
+      "hooks.internal:8443: cannot reach it (DEPTH_ZERO_SELF_SIGNED_CERT: its TLS certificate is not signed by a CA that Node trusts; put the CA's certificate (PEM) in a file and point NODE_EXTRA_CA_CERTS at it)",
+    )
+    expect(await message('UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'unable to get local issuer certificate')).to.contain(
+      'UNABLE_TO_GET_ISSUER_CERT_LOCALLY: its TLS certificate is not signed by a CA that Node trusts',
+    )
+    expect(await message('ERR_TLS_CERT_ALTNAME_INVALID', "Hostname/IP does not match certificate's altnames")).to.equal(
+      'hooks.internal:8443: cannot reach it (ERR_TLS_CERT_ALTNAME_INVALID: its TLS certificate is for another host name)',
+    )
+    expect(await message('CERT_HAS_EXPIRED', 'certificate has expired')).to.contain('(CERT_HAS_EXPIRED: its TLS certificate has expired)')
+    expect(await message('ECONNRESET', 'socket hang up')).to.equal('hooks.internal:8443: cannot reach it (ECONNRESET)')
+  })
+
   it('redact replaces every secret, the longest first', () => {
     expect(redact('a abcdef b abcd c', ['abcd', 'abcdef', 'ab'])).to.equal('a *** b *** c')
   })
