@@ -43,6 +43,8 @@ export interface PipelinePlan extends PipelineEnvironments {
   build: boolean
   /** The branch whose pushes build and deploy staging (GitHub; GitLab's pipeline reads $CI_DEFAULT_BRANCH). */
   branch: string
+  /** The app's folder in its repository (`apps/shop`) when skycap.yaml is not at the root: the pipeline's steps run there. */
+  appDir?: string
 }
 
 const NAME = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/
@@ -176,7 +178,8 @@ function secrets(needs: PipelineNeeds | undefined): string[] {
  * GITHUB_TOKEN and its permissions), `gitlabToken`, `githubToken`, `checksRepository` (set-up of the GitLab pipeline),
  * `build` (the build job, and the deploy jobs' `needs` on it), `main` (a job runs on a push to main: build or staging),
  * `staging.env`/`prod.env` (the deploy step has an env: block), `notifySecrets` (skycap.yaml's notify: reads
- * variables). `__NOTIFY_SECRETS__` is their names; a line `__STAGING_SECRETS__` or `__PROD_SECRETS__` passes that
+ * variables), `subfolder` (skycap.yaml is in `__APP_DIR__` of the repository, a YAML string; `__CD_APP_DIR__` is the
+ * shell's `cd` there, as one). `__NOTIFY_SECRETS__` is their names; a line `__STAGING_SECRETS__` or `__PROD_SECRETS__` passes that
  * job's on from the CI system's secrets.
  * Not LiquidJS, which renders skycap's manifests: a GitHub workflow is full of `${{ … }}` expressions, which Liquid
  * would take for its own, and every one would need a raw block.
@@ -186,6 +189,7 @@ export function pipelineText(template: string, plan: PipelinePlan): string {
   if (plan.staging && plan.prod) flags.add('both')
   if (plan.build) flags.add('build')
   if (plan.build || plan.staging) flags.add('main')
+  if (plan.appDir) flags.add('subfolder')
   for (const role of ['staging', 'prod'] as const) {
     const needs = plan.needs[role]
     if (!plan[role]) continue
@@ -231,6 +235,8 @@ export function pipelineText(template: string, plan: PipelinePlan): string {
   return expanded
     .join('\n')
     .replaceAll('__NOTIFY_SECRETS__', all.join(', '))
+    .replaceAll('__APP_DIR__', JSON.stringify(plan.appDir ?? '.'))
+    .replaceAll('__CD_APP_DIR__', JSON.stringify(`cd '${(plan.appDir ?? '.').replaceAll("'", "'\\''")}'`))
     .replaceAll('__BRANCH__', plan.branch)
     .replaceAll('__STAGING__', plan.staging ?? '')
     .replaceAll('__PROD__', plan.prod ?? '')

@@ -1,5 +1,5 @@
-import {existsSync, readdirSync, readFileSync, readlinkSync, statSync, writeFileSync} from 'node:fs'
-import {basename, dirname, join, relative, resolve} from 'node:path'
+import {existsSync, readdirSync, readFileSync, readlinkSync, realpathSync, statSync, writeFileSync} from 'node:fs'
+import {basename, dirname, join, relative, resolve, sep} from 'node:path'
 
 import {parse} from 'yaml'
 
@@ -9,7 +9,7 @@ import {ConfigError, UserError} from '../errors.js'
 import {ensureWritableFolder, fileInTheWay, fileInTheWayError, writeError} from '../folders.js'
 import {templatesDir} from '../paths.js'
 import {pipelineBranchOf} from '../vcs/git.js'
-import {repositoryAround} from '../vcs/vcs.js'
+import {repositoryAround, repositoryRoot} from '../vcs/vcs.js'
 import {appOf, PIPELINE_FILES, pipelinePlan, type PipelineSystem, pipelineText, unreadableEnvironments} from './pipeline.js'
 
 export interface InitResult {
@@ -124,9 +124,15 @@ export function scaffold(dir: string, app?: string, ci?: PipelineSystem): InitRe
         {hint: `Fix skycap.yaml (\`skycap config validate\` says what is wrong), then run \`skycap init --ci ${ci}\` again: the pipeline deploys the environments it names.`},
       )
     }
-    const plan = pipelinePlan(text, ci === 'github' ? pipelineBranchOf(target) : 'main')
-    pipeline = {system: ci, file: path, ...(plan.staging ? {staging: plan.staging} : {}), ...(plan.prod ? {prod: plan.prod} : {}), build: plan.build, ...(ci === 'github' ? {branch: plan.branch} : {})}
-    files.push({rel: path, dest: join(target, path), text: () => pipelineText(readFileSync(join(templatesDir, 'ci', template), 'utf8'), plan)})
+    // GitHub and GitLab read the pipeline at the repository's root only: an app in a folder of it (a monorepo) gets it
+    // there, its steps run in the app's folder. Before, it went beside skycap.yaml, where no CI system reads it.
+    const root = existsSync(target) ? repositoryRoot(target) : undefined
+    const appDir = root ? relative(root, realpathSync(target)).split(sep).join('/') : ''
+    const dest = join(root && appDir ? root : target, path)
+    const plan = {...pipelinePlan(text, ci === 'github' ? pipelineBranchOf(target) : 'main'), ...(appDir ? {appDir} : {})}
+    const file = relative(target, dest).split(sep).join('/')
+    pipeline = {system: ci, file, ...(plan.staging ? {staging: plan.staging} : {}), ...(plan.prod ? {prod: plan.prod} : {}), build: plan.build, ...(ci === 'github' ? {branch: plan.branch} : {})}
+    files.push({rel: file, dest, text: () => pipelineText(readFileSync(join(templatesDir, 'ci', template), 'utf8'), plan)})
   }
   // A file where init needs a folder (--dir itself, or e.g. config/) is refused before anything is written.
   for (const folder of new Set([target, ...files.map((f) => dirname(f.dest))])) {

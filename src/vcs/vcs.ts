@@ -118,6 +118,12 @@ export function repositoryAround(dir: string): VcsKind | undefined {
   return found.git === undefined ? undefined : 'git'
 }
 
+/** The root of the repository `dir` is in (the nearer of git's and Mercurial's, as repositoryAround), or undefined. */
+export function repositoryRoot(dir: string): string | undefined {
+  const found = [findUp(dir, '.git'), findUp(dir, '.hg', true)].filter((f): f is string => f !== undefined)
+  return found.sort((a, b) => b.length - a.length)[0]
+}
+
 /** The nearest folder from `dir` upward that holds `name` (`folder`: only as a directory). */
 function findUp(dir: string, name: string, folder = false): string | undefined {
   let at = resolve(dir)

@@ -1,5 +1,6 @@
 import {expect} from 'chai'
-import {existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync} from 'node:fs'
+import {execFileSync} from 'node:child_process'
+import {existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
@@ -147,6 +148,38 @@ describe('skycap init --ci', () => {
     tmp = mkdtempSync(join(tmpdir(), 'skycap-init-ci-'))
   })
   afterEach(() => rmSync(tmp, {recursive: true, force: true}))
+
+  it("an app in a folder of its repository (a monorepo): the pipeline goes to the repository's root, where the CI system reads it, and its steps run in the app's folder", async () => {
+    const repo = await TempRepo.withFiles({'README.md': 'two apps\n'})
+    try {
+      // A folder name with a space and a quote: the GitLab script's cd quotes it for the shell.
+      const app = join(repo.dir, 'apps', "o'shop web")
+      mkdirSync(app, {recursive: true})
+      writeFileSync(join(app, 'Dockerfile'), 'FROM scratch\n')
+      const github = scaffold(app, 'shop', 'github')
+      expect(github.written.filter((f) => f.includes('.github'))).to.deep.equal(['../../.github/workflows/deploy.yml'])
+      expect(github.pipeline?.file).to.equal('../../.github/workflows/deploy.yml')
+      // Before, it was written beside skycap.yaml, where GitHub never reads a workflow.
+      expect(existsSync(join(app, '.github'))).to.equal(false)
+      const workflow = parse(readFileSync(join(repo.dir, '.github/workflows/deploy.yml'), 'utf8'))
+      expect(workflow.defaults).to.deep.equal({run: {'working-directory': "apps/o'shop web"}})
+      const gitlab = scaffold(app, 'shop', 'gitlab')
+      expect(gitlab.written).to.deep.equal(['../../.gitlab-ci.yml'])
+      const pipeline = parse(readFileSync(join(repo.dir, '.gitlab-ci.yml'), 'utf8'))
+      const cd = `cd 'apps/o'\\''shop web'`
+      expect(pipeline.default.before_script.at(-1)).to.equal(cd)
+      expect(pipeline['.deploy'].before_script.at(-1)).to.equal(cd)
+      // The shell reads it as the app's folder.
+      expect(execFileSync('sh', ['-c', `${cd} && pwd -P`], {cwd: repo.dir, encoding: 'utf8'}).trim()).to.equal(realpathSync(app))
+      // At the root of a repository, nothing changes: no defaults, no cd.
+      rmSync(join(repo.dir, '.github'), {recursive: true})
+      const root = scaffold(repo.dir, 'two', 'github')
+      expect(root.pipeline?.file).to.equal('.github/workflows/deploy.yml')
+      expect(parse(readFileSync(join(repo.dir, '.github/workflows/deploy.yml'), 'utf8')).defaults).to.equal(undefined)
+    } finally {
+      repo.remove()
+    }
+  })
 
   it('a new app with a Dockerfile: the scaffold and the GitHub workflow, building, then deploying staging and prod', () => {
     writeFileSync(join(tmp, 'Dockerfile'), 'FROM scratch\n')
