@@ -53,6 +53,16 @@ function hasDockerfile(dir: string): boolean {
   }
 }
 
+/** `path` with its links resolved, also when it does not exist yet (init --dir creates it): its nearest existing folder's. */
+function realPath(path: string): string {
+  try {
+    return realpathSync(path)
+  } catch {
+    const parent = dirname(path)
+    return parent === path ? path : join(realPath(parent), basename(path))
+  }
+}
+
 /** A path as messages show it: relative to the current folder when it is inside it (as src/config/load.ts shows skycap.yaml). */
 function shownPath(file: string): string {
   const rel = relative(process.cwd(), file)
@@ -126,8 +136,8 @@ export function scaffold(dir: string, app?: string, ci?: PipelineSystem): InitRe
     }
     // GitHub and GitLab read the pipeline at the repository's root only: an app in a folder of it (a monorepo) gets it
     // there, its steps run in the app's folder. Before, it went beside skycap.yaml, where no CI system reads it.
-    const root = existsSync(target) ? repositoryRoot(target) : undefined
-    const appDir = root ? relative(root, realpathSync(target)).split(sep).join('/') : ''
+    const root = repositoryRoot(target)
+    const appDir = root ? relative(root, realPath(target)).split(sep).join('/') : ''
     const dest = join(root && appDir ? root : target, path)
     const plan = {...pipelinePlan(text, ci === 'github' ? pipelineBranchOf(target) : 'main'), ...(appDir ? {appDir} : {})}
     const file = relative(target, dest).split(sep).join('/')

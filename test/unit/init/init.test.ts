@@ -172,6 +172,10 @@ describe('skycap init --ci', () => {
       // The shell reads it as the app's folder.
       expect(execFileSync('sh', ['-c', `${cd} && pwd -P`], {cwd: repo.dir, encoding: 'utf8'}).trim()).to.equal(realpathSync(app))
       // At the root of a repository, nothing changes: no defaults, no cd.
+      // A folder init creates (--dir) is the same: the pipeline goes to the root.
+      const created = scaffold(join(repo.dir, 'apps', 'new', 'api'), 'api', 'gitlab')
+      expect(created.written).to.include('skycap.yaml')
+      expect(created.skipped).to.deep.equal(['../../../.gitlab-ci.yml'])
       rmSync(join(repo.dir, '.github'), {recursive: true})
       const root = scaffold(repo.dir, 'two', 'github')
       expect(root.pipeline?.file).to.equal('.github/workflows/deploy.yml')
