@@ -12,7 +12,7 @@ import {serviceStatus} from './inspect.js'
 import {prepareRelease, type PreparedRelease, UNTRACKED_COUNT} from '../render/prepare.js'
 import {checkImages} from '../registry/images.js'
 import {type HookRecord, lastGood, listReleases, MAX_PARTS, nextReleaseNumber, packManifests, PART_BYTES, type ReleaseRecord, saveRelease, type StoredRelease} from '../release/store.js'
-import {formatWarning, type Reporter} from '../ui/output.js'
+import {formatWarning, plural, type Reporter} from '../ui/output.js'
 import {dryRunApply, pruneLive, withRejectedObjects} from './apply.js'
 import {formatFailure, type FailureReport} from './explain.js'
 import {applyAndWatch, type RolloutResult} from './rollout.js'
@@ -264,7 +264,7 @@ async function applyWatchRecord(
   const number = nextReleaseNumber(releases)
   report.release = number
   const startedAt = new Date(clock()).toISOString()
-  reporter.info(`Deploying release ${number}: ${objects.length} objects`)
+  reporter.info(`Deploying release ${number}: ${plural(objects.length, 'object')}`)
   const hookContext = {kubectl, app: prepared.app, environment: env.name, release: number, objects, config: prepared.loaded.config, reporter, signal: deps.signal, clock, intervalMs: deps.intervalMs}
   const hooks = new DeployHooks(await planHooks(env, objects, options.skipHooks ?? false), hookContext, options.skipHooks ?? false)
   const record: ReleaseRecord = {
@@ -321,7 +321,7 @@ async function applyWatchRecord(
   report.interrupted = rollout.interrupted
 
   if (rollout.outcome === 'ready') {
-    const pruning = await pruneLive(kubectl, selector, rollout.keep, (refs) => reporter.info(`Pruning ${refs.length} objects no longer rendered: ${refs.join(', ')}`))
+    const pruning = await pruneLive(kubectl, selector, rollout.keep, (refs) => reporter.info(`Pruning ${plural(refs.length, 'object')} no longer rendered: ${refs.join(', ')}`))
     report.pruned = pruning.pruned
     if (report.pruned.length) {
       await forgetPrunedSlots(kubectl, prepared.app, env.name, env.services, report.pruned).catch((error) =>

@@ -1,4 +1,4 @@
-import {formatWarning, type Reporter} from '../ui/output.js'
+import {formatWarning, plural, type Reporter} from '../ui/output.js'
 import {prepareRelease} from './prepare.js'
 import {countSecretsWithValues, redactSecretValues} from './secrets.js'
 import {toYaml, writeObjects} from './serialize.js'
@@ -55,8 +55,4 @@ export async function runRender(options: RenderRunOptions, reporter: Reporter): 
   }
   if (secrets > 0) reporter.warn(`the values of ${plural(secrets, 'Secret')} are redacted on stdout; --show-secrets prints them, --output-dir writes them to files`)
   return {yaml: await toYaml(shown), summary}
-}
-
-function plural(n: number, noun: string): string {
-  return `${n} ${noun}${n === 1 ? '' : 's'}`
 }

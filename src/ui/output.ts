@@ -74,3 +74,8 @@ export function memoryReporter(): Reporter & {lines: string[]; warnings: string[
 export function formatWarning(w: ConfigWarning): string {
   return w.file === undefined ? w.message : `${formatLocation({...w, file: w.file})}: ${w.message}`
 }
+
+/** `1 object`, `3 objects`: a count with its noun (regular plurals only). */
+export function plural(n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? '' : 's'}`
+}

@@ -115,9 +115,11 @@ describe('skycap deploy: the whole kubectl sequence of a first deploy', function
       {argv: [...BOUND, 'delete', 'lease', 'skycap-lock-itapp', '--ignore-not-found']},
     ]
     const fake = fakeKubectlFactory(script)
-    const report = await deploy({target: 'test', cwd: repo.dir, skipImageCheck: true}, {kubectl: fake.factory, reporter: memoryReporter(), intervalMs: 1})
+    const reporter = memoryReporter()
+    const report = await deploy({target: 'test', cwd: repo.dir, skipImageCheck: true}, {kubectl: fake.factory, reporter, intervalMs: 1})
     expect(fake.remaining(), 'every scripted call made').to.equal(0)
     expect(report).to.include({result: 'succeeded', release: 1, namespace: 'shop', context: 'kind-x'})
+    expect(reporter.lines).to.include('Deploying release 1: 4 objects')
     expect(lease?.metadata.annotations['skycap.dev/reason']).to.match(/^deploy test@[0-9a-f]{7}$/)
   })
 
