@@ -89,7 +89,7 @@ export const blueGreen: Strategy = {
       )
     ).filter((f): f is FailureReport => f !== undefined)
     if (failures.length) {
-      await removeNewSlots(placements, context)
+      await removeNewSlots(placements, context, failures)
       return failures
     }
     const later = placements.flatMap((p) => p.later)
@@ -128,18 +128,28 @@ async function applyObjects(kubectl: Kubectl, objects: KubeObject[], signal?: Ab
   await kubectl.run(['apply', '--server-side', '--field-manager=skycap', '--force-conflicts', '-f', '-'], {input: JSON.stringify({apiVersion: 'v1', kind: 'List', items: objects}), signal})
 }
 
-/** A new slot that failed its checks never took traffic: it goes (its Deployment is deleted), and the state says so. */
-async function removeNewSlots(placements: Placement[], context: StrategyContext): Promise<void> {
+/**
+ * The new slots of a release that failed before its switch (a slot that did not become ready or failed its checks,
+ * or another service that failed) never took traffic: they go (their Deployments are deleted), and the state of each
+ * service says why: its own slot failed (`failed`), or it was removed because of another service (`aborted`).
+ */
+export async function removeNewSlots(placements: Placement[], context: StrategyContext, failures: FailureReport[]): Promise<void> {
   const removed = placements.filter((p) => p.previousSlot)
   const names = removed.map((p) => `deployment/${p.unit.service}-${p.slot}`)
   if (!names.length) return
-  context.reporter.info(`Removing ${names.join(', ')}: it received no traffic`)
+  context.reporter.info(`Removing ${names.join(', ')}: ${names.length === 1 ? 'it' : 'they'} received no traffic`)
   await context.kubectl.run(['delete', '--ignore-not-found', '--wait=false', ...names], {allowFailure: true})
   for (const p of removed) {
+    const deployment = `${p.unit.service}-${p.slot}`
+    const own = failures.find((f) => f.ref === `Deployment/${deployment}` || (f.ref.startsWith('check/') && f.ref.endsWith(` ${p.unit.service}`)))
+    const others = [...new Set(failures.filter((f) => f !== own).map((f) => f.ref))]
+    const message = own
+      ? `${deployment} ${own.ref.startsWith('check/') ? 'failed its checks' : 'did not become ready'} and was removed`
+      : `${deployment} was removed without taking traffic: release ${context.release ?? '?'} failed (${others.join(', ')})`
     await writeServiceState(context.kubectl, context.app, context.environment, p.unit.service, {
       ...slotState(context.release, context.clock(), p.previousSlot as Slot, {}),
-      phase: 'failed',
-      message: `${p.unit.service}-${p.slot} failed its checks and was removed`,
+      phase: own ? 'failed' : 'aborted',
+      message,
     })
   }
 }

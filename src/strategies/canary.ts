@@ -1,7 +1,10 @@
 import type {CanaryStep} from '../config/types.js'
 import {parseDuration} from '../duration.js'
+import {InterruptedError} from '../errors.js'
 import type {FailureReport} from '../deploy/explain.js'
+import {explainFailures} from '../deploy/explain.js'
 import {watchRollout} from '../deploy/watch.js'
+import {configuredExcludes, lineFilter} from '../logs/filter.js'
 import {whoAmI} from '../identity.js'
 import type {KubeObject} from '../render/objects.js'
 import {abortableSleep} from '../sleep.js'
@@ -107,7 +110,13 @@ export async function runCanary(unit: ServiceUnit, context: StrategyContext, res
   const waitReady = async (deployment: KubeObject) => {
     const selector = `skycap.dev/environment=${context.environment}`
     const r = await watchRollout({kubectl, objects: [deployment], selector, deadline: context.clock() + budget, clock: context.clock, signal: context.signal, intervalMs: context.intervalMs})
-    return r.outcome === 'ready' ? undefined : checkFailure(`Deployment/${deployment.metadata.name}`, r.statuses[0]?.message ?? r.outcome)
+    if (r.outcome === 'ready') return undefined
+    // Stopped (Ctrl-C, SIGTERM) while the pods were still coming up is no failure of the canary: nothing is aborted or
+    // recorded as failed, the state keeps the step, and `rollout resume` runs it again.
+    if (r.outcome === 'interrupted') throw new InterruptedError(`interrupted while ${deployment.metadata.name} was becoming ready`)
+    // Explained before the abort deletes the canary: the probe's events and the crashed process's last lines go with it.
+    const [explained] = await explainFailures(kubectl, r.statuses, () => lineFilter({configured: configuredExcludes(context.config, [unit.service]), exclude: [], grep: []}))
+    return explained ?? checkFailure(`Deployment/${deployment.metadata.name}`, r.statuses[0]?.message ?? r.outcome)
   }
   const target = {
     service: unit.service,

@@ -4,12 +4,14 @@ import type {FailureReport} from '../deploy/explain.js'
 import {explainFailures} from '../deploy/explain.js'
 import {watchRollout} from '../deploy/watch.js'
 import {KubectlError} from '../errors.js'
-import {lineFilter} from '../logs/filter.js'
+import {configuredExcludes, lineFilter} from '../logs/filter.js'
 import type {KubeObject} from '../render/objects.js'
 import {checkFailure, type StrategyContext} from './strategy.js'
 import {times} from '../resources/status.js'
 
-type Pod = KubeObject & {status?: {podIP?: string; containerStatuses?: Array<{name: string; ready?: boolean; restartCount?: number}>}}
+type Pod = KubeObject & {
+  status?: {podIP?: string; containerStatuses?: Array<{name: string; ready?: boolean; restartCount?: number; lastState?: {terminated?: {exitCode?: number; reason?: string}}}>}
+}
 
 /** What a check runs against: the new pods (by label selector), and the Services that may be named. */
 export interface CheckTarget {
@@ -27,7 +29,7 @@ export interface CheckTarget {
 /** Runs the always-on pod checks, then each configured check in order; the first failure is returned. */
 export async function runChecks(checks: CheckConfig[], target: CheckTarget, context: StrategyContext): Promise<FailureReport | undefined> {
   const pods = await newPods(target, context)
-  const failed = podCheck(pods, target)
+  const failed = await podCheck(pods, target, context)
   if (failed) return failed
   for (const check of checks) {
     const failure = check.http
@@ -48,13 +50,28 @@ async function newPods(target: CheckTarget, context: StrategyContext): Promise<P
   return list.items.filter((p) => !(p.metadata as {deletionTimestamp?: string}).deletionTimestamp)
 }
 
-/** Readiness and restarts, always: every new pod ready, none restarted since it started. */
-function podCheck(pods: Pod[], target: CheckTarget): FailureReport | undefined {
-  if (pods.length === 0) return checkFailure(`check/pods ${target.service}`, 'no pods of the new release: nothing would answer')
+/**
+ * Readiness and restarts, always: every new pod ready, none restarted since it started. A pod that fails it is
+ * explained like a failed rollout (its events, the last lines of its crashed container): a liveness probe that
+ * killed a process which had been ready says so, where "not ready" alone did not.
+ */
+async function podCheck(pods: Pod[], target: CheckTarget, context: StrategyContext): Promise<FailureReport | undefined> {
+  const ref = `check/pods ${target.service}`
+  if (pods.length === 0) return checkFailure(ref, 'no pods of the new release: nothing would answer')
   for (const pod of pods) {
     for (const c of pod.status?.containerStatuses ?? []) {
-      if (!c.ready) return checkFailure(`check/pods ${target.service}`, `container ${c.name} of pod ${pod.metadata.name} is not ready`)
-      if ((c.restartCount ?? 0) > 0) return checkFailure(`check/pods ${target.service}`, `container ${c.name} of pod ${pod.metadata.name} restarted ${times(c.restartCount ?? 0)}`)
+      const restarts = c.restartCount ?? 0
+      if (c.ready && restarts === 0) continue
+      const last = c.lastState?.terminated
+      const ended = last ? ` (last exit code ${last.exitCode ?? '?'}${last.reason ? `, ${last.reason}` : ''})` : ''
+      const message =
+        restarts > 0
+          ? `container ${c.name} of pod ${pod.metadata.name} restarted ${times(restarts)}${ended}${c.ready ? '' : ' and is not ready'}`
+          : `container ${c.name} of pod ${pod.metadata.name} is not ready`
+      const status = {ref, state: 'failed' as const, message, related: [pod.metadata.name], failing: [{pod: pod.metadata.name, container: c.name, previous: restarts > 0}]}
+      const filter = () => lineFilter({configured: configuredExcludes(context.config, [target.service]), exclude: [], grep: []})
+      const [explained] = await explainFailures(context.kubectl, [status], filter)
+      return explained ?? checkFailure(ref, message)
     }
   }
   return undefined

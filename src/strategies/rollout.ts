@@ -6,7 +6,7 @@ import type {Kubectl} from '../kubectl/kubectl.js'
 import type {KubeObject} from '../render/objects.js'
 import {abortableSleep} from '../sleep.js'
 import type {Reporter} from '../ui/output.js'
-import {blueGreen, recordSlotsComingUp} from './blue-green.js'
+import {blueGreen, recordSlotsComingUp, removeNewSlots} from './blue-green.js'
 import {canary, resumable} from './canary.js'
 import {rolling} from './rolling.js'
 import {dropPending, type PendingRelease, readState, savePending, writeServiceState} from './state.js'
@@ -58,7 +58,6 @@ export async function rollOutRelease(options: ReleaseRolloutOptions): Promise<Re
   const result = await applyAndWatch({...options, objects: [...rest, ...placements.flatMap((p) => p.first)]})
   const recorded = [...rest, ...placements.flatMap((p) => p.recorded)]
   const keep = [...recorded, ...placements.flatMap((p) => p.keep)]
-  if (result.outcome !== 'ready') return {...result, recorded, keep}
   const context: StrategyContext = {
     kubectl: options.kubectl,
     namespace: options.namespace,
@@ -73,6 +72,22 @@ export async function rollOutRelease(options: ReleaseRolloutOptions): Promise<Re
     ...(options.intervalMs !== undefined ? {intervalMs: options.intervalMs} : {}),
     ...(options.fetch ? {fetch: options.fetch} : {}),
   }
+  if (result.outcome === 'failed' || result.outcome === 'timeout') {
+    // A release that failed before any switch: its new slots and canaries never took traffic. They go now, as after
+    // failed checks, and the state says so; left, the state said "coming up" for slots the rollback pruned.
+    await removeNewSlots(
+      placements.filter((p) => strategyOf(p.unit) === blueGreen),
+      context,
+      result.failures,
+    )
+    await removeUnstartedCanaries(
+      options.kubectl,
+      placements.filter((p) => strategyOf(p.unit) === canary),
+      options.reporter,
+      'the release failed',
+    )
+  }
+  if (result.outcome !== 'ready') return {...result, recorded, keep}
   const byType = new Map<Strategy, Placement[]>()
   for (const p of placements) byType.set(strategyOf(p.unit), [...(byType.get(strategyOf(p.unit)) ?? []), p])
   const canaries = placements.some((p) => strategyOf(p.unit) === canary && p.later.length)
@@ -83,7 +98,7 @@ export async function rollOutRelease(options: ReleaseRolloutOptions): Promise<Re
     // release at once, rather than after a canary nobody needs any more was paused, promoted and rolled out.
     for (const [strategy, ps] of [...byType].sort(([a], [b]) => Number(a === canary) - Number(b === canary))) {
       if (strategy === canary && failures.length) {
-        await removeUnstartedCanaries(options.kubectl, ps, options.reporter)
+        await removeUnstartedCanaries(options.kubectl, ps, options.reporter, 'another service failed')
         continue
       }
       failures.push(...(await strategy.complete(ps, context)))
@@ -113,11 +128,11 @@ export async function placedObjects(kubectl: Kubectl, objects: KubeObject[], ser
 }
 
 /** The canary Deployments (still at 0 replicas) of canaries that did not start because another service failed. */
-async function removeUnstartedCanaries(kubectl: Kubectl, placements: Placement[], reporter: Reporter): Promise<void> {
+async function removeUnstartedCanaries(kubectl: Kubectl, placements: Placement[], reporter: Reporter, why: string): Promise<void> {
   const services = placements.filter((p) => p.later.length).map((p) => p.unit.service)
   if (!services.length) return
   const names = services.map((s) => `deployment/${s}-canary`)
-  reporter.info(`Not starting the canary of ${services.join(', ')}: another service failed; removing ${names.join(', ')}`)
+  reporter.info(`Not starting the canary of ${services.join(', ')}: ${why}; removing ${names.join(', ')}`)
   await kubectl.run(['delete', '--ignore-not-found', '--wait=false', ...names], {allowFailure: true})
 }
 

@@ -47,3 +47,14 @@ export function fakeKubectlFactory(expected: Expectation[]) {
     remaining: () => shared.queue.length,
   }
 }
+
+/** A Deployment as the API server reports it once the controller observed it: `ready` of its `replicas` pods ready (all by default). */
+export function deploymentStatus(name: string, replicas: number, ready = replicas) {
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: {name, generation: 1, annotations: {'deployment.kubernetes.io/revision': '1'}},
+    spec: {replicas},
+    status: {observedGeneration: 1, replicas, updatedReplicas: replicas, readyReplicas: ready, availableReplicas: ready},
+  }
+}

@@ -8,7 +8,7 @@ import {deploy} from '../../../src/deploy/deploy.js'
 import type {UserError} from '../../../src/errors.js'
 import {WATCH_RESOURCES} from '../../../src/resources/kinds.js'
 import {memoryReporter} from '../../../src/ui/output.js'
-import {fakeKubectlFactory, type Expectation} from '../../helpers/fake-kubectl.js'
+import {deploymentStatus, fakeKubectlFactory, type Expectation} from '../../helpers/fake-kubectl.js'
 import {TempRepo} from '../../helpers/repo.js'
 
 const BOUND = ['--context', 'kind-x', '--namespace', 'shop', '--request-timeout=30s']
@@ -29,15 +29,7 @@ function recorded(input: string | undefined) {
 const kinds = (input: string | undefined) => (JSON.parse(input as string) as {items: Array<{kind: string}>}).items.map((o) => o.kind)
 
 /** A Deployment as the API server reports it once its rollout is done. */
-function readyDeployment(name: string, replicas: number) {
-  return {
-    apiVersion: 'apps/v1',
-    kind: 'Deployment',
-    metadata: {name, generation: 1, annotations: {'deployment.kubernetes.io/revision': '1'}},
-    spec: {replicas},
-    status: {observedGeneration: 1, replicas, updatedReplicas: replicas, readyReplicas: replicas, availableReplicas: replicas},
-  }
-}
+const readyDeployment = (name: string, replicas: number) => deploymentStatus(name, replicas)
 
 /** Release 1 (a record as skycap wrote them before 0.2: one Secret with record and manifests) and a web Deployment
  * whose new pod crash-loops, for the crash-loop tests. */

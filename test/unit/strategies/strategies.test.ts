@@ -1,6 +1,8 @@
 import {expect} from 'chai'
 
+import {InterruptedError} from '../../../src/errors.js'
 import {Kubectl, type ProcessRunner} from '../../../src/kubectl/kubectl.js'
+import {deploymentStatus} from '../../helpers/fake-kubectl.js'
 import type {KubeObject} from '../../../src/render/objects.js'
 import {blueGreen} from '../../../src/strategies/blue-green.js'
 import {canary, runCanary, setRouteWeights} from '../../../src/strategies/canary.js'
@@ -157,10 +159,34 @@ describe('strategies', () => {
     const target = {service: 'web', podSelector: 'a=b', deployment: deployment(), serviceName: 'web', port: 8080}
 
     it('fails on a restarted pod before any configured check runs', async () => {
-      const {kubectl, calls} = fake(() => ({stdout: JSON.stringify({items: [pod(2)]})}))
+      const {kubectl, calls} = fake((argv) => (argv[1] === 'events' ? {stdout: JSON.stringify({items: []})} : argv[0] === 'logs' ? {stdout: ''} : {stdout: JSON.stringify({items: [pod(2)]})}))
       const f = await runChecks([{http: {path: '/'}}], target, context(kubectl))
       expect(f?.message).to.equal('container web of pod web-green-1 restarted 2 times')
-      expect(calls).to.have.length(1)
+      expect(calls.map((c) => c[0]).filter((c) => c !== 'logs' && c !== 'get')).to.deep.equal([])
+      expect(
+        calls.some((c) => c[1] === '--raw'),
+        'no http check ran',
+      ).to.equal(false)
+    })
+
+    it('a container killed after it was ready (a liveness probe) is reported with its exit, the probe events and its last lines, not as "not ready"', async () => {
+      const killed = {
+        metadata: {name: 'web-green-1'},
+        status: {containerStatuses: [{name: 'web', ready: false, restartCount: 1, lastState: {terminated: {exitCode: 2, reason: 'Error'}}}]},
+      }
+      const event = {type: 'Warning', reason: 'Unhealthy', message: 'Liveness probe failed: HTTP probe failed with statuscode: 503', count: 3, involvedObject: {kind: 'Pod', name: 'web-green-1'}}
+      const {kubectl, calls} = fake((argv) => {
+        if (argv[1] === 'events') return {stdout: JSON.stringify({items: [event]})}
+        if (argv[0] === 'logs') return {stdout: 'starting\nGET /healthz 503\n'}
+        return {stdout: JSON.stringify({items: [killed]})}
+      })
+      const f = await runChecks([], target, context(kubectl))
+      expect(f?.ref).to.equal('check/pods web')
+      expect(f?.message).to.equal('container web of pod web-green-1 restarted once (last exit code 2, Error) and is not ready')
+      expect(f?.events.map((e) => `${e.reason}: ${e.message}`)).to.deep.equal(['Unhealthy: Liveness probe failed: HTTP probe failed with statuscode: 503'])
+      expect(calls.find((c) => c[0] === 'logs')).to.include('--previous')
+      expect(f?.logs[0]).to.include({pod: 'web-green-1', container: 'web', previous: true})
+      expect(f?.logs[0]?.lines).to.deep.equal(['starting', 'GET /healthz 503'])
     })
 
     it('http: GETs every new pod through the API server proxy; a 503 fails with the status', async () => {
@@ -247,13 +273,7 @@ describe('a release with blue-green and canary services', () => {
     if (o.kind === 'Service') return {...o, metadata: {name, labels}, spec: {...spec, selector: labels}}
     return {...o, metadata: {name, labels}, spec: {...spec, selector: {matchLabels: labels}, template: {metadata: {labels}, spec: (spec.template as {spec: unknown}).spec}}}
   }
-  const ready = (name: string, replicas: number) => ({
-    apiVersion: 'apps/v1',
-    kind: 'Deployment',
-    metadata: {name, generation: 1, annotations: {'deployment.kubernetes.io/revision': '1'}},
-    spec: {replicas},
-    status: {observedGeneration: 1, replicas, updatedReplicas: replicas, readyReplicas: replicas, availableReplicas: replicas},
-  })
+  const ready = (name: string, replicas: number) => deploymentStatus(name, replicas)
 
   it('a blue-green slot failing its checks fails the release without starting the canaries, whose Deployments go', async () => {
     const services: Record<string, ServiceConfig> = {web: {image: 'web', strategy: {type: 'blueGreen'}}, api: {image: 'api', strategy: {type: 'canary', steps: [{setWeight: 50}, {pause: {}}]}}}
@@ -282,6 +302,97 @@ describe('a release with blue-green and canary services', () => {
     expect(JSON.parse(web.filter(Boolean).at(-1) as string))
       .to.include({phase: 'failed', activeSlot: 'blue', message: 'web-green failed its checks and was removed'})
       .and.not.have.any.keys('previousSlot', 'scaleDownAt')
+  })
+})
+
+describe('a release that fails before its switch (a slot not ready, another service failing)', () => {
+  const labelled = (o: KubeObject, name: string, slot?: string): KubeObject => {
+    const labels = {...LABELS, 'app.kubernetes.io/name': name}
+    const spec = o.spec as Record<string, unknown>
+    const selector = {...labels, ...(slot ? {[SLOT_LABEL]: slot} : {})}
+    if (o.kind === 'Service') return {...o, metadata: {name, labels}, spec: {...spec, selector}}
+    return {...o, metadata: {name: slot ? `${name}-${slot}` : name, labels, annotations: {[TEMPLATE_ANNOTATION]: 'old'}}, spec: {...spec, selector: {matchLabels: labels}}}
+  }
+  const status = deploymentStatus
+
+  it('removes every new slot and unstarted canary, and the state says which slot failed and which went because of it (it said "coming up" for slots the rollback pruned)', async () => {
+    const services: Record<string, ServiceConfig> = {
+      web: {image: 'web', strategy: {type: 'blueGreen'}},
+      api: {image: 'api', strategy: {type: 'blueGreen'}},
+      shop: {image: 'shop', strategy: {type: 'canary', steps: [{setWeight: 50}]}},
+    }
+    const live = [
+      labelled(service, 'web', 'blue'),
+      labelled(deployment('web:1'), 'web', 'blue'),
+      labelled(service, 'api', 'blue'),
+      labelled(deployment('api:1'), 'api', 'blue'),
+      labelled(service, 'shop'),
+      labelled(deployment('shop:1'), 'shop'),
+    ]
+    const {kubectl, calls} = fake((argv) => {
+      if (argv[0] === 'get' && argv[1] === 'configmap') return {stdout: ''}
+      if (argv[0] === 'get' && argv[1] === 'deployments,services') return {stdout: JSON.stringify({items: live})}
+      // web-green never becomes ready (a probe answering 503); api-green is ready; the deadline has passed.
+      if (argv[0] === 'get' && argv[1]?.startsWith('deployments,replicasets'))
+        return {stdout: JSON.stringify({items: [status('web-green', 3, 0), status('api-green', 3, 3), status('shop-canary', 0, 0)]})}
+      if (argv[0] === 'get' && argv[1] === 'events') return {stdout: JSON.stringify({items: []})}
+      if (argv[0] === 'get') return {exitCode: 1, stderr: `unexpected ${argv.join(' ')}`}
+      return {}
+    })
+    const objects = [deployment(), service, labelled(deployment('api:2'), 'api'), labelled(service, 'api'), labelled(deployment('shop:2'), 'shop'), labelled(service, 'shop')].map((o) =>
+      o.kind === 'Deployment' ? {...o, metadata: {name: o.metadata.name.replace(/-blue$/, ''), labels: o.metadata.labels}} : o,
+    )
+    const infos: string[] = []
+    const reporter = {info: (m: string) => infos.push(m), warn: () => undefined} as unknown as StrategyContext['reporter']
+    const ctx = context(kubectl, {reporter, deadline: Date.now() - 1})
+    const result = await rollOutRelease({...releaseOf(ctx, objects, services), deadline: Date.now() - 1})
+    expect(result.outcome).to.equal('timeout')
+    expect(result.failures.map((f) => f.ref)).to.deep.equal(['Deployment/web-green'])
+    const deleted = calls.filter((c) => c[0] === 'delete').flatMap((c) => c.filter((a) => a.startsWith('deployment/')))
+    expect(deleted).to.have.members(['deployment/web-green', 'deployment/api-green', 'deployment/shop-canary'])
+    const written = (name: string) =>
+      JSON.parse(
+        calls
+          .filter((c) => c[0] === 'patch' && c[1] === 'configmap')
+          .map((c) => JSON.parse(c.at(-1) as string).data[name] as string | undefined)
+          .filter(Boolean)
+          .at(-1) as string,
+      )
+    expect(written('web')).to.include({phase: 'failed', activeSlot: 'blue', release: 5, message: 'web-green did not become ready and was removed'}).and.not.have.any.keys('previousSlot', 'scaleDownAt')
+    expect(written('api')).to.include({phase: 'aborted', activeSlot: 'blue', message: 'api-green was removed without taking traffic: release 5 failed (Deployment/web-green)'})
+    expect(rolloutStatusLines({environment: 'prod', services: {web: written('web'), api: written('api')}, lock: null})).to.not.include('coming up')
+    expect(infos).to.include('Removing deployment/web-green, deployment/api-green: they received no traffic')
+    expect(infos).to.include('Not starting the canary of shop: the release failed; removing deployment/shop-canary')
+  })
+
+  it('a slot that failed its checks is "failed"; the other service’s slot, removed because of it, is "aborted"', async () => {
+    const services: Record<string, ServiceConfig> = {web: {image: 'web', strategy: {type: 'blueGreen'}}, api: {image: 'api', strategy: {type: 'blueGreen'}}}
+    const live = [labelled(service, 'web', 'blue'), labelled(deployment('web:1'), 'web', 'blue'), labelled(service, 'api', 'blue'), labelled(deployment('api:1'), 'api', 'blue')]
+    const pod = (name: string) => ({metadata: {name}, status: {containerStatuses: [{name: 'c', ready: true, restartCount: 0}]}})
+    const {kubectl, calls} = fake((argv) => {
+      if (argv[0] === 'get' && argv[1] === 'configmap') return {stdout: ''}
+      if (argv[0] === 'get' && argv[1] === 'deployments,services') return {stdout: JSON.stringify({items: live})}
+      if (argv[0] === 'get' && argv[1]?.startsWith('deployments,replicasets')) return {stdout: JSON.stringify({items: [status('web-green', 3, 3), status('api-green', 3, 3)]})}
+      // web's new pods are not there any more when checked; api's are.
+      if (argv[0] === 'get' && argv[1] === 'pods') return {stdout: JSON.stringify({items: argv[3]?.includes('name=api') ? [pod('api-green-1')] : []})}
+      if (argv[0] === 'get') return {exitCode: 1, stderr: `unexpected ${argv.join(' ')}`}
+      return {}
+    })
+    const objects = [deployment(), service, labelled(deployment('api:2'), 'api'), labelled(service, 'api')].map((o) =>
+      o.kind === 'Deployment' ? {...o, metadata: {name: o.metadata.name.replace(/-blue$/, ''), labels: o.metadata.labels}} : o,
+    )
+    const result = await rollOutRelease(releaseOf(context(kubectl), objects, services))
+    expect(result.failures.map((f) => f.ref)).to.deep.equal(['check/pods web'])
+    const states = calls.filter((c) => c[0] === 'patch' && c[1] === 'configmap').map((c) => JSON.parse(c.at(-1) as string).data as Record<string, string>)
+    const last = (name: string) =>
+      JSON.parse(
+        states
+          .map((d) => d[name])
+          .filter(Boolean)
+          .at(-1) as string,
+      )
+    expect(last('web')).to.include({phase: 'failed', message: 'web-green failed its checks and was removed'})
+    expect(last('api')).to.include({phase: 'aborted', message: 'api-green was removed without taking traffic: release 5 failed (check/pods web)'})
   })
 })
 
@@ -346,13 +457,7 @@ describe('a canary promoted between its pauses', () => {
   it('a promote taken while the canary scaled continues past the next pause (it was dropped, and the pause waited for another)', async () => {
     const steps = [{setWeight: 50}, {setWeight: 75}, {pause: {}}]
     const unit = unitOf({type: 'canary', steps})
-    const readyDeployment = (name: string, replicas: number) => ({
-      apiVersion: 'apps/v1',
-      kind: 'Deployment',
-      metadata: {name, generation: 1, annotations: {'deployment.kubernetes.io/revision': '1'}},
-      spec: {replicas},
-      status: {observedGeneration: 1, replicas, updatedReplicas: replicas, readyReplicas: replicas, availableReplicas: replicas},
-    })
+    const readyDeployment = (name: string, replicas: number) => deploymentStatus(name, replicas)
     const pod = {metadata: {name: 'web-canary-1'}, status: {containerStatuses: [{name: 'web', ready: true, restartCount: 0}]}}
     // `skycap promote` writes its request while the first step scales the canary; the canary clears it when it takes it.
     let requested = false
@@ -377,6 +482,56 @@ describe('a canary promoted between its pauses', () => {
     expect(stop.aborted).to.equal(false)
     expect(infos).to.include('  web: promoted past the pause at step 3 (promote was given before it)')
     expect(calls.filter((c) => c[0] === 'delete').map((c) => c[2])).to.deep.equal(['web-canary'])
+  })
+})
+
+describe('a canary whose new pods are not ready', () => {
+  const steps = [{setWeight: 50}, {pause: {}}]
+  const patched = (calls: string[][]) => calls.filter((c) => c[0] === 'patch' && c[1] === 'configmap').map((c) => JSON.parse(c.at(-1) as string).data.web as string | undefined)
+
+  it('stopped (Ctrl-C, SIGTERM) while they come up: no abort, nothing recorded as failed, the step kept for `rollout resume` (it aborted and blamed the canary)', async () => {
+    const controller = new AbortController()
+    const {kubectl, calls} = fake((argv) => {
+      // The signal comes while the canary is scaled up and its pods start.
+      if (argv[0] === 'scale') controller.abort()
+      if (argv[0] === 'get' && argv[1] === 'configmap') return {stdout: JSON.stringify({data: {}})}
+      if (argv[0] === 'get' && argv[1]?.startsWith('deployments,replicasets')) return {stdout: JSON.stringify({items: [deploymentStatus('web-canary', 2, 0)]})}
+      if (argv[0] === 'get') return {exitCode: 1, stderr: `unexpected ${argv.join(' ')}`}
+      return {}
+    })
+    const error = await runCanary(unitOf({type: 'canary', steps}), context(kubectl, {signal: controller.signal, intervalMs: 1})).then(
+      (f) => new Error(`returned ${JSON.stringify(f)}`),
+      (e: Error) => e,
+    )
+    expect(error).to.be.instanceOf(InterruptedError)
+    expect(calls.filter((c) => c[0] === 'scale').map((c) => c.join(' '))).to.deep.equal(['scale deployment web-canary --replicas=2'])
+    expect(calls.filter((c) => c[0] === 'delete')).to.deep.equal([])
+    const states = patched(calls)
+      .filter(Boolean)
+      .map((t) => JSON.parse(t as string) as {phase: string; step: number})
+    expect(states.map((st) => st.phase)).to.deep.equal(['progressing'])
+    expect(states.at(-1)?.step).to.equal(0)
+  })
+
+  it('not ready in time: the abort’s report has the canary’s events, read before the canary is deleted (it had only the watch’s sentence)', async () => {
+    let now = Date.parse('2026-01-01T00:00:00Z')
+    // Each look at the clock is a minute later: the wait for the canary runs out after its first poll.
+    const clock = () => (now += 61_000)
+    const event = {type: 'Warning', reason: 'Unhealthy', message: 'Readiness probe failed: HTTP probe failed with statuscode: 503', involvedObject: {kind: 'Deployment', name: 'web-canary'}}
+    const order: string[] = []
+    const {kubectl} = fake((argv) => {
+      order.push(argv[0] === 'get' ? `get ${argv[1]}` : (argv[0] as string))
+      if (argv[0] === 'get' && argv[1] === 'configmap') return {stdout: JSON.stringify({data: {}})}
+      if (argv[0] === 'get' && argv[1]?.startsWith('deployments,replicasets')) return {stdout: JSON.stringify({items: [deploymentStatus('web-canary', 2, 0), deploymentStatus('web', 3, 3)]})}
+      if (argv[0] === 'get' && argv[1] === 'events') return {stdout: JSON.stringify({items: [event]})}
+      if (argv[0] === 'get') return {exitCode: 1, stderr: `unexpected ${argv.join(' ')}`}
+      return {}
+    })
+    const failure = await runCanary(unitOf({type: 'canary', steps}), context(kubectl, {clock, deadline: now + 60_000, intervalMs: 1}))
+    expect(failure?.ref).to.equal('Deployment/web-canary')
+    expect(failure?.message).to.match(/^still not ready: 0\/2 updated|^still not ready: 2\/2 updated, 0 ready/)
+    expect(failure?.events.map((e) => `${e.reason}: ${e.message}`)).to.deep.equal(['Unhealthy: Readiness probe failed: HTTP probe failed with statuscode: 503'])
+    expect(order.indexOf('get events'), 'explained before the canary is deleted').to.be.within(0, order.indexOf('delete'))
   })
 })
 
