@@ -499,4 +499,83 @@ describe('strategies on the real node: blue-green and canary with counted reques
     expect([...traffic.web.failed(), ...traffic.api.failed()]).to.deep.equal([])
     expect(traffic.web.answers.length).to.be.at.least(40)
   })
+
+  realIt(
+    'web and api blue-green, shop a canary: a web slot whose probe never passes fails the release, neither Service switches, both new slots and the canary go and the state says which failed; Ctrl-C while the canary’s pods start leaves it to rollout resume',
+    async () => {
+      // api and shop: copies of web (same image and config), their own Deployments and Services.
+      await app.change((t) => {
+        const web = /\n {2}web:\n[\s\S]*?(?=\nenvironments:)/.exec(t)?.[0] ?? ''
+        return t.replace(web, `${web}${web.replace('\n  web:\n', '\n  api:\n')}${web.replace('\n  web:\n', '\n  shop:\n')}`)
+      }, 'api and shop beside web')
+      const blueGreen = '{type: blueGreen, scaleDownDelay: 5s}'
+      const strategies = [blueGreen, blueGreen, '{type: canary, steps: [{setWeight: 50}, {pause: {duration: 5s}}]}']
+      await app.change((t) => {
+        let i = 0
+        return t.replaceAll('    replicas: 1\n', () => `    replicas: 2\n    strategy: ${strategies[i++]}\n`)
+      }, 'two blue-green, one canary')
+      expect((await deploy()).exitCode).to.equal(0)
+      const urls = {web: await serviceUrl('web'), api: await serviceUrl('api'), shop: await serviceUrl('shop')}
+      for (const url of Object.values(urls)) await serviceAnswers(url, /^version=v1 /)
+      const slot = async (svc: string) => (await app.get(['service', svc])).spec.selector['skycap.dev/slot']
+      /** Sets every service's version, and `extra` env of one service (by its block in skycap.yaml) only. */
+      const release = (v: string, service?: string, extra?: string) =>
+        app.change(
+          (t) => {
+            // The extra env of the release before goes.
+            const text = t.replace(/env: \{[^}]*APP_VERSION: v\d+\}/g, `env: {APP_VERSION: ${v}}`)
+            return service ? text.replace(new RegExp(`(\\n {2}${service}:\\n[\\s\\S]*?env: \\{)`), `$1${extra}, `) : text
+          },
+          `${v}${service ? ` ${service} ${extra}` : ''}`,
+        )
+
+      // v2: web's new pods never pass their readiness probe (503), api's are ready at once.
+      await release('v2', 'web', 'APP_HEALTHZ: fail')
+      await tag()
+      const traffic = {web: new Traffic(urls.web), api: new Traffic(urls.api)}
+      const failed = await deploy(['--timeout', '30s'])
+      await Promise.all([traffic.web.stop(), traffic.api.stop()])
+      expect(failed.exitCode, failed.stderr).to.equal(70)
+      expect(failed.doc.error.message).to.match(/Deployment\/web-green: still not ready/)
+      expect({web: await slot('web'), api: await slot('api')}, 'nothing switched').to.deep.equal({web: 'blue', api: 'blue'})
+      expect({web: await replicas('web-green'), api: await replicas('api-green'), canary: await replicas('shop-canary')}, 'no new slot or canary left').to.deep.equal({
+        web: undefined,
+        api: undefined,
+        canary: undefined,
+      })
+      const state = await rolloutState()
+      expect(state.web).to.include({phase: 'failed', activeSlot: 'blue', release: 2, message: 'web-green did not become ready and was removed'})
+      expect(state.api).to.include({phase: 'aborted', activeSlot: 'blue', release: 2, message: 'api-green was removed without taking traffic: release 2 failed (Deployment/web-green)'})
+      const status = await app.cli(['rollout', 'status', 'test'])
+      expect(status.stdout).to.not.contain('coming up')
+      for (const [name, t] of Object.entries(traffic)) {
+        expect(t.failed(), `${name}: failed requests`).to.deep.equal([])
+        expect([...new Set(t.versions())], `${name}: the failed release never answered`).to.deep.equal(['v1'])
+        expect(t.answers.length).to.be.at.least(20)
+      }
+
+      // v3: shop's canary pods take 20 s to become ready; Ctrl-C while they start.
+      await release('v3', 'shop', 'APP_READY_AFTER: 20s')
+      await tag()
+      const p = background(['deploy', 'test'])
+      await waitFor('the canary’s pod to be running, not ready', async () => {
+        const pods = (await app.get(['pods', '-l', 'skycap.dev/track=canary'])).items as any[]
+        return pods.some((pod) => pod.status?.containerStatuses?.[0]?.state?.running)
+      })
+      p.kill('SIGINT')
+      const stopped = await p
+      expect(stopped.exitCode, stopped.stderr).to.equal(130)
+      expect((await rolloutState()).shop, 'not aborted, not failed: left for rollout resume').to.include({phase: 'progressing', step: 0, release: 4})
+      expect(await replicas('shop-canary'), 'the canary as it was').to.equal(1)
+      expect((await app.json(['history', 'test'])).doc.result.releases[0]).to.include({number: 4, result: 'interrupted'})
+      const resumed = await app.json(['rollout', 'resume', 'test'])
+      expect(resumed.exitCode, resumed.stderr).to.equal(0)
+      expect(resumed.doc.result).to.include({release: 4}).and.have.property('resumed').that.deep.equals(['shop'])
+      expect(await replicas('shop-canary')).to.equal(undefined)
+      expect(await replicas('shop')).to.equal(2)
+      expect((await app.json(['history', 'test'])).doc.result.releases[0]).to.include({number: 4, result: 'succeeded'})
+      await settled('shop')
+      expect([...new Set(await sample(urls.shop, 20))], 'shop after the resume').to.deep.equal(['v3'])
+    },
+  )
 })
