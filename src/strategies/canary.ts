@@ -150,6 +150,11 @@ export async function runCanary(unit: ServiceUnit, context: StrategyContext, res
     return failure
   }
 
+  // The checks after a setWeight see the pods just after they became ready. A process that crashes later (a liveness
+  // probe that kills it, a fault after some requests) restarts during a pause: the pod check again before the canary
+  // moves on, or a crash-looping release was promoted to every replica.
+  const canaryStillHealthy = async () => ((state.weight ?? 0) > 0 ? runChecks([], target, context) : undefined)
+
   await save({phase: 'progressing'})
   let full = false
   // A `skycap promote` taken between pauses (while the canary scaled or ran its checks) continues past the next
@@ -184,6 +189,8 @@ export async function runCanary(unit: ServiceUnit, context: StrategyContext, res
         await abortableSleep(until === undefined ? 1000 : Math.min(1000, Math.max(0, until - context.clock())), context.signal)
       }
       delete state.pausedUntil
+      const restarted = await canaryStillHealthy()
+      if (restarted) return abort(restarted)
     }
     if (step.analysis) {
       const failure = await runChecks(step.analysis.checks, target, context)
@@ -192,7 +199,9 @@ export async function runCanary(unit: ServiceUnit, context: StrategyContext, res
     await save({phase: 'progressing', step: i + 1})
   }
 
-  // Promotion: the stable Deployment takes the release, then the canary goes.
+  // Promotion: the stable Deployment takes the release, then the canary goes; not a canary whose pods crashed meanwhile.
+  const crashed = await canaryStillHealthy()
+  if (crashed) return abort(crashed)
   reporter.info(`  ${unit.service}: promoting the release to ${unit.service}`)
   await kubectl.run(['apply', '--server-side', '--field-manager=skycap', '--force-conflicts', '-f', '-'], {input: JSON.stringify({...stable, spec: {...(stable.spec as object), replicas: total}})})
   const failure = await waitReady(stable)

@@ -535,6 +535,33 @@ describe('a canary whose new pods are not ready', () => {
   })
 })
 
+describe('a canary whose pods crash after they became ready', () => {
+  it('restarted during the pause: aborted before promotion, with the restarts in the report (the crash-looping release was promoted to every replica)', async () => {
+    let podReads = 0
+    const pod = (restarts: number) => ({
+      metadata: {name: 'web-canary-1-a'},
+      status: {containerStatuses: [{name: 'web', ready: restarts === 0, restartCount: restarts, lastState: restarts ? {terminated: {exitCode: 2, reason: 'Error'}} : {}}]},
+    })
+    const {kubectl, calls} = fake((argv) => {
+      if (argv[0] === 'get' && argv[1] === 'configmap') return {stdout: JSON.stringify({data: {}})}
+      if (argv[0] === 'get' && argv[1]?.startsWith('deployments,replicasets')) return {stdout: JSON.stringify({items: [deploymentStatus('web-canary', 2), deploymentStatus('web', 3)]})}
+      // Ready and never restarted when the step's checks look; restarted twice by the end of the pause.
+      if (argv[0] === 'get' && argv[1] === 'pods') return {stdout: JSON.stringify({items: [pod(podReads++ === 0 ? 0 : 2)]})}
+      if (argv[0] === 'get' && argv[1] === 'events') return {stdout: JSON.stringify({items: []})}
+      if (argv[0] === 'get') return {exitCode: 1, stderr: `unexpected ${argv.join(' ')}`}
+      return {}
+    })
+    const failure = await runCanary(unitOf({type: 'canary', steps: [{setWeight: 50}, {pause: {duration: '1s'}}]}), context(kubectl, {intervalMs: 1}))
+    expect(failure?.ref).to.equal('check/pods web')
+    expect(failure?.message).to.equal('container web of pod web-canary-1-a restarted 2 times (last exit code 2, Error) and is not ready')
+    expect(
+      calls.filter((c) => c[0] === 'apply'),
+      'the stable Deployment never took the release',
+    ).to.deep.equal([])
+    expect(calls.filter((c) => c[0] === 'scale').map((c) => c.join(' '))).to.include('scale deployment web --replicas=3')
+  })
+})
+
 /** A thrown error as the test reports it (the canary returns failures; an interruption throws). */
 function checkFailureOf(error: Error): {ref: string; message: string} {
   return {ref: 'thrown', message: error.message}
