@@ -171,6 +171,11 @@ describe('skycap init --ci', () => {
       expect(pipeline['.deploy'].before_script.at(-1)).to.equal(cd)
       // The shell reads it as the app's folder.
       expect(execFileSync('sh', ['-c', `${cd} && pwd -P`], {cwd: repo.dir, encoding: 'utf8'}).trim()).to.equal(realpathSync(app))
+      // Reached through a symbolic link to the repository: the app's folder is still its path in the repository.
+      symlinkSync(repo.dir, join(tmp, 'link'))
+      rmSync(join(repo.dir, '.github'), {recursive: true})
+      scaffold(join(tmp, 'link', 'apps', "o'shop web"), 'shop', 'github')
+      expect(parse(readFileSync(join(repo.dir, '.github/workflows/deploy.yml'), 'utf8')).defaults).to.deep.equal({run: {'working-directory': "apps/o'shop web"}})
       // At the root of a repository, nothing changes: no defaults, no cd.
       // A folder init creates (--dir) is the same: the pipeline goes to the root.
       const created = scaffold(join(repo.dir, 'apps', 'new', 'api'), 'api', 'gitlab')
