@@ -139,7 +139,8 @@ function hasBuild(config: Config): boolean {
 /** As src/config/environment.ts resolves them: the environment's notify over the top level (mergeNotify), its requireChecks over the top level's. */
 function environmentNeeds(config: Config | undefined, name: string): PipelineNeeds {
   const env = config?.environments?.[name] ?? undefined
-  const deployments = (target: 'github' | 'gitlab') => (env?.notify?.[target]?.deployments ?? config?.notify?.[target]?.deployments) === true
+  const notify = mergeNotify(config?.notify, env?.notify)
+  const deployments = (target: 'github' | 'gitlab') => notify?.[target]?.deployments === true
   const checks = env?.requireChecks ?? config?.requireChecks
   const settings = checks === true ? config?.requireChecks : checks
   const repository = typeof settings === 'object' && settings !== null && typeof (settings as {repository?: unknown}).repository === 'string'
@@ -148,7 +149,7 @@ function environmentNeeds(config: Config | undefined, name: string): PipelineNee
     gitlabDeployments: deployments('gitlab'),
     checks: Boolean(checks),
     checksWithoutRepository: Boolean(checks) && !repository,
-    notifyVariables: notifyVariables(mergeNotify(config?.notify, env?.notify)),
+    notifyVariables: notifyVariables(notify),
   }
 }
 

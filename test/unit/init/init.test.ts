@@ -468,6 +468,10 @@ describe('skycap init --ci: a valid pipeline for any set of environments', () =>
     expect(gitlab).to.contain('#   SLACK_URL, HOOK_URL, HOOK_TOKEN, SLACK_PROD_URL, masked and protected: the variables notify: in skycap.yaml reads.')
     const none = pipeline('github', '  dev: {namespace: d}\n', 'notify: {github: {deployments: true}}\n')
     expect(none.text).to.not.contain('notify: in skycap.yaml reads')
+    // An environment's github: target replaces the app's whole (as deploys resolve it): without deployments: true
+    // of its own, its deploy step gets no token for deployments.
+    const replaced = pipeline('github', '  dev: {namespace: d, notify: {github: {repository: acme/shop}}}\n', 'notify: {github: {deployments: true}}\n')
+    expect(replaced.parsed.jobs['deploy-dev'].steps.at(-1).env).to.equal(undefined)
     expect(none.parsed.jobs['deploy-dev'].steps.at(-1).env).to.deep.equal({GITHUB_TOKEN: '${{ github.token }}'})
     // An environment's own webhook replaces the app's: prod's step gets PAGER_URL, not the app's HOOK_URL and HOOK_TOKEN.
     const own = pipeline('github', '  staging: {namespace: s}\n  prod: {namespace: p, protected: true, notify: {webhook: {url: "${env:PAGER_URL}"}}}\n', extra)
