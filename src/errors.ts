@@ -84,9 +84,28 @@ export class ConfigErrors extends UserError {
   readonly errors: ConfigError[]
 
   constructor(errors: ConfigError[], hint?: string) {
-    super(errors.map((e) => e.message).join('\n'), {hint})
-    this.errors = errors
+    const ordered = inFileOrder(errors)
+    super(ordered.map((e) => e.message).join('\n'), {hint})
+    this.errors = ordered
   }
+}
+
+/**
+ * Problems as a reader meets them: each file's together (files in the order their first problem came), by line and
+ * column within a file, the ones without a line first. The checks find them in their own order (the schema's, then
+ * skycap's), which put a key at line 34 before one at line 11.
+ */
+function inFileOrder(errors: ConfigError[]): ConfigError[] {
+  const files = new Map<string | undefined, number>()
+  for (const e of errors) if (!files.has(e.location?.file)) files.set(e.location?.file, files.size)
+  const rank = (e: ConfigError): number[] => [files.get(e.location?.file) ?? 0, e.location?.line ?? 0, e.location?.column ?? 0]
+  return errors
+    .map((e, index) => ({e, key: [...rank(e), index]}))
+    .sort((a, b) => {
+      for (let i = 0; i < a.key.length; i++) if (a.key[i] !== b.key[i]) return (a.key[i] ?? 0) - (b.key[i] ?? 0)
+      return 0
+    })
+    .map(({e}) => e)
 }
 
 /** No tool that builds images is installed or working (docker buildx, docker, podman). Exit 2: nothing was built. */

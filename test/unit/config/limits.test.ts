@@ -44,8 +44,8 @@ describe('input limits: numbers in skycap.yaml', () => {
     const text = config(['ports: [{name: http, port: 80, targetPort: 70000}]', 'resources: {requests: {cpu: -1}}', 'env: {ID: 12345678901234567890}'])
     expect(await problems(text)).to.deep.equal([
       `${FILE}:5:48: services.web.ports.0.targetPort is 70000 but must be at most 65535`,
-      `${FILE}:7:15: services.web.env.ID is 12345678901234567000 but must be at most 9007199254740991`,
       `${FILE}:6:33: services.web.resources.requests.cpu is -1 but must be at least 0`,
+      `${FILE}:7:15: services.web.env.ID is 12345678901234567000 but must be at most 9007199254740991`,
     ])
   })
 
@@ -219,8 +219,8 @@ describe('input limits: templates and config files come from the repository only
     edit(['config: etc-link'])
     writeFileSync(file(), `templates: ../..\n${config(['config: etc-link'])}`)
     const messages = ((await rejectsWithUserError(loadConfig({configPath: file()}))) as ConfigErrors).errors.map((e) => e.message)
-    expect(messages[0]).to.match(/skycap\.yaml:6:13: services\.web\.config: folder "etc-link" resolves to \/etc, outside the repository/)
-    expect(messages[1]).to.match(/skycap\.yaml:1:12: templates: folder "\.\.\/\.\." is outside the repository/)
+    expect(messages[0]).to.match(/skycap\.yaml:1:12: templates: folder "\.\.\/\.\." is outside the repository/)
+    expect(messages[1]).to.match(/skycap\.yaml:6:13: services\.web\.config: folder "etc-link" resolves to \/etc, outside the repository/)
   })
 
   it('a committed link to /etc/hostname in a config folder is refused, naming the link and its target', async () => {

@@ -85,6 +85,13 @@ describe('config loading', () => {
     expect(e.errors.length).to.equal(2)
   })
 
+  it('lists several errors by line, as a reader meets them, not in the order the checks found them', async () => {
+    // The schema reports the top level's unknown key before services.web's wrong port, and app's type last.
+    const e = await errorsOf(`${VALID.replace('port: 8080', 'port: 0').replace('app: shop', 'app: 5')}notifi: {}\n`)
+    expect(e.errors.map((x) => x.location?.line)).to.deep.equal([1, 5, 11])
+    expect(e.message.split('\n').map((l) => l.replace(/^.*?skycap\.yaml:(\d+):.*$/, '$1'))).to.deep.equal(['1', '5', '11'])
+  })
+
   it('reports YAML syntax errors with their position', async () => {
     const e = await errorsOf('app: shop\nservices: [\n')
     expect(e.message).to.match(/skycap\.yaml:\d+:\d+: invalid YAML/)
