@@ -11,7 +11,19 @@ import {ClusterSnapshot} from '../resources/status.js'
 import {serviceStatus} from './inspect.js'
 import {prepareRelease, type PreparedRelease, UNTRACKED_COUNT} from '../render/prepare.js'
 import {checkImages} from '../registry/images.js'
-import {type HookRecord, lastGood, listReleases, MAX_PARTS, nextReleaseNumber, packManifests, PART_BYTES, type ReleaseRecord, saveRelease, type StoredRelease} from '../release/store.js'
+import {
+  type HookRecord,
+  lastGood,
+  listReleases,
+  MAX_PARTS,
+  nextReleaseNumber,
+  packManifests,
+  PART_BYTES,
+  type ReleaseRecord,
+  type RolloutSummary,
+  saveRelease,
+  type StoredRelease,
+} from '../release/store.js'
 import {formatWarning, plural, type Reporter} from '../ui/output.js'
 import {dryRunApply, pruneLive, withRejectedObjects} from './apply.js'
 import {formatFailure, type FailureReport} from './explain.js'
@@ -401,10 +413,7 @@ async function applyWatchRecord(
     })
   if (rollout.outcome === 'interrupted')
     throw new InterruptedError(`deploy of ${env.name} interrupted; the lock was released and the rollout left as it was`, {
-      // A canary left mid-way refuses the next deploy until it is resumed, promoted or aborted.
-      hint: Object.values(env.services).some((s) => s.strategy?.type === 'canary')
-        ? `Check \`skycap rollout status ${env.name}\`: a canary left mid-way goes on with \`skycap rollout resume ${env.name}\` (or \`skycap promote\`, \`skycap abort\`); a deploy is refused until it is done. Otherwise deploy again or roll back.`
-        : `Check \`skycap status ${env.name}\`; deploy again or roll back.`,
+      hint: interruptedHint(env.name, rollouts),
       details: {report},
     })
   if (rollout.outcome === 'timeout')
@@ -744,4 +753,17 @@ async function checkImagesExist(prepared: PreparedRelease, deps: DeployDeps, whi
       details: {images: unknown},
     })
   }
+}
+
+/**
+ * What to do after an interrupted deploy. A canary this release started and left mid-way (its state `progressing` or
+ * `paused`) refuses the next deploy until it is resumed, promoted or aborted, so the hint names it; a canary that
+ * never started (the interruption came first) leaves nothing to resume.
+ */
+export function interruptedHint(environment: string, rollouts: Record<string, RolloutSummary>): string {
+  const left = Object.entries(rollouts)
+    .filter(([, r]) => r.type === 'canary' && (r.phase === 'progressing' || r.phase === 'paused'))
+    .map(([service, r]) => `${service} (at ${r.weight ?? 0}%)`)
+  if (!left.length) return `Check \`skycap status ${environment}\`; deploy again or roll back.`
+  return `The canary of ${left.join(', ')} is left mid-way: \`skycap rollout resume ${environment}\` goes on with it (or \`skycap promote\`, \`skycap abort\`), \`skycap rollout status ${environment}\` shows where it stands; a deploy is refused until it is done.`
 }

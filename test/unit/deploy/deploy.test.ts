@@ -4,8 +4,9 @@ import {join} from 'node:path'
 import {gzipSync} from 'node:zlib'
 
 import {ciOutput} from '../../../src/ci/output.js'
-import {deploy} from '../../../src/deploy/deploy.js'
+import {deploy, interruptedHint} from '../../../src/deploy/deploy.js'
 import type {UserError} from '../../../src/errors.js'
+import type {RolloutSummary} from '../../../src/release/store.js'
 import {WATCH_RESOURCES} from '../../../src/resources/kinds.js'
 import {memoryReporter} from '../../../src/ui/output.js'
 import {deploymentStatus, fakeKubectlFactory, type Expectation} from '../../helpers/fake-kubectl.js'
@@ -331,5 +332,20 @@ describe('skycap deploy: the whole kubectl sequence of a first deploy', function
     expect(rollbackExplained).to.be.greaterThan(rollbackEnd)
     expect(log.slice(rollbackEnd + 1).filter((l) => l.startsWith('::group::'))).to.deep.equal([])
     expect(log.at(-1)).to.match(/^::error title=skycap deploy test%3A Deployment\/web failed::/)
+  })
+})
+
+describe('skycap deploy: the hint after an interrupted deploy', () => {
+  it('names a canary this release left mid-way (a deploy is refused until it is done), and only then', () => {
+    const left = interruptedHint('test', {shop: {type: 'canary', phase: 'paused', weight: 25, step: 1, steps: 3}, web: {type: 'blueGreen', phase: 'completed', slot: 'blue'}})
+    expect(left).to.equal(
+      'The canary of shop (at 25%) is left mid-way: `skycap rollout resume test` goes on with it (or `skycap promote`, `skycap abort`), `skycap rollout status test` shows where it stands; a deploy is refused until it is done.',
+    )
+    expect(interruptedHint('test', {shop: {type: 'canary', phase: 'progressing', step: 0, steps: 3}})).to.contain('The canary of shop (at 0%) is left mid-way')
+    // A canary service whose canary never started (no state of this release), or one done or aborted: nothing to resume.
+    const none: Array<Record<string, RolloutSummary>> = [{}, {shop: {type: 'canary', phase: 'aborted'}}, {shop: {type: 'canary', phase: 'completed', weight: 100}}]
+    for (const rollouts of none) {
+      expect(interruptedHint('test', rollouts)).to.equal('Check `skycap status test`; deploy again or roll back.')
+    }
   })
 })
