@@ -296,6 +296,13 @@ function serviceProperties() {
       },
     },
     terminationGracePeriodSeconds: {type: 'integer', minimum: 0, maximum: MAX_GRACE_SECONDS, description: 'Seconds a stopping pod gets between SIGTERM and SIGKILL (Kubernetes default 30).'},
+    minReadySeconds: {
+      type: 'integer',
+      minimum: 0,
+      maximum: MAX_GRACE_SECONDS,
+      description:
+        'Seconds a new pod must stay ready (no crash, no failed readiness check) before it counts as available: a rolling deploy, a blue-green switch and a canary step wait for it (Kubernetes default 0).',
+    },
     nodeSelector: {type: 'object', propertyNames: labelKey, additionalProperties: labelValue, description: 'Node labels a pod must be scheduled onto.'},
     tolerations: {
       type: 'array',

@@ -83,6 +83,8 @@ export interface ServiceConfig {
   startup?: HealthCheck
   lifecycle?: {preStop?: PreStop}
   terminationGracePeriodSeconds?: number
+  /** The Deployment's spec.minReadySeconds: how long a new pod stays ready before it counts as available. */
+  minReadySeconds?: number
   nodeSelector?: Record<string, string>
   tolerations?: Toleration[]
   affinity?: KubernetesFields

@@ -201,6 +201,7 @@ function serviceView(name: string, svc: ServiceConfig, image: string, labels: Re
     configMap: configMap ?? null,
     configMountPath: CONFIG_MOUNT_PATH,
     terminationGracePeriodSeconds: svc.terminationGracePeriodSeconds ?? null,
+    minReadySeconds: svc.minReadySeconds ?? null,
     serviceAccountName: svc.serviceAccountName ?? null,
     securityContext: svc.securityContext ?? null,
     nodeSelector: svc.nodeSelector && Object.keys(svc.nodeSelector).length ? svc.nodeSelector : null,

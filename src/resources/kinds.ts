@@ -87,7 +87,11 @@ const deployment: WatchedKind = {
       return {...out, state: 'ready', message: `${available}/${want} ready`}
     }
     const old = total - updated
-    return {...out, message: `${updated}/${want} updated, ${st.readyReplicas ?? 0} ready${old > 0 ? `, ${old} old still running` : ''}${waitReason(pods)}`}
+    // Ready pods count as available only after staying ready minReadySeconds: say what the wait is for.
+    const minReady = (live.spec?.minReadySeconds as number | undefined) ?? 0
+    const ready = st.readyReplicas ?? 0
+    const availability = minReady > 0 && ready > available ? `, ${available} available (a pod counts once ready for ${minReady}s, minReadySeconds)` : ''
+    return {...out, message: `${updated}/${want} updated, ${ready} ready${availability}${old > 0 ? `, ${old} old still running` : ''}${waitReason(pods)}`}
   },
 }
 

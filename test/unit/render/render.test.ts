@@ -288,6 +288,7 @@ describe('the pod template fields', () => {
         '    startup: {command: [/bin/started], periodSeconds: 2, failureThreshold: 60}',
         '    lifecycle: {preStop: {sleep: 5}}',
         '    terminationGracePeriodSeconds: 45',
+        '    minReadySeconds: 10',
         '    nodeSelector: {kubernetes.io/os: linux}',
         '    tolerations: [{key: dedicated, operator: Equal, value: web, effect: NoSchedule}]',
         '    affinity: {podAntiAffinity: {preferredDuringSchedulingIgnoredDuringExecution: [{weight: 1, podAffinityTerm: {topologyKey: kubernetes.io/hostname}}]}}',
@@ -307,6 +308,7 @@ describe('the pod template fields', () => {
         '    image: "hook:1"',
         '    lifecycle: {preStop: {command: [/bin/drain]}}',
         '    terminationGracePeriodSeconds: 0',
+        '    minReadySeconds: 0',
         '  http:',
         '    image: "http:1"',
         '    ports: [{name: admin, port: 80, targetPort: 8081}]',
@@ -318,6 +320,7 @@ describe('the pod template fields', () => {
         '    services:',
         '      web:',
         '        liveness: {periodSeconds: 20}',
+        '        minReadySeconds: 30',
         '        nodeSelector: {disk: ssd}',
         '        tolerations: []',
         '        podTemplate: {metadata: {annotations: {prometheus.io/scrape: null}}, spec: {containers: [{name: proxy, $patch: delete}]}}',
@@ -346,6 +349,7 @@ describe('the pod template fields', () => {
       spec: {
         replicas: 1,
         revisionHistoryLimit: 10,
+        minReadySeconds: 10,
         selector: {matchLabels: {'app.kubernetes.io/name': 'web', 'app.kubernetes.io/instance': 'pods-e'}},
         template: {
           metadata: {labels, annotations: {'prometheus.io/scrape': 'true'}},
@@ -381,11 +385,14 @@ describe('the pod template fields', () => {
     const hook = await deployment('e', 'hook')
     expect(hook.spec.template.spec.containers[0].lifecycle).to.deep.equal({preStop: {exec: {command: ['/bin/drain']}}})
     expect(hook.spec.template.spec.terminationGracePeriodSeconds).to.equal(0)
+    expect(hook.spec.minReadySeconds, 'minReadySeconds: 0 is written as given').to.equal(0)
     const http = await deployment('e', 'http')
+    expect(http.spec, 'no minReadySeconds: none in the Deployment').not.to.have.property('minReadySeconds')
     expect(http.spec.template.spec.containers[0].lifecycle, 'the port defaults to the first container port').to.deep.equal({preStop: {httpGet: {path: '/drain', port: 8081}}})
   })
 
   it("renders an environment's overrides: merged probe, merged nodeSelector, emptied tolerations, its own patch", async () => {
+    expect((await deployment('prod', 'web')).spec.minReadySeconds).to.equal(30)
     const spec = (await deployment('prod', 'web')).spec.template
     expect(spec.spec.containers[0].livenessProbe).to.deep.equal({httpGet: {path: '/live', port: 9090}, initialDelaySeconds: 0, periodSeconds: 20, timeoutSeconds: 2, failureThreshold: 3})
     expect(spec.spec.nodeSelector).to.deep.equal({'kubernetes.io/os': 'linux', disk: 'ssd'})

@@ -81,6 +81,18 @@ describe('the watch judges only fresh state', () => {
       expect(judge('Deployment', [...after, crashing('web-good-2', 'web-good')]).state).to.equal('failed')
     })
 
+    it('minReadySeconds: ready pods that do not count as available yet are waited for, and the message says why; a crash meanwhile fails it', () => {
+      const waiting = {...deployment(3, 3, '3', {replicas: 2, updatedReplicas: 2, readyReplicas: 2, availableReplicas: 0, unavailableReplicas: 2})}
+      const withMin = {...waiting, spec: {...waiting.spec, minReadySeconds: 6}}
+      const items = [withMin, rs('web-new', '3'), ready('web-new-1', 'web-new'), ready('web-new-2', 'web-new')]
+      expect(judge('Deployment', items)).to.deep.include({state: 'pending', message: '2/2 updated, 2 ready, 0 available (a pod counts once ready for 6s, minReadySeconds)'})
+      // Without minReadySeconds a lag of availableReplicas is not explained that way.
+      expect(judge('Deployment', [waiting, ...items.slice(1)]).message).to.equal('2/2 updated, 2 ready')
+      expect(judge('Deployment', [withMin, rs('web-new', '3'), ready('web-new-1', 'web-new'), crashing('web-new-2', 'web-new')]).state).to.equal('failed')
+      const available = {...withMin, status: {...withMin.status, availableReplicas: 2, unavailableReplicas: 0}}
+      expect(judge('Deployment', [available, ...items.slice(1)])).to.deep.include({state: 'ready', message: '2/2 ready'})
+    })
+
     it('a ReplicaSet of the revision with the Deployment’s template, its pod-template-hash aside, is the current one', () => {
       // No ReplicaSet of revision 4 (not a state the controller leaves once it observed it): no pod is judged, the
       // Deployment's status decides. Revision 4 with another template: the annotation is stale, nothing is judged.
