@@ -3,7 +3,7 @@ import {currentReplicaSet} from '../resources/replicasets.js'
 import {explainBackOffs} from '../resources/pull-events.js'
 import {ClusterSnapshot, podProblem, podReady, podWaitReason, PullErrors} from '../resources/status.js'
 import {listReleases, type ReleaseRecord} from '../release/store.js'
-import type {Reporter} from '../ui/output.js'
+import {plural, type Reporter} from '../ui/output.js'
 import {appSelector, connect, type KubectlFactory, openEnvironment} from '../env/connect.js'
 import {rolloutsOf, servingDeployment} from '../strategies/state.js'
 
@@ -22,8 +22,8 @@ export async function history(options: EnvOptions, factory: KubectlFactory, repo
 
 /** The fields of a live Deployment or ReplicaSet that status reads. */
 interface LiveWorkload extends KubeObject {
-  spec?: {replicas?: number; template?: {metadata?: {labels?: Record<string, string>}; spec?: {containers?: Array<{image?: string}>}}}
-  status?: {replicas?: number; readyReplicas?: number; updatedReplicas?: number; observedGeneration?: number}
+  spec?: {replicas?: number; minReadySeconds?: number; template?: {metadata?: {labels?: Record<string, string>}; spec?: {containers?: Array<{image?: string}>}}}
+  status?: {replicas?: number; readyReplicas?: number; availableReplicas?: number; updatedReplicas?: number; observedGeneration?: number}
 }
 
 /** Pods of earlier revisions that a rollout has not replaced yet. */
@@ -86,12 +86,16 @@ export function serviceStatus(name: string, deployment: LiveWorkload | undefined
   const pods = (current ? snapshot.ownedBy('Pod', current) : []).filter((p) => !(p.metadata as {deletionTimestamp?: string}).deletionTimestamp && !ended(p))
   const problem = pods.map((p) => podProblem(p)?.message).find((m) => m !== undefined) ?? null
   const state = problem !== null ? 'failing' : settled ? 'ready' : 'progressing'
+  // Ready pods wait out minReadySeconds before they count as available (and the old ones go).
+  const minReady = deployment.spec?.minReadySeconds ?? 0
+  const unavailable = ready - (current?.status?.availableReplicas ?? 0)
   const waiting =
     state === 'progressing'
       ? (pods
           .filter((p) => !podReady(p))
           .map((p) => podWaitReason(p, false))
-          .find((m) => m !== undefined) ?? null)
+          .find((m) => m !== undefined) ??
+        (minReady > 0 && unavailable > 0 ? `${plural(unavailable, 'ready pod')} not available yet: a pod counts once ready for ${minReady}s (minReadySeconds)` : null))
       : null
   return {
     service: name,

@@ -278,6 +278,33 @@ describe('skycap status: ready pods per revision', () => {
     expect(await web(scaledDown(5, 5, 1))).to.deep.include({state: 'ready', ready: 1, desired: 1})
   })
 
+  it('minReadySeconds: new pods ready but not yet available keep the old ones up, and the line under the table says why', async () => {
+    const ready = (name: string) => ({
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: {name, ownerReferences: [{apiVersion: 'apps/v1', kind: 'ReplicaSet', name: 'web-bbbb', uid: 'uid-web-bbbb', controller: true}]},
+      status: {phase: 'Running', conditions: [{type: 'Ready', status: 'True'}], containerStatuses: [{name: 'web', ready: true, restartCount: 0, state: {running: {}}}]},
+    })
+    const rollout = (minReadySeconds: number | undefined, available: number) => {
+      const live = deployment('web', '2', NEW_SHA, 'web:new', {replicas: 4, updatedReplicas: 2, readyReplicas: 4, availableReplicas: 2 + available})
+      const fresh = replicaSet('web', 'bbbb', '2', NEW_SHA, 'web:new', 2, 2)
+      return [
+        {...live, spec: {replicas: 2, ...(minReadySeconds === undefined ? {} : {minReadySeconds}), template: template('web:new')}},
+        replicaSet('web', 'aaaa', '1', OLD_SHA, 'web:old', 2, 2),
+        {...fresh, metadata: {...fresh.metadata, uid: 'uid-web-bbbb'}, status: {...fresh.status, availableReplicas: available}},
+        ready('web-bbbb-1'),
+        ready('web-bbbb-2'),
+      ]
+    }
+    const waiting = await statusOf(rollout(10, 0))
+    const line = '2 ready pods not available yet: a pod counts once ready for 10s (minReadySeconds)'
+    expect(waiting.services.find((s) => s.service === 'web')).to.deep.include({state: 'progressing', ready: 2, waiting: line})
+    expect(statusTable(waiting).split('\n')).to.include(`web: ${line}`)
+    expect((await statusOf(rollout(10, 1))).services.find((s) => s.service === 'web')?.waiting).to.equal('1 ready pod not available yet: a pod counts once ready for 10s (minReadySeconds)')
+    // Without minReadySeconds nothing is said of it.
+    expect((await statusOf(rollout(undefined, 0))).services.find((s) => s.service === 'web')).to.deep.include({state: 'progressing', waiting: null})
+  })
+
   it('a finished rollout whose old ReplicaSet is scaled to 0 has no old pods', async () => {
     const done = [
       deployment('web', '2', NEW_SHA, 'web:new', {replicas: 1, updatedReplicas: 1, readyReplicas: 1, availableReplicas: 1}),
