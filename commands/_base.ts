@@ -115,14 +115,21 @@ export abstract class SkycapCommand extends Command {
   /** Aborted on SIGINT/SIGTERM, so the engine can release what it holds before exiting. */
   protected abortOnSignals(doing = 'stopping (a lock this command took is released)'): AbortSignal {
     const controller = new AbortController()
+    // One listener for the whole command, never removed: with `once`, the moment between the first signal's listener
+    // going and the second's being added left none, and a quick second Ctrl-C then killed skycap by the default action
+    // (no exit 130, the CI group left open).
     const onSignal = (signal: NodeJS.Signals) => {
+      if (this.interruptedBy) {
+        // Quitting at once still closes the CI log's open group or section, so what follows is not folded into it.
+        this.ciOutput()?.endPhase()
+        process.exit(ExitCode.INTERRUPTED)
+      }
       this.interruptedBy = signal
       process.stderr.write(`\nReceived ${signal}: ${doing} (again to force quit)\n`)
       controller.abort()
-      process.once(signal, () => process.exit(ExitCode.INTERRUPTED))
     }
-    process.once('SIGINT', onSignal)
-    process.once('SIGTERM', onSignal)
+    process.on('SIGINT', onSignal)
+    process.on('SIGTERM', onSignal)
     return controller.signal
   }
 

@@ -1,14 +1,15 @@
 // skycap in CI pipelines (issue 17, part 1): the GitHub Actions and GitLab CI logs, the job summary, the CI user and
 // job URL in history, and the pipelines `skycap init --ci` writes, run step by step against the test cluster.
 import {expect} from 'chai'
+import {execa} from 'execa'
 import {mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {hostname, tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {parse} from 'yaml'
 
-import {runCli, TempRepo} from '../helpers/repo.js'
-import {CRASH, TestApp} from './app.js'
-import {kubectl, testCluster, useNamespace} from './harness.js'
+import {cliPath, runCli, TempRepo} from '../helpers/repo.js'
+import {CRASH, NOT_READY, TestApp} from './app.js'
+import {kubectl, testCluster, useNamespace, waitFor} from './harness.js'
 import {LocalRegistry} from './registry.js'
 
 const DEPLOY = ['deploy', '--skip-image-check']
@@ -164,6 +165,42 @@ describe('skycap under GitHub Actions and GitLab CI (real cluster)', function ()
       new RegExp(`^::error file=skycap\\.yaml,line=${worker},col=5,title=skycap deploy%3A the API server refused Deployment/worker::Deployment(\\.apps)? "worker" is invalid.*cpu limit`, 'i'),
     )
     expect((await kubectl(['get', 'deployments', '-o', 'name'], {namespace: ns.name})).stdout).to.equal('')
+  })
+
+  it('a second Ctrl-C quits at once and still closes the open GitHub group or GitLab section', async () => {
+    await app.change(NOT_READY, 'never ready')
+    for (const [name, env] of [
+      ['github', githubEnv(app.repo.dir, summary)],
+      ['gitlab', gitlabEnv()],
+    ] as const) {
+      const child = execa('node', [cliPath, ...DEPLOY, 'test', '--timeout', '5m'], {cwd: app.repo.dir, reject: false, env: {NO_COLOR: '1', GITHUB_ACTIONS: '', GITLAB_CI: '', ...env}})
+      let err = ''
+      let again = false
+      child.stderr?.on('data', (d) => {
+        err += d
+        // The second Ctrl-C as soon as the first is seen: while the deploy records the interruption and releases the lock.
+        if (!again && err.includes('Received SIGINT')) {
+          again = true
+          child.kill('SIGINT')
+        }
+      })
+      await waitFor(`${name}: the watch to start`, () => err.includes('Rolling out'), {timeoutMs: 60_000})
+      child.kill('SIGINT')
+      const r = await child
+      expect(err, 'quit before the interruption was recorded').not.to.contain('deploy of test interrupted')
+      expect(r.exitCode, err).to.equal(130)
+      if (name === 'github') {
+        const groups = workflowCommands(err).filter((l) => l.startsWith('::group::') || l === '::endgroup::')
+        expect(groups.at(-1), err).to.equal('::endgroup::')
+        expect(groups.filter((l) => l === '::endgroup::').length).to.equal(groups.filter((l) => l.startsWith('::group::')).length)
+      } else {
+        const markers = [...err.matchAll(/section_(start|end):\d+:([\w.-]+)/g)].map((m) => `${m[1]} ${m[2]}`)
+        expect(markers.at(-1), err).to.equal('end skycap_2_deploy')
+        expect(markers.filter((m) => m.startsWith('end')).length).to.equal(markers.filter((m) => m.startsWith('start')).length)
+      }
+      // The forced quit left the lock to expire; take it off for the next round.
+      await kubectl(['delete', 'lease', 'skycap-lock-itapp', '--ignore-not-found'], {namespace: ns.name})
+    }
   })
 
   it('GitLab CI: phases in collapsed sections; the GitLab user and job URL in history', async () => {
