@@ -80,14 +80,32 @@ export function noChangesLine(revisionOnly: string[]): string {
 /**
  * Replaces Secret values in a diff with "(redacted)" (kubectl masks most, this makes sure). A value may span lines
  * (a block scalar such as a PEM key): every line indented deeper than the keys of data/stringData is dropped.
+ * A Secret once applied with client-side `kubectl apply` also holds its values in the
+ * `kubectl.kubernetes.io/last-applied-configuration` annotation, which kubectl does not mask: that value goes too,
+ * and so does its JSON line where a hunk starts below the annotation's key.
  */
 export function redactSecrets(diff: string): string {
   const out: string[] = []
   let inSecret = false
   let inData = false
   let keyIndent = 0
+  // Indent of the last-applied annotation's key while its (possibly multi-line) value is being dropped.
+  let lastApplied: number | undefined
   for (const line of diff.split('\n')) {
     const indent = /^[-+ ]( *)/.exec(line)?.[1]?.length ?? 0
+    if (lastApplied !== undefined) {
+      if (/^[-+ ] *[^ ]/.test(line) && indent > lastApplied) continue
+      lastApplied = undefined
+    }
+    if (inSecret && LAST_APPLIED.test(line)) {
+      lastApplied = indent
+      out.push(line.replace(LAST_APPLIED, '$1 (redacted)'))
+      continue
+    }
+    if (inSecret && /^[-+ ] *\{.*"kind" *: *"Secret"/.test(line)) {
+      out.push(line.replace(/^([-+ ] *).*$/, '$1(redacted)'))
+      continue
+    }
     if (line.startsWith('diff -u -N')) {
       inSecret = /[/.]v1\.Secret\./.test(line)
       inData = false
@@ -106,6 +124,8 @@ export function redactSecrets(diff: string): string {
   }
   return out.join('\n')
 }
+
+const LAST_APPLIED = /^([-+ ] *["']?kubectl\.kubernetes\.io\/last-applied-configuration["']?:).*$/
 
 /** Runs kubectl diff of `objects` against the cluster (one call): redacted, without revision-only changes. */
 export async function diffObjects(kubectl: Kubectl, objects: KubeObject[]): Promise<ReadableDiff> {

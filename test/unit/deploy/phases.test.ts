@@ -407,6 +407,41 @@ describe('diff output', () => {
     expect(out).to.contain('+  replicas: 2')
     expect(out).to.contain(' kind: Secret')
   })
+
+  // A Secret applied before with client-side `kubectl apply` keeps its values in this annotation, which kubectl diff
+  // does not mask: `skycap diff` on adopting skycap printed the old password in the context lines.
+  const lastApplied = '{"apiVersion":"v1","kind":"Secret","metadata":{"annotations":{},"name":"db","namespace":"shop"},"stringData":{"PASSWORD":"OldPassw0rd55"}}'
+  it('redacts the last-applied-configuration annotation of a Secret, also from a hunk that starts below its key', () => {
+    const withKey = [
+      'diff -u -N /tmp/LIVE-3/v1.Secret.shop.db /tmp/MERGED-4/v1.Secret.shop.db',
+      ' metadata:',
+      '   annotations:',
+      '     kubectl.kubernetes.io/last-applied-configuration: |',
+      `       ${lastApplied}`,
+      '-    old: a',
+      '+    owner: b',
+      '   creationTimestamp: "2026-12-03T11:56:02Z"',
+    ].join('\n')
+    const out = redactSecrets(withKey)
+    expect(out).to.not.contain('OldPassw0rd55')
+    expect(out).to.contain('     kubectl.kubernetes.io/last-applied-configuration: (redacted)')
+    expect(out).to.contain('+    owner: b')
+    expect(out).to.contain('   creationTimestamp: "2026-12-03T11:56:02Z"')
+    const belowKey = ['diff -u -N /tmp/LIVE-3/v1.Secret.shop.db /tmp/MERGED-4/v1.Secret.shop.db', '@@ -9,4 +9,5 @@', `       ${lastApplied}`, '     other: x', '+  labels:'].join('\n')
+    const out2 = redactSecrets(belowKey)
+    expect(out2).to.not.contain('OldPassw0rd55')
+    expect(out2).to.contain('       (redacted)')
+    expect(out2).to.contain('+  labels:')
+  })
+
+  it('keeps the last-applied-configuration annotation of other kinds', () => {
+    const deployment = [
+      'diff -u -N /tmp/LIVE-1/apps.v1.Deployment.shop.web /tmp/MERGED-2/apps.v1.Deployment.shop.web',
+      '     kubectl.kubernetes.io/last-applied-configuration: |',
+      '       {"kind":"Deployment"}',
+    ].join('\n')
+    expect(redactSecrets(deployment)).to.equal(deployment)
+  })
 })
 
 describe('release records: history.keep', () => {
