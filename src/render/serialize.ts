@@ -1,4 +1,4 @@
-import {lstatSync, readdirSync, type Stats, unlinkSync, writeFileSync} from 'node:fs'
+import {chmodSync, lstatSync, readdirSync, type Stats, unlinkSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 
 import {UserError} from '../errors.js'
@@ -14,6 +14,9 @@ export async function toYaml(objects: KubeObject[]): Promise<string> {
 /** The names writeObjects gives files: NNN-kind-name.yaml (NNN: apply order, 3 digits or more). */
 export const OBJECT_FILE_PATTERN = /^\d{3,}-[a-z0-9]+-[a-z0-9][a-z0-9.-]*\.yaml$/
 
+/** Mode of the file of a Secret (its values are in it); other objects' files get the umask's. */
+export const SECRET_FILE_MODE = 0o600
+
 /** What writeObjects did: the files it wrote and the stale files of an earlier render it removed. */
 export interface WrittenObjects {
   files: string[]
@@ -23,7 +26,7 @@ export interface WrittenObjects {
 /**
  * Writes one file per object into `dir` (NNN-kind-name.yaml, in apply order), creating it if missing. Files of an
  * earlier render (names matching OBJECT_FILE_PATTERN) that this render does not write are removed first, so
- * `kubectl apply -f dir` sees only this render; any other file is left alone.
+ * `kubectl apply -f dir` sees only this render; any other file is left alone. A Secret's file is SECRET_FILE_MODE.
  */
 export async function writeObjects(dir: string, objects: KubeObject[], flag = '--output-dir'): Promise<WrittenObjects> {
   const {stringify} = await import('yaml')
@@ -31,6 +34,7 @@ export async function writeObjects(dir: string, objects: KubeObject[], flag = '-
   const documents = objects.map((o, i) => ({
     name: `${String(i + 1).padStart(width, '0')}-${o.kind.toLowerCase()}-${o.metadata.name}.yaml`,
     text: stringify(o, {lineWidth: 0, aliasDuplicateObjects: false}),
+    secret: o.kind === 'Secret',
   }))
   ensureWritableFolder(dir, flag)
   const names = new Set(documents.map((d) => d.name))
@@ -53,7 +57,12 @@ export async function writeObjects(dir: string, objects: KubeObject[], flag = '-
     for (const file of removed) unlinkSync(file)
     const files = documents.map((d) => {
       const file = join(dir, d.name)
-      writeFileSync(file, d.text)
+      if (d.secret) {
+        // A Secret's file holds its values: readable by its owner only, as ~/.kube/config is. chmod first, so a
+        // file of an earlier render (writeFileSync's mode applies only to a new file) never holds them world-readable.
+        if (lstatIfExists(file)) chmodSync(file, SECRET_FILE_MODE)
+        writeFileSync(file, d.text, {mode: SECRET_FILE_MODE})
+      } else writeFileSync(file, d.text)
       return file
     })
     return {files, removed}

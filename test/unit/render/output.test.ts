@@ -1,7 +1,8 @@
 import {expect} from 'chai'
-import {existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync} from 'node:fs'
+import {chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
+import {umask} from 'node:process'
 
 import {UserError} from '../../../src/errors.js'
 import {writeError} from '../../../src/folders.js'
@@ -104,6 +105,21 @@ describe('render --output-dir', () => {
     error = await rejectsWithUserError(() => writeObjects(tmp, [configMap('x'), configMap('b')]))
     expect(error.message).to.contain('002-configmap-b.yaml is a symbolic link, where skycap writes')
     expect(readFileSync(join(tmp, 'elsewhere'), 'utf8')).to.equal('keep me')
+  })
+
+  it("writes a Secret's file readable by its owner only, also over a file of an earlier render; other files as the umask says", async () => {
+    const secret: KubeObject = {apiVersion: 'v1', kind: 'Secret', metadata: {name: 'db'}, stringData: {PASSWORD: 'hunter22'}}
+    const mode = (f: string) => statSync(f).mode & 0o777
+    const old = umask(0o022)
+    try {
+      const {files} = await writeObjects(tmp, [secret, configMap('a')])
+      expect(files.map(mode)).to.deep.equal([0o600, 0o644])
+      chmodSync(files[0] as string, 0o644)
+      await writeObjects(tmp, [secret, configMap('a')])
+      expect(mode(files[0] as string)).to.equal(0o600)
+    } finally {
+      umask(old)
+    }
   })
 
   it('names every file it writes so that a later render recognises it', async () => {
