@@ -55,6 +55,25 @@ describe('hardening (real cluster)', function () {
     })
   }
 
+  it('hardening: diff of a Secret applied before with client-side kubectl apply shows neither its old nor its new value (the last-applied annotation holds them)', async () => {
+    const old = {apiVersion: 'v1', kind: 'Secret', metadata: {name: 'legacy', namespace: ns.name}, stringData: {TOKEN: 'oldLegacyValue-4711'}}
+    await kubectl(['apply', '-f', '-'], {namespace: ns.name, input: JSON.stringify(old)})
+    app.repo.write('deploy/secret.yaml', 'apiVersion: v1\nkind: Secret\nmetadata:\n  name: legacy\nstringData:\n  TOKEN: newSkycapValue-4712\n')
+    await app.repo.commit('take over the secret')
+    for (const args of [
+      ['diff', 'test'],
+      ['diff', 'test', '--json'],
+      ['diff', 'test', '--verbose'],
+    ]) {
+      const r = await app.cli(args)
+      const output = `${r.stdout}\n${r.stderr}`
+      expect(r.exitCode, `${args.join(' ')}:\n${output}`).to.equal(1)
+      expect(output).to.contain('Secret/legacy')
+      expect(output).to.contain('kubectl.kubernetes.io/last-applied-configuration: (redacted)')
+      for (const leak of [/oldLegacyValue/, /newSkycapValue/, /b2xkTGVnYWN5VmFsdWUtNDcxMQ/]) expect(output, `${args.join(' ')} shows a value:\n${output}`).to.not.match(leak)
+    }
+  })
+
   it('hardening: an API server that went down: status, history, lock status and deploy exit 4 naming the context', async () => {
     proxy = await ApiServerProxy.start('harden-down')
     await app.change(useContext(proxy.context), 'through the proxy')
