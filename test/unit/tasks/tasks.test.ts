@@ -164,6 +164,13 @@ describe('kubectl rejections in one sentence', () => {
     expect(selector.hint).to.match(/^Delete Deployment\/web/)
   })
 
+  it('a changed Secret that sets immutable: true is an invalid change (exit 2), not a missing RBAC permission', () => {
+    const error = classify(['apply', '--server-side', '-f', '-', '--dry-run=server'], 'The Secret "db" is invalid: data: Forbidden: field is immutable when `immutable` is set\n', 'prod')
+    expect(error.message).to.equal('kubectl apply failed (context prod): the Secret "db" cannot be changed in place (it sets immutable: true, so its data cannot change)')
+    expect(error.hint).to.equal('Delete Secret/db so it is created again, or give it a new name; nothing was changed.')
+    expect(error.exitCode).to.equal(2)
+  })
+
   it('Go value dumps are cut to their type, whatever the message', () => {
     expect(cutGoValues(`x: ${DUMP}: bad`)).to.equal('x: spec.template: Invalid value: core.PodTemplateSpec{…}: bad')
     expect(cutGoValues('a []core.EnvVar{core.EnvVar{Name:"}"}} b map[string]string{"k":"v"} c')).to.equal('a []core.EnvVar{…} b map[string]string{…} c')
