@@ -16,7 +16,8 @@ export interface Partials {
 let LiquidClass: typeof Liquid | undefined
 /** One engine per partials root; '' for templates that include nothing (built-in ones, imageTag). */
 const engines = new Map<string, Liquid>()
-const parsed = new Map<string, Template[]>()
+/** Parsed templates by file, with the text they were parsed from: `up --watch` renders a file again after it changed. */
+const parsed = new Map<string, {text: string; templates: Template[]}>()
 
 /** Loads the template engine (once); render calls after it are synchronous. */
 export async function loadTemplateEngine(): Promise<void> {
@@ -81,7 +82,7 @@ export function readTemplateFile(file: string, shown: string): string {
 }
 
 /**
- * Renders template `text` (from `file`, for messages) with `context`. Parsed templates are cached by file.
+ * Renders template `text` (from `file`, for messages) with `context`. Parsed templates are cached by file and text.
  * `partials`: where includes are found; without it a template can include nothing. `missingValue`: what to do about a
  * value the environment lacks, when `environments.<env>.values` is not the place (the derived `local`).
  */
@@ -89,12 +90,14 @@ export function renderTemplate(text: string, file: string, context: object, part
   const engine = engineFor(partials)
   try {
     const key = `${partials?.root ?? ''}\0${file}`
-    let tpl = parsed.get(key)
-    if (!tpl) {
-      tpl = engine.parse(text, file)
-      parsed.set(key, tpl)
+    // Keyed by file but reused only for the same text: a long-running process (up --watch) renders the edited file,
+    // not the text it first parsed (a changed template, imageTag or build arg was deployed as it was before).
+    let entry = parsed.get(key)
+    if (entry?.text !== text) {
+      entry = {text, templates: engine.parse(text, file)}
+      parsed.set(key, entry)
     }
-    return engine.renderSync(tpl, context) as string
+    return engine.renderSync(entry.templates, context) as string
   } catch (error) {
     throw templateError(error, file, context, partials, missingValue)
   }

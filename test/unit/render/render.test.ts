@@ -97,6 +97,32 @@ describe('rendering the example app', () => {
     }
   })
 
+  it('renders an edited template and imageTag in the same process (up --watch): the parsed text is not reused for a new one', async () => {
+    const other = await TempRepo.fromFixture('shop')
+    try {
+      // No clearTemplateCache() between the renders: a long-running up --watch never clears it.
+      const once = async () => {
+        const loaded = await loadConfig({cwd: other.dir})
+        const env = resolveEnvironment(loaded, 'staging')
+        return renderEnvironment(loaded, env, await (await openVcs(other.dir)).resolve(undefined), {})
+      }
+      const motd = (r: Awaited<ReturnType<typeof once>>) => r.objects.find((o) => o.object.metadata.name === 'motd')?.object as {data: Record<string, string>} | undefined
+      const webImage = (r: Awaited<ReturnType<typeof once>>) => JSON.stringify(r.objects.find((o) => o.object.kind === 'Deployment' && o.object.metadata.name === 'web')?.object)
+      other.write('deploy/motd.yaml', 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: motd}\ndata: {motd: "first {{ app }}"}\n')
+      clearTemplateCache()
+      const first = await once()
+      expect(motd(first)?.data.motd).to.equal('first shop')
+      other.write('deploy/motd.yaml', 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: motd}\ndata: {motd: "second {{ app }}"}\n')
+      other.write('skycap.yaml', readFileSync(join(other.dir, 'skycap.yaml'), 'utf8').replace(/^app: shop$/m, 'app: shop\nimageTag: "edited-{{ revision.short }}"'))
+      const second = await once()
+      expect(motd(second)?.data.motd).to.equal('second shop')
+      expect(webImage(first)).not.to.include(':edited-')
+      expect(webImage(second)).to.match(/:edited-[0-9a-f]{7}"/)
+    } finally {
+      other.remove()
+    }
+  })
+
   it('is byte-identical across runs', async () => {
     const a = await toYaml((await render(repo, 'prod')).objects.map((o) => o.object))
     const b = await toYaml((await render(repo, 'prod')).objects.map((o) => o.object))
