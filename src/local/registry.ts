@@ -1,5 +1,6 @@
-import {KubectlError} from '../errors.js'
+import {KubectlError, UnreachableError} from '../errors.js'
 import type {Kubectl} from '../kubectl/kubectl.js'
+import {registryUnanswered} from '../registry/images.js'
 
 /**
  * The standard way a local cluster advertises its registry (KEP-1755): a ConfigMap `local-registry-hosting` in
@@ -70,4 +71,25 @@ export async function writeRegistryHosting(kubectl: Kubectl, hosting: LocalRegis
 export function pullReference(image: string, hosting: LocalRegistryHosting): string {
   const from = hosting.hostFromContainerRuntime
   return from && image.startsWith(`${hosting.host}/`) ? `${from}/${image.slice(hosting.host.length + 1)}` : image
+}
+
+/**
+ * The registry phase's check that the local registry answers, before anything is built: one that stopped (a
+ * registry container after a reboot, a registry process that ended) would otherwise pass this phase and fail the
+ * images phase with the build's hint about skycap.yaml's registry, which up does not use. Exit 4.
+ */
+export async function checkLocalRegistry(hosting: LocalRegistryHosting, where: {context: string; container?: string}, options: {fetch?: typeof fetch} = {}): Promise<void> {
+  const why = await registryUnanswered(hosting.host, options)
+  if (why === undefined) return
+  const source = where.container
+    ? `the registry container ${where.container} that skycap up started for ${where.context}`
+    : `the registry context ${where.context} advertises (ConfigMap ${HOSTING.name} in ${HOSTING.namespace})`
+  const start = where.container ? `docker start ${where.container}` : 'a registry container: docker start NAME'
+  throw new UnreachableError(`the local registry ${hosting.host} does not answer (${why}): ${source}; nothing was built or deployed`, {
+    hint:
+      `Start it (${start}), then run skycap up again.` +
+      (where.container ? '' : ` If the cluster has no registry any more, delete that ConfigMap (kubectl --context ${where.context} delete configmap ${HOSTING.name} -n ${HOSTING.namespace}).`) +
+      (hosting.help ? ` See ${hosting.help}.` : ''),
+    details: {registry: hosting.host, context: where.context, why},
+  })
 }

@@ -14,7 +14,7 @@ import {runPhase} from '../ui/phases.js'
 import {chooseCluster, type ClusterChoice, imageDelivery, type ImageDelivery} from './clusters.js'
 import {choosePort, forwardAlive, portFree, reconnectForward, startForward, stopForward, waitListening} from './forwards.js'
 import type {DeliveredImages, ImagePhase} from './images.js'
-import {pullReference} from './registry.js'
+import {checkLocalRegistry, pullReference} from './registry.js'
 import {type ForwardState, readState, stateFile, type UpState, writeState} from './state.js'
 import type {ToolRunner} from './tool.js'
 import {watchInputs} from './watch.js'
@@ -51,6 +51,8 @@ export interface UpDeps {
   signal?: AbortSignal
   /** The process environment (for the state folder); default process.env. */
   env?: NodeJS.ProcessEnv
+  /** HTTP for the local registry's check (tests); default Node's fetch. */
+  fetch?: typeof fetch
 }
 
 /** One phase of up, as printed and in --json. */
@@ -143,7 +145,13 @@ export async function up(options: UpOptions, deps: UpDeps): Promise<UpReport> {
 
   const delivery = await phase(
     'registry',
-    () => imageDelivery(choice, deps.kubectl, deps.tools),
+    async () => {
+      const d = await imageDelivery(choice, deps.kubectl, deps.tools)
+      // Said here, naming where the registry comes from, rather than by the images phase's registry check.
+      if (d.mode === 'registry' && deps.images.buildable(loaded, env).length)
+        await checkLocalRegistry(d.hosting, {context: choice.context, container: createdCluster?.registryContainer}, {fetch: deps.fetch})
+      return d
+    },
     (d) => describeDelivery(d, env),
   )
 

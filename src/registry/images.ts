@@ -52,9 +52,14 @@ const ACCEPT = [
   'application/vnd.docker.distribution.manifest.v2+json',
 ].join(', ')
 
+/** The registry hosts spoken to over plain http: loopback ones and SKYCAP_INSECURE_REGISTRIES (or `options.insecure`). */
+function insecureHosts(options: Pick<RegistryOptions, 'insecure'>): Set<string> {
+  return new Set(['localhost', '127.0.0.1', ...(options.insecure ?? (process.env.SKYCAP_INSECURE_REGISTRIES ?? '').split(',').filter(Boolean))])
+}
+
 /** Asks each image's registry whether the manifest exists (HEAD /v2/<repo>/manifests/<ref>), in parallel. */
 export async function checkImages(images: string[], options: RegistryOptions = {}): Promise<ImageCheck[]> {
-  const insecure = new Set(['localhost', '127.0.0.1', ...(options.insecure ?? (process.env.SKYCAP_INSECURE_REGISTRIES ?? '').split(',').filter(Boolean))])
+  const insecure = insecureHosts(options)
   // One lookup per registry host: a credential helper is a process, and twenty services share one registry.
   const credentials = new Map<string, Promise<string | undefined>>()
   const credentialsFor = (host: string) => {
@@ -88,6 +93,23 @@ async function checkOne(image: string, insecure: Set<string>, credentialsFor: (h
     return {image, state: 'unknown', detail: `${host} answered HTTP ${res.status}`}
   } catch (error) {
     return {image, state: 'unknown', detail: `cannot reach ${host}: ${fetchFailure(error, options.timeoutMs ?? 10_000).why}`}
+  }
+}
+
+/**
+ * Whether a registry answers at all (GET /v2/, the API's base; 200 or 401 both mean it runs): undefined when it
+ * does, else why not (`ECONNREFUSED`, `no answer within 5s`, `HTTP 502`).
+ */
+export async function registryUnanswered(host: string, options: Pick<RegistryOptions, 'fetch' | 'insecure' | 'timeoutMs'> = {}): Promise<string | undefined> {
+  const insecure = insecureHosts(options)
+  const scheme = insecure.has(host) || insecure.has(host.replace(/:\d+$/, '')) ? 'http' : 'https'
+  const timeoutMs = options.timeoutMs ?? 5000
+  try {
+    const res = await (options.fetch ?? fetch)(`${scheme}://${host}/v2/`, {signal: AbortSignal.timeout(timeoutMs)})
+    await res.body?.cancel()
+    return res.ok || res.status === 401 ? undefined : `HTTP ${res.status}`
+  } catch (error) {
+    return fetchFailure(error, timeoutMs).why
   }
 }
 

@@ -10,7 +10,7 @@ import {readState, stateFile, writeState} from '../../../src/local/state.js'
 import {parsePorts, up, type UpDeps} from '../../../src/local/up.js'
 import {classifyChange, watchedInputs} from '../../../src/local/watch.js'
 import type {ImagePhase} from '../../../src/local/images.js'
-import {InterruptedError, UserError} from '../../../src/errors.js'
+import {ExitCode, InterruptedError, UnreachableError, UserError} from '../../../src/errors.js'
 import {toolRunner} from '../../../src/local/tool.js'
 import {memoryReporter} from '../../../src/ui/output.js'
 import {fakeKubectlFactory} from '../../helpers/fake-kubectl.js'
@@ -32,8 +32,22 @@ function stoppingUpDeps(kubectl: UpDeps['kubectl'], cache: string, more: Partial
     out: process.stdout,
     colour: false,
     env: {XDG_CACHE_HOME: cache},
+    // The local registry answers (GET /v2/).
+    fetch: async () => new Response('{}', {status: 200}),
     ...more,
   }
+}
+
+/** A fake kubectl for the cluster and registry phases: context kind-dev, current and local, advertising `hosting`. */
+function kindDevWithRegistry(hosting: string) {
+  const view = {'current-context': 'kind-dev', contexts: [{name: 'kind-dev', context: {cluster: 'kind-dev'}}], clusters: [{name: 'kind-dev', cluster: {server: 'https://127.0.0.1:6443'}}]}
+  return fakeKubectlFactory([
+    {argv: ['--request-timeout=30s', 'config', 'view', '-o', 'json'], result: {stdout: JSON.stringify(view)}},
+    {
+      argv: ['--context', 'kind-dev', '--request-timeout=30s', 'get', 'configmap', 'local-registry-hosting', '--namespace', 'kube-public', '-o', 'json'],
+      result: {stdout: JSON.stringify({data: {'localRegistryHosting.v1': hosting}})},
+    },
+  ])
 }
 
 describe('skycap up: the parts', () => {
@@ -130,13 +144,8 @@ describe('skycap up: the parts', () => {
     const repo = await TempRepo.localApp()
     const cache = new TempRepo()
     try {
-      const view = {'current-context': 'kind-dev', contexts: [{name: 'kind-dev', context: {cluster: 'kind-dev'}}], clusters: [{name: 'kind-dev', cluster: {server: 'https://127.0.0.1:6443'}}]}
-      const hosting = {data: {'localRegistryHosting.v1': 'host: "localhost:5001"\n'}}
       // The cluster and registry phases only: a deploy would ask kubectl more, and the fake refuses any other call.
-      const fake = fakeKubectlFactory([
-        {argv: ['--request-timeout=30s', 'config', 'view', '-o', 'json'], result: {stdout: JSON.stringify(view)}},
-        {argv: ['--context', 'kind-dev', '--request-timeout=30s', 'get', 'configmap', 'local-registry-hosting', '--namespace', 'kube-public', '-o', 'json'], result: {stdout: JSON.stringify(hosting)}},
-      ])
+      const fake = kindDevWithRegistry('host: "localhost:5001"\n')
       const controller = new AbortController()
       const images: ImagePhase = {
         buildable: () => ['web', 'api'],
@@ -151,6 +160,36 @@ describe('skycap up: the parts', () => {
       const error = (await up({cwd: repo.dir, cluster: 'kind-dev'}, deps).catch((e: unknown) => e)) as InterruptedError
       expect(error, String(error)).to.be.instanceOf(InterruptedError)
       expect(error.message).to.equal('interrupted before the deploy phase (done: cluster, registry, images); nothing was deployed')
+      expect(fake.remaining()).to.equal(0)
+    } finally {
+      repo.remove()
+      cache.remove()
+    }
+  })
+
+  it('a local registry that does not answer stops up in the registry phase (exit 4), naming where it comes from: nothing is built or deployed', async () => {
+    const repo = await TempRepo.localApp()
+    const cache = new TempRepo()
+    try {
+      const fake = kindDevWithRegistry('host: "localhost:5001"\nhelp: "https://kind.sigs.k8s.io/docs/user/local-registry/"\n')
+      const asked: string[] = []
+      const refused = async (url: string | URL | Request) => {
+        asked.push(String(url))
+        throw Object.assign(new TypeError('fetch failed'), {cause: {code: 'ECONNREFUSED'}})
+      }
+      // stoppingUpDeps' build throws: the registry phase must stop up before it.
+      const error = (await up({cwd: repo.dir, cluster: 'kind-dev'}, stoppingUpDeps(fake.factory, cache.dir, {fetch: refused as typeof fetch})).catch((e: unknown) => e)) as UnreachableError
+      expect(error, String(error)).to.be.instanceOf(UnreachableError)
+      expect(error.exitCode).to.equal(ExitCode.UNREACHABLE)
+      expect(asked).to.deep.equal(['http://localhost:5001/v2/'])
+      expect(error.message).to.equal(
+        'the local registry localhost:5001 does not answer (ECONNREFUSED): the registry context kind-dev advertises (ConfigMap local-registry-hosting in kube-public); nothing was built or deployed',
+      )
+      expect(error.hint)
+        .to.include('docker start')
+        .and.include('kubectl --context kind-dev delete configmap local-registry-hosting -n kube-public')
+        .and.include('https://kind.sigs.k8s.io/docs/user/local-registry/')
+      expect(error.hint).not.to.include('skycap.yaml')
       expect(fake.remaining()).to.equal(0)
     } finally {
       repo.remove()
