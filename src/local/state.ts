@@ -67,6 +67,28 @@ export function writeState(file: string, state: UpState): void {
   renameSync(tmp, file)
 }
 
+/**
+ * Saves `state` as writeState does, first taking into it the forwards that another skycap up of the same app and
+ * environment recorded in the file since this one read it (alive, same context and namespace, a service this state
+ * has no forward for): two ups at once (a second terminal, a script) otherwise each wrote the forwards it knew of,
+ * and the forwards of the one that wrote first ran on untracked (down did not stop them; they held their ports, so
+ * the next up moved every URL). Returns `state`, changed.
+ */
+export function saveState(file: string, state: UpState, alive: (forward: ForwardState) => boolean): UpState {
+  const recorded = readState(file)
+  if (recorded && recorded.context === state.context && recorded.namespace === state.namespace) {
+    const ours = new Set(state.forwards.map((f) => f.service))
+    const pids = new Set(state.forwards.map((f) => f.pid))
+    for (const f of recorded.forwards) {
+      if (ours.has(f.service) || pids.has(f.pid) || !alive(f)) continue
+      state.forwards.push(f)
+      ours.add(f.service)
+    }
+  }
+  writeState(file, state)
+  return state
+}
+
 export function removeState(file: string): void {
   rmSync(file, {force: true})
 }

@@ -15,7 +15,7 @@ import {chooseCluster, type ClusterChoice, imageDelivery, type ImageDelivery} fr
 import {choosePort, forwardAlive, portFree, reconnectForward, startForward, stopForward, waitListening} from './forwards.js'
 import type {DeliveredImages, ImagePhase} from './images.js'
 import {checkLocalRegistry, pullReference} from './registry.js'
-import {type ForwardState, readState, stateFile, type UpState, writeState} from './state.js'
+import {type ForwardState, readState, saveState, stateFile, type UpState} from './state.js'
 import type {ToolRunner} from './tool.js'
 import {watchInputs} from './watch.js'
 
@@ -141,7 +141,9 @@ export async function up(options: UpOptions, deps: UpDeps): Promise<UpReport> {
     ...(createdCluster ? {createdCluster} : {}),
     forwards: previous?.context === choice.context ? previous.forwards.filter(forwardAlive) : [],
   }
-  writeState(file, state)
+  // Every write takes in the forwards another up at once recorded meanwhile: the forwards phase then keeps them.
+  const save = () => saveState(file, state, forwardAlive)
+  save()
 
   const delivery = await phase(
     'registry',
@@ -159,7 +161,7 @@ export async function up(options: UpOptions, deps: UpDeps): Promise<UpReport> {
   let skipped: string[] = []
   const cycle = async (services: string[]) => {
     built = {...built, ...(await deliverImages(loaded, env, services, delivery, deps)).images}
-    release = (await deployPhase(loaded, env, choice, kubectl, state, built, options, deps).finally(() => writeState(file, state))).release
+    release = (await deployPhase(loaded, env, choice, kubectl, state, built, options, deps).finally(() => save())).release
   }
   await phase(
     'images',
@@ -179,17 +181,17 @@ export async function up(options: UpOptions, deps: UpDeps): Promise<UpReport> {
   const deployed = await phase(
     'deploy',
     // Written even when the deploy fails: a namespace it created is then down's to delete.
-    () => deployPhase(loaded, env, choice, kubectl, state, built, options, deps).finally(() => writeState(file, state)),
+    () => deployPhase(loaded, env, choice, kubectl, state, built, options, deps).finally(() => save()),
     (r) => `release ${r.release} of ${r.app} ${r.environment} in namespace ${r.namespace}`,
   )
   release = deployed.release
-  writeState(file, state)
+  save()
   const urls = await phase(
     'forwards',
     () => forward(env, choice.context, state, wantedPorts, join(file, '..'), deps),
     (u) => (u.length ? u.map((x) => `${x.service} ${x.url}${x.reused ? ' (kept)' : ''}`).join(', ') : 'no service has a port'),
   )
-  writeState(file, state)
+  save()
   for (const u of urls) reporter.info(`${u.service}: ${u.url}`)
 
   const report = (): UpReport => ({
@@ -250,7 +252,7 @@ export async function up(options: UpOptions, deps: UpDeps): Promise<UpReport> {
   } finally {
     await Promise.all(state.forwards.map((f) => stopForward(f)))
     state.forwards = []
-    writeState(file, state)
+    save()
     reporter.info(`Forwards stopped; ${loaded.config.app} ${env.name} keeps running (\`skycap down\` removes it)`)
   }
   return report()

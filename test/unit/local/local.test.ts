@@ -6,7 +6,7 @@ import {resolveEnvironment} from '../../../src/config/environment.js'
 import {loadConfig} from '../../../src/config/load.js'
 import {choosePort, listening, portFree} from '../../../src/local/forwards.js'
 import {parseRegistryHosting, pullReference} from '../../../src/local/registry.js'
-import {readState, stateFile, writeState} from '../../../src/local/state.js'
+import {readState, saveState, stateFile, writeState} from '../../../src/local/state.js'
 import {parsePorts, up, type UpDeps} from '../../../src/local/up.js'
 import {classifyChange, watchedInputs} from '../../../src/local/watch.js'
 import type {ImagePhase} from '../../../src/local/images.js'
@@ -283,6 +283,35 @@ describe('skycap up: the parts', () => {
       expect(readState(file)).to.equal(undefined)
       writeState(file, {version: 1, app: 'shop', environment: 'local', configFile: '/src/shop/skycap.yaml', context: 'kind-skycap', namespace: 'shop-local', createdNamespace: true, forwards: []})
       expect(readState(file)).to.include({context: 'kind-skycap', createdNamespace: true})
+    } finally {
+      repo.remove()
+    }
+  })
+
+  it('two ups at once: a write keeps the live forwards the other up recorded meanwhile, so down stops them and the next up keeps their URLs', async () => {
+    const repo = new TempRepo()
+    try {
+      const file = stateFile('/src/shop/skycap.yaml', 'local', {XDG_CACHE_HOME: repo.dir})
+      const base = {version: 1 as const, app: 'shop', environment: 'local', configFile: '/src/shop/skycap.yaml', context: 'kind-skycap', namespace: 'shop-local', createdNamespace: true}
+      const fwd = (service: string, localPort: number, pid: number) => ({service, port: 8080, localPort, pid, log: `/tmp/${service}.log`})
+      // Both ups read the file when it had no forwards; the first then wrote its two (worker's has ended since).
+      const second = {...base, forwards: [] as ReturnType<typeof fwd>[]}
+      writeState(file, {...base, forwards: [fwd('web', 8080, 101), fwd('api', 8081, 102), fwd('worker', 8082, 103)]})
+      const alive = (f: {pid: number}) => f.pid !== 103
+      // The second up's write after its deploy: the first's live forwards stay recorded, and in its state.
+      saveState(file, second, alive)
+      expect(readState(file)?.forwards.map((f) => [f.service, f.localPort])).to.deep.equal([
+        ['web', 8080],
+        ['api', 8081],
+      ])
+      expect(second.forwards.map((f) => f.pid)).to.deep.equal([101, 102])
+      // Its own forward of a service wins; a forward of another context or namespace is not taken in.
+      writeState(file, {...base, forwards: [fwd('web', 8080, 201)]})
+      const own = {...base, forwards: [fwd('web', 8090, 301)]}
+      expect(saveState(file, own, () => true).forwards.map((f) => f.pid)).to.deep.equal([301])
+      writeState(file, {...base, context: 'kind-other', forwards: [fwd('web', 8080, 401)]})
+      expect(saveState(file, {...base, forwards: []}, () => true).forwards).to.deep.equal([])
+      expect(readState(file)?.forwards).to.deep.equal([])
     } finally {
       repo.remove()
     }
