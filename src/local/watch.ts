@@ -1,4 +1,4 @@
-import {watch} from 'node:fs'
+import {existsSync, watch} from 'node:fs'
 import {isAbsolute, join, relative, resolve, sep} from 'node:path'
 
 import type {Environment, LoadedConfig} from '../config/types.js'
@@ -39,15 +39,43 @@ const inside = (file: string, path: string) => {
   return r === '' || (!r.startsWith('..') && !isAbsolute(r))
 }
 
-/** Classifies changed files (absolute); undefined when none of them matters. */
-export function classifyChange(files: string[], inputs: WatchedInputs, dir: string): Change | undefined {
-  const relevant = files.filter((f) => !f.split(sep).includes('.git') && (inputs.deploy.some((p) => inside(f, p)) || Object.values(inputs.builds).some((ps) => ps.some((p) => inside(f, p)))))
+/**
+ * Classifies changed files (absolute); undefined when none of them matters. `hidden`: changed files a build cannot see
+ * (ignored by the VCS, as `.gitignore`d files stay out of a work-tree build): they rebuild nothing.
+ */
+export function classifyChange(files: string[], inputs: WatchedInputs, dir: string, hidden: ReadonlySet<string> = new Set()): Change | undefined {
+  const builds = (f: string, paths: string[]) => !hidden.has(f) && paths.some((p) => inside(f, p))
+  const relevant = files.filter((f) => !f.split(sep).includes('.git') && (inputs.deploy.some((p) => inside(f, p)) || Object.values(inputs.builds).some((ps) => builds(f, ps))))
   if (relevant.length === 0) return undefined
   const rebuild = Object.entries(inputs.builds)
-    .filter(([, paths]) => relevant.includes(inputs.config) || relevant.some((f) => paths.some((p) => inside(f, p))))
+    .filter(([, paths]) => relevant.includes(inputs.config) || relevant.some((f) => builds(f, paths)))
     .map(([s]) => s)
     .sort()
   return {files: relevant.map((f) => relative(dir, f)).sort(), rebuild}
+}
+
+/**
+ * The changed files under a build input that exist but that a build cannot see (ignored: a compiler's output, a log,
+ * node_modules): a tool that keeps writing them made every quiet 300 ms a rebuild and a new release. A deleted file
+ * still counts (whether it was ignored cannot be told any more). Asks the VCS only when such a file changed.
+ */
+async function hiddenFiles(files: string[], inputs: WatchedInputs, visible: () => Promise<string[]>): Promise<Set<string>> {
+  const candidates = files.filter((f) => existsSync(f) && Object.values(inputs.builds).some((ps) => ps.some((p) => inside(f, p))))
+  if (!candidates.length) return new Set()
+  let seen: Set<string>
+  try {
+    seen = new Set(await visible())
+  } catch {
+    return new Set() // No answer from the VCS: every change counts, as before.
+  }
+  return new Set(candidates.filter((f) => !seen.has(f)))
+}
+
+/** What a work-tree build of the repository at `root` copies (absolute paths). */
+async function visibleFiles(root: string): Promise<string[]> {
+  const {openVcs} = await import('../vcs/vcs.js')
+  // Joined to the watched root (the VCS spells its root with symlinks resolved; the watcher's paths do not).
+  return (await (await openVcs(root)).workTreeFiles()).map((f) => join(root, f))
 }
 
 /**
@@ -65,6 +93,8 @@ export async function watchInputs(
     signal?: AbortSignal
     onChange: (change: Change) => Promise<void>
     reload?: () => Promise<{loaded: LoadedConfig; env: Environment} | undefined>
+    /** The files (absolute) a work-tree build can see now; default: the VCS's (tracked, and untracked not ignored). */
+    visibleFiles?: () => Promise<string[]>
     quietMs?: number
   },
 ): Promise<void> {
@@ -84,7 +114,7 @@ export async function watchInputs(
         if (!fresh) return
         inputs = watchedInputs(fresh.loaded, fresh.env, images)
       }
-      const change = classifyChange(files, inputs, loaded.dir)
+      const change = classifyChange(files, inputs, loaded.dir, await hiddenFiles(files, inputs, options.visibleFiles ?? (() => visibleFiles(root))))
       if (change) await options.onChange(change)
     })
   }

@@ -8,8 +8,8 @@ import {choosePort, listening, portFree} from '../../../src/local/forwards.js'
 import {parseRegistryHosting, pullReference} from '../../../src/local/registry.js'
 import {readState, saveState, stateFile, writeState} from '../../../src/local/state.js'
 import {parsePorts, up, type UpDeps} from '../../../src/local/up.js'
-import {classifyChange, watchedInputs} from '../../../src/local/watch.js'
-import type {ImagePhase} from '../../../src/local/images.js'
+import {classifyChange, watchedInputs, watchInputs} from '../../../src/local/watch.js'
+import {type ImagePhase, workTreeBuilds} from '../../../src/local/images.js'
 import {ExitCode, InterruptedError, UnreachableError, UserError} from '../../../src/errors.js'
 import {toolRunner} from '../../../src/local/tool.js'
 import {memoryReporter} from '../../../src/ui/output.js'
@@ -269,6 +269,37 @@ describe('skycap up: the parts', () => {
       expect(classifyChange([at('skycap.yaml')], inputs, loaded.dir)).to.deep.equal({files: ['skycap.yaml'], rebuild: ['api', 'web']})
       expect(classifyChange([at('README.md'), at('.git/index'), at('config/webby')], inputs, loaded.dir)).to.equal(undefined)
     } finally {
+      repo.remove()
+    }
+  })
+
+  it('--watch: a file the VCS ignores in a build context rebuilds nothing (a tool that keeps writing its output there), a source file does', async function () {
+    this.timeout(20_000)
+    const repo = await TempRepo.localApp()
+    const controller = new AbortController()
+    try {
+      repo.write('.gitignore', '*.log\nbuild-output/\n')
+      await repo.commit('ignore logs')
+      const loaded = await loadConfig({cwd: repo.dir})
+      const env = resolveEnvironment(loaded, 'local')
+      const changes: Array<{files: string[]; rebuild: string[]}> = []
+      const watching = watchInputs(loaded, env, workTreeBuilds, {reporter: memoryReporter(), signal: controller.signal, quietMs: 100, onChange: async (c) => void changes.push(c)})
+      const settle = () => new Promise((r) => setTimeout(r, 700))
+      await settle()
+      // Three rounds of a compiler's output and a log in the build context (app/): nothing to rebuild or deploy.
+      for (let i = 0; i < 3; i++) {
+        repo.write('app/debug.log', `line ${i}\n`)
+        repo.write(`app/build-output/out-${i}.o`, 'x')
+        await settle()
+      }
+      expect(changes).to.deep.equal([])
+      // A file the build copies (tracked, or untracked and not ignored): every service built from app/ rebuilds.
+      repo.write('app/message.txt', 'edited\n')
+      repo.write('app/new-file.txt', 'new\n')
+      await settle()
+      expect(changes).to.deep.equal([{files: ['app/message.txt', 'app/new-file.txt'], rebuild: ['api', 'web']}])
+    } finally {
+      controller.abort()
       repo.remove()
     }
   })
