@@ -298,6 +298,8 @@ describe('skycap up: the parts', () => {
       repo.write('app/new-file.txt', 'new\n')
       await settle()
       expect(changes).to.deep.equal([{files: ['app/message.txt', 'app/new-file.txt'], rebuild: ['api', 'web']}])
+      controller.abort()
+      await watching
     } finally {
       controller.abort()
       repo.remove()
