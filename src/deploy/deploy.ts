@@ -163,6 +163,11 @@ export async function deploy(options: DeployOptions, deps: DeployDeps): Promise<
   const env = environmentOf(prepared)
   const timeoutText = options.timeout ?? prepared.loaded.config.deploy?.timeout
   const timeoutMs = timeoutText !== undefined ? await parseDuration(timeoutText, options.timeout !== undefined ? '--timeout' : 'deploy.timeout') : DEFAULT_TIMEOUT_MS
+  refuseUnreachableMinReady(
+    env,
+    timeoutMs,
+    options.timeout !== undefined ? `--timeout ${options.timeout}` : timeoutText !== undefined ? `deploy.timeout ${timeoutText}` : `the default timeout of ${DEFAULT_TIMEOUT_MS / 60_000}m`,
+  )
   const waitForLockMs = options.waitForLock !== undefined ? await parseDuration(options.waitForLock, '--wait-for-lock') : 0
   const checks = approved ?? (await verifyChecks(env, prepared, options, deps))
   const target = connected ?? (await connect(env, deps.kubectl, reporter))
@@ -766,4 +771,17 @@ export function interruptedHint(environment: string, rollouts: Record<string, Ro
     .map(([service, r]) => `${service} (at ${r.weight ?? 0}%)`)
   if (!left.length) return `Check \`skycap status ${environment}\`; deploy again or roll back.`
   return `The canary of ${left.join(', ')} is left mid-way: \`skycap rollout resume ${environment}\` goes on with it (or \`skycap promote\`, \`skycap abort\`), \`skycap rollout status ${environment}\` shows where it stands; a deploy is refused until it is done.`
+}
+
+/**
+ * A service whose new pods must stay ready minReadySeconds can never be done within a deploy timeout no longer than
+ * that: every deploy would time out and roll back. Refused before anything changes (exit 2).
+ */
+function refuseUnreachableMinReady(env: Environment, timeoutMs: number, timeout: string): void {
+  const slow = Object.entries(env.services).filter(([, svc]) => (svc.minReadySeconds ?? 0) * 1000 >= timeoutMs)
+  if (!slow.length) return
+  const named = slow.map(([name, svc]) => `${name} (${svc.minReadySeconds}s)`).join(', ')
+  throw new UserError(`minReadySeconds of ${named} in ${env.name} is not shorter than ${timeout}: its new pods could never count as available in time; nothing was changed`, {
+    hint: 'Give the deploy more time (--timeout, or deploy.timeout in skycap.yaml) or lower minReadySeconds.',
+  })
 }

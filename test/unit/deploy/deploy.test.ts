@@ -138,6 +138,28 @@ describe('skycap deploy: the whole kubectl sequence of a first deploy', function
     )
   })
 
+  it('minReadySeconds not shorter than the timeout: refused before any kubectl call, naming the services and the timeout', async () => {
+    const text = readFileSync(join(repo.dir, 'skycap.yaml'), 'utf8')
+    repo.write('skycap.yaml', text.replace('    image: web\n', '    image: web\n    minReadySeconds: 300\n').replace('    image: worker\n', '    image: worker\n    minReadySeconds: 30\n'))
+    await repo.commit('web waits 5 minutes')
+    const refused = async (timeout?: string) => {
+      const fake = fakeKubectlFactory([])
+      const error = await deploy({target: 'test', cwd: repo.dir, skipImageCheck: true, timeout}, {kubectl: fake.factory, reporter: memoryReporter()}).then(
+        () => undefined,
+        (e: unknown) => e as UserError,
+      )
+      expect(fake.remaining()).to.equal(0)
+      return error
+    }
+    const error = await refused('5m')
+    expect([error?.exitCode, error?.message]).to.deep.equal([
+      2,
+      'minReadySeconds of web (300s) in test is not shorter than --timeout 5m: its new pods could never count as available in time; nothing was changed',
+    ])
+    expect(error?.hint).to.equal('Give the deploy more time (--timeout, or deploy.timeout in skycap.yaml) or lower minReadySeconds.')
+    expect((await refused('30s'))?.message).to.match(/^minReadySeconds of web \(300s\), worker \(30s\) in test is not shorter than --timeout 30s:/)
+  })
+
   it('deletes the namespace it created when the server rejects an object, and takes no lock', async () => {
     const script: Expectation[] = [
       {argv: ['--request-timeout=30s', 'config', 'get-contexts', '-o', 'name'], result: {stdout: 'kind-x\n'}},
