@@ -505,7 +505,10 @@ async function inParallel(
   })
   const text = stepFailures.map((f) => `${f.service}: ${f.step} exited ${f.exitCode}${failureLines(f)}`).join('\n')
   const result = what === 'build' ? (pushedNote ? `${pushedNote}; nothing else was pushed` : 'nothing was pushed') : 'the images listed were not pushed'
-  throw new BuildFailedError(`${what} of ${stepFailures.map((f) => f.service).join(', ')} failed; ${result}\n${text}`, {
+  // With --jobs below the number of images, those still queued never start once one failed: say which.
+  const queued = builds.slice(next).map((b) => b.service)
+  const unstarted = queued.length ? `; ${queued.join(', ')} ${queued.length === 1 ? 'was' : 'were'} not ${what === 'build' ? 'built' : 'pushed'} (not started after the failure)` : ''
+  throw new BuildFailedError(`${what} of ${stepFailures.map((f) => f.service).join(', ')} failed; ${result}${unstarted}\n${text}`, {
     hint:
       what === 'build'
         ? // A work-tree build (--work-tree, skycap up) takes the fix as it is; a revision's build only once it is committed.

@@ -354,7 +354,7 @@ describe('skycap build (engine)', () => {
     const error = await failure(buildImages({cwd: repo.dir, jobs: 2}, {run: runner.run, fetch: registry.fetch}))
     expect(error).to.be.instanceOf(BuildFailedError)
     expect(error.exitCode).to.equal(ExitCode.FAILED)
-    expect(error.message).to.match(/^build of b failed; nothing was pushed\nb: docker build exited 1; its last lines:\n {2}b \| step 11\n/)
+    expect(error.message).to.match(/^build of b failed; nothing was pushed; c, d were not built \(not started after the failure\)\nb: docker build exited 1; its last lines:\n {2}b \| step 11\n/)
     expect(error.message).to.match(/ {2}b \| COPY failed: no such file$/)
     // The build ran in a temporary export; the command to run here builds the repository's own folder.
     expect(error.hint).to.match(new RegExp(`^Fix the build, commit, and build again\\. What failed, to run here: docker build --tag ${REGISTRY}/team/b:[0-9a-f]{40} --file Dockerfile \\.$`))
