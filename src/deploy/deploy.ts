@@ -162,12 +162,9 @@ export async function deploy(options: DeployOptions, deps: DeployDeps): Promise<
   for (const w of prepared.warnings) reporter.warn(formatWarning(w))
   const env = environmentOf(prepared)
   const timeoutText = options.timeout ?? prepared.loaded.config.deploy?.timeout
-  const timeoutMs = timeoutText !== undefined ? await parseDuration(timeoutText, options.timeout !== undefined ? '--timeout' : 'deploy.timeout') : DEFAULT_TIMEOUT_MS
-  refuseUnreachableMinReady(
-    env,
-    timeoutMs,
-    options.timeout !== undefined ? `--timeout ${options.timeout}` : timeoutText !== undefined ? `deploy.timeout ${timeoutText}` : `the default timeout of ${DEFAULT_TIMEOUT_MS / 60_000}m`,
-  )
+  const timeoutFrom = options.timeout !== undefined ? '--timeout' : 'deploy.timeout'
+  const timeoutMs = timeoutText !== undefined ? await parseDuration(timeoutText, timeoutFrom) : DEFAULT_TIMEOUT_MS
+  refuseUnreachableMinReady(env, timeoutMs, timeoutText !== undefined ? `${timeoutFrom} ${timeoutText}` : `the default timeout of ${DEFAULT_TIMEOUT_MS / 60_000}m`)
   const waitForLockMs = options.waitForLock !== undefined ? await parseDuration(options.waitForLock, '--wait-for-lock') : 0
   const checks = approved ?? (await verifyChecks(env, prepared, options, deps))
   const target = connected ?? (await connect(env, deps.kubectl, reporter))

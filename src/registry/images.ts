@@ -57,6 +57,11 @@ function insecureHosts(options: Pick<RegistryOptions, 'insecure'>): Set<string> 
   return new Set(['localhost', '127.0.0.1', ...(options.insecure ?? (process.env.SKYCAP_INSECURE_REGISTRIES ?? '').split(',').filter(Boolean))])
 }
 
+/** How to speak to a registry `host` (with or without its port): plain http for the insecure ones. */
+function schemeOf(host: string, insecure: Set<string>): 'http' | 'https' {
+  return insecure.has(host) || insecure.has(host.replace(/:\d+$/, '')) ? 'http' : 'https'
+}
+
 /** Asks each image's registry whether the manifest exists (HEAD /v2/<repo>/manifests/<ref>), in parallel. */
 export async function checkImages(images: string[], options: RegistryOptions = {}): Promise<ImageCheck[]> {
   const insecure = insecureHosts(options)
@@ -72,9 +77,7 @@ export async function checkImages(images: string[], options: RegistryOptions = {
 async function checkOne(image: string, insecure: Set<string>, credentialsFor: (host: string) => Promise<string | undefined>, options: RegistryOptions): Promise<ImageCheck> {
   const doFetch = options.fetch ?? fetch
   const {host, repository, reference} = parseImage(image)
-  const hostname = host.replace(/:\d+$/, '')
-  const scheme = insecure.has(host) || insecure.has(hostname) ? 'http' : 'https'
-  const url = `${scheme}://${host}/v2/${repository}/manifests/${reference}`
+  const url = `${schemeOf(host, insecure)}://${host}/v2/${repository}/manifests/${reference}`
   const basic = await credentialsFor(host)
   const signal = AbortSignal.timeout(options.timeoutMs ?? 10_000)
   try {
@@ -101,8 +104,7 @@ async function checkOne(image: string, insecure: Set<string>, credentialsFor: (h
  * does, else why not (`ECONNREFUSED`, `no answer within 5s`, `HTTP 502`).
  */
 export async function registryUnanswered(host: string, options: Pick<RegistryOptions, 'fetch' | 'insecure' | 'timeoutMs'> = {}): Promise<string | undefined> {
-  const insecure = insecureHosts(options)
-  const scheme = insecure.has(host) || insecure.has(host.replace(/:\d+$/, '')) ? 'http' : 'https'
+  const scheme = schemeOf(host, insecureHosts(options))
   const timeoutMs = options.timeoutMs ?? 5000
   try {
     const res = await (options.fetch ?? fetch)(`${scheme}://${host}/v2/`, {signal: AbortSignal.timeout(timeoutMs)})
