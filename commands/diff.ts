@@ -16,7 +16,11 @@ export default class Diff extends SkycapCommand {
 
   async run(): Promise<void> {
     const {args, flags} = await this.parse(Diff)
-    const result = await diff({target: await targetOf(args.target, flags.env, flags.config), configPath: flags.config}, this.kubectlFactory(), this.reporter())
+    const result = await diff(
+      {target: await targetOf(args.target, flags.env, flags.config), configPath: flags.config, signal: this.abortOnSignals('stopping (temporary files are removed)')},
+      this.kubectlFactory(),
+      this.reporter(),
+    )
     if (this.jsonEnabled()) this.logJson({ok: true, result})
     else process.stdout.write(result.changed.length > 0 ? result.diff : `${noChangesLine(result.revisionOnly)}\n`)
     this.exitWith(result.changed.length > 0 ? ExitCode.FAILED : ExitCode.OK)

@@ -30,7 +30,14 @@ export default class Render extends SkycapCommand {
   async run(): Promise<unknown> {
     const {args, flags} = await this.parse(Render)
     const result = await runRender(
-      {target: await targetOf(args.target, flags.env, flags.config), configPath: flags.config, services: flags.service, outputDir: flags['output-dir'], showSecrets: flags['show-secrets']},
+      {
+        target: await targetOf(args.target, flags.env, flags.config),
+        configPath: flags.config,
+        services: flags.service,
+        outputDir: flags['output-dir'],
+        showSecrets: flags['show-secrets'],
+        signal: this.abortOnSignals('stopping (temporary files are removed)'),
+      },
       this.reporter(),
     )
     if (!this.jsonEnabled()) {

@@ -135,6 +135,20 @@ export class UnreachableError extends SkycapError {
   override readonly code = 'unreachable'
 }
 
+/**
+ * The cluster's API server did not answer at all (refused, reset, timed out, no route): unlike refused credentials
+ * or a missing kubectl, this can pass on its own, so a watch waits it out until its deadline.
+ */
+export class ApiServerUnreachableError extends UnreachableError {
+  /** kubectl's one-line reason, e.g. `the connection to the server 10.0.0.1:6443 was refused`. */
+  readonly reason: string
+
+  constructor(message: string, reason: string, options: SkycapErrorOptions = {}) {
+    super(message, options)
+    this.reason = reason
+  }
+}
+
 /** What kubectl's failure means, classified from its stderr. */
 export type KubectlFailureKind = 'not_found' | 'forbidden' | 'conflict' | 'already_exists' | 'invalid' | 'unreachable' | 'no_context' | 'timeout' | 'other'
 

@@ -524,7 +524,8 @@ async function autoRollback(
   deps.reporter.phase?.('rollback')
   deps.reporter.info(`Rolling back to release ${previous.record.number} (${previous.record.revision?.short ?? '?'}) as release ${number}`)
   // The rollback gets a full timeout of its own: renew the lock so it outlasts it.
-  if (!(await renewLock(target.kubectl, prepared.app, deps.lockId, clock))) deps.reporter.warn('could not renew the deploy lock before the rollback; another deploy may take it over')
+  if (!(await renewLock(target.kubectl, prepared.app, deps.lockId, clock).catch(() => false)))
+    deps.reporter.warn('could not renew the deploy lock before the rollback; another deploy may take it over')
   const objects = withReplicas(previous.manifests(), live)
   // Ctrl-C came after the deploy failed and before the rollback began: nothing of it is applied.
   const notStarted = deps.signal?.aborted === true

@@ -20,7 +20,7 @@ export interface DiffResult extends ReadableDiff {
 }
 
 /** `skycap diff ENV[@REV]`: what a deploy would change. Failures exit 2 or above, never 1 ("changes"). */
-export async function diff(options: {target?: string; configPath?: string}, factory: KubectlFactory, reporter: Reporter): Promise<DiffResult> {
+export async function diff(options: {target?: string; configPath?: string; signal?: AbortSignal}, factory: KubectlFactory, reporter: Reporter): Promise<DiffResult> {
   try {
     return await computeDiff(options, factory, reporter)
   } catch (error) {
@@ -29,8 +29,8 @@ export async function diff(options: {target?: string; configPath?: string}, fact
   }
 }
 
-async function computeDiff(options: {target?: string; configPath?: string}, factory: KubectlFactory, reporter: Reporter): Promise<DiffResult> {
-  const prepared = await prepareRelease({target: options.target, configPath: options.configPath})
+async function computeDiff(options: {target?: string; configPath?: string; signal?: AbortSignal}, factory: KubectlFactory, reporter: Reporter): Promise<DiffResult> {
+  const prepared = await prepareRelease({target: options.target, configPath: options.configPath, signal: options.signal})
   for (const w of prepared.warnings) reporter.warn(formatWarning(w))
   const env = prepared.environment
   const target = await connect(env, factory, reporter)

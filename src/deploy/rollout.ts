@@ -8,6 +8,7 @@ import {rolloutView} from '../ui/progress.js'
 import type {SkycapConfig} from '../config/types.js'
 import {applyInPhases, refusedObjects} from './apply.js'
 import {explainFailures, type FailureReport} from './explain.js'
+import {reportContact} from '../kubectl/outage.js'
 import {watchRollout, type WatchOutcome} from './watch.js'
 
 export interface RolloutResult {
@@ -53,6 +54,7 @@ export async function applyAndWatch(options: RolloutOptions): Promise<RolloutRes
       intervalMs: options.intervalMs,
       onUpdate: (s) => view.update(s.filter((x) => watchedRefs.includes(x.ref))),
       onReplace: (ref, pods) => options.reporter.info(`  ${ref}: deleting ${pods.join(', ')} of an older revision: they cannot start, and the controller waits for them before it replaces them`),
+      onContact: (event) => reportContact(options.reporter, event),
     })
   } catch (error) {
     await view.finish()

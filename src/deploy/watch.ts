@@ -1,5 +1,6 @@
 import {InterruptedError} from '../errors.js'
 import type {Kubectl} from '../kubectl/kubectl.js'
+import {type ContactEvent, OutageWait} from '../kubectl/outage.js'
 import type {KubeObject} from '../render/objects.js'
 import {statusOf, watchResources, WATCHED_KINDS} from '../resources/kinds.js'
 import {explainBackOffs} from '../resources/pull-events.js'
@@ -22,6 +23,8 @@ export interface WatchOptions {
   onUpdate?: (statuses: ResourceStatus[]) => void
   /** Called when the watch deletes pods that block a rollout (see ResourceStatus.replace). */
   onReplace?: (ref: string, pods: string[]) => void
+  /** Called when the API server stops answering during the watch, and when it answers again. */
+  onContact?: (event: ContactEvent) => void
 }
 
 export interface WatchResult {
@@ -31,7 +34,9 @@ export interface WatchResult {
 
 /**
  * Polls until every object is ready, one fails, the deadline passes or the signal fires.
- * One `kubectl get` per poll, however many services there are.
+ * One `kubectl get` per poll, however many services there are. An API server that stops answering (a control plane
+ * upgrade, a blip of the network) is waited for until the deadline, as `kubectl rollout status` does: the rollout goes
+ * on in the cluster meanwhile (OutageWait). Past the deadline without an answer, the watch throws the unreachable error.
  */
 export async function watchRollout(options: WatchOptions): Promise<WatchResult> {
   const clock = options.clock ?? Date.now
@@ -42,6 +47,7 @@ export async function watchRollout(options: WatchOptions): Promise<WatchResult> 
   // What each container's last pull failed of: its back-off that follows does not say (PullErrors).
   const pulls = new PullErrors()
   let statuses: ResourceStatus[] = options.objects.map((o) => ({ref: `${o.kind}/${o.metadata.name}`, state: 'pending', message: 'applied', related: [], failing: []}))
+  const outage = new OutageWait({deadline: options.deadline, clock, intervalMs: interval, signal: options.signal, onContact: options.onContact})
   for (;;) {
     if (options.signal?.aborted) return {outcome: 'interrupted', statuses}
     let snapshot = new ClusterSnapshot([])
@@ -54,8 +60,10 @@ export async function watchRollout(options: WatchOptions): Promise<WatchResult> 
         // The signal cancels the kubectl call in flight: that is an interruption, not a kubectl failure. So is a
         // kubectl that the terminal's Ctrl-C killed before skycap's own handler ran (InterruptedError).
         if (options.signal?.aborted || error instanceof InterruptedError) return {outcome: 'interrupted', statuses}
-        throw error
+        await outage.failed(error)
+        continue
       }
+      outage.answered()
       snapshot = new ClusterSnapshot(list.items, pulls)
     }
     statuses = options.objects.map((o) => statusOf(o, snapshot))

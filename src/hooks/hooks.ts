@@ -9,6 +9,7 @@ import type {HookRecord, ReleaseRecord} from '../release/store.js'
 import type {Reporter} from '../ui/output.js'
 import type {FailureReport} from '../deploy/explain.js'
 import {buildJob, containerImage, deleteJobs, JOB_LABELS, type JobOutcome, jobName, podTemplateOf, runJob, shownCommand} from './job.js'
+import {reportContact} from '../kubectl/outage.js'
 
 export type HookPhase = 'predeploy' | 'postdeploy'
 
@@ -180,6 +181,7 @@ export class DeployHooks {
         // failed, and the deploy goes on as for any failed hook (predeploy: recorded, nothing rolled out; postdeploy:
         // rolled back and recorded). Anything else (the cluster unreachable, Ctrl-C) stays the error it was.
         refusalIsOutcome: true,
+        onContact: (event) => reportContact(ctx.reporter, event),
       })
       show(processor.flushBytes())
       show(partial ? Buffer.from('\n') : undefined)

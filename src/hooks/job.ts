@@ -1,4 +1,5 @@
 import {KubectlError, UserError} from '../errors.js'
+import {type ContactEvent, OutageWait} from '../kubectl/outage.js'
 import type {Kubectl, StreamingProcess} from '../kubectl/kubectl.js'
 import type {KubeObject} from '../render/objects.js'
 import {explainBackOffs} from '../resources/pull-events.js'
@@ -158,6 +159,8 @@ export interface RunJobOptions {
    * `refused` instead of the kubectl error (hooks: a failed hook). Only the create: what fails later stays an error.
    */
   refusalIsOutcome?: boolean
+  /** Told when the API server stops answering while the Job runs, and when it answers again (OutageWait). */
+  onContact?: (event: ContactEvent) => void
 }
 
 interface LivePod extends KubeObject {
@@ -205,11 +208,20 @@ export async function runJob(kubectl: Kubectl, job: KubeObject, options: RunJobO
   let gone = 0
   // What the pod's last pull failed of: its back-off that follows does not say (PullErrors).
   const pulls = new PullErrors()
+  // The Job runs on while the API server does not answer: waited for, until the deadline.
+  const outage = new OutageWait({deadline: options.deadline, clock, intervalMs: options.intervalMs ?? 1000, signal: options.signal, onContact: options.onContact})
   try {
     for (;;) {
       if (options.signal?.aborted) return outcome('interrupted', `interrupted; job ${name} was stopped`)
-      const list = await kubectl.json<{items: LivePod[]}>(['get', 'jobs,pods', '-l', `${JOB_LABELS.name}=${name}`], {signal: options.signal})
-      await explainBackOffs(kubectl, pulls, list.items, options.signal)
+      let list: {items: LivePod[]}
+      try {
+        list = await kubectl.json<{items: LivePod[]}>(['get', 'jobs,pods', '-l', `${JOB_LABELS.name}=${name}`], {signal: options.signal})
+        await explainBackOffs(kubectl, pulls, list.items, options.signal)
+      } catch (error) {
+        await outage.failed(error)
+        continue
+      }
+      outage.answered()
       pulls.observe(list.items)
       const live = list.items.find((o) => o.kind === 'Job') as (KubeObject & {status?: {conditions?: Array<{type: string; status: string; reason?: string; message?: string}>}}) | undefined
       // Its pod went with it, so no exit code will come: this waited until the timeout (10m for a hook, 1h for run)

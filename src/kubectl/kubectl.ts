@@ -1,6 +1,6 @@
 import {PassThrough} from 'node:stream'
 
-import {InterruptedError, KubectlError, type KubectlFailureKind, UnreachableError, UserError} from '../errors.js'
+import {ApiServerUnreachableError, InterruptedError, KubectlError, type KubectlFailureKind, UnreachableError, UserError} from '../errors.js'
 import {SecretRedactor} from './redact.js'
 import {currentContextFromFiles} from './kubeconfig.js'
 
@@ -347,7 +347,8 @@ export function classify(args: readonly string[], stderr: string, context?: stri
   const answered = /^Error from server|failed calling webhook/m.test(text)
   // A server that answers 404 to the namespace lookup is not a Kubernetes API server (a wrong address or proxy).
   if ((!answered && UNREACHABLE.some((re) => re.test(text))) || /the server could not find the requested resource \(get namespaces/.test(text)) {
-    return new UnreachableError(`cannot reach the cluster's API server${where}: ${unreachableReason(text, lines)}`, {
+    const reason = unreachableReason(text, lines)
+    return new ApiServerUnreachableError(`cannot reach the cluster's API server${where}: ${reason}`, reason, {
       hint: `Check that the cluster is up, that you are on its network or VPN, and that the server address of ${context ? `context ${context}` : 'the current context'} in your kubeconfig is right (\`kubectl${context ? ` --context ${context}` : ''} cluster-info\`).`,
     })
   }

@@ -177,15 +177,22 @@ function namespaceMissing(environment: string, namespace: string, context: strin
 /**
  * Restarts the lock's expiry from now, if this process still holds it: a long step (the automatic rollback after a
  * slow failure) must not outlive the lease and let another deploy take over mid-rollback. The JSON patch's `test`
- * makes the check and the renewal one atomic request. Returns false when the lock is no longer ours.
+ * makes the check and the renewal one atomic request. Returns false when the lock is no longer ours; throws when that
+ * is not known (the API server did not answer).
  */
 export async function renewLock(kubectl: Kubectl, app: string, id: string, clock: () => number = Date.now): Promise<boolean> {
   const patch = [
     {op: 'test', path: '/metadata/annotations/skycap.dev~1lock-id', value: id},
     {op: 'replace', path: '/spec/renewTime', value: microTime(clock())},
   ]
-  const r = await kubectl.run(['patch', 'lease', lockName(app), '--type=json', '-p', JSON.stringify(patch)], {allowFailure: true})
-  return r.exitCode === 0
+  try {
+    await kubectl.run(['patch', 'lease', lockName(app), '--type=json', '-p', JSON.stringify(patch)])
+    return true
+  } catch (error) {
+    // The test failed (another process holds the lock now: "the server rejected our request") or the Lease is gone.
+    if (error instanceof KubectlError && (error.kind === 'invalid' || error.kind === 'not_found')) return false
+    throw error
+  }
 }
 
 /**
@@ -195,29 +202,46 @@ export async function renewLock(kubectl: Kubectl, app: string, id: string, clock
  */
 export const LEASE_SECONDS = 60
 
-/** Renews the lock every `intervalMs` until stopped; `onLost` is told once if the lock stopped being ours. */
-export function keepLockAlive(kubectl: Kubectl, app: string, id: string, options: {intervalMs?: number; onLost?: () => void; clock?: () => number} = {}): {stop(): void} {
+/**
+ * Renews the lock every `intervalMs` until stopped; `onLost` is told once if the lock stopped being ours. A renewal
+ * whose answer is unknown (the API server away for a moment) is not a lost lock: it is tried again every
+ * `retryMs` (2 s) until one gets through, so the lease is renewed as soon as the server answers again, before it can
+ * expire and let another deploy in.
+ */
+export function keepLockAlive(kubectl: Kubectl, app: string, id: string, options: {intervalMs?: number; retryMs?: number; onLost?: () => void; clock?: () => number} = {}): {stop(): void} {
   let lost = false
   let busy = false
-  const timer = setInterval(
-    () => {
-      if (busy || lost) return
-      busy = true
-      renewLock(kubectl, app, id, options.clock)
-        .then((ours) => {
+  let stopped = false
+  let retry: NodeJS.Timeout | undefined
+  const beat = () => {
+    if (busy || lost || stopped) return
+    busy = true
+    clearTimeout(retry)
+    renewLock(kubectl, app, id, options.clock)
+      .then(
+        (ours) => {
           if (!ours && !lost) {
             lost = true
             options.onLost?.()
           }
-        })
-        // A failed renewal (the API server briefly away) is retried at the next beat.
-        .catch(() => undefined)
-        .finally(() => (busy = false))
-    },
-    options.intervalMs ?? (LEASE_SECONDS * 1000) / 3,
-  )
+        },
+        () => {
+          if (stopped) return
+          retry = setTimeout(beat, options.retryMs ?? 2000)
+          retry.unref()
+        },
+      )
+      .finally(() => (busy = false))
+  }
+  const timer = setInterval(beat, options.intervalMs ?? (LEASE_SECONDS * 1000) / 3)
   timer.unref()
-  return {stop: () => clearInterval(timer)}
+  return {
+    stop: () => {
+      stopped = true
+      clearInterval(timer)
+      clearTimeout(retry)
+    },
+  }
 }
 
 /** Releases the lock if this process holds it (by id), or whoever holds it with `force`. */

@@ -5,7 +5,7 @@ import {basename, dirname, isAbsolute, join, posix, relative, sep} from 'node:pa
 import {resolveEnvironment} from '../config/environment.js'
 import {configFilePath, displayPath, loadConfig, openRepository, parseConfig, readSkycapYaml} from '../config/load.js'
 import type {ConfigWarning, Environment, LoadedConfig} from '../config/types.js'
-import {ConfigError, UserError} from '../errors.js'
+import {ConfigError, InterruptedError, UserError} from '../errors.js'
 import {parseTarget, targetRevision} from '../vcs/target.js'
 import type {Revision, Vcs} from '../vcs/vcs.js'
 import {renderEnvironment, type RenderResult} from './render.js'
@@ -20,6 +20,11 @@ export interface PrepareOptions {
   refuseDirtyProtected?: boolean
   /** Images built from the work tree, by service (skycap up): they replace the revision's, so a dirty tree is no warning. */
   images?: Record<string, string>
+  /**
+   * Aborted by Ctrl-C: an older revision's extraction stops at its next step and its temporary folder is removed (the
+   * command must catch the signal for that: killed by it, no `finally` runs).
+   */
+  signal?: AbortSignal
 }
 
 /** A rendered release, ready to validate, diff or apply. */
@@ -103,8 +108,12 @@ async function prepareFromRevision(file: string, revision: Revision, options: Pr
     const inFolder = relative(folder, path)
     return inFolder.startsWith('..') || isAbsolute(inFolder) ? displayPath(path) : `${displayPath(join(userDir, relative(revDir, path)))} (at ${revision.short})`
   }
+  const stopIfInterrupted = () => {
+    if (options.signal?.aborted) throw new InterruptedError(`interrupted while reading ${revision.short}'s files; nothing was rendered`)
+  }
   try {
     await vcs.extract(revision.sha, [configPath], folder)
+    stopIfInterrupted()
     if (!existsSync(revFile)) {
       if (await vcs.isTracked(configPath)) {
         throw new UserError(`${displayPath(file)} does not exist at ${revision.short} (${revision.input}): skycap cannot render that revision`, {
@@ -116,6 +125,7 @@ async function prepareFromRevision(file: string, revision: Revision, options: Pr
     }
     const text = readSkycapYaml(revFile, show(revFile))
     await vcs.extract(revision.sha, await inputFolders(text, posix.dirname(configPath), show(revFile), revision), folder)
+    stopIfInterrupted()
     const loaded = await parseConfig(text, revFile, show, folder)
     const env = environmentOf(loaded, options.target)
     const result = await renderEnvironment(loaded, env, revision, {services: options.services, images: options.images})

@@ -1,3 +1,4 @@
+import {InterruptedError} from '../errors.js'
 import {formatWarning, plural, type Reporter} from '../ui/output.js'
 import {prepareRelease} from './prepare.js'
 import {countSecretsWithValues, redactSecretValues} from './secrets.js'
@@ -10,6 +11,8 @@ export interface RenderRunOptions {
   outputDir?: string
   /** Print Secret values on stdout and in --json; they are redacted otherwise. Files in outputDir always hold them. */
   showSecrets?: boolean
+  /** Ctrl-C: stops before anything is printed or written, and removes a revision's temporary files (prepareRelease). */
+  signal?: AbortSignal
 }
 
 /** What `skycap render` returns: the YAML (or the files written) and a summary for --json. */
@@ -32,7 +35,8 @@ export interface RenderRunResult {
 
 /** `skycap render`: the manifests of ENV@REV on stdout or in a folder. */
 export async function runRender(options: RenderRunOptions, reporter: Reporter): Promise<RenderRunResult> {
-  const prepared = await prepareRelease({target: options.target, configPath: options.configPath, services: options.services})
+  const prepared = await prepareRelease({target: options.target, configPath: options.configPath, services: options.services, signal: options.signal})
+  if (options.signal?.aborted) throw new InterruptedError('interrupted; nothing was printed or written')
   for (const w of prepared.warnings) reporter.warn(formatWarning(w))
   const objects = prepared.objects.map((r) => r.object)
   // Redacted copies for the terminal and the JSON report only; `objects` keep their values for the files.

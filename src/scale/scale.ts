@@ -12,6 +12,7 @@ import {appSelector, connect, openEnvironment} from '../env/connect.js'
 import {watchRollout} from '../deploy/watch.js'
 import {rolloutsOf, servingDeployment} from '../strategies/state.js'
 import {configuredExcludes, lineFilter} from '../logs/filter.js'
+import {reportContact} from '../kubectl/outage.js'
 
 export interface ScaleOptions {
   service: string
@@ -140,7 +141,16 @@ export async function scale(input: ScaleOptions, deps: DeployDeps): Promise<Scal
     const slot = target === options.service ? '' : ` (Deployment ${target}, the active slot)`
     deps.reporter.info(`Scaling ${options.service}${slot} in ${env.name} from ${from} to ${options.replicas}`)
     await kubectl.run(['scale', `deployment/${target}`, `--replicas=${options.replicas}`])
-    const result = await watchRollout({kubectl, objects: [deployment], selector: appSelector(app, env.name), deadline, clock, signal: deps.signal, intervalMs: deps.intervalMs})
+    const result = await watchRollout({
+      kubectl,
+      objects: [deployment],
+      selector: appSelector(app, env.name),
+      deadline,
+      clock,
+      signal: deps.signal,
+      intervalMs: deps.intervalMs,
+      onContact: (event) => reportContact(deps.reporter, event),
+    })
     let failures: FailureReport[] = []
     if (result.outcome !== 'ready' && result.outcome !== 'interrupted') {
       failures = await explainFailures(kubectl, result.statuses, () => lineFilter({configured: configuredExcludes(loaded.config, [options.service]), exclude: [], grep: []}))

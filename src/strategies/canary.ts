@@ -11,6 +11,7 @@ import {abortableSleep} from '../sleep.js'
 import {runChecks} from './checks.js'
 import {readState, type ServiceRolloutState, writeRequest, writeServiceState} from './state.js'
 import {checkFailure, replicasOf, type ServiceUnit, stoppedNote, type Strategy, type StrategyContext, TEMPLATE_ANNOTATION, templateHash, TRACK_LABEL, withLabels} from './strategy.js'
+import {reportContact} from '../kubectl/outage.js'
 
 const DEFAULT_STEPS: CanaryStep[] = [{setWeight: 100}]
 
@@ -109,7 +110,16 @@ export async function runCanary(unit: ServiceUnit, context: StrategyContext, res
   }
   const waitReady = async (deployment: KubeObject) => {
     const selector = `skycap.dev/environment=${context.environment}`
-    const r = await watchRollout({kubectl, objects: [deployment], selector, deadline: context.clock() + budget, clock: context.clock, signal: context.signal, intervalMs: context.intervalMs})
+    const r = await watchRollout({
+      kubectl,
+      objects: [deployment],
+      selector,
+      deadline: context.clock() + budget,
+      clock: context.clock,
+      signal: context.signal,
+      intervalMs: context.intervalMs,
+      onContact: (event) => reportContact(reporter, event),
+    })
     if (r.outcome === 'ready') return undefined
     // Stopped (Ctrl-C, SIGTERM) while the pods were still coming up is no failure of the canary: nothing is aborted or
     // recorded as failed, the state keeps the step, and `rollout resume` runs it again.

@@ -8,6 +8,7 @@ import {configuredExcludes, lineFilter} from '../logs/filter.js'
 import type {KubeObject} from '../render/objects.js'
 import {checkFailure, type StrategyContext} from './strategy.js'
 import {times} from '../resources/status.js'
+import {reportContact} from '../kubectl/outage.js'
 
 type Pod = KubeObject & {
   status?: {podIP?: string; containerStatuses?: Array<{name: string; ready?: boolean; restartCount?: number; lastState?: {terminated?: {exitCode?: number; reason?: string}}}>}
@@ -148,6 +149,7 @@ async function jobCheck(check: NonNullable<CheckConfig['job']>, target: CheckTar
       clock: context.clock,
       signal: context.signal,
       intervalMs: context.intervalMs,
+      onContact: (event) => reportContact(context.reporter, event),
     })
     if (result.outcome === 'ready') return undefined
     const blamed = result.statuses.filter((s) => s.state !== 'ready')

@@ -12,6 +12,7 @@ import {nodeCrypto} from '../builtins.js'
 import type {Kubectl} from '../kubectl/kubectl.js'
 import {fstatSync} from 'node:fs'
 import {checkImages} from '../registry/images.js'
+import {reportContact} from '../kubectl/outage.js'
 
 export interface RunTaskOptions {
   service: string
@@ -130,6 +131,7 @@ export async function runTask(options: RunTaskOptions, deps: RunTaskDeps): Promi
       clock,
       signal: deps.signal,
       intervalMs: deps.intervalMs,
+      onContact: (event) => reportContact(deps.reporter, event),
       ...(onTerminal
         ? {
             attach: async (pod: string, container: string) => {

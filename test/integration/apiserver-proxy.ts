@@ -10,6 +10,7 @@ import {kubectl} from './harness.js'
 export class ApiServerProxy {
   private readonly sockets = new Set<net.Socket>()
   private server?: net.Server
+  private port = 0
   private readonly dir = mkdtempSync(join(tmpdir(), 'skycap-proxy-'))
   /** A kubeconfig with one context, `context`, that reaches the test cluster through this proxy. */
   readonly kubeconfig = join(this.dir, 'kubeconfig')
@@ -35,7 +36,7 @@ export class ApiServerProxy {
   }
 
   private listen(): Promise<number> {
-    this.server = net.createServer((client) => {
+    const server = net.createServer((client) => {
       const upstream = net.connect(this.upstream.port, this.upstream.host)
       for (const s of [client, upstream]) {
         this.sockets.add(s)
@@ -47,7 +48,19 @@ export class ApiServerProxy {
       client.on('end', () => later(() => upstream.end()))
       upstream.pipe(client)
     })
-    return new Promise((resolve) => this.server?.listen(0, this.upstream.host, () => resolve((this.server?.address() as net.AddressInfo).port)))
+    this.server = server
+    return new Promise((resolve, reject) => {
+      server.once('error', reject)
+      server.listen(this.port, this.upstream.host, () => {
+        this.port = (server.address() as net.AddressInfo).port
+        resolve(this.port)
+      })
+    })
+  }
+
+  /** After kill(): the API server answers again, on the same address. */
+  async revive(): Promise<void> {
+    await this.listen()
   }
 
   /** The API server "dies": connections in flight are cut (EOF), new ones are refused. */

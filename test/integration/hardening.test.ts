@@ -97,17 +97,67 @@ describe('hardening (real cluster)', function () {
     }
   })
 
-  it('hardening: the API server dies during a deploy (EOF, then refused): exit 4', async () => {
+  it('hardening: the API server dies during a deploy (EOF, then refused) and does not come back before the timeout: exit 4', async () => {
     proxy = await ApiServerProxy.start('harden-dies')
     await app.change((t) => NOT_READY(useContext('harden-dies')(t)), 'never ready, through the proxy')
-    const child = execa('node', [cliPath, ...DEPLOY, 'test', '--timeout', '5m'], {cwd: app.repo.dir, reject: false, env: {NO_COLOR: '1', CI: 'true', KUBECONFIG: proxy.kubeconfig}})
+    const child = execa('node', [cliPath, ...DEPLOY, 'test', '--timeout', '15s'], {cwd: app.repo.dir, reject: false, env: {NO_COLOR: '1', CI: 'true', KUBECONFIG: proxy.kubeconfig}})
     let err = ''
     child.stderr?.on('data', (d) => (err += d))
     await waitFor('the watch to start', () => err.includes('Rolling out'), {timeoutMs: 60_000})
     proxy.kill()
     const r = await child
     expect(r.exitCode, err).to.equal(4)
-    expect(err).to.contain("cannot reach the cluster's API server (context harden-dies)")
+    expect(err).to.match(/the API server does not answer \(.+\); what was applied goes on in the cluster, and skycap keeps asking until its timeout/)
+    expect(err).to.match(/^Error: cannot reach the cluster's API server \(context harden-dies\): .+; it has not answered for \d+s, and the time is up$/m)
+    expect(err).to.contain('`skycap status` shows what runs')
+  })
+
+  it('hardening: the API server stops answering during a rollout of three services, twice (5 s, then 24 s across a lock renewal): each deploy waits, says so, keeps its lock and succeeds', async function () {
+    this.timeout(240_000)
+    proxy = await ApiServerProxy.start('harden-blip')
+    const base = useContext('harden-blip')(app.config)
+    // Three services whose new pods count as available only after minReadySeconds: the rollout is still moving when
+    // the API server goes away, and the controller finishes it while skycap cannot look.
+    const threeSlow = (seconds: number, round: number) =>
+      base
+        .replace('services:\n  web:\n', `services:\n  api:\n    image: api\n    replicas: 2\n    minReadySeconds: ${seconds}\n    resources: {requests: {cpu: 10m, memory: 16Mi}}\n  web:\n`)
+        .replace('    port: 8080\n', `    port: 8080\n    minReadySeconds: ${seconds}\n`)
+        .replace('    healthcheck: {command: [/bin/true]}\n', `    healthcheck: {command: [/bin/true]}\n    minReadySeconds: ${seconds}\n`)
+        .concat(`# round ${round}\n`)
+    const shas: string[] = []
+    for (const [round, outageMs] of [
+      [1, 5_000],
+      [2, 24_000],
+    ] as const) {
+      const sha = await app.change(() => threeSlow(10, round), `round ${round}`)
+      shas.push(sha)
+      const child = execa('node', [cliPath, ...DEPLOY, 'test', '--timeout', '2m'], {cwd: app.repo.dir, reject: false, env: {NO_COLOR: '1', CI: 'true', KUBECONFIG: proxy.kubeconfig}})
+      let err = ''
+      child.stderr?.on('data', (d) => (err += d))
+      await waitFor('the watch to start', () => err.includes('Rolling out'), {timeoutMs: 60_000})
+      proxy.kill()
+      await new Promise((r) => setTimeout(r, outageMs))
+      await proxy.revive()
+      const r = await child
+      expect(r.exitCode, `round ${round}:\n${err}`).to.equal(0)
+      expect(err, `round ${round}`).to.match(/the API server does not answer \(.+\); what was applied goes on in the cluster/)
+      expect(err, `round ${round}`).to.match(/the API server answers again, after \d+s without/)
+      // Round 2's outage spans the lock's first renewal (20 s after it was taken): failed, retried, not "lost".
+      expect(err, `round ${round}`).not.to.contain('no longer held')
+      // Judged from the cluster itself, not through the proxy: every Deployment's controller saw this revision through.
+      for (const name of ['api', 'web', 'worker']) {
+        const d = await app.get(['deployment', name])
+        expect(d.metadata.annotations['skycap.dev/revision'], `round ${round} ${name}`).to.equal(sha)
+        expect(d.status.observedGeneration, `round ${round} ${name}`).to.equal(d.metadata.generation)
+        expect([d.status.updatedReplicas, d.status.availableReplicas], `round ${round} ${name}`).to.deep.equal([d.spec.replicas, d.spec.replicas])
+      }
+    }
+    const history = await app.json(['history', 'test'], {env: {KUBECONFIG: proxy.kubeconfig}})
+    expect(history.doc.result.releases.map((x: any) => [x.number, x.action, x.result, x.revision.sha])).to.deep.equal([
+      [2, 'deploy', 'succeeded', shas[1]],
+      [1, 'deploy', 'succeeded', shas[0]],
+    ])
+    expect(await kubectl(['get', 'lease', 'skycap-lock-itapp', '--ignore-not-found', '-o', 'name'], {namespace: ns.name}), 'both deploys released the lock').to.have.property('stdout', '')
   })
 
   it('hardening: Ctrl-C to the process group during validation exits 130 every time, and changes nothing', async () => {

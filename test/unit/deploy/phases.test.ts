@@ -1,18 +1,19 @@
 import {expect} from 'chai'
 import {randomBytes} from 'node:crypto'
-import {classify} from '../../../src/kubectl/kubectl.js'
+import {classify, Kubectl, type ProcessRunner} from '../../../src/kubectl/kubectl.js'
+import type {ContactEvent} from '../../../src/kubectl/outage.js'
 import {dryRunApply, applyInPhases, findPrunable, prune, rejectedObjects, withRejectedObjects} from '../../../src/deploy/apply.js'
 import {changedObjects, redactSecrets} from '../../../src/deploy/diff.js'
 import {applyAndWatch} from '../../../src/deploy/rollout.js'
 import {watchRollout} from '../../../src/deploy/watch.js'
 import type {SkycapConfig} from '../../../src/config/types.js'
-import {ExitCode, InterruptedError, KubectlError, LockedError, UserError} from '../../../src/errors.js'
+import {ApiServerUnreachableError, ExitCode, InterruptedError, KubectlError, LockedError, UserError} from '../../../src/errors.js'
 import {acquireLock, releaseLock} from '../../../src/lock/lease.js'
 import {chooseRelease} from '../../../src/deploy/rollback.js'
 import {checkRecordable, whatRuns} from '../../../src/deploy/deploy.js'
 import {contentOf, listReleases, MAX_PARTS, packManifests, PART_BYTES, type ReleaseRecord, releasesToDrop, saveRelease, type StoredRelease} from '../../../src/release/store.js'
 import type {KubeObject} from '../../../src/render/objects.js'
-import {fakeKubectl} from '../../helpers/fake-kubectl.js'
+import {deploymentStatus, fakeKubectl} from '../../helpers/fake-kubectl.js'
 import {userError} from '../../helpers/errors.js'
 
 const NS = ['--context', 'kind-x', '--namespace', 'shop', '--request-timeout=30s']
@@ -225,6 +226,54 @@ describe('deploy phases: exact kubectl argv', () => {
         ['Deployment/worker', 'pending'],
       ])
     }
+  })
+
+  it('watch: an API server that stops answering is waited for until the deadline, said when lost and when back; refused credentials are not', async () => {
+    const get = [...NS, 'get', 'deployments,replicasets,statefulsets,daemonsets,jobs,pods', '-l', 'sel', '-o', 'json']
+    const refused = {exitCode: 1, stderr: 'The connection to the server 10.0.0.1:6443 was refused - did you specify the right host or port?'}
+    const eof = {exitCode: 1, stderr: 'error: Get "https://10.0.0.1:6443/api/v1/namespaces/shop/pods": EOF'}
+    const ready = {stdout: JSON.stringify({items: [deploymentStatus('web', 1), deploymentStatus('worker', 2)]})}
+    const objects = [obj('Deployment', 'web'), obj('Deployment', 'worker')]
+    // Three polls unanswered (EOF, then refused), then both Deployments ready: the watch goes on to 'ready'.
+    const events: ContactEvent[] = []
+    const back = fakeKubectl(
+      [
+        {argv: get, result: eof},
+        {argv: get, result: refused},
+        {argv: get, result: refused},
+        {argv: get, result: ready},
+      ],
+      opts,
+    )
+    const result = await watchRollout({kubectl: back.kubectl, objects, selector: 'sel', deadline: Date.now() + 60_000, intervalMs: 1, onContact: (e) => events.push(e)})
+    expect(result.outcome).to.equal('ready')
+    expect(back.remaining()).to.equal(0)
+    expect(events).to.have.length(2)
+    expect(events[0]).to.deep.equal({lost: true, reason: 'Get "https://10.0.0.1:6443/api/v1/namespaces/shop/pods": EOF'})
+    expect(events[1]).to.include({lost: false})
+
+    // Never back: past the deadline it is the unreachable error (exit 4), saying how long and what to do.
+    let polls = 0
+    const runner: ProcessRunner = async () => (polls++, {stdout: '', ...refused})
+    const gone = new Kubectl({binary: 'kubectl', runner, sleep: async () => undefined, ...opts})
+    let now = 1_000_000
+    const clock = () => (now += 700)
+    const error = await watchRollout({kubectl: gone, objects, selector: 'sel', deadline: now + 10_000, clock, intervalMs: 1}).then(
+      () => undefined,
+      (e: unknown) => e,
+    )
+    expect(error).to.be.instanceOf(ApiServerUnreachableError)
+    expect((error as ApiServerUnreachableError).exitCode).to.equal(ExitCode.UNREACHABLE)
+    expect((error as Error).message).to.match(
+      /^cannot reach the cluster's API server \(context kind-x\): the connection to the server 10\.0\.0\.1:6443 was refused; it has not answered for \d+s, and the time is up$/,
+    )
+    expect((error as ApiServerUnreachableError).hint).to.contain('`skycap status` shows what runs')
+    expect(polls).to.be.within(5, 15)
+
+    // Credentials refused mid-watch will not pass by waiting: thrown at once.
+    const denied = fakeKubectl([{argv: get, result: {exitCode: 1, stderr: 'error: You must be logged in to the server (Unauthorized)'}}], opts)
+    const refusedCredentials = await watchRollout({kubectl: denied.kubectl, objects, selector: 'sel', deadline: Date.now() + 60_000, intervalMs: 1}).catch((e: unknown) => e)
+    expect((refusedCredentials as Error).message).to.equal('the cluster refused your credentials (context kind-x)')
   })
 
   it('lock: create; when held and unexpired, exit 3 naming the holder', async () => {

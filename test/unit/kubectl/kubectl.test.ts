@@ -68,7 +68,7 @@ describe('kubectl wrapper', () => {
       'KubectlError',
       ExitCode.INVALID,
     ],
-    ['Unable to connect to the server: dial tcp 127.0.0.1:6443: connect: connection refused', 'unreachable', 'UnreachableError', ExitCode.UNREACHABLE],
+    ['Unable to connect to the server: dial tcp 127.0.0.1:6443: connect: connection refused', 'unreachable', 'ApiServerUnreachableError', ExitCode.UNREACHABLE],
   ]
   for (const [stderr, code, type, exit] of cases) {
     it(`classifies "${stderr.slice(0, 40)}..." as ${code}`, () => {

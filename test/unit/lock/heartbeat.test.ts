@@ -5,12 +5,14 @@ import {keepLockAlive} from '../../../src/lock/lease.js'
 
 describe('lock heartbeat', () => {
   // The renewal's patch carries the time, so this runner answers by the verb, not by the exact argv.
+  // 0 renewed, 1 the test of the lock id failed (not ours), 4 the API server did not answer.
   function renewals(answers: number[]) {
     const calls: string[][] = []
     const runner: ProcessRunner = async (_file, argv) => {
       calls.push(argv)
-      const exitCode = answers[Math.min(calls.length - 1, answers.length - 1)] as number
-      return {exitCode, stdout: '', stderr: exitCode === 0 ? '' : 'The request is invalid: the server rejected our request due to an error in our request'}
+      const answer = answers[Math.min(calls.length - 1, answers.length - 1)] as number
+      if (answer === 4) return {exitCode: 1, stdout: '', stderr: 'The connection to the server 10.0.0.1:6443 was refused - did you specify the right host or port?'}
+      return {exitCode: answer, stdout: '', stderr: answer === 0 ? '' : 'The request is invalid: the server rejected our request due to an error in our request'}
     }
     return {kubectl: new Kubectl({binary: 'kubectl', runner, sleep: async () => undefined, context: 'c', namespace: 'n'}), calls}
   }
@@ -39,5 +41,20 @@ describe('lock heartbeat', () => {
     beat.stop()
     expect(lost).to.equal(1)
     expect(calls).to.have.length(2)
+  })
+
+  it('an API server that does not answer is no lost lock: renewed again every retry until it answers, then at the beat', async () => {
+    // Unanswered three times, then renewed: never "no longer ours", and the retries come at retryMs, not the beat.
+    const {kubectl, calls} = renewals([4, 4, 4, 0])
+    let lost = 0
+    const beat = keepLockAlive(kubectl, 'shop', 'my-id', {intervalMs: 200, retryMs: 5, onLost: () => lost++})
+    await wait(360)
+    beat.stop()
+    expect(lost).to.equal(0)
+    // The beat at 200 ms, then three retries 5 ms apart, the last one renewed; the next beat would be at 400 ms.
+    expect(calls.length).to.equal(4)
+    const made = calls.length
+    await wait(60)
+    expect(calls.length, 'no retry after stop()').to.equal(made)
   })
 })

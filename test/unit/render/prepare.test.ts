@@ -1,4 +1,5 @@
 import {expect} from 'chai'
+import {execa} from 'execa'
 import {cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join, relative} from 'node:path'
@@ -10,7 +11,7 @@ import {toYaml} from '../../../src/render/serialize.js'
 import {clearTemplateCache} from '../../../src/render/templates.js'
 import {formatWarning} from '../../../src/ui/output.js'
 import {rejectsWithUserError} from '../../helpers/errors.js'
-import {fixturesDir, parseJson, runCli, TempRepo} from '../../helpers/repo.js'
+import {cliPath, fixturesDir, parseJson, runCli, TempRepo} from '../../helpers/repo.js'
 
 /** Every file under `dir` (but .git) with its bytes, to prove a render left the work tree as it was. */
 function snapshot(dir: string): Record<string, string> {
@@ -154,6 +155,43 @@ describe('older revisions render from the revision (real git)', function () {
     expect(r.stdout.trim()).to.equal(oldYaml.trim())
     expect(r.stderr).to.not.contain(tmp.dir)
     expect(await repo.git('status', '--porcelain')).to.equal('')
+  })
+})
+
+describe('Ctrl-C while an older revision is read (real git)', function () {
+  this.timeout(120_000)
+  const tmp = useOwnTmpdir()
+
+  it('render and diff ENV@<old> stopped by SIGINT mid-extraction exit 130 and leave no temporary folder behind', async () => {
+    const repo = await TempRepo.fromFixture('shop')
+    try {
+      // A large file in the templates folder: extracting the revision takes long enough to be caught in the middle.
+      writeFileSync(join(repo.dir, 'deploy/blob.bin'), Buffer.alloc(300 * 1024 * 1024))
+      const old = await repo.commit('a large file in deploy/')
+      rmSync(join(repo.dir, 'deploy/blob.bin'))
+      await repo.commit('without it')
+      for (const command of ['render', 'diff']) {
+        const child = execa('node', [cliPath, command, `staging@${old.slice(0, 8)}`], {cwd: repo.dir, reject: false, env: {NO_COLOR: '1', TMPDIR: tmp.dir}})
+        const deadline = Date.now() + 30_000
+        while (!readdirSync(tmp.dir).some((f) => f.startsWith(REVISION_FOLDER_PREFIX)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5))
+        expect(
+          readdirSync(tmp.dir).some((f) => f.startsWith(REVISION_FOLDER_PREFIX)),
+          `${command}: its temporary folder appeared`,
+        ).to.equal(true)
+        child.kill('SIGINT')
+        const r = await child
+        expect([r.exitCode, r.signal], `${command}:\n${r.stderr}`).to.deep.equal([130, undefined])
+        expect(r.stderr, command).to.contain('Received SIGINT: stopping (temporary files are removed)')
+        expect(r.stdout, command).to.equal('')
+        // useOwnTmpdir's afterEach checks the folder once more, after both commands.
+        expect(
+          readdirSync(tmp.dir).filter((f) => f.startsWith(REVISION_FOLDER_PREFIX)),
+          command,
+        ).to.deep.equal([])
+      }
+    } finally {
+      repo.remove()
+    }
   })
 })
 

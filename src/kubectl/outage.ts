@@ -1,0 +1,68 @@
+import {ApiServerUnreachableError} from '../errors.js'
+import {abortableSleep} from '../sleep.js'
+
+/** The API server stopped answering (with kubectl's reason), or answers again after `afterMs` without. */
+export type ContactEvent = {lost: true; reason: string} | {lost: false; afterMs: number}
+
+export interface OutageOptions {
+  /** Epoch ms after which an API server that does not answer fails the poll loop. */
+  deadline: number
+  clock: () => number
+  /** The poll loop's own interval: the first wait after a failed poll, doubled each time up to 5 s. */
+  intervalMs: number
+  signal?: AbortSignal
+  onContact?: (event: ContactEvent) => void
+}
+
+/** The longest wait between two polls while the API server does not answer. */
+const LOST_POLL_MAX_MS = 5000
+
+/**
+ * Lets a poll loop (a rollout watch, a hook's Job) wait out an API server that stops answering, until its deadline,
+ * as `kubectl rollout status` does: what was applied goes on in the cluster meanwhile, and giving up at the first
+ * refused connection would leave it unwatched, unrecorded and without its rollback.
+ */
+export class OutageWait {
+  private since?: number
+  private polls = 0
+
+  constructor(private readonly options: OutageOptions) {}
+
+  /**
+   * A poll failed with `error`. An API server that does not answer is waited for (this sleeps, then the caller polls
+   * again); past the deadline, or any other error, is thrown.
+   */
+  async failed(error: unknown): Promise<void> {
+    if (!(error instanceof ApiServerUnreachableError)) throw error
+    const {clock, deadline} = this.options
+    if (this.since === undefined) {
+      this.since = clock()
+      this.options.onContact?.({lost: true, reason: error.reason})
+    }
+    if (clock() >= deadline) throw lostUntilDeadline(error, clock() - this.since)
+    await abortableSleep(Math.min(this.options.intervalMs * 2 ** this.polls++, LOST_POLL_MAX_MS, Math.max(0, deadline - clock())), this.options.signal)
+  }
+
+  /** A poll was answered: says so if the API server had stopped answering. */
+  answered(): void {
+    if (this.since === undefined) return
+    this.options.onContact?.({lost: false, afterMs: this.options.clock() - this.since})
+    this.since = undefined
+    this.polls = 0
+  }
+}
+
+/** The API server did not answer again before the deadline: what was applied meanwhile is not known. */
+function lostUntilDeadline(error: ApiServerUnreachableError, lostMs: number): ApiServerUnreachableError {
+  return new ApiServerUnreachableError(`${error.message}; it has not answered for ${Math.round(lostMs / 1000)}s, and the time is up`, error.reason, {
+    hint:
+      'What was applied goes on in the cluster without skycap watching it. Once the API server answers, `skycap status` shows what runs; the lock expires on its own within a minute.' +
+      (error.hint ? ` ${error.hint}` : ''),
+  })
+}
+
+/** Says that the API server stopped answering, or answers again, as it happens: a long silence is not a hang. */
+export function reportContact(reporter: {warn(message: string): void; info(message: string): void}, event: ContactEvent): void {
+  if (event.lost) reporter.warn(`the API server does not answer (${event.reason}); what was applied goes on in the cluster, and skycap keeps asking until its timeout`)
+  else reporter.info(`  the API server answers again, after ${Math.max(1, Math.round(event.afterMs / 1000))}s without`)
+}
