@@ -164,7 +164,12 @@ export async function deploy(options: DeployOptions, deps: DeployDeps): Promise<
   const timeoutText = options.timeout ?? prepared.loaded.config.deploy?.timeout
   const timeoutFrom = options.timeout !== undefined ? '--timeout' : 'deploy.timeout'
   const timeoutMs = timeoutText !== undefined ? await parseDuration(timeoutText, timeoutFrom) : DEFAULT_TIMEOUT_MS
-  refuseUnreachableMinReady(env, timeoutMs, timeoutText !== undefined ? `${timeoutFrom} ${timeoutText}` : `the default timeout of ${DEFAULT_TIMEOUT_MS / 60_000}m`)
+  refuseUnreachableMinReady(
+    Object.entries(env.services).map(([name, svc]) => [name, svc.minReadySeconds ?? 0]),
+    env.name,
+    timeoutMs,
+    timeoutText !== undefined ? `${timeoutFrom} ${timeoutText}` : `the default timeout of ${DEFAULT_TIMEOUT_MS / 60_000}m`,
+  )
   const waitForLockMs = options.waitForLock !== undefined ? await parseDuration(options.waitForLock, '--wait-for-lock') : 0
   const checks = approved ?? (await verifyChecks(env, prepared, options, deps))
   const target = connected ?? (await connect(env, deps.kubectl, reporter))
@@ -772,14 +777,16 @@ export function interruptedHint(environment: string, rollouts: Record<string, Ro
 }
 
 /**
- * A service whose new pods must stay ready minReadySeconds can never be done within a deploy timeout no longer than
- * that: every deploy would time out and roll back. Refused before anything changes (exit 2).
+ * A service whose new pods must stay ready minReadySeconds can never be done within a deploy (or rollback) timeout no
+ * longer than that: every deploy would time out and roll back. Refused before anything changes (exit 2).
+ * `services`: each service's name and minReadySeconds (skycap.yaml's for a deploy, the recorded Deployment's for a
+ * rollback).
  */
-function refuseUnreachableMinReady(env: Environment, timeoutMs: number, timeout: string): void {
-  const slow = Object.entries(env.services).filter(([, svc]) => (svc.minReadySeconds ?? 0) * 1000 >= timeoutMs)
+export function refuseUnreachableMinReady(services: Array<[string, number]>, environment: string, timeoutMs: number, timeout: string, action = 'deploy'): void {
+  const slow = services.filter(([, seconds]) => seconds * 1000 >= timeoutMs)
   if (!slow.length) return
-  const named = slow.map(([name, svc]) => `${name} (${svc.minReadySeconds}s)`).join(', ')
-  throw new UserError(`minReadySeconds of ${named} in ${env.name} is not shorter than ${timeout}: its new pods could never count as available in time; nothing was changed`, {
-    hint: 'Give the deploy more time (--timeout, or deploy.timeout in skycap.yaml) or lower minReadySeconds.',
+  const named = slow.map(([name, seconds]) => `${name} (${seconds}s)`).join(', ')
+  throw new UserError(`minReadySeconds of ${named} in ${environment} is not shorter than ${timeout}: its new pods could never count as available in time; nothing was changed`, {
+    hint: `Give the ${action} more time (--timeout, or deploy.timeout in skycap.yaml) or lower minReadySeconds${action === 'rollback' ? ' and deploy' : ''}.`,
   })
 }

@@ -7,7 +7,7 @@ import {parseDuration} from '../duration.js'
 import {formatFailure} from './explain.js'
 import {dryRunApply, pruneLive} from './apply.js'
 import {changeSummary} from './diff.js'
-import {confirmProtected, type DeployDeps, type DeployReport, plannedReport, rollbackRecord, runningRevision, settleNotifications, whatRuns, withReplicas} from './deploy.js'
+import {confirmProtected, type DeployDeps, type DeployReport, plannedReport, refuseUnreachableMinReady, rollbackRecord, runningRevision, settleNotifications, whatRuns, withReplicas} from './deploy.js'
 import {DEFAULT_TIMEOUT_MS, liveDeployments} from './replicas.js'
 import {openNotifier} from '../notify/notifier.js'
 import {hooksNotUndone} from '../hooks/hooks.js'
@@ -138,7 +138,8 @@ export async function rollback(options: RollbackOptions, deps: DeployDeps): Prom
   const {loaded, env} = await openEnvironment({configPath: options.configPath, environment: options.environment})
   const app = loaded.config.app
   const timeoutText = options.timeout ?? loaded.config.deploy?.timeout
-  const timeoutMs = timeoutText !== undefined ? await parseDuration(timeoutText, options.timeout !== undefined ? '--timeout' : 'deploy.timeout') : DEFAULT_TIMEOUT_MS
+  const timeoutFrom = options.timeout !== undefined ? '--timeout' : 'deploy.timeout'
+  const timeoutMs = timeoutText !== undefined ? await parseDuration(timeoutText, timeoutFrom) : DEFAULT_TIMEOUT_MS
   const waitMs = options.waitForLock !== undefined ? await parseDuration(options.waitForLock, '--wait-for-lock') : 0
   const target = await connect(env, deps.kubectl, deps.reporter)
   const {kubectl} = target
@@ -147,6 +148,14 @@ export async function rollback(options: RollbackOptions, deps: DeployDeps): Prom
   const resolved = await revisionToCommit(loaded.dir, loaded.config.vcs, options.to)
   const chosen = chooseRelease(releases, resolved.to, env.name, options.to, resolved.resolution)
   const manifests = chosen.manifests()
+  // The recorded Deployments carry the minReadySeconds they were deployed with.
+  refuseUnreachableMinReady(
+    manifests.filter((o) => o.kind === 'Deployment').map((o) => [o.metadata.name, Number((o.spec as {minReadySeconds?: number} | undefined)?.minReadySeconds ?? 0)]),
+    env.name,
+    timeoutMs,
+    timeoutText !== undefined ? `${timeoutFrom} ${timeoutText}` : `the default timeout of ${DEFAULT_TIMEOUT_MS / 60_000}m`,
+    'rollback',
+  )
   const planned = capacity(manifests, live, options.resetReplicas ?? false)
   await dryRunApply(kubectl, planned.objects, 'server')
   if (!options.skipImageCheck) await checkReleaseImages(chosen, env.name, deps)

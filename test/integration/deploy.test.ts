@@ -316,6 +316,25 @@ describe('skycap deploy (real cluster)', function () {
     expect(bad.stderr).to.contain('no successful release of test matches "99"')
   })
 
+  it('rollback to a release whose Deployments set minReadySeconds not shorter than the timeout: exit 2 before anything changes', async () => {
+    await app.change((t) => t.replace('    port: 8080\n', '    port: 8080\n    minReadySeconds: 3\n'), 'web waits 3 s')
+    expect((await app.cli([...DEPLOY, 'test'])).exitCode).to.equal(0)
+    await app.change((t) => t.replace('    minReadySeconds: 3\n', ''), 'no wait')
+    expect((await app.cli([...DEPLOY, 'test'])).exitCode).to.equal(0)
+    const before = await app.get(['deployment', 'web'])
+    const r = await app.json(['rollback', 'test', '--timeout', '3s'])
+    expect(r.exitCode, r.stderr).to.equal(2)
+    expect(r.doc.error.message).to.equal('minReadySeconds of web (3s) in test is not shorter than --timeout 3s: its new pods could never count as available in time; nothing was changed')
+    expect(r.doc.error.hint).to.equal('Give the rollback more time (--timeout, or deploy.timeout in skycap.yaml) or lower minReadySeconds and deploy.')
+    // Nothing changed: the same Deployment generation, no release 3, no lock left.
+    expect((await app.get(['deployment', 'web'])).metadata.generation).to.equal(before.metadata.generation)
+    const history = await app.json(['history', 'test'])
+    expect(history.doc.result.releases.map((x: any) => x.number)).to.deep.equal([2, 1])
+    expect(await kubectl(['get', 'lease', 'skycap-lock-itapp', '--ignore-not-found', '-o', 'name'], {namespace: ns.name})).to.have.property('stdout', '')
+    const ok = await app.cli(['rollback', 'test', '--timeout', '1m'])
+    expect(ok.exitCode, ok.stderr).to.equal(0)
+  })
+
   it('diff: exit 1 with changes before a deploy, 0 after it, 1 again after a change', async () => {
     const before = await app.cli(['diff', 'test'])
     expect(before.exitCode).to.equal(1)
