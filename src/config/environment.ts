@@ -72,8 +72,8 @@ export const LOCAL_ENVIRONMENT = 'local'
 export const LOCAL_REGISTRY_VARIABLE = 'SKYCAP_LOCAL_REGISTRY'
 
 /**
- * `local` when skycap.yaml has none (docs/local.md): namespace `<app>-local`, one replica per service, never
- * protected, no context (skycap up chooses the cluster), the values of defaultEnvironment, and the local registry
+ * `local` when skycap.yaml has none (docs/local.md): namespace `<app>-local`, one replica per service and no
+ * minReadySeconds, never protected, no context (skycap up chooses the cluster), the values of defaultEnvironment, and the local registry
  * (SKYCAP_LOCAL_REGISTRY, which skycap up sets; else skycap.yaml's registry).
  */
 function derivedLocalEnvironment(config: LoadedConfig['config']): EnvironmentConfig {
@@ -85,7 +85,8 @@ function derivedLocalEnvironment(config: LoadedConfig['config']): EnvironmentCon
     namespace: `${config.app}-local`,
     protected: false,
     ...(values ? {values} : {}),
-    services: Object.fromEntries(Object.keys(config.services).map((name) => [name, {replicas: 1}])),
+    // No minReadySeconds wait either: it guards production rollouts and would only slow the inner loop.
+    services: Object.fromEntries(Object.entries(config.services).map(([name, svc]) => [name, {replicas: 1, ...(svc.minReadySeconds ? {minReadySeconds: 0} : {})}])),
     ...(registry ? {registry} : {}),
   }
 }

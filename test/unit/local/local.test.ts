@@ -1,6 +1,7 @@
 import {expect} from 'chai'
-import {readdirSync} from 'node:fs'
+import {readdirSync, readFileSync} from 'node:fs'
 import net from 'node:net'
+import {join} from 'node:path'
 
 import {resolveEnvironment} from '../../../src/config/environment.js'
 import {loadConfig} from '../../../src/config/load.js'
@@ -54,11 +55,14 @@ describe('skycap up: the parts', () => {
   it('derives `local` when skycap.yaml has none: <app>-local, one replica, not protected; a declared one is used as written', async () => {
     const repo = await TempRepo.localApp()
     try {
+      // web waits 20 s before a new pod counts as available: prod keeps that, the derived local does not.
+      repo.write('skycap.yaml', readFileSync(join(repo.dir, 'skycap.yaml'), 'utf8').replace(/( {2}web:\n)/, '$1    minReadySeconds: 20\n'))
       const loaded = await loadConfig({cwd: repo.dir})
       const env = resolveEnvironment(loaded, 'local')
       expect(env).to.include({name: 'local', namespace: 'localapp-local', protected: false, derived: true})
       expect(env.context).to.equal(undefined)
-      expect(Object.fromEntries(Object.entries(env.services).map(([n, s]) => [n, s.replicas]))).to.deep.equal({web: 1, api: 1})
+      expect(Object.fromEntries(Object.entries(env.services).map(([n, s]) => [n, [s.replicas, s.minReadySeconds]]))).to.deep.equal({web: [1, 0], api: [1, undefined]})
+      expect(resolveEnvironment(loaded, 'prod').services.web?.minReadySeconds).to.equal(20)
       expect(resolveEnvironment(loaded, 'prod').derived).to.equal(undefined)
       expect(() => resolveEnvironment(loaded, 'staging')).to.throw('unknown environment "staging"')
     } finally {
