@@ -62,7 +62,11 @@ function lostUntilDeadline(error: ApiServerUnreachableError, lostMs: number): Ap
 }
 
 /** Says that the API server stopped answering, or answers again, as it happens: a long silence is not a hang. */
-export function reportContact(reporter: {warn(message: string): void; info(message: string): void}, event: ContactEvent): void {
-  if (event.lost) reporter.warn(`the API server does not answer (${event.reason}); what was applied goes on in the cluster, and skycap keeps asking until its timeout`)
+export function reportContact(
+  reporter: {warn(message: string): void; info(message: string): void},
+  event: ContactEvent,
+  meanwhile = 'what was applied goes on in the cluster, and skycap keeps asking until its timeout',
+): void {
+  if (event.lost) reporter.warn(`the API server does not answer (${event.reason}); ${meanwhile}`)
   else reporter.info(`  the API server answers again, after ${Math.max(1, Math.round(event.afterMs / 1000))}s without`)
 }

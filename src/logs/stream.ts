@@ -9,6 +9,7 @@ import type {Reporter} from '../ui/output.js'
 import {LogChunkProcessor} from './chunks.js'
 import {configuredExcludes, lineFilter} from './filter.js'
 import type {FormatOptions} from './format.js'
+import {OutageWait, reportContact} from '../kubectl/outage.js'
 
 export interface LogsOptions {
   services: string[]
@@ -262,20 +263,32 @@ export async function streamLogs(options: LogsOptions, deps: LogsDeps): Promise<
       if (pods.length === 0) deps.reporter.info(`no pods of ${services.join(', ')} yet; waiting for some (Ctrl-C to stop)`)
       for (const p of pods) for (const c of p.started) runningAtStart.add(`${p.name}/${c}`)
       if (!controller.signal.aborted) await sync(pods)
+      // An API server that stops answering ends every `kubectl logs -f`; -f waits for it as stern does, and once it
+      // answers, the streams start again from the last line each showed (--since-time).
+      const outage = new OutageWait({
+        deadline: Number.POSITIVE_INFINITY,
+        clock: Date.now,
+        intervalMs: options.pollMs ?? 2000,
+        signal: controller.signal,
+        onContact: (event) => reportContact(deps.reporter, event, 'skycap keeps asking and follows again once it answers (Ctrl-C to stop)'),
+      })
       while (!controller.signal.aborted) {
         await abortableSleep(options.pollMs ?? 2000, controller.signal)
         if (controller.signal.aborted) break
+        let pods: Pod[]
         try {
-          const pods = await listPods()
-          // Stopped while listing: start no stream that would only be killed again.
-          if (controller.signal.aborted) break
-          checkContainer(pods)
-          await sync(pods)
+          pods = await listPods()
         } catch (error) {
           // Ctrl-C reaches kubectl too, perhaps before our handler aborts: either way it is the end of -f, not a failure.
           if (controller.signal.aborted || error instanceof InterruptedError) break
-          throw error
+          await outage.failed(error)
+          continue
         }
+        outage.answered()
+        // Stopped while listing: start no stream that would only be killed again.
+        if (controller.signal.aborted) break
+        checkContainer(pods)
+        await sync(pods)
       }
       for (const st of streams.values()) st.proc?.kill()
       await Promise.all([...streams.values()].map((s) => s.proc?.done.catch(() => undefined)))

@@ -185,6 +185,40 @@ describe('hardening (real cluster)', function () {
     expect((await kubectl(['get', 'lease', 'skycap-lock-itapp', '--ignore-not-found', '-o', 'name'], {namespace: ns.name})).stdout).to.equal('')
   })
 
+  it('hardening: logs -f through an API server that stops answering for a while: it says so, waits, and follows again from the last line shown, twice', async function () {
+    this.timeout(180_000)
+    proxy = await ApiServerProxy.start('harden-logs')
+    await app.change(useContext(proxy.context), 'through the proxy')
+    const env = {NO_COLOR: '1', KUBECONFIG: proxy.kubeconfig}
+    const files = await podLogFiles(ns.name)
+    await appendLog(files.current, ['starting web'])
+    expect((await app.cli([...DEPLOY, 'test'], {env})).exitCode).to.equal(0)
+    const child = execa('node', [cliPath, 'logs', 'web', '-f'], {cwd: app.repo.dir, reject: false, env})
+    let out = ''
+    let err = ''
+    child.stdout?.on('data', (d) => (out += d))
+    child.stderr?.on('data', (d) => (err += d))
+    const count = (line: string) => (out.match(new RegExp(`│ ${line}$`, 'gm')) ?? []).length
+    await waitFor('lines of both pods', () => count('starting web') >= 2, {timeoutMs: 60_000})
+    for (const round of [1, 2]) {
+      proxy.kill()
+      await waitFor(`round ${round}: the lost API server said`, () => (err.match(/the API server does not answer/g) ?? []).length >= round, {timeoutMs: 30_000})
+      // Written while skycap cannot read: shown once the API server answers again, from where each stream stopped.
+      await appendLog(files.current, [`during outage ${round}`])
+      await new Promise((r) => setTimeout(r, 3000))
+      await proxy.revive()
+      await waitFor(`round ${round}: back`, () => (err.match(/the API server answers again/g) ?? []).length >= round, {timeoutMs: 30_000})
+      await appendLog(files.current, [`after outage ${round}`])
+      await waitFor(`round ${round}: both lines of both pods`, () => count(`during outage ${round}`) >= 2 && count(`after outage ${round}`) >= 2, {timeoutMs: 30_000})
+    }
+    child.kill('SIGINT')
+    const r = await child
+    expect(r.exitCode, err).to.equal(0)
+    // Each line once per pod: a resumed stream starts after the last line it showed, not from the --tail again.
+    for (const line of ['starting web', 'during outage 1', 'after outage 1', 'during outage 2', 'after outage 2']) expect(count(line), `${line}\n${out}`).to.equal(2)
+    expect(err).to.match(/warning: the API server does not answer \(.+\); skycap keeps asking and follows again once it answers \(Ctrl-C to stop\)/)
+  })
+
   it('hardening: logs -f over many polls holds its listeners: no MaxListenersExceededWarning', async () => {
     const files = await podLogFiles(ns.name)
     await appendLog(files.current, ['starting web'])
