@@ -162,6 +162,26 @@ describe('hooks: the Job', () => {
     expect(chunks.join('')).to.equal('INSERT 0 1\n')
   })
 
+  it('follows the Job through an API server that stops answering for a while (said when lost and back) to its exit code', async () => {
+    const job = buildJob({name: 'j2', template: podTemplateOf([deployment], 'web'), service: 'web', command: ['x'], timeoutMs: 60_000, labels: {}})
+    const pod = (state: object, phase = 'Running') => ({kind: 'Pod', metadata: {name: 'j2-abc', creationTimestamp: 't'}, status: {phase, containerStatuses: [{name: 'web', state}]}})
+    const list = (...items: object[]) => ({stdout: JSON.stringify({items: [{kind: 'Job', metadata: {name: 'j2'}}, ...items]})})
+    const get = ['--request-timeout=30s', 'get', 'jobs,pods', '-l', 'skycap.dev/job=j2', '-o', 'json']
+    const refused = {exitCode: 1, stderr: 'The connection to the server 10.0.0.1:6443 was refused - did you specify the right host or port?'}
+    const fake = fakeKubectl([
+      {argv: ['--request-timeout=30s', 'create', '-f', '-']},
+      {argv: get, result: list(pod({waiting: {reason: 'ContainerCreating'}}, 'Pending'))},
+      {argv: get, result: refused},
+      {argv: get, result: refused},
+      {argv: get, result: list(pod({terminated: {exitCode: 0, reason: 'Completed'}}, 'Succeeded'))},
+    ])
+    const events: string[] = []
+    const outcome = await runJob(fake.kubectl, job, {deadline: Date.now() + 60_000, intervalMs: 1, onContact: (e) => events.push(e.lost ? `lost: ${e.reason}` : 'back')})
+    expect(outcome).to.deep.include({job: 'j2', result: 'succeeded', exitCode: 0})
+    expect(events).to.deep.equal(['lost: the connection to the server 10.0.0.1:6443 was refused', 'back'])
+    expect(fake.remaining()).to.equal(0)
+  })
+
   it('names stay DNS labels of at most 63 characters and do not collide when cut', () => {
     expect(jobName('shop', 'staging', 'migrate', '12')).to.equal('shop-staging-migrate-12')
     const a = jobName('a'.repeat(30), 'production-eu', 'migrate-the-database', '100')
