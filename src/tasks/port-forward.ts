@@ -1,6 +1,6 @@
 import {unknownServiceError, withFlag} from '../config/environment.js'
 import {connect, type KubectlFactory, openEnvironment} from '../env/connect.js'
-import {SkycapError, UserError} from '../errors.js'
+import {ApiServerUnreachableError, SkycapError, UserError} from '../errors.js'
 import type {Kubectl} from '../kubectl/kubectl.js'
 import {canListen} from '../net/ports.js'
 import {abortableSleep} from '../sleep.js'
@@ -130,7 +130,8 @@ export async function portForward(
         target = `pod/${pod}`
         break
       } catch (error) {
-        if (!(error instanceof UserError) || clock() - (lostAt as number) > RECONNECT_WINDOW_MS) throw error
+        // No ready pod yet, or the API server not answering for a moment (a restart): both may pass within the window.
+        if (!(error instanceof UserError || error instanceof ApiServerUnreachableError) || clock() - (lostAt as number) > RECONNECT_WINDOW_MS) throw error
         await sleep(1000, deps.signal)
       }
     }

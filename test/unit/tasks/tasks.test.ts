@@ -302,6 +302,9 @@ describe('tasks: --json keeps stdout for its one document', () => {
     let now = 0
     const forwards: string[][] = []
     const warnings: string[] = []
+    // How many pod listings the API server refuses after the next forward ends (restarted while it was lost).
+    let refusals = 0
+    let refusalsAfterForward = 0
     // The first forward runs 30 s and loses its pod (exit 1), the second ends with Ctrl-C.
     const answers: Array<{exitCode: number; ms: number; stderr?: string}> = [
       {exitCode: 1, ms: 30_000},
@@ -310,13 +313,18 @@ describe('tasks: --json keeps stdout for its one document', () => {
     const runner: ProcessRunner = async (_file, argv, options) => {
       if (argv.includes('get-contexts') || argv.includes('current-context')) return {exitCode: 0, stdout: 'it-context\n', stderr: ''}
       if (argv.includes('services')) return {exitCode: 0, stdout: JSON.stringify({items: [{kind: 'Service', metadata: {name: 'web'}}]}), stderr: ''}
-      if (argv.includes('pods')) return {exitCode: 0, stdout: JSON.stringify({items: [pod('web-1', 't', true)]}), stderr: ''}
+      if (argv.includes('pods')) {
+        if (refusals > 0 && refusals--) return {exitCode: 1, stdout: '', stderr: 'The connection to the server 10.0.0.1:6443 was refused - did you specify the right host or port?'}
+        return {exitCode: 0, stdout: JSON.stringify({items: [pod('web-1', 't', true)]}), stderr: ''}
+      }
       // The Service's port 8080 is its pods' port named http, 9090: a forward to a pod needs 9090.
       if (argv.includes('service')) return {exitCode: 0, stdout: JSON.stringify({spec: {ports: [{port: 8080, targetPort: 'http'}]}}), stderr: ''}
       if (argv.includes('pod')) return {exitCode: 0, stdout: JSON.stringify({spec: {containers: [{ports: [{name: 'http', containerPort: 9090}]}]}}), stderr: ''}
       expect(options.stdio).to.equal('inherit')
       expect(options.teeStderr, 'kubectl says on stderr why it ended').to.equal(true)
       forwards.push(argv.slice(argv.indexOf('port-forward')))
+      refusals = refusalsAfterForward
+      refusalsAfterForward = 0
       const a = answers.shift() ?? {exitCode: 1, ms: 10}
       now += a.ms
       return {exitCode: a.exitCode, stdout: '', stderr: a.stderr ?? ''}
@@ -359,6 +367,15 @@ describe('tasks: --json keeps stdout for its one document', () => {
     await portForward({service: 'web', ports: `${await freePort()}:8080`, configPath}, {kubectl: factory, reporter, clock: () => now, sleep})
     expect(forwards).to.have.length(4)
     expect(warnings, 'one loss, one warning').to.have.length(1)
+    // The API server does not answer for a few seconds after the loss (the pod listing refused three times): waited
+    // for within the window too, then the forward goes on.
+    answers.length = 0
+    answers.push({exitCode: 1, ms: 30_000}, {exitCode: 0, ms: 1000})
+    refusalsAfterForward = 3
+    forwards.length = 0
+    await portForward({service: 'web', ports: `${await freePort()}:8080`, configPath}, {kubectl: factory, reporter, clock: () => now, sleep})
+    expect(refusals).to.equal(0)
+    expect(forwards).to.have.length(2)
     // ...and given up once it is over, saying so.
     answers.push({exitCode: 1, ms: 30_000}, ...Array.from({length: 400}, () => ({exitCode: 1, ms: 200})))
     const lost = await portForward({service: 'web', ports: `${await freePort()}:8080`, configPath}, {kubectl: factory, reporter, clock: () => now, sleep}).catch((e: Error) => e)
