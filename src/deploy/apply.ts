@@ -6,19 +6,84 @@ import {CONFIG_KINDS, type KubeObject, type RenderedObject} from '../render/obje
 // Server-side apply as manager "skycap": no last-applied annotation, and fields other managers own (an HPA's
 // replicas, a mesh's sidecar annotations) are not fought over unless skycap sets them.
 const APPLY = ['apply', '--server-side', '--field-manager=skycap', '--force-conflicts', '-f', '-']
+// How long a definition may take to be served (the API server establishes a new one in about a second).
+const ESTABLISHED_TIMEOUT = '60s'
 
 function list(objects: KubeObject[]): string {
   return JSON.stringify({apiVersion: 'v1', kind: 'List', items: objects})
 }
 
-/** Validates every object with the API server without changing anything (one call). */
-export async function dryRunApply(kubectl: Kubectl, objects: KubeObject[], mode: 'server' | 'client'): Promise<void> {
-  if (objects.length === 0) return
+interface CustomResourceDefinition extends KubeObject {
+  spec?: {group?: string; names?: {kind?: string}; versions?: Array<{name?: string; served?: boolean}>}
+  status?: {conditions?: Array<{type?: string; status?: string}>}
+}
+
+/** The rendered CustomResourceDefinitions that define `object`'s kind (its group and kind), by name. */
+function definitionOf(object: KubeObject, crds: CustomResourceDefinition[]): CustomResourceDefinition | undefined {
+  const slash = object.apiVersion.indexOf('/')
+  if (slash === -1) return undefined
+  const group = object.apiVersion.slice(0, slash)
+  return crds.find((crd) => crd.spec?.group === group && crd.spec?.names?.kind === object.kind)
+}
+
+/**
+ * The custom resources in `objects` whose CustomResourceDefinition is in `objects` too, each with its definition's
+ * name. kubectl cannot map such a kind until the API server serves it: a first deploy's dry run of the resource
+ * fails ("no matches for kind"), and so does its apply in the same call as the definition.
+ */
+export function customResourcesOfRendered(objects: KubeObject[]): Array<{object: KubeObject; definition: string}> {
+  const crds = objects.filter((o): o is CustomResourceDefinition => o.kind === 'CustomResourceDefinition' && o.apiVersion.startsWith('apiextensions.k8s.io/'))
+  if (crds.length === 0) return []
+  return objects.flatMap((object) => {
+    const crd = definitionOf(object, crds)
+    return crd ? [{object, definition: crd.metadata.name}] : []
+  })
+}
+
+/**
+ * Of the custom resources whose definition this deploy applies, those the API server cannot validate yet: their
+ * definition is not established there, or does not serve their version (a version this deploy adds). One get of
+ * the definitions, only when there are such resources.
+ */
+export async function notYetServed(kubectl: Kubectl, objects: KubeObject[]): Promise<Array<{object: KubeObject; definition: string}>> {
+  const resources = customResourcesOfRendered(objects)
+  if (resources.length === 0) return []
+  const names = [...new Set(resources.map((r) => r.definition))]
+  // With --ignore-not-found kubectl prints nothing when none exists, one object for one name, a List for several.
+  const out = (await kubectl.run(['get', 'customresourcedefinitions.apiextensions.k8s.io', ...names, '--ignore-not-found', '-o', 'json'], {namespaced: false})).stdout.trim()
+  const found = out === '' ? [] : (JSON.parse(out) as CustomResourceDefinition | {kind: 'List'; items: CustomResourceDefinition[]})
+  const live: CustomResourceDefinition[] = Array.isArray(found) ? found : found.kind === 'List' ? (found as {items: CustomResourceDefinition[]}).items : [found as CustomResourceDefinition]
+  const served = (r: {object: KubeObject; definition: string}) => {
+    const crd = live.find((c) => c.metadata.name === r.definition)
+    const established = crd?.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True')
+    const version = r.object.apiVersion.slice(r.object.apiVersion.indexOf('/') + 1)
+    return established === true && (crd?.spec?.versions ?? []).some((v) => v.name === version && v.served !== false)
+  }
+  return resources.filter((r) => !served(r))
+}
+
+/**
+ * Validates every object with the API server without changing anything (one call). A custom resource whose
+ * definition this deploy creates (or gives its version) cannot be validated before that definition is applied: it is
+ * left out and returned, and the API server judges it when it is applied, right after its definition.
+ */
+export async function dryRunApply(kubectl: Kubectl, objects: KubeObject[], mode: 'server' | 'client'): Promise<{deferred: string[]}> {
+  if (objects.length === 0) return {deferred: []}
+  const deferred = new Set((await notYetServed(kubectl, objects)).map((r) => r.object))
+  const checked = objects.filter((o) => !deferred.has(o))
   // Without the namespace the server cannot dry-run namespaced objects; client mode still checks the schema.
   const flags = mode === 'server' ? ['--dry-run=server'] : ['--dry-run=client', '--validate=strict']
-  await kubectl.run([...(mode === 'server' ? APPLY : APPLY.filter((a) => !a.startsWith('--server-side') && !a.startsWith('--field-manager') && !a.startsWith('--force-conflicts'))), ...flags], {
-    input: list(objects),
-  })
+  if (checked.length) {
+    await kubectl.run([...(mode === 'server' ? APPLY : APPLY.filter((a) => !a.startsWith('--server-side') && !a.startsWith('--field-manager') && !a.startsWith('--force-conflicts'))), ...flags], {
+      input: list(checked),
+    })
+  }
+  return {deferred: [...deferred].map((o) => `${o.kind}/${o.metadata.name}`)}
+}
+
+/** How a deploy says which custom resources the dry run left to the apply. */
+export function deferredNote(deferred: string[]): string {
+  return `Not validated before applying: ${deferred.join(', ')} (the CustomResourceDefinition this deploy applies does not serve ${deferred.length === 1 ? 'its kind' : 'their kinds'} yet; the API server judges ${deferred.length === 1 ? 'it' : 'them'} when applied, right after the definition)`
 }
 
 /** An object the API server refused, and where it was written: a template file, or its service in skycap.yaml. */
@@ -109,7 +174,21 @@ export async function applyInPhases(kubectl: Kubectl, objects: KubeObject[], sig
   const config = objects.filter((o) => CONFIG_KINDS.has(o.kind))
   const rest = objects.filter((o) => !CONFIG_KINDS.has(o.kind))
   const applied: string[] = []
+  // The definitions are applied with the config; their custom resources with the rest, once the API server serves
+  // their kinds (kubectl maps a kind when it reads its input, so the two cannot share a call).
+  const definitions = [...new Set(customResourcesOfRendered(objects).map((r) => r.definition))]
   for (const phase of [config, rest]) {
+    if (phase === rest && definitions.length) {
+      try {
+        await kubectl.run(['wait', '--for=condition=Established', `--timeout=${ESTABLISHED_TIMEOUT}`, ...definitions.map((d) => `customresourcedefinitions.apiextensions.k8s.io/${d}`)], {
+          namespaced: false,
+          signal,
+        })
+      } catch (error) {
+        if (error instanceof KubectlError || error instanceof InterruptedError) return {applied, stopped: error}
+        throw error
+      }
+    }
     if (phase === rest) await afterConfig?.()
     if (phase.length === 0) continue
     try {

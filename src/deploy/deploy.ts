@@ -25,7 +25,7 @@ import {
   type StoredRelease,
 } from '../release/store.js'
 import {formatWarning, plural, type Reporter} from '../ui/output.js'
-import {dryRunApply, pruneLive, withRejectedObjects} from './apply.js'
+import {deferredNote, dryRunApply, pruneLive, withRejectedObjects} from './apply.js'
 import {formatFailure, type FailureReport} from './explain.js'
 import {applyAndWatch, type RolloutResult} from './rollout.js'
 import {placedObjects, rollOutRelease, scaleDownOldSlots} from '../strategies/rollout.js'
@@ -204,9 +204,10 @@ export async function deploy(options: DeployOptions, deps: DeployDeps): Promise<
   // changes nothing at all: it falls back to a client dry run with strict schema validation.
   const createNamespace = !nsExists && !options.dryRun && (await createNamespaceOnce(kubectl, env.namespace, reporter))
   try {
-    await dryRunApply(kubectl, objects, options.dryRun && !nsExists ? 'client' : 'server').catch((error: unknown) => {
+    const {deferred} = await dryRunApply(kubectl, objects, options.dryRun && !nsExists ? 'client' : 'server').catch((error: unknown) => {
       throw withRejectedObjects(error, prepared.objects, prepared.loaded)
     })
+    if (deferred.length) reporter.info(deferredNote(deferred))
     if (ask && nsExists) {
       const summary = await changeSummary(kubectl, await placedObjects(kubectl, objects, env.services, selector))
       await confirmProtected(env, deps, 'deploy', `Deploy ${prepared.app} ${prepared.revision.short} to PROTECTED ${env.name} (context ${target.context}, namespace ${env.namespace})?\n${summary}`)

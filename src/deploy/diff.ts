@@ -1,5 +1,6 @@
 import {classify, type Kubectl} from '../kubectl/kubectl.js'
 import {ANNOTATIONS, type KubeObject} from '../render/objects.js'
+import {notYetServed} from './apply.js'
 
 const ANNOTATION = ANNOTATIONS.revision
 const DIFF = ['diff', '--server-side', '--field-manager=skycap', '--force-conflicts', '-f', '-']
@@ -129,13 +130,20 @@ const LAST_APPLIED = /^([-+ ] *["']?kubectl\.kubernetes\.io\/last-applied-config
 
 /** Runs kubectl diff of `objects` against the cluster (one call): redacted, without revision-only changes. */
 export async function diffObjects(kubectl: Kubectl, objects: KubeObject[]): Promise<ReadableDiff> {
+  // kubectl cannot diff a custom resource whose definition the release brings (its kind is not served yet): it is new.
+  const unserved = new Set((await notYetServed(kubectl, objects)).map((r) => r.object))
+  const compared = objects.filter((o) => !unserved.has(o))
   // KUBECTL_EXTERNAL_DIFF would replace `diff -u -N`, whose output this parses.
-  const r = await kubectl.run(DIFF, {input: JSON.stringify({apiVersion: 'v1', kind: 'List', items: objects}), allowFailure: true, env: {KUBECTL_EXTERNAL_DIFF: ''}})
+  const r = await kubectl.run(DIFF, {input: JSON.stringify({apiVersion: 'v1', kind: 'List', items: compared}), allowFailure: true, env: {KUBECTL_EXTERNAL_DIFF: ''}})
   // kubectl diff: 0 no differences, 1 differences, >1 an error.
   if (r.exitCode > 1 || r.exitCode < 0) {
     throw classify(DIFF, r.stderr, kubectl.context)
   }
-  return readableDiff(redactSecrets(r.stdout))
+  const readable = readableDiff(redactSecrets(r.stdout))
+  if (unserved.size === 0) return readable
+  const added = [...unserved].map((o) => `${o.kind}/${o.metadata.name}`)
+  const lines = added.map((ref) => `+ ${ref} (new: its CustomResourceDefinition comes with this release)`)
+  return {...readable, changed: [...readable.changed, ...added], diff: `${readable.diff}${lines.join('\n')}\n`}
 }
 
 /** One line naming the objects a deploy would create or change, for the protected-environment prompt. */

@@ -5,7 +5,7 @@ import {acquireLock, keepLockAlive, LEASE_SECONDS, releaseLock} from '../lock/le
 import {contentOf, isGood, lastGood, listReleases, nextReleaseNumber, saveRelease, type StoredRelease} from '../release/store.js'
 import {parseDuration} from '../duration.js'
 import {formatFailure} from './explain.js'
-import {dryRunApply, pruneLive} from './apply.js'
+import {deferredNote, dryRunApply, pruneLive} from './apply.js'
 import {changeSummary} from './diff.js'
 import {confirmProtected, type DeployDeps, type DeployReport, plannedReport, refuseUnreachableMinReady, rollbackRecord, runningRevision, settleNotifications, whatRuns, withReplicas} from './deploy.js'
 import {DEFAULT_TIMEOUT_MS, liveDeployments} from './replicas.js'
@@ -157,7 +157,8 @@ export async function rollback(options: RollbackOptions, deps: DeployDeps): Prom
     'rollback',
   )
   const planned = capacity(manifests, live, options.resetReplicas ?? false)
-  await dryRunApply(kubectl, planned.objects, 'server')
+  const {deferred} = await dryRunApply(kubectl, planned.objects, 'server')
+  if (deferred.length) deps.reporter.info(deferredNote(deferred))
   if (!options.skipImageCheck) await checkReleaseImages(chosen, env.name, deps)
   const report = plannedReport(app, env, target, chosen.record.revision ?? {sha: '', short: '', subject: ''}, chosen.record.images)
   if (env.protected && !options.yes && !options.dryRun) {

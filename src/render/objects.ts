@@ -66,6 +66,8 @@ const KIND_ORDER = [
   'ServiceAccount',
   'Secret',
   'ConfigMap',
+  'StorageClass',
+  'PersistentVolume',
   'PersistentVolumeClaim',
   'ClusterRole',
   'ClusterRoleBinding',

@@ -51,6 +51,36 @@ describe('deploy phases: exact kubectl argv', () => {
     expect(applied).to.deep.equal(['ConfigMap/web-config-1', 'Secret/s', 'Service/web', 'Deployment/web', 'Deployment/worker'])
   })
 
+  it('a CustomResourceDefinition and a resource of it: the dry run leaves the resource out while its kind is not served; the apply waits for the definition', async () => {
+    const crd = {
+      apiVersion: 'apiextensions.k8s.io/v1',
+      kind: 'CustomResourceDefinition',
+      metadata: {name: 'widgets.x.test'},
+      spec: {group: 'x.test', names: {kind: 'Widget'}, versions: [{name: 'v1', served: true}]},
+    }
+    const widget = {apiVersion: 'x.test/v1', kind: 'Widget', metadata: {name: 'main', namespace: 'shop'}}
+    const all = [crd, obj('ConfigMap', 'c'), obj('Deployment', 'web'), widget]
+    const GET = ['--context', 'kind-x', '--request-timeout=30s', 'get', 'customresourcedefinitions.apiextensions.k8s.io', 'widgets.x.test', '--ignore-not-found', '-o', 'json']
+    const kinds = (i: unknown) => JSON.parse(i as string).items.map((o: KubeObject) => o.kind)
+    const fake = fakeKubectl(
+      [
+        {argv: GET, result: {stdout: ''}},
+        {argv: [...NS, ...APPLY, '--dry-run=server'], input: (i) => expect(kinds(i)).to.deep.equal(['CustomResourceDefinition', 'ConfigMap', 'Deployment'])},
+        // Established and serving v1: the next dry run checks the Widget too.
+        {argv: GET, result: {stdout: JSON.stringify({...crd, status: {conditions: [{type: 'Established', status: 'True'}]}})}},
+        {argv: [...NS, ...APPLY, '--dry-run=server'], input: (i) => expect(kinds(i)).to.deep.equal(['CustomResourceDefinition', 'ConfigMap', 'Deployment', 'Widget'])},
+        {argv: [...NS, ...APPLY], input: (i) => expect(kinds(i)).to.deep.equal(['CustomResourceDefinition', 'ConfigMap'])},
+        {argv: ['--context', 'kind-x', '--request-timeout=30s', 'wait', '--for=condition=Established', '--timeout=60s', 'customresourcedefinitions.apiextensions.k8s.io/widgets.x.test']},
+        {argv: [...NS, ...APPLY], input: (i) => expect(kinds(i)).to.deep.equal(['Deployment', 'Widget'])},
+      ],
+      opts,
+    )
+    expect(await dryRunApply(fake.kubectl, all, 'server')).to.deep.equal({deferred: ['Widget/main']})
+    expect(await dryRunApply(fake.kubectl, all, 'server')).to.deep.equal({deferred: []})
+    expect((await applyInPhases(fake.kubectl, all)).applied).to.deep.equal(['CustomResourceDefinition/widgets.x.test', 'ConfigMap/c', 'Deployment/web', 'Widget/main'])
+    expect(fake.remaining()).to.equal(0)
+  })
+
   it('apply: a call the API server fails part-way stops there: the rollout failed (blaming the objects kubectl names, else kubectl apply), nothing is watched', async () => {
     const config = {app: 'shop', services: {web: {image: 'web'}}} as unknown as SkycapConfig
     const reporter = {mode: 'silent', info: () => undefined, warn: () => undefined} as const

@@ -1,0 +1,74 @@
+// Apps that are more than Deployments: a CustomResourceDefinition with resources of it, cluster-scoped objects, and
+// the less common namespaced kinds of the repository's templates, deployed, changed and removed on the test cluster.
+import {expect} from 'chai'
+
+import {TestApp} from './app.js'
+import {kubectl, uniqueName, useNamespace} from './harness.js'
+
+const DEPLOY = ['deploy', '--skip-image-check']
+
+/** A namespaced CustomResourceDefinition of kind Widget in `group`, serving `versions` (the first one stored). */
+function widgetDefinition(group: string, versions: string[]): string {
+  return [
+    'apiVersion: apiextensions.k8s.io/v1',
+    'kind: CustomResourceDefinition',
+    `metadata: {name: widgets.${group}}`,
+    'spec:',
+    `  group: ${group}`,
+    '  scope: Namespaced',
+    '  names: {plural: widgets, singular: widget, kind: Widget, listKind: WidgetList}',
+    '  versions:',
+    ...versions.map(
+      (v, i) => `  - {name: ${v}, served: true, storage: ${i === 0}, schema: {openAPIV3Schema: {type: object, properties: {spec: {type: object, properties: {size: {type: integer, minimum: 1}}}}}}}`,
+    ),
+    '',
+  ].join('\n')
+}
+
+function widget(group: string, version: string, size: number): string {
+  return `apiVersion: ${group}/${version}\nkind: Widget\nmetadata: {name: main}\nspec: {size: ${size}}\n`
+}
+
+describe('apps with more than Deployments (real cluster)', function () {
+  const ns = useNamespace('kinds')
+  let app: TestApp
+  let group: string
+  beforeEach(async () => {
+    app = await TestApp.create(ns.name)
+    group = `${uniqueName('kinds')}.skycap.test`
+  })
+  afterEach(async () => {
+    app.remove()
+    await kubectl(['delete', 'customresourcedefinition', `widgets.${group}`, '--ignore-not-found', '--wait=false'])
+  })
+
+  it('a CustomResourceDefinition and a resource of it in one deploy: the resource is applied once its kind is served; diff and a new version too', async () => {
+    app.repo.write('deploy/crd.yaml', widgetDefinition(group, ['v1']))
+    app.repo.write('deploy/widget.yaml', widget(group, 'v1', 3))
+    await app.repo.commit('a definition and a resource of it')
+    // Before: the server dry run of the Widget failed ("no matches for kind"), and nothing could ever be deployed.
+    const first = await app.json([...DEPLOY, 'test'])
+    expect(first.exitCode, first.stderr).to.equal(0)
+    expect(first.stderr).to.contain('Not validated before applying: Widget/main')
+    expect(first.doc.result.applied).to.include.members([`CustomResourceDefinition/widgets.${group}`, 'Widget/main'])
+    expect((await app.get([`widgets.${group}`, 'main'])).spec).to.deep.equal({size: 3})
+    // Now the kind is served: the next diff and deploy validate it with the server like any object.
+    const same = await app.cli(['diff', 'test'])
+    expect(same.exitCode, same.stdout + same.stderr).to.equal(0)
+    app.repo.write('deploy/widget.yaml', widget(group, 'v1', 0))
+    await app.repo.commit('an invalid size')
+    const invalid = await app.cli([...DEPLOY, 'test'])
+    expect(invalid.exitCode, invalid.stderr).to.equal(2)
+    expect(invalid.stderr).to.contain('Widget/main (deploy/widget.yaml:1)')
+    // A version the release adds to the definition is not served yet either: diff says the resource is new, deploy applies it.
+    app.repo.write('deploy/crd.yaml', widgetDefinition(group, ['v1', 'v2']))
+    app.repo.write('deploy/widget.yaml', widget(group, 'v2', 5))
+    await app.repo.commit('v2')
+    const diff = await app.cli(['diff', 'test'])
+    expect(diff.exitCode, diff.stderr).to.equal(1)
+    expect(diff.stdout).to.contain('+ Widget/main (new: its CustomResourceDefinition comes with this release)')
+    const second = await app.cli([...DEPLOY, 'test'])
+    expect(second.exitCode, second.stderr).to.equal(0)
+    expect((await app.get([`widgets.v2.${group}`, 'main'])).spec).to.deep.equal({size: 5})
+  })
+})
