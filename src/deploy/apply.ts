@@ -202,24 +202,42 @@ export async function applyInPhases(kubectl: Kubectl, objects: KubeObject[], sig
   return {applied}
 }
 
-// Kinds skycap prunes. PersistentVolumeClaims are never pruned (data), nor objects owned by others.
-const PRUNE_RESOURCES = [
-  'configmaps',
-  'secrets',
-  'services',
-  'serviceaccounts',
-  'deployments.apps',
-  'statefulsets.apps',
-  'daemonsets.apps',
-  'jobs.batch',
-  'cronjobs.batch',
-  'ingresses.networking.k8s.io',
-  'horizontalpodautoscalers.autoscaling',
-  'poddisruptionbudgets.policy',
-  'networkpolicies.networking.k8s.io',
-  'roles.rbac.authorization.k8s.io',
-  'rolebindings.rbac.authorization.k8s.io',
-].join(',')
+// Kinds skycap prunes, as kubectl names their resources. PersistentVolumeClaims are never pruned (data), nor objects
+// owned by others, nor cluster-scoped objects and custom resources (see leftInPlace).
+const PRUNED: Array<[kind: string, resource: string]> = [
+  ['ConfigMap', 'configmaps'],
+  ['Secret', 'secrets'],
+  ['Service', 'services'],
+  ['ServiceAccount', 'serviceaccounts'],
+  ['Deployment', 'deployments.apps'],
+  ['StatefulSet', 'statefulsets.apps'],
+  ['DaemonSet', 'daemonsets.apps'],
+  ['Job', 'jobs.batch'],
+  ['CronJob', 'cronjobs.batch'],
+  ['Ingress', 'ingresses.networking.k8s.io'],
+  ['HorizontalPodAutoscaler', 'horizontalpodautoscalers.autoscaling'],
+  ['PodDisruptionBudget', 'poddisruptionbudgets.policy'],
+  ['NetworkPolicy', 'networkpolicies.networking.k8s.io'],
+  ['Role', 'roles.rbac.authorization.k8s.io'],
+  ['RoleBinding', 'rolebindings.rbac.authorization.k8s.io'],
+  ['ResourceQuota', 'resourcequotas'],
+  ['LimitRange', 'limitranges'],
+]
+const PRUNE_RESOURCES = PRUNED.map(([, resource]) => resource).join(',')
+const PRUNED_KINDS = new Set(PRUNED.map(([kind]) => kind))
+
+/**
+ * What the release before had and `keep` no longer renders, of the kinds skycap does not prune (cluster-scoped
+ * objects, custom resources, PersistentVolumeClaims): left in place, for the deploy to name.
+ */
+export function leftInPlace(before: KubeObject[], keep: KubeObject[]): string[] {
+  const id = (o: KubeObject) => `${o.apiVersion.split('/').length > 1 ? o.apiVersion.split('/')[0] : ''}|${o.kind}/${o.metadata.name}`
+  const wanted = new Set(keep.map(id))
+  return before
+    .filter((o) => !PRUNED_KINDS.has(o.kind) && !wanted.has(id(o)))
+    .map((o) => `${o.kind}/${o.metadata.name}`)
+    .sort()
+}
 
 /** Objects of this app and environment in the namespace that `keep` no longer has (one call). */
 export async function findPrunable(kubectl: Kubectl, selector: string, keep: KubeObject[]): Promise<string[]> {

@@ -25,7 +25,7 @@ import {
   type StoredRelease,
 } from '../release/store.js'
 import {formatWarning, plural, type Reporter} from '../ui/output.js'
-import {deferredNote, dryRunApply, pruneLive, withRejectedObjects} from './apply.js'
+import {deferredNote, dryRunApply, leftInPlace, pruneLive, withRejectedObjects} from './apply.js'
 import {formatFailure, type FailureReport} from './explain.js'
 import {applyAndWatch, type RolloutResult} from './rollout.js'
 import {placedObjects, rollOutRelease, scaleDownOldSlots} from '../strategies/rollout.js'
@@ -98,6 +98,11 @@ export interface DeployReport {
   durationMs: number
   applied: string[]
   pruned: string[]
+  /**
+   * What the release before had and this one no longer renders, of the kinds skycap does not prune (cluster-scoped
+   * objects, custom resources, PersistentVolumeClaims): left in place. Absent when there is none.
+   */
+  leftInPlace?: string[]
   /** What failed (on a timeout: what was not ready), explained. */
   failures: FailureReport[]
   /** The hooks the deploy ran (name, phase, result, duration, exit code, Job). */
@@ -343,6 +348,13 @@ async function applyWatchRecord(
   if (rollout.outcome === 'ready') {
     const pruning = await pruneLive(kubectl, selector, rollout.keep, (refs) => reporter.info(`Pruning ${plural(refs.length, 'object')} no longer rendered: ${refs.join(', ')}`))
     report.pruned = pruning.pruned
+    const left = leftInPlace(lastGood(releases)?.manifests() ?? [], rollout.keep)
+    if (left.length) {
+      report.leftInPlace = left
+      reporter.warn(
+        `no longer rendered, left in place: ${left.join(', ')} (skycap prunes no cluster-scoped objects, custom resources or PersistentVolumeClaims; delete them with kubectl once nothing uses them)`,
+      )
+    }
     if (report.pruned.length) {
       await forgetPrunedSlots(kubectl, prepared.app, env.name, env.services, report.pruned).catch((error) =>
         reporter.warn(`could not clear the blue-green state of services that are rolling now: ${(error as Error).message}`),

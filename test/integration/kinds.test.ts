@@ -33,13 +33,16 @@ describe('apps with more than Deployments (real cluster)', function () {
   const ns = useNamespace('kinds')
   let app: TestApp
   let group: string
+  let marker: string
   beforeEach(async () => {
     app = await TestApp.create(ns.name)
     group = `${uniqueName('kinds')}.skycap.test`
+    marker = ns.name
   })
   afterEach(async () => {
     app.remove()
     await kubectl(['delete', 'customresourcedefinition', `widgets.${group}`, '--ignore-not-found', '--wait=false'])
+    await kubectl(['delete', 'clusterrole,priorityclass', '-l', `skycap.dev/environment=test,app.kubernetes.io/part-of=itapp,kinds-test=${marker}`, '--ignore-not-found'])
   })
 
   it('a CustomResourceDefinition and a resource of it in one deploy: the resource is applied once its kind is served; diff and a new version too', async () => {
@@ -70,5 +73,33 @@ describe('apps with more than Deployments (real cluster)', function () {
     const second = await app.cli([...DEPLOY, 'test'])
     expect(second.exitCode, second.stderr).to.equal(0)
     expect((await app.get([`widgets.v2.${group}`, 'main'])).spec).to.deep.equal({size: 5})
+  })
+
+  it('a second deploy without quotas, limits and cluster-scoped objects prunes the quota and limits of the namespace and names what it leaves in place', async () => {
+    const cluster = `${ns.name}-reader`
+    const marked = `labels: {kinds-test: ${ns.name}}`
+    app.repo.write(
+      'deploy/policy.yaml',
+      [
+        `apiVersion: v1\nkind: ResourceQuota\nmetadata: {name: quota}\nspec: {hard: {pods: "50"}}`,
+        `apiVersion: v1\nkind: LimitRange\nmetadata: {name: limits}\nspec: {limits: [{type: Container, defaultRequest: {cpu: 10m}}]}`,
+        `apiVersion: scheduling.k8s.io/v1\nkind: PriorityClass\nmetadata: {name: ${cluster}, ${marked}}\nvalue: 1000`,
+        `apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: ${cluster}, ${marked}}\nrules: [{apiGroups: [""], resources: [nodes], verbs: [get]}]`,
+      ].join('\n---\n'),
+    )
+    await app.repo.commit('quota, limits, a priority class and a cluster role')
+    const first = await app.cli([...DEPLOY, 'test'])
+    expect(first.exitCode, first.stderr).to.equal(0)
+    expect((await app.get(['resourcequotas,limitranges'])).items).to.have.length(2)
+    app.repo.write('deploy/policy.yaml', '')
+    await app.repo.commit('none of them')
+    // Before: nothing was said, and the quota and the limits went on limiting the namespace.
+    const second = await app.json([...DEPLOY, 'test'])
+    expect(second.exitCode, second.stderr).to.equal(0)
+    expect(second.doc.result.pruned).to.include.members(['LimitRange/limits', 'ResourceQuota/quota'])
+    expect(second.doc.result.leftInPlace).to.deep.equal([`ClusterRole/${cluster}`, `PriorityClass/${cluster}`])
+    expect(second.stderr).to.contain(`no longer rendered, left in place: ClusterRole/${cluster}, PriorityClass/${cluster} (skycap prunes no cluster-scoped objects`)
+    expect((await app.get(['resourcequotas,limitranges'])).items).to.have.length(0)
+    expect((await kubectl(['get', 'priorityclass', cluster, '-o', 'name'])).stdout.trim()).to.equal(`priorityclass.scheduling.k8s.io/${cluster}`)
   })
 })

@@ -17,7 +17,7 @@ const CLUSTER = ['--context', 'kind-x', '--request-timeout=30s']
 const APPLY = ['apply', '--server-side', '--field-manager=skycap', '--force-conflicts', '-f', '-']
 const SELECTOR = 'app.kubernetes.io/part-of=itapp,app.kubernetes.io/managed-by=skycap,skycap.dev/environment=test'
 const PRUNE =
-  'configmaps,secrets,services,serviceaccounts,deployments.apps,statefulsets.apps,daemonsets.apps,jobs.batch,cronjobs.batch,ingresses.networking.k8s.io,horizontalpodautoscalers.autoscaling,poddisruptionbudgets.policy,networkpolicies.networking.k8s.io,roles.rbac.authorization.k8s.io,rolebindings.rbac.authorization.k8s.io'
+  'configmaps,secrets,services,serviceaccounts,deployments.apps,statefulsets.apps,daemonsets.apps,jobs.batch,cronjobs.batch,ingresses.networking.k8s.io,horizontalpodautoscalers.autoscaling,poddisruptionbudgets.policy,networkpolicies.networking.k8s.io,roles.rbac.authorization.k8s.io,rolebindings.rbac.authorization.k8s.io,resourcequotas,limitranges'
 
 /** What one `create -f -` of a release record sends: the record (a ConfigMap) and the manifest parts (Secrets). */
 function recorded(input: string | undefined) {
