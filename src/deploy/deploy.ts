@@ -28,7 +28,7 @@ import {formatWarning, plural, type Reporter} from '../ui/output.js'
 import {deferredNote, dryRunApply, leftInPlace, pruneLive, withRejectedObjects} from './apply.js'
 import {formatFailure, type FailureReport} from './explain.js'
 import {applyAndWatch, type RolloutResult} from './rollout.js'
-import {placedObjects, rollOutRelease, scaleDownOldSlots} from '../strategies/rollout.js'
+import {placedRelease, rollOutRelease, scaleDownOldSlots} from '../strategies/rollout.js'
 import {otherSlotDeployment} from '../strategies/strategy.js'
 import {followAppliedSlots, forgetPrunedSlots, rolloutSummaries} from '../strategies/state.js'
 import {appSelector, connect, type KubectlFactory, namespaceExists, type Target} from '../env/connect.js'
@@ -214,7 +214,8 @@ export async function deploy(options: DeployOptions, deps: DeployDeps): Promise<
     })
     if (deferred.length) reporter.info(deferredNote(deferred))
     if (ask && nsExists) {
-      const summary = await changeSummary(kubectl, await placedObjects(kubectl, objects, env.services, selector))
+      const placed = await placedRelease(kubectl, objects, env.services, selector)
+      const summary = await changeSummary(kubectl, placed.objects, {selector, keep: placed.keep})
       await confirmProtected(env, deps, 'deploy', `Deploy ${prepared.app} ${prepared.revision.short} to PROTECTED ${env.name} (context ${target.context}, namespace ${env.namespace})?\n${summary}`)
     }
     // A signal during validation: stop before the lock, the first change (a namespace created above goes again).

@@ -1,6 +1,6 @@
 import {classify, type Kubectl} from '../kubectl/kubectl.js'
 import {ANNOTATIONS, type KubeObject} from '../render/objects.js'
-import {notYetServed} from './apply.js'
+import {findPrunable, notYetServed} from './apply.js'
 
 const ANNOTATION = ANNOTATIONS.revision
 const DIFF = ['diff', '--server-side', '--field-manager=skycap', '--force-conflicts', '-f', '-']
@@ -53,6 +53,8 @@ export interface ReadableDiff {
   changed: string[]
   /** Objects whose only difference is skycap's revision bookkeeping: not listed, not a change. */
   revisionOnly: string[]
+  /** Objects the deploy would prune (no longer rendered); also in `changed`. Absent when there is none. */
+  pruned?: string[]
 }
 
 /** Turns (redacted) kubectl diff output into what a user reads. */
@@ -129,26 +131,31 @@ export function redactSecrets(diff: string): string {
 const LAST_APPLIED = /^([-+ ] *["']?kubectl\.kubernetes\.io\/last-applied-configuration["']?:).*$/
 
 /** Runs kubectl diff of `objects` against the cluster (one call): redacted, without revision-only changes. */
-export async function diffObjects(kubectl: Kubectl, objects: KubeObject[]): Promise<ReadableDiff> {
+export async function diffObjects(kubectl: Kubectl, objects: KubeObject[], prune?: {selector: string; keep: KubeObject[]}): Promise<ReadableDiff> {
   // kubectl cannot diff a custom resource whose definition the release brings (its kind is not served yet): it is new.
   const unserved = new Set((await notYetServed(kubectl, objects)).map((r) => r.object))
   const compared = objects.filter((o) => !unserved.has(o))
-  // KUBECTL_EXTERNAL_DIFF would replace `diff -u -N`, whose output this parses.
-  const r = await kubectl.run(DIFF, {input: JSON.stringify({apiVersion: 'v1', kind: 'List', items: compared}), allowFailure: true, env: {KUBECTL_EXTERNAL_DIFF: ''}})
+  // KUBECTL_EXTERNAL_DIFF would replace `diff -u -N`, whose output this parses. The objects the deploy would prune
+  // (what `prune.keep` lacks) are asked at the same time: kubectl diff does not see what is no longer rendered.
+  const [r, pruned] = await Promise.all([
+    kubectl.run(DIFF, {input: JSON.stringify({apiVersion: 'v1', kind: 'List', items: compared}), allowFailure: true, env: {KUBECTL_EXTERNAL_DIFF: ''}}),
+    prune === undefined ? [] : findPrunable(kubectl, prune.selector, prune.keep),
+  ])
   // kubectl diff: 0 no differences, 1 differences, >1 an error.
   if (r.exitCode > 1 || r.exitCode < 0) {
     throw classify(DIFF, r.stderr, kubectl.context)
   }
   const readable = readableDiff(redactSecrets(r.stdout))
-  if (unserved.size === 0) return readable
   const added = [...unserved].map((o) => `${o.kind}/${o.metadata.name}`)
-  const lines = added.map((ref) => `+ ${ref} (new: its CustomResourceDefinition comes with this release)`)
-  return {...readable, changed: [...readable.changed, ...added], diff: `${readable.diff}${lines.join('\n')}\n`}
+  const lines = [...added.map((ref) => `+ ${ref} (new: its CustomResourceDefinition comes with this release)`), ...pruned.map((ref) => `- ${ref} (pruned: no longer rendered)`)]
+  if (lines.length === 0) return readable
+  return {...readable, changed: [...readable.changed, ...added, ...pruned], diff: `${readable.diff}${lines.join('\n')}\n`, ...(pruned.length ? {pruned} : {})}
 }
 
 /** One line naming the objects a deploy would create or change, for the protected-environment prompt. */
-export async function changeSummary(kubectl: Kubectl, objects: KubeObject[]): Promise<string> {
-  const {changed, revisionOnly} = await diffObjects(kubectl, objects)
+export async function changeSummary(kubectl: Kubectl, objects: KubeObject[], prune?: {selector: string; keep: KubeObject[]}): Promise<string> {
+  const {changed, revisionOnly, pruned = []} = await diffObjects(kubectl, objects, prune)
   if (changed.length === 0) return `${noChangesLine(revisionOnly)}; the rollout re-applies the objects.`
-  return `Changes: ${changed.join(', ')}`
+  const kept = changed.filter((ref) => !pruned.includes(ref))
+  return [kept.length ? `Changes: ${kept.join(', ')}` : '', pruned.length ? `Pruned once live: ${pruned.join(', ')}` : ''].filter(Boolean).join('\n')
 }

@@ -4,7 +4,7 @@ import {DiffError, ExitCode, exitCodeOf} from '../errors.js'
 import {appSelector, connect, type KubectlFactory, namespaceExists} from '../env/connect.js'
 import {listReleases} from '../release/store.js'
 import {prepareRelease} from '../render/prepare.js'
-import {placedObjects} from '../strategies/rollout.js'
+import {placedRelease} from '../strategies/rollout.js'
 import {formatWarning, type Reporter} from '../ui/output.js'
 import {withRejectedObjects} from './apply.js'
 import {keepScaledReplicas, liveDeployments} from './replicas.js'
@@ -49,10 +49,10 @@ async function computeDiff(options: {target?: string; configPath?: string; signa
   const [releases, live] = await Promise.all([listReleases(target.kubectl, prepared.app, env.name), liveDeployments(target.kubectl, selector)])
   // Compared as the deploy would leave them: a blue-green service's slot Deployment and switched Service, not the
   // objects as rendered (which a deploy never applies as they are).
-  const objects = await placedObjects(target.kubectl, keepScaledReplicas(prepared, env, releases, live, false), env.services, selector)
+  const {objects, keep} = await placedRelease(target.kubectl, keepScaledReplicas(prepared, env, releases, live, false), env.services, selector)
   const [changes, commits] = await Promise.all([
     // An object the API server refuses is named with its file, as deploy's server dry run names it.
-    diffObjects(target.kubectl, objects).catch((error: unknown) => {
+    diffObjects(target.kubectl, objects, {selector, keep}).catch((error: unknown) => {
       throw withRejectedObjects(error, prepared.objects, prepared.loaded)
     }),
     pendingCommits(prepared.vcs, releases, prepared.revision),

@@ -121,10 +121,16 @@ export async function rollOutRelease(options: ReleaseRolloutOptions): Promise<Re
  * blue-green service never has, and a Service selecting no slot).
  */
 export async function placedObjects(kubectl: Kubectl, objects: KubeObject[], services: Record<string, ServiceConfig>, selector: string): Promise<KubeObject[]> {
+  return (await placedRelease(kubectl, objects, services, selector)).objects
+}
+
+/** placedObjects, and what the deploy keeps once it rolled out (a blue-green service's other slot too): what it does not prune. */
+export async function placedRelease(kubectl: Kubectl, objects: KubeObject[], services: Record<string, ServiceConfig>, selector: string): Promise<{objects: KubeObject[]; keep: KubeObject[]}> {
   const {units, rest} = serviceUnits(markStrategies(objects, services))
-  if (units.length === 0) return rest
+  if (units.length === 0) return {objects: rest, keep: rest}
   const live = await liveObjects(kubectl, selector)
-  return [...rest, ...units.flatMap((u) => STRATEGIES[u.strategy.type].place(u, live).recorded)]
+  const placements = units.map((u) => STRATEGIES[u.strategy.type].place(u, live))
+  return {objects: [...rest, ...placements.flatMap((p) => p.recorded)], keep: [...rest, ...placements.flatMap((p) => [...p.recorded, ...p.keep])]}
 }
 
 /** The canary Deployments (still at 0 replicas) of canaries that did not start because another service failed. */

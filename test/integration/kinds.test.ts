@@ -93,6 +93,11 @@ describe('apps with more than Deployments (real cluster)', function () {
     expect((await app.get(['resourcequotas,limitranges'])).items).to.have.length(2)
     app.repo.write('deploy/policy.yaml', '')
     await app.repo.commit('none of them')
+    // diff names what the deploy will prune (kubectl diff sees only what is rendered: it used to say nothing of them).
+    const diff = await app.json(['diff', 'test'])
+    expect(diff.exitCode, diff.stderr).to.equal(1)
+    expect(diff.doc.result.pruned).to.deep.equal(['LimitRange/limits', 'ResourceQuota/quota'])
+    expect(diff.doc.result.diff).to.contain('- LimitRange/limits (pruned: no longer rendered)\n- ResourceQuota/quota (pruned: no longer rendered)\n')
     // Before: nothing was said, and the quota and the limits went on limiting the namespace.
     const second = await app.json([...DEPLOY, 'test'])
     expect(second.exitCode, second.stderr).to.equal(0)
