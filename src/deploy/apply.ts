@@ -1,7 +1,7 @@
 import type {LoadedConfig} from '../config/types.js'
 import {formatLocation, InterruptedError, KubectlError, type SourceLocation} from '../errors.js'
 import {cutGoValues, type Kubectl} from '../kubectl/kubectl.js'
-import {CONFIG_KINDS, type KubeObject, type RenderedObject} from '../render/objects.js'
+import {CLUSTER_SCOPED, CONFIG_KINDS, type KubeObject, LABELS, type RenderedObject} from '../render/objects.js'
 
 // Server-side apply as manager "skycap": no last-applied annotation, and fields other managers own (an HPA's
 // replicas, a mesh's sidecar annotations) are not fought over unless skycap sets them.
@@ -40,6 +40,58 @@ export function customResourcesOfRendered(objects: KubeObject[]): Array<{object:
   })
 }
 
+/** The objects `kubectl get ARGS` finds (cluster-scoped), none of them an error when missing. */
+async function getExisting(kubectl: Kubectl, args: string[]): Promise<KubeObject[]> {
+  // With --ignore-not-found kubectl prints nothing when none exists, one object for one name, a List for several.
+  const out = (await kubectl.run(['get', ...args, '--ignore-not-found', '-o', 'json'], {namespaced: false})).stdout.trim()
+  if (out === '') return []
+  const found = JSON.parse(out) as KubeObject & {items?: KubeObject[]}
+  return found.kind === 'List' ? (found.items ?? []) : [found]
+}
+
+/** Whether every field `wanted` sets has that value in `live` (fields the API server adds, defaults, do not count). */
+function setIn(wanted: unknown, live: unknown): boolean {
+  // The API server leaves out a field at its zero value (`globalDefault: false`).
+  if (live === undefined && (wanted === false || wanted === 0 || wanted === '' || wanted === null || (typeof wanted === 'object' && Object.keys(wanted as object).length === 0))) return true
+  if (Array.isArray(wanted)) return Array.isArray(live) && live.length === wanted.length && wanted.every((w, i) => setIn(w, live[i]))
+  if (wanted !== null && typeof wanted === 'object') {
+    return live !== null && typeof live === 'object' && !Array.isArray(live) && Object.entries(wanted).every(([k, v]) => setIn(v, (live as Record<string, unknown>)[k]))
+  }
+  return wanted === live
+}
+
+/**
+ * The cluster-scoped objects of the release that another environment (or another app) deployed and that this deploy
+ * would change: a ClusterRoleBinding whose subjects name the other environment's namespace, a definition of another
+ * version. One get of the release's cluster-scoped objects, only when it has some. Objects the environments share
+ * as they are (the same CustomResourceDefinition) are not named.
+ */
+export async function takenFromOthers(kubectl: Kubectl, objects: KubeObject[], app: string, environment: string): Promise<Array<{ref: string; owner: string}>> {
+  const shared = objects.filter((o) => CLUSTER_SCOPED.has(o.kind) && o.kind !== 'Namespace')
+  if (shared.length === 0) return []
+  const resource = (o: KubeObject) => (o.apiVersion.includes('/') ? `${o.kind.toLowerCase()}.${o.apiVersion.split('/')[0]}` : o.kind.toLowerCase())
+  const live = await getExisting(
+    kubectl,
+    shared.map((o) => `${resource(o)}/${o.metadata.name}`),
+  )
+  return shared.flatMap((o) => {
+    const found = live.find((l) => l.kind === o.kind && l.metadata.name === o.metadata.name)
+    const labels = found?.metadata.labels ?? {}
+    if (!found || labels[LABELS.managedBy] !== 'skycap') return []
+    const owner = labels[LABELS.partOf] !== app ? `app ${labels[LABELS.partOf]}` : labels[LABELS.environment] !== environment ? `environment ${labels[LABELS.environment]}` : undefined
+    if (owner === undefined) return []
+    const {metadata: _wanted, ...wanted} = o
+    const {metadata: _live, ...rest} = found
+    return setIn(wanted, rest) ? [] : [{ref: `${o.kind}/${o.metadata.name}`, owner}]
+  })
+}
+
+/** The warning for objects `takenFromOthers` found. */
+export function takenNote(taken: Array<{ref: string; owner: string}>, environment: string): string {
+  const list = taken.map((t) => `${t.ref} (${t.owner})`).join(', ')
+  return `this deploy of ${environment} changes cluster-scoped objects another deploy applied: ${list}; from now on they are ${environment}'s version there too. Name them per environment (metadata.name: x-{{ env.name }}) unless the environments mean to share them`
+}
+
 /**
  * Of the custom resources whose definition this deploy applies, those the API server cannot validate yet: their
  * definition is not established there, or does not serve their version (a version this deploy adds). One get of
@@ -49,10 +101,7 @@ export async function notYetServed(kubectl: Kubectl, objects: KubeObject[]): Pro
   const resources = customResourcesOfRendered(objects)
   if (resources.length === 0) return []
   const names = [...new Set(resources.map((r) => r.definition))]
-  // With --ignore-not-found kubectl prints nothing when none exists, one object for one name, a List for several.
-  const out = (await kubectl.run(['get', 'customresourcedefinitions.apiextensions.k8s.io', ...names, '--ignore-not-found', '-o', 'json'], {namespaced: false})).stdout.trim()
-  const found = out === '' ? [] : (JSON.parse(out) as CustomResourceDefinition | {kind: 'List'; items: CustomResourceDefinition[]})
-  const live: CustomResourceDefinition[] = Array.isArray(found) ? found : found.kind === 'List' ? (found as {items: CustomResourceDefinition[]}).items : [found as CustomResourceDefinition]
+  const live = (await getExisting(kubectl, ['customresourcedefinitions.apiextensions.k8s.io', ...names])) as CustomResourceDefinition[]
   const served = (r: {object: KubeObject; definition: string}) => {
     const crd = live.find((c) => c.metadata.name === r.definition)
     const established = crd?.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True')

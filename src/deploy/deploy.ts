@@ -25,7 +25,7 @@ import {
   type StoredRelease,
 } from '../release/store.js'
 import {formatWarning, plural, type Reporter} from '../ui/output.js'
-import {deferredNote, dryRunApply, leftInPlace, pruneLive, withRejectedObjects} from './apply.js'
+import {deferredNote, dryRunApply, leftInPlace, pruneLive, takenFromOthers, takenNote, withRejectedObjects} from './apply.js'
 import {formatFailure, type FailureReport} from './explain.js'
 import {applyAndWatch, type RolloutResult} from './rollout.js'
 import {placedRelease, rollOutRelease, scaleDownOldSlots} from '../strategies/rollout.js'
@@ -213,6 +213,8 @@ export async function deploy(options: DeployOptions, deps: DeployDeps): Promise<
       throw withRejectedObjects(error, prepared.objects, prepared.loaded)
     })
     if (deferred.length) reporter.info(deferredNote(deferred))
+    const taken = await takenFromOthers(kubectl, objects, prepared.app, env.name)
+    if (taken.length) reporter.warn(takenNote(taken, env.name))
     if (ask && nsExists) {
       const placed = await placedRelease(kubectl, objects, env.services, selector)
       const summary = await changeSummary(kubectl, placed.objects, {selector, keep: placed.keep})

@@ -42,7 +42,7 @@ describe('apps with more than Deployments (real cluster)', function () {
   afterEach(async () => {
     app.remove()
     await kubectl(['delete', 'customresourcedefinition', `widgets.${group}`, '--ignore-not-found', '--wait=false'])
-    await kubectl(['delete', 'clusterrole,priorityclass', '-l', `skycap.dev/environment=test,app.kubernetes.io/part-of=itapp,kinds-test=${marker}`, '--ignore-not-found'])
+    await kubectl(['delete', 'clusterrole,clusterrolebinding,priorityclass', '-l', `kinds-test=${marker}`, '--ignore-not-found'])
   })
 
   it('a CustomResourceDefinition and a resource of it in one deploy: the resource is applied once its kind is served; diff and a new version too', async () => {
@@ -106,5 +106,37 @@ describe('apps with more than Deployments (real cluster)', function () {
     expect(second.stderr).to.contain(`no longer rendered, left in place: ClusterRole/${cluster}, PriorityClass/${cluster} (skycap prunes no cluster-scoped objects`)
     expect((await app.get(['resourcequotas,limitranges'])).items).to.have.length(0)
     expect((await kubectl(['get', 'priorityclass', cluster, '-o', 'name'])).stdout.trim()).to.equal(`priorityclass.scheduling.k8s.io/${cluster}`)
+  })
+
+  it('a cluster-scoped object another environment deployed differently is named before it is changed; one shared as it is is not', async () => {
+    const other = `${ns.name}-other`
+    const name = `${ns.name}-nodes`
+    const marked = `labels: {kinds-test: ${ns.name}}`
+    try {
+      await app.change((t) => `${t.trimEnd()}\n  other: {context: ${t.match(/context: (\S+)/)?.[1]}, namespace: ${other}}\n`, 'another environment')
+      app.repo.write(
+        'deploy/cluster.yaml',
+        [
+          `apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: ${name}, ${marked}}\nrules: [{apiGroups: [""], resources: [nodes], verbs: [get]}]`,
+          `apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata: {name: ${name}, ${marked}}\nroleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: ${name}}\nsubjects: [{kind: ServiceAccount, name: default, namespace: "{{ env.namespace }}"}]`,
+        ].join('\n---\n'),
+      )
+      await app.repo.commit('a cluster role and its binding')
+      const first = await app.cli([...DEPLOY, 'test'])
+      expect(first.exitCode, first.stderr).to.equal(0)
+      expect(first.stderr).not.to.contain('another deploy applied')
+      // Before: the other environment's deploy rebound the role to its own namespace without a word.
+      const second = await app.cli([...DEPLOY, 'other'])
+      expect(second.exitCode, second.stderr).to.equal(0)
+      expect(second.stderr).to.contain(`this deploy of other changes cluster-scoped objects another deploy applied: ClusterRoleBinding/${name} (environment test);`)
+      expect((await kubectl(['get', 'clusterrolebinding', name, '-o', 'jsonpath={.subjects[0].namespace}'])).stdout).to.equal(other)
+      // The ClusterRole is the same in both: not named. The next deploy of other has nothing to say.
+      expect(second.stderr).not.to.contain(`ClusterRole/${name}`)
+      const again = await app.cli([...DEPLOY, 'other'])
+      expect(again.stderr).not.to.contain('another deploy applied')
+    } finally {
+      await kubectl(['delete', 'namespace', other, '--ignore-not-found', '--wait=false'])
+      await kubectl(['delete', 'clusterrolebinding', name, '--ignore-not-found'])
+    }
   })
 })

@@ -2,7 +2,7 @@ import {expect} from 'chai'
 import {randomBytes} from 'node:crypto'
 import {classify, Kubectl, type ProcessRunner} from '../../../src/kubectl/kubectl.js'
 import type {ContactEvent} from '../../../src/kubectl/outage.js'
-import {dryRunApply, applyInPhases, findPrunable, prune, rejectedObjects, withRejectedObjects} from '../../../src/deploy/apply.js'
+import {dryRunApply, applyInPhases, findPrunable, prune, rejectedObjects, takenFromOthers, withRejectedObjects} from '../../../src/deploy/apply.js'
 import {changedObjects, redactSecrets} from '../../../src/deploy/diff.js'
 import {applyAndWatch} from '../../../src/deploy/rollout.js'
 import {watchRollout} from '../../../src/deploy/watch.js'
@@ -78,6 +78,42 @@ describe('deploy phases: exact kubectl argv', () => {
     expect(await dryRunApply(fake.kubectl, all, 'server')).to.deep.equal({deferred: ['Widget/main']})
     expect(await dryRunApply(fake.kubectl, all, 'server')).to.deep.equal({deferred: []})
     expect((await applyInPhases(fake.kubectl, all)).applied).to.deep.equal(['CustomResourceDefinition/widgets.x.test', 'ConfigMap/c', 'Deployment/web', 'Widget/main'])
+    expect(fake.remaining()).to.equal(0)
+  })
+
+  it('cluster-scoped objects of another environment: one get; named only when this deploy changes them (server defaults and zero values left out count as the same)', async () => {
+    const labels = (environment: string) => ({'app.kubernetes.io/managed-by': 'skycap', 'app.kubernetes.io/part-of': 'shop', 'skycap.dev/environment': environment})
+    const pc = {apiVersion: 'scheduling.k8s.io/v1', kind: 'PriorityClass', metadata: {name: 'high'}, value: 10, globalDefault: false}
+    const crb = {apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRoleBinding', metadata: {name: 'nodes'}, subjects: [{kind: 'ServiceAccount', name: 'default', namespace: 'shop-prod'}]}
+    const live = {
+      kind: 'List',
+      items: [
+        {...pc, globalDefault: undefined, preemptionPolicy: 'PreemptLowerPriority', metadata: {name: 'high', labels: labels('staging')}},
+        {...crb, subjects: [{...crb.subjects[0], namespace: 'shop-staging'}], metadata: {name: 'nodes', labels: labels('staging')}},
+      ],
+    }
+    const fake = fakeKubectl(
+      [
+        {
+          argv: [
+            '--context',
+            'kind-x',
+            '--request-timeout=30s',
+            'get',
+            'priorityclass.scheduling.k8s.io/high',
+            'clusterrolebinding.rbac.authorization.k8s.io/nodes',
+            '--ignore-not-found',
+            '-o',
+            'json',
+          ],
+          result: {stdout: JSON.stringify(live)},
+        },
+      ],
+      opts,
+    )
+    expect(await takenFromOthers(fake.kubectl, [pc, obj('ConfigMap', 'c'), crb], 'shop', 'prod')).to.deep.equal([{ref: 'ClusterRoleBinding/nodes', owner: 'environment staging'}])
+    // Without cluster-scoped objects: no call at all.
+    expect(await takenFromOthers(fake.kubectl, [obj('ConfigMap', 'c')], 'shop', 'prod')).to.deep.equal([])
     expect(fake.remaining()).to.equal(0)
   })
 
