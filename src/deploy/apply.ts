@@ -153,18 +153,21 @@ export function refusedObjects(stderr: string, objects: KubeObject[]): Array<{ob
   const named = (object: KubeObject) =>
     new RegExp(`\\b${escape(object.kind)}(?:e?s)?(?:\\.[\\w.-]+)? "${escape(object.metadata.name)}"|\\((?:[\\w.-]*/)?${escape(object.metadata.name)}; [^;)]*\\bKind=${escape(object.kind)}\\)`, 'i')
   const lines = stderr.split('\n')
-  return objects
-    .filter((object) => named(object).test(stderr))
-    .map((object) => {
-      // Each refused object has its own line ("Error from server (Invalid): error when creating "STDIN": Service "x" is invalid: …").
-      const index = lines.findIndex((l) => named(object).test(l))
-      const mention = index === -1 ? null : named(object).exec(lines[index] as string)
-      // Its causes follow on lines of their own ("* spec.ports[0].port: Invalid value: 70000: ...").
-      const causes: string[] = []
-      for (let i = index + 1; index !== -1 && i < lines.length && /^\s*\* /.test(lines[i] as string) && causes.length < 5; i++) causes.push((lines[i] as string).trim().replace(/^\* /, ''))
-      const head = mention ? mention.input.slice(mention.index).trim().replace(/:\s*$/, '') : undefined
-      return head === undefined ? {object} : {object, message: cutGoValues(causes.length ? `${head}: ${causes.join('; ')}` : head)}
-    })
+  // A kind kubectl cannot map is named by kind and version only ("no matches for kind "Widget" in version "x.io/v1"").
+  const unmapped = [...stderr.matchAll(/no matches for kind "([^"]+)" in version "([^"]+)"/g)].map((m) => `${m[2]}|${m[1]}`)
+  const notServed = (object: KubeObject) => unmapped.includes(`${object.apiVersion}|${object.kind}`)
+  const refused = objects.filter((object) => named(object).test(stderr))
+  if (refused.length === 0 && unmapped.length) return objects.filter(notServed).map((object) => ({object, message: `the cluster does not serve kind ${object.kind} in version ${object.apiVersion}`}))
+  return refused.map((object) => {
+    // Each refused object has its own line ("Error from server (Invalid): error when creating "STDIN": Service "x" is invalid: …").
+    const index = lines.findIndex((l) => named(object).test(l))
+    const mention = index === -1 ? null : named(object).exec(lines[index] as string)
+    // Its causes follow on lines of their own ("* spec.ports[0].port: Invalid value: 70000: ...").
+    const causes: string[] = []
+    for (let i = index + 1; index !== -1 && i < lines.length && /^\s*\* /.test(lines[i] as string) && causes.length < 5; i++) causes.push((lines[i] as string).trim().replace(/^\* /, ''))
+    const head = mention ? mention.input.slice(mention.index).trim().replace(/:\s*$/, '') : undefined
+    return head === undefined ? {object} : {object, message: cutGoValues(causes.length ? `${head}: ${causes.join('; ')}` : head)}
+  })
 }
 
 /**

@@ -373,6 +373,17 @@ export function classify(args: readonly string[], stderr: string, context?: stri
       advice,
     })
   }
+  // A kind the API server does not serve (its CustomResourceDefinition is not installed): kubectl cannot map it and
+  // says so before it sends anything ("unable to recognize …: no matches for kind "Widget" in version "x.io/v1"").
+  const unmapped = /no matches for kind "([^"]+)" in version "([^"]+)"/.exec(text)
+  if (unmapped) {
+    const [, kindName, version] = unmapped
+    const advice = `Install the CustomResourceDefinition of ${kindName} (${version}) in the cluster first, or add it to the templates`
+    return new KubectlError('invalid', `kubectl ${verb(args)} failed${where}: the cluster does not serve kind ${kindName} in version ${version}`, args, text, {
+      hint: `${advice}; nothing was changed.`,
+      advice,
+    })
+  }
   if (/exceeded quota/.test(text)) {
     kind = 'forbidden'
     hint = 'A ResourceQuota of the namespace does not leave room for this (`kubectl describe resourcequota` shows it); raise it or free room.'

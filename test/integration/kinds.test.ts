@@ -75,6 +75,18 @@ describe('apps with more than Deployments (real cluster)', function () {
     expect((await app.get([`widgets.v2.${group}`, 'main'])).spec).to.deep.equal({size: 5})
   })
 
+  it('a custom resource of a kind the cluster does not serve (no definition anywhere) is refused naming its file, exit 2', async () => {
+    app.repo.write('deploy/widget.yaml', widget(group, 'v1', 3))
+    await app.repo.commit('a resource without its definition')
+    // Before: exit 1, "unable to recognize no matches for kind …" and "See the kubectl message above", no file.
+    const r = await app.cli([...DEPLOY, 'test'])
+    expect(r.exitCode, r.stderr).to.equal(2)
+    expect(r.stderr).to.contain(`the cluster does not serve kind Widget in version ${group}/v1`)
+    expect(r.stderr).to.contain(
+      `Widget/main (deploy/widget.yaml:1): install the CustomResourceDefinition of Widget (${group}/v1) in the cluster first, or add it to the templates; nothing was changed.`,
+    )
+  })
+
   it('a second deploy without quotas, limits and cluster-scoped objects prunes the quota and limits of the namespace and names what it leaves in place', async () => {
     const cluster = `${ns.name}-reader`
     const marked = `labels: {kinds-test: ${ns.name}}`

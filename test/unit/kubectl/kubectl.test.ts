@@ -80,6 +80,13 @@ describe('kubectl wrapper', () => {
     })
   }
 
+  it('a kind the cluster does not serve is invalid input (exit 2) saying which kind, with the definition to install', () => {
+    const e = classify(['apply', '-f', '-'], 'error: unable to recognize "STDIN": no matches for kind "Widget" in version "x.test/v1"\nensure CRDs are installed first', 'prod')
+    expect(e.exitCode).to.equal(ExitCode.INVALID)
+    expect(e.message).to.equal('kubectl apply failed (context prod): the cluster does not serve kind Widget in version x.test/v1')
+    expect(e.hint).to.equal('Install the CustomResourceDefinition of Widget (x.test/v1) in the cluster first, or add it to the templates; nothing was changed.')
+  })
+
   it('names the context when the cluster is unreachable', () => {
     const e = classify(['get', 'pods'], 'Unable to connect to the server: dial tcp: lookup x: no such host', 'prod-cluster')
     expect(e).to.be.instanceOf(UnreachableError)
