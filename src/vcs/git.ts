@@ -16,9 +16,33 @@ export async function openGit(dir: string, pinned?: string): Promise<GitVcs | un
   try {
     const root = (await (await client(dir)).raw(['rev-parse', '--show-toplevel'])).trim()
     return root ? new GitVcs(root, pinned) : undefined
-  } catch {
+  } catch (error) {
+    // With SKYCAP_REVISION the folder is read as a checkout without metadata (src/vcs/pinned.ts), as before.
+    const refused = pinned === undefined ? dubiousOwnership(error) : undefined
+    if (refused !== undefined) throw refused
     return undefined
   }
+}
+
+/**
+ * git's refusal of a repository another user owns (git 2.35.2 and later; the classic CI container, whose checkout
+ * belongs to the runner's user while the job runs as root, or the reverse) as a UserError; undefined for any other
+ * error. Without it skycap said the folder "is not inside a git or Mercurial repository".
+ */
+function dubiousOwnership(error: unknown): UserError | undefined {
+  const text = error instanceof Error ? error.message : String(error)
+  const at = /detected dubious ownership in repository at '([^']*)'/.exec(text)?.[1]
+  if (at === undefined) return undefined
+  let owner = ''
+  try {
+    owner = ` (owner uid ${statSync(at).uid}, skycap runs as uid ${process.geteuid?.() ?? '?'})`
+  } catch {
+    // The uids only explain; git's refusal is the error.
+  }
+  return new UserError(`git refuses to read the repository at ${at}: it belongs to another user${owner}`, {
+    hint: `Mark it safe for this user (git config --global --add safe.directory ${at}; in a CI container the job's user may differ from the checkout's), or run skycap as the user who owns it.`,
+    details: {repository: at, reason: 'dubious_ownership'},
+  })
 }
 
 /** simple-git at `baseDir`. */
