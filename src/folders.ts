@@ -1,7 +1,7 @@
 import {accessSync, constants, mkdirSync, statSync, type Stats} from 'node:fs'
 import {dirname, resolve} from 'node:path'
 
-import {UserError} from './errors.js'
+import {ConfigError, UserError} from './errors.js'
 
 /** The file that keeps `folder` from being a folder: `folder` itself or one of its parents; undefined when none is. */
 export function fileInTheWay(folder: string): string | undefined {
@@ -68,6 +68,31 @@ export function writeError(error: unknown, flag: string, folder: string): unknow
     })
   }
   return error
+}
+
+const NOT_READABLE = new Set(['EACCES', 'EPERM'])
+
+/**
+ * A file or folder of the repository skycap may not read (a template, a config file, skycap.yaml, their folders), as
+ * a ConfigError (exit 2) naming it as `show` shows paths; any other error unchanged. It was Node's own
+ * "EACCES: permission denied, open '/x/y'", exit 1, with no word on what to do.
+ */
+export function readError(error: unknown, show: (path: string) => string = (path) => path): unknown {
+  const code = errorCode(error)
+  const path = (error as {path?: unknown} | undefined)?.path
+  if (code === undefined || !NOT_READABLE.has(code) || typeof path !== 'string') return error
+  const folder = /^[A-Z]+: [^,]+, (scandir|opendir)/.test((error as Error).message)
+  const user = process.geteuid === undefined ? 'this user' : `uid ${process.geteuid()}`
+  // Not "chmod a+r": a template or config file may hold a Secret's values.
+  return new ConfigError(
+    `permission denied (${code}): skycap, running as ${user}, cannot read this ${folder ? 'folder' : 'file'}`,
+    {file: show(path)},
+    {
+      hint: `Give ${user} ${folder ? 'read and search' : 'read'} access to it (\`ls -l${folder ? 'd' : ''} ${show(path)}\` shows its owner and mode), or run skycap as its owner.`,
+      details: {path: show(path), code},
+      cause: error,
+    },
+  )
 }
 
 // Not mkdirSync({recursive: true}): on Node 20, 22.23 and 24.22 alike it loops forever on a path it cannot create under an existing folder,

@@ -3,6 +3,7 @@ import {dirname, isAbsolute, join, relative, resolve} from 'node:path'
 
 import {DURATION_PATTERN, parseDuration, tooLong} from '../duration.js'
 import {ConfigError, ConfigErrors, UserError} from '../errors.js'
+import {readError} from '../folders.js'
 import {openVcs, type Vcs, type VcsChoice} from '../vcs/vcs.js'
 import {isFullReference} from '../render/images.js'
 import {checkPatch, POD_TEMPLATE_MERGE_KEYS} from '../render/strategic-merge.js'
@@ -62,6 +63,8 @@ export async function loadConfig(options: {configPath?: string; cwd?: string; re
         hint: options.configPath ? `Give --config the file itself, e.g. --config ${join(options.configPath, CONFIG_FILE)}.` : `Rename or remove the folder ${file}; skycap.yaml must be a file.`,
       })
     }
+    const unreadable = readError(error, displayPath)
+    if (unreadable instanceof ConfigError) throw unreadable
     const hint = options.configPath ? 'Check the path given to --config.' : 'Check the file and its permissions.'
     if (code === 'ENOENT') throw new ConfigError(`${file} does not exist`, undefined, {hint})
     throw new ConfigError(`cannot read ${file}: ${(error as Error).message}`, undefined, {hint})

@@ -8,6 +8,7 @@ import {describeValue} from '../config/validate.js'
 import {documentData} from '../config/yaml.js'
 import {ConfigError, ConfigErrors, formatLocation, type SourceLocation} from '../errors.js'
 import type {Revision} from '../vcs/vcs.js'
+import {readError} from '../folders.js'
 import {templatesDir} from '../paths.js'
 import {CONFIG_MOUNT_PATH, readConfigFiles} from './configmap.js'
 import {imageTagFor, serviceImages} from './images.js'
@@ -39,6 +40,15 @@ const NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/
 
 /** Renders the manifests of `env` at `revision`. Pure: reads files, never talks to a cluster. */
 export async function renderEnvironment(loaded: LoadedConfig, env: Environment, revision: Revision, options: RenderOptions = {}): Promise<RenderResult> {
+  try {
+    return await renderFiles(loaded, env, revision, options)
+  } catch (error) {
+    // A template, a config file or a folder of them skycap may not read: named, with what to do (exit 2, not 1).
+    throw readError(error, loaded.show)
+  }
+}
+
+async function renderFiles(loaded: LoadedConfig, env: Environment, revision: Revision, options: RenderOptions): Promise<RenderResult> {
   await Promise.all([loadTemplateEngine(), loadYaml()])
   const {config, dir} = loaded
   const shownConfig = loaded.show(loaded.file)

@@ -6,6 +6,7 @@ import {isInside} from '../config/confinement.js'
 import {LIMITS, readWithinLimit, tooLargeError} from '../config/limits.js'
 import {decodeUtf8} from '../config/utf8.js'
 import {ConfigError} from '../errors.js'
+import {readError} from '../folders.js'
 
 /** The folder `{% include %}`, `{% render %}` and `{% layout %}` find files in, and how messages show paths. */
 export interface Partials {
@@ -78,7 +79,14 @@ function confinedFs(partials: Partials): FS {
 /** A template file's text, refused unread when it is larger than LIMITS.template. */
 export function readTemplateFile(file: string, shown: string): string {
   const tooLarge = (size: number) => tooLargeError(`template ${shown}`, size, LIMITS.template, 'Split the template into several files, or move data into a config folder.', {file: shown})
-  return decodeUtf8(readWithinLimit(file, LIMITS.template, tooLarge), 'the template', shown)
+  let bytes: Buffer
+  try {
+    bytes = readWithinLimit(file, LIMITS.template, tooLarge)
+  } catch (error) {
+    // Here too, not only at render's end: LiquidJS hands an include's ConfigError on as it is (templateError).
+    throw readError(error, () => shown)
+  }
+  return decodeUtf8(bytes, 'the template', shown)
 }
 
 /**
