@@ -20,15 +20,32 @@ if (major < 22 || (major === 22 && minor < 13)) {
 
 // Built-ins through process.getBuiltinModule, not `import`: Node makes an ES module facade of each imported built-in,
 // which for node:fs loads its streams and promises (about 5 ms of every run, --version too).
-const {existsSync, readFileSync} = process.getBuiltinModule('node:fs')
+const {existsSync, mkdirSync, readFileSync} = process.getBuiltinModule('node:fs')
 const module = process.getBuiltinModule('node:module')
 const {homedir} = process.getBuiltinModule('node:os')
-const {join} = process.getBuiltinModule('node:path')
+const {dirname, join} = process.getBuiltinModule('node:path')
+
+/**
+ * Whether `dir` is there, made level by level if it was not: Node's own recursive mkdir (enableCompileCache makes
+ * its folder with it) loops forever where mkdir answers ENOENT under a folder that exists (XDG_CACHE_HOME=/proc/x
+ * hung every command).
+ */
+const madeFolder = (dir) => {
+  if (existsSync(dir)) return true
+  if (dirname(dir) === dir || !madeFolder(dirname(dir))) return false
+  try {
+    mkdirSync(dir)
+  } catch {
+    return existsSync(dir)
+  }
+  return true
+}
 
 if (!process.env.SKYCAP_NO_COMPILE_CACHE) {
   // Fails quietly (a read-only home, no home at all): the cache is an optimisation, never a reason to stop.
   try {
-    module.enableCompileCache(join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'skycap', 'compile-cache'))
+    const dir = join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'skycap', 'compile-cache')
+    if (madeFolder(dir)) module.enableCompileCache(dir)
   } catch {
     // Without it every module compiles from source, as before Node 22.
   }

@@ -97,12 +97,13 @@ export function readError(error: unknown, show: (path: string) => string = (path
 
 // Not mkdirSync({recursive: true}): on Node 20, 22.23 and 24.22 alike it loops forever on a path it cannot create under an existing folder,
 // e.g. /proc/x, where mkdir fails with ENOENT.
-function makeFolders(folder: string): void {
+/** Creates `folder` and its missing parents (with `mode`, less the umask); throws what mkdir throws. */
+export function makeFolders(folder: string, mode?: number): void {
   if (statIfExists(folder)) return
   const parent = dirname(folder)
-  if (parent !== folder) makeFolders(parent)
+  if (parent !== folder) makeFolders(parent, mode)
   try {
-    mkdirSync(folder)
+    mkdirSync(folder, mode)
   } catch (error) {
     if (errorCode(error) !== 'EEXIST' || !statIfExists(folder)?.isDirectory()) throw error
   }

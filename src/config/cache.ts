@@ -10,12 +10,13 @@
  * MAX_ENTRIES of them. SKYCAP_NO_CONFIG_CACHE=1 turns it off. Nothing here may fail a command: an unreadable,
  * unwritable or damaged cache is a miss.
  */
-import {existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync} from 'node:fs'
+import {existsSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync} from 'node:fs'
 import {homedir} from 'node:os'
 import {dirname, join, resolve} from 'node:path'
 import {fileURLToPath} from 'node:url'
 import {isDeepStrictEqual} from 'node:util'
 
+import {makeFolders} from '../folders.js'
 import type {ConfigWarning, LoadedConfig, SkycapConfig} from './types.js'
 
 const FORMAT = 1
@@ -74,6 +75,7 @@ export function readConfigCache(file: string, text: string, root: string | null,
   if (path === undefined) return undefined
   try {
     if (!existsSync(path)) return undefined
+    if (!ownOnly(dirname(path)) || !ownOnly(path)) return undefined
     const entry = JSON.parse(readFileSync(path, 'utf8')) as Entry
     if (entry.format !== FORMAT || entry.file !== resolve(file) || entry.text !== text || entry.root !== root || entry.stamp !== stamp()) return undefined
     if (!verify(entry.config)) return undefined
@@ -114,7 +116,9 @@ export function writeConfigCache(file: string, text: string, root: string | null
     const back = JSON.parse(json) as Entry
     if (!isDeepStrictEqual(back.config, loaded.config) || !isDeepStrictEqual(back.warnings, loaded.warnings)) return
     // The user's own: another user who could write here could make skycap read another config.
-    mkdirSync(dirname(path), {recursive: true, mode: 0o700})
+    makeFolders(dirname(path), 0o700)
+    // A folder someone else made (a shared XDG_CACHE_HOME) is not written to: the reader would not trust it anyway.
+    if (!ownOnly(dirname(path))) return
     prune(dirname(path))
     // Written aside and renamed: a reader never sees half a file.
     const temp = `${path}.${process.pid}.tmp`
@@ -123,6 +127,17 @@ export function writeConfigCache(file: string, text: string, root: string | null
   } catch {
     // A cache that cannot be written is a cache that misses.
   }
+}
+
+/**
+ * Whether `path` belongs to the user running skycap and no one else may write to it. An entry is trusted as the
+ * parsed skycap.yaml (hooks' commands included), so one another user could write, in a shared XDG_CACHE_HOME such as
+ * /tmp, would let that user choose what skycap runs.
+ */
+function ownOnly(path: string): boolean {
+  const stat = statSync(path)
+  const uid = process.geteuid?.()
+  return (uid === undefined || stat.uid === uid) && (stat.mode & 0o022) === 0
 }
 
 /** Removes the least recently written entries beyond MAX_ENTRIES (every temporary checkout adds one). */

@@ -47,6 +47,20 @@ describe('bin/run.js: the runtime it starts on', () => {
     expect(r.stderr).to.equal('')
   })
 
+  it('runs when mkdir cannot create the cache folder under one that exists (/proc), instead of hanging', async function () {
+    if (!existsSync('/proc/self')) this.skip()
+    // Node's recursive mkdir loops forever on ENOENT under an existing folder: render (the config cache too) hung.
+    const repo = await TempRepo.fromFixture('shop')
+    try {
+      const r = await runCli(['render', 'staging'], {cwd: repo.dir, env: {XDG_CACHE_HOME: '/proc/skycap-no-such-folder'}, timeout: 15_000})
+      expect(r.exitCode, r.stderr).to.equal(0)
+      expect(r.stdout).to.contain('kind: Deployment')
+      expect(r.stderr).to.equal('')
+    } finally {
+      repo.remove()
+    }
+  })
+
   // The version check must run before anything a newer Node is needed for; an older Node is simulated by reporting
   // another version before bin/run.js starts (the machine's own Node may well be new).
   for (const version of ['20.19.0', '22.12.0']) {

@@ -1,5 +1,5 @@
 import {expect} from 'chai'
-import {cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync} from 'node:fs'
+import {chmodSync, chownSync, cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
@@ -91,6 +91,39 @@ describe('the skycap.yaml cache (src/config/cache.ts)', () => {
     )
     expect(error).to.be.instanceOf(ConfigErrors)
     expect(String((error as Error).message)).to.match(/config\/web.*does not exist/)
+  })
+
+  it("uses no entry another user could have written (a shared XDG_CACHE_HOME), and writes none in another's folder", async () => {
+    await load()
+    const folder = join(cache, 'skycap', 'config')
+    editEntry((e) => {
+      e.config.app = 'planted'
+    })
+    expect((await load()).config.app).to.equal('planted')
+    // A folder or an entry others may write to: the entry could be anyone's, so the file is parsed.
+    chmodSync(folder, 0o777)
+    expect((await load()).config.app).to.equal('shop')
+    chmodSync(folder, 0o700)
+    const plant = () =>
+      editEntry((e) => {
+        e.config.app = 'planted'
+      })
+    // (A read that parsed writes the entry again, as the user's own.)
+    plant()
+    chmodSync(entryFile(), 0o666)
+    expect((await load()).config.app).to.equal('shop')
+    plant()
+    chmodSync(entryFile(), 0o600)
+    expect((await load()).config.app).to.equal('planted')
+    if (process.geteuid?.() === 0) {
+      // Owned by someone else (only root can give it away).
+      chownSync(entryFile(), 4242, 4242)
+      expect((await load()).config.app).to.equal('shop')
+      rmSync(entryFile())
+      chownSync(folder, 4242, 4242)
+      await load()
+      expect(entries(), 'written into a folder of uid 4242').to.deep.equal([])
+    }
   })
 
   it('keeps nothing of a file with errors, ignores a damaged entry, and is off with SKYCAP_NO_CONFIG_CACHE=1', async () => {
