@@ -1,4 +1,4 @@
-import {existsSync, readdirSync, realpathSync, statSync} from 'node:fs'
+import {existsSync, lstatSync, readdirSync, readlinkSync, realpathSync, statSync} from 'node:fs'
 import {dirname, isAbsolute, join, relative, resolve} from 'node:path'
 
 import {DURATION_PATTERN, parseDuration, tooLong} from '../duration.js'
@@ -29,7 +29,8 @@ export function findConfigFile(from: string): string | undefined {
   for (;;) {
     for (const name of CONFIG_FILES) {
       const candidate = join(dir, name)
-      if (existsSync(candidate)) return candidate
+      // A link to nowhere is found too (existsSync follows links): "no skycap.yaml found" hid it.
+      if (existsSync(candidate) || lstatSync(candidate, {throwIfNoEntry: false})?.isSymbolicLink()) return candidate
     }
     const parent = dirname(dir)
     if (parent === dir) return undefined
@@ -50,7 +51,9 @@ export function configFilePath(options: {configPath?: string; cwd?: string} = {}
 }
 
 /** Loads and validates skycap.yaml: the explicit `configPath`, or the nearest one from `cwd` upward. */
-export async function loadConfig(options: {configPath?: string; cwd?: string; repository?: boolean; root?: string} = {}): Promise<LoadedConfig> {
+export async function loadConfig(options: {configPath?: string; cwd?: string; repository?: boolean; root?: string; configGiven?: boolean} = {}): Promise<LoadedConfig> {
+  // `configGiven`: whether the user passed --config (render and deploy hand on the path they found either way).
+  const given = options.configGiven ?? options.configPath !== undefined
   const file = configFilePath(options)
   let text: string
   try {
@@ -60,12 +63,17 @@ export async function loadConfig(options: {configPath?: string; cwd?: string; re
     const code = (error as NodeJS.ErrnoException).code
     if (code === 'EISDIR') {
       throw new ConfigError(`${file} is a folder, not a skycap.yaml file`, undefined, {
-        hint: options.configPath ? `Give --config the file itself, e.g. --config ${join(options.configPath, CONFIG_FILE)}.` : `Rename or remove the folder ${file}; skycap.yaml must be a file.`,
+        hint:
+          given && options.configPath ? `Give --config the file itself, e.g. --config ${join(options.configPath, CONFIG_FILE)}.` : `Rename or remove the folder ${file}; skycap.yaml must be a file.`,
       })
     }
     const unreadable = readError(error, displayPath)
     if (unreadable instanceof ConfigError) throw unreadable
-    const hint = options.configPath ? 'Check the path given to --config.' : 'Check the file and its permissions.'
+    const hint = given ? 'Check the path given to --config.' : 'Check the file and its permissions.'
+    const link = lstatSync(file, {throwIfNoEntry: false})?.isSymbolicLink() ? readlinkSync(file) : undefined
+    if (code === 'ENOENT' && link !== undefined) {
+      throw new ConfigError(`${file} is a symbolic link to ${link}, which does not exist`, undefined, {hint: "Point the link at the app's skycap.yaml, or replace it with the file."})
+    }
     if (code === 'ENOENT') throw new ConfigError(`${file} does not exist`, undefined, {hint})
     throw new ConfigError(`cannot read ${file}: ${(error as Error).message}`, undefined, {hint})
   }

@@ -66,7 +66,7 @@ export async function prepareRelease(options: PrepareOptions): Promise<PreparedR
  * skycap.yaml to read: the work tree's is used with a warning, and a protected deploy refuses that mix.
  */
 async function prepareFromWorkTree(file: string, revision: Revision, options: PrepareOptions, root: string, untracked?: Vcs['kind']): Promise<PreparedRelease> {
-  const loaded = await loadConfig({configPath: file, root})
+  const loaded = await loadConfig({configPath: file, root, configGiven: options.configPath !== undefined})
   const env = environmentOf(loaded, options.target)
   const shown = loaded.show(loaded.file)
   const warnings = [...loaded.warnings]

@@ -1,6 +1,6 @@
 import {expect} from 'chai'
 import {execa} from 'execa'
-import {cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync} from 'node:fs'
+import {cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join, relative} from 'node:path'
 
@@ -318,5 +318,33 @@ describe('a skycap.yaml that git does not track (real git)', function () {
     )
     const e = await rejectsWithUserError(prepareRelease({target: 'prod@HEAD~1', cwd: repo.dir, refuseDirtyProtected: true}))
     expect(e.message).to.contain('is not tracked by git').and.contain('prod is protected')
+  })
+})
+
+// render, diff and deploy find skycap.yaml and hand its path on; the messages must still know whether --config named it.
+describe('a skycap.yaml that is not a file, found without --config', function () {
+  this.timeout(30_000)
+  let repo: TempRepo
+  beforeEach(async () => {
+    repo = await TempRepo.fromFixture('shop')
+    rmSync(join(repo.dir, 'skycap.yaml'))
+  })
+  afterEach(() => repo.remove())
+
+  it('a folder named skycap.yaml: rename or remove it (no --config was given)', async () => {
+    mkdirSync(join(repo.dir, 'skycap.yaml'))
+    const error = await rejectsWithUserError(prepareRelease({target: 'staging', cwd: join(repo.dir, 'deploy')}))
+    expect(error.message).to.equal(`${join(repo.dir, 'skycap.yaml')} is a folder, not a skycap.yaml file`)
+    expect(error.hint).to.equal(`Rename or remove the folder ${join(repo.dir, 'skycap.yaml')}; skycap.yaml must be a file.`)
+    // With --config, the hint is about the flag.
+    const given = await rejectsWithUserError(prepareRelease({target: 'staging', cwd: repo.dir, configPath: 'skycap.yaml'}))
+    expect(given.hint).to.match(/^Give --config the file itself/)
+  })
+
+  it('a link to nowhere: found and named as a link (was "no skycap.yaml found in … or any parent directory")', async () => {
+    symlinkSync('/nonexistent/skycap.yaml', join(repo.dir, 'skycap.yaml'))
+    const error = await rejectsWithUserError(prepareRelease({target: 'staging', cwd: join(repo.dir, 'deploy')}))
+    expect(error.message).to.equal(`${join(repo.dir, 'skycap.yaml')} is a symbolic link to /nonexistent/skycap.yaml, which does not exist`)
+    expect(error.exitCode).to.equal(2)
   })
 })
