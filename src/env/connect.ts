@@ -58,13 +58,7 @@ export async function connect(env: Environment, factory: KubectlFactory, reporte
     try {
       context = await bare.currentContext()
     } catch (error) {
-      // A kubeconfig kubectl cannot read at all: its own words, not "no current context".
-      const unreadable = error instanceof KubectlError ? /error loading config file[^\n]*/.exec(error.stderr)?.[0] : undefined
-      if (unreadable) {
-        throw new UserError(`kubectl cannot read the kubeconfig: ${unreadable}`, {
-          hint: `Fix that file (KUBECONFIG names the files kubectl reads, else ~/.kube/config); environment ${env.name} names no context, so kubectl's current one is used.`,
-        })
-      }
+      // A kubeconfig kubectl cannot read at all is a UserError already (classify): its own words, not "no current context".
       if (error instanceof KubectlError)
         throw new UserError(`environment ${env.name} names no context and kubectl has no current context`, {
           hint: `Set environments.${env.name}.context in skycap.yaml or run kubectl config use-context.`,

@@ -344,6 +344,17 @@ export function classify(args: readonly string[], stderr: string, context?: stri
       hint: "Check `kubectl config get-contexts`, or fix the environment's context in skycap.yaml. Nothing was changed.",
     })
   }
+  // The kubeconfig, or a certificate or key file it names, that kubectl cannot read or parse: a local file to fix (exit
+  // 2), not the cluster's failure ("See the kubectl message above", exit 1). Nothing reached the cluster.
+  const kubeconfig = /error loading config file "[^"]*": .*|(?:Error in configuration|invalid configuration):\s*(?:\[|\*\s*)?(unable to read .*? due to [^,;\]\n]*)/.exec(text)
+  if (kubeconfig) {
+    const reason = (kubeconfig[1] ?? kubeconfig[0]).trim()
+    const user = process.geteuid ? `uid ${process.geteuid()}` : 'the user running skycap'
+    const fix = /permission denied/.test(reason)
+      ? `Make the file it names readable by ${user}, or point KUBECONFIG at one that is`
+      : 'Fix the file it names (KUBECONFIG lists the files kubectl reads, else ~/.kube/config)'
+    return new UserError(`kubectl cannot use the kubeconfig${where}: ${reason}`, {hint: `${fix}; nothing was changed.`, details: {context}})
+  }
   const answered = /^Error from server|failed calling webhook/m.test(text)
   // A server that answers 404 to the namespace lookup is not a Kubernetes API server (a wrong address or proxy).
   if ((!answered && UNREACHABLE.some((re) => re.test(text))) || /the server could not find the requested resource \(get namespaces/.test(text)) {

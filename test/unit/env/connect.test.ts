@@ -67,8 +67,8 @@ describe('the kube context checked on the first call', () => {
     const fake = fakeKubectlFactory([{argv: ['--request-timeout=30s', 'config', 'current-context'], result: {exitCode: 1, stderr: unreadable}}])
     const error = (await status({environment: 'dev', configPath: `${repo.dir}/skycap.yaml`}, fake.factory, memoryReporter()).catch((e: unknown) => e)) as UserError
     expect(error).to.be.instanceOf(UserError)
-    expect(error.message).to.equal('kubectl cannot read the kubeconfig: error loading config file "/tmp/kc": yaml: line 1: did not find expected node content')
-    expect(error.hint).to.contain('KUBECONFIG names the files kubectl reads')
+    expect(error.message).to.equal('kubectl cannot use the kubeconfig: error loading config file "/tmp/kc": yaml: line 1: did not find expected node content')
+    expect(error.hint).to.contain('KUBECONFIG lists the files kubectl reads')
     expect(error.exitCode).to.equal(ExitCode.INVALID)
   })
 

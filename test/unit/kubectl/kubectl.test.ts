@@ -209,3 +209,46 @@ describe('kubectl: how the real runner reports a killed process', () => {
     expect(r.signal).to.equal(undefined)
   })
 })
+
+// What kubectl 1.32/1.33 print, as seen when skycap runs as a user who may not read them (a CI job as another user
+// than the one whose kubeconfig it got). Nothing reaches the cluster: a local file to fix, exit 2, not "See the
+// kubectl message above", exit 1.
+describe('kubectl: a kubeconfig (or a file it names) kubectl cannot use', () => {
+  const uid = process.geteuid ? `uid ${process.geteuid()}` : 'the user running skycap'
+  const cases = [
+    {
+      what: 'the kubeconfig itself, unreadable',
+      stderr: 'error: error loading config file "/ci/kubeconfig": open /ci/kubeconfig: permission denied',
+      reason: 'error loading config file "/ci/kubeconfig": open /ci/kubeconfig: permission denied',
+      hint: `Make the file it names readable by ${uid}, or point KUBECONFIG at one that is; nothing was changed.`,
+    },
+    {
+      what: 'a client certificate it names, unreadable (get)',
+      stderr:
+        'Error in configuration: \n* unable to read client-cert /home/a/pki/admin.crt for prod due to open /home/a/pki/admin.crt: permission denied\n* unable to read client-key /home/a/pki/admin.key for prod due to open /home/a/pki/admin.key: permission denied',
+      reason: 'unable to read client-cert /home/a/pki/admin.crt for prod due to open /home/a/pki/admin.crt: permission denied',
+      hint: `Make the file it names readable by ${uid}, or point KUBECONFIG at one that is; nothing was changed.`,
+    },
+    {
+      what: 'a client certificate it names, unreadable (config view)',
+      stderr:
+        'error: invalid configuration: [unable to read client-cert /home/a/pki/admin.crt for prod due to open /home/a/pki/admin.crt: permission denied, unable to read client-key /k for prod due to open /k: permission denied]',
+      reason: 'unable to read client-cert /home/a/pki/admin.crt for prod due to open /home/a/pki/admin.crt: permission denied',
+      hint: `Make the file it names readable by ${uid}, or point KUBECONFIG at one that is; nothing was changed.`,
+    },
+    {
+      what: 'a kubeconfig that is not YAML',
+      stderr: 'error: error loading config file "/ci/kubeconfig": yaml: line 3: did not find expected node content',
+      reason: 'error loading config file "/ci/kubeconfig": yaml: line 3: did not find expected node content',
+      hint: 'Fix the file it names (KUBECONFIG lists the files kubectl reads, else ~/.kube/config); nothing was changed.',
+    },
+  ]
+  for (const {what, stderr, reason, hint} of cases) {
+    it(what, () => {
+      const e = classify(['get', 'deployments'], stderr, 'prod')
+      expect(e.message).to.equal(`kubectl cannot use the kubeconfig (context prod): ${reason}`)
+      expect(e.hint).to.equal(hint)
+      expect(e.exitCode).to.equal(ExitCode.INVALID)
+    })
+  }
+})
