@@ -1,4 +1,5 @@
 import {PassThrough} from 'node:stream'
+import {userInfo} from 'node:os'
 
 import {ApiServerUnreachableError, InterruptedError, KubectlError, type KubectlFailureKind, UnreachableError, UserError} from '../errors.js'
 import {SecretRedactor} from './redact.js'
@@ -37,6 +38,24 @@ export type ProcessRunner = (file: string, args: string[], options: RunOptions) 
 /** How much of an attached child's stderr (teeStderr) is kept. */
 const STDERR_TAIL = 16 * 1024
 
+/**
+ * kubectl's environment: skycap's, plus `extra`, plus HOME when it is unset or empty (a CI step or `env -i`). kubectl
+ * then looked for `.kube/config` and wrote its `.kube/cache` relative to the folder skycap ran in: a deploy from the
+ * repository left an untracked `.kube/` there, and the next deploy of a protected environment refused the dirty work
+ * tree. The user's home comes from the password database, as a login would have set HOME.
+ */
+export function kubectlEnv(extra?: Record<string, string>): Record<string, string> | undefined {
+  if (process.env.HOME) return extra
+  let home: string
+  try {
+    // Not os.homedir(): it answers an empty HOME with "".
+    home = userInfo().homedir
+  } catch {
+    return extra
+  }
+  return home ? {HOME: home, ...extra} : extra
+}
+
 /** The real runner: execa, no shell, no rejection on a non-zero exit. */
 export const execaRunner: ProcessRunner = async (file, args, options) => {
   const {execa} = await import('execa')
@@ -49,13 +68,13 @@ export const execaRunner: ProcessRunner = async (file, args, options) => {
               stdio: options.inputOnly ? ['inherit', 'ignore', 'pipe'] : ['inherit', options.stdoutToStderr ? 2 : 'inherit', options.teeStderr ? ['pipe', 'inherit'] : 'inherit'],
               buffer: false,
               reject: false,
-              env: options.env,
+              env: kubectlEnv(options.env),
               cancelSignal: options.signal,
             })
             child.stderr?.on('data', (chunk: Buffer) => (tail = (tail + chunk.toString('utf8')).slice(-STDERR_TAIL)))
             return child
           })()
-        : await execa(file, args, {input: options.input, timeout: options.timeoutMs, cancelSignal: options.signal, reject: false, stripFinalNewline: false, env: options.env})
+        : await execa(file, args, {input: options.input, timeout: options.timeoutMs, cancelSignal: options.signal, reject: false, stripFinalNewline: false, env: kubectlEnv(options.env)})
     if (r.failed && r.exitCode === undefined) {
       if ((r as {code?: string}).code === 'ENOENT') throw Object.assign(new Error(`${file}: not found`), {code: 'ENOENT'})
       // A kubectl that execa killed for its timeoutMs is a timeout, not an interruption: no signal then.
@@ -86,7 +105,7 @@ export const execaSpawner: ProcessSpawner = (file, args, options) => {
   let killed = false
   // Wrapped in an object: a subprocess is thenable, and returning it from then() would wait for its exit.
   const child = import('execa').then(({execa}) => ({
-    proc: execa(file, args, {buffer: {stdout: false, stderr: true}, reject: false, stdin: 'ignore', cancelSignal: options.signal, encoding: 'utf8'}),
+    proc: execa(file, args, {buffer: {stdout: false, stderr: true}, reject: false, stdin: 'ignore', cancelSignal: options.signal, encoding: 'utf8', env: kubectlEnv()}),
   }))
   const done = child.then(async ({proc}) => {
     if (killed) proc.kill()

@@ -1,4 +1,7 @@
 import {expect} from 'chai'
+import {mkdtempSync, rmSync, writeFileSync} from 'node:fs'
+import {tmpdir, userInfo} from 'node:os'
+import {join} from 'node:path'
 
 import {ExitCode, InterruptedError, KubectlError, UnreachableError} from '../../../src/errors.js'
 import {PassThrough} from 'node:stream'
@@ -251,4 +254,35 @@ describe('kubectl: a kubeconfig (or a file it names) kubectl cannot use', () => 
       expect(e.exitCode).to.equal(ExitCode.INVALID)
     })
   }
+})
+
+// kubectl finds its kubeconfig and writes its cache under $HOME; with HOME unset it used `.kube/` of the folder skycap
+// ran in (an untracked folder in the repository: the next protected deploy refused the dirty work tree).
+describe('kubectl: HOME unset', () => {
+  let dir: string
+  let saved: string | undefined
+  beforeEach(() => {
+    saved = process.env.HOME
+    dir = mkdtempSync(join(tmpdir(), 'skycap-home-'))
+    writeFileSync(join(dir, 'kubectl'), '#!/bin/sh\nprintf "%s" "$HOME"\n', {mode: 0o755})
+  })
+  afterEach(() => {
+    if (saved === undefined) delete process.env.HOME
+    else process.env.HOME = saved
+    rmSync(dir, {recursive: true, force: true})
+  })
+
+  for (const value of [undefined, '']) {
+    it(`gives kubectl the user's home when HOME is ${value === undefined ? 'unset' : 'empty'}`, async () => {
+      if (value === undefined) delete process.env.HOME
+      else process.env.HOME = value
+      const r = await execaRunner(join(dir, 'kubectl'), [], {})
+      expect(r.stdout).to.equal(userInfo().homedir).and.not.equal('')
+    })
+  }
+
+  it('leaves a HOME that is set as it is', async () => {
+    process.env.HOME = dir
+    expect((await execaRunner(join(dir, 'kubectl'), [], {})).stdout).to.equal(dir)
+  })
 })
