@@ -1,5 +1,6 @@
-import {accessSync, constants, mkdirSync, statSync, type Stats} from 'node:fs'
-import {dirname, resolve} from 'node:path'
+import {accessSync, constants, mkdirSync, mkdtempSync, statSync, type Stats} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {dirname, join, resolve} from 'node:path'
 
 import {ConfigError, UserError} from './errors.js'
 
@@ -68,6 +69,27 @@ export function writeError(error: unknown, flag: string, folder: string): unknow
     })
   }
   return error
+}
+
+/**
+ * A new folder `prefix`XXXXXX in the system's temporary folder (TMPDIR, else /tmp). One that cannot be made (TMPDIR
+ * missing, not writable, read-only) is a UserError naming TMPDIR; it was Node's "ENOENT: …, mkdtemp", exit 1.
+ */
+export function temporaryFolder(prefix: string): string {
+  const base = tmpdir()
+  try {
+    return mkdtempSync(join(base, prefix))
+  } catch (error) {
+    const code = errorCode(error)
+    if (code === undefined) throw error
+    const reason = /^[A-Z]+: ([^,]+)/.exec((error as Error).message)?.[1] ?? code
+    const from = process.env.TMPDIR ? `TMPDIR (${base})` : base
+    throw new UserError(`cannot create a temporary folder in ${from}: ${reason} (${code})`, {
+      hint: `skycap copies files there for a while; ${process.env.TMPDIR ? 'point TMPDIR at a folder you can write to, or unset it' : `make ${base} writable, or set TMPDIR to a folder you can write to`}.`,
+      details: {path: base, code},
+      cause: error,
+    })
+  }
 }
 
 const NOT_READABLE = new Set(['EACCES', 'EPERM'])

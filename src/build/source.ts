@@ -1,8 +1,8 @@
 import {createHash} from 'node:crypto'
-import {lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync} from 'node:fs'
-import {tmpdir} from 'node:os'
+import {lstatSync, mkdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync} from 'node:fs'
 import {dirname, join} from 'node:path'
 
+import {temporaryFolder as makeTemporaryFolder} from '../folders.js'
 import type {Vcs} from '../vcs/vcs.js'
 
 /** Where the files a build sees are written (os.tmpdir()/skycap-build-XXXXXX); removed when the build ends. */
@@ -17,7 +17,7 @@ export interface BuildSource {
 }
 
 function temporaryFolder(): {dir: string; remove(): void} {
-  const dir = mkdtempSync(join(tmpdir(), BUILD_FOLDER_PREFIX))
+  const dir = makeTemporaryFolder(BUILD_FOLDER_PREFIX)
   return {dir, remove: () => rmSync(dir, {recursive: true, force: true})}
 }
 

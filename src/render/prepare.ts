@@ -1,11 +1,11 @@
-import {existsSync, mkdtempSync, realpathSync, rmSync} from 'node:fs'
-import {tmpdir} from 'node:os'
+import {existsSync, realpathSync, rmSync} from 'node:fs'
 import {basename, dirname, isAbsolute, join, posix, relative, sep} from 'node:path'
 
 import {resolveEnvironment} from '../config/environment.js'
 import {configFilePath, displayPath, loadConfig, openRepository, parseConfig, readSkycapYaml} from '../config/load.js'
 import type {ConfigWarning, Environment, LoadedConfig} from '../config/types.js'
 import {ConfigError, InterruptedError, UserError} from '../errors.js'
+import {temporaryFolder} from '../folders.js'
 import {parseTarget, targetRevision} from '../vcs/target.js'
 import type {Revision, Vcs} from '../vcs/vcs.js'
 import {renderEnvironment, type RenderResult} from './render.js'
@@ -100,7 +100,7 @@ async function prepareFromRevision(file: string, revision: Revision, options: Pr
   const configPath = relative(root, join(realpathSync(userDir), basename(file)))
     .split(sep)
     .join(posix.sep)
-  const folder = mkdtempSync(join(tmpdir(), REVISION_FOLDER_PREFIX))
+  const folder = temporaryFolder(REVISION_FOLDER_PREFIX)
   const revFile = join(folder, configPath)
   const revDir = dirname(revFile)
   // Messages name a file as it lies in the work tree, marked with the revision: never the temporary folder.

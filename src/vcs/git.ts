@@ -4,6 +4,7 @@ import {basename, dirname, isAbsolute, join, posix} from 'node:path'
 
 import type {SimpleGit} from 'simple-git'
 
+import {shellWord} from '../build/builder.js'
 import {UserError} from '../errors.js'
 import {checkRevisionInput, REVISION_FORMS} from './target.js'
 import type {ResolveOptions, Revision, RevisionSummary, Vcs} from './vcs.js'
@@ -40,7 +41,7 @@ function dubiousOwnership(error: unknown): UserError | undefined {
     // The uids only explain; git's refusal is the error.
   }
   return new UserError(`git refuses to read the repository at ${at}: it belongs to another user${owner}`, {
-    hint: `Mark it safe for this user (git config --global --add safe.directory ${at}; in a CI container the job's user may differ from the checkout's), or run skycap as the user who owns it.`,
+    hint: `Mark it safe for this user (git config --global --add safe.directory ${shellWord(at)}; in a CI container the job's user may differ from the checkout's), or run skycap as the user who owns it.`,
     details: {repository: at, reason: 'dubious_ownership'},
   })
 }

@@ -348,3 +348,27 @@ describe('a skycap.yaml that is not a file, found without --config', function ()
     expect(error.exitCode).to.equal(2)
   })
 })
+
+describe('an older revision when the temporary folder cannot be made (TMPDIR)', function () {
+  this.timeout(30_000)
+  let repo: TempRepo
+  const saved = process.env.TMPDIR
+  beforeEach(async () => {
+    repo = await TempRepo.fromFixture('shop')
+    repo.write('deploy/ingress.yaml', `${readFileSync(join(repo.dir, 'deploy/ingress.yaml'), 'utf8')}# changed\n`)
+    await repo.commit('second')
+  })
+  afterEach(() => {
+    if (saved === undefined) delete process.env.TMPDIR
+    else process.env.TMPDIR = saved
+    repo.remove()
+  })
+
+  it('names TMPDIR and what to do, exit 2 (was "ENOENT: no such file or directory, mkdtemp …", exit 1)', async () => {
+    process.env.TMPDIR = join(repo.dir, 'no-such-folder')
+    const error = await rejectsWithUserError(prepareRelease({target: 'staging@HEAD~1', cwd: repo.dir}))
+    expect(error.message).to.equal(`cannot create a temporary folder in TMPDIR (${join(repo.dir, 'no-such-folder')}): no such file or directory (ENOENT)`)
+    expect(error.hint).to.equal('skycap copies files there for a while; point TMPDIR at a folder you can write to, or unset it.')
+    expect(error.exitCode).to.equal(2)
+  })
+})
