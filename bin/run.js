@@ -22,8 +22,8 @@ if (major < 22 || (major === 22 && minor < 13)) {
 // which for node:fs loads its streams and promises (about 5 ms of every run, --version too).
 const {existsSync, mkdirSync, readFileSync} = process.getBuiltinModule('node:fs')
 const module = process.getBuiltinModule('node:module')
-const {homedir} = process.getBuiltinModule('node:os')
-const {dirname, join} = process.getBuiltinModule('node:path')
+const {homedir, userInfo} = process.getBuiltinModule('node:os')
+const {dirname, isAbsolute, join} = process.getBuiltinModule('node:path')
 
 /**
  * Whether `dir` is there, made level by level if it was not: Node's own recursive mkdir (enableCompileCache makes
@@ -44,8 +44,10 @@ const madeFolder = (dir) => {
 if (!process.env.SKYCAP_NO_COMPILE_CACHE) {
   // Fails quietly (a read-only home, no home at all): the cache is an optimisation, never a reason to stop.
   try {
-    const dir = join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'skycap', 'compile-cache')
-    if (madeFolder(dir)) module.enableCompileCache(dir)
+    // An empty HOME: the password database's home (os.homedir() answers "", and ".cache" was the current folder).
+    const home = process.env.HOME || userInfo().homedir || homedir()
+    const dir = join(process.env.XDG_CACHE_HOME || join(home, '.cache'), 'skycap', 'compile-cache')
+    if (isAbsolute(dir) && madeFolder(dir)) module.enableCompileCache(dir)
   } catch {
     // Without it every module compiles from source, as before Node 22.
   }

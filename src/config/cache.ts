@@ -11,8 +11,8 @@
  * unwritable or damaged cache is a miss.
  */
 import {existsSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync} from 'node:fs'
-import {homedir} from 'node:os'
-import {dirname, join, resolve} from 'node:path'
+import {homeFolder} from '../paths.js'
+import {dirname, isAbsolute, join, resolve} from 'node:path'
 import {fileURLToPath} from 'node:url'
 import {isDeepStrictEqual} from 'node:util'
 
@@ -49,7 +49,9 @@ export interface CachedConfig {
 /** The cache file of skycap.yaml `file`; undefined when caching is off. */
 function cacheFile(file: string): string | undefined {
   if (process.env.SKYCAP_NO_CONFIG_CACHE) return undefined
-  const base = process.env.XDG_CACHE_HOME || join(homedir(), '.cache')
+  const base = process.env.XDG_CACHE_HOME || join(homeFolder(), '.cache')
+  // A relative folder would be the one skycap runs in.
+  if (!isAbsolute(base)) return undefined
   return join(base, 'skycap', 'config', `${fnv1a(resolve(file))}.json`)
 }
 

@@ -1,7 +1,7 @@
 // The kubeconfig's current context, read from its files where the answer is certain: one kubectl process (`kubectl
 // config current-context`, 40-70 ms) less for every command on an environment that names no context.
 import {readFileSync} from 'node:fs'
-import {homedir} from 'node:os'
+import {homeFolder} from '../paths.js'
 import {delimiter, join} from 'node:path'
 
 /** Larger kubeconfig files are left to kubectl (no regular expression over megabytes). */
@@ -16,7 +16,7 @@ const MAX_BYTES = 4 * 1024 * 1024
  */
 export function currentContextFromFiles(env: NodeJS.ProcessEnv = process.env): string | undefined {
   const listed = (env.KUBECONFIG ?? '').split(delimiter).filter(Boolean)
-  const files = listed.length > 0 ? [...new Set(listed)] : [join(env.HOME || homedir(), '.kube', 'config')]
+  const files = listed.length > 0 ? [...new Set(listed)] : [join(env.HOME || homeFolder(), '.kube', 'config')]
   for (const file of files) {
     let text: string
     try {

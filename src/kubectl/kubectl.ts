@@ -1,7 +1,7 @@
 import {PassThrough} from 'node:stream'
-import {userInfo} from 'node:os'
 
 import {ApiServerUnreachableError, InterruptedError, KubectlError, type KubectlFailureKind, UnreachableError, UserError} from '../errors.js'
+import {homeFolder} from '../paths.js'
 import {SecretRedactor} from './redact.js'
 import {currentContextFromFiles} from './kubeconfig.js'
 
@@ -46,13 +46,7 @@ const STDERR_TAIL = 16 * 1024
  */
 export function kubectlEnv(extra?: Record<string, string>): Record<string, string> | undefined {
   if (process.env.HOME) return extra
-  let home: string
-  try {
-    // Not os.homedir(): it answers an empty HOME with "".
-    home = userInfo().homedir
-  } catch {
-    return extra
-  }
+  const home = homeFolder()
   return home ? {HOME: home, ...extra} : extra
 }
 

@@ -1,5 +1,5 @@
 import {mkdirSync, readFileSync, renameSync, rmSync, writeFileSync} from 'node:fs'
-import {homedir} from 'node:os'
+import {homeFolder} from '../paths.js'
 import {join} from 'node:path'
 
 import type {CreatedCluster} from './cluster-tool.js'
@@ -40,7 +40,7 @@ export interface UpState {
 
 /** The folder of up's state files. */
 export function stateDir(env: NodeJS.ProcessEnv = process.env): string {
-  return join(env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'skycap', 'up')
+  return join(env.XDG_CACHE_HOME || join(homeFolder(), '.cache'), 'skycap', 'up')
 }
 
 /** The state file of `environment` of the app whose skycap.yaml is `configFile` (an absolute path). */

@@ -1,5 +1,5 @@
 import {existsSync, readFileSync} from 'node:fs'
-import {homedir} from 'node:os'
+import {homeFolder} from '../paths.js'
 import {join} from 'node:path'
 
 /** The parts of ~/.docker/config.json that say where a registry's credentials are. */
@@ -33,7 +33,7 @@ export interface CredentialOptions {
  * are none or a helper has none (the registry's 401 then says so). The value is never printed or logged.
  */
 export async function registryCredentials(host: string, options: CredentialOptions = {}): Promise<string | undefined> {
-  const file = options.configPath ?? join(process.env.DOCKER_CONFIG ?? join(homedir(), '.docker'), 'config.json')
+  const file = options.configPath ?? join(process.env.DOCKER_CONFIG ?? join(homeFolder(), '.docker'), 'config.json')
   if (!existsSync(file)) return undefined
   let config: DockerConfig
   try {

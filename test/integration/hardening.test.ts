@@ -2,6 +2,8 @@
 // away, Ctrl-C to the process group during validation, and a long `logs -f`. See docs/reliability.md.
 import {expect} from 'chai'
 import {execa} from 'execa'
+import {existsSync} from 'node:fs'
+import {join} from 'node:path'
 
 import {cliPath} from '../helpers/repo.js'
 import {ApiServerProxy} from './apiserver-proxy.js'
@@ -72,6 +74,17 @@ describe('hardening (real cluster)', function () {
       expect(output).to.contain('kubectl.kubernetes.io/last-applied-configuration: (redacted)')
       for (const leak of [/oldLegacyValue/, /newSkycapValue/, /b2xkTGVnYWN5VmFsdWUtNDcxMQ/]) expect(output, `${args.join(' ')} shows a value:\n${output}`).to.not.match(leak)
     }
+  })
+
+  it('hardening: with HOME empty (a CI step), deploy leaves no .kube/ in the repository and the next deploy sees a clean work tree', async () => {
+    // kubectl keeps its cache under $HOME/.kube; with HOME empty it wrote ./.kube/cache, untracked, into the repository.
+    const first = await app.cli([...DEPLOY, 'test'], {env: {HOME: ''}})
+    expect(first.exitCode, first.stderr).to.equal(0)
+    expect(existsSync(join(app.repo.dir, '.kube')), '.kube/ in the repository').to.equal(false)
+    expect(await app.repo.git('status', '--porcelain')).to.equal('')
+    const second = await app.cli([...DEPLOY, 'test'], {env: {HOME: ''}})
+    expect(second.exitCode, second.stderr).to.equal(0)
+    expect(second.stderr).to.not.contain('uncommitted changes')
   })
 
   it('hardening: an API server that went down: status, history, lock status and deploy exit 4 naming the context', async () => {
