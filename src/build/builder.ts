@@ -1,6 +1,7 @@
 import {join, relative} from 'node:path'
 
 import {NoBuilderError} from '../errors.js'
+import {shellWord} from '../ui/shell-word.js'
 import {ERROR_LINE, HELP_POINTER, type ProcessRunner, type RunOptions, type RunResult} from './process.js'
 
 /** The builder tools skycap drives (`--builder`); services with `build.command` use their own. */
@@ -167,11 +168,6 @@ function noBuilderHint(requested: BuilderName | undefined, daemon: Probe | undef
     return `docker is installed, but its daemon does not answer ${where}: is dockerd running (systemctl start docker, or Docker Desktop), and may this user use its socket? Set DOCKER_HOST to a daemon elsewhere${requested ? ', or choose --builder podman' : ', or install podman (apt-get install podman), or give the service a build.command'}.`
   }
   return 'Install Docker and start its daemon (Debian: apt-get install docker.io docker-buildx; or Docker Desktop), or podman (apt-get install podman); or give the service a build.command. DOCKER_HOST names a daemon elsewhere.'
-}
-
-/** `word` as one word of a POSIX shell command line: as it is when nothing in it is special, else single-quoted. */
-export function shellWord(word: string): string {
-  return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replaceAll("'", `'\\''`)}'`
 }
 
 /**

@@ -4,8 +4,8 @@ import {basename, dirname, isAbsolute, join, posix} from 'node:path'
 
 import type {SimpleGit} from 'simple-git'
 
-import {shellWord} from '../build/builder.js'
 import {UserError} from '../errors.js'
+import {shellWord} from '../ui/shell-word.js'
 import {checkRevisionInput, REVISION_FORMS} from './target.js'
 import type {ResolveOptions, Revision, RevisionSummary, Vcs} from './vcs.js'
 
