@@ -164,7 +164,10 @@ export interface RunJobOptions {
 }
 
 interface LivePod extends KubeObject {
-  status?: {phase?: string; containerStatuses?: Array<{name: string; state?: {running?: object; terminated?: {exitCode?: number; reason?: string; message?: string}}}>}
+  status?: {
+    phase?: string
+    containerStatuses?: Array<{name: string; state?: {running?: object; terminated?: {exitCode?: number; reason?: string; message?: string; finishedAt?: string}}}>
+  }
 }
 
 /**
@@ -227,8 +230,13 @@ export async function runJob(kubectl: Kubectl, job: KubeObject, options: RunJobO
       // Its pod went with it, so no exit code will come: this waited until the timeout (10m for a hook, 1h for run)
       // and then said "did not finish in time".
       gone = live ? 0 : gone + 1
-      if (gone >= 2) return outcome('failed', `job ${name} was deleted before its command finished (kubectl delete, or its namespace's deletion); its exit code is unknown`, undefined, 'deleted')
-      pod = list.items.filter((o) => o.kind === 'Pod').sort((a, b) => String(b.metadata.creationTimestamp).localeCompare(String(a.metadata.creationTimestamp)))[0] ?? pod
+      const newest = list.items.filter((o) => o.kind === 'Pod').sort((a, b) => String(b.metadata.creationTimestamp).localeCompare(String(a.metadata.creationTimestamp)))[0]
+      pod = newest ?? pod
+      // The deletion also stops the pod: a process that exits at once on SIGTERM can be seen terminated (the server's
+      // exit 2) in the very poll that first misses the Job, and that exit code was reported as the command's.
+      if (gone >= 2 || ((!live || live.metadata.deletionTimestamp) && newest && killedByDeletion(newest, container))) {
+        return outcome('failed', `job ${name} was deleted before its command finished (kubectl delete, or its namespace's deletion); its exit code is unknown`, undefined, 'deleted')
+      }
       const state = pod?.status?.containerStatuses?.find((c) => c.name === container)?.state
       if (pod && (state?.running || state?.terminated) && !stream && !attached) {
         if (options.attach && state.running) attached = options.attach(pod.metadata.name, container)
@@ -266,6 +274,20 @@ export async function runJob(kubectl: Kubectl, job: KubeObject, options: RunJobO
   } finally {
     stream?.kill()
   }
+}
+
+/**
+ * A pod being deleted whose command ended once the deletion began (timestamps have whole seconds: the same second
+ * counts as after). A command that had ended before (a Job deleted after its end) keeps its exit code. The pod's
+ * deletionTimestamp is when its grace period ends (the deletion's time plus deletionGracePeriodSeconds, 30 s by
+ * default), not when the deletion was asked for.
+ */
+function killedByDeletion(pod: LivePod, container: string): boolean {
+  const deleted = pod.metadata.deletionTimestamp
+  const terminated = pod.status?.containerStatuses?.find((c) => c.name === container)?.state?.terminated
+  if (typeof deleted !== 'string' || !terminated) return false
+  const began = Date.parse(deleted) - (Number(pod.metadata.deletionGracePeriodSeconds) || 0) * 1000
+  return terminated.finishedAt === undefined || Date.parse(terminated.finishedAt) >= began
 }
 
 /**

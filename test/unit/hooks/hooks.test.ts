@@ -283,6 +283,56 @@ describe('hooks: the Job', () => {
     })
   })
 
+  it('a Job deleted while its command runs, its pod seen stopped by the deletion in the first poll without the Job: deleted, not the exit code of the SIGTERM (real node: exit 2)', async () => {
+    const job = buildJob({name: 'j8', template: podTemplateOf([deployment], 'web'), service: 'web', command: ['x'], timeoutMs: 600_000, labels: {}})
+    const get = ['--request-timeout=30s', 'get', 'jobs,pods', '-l', 'skycap.dev/job=j8', '-o', 'json']
+    const running = {kind: 'Pod', metadata: {name: 'j8-x', creationTimestamp: 't'}, status: {phase: 'Running', containerStatuses: [{name: 'web', state: {running: {}}}]}}
+    // As the real node shows it (kubectl delete jobs at 17:57:10): the deletionTimestamp is the end of the pod's grace
+    // period, 30 s after the deletion was asked for.
+    const stopped = (finishedAt: string) => ({
+      kind: 'Pod',
+      metadata: {name: 'j8-x', creationTimestamp: 't', deletionTimestamp: '2026-12-03T17:57:40Z', deletionGracePeriodSeconds: 30},
+      status: {phase: 'Failed', containerStatuses: [{name: 'web', state: {terminated: {exitCode: 2, reason: 'Error', finishedAt}}}]},
+    })
+    const deleted = {
+      job: 'j8',
+      result: 'failed',
+      message: "job j8 was deleted before its command finished (kubectl delete, or its namespace's deletion); its exit code is unknown",
+      pod: 'j8-x',
+      cause: 'deleted',
+    }
+    const jobItem = {kind: 'Job', metadata: {name: 'j8'}}
+    const foreground = {kind: 'Job', metadata: {name: 'j8', deletionTimestamp: '2026-12-03T17:57:10Z'}}
+    // The Job gone (background deletion), or still there being deleted (foreground): the pod ended at or after the deletion.
+    for (const [holder, finishedAt] of [
+      [undefined, '2026-12-03T17:57:10Z'],
+      [undefined, '2026-12-03T17:57:11Z'],
+      [foreground, '2026-12-03T17:57:11Z'],
+    ] as const) {
+      const fake = fakeKubectl([
+        {argv: ['--request-timeout=30s', 'create', '-f', '-']},
+        {argv: get, result: {stdout: JSON.stringify({items: [jobItem, running]})}},
+        {argv: get, result: {stdout: JSON.stringify({items: [...(holder ? [holder] : []), stopped(finishedAt)]})}},
+      ])
+      ;(fake.kubectl as any).spawner = () => ({stdout: new PassThrough().end(), done: Promise.resolve({exitCode: 0, stdout: '', stderr: ''}), kill() {}})
+      expect(await runJob(fake.kubectl, job, {onOutput: () => {}, deadline: Date.now() + 600_000, intervalMs: 1}), `${holder ? 'foreground' : 'background'} ${finishedAt}`).to.deep.equal(deleted)
+    }
+    // A command that ended before the deletion began (the Job deleted after it finished) keeps its exit code.
+    const fake = fakeKubectl([
+      {argv: ['--request-timeout=30s', 'create', '-f', '-']},
+      {argv: get, result: {stdout: JSON.stringify({items: [jobItem, running]})}},
+      {argv: get, result: {stdout: JSON.stringify({items: [stopped('2026-12-03T17:57:08Z')]})}},
+    ])
+    ;(fake.kubectl as any).spawner = () => ({stdout: new PassThrough().end(), done: Promise.resolve({exitCode: 0, stdout: '', stderr: ''}), kill() {}})
+    expect(await runJob(fake.kubectl, job, {onOutput: () => {}, deadline: Date.now() + 600_000, intervalMs: 1})).to.deep.equal({
+      job: 'j8',
+      result: 'failed',
+      message: 'exited 2',
+      exitCode: 2,
+      pod: 'j8-x',
+    })
+  })
+
   it('a timeout whose pod never ran says why (not scheduled), not only the Job deadline', async () => {
     const job = buildJob({name: 'j6', template: podTemplateOf([deployment], 'web'), service: 'web', command: ['x'], timeoutMs: 5_000, labels: {}})
     const get = ['--request-timeout=30s', 'get', 'jobs,pods', '-l', 'skycap.dev/job=j6', '-o', 'json']
