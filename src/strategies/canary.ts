@@ -152,11 +152,13 @@ export async function runCanary(unit: ServiceUnit, context: StrategyContext, res
 
   const abort = async (failure: FailureReport): Promise<FailureReport> => {
     reporter.info(`  ${unit.service}: aborting the canary (${failure.message}); all traffic back to stable`)
+    // Said before stable is brought back: the request is cleared already, and the phase changes only at the end.
+    await save({aborting: {ref: failure.ref, message: failure.message}})
     await kubectl.run(['scale', 'deployment', unit.service, `--replicas=${total}`])
     if (unit.strategy.trafficRouting) await setRouteWeights(unit, 0, context)
     await waitReady({...stable, metadata: {...stable.metadata}}).catch(() => undefined)
     await kubectl.run(['delete', 'deployment', canaryDeployment.metadata.name, '--ignore-not-found', '--wait=false'])
-    await save({phase: failure.ref.startsWith('abort') ? 'aborted' : 'failed', weight: 0, message: failure.message})
+    await save({phase: failure.ref.startsWith('abort') ? 'aborted' : 'failed', weight: 0, message: failure.message, aborting: undefined})
     return failure
   }
 
@@ -165,6 +167,8 @@ export async function runCanary(unit: ServiceUnit, context: StrategyContext, res
   // moves on, or a crash-looping release was promoted to every replica.
   const canaryStillHealthy = async () => ((state.weight ?? 0) > 0 ? runChecks([], target, context) : undefined)
 
+  // An abort a Ctrl-C (or a killed CLI) stopped half-way is finished, not undone by running the steps again.
+  if (state.aborting) return abort(checkFailure(state.aborting.ref, state.aborting.message))
   await save({phase: 'progressing'})
   let full = false
   // A `skycap promote` taken between pauses (while the canary scaled or ran its checks) continues past the next

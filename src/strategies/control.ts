@@ -245,7 +245,13 @@ export async function requestRollout(action: 'promote' | 'abort', options: Rollo
       if (done) return done
       continue
     }
-    const pending = running.filter((s) => state.requests[s] !== undefined || (action === 'abort' && ['progressing', 'paused'].includes(state.services[s]?.phase ?? '')))
+    // A promote waits out an abort under way too (its request is cleared before stable is back, the phase changes
+    // only at the end): it said "promoted" of canaries the abort then returned to stable.
+    const pending = running.filter((s) => {
+      const service = state.services[s]
+      const underWay = ['progressing', 'paused'].includes(service?.phase ?? '')
+      return state.requests[s] !== undefined || (underWay && (action === 'abort' || service?.aborting !== undefined))
+    })
     if (!pending.length) {
       await expectOutcome(kubectl, app, environment, action, running)
       return {environment, action, services: running, handledBy: holder ?? 'another process'}

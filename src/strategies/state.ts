@@ -30,6 +30,11 @@ export interface ServiceRolloutState {
   /** canary: when a timed pause ends. */
   pausedUntil?: string
   message?: string
+  /**
+   * canary: an abort has begun (a `skycap abort`, or a failure) and stable is being brought back: what ended it and
+   * why. A promote given at the same time waits for it; a resume finishes it instead of running the steps again.
+   */
+  aborting?: {ref: string; message: string}
   /** canary: the service's Deployment (the release) and Service, so that `rollout resume` can finish without the repository. */
   unit?: ServiceUnit
 }

@@ -485,6 +485,83 @@ describe('a canary promoted between its pauses', () => {
   })
 })
 
+describe('a canary aborted', () => {
+  const steps = [{setWeight: 50}, {pause: {}}]
+  const states = (calls: string[][]) =>
+    calls
+      .filter((c) => c[0] === 'patch' && c[1] === 'configmap')
+      .map((c) => JSON.parse(c.at(-1) as string).data.web as string | null | undefined)
+      .filter((t): t is string => typeof t === 'string')
+      .map((t) => JSON.parse(t) as {phase: string; aborting?: {ref: string; message: string}})
+
+  it('says the abort is under way before it brings stable back: the request is cleared by then, and the phase changes only at the end', async () => {
+    const order: string[] = []
+    let requested = false
+    const {kubectl, calls} = fake((argv) => {
+      order.push(
+        argv[0] === 'patch'
+          ? `patch ${JSON.parse(argv.at(-1) as string).data.web ? (JSON.parse(JSON.parse(argv.at(-1) as string).data.web).aborting ? 'aborting' : 'state') : 'request'}`
+          : argv.slice(0, 3).join(' '),
+      )
+      // `skycap abort` during the pause.
+      if (argv[0] === 'patch' && argv.at(-1)?.includes('paused')) requested = true
+      if (argv[0] === 'patch' && argv.at(-1)?.includes('"web.request":null')) requested = false
+      if (argv[0] === 'get' && argv[1] === 'configmap') return {stdout: JSON.stringify({data: requested ? {'web.request': 'abort'} : {}})}
+      if (argv[0] === 'get' && argv[1]?.startsWith('deployments,replicasets')) return {stdout: JSON.stringify({items: [deploymentStatus('web-canary', 2), deploymentStatus('web', 3)]})}
+      if (argv[0] === 'get' && argv[1] === 'pods')
+        return {stdout: JSON.stringify({items: [{metadata: {name: 'web-canary-1'}, status: {containerStatuses: [{name: 'web', ready: true, restartCount: 0}]}}]})}
+      if (argv[0] === 'get') return {exitCode: 1, stderr: `unexpected ${argv.join(' ')}`}
+      return {}
+    })
+    const failure = await runCanary(unitOf({type: 'canary', steps}), context(kubectl, {intervalMs: 1}))
+    expect(failure?.ref).to.equal('abort web')
+    const aborting = order.indexOf('patch aborting')
+    expect(aborting, order.join('\n')).to.be.above(order.indexOf('patch request'))
+    expect(aborting, order.join('\n')).to.be.below(order.lastIndexOf('scale deployment web'))
+    const saved = states(calls)
+    expect(saved.slice(-3).map((st) => [st.phase, st.aborting?.ref ?? null])).to.deep.equal([
+      ['paused', null],
+      ['paused', 'abort web'],
+      ['aborted', null],
+    ])
+  })
+
+  it('resumed after a Ctrl-C stopped its abort half-way: finishes the abort, never scaling the canary up again (it ran the steps again and paused)', async () => {
+    // Running the steps again would pause for a promote that never comes: the signal ends that wait after 5 s
+    // (kubectl, as execa runs it, refuses to start once the signal fired).
+    const stop = AbortSignal.timeout(5000)
+    const {kubectl, calls} = fake((argv) => {
+      if (stop.aborted) throw new Error('interrupted')
+      if (argv[0] === 'get' && argv[1] === 'configmap') return {stdout: JSON.stringify({data: {}})}
+      if (argv[0] === 'get' && argv[1]?.startsWith('deployments,replicasets')) return {stdout: JSON.stringify({items: [deploymentStatus('web-canary', 2), deploymentStatus('web', 3)]})}
+      if (argv[0] === 'get' && argv[1] === 'pods')
+        return {stdout: JSON.stringify({items: [{metadata: {name: 'web-canary-1'}, status: {containerStatuses: [{name: 'web', ready: true, restartCount: 0}]}}]})}
+      if (argv[0] === 'get') return {exitCode: 1, stderr: `unexpected ${argv.join(' ')}`}
+      return {}
+    })
+    const unit = unitOf({type: 'canary', steps})
+    const resumed = {
+      type: 'canary' as const,
+      release: 7,
+      phase: 'paused' as const,
+      startedBy: 'a',
+      startedAt: 't',
+      updatedAt: 't',
+      step: 1,
+      steps: 2,
+      weight: 50,
+      aborting: {ref: 'abort web', message: 'aborted by skycap abort during the pause at step 2'},
+      unit,
+    }
+    const failure = await runCanary(unit, context(kubectl, {intervalMs: 1, signal: stop}), resumed).catch((error: Error) => checkFailureOf(error))
+    expect([failure?.ref, failure?.message]).to.deep.equal(['abort web', 'aborted by skycap abort during the pause at step 2'])
+    expect(calls.filter((c) => c[0] === 'scale').map((c) => c.join(' '))).to.deep.equal(['scale deployment web --replicas=3'])
+    expect(calls.filter((c) => c[0] === 'delete').map((c) => c[2])).to.deep.equal(['web-canary'])
+    expect(states(calls).at(-1)).to.include({phase: 'aborted'})
+    expect(states(calls).at(-1)).not.to.have.property('aborting')
+  })
+})
+
 describe('a canary whose new pods are not ready', () => {
   const steps = [{setWeight: 50}, {pause: {}}]
   const patched = (calls: string[][]) => calls.filter((c) => c[0] === 'patch' && c[1] === 'configmap').map((c) => JSON.parse(c.at(-1) as string).data.web as string | undefined)
@@ -542,7 +619,11 @@ describe('a canary whose pods crash after they became ready', () => {
       metadata: {name: 'web-canary-1-a'},
       status: {containerStatuses: [{name: 'web', ready: restarts === 0, restartCount: restarts, lastState: restarts ? {terminated: {exitCode: 2, reason: 'Error'}} : {}}]},
     })
+    // Running the steps again would pause for a promote that never comes: the signal ends that wait after 5 s
+    // (kubectl, as execa runs it, refuses to start once the signal fired).
+    const stop = AbortSignal.timeout(5000)
     const {kubectl, calls} = fake((argv) => {
+      if (stop.aborted) throw new Error('interrupted')
       if (argv[0] === 'get' && argv[1] === 'configmap') return {stdout: JSON.stringify({data: {}})}
       if (argv[0] === 'get' && argv[1]?.startsWith('deployments,replicasets')) return {stdout: JSON.stringify({items: [deploymentStatus('web-canary', 2), deploymentStatus('web', 3)]})}
       // Ready and never restarted when the step's checks look; restarted twice by the end of the pause.

@@ -1,0 +1,74 @@
+import {expect} from 'chai'
+import {join} from 'node:path'
+
+import {SkycapError} from '../../../src/errors.js'
+import {Kubectl, type ProcessRunner} from '../../../src/kubectl/kubectl.js'
+import {requestRollout} from '../../../src/strategies/control.js'
+import {memoryReporter} from '../../../src/ui/output.js'
+import {TempRepo} from '../../helpers/repo.js'
+
+/**
+ * The rollout state ConfigMap and the lock as the API server keeps them, for a promote that meets an abort another
+ * command runs: the lock is held by that command, which takes the requests and returns the canaries to stable.
+ */
+function cluster(timeline: (reads: number, data: Record<string, string>) => void) {
+  const data: Record<string, string> = {
+    web: JSON.stringify({type: 'canary', release: 3, phase: 'paused', step: 1, steps: 2, weight: 50, startedBy: 'a', startedAt: 't', updatedAt: 't', unit: {service: 'web'}}),
+  }
+  let reads = 0
+  const now = new Date().toISOString()
+  const lease = {
+    metadata: {name: 'skycap-lock-itapp', annotations: {'skycap.dev/reason': 'rollout resume test'}},
+    spec: {holderIdentity: 'abort@elsewhere', leaseDurationSeconds: 60, acquireTime: now, renewTime: now},
+  }
+  const runner: ProcessRunner = async (_file, argv) => {
+    const args = argv.filter((a, i) => !['--context', '--namespace'].includes(a) && !['--context', '--namespace'].includes(argv[i - 1] ?? '') && !a.startsWith('--request-timeout'))
+    if (args[0] === 'get' && args[1] === 'configmap') {
+      const shown = JSON.stringify({data})
+      if (data['web.request'] !== undefined || reads > 0) timeline(++reads, data)
+      return {exitCode: 0, stdout: shown, stderr: ''}
+    }
+    if (args[0] === 'patch' && args[1] === 'configmap') {
+      for (const [key, value] of Object.entries((JSON.parse(args.at(-1) as string) as {data: Record<string, string | null>}).data)) {
+        if (value === null) delete data[key]
+        else data[key] = value
+      }
+      return {exitCode: 0, stdout: '', stderr: ''}
+    }
+    if (args[0] === 'get' && args[1] === 'lease') return {exitCode: 0, stdout: JSON.stringify(lease), stderr: ''}
+    return {exitCode: 1, stdout: '', stderr: `unexpected: ${args.join(' ')}`}
+  }
+  return {data, factory: (options: {context?: string; namespace?: string}) => new Kubectl({binary: 'kubectl', runner, sleep: async () => undefined, ...options})}
+}
+
+describe('promote while another command runs an abort of the same canary', function () {
+  this.timeout(20_000)
+  let repo: TempRepo
+  beforeEach(async () => {
+    repo = await TempRepo.clusterApp('kind-x', 'shop')
+  })
+  afterEach(() => repo.remove())
+
+  it('waits while the abort brings stable back (request taken, phase not yet aborted) and says the promote was not done; it said "promoted"', async () => {
+    const state = (data: Record<string, string>) => JSON.parse(data.web as string) as Record<string, unknown>
+    const {data, factory} = cluster((reads, d) => {
+      // The holder takes the request and begins its abort; the phase changes only once stable is back, polls later.
+      if (reads === 1) {
+        delete d['web.request']
+        d.web = JSON.stringify({...state(d), aborting: {ref: 'abort web', message: 'aborted by skycap abort during the pause at step 2'}})
+      }
+      if (reads === 4) {
+        const {aborting: _aborting, ...rest} = state(d)
+        d.web = JSON.stringify({...rest, phase: 'aborted', weight: 0})
+      }
+    })
+    const reporter = memoryReporter()
+    const error = await requestRollout('promote', {environment: 'test', configPath: join(repo.dir, 'skycap.yaml')}, {kubectl: factory, reporter}).then(
+      (r) => new Error(`it reported ${JSON.stringify(r)}`),
+      (e: Error) => e,
+    )
+    expect(error, error.message).to.be.instanceOf(SkycapError)
+    expect(error.message).to.equal('the promote of web in test was not done: another request (a promote or abort given at the same time) came first, and the canary was aborted')
+    expect(state(data).phase).to.equal('aborted')
+  })
+})
