@@ -1,6 +1,7 @@
 import type {LoadedConfig} from '../config/types.js'
 import {formatLocation, InterruptedError, KubectlError, type SourceLocation} from '../errors.js'
 import {cutGoValues, type Kubectl} from '../kubectl/kubectl.js'
+import {OutageWait, type OutageOptions} from '../kubectl/outage.js'
 import {CLUSTER_SCOPED, CONFIG_KINDS, type KubeObject, LABELS, type RenderedObject} from '../render/objects.js'
 
 // Server-side apply as manager "skycap": no last-applied annotation, and fields other managers own (an HPA's
@@ -221,18 +222,33 @@ export interface AppliedPhases {
 /**
  * Applies in two phases (config, then everything else): two kubectl calls however many services. `afterConfig`
  * runs between them (predeploy hooks: they see the release's config, and a failure stops the workloads).
+ * With `outage`, an API server that stops answering is waited for until its deadline and the call made again (a
+ * server-side apply of the same objects changes nothing twice); without, or past the deadline, it is thrown.
  */
-export async function applyInPhases(kubectl: Kubectl, objects: KubeObject[], signal?: AbortSignal, afterConfig?: () => Promise<void>): Promise<AppliedPhases> {
+export async function applyInPhases(kubectl: Kubectl, objects: KubeObject[], signal?: AbortSignal, afterConfig?: () => Promise<void>, outage?: Omit<OutageOptions, 'signal'>): Promise<AppliedPhases> {
   const config = objects.filter((o) => CONFIG_KINDS.has(o.kind))
   const rest = objects.filter((o) => !CONFIG_KINDS.has(o.kind))
   const applied: string[] = []
+  const waits = outage ? new OutageWait({...outage, signal}) : undefined
+  const untilAnswered = async (args: string[], options: Parameters<Kubectl['run']>[1]) => {
+    for (;;) {
+      try {
+        await kubectl.run(args, options)
+        waits?.answered()
+        return
+      } catch (error) {
+        if (!waits || signal?.aborted) throw error
+        await waits.failed(error)
+      }
+    }
+  }
   // The definitions are applied with the config; their custom resources with the rest, once the API server serves
   // their kinds (kubectl maps a kind when it reads its input, so the two cannot share a call).
   const definitions = [...new Set(customResourcesOfRendered(objects).map((r) => r.definition))]
   for (const phase of [config, rest]) {
     if (phase === rest && definitions.length) {
       try {
-        await kubectl.run(['wait', '--for=condition=Established', `--timeout=${ESTABLISHED_TIMEOUT}`, ...definitions.map((d) => `customresourcedefinitions.apiextensions.k8s.io/${d}`)], {
+        await untilAnswered(['wait', '--for=condition=Established', `--timeout=${ESTABLISHED_TIMEOUT}`, ...definitions.map((d) => `customresourcedefinitions.apiextensions.k8s.io/${d}`)], {
           namespaced: false,
           signal,
         })
@@ -244,7 +260,7 @@ export async function applyInPhases(kubectl: Kubectl, objects: KubeObject[], sig
     if (phase === rest) await afterConfig?.()
     if (phase.length === 0) continue
     try {
-      await kubectl.run(APPLY, {input: list(phase), signal})
+      await untilAnswered(APPLY, {input: list(phase), signal})
     } catch (error) {
       if (error instanceof KubectlError || error instanceof InterruptedError) return {applied, stopped: error}
       throw error

@@ -38,7 +38,14 @@ export interface RolloutOptions {
 
 /** Applies objects in phases, watches them to the end and, if they did not all become ready, explains why. */
 export async function applyAndWatch(options: RolloutOptions): Promise<RolloutResult> {
-  const {applied, stopped} = await applyInPhases(options.kubectl, options.objects, options.signal, options.afterConfig)
+  // An API server that stops answering while the objects are applied is waited for, as the watch does, until the
+  // deadline: giving up left the release half-applied, unrecorded and without its rollback.
+  const {applied, stopped} = await applyInPhases(options.kubectl, options.objects, options.signal, options.afterConfig, {
+    deadline: options.deadline,
+    clock: options.clock ?? Date.now,
+    intervalMs: options.intervalMs ?? 1000,
+    onContact: (event) => reportContact(options.reporter, event, 'skycap applies the release once it answers again, until its timeout'),
+  })
   if (stopped) return stoppedApplying(stopped, applied, options.objects)
   const watchedRefs = options.objects.filter((o) => ['Deployment', 'StatefulSet', 'DaemonSet', 'Job', 'Pod'].includes(o.kind)).map((o) => `${o.kind}/${o.metadata.name}`)
   const view = await rolloutView(options.reporter, options.title, watchedRefs)

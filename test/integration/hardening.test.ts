@@ -173,6 +173,50 @@ describe('hardening (real cluster)', function () {
     expect(await kubectl(['get', 'lease', 'skycap-lock-itapp', '--ignore-not-found', '-o', 'name'], {namespace: ns.name}), 'both deploys released the lock').to.have.property('stdout', '')
   })
 
+  it('hardening: the API server stops answering while the release of three services is applied, twice: each deploy waits, applies it once it answers, and succeeds (it exited 4 half-applied, unrecorded)', async function () {
+    this.timeout(240_000)
+    // A slow link: each apply takes a few seconds, so the outage begun at "Deploying release" meets it.
+    proxy = await ApiServerProxy.start('harden-apply', {delayMs: 300})
+    const base = useContext('harden-apply')(app.config)
+    const three = (round: number) =>
+      base.replace('services:\n  web:\n', `services:\n  api:\n    image: api\n    replicas: 2\n    resources: {requests: {cpu: 10m, memory: 16Mi}}\n  web:\n`).concat(`# round ${round}\n`)
+    const shas: string[] = []
+    for (const [round, afterMs] of [
+      [1, 0],
+      [2, 400],
+    ] as const) {
+      const sha = await app.change(() => three(round), `round ${round}`)
+      shas.push(sha)
+      const child = execa('node', [cliPath, ...DEPLOY, 'test', '--timeout', '2m'], {cwd: app.repo.dir, reject: false, env: {NO_COLOR: '1', CI: 'true', KUBECONFIG: proxy.kubeconfig}})
+      let err = ''
+      child.stderr?.on('data', (d) => (err += d))
+      await waitFor('the release to be applied', () => err.includes('Deploying release'), {timeoutMs: 120_000})
+      await new Promise((r) => setTimeout(r, afterMs))
+      proxy.kill()
+      await new Promise((r) => setTimeout(r, 6_000))
+      await proxy.revive()
+      const r = await child
+      expect(r.exitCode, `round ${round}:\n${err}`).to.equal(0)
+      // Lost while applying (not in the watch that follows), then the apply made again: the rollout after it.
+      const lost = err.indexOf('skycap applies the release once it answers again')
+      expect(lost, `round ${round}:\n${err}`).to.be.above(err.indexOf('Deploying release'))
+      expect(err.indexOf('Rolling out'), `round ${round}:\n${err}`).to.be.above(lost)
+      expect(err, `round ${round}`).to.match(/the API server answers again, after \d+s without/)
+      for (const name of ['api', 'web', 'worker']) {
+        const d = await app.get(['deployment', name])
+        expect(d.metadata.annotations['skycap.dev/revision'], `round ${round} ${name}`).to.equal(sha)
+        expect(d.status.observedGeneration, `round ${round} ${name}`).to.equal(d.metadata.generation)
+        expect([d.status.updatedReplicas, d.status.availableReplicas], `round ${round} ${name}`).to.deep.equal([d.spec.replicas, d.spec.replicas])
+      }
+    }
+    const history = await app.json(['history', 'test'], {env: {KUBECONFIG: proxy.kubeconfig}})
+    expect(history.doc.result.releases.map((x: any) => [x.number, x.action, x.result, x.revision.sha])).to.deep.equal([
+      [2, 'deploy', 'succeeded', shas[1]],
+      [1, 'deploy', 'succeeded', shas[0]],
+    ])
+    expect(await kubectl(['get', 'lease', 'skycap-lock-itapp', '--ignore-not-found', '-o', 'name'], {namespace: ns.name}), 'both deploys released the lock').to.have.property('stdout', '')
+  })
+
   it('hardening: Ctrl-C to the process group during validation exits 130 every time, and changes nothing', async () => {
     // Requests to the API server take a while (a slow link), so every Ctrl-C lands while a kubectl of the validation
     // runs: kubectl dies of the SIGINT too, at the same moment as skycap gets it.

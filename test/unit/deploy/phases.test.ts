@@ -342,6 +342,46 @@ describe('deploy phases: exact kubectl argv', () => {
     expect((refusedCredentials as Error).message).to.equal('the cluster refused your credentials (context kind-x)')
   })
 
+  it('apply: an API server that stops answering is waited for until the deadline and the phase applied again (it ended the deploy half-applied, unrecorded)', async () => {
+    const refused = {exitCode: 1, stderr: 'The connection to the server 10.0.0.1:6443 was refused - did you specify the right host or port?'}
+    const eof = {exitCode: 1, stderr: 'error: Post "https://10.0.0.1:6443/apis/apps/v1/namespaces/shop/deployments/web?fieldManager=skycap": EOF'}
+    const kinds = (i: unknown) => JSON.parse(i as string).items.map((o: KubeObject) => o.kind)
+    const events: ContactEvent[] = []
+    const back = fakeKubectl(
+      [
+        {argv: [...NS, ...APPLY], input: (i) => expect(kinds(i)).to.deep.equal(['ConfigMap', 'Secret'])},
+        // The second phase's apply meets the outage twice, then is made again, whole.
+        {argv: [...NS, ...APPLY], result: eof},
+        {argv: [...NS, ...APPLY], result: refused},
+        {argv: [...NS, ...APPLY], input: (i) => expect(kinds(i)).to.deep.equal(['Service', 'Deployment', 'Deployment'])},
+      ],
+      opts,
+    )
+    const outage = {deadline: Date.now() + 60_000, clock: Date.now, intervalMs: 1, onContact: (e: ContactEvent) => events.push(e)}
+    const {applied, stopped} = await applyInPhases(back.kubectl, objects, undefined, undefined, outage)
+    expect([applied, stopped]).to.deep.equal([['ConfigMap/web-config-1', 'Secret/s', 'Service/web', 'Deployment/web', 'Deployment/worker'], undefined])
+    expect(back.remaining()).to.equal(0)
+    expect(events.map((e) => e.lost)).to.deep.equal([true, false])
+
+    // Never back: past the deadline, the unreachable error (exit 4) saying for how long.
+    let now = 1_000_000
+    const clock = () => (now += 700)
+    const runner: ProcessRunner = async () => ({stdout: '', ...refused})
+    const gone = new Kubectl({binary: 'kubectl', runner, sleep: async () => undefined, ...opts})
+    const error = await applyInPhases(gone, objects, undefined, undefined, {deadline: now + 10_000, clock, intervalMs: 1}).then(
+      () => undefined,
+      (e: unknown) => e,
+    )
+    expect(error).to.be.instanceOf(ApiServerUnreachableError)
+    expect((error as Error).message).to.match(/was refused; it has not answered for \d+s, and the time is up$/)
+
+    // Anything else is not waited for: a refusal of the objects stops the phase at once, as before.
+    const invalid = fakeKubectl([{argv: [...NS, ...APPLY], result: {exitCode: 1, stderr: 'The ConfigMap "web-config-1" is invalid: data: Too long'}}], opts)
+    const refusedObjects = await applyInPhases(invalid.kubectl, objects, undefined, undefined, outage)
+    expect(refusedObjects.stopped).to.be.instanceOf(KubectlError)
+    expect(refusedObjects.applied).to.deep.equal([])
+  })
+
   it('lock: create; when held and unexpired, exit 3 naming the holder', async () => {
     const now = Date.parse('2026-11-22T10:00:00Z')
     const held = {
