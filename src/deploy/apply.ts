@@ -1,5 +1,5 @@
 import type {LoadedConfig} from '../config/types.js'
-import {formatLocation, InterruptedError, KubectlError, type SourceLocation} from '../errors.js'
+import {ApiServerUnreachableError, formatLocation, InterruptedError, KubectlError, type SourceLocation} from '../errors.js'
 import {cutGoValues, type Kubectl} from '../kubectl/kubectl.js'
 import {OutageWait, type OutageOptions} from '../kubectl/outage.js'
 import {CLUSTER_SCOPED, CONFIG_KINDS, type KubeObject, LABELS, type RenderedObject} from '../render/objects.js'
@@ -326,9 +326,15 @@ export async function prune(kubectl: Kubectl, refs: string[]): Promise<void> {
 /**
  * Prunes what `keep` no longer has, once a release is live. Ctrl-C reaches the kubectl that lists or deletes too: the
  * interruption is returned, not thrown, so that the live release is still recorded; what was not pruned, the next
- * deploy or rollback prunes.
+ * deploy or rollback prunes. An API server that stops answering is returned too (`unanswered`), for the same reason:
+ * the record's write waits for it, pruning does not.
  */
-export async function pruneLive(kubectl: Kubectl, selector: string, keep: KubeObject[], announce?: (refs: string[]) => void): Promise<{pruned: string[]; interrupted?: InterruptedError}> {
+export async function pruneLive(
+  kubectl: Kubectl,
+  selector: string,
+  keep: KubeObject[],
+  announce?: (refs: string[]) => void,
+): Promise<{pruned: string[]; interrupted?: InterruptedError; unanswered?: ApiServerUnreachableError}> {
   try {
     const pruned = await findPrunable(kubectl, selector, keep)
     if (pruned.length) announce?.(pruned)
@@ -336,6 +342,12 @@ export async function pruneLive(kubectl: Kubectl, selector: string, keep: KubeOb
     return {pruned}
   } catch (error) {
     if (error instanceof InterruptedError) return {pruned: [], interrupted: error}
+    if (error instanceof ApiServerUnreachableError) return {pruned: [], unanswered: error}
     throw error
   }
+}
+
+/** The warning for a prune the API server did not answer. */
+export function unprunedNote(error: ApiServerUnreachableError): string {
+  return `could not prune what the release no longer renders: the API server does not answer (${error.reason}); the next deploy prunes it`
 }

@@ -21,13 +21,15 @@ import {
   PART_BYTES,
   type ReleaseRecord,
   type RolloutSummary,
+  RECORD_OUTAGE_MS,
   saveRelease,
   type StoredRelease,
 } from '../release/store.js'
 import {formatWarning, plural, type Reporter} from '../ui/output.js'
-import {deferredNote, dryRunApply, leftInPlace, pruneLive, takenFromOthers, takenNote, withRejectedObjects} from './apply.js'
+import {deferredNote, dryRunApply, leftInPlace, pruneLive, takenFromOthers, takenNote, unprunedNote, withRejectedObjects} from './apply.js'
 import {formatFailure, type FailureReport} from './explain.js'
 import {applyAndWatch, type RolloutResult} from './rollout.js'
+import {reportContact} from '../kubectl/outage.js'
 import {placedRelease, rollOutRelease, scaleDownOldSlots} from '../strategies/rollout.js'
 import {otherSlotDeployment} from '../strategies/strategy.js'
 import {followAppliedSlots, forgetPrunedSlots, rolloutSummaries} from '../strategies/state.js'
@@ -40,6 +42,9 @@ import {type ChecksVerdict, requireGreenChecks} from '../ci-checks/checks.js'
 import {configFilePath, openRepository} from '../config/load.js'
 import {type Notifier, type NotifyWarning, openNotifier} from '../notify/notifier.js'
 import type {EventFacts} from '../notify/event.js'
+
+/** What the API server's silence during a record's write means (reportContact). */
+export const RECORD_MEANWHILE = `the release runs; skycap records it once it answers again (for up to ${RECORD_OUTAGE_MS / 1000}s)`
 
 export interface DeployOptions {
   target?: string
@@ -351,6 +356,7 @@ async function applyWatchRecord(
   if (rollout.outcome === 'ready') {
     const pruning = await pruneLive(kubectl, selector, rollout.keep, (refs) => reporter.info(`Pruning ${plural(refs.length, 'object')} no longer rendered: ${refs.join(', ')}`))
     report.pruned = pruning.pruned
+    if (pruning.unanswered) reporter.warn(unprunedNote(pruning.unanswered))
     const left = leftInPlace(lastGood(releases)?.manifests() ?? [], rollout.keep)
     if (left.length) {
       report.leftInPlace = left
@@ -366,7 +372,9 @@ async function applyWatchRecord(
     report.result = 'succeeded'
     report.durationMs = clock() - Date.parse(startedAt)
     try {
-      await saveRelease(kubectl, {...record, finishedAt: new Date(clock()).toISOString(), durationMs: report.durationMs}, rollout.recorded, releases, keep)
+      await saveRelease(kubectl, {...record, finishedAt: new Date(clock()).toISOString(), durationMs: report.durationMs}, rollout.recorded, releases, keep, {
+        onContact: (event) => reportContact(reporter, event, RECORD_MEANWHILE),
+      })
     } catch (error) {
       // Never "nothing was changed": the release runs, only its record is missing.
       throw new DeployFailedError(
@@ -406,7 +414,7 @@ async function applyWatchRecord(
   }
   let recorded = releases
   try {
-    await saveRelease(kubectl, failedRecord, undefined, releases, keep)
+    await saveRelease(kubectl, failedRecord, undefined, releases, keep, {onContact: (event) => reportContact(reporter, event, RECORD_MEANWHILE)})
     recorded = [storedWithoutManifests(failedRecord), ...releases]
   } catch (error) {
     reporter.warn(`could not record the failed release: ${(error as Error).message}`)
@@ -586,7 +594,8 @@ async function autoRollback(
   }
   if (ok) {
     // Interrupted while pruning, the rollback is still recorded; the deploy's error says it was interrupted.
-    await pruneLive(target.kubectl, selector, objects)
+    const pruning = await pruneLive(target.kubectl, selector, objects)
+    if (pruning.unanswered) deps.reporter.warn(unprunedNote(pruning.unanswered))
     deps.reporter.info(`Rolled back to release ${previous.record.number}`)
   } else {
     // Unfolded, as the failed deploy's explanation is: after the rollback group, not inside it.
@@ -612,9 +621,9 @@ async function autoRollback(
     ...(rollout.failures[0] ? {failed: rollout.failures[0].ref} : {}),
     ...(reason ? {message: `${reason}${running ? `; now running: ${running}` : ''}`} : {}),
   }
-  await saveRelease(target.kubectl, record, ok ? objects : undefined, releases, prepared.loaded.config.history?.keep ?? 10).catch((error) =>
-    deps.reporter.warn(`could not record the rollback as release ${number}: ${(error as Error).message}`),
-  )
+  await saveRelease(target.kubectl, record, ok ? objects : undefined, releases, prepared.loaded.config.history?.keep ?? 10, {
+    onContact: (event) => reportContact(deps.reporter, event, RECORD_MEANWHILE),
+  }).catch((error) => deps.reporter.warn(`could not record the rollback as release ${number}: ${(error as Error).message}`))
   return {
     to: previous.record.number,
     release: number,

@@ -5,9 +5,22 @@ import {acquireLock, keepLockAlive, LEASE_SECONDS, releaseLock} from '../lock/le
 import {contentOf, isGood, lastGood, listReleases, nextReleaseNumber, saveRelease, type StoredRelease} from '../release/store.js'
 import {parseDuration} from '../duration.js'
 import {formatFailure} from './explain.js'
-import {deferredNote, dryRunApply, pruneLive} from './apply.js'
+import {reportContact} from '../kubectl/outage.js'
+import {deferredNote, dryRunApply, pruneLive, unprunedNote} from './apply.js'
 import {changeSummary} from './diff.js'
-import {confirmProtected, type DeployDeps, type DeployReport, plannedReport, refuseUnreachableMinReady, rollbackRecord, runningRevision, settleNotifications, whatRuns, withReplicas} from './deploy.js'
+import {
+  confirmProtected,
+  type DeployDeps,
+  RECORD_MEANWHILE,
+  type DeployReport,
+  plannedReport,
+  refuseUnreachableMinReady,
+  rollbackRecord,
+  runningRevision,
+  settleNotifications,
+  whatRuns,
+  withReplicas,
+} from './deploy.js'
 import {DEFAULT_TIMEOUT_MS, liveDeployments} from './replicas.js'
 import {openNotifier} from '../notify/notifier.js'
 import {hooksNotUndone} from '../hooks/hooks.js'
@@ -232,6 +245,7 @@ export async function rollback(options: RollbackOptions, deps: DeployDeps): Prom
     report.result = rollout.outcome === 'ready' ? 'succeeded' : rollout.outcome === 'timeout' ? 'timed-out' : rollout.outcome === 'interrupted' ? 'interrupted' : 'failed'
     const pruning = rollout.outcome === 'ready' ? await pruneLive(kubectl, selector, rollout.keep) : undefined
     if (pruning) report.pruned = pruning.pruned
+    if (pruning?.unanswered) deps.reporter.warn(unprunedNote(pruning.unanswered))
     // The explanation shows unfolded, after the rollback group (docs/ci.md).
     if (rollout.failures.length) deps.reporter.phase?.(null)
     for (const f of rollout.failures) deps.reporter.info(formatFailure(f))
@@ -253,6 +267,7 @@ export async function rollback(options: RollbackOptions, deps: DeployDeps): Prom
       rollout.outcome === 'ready' ? rollout.recorded : undefined,
       lockedReleases,
       loaded.config.history?.keep ?? 10,
+      {onContact: (event) => reportContact(deps.reporter, event, RECORD_MEANWHILE)},
     )
     notifier.send(
       rollout.outcome === 'ready'

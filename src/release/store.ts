@@ -1,4 +1,5 @@
 import type {Kubectl} from '../kubectl/kubectl.js'
+import {type ContactEvent, OutageWait} from '../kubectl/outage.js'
 import type {KubeObject} from '../render/objects.js'
 import {nodeZlib} from '../builtins.js'
 import {InterruptedError, UserError} from '../errors.js'
@@ -213,14 +214,23 @@ function objectName(app: string, environment: string, number: number, part?: num
  * `keep`. The manifest Secrets go first and the record last, so a record never names manifests that are not there.
  * Callers hold the environment's lock and numbered the record from releases read under it.
  */
-export async function saveRelease(
-  kubectl: Kubectl,
-  record: ReleaseRecord,
-  manifests: KubeObject[] | undefined,
-  existing: StoredRelease[],
-  keep: number,
-  options: {replace?: boolean} = {},
-): Promise<void> {
+/**
+ * How long a record's write waits for an API server that stops answering: well within the lock's lease (60 s,
+ * renewed every 20 s), so the release number is still this process's when the write gets through.
+ */
+export const RECORD_OUTAGE_MS = 30_000
+
+export interface SaveOptions {
+  /** Written over the record of the same number (rollout resume, after a deploy recorded as interrupted). */
+  replace?: boolean
+  /** Told when the API server stops answering during the write, and when it answers again. */
+  onContact?: (event: ContactEvent) => void
+  clock?: () => number
+  /** The first wait after an unanswered write (1 s), doubled each time up to 5 s. */
+  intervalMs?: number
+}
+
+export async function saveRelease(kubectl: Kubectl, record: ReleaseRecord, manifests: KubeObject[] | undefined, existing: StoredRelease[], keep: number, options: SaveOptions = {}): Promise<void> {
   const labels = {[LABEL_APP]: record.app, [LABEL_ENV]: record.environment, [LABEL_NUMBER]: String(record.number), 'skycap.dev/result': record.result}
   const parts = manifests ? packManifests(manifests) : []
   const items: object[] = parts.map((part, i) => ({
@@ -241,8 +251,24 @@ export async function saveRelease(
   // applied over the same names, never deleted first (a record lost between the two would free its number).
   const apply = ['apply', '--server-side', '--field-manager=skycap', '--force-conflicts', '-f', '-']
   const input = JSON.stringify({apiVersion: 'v1', kind: 'List', items})
+  // An API server that stops answering (a restart, a blip) is waited for: the release it would leave unrecorded runs.
+  // The cut-off call may have written part of the record: it is written again over it, with apply.
+  const clock = options.clock ?? Date.now
+  const waits = new OutageWait({deadline: clock() + RECORD_OUTAGE_MS, clock, intervalMs: options.intervalMs ?? 1000, onContact: options.onContact})
+  const write = async (args: string[]): Promise<void> => {
+    for (;;) {
+      try {
+        await kubectl.run(args, {input})
+        waits.answered()
+        return
+      } catch (error) {
+        await waits.failed(error)
+        args = apply
+      }
+    }
+  }
   try {
-    await kubectl.run(options.replace ? apply : ['create', '-f', '-'], {input})
+    await write(options.replace ? apply : ['create', '-f', '-'])
   } catch (error) {
     // Ctrl-C reaches this kubectl too (the terminal signals the whole foreground group), and what happened must be
     // recorded all the same: written again, over whatever the stopped call wrote (under the lock, the number is this

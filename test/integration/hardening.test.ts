@@ -26,6 +26,25 @@ describe('hardening (real cluster)', function () {
     proxy = undefined
   })
 
+  /** api, web and worker, read from the cluster directly: each Deployment observed, updated and available at `sha`. */
+  const expectRevisionEverywhere = async (sha: string, round: string) => {
+    for (const name of ['api', 'web', 'worker']) {
+      const d = await app.get(['deployment', name])
+      expect(d.metadata.annotations['skycap.dev/revision'], `${round} ${name}`).to.equal(sha)
+      expect(d.status.observedGeneration, `${round} ${name}`).to.equal(d.metadata.generation)
+      expect([d.status.updatedReplicas, d.status.availableReplicas], `${round} ${name}`).to.deep.equal([d.spec.replicas, d.spec.replicas])
+    }
+  }
+  /** Two deploys recorded as succeeded, newest first, through the proxy; the lock released by both. */
+  const expectTwoReleases = async (shas: string[]) => {
+    const history = await app.json(['history', 'test'], {env: {KUBECONFIG: (proxy as ApiServerProxy).kubeconfig}})
+    expect(history.doc.result.releases.map((x: any) => [x.number, x.action, x.result, x.revision.sha])).to.deep.equal([
+      [2, 'deploy', 'succeeded', shas[1]],
+      [1, 'deploy', 'succeeded', shas[0]],
+    ])
+    expect(await kubectl(['get', 'lease', 'skycap-lock-itapp', '--ignore-not-found', '-o', 'name'], {namespace: ns.name}), 'both deploys released the lock').to.have.property('stdout', '')
+  }
+
   // Unquoted in a repository template: YAML reads a number and a mapping, and the API server refuses both for
   // stringData, quoting what it got.
   const secrets: Array<[string, string, RegExp[]]> = [
@@ -158,19 +177,9 @@ describe('hardening (real cluster)', function () {
       // Round 2's outage spans the lock's first renewal (20 s after it was taken): failed, retried, not "lost".
       expect(err, `round ${round}`).not.to.contain('no longer held')
       // Judged from the cluster itself, not through the proxy: every Deployment's controller saw this revision through.
-      for (const name of ['api', 'web', 'worker']) {
-        const d = await app.get(['deployment', name])
-        expect(d.metadata.annotations['skycap.dev/revision'], `round ${round} ${name}`).to.equal(sha)
-        expect(d.status.observedGeneration, `round ${round} ${name}`).to.equal(d.metadata.generation)
-        expect([d.status.updatedReplicas, d.status.availableReplicas], `round ${round} ${name}`).to.deep.equal([d.spec.replicas, d.spec.replicas])
-      }
+      await expectRevisionEverywhere(sha, `round ${round}`)
     }
-    const history = await app.json(['history', 'test'], {env: {KUBECONFIG: proxy.kubeconfig}})
-    expect(history.doc.result.releases.map((x: any) => [x.number, x.action, x.result, x.revision.sha])).to.deep.equal([
-      [2, 'deploy', 'succeeded', shas[1]],
-      [1, 'deploy', 'succeeded', shas[0]],
-    ])
-    expect(await kubectl(['get', 'lease', 'skycap-lock-itapp', '--ignore-not-found', '-o', 'name'], {namespace: ns.name}), 'both deploys released the lock').to.have.property('stdout', '')
+    await expectTwoReleases(shas)
   })
 
   it('hardening: the API server stops answering while the release of three services is applied, twice: each deploy waits, applies it once it answers, and succeeds (it exited 4 half-applied, unrecorded)', async function () {
@@ -202,19 +211,54 @@ describe('hardening (real cluster)', function () {
       expect(lost, `round ${round}:\n${err}`).to.be.above(err.indexOf('Deploying release'))
       expect(err.indexOf('Rolling out'), `round ${round}:\n${err}`).to.be.above(lost)
       expect(err, `round ${round}`).to.match(/the API server answers again, after \d+s without/)
-      for (const name of ['api', 'web', 'worker']) {
-        const d = await app.get(['deployment', name])
-        expect(d.metadata.annotations['skycap.dev/revision'], `round ${round} ${name}`).to.equal(sha)
-        expect(d.status.observedGeneration, `round ${round} ${name}`).to.equal(d.metadata.generation)
-        expect([d.status.updatedReplicas, d.status.availableReplicas], `round ${round} ${name}`).to.deep.equal([d.spec.replicas, d.spec.replicas])
-      }
+      await expectRevisionEverywhere(sha, `round ${round}`)
     }
-    const history = await app.json(['history', 'test'], {env: {KUBECONFIG: proxy.kubeconfig}})
+    await expectTwoReleases(shas)
+  })
+
+  it('hardening: the API server stops answering as a deploy prunes a removed service, twice: the release is recorded once it answers (it exited 4, live and unrecorded), and what was not pruned the next deploy prunes', async function () {
+    this.timeout(240_000)
+    proxy = await ApiServerProxy.start('harden-record', {delayMs: 300})
+    const base = useContext('harden-record')(app.config)
+    const extra = (name: string) => `  ${name}:\n    image: ${name}\n    replicas: 1\n    resources: {requests: {cpu: 10m, memory: 16Mi}}\n`
+    const withServices = (names: string[], round: number) => base.replace('services:\n', `services:\n${names.map(extra).join('')}`).concat(`# round ${round}\n`)
+    const env = {KUBECONFIG: proxy.kubeconfig}
+    await app.change(() => withServices(['api', 'cache'], 0), 'api and cache')
+    const first = await app.cli([...DEPLOY, 'test'], {env})
+    expect(first.exitCode, first.stderr).to.equal(0)
+    const shas: string[] = []
+    for (const [round, kept] of [
+      [1, ['cache']],
+      [2, []],
+    ] as const) {
+      const sha = await app.change(() => withServices([...kept], round), `round ${round}`)
+      shas.push(sha)
+      const child = execa('node', [cliPath, ...DEPLOY, 'test', '--timeout', '2m'], {cwd: app.repo.dir, reject: false, env: {NO_COLOR: '1', CI: 'true', ...env}})
+      let err = ''
+      child.stderr?.on('data', (d) => (err += d))
+      await waitFor('the prune', () => err.includes('Pruning'), {timeoutMs: 120_000})
+      proxy.kill()
+      await new Promise((r) => setTimeout(r, 6_000))
+      await proxy.revive()
+      const r = await child
+      expect(r.exitCode, `round ${round}:\n${err}`).to.equal(0)
+      expect(err, `round ${round}`).to.contain('the release runs; skycap records it once it answers again')
+      expect(err, `round ${round}`).to.match(/the API server answers again, after \d+s without/)
+      expect(err, `round ${round}`).to.match(new RegExp(`Release ${round + 1} of itapp test is live`))
+    }
+    const history = await app.json(['history', 'test'], {env})
     expect(history.doc.result.releases.map((x: any) => [x.number, x.action, x.result, x.revision.sha])).to.deep.equal([
-      [2, 'deploy', 'succeeded', shas[1]],
-      [1, 'deploy', 'succeeded', shas[0]],
+      [3, 'deploy', 'succeeded', shas[1]],
+      [2, 'deploy', 'succeeded', shas[0]],
+      [1, 'deploy', 'succeeded', history.doc.result.releases[2].revision.sha],
     ])
-    expect(await kubectl(['get', 'lease', 'skycap-lock-itapp', '--ignore-not-found', '-o', 'name'], {namespace: ns.name}), 'both deploys released the lock').to.have.property('stdout', '')
+    // What a cut-off prune left (each round's prune met the outage), the next deploy prunes.
+    await app.change(() => withServices([], 3), 'round 3')
+    const last = await app.cli([...DEPLOY, 'test'], {env})
+    expect(last.exitCode, last.stderr).to.equal(0)
+    const left = await kubectl(['get', 'deployments', '-o', 'jsonpath={.items[*].metadata.name}'], {namespace: ns.name})
+    expect(left.stdout.split(' ').sort()).to.deep.equal(['web', 'worker'])
+    expect(await kubectl(['get', 'lease', 'skycap-lock-itapp', '--ignore-not-found', '-o', 'name'], {namespace: ns.name}), 'every deploy released the lock').to.have.property('stdout', '')
   })
 
   it('hardening: Ctrl-C to the process group during validation exits 130 every time, and changes nothing', async () => {

@@ -2,7 +2,7 @@ import {expect} from 'chai'
 import {randomBytes} from 'node:crypto'
 import {classify, Kubectl, type ProcessRunner} from '../../../src/kubectl/kubectl.js'
 import type {ContactEvent} from '../../../src/kubectl/outage.js'
-import {dryRunApply, applyInPhases, findPrunable, prune, rejectedObjects, takenFromOthers, withRejectedObjects} from '../../../src/deploy/apply.js'
+import {dryRunApply, applyInPhases, findPrunable, prune, pruneLive, rejectedObjects, takenFromOthers, unprunedNote, withRejectedObjects} from '../../../src/deploy/apply.js'
 import {changedObjects, redactSecrets} from '../../../src/deploy/diff.js'
 import {applyAndWatch} from '../../../src/deploy/rollout.js'
 import {watchRollout} from '../../../src/deploy/watch.js'
@@ -19,6 +19,16 @@ import {userError} from '../../helpers/errors.js'
 const NS = ['--context', 'kind-x', '--namespace', 'shop', '--request-timeout=30s']
 const opts = {context: 'kind-x', namespace: 'shop'}
 const APPLY = ['apply', '--server-side', '--field-manager=skycap', '--force-conflicts', '-f', '-']
+/** The prune's one get, of every kind skycap prunes, by the selector `sel`. */
+const PRUNE_LIST = [
+  ...NS,
+  'get',
+  'configmaps,secrets,services,serviceaccounts,deployments.apps,statefulsets.apps,daemonsets.apps,jobs.batch,cronjobs.batch,ingresses.networking.k8s.io,horizontalpodautoscalers.autoscaling,poddisruptionbudgets.policy,networkpolicies.networking.k8s.io,roles.rbac.authorization.k8s.io,rolebindings.rbac.authorization.k8s.io,resourcequotas,limitranges',
+  '-l',
+  'sel',
+  '-o',
+  'json',
+]
 
 function obj(kind: string, name: string, extra: Record<string, unknown> = {}): KubeObject {
   return {apiVersion: kind === 'Deployment' ? 'apps/v1' : 'v1', kind, metadata: {name, namespace: 'shop'}, ...extra}
@@ -148,15 +158,7 @@ describe('deploy phases: exact kubectl argv', () => {
     const fake = fakeKubectl(
       [
         {
-          argv: [
-            ...NS,
-            'get',
-            'configmaps,secrets,services,serviceaccounts,deployments.apps,statefulsets.apps,daemonsets.apps,jobs.batch,cronjobs.batch,ingresses.networking.k8s.io,horizontalpodautoscalers.autoscaling,poddisruptionbudgets.policy,networkpolicies.networking.k8s.io,roles.rbac.authorization.k8s.io,rolebindings.rbac.authorization.k8s.io,resourcequotas,limitranges',
-            '-l',
-            'sel',
-            '-o',
-            'json',
-          ],
+          argv: PRUNE_LIST,
           result: {stdout: JSON.stringify(live)},
         },
         {argv: [...NS, 'delete', '--ignore-not-found', '--wait=false', 'ConfigMap/web-config-0', 'Deployment/old']},
@@ -380,6 +382,29 @@ describe('deploy phases: exact kubectl argv', () => {
     const refusedObjects = await applyInPhases(invalid.kubectl, objects, undefined, undefined, outage)
     expect(refusedObjects.stopped).to.be.instanceOf(KubectlError)
     expect(refusedObjects.applied).to.deep.equal([])
+  })
+
+  it('prune: an API server that stops answering is returned, not thrown (the record is still written; the next deploy prunes)', async () => {
+    const refused = {exitCode: 1, stderr: 'The connection to the server 10.0.0.1:6443 was refused - did you specify the right host or port?'}
+    const list = {stdout: JSON.stringify({items: [obj('Service', 'old'), obj('Service', 'web')]})}
+    const fake = fakeKubectl(
+      [
+        {
+          argv: PRUNE_LIST,
+          result: list,
+        },
+        {argv: [...NS, 'delete', '--ignore-not-found', '--wait=false', 'Service/old'], result: refused},
+      ],
+      opts,
+    )
+    const announced: string[][] = []
+    const result = await pruneLive(fake.kubectl, 'sel', [obj('Service', 'web')], (refs) => announced.push(refs))
+    expect(announced).to.deep.equal([['Service/old']])
+    expect(result.pruned).to.deep.equal([])
+    expect(result.unanswered).to.be.instanceOf(ApiServerUnreachableError)
+    expect(unprunedNote(result.unanswered as ApiServerUnreachableError)).to.equal(
+      'could not prune what the release no longer renders: the API server does not answer (the connection to the server 10.0.0.1:6443 was refused); the next deploy prunes it',
+    )
   })
 
   it('lock: create; when held and unexpired, exit 3 naming the holder', async () => {
@@ -656,6 +681,33 @@ describe('release records: history.keep', () => {
     )
     const error = await saveRelease(twice.kubectl, record(3, 'succeeded'), undefined, [], 3).catch((e: unknown) => e)
     expect(error).to.be.instanceOf(InterruptedError)
+  })
+
+  it('an API server that stops answering during the write is waited for (up to 30 s, within the lock) and the record written again with apply; it ended a live release unrecorded', async () => {
+    const refused = {exitCode: 1, stderr: 'The connection to the server 10.0.0.1:6443 was refused - did you specify the right host or port?'}
+    const eof = {exitCode: 1, stderr: 'error: Post "https://10.0.0.1:6443/api/v1/namespaces/shop/configmaps": EOF'}
+    const sent: string[] = []
+    const fake = fakeKubectl(
+      [
+        {argv: [...NS, 'create', '-f', '-'], input: (i) => sent.push(i as string), result: eof},
+        {argv: [...NS, ...APPLY], input: (i) => sent.push(i as string), result: refused},
+        {argv: [...NS, ...APPLY], input: (i) => sent.push(i as string)},
+      ],
+      opts,
+    )
+    const events: ContactEvent[] = []
+    await saveRelease(fake.kubectl, record(3, 'succeeded'), undefined, [stored(2, 'succeeded')], 3, {intervalMs: 1, onContact: (e) => events.push(e)})
+    expect(fake.remaining()).to.equal(0)
+    expect(new Set(sent).size, 'the same record each time').to.equal(1)
+    expect(events.map((e) => e.lost)).to.deep.equal([true, false])
+    // Not back within 30 s: the unreachable error, for the deploy to say the release runs unrecorded.
+    let now = 1_000_000
+    const clock = () => (now += 4_000)
+    const runner: ProcessRunner = async () => ({stdout: '', ...refused})
+    const gone = new Kubectl({binary: 'kubectl', runner, sleep: async () => undefined, ...opts})
+    const error = await saveRelease(gone, record(3, 'succeeded'), undefined, [], 3, {intervalMs: 1, clock}).catch((e: unknown) => e)
+    expect(error).to.be.instanceOf(ApiServerUnreachableError)
+    expect((error as Error).message).to.match(/it has not answered for (2[89]|3\d)s, and the time is up$/)
   })
 
   it('deletes nothing while the count is within keep', async () => {
