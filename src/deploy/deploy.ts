@@ -21,7 +21,7 @@ import {
   PART_BYTES,
   type ReleaseRecord,
   type RolloutSummary,
-  RECORD_OUTAGE_MS,
+  RECORD_MEANWHILE,
   saveRelease,
   type StoredRelease,
 } from '../release/store.js'
@@ -42,9 +42,6 @@ import {type ChecksVerdict, requireGreenChecks} from '../ci-checks/checks.js'
 import {configFilePath, openRepository} from '../config/load.js'
 import {type Notifier, type NotifyWarning, openNotifier} from '../notify/notifier.js'
 import type {EventFacts} from '../notify/event.js'
-
-/** What the API server's silence during a record's write means (reportContact). */
-export const RECORD_MEANWHILE = `the release runs; skycap records it once it answers again (for up to ${RECORD_OUTAGE_MS / 1000}s)`
 
 export interface DeployOptions {
   target?: string

@@ -2,25 +2,13 @@ import {UserError} from '../errors.js'
 import {openVcs, type VcsChoice} from '../vcs/vcs.js'
 import type {KubeObject} from '../render/objects.js'
 import {acquireLock, keepLockAlive, LEASE_SECONDS, releaseLock} from '../lock/lease.js'
-import {contentOf, isGood, lastGood, listReleases, nextReleaseNumber, saveRelease, type StoredRelease} from '../release/store.js'
+import {contentOf, isGood, lastGood, listReleases, nextReleaseNumber, RECORD_MEANWHILE, saveRelease, type StoredRelease} from '../release/store.js'
 import {parseDuration} from '../duration.js'
 import {formatFailure} from './explain.js'
 import {reportContact} from '../kubectl/outage.js'
 import {deferredNote, dryRunApply, pruneLive, unprunedNote} from './apply.js'
 import {changeSummary} from './diff.js'
-import {
-  confirmProtected,
-  type DeployDeps,
-  RECORD_MEANWHILE,
-  type DeployReport,
-  plannedReport,
-  refuseUnreachableMinReady,
-  rollbackRecord,
-  runningRevision,
-  settleNotifications,
-  whatRuns,
-  withReplicas,
-} from './deploy.js'
+import {confirmProtected, type DeployDeps, type DeployReport, plannedReport, refuseUnreachableMinReady, rollbackRecord, runningRevision, settleNotifications, whatRuns, withReplicas} from './deploy.js'
 import {DEFAULT_TIMEOUT_MS, liveDeployments} from './replicas.js'
 import {openNotifier} from '../notify/notifier.js'
 import {hooksNotUndone} from '../hooks/hooks.js'

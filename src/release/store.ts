@@ -210,15 +210,13 @@ function objectName(app: string, environment: string, number: number, part?: num
 }
 
 /**
- * Writes a record and its manifests with `kubectl create`, never over another one, and drops records beyond
- * `keep`. The manifest Secrets go first and the record last, so a record never names manifests that are not there.
- * Callers hold the environment's lock and numbered the record from releases read under it.
- */
-/**
  * How long a record's write waits for an API server that stops answering: well within the lock's lease (60 s,
  * renewed every 20 s), so the release number is still this process's when the write gets through.
  */
 export const RECORD_OUTAGE_MS = 30_000
+
+/** What the API server's silence during a record's write means (reportContact's `meanwhile`). */
+export const RECORD_MEANWHILE = `the release runs; skycap records it once it answers again (for up to ${RECORD_OUTAGE_MS / 1000}s)`
 
 export interface SaveOptions {
   /** Written over the record of the same number (rollout resume, after a deploy recorded as interrupted). */
@@ -230,6 +228,12 @@ export interface SaveOptions {
   intervalMs?: number
 }
 
+/**
+ * Writes a record and its manifests with `kubectl create`, never over another one (after an
+ * outage or a Ctrl-C cut the create off: with apply, over what it may have written), and drops records beyond
+ * `keep`. The manifest Secrets go first and the record last, so a record never names manifests that are not there.
+ * Callers hold the environment's lock and numbered the record from releases read under it.
+ */
 export async function saveRelease(kubectl: Kubectl, record: ReleaseRecord, manifests: KubeObject[] | undefined, existing: StoredRelease[], keep: number, options: SaveOptions = {}): Promise<void> {
   const labels = {[LABEL_APP]: record.app, [LABEL_ENV]: record.environment, [LABEL_NUMBER]: String(record.number), 'skycap.dev/result': record.result}
   const parts = manifests ? packManifests(manifests) : []

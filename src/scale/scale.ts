@@ -4,7 +4,7 @@ import {parseDuration} from '../duration.js'
 import {ciJobUrl, whoAmI} from '../identity.js'
 import {acquireLock, keepLockAlive, LEASE_SECONDS, releaseLock} from '../lock/lease.js'
 import type {KubeObject} from '../render/objects.js'
-import {listReleases, nextReleaseNumber, saveRelease} from '../release/store.js'
+import {listReleases, nextReleaseNumber, RECORD_MEANWHILE, saveRelease} from '../release/store.js'
 import type {DeployDeps} from '../deploy/deploy.js'
 import {configuredReplicas, DEFAULT_TIMEOUT_MS} from '../deploy/replicas.js'
 import {explainFailures, formatFailure, type FailureReport} from '../deploy/explain.js'
@@ -179,6 +179,7 @@ export async function scale(input: ScaleOptions, deps: DeployDeps): Promise<Scal
       undefined,
       releases,
       loaded.config.history?.keep ?? 10,
+      {onContact: (event) => reportContact(deps.reporter, event, RECORD_MEANWHILE)},
     )
     report.release = number
     report.result = result.outcome === 'ready' ? 'succeeded' : result.outcome === 'timeout' ? 'timed-out' : result.outcome === 'interrupted' ? 'interrupted' : 'failed'
