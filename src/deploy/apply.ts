@@ -230,18 +230,7 @@ export async function applyInPhases(kubectl: Kubectl, objects: KubeObject[], sig
   const rest = objects.filter((o) => !CONFIG_KINDS.has(o.kind))
   const applied: string[] = []
   const waits = outage ? new OutageWait({...outage, signal}) : undefined
-  const untilAnswered = async (args: string[], options: Parameters<Kubectl['run']>[1]) => {
-    for (;;) {
-      try {
-        await kubectl.run(args, options)
-        waits?.answered()
-        return
-      } catch (error) {
-        if (!waits || signal?.aborted) throw error
-        await waits.failed(error)
-      }
-    }
-  }
+  const untilAnswered = (args: string[], options: Parameters<Kubectl['run']>[1]) => (waits ? waits.untilAnswered(() => kubectl.run(args, options)) : kubectl.run(args, options))
   // The definitions are applied with the config; their custom resources with the rest, once the API server serves
   // their kinds (kubectl maps a kind when it reads its input, so the two cannot share a call).
   const definitions = [...new Set(customResourcesOfRendered(objects).map((r) => r.definition))]

@@ -43,6 +43,24 @@ export class OutageWait {
     await abortableSleep(Math.min(this.options.intervalMs * 2 ** this.polls++, LOST_POLL_MAX_MS, Math.max(0, deadline - clock())), this.options.signal)
   }
 
+  /**
+   * Calls `first` until the API server answers it, each unanswered call waited for as failed() does; after a call
+   * that was cut off, `again` instead (a write made again over what the cut-off one may have left). Once the signal
+   * fired, the error is thrown as it is.
+   */
+  async untilAnswered<T>(first: () => Promise<T>, again: () => Promise<T> = first): Promise<T> {
+    for (let call = first; ; call = again) {
+      try {
+        const result = await call()
+        this.answered()
+        return result
+      } catch (error) {
+        if (this.options.signal?.aborted) throw error
+        await this.failed(error)
+      }
+    }
+  }
+
   /** A poll was answered: says so if the API server had stopped answering. */
   answered(): void {
     if (this.since === undefined) return

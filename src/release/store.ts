@@ -259,20 +259,11 @@ export async function saveRelease(kubectl: Kubectl, record: ReleaseRecord, manif
   // The cut-off call may have written part of the record: it is written again over it, with apply.
   const clock = options.clock ?? Date.now
   const waits = new OutageWait({deadline: clock() + RECORD_OUTAGE_MS, clock, intervalMs: options.intervalMs ?? 1000, onContact: options.onContact})
-  const write = async (args: string[]): Promise<void> => {
-    for (;;) {
-      try {
-        await kubectl.run(args, {input})
-        waits.answered()
-        return
-      } catch (error) {
-        await waits.failed(error)
-        args = apply
-      }
-    }
-  }
   try {
-    await write(options.replace ? apply : ['create', '-f', '-'])
+    await waits.untilAnswered(
+      () => kubectl.run(options.replace ? apply : ['create', '-f', '-'], {input}),
+      () => kubectl.run(apply, {input}),
+    )
   } catch (error) {
     // Ctrl-C reaches this kubectl too (the terminal signals the whole foreground group), and what happened must be
     // recorded all the same: written again, over whatever the stopped call wrote (under the lock, the number is this
