@@ -48,14 +48,17 @@ export async function watchRollout(options: WatchOptions): Promise<WatchResult> 
   const pulls = new PullErrors()
   let statuses: ResourceStatus[] = options.objects.map((o) => ({ref: `${o.kind}/${o.metadata.name}`, state: 'pending', message: 'applied', related: [], failing: []}))
   const outage = new OutageWait({deadline: options.deadline, clock, intervalMs: interval, signal: options.signal, onContact: options.onContact})
+  // This loop waits out an outage itself, each poll as a whole (a kubectl given by waitingOut would wait per call, past
+  // this watch's own deadline).
+  const kubectl = options.kubectl.atOnce()
   for (;;) {
     if (options.signal?.aborted) return {outcome: 'interrupted', statuses}
     let snapshot = new ClusterSnapshot([])
     if (watched.length) {
       let list: {items: KubeObject[]}
       try {
-        list = await options.kubectl.json<{items: KubeObject[]}>(['get', resources, '-l', options.selector], {signal: options.signal})
-        await explainBackOffs(options.kubectl, pulls, list.items, options.signal)
+        list = await kubectl.json<{items: KubeObject[]}>(['get', resources, '-l', options.selector], {signal: options.signal})
+        await explainBackOffs(kubectl, pulls, list.items, options.signal)
       } catch (error) {
         // The signal cancels the kubectl call in flight: that is an interruption, not a kubectl failure. So is a
         // kubectl that the terminal's Ctrl-C killed before skycap's own handler ran (InterruptedError).
@@ -73,7 +76,7 @@ export async function watchRollout(options: WatchOptions): Promise<WatchResult> 
       if (!pods.length) continue
       for (const p of pods) replaced.add(p)
       options.onReplace?.(s.ref, pods)
-      await options.kubectl.run(['delete', 'pod', '--ignore-not-found', '--wait=false', ...pods], {allowFailure: true, signal: options.signal})
+      await kubectl.run(['delete', 'pod', '--ignore-not-found', '--wait=false', ...pods], {allowFailure: true, signal: options.signal})
     }
     if (statuses.some((s) => s.state === 'failed')) return {outcome: 'failed', statuses}
     if (statuses.every((s) => s.state === 'ready')) return {outcome: 'ready', statuses}

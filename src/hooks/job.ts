@@ -174,7 +174,9 @@ interface LivePod extends KubeObject {
  * Creates the Job and follows it to its end: its output streamed once the container has started, its exit code
  * read from the pod. A Job of that name left by an interrupted run of the same release is replaced.
  */
-export async function runJob(kubectl: Kubectl, job: KubeObject, options: RunJobOptions): Promise<JobOutcome> {
+export async function runJob(given: Kubectl, job: KubeObject, options: RunJobOptions): Promise<JobOutcome> {
+  // The poll below waits out an outage itself, poll by poll (OutageWait).
+  const kubectl = given.atOnce()
   const clock = options.clock ?? Date.now
   const name = job.metadata.name
   const input = JSON.stringify(job)

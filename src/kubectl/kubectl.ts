@@ -4,6 +4,7 @@ import {ApiServerUnreachableError, InterruptedError, KubectlError, type KubectlF
 import {homeFolder} from '../paths.js'
 import {SecretRedactor} from './redact.js'
 import {currentContextFromFiles} from './kubeconfig.js'
+import {OutageWait, type OutageOptions, sharedContact} from './outage.js'
 
 /** What a finished child process left behind. */
 export interface ProcessResult {
@@ -200,6 +201,11 @@ export class Kubectl {
   unknownContext?: () => Promise<Error>
   /** kubectl is the real one, found on PATH: its kubeconfig can be read without it (currentContext). */
   private readonly plainKubectl: boolean
+  /**
+   * Set by waitingOut: every call that may be repeated waits out an API server that stops answering, until the
+   * deadline, or for `eachCallMs` from the call's start (waitingEachUpTo).
+   */
+  private outage?: OutageOptions & {eachCallMs?: number}
 
   constructor(options: KubectlOptions = {}) {
     this.binary = options.binary ?? process.env.SKYCAP_KUBECTL ?? 'kubectl'
@@ -229,10 +235,38 @@ export class Kubectl {
 
   /** A copy bound to another namespace. */
   withNamespace(namespace: string): Kubectl {
+    return this.copy({namespace})
+  }
+
+  /**
+   * A copy whose calls wait out an API server that stops answering (refused, EOF, reset, timed out), each until the
+   * outage's deadline, and are then made again, as the watches do: for the steps of a rollout after its apply (a
+   * blue-green switch, a canary's scale, the rollout state), which otherwise ended the deploy at the first refused
+   * call, exit 4, with traffic half moved, no record and no rollback. Only calls that may be repeated wait (not
+   * those marked `idempotent: false`). Concurrent calls that lose the server together say so once (sharedContact).
+   */
+  waitingOut(outage: OutageOptions): Kubectl {
+    return this.copy({outage: {...outage, ...(outage.onContact ? {onContact: sharedContact(outage.onContact)} : {})}})
+  }
+
+  /**
+   * A copy of a kubectl given by waitingOut whose calls each wait up to `ms` from their start, whatever its deadline
+   * (a canary's pause may outlast the deploy's timeout, and each of its waits gets that long); as it is otherwise.
+   */
+  waitingEachUpTo(ms: number): Kubectl {
+    return this.outage ? this.copy({outage: {...this.outage, eachCallMs: ms}}) : this
+  }
+
+  /** A copy whose calls fail at once when the API server does not answer: for a poll loop that waits out an outage itself (OutageWait). */
+  atOnce(): Kubectl {
+    return this.outage ? this.copy({outage: undefined}) : this
+  }
+
+  private copy(changes: {namespace?: string; outage?: Kubectl['outage']}): Kubectl {
     const copy = new Kubectl({
       binary: this.binary,
       context: this.context,
-      namespace,
+      namespace: 'namespace' in changes ? changes.namespace : this.namespace,
       requestTimeout: this.requestTimeout,
       runner: this.runner,
       spawner: this.spawner,
@@ -241,6 +275,8 @@ export class Kubectl {
       sleep: this.sleep,
     })
     copy.unknownContext = this.unknownContext
+    const outage = 'outage' in changes ? changes.outage : this.outage
+    if (outage) copy.outage = outage
     return copy
   }
 
@@ -263,6 +299,31 @@ export class Kubectl {
 
   /** Runs kubectl; throws a classified KubectlError on failure unless allowFailure. */
   async run(args: string[], options: CallOptions = {}): Promise<ProcessResult> {
+    if (!this.outage || options.idempotent === false) return this.runOnce(args, options)
+    const {eachCallMs, ...outage} = this.outage
+    const wait = new OutageWait({
+      ...outage,
+      ...(eachCallMs === undefined ? {} : {deadline: outage.clock() + eachCallMs}),
+      ...(options.signal ? {signal: options.signal} : {}),
+    })
+    // A call that allows failure waits too (a cleanup's delete), and past the deadline returns what kubectl said.
+    let unanswered: ProcessResult | undefined
+    try {
+      return await wait.untilAnswered(async () => {
+        const result = await this.runOnce(args, options)
+        if (result.exitCode === 0 || !options.allowFailure) return result
+        const error = classify(args, result.stderr, this.context)
+        if (!(error instanceof ApiServerUnreachableError)) return result
+        unanswered = result
+        throw error
+      })
+    } catch (error) {
+      if (unanswered && error instanceof ApiServerUnreachableError) return unanswered
+      throw error
+    }
+  }
+
+  private async runOnce(args: string[], options: CallOptions): Promise<ProcessResult> {
     const argv = this.argv(args, options.namespaced ?? true)
     // What kubectl prints may quote the Secrets it was given: every result leaves here without their values.
     const redactor = SecretRedactor.forInput(options.input)

@@ -79,6 +79,19 @@ function lostUntilDeadline(error: ApiServerUnreachableError, lostMs: number): Ap
   })
 }
 
+/**
+ * onContact for several calls that may wait at once (a blue-green switch's services polled together): the first that
+ * loses the server says so, and the first answer after it says it answers again; the others are not repeated.
+ */
+export function sharedContact(onContact: (event: ContactEvent) => void): (event: ContactEvent) => void {
+  let lost = false
+  return (event) => {
+    if (event.lost === lost) return
+    lost = event.lost
+    onContact(event)
+  }
+}
+
 /** Says that the API server stopped answering, or answers again, as it happens: a long silence is not a hang. */
 export function reportContact(
   reporter: {warn(message: string): void; info(message: string): void},

@@ -125,7 +125,8 @@ export async function acquireLock(kubectl: Kubectl, options: AcquireOptions): Pr
       spec: {holderIdentity: whoAmI(), leaseDurationSeconds: options.durationSeconds, acquireTime: microTime(now), renewTime: microTime(now)},
     }
     try {
-      await kubectl.run(['create', '-f', '-'], {input: JSON.stringify(lease), idempotent: false})
+      // Safe to make again: a Lease that a create cut off by an outage made carries this id, and is ours (below).
+      await kubectl.run(['create', '-f', '-'], {input: JSON.stringify(lease)})
       return infoOf(lease, now)
     } catch (error) {
       const missing = error instanceof KubectlError && error.kind === 'not_found' ? /namespaces "([^"]+)" not found/.exec(error.stderr)?.[1] : undefined
@@ -136,11 +137,13 @@ export async function acquireLock(kubectl: Kubectl, options: AcquireOptions): Pr
     if (r.stdout.trim()) {
       const current = JSON.parse(r.stdout) as Lease
       const info = infoOf(current, now)
+      // The create (or take-over) that an outage cut off went through before the connection dropped: it is ours.
+      if (info.id === id) return info
       if (info.expired) {
         // Take over with the resourceVersion we saw: if someone else took it meanwhile, replace conflicts.
         lease.metadata.resourceVersion = current.metadata.resourceVersion
         try {
-          await kubectl.run(['replace', '-f', '-'], {input: JSON.stringify(lease), idempotent: false})
+          await kubectl.run(['replace', '-f', '-'], {input: JSON.stringify(lease)})
           return infoOf(lease, now)
         } catch (error) {
           if (!(error instanceof KubectlError && (error.kind === 'conflict' || error.kind === 'not_found'))) throw error

@@ -78,14 +78,16 @@ function routeServices(unit: ServiceUnit): KubeObject[] {
 }
 
 /** Runs (or resumes, from the state's step) a service's canary steps; a failure comes back after the abort. */
-export async function runCanary(unit: ServiceUnit, context: StrategyContext, resumed?: ServiceRolloutState): Promise<FailureReport | undefined> {
-  const {kubectl, reporter} = context
+export async function runCanary(unit: ServiceUnit, given: StrategyContext, resumed?: ServiceRolloutState): Promise<FailureReport | undefined> {
   const steps = unit.strategy.steps ?? DEFAULT_STEPS
   const total = replicasOf(unit.deployment) || 1
   const canaryDeployment = canaryOf(unit)
   const stable = stamp(gatewayLabels(unit, unit.deployment, 'stable'), unit.deployment.metadata.annotations?.[TEMPLATE_ANNOTATION] ?? templateHash(unit.deployment))
-  // A pause may last longer than the deploy's timeout: each wait gets the time the deploy was given.
-  const budget = Math.max(60_000, context.deadline - context.clock())
+  // A pause may last longer than the deploy's timeout: each wait gets the time the deploy was given, and so does each
+  // wait for an API server that stops answering (the deploy's deadline may have passed during a pause).
+  const budget = Math.max(60_000, given.deadline - given.clock())
+  const context: StrategyContext = {...given, kubectl: given.kubectl.waitingEachUpTo(budget)}
+  const {kubectl, reporter} = context
   const now = () => new Date(context.clock()).toISOString()
   const state: ServiceRolloutState = resumed ?? {
     type: 'canary',

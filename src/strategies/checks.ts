@@ -139,7 +139,10 @@ async function jobCheck(check: NonNullable<CheckConfig['job']>, target: CheckTar
   const job: KubeObject = {apiVersion: 'batch/v1', kind: 'Job', metadata: {name, labels}, spec: {backoffLimit: 0, ttlSecondsAfterFinished: 600, template}}
   const timeoutMs = check.timeout ? await parseDuration(check.timeout, 'job.timeout') : 5 * 60_000
   context.reporter.info(`  ${target.service}: running check job ${name} (${check.command.join(' ')})`)
-  await context.kubectl.run(['create', '-f', '-'], {input: JSON.stringify(job), signal: context.signal})
+  await context.kubectl.run(['create', '-f', '-'], {input: JSON.stringify(job), signal: context.signal}).catch((error: unknown) => {
+    // The name is this run's own: a Job of that name is the one a create cut off by an outage made (then made again).
+    if (!(error instanceof KubectlError && error.kind === 'already_exists')) throw error
+  })
   try {
     const result = await watchRollout({
       kubectl: context.kubectl,

@@ -5,6 +5,7 @@ import type {FailureReport} from '../deploy/explain.js'
 import {parseDuration} from '../duration.js'
 import {connect, type KubectlFactory, openEnvironment, type Target} from '../env/connect.js'
 import {DeployFailedError, LockedError, SkycapError, UserError} from '../errors.js'
+import {reportContact} from '../kubectl/outage.js'
 import {acquireLock, keepLockAlive, LEASE_SECONDS, type LockInfo, lockStatus, releaseLock} from '../lock/lease.js'
 import {listReleases, saveRelease} from '../release/store.js'
 import {abortableSleep} from '../sleep.js'
@@ -112,7 +113,14 @@ export async function resumeRollout(options: RolloutControlOptions, deps: Rollou
       deps.reporter.info(`Resuming the canary of ${report.resumed.join(', ')} (release ${report.release ?? '?'})`)
       const started = clock()
       const context: StrategyContext = {
-        kubectl,
+        // As in a deploy's rollout: the canary's steps and state wait out an API server that stops answering.
+        kubectl: kubectl.waitingOut({
+          deadline: started + DEFAULT_TIMEOUT_MS,
+          clock,
+          intervalMs: 1000,
+          ...(deps.signal ? {signal: deps.signal} : {}),
+          onContact: (event) => reportContact(deps.reporter, event, 'the canary goes on in the cluster as it was, and skycap takes it on once it answers, until its timeout'),
+        }),
         namespace: target.namespace,
         app,
         environment,

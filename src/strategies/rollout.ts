@@ -1,8 +1,9 @@
 import type {ServiceConfig} from '../config/types.js'
-import {UserError} from '../errors.js'
+import {ApiServerUnreachableError, KubectlError, UserError} from '../errors.js'
 import {applyAndWatch, type RolloutOptions, type RolloutResult} from '../deploy/rollout.js'
 import {acquireLock, keepLockAlive, LEASE_SECONDS, releaseLock} from '../lock/lease.js'
 import type {Kubectl} from '../kubectl/kubectl.js'
+import {reportContact} from '../kubectl/outage.js'
 import type {KubeObject} from '../render/objects.js'
 import {abortableSleep} from '../sleep.js'
 import type {Reporter} from '../ui/output.js'
@@ -46,20 +47,30 @@ export async function rollOutRelease(options: ReleaseRolloutOptions): Promise<Re
     return {...result, recorded: objects, keep: objects}
   }
   if (options.services && units.some((u) => u.strategy.type === 'canary')) await refuseSecondRollout(options)
-  const live = await liveObjects(options.kubectl, options.selector)
+  const clock = options.clock ?? Date.now
+  // Every step around the apply and watch (which wait out an outage themselves) waits for an API server that stops
+  // answering, until the deadline: the slots coming up, the switch, the canary's steps, the rollout state. A refused
+  // call there ended the deploy with traffic half moved, no record and no rollback.
+  const kubectl = options.kubectl.waitingOut({
+    deadline: options.deadline,
+    clock,
+    intervalMs: options.intervalMs ?? 1000,
+    ...(options.signal ? {signal: options.signal} : {}),
+    onContact: (event) => reportContact(options.reporter, event, 'what was applied goes on in the cluster, and skycap takes the rollout on once it answers, until its timeout'),
+  })
+  const live = await liveObjects(kubectl, options.selector)
   // A rollback (recorded objects, no services) of a canary service goes straight back: no steps, no pauses.
   const strategyOf = (u: ServiceUnit) => (u.strategy.type === 'canary' && !options.services ? rolling : STRATEGIES[u.strategy.type])
   const placements = units.map((u) => strategyOf(u).place(u, live))
-  const clock = options.clock ?? Date.now
   await recordSlotsComingUp(
     placements.filter((p) => strategyOf(p.unit) === blueGreen),
-    {kubectl: options.kubectl, app: options.app, environment: options.environment, release: options.release, clock},
+    {kubectl, app: options.app, environment: options.environment, release: options.release, clock},
   )
   const result = await applyAndWatch({...options, objects: [...rest, ...placements.flatMap((p) => p.first)]})
   const recorded = [...rest, ...placements.flatMap((p) => p.recorded)]
   const keep = [...recorded, ...placements.flatMap((p) => p.keep)]
   const context: StrategyContext = {
-    kubectl: options.kubectl,
+    kubectl,
     namespace: options.namespace,
     app: options.app,
     environment: options.environment,
@@ -81,7 +92,7 @@ export async function rollOutRelease(options: ReleaseRolloutOptions): Promise<Re
       result.failures,
     )
     await removeUnstartedCanaries(
-      options.kubectl,
+      kubectl,
       placements.filter((p) => strategyOf(p.unit) === canary),
       options.reporter,
       'the release failed',
@@ -91,14 +102,14 @@ export async function rollOutRelease(options: ReleaseRolloutOptions): Promise<Re
   const byType = new Map<Strategy, Placement[]>()
   for (const p of placements) byType.set(strategyOf(p.unit), [...(byType.get(strategyOf(p.unit)) ?? []), p])
   const canaries = placements.some((p) => strategyOf(p.unit) === canary && p.later.length)
-  if (canaries && options.pending) await savePending(options.kubectl, options.app, options.environment, {...options.pending, manifests: recorded})
+  if (canaries && options.pending) await savePending(kubectl, options.app, options.environment, {...options.pending, manifests: recorded})
   const failures: Awaited<ReturnType<Strategy['complete']>> = []
   try {
     // Canaries last, and only when every other service completed: a blue-green slot that failed its checks fails the
     // release at once, rather than after a canary nobody needs any more was paused, promoted and rolled out.
     for (const [strategy, ps] of [...byType].sort(([a], [b]) => Number(a === canary) - Number(b === canary))) {
       if (strategy === canary && failures.length) {
-        await removeUnstartedCanaries(options.kubectl, ps, options.reporter, 'another service failed')
+        await removeUnstartedCanaries(kubectl, ps, options.reporter, 'another service failed')
         continue
       }
       failures.push(...(await strategy.complete(ps, context)))
@@ -108,7 +119,7 @@ export async function rollOutRelease(options: ReleaseRolloutOptions): Promise<Re
     throw error
   }
   // Finished here (succeeded, or aborted and returned to stable): the deploy writes its own record.
-  if (canaries) await dropPending(options.kubectl, options.app)
+  if (canaries) await dropPending(kubectl, options.app)
   const applied = [...result.applied, ...placements.flatMap((p) => p.later.map((o) => `${o.kind}/${o.metadata.name}`))]
   if (failures.length) return {...result, applied, outcome: 'failed', failures, recorded, keep}
   return {...result, applied: [...new Set(applied)], recorded, keep}
@@ -167,29 +178,58 @@ export interface ScaleDownOptions {
   reporter: Reporter
   clock?: () => number
   signal?: AbortSignal
+  /** The first wait after a call the API server did not answer (default 1 s). */
+  intervalMs?: number
 }
+
+/** How long each call of the scale-down waits for an API server that stops answering: the release is live and recorded. */
+export const SCALE_DOWN_OUTAGE_MS = 60_000
 
 /**
  * After a blue-green switch (the lock released): waits out each old slot's scaleDownDelay, then, under the lock
  * and only if no later rollout took the slot meanwhile, scales it to zero. Stopped early (Ctrl-C), the slots stay up
- * until `skycap rollout resume` or the next deploy, which reuses the idle slot anyway.
+ * until `skycap rollout resume` or the next deploy, which reuses the idle slot anyway. The release is live and
+ * recorded by then: an API server that stops answering is waited for (each call up to SCALE_DOWN_OUTAGE_MS), and
+ * one that does not answer in time, or a scale it refuses, is a warning, the slot left for the next scale-down.
  */
-export async function scaleDownOldSlots(kubectl: Kubectl, options: ScaleDownOptions): Promise<string[]> {
+export async function scaleDownOldSlots(given: Kubectl, options: ScaleDownOptions): Promise<string[]> {
   const clock = options.clock ?? Date.now
   const blueGreen = Object.values(options.services ?? {}).some((s) => s.strategy?.type === 'blueGreen') || (options.objects ?? []).some((o) => o.metadata.labels?.[SLOT_LABEL])
   if (!blueGreen) return []
+  const kubectl = given
+    .waitingOut({
+      deadline: clock() + SCALE_DOWN_OUTAGE_MS,
+      clock,
+      intervalMs: options.intervalMs ?? 1000,
+      ...(options.signal ? {signal: options.signal} : {}),
+      onContact: (event) =>
+        reportContact(options.reporter, event, `the release is live and recorded; skycap scales the old slots down once it answers (each step waits up to ${SCALE_DOWN_OUTAGE_MS / 1000}s)`),
+    })
+    .waitingEachUpTo(SCALE_DOWN_OUTAGE_MS)
+  const scaled: string[] = []
+  try {
+    await scaleDownDue(kubectl, options, clock, scaled)
+  } catch (error) {
+    if (!(error instanceof ApiServerUnreachableError) || options.signal?.aborted) throw error
+    options.reporter.warn(`could not scale the old blue-green slots down: the API server does not answer (${error.reason}); the next deploy, rollback or \`skycap rollout resume\` scales them down`)
+  }
+  if (scaled.length) options.reporter.info(`Scaled ${scaled.join(', ')} to 0`)
+  return scaled
+}
+
+async function scaleDownDue(kubectl: Kubectl, options: ScaleDownOptions, clock: () => number, scaled: string[]): Promise<void> {
   const due = (await readState(kubectl, options.app)).services
   const waiting = Object.entries(due).filter(([, s]) => s.type === 'blueGreen' && s.scaleDownAt && !s.scaledDown && s.previousSlot)
-  if (!waiting.length) return []
+  if (!waiting.length) return
   const latest = Math.max(...waiting.map(([, s]) => Date.parse(s.scaleDownAt as string)))
   if (latest > clock()) {
     options.reporter.info(`Keeping ${waiting.map(([n, s]) => `${n}-${s.previousSlot}`).join(', ')} for an instant rollback until ${new Date(latest).toISOString()}`)
     try {
       await abortableSleep(latest - clock(), options.signal)
     } catch {
-      return []
+      return
     }
-    if (options.signal?.aborted) return []
+    if (options.signal?.aborted) return
   }
   const lock = await acquireLock(kubectl, {
     app: options.app,
@@ -199,10 +239,22 @@ export async function scaleDownOldSlots(kubectl: Kubectl, options: ScaleDownOpti
     waitMs: 10 * 60_000,
     signal: options.signal,
   })
-  const heartbeat = keepLockAlive(kubectl, options.app, lock.id, {onLost: () => undefined})
+  // The heartbeat retries an unanswered renewal on its own, every 2 s.
+  const heartbeat = keepLockAlive(kubectl.atOnce(), options.app, lock.id, {onLost: () => undefined})
   try {
     const now = (await readState(kubectl, options.app)).services
-    const scaled: string[] = []
+    /** Whether the Deployment is at 0 now (or gone); a scale the API server refused is a warning, the state left as it was. */
+    const toZero = async (deployment: string) => {
+      try {
+        await kubectl.run(['scale', 'deployment', deployment, '--replicas=0'])
+        return true
+      } catch (error) {
+        if (error instanceof KubectlError && error.kind === 'not_found') return true
+        if (!(error instanceof KubectlError)) throw error
+        options.reporter.warn(`could not scale ${deployment} to 0: ${error.message}; the next deploy, rollback or \`skycap rollout resume\` tries again`)
+        return false
+      }
+    }
     for (const [name, before] of waiting) {
       const current = now[name]
       // A later deploy or rollback wrote its own entry: its slots are its business.
@@ -216,7 +268,7 @@ export async function scaleDownOldSlots(kubectl: Kubectl, options: ScaleDownOpti
       const stopped = current.phase === 'progressing'
       if (stopped && serving === current.previousSlot) {
         const idle = current.activeSlot as Slot
-        await kubectl.run(['scale', 'deployment', `${name}-${idle}`, '--replicas=0'], {allowFailure: true})
+        if (!(await toZero(`${name}-${idle}`))) continue
         await writeServiceState(kubectl, options.app, options.environment, name, {
           ...current,
           phase: 'completed',
@@ -235,7 +287,7 @@ export async function scaleDownOldSlots(kubectl: Kubectl, options: ScaleDownOpti
         await writeServiceState(kubectl, options.app, options.environment, name, {...rest, activeSlot: serving as Slot, updatedAt: new Date(clock()).toISOString()})
         continue
       }
-      await kubectl.run(['scale', 'deployment', deployment, '--replicas=0'], {allowFailure: true})
+      if (!(await toZero(deployment))) continue
       await writeServiceState(kubectl, options.app, options.environment, name, {
         ...current,
         scaledDown: true,
@@ -244,8 +296,6 @@ export async function scaleDownOldSlots(kubectl: Kubectl, options: ScaleDownOpti
       })
       scaled.push(deployment)
     }
-    if (scaled.length) options.reporter.info(`Scaled ${scaled.join(', ')} to 0`)
-    return scaled
   } finally {
     heartbeat.stop()
     await releaseLock(kubectl, options.app, {id: lock.id}).catch(() => undefined)

@@ -261,6 +261,70 @@ describe('hardening (real cluster)', function () {
     expect(await kubectl(['get', 'lease', 'skycap-lock-itapp', '--ignore-not-found', '-o', 'name'], {namespace: ns.name}), 'every deploy released the lock').to.have.property('stdout', '')
   })
 
+  it('hardening: the API server stops answering as blue-green web and api switch, then as canary shop pauses: each deploy waits, makes the step again once it answers, and completes every service (it exited 4, traffic half moved, unrecorded)', async function () {
+    this.timeout(300_000)
+    proxy = await ApiServerProxy.start('harden-switch', {delayMs: 100})
+    const base = useContext('harden-switch')(app.config)
+    const env = {KUBECONFIG: proxy.kubeconfig}
+    const blueGreen = '    strategy: {type: blueGreen, scaleDownDelay: 1s}\n'
+    // Every service's pod template changes each round (ROUND): blue-green goes to the other slot, the canary steps.
+    const release = (round: number) =>
+      base
+        .replace(
+          'services:\n  web:\n',
+          `services:\n  api:\n    image: api\n    replicas: 2\n    port: 9090\n${blueGreen}    env: {ROUND: "${round}"}\n    resources: {requests: {cpu: 10m, memory: 16Mi}}\n` +
+            `  shop:\n    image: shop\n    replicas: 2\n    port: 7070\n    strategy: {type: canary, steps: [{setWeight: 50}, {pause: {duration: 2s}}]}\n    env: {ROUND: "${round}"}\n    resources: {requests: {cpu: 10m, memory: 16Mi}}\n  web:\n`,
+        )
+        .replace('    port: 8080\n', `    port: 8080\n${blueGreen}    env: {ROUND: "${round}"}\n`)
+    const shas = [await app.change(() => release(0), 'round 0')]
+    const first = await app.cli([...DEPLOY, 'test'], {env})
+    expect(first.exitCode, first.stderr).to.equal(0)
+    for (const [round, cutAt] of [
+      [1, 'Switching api to green, web to green'],
+      // Its pause asks for a promote or an abort every second: a call the 6 s outage surely meets.
+      [2, 'shop: paused at 50%'],
+      [3, 'Switching api to green, web to green'],
+    ] as const) {
+      const sha = await app.change(() => release(round), `round ${round}`)
+      shas.push(sha)
+      const child = execa('node', [cliPath, ...DEPLOY, 'test', '--timeout', '2m'], {cwd: app.repo.dir, reject: false, env: {NO_COLOR: '1', CI: 'true', ...env}})
+      let err = ''
+      child.stderr?.on('data', (d) => (err += d))
+      await waitFor(`"${cutAt}"`, () => err.includes(cutAt), {timeoutMs: 150_000}).catch((error: Error) => {
+        throw new Error(`${error.message}; the deploy said:\n${err}`)
+      })
+      proxy.kill()
+      await new Promise((r) => setTimeout(r, 6_000))
+      await proxy.revive()
+      const r = await child
+      expect(r.exitCode, `round ${round}:\n${err}`).to.equal(0)
+      // Met by the step itself (the switch, the canary's scale), not by a watch: the rollout's own words, after the cut.
+      const lost = err.indexOf('skycap takes the rollout on once it answers, until its timeout')
+      expect(lost, `round ${round}:\n${err}`).to.be.above(err.indexOf(cutAt))
+      expect(err, `round ${round}`).to.match(/the API server answers again, after \d+s without/)
+      // Read from the cluster, not through skycap: each Service selects the slot whose Deployment runs this revision,
+      // observed by its controller with every pod available; shop runs it with its canary gone.
+      for (const service of ['web', 'api']) {
+        const slot = (await app.get(['service', service])).spec.selector['skycap.dev/slot']
+        expect(slot, `round ${round} ${service}`).to.equal(round % 2 ? 'green' : 'blue')
+        const d = await app.get(['deployment', `${service}-${slot}`])
+        expect(d.metadata.annotations['skycap.dev/revision'], `round ${round} ${service}-${slot}`).to.equal(sha)
+        expect(d.status.observedGeneration, `round ${round} ${service}-${slot}`).to.equal(d.metadata.generation)
+        expect(d.status.availableReplicas, `round ${round} ${service}-${slot}`).to.equal(2)
+      }
+      const shop = await app.get(['deployment', 'shop'])
+      expect(shop.metadata.annotations['skycap.dev/revision'], `round ${round} shop`).to.equal(sha)
+      expect((await kubectl(['get', 'deployment', 'shop-canary', '--ignore-not-found', '-o', 'name'], {namespace: ns.name})).stdout, `round ${round}: the canary is gone`).to.equal('')
+      const status = await app.json(['rollout', 'status', 'test'], {env})
+      expect(status.doc.result.services.web, `round ${round}`).to.include({phase: 'completed', activeSlot: round % 2 ? 'green' : 'blue', release: round + 1})
+      expect(status.doc.result.services.api, `round ${round}`).to.include({phase: 'completed', activeSlot: round % 2 ? 'green' : 'blue', release: round + 1})
+      expect(status.doc.result.services.shop, `round ${round}`).to.include({phase: 'completed', weight: 100, release: round + 1})
+    }
+    const history = await app.json(['history', 'test'], {env})
+    expect(history.doc.result.releases.map((x: any) => [x.number, x.action, x.result, x.revision.sha])).to.deep.equal([4, 3, 2, 1].map((n) => [n, 'deploy', 'succeeded', shas[n - 1]]))
+    expect(await kubectl(['get', 'lease', 'skycap-lock-itapp', '--ignore-not-found', '-o', 'name'], {namespace: ns.name}), 'every deploy released the lock').to.have.property('stdout', '')
+  })
+
   it('hardening: Ctrl-C to the process group during validation exits 130 every time, and changes nothing', async () => {
     // Requests to the API server take a while (a slow link), so every Ctrl-C lands while a kubectl of the validation
     // runs: kubectl dies of the SIGINT too, at the same moment as skycap gets it.

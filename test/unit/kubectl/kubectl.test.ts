@@ -163,6 +163,130 @@ describe('kubectl: a cluster that cannot be reached', () => {
   }
 })
 
+describe('kubectl: waitingOut, an API server that stops answering waited for call by call', () => {
+  const refused = {exitCode: 1, stderr: 'The connection to the server 127.0.0.1:6443 was refused - did you specify the right host or port?'}
+  const eof = {exitCode: 1, stderr: 'error: Get "https://127.0.0.1:6443/api/v1/namespaces/shop/services": EOF'}
+  const patch = ['--request-timeout=30s', 'patch', 'service', 'web', '-p', '{}']
+  /** A clock that moves by each sleep: the waits are counted, not slept. */
+  const fakeTime = () => {
+    let now = 0
+    const slept: number[] = []
+    return {clock: () => now, slept, advance: (ms: number) => ((now += ms), slept.push(ms))}
+  }
+
+  it('waits through refused and EOF answers, says so once each way, then returns the answer', async () => {
+    const time = fakeTime()
+    const fake = fakeKubectl([
+      {argv: patch, result: refused},
+      {argv: patch, result: eof},
+      {argv: patch, result: () => (time.advance(1500), {stdout: 'service/web patched'})},
+    ])
+    const events: string[] = []
+    const kubectl = fake.kubectl.waitingOut({deadline: 60_000, clock: time.clock, intervalMs: 1, onContact: (e) => events.push(e.lost ? `lost: ${e.reason}` : `back after ${e.afterMs}`)})
+    expect((await kubectl.run(['patch', 'service', 'web', '-p', '{}'])).stdout).to.equal('service/web patched')
+    expect(events).to.deep.equal(['lost: the connection to the server 127.0.0.1:6443 was refused', 'back after 1500'])
+    expect(fake.remaining()).to.equal(0)
+  })
+
+  it('past its deadline the unreachable error is thrown (exit 4), saying how long and that the time is up', async () => {
+    const time = fakeTime()
+    const fake = fakeKubectl([
+      {argv: patch, result: refused},
+      {argv: patch, result: () => (time.advance(61_000), refused)},
+    ])
+    const kubectl = fake.kubectl.waitingOut({deadline: 60_000, clock: time.clock, intervalMs: 1})
+    const error = await kubectl.run(['patch', 'service', 'web', '-p', '{}']).then(
+      () => expect.fail('expected an error'),
+      (e: unknown) => e,
+    )
+    expect(error).to.be.instanceOf(UnreachableError)
+    expect((error as UnreachableError).exitCode).to.equal(ExitCode.UNREACHABLE)
+    expect((error as Error).message).to.match(/it has not answered for 61s, and the time is up$/)
+  })
+
+  it('waitingEachUpTo: each call gets that long from its start, past the deadline given first', async () => {
+    const time = fakeTime()
+    time.advance(120_000)
+    const fake = fakeKubectl([{argv: patch, result: refused}, {argv: patch}])
+    const kubectl = fake.kubectl.waitingOut({deadline: 60_000, clock: time.clock, intervalMs: 1}).waitingEachUpTo(30_000)
+    await kubectl.run(['patch', 'service', 'web', '-p', '{}'])
+    expect(fake.remaining()).to.equal(0)
+    // Without it, the deadline already passed: the first refusal is the error.
+    const late = fakeKubectl([{argv: patch, result: refused}])
+    const error = await late.kubectl
+      .waitingOut({deadline: 60_000, clock: time.clock, intervalMs: 1})
+      .run(['patch', 'service', 'web', '-p', '{}'])
+      .catch((e: unknown) => e)
+    expect(error).to.be.instanceOf(UnreachableError)
+  })
+
+  it('does not wait for a call marked idempotent: false, for other errors, or in a copy made atOnce; withNamespace keeps the wait', async () => {
+    const time = fakeTime()
+    const options = {deadline: 60_000, clock: time.clock, intervalMs: 1}
+    const create = ['--request-timeout=30s', 'create', '-f', '-']
+    const once = fakeKubectl([{argv: create, result: refused}])
+    expect(
+      await once.kubectl
+        .waitingOut(options)
+        .run(['create', '-f', '-'], {idempotent: false})
+        .catch((e: unknown) => e),
+    ).to.be.instanceOf(UnreachableError)
+    const forbidden = fakeKubectl([{argv: patch, result: {exitCode: 1, stderr: 'Error from server (Forbidden): services "web" is forbidden: User "ci" cannot patch resource'}}])
+    expect(
+      await forbidden.kubectl
+        .waitingOut(options)
+        .run(['patch', 'service', 'web', '-p', '{}'])
+        .catch((e: unknown) => e),
+    ).to.have.property('kind', 'forbidden')
+    const plain = fakeKubectl([{argv: patch, result: refused}])
+    expect(
+      await plain.kubectl
+        .waitingOut(options)
+        .atOnce()
+        .run(['patch', 'service', 'web', '-p', '{}'])
+        .catch((e: unknown) => e),
+    ).to.be.instanceOf(UnreachableError)
+    const namespaced = fakeKubectl([{argv: ['--namespace', 'shop', ...patch], result: refused}, {argv: ['--namespace', 'shop', ...patch]}])
+    await namespaced.kubectl.waitingOut(options).withNamespace('shop').run(['patch', 'service', 'web', '-p', '{}'])
+    expect([once.calls.length, forbidden.calls.length, plain.calls.length, namespaced.remaining()]).to.deep.equal([1, 1, 1, 0])
+  })
+
+  it('a call that allows failure (a cleanup) waits too, and past the deadline returns what kubectl said instead of throwing', async () => {
+    const time = fakeTime()
+    const del = ['--request-timeout=30s', 'delete', 'deployment', 'web-green']
+    const fake = fakeKubectl([
+      {argv: del, result: refused},
+      {argv: del, result: {stdout: 'deployment.apps "web-green" deleted'}},
+      {argv: del, result: refused},
+      {argv: del, result: () => (time.advance(61_000), eof)},
+      {argv: del, result: {exitCode: 1, stderr: 'Error from server (Forbidden): deployments.apps "web-green" is forbidden'}},
+    ])
+    const kubectl = fake.kubectl.waitingOut({deadline: 60_000, clock: time.clock, intervalMs: 1})
+    const args = ['delete', 'deployment', 'web-green']
+    expect((await kubectl.run(args, {allowFailure: true})).stdout).to.equal('deployment.apps "web-green" deleted')
+    expect(await kubectl.run(args, {allowFailure: true})).to.include({exitCode: 1, stderr: eof.stderr})
+    expect(await kubectl.run(args, {allowFailure: true}), 'an answer from the server is returned at once').to.have.property('exitCode', 1)
+    expect(fake.remaining()).to.equal(0)
+  })
+
+  it('calls that lose the server together say so once, and once that it answers again', async () => {
+    const time = fakeTime()
+    const get = (name: string) => ['--request-timeout=30s', 'get', 'service', name]
+    // Answered in the order the calls reach the fake: web and api refused, web refused again, then both answered.
+    const fake = fakeKubectl([
+      {argv: get('web'), result: refused},
+      {argv: get('api'), result: refused},
+      {argv: get('web'), result: () => (time.advance(2000), {stdout: 'web'})},
+      {argv: get('api'), result: {stdout: 'api'}},
+    ])
+    const events: boolean[] = []
+    const kubectl = fake.kubectl.waitingOut({deadline: 60_000, clock: time.clock, intervalMs: 1, onContact: (e) => events.push(e.lost)})
+    const answers = await Promise.all([kubectl.run(['get', 'service', 'web']), kubectl.run(['get', 'service', 'api'])])
+    expect(answers.map((a) => a.stdout)).to.deep.equal(['web', 'api'])
+    expect(events).to.deep.equal([true, false])
+  })
+})
+
 describe('kubectl: interrupted', () => {
   for (const signal of ['SIGINT', 'SIGTERM']) {
     it(`a kubectl killed by ${signal} (Ctrl-C to the process group) is an interruption (130), not "kubectl failed"`, async () => {

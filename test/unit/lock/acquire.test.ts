@@ -33,6 +33,31 @@ describe('lock acquire', () => {
   })
 })
 
+describe('lock acquire through an API server that stops answering', () => {
+  it('a create the outage cut off after it went through: made again (AlreadyExists), and the Lease with this lock id is ours (it was not made again; made again, its own Lease read as another holder’s)', async () => {
+    const calls: string[] = []
+    let created: string | undefined
+    const runner: ProcessRunner = async (_file, argv, options) => {
+      const verb = argv.find((a) => !a.startsWith('-') && !['c', 'shop-dev'].includes(a)) as string
+      calls.push(verb)
+      if (verb === 'create' && created === undefined) {
+        created = options.input
+        return {exitCode: 1, stdout: '', stderr: 'error: Post "https://10.0.0.1:6443/apis/coordination.k8s.io/v1/namespaces/shop-dev/leases": unexpected EOF'}
+      }
+      if (verb === 'create') return {exitCode: 1, stdout: '', stderr: 'Error from server (AlreadyExists): leases.coordination.k8s.io "skycap-lock-shop" already exists'}
+      return {exitCode: 0, stdout: created ?? '', stderr: ''}
+    }
+    const kubectl = new Kubectl({binary: 'kubectl', runner, sleep: async () => undefined, context: 'c', namespace: 'shop-dev'}).waitingOut({
+      deadline: Date.now() + 60_000,
+      clock: Date.now,
+      intervalMs: 1,
+    })
+    const lock = await acquireLock(kubectl, {app: 'shop', environment: 'dev', reason: 'deploy', durationSeconds: 60})
+    expect(lock.id).to.equal(JSON.parse(created as string).metadata.annotations['skycap.dev/lock-id'])
+    expect(calls).to.deep.equal(['create', 'create', 'get'])
+  })
+})
+
 describe('a held lock, said to people', () => {
   const now = Date.parse('2026-11-22T10:00:00Z')
   const lease = (annotations: Record<string, string>) => ({

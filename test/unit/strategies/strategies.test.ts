@@ -28,6 +28,42 @@ function deployment(image = 'web:2', replicas = 3): KubeObject {
 const service: KubeObject = {apiVersion: 'v1', kind: 'Service', metadata: {name: 'web', labels: {...LABELS}}, spec: {selector: {...LABELS}, ports: [{port: 8080}]}}
 const svc = (strategy: ServiceConfig['strategy']): Record<string, ServiceConfig> => ({web: {image: 'web', strategy}})
 
+/** `o` as service `name`'s (in `slot`, for a blue-green Deployment and the Service selecting it), as the cluster has it. */
+function labelled(o: KubeObject, name: string, slot?: string): KubeObject {
+  const labels = {...LABELS, 'app.kubernetes.io/name': name}
+  const spec = o.spec as Record<string, unknown>
+  const selector = {...labels, ...(slot ? {[SLOT_LABEL]: slot} : {})}
+  if (o.kind === 'Service') return {...o, metadata: {name, labels}, spec: {...spec, selector}}
+  return {...o, metadata: {name: slot ? `${name}-${slot}` : name, labels, annotations: {[TEMPLATE_ANNOTATION]: 'old'}}, spec: {...spec, selector: {matchLabels: labels}}}
+}
+
+/** web and api blue-green, shop a canary of one 50% step. */
+const BLUE_GREEN_WEB_API_CANARY_SHOP: Record<string, ServiceConfig> = {
+  web: {image: 'web', strategy: {type: 'blueGreen'}},
+  api: {image: 'api', strategy: {type: 'blueGreen'}},
+  shop: {image: 'shop', strategy: {type: 'canary', steps: [{setWeight: 50}]}},
+}
+/** What runs of them before the deploy: web and api in blue (release 1), shop's stable Deployment. */
+const liveWebApiShop = () => [
+  labelled(service, 'web', 'blue'),
+  labelled(deployment('web:1'), 'web', 'blue'),
+  labelled(service, 'api', 'blue'),
+  labelled(deployment('api:1'), 'api', 'blue'),
+  labelled(service, 'shop'),
+  labelled(deployment('shop:1'), 'shop'),
+]
+
+/** The rollout state last written for `service` (a merge patch of the state ConfigMap). */
+function lastState(calls: string[][], service: string) {
+  return JSON.parse(
+    calls
+      .filter((c) => c[0] === 'patch' && c[1] === 'configmap')
+      .map((c) => JSON.parse(c.at(-1) as string).data[service] as string | undefined)
+      .filter(Boolean)
+      .at(-1) as string,
+  )
+}
+
 function unitOf(strategy: ServiceConfig['strategy'], objects = [deployment(), service]) {
   const {units, rest} = serviceUnits(markStrategies(objects, svc(strategy)))
   expect(rest).to.deep.equal([])
@@ -306,29 +342,11 @@ describe('a release with blue-green and canary services', () => {
 })
 
 describe('a release that fails before its switch (a slot not ready, another service failing)', () => {
-  const labelled = (o: KubeObject, name: string, slot?: string): KubeObject => {
-    const labels = {...LABELS, 'app.kubernetes.io/name': name}
-    const spec = o.spec as Record<string, unknown>
-    const selector = {...labels, ...(slot ? {[SLOT_LABEL]: slot} : {})}
-    if (o.kind === 'Service') return {...o, metadata: {name, labels}, spec: {...spec, selector}}
-    return {...o, metadata: {name: slot ? `${name}-${slot}` : name, labels, annotations: {[TEMPLATE_ANNOTATION]: 'old'}}, spec: {...spec, selector: {matchLabels: labels}}}
-  }
   const status = deploymentStatus
 
   it('removes every new slot and unstarted canary, and the state says which slot failed and which went because of it (it said "coming up" for slots the rollback pruned)', async () => {
-    const services: Record<string, ServiceConfig> = {
-      web: {image: 'web', strategy: {type: 'blueGreen'}},
-      api: {image: 'api', strategy: {type: 'blueGreen'}},
-      shop: {image: 'shop', strategy: {type: 'canary', steps: [{setWeight: 50}]}},
-    }
-    const live = [
-      labelled(service, 'web', 'blue'),
-      labelled(deployment('web:1'), 'web', 'blue'),
-      labelled(service, 'api', 'blue'),
-      labelled(deployment('api:1'), 'api', 'blue'),
-      labelled(service, 'shop'),
-      labelled(deployment('shop:1'), 'shop'),
-    ]
+    const services = BLUE_GREEN_WEB_API_CANARY_SHOP
+    const live = liveWebApiShop()
     const {kubectl, calls} = fake((argv) => {
       if (argv[0] === 'get' && argv[1] === 'configmap') return {stdout: ''}
       if (argv[0] === 'get' && argv[1] === 'deployments,services') return {stdout: JSON.stringify({items: live})}
@@ -350,14 +368,7 @@ describe('a release that fails before its switch (a slot not ready, another serv
     expect(result.failures.map((f) => f.ref)).to.deep.equal(['Deployment/web-green'])
     const deleted = calls.filter((c) => c[0] === 'delete').flatMap((c) => c.filter((a) => a.startsWith('deployment/')))
     expect(deleted).to.have.members(['deployment/web-green', 'deployment/api-green', 'deployment/shop-canary'])
-    const written = (name: string) =>
-      JSON.parse(
-        calls
-          .filter((c) => c[0] === 'patch' && c[1] === 'configmap')
-          .map((c) => JSON.parse(c.at(-1) as string).data[name] as string | undefined)
-          .filter(Boolean)
-          .at(-1) as string,
-      )
+    const written = (name: string) => lastState(calls, name)
     expect(written('web')).to.include({phase: 'failed', activeSlot: 'blue', release: 5, message: 'web-green did not become ready and was removed'}).and.not.have.any.keys('previousSlot', 'scaleDownAt')
     expect(written('api')).to.include({phase: 'aborted', activeSlot: 'blue', message: 'api-green was removed without taking traffic: release 5 failed (Deployment/web-green)'})
     expect(rolloutStatusLines({environment: 'prod', services: {web: written('web'), api: written('api')}, lock: null})).to.not.include('coming up')
@@ -690,6 +701,75 @@ describe('blue-green state after an automatic rollback', () => {
   })
 })
 
+describe('the old slots’ scale-down after a live, recorded release', () => {
+  const stateOf = (services: Record<string, unknown>) => ({stdout: JSON.stringify({data: Object.fromEntries(Object.entries(services).map(([k, v]) => [k, JSON.stringify(v)]))})})
+  const switched = {
+    type: 'blueGreen',
+    phase: 'completed',
+    startedBy: 'u',
+    startedAt: 't',
+    updatedAt: 't',
+    release: 4,
+    activeSlot: 'green',
+    previousSlot: 'blue',
+    scaleDownAt: '2026-01-01T00:00:00.000Z',
+  }
+  const serviceSelecting = (slot: string) => ({...service, spec: {...(service.spec as object), selector: {...LABELS, [SLOT_LABEL]: slot}}})
+  const REFUSED = 'The connection to the server 10.0.0.1:6443 was refused - did you specify the right host or port?'
+  const patches = (calls: string[][]) => calls.filter((c) => c[0] === 'patch' && c[1] === 'configmap').map((c) => JSON.parse(c.at(-1) as string) as {data: Record<string, string | null>})
+  /** A clock that moves `stepMs` with every kubectl call: an outage of `n` calls lasts `n` steps. */
+  const run = async (answer: (argv: string[], n: number) => {exitCode?: number; stdout?: string; stderr?: string} | undefined, stepMs = 1000) => {
+    let now = Date.parse('2026-01-01T00:05:00Z')
+    let n = 0
+    const {kubectl, calls} = fake((argv) => {
+      now += stepMs
+      const own = answer(argv, n++)
+      if (own) return own
+      if (argv[0] === 'get' && argv[1] === 'configmap') return stateOf({web: switched})
+      if (argv[0] === 'get' && argv[1] === 'service') return {stdout: JSON.stringify(serviceSelecting('green'))}
+      if (argv[0] === 'get' && argv[1] === 'lease') return {stdout: ''}
+      return {}
+    })
+    const said: string[] = []
+    const reporter = {info: (m: string) => said.push(m), warn: (m: string) => said.push(`warn: ${m}`)} as unknown as StrategyContext['reporter']
+    const scaled = await scaleDownOldSlots(kubectl, {services: svc({type: 'blueGreen'}), app: 'shop', environment: 'prod', reporter, clock: () => now, intervalMs: 1})
+    return {scaled, calls, said}
+  }
+
+  it('waits out an API server that stops answering (the release is live and recorded), then scales the old slot down (it exited 4 after a successful deploy)', async () => {
+    // The second to fifth calls (the lock's take, the state read under it) find no server.
+    const {scaled, calls, said} = await run((_argv, n) => (n >= 1 && n <= 4 ? {exitCode: 1, stderr: REFUSED} : undefined))
+    expect(scaled).to.deep.equal(['web-blue'])
+    expect(calls.filter((c) => c[0] === 'scale')).to.deep.equal([['scale', 'deployment', 'web-blue', '--replicas=0']])
+    expect(JSON.parse(patches(calls).at(-1)?.data.web as string)).to.include({scaledDown: true})
+    expect(said.filter((m) => m.startsWith('warn: the API server does not answer'))).to.have.length(1)
+    expect(said.join('\n')).to.match(/the release is live and recorded; skycap scales the old slots down once it answers \(each step waits up to 60s\)/)
+    expect(said).to.include('Scaled web-blue to 0')
+  })
+
+  it('an API server that does not answer in time is a warning, not a failed deploy; the slot is left for the next scale-down', async () => {
+    // From the scale on, nothing answers; each refused call takes 15 s.
+    let down = false
+    const {scaled, calls, said} = await run((argv) => {
+      down ||= argv[0] === 'scale'
+      return down ? {exitCode: 1, stderr: REFUSED} : undefined
+    }, 15_000)
+    expect(scaled).to.deep.equal([])
+    expect(patches(calls), 'nothing says web-blue was scaled down').to.deep.equal([])
+    expect(said.join('\n')).to.match(
+      /warn: could not scale the old blue-green slots down: the API server does not answer \(the connection to the server 10\.0\.0\.1:6443 was refused\); the next deploy, rollback or `skycap rollout resume` scales them down/,
+    )
+  })
+
+  it('a scale the API server refuses is a warning, and the state does not say the slot went (it said scaledDown, and nothing scaled it down again)', async () => {
+    const forbidden = 'Error from server (Forbidden): deployments.apps "web-blue" is forbidden: User "ci" cannot patch resource "deployments/scale"'
+    const {scaled, calls, said} = await run((argv) => (argv[0] === 'scale' ? {exitCode: 1, stderr: forbidden} : undefined))
+    expect(scaled).to.deep.equal([])
+    expect(patches(calls)).to.deep.equal([])
+    expect(said.find((m) => m.startsWith('warn: could not scale web-blue to 0:'))).to.match(/forbidden.*; the next deploy, rollback or `skycap rollout resume` tries again$/)
+  })
+})
+
 describe('a blue-green rollout stopped before it recorded its switch (SIGTERM, Ctrl-C, a killed CLI)', () => {
   const stateOf = (services: Record<string, unknown>) => ({stdout: JSON.stringify({data: Object.fromEntries(Object.entries(services).map(([k, v]) => [k, JSON.stringify(v)]))})})
   const patches = (calls: string[][]) => calls.filter((c) => c[0] === 'patch' && c[1] === 'configmap').map((c) => JSON.parse(c.at(-1) as string) as {data: Record<string, string | null>})
@@ -825,5 +905,83 @@ describe('history of blue-green and canary releases', () => {
     expect(none.calls).to.have.length(0)
     const broken = fake(() => ({exitCode: 1, stderr: 'error: the server was unable to return a response'}))
     expect(await rolloutSummaries(broken.kubectl, 'shop', services, 7)).to.deep.equal({})
+  })
+})
+
+describe('an API server that stops answering after the apply (the switch, the endpoints, the canary’s steps)', () => {
+  const REFUSED = 'The connection to the server 10.0.0.1:6443 was refused - did you specify the right host or port?'
+  const EOF = 'error: Get "https://10.0.0.1:6443/api/v1/namespaces/n/endpointslices": EOF'
+
+  it('blue-green web and api, canary shop: each cut waited out, the switch and the scale made again, every service completed (it ended at the first refusal, exit 4, traffic half moved and unrecorded); three rounds', async () => {
+    const services = BLUE_GREEN_WEB_API_CANARY_SHOP
+    const live = liveWebApiShop()
+    const objects = [deployment(), service, labelled(deployment('api:2'), 'api'), labelled(service, 'api'), labelled(deployment('shop:2'), 'shop'), labelled(service, 'shop')].map((o) =>
+      o.kind === 'Deployment' ? {...o, metadata: {name: o.metadata.name, labels: o.metadata.labels}} : o,
+    )
+    // The pod a selector names: web-green-1, api-green-1, shop-canary-1 (ready, never restarted).
+    const podOf = (selector: string) => {
+      const name = /app\.kubernetes\.io\/name=(\w+)/.exec(selector)?.[1]
+      const part = /skycap\.dev\/slot=(\w+)/.exec(selector)?.[1] ?? /skycap\.dev\/track=(\w+)/.exec(selector)?.[1] ?? 'stable'
+      return {metadata: {name: `${name}-${part}-1`}, status: {containerStatuses: [{name: 'web', ready: true, restartCount: 0}]}}
+    }
+    for (const round of [1, 2, 3]) {
+      // After "Switching …" and after the canary's "weight 50%", the next `cut` calls find no API server.
+      // The first look at web's endpoints after the switch is cut too.
+      let cut = 0
+      let slicesCut = false
+      const refused: string[] = []
+      const {kubectl, calls} = fake((argv) => {
+        if (cut > 0 || (slicesCut && argv[1] === 'endpointslices')) {
+          if (cut > 0) cut--
+          else slicesCut = false
+          refused.push(argv.slice(0, 2).join(' '))
+          return {exitCode: 1, stderr: cut % 2 ? REFUSED : EOF}
+        }
+        if (argv[0] === 'get' && argv[1] === 'configmap') return {stdout: ''}
+        if (argv[0] === 'get' && argv[1] === 'deployments,services') return {stdout: JSON.stringify({items: live})}
+        if (argv[0] === 'get' && argv[1]?.startsWith('deployments,replicasets'))
+          return {stdout: JSON.stringify({items: [deploymentStatus('web-green', 3), deploymentStatus('api-green', 3), deploymentStatus('shop-canary', 0), deploymentStatus('shop', 3)]})}
+        if (argv[0] === 'get' && argv[1] === 'pods') return {stdout: JSON.stringify({items: [podOf(argv[3] as string)]})}
+        if (argv[0] === 'get' && argv[1] === 'endpointslices') {
+          const name = (argv[3] as string).split('=')[1]
+          return {stdout: JSON.stringify({items: [{endpoints: [{targetRef: {name: `${name}-green-1`}, conditions: {ready: true}}]}]})}
+        }
+        if (argv[0] === 'get') return {exitCode: 1, stderr: `unexpected ${argv.join(' ')}`}
+        return {}
+      })
+      const said: string[] = []
+      const reporter = {
+        info: (m: string) => {
+          said.push(m)
+          if (m.startsWith('Switching ') || m.includes('shop: weight 50%')) cut = 1 + round
+          if (m.startsWith('Switching ')) slicesCut = true
+        },
+        warn: (m: string) => said.push(`warn: ${m}`),
+      } as unknown as StrategyContext['reporter']
+      const result = await rollOutRelease(releaseOf(context(kubectl, {reporter}), objects, services))
+      expect(result.outcome, said.join('\n')).to.equal('ready')
+      expect(refused, `round ${round}`).to.deep.equal([...Array(round + 1).fill('apply --server-side'), 'get endpointslices', ...Array(round + 1).fill('scale deployment')])
+      // The switch: both Services to green in one apply, made again until it was answered.
+      const switched = calls.filter((c) => c[0] === 'apply').length
+      expect(switched, `round ${round}: the release, the switch ${round + 2} times, the promotion`).to.be.at.least(round + 2)
+      expect(
+        calls.filter((c) => c[0] === 'scale' && c[2] === 'shop-canary'),
+        `round ${round}`,
+      ).to.have.length(round + 2)
+      const written = (name: string) => lastState(calls, name)
+      expect(written('web'), `round ${round}`).to.include({phase: 'completed', activeSlot: 'green', previousSlot: 'blue'})
+      expect(written('api'), `round ${round}`).to.include({phase: 'completed', activeSlot: 'green', previousSlot: 'blue'})
+      expect(written('shop'), `round ${round}`).to.include({phase: 'completed', weight: 100})
+      // Said once per outage, each way.
+      expect(
+        said.filter((m) => m.startsWith('warn: the API server does not answer')),
+        said.join('\n'),
+      ).to.have.length(3)
+      expect(
+        said.filter((m) => /the API server answers again, after \d+s without/.test(m)),
+        said.join('\n'),
+      ).to.have.length(3)
+      expect(said.find((m) => m.startsWith('warn:'))).to.match(/skycap takes the rollout on once it answers, until its timeout$/)
+    }
   })
 })
