@@ -1,7 +1,7 @@
 import type {LoadedConfig} from '../config/types.js'
 import {ApiServerUnreachableError, formatLocation, InterruptedError, KubectlError, type SourceLocation} from '../errors.js'
 import {cutGoValues, type Kubectl} from '../kubectl/kubectl.js'
-import {OutageWait, type OutageOptions} from '../kubectl/outage.js'
+import type {OutageOptions} from '../kubectl/outage.js'
 import {CLUSTER_SCOPED, CONFIG_KINDS, type KubeObject, LABELS, type RenderedObject} from '../render/objects.js'
 
 // Server-side apply as manager "skycap": no last-applied annotation, and fields other managers own (an HPA's
@@ -229,15 +229,14 @@ export async function applyInPhases(kubectl: Kubectl, objects: KubeObject[], sig
   const config = objects.filter((o) => CONFIG_KINDS.has(o.kind))
   const rest = objects.filter((o) => !CONFIG_KINDS.has(o.kind))
   const applied: string[] = []
-  const waits = outage ? new OutageWait({...outage, signal}) : undefined
-  const untilAnswered = (args: string[], options: Parameters<Kubectl['run']>[1]) => (waits ? waits.untilAnswered(() => kubectl.run(args, options)) : kubectl.run(args, options))
+  const calls = outage ? kubectl.waitingOut({...outage, ...(signal ? {signal} : {})}) : kubectl
   // The definitions are applied with the config; their custom resources with the rest, once the API server serves
   // their kinds (kubectl maps a kind when it reads its input, so the two cannot share a call).
   const definitions = [...new Set(customResourcesOfRendered(objects).map((r) => r.definition))]
   for (const phase of [config, rest]) {
     if (phase === rest && definitions.length) {
       try {
-        await untilAnswered(['wait', '--for=condition=Established', `--timeout=${ESTABLISHED_TIMEOUT}`, ...definitions.map((d) => `customresourcedefinitions.apiextensions.k8s.io/${d}`)], {
+        await calls.run(['wait', '--for=condition=Established', `--timeout=${ESTABLISHED_TIMEOUT}`, ...definitions.map((d) => `customresourcedefinitions.apiextensions.k8s.io/${d}`)], {
           namespaced: false,
           signal,
         })
@@ -249,7 +248,7 @@ export async function applyInPhases(kubectl: Kubectl, objects: KubeObject[], sig
     if (phase === rest) await afterConfig?.()
     if (phase.length === 0) continue
     try {
-      await untilAnswered(APPLY, {input: list(phase), signal})
+      await calls.run(APPLY, {input: list(phase), signal})
     } catch (error) {
       if (error instanceof KubectlError || error instanceof InterruptedError) return {applied, stopped: error}
       throw error
