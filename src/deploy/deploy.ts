@@ -5,7 +5,7 @@ import {targetRevision} from '../vcs/target.js'
 import {DeployFailedError, InterruptedError, KubectlError, TimeoutError, UnreachableError, UserError} from '../errors.js'
 import {ciJobUrl, whoAmI} from '../identity.js'
 import type {Kubectl} from '../kubectl/kubectl.js'
-import {acquireLock, keepLockAlive, LEASE_SECONDS, releaseLock, renewLock} from '../lock/lease.js'
+import {acquireLock, afterLockRelease, keepLockAlive, LEASE_SECONDS, LOCK_RELEASED, releaseOwnLock, renewLock} from '../lock/lease.js'
 import type {KubeObject} from '../render/objects.js'
 import {ClusterSnapshot} from '../resources/status.js'
 import {serviceStatus} from './inspect.js'
@@ -254,6 +254,8 @@ export async function deploy(options: DeployOptions, deps: DeployDeps): Promise<
     onWait: (m) => reporter.info(m),
   })
   const heartbeat = keepLockAlive(kubectl, prepared.app, lock.id, {onLost: () => reporter.warn(`the lock of ${env.name} is no longer held by this deploy; another deploy may run at the same time`)})
+  // Not a `finally`: an interruption's message says whether the lock could be released (afterLockRelease).
+  let failure: {error: unknown} | undefined
   try {
     // Under the lock, read again what another deploy or a scale may have changed while this one validated or
     // waited: the release number and the live replica counts come from here.
@@ -263,12 +265,12 @@ export async function deploy(options: DeployOptions, deps: DeployDeps): Promise<
     await applyWatchRecord(prepared, lockedObjects, lockedReleases, lockedLive, target, selector, report, options, {...deps, lockId: lock.id, notifier}, clock() + timeoutMs, timeoutMs)
   } catch (error) {
     notifier.failUnfinished(error)
-    throw error
-  } finally {
-    heartbeat.stop()
-    await releaseLock(kubectl, prepared.app, {id: lock.id}).catch((error) => reporter.warn(`could not release the lock: ${(error as Error).message}`))
-    await settleNotifications(notifier, report)
+    failure = {error}
   }
+  heartbeat.stop()
+  const released = await releaseOwnLock(kubectl, prepared.app, lock.id, (m) => reporter.warn(m))
+  await settleNotifications(notifier, report)
+  if (failure) throw afterLockRelease(failure.error, released)
   // Blue-green: the old slots stay up for scaleDownDelay (rollback is a switch back), then go to zero.
   await scaleDownOldSlots(kubectl, {services: env.services, app: prepared.app, environment: env.name, reporter, clock, signal: deps.signal})
   return report
@@ -414,7 +416,7 @@ async function applyWatchRecord(
     await saveRelease(kubectl, failedRecord, undefined, releases, keep, {onContact: (event) => reportContact(reporter, event, RECORD_MEANWHILE)})
     recorded = [storedWithoutManifests(failedRecord), ...releases]
   } catch (error) {
-    reporter.warn(`could not record the failed release: ${(error as Error).message}`)
+    reporter.warn(`could not record the ${failedRecord.result} release: ${(error as Error).message}`)
   }
   deps.notifier.send({...facts, event: 'failed', result: report.result, reason: cause})
   if (rollout.outcome !== 'interrupted') {
@@ -440,7 +442,7 @@ async function applyWatchRecord(
       details: {report},
     })
   if (rollout.outcome === 'interrupted')
-    throw new InterruptedError(`deploy of ${env.name} interrupted; the lock was released and the rollout left as it was`, {
+    throw new InterruptedError(`deploy of ${env.name} interrupted; ${LOCK_RELEASED} and the rollout left as it was`, {
       hint: interruptedHint(env.name, rollouts),
       details: {report},
     })

@@ -1,7 +1,7 @@
 import {UserError} from '../errors.js'
 import {openVcs, type VcsChoice} from '../vcs/vcs.js'
 import type {KubeObject} from '../render/objects.js'
-import {acquireLock, keepLockAlive, LEASE_SECONDS, releaseLock} from '../lock/lease.js'
+import {acquireLock, afterLockRelease, keepLockAlive, LEASE_SECONDS, LOCK_RELEASED, releaseOwnLock} from '../lock/lease.js'
 import {contentOf, isGood, lastGood, listReleases, nextReleaseNumber, RECORD_MEANWHILE, saveRelease, type StoredRelease} from '../release/store.js'
 import {parseDuration} from '../duration.js'
 import {formatFailure} from './explain.js'
@@ -189,6 +189,9 @@ export async function rollback(options: RollbackOptions, deps: DeployDeps): Prom
   // (a deploy's record starts under the lock too).
   const started = clock()
   const deadline = started + timeoutMs
+  // The lock's release, once begun (a successful rollback releases it before the old slots' scale-down).
+  let releasing: Promise<boolean> | undefined
+  let failure: {error: unknown} | undefined
   try {
     // Under the lock: the number and the live counts another deploy or scale may have changed meanwhile.
     const [lockedReleases, lockedLive] = await Promise.all([listReleases(kubectl, app, env.name), liveDeployments(kubectl, selector)])
@@ -273,22 +276,26 @@ export async function rollback(options: RollbackOptions, deps: DeployDeps): Prom
     }
     if (rollout.outcome === 'ready') {
       heartbeat.stop()
-      await releaseLock(kubectl, app, {id: lock.id}).catch(() => undefined)
+      releasing ??= releaseOwnLock(kubectl, app, lock.id, (m) => deps.reporter.warn(m))
+      await releasing
       await scaleDownOldSlots(kubectl, {objects: rollout.recorded, app, environment: env.name, reporter: deps.reporter, clock, signal: deps.signal})
       return report
     }
     const now = running ? `; now running: ${running}` : ''
-    if (rollout.outcome === 'interrupted') throw new InterruptedError(`rollback of ${env.name} interrupted; the lock was released${now}`, {details: {report}})
+    if (rollout.outcome === 'interrupted') throw new InterruptedError(`rollback of ${env.name} interrupted; ${LOCK_RELEASED}${now}`, {details: {report}})
     if (rollout.outcome === 'timeout') throw new TimeoutError(`rollback of ${env.name} to release ${chosen.record.number} did not become ready in time (${cause})${now}`, {details: {report}})
     throw new DeployFailedError(`rollback of ${env.name} to release ${chosen.record.number} failed: ${cause}${now}`, {details: {report}})
   } catch (error) {
     notifier.failUnfinished(error)
-    throw error
+    failure = {error}
   } finally {
     heartbeat.stop()
-    await releaseLock(kubectl, app, {id: lock.id}).catch(() => undefined)
+    releasing ??= releaseOwnLock(kubectl, app, lock.id, (m) => deps.reporter.warn(m))
+    await releasing
     await settleNotifications(notifier, report)
   }
+  // Only an error gets here (the rollback returns above): its message says whether the lock could be released.
+  throw afterLockRelease(failure?.error, await releasing)
 }
 
 /**

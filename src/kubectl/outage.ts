@@ -46,7 +46,9 @@ export class OutageWait {
   /**
    * Calls `first` until the API server answers it, each unanswered call waited for as failed() does; after a call
    * that was cut off, `again` instead (a write made again over what the cut-off one may have left). Once the signal
-   * fired, the error is thrown as it is.
+   * fired, before a call or during the wait after it, the error is thrown as it is, with no call made again: a call
+   * that carries no signal (a state write that finishes after a first Ctrl-C) could otherwise hang until kubectl's
+   * request timeout, and a Ctrl-C during an outage must end the command (exit 130), not outlast it.
    */
   async untilAnswered<T>(first: () => Promise<T>, again: () => Promise<T> = first): Promise<T> {
     for (let call = first; ; call = again) {
@@ -57,6 +59,7 @@ export class OutageWait {
       } catch (error) {
         if (this.options.signal?.aborted) throw error
         await this.failed(error)
+        if (this.options.signal?.aborted) throw error
       }
     }
   }

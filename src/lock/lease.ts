@@ -247,6 +247,38 @@ export function keepLockAlive(kubectl: Kubectl, app: string, id: string, options
   }
 }
 
+/** What an interrupted deploy, rollback or scale says of its lock, and what it says once the release failed. */
+export const LOCK_RELEASED = 'the lock was released'
+const LOCK_NOT_RELEASED = `the lock could not be released (it expires on its own within ${LEASE_SECONDS}s)`
+
+/**
+ * Releases the lock a command took, at its end. A release that fails (an API server that does not answer) is a
+ * warning, not the command's error: the lease expires on its own within LEASE_SECONDS. Returns whether it was released.
+ */
+export async function releaseOwnLock(kubectl: Kubectl, app: string, id: string, warn: (message: string) => void): Promise<boolean> {
+  try {
+    await releaseLock(kubectl, app, {id})
+    return true
+  } catch (error) {
+    warn(`could not release the lock: ${(error as Error).message}; it expires on its own within ${LEASE_SECONDS}s`)
+    return false
+  }
+}
+
+/**
+ * The error a command that held the lock ends with, once it tried to release it: an interruption that says "the lock
+ * was released" (written before the release) says it was not, when the release failed.
+ */
+export function afterLockRelease(error: unknown, released: boolean): unknown {
+  if (released || !(error instanceof InterruptedError) || !error.message.includes(LOCK_RELEASED)) return error
+  return new InterruptedError(error.message.replace(LOCK_RELEASED, LOCK_NOT_RELEASED), {
+    hint: error.hint,
+    jsonHint: error.jsonHint,
+    details: error.details,
+    ...(error.cause === undefined ? {} : {cause: error.cause}),
+  })
+}
+
 /** Releases the lock if this process holds it (by id), or whoever holds it with `force`. */
 export async function releaseLock(kubectl: Kubectl, app: string, options: {id?: string; force?: boolean} = {}): Promise<boolean> {
   const current = await lockStatus(kubectl, app)

@@ -2,7 +2,7 @@ import {unknownServiceError, withFlag} from '../config/environment.js'
 import {DeployFailedError, InterruptedError, KubectlError, NamespaceMissingError, TimeoutError, UserError} from '../errors.js'
 import {parseDuration} from '../duration.js'
 import {ciJobUrl, whoAmI} from '../identity.js'
-import {acquireLock, keepLockAlive, LEASE_SECONDS, releaseLock} from '../lock/lease.js'
+import {acquireLock, afterLockRelease, keepLockAlive, LEASE_SECONDS, LOCK_RELEASED, releaseOwnLock} from '../lock/lease.js'
 import type {KubeObject} from '../render/objects.js'
 import {listReleases, nextReleaseNumber, RECORD_MEANWHILE, saveRelease} from '../release/store.js'
 import type {DeployDeps} from '../deploy/deploy.js'
@@ -131,6 +131,8 @@ export async function scale(input: ScaleOptions, deps: DeployDeps): Promise<Scal
   // (a deploy's record starts under the lock too).
   const started = clock()
   const deadline = started + timeoutMs
+  let failure: {error: unknown} | undefined
+  let released: boolean | undefined
   try {
     // The records too, before anything changes: an unreadable one stops the scale here, not after it.
     const {target, deployment, from} = await inspect()
@@ -183,12 +185,16 @@ export async function scale(input: ScaleOptions, deps: DeployDeps): Promise<Scal
     )
     report.release = number
     report.result = result.outcome === 'ready' ? 'succeeded' : result.outcome === 'timeout' ? 'timed-out' : result.outcome === 'interrupted' ? 'interrupted' : 'failed'
-    if (result.outcome === 'interrupted') throw new InterruptedError(`scaling ${options.service} in ${env.name} interrupted; the lock was released`, {details: {report, failures}})
+    if (result.outcome === 'interrupted') throw new InterruptedError(`scaling ${options.service} in ${env.name} interrupted; ${LOCK_RELEASED}`, {details: {report, failures}})
     if (result.outcome === 'timeout') throw new TimeoutError(`${options.service} did not reach ${options.replicas} ready replicas in time`, {details: {report, failures}})
     if (result.outcome !== 'ready') throw new DeployFailedError(`scaling ${options.service} failed: ${failures[0]?.message ?? result.outcome}`, {details: {report, failures}})
     return report
+  } catch (error) {
+    failure = {error}
   } finally {
     heartbeat.stop()
-    await releaseLock(kubectl, app, {id: lock.id}).catch(() => undefined)
+    released = await releaseOwnLock(kubectl, app, lock.id, (m) => deps.reporter.warn(m))
   }
+  // Only an error gets here (the scale returns above): its message says whether the lock could be released.
+  throw afterLockRelease(failure?.error, released ?? false)
 }

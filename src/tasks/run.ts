@@ -4,7 +4,7 @@ import {connect, type KubectlFactory, openEnvironment} from '../env/connect.js'
 import {parseDuration} from '../duration.js'
 import {InterruptedError, SkycapError, TimeoutError, UserError} from '../errors.js'
 import {buildJob, containerImage as imageOf, deleteJobs, JOB_LABELS, jobName, podTemplateOf, runJob, shownCommand} from '../hooks/job.js'
-import {acquireLock, keepLockAlive, LEASE_SECONDS, releaseLock} from '../lock/lease.js'
+import {acquireLock, keepLockAlive, LEASE_SECONDS, releaseOwnLock} from '../lock/lease.js'
 import {prepareRelease} from '../render/prepare.js'
 import {lastGood, listReleases} from '../release/store.js'
 import type {Reporter} from '../ui/output.js'
@@ -172,7 +172,7 @@ export async function runTask(options: RunTaskOptions, deps: RunTaskDeps): Promi
   } finally {
     if (!options.keep) await deleteJobs(kubectl, [name])
     heartbeat?.stop()
-    if (lock) await releaseLock(kubectl, app, {id: lock.id}).catch((error) => deps.reporter.warn(`could not release the lock: ${(error as Error).message}`))
+    if (lock) await releaseOwnLock(kubectl, app, lock.id, (m) => deps.reporter.warn(m))
   }
 }
 

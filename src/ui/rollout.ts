@@ -7,7 +7,9 @@ export function rolloutStatusLines(r: RolloutStatusReport): string {
       s.type === 'blueGreen'
         ? `active slot ${s.activeSlot}${!s.previousSlot ? '' : s.phase === 'progressing' ? `, ${s.previousSlot} coming up (not serving)` : `, previous ${s.previousSlot} ${s.scaledDown ? 'scaled to 0' : `kept until ${s.scaleDownAt}`}`}`
         : `weight ${s.weight ?? 0}%, step ${Math.min((s.step ?? 0) + 1, s.steps ?? 0)}/${s.steps ?? 0}${s.pausedUntil ? ` (paused until ${s.pausedUntil})` : ''}`
-    return `${name}: ${s.type} ${s.phase}, release ${s.release ?? '?'}, ${where}${s.request ? `; ${s.request} requested` : ''}${s.message ? `; ${s.message}` : ''}`
+    // An abort under way (a `skycap abort`, a failed step) reads as `progressing` until stable is back: say so.
+    const aborting = s.aborting ? `; aborting, all traffic going back to stable (${s.aborting.message})` : ''
+    return `${name}: ${s.type} ${s.phase}, release ${s.release ?? '?'}, ${where}${aborting}${s.request ? `; ${s.request} requested` : ''}${s.message ? `; ${s.message}` : ''}`
   })
   if (!lines.length) lines.push(`${r.environment} has no blue-green or canary rollout on record`)
   lines.push(r.lock ? `lock held by ${r.lock.holder} (${r.lock.reason})${r.lock.expired ? ', expired' : ''}` : 'lock free')

@@ -13,6 +13,24 @@ import {appendLog, kubectl, podLogFiles, useNamespace, waitFor} from './harness.
 const DEPLOY = ['deploy', '--skip-image-check']
 const useContext = (context: string) => (text: string) => text.replace(/context: .*\n {4}namespace/g, `context: ${context}\n    namespace`)
 
+/**
+ * skycap.yaml of round N: `base` with web and a new api service blue-green (scaleDownDelay 1s), and with `canaryShop` a
+ * canary shop (setWeight 50, a 2 s pause), each pod template carrying ROUND=N, so that every round moves each of them.
+ */
+const blueGreenRounds =
+  (base: string, options: {apiReplicas: number; canaryShop?: boolean}) =>
+  (round: number): string => {
+    const blueGreen = '    strategy: {type: blueGreen, scaleDownDelay: 1s}\n'
+    const shop = `  shop:\n    image: shop\n    replicas: 2\n    port: 7070\n    strategy: {type: canary, steps: [{setWeight: 50}, {pause: {duration: 2s}}]}\n    env: {ROUND: "${round}"}\n    resources: {requests: {cpu: 10m, memory: 16Mi}}\n`
+    return base
+      .replace(
+        'services:\n  web:\n',
+        `services:\n  api:\n    image: api\n    replicas: ${options.apiReplicas}\n    port: 9090\n${blueGreen}    env: {ROUND: "${round}"}\n    resources: {requests: {cpu: 10m, memory: 16Mi}}\n` +
+          `${options.canaryShop ? shop : ''}  web:\n`,
+      )
+      .replace('    port: 8080\n', `    port: 8080\n${blueGreen}    env: {ROUND: "${round}"}\n`)
+  }
+
 describe('hardening (real cluster)', function () {
   const ns = useNamespace('harden')
   let app: TestApp
@@ -266,16 +284,8 @@ describe('hardening (real cluster)', function () {
     proxy = await ApiServerProxy.start('harden-switch', {delayMs: 100})
     const base = useContext('harden-switch')(app.config)
     const env = {KUBECONFIG: proxy.kubeconfig}
-    const blueGreen = '    strategy: {type: blueGreen, scaleDownDelay: 1s}\n'
     // Every service's pod template changes each round (ROUND): blue-green goes to the other slot, the canary steps.
-    const release = (round: number) =>
-      base
-        .replace(
-          'services:\n  web:\n',
-          `services:\n  api:\n    image: api\n    replicas: 2\n    port: 9090\n${blueGreen}    env: {ROUND: "${round}"}\n    resources: {requests: {cpu: 10m, memory: 16Mi}}\n` +
-            `  shop:\n    image: shop\n    replicas: 2\n    port: 7070\n    strategy: {type: canary, steps: [{setWeight: 50}, {pause: {duration: 2s}}]}\n    env: {ROUND: "${round}"}\n    resources: {requests: {cpu: 10m, memory: 16Mi}}\n  web:\n`,
-        )
-        .replace('    port: 8080\n', `    port: 8080\n${blueGreen}    env: {ROUND: "${round}"}\n`)
+    const release = blueGreenRounds(base, {apiReplicas: 2, canaryShop: true})
     const shas = [await app.change(() => release(0), 'round 0')]
     const first = await app.cli([...DEPLOY, 'test'], {env})
     expect(first.exitCode, first.stderr).to.equal(0)
@@ -323,6 +333,94 @@ describe('hardening (real cluster)', function () {
     const history = await app.json(['history', 'test'], {env})
     expect(history.doc.result.releases.map((x: any) => [x.number, x.action, x.result, x.revision.sha])).to.deep.equal([4, 3, 2, 1].map((n) => [n, 'deploy', 'succeeded', shas[n - 1]]))
     expect(await kubectl(['get', 'lease', 'skycap-lock-itapp', '--ignore-not-found', '-o', 'name'], {namespace: ns.name}), 'every deploy released the lock').to.have.property('stdout', '')
+  })
+
+  it('hardening: Ctrl-C while a deploy waits out an API server that stopped answering: before the apply it ends at once (exit 130, the lock left to expire, said so); at the blue-green switch the release is recorded as interrupted once the server answers, and the lock released', async function () {
+    this.timeout(420_000)
+    proxy = await ApiServerProxy.start('harden-stop', {delayMs: 100})
+    const base = useContext('harden-stop')(app.config)
+    const env = {KUBECONFIG: proxy.kubeconfig}
+    const release = blueGreenRounds(base, {apiReplicas: 1})
+    await app.change(() => release(0), 'round 0')
+    const first = await app.cli([...DEPLOY, 'test'], {env})
+    expect(first.exitCode, first.stderr).to.equal(0)
+    /**
+     * Round `round`'s deploy, stopped by a Ctrl-C once it waits for the server it lost after `cutAt`; `meanwhile` runs
+     * after the Ctrl-C (it may bring the server back); the server is back once the deploy has ended.
+     */
+    const interrupt = async (round: number, cutAt: string, meanwhile: (err: () => string, revive: () => Promise<void>) => Promise<void>) => {
+      let revived = false
+      const revive = async () => {
+        if (!revived) await proxy?.revive()
+        revived = true
+      }
+      await app.change(() => release(round), `round ${round}`)
+      // --wait-for-lock: a deploy stopped while the server did not answer could not release its lock; it expires.
+      const child = execa('node', [cliPath, ...DEPLOY, 'test', '--timeout', '3m', '--wait-for-lock', '2m'], {
+        cwd: app.repo.dir,
+        reject: false,
+        detached: true,
+        env: {NO_COLOR: '1', CI: 'true', ...env},
+      })
+      let err = ''
+      child.stderr?.on('data', (d) => (err += d))
+      const said = (what: string, seen: () => boolean) =>
+        waitFor(what, seen, {timeoutMs: 150_000}).catch((error: Error) => {
+          throw new Error(`${error.message}; the deploy said:\n${err}`)
+        })
+      await said(`"${cutAt}"`, () => err.includes(cutAt))
+      proxy?.kill()
+      // The deploy is waiting for the server (it says so), not failing: the Ctrl-C lands in that wait.
+      await said('the outage to be met', () => err.includes('the API server does not answer'))
+      const sent = Date.now()
+      process.kill(-(child.pid as number), 'SIGINT')
+      await meanwhile(() => err, revive)
+      const r = await child
+      await revive()
+      expect(r.exitCode, `round ${round}, Ctrl-C after "${cutAt}":\n${err}`).to.equal(130)
+      return {err, tookMs: Date.now() - sent}
+    }
+
+    // Before the apply: nothing to record, so it ends at once; the lock could not be released, and it says so.
+    const before = await interrupt(1, 'Deploying release', async () => undefined)
+    // Before, the wait asked the server again after the Ctrl-C (a call that hangs rather than being refused kept the
+    // user waiting up to kubectl's 30 s request timeout); well under the 5 s between two asks.
+    expect(before.tookMs, `exit ${before.tookMs} ms after the Ctrl-C:\n${before.err}`).to.be.below(5000)
+    expect(before.err).to.match(/^Error: interrupted/m)
+    expect(before.err).to.match(/could not release the lock: .*; it expires on its own within 60s/)
+    expect(before.err, 'it said the lock was released when it was not').to.not.contain('the lock was released')
+
+    // At the switch: the release was applied, so it is recorded (the server is back within the 30 s the record waits),
+    // then the lock is released, and the error says so. The deploy waits for round 1's lock to expire first.
+    const atSwitch = await interrupt(2, 'Switching api to green, web to green', async (err, revive) => {
+      await waitFor('the record to wait for the server', () => err().includes('skycap records it once it answers again'), {timeoutMs: 30_000})
+      await revive()
+    })
+    expect(atSwitch.err).to.match(/^Error: deploy of test interrupted; the lock was released and the rollout left as it was/m)
+    expect(atSwitch.err).to.not.contain('could not release the lock')
+    const history = await app.json(['history', 'test'], {env})
+    expect(history.doc.result.releases.map((x: any) => [x.number, x.result])).to.deep.equal([
+      [2, 'interrupted'],
+      [1, 'succeeded'],
+    ])
+    expect(await kubectl(['get', 'lease', 'skycap-lock-itapp', '--ignore-not-found', '-o', 'name'], {namespace: ns.name}), 'released after the record').to.have.property('stdout', '')
+
+    // Nothing is left held for good: a deploy once the server answers converges, each Service selecting the slot that
+    // runs the last revision, observed by its controller.
+    const sha = await app.change(() => release(9), 'after the outages')
+    const last = await app.cli([...DEPLOY, 'test'], {env})
+    expect(last.exitCode, last.stderr).to.equal(0)
+    for (const [service, want] of [
+      ['web', 2],
+      ['api', 1],
+    ] as const) {
+      const slot = (await app.get(['service', service])).spec.selector['skycap.dev/slot']
+      const d = await app.get(['deployment', `${service}-${slot}`])
+      expect(d.metadata.annotations['skycap.dev/revision'], service).to.equal(sha)
+      expect(d.status.observedGeneration, service).to.equal(d.metadata.generation)
+      expect([d.spec.replicas, d.status.availableReplicas], service).to.deep.equal([want, want])
+    }
+    expect(await kubectl(['get', 'lease', 'skycap-lock-itapp', '--ignore-not-found', '-o', 'name'], {namespace: ns.name}), 'the last deploy released the lock').to.have.property('stdout', '')
   })
 
   it('hardening: Ctrl-C to the process group during validation exits 130 every time, and changes nothing', async () => {

@@ -204,6 +204,19 @@ describe('kubectl: waitingOut, an API server that stops answering waited for cal
     expect((error as Error).message).to.match(/it has not answered for 61s, and the time is up$/)
   })
 
+  it('a Ctrl-C during the wait ends it at once: the call is not made again, its error is thrown (the command then exits 130)', async () => {
+    const fake = fakeKubectl([{argv: patch, result: refused}])
+    const controller = new AbortController()
+    // A real clock and a long interval: without the signal, this call would wait its first 10 s and ask again.
+    const kubectl = fake.kubectl.waitingOut({deadline: Date.now() + 60_000, clock: Date.now, intervalMs: 10_000, signal: controller.signal})
+    const started = Date.now()
+    setTimeout(() => controller.abort(), 50)
+    const error = await kubectl.run(['patch', 'service', 'web', '-p', '{}']).catch((e: unknown) => e)
+    expect(error).to.be.instanceOf(UnreachableError)
+    expect(Date.now() - started, 'ended by the Ctrl-C, not by the wait').to.be.below(5000)
+    expect(fake.calls.length, 'not asked again after the Ctrl-C').to.equal(1)
+  })
+
   it('waitingEachUpTo: each call gets that long from its start, past the deadline given first', async () => {
     const time = fakeTime()
     time.advance(120_000)

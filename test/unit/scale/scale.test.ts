@@ -2,7 +2,7 @@ import {expect} from 'chai'
 import {readFileSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 
-import {TimeoutError, UserError} from '../../../src/errors.js'
+import {InterruptedError, TimeoutError, UserError} from '../../../src/errors.js'
 import {MAX_REPLICAS, parseReplicas, scale} from '../../../src/scale/scale.js'
 import {memoryReporter} from '../../../src/ui/output.js'
 import {WATCH_RESOURCES} from '../../../src/resources/kinds.js'
@@ -165,6 +165,38 @@ describe('skycap scale: the whole kubectl sequence', function () {
     expect(error).to.be.instanceOf(TimeoutError)
     expect(error.exitCode).to.equal(70)
     expect(error.details?.report).to.deep.include({from: 2, to: 3, result: 'timed-out', release: 1})
+  })
+
+  it('interrupted, then the lock cannot be released (the API server stopped answering): a warning that it expires, and the error no longer says it was released', async () => {
+    const refused = {exitCode: 1, stderr: 'The connection to the server 127.0.0.1:6443 was refused - did you specify the right host or port?'}
+    const getLease = [...BOUND, 'get', 'lease', 'skycap-lock-itapp', '-o', 'json', '--ignore-not-found']
+    for (const released of [true, false]) {
+      let lease: Lease | undefined
+      const controller = new AbortController()
+      const fake = fakeKubectlFactory([
+        ...lockReadScale((l) => (lease = l)),
+        // Ctrl-C during the watch: the scale is recorded as interrupted, then the lock is released (or not).
+        {argv: [...BOUND, 'get', WATCH_RESOURCES, '-l', SELECTOR, '-o', 'json'], result: () => (controller.abort(), {stdout: JSON.stringify({items: [web(3, 2)]})})},
+        {argv: [...BOUND, 'create', '-f', '-']},
+        ...(released ? unlock(() => lease) : [{argv: getLease, result: refused}]),
+      ])
+      const reporter = memoryReporter()
+      const error = (await scale(
+        {service: 'web', replicas: '3', environment: 'test', configPath: join(repo.dir, 'skycap.yaml')},
+        {kubectl: fake.factory, reporter, intervalMs: 1, signal: controller.signal},
+      ).catch((e: unknown) => e)) as InterruptedError
+      expect(fake.remaining(), `released: ${released}`).to.equal(0)
+      expect(error).to.be.instanceOf(InterruptedError)
+      expect(error.exitCode).to.equal(130)
+      expect(error.details?.report, 'the report is kept').to.deep.include({result: 'interrupted', release: 1})
+      if (released) {
+        expect(error.message).to.equal('scaling web in test interrupted; the lock was released')
+        expect(reporter.warnings.join('\n')).to.not.contain('could not release the lock')
+      } else {
+        expect(error.message).to.equal('scaling web in test interrupted; the lock could not be released (it expires on its own within 60s)')
+        expect(reporter.warnings.join('\n')).to.match(/could not release the lock: cannot reach the cluster's API server .*; it expires on its own within 60s$/)
+      }
+    }
   })
 
   it('a blue-green service: the active slot (from the rollout state) is read, scaled and watched', async () => {

@@ -826,6 +826,13 @@ describe('a blue-green rollout stopped before it recorded its switch (SIGTERM, C
     expect(line).to.not.include('scaled to 0')
   })
 
+  it('rollout status says a canary is aborting, not only in --json', () => {
+    const aborting = {type: 'canary', phase: 'progressing', release: 7, weight: 50, step: 1, steps: 3, aborting: {ref: 'abort', message: 'aborted by skycap abort'}}
+    const line = rolloutStatusLines({environment: 'prod', services: {shop: aborting as never}, lock: null})
+    expect(line).to.include('shop: canary progressing, release 7, weight 50%, step 2/3; aborting, all traffic going back to stable (aborted by skycap abort)')
+    expect(rolloutStatusLines({environment: 'prod', services: {shop: {...aborting, aborting: undefined} as never}, lock: null})).to.not.include('aborting')
+  })
+
   it('stopped before the switch: the next scale-down stops the slot that came up, and the state says so', async () => {
     const {scaled, calls, written} = await scaleDown('blue')
     expect(scaled).to.deep.equal(['web-green'])
