@@ -101,16 +101,16 @@ export async function runCanary(unit: ServiceUnit, given: StrategyContext, resum
     weight: 0,
     unit: {...unit, deployment: stable},
   }
-  const save = async (change: Partial<ServiceRolloutState>) => {
+  const save = async (change: Partial<ServiceRolloutState>, options: {clearRequest?: boolean} = {}) => {
     Object.assign(state, change, {updatedAt: now()})
-    await writeServiceState(kubectl, context.app, context.environment, unit.service, state)
+    await writeServiceState(kubectl, context.app, context.environment, unit.service, state, options)
   }
   const takeRequest = async () => {
     const request = (await readState(kubectl, context.app, context.signal)).requests[unit.service]
     if (request) await writeRequest(kubectl, context.app, context.environment, unit.service, null)
     return request
   }
-  const waitReady = async (deployment: KubeObject) => {
+  const waitReady = async (deployment: KubeObject, signal = context.signal) => {
     const selector = `skycap.dev/environment=${context.environment}`
     const r = await watchRollout({
       kubectl,
@@ -118,7 +118,7 @@ export async function runCanary(unit: ServiceUnit, given: StrategyContext, resum
       selector,
       deadline: context.clock() + budget,
       clock: context.clock,
-      signal: context.signal,
+      signal,
       intervalMs: context.intervalMs,
       onContact: (event) => reportContact(reporter, event),
     })
@@ -137,14 +137,14 @@ export async function runCanary(unit: ServiceUnit, given: StrategyContext, resum
     ...(unit.serviceObject ? {serviceName: unit.service, port: portOf(unit.serviceObject)} : {}),
   }
 
-  const setWeight = async (weight: number) => {
+  const setWeight = async (weight: number, signal = context.signal) => {
     const routed = Boolean(unit.strategy.trafficRouting)
     const canaryReplicas = weight === 0 ? 0 : Math.max(1, routed ? Math.ceil((total * weight) / 100) : Math.round((total * weight) / 100))
     // By replicas the stable side shrinks as the canary grows (the split is the ratio); with a route it stays whole.
     const stableReplicas = routed ? total : weight >= 100 ? 0 : Math.max(1, total - canaryReplicas)
     reporter.info(`  ${unit.service}: weight ${weight}% (${routed ? `HTTPRoute ${unit.strategy.trafficRouting?.gatewayAPI.httpRoute}, ` : ''}canary ${canaryReplicas}, stable ${stableReplicas} pods)`)
     await kubectl.run(['scale', 'deployment', canaryDeployment.metadata.name, `--replicas=${canaryReplicas}`])
-    const notReady = await waitReady(canaryDeployment)
+    const notReady = await waitReady(canaryDeployment, signal)
     if (notReady) return notReady
     if (routed) await setRouteWeights(unit, weight, context)
     await kubectl.run(['scale', 'deployment', unit.service, `--replicas=${stableReplicas}`])
@@ -169,9 +169,53 @@ export async function runCanary(unit: ServiceUnit, given: StrategyContext, resum
   // moves on, or a crash-looping release was promoted to every replica.
   const canaryStillHealthy = async () => ((state.weight ?? 0) > 0 ? runChecks([], target, context) : undefined)
 
+  /**
+   * Runs a step's work (scaling the canary and waiting for it, checks, an analysis) while reading the service's
+   * request every poll: a `skycap abort` given meanwhile stops the work (its watch, its checks) and is the step's
+   * outcome. It was read only between steps: an abort during a long analysis waited for it, and one during the last
+   * step was never read, and the canary was promoted.
+   */
+  const abortable = async (during: string, work: (signal: AbortSignal) => Promise<FailureReport | undefined>): Promise<FailureReport | undefined> => {
+    const stop = new AbortController()
+    const signal = context.signal ? AbortSignal.any([context.signal, stop.signal]) : stop.signal
+    let asked = false
+    // Reads at once (no wait for an API server away: the step's own calls wait for it), and a failed read is tried
+    // again at the next poll.
+    const reader = kubectl.atOnce()
+    const listening = (async () => {
+      while (!signal.aborted) {
+        await abortableSleep(context.intervalMs ?? 1000, signal)
+        if (signal.aborted) return
+        const requests = await readState(reader, context.app, signal).then(
+          (s) => s.requests,
+          () => ({}) as Record<string, string>,
+        )
+        if (requests[unit.service] === 'abort') {
+          asked = true
+          stop.abort()
+        }
+      }
+    })()
+    let result: FailureReport | undefined
+    try {
+      result = await work(signal)
+    } catch (error) {
+      // Stopped by the abort, its watch or check ends as interrupted: that is the abort's doing, not a failure.
+      if (!asked || context.signal?.aborted) throw error
+    } finally {
+      stop.abort()
+      await listening
+    }
+    if (!asked) return result
+    await takeRequest()
+    return checkFailure(`abort ${unit.service}`, `aborted by skycap abort during ${during}`)
+  }
+
   // An abort a Ctrl-C (or a killed CLI) stopped half-way is finished, not undone by running the steps again.
   if (state.aborting) return abort(checkFailure(state.aborting.ref, state.aborting.message))
-  await save({phase: 'progressing'})
+  // A new canary drops a promote or abort left from an earlier rollout (given as its promotion began): it would
+  // have skipped this canary's first pause, or aborted it at its first step. A resumed one acts on what it finds.
+  await save({phase: 'progressing'}, {clearRequest: resumed === undefined})
   let full = false
   // A `skycap promote` taken between pauses (while the canary scaled or ran its checks) continues past the next
   // pause: the command said it was done, so it is not dropped.
@@ -183,7 +227,11 @@ export async function runCanary(unit: ServiceUnit, given: StrategyContext, resum
     if (request === 'promote-full') break
     if (request === 'promote') promoted = true
     if (step.setWeight !== undefined) {
-      const failure = (await setWeight(step.setWeight)) ?? (await runChecks(unit.strategy.checks ?? [], target, context))
+      const weight = step.setWeight
+      const failure = await abortable(
+        `step ${i + 1} (weight ${weight}%)`,
+        async (signal) => (await setWeight(weight, signal)) ?? (await runChecks(unit.strategy.checks ?? [], target, {...context, signal})),
+      )
       if (failure) return abort(failure)
     }
     if (step.pause && promoted) {
@@ -209,13 +257,16 @@ export async function runCanary(unit: ServiceUnit, given: StrategyContext, resum
       if (restarted) return abort(restarted)
     }
     if (step.analysis) {
-      const failure = await runChecks(step.analysis.checks, target, context)
+      const checks = step.analysis.checks
+      const failure = await abortable(`the analysis of step ${i + 1}`, (signal) => runChecks(checks, target, {...context, signal}))
       if (failure) return abort(failure)
     }
     await save({phase: 'progressing', step: i + 1})
   }
 
-  // Promotion: the stable Deployment takes the release, then the canary goes; not a canary whose pods crashed meanwhile.
+  // Promotion: the stable Deployment takes the release, then the canary goes; not a canary whose pods crashed
+  // meanwhile, nor one aborted after its last step's request was read.
+  if ((await takeRequest()) === 'abort') return abort(checkFailure(`abort ${unit.service}`, 'aborted by skycap abort before the promotion'))
   const crashed = await canaryStillHealthy()
   if (crashed) return abort(crashed)
   reporter.info(`  ${unit.service}: promoting the release to ${unit.service}`)
@@ -224,7 +275,9 @@ export async function runCanary(unit: ServiceUnit, given: StrategyContext, resum
   if (failure) return abort(failure)
   if (unit.strategy.trafficRouting) await setRouteWeights(unit, 0, context)
   await kubectl.run(['delete', 'deployment', canaryDeployment.metadata.name, '--ignore-not-found', '--wait=false'])
-  await save({phase: 'completed', step: steps.length, weight: 100})
+  // A request given once the promotion began has nothing left to act on (`skycap abort` then says the canary was
+  // promoted); it must not act on the next rollout.
+  await save({phase: 'completed', step: steps.length, weight: 100}, {clearRequest: true})
   return undefined
 }
 

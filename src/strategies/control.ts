@@ -284,9 +284,16 @@ async function expectOutcome(kubectl: Target['kubectl'], app: string, environmen
     return action === 'abort' ? phase === 'completed' : phase === 'aborted'
   })
   if (!contrary.length) return
-  const what = action === 'abort' ? 'promoted to the end' : 'aborted'
-  throw new SkycapError(`the ${action} of ${contrary.join(', ')} in ${environment} was not done: another request (a promote or abort given at the same time) came first, and the canary was ${what}`, {
-    hint: `\`skycap rollout status ${environment}\` shows where it stands; \`skycap history ${environment}\` the release's result.`,
+  // An abort is also too late once the promotion has begun (the last step done): the release then goes to the end.
+  const why =
+    action === 'abort'
+      ? 'the canary was promoted to the end first (its promotion had begun, or a promote given at the same time came first)'
+      : 'another request (an abort given at the same time) came first, and the canary was aborted'
+  throw new SkycapError(`the ${action} of ${contrary.join(', ')} in ${environment} was not done: ${why}`, {
+    hint:
+      action === 'abort'
+        ? `\`skycap rollback ${environment}\` returns the release before it; \`skycap history ${environment}\` shows the releases.`
+        : `\`skycap rollout status ${environment}\` shows where it stands; \`skycap history ${environment}\` the release's result.`,
     details: {services: contrary, phase: action === 'abort' ? 'completed' : 'aborted'},
   })
 }

@@ -353,6 +353,33 @@ describe('strategies on the real node: blue-green and canary with counted reques
       ).to.have.length(1)
       await settled()
       expect([...new Set(await sample(url, 40))], 'after the abort of the interrupted deploy').to.deep.equal(['v2'])
+
+      // v5: its canary pods never pass their readiness probe. An abort from another process while the first step waits
+      // for them is acted on at once, twice in a row: it was read only between steps, so the deploy waited out its
+      // timeout, and an abort during the last step was never read (the canary was promoted).
+      await app.change((t) => VERSION('v5')(t).replace('APP_VERSION: v5', 'APP_VERSION: v5, APP_HEALTHZ: fail'), 'v5 never ready')
+      await tag()
+      for (const round of [1, 2]) {
+        const p5 = background(['deploy', 'test', '--timeout', '5m'])
+        await waitFor(`round ${round}: the canary's pod running, not ready`, async () => {
+          const pods = (await app.get(['pods', '-l', 'skycap.dev/track=canary'])).items as any[]
+          return pods.some((pod) => pod.status?.containerStatuses?.[0]?.state?.running && !pod.metadata.deletionTimestamp)
+        })
+        const asked = Date.now()
+        const abortedInStep = await app.json(['abort', 'test'])
+        expect(abortedInStep.exitCode, `round ${round}: ${abortedInStep.stderr}`).to.equal(0)
+        const p5done = await p5
+        const tookMs = Date.now() - asked
+        expect(p5done.exitCode, `round ${round}: ${p5done.stderr}`).to.equal(1)
+        expect(JSON.parse(p5done.stdout).error.message, `round ${round}`).to.contain('aborted by skycap abort during step 1 (weight 25%)')
+        // Well within the 5 minutes the step would have waited for pods that never become ready.
+        expect(tookMs, `round ${round}: the deploy ended ${tookMs} ms after the abort was asked`).to.be.below(60_000)
+        expect(await replicas('web-canary'), `round ${round}`).to.equal(undefined)
+        expect(await replicas('web'), `round ${round}`).to.equal(4)
+        expect((await rolloutState()).web, `round ${round}`).to.include({phase: 'aborted', weight: 0})
+        await settled()
+        expect([...new Set(await sample(url, 40))], `round ${round}: after the abort during the step`).to.deep.equal(['v2'])
+      }
     },
   )
 

@@ -68,7 +68,26 @@ describe('promote while another command runs an abort of the same canary', funct
       (e: Error) => e,
     )
     expect(error, error.message).to.be.instanceOf(SkycapError)
-    expect(error.message).to.equal('the promote of web in test was not done: another request (a promote or abort given at the same time) came first, and the canary was aborted')
+    expect(error.message).to.equal('the promote of web in test was not done: another request (an abort given at the same time) came first, and the canary was aborted')
     expect(state(data).phase).to.equal('aborted')
+  })
+
+  it('an abort that comes as the promotion began: the canary completes, its request is cleared, and the abort says it was not done and how to go back', async () => {
+    const state = (data: Record<string, string>) => JSON.parse(data.web as string) as Record<string, unknown>
+    const {data, factory} = cluster((reads, d) => {
+      // The holder promotes to the end and clears the request left (its last state write).
+      if (reads === 1) {
+        delete d['web.request']
+        d.web = JSON.stringify({...state(d), phase: 'completed', step: 2, weight: 100})
+      }
+    })
+    const error = await requestRollout('abort', {environment: 'test', configPath: join(repo.dir, 'skycap.yaml')}, {kubectl: factory, reporter: memoryReporter()}).then(
+      (r) => new Error(`it reported ${JSON.stringify(r)}`),
+      (e: Error) => e,
+    )
+    expect(error, error.message).to.be.instanceOf(SkycapError)
+    expect(error.message).to.equal('the abort of web in test was not done: the canary was promoted to the end first (its promotion had begun, or a promote given at the same time came first)')
+    expect((error as SkycapError).hint).to.equal('`skycap rollback test` returns the release before it; `skycap history test` shows the releases.')
+    expect(data).to.not.have.property('web.request')
   })
 })

@@ -479,7 +479,8 @@ describe('a canary promoted between its pauses', () => {
     const {kubectl, calls} = fake((argv) => {
       if (stop.aborted) throw new Error('interrupted')
       if (argv[0] === 'scale') requested = true
-      if (argv[0] === 'patch' && argv.at(-1)?.includes('"web.request":null')) cleared = true
+      // Cleared once it was given (a new canary's first state write clears a request left from an earlier rollout).
+      if (argv[0] === 'patch' && argv.at(-1)?.includes('"web.request":null') && requested) cleared = true
       if (argv[0] === 'get' && argv[1] === 'configmap') return {stdout: JSON.stringify({data: requested && !cleared ? {'web.request': 'promote'} : {}})}
       if (argv[0] === 'get' && argv[1]?.startsWith('deployments,replicasets')) return {stdout: JSON.stringify({items: [readyDeployment('web-canary', 2), readyDeployment('web', 3)]})}
       if (argv[0] === 'get' && argv[1] === 'pods') return {stdout: JSON.stringify({items: [pod]})}
@@ -570,6 +571,107 @@ describe('a canary aborted', () => {
     expect(calls.filter((c) => c[0] === 'delete').map((c) => c[2])).to.deep.equal(['web-canary'])
     expect(states(calls).at(-1)).to.include({phase: 'aborted'})
     expect(states(calls).at(-1)).not.to.have.property('aborting')
+  })
+})
+
+describe('a canary aborted during a step, and requests left from an earlier rollout', () => {
+  const pod = {metadata: {name: 'web-canary-1'}, status: {containerStatuses: [{name: 'web', ready: true, restartCount: 0}]}}
+  /** A cluster where every Deployment is ready; `request()` is the service's request in the state ConfigMap, cleared by a patch. */
+  const cluster = (request: () => string | undefined, clear: () => void, onCall: (argv: string[]) => void = () => undefined) =>
+    fake((argv) => {
+      onCall(argv)
+      if (argv[0] === 'patch' && argv.at(-1)?.includes('"web.request":null')) clear()
+      if (argv[0] === 'get' && argv[1] === 'configmap') {
+        const r = request()
+        return {stdout: JSON.stringify({data: r ? {'web.request': r} : {}})}
+      }
+      if (argv[0] === 'get' && argv[1]?.startsWith('deployments,replicasets')) return {stdout: JSON.stringify({items: [deploymentStatus('web-canary', 3), deploymentStatus('web', 3)]})}
+      if (argv[0] === 'get' && argv[1] === 'pods') return {stdout: JSON.stringify({items: [pod]})}
+      if (argv[0] === 'get') return {exitCode: 1, stderr: `unexpected ${argv.join(' ')}`}
+      return {}
+    })
+  const promoted = (calls: string[][]) => calls.some((c) => c[0] === 'apply')
+
+  it('an abort given while the last step’s analysis runs stops the analysis and aborts: never promoted (it waited for the analysis, and the abort was never read)', async () => {
+    for (let round = 1; round <= 3; round++) {
+      let requested = false
+      let queried = false
+      const {kubectl, calls} = cluster(
+        () => (requested ? 'abort' : undefined),
+        () => (requested = false),
+      )
+      // A query that answers only when its request is cancelled: the analysis runs until the abort stops it. Bounded,
+      // so the old code fails instead of hanging.
+      const fetch = ((_url: string, init: {signal: AbortSignal | null}) =>
+        new Promise((_resolve, reject) => {
+          queried = true
+          requested = true
+          const give = () => reject(new Error('the query was cancelled'))
+          init.signal?.addEventListener('abort', give, {once: true})
+          setTimeout(give, 5000)
+        })) as unknown as typeof globalThis.fetch
+      const steps = [{setWeight: 50}, {analysis: {checks: [{prometheus: {address: 'http://prometheus:9090', query: 'errors'}}]}}]
+      const started = Date.now()
+      const failure = await runCanary(unitOf({type: 'canary', steps}), context(kubectl, {intervalMs: 1, fetch}))
+      expect(queried, `round ${round}`).to.equal(true)
+      expect(failure, `round ${round}`).to.deep.include({ref: 'abort web', message: 'aborted by skycap abort during the analysis of step 2'})
+      expect(Date.now() - started, `round ${round}: stopped by the abort, not by the query's end`).to.be.below(4000)
+      expect(promoted(calls), `round ${round}: promoted`).to.equal(false)
+      expect(
+        calls.filter((c) => c[0] === 'scale').map((c) => c.slice(2).join(' ')),
+        `round ${round}`,
+      ).to.deep.equal(['web-canary --replicas=2', 'web --replicas=1', 'web --replicas=3'])
+      expect(
+        calls.filter((c) => c[0] === 'delete').map((c) => c[2]),
+        `round ${round}`,
+      ).to.deep.equal(['web-canary'])
+      expect(lastState(calls, 'web'), `round ${round}`).to.include({phase: 'aborted', weight: 0})
+      expect(requested, `round ${round}: the request was cleared`).to.equal(false)
+    }
+  })
+
+  it('an abort given during the only step (the default setWeight 100) is acted on: never promoted (it was read only before the step)', async () => {
+    for (let round = 1; round <= 3; round++) {
+      let requested = false
+      const {kubectl, calls} = cluster(
+        () => (requested ? 'abort' : undefined),
+        () => (requested = false),
+        // `skycap abort` as the canary is scaled up.
+        (argv) => (requested ||= argv[0] === 'scale' && argv[2] === 'web-canary'),
+      )
+      const failure = await runCanary(unitOf({type: 'canary'}), context(kubectl, {intervalMs: 1}))
+      expect(failure?.ref, `round ${round}`).to.equal('abort web')
+      expect(failure?.message, `round ${round}`).to.match(/^aborted by skycap abort (during step 1 \(weight 100%\)|before the promotion)$/)
+      expect(promoted(calls), `round ${round}: promoted`).to.equal(false)
+      expect(lastState(calls, 'web'), `round ${round}`).to.include({phase: 'aborted'})
+    }
+  })
+
+  it('a new canary drops a request left from an earlier rollout (an abort it would have acted on at its first step); a resumed one acts on it', async () => {
+    let left: string | undefined = 'abort'
+    const fresh = cluster(
+      () => left,
+      () => (left = undefined),
+    )
+    const failure = await runCanary(unitOf({type: 'canary', steps: [{setWeight: 50}]}), context(fresh.kubectl, {intervalMs: 1}))
+    expect(failure).to.equal(undefined)
+    expect(promoted(fresh.calls)).to.equal(true)
+    // Dropped by the canary's first state write, in the same patch.
+    const first = JSON.parse(fresh.calls.find((c) => c[0] === 'patch')?.at(-1) as string).data
+    expect(first).to.have.property('web.request', null)
+    expect(JSON.parse(first.web)).to.include({phase: 'progressing', step: 0})
+    expect(lastState(fresh.calls, 'web')).to.include({phase: 'completed'})
+
+    // `skycap abort` with nobody running the canary (a killed CLI): the request is written, then the rollout resumed.
+    let pending: string | undefined = 'abort'
+    const resumed = cluster(
+      () => pending,
+      () => (pending = undefined),
+    )
+    const state = {type: 'canary' as const, release: 7, phase: 'paused' as const, startedBy: 'x', startedAt: 't', updatedAt: 't', step: 0, steps: 1, weight: 50}
+    const aborted = await runCanary(unitOf({type: 'canary', steps: [{setWeight: 50}]}), context(resumed.kubectl, {intervalMs: 1}), state)
+    expect(aborted?.ref).to.equal('abort web')
+    expect(promoted(resumed.calls)).to.equal(false)
   })
 })
 
@@ -937,8 +1039,11 @@ describe('an API server that stops answering after the apply (the switch, the en
       let cut = 0
       let slicesCut = false
       const refused: string[] = []
+      // The canary's reads of its requests during a step (each poll, at once: a refused one is read again at the next)
+      // are left out, so that the calls cut are the same in every run.
+      const listening = (argv: string[]) => argv[0] === 'get' && argv[1] === 'configmap'
       const {kubectl, calls} = fake((argv) => {
-        if (cut > 0 || (slicesCut && argv[1] === 'endpointslices')) {
+        if ((cut > 0 && !listening(argv)) || (slicesCut && argv[1] === 'endpointslices')) {
           if (cut > 0) cut--
           else slicesCut = false
           refused.push(argv.slice(0, 2).join(' '))
