@@ -48,8 +48,13 @@ export const canary: Strategy = {
 
   async complete(placements, context) {
     for (const p of placements) if (p.stopped) context.reporter.info(stoppedNote(p.unit.service))
-    const results = await Promise.all(placements.filter((p) => p.later.length).map((p) => runCanary(p.unit, context)))
-    return results.filter((f): f is FailureReport => f !== undefined)
+    // The first canary that fails (a check, an abort) fails the release, which is rolled back: the others are aborted
+    // at once, back to stable. They ran on through their steps, waited in a pause for a promote that nobody would
+    // give, or were promoted only for the rollback to undo it.
+    return runCanaries(
+      placements.filter((p) => p.later.length).map((p) => ({unit: p.unit})),
+      context,
+    )
   },
 }
 
@@ -77,8 +82,54 @@ function routeServices(unit: ServiceUnit): KubeObject[] {
   return (['stable', 'canary'] as const).map((track) => withLabels(svc, `${unit.service}-${track}`, {[TRACK_LABEL]: track}))
 }
 
-/** Runs (or resumes, from the state's step) a service's canary steps; a failure comes back after the abort. */
-export async function runCanary(unit: ServiceUnit, given: StrategyContext, resumed?: ServiceRolloutState): Promise<FailureReport | undefined> {
+/**
+ * Runs the canaries of one release side by side (a deploy's, or those `rollout resume` takes on, each from its
+ * `state`); returns their failures, the one that failed the release first, then those of the canaries stopped because
+ * of it.
+ */
+export async function runCanaries(canaries: Array<{unit: ServiceUnit; state?: ServiceRolloutState}>, context: StrategyContext): Promise<FailureReport[]> {
+  const release = new ReleaseFailure()
+  const results = await Promise.all(
+    canaries.map(async ({unit, state}) => {
+      const failure = await runCanary(unit, context, state, release)
+      if (failure) release.failed(unit.service, failure)
+      return failure
+    }),
+  )
+  return results.filter((f): f is FailureReport => f !== undefined).sort((a, b) => Number(release.stoppedBy(a)) - Number(release.stoppedBy(b)))
+}
+
+/** Tells the canaries of one release that another of them failed (the release fails and is rolled back). */
+export class ReleaseFailure {
+  private readonly controller = new AbortController()
+  private cause?: string
+  private readonly stops = new WeakSet<FailureReport>()
+  readonly signal = this.controller.signal
+
+  /** `service`'s canary failed with `failure`; the first failure stops the others. */
+  failed(service: string, failure: FailureReport): void {
+    if (this.controller.signal.aborted || this.stops.has(failure)) return
+    this.cause = `${service} failed (${failure.ref})`
+    this.controller.abort()
+  }
+
+  /** The failure of a canary stopped because another failed. */
+  stop(service: string): FailureReport {
+    const failure = checkFailure(`abort ${service}`, `aborted because ${this.cause ?? 'another canary of the release failed'}; the release is rolled back`)
+    this.stops.add(failure)
+    return failure
+  }
+
+  stoppedBy(failure: FailureReport): boolean {
+    return this.stops.has(failure)
+  }
+}
+
+/**
+ * Runs (or resumes, from the state's step) a service's canary steps; a failure comes back after the abort. `release`:
+ * the other canaries of the release, whose failure aborts this one.
+ */
+export async function runCanary(unit: ServiceUnit, given: StrategyContext, resumed?: ServiceRolloutState, release?: ReleaseFailure): Promise<FailureReport | undefined> {
   const steps = unit.strategy.steps ?? DEFAULT_STEPS
   const total = replicasOf(unit.deployment) || 1
   const canaryDeployment = canaryOf(unit)
@@ -177,7 +228,7 @@ export async function runCanary(unit: ServiceUnit, given: StrategyContext, resum
    */
   const abortable = async (during: string, work: (signal: AbortSignal) => Promise<FailureReport | undefined>): Promise<FailureReport | undefined> => {
     const stop = new AbortController()
-    const signal = context.signal ? AbortSignal.any([context.signal, stop.signal]) : stop.signal
+    const signal = AbortSignal.any([stop.signal, ...(context.signal ? [context.signal] : []), ...(release ? [release.signal] : [])])
     let asked = false
     // Reads at once (no wait for an API server away: the step's own calls wait for it), and a failed read is tried
     // again at the next poll.
@@ -197,19 +248,26 @@ export async function runCanary(unit: ServiceUnit, given: StrategyContext, resum
       }
     })()
     let result: FailureReport | undefined
+    // Stopped by an abort or by another canary's failure, its watch or check ends as interrupted: that is the stop's
+    // doing, not a failure of this canary.
+    const stopped = () => !context.signal?.aborted && (asked || release?.signal.aborted === true)
     try {
       result = await work(signal)
     } catch (error) {
-      // Stopped by the abort, its watch or check ends as interrupted: that is the abort's doing, not a failure.
-      if (!asked || context.signal?.aborted) throw error
+      if (!stopped()) throw error
     } finally {
       stop.abort()
       await listening
     }
-    if (!asked) return result
-    await takeRequest()
-    return checkFailure(`abort ${unit.service}`, `aborted by skycap abort during ${during}`)
+    if (asked) {
+      await takeRequest()
+      return checkFailure(`abort ${unit.service}`, `aborted by skycap abort during ${during}`)
+    }
+    if (stopped()) return (release as ReleaseFailure).stop(unit.service)
+    return result
   }
+  /** Another canary of the release failed: this one is aborted, back to stable. */
+  const otherFailed = () => (release?.signal.aborted ? release.stop(unit.service) : undefined)
 
   // An abort a Ctrl-C (or a killed CLI) stopped half-way is finished, not undone by running the steps again.
   if (state.aborting) return abort(checkFailure(state.aborting.ref, state.aborting.message))
@@ -220,8 +278,12 @@ export async function runCanary(unit: ServiceUnit, given: StrategyContext, resum
   // A `skycap promote` taken between pauses (while the canary scaled or ran its checks) continues past the next
   // pause: the command said it was done, so it is not dropped.
   let promoted = false
+  // A pause's sleep ends at a Ctrl-C, or at once when another canary of the release fails.
+  const pauseSignal = release ? AbortSignal.any([release.signal, ...(context.signal ? [context.signal] : [])]) : context.signal
   for (let i = state.step ?? 0; i < steps.length && !full; i++) {
     const step = steps[i] as CanaryStep
+    const stoppedHere = otherFailed()
+    if (stoppedHere) return abort(stoppedHere)
     const request = await takeRequest()
     if (request === 'abort') return abort(checkFailure(`abort ${unit.service}`, `aborted by skycap abort at step ${i + 1}`))
     if (request === 'promote-full') break
@@ -250,7 +312,9 @@ export async function runCanary(unit: ServiceUnit, given: StrategyContext, resum
           break
         }
         if (until !== undefined && context.clock() >= until) break
-        await abortableSleep(until === undefined ? 1000 : Math.min(1000, Math.max(0, until - context.clock())), context.signal)
+        const stoppedInPause = otherFailed()
+        if (stoppedInPause) return abort(stoppedInPause)
+        await abortableSleep(until === undefined ? 1000 : Math.min(1000, Math.max(0, until - context.clock())), pauseSignal)
       }
       delete state.pausedUntil
       const restarted = await canaryStillHealthy()
@@ -267,6 +331,8 @@ export async function runCanary(unit: ServiceUnit, given: StrategyContext, resum
   // Promotion: the stable Deployment takes the release, then the canary goes; not a canary whose pods crashed
   // meanwhile, nor one aborted after its last step's request was read.
   if ((await takeRequest()) === 'abort') return abort(checkFailure(`abort ${unit.service}`, 'aborted by skycap abort before the promotion'))
+  const stoppedBeforePromotion = otherFailed()
+  if (stoppedBeforePromotion) return abort(stoppedBeforePromotion)
   const crashed = await canaryStillHealthy()
   if (crashed) return abort(crashed)
   reporter.info(`  ${unit.service}: promoting the release to ${unit.service}`)

@@ -10,7 +10,7 @@ import {acquireLock, keepLockAlive, LEASE_SECONDS, type LockInfo, lockStatus, re
 import {listReleases, saveRelease} from '../release/store.js'
 import {abortableSleep} from '../sleep.js'
 import type {Reporter} from '../ui/output.js'
-import {resumable, runCanary} from './canary.js'
+import {resumable, runCanaries} from './canary.js'
 import {scaleDownOldSlots} from './rollout.js'
 import {dropPending, readPending, readState, type RolloutRequest, type ServiceRolloutState, writeRequest} from './state.js'
 import type {StrategyContext} from './strategy.js'
@@ -132,7 +132,7 @@ export async function resumeRollout(options: RolloutControlOptions, deps: Rollou
         ...(deps.signal ? {signal: deps.signal} : {}),
         ...(deps.fetch ? {fetch: deps.fetch} : {}),
       }
-      const failures = (await Promise.all(todo.map((t) => runCanary(t.unit, context, t.state)))).filter((f): f is FailureReport => f !== undefined)
+      const failures = await runCanaries(todo, context)
       // The canaries went back to stable; the release's other services (rolling, blue-green) were applied by the
       // deploy that was stopped and still run it: said, not undone here (`skycap rollback` does that).
       const others = Object.entries(services)

@@ -56,7 +56,7 @@ export class TestApp<R extends AppRepository = TempRepo> {
   }
 
   /** Runs with --json and parses the document. */
-  async json(args: string[], options: {env?: Record<string, string>} = {}) {
+  async json(args: string[], options: {env?: Record<string, string>; timeout?: number} = {}) {
     const r = await this.cli([...args, '--json'], options)
     let doc
     try {

@@ -562,6 +562,35 @@ describe('rollouts you can trust (real cluster, four services)', function () {
     expect(starts, 'newest first').to.deep.equal([...starts].sort((a, b) => b - a))
   })
 
+  it('two canaries in one release, one crash-looping: the other (at its step, or paused for a promote) is aborted at once, and the release rolled back; twice (the deploy waited in that pause for ever)', async () => {
+    const canaries = (round: number, crash?: string) =>
+      quad(ns.name, round, crash)
+        .replace('  web:\n    image: web', '  web:\n    strategy: {type: canary, steps: [{setWeight: 50}]}\n    image: web')
+        .replace('  api:\n    image: api', '  api:\n    strategy: {type: canary, steps: [{setWeight: 50}, {pause: {}}]}\n    image: api')
+    await app.change(() => canaries(0), 'web and api deploy as canaries')
+    expect((await app.cli([...DEPLOY, 'test'])).exitCode).to.equal(0)
+    for (let round = 1; round <= 2; round++) {
+      await app.change(() => canaries(round, 'web'), `round ${round}: web crashes`)
+      // Bounded, so the old code fails instead of hanging: api's pause waited for a promote nobody gives.
+      const r = await app.json([...DEPLOY, 'test', '--timeout', '3m'], {timeout: 240_000})
+      expect(r.exitCode, r.stderr).to.equal(1)
+      const report = r.doc.error.details.report
+      expect(
+        report.failures.map((f: any) => f.ref),
+        JSON.stringify(report.failures),
+      ).to.have.length(2)
+      expect(report.failures[0].ref, 'web failed the release first').to.match(/web/)
+      expect(report.failures[1]).to.include({ref: 'abort api'})
+      expect(report.failures[1].message).to.match(/^aborted because web failed \(.+\); the release is rolled back$/)
+      expect(report.rollback).to.include({result: 'succeeded'})
+      // Read from the cluster once its controllers caught up: every Deployment back at round 0, no canary left.
+      await expectRunning(app, 0)
+      const state = JSON.parse((await kubectl(['get', 'configmap', 'skycap-rollout-quad', '-o', 'json'], {namespace: ns.name})).stdout).data
+      expect(JSON.parse(state.api)).to.include({phase: 'aborted', weight: 0})
+      expect(state).to.not.have.property('api.request')
+    }
+  })
+
   it('promote and abort given at once to a canary a Ctrl-C left: neither is refused by the lock the other took, and neither says it did what the other did; three times', async () => {
     const withCanaries = (round: number) =>
       quad(ns.name, round)

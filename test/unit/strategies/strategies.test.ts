@@ -675,6 +675,71 @@ describe('a canary aborted during a step, and requests left from an earlier roll
   })
 })
 
+describe('two canaries of one release, one of which fails', () => {
+  const services: Record<string, ServiceConfig> = {
+    shop: {image: 'shop', strategy: {type: 'canary', steps: [{setWeight: 50}]}},
+    cart: {image: 'cart', strategy: {type: 'canary', steps: [{setWeight: 50}, {pause: {}}]}},
+  }
+  const release = [labelled(deployment('shop:2'), 'shop'), labelled(service, 'shop'), labelled(deployment('cart:2'), 'cart'), labelled(service, 'cart')].map((o) =>
+    o.kind === 'Deployment' ? {...o, metadata: {name: o.metadata.name, labels: o.metadata.labels}} : o,
+  )
+  const live = new Map([labelled(deployment('shop:1'), 'shop'), labelled(deployment('cart:1'), 'cart')].map((o) => [`Deployment/${o.metadata.name}`, o]))
+  const placements = () => {
+    const {units} = serviceUnits(markStrategies(release, services))
+    return units.map((u) => canary.place(u, live))
+  }
+
+  for (const [where, cartReady] of [
+    ['paused for a promote nobody will give', 2],
+    ['waiting for its pods, which never become ready', 0],
+  ] as const) {
+    it(`the other, ${where}, is aborted back to stable at once, three times over (it ran on, and the deploy waited)`, async () => {
+      for (let round = 1; round <= 3; round++) {
+        // Bounded: on the old code cart waits for ever; the signal ends it (as a Ctrl-C would) and the test fails.
+        const stop = AbortSignal.timeout(5000)
+        const {kubectl, calls} = fake((argv) => {
+          if (stop.aborted) throw new Error('interrupted')
+          if (argv[0] === 'get' && argv[1] === 'configmap') return {stdout: JSON.stringify({data: {}})}
+          if (argv[0] === 'get' && argv[1]?.startsWith('deployments,replicasets'))
+            return {stdout: JSON.stringify({items: [deploymentStatus('shop-canary', 2), deploymentStatus('shop', 3), deploymentStatus('cart-canary', 2, cartReady), deploymentStatus('cart', 3)]})}
+          if (argv[0] === 'get' && argv[1] === 'pods') {
+            // shop's canary pod restarted after it became ready: its check fails.
+            const shop = (argv[3] as string).includes('app.kubernetes.io/name=shop')
+            return {
+              stdout: JSON.stringify({items: [{metadata: {name: shop ? 'shop-canary-1' : 'cart-canary-1'}, status: {containerStatuses: [{name: 'app', ready: true, restartCount: shop ? 1 : 0}]}}]}),
+            }
+          }
+          if (argv[0] === 'get' && argv[1] === 'events') return {stdout: JSON.stringify({items: []})}
+          if (argv[0] === 'get') return {exitCode: 1, stderr: `unexpected ${argv.join(' ')}`}
+          return {}
+        })
+        const started = Date.now()
+        const failures = await canary.complete(placements(), context(kubectl, {intervalMs: 1, signal: stop}))
+        expect(Date.now() - started, `round ${round}`).to.be.below(4000)
+        expect(
+          failures.map((f) => f.ref),
+          `round ${round}: the failure that failed the release first`,
+        ).to.deep.equal(['check/pods shop', 'abort cart'])
+        expect(failures[1]?.message, `round ${round}`).to.equal('aborted because shop failed (check/pods shop); the release is rolled back')
+        expect(
+          calls.some((c) => c[0] === 'apply'),
+          `round ${round}: neither promoted`,
+        ).to.equal(false)
+        expect(
+          calls.filter((c) => c[0] === 'delete').flatMap((c) => c[2]),
+          `round ${round}`,
+        ).to.have.members(['shop-canary', 'cart-canary'])
+        expect(
+          calls.filter((c) => c[0] === 'scale' && c[2] === 'cart').map((c) => c[3]),
+          `round ${round}: cart's stable back to its size`,
+        ).to.include('--replicas=3')
+        expect(lastState(calls, 'shop'), `round ${round}`).to.include({phase: 'failed'})
+        expect(lastState(calls, 'cart'), `round ${round}`).to.include({phase: 'aborted', weight: 0})
+      }
+    })
+  }
+})
+
 describe('a canary whose new pods are not ready', () => {
   const steps = [{setWeight: 50}, {pause: {}}]
   const patched = (calls: string[][]) => calls.filter((c) => c[0] === 'patch' && c[1] === 'configmap').map((c) => JSON.parse(c.at(-1) as string).data.web as string | undefined)
