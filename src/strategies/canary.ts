@@ -115,7 +115,7 @@ export class ReleaseFailure {
 
   /** The failure of a canary stopped because another failed. */
   stop(service: string): FailureReport {
-    const failure = checkFailure(`abort ${service}`, `aborted because ${this.cause ?? 'another canary of the release failed'}; the release is rolled back`)
+    const failure = checkFailure(`abort ${service}`, `aborted because ${this.cause ?? 'another canary of the release failed'}, which fails the release`)
     this.stops.add(failure)
     return failure
   }

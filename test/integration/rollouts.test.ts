@@ -581,7 +581,7 @@ describe('rollouts you can trust (real cluster, four services)', function () {
       ).to.have.length(2)
       expect(report.failures[0].ref, 'web failed the release first').to.match(/web/)
       expect(report.failures[1]).to.include({ref: 'abort api'})
-      expect(report.failures[1].message).to.match(/^aborted because web failed \(.+\); the release is rolled back$/)
+      expect(report.failures[1].message).to.match(/^aborted because web failed \(.+\), which fails the release$/)
       expect(report.rollback).to.include({result: 'succeeded'})
       // Read from the cluster once its controllers caught up: every Deployment back at round 0, no canary left.
       await expectRunning(app, 0)

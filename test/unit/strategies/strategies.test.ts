@@ -720,7 +720,7 @@ describe('two canaries of one release, one of which fails', () => {
           failures.map((f) => f.ref),
           `round ${round}: the failure that failed the release first`,
         ).to.deep.equal(['check/pods shop', 'abort cart'])
-        expect(failures[1]?.message, `round ${round}`).to.equal('aborted because shop failed (check/pods shop); the release is rolled back')
+        expect(failures[1]?.message, `round ${round}`).to.equal('aborted because shop failed (check/pods shop), which fails the release')
         expect(
           calls.some((c) => c[0] === 'apply'),
           `round ${round}: neither promoted`,
