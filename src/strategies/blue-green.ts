@@ -66,25 +66,35 @@ export const blueGreen: Strategy = {
     // `skycap scale` then starts (a check of nothing would fail the release of a service that is simply stopped).
     const stopped = placements.filter((p) => p.stopped)
     for (const p of stopped) context.reporter.info(stoppedNote(p.unit.service))
-    // Every service's checks first: one failing stops all switches.
+    // Every service's checks first: one failing stops all switches, and the other services' checks, which ran on to
+    // their end (a smoke-test Job for minutes) before the release could fail. Stopped, they are no failure of their
+    // own: the report names the check that failed.
+    const failed = new AbortController()
+    const signal = context.signal ? AbortSignal.any([context.signal, failed.signal]) : failed.signal
+    const stoppedByAnother = () => failed.signal.aborted && !context.signal?.aborted
     const failures = (
       await Promise.all(
         placements
           .filter((p) => !stopped.includes(p))
-          .map((p) => {
+          .map(async (p) => {
             const port = (p.unit.serviceObject?.spec as {ports?: Array<{port: number}>} | undefined)?.ports?.[0]?.port
-            return runChecks(
-              p.unit.strategy.checks ?? [],
-              {
-                service: p.unit.service,
-                podSelector: selectorOf(p.first[0] as KubeObject),
-                deployment: p.first[0] as KubeObject,
-                ...(p.unit.strategy.preview && p.unit.serviceObject ? {preview: `${p.unit.service}-preview`} : {}),
-                ...(p.unit.serviceObject ? {serviceName: p.unit.service} : {}),
-                ...(port ? {port: targetPortOf(p.unit.serviceObject as KubeObject) ?? port} : {}),
-              },
-              context,
-            )
+            const target = {
+              service: p.unit.service,
+              podSelector: selectorOf(p.first[0] as KubeObject),
+              deployment: p.first[0] as KubeObject,
+              ...(p.unit.strategy.preview && p.unit.serviceObject ? {preview: `${p.unit.service}-preview`} : {}),
+              ...(p.unit.serviceObject ? {serviceName: p.unit.service} : {}),
+              ...(port ? {port: targetPortOf(p.unit.serviceObject as KubeObject) ?? port} : {}),
+            }
+            try {
+              const failure = await runChecks(p.unit.strategy.checks ?? [], target, {...context, signal})
+              if (!failure || stoppedByAnother()) return undefined
+              failed.abort()
+              return failure
+            } catch (error) {
+              if (stoppedByAnother()) return undefined
+              throw error
+            }
           }),
       )
     ).filter((f): f is FailureReport => f !== undefined)

@@ -341,6 +341,63 @@ describe('a release with blue-green and canary services', () => {
   })
 })
 
+describe('two blue-green services, one failing its checks', () => {
+  it('the other’s checks stop at once (a long query cancelled), no switch, both new slots go; the report names the failed check only; three times (the release waited for the other checks to end)', async () => {
+    const services: Record<string, ServiceConfig> = {
+      web: {image: 'web', strategy: {type: 'blueGreen'}},
+      api: {image: 'api', strategy: {type: 'blueGreen', checks: [{prometheus: {address: 'http://prometheus:9090', query: 'errors'}}]}},
+    }
+    const live = [labelled(service, 'web', 'blue'), labelled(deployment('web:1'), 'web', 'blue'), labelled(service, 'api', 'blue'), labelled(deployment('api:1'), 'api', 'blue')]
+    const objects = [deployment(), service, labelled(deployment('api:2'), 'api'), labelled(service, 'api')].map((o) =>
+      o.kind === 'Deployment' ? {...o, metadata: {name: o.metadata.name, labels: o.metadata.labels}} : o,
+    )
+    for (let round = 1; round <= 3; round++) {
+      let cancelled = false
+      // api's query answers only when cancelled; bounded, so the old code fails instead of hanging.
+      const fetch = ((_url: string, init: {signal: AbortSignal | null}) =>
+        new Promise((_resolve, reject) => {
+          const give = () => ((cancelled = init.signal?.aborted === true), reject(new Error('the query was cancelled')))
+          init.signal?.addEventListener('abort', give, {once: true})
+          setTimeout(give, 5000)
+        })) as unknown as typeof globalThis.fetch
+      const {kubectl, calls} = fake((argv) => {
+        if (argv[0] === 'get' && argv[1] === 'configmap') return {stdout: ''}
+        if (argv[0] === 'get' && argv[1] === 'deployments,services') return {stdout: JSON.stringify({items: live})}
+        if (argv[0] === 'get' && argv[1]?.startsWith('deployments,replicasets')) return {stdout: JSON.stringify({items: [deploymentStatus('web-green', 3), deploymentStatus('api-green', 3)]})}
+        if (argv[0] === 'get' && argv[1] === 'pods') {
+          // web's new pod restarted after it became ready: its pod check fails; api's is fine.
+          const web = !(argv[3] as string).includes('app.kubernetes.io/name=api')
+          return {stdout: JSON.stringify({items: [{metadata: {name: web ? 'web-green-1' : 'api-green-1'}, status: {containerStatuses: [{name: 'app', ready: true, restartCount: web ? 1 : 0}]}}]})}
+        }
+        if (argv[0] === 'get' && argv[1] === 'events') return {stdout: JSON.stringify({items: []})}
+        if (argv[0] === 'get') return {exitCode: 1, stderr: `unexpected ${argv.join(' ')}`}
+        return {}
+      })
+      const said: string[] = []
+      const reporter = {info: (m: string) => said.push(m), warn: (m: string) => said.push(m)} as unknown as StrategyContext['reporter']
+      const started = Date.now()
+      const result = await rollOutRelease({...releaseOf(context(kubectl, {reporter}), objects, services), fetch})
+      expect(Date.now() - started, `round ${round}: ended by web's failure, not by api's query`).to.be.below(4000)
+      expect(cancelled, `round ${round}: api's query was cancelled`).to.equal(true)
+      expect(result.outcome, `round ${round}`).to.equal('failed')
+      expect(
+        result.failures.map((f) => f.ref),
+        `round ${round}`,
+      ).to.deep.equal(['check/pods web'])
+      expect(
+        said.filter((m) => m.startsWith('Switching')),
+        `round ${round}: no switch`,
+      ).to.deep.equal([])
+      expect(
+        calls.filter((c) => c[0] === 'delete').flatMap((c) => c.filter((a) => a.startsWith('deployment/'))),
+        `round ${round}`,
+      ).to.have.members(['deployment/web-green', 'deployment/api-green'])
+      expect(lastState(calls, 'web'), `round ${round}`).to.include({phase: 'failed', activeSlot: 'blue'})
+      expect(lastState(calls, 'api'), `round ${round}`).to.include({phase: 'aborted', activeSlot: 'blue'})
+    }
+  })
+})
+
 describe('a release that fails before its switch (a slot not ready, another service failing)', () => {
   const status = deploymentStatus
 
