@@ -204,6 +204,8 @@ export async function runCanary(unit: ServiceUnit, given: StrategyContext, resum
   }
 
   const abort = async (failure: FailureReport): Promise<FailureReport> => {
+    // The release's other canaries stop now, not once this one is back to stable.
+    release?.failed(unit.service, failure)
     reporter.info(`  ${unit.service}: aborting the canary (${failure.message}); all traffic back to stable`)
     // Said before stable is brought back: the request is cleared already, and the phase changes only at the end.
     await save({aborting: {ref: failure.ref, message: failure.message}})

@@ -66,10 +66,9 @@ export async function readState(kubectl: Kubectl, app: string, signal?: AbortSig
   return state
 }
 
-/** Writes one service's state (null: removes it). */
 /**
- * Writes a service's rollout state. `clearRequest`: in the same patch, drops a promote or abort request of the
- * service (one left from an earlier rollout, which would act on this one).
+ * Writes one service's state (null: removes it). `clearRequest`: in the same patch, drops a promote or abort request
+ * of the service (one left from an earlier rollout, which would act on this one).
  */
 export async function writeServiceState(kubectl: Kubectl, app: string, environment: string, service: string, state: ServiceRolloutState | null, options: {clearRequest?: boolean} = {}): Promise<void> {
   await patchData(kubectl, app, environment, {[service]: state === null ? null : JSON.stringify(state), ...(options.clearRequest ? {[`${service}.request`]: null} : {})})
