@@ -118,6 +118,14 @@ export class BuildFailedError extends SkycapError {
   override readonly code = 'build_failed'
 }
 
+/**
+ * An object the command would change belongs to another app or environment sharing the namespace, or was not
+ * deployed by skycap (scale). Exit 2: nothing was changed.
+ */
+export class OwnedElsewhereError extends UserError {
+  override readonly code = 'owned_elsewhere'
+}
+
 /** The environment's namespace does not exist yet (nothing was deployed there) and the command needs it. Exit 2. */
 export class NamespaceMissingError extends UserError {
   override readonly code = 'namespace_not_found'

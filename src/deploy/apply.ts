@@ -1,5 +1,6 @@
 import type {LoadedConfig} from '../config/types.js'
-import {ApiServerUnreachableError, formatLocation, InterruptedError, KubectlError, type SourceLocation} from '../errors.js'
+import {ApiServerUnreachableError, formatLocation, InterruptedError, KubectlError, OwnedElsewhereError, type SourceLocation} from '../errors.js'
+import {describeOwner, ownershipOf} from '../env/ownership.js'
 import {cutGoValues, type Kubectl} from '../kubectl/kubectl.js'
 import type {OutageOptions} from '../kubectl/outage.js'
 import {CLUSTER_SCOPED, CONFIG_KINDS, type KubeObject, LABELS, type RenderedObject} from '../render/objects.js'
@@ -41,10 +42,10 @@ export function customResourcesOfRendered(objects: KubeObject[]): Array<{object:
   })
 }
 
-/** The objects `kubectl get ARGS` finds (cluster-scoped), none of them an error when missing. */
-async function getExisting(kubectl: Kubectl, args: string[]): Promise<KubeObject[]> {
+/** The objects `kubectl get ARGS` finds (cluster-scoped unless `namespaced`), none of them an error when missing. */
+async function getExisting(kubectl: Kubectl, args: string[], namespaced = false): Promise<KubeObject[]> {
   // With --ignore-not-found kubectl prints nothing when none exists, one object for one name, a List for several.
-  const out = (await kubectl.run(['get', ...args, '--ignore-not-found', '-o', 'json'], {namespaced: false})).stdout.trim()
+  const out = (await kubectl.run(['get', ...args, '--ignore-not-found', '-o', 'json'], {namespaced})).stdout.trim()
   if (out === '') return []
   const found = JSON.parse(out) as KubeObject & {items?: KubeObject[]}
   return found.kind === 'List' ? (found.items ?? []) : [found]
@@ -85,6 +86,79 @@ export async function takenFromOthers(kubectl: Kubectl, objects: KubeObject[], a
     const {metadata: _live, ...rest} = found
     return setIn(wanted, rest) ? [] : [{ref: `${o.kind}/${o.metadata.name}`, owner}]
   })
+}
+
+/** `kind.group/name` as kubectl get takes it (`deployment.apps/web`, `configmap/web-config`). */
+function resourceRef(o: KubeObject): string {
+  return `${o.apiVersion.includes('/') ? `${o.kind.toLowerCase()}.${o.apiVersion.split('/')[0]}` : o.kind.toLowerCase()}/${o.metadata.name}`
+}
+
+/** What `claimedElsewhere` found: objects of another app or environment, and objects skycap did not deploy. */
+export interface Claims {
+  others: Array<{ref: string; owner: string; file: string; line?: number; column?: number}>
+  unmanaged: Array<{ref: string; file: string; line?: number; column?: number}>
+}
+
+/**
+ * The release's namespaced objects that exist in the namespace but are not this app and environment's: several apps
+ * (or two environments) may share a namespace, and server-side apply as manager skycap with --force-conflicts takes
+ * over whatever it is given, so another app's Service would silently select this app's pods, and be pruned by it
+ * later. One get of the release's namespaced objects. Custom resources whose definition the release brings are left
+ * out (their kind may not be served yet); a get kubectl refuses (an unknown kind) finds nothing here: the dry run
+ * that follows says what is wrong with it.
+ */
+export async function claimedElsewhere(
+  kubectl: Kubectl,
+  rendered: RenderedObject[],
+  objects: KubeObject[],
+  app: string,
+  environment: string,
+  loaded: Pick<LoadedConfig, 'file' | 'show' | 'locate'>,
+): Promise<Claims> {
+  const newKinds = new Set(customResourcesOfRendered(objects).map((r) => r.object))
+  const mine = objects.filter((o) => !CLUSTER_SCOPED.has(o.kind) && !newKinds.has(o))
+  const claims: Claims = {others: [], unmanaged: []}
+  if (mine.length === 0) return claims
+  const live = await getExisting(kubectl, mine.map(resourceRef), true).catch((error: unknown) => {
+    if (error instanceof KubectlError && error.kind !== 'unreachable') return []
+    throw error
+  })
+  for (const found of live) {
+    const owner = ownershipOf(found, app, environment)
+    if (owner.owner === 'this') continue
+    const ref = `${found.kind}/${found.metadata.name}`
+    const from = rendered.find((r) => r.object.kind === found.kind && r.object.metadata.name === found.metadata.name)
+    const at = from === undefined ? {file: loaded.show(loaded.file)} : sourceOf(from, loaded)
+    if (owner.owner === 'unmanaged') claims.unmanaged.push({ref, ...at})
+    else claims.others.push({ref, owner: describeOwner(owner, app), ...at})
+  }
+  return claims
+}
+
+/** Where a rendered object was written: its template's file and line, or its service in skycap.yaml. */
+function sourceOf(r: RenderedObject, loaded: Pick<LoadedConfig, 'file' | 'show' | 'locate'>): {file: string; line?: number; column?: number} {
+  if (r.service === undefined) return {file: r.source, ...(r.line === undefined ? {} : {line: r.line})}
+  const at = loaded.locate(['services', r.service])
+  return {file: loaded.show(loaded.file), ...(at ? {line: at.line, column: at.column} : {})}
+}
+
+/** The refusal for objects of another app or environment `claimedElsewhere` found: exit 2, before any change. */
+export function claimedError(claims: Claims, app: string, environment: string, namespace: string): OwnedElsewhereError {
+  const list = claims.others.map((c) => `${c.ref} (${c.owner}; rendered from ${formatLocation(c)})`).join(', ')
+  const one = claims.others.length === 1
+  return new OwnedElsewhereError(
+    `${list} in namespace ${namespace} ${one ? 'belongs' : 'belong'} to another app or environment; this deploy of ${app} ${environment} would take ${one ? 'it' : 'them'} over; nothing was changed`,
+    {
+      hint: `Give ${one ? 'it' : 'them'} another name in ${app}'s templates (metadata.name, or the service's name), or deploy ${environment} to a namespace of its own (environments.${environment}.namespace). Apps and environments can share a namespace only with different object names.`,
+      details: {namespace, claimed: claims.others},
+    },
+  )
+}
+
+/** The warning for objects skycap did not deploy that this deploy takes over. */
+export function adoptedNote(claims: Claims, app: string, environment: string): string {
+  const list = claims.unmanaged.map((c) => `${c.ref} (${formatLocation(c)})`).join(', ')
+  return `this deploy takes over objects skycap did not deploy: ${list}; from now on they are ${app} ${environment}'s, and a later deploy that no longer renders them deletes them`
 }
 
 /** The warning for objects `takenFromOthers` found. */
@@ -279,7 +353,8 @@ const PRUNED: Array<[kind: string, resource: string]> = [
   ['ResourceQuota', 'resourcequotas'],
   ['LimitRange', 'limitranges'],
 ]
-const PRUNE_RESOURCES = PRUNED.map(([, resource]) => resource).join(',')
+/** Every kind skycap prunes, as one `kubectl get` or `delete` argument. */
+export const PRUNE_RESOURCES = PRUNED.map(([, resource]) => resource).join(',')
 const PRUNED_KINDS = new Set(PRUNED.map(([kind]) => kind))
 
 /**

@@ -26,7 +26,7 @@ import {
   type StoredRelease,
 } from '../release/store.js'
 import {formatWarning, plural, type Reporter} from '../ui/output.js'
-import {deferredNote, dryRunApply, leftInPlace, pruneLive, takenFromOthers, takenNote, unprunedNote, withRejectedObjects} from './apply.js'
+import {adoptedNote, claimedElsewhere, claimedError, deferredNote, dryRunApply, leftInPlace, pruneLive, takenFromOthers, takenNote, unprunedNote, withRejectedObjects} from './apply.js'
 import {formatFailure, type FailureReport} from './explain.js'
 import {applyAndWatch, type RolloutResult} from './rollout.js'
 import {reportContact} from '../kubectl/outage.js'
@@ -211,6 +211,11 @@ export async function deploy(options: DeployOptions, deps: DeployDeps): Promise<
   // changes nothing at all: it falls back to a client dry run with strict schema validation.
   const createNamespace = !nsExists && !options.dryRun && (await createNamespaceOnce(kubectl, env.namespace, reporter))
   try {
+    if (nsExists) {
+      const claims = await claimedElsewhere(kubectl, prepared.objects, objects, prepared.app, env.name, prepared.loaded)
+      if (claims.others.length) throw claimedError(claims, prepared.app, env.name, env.namespace)
+      if (claims.unmanaged.length) reporter.warn(adoptedNote(claims, prepared.app, env.name))
+    }
     const {deferred} = await dryRunApply(kubectl, objects, options.dryRun && !nsExists ? 'client' : 'server').catch((error: unknown) => {
       throw withRejectedObjects(error, prepared.objects, prepared.loaded)
     })

@@ -1,6 +1,12 @@
 import {rmSync} from 'node:fs'
 import {LOCAL_ENVIRONMENT} from '../config/environment.js'
-import {type KubectlFactory, namespaceExists, openEnvironment} from '../env/connect.js'
+import {PRUNE_RESOURCES} from '../deploy/apply.js'
+import {appSelector, type KubectlFactory, namespaceExists, openEnvironment} from '../env/connect.js'
+import {describeOwner, type Ownership, ownershipOf} from '../env/ownership.js'
+import type {Kubectl} from '../kubectl/kubectl.js'
+import type {KubeObject} from '../render/objects.js'
+import {RELEASE_LABELS} from '../release/store.js'
+import {ROLLOUT_STATE_LABEL} from '../strategies/state.js'
 import type {Reporter} from '../ui/output.js'
 import type {ClusterTool} from './cluster-tool.js'
 import {CLUSTER_TOOLS} from './clusters.js'
@@ -65,11 +71,23 @@ export async function down(options: DownOptions, deps: DownDeps): Promise<DownRe
     if (options.cluster) report.kept.push(`cluster ${state.context}: skycap up found it, it did not create it`)
     const kubectl = deps.kubectl({context: state.context, namespace: state.namespace})
     if (state.createdNamespace && (await namespaceExists(kubectl, state.namespace))) {
-      if (await createdByUp(kubectl, state.namespace)) {
-        deps.reporter.info(`Deleting namespace ${state.namespace} (context ${state.context}), which skycap up created`)
-        await kubectl.run(['delete', 'namespace', state.namespace, '--wait=true', '--timeout=120s'], {namespaced: false})
-        report.deletedNamespace = state.namespace
-      } else report.kept.push(`namespace ${state.namespace}: it does not carry ${CREATED_BY}=up`)
+      if (!(await createdByUp(kubectl, state.namespace))) report.kept.push(`namespace ${state.namespace}: it does not carry ${CREATED_BY}=up`)
+      else {
+        // Another app's up (or another environment) may have deployed into the namespace this up created: its
+        // workloads and records would go with the namespace. Then only this app and environment's objects go.
+        const others = await othersIn(kubectl, loaded.config.app, env.name)
+        if (others.length === 0) {
+          deps.reporter.info(`Deleting namespace ${state.namespace} (context ${state.context}), which skycap up created`)
+          await kubectl.run(['delete', 'namespace', state.namespace, '--wait=true', '--timeout=120s'], {namespaced: false})
+          report.deletedNamespace = state.namespace
+        } else {
+          deps.reporter.info(`Deleting ${loaded.config.app} ${env.name}'s objects and records in namespace ${state.namespace}, which ${others.join(', ')} also use${others.length === 1 ? 's' : ''}`)
+          await kubectl.run(['delete', PRUNE_RESOURCES, '-l', appSelector(loaded.config.app, env.name), '--ignore-not-found', '--wait=true', '--timeout=120s'])
+          await kubectl.run(['delete', 'configmaps,secrets', '-l', `${RELEASE_LABELS.app}=${loaded.config.app},${RELEASE_LABELS.environment}=${env.name}`, '--ignore-not-found'])
+          await kubectl.run(['delete', 'configmaps', '-l', `${ROLLOUT_STATE_LABEL}=${loaded.config.app},${RELEASE_LABELS.environment}=${env.name}`, '--ignore-not-found'])
+          report.kept.push(`namespace ${state.namespace}: ${others.join(', ')} ${others.length === 1 ? 'runs' : 'run'} there too (delete it by hand once nothing needs it)`)
+        }
+      }
     } else if (!state.createdNamespace) {
       // An up that stopped before its deploy (a template error, say) created nothing: there is nothing to keep. Asked
       // only to say which; a cluster that is gone (a deleted kind cluster) must not keep down from clearing its state.
@@ -82,4 +100,26 @@ export async function down(options: DownOptions, deps: DownDeps): Promise<DownRe
   for (const k of report.kept) deps.reporter.info(`Kept ${k}`)
   removeState(file)
   return report
+}
+
+/**
+ * The other apps and environments with objects or release records in the namespace (skycap's labels say whose), e.g.
+ * "app lbeta (environment local)". One get.
+ */
+async function othersIn(kubectl: Kubectl, app: string, environment: string): Promise<string[]> {
+  const list = await kubectl.json<{items: KubeObject[]}>(['get', 'configmaps,deployments.apps,statefulsets.apps,daemonsets.apps,services'])
+  const others = new Set<string>()
+  for (const item of list.items) {
+    const labels = item.metadata.labels ?? {}
+    // A release record carries the app and environment it records; anything skycap deployed, its own labels.
+    const record = labels[RELEASE_LABELS.app]
+    const owner: Ownership =
+      record !== undefined
+        ? record === app && labels[RELEASE_LABELS.environment] === environment
+          ? {owner: 'this'}
+          : {owner: 'other', app: record, environment: labels[RELEASE_LABELS.environment] ?? ''}
+        : ownershipOf(item, app, environment)
+    if (owner.owner === 'other') others.add(describeOwner(owner, app))
+  }
+  return [...others].sort()
 }

@@ -82,6 +82,8 @@ export interface StoredRelease {
 
 const LABEL_APP = 'skycap.dev/release-of'
 const LABEL_ENV = 'skycap.dev/environment'
+/** The labels every release record carries: whose app and environment it records. */
+export const RELEASE_LABELS = {app: LABEL_APP, environment: LABEL_ENV} as const
 const LABEL_NUMBER = 'skycap.dev/release'
 const LABEL_PART = 'skycap.dev/part'
 /** Records written before 0.2: one Secret holding the record and the manifests. Still read, never written. */

@@ -1,5 +1,5 @@
 import {unknownServiceError, withFlag} from '../config/environment.js'
-import {DeployFailedError, InterruptedError, KubectlError, NamespaceMissingError, TimeoutError, UserError} from '../errors.js'
+import {DeployFailedError, InterruptedError, KubectlError, NamespaceMissingError, OwnedElsewhereError, TimeoutError, UserError} from '../errors.js'
 import {parseDuration} from '../duration.js'
 import {ciJobUrl, whoAmI} from '../identity.js'
 import {acquireLock, afterLockRelease, keepLockAlive, LEASE_SECONDS, LOCK_RELEASED, releaseOwnLock} from '../lock/lease.js'
@@ -8,6 +8,7 @@ import {listReleases, nextReleaseNumber, RECORD_MEANWHILE, saveRelease} from '..
 import type {DeployDeps} from '../deploy/deploy.js'
 import {configuredReplicas, DEFAULT_TIMEOUT_MS} from '../deploy/replicas.js'
 import {explainFailures, formatFailure, type FailureReport} from '../deploy/explain.js'
+import {describeOwner, ownershipOf} from '../env/ownership.js'
 import {appSelector, connect, openEnvironment} from '../env/connect.js'
 import {watchRollout} from '../deploy/watch.js'
 import {rolloutsOf, servingDeployment} from '../strategies/state.js'
@@ -95,6 +96,17 @@ export async function scale(input: ScaleOptions, deps: DeployDeps): Promise<Scal
         throw new UserError(`service ${options.service} is not deployed in ${env.name} (namespace ${env.namespace})`, {hint: `Deploy it first: skycap deploy ${env.name}.`})
       }
       throw error
+    }
+    // Several apps (or two environments) may share a namespace: scale only what skycap deployed for this one.
+    const owner = ownershipOf(deployment, app, env.name)
+    if (owner.owner !== 'this') {
+      throw new OwnedElsewhereError(`Deployment/${target} in namespace ${env.namespace} belongs to ${describeOwner(owner, app)}, not to ${app} ${env.name}; nothing was changed`, {
+        hint:
+          owner.owner === 'unmanaged'
+            ? `skycap scales only what it deployed: deploy ${app} ${env.name} first (skycap deploy ${env.name}), or scale that Deployment with kubectl.`
+            : `skycap scales only what it deployed for ${app} ${env.name}: run skycap scale from the repository (or environment) that owns it.`,
+        details: {environment: env.name, namespace: env.namespace, deployment: target, owner},
+      })
     }
     const hpas = await kubectl.json<{items: Array<{metadata: {name: string}; spec?: {scaleTargetRef?: {kind?: string; name?: string}}}>}>(['get', 'horizontalpodautoscalers'])
     const hpa = hpas.items.find((h) => h.spec?.scaleTargetRef?.kind === 'Deployment' && h.spec.scaleTargetRef.name === target)

@@ -47,6 +47,8 @@ export interface RolloutState {
 }
 
 const LABEL = 'skycap.dev/rollout-of'
+/** The label of the rollout state ConfigMap: the app it belongs to. */
+export const ROLLOUT_STATE_LABEL = LABEL
 
 /** The ConfigMap holding an app's rollout state. */
 export function stateName(app: string): string {

@@ -305,7 +305,17 @@ describe('input limits: skycap scale and the ceiling', function () {
 
   it('--force scales above the ceiling, with a warning', async () => {
     const fake = fakeKubectlFactory([
-      {argv: [...BOUND, 'get', 'deployment', 'web', '-o', 'json'], result: {stdout: JSON.stringify({apiVersion: 'apps/v1', kind: 'Deployment', metadata: {name: 'web'}, spec: {replicas: 2}})}},
+      {
+        argv: [...BOUND, 'get', 'deployment', 'web', '-o', 'json'],
+        result: {
+          stdout: JSON.stringify({
+            apiVersion: 'apps/v1',
+            kind: 'Deployment',
+            metadata: {name: 'web', labels: {'app.kubernetes.io/part-of': 'itapp', 'app.kubernetes.io/managed-by': 'skycap', 'skycap.dev/environment': 'test'}},
+            spec: {replicas: 2},
+          }),
+        },
+      },
       {argv: [...BOUND, 'get', 'horizontalpodautoscalers', '-o', 'json'], result: {stdout: JSON.stringify({items: []})}},
     ])
     const reporter = memoryReporter()

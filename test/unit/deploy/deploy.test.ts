@@ -72,6 +72,9 @@ function crashLoop() {
   return {good, release1, crashing}
 }
 
+/** Before the dry run of a deploy to a namespace that exists, one get of the release's objects: whose they are there. */
+const OWNERS = [...BOUND, 'get', 'configmap/web-config-10dfb46eef', 'service/web', 'deployment.apps/web', 'deployment.apps/worker', '--ignore-not-found', '-o', 'json']
+
 describe('skycap deploy: the whole kubectl sequence of a first deploy', function () {
   this.timeout(20_000)
   let repo: TempRepo
@@ -202,6 +205,7 @@ describe('skycap deploy: the whole kubectl sequence of a first deploy', function
       // Before the lock, the records only (no manifests): the replica rule needs nothing more.
       {argv: [...BOUND, 'get', 'configmaps', '-l', 'skycap.dev/release-of=itapp,skycap.dev/environment=test', '-o', 'json'], result: {stdout: JSON.stringify({items: []})}},
       {argv: [...BOUND, 'get', 'deployments', '-l', SELECTOR, '-o', 'json'], result: {stdout: JSON.stringify({items: []})}},
+      {argv: OWNERS, result: {stdout: ''}},
       {argv: [...BOUND, ...APPLY, '--dry-run=server']},
       {argv: [...BOUND, 'create', '-f', '-'], input: (i) => (lease = JSON.parse(i as string))},
       {argv: [...BOUND, 'get', 'configmaps,secrets', '-l', 'skycap.dev/release-of=itapp,skycap.dev/environment=test', '-o', 'json'], result: {stdout: JSON.stringify({items: [release1]})}},
@@ -295,6 +299,7 @@ describe('skycap deploy: the whole kubectl sequence of a first deploy', function
       {argv: [...CLUSTER, 'get', 'namespace', 'shop', '--ignore-not-found', '-o', 'name'], result: {stdout: 'namespace/shop\n'}},
       {argv: [...BOUND, 'get', 'configmaps', '-l', 'skycap.dev/release-of=itapp,skycap.dev/environment=test', '-o', 'json'], result: {stdout: JSON.stringify({items: []})}},
       {argv: [...BOUND, 'get', 'deployments', '-l', SELECTOR, '-o', 'json'], result: {stdout: JSON.stringify({items: []})}},
+      {argv: OWNERS, result: {stdout: ''}},
       {argv: [...BOUND, ...APPLY, '--dry-run=server']},
       {argv: [...BOUND, 'create', '-f', '-'], input: (i) => (lease = JSON.parse(i as string))},
       {argv: [...BOUND, 'get', 'configmaps,secrets', '-l', 'skycap.dev/release-of=itapp,skycap.dev/environment=test', '-o', 'json'], result: {stdout: JSON.stringify({items: [release1]})}},

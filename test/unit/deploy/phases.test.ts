@@ -2,7 +2,20 @@ import {expect} from 'chai'
 import {randomBytes} from 'node:crypto'
 import {classify, Kubectl, type ProcessRunner} from '../../../src/kubectl/kubectl.js'
 import type {ContactEvent} from '../../../src/kubectl/outage.js'
-import {dryRunApply, applyInPhases, findPrunable, prune, pruneLive, rejectedObjects, takenFromOthers, unprunedNote, withRejectedObjects} from '../../../src/deploy/apply.js'
+import {
+  adoptedNote,
+  claimedElsewhere,
+  claimedError,
+  dryRunApply,
+  applyInPhases,
+  findPrunable,
+  prune,
+  pruneLive,
+  rejectedObjects,
+  takenFromOthers,
+  unprunedNote,
+  withRejectedObjects,
+} from '../../../src/deploy/apply.js'
 import {changedObjects, redactSecrets} from '../../../src/deploy/diff.js'
 import {applyAndWatch} from '../../../src/deploy/rollout.js'
 import {watchRollout} from '../../../src/deploy/watch.js'
@@ -125,6 +138,84 @@ describe('deploy phases: exact kubectl argv', () => {
     // Without cluster-scoped objects: no call at all.
     expect(await takenFromOthers(fake.kubectl, [obj('ConfigMap', 'c')], 'shop', 'prod')).to.deep.equal([])
     expect(fake.remaining()).to.equal(0)
+  })
+
+  it('objects of the release another app or environment deployed in the namespace, or nobody through skycap: one get, each named with its owner and file', async () => {
+    const labels = (app: string, env: string) => ({'app.kubernetes.io/part-of': app, 'app.kubernetes.io/managed-by': 'skycap', 'skycap.dev/environment': env})
+    const svc = obj('Service', 'web')
+    const cm = obj('ConfigMap', 'settings')
+    const dep = obj('Deployment', 'api')
+    const mine = obj('Deployment', 'worker')
+    const crd = {apiVersion: 'apiextensions.k8s.io/v1', kind: 'CustomResourceDefinition', metadata: {name: 'widgets.example.com'}, spec: {group: 'example.com', names: {kind: 'Widget'}}}
+    const widget = {apiVersion: 'example.com/v1', kind: 'Widget', metadata: {name: 'w'}}
+    const rendered = [
+      {object: svc, source: 'deploy/web.yaml', line: 3},
+      {object: cm, source: 'deploy/settings.yaml', line: 1},
+      {object: dep, source: 'templates/manifests/deployment.yaml', service: 'api'},
+      {object: mine, source: 'templates/manifests/deployment.yaml', service: 'worker'},
+      {object: crd as KubeObject, source: 'deploy/crd.yaml', line: 1},
+      {object: widget as KubeObject, source: 'deploy/crd.yaml', line: 9},
+    ]
+    const loaded = {file: '/r/skycap.yaml', show: () => 'skycap.yaml', locate: (path: Array<string | number>) => (path[1] === 'api' ? {file: '/r/skycap.yaml', line: 7, column: 3} : undefined)}
+    const live = {
+      kind: 'List',
+      items: [
+        {...svc, metadata: {name: 'web', labels: labels('alpha', 'test')}},
+        {...cm, metadata: {name: 'settings'}},
+        {...dep, metadata: {name: 'api', labels: labels('beta', 'staging')}},
+        {...mine, metadata: {name: 'worker', labels: labels('beta', 'test')}},
+      ],
+    }
+    // Cluster-scoped objects and custom resources whose definition comes with the release are not asked for.
+    const fake = fakeKubectl(
+      [{argv: [...NS, 'get', 'service/web', 'configmap/settings', 'deployment.apps/api', 'deployment.apps/worker', '--ignore-not-found', '-o', 'json'], result: {stdout: JSON.stringify(live)}}],
+      opts,
+    )
+    const claims = await claimedElsewhere(
+      fake.kubectl,
+      rendered,
+      rendered.map((r) => r.object),
+      'beta',
+      'test',
+      loaded,
+    )
+    expect(claims).to.deep.equal({
+      others: [
+        {ref: 'Service/web', owner: 'app alpha (environment test)', file: 'deploy/web.yaml', line: 3},
+        {ref: 'Deployment/api', owner: 'environment staging of this app', file: 'skycap.yaml', line: 7, column: 3},
+      ],
+      unmanaged: [{ref: 'ConfigMap/settings', file: 'deploy/settings.yaml', line: 1}],
+    })
+    const error = claimedError(claims, 'beta', 'test', 'shared')
+    expect(error.exitCode).to.equal(ExitCode.INVALID)
+    expect(error.code).to.equal('owned_elsewhere')
+    expect(error.message).to.equal(
+      'Service/web (app alpha (environment test); rendered from deploy/web.yaml:3), Deployment/api (environment staging of this app; rendered from skycap.yaml:7:3) in namespace shared belong to another app or environment; this deploy of beta test would take them over; nothing was changed',
+    )
+    expect(error.hint).to.contain('deploy test to a namespace of its own (environments.test.namespace)')
+    expect(adoptedNote(claims, 'beta', 'test')).to.equal(
+      "this deploy takes over objects skycap did not deploy: ConfigMap/settings (deploy/settings.yaml:1); from now on they are beta test's, and a later deploy that no longer renders them deletes them",
+    )
+    expect(fake.remaining()).to.equal(0)
+    // A get kubectl refuses (a kind it does not know): nothing found here, the dry run says what is wrong; unreachable is thrown.
+    const refused = fakeKubectl(
+      [{argv: [...NS, 'get', 'service/web', '--ignore-not-found', '-o', 'json'], result: {exitCode: 1, stderr: 'error: the server doesn\'t have a resource type "service"'}}],
+      opts,
+    )
+    expect(await claimedElsewhere(refused.kubectl, rendered.slice(0, 1), [svc], 'beta', 'test', loaded)).to.deep.equal({others: [], unmanaged: []})
+    const down = fakeKubectl(
+      [
+        {
+          argv: [...NS, 'get', 'service/web', '--ignore-not-found', '-o', 'json'],
+          result: {exitCode: 1, stderr: 'The connection to the server 127.0.0.1:6443 was refused - did you specify the right host or port?'},
+        },
+      ],
+      opts,
+    )
+    await claimedElsewhere(down.kubectl, rendered.slice(0, 1), [svc], 'beta', 'test', loaded).then(
+      () => expect.fail('an unreachable API server is thrown'),
+      (e: unknown) => expect(e).to.be.instanceOf(ApiServerUnreachableError),
+    )
   })
 
   it('apply: a call the API server fails part-way stops there: the rollout failed (blaming the objects kubectl names, else kubectl apply), nothing is watched', async () => {

@@ -4,6 +4,7 @@ import {expect} from 'chai'
 import {existsSync, realpathSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 
+import {PRUNE_RESOURCES} from '../../../src/deploy/apply.js'
 import type {ProcessRunner} from '../../../src/kubectl/kubectl.js'
 import {down} from '../../../src/local/down.js'
 import {readState, stateFile, writeState, type UpState} from '../../../src/local/state.js'
@@ -23,6 +24,13 @@ describe('skycap down: only what up made', () => {
     repo.remove()
     cache.remove()
   })
+
+  const IN_NS = ['--context', 'kind-skycap', '--namespace', 'localapp-local', '--request-timeout=30s']
+  /** What down reads to tell whose objects are in the namespace. */
+  const INSPECTED = 'configmaps,deployments.apps,statefulsets.apps,daemonsets.apps,services'
+  const skycapLabels = (app: string, env: string) => ({'app.kubernetes.io/part-of': app, 'app.kubernetes.io/managed-by': 'skycap', 'skycap.dev/environment': env})
+  let made = 0
+  const theirs = (labels: Record<string, string>) => ({kind: 'ConfigMap', metadata: {name: `o${made++}`, labels}})
 
   function record(state: Partial<UpState>): void {
     const configFile = join(realpathSync(repo.dir), 'skycap.yaml')
@@ -47,6 +55,11 @@ describe('skycap down: only what up made', () => {
         argv: ['--context', 'kind-skycap', '--request-timeout=30s', 'get', 'namespace', 'localapp-local', '-o', 'json'],
         result: {stdout: JSON.stringify({metadata: {annotations: {'skycap.dev/created-by': 'up'}}})},
       },
+      // Whose objects are there: only this app's (its records, its Deployment) and one made by hand.
+      {
+        argv: [...IN_NS, 'get', INSPECTED, '-o', 'json'],
+        result: {stdout: JSON.stringify({items: [theirs({'skycap.dev/release-of': 'localapp', 'skycap.dev/environment': 'local'}), theirs(skycapLabels('localapp', 'local')), theirs({app: 'db'})]})},
+      },
       {argv: ['--context', 'kind-skycap', '--request-timeout=30s', 'delete', 'namespace', 'localapp-local', '--wait=true', '--timeout=120s']},
     ])
     const t = tools()
@@ -55,6 +68,50 @@ describe('skycap down: only what up made', () => {
     expect(report.kept).to.deep.equal(['cluster kind-skycap: skycap up found it, it did not create it'])
     expect(t.argvs, 'a cluster up found is never deleted').to.deep.equal([])
     expect(existsSync(log), 'the forward log is gone').to.equal(false)
+    expect(fake.remaining()).to.equal(0)
+  })
+
+  it("another app's up deployed into the namespace this up created: only this app and environment's objects and records go, the namespace stays", async () => {
+    record({})
+    const fake = fakeKubectlFactory([
+      {argv: ['--context', 'kind-skycap', '--request-timeout=30s', 'get', 'namespace', 'localapp-local', '--ignore-not-found', '-o', 'name'], result: {stdout: 'namespace/localapp-local\n'}},
+      {
+        argv: ['--context', 'kind-skycap', '--request-timeout=30s', 'get', 'namespace', 'localapp-local', '-o', 'json'],
+        result: {stdout: JSON.stringify({metadata: {annotations: {'skycap.dev/created-by': 'up'}}})},
+      },
+      {
+        argv: [...IN_NS, 'get', INSPECTED, '-o', 'json'],
+        result: {
+          stdout: JSON.stringify({
+            items: [
+              theirs(skycapLabels('localapp', 'local')),
+              theirs(skycapLabels('other', 'local')),
+              theirs({'skycap.dev/release-of': 'other', 'skycap.dev/environment': 'local'}),
+              theirs({'skycap.dev/release-of': 'localapp', 'skycap.dev/environment': 'dev'}),
+            ],
+          }),
+        },
+      },
+      {
+        argv: [
+          ...IN_NS,
+          'delete',
+          PRUNE_RESOURCES,
+          '-l',
+          'app.kubernetes.io/part-of=localapp,app.kubernetes.io/managed-by=skycap,skycap.dev/environment=local',
+          '--ignore-not-found',
+          '--wait=true',
+          '--timeout=120s',
+        ],
+      },
+      {argv: [...IN_NS, 'delete', 'configmaps,secrets', '-l', 'skycap.dev/release-of=localapp,skycap.dev/environment=local', '--ignore-not-found']},
+      {argv: [...IN_NS, 'delete', 'configmaps', '-l', 'skycap.dev/rollout-of=localapp,skycap.dev/environment=local', '--ignore-not-found']},
+    ])
+    const reporter = memoryReporter()
+    const report = await down({cwd: repo.dir}, {kubectl: fake.factory, tools: tools().tools, reporter, env: {XDG_CACHE_HOME: cache.dir}})
+    expect(report.deletedNamespace).to.equal(null)
+    expect(report.kept).to.deep.equal(['namespace localapp-local: app other (environment local), environment dev of this app run there too (delete it by hand once nothing needs it)'])
+    expect(reporter.lines.join('\n')).to.contain("Deleting localapp local's objects and records in namespace localapp-local, which app other (environment local), environment dev of this app also use")
     expect(fake.remaining()).to.equal(0)
   })
 

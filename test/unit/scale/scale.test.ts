@@ -2,7 +2,7 @@ import {expect} from 'chai'
 import {readFileSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 
-import {InterruptedError, TimeoutError, UserError} from '../../../src/errors.js'
+import {InterruptedError, OwnedElsewhereError, TimeoutError, UserError} from '../../../src/errors.js'
 import {MAX_REPLICAS, parseReplicas, scale} from '../../../src/scale/scale.js'
 import {memoryReporter} from '../../../src/ui/output.js'
 import {WATCH_RESOURCES} from '../../../src/resources/kinds.js'
@@ -56,10 +56,12 @@ describe('skycap scale: the whole kubectl sequence', function () {
   this.timeout(20_000)
   const BOUND = ['--context', 'kind-x', '--namespace', 'shop', '--request-timeout=30s']
   const SELECTOR = 'app.kubernetes.io/part-of=itapp,app.kubernetes.io/managed-by=skycap,skycap.dev/environment=test'
+  /** skycap's labels for itapp's environment test (the Deployments it deployed there). */
+  const OURS = {'app.kubernetes.io/part-of': 'itapp', 'app.kubernetes.io/managed-by': 'skycap', 'skycap.dev/environment': 'test'}
   const web = (replicas: number, ready: number) => ({
     apiVersion: 'apps/v1',
     kind: 'Deployment',
-    metadata: {name: 'web', uid: 'd1', generation: 2, annotations: {'deployment.kubernetes.io/revision': '1'}},
+    metadata: {name: 'web', uid: 'd1', generation: 2, labels: OURS, annotations: {'deployment.kubernetes.io/revision': '1'}},
     spec: {replicas},
     status: {observedGeneration: 2, replicas, updatedReplicas: replicas, readyReplicas: ready, availableReplicas: ready},
   })
@@ -222,6 +224,37 @@ describe('skycap scale: the whole kubectl sequence', function () {
     expect(fake.remaining()).to.equal(0)
     expect(report).to.deep.include({from: 2, to: 3, result: 'succeeded'})
     expect(reporter.lines.join('\n')).to.include('Scaling web (Deployment web-green, the active slot) in test from 2 to 3')
+  })
+
+  it('a Deployment of that name another app or environment deployed in the namespace, or made by hand: refused before any change, the lock released (exit 2)', async () => {
+    const cases: Array<[Record<string, string> | undefined, string, string]> = [
+      [{...OURS, 'app.kubernetes.io/part-of': 'alpha'}, 'belongs to app alpha (environment test), not to itapp test', 'run skycap scale from the repository (or environment) that owns it'],
+      [{...OURS, 'skycap.dev/environment': 'guarded'}, 'belongs to environment guarded of this app, not to itapp test', 'run skycap scale from the repository (or environment) that owns it'],
+      [undefined, 'belongs to no skycap app (it was not deployed by skycap', 'deploy itapp test first (skycap deploy test), or scale that Deployment with kubectl'],
+    ]
+    for (const [labels, said, hint] of cases) {
+      let lease: {metadata: {annotations: Record<string, string>}} | undefined
+      const theirs = {...web(2, 2), metadata: {...web(2, 2).metadata, labels}}
+      const fake = fakeKubectlFactory([
+        {argv: [...BOUND, 'create', '-f', '-'], input: (i) => (lease = JSON.parse(i as string))},
+        {argv: [...BOUND, 'get', 'deployment', 'web', '-o', 'json'], result: {stdout: JSON.stringify(theirs)}},
+        {argv: [...BOUND, 'get', 'lease', 'skycap-lock-itapp', '-o', 'json', '--ignore-not-found'], result: () => ({stdout: JSON.stringify({...lease, spec: {}})})},
+        {argv: [...BOUND, 'delete', 'lease', 'skycap-lock-itapp', '--ignore-not-found']},
+      ])
+      const error = await scale(
+        {service: 'web', replicas: '3', environment: 'test', configPath: join(repo.dir, 'skycap.yaml')},
+        {kubectl: fake.factory, reporter: memoryReporter(), intervalMs: 1},
+      ).then(
+        () => undefined,
+        (e: unknown) => e as OwnedElsewhereError,
+      )
+      expect(error, said).to.be.instanceOf(OwnedElsewhereError)
+      expect(error?.exitCode).to.equal(2)
+      expect(error?.code).to.equal('owned_elsewhere')
+      expect(error?.message).to.equal(`Deployment/web in namespace shop ${said}${labels ? '' : ': no app.kubernetes.io/managed-by=skycap label), not to itapp test'}; nothing was changed`)
+      expect(error?.hint).to.contain(hint)
+      expect(fake.remaining(), said).to.equal(0)
+    }
   })
 
   it('an HPA on the service (read under the lock): refused before any change, the lock released (exit 2)', async () => {

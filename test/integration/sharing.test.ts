@@ -1,0 +1,129 @@
+// Several apps, and several environments of one app, in one namespace: skycap changes only what it deployed for the
+// app and environment it is given (deploy, scale, down), on the test cluster.
+import {expect} from 'chai'
+
+import {TestApp} from './app.js'
+import {kubectl, testCluster, uniqueName} from './harness.js'
+
+const DEPLOY = ['deploy', '--skip-image-check']
+
+/** The cluster-app fixture as app `name`, its services renamed (web → `${prefix}web`, worker → `${prefix}worker`). */
+async function appNamed(namespace: string, name: string, prefix = ''): Promise<TestApp> {
+  const app = await TestApp.create(namespace)
+  await app.change((t) => t.replace('app: itapp', `app: ${name}`).replace('  web:\n', `  ${prefix}web:\n`).replace('  worker:\n', `  ${prefix}worker:\n`), `app ${name}`)
+  return app
+}
+
+describe('apps and environments sharing a namespace (real cluster)', function () {
+  let namespace: string
+  const apps: TestApp[] = []
+  beforeEach(async () => {
+    namespace = uniqueName('sharing')
+    await kubectl(['create', 'namespace', namespace])
+  })
+  afterEach(async () => {
+    for (const app of apps.splice(0)) app.remove()
+    await kubectl(['delete', 'namespace', namespace, '--wait=false', '--ignore-not-found'], {reject: false})
+  })
+
+  it("two apps deploy at once, twice; neither's deploy, scale or template takes the other's objects, and an object made by hand is taken over with a warning", async function () {
+    this.timeout(400_000)
+    const alpha = await appNamed(namespace, 'alpha')
+    const beta = await appNamed(namespace, 'beta', 'b')
+    apps.push(alpha, beta)
+    const selectorOf = async (service: string) => (await alpha.get(['service', service])).spec.selector
+    for (const round of [1, 2]) {
+      const inRound = (t: string) => (t.includes('ROUND') ? t.replace(/ROUND: "\d+"/, `ROUND: "${round}"`) : t.replace('    replicas: 2\n', `    replicas: 2\n    env: {ROUND: "${round}"}\n`))
+      await alpha.change(inRound, `alpha round ${round}`)
+      await beta.change(inRound, `beta round ${round}`)
+      const [a, b] = await Promise.all([alpha.json([...DEPLOY, 'test']), beta.json([...DEPLOY, 'test'])])
+      expect(a.exitCode, a.stderr).to.equal(0)
+      expect(b.exitCode, b.stderr).to.equal(0)
+      expect(a.stderr + b.stderr).to.not.contain('takes over')
+      for (const [app, web] of [
+        [alpha, 'web'],
+        [beta, 'bweb'],
+      ] as const) {
+        const d = await app.get(['deployment', web])
+        expect(d.metadata.generation).to.equal(d.status.observedGeneration)
+        expect(d.spec.template.spec.containers[0].env).to.deep.include({name: 'ROUND', value: String(round)})
+      }
+    }
+    const before = await selectorOf('web')
+    expect(before).to.deep.equal({'app.kubernetes.io/name': 'web', 'app.kubernetes.io/instance': 'alpha-test'})
+
+    // beta's template brings a Service named web: alpha's. Refused before any change, naming owner and file.
+    beta.repo.write('deploy/web.yaml', 'apiVersion: v1\nkind: Service\nmetadata: {name: web}\nspec:\n  selector: {app.kubernetes.io/name: bweb}\n  ports: [{port: 80, targetPort: 8080}]\n')
+    await beta.repo.commit('a Service named web')
+    const taken = await beta.json([...DEPLOY, 'test'])
+    expect(taken.exitCode, taken.stderr).to.equal(2)
+    expect(taken.doc.error.code).to.equal('owned_elsewhere')
+    expect(taken.doc.error.message).to.match(
+      /^Service\/web \(app alpha \(environment test\); rendered from deploy\/web\.yaml:1\) in namespace \S+ belongs to another app or environment; this deploy of beta test would take it over; nothing was changed$/,
+    )
+    expect(await selectorOf('web')).to.deep.equal(before)
+    expect((await alpha.get(['service', 'web'])).metadata.labels['app.kubernetes.io/part-of']).to.equal('alpha')
+    const betaHistory = await beta.json(['history', 'test'])
+    expect(betaHistory.doc.result.releases.map((r: {number: number}) => r.number)).to.deep.equal([2, 1])
+
+    // scale from beta's repository of a service named like alpha's: beta declares web too now.
+    await beta.change((t) => t.replace('  bworker:\n', '  web:\n    image: web\n    replicas: 1\n  bworker:\n'), 'a web service too')
+    const scaled = await beta.json(['scale', 'web', '5', '-e', 'test'])
+    expect(scaled.exitCode, scaled.stderr).to.equal(2)
+    expect(scaled.doc.error.code).to.equal('owned_elsewhere')
+    expect(scaled.doc.error.message).to.contain('Deployment/web in namespace')
+    expect(scaled.doc.error.message).to.contain('belongs to app alpha (environment test), not to beta test; nothing was changed')
+    expect((await alpha.get(['deployment', 'web'])).spec.replicas).to.equal(2)
+    // And beta's deploy of that web is refused as well (alpha's Deployment, alpha's Service).
+    const both = await beta.json([...DEPLOY, 'test'])
+    expect(both.exitCode, both.stderr).to.equal(2)
+    expect(both.doc.error.message).to.contain('Deployment/web (app alpha (environment test); rendered from skycap.yaml:')
+    expect((await alpha.get(['deployment', 'web'])).metadata.labels['app.kubernetes.io/part-of']).to.equal('alpha')
+
+    // An object made by hand that beta's template names: taken over, with a warning naming it and its file.
+    await kubectl(['create', 'configmap', 'settings', '--from-literal=owner=platform'], {namespace})
+    await beta.change((t) => t.replace('  web:\n    image: web\n    replicas: 1\n', ''), 'no web service')
+    beta.repo.write('deploy/web.yaml', 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings}\ndata: {owner: beta}\n')
+    await beta.repo.commit('settings')
+    const adopted = await beta.json([...DEPLOY, 'test'])
+    expect(adopted.exitCode, adopted.stderr).to.equal(0)
+    expect(adopted.stderr).to.contain('this deploy takes over objects skycap did not deploy: ConfigMap/settings (deploy/web.yaml:1)')
+    const settings = await beta.get(['configmap', 'settings'])
+    expect(settings.data).to.deep.equal({owner: 'beta'})
+    expect(settings.metadata.labels['app.kubernetes.io/part-of']).to.equal('beta')
+    // alpha's objects are as alpha left them.
+    expect(await selectorOf('web')).to.deep.equal(before)
+    const status = await alpha.json(['status', 'test'])
+    expect(status.doc.result.services.map((s: {service: string; state: string}) => `${s.service} ${s.state}`)).to.deep.equal(['web ready', 'worker ready'])
+  })
+
+  it("down of an up whose namespace another app's up deployed into: only its own objects and records go, the other app runs on", async function () {
+    this.timeout(300_000)
+    const {context} = testCluster()
+    const local = `  local:\n    context: ${context}\n    namespace: ${namespace}-dev\n`
+    const alpha = await appNamed(namespace, 'alpha')
+    const beta = await appNamed(namespace, 'beta', 'b')
+    apps.push(alpha, beta)
+    for (const app of [alpha, beta]) await app.change((t) => t.replace('environments:\n', `environments:\n${local}`), 'a local environment')
+    try {
+      const first = await alpha.json(['up', '--detach', '--skip-image-check'])
+      expect(first.exitCode, first.stderr).to.equal(0)
+      const second = await beta.json(['up', '--detach', '--skip-image-check'])
+      expect(second.exitCode, second.stderr).to.equal(0)
+      const down = await alpha.json(['down'])
+      expect(down.exitCode, down.stderr).to.equal(0)
+      expect(down.doc.result.deletedNamespace).to.equal(null)
+      expect(down.doc.result.kept).to.deep.equal([`namespace ${namespace}-dev: app beta (environment local) runs there too (delete it by hand once nothing needs it)`])
+      const left = await kubectl(['get', 'deployments,configmaps', '-o', 'jsonpath={range .items[*]}{.metadata.name}{"\\n"}{end}'], {namespace: `${namespace}-dev`})
+      const names = left.stdout.split('\n').filter(Boolean)
+      expect(names).to.include.members(['bweb', 'bworker'])
+      expect(names.filter((n) => n === 'web' || n === 'worker' || n.startsWith('web-config-') || n.startsWith('skycap-release-alpha-'))).to.deep.equal([])
+      expect(names.some((n) => n.startsWith('skycap-release-beta-local-'))).to.equal(true)
+      const status = await beta.json(['status', 'local'])
+      expect(status.doc.result.services.map((s: {service: string; state: string}) => `${s.service} ${s.state}`)).to.deep.equal(['bweb ready', 'bworker ready'])
+      expect((await beta.json(['down'])).exitCode).to.equal(0)
+    } finally {
+      await kubectl(['delete', 'namespace', `${namespace}-dev`, '--wait=false', '--ignore-not-found'], {reject: false})
+    }
+  })
+})
