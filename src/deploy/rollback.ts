@@ -42,6 +42,22 @@ export interface ToResolution {
 }
 
 /**
+ * What a release runs, to tell two releases apart: its manifests in a fixed order, without the replica counts (a
+ * rollback keeps the live ones, and a deploy after a scale records the scaled count); undefined without manifests.
+ */
+function runs(release: StoredRelease): string | undefined {
+  if (!release.hasManifests) return undefined
+  const objects = release.manifests().map((o) => {
+    const spec = (o as {spec?: Record<string, unknown>}).spec
+    if (spec === undefined || !('replicas' in spec)) return o
+    const {replicas: _replicas, ...rest} = spec
+    return {...o, spec: rest}
+  })
+  const key = (o: KubeObject) => `${o.apiVersion}|${o.kind}|${o.metadata.name}`
+  return JSON.stringify(objects.sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0)))
+}
+
+/**
  * Picks the release to return to: --to N, --to <sha prefix>, or the last good one before the current. `asked` is
  * --to as typed when `to` is the commit it resolved to (a branch, tag or HEAD~N), for the error; `resolution` what
  * the checkout said about it.
@@ -51,12 +67,14 @@ export function chooseRelease(releases: StoredRelease[], to: string | undefined,
   const current = releases.find((r) => r.record.action !== 'scale')
   if (to === undefined) {
     // When it failed and was not rolled back (--no-rollback, or a rollback that failed too), the way back is the
-    // newest good release. Otherwise it is the newest good release that runs other manifests than the current one
-    // (after a rollback to 2, the one before 2, not 2 again).
+    // newest good release. Otherwise it is the newest good release that runs other manifests than the current one:
+    // after a rollback to 2, the one before 2, not 2 again; and not the same manifests deployed again as a release of
+    // their own (a CI job run twice for one commit), which a rollback to would change nothing.
+    const now = current && runs(current)
     const previous =
       current && !isGood(current)
         ? lastGood(releases)
-        : current && releases.find((r) => r.record.number < current.record.number && isGood(r) && contentOf(r, releases) !== contentOf(current, releases))
+        : current && releases.find((r) => r.record.number < current.record.number && isGood(r) && contentOf(r, releases) !== contentOf(current, releases) && (now === undefined || runs(r) !== now))
     if (!previous) throw new UserError(`${env} has no earlier successful release to roll back to`, {hint: `\`skycap history ${env}\` lists the releases.`})
     return previous
   }

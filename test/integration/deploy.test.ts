@@ -294,6 +294,22 @@ describe('skycap deploy (real cluster)', function () {
     await waitFor('worker to go', async () => (await kubectl(['get', 'deployment', 'worker', '--ignore-not-found', '-o', 'name'], {namespace: ns.name})).stdout.trim() === '')
   })
 
+  it('rollback after the same commit was deployed twice (a CI job run again) returns to the commit before, not to the same manifests', async () => {
+    const first = await app.repo.git('rev-parse', 'HEAD')
+    expect((await app.cli([...DEPLOY, 'test'])).exitCode).to.equal(0)
+    app.repo.write('config/web/app.properties', 'greeting=two\n')
+    await app.repo.commit('two')
+    for (let i = 0; i < 2; i++) expect((await app.cli([...DEPLOY, 'test'])).exitCode).to.equal(0)
+    const r = await app.json(['rollback', 'test'])
+    expect(r.exitCode, r.stderr).to.equal(0)
+    expect(r.stderr).to.contain('release 1 (')
+    expect(r.doc.result).to.include({result: 'succeeded', release: 4})
+    expect(r.doc.result.revision.sha).to.equal(first)
+    const web = await app.get(['deployment', 'web'])
+    expect(web.metadata.annotations['skycap.dev/revision']).to.equal(first)
+    expect((await app.get(['configmap', web.spec.template.spec.volumes[0].configMap.name])).data['app.properties']).to.not.contain('greeting=two')
+  })
+
   it('rollback --to a chosen release, by number and by revision', async () => {
     const first = await app.repo.git('rev-parse', 'HEAD')
     expect((await app.cli([...DEPLOY, 'test'])).exitCode).to.equal(0)

@@ -897,10 +897,22 @@ describe('release records: layout', () => {
 })
 
 describe('rollback: which release "the one before" is', () => {
-  const stored = (number: number, action: ReleaseRecord['action'], result: ReleaseRecord['result'], rolledBackTo?: number) => ({
+  // Each release runs its own image unless `image` says otherwise (a rollback to N runs N's).
+  const stored = (number: number, action: ReleaseRecord['action'], result: ReleaseRecord['result'], rolledBackTo?: number, image = `web:${rolledBackTo ?? number}`, replicas = 2) => ({
     record: {number, action, result, ...(rolledBackTo ? {rolledBackTo} : {}), revision: {sha: `${number}`.repeat(40).slice(0, 40), short: '', subject: ''}} as ReleaseRecord,
     hasManifests: result === 'succeeded' && action !== 'scale',
-    manifests: () => [],
+    manifests: () => [obj('Deployment', 'web', {spec: {replicas, template: {spec: {containers: [{name: 'web', image}]}}}}), obj('Service', 'web')],
+  })
+
+  it('skips releases that run the same manifests as the current one (one commit deployed twice), whatever their replica counts', () => {
+    // 5 and 4 deployed what 3 did (4 after a scale to 5 replicas); 2 ran something else.
+    const releases = [stored(5, 'deploy', 'succeeded', undefined, 'web:3'), stored(4, 'deploy', 'succeeded', undefined, 'web:3', 5), stored(3, 'deploy', 'succeeded'), stored(2, 'deploy', 'succeeded')]
+    expect(chooseRelease(releases, undefined, 'prod').record.number).to.equal(2)
+    // Nothing else before: refused, as with a single release.
+    expect(() => chooseRelease(releases.slice(0, 3), undefined, 'prod')).to.throw(UserError, 'prod has no earlier successful release to roll back to')
+    // A current release without its manifests cannot be compared: the one before is taken, as before.
+    const unknown = [{...stored(5, 'deploy', 'succeeded', undefined, 'web:3'), hasManifests: false}, stored(4, 'deploy', 'succeeded', undefined, 'web:3')] as StoredRelease[]
+    expect(chooseRelease(unknown, undefined, 'prod').record.number).to.equal(4)
   })
 
   it('is the release before the current one', () => {
