@@ -233,7 +233,8 @@ export async function deploy(options: DeployOptions, deps: DeployDeps): Promise<
     if (createNamespace) {
       reporter.info(`Deleting namespace ${env.namespace} again: nothing was deployed`)
       await kubectl
-        .run(['delete', 'namespace', env.namespace, '--ignore-not-found', '--wait=false'], {namespaced: false})
+        // Waited for: a deploy run again at once met the namespace still terminating ("unable to create new content").
+        .run(['delete', 'namespace', env.namespace, '--ignore-not-found', '--wait=true', '--timeout=30s'], {namespaced: false})
         .catch((e) => reporter.warn(`could not delete namespace ${env.namespace}: ${(e as Error).message}`))
     }
     throw error

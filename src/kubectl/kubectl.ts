@@ -469,6 +469,14 @@ export function classify(args: readonly string[], stderr: string, context?: stri
       advice,
     })
   }
+  // A namespace being deleted refuses new objects with "Forbidden": no missing RBAC permission, and it passes.
+  const terminating = /unable to create new content in namespace (\S+) because it is being terminated/.exec(text)
+  if (terminating) {
+    const namespace = terminating[1] as string
+    return new KubectlError('forbidden', `kubectl ${verb(args)} failed${where}: namespace ${namespace} is being deleted, and takes no new objects until it is gone`, args, text, {
+      hint: `Wait until \`kubectl get namespace ${namespace}\` finds it no more (deleting what was in it can take a minute), then run this again; nothing was changed.`,
+    })
+  }
   if (/exceeded quota/.test(text)) {
     kind = 'forbidden'
     hint = 'A ResourceQuota of the namespace does not leave room for this (`kubectl describe resourcequota` shows it); raise it or free room.'

@@ -442,18 +442,18 @@ describe('skycap deploy (real cluster)', function () {
       const r = await app.cli([...DEPLOY, 'test'])
       expect(r.exitCode, r.stderr).to.equal(2)
       expect(r.stderr).to.match(/Invalid value: 99999|must be between 1 and 65535/)
-      await waitFor('the namespace to go', async () => {
-        const phase = (await kubectl(['get', 'namespace', fresh, '--ignore-not-found', '-o', 'jsonpath={.status.phase}'])).stdout.trim()
-        return phase === '' || phase === 'Terminating'
-      })
+      // Gone, not terminating, once the refused deploy ends: a deploy run again at once was refused by the namespace
+      // being deleted ("unable to create new content").
+      expect((await kubectl(['get', 'namespace', fresh, '--ignore-not-found', '-o', 'name'])).stdout.trim()).to.equal('')
       // --dry-run into a namespace that does not exist creates nothing at all.
       app.repo.write('deploy/bad.yaml', 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: fine}\n')
       await app.repo.commit('fine')
-      await waitFor('the namespace to be deleted', async () => (await kubectl(['get', 'namespace', fresh, '--ignore-not-found', '-o', 'name'])).stdout.trim() === '', {timeoutMs: 90_000})
       const dry = await app.json([...DEPLOY, 'test', '--dry-run'])
       expect(dry.exitCode, dry.stderr).to.equal(0)
       expect(dry.doc.result).to.include({result: 'planned', release: null})
       expect((await kubectl(['get', 'namespace', fresh, '--ignore-not-found', '-o', 'name'])).stdout.trim()).to.equal('')
+      const fixed = await app.cli([...DEPLOY, 'test'])
+      expect(fixed.exitCode, fixed.stderr).to.equal(0)
     } finally {
       await kubectl(['delete', 'namespace', fresh, '--ignore-not-found', '--wait=false'])
     }

@@ -169,7 +169,7 @@ describe('skycap deploy: the whole kubectl sequence of a first deploy', function
       {argv: [...CLUSTER, 'get', 'namespace', 'shop', '--ignore-not-found', '-o', 'name'], result: {stdout: ''}},
       {argv: [...CLUSTER, 'create', 'namespace', 'shop']},
       {argv: [...BOUND, ...APPLY, '--dry-run=server'], result: {exitCode: 1, stderr: 'The Service "web" is invalid: spec.ports[0].port: Invalid value: 99999'}},
-      {argv: [...CLUSTER, 'delete', 'namespace', 'shop', '--ignore-not-found', '--wait=false']},
+      {argv: [...CLUSTER, 'delete', 'namespace', 'shop', '--ignore-not-found', '--wait=true', '--timeout=30s']},
     ]
     const fake = fakeKubectlFactory(script)
     let caught: {exitCode?: number; message?: string} | undefined

@@ -90,6 +90,17 @@ describe('kubectl wrapper', () => {
     expect(e.hint).to.equal('Install the CustomResourceDefinition of Widget (x.test/v1) in the cluster first, or add it to the templates; nothing was changed.')
   })
 
+  it('a namespace being deleted says so and to wait, not that RBAC permission is missing', () => {
+    const e = classify(
+      ['apply', '-f', '-'],
+      'Error from server (Forbidden): error when creating "STDIN": secrets "creds" is forbidden: unable to create new content in namespace shop because it is being terminated',
+      'prod',
+    )
+    expect(e.message).to.equal('kubectl apply failed (context prod): namespace shop is being deleted, and takes no new objects until it is gone')
+    expect(e.hint).to.equal('Wait until `kubectl get namespace shop` finds it no more (deleting what was in it can take a minute), then run this again; nothing was changed.')
+    expect(e.hint).to.not.contain('RBAC')
+  })
+
   it('names the context when the cluster is unreachable', () => {
     const e = classify(['get', 'pods'], 'Unable to connect to the server: dial tcp: lookup x: no such host', 'prod-cluster')
     expect(e).to.be.instanceOf(UnreachableError)
