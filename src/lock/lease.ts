@@ -15,6 +15,11 @@ export interface LockInfo {
   expired: boolean
   /** Unique per acquisition: only the process that took the lock releases it (unless --force). */
   id: string
+  /**
+   * The environment it was taken for. One Lease per app and namespace: environments of one app that share a namespace
+   * share its lock, and this says whose it is.
+   */
+  environment?: string
 }
 
 interface Lease {
@@ -78,6 +83,7 @@ function infoOf(lease: Lease, now: number): LockInfo {
     expiresAt: new Date(expires).toISOString(),
     expired: expires <= now,
     id: a['skycap.dev/lock-id'] ?? '',
+    ...(a['skycap.dev/environment'] ? {environment: a['skycap.dev/environment']} : {}),
   }
 }
 
@@ -151,14 +157,14 @@ export async function acquireLock(kubectl: Kubectl, options: AcquireOptions): Pr
       } else if (options.signal?.aborted) {
         throw new InterruptedError(`stopped waiting for the lock of ${options.environment} (held by ${info.holder}); nothing was changed`)
       } else if (clock() >= deadline) {
-        throw new LockedError(`${options.environment} is locked by ${describeHolder(info)}`, {
+        throw new LockedError(`${options.environment} is locked by ${describeHolder(info, options.environment)}`, {
           hint: lockedHint(options.environment, info, options.waitMs ?? 0, options.waitFlag),
           details: {lock: info},
         })
       } else if (options.onWait && announced !== info.id) {
         announced = info.id
         const left = Math.max(1, Math.ceil((deadline - clock()) / 1000))
-        options.onWait(`${options.environment} is locked by ${describeHolder(info)}; waiting for it (up to ${left}s more)`)
+        options.onWait(`${options.environment} is locked by ${describeHolder(info, options.environment)}; waiting for it (up to ${left}s more)`)
       }
     }
     await sleep(Math.min(2000, Math.max(0, deadline - clock())) || 200)

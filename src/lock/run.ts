@@ -27,6 +27,12 @@ export async function runLock(options: LockCommandOptions, factory: KubectlFacto
   }
   const current = await lockStatus(kubectl, app)
   if (!current) return {environment: env.name, lock: null, released: false}
+  // Environments that share a namespace share its lock: releasing it as another one (without --force) is a mistake.
+  if (!options.force && !current.expired && current.environment !== undefined && current.environment !== env.name) {
+    throw new UserError(`the lock in namespace ${env.namespace} was taken for environment ${current.environment}, not ${env.name} (they share the namespace, and its lock); nothing was changed`, {
+      hint: `Release it as ${current.environment} (skycap lock release ${current.environment}), or pass --force if its holder is gone or done with it.`,
+    })
+  }
   if (!options.force && !current.expired) {
     // A lock taken by hand has no process to release it: allow its holder to release it by identity.
     if (current.holder !== whoAmI()) {

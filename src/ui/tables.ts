@@ -87,7 +87,7 @@ export function lockLine(r: {environment: string; lock: LockInfo | null; release
   if (r.released === true) return `released the lock of ${r.environment} (held by ${r.lock?.holder})`
   if (!r.lock) return `${r.environment} is not locked`
   if (r.released === false) return `${r.environment} was not locked`
-  return `${r.environment} is locked by ${describeHolder(r.lock)}; expires ${r.lock.expiresAt}${r.lock.expired ? ' (expired)' : ''}`
+  return `${r.environment} is locked by ${describeHolder(r.lock, r.environment)}; expires ${r.lock.expiresAt}${r.lock.expired ? ' (expired)' : ''}`
 }
 
 /** `skycap build`'s result: one line per image with its digest, and whether it was built or already there. */

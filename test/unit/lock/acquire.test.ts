@@ -105,6 +105,17 @@ describe('a held lock, said to people', () => {
     expect(JSON.parse(created as string).metadata.annotations['skycap.dev/reason']).to.equal('a ::error::b')
   })
 
+  it('a lock taken for another environment that shares the namespace says whose it is; one taken for this one says nothing more', async () => {
+    const lock = (await lockStatus(heldBy(lease({'skycap.dev/environment': 'test'})), 'shop', () => now)) as LockInfo
+    expect(lock.environment).to.equal('test')
+    expect(lockLine({environment: 'test2', lock})).to.equal('test2 is locked by octocat@runner-1 since 2026-11-22T09:58:00.000Z (migration), for environment test; expires 2026-11-22T10:58:00.000Z')
+    expect(lockLine({environment: 'test', lock})).to.equal('test is locked by octocat@runner-1 since 2026-11-22T09:58:00.000Z (migration); expires 2026-11-22T10:58:00.000Z')
+    const error = (await acquireLock(heldBy(lease({'skycap.dev/environment': 'test'})), {app: 'shop', environment: 'test2', reason: 'deploy', durationSeconds: 60, clock: () => now}).catch(
+      (e: unknown) => e,
+    )) as LockedError
+    expect(error.message).to.equal('test2 is locked by octocat@runner-1 since 2026-11-22T09:58:00.000Z (migration), for environment test')
+  })
+
   it('lock status names the CI job too', async () => {
     const lock = (await lockStatus(heldBy(lease({'skycap.dev/ci-job': JOB})), 'shop', () => now)) as LockInfo
     expect(lockLine({environment: 'staging', lock})).to.equal(`staging is locked by octocat@runner-1 since 2026-11-22T09:58:00.000Z (migration); job ${JOB}; expires 2026-11-22T10:58:00.000Z`)
