@@ -544,6 +544,10 @@ function unreachableReason(text: string, lines: string[]): string {
   const summary = lines.find((l) => /^(Unable to connect to the server|The connection to the server)/.test(l)) ?? lines[0]
   // Only client-go log lines: their err="..." says what happened.
   const reason = summary ?? /err="((?:[^"\\]|\\.)*)"/.exec(text)?.[1]?.replaceAll('\\"', '"') ?? 'no answer'
+  // A create or apply without --server-side first downloads the API's schema to validate against: kubectl then
+  // wraps the failure in its advice to turn validation off, which is no advice for an API server that is down.
+  const validating = /failed to download openapi: Get "[^"]*": (.*?)(?:; if you choose to ignore these errors.*)?$/.exec(reason)
+  if (validating) return validating[1] as string
   return reason
     .replace(/^error: /i, '')
     .replace(/^Unable to connect to the server: /, '')

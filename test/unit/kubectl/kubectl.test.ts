@@ -101,6 +101,14 @@ describe('kubectl wrapper', () => {
     expect(e.hint).to.not.contain('RBAC')
   })
 
+  it("an API server that is down while kubectl create validates (it downloads the schema first) is unreachable, without kubectl's advice to turn validation off", () => {
+    const stderr =
+      'error: error validating "STDIN": error validating data: failed to download openapi: Get "https://127.0.0.1:6443/openapi/v2?timeout=32s": dial tcp 127.0.0.1:6443: connect: connection refused; if you choose to ignore these errors, turn validation off with --validate=false'
+    const e = classify(['create', '-f', '-'], stderr, 'prod')
+    expect(e.exitCode).to.equal(ExitCode.UNREACHABLE)
+    expect(e.message).to.equal("cannot reach the cluster's API server (context prod): dial tcp 127.0.0.1:6443: connect: connection refused")
+  })
+
   it('names the context when the cluster is unreachable', () => {
     const e = classify(['get', 'pods'], 'Unable to connect to the server: dial tcp: lookup x: no such host', 'prod-cluster')
     expect(e).to.be.instanceOf(UnreachableError)
