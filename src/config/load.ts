@@ -238,7 +238,7 @@ export async function parseConfig(text: string, file: string, show: (path: strin
   const dir = dirname(file)
   const errors: ConfigError[] = []
   const at = (path: (string | number)[], message: string) => {
-    const pos = locate(path)
+    const pos = path.length ? locate(path) : undefined
     errors.push(new ConfigError(message, {file: shown, line: pos?.line, column: pos?.column}))
   }
 
@@ -305,7 +305,9 @@ export async function parseConfig(text: string, file: string, show: (path: strin
     // A Kubernetes Service's name is a DNS-1035 label: it starts with a letter.
     if (/^[0-9]/.test(name)) at(['services', name], `services.${name}: a service with ports gets a Kubernetes Service named "${name}", and a Service name must start with a letter`)
   }
-  checkTemplatesFolder(config, ['templates'], at, folders)
+  // Without a templates key, a problem of the default deploy/ folder is the file's, at no line of it (it was put at
+  // the first key, `app:`).
+  checkTemplatesFolder(config, config.templates !== undefined ? ['templates'] : [], at, folders)
   for (const path of regexPaths(config)) {
     const value = doc.getIn(path) as string
     try {

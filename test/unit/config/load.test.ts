@@ -170,6 +170,9 @@ ${VALID.replace('environments:\n', 'environments:\n  prod: {namespace: p}\n')}`)
     const unknown = await errorsOf(VALID, file)
     expect(unknown.message).to.contain('templates: folder "deploy/stagin" does not match any environment; did you mean "staging"?')
     expect(unknown.errors).to.have.length(1)
+    // Without a templates key, at no line of the file (it was put at the first key, app:).
+    expect(unknown.errors[0]?.location).to.deep.equal({file, line: undefined, column: undefined})
+    expect(unknown.message.startsWith(`${file}: templates: folder`)).to.equal(true)
   })
 
   it('a templates folder outside the repository is one error, its folders not listed; a templates "folder" that is a file is refused', async () => {
@@ -181,7 +184,7 @@ ${VALID.replace('environments:\n', 'environments:\n  prod: {namespace: p}\n')}`)
     const notFolder = await errorsOf(`templates: manifests.yaml\n${VALID}`, file)
     expect(notFolder.message).to.equal(`${file}:1:12: templates: "manifests.yaml" is a file; templates must name a folder (its *.yaml for every environment, <env>/*.yaml for one)`)
     writeFileSync(join(dir, 'deploy'), '')
-    expect((await errorsOf(VALID, file)).message).to.equal(`${file}:1:1: templates: "deploy" is a file; templates must name a folder (its *.yaml for every environment, <env>/*.yaml for one)`)
+    expect((await errorsOf(VALID, file)).message).to.equal(`${file}: templates: "deploy" is a file; templates must name a folder (its *.yaml for every environment, <env>/*.yaml for one)`)
   })
 
   it('rejects a config folder that does not exist', async () => {
