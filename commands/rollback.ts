@@ -13,7 +13,7 @@ export default class Rollback extends SkycapCommand {
     to: Flags.string({description: 'Release number or revision (id prefix, or a branch, tag, bookmark, HEAD~N, .~N of the checkout) to return to (default: the previous successful release).'}),
     yes: Flags.boolean({char: 'y', description: 'Do not ask for confirmation on protected environments.'}),
     'dry-run': Flags.boolean({description: 'Validate and change nothing.'}),
-    timeout: Flags.string({description: 'Time limit, e.g. 5m (exit 70 when exceeded).'}),
+    timeout: Flags.string({description: 'Time limit, e.g. 5m (default: deploy.timeout or 10m; exit 70 when exceeded).'}),
     'wait-for-lock': Flags.string({description: 'Wait up to this long for the lock.'}),
     'reset-replicas': Flags.boolean({description: "Restore the release's replica counts instead of keeping the live ones."}),
     'skip-image-check': Flags.boolean({description: "Do not ask the registry whether the release's images still exist."}),

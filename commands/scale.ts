@@ -15,7 +15,7 @@ export default class Scale extends SkycapCommand {
     env: environmentFlag,
     force: Flags.boolean({description: "Scale even when an HPA manages the service, or above the environment's maxReplicas."}),
     'dry-run': Flags.boolean({description: 'Check and change nothing.'}),
-    timeout: Flags.string({description: 'Time limit, e.g. 5m (exit 70 when exceeded).'}),
+    timeout: Flags.string({description: 'Time limit, e.g. 5m (default: deploy.timeout or 10m; exit 70 when exceeded).'}),
     'wait-for-lock': Flags.string({description: 'Wait up to this long for the lock.'}),
   }
 
