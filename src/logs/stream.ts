@@ -1,7 +1,7 @@
 import {unknownServiceError, withFlag} from '../config/environment.js'
-import {connect, type KubectlFactory, openEnvironment} from '../env/connect.js'
+import {connect, type KubectlFactory, namespaceExists, openEnvironment} from '../env/connect.js'
 import {parseDuration} from '../duration.js'
-import {InterruptedError, KubectlError, SkycapError, UserError} from '../errors.js'
+import {InterruptedError, KubectlError, NamespaceMissingError, SkycapError, UserError} from '../errors.js'
 import type {StreamingProcess} from '../kubectl/kubectl.js'
 import {LABELS, type KubeObject} from '../render/objects.js'
 import {abortableSleep} from '../sleep.js'
@@ -249,6 +249,14 @@ export async function streamLogs(options: LogsOptions, deps: LogsDeps): Promise<
   try {
     const pods = await listPods()
     if (pods.length === 0 && !options.follow) {
+      // Nothing was ever deployed there: the same answer as scale and lock give (exit 2), not "scaled to 0?".
+      // A user whose rights end at the namespace may not read namespaces: then it is said as before.
+      if (!(await namespaceExists(kubectl, env.namespace).catch(() => true))) {
+        throw new NamespaceMissingError(`no logs of ${services.join(', ')} in ${env.name}: its namespace ${env.namespace} does not exist yet (nothing was deployed there)`, {
+          hint: `Deploy it first: skycap deploy ${env.name}.`,
+          details: {environment: env.name, namespace: env.namespace},
+        })
+      }
       throw new SkycapError(`no pods of ${services.join(', ')} in ${env.name} (namespace ${env.namespace})`, {hint: `Not deployed, or scaled to 0? \`skycap status ${env.name}\` shows its replicas.`})
     }
     checkContainer(pods)

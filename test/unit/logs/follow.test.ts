@@ -6,6 +6,7 @@ import {PassThrough, Writable} from 'node:stream'
 import {watchRollout} from '../../../src/deploy/watch.js'
 import {Kubectl, type ProcessRunner, type ProcessSpawner} from '../../../src/kubectl/kubectl.js'
 import {streamLogs} from '../../../src/logs/stream.js'
+import type {SkycapError} from '../../../src/errors.js'
 import type {Reporter} from '../../../src/ui/output.js'
 import {fakeKubectlFactory} from '../../helpers/fake-kubectl.js'
 import {TempRepo} from '../../helpers/repo.js'
@@ -436,5 +437,30 @@ describe('logs -f: --container and --previous', () => {
     )
     expect(spawned.map((a) => a.split(' ').find((w) => w.startsWith('web-')))).to.deep.equal(['web-1', 'web-2', 'web-1'])
     expect(warnings).to.deep.equal(['web-2/web has no previous (crashed) container to show'])
+  })
+
+  it('no pods and no namespace: nothing was deployed there, exit 2 as scale and lock say it; no pods in a namespace that exists: exit 1, scaled to 0?', async () => {
+    for (const [namespace, exitCode, said] of [
+      ['', 2, 'no logs of web in test: its namespace it-ns does not exist yet (nothing was deployed there)'],
+      ['namespace/it-ns\n', 1, 'no pods of web in test (namespace it-ns)'],
+      // Rights that end at the namespace: namespaces cannot be read, and it is said as before.
+      [undefined, 1, 'no pods of web in test (namespace it-ns)'],
+    ] as const) {
+      const runner: ProcessRunner = async (_file, argv) => {
+        if (argv.includes('get-contexts')) return {exitCode: 0, stdout: 'it-context\n', stderr: ''}
+        if (argv.includes('namespace') && namespace === undefined) {
+          return {exitCode: 1, stdout: '', stderr: 'Error from server (Forbidden): namespaces "it-ns" is forbidden: User "nobody" cannot get resource "namespaces"'}
+        }
+        if (argv.includes('namespace')) return {exitCode: 0, stdout: namespace ?? '', stderr: ''}
+        return {exitCode: 0, stdout: JSON.stringify({items: []}), stderr: ''}
+      }
+      const out = new Writable({write: (_c, _e, cb) => cb()})
+      const error = (await streamLogs({services: ['web'], configPath: join(repo.dir, 'skycap.yaml')}, {kubectl: (o) => new Kubectl({...o, runner}), reporter: quiet, out, colour: false}).then(
+        () => undefined,
+        (e: unknown) => e,
+      )) as SkycapError
+      expect(error.message).to.equal(said)
+      expect(error.exitCode).to.equal(exitCode)
+    }
   })
 })
