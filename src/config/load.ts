@@ -238,7 +238,7 @@ export async function parseConfig(text: string, file: string, show: (path: strin
   const dir = dirname(file)
   const errors: ConfigError[] = []
   const at = (path: (string | number)[], message: string) => {
-    const pos = path.length ? locate(path) : undefined
+    const pos = locate(path)
     errors.push(new ConfigError(message, {file: shown, line: pos?.line, column: pos?.column}))
   }
 
@@ -307,7 +307,8 @@ export async function parseConfig(text: string, file: string, show: (path: strin
   }
   // Without a templates key, a problem of the default deploy/ folder is the file's, at no line of it (it was put at
   // the first key, `app:`).
-  checkTemplatesFolder(config, config.templates !== undefined ? ['templates'] : [], at, folders)
+  const atTemplates: At = config.templates !== undefined ? at : (_path, message) => errors.push(new ConfigError(message, {file: shown}))
+  checkTemplatesFolder(config, ['templates'], atTemplates, folders)
   for (const path of regexPaths(config)) {
     const value = doc.getIn(path) as string
     try {

@@ -171,7 +171,7 @@ ${VALID.replace('environments:\n', 'environments:\n  prod: {namespace: p}\n')}`)
     expect(unknown.message).to.contain('templates: folder "deploy/stagin" does not match any environment; did you mean "staging"?')
     expect(unknown.errors).to.have.length(1)
     // Without a templates key, at no line of the file (it was put at the first key, app:).
-    expect(unknown.errors[0]?.location).to.deep.equal({file, line: undefined, column: undefined})
+    expect(unknown.errors[0]?.location).to.deep.equal({file})
     expect(unknown.message.startsWith(`${file}: templates: folder`)).to.equal(true)
   })
 
