@@ -153,6 +153,8 @@ describe('apps and environments sharing a namespace (real cluster)', function ()
       expect(status.doc.result.services.map((s: {service: string; state: string}) => `${s.service} ${s.state}`)).to.deep.equal(['bweb ready', 'bworker ready'])
       expect((await beta.json(['down'])).exitCode).to.equal(0)
     } finally {
+      // The forwards up left running go even when an assertion failed before the downs.
+      for (const app of [alpha, beta]) await app.cli(['down'])
       await kubectl(['delete', 'namespace', `${namespace}-dev`, '--wait=false', '--ignore-not-found'], {reject: false})
     }
   })
