@@ -15,7 +15,7 @@ export function ownershipOf(object: KubeObject, app: string, environment: string
   return theirApp === app && theirEnv === environment ? {owner: 'this'} : {owner: 'other', app: theirApp, environment: theirEnv}
 }
 
-/** "app alpha (environment test)", "environment prod of this app", or "nobody through skycap". */
+/** "app alpha (environment test)", "environment prod of this app", or "no skycap app (it was not deployed by skycap: …)". */
 export function describeOwner(owner: Exclude<Ownership, {owner: 'this'}>, app: string): string {
   if (owner.owner === 'unmanaged') return 'no skycap app (it was not deployed by skycap: no app.kubernetes.io/managed-by=skycap label)'
   if (owner.app === app) return `environment ${owner.environment || '(none)'} of this app`
