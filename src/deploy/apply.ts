@@ -155,10 +155,16 @@ export function claimedError(claims: Claims, app: string, environment: string, n
   )
 }
 
-/** The warning for objects skycap did not deploy that this deploy takes over. */
-export function adoptedNote(claims: Claims, app: string, environment: string): string {
+/** diff's warning for objects of another app or environment: what a deploy would refuse. */
+export function claimedNote(claims: Claims, namespace: string): string {
+  const list = claims.others.map((c) => `${c.ref} (${c.owner}; rendered from ${formatLocation(c)})`).join(', ')
+  return `a deploy would be refused: ${list} in namespace ${namespace} ${claims.others.length === 1 ? 'belongs' : 'belong'} to another app or environment; give ${claims.others.length === 1 ? 'it' : 'them'} another name, or the environment a namespace of its own`
+}
+
+/** The warning for objects skycap did not deploy that this deploy (diff: `a deploy`) takes over. */
+export function adoptedNote(claims: Claims, app: string, environment: string, who = 'this deploy'): string {
   const list = claims.unmanaged.map((c) => `${c.ref} (${formatLocation(c)})`).join(', ')
-  return `this deploy takes over objects skycap did not deploy: ${list}; from now on they are ${app} ${environment}'s, and a later deploy that no longer renders them deletes them`
+  return `${who} takes over objects skycap did not deploy: ${list}; from now on they are ${app} ${environment}'s, and a later deploy that no longer renders them deletes them`
 }
 
 /** The warning for objects `takenFromOthers` found. */

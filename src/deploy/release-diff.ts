@@ -6,7 +6,7 @@ import {listReleases} from '../release/store.js'
 import {prepareRelease} from '../render/prepare.js'
 import {placedRelease} from '../strategies/rollout.js'
 import {formatWarning, type Reporter} from '../ui/output.js'
-import {withRejectedObjects} from './apply.js'
+import {adoptedNote, claimedElsewhere, claimedNote, withRejectedObjects} from './apply.js'
 import {keepScaledReplicas, liveDeployments} from './replicas.js'
 import {diffObjects, type ReadableDiff} from './diff.js'
 import {type PendingCommits, pendingCommits, pendingLines} from './pending.js'
@@ -50,13 +50,17 @@ async function computeDiff(options: {target?: string; configPath?: string; signa
   // Compared as the deploy would leave them: a blue-green service's slot Deployment and switched Service, not the
   // objects as rendered (which a deploy never applies as they are).
   const {objects, keep} = await placedRelease(target.kubectl, keepScaledReplicas(prepared, env, releases, live, false), env.services, selector)
-  const [changes, commits] = await Promise.all([
+  const [changes, commits, claims] = await Promise.all([
     // An object the API server refuses is named with its file, as deploy's server dry run names it.
     diffObjects(target.kubectl, objects, {selector, keep}).catch((error: unknown) => {
       throw withRejectedObjects(error, prepared.objects, prepared.loaded)
     }),
     pendingCommits(prepared.vcs, releases, prepared.revision),
+    // Whose the objects already there are: a change to another app's object is one a deploy refuses.
+    claimedElsewhere(target.kubectl, prepared.objects, objects, prepared.app, env.name, prepared.loaded),
   ])
+  if (claims.others.length) reporter.warn(claimedNote(claims, env.namespace))
+  if (claims.unmanaged.length) reporter.warn(adoptedNote(claims, prepared.app, env.name, 'a deploy'))
   if (commits.warning) reporter.warn(commits.warning)
   if (commits.pending) for (const line of pendingLines(commits.pending, env.name, prepared.revision)) reporter.info(line)
   return {environment: env.name, revision: prepared.revision.sha, ...changes, ...(commits.pending ? {commits: commits.pending} : {})}

@@ -6,6 +6,7 @@ import {
   adoptedNote,
   claimedElsewhere,
   claimedError,
+  claimedNote,
   dryRunApply,
   applyInPhases,
   findPrunable,
@@ -193,6 +194,10 @@ describe('deploy phases: exact kubectl argv', () => {
       'Service/web (app alpha (environment test); rendered from deploy/web.yaml:3), Deployment/api (environment staging of this app; rendered from skycap.yaml:7:3) in namespace shared belong to another app or environment; this deploy of beta test would take them over; nothing was changed',
     )
     expect(error.hint).to.contain('deploy test to a namespace of its own (environments.test.namespace)')
+    expect(claimedNote(claims, 'shared')).to.equal(
+      'a deploy would be refused: Service/web (app alpha (environment test); rendered from deploy/web.yaml:3), Deployment/api (environment staging of this app; rendered from skycap.yaml:7:3) in namespace shared belong to another app or environment; give them another name, or the environment a namespace of its own',
+    )
+    expect(adoptedNote(claims, 'beta', 'test', 'a deploy')).to.match(/^a deploy takes over objects skycap did not deploy: ConfigMap\/settings/)
     expect(adoptedNote(claims, 'beta', 'test')).to.equal(
       "this deploy takes over objects skycap did not deploy: ConfigMap/settings (deploy/settings.yaml:1); from now on they are beta test's, and a later deploy that no longer renders them deletes them",
     )
