@@ -142,9 +142,14 @@ function sourceOf(r: RenderedObject, loaded: Pick<LoadedConfig, 'file' | 'show' 
   return {file: loaded.show(loaded.file), ...(at ? {line: at.line, column: at.column} : {})}
 }
 
+/** Each object of another app or environment, with its owner and file. */
+function claimedList(claims: Claims): string {
+  return claims.others.map((c) => `${c.ref} (${c.owner}; rendered from ${formatLocation(c)})`).join(', ')
+}
+
 /** The refusal for objects of another app or environment `claimedElsewhere` found: exit 2, before any change. */
 export function claimedError(claims: Claims, app: string, environment: string, namespace: string): OwnedElsewhereError {
-  const list = claims.others.map((c) => `${c.ref} (${c.owner}; rendered from ${formatLocation(c)})`).join(', ')
+  const list = claimedList(claims)
   const one = claims.others.length === 1
   return new OwnedElsewhereError(
     `${list} in namespace ${namespace} ${one ? 'belongs' : 'belong'} to another app or environment; this deploy of ${app} ${environment} would take ${one ? 'it' : 'them'} over; nothing was changed`,
@@ -157,7 +162,7 @@ export function claimedError(claims: Claims, app: string, environment: string, n
 
 /** diff's warning for objects of another app or environment: what a deploy would refuse. */
 export function claimedNote(claims: Claims, namespace: string): string {
-  const list = claims.others.map((c) => `${c.ref} (${c.owner}; rendered from ${formatLocation(c)})`).join(', ')
+  const list = claimedList(claims)
   return `a deploy would be refused: ${list} in namespace ${namespace} ${claims.others.length === 1 ? 'belongs' : 'belong'} to another app or environment; give ${claims.others.length === 1 ? 'it' : 'them'} another name, or the environment a namespace of its own`
 }
 
