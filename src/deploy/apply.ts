@@ -93,10 +93,13 @@ function resourceRef(o: KubeObject): string {
   return `${o.apiVersion.includes('/') ? `${o.kind.toLowerCase()}.${o.apiVersion.split('/')[0]}` : o.kind.toLowerCase()}/${o.metadata.name}`
 }
 
+/** Where an object `claimedElsewhere` names comes from: a template (or a service in skycap.yaml), or a recorded release. */
+export type Origin = {file: string; line?: number; column?: number} | {release: number}
+
 /** What `claimedElsewhere` found: objects of another app or environment, and objects skycap did not deploy. */
 export interface Claims {
-  others: Array<{ref: string; owner: string; file: string; line?: number; column?: number}>
-  unmanaged: Array<{ref: string; file: string; line?: number; column?: number}>
+  others: Array<{ref: string; owner: string} & Origin>
+  unmanaged: Array<{ref: string} & Origin>
 }
 
 /**
@@ -107,14 +110,7 @@ export interface Claims {
  * out (their kind may not be served yet); a get kubectl refuses (an unknown kind) finds nothing here: the dry run
  * that follows says what is wrong with it.
  */
-export async function claimedElsewhere(
-  kubectl: Kubectl,
-  rendered: RenderedObject[],
-  objects: KubeObject[],
-  app: string,
-  environment: string,
-  loaded: Pick<LoadedConfig, 'file' | 'show' | 'locate'>,
-): Promise<Claims> {
+export async function claimedElsewhere(kubectl: Kubectl, objects: KubeObject[], app: string, environment: string, origin: (o: KubeObject) => Origin): Promise<Claims> {
   const newKinds = new Set(customResourcesOfRendered(objects).map((r) => r.object))
   const mine = objects.filter((o) => !CLUSTER_SCOPED.has(o.kind) && !newKinds.has(o))
   const claims: Claims = {others: [], unmanaged: []}
@@ -127,8 +123,7 @@ export async function claimedElsewhere(
     const owner = ownershipOf(found, app, environment)
     if (owner.owner === 'this') continue
     const ref = `${found.kind}/${found.metadata.name}`
-    const from = rendered.find((r) => r.object.kind === found.kind && r.object.metadata.name === found.metadata.name)
-    const at = from === undefined ? {file: loaded.show(loaded.file)} : sourceOf(from, loaded)
+    const at = origin(found)
     if (owner.owner === 'unmanaged') claims.unmanaged.push({ref, ...at})
     else claims.others.push({ref, owner: describeOwner(owner, app), ...at})
   }
@@ -136,25 +131,40 @@ export async function claimedElsewhere(
 }
 
 /** Where a rendered object was written: its template's file and line, or its service in skycap.yaml. */
-function sourceOf(r: RenderedObject, loaded: Pick<LoadedConfig, 'file' | 'show' | 'locate'>): {file: string; line?: number; column?: number} {
-  if (r.service === undefined) return {file: r.source, ...(r.line === undefined ? {} : {line: r.line})}
-  const at = loaded.locate(['services', r.service])
-  return {file: loaded.show(loaded.file), ...(at ? {line: at.line, column: at.column} : {})}
+export function renderedOrigin(rendered: RenderedObject[], loaded: Pick<LoadedConfig, 'file' | 'show' | 'locate'>): (o: KubeObject) => Origin {
+  return (o) => {
+    const r = rendered.find((x) => x.object.kind === o.kind && x.object.metadata.name === o.metadata.name)
+    if (r === undefined) return {file: loaded.show(loaded.file)}
+    if (r.service === undefined) return {file: r.source, ...(r.line === undefined ? {} : {line: r.line})}
+    const at = loaded.locate(['services', r.service])
+    return {file: loaded.show(loaded.file), ...(at ? {line: at.line, column: at.column} : {})}
+  }
 }
 
-/** Each object of another app or environment, with its owner and file. */
+function originText(o: Origin): string {
+  return 'release' in o ? `recorded in release ${o.release}` : `rendered from ${formatLocation(o)}`
+}
+
+/** Each object of another app or environment, with its owner and where it comes from. */
 function claimedList(claims: Claims): string {
-  return claims.others.map((c) => `${c.ref} (${c.owner}; rendered from ${formatLocation(c)})`).join(', ')
+  return claims.others.map((c) => `${c.ref} (${c.owner}; ${originText(c)})`).join(', ')
 }
 
-/** The refusal for objects of another app or environment `claimedElsewhere` found: exit 2, before any change. */
-export function claimedError(claims: Claims, app: string, environment: string, namespace: string): OwnedElsewhereError {
+/**
+ * The refusal for objects of another app or environment `claimedElsewhere` found: exit 2, before any change. A
+ * rollback (`rollbackTo`, the release it re-applies) meets them when another app took the names after that release.
+ */
+export function claimedError(claims: Claims, app: string, environment: string, namespace: string, rollbackTo?: number): OwnedElsewhereError {
   const list = claimedList(claims)
   const one = claims.others.length === 1
+  const it = one ? 'it' : 'them'
   return new OwnedElsewhereError(
-    `${list} in namespace ${namespace} ${one ? 'belongs' : 'belong'} to another app or environment; this deploy of ${app} ${environment} would take ${one ? 'it' : 'them'} over; nothing was changed`,
+    `${list} in namespace ${namespace} ${one ? 'belongs' : 'belong'} to another app or environment; this ${rollbackTo === undefined ? 'deploy' : 'rollback'} of ${app} ${environment} would take ${it} over; nothing was changed`,
     {
-      hint: `Give ${one ? 'it' : 'them'} another name in ${app}'s templates (metadata.name, or the service's name), or deploy ${environment} to a namespace of its own (environments.${environment}.namespace). Apps and environments can share a namespace only with different object names.`,
+      hint:
+        rollbackTo === undefined
+          ? `Give ${it} another name in ${app}'s templates (metadata.name, or the service's name), or deploy ${environment} to a namespace of its own (environments.${environment}.namespace). Apps and environments can share a namespace only with different object names.`
+          : `Another app or environment deployed ${it} after release ${rollbackTo}: roll back to a release without ${it} (skycap history ${environment}), or deploy a revision that names ${it} otherwise.`,
       details: {namespace, claimed: claims.others},
     },
   )
@@ -168,7 +178,7 @@ export function claimedNote(claims: Claims, namespace: string): string {
 
 /** The warning for objects skycap did not deploy that this deploy (diff: `a deploy`) takes over. */
 export function adoptedNote(claims: Claims, app: string, environment: string, who = 'this deploy'): string {
-  const list = claims.unmanaged.map((c) => `${c.ref} (${formatLocation(c)})`).join(', ')
+  const list = claims.unmanaged.map((c) => `${c.ref} (${'release' in c ? `release ${c.release}` : formatLocation(c)})`).join(', ')
   return `${who} takes over objects skycap did not deploy: ${list}; from now on they are ${app} ${environment}'s, and a later deploy that no longer renders them deletes them`
 }
 

@@ -26,7 +26,7 @@ import {
   type StoredRelease,
 } from '../release/store.js'
 import {formatWarning, plural, type Reporter} from '../ui/output.js'
-import {adoptedNote, claimedElsewhere, claimedError, deferredNote, dryRunApply, leftInPlace, pruneLive, takenFromOthers, takenNote, unprunedNote, withRejectedObjects} from './apply.js'
+import {adoptedNote, claimedElsewhere, claimedError, deferredNote, dryRunApply, leftInPlace, pruneLive, renderedOrigin, takenFromOthers, takenNote, unprunedNote, withRejectedObjects} from './apply.js'
 import {formatFailure, type FailureReport} from './explain.js'
 import {applyAndWatch, type RolloutResult} from './rollout.js'
 import {reportContact} from '../kubectl/outage.js'
@@ -212,7 +212,7 @@ export async function deploy(options: DeployOptions, deps: DeployDeps): Promise<
   const createNamespace = !nsExists && !options.dryRun && (await createNamespaceOnce(kubectl, env.namespace, reporter))
   try {
     if (nsExists) {
-      const claims = await claimedElsewhere(kubectl, prepared.objects, objects, prepared.app, env.name, prepared.loaded)
+      const claims = await claimedElsewhere(kubectl, objects, prepared.app, env.name, renderedOrigin(prepared.objects, prepared.loaded))
       if (claims.others.length) throw claimedError(claims, prepared.app, env.name, env.namespace)
       if (claims.unmanaged.length) reporter.warn(adoptedNote(claims, prepared.app, env.name))
     }

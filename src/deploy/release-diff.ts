@@ -6,7 +6,7 @@ import {listReleases} from '../release/store.js'
 import {prepareRelease} from '../render/prepare.js'
 import {placedRelease} from '../strategies/rollout.js'
 import {formatWarning, type Reporter} from '../ui/output.js'
-import {adoptedNote, claimedElsewhere, claimedNote, withRejectedObjects} from './apply.js'
+import {adoptedNote, claimedElsewhere, claimedNote, renderedOrigin, withRejectedObjects} from './apply.js'
 import {keepScaledReplicas, liveDeployments} from './replicas.js'
 import {diffObjects, type ReadableDiff} from './diff.js'
 import {type PendingCommits, pendingCommits, pendingLines} from './pending.js'
@@ -57,7 +57,7 @@ async function computeDiff(options: {target?: string; configPath?: string; signa
     }),
     pendingCommits(prepared.vcs, releases, prepared.revision),
     // Whose the objects already there are: a change to another app's object is one a deploy refuses.
-    claimedElsewhere(target.kubectl, prepared.objects, objects, prepared.app, env.name, prepared.loaded),
+    claimedElsewhere(target.kubectl, objects, prepared.app, env.name, renderedOrigin(prepared.objects, prepared.loaded)),
   ])
   if (claims.others.length) reporter.warn(claimedNote(claims, env.namespace))
   if (claims.unmanaged.length) reporter.warn(adoptedNote(claims, prepared.app, env.name, 'a deploy'))

@@ -6,7 +6,7 @@ import {contentOf, isGood, lastGood, listReleases, nextReleaseNumber, RECORD_MEA
 import {parseDuration} from '../duration.js'
 import {formatFailure} from './explain.js'
 import {reportContact} from '../kubectl/outage.js'
-import {deferredNote, dryRunApply, pruneLive, unprunedNote} from './apply.js'
+import {adoptedNote, claimedElsewhere, claimedError, deferredNote, dryRunApply, pruneLive, unprunedNote} from './apply.js'
 import {changeSummary} from './diff.js'
 import {confirmProtected, type DeployDeps, type DeployReport, plannedReport, refuseUnreachableMinReady, rollbackRecord, runningRevision, settleNotifications, whatRuns, withReplicas} from './deploy.js'
 import {DEFAULT_TIMEOUT_MS, liveDeployments} from './replicas.js'
@@ -176,6 +176,11 @@ export async function rollback(options: RollbackOptions, deps: DeployDeps): Prom
     'rollback',
   )
   const planned = capacity(manifests, live, options.resetReplicas ?? false)
+  // Another app or environment in the namespace may have taken one of the release's names since it was deployed:
+  // refused as a deploy refuses it, before any change.
+  const claims = await claimedElsewhere(kubectl, planned.objects, app, env.name, () => ({release: chosen.record.number}))
+  if (claims.others.length) throw claimedError(claims, app, env.name, target.namespace, chosen.record.number)
+  if (claims.unmanaged.length) deps.reporter.warn(adoptedNote(claims, app, env.name, 'this rollback'))
   const {deferred} = await dryRunApply(kubectl, planned.objects, 'server')
   if (deferred.length) deps.reporter.info(deferredNote(deferred))
   if (!options.skipImageCheck) await checkReleaseImages(chosen, env.name, deps)

@@ -99,6 +99,29 @@ describe('apps and environments sharing a namespace (real cluster)', function ()
     expect(await selectorOf('web')).to.deep.equal(before)
     const status = await alpha.json(['status', 'test'])
     expect(status.doc.result.services.map((s: {service: string; state: string}) => `${s.service} ${s.state}`)).to.deep.equal(['web ready', 'worker ready'])
+
+    // A rollback re-applies a recorded release: once beta no longer renders settings (release 4 prunes it) and alpha
+    // has taken the name, rolling beta back to release 3, which brought it, is refused as a deploy would be.
+    beta.repo.write('deploy/web.yaml', 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: bsettings}\ndata: {owner: beta}\n')
+    await beta.repo.commit('bsettings')
+    const moved = await beta.json([...DEPLOY, 'test'])
+    expect(moved.exitCode, moved.stderr).to.equal(0)
+    expect(moved.doc.result.release).to.equal(4)
+    alpha.repo.write('deploy/settings.yaml', 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings}\ndata: {owner: alpha}\n')
+    await alpha.repo.commit('settings')
+    const took = await alpha.json([...DEPLOY, 'test'])
+    expect(took.exitCode, took.stderr).to.equal(0)
+    expect(took.stderr).to.not.contain('takes over')
+    const back = await beta.json(['rollback', 'test', '--to', '3', '--skip-image-check'])
+    expect(back.exitCode, back.stderr).to.equal(2)
+    expect(back.doc.error.code).to.equal('owned_elsewhere')
+    expect(back.doc.error.message).to.match(
+      /^ConfigMap\/settings \(app alpha \(environment test\); recorded in release 3\) in namespace \S+ belongs to another app or environment; this rollback of beta test would take it over; nothing was changed$/,
+    )
+    expect(back.doc.error.hint).to.contain('roll back to a release without it (skycap history test)')
+    expect((await alpha.get(['configmap', 'settings'])).data).to.deep.equal({owner: 'alpha'})
+    expect((await beta.get(['configmap', 'bsettings'])).data).to.deep.equal({owner: 'beta'})
+    expect((await beta.json(['history', 'test'])).doc.result.releases[0].number).to.equal(4)
   })
 
   it("two environments of one app in one namespace: the second is refused the first's objects, and their shared lock says whose it is and is not released as the other", async function () {

@@ -7,6 +7,7 @@ import {
   claimedElsewhere,
   claimedError,
   claimedNote,
+  renderedOrigin,
   dryRunApply,
   applyInPhases,
   findPrunable,
@@ -174,11 +175,10 @@ describe('deploy phases: exact kubectl argv', () => {
     )
     const claims = await claimedElsewhere(
       fake.kubectl,
-      rendered,
       rendered.map((r) => r.object),
       'beta',
       'test',
-      loaded,
+      renderedOrigin(rendered, loaded),
     )
     expect(claims).to.deep.equal({
       others: [
@@ -202,12 +202,25 @@ describe('deploy phases: exact kubectl argv', () => {
       "this deploy takes over objects skycap did not deploy: ConfigMap/settings (deploy/settings.yaml:1); from now on they are beta test's, and a later deploy that no longer renders them deletes them",
     )
     expect(fake.remaining()).to.equal(0)
+    // A rollback's objects come from a recorded release: said so, and the hint is a rollback's.
+    const again = fakeKubectl(
+      [{argv: [...NS, 'get', 'service/web', 'configmap/settings', '--ignore-not-found', '-o', 'json'], result: {stdout: JSON.stringify({kind: 'List', items: live.items.slice(0, 2)})}}],
+      opts,
+    )
+    const recorded = await claimedElsewhere(again.kubectl, [svc, cm], 'beta', 'test', () => ({release: 4}))
+    expect(recorded).to.deep.equal({others: [{ref: 'Service/web', owner: 'app alpha (environment test)', release: 4}], unmanaged: [{ref: 'ConfigMap/settings', release: 4}]})
+    const refusal = claimedError(recorded, 'beta', 'test', 'shared', 4)
+    expect(refusal.message).to.equal(
+      'Service/web (app alpha (environment test); recorded in release 4) in namespace shared belongs to another app or environment; this rollback of beta test would take it over; nothing was changed',
+    )
+    expect(refusal.hint).to.equal('Another app or environment deployed it after release 4: roll back to a release without it (skycap history test), or deploy a revision that names it otherwise.')
+    expect(adoptedNote(recorded, 'beta', 'test', 'this rollback')).to.match(/^this rollback takes over objects skycap did not deploy: ConfigMap\/settings \(release 4\);/)
     // A get kubectl refuses (a kind it does not know): nothing found here, the dry run says what is wrong; unreachable is thrown.
     const refused = fakeKubectl(
       [{argv: [...NS, 'get', 'service/web', '--ignore-not-found', '-o', 'json'], result: {exitCode: 1, stderr: 'error: the server doesn\'t have a resource type "service"'}}],
       opts,
     )
-    expect(await claimedElsewhere(refused.kubectl, rendered.slice(0, 1), [svc], 'beta', 'test', loaded)).to.deep.equal({others: [], unmanaged: []})
+    expect(await claimedElsewhere(refused.kubectl, [svc], 'beta', 'test', renderedOrigin(rendered, loaded))).to.deep.equal({others: [], unmanaged: []})
     const down = fakeKubectl(
       [
         {
@@ -217,7 +230,7 @@ describe('deploy phases: exact kubectl argv', () => {
       ],
       opts,
     )
-    await claimedElsewhere(down.kubectl, rendered.slice(0, 1), [svc], 'beta', 'test', loaded).then(
+    await claimedElsewhere(down.kubectl, [svc], 'beta', 'test', renderedOrigin(rendered, loaded)).then(
       () => expect.fail('an unreachable API server is thrown'),
       (e: unknown) => expect(e).to.be.instanceOf(ApiServerUnreachableError),
     )
