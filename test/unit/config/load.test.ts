@@ -233,6 +233,17 @@ ${VALID.replace('environments:\n', 'environments:\n  prod: {namespace: p}\n')}`)
     ])
   })
 
+  it('warns about two environments with one namespace on one context, not on different contexts', async () => {
+    const same = await parseConfig(
+      `${VALID}  qa:\n    namespace: shop-staging\n  prod:\n    context: a\n    namespace: shop\n  prod2:\n    context: b\n    namespace: shop\n  prod3:\n    context: a\n    namespace: shop\n`,
+      '/tmp/x/skycap.yaml',
+    )
+    expect(same.warnings.map((w) => `${w.line}:${w.column}: ${w.message}`)).to.deep.equal([
+      '12:16: environments "staging" and "qa" both deploy to namespace shop-staging on the current kube context: their services\' objects have the same names, so each one\'s deploy is refused the other\'s (owned_elsewhere); give each environment a namespace of its own',
+      '21:16: environments "prod" and "prod3" both deploy to namespace shop on context a: their services\' objects have the same names, so each one\'s deploy is refused the other\'s (owned_elsewhere); give each environment a namespace of its own',
+    ])
+  })
+
   it('finds skycap.yaml in a parent directory', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'skycap-find-'))
     writeFileSync(join(dir, 'skycap.yaml'), VALID)
