@@ -75,6 +75,8 @@ export interface HookRecord {
 /** A record and, for deploys and rollbacks, the manifests it applied. */
 export interface StoredRelease {
   record: ReleaseRecord
+  /** The record's object name (ConfigMap, or Secret in the pre-0.2 layout), as read from the cluster. */
+  name?: string
   /** Decompressed on demand. */
   manifests(): KubeObject[]
   hasManifests: boolean
@@ -145,11 +147,17 @@ export async function listReleases(kubectl: Kubectl, app: string, environment: s
     } else if (o.kind === 'Secret' && o.type === LEGACY_SECRET_TYPE && o.data?.release) {
       const record = parseRecord<ReleaseRecord>(Buffer.from(o.data.release, 'base64').toString('utf8'), o, kubectl)
       const raw = o.data.manifests
-      out.push({record, hasManifests: Boolean(raw), manifests: () => (raw ? (JSON.parse(nodeZlib().gunzipSync(Buffer.from(raw, 'base64')).toString('utf8')) as KubeObject[]) : [])})
+      out.push({
+        record,
+        name: o.metadata.name,
+        hasManifests: Boolean(raw),
+        manifests: () => (raw ? (JSON.parse(nodeZlib().gunzipSync(Buffer.from(raw, 'base64')).toString('utf8')) as KubeObject[]) : []),
+      })
     } else if (o.kind === 'ConfigMap' && o.data?.release) {
       const record = parseRecord<ReleaseRecord & {manifestParts?: number}>(o.data.release, o, kubectl)
       out.push({
         record,
+        name: o.metadata.name,
         get hasManifests() {
           return withManifests && (record.manifestParts ?? 0) > 0 && (parts.get(record.number)?.length ?? 0) === record.manifestParts
         },
@@ -207,8 +215,13 @@ export function contentOf(release: StoredRelease, releases: StoredRelease[]): nu
   return record.number
 }
 
-function objectName(app: string, environment: string, number: number, part?: number): string {
-  return `skycap-release-${app}-${environment}-${number}${part ? `-part${part}` : ''}`.slice(0, 253)
+/**
+ * A record's object name, its manifests' parts `-part<K>` after it. App and environment are DNS labels, so the dot
+ * keeps `shop` + `eu-test` apart from `shop-eu` + `test`; records are found by their labels, so those that
+ * earlier builds named `skycap-release-<app>-<env>-<N>` are read, replaced and dropped as before.
+ */
+function objectName(app: string, environment: string, number: number): string {
+  return `skycap-release-${app}.${environment}-${number}`
 }
 
 /**
@@ -221,8 +234,8 @@ export const RECORD_OUTAGE_MS = 30_000
 export const RECORD_MEANWHILE = `the release runs; skycap records it once it answers again (for up to ${RECORD_OUTAGE_MS / 1000}s)`
 
 export interface SaveOptions {
-  /** Written over the record of the same number (rollout resume, after a deploy recorded as interrupted). */
-  replace?: boolean
+  /** The name of the record of the same number this one is written over (rollout resume, after a deploy recorded as interrupted). */
+  replace?: string
   /** Told when the API server stops answering during the write, and when it answers again. */
   onContact?: (event: ContactEvent) => void
   clock?: () => number
@@ -239,17 +252,18 @@ export interface SaveOptions {
 export async function saveRelease(kubectl: Kubectl, record: ReleaseRecord, manifests: KubeObject[] | undefined, existing: StoredRelease[], keep: number, options: SaveOptions = {}): Promise<void> {
   const labels = {[LABEL_APP]: record.app, [LABEL_ENV]: record.environment, [LABEL_NUMBER]: String(record.number), 'skycap.dev/result': record.result}
   const parts = manifests ? packManifests(manifests) : []
+  const name = options.replace ?? objectName(record.app, record.environment, record.number)
   const items: object[] = parts.map((part, i) => ({
     apiVersion: 'v1',
     kind: 'Secret',
     type: MANIFESTS_SECRET_TYPE,
-    metadata: {name: objectName(record.app, record.environment, record.number, i), labels: {...labels, [LABEL_PART]: String(i)}},
+    metadata: {name: i ? `${name}-part${i}` : name, labels: {...labels, [LABEL_PART]: String(i)}},
     data: {manifests: part.toString('base64')},
   }))
   items.push({
     apiVersion: 'v1',
     kind: 'ConfigMap',
-    metadata: {name: objectName(record.app, record.environment, record.number), labels},
+    metadata: {name, labels},
     data: {release: JSON.stringify({...record, manifestParts: parts.length})},
   })
   // One call; kubectl creates the items in order and stops at none: a failure anywhere fails the whole save.

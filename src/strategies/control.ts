@@ -169,7 +169,7 @@ async function recordPending(target: Target, app: string, keep: number, failures
   const releases = await listReleases(target.kubectl, app, pending.record.environment, {manifests: false})
   // A deploy stopped by Ctrl-C recorded the release as interrupted, its canary still paused: the outcome replaces that
   // record, written over it.
-  const replace = releases.some((r) => r.record.number === pending.record.number)
+  const replace = releases.find((r) => r.record.number === pending.record.number)?.name
   const finished = clock()
   await saveRelease(
     target.kubectl,
@@ -183,7 +183,7 @@ async function recordPending(target: Target, app: string, keep: number, failures
     ok ? pending.manifests : undefined,
     releases.filter((r) => r.record.number !== pending.record.number),
     pending.keep || keep,
-    {replace},
+    replace === undefined ? {} : {replace},
   )
   await dropPending(target.kubectl, app)
 }

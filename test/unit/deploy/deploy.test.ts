@@ -39,6 +39,7 @@ function crashLoop() {
   const release1 = {
     kind: 'Secret',
     type: 'skycap.dev/release.v1',
+    metadata: {name: 'skycap-release-itapp-test-1'},
     data: {
       release: Buffer.from(
         JSON.stringify({number: 1, app: 'itapp', environment: 'test', action: 'deploy', result: 'succeeded', revision: {sha: 'a'.repeat(40), short: 'aaaaaaa', subject: 'one'}, images: {}}),
@@ -102,9 +103,9 @@ describe('skycap deploy: the whole kubectl sequence of a first deploy', function
         argv: [...BOUND, 'create', '-f', '-'],
         input: (i) => {
           const {configMap, record, parts} = recorded(i)
-          expect(configMap.metadata.name).to.equal('skycap-release-itapp-test-1')
+          expect(configMap.metadata.name).to.equal('skycap-release-itapp.test-1')
           expect(record).to.include({number: 1, result: 'succeeded', manifestParts: 1})
-          expect(parts.map((p) => [p.type, p.metadata.name, p.metadata.labels['skycap.dev/part']])).to.deep.equal([['skycap.dev/release-manifests.v1', 'skycap-release-itapp-test-1', '0']])
+          expect(parts.map((p) => [p.type, p.metadata.name, p.metadata.labels['skycap.dev/part']])).to.deep.equal([['skycap.dev/release-manifests.v1', 'skycap-release-itapp.test-1', '0']])
         },
       },
       {argv: [...BOUND, 'get', 'lease', 'skycap-lock-itapp', '-o', 'json', '--ignore-not-found'], result: () => ({stdout: JSON.stringify({...lease, spec: {}})})},

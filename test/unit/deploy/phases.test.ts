@@ -744,7 +744,7 @@ describe('release records: history.keep', () => {
     const fake = fakeKubectl(
       [
         // create, never apply: a record is never written over another one.
-        {argv: [...NS, 'create', '-f', '-'], input: (i) => expect(JSON.parse(i as string).items[0].metadata).to.deep.include({name: 'skycap-release-shop-prod-6'})},
+        {argv: [...NS, 'create', '-f', '-'], input: (i) => expect(JSON.parse(i as string).items[0].metadata).to.deep.include({name: 'skycap-release-shop.prod-6'})},
         {argv: [...NS, 'delete', 'configmaps,secrets', '--ignore-not-found', '-l', 'skycap.dev/release-of=shop,skycap.dev/environment=prod,skycap.dev/release in (2,3)']},
       ],
       opts,
@@ -754,17 +754,33 @@ describe('release records: history.keep', () => {
   })
 
   it('replace (rollout resume writing the outcome of a deploy recorded as interrupted) applies over the same name, deleting nothing first', async () => {
-    const fake = fakeKubectl(
-      [
-        {
-          argv: [...NS, 'apply', '--server-side', '--field-manager=skycap', '--force-conflicts', '-f', '-'],
-          input: (i) => expect(JSON.parse(i as string).items[0].metadata).to.deep.include({name: 'skycap-release-shop-prod-3'}),
-        },
-      ],
-      opts,
-    )
-    await saveRelease(fake.kubectl, record(3, 'failed'), undefined, [stored(2, 'succeeded'), stored(1, 'succeeded')], 3, {replace: true})
-    expect(fake.remaining()).to.equal(0)
+    // The name of the record it replaces, whichever layout wrote it (earlier builds joined app and environment with '-').
+    for (const name of ['skycap-release-shop.prod-3', 'skycap-release-shop-prod-3']) {
+      const fake = fakeKubectl(
+        [
+          {
+            argv: [...NS, 'apply', '--server-side', '--field-manager=skycap', '--force-conflicts', '-f', '-'],
+            input: (i) => expect(JSON.parse(i as string).items.map((o: KubeObject) => `${o.kind}/${o.metadata.name}`)).to.deep.equal([`Secret/${name}`, `Secret/${name}-part1`, `ConfigMap/${name}`]),
+          },
+        ],
+        opts,
+      )
+      const big = Array.from({length: 400}, (_, i) => ({apiVersion: 'v1', kind: 'ConfigMap', metadata: {name: `c${i}`}, data: {x: randomBytes(2048).toString('base64')}}))
+      await saveRelease(fake.kubectl, record(3, 'succeeded'), big, [stored(2, 'succeeded'), stored(1, 'succeeded')], 3, {replace: name})
+      expect(fake.remaining()).to.equal(0)
+    }
+  })
+
+  it('names records so that two apps whose app and environment names join alike (shop + eu-test, shop-eu + test) do not collide', async () => {
+    const names: string[] = []
+    for (const [app, environment] of [
+      ['shop', 'eu-test'],
+      ['shop-eu', 'test'],
+    ] as const) {
+      const fake = fakeKubectl([{argv: [...NS, 'create', '-f', '-'], input: (i) => void names.push(JSON.parse(i as string).items[0].metadata.name)}], opts)
+      await saveRelease(fake.kubectl, {...record(1, 'succeeded'), app, environment}, undefined, [], 3)
+    }
+    expect(names).to.deep.equal(['skycap-release-shop.eu-test-1', 'skycap-release-shop-eu.test-1'])
   })
 
   it('a record whose kubectl dies of a Ctrl-C (the terminal signals the whole group) is written again over what it may have written; only once', async () => {
