@@ -4,6 +4,7 @@ import {basename, dirname, isAbsolute, join, relative, resolve} from 'node:path'
 
 import {resolveEnvironment, unknownServiceError} from '../config/environment.js'
 import {configFilePath, displayPath, openRepository, parseConfig, readSkycapYaml} from '../config/load.js'
+import {resolvesOutside} from '../config/confinement.js'
 import type {Environment, LoadedConfig} from '../config/types.js'
 import {BUILD_ARG_VARIABLES, type BuildArgsView, undefinedVariableMessage} from '../config/templated.js'
 import {loadValidator} from '../config/validate.js'
@@ -370,12 +371,26 @@ function imageBuild(loaded: LoadedConfig, env: Environment, service: string, ima
   if (!existsSync(context) || !statSync(context).isDirectory()) {
     throw problem('context', `services.${service}.build.context: folder "${spec.context}" does not exist in what is built`, 'Commit the folder, or fix build.context (relative to skycap.yaml).')
   }
+  // What is built is the export of the revision (or the copy of the work tree): a committed link to a folder or
+  // Dockerfile elsewhere on this machine would bring that machine's files into an image tagged with the commit.
+  const outside = (key: string, what: string, path: string) => {
+    const real = resolvesOutside(loaded.root, path)
+    if (real !== undefined) {
+      throw problem(
+        key,
+        `services.${service}.build: ${what} ${loaded.show(path)} leads outside the repository (to ${real}); only the repository's own files are built`,
+        `Put the ${what} in the repository, or point build.${key} at one there (links must stay inside the repository).`,
+      )
+    }
+  }
+  outside('context', 'context', context)
   const base = {service, image, tag, context, args: [] as Array<[string, string]>, platforms: spec.platforms ?? []}
   if (spec.command) return {...base, command: spec.command}
   const dockerfile = resolve(context, spec.dockerfile ?? 'Dockerfile')
   if (!existsSync(dockerfile) || !statSync(dockerfile).isFile()) {
     throw problem('dockerfile', `services.${service}.build: ${loaded.show(dockerfile)} does not exist`, 'Commit the Dockerfile, or set build.dockerfile (relative to build.context).')
   }
+  outside('dockerfile', 'Dockerfile', dockerfile)
   // Exactly what BUILD_ARG_VARIABLES lists (skycap.yaml's check refuses any other variable, at the value).
   const view: BuildArgsView = {revision: {sha: revision.sha, short: revision.short}, image, tag}
   const args = Object.entries(spec.args ?? {}).map(([name, value]): [string, string] => {

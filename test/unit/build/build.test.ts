@@ -1,4 +1,4 @@
-import {chmodSync, existsSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync} from 'node:fs'
+import {chmodSync, existsSync, mkdtempSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {expect} from 'chai'
@@ -685,6 +685,42 @@ exit $rc
     await repo.commit('no builds')
     const nothing = await failure(build({}))
     expect(nothing.message).to.match(/^no service in \S*skycap\.yaml .* has a build: block/)
+  })
+
+  it("refuses a context or Dockerfile that leads outside the repository (a committed link, an absolute or ../ path): this machine's files never reach a commit's image", async () => {
+    const elsewhere = mkdtempSync(join(tmpdir(), 'skycap-elsewhere-'))
+    writeFileSync(join(elsewhere, 'Dockerfile'), 'FROM scratch\nCOPY secret /secret\n')
+    writeFileSync(join(elsewhere, 'secret'), 'HOST-SECRET\n')
+    try {
+      const cases: Array<[string, Record<string, string>, RegExp]> = [
+        ['{context: linkctx}', {}, /services\.web\.build: context \S*linkctx \(at [0-9a-f]{7}\) leads outside the repository \(to \/\S+\); only the repository's own files are built$/],
+        [`{dockerfile: ${join(elsewhere, 'Dockerfile')}}`, {Dockerfile: 'FROM scratch\n'}, /services\.web\.build: Dockerfile \S+ leads outside the repository/],
+        [`{dockerfile: ${'../'.repeat(12)}${join(elsewhere, 'Dockerfile').slice(1)}}`, {Dockerfile: 'FROM scratch\n'}, /services\.web\.build: Dockerfile \S+ leads outside the repository/],
+        ['{dockerfile: linked.Dockerfile}', {}, /services\.web\.build: Dockerfile \S*linked\.Dockerfile \(at [0-9a-f]{7}\) leads outside the repository/],
+      ]
+      for (const [spec, files, expected] of cases) {
+        repo = await TempRepo.withFiles({'skycap.yaml': SKYCAP_YAML(`  web:\n    image: web\n    build: ${spec}`), ...files})
+        symlinkSync(elsewhere, join(repo.dir, 'linkctx'))
+        symlinkSync(join(elsewhere, 'Dockerfile'), join(repo.dir, 'linked.Dockerfile'))
+        await repo.commit('links')
+        const calls: string[][] = []
+        const error = await failure(
+          build({}, fakeRegistry(), (argv) => {
+            calls.push(argv)
+            return dockerOnly(argv)
+          }),
+        )
+        expect(error.exitCode, spec).to.equal(ExitCode.INVALID)
+        expect(error.message, spec).to.match(expected)
+        expect(error.hint).to.match(/links must stay inside the repository/)
+        expect(
+          calls.filter((argv) => argv[1] === 'build' || argv[1] === 'push'),
+          spec,
+        ).to.deep.equal([])
+      }
+    } finally {
+      rmSync(elsewhere, {recursive: true, force: true})
+    }
   })
 
   it('a build arg whose render fails is reported at its value in skycap.yaml, with the variables build args get', async () => {
