@@ -16,6 +16,7 @@ import {loadValidator, validateAgainstSchema} from './validate.js'
 import {checkTemplatedValues, imageTagValues} from './templated.js'
 import {decodeUtf8} from './utf8.js'
 import {imageProblem, registryProblem} from './image-reference.js'
+import {isSkycapLabel, keyProblem, labelValueProblem} from './labels.js'
 import {documentData} from './yaml.js'
 import type {BuildSpec, ConfigWarning, HookConfig, LoadedConfig, ServiceConfig, SkycapConfig} from './types.js'
 
@@ -420,6 +421,16 @@ const DEFAULT_GRACE_SECONDS = 30
  */
 function checkService(svc: Partial<ServiceConfig>, merged: ServiceConfig, path: string[], at: At, folders: Folders): void {
   const where = path.join('.')
+  for (const [key, value] of Object.entries(svc.labels ?? {})) {
+    const problem = keyProblem(key) ?? labelValueProblem(value)
+    if (isSkycapLabel(key)) {
+      at([...path, 'labels', key], `${where}.labels: ${key} is skycap's own label (it tells whose an object is, and which pods a service's selector picks); remove it, skycap sets it`)
+    } else if (problem !== undefined) at([...path, 'labels', key], `${where}.labels: "${key}: ${value}" is not a Kubernetes label: ${problem}`)
+  }
+  for (const key of Object.keys(svc.annotations ?? {})) {
+    const problem = keyProblem(key)
+    if (problem !== undefined) at([...path, 'annotations', key], `${where}.annotations: "${key}" is not a Kubernetes annotation key: ${problem}`)
+  }
   if (svc.port !== undefined && svc.ports !== undefined) {
     at([...path, 'ports'], `${where} has both port and ports; use one of them`)
   }

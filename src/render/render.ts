@@ -101,6 +101,7 @@ async function renderFiles(loaded: LoadedConfig, env: Environment, revision: Rev
     for (const t of repositoryTemplates(loaded, env)) {
       for (const {object, line} of parseManifests(renderTemplate(t.text, t.shown, context, partials, missingValue(loaded, env)), t.shown)) {
         const existing = object.metadata?.labels ?? {}
+        refuseOtherOwner(object, existing, common, {file: t.shown, line})
         object.metadata.labels = {...common, ...existing}
         labelPodTemplates(object, common)
         objects.push({object, source: t.shown, line})
@@ -174,6 +175,22 @@ function labelPodTemplates(object: KubeObject, common: Record<string, string>): 
   for (const t of templates) {
     if (!t || typeof t !== 'object') continue
     t.metadata = {...t.metadata, labels: {...common, ...(t.metadata?.labels ?? {})}}
+  }
+}
+
+/**
+ * A template's object may repeat skycap's ownership labels (a manifest moved from elsewhere often names its app),
+ * but not give them other values: skycap tells by them whose an object is, so the next deploy would take its own
+ * object for another app's and refuse it, and never prune it. (Its pod template's labels are the template's own.)
+ */
+function refuseOtherOwner(object: KubeObject, labels: Record<string, unknown>, common: Record<string, string>, at: SourceLocation): void {
+  for (const [key, value] of Object.entries(common)) {
+    if (labels[key] === undefined || labels[key] === value) continue
+    throw new ConfigError(
+      `${object.kind}/${object.metadata.name} sets the label ${key}: ${String(labels[key])}; skycap sets it to ${value} (it tells whose an object is, for the deploy's ownership check and pruning)`,
+      at,
+      {hint: `Remove the label ${key} from the template (or give it the value ${value}); skycap adds it to every object it deploys.`},
+    )
   }
 }
 

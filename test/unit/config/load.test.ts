@@ -244,6 +244,25 @@ ${VALID.replace('environments:\n', 'environments:\n  prod: {namespace: p}\n')}`)
     ])
   })
 
+  it("refuses a service's labels that are skycap's own or not Kubernetes labels, and annotation keys Kubernetes refuses, at their line", async () => {
+    const e = await errorsOf(
+      VALID.replace(
+        '    port: 8080\n',
+        '    port: 8080\n    labels: {app.kubernetes.io/part-of: other, skycap.dev/environment: prod, app.kubernetes.io/instance: x, "bad key!": x, team: "has space", ok: fine}\n    annotations: {"bad key!": x, example.com/fine: "any value at all"}\n',
+      ),
+    )
+    const own = "is skycap's own label (it tells whose an object is, and which pods a service's selector picks); remove it, skycap sets it"
+    const rule = "may hold letters, digits, '-', '_' and '.', and must start and end with a letter or digit"
+    expect(e.message.split('\n')).to.deep.equal([
+      `/tmp/x/skycap.yaml:6:41: services.web.labels: app.kubernetes.io/part-of ${own}`,
+      `/tmp/x/skycap.yaml:6:72: services.web.labels: skycap.dev/environment ${own}`,
+      `/tmp/x/skycap.yaml:6:106: services.web.labels: app.kubernetes.io/instance ${own}`,
+      `/tmp/x/skycap.yaml:6:121: services.web.labels: "bad key!: x" is not a Kubernetes label: its name part ${rule}`,
+      `/tmp/x/skycap.yaml:6:130: services.web.labels: "team: has space" is not a Kubernetes label: a label value ${rule}`,
+      `/tmp/x/skycap.yaml:7:31: services.web.annotations: "bad key!" is not a Kubernetes annotation key: its name part ${rule}`,
+    ])
+  })
+
   it('finds skycap.yaml in a parent directory', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'skycap-find-'))
     writeFileSync(join(dir, 'skycap.yaml'), VALID)

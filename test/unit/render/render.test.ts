@@ -528,6 +528,26 @@ describe('template errors', () => {
     expect(hint).to.equal("Remove metadata.namespace; skycap sets it. Rename the object in the template, or remove it: skycap names each service's Deployment and Service after the service.")
   })
 
+  it("rejects a template object that gives skycap's ownership labels other values (the next deploy took it for another app's); the same values pass", async () => {
+    for (const [label, value] of [
+      ['app.kubernetes.io/part-of', 'other'],
+      ['app.kubernetes.io/managed-by', 'Helm'],
+      ['skycap.dev/environment', 'prod'],
+    ] as const) {
+      repo.write('deploy/extra.yaml', `apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: lbl\n  labels: {${label}: ${value}}\n`)
+      const e = await renderError(repo, 'staging')
+      expect(e.message).to.match(
+        new RegExp(`/deploy/extra\\.yaml:5: ConfigMap/lbl sets the label ${label.replace('.', '\\.')}: ${value}; skycap sets it to (shop|skycap|staging) \\(it tells whose an object is`),
+      )
+      expect(e.hint).to.equal(
+        `Remove the label ${label} from the template (or give it the value ${label.endsWith('part-of') ? 'shop' : label.endsWith('managed-by') ? 'skycap' : 'staging'}); skycap adds it to every object it deploys.`,
+      )
+    }
+    repo.write('deploy/extra.yaml', 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: lbl\n  labels: {app.kubernetes.io/part-of: shop, skycap.dev/environment: staging, team: x}\n')
+    const lbl = (await render(repo, 'staging')).objects.find((o) => o.object.metadata.name === 'lbl')
+    expect(lbl?.object.metadata.labels).to.include({'app.kubernetes.io/part-of': 'shop', 'skycap.dev/environment': 'staging', team: 'x'})
+  })
+
   it('rejects an object in another namespace', async () => {
     repo.write('deploy/extra.yaml', 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: extra\n  namespace: kube-system\n')
     expect((await renderError(repo, 'staging')).message).to.contain('sets namespace "kube-system"')
