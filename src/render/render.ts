@@ -102,6 +102,7 @@ async function renderFiles(loaded: LoadedConfig, env: Environment, revision: Rev
       for (const {object, line} of parseManifests(renderTemplate(t.text, t.shown, context, partials, missingValue(loaded, env)), t.shown)) {
         const existing = object.metadata?.labels ?? {}
         refuseOtherOwner(object, existing, common, {file: t.shown, line})
+        refuseReservedName(object, {file: t.shown, line})
         object.metadata.labels = {...common, ...existing}
         labelPodTemplates(object, common)
         objects.push({object, source: t.shown, line})
@@ -176,6 +177,18 @@ function labelPodTemplates(object: KubeObject, common: Record<string, string>): 
     if (!t || typeof t !== 'object') continue
     t.metadata = {...t.metadata, labels: {...common, ...(t.metadata?.labels ?? {})}}
   }
+}
+
+/** Names skycap gives its own objects in the namespace: release records, the lock, the rollout state. */
+const RESERVED_PREFIXES = ['skycap-release-', 'skycap-lock-', 'skycap-rollout-']
+
+/** A template's object named like skycap's own (a release record, the lock) would be taken for it, or stop it being written. */
+function refuseReservedName(object: KubeObject, at: SourceLocation): void {
+  const prefix = RESERVED_PREFIXES.find((p) => object.metadata.name.startsWith(p))
+  if (prefix === undefined) return
+  throw new ConfigError(`${object.kind}/${object.metadata.name}: names starting with ${prefix} are skycap's own (release records, the deploy lock, the rollout state)`, at, {
+    hint: 'Give the object another name.',
+  })
 }
 
 /**
@@ -367,7 +380,8 @@ function parseManifests(text: string, file: string): Array<{object: KubeObject; 
   const YAML = yamlModule as typeof import('yaml')
   const lineCounter = new YAML.LineCounter()
   // prettyErrors: false, or each message ends with "at line 5, column 1:" after the position skycap gives it.
-  const docs = YAML.parseAllDocuments(text, {lineCounter, prettyErrors: false})
+  // merge: YAML 1.1's `<<: *anchor`, as kubectl reads manifests (without it the key stayed a literal "<<").
+  const docs = YAML.parseAllDocuments(text, {lineCounter, prettyErrors: false, merge: true})
   const out: Array<{object: KubeObject; line?: number}> = []
   for (const doc of Array.isArray(docs) ? docs : [docs]) {
     if (doc.errors.length) {
@@ -383,7 +397,11 @@ function parseManifests(text: string, file: string): Array<{object: KubeObject; 
     const value = documentData(YAML, doc, file, lineCounter)
     if (value === null || value === undefined) continue
     const line = positionOf(lineCounter, doc.contents?.range?.[0]).line
-    out.push({object: checkObject(value, {file, line}), line})
+    // A List (what `kubectl get -o yaml` writes) is its items, as kubectl apply takes it: each one checked,
+    // namespaced and labelled like a document of its own, at the List's line.
+    const list = value as {kind?: unknown; items?: unknown}
+    if (list.kind === 'List' && Array.isArray(list.items)) for (const item of list.items) out.push({object: checkObject(item, {file, line}), line})
+    else out.push({object: checkObject(value, {file, line}), line})
   }
   return out
 }

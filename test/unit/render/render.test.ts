@@ -548,6 +548,36 @@ describe('template errors', () => {
     expect(lbl?.object.metadata.labels).to.include({'app.kubernetes.io/part-of': 'shop', 'skycap.dev/environment': 'staging', team: 'x'})
   })
 
+  it("reads YAML merge keys as kubectl does, and a List as its items (each checked, namespaced and labelled); refuses skycap's own object names", async () => {
+    repo.write(
+      'deploy/extra.yaml',
+      'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: merged}\ndata:\n  base: &b {a: "1", b: "2"}\n  over:\n    <<: *b\n    b: "3"\n---\napiVersion: v1\nkind: List\nitems:\n- {apiVersion: v1, kind: ConfigMap, metadata: {name: one}}\n- {apiVersion: v1, kind: Secret, metadata: {name: two}}\n',
+    )
+    try {
+      const objects = (await render(repo, 'staging')).objects
+      const merged = objects.find((o) => o.object.metadata.name === 'merged')?.object as KubeObject & {data: Record<string, unknown>}
+      expect(merged.data.over).to.deep.equal({a: '1', b: '3'})
+      for (const name of ['one', 'two']) {
+        const item = objects.find((o) => o.object.metadata.name === name)
+        expect(item?.line, name).to.equal(10)
+        expect(item?.object.metadata.namespace).to.equal('shop-staging')
+        expect(item?.object.metadata.labels).to.include({'app.kubernetes.io/part-of': 'shop'})
+      }
+      expect(objects.some((o) => o.object.kind === 'List')).to.equal(false)
+      repo.write('deploy/extra.yaml', 'apiVersion: v1\nkind: List\nitems:\n- {apiVersion: v1, kind: ConfigMap, metadata: {name: x, namespace: default}}\n')
+      expect((await renderError(repo, 'staging')).message).to.contain('sets namespace "default"')
+      for (const name of ['skycap-release-shop.staging-8', 'skycap-lock-shop', 'skycap-rollout-shop']) {
+        repo.write('deploy/extra.yaml', `apiVersion: v1\nkind: ConfigMap\nmetadata: {name: ${name}}\n`)
+        const e = await renderError(repo, 'staging')
+        expect(e.message).to.match(
+          new RegExp(`/deploy/extra\\.yaml:1: ConfigMap/${name.replace('.', '\\.')}: names starting with skycap-[a-z]+- are skycap's own \\(release records, the deploy lock, the rollout state\\)$`),
+        )
+      }
+    } finally {
+      rmSync(join(repo.dir, 'deploy/extra.yaml'), {force: true})
+    }
+  })
+
   it('rejects an object in another namespace', async () => {
     repo.write('deploy/extra.yaml', 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: extra\n  namespace: kube-system\n')
     expect((await renderError(repo, 'staging')).message).to.contain('sets namespace "kube-system"')
