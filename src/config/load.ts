@@ -421,6 +421,17 @@ const DEFAULT_GRACE_SECONDS = 30
  */
 function checkService(svc: Partial<ServiceConfig>, merged: ServiceConfig, path: string[], at: At, folders: Folders): void {
   const where = path.join('.')
+  // The Services a strategy adds are named after the service, and a Service's name has at most 63 characters.
+  const name = path.at(-1) as string
+  const strategy = merged.strategy
+  const added = !hasPorts(merged) ? [] : strategy?.type === 'blueGreen' && strategy.preview ? ['preview'] : strategy?.type === 'canary' && strategy.trafficRouting ? ['stable', 'canary'] : []
+  const tooLong = added.map((suffix) => `${name}-${suffix}`).filter((n) => n.length > 63)
+  if (tooLong.length && (svc.strategy !== undefined || svc === merged)) {
+    at(
+      [...path, 'strategy'],
+      `${where}.strategy: its ${strategy?.type} rollout makes the Service ${tooLong.map((n) => `"${n}"`).join(' and ')} (${tooLong[0]?.length} characters); a Service name has at most 63. Shorten the service's name`,
+    )
+  }
   for (const [key, value] of Object.entries(svc.labels ?? {})) {
     const problem = keyProblem(key) ?? labelValueProblem(value)
     if (isSkycapLabel(key)) {

@@ -263,6 +263,17 @@ ${VALID.replace('environments:\n', 'environments:\n  prod: {namespace: p}\n')}`)
     ])
   })
 
+  it("refuses a service whose name is too long for the Services its strategy adds (blue-green's preview, a canary's stable and canary)", async () => {
+    const long = 's'.repeat(56)
+    const bg = await errorsOf(VALID.replaceAll('web', long).replace('    port: 8080\n', '    port: 8080\n    strategy: {type: blueGreen, preview: true}\n'))
+    expect(bg.message).to.match(
+      new RegExp(`:6:15: services\\.${long}\\.strategy: its blueGreen rollout makes the Service "${long}-preview" \\(64 characters\\); a Service name has at most 63\\. Shorten the service's name$`),
+    )
+    // Without preview, or with a name that fits, nothing is said.
+    await parseConfig(VALID.replaceAll('web', long).replace('    port: 8080\n', '    port: 8080\n    strategy: {type: blueGreen}\n'), '/tmp/x/skycap.yaml')
+    await parseConfig(VALID.replaceAll('web', long.slice(1)).replace('    port: 8080\n', '    port: 8080\n    strategy: {type: blueGreen, preview: true}\n'), '/tmp/x/skycap.yaml')
+  })
+
   it('finds skycap.yaml in a parent directory', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'skycap-find-'))
     writeFileSync(join(dir, 'skycap.yaml'), VALID)
