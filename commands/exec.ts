@@ -32,6 +32,7 @@ export default class Exec extends SkycapCommand {
       {
         service: args.service,
         command: [...(argv as string[]).slice(1), ...command],
+        leading: (argv as string[]).slice(1),
         environment: flags.env,
         configPath: flags.config,
         pod: flags.pod,

@@ -36,6 +36,7 @@ export default class Run extends SkycapCommand {
       {
         service: args.service,
         command: [...(argv as string[]).slice(1), ...command],
+        leading: (argv as string[]).slice(1),
         environment: flags.env,
         configPath: flags.config,
         rev: flags.rev,

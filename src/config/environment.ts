@@ -130,6 +130,22 @@ export function unknownServiceError(loaded: LoadedConfig, name: string, usage?: 
   return new UserError(`unknown service "${name}"${didYouMean(name, known)}`, {hint, details: {service: name, known}})
 }
 
+/**
+ * run and exec take their command after `--`. A first word between SERVICE and the command that names one of the
+ * app's environments (`skycap run web prod -- ls`) was meant as the environment: it ran in the default one, as
+ * part of the command. `leading`: the words between SERVICE and `--`; `command`: those after it.
+ */
+export function environmentInCommand(loaded: LoadedConfig, service: string, leading: string[], command: string[], verb: 'run' | 'exec'): UserError | undefined {
+  const word = leading[0]
+  const {environments, services} = loaded.config
+  if (word === undefined || !Object.hasOwn(environments, word) || Object.hasOwn(services, word)) return undefined
+  const rest = [...leading.slice(1), ...command]
+  return new UserError(`"${word}" after the service is an environment of ${loaded.config.app}, not the start of the command; nothing was run`, {
+    hint: `Give the environment with -e: skycap ${verb} ${service} -e ${word} -- ${rest.join(' ') || 'COMMAND'}. (A command that really starts with "${word}" goes after --: skycap ${verb} ${service} -- ${word} ….)`,
+    details: {environment: word, service},
+  })
+}
+
 /** The environment given with -e (undefined when none was), for unknownServiceError. */
 export function withFlag(environment: string | undefined): {environment: string; how: string} | undefined {
   return environment === undefined ? undefined : {environment, how: 'with -e'}

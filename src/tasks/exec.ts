@@ -1,4 +1,4 @@
-import {unknownServiceError, withFlag} from '../config/environment.js'
+import {environmentInCommand, unknownServiceError, withFlag} from '../config/environment.js'
 import {connect, type KubectlFactory, openEnvironment} from '../env/connect.js'
 import {SkycapError, UserError} from '../errors.js'
 import {startErrorMessage} from '../resources/status.js'
@@ -8,7 +8,10 @@ import {choosePodObject, runningContainers} from './pods.js'
 
 export interface ExecOptions {
   service: string
+  /** The command: the words after SERVICE (`leading`), then those after `--`. */
   command: string[]
+  /** The words between SERVICE and `--`, already at the start of `command`. */
+  leading?: string[]
   environment?: string
   configPath?: string
   /** A pod of the service (default: its oldest ready pod). */
@@ -37,6 +40,8 @@ export async function execInService(options: ExecOptions, deps: {kubectl: Kubect
   const {loaded, env} = await openEnvironment({configPath: options.configPath, environment: options.environment, repository: false})
   const app = loaded.config.app
   if (!env.services[options.service]) throw unknownServiceError(loaded, options.service, 'skycap exec SERVICE', withFlag(options.environment))
+  const misplaced = environmentInCommand(loaded, options.service, options.leading ?? [], options.command.slice((options.leading ?? []).length), 'exec')
+  if (misplaced) throw misplaced
   if (options.command.length === 0) throw new UserError('no command given', {hint: `Put it after --: skycap exec ${options.service} -- bin/console`})
   if (options.tty && !deps.terminal) throw new UserError('--tty needs a terminal on stdin', {hint: 'Run it from an interactive shell, or drop -t.'})
   const {kubectl} = await connect(env, deps.kubectl, deps.reporter)

@@ -1,4 +1,4 @@
-import {unknownServiceError, withFlag} from '../config/environment.js'
+import {environmentInCommand, unknownServiceError, withFlag} from '../config/environment.js'
 
 import {connect, type KubectlFactory, openEnvironment} from '../env/connect.js'
 import {parseDuration} from '../duration.js'
@@ -16,7 +16,10 @@ import {reportContact} from '../kubectl/outage.js'
 
 export interface RunTaskOptions {
   service: string
+  /** The command: the words after SERVICE (`leading`), then those after `--`. */
   command: string[]
+  /** The words between SERVICE and `--`, already at the start of `command`. */
+  leading?: string[]
   environment?: string
   configPath?: string
   /** Run with the images of this revision (the deployed release's config and env). */
@@ -71,6 +74,8 @@ export async function runTask(options: RunTaskOptions, deps: RunTaskDeps): Promi
   const {loaded, env} = await openEnvironment({configPath: options.configPath, environment: options.environment})
   const app = loaded.config.app
   if (!env.services[options.service]) throw unknownServiceError(loaded, options.service, 'skycap run SERVICE', withFlag(options.environment))
+  const misplaced = environmentInCommand(loaded, options.service, options.leading ?? [], options.command.slice((options.leading ?? []).length), 'run')
+  if (misplaced) throw misplaced
   if (options.command.length === 0) throw new UserError('no command given', {hint: `Put it after --: skycap run ${options.service} -- bin/rails db:migrate`})
   if (options.tty && !deps.terminal) throw new UserError('--tty needs a terminal on stdin', {hint: 'Run it from an interactive shell; -i alone passes piped input.'})
   const onTerminal = Boolean(options.tty || (options.stdin && deps.terminal))

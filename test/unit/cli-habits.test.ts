@@ -107,6 +107,21 @@ describe('CLI habits (built CLI)', function () {
       }
     })
 
+    it('an environment typed after the service of run or exec is refused, not run in the default environment as part of the command', async () => {
+      for (const [argv, hint] of [
+        [['run', 'web', 'prod', '--', 'ls', '-l'], 'skycap run web -e prod -- ls -l'],
+        [['run', 'web', 'prod', 'ls'], 'skycap run web -e prod -- ls'],
+        [['exec', 'web', 'staging', '--', 'sh'], 'skycap exec web -e staging -- sh'],
+        [['exec', 'web', '-e', 'staging', 'prod', '--', 'sh'], 'skycap exec web -e prod -- sh'],
+      ] as const) {
+        const r = await cli(argv[0], '--json', ...argv.slice(1))
+        expect(r.exitCode, argv.join(' ')).to.equal(2)
+        const error = parseJson(r.stdout).error
+        expect(error.message, argv.join(' ')).to.equal(`"${argv[2] === '-e' ? 'prod' : argv[2]}" after the service is an environment of shop, not the start of the command; nothing was run`)
+        expect(error.hint).to.contain(`Give the environment with -e: ${hint}.`)
+      }
+    })
+
     it('an environment where the service goes, beside another environment, is two environments (no did-you-mean -e)', async () => {
       for (const [argv, usage] of [
         [['logs', '-e', 'staging', 'prod'], 'skycap logs SERVICE'],
