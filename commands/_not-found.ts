@@ -35,10 +35,34 @@ function notACommand(config: Interfaces.Config, typed: string, suggestion?: stri
   })
 }
 
+/**
+ * Flags typed before the command (`skycap --json deploy staging`, `skycap --config x.yaml status`): oclif takes the
+ * first flag for the command's name. Said so, with the command line as skycap reads it.
+ */
+export function flagsFirstError(config: Interfaces.Config, words: string[]): UserError | undefined {
+  if (!words[0]?.startsWith('-')) return undefined
+  const known = new Set(knownCommands(config))
+  for (let i = 1; i < words.length; i++) {
+    const n = known.has(`${words[i]} ${words[i + 1]}`) ? 2 : known.has(words[i] as string) ? 1 : 0
+    if (n === 0) continue
+    const command = words.slice(i, i + n)
+    const rest = words.slice(i + n)
+    const dashes = rest.indexOf('--')
+    const own = dashes === -1 ? rest : rest.slice(0, dashes)
+    const after = dashes === -1 ? [] : rest.slice(dashes)
+    const line = [config.bin, ...command, ...own, ...words.slice(0, i), ...after].join(' ')
+    return new UserError(`flags go after the command: ${words.slice(0, i).join(' ')} came before ${command.join(' ')}`, {
+      hint: `Run \`${line}\`.`,
+      details: {command: command.join(' '), flags: words.slice(0, i)},
+    })
+  }
+  return undefined
+}
+
 /** oclif's command_not_found hook: the suggestion on stderr, or one JSON document with --json; exit 2. */
 const hook: Hook<'command_not_found'> = async function ({argv, config, id}) {
-  const error = unknownCommandError(config, id)
-  if (argv?.includes('--json')) {
+  const error = flagsFirstError(config, [id, ...(argv ?? [])]) ?? unknownCommandError(config, id)
+  if (id === '--json' || argv?.includes('--json')) {
     process.stdout.write(`${JSON.stringify({ok: false, exitCode: error.exitCode, error: {code: error.code, message: error.message, hint: error.hint, details: error.details}}, null, 2)}\n`)
   } else {
     process.stderr.write(`Error: ${error.message}\n  ${error.hint}\n`)

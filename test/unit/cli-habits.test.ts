@@ -107,6 +107,22 @@ describe('CLI habits (built CLI)', function () {
       }
     })
 
+    it('flags typed before the command: exit 2 with the command line as skycap reads it (JSON with --json), not "--json is not a skycap command"', async () => {
+      const json = await cli('--json', 'deploy', 'staging')
+      expect(json.exitCode).to.equal(2)
+      expect(parseJson(json.stdout).error).to.include({message: 'flags go after the command: --json came before deploy', hint: 'Run `skycap deploy staging --json`.'})
+      for (const [argv, message, line] of [
+        [['--config', 'skycap.yaml', 'status'], '--config skycap.yaml came before status', 'skycap status --config skycap.yaml'],
+        [['-e', 'staging', '--verbose', 'lock', 'status'], '-e staging --verbose came before lock status', 'skycap lock status -e staging --verbose'],
+        [['--verbose', 'run', 'web', '--', 'ls'], '--verbose came before run', 'skycap run web --verbose -- ls'],
+      ] as const) {
+        const r = await cli(...argv)
+        expect(r.exitCode, argv.join(' ')).to.equal(2)
+        expect(r.stderr, argv.join(' ')).to.contain(`Error: flags go after the command: ${message}\n  Run \`${line}\`.`)
+      }
+      expect((await cli('-x')).stderr).to.contain('-x is not a skycap command')
+    })
+
     it('an environment typed after the service of run or exec is refused, not run in the default environment as part of the command', async () => {
       for (const [argv, hint] of [
         [['run', 'web', 'prod', '--', 'ls', '-l'], 'skycap run web -e prod -- ls -l'],
