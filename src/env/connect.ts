@@ -109,7 +109,7 @@ export async function openEnvironment(options: {
   serviceUsage?: string
 }): Promise<{loaded: LoadedConfig; env: Environment}> {
   const loaded = await loadConfig({configPath: options.configPath, cwd: options.cwd, repository: options.repository})
-  const spec = parseTarget(options.environment ?? process.env.SKYCAP_ENV, loaded.config.defaultEnvironment)
+  const spec = parseTarget(options.environment ?? process.env.SKYCAP_ENV, loaded.config.defaultEnvironment, Object.keys(loaded.config.environments))
   if (spec.revision !== undefined) throw new UserError(`this command takes an environment, not ENV@REV ("${options.environment}")`, {hint: `Use ${spec.environment}.`})
   return {loaded, env: resolveEnvironment(loaded, spec.environment, options.serviceUsage)}
 }

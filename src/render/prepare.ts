@@ -137,7 +137,7 @@ async function prepareFromRevision(file: string, revision: Revision, options: Pr
 
 /** The environment `target` names (or skycap.yaml's default one). */
 function environmentOf(loaded: LoadedConfig, target: string | undefined): Environment {
-  return resolveEnvironment(loaded, parseTarget(target, loaded.config.defaultEnvironment).environment)
+  return resolveEnvironment(loaded, parseTarget(target, loaded.config.defaultEnvironment, Object.keys(loaded.config.environments)).environment)
 }
 
 /**

@@ -215,6 +215,9 @@ describe('CLI habits (built CLI)', function () {
       const upper = await cli('status', 'DEV')
       expect(upper.exitCode).to.equal(2)
       expect(upper.stderr).to.contain('"DEV" is not a valid target; did you mean "dev"?')
+      // Only names skycap.yaml has: WEB is a service (no suggestion), STAGIN is near staging.
+      expect((await cli('status', '-e', 'WEB')).stderr).to.contain('"WEB" is not a valid target\n')
+      expect((await cli('render', 'STAGIN@HEAD')).stderr).to.contain('"STAGIN@HEAD" is not a valid target; did you mean "staging@HEAD"?')
       const at = await cli('render', '@')
       expect(at.exitCode).to.equal(2)
       expect(at.stderr).to.contain('"@" names no revision after @')
