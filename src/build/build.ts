@@ -49,6 +49,12 @@ export interface BuildOptions {
    * Default true; deploy --build says the same in its own warnings.
    */
   warnUncommitted?: boolean
+  /**
+   * deploy --build: the image references the deploy rendered, per service. The build reads skycap.yaml as committed
+   * (and `revision.dirty` false); a work tree whose skycap.yaml (registry, imageTag) or state changes the tag would
+   * have the build push one image and the deploy ask for another. Refused before anything is built.
+   */
+  expectImages?: Record<string, string>
 }
 
 export interface BuildDeps {
@@ -158,6 +164,8 @@ export async function buildImages(options: BuildOptions, deps: BuildDeps = {}): 
     const images = serviceImages(env, tag)
     const wanted = buildableServices(loaded, env, options.services)
     const builds = wanted.map((service) => ({...imageBuild(loaded, env, service, images[service] as string, tag, revision), push}))
+    const differing = builds.filter((b) => options.expectImages?.[b.service] !== undefined && options.expectImages[b.service] !== b.image)
+    if (differing.length) throw tagsDiffer(differing, options.expectImages ?? {}, revision)
     const report: BuildReport = {
       app: loaded.config.app,
       environment: env.name,
@@ -360,6 +368,15 @@ function buildableServices(loaded: LoadedConfig, env: Environment, named: string
 }
 
 /** One service's build with its paths checked inside the source and its args rendered. */
+/** deploy --build's refusal when the build would tag other images than the deploy rendered (`expectImages`). */
+function tagsDiffer(builds: Array<{service: string; image: string}>, expected: Record<string, string>, revision: Revision): UserError {
+  const list = builds.map((b) => `${b.service}: the build tags ${b.image}, the deploy wants ${expected[b.service]}`).join('; ')
+  return new UserError(`the build of ${revision.short} would push other images than this deploy runs (${list}); nothing was built or deployed`, {
+    hint: `The build reads skycap.yaml as committed in ${revision.short}, with revision.dirty false; the deploy read the work tree's. Commit skycap.yaml (its registry or imageTag changed), or make the imageTag the same for a dirty work tree, then run it again.`,
+    details: {images: builds.map((b) => ({service: b.service, built: b.image, deployed: expected[b.service]}))},
+  })
+}
+
 function imageBuild(loaded: LoadedConfig, env: Environment, service: string, image: string, tag: string, revision: Revision): Omit<ImageBuild, 'push'> {
   const spec = loaded.config.services[service]?.build ?? {}
   const shown = loaded.show(loaded.file)

@@ -158,7 +158,15 @@ export async function deploy(options: DeployOptions, deps: DeployDeps): Promise<
     const environment = options.target && !options.target.startsWith('@') ? options.target.split('@')[0] : undefined
     await buildImages(
       // The deploy's own warnings say it when the work tree has uncommitted changes.
-      {...options.build, environment, revision: targetRevision(options.target), configPath: options.configPath, cwd: options.cwd, warnUncommitted: false},
+      {
+        ...options.build,
+        environment,
+        revision: targetRevision(options.target),
+        configPath: options.configPath,
+        cwd: options.cwd,
+        warnUncommitted: false,
+        expectImages: Object.fromEntries([...built].map((service) => [service, early?.images[service] as string])),
+      },
       {reporter, output: deps.buildOutput, fetch: deps.fetch, signal: deps.signal, run: deps.buildRun},
     )
   }

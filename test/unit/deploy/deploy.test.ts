@@ -1,4 +1,5 @@
 import {expect} from 'chai'
+import type {ProcessRunner} from '../../../src/build/process.js'
 import {readFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {gzipSync} from 'node:zlib'
@@ -140,6 +141,46 @@ describe('skycap deploy: the whole kubectl sequence of a first deploy', function
     expect(error?.hint).to.equal(
       `Build and push web with \`skycap build test@${short}\`, or deploy with --build (\`skycap deploy test@${short} --build\`), or wait for CI to build ${short}. worker has no build: block: has CI built and pushed ${short}? Wait for it, or deploy a revision that was built.`,
     )
+  })
+
+  it('--build refuses, before building, when the build would tag other images than the deploy renders (an uncommitted imageTag, revision.dirty)', async () => {
+    const text = readFileSync(join(repo.dir, 'skycap.yaml'), 'utf8')
+    const withBuild = text.replace('    image: web\n', '    image: web\n    build: {}\n')
+    repo.write('skycap.yaml', withBuild)
+    repo.write('Dockerfile', 'FROM scratch\n')
+    const sha = await repo.commit('web is built by skycap')
+    const short = sha.slice(0, 7)
+    for (const dirty of [false, true]) {
+      let built = sha
+      let wanted = `v2-${short}`
+      if (dirty) {
+        // A committed imageTag: only the work tree's state (a file changed) makes the deploy's tag differ.
+        repo.write('skycap.yaml', `imageTag: "{{ revision.short }}{% if revision.dirty %}-d{% endif %}"\n${withBuild}`)
+        built = (await repo.commit('dirty tags')).slice(0, 7)
+        wanted = `${built}-d`
+        repo.write('Dockerfile', 'FROM scratch\n# changed\n')
+      } else repo.write('skycap.yaml', `imageTag: "v2-{{ revision.short }}"\n${withBuild}`)
+      const calls: string[][] = []
+      const fake = fakeKubectlFactory([{argv: ['--request-timeout=30s', 'config', 'get-contexts', '-o', 'name'], result: {stdout: 'kind-x\n'}}])
+      const registry = (async () => new Response(null, {status: 404})) as typeof fetch
+      const run = (async (program: string, args: string[]) => {
+        calls.push([program, ...args])
+        return {exitCode: 0, missing: false, lastLines: []}
+      }) as unknown as ProcessRunner
+      const error = await deploy({target: 'test', cwd: repo.dir, build: {}, skipImageCheck: true}, {kubectl: fake.factory, reporter: memoryReporter(), fetch: registry, buildRun: run}).then(
+        () => undefined,
+        (e: unknown) => e as UserError,
+      )
+      expect(fake.remaining()).to.equal(0)
+      expect(error?.exitCode).to.equal(2)
+      expect(error?.message).to.match(
+        new RegExp(
+          `^the build of [0-9a-f]{7} would push other images than this deploy runs \\(web: the build tags example\\.invalid/itapp/web:${built}, the deploy wants example\\.invalid/itapp/web:${wanted}\\); nothing was built or deployed$`,
+        ),
+      )
+      expect(error?.hint).to.match(/^The build reads skycap\.yaml as committed in [0-9a-f]{7}, with revision\.dirty false; the deploy read the work tree's\./)
+      expect(calls).to.deep.equal([])
+    }
   })
 
   it('minReadySeconds not shorter than the timeout: refused before any kubectl call, naming the services and the timeout', async () => {
