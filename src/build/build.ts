@@ -142,7 +142,9 @@ export async function buildImages(options: BuildOptions, deps: BuildDeps = {}): 
   const revision = await resolveForBuild(vcs, options.revision, options.workTree ?? false, options.environment === undefined ? file : undefined)
   let source: BuildSource
   try {
-    const copying = options.workTree ? copyWorkTree(vcs) : exportRevision(vcs, revision.sha)
+    // A clean work tree is its revision, and gets its tag: built from the revision's export, as `build ENV@HEAD` would
+    // (a copy of the work tree kept what .gitattributes' export-ignore leaves out, under the same tag).
+    const copying = options.workTree && revision.dirty ? copyWorkTree(vcs) : exportRevision(vcs, revision.sha)
     // After the copy's first process has started: what loads then runs while it works.
     setImmediate(() => loadAhead(push && deps.fetch === undefined))
     source = await copying

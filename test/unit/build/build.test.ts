@@ -621,20 +621,44 @@ exit $rc
     }
   })
 
+  it("exports a commit's files as committed, whatever this machine's core.autocrlf would do to them on checkout", async () => {
+    repo = await TempRepo.withFiles({'skycap.yaml': SKYCAP_YAML('  web:\n    image: web\n    build: {}'), Dockerfile: 'FROM scratch\n', 'run.sh': '#!/bin/sh\necho hi\n'})
+    await repo.git('config', 'core.autocrlf', 'true')
+    const seen: string[] = []
+    await build({revision: 'HEAD'}, fakeRegistry(), (argv) => {
+      if (argv[1] === 'build') seen.push(readFileSync(join(argv.at(-1) as string, 'run.sh'), 'utf8'))
+      return dockerOnly(argv)
+    })
+    expect(seen).to.deep.equal(['#!/bin/sh\necho hi\n'])
+  })
+
   it('--work-tree: uncommitted changes get <short>-dirty-<hash> (one tag per content), a clean work tree the revision tag; ignored files stay out', async () => {
-    repo = await TempRepo.withFiles({'skycap.yaml': SKYCAP_YAML('  web:\n    image: web\n    build: {}'), Dockerfile: 'FROM scratch\n', 'msg.txt': 'one\n', '.gitignore': 'secret.env\n'})
+    repo = await TempRepo.withFiles({
+      'skycap.yaml': SKYCAP_YAML('  web:\n    image: web\n    build: {}'),
+      Dockerfile: 'FROM scratch\n',
+      'msg.txt': 'one\n',
+      '.gitignore': 'secret.env\n',
+      '.gitattributes': 'docs export-ignore\n',
+      'docs/notes.txt': 'not in images\n',
+    })
     const sha = await repo.git('rev-parse', 'HEAD')
     const contexts: Array<[string, string, boolean, boolean]> = []
+    const docs: boolean[] = []
     const look = (argv: string[]) => {
       if (argv[1] === 'build') {
         const ctx = argv.at(-1) as string
         contexts.push([argv[3] as string, readFileSync(join(ctx, 'msg.txt'), 'utf8'), existsSync(join(ctx, 'secret.env')), existsSync(join(ctx, 'untracked.txt'))])
+        docs.push(existsSync(join(ctx, 'docs')))
       }
       return dockerOnly(argv)
     }
     const clean = await build({workTree: true}, fakeRegistry(), look)
     expect(clean.report.tag).to.equal(sha)
     expect(clean.report.source).to.equal('work-tree')
+    // A clean work tree is built as its revision is: what export-ignore leaves out stays out under the revision's tag.
+    await build({revision: 'HEAD'}, fakeRegistry(), look)
+    expect(docs).to.deep.equal([false, false])
+    contexts.pop()
     repo.write('msg.txt', 'dirty\n')
     repo.write('secret.env', 'TOKEN=x\n')
     repo.write('untracked.txt', 'new\n')
@@ -653,6 +677,8 @@ exit $rc
       [`${REGISTRY}/team/web:${a.report.tag}`, 'dirty\n', false, true],
       [`${REGISTRY}/team/web:${c.report.tag}`, 'dirtier\n', false, true],
     ])
+    // The copy of a dirty work tree leaves out what export-ignore leaves out of a commit's export.
+    expect(docs).to.deep.equal([false, false, false, false, false])
     const error = await failure(build({workTree: true, revision: 'HEAD~1'}))
     expect(error.exitCode).to.equal(ExitCode.INVALID)
     expect(error.message).to.include('--work-tree builds the work tree')
