@@ -147,7 +147,14 @@ export async function buildImages(options: BuildOptions, deps: BuildDeps = {}): 
     const copying = options.workTree && revision.dirty ? copyWorkTree(vcs) : exportRevision(vcs, revision.sha)
     // After the copy's first process has started: what loads then runs while it works.
     setImmediate(() => loadAhead(push && deps.fetch === undefined))
-    source = await copying
+    source = await copying.catch((error: unknown) => {
+      // A Ctrl-C reaches git and tar too (the terminal signals the whole group), maybe before skycap's own handler.
+      const signal = (error as {signal?: string}).signal
+      if (deps.signal?.aborted || signal === 'SIGINT' || signal === 'SIGTERM') {
+        throw new InterruptedError(`interrupted while ${options.workTree && revision.dirty ? 'copying the work tree' : `exporting ${revision.short}`}; nothing was built or pushed`, {cause: error})
+      }
+      throw error
+    })
   } finally {
     // Said before anything else the build reports (the revision's skycap.yaml may be what fails next).
     if (await uncommitted) {

@@ -621,6 +621,31 @@ exit $rc
     }
   })
 
+  it("a Ctrl-C that stops the export (the terminal signals git too) is an interruption that says nothing was built or pushed, not git's own words", async () => {
+    repo = await TempRepo.withFiles({'skycap.yaml': SKYCAP_YAML('  web:\n    image: web\n    build: {}'), Dockerfile: 'FROM scratch\n'})
+    const realGit = (await execa('sh', ['-c', 'command -v git'])).stdout.trim()
+    const shim = mkdtempSync(join(tmpdir(), 'skycap-git-interrupted-'))
+    // git archive dies of SIGINT, as it does when the terminal signals the whole process group.
+    writeFileSync(join(shim, 'git'), `#!/bin/sh\ncase " $* " in *" archive "*) kill -INT $$; sleep 5 ;; esac\nexec '${realGit}' "$@"\n`)
+    chmodSync(join(shim, 'git'), 0o755)
+    const restore = setEnvironment({PATH: `${shim}:${process.env.PATH ?? ''}`})
+    try {
+      const calls: string[][] = []
+      const error = await failure(
+        build({revision: 'HEAD'}, fakeRegistry(), (argv) => {
+          calls.push(argv)
+          return dockerOnly(argv)
+        }),
+      )
+      expect(error.exitCode).to.equal(ExitCode.INTERRUPTED)
+      expect(error.message).to.match(/^interrupted while exporting [0-9a-f]{7}; nothing was built or pushed$/)
+      expect(calls.filter((argv) => argv[1] === 'build' || argv[1] === 'push')).to.deep.equal([])
+    } finally {
+      restore()
+      rmSync(shim, {recursive: true, force: true})
+    }
+  })
+
   it("exports a commit's files as committed, whatever this machine's core.autocrlf would do to them on checkout", async () => {
     repo = await TempRepo.withFiles({'skycap.yaml': SKYCAP_YAML('  web:\n    image: web\n    build: {}'), Dockerfile: 'FROM scratch\n', 'run.sh': '#!/bin/sh\necho hi\n'})
     await repo.git('config', 'core.autocrlf', 'true')
