@@ -9,6 +9,10 @@ export function fetchFailure(error: unknown, timeoutMs: number): {timedOut: bool
   const code = e.cause?.code
   const certificate = code ? certificateProblem(code) : undefined
   if (certificate) return {timedOut: false, why: `${code}: ${certificate}`}
+  // The Fetch standard's blocked ports (6000, 6665-6669, 10080, 9, …): refused before any connection.
+  if (code === undefined && e.cause?.message === 'bad port') {
+    return {timedOut: false, why: "Node's fetch refuses this port (one of the ports browsers block, such as 6000 or 6665-6669); serve it on another port"}
+  }
   return {timedOut: false, why: code ?? e.cause?.message ?? e.message}
 }
 

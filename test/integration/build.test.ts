@@ -5,6 +5,7 @@ import {copyFileSync, cpSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, write
 import {tmpdir} from 'node:os'
 import {dirname, join} from 'node:path'
 import {gunzipSync} from 'node:zlib'
+import net from 'node:net'
 import {expect} from 'chai'
 import {execa} from 'execa'
 
@@ -276,11 +277,16 @@ describe('real node: skycap build', function () {
     expect(none.doc.error.message).to.include('docker buildx').and.include('docker build + push').and.include('podman')
     expect(none.doc.error.hint).to.include('apt-get install docker.io')
 
-    await app.change((t) => t.replace(/registry: .*/, 'registry: 127.0.0.1:9/skycap-test'), 'unreachable registry')
+    // A port nothing listens on (port 9 was one Node's fetch refuses without connecting: no connection was tried).
+    const closed = net.createServer().listen(0, '127.0.0.1')
+    await new Promise((r) => closed.once('listening', r))
+    const port = (closed.address() as net.AddressInfo).port
+    await new Promise((r) => closed.close(r))
+    await app.change((t) => t.replace(/registry: .*/, `registry: 127.0.0.1:${port}/skycap-test`), 'unreachable registry')
     const down = await app.json(['build', 'test@HEAD'], {env: {DOCKER_HOST: dockerHost()}})
     expect(down.exitCode, down.stdout).to.equal(4)
     expect(down.doc.error.code).to.equal('unreachable')
-    expect(down.doc.error.message).to.include('cannot reach 127.0.0.1:9').and.include('nothing was built or pushed')
+    expect(down.doc.error.message).to.include(`cannot reach 127.0.0.1:${port}: ECONNREFUSED`).and.include('nothing was built or pushed')
   })
 
   buildIt('podman (Debian\u2019s): chosen when no docker daemon answers; builds, pushes with the digest, skips the second time, and deploy runs the image on the real node', async () => {

@@ -38,4 +38,11 @@ describe('registry image check: a registry that cannot be asked', () => {
       await new Promise((r) => silent.close(r))
     }
   })
+
+  it('names a port Node\'s fetch refuses without connecting (6000, 6665-6669: ports browsers block), not just "bad port"', async () => {
+    for (const port of [6000, 6667]) {
+      const [blocked] = await checkImages([`127.0.0.1:${port}/team/web:1`], {dockerConfig})
+      expect(blocked?.detail).to.equal(`cannot reach 127.0.0.1:${port}: Node's fetch refuses this port (one of the ports browsers block, such as 6000 or 6665-6669); serve it on another port`)
+    }
+  })
 })
