@@ -8,7 +8,7 @@ import {openVcs, type Vcs, type VcsChoice} from '../vcs/vcs.js'
 import {isFullReference} from '../render/images.js'
 import {checkPatch, POD_TEMPLATE_MERGE_KEYS} from '../render/strategic-merge.js'
 import {didYouMean, didYouMeanOrKnown} from '../suggest.js'
-import {deepMerge} from './environment.js'
+import {deepMerge, LOCAL_ENVIRONMENT} from './environment.js'
 import {isHidden, isInside, resolvesOutside, templatesBesideConfig} from './confinement.js'
 import {DEFAULT_MAX_REPLICAS, LIMITS, readWithinLimit, tooLargeError} from './limits.js'
 import {readConfigCache, writeConfigCache} from './cache.js'
@@ -616,7 +616,7 @@ function checkTemplatesFolder(config: SkycapConfig, path: (string | number)[], a
   }
   const known = Object.keys(config.environments)
   for (const name of names.sort()) {
-    if (Object.hasOwn(config.environments, name) || isHidden(name)) continue
+    if (Object.hasOwn(config.environments, name) || name === LOCAL_ENVIRONMENT || isHidden(name)) continue
     let folder = false
     try {
       folder = statSync(join(full, name)).isDirectory()

@@ -1,4 +1,4 @@
-import {unknownServiceError} from '../config/environment.js'
+import {LOCAL_ENVIRONMENT, unknownServiceError} from '../config/environment.js'
 import {existsSync, readdirSync, readFileSync, realpathSync, statSync} from 'node:fs'
 import {join, resolve} from 'node:path'
 
@@ -354,7 +354,8 @@ function repositoryTemplates(loaded: LoadedConfig, env: Environment): TemplateFi
   out.push(...list(root))
   for (const sub of entries(root)) {
     if (!sub.stat.isDirectory()) continue
-    if (!loaded.config.environments[sub.name]) {
+    // `local` need not be declared (skycap up derives it), and its folder holds its templates all the same.
+    if (!loaded.config.environments[sub.name] && sub.name !== LOCAL_ENVIRONMENT) {
       throw new ConfigError(
         `template folder "${folder}/${sub.name}" does not match any environment`,
         {file: loaded.show(sub.file)},

@@ -605,6 +605,17 @@ describe('template errors', () => {
     )
   })
 
+  it('a deploy/local folder holds the templates of the local environment skycap up derives (it need not be declared)', async () => {
+    repo.write('deploy/local/x.yaml', 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: only-local}\n')
+    try {
+      const names = async (env: string) => (await render(repo, env)).objects.map((o) => o.object.metadata.name)
+      expect(await names('staging')).to.not.include('only-local')
+      expect(await names('local')).to.include('only-local')
+    } finally {
+      rmSync(join(repo.dir, 'deploy/local'), {recursive: true, force: true})
+    }
+  })
+
   it('rejects a template folder for an unknown environment', async () => {
     repo.write('deploy/prd/x.yaml', 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n')
     // skycap.yaml's checks see it (config validate too), with the closest environment's name.
