@@ -18,7 +18,7 @@ import {decodeUtf8} from './utf8.js'
 import {imageProblem, registryProblem} from './image-reference.js'
 import {isSkycapLabel, keyProblem, labelValueProblem} from './labels.js'
 import {documentData} from './yaml.js'
-import type {BuildSpec, ConfigWarning, HookConfig, LoadedConfig, ServiceConfig, SkycapConfig} from './types.js'
+import type {BuildSpec, ConfigWarning, EnvironmentConfig, HookConfig, LoadedConfig, ServiceConfig, SkycapConfig} from './types.js'
 
 export const CONFIG_FILE = 'skycap.yaml'
 /** The names skycap.yaml may have, in the order a folder is searched. */
@@ -245,7 +245,7 @@ export async function parseConfig(text: string, file: string, show: (path: strin
 
   const envNames = Object.keys(config.environments)
   const serviceNames = Object.keys(config.services)
-  const folders: Folders = {dir, root: root ?? undefined, shownRoot: root === null ? '' : show(root)}
+  const folders: Folders = {dir, root: root ?? undefined, shownRoot: root === null ? '' : show(root), config}
   if (config.defaultEnvironment !== undefined && !config.environments[config.defaultEnvironment]) {
     at(['defaultEnvironment'], `defaultEnvironment "${config.defaultEnvironment}" is not an environment${didYouMeanOrKnown(config.defaultEnvironment, envNames)}`)
   }
@@ -275,7 +275,7 @@ export async function parseConfig(text: string, file: string, show: (path: strin
       checkService(override, merged, ['environments', envName, 'services', svcName], at, folders)
       if (hasPorts(merged)) withPorts.add(svcName)
     }
-    if (env.config !== undefined) checkFolder(env.config, ['environments', envName, 'config'], at, folders)
+    if (env.config !== undefined) checkFolder(env.config, ['environments', envName, 'config'], at, folders, servicesWithConfig(config, env))
     // Every object gets app.kubernetes.io/instance: <app>-<env>, and a label value has at most 63 characters.
     const instance = `${config.app}-${envName}`
     if (instance.length > 63) {
@@ -400,9 +400,12 @@ function fileChecksPass(config: SkycapConfig, dir: string, root: string | null):
   const at: At = () => {
     failed = true
   }
-  const folders: Folders = {dir, root: root ?? undefined, shownRoot: ''}
+  const folders: Folders = {dir, root: root ?? undefined, shownRoot: '', config}
   const named: Array<string | undefined> = Object.values(config.services).map((svc) => svc.config)
-  for (const env of Object.values(config.environments)) named.push(env.config, ...Object.values(env.services ?? {}).map((svc) => svc.config))
+  for (const env of Object.values(config.environments)) {
+    named.push(...Object.values(env.services ?? {}).map((svc) => svc.config))
+    if (env.config !== undefined) checkFolder(env.config, [], at, folders, servicesWithConfig(config, env))
+  }
   for (const folder of named) if (folder !== undefined) checkFolder(folder, [], at, folders)
   checkTemplatesFolder(config, [], at, folders)
   for (const svc of Object.values(config.services)) if (svc.build) checkBuild(svc, [], at, folders)
@@ -567,21 +570,71 @@ interface Folders {
   dir: string
   root: string | undefined
   shownRoot: string
+  /** The file's settings, for checks that need more than one folder (an environment's config folder in a service's). */
+  config?: SkycapConfig
 }
 
 function hasPorts(svc: Partial<ServiceConfig>): boolean {
   return svc.port !== undefined || (svc.ports?.length ?? 0) > 0
 }
 
-function checkFolder(folder: string, path: (string | number)[], at: At, folders: Folders): void {
+/**
+ * A config folder: a service's (its files are the ConfigMap's keys; a folder in it is not read), or, with `services`
+ * (those with `config:` there), an environment's (a folder per such service, whose files override keys).
+ */
+function checkFolder(folder: string, path: (string | number)[], at: At, folders: Folders, services?: {withConfig: string[]; all: string[]}): void {
+  const environmentFolders = new Set(Object.values(folders.config?.environments ?? {}).flatMap((e) => (e.config === undefined ? [] : [resolve(folders.dir, e.config)])))
   const full = resolve(folders.dir, folder)
   if (!existsSync(full)) {
     at(path, `${path.join('.')}: folder "${folder}" does not exist (relative to skycap.yaml)`)
   } else if (!statSync(full).isDirectory()) {
     at(path, `${path.join('.')}: "${folder}" is a file; config must name a folder whose files become ConfigMap keys`)
   } else {
-    checkInsideRepository(folder, path, at, folders)
+    if (checkInsideRepository(folder, path, at, folders)) checkFolderEntries(folder, full, path, at, services, environmentFolders)
   }
+}
+
+/** What a config folder holds that would be silently left out of every ConfigMap. */
+function checkFolderEntries(folder: string, full: string, path: (string | number)[], at: At, services?: {withConfig: string[]; all: string[]}, environmentFolders = new Set<string>()): void {
+  let names: string[]
+  try {
+    names = readdirSync(full).sort()
+  } catch {
+    return // unreadable: render says so
+  }
+  const where = path.join('.')
+  for (const name of names) {
+    if (isHidden(name)) continue
+    let isFolder = false
+    try {
+      isFolder = statSync(join(full, name)).isDirectory()
+    } catch {
+      continue // a dangling link: render reports it
+    }
+    if (services === undefined) {
+      // An environment's config folder may lie inside a service's (config: config, and config/staging).
+      if (isFolder && !environmentFolders.has(resolve(full, name)))
+        at(path, `${where}: "${folder}/${name}" is a folder; a config folder's files become ConfigMap keys and the folders in it are not read (move its files up, or into a folder of their own)`)
+    } else if (!isFolder) {
+      // A file named after a service that has config: render names it, at the file (a folder was meant).
+      if (!services.withConfig.includes(name))
+        at(path, `${where}: "${folder}/${name}" is a file; an environment's config folder holds a folder per service (${folder}/<service>/${name}), whose files override that service's keys`)
+    } else if (!services.withConfig.includes(name)) {
+      const named = services.withConfig.length ? ` (its folders are named after the services with a config: folder: ${services.withConfig.join(', ')})` : ''
+      at(
+        path,
+        services.all.includes(name)
+          ? `${where}: folder "${folder}/${name}" is not read, as service ${name} has no config: folder (give it one, or remove this folder)`
+          : `${where}: folder "${folder}/${name}" is not read, as no service is named ${name}${didYouMean(name, services.withConfig)}${named}`,
+      )
+    }
+  }
+}
+
+/** The services of `env` whose config: names a folder, for its config folder's check. */
+function servicesWithConfig(config: SkycapConfig, env: EnvironmentConfig): {withConfig: string[]; all: string[]} {
+  const all = Object.keys(config.services)
+  return {all, withConfig: all.filter((name) => (env.services?.[name]?.config ?? config.services[name]?.config) !== undefined)}
 }
 
 /**

@@ -1,5 +1,5 @@
 import {expect} from 'chai'
-import {mkdirSync, mkdtempSync, readFileSync, writeFileSync} from 'node:fs'
+import {mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
@@ -190,6 +190,40 @@ ${VALID.replace('environments:\n', 'environments:\n  prod: {namespace: p}\n')}`)
   it('rejects a config folder that does not exist', async () => {
     const e = await errorsOf(VALID.replace('    port: 8080', '    port: 8080\n    config: nope'))
     expect(e.message).to.contain(':6:13: services.web.config: folder "nope" does not exist')
+  })
+
+  it("refuses what a config folder holds that no ConfigMap would get: a folder in a service's, a file or an unknown service's folder in an environment's", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'skycap-config-folders-'))
+    for (const f of [
+      'config/web/a.txt',
+      'config/web/sub/b.txt',
+      'config/web/.hidden/c',
+      'config/staging/web/a.txt',
+      'config/staging/wbe/x.txt',
+      'config/staging/worker/x.txt',
+      'config/staging/stray.txt',
+    ]) {
+      mkdirSync(join(dir, f, '..'), {recursive: true})
+      writeFileSync(join(dir, f), 'x')
+    }
+    const text =
+      'app: shop\nservices:\n  web:\n    image: web\n    config: config/web\n  worker:\n    image: worker\nenvironments:\n  staging:\n    namespace: shop-staging\n    config: config/staging\n'
+    const file = join(dir, 'skycap.yaml')
+    const e = await errorsOf(text, file)
+    expect(e.message.split('\n')).to.deep.equal([
+      `${file}:5:13: services.web.config: "config/web/sub" is a folder; a config folder's files become ConfigMap keys and the folders in it are not read (move its files up, or into a folder of their own)`,
+      `${file}:11:13: environments.staging.config: "config/staging/stray.txt" is a file; an environment's config folder holds a folder per service (config/staging/<service>/stray.txt), whose files override that service's keys`,
+      `${file}:11:13: environments.staging.config: folder "config/staging/wbe" is not read, as no service is named wbe; did you mean "web"? (its folders are named after the services with a config: folder: web)`,
+      `${file}:11:13: environments.staging.config: folder "config/staging/worker" is not read, as service worker has no config: folder (give it one, or remove this folder)`,
+    ])
+    // An environment's folder inside a service's (config: config, and config/staging) is the environment's.
+    rmSync(join(dir, 'config/web/sub'), {recursive: true})
+    rmSync(join(dir, 'config/staging/wbe'), {recursive: true})
+    rmSync(join(dir, 'config/staging/stray.txt'))
+    writeFileSync(file, text.replace('config: config/web', 'config: config').replace('  worker:\n    image: worker\n', ''))
+    rmSync(join(dir, 'config/staging/worker'), {recursive: true})
+    rmSync(join(dir, 'config/web'), {recursive: true})
+    await parseConfig(text.replace('config: config/web', 'config: config').replace('  worker:\n    image: worker\n', ''), file)
   })
 
   it('rejects an invalid log regex', async () => {
