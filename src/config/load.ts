@@ -605,12 +605,9 @@ function checkFolderEntries(folder: string, full: string, path: (string | number
   const where = path.join('.')
   for (const name of names) {
     if (isHidden(name)) continue
-    let isFolder = false
-    try {
-      isFolder = statSync(join(full, name)).isDirectory()
-    } catch {
-      continue // a dangling link: render reports it
-    }
+    // undefined: a dangling link, which render reports.
+    const isFolder = statSync(join(full, name), {throwIfNoEntry: false})?.isDirectory()
+    if (isFolder === undefined) continue
     if (services === undefined) {
       // An environment's config folder may lie inside a service's (config: config, and config/staging).
       if (isFolder && !environmentFolders.has(resolve(full, name)))
