@@ -605,8 +605,8 @@ function checkFolderEntries(folder: string, full: string, path: (string | number
   const where = path.join('.')
   for (const name of names) {
     if (isHidden(name)) continue
-    // undefined: a dangling link, which render reports.
-    const isFolder = statSync(join(full, name), {throwIfNoEntry: false})?.isDirectory()
+    // undefined: a dangling link, a loop of links or an unreadable entry, which render reports.
+    const isFolder = isDirectoryOrUnknown(join(full, name))
     if (isFolder === undefined) continue
     if (services === undefined) {
       // An environment's config folder may lie inside a service's (config: config, and config/staging).
@@ -625,6 +625,14 @@ function checkFolderEntries(folder: string, full: string, path: (string | number
           : `${where}: folder "${folder}/${name}" is not read, as no service is named ${name}${didYouMean(name, services.withConfig)}${named}`,
       )
     }
+  }
+}
+
+function isDirectoryOrUnknown(path: string): boolean | undefined {
+  try {
+    return statSync(path).isDirectory()
+  } catch {
+    return undefined
   }
 }
 
