@@ -70,6 +70,7 @@ export abstract class SkycapCommand extends Command {
     options?: Interfaces.Input<F, B, A>,
     argv?: string[],
   ): Promise<Interfaces.ParserOutput<F, B, A>> {
+    refuseValuedSwitches(argv ?? this.argv, {...(options?.baseFlags ?? {}), ...(options?.flags ?? {})})
     const parsed = await super.parse(options, argv)
     const flags = parsed.flags as Record<string, unknown>
     const args = parsed.args as Record<string, unknown>
@@ -206,6 +207,24 @@ export abstract class SkycapCommand extends Command {
   /** Exits with `code` after the result was printed (diff uses 1 for "there are changes"). */
   protected exitWith(code: ExitCodeValue): void {
     if (code !== ExitCode.OK) this.exit(code)
+  }
+}
+
+/**
+ * `--dry-run=false` (`--dry-run=${{ inputs.dry }}` in a pipeline), `--json=true`: a switch takes no value, and oclif's
+ * parser blamed the next argument ("Unexpected argument: staging") or took the value for the environment.
+ */
+function refuseValuedSwitches(argv: string[], flags: Record<string, {type?: string; name?: string}>): void {
+  const end = argv.indexOf('--')
+  for (const word of end === -1 ? argv : argv.slice(0, end)) {
+    const m = /^--([\w-]+)=(.*)$/s.exec(word)
+    if (!m) continue
+    const name = m[1] as string
+    const flag = Object.entries(flags).find(([key, f]) => (f.name ?? key) === name)?.[1]
+    if (name !== 'json' && name !== 'help' && flag?.type !== 'boolean') continue
+    throw new UserError(`--${name} takes no value (it was given "${m[2]}"): it is on when given and off when left out`, {
+      hint: `Write --${name}, or leave it out${/^(false|0|no|off)$/i.test(m[2] as string) ? ` (for "${m[2]}", leave it out)` : ''}.`,
+    })
   }
 }
 

@@ -123,6 +123,21 @@ describe('CLI habits (built CLI)', function () {
       expect((await cli('-x')).stderr).to.contain('-x is not a skycap command')
     })
 
+    it('a switch given a value (--dry-run=false from a pipeline input, --json=true) is exit 2 naming the switch, not the next argument or an environment "true"', async () => {
+      for (const [argv, name, value] of [
+        [['deploy', 'staging', '--dry-run=false'], 'dry-run', 'false'],
+        [['status', '--json=true'], 'json', 'true'],
+        [['status', 'staging', '--verbose=1'], 'verbose', '1'],
+      ] as const) {
+        const r = await cli(...argv)
+        expect(r.exitCode, argv.join(' ')).to.equal(2)
+        expect(r.stderr, argv.join(' ')).to.contain(`Error: --${name} takes no value (it was given "${value}"): it is on when given and off when left out`)
+      }
+      // A flag that takes a value keeps its = form, and a word after -- is the command's.
+      const valued = await cli('status', '--env=prdo')
+      expect(valued.stderr).to.contain('unknown environment "prdo"')
+    })
+
     it('an environment typed after the service of run or exec is refused, not run in the default environment as part of the command', async () => {
       for (const [argv, hint] of [
         [['run', 'web', 'prod', '--', 'ls', '-l'], 'skycap run web -e prod -- ls -l'],
