@@ -98,11 +98,20 @@ export interface BuildReport {
 export function parseBuildTarget(spec: string | undefined, options: {workTree?: boolean} = {}): {environment?: string; revision?: string} {
   if (spec === undefined || spec === '') return {}
   if (!spec.includes('@') && options.workTree) return {environment: parseTarget(spec).environment}
+  // A stand-in environment checks a bare or @REV; its errors name what was typed, not the stand-in.
+  const typed = (standIn: string) => {
+    try {
+      return parseTarget(standIn)
+    } catch (error) {
+      if (!(error instanceof UserError) || standIn === spec) throw error
+      throw new UserError(error.message.replace(`"${standIn}"`, `"${spec}"`), {hint: error.hint, cause: error})
+    }
+  }
   if (!spec.includes('@')) {
-    parseTarget(`env@${spec}`)
+    typed(`env@${spec}`)
     return {revision: spec}
   }
-  const target = parseTarget(spec.startsWith('@') ? `env${spec}` : spec)
+  const target = typed(spec.startsWith('@') ? `env${spec}` : spec)
   if (options.workTree && target.revision !== undefined) throw workTreeWithRevision(target.revision)
   return {...(spec.startsWith('@') ? {} : {environment: target.environment}), ...(target.revision === undefined ? {} : {revision: target.revision})}
 }
@@ -539,12 +548,15 @@ async function inParallel(
       image: build.image,
       step: error.step,
       exitCode: error.exitCode,
+      ...(error.notFound ? {notFound: error.ran?.argv[0] ?? error.step} : {}),
       lastLines: error.lastLines,
       ...(error.firstError === undefined ? {} : {firstError: error.firstError}),
       ...(pastable && error.ran ? {command: pastable(error.ran)} : {}),
     }
   })
-  const text = stepFailures.map((f) => `${f.service}: ${f.step} exited ${f.exitCode}${failureLines(f)}`).join('\n')
+  const text = stepFailures
+    .map((f) => `${f.service}: ${f.step} ${'notFound' in f ? `could not start: ${f.notFound} was not found (is it installed, on PATH?)` : `exited ${f.exitCode}`}${failureLines(f)}`)
+    .join('\n')
   const result = what === 'build' ? (pushedNote ? `${pushedNote}; nothing else was pushed` : 'nothing was pushed') : 'the images listed were not pushed'
   // With --jobs below the number of images, those still queued never start once one failed: say which.
   const queued = builds.slice(next).map((b) => b.service)

@@ -51,8 +51,10 @@ export class StepFailed extends Error {
     readonly firstError?: string,
     /** What ran: the program and its arguments, the folder it ran in, the variables added to its environment. */
     readonly ran?: {argv: string[]; cwd?: string; env?: Record<string, string>},
+    /** The program was not found (no such file on PATH): it never ran. */
+    readonly notFound = false,
   ) {
-    super(`${step} exited ${exitCode}`)
+    super(`${step} ${notFound ? 'could not start: not found' : `exited ${exitCode}`}`)
   }
 }
 
@@ -62,7 +64,7 @@ export async function runStep(io: StepIO, program: string, args: string[], optio
   if (r.exitCode !== 0) {
     const lastLines = trimBlank(r.lastLines)
     const firstError = r.firstError !== undefined && !lastLines.includes(r.firstError) ? r.firstError : undefined
-    throw new StepFailed(stepName(program, args), r.exitCode, lastLines, firstError, {argv: [program, ...args], cwd: options.cwd, env: options.env})
+    throw new StepFailed(stepName(program, args), r.exitCode, lastLines, firstError, {argv: [program, ...args], cwd: options.cwd, env: options.env}, r.missing)
   }
 }
 

@@ -526,6 +526,11 @@ describe('skycap build (engine)', () => {
     expect(error.exitCode).to.equal(ExitCode.FAILED)
     expect(error.message).to.equal(`web: the build passed but ${ref} is not in the registry`)
     expect(error.hint).to.include('$SKYCAP_IMAGE')
+
+    // A command whose program is not there never ran: said so, not "exited -1".
+    const absent = await failure(build({}, fakeRegistry(), (argv) => (argv[0] === 'make' ? {missing: true} : undefined)))
+    expect(absent.exitCode).to.equal(ExitCode.FAILED)
+    expect(absent.message).to.match(/\nweb: make image could not start: make was not found \(is it installed, on PATH\?\)/)
   })
 
   it('builds a clean export of the revision: uncommitted and ignored files never reach it; older revisions build their own files', async () => {
@@ -895,6 +900,9 @@ describe('skycap build targets', () => {
     expect(parseBuildTarget('prod')).to.deep.equal({revision: 'prod'})
     expect(parseBuildTarget('local', {workTree: true})).to.deep.equal({environment: 'local'})
     expect(() => parseBuildTarget('prod@-x')).to.throw('"-x" is not a revision')
+    // What was typed, never the stand-in environment the check puts before a bare or @REV ("env@").
+    expect(() => parseBuildTarget('@')).to.throw('"@" names no revision after @')
+    expect(() => parseBuildTarget('a b')).to.throw('"a b" is not a valid target')
   })
 })
 
