@@ -176,7 +176,12 @@ export abstract class SkycapCommand extends Command {
     const {flags = {}, baseFlags = {}} = this.ctor
     const known = Object.values({...baseFlags, ...flags}).flatMap((f) => [`--${f.name}`, ...(f.aliases ?? []).map((a) => `--${a}`), ...(f.char ? [`-${f.char}`] : [])])
     const words = typed.map((t) => t.replace(/=.*$/, ''))
-    const suggestion = words.length === 1 ? didYouMean(words[0] as string, [...known, '--json', '--help'], (name) => name) : ''
+    // A mistyped letter (-v, -x) is one edit from every other letter flag: the long flag it starts, when one does
+    // (-v → --verbose), else nothing.
+    const letter = words.length === 1 && /^-[A-Za-z]$/.test(words[0] as string) ? (words[0] as string).slice(1) : undefined
+    const starting = letter === undefined ? [] : [...known, '--json', '--help'].filter((k) => k.startsWith(`--${letter.toLowerCase()}`))
+    const suggestion =
+      letter !== undefined ? (starting.length === 1 ? `; did you mean ${starting[0]}?` : '') : words.length === 1 ? didYouMean(words[0] as string, [...known, '--json', '--help'], (name) => name) : ''
     const command = ['skycap', ...(this.id ?? '').split(':')].join(' ')
     return new UserError(`unknown flag${words.length === 1 ? '' : 's'} ${words.join(', ')}${suggestion}`, {hint: `See \`${command} --help\` for its flags.`})
   }

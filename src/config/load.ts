@@ -268,7 +268,7 @@ export async function parseConfig(text: string, file: string, show: (path: strin
     }
     for (const [svcName, override] of Object.entries(env.services ?? {})) {
       if (!config.services[svcName]) {
-        at(['environments', envName, 'services', svcName], `environments.${envName}.services.${svcName} overrides an unknown service; known: ${serviceNames.join(', ')}`)
+        at(['environments', envName, 'services', svcName], `environments.${envName}.services.${svcName} overrides an unknown service${didYouMeanOrKnown(svcName, serviceNames)}`)
         continue
       }
       const merged = deepMerge(config.services[svcName], override) as ServiceConfig

@@ -79,6 +79,11 @@ describe('CLI habits (built CLI)', function () {
       const json = await cli('render', 'staging', '--show-secret', '--json')
       expect(json.exitCode).to.equal(2)
       expect(parseJson(json.stdout).error.message).to.equal('unknown flag --show-secret; did you mean --show-secrets?')
+      // A mistyped letter: the long flag it starts (-v → --verbose), never another letter one edit away (-e).
+      expect((await cli('status', '-v')).stderr).to.contain('unknown flag -v; did you mean --verbose?')
+      expect((await cli('deploy', '-x')).stderr)
+        .to.contain('unknown flag -x')
+        .and.not.contain('did you mean')
     })
 
     it('a mistyped environment or service exits 2 naming the closest one', async () => {

@@ -124,6 +124,8 @@ describe('config loading', () => {
     const e = await errorsOf(`${VALID}    services: {api: {replicas: 2}}\n`)
     expect(e.message).to.contain('environments.staging.services.api overrides an unknown service; known: web')
     expect(e.errors[0]?.location?.line).to.equal(11)
+    const typo = await errorsOf(`${VALID}    services: {wbe: {replicas: 2}}\n`)
+    expect(typo.message).to.contain('environments.staging.services.wbe overrides an unknown service; did you mean "web"?')
   })
 
   it('rejects defaultEnvironment that names no environment', async () => {
