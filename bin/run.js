@@ -53,7 +53,9 @@ if (!process.env.SKYCAP_NO_COMPILE_CACHE) {
   }
 }
 
-const args = process.argv.slice(2)
+const given = process.argv.slice(2)
+// `-v --json` and `--version --json` are `version --json` (oclif's own --version printed the plain line).
+const args = given.length === 2 && given.includes('--json') && given.some((a) => a === '-v' || a === '--version') ? ['version', '--json'] : given
 const root = new URL('../', import.meta.url)
 const pjson = () => JSON.parse(readFileSync(new URL('package.json', root), 'utf8'))
 const version = () => {
@@ -115,6 +117,6 @@ const command = process.env.SKYCAP_NO_FAST_PATH ? undefined : commandFile()
 // 13; this way the process ends when its work is done, with the exit code the command set.
 const run = async () => {
   const [{execute, runCommand}, Command] = await Promise.all([import('../dist/cli/oclif.js'), command && import(command.url).then((m) => m.default)])
-  if (!(command && (await runCommand(Command, command.id, command.argv, pjson())))) await execute({dir: import.meta.url})
+  if (!(command && (await runCommand(Command, command.id, command.argv, pjson())))) await execute({dir: import.meta.url, args})
 }
 run()

@@ -49,6 +49,12 @@ describe('CLI habits (built CLI)', function () {
       expect(outputs.map((r) => r.stdout)).to.deep.equal(Array(3).fill(outputs[0]?.stdout))
       const json = await cli('version', '--json')
       expect(parseJson(json.stdout).result).to.include({name: 'skycap', version: pkg.version, node: process.version})
+      // -v --json and --version --json are the same document (they printed the plain line).
+      for (const argv of [
+        ['-v', '--json'],
+        ['--json', '--version'],
+      ])
+        expect(parseJson((await cli(...argv)).stdout), argv.join(' ')).to.deep.equal(parseJson(json.stdout))
     })
   })
 
