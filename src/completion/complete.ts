@@ -75,11 +75,37 @@ export async function complete(commands: CompletionCommand[], words: string[], n
       positionals.push(word)
     }
   }
-  const appNames = () => names(values.config)
+  const appNames = () => names(values.config === undefined ? undefined : shellWord(values.config))
   if (pending) return flagValues(pending, appNames)
   if (current.startsWith('-') && current.includes('=')) return flagValuesInWord(command, current, appNames)
   if (current.startsWith('-')) return {kind: 'words', candidates: flagCandidates(command)}
   return {kind: 'words', candidates: await argumentValues(command, positionals.length, values, current, appNames)}
+}
+
+/**
+ * A word as the shell would pass it to the command: bash and zsh hand completion the typed text, quotes and
+ * backslashes included (`my\ app/skycap.yaml`, `"my app/skycap.yaml"`), and a leading `~` unexpanded.
+ */
+export function shellWord(typed: string): string {
+  let out = ''
+  let quote: '"' | "'" | undefined
+  for (let i = 0; i < typed.length; i++) {
+    const c = typed[i] as string
+    if (quote === "'") {
+      if (c === "'") quote = undefined
+      else out += c
+    } else if (c === '\\' && i + 1 < typed.length && (quote === undefined || '"\\$`'.includes(typed[i + 1] as string))) {
+      out += typed[++i]
+    } else if (c === quote) {
+      quote = undefined
+    } else if (quote === undefined && (c === '"' || c === "'")) {
+      quote = c
+    } else {
+      out += c
+    }
+  }
+  const home = process.env.HOME
+  return home && (typed === '~' || typed.startsWith('~/')) ? `${home}${out.slice(1)}` : out
 }
 
 /** The longest run of leading words that names a command, and how many words that is. */

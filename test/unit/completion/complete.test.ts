@@ -3,7 +3,7 @@ import {mkdtempSync, mkdirSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
-import {type AppNames, appNames, complete, type CompletionCommand} from '../../../src/completion/complete.js'
+import {type AppNames, appNames, complete, type CompletionCommand, shellWord} from '../../../src/completion/complete.js'
 
 const env = {name: 'env', char: 'e', aliases: ['environment'], takesValue: true}
 const COMMANDS: CompletionCommand[] = [
@@ -164,5 +164,17 @@ describe('completion: names from skycap.yaml', () => {
     expect(await appNames(dir)).to.deep.equal({environments: [], services: []})
     writeFileSync(join(dir, 'skycap.yaml'), '- a\n- b\n')
     expect(await appNames(dir)).to.deep.equal({environments: [], services: []})
+  })
+})
+
+describe('shellWord: a typed word as the shell would pass it', () => {
+  it('drops quotes and backslash escapes, and expands a leading ~ to HOME', () => {
+    expect(shellWord('my\\ app/skycap.yaml')).to.equal('my app/skycap.yaml')
+    expect(shellWord('"my app/skycap.yaml"')).to.equal('my app/skycap.yaml')
+    expect(shellWord("'my app'/x.yaml")).to.equal('my app/x.yaml')
+    expect(shellWord('"a\\"b"')).to.equal('a"b')
+    expect(shellWord('plain/skycap.yaml')).to.equal('plain/skycap.yaml')
+    expect(shellWord('~/x/skycap.yaml')).to.equal(`${process.env.HOME}/x/skycap.yaml`)
+    expect(shellWord('a~/b')).to.equal('a~/b')
   })
 })

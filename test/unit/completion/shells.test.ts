@@ -1,5 +1,5 @@
 import {expect} from 'chai'
-import {chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import {chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {execa} from 'execa'
@@ -142,6 +142,25 @@ zpty -d z`
     )
     // zsh takes back the / after a folder when the next thing typed is a space.
     expect(out).to.deep.equal(FLAG_EQUALS.map(([, completed]) => (completed as string).replace(/\/$/, '')))
+  })
+
+  it('bash and zsh: names come from a --config typed with a backslash or quotes (as both shells hand the word over)', async () => {
+    mkdirSync(join(repo.dir, 'my app'), {recursive: true})
+    writeFileSync(join(repo.dir, 'my app/skycap.yaml'), 'app: other\nservices:\n  api: {image: api}\nenvironments:\n  qa: {namespace: other-qa}\n')
+    try {
+      const bash = ['source <(skycap completion bash)', bashCase('status', '--config', 'my\\ app/skycap.yaml', ''), bashCase('status', '--config', '"my app/skycap.yaml"', '')].join('\n')
+      expect((await shell('bash', ['--norc', '--noprofile', '-c'], bash)).split('\n')).to.deep.equal(['[qa]', '[qa]'])
+      const call = (...words: string[]) => `words=(skycap ${words.map((w) => `'${w}'`).join(' ')}); CURRENT=${words.length + 1}; _skycap; print -r -- "--"`
+      const zsh = [
+        'autoload -Uz compinit && compinit -u -D',
+        'eval "$(skycap completion zsh)"',
+        'compadd() { local name=${@[-1]}; print -r -- "${(j:,:)${(@P)name}}" }',
+        call('status', '--config', 'my\\ app/skycap.yaml', ''),
+      ].join('\n')
+      expect((await shell('zsh', ['-f', '-c'], zsh)).split('\n')).to.deep.equal(['qa', '--'])
+    } finally {
+      rmSync(join(repo.dir, 'my app'), {recursive: true, force: true})
+    }
   })
 
   it('bash and zsh: the completion functions, called with the words as each shell splits --env=, offer the values', async () => {
