@@ -48,6 +48,9 @@ export class OutputLines {
   }
 }
 
+/** How long an interrupted builder's process group has after SIGTERM before it gets SIGKILL. */
+export const KILL_AFTER_MS = 5000
+
 /** The real runner: execa, stdout and stderr read line by line together. */
 export const execaRunner: ProcessRunner = async (program, args, options = {}) => {
   const {execa} = await import('execa')
@@ -66,12 +69,20 @@ export const execaRunner: ProcessRunner = async (program, args, options = {}) =>
     detached: true,
     cancelSignal: options.signal,
   })
-  const stopGroup = () => {
+  const signalGroup = (signal: NodeJS.Signals) => {
     try {
-      if (subprocess.pid !== undefined) process.kill(-subprocess.pid, 'SIGTERM')
+      if (subprocess.pid !== undefined) process.kill(-subprocess.pid, signal)
     } catch {
       // The group has ended already.
     }
+  }
+  // What ignores SIGTERM (a build.command that traps it, and the sleep it started, which held the output open) is
+  // killed after KILL_AFTER_MS.
+  let killer: NodeJS.Timeout | undefined
+  const stopGroup = () => {
+    signalGroup('SIGTERM')
+    killer = setTimeout(() => signalGroup('SIGKILL'), KILL_AFTER_MS)
+    killer.unref()
   }
   options.signal?.addEventListener('abort', stopGroup, {once: true})
   if (options.signal?.aborted) stopGroup()
@@ -86,6 +97,7 @@ export const execaRunner: ProcessRunner = async (program, args, options = {}) =>
     options.signal?.removeEventListener('abort', stopGroup)
   }
   const result = await subprocess
+  clearTimeout(killer)
   const missing = (result as {code?: string}).code === 'ENOENT'
   return {exitCode: result.exitCode ?? -1, missing, ...(missing ? {lastLines: [`${program}: not found`]} : output.result())}
 }
