@@ -44,3 +44,18 @@ export function keepScaledReplicas(prepared: PreparedRelease, env: Environment, 
     return {...object, spec: {...(object.spec as object), replicas: liveCount}}
   })
 }
+
+/**
+ * The Deployments whose count `keepScaledReplicas` kept from the cluster over skycap.yaml's, said by the deploy as a
+ * rollback says it: `web 0 (skycap.yaml says 1)`; undefined when every count is skycap.yaml's.
+ */
+export function keptReplicasNote(prepared: PreparedRelease, env: Environment, objects: KubeObject[]): string | undefined {
+  const kept = prepared.objects.flatMap(({object, service}) => {
+    if (object.kind !== 'Deployment' || !service) return []
+    const placed = objects.find((o) => o.kind === 'Deployment' && o.metadata.name === object.metadata.name)
+    const count = (placed?.spec as {replicas?: number} | undefined)?.replicas
+    const configured = env.services[service]?.replicas ?? 1
+    return count === undefined || count === configured ? [] : [`${object.metadata.name} ${count} (skycap.yaml says ${configured})`]
+  })
+  return kept.length ? `Keeping the live replica counts: ${kept.join(', ')}, as scaled (or set by an HPA); --reset-replicas applies skycap.yaml's` : undefined
+}

@@ -83,7 +83,7 @@ async function prepareFromWorkTree(file: string, revision: Revision, options: Pr
   if (revision.dirty && !options.images) {
     if (env.protected && options.refuseDirtyProtected) {
       throw new UserError(`the work tree has uncommitted changes and ${env.name} is protected`, {
-        hint: `No image exists for uncommitted code: commit and push, let CI build ${revision.short}..., then deploy ${env.name}@<sha>. ${UNTRACKED_COUNT}`,
+        hint: `No image exists for uncommitted code: commit and push, let CI build the new commit, then deploy ${env.name}@<its sha> (${revision.short} is the commit before your changes). ${UNTRACKED_COUNT}`,
       })
     }
     // About the work tree, not skycap.yaml: no file (the warning was shown as "skycap.yaml: …").

@@ -186,7 +186,11 @@ describe('skycap deploy (real cluster)', function () {
     expect((await app.get(['deployment', 'web'])).status.readyReplicas).to.equal(4)
     app.repo.write('config/web/app.properties', 'greeting=again\n')
     await app.repo.commit('config only')
-    expect((await app.cli([...DEPLOY, 'test'])).exitCode).to.equal(0)
+    const kept = await app.cli([...DEPLOY, 'test'])
+    expect(kept.exitCode).to.equal(0)
+    expect(kept.stderr + kept.stdout, 'the deploy says it keeps the scaled count').to.contain(
+      "Keeping the live replica counts: web 4 (skycap.yaml says 2), as scaled (or set by an HPA); --reset-replicas applies skycap.yaml's",
+    )
     expect((await app.get(['deployment', 'web'])).spec.replicas, 'scale survives a deploy').to.equal(4)
     // Scaling web and worker to the counts they have, twice at once: nothing is scaled or recorded (each was "web 4 -> 4").
     for (let round = 0; round < 2; round++) {
@@ -199,7 +203,9 @@ describe('skycap deploy (real cluster)', function () {
     const history = await app.json(['history', 'test'])
     expect(history.doc.result.releases.map((x: any) => x.action)).to.deep.equal(['deploy', 'scale', 'deploy'])
     await app.change((t) => t.replace('replicas: 2', 'replicas: 3'), 'replicas in config')
-    expect((await app.cli([...DEPLOY, 'test'])).exitCode).to.equal(0)
+    const changed = await app.cli([...DEPLOY, 'test'])
+    expect(changed.exitCode).to.equal(0)
+    expect(changed.stderr + changed.stdout).to.not.contain('Keeping the live replica counts')
     expect((await app.get(['deployment', 'web'])).spec.replicas, 'a changed replicas in skycap.yaml wins').to.equal(3)
     const unknown = await app.cli(['scale', 'api', '2', '-e', 'test'])
     expect(unknown.exitCode).to.equal(2)
