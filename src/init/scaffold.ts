@@ -186,8 +186,10 @@ export function scaffold(dir: string, app?: string, ci?: PipelineSystem): InitRe
  */
 export function nextStepMessage(dir: string): string {
   const render = '`skycap render staging` to see what staging would get'
-  if (repositoryAround(dir) !== undefined) return `Next: commit, then ${render}.`
-  return `Next: ${resolve(dir)} is in no repository, and skycap maps revisions to images through one: \`git init\` (or \`hg init\`) there and commit, then ${render}.`
+  // The scaffold's registry and contexts are examples: build and deploy need the real ones first.
+  const placeholders = " Before the first build or deploy, set registry: and each environment's context: in skycap.yaml (registry.example.com/…, staging-cluster and prod-cluster are placeholders)."
+  if (repositoryAround(dir) !== undefined) return `Next: commit, then ${render}.${placeholders}`
+  return `Next: ${resolve(dir)} is in no repository, and skycap maps revisions to images through one: \`git init\` (or \`hg init\`) there and commit, then ${render}.${placeholders}`
 }
 
 /** What `init --ci` says about the pipeline it wrote: which environment deploys when, and what to set up. */

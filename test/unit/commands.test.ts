@@ -210,6 +210,7 @@ describe('command wiring (built CLI)', function () {
     // No Dockerfile: web's build: line is commented out, and init says what that means.
     expect(r.stderr).to.contain('web has no build: block (commented out in skycap.yaml): this folder has no Dockerfile')
     expect(r.stderr).to.contain('Next: commit, then `skycap render staging`')
+    expect(r.stderr).to.contain("set registry: and each environment's context: in skycap.yaml (registry.example.com/…, staging-cluster and prod-cluster are placeholders)")
     await app.commit('scaffold')
     const rendered = await runCli(['render', 'staging@HEAD', '--json'], {cwd: app.dir})
     expect(rendered.exitCode, rendered.stdout).to.equal(0)
