@@ -6,7 +6,7 @@ import {execa} from 'execa'
 
 import {buildImages, type BuildOptions, parseBuildTarget} from '../../../src/build/build.js'
 import {pastableCommand} from '../../../src/build/builder.js'
-import {execaRunner, OutputLines, type ProcessRunner, type RunOptions} from '../../../src/build/process.js'
+import {execaRunner, KILL_AFTER_MS, OutputLines, type ProcessRunner, type RunOptions} from '../../../src/build/process.js'
 import {BuildFailedError, ExitCode, type SkycapError} from '../../../src/errors.js'
 import {TempHgRepo} from '../../helpers/hg.js'
 import {setEnvironment} from '../../helpers/env.js'
@@ -131,6 +131,24 @@ describe('builder processes', () => {
     } finally {
       rmSync(dir, {recursive: true, force: true})
     }
+  })
+})
+
+describe('the builder process runner: what ignores SIGTERM', () => {
+  it('an interrupted builder that traps SIGTERM (and the sleep it started, holding the output open) gets SIGKILL after KILL_AFTER_MS', async function () {
+    this.timeout(30_000)
+    const controller = new AbortController()
+    const started = Date.now()
+    const result = await execaRunner('sh', ['-c', 'trap "" TERM INT HUP; echo start; sleep 25'], {
+      onLine: (line) => {
+        if (line === 'start') setTimeout(() => controller.abort(), 200)
+      },
+      signal: controller.signal,
+    })
+    const took = Date.now() - started
+    expect(took, 'ended by SIGKILL, not by the sleep').to.be.below(KILL_AFTER_MS + 5000)
+    expect(took).to.be.at.least(KILL_AFTER_MS)
+    expect(result.exitCode).to.not.equal(0)
   })
 })
 
