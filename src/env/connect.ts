@@ -6,6 +6,7 @@ import {Kubectl, type KubectlOptions} from '../kubectl/kubectl.js'
 import {parseTarget} from '../vcs/target.js'
 import {LABELS} from '../render/objects.js'
 import type {Reporter} from '../ui/output.js'
+import {readState, stateFile} from '../local/state.js'
 
 /** Builds the Kubectl for a context and namespace; tests inject a fake runner through it. */
 export type KubectlFactory = (options: Pick<KubectlOptions, 'context' | 'namespace'>) => Kubectl
@@ -107,11 +108,21 @@ export async function openEnvironment(options: {
   repository?: boolean
   /** The command, when it takes `[ENV] [SERVICE]`: suggested with -e when the environment named is a service. */
   serviceUsage?: string
+  /**
+   * false for up and down, which read up's state themselves. Otherwise the derived `local` environment (no context
+   * in skycap.yaml) is on the context the last `skycap up` of it used, not the kubeconfig's current one.
+   */
+  upContext?: boolean
 }): Promise<{loaded: LoadedConfig; env: Environment}> {
   const loaded = await loadConfig({configPath: options.configPath, cwd: options.cwd, repository: options.repository})
   const spec = parseTarget(options.environment ?? process.env.SKYCAP_ENV, loaded.config.defaultEnvironment, Object.keys(loaded.config.environments))
   if (spec.revision !== undefined) throw new UserError(`this command takes an environment, not ENV@REV ("${options.environment}")`, {hint: `Use ${spec.environment}.`})
-  return {loaded, env: resolveEnvironment(loaded, spec.environment, options.serviceUsage)}
+  const env = resolveEnvironment(loaded, spec.environment, options.serviceUsage)
+  if (options.upContext !== false && env.derived && env.context === undefined) {
+    const context = readState(stateFile(loaded.file, env.name))?.context
+    if (context) return {loaded, env: {...env, context}}
+  }
+  return {loaded, env}
 }
 
 /** Whether the namespace exists (also proves the cluster answers). */

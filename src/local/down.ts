@@ -45,7 +45,7 @@ export interface DownReport {
 
 /** `skycap down [ENV]`: stops up's forwards, deletes the namespace up created, and with `cluster` the cluster it created. */
 export async function down(options: DownOptions, deps: DownDeps): Promise<DownReport> {
-  const {loaded, env} = await openEnvironment({configPath: options.configPath, cwd: options.cwd, environment: options.environment ?? LOCAL_ENVIRONMENT})
+  const {loaded, env} = await openEnvironment({configPath: options.configPath, cwd: options.cwd, environment: options.environment ?? LOCAL_ENVIRONMENT, upContext: false})
   const file = stateFile(loaded.file, env.name, deps.env)
   const state = readState(file)
   const report: DownReport = {app: loaded.config.app, environment: env.name, context: state?.context ?? null, stoppedForwards: [], deletedNamespace: null, deletedCluster: null, kept: []}

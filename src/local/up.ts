@@ -92,7 +92,7 @@ export interface UpReport {
 /** `skycap up [ENV]`: a cluster, a registry, the work tree's images, a deploy, port-forwards; then logs or watch. */
 export async function up(options: UpOptions, deps: UpDeps): Promise<UpReport> {
   const {reporter} = deps
-  const opened = () => openEnvironment({configPath: options.configPath, cwd: options.cwd, environment: options.environment ?? LOCAL_ENVIRONMENT})
+  const opened = () => openEnvironment({configPath: options.configPath, cwd: options.cwd, environment: options.environment ?? LOCAL_ENVIRONMENT, upContext: false})
   // let: under --watch a changed skycap.yaml is read again (builds and deploys use the new one).
   let {loaded, env} = await opened()
   const wantedPorts = parsePorts(options.ports ?? [], env)
@@ -126,8 +126,14 @@ export async function up(options: UpOptions, deps: UpDeps): Promise<UpReport> {
   // A cluster up created before stays recorded (down --cluster deletes it) as long as up keeps using it.
   const createdCluster = choice.created ?? (previous?.createdCluster?.context === choice.context ? previous.createdCluster : undefined)
   if (previous && previous.context !== choice.context) {
+    // The new cluster answers before the last up's state is given up: an up that cannot reach it leaves the last
+    // one's forwards running and its state (what down deletes) as it was.
+    await namespaceExists(kubectl, env.namespace)
     await Promise.all(previous.forwards.map((f) => stopForward(f)))
-    reporter.warn(`the last skycap up of ${env.name} used context ${previous.context}; its forwards were stopped, and \`skycap down\` now acts on ${choice.context}`)
+    const left = previous.createdNamespace
+      ? `; namespace ${previous.namespace} that it created there stays (\`kubectl --context ${previous.context} delete namespace ${previous.namespace}\` deletes it)`
+      : ''
+    reporter.warn(`the last skycap up of ${env.name} used context ${previous.context}; its forwards were stopped, and \`skycap down\` now acts on ${choice.context}${left}`)
   }
   // Recorded before anything else can fail: a cluster up created is down --cluster's to delete.
   const state: UpState = {

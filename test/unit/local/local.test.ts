@@ -15,6 +15,8 @@ import {ExitCode, InterruptedError, UnreachableError, UserError} from '../../../
 import {toolRunner} from '../../../src/local/tool.js'
 import {memoryReporter} from '../../../src/ui/output.js'
 import {fakeKubectlFactory} from '../../helpers/fake-kubectl.js'
+import {setEnvironment} from '../../helpers/env.js'
+import {openEnvironment} from '../../../src/env/connect.js'
 import {runCli, TempRepo} from '../../helpers/repo.js'
 
 /** up's dependencies for a test that must stop before any build: no tool runs, no image is built, state under `cache`. */
@@ -166,6 +168,61 @@ describe('skycap up: the parts', () => {
       expect(error.message).to.equal('interrupted before the deploy phase (done: cluster, registry, images); nothing was deployed')
       expect(fake.remaining()).to.equal(0)
     } finally {
+      repo.remove()
+      cache.remove()
+    }
+  })
+
+  it("an up on another context that does not answer leaves the last up's state and forwards as they were (down deleted nothing after it)", async () => {
+    const repo = await TempRepo.localApp()
+    const cache = new TempRepo()
+    try {
+      const loaded = await loadConfig({cwd: repo.dir})
+      const file = stateFile(loaded.file, 'local', {XDG_CACHE_HOME: cache.dir})
+      const before = {version: 1, app: 'localapp', environment: 'local', configFile: loaded.file, context: 'kind-old', namespace: 'localapp-local', createdNamespace: true, forwards: []} as const
+      writeState(file, {...before, forwards: []})
+      const written = readState(file)
+      const view = {'current-context': 'kind-dev', contexts: [{name: 'kind-dev', context: {cluster: 'kind-dev'}}], clusters: [{name: 'kind-dev', cluster: {server: 'https://127.0.0.1:1'}}]}
+      const fake = fakeKubectlFactory([
+        {argv: ['--request-timeout=30s', 'config', 'view', '-o', 'json'], result: {stdout: JSON.stringify(view)}},
+        {
+          argv: ['--context', 'kind-dev', '--request-timeout=30s', 'get', 'namespace', 'localapp-local', '--ignore-not-found', '-o', 'name'],
+          result: {exitCode: 1, stderr: 'The connection to the server 127.0.0.1:1 was refused - did you specify the right host or port?'},
+        },
+      ])
+      const error = (await up({cwd: repo.dir, cluster: 'kind-dev'}, stoppingUpDeps(fake.factory, cache.dir)).catch((e: unknown) => e)) as UnreachableError
+      expect(error.exitCode, String(error)).to.equal(ExitCode.UNREACHABLE)
+      expect(readState(file)).to.deep.equal(written).and.to.include({context: 'kind-old', createdNamespace: true})
+      expect(fake.remaining()).to.equal(0)
+    } finally {
+      repo.remove()
+      cache.remove()
+    }
+  })
+
+  it("status, logs and history of the derived local run on the context the last up used, not the kubeconfig's current one", async () => {
+    const repo = await TempRepo.localApp()
+    const cache = new TempRepo()
+    const restore = setEnvironment({XDG_CACHE_HOME: cache.dir})
+    try {
+      const loaded = await loadConfig({cwd: repo.dir})
+      expect((await openEnvironment({cwd: repo.dir, environment: 'local'})).env.context).to.equal(undefined)
+      writeState(stateFile(loaded.file, 'local'), {
+        version: 1,
+        app: 'localapp',
+        environment: 'local',
+        configFile: loaded.file,
+        context: 'kind-up',
+        namespace: 'localapp-local',
+        createdNamespace: true,
+        forwards: [],
+      })
+      expect((await openEnvironment({cwd: repo.dir, environment: 'local'})).env.context).to.equal('kind-up')
+      // up and down read the state themselves; a declared environment keeps its own context.
+      expect((await openEnvironment({cwd: repo.dir, environment: 'local', upContext: false})).env.context).to.equal(undefined)
+      expect((await openEnvironment({cwd: repo.dir, environment: 'prod'})).env.context).to.equal(loaded.config.environments.prod?.context)
+    } finally {
+      restore()
       repo.remove()
       cache.remove()
     }
