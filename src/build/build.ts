@@ -55,6 +55,8 @@ export interface BuildOptions {
    * have the build push one image and the deploy ask for another. Refused before anything is built.
    */
   expectImages?: Record<string, string>
+  /** Whether the command has --force, named when an image is skipped (skycap up has none). Default true. */
+  forceFlag?: boolean
 }
 
 export interface BuildDeps {
@@ -217,7 +219,7 @@ export async function buildImages(options: BuildOptions, deps: BuildDeps = {}): 
       throw error
     }
     const toBuild = builds.filter((b) => options.force || existing.get(b.image)?.state !== 'present')
-    for (const b of builds.filter((x) => !toBuild.includes(x))) reporter?.info(`${b.service}: ${b.image} is in the registry; skipped (--force builds it again)`)
+    for (const b of builds.filter((x) => !toBuild.includes(x))) reporter?.info(`${b.service}: ${b.image} is in the registry; skipped${options.forceFlag === false ? '' : ' (--force builds it again)'}`)
     let builder: Builder | undefined
     const needsBuilder = toBuild.some((b) => !b.command)
     if (!needsBuilder) probing.abort()

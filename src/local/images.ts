@@ -54,7 +54,7 @@ export const workTreeBuilds: ImagePhase = {
     // Only the built images: the services up does not build keep skycap.yaml's registry when deploy renders them.
     const registry = request.registry && request.env.derived ? request.registry : undefined
     const report = await buildImages(
-      {environment: request.env.name, workTree: true, configPath: request.loaded.file, services: request.services, push: request.push, ...(registry ? {registry} : {})},
+      {environment: request.env.name, workTree: true, configPath: request.loaded.file, services: request.services, push: request.push, forceFlag: false, ...(registry ? {registry} : {})},
       {reporter: request.reporter, output: (line) => request.reporter.info(line), signal: request.signal},
     )
     return {images: Object.fromEntries(report.images.map((i) => [i.service, i.image])), skipped: report.images.filter((i) => i.result === 'skipped').map((i) => i.service)}

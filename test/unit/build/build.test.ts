@@ -444,6 +444,15 @@ describe('skycap build (engine)', () => {
     expect(again.runner.calls.filter((c) => !isProbe(c.argv))).to.deep.equal([])
     const forced = await build({force: true, services: ['web']}, registry, dockerOnly)
     expect(forced.report.images.map((i) => [i.service, i.result])).to.deep.equal([['web', 'built']])
+    // The skip names --force only for a command that has it (skycap up has none).
+    for (const forceFlag of [true, false]) {
+      const reporter = memoryReporter()
+      await buildImages({cwd: repo.dir, forceFlag}, {run: fakeRunner(registry.images, dockerOnly).run, fetch: registry.fetch, reporter})
+      expect(
+        reporter.lines.filter((l) => l.includes('is in the registry; skipped')),
+        String(forceFlag),
+      ).to.deep.equal(['web', 'api'].map((s) => `${s}: ${REGISTRY}/team/${s}:${sha} is in the registry; skipped${forceFlag ? ' (--force builds it again)' : ''}`))
+    }
 
     const down = fakeRegistry(new Map(), {down: true})
     const runner = fakeRunner(down.images)
