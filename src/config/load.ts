@@ -302,6 +302,24 @@ export async function parseConfig(text: string, file: string, show: (path: strin
       seen.add(hook.name)
     })
   }
+  // A hook's Job is named after the hook and the release, whatever its phase: a predeploy and a postdeploy hook of one
+  // name made one Job, the second replacing the first (whose output was then gone). Checked per environment, with the
+  // lists it runs (its own, else the app's).
+  const reported = new Set<string>()
+  for (const [envName, env] of Object.entries(config.environments)) {
+    const pre = env.hooks?.predeploy ? ['environments', envName, 'hooks', 'predeploy'] : ['hooks', 'predeploy']
+    const post = env.hooks?.postdeploy ? ['environments', envName, 'hooks', 'postdeploy'] : ['hooks', 'postdeploy']
+    const names = new Set((env.hooks?.predeploy ?? config.hooks?.predeploy ?? []).map((h) => h.name))
+    ;(env.hooks?.postdeploy ?? config.hooks?.postdeploy ?? []).forEach((hook, i) => {
+      const key = `${post.join('.')}[${i}]`
+      if (!names.has(hook.name) || reported.has(key)) return
+      reported.add(key)
+      at(
+        [...post, i, 'name'],
+        `${post.join('.')}[${i}]: "${hook.name}" is also the name of a hook in ${pre.join('.')}; a hook's Job is named after it, so the two would share one Job: give them different names`,
+      )
+    })
+  }
   for (const name of withPorts) {
     // A Kubernetes Service's name is a DNS-1035 label: it starts with a letter.
     if (/^[0-9]/.test(name)) at(['services', name], `services.${name}: a service with ports gets a Kubernetes Service named "${name}", and a Service name must start with a letter`)

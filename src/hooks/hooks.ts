@@ -230,7 +230,9 @@ function timedOut(timeout: string | undefined, why: string): string {
 /** Deletes the hook Jobs of releases older than the newest KEEP_HOOK_RELEASES before `release` (one list, one delete). */
 export async function cleanupHookJobs(kubectl: Kubectl, app: string, environment: string, release: number): Promise<string[]> {
   const list = await kubectl.json<{items: KubeObject[]}>(['get', 'jobs', '-l', `${JOB_LABELS.of}=${app},${JOB_LABELS.environment}=${environment},${JOB_LABELS.kind}=hook`])
-  const old = list.items.filter((j) => Number(j.metadata.labels?.[JOB_LABELS.release]) <= release - KEEP_HOOK_RELEASES).map((j) => j.metadata.name)
+  // A Job still running (a migration a Ctrl-C left to finish, as hooks.md promises) is kept until it ends.
+  const running = (j: KubeObject) => ((j as {status?: {active?: number}}).status?.active ?? 0) > 0
+  const old = list.items.filter((j) => Number(j.metadata.labels?.[JOB_LABELS.release]) <= release - KEEP_HOOK_RELEASES && !running(j)).map((j) => j.metadata.name)
   await deleteJobs(kubectl, old)
   return old
 }
@@ -243,8 +245,11 @@ export function hooksNotUndone(left: ReleaseRecord[]): string | undefined {
   // An interrupted hook's Job was left running (Ctrl-C does not stop it): it may well have finished its migration.
   const ran = left.flatMap((r) =>
     (r.hooks ?? [])
-      .filter((h) => (h.result === 'succeeded' || h.result === 'failed' || h.result === 'interrupted') && !h.refused)
-      .map((h) => `${h.name} (release ${r.number}${h.result === 'interrupted' ? ', left running when its deploy was interrupted' : ''})`),
+      .filter((h) => (h.result === 'succeeded' || h.result === 'failed' || h.result === 'interrupted' || h.result === 'timed-out') && !h.refused)
+      .map(
+        (h) =>
+          `${h.name} (release ${r.number}${h.result === 'interrupted' ? ', left running when its deploy was interrupted' : h.result === 'timed-out' ? ', stopped at its timeout, maybe half-way' : ''})`,
+      ),
   )
   if (ran.length === 0) return undefined
   return `hooks are not undone by a rollback: ${ran.join(', ')} ran and what they changed (a migration, say) stays as it is`

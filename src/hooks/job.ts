@@ -4,7 +4,7 @@ import type {Kubectl, StreamingProcess} from '../kubectl/kubectl.js'
 import type {KubeObject} from '../render/objects.js'
 import {explainBackOffs} from '../resources/pull-events.js'
 import {IMAGE_PROBLEMS, NOT_STARTED, podProblem, podWaitReason, PullErrors, startErrorMessage} from '../resources/status.js'
-import {abortableSleep} from '../sleep.js'
+import {abortableSleep, waitAtMost} from '../sleep.js'
 import {nodeCrypto} from '../builtins.js'
 
 /**
@@ -257,11 +257,11 @@ export async function runJob(given: Kubectl, job: KubeObject, options: RunJobOpt
       // program, 143 for a shell) is not the command's answer. Kubernetes 1.31+ sets FailureTarget first, Failed later.
       const deadline = conditions.find((c) => (c.type === 'Failed' || c.type === 'FailureTarget') && c.status === 'True' && c.reason === 'DeadlineExceeded')
       if (deadline) {
-        if (terminated) await Promise.race([attached ?? Promise.all([streamEnded, fed]), abortableSleep(10_000, options.signal)])
+        if (terminated) await waitAtMost(attached ?? Promise.all([streamEnded, fed]), 10_000, options.signal)
         return outcome('timed-out', `${deadline.message ?? 'the Job ran past its deadline'}${neverStarted(pod, container)}`)
       }
       if (terminated && (pod?.status?.phase === 'Succeeded' || pod?.status?.phase === 'Failed')) {
-        await Promise.race([attached ?? Promise.all([streamEnded, fed]), abortableSleep(10_000, options.signal)])
+        await waitAtMost(attached ?? Promise.all([streamEnded, fed]), 10_000, options.signal)
         if (terminated.reason && NOT_STARTED.has(terminated.reason)) return outcome('failed', `the command could not start (${terminated.reason}): ${startErrorMessage(terminated.message)}`)
         const code = terminated.exitCode ?? -1
         return code === 0 ? outcome('succeeded', 'exited 0', 0) : outcome('failed', `exited ${code}${terminated.reason && terminated.reason !== 'Error' ? ` (${terminated.reason})` : ''}`, code)

@@ -149,7 +149,13 @@ export async function runTask(options: RunTaskOptions, deps: RunTaskDeps): Promi
     })
     if (outcome.exitCode === undefined) {
       const where = `${shownCommand(options.command)} in ${options.service} (job ${name})`
-      if (outcome.result === 'interrupted') throw new InterruptedError(`interrupted; ${where} was stopped`)
+      // Without --keep the Job goes below (its pod and the command with it); with --keep nothing stops it.
+      if (outcome.result === 'interrupted')
+        throw options.keep
+          ? new InterruptedError(`interrupted; ${where} goes on running in the cluster (--keep leaves its Job), up to its --timeout`, {
+              hint: `Follow it with \`${kubectl.shown(`logs -f job/${name}`)}\`, or stop it with \`${kubectl.shown(`delete job ${name}`)}\`.`,
+            })
+          : new InterruptedError(`interrupted; ${where} was stopped`)
       if (outcome.result === 'timed-out') {
         // runJob's own clock says "did not finish in time (…)"; the cluster's deadline says why in its words.
         const why = outcome.message.replace(/^did not finish in time ?/, '').replace(/^\((.*)\)$/, '$1')

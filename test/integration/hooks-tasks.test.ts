@@ -308,6 +308,30 @@ describe('real node: hooks, run, exec and port-forward', function () {
     expect(Date.now() - started).to.be.below(120_000)
   })
 
+  realIt('run --keep stopped with Ctrl-C says the command goes on in the cluster (it said "was stopped"), and it does; without --keep it is stopped', async () => {
+    expect((await deploy()).exitCode).to.equal(0)
+    const runPods = async () => JSON.parse((await kubectl(['get', 'pods', '-l', 'skycap.dev/job-kind=run', '-o', 'json'], {namespace: ns.name})).stdout).items as any[]
+    for (const keep of [true, false]) {
+      // /app without arguments is the server: it runs until stopped.
+      const running = execa('node', [cliPath, 'run', 'web', ...(keep ? ['--keep'] : []), '--', '/app'], {cwd: app.repo.dir, reject: false, env: {NO_COLOR: '1', SKYCAP_ENV: ''}})
+      await waitFor('the run pod to run', async () => (await runPods()).some((p) => p.status?.phase === 'Running' && !p.metadata.deletionTimestamp))
+      running.kill('SIGINT')
+      const r = await running
+      expect(r.exitCode, r.stderr).to.equal(130)
+      if (keep) {
+        expect(r.stderr).to.match(/interrupted; \/app in web \(job (\S+)\) goes on running in the cluster \(--keep leaves its Job\), up to its --timeout/)
+        const job = /\(job (\S+)\)/.exec(r.stderr)?.[1] as string
+        expect(r.stderr).to.include(`delete job ${job}`)
+        const live = JSON.parse((await kubectl(['get', 'job', job, '-o', 'json'], {namespace: ns.name})).stdout)
+        expect(live.status.active, 'the kept Job still runs').to.equal(1)
+        await kubectl(['delete', 'job', job, '--wait=true'], {namespace: ns.name})
+      } else {
+        expect(r.stderr).to.match(/interrupted; \/app in web \(job \S+\) was stopped/)
+        await waitFor('the run Job to be deleted', async () => (await kubectl(['get', 'jobs', '-l', 'skycap.dev/job-kind=run', '-o', 'name'], {namespace: ns.name})).stdout === '')
+      }
+    }
+  })
+
   realIt('run of a service added to skycap.yaml since the deployed release says it is not deployed yet (exit 2)', async () => {
     expect((await deploy()).exitCode).to.equal(0)
     await app.change((t) => t.replace('\nenvironments:', '\n  cron: {image: app, port: 8080}\nenvironments:'), 'add cron')

@@ -81,6 +81,16 @@ describe('hooks: configuration', () => {
     expect(semantic.message).to.include('environments.prod.hooks.postdeploy: two hooks are named "smoke"')
   })
 
+  it('refuses a postdeploy hook named like a predeploy hook an environment runs (they shared one Job), at the postdeploy one', async () => {
+    const same = CONFIG.replace('hooks: {predeploy: [], postdeploy: [{name: smoke, service: web, command: [bin/smoke]}]}', 'hooks: {postdeploy: [{name: migrate, service: web, command: [bin/smoke]}]}')
+    const error = (await parseConfig(same, '/tmp/x/skycap.yaml').catch((e: Error) => e)) as Error
+    expect(error.message).to.match(
+      /skycap\.yaml:\d+:\d+: environments\.prod\.hooks\.postdeploy\[0\]: "migrate" is also the name of a hook in hooks\.predeploy; a hook's Job is named after it, so the two would share one Job: give them different names$/,
+    )
+    // Each phase's own list of another environment: no clash.
+    await parseConfig(CONFIG, '/tmp/x/skycap.yaml')
+  })
+
   it('plans nothing with --skip-hooks, checks timeouts and pod templates otherwise', async () => {
     const env = resolveEnvironment(await parseConfig(CONFIG, '/tmp/x/skycap.yaml'), 'staging')
     expect(await planHooks(env, [deployment], true)).to.deep.equal([])
@@ -407,8 +417,8 @@ describe('hooks: the Job', () => {
     expect(after).to.be.instanceOf(KubectlError)
   })
 
-  it('cleans up hook Jobs of releases older than the newest three', async () => {
-    const jobs = [5, 6, 7, 8].map((n) => ({kind: 'Job', metadata: {name: `h-${n}`, labels: {'skycap.dev/release': String(n)}}}))
+  it('cleans up hook Jobs of releases older than the newest three, but not one still running (a migration a Ctrl-C left to finish)', async () => {
+    const jobs = [4, 5, 6, 7, 8].map((n) => ({kind: 'Job', metadata: {name: `h-${n}`, labels: {'skycap.dev/release': String(n)}}, status: n === 4 ? {active: 1} : {succeeded: 1}}))
     const fake = fakeKubectl([
       {
         argv: ['--request-timeout=30s', 'get', 'jobs', '-l', 'skycap.dev/job-of=shop,skycap.dev/environment=staging,skycap.dev/job-kind=hook', '-o', 'json'],
@@ -591,6 +601,10 @@ describe('hooks: records', () => {
     // Ctrl-C during a hook leaves its Job running: it is named too (it was left out).
     expect(hooksNotUndone([record(5, [{name: 'migrate', phase: 'predeploy', result: 'interrupted', durationMs: 1, job: 'j'}])])).to.equal(
       'hooks are not undone by a rollback: migrate (release 5, left running when its deploy was interrupted) ran and what they changed (a migration, say) stays as it is',
+    )
+    // A hook its timeout stopped ran, maybe half-way: named too.
+    expect(hooksNotUndone([record(6, [{name: 'migrate', phase: 'predeploy', result: 'timed-out', durationMs: 1, job: 'j'}])])).to.equal(
+      'hooks are not undone by a rollback: migrate (release 6, stopped at its timeout, maybe half-way) ran and what they changed (a migration, say) stays as it is',
     )
   })
 })
