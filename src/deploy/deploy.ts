@@ -357,9 +357,12 @@ async function applyWatchRecord(
   let rollout = await rolloutOrHookFailure.catch(async (error: unknown) => {
     throw error instanceof HookFailedError ? await recordHookFailure(error, report, {...record, ...hooks.recordFields()}, {kubectl, releases, keep, clock}) : error
   })
-  // A failed postdeploy hook fails the release like a failed rollout: the same rollback follows.
+  // A failed postdeploy hook fails the release like a failed rollout: the same rollback follows. A Ctrl-C during it
+  // is an interruption, as during the rollout: recorded as such, never rolled back (the release it cut short is
+  // healthy; it was recorded as failed and "rolled back" by a rollback that the same Ctrl-C stopped).
   const postdeploy = rollout.outcome === 'ready' ? await hooks.postdeploy() : undefined
-  if (postdeploy) rollout = {...rollout, outcome: 'failed', failures: [postdeploy]}
+  const postdeployInterrupted = postdeploy !== undefined && hooks.records.at(-1)?.result === 'interrupted'
+  if (postdeploy) rollout = {...rollout, outcome: postdeployInterrupted ? 'interrupted' : 'failed', failures: [postdeploy]}
   Object.assign(record, hooks.recordFields())
   const rollouts = await rolloutSummaries(kubectl, prepared.app, env.services, number)
   if (Object.keys(rollouts).length) record.rollouts = rollouts
@@ -457,6 +460,11 @@ async function applyWatchRecord(
       hint: `Check \`skycap status ${env.name}\`; \`skycap rollback ${env.name}\` finishes the job.`,
       details: {report},
     })
+  if (postdeployInterrupted)
+    throw new InterruptedError(
+      `deploy of ${env.name} interrupted during its postdeploy hook ${postdeploy.ref.replace(/^hook\//, '')}: release ${report.release} is rolled out and runs, recorded as interrupted (not as good: rollback and run do not take it); ${postdeploy.message}`,
+      {hint: `Deploy ${env.name} again to run the hook to its end and record the release as succeeded, or \`skycap rollback ${env.name}\` to go back.`, details: {report}},
+    )
   if (rollout.outcome === 'interrupted')
     throw new InterruptedError(`deploy of ${env.name} interrupted; ${LOCK_RELEASED} and the rollout left as it was`, {
       hint: interruptedHint(env.name, rollouts),

@@ -147,6 +147,26 @@ describe('real node: hooks, run, exec and port-forward', function () {
     expect(h.doc.result.releases[0]).to.not.have.property('hooks')
   })
 
+  realIt('Ctrl-C during a postdeploy hook: recorded as interrupted, never rolled back (it was recorded as failed, with a rollback the same Ctrl-C stopped)', async () => {
+    expect((await deploy()).exitCode).to.equal(0)
+    // /app without arguments is the server: the smoke test runs until Ctrl-C.
+    await app.change((t) => HOOKS('  postdeploy:\n    - {name: smoke, service: web, command: [/app], timeout: 3m}')(VERSION('v2')(t)), 'v2 with a smoke test that runs on')
+    await tagTestAppImage(await app.repo.git('rev-parse', 'HEAD'))
+    const running = execa('node', [cliPath, 'deploy', 'test'], {cwd: app.repo.dir, reject: false, env: {NO_COLOR: '1', SKYCAP_ENV: ''}})
+    const hookPods = async () => JSON.parse((await kubectl(['get', 'pods', '-l', 'skycap.dev/job-kind=hook', '-o', 'json'], {namespace: ns.name})).stdout).items as any[]
+    await waitFor('the smoke test to run', async () => (await hookPods()).some((p) => p.status?.phase === 'Running'), {timeoutMs: 120_000})
+    running.kill('SIGINT')
+    const r = await running
+    expect(r.exitCode, r.stderr).to.equal(130)
+    expect(r.stderr).to.match(/deploy of test interrupted during its postdeploy hook smoke: release 2 is rolled out and runs, recorded as interrupted/)
+    expect(r.stderr).to.not.match(/rolled back|rollback to release/)
+    const releases = (await app.json(['history', 'test'])).doc.result.releases
+    expect(releases.map((x: {number: number; result: string}) => `${x.number} ${x.result}`)).to.deep.equal(['2 interrupted', '1 succeeded'])
+    const web = await app.get(['deployment', 'web'])
+    expect(web.spec.template.spec.containers[0].env).to.deep.include({name: 'APP_VERSION', value: 'v2'})
+    await kubectl(['delete', 'jobs', '-l', 'skycap.dev/job-kind=hook', '--wait=false'], {namespace: ns.name})
+  })
+
   realIt('run passes the exit code and output through, removes its Job (unless --keep), and -it works on a pseudo-terminal', async () => {
     expect((await deploy()).exitCode).to.equal(0)
     const r = await app.cli(['run', 'web', '--', '/app', 'exit', '5', 'hello', 'world'])
