@@ -313,7 +313,23 @@ async function applyWatchRecord(
   report.release = number
   const startedAt = new Date(clock()).toISOString()
   reporter.info(`Deploying release ${number}: ${plural(objects.length, 'object')}`)
-  const hookContext = {kubectl, app: prepared.app, environment: env.name, release: number, objects, config: prepared.loaded.config, reporter, signal: deps.signal, clock, intervalMs: deps.intervalMs}
+  const timeoutText = options.timeout ?? prepared.loaded.config.deploy?.timeout
+  const hookContext = {
+    kubectl,
+    app: prepared.app,
+    environment: env.name,
+    release: number,
+    objects,
+    config: prepared.loaded.config,
+    reporter,
+    signal: deps.signal,
+    clock,
+    intervalMs: deps.intervalMs,
+    deadline: {
+      at: deadline,
+      timeout: timeoutText === undefined ? `timeout of ${timeoutMs / 60_000}m (the default)` : `${options.timeout !== undefined ? '--timeout' : 'deploy.timeout'} ${timeoutText}`,
+    },
+  }
   const hooks = new DeployHooks(await planHooks(env, objects, options.skipHooks ?? false), hookContext, options.skipHooks ?? false)
   const record: ReleaseRecord = {
     number,
@@ -362,7 +378,7 @@ async function applyWatchRecord(
   // healthy; it was recorded as failed and "rolled back" by a rollback that the same Ctrl-C stopped).
   const postdeploy = rollout.outcome === 'ready' ? await hooks.postdeploy() : undefined
   const postdeployInterrupted = postdeploy !== undefined && hooks.records.at(-1)?.result === 'interrupted'
-  if (postdeploy) rollout = {...rollout, outcome: postdeployInterrupted ? 'interrupted' : 'failed', failures: [postdeploy]}
+  if (postdeploy) rollout = {...rollout, outcome: postdeployInterrupted ? 'interrupted' : hooks.deployTimedOut ? 'timeout' : 'failed', failures: [postdeploy]}
   Object.assign(record, hooks.recordFields())
   const rollouts = await rolloutSummaries(kubectl, prepared.app, env.services, number)
   if (Object.keys(rollouts).length) record.rollouts = rollouts
@@ -489,7 +505,7 @@ async function recordHookFailure(
   report: DeployReport,
   record: ReleaseRecord,
   at: {kubectl: Kubectl; releases: StoredRelease[]; keep: number; clock: () => number},
-): Promise<DeployFailedError | InterruptedError> {
+): Promise<DeployFailedError | InterruptedError | TimeoutError> {
   report.result = 'failed'
   report.failures = [error.failure]
   report.hooks = record.hooks
@@ -505,6 +521,10 @@ async function recordHookFailure(
   }
   await saveRelease(at.kubectl, failed, undefined, at.releases, at.keep).catch(() => undefined)
   if (error.interrupted) return new InterruptedError(error.message, {hint: error.hint, details: {report}})
+  if (error.deployTimedOut) {
+    report.result = 'timed-out'
+    return new TimeoutError(error.message, {hint: error.hint, details: {report}})
+  }
   return new DeployFailedError(error.message, {hint: error.hint, jsonHint: error.jsonHint, details: {report}})
 }
 

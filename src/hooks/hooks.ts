@@ -51,6 +51,11 @@ export interface HookContext {
   signal?: AbortSignal
   clock?: () => number
   intervalMs?: number
+  /**
+   * The deploy's own deadline (its --timeout, counted from the release's start), which a hook does not outlive: it
+   * ran on to its own timeout (10 m by default) under `deploy --timeout 20s`. `timeout` names it in messages.
+   */
+  deadline?: {at: number; timeout: string}
 }
 
 /** A hook that failed: its record and the report a deploy shows (its last output lines). */
@@ -62,6 +67,8 @@ export class HookFailedError extends DeployFailedError {
     jsonHint?: string,
     /** Ctrl-C during the hook: the release is recorded as interrupted, not failed. */
     readonly interrupted = false,
+    /** The deploy's --timeout ran out during the hook (exit 70, as a rollout that ran out of time). */
+    readonly deployTimedOut = false,
   ) {
     super(message, {hint, jsonHint})
   }
@@ -71,6 +78,8 @@ export class HookFailedError extends DeployFailedError {
 export class DeployHooks {
   readonly records: HookRecord[] = []
   private cleaned = false
+  /** Whether the last hook that failed ran out of the deploy's time (its --timeout), not of its own. */
+  deployTimedOut = false
   /** Why the last hook failed when it was not its command (JobOutcome.cause), and the image it ran. */
   private lastFailure: {cause?: JobOutcome['cause']; image: string} = {image: ''}
 
@@ -102,6 +111,10 @@ export class DeployHooks {
         )
       }
       const message = `predeploy hook ${failure.ref.slice('hook/'.length)} failed (${failure.message}); release ${this.context.release} was not rolled out and the running release is untouched`
+      if (this.deployTimedOut) {
+        const hint = `Give the deploy more time (--timeout, or deploy.timeout in skycap.yaml: it counts the hooks too), and deploy again once the job is done (\`${shown(`logs -f job/${job}`)}\` follows it).`
+        throw new HookFailedError(failure, message, hint, hint, false, true)
+      }
       const skip = '--skip-hooks deploys without hooks.'
       const {cause, image} = this.lastFailure
       // Neither is the command's fault, and the Job's logs have nothing to say: the hint says what is.
@@ -170,10 +183,11 @@ export class DeployHooks {
           if (last.length > LAST_LINES) last.shift()
         }
       }
+      const deployFirst = ctx.deadline !== undefined && ctx.deadline.at < started + timeoutMs
       const outcome = await runJob(ctx.kubectl, job, {
         onOutput: (chunk) => show(processor.pushBytes(chunk)),
         logFlags: ['--timestamps'],
-        deadline: started + timeoutMs,
+        deadline: deployFirst ? (ctx.deadline?.at as number) : started + timeoutMs,
         clock,
         signal: ctx.signal,
         intervalMs: ctx.intervalMs,
@@ -195,6 +209,8 @@ export class DeployHooks {
         ...(outcome.refused ? {refused: true} : {}),
       }
       this.records.push(record)
+      // The Job's own deadline (activeDeadlineSeconds) is the hook's timeout: it stopped the pod if it was first.
+      this.deployTimedOut = outcome.result === 'timed-out' && deployFirst && !/deadline/i.test(outcome.message)
       this.lastFailure = {...(outcome.cause ? {cause: outcome.cause} : {}), image: containerImage(job)}
       if (outcome.result === 'succeeded') {
         ctx.reporter.info(`${phase} hook ${hook.name} succeeded (${Math.round(record.durationMs / 1000)}s)`)
@@ -207,9 +223,11 @@ export class DeployHooks {
         message:
           outcome.result === 'interrupted'
             ? `skycap stopped following it; its job ${name} was not stopped and goes on running`
-            : outcome.result === 'timed-out'
-              ? timedOut(hook.timeout, outcome.message)
-              : outcome.message,
+            : this.deployTimedOut
+              ? `did not finish within the deploy's ${ctx.deadline?.timeout}; its job ${name} goes on running up to the hook's own timeout of ${hook.timeout ?? '10m'}`
+              : outcome.result === 'timed-out'
+                ? timedOut(hook.timeout, outcome.message)
+                : outcome.message,
         events: [],
         logs: last.length ? [{pod: outcome.pod ?? name, container: hook.service, previous: false, lines: last, hidden: processor.hidden}] : [],
       }

@@ -147,6 +147,23 @@ describe('real node: hooks, run, exec and port-forward', function () {
     expect(h.doc.result.releases[0]).to.not.have.property('hooks')
   })
 
+  realIt("a hook does not outlive the deploy's --timeout: exit 70 when it runs out (it ran on to the hook's own 10m, exit 1)", async () => {
+    expect((await deploy()).exitCode).to.equal(0)
+    // /app without arguments is the server: the migration never ends.
+    await app.change((t) => HOOKS('  predeploy:\n    - {name: migrate, service: web, command: [/app]}')(VERSION('v2')(t)), 'v2 with a migration that runs on')
+    const r = await deploy(['--timeout', '20s'])
+    expect(r.exitCode, JSON.stringify(r.doc)).to.equal(70)
+    expect(r.doc.error.code).to.equal('timeout')
+    expect(r.doc.error.message).to.match(
+      /^predeploy hook migrate failed \(did not finish within the deploy's --timeout 20s; its job (\S+) goes on running up to the hook's own timeout of 10m\); release 2 was not rolled out and the running release is untouched$/,
+    )
+    expect(r.doc.error.hint).to.include('Give the deploy more time')
+    const latest = (await app.json(['history', 'test'])).doc.result.releases[0]
+    expect(latest).to.include({number: 2, result: 'failed', failed: 'hook/migrate'})
+    expect(latest.hooks[0]).to.include({name: 'migrate', result: 'timed-out'})
+    await kubectl(['delete', 'jobs', '-l', 'skycap.dev/job-kind=hook', '--wait=false'], {namespace: ns.name})
+  })
+
   realIt('Ctrl-C during a postdeploy hook: recorded as interrupted, never rolled back (it was recorded as failed, with a rollback the same Ctrl-C stopped)', async () => {
     expect((await deploy()).exitCode).to.equal(0)
     // /app without arguments is the server: the smoke test runs until Ctrl-C.
