@@ -6,10 +6,11 @@ import {chmodSync, mkdtempSync, rmSync, writeFileSync} from 'node:fs'
 import net from 'node:net'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
+import type {Readable} from 'node:stream'
 
 import {cliPath} from '../helpers/repo.js'
 import {TestApp} from './app.js'
-import {httpGet, kubectl, realNode, serviceAnswers, tagTestAppImage, useNamespace, waitFor} from './harness.js'
+import {captureOutput, httpGet, kubectl, realNode, serviceAnswers, tagTestAppImage, useNamespace, waitFor} from './harness.js'
 
 /** A host folder every pod of the real node mounts at /data (hostPath): what a hook writes there, the app reads. */
 const WITH_DATA = (dir: string) => (text: string) =>
@@ -351,13 +352,15 @@ describe('real node: hooks, run, exec and port-forward', function () {
     for (const keep of [true, false]) {
       // /app without arguments is the server: it runs until stopped.
       const running = execa('node', [cliPath, 'run', 'web', ...(keep ? ['--keep'] : []), '--', '/app'], {cwd: app.repo.dir, reject: false, env: {NO_COLOR: '1', SKYCAP_ENV: ''}})
-      await waitFor('the run pod to run', async () => (await runPods()).some((p) => p.status?.phase === 'Running' && !p.metadata.deletionTimestamp))
+      // This run's own Job (a pod of an earlier run may still be going away).
+      const said = await captureOutput(running.stderr as Readable).waitFor(/as job (\S+)/, 60_000)
+      const job = /as job (\S+)/.exec(said)?.[1] as string
+      await waitFor('the run pod to run', async () => (await runPods()).some((p) => p.metadata.labels?.['job-name'] === job && p.status?.phase === 'Running'))
       running.kill('SIGINT')
       const r = await running
       expect(r.exitCode, r.stderr).to.equal(130)
       if (keep) {
-        expect(r.stderr).to.match(/interrupted; \/app in web \(job (\S+)\) goes on running in the cluster \(--keep leaves its Job\), up to its --timeout/)
-        const job = /\(job (\S+)\)/.exec(r.stderr)?.[1] as string
+        expect(r.stderr).to.include(`interrupted; /app in web (job ${job}) goes on running in the cluster (--keep leaves its Job), up to its --timeout`)
         expect(r.stderr).to.include(`delete job ${job}`)
         const live = JSON.parse((await kubectl(['get', 'job', job, '-o', 'json'], {namespace: ns.name})).stdout)
         expect(live.status.active, 'the kept Job still runs').to.equal(1)

@@ -59,7 +59,8 @@ cat "$out"; cat "$err" >&2; rm -f "$out" "$err"; exit $rc
       await vcs.resolve()
       await vcs.resolve('HEAD')
       // simple-git's default started a 50 ms timer as each git exited: `config validate` ended 50 ms after its work.
-      expect(timers()).to.equal(before)
+      // (At most: a timer an earlier test left may end meanwhile; the suite's order put one here.)
+      expect(timers()).to.be.at.most(before)
     } finally {
       repo.remove()
     }
