@@ -1,6 +1,6 @@
 import {resolveEnvironment} from './environment.js'
 import {loadConfig} from './load.js'
-import type {ConfigWarning} from './types.js'
+import type {ConfigWarning, LoadedConfig, SkycapConfig} from './types.js'
 
 /** What `skycap config validate` reports. */
 export interface ConfigCheck {
@@ -18,5 +18,35 @@ export async function checkConfig(options: {configPath?: string; cwd?: string}):
     const env = resolveEnvironment(loaded, name)
     return {name, context: env.context ?? null, namespace: env.namespace, protected: env.protected}
   })
-  return {file: loaded.file, app: loaded.config.app, services: Object.keys(loaded.config.services), environments, warnings: loaded.warnings}
+  // Said by config validate only: a deploy of either environment refuses the other's objects by itself, and an app
+  // that shares a namespace on purpose (objects named per environment) would be warned at every deploy.
+  const warnings = [...loaded.warnings, ...sharedNamespaces(loaded.config, loaded.show(loaded.file), loaded.locate)]
+  return {file: loaded.file, app: loaded.config.app, services: Object.keys(loaded.config.services), environments, warnings}
+}
+
+/**
+ * Two environments of one app that name the same namespace on the same context (or both on the current one): every
+ * service's objects have the same names in both, so each one's deploy refuses the other's (docs/deploy.md). Named at
+ * the later environment's namespace.
+ */
+export function sharedNamespaces(config: SkycapConfig, shown: string, locate: LoadedConfig['locate']): ConfigWarning[] {
+  const seen = new Map<string, string>()
+  const warnings: ConfigWarning[] = []
+  for (const [name, env] of Object.entries(config.environments)) {
+    const key = `${env.context ?? ''}\0${env.namespace}`
+    const first = seen.get(key)
+    if (first === undefined) {
+      seen.set(key, name)
+      continue
+    }
+    const pos = locate(['environments', name, 'namespace'])
+    const where = env.context === undefined ? 'on the current kube context' : `on context ${env.context}`
+    warnings.push({
+      message: `environments "${first}" and "${name}" both deploy to namespace ${env.namespace} ${where}: their services' objects have the same names, so each one's deploy is refused the other's (owned_elsewhere); give each environment a namespace of its own`,
+      file: shown,
+      line: pos?.line,
+      column: pos?.column,
+    })
+  }
+  return warnings
 }

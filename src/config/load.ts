@@ -363,35 +363,7 @@ export async function parseConfig(text: string, file: string, show: (path: strin
       warnings.push({message: `service "${name}" has no healthcheck; skycap can only tell that its pods run, not that they serve`, file: shown, line: pos?.line, column: pos?.column})
     }
   }
-  warnings.push(...sharedNamespaces(config, shown, locate))
   return {config, file, dir, root: root ?? dir, warnings, locate, show}
-}
-
-/**
- * Two environments of one app that name the same namespace on the same context (or both on the current one): every
- * service's objects have the same names in both, so each one's deploy refuses the other's (docs/deploy.md). Named at
- * the later environment's namespace.
- */
-function sharedNamespaces(config: SkycapConfig, shown: string, locate: LoadedConfig['locate']): ConfigWarning[] {
-  const seen = new Map<string, string>()
-  const warnings: ConfigWarning[] = []
-  for (const [name, env] of Object.entries(config.environments)) {
-    const key = `${env.context ?? ''}\0${env.namespace}`
-    const first = seen.get(key)
-    if (first === undefined) {
-      seen.set(key, name)
-      continue
-    }
-    const pos = locate(['environments', name, 'namespace'])
-    const where = env.context === undefined ? 'on the current kube context' : `on context ${env.context}`
-    warnings.push({
-      message: `environments "${first}" and "${name}" both deploy to namespace ${env.namespace} ${where}: their services' objects have the same names, so each one's deploy is refused the other's (owned_elsewhere); give each environment a namespace of its own`,
-      file: shown,
-      line: pos?.line,
-      column: pos?.column,
-    })
-  }
-  return warnings
 }
 
 type At = (path: (string | number)[], message: string) => void

@@ -1,4 +1,5 @@
 import {expect} from 'chai'
+import {checkConfig} from '../../../src/config/check.js'
 import {mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
@@ -269,15 +270,22 @@ ${VALID.replace('environments:\n', 'environments:\n  prod: {namespace: p}\n')}`)
     ])
   })
 
-  it('warns about two environments with one namespace on one context, not on different contexts', async () => {
-    const same = await parseConfig(
-      `${VALID}  qa:\n    namespace: shop-staging\n  prod:\n    context: a\n    namespace: shop\n  prod2:\n    context: b\n    namespace: shop\n  prod3:\n    context: a\n    namespace: shop\n`,
-      '/tmp/x/skycap.yaml',
-    )
-    expect(same.warnings.map((w) => `${w.line}:${w.column}: ${w.message}`)).to.deep.equal([
-      '12:16: environments "staging" and "qa" both deploy to namespace shop-staging on the current kube context: their services\' objects have the same names, so each one\'s deploy is refused the other\'s (owned_elsewhere); give each environment a namespace of its own',
-      '21:16: environments "prod" and "prod3" both deploy to namespace shop on context a: their services\' objects have the same names, so each one\'s deploy is refused the other\'s (owned_elsewhere); give each environment a namespace of its own',
-    ])
+  it('config validate warns about two environments with one namespace on one context, not on different contexts; a deploy does not', async () => {
+    const text = `${VALID}  qa:\n    namespace: shop-staging\n  prod:\n    context: a\n    namespace: shop\n  prod2:\n    context: b\n    namespace: shop\n  prod3:\n    context: a\n    namespace: shop\n`
+    const dir = mkdtempSync(join(tmpdir(), 'skycap-shared-ns-'))
+    try {
+      writeFileSync(join(dir, 'skycap.yaml'), text)
+      const check = await checkConfig({configPath: join(dir, 'skycap.yaml')})
+      const shared = "their services' objects have the same names, so each one's deploy is refused the other's (owned_elsewhere); give each environment a namespace of its own"
+      expect(check.warnings.filter((w) => w.message.startsWith('environments')).map((w) => `${w.line}:${w.column}: ${w.message}`)).to.deep.equal([
+        `12:16: environments "staging" and "qa" both deploy to namespace shop-staging on the current kube context: ${shared}`,
+        `21:16: environments "prod" and "prod3" both deploy to namespace shop on context a: ${shared}`,
+      ])
+      // What every command reads (a deploy shows these warnings) does not carry it.
+      expect((await parseConfig(text, join(dir, 'skycap.yaml'))).warnings.filter((w) => w.message.startsWith('environments'))).to.deep.equal([])
+    } finally {
+      rmSync(dir, {recursive: true, force: true})
+    }
   })
 
   it("refuses a service's labels that are skycap's own or not Kubernetes labels, and annotation keys Kubernetes refuses, at their line", async () => {
