@@ -1,4 +1,4 @@
-import {KubectlError, UserError} from '../errors.js'
+import {InterruptedError, KubectlError, UserError} from '../errors.js'
 import {type ContactEvent, OutageWait} from '../kubectl/outage.js'
 import type {Kubectl, StreamingProcess} from '../kubectl/kubectl.js'
 import type {KubeObject} from '../render/objects.js'
@@ -223,6 +223,9 @@ export async function runJob(given: Kubectl, job: KubeObject, options: RunJobOpt
         list = await kubectl.json<{items: LivePod[]}>(['get', 'jobs,pods', '-l', `${JOB_LABELS.name}=${name}`], {signal: options.signal})
         await explainBackOffs(kubectl, pulls, list.items, options.signal)
       } catch (error) {
+        // A Ctrl-C that stopped this poll's kubectl (the terminal signals the whole group): the same interruption as
+        // one seen between two polls, not an error of its own (`run --keep` said "kubectl was stopped").
+        if (error instanceof InterruptedError || options.signal?.aborted) return outcome('interrupted', `interrupted; job ${name} was stopped`)
         await outage.failed(error)
         continue
       }

@@ -3,7 +3,7 @@ import {environmentInCommand, unknownServiceError, withFlag} from '../config/env
 import {connect, type KubectlFactory, openEnvironment} from '../env/connect.js'
 import {parseDuration} from '../duration.js'
 import {InterruptedError, SkycapError, TimeoutError, UserError} from '../errors.js'
-import {buildJob, containerImage as imageOf, deleteJobs, JOB_LABELS, type JobOutcome, jobName, podTemplateOf, runJob, shownCommand} from '../hooks/job.js'
+import {buildJob, containerImage as imageOf, deleteJobs, JOB_LABELS, jobName, podTemplateOf, runJob, shownCommand} from '../hooks/job.js'
 import {acquireLock, keepLockAlive, LEASE_SECONDS, releaseOwnLock} from '../lock/lease.js'
 import {prepareRelease} from '../render/prepare.js'
 import {lastGood, listReleases} from '../release/store.js'
@@ -146,10 +146,6 @@ export async function runTask(options: RunTaskOptions, deps: RunTaskDeps): Promi
         : {onOutput: (chunk: Buffer) => deps.out.write(chunk)}),
       // The output comes from the logs, whole; the attach only carries stdin (its copy of the output is dropped).
       ...(feed ? {feed: (pod: string, container: string) => feedStdin(kubectl, pod, container, deps)} : {}),
-    }).catch((error: unknown): JobOutcome => {
-      // A Ctrl-C that stopped one of runJob's kubectl calls: the same interruption as one seen between two polls.
-      if (error instanceof InterruptedError) return {job: name, result: 'interrupted', message: error.message}
-      throw error
     })
     if (outcome.exitCode === undefined) {
       const where = `${shownCommand(options.command)} in ${options.service} (job ${name})`

@@ -389,6 +389,16 @@ describe('hooks: the Job', () => {
     })
   })
 
+  it('a Ctrl-C that stops a poll\'s kubectl (the terminal signals the whole group) is the interrupted outcome, not an error (run --keep said "kubectl was stopped")', async () => {
+    const job = buildJob({name: 'j6', template: podTemplateOf([deployment], 'web'), service: 'web', command: ['x'], timeoutMs: 60_000, labels: {}})
+    const fake = fakeKubectl([
+      {argv: ['--request-timeout=30s', 'create', '-f', '-']},
+      {argv: ['--request-timeout=30s', 'get', 'jobs,pods', '-l', 'skycap.dev/job=j6', '-o', 'json'], result: {exitCode: 130, signal: 'SIGINT'}},
+    ])
+    expect(await runJob(fake.kubectl, job, {deadline: Date.now() + 60_000, intervalMs: 1})).to.deep.equal({job: 'j6', result: 'interrupted', message: 'interrupted; job j6 was stopped'})
+    expect(fake.remaining()).to.equal(0)
+  })
+
   it('a Job the API server refuses to create is a refused outcome for hooks; a refusal after it was created stays an error', async () => {
     const job = buildJob({name: 'j3', template: podTemplateOf([deployment], 'web'), service: 'web', command: ['x'], timeoutMs: 60_000, labels: {}})
     const create = ['--request-timeout=30s', 'create', '-f', '-']
