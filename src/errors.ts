@@ -137,6 +137,12 @@ export class LockedError extends SkycapError {
   override readonly code = 'locked'
 }
 
+/** A hook Job of an earlier, interrupted deploy still runs; a deploy with hooks waits its turn. Exit 3, as a held lock. */
+export class HookRunningError extends SkycapError {
+  override readonly exitCode = ExitCode.LOCKED
+  override readonly code = 'hook_running'
+}
+
 /** kubectl could not reach the cluster, or is not installed. Exit 4. */
 export class UnreachableError extends SkycapError {
   override readonly exitCode = ExitCode.UNREACHABLE

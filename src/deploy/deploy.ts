@@ -37,7 +37,7 @@ import {appSelector, connect, type KubectlFactory, namespaceExists, type Target}
 import {changeSummary} from './diff.js'
 import {configuredReplicas, DEFAULT_TIMEOUT_MS, keepScaledReplicas, keptReplicasNote, liveDeployments} from './replicas.js'
 import {parseDuration} from '../duration.js'
-import {DeployHooks, HookFailedError, hooksNotUndone, planHooks} from '../hooks/hooks.js'
+import {DeployHooks, HookFailedError, hooksNotUndone, planHooks, refuseBesideRunningHooks} from '../hooks/hooks.js'
 import {type ChecksVerdict, requireGreenChecks} from '../ci-checks/checks.js'
 import {configFilePath, openRepository} from '../config/load.js'
 import {type Notifier, type NotifyWarning, openNotifier} from '../notify/notifier.js'
@@ -273,7 +273,13 @@ export async function deploy(options: DeployOptions, deps: DeployDeps): Promise<
   try {
     // Under the lock, read again what another deploy or a scale may have changed while this one validated or
     // waited: the release number and the live replica counts come from here.
-    const [lockedReleases, lockedLive] = await Promise.all([listReleases(kubectl, prepared.app, env.name), liveDeployments(kubectl, selector)])
+    const [lockedReleases, lockedLive] = await Promise.all([
+      listReleases(kubectl, prepared.app, env.name),
+      liveDeployments(kubectl, selector),
+      // A hook an interrupted deploy left running (a migration) is not run a second time beside it: refused here,
+      // before anything changes.
+      refuseBesideRunningHooks(kubectl, prepared.app, env.name, {skipHooks: options.skipHooks ?? false, hasHooks: env.hooks.predeploy.length + env.hooks.postdeploy.length > 0, reporter}),
+    ])
     const lockedObjects = keepScaledReplicas(prepared, env, lockedReleases, lockedLive, options.resetReplicas ?? false)
     const kept = keptReplicasNote(prepared, env, lockedObjects)
     if (kept) reporter.info(kept)
@@ -319,6 +325,7 @@ async function applyWatchRecord(
     app: prepared.app,
     environment: env.name,
     release: number,
+    first: releases.length === 0,
     objects,
     config: prepared.loaded.config,
     reporter,

@@ -1,6 +1,6 @@
 import type {Environment, HookConfig, SkycapConfig} from '../config/types.js'
 import {parseDuration} from '../duration.js'
-import {DeployFailedError} from '../errors.js'
+import {DeployFailedError, HookRunningError} from '../errors.js'
 import type {Kubectl} from '../kubectl/kubectl.js'
 import {LogChunkProcessor} from '../logs/chunks.js'
 import {configuredExcludes} from '../logs/filter.js'
@@ -56,6 +56,8 @@ export interface HookContext {
    * ran on to its own timeout (10 m by default) under `deploy --timeout 20s`. `timeout` names it in messages.
    */
   deadline?: {at: number; timeout: string}
+  /** The environment's first release (no release recorded before it): predeploy failures have no running release. */
+  first?: boolean
 }
 
 /** A hook that failed: its record and the report a deploy shows (its last output lines). */
@@ -100,17 +102,19 @@ export class DeployHooks {
     if (failure) {
       const job = this.records.at(-1)?.job
       const shown = (args: string) => this.context.kubectl.shown(args)
+      // A first deploy has no running release to leave untouched.
+      const untouched = this.context.first ? `the first release of ${this.context.environment}: there was none before it` : 'the running release is untouched'
       if (this.records.at(-1)?.result === 'interrupted') {
         const hook = failure.ref.slice('hook/'.length)
         throw new HookFailedError(
           failure,
-          `predeploy hook ${hook} was interrupted: ${failure.message}; release ${this.context.release} was not rolled out and the running release is untouched`,
-          `\`${shown(`logs -f job/${job}`)}\` follows the hook to its end; deploy again once it is done (a deploy now would run the hook a second time, beside it).`,
+          `predeploy hook ${hook} was interrupted: ${failure.message}; release ${this.context.release} was not rolled out (${untouched})`,
+          `\`${shown(`logs -f job/${job}`)}\` follows the hook to its end; deploy again once it is done (a deploy before then is refused, exit 3, rather than run the hook a second time beside it).`,
           undefined,
           true,
         )
       }
-      const message = `predeploy hook ${failure.ref.slice('hook/'.length)} failed (${failure.message}); release ${this.context.release} was not rolled out and the running release is untouched`
+      const message = `predeploy hook ${failure.ref.slice('hook/'.length)} failed (${failure.message}); release ${this.context.release} was not rolled out (${untouched})`
       if (this.deployTimedOut) {
         const hint = `Give the deploy more time (--timeout, or deploy.timeout in skycap.yaml: it counts the hooks too), and deploy again once the job is done (\`${shown(`logs -f job/${job}`)}\` follows it).`
         throw new HookFailedError(failure, message, hint, hint, false, true)
@@ -245,12 +249,62 @@ function timedOut(timeout: string | undefined, why: string): string {
   return `did not finish within its timeout of ${timeout ?? '10m'}${detail ? ` (${detail})` : ''}`
 }
 
+/** A hook Job of an earlier deploy that has not finished: a Ctrl-C left it running (Ctrl-C never stops a hook). */
+export interface RunningHook {
+  job: string
+  hook: string
+  release: number
+  startedAt?: string
+}
+
+type HookJob = KubeObject & {status?: {conditions?: Array<{type: string; status: string}>; startTime?: string}}
+
+/** Whether a Job has not ended yet: no Complete or Failed condition, and not being deleted. */
+const unfinished = (job: HookJob): boolean => !job.metadata.deletionTimestamp && !(job.status?.conditions ?? []).some((c) => (c.type === 'Complete' || c.type === 'Failed') && c.status === 'True')
+
+/** The app's hook Jobs in the environment that have not ended, oldest release first. */
+export async function runningHooks(kubectl: Kubectl, app: string, environment: string): Promise<RunningHook[]> {
+  const list = await kubectl.json<{items: HookJob[]}>(['get', 'jobs', '-l', `${JOB_LABELS.of}=${app},${JOB_LABELS.environment}=${environment},${JOB_LABELS.kind}=hook`])
+  return list.items
+    .filter(unfinished)
+    .map((j) => ({
+      job: j.metadata.name,
+      hook: j.metadata.labels?.[JOB_LABELS.hook] ?? j.metadata.name,
+      release: Number(j.metadata.labels?.[JOB_LABELS.release]),
+      ...(j.status?.startTime ? {startedAt: j.status.startTime} : {}),
+    }))
+    .sort((a, b) => a.release - b.release)
+}
+
+/**
+ * Refuses a deploy that would run hooks while a hook of an earlier deploy still runs (exit 3, as a held lock): a
+ * deploy Ctrl-C'd during its migration leaves that Job running, and the next deploy ran the migration a second time
+ * beside it. With --skip-hooks nothing runs twice: a warning names the Job.
+ */
+export async function refuseBesideRunningHooks(kubectl: Kubectl, app: string, environment: string, options: {skipHooks: boolean; hasHooks: boolean; reporter: Reporter}): Promise<void> {
+  if (!options.hasHooks) return
+  const running = await runningHooks(kubectl, app, environment)
+  if (running.length === 0) return
+  const shown = running.map((r) => `${r.hook} of release ${r.release} (job ${r.job}${r.startedAt ? `, started ${r.startedAt}` : ''})`).join(', ')
+  const first = running[0] as RunningHook
+  if (options.skipHooks) {
+    options.reporter.warn(`hook ${shown} is still running (an earlier deploy was interrupted); this deploy runs no hooks (--skip-hooks)`)
+    return
+  }
+  throw new HookRunningError(
+    `${running.length === 1 ? 'hook' : 'hooks'} ${shown} ${running.length === 1 ? 'is' : 'are'} still running: an earlier deploy of ${environment} was interrupted and left ${running.length === 1 ? 'it' : 'them'} to finish, and this deploy would run its hooks again beside ${running.length === 1 ? 'it' : 'them'}; nothing was changed`,
+    {
+      hint: `Wait for it to end (\`${kubectl.shown(`logs -f job/${first.job}`)}\` follows it) or stop it (\`${kubectl.shown(`delete job ${running.map((r) => r.job).join(' ')}`)}\`), then deploy again; --skip-hooks deploys now without running hooks.`,
+      details: {running},
+    },
+  )
+}
+
 /** Deletes the hook Jobs of releases older than the newest KEEP_HOOK_RELEASES before `release` (one list, one delete). */
 export async function cleanupHookJobs(kubectl: Kubectl, app: string, environment: string, release: number): Promise<string[]> {
-  const list = await kubectl.json<{items: KubeObject[]}>(['get', 'jobs', '-l', `${JOB_LABELS.of}=${app},${JOB_LABELS.environment}=${environment},${JOB_LABELS.kind}=hook`])
+  const list = await kubectl.json<{items: HookJob[]}>(['get', 'jobs', '-l', `${JOB_LABELS.of}=${app},${JOB_LABELS.environment}=${environment},${JOB_LABELS.kind}=hook`])
   // A Job still running (a migration a Ctrl-C left to finish, as hooks.md promises) is kept until it ends.
-  const running = (j: KubeObject) => ((j as {status?: {active?: number}}).status?.active ?? 0) > 0
-  const old = list.items.filter((j) => Number(j.metadata.labels?.[JOB_LABELS.release]) <= release - KEEP_HOOK_RELEASES && !running(j)).map((j) => j.metadata.name)
+  const old = list.items.filter((j) => Number(j.metadata.labels?.[JOB_LABELS.release]) <= release - KEEP_HOOK_RELEASES && !unfinished(j)).map((j) => j.metadata.name)
   await deleteJobs(kubectl, old)
   return old
 }

@@ -52,6 +52,21 @@ describe('real node: hooks, run, exec and port-forward', function () {
     return app.json(['deploy', 'test', ...args])
   }
 
+  /**
+   * Deploys v1, then v2 with `hooks` (whose command runs until stopped), and Ctrl-C's that deploy once the hook's pod
+   * runs; the stopped deploy's result.
+   */
+  async function ctrlCDuringHook(hooks: string) {
+    expect((await deploy()).exitCode).to.equal(0)
+    await app.change((t) => HOOKS(hooks)(VERSION('v2')(t)), 'v2 with a hook that runs on')
+    await tagTestAppImage(await app.repo.git('rev-parse', 'HEAD'))
+    const running = execa('node', [cliPath, 'deploy', 'test'], {cwd: app.repo.dir, reject: false, env: {NO_COLOR: '1', SKYCAP_ENV: ''}})
+    const hookPods = async () => JSON.parse((await kubectl(['get', 'pods', '-l', 'skycap.dev/job-kind=hook', '-o', 'json'], {namespace: ns.name})).stdout).items as any[]
+    await waitFor('the hook to run', async () => (await hookPods()).some((p) => p.status?.phase === 'Running'), {timeoutMs: 120_000})
+    running.kill('SIGINT')
+    return running
+  }
+
   /** Deploys without --json: the progress and the hooks' output on stderr. */
   async function deployText(args: string[] = []) {
     await tagTestAppImage(await app.repo.git('rev-parse', 'HEAD'))
@@ -99,7 +114,7 @@ describe('real node: hooks, run, exec and port-forward', function () {
     const r = await deployText()
     expect(r.exitCode, r.stderr).to.equal(1)
     expect(r.stderr).to.include('migrate │ migration failed: table locked')
-    expect(r.stderr).to.match(/Error: predeploy hook migrate failed \(exited 3\); release 2 was not rolled out and the running release is untouched/)
+    expect(r.stderr).to.match(/Error: predeploy hook migrate failed \(exited 3\); release 2 was not rolled out \(the running release is untouched\)/)
     expect(r.stderr).to.not.match(/Rolling back/)
     const deployment = await app.get(['deployment', 'web'])
     expect(deployment.spec.template.spec.containers[0].env).to.deep.include({name: 'APP_VERSION', value: 'v1'})
@@ -156,7 +171,7 @@ describe('real node: hooks, run, exec and port-forward', function () {
     expect(r.exitCode, JSON.stringify(r.doc)).to.equal(70)
     expect(r.doc.error.code).to.equal('timeout')
     expect(r.doc.error.message).to.match(
-      /^predeploy hook migrate failed \(did not finish within the deploy's --timeout 20s; its job (\S+) goes on running up to the hook's own timeout of 10m\); release 2 was not rolled out and the running release is untouched$/,
+      /^predeploy hook migrate failed \(did not finish within the deploy's --timeout 20s; its job (\S+) goes on running up to the hook's own timeout of 10m\); release 2 was not rolled out \(the running release is untouched\)$/,
     )
     expect(r.doc.error.hint).to.include('Give the deploy more time')
     const latest = (await app.json(['history', 'test'])).doc.result.releases[0]
@@ -166,15 +181,8 @@ describe('real node: hooks, run, exec and port-forward', function () {
   })
 
   realIt('Ctrl-C during a postdeploy hook: recorded as interrupted, never rolled back (it was recorded as failed, with a rollback the same Ctrl-C stopped)', async () => {
-    expect((await deploy()).exitCode).to.equal(0)
     // /app without arguments is the server: the smoke test runs until Ctrl-C.
-    await app.change((t) => HOOKS('  postdeploy:\n    - {name: smoke, service: web, command: [/app], timeout: 3m}')(VERSION('v2')(t)), 'v2 with a smoke test that runs on')
-    await tagTestAppImage(await app.repo.git('rev-parse', 'HEAD'))
-    const running = execa('node', [cliPath, 'deploy', 'test'], {cwd: app.repo.dir, reject: false, env: {NO_COLOR: '1', SKYCAP_ENV: ''}})
-    const hookPods = async () => JSON.parse((await kubectl(['get', 'pods', '-l', 'skycap.dev/job-kind=hook', '-o', 'json'], {namespace: ns.name})).stdout).items as any[]
-    await waitFor('the smoke test to run', async () => (await hookPods()).some((p) => p.status?.phase === 'Running'), {timeoutMs: 120_000})
-    running.kill('SIGINT')
-    const r = await running
+    const r = await ctrlCDuringHook('  postdeploy:\n    - {name: smoke, service: web, command: [/app], timeout: 3m}')
     expect(r.exitCode, r.stderr).to.equal(130)
     expect(r.stderr).to.match(/deploy of test interrupted during its postdeploy hook smoke: release 2 is rolled out and runs, recorded as interrupted/)
     expect(r.stderr).to.not.match(/rolled back|rollback to release/)
@@ -184,6 +192,47 @@ describe('real node: hooks, run, exec and port-forward', function () {
     expect(web.spec.template.spec.containers[0].env).to.deep.include({name: 'APP_VERSION', value: 'v2'})
     await kubectl(['delete', 'jobs', '-l', 'skycap.dev/job-kind=hook', '--wait=false'], {namespace: ns.name})
   })
+
+  realIt(
+    "a deploy after one Ctrl-C'd during its predeploy hook is refused while that hook still runs (it ran the migration again beside it); --skip-hooks deploys; once the Job is gone the hooks run again",
+    async () => {
+      // /app without arguments is the server: the "migration" runs until its Job is deleted.
+      const stopped = await ctrlCDuringHook('  predeploy:\n    - {name: migrate, service: web, command: [/app], timeout: 3m}')
+      expect(stopped.exitCode, stopped.stderr).to.equal(130)
+      expect(stopped.stderr).to.include('predeploy hook migrate was interrupted')
+      expect(stopped.stderr).to.include('a deploy before then is refused, exit 3')
+      const job = 'realapp-test-migrate-2'
+      // The next deploy, twice (the refusal changes nothing, so a second one meets the same): exit 3 before anything
+      // changes: no release recorded, web still v1, the lock free, the migration still running, and no second one.
+      for (const round of [1, 2]) {
+        const again = await deploy()
+        expect(again.exitCode, `round ${round}: ${again.stderr}`).to.equal(3)
+        expect(again.doc.error.code).to.equal('hook_running')
+        expect(again.doc.error.message).to.match(new RegExp(`^hook migrate of release 2 \\(job ${job}, started [-0-9T:Z]+\\) is still running: an earlier deploy of test was interrupted`))
+        expect(again.doc.error.hint).to.include(`kubectl delete job ${job} -n ${ns.name}`)
+        const releases = (await app.json(['history', 'test'])).doc.result.releases
+        expect(releases.map((x: {number: number; result: string}) => `${x.number} ${x.result}`)).to.deep.equal(['2 interrupted', '1 succeeded'])
+        expect((await app.get(['deployment', 'web'])).spec.template.spec.containers[0].env).to.deep.include({name: 'APP_VERSION', value: 'v1'})
+        expect((await app.json(['lock', 'status', 'test'])).doc.result.lock).to.equal(null)
+        const jobs = JSON.parse((await kubectl(['get', 'jobs', '-l', 'skycap.dev/job-kind=hook', '-o', 'json'], {namespace: ns.name})).stdout).items as any[]
+        expect(jobs.map((j) => `${j.metadata.name} ${j.status?.active ?? 0}`)).to.deep.equal([`${job} 1`])
+      }
+      // --skip-hooks: deployed, with a warning that names the running Job.
+      const skipped = await deploy(['--skip-hooks'])
+      expect(skipped.exitCode, skipped.stderr).to.equal(0)
+      expect(skipped.stderr).to.include(`hook migrate of release 2 (job ${job}, started`)
+      expect(skipped.stderr).to.include('this deploy runs no hooks (--skip-hooks)')
+      // The Job gone (stopped by hand, as the hint says), a migration that ends: the next deploy runs it.
+      await kubectl(['delete', 'job', job, '--wait=true'], {namespace: ns.name})
+      await app.change((t) => t.replace('command: [/app], timeout: 3m', 'command: [/app, say, migrated]'), 'a migration that ends')
+      const after = await deploy()
+      expect(after.exitCode, after.stderr).to.equal(0)
+      const latest = (await app.json(['history', 'test'])).doc.result.releases[0]
+      expect(latest).to.include({number: 4, result: 'succeeded'})
+      expect(latest.hooks[0]).to.include({name: 'migrate', phase: 'predeploy', result: 'succeeded', job: 'realapp-test-migrate-4'})
+      await kubectl(['delete', 'jobs', '-l', 'skycap.dev/job-kind=hook', '--wait=false'], {namespace: ns.name})
+    },
+  )
 
   realIt('run passes the exit code and output through, removes its Job (unless --keep), and -it works on a pseudo-terminal', async () => {
     expect((await deploy()).exitCode).to.equal(0)

@@ -2,12 +2,12 @@ import {PassThrough} from 'node:stream'
 
 import {expect} from 'chai'
 
-import {KubectlError} from '../../../src/errors.js'
+import {HookRunningError, KubectlError} from '../../../src/errors.js'
 
 import {resolveEnvironment} from '../../../src/config/environment.js'
 import {parseConfig} from '../../../src/config/load.js'
 import {ConfigErrors} from '../../../src/errors.js'
-import {cleanupHookJobs, DeployHooks, HookFailedError, hooksNotUndone, planHooks} from '../../../src/hooks/hooks.js'
+import {cleanupHookJobs, DeployHooks, HookFailedError, hooksNotUndone, planHooks, refuseBesideRunningHooks, runningHooks} from '../../../src/hooks/hooks.js'
 import {buildJob, jobName, podTemplateOf, runJob, shownCommand} from '../../../src/hooks/job.js'
 import type {KubeObject} from '../../../src/render/objects.js'
 import type {ReleaseRecord} from '../../../src/release/store.js'
@@ -428,7 +428,11 @@ describe('hooks: the Job', () => {
   })
 
   it('cleans up hook Jobs of releases older than the newest three, but not one still running (a migration a Ctrl-C left to finish)', async () => {
-    const jobs = [4, 5, 6, 7, 8].map((n) => ({kind: 'Job', metadata: {name: `h-${n}`, labels: {'skycap.dev/release': String(n)}}, status: n === 4 ? {active: 1} : {succeeded: 1}}))
+    const jobs = [4, 5, 6, 7, 8].map((n) => ({
+      kind: 'Job',
+      metadata: {name: `h-${n}`, labels: {'skycap.dev/release': String(n)}},
+      status: n === 4 ? {active: 1} : {succeeded: 1, conditions: [{type: 'Complete', status: 'True'}]},
+    }))
     const fake = fakeKubectl([
       {
         argv: ['--request-timeout=30s', 'get', 'jobs', '-l', 'skycap.dev/job-of=shop,skycap.dev/environment=staging,skycap.dev/job-kind=hook', '-o', 'json'],
@@ -437,6 +441,56 @@ describe('hooks: the Job', () => {
       {argv: ['--request-timeout=30s', 'delete', 'jobs', 'h-5', 'h-6', '--ignore-not-found', '--wait=false', '--cascade=background']},
     ])
     expect(await cleanupHookJobs(fake.kubectl, 'shop', 'staging', 9)).to.deep.equal(['h-5', 'h-6'])
+  })
+})
+
+describe('hooks: a hook an interrupted deploy left running', () => {
+  const list = ['--request-timeout=30s', 'get', 'jobs', '-l', 'skycap.dev/job-of=shop,skycap.dev/environment=staging,skycap.dev/job-kind=hook', '-o', 'json']
+  const hookJob = (release: number, status: Record<string, unknown>, extra: Record<string, unknown> = {}) => ({
+    kind: 'Job',
+    metadata: {name: `shop-staging-migrate-${release}`, labels: {'skycap.dev/release': String(release), 'skycap.dev/hook': 'migrate'}, ...extra},
+    status,
+  })
+  const jobs = [
+    hookJob(3, {succeeded: 1, conditions: [{type: 'Complete', status: 'True'}]}),
+    hookJob(4, {failed: 1, conditions: [{type: 'Failed', status: 'True'}]}),
+    // Being deleted: gone in a moment, not a reason to wait.
+    hookJob(5, {active: 1}, {deletionTimestamp: '2026-12-04T10:00:00Z'}),
+    // Its pod failed and the Job makes another (backoffLimit): no pod active, still not ended.
+    hookJob(7, {active: 0, failed: 1, startTime: '2026-12-04T10:01:00Z'}),
+    hookJob(6, {active: 1, startTime: '2026-12-04T10:00:00Z'}),
+  ]
+
+  it('finds the Jobs that have not ended (no Complete or Failed condition, not being deleted), oldest release first', async () => {
+    const fake = fakeKubectl([{argv: list, result: {stdout: JSON.stringify({items: jobs})}}])
+    expect(await runningHooks(fake.kubectl, 'shop', 'staging')).to.deep.equal([
+      {job: 'shop-staging-migrate-6', hook: 'migrate', release: 6, startedAt: '2026-12-04T10:00:00Z'},
+      {job: 'shop-staging-migrate-7', hook: 'migrate', release: 7, startedAt: '2026-12-04T10:01:00Z'},
+    ])
+  })
+
+  it('refuses a deploy with hooks beside one still running (exit 3, hook_running, what to type), warns under --skip-hooks, and asks nothing of an environment without hooks', async () => {
+    const running = {items: [hookJob(6, {active: 1, startTime: '2026-12-04T10:00:00Z'})]}
+    const fake = fakeKubectl([{argv: ['--context', 'kind-x', '--namespace', 'shop-staging', ...list], result: {stdout: JSON.stringify(running)}}], {namespace: 'shop-staging', context: 'kind-x'})
+    const error = await refuseBesideRunningHooks(fake.kubectl, 'shop', 'staging', {skipHooks: false, hasHooks: true, reporter: memoryReporter()}).catch((e: unknown) => e)
+    expect(error).to.be.instanceOf(HookRunningError)
+    const e = error as HookRunningError
+    expect([e.exitCode, e.code]).to.deep.equal([3, 'hook_running'])
+    expect(e.message).to.equal(
+      'hook migrate of release 6 (job shop-staging-migrate-6, started 2026-12-04T10:00:00Z) is still running: an earlier deploy of staging was interrupted and left it to finish, and this deploy would run its hooks again beside it; nothing was changed',
+    )
+    expect(e.hint).to.equal(
+      'Wait for it to end (`kubectl logs -f job/shop-staging-migrate-6 -n shop-staging --context kind-x` follows it) or stop it (`kubectl delete job shop-staging-migrate-6 -n shop-staging --context kind-x`), then deploy again; --skip-hooks deploys now without running hooks.',
+    )
+    const skipping = fakeKubectl([{argv: list, result: {stdout: JSON.stringify(running)}}])
+    const reporter = memoryReporter()
+    await refuseBesideRunningHooks(skipping.kubectl, 'shop', 'staging', {skipHooks: true, hasHooks: true, reporter})
+    expect(reporter.warnings).to.deep.equal([
+      'hook migrate of release 6 (job shop-staging-migrate-6, started 2026-12-04T10:00:00Z) is still running (an earlier deploy was interrupted); this deploy runs no hooks (--skip-hooks)',
+    ])
+    const none = fakeKubectl([])
+    await refuseBesideRunningHooks(none.kubectl, 'shop', 'staging', {skipHooks: false, hasHooks: false, reporter: memoryReporter()})
+    expect([fake.remaining(), skipping.remaining(), none.remaining()]).to.deep.equal([0, 0, 0])
   })
 })
 
@@ -469,7 +523,7 @@ describe('hooks: Ctrl-C during a predeploy hook', () => {
     expect(error).to.be.instanceOf(HookFailedError)
     expect(error.interrupted).to.equal(true)
     expect(error.message).to.equal(
-      'predeploy hook migrate was interrupted: skycap stopped following it; its job shop-staging-migrate-4 was not stopped and goes on running; release 4 was not rolled out and the running release is untouched',
+      'predeploy hook migrate was interrupted: skycap stopped following it; its job shop-staging-migrate-4 was not stopped and goes on running; release 4 was not rolled out (the running release is untouched)',
     )
     expect(error.message).to.not.include('was stopped;')
     expect(error.hint).to.include('kubectl logs -f job/shop-staging-migrate-4')
@@ -501,9 +555,28 @@ describe('hooks: a predeploy hook past its timeout', () => {
     )
     const error = (await hooks.predeploy().catch((e: unknown) => e)) as HookFailedError
     expect(error).to.be.instanceOf(HookFailedError)
-    expect(error.message).to.equal('predeploy hook migrate failed (did not finish within its timeout of 5m (no pod was started)); release 4 was not rolled out and the running release is untouched')
+    expect(error.message).to.equal('predeploy hook migrate failed (did not finish within its timeout of 5m (no pod was started)); release 4 was not rolled out (the running release is untouched)')
     expect(error.hint).to.match(/[Rr]aise the hook's timeout in skycap\.yaml \(`timeout:`, default 10m\)/)
     expect(hooks.recordFields().hooks?.[0]).to.include({name: 'migrate', result: 'timed-out'})
+  })
+
+  it('of a first release says there was none before it (it said "the running release is untouched" of none)', async () => {
+    const loaded = await parseConfig(CONFIG, '/tmp/x/skycap.yaml')
+    const env = resolveEnvironment(loaded, 'staging')
+    const deadline = {type: 'Failed', status: 'True', reason: 'DeadlineExceeded', message: 'Job was active longer than specified deadline'}
+    const fake = fakeKubectl([
+      {argv: ['--request-timeout=30s', 'get', 'jobs', '-l', 'skycap.dev/job-of=shop,skycap.dev/environment=staging,skycap.dev/job-kind=hook', '-o', 'json'], result: {stdout: '{"items":[]}'}},
+      {argv: ['--request-timeout=30s', 'create', '-f', '-']},
+      {
+        argv: ['--request-timeout=30s', 'get', 'jobs,pods', '-l', 'skycap.dev/job=shop-staging-migrate-1', '-o', 'json'],
+        result: {stdout: JSON.stringify({items: [{kind: 'Job', metadata: {name: 'shop-staging-migrate-1'}, status: {conditions: [deadline]}}]})},
+      },
+    ])
+    const context = {kubectl: fake.kubectl, app: 'shop', environment: 'staging', release: 1, first: true, objects: [deployment], config: loaded.config, reporter: memoryReporter()}
+    const error = (await new DeployHooks(await planHooks(env, [deployment], false), context, false).predeploy().catch((e: unknown) => e)) as HookFailedError
+    expect(error.message).to.equal(
+      'predeploy hook migrate failed (did not finish within its timeout of 5m (no pod was started)); release 1 was not rolled out (the first release of staging: there was none before it)',
+    )
   })
 })
 
@@ -548,7 +621,7 @@ describe('hooks: a predeploy hook that failed through no fault of its command', 
     const event = {reason: 'Failed', message: notFound, involvedObject: {kind: 'Pod', name: 'm-x', uid: 'p1', fieldPath: 'spec.containers{web}'}}
     const error = await failedBy([[job, pulling]], [event])
     expect(error.message).to.equal(
-      `predeploy hook migrate failed (container web of pod m-x is in ImagePullBackOff: Back-off pulling image "reg/web:abc"; the last pull error: ${notFound}); release 4 was not rolled out and the running release is untouched`,
+      `predeploy hook migrate failed (container web of pod m-x is in ImagePullBackOff: Back-off pulling image "reg/web:abc"; the last pull error: ${notFound}); release 4 was not rolled out (the running release is untouched)`,
     )
     expect(error.hint).to.equal(
       "The hook runs in its service's image of this release (reg/web:abc), which the node cannot pull: push it (skycap build), or fix the registry credentials (imagePullSecrets), and deploy again. --skip-hooks deploys without hooks.",
