@@ -29,10 +29,53 @@ export function unknownCommandError(config: Interfaces.Config, id: string): User
 }
 
 function notACommand(config: Interfaces.Config, typed: string, suggestion?: string): UserError {
+  const [first, second] = typed.split(' ')
+  const command = second === undefined ? undefined : config.findCommand(first as string)
+  // `version extra`, `down foo`: oclif reads a word after a command that takes no arguments as part of its id.
+  if (command && !suggestion && Object.keys(command.args ?? {}).length === 0) {
+    return new UserError(`${config.bin} ${first} takes no arguments; ${second} is not one`, {
+      hint: `Run \`${config.bin} ${first} --help\` for what it takes.`,
+      details: {command: first, argument: second},
+    })
+  }
+  // `lock bogus`: the topic's own commands, not the whole list.
+  const topic = second === undefined || command || suggestion ? undefined : topicCommands(config, first as string)
   return new UserError(`${typed} is not a ${config.bin} command${suggestion ? `; did you mean ${config.bin} ${suggestion}?` : ''}`, {
-    hint: `Run \`${config.bin} --help\` for the list of commands.`,
+    hint: topic?.length ? `${first}'s commands: ${topic.join(', ')} (\`${config.bin} ${first} --help\`).` : `Run \`${config.bin} --help\` for the list of commands.`,
     details: {command: typed, ...(suggestion ? {suggestion} : {})},
   })
+}
+
+/** The visible commands of a topic, in words (`lock acquire`, `lock release`, `lock status`); empty for no topic. */
+export function topicCommands(config: Interfaces.Config, topic: string): string[] {
+  return config.commands
+    .filter((c) => !c.hidden && c.id.startsWith(`${topic}:`))
+    .map((c) => c.id.replaceAll(':', ' '))
+    .sort()
+}
+
+/**
+ * `skycap lock --bogus`, `skycap config -q`: a topic given flags but no command. oclif printed the topic's help and
+ * exited 0, so a script that typed it went on as if it had worked. Undefined for anything else (help flags included).
+ */
+export function topicWithoutCommandError(config: Interfaces.Config, id: string, argv: string[]): UserError | undefined {
+  if (argv.length === 0 || config.findCommand(id) || !config.findTopic(id)) return undefined
+  const own = argv.includes('--') ? argv.slice(0, argv.indexOf('--')) : argv
+  if (own.some((a) => a === '--help' || a === '-h')) return undefined
+  const commands = topicCommands(config, id)
+  return new UserError(`${id} ${argv.join(' ')}: ${id} is a group of commands; name one of them first: ${commands.join(', ')}`, {
+    hint: `Run \`${config.bin} ${id} --help\` for what each does.`,
+    details: {topic: id, commands},
+  })
+}
+
+/** The error on stderr, or one JSON document with --json. */
+export function printError(error: UserError, json: boolean): void {
+  if (json) {
+    process.stdout.write(`${JSON.stringify({ok: false, exitCode: error.exitCode, error: {code: error.code, message: error.message, hint: error.hint, details: error.details}}, null, 2)}\n`)
+  } else {
+    process.stderr.write(`Error: ${error.message}\n  ${error.hint}\n`)
+  }
 }
 
 /**
@@ -62,11 +105,7 @@ export function flagsFirstError(config: Interfaces.Config, words: string[]): Use
 /** oclif's command_not_found hook: the suggestion on stderr, or one JSON document with --json; exit 2. */
 const hook: Hook<'command_not_found'> = async function ({argv, config, id}) {
   const error = flagsFirstError(config, [id, ...(argv ?? [])]) ?? unknownCommandError(config, id)
-  if (id === '--json' || argv?.includes('--json')) {
-    process.stdout.write(`${JSON.stringify({ok: false, exitCode: error.exitCode, error: {code: error.code, message: error.message, hint: error.hint, details: error.details}}, null, 2)}\n`)
-  } else {
-    process.stderr.write(`Error: ${error.message}\n  ${error.hint}\n`)
-  }
+  printError(error, id === '--json' || (argv?.includes('--json') ?? false))
   this.exit(error.exitCode)
 }
 

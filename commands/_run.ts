@@ -74,7 +74,10 @@ function silentLogger(namespace: string): Interfaces.Logger {
 export async function runCommand(Cmd: CommandClass, id: string, argv: string[], pjson: PackageJson): Promise<boolean> {
   if (Cmd.runsWithoutOclifConfig !== true) return false
   const {hooks = {}, plugins = []} = pjson.oclif ?? {}
-  if (Object.keys(hooks).some((hook) => hook !== 'command_not_found') || plugins.length > 0) return false
+  // skycap's own hooks: command_not_found runs only for an unknown command, init only acts on a topic (_topic.ts);
+  // a command found by its file meets neither.
+  const own: Record<string, unknown> = {command_not_found: './dist/commands/_not-found.js', init: './dist/commands/_topic.js'}
+  if (Object.entries(hooks).some(([hook, file]) => own[hook] !== file) || plugins.length > 0) return false
   // A word after a command that takes no arguments: oclif reads it as part of the command's id (`down foo` is the
   // unknown command "down foo", with a suggestion); leave it to oclif.
   const [next] = argv

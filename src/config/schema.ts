@@ -386,7 +386,13 @@ const hookList = {
     additionalProperties: false,
     required: ['name', 'service', 'command'],
     properties: {
-      name: {...dnsLabel, maxLength: 30, description: 'Names the hook in output, history and its Job.'},
+      name: {
+        ...dnsLabel,
+        maxLength: 30,
+        // Its own limit in the words (the DNS label's said "at most 63 characters" of a name that may have 30).
+        'x-message': dnsLabel['x-message'].replace('at most 63 characters', 'at most 30 characters (it names a Job beside the app and environment)'),
+        description: 'Names the hook in output, history and its Job.',
+      },
       service: {type: 'string', minLength: 1, description: "The service whose pod template (image at the release's tag, env, config, resources) the hook runs in."},
       command: {type: 'array', minItems: 1, items: {type: 'string'}, description: "The command (replaces the image's entrypoint), e.g. [bin/rails, db:migrate]."},
       timeout: {type: 'string', pattern: DURATION_PATTERN, 'x-message': DURATION_RULE, description: 'How long the hook may run (default 10m).'},

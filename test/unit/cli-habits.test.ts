@@ -76,6 +76,36 @@ describe('CLI habits (built CLI)', function () {
       expect(parseJson(json.stdout).error).to.deep.include({code: 'invalid_input', message: 'deplyo is not a skycap command; did you mean skycap deploy?'})
     })
 
+    it("a topic given flags but no command exits 2 naming its commands (it printed the topic's help, exit 0); a word after a command that takes none is said so", async () => {
+      for (const typed of [
+        ['lock', '--bogus'],
+        ['lock', '--json', '-x'],
+        ['config', '-q'],
+      ]) {
+        const r = await cli(...typed)
+        expect(r.exitCode, typed.join(' ')).to.equal(2)
+        expect(r.stdout, typed.join(' ')).to.not.contain('USAGE')
+      }
+      const lock = await cli('lock', '--bogus')
+      expect(lock.stderr).to.contain('Error: lock --bogus: lock is a group of commands; name one of them first: lock acquire, lock release, lock status').and.contain('Run `skycap lock --help`')
+      const json = await cli('lock', '--json', '-x')
+      expect(parseJson(json.stdout).error).to.deep.include({
+        code: 'invalid_input',
+        message: 'lock --json -x: lock is a group of commands; name one of them first: lock acquire, lock release, lock status',
+      })
+      // The topic alone, or with a help flag, is still its help.
+      for (const typed of [['lock'], ['lock', '--help'], ['lock', '-h']]) {
+        const r = await cli(...typed)
+        expect([r.exitCode, r.stdout.includes('lock acquire')], typed.join(' ')).to.deep.equal([0, true])
+      }
+      const sub = await cli('lock', 'bogus')
+      expect(sub.exitCode).to.equal(2)
+      expect(sub.stderr).to.contain('lock bogus is not a skycap command').and.contain("lock's commands: lock acquire, lock release, lock status (`skycap lock --help`).")
+      const extra = await cli('version', 'extra')
+      expect(extra.exitCode).to.equal(2)
+      expect(extra.stderr).to.contain('skycap version takes no arguments; extra is not one').and.contain('Run `skycap version --help`')
+    })
+
     it('a mistyped flag exits 2 naming the closest flag of that command', async () => {
       const r = await cli('deploy', 'staging', '--dry-rn')
       expect(r.exitCode).to.equal(2)

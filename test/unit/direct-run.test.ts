@@ -92,7 +92,7 @@ describe('bin/run.js: commands run without oclif Config.load', function () {
         expect(r.exitCode, r.stderr).to.equal(0)
       }
       expect((await run(['config', 'validate'])).stdout).to.match(/skycap\.yaml is valid: app shop/)
-      // An oclif hook this path would not run (here `init`) sends every command through oclif.
+      // An oclif hook this path would not run (here an `init` that is not skycap's own) sends every command through oclif.
       const pjson = JSON.parse(readFileSync(join(copy, 'package.json'), 'utf8')) as {oclif: {hooks: Record<string, string>}}
       pjson.oclif.hooks.init = './dist/commands/_not-found.js'
       writeFileSync(join(copy, 'package.json'), JSON.stringify(pjson))

@@ -81,6 +81,13 @@ describe('hooks: configuration', () => {
     expect(semantic.message).to.include('environments.prod.hooks.postdeploy: two hooks are named "smoke"')
   })
 
+  it("a name that is not a DNS label is told the hook name's own limit, 30 characters (it said 63)", async () => {
+    const error = (await parseConfig(CONFIG.replace('name: migrate', 'name: Migrate_DB'), '/tmp/x/skycap.yaml').catch((e: Error) => e)) as Error
+    expect(error.message).to.include(
+      'hooks.predeploy.0.name is "Migrate_DB" but must be a DNS label: lowercase letters, digits and \'-\', starting and ending with a letter or digit, at most 30 characters (it names a Job beside the app and environment)',
+    )
+  })
+
   it('refuses a postdeploy hook named like a predeploy hook an environment runs (they shared one Job), at the postdeploy one', async () => {
     const same = CONFIG.replace('hooks: {predeploy: [], postdeploy: [{name: smoke, service: web, command: [bin/smoke]}]}', 'hooks: {postdeploy: [{name: migrate, service: web, command: [bin/smoke]}]}')
     const error = (await parseConfig(same, '/tmp/x/skycap.yaml').catch((e: Error) => e)) as Error

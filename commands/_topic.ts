@@ -1,0 +1,18 @@
+import type {Hook} from '@oclif/core'
+
+import {printError, topicWithoutCommandError} from './_not-found.js'
+
+/**
+ * oclif's init hook, which runs before oclif looks for the command: a topic given flags but no command
+ * (`skycap lock --bogus`) is an error, exit 2; oclif printed the topic's help and exited 0. A topic alone, or with a
+ * help flag, still prints its help. Commands found by bin/run.js never come here (they run without oclif's main loop).
+ */
+const hook: Hook<'init'> = async function ({argv, config, id}) {
+  if (id === undefined) return
+  const error = topicWithoutCommandError(config, id, argv)
+  if (!error) return
+  printError(error, argv.includes('--json'))
+  this.exit(error.exitCode)
+}
+
+export default hook
