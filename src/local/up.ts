@@ -6,7 +6,7 @@ import {deploy, type DeployReport} from '../deploy/deploy.js'
 import {type KubectlFactory, namespaceExists, openEnvironment} from '../env/connect.js'
 import {parseDuration} from '../duration.js'
 import {prepareRelease} from '../render/prepare.js'
-import {InterruptedError, UserError} from '../errors.js'
+import {InterruptedError, SkycapError, UserError} from '../errors.js'
 import type {Kubectl} from '../kubectl/kubectl.js'
 import {streamLogs} from '../logs/stream.js'
 import type {Reporter} from '../ui/output.js'
@@ -221,6 +221,7 @@ export async function up(options: UpOptions, deps: UpDeps): Promise<UpReport> {
 
   // Attached: merged logs (and --watch) until Ctrl-C, which stops the forwards and leaves the app running.
   reporter.info(`Logs of every service follow; Ctrl-C stops the forwards and leaves ${env.name} running`)
+  let redeployInterrupted: Error | undefined
   try {
     const logs = streamLogs(
       {services: [], all: true, environment: env.name, configPath: loaded.file, follow: true, tail: 10, context: choice.context},
@@ -249,7 +250,10 @@ export async function up(options: UpOptions, deps: UpDeps): Promise<UpReport> {
               for (const f of state.forwards) reconnectForward(f)
               reporter.info(`✔ redeployed release ${release} (${((Date.now() - started) / 1000).toFixed(1)}s)`)
             } catch (error) {
-              reporter.warn(`redeploy failed: ${(error as Error).message}`)
+              // Ctrl-C during a redeploy ends up with the deploy's interruption (exit 130, said below), not a warning
+              // and exit 0 as if the redeploy had been seen through.
+              if (deps.signal?.aborted || error instanceof InterruptedError) redeployInterrupted = error as Error
+              else reporter.warn(`redeploy failed: ${(error as Error).message}`)
             }
           },
         })
@@ -260,6 +264,13 @@ export async function up(options: UpOptions, deps: UpDeps): Promise<UpReport> {
     state.forwards = []
     save()
     reporter.info(`Forwards stopped; ${loaded.config.app} ${env.name} keeps running (\`skycap down\` removes it)`)
+  }
+  if (redeployInterrupted) {
+    const cause = redeployInterrupted
+    throw new InterruptedError(`up --watch interrupted during a redeploy: ${cause.message}`, {
+      hint: cause instanceof SkycapError && cause.hint ? cause.hint : `\`skycap status ${env.name}\` shows what runs; save a file or run skycap up again to redeploy.`,
+      cause,
+    })
   }
   return report()
 }

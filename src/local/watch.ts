@@ -108,6 +108,8 @@ export async function watchInputs(
     const files = [...pending]
     pending.clear()
     running = running.then(async () => {
+      // Changes queued behind a redeploy that Ctrl-C stopped: nothing more is started.
+      if (options.signal?.aborted) return
       if (options.reload && files.includes(inputs.config)) {
         const fresh = await options.reload()
         // An invalid skycap.yaml was reported by reload; nothing is deployed until it is fixed.

@@ -177,6 +177,33 @@ describe('skycap up / down: the whole app locally, on the real node', function (
     expect(d.doc.result.deletedNamespace).to.equal(NAMESPACE)
   })
 
+  it('Ctrl-C of up --watch during a redeploy is exit 130, said as such (it was exit 0), and starts none of the changes queued behind it', async () => {
+    const {context} = testCluster()
+    const proc = execa('node', [cliPath, 'up', '--watch', '--cluster', context], {cwd: clone, env: env(), reject: false})
+    const err = captureOutput(proc.stderr)
+    try {
+      await err.waitFor(/Watching /, 240_000)
+      // web's new pod never becomes ready: the redeploy waits for it.
+      writeFileSync(join(clone, 'config/web/app.properties'), 'greeting=stuck\nhealthz=fail\n')
+      await err.waitFor('change: config/web/app.properties → redeploy', 30_000)
+      await err.waitFor(/Deploying release 2/, 60_000)
+      // A change saved meanwhile is queued behind the redeploy (past the watcher's quiet 300 ms).
+      writeFileSync(join(clone, 'config/web/app.properties'), 'greeting=queued\n')
+      await new Promise((resolve) => setTimeout(resolve, 2000))
+      proc.kill('SIGINT')
+      const r = await proc
+      expect(r.exitCode, err.text).to.equal(130)
+      expect(err.text).to.include('up --watch interrupted during a redeploy: deploy of local interrupted')
+      expect(err.text).to.include('Forwards stopped')
+      expect(err.text).to.not.include('redeploy failed')
+      expect(err.text.match(/change: /g), err.text).to.have.length(1)
+      const releases = JSON.parse((await cli(['history', 'local', '--json'])).stdout).result.releases
+      expect(releases.map((x: {number: number; result: string}) => `${x.number} ${x.result}`)).to.deep.equal(['2 interrupted', '1 succeeded'])
+    } finally {
+      proc.kill('SIGKILL')
+    }
+  })
+
   it('up --watch redeploys on an uncommitted config change, printing the trigger; Ctrl-C stops the forwards and leaves the app running', async () => {
     const {context} = testCluster()
     const proc = execa('node', [cliPath, 'up', '--watch', '--cluster', context], {cwd: clone, env: env(), reject: false})
