@@ -37,7 +37,7 @@ import {appSelector, connect, type KubectlFactory, namespaceExists, type Target}
 import {changeSummary} from './diff.js'
 import {configuredReplicas, DEFAULT_TIMEOUT_MS, keepScaledReplicas, keptReplicasNote, liveDeployments} from './replicas.js'
 import {parseDuration} from '../duration.js'
-import {DeployHooks, HookFailedError, hooksNotUndone, planHooks, refuseBesideRunningHooks} from '../hooks/hooks.js'
+import {DeployHooks, HookFailedError, hooksNotUndoneBy, planHooks, refuseBesideRunningHooks} from '../hooks/hooks.js'
 import {type ChecksVerdict, requireGreenChecks} from '../ci-checks/checks.js'
 import {configFilePath, openRepository} from '../config/load.js'
 import {type Notifier, type NotifyWarning, openNotifier} from '../notify/notifier.js'
@@ -477,7 +477,7 @@ async function applyWatchRecord(
       : rb.result === 'skipped'
         ? `; not rolled back (${rb.reason})`
         : `; the rollback to release ${rb.to} failed too (${rb.reason})${rb.running ? `; now running: ${rb.running}` : ''}`
-  const notUndone = rb?.result === 'succeeded' ? hooksNotUndone([record]) : undefined
+  const notUndone = rb?.result === 'succeeded' && rb.to !== null ? hooksNotUndoneBy(rb.to, releases, record) : undefined
   if (rb?.result === 'interrupted')
     throw new InterruptedError(`release ${report.release} of ${env.name} failed (${cause}); the rollback to release ${rb.to} was ${rb.reason}${rb.running ? `; now running: ${rb.running}` : ''}`, {
       hint: `Check \`skycap status ${env.name}\`; \`skycap rollback ${env.name}\` finishes the job.`,

@@ -326,3 +326,12 @@ export function hooksNotUndone(left: ReleaseRecord[]): string | undefined {
   if (ran.length === 0) return undefined
   return `hooks are not undone by a rollback: ${ran.join(', ')} ran and what they changed (a migration, say) stays as it is`
 }
+
+/**
+ * The automatic rollback's sentence: the hooks of every release it leaves behind (those after release `to`, and the
+ * failed one), not only the failed one's: a migration an interrupted release in between left running stays migrated
+ * too (a manual rollback named them all; the automatic one named the failed release's only).
+ */
+export function hooksNotUndoneBy(to: number, earlier: Array<{record: ReleaseRecord}>, failed: ReleaseRecord): string | undefined {
+  return hooksNotUndone([...earlier.filter((r) => r.record.number > to && r.record.number !== failed.number).map((r) => r.record), failed].sort((a, b) => a.number - b.number))
+}

@@ -7,7 +7,7 @@ import {HookRunningError, KubectlError} from '../../../src/errors.js'
 import {resolveEnvironment} from '../../../src/config/environment.js'
 import {parseConfig} from '../../../src/config/load.js'
 import {ConfigErrors} from '../../../src/errors.js'
-import {cleanupHookJobs, DeployHooks, HookFailedError, hooksNotUndone, planHooks, refuseBesideRunningHooks, runningHooks} from '../../../src/hooks/hooks.js'
+import {cleanupHookJobs, DeployHooks, HookFailedError, hooksNotUndone, hooksNotUndoneBy, planHooks, refuseBesideRunningHooks, runningHooks} from '../../../src/hooks/hooks.js'
 import {buildJob, jobName, podTemplateOf, runJob, shownCommand} from '../../../src/hooks/job.js'
 import type {KubeObject} from '../../../src/render/objects.js'
 import type {ReleaseRecord} from '../../../src/release/store.js'
@@ -696,5 +696,19 @@ describe('hooks: records', () => {
     expect(hooksNotUndone([record(6, [{name: 'migrate', phase: 'predeploy', result: 'timed-out', durationMs: 1, job: 'j'}])])).to.equal(
       'hooks are not undone by a rollback: migrate (release 6, stopped at its timeout, maybe half-way) ran and what they changed (a migration, say) stays as it is',
     )
+  })
+
+  it("the automatic rollback names the hooks of every release it leaves behind, not only the failed one's", () => {
+    const rec = (number: number, result: ReleaseRecord['result'], hooks: ReleaseRecord['hooks']) => ({number, result, hooks}) as ReleaseRecord
+    const earlier = [
+      {record: rec(2, 'interrupted', [{name: 'migrate', phase: 'predeploy', result: 'interrupted', durationMs: 1, job: 'j2'}])},
+      {record: rec(1, 'succeeded', [{name: 'migrate', phase: 'predeploy', result: 'succeeded', durationMs: 1, job: 'j1'}])},
+    ]
+    const failed = rec(3, 'failed', [{name: 'smoke', phase: 'postdeploy', result: 'failed', durationMs: 1, job: 'j3', exitCode: 4}])
+    expect(hooksNotUndoneBy(1, earlier, failed)).to.equal(
+      'hooks are not undone by a rollback: migrate (release 2, left running when its deploy was interrupted), smoke (release 3) ran and what they changed (a migration, say) stays as it is',
+    )
+    // Rolled back to the release just before: the failed one's only, as before.
+    expect(hooksNotUndoneBy(2, earlier, failed)).to.equal('hooks are not undone by a rollback: smoke (release 3) ran and what they changed (a migration, say) stays as it is')
   })
 })
