@@ -134,13 +134,15 @@ export class DeployHooks {
         this.records.at(-1)?.result === 'timed-out'
           ? `raise the hook's timeout in skycap.yaml (\`timeout:\`, default 10m) if it needs longer, or fix what held it up, and deploy again; ${skip}`
           : `fix the command or the code, and deploy again; ${skip}`
+      // The Job's deadline deletes its pod, and the pod's logs with it: `kubectl logs job/…` finds nothing then.
+      const all = this.records.at(-1)?.result === 'timed-out' ? 'its pod went at the deadline, with its logs' : `\`${shown(`logs job/${job}`)}\` for all of it`
       throw new HookFailedError(
         failure,
         message,
         failure.logs.length
-          ? `Read its output above (\`${shown(`logs job/${job}`)}\` for all of it), ${next}`
+          ? `Read its output above (${all}), ${next}`
           : `It printed nothing; \`${shown(`describe job/${job}`)}\` and its pod's events say why. ${next[0]?.toUpperCase()}${next.slice(1)}`,
-        `Its last output lines are in details.report.failures[0].logs (\`${shown(`logs job/${job}`)}\` for all of it); ${next}`,
+        `Its last output lines are in details.report.failures[0].logs (${all}); ${next}`,
       )
     }
   }

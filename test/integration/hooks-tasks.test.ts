@@ -163,6 +163,21 @@ describe('real node: hooks, run, exec and port-forward', function () {
     expect(h.doc.result.releases[0]).to.not.have.property('hooks')
   })
 
+  realIt("a hook past its own timeout: failed as such, and the hint does not send to `kubectl logs` of the pod the Job's deadline deleted", async () => {
+    expect((await deploy()).exitCode).to.equal(0)
+    // /app without arguments is the server: it prints its start line and runs on until the Job's deadline.
+    await app.change((t) => HOOKS('  predeploy:\n    - {name: migrate, service: web, command: [/app], timeout: 8s}')(VERSION('v2')(t)), 'v2 with a migration past its timeout')
+    const r = await deploy()
+    expect(r.exitCode, JSON.stringify(r.doc)).to.equal(1)
+    expect(r.doc.error.message).to.match(/^predeploy hook migrate failed \(did not finish within its timeout of 8s\b.*\); release 2 was not rolled out \(the running release is untouched\)$/)
+    expect(r.doc.error.hint).to.include('its pod went at the deadline, with its logs').and.not.include('logs job/')
+    expect(r.doc.error.details.report.failures[0].logs[0].lines.join('\n')).to.include('starting skycap test app version=v2')
+    // What the hint no longer promised: the Job is there, its pod is not.
+    const job = r.doc.error.details.report.hooks[0].job
+    await waitFor('the deadline to delete the pod', async () => (await kubectl(['get', 'pods', '-l', `job-name=${job}`, '-o', 'name'], {namespace: ns.name})).stdout === '')
+    expect((await kubectl(['get', 'job', job, '-o', 'name'], {namespace: ns.name})).stdout.trim()).to.equal(`job.batch/${job}`)
+  })
+
   realIt("a hook does not outlive the deploy's --timeout: exit 70 when it runs out (it ran on to the hook's own 10m, exit 1)", async () => {
     expect((await deploy()).exitCode).to.equal(0)
     // /app without arguments is the server: the migration never ends.
