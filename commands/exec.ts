@@ -1,5 +1,6 @@
 import {Args, Flags} from '@oclif/core'
 
+import {stdinBringsInput} from '../src/tasks/stdin.js'
 import {execInService} from '../src/tasks/exec.js'
 import {environmentFlag} from './_environment.js'
 import {SkycapCommand} from './_base.js'
@@ -41,7 +42,7 @@ export default class Exec extends SkycapCommand {
         tty: flags.tty,
         json: this.jsonEnabled(),
       },
-      {kubectl: this.kubectlFactory(), reporter: this.reporter(), terminal: Boolean(process.stdin.isTTY)},
+      {kubectl: this.kubectlFactory(), reporter: this.reporter(), terminal: Boolean(process.stdin.isTTY), pipedStdin: stdinBringsInput()},
     )
     if (this.jsonEnabled()) this.logJson({ok: true, result})
     if (result.exitCode !== 0) this.exit(result.exitCode)

@@ -1,6 +1,7 @@
 import {Args, Flags} from '@oclif/core'
 
-import {runTask, stdinBringsInput} from '../src/tasks/run.js'
+import {runTask} from '../src/tasks/run.js'
+import {stdinBringsInput} from '../src/tasks/stdin.js'
 import {environmentFlag} from './_environment.js'
 import {SkycapCommand} from './_base.js'
 import {splitCommand} from './_command-line.js'

@@ -36,7 +36,16 @@ export interface ExecResult {
 }
 
 /** `skycap exec SERVICE -- COMMAND`: runs the command in a running pod of the service, on this terminal. */
-export async function execInService(options: ExecOptions, deps: {kubectl: KubectlFactory; reporter: Reporter; terminal: boolean}): Promise<ExecResult> {
+export async function execInService(
+  options: ExecOptions,
+  deps: {
+    kubectl: KubectlFactory
+    reporter: Reporter
+    terminal: boolean
+    /** Whether skycap's stdin brings input (a file, or a pipe outside CI): without -i it is not passed on, and said so. */
+    pipedStdin?: boolean
+  },
+): Promise<ExecResult> {
   const {loaded, env} = await openEnvironment({configPath: options.configPath, environment: options.environment, repository: false})
   const app = loaded.config.app
   if (!env.services[options.service]) throw unknownServiceError(loaded, options.service, 'skycap exec SERVICE', withFlag(options.environment))
@@ -44,6 +53,8 @@ export async function execInService(options: ExecOptions, deps: {kubectl: Kubect
   if (misplaced) throw misplaced
   if (options.command.length === 0) throw new UserError('no command given', {hint: `Put it after --: skycap exec ${options.service} -- bin/console`})
   if (options.tty && !deps.terminal) throw new UserError('--tty needs a terminal on stdin', {hint: 'Run it from an interactive shell, or drop -t.'})
+  // `skycap exec db -- psql < dump.sql` without -i: kubectl exec reads nothing, and the command ran without its input.
+  if (deps.pipedStdin && !options.stdin) deps.reporter.warn(`stdin is not passed to the command without -i (skycap exec ${options.service} -i -- …)`)
   const {kubectl} = await connect(env, deps.kubectl, deps.reporter)
   const chosen = await choosePodObject(kubectl, app, env.name, options.service, options.pod)
   const pod = chosen.metadata.name

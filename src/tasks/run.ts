@@ -10,7 +10,6 @@ import {lastGood, listReleases} from '../release/store.js'
 import type {Reporter} from '../ui/output.js'
 import {nodeCrypto} from '../builtins.js'
 import type {Kubectl} from '../kubectl/kubectl.js'
-import {fstatSync} from 'node:fs'
 import {checkImages} from '../registry/images.js'
 import {reportContact} from '../kubectl/outage.js'
 
@@ -192,17 +191,4 @@ async function feedStdin(kubectl: Kubectl, pod: string, container: string, deps:
   const r = await kubectl.attached(['attach', pod, '-c', container, '-i', '-q'], {inputOnly: true, ...(deps.signal ? {signal: deps.signal} : {})})
   const why = r.stderr.trimEnd().split('\n').at(-1) ?? ''
   if (r.exitCode !== 0 && /^(error|Error from server)/.test(why)) deps.reporter.warn(`stdin could not be passed to the command: ${why}`)
-}
-
-/**
- * Whether the process's stdin brings input: a non-empty file, or a pipe (a shell's FIFO, or the socket a Node parent
- * gives), but not under CI, whose runners give every step one.
- */
-export function stdinBringsInput(env: NodeJS.ProcessEnv = process.env): boolean {
-  try {
-    const stat = fstatSync(0)
-    return (stat.isFile() && stat.size > 0) || ((stat.isFIFO() || stat.isSocket()) && !env.CI)
-  } catch {
-    return false
-  }
 }

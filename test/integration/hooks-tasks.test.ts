@@ -456,7 +456,7 @@ describe('real node: hooks, run, exec and port-forward', function () {
     expect(r.stderr).to.not.contain('Running /app whoami')
   })
 
-  realIt('run -i from a pipe feeds the command (its end too) and streams its output whole; without -i stdin is not passed, and that is said', async () => {
+  realIt('run -i from a pipe feeds the command (its end too) and streams its output whole; without -i stdin is not passed, and that is said (run and exec)', async () => {
     expect((await deploy()).exitCode).to.equal(0)
     for (let round = 1; round <= 2; round++) {
       const quit = await app.cli(['run', 'web', '-i', '--', '/app', 'console'], {input: `hello ${round}\nquit ${round + 3}\n`})
@@ -472,6 +472,14 @@ describe('real node: hooks, run, exec and port-forward', function () {
     expect(dropped.exitCode, dropped.stderr).to.equal(0)
     expect(dropped.stderr).to.contain('stdin is not passed to the command without -i (skycap run web -i -- …)')
     expect(dropped.stdout).to.equal('hi')
+    // exec: the same (kubectl exec without -i read nothing, and nothing said so); with -i the input arrives.
+    const execDropped = await app.cli(['exec', 'web', '--', '/app', 'console'], {input: 'ignored\n', env: {CI: ''}})
+    expect(execDropped.exitCode, execDropped.stderr).to.equal(0)
+    expect(execDropped.stderr).to.contain('stdin is not passed to the command without -i (skycap exec web -i -- …)')
+    const execFed = await app.cli(['exec', 'web', '-i', '--', '/app', 'console'], {input: 'fed\nquit 0\n', env: {CI: ''}})
+    expect(execFed.exitCode, execFed.stderr).to.equal(0)
+    expect(execFed.stdout).to.contain('you said: fed (terminal: false)')
+    expect(execFed.stderr).to.not.contain('stdin is not passed')
     await waitFor('the run Jobs to be deleted', async () => (await kubectl(['get', 'jobs', '-l', 'skycap.dev/job-kind=run', '-o', 'name'], {namespace: ns.name})).stdout === '')
   })
 

@@ -41,7 +41,7 @@ describe('tasks: command lines', () => {
 
 describe('tasks: does stdin bring input', () => {
   const probe = async (stdin: 'pipe' | 'ignore' | {file: string}, env: Record<string, string>) => {
-    const module = pathToFileURL(join(repoRoot, 'dist/src/tasks/run.js')).href
+    const module = pathToFileURL(join(repoRoot, 'dist/src/tasks/stdin.js')).href
     const code = `import(${JSON.stringify(module)}).then((m) => console.log(m.stdinBringsInput()))`
     // A file as the shell's `< file` gives it: the descriptor itself, not a pipe fed from it.
     const r =
@@ -263,7 +263,14 @@ describe('tasks: --json keeps stdout for its one document', () => {
       )
       expect((error as Error).message).to.equal(`127.0.0.1:${port} is already in use on this machine`)
       expect((error as {exitCode?: number}).exitCode).to.equal(2)
-      expect((error as {hint?: string}).hint).to.equal(`Choose another local port (skycap port-forward web ${port + 1}:8080), or 0:8080 for any free one.`)
+      // The next port up that is free now (port + 1 unless something else took it meanwhile: it was asserted, and
+      // flaked when another test's socket had it).
+      const hint = (error as {hint?: string}).hint ?? ''
+      const suggested = Number(/^Choose another local port \(skycap port-forward web (\d+):8080\), or 0:8080 for any free one\.$/.exec(hint)?.[1])
+      expect(suggested, hint).to.be.greaterThan(port)
+      const free = net.createServer()
+      await new Promise<void>((resolve, reject) => free.once('error', reject).listen(suggested, '127.0.0.1', resolve))
+      free.close()
       expect(calls, 'no kubectl made').to.deep.equal([])
     } finally {
       busy.close()
