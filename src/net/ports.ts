@@ -11,3 +11,19 @@ export function canListen(address: string, port: number): Promise<boolean> {
     server.listen({host: address, port, exclusive: true}, () => server.close(() => resolve(true)))
   })
 }
+
+/**
+ * A port `address` can listen on now, chosen by the system (as `listen(0)` does): `port-forward 0:REMOTE` picks its
+ * port this way, so the port is known (said, in `--json`, and kept when the forward reconnects). Undefined when
+ * nothing can listen there.
+ */
+export function anyFreePort(address: string): Promise<number | undefined> {
+  return new Promise((resolve) => {
+    const server = net.createServer()
+    server.once('error', () => resolve(undefined))
+    server.listen({host: address, port: 0, exclusive: true}, () => {
+      const {port} = server.address() as net.AddressInfo
+      server.close(() => resolve(port))
+    })
+  })
+}

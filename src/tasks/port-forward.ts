@@ -2,7 +2,7 @@ import {unknownServiceError, withFlag} from '../config/environment.js'
 import {connect, type KubectlFactory, openEnvironment} from '../env/connect.js'
 import {ApiServerUnreachableError, SkycapError, UserError} from '../errors.js'
 import type {Kubectl} from '../kubectl/kubectl.js'
-import {canListen} from '../net/ports.js'
+import {anyFreePort, canListen} from '../net/ports.js'
 import {abortableSleep} from '../sleep.js'
 import type {Reporter} from '../ui/output.js'
 import {choosePod, forwardTarget} from './pods.js'
@@ -62,7 +62,9 @@ export async function portForward(
 ): Promise<{environment: string; target: string; local: number; remote: number}> {
   const clock = deps.clock ?? Date.now
   const sleep = deps.sleep ?? abortableSleep
-  const {local, remote} = parsePorts(options.ports)
+  const ports = parsePorts(options.ports)
+  const {remote} = ports
+  let {local} = ports
   const {loaded, env} = await openEnvironment({configPath: options.configPath, environment: options.environment, repository: false})
   const app = loaded.config.app
   if (!env.services[options.service]) throw unknownServiceError(loaded, options.service, 'skycap port-forward SERVICE PORTS', withFlag(options.environment))
@@ -77,6 +79,9 @@ export async function portForward(
     })
   }
   const {kubectl} = await connect(env, deps.kubectl, deps.reporter)
+  // 0: any free port, chosen here rather than by kubectl, so that it is known: said below, in --json (it said 0), and
+  // kept when the forward reconnects to a new pod (kubectl would pick another; such a forward used to end instead).
+  if (local === 0) local = (await anyFreePort(address)) ?? 0
   let target = await forwardTarget(kubectl, app, env.name, options.service, remote)
   // The remote port as kubectl is given it: the Service's port for service/…, the container's for a pod.
   let targetPort = remote
@@ -98,7 +103,7 @@ export async function portForward(
     const ran = /lost connection to pod/.test(r.stderr) || clock() - started >= RECONNECT_AFTER_MS
     // kubectl forwards to one pod, even through a Service, and ends ("lost connection to pod") when that pod goes: a
     // deploy, a restart, a scale-down. A forward that had been running goes on with a ready pod of the service, on
-    // the same local port (not with 0: kubectl would pick another). A first one that fails at once is reported.
+    // the same local port. A first one that fails at once is reported.
     if (local === 0 || (!ran && lostAt === undefined))
       throw new SkycapError(`kubectl port-forward to ${target} ended with exit code ${r.exitCode}`, {
         hint: 'Its message is above; is the port one the service listens on?',

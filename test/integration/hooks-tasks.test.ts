@@ -483,10 +483,12 @@ describe('real node: hooks, run, exec and port-forward', function () {
     await waitFor('the run Jobs to be deleted', async () => (await kubectl(['get', 'jobs', '-l', 'skycap.dev/job-kind=run', '-o', 'name'], {namespace: ns.name})).stdout === '')
   })
 
-  realIt('port-forward goes on with the new pod when a deploy replaces the one it forwarded to', async () => {
+  realIt('port-forward goes on with the new pod when a deploy replaces the one it forwarded to, on the port 0 chose (--json names it: it said 0, and such a forward ended)', async () => {
     expect((await deploy()).exitCode).to.equal(0)
-    const port = await freePort()
-    const forward = execa('node', [cliPath, 'port-forward', 'web', `${port}:8080`], {cwd: app.repo.dir, reject: false, env: {NO_COLOR: '1'}})
+    const forward = execa('node', [cliPath, 'port-forward', 'web', '0:8080', '--json'], {cwd: app.repo.dir, reject: false, env: {NO_COLOR: '1'}})
+    const said = await captureOutput(forward.stderr as Readable).waitFor(/Forwarding 127\.0\.0\.1:(\d+) to service\/web port 8080/, 60_000)
+    const port = Number(/Forwarding 127\.0\.0\.1:(\d+) to/.exec(said)?.[1])
+    expect(port, said).to.be.greaterThan(0)
     try {
       const first = await waitFor('the forward', () => httpGet(`http://127.0.0.1:${port}/`).catch(() => undefined), {timeoutMs: 30_000})
       expect(first.body).to.match(/^version=v1 /)
@@ -511,6 +513,7 @@ describe('real node: hooks, run, exec and port-forward', function () {
     const done = await forward
     expect(done.exitCode, done.stderr).to.equal(0)
     expect(done.stderr).to.include('reconnecting to a ready pod of web')
+    expect(JSON.parse(done.stdout).result).to.include({local: port, remote: 8080})
   })
 
   realIt('a template Job changed in place is refused in one sentence that suggests {{ revision.short }} in its name', async () => {
