@@ -25,6 +25,11 @@ export abstract class SkycapCommand extends Command {
    * sets it false and goes through oclif's execute (a unit test checks the sources).
    */
   static runsWithoutOclifConfig = true
+  /**
+   * --json prints one object per line (logs): an error is one more line, not an indented document that breaks a
+   * line-by-line reader (`skycap logs web --json | jq -c …` read it as ten fragments).
+   */
+  static jsonLines = false
 
   /** The SIGINT/SIGTERM that arrived, if one did (see abortOnSignals). */
   private interruptedBy?: NodeJS.Signals
@@ -158,7 +163,9 @@ export abstract class SkycapCommand extends Command {
     const verbose = this.argv.includes('--verbose') || Boolean(process.env.DEBUG)
     this.ciOutput()?.failed(error)
     if (this.jsonEnabled()) {
-      this.logJson({ok: false, exitCode, error: errorJson(error)})
+      const document = {ok: false, exitCode, error: errorJson(error)}
+      if ((this.constructor as typeof SkycapCommand).jsonLines) process.stdout.write(`${JSON.stringify(document)}\n`)
+      else this.logJson(document)
     } else {
       const lines = [`Error: ${error.message}`]
       if (error instanceof SkycapError && error.hint) lines.push(`  ${error.hint}`)

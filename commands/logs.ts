@@ -8,6 +8,7 @@ import {SkycapCommand} from './_base.js'
 export default class Logs extends SkycapCommand {
   static override summary = "Stream the logs of every pod of a service, merged, with the app's noise filters."
   static override strict = false
+  static override jsonLines = true
   static override examples = [
     '<%= config.bin %> logs web -f',
     '<%= config.bin %> logs web worker -e prod --since 10m --grep ERROR',

@@ -115,7 +115,13 @@ export async function openEnvironment(options: {
   upContext?: boolean
 }): Promise<{loaded: LoadedConfig; env: Environment}> {
   const loaded = await loadConfig({configPath: options.configPath, cwd: options.cwd, repository: options.repository})
-  const spec = parseTarget(options.environment ?? process.env.SKYCAP_ENV, loaded.config.defaultEnvironment, Object.keys(loaded.config.environments))
+  const named = Object.keys(loaded.config.environments)
+  // These commands take no revision: the hint was parseTarget's "as ENV or ENV@REV (e.g. staging@HEAD)".
+  if (!(options.environment ?? process.env.SKYCAP_ENV) && !loaded.config.defaultEnvironment)
+    throw new UserError('no environment given', {
+      hint: `Name one of skycap.yaml's (${named.join(', ')}) as ENV or with -e ENV, or set defaultEnvironment in skycap.yaml (or SKYCAP_ENV).`,
+    })
+  const spec = parseTarget(options.environment ?? process.env.SKYCAP_ENV, loaded.config.defaultEnvironment, named)
   if (spec.revision !== undefined) throw new UserError(`this command takes an environment, not ENV@REV ("${options.environment}")`, {hint: `Use ${spec.environment}.`})
   const env = resolveEnvironment(loaded, spec.environment, options.serviceUsage)
   if (options.upContext !== false && env.derived && env.context === undefined) {

@@ -341,6 +341,32 @@ describe('CLI habits (built CLI)', function () {
     })
   })
 
+  describe('--json errors', () => {
+    it('logs --json, which prints one object per line, prints its error as one line too (it was an indented document)', async () => {
+      const r = await cli('logs', 'nosuch', '--json')
+      expect(r.exitCode).to.equal(2)
+      const lines = r.stdout.split('\n')
+      expect(lines, r.stdout).to.have.length(1)
+      expect(JSON.parse(lines[0] as string)).to.deep.include({ok: false, exitCode: 2})
+      // Other commands keep the one indented document.
+      const status = await cli('status', 'nosuch-env', '--json')
+      expect(status.exitCode).to.equal(2)
+      expect(status.stdout.split('\n').length).to.be.greaterThan(3)
+    })
+
+    it("a command that takes no revision, given no environment, names skycap.yaml's environments (the hint spoke of ENV@REV)", async () => {
+      const other = new TempRepo('skycap-noenv-')
+      try {
+        other.write('skycap.yaml', 'app: shop\nservices:\n  web: {image: web}\nenvironments:\n  staging: {namespace: s}\n  prod: {namespace: p}\n')
+        const r = await runCli(['status'], {cwd: other.dir, env: {SKYCAP_ENV: ''}})
+        expect(r.exitCode).to.equal(2)
+        expect(r.stderr).to.contain('Error: no environment given').and.contain("Name one of skycap.yaml's (staging, prod) as ENV or with -e ENV, or set defaultEnvironment")
+      } finally {
+        other.remove()
+      }
+    })
+  })
+
   describe('-e/--env', () => {
     it('every command that takes an environment accepts -e, --env and --environment', () => {
       const manifest = JSON.parse(readFileSync(join(repoRoot, 'oclif.manifest.json'), 'utf8')) as {
