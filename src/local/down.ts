@@ -12,7 +12,8 @@ import type {ClusterTool} from './cluster-tool.js'
 import {CLUSTER_TOOLS} from './clusters.js'
 import {removeContainer} from './docker.js'
 import {stopForward} from './forwards.js'
-import {readState, removeState, stateFile} from './state.js'
+import {abortableSleep} from '../sleep.js'
+import {readState, removeState, stateFile, upAlive} from './state.js'
 import type {ToolRunner} from './tool.js'
 import {CREATED_BY, createdByUp} from './up.js'
 
@@ -43,16 +44,36 @@ export interface DownReport {
   kept: string[]
 }
 
+/** How long down waits for an attached skycap up it stopped to end (a redeploy it interrupts ends within seconds). */
+const UP_STOP_MS = 30_000
+
 /** `skycap down [ENV]`: stops up's forwards, deletes the namespace up created, and with `cluster` the cluster it created. */
 export async function down(options: DownOptions, deps: DownDeps): Promise<DownReport> {
   const {loaded, env} = await openEnvironment({configPath: options.configPath, cwd: options.cwd, environment: options.environment ?? LOCAL_ENVIRONMENT, upContext: false})
   const file = stateFile(loaded.file, env.name, deps.env)
-  const state = readState(file)
+  let state = readState(file)
   const report: DownReport = {app: loaded.config.app, environment: env.name, context: state?.context ?? null, stoppedForwards: [], deletedNamespace: null, deletedCluster: null, kept: []}
   if (!state) {
     deps.reporter.info(`skycap up has not run for ${loaded.config.app} ${env.name} here (no ${file}): nothing to take down`)
     return report
   }
+  // An up still attached (following the logs, maybe watching) is stopped first, as its Ctrl-C would: under --watch it
+  // went on redeploying into the namespace deleted below, recreating it, with forwards recorded that were gone.
+  const attached = (state.attached ?? []).filter((pid) => pid !== process.pid && upAlive(pid))
+  for (const pid of attached) {
+    deps.reporter.info(`Stopping the skycap up that follows ${loaded.config.app} ${env.name} (pid ${pid})`)
+    try {
+      process.kill(pid, 'SIGTERM')
+    } catch {
+      // Ended meanwhile.
+    }
+  }
+  const until = Date.now() + UP_STOP_MS
+  while (attached.some(upAlive) && Date.now() < until) await abortableSleep(100)
+  const left = attached.filter(upAlive)
+  if (left.length) deps.reporter.warn(`skycap up (pid ${left.join(', ')}) did not end within ${UP_STOP_MS / 1000} s; going on without it`)
+  // It stopped its forwards and wrote the state as it ended.
+  if (attached.length) state = readState(file) ?? state
   const stopped = await Promise.all(state.forwards.map((f) => stopForward(f)))
   state.forwards.forEach((f, i) => stopped[i] && report.stoppedForwards.push(`${f.service} 127.0.0.1:${f.localPort}`))
   // Their output files go with them (they were left, and the next up's forwards appended to them).

@@ -1,4 +1,4 @@
-import {mkdirSync, readFileSync, renameSync, rmSync, writeFileSync} from 'node:fs'
+import {existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync} from 'node:fs'
 import {homeFolder} from '../paths.js'
 import {join} from 'node:path'
 
@@ -34,6 +34,11 @@ export interface UpState {
   /** A cluster up created: down --cluster deletes it. */
   createdCluster?: CreatedCluster
   forwards: ForwardState[]
+  /**
+   * The attached `skycap up` processes (pids) following the logs (and `--watch`) until Ctrl-C: `down` stops them
+   * first (a watch went on redeploying into the namespace down had deleted, recreating it).
+   */
+  attached?: number[]
   /** Set by writeState. */
   updatedAt?: string
 }
@@ -84,6 +89,9 @@ export function saveState(file: string, state: UpState, alive: (forward: Forward
       state.forwards.push(f)
       ours.add(f.service)
     }
+    // Another attached up's pid stays; this process's own entry is what `state` says.
+    const others = (recorded.attached ?? []).filter((pid) => pid !== process.pid && !(state.attached ?? []).includes(pid) && upAlive(pid))
+    if (others.length) state.attached = [...(state.attached ?? []), ...others]
   }
   writeState(file, state)
   return state
@@ -91,4 +99,23 @@ export function saveState(file: string, state: UpState, alive: (forward: Forward
 
 export function removeState(file: string): void {
   rmSync(file, {force: true})
+}
+
+/**
+ * Whether `pid` is still a running `skycap up` (a recorded pid may have ended, and been reused by another process):
+ * alive, and where /proc tells, with `up` among its arguments.
+ */
+export function upAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+  } catch {
+    return false
+  }
+  const cmdline = `/proc/${pid}/cmdline`
+  if (!existsSync(cmdline)) return true
+  try {
+    return readFileSync(cmdline, 'utf8').split('\0').includes('up')
+  } catch {
+    return false
+  }
 }

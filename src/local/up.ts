@@ -222,6 +222,9 @@ export async function up(options: UpOptions, deps: UpDeps): Promise<UpReport> {
   // Attached: merged logs (and --watch) until Ctrl-C, which stops the forwards and leaves the app running.
   reporter.info(`Logs of every service follow; Ctrl-C stops the forwards and leaves ${env.name} running`)
   let redeployInterrupted: Error | undefined
+  // Recorded so that `skycap down` stops this process first (SIGTERM, as a Ctrl-C).
+  state.attached = [...(state.attached ?? []).filter((pid) => pid !== process.pid), process.pid]
+  save()
   try {
     const logs = streamLogs(
       {services: [], all: true, environment: env.name, configPath: loaded.file, follow: true, tail: 10, context: choice.context},
@@ -262,6 +265,7 @@ export async function up(options: UpOptions, deps: UpDeps): Promise<UpReport> {
   } finally {
     await Promise.all(state.forwards.map((f) => stopForward(f)))
     state.forwards = []
+    state.attached = (state.attached ?? []).filter((pid) => pid !== process.pid)
     save()
     reporter.info(`Forwards stopped; ${loaded.config.app} ${env.name} keeps running (\`skycap down\` removes it)`)
   }

@@ -177,6 +177,28 @@ describe('skycap up / down: the whole app locally, on the real node', function (
     expect(d.doc.result.deletedNamespace).to.equal(NAMESPACE)
   })
 
+  it('down while up --watch runs stops that up first (its watch redeployed into the namespace down deleted, recreating it)', async () => {
+    const {context} = testCluster()
+    const proc = execa('node', [cliPath, 'up', '--watch', '--cluster', context], {cwd: clone, env: env(), reject: false})
+    const err = captureOutput(proc.stderr)
+    try {
+      await err.waitFor(/Watching /, 240_000)
+      const d = await json(['down'])
+      expect(d.exitCode, d.stderr).to.equal(0)
+      expect(d.stderr).to.match(/Stopping the skycap up that follows localapp local \(pid \d+\)/)
+      expect(d.doc.result.deletedNamespace).to.equal(NAMESPACE)
+      const r = await proc
+      expect(r.exitCode, err.text).to.equal(0)
+      expect(err.text).to.include('Forwards stopped')
+      // A change saved now redeploys nothing: no up is watching, and the namespace stays gone.
+      writeFileSync(join(clone, 'config/web/app.properties'), 'greeting=after down\n')
+      await new Promise((resolve) => setTimeout(resolve, 3000))
+      expect((await kubectl(['get', 'namespace', NAMESPACE, '--ignore-not-found', '-o', 'name'])).stdout).to.equal('')
+    } finally {
+      proc.kill('SIGKILL')
+    }
+  })
+
   it('Ctrl-C of up --watch during a redeploy is exit 130, said as such (it was exit 0), and starts none of the changes queued behind it', async () => {
     const {context} = testCluster()
     const proc = execa('node', [cliPath, 'up', '--watch', '--cluster', context], {cwd: clone, env: env(), reject: false})
