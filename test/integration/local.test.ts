@@ -53,6 +53,12 @@ describe('skycap up / down: the whole app locally, on the real node', function (
     }
   }
 
+  /** `skycap up --watch` on the test cluster, started; its stderr captured. */
+  const watching = () => {
+    const proc = execa('node', [cliPath, 'up', '--watch', '--cluster', testCluster().context], {cwd: clone, env: env(), reject: false})
+    return {proc, err: captureOutput(proc.stderr)}
+  }
+
   beforeEach(async () => {
     const {repository} = realNode()
     const {context} = testCluster()
@@ -178,9 +184,7 @@ describe('skycap up / down: the whole app locally, on the real node', function (
   })
 
   it('down while up --watch runs stops that up first (its watch redeployed into the namespace down deleted, recreating it)', async () => {
-    const {context} = testCluster()
-    const proc = execa('node', [cliPath, 'up', '--watch', '--cluster', context], {cwd: clone, env: env(), reject: false})
-    const err = captureOutput(proc.stderr)
+    const {proc, err} = watching()
     try {
       await err.waitFor(/Watching /, 240_000)
       const d = await json(['down'])
@@ -200,9 +204,7 @@ describe('skycap up / down: the whole app locally, on the real node', function (
   })
 
   it('Ctrl-C of up --watch during a redeploy is exit 130, said as such (it was exit 0), and starts none of the changes queued behind it', async () => {
-    const {context} = testCluster()
-    const proc = execa('node', [cliPath, 'up', '--watch', '--cluster', context], {cwd: clone, env: env(), reject: false})
-    const err = captureOutput(proc.stderr)
+    const {proc, err} = watching()
     try {
       await err.waitFor(/Watching /, 240_000)
       // web's new pod never becomes ready: the redeploy waits for it.
