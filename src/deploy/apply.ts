@@ -431,6 +431,11 @@ export async function pruneLive(
   }
 }
 
+/** The line said before pruning (deploys and rollbacks alike: a rollback deleted whole services without a word). */
+export function pruningNote(refs: string[], why = 'no longer rendered'): string {
+  return `Pruning ${refs.length} ${refs.length === 1 ? 'object' : 'objects'} ${why}: ${refs.join(', ')}`
+}
+
 /** The warning for a prune the API server did not answer. */
 export function unprunedNote(error: ApiServerUnreachableError): string {
   return `could not prune what the release no longer renders: the API server does not answer (${error.reason}); the next deploy prunes it`

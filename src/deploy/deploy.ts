@@ -26,7 +26,21 @@ import {
   type StoredRelease,
 } from '../release/store.js'
 import {formatWarning, plural, type Reporter} from '../ui/output.js'
-import {adoptedNote, claimedElsewhere, claimedError, deferredNote, dryRunApply, leftInPlace, pruneLive, renderedOrigin, takenFromOthers, takenNote, unprunedNote, withRejectedObjects} from './apply.js'
+import {
+  adoptedNote,
+  claimedElsewhere,
+  claimedError,
+  deferredNote,
+  dryRunApply,
+  leftInPlace,
+  pruneLive,
+  pruningNote,
+  renderedOrigin,
+  takenFromOthers,
+  takenNote,
+  unprunedNote,
+  withRejectedObjects,
+} from './apply.js'
 import {formatFailure, type FailureReport} from './explain.js'
 import {applyAndWatch, type RolloutResult} from './rollout.js'
 import {reportContact} from '../kubectl/outage.js'
@@ -217,12 +231,16 @@ export async function deploy(options: DeployOptions, deps: DeployDeps): Promise<
   // The server can only dry-run objects into a namespace that exists. A first deploy creates the namespace now,
   // and deletes it again if validation or the confirmation fails, so the cluster is left as it was. --dry-run
   // changes nothing at all: it falls back to a client dry run with strict schema validation.
+  const hookCheck = {skipHooks: options.skipHooks ?? false, hasHooks: env.hooks.predeploy.length + env.hooks.postdeploy.length > 0, reporter, releases}
   const createNamespace = !nsExists && !options.dryRun && (await createNamespaceOnce(kubectl, env.namespace, reporter))
   try {
     if (nsExists) {
       const claims = await claimedElsewhere(kubectl, objects, prepared.app, env.name, renderedOrigin(prepared.objects, prepared.loaded))
       if (claims.others.length) throw claimedError(claims, prepared.app, env.name, env.namespace)
       if (claims.unmanaged.length) reporter.warn(adoptedNote(claims, prepared.app, env.name))
+      // Before the confirmation and in a dry run too (both went ahead, and only the deploy itself was refused); looked
+      // at again under the lock.
+      await refuseBesideRunningHooks(kubectl, prepared.app, env.name, hookCheck)
     }
     const {deferred} = await dryRunApply(kubectl, objects, options.dryRun && !nsExists ? 'client' : 'server').catch((error: unknown) => {
       throw withRejectedObjects(error, prepared.objects, prepared.loaded)
@@ -238,7 +256,13 @@ export async function deploy(options: DeployOptions, deps: DeployDeps): Promise<
     // A signal during validation: stop before the lock, the first change (a namespace created above goes again).
     if (deps.signal?.aborted) throw new InterruptedError(`interrupted during validation of ${env.name}; nothing was changed`)
   } catch (error) {
-    if (createNamespace) {
+    // Another deploy may have started into the namespace meanwhile (it found it, made by this one): its lock, records
+    // or objects keep the namespace (deleting it took that deploy's live release with it, after it had said "deployed").
+    const others = createNamespace ? await othersInNamespace(kubectl).catch(() => undefined) : []
+    if (others === undefined)
+      reporter.warn(`kept namespace ${env.namespace}, made by this deploy: what is in it could not be listed (\`${kubectl.shown(`delete namespace ${env.namespace}`)}\` removes it)`)
+    else if (others.length) reporter.info(`Keeping namespace ${env.namespace}, made by this deploy: another deploy is using it now (${others.slice(0, 3).join(', ')}${others.length > 3 ? ', …' : ''})`)
+    else if (createNamespace) {
       reporter.info(`Deleting namespace ${env.namespace} again: nothing was deployed`)
       await kubectl
         // Waited for: a deploy run again at once met the namespace still terminating ("unable to create new content").
@@ -278,7 +302,7 @@ export async function deploy(options: DeployOptions, deps: DeployDeps): Promise<
       liveDeployments(kubectl, selector),
       // A hook an interrupted deploy left running (a migration) is not run a second time beside it: refused here,
       // before anything changes.
-      refuseBesideRunningHooks(kubectl, prepared.app, env.name, {skipHooks: options.skipHooks ?? false, hasHooks: env.hooks.predeploy.length + env.hooks.postdeploy.length > 0, reporter}),
+      refuseBesideRunningHooks(kubectl, prepared.app, env.name, {...hookCheck, quiet: nsExists}),
     ])
     const lockedObjects = keepScaledReplicas(prepared, env, lockedReleases, lockedLive, options.resetReplicas ?? false)
     const kept = keptReplicasNote(prepared, env, lockedObjects)
@@ -325,7 +349,8 @@ async function applyWatchRecord(
     app: prepared.app,
     environment: env.name,
     release: number,
-    first: releases.length === 0,
+    // No release ever succeeded: nothing of this app runs that a failed predeploy hook leaves untouched.
+    first: lastGood(releases) === undefined,
     objects,
     config: prepared.loaded.config,
     reporter,
@@ -384,7 +409,7 @@ async function applyWatchRecord(
   // is an interruption, as during the rollout: recorded as such, never rolled back (the release it cut short is
   // healthy; it was recorded as failed and "rolled back" by a rollback that the same Ctrl-C stopped).
   const postdeploy = rollout.outcome === 'ready' ? await hooks.postdeploy() : undefined
-  const postdeployInterrupted = postdeploy !== undefined && hooks.records.at(-1)?.result === 'interrupted'
+  const postdeployInterrupted = postdeploy !== undefined && hooks.interrupted !== undefined
   if (postdeploy) rollout = {...rollout, outcome: postdeployInterrupted ? 'interrupted' : hooks.deployTimedOut ? 'timeout' : 'failed', failures: [postdeploy]}
   Object.assign(record, hooks.recordFields())
   const rollouts = await rolloutSummaries(kubectl, prepared.app, env.services, number)
@@ -395,7 +420,7 @@ async function applyWatchRecord(
   report.interrupted = rollout.interrupted
 
   if (rollout.outcome === 'ready') {
-    const pruning = await pruneLive(kubectl, selector, rollout.keep, (refs) => reporter.info(`Pruning ${plural(refs.length, 'object')} no longer rendered: ${refs.join(', ')}`))
+    const pruning = await pruneLive(kubectl, selector, rollout.keep, (refs) => reporter.info(pruningNote(refs)))
     report.pruned = pruning.pruned
     if (pruning.unanswered) reporter.warn(unprunedNote(pruning.unanswered))
     const left = leftInPlace(lastGood(releases)?.manifests() ?? [], rollout.keep)
@@ -486,7 +511,13 @@ async function applyWatchRecord(
   if (postdeployInterrupted)
     throw new InterruptedError(
       `deploy of ${env.name} interrupted during its postdeploy hook ${postdeploy.ref.replace(/^hook\//, '')}: release ${report.release} is rolled out and runs, recorded as interrupted (not as good: rollback and run do not take it); ${postdeploy.message}`,
-      {hint: `Deploy ${env.name} again to run the hook to its end and record the release as succeeded, or \`skycap rollback ${env.name}\` to go back.`, details: {report}},
+      {
+        // The next deploy is refused while the hook's Job runs (hook_running): the hint said to deploy again at once.
+        hint: hooks.interrupted?.job
+          ? `\`${kubectl.shown(`logs -f job/${hooks.interrupted.job}`)}\` follows the hook; once it has ended, deploy ${env.name} again to run it to its end and record the release as succeeded, or \`skycap rollback ${env.name}\` to go back.`
+          : `Deploy ${env.name} again to run the hook and record the release as succeeded, or \`skycap rollback ${env.name}\` to go back.`,
+        details: {report},
+      },
     )
   if (rollout.outcome === 'interrupted')
     throw new InterruptedError(`deploy of ${env.name} interrupted; ${LOCK_RELEASED} and the rollout left as it was`, {
@@ -644,7 +675,7 @@ async function autoRollback(
   }
   if (ok) {
     // Interrupted while pruning, the rollback is still recorded; the deploy's error says it was interrupted.
-    const pruning = await pruneLive(target.kubectl, selector, objects)
+    const pruning = await pruneLive(target.kubectl, selector, objects, (refs) => deps.reporter.info(pruningNote(refs, `release ${previous.record.number} did not have`)))
     if (pruning.unanswered) deps.reporter.warn(unprunedNote(pruning.unanswered))
     deps.reporter.info(`Rolled back to release ${previous.record.number}`)
   } else {
@@ -760,6 +791,18 @@ export async function confirmProtected(env: Environment, deps: DeployDeps, actio
     throw new UserError(`${env.name} is protected and there is no terminal to confirm on; nothing was changed`, {hint: `Pass --yes to ${action} ${env.name} from CI.`})
   }
   if (!(await deps.confirm(question))) throw new UserError(`${action} cancelled; nothing was changed`)
+}
+
+/**
+ * What is in the namespace besides what Kubernetes puts in a new one (its `kube-root-ca.crt`): the lock, release
+ * records or objects of a deploy that started meanwhile. A first deploy's validation creates nothing there.
+ */
+async function othersInNamespace(kubectl: Kubectl): Promise<string[]> {
+  const r = await kubectl.run(['get', 'leases,configmaps,secrets,deployments.apps,statefulsets.apps,services,jobs', '-o', 'name'])
+  return r.stdout
+    .split('\n')
+    .filter((line) => line.trim() && line.trim() !== 'configmap/kube-root-ca.crt')
+    .map((line) => line.trim())
 }
 
 /** Creates the namespace; false when another deploy created it first (then it is not ours to delete). */

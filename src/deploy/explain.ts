@@ -83,7 +83,8 @@ export async function explainFailures(kubectl: Kubectl, statuses: ResourceStatus
       .sort((a, b) => seenAt(a) - seenAt(b))
       .slice(-5)
     const logs: FailureReport['logs'] = []
-    for (const f of s.failing.slice(0, 3)) {
+    // A resource still pending when time ran out: the logs of its containers that run but never got ready.
+    for (const f of (s.failing.length || s.state === 'failed' ? s.failing : (s.waiting ?? [])).slice(0, 3)) {
       const args = ['logs', f.pod, '-c', f.container, `--tail=${LOG_LINES}`]
       let r = await logsOf(kubectl, f.previous ? [...args, '--previous'] : args)
       let previous = f.previous

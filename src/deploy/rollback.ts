@@ -6,7 +6,7 @@ import {contentOf, isGood, lastGood, listReleases, nextReleaseNumber, RECORD_MEA
 import {parseDuration} from '../duration.js'
 import {formatFailure} from './explain.js'
 import {reportContact} from '../kubectl/outage.js'
-import {adoptedNote, claimedElsewhere, claimedError, deferredNote, dryRunApply, pruneLive, unprunedNote} from './apply.js'
+import {adoptedNote, claimedElsewhere, claimedError, deferredNote, dryRunApply, pruneLive, pruningNote, unprunedNote} from './apply.js'
 import {changeSummary} from './diff.js'
 import {confirmProtected, type DeployDeps, type DeployReport, plannedReport, refuseUnreachableMinReady, rollbackRecord, runningRevision, settleNotifications, whatRuns, withReplicas} from './deploy.js'
 import {DEFAULT_TIMEOUT_MS, liveDeployments} from './replicas.js'
@@ -257,7 +257,8 @@ export async function rollback(options: RollbackOptions, deps: DeployDeps): Prom
     report.failures = rollout.failures
     report.interrupted = rollout.interrupted
     report.result = rollout.outcome === 'ready' ? 'succeeded' : rollout.outcome === 'timeout' ? 'timed-out' : rollout.outcome === 'interrupted' ? 'interrupted' : 'failed'
-    const pruning = rollout.outcome === 'ready' ? await pruneLive(kubectl, selector, rollout.keep) : undefined
+    const pruning =
+      rollout.outcome === 'ready' ? await pruneLive(kubectl, selector, rollout.keep, (refs) => deps.reporter.info(pruningNote(refs, `release ${chosen.record.number} did not have`))) : undefined
     if (pruning) report.pruned = pruning.pruned
     if (pruning?.unanswered) deps.reporter.warn(unprunedNote(pruning.unanswered))
     // The explanation shows unfolded, after the rollback group (docs/ci.md).

@@ -1,6 +1,6 @@
 import type {Environment, HookConfig, SkycapConfig} from '../config/types.js'
 import {parseDuration} from '../duration.js'
-import {DeployFailedError, HookRunningError} from '../errors.js'
+import {DeployFailedError, HookRunningError, InterruptedError} from '../errors.js'
 import type {Kubectl} from '../kubectl/kubectl.js'
 import {LogChunkProcessor} from '../logs/chunks.js'
 import {configuredExcludes} from '../logs/filter.js'
@@ -56,7 +56,7 @@ export interface HookContext {
    * ran on to its own timeout (10 m by default) under `deploy --timeout 20s`. `timeout` names it in messages.
    */
   deadline?: {at: number; timeout: string}
-  /** The environment's first release (no release recorded before it): predeploy failures have no running release. */
+  /** No release of the environment succeeded before this one: a failed predeploy hook leaves no running release. */
   first?: boolean
 }
 
@@ -82,6 +82,8 @@ export class DeployHooks {
   private cleaned = false
   /** Whether the last hook that failed ran out of the deploy's time (its --timeout), not of its own. */
   deployTimedOut = false
+  /** Set when a Ctrl-C ended the phase: with the Job it left (maybe) running, none when it came before any Job. */
+  interrupted?: {job?: string}
   /** Why the last hook failed when it was not its command (JobOutcome.cause), and the image it ran. */
   private lastFailure: {cause?: JobOutcome['cause']; image: string} = {image: ''}
 
@@ -103,13 +105,16 @@ export class DeployHooks {
       const job = this.records.at(-1)?.job
       const shown = (args: string) => this.context.kubectl.shown(args)
       // A first deploy has no running release to leave untouched.
-      const untouched = this.context.first ? `the first release of ${this.context.environment}: there was none before it` : 'the running release is untouched'
-      if (this.records.at(-1)?.result === 'interrupted') {
+      const untouched = this.context.first ? `no release of ${this.context.environment} has succeeded before it` : 'the running release is untouched'
+      if (this.interrupted) {
         const hook = failure.ref.slice('hook/'.length)
+        const left = this.interrupted.job
         throw new HookFailedError(
           failure,
           `predeploy hook ${hook} was interrupted: ${failure.message}; release ${this.context.release} was not rolled out (${untouched})`,
-          `\`${shown(`logs -f job/${job}`)}\` follows the hook to its end; deploy again once it is done (a deploy before then is refused, exit 3, rather than run the hook a second time beside it).`,
+          left
+            ? `\`${shown(`logs -f job/${left}`)}\` follows the hook to its end; deploy again once it is done (a deploy before then is refused, exit 3, rather than run the hook a second time beside it).`
+            : 'No hook ran; deploy again.',
           undefined,
           true,
         )
@@ -157,7 +162,17 @@ export class DeployHooks {
     if (hooks.length === 0) return undefined
     const ctx = this.context
     const clock = ctx.clock ?? Date.now
-    if (!this.cleaned) await cleanupHookJobs(ctx.kubectl, ctx.app, ctx.environment, ctx.release)
+    if (!this.cleaned) {
+      try {
+        await cleanupHookJobs(ctx.kubectl, ctx.app, ctx.environment, ctx.release)
+      } catch (error) {
+        // Ctrl-C before the first hook's Job was made: nothing ran; an interruption the deploy records as such (it
+        // escaped as an error, and no release was recorded).
+        if (!(error instanceof InterruptedError || ctx.signal?.aborted)) throw error
+        this.interrupted = {}
+        return {ref: `hook/${(hooks[0] as PlannedHook).hook.name}`, message: 'interrupted before it started (no job was created)', events: [], logs: []}
+      }
+    }
     this.cleaned = true
     for (const {hook, timeoutMs} of hooks) {
       const started = clock()
@@ -215,6 +230,7 @@ export class DeployHooks {
         ...(outcome.refused ? {refused: true} : {}),
       }
       this.records.push(record)
+      if (outcome.result === 'interrupted') this.interrupted = {job: name}
       // The Job's own deadline (activeDeadlineSeconds) is the hook's timeout: it stopped the pod if it was first.
       this.deployTimedOut = outcome.result === 'timed-out' && deployFirst && !/deadline/i.test(outcome.message)
       this.lastFailure = {...(outcome.cause ? {cause: outcome.cause} : {}), image: containerImage(job)}
@@ -228,7 +244,9 @@ export class DeployHooks {
         ref: `hook/${hook.name}`,
         message:
           outcome.result === 'interrupted'
-            ? `skycap stopped following it; its job ${name} was not stopped and goes on running`
+            ? outcome.cause === 'creating'
+              ? outcome.message
+              : `skycap stopped following it; its job ${name} was not stopped and goes on running`
             : this.deployTimedOut
               ? `did not finish within the deploy's ${ctx.deadline?.timeout}; its job ${name} goes on running up to the hook's own timeout of ${hook.timeout ?? '10m'}`
               : outcome.result === 'timed-out'
@@ -280,21 +298,34 @@ export async function runningHooks(kubectl: Kubectl, app: string, environment: s
 
 /**
  * Refuses a deploy that would run hooks while a hook of an earlier deploy still runs (exit 3, as a held lock): a
- * deploy Ctrl-C'd during its migration leaves that Job running, and the next deploy ran the migration a second time
- * beside it. With --skip-hooks nothing runs twice: a warning names the Job.
+ * deploy Ctrl-C'd during its migration (or out of --timeout) leaves that Job running, and the next deploy ran the
+ * migration a second time beside it. A deploy that runs no hooks (--skip-hooks, or none configured now) is not
+ * refused, but warned, naming the Job (`quiet`: not warned, for the second look under the lock).
  */
-export async function refuseBesideRunningHooks(kubectl: Kubectl, app: string, environment: string, options: {skipHooks: boolean; hasHooks: boolean; reporter: Reporter}): Promise<void> {
-  if (!options.hasHooks) return
+export async function refuseBesideRunningHooks(
+  kubectl: Kubectl,
+  app: string,
+  environment: string,
+  options: {skipHooks: boolean; hasHooks: boolean; reporter: Reporter; quiet?: boolean; releases?: Array<{record: ReleaseRecord}>},
+): Promise<void> {
+  // A deploy that runs no hooks only warns, and only a hook its recent releases left running can be there to warn
+  // of: without one, no kubectl call (every deploy of an app without hooks made one).
+  const runsHooks = options.hasHooks && !options.skipHooks
+  if (!runsHooks && options.releases && !options.releases.slice(0, KEEP_HOOK_RELEASES + 2).some((r) => r.record.hooks?.some((h) => h.result === 'interrupted' || h.result === 'timed-out'))) return
   const running = await runningHooks(kubectl, app, environment)
   if (running.length === 0) return
   const shown = running.map((r) => `${r.hook} of release ${r.release} (job ${r.job}${r.startedAt ? `, started ${r.startedAt}` : ''})`).join(', ')
   const first = running[0] as RunningHook
-  if (options.skipHooks) {
-    options.reporter.warn(`hook ${shown} is still running (an earlier deploy was interrupted); this deploy runs no hooks (--skip-hooks)`)
+  const one = running.length === 1
+  if (options.skipHooks || !options.hasHooks) {
+    if (!options.quiet)
+      options.reporter.warn(
+        `${one ? 'hook' : 'hooks'} ${shown} ${one ? 'is' : 'are'} still running (an earlier deploy left ${one ? 'it' : 'them'} to finish); this deploy runs no hooks (${options.skipHooks ? '--skip-hooks' : 'none configured'}) and rolls out beside ${one ? 'it' : 'them'}`,
+      )
     return
   }
   throw new HookRunningError(
-    `${running.length === 1 ? 'hook' : 'hooks'} ${shown} ${running.length === 1 ? 'is' : 'are'} still running: an earlier deploy of ${environment} was interrupted and left ${running.length === 1 ? 'it' : 'them'} to finish, and this deploy would run its hooks again beside ${running.length === 1 ? 'it' : 'them'}; nothing was changed`,
+    `${one ? 'hook' : 'hooks'} ${shown} ${one ? 'is' : 'are'} still running: an earlier deploy of ${environment} (interrupted, or out of time) left ${one ? 'it' : 'them'} to finish, and this deploy would run its hooks again beside ${one ? 'it' : 'them'}; nothing was changed`,
     {
       hint: `Wait for it to end (\`${kubectl.shown(`logs -f job/${first.job}`)}\` follows it) or stop it (\`${kubectl.shown(`delete job ${running.map((r) => r.job).join(' ')}`)}\`), then deploy again; --skip-hooks deploys now without running hooks.`,
       details: {running},

@@ -136,9 +136,10 @@ export interface JobOutcome {
   refused?: boolean
   /**
    * Why it failed, when it was not the command: `deleted` (the Job went while it ran: no output or exit code will
-   * come), `image` (the node cannot pull the image: the command never ran). The hints differ.
+   * come), `image` (the node cannot pull the image: the command never ran), `creating` (a Ctrl-C stopped the
+   * Job's create: it may or may not exist). The hints differ.
    */
-  cause?: 'deleted' | 'image'
+  cause?: 'deleted' | 'image' | 'creating'
 }
 
 export interface RunJobOptions {
@@ -188,11 +189,20 @@ export async function runJob(given: Kubectl, job: KubeObject, options: RunJobOpt
     })
   let created
   try {
-    created = await create()
+    try {
+      created = await create()
+    } catch (error) {
+      if (!(error instanceof KubectlError) || error.kind !== 'already_exists') throw error
+      await kubectl.run(['delete', 'job', name, '--ignore-not-found', '--wait=true'])
+      created = await create()
+    }
   } catch (error) {
-    if (!(error instanceof KubectlError) || error.kind !== 'already_exists') throw error
-    await kubectl.run(['delete', 'job', name, '--ignore-not-found', '--wait=true'])
-    created = await create()
+    // A Ctrl-C that stopped the create (the terminal signals the whole group): an interruption like one seen while
+    // following the Job, which the deploy records; it escaped as an error and no release was recorded. The request
+    // may have reached the API server, so the Job may run.
+    if (error instanceof InterruptedError || options.signal?.aborted)
+      return {job: name, result: 'interrupted', message: `interrupted while its job ${name} was being created (it may have been, and then runs on)`, cause: 'creating'}
+    throw error
   }
   if ('refused' in created) return created
   const container = ((job.spec as {template: PodTemplate}).template.spec.containers[0] as Container).name

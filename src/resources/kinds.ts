@@ -41,6 +41,23 @@ function waitReason(pods: KubeObject[]): string {
   return ''
 }
 
+/**
+ * The containers of `pods` that run but are not ready (a readiness check that does not pass): if time runs out,
+ * their logs are the report's, as a crashed container's are (a timeout showed no log lines at all, though an app that
+ * never gets ready usually says why in them). At most 3.
+ */
+function notReadyContainers(pods: KubeObject[]): Pick<ResourceStatus, 'waiting'> {
+  const found = pods
+    .filter((p) => !(p.metadata as {deletionTimestamp?: string}).deletionTimestamp && !podReady(p))
+    .flatMap((p) =>
+      ((p as {status?: {containerStatuses?: Array<{name: string; ready?: boolean; state?: {running?: unknown}}>}}).status?.containerStatuses ?? [])
+        .filter((c) => c.state?.running && !c.ready)
+        .map((c) => ({pod: p.metadata.name, container: c.name, previous: false})),
+    )
+    .slice(0, 3)
+  return found.length ? {waiting: found} : {}
+}
+
 /** The controller has not yet seen the spec that was applied: nothing it reports is about that spec yet. */
 function stale(live: Obj): boolean {
   return (live.status?.observedGeneration ?? 0) < ((live.metadata as {generation?: number}).generation ?? 0)
@@ -91,7 +108,7 @@ const deployment: WatchedKind = {
     const minReady = (live.spec?.minReadySeconds as number | undefined) ?? 0
     const ready = st.readyReplicas ?? 0
     const availability = minReady > 0 && ready > available ? `, ${available} available (a pod counts once ready for ${minReady}s, minReadySeconds)` : ''
-    return {...out, message: `${updated}/${want} updated, ${ready} ready${availability}${old > 0 ? `, ${old} old still running` : ''}${waitReason(pods)}`}
+    return {...out, message: `${updated}/${want} updated, ${ready} ready${availability}${old > 0 ? `, ${old} old still running` : ''}${waitReason(pods)}`, ...notReadyContainers(pods)}
   },
 }
 
@@ -130,6 +147,7 @@ const statefulSet: WatchedKind = {
       ...out,
       message: `${st.updatedReplicas ?? 0}/${want} updated, ${st.readyReplicas ?? 0} ready${waitReason(pods)}`,
       ...(broken.length ? {replace: broken} : {}),
+      ...notReadyContainers(pods),
     }
   },
 }
@@ -152,7 +170,7 @@ const daemonSet: WatchedKind = {
     if ((st.updatedNumberScheduled ?? 0) >= want && (st.numberAvailable ?? 0) >= want && (st.numberUnavailable ?? 0) === 0) {
       return {...out, state: 'ready', message: `${st.numberAvailable ?? 0}/${want} ready`}
     }
-    return {...out, message: `${st.updatedNumberScheduled ?? 0}/${want} updated, ${st.numberReady ?? 0} ready${waitReason(pods)}`}
+    return {...out, message: `${st.updatedNumberScheduled ?? 0}/${want} updated, ${st.numberReady ?? 0} ready${waitReason(pods)}`, ...notReadyContainers(pods)}
   },
 }
 

@@ -25,6 +25,8 @@ export interface ResourceStatus {
    */
   eventsSince?: string
   failing: FailingContainer[]
+  /** Containers that run but are not ready, of a resource still pending: their logs explain a timeout. */
+  waiting?: FailingContainer[]
   /** Pods of an older revision that block the rollout and must be deleted for the controller to replace them. */
   replace?: string[]
 }

@@ -297,7 +297,14 @@ describe('skycap deploy (real cluster)', function () {
     const r = await app.json([...DEPLOY, 'test'])
     expect(r.exitCode, r.stderr).to.equal(0)
     expect(r.doc.result.pruned).to.deep.equal(['Deployment/worker'])
+    expect(r.stderr).to.contain('Pruning 1 object no longer rendered: Deployment/worker')
     await waitFor('worker to go', async () => (await kubectl(['get', 'deployment', 'worker', '--ignore-not-found', '-o', 'name'], {namespace: ns.name})).stdout.trim() === '')
+    // A rollback prunes as a deploy does, and says so before (it deleted the service without a word).
+    expect((await app.cli(['rollback', 'test', '--to', '1'])).exitCode).to.equal(0)
+    const again = await app.json(['rollback', 'test', '--to', '2'])
+    expect(again.exitCode, again.stderr).to.equal(0)
+    expect(again.doc.result.pruned).to.deep.equal(['Deployment/worker'])
+    expect(again.stderr).to.contain('Pruning 1 object release 2 did not have: Deployment/worker')
   })
 
   it('rollback after the same commit was deployed twice (a CI job run again) returns to the commit before, not to the same manifests', async () => {
@@ -460,6 +467,31 @@ describe('skycap deploy (real cluster)', function () {
       expect((await kubectl(['get', 'namespace', fresh, '--ignore-not-found', '-o', 'name'])).stdout.trim()).to.equal('')
       const fixed = await app.cli([...DEPLOY, 'test'])
       expect(fixed.exitCode, fixed.stderr).to.equal(0)
+    } finally {
+      await kubectl(['delete', 'namespace', fresh, '--ignore-not-found', '--wait=false'])
+    }
+  })
+
+  it("a first deploy rejected while another began to use the namespace it created keeps that namespace (it deleted it, with that deploy's release)", async () => {
+    const fresh = `${ns.name}-race`
+    try {
+      await app.change((t) => t.replace(`namespace: ${ns.name}\n`, `namespace: ${fresh}\n`), 'race namespace')
+      // Many objects make the server dry run take seconds; the Service's port makes it fail at its end.
+      const many = Array.from({length: 1000}, (_, i) => `apiVersion: v1\nkind: ConfigMap\nmetadata: {name: many-${i}}\ndata: {i: "${i}"}\n`).join('---\n')
+      app.repo.write('deploy/many.yaml', many)
+      app.repo.write('deploy/bad.yaml', 'apiVersion: v1\nkind: Service\nmetadata:\n  name: bad\nspec:\n  ports: [{port: 99999}]\n')
+      await app.repo.commit('slow and bad')
+      const rejected = app.cli([...DEPLOY, 'test'])
+      await waitFor('the deploy to create its namespace', async () => (await kubectl(['get', 'namespace', fresh, '--ignore-not-found', '-o', 'name'])).stdout.trim() !== '', {timeoutMs: 60_000})
+      // Someone else starts to use it meanwhile: here the lock another deploy takes first.
+      const lock = await app.cli(['lock', 'acquire', 'test', '--reason', 'another deploy'])
+      expect(lock.exitCode, lock.stderr).to.equal(0)
+      const r = await rejected
+      expect(r.exitCode, r.stderr).to.equal(2)
+      expect(r.stderr).to.match(new RegExp(`Keeping namespace ${fresh}, made by this deploy: another deploy is using it now \\(lease\\.coordination\\.k8s\\.io/`))
+      expect(r.stderr).to.not.include('Deleting namespace')
+      expect((await kubectl(['get', 'namespace', fresh, '-o', 'jsonpath={.status.phase}'])).stdout).to.equal('Active')
+      expect(JSON.parse((await app.cli(['lock', 'status', 'test', '--json'])).stdout).result.lock).to.include({reason: 'another deploy'})
     } finally {
       await kubectl(['delete', 'namespace', fresh, '--ignore-not-found', '--wait=false'])
     }

@@ -223,7 +223,9 @@ describe('real node: hooks, run, exec and port-forward', function () {
         const again = await deploy()
         expect(again.exitCode, `round ${round}: ${again.stderr}`).to.equal(3)
         expect(again.doc.error.code).to.equal('hook_running')
-        expect(again.doc.error.message).to.match(new RegExp(`^hook migrate of release 2 \\(job ${job}, started [-0-9T:Z]+\\) is still running: an earlier deploy of test was interrupted`))
+        expect(again.doc.error.message).to.match(
+          new RegExp(`^hook migrate of release 2 \\(job ${job}, started [-0-9T:Z]+\\) is still running: an earlier deploy of test \\(interrupted, or out of time\\) left it to finish`),
+        )
         expect(again.doc.error.hint).to.include(`kubectl delete job ${job} -n ${ns.name}`)
         const releases = (await app.json(['history', 'test'])).doc.result.releases
         expect(releases.map((x: {number: number; result: string}) => `${x.number} ${x.result}`)).to.deep.equal(['2 interrupted', '1 succeeded'])
@@ -236,7 +238,7 @@ describe('real node: hooks, run, exec and port-forward', function () {
       const skipped = await deploy(['--skip-hooks'])
       expect(skipped.exitCode, skipped.stderr).to.equal(0)
       expect(skipped.stderr).to.include(`hook migrate of release 2 (job ${job}, started`)
-      expect(skipped.stderr).to.include('this deploy runs no hooks (--skip-hooks)')
+      expect(skipped.stderr).to.include('this deploy runs no hooks (--skip-hooks) and rolls out beside it')
       // The Job gone (stopped by hand, as the hint says), a migration that ends: the next deploy runs it.
       await kubectl(['delete', 'job', job, '--wait=true'], {namespace: ns.name})
       await app.change((t) => t.replace('command: [/app], timeout: 3m', 'command: [/app, say, migrated]'), 'a migration that ends')

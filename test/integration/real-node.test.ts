@@ -109,6 +109,11 @@ describe('real node: the test app in real containers', function () {
     expect(report.failures[0].message).to.match(/readiness check does not pass/)
     expect(report.failures[0].events.map((e: {message: string}) => e.message).join('\n')).to.match(/Readiness probe failed: HTTP probe failed with statuscode: 503/)
     expect(report.failures[0].events.find((e: {reason: string}) => e.reason === 'Unhealthy')).to.include({type: 'Warning'})
+    // The never-ready container's own last lines (a timeout showed none): what the app printed, its probe requests and
+    // DEBUG lines hidden by the filters (the last 25 may hold nothing else).
+    const logs = report.failures[0].logs[0]
+    expect(logs, JSON.stringify(report.failures[0])).to.include({container: 'web', previous: false})
+    expect(logs.lines.length + logs.hidden, JSON.stringify(logs)).to.be.greaterThan(0)
     expect(report.rollback).to.deep.include({to: 1, result: 'succeeded'})
     expect(answers.length, 'requests sent during the deploy').to.be.at.least(20)
     expect(

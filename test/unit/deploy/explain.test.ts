@@ -37,26 +37,10 @@ describe('failure reports: events as objects (--json) and as lines (terminal)', 
   })
 
   it("only the events of this rollout: the Deployment's scaling of the release before is left out (it was among the five shown)", async () => {
-    const labels = {app: 'web'}
-    const deployment = {
-      apiVersion: 'apps/v1',
-      kind: 'Deployment',
-      metadata: {name: 'web', uid: 'd1', generation: 4, annotations: {'deployment.kubernetes.io/revision': '4'}},
-      spec: {replicas: 1, selector: {matchLabels: labels}, template: {metadata: {labels}, spec: {containers: [{name: 'web', image: 'web:4'}]}}},
-      status: {observedGeneration: 4, replicas: 2, updatedReplicas: 1, readyReplicas: 1, availableReplicas: 1, unavailableReplicas: 1},
-    }
-    const rs = {
-      apiVersion: 'apps/v1',
-      kind: 'ReplicaSet',
-      metadata: {name: 'web-new', uid: 'r4', creationTimestamp: '2026-12-02T10:00:00Z', annotations: {'deployment.kubernetes.io/revision': '4'}, ownerReferences: [{uid: 'd1'}]},
-      spec: {template: {metadata: {labels}, spec: {containers: [{name: 'web', image: 'web:4'}]}}},
-    }
-    const pod = {
-      apiVersion: 'v1',
-      kind: 'Pod',
-      metadata: {name: 'web-new-x', ownerReferences: [{uid: 'r4'}]},
-      status: {phase: 'Running', containerStatuses: [{name: 'web', ready: false, restartCount: 3, state: {waiting: {reason: 'CrashLoopBackOff'}}, lastState: {terminated: {exitCode: 1}}}]},
-    }
+    const {deployment, rs, pod} = rollout('web', 4, {
+      phase: 'Running',
+      containerStatuses: [{name: 'web', ready: false, restartCount: 3, state: {waiting: {reason: 'CrashLoopBackOff'}}, lastState: {terminated: {exitCode: 1}}}],
+    })
     const status = statusOf(deployment, new ClusterSnapshot([deployment, rs, pod]))
     expect(status.eventsSince).to.equal('2026-12-02T10:00:00Z')
     const event = (reason: string, name: string, at: string) => ({type: 'Normal', reason, message: reason, involvedObject: {kind: 'Deployment', name}, lastTimestamp: at})
@@ -67,6 +51,25 @@ describe('failure reports: events as objects (--json) and as lines (terminal)', 
     ])
     const [report] = await explainFailures(fake.kubectl, [{...status, state: 'failed'}], () => lineFilter({configured: [], exclude: [], grep: []}))
     expect(report?.events.map((e) => `${e.reason} ${e.lastSeen}`)).to.deep.equal(['ScalingReplicaSet 2026-12-02T10:00:00Z', 'BackOff 2026-12-02T10:00:30Z'])
+  })
+
+  it('a timeout shows the logs of the containers that run but never got ready (it showed none: an app that never gets ready says why there)', async () => {
+    const {deployment, rs, pod} = rollout('api', 2, {
+      phase: 'Running',
+      conditions: [{type: 'Ready', status: 'False'}],
+      containerStatuses: [{name: 'api', ready: false, restartCount: 0, state: {running: {startedAt: '2026-12-02T10:00:05Z'}}}],
+    })
+    const status = statusOf(deployment, new ClusterSnapshot([deployment, rs, pod]))
+    expect(status.state).to.equal('pending')
+    expect(status.message).to.contain('container api of pod api-new-x runs but its readiness check does not pass')
+    const fake = fakeKubectl([
+      {argv: ['--request-timeout=30s', 'get', 'events', '-o', 'json'], result: {stdout: JSON.stringify({items: []})}},
+      {argv: ['--request-timeout=30s', 'logs', 'api-new-x', '-c', 'api', '--tail=25'], result: {stdout: 'starting\nwaiting for the database at db:5432\n'}},
+    ])
+    const [report] = await explainFailures(fake.kubectl, [status], () => lineFilter({configured: [], exclude: [], grep: []}))
+    expect(fake.remaining()).to.equal(0)
+    expect(report?.message).to.match(/^still not ready: /)
+    expect(report?.logs).to.deep.equal([{pod: 'api-new-x', container: 'api', previous: false, lines: ['starting', 'waiting for the database at db:5432'], hidden: 0}])
   })
 
   it('a Ctrl-C that stops kubectl logs (the terminal signals the whole group) leaves the report without those lines; it does not stop the report', async () => {
@@ -117,3 +120,23 @@ describe('failure reports: events as objects (--json) and as lines (terminal)', 
     expect(classify(['apply', '-f', '-'], 'Error from server (Forbidden): pods is forbidden', 'prod').jsonHint).to.equal(undefined)
   })
 })
+
+/** A Deployment `name` at revision `n` mid-rollout (one pod of its new ReplicaSet, with `podStatus`, one old pod). */
+function rollout(name: string, n: number, podStatus: Record<string, unknown>) {
+  const labels = {app: name}
+  const deployment = {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: {name, uid: 'd1', generation: n, annotations: {'deployment.kubernetes.io/revision': String(n)}},
+    spec: {replicas: 1, selector: {matchLabels: labels}, template: {metadata: {labels}, spec: {containers: [{name, image: `${name}:${n}`}]}}},
+    status: {observedGeneration: n, replicas: 2, updatedReplicas: 1, readyReplicas: 1, availableReplicas: 1, unavailableReplicas: 1},
+  }
+  const rs = {
+    apiVersion: 'apps/v1',
+    kind: 'ReplicaSet',
+    metadata: {name: `${name}-new`, uid: `r${n}`, creationTimestamp: '2026-12-02T10:00:00Z', annotations: {'deployment.kubernetes.io/revision': String(n)}, ownerReferences: [{uid: 'd1'}]},
+    spec: {template: {metadata: {labels}, spec: {containers: [{name, image: `${name}:${n}`}]}}},
+  }
+  const pod = {apiVersion: 'v1', kind: 'Pod', metadata: {name: `${name}-new-x`, ownerReferences: [{uid: `r${n}`}]}, status: podStatus}
+  return {deployment, rs, pod}
+}

@@ -476,7 +476,7 @@ describe('hooks: a hook an interrupted deploy left running', () => {
     ])
   })
 
-  it('refuses a deploy with hooks beside one still running (exit 3, hook_running, what to type), warns under --skip-hooks, and asks nothing of an environment without hooks', async () => {
+  it('refuses a deploy with hooks beside one still running (exit 3, hook_running, what to type); warns a deploy that runs none (--skip-hooks, or none configured), once', async () => {
     const running = {items: [hookJob(6, {active: 1, startTime: '2026-12-04T10:00:00Z'})]}
     const fake = fakeKubectl([{argv: ['--context', 'kind-x', '--namespace', 'shop-staging', ...list], result: {stdout: JSON.stringify(running)}}], {namespace: 'shop-staging', context: 'kind-x'})
     const error = await refuseBesideRunningHooks(fake.kubectl, 'shop', 'staging', {skipHooks: false, hasHooks: true, reporter: memoryReporter()}).catch((e: unknown) => e)
@@ -484,20 +484,37 @@ describe('hooks: a hook an interrupted deploy left running', () => {
     const e = error as HookRunningError
     expect([e.exitCode, e.code]).to.deep.equal([3, 'hook_running'])
     expect(e.message).to.equal(
-      'hook migrate of release 6 (job shop-staging-migrate-6, started 2026-12-04T10:00:00Z) is still running: an earlier deploy of staging was interrupted and left it to finish, and this deploy would run its hooks again beside it; nothing was changed',
+      'hook migrate of release 6 (job shop-staging-migrate-6, started 2026-12-04T10:00:00Z) is still running: an earlier deploy of staging (interrupted, or out of time) left it to finish, and this deploy would run its hooks again beside it; nothing was changed',
     )
     expect(e.hint).to.equal(
       'Wait for it to end (`kubectl logs -f job/shop-staging-migrate-6 -n shop-staging --context kind-x` follows it) or stop it (`kubectl delete job shop-staging-migrate-6 -n shop-staging --context kind-x`), then deploy again; --skip-hooks deploys now without running hooks.',
     )
-    const skipping = fakeKubectl([{argv: list, result: {stdout: JSON.stringify(running)}}])
-    const reporter = memoryReporter()
-    await refuseBesideRunningHooks(skipping.kubectl, 'shop', 'staging', {skipHooks: true, hasHooks: true, reporter})
-    expect(reporter.warnings).to.deep.equal([
-      'hook migrate of release 6 (job shop-staging-migrate-6, started 2026-12-04T10:00:00Z) is still running (an earlier deploy was interrupted); this deploy runs no hooks (--skip-hooks)',
-    ])
+    const answer = {argv: list, result: {stdout: JSON.stringify(running)}}
+    const warned = async (options: {skipHooks: boolean; hasHooks: boolean; quiet?: boolean}) => {
+      const reporter = memoryReporter()
+      const k = fakeKubectl([answer])
+      await refuseBesideRunningHooks(k.kubectl, 'shop', 'staging', {...options, reporter})
+      expect(k.remaining()).to.equal(0)
+      return reporter.warnings
+    }
+    const said = (why: string) => [
+      `hook migrate of release 6 (job shop-staging-migrate-6, started 2026-12-04T10:00:00Z) is still running (an earlier deploy left it to finish); this deploy runs no hooks (${why}) and rolls out beside it`,
+    ]
+    expect(await warned({skipHooks: true, hasHooks: true})).to.deep.equal(said('--skip-hooks'))
+    // Hooks removed from skycap.yaml while a migration runs: it rolled out beside it without a word.
+    expect(await warned({skipHooks: false, hasHooks: false})).to.deep.equal(said('none configured'))
+    // The second look, under the lock: refuses, but does not warn again.
+    expect(await warned({skipHooks: true, hasHooks: true, quiet: true})).to.deep.equal([])
+    // A deploy that runs no hooks asks only when a recent release left one running (interrupted, out of time).
     const none = fakeKubectl([])
-    await refuseBesideRunningHooks(none.kubectl, 'shop', 'staging', {skipHooks: false, hasHooks: false, reporter: memoryReporter()})
-    expect([fake.remaining(), skipping.remaining(), none.remaining()]).to.deep.equal([0, 0, 0])
+    const ran = (result: 'succeeded' | 'interrupted') => ({record: {hooks: [{name: 'migrate', phase: 'predeploy', result, durationMs: 1, job: 'j'}]} as unknown as ReleaseRecord})
+    await refuseBesideRunningHooks(none.kubectl, 'shop', 'staging', {skipHooks: false, hasHooks: false, reporter: memoryReporter(), releases: [ran('succeeded')]})
+    await refuseBesideRunningHooks(none.kubectl, 'shop', 'staging', {skipHooks: true, hasHooks: true, reporter: memoryReporter(), releases: []})
+    expect(none.calls).to.deep.equal([])
+    const asked = fakeKubectl([answer])
+    await refuseBesideRunningHooks(asked.kubectl, 'shop', 'staging', {skipHooks: false, hasHooks: false, reporter: memoryReporter(), releases: [ran('succeeded'), ran('interrupted')]})
+    expect(asked.remaining()).to.equal(0)
+    expect(fake.remaining()).to.equal(0)
   })
 })
 
@@ -536,6 +553,42 @@ describe('hooks: Ctrl-C during a predeploy hook', () => {
     expect(error.hint).to.include('kubectl logs -f job/shop-staging-migrate-4')
     expect(hooks.recordFields().hooks?.[0]).to.include({name: 'migrate', result: 'interrupted', job: 'shop-staging-migrate-4'})
     expect(fake.remaining()).to.equal(0)
+  })
+
+  it("a Ctrl-C that stops the cleanup before the first Job, or the Job's create, is the same interruption (it escaped as an error and the deploy recorded nothing)", async () => {
+    const loaded = await parseConfig(CONFIG, '/tmp/x/skycap.yaml')
+    const env = resolveEnvironment(loaded, 'staging')
+    const list = ['--request-timeout=30s', 'get', 'jobs', '-l', 'skycap.dev/job-of=shop,skycap.dev/environment=staging,skycap.dev/job-kind=hook', '-o', 'json']
+    const sigint = {exitCode: 130, signal: 'SIGINT' as const}
+    const run = async (script: Array<{argv: string[]; result?: Record<string, unknown>}>) => {
+      const fake = fakeKubectl(script)
+      const hooks = new DeployHooks(
+        await planHooks(env, [deployment], false),
+        {kubectl: fake.kubectl, app: 'shop', environment: 'staging', release: 4, objects: [deployment], config: loaded.config, reporter: memoryReporter()},
+        false,
+      )
+      const error = (await hooks.predeploy().catch((e: unknown) => e)) as HookFailedError
+      expect(fake.remaining()).to.equal(0)
+      return {error, hooks}
+    }
+    const cleanup = await run([{argv: list, result: sigint}])
+    expect(cleanup.error).to.be.instanceOf(HookFailedError)
+    expect(cleanup.error.interrupted).to.equal(true)
+    expect(cleanup.error.message).to.equal(
+      'predeploy hook migrate was interrupted: interrupted before it started (no job was created); release 4 was not rolled out (the running release is untouched)',
+    )
+    expect(cleanup.error.hint).to.equal('No hook ran; deploy again.')
+    expect(cleanup.hooks.recordFields()).to.deep.equal({})
+    const create = await run([
+      {argv: list, result: {stdout: '{"items":[]}'}},
+      {argv: ['--request-timeout=30s', 'create', '-f', '-'], result: sigint},
+    ])
+    expect(create.error.interrupted).to.equal(true)
+    expect(create.error.message).to.equal(
+      'predeploy hook migrate was interrupted: interrupted while its job shop-staging-migrate-4 was being created (it may have been, and then runs on); release 4 was not rolled out (the running release is untouched)',
+    )
+    expect(create.error.hint).to.include('kubectl logs -f job/shop-staging-migrate-4')
+    expect(create.hooks.recordFields().hooks?.[0]).to.include({name: 'migrate', result: 'interrupted', job: 'shop-staging-migrate-4'})
   })
 
   it("names kubectl commands with the environment's namespace and context (a bare `kubectl logs job/…` looked in the default namespace)", async () => {
@@ -582,7 +635,7 @@ describe('hooks: a predeploy hook past its timeout', () => {
     const context = {kubectl: fake.kubectl, app: 'shop', environment: 'staging', release: 1, first: true, objects: [deployment], config: loaded.config, reporter: memoryReporter()}
     const error = (await new DeployHooks(await planHooks(env, [deployment], false), context, false).predeploy().catch((e: unknown) => e)) as HookFailedError
     expect(error.message).to.equal(
-      'predeploy hook migrate failed (did not finish within its timeout of 5m (no pod was started)); release 1 was not rolled out (the first release of staging: there was none before it)',
+      'predeploy hook migrate failed (did not finish within its timeout of 5m (no pod was started)); release 1 was not rolled out (no release of staging has succeeded before it)',
     )
   })
 })
