@@ -49,7 +49,7 @@ import {otherSlotDeployment} from '../strategies/strategy.js'
 import {followAppliedSlots, forgetPrunedSlots, rolloutSummaries} from '../strategies/state.js'
 import {appSelector, connect, type KubectlFactory, namespaceExists, type Target} from '../env/connect.js'
 import {changeSummary} from './diff.js'
-import {configuredReplicas, DEFAULT_TIMEOUT_MS, keepScaledReplicas, keptReplicasNote, liveDeployments} from './replicas.js'
+import {configuredReplicas, DEFAULT_TIMEOUT_MS, keepScaledReplicas, keptReplicasNote, liveDeployments, replacedReplicasNote} from './replicas.js'
 import {parseDuration} from '../duration.js'
 import {DeployHooks, HookFailedError, hooksNotUndoneBy, planHooks, refuseBesideRunningHooks} from '../hooks/hooks.js'
 import {type ChecksVerdict, requireGreenChecks} from '../ci-checks/checks.js'
@@ -307,6 +307,8 @@ export async function deploy(options: DeployOptions, deps: DeployDeps): Promise<
     const lockedObjects = keepScaledReplicas(prepared, env, lockedReleases, lockedLive, options.resetReplicas ?? false)
     const kept = keptReplicasNote(prepared, env, lockedObjects)
     if (kept) reporter.info(kept)
+    const replaced = lockedReleases.length ? replacedReplicasNote(prepared, env, lockedObjects, lockedLive, options.resetReplicas ?? false) : undefined
+    if (replaced) reporter.info(replaced)
     // --timeout counts from here: the time spent validating, building or waiting for the lock is not the rollout's.
     await applyWatchRecord(prepared, lockedObjects, lockedReleases, lockedLive, target, selector, report, options, {...deps, lockId: lock.id, notifier}, clock() + timeoutMs, timeoutMs)
   } catch (error) {

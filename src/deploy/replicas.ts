@@ -59,3 +59,22 @@ export function keptReplicasNote(prepared: PreparedRelease, env: Environment, ob
   })
   return kept.length ? `Keeping the live replica counts: ${kept.join(', ')}, as scaled (or set by an HPA); --reset-replicas applies skycap.yaml's` : undefined
 }
+
+/**
+ * The Deployments whose running count this deploy changes though skycap.yaml's did not ask it to be kept: a count
+ * set by `skycap scale` that a changed `replicas:` (or --reset-replicas) replaces, said before it happens (`web 3 → 2
+ * (skycap.yaml's replicas)`); a deploy that kept a count said so, one that overrode it said nothing. Undefined when none.
+ */
+export function replacedReplicasNote(prepared: PreparedRelease, env: Environment, objects: KubeObject[], live: Map<string, number>, reset: boolean): string | undefined {
+  const changed = prepared.objects.flatMap(({object, service}) => {
+    // Blue-green and canary services place their counts themselves (slots, steps).
+    if (object.kind !== 'Deployment' || !service || (env.services[service]?.strategy?.type ?? 'rolling') !== 'rolling') return []
+    const name = object.metadata.name
+    const running = live.get(name)
+    const placed = objects.find((o) => o.kind === 'Deployment' && o.metadata.name === name)
+    const count = (placed?.spec as {replicas?: number} | undefined)?.replicas ?? 1
+    return running === undefined || running === count ? [] : [`${name} ${running} → ${count}`]
+  })
+  if (!changed.length) return undefined
+  return `Changing the running replica counts: ${changed.join(', ')} (${reset ? '--reset-replicas: skycap.yaml' : "skycap.yaml's replicas changed"})`
+}

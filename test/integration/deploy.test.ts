@@ -206,6 +206,8 @@ describe('skycap deploy (real cluster)', function () {
     const changed = await app.cli([...DEPLOY, 'test'])
     expect(changed.exitCode).to.equal(0)
     expect(changed.stderr + changed.stdout).to.not.contain('Keeping the live replica counts')
+    // Said, as keeping one is (scaled 4 went to 3 without a word).
+    expect(changed.stderr).to.contain("Changing the running replica counts: web 4 → 3 (skycap.yaml's replicas changed)")
     expect((await app.get(['deployment', 'web'])).spec.replicas, 'a changed replicas in skycap.yaml wins').to.equal(3)
     const unknown = await app.cli(['scale', 'api', '2', '-e', 'test'])
     expect(unknown.exitCode).to.equal(2)

@@ -1,0 +1,24 @@
+import {expect} from 'chai'
+
+import type {Environment} from '../../../src/config/types.js'
+import {replacedReplicasNote} from '../../../src/deploy/replicas.js'
+import type {PreparedRelease} from '../../../src/render/prepare.js'
+import type {KubeObject} from '../../../src/render/objects.js'
+
+describe('deploy: replica counts it changes', () => {
+  const deployment = (name: string, replicas: number): KubeObject => ({apiVersion: 'apps/v1', kind: 'Deployment', metadata: {name}, spec: {replicas}})
+  const prepared = {objects: ['web', 'api', 'shop'].map((s) => ({object: deployment(s, 1), service: s}))} as unknown as PreparedRelease
+  const env = {services: {web: {}, api: {}, shop: {strategy: {type: 'canary'}}}} as unknown as Environment
+
+  it("says a running count the deploy replaces (a scaled count a changed replicas: or --reset-replicas overrides); not a count it keeps, nor a canary's", () => {
+    const placed = [deployment('web', 3), deployment('api', 2), deployment('shop', 5)]
+    const live = new Map([
+      ['web', 4],
+      ['api', 2],
+      ['shop', 1],
+    ])
+    expect(replacedReplicasNote(prepared, env, placed, live, false)).to.equal("Changing the running replica counts: web 4 → 3 (skycap.yaml's replicas changed)")
+    expect(replacedReplicasNote(prepared, env, placed, live, true)).to.equal('Changing the running replica counts: web 4 → 3 (--reset-replicas: skycap.yaml)')
+    expect(replacedReplicasNote(prepared, env, placed, new Map([['api', 2]]), false)).to.equal(undefined)
+  })
+})
