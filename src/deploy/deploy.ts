@@ -507,7 +507,9 @@ async function applyWatchRecord(
   const notUndone = rb?.result === 'succeeded' && rb.to !== null ? hooksNotUndoneBy(rb.to, releases, record) : undefined
   if (rb?.result === 'interrupted')
     throw new InterruptedError(`release ${report.release} of ${env.name} failed (${cause}); the rollback to release ${rb.to} was ${rb.reason}${rb.running ? `; now running: ${rb.running}` : ''}`, {
-      hint: `Check \`skycap status ${env.name}\`; \`skycap rollback ${env.name}\` finishes the job.`,
+      // The automatic rollback restores the counts that ran before the deploy; a manual one keeps the live ones,
+      // which may be the failed release's (a raised replicas:), so the hint says how to have the release's.
+      hint: `Check \`skycap status ${env.name}\`; \`skycap rollback ${env.name}\` finishes the job (it keeps the live replica counts; add --reset-replicas for release ${rb.to}'s).`,
       details: {report},
     })
   if (postdeployInterrupted)

@@ -503,6 +503,7 @@ describe('rollouts you can trust (real cluster, four services)', function () {
       [1, 'deploy', 'succeeded'],
     ])
     expect((await kubectl(['get', 'lease', 'skycap-lock-quad', '--ignore-not-found', '-o', 'name'], {namespace: ns.name})).stdout).to.equal('')
+    expect(err).to.contain("finishes the job (it keeps the live replica counts; add --reset-replicas for release 1's)")
     // skycap rollback finishes the job.
     const back = await app.json(['rollback', 'test'])
     expect(back.exitCode, back.stderr).to.equal(0)
