@@ -272,6 +272,9 @@ export async function deploy(options: DeployOptions, deps: DeployDeps): Promise<
     throw error
   }
   if (options.dryRun) {
+    // What the deploy would say of the replica counts under the lock, from the counts read now.
+    for (const note of [keptReplicasNote(prepared, env, objects), releases.length ? replacedReplicasNote(prepared, env, objects, live, options.resetReplicas ?? false) : undefined])
+      if (note) reporter.info(`Dry run: ${note[0]?.toLowerCase()}${note.slice(1)}`)
     report.applied = objects.map((o) => `${o.kind}/${o.metadata.name}`)
     report.durationMs = clock() - started
     reporter.info(`Dry run: ${objects.length} objects validated${nsExists ? ' by the API server' : ' (client-side: the namespace does not exist yet)'}; nothing was changed`)

@@ -186,6 +186,10 @@ describe('skycap deploy (real cluster)', function () {
     expect((await app.get(['deployment', 'web'])).status.readyReplicas).to.equal(4)
     app.repo.write('config/web/app.properties', 'greeting=again\n')
     await app.repo.commit('config only')
+    // A dry run says it too (it said nothing of the counts).
+    const dryKept = await app.cli([...DEPLOY, 'test', '--dry-run'])
+    expect(dryKept.exitCode, dryKept.stderr).to.equal(0)
+    expect(dryKept.stderr).to.contain('Dry run: keeping the live replica counts: web 4 (skycap.yaml says 2)')
     const kept = await app.cli([...DEPLOY, 'test'])
     expect(kept.exitCode).to.equal(0)
     expect(kept.stderr + kept.stdout, 'the deploy says it keeps the scaled count').to.contain(
@@ -203,6 +207,8 @@ describe('skycap deploy (real cluster)', function () {
     const history = await app.json(['history', 'test'])
     expect(history.doc.result.releases.map((x: any) => x.action)).to.deep.equal(['deploy', 'scale', 'deploy'])
     await app.change((t) => t.replace('replicas: 2', 'replicas: 3'), 'replicas in config')
+    expect((await app.cli([...DEPLOY, 'test', '--dry-run'])).stderr).to.contain("Dry run: changing the running replica counts: web 4 → 3 (skycap.yaml's replicas changed)")
+    expect((await app.get(['deployment', 'web'])).spec.replicas, 'a dry run changes nothing').to.equal(4)
     const changed = await app.cli([...DEPLOY, 'test'])
     expect(changed.exitCode).to.equal(0)
     expect(changed.stderr + changed.stdout).to.not.contain('Keeping the live replica counts')
