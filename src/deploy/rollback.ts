@@ -6,7 +6,7 @@ import {contentOf, isGood, lastGood, listReleases, nextReleaseNumber, RECORD_MEA
 import {parseDuration} from '../duration.js'
 import {formatFailure} from './explain.js'
 import {reportContact} from '../kubectl/outage.js'
-import {adoptedNote, claimedElsewhere, claimedError, deferredNote, dryRunApply, pruneLive, pruningNote, unprunedNote} from './apply.js'
+import {adoptedNote, claimedElsewhere, claimedError, deferredNote, dryRunApply, findPrunable, pruneLive, pruningNote, unprunedNote} from './apply.js'
 import {changeSummary} from './diff.js'
 import {confirmProtected, type DeployDeps, type DeployReport, plannedReport, refuseUnreachableMinReady, rollbackRecord, runningRevision, settleNotifications, whatRuns, withReplicas} from './deploy.js'
 import {DEFAULT_TIMEOUT_MS, liveDeployments} from './replicas.js'
@@ -195,6 +195,9 @@ export async function rollback(options: RollbackOptions, deps: DeployDeps): Prom
   }
   if (options.dryRun) {
     report.applied = planned.objects.map((o) => `${o.kind}/${o.metadata.name}`)
+    // What the rollback would delete (a service the release did not have): it said nothing, and --json had none.
+    report.pruned = await findPrunable(kubectl, selector, planned.objects)
+    if (report.pruned.length) deps.reporter.info(`Dry run: ${pruningNote(report.pruned, `release ${chosen.record.number} did not have`).replace(/^Pruning/, 'would prune')}`)
     return report
   }
   const notifier = await openNotifier(env, {app, reporter: deps.reporter, fetch: deps.fetch})

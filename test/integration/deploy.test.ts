@@ -309,6 +309,12 @@ describe('skycap deploy (real cluster)', function () {
     await waitFor('worker to go', async () => (await kubectl(['get', 'deployment', 'worker', '--ignore-not-found', '-o', 'name'], {namespace: ns.name})).stdout.trim() === '')
     // A rollback prunes as a deploy does, and says so before (it deleted the service without a word).
     expect((await app.cli(['rollback', 'test', '--to', '1'])).exitCode).to.equal(0)
+    // Its dry run names it too (it said nothing, and --json had pruned: []).
+    const dry = await app.json(['rollback', 'test', '--to', '2', '--dry-run'])
+    expect(dry.exitCode, dry.stderr).to.equal(0)
+    expect(dry.doc.result.pruned).to.deep.equal(['Deployment/worker'])
+    expect(dry.stderr).to.contain('Dry run: would prune 1 object release 2 did not have: Deployment/worker')
+    expect((await kubectl(['get', 'deployment', 'worker', '-o', 'name'], {namespace: ns.name})).stdout.trim()).to.equal('deployment.apps/worker')
     const again = await app.json(['rollback', 'test', '--to', '2'])
     expect(again.exitCode, again.stderr).to.equal(0)
     expect(again.doc.result.pruned).to.deep.equal(['Deployment/worker'])
