@@ -51,7 +51,7 @@ import {appSelector, connect, type KubectlFactory, namespaceExists, type Target}
 import {changeSummary} from './diff.js'
 import {configuredReplicas, DEFAULT_TIMEOUT_MS, keepScaledReplicas, keptReplicasNote, liveDeployments, replacedReplicasNote} from './replicas.js'
 import {parseDuration} from '../duration.js'
-import {DeployHooks, HookFailedError, hooksNotUndoneBy, planHooks, refuseBesideRunningHooks} from '../hooks/hooks.js'
+import {DeployHooks, HookFailedError, type HookJob, hooksNotUndoneBy, planHooks, refuseBesideRunningHooks} from '../hooks/hooks.js'
 import {type ChecksVerdict, requireGreenChecks} from '../ci-checks/checks.js'
 import {configFilePath, openRepository} from '../config/load.js'
 import {type Notifier, type NotifyWarning, openNotifier} from '../notify/notifier.js'
@@ -300,7 +300,7 @@ export async function deploy(options: DeployOptions, deps: DeployDeps): Promise<
   try {
     // Under the lock, read again what another deploy or a scale may have changed while this one validated or
     // waited: the release number and the live replica counts come from here.
-    const [lockedReleases, lockedLive] = await Promise.all([
+    const [lockedReleases, lockedLive, hookJobs] = await Promise.all([
       listReleases(kubectl, prepared.app, env.name),
       liveDeployments(kubectl, selector),
       // A hook an interrupted deploy left running (a migration) is not run a second time beside it: refused here,
@@ -313,7 +313,7 @@ export async function deploy(options: DeployOptions, deps: DeployDeps): Promise<
     const replaced = lockedReleases.length ? replacedReplicasNote(prepared, env, lockedObjects, lockedLive, options.resetReplicas ?? false) : undefined
     if (replaced) reporter.info(replaced)
     // --timeout counts from here: the time spent validating, building or waiting for the lock is not the rollout's.
-    await applyWatchRecord(prepared, lockedObjects, lockedReleases, lockedLive, target, selector, report, options, {...deps, lockId: lock.id, notifier}, clock() + timeoutMs, timeoutMs)
+    await applyWatchRecord(prepared, lockedObjects, lockedReleases, lockedLive, target, selector, report, options, {...deps, lockId: lock.id, notifier, hookJobs}, clock() + timeoutMs, timeoutMs)
   } catch (error) {
     notifier.failUnfinished(error)
     failure = {error}
@@ -336,7 +336,7 @@ async function applyWatchRecord(
   selector: string,
   report: DeployReport,
   options: DeployOptions,
-  deps: DeployDeps & {lockId: string; notifier: Notifier},
+  deps: DeployDeps & {lockId: string; notifier: Notifier; hookJobs?: HookJob[]},
   deadline: number,
   timeoutMs: number,
 ): Promise<DeployReport> {
@@ -356,6 +356,7 @@ async function applyWatchRecord(
     release: number,
     // No release ever succeeded: nothing of this app runs that a failed predeploy hook leaves untouched.
     first: lastGood(releases) === undefined,
+    ...(deps.hookJobs ? {hookJobs: deps.hookJobs} : {}),
     objects,
     config: prepared.loaded.config,
     reporter,

@@ -58,6 +58,8 @@ export interface HookContext {
   deadline?: {at: number; timeout: string}
   /** No release of the environment succeeded before this one: a failed predeploy hook leaves no running release. */
   first?: boolean
+  /** The environment's hook Jobs as the deploy read them under its lock (the cleanup need not list them again). */
+  hookJobs?: HookJob[]
 }
 
 /** A hook that failed: its record and the report a deploy shows (its last output lines). */
@@ -164,7 +166,7 @@ export class DeployHooks {
     const clock = ctx.clock ?? Date.now
     if (!this.cleaned) {
       try {
-        await cleanupHookJobs(ctx.kubectl, ctx.app, ctx.environment, ctx.release)
+        await cleanupHookJobs(ctx.kubectl, ctx.app, ctx.environment, ctx.release, ctx.hookJobs)
       } catch (error) {
         // Ctrl-C before the first hook's Job was made: nothing ran; an interruption the deploy records as such (it
         // escaped as an error, and no release was recorded).
@@ -277,15 +279,23 @@ export interface RunningHook {
   startedAt?: string
 }
 
-type HookJob = KubeObject & {status?: {conditions?: Array<{type: string; status: string}>; startTime?: string}}
+export type HookJob = KubeObject & {status?: {conditions?: Array<{type: string; status: string}>; startTime?: string}}
 
 /** Whether a Job has not ended yet: no Complete or Failed condition, and not being deleted. */
 const unfinished = (job: HookJob): boolean => !job.metadata.deletionTimestamp && !(job.status?.conditions ?? []).some((c) => (c.type === 'Complete' || c.type === 'Failed') && c.status === 'True')
 
+/** The app's hook Jobs in the environment (one get). */
+async function listHookJobs(kubectl: Kubectl, app: string, environment: string): Promise<HookJob[]> {
+  return (await kubectl.json<{items: HookJob[]}>(['get', 'jobs', '-l', `${JOB_LABELS.of}=${app},${JOB_LABELS.environment}=${environment},${JOB_LABELS.kind}=hook`])).items
+}
+
 /** The app's hook Jobs in the environment that have not ended, oldest release first. */
 export async function runningHooks(kubectl: Kubectl, app: string, environment: string): Promise<RunningHook[]> {
-  const list = await kubectl.json<{items: HookJob[]}>(['get', 'jobs', '-l', `${JOB_LABELS.of}=${app},${JOB_LABELS.environment}=${environment},${JOB_LABELS.kind}=hook`])
-  return list.items
+  return runningOf(await listHookJobs(kubectl, app, environment))
+}
+
+function runningOf(jobs: HookJob[]): RunningHook[] {
+  return jobs
     .filter(unfinished)
     .map((j) => ({
       job: j.metadata.name,
@@ -307,13 +317,16 @@ export async function refuseBesideRunningHooks(
   app: string,
   environment: string,
   options: {skipHooks: boolean; hasHooks: boolean; reporter: Reporter; quiet?: boolean; releases?: Array<{record: ReleaseRecord}>},
-): Promise<void> {
+): Promise<HookJob[] | undefined> {
   // A deploy that runs no hooks only warns, and only a hook its recent releases left running can be there to warn
   // of: without one, no kubectl call (every deploy of an app without hooks made one).
   const runsHooks = options.hasHooks && !options.skipHooks
-  if (!runsHooks && options.releases && !options.releases.slice(0, KEEP_HOOK_RELEASES + 2).some((r) => r.record.hooks?.some((h) => h.result === 'interrupted' || h.result === 'timed-out'))) return
-  const running = await runningHooks(kubectl, app, environment)
-  if (running.length === 0) return
+  if (!runsHooks && options.releases && !options.releases.slice(0, KEEP_HOOK_RELEASES + 2).some((r) => r.record.hooks?.some((h) => h.result === 'interrupted' || h.result === 'timed-out')))
+    return undefined
+  // Returned: read under the lock, the list serves the cleanup of old hook Jobs too (HookContext.hookJobs).
+  const jobs = await listHookJobs(kubectl, app, environment)
+  const running = runningOf(jobs)
+  if (running.length === 0) return jobs
   const shown = running.map((r) => `${r.hook} of release ${r.release} (job ${r.job}${r.startedAt ? `, started ${r.startedAt}` : ''})`).join(', ')
   const first = running[0] as RunningHook
   const one = running.length === 1
@@ -322,7 +335,7 @@ export async function refuseBesideRunningHooks(
       options.reporter.warn(
         `${one ? 'hook' : 'hooks'} ${shown} ${one ? 'is' : 'are'} still running (an earlier deploy left ${one ? 'it' : 'them'} to finish); this deploy runs no hooks (${options.skipHooks ? '--skip-hooks' : 'none configured'}) and rolls out beside ${one ? 'it' : 'them'}`,
       )
-    return
+    return jobs
   }
   throw new HookRunningError(
     `${one ? 'hook' : 'hooks'} ${shown} ${one ? 'is' : 'are'} still running: an earlier deploy of ${environment} (interrupted, or out of time) left ${one ? 'it' : 'them'} to finish, and this deploy would run its hooks again beside ${one ? 'it' : 'them'}; nothing was changed`,
@@ -333,11 +346,14 @@ export async function refuseBesideRunningHooks(
   )
 }
 
-/** Deletes the hook Jobs of releases older than the newest KEEP_HOOK_RELEASES before `release` (one list, one delete). */
-export async function cleanupHookJobs(kubectl: Kubectl, app: string, environment: string, release: number): Promise<string[]> {
-  const list = await kubectl.json<{items: HookJob[]}>(['get', 'jobs', '-l', `${JOB_LABELS.of}=${app},${JOB_LABELS.environment}=${environment},${JOB_LABELS.kind}=hook`])
+/**
+ * Deletes the hook Jobs of releases older than the newest KEEP_HOOK_RELEASES before `release` (one list, one delete;
+ * `listed`: the list the deploy read under its lock, which spares the get).
+ */
+export async function cleanupHookJobs(kubectl: Kubectl, app: string, environment: string, release: number, listed?: HookJob[]): Promise<string[]> {
+  const jobs = listed ?? (await listHookJobs(kubectl, app, environment))
   // A Job still running (a migration a Ctrl-C left to finish, as hooks.md promises) is kept until it ends.
-  const old = list.items.filter((j) => Number(j.metadata.labels?.[JOB_LABELS.release]) <= release - KEEP_HOOK_RELEASES && !unfinished(j)).map((j) => j.metadata.name)
+  const old = jobs.filter((j) => Number(j.metadata.labels?.[JOB_LABELS.release]) <= release - KEEP_HOOK_RELEASES && !unfinished(j)).map((j) => j.metadata.name)
   await deleteJobs(kubectl, old)
   return old
 }

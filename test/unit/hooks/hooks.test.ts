@@ -7,7 +7,7 @@ import {HookRunningError, KubectlError} from '../../../src/errors.js'
 import {resolveEnvironment} from '../../../src/config/environment.js'
 import {parseConfig} from '../../../src/config/load.js'
 import {ConfigErrors} from '../../../src/errors.js'
-import {cleanupHookJobs, DeployHooks, HookFailedError, hooksNotUndone, hooksNotUndoneBy, planHooks, refuseBesideRunningHooks, runningHooks} from '../../../src/hooks/hooks.js'
+import {cleanupHookJobs, DeployHooks, HookFailedError, type HookJob, hooksNotUndone, hooksNotUndoneBy, planHooks, refuseBesideRunningHooks, runningHooks} from '../../../src/hooks/hooks.js'
 import {buildJob, jobName, podTemplateOf, runJob, shownCommand} from '../../../src/hooks/job.js'
 import type {KubeObject} from '../../../src/render/objects.js'
 import type {ReleaseRecord} from '../../../src/release/store.js'
@@ -448,6 +448,10 @@ describe('hooks: the Job', () => {
       {argv: ['--request-timeout=30s', 'delete', 'jobs', 'h-5', 'h-6', '--ignore-not-found', '--wait=false', '--cascade=background']},
     ])
     expect(await cleanupHookJobs(fake.kubectl, 'shop', 'staging', 9)).to.deep.equal(['h-5', 'h-6'])
+    // Given the list the deploy read under its lock, it does not list them again (one kubectl call less).
+    const given = fakeKubectl([{argv: ['--request-timeout=30s', 'delete', 'jobs', 'h-5', 'h-6', '--ignore-not-found', '--wait=false', '--cascade=background']}])
+    expect(await cleanupHookJobs(given.kubectl, 'shop', 'staging', 9, jobs as unknown as HookJob[])).to.deep.equal(['h-5', 'h-6'])
+    expect(given.remaining()).to.equal(0)
   })
 })
 
