@@ -2,6 +2,7 @@ import {InterruptedError} from '../errors.js'
 import type {Kubectl} from '../kubectl/kubectl.js'
 import type {LineFilter} from '../logs/filter.js'
 import type {ResourceStatus} from '../resources/status.js'
+import {abortableSleep} from '../sleep.js'
 
 /** What went wrong with one resource: a sentence, its recent events, the last log lines of a failing container. */
 export interface FailureReport {
@@ -65,10 +66,18 @@ export const LOG_LINES = 25
 export async function explainFailures(kubectl: Kubectl, statuses: ResourceStatus[], makeFilter: () => LineFilter): Promise<FailureReport[]> {
   const bad = statuses.filter((s) => s.state !== 'ready')
   if (bad.length === 0) return []
-  const events = await kubectl
-    .json<{items: Event[]}>(['get', 'events'])
-    .then((l) => l.items)
-    .catch(() => [] as Event[])
+  const read = () =>
+    kubectl
+      .json<{items: Event[]}>(['get', 'events'])
+      .then((l) => l.items)
+      .catch(() => [] as Event[])
+  let events = await read()
+  if (bad.some((s) => s.state === 'failed' && !hasWarningAbout(events, s.related))) {
+    // The kubelet posts its events after it writes the container's state: a container that cannot start was seen
+    // failed before its `Failed` event existed, and the report showed its Scheduled, Pulled and Created but not why.
+    await abortableSleep(EVENTS_LAG_MS)
+    events = await read()
+  }
   const reports: FailureReport[] = []
   for (const s of bad) {
     const related = new Set(s.related)
@@ -101,6 +110,14 @@ export async function explainFailures(kubectl: Kubectl, statuses: ResourceStatus
     reports.push({ref: s.ref, message: s.state === 'failed' ? s.message : `still not ready: ${s.message}`, events: mine, logs})
   }
   return reports
+}
+
+/** How long the report waits, once, for the events of a resource seen failed before any warning about it was posted. */
+export const EVENTS_LAG_MS = 1000
+
+function hasWarningAbout(events: Event[], related: string[]): boolean {
+  const names = new Set(related)
+  return events.some((e) => e.type === 'Warning' && names.has(e.involvedObject?.name ?? ''))
 }
 
 /** When an event was last seen, in ms; an event without a time comes first. */

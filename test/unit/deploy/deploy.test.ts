@@ -334,7 +334,8 @@ describe('skycap deploy: the whole kubectl sequence of a first deploy', function
   })
   it("in a CI log, each explanation is unfolded: the deploy's between its group and the rollback's, a failed rollback's after its group", async () => {
     const {release1, crashing} = crashLoop()
-    const noEvents = JSON.stringify({items: []})
+    // The kubelet's back-off warning is there (with none, the report reads the events again a second later).
+    const backOff = JSON.stringify({items: [{type: 'Warning', reason: 'BackOff', message: 'Back-off restarting failed container', involvedObject: {kind: 'Pod', name: 'web-2-abc'}}]})
     let lease: {metadata: {annotations: Record<string, string>}} | undefined
     const script: Expectation[] = [
       {argv: ['--request-timeout=30s', 'config', 'get-contexts', '-o', 'name'], result: {stdout: 'kind-x\n'}},
@@ -349,14 +350,14 @@ describe('skycap deploy: the whole kubectl sequence of a first deploy', function
       {argv: [...BOUND, ...APPLY]},
       {argv: [...BOUND, ...APPLY]},
       {argv: [...BOUND, 'get', WATCH_RESOURCES, '-l', SELECTOR, '-o', 'json'], result: {stdout: JSON.stringify(crashing)}},
-      {argv: [...BOUND, 'get', 'events', '-o', 'json'], result: {stdout: noEvents}},
+      {argv: [...BOUND, 'get', 'events', '-o', 'json'], result: {stdout: backOff}},
       {argv: [...BOUND, 'logs', 'web-2-abc', '-c', 'web', '--tail=25', '--previous'], result: {stdout: 'panic: no database\n'}},
       {argv: [...BOUND, 'create', '-f', '-']},
       {argv: [...BOUND, 'patch', 'lease', 'skycap-lock-itapp', '--type=json', '-p', 'PATCH']},
       // The rollback crashes too.
       {argv: [...BOUND, ...APPLY]},
       {argv: [...BOUND, 'get', WATCH_RESOURCES, '-l', SELECTOR, '-o', 'json'], result: {stdout: JSON.stringify(crashing)}},
-      {argv: [...BOUND, 'get', 'events', '-o', 'json'], result: {stdout: noEvents}},
+      {argv: [...BOUND, 'get', 'events', '-o', 'json'], result: {stdout: backOff}},
       {argv: [...BOUND, 'logs', 'web-2-abc', '-c', 'web', '--tail=25', '--previous'], result: {stdout: 'panic: still no database\n'}},
       {argv: [...BOUND, 'get', 'deployments', '-l', SELECTOR, '-o', 'json'], result: {stdout: JSON.stringify(crashing)}},
       {argv: [...BOUND, 'create', '-f', '-']},

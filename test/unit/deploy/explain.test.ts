@@ -1,6 +1,6 @@
 import {expect} from 'chai'
 
-import {explainFailures, failureEvent, formatEvent, formatFailure} from '../../../src/deploy/explain.js'
+import {EVENTS_LAG_MS, explainFailures, failureEvent, formatEvent, formatFailure} from '../../../src/deploy/explain.js'
 import {lineFilter} from '../../../src/logs/filter.js'
 import {ClusterSnapshot} from '../../../src/resources/status.js'
 import {statusOf} from '../../../src/resources/kinds.js'
@@ -43,14 +43,58 @@ describe('failure reports: events as objects (--json) and as lines (terminal)', 
     })
     const status = statusOf(deployment, new ClusterSnapshot([deployment, rs, pod]))
     expect(status.eventsSince).to.equal('2026-12-02T10:00:00Z')
-    const event = (reason: string, name: string, at: string) => ({type: 'Normal', reason, message: reason, involvedObject: {kind: 'Deployment', name}, lastTimestamp: at})
-    const events = [event('ScalingReplicaSet', 'web', '2026-12-02T09:30:00Z'), event('ScalingReplicaSet', 'web', '2026-12-02T10:00:00Z'), event('BackOff', 'web-new-x', '2026-12-02T10:00:30Z')]
+    const event = (reason: string, name: string, at: string, type = 'Normal') => ({type, reason, message: reason, involvedObject: {kind: 'Deployment', name}, lastTimestamp: at})
+    const events = [
+      event('ScalingReplicaSet', 'web', '2026-12-02T09:30:00Z'),
+      event('ScalingReplicaSet', 'web', '2026-12-02T10:00:00Z'),
+      event('BackOff', 'web-new-x', '2026-12-02T10:00:30Z', 'Warning'),
+    ]
     const fake = fakeKubectl([
       {argv: ['--request-timeout=30s', 'get', 'events', '-o', 'json'], result: {stdout: JSON.stringify({items: events})}},
       {argv: ['--request-timeout=30s', 'logs', 'web-new-x', '-c', 'web', '--tail=25', '--previous'], result: {stdout: 'boom\n'}},
     ])
     const [report] = await explainFailures(fake.kubectl, [{...status, state: 'failed'}], () => lineFilter({configured: [], exclude: [], grep: []}))
     expect(report?.events.map((e) => `${e.reason} ${e.lastSeen}`)).to.deep.equal(['ScalingReplicaSet 2026-12-02T10:00:00Z', 'BackOff 2026-12-02T10:00:30Z'])
+  })
+
+  it('a container seen failed before the kubelet posted its Failed event: the events are read again, once, after a second (CI showed Scheduled, Pulled, Created and not why)', async () => {
+    const {deployment, rs, pod} = rollout('web', 2, {
+      phase: 'Pending',
+      containerStatuses: [{name: 'web', ready: false, restartCount: 0, state: {waiting: {reason: 'RunContainerError', message: 'exec: "/nope": stat /nope: no such file or directory'}}}],
+    })
+    const status = statusOf(deployment, new ClusterSnapshot([deployment, rs, pod]))
+    expect(status.state).to.equal('failed')
+    const event = (reason: string, at: string, type = 'Normal') => ({type, reason, message: reason, involvedObject: {kind: 'Pod', name: 'web-new-x'}, lastTimestamp: at})
+    const before = [event('Scheduled', '2026-12-02T10:00:01Z'), event('Pulled', '2026-12-02T10:00:02Z'), event('Created', '2026-12-02T10:00:02Z')]
+    const after = [...before, event('Failed', '2026-12-02T10:00:02Z', 'Warning')]
+    const read = {argv: ['--request-timeout=30s', 'get', 'events', '-o', 'json']}
+    const fake = fakeKubectl([
+      {...read, result: {stdout: JSON.stringify({items: before})}},
+      {...read, result: {stdout: JSON.stringify({items: after})}},
+    ])
+    const started = Date.now()
+    const [report] = await explainFailures(fake.kubectl, [status], () => lineFilter({configured: [], exclude: [], grep: []}))
+    expect(Date.now() - started).to.be.at.least(EVENTS_LAG_MS - 50)
+    expect(fake.remaining()).to.equal(0)
+    expect(report?.events.map((e) => e.reason)).to.deep.equal(['Scheduled', 'Pulled', 'Created', 'Failed'])
+  })
+
+  it('still without a Warning after the second read: the report goes with what there is (no third read, no wait for a resource only pending)', async () => {
+    const {deployment, rs, pod} = rollout('web', 2, {
+      phase: 'Running',
+      containerStatuses: [{name: 'web', ready: false, restartCount: 1, state: {waiting: {reason: 'CrashLoopBackOff'}}, lastState: {terminated: {exitCode: 1}}}],
+    })
+    const status = statusOf(deployment, new ClusterSnapshot([deployment, rs, pod]))
+    const read = {argv: ['--request-timeout=30s', 'get', 'events', '-o', 'json'], result: {stdout: JSON.stringify({items: []})}}
+    const logs = {argv: ['--request-timeout=30s', 'logs', 'web-new-x', '-c', 'web', '--tail=25', '--previous'], result: {stdout: 'boom\n'}}
+    const fake = fakeKubectl([read, read, logs])
+    const [report] = await explainFailures(fake.kubectl, [{...status, state: 'failed'}], () => lineFilter({configured: [], exclude: [], grep: []}))
+    expect(fake.remaining()).to.equal(0)
+    expect(report?.events).to.deep.equal([])
+    const pending = fakeKubectl([read])
+    const [timedOut] = await explainFailures(pending.kubectl, [{...status, state: 'pending', failing: []}], () => lineFilter({configured: [], exclude: [], grep: []}))
+    expect(pending.remaining()).to.equal(0)
+    expect(timedOut?.message).to.match(/^still not ready: /)
   })
 
   it('a timeout shows the logs of the containers that run but never got ready (it showed none: an app that never gets ready says why there)', async () => {
@@ -92,7 +136,7 @@ describe('failure reports: events as objects (--json) and as lines (terminal)', 
 
   it('orders events by time, whether or not the API server wrote microseconds (as text, 10:00:00.5Z came before 10:00:00Z)', async () => {
     const status = {ref: 'Deployment/web', state: 'failed' as const, message: 'not ready', related: ['web-1'], failing: []}
-    const event = (reason: string, at: string) => ({type: 'Normal', reason, message: reason, involvedObject: {kind: 'Pod', name: 'web-1'}, lastTimestamp: at})
+    const event = (reason: string, at: string) => ({type: reason === 'Unhealthy' ? 'Warning' : 'Normal', reason, message: reason, involvedObject: {kind: 'Pod', name: 'web-1'}, lastTimestamp: at})
     const events = [
       event('Scheduled', '2026-12-02T09:59:59Z'),
       event('Pulled', '2026-12-02T10:00:00Z'),
