@@ -6,6 +6,8 @@ import {listReleases, type ReleaseRecord} from '../release/store.js'
 import {plural, type Reporter} from '../ui/output.js'
 import {appSelector, connect, type KubectlFactory, openEnvironment} from '../env/connect.js'
 import {rolloutsOf, servingDeployment} from '../strategies/state.js'
+import {lockStatus} from '../lock/lease.js'
+import {runningHooks} from '../hooks/hooks.js'
 
 export interface EnvOptions {
   environment?: string
@@ -127,6 +129,15 @@ export async function status(options: EnvOptions, factory: KubectlFactory, repor
   await explainBackOffs(target.kubectl, pulls, list.items)
   const snapshot = new ClusterSnapshot(list.items, pulls)
   const rollouts = await rolloutsOf(target.kubectl, loaded.config.app, env.services)
+  // What is under way: the lock (a deploy, rollback, scale or run holding it, or a hold by hand) and the hook Jobs an
+  // earlier deploy left running. Neither stops the status: a user who may not read Leases or Jobs sees the rest.
+  const [lock, hooks] = await Promise.all([
+    lockStatus(target.kubectl, loaded.config.app, clock).then(
+      (l) => (l && !l.expired ? l : null),
+      () => undefined,
+    ),
+    runningHooks(target.kubectl, loaded.config.app, env.name).catch(() => undefined),
+  ])
   const services = Object.keys(env.services).map((name) => {
     const rollout = rollouts[name]
     return {...serviceStatus(name, snapshot.get('Deployment', servingDeployment(name, rollout)) as LiveWorkload | undefined, snapshot, clock()), ...(rollout ? {rollout} : {})}
@@ -135,7 +146,17 @@ export async function status(options: EnvOptions, factory: KubectlFactory, repor
   // A scale entry names the revision it found running, not how that revision's deploy went: the last deploy or
   // rollback is shown beside it, so a failed deploy is not hidden behind a later scale.
   const lastDeploy = last?.action === 'scale' ? (releases.find((r) => r.record.action !== 'scale')?.record ?? null) : last
-  return {environment: env.name, context: target.context, namespace: env.namespace, services, lastRelease: last, lastDeploy}
+  return {
+    environment: env.name,
+    context: target.context,
+    namespace: env.namespace,
+    services,
+    lastRelease: last,
+    lastDeploy,
+    // null: not locked (or an expired lock, which the next deploy takes over); absent: could not be read.
+    ...(lock === undefined ? {} : {lock}),
+    ...(hooks === undefined ? {} : {runningHooks: hooks}),
+  }
 }
 
 function age(ms: number): string {

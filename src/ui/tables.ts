@@ -57,6 +57,8 @@ export function statusTable(s: {
   services: Array<ServiceStatus & {rollout?: {type: string; phase: string; weight?: number}}>
   lastRelease: ReleaseRecord | null
   lastDeploy?: ReleaseRecord | null
+  lock?: LockInfo | null
+  runningHooks?: Array<{job: string; hook: string; release: number; startedAt?: string}>
 }): string {
   // READY counts the pods of the revision the Deployment asks for; OLD the earlier revisions' pods a rollout has not replaced.
   const rows = [['SERVICE', 'STATE', 'READY', 'REVISION', 'OLD', 'AGE']]
@@ -69,7 +71,11 @@ export function statusTable(s: {
   // A failing service's reason under the table, and why a progressing one is not ready yet: STATE alone does not say
   // which pod or why.
   const problems = s.services.filter((x) => x.problem ?? x.waiting).map((x) => `\n${x.service}: ${x.problem ?? x.waiting}`)
-  return `${s.environment} (context ${s.context}, namespace ${s.namespace}); ${last}\n${table(rows)}${problems.join('')}`
+  // Under way, under the header: whoever holds the lock (a deploy's reason says which revision), and hooks still running.
+  const underWay: string[] = []
+  if (s.lock) underWay.push(`\nlocked by ${describeHolder(s.lock, s.environment)}; expires ${s.lock.expiresAt}`)
+  for (const h of s.runningHooks ?? []) underWay.push(`\nhook ${h.hook} of release ${h.release} is still running (job ${h.job}${h.startedAt ? `, started ${h.startedAt}` : ''})`)
+  return `${s.environment} (context ${s.context}, namespace ${s.namespace}); ${last}${underWay.join('')}\n${table(rows)}${problems.join('')}`
 }
 
 /** STATE: a canary under way says so (its stable Deployment alone looks ready while the canary takes traffic). */

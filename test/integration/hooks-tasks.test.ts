@@ -56,14 +56,19 @@ describe('real node: hooks, run, exec and port-forward', function () {
    * Deploys v1, then v2 with `hooks` (whose command runs until stopped), and Ctrl-C's that deploy once the hook's pod
    * runs; the stopped deploy's result.
    */
-  async function ctrlCDuringHook(hooks: string) {
+  /** `during`: looked at while the hook runs, before the Ctrl-C. */
+  async function ctrlCDuringHook(hooks: string, during?: () => Promise<void>) {
     expect((await deploy()).exitCode).to.equal(0)
     await app.change((t) => HOOKS(hooks)(VERSION('v2')(t)), 'v2 with a hook that runs on')
     await tagTestAppImage(await app.repo.git('rev-parse', 'HEAD'))
     const running = execa('node', [cliPath, 'deploy', 'test'], {cwd: app.repo.dir, reject: false, env: {NO_COLOR: '1', SKYCAP_ENV: ''}})
     const hookPods = async () => JSON.parse((await kubectl(['get', 'pods', '-l', 'skycap.dev/job-kind=hook', '-o', 'json'], {namespace: ns.name})).stdout).items as any[]
     await waitFor('the hook to run', async () => (await hookPods()).some((p) => p.status?.phase === 'Running'), {timeoutMs: 120_000})
-    running.kill('SIGINT')
+    try {
+      await during?.()
+    } finally {
+      running.kill('SIGINT')
+    }
     return running
   }
 
@@ -211,12 +216,25 @@ describe('real node: hooks, run, exec and port-forward', function () {
   realIt(
     "a deploy after one Ctrl-C'd during its predeploy hook is refused while that hook still runs (it ran the migration again beside it); --skip-hooks deploys; once the Job is gone the hooks run again",
     async () => {
-      // /app without arguments is the server: the "migration" runs until its Job is deleted.
-      const stopped = await ctrlCDuringHook('  predeploy:\n    - {name: migrate, service: web, command: [/app], timeout: 3m}')
+      const job = 'realapp-test-migrate-2'
+      // /app without arguments is the server: the "migration" runs until its Job is deleted. While it runs, `status`
+      // says the deploy holds the lock (its reason names the revision) and the hook runs.
+      const stopped = await ctrlCDuringHook('  predeploy:\n    - {name: migrate, service: web, command: [/app], timeout: 3m}', async () => {
+        const short = (await app.repo.git('rev-parse', '--short=7', 'HEAD')).trim()
+        const during = (await app.json(['status', 'test'])).doc.result
+        expect(during.lock).to.include({reason: `deploy test@${short}`, expired: false})
+        expect(during.runningHooks.map((h: {job: string; release: number}) => `${h.job} ${h.release}`)).to.deep.equal([`${job} 2`])
+        const text = (await app.cli(['status', 'test'])).stdout.split('\n')
+        expect(text[1]).to.match(new RegExp(`^locked by \\S+ since \\S+ \\(deploy test@${short}\\); expires \\S+$`))
+        expect(text[2]).to.match(new RegExp(`^hook migrate of release 2 is still running \\(job ${job}, started \\S+\\)$`))
+      })
       expect(stopped.exitCode, stopped.stderr).to.equal(130)
       expect(stopped.stderr).to.include('predeploy hook migrate was interrupted')
       expect(stopped.stderr).to.include('a deploy before then is refused, exit 3')
-      const job = 'realapp-test-migrate-2'
+      // After the Ctrl-C: the lock released, the hook still running.
+      const left = (await app.json(['status', 'test'])).doc.result
+      expect(left.lock).to.equal(null)
+      expect(left.runningHooks.map((h: {job: string}) => h.job)).to.deep.equal([job])
       // The next deploy, twice (the refusal changes nothing, so a second one meets the same): exit 3 before anything
       // changes: no release recorded, web still v1, the lock free, the migration still running, and no second one.
       for (const round of [1, 2]) {

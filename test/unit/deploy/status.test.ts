@@ -68,18 +68,64 @@ describe('skycap status: ready pods per revision', () => {
   })
   after(() => repo.remove())
 
-  /** `events`: the pull failures `kubectl get events` answers, expected only when a back-off's error is not known. */
-  async function statusOf(items: object[], records: object[] = [], events?: object[]) {
+  const LEASE = [...NS, 'get', 'lease', 'skycap-lock-shop', '-o', 'json', '--ignore-not-found']
+  const JOBS = [...NS, 'get', 'jobs', '-l', 'skycap.dev/job-of=shop,skycap.dev/environment=staging,skycap.dev/job-kind=hook', '-o', 'json']
+
+  /**
+   * `events`: the pull failures `kubectl get events` answers, expected only when a back-off's error is not known.
+   * `underWay`: what the Lease and the hook Jobs answer (none by default).
+   */
+  async function statusOf(items: object[], records: object[] = [], events?: object[], underWay: {lease?: Partial<{stdout: string; exitCode: number; stderr: string}>; jobs?: object[]} = {}) {
     const configMaps = records.map((r) => ({kind: 'ConfigMap', metadata: {name: `skycap-release-shop-staging-${(r as {number: number}).number}`, labels: {}}, data: {release: JSON.stringify(r)}}))
     const fake = fakeKubectlFactory([
       {argv: [...NS, 'get', 'deployments,replicasets,pods', '-l', SELECTOR, '-o', 'json'], result: {stdout: JSON.stringify({apiVersion: 'v1', kind: 'List', items})}},
       {argv: [...NS, 'get', 'configmaps', '-l', 'skycap.dev/release-of=shop,skycap.dev/environment=staging', '-o', 'json'], result: {stdout: JSON.stringify({items: configMaps})}},
       ...(events ? [{argv: [...NS, 'get', 'events', '--field-selector', 'involvedObject.kind=Pod,reason=Failed', '-o', 'json'], result: {stdout: JSON.stringify({items: events})}}] : []),
+      {argv: LEASE, result: underWay.lease ?? {stdout: ''}},
+      {argv: JOBS, result: {stdout: JSON.stringify({items: underWay.jobs ?? []})}},
     ])
     const result = await status({environment: 'staging', configPath: `${repo.dir}/skycap.yaml`}, fake.factory, memoryReporter(), () => Date.parse('2026-01-01T00:10:00Z'))
-    expect(fake.remaining(), 'one get of deployments, replicasets and pods, one of releases (and one of events)').to.equal(0)
+    expect(fake.remaining(), 'one get of deployments, replicasets and pods, one of releases (and one of events), one of the lock, one of hook Jobs').to.equal(0)
     return result
   }
+
+  it('says what is under way: the deploy holding the lock (its reason names the revision) and a hook Job an earlier deploy left running', async () => {
+    const lease = (renewed: string) => ({
+      stdout: JSON.stringify({
+        apiVersion: 'coordination.k8s.io/v1',
+        kind: 'Lease',
+        metadata: {name: 'skycap-lock-shop', annotations: {'skycap.dev/reason': 'deploy staging@2222222', 'skycap.dev/lock-id': 'abc', 'skycap.dev/environment': 'staging'}},
+        spec: {holderIdentity: 'ana@ci-7', leaseDurationSeconds: 60, acquireTime: '2026-01-01T00:09:00.000000Z', renewTime: renewed},
+      }),
+    })
+    const migrate = {
+      apiVersion: 'batch/v1',
+      kind: 'Job',
+      metadata: {name: 'shop-staging-4-migrate', labels: {'skycap.dev/release': '4', 'skycap.dev/hook': 'migrate'}},
+      status: {startTime: '2026-01-01T00:08:00Z', active: 1},
+    }
+    const done = {...migrate, metadata: {name: 'shop-staging-3-migrate', labels: {'skycap.dev/release': '3', 'skycap.dev/hook': 'migrate'}}, status: {conditions: [{type: 'Complete', status: 'True'}]}}
+    const result = await statusOf(stuck, [], undefined, {lease: lease('2026-01-01T00:09:50.000000Z'), jobs: [done, migrate]})
+    expect(result.lock).to.deep.include({holder: 'ana@ci-7', reason: 'deploy staging@2222222', expiresAt: '2026-01-01T00:10:50.000Z', expired: false})
+    expect(result.runningHooks).to.deep.equal([{job: 'shop-staging-4-migrate', hook: 'migrate', release: 4, startedAt: '2026-01-01T00:08:00Z'}])
+    const lines = statusTable(result).split('\n')
+    expect(lines[1]).to.equal('locked by ana@ci-7 since 2026-01-01T00:09:00.000Z (deploy staging@2222222); expires 2026-01-01T00:10:50.000Z')
+    expect(lines[2]).to.equal('hook migrate of release 4 is still running (job shop-staging-4-migrate, started 2026-01-01T00:08:00Z)')
+    expect(lines[3]).to.match(/^SERVICE\s+STATE/)
+    // An expired lease is no lock (the next deploy takes it over); nothing under way leaves the table as it was.
+    const idle = await statusOf(stuck, [], undefined, {lease: lease('2026-01-01T00:05:00.000000Z')})
+    expect(idle.lock).to.equal(null)
+    expect(idle.runningHooks).to.deep.equal([])
+    expect(statusTable(idle).split('\n')[1]).to.match(/^SERVICE\s+STATE/)
+  })
+
+  it('a user who may not read Leases or Jobs still gets the status, without the lines it could not read', async () => {
+    const forbidden = {exitCode: 1, stderr: 'Error from server (Forbidden): leases.coordination.k8s.io "skycap-lock-shop" is forbidden: User "viewer" cannot get resource "leases"'}
+    const result = await statusOf(stuck, [], undefined, {lease: forbidden})
+    expect(result).to.not.have.property('lock')
+    expect(result.services.find((s) => s.service === 'web')).to.deep.include({state: 'progressing'})
+    expect(statusTable(result).split('\n')[1]).to.match(/^SERVICE\s+STATE/)
+  })
 
   it('a stuck rollout: the new revision 0/1 ready, the old revision 1 ready, progressing', async () => {
     const result = await statusOf(stuck)
