@@ -22,6 +22,7 @@ import {
   type ReleaseRecord,
   type RolloutSummary,
   RECORD_MEANWHILE,
+  renumberedNote,
   saveRelease,
   type StoredRelease,
 } from '../release/store.js'
@@ -344,8 +345,14 @@ async function applyWatchRecord(
   const clock = deps.clock ?? Date.now
   const {kubectl} = target
   const env = prepared.environment
-  const number = nextReleaseNumber(releases)
+  // `let`: a number another command recorded meanwhile (its lock released by hand) moves this record to the next.
+  let number = nextReleaseNumber(releases)
   report.release = number
+  const renumbered = (taken: number, to: number) => {
+    reporter.warn(renumberedNote(env.name, 'deploy', taken, to))
+    number = to
+    report.release = to
+  }
   const startedAt = new Date(clock()).toISOString()
   reporter.info(`Deploying release ${number}: ${plural(objects.length, 'object')}`)
   const timeoutText = options.timeout ?? prepared.loaded.config.deploy?.timeout
@@ -446,6 +453,7 @@ async function applyWatchRecord(
     try {
       await saveRelease(kubectl, {...record, finishedAt: new Date(clock()).toISOString(), durationMs: report.durationMs}, rollout.recorded, releases, keep, {
         onContact: (event) => reportContact(reporter, event, RECORD_MEANWHILE),
+        onRenumbered: renumbered,
       })
     } catch (error) {
       // Never "nothing was changed": the release runs, only its record is missing.
@@ -486,8 +494,9 @@ async function applyWatchRecord(
   }
   let recorded = releases
   try {
-    await saveRelease(kubectl, failedRecord, undefined, releases, keep, {onContact: (event) => reportContact(reporter, event, RECORD_MEANWHILE)})
-    recorded = [storedWithoutManifests(failedRecord), ...releases]
+    const taken = number
+    await saveRelease(kubectl, failedRecord, undefined, releases, keep, {onContact: (event) => reportContact(reporter, event, RECORD_MEANWHILE), onRenumbered: renumbered})
+    recorded = [storedWithoutManifests(number === taken ? failedRecord : {...failedRecord, number, ...(previous ? {rollbackRelease: number + 1} : {})}), ...releases]
   } catch (error) {
     reporter.warn(`could not record the ${failedRecord.result} release: ${(error as Error).message}`)
   }
@@ -638,7 +647,7 @@ async function autoRollback(
 ): Promise<NonNullable<DeployReport['rollback']>> {
   const clock = deps.clock ?? Date.now
   const started = clock()
-  const number = failed + 1
+  let number = failed + 1
   deps.reporter.phase?.('rollback')
   deps.reporter.info(`Rolling back to release ${previous.record.number} (${previous.record.revision?.short ?? '?'}) as release ${number}`)
   // The rollback gets a full timeout of its own: renew the lock so it outlasts it.
@@ -712,6 +721,10 @@ async function autoRollback(
   }
   await saveRelease(target.kubectl, record, ok ? objects : undefined, releases, prepared.loaded.config.history?.keep ?? 10, {
     onContact: (event) => reportContact(deps.reporter, event, RECORD_MEANWHILE),
+    onRenumbered: (taken, to) => {
+      deps.reporter.warn(renumberedNote(prepared.environment.name, 'rollback', taken, to))
+      number = to
+    },
   }).catch((error) => deps.reporter.warn(`could not record the rollback as release ${number}: ${(error as Error).message}`))
   return {
     to: previous.record.number,

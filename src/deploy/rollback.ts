@@ -2,7 +2,7 @@ import {UserError} from '../errors.js'
 import {openVcs, type VcsChoice} from '../vcs/vcs.js'
 import type {KubeObject} from '../render/objects.js'
 import {acquireLock, afterLockRelease, keepLockAlive, LEASE_SECONDS, LOCK_RELEASED, releaseOwnLock} from '../lock/lease.js'
-import {contentOf, isGood, lastGood, listReleases, nextReleaseNumber, RECORD_MEANWHILE, saveRelease, type StoredRelease} from '../release/store.js'
+import {contentOf, isGood, lastGood, listReleases, nextReleaseNumber, RECORD_MEANWHILE, renumberedNote, saveRelease, type StoredRelease} from '../release/store.js'
 import {parseDuration} from '../duration.js'
 import {formatFailure} from './explain.js'
 import {reportContact} from '../kubectl/outage.js'
@@ -222,7 +222,7 @@ export async function rollback(options: RollbackOptions, deps: DeployDeps): Prom
     // Under the lock: the number and the live counts another deploy or scale may have changed meanwhile.
     const [lockedReleases, lockedLive] = await Promise.all([listReleases(kubectl, app, env.name), liveDeployments(kubectl, selector)])
     const {objects, kept} = capacity(manifests, lockedLive, options.resetReplicas ?? false)
-    const number = nextReleaseNumber(lockedReleases)
+    let number = nextReleaseNumber(lockedReleases)
     const from = lockedReleases.find((r) => r.record.action !== 'scale')?.record.number
     report.release = number
     deps.reporter.phase?.('rollback')
@@ -285,7 +285,14 @@ export async function rollback(options: RollbackOptions, deps: DeployDeps): Prom
       rollout.outcome === 'ready' ? rollout.recorded : undefined,
       lockedReleases,
       loaded.config.history?.keep ?? 10,
-      {onContact: (event) => reportContact(deps.reporter, event, RECORD_MEANWHILE)},
+      {
+        onContact: (event) => reportContact(deps.reporter, event, RECORD_MEANWHILE),
+        onRenumbered: (taken, to) => {
+          deps.reporter.warn(renumberedNote(env.name, 'rollback', taken, to))
+          number = to
+          report.release = to
+        },
+      },
     )
     notifier.send(
       rollout.outcome === 'ready'

@@ -1,8 +1,8 @@
 import type {Kubectl} from '../kubectl/kubectl.js'
 import {type ContactEvent, OutageWait} from '../kubectl/outage.js'
 import type {KubeObject} from '../render/objects.js'
-import {nodeZlib} from '../builtins.js'
-import {InterruptedError, UserError} from '../errors.js'
+import {nodeCrypto, nodeZlib} from '../builtins.js'
+import {InterruptedError, KubectlError, UserError} from '../errors.js'
 
 /** One entry of an environment's history, kept in the cluster as a ConfigMap; its manifests (which may hold Secrets) in Secrets. */
 /** Where a blue-green or canary rollout of one service ended, as history shows it. */
@@ -233,6 +233,12 @@ export const RECORD_OUTAGE_MS = 30_000
 /** What the API server's silence during a record's write means (reportContact's `meanwhile`). */
 export const RECORD_MEANWHILE = `the release runs; skycap records it once it answers again (for up to ${RECORD_OUTAGE_MS / 1000}s)`
 
+/** A label on every object of one write of a record: what a write cut short by a taken number had made is found by it. */
+const LABEL_WRITE = 'skycap.dev/write'
+
+/** How often a record is numbered again when its number turns out taken (each time from the history as it is then). */
+const RENUMBER_TRIES = 3
+
 export interface SaveOptions {
   /** The name of the record of the same number this one is written over (rollout resume, after a deploy recorded as interrupted). */
   replace?: string
@@ -241,6 +247,13 @@ export interface SaveOptions {
   clock?: () => number
   /** The first wait after an unanswered write (1 s), doubled each time up to 5 s. */
   intervalMs?: number
+  /**
+   * Told when the record's number was taken by another command meanwhile (its lock was released by hand, and a second
+   * deploy numbered its release from the same history): the record is written under the next free number instead.
+   */
+  onRenumbered?: (taken: number, number: number) => void
+  /** The label value that marks one write's objects (random; fixed in tests). */
+  writeId?: () => string
 }
 
 /**
@@ -249,9 +262,48 @@ export interface SaveOptions {
  * `keep`. The manifest Secrets go first and the record last, so a record never names manifests that are not there.
  * Callers hold the environment's lock and numbered the record from releases read under it.
  */
-export async function saveRelease(kubectl: Kubectl, record: ReleaseRecord, manifests: KubeObject[] | undefined, existing: StoredRelease[], keep: number, options: SaveOptions = {}): Promise<void> {
-  const labels = {[LABEL_APP]: record.app, [LABEL_ENV]: record.environment, [LABEL_NUMBER]: String(record.number), 'skycap.dev/result': record.result}
+export async function saveRelease(kubectl: Kubectl, record: ReleaseRecord, manifests: KubeObject[] | undefined, existing: StoredRelease[], keep: number, options: SaveOptions = {}): Promise<number> {
   const parts = manifests ? packManifests(manifests) : []
+  let history = existing
+  for (let tries = 0; ; tries++) {
+    const write = options.writeId?.() ?? nodeCrypto().randomBytes(6).toString('hex')
+    try {
+      await writeRecord(kubectl, record, parts, write, options)
+      break
+    } catch (error) {
+      if (options.replace || !(error instanceof KubectlError && error.kind === 'already_exists') || tries >= RENUMBER_TRIES) throw error
+      // The number is taken: under the lock no other command could have taken it, so the lock was released by hand
+      // while this one ran (`skycap lock release --force`) and another command recorded a release of that number.
+      // What this write made beside that record (a manifest part that one lacks would be read as its own) goes, and
+      // the record is written under the next free number, from the history as it is now.
+      await kubectl.run(['delete', 'secrets', '--ignore-not-found', '-l', `${releaseSelector(record.app, record.environment)},${LABEL_NUMBER}=${record.number},${LABEL_WRITE}=${write}`], {
+        allowFailure: true,
+      })
+      history = await listReleases(kubectl, record.app, record.environment, {manifests: false})
+      const taken = record.number
+      const number = Math.max(nextReleaseNumber(history), taken + 1)
+      record = {...record, number, ...(record.rollbackRelease === undefined ? {} : {rollbackRelease: record.rollbackRelease + number - taken})}
+      options.onRenumbered?.(taken, number)
+    }
+  }
+  const drop = releasesToDrop([record, ...history.map((r) => r.record).filter((r) => r.number !== record.number)], keep)
+  if (drop.length) {
+    // Records, their manifest parts, and records of the pre-0.2 layout, by label: one call.
+    await kubectl.run(['delete', 'configmaps,secrets', '--ignore-not-found', '-l', `${releaseSelector(record.app, record.environment)},${LABEL_NUMBER} in (${drop.join(',')})`], {
+      allowFailure: true,
+    })
+  }
+  return record.number
+}
+
+/** The warning of a command whose record took the next number (saveRelease's onRenumbered). */
+export function renumberedNote(environment: string, command: string, taken: number, number: number): string {
+  return `release ${taken} of ${environment} was recorded by another command while this ${command} ran (its lock was released by hand: \`skycap lock release --force\`); this ${command} is recorded as release ${number}`
+}
+
+/** One write of a record and its manifests' parts (see saveRelease); `write` labels every object it makes. */
+async function writeRecord(kubectl: Kubectl, record: ReleaseRecord, parts: Buffer[], write: string, options: SaveOptions): Promise<void> {
+  const labels = {[LABEL_APP]: record.app, [LABEL_ENV]: record.environment, [LABEL_NUMBER]: String(record.number), 'skycap.dev/result': record.result, [LABEL_WRITE]: write}
   const name = options.replace ?? objectName(record.app, record.environment, record.number)
   const items: object[] = parts.map((part, i) => ({
     apiVersion: 'v1',
@@ -286,13 +338,6 @@ export async function saveRelease(kubectl: Kubectl, record: ReleaseRecord, manif
     // process's). A second Ctrl-C quits at once.
     if (!(error instanceof InterruptedError) || options.replace) throw error
     await kubectl.run(apply, {input})
-  }
-  const drop = releasesToDrop([record, ...existing.map((r) => r.record).filter((r) => r.number !== record.number)], keep)
-  if (drop.length) {
-    // Records, their manifest parts, and records of the pre-0.2 layout, by label: one call.
-    await kubectl.run(['delete', 'configmaps,secrets', '--ignore-not-found', '-l', `${releaseSelector(record.app, record.environment)},${LABEL_NUMBER} in (${drop.join(',')})`], {
-      allowFailure: true,
-    })
   }
 }
 

@@ -4,7 +4,7 @@ import {parseDuration} from '../duration.js'
 import {ciJobUrl, whoAmI} from '../identity.js'
 import {acquireLock, afterLockRelease, keepLockAlive, LEASE_SECONDS, LOCK_RELEASED, releaseOwnLock} from '../lock/lease.js'
 import type {KubeObject} from '../render/objects.js'
-import {listReleases, nextReleaseNumber, RECORD_MEANWHILE, saveRelease} from '../release/store.js'
+import {listReleases, nextReleaseNumber, RECORD_MEANWHILE, renumberedNote, saveRelease} from '../release/store.js'
 import type {DeployDeps} from '../deploy/deploy.js'
 import {configuredReplicas, DEFAULT_TIMEOUT_MS} from '../deploy/replicas.js'
 import {explainFailures, formatFailure, type FailureReport} from '../deploy/explain.js'
@@ -170,12 +170,11 @@ export async function scale(input: ScaleOptions, deps: DeployDeps): Promise<Scal
       failures = await explainFailures(kubectl, result.statuses, () => lineFilter({configured: configuredExcludes(loaded.config, [options.service]), exclude: [], grep: []}))
       for (const f of failures) deps.reporter.info(formatFailure(f))
     }
-    const number = nextReleaseNumber(releases)
     const previous = releases.find((r) => r.record.action !== 'scale')?.record
-    await saveRelease(
+    const number = await saveRelease(
       kubectl,
       {
-        number,
+        number: nextReleaseNumber(releases),
         app,
         environment: env.name,
         action: 'scale',
@@ -193,7 +192,7 @@ export async function scale(input: ScaleOptions, deps: DeployDeps): Promise<Scal
       undefined,
       releases,
       loaded.config.history?.keep ?? 10,
-      {onContact: (event) => reportContact(deps.reporter, event, RECORD_MEANWHILE)},
+      {onContact: (event) => reportContact(deps.reporter, event, RECORD_MEANWHILE), onRenumbered: (taken, to) => deps.reporter.warn(renumberedNote(env.name, 'scale', taken, to))},
     )
     report.release = number
     report.result = result.outcome === 'ready' ? 'succeeded' : result.outcome === 'timeout' ? 'timed-out' : result.outcome === 'interrupted' ? 'interrupted' : 'failed'

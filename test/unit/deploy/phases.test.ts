@@ -753,6 +753,64 @@ describe('release records: history.keep', () => {
     expect(fake.remaining()).to.equal(0)
   })
 
+  it('a number another command recorded meanwhile (the lock released by hand): what this write made under it goes, and the record takes the next free number', async () => {
+    const taken = {exitCode: 1, stderr: 'Error from server (AlreadyExists): error when creating "STDIN": configmaps "skycap-release-shop.prod-6" already exists'}
+    const written: Array<{name: string; labels: Record<string, string>; release?: ReleaseRecord}> = []
+    const sent = (i: string | undefined) => {
+      for (const o of JSON.parse(i as string).items) written.push({name: o.metadata.name, labels: o.metadata.labels, release: o.data.release ? JSON.parse(o.data.release) : undefined})
+    }
+    // The other deploy's record 6, and meanwhile a 7 (a scale): this one becomes 8.
+    const now = [7, 6].map((n) => ({kind: 'ConfigMap', metadata: {name: `skycap-release-shop.prod-${n}`, labels: {}}, data: {release: JSON.stringify(record(n, 'succeeded'))}}))
+    const fake = fakeKubectl(
+      [
+        {argv: [...NS, 'create', '-f', '-'], input: sent, result: taken},
+        {argv: [...NS, 'delete', 'secrets', '--ignore-not-found', '-l', 'skycap.dev/release-of=shop,skycap.dev/environment=prod,skycap.dev/release=6,skycap.dev/write=w1']},
+        {argv: [...NS, 'get', 'configmaps', '-l', 'skycap.dev/release-of=shop,skycap.dev/environment=prod', '-o', 'json'], result: {stdout: JSON.stringify({items: now})}},
+        {argv: [...NS, 'create', '-f', '-'], input: sent},
+      ],
+      opts,
+    )
+    const renumbered: string[] = []
+    let w = 0
+    const failed = {...record(6, 'failed'), rollbackRelease: 7}
+    const number = await saveRelease(fake.kubectl, failed, [obj('ConfigMap', 'c')], [stored(5, 'succeeded')], 10, {
+      onRenumbered: (from, to) => renumbered.push(`${from}->${to}`),
+      writeId: () => `w${++w}`,
+    })
+    expect(fake.remaining()).to.equal(0)
+    expect(number).to.equal(8)
+    expect(renumbered).to.deep.equal(['6->8'])
+    expect(written.map((x) => `${x.name} ${x.labels['skycap.dev/release']} ${x.labels['skycap.dev/write']}`)).to.deep.equal([
+      'skycap-release-shop.prod-6 6 w1',
+      'skycap-release-shop.prod-6 6 w1',
+      'skycap-release-shop.prod-8 8 w2',
+      'skycap-release-shop.prod-8 8 w2',
+    ])
+    // The rollback entry it names moves with it.
+    expect(written[3]?.release).to.include({number: 8, rollbackRelease: 9})
+  })
+
+  it('a taken number is tried again at most three times, and never for a record that replaces another (rollout resume)', async () => {
+    const taken = {exitCode: 1, stderr: 'Error from server (AlreadyExists): configmaps "x" already exists'}
+    const list = {argv: [...NS, 'get', 'configmaps', '-l', 'skycap.dev/release-of=shop,skycap.dev/environment=prod', '-o', 'json'], result: {stdout: JSON.stringify({items: []})}}
+    const round = (n: number) => [
+      {argv: [...NS, 'create', '-f', '-'], result: taken},
+      {argv: [...NS, 'delete', 'secrets', '--ignore-not-found', '-l', `skycap.dev/release-of=shop,skycap.dev/environment=prod,skycap.dev/release=${n},skycap.dev/write=w`]},
+      list,
+    ]
+    const fake = fakeKubectl([...round(6), ...round(7), ...round(8), {argv: [...NS, 'create', '-f', '-'], result: taken}], opts)
+    const error = await saveRelease(fake.kubectl, record(6, 'failed'), undefined, [], 10, {writeId: () => 'w'}).then(
+      () => expect.fail('a fourth taken number should fail'),
+      (e: unknown) => e as Error,
+    )
+    expect(fake.remaining()).to.equal(0)
+    expect(error.message).to.contain('already exists')
+    const replacing = fakeKubectl([{argv: [...NS, ...APPLY], result: taken}], opts)
+    const refused = await saveRelease(replacing.kubectl, record(6, 'succeeded'), undefined, [], 10, {replace: 'skycap-release-shop.prod-6'}).catch((e: unknown) => e as Error)
+    expect(replacing.remaining()).to.equal(0)
+    expect((refused as Error).message).to.contain('already exists')
+  })
+
   it('replace (rollout resume writing the outcome of a deploy recorded as interrupted) applies over the same name, deleting nothing first', async () => {
     // The name of the record it replaces, whichever layout wrote it (earlier builds joined app and environment with '-').
     for (const name of ['skycap-release-shop.prod-3', 'skycap-release-shop-prod-3']) {
