@@ -145,6 +145,11 @@ export abstract class SkycapCommand extends Command {
     return confirmOnTerminal
   }
 
+  /** Why confirmer() gives no prompt on a terminal: --json (the deps' noQuestions). */
+  protected noQuestions(): {noQuestions?: 'json'} {
+    return this.jsonEnabled() && process.stdin.isTTY && process.stderr.isTTY ? {noQuestions: 'json'} : {}
+  }
+
   protected override toSuccessJson(result: unknown): unknown {
     return {ok: true, result}
   }

@@ -51,7 +51,7 @@ export default class Deploy extends SkycapCommand {
         skipHooks: flags['skip-hooks'],
         ignoreChecks: flags['ignore-checks'],
       },
-      {kubectl: this.kubectlFactory(), reporter: this.reporter(), confirm: this.confirmer(), signal: this.abortOnSignals(), buildOutput: this.buildOutput()},
+      {kubectl: this.kubectlFactory(), reporter: this.reporter(), confirm: this.confirmer(), ...this.noQuestions(), signal: this.abortOnSignals(), buildOutput: this.buildOutput()},
     )
     this.log(`${report.result === 'planned' ? 'would deploy' : 'deployed'} ${report.app} ${report.environment}@${report.revision.short}${report.release ? ` as release ${report.release}` : ''}`)
     return report

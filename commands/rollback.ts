@@ -33,7 +33,7 @@ export default class Rollback extends SkycapCommand {
         resetReplicas: flags['reset-replicas'],
         skipImageCheck: flags['skip-image-check'],
       },
-      {kubectl: this.kubectlFactory(), reporter: this.reporter(), confirm: this.confirmer(), signal: this.abortOnSignals()},
+      {kubectl: this.kubectlFactory(), reporter: this.reporter(), confirm: this.confirmer(), ...this.noQuestions(), signal: this.abortOnSignals()},
     )
     this.log(`${report.result === 'planned' ? 'would roll back' : 'rolled back'} ${report.environment} to ${report.revision.short}${report.release ? ` (release ${report.release})` : ''}`)
     return report

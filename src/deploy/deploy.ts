@@ -90,8 +90,10 @@ export interface DeployOptions {
 export interface DeployDeps {
   kubectl: KubectlFactory
   reporter: Reporter
-  /** Asks the user to confirm a protected deploy; absent when nobody can answer (no TTY). */
+  /** Asks the user to confirm a protected deploy; absent when nobody can answer (no TTY, or --json). */
   confirm?: (summary: string) => Promise<boolean>
+  /** Why `confirm` is absent when a terminal is there: --json output asks no questions. */
+  noQuestions?: 'json'
   signal?: AbortSignal
   clock?: () => number
   fetch?: typeof fetch
@@ -809,6 +811,9 @@ export function plannedReport(app: string, env: Environment, target: Target, rev
 /** Protected environments: a person confirms on the terminal, or --yes was given; otherwise nothing changes. */
 export async function confirmProtected(env: Environment, deps: DeployDeps, action: 'deploy' | 'rollback', question: string): Promise<void> {
   if (!deps.confirm) {
+    // On a terminal with --json, "no terminal" was wrong: the JSON document asks nothing.
+    if (deps.noQuestions === 'json')
+      throw new UserError(`${env.name} is protected, and with --json skycap asks no questions; nothing was changed`, {hint: `Add --yes to ${action} ${env.name} with --json.`})
     throw new UserError(`${env.name} is protected and there is no terminal to confirm on; nothing was changed`, {hint: `Pass --yes to ${action} ${env.name} from CI.`})
   }
   if (!(await deps.confirm(question))) throw new UserError(`${action} cancelled; nothing was changed`)

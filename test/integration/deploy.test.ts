@@ -398,6 +398,15 @@ describe('skycap deploy (real cluster)', function () {
     const r = await app.cli([...DEPLOY, 'guarded'])
     expect(r.exitCode).to.equal(2)
     expect(r.stderr).to.contain('guarded is protected and there is no terminal to confirm on; nothing was changed')
+    // On a terminal (a real pseudo-terminal), --json asks no questions either, and says that (it said "no terminal").
+    const pty =
+      'import os, pty, sys\npid, fd = pty.fork()\nif pid == 0:\n    os.execvp(sys.argv[1], sys.argv[1:])\nout = b""\nwhile True:\n    try:\n        data = os.read(fd, 4096)\n    except OSError:\n        break\n    if not data:\n        break\n    out += data\n_, status = os.waitpid(pid, 0)\nsys.stdout.write(out.decode(errors="replace"))\nsys.exit(os.waitstatus_to_exitcode(status))\n'
+    const onTerminal = await execa('python3', ['-c', pty, 'node', cliPath, ...DEPLOY, 'guarded', '--json'], {cwd: app.repo.dir, reject: false, env: {NO_COLOR: '1', SKYCAP_ENV: ''}})
+    expect(onTerminal.exitCode, onTerminal.stdout).to.equal(2)
+    // The terminal shows stdout and stderr as one stream: the JSON document is in it.
+    expect(onTerminal.stdout).to.contain('"message": "guarded is protected, and with --json skycap asks no questions; nothing was changed"')
+    expect(onTerminal.stdout).to.contain('"hint": "Add --yes to deploy guarded with --json."')
+    expect(onTerminal.stdout).to.not.contain('no terminal')
     const yes = await app.cli([...DEPLOY, 'guarded', '--yes'])
     expect(yes.exitCode, yes.stderr).to.equal(0)
   })
