@@ -112,9 +112,15 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
  * command line already names (`with -e`, or `as the environment` for ENV SERVICE): an environment where the service
  * goes is then a second environment, not a misplaced one.
  */
-export function unknownServiceError(loaded: LoadedConfig, name: string, usage?: string, given?: {environment: string; how: string}): UserError {
+export function unknownServiceError(loaded: LoadedConfig, name: string, usage?: string, given?: {environment: string; how: string}, at?: string): UserError {
   const {app, services, environments} = loaded.config
   const known = Object.keys(services)
+  // `at`: the skycap.yaml is a revision's (ENV@REV, run --rev), not the work tree's: said, for the two can differ.
+  if (at !== undefined && !Object.hasOwn(environments, name))
+    return new UserError(`unknown service "${name}" at ${at}${didYouMean(name, known)}`, {
+      hint: `Services of ${app} in the skycap.yaml of ${at}: ${known.join(', ')}.`,
+      details: {service: name, known, revision: at},
+    })
   const hint = `Services of ${app}: ${known.join(', ')}.`
   if (Object.hasOwn(environments, name) && !Object.hasOwn(services, name)) {
     if (given && given.environment !== name) {

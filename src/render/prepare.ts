@@ -1,7 +1,7 @@
 import {existsSync, realpathSync, rmSync} from 'node:fs'
 import {basename, dirname, isAbsolute, join, posix, relative, sep} from 'node:path'
 
-import {resolveEnvironment} from '../config/environment.js'
+import {resolveEnvironment, unknownServiceError} from '../config/environment.js'
 import {configFilePath, displayPath, loadConfig, openRepository, parseConfig, readSkycapYaml} from '../config/load.js'
 import type {ConfigWarning, Environment, LoadedConfig} from '../config/types.js'
 import {ConfigError, InterruptedError, UserError} from '../errors.js'
@@ -128,6 +128,11 @@ async function prepareFromRevision(file: string, revision: Revision, options: Pr
     stopIfInterrupted()
     const loaded = await parseConfig(text, revFile, show, folder)
     const env = environmentOf(loaded, options.target)
+    const missing = options.services?.find((name) => !env.services[name])
+    if (missing !== undefined) {
+      const at = revision.sha.startsWith(revision.input) ? revision.short : `${revision.short} (${revision.input})`
+      throw unknownServiceError(loaded, missing, undefined, undefined, at)
+    }
     const result = await renderEnvironment(loaded, env, revision, {services: options.services, images: options.images})
     return {...result, loaded, warnings: [...loaded.warnings]}
   } finally {

@@ -72,7 +72,10 @@ export async function runTask(options: RunTaskOptions, deps: RunTaskDeps): Promi
   const clock = deps.clock ?? Date.now
   const {loaded, env} = await openEnvironment({configPath: options.configPath, environment: options.environment})
   const app = loaded.config.app
-  if (!env.services[options.service]) throw unknownServiceError(loaded, options.service, 'skycap run SERVICE', withFlag(options.environment))
+  // A service the work tree's skycap.yaml lacks may still be the deployed release's (removed since), or --rev's: the
+  // release (or the revision's skycap.yaml) decides, below; said as unknown when neither has it.
+  const unknown = env.services[options.service] ? undefined : unknownServiceError(loaded, options.service, 'skycap run SERVICE', withFlag(options.environment))
+  if (unknown && Object.hasOwn(loaded.config.environments, options.service)) throw unknown
   const misplaced = environmentInCommand(loaded, options.service, options.leading ?? [], options.command.slice((options.leading ?? []).length), 'run')
   if (misplaced) throw misplaced
   if (options.command.length === 0) throw new UserError('no command given', {hint: `Put it after --: skycap run ${options.service} -- bin/rails db:migrate`})
@@ -95,10 +98,12 @@ export async function runTask(options: RunTaskOptions, deps: RunTaskDeps): Promi
   }
   const {kubectl} = await connect(env, deps.kubectl, deps.reporter)
   const release = lastGood(await listReleases(kubectl, app, env.name))
+  if (!release && unknown && options.rev === undefined) throw unknown
   if (!release) throw new UserError(`nothing of ${app} is deployed to ${env.name} yet: run uses the deployed release's pod template`, {hint: `Deploy first: skycap deploy ${env.name}`})
   const manifests = release.manifests()
   // A service added to skycap.yaml since: said as such, not as a service that "renders no Deployment".
   if (!(options.service in (release.record.images ?? {})) && !manifests.some((o) => o.kind === 'Deployment' && o.metadata.name === options.service)) {
+    if (unknown && options.rev === undefined) throw unknown
     throw new UserError(`${options.service} is not in release ${release.record.number}, the one deployed to ${env.name}: run uses the deployed release's pod template`, {
       hint: `Deploy it first (skycap deploy ${env.name}); \`skycap history ${env.name}\` shows what was deployed.`,
     })

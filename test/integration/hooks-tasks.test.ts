@@ -269,6 +269,31 @@ describe('real node: hooks, run, exec and port-forward', function () {
     },
   )
 
+  realIt("run takes its services from the deployed release: one the work tree's skycap.yaml dropped since still runs; --rev of a revision without it names that revision", async () => {
+    // A second service, a copy of web: in the second commit only.
+    const withTool = (t: string) => t.replace('\nenvironments:', `\n${t.slice(t.indexOf('  web:\n'), t.indexOf('environments:')).replace('  web:\n', '  tool:\n')}environments:`)
+    const before = await app.repo.git('rev-parse', 'HEAD')
+    const short = before.slice(0, 7)
+    await app.change(withTool, 'with tool')
+    expect((await deploy()).exitCode).to.equal(0)
+    await app.change((t) => t.replace(/\n {2}tool:\n(?: {4}.*\n)+/, '\n'), 'tool dropped (not deployed)')
+    expect(app.config).to.not.contain('tool:')
+    const r = await app.cli(['run', 'tool', '--', '/app', 'say', 'from the release'])
+    expect(r.exitCode, r.stderr).to.equal(0)
+    expect(r.stdout).to.equal('from the release')
+    // --json goes before `--` (after it, it is the command's).
+    const refused = async (service: string, args: string[]) => {
+      const out = await app.cli(['run', service, ...args, '--json', '--', '/app', 'say', 'x'])
+      expect(out.exitCode, out.stderr).to.equal(2)
+      return JSON.parse(out.stdout).error as {message: string; hint: string}
+    }
+    expect(await refused('tool', ['--rev', before])).to.deep.include({message: `unknown service "tool" at ${short}`, hint: `Services of realapp in the skycap.yaml of ${short}: web.`})
+    expect((await refused('tool', ['--rev', 'HEAD~2'])).message).to.equal(`unknown service "tool" at ${short} (HEAD~2)`)
+    // Neither the work tree nor the release has it: unknown, as before (exit 2, nothing run).
+    expect((await refused('tol', [])).message).to.match(/^unknown service "tol"/)
+    expect((await kubectl(['get', 'jobs', '-l', 'skycap.dev/job-kind=run', '-o', 'name'], {namespace: ns.name})).stdout).to.equal('')
+  })
+
   realIt('run passes the exit code and output through, removes its Job (unless --keep), and -it works on a pseudo-terminal', async () => {
     expect((await deploy()).exitCode).to.equal(0)
     const r = await app.cli(['run', 'web', '--', '/app', 'exit', '5', 'hello', 'world'])
