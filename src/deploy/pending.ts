@@ -11,6 +11,11 @@ export interface PendingCommits {
   adding: RevisionSummary[]
   /** Commits of the running revision that the revision lacks: what a deploy takes away (an older or other branch). */
   removing: RevisionSummary[]
+  /**
+   * A deploy or rollback after `running` that did not succeed (interrupted, failed without a rollback, a rollback
+   * that failed): what it applied may be live, so the cluster need not be `running`'s (the diff may show no changes).
+   */
+  after?: {release: number; short: string; result: string}
 }
 
 /**
@@ -23,11 +28,15 @@ export async function pendingCommits(vcs: Vcs | undefined, releases: StoredRelea
   const sha = record?.revision?.sha
   if (!record || !sha) return {}
   const running = {release: record.number, sha, short: record.revision?.short ?? sha.slice(0, 7)}
-  if (sha === revision.sha) return {pending: {running, adding: [], removing: []}}
+  // A predeploy hook that failed stopped its deploy before anything was rolled out: that one left the cluster alone.
+  const stoppedBeforeRollout = (r: StoredRelease) => r.record.hooks?.some((h) => h.phase === 'predeploy' && h.result !== 'succeeded') === true
+  const newer = releases.find((r) => r.record.action !== 'scale' && r.record.number > record.number && !stoppedBeforeRollout(r))?.record
+  const after = newer ? {after: {release: newer.number, short: newer.revision?.short ?? '?', result: newer.result}} : {}
+  if (sha === revision.sha) return {pending: {running, adding: [], removing: [], ...after}}
   if (!vcs) return {warning: `cannot list the commits between release ${record.number} (${running.short}) and ${revision.short}: no repository`}
   try {
     const [adding, removing] = await Promise.all([vcs.between(sha, revision.sha), vcs.between(revision.sha, sha)])
-    return {pending: {running, adding, removing}}
+    return {pending: {running, adding, removing, ...after}}
   } catch (error) {
     return {warning: `cannot list the commits between release ${record.number} (${running.short}) and ${revision.short}: ${(error as Error).message}`}
   }
@@ -35,8 +44,12 @@ export async function pendingCommits(vcs: Vcs | undefined, releases: StoredRelea
 
 /** The lines `skycap diff` prints about them (progress, on stderr): a count, then each commit, newest first, at most `max`. */
 export function pendingLines(pending: PendingCommits, environment: string, revision: Revision, max = 20): string[] {
-  const {running, adding, removing} = pending
-  const head = `${environment} runs release ${running.release} (${running.short})`
+  const {running, adding, removing, after} = pending
+  // After an interrupted or failed deploy, "runs release N" was contradicted by the diff below (no changes: what the
+  // later deploy applied is live): the last good release is named as such, and the later one beside it.
+  const head = after
+    ? `${environment}'s last good release is ${running.release} (${running.short}); release ${after.release} (${after.short}) after it ${after.result === 'interrupted' ? 'was interrupted' : 'failed'}, and what it applied may be live`
+    : `${environment} runs release ${running.release} (${running.short})`
   if (!adding.length && !removing.length) return [`${head}: ${revision.short} is the same revision`]
   const lines: string[] = []
   const list = (title: string, commits: RevisionSummary[]) => {

@@ -45,8 +45,33 @@ describe('the commits between the running release and a revision (skycap diff)',
       expect(subjects(pending?.adding ?? [])).to.deep.equal(['add login', 'fix login', 'faster search'])
       expect(pending?.removing).to.deep.equal([])
       const lines = pendingLines(pending!, 'staging', revision)
-      expect(lines[0]).to.equal(`staging runs release 1 (${(shas.base as string).slice(0, 7)}); deploying ${revision.short} adds 3 commits:`)
+      // Release 3 may have left what it applied (no rollback followed it): the head says so, as the diff may show none.
+      expect(pending?.after).to.deep.equal({release: 3, short: (shas['faster search'] as string).slice(0, 7), result: 'failed'})
+      expect(lines[0]).to.equal(
+        `staging's last good release is 1 (${(shas.base as string).slice(0, 7)}); release 3 (${(shas['faster search'] as string).slice(0, 7)}) after it failed, and what it applied may be live; deploying ${revision.short} adds 3 commits:`,
+      )
       expect(lines.slice(1)).to.deep.equal(['faster search', 'fix login', 'add login'].map((s) => `  ${(shas[s] as string).slice(0, 7)} ${s} (Skycap Test)`))
+    })
+
+    it('after an interrupted deploy of the same revision: "the same revision" of the last good one would contradict a diff without changes, so the interrupted one is named; a failed predeploy hook (nothing rolled out) is not', async () => {
+      const vcs = await openVcs(repo.dir)
+      const revision = await vcs.resolve('main')
+      const base = (shas.base as string).slice(0, 7)
+      const interrupted = await pendingCommits(vcs, [release(8, revision.sha, {result: 'interrupted'}), release(7, shas.base as string)], revision)
+      expect(pendingLines(interrupted.pending!, 'test', revision)[0]).to.equal(
+        `test's last good release is 7 (${base}); release 8 (${revision.short}) after it was interrupted, and what it applied may be live; deploying ${revision.short} adds 3 commits:`,
+      )
+      const hookFailed = release(8, revision.sha, {result: 'failed', failed: 'hook/migrate', hooks: [{name: 'migrate', phase: 'predeploy', result: 'failed', durationMs: 1, job: 'j'}]})
+      const untouched = await pendingCommits(vcs, [hookFailed, release(7, shas.base as string)], revision)
+      expect(untouched.pending?.after).to.equal(undefined)
+      expect(pendingLines(untouched.pending!, 'test', revision)[0]).to.equal(`test runs release 7 (${base}); deploying ${revision.short} adds 3 commits:`)
+      // Rolled back automatically: the rollback entry is the last good release, nothing after it.
+      const rolledBack = await pendingCommits(
+        vcs,
+        [release(9, shas.base as string, {action: 'rollback', rolledBackTo: 7}), release(8, revision.sha, {result: 'failed'}), release(7, shas.base as string)],
+        revision,
+      )
+      expect(rolledBack.pending?.after).to.equal(undefined)
     })
 
     it('lists what going back takes away, and both sides for another branch', async () => {
