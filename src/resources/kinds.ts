@@ -50,9 +50,13 @@ function notReadyContainers(pods: KubeObject[]): Pick<ResourceStatus, 'waiting'>
   const found = pods
     .filter((p) => !(p.metadata as {deletionTimestamp?: string}).deletionTimestamp && !podReady(p))
     .flatMap((p) =>
-      ((p as {status?: {containerStatuses?: Array<{name: string; ready?: boolean; state?: {running?: unknown}}>}}).status?.containerStatuses ?? [])
+      (
+        (p as {status?: {containerStatuses?: Array<{name: string; ready?: boolean; restartCount?: number; state?: {running?: unknown}; lastState?: {terminated?: unknown}}>}}).status
+          ?.containerStatuses ?? []
+      )
         .filter((c) => c.state?.running && !c.ready)
-        .map((c) => ({pod: p.metadata.name, container: c.name, previous: false})),
+        // Restarted after a crash: the crashed instance's lines say why (the report falls back to these ones).
+        .map((c) => ({pod: p.metadata.name, container: c.name, previous: (c.restartCount ?? 0) > 0 && c.lastState?.terminated !== undefined})),
     )
     .slice(0, 3)
   return found.length ? {waiting: found} : {}

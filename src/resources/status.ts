@@ -239,6 +239,14 @@ export function podWaitReason(pod: KubeObject, deadline = true): string | undefi
   if (pulling) {
     return `container ${pulling.name} of pod ${pod.metadata.name} cannot pull its image yet (${pulling.state?.waiting?.reason}: ${pulling.state?.waiting?.message}); the node keeps trying${deadline ? ' until the deadline' : ''}`
   }
+  // Crashed, and restarted before any back-off (not failed yet): the crash is the news, not the readiness check (a
+  // Ctrl-C or a timeout then said only "runs but its readiness check does not pass", or nothing).
+  const crashed = status.containerStatuses?.find((c) => !c.ready && (c.restartCount ?? 0) > 0 && c.lastState?.terminated && !c.state?.terminated)
+  const last = crashed?.lastState?.terminated
+  if (crashed && last) {
+    const exit = last.reason && NOT_STARTED.has(last.reason) ? `could not start (${last.reason})` : `exited (exit code ${last.exitCode ?? '?'}${last.reason ? `, ${last.reason}` : ''})`
+    return `container ${crashed.name} of pod ${pod.metadata.name} ${exit} and was restarted ${times(crashed.restartCount ?? 0)}; it ${crashed.state?.running ? 'runs again, not ready yet' : 'is starting again'}`
+  }
   const notReady = status.containerStatuses?.find((c) => c.state?.running && !c.ready)
   if (notReady) return `container ${notReady.name} of pod ${pod.metadata.name} runs but its readiness check does not pass`
   return undefined

@@ -236,4 +236,28 @@ describe('why a pod fails, in one sentence', () => {
     expect(crashed.message).to.equal('container c of pod web-new-1 is in CrashLoopBackOff (exit code 1; restarted 3 times)')
     expect(crashed.failing).to.deep.equal([{pod: 'web-new-1', container: 'c', previous: true}])
   })
+
+  it('a container that crashed once and was restarted before any back-off: the wait says it crashed, with its exit code, and the report would show the crashed instance’s lines (it said only “runs but its readiness check does not pass”)', () => {
+    const restarted = (state: object) => ({
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: {name: 'web-new-1', ownerReferences: [{uid: 'web-new'}]},
+      status: {
+        phase: 'Running',
+        conditions: [{type: 'Ready', status: 'False'}],
+        containerStatuses: [{name: 'web', ready: false, restartCount: 1, state, lastState: {terminated: {exitCode: 3, reason: 'Error'}}}],
+      },
+    })
+    const s = judge('Deployment', [deployment(2, 2, '2'), rs('web-new', '2'), restarted({running: {startedAt: '2026-12-04T10:00:05Z'}})])
+    expect(s.state).to.equal('pending')
+    expect(s.message).to.equal('1/2 updated, 2 ready, 2 old still running; container web of pod web-new-1 exited (exit code 3, Error) and was restarted once; it runs again, not ready yet')
+    expect(s.waiting).to.deep.equal([{pod: 'web-new-1', container: 'web', previous: true}])
+    const starting = judge('Deployment', [deployment(2, 2, '2'), rs('web-new', '2'), restarted({waiting: {reason: 'ContainerCreating'}})])
+    expect(starting.message).to.match(/; container web of pod web-new-1 exited \(exit code 3, Error\) and was restarted once; it is starting again$/)
+    // Never restarted: as before.
+    const plain = {...restarted({running: {}}), status: {phase: 'Running', containerStatuses: [{name: 'web', ready: false, restartCount: 0, state: {running: {}}}]}}
+    const waiting = judge('Deployment', [deployment(2, 2, '2'), rs('web-new', '2'), plain])
+    expect(waiting.message).to.match(/; container web of pod web-new-1 runs but its readiness check does not pass$/)
+    expect(waiting.waiting).to.deep.equal([{pod: 'web-new-1', container: 'web', previous: false}])
+  })
 })
