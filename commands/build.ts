@@ -19,7 +19,7 @@ export default class Build extends SkycapCommand {
   static override args = {target: Args.string({description: '[ENV@]REV (default: defaultEnvironment at HEAD); a bare word is a revision (with --work-tree: the environment)'})}
   static override flags = {
     env: environmentFlag,
-    service: Flags.string({char: 's', description: 'Build only this service (repeatable; default: every service with build:).', multiple: true}),
+    service: Flags.string({char: 's', description: 'Build only this service (repeatable; default: every service with build:).', multiple: true, multipleNonGreedy: true}),
     'work-tree': Flags.boolean({description: 'Build the work tree as it is; uncommitted changes give the tag <short>-dirty-<content hash>.'}),
     force: Flags.boolean({description: 'Build and push even when the registry already has the image.'}),
     builder: Flags.string({description: 'Builder tool (default: buildx, else docker build + push, else podman).', options: [...BUILDER_NAMES]}),

@@ -18,7 +18,7 @@ export default class Render extends SkycapCommand {
   }
   static override flags = {
     env: environmentFlag,
-    service: Flags.string({char: 's', description: "Render only this service's objects (repeatable).", multiple: true}),
+    service: Flags.string({char: 's', description: "Render only this service's objects (repeatable).", multiple: true, multipleNonGreedy: true}),
     'output-dir': Flags.string({
       char: 'o',
       description:

@@ -19,7 +19,7 @@ export default class Up extends SkycapCommand {
     cluster: Flags.string({description: 'kind, k3d, minikube or ctlptl (use or create one), or a kube context.'}),
     detach: Flags.boolean({char: 'd', description: 'Return once the app is up; forwards keep running until `skycap down`.'}),
     watch: Flags.boolean({char: 'w', description: 'Rebuild and redeploy when skycap.yaml, a template, a config folder or a build input changes.'}),
-    port: Flags.string({description: 'Local port of a service, SERVICE=PORT (repeatable; default: the service port, or the next free one).', multiple: true}),
+    port: Flags.string({description: 'Local port of a service, SERVICE=PORT (repeatable; default: the service port, or the next free one).', multiple: true, multipleNonGreedy: true}),
     timeout: Flags.string({description: 'Time limit of the deploy phase (default: deploy.timeout or 10m).'}),
     'skip-image-check': Flags.boolean({description: 'Do not ask the registries whether the images up did not build exist.'}),
   }

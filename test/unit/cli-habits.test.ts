@@ -106,6 +106,20 @@ describe('CLI habits (built CLI)', function () {
       expect(extra.stderr).to.contain('skycap version takes no arguments; extra is not one').and.contain('Run `skycap version --help`')
     })
 
+    it('a repeatable flag takes one value each time: the argument after it is the command\'s (`build -s web test@HEAD~1` said unknown service "test@HEAD~1"; `logs --grep GET web` took web as a second pattern)', async () => {
+      const render = await cli('render', '-s', 'web', 'staging', '--json')
+      expect(render.exitCode, render.stderr).to.equal(0)
+      expect(parseJson(render.stdout).result).to.include({environment: 'staging'})
+      // The environment is read as one (greedy, it was a second service: unknown service "stagin@HEAD").
+      const build = await cli('build', '-s', 'web', 'stagin@HEAD', '--json')
+      expect(build.exitCode).to.equal(2)
+      expect(parseJson(build.stdout).error.message).to.match(/^unknown environment "stagin"/)
+      // The service after --grep's pattern is the service (checked before any cluster is asked).
+      const logs = await cli('logs', '--grep', 'GET', 'wbe', '-e', 'staging', '--json')
+      expect(logs.exitCode).to.equal(2)
+      expect(parseJson(logs.stdout).error.message).to.equal('unknown service "wbe"; did you mean "web"?')
+    })
+
     it('a mistyped flag exits 2 naming the closest flag of that command', async () => {
       const r = await cli('deploy', 'staging', '--dry-rn')
       expect(r.exitCode).to.equal(2)
