@@ -218,8 +218,17 @@ export async function buildImages(options: BuildOptions, deps: BuildDeps = {}): 
       probing.abort()
       throw error
     }
-    const toBuild = builds.filter((b) => options.force || existing.get(b.image)?.state !== 'present')
-    for (const b of builds.filter((x) => !toBuild.includes(x))) reporter?.info(`${b.service}: ${b.image} is in the registry; skipped${options.forceFlag === false ? '' : ' (--force builds it again)'}`)
+    // Services that build one image alike (skycap.yaml refuses them unalike) are one build: the first one's.
+    const toBuild = builds.filter((b, i) => (options.force || existing.get(b.image)?.state !== 'present') && builds.findIndex((x) => x.image === b.image) === i)
+    const sameAs = (b: ImageBuild) => builds.find((x) => x.image === b.image && x !== b && toBuild.includes(x))
+    for (const b of builds.filter((x) => !toBuild.includes(x))) {
+      const first = sameAs(b)
+      reporter?.info(
+        first
+          ? `${b.service}: ${b.image} is ${first.service}'s image; built once`
+          : `${b.service}: ${b.image} is in the registry; skipped${options.forceFlag === false ? '' : ' (--force builds it again)'}`,
+      )
+    }
     let builder: Builder | undefined
     const needsBuilder = toBuild.some((b) => !b.command)
     if (!needsBuilder) probing.abort()
@@ -258,7 +267,7 @@ export async function buildImages(options: BuildOptions, deps: BuildDeps = {}): 
           )
         : new Map<string, ImageCheck>()
     for (const b of builds) {
-      const built = toBuild.includes(b)
+      const built = toBuild.includes(b) || sameAs(b) !== undefined
       const state = (built ? after : existing).get(b.image)
       if (push && built && state?.state !== 'present') {
         throw new BuildFailedError(`${b.service}: the build passed but ${b.image} is not in the registry`, {

@@ -285,6 +285,7 @@ export async function parseConfig(text: string, file: string, show: (path: strin
       )
     }
   }
+  checkSharedImages(config, at)
   const hookLists: Array<[(string | number)[], HookConfig[] | undefined]> = [
     [['hooks', 'predeploy'], config.hooks?.predeploy],
     [['hooks', 'postdeploy'], config.hooks?.postdeploy],
@@ -562,6 +563,45 @@ interface Folders {
   shownRoot: string
   /** The file's settings, for checks that need more than one folder (an environment's config folder in a service's). */
   config?: SkycapConfig
+}
+
+/**
+ * Services with `build:` that push the same image (one `image:`, in the base or an environment) must build it alike:
+ * one tag cannot hold two builds. Two Dockerfile targets under one image name were both pushed under one tag, the
+ * last one winning, and a service ran the other's image. Identical builds are one build (skycap build builds it once).
+ */
+function checkSharedImages(config: SkycapConfig, at: (path: (string | number)[], message: string) => void): void {
+  const said = new Set<string>()
+  const scopes: Array<[string | undefined, Record<string, {image?: string} | undefined>]> = [
+    [undefined, {}],
+    ...Object.entries(config.environments).map(([name, env]): [string, Record<string, {image?: string} | undefined>] => [name, env.services ?? {}]),
+  ]
+  for (const [envName, overrides] of scopes) {
+    const byImage = new Map<string, string>()
+    for (const [name, svc] of Object.entries(config.services)) {
+      if (!svc.build) continue
+      const image = overrides[name]?.image ?? svc.image
+      const first = byImage.get(image)
+      if (first === undefined) {
+        byImage.set(image, name)
+        continue
+      }
+      if (canonical(config.services[first]?.build) === canonical(svc.build) || said.has(`${first}/${name}`)) continue
+      said.add(`${first}/${name}`)
+      const where = envName === undefined ? '' : ` in environment ${envName}`
+      at(
+        overrides[name]?.image !== undefined ? ['environments', envName as string, 'services', name, 'image'] : ['services', name, 'image'],
+        `services ${first} and ${name} both build image "${image}"${where}, with different build: blocks; one tag cannot hold both builds (the last pushed would run as both). Give ${name} an image of its own, or drop its build: to run ${first}'s image`,
+      )
+    }
+  }
+}
+
+/** A value as JSON with its keys sorted: two build: blocks written in another key order are the same. */
+function canonical(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) =>
+    v !== null && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => a.localeCompare(b))) : v,
+  )
 }
 
 function hasPorts(svc: Partial<ServiceConfig>): boolean {

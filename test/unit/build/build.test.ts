@@ -211,6 +211,30 @@ describe('skycap build (engine)', () => {
     expect(existsSync(context), 'the export is removed afterwards').to.equal(false)
   })
 
+  it('two services that build one image alike are one build and one push, both reported with its digest', async () => {
+    repo = await TempRepo.withFiles({
+      'skycap.yaml': SKYCAP_YAML(['  web:', '    image: app', '    build: {target: prod}', '  worker:', '    image: app', '    build: {target: prod}'].join('\n')),
+      Dockerfile: 'FROM scratch\n',
+    })
+    const sha = await repo.git('rev-parse', 'HEAD')
+    const reporter = memoryReporter()
+    const registry = fakeRegistry()
+    const runner = fakeRunner(registry.images, dockerOnly)
+    const report = await buildImages({cwd: repo.dir}, {run: runner.run, fetch: registry.fetch, reporter})
+    const image = `${REGISTRY}/team/app:${sha}`
+    const steps = runner.calls.map((c) => c.argv.slice(0, 3)).filter((a) => a[1] === 'build' || a[1] === 'push')
+    expect(steps).to.deep.equal([
+      ['docker', 'build', '--tag'],
+      ['docker', 'push', image],
+    ])
+    const [web, worker] = report.images
+    expect([web?.result, worker?.result]).to.deep.equal(['built', 'built'])
+    expect(worker?.digest)
+      .to.equal(web?.digest)
+      .and.match(/^sha256:/)
+    expect(reporter.lines).to.include(`worker: ${image} is web's image; built once`)
+  })
+
   it('push: false (skycap up without a registry) builds into the local store under the given registry name: no push, no registry asked; buildx loads instead of pushing; a command gets SKYCAP_PUSH=false', async () => {
     repo = await TempRepo.withFiles({
       'skycap.yaml': SKYCAP_YAML('  web:\n    image: web\n    build: {}\n  tool:\n    image: tool\n    build: {command: [make, image]}'),

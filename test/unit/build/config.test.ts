@@ -50,6 +50,36 @@ describe('skycap.yaml: build blocks and per-environment registry and imageTag', 
     ])
   })
 
+  it('refuses two services that build one image unalike (two Dockerfile targets under one name: the last pushed ran as both); alike, or a service that only runs it, is fine', async () => {
+    const two = (worker: string, envs = ['  prod: {namespace: shop}']) =>
+      ['app: shop', 'services:', '  web:', '    image: web', '    build: {target: web}', '  worker:', `    ${worker}`, '    build: {target: worker}', 'environments:', ...envs, ''].join('\n')
+    expect(await problems(two('image: web'))).to.deep.equal([
+      `${FILE}:7:12: services web and worker both build image "web", with different build: blocks; one tag cannot hold both builds (the last pushed would run as both). Give worker an image of its own, or drop its build: to run web's image`,
+    ])
+    // In one environment only, through its image override: said there.
+    expect(await problems(two('image: worker', ['  prod: {namespace: shop, services: {worker: {image: web}}}']))).to.deep.equal([
+      `${FILE}:10:54: services web and worker both build image "web" in environment prod, with different build: blocks; one tag cannot hold both builds (the last pushed would run as both). Give worker an image of its own, or drop its build: to run web's image`,
+    ])
+    await parseConfig(two('image: worker'), FILE, (p) => p, '/tmp/x')
+    // The same build written in another key order, and a service that runs web's image without building it.
+    const alike = [
+      'app: shop',
+      'services:',
+      '  web:',
+      '    image: web',
+      '    build: {target: t, context: .}',
+      '  worker:',
+      '    image: web',
+      '    build: {context: ., target: t}',
+      '  cron:',
+      '    image: web',
+      'environments:',
+      '  prod: {namespace: shop}',
+      '',
+    ]
+    await parseConfig(alike.join('\n'), FILE, (p) => p, '/tmp/x')
+  })
+
   it('refuses build in an environment override (one tag, one build), and an environment imageTag without the revision', async () => {
     const [override] = await problems(config(['image: web'], ['  prod: {namespace: shop, services: {web: {build: {}}}}']))
     expect(override).to.match(/^\/tmp\/x\/skycap\.yaml:6:44: unknown key "build" in environments\.prod\.services\.web; allowed keys: image, /)
