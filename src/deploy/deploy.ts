@@ -164,6 +164,9 @@ export async function deploy(options: DeployOptions, deps: DeployDeps): Promise<
   if (options.build) {
     if (options.dryRun) throw new UserError('--build pushes images, and --dry-run changes nothing', {hint: 'Run skycap build first, then deploy --dry-run.'})
     early = await prepare()
+    // A protected environment nobody can confirm (no terminal, or --json) is refused before the build: it pushed the
+    // images, then refused.
+    if (early.environment.protected && !options.yes && !deps.confirm) await confirmProtected(early.environment, deps, 'deploy', '')
     approved = await verifyChecks(early.environment, early, options, deps)
     // The images skycap does not build are checked before it builds and pushes the others: a deploy that cannot
     // happen pushes nothing.

@@ -925,6 +925,12 @@ async function refusedBeforeBuild(skycapYaml: string, kubectlScript: Parameters<
 }
 
 describe('deploy --build with an image it does not build', () => {
+  it('a protected environment nobody can confirm (no terminal, no --yes) is refused before the build: it pushed the images, then refused', async () => {
+    const error = await refusedBeforeBuild(SKYCAP_YAML('  web:\n    image: web\n    build: {}').replace('staging: {namespace: shop-staging}', 'staging: {namespace: shop-staging, protected: true}'))
+    expect(error?.exitCode).to.equal(ExitCode.INVALID)
+    expect(error?.message).to.equal('staging is protected and there is no terminal to confirm on; nothing was changed')
+  })
+
   it('checks that image before it builds: a deploy that cannot happen pushes nothing', async () => {
     const error = await refusedBeforeBuild(SKYCAP_YAML(`  web:\n    image: web\n    build: {}\n  cache:\n    image: ${REGISTRY}/other/cache:7.2`))
     expect(error?.exitCode).to.equal(ExitCode.INVALID)
