@@ -549,7 +549,19 @@ async function inParallel(
     const cut = builds.slice(0, next).filter((b) => pushesWhileBuilding(b) && !finished.includes(b))
     const cutNote = cut.length ? `${cut.map((b) => b.service).join(', ')} stopped while building and may have pushed` : undefined
     const built = [pushedNote, cutNote].filter(Boolean).join('; ') || 'nothing was pushed'
-    throw new InterruptedError(`interrupted during the ${what}; ${what === 'build' ? built : 'some images may have been pushed'}`)
+    if (what === 'build') throw new InterruptedError(`interrupted during the build; ${built}`)
+    // Each push by name: done, cut off (the registry may have it), or never started ("some images may have been pushed").
+    const names = (list: ImageBuild[]) => list.map((b) => b.service).join(', ')
+    const was = (list: ImageBuild[]) => (list.length === 1 ? 'was' : 'were')
+    // A push the Ctrl-C stopped fails (docker exits on the signal): cut off all the same.
+    const cutPushes = builds.slice(0, next).filter((b) => !finished.includes(b))
+    const unstarted = builds.slice(next)
+    const said = [
+      finished.length ? `${names(finished)} ${was(finished)} pushed` : '',
+      cutPushes.length ? `${names(cutPushes)} stopped while pushing and may be in the registry` : '',
+      unstarted.length ? `${names(unstarted)} ${was(unstarted)} not pushed` : '',
+    ].filter(Boolean)
+    throw new InterruptedError(`interrupted during the push; ${said.join('; ') || 'nothing was pushed'}`)
   }
   if (!failed.length) return
   const stepFailures = failed.map(({build, error}) => {

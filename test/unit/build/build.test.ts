@@ -407,6 +407,27 @@ describe('skycap build (engine)', () => {
     expect(registry.images.size).to.equal(0)
   })
 
+  it('a Ctrl-C during docker push says which images were pushed, which push it cut off, and which never started (it said "some images may have been pushed")', async () => {
+    repo = await TempRepo.withFiles({
+      'skycap.yaml': SKYCAP_YAML(['a', 'b', 'c'].map((s) => `  ${s}:\n    image: ${s}\n    build: {}`).join('\n')),
+      Dockerfile: 'FROM scratch\n',
+    })
+    const registry = fakeRegistry()
+    const controller = new AbortController()
+    // One push at a time: a is pushed, the Ctrl-C comes while b pushes (it fails as docker does when signalled), c never starts.
+    const runner = fakeRunner(registry.images, (argv) => {
+      if (argv[1] === 'push' && argv[2]?.includes('/team/b:')) {
+        controller.abort()
+        return {exitCode: 130, delayMs: 10}
+      }
+      return dockerOnly(argv)
+    })
+    const error = await failure(buildImages({cwd: repo.dir, jobs: 1}, {run: runner.run, fetch: registry.fetch, signal: controller.signal}))
+    expect(error.exitCode).to.equal(ExitCode.INTERRUPTED)
+    expect(error.message).to.equal('interrupted during the push; a was pushed; b stopped while pushing and may be in the registry; c was not pushed')
+    expect([...registry.images.keys()].map((k) => k.split('/').at(-1)?.split(':')[0])).to.deep.equal(['a'])
+  })
+
   it('a builder that pushes as it builds (build.command, buildx): a failure or a Ctrl-C says which images are in the registry, never "nothing was pushed"; the hint asks for a commit only when a revision was built', async () => {
     repo = await TempRepo.withFiles({
       'skycap.yaml': SKYCAP_YAML(['quick', 'slow'].map((s) => `  ${s}:\n    image: ${s}\n    build: {command: [make, ${s}]}`).join('\n')),
