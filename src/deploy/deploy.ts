@@ -548,8 +548,16 @@ async function applyWatchRecord(
     })
   if (rollout.outcome === 'timeout')
     throw new TimeoutError(`release ${report.release} of ${env.name} did not become ready in time (${cause})${rbText}`, {
-      hint: 'Raise --timeout if the app is slow to start, or read the reasons above.',
-      jsonHint: 'Raise --timeout if the app is slow to start, or read the reasons in details.report.failures (message, events, logs).',
+      // A readiness check that never passed is rarely a slow start: its Unhealthy events say what it got.
+      ...(rollout.failures.some((f) => f.message.includes('its readiness check does not pass'))
+        ? {
+            hint: 'A readiness check never passed: the Unhealthy events and the log lines above say what it got. Fix the app or its healthcheck; raise --timeout only if it is slow to start.',
+            jsonHint: 'A readiness check never passed: details.report.failures has its Unhealthy events and log lines. Fix the app or its healthcheck; raise --timeout only if it is slow to start.',
+          }
+        : {
+            hint: 'Raise --timeout if the app is slow to start, or read the reasons above.',
+            jsonHint: 'Raise --timeout if the app is slow to start, or read the reasons in details.report.failures (message, events, logs).',
+          }),
       details: {report},
     })
   throw new DeployFailedError(`release ${report.release} of ${env.name} failed: ${cause}${rbText}${notUndone ? `; ${notUndone}` : ''}`, {

@@ -112,7 +112,12 @@ const deployment: WatchedKind = {
     const minReady = (live.spec?.minReadySeconds as number | undefined) ?? 0
     const ready = st.readyReplicas ?? 0
     const availability = minReady > 0 && ready > available ? `, ${available} available (a pod counts once ready for ${minReady}s, minReadySeconds)` : ''
-    return {...out, message: `${updated}/${want} updated, ${ready} ready${availability}${old > 0 ? `, ${old} old still running` : ''}${waitReason(pods)}`, ...notReadyContainers(pods)}
+    // Ready pods of the new ReplicaSet: the Deployment's readyReplicas counts the old ones too, and "1/1 updated,
+    // 1 ready, 1 old still running" read as if the new pod were ready while its readiness check failed.
+    const readyNew = pods.length
+      ? pods.filter((p) => podReady(p) && !(p.metadata as {deletionTimestamp?: string}).deletionTimestamp).length
+      : ((newRs?.status as {readyReplicas?: number} | undefined)?.readyReplicas ?? 0)
+    return {...out, message: `${updated}/${want} updated, ${readyNew} ready${availability}${old > 0 ? `, ${old} old still running` : ''}${waitReason(pods)}`, ...notReadyContainers(pods)}
   },
 }
 

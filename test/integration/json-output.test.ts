@@ -58,7 +58,10 @@ describe('--json: progress on stderr, one document on stdout (real cluster)', fu
     expect(done.exitCode, done.stderr).to.equal(70)
     const doc = JSON.parse(done.stdout)
     expect(doc.error.code).to.equal('timeout')
-    expect(doc.error.hint).to.equal('Raise --timeout if the app is slow to start, or read the reasons in details.report.failures (message, events, logs).')
+    // The pod runs and is never ready: a readiness check that never passed, not a slow start.
+    expect(doc.error.hint).to.equal(
+      'A readiness check never passed: details.report.failures has its Unhealthy events and log lines. Fix the app or its healthcheck; raise --timeout only if it is slow to start.',
+    )
     expect(doc.error.details.report.failures[0].ref).to.equal('Deployment/web')
   })
 

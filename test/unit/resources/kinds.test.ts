@@ -56,7 +56,8 @@ describe('the watch judges only fresh state', () => {
       const items = [deployment(3, 3, '3'), rs('web-bad', '2', 'web:bad'), rs('web-good', '3'), crashing('web-bad-1', 'web-bad'), ready('web-good-1', 'web-good')]
       const s = judge('Deployment', items)
       expect(s.state).to.equal('pending')
-      expect(s.message).to.equal('1/2 updated, 2 ready, 2 old still running')
+      // Ready counts the new ReplicaSet's pods (1), not the Deployment's readyReplicas (2, the old ones too).
+      expect(s.message).to.equal('1/2 updated, 1 ready, 2 old still running')
       const failing = judge('Deployment', [...items.slice(0, 3), crashing('web-good-2', 'web-good')])
       expect(failing.state).to.equal('failed')
       expect(failing.message).to.contain('web-good-2')
@@ -77,7 +78,7 @@ describe('the watch judges only fresh state', () => {
       expect(judge('Deployment', [deployment(5, 5, '4', {conditions: [deadline]}), rs('web-bad', '4', 'web:bad')]).state).to.equal('pending')
       // Once the new ReplicaSet exists under revision 5, its pods are judged: ready, then crashing.
       const after = [deployment(5, 5, '5', {replicas: 3, updatedReplicas: 1}), rs('web-bad', '4', 'web:bad'), rs('web-good', '5'), crashing('web-bad-1', 'web-bad'), ready('web-good-1', 'web-good')]
-      expect(judge('Deployment', after)).to.deep.include({state: 'pending', message: '1/2 updated, 2 ready, 2 old still running'})
+      expect(judge('Deployment', after)).to.deep.include({state: 'pending', message: '1/2 updated, 1 ready, 2 old still running'})
       expect(judge('Deployment', [...after, crashing('web-good-2', 'web-good')]).state).to.equal('failed')
     })
 
@@ -250,7 +251,7 @@ describe('why a pod fails, in one sentence', () => {
     })
     const s = judge('Deployment', [deployment(2, 2, '2'), rs('web-new', '2'), restarted({running: {startedAt: '2026-12-04T10:00:05Z'}})])
     expect(s.state).to.equal('pending')
-    expect(s.message).to.equal('1/2 updated, 2 ready, 2 old still running; container web of pod web-new-1 exited (exit code 3, Error) and was restarted once; it runs again, not ready yet')
+    expect(s.message).to.equal('1/2 updated, 0 ready, 2 old still running; container web of pod web-new-1 exited (exit code 3, Error) and was restarted once; it runs again, not ready yet')
     expect(s.waiting).to.deep.equal([{pod: 'web-new-1', container: 'web', previous: true}])
     const starting = judge('Deployment', [deployment(2, 2, '2'), rs('web-new', '2'), restarted({waiting: {reason: 'ContainerCreating'}})])
     expect(starting.message).to.match(/; container web of pod web-new-1 exited \(exit code 3, Error\) and was restarted once; it is starting again$/)
@@ -259,5 +260,17 @@ describe('why a pod fails, in one sentence', () => {
     const waiting = judge('Deployment', [deployment(2, 2, '2'), rs('web-new', '2'), plain])
     expect(waiting.message).to.match(/; container web of pod web-new-1 runs but its readiness check does not pass$/)
     expect(waiting.waiting).to.deep.equal([{pod: 'web-new-1', container: 'web', previous: false}])
+  })
+
+  it('a new pod whose readiness check fails beside a ready old one: 0 ready (the Deployment’s readyReplicas counted the old pod, and “1/1 updated, 1 ready” read as if the new one were ready)', () => {
+    const notReady = {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: {name: 'web-new-1', ownerReferences: [{uid: 'web-new'}]},
+      status: {phase: 'Running', conditions: [{type: 'Ready', status: 'False'}], containerStatuses: [{name: 'web', ready: false, restartCount: 0, state: {running: {}}}]},
+    }
+    const d = {...deployment(2, 2, '2', {replicas: 2, updatedReplicas: 1, readyReplicas: 1, availableReplicas: 1, unavailableReplicas: 1}), spec: {replicas: 1, template: template('web:new')}}
+    const s = judge('Deployment', [d, rs('web-old', '1', 'web:old'), rs('web-new', '2'), ready('web-old-1', 'web-old'), notReady])
+    expect(s.message).to.equal('1/1 updated, 0 ready, 1 old still running; container web of pod web-new-1 runs but its readiness check does not pass')
   })
 })
