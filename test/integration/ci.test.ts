@@ -307,7 +307,8 @@ describe('the pipelines skycap init --ci writes (real cluster)', function () {
       concurrency: {group: 'deploy-prod', 'cancel-in-progress': false},
     })
     const githubSteps = Object.values(workflow.jobs as Record<string, {steps: Array<{run?: string}>}>).map((job) => skycapSteps(job.steps.map((s) => s.run ?? '')))
-    expect(githubSteps).to.deep.equal([['skycap build'], ['skycap deploy staging --yes'], ['skycap deploy prod --yes']])
+    // One build per environment deployed (each may push to a registry, with a tag, of its own).
+    expect(githubSteps).to.deep.equal([['skycap build staging@HEAD', 'skycap build prod@HEAD'], ['skycap deploy staging --yes'], ['skycap deploy prod --yes']])
     const summary = join(dir, 'summary.md')
     const [build] = await runSteps(githubSteps.flat(), githubEnv(repo.dir, summary))
     // Both images are in the registry at this commit: build pushes nothing, and says so.
@@ -327,10 +328,10 @@ describe('the pipelines skycap init --ci writes (real cluster)', function () {
     const pipeline = parse(readFileSync(join(repo.dir, '.gitlab-ci.yml'), 'utf8')) as Record<string, {script?: string[]; resource_group?: string; rules?: unknown[]}>
     expect(pipeline.stages).to.deep.equal(['build', 'deploy'])
     expect(pipeline['deploy-staging']).to.deep.include({resource_group: 'deploy-staging', rules: [{if: '$CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH'}]})
-    expect(pipeline['deploy-prod']).to.deep.include({resource_group: 'deploy-prod', rules: [{if: '$CI_COMMIT_TAG'}, {if: '$CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH', when: 'manual'}]})
+    expect(pipeline['deploy-prod']).to.deep.include({resource_group: 'deploy-prod', rules: [{if: '$CI_COMMIT_TAG =~ /^v/'}, {if: '$CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH', when: 'manual'}]})
     const jobs = Object.entries(pipeline).filter(([name, job]) => !name.startsWith('.') && job && typeof job === 'object' && 'script' in job)
     const gitlabSteps = jobs.map(([, job]) => skycapSteps(job.script ?? []))
-    expect(gitlabSteps).to.deep.equal([['skycap build'], ['skycap deploy staging --yes'], ['skycap deploy prod --yes']])
+    expect(gitlabSteps).to.deep.equal([['skycap build staging@HEAD', 'skycap build prod@HEAD'], ['skycap deploy staging --yes'], ['skycap deploy prod --yes']])
     await runSteps(gitlabSteps.flat(), gitlabEnv())
     for (const env of ['staging', 'prod']) {
       const history = await runCli(['history', env, '--json'], {cwd: repo.dir})

@@ -225,7 +225,7 @@ describe('skycap init --ci', () => {
     expect(existsSync(join(tmp, 'deploy'))).to.equal(false)
     const pipeline = parse(readFileSync(join(tmp, '.gitlab-ci.yml'), 'utf8'))
     expect(pipeline['deploy-qa']).to.deep.include({resource_group: 'deploy-qa', script: ['skycap deploy qa --yes']})
-    expect(pipeline['deploy-live'].rules).to.deep.equal([{if: '$CI_COMMIT_TAG'}, {if: '$CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH', when: 'manual'}])
+    expect(pipeline['deploy-live'].rules).to.deep.equal([{if: '$CI_COMMIT_TAG =~ /^v/'}, {if: '$CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH', when: 'manual'}])
     writeFileSync(join(tmp, '.gitlab-ci.yml'), 'mine')
     expect(scaffold(tmp, undefined, 'gitlab')).to.deep.include({written: [], skipped: ['skycap.yaml', '.gitlab-ci.yml']})
     expect(readFileSync(join(tmp, '.gitlab-ci.yml'), 'utf8')).to.equal('mine')
@@ -311,7 +311,7 @@ describe('skycap init --ci: a valid pipeline for any set of environments', () =>
         const environment = system === 'github' ? job.environment : job.environment.name
         expect(command).to.equal(`skycap deploy ${environment} --yes`)
         expect(system === 'github' ? job.concurrency.group : job.resource_group).to.equal(name)
-        const onTag = system === 'github' ? job.if.startsWith('startsWith(github.ref') : job.rules.some((r: {if: string}) => r.if === '$CI_COMMIT_TAG')
+        const onTag = system === 'github' ? job.if.startsWith('startsWith(github.ref') : job.rules.some((r: {if: string}) => r.if === '$CI_COMMIT_TAG =~ /^v/')
         return [name, environment, onTag ? 'tag' : 'main']
       })
   }
@@ -448,6 +448,40 @@ describe('skycap init --ci: a valid pipeline for any set of environments', () =>
     expect(checksOnly.steps.at(-1).env).to.deep.equal({GITHUB_TOKEN: '${{ github.token }}'})
   })
 
+  it('installs skycap from SKYCAP_PACKAGE, and stops with a clear message when it is unset (it fell back to the npm name skycap, which nobody owns)', () => {
+    const environments = '  staging: {namespace: s}\n  prod: {namespace: p, protected: true}\n'
+    const github = pipeline('github', environments)
+    const installs = Object.values(github.parsed.jobs as Record<string, {steps: Array<{name?: string; run?: string}>}>).map((j) => j.steps.find((st) => st.name === 'install skycap'))
+    expect(installs.every((i) => i !== undefined)).to.equal(true)
+    expect(github.text).to.not.contain("|| 'skycap'")
+    const gitlab = pipeline('gitlab', environments)
+    expect(gitlab.text).to.not.contain(':-skycap')
+    const gitlabCheck = (gitlab.parsed.default.before_script as string[]).find((l) => l.startsWith('test -n')) as string
+    // Each as the runner's shell runs it: without the variable it fails before npm is asked; with it, npm gets it.
+    const shell = (script: string, env: Record<string, string>) => {
+      const bin = mkdtempSync(join(tmpdir(), 'skycap-npm-'))
+      writeFileSync(join(bin, 'npm'), '#!/bin/sh\necho "npm $*"\n', {mode: 0o755})
+      try {
+        return {out: execFileSync('bash', ['-e', '-c', script], {env: {PATH: `${bin}:/usr/bin:/bin`, ...env}, encoding: 'utf8'}), code: 0}
+      } catch (error) {
+        const e = error as {status: number; stdout: string}
+        return {out: e.stdout, code: e.status}
+      } finally {
+        rmSync(bin, {recursive: true, force: true})
+      }
+    }
+    const ghScript = installs[0]?.run as string
+    const unset = shell(ghScript, {})
+    expect(unset.code).to.equal(1)
+    expect(unset.out).to.match(/^::error::Set the repository variable SKYCAP_PACKAGE to where skycap is installed from/)
+    expect(unset.out).to.not.contain('npm install')
+    expect(shell(ghScript, {SKYCAP_PACKAGE: 'https://files.example.com/skycap-0.1.0.tgz'})).to.deep.equal({out: 'npm install --global https://files.example.com/skycap-0.1.0.tgz\n', code: 0})
+    const gl = shell(gitlabCheck, {})
+    expect(gl.code).to.equal(1)
+    expect(gl.out).to.match(/^Set the CI\/CD variable SKYCAP_PACKAGE/)
+    expect(shell(gitlabCheck, {SKYCAP_PACKAGE: 'x'}).code).to.equal(0)
+  })
+
   it('the variables notify.slack and notify.webhook read: each deploy step gets its own from the secrets (GitHub), the set-up names them', () => {
     const extra = 'notify:\n  slack: {webhookEnv: SLACK_URL}\n  webhook:\n    url: "${env:HOOK_URL}"\n    headers: {Authorization: "Bearer ${env:HOOK_TOKEN}", X-Run: "${env:GITHUB_RUN_ID}"}\n'
     const environments = '  staging: {namespace: s}\n  prod: {namespace: p, protected: true, notify: {slack: {webhookEnv: SLACK_PROD_URL}, github: {deployments: true}}}\n'
@@ -461,7 +495,10 @@ describe('skycap init --ci: a valid pipeline for any set of environments', () =>
       run: 'skycap deploy prod --yes',
       env: {GITHUB_TOKEN: '${{ github.token }}', SLACK_PROD_URL: secret('SLACK_PROD_URL'), HOOK_URL: secret('HOOK_URL'), HOOK_TOKEN: secret('HOOK_TOKEN')},
     })
-    expect(github.parsed.jobs.build.steps.some((s: {env?: unknown}) => s.env)).to.equal(false)
+    // The build job gets no notify secret: only its install step has variables, and only SKYCAP_PACKAGE.
+    const withEnv = github.parsed.jobs.build.steps.filter((s: {env?: unknown}) => s.env)
+    expect(withEnv).to.have.length(1)
+    expect(withEnv[0]).to.deep.include({name: 'install skycap', env: {SKYCAP_PACKAGE: '${{ vars.SKYCAP_PACKAGE }}'}})
     expect(github.text).to.contain('#   secrets SLACK_URL, HOOK_URL, HOOK_TOKEN, SLACK_PROD_URL (notify: in skycap.yaml reads them; the deploy steps pass them on)')
     expect(github.text).to.not.contain('secrets.GITHUB_RUN_ID')
     const gitlab = pipeline('gitlab', environments, extra).text
