@@ -88,14 +88,17 @@ export async function openNotifier(env: Environment, options: NotifierOptions): 
       for (const [target, chain] of chains) {
         const send = sends.get(target) as Send
         const next = chain.then(() =>
-          target.send(event, send).catch((error: unknown) =>
+          target.send(event, send).catch((error: unknown) => {
+            // The sender redacted its own messages, the host left readable; anything else is redacted here.
+            const why = error instanceof NotifyRequestError ? error.message : redact((error as Error).message, target.secrets)
+            // Unanswered in time is not undelivered: the server may have the request and be slow to answer it.
+            const outcome = /no answer within/.test(why) ? 'may not have been delivered' : 'was not delivered'
             warn({
               target: target.name,
               event: event.event,
-              // The sender redacted its own messages, the host left readable; anything else is redacted here.
-              message: `notify.${target.name}: the ${event.event} event of release ${event.release} was not delivered (${error instanceof NotifyRequestError ? error.message : redact((error as Error).message, target.secrets)}); the ${event.action} is not affected`,
-            }),
-          ),
+              message: `notify.${target.name}: the ${event.event} event of release ${event.release} ${outcome} (${why}); the ${event.action} is not affected`,
+            })
+          }),
         )
         chains.set(target, next)
       }
