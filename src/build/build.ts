@@ -166,6 +166,11 @@ export async function buildImages(options: BuildOptions, deps: BuildDeps = {}): 
       }
       throw error
     })
+    // A SIGINT sent to skycap alone (a CI runner cancelling the job) lets git finish the export: stop before building.
+    if (deps.signal?.aborted) {
+      source.remove()
+      throw new InterruptedError(`interrupted while ${options.workTree && revision.dirty ? 'copying the work tree' : `exporting ${revision.short}`}; nothing was built or pushed`)
+    }
   } finally {
     // Said before anything else the build reports (the revision's skycap.yaml may be what fails next).
     if (await uncommitted) {

@@ -723,6 +723,29 @@ exit $rc
     }
   })
 
+  it('a SIGINT to skycap alone during the export (a CI runner cancelling the job; git finishes): stopped before any build, said as the export (it built on and said "interrupted during the build")', async () => {
+    repo = await TempRepo.withFiles({'skycap.yaml': SKYCAP_YAML('  web:\n    image: web\n    build: {}'), Dockerfile: 'FROM scratch\n'})
+    const realGit = (await execa('sh', ['-c', 'command -v git'])).stdout.trim()
+    const shim = mkdtempSync(join(tmpdir(), 'skycap-git-cancelled-'))
+    // The archive takes 300 ms and ends normally; the cancel comes while it runs.
+    writeFileSync(join(shim, 'git'), `#!/bin/sh\ncase " $* " in *" archive "*) sleep 0.3 ;; esac\nexec '${realGit}' "$@"\n`)
+    chmodSync(join(shim, 'git'), 0o755)
+    const restore = setEnvironment({PATH: `${shim}:${process.env.PATH ?? ''}`})
+    try {
+      const registry = fakeRegistry()
+      const runner = fakeRunner(registry.images, dockerOnly)
+      const controller = new AbortController()
+      setTimeout(() => controller.abort(), 100)
+      const error = await failure(buildImages({cwd: repo.dir, revision: 'HEAD'}, {run: runner.run, fetch: registry.fetch, signal: controller.signal}))
+      expect(error.exitCode).to.equal(ExitCode.INTERRUPTED)
+      expect(error.message).to.match(/^interrupted while exporting [0-9a-f]{7}; nothing was built or pushed$/)
+      expect(runner.calls.filter((c) => c.argv[1] === 'build' || c.argv[1] === 'push')).to.deep.equal([])
+    } finally {
+      restore()
+      rmSync(shim, {recursive: true, force: true})
+    }
+  })
+
   it("exports a commit's files as committed, whatever this machine's core.autocrlf would do to them on checkout", async () => {
     repo = await TempRepo.withFiles({'skycap.yaml': SKYCAP_YAML('  web:\n    image: web\n    build: {}'), Dockerfile: 'FROM scratch\n', 'run.sh': '#!/bin/sh\necho hi\n'})
     await repo.git('config', 'core.autocrlf', 'true')
