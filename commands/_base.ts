@@ -119,7 +119,7 @@ export abstract class SkycapCommand extends Command {
   }
 
   /** Aborted on SIGINT/SIGTERM, so the engine can release what it holds before exiting. */
-  protected abortOnSignals(doing = 'stopping (a lock this command took is released)'): AbortSignal {
+  protected abortOnSignals(doing = 'stopping (the lock is released if this command has taken it)'): AbortSignal {
     const controller = new AbortController()
     // One listener for the whole command, never removed: with `once`, the moment between the first signal's listener
     // going and the second's being added left none, and a quick second Ctrl-C then killed skycap by the default action
