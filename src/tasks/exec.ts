@@ -48,7 +48,9 @@ export async function execInService(
 ): Promise<ExecResult> {
   const {loaded, env} = await openEnvironment({configPath: options.configPath, environment: options.environment, repository: false})
   const app = loaded.config.app
-  if (!env.services[options.service]) throw unknownServiceError(loaded, options.service, 'skycap exec SERVICE', withFlag(options.environment))
+  // A service dropped from the work tree's skycap.yaml may still run (deployed before): its pods decide, below.
+  const unknown = env.services[options.service] ? undefined : unknownServiceError(loaded, options.service, 'skycap exec SERVICE', withFlag(options.environment))
+  if (unknown && Object.hasOwn(loaded.config.environments, options.service)) throw unknown
   const misplaced = environmentInCommand(loaded, options.service, options.leading ?? [], options.command.slice((options.leading ?? []).length), 'exec')
   if (misplaced) throw misplaced
   if (options.command.length === 0) throw new UserError('no command given', {hint: `Put it after --: skycap exec ${options.service} -- bin/console`})
@@ -56,7 +58,7 @@ export async function execInService(
   // `skycap exec db -- psql < dump.sql` without -i: kubectl exec reads nothing, and the command ran without its input.
   if (deps.pipedStdin && !options.stdin) deps.reporter.warn(`stdin is not passed to the command without -i (skycap exec ${options.service} -i -- …)`)
   const {kubectl} = await connect(env, deps.kubectl, deps.reporter)
-  const chosen = await choosePodObject(kubectl, app, env.name, options.service, options.pod)
+  const chosen = await choosePodObject(kubectl, app, env.name, options.service, options.pod, 'oldest', unknown)
   const pod = chosen.metadata.name
   const container = options.container ?? options.service
   const containers = runningContainers(chosen)

@@ -18,9 +18,19 @@ export async function choosePod(kubectl: Kubectl, app: string, environment: stri
 }
 
 /** choosePod's pod, whole (exec reads its containers). */
-export async function choosePodObject(kubectl: Kubectl, app: string, environment: string, service: string, wanted?: string, prefer: 'oldest' | 'newest' = 'oldest'): Promise<KubeObject> {
+export async function choosePodObject(
+  kubectl: Kubectl,
+  app: string,
+  environment: string,
+  service: string,
+  wanted?: string,
+  prefer: 'oldest' | 'newest' = 'oldest',
+  unknown?: UserError,
+): Promise<KubeObject> {
   const list = await kubectl.json<{items: KubeObject[]}>(['get', 'pods', '-l', servicePodSelector(app, environment, service)])
   const running = list.items.filter((p) => !(p.metadata as {deletionTimestamp?: string}).deletionTimestamp)
+  // A service the work tree's skycap.yaml lacks (`unknown`): its pods, if it still runs, are used; without any, unknown.
+  if (unknown && running.length === 0) throw unknown
   if (wanted !== undefined) {
     const found = running.find((p) => p.metadata.name === wanted)
     if (found) return found

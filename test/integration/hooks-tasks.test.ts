@@ -269,7 +269,7 @@ describe('real node: hooks, run, exec and port-forward', function () {
     },
   )
 
-  realIt("run takes its services from the deployed release: one the work tree's skycap.yaml dropped since still runs; --rev of a revision without it names that revision", async () => {
+  realIt("run and exec take their services from what is deployed: one the work tree's skycap.yaml dropped since still runs; --rev of a revision without it names that revision", async () => {
     // A second service, a copy of web: in the second commit only.
     const withTool = (t: string) => t.replace('\nenvironments:', `\n${t.slice(t.indexOf('  web:\n'), t.indexOf('environments:')).replace('  web:\n', '  tool:\n')}environments:`)
     const before = await app.repo.git('rev-parse', 'HEAD')
@@ -281,6 +281,13 @@ describe('real node: hooks, run, exec and port-forward', function () {
     const r = await app.cli(['run', 'tool', '--', '/app', 'say', 'from the release'])
     expect(r.exitCode, r.stderr).to.equal(0)
     expect(r.stdout).to.equal('from the release')
+    // exec too: the pods of the deployed service decide, not the work tree.
+    const inPod = await app.cli(['exec', 'tool', '--', '/app', 'say', 'from its pod'])
+    expect(inPod.exitCode, inPod.stderr).to.equal(0)
+    expect(inPod.stdout).to.equal('from its pod')
+    const typoExec = await app.cli(['exec', 'tol', '--json', '--', '/app', 'say', 'x'])
+    expect(typoExec.exitCode).to.equal(2)
+    expect(JSON.parse(typoExec.stdout).error.message).to.match(/^unknown service "tol"/)
     // --json goes before `--` (after it, it is the command's).
     const refused = async (service: string, args: string[]) => {
       const out = await app.cli(['run', service, ...args, '--json', '--', '/app', 'say', 'x'])
