@@ -170,7 +170,10 @@ export class CiOutput {
     try {
       appendFileSync(file, markdown)
     } catch (error) {
-      this.write(`warning: could not write the job summary to ${file}: ${(error as Error).message}`)
+      const message = `could not write the job summary to ${file}: ${(error as Error).message}`
+      this.write(`warning: ${message}`)
+      // Written after the other warnings' annotations: repeated as its own, as docs/ci.md says each warning is.
+      this.write(workflowCommand('warning', {title: `skycap ${this.options.command}`}, message))
     }
   }
 }

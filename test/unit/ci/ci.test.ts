@@ -247,11 +247,12 @@ describe('CiOutput', () => {
       expect(lines.filter((l) => l.startsWith('::error'))).to.have.length(2)
     })
 
-    it('a summary file that cannot be written is a warning line, not a failure', () => {
+    it('a summary file that cannot be written is a warning line and a ::warning annotation, not a failure', () => {
       const {ci, lines} = output({...GITHUB, GITHUB_STEP_SUMMARY: join(dir, 'missing', 'summary.md')})
       ci.finished(report())
-      expect(lines).to.have.length(1)
+      expect(lines).to.have.length(2)
       expect(lines[0]).to.match(/^warning: could not write the job summary to .*missing\/summary\.md: ENOENT/)
+      expect(lines[1]).to.match(/^::warning title=skycap deploy::could not write the job summary to .*missing\/summary\.md: ENOENT/)
     })
   })
 
