@@ -486,7 +486,14 @@ async function applyWatchRecord(
   const cause = blame(rollout, report.result)
   // The failed release is recorded before the rollback starts, so it is in history whatever happens next, and
   // names the rollback entry that follows it.
-  const previous = rollout.outcome === 'interrupted' || options.noRollback ? undefined : lastGood(releases)
+  const candidate = rollout.outcome === 'interrupted' || options.noRollback ? undefined : lastGood(releases)
+  // The rollback gets a full timeout of its own: the lease is renewed so it outlasts it. A lock taken from this deploy
+  // (`lock release --force`) let another command deploy meanwhile, and a rollback would undo its rollout: none then.
+  // The renewal's test on the lock id is atomic; an unanswered one is taken as the lock still held, and warned.
+  const renewed = candidate ? await renewLock(kubectl, prepared.app, deps.lockId, clock).catch(() => undefined) : true
+  if (renewed === undefined) reporter.warn('could not renew the deploy lock before the rollback; another deploy may take it over')
+  const lockLost = renewed === false
+  const previous = lockLost ? undefined : candidate
   report.durationMs = clock() - Date.parse(startedAt)
   const failedRecord: ReleaseRecord = {
     ...record,
@@ -509,7 +516,17 @@ async function applyWatchRecord(
   if (rollout.outcome !== 'interrupted') {
     report.rollback = previous
       ? await autoRollback(target, selector, previous, recorded, live, prepared, deps, timeoutMs, number)
-      : {to: null, release: null, result: 'skipped', reason: options.noRollback ? '--no-rollback' : 'no earlier successful release', failures: []}
+      : {
+          to: null,
+          release: null,
+          result: 'skipped',
+          reason: options.noRollback
+            ? '--no-rollback'
+            : lockLost
+              ? `the lock of ${env.name} was taken by another command (released by hand): a rollback would undo what it deployed`
+              : 'no earlier successful release',
+          failures: [],
+        }
     if (previous) deps.notifier.send(rollbackEvent(report.rollback, previous, report.revision))
   }
   report.durationMs = clock() - Date.parse(startedAt)
@@ -663,9 +680,6 @@ async function autoRollback(
   let number = failed + 1
   deps.reporter.phase?.('rollback')
   deps.reporter.info(`Rolling back to release ${previous.record.number} (${previous.record.revision?.short ?? '?'}) as release ${number}`)
-  // The rollback gets a full timeout of its own: renew the lock so it outlasts it.
-  if (!(await renewLock(target.kubectl, prepared.app, deps.lockId, clock).catch(() => false)))
-    deps.reporter.warn('could not renew the deploy lock before the rollback; another deploy may take it over')
   const objects = withReplicas(previous.manifests(), live)
   // Ctrl-C came after the deploy failed and before the rollback began: nothing of it is applied.
   const notStarted = deps.signal?.aborted === true

@@ -1,4 +1,4 @@
-import type {KubeObject} from '../render/objects.js'
+import {ANNOTATIONS, type KubeObject} from '../render/objects.js'
 import {currentReplicaSet} from './replicasets.js'
 import {ClusterSnapshot, podProblem, podReady, podWaitReason, type ResourceStatus} from './status.js'
 
@@ -78,6 +78,13 @@ const deployment: WatchedKind = {
     // Until the controller has observed the applied generation, its revision annotation may still name the
     // ReplicaSet of the release before (a crashing one, when rolling back): judge nothing yet.
     if (stale(live)) return {...out, message: WAITING_FOR_CONTROLLER}
+    // Another command applied its own release over this one (the lock released by hand): its pods are not this
+    // rollout's, and a watch that waited on them reported the other release's success as this one's.
+    const mine = desired.metadata.annotations?.[ANNOTATIONS.revision]
+    const theirs = live.metadata.annotations?.[ANNOTATIONS.revision]
+    if (mine && theirs && mine !== theirs) {
+      return {...out, state: 'failed', message: `replaced while this rollout ran: it now runs revision ${theirs.slice(0, 12)}, applied by another command (was the lock released by hand?)`}
+    }
     const want = (live.spec?.replicas as number | undefined) ?? 1
     const st = live.status ?? {}
     // The ReplicaSet of the current template and its pods; pods of older ReplicaSets are on their way out.

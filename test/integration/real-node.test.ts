@@ -81,34 +81,64 @@ describe('real node: the test app in real containers', function () {
     expect(answer).to.deep.equal({status: 200, body: `version=v1 greeting=hello host=${pod.metadata.name}\n`})
   })
 
-  realIt('`lock release --force` during a deploy and a second deploy meanwhile: each is recorded under a number of its own (they shared one), twice', async () => {
-    expect((await deploy()).exitCode).to.equal(0)
-    for (const round of [1, 2]) {
-      // Slow to become ready: the first deploy is still watching when the lock is taken from it.
-      app.repo.write('config/web/app.properties', `greeting=round${round}\nready_after=6s\n`)
-      const sha = await app.repo.commit(`round ${round}: slow to become ready`)
-      await tagTestAppImage(sha)
-      const before = (await app.json(['history', 'test'])).doc.result.releases[0].number as number
-      const first = app.json(['deploy', 'test'])
-      await waitFor('the first deploy to hold the lock', async () => (await app.json(['lock', 'status', 'test'])).doc.result.lock !== null, {timeoutMs: 60_000, intervalMs: 200})
-      expect((await app.cli(['lock', 'release', 'test', '--force'])).exitCode).to.equal(0)
-      const [a, b] = await Promise.all([first, app.json(['deploy', 'test'])])
-      expect(a.exitCode, `round ${round}: ${a.stderr}`).to.equal(0)
-      expect(b.exitCode, `round ${round}: ${b.stderr}`).to.equal(0)
-      // Whichever recorded second took the next number, and said so.
-      const numbers = [a.doc.result.release as number, b.doc.result.release as number].sort((x, y) => x - y)
-      expect(numbers, `round ${round}`).to.deep.equal([before + 1, before + 2])
-      const said = [a, b].filter((r) => r.stderr.includes(`release ${before + 1} of test was recorded by another command while this deploy ran`))
-      expect(said, `round ${round}: ${a.stderr}\n${b.stderr}`).to.have.length(1)
-      expect(said[0]?.stderr).to.include(`this deploy is recorded as release ${before + 2}`)
-      const releases = (await app.json(['history', 'test'])).doc.result.releases as Array<{number: number; result: string; revision: {sha: string}}>
-      expect(
-        releases.slice(0, 3).map((r) => `${r.number} ${r.result} ${r.revision.sha === sha}`),
-        `round ${round}`,
-      ).to.deep.equal([`${before + 2} succeeded true`, `${before + 1} succeeded true`, `${before} succeeded false`])
-      expect((await app.json(['lock', 'status', 'test'])).doc.result.lock, `round ${round}: the lock is free again`).to.equal(null)
-    }
-  })
+  realIt(
+    '`lock release --force` during a deploy and a second deploy meanwhile: each is recorded under a number of its own (they shared one); a replaced rollout fails and is not rolled back, twice each',
+    async () => {
+      expect((await deploy()).exitCode).to.equal(0)
+      for (const round of [1, 2]) {
+        // Slow to become ready: the first deploy is still watching when the lock is taken from it.
+        app.repo.write('config/web/app.properties', `greeting=round${round}\nready_after=6s\n`)
+        const sha = await app.repo.commit(`round ${round}: slow to become ready`)
+        await tagTestAppImage(sha)
+        const before = (await app.json(['history', 'test'])).doc.result.releases[0].number as number
+        const first = app.json(['deploy', 'test'])
+        await waitFor('the first deploy to hold the lock', async () => (await app.json(['lock', 'status', 'test'])).doc.result.lock !== null, {timeoutMs: 60_000, intervalMs: 200})
+        expect((await app.cli(['lock', 'release', 'test', '--force'])).exitCode).to.equal(0)
+        const [a, b] = await Promise.all([first, app.json(['deploy', 'test'])])
+        expect(a.exitCode, `round ${round}: ${a.stderr}`).to.equal(0)
+        expect(b.exitCode, `round ${round}: ${b.stderr}`).to.equal(0)
+        // Whichever recorded second took the next number, and said so.
+        const numbers = [a.doc.result.release as number, b.doc.result.release as number].sort((x, y) => x - y)
+        expect(numbers, `round ${round}`).to.deep.equal([before + 1, before + 2])
+        const said = [a, b].filter((r) => r.stderr.includes(`release ${before + 1} of test was recorded by another command while this deploy ran`))
+        expect(said, `round ${round}: ${a.stderr}\n${b.stderr}`).to.have.length(1)
+        expect(said[0]?.stderr).to.include(`this deploy is recorded as release ${before + 2}`)
+        const releases = (await app.json(['history', 'test'])).doc.result.releases as Array<{number: number; result: string; revision: {sha: string}}>
+        expect(
+          releases.slice(0, 3).map((r) => `${r.number} ${r.result} ${r.revision.sha === sha}`),
+          `round ${round}`,
+        ).to.deep.equal([`${before + 2} succeeded true`, `${before + 1} succeeded true`, `${before} succeeded false`])
+        expect((await app.json(['lock', 'status', 'test'])).doc.result.lock, `round ${round}: the lock is free again`).to.equal(null)
+      }
+      // Two revisions: the second deploy's rollout replaces the first's, which fails as replaced (its watch passed on the
+      // other's pods, exit 0) and is not rolled back (that would undo the second's); the cluster runs the second's.
+      for (const round of [3, 4]) {
+        app.repo.write('config/web/app.properties', `greeting=round${round}\nready_after=6s\n`)
+        const first = await app.repo.commit(`round ${round}: first`)
+        await tagTestAppImage(first)
+        app.repo.write('config/web/app.properties', `greeting=round${round}b\nready_after=2s\n`)
+        const second = await app.repo.commit(`round ${round}: second`)
+        await tagTestAppImage(second)
+        const before = (await app.json(['history', 'test'])).doc.result.releases[0].number as number
+        const a = app.json(['deploy', `test@${first}`])
+        await waitFor('the first deploy to hold the lock', async () => (await app.json(['lock', 'status', 'test'])).doc.result.lock !== null, {timeoutMs: 60_000, intervalMs: 200})
+        expect((await app.cli(['lock', 'release', 'test', '--force'])).exitCode).to.equal(0)
+        const [replaced, b] = await Promise.all([a, app.json(['deploy', `test@${second}`])])
+        expect(b.exitCode, `round ${round}: ${b.stderr}`).to.equal(0)
+        expect(replaced.exitCode, `round ${round}: ${replaced.stderr}`).to.equal(1)
+        expect(replaced.doc.error.message).to.match(
+          new RegExp(`^release \\d+ of test failed: Deployment/web: replaced while this rollout ran: it now runs revision ${second.slice(0, 12)}, applied by another command`),
+        )
+        expect(replaced.doc.error.message).to.contain('not rolled back (the lock of test was taken by another command (released by hand): a rollback would undo what it deployed)')
+        const web = await app.get(['deployment', 'web'])
+        expect(web.metadata.annotations['skycap.dev/revision'], `round ${round}: the second's release runs`).to.equal(second)
+        const releases = (await app.json(['history', 'test'])).doc.result.releases as Array<{number: number; result: string; revision: {sha: string}}>
+        const recorded = releases.filter((r) => r.number > before).map((r) => `${r.result} ${r.revision.sha === first ? 'first' : r.revision.sha === second ? 'second' : '?'}`)
+        expect(recorded.sort(), `round ${round}`).to.deep.equal(['failed first', 'succeeded second'])
+        expect(new Set(releases.map((r) => r.number)).size).to.equal(releases.length)
+      }
+    },
+  )
 
   realIt('a release whose /healthz fails is never ready, is explained and rolled back; / answers the old version throughout', async () => {
     expect((await deploy()).exitCode).to.equal(0)

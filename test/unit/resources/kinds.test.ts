@@ -273,4 +273,18 @@ describe('why a pod fails, in one sentence', () => {
     const s = judge('Deployment', [d, rs('web-old', '1', 'web:old'), rs('web-new', '2'), ready('web-old-1', 'web-old'), notReady])
     expect(s.message).to.equal('1/1 updated, 0 ready, 1 old still running; container web of pod web-new-1 runs but its readiness check does not pass')
   })
+
+  it('a Deployment another command applied its own revision to (the lock released by hand) is failed as replaced: its pods are not this rollout’s (their readiness passed it as this release’s)', () => {
+    const withRevision = (o: object, sha: string) => ({
+      ...o,
+      metadata: {...(o as {metadata: object}).metadata, annotations: {...((o as {metadata: {annotations?: object}}).metadata.annotations ?? {}), 'skycap.dev/revision': sha}},
+    })
+    const mine = {...desired('Deployment', 'web'), metadata: {name: 'web', annotations: {'skycap.dev/revision': 'a'.repeat(40)}}}
+    const live = withRevision({...deployment(3, 3, '3', {replicas: 2, updatedReplicas: 2, readyReplicas: 2, availableReplicas: 2}), spec: {replicas: 2, template: template('web:new')}}, 'b'.repeat(40))
+    const s = statusOf(mine, new ClusterSnapshot([live, rs('web-new', '3'), ready('web-new-1', 'web-new'), ready('web-new-2', 'web-new')] as KubeObject[]))
+    expect([s.state, s.message]).to.deep.equal(['failed', `replaced while this rollout ran: it now runs revision ${'b'.repeat(12)}, applied by another command (was the lock released by hand?)`])
+    // Its own revision: ready, as before.
+    const own = statusOf(mine, new ClusterSnapshot([withRevision(live, 'a'.repeat(40)), rs('web-new', '3'), ready('web-new-1', 'web-new'), ready('web-new-2', 'web-new')] as KubeObject[]))
+    expect(own.state).to.equal('ready')
+  })
 })
