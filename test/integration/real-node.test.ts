@@ -82,9 +82,12 @@ describe('real node: the test app in real containers', function () {
   })
 
   realIt(
-    '`lock release --force` during a deploy and a second deploy meanwhile: each is recorded under a number of its own (they shared one); a replaced rollout fails and is not rolled back, twice each',
+    '`lock release --force` during a deploy and a second deploy meanwhile: each is recorded under a number of its own (they shared one); a replaced rollout fails and is not rolled back; two services, twice each',
     async () => {
+      // Two services move in every deploy: web (slow to become ready) and worker.
+      await app.change((text) => text.replace('\nenvironments:', `\n${WORKER}environments:`), 'and a worker')
       expect((await deploy()).exitCode).to.equal(0)
+      const revisions = async () => Promise.all(['web', 'worker'].map(async (d) => (await app.get(['deployment', d])).metadata.annotations['skycap.dev/revision'] as string))
       for (const round of [1, 2]) {
         // Slow to become ready: the first deploy is still watching when the lock is taken from it.
         app.repo.write('config/web/app.properties', `greeting=round${round}\nready_after=6s\n`)
@@ -109,6 +112,7 @@ describe('real node: the test app in real containers', function () {
           `round ${round}`,
         ).to.deep.equal([`${before + 2} succeeded true`, `${before + 1} succeeded true`, `${before} succeeded false`])
         expect((await app.json(['lock', 'status', 'test'])).doc.result.lock, `round ${round}: the lock is free again`).to.equal(null)
+        expect(await revisions(), `round ${round}: what the cluster runs`).to.deep.equal([sha, sha])
       }
       // Two revisions: the second deploy's rollout replaces the first's, which fails as replaced (its watch passed on the
       // other's pods, exit 0) and is not rolled back (that would undo the second's); the cluster runs the second's.
@@ -127,11 +131,10 @@ describe('real node: the test app in real containers', function () {
         expect(b.exitCode, `round ${round}: ${b.stderr}`).to.equal(0)
         expect(replaced.exitCode, `round ${round}: ${replaced.stderr}`).to.equal(1)
         expect(replaced.doc.error.message).to.match(
-          new RegExp(`^release \\d+ of test failed: Deployment/web: replaced while this rollout ran: it now runs revision ${second.slice(0, 12)}, applied by another command`),
+          new RegExp(`^release \\d+ of test failed: Deployment/(web|worker): replaced while this rollout ran: it now runs revision ${second.slice(0, 12)}, applied by another command`),
         )
         expect(replaced.doc.error.message).to.contain('not rolled back (the lock of test was taken by another command (released by hand): a rollback would undo what it deployed)')
-        const web = await app.get(['deployment', 'web'])
-        expect(web.metadata.annotations['skycap.dev/revision'], `round ${round}: the second's release runs`).to.equal(second)
+        expect(await revisions(), `round ${round}: the second's release runs, both services`).to.deep.equal([second, second])
         const releases = (await app.json(['history', 'test'])).doc.result.releases as Array<{number: number; result: string; revision: {sha: string}}>
         const recorded = releases.filter((r) => r.number > before).map((r) => `${r.result} ${r.revision.sha === first ? 'first' : r.revision.sha === second ? 'second' : '?'}`)
         expect(recorded.sort(), `round ${round}`).to.deep.equal(['failed first', 'succeeded second'])
