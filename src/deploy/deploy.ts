@@ -1,4 +1,4 @@
-import {buildImages, type BuildOptions} from '../build/build.js'
+import {buildImages, type BuildOptions, type BuildReport} from '../build/build.js'
 import type {ProcessRunner} from '../build/process.js'
 import type {Environment} from '../config/types.js'
 import {targetRevision} from '../vcs/target.js'
@@ -145,6 +145,8 @@ export interface DeployReport {
   }
   /** Notifications that were not delivered (docs/notify.md); absent when all were. */
   notifications?: NotifyWarning[]
+  /** --build: what was built or found in the registry (as `skycap build --json` reports it); absent without --build. */
+  build?: Pick<BuildReport, 'source' | 'tag' | 'builder' | 'images' | 'durationMs'>
 }
 
 /** `skycap deploy ENV[@REV]`: validate, lock, apply, watch, explain, roll back, record. */
@@ -160,6 +162,7 @@ export async function deploy(options: DeployOptions, deps: DeployDeps): Promise<
   let early: PreparedRelease | undefined
   let approved: Pick<DeployReport, 'checks' | 'ignoreChecks'> | undefined
   let connected: Target | undefined
+  let built: DeployReport['build']
   const environmentOf = (p: PreparedRelease) => (options.context ? {...p.environment, context: options.context} : p.environment)
   if (options.build) {
     if (options.dryRun) throw new UserError('--build pushes images, and --dry-run changes nothing', {hint: 'Run skycap build first, then deploy --dry-run.'})
@@ -170,13 +173,13 @@ export async function deploy(options: DeployOptions, deps: DeployDeps): Promise<
     approved = await verifyChecks(early.environment, early, options, deps)
     // The images skycap does not build are checked before it builds and pushes the others: a deploy that cannot
     // happen pushes nothing.
-    const built = buildsOf(early)
-    if (!options.skipImageCheck) await checkImagesExist(early, deps, (service) => !built.has(service))
+    const buildable = buildsOf(early)
+    if (!options.skipImageCheck) await checkImagesExist(early, deps, (service) => !buildable.has(service))
     // The kube context is looked up in the kubeconfig (the cluster is not asked) before the build: a context the
     // kubeconfig lacks used to be said only after the images were built and pushed.
     connected = await connect(environmentOf(early), deps.kubectl, reporter)
     const environment = options.target && !options.target.startsWith('@') ? options.target.split('@')[0] : undefined
-    await buildImages(
+    const {source, tag, builder, images, durationMs} = await buildImages(
       // The deploy's own warnings say it when the work tree has uncommitted changes.
       {
         ...options.build,
@@ -185,10 +188,11 @@ export async function deploy(options: DeployOptions, deps: DeployDeps): Promise<
         configPath: options.configPath,
         cwd: options.cwd,
         warnUncommitted: false,
-        expectImages: Object.fromEntries([...built].map((service) => [service, early?.images[service] as string])),
+        expectImages: Object.fromEntries([...buildable].map((service) => [service, early?.images[service] as string])),
       },
       {reporter, output: deps.buildOutput, fetch: deps.fetch, signal: deps.signal, run: deps.buildRun},
     )
+    built = {source, tag, builder, images, durationMs}
   }
 
   // --- Validate: nothing in the cluster changes before this phase passes. ---
@@ -220,7 +224,11 @@ export async function deploy(options: DeployOptions, deps: DeployDeps): Promise<
   checkRecordable(objects)
   await planHooks(env, objects, options.skipHooks ?? false)
 
-  const report = {...plannedReport(prepared.app, env, target, {sha: prepared.revision.sha, short: prepared.revision.short, subject: prepared.revision.subject}, prepared.images), ...checks}
+  const report = {
+    ...plannedReport(prepared.app, env, target, {sha: prepared.revision.sha, short: prepared.revision.short, subject: prepared.revision.subject}, prepared.images),
+    ...checks,
+    ...(built ? {build: built} : {}),
+  }
 
   // Nobody can confirm without a terminal: refuse (confirmProtected throws) before creating anything. A first
   // deploy asks before it creates the namespace the server dry run needs.

@@ -89,8 +89,17 @@ async function prepareFromWorkTree(file: string, revision: Revision, options: Pr
     // About the work tree, not skycap.yaml: no file (the warning was shown as "skycap.yaml: …").
     warnings.push({message: `the work tree has uncommitted changes (untracked files count); ${revision.short} images were built from the last commit, not from them`})
   }
+  // ENV@HEAD (run --rev HEAD): a service the work tree lacks is said to be missing at that revision, as at any other
+  // (the release deployed may still have it; a plain `skycap run` would take it from there).
+  const missing = !untracked && targetRevision(options.target) !== undefined ? options.services?.find((name) => !env.services[name]) : undefined
+  if (missing !== undefined) throw unknownServiceError(loaded, missing, undefined, undefined, `${revisionShown(revision)}${revision.dirty ? ' with uncommitted changes' : ''}`)
   const result = await renderEnvironment(loaded, env, revision, {services: options.services, images: options.images})
   return {...result, loaded, warnings}
+}
+
+/** A revision as a message names it: its short id, and what was typed when that was not a prefix of the id. */
+function revisionShown(revision: Revision): string {
+  return revision.sha.startsWith(revision.input) ? revision.short : `${revision.short} (${revision.input})`
 }
 
 async function prepareFromRevision(file: string, revision: Revision, options: PrepareOptions, vcs: Vcs): Promise<PreparedRelease> {
@@ -130,8 +139,7 @@ async function prepareFromRevision(file: string, revision: Revision, options: Pr
     const env = environmentOf(loaded, options.target)
     const missing = options.services?.find((name) => !env.services[name])
     if (missing !== undefined) {
-      const at = revision.sha.startsWith(revision.input) ? revision.short : `${revision.short} (${revision.input})`
-      throw unknownServiceError(loaded, missing, undefined, undefined, at)
+      throw unknownServiceError(loaded, missing, undefined, undefined, revisionShown(revision))
     }
     const result = await renderEnvironment(loaded, env, revision, {services: options.services, images: options.images})
     return {...result, loaded, warnings: [...loaded.warnings]}

@@ -58,7 +58,7 @@ export async function execInService(
   // `skycap exec db -- psql < dump.sql` without -i: kubectl exec reads nothing, and the command ran without its input.
   if (deps.pipedStdin && !options.stdin) deps.reporter.warn(`stdin is not passed to the command without -i (skycap exec ${options.service} -i -- …)`)
   const {kubectl} = await connect(env, deps.kubectl, deps.reporter)
-  const chosen = await choosePodObject(kubectl, app, env.name, options.service, options.pod, 'oldest', unknown)
+  const chosen = await choosePodObject(kubectl, app, env.name, options.service, {wanted: options.pod, unknown})
   const pod = chosen.metadata.name
   const container = options.container ?? options.service
   const containers = runningContainers(chosen)

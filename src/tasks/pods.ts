@@ -8,25 +8,27 @@ export function servicePodSelector(app: string, environment: string, service: st
   return `${LABELS.instance}=${app}-${environment},${LABELS.name}=${service}`
 }
 
-/**
- * The pod of `service` to exec into or forward to: `wanted` when given (it must be one of the service's pods in this
- * environment, never another's), else the oldest ready one (the one least likely to be replaced mid-session), or the
- * newest with `prefer: 'newest'`.
- */
-export async function choosePod(kubectl: Kubectl, app: string, environment: string, service: string, wanted?: string, prefer: 'oldest' | 'newest' = 'oldest'): Promise<string> {
-  return (await choosePodObject(kubectl, app, environment, service, wanted, prefer)).metadata.name
+/** Which pod of a service choosePod takes. */
+export interface PodChoice {
+  /** This pod: it must be one of the service's pods in this environment, never another's. */
+  wanted?: string
+  /** Without `wanted`: the oldest ready pod (the one least likely to be replaced mid-session, the default) or the newest. */
+  prefer?: 'oldest' | 'newest'
+  /**
+   * The service is not in the work tree's skycap.yaml: this error, unless pods of it still run (it was deployed
+   * before and dropped from the file since).
+   */
+  unknown?: UserError
+}
+
+/** The pod of `service` to exec into or forward to (PodChoice). */
+export async function choosePod(kubectl: Kubectl, app: string, environment: string, service: string, choice: PodChoice = {}): Promise<string> {
+  return (await choosePodObject(kubectl, app, environment, service, choice)).metadata.name
 }
 
 /** choosePod's pod, whole (exec reads its containers). */
-export async function choosePodObject(
-  kubectl: Kubectl,
-  app: string,
-  environment: string,
-  service: string,
-  wanted?: string,
-  prefer: 'oldest' | 'newest' = 'oldest',
-  unknown?: UserError,
-): Promise<KubeObject> {
+export async function choosePodObject(kubectl: Kubectl, app: string, environment: string, service: string, choice: PodChoice = {}): Promise<KubeObject> {
+  const {wanted, prefer = 'oldest', unknown} = choice
   const list = await kubectl.json<{items: KubeObject[]}>(['get', 'pods', '-l', servicePodSelector(app, environment, service)])
   const running = list.items.filter((p) => !(p.metadata as {deletionTimestamp?: string}).deletionTimestamp)
   // A service the work tree's skycap.yaml lacks (`unknown`): its pods, if it still runs, are used; without any, unknown.
@@ -75,7 +77,7 @@ export function runningContainers(pod: KubeObject): string[] {
  * behind it), else one of its pods. Either way a ready pod must exist: kubectl, given a Service with none (a service
  * scaled to 0, a crash loop), waited 30 s and failed with "watch closed before UntilWithoutRetry timeout".
  */
-export async function forwardTarget(kubectl: Kubectl, app: string, environment: string, service: string, remote?: number): Promise<string> {
+export async function forwardTarget(kubectl: Kubectl, app: string, environment: string, service: string, remote?: number, unknown?: UserError): Promise<string> {
   const services = await kubectl.json<{items: KubeObject[]}>(['get', 'services', '-l', servicePodSelector(app, environment, service)])
   const own = services.items.find((s) => s.metadata.name === service)
   // A port the Service does not have is the user's to change: said before any forward starts (kubectl said "does not
@@ -86,6 +88,6 @@ export async function forwardTarget(kubectl: Kubectl, app: string, environment: 
       hint: `Its ${ports.length === 1 ? 'port is' : 'ports are'} ${ports.join(', ')}: e.g. skycap port-forward ${service} ${ports[0]}.`,
       details: {service, port: remote, ports},
     })
-  const pod = await choosePod(kubectl, app, environment, service)
+  const pod = await choosePod(kubectl, app, environment, service, {unknown})
   return own ? `service/${service}` : `pod/${pod}`
 }

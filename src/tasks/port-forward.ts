@@ -67,7 +67,9 @@ export async function portForward(
   let {local} = ports
   const {loaded, env} = await openEnvironment({configPath: options.configPath, environment: options.environment, repository: false})
   const app = loaded.config.app
-  if (!env.services[options.service]) throw unknownServiceError(loaded, options.service, 'skycap port-forward SERVICE PORTS', withFlag(options.environment))
+  // A service dropped from the work tree's skycap.yaml may still run (deployed before): its pods decide, below.
+  const unknown = env.services[options.service] ? undefined : unknownServiceError(loaded, options.service, 'skycap port-forward SERVICE PORTS', withFlag(options.environment))
+  if (unknown && Object.hasOwn(loaded.config.environments, options.service)) throw unknown
   const address = options.address ?? '127.0.0.1'
   // A local port in use is the user's to change: said before anything else, not as kubectl's "unable to listen on
   // any of the requested ports" followed by a hint about the service's port.
@@ -82,7 +84,7 @@ export async function portForward(
   // 0: any free port, chosen here rather than by kubectl, so that it is known: said below, in --json (it said 0), and
   // kept when the forward reconnects to a new pod (kubectl would pick another; such a forward used to end instead).
   if (local === 0) local = (await anyFreePort(address)) ?? 0
-  let target = await forwardTarget(kubectl, app, env.name, options.service, remote)
+  let target = await forwardTarget(kubectl, app, env.name, options.service, remote, unknown)
   // The remote port as kubectl is given it: the Service's port for service/…, the container's for a pod.
   let targetPort = remote
   deps.reporter.info(`Forwarding ${address}:${local || '(any)'} to ${target} port ${remote} in ${env.name} (namespace ${env.namespace}); Ctrl-C stops`)
@@ -128,7 +130,7 @@ export async function portForward(
     for (;;) {
       if (deps.signal?.aborted) break
       try {
-        const pod = await choosePod(kubectl, app, env.name, options.service, undefined, 'newest')
+        const pod = await choosePod(kubectl, app, env.name, options.service, {prefer: 'newest'})
         // A Service's port is not always its pods' (port 80, targetPort 8080 or a name): kubectl translated it for
         // service/…; for the pod, skycap does.
         if (target.startsWith('service/')) targetPort = await podPortOf(kubectl, options.service, remote, pod)

@@ -150,10 +150,15 @@ describe('real node: skycap build', function () {
     // A new commit: deploy --build builds it first (the registry lacks it), then rolls it out.
     app.repo.write('message.txt', 'second commit\n')
     const next = await app.repo.commit('second')
-    const built = await app.cli(['deploy', 'test', '--build'], {env})
+    // --json: the build's output stays on stderr, and the document says what was built, with its digest.
+    const built = await app.json(['deploy', 'test', '--build'], {env})
     expect(built.exitCode, built.stderr).to.equal(0)
     expect(built.stderr).to.match(/web \| .*Successfully tagged/)
     expect(await inRegistry(`${realNode().repository}/${image}:${next}`)).to.equal(true)
+    expect(built.doc.result.build).to.include({source: 'revision', tag: next, builder: 'docker'})
+    expect(built.doc.result.build.images).to.have.length(1)
+    expect(built.doc.result.build.images[0]).to.include({service: 'web', image: `${realNode().repository}/${image}:${next}`, result: 'built'})
+    expect(built.doc.result.build.images[0].digest).to.match(/^sha256:[0-9a-f]{64}$/)
     const answers = await waitFor('the new pod to answer', async () => {
       const pods = (await app.get(['pods', '-l', 'app.kubernetes.io/name=web'])).items.filter((p: any) => p.status.podIP && !p.metadata.deletionTimestamp)
       const bodies = await Promise.all(

@@ -269,37 +269,56 @@ describe('real node: hooks, run, exec and port-forward', function () {
     },
   )
 
-  realIt("run and exec take their services from what is deployed: one the work tree's skycap.yaml dropped since still runs; --rev of a revision without it names that revision", async () => {
-    // A second service, a copy of web: in the second commit only.
-    const withTool = (t: string) => t.replace('\nenvironments:', `\n${t.slice(t.indexOf('  web:\n'), t.indexOf('environments:')).replace('  web:\n', '  tool:\n')}environments:`)
-    const before = await app.repo.git('rev-parse', 'HEAD')
-    const short = before.slice(0, 7)
-    await app.change(withTool, 'with tool')
-    expect((await deploy()).exitCode).to.equal(0)
-    await app.change((t) => t.replace(/\n {2}tool:\n(?: {4}.*\n)+/, '\n'), 'tool dropped (not deployed)')
-    expect(app.config).to.not.contain('tool:')
-    const r = await app.cli(['run', 'tool', '--', '/app', 'say', 'from the release'])
-    expect(r.exitCode, r.stderr).to.equal(0)
-    expect(r.stdout).to.equal('from the release')
-    // exec too: the pods of the deployed service decide, not the work tree.
-    const inPod = await app.cli(['exec', 'tool', '--', '/app', 'say', 'from its pod'])
-    expect(inPod.exitCode, inPod.stderr).to.equal(0)
-    expect(inPod.stdout).to.equal('from its pod')
-    const typoExec = await app.cli(['exec', 'tol', '--json', '--', '/app', 'say', 'x'])
-    expect(typoExec.exitCode).to.equal(2)
-    expect(JSON.parse(typoExec.stdout).error.message).to.match(/^unknown service "tol"/)
-    // --json goes before `--` (after it, it is the command's).
-    const refused = async (service: string, args: string[]) => {
-      const out = await app.cli(['run', service, ...args, '--json', '--', '/app', 'say', 'x'])
-      expect(out.exitCode, out.stderr).to.equal(2)
-      return JSON.parse(out.stdout).error as {message: string; hint: string}
-    }
-    expect(await refused('tool', ['--rev', before])).to.deep.include({message: `unknown service "tool" at ${short}`, hint: `Services of realapp in the skycap.yaml of ${short}: web.`})
-    expect((await refused('tool', ['--rev', 'HEAD~2'])).message).to.equal(`unknown service "tool" at ${short} (HEAD~2)`)
-    // Neither the work tree nor the release has it: unknown, as before (exit 2, nothing run).
-    expect((await refused('tol', [])).message).to.match(/^unknown service "tol"/)
-    expect((await kubectl(['get', 'jobs', '-l', 'skycap.dev/job-kind=run', '-o', 'name'], {namespace: ns.name})).stdout).to.equal('')
-  })
+  realIt(
+    "run, exec and port-forward take their services from what is deployed: one the work tree's skycap.yaml dropped since still runs; --rev of a revision without it names that revision",
+    async () => {
+      // A second service, a copy of web: in the second commit only.
+      const withTool = (t: string) => t.replace('\nenvironments:', `\n${t.slice(t.indexOf('  web:\n'), t.indexOf('environments:')).replace('  web:\n', '  tool:\n')}environments:`)
+      const before = await app.repo.git('rev-parse', 'HEAD')
+      const short = before.slice(0, 7)
+      await app.change(withTool, 'with tool')
+      expect((await deploy()).exitCode).to.equal(0)
+      await app.change((t) => t.replace(/\n {2}tool:\n(?: {4}.*\n)+/, '\n'), 'tool dropped (not deployed)')
+      expect(app.config).to.not.contain('tool:')
+      const r = await app.cli(['run', 'tool', '--', '/app', 'say', 'from the release'])
+      expect(r.exitCode, r.stderr).to.equal(0)
+      expect(r.stdout).to.equal('from the release')
+      // exec too: the pods of the deployed service decide, not the work tree.
+      const inPod = await app.cli(['exec', 'tool', '--', '/app', 'say', 'from its pod'])
+      expect(inPod.exitCode, inPod.stderr).to.equal(0)
+      expect(inPod.stdout).to.equal('from its pod')
+      // port-forward too: to the dropped service's Service, answered by its pod.
+      const forward = execa('node', [cliPath, 'port-forward', 'tool', '0:8080'], {cwd: app.repo.dir, reject: false, env: {NO_COLOR: '1'}})
+      try {
+        const said = await captureOutput(forward.stderr as Readable).waitFor(/Forwarding 127\.0\.0\.1:(\d+) to service\/tool port 8080/, 60_000)
+        const port = Number(/Forwarding 127\.0\.0\.1:(\d+) to/.exec(said)?.[1])
+        const answer = await waitFor('the forward to tool', () => httpGet(`http://127.0.0.1:${port}/`).catch(() => undefined), {timeoutMs: 30_000})
+        expect(answer.body).to.match(/^version=v1 .* host=tool-/)
+      } finally {
+        forward.kill('SIGINT')
+      }
+      expect((await forward).exitCode).to.equal(0)
+      const typoForward = await app.cli(['port-forward', 'tol', '0:8080', '--json'])
+      expect(typoForward.exitCode).to.equal(2)
+      expect(JSON.parse(typoForward.stdout).error.message).to.match(/^unknown service "tol"/)
+      const typoExec = await app.cli(['exec', 'tol', '--json', '--', '/app', 'say', 'x'])
+      expect(typoExec.exitCode).to.equal(2)
+      expect(JSON.parse(typoExec.stdout).error.message).to.match(/^unknown service "tol"/)
+      // --json goes before `--` (after it, it is the command's).
+      const refused = async (service: string, args: string[]) => {
+        const out = await app.cli(['run', service, ...args, '--json', '--', '/app', 'say', 'x'])
+        expect(out.exitCode, out.stderr).to.equal(2)
+        return JSON.parse(out.stdout).error as {message: string; hint: string}
+      }
+      expect(await refused('tool', ['--rev', before])).to.deep.include({message: `unknown service "tool" at ${short}`, hint: `Services of realapp in the skycap.yaml of ${short}: web.`})
+      expect((await refused('tool', ['--rev', 'HEAD~2'])).message).to.equal(`unknown service "tool" at ${short} (HEAD~2)`)
+      const head = (await app.repo.git('rev-parse', 'HEAD')).slice(0, 7)
+      expect((await refused('tool', ['--rev', 'HEAD'])).message).to.equal(`unknown service "tool" at ${head} (HEAD)`)
+      // Neither the work tree nor the release has it: unknown, as before (exit 2, nothing run).
+      expect((await refused('tol', [])).message).to.match(/^unknown service "tol"/)
+      expect((await kubectl(['get', 'jobs', '-l', 'skycap.dev/job-kind=run', '-o', 'name'], {namespace: ns.name})).stdout).to.equal('')
+    },
+  )
 
   realIt('run passes the exit code and output through, removes its Job (unless --keep), and -it works on a pseudo-terminal', async () => {
     expect((await deploy()).exitCode).to.equal(0)

@@ -105,6 +105,24 @@ describe('older revisions render from the revision (real git)', function () {
     expect(await repo.git('status', '--porcelain')).to.equal('')
   })
 
+  it('a service the revision lacks is named at that revision, at HEAD too (uncommitted changes said); without a revision, as before', async () => {
+    const head = (await repo.git('rev-parse', 'HEAD')).slice(0, 7)
+    const message = (target: string) =>
+      prepareRelease({target, cwd: repo.dir, services: ['nope']}).then(
+        () => 'rendered',
+        (e: Error) => e.message,
+      )
+    expect(await message(`staging@${old.slice(0, 10)}`)).to.equal(`unknown service "nope" at ${old.slice(0, 7)}`)
+    expect(await message('staging@HEAD')).to.equal(`unknown service "nope" at ${head} (HEAD)`)
+    expect(await message('staging')).to.equal('unknown service "nope"')
+    repo.write('untracked.txt', 'x\n')
+    try {
+      expect(await message('staging@HEAD')).to.equal(`unknown service "nope" at ${head} (HEAD) with uncommitted changes`)
+    } finally {
+      rmSync(join(repo.dir, 'untracked.txt'))
+    }
+  })
+
   it('reads skycap.yaml, templates, binary and nested config files of the revision', async () => {
     const prepared = await prepareRelease({target: `staging@${old}`, cwd: repo.dir})
     expect(prepared.revision.sha).to.equal(old)

@@ -83,8 +83,8 @@ describe('tasks: choosing the pod', () => {
       {argv, result: answer},
       {argv, result: answer},
     ])
-    expect(await choosePod(fake.kubectl, 'shop', 'staging', 'web', 'web-b')).to.equal('web-b')
-    const other = await choosePod(fake.kubectl, 'shop', 'staging', 'web', 'api-x').catch((e: Error) => e)
+    expect(await choosePod(fake.kubectl, 'shop', 'staging', 'web', {wanted: 'web-b'})).to.equal('web-b')
+    const other = await choosePod(fake.kubectl, 'shop', 'staging', 'web', {wanted: 'api-x'}).catch((e: Error) => e)
     expect((other as Error).message).to.equal('pod api-x is not a pod of web in staging')
     const none = await choosePod(fake.kubectl, 'shop', 'staging', 'web').catch((e: Error) => e)
     expect((none as Error).message).to.equal('no ready pod of web in staging (1 pod, none ready)')
@@ -143,6 +143,29 @@ describe('tasks: choosing the pod', () => {
       {argv: ['--request-timeout=30s', 'get', 'pods', '-l', SELECTOR, '-o', 'json'], result: {stdout: JSON.stringify({items: [pod('web-1', 't', true)]})}},
     ])
     expect(await forwardTarget(without.kubectl, 'shop', 'staging', 'web')).to.equal('pod/web-1')
+  })
+
+  it("a service the work tree's skycap.yaml lacks: its pods when it still runs (deployed before), else the unknown-service error", async () => {
+    const svcArgv = ['--request-timeout=30s', 'get', 'services', '-l', SELECTOR, '-o', 'json']
+    const podsArgv = ['--request-timeout=30s', 'get', 'pods', '-l', SELECTOR, '-o', 'json']
+    const unknown = new UserError('unknown service "web"')
+    const running = fakeKubectl([
+      {argv: svcArgv, result: {stdout: JSON.stringify({items: [{kind: 'Service', metadata: {name: 'web'}}]})}},
+      {argv: podsArgv, result: {stdout: JSON.stringify({items: [pod('web-1', 't', true)]})}},
+    ])
+    expect(await forwardTarget(running.kubectl, 'shop', 'staging', 'web', 8080, unknown)).to.equal('service/web')
+    const gone = fakeKubectl([
+      {argv: svcArgv, result: {stdout: '{"items":[]}'}},
+      {argv: podsArgv, result: {stdout: JSON.stringify({items: [pod('web-1', 't', true, true)]})}},
+    ])
+    expect(await forwardTarget(gone.kubectl, 'shop', 'staging', 'web', 8080, unknown).catch((e: Error) => e)).to.equal(unknown)
+    // Without `unknown`, a service with no pod is "not deployed" (one more call, for its workloads).
+    const idle = fakeKubectl([
+      {argv: podsArgv, result: {stdout: '{"items":[]}'}},
+      {argv: ['--request-timeout=30s', 'get', 'deployments,statefulsets', '-l', SELECTOR, '-o', 'json'], result: {stdout: '{"items":[]}'}},
+    ])
+    expect(await choosePod(idle.kubectl, 'shop', 'staging', 'web').catch((e: Error) => e.message)).to.equal('web is not deployed in staging: no pod of it runs')
+    expect(await choosePod(fakeKubectl([{argv: podsArgv, result: {stdout: '{"items":[]}'}}]).kubectl, 'shop', 'staging', 'web', {unknown}).catch((e: Error) => e)).to.equal(unknown)
   })
 })
 
