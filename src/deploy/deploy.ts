@@ -137,6 +137,8 @@ export interface DeployReport {
     to: number | null
     /** The history entry of the rollback itself. */
     release: number | null
+    /** The number another command recorded meanwhile; the rollback's record took `release` instead. */
+    renumberedFrom?: number
     result: 'succeeded' | 'failed' | 'skipped' | 'interrupted'
     reason?: string
     /** After a failed rollback: what the Deployments run now. */
@@ -145,6 +147,11 @@ export interface DeployReport {
   }
   /** Notifications that were not delivered (docs/notify.md); absent when all were. */
   notifications?: NotifyWarning[]
+  /**
+   * The release number another command recorded while this one ran (its lock released by hand): this one's record took
+   * `release` instead (the warning on stderr says so). Absent otherwise.
+   */
+  renumberedFrom?: number
   /** --build: what was built or found in the registry (as `skycap build --json` reports it); absent without --build. */
   build?: Pick<BuildReport, 'source' | 'tag' | 'builder' | 'images' | 'durationMs'>
 }
@@ -365,6 +372,7 @@ async function applyWatchRecord(
     reporter.warn(renumberedNote(env.name, 'deploy', taken, to))
     number = to
     report.release = to
+    report.renumberedFrom ??= taken
   }
   const startedAt = new Date(clock()).toISOString()
   reporter.info(`Deploying release ${number}: ${plural(objects.length, 'object')}`)
@@ -686,6 +694,7 @@ async function autoRollback(
   const clock = deps.clock ?? Date.now
   const started = clock()
   let number = failed + 1
+  let renumberedFrom: number | undefined
   deps.reporter.phase?.('rollback')
   deps.reporter.info(`Rolling back to release ${previous.record.number} (${previous.record.revision?.short ?? '?'}) as release ${number}`)
   const objects = withReplicas(previous.manifests(), live)
@@ -759,11 +768,13 @@ async function autoRollback(
     onRenumbered: (taken, to) => {
       deps.reporter.warn(renumberedNote(prepared.environment.name, 'rollback', taken, to))
       number = to
+      renumberedFrom ??= taken
     },
   }).catch((error) => deps.reporter.warn(`could not record the rollback as release ${number}: ${(error as Error).message}`))
   return {
     to: previous.record.number,
     release: number,
+    ...(renumberedFrom === undefined ? {} : {renumberedFrom}),
     result: ok ? 'succeeded' : stopped ? 'interrupted' : 'failed',
     failures: rollout.failures,
     ...(reason ? {reason} : {}),

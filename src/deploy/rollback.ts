@@ -291,6 +291,7 @@ export async function rollback(options: RollbackOptions, deps: DeployDeps): Prom
           deps.reporter.warn(renumberedNote(env.name, 'rollback', taken, to))
           number = to
           report.release = to
+          report.renumberedFrom ??= taken
         },
       },
     )

@@ -35,6 +35,8 @@ export interface ScaleReport {
   /** planned: --dry-run, or stopped before the scale was made; unchanged: the service already had that count (nothing done or recorded). */
   result: 'succeeded' | 'planned' | 'unchanged' | 'failed' | 'timed-out' | 'interrupted'
   release: number | null
+  /** The release number another command recorded while this one ran (its lock released by hand); this one took `release`. */
+  renumberedFrom?: number
 }
 
 /** The largest replica count Kubernetes accepts (spec.replicas is an int32). */
@@ -192,7 +194,13 @@ export async function scale(input: ScaleOptions, deps: DeployDeps): Promise<Scal
       undefined,
       releases,
       loaded.config.history?.keep ?? 10,
-      {onContact: (event) => reportContact(deps.reporter, event, RECORD_MEANWHILE), onRenumbered: (taken, to) => deps.reporter.warn(renumberedNote(env.name, 'scale', taken, to))},
+      {
+        onContact: (event) => reportContact(deps.reporter, event, RECORD_MEANWHILE),
+        onRenumbered: (taken, to) => {
+          deps.reporter.warn(renumberedNote(env.name, 'scale', taken, to))
+          report.renumberedFrom ??= taken
+        },
+      },
     )
     report.release = number
     report.result = result.outcome === 'ready' ? 'succeeded' : result.outcome === 'timeout' ? 'timed-out' : result.outcome === 'interrupted' ? 'interrupted' : 'failed'

@@ -106,6 +106,8 @@ describe('real node: the test app in real containers', function () {
         const said = [a, b].filter((r) => r.stderr.includes(`release ${before + 1} of test was recorded by another command while this deploy ran`))
         expect(said, `round ${round}: ${a.stderr}\n${b.stderr}`).to.have.length(1)
         expect(said[0]?.stderr).to.include(`this deploy is recorded as release ${before + 2}`)
+        // --json says it too: the number taken, beside the one recorded.
+        expect([a, b].map((r) => `${r.doc.result.release} ${r.doc.result.renumberedFrom}`).sort(), `round ${round}`).to.deep.equal([`${before + 1} undefined`, `${before + 2} ${before + 1}`])
         const releases = (await app.json(['history', 'test'])).doc.result.releases as Array<{number: number; result: string; revision: {sha: string}}>
         expect(
           releases.slice(0, 3).map((r) => `${r.number} ${r.result} ${r.revision.sha === sha}`),
