@@ -1,5 +1,7 @@
 import {expect} from 'chai'
 import {execa} from 'execa'
+import {rmSync} from 'node:fs'
+import {join} from 'node:path'
 
 import {cliPath} from '../helpers/repo.js'
 import {CRASH, NOT_READY, TestApp} from './app.js'
@@ -296,6 +298,24 @@ describe('skycap deploy (real cluster)', function () {
     expect(json.exitCode, json.stderr).to.equal(2)
     expect(json.doc.error.details.rejected).to.deep.equal([{ref: 'ConfigMap/typed', file: 'deploy/bad.yaml', line: 5, message: json.doc.error.details.rejected[0].message}])
     expect(json.doc.error.details.rejected[0].message).to.match(/\.data\.a: expected string/)
+    // A field the kind lacks: kubectl's own check of the List named the kind only ("ValidationError(ConfigMap):
+    // unknown field …", with kubectl's hint to pass --validate=false); the deploy now names the object and its file.
+    app.repo.write('deploy/bad.yaml', 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: ok}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: typo}\ndta: {a: b}\n')
+    await app.repo.commit('a field the kind lacks')
+    const typo = await app.json([...DEPLOY, 'test'])
+    expect(typo.exitCode, typo.stderr).to.equal(2)
+    expect(typo.doc.error.details.rejected.map((r: {ref: string; file: string; line: number}) => `${r.ref} ${r.file}:${r.line}`)).to.deep.equal(['ConfigMap/typo deploy/bad.yaml:5'])
+    expect(typo.doc.error.message).to.match(/dta/)
+    expect(typo.doc.error.message).to.not.contain('--validate=false')
+    // The same in a service's podTemplate: named at the service in skycap.yaml.
+    rmSync(join(app.repo.dir, 'deploy/bad.yaml'))
+    await app.change((t) => t.replace('    image: worker\n', '    image: worker\n    podTemplate: {spec: {bogusField: 1}}\n'), 'a pod field that does not exist')
+    // The service's mapping starts on the line after `worker:`, at column 5.
+    const worker = app.config.split('\n').indexOf('  worker:') + 2
+    const pod = await app.cli([...DEPLOY, 'test'])
+    expect(pod.exitCode, pod.stderr).to.equal(2)
+    expect(pod.stderr, pod.stderr).to.contain(`Fix Deployment/worker (skycap.yaml:${worker}:5); nothing was changed.`)
+    expect(pod.stderr).to.match(/bogusField/)
     expect((await kubectl(['get', 'deployments,services,configmaps', '-l', 'app.kubernetes.io/part-of=itapp', '-o', 'name'], {namespace: ns.name})).stdout.trim()).to.equal('')
   })
 
