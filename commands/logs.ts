@@ -21,7 +21,7 @@ export default class Logs extends SkycapCommand {
     all: Flags.boolean({description: 'Every service of the app.'}),
     follow: Flags.boolean({char: 'f', description: 'Keep streaming; pick up new pods and drop deleted ones.'}),
     since: Flags.string({description: 'Only lines newer than this, e.g. 10m, 1h.'}),
-    tail: Flags.integer({description: 'Lines per container to start with (default: all; with -f, 10).', min: 0}),
+    tail: Flags.integer({description: 'Lines per container to start with (default: all; with -f, 10).', min: 0, max: Number.MAX_SAFE_INTEGER}),
     grep: Flags.string({description: 'Show only lines matching this regex (repeatable: all must match).', multiple: true, multipleNonGreedy: true}),
     exclude: Flags.string({description: 'Hide lines matching this regex (repeatable), on top of skycap.yaml logs.exclude.', multiple: true, multipleNonGreedy: true}),
     container: Flags.string({char: 'c', description: 'Only this container of each pod.'}),

@@ -13,7 +13,7 @@ export default class PortForward extends SkycapCommand {
   }
   static override flags = {
     env: environmentFlag,
-    address: Flags.string({description: 'Local address to listen on.', default: '127.0.0.1'}),
+    address: Flags.string({description: 'Local addresses to listen on: IP addresses or localhost, comma separated.', default: '127.0.0.1'}),
   }
 
   async run(): Promise<unknown> {

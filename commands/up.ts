@@ -26,6 +26,11 @@ export default class Up extends SkycapCommand {
 
   async run(): Promise<unknown> {
     const {args, flags} = await this.parse(Up)
+    // --detach returns once the app is up; --watch stays to rebuild: --watch was dropped without a word (exit 0).
+    if (flags.detach && flags.watch)
+      throw new UserError('--detach returns once the app is up, and --watch stays to rebuild on changes: give one of them; nothing was started', {
+        hint: 'skycap up --watch (stays, Ctrl-C stops), or skycap up --detach (returns; skycap down stops).',
+      })
     // --json prints one document: the app stays up in the background, as with --detach.
     if (this.jsonEnabled() && flags.watch) throw new UserError('--watch streams changes and logs; it cannot print one --json document', {hint: 'Drop --json, or use --detach --json.'})
     const verbose = this.argv.includes('--verbose')

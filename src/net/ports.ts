@@ -4,11 +4,20 @@ import net from 'node:net'
  * Whether `address`:`port` can be listened on now: `skycap port-forward` checks the local port before kubectl would
  * fail on it with its own words, and `skycap up` chooses its forwards' ports with it.
  */
-export function canListen(address: string, port: number): Promise<boolean> {
+export async function canListen(address: string, port: number): Promise<boolean> {
+  return (await listenFailure(address, port)) === undefined
+}
+
+/**
+ * Why `address`:`port` cannot be listened on now: the system's error code (`EADDRINUSE`: another process listens
+ * there; `EADDRNOTAVAIL`: the address is not one of this machine's; `EACCES`: a privileged port), or undefined when
+ * it can.
+ */
+export function listenFailure(address: string, port: number): Promise<string | undefined> {
   return new Promise((resolve) => {
     const server = net.createServer()
-    server.once('error', () => resolve(false))
-    server.listen({host: address, port, exclusive: true}, () => server.close(() => resolve(true)))
+    server.once('error', (error: NodeJS.ErrnoException) => resolve(error.code ?? error.message))
+    server.listen({host: address, port, exclusive: true}, () => server.close(() => resolve(undefined)))
   })
 }
 

@@ -1,8 +1,10 @@
+import {isIP} from 'node:net'
+
 import {unknownServiceError, withFlag} from '../config/environment.js'
 import {connect, type KubectlFactory, openEnvironment} from '../env/connect.js'
 import {ApiServerUnreachableError, SkycapError, UserError} from '../errors.js'
 import type {Kubectl} from '../kubectl/kubectl.js'
-import {anyFreePort, canListen} from '../net/ports.js'
+import {anyFreePort, canListen, listenFailure} from '../net/ports.js'
 import {abortableSleep} from '../sleep.js'
 import type {Reporter} from '../ui/output.js'
 import {choosePod, forwardTarget} from './pods.js'
@@ -29,11 +31,69 @@ export function parsePorts(text: string): {local: number; remote: number} {
   return {local, remote}
 }
 
-/** The first port after `port` (up to 20 tried, wrapping to 1024) that `address` can listen on now. */
-async function nextFreePort(address: string, port: number): Promise<number | undefined> {
+/**
+ * `--address` as kubectl port-forward takes it: IP addresses or `localhost`, comma separated. Anything else is the
+ * user's to change, said before anything starts (a host name was "already in use on this machine", or with local
+ * port 0 a kubectl failure, exit 1).
+ */
+export function parseAddresses(text: string): string[] {
+  const addresses = text.split(',').map((a) => a.trim())
+  const bad = addresses.find((a) => a !== 'localhost' && isIP(a) === 0)
+  if (bad !== undefined)
+    throw new UserError(`--address ${JSON.stringify(text)}: ${bad === '' ? 'an empty address' : `"${bad}" is not an IP address or localhost`}; nothing was forwarded`, {
+      hint: 'Give IP addresses or localhost, comma separated, as kubectl port-forward takes them: e.g. --address 127.0.0.1, or --address 0.0.0.0 for every interface.',
+    })
+  return [...new Set(addresses)]
+}
+
+/** An address that is not this machine's (10.9.9.9 on a laptop): kubectl could not listen there either. */
+async function foreignAddress(addresses: string[]): Promise<UserError | undefined> {
+  for (const address of addresses) {
+    if ((await listenFailure(address, 0)) !== 'EADDRNOTAVAIL') continue
+    return new UserError(`${address} is not an address of this machine, so nothing can listen on it; nothing was forwarded`, {
+      hint: 'Give one of its addresses with --address (the default is 127.0.0.1), or 0.0.0.0 for every interface.',
+    })
+  }
+  return undefined
+}
+
+/** Why the local port cannot be used on one of `addresses`, as a UserError; undefined when all can listen on it. */
+async function localPortProblem(addresses: string[], port: number, service: string, remote: number): Promise<UserError | undefined> {
+  for (const address of addresses) {
+    const failure = await listenFailure(address, port)
+    if (failure === undefined) continue
+    if (failure === 'EACCES')
+      return new UserError(`port ${port} on ${address} needs privileges on this machine; nothing was forwarded`, {
+        hint: `Choose a local port from 1024 up: skycap port-forward ${service} ${port < 1024 ? 1024 + port : port + 1}:${remote}.`,
+      })
+    // In use (or anything else the system says): the port suggested is one that is free now (the next one up was
+    // often another forward's).
+    const free = await nextFreePort(addresses, port)
+    return new UserError(`${address}:${port} is already in use on this machine`, {
+      hint: `Choose another local port${free === undefined ? '' : ` (skycap port-forward ${service} ${free}:${remote})`}, or 0:${remote} for any free one.`,
+    })
+  }
+  return undefined
+}
+
+/**
+ * A port every one of `addresses` can listen on now, chosen by the system for the first; 0 (kubectl chooses, and it
+ * is not known) if five tries find none.
+ */
+async function anyPortOf(addresses: string[]): Promise<number> {
+  for (let tries = 0; tries < 5; tries++) {
+    const port = await anyFreePort(addresses[0] as string)
+    if (port === undefined) return 0
+    if ((await Promise.all(addresses.slice(1).map((a) => canListen(a, port)))).every(Boolean)) return port
+  }
+  return 0
+}
+
+/** The first port after `port` (up to 20 tried, wrapping to 1024) that every one of `addresses` can listen on now. */
+async function nextFreePort(addresses: string[], port: number): Promise<number | undefined> {
   for (let i = 1; i <= 20; i++) {
     const candidate = port + i > 65535 ? 1023 + i : port + i
-    if (await canListen(address, candidate)) return candidate
+    if ((await Promise.all(addresses.map((a) => canListen(a, candidate)))).every(Boolean)) return candidate
   }
   return undefined
 }
@@ -71,19 +131,15 @@ export async function portForward(
   const unknown = env.services[options.service] ? undefined : unknownServiceError(loaded, options.service, 'skycap port-forward SERVICE PORTS', withFlag(options.environment))
   if (unknown && Object.hasOwn(loaded.config.environments, options.service)) throw unknown
   const address = options.address ?? '127.0.0.1'
+  const addresses = parseAddresses(address)
   // A local port in use is the user's to change: said before anything else, not as kubectl's "unable to listen on
   // any of the requested ports" followed by a hint about the service's port.
-  if (local !== 0 && !(await canListen(address, local))) {
-    // The port suggested is one that is free now (the next one up was often another forward's).
-    const free = await nextFreePort(address, local)
-    throw new UserError(`${address}:${local} is already in use on this machine`, {
-      hint: `Choose another local port${free === undefined ? '' : ` (skycap port-forward ${options.service} ${free}:${remote})`}, or 0:${remote} for any free one.`,
-    })
-  }
+  const problem = (await foreignAddress(addresses)) ?? (local === 0 ? undefined : await localPortProblem(addresses, local, options.service, remote))
+  if (problem) throw problem
   const {kubectl} = await connect(env, deps.kubectl, deps.reporter)
   // 0: any free port, chosen here rather than by kubectl, so that it is known: said below, in --json (it said 0), and
   // kept when the forward reconnects to a new pod (kubectl would pick another; such a forward used to end instead).
-  if (local === 0) local = (await anyFreePort(address)) ?? 0
+  if (local === 0) local = await anyPortOf(addresses)
   let target = await forwardTarget(kubectl, app, env.name, options.service, remote, unknown)
   // The remote port as kubectl is given it: the Service's port for service/…, the container's for a pod.
   let targetPort = remote

@@ -265,6 +265,8 @@ describe('CLI habits (built CLI)', function () {
       for (const [argv, message] of [
         [['logs', 'web', '-e', 'dev', '--tail', 'abc'], '--tail: expected an integer but received: abc'],
         [['logs', 'web', '-e', 'dev', '--tail', '-5'], '--tail: expected an integer greater than or equal to 0'],
+        // Beyond what a number holds exactly: kubectl refused it per pod, and skycap exited 0 with no logs.
+        [['logs', 'web', '-e', 'dev', '--tail', '99999999999999999999'], '--tail: expected an integer less than or equal to 9007199254740991'],
         [['logs', 'web', '-e', 'dev', '--max-log-requests', '0'], '--max-log-requests: expected an integer greater than or equal to 1'],
         [['completion', 'zsh2'], 'Expected zsh2 to be one of: bash, zsh, fish; did you mean "zsh"?'],
         [['scale'], 'Missing 2 required args: service (Service name from skycap.yaml), replicas (Number of pods)'],
@@ -279,6 +281,10 @@ describe('CLI habits (built CLI)', function () {
         expect(doc.error.message, argv.join(' ')).to.contain(message).and.not.contain('See more help')
         expect(doc.error.hint, argv.join(' ')).to.match(/^See `skycap \S+ --help` for its arguments and flags\.$/)
       }
+      // Flags that contradict each other: --watch was dropped without a word, exit 0.
+      const both = await runCli(['up', '--detach', '--watch'], {cwd: repo.dir, env: {KUBECONFIG: '/nonexistent'}})
+      expect(both.exitCode).to.equal(2)
+      expect(both.stderr).to.contain('--detach returns once the app is up, and --watch stays to rebuild on changes: give one of them; nothing was started')
     })
 
     it('an environment in capitals gets the lowercase name; a bare @ names no revision', async () => {

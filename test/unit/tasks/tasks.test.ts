@@ -300,6 +300,39 @@ describe('tasks: --json keeps stdout for its one document', () => {
     }
   })
 
+  it('port-forward --address that is no IP address, or not one of this machine: exit 2 before any kubectl call (a host name was "already in use", and with port 0 a kubectl failure, exit 1)', async () => {
+    const refused = async (address: string, ports = '0:8080') => {
+      const calls: string[][] = []
+      const error = (await portForward({service: 'web', ports, address, configPath: join(repo.dir, 'skycap.yaml')}, {kubectl: (o) => (calls.push([]), recording().factory(o)), reporter: quiet}).catch(
+        (e: unknown) => e,
+      )) as UserError
+      expect(calls, `${address}: no kubectl made`).to.deep.equal([])
+      expect(error.exitCode, address).to.equal(2)
+      return [error.message, error.hint]
+    }
+    const notIp = (bad: string, given = bad) => [
+      `--address ${JSON.stringify(given)}: "${bad}" is not an IP address or localhost; nothing was forwarded`,
+      'Give IP addresses or localhost, comma separated, as kubectl port-forward takes them: e.g. --address 127.0.0.1, or --address 0.0.0.0 for every interface.',
+    ]
+    expect(await refused('nope.invalid')).to.deep.equal(notIp('nope.invalid'))
+    expect(await refused('nope.invalid', '18099:8080')).to.deep.equal(notIp('nope.invalid'))
+    expect(await refused('999.1.1.1')).to.deep.equal(notIp('999.1.1.1'))
+    expect(await refused('127.0.0.1,web')).to.deep.equal(notIp('web', '127.0.0.1,web'))
+    expect((await refused('127.0.0.1,'))[0]).to.equal('--address "127.0.0.1,": an empty address; nothing was forwarded')
+    // TEST-NET-3 (RFC 5737): never an address of this machine.
+    expect(await refused('203.0.113.7')).to.deep.equal([
+      '203.0.113.7 is not an address of this machine, so nothing can listen on it; nothing was forwarded',
+      'Give one of its addresses with --address (the default is 127.0.0.1), or 0.0.0.0 for every interface.',
+    ])
+    // localhost and a list kubectl takes are passed on as given.
+    for (const address of ['localhost', '127.0.0.1,localhost']) {
+      const k = recording()
+      const r = await portForward({service: 'web', ports: '0:8080', address, configPath: join(repo.dir, 'skycap.yaml')}, {kubectl: k.factory, reporter: quiet})
+      expect(r.local, address).to.be.greaterThan(0)
+      expect(k.attached[0]?.argv.slice(-2), address).to.deep.equal(['--address', address])
+    }
+  })
+
   it('port-forward suggests a local port that is free now, not the next one up when that is another forward’s', async () => {
     const servers = [net.createServer(), net.createServer()]
     await new Promise<void>((resolve) => servers[0]?.listen(0, '127.0.0.1', resolve))
