@@ -1,5 +1,5 @@
 import {existsSync, lstatSync, readdirSync, readlinkSync, realpathSync, statSync} from 'node:fs'
-import {dirname, isAbsolute, join, relative, resolve} from 'node:path'
+import {basename, dirname, isAbsolute, join, relative, resolve} from 'node:path'
 
 import {DURATION_PATTERN, parseDuration, tooLong} from '../duration.js'
 import {ConfigError, ConfigErrors, UserError} from '../errors.js'
@@ -10,7 +10,7 @@ import {checkPatch, POD_TEMPLATE_MERGE_KEYS} from '../render/strategic-merge.js'
 import {didYouMean, didYouMeanOrKnown} from '../suggest.js'
 import {deepMerge, LOCAL_ENVIRONMENT} from './environment.js'
 import {isHidden, isInside, resolvesOutside, templatesBesideConfig} from './confinement.js'
-import {DEFAULT_MAX_REPLICAS, LIMITS, readWithinLimit, tooLargeError} from './limits.js'
+import {CONFIG_KEY, CONFIG_KEY_RULE, DEFAULT_MAX_REPLICAS, LIMITS, readWithinLimit, tooLargeError} from './limits.js'
 import {readConfigCache, writeConfigCache} from './cache.js'
 import {loadValidator, validateAgainstSchema} from './validate.js'
 import {checkTemplatedValues, imageTagValues} from './templated.js'
@@ -642,6 +642,16 @@ function checkFolderEntries(folder: string, full: string, path: (string | number
       // An environment's config folder may lie inside a service's (config: config, and config/staging).
       if (isFolder && !environmentFolders.has(resolve(full, name)))
         at(path, `${where}: "${folder}/${name}" is a folder; a config folder's files become ConfigMap keys and the folders in it are not read (move its files up, or into a folder of their own)`)
+      else if (!isFolder) checkKeyName(`${folder}/${name}`, where, path, at)
+    } else if (isFolder && services.withConfig.includes(name)) {
+      // A service's folder of overrides: its files become keys too.
+      let files: string[] = []
+      try {
+        files = readdirSync(join(full, name)).sort()
+      } catch {
+        // unreadable: render says so
+      }
+      for (const file of files) if (!isHidden(file) && isDirectoryOrUnknown(join(full, name, file)) === false) checkKeyName(`${folder}/${name}/${file}`, where, path, at)
     } else if (!isFolder) {
       // A file named after a service that has config: render names it, at the file (a folder was meant).
       if (!services.withConfig.includes(name))
@@ -656,6 +666,11 @@ function checkFolderEntries(folder: string, full: string, path: (string | number
       )
     }
   }
+}
+
+/** A config file whose name no ConfigMap key may have (a space, an accent): render refused it with no line. */
+function checkKeyName(file: string, where: string, path: (string | number)[], at: At): void {
+  if (!CONFIG_KEY.test(basename(file))) at(path, `${where}: config file "${file}" cannot be a ConfigMap key (${CONFIG_KEY_RULE}); rename it`)
 }
 
 function isDirectoryOrUnknown(path: string): boolean | undefined {

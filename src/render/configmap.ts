@@ -3,7 +3,7 @@ import {existsSync, readdirSync, statSync} from 'node:fs'
 import {join, resolve} from 'node:path'
 
 import {checkLink, isSymbolicLink, resolvesOutside} from '../config/confinement.js'
-import {LIMITS, readWithinLimit, tooLargeError} from '../config/limits.js'
+import {CONFIG_KEY, CONFIG_KEY_RULE, LIMITS, readWithinLimit, tooLargeError} from '../config/limits.js'
 import {ConfigError} from '../errors.js'
 
 /** Where the service's ConfigMap is mounted in its container (read-only). */
@@ -23,8 +23,6 @@ export interface ConfigSource {
   shownFile: string
   show: (path: string) => string
 }
-
-const KEY = /^[-._a-zA-Z0-9]+$/
 
 /**
  * Reads every regular, non-hidden file of `folder`, then lets `overrideFolder` (if it exists) replace or add keys.
@@ -61,8 +59,8 @@ export function readConfigFiles(folder: string, overrideFolder: string | undefin
       const full = join(dir, name)
       checkLink(root, full, show(full), shownRoot)
       if (!statSync(full).isFile()) continue
-      if (!KEY.test(name)) {
-        throw new ConfigError(`config file "${show(full)}" cannot be a ConfigMap key (allowed: letters, digits, '-', '_', '.')`, {file: shownFile}, {hint: 'Rename the file.'})
+      if (!CONFIG_KEY.test(name)) {
+        throw new ConfigError(`config file "${show(full)}" cannot be a ConfigMap key (${CONFIG_KEY_RULE})`, {file: shownFile}, {hint: 'Rename the file.'})
       }
       paths.set(name, full)
     }

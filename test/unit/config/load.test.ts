@@ -229,6 +229,25 @@ ${VALID.replace('environments:\n', 'environments:\n  prod: {namespace: p}\n')}`)
     await parseConfig(text.replace('config: config/web', 'config: config').replace('  worker:\n    image: worker\n', ''), file)
   })
 
+  it("refuses a config file whose name no ConfigMap key may have, in a service's folder and in an environment's (render refused it later, with no line)", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'skycap-config-keys-'))
+    for (const f of ['config/web/my file.txt', 'config/web/ok.txt', 'config/web/.hidden file', 'config/staging/web/café.txt', 'config/staging/web/fine.json']) {
+      mkdirSync(join(dir, f, '..'), {recursive: true})
+      writeFileSync(join(dir, f), 'x')
+    }
+    const text = 'app: shop\nservices:\n  web:\n    image: web\n    config: config/web\nenvironments:\n  staging:\n    namespace: shop-staging\n    config: config/staging\n'
+    const file = join(dir, 'skycap.yaml')
+    const e = await errorsOf(text, file)
+    expect(e.message.split('\n')).to.deep.equal([
+      `${file}:5:13: services.web.config: config file "config/web/my file.txt" cannot be a ConfigMap key (allowed: letters, digits, '-', '_', '.'); rename it`,
+      `${file}:9:13: environments.staging.config: config file "config/staging/web/café.txt" cannot be a ConfigMap key (allowed: letters, digits, '-', '_', '.'); rename it`,
+    ])
+    rmSync(join(dir, 'config/web/my file.txt'))
+    rmSync(join(dir, 'config/staging/web/café.txt'))
+    await parseConfig(text, file)
+    rmSync(dir, {recursive: true, force: true})
+  })
+
   it('rejects an invalid log regex', async () => {
     const e = await errorsOf(`${VALID}logs: {exclude: ['(unclosed']}\n`)
     expect(e.message).to.contain('logs.exclude.0 is not a valid regular expression')
