@@ -94,7 +94,7 @@ async function prepareFromWorkTree(file: string, revision: Revision, options: Pr
   const missing = !untracked && targetRevision(options.target) !== undefined ? options.services?.find((name) => !env.services[name]) : undefined
   if (missing !== undefined) throw unknownServiceError(loaded, missing, undefined, undefined, `${revisionShown(revision)}${revision.dirty ? ' with uncommitted changes' : ''}`)
   const result = await renderEnvironment(loaded, env, revision, {services: options.services, images: options.images})
-  return {...result, loaded, warnings}
+  return {...result, loaded, warnings: [...warnings, ...result.warnings]}
 }
 
 /** A revision as a message names it: its short id, and what was typed when that was not a prefix of the id. */
@@ -142,7 +142,7 @@ async function prepareFromRevision(file: string, revision: Revision, options: Pr
       throw unknownServiceError(loaded, missing, undefined, undefined, revisionShown(revision))
     }
     const result = await renderEnvironment(loaded, env, revision, {services: options.services, images: options.images})
-    return {...result, loaded, warnings: [...loaded.warnings]}
+    return {...result, loaded, warnings: [...loaded.warnings, ...result.warnings]}
   } finally {
     rmSync(folder, {recursive: true, force: true})
   }

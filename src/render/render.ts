@@ -2,7 +2,7 @@ import {LOCAL_ENVIRONMENT, unknownServiceError} from '../config/environment.js'
 import {existsSync, readdirSync, readFileSync, realpathSync, statSync} from 'node:fs'
 import {join, resolve} from 'node:path'
 
-import type {Environment, HealthCheck, LoadedConfig, PodTemplatePatch, ServiceConfig} from '../config/types.js'
+import type {ConfigWarning, Environment, HealthCheck, LoadedConfig, PodTemplatePatch, ServiceConfig} from '../config/types.js'
 import {checkLink, isHidden, resolvesOutside, templatesBesideConfig} from '../config/confinement.js'
 import {describeValue} from '../config/validate.js'
 import {documentData} from '../config/yaml.js'
@@ -14,6 +14,7 @@ import {CONFIG_MOUNT_PATH, readConfigFiles} from './configmap.js'
 import {imageTagFor, serviceImages} from './images.js'
 import {ANNOTATIONS, CLUSTER_SCOPED, type KubeObject, LABELS, type RenderedObject, sortForApply} from './objects.js'
 import {secretDataProblems} from './secrets.js'
+import {closest} from '../suggest.js'
 import {deploymentStrategy} from '../strategies/strategy.js'
 import {patchPodTemplate} from './strategic-merge.js'
 import {loadTemplateEngine, readTemplateFile, renderTemplate} from './templates.js'
@@ -27,6 +28,8 @@ export interface RenderResult {
   images: Record<string, string>
   /** Objects in apply order. */
   objects: RenderedObject[]
+  /** Files of the templates folder that look like manifests but are not read (`x.json`, `ingress.ymal`). */
+  warnings: ConfigWarning[]
 }
 
 export interface RenderOptions {
@@ -95,10 +98,11 @@ async function renderFiles(loaded: LoadedConfig, env: Environment, revision: Rev
     }
   }
 
+  const warnings: ConfigWarning[] = []
   if (!wanted) {
     const context = templateContext(loaded, env, revision, images)
     const partials = {root: templatesFolder(loaded), show: loaded.show}
-    for (const t of repositoryTemplates(loaded, env)) {
+    for (const t of repositoryTemplates(loaded, env, warnings)) {
       for (const {object, line} of parseManifests(renderTemplate(t.text, t.shown, context, partials, missingValue(loaded, env)), t.shown)) {
         const existing = object.metadata?.labels ?? {}
         refuseOtherOwner(object, existing, common, {file: t.shown, line})
@@ -149,7 +153,7 @@ async function renderFiles(loaded: LoadedConfig, env: Environment, revision: Rev
   // Each problem's hint, once: the terminal and --json show the hint of the whole error, not of its parts.
   if (errors.length) throw new ConfigErrors(errors, [...new Set(errors.map((e) => e.hint).filter((h) => h !== undefined))].join(' ') || undefined)
 
-  return {app: config.app, environment: env, revision, images, objects: sortForApply(objects)}
+  return {app: config.app, environment: env, revision, images, objects: sortForApply(objects), warnings}
 }
 
 /** Applies a service's `podTemplate` (checked when skycap.yaml was loaded) to its Deployment's pod template. */
@@ -319,8 +323,24 @@ function builtinTemplates(): TemplateFile[] {
   return builtinCache
 }
 
+/**
+ * Why a file of the templates folder that is not read looks like a manifest that was meant to be: a JSON manifest
+ * (kubectl reads those), or an extension one typo from YAML's (`ymal`, `YAML`). Undefined for anything else (a
+ * partial such as `_labels.liquid`, a README, an editor's backup `x.yaml~`).
+ */
+export function unreadManifest(name: string): string | undefined {
+  const dot = name.lastIndexOf('.')
+  if (dot <= 0) return undefined
+  const base = name.slice(0, dot)
+  const ext = name.slice(dot + 1)
+  if (ext === 'json') return `JSON is YAML: rename it ${base}.yaml to deploy it`
+  const near = ext.toLowerCase() === 'xml' || !/^[a-z]+$/i.test(ext) ? undefined : closest(ext, ['yaml', 'yml'])
+  if (near === undefined) return undefined
+  return `did you mean ${base}.${near}?`
+}
+
 /** deploy/*.yaml for every environment, then deploy/<env>/*.yaml; each file and folder inside the repository. */
-function repositoryTemplates(loaded: LoadedConfig, env: Environment): TemplateFile[] {
+function repositoryTemplates(loaded: LoadedConfig, env: Environment, warnings: ConfigWarning[] = []): TemplateFile[] {
   const folder = loaded.config.templates ?? 'deploy'
   const root = templatesFolder(loaded)
   if (!existsSync(root)) {
@@ -346,7 +366,14 @@ function repositoryTemplates(loaded: LoadedConfig, env: Environment): TemplateFi
   const out: TemplateFile[] = []
   const list = (dir: string) =>
     entries(dir)
-      .filter((e) => /\.ya?ml$/.test(e.name) && e.stat.isFile())
+      .filter((e) => {
+        if (!e.stat.isFile()) return false
+        if (/\.ya?ml$/.test(e.name)) return true
+        // A deployed object whose file was renamed to .json would be pruned by the next deploy without a word.
+        const why = unreadManifest(e.name)
+        if (why) warnings.push({message: `not read: templates are *.yaml and *.yml files (${why})`, file: loaded.show(e.file)})
+        return false
+      })
       .map(({file}) => {
         const shown = loaded.show(file)
         return {file, shown, text: readTemplateFile(file, shown)}

@@ -1,6 +1,6 @@
 import {expect} from 'chai'
 import {existsSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
-import {join} from 'node:path'
+import {join, relative} from 'node:path'
 
 import {resolveEnvironment} from '../../../src/config/environment.js'
 import {loadConfig} from '../../../src/config/load.js'
@@ -10,6 +10,7 @@ import {checkTag, imageReference, isFullReference} from '../../../src/render/ima
 import type {KubeObject} from '../../../src/render/objects.js'
 import {renderEnvironment} from '../../../src/render/render.js'
 import {toYaml} from '../../../src/render/serialize.js'
+import {formatWarning} from '../../../src/ui/output.js'
 import {clearTemplateCache, loadTemplateEngine, renderTemplate} from '../../../src/render/templates.js'
 import {cliPath, fixturesDir, repoRoot, TempRepo} from '../../helpers/repo.js'
 
@@ -67,6 +68,25 @@ describe('rendering the example app', () => {
     repo = await TempRepo.fromFixture('shop')
   })
   after(() => repo.remove())
+
+  it('warns about files of the templates folder that look like manifests and are not read (a deployed object whose file was renamed x.json was pruned without a word)', async () => {
+    const files = ['deploy/x.json', 'deploy/ingress.ymal', 'deploy/prod/PDB.YAML', 'deploy/_labels.liquid', 'deploy/README.md', 'deploy/x.yaml~', 'deploy/feed.xml']
+    for (const f of files) repo.write(f, 'kind: ConfigMap\n')
+    try {
+      const prod = await render(repo, 'prod')
+      expect(prod.warnings.map((w) => formatWarning({...w, file: relative(repo.dir, w.file ?? '')}))).to.deep.equal([
+        'deploy/ingress.ymal: not read: templates are *.yaml and *.yml files (did you mean ingress.yaml?)',
+        'deploy/x.json: not read: templates are *.yaml and *.yml files (JSON is YAML: rename it x.yaml to deploy it)',
+        'deploy/prod/PDB.YAML: not read: templates are *.yaml and *.yml files (did you mean PDB.yaml?)',
+      ])
+      // Another environment's folder is not read at all.
+      expect((await render(repo, 'dev')).warnings).to.have.length(2)
+      expect(prod.objects.map((o) => o.source).filter((source) => !/\.ya?ml$/.test(source))).to.deep.equal([])
+    } finally {
+      for (const f of files) rmSync(join(repo.dir, f))
+    }
+    expect((await render(repo, 'prod')).warnings).to.deep.equal([])
+  })
 
   for (const env of ['dev', 'staging', 'prod']) {
     it(`matches the golden file for ${env}`, async () => {
