@@ -81,7 +81,7 @@ describe('rendering the example app', () => {
       ])
       // Another environment's folder is not read at all.
       expect((await render(repo, 'dev')).warnings).to.have.length(2)
-      expect(prod.objects.map((o) => o.source).filter((source) => !/\.ya?ml$/.test(source))).to.deep.equal([])
+      expect(prod.objects.map((o) => o.source).filter((source) => !/\.ya?ml$|\/$/.test(source))).to.deep.equal([])
     } finally {
       for (const f of files) rmSync(join(repo.dir, f))
     }
