@@ -226,7 +226,12 @@ export class DiffError extends SkycapError {
 /** `file:line:column` as editors understand it. */
 export function formatLocation(loc: SourceLocation): string {
   if (loc.line === undefined) return loc.file
-  return loc.column === undefined ? `${loc.file}:${loc.line}` : `${loc.file}:${loc.line}:${loc.column}`
+  // A file of an older revision is shown as `skycap.yaml (at 687d954)`: the position goes right after the path, so
+  // editors and terminals that open `file:line:col` still find it (`skycap.yaml:27:15 (at 687d954)`).
+  const at = / \(at [^)]+\)$/.exec(loc.file)
+  const file = at ? loc.file.slice(0, at.index) : loc.file
+  const position = loc.column === undefined ? `${file}:${loc.line}` : `${file}:${loc.line}:${loc.column}`
+  return at ? `${position}${at[0]}` : position
 }
 
 /** The exit code for anything thrown: skycap's own errors carry theirs, anything else is a bug (1). */

@@ -309,7 +309,7 @@ describe('skycap build (engine)', () => {
     const runner = fakeRunner(registry.images)
     const error = await failure(buildImages({cwd: repo.dir, builder: 'docker'}, {run: runner.run, fetch: registry.fetch}))
     expect(error.exitCode).to.equal(ExitCode.INVALID)
-    expect(error.message).to.match(/skycap\.yaml \(at [0-9a-f]{7}\):7:\d+: services\.web\.build\.platforms lists 2 platforms, but docker builds one/)
+    expect(error.message).to.match(/skycap\.yaml:7:\d+ \(at [0-9a-f]{7}\): services\.web\.build\.platforms lists 2 platforms, but docker builds one/)
     expect(runner.calls.filter((c) => c.argv[1] === 'build')).to.have.length(0)
   })
 
@@ -831,7 +831,7 @@ exit $rc
     expect(plain.message).to.match(/^service "redis" has no build: block in \S*skycap\.yaml \(at [0-9a-f]{7}\); its image \(redis:7\.2\) is not built by skycap$/)
     const missing = await failure(build({}, fakeRegistry(), dockerOnly))
     expect(missing.exitCode).to.equal(ExitCode.INVALID)
-    expect(missing.message).to.match(/skycap\.yaml \(at [0-9a-f]{7}\):\d+:\d+: services\.web\.build: \S*missing\.Dockerfile \(at [0-9a-f]{7}\) does not exist/)
+    expect(missing.message).to.match(/skycap\.yaml:\d+:\d+ \(at [0-9a-f]{7}\): services\.web\.build: \S*missing\.Dockerfile \(at [0-9a-f]{7}\) does not exist/)
     repo.write('skycap.yaml', SKYCAP_YAML('  redis:\n    image: redis:7.2'))
     await repo.commit('no builds')
     const nothing = await failure(build({}))
@@ -880,7 +880,7 @@ exit $rc
     const error = await failure(build({}, fakeRegistry(), dockerOnly))
     expect(error.exitCode).to.equal(ExitCode.INVALID)
     expect(error.message).to.match(
-      /^\S*skycap\.yaml \(at [0-9a-f]{7}\):8:24: services\.web\.build\.args\.GREETING: template uses undefined variable "tag\.first"; build args can use revision\.sha, revision\.short, image and tag$/,
+      /^\S*skycap\.yaml:8:24 \(at [0-9a-f]{7}\): services\.web\.build\.args\.GREETING: template uses undefined variable "tag\.first"; build args can use revision\.sha, revision\.short, image and tag$/,
     )
     expect(error.hint).to.equal('Build args can use {{ revision.sha }}, {{ revision.short }}, {{ image }}, {{ tag }} (docs/build.md).')
   })

@@ -274,12 +274,12 @@ describe('revision inputs that cannot be rendered (real git)', function () {
     const e = await rejectsWithUserError(prepareRelease({target: `staging@${broken}`, cwd: repo.dir}))
     expect(e).to.be.instanceOf(ConfigErrors)
     const problem = `services.web.replicas must be a whole number, not string "two"`
-    expect(e.message).to.equal(`${displayPath(join(repo.dir, 'skycap.yaml'))} (at ${broken.slice(0, 7)}):${line}:15: ${problem}`)
+    expect(e.message).to.equal(`${displayPath(join(repo.dir, 'skycap.yaml'))}:${line}:15 (at ${broken.slice(0, 7)}): ${problem}`)
     // In the repository, as users run it: the path is relative, and never the temporary folder's.
     const r = await runCli(['render', `staging@${broken.slice(0, 12)}`], {cwd: repo.dir, env: {TMPDIR: tmp.dir}})
     expect(r.exitCode).to.equal(2)
     expect(r.stderr)
-      .to.contain(`skycap.yaml (at ${broken.slice(0, 7)}):${line}:15: ${problem}`)
+      .to.contain(`skycap.yaml:${line}:15 (at ${broken.slice(0, 7)}): ${problem}`)
       .and.not.contain(REVISION_FOLDER_PREFIX)
     // The work tree's skycap.yaml is valid, and HEAD renders.
     expect((await prepareRelease({target: 'staging', cwd: repo.dir})).objects.length).to.be.greaterThan(0)
@@ -291,7 +291,7 @@ describe('revision inputs that cannot be rendered (real git)', function () {
     await repo.git('revert', '--no-edit', 'HEAD')
     clearTemplateCache()
     const e = await rejectsWithUserError(prepareRelease({target: `staging@${broken}`, cwd: repo.dir}))
-    expect(e.message).to.match(new RegExp(`^${displayPath(join(repo.dir, 'deploy'))}/ingress\\.yaml \\(at ${broken.slice(0, 7)}\\):3:\\d+: template uses undefined variable "values.nope"`))
+    expect(e.message).to.match(new RegExp(`^${displayPath(join(repo.dir, 'deploy'))}/ingress\\.yaml:3:\\d+ \\(at ${broken.slice(0, 7)}\\): template uses undefined variable "values.nope"`))
   })
 
   it('a config folder outside the repository cannot be read at a revision: exit 2 naming it', async () => {
