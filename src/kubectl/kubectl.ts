@@ -462,8 +462,13 @@ export function classify(args: readonly string[], stderr: string, context?: stri
   // says so before it sends anything ("unable to recognize …: no matches for kind "Widget" in version "x.io/v1"").
   const unmapped = /no matches for kind "([^"]+)" in version "([^"]+)"/.exec(text)
   if (unmapped) {
-    const [, kindName, version] = unmapped
-    const advice = `Install the CustomResourceDefinition of ${kindName} (${version}) in the cluster first, or add it to the templates`
+    const [, kindName, version] = unmapped as unknown as [string, string, string]
+    // A built-in kind under a version Kubernetes removed (apps/v1beta1): no definition to install, a line to change.
+    const current = Object.hasOwn(BUILT_IN_VERSIONS, kindName) ? BUILT_IN_VERSIONS[kindName] : undefined
+    const advice =
+      current && current !== version
+        ? `Write apiVersion: ${current} in its template: ${kindName} is served as ${current}, and ${version} is no longer`
+        : `Install the CustomResourceDefinition of ${kindName} (${version}) in the cluster first, or add it to the templates`
     return new KubectlError('invalid', `kubectl ${verb(args)} failed${where}: the cluster does not serve kind ${kindName} in version ${version}`, args, text, {
       hint: `${advice}; nothing was changed.`,
       advice,
@@ -503,6 +508,33 @@ export function classify(args: readonly string[], stderr: string, context?: stri
   // The terminal shows the message just above the hint; a --json reader finds it in the error's message.
   const jsonHint = hint === seeMessage ? "The reason is kubectl's own message, at the end of this error's message." : undefined
   return new KubectlError(kind, `kubectl ${verb(args)} failed${where}: ${detail}`, args, text, {hint, jsonHint})
+}
+
+/** The version Kubernetes serves each built-in kind of a manifest at (the older beta versions were removed). */
+const BUILT_IN_VERSIONS: Record<string, string> = {
+  Deployment: 'apps/v1',
+  StatefulSet: 'apps/v1',
+  DaemonSet: 'apps/v1',
+  ReplicaSet: 'apps/v1',
+  Ingress: 'networking.k8s.io/v1',
+  IngressClass: 'networking.k8s.io/v1',
+  NetworkPolicy: 'networking.k8s.io/v1',
+  CronJob: 'batch/v1',
+  Job: 'batch/v1',
+  PodDisruptionBudget: 'policy/v1',
+  HorizontalPodAutoscaler: 'autoscaling/v2',
+  Role: 'rbac.authorization.k8s.io/v1',
+  RoleBinding: 'rbac.authorization.k8s.io/v1',
+  ClusterRole: 'rbac.authorization.k8s.io/v1',
+  ClusterRoleBinding: 'rbac.authorization.k8s.io/v1',
+  PriorityClass: 'scheduling.k8s.io/v1',
+  StorageClass: 'storage.k8s.io/v1',
+  CustomResourceDefinition: 'apiextensions.k8s.io/v1',
+  Service: 'v1',
+  ConfigMap: 'v1',
+  Secret: 'v1',
+  ServiceAccount: 'v1',
+  PersistentVolumeClaim: 'v1',
 }
 
 function verb(args: readonly string[]): string {

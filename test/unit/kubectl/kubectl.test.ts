@@ -90,6 +90,19 @@ describe('kubectl wrapper', () => {
     expect(e.hint).to.equal('Install the CustomResourceDefinition of Widget (x.test/v1) in the cluster first, or add it to the templates; nothing was changed.')
   })
 
+  it('a built-in kind under a version Kubernetes removed names the version it is served as, not a definition to install', () => {
+    const e = classify(
+      ['apply', '-f', '-'],
+      'error: resource mapping not found for name: "web" namespace: "" from "STDIN": no matches for kind "Deployment" in version "apps/v1beta1"\nensure CRDs are installed first',
+      'prod',
+    )
+    expect(e.exitCode).to.equal(ExitCode.INVALID)
+    expect(e.message).to.equal('kubectl apply failed (context prod): the cluster does not serve kind Deployment in version apps/v1beta1')
+    expect(e.hint).to.equal('Write apiVersion: apps/v1 in its template: Deployment is served as apps/v1, and apps/v1beta1 is no longer; nothing was changed.')
+    const ingress = classify(['apply', '-f', '-'], 'no matches for kind "Ingress" in version "extensions/v1beta1"', 'prod')
+    expect(ingress.hint).to.match(/^Write apiVersion: networking\.k8s\.io\/v1 in its template: Ingress is served as networking\.k8s\.io\/v1, and extensions\/v1beta1 is no longer/)
+  })
+
   it('a namespace being deleted says so and to wait, not that RBAC permission is missing', () => {
     const e = classify(
       ['apply', '-f', '-'],
