@@ -151,12 +151,17 @@ export async function parseConfig(text: string, file: string, show: (path: strin
 
   visit(doc, {
     Map(_, map) {
-      const keys = new Set<string>()
+      // Each key's first offset: the second names the key and the line of the first.
+      const keys = new Map<string, number>()
       for (const item of map.items) {
         if (!isScalar(item.key)) continue
         const key = `${typeof item.key.value}:${String(item.key.value)}`
-        if (keys.has(key) && item.key.range) doc.errors.push(new YAMLParseError([item.key.range[0], item.key.range[1]], 'DUPLICATE_KEY', 'Map keys must be unique'))
-        keys.add(key)
+        const first = keys.get(key)
+        if (first !== undefined && item.key.range) {
+          const message = `key ${JSON.stringify(String(item.key.value))} is written twice in one mapping (first on line ${lineCounter.linePos(first).line}); keep one`
+          doc.errors.push(new YAMLParseError([item.key.range[0], item.key.range[1]], 'DUPLICATE_KEY', message))
+        }
+        if (first === undefined) keys.set(key, item.key.range?.[0] ?? 0)
       }
     },
   })
