@@ -154,7 +154,7 @@ async function checkReleaseImages(chosen: StoredRelease, env: string, deps: Depl
 /** `skycap rollback ENV [--to RELEASE|REV]`: re-applies a recorded release, watched like a deploy. */
 export async function rollback(options: RollbackOptions, deps: DeployDeps): Promise<DeployReport> {
   const clock = deps.clock ?? Date.now
-  const {loaded, env} = await openEnvironment({configPath: options.configPath, environment: options.environment})
+  const {loaded, env} = await openEnvironment({configPath: options.configPath, environment: options.environment, revisionFlag: '--to'})
   const app = loaded.config.app
   const timeoutText = options.timeout ?? loaded.config.deploy?.timeout
   const timeoutFrom = options.timeout !== undefined ? '--timeout' : 'deploy.timeout'

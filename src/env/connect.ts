@@ -113,6 +113,8 @@ export async function openEnvironment(options: {
    * in skycap.yaml) is on the context the last `skycap up` of it used, not the kubeconfig's current one.
    */
   upContext?: boolean
+  /** The flag that takes a revision, for the command that has one (rollback --to, run --rev): ENV@REV's hint names it. */
+  revisionFlag?: string
 }): Promise<{loaded: LoadedConfig; env: Environment}> {
   const loaded = await loadConfig({configPath: options.configPath, cwd: options.cwd, repository: options.repository})
   const named = Object.keys(loaded.config.environments)
@@ -121,8 +123,13 @@ export async function openEnvironment(options: {
     throw new UserError('no environment given', {
       hint: `Name one of skycap.yaml's (${named.join(', ')}) as ENV or with -e ENV, or set defaultEnvironment in skycap.yaml (or SKYCAP_ENV).`,
     })
-  const spec = parseTarget(options.environment ?? process.env.SKYCAP_ENV, loaded.config.defaultEnvironment, named)
-  if (spec.revision !== undefined) throw new UserError(`this command takes an environment, not ENV@REV ("${options.environment}")`, {hint: `Use ${spec.environment}.`})
+  const given = options.environment ?? process.env.SKYCAP_ENV
+  // `status test@` too: parseTarget's hint ("Write @REV … or leave it out") offered a revision these take not.
+  const spec = parseTarget(given?.endsWith('@') && given.length > 1 ? given.slice(0, -1) : given, loaded.config.defaultEnvironment, named)
+  if (spec.revision !== undefined || given?.endsWith('@')) {
+    const flag = options.revisionFlag && spec.revision !== undefined ? `, and the revision with ${options.revisionFlag} (${options.revisionFlag} ${spec.revision})` : ''
+    throw new UserError(`this command takes an environment, not ENV@REV ("${given}")`, {hint: `Use ${spec.environment}${flag}.`})
+  }
   const env = resolveEnvironment(loaded, spec.environment, options.serviceUsage)
   if (options.upContext !== false && env.derived && env.context === undefined) {
     const context = readState(stateFile(loaded.file, env.name))?.context

@@ -307,6 +307,25 @@ describe('CLI habits (built CLI)', function () {
       }
     })
 
+    it('ENV@REV (or ENV@) given to a command that takes no revision: use ENV, and the flag that takes a revision where the command has one', async () => {
+      for (const [argv, hint] of [
+        [['status', 'dev@'], 'Use dev.'],
+        [['status', '-e', 'dev@HEAD'], 'Use dev.'],
+        [['history', 'dev@v1.2'], 'Use dev.'],
+        [['rollback', 'dev@HEAD~1'], 'Use dev, and the revision with --to (--to HEAD~1).'],
+        [['run', 'web', '-e', 'dev@HEAD', '--', 'true'], 'Use dev, and the revision with --rev (--rev HEAD).'],
+      ] as Array<[string[], string]>) {
+        const r = await runCli([...argv.slice(0, argv.indexOf('--') === -1 ? argv.length : argv.indexOf('--')), '--json', ...(argv.includes('--') ? argv.slice(argv.indexOf('--')) : [])], {
+          cwd: repo.dir,
+          env: {KUBECONFIG: '/nonexistent'},
+        })
+        expect(r.exitCode, argv.join(' ')).to.equal(2)
+        const doc = parseJson(r.stdout) as {error: {message: string; hint: string}}
+        const given = argv.find((a) => a.includes('@'))
+        expect(doc.error, argv.join(' ')).to.deep.include({message: `this command takes an environment, not ENV@REV ("${given}")`, hint})
+      }
+    })
+
     it('an unknown environment from SKYCAP_ENV says it comes from there', async () => {
       const r = await runCli(['status'], {cwd: repo.dir, env: {SKYCAP_ENV: 'prdo'}})
       expect(r.exitCode).to.equal(2)
