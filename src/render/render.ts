@@ -426,10 +426,18 @@ function parseManifests(text: string, file: string): Array<{object: KubeObject; 
     if (value === null || value === undefined) continue
     const line = positionOf(lineCounter, doc.contents?.range?.[0]).line
     // A List (what `kubectl get -o yaml` writes) is its items, as kubectl apply takes it: each one checked,
-    // namespaced and labelled like a document of its own, at the List's line.
+    // namespaced and labelled like a document of its own, at its own line in the List (the List's line when the
+    // items are not a plain sequence of the document, an alias say).
     const list = value as {kind?: unknown; items?: unknown}
-    if (list.kind === 'List' && Array.isArray(list.items)) for (const item of list.items) out.push({object: checkObject(item, {file, line}), line})
-    else out.push({object: checkObject(value, {file, line}), line})
+    if (list.kind === 'List' && Array.isArray(list.items)) {
+      const items: unknown[] = list.items
+      const nodes = doc.get('items', true)
+      const itemNodes = YAML.isSeq(nodes) ? nodes.items : []
+      items.forEach((item, i) => {
+        const at = itemNodes.length === items.length ? (positionOf(lineCounter, (itemNodes[i] as {range?: [number, number, number]} | undefined)?.range?.[0]).line ?? line) : line
+        out.push({object: checkObject(item, {file, line: at}), line: at})
+      })
+    } else out.push({object: checkObject(value, {file, line}), line})
   }
   return out
 }

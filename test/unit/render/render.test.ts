@@ -577,15 +577,19 @@ describe('template errors', () => {
       const objects = (await render(repo, 'staging')).objects
       const merged = objects.find((o) => o.object.metadata.name === 'merged')?.object as KubeObject & {data: Record<string, unknown>}
       expect(merged.data.over).to.deep.equal({a: '1', b: '3'})
-      for (const name of ['one', 'two']) {
+      // Each item at its own line of the List (it was the List's, line 10, for both).
+      for (const [name, line] of [
+        ['one', 13],
+        ['two', 14],
+      ] as const) {
         const item = objects.find((o) => o.object.metadata.name === name)
-        expect(item?.line, name).to.equal(10)
+        expect(item?.line, name).to.equal(line)
         expect(item?.object.metadata.namespace).to.equal('shop-staging')
         expect(item?.object.metadata.labels).to.include({'app.kubernetes.io/part-of': 'shop'})
       }
       expect(objects.some((o) => o.object.kind === 'List')).to.equal(false)
       repo.write('deploy/extra.yaml', 'apiVersion: v1\nkind: List\nitems:\n- {apiVersion: v1, kind: ConfigMap, metadata: {name: x, namespace: default}}\n')
-      expect((await renderError(repo, 'staging')).message).to.contain('sets namespace "default"')
+      expect((await renderError(repo, 'staging')).message).to.match(/extra\.yaml:4: ConfigMap\/x sets namespace "default"/)
       for (const name of ['skycap-release-shop.staging-8', 'skycap-lock-shop', 'skycap-rollout-shop']) {
         repo.write('deploy/extra.yaml', `apiVersion: v1\nkind: ConfigMap\nmetadata: {name: ${name}}\n`)
         const e = await renderError(repo, 'staging')
