@@ -276,6 +276,7 @@ export function refusedObjects(stderr: string, objects: KubeObject[]): Array<{ob
   const notServed = (object: KubeObject) => unmapped.includes(`${object.apiVersion}|${object.kind}`)
   const refused = objects.filter((object) => named(object).test(stderr))
   if (refused.length === 0 && unmapped.length) return objects.filter(notServed).map((object) => ({object, message: `the cluster does not serve kind ${object.kind} in version ${object.apiVersion}`}))
+  if (refused.length === 0) return schemaRefusals(stderr, objects)
   return refused.map((object) => {
     // Each refused object has its own line ("Error from server (Invalid): error when creating "STDIN": Service "x" is invalid: …").
     const index = lines.findIndex((l) => named(object).test(l))
@@ -286,6 +287,55 @@ export function refusedObjects(stderr: string, objects: KubeObject[]): Array<{ob
     const head = mention ? mention.input.slice(mention.index).trim().replace(/:\s*$/, '') : undefined
     return head === undefined ? {object} : {object, message: cutGoValues(causes.length ? `${head}: ${causes.join('; ')}` : head)}
   })
+}
+
+/**
+ * kubectl's own schema check (a client dry run, a List) names a kind and a path, not an object:
+ * `ValidationError(Deployment.spec.template.spec.containers[0]): unknown field "imagee" in …` or
+ * `ValidationError(Deployment.spec.replicas): invalid type for …: got "string", expected "integer"`. The objects
+ * named are those of that kind that have that field there (with a value of the type it got), in the order of
+ * `objects`.
+ */
+function schemaRefusals(stderr: string, objects: KubeObject[]): Array<{object: KubeObject; message: string}> {
+  const found: Array<{object: KubeObject; message: string}> = []
+  // Several are listed as `[ValidationError(…): …, ValidationError(…): …]; if you choose to ignore …`.
+  for (const m of stderr.matchAll(/ValidationError\(([A-Za-z0-9]+)((?:\.[\w-]+(?:\[\d+\])*)*)\): (.*?)(?=, ValidationError\(|\]?; if you choose|\]?\n|\]?$)/g)) {
+    const [, kind, dotted, said] = m as unknown as [string, string, string, string]
+    const path = dotted
+      .split('.')
+      .filter(Boolean)
+      .flatMap((part) => {
+        const [name, ...indexes] = part.split('[')
+        return [name as string, ...indexes.map((i) => Number(i.replace(']', '')))]
+      })
+    const unknownField = /^unknown field "([^"]+)"/.exec(said)?.[1]
+    const got = /got "(\w+)"/.exec(said)?.[1]
+    const valueAt = (object: KubeObject, at: Array<string | number>): unknown =>
+      at.reduce<unknown>((v, key) => (v !== null && typeof v === 'object' ? (v as Record<string | number, unknown>)[key] : undefined), object)
+    const matches = (object: KubeObject): boolean => {
+      if (object.kind !== kind) return false
+      if (unknownField !== undefined) {
+        const parent = valueAt(object, path)
+        return parent !== null && typeof parent === 'object' && Object.hasOwn(parent, unknownField)
+      }
+      const value = valueAt(object, path)
+      if (value === undefined) return false
+      const type = Array.isArray(value)
+        ? 'array'
+        : value === null
+          ? 'null'
+          : typeof value === 'object'
+            ? 'map'
+            : typeof value === 'number'
+              ? Number.isInteger(value)
+                ? 'integer'
+                : 'number'
+              : typeof value
+      return got === undefined || got === type || (got === 'number' && type === 'integer')
+    }
+    for (const object of objects) if (matches(object) && !found.some((f) => f.object === object)) found.push({object, message: cutGoValues(`ValidationError(${kind}${dotted}): ${said.trim()}`)})
+  }
+  return found
 }
 
 /**

@@ -6,7 +6,7 @@ import {listReleases} from '../release/store.js'
 import {prepareRelease} from '../render/prepare.js'
 import {placedRelease} from '../strategies/rollout.js'
 import {formatWarning, type Reporter} from '../ui/output.js'
-import {adoptedNote, claimedElsewhere, claimedNote, renderedOrigin, withRejectedObjects} from './apply.js'
+import {adoptedNote, claimedElsewhere, claimedNote, dryRunApply, renderedOrigin, withRejectedObjects} from './apply.js'
 import {keepScaledReplicas, liveDeployments} from './replicas.js'
 import {diffObjects, type ReadableDiff} from './diff.js'
 import {type PendingCommits, pendingCommits, pendingLines} from './pending.js'
@@ -36,6 +36,16 @@ async function computeDiff(options: {target?: string; configPath?: string; signa
   const target = await connect(env, factory, reporter)
   const exists = await namespaceExists(target.kubectl, env.namespace)
   if (!exists) {
+    // The server can dry-run nothing into a namespace that does not exist: the objects are checked against the
+    // cluster's schema here, as `deploy --dry-run` checks them then (a field the kind lacks, a wrong type), so a diff
+    // that lists them does not pass what the deploy's server dry run refuses at once.
+    await dryRunApply(
+      target.kubectl,
+      prepared.objects.map((o) => o.object),
+      'client',
+    ).catch((error: unknown) => {
+      throw withRejectedObjects(error, prepared.objects, prepared.loaded)
+    })
     const objects = prepared.objects.map((o) => `${o.object.kind}/${o.object.metadata.name}`)
     return {
       environment: env.name,

@@ -144,7 +144,7 @@ describe('skycap deploy (real cluster)', function () {
     expect((await waiting).exitCode).to.equal(0)
   })
 
-  it('lock acquire before the first deploy (no namespace yet): exit 2 saying so, and no namespace is created', async () => {
+  it('lock acquire before the first deploy (no namespace yet): exit 2 saying so, and no namespace is created; diff lists what a deploy creates, and names an object the schema refuses', async () => {
     const missing = `${ns.name}-none`
     await app.change((text) => text.replaceAll(`namespace: ${ns.name}`, `namespace: ${missing}`), 'a namespace not created yet')
     const r = await app.json(['lock', 'acquire', 'test'])
@@ -157,6 +157,16 @@ describe('skycap deploy (real cluster)', function () {
       ['web', 'worker'].map((service) => [2, 'namespace_not_found', `cannot scale ${service} in test: its namespace ${missing} does not exist yet (nothing was deployed there); nothing was changed`]),
     )
     expect(scaled[0]?.doc.error.hint).to.equal('Deploy it first: skycap deploy test.')
+    // diff lists what the first deploy creates; an object the cluster's schema refuses is named first (exit 2),
+    // as the deploy's dry run refuses it (diff listed it, exit 1, and the deploy then failed).
+    const first = await app.json(['diff', 'test'])
+    expect(first.exitCode, first.stderr).to.equal(1)
+    expect(first.doc.result.diff).to.match(new RegExp(`^namespace ${missing} does not exist yet: a deploy creates it and \\d+ objects:`))
+    app.repo.write('deploy/bad.yaml', 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: ok}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: typo}\ndta: {a: b}\n')
+    const refused = await app.json(['diff', 'test'])
+    expect(refused.exitCode, refused.stderr).to.equal(2)
+    expect(refused.doc.error.details.rejected.map((r: {ref: string; file: string; line: number}) => `${r.ref} ${r.file}:${r.line}`)).to.deep.equal(['ConfigMap/typo deploy/bad.yaml:5'])
+    expect(refused.doc.error.hint).to.contain('Fix ConfigMap/typo (deploy/bad.yaml:5); nothing was changed.')
     expect((await kubectl(['get', 'namespace', missing, '--ignore-not-found', '-o', 'name'])).stdout).to.equal('')
   })
 

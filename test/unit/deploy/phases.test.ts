@@ -13,6 +13,7 @@ import {
   findPrunable,
   prune,
   pruneLive,
+  refusedObjects,
   rejectedObjects,
   takenFromOthers,
   unprunedNote,
@@ -88,6 +89,31 @@ describe('deploy phases: exact kubectl argv', () => {
     const other = fakeKubectl([{argv: [...NS, ...APPLY, '--dry-run=server'], result: {exitCode: 1, stderr: 'The Service "web" is invalid: spec.ports[0].port: Invalid value: 70000'}}], opts)
     await dryRunApply(other.kubectl, objects, 'server').catch(() => undefined)
     expect(other.remaining()).to.equal(0)
+  })
+
+  it("kubectl's own schema check names a kind and a path: the objects of that kind with that field there (of the type it got) are named", () => {
+    const stderr =
+      'error: error validating "STDIN": error validating data: [ValidationError(Deployment.spec.replicas): invalid type for io.k8s.api.apps.v1.DeploymentSpec.replicas: got "string", expected "integer", ValidationError(Deployment.spec.template.spec.containers[0]): unknown field "imagee" in io.k8s.api.core.v1.Container, ValidationError(ConfigMap): unknown field "dta" in io.k8s.api.core.v1.ConfigMap]; if you choose to ignore these errors, turn validation off with --validate=false'
+    const deployment = (name: string, replicas: unknown, container: Record<string, unknown>) => obj('Deployment', name, {spec: {replicas, template: {spec: {containers: [container]}}}})
+    const candidates = [
+      deployment('fine', 2, {name: 'x', image: 'x'}),
+      deployment('typed', '2', {name: 'x', image: 'x'}),
+      deployment('typo', 1, {name: 'x', imagee: 'x'}),
+      obj('ConfigMap', 'ok', {data: {}}),
+      obj('ConfigMap', 'bad', {dta: {}}),
+    ]
+    expect(refusedObjects(stderr, candidates).map((r) => `${r.object.kind}/${r.object.metadata.name}: ${r.message}`)).to.deep.equal([
+      'Deployment/typed: ValidationError(Deployment.spec.replicas): invalid type for io.k8s.api.apps.v1.DeploymentSpec.replicas: got "string", expected "integer"',
+      'Deployment/typo: ValidationError(Deployment.spec.template.spec.containers[0]): unknown field "imagee" in io.k8s.api.core.v1.Container',
+      'ConfigMap/bad: ValidationError(ConfigMap): unknown field "dta" in io.k8s.api.core.v1.ConfigMap',
+    ])
+    // One alone, as a List of one object gives it.
+    expect(
+      refusedObjects(
+        'error: error validating "STDIN": error validating data: ValidationError(ConfigMap): unknown field "dta" in io.k8s.api.core.v1.ConfigMap; if you choose to ignore these errors, turn validation off with --validate=false',
+        candidates,
+      ).map((r) => r.object.metadata.name),
+    ).to.deep.equal(['bad'])
   })
 
   it('dry run without the namespace: client-side with strict schema validation', async () => {
