@@ -360,6 +360,17 @@ export async function parseConfig(text: string, file: string, show: (path: strin
   if (errors.length > 0) throw new ConfigErrors(errors, `Fix ${shown}.`)
 
   const warnings: ConfigWarning[] = []
+  // Kubernetes' own namespaces: an app, its release records and its lock among the cluster's system objects.
+  for (const [name, env] of Object.entries(config.environments)) {
+    if (!/^kube-(system|public|node-lease)$/.test(env.namespace ?? '')) continue
+    const pos = locate(['environments', name, 'namespace'])
+    warnings.push({
+      message: `environment "${name}" deploys into ${env.namespace}, a namespace of Kubernetes itself: give the app a namespace of its own`,
+      file: shown,
+      line: pos?.line,
+      column: pos?.column,
+    })
+  }
   for (const [name, svc] of Object.entries(config.services)) {
     const pos = locate(['services', name])
     if (!svc.resources?.requests && !svc.resources?.limits) {

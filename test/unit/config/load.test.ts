@@ -289,6 +289,14 @@ ${VALID.replace('environments:\n', 'environments:\n  prod: {namespace: p}\n')}`)
     ])
   })
 
+  it("warns about an environment in one of Kubernetes' own namespaces (kube-system), at its namespace key", async () => {
+    const loaded = await parseConfig(`${VALID}  ops:\n    namespace: kube-system\n  pub:\n    namespace: kube-public\n  fine:\n    namespace: kube-apps\n`, '/tmp/x/skycap.yaml')
+    expect(loaded.warnings.map((w) => `${w.line}:${w.column}: ${w.message}`)).to.deep.equal([
+      '12:16: environment "ops" deploys into kube-system, a namespace of Kubernetes itself: give the app a namespace of its own',
+      '14:16: environment "pub" deploys into kube-public, a namespace of Kubernetes itself: give the app a namespace of its own',
+    ])
+  })
+
   it('config validate warns about two environments with one namespace on one context, not on different contexts; a deploy does not', async () => {
     const text = `${VALID}  qa:\n    namespace: shop-staging\n  prod:\n    context: a\n    namespace: shop\n  prod2:\n    context: b\n    namespace: shop\n  prod3:\n    context: a\n    namespace: shop\n`
     const dir = mkdtempSync(join(tmpdir(), 'skycap-shared-ns-'))
