@@ -206,7 +206,13 @@ export async function runCanary(unit: ServiceUnit, given: StrategyContext, resum
   const abort = async (failure: FailureReport): Promise<FailureReport> => {
     // The release's other canaries stop now, not once this one is back to stable.
     release?.failed(unit.service, failure)
-    reporter.info(`  ${unit.service}: aborting the canary (${failure.message}); all traffic back to stable`)
+    // A promotion that failed has no stable to go back to: the service's Deployment runs the release (the deploy's
+    // rollback, or `skycap rollback`, returns the release before).
+    reporter.info(
+      state.promoting
+        ? `  ${unit.service}: the promotion failed (${failure.message}); ${unit.service} runs the release`
+        : `  ${unit.service}: aborting the canary (${failure.message}); all traffic back to stable`,
+    )
     // Said before stable is brought back: the request is cleared already, and the phase changes only at the end.
     await save({aborting: {ref: failure.ref, message: failure.message}})
     await kubectl.run(['scale', 'deployment', unit.service, `--replicas=${total}`])
@@ -273,6 +279,9 @@ export async function runCanary(unit: ServiceUnit, given: StrategyContext, resum
 
   // An abort a Ctrl-C (or a killed CLI) stopped half-way is finished, not undone by running the steps again.
   if (state.aborting) return abort(checkFailure(state.aborting.ref, state.aborting.message))
+  // A promotion a Ctrl-C stopped half-way is finished: the service's Deployment may run the release already, so there
+  // is no stable to go back to (an abort given since is too late, as it is once the promotion began).
+  if (state.promoting) return promote()
   // A new canary drops a promote or abort left from an earlier rollout (given as its promotion began): it would
   // have skipped this canary's first pause, or aborted it at its first step. A resumed one acts on what it finds.
   await save({phase: 'progressing'}, {clearRequest: resumed === undefined})
@@ -337,16 +346,22 @@ export async function runCanary(unit: ServiceUnit, given: StrategyContext, resum
   if (stoppedBeforePromotion) return abort(stoppedBeforePromotion)
   const crashed = await canaryStillHealthy()
   if (crashed) return abort(crashed)
-  reporter.info(`  ${unit.service}: promoting the release to ${unit.service}`)
-  await kubectl.run(['apply', '--server-side', '--field-manager=skycap', '--force-conflicts', '-f', '-'], {input: JSON.stringify({...stable, spec: {...(stable.spec as object), replicas: total}})})
-  const failure = await waitReady(stable)
-  if (failure) return abort(failure)
-  if (unit.strategy.trafficRouting) await setRouteWeights(unit, 0, context)
-  await kubectl.run(['delete', 'deployment', canaryDeployment.metadata.name, '--ignore-not-found', '--wait=false'])
-  // A request given once the promotion began has nothing left to act on (`skycap abort` then says the canary was
-  // promoted); it must not act on the next rollout.
-  await save({phase: 'completed', step: steps.length, weight: 100}, {clearRequest: true})
-  return undefined
+  return promote()
+
+  async function promote(): Promise<FailureReport | undefined> {
+    // Saved before the Deployment changes: from here a resume finishes the promotion and an abort is too late.
+    if (!state.promoting) await save({promoting: true})
+    reporter.info(`  ${unit.service}: promoting the release to ${unit.service}`)
+    await kubectl.run(['apply', '--server-side', '--field-manager=skycap', '--force-conflicts', '-f', '-'], {input: JSON.stringify({...stable, spec: {...(stable.spec as object), replicas: total}})})
+    const failure = await waitReady(stable)
+    if (failure) return abort(failure)
+    if (unit.strategy.trafficRouting) await setRouteWeights(unit, 0, context)
+    await kubectl.run(['delete', 'deployment', canaryDeployment.metadata.name, '--ignore-not-found', '--wait=false'])
+    // A request given once the promotion began has nothing left to act on (`skycap abort` then says the canary was
+    // promoted); it must not act on the next rollout.
+    await save({phase: 'completed', step: steps.length, weight: 100, promoting: undefined}, {clearRequest: true})
+    return undefined
+  }
 }
 
 function selectorOf(deployment: KubeObject): string {

@@ -138,19 +138,26 @@ export async function resumeRollout(options: RolloutControlOptions, deps: Rollou
       const others = Object.entries(services)
         .filter(([name, s]) => s.strategy?.type !== 'canary' && !report.resumed.includes(name))
         .map(([name]) => name)
-      const stillRun = others.length ? `; ${others.join(', ')} still run release ${report.release ?? '?'}` : ''
-      await recordPending(target, app, keep, failures, clock, stillRun)
+      const runs = (names: string[]) => (names.length === 1 ? 'runs' : 'run')
+      const stillRun = others.length ? `; ${others.join(', ')} still ${runs(others)} release ${report.release ?? '?'}` : ''
+      // A canary whose promotion failed runs the release: not "stable again".
+      const after = failures.length ? (await readState(kubectl, app)).services : {}
+      const promoted = report.resumed.filter((s) => after[s]?.promoting)
+      const stable = report.resumed.filter((s) => !promoted.includes(s))
+      const where = [
+        ...(stable.length ? [`${stable.join(', ')} ${stable.length === 1 ? 'is' : 'are'} stable again`] : []),
+        ...(promoted.length ? [`${promoted.join(', ')} ${runs(promoted)} release ${report.release ?? '?'} (its promotion had begun)`] : []),
+      ].join('; ')
+      await recordPending(target, app, keep, failures, clock, stillRun, promoted.length > 0)
       if (failures.length) {
         const first = failures[0] as FailureReport
-        throw new DeployFailedError(
-          `the canary of ${environment} was aborted: ${first.ref}: ${first.message}; ${report.resumed.join(', ')} ${report.resumed.length === 1 ? 'is' : 'are'} stable again${stillRun}`,
-          {
-            hint: others.length
-              ? `\`skycap rollback ${environment}\` returns ${others.join(', ')} to the release before; or fix the release and deploy again.`
-              : `\`skycap rollout status ${environment}\` shows the state; fix the release and deploy again.`,
-            details: {report: {...report, failures}},
-          },
-        )
+        const back = [...others, ...promoted]
+        throw new DeployFailedError(`the canary of ${environment} was aborted: ${first.ref}: ${first.message}; ${where}${stillRun}`, {
+          hint: back.length
+            ? `\`skycap rollback ${environment}\` returns ${back.join(', ')} to the release before; or fix the release and deploy again.`
+            : `\`skycap rollout status ${environment}\` shows the state; fix the release and deploy again.`,
+          details: {report: {...report, failures}},
+        })
       }
     }
   } finally {
@@ -162,7 +169,7 @@ export async function resumeRollout(options: RolloutControlOptions, deps: Rollou
 }
 
 /** Writes the record the interrupted deploy left pending: succeeded with its manifests, or failed. */
-async function recordPending(target: Target, app: string, keep: number, failures: FailureReport[], clock: () => number, stillRun = ''): Promise<void> {
+async function recordPending(target: Target, app: string, keep: number, failures: FailureReport[], clock: () => number, stillRun = '', promotedFailed = false): Promise<void> {
   const pending = await readPending(target.kubectl, app)
   if (!pending) return
   const ok = failures.length === 0
@@ -178,7 +185,12 @@ async function recordPending(target: Target, app: string, keep: number, failures
       result: ok ? 'succeeded' : 'failed',
       finishedAt: new Date(finished).toISOString(),
       durationMs: finished - Date.parse(pending.record.startedAt),
-      ...(ok ? {} : {failed: failures[0]?.ref, message: `${failures[0]?.ref}: ${failures[0]?.message}; the canary was aborted, stable runs the release before${stillRun}`}),
+      ...(ok
+        ? {}
+        : {
+            failed: failures[0]?.ref,
+            message: `${failures[0]?.ref}: ${failures[0]?.message}; ${promotedFailed ? 'its promotion had begun, so the release runs' : 'the canary was aborted, stable runs the release before'}${stillRun}`,
+          }),
     },
     ok ? pending.manifests : undefined,
     releases.filter((r) => r.record.number !== pending.record.number),

@@ -35,6 +35,12 @@ export interface ServiceRolloutState {
    * why. A promote given at the same time waits for it; a resume finishes it instead of running the steps again.
    */
   aborting?: {ref: string; message: string}
+  /**
+   * canary: the promotion has begun (the service's own Deployment is being given the release): past this an abort is
+   * too late, and a resume finishes the promotion. It was not saved, so after a Ctrl-C during the promotion an abort
+   * "returned to stable" by scaling up a Deployment that already ran the release.
+   */
+  promoting?: true
   /** canary: the service's Deployment (the release) and Service, so that `rollout resume` can finish without the repository. */
   unit?: ServiceUnit
 }

@@ -8,7 +8,11 @@ export function rolloutStatusLines(r: RolloutStatusReport): string {
         ? `active slot ${s.activeSlot}${!s.previousSlot ? '' : s.phase === 'progressing' ? `, ${s.previousSlot} coming up (not serving)` : `, previous ${s.previousSlot} ${s.scaledDown ? 'scaled to 0' : `kept until ${s.scaleDownAt}`}`}`
         : `weight ${s.weight ?? 0}%, step ${Math.min((s.step ?? 0) + 1, s.steps ?? 0)}/${s.steps ?? 0}${s.pausedUntil ? ` (paused until ${s.pausedUntil})` : ''}`
     // An abort under way (a `skycap abort`, a failed step) reads as `progressing` until stable is back: say so.
-    const aborting = s.aborting ? `; aborting, all traffic going back to stable (${s.aborting.message})` : ''
+    const aborting = s.aborting
+      ? `; aborting, all traffic going back to stable (${s.aborting.message})`
+      : s.promoting && (s.phase === 'progressing' || s.phase === 'paused')
+        ? `; promoting: ${name} is taking the release (too late to abort; \`skycap rollout resume\` finishes it if nobody runs it)`
+        : ''
     return `${name}: ${s.type} ${s.phase}, release ${s.release ?? '?'}, ${where}${aborting}${s.request ? `; ${s.request} requested` : ''}${s.message ? `; ${s.message}` : ''}`
   })
   if (!lines.length) lines.push(`${r.environment} has no blue-green or canary rollout on record`)

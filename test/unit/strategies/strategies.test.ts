@@ -631,6 +631,54 @@ describe('a canary aborted', () => {
   })
 })
 
+describe('a canary promoted', () => {
+  const steps = [{setWeight: 50}]
+  const states = (calls: string[][]) =>
+    calls
+      .filter((c) => c[0] === 'patch' && c[1] === 'configmap')
+      .map((c) => JSON.parse(c.at(-1) as string).data.web as string | null | undefined)
+      .filter((t): t is string => typeof t === 'string')
+      .map((t) => JSON.parse(t) as {phase: string; promoting?: boolean})
+  const cluster = (request: () => string | undefined) =>
+    fake((argv) => {
+      if (argv[0] === 'get' && argv[1] === 'configmap') {
+        const r = request()
+        return {stdout: JSON.stringify({data: r ? {'web.request': r} : {}})}
+      }
+      if (argv[0] === 'get' && argv[1]?.startsWith('deployments,replicasets')) return {stdout: JSON.stringify({items: [deploymentStatus('web-canary', 2), deploymentStatus('web', 3)]})}
+      if (argv[0] === 'get' && argv[1] === 'pods')
+        return {stdout: JSON.stringify({items: [{metadata: {name: 'web-canary-1'}, status: {containerStatuses: [{name: 'web', ready: true, restartCount: 0}]}}]})}
+      if (argv[0] === 'get') return {exitCode: 1, stderr: `unexpected ${argv.join(' ')}`}
+      return {}
+    })
+
+  it('saves that its promotion began before the Deployment takes the release, and clears it when done', async () => {
+    const {kubectl, calls} = cluster(() => undefined)
+    expect(await runCanary(unitOf({type: 'canary', steps}), context(kubectl, {intervalMs: 1}))).to.equal(undefined)
+    const order = calls
+      .map((c) => (c[0] === 'patch' && c[1] === 'configmap' ? `state ${JSON.stringify(states([c])[0]?.promoting ?? null)}` : c[0]))
+      .filter((c): c is string => c === 'apply' || c?.startsWith('state') === true)
+    const apply = order.indexOf('apply')
+    expect(order[apply - 1], order.join('\n')).to.equal('state true')
+    expect(states(calls).at(-1)).to.include({phase: 'completed'}).and.not.have.property('promoting')
+  })
+
+  it('resumed after a Ctrl-C stopped its promotion: finishes it, whatever abort was asked since (an abort "returned to stable" by scaling up a Deployment that ran the release)', async () => {
+    const request: string | undefined = 'abort'
+    const {kubectl, calls} = cluster(() => request)
+    const unit = unitOf({type: 'canary', steps})
+    const resumed = {type: 'canary' as const, release: 7, phase: 'progressing' as const, startedBy: 'a', startedAt: 't', updatedAt: 't', step: 1, steps: 1, weight: 50, promoting: true as const, unit}
+    const failure = await runCanary(unit, context(kubectl, {intervalMs: 1}), resumed)
+    expect(failure).to.equal(undefined)
+    expect(calls.filter((c) => c[0] === 'apply')).to.have.length(1)
+    expect(calls.filter((c) => c[0] === 'scale')).to.deep.equal([])
+    expect(calls.filter((c) => c[0] === 'delete').map((c) => c[2])).to.deep.equal(['web-canary'])
+    // The abort's request is cleared with the completed state: it must not act on the next rollout.
+    expect(calls.some((c) => c[0] === 'patch' && (c.at(-1) as string).includes('"web.request":null'))).to.equal(true)
+    expect(states(calls).at(-1)).to.include({phase: 'completed'})
+  })
+})
+
 describe('a canary aborted during a step, and requests left from an earlier rollout', () => {
   const pod = {metadata: {name: 'web-canary-1'}, status: {containerStatuses: [{name: 'web', ready: true, restartCount: 0}]}}
   /** A cluster where every Deployment is ready; `request()` is the service's request in the state ConfigMap, cleared by a patch. */
@@ -1055,6 +1103,8 @@ describe('a blue-green rollout stopped before it recorded its switch (SIGTERM, C
     const line = rolloutStatusLines({environment: 'prod', services: {shop: aborting as never}, lock: null})
     expect(line).to.include('shop: canary progressing, release 7, weight 50%, step 2/3; aborting, all traffic going back to stable (aborted by skycap abort)')
     expect(rolloutStatusLines({environment: 'prod', services: {shop: {...aborting, aborting: undefined} as never}, lock: null})).to.not.include('aborting')
+    const promoting = rolloutStatusLines({environment: 'prod', services: {shop: {...aborting, aborting: undefined, promoting: true} as never}, lock: null})
+    expect(promoting).to.include('shop: canary progressing, release 7, weight 50%, step 2/3; promoting: shop is taking the release (too late to abort;')
   })
 
   it('stopped before the switch: the next scale-down stops the slot that came up, and the state says so', async () => {
