@@ -47,7 +47,7 @@ import {applyAndWatch, type RolloutResult} from './rollout.js'
 import {reportContact} from '../kubectl/outage.js'
 import {placedRelease, rollOutRelease, scaleDownOldSlots} from '../strategies/rollout.js'
 import {otherSlotDeployment} from '../strategies/strategy.js'
-import {followAppliedSlots, forgetPrunedSlots, rolloutSummaries} from '../strategies/state.js'
+import {followAppliedSlots, forgetLeftBlueGreen, mayHaveBlueGreenState, rolloutSummaries} from '../strategies/state.js'
 import {appSelector, connect, type KubectlFactory, namespaceExists, type Target} from '../env/connect.js'
 import {changeSummary} from './diff.js'
 import {configuredReplicas, DEFAULT_TIMEOUT_MS, keepScaledReplicas, keptReplicasNote, liveDeployments, replacedReplicasNote} from './replicas.js'
@@ -464,9 +464,14 @@ async function applyWatchRecord(
         `no longer rendered, left in place: ${left.join(', ')} (skycap prunes no cluster-scoped objects, custom resources or PersistentVolumeClaims; delete them with kubectl once nothing uses them)`,
       )
     }
-    if (report.pruned.length) {
-      await forgetPrunedSlots(kubectl, prepared.app, env.name, env.services, report.pruned).catch((error) =>
-        reporter.warn(`could not clear the blue-green state of services that are rolling now: ${(error as Error).message}`),
+    if (
+      mayHaveBlueGreenState(
+        env.services,
+        releases.map((r) => r.record),
+      )
+    ) {
+      await forgetLeftBlueGreen(kubectl, prepared.app, env.name, rollout.keep).catch((error) =>
+        reporter.warn(`could not clear the blue-green state of services that left blue-green: ${(error as Error).message}`),
       )
     }
     report.result = 'succeeded'
@@ -738,6 +743,12 @@ async function autoRollback(
     // Interrupted while pruning, the rollback is still recorded; the deploy's error says it was interrupted.
     const pruning = await pruneLive(target.kubectl, selector, objects, (refs) => deps.reporter.info(pruningNote(refs, `release ${previous.record.number} did not have`)))
     if (pruning.unanswered) deps.reporter.warn(unprunedNote(pruning.unanswered))
+    // The release returned to may have had a service rolling that the failed one made blue-green.
+    if (mayHaveBlueGreenState(prepared.environment.services, [previous.record])) {
+      await forgetLeftBlueGreen(target.kubectl, prepared.app, prepared.environment.name, objects).catch((error) =>
+        deps.reporter.warn(`could not clear the blue-green state of services that left blue-green: ${(error as Error).message}`),
+      )
+    }
     deps.reporter.info(`Rolled back to release ${previous.record.number}`)
   } else {
     // Unfolded, as the failed deploy's explanation is: after the rollback group, not inside it.

@@ -8,6 +8,7 @@ import {formatFailure} from './explain.js'
 import {reportContact} from '../kubectl/outage.js'
 import {adoptedNote, claimedElsewhere, claimedError, deferredNote, dryRunApply, findPrunable, pruneLive, pruningNote, unprunedNote} from './apply.js'
 import {changeSummary} from './diff.js'
+import {forgetLeftBlueGreen, mayHaveBlueGreenState} from '../strategies/state.js'
 import {confirmProtected, type DeployDeps, type DeployReport, plannedReport, refuseUnreachableMinReady, rollbackRecord, runningRevision, settleNotifications, whatRuns, withReplicas} from './deploy.js'
 import {DEFAULT_TIMEOUT_MS, liveDeployments} from './replicas.js'
 import {openNotifier} from '../notify/notifier.js'
@@ -264,6 +265,18 @@ export async function rollback(options: RollbackOptions, deps: DeployDeps): Prom
       rollout.outcome === 'ready' ? await pruneLive(kubectl, selector, rollout.keep, (refs) => deps.reporter.info(pruningNote(refs, `release ${chosen.record.number} did not have`))) : undefined
     if (pruning) report.pruned = pruning.pruned
     if (pruning?.unanswered) deps.reporter.warn(unprunedNote(pruning.unanswered))
+    // A service blue-green now and not in the release returned to: its state goes with its slots.
+    if (
+      pruning &&
+      mayHaveBlueGreenState(
+        env.services,
+        lockedReleases.map((r) => r.record),
+      )
+    ) {
+      await forgetLeftBlueGreen(kubectl, app, env.name, rollout.keep).catch((error) =>
+        deps.reporter.warn(`could not clear the blue-green state of services that left blue-green: ${(error as Error).message}`),
+      )
+    }
     // The explanation shows unfolded, after the rollback group (docs/ci.md).
     if (rollout.failures.length) deps.reporter.phase?.(null)
     for (const f of rollout.failures) deps.reporter.info(formatFailure(f))

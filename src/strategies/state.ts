@@ -214,13 +214,25 @@ export async function followAppliedSlots(
 }
 
 /**
- * A deploy that switched blue-green services back to rolling (docs/strategies.md, "Switching strategies") pruned
- * their slots: their blue-green state goes too, or status and scale would keep looking for the pruned slot
- * ("not deployed") instead of the Deployment named after the service. Returns the services forgotten.
+ * Whether the blue-green state may hold a service that left blue-green: some service of the app is or was blue-green
+ * (the environment's strategies, or the rollouts recorded in its history). Apps that never used it skip the read.
  */
-export async function forgetPrunedSlots(kubectl: Kubectl, app: string, environment: string, services: Record<string, {strategy?: {type: string}}>, pruned: string[]): Promise<string[]> {
-  const gone = Object.entries(services)
-    .filter(([name, s]) => (s.strategy?.type ?? 'rolling') === 'rolling' && pruned.some((ref) => ref === `Deployment/${name}-blue` || ref === `Deployment/${name}-green`))
+export function mayHaveBlueGreenState(services: Record<string, {strategy?: {type: string}}>, records: Array<{rollouts?: Record<string, RolloutSummary>}>): boolean {
+  return Object.values(services).some((s) => s.strategy?.type === 'blueGreen') || records.some((r) => Object.values(r.rollouts ?? {}).some((x) => x.type === 'blueGreen'))
+}
+
+/**
+ * After a release that succeeded (a deploy, a rollback): a service whose blue-green state names slots the release
+ * keeps none of (it is rolling or canary now, or went back to a release where it was) is forgotten, or status and
+ * scale kept looking for the pruned slot ("not deployed") instead of the Deployment named after the service, for
+ * good: a later deploy pruned no slot and so never cleared it. `kept`: the objects the release keeps (its slots
+ * among them). Returns the services forgotten.
+ */
+export async function forgetLeftBlueGreen(kubectl: Kubectl, app: string, environment: string, kept: KubeObject[]): Promise<string[]> {
+  const deployments = new Set(kept.filter((o) => o.kind === 'Deployment').map((o) => o.metadata.name))
+  const states = (await readState(kubectl, app)).services
+  const gone = Object.entries(states)
+    .filter(([name, s]) => s.type === 'blueGreen' && !deployments.has(`${name}-blue`) && !deployments.has(`${name}-green`))
     .map(([name]) => name)
   for (const service of gone) await writeServiceState(kubectl, app, environment, service, null)
   return gone

@@ -592,6 +592,83 @@ describe('rollouts you can trust (real cluster, four services)', function () {
     }
   })
 
+  it('Ctrl-C once two canaries began their promotion, then abort: too late, said (exit 1); the promotions are finished and the release recorded as it runs (the abort said "stable again" over Deployments running the release); twice', async () => {
+    const withCanaries = (round: number) =>
+      quad(ns.name, round)
+        .replace('  api:\n    image: api', '  api:\n    strategy: {type: canary, steps: [{setWeight: 50}]}\n    image: api')
+        .replace('  web:\n    image: web', '  web:\n    strategy: {type: canary, steps: [{setWeight: 50}]}\n    image: web')
+    await app.change(() => withCanaries(0), 'web and api deploy as canaries')
+    expect((await app.cli([...DEPLOY, 'test'])).exitCode).to.equal(0)
+    const roundOf = async (service: string) => (await app.get(['deployment', service])).spec.template.spec.containers[0].env.find((e: any) => e.name === 'ROUND')?.value
+    for (let round = 1; round <= 2; round++) {
+      await app.change(() => withCanaries(round), `round ${round}`)
+      const {exitCode, err} = await deployInterruptedWhen((e) => e.includes('web: promoting the release to web') && e.includes('api: promoting the release to api'))
+      expect(exitCode, err).to.equal(130)
+      const release = (await app.json(['history', 'test'])).doc.result.releases[0]
+      expect(release, err).to.include({action: 'deploy', result: 'interrupted'})
+      const status = (await app.json(['rollout', 'status', 'test'])).doc.result.services
+      for (const service of ['web', 'api']) expect(status[service], `round ${round}: ${service}`).to.include({phase: 'progressing', promoting: true})
+
+      const aborted = await app.json(['abort', 'test'])
+      expect(aborted.exitCode, `round ${round}: ${aborted.stderr}`).to.equal(1)
+      expect(aborted.doc.error.message).to.match(
+        /^the abort of (web, api|api, web) in test was not done: the canary was promoted to the end first \(its promotion had begun, or a promote given at the same time came first\)$/,
+      )
+      expect(aborted.doc.error.hint).to.contain('`skycap rollback test` returns the release before it')
+      // What the cluster runs and what history says agree: the release, both canaries gone.
+      await expectRunning(app, round)
+      expect(await Promise.all(['web', 'api'].map(roundOf))).to.deep.equal([String(round), String(round)])
+      expect((await app.get<{items: any[]}>(['deployments'])).items.map((d) => d.metadata.name).sort(), 'the canaries are gone').to.deep.equal([...SERVICES].sort())
+      const after = (await app.json(['history', 'test'])).doc.result.releases[0]
+      expect(after).to.include({number: release.number, result: 'succeeded'})
+      const done = (await app.json(['rollout', 'status', 'test'])).doc.result.services
+      for (const service of ['web', 'api']) expect(done[service], `round ${round}: ${service}`).to.include({phase: 'completed', weight: 100}).and.not.have.property('promoting')
+      expect((await app.json(['lock', 'status', 'test'])).doc.result.lock, 'no lock left').to.equal(null)
+    }
+  })
+
+  it('web leaves blue-green by a deploy (to canary) and by rollbacks (to canary, to rolling): status finds it and scale scales it; its blue-green state goes (status said "not deployed" and scale refused, for good); twice', async () => {
+    const as = (round: number, strategy?: string) => quad(ns.name, round).replace('  web:\n    image: web', strategy ? `  web:\n    strategy: ${strategy}\n    image: web` : '  web:\n    image: web')
+    const BG = '{type: blueGreen}'
+    const CANARY = '{type: canary, steps: [{setWeight: 50}]}'
+    const deploy = async (round: number, strategy?: string) => {
+      await app.change(() => as(round, strategy), `round ${round}: web ${strategy ?? 'rolling'}`)
+      const r = await app.json([...DEPLOY, 'test'])
+      expect(r.exitCode, `round ${round}: ${r.stderr}`).to.equal(0)
+      return r.doc.result.release as number
+    }
+    /** web runs as the Deployment named after it: status finds it ready, scale scales it, no blue-green state is left. */
+    const expectPlainWeb = async (when: string, replicas: number) => {
+      const status = (await app.json(['status', 'test'])).doc.result.services.find((x: {service: string}) => x.service === 'web')
+      expect(status, when).to.include({state: 'ready'})
+      expect((await app.json(['rollout', 'status', 'test'])).doc.result.services.web?.type, when).to.not.equal('blueGreen')
+      const scaled = await app.json(['scale', 'web', String(replicas), '-e', 'test'])
+      expect(scaled.exitCode, `${when}: ${scaled.stderr}`).to.equal(0)
+      await waitFor(`${when}: web at ${replicas} ready`, async () => {
+        const d = await app.get(['deployment', 'web'])
+        return d.status.observedGeneration === d.metadata.generation && d.spec.replicas === replicas && d.status.readyReplicas === replicas
+      })
+    }
+    let round = 0
+    for (const pass of [1, 2]) {
+      await deploy(++round, BG)
+      const canary = await deploy(++round, CANARY)
+      await expectPlainWeb(`pass ${pass}: deployed as a canary after blue-green`, 3)
+      await deploy(++round, BG)
+      const back = await app.json(['rollback', 'test', '--to', String(canary)])
+      expect(back.exitCode, back.stderr).to.equal(0)
+      await expectPlainWeb(`pass ${pass}: rolled back to the canary release`, 2)
+      const rolling = await deploy(++round)
+      await deploy(++round, BG)
+      const toRolling = await app.json(['rollback', 'test', '--to', String(rolling)])
+      expect(toRolling.exitCode, toRolling.stderr).to.equal(0)
+      await expectPlainWeb(`pass ${pass}: rolled back to the rolling release`, 3)
+      // A later rolling deploy, with no slot left to prune, finds it too.
+      await deploy(++round)
+      await expectPlainWeb(`pass ${pass}: deployed rolling again`, 2)
+    }
+  })
+
   it('promote and abort given at once to a canary a Ctrl-C left: neither is refused by the lock the other took, and neither says it did what the other did; three times', async () => {
     const withCanaries = (round: number) =>
       quad(ns.name, round)

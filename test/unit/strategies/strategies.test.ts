@@ -11,7 +11,7 @@ import {placedObjects, rollOutRelease, scaleDownOldSlots} from '../../../src/str
 import {markStrategies, serviceUnits, SLOT_LABEL, type StrategyContext, TEMPLATE_ANNOTATION, templateHash} from '../../../src/strategies/strategy.js'
 import type {ServiceConfig} from '../../../src/config/types.js'
 import type {ReleaseRecord} from '../../../src/release/store.js'
-import {followAppliedSlots, forgetPrunedSlots, rolloutSummaries} from '../../../src/strategies/state.js'
+import {followAppliedSlots, forgetLeftBlueGreen, mayHaveBlueGreenState, rolloutSummaries} from '../../../src/strategies/state.js'
 import {historyNote} from '../../../src/ui/tables.js'
 import {rolloutStatusLines} from '../../../src/ui/rollout.js'
 
@@ -1143,14 +1143,27 @@ describe('a blue-green rollout stopped before it recorded its switch (SIGTERM, C
   })
 })
 
-describe('switching a service from blue-green back to rolling', () => {
-  it('forgets the blue-green state of a service whose slots the deploy pruned, and only of that one', async () => {
-    const {kubectl, calls} = fake(() => ({}))
-    const services: Record<string, ServiceConfig> = {web: {image: 'web'}, api: {image: 'api', strategy: {type: 'blueGreen'}}, worker: {image: 'w'}}
-    const gone = await forgetPrunedSlots(kubectl, 'shop', 'prod', services, ['Deployment/web-blue', 'Deployment/web-green', 'Service/web-preview', 'Deployment/api-green'])
+describe('switching a service away from blue-green (to rolling or canary, by a deploy or a rollback)', () => {
+  const bg = (slot: string) => JSON.stringify({type: 'blueGreen', release: 5, phase: 'completed', activeSlot: slot})
+  const dep = (name: string): KubeObject => ({apiVersion: 'apps/v1', kind: 'Deployment', metadata: {name}})
+
+  it('forgets the blue-green state of every service the release keeps no slot of, and only of those (a later deploy with nothing to prune forgot nothing)', async () => {
+    const {kubectl, calls} = fake((argv) =>
+      argv[0] === 'get' ? {stdout: JSON.stringify({data: {web: bg('blue'), api: bg('green'), shop: JSON.stringify({type: 'canary', release: 5, phase: 'completed'})}})} : {},
+    )
+    // web is rolling (or canary) now: its own Deployment; api keeps its slot; shop is a canary.
+    const gone = await forgetLeftBlueGreen(kubectl, 'shop', 'prod', [dep('web'), dep('api-green'), dep('api-blue'), dep('shop'), {apiVersion: 'v1', kind: 'Service', metadata: {name: 'web-blue'}}])
     expect(gone).to.deep.equal(['web'])
-    expect(calls).to.deep.equal([['patch', 'configmap', 'skycap-rollout-shop', '--type', 'merge', '-p', JSON.stringify({data: {web: null}})]])
-    expect(await forgetPrunedSlots(kubectl, 'shop', 'prod', services, ['ConfigMap/web-config-1'])).to.deep.equal([])
+    expect(calls.filter((c) => c[0] === 'patch')).to.deep.equal([['patch', 'configmap', 'skycap-rollout-shop', '--type', 'merge', '-p', JSON.stringify({data: {web: null}})]])
+    const none = fake((argv) => (argv[0] === 'get' ? {stdout: JSON.stringify({data: {api: bg('green')}})} : {}))
+    expect(await forgetLeftBlueGreen(none.kubectl, 'shop', 'prod', [dep('api-blue')])).to.deep.equal([])
+    expect(none.calls.filter((c) => c[0] === 'patch')).to.deep.equal([])
+  })
+
+  it('reads the state only for an app that is or was blue-green', () => {
+    expect(mayHaveBlueGreenState({web: {strategy: {type: 'rolling'}}}, [{rollouts: {web: {type: 'canary', phase: 'completed'}}}, {}])).to.equal(false)
+    expect(mayHaveBlueGreenState({web: {strategy: {type: 'blueGreen'}}}, [])).to.equal(true)
+    expect(mayHaveBlueGreenState({web: {}}, [{}, {rollouts: {web: {type: 'blueGreen', phase: 'completed', slot: 'blue'}}}])).to.equal(true)
   })
 })
 
