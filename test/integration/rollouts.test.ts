@@ -41,6 +41,11 @@ function quad(namespace: string, round: number, crash?: string | string[], extra
   ].join('\n')
 }
 
+/** The quad app's text with web and api as canaries of these steps. */
+function canaries(text: string, steps: string): string {
+  return ['api', 'web'].reduce((t, name) => t.replace(`  ${name}:\n    image: ${name}`, `  ${name}:\n    strategy: {type: canary, steps: ${steps}}\n    image: ${name}`), text)
+}
+
 async function quadApp(namespace: string): Promise<TestApp> {
   const repo = new TempRepo('skycap-quad-')
   await repo.git('init', '-q', '-b', 'main')
@@ -593,10 +598,7 @@ describe('rollouts you can trust (real cluster, four services)', function () {
   })
 
   it('Ctrl-C once two canaries began their promotion, then abort: too late, said (exit 1); the promotions are finished and the release recorded as it runs (the abort said "stable again" over Deployments running the release); twice', async () => {
-    const withCanaries = (round: number) =>
-      quad(ns.name, round)
-        .replace('  api:\n    image: api', '  api:\n    strategy: {type: canary, steps: [{setWeight: 50}]}\n    image: api')
-        .replace('  web:\n    image: web', '  web:\n    strategy: {type: canary, steps: [{setWeight: 50}]}\n    image: web')
+    const withCanaries = (round: number) => canaries(quad(ns.name, round), '[{setWeight: 50}]')
     await app.change(() => withCanaries(0), 'web and api deploy as canaries')
     expect((await app.cli([...DEPLOY, 'test'])).exitCode).to.equal(0)
     const roundOf = async (service: string) => (await app.get(['deployment', service])).spec.template.spec.containers[0].env.find((e: any) => e.name === 'ROUND')?.value
@@ -670,10 +672,7 @@ describe('rollouts you can trust (real cluster, four services)', function () {
   })
 
   it('promote and abort given at once to a canary a Ctrl-C left: neither is refused by the lock the other took, and neither says it did what the other did; three times', async () => {
-    const withCanaries = (round: number) =>
-      quad(ns.name, round)
-        .replace('  api:\n    image: api', '  api:\n    strategy: {type: canary, steps: [{setWeight: 50}, {pause: {}}]}\n    image: api')
-        .replace('  web:\n    image: web', '  web:\n    strategy: {type: canary, steps: [{setWeight: 50}, {pause: {}}]}\n    image: web')
+    const withCanaries = (round: number) => canaries(quad(ns.name, round), '[{setWeight: 50}, {pause: {}}]')
     await app.change(() => withCanaries(0), 'web and api deploy as canaries')
     expect((await app.cli([...DEPLOY, 'test'])).exitCode).to.equal(0)
     for (let round = 1; round <= 3; round++) {
