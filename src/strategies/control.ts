@@ -12,7 +12,7 @@ import {abortableSleep} from '../sleep.js'
 import type {Reporter} from '../ui/output.js'
 import {resumable, runCanaries} from './canary.js'
 import {scaleDownOldSlots} from './rollout.js'
-import {dropPending, readPending, readState, type RolloutRequest, type ServiceRolloutState, writeRequest} from './state.js'
+import {dropPending, readPending, readState, type RolloutRequest, type RolloutState, type ServiceRolloutState, writeRequest} from './state.js'
 import type {StrategyContext} from './strategy.js'
 
 export interface RolloutControlOptions {
@@ -270,7 +270,7 @@ export async function requestRollout(action: 'promote' | 'abort', options: Rollo
     const pending = running.filter((s) => {
       const service = state.services[s]
       const underWay = ['progressing', 'paused'].includes(service?.phase ?? '')
-      return state.requests[s] !== undefined || (underWay && (action === 'abort' || service?.aborting !== undefined))
+      return state.requests[s] !== undefined || (underWay && (action === 'abort' || service?.aborting !== undefined || releaseAborting(state, s)))
     })
     if (!pending.length) {
       await expectOutcome(kubectl, app, environment, action, running)
@@ -286,6 +286,18 @@ export async function requestRollout(action: 'promote' | 'abort', options: Rollo
 }
 
 /**
+ * Whether another service of `service`'s release is being aborted or has failed (an abort asked of it, under way, or
+ * done): the release's canaries are all aborted then, this one too, a moment later. A promote waits for that: it said
+ * "promoted" of a canary the release's abort then returned to stable.
+ */
+function releaseAborting(state: RolloutState, service: string): boolean {
+  const release = state.services[service]?.release
+  return Object.entries(state.services).some(
+    ([name, other]) => name !== service && other.release === release && (state.requests[name] === 'abort' || other.aborting !== undefined || other.phase === 'aborted' || other.phase === 'failed'),
+  )
+}
+
+/**
  * A promote and an abort given at about the same time write the same request key: the last one written is the one
  * acted on. The other command must not report what did not happen.
  */
@@ -293,19 +305,23 @@ async function expectOutcome(kubectl: Target['kubectl'], app: string, environmen
   const state = await readState(kubectl, app)
   const contrary = services.filter((s) => {
     const phase = state.services[s]?.phase
-    return action === 'abort' ? phase === 'completed' : phase === 'aborted'
+    // A promoted canary that failed or was aborted after all (another service of its release failed, or was aborted).
+    return action === 'abort' ? phase === 'completed' : phase === 'aborted' || phase === 'failed'
   })
   if (!contrary.length) return
   // An abort is also too late once the promotion has begun (the last step done): the release then goes to the end.
+  const first = state.services[contrary[0] as string]
   const why =
     action === 'abort'
       ? 'the canary was promoted to the end first (its promotion had begun, or a promote given at the same time came first)'
-      : 'another request (an abort given at the same time) came first, and the canary was aborted'
+      : first?.phase === 'aborted' && !/^aborted because /.test(first.message ?? '')
+        ? 'another request (an abort given at the same time) came first, and the canary was aborted'
+        : `the canary was aborted after all, back to stable (${first?.message ?? 'the release failed'})`
   throw new SkycapError(`the ${action} of ${contrary.join(', ')} in ${environment} was not done: ${why}`, {
     hint:
       action === 'abort'
         ? `\`skycap rollback ${environment}\` returns the release before it; \`skycap history ${environment}\` shows the releases.`
         : `\`skycap rollout status ${environment}\` shows where it stands; \`skycap history ${environment}\` the release's result.`,
-    details: {services: contrary, phase: action === 'abort' ? 'completed' : 'aborted'},
+    details: {services: contrary, phase: first?.phase ?? null},
   })
 }

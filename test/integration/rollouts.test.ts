@@ -671,6 +671,32 @@ describe('rollouts you can trust (real cluster, four services)', function () {
     }
   })
 
+  it('abort of one paused canary and promote of the other, at once, while the deploy runs: the release is aborted, and the promote says it was not done (it said "promoted", exit 0); three times', async () => {
+    const withCanaries = (round: number) => canaries(quad(ns.name, round), '[{setWeight: 50}, {pause: {}}]')
+    await app.change(() => withCanaries(0), 'web and api deploy as canaries')
+    expect((await app.cli([...DEPLOY, 'test'])).exitCode).to.equal(0)
+    for (let round = 1; round <= 3; round++) {
+      await app.change(() => withCanaries(round), `round ${round}`)
+      // Each round's deploy fails and is rolled back: two records a round.
+      const release = (await app.json(['history', 'test'])).doc.result.releases[0].number + 1
+      const deploying = execa('node', [cliPath, ...DEPLOY, 'test', '--json'], {cwd: app.repo.dir, reject: false, env: {NO_COLOR: '1', CI: 'true'}})
+      await waitFor(`round ${round}: both canaries of release ${release} paused`, async () => {
+        const services = (await app.json(['rollout', 'status', 'test'])).doc.result.services
+        return services.web?.phase === 'paused' && services.api?.phase === 'paused' && services.web.release === release && services.api.release === release
+      })
+      const [aborted, promoted] = await Promise.all([app.json(['abort', 'test', 'web']), app.json(['promote', 'test', 'api'])])
+      const deployed = await deploying
+      expect(deployed.exitCode, `round ${round}: ${deployed.stderr}`).to.equal(1)
+      expect(aborted.exitCode, `round ${round}: ${aborted.stderr}`).to.equal(0)
+      expect(promoted.exitCode, `round ${round}: promote said ${promoted.stdout}`).to.equal(1)
+      expect(promoted.doc.error.message, `round ${round}`).to.match(/^the promote of api in test was not done: the canary was aborted after all, back to stable \(aborted because web failed/)
+      // The automatic rollback brought every service back to the one release that succeeded.
+      await expectRunning(app, 0)
+      const services = (await app.json(['rollout', 'status', 'test'])).doc.result.services
+      expect([services.web.phase, services.api.phase], `round ${round}`).to.deep.equal(['aborted', 'aborted'])
+    }
+  })
+
   it('promote and abort given at once to a canary a Ctrl-C left: neither is refused by the lock the other took, and neither says it did what the other did; three times', async () => {
     const withCanaries = (round: number) => canaries(quad(ns.name, round), '[{setWeight: 50}, {pause: {}}]')
     await app.change(() => withCanaries(0), 'web and api deploy as canaries')
