@@ -5,6 +5,7 @@ import {acquireLock, keepLockAlive, LEASE_SECONDS, releaseLock} from '../lock/le
 import type {Kubectl} from '../kubectl/kubectl.js'
 import {reportContact} from '../kubectl/outage.js'
 import type {KubeObject} from '../render/objects.js'
+import {whoAmI} from '../identity.js'
 import {abortableSleep} from '../sleep.js'
 import type {Reporter} from '../ui/output.js'
 import {blueGreen, recordSlotsComingUp, removeNewSlots} from './blue-green.js'
@@ -94,8 +95,8 @@ export async function rollOutRelease(options: ReleaseRolloutOptions): Promise<Re
     await removeUnstartedCanaries(
       kubectl,
       placements.filter((p) => strategyOf(p.unit) === canary),
-      options.reporter,
-      'the release failed',
+      context,
+      `release ${options.release ?? '?'} failed before it (${result.failures[0]?.ref ?? result.outcome})`,
     )
   }
   if (result.outcome !== 'ready') return {...result, recorded, keep}
@@ -109,7 +110,7 @@ export async function rollOutRelease(options: ReleaseRolloutOptions): Promise<Re
     // release at once, rather than after a canary nobody needs any more was paused, promoted and rolled out.
     for (const [strategy, ps] of [...byType].sort(([a], [b]) => Number(a === canary) - Number(b === canary))) {
       if (strategy === canary && failures.length) {
-        await removeUnstartedCanaries(kubectl, ps, options.reporter, 'another service failed')
+        await removeUnstartedCanaries(kubectl, ps, context, `release ${options.release ?? '?'} failed before it (${failures[0]?.ref ?? 'another service'})`)
         continue
       }
       failures.push(...(await strategy.complete(ps, context)))
@@ -144,13 +145,25 @@ export async function placedRelease(kubectl: Kubectl, objects: KubeObject[], ser
   return {objects: [...rest, ...placements.flatMap((p) => p.recorded)], keep: [...rest, ...placements.flatMap((p) => [...p.recorded, ...p.keep])]}
 }
 
-/** The canary Deployments (still at 0 replicas) of canaries that did not start because another service failed. */
-async function removeUnstartedCanaries(kubectl: Kubectl, placements: Placement[], reporter: Reporter, why: string): Promise<void> {
-  const services = placements.filter((p) => p.later.length).map((p) => p.unit.service)
+/**
+ * The canary Deployments (still at 0 replicas) of canaries that did not start because another service failed; their
+ * state says so (`aborted`, for this release), or it kept the service's last rollout as if this release had none.
+ */
+async function removeUnstartedCanaries(kubectl: Kubectl, placements: Placement[], context: StrategyContext, why: string): Promise<void> {
+  const unstarted = placements.filter((p) => p.later.length)
+  const services = unstarted.map((p) => p.unit.service)
   if (!services.length) return
   const names = services.map((s) => `deployment/${s}-canary`)
-  reporter.info(`Not starting the canary of ${services.join(', ')}: ${why}; removing ${names.join(', ')}`)
+  context.reporter.info(`Not starting the canary of ${services.join(', ')}: ${why}; removing ${names.join(', ')}`)
   await kubectl.run(['delete', '--ignore-not-found', '--wait=false', ...names], {allowFailure: true})
+  const now = new Date(context.clock()).toISOString()
+  for (const p of unstarted) {
+    const steps = p.unit.strategy.steps?.length ?? 1
+    const state = {type: 'canary', release: context.release, phase: 'aborted', startedBy: whoAmI(), startedAt: now, updatedAt: now, step: 0, steps, weight: 0, message: `not started: ${why}`} as const
+    await writeServiceState(kubectl, context.app, context.environment, p.unit.service, state).catch((error: unknown) =>
+      context.reporter.warn(`could not record that the canary of ${p.unit.service} did not start: ${(error as Error).message}`),
+    )
+  }
 }
 
 /** A canary left mid-way (a killed CLI) is resumed or aborted first: a deploy never starts a second one. */

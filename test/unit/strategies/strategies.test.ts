@@ -333,6 +333,7 @@ describe('a release with blue-green and canary services', () => {
       'the canary never took traffic',
     ).to.deep.equal([])
     expect(calls.filter((c) => c[0] === 'delete').map((c) => c.filter((a) => a.startsWith('deployment/')))).to.deep.include(['deployment/api-canary'])
+    expect(lastState(calls, 'api')).to.include({type: 'canary', phase: 'aborted', weight: 0, message: 'not started: release 5 failed before it (check/pods web)'})
     // The state no longer says web-green is coming up: it was removed.
     const web = calls.filter((c) => c[0] === 'patch' && c[1] === 'configmap').map((c) => JSON.parse(c.at(-1) as string).data.web as string | undefined)
     expect(JSON.parse(web.filter(Boolean).at(-1) as string))
@@ -430,7 +431,9 @@ describe('a release that fails before its switch (a slot not ready, another serv
     expect(written('api')).to.include({phase: 'aborted', activeSlot: 'blue', message: 'api-green was removed without taking traffic: release 5 failed (Deployment/web-green)'})
     expect(rolloutStatusLines({environment: 'prod', services: {web: written('web'), api: written('api')}, lock: null})).to.not.include('coming up')
     expect(infos).to.include('Removing deployment/web-green, deployment/api-green: they received no traffic')
-    expect(infos).to.include('Not starting the canary of shop: the release failed; removing deployment/shop-canary')
+    expect(infos).to.include('Not starting the canary of shop: release 5 failed before it (Deployment/web-green); removing deployment/shop-canary')
+    // The canary that never started reads aborted for this release (it kept its last rollout, as if this one had none).
+    expect(written('shop')).to.include({type: 'canary', phase: 'aborted', release: 5, weight: 0, message: 'not started: release 5 failed before it (Deployment/web-green)'})
   })
 
   it('a slot that failed its checks is "failed"; the other service’s slot, removed because of it, is "aborted"', async () => {
