@@ -165,6 +165,9 @@ export async function parseConfig(text: string, file: string, show: (path: strin
       }
     },
   })
+  // A tag the yaml library does not know (`!Ref Foo`) is a warning there, and its value was read as plain text.
+  for (const w of doc.warnings)
+    if (w.code === 'TAG_RESOLVE_FAILED') doc.errors.push(new YAMLParseError(w.pos, w.code, `${firstLine(w.message)}: skycap.yaml has no custom tags; write the value itself`))
   if (doc.errors.length > 0) {
     throw new ConfigErrors(
       doc.errors.map((e) => {

@@ -164,6 +164,11 @@ function secret(e: ErrorObject): boolean {
 /** A value as messages name it: `a list`, `empty (null)`, `number 123`, `string "two"` (long ones cut, binary data not echoed). */
 export function describeValue(value: unknown, hide = false): string {
   if (value === null) return 'empty (null)'
+  // YAML's .inf and .nan: JSON has no such numbers (it said "number null").
+  if (typeof value === 'number' && !Number.isFinite(value)) return `number ${String(value)} (YAML's .inf or .nan: quote it for the text)`
+  // A YAML 1.1 !!timestamp or !!binary value the parser turned into an object: not "a mapping".
+  if (value instanceof Date) return 'a date (quote it for the text)'
+  if (value instanceof Uint8Array) return 'binary data (!!binary)'
   if (Array.isArray(value)) return 'a list'
   if (typeof value === 'object') return 'a mapping'
   if (hide) return `a ${typeof value}`

@@ -248,6 +248,17 @@ ${VALID.replace('environments:\n', 'environments:\n  prod: {namespace: p}\n')}`)
     rmSync(dir, {recursive: true, force: true})
   })
 
+  it('names YAML\'s odd values for what they are: .inf and .nan, dates and binary (it said "number null" and "a mapping"); an unknown tag is an error (its value was read as text)', async () => {
+    const envOf = async (value: string) => (await errorsOf(VALID.replace('    port: 8080', `    port: 8080\n    env: {A: ${value}}`))).message
+    expect(await envOf('.inf')).to.contain("services.web.env.A must be a string or a number or a boolean, not number Infinity (YAML's .inf or .nan: quote it for the text)")
+    expect(await envOf('.nan')).to.contain("not number NaN (YAML's .inf or .nan: quote it for the text)")
+    expect(await envOf('!!timestamp 2001-12-14')).to.contain('not a date (quote it for the text)')
+    expect(await envOf('!!binary aGVsbG8=')).to.contain('not binary data (!!binary)')
+    expect(await envOf('!Ref Foo')).to.match(/:6:14: invalid YAML: Unresolved tag: !Ref: skycap\.yaml has no custom tags; write the value itself/)
+    // A plain date-like text stays text (YAML 1.2 core schema), and passes.
+    await parseConfig(VALID.replace('    port: 8080', '    port: 8080\n    env: {A: 2001-12-14}'), '/tmp/x/skycap.yaml')
+  })
+
   it('rejects an invalid log regex', async () => {
     const e = await errorsOf(`${VALID}logs: {exclude: ['(unclosed']}\n`)
     expect(e.message).to.contain('logs.exclude.0 is not a valid regular expression')
