@@ -128,7 +128,10 @@ export async function status(options: EnvOptions, factory: KubectlFactory, repor
   const pulls = new PullErrors()
   await explainBackOffs(target.kubectl, pulls, list.items)
   const snapshot = new ClusterSnapshot(list.items, pulls)
-  const rollouts = await rolloutsOf(target.kubectl, loaded.config.app, env.services)
+  // A service without a Deployment of its name may be served by a blue-green slot whatever the work tree says (a
+  // rollback to a release where it was blue-green): the state is read then too (it said "not deployed").
+  const always = Object.keys(env.services).some((name) => !snapshot.get('Deployment', name))
+  const rollouts = await rolloutsOf(target.kubectl, loaded.config.app, env.services, {always})
   // What is under way: the lock (a deploy, rollback, scale or run holding it, or a hold by hand) and the hook Jobs an
   // earlier deploy left running. Neither stops the status: a user who may not read Leases or Jobs sees the rest.
   const [lock, hooks] = await Promise.all([

@@ -88,11 +88,20 @@ export async function scale(input: ScaleOptions, deps: DeployDeps): Promise<Scal
   const inspect = async () => {
     // A blue-green service is served by its active slot's Deployment (web-blue or web-green): that one is scaled, and
     // the next deploy brings the new slot up at its count (keepScaledReplicas).
-    const rollouts = await rolloutsOf(kubectl, app, env.services)
-    const target = servingDeployment(options.service, rollouts[options.service])
+    let rollouts = await rolloutsOf(kubectl, app, env.services)
+    let target = servingDeployment(options.service, rollouts[options.service])
     let deployment: KubeObject & {spec?: {replicas?: number}}
     try {
-      deployment = await kubectl.json(['get', 'deployment', target])
+      type Live = KubeObject & {spec?: {replicas?: number}}
+      deployment = await kubectl.json<Live>(['get', 'deployment', target]).catch(async (error: unknown) => {
+        // Served by a blue-green slot although the work tree makes it rolling (a rollback to a release where it was
+        // blue-green): the state says which; it was "not deployed".
+        if (!(error instanceof KubectlError && error.kind === 'not_found') || rollouts[options.service]) throw error
+        rollouts = await rolloutsOf(kubectl, app, env.services, {always: true})
+        if (!rollouts[options.service]) throw error
+        target = servingDeployment(options.service, rollouts[options.service])
+        return kubectl.json<Live>(['get', 'deployment', target])
+      })
     } catch (error) {
       if (error instanceof KubectlError && error.kind === 'not_found') {
         throw new UserError(`service ${options.service} is not deployed in ${env.name} (namespace ${env.namespace})`, {hint: `Deploy it first: skycap deploy ${env.name}.`})

@@ -144,9 +144,18 @@ export async function dropPending(kubectl: Kubectl, app: string): Promise<void> 
   await kubectl.run(['delete', 'secret', pendingName(app), '--ignore-not-found', '--wait=false'])
 }
 
-/** The rollout state of the services that have a blue-green or canary strategy (no call when none has). */
-export async function rolloutsOf(kubectl: Kubectl, app: string, services: Record<string, {strategy?: {type: string}}>): Promise<Record<string, Omit<ServiceRolloutState, 'unit'>>> {
-  if (!Object.values(services).some((s) => s.strategy && s.strategy.type !== 'rolling')) return {}
+/**
+ * The rollout state of the services that have a blue-green or canary strategy (no call when none has, unless
+ * `always`: a service the work tree makes rolling may still be served by a blue-green slot, after a rollback to a
+ * release where it was blue-green).
+ */
+export async function rolloutsOf(
+  kubectl: Kubectl,
+  app: string,
+  services: Record<string, {strategy?: {type: string}}>,
+  options: {always?: boolean} = {},
+): Promise<Record<string, Omit<ServiceRolloutState, 'unit'>>> {
+  if (!options.always && !Object.values(services).some((s) => s.strategy && s.strategy.type !== 'rolling')) return {}
   const out: Record<string, Omit<ServiceRolloutState, 'unit'>> = {}
   for (const [name, state] of Object.entries((await readState(kubectl, app)).services)) {
     const {unit: _unit, ...shown} = state

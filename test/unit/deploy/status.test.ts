@@ -1,4 +1,5 @@
 import {expect} from 'chai'
+import type {KubeObject} from '../../../src/render/objects.js'
 
 import {status} from '../../../src/deploy/inspect.js'
 import {currentReplicaSet} from '../../../src/resources/replicasets.js'
@@ -75,12 +76,24 @@ describe('skycap status: ready pods per revision', () => {
    * `events`: the pull failures `kubectl get events` answers, expected only when a back-off's error is not known.
    * `underWay`: what the Lease and the hook Jobs answer (none by default).
    */
-  async function statusOf(items: object[], records: object[] = [], events?: object[], underWay: {lease?: Partial<{stdout: string; exitCode: number; stderr: string}>; jobs?: object[]} = {}) {
+  async function statusOf(
+    items: object[],
+    records: object[] = [],
+    events?: object[],
+    underWay: {lease?: Partial<{stdout: string; exitCode: number; stderr: string}>; jobs?: object[]; rollouts?: Record<string, string>} = {},
+  ) {
     const configMaps = records.map((r) => ({kind: 'ConfigMap', metadata: {name: `skycap-release-shop-staging-${(r as {number: number}).number}`, labels: {}}, data: {release: JSON.stringify(r)}}))
+    // A service without a Deployment of its name (cache, in most of these): the rollout state says whether a
+    // blue-green slot serves it.
+    const deployments = items.filter((o) => (o as KubeObject).kind === 'Deployment').map((o) => (o as KubeObject).metadata.name)
+    const stateRead = ['web', 'worker', 'cache'].some((name) => !deployments.includes(name))
     const fake = fakeKubectlFactory([
       {argv: [...NS, 'get', 'deployments,replicasets,pods', '-l', SELECTOR, '-o', 'json'], result: {stdout: JSON.stringify({apiVersion: 'v1', kind: 'List', items})}},
       {argv: [...NS, 'get', 'configmaps', '-l', 'skycap.dev/release-of=shop,skycap.dev/environment=staging', '-o', 'json'], result: {stdout: JSON.stringify({items: configMaps})}},
       ...(events ? [{argv: [...NS, 'get', 'events', '--field-selector', 'involvedObject.kind=Pod,reason=Failed', '-o', 'json'], result: {stdout: JSON.stringify({items: events})}}] : []),
+      ...(stateRead
+        ? [{argv: [...NS, 'get', 'configmap', 'skycap-rollout-shop', '-o', 'json', '--ignore-not-found'], result: {stdout: underWay.rollouts ? JSON.stringify({data: underWay.rollouts}) : ''}}]
+        : []),
       {argv: LEASE, result: underWay.lease ?? {stdout: ''}},
       {argv: JOBS, result: {stdout: JSON.stringify({items: underWay.jobs ?? []})}},
     ])
@@ -176,6 +189,15 @@ describe('skycap status: ready pods per revision', () => {
     const plain = await statusOf(stuck, records.slice(0, 2))
     expect(plain.lastDeploy).to.equal(plain.lastRelease)
     expect(statusTable(plain).split('\n')[0]).to.equal('staging (context staging-cluster, namespace shop-staging); last release: 8 (deploy, failed, 2222222)')
+  })
+
+  it('a service the work tree makes rolling but a blue-green slot serves (a rollback to a release where it was blue-green) is found in its slot, not "not deployed"', async () => {
+    const slot = {...stuck[0], metadata: {...(stuck[0] as KubeObject).metadata, name: 'web-blue'}}
+    const result = await statusOf([slot], [], undefined, {rollouts: {web: JSON.stringify({type: 'blueGreen', release: 5, phase: 'completed', activeSlot: 'blue'})}})
+    const web = result.services.find((x) => x.service === 'web')
+    expect(web?.state).to.not.equal('not deployed')
+    expect(web?.rollout).to.include({type: 'blueGreen', activeSlot: 'blue'})
+    expect(result.services.find((x) => x.service === 'cache')?.state).to.equal('not deployed')
   })
 
   it('a canary under way shows in STATE (its stable Deployment alone looks ready)', () => {

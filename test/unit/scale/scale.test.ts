@@ -226,6 +226,21 @@ describe('skycap scale: the whole kubectl sequence', function () {
     expect(reporter.lines.join('\n')).to.include('Scaling web (Deployment web-green, the active slot) in test from 2 to 3')
   })
 
+  it('a service the work tree makes rolling but a blue-green slot serves (a rollback to a release where it was blue-green): its slot is found through the state and scaled (it was "not deployed")', async () => {
+    const green = {...web(2, 2), metadata: {...web(2, 2).metadata, name: 'web-green'}}
+    const state = {data: {web: JSON.stringify({type: 'blueGreen', release: 4, phase: 'completed', activeSlot: 'green'})}}
+    const fake = fakeKubectlFactory([
+      {argv: [...BOUND, 'get', 'deployment', 'web', '-o', 'json'], result: {exitCode: 1, stderr: 'Error from server (NotFound): deployments.apps "web" not found'}},
+      {argv: [...BOUND, 'get', 'configmap', 'skycap-rollout-itapp', '-o', 'json', '--ignore-not-found'], result: {stdout: JSON.stringify(state)}},
+      {argv: [...BOUND, 'get', 'deployment', 'web-green', '-o', 'json'], result: {stdout: JSON.stringify(green)}},
+      {argv: [...BOUND, 'get', 'horizontalpodautoscalers', '-o', 'json'], result: {stdout: JSON.stringify({items: []})}},
+    ])
+    const reporter = memoryReporter()
+    const report = await scale({service: 'web', replicas: '3', environment: 'test', configPath: join(repo.dir, 'skycap.yaml'), dryRun: true}, {kubectl: fake.factory, reporter})
+    expect(fake.remaining()).to.equal(0)
+    expect(report).to.deep.include({from: 2, to: 3, result: 'planned'})
+  })
+
   it('a Deployment of that name another app or environment deployed in the namespace, or made by hand: refused before any change, the lock released (exit 2)', async () => {
     const cases: Array<[Record<string, string> | undefined, string, string]> = [
       [{...OURS, 'app.kubernetes.io/part-of': 'alpha'}, 'belongs to app alpha (environment test), not to itapp test', 'run skycap scale from the repository (or environment) that owns it'],
