@@ -968,11 +968,13 @@ async function checkImagesExist(prepared: PreparedRelease, deps: DeployDeps, whi
  * never started (the interruption came first) leaves nothing to resume.
  */
 export function interruptedHint(environment: string, rollouts: Record<string, RolloutSummary>): string {
-  const left = Object.entries(rollouts)
-    .filter(([, r]) => r.type === 'canary' && (r.phase === 'progressing' || r.phase === 'paused'))
-    .map(([service, r]) => `${service} (at ${r.weight ?? 0}%)`)
+  const mid = Object.entries(rollouts).filter(([, r]) => r.type === 'canary' && (r.phase === 'progressing' || r.phase === 'paused'))
+  const left = mid.map(([service, r]) => `${service} (${r.promoting ? 'promoting' : `at ${r.weight ?? 0}%`})`)
   if (!left.length) return `Check \`skycap status ${environment}\`; deploy again or roll back.`
-  return `The canary of ${left.join(', ')} is left mid-way: \`skycap rollout resume ${environment}\` goes on with it (or \`skycap promote\`, \`skycap abort\`), \`skycap rollout status ${environment}\` shows where it stands; a deploy is refused until it is done.`
+  // A canary whose promotion had begun is finished by a resume; an abort is too late for it.
+  const promoting = mid.filter(([, r]) => r.promoting).map(([service]) => service)
+  const late = promoting.length ? ` (an abort is too late for ${promoting.join(', ')}: ${promoting.length === 1 ? 'its promotion had' : 'their promotions had'} begun)` : ''
+  return `The canary of ${left.join(', ')} is left mid-way: \`skycap rollout resume ${environment}\` goes on with it (or \`skycap promote\`, \`skycap abort\`${late}), \`skycap rollout status ${environment}\` shows where it stands; a deploy is refused until it is done.`
 }
 
 /**

@@ -15,6 +15,8 @@ export interface RolloutSummary {
   weight?: number
   step?: number
   steps?: number
+  /** canary: its promotion had begun (the service's Deployment takes the release); an abort is too late. */
+  promoting?: true
 }
 
 export interface ReleaseRecord {

@@ -349,8 +349,13 @@ export async function runCanary(unit: ServiceUnit, given: StrategyContext, resum
   return promote()
 
   async function promote(): Promise<FailureReport | undefined> {
-    // Saved before the Deployment changes: from here a resume finishes the promotion and an abort is too late.
-    if (!state.promoting) await save({promoting: true})
+    if (!state.promoting) {
+      // A Ctrl-C that came while this canary ran its checks: no promotion begins after it (the step is kept, and
+      // `rollout resume` or an abort decides); one canary began its promotion after the other had been told to stop.
+      if (context.signal?.aborted) throw new InterruptedError(`interrupted before the promotion of ${unit.service}`)
+      // Saved before the Deployment changes: from here a resume finishes the promotion and an abort is too late.
+      await save({promoting: true})
+    }
     reporter.info(`  ${unit.service}: promoting the release to ${unit.service}`)
     await kubectl.run(['apply', '--server-side', '--field-manager=skycap', '--force-conflicts', '-f', '-'], {input: JSON.stringify({...stable, spec: {...(stable.spec as object), replicas: total}})})
     const failure = await waitReady(stable)

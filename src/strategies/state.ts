@@ -185,6 +185,7 @@ export async function rolloutSummaries(kubectl: Kubectl, app: string, services: 
       ...(s.weight !== undefined ? {weight: s.weight} : {}),
       ...(s.step !== undefined ? {step: s.step} : {}),
       ...(s.steps !== undefined ? {steps: s.steps} : {}),
+      ...(s.promoting && (s.phase === 'progressing' || s.phase === 'paused') ? {promoting: true as const} : {}),
     }
   }
   return out

@@ -420,6 +420,10 @@ describe('skycap deploy: the hint after an interrupted deploy', () => {
       'The canary of shop (at 25%) is left mid-way: `skycap rollout resume test` goes on with it (or `skycap promote`, `skycap abort`), `skycap rollout status test` shows where it stands; a deploy is refused until it is done.',
     )
     expect(interruptedHint('test', {shop: {type: 'canary', phase: 'progressing', step: 0, steps: 3}})).to.contain('The canary of shop (at 0%) is left mid-way')
+    // One whose promotion had begun: a resume finishes it, an abort is too late (the hint offered the abort alike).
+    expect(interruptedHint('test', {shop: {type: 'canary', phase: 'progressing', weight: 50, step: 1, steps: 1, promoting: true}, api: {type: 'canary', phase: 'paused', weight: 50}})).to.equal(
+      'The canary of shop (promoting), api (at 50%) is left mid-way: `skycap rollout resume test` goes on with it (or `skycap promote`, `skycap abort` (an abort is too late for shop: its promotion had begun)), `skycap rollout status test` shows where it stands; a deploy is refused until it is done.',
+    )
     // A canary service whose canary never started (no state of this release), or one done or aborted: nothing to resume.
     const none: Array<Record<string, RolloutSummary>> = [{}, {shop: {type: 'canary', phase: 'aborted'}}, {shop: {type: 'canary', phase: 'completed', weight: 100}}]
     for (const rollouts of none) {

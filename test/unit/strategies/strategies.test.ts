@@ -666,6 +666,28 @@ describe('a canary promoted', () => {
     expect(states(calls).at(-1)).to.include({phase: 'completed'}).and.not.have.property('promoting')
   })
 
+  it('a Ctrl-C that came while its last step ran: no promotion begins (the other canary of a release began its own after the Ctrl-C)', async () => {
+    const stop = new AbortController()
+    const {kubectl, calls} = fake((argv) => {
+      // The Ctrl-C lands as the step's last call (the stable Deployment scaled down to its share) is made.
+      if (argv[0] === 'scale' && argv[2] === 'web') stop.abort()
+      if (argv[0] === 'get' && argv[1] === 'configmap') return {stdout: JSON.stringify({data: {}})}
+      if (argv[0] === 'get' && argv[1]?.startsWith('deployments,replicasets')) return {stdout: JSON.stringify({items: [deploymentStatus('web-canary', 2), deploymentStatus('web', 3)]})}
+      if (argv[0] === 'get' && argv[1] === 'pods')
+        return {stdout: JSON.stringify({items: [{metadata: {name: 'web-canary-1'}, status: {containerStatuses: [{name: 'web', ready: true, restartCount: 0}]}}]})}
+      if (argv[0] === 'get') return {exitCode: 1, stderr: `unexpected ${argv.join(' ')}`}
+      return {}
+    })
+    const error = await runCanary(unitOf({type: 'canary', steps}), context(kubectl, {intervalMs: 1, signal: stop.signal})).then(
+      () => undefined,
+      (e: Error) => e,
+    )
+    expect(stop.signal.aborted).to.equal(true)
+    expect(error?.message).to.equal('interrupted before the promotion of web')
+    expect(calls.filter((c) => c[0] === 'apply')).to.deep.equal([])
+    expect(states(calls).some((st) => st.promoting)).to.equal(false)
+  })
+
   it('resumed after a Ctrl-C stopped its promotion: finishes it, whatever abort was asked since (an abort "returned to stable" by scaling up a Deployment that ran the release)', async () => {
     const request: string | undefined = 'abort'
     const {kubectl, calls} = cluster(() => request)
