@@ -87,8 +87,14 @@ function routeServices(unit: ServiceUnit): KubeObject[] {
  * `state`); returns their failures, the one that failed the release first, then those of the canaries stopped because
  * of it.
  */
-export async function runCanaries(canaries: Array<{unit: ServiceUnit; state?: ServiceRolloutState}>, context: StrategyContext): Promise<FailureReport[]> {
+export async function runCanaries(
+  canaries: Array<{unit: ServiceUnit; state?: ServiceRolloutState}>,
+  context: StrategyContext,
+  /** A canary of the release that failed or was aborted before these were resumed: they are stopped as by it. */
+  prior?: {service: string; failure: FailureReport},
+): Promise<FailureReport[]> {
   const release = new ReleaseFailure()
+  if (prior) release.failed(prior.service, prior.failure)
   const results = await Promise.all(
     canaries.map(async ({unit, state}) => {
       const failure = await runCanary(unit, context, state, release)

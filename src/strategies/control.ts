@@ -11,6 +11,7 @@ import {listReleases, saveRelease} from '../release/store.js'
 import {abortableSleep} from '../sleep.js'
 import type {Reporter} from '../ui/output.js'
 import {resumable, runCanaries} from './canary.js'
+import {checkFailure} from './strategy.js'
 import {scaleDownOldSlots} from './rollout.js'
 import {dropPending, readPending, readState, type RolloutRequest, type RolloutState, type ServiceRolloutState, writeRequest} from './state.js'
 import type {StrategyContext} from './strategy.js'
@@ -107,7 +108,8 @@ export async function resumeRollout(options: RolloutControlOptions, deps: Rollou
   const heartbeat = keepLockAlive(kubectl, app, lock.id, {onLost: () => deps.reporter.warn(`the lock of ${environment} is no longer held by this resume`)})
   let report: ResumeReport
   try {
-    const todo = resumable((await readState(kubectl, app)).services).filter((t) => !options.service || t.unit.service === options.service)
+    const before = (await readState(kubectl, app)).services
+    const todo = resumable(before).filter((t) => !options.service || t.unit.service === options.service)
     report = {environment, resumed: todo.map((t) => t.unit.service), release: todo[0]?.state.release ?? null, scaledDown: []}
     if (todo.length) {
       deps.reporter.info(`Resuming the canary of ${report.resumed.join(', ')} (release ${report.release ?? '?'})`)
@@ -132,29 +134,40 @@ export async function resumeRollout(options: RolloutControlOptions, deps: Rollou
         ...(deps.signal ? {signal: deps.signal} : {}),
         ...(deps.fetch ? {fetch: deps.fetch} : {}),
       }
-      const failures = await runCanaries(todo, context)
-      // The canaries went back to stable; the release's other services (rolling, blue-green) were applied by the
-      // deploy that was stopped and still run it: said, not undone here (`skycap rollback` does that).
+      // A canary of this release aborted or failed already (`skycap abort test web` with nobody running it): the
+      // release is failed, so the ones resumed now go back to stable too, as in a deploy (one was promoted beside it).
+      const gone = Object.entries(before).find(([name, s]) => s.type === 'canary' && s.release === report.release && !report.resumed.includes(name) && (s.phase === 'aborted' || s.phase === 'failed'))
+      const prior = gone ? {service: gone[0], failure: checkFailure(`${gone[1].phase === 'aborted' ? 'abort' : 'canary'} ${gone[0]}`, gone[1].message ?? gone[1].phase)} : undefined
+      const failures = await runCanaries(todo, context, prior)
+      // Where each canary of the release stands now, those not resumed included: the release is recorded once none is
+      // under way, from all of them (a promote or abort of one service recorded it from that one alone).
+      const after = Object.entries((await readState(kubectl, app)).services).filter(([, s]) => s.type === 'canary' && s.release === report.release)
+      const underWay = after.filter(([, s]) => s.phase === 'progressing' || s.phase === 'paused').map(([name]) => name)
+      const onRelease = after.filter(([, s]) => s.phase === 'completed' || s.promoting).map(([name]) => name)
+      const stable = after.filter(([, s]) => (s.phase === 'aborted' || s.phase === 'failed') && !s.promoting).map(([name]) => name)
+      // The release's other services (rolling, blue-green) were applied by the deploy that was stopped and still run it:
+      // said, not undone here (`skycap rollback` does that).
       const others = Object.entries(services)
-        .filter(([name, s]) => s.strategy?.type !== 'canary' && !report.resumed.includes(name))
+        .filter(([name, s]) => s.strategy?.type !== 'canary' && !after.some(([n]) => n === name))
         .map(([name]) => name)
       const runs = (names: string[]) => (names.length === 1 ? 'runs' : 'run')
-      const stillRun = others.length ? `; ${others.join(', ')} still ${runs(others)} release ${report.release ?? '?'}` : ''
-      // A canary whose promotion failed runs the release: not "stable again".
-      const after = failures.length ? (await readState(kubectl, app)).services : {}
-      const promoted = report.resumed.filter((s) => after[s]?.promoting)
-      const stable = report.resumed.filter((s) => !promoted.includes(s))
+      const release = `release ${report.release ?? '?'}`
+      const stillRun = [...(onRelease.length && stable.length ? onRelease : []), ...others]
       const where = [
         ...(stable.length ? [`${stable.join(', ')} ${stable.length === 1 ? 'is' : 'are'} stable again`] : []),
-        ...(promoted.length ? [`${promoted.join(', ')} ${runs(promoted)} release ${report.release ?? '?'} (its promotion had begun)`] : []),
+        ...(stillRun.length ? [`${stillRun.join(', ')} still ${runs(stillRun)} ${release}`] : []),
       ].join('; ')
-      await recordPending(target, app, keep, failures, clock, stillRun, promoted.length > 0)
+      if (underWay.length) {
+        deps.reporter.info(`${release} is recorded once the canary of ${underWay.join(', ')} is done too (\`skycap rollout resume ${environment}\`, \`skycap promote\` or \`skycap abort\`)`)
+      } else {
+        const first = failures[0] ?? prior?.failure
+        await recordPending(target, app, keep, stable.length ? first : undefined, clock, where)
+      }
       if (failures.length) {
         const first = failures[0] as FailureReport
-        const back = [...others, ...promoted]
-        throw new DeployFailedError(`the canary of ${environment} was aborted: ${first.ref}: ${first.message}; ${where}${stillRun}`, {
-          hint: back.length
-            ? `\`skycap rollback ${environment}\` returns ${back.join(', ')} to the release before; or fix the release and deploy again.`
+        throw new DeployFailedError(`the canary of ${environment} was aborted: ${first.ref}: ${first.message}; ${where}`, {
+          hint: stillRun.length
+            ? `\`skycap rollback ${environment}\` returns ${stillRun.join(', ')} to the release before; or fix the release and deploy again.`
             : `\`skycap rollout status ${environment}\` shows the state; fix the release and deploy again.`,
           details: {report: {...report, failures}},
         })
@@ -168,11 +181,14 @@ export async function resumeRollout(options: RolloutControlOptions, deps: Rollou
   return report
 }
 
-/** Writes the record the interrupted deploy left pending: succeeded with its manifests, or failed. */
-async function recordPending(target: Target, app: string, keep: number, failures: FailureReport[], clock: () => number, stillRun = '', promotedFailed = false): Promise<void> {
+/**
+ * Writes the record the interrupted deploy left pending: succeeded with its manifests, or failed by `failure` (a
+ * canary of the release back on stable), `where` saying where each service stands.
+ */
+async function recordPending(target: Target, app: string, keep: number, failure: FailureReport | undefined, clock: () => number, where: string): Promise<void> {
   const pending = await readPending(target.kubectl, app)
   if (!pending) return
-  const ok = failures.length === 0
+  const ok = failure === undefined
   const releases = await listReleases(target.kubectl, app, pending.record.environment, {manifests: false})
   // A deploy stopped by Ctrl-C recorded the release as interrupted, its canary still paused: the outcome replaces that
   // record, written over it.
@@ -185,12 +201,7 @@ async function recordPending(target: Target, app: string, keep: number, failures
       result: ok ? 'succeeded' : 'failed',
       finishedAt: new Date(finished).toISOString(),
       durationMs: finished - Date.parse(pending.record.startedAt),
-      ...(ok
-        ? {}
-        : {
-            failed: failures[0]?.ref,
-            message: `${failures[0]?.ref}: ${failures[0]?.message}; ${promotedFailed ? 'its promotion had begun, so the release runs' : 'the canary was aborted, stable runs the release before'}${stillRun}`,
-          }),
+      ...(ok ? {} : {failed: failure.ref, message: `${failure.ref}: ${failure.message}; the canary was aborted: ${where}`}),
     },
     ok ? pending.manifests : undefined,
     releases.filter((r) => r.record.number !== pending.record.number),
@@ -237,6 +248,11 @@ export async function requestRollout(action: 'promote' | 'abort', options: Rollo
       return {environment, action, services: running, handledBy: 'this command', result}
     } catch (error) {
       if (error instanceof LockedError) return undefined
+      // A promote of a canary whose release was aborted meanwhile (another of its canaries): not done, and said so.
+      if (action === 'promote' && error instanceof DeployFailedError) {
+        await expectOutcome(kubectl, app, environment, action, running)
+        throw error
+      }
       if (action === 'abort' && error instanceof DeployFailedError) {
         await expectOutcome(kubectl, app, environment, action, running)
         // What the abort did and what it left (services of the release that were not canaries), with the next step.

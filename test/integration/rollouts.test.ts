@@ -533,7 +533,7 @@ describe('rollouts you can trust (real cluster, four services)', function () {
       expect(aborted.stderr).to.contain('`skycap rollback test` returns web, worker, cache to the release before')
       const after = (await app.json(['history', 'test'])).doc.result.releases[0]
       expect(after).to.include({number: release.number, result: 'failed'})
-      expect(after.message).to.contain(`the canary was aborted, stable runs the release before; web, worker, cache still run release ${release.number}`)
+      expect(after.message).to.contain(`the canary was aborted: api is stable again; web, worker, cache still run release ${release.number}`)
       const api = await app.get(['deployment', 'api'])
       expect(api.spec.template.spec.containers[0].env.find((e: any) => e.name === 'ROUND').value, 'api is back on the release before').to.equal('0')
 
@@ -668,6 +668,40 @@ describe('rollouts you can trust (real cluster, four services)', function () {
       // A later rolling deploy, with no slot left to prune, finds it too.
       await deploy(++round)
       await expectPlainWeb(`pass ${pass}: deployed rolling again`, 2)
+    }
+  })
+
+  it('a Ctrl-C left two paused canaries; abort of one, then promote of the other (nobody runs the rollout): the release waits for both, the promote is not done, and the release is recorded failed from both (it was recorded from the first alone, then api was promoted into a failed release); twice', async () => {
+    const withCanaries = (round: number) => canaries(quad(ns.name, round), '[{setWeight: 50}, {pause: {}}]')
+    const roundOf = async (service: string) => (await app.get(['deployment', service])).spec.template.spec.containers[0].env.find((e: any) => e.name === 'ROUND')?.value
+    await app.change(() => withCanaries(0), 'web and api deploy as canaries')
+    expect((await app.cli([...DEPLOY, 'test'])).exitCode).to.equal(0)
+    for (let round = 1; round <= 2; round++) {
+      await app.change(() => withCanaries(round), `round ${round}`)
+      const {exitCode, err} = await deployInterruptedWhen((e) => e.includes('web: paused at 50%') && e.includes('api: paused at 50%'))
+      expect(exitCode, err).to.equal(130)
+      const release = (await app.json(['history', 'test'])).doc.result.releases[0]
+      expect(release).to.include({action: 'deploy', result: 'interrupted'})
+
+      const aborted = await app.cli(['abort', 'test', 'web'])
+      expect(aborted.exitCode, aborted.stderr).to.equal(0)
+      expect(aborted.stderr).to.contain(`release ${release.number} is recorded once the canary of api is done too`)
+      expect((await app.json(['history', 'test'])).doc.result.releases[0], 'not recorded from web alone').to.include({number: release.number, result: 'interrupted'})
+      expect((await app.json(['rollout', 'status', 'test'])).doc.result.services.api).to.include({phase: 'paused'})
+
+      const promoted = await app.json(['promote', 'test', 'api'])
+      expect(promoted.exitCode, `round ${round}: ${promoted.stderr}`).to.equal(1)
+      expect(promoted.doc.error.message).to.match(/^the promote of api in test was not done: the canary was aborted after all, back to stable \(aborted because web failed \(abort web\)/)
+      // web and api back on the release before; the rolling services still run this one, as the record says.
+      await waitFor(`round ${round}: web and api back on round 0`, async () => (await roundOf('web')) === '0' && (await roundOf('api')) === '0')
+      expect(await roundOf('worker')).to.equal(String(round))
+      const after = (await app.json(['history', 'test'])).doc.result.releases[0]
+      expect(after).to.include({number: release.number, result: 'failed'})
+      expect(after.message).to.match(/the canary was aborted: (web, api|api, web) are stable again; worker, cache still run release/)
+      expect((await app.json(['lock', 'status', 'test'])).doc.result.lock, 'no lock left').to.equal(null)
+      // The rollback the message names returns the others.
+      expect((await app.json(['rollback', 'test'])).exitCode).to.equal(0)
+      await expectRunning(app, 0)
     }
   })
 
