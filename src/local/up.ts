@@ -125,15 +125,20 @@ export async function up(options: UpOptions, deps: UpDeps): Promise<UpReport> {
   const kubectl = deps.kubectl({context: choice.context, namespace: env.namespace})
   // A cluster up created before stays recorded (down --cluster deletes it) as long as up keeps using it.
   const createdCluster = choice.created ?? (previous?.createdCluster?.context === choice.context ? previous.createdCluster : undefined)
-  if (previous && previous.context !== choice.context) {
+  // The last up of this environment went to another context, or another namespace (skycap.yaml's namespace or the
+  // app's name changed): its forwards reached that one and kept doing so ("kept", serving the old release).
+  const moved = previous && (previous.context !== choice.context || previous.namespace !== env.namespace)
+  if (previous && moved) {
     // The new cluster answers before the last up's state is given up: an up that cannot reach it leaves the last
     // one's forwards running and its state (what down deletes) as it was.
     await namespaceExists(kubectl, env.namespace)
     await Promise.all(previous.forwards.map((f) => stopForward(f)))
     const left = previous.createdNamespace
-      ? `; namespace ${previous.namespace} that it created there stays (\`kubectl --context ${previous.context} delete namespace ${previous.namespace}\` deletes it)`
+      ? `; namespace ${previous.namespace} that it created there stays, with what runs in it (\`kubectl --context ${previous.context} delete namespace ${previous.namespace}\` deletes it)`
       : ''
-    reporter.warn(`the last skycap up of ${env.name} used context ${previous.context}; its forwards were stopped, and \`skycap down\` now acts on ${choice.context}${left}`)
+    const where = previous.context !== choice.context ? `context ${previous.context}` : `namespace ${previous.namespace}`
+    const now = previous.context !== choice.context ? choice.context : `namespace ${env.namespace}`
+    reporter.warn(`the last skycap up of ${env.name} used ${where}; its forwards were stopped, and \`skycap down\` now acts on ${now}${left}`)
   }
   // Recorded before anything else can fail: a cluster up created is down --cluster's to delete.
   const state: UpState = {
@@ -143,9 +148,9 @@ export async function up(options: UpOptions, deps: UpDeps): Promise<UpReport> {
     configFile: loaded.file,
     context: choice.context,
     namespace: env.namespace,
-    createdNamespace: previous?.context === choice.context && previous.namespace === env.namespace ? previous.createdNamespace : false,
+    createdNamespace: previous && !moved ? previous.createdNamespace : false,
     ...(createdCluster ? {createdCluster} : {}),
-    forwards: previous?.context === choice.context ? previous.forwards.filter(forwardAlive) : [],
+    forwards: previous && !moved ? previous.forwards.filter(forwardAlive) : [],
   }
   // Every write takes in the forwards another up at once recorded meanwhile: the forwards phase then keeps them.
   const save = () => saveState(file, state, forwardAlive)

@@ -200,6 +200,39 @@ describe('skycap up: the parts', () => {
     }
   })
 
+  it("an up whose namespace changed (skycap.yaml's namespace, the app's name) stops the last up's forwards to the old one and says the old namespace stays (they kept serving the old release)", async () => {
+    const repo = await TempRepo.localApp()
+    const cache = new TempRepo()
+    try {
+      const loaded = await loadConfig({cwd: repo.dir})
+      const file = stateFile(loaded.file, 'local', {XDG_CACHE_HOME: cache.dir})
+      writeState(file, {version: 1, app: 'localapp', environment: 'local', configFile: loaded.file, context: 'kind-dev', namespace: 'old-ns', createdNamespace: true, forwards: []})
+      const view = {'current-context': 'kind-dev', contexts: [{name: 'kind-dev', context: {cluster: 'kind-dev'}}], clusters: [{name: 'kind-dev', cluster: {server: 'https://127.0.0.1:6443'}}]}
+      // A Ctrl-C once the cluster answered: up stops before its next phase, with its state written.
+      const stop = new AbortController()
+      const fake = fakeKubectlFactory([
+        {argv: ['--request-timeout=30s', 'config', 'view', '-o', 'json'], result: {stdout: JSON.stringify(view)}},
+        {
+          argv: ['--context', 'kind-dev', '--request-timeout=30s', 'get', 'namespace', 'localapp-local', '--ignore-not-found', '-o', 'name'],
+          result: () => {
+            stop.abort()
+            return {stdout: ''}
+          },
+        },
+      ])
+      const reporter = memoryReporter()
+      const error = (await up({cwd: repo.dir, cluster: 'kind-dev'}, stoppingUpDeps(fake.factory, cache.dir, {reporter, signal: stop.signal})).catch((e: unknown) => e)) as Error
+      expect(error.message).to.match(/interrupted/)
+      expect(reporter.warnings).to.include(
+        'the last skycap up of local used namespace old-ns; its forwards were stopped, and `skycap down` now acts on namespace localapp-local; namespace old-ns that it created there stays, with what runs in it (`kubectl --context kind-dev delete namespace old-ns` deletes it)',
+      )
+      expect(readState(file)).to.include({namespace: 'localapp-local', createdNamespace: false}).and.to.have.property('forwards').that.deep.equals([])
+    } finally {
+      repo.remove()
+      cache.remove()
+    }
+  })
+
   it("status, logs and history of the derived local run on the context the last up used, not the kubeconfig's current one", async () => {
     const repo = await TempRepo.localApp()
     const cache = new TempRepo()
