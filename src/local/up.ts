@@ -95,6 +95,12 @@ export async function up(options: UpOptions, deps: UpDeps): Promise<UpReport> {
   const opened = () => openEnvironment({configPath: options.configPath, cwd: options.cwd, environment: options.environment ?? LOCAL_ENVIRONMENT, upContext: false})
   // let: under --watch a changed skycap.yaml is read again (builds and deploys use the new one).
   let {loaded, env} = await opened()
+  // up deploys images built from the work tree, uncommitted changes and all: never to a protected environment (it
+  // built and pushed them to its registry, then asked, or refused naming a --yes up does not have).
+  if (env.protected)
+    throw new UserError(`${env.name} is protected, and skycap up deploys images built from the work tree; nothing was built or deployed`, {
+      hint: `Deploy a commit CI built: skycap deploy ${env.name}@<revision>. skycap up is for an environment of your own (the derived \`local\`, or one without protected: true).`,
+    })
   const wantedPorts = parsePorts(options.ports ?? [], env)
   // Refused before any phase (deploy would read it only after the cluster, the registry and the images).
   if (options.timeout !== undefined) await parseDuration(options.timeout, '--timeout')

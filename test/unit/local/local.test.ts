@@ -200,6 +200,22 @@ describe('skycap up: the parts', () => {
     }
   })
 
+  it('refuses a protected environment before anything (it built and pushed work-tree images to its registry, then refused naming a --yes up does not have)', async () => {
+    const repo = await TempRepo.localApp()
+    const cache = new TempRepo()
+    try {
+      const fake = fakeKubectlFactory([])
+      const error = (await up({cwd: repo.dir, environment: 'prod'}, stoppingUpDeps(fake.factory, cache.dir)).catch((e: unknown) => e)) as UserError
+      expect(error.exitCode).to.equal(ExitCode.INVALID)
+      expect(error.message).to.equal('prod is protected, and skycap up deploys images built from the work tree; nothing was built or deployed')
+      expect(error.hint).to.contain('skycap deploy prod@<revision>')
+      expect(fake.remaining()).to.equal(0)
+    } finally {
+      repo.remove()
+      cache.remove()
+    }
+  })
+
   it("an up whose namespace changed (skycap.yaml's namespace, the app's name) stops the last up's forwards to the old one and says the old namespace stays (they kept serving the old release)", async () => {
     const repo = await TempRepo.localApp()
     const cache = new TempRepo()
