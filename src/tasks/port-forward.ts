@@ -130,8 +130,10 @@ export async function portForward(
   // A service dropped from the work tree's skycap.yaml may still run (deployed before): its pods decide, below.
   const unknown = env.services[options.service] ? undefined : unknownServiceError(loaded, options.service, 'skycap port-forward SERVICE PORTS', withFlag(options.environment))
   if (unknown && Object.hasOwn(loaded.config.environments, options.service)) throw unknown
-  const address = options.address ?? '127.0.0.1'
-  const addresses = parseAddresses(address)
+  const addresses = parseAddresses(options.address ?? '127.0.0.1')
+  // As kubectl is given it (no spaces: kubectl refused " 127.0.0.1"), and as said: [::1]:8080, not ::1:8080.
+  const address = addresses.join(',')
+  const shown = addresses.map((a) => (isIP(a) === 6 ? `[${a}]` : a)).join(', ')
   // A local port in use is the user's to change: said before anything else, not as kubectl's "unable to listen on
   // any of the requested ports" followed by a hint about the service's port.
   const problem = (await foreignAddress(addresses)) ?? (local === 0 ? undefined : await localPortProblem(addresses, local, options.service, remote))
@@ -143,7 +145,8 @@ export async function portForward(
   let target = await forwardTarget(kubectl, app, env.name, options.service, remote, unknown)
   // The remote port as kubectl is given it: the Service's port for service/…, the container's for a pod.
   let targetPort = remote
-  deps.reporter.info(`Forwarding ${address}:${local || '(any)'} to ${target} port ${remote} in ${env.name} (namespace ${env.namespace}); Ctrl-C stops`)
+  const on = addresses.length === 1 ? `${shown}:${local || '(any)'}` : `port ${local || '(any)'} of ${shown}`
+  deps.reporter.info(`Forwarding ${on} to ${target} port ${remote} in ${env.name} (namespace ${env.namespace}); Ctrl-C stops`)
   // When the last forward that had been running ended; undefined while none has run.
   let lostAt: number | undefined
   for (;;) {

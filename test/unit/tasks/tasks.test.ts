@@ -324,12 +324,21 @@ describe('tasks: --json keeps stdout for its one document', () => {
       '203.0.113.7 is not an address of this machine, so nothing can listen on it; nothing was forwarded',
       'Give one of its addresses with --address (the default is 127.0.0.1), or 0.0.0.0 for every interface.',
     ])
-    // localhost and a list kubectl takes are passed on as given.
-    for (const address of ['localhost', '127.0.0.1,localhost']) {
+    // localhost and a list kubectl takes are passed on, without spaces (kubectl refused " 127.0.0.1", exit 1).
+    for (const [address, given] of [
+      ['localhost', 'localhost'],
+      ['127.0.0.1, localhost', '127.0.0.1,localhost'],
+      [' 127.0.0.1', '127.0.0.1'],
+    ] as Array<[string, string]>) {
       const k = recording()
-      const r = await portForward({service: 'web', ports: '0:8080', address, configPath: join(repo.dir, 'skycap.yaml')}, {kubectl: k.factory, reporter: quiet})
+      const said: string[] = []
+      const r = await portForward(
+        {service: 'web', ports: '0:8080', address, configPath: join(repo.dir, 'skycap.yaml')},
+        {kubectl: k.factory, reporter: {info: (m: string) => said.push(m), warn: () => undefined} as unknown as Reporter},
+      )
       expect(r.local, address).to.be.greaterThan(0)
-      expect(k.attached[0]?.argv.slice(-2), address).to.deep.equal(['--address', address])
+      expect(k.attached[0]?.argv.slice(-2), address).to.deep.equal(['--address', given])
+      expect(said[0], address).to.match(given.includes(',') ? /^Forwarding port \d+ of 127\.0\.0\.1, localhost to / : new RegExp(`^Forwarding ${given.replaceAll('.', '\\.')}:\\d+ to `))
     }
   })
 
