@@ -3,6 +3,7 @@
 // file is also the supervisor's entry point (see the end).
 import {closeSync, existsSync, openSync, readFileSync} from 'node:fs'
 import net from 'node:net'
+import {basename} from 'node:path'
 import {fileURLToPath, pathToFileURL} from 'node:url'
 
 import {Kubectl} from '../kubectl/kubectl.js'
@@ -49,8 +50,11 @@ export function forwardAlive(forward: ForwardState): boolean {
   }
   const cmdline = `/proc/${forward.pid}/cmdline`
   if (!existsSync(cmdline)) return true
-  const text = readFileSync(cmdline, 'utf8')
-  return text.includes(SELF) && text.includes(`"service":"${forward.service}"`) && text.includes(`"localPort":${forward.localPort}`)
+  // A supervisor of any install of skycap (npx, a project's own, a global one: a path other than this one's) is ours
+  // to stop: its script is a forwards.js, its spec names the service and port. Only this install's counted, and
+  // `down` with another install left the forwards running, holding their ports, for good.
+  const [, script = '', spec = ''] = readFileSync(cmdline, 'utf8').split('\0')
+  return basename(script) === basename(SELF) && spec.includes(`"service":"${forward.service}"`) && spec.includes(`"localPort":${forward.localPort}`)
 }
 
 /**

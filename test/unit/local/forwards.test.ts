@@ -1,10 +1,12 @@
 import {expect} from 'chai'
-import {chmodSync, mkdtempSync, rmSync, writeFileSync} from 'node:fs'
+import {chmodSync, cpSync, mkdtempSync, rmSync, symlinkSync, writeFileSync} from 'node:fs'
+import {execa} from 'execa'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
 import {choosePort, forwardAlive, listening, portFree, startForward, stopForward, waitListening} from '../../../src/local/forwards.js'
 import type {ForwardState} from '../../../src/local/state.js'
+import {repoRoot} from '../../helpers/repo.js'
 
 // A stand-in for `kubectl port-forward service/x LOCAL:REMOTE`: listens on LOCAL; on SIGTERM it takes 400 ms to let go
 // of the port (as kubectl closing its connections does), or, when stubborn, ignores SIGTERM altogether.
@@ -56,6 +58,26 @@ describe('skycap up: stopping a port-forward', function () {
       expect(await portFree(f.localPort), 'the port can be bound again').to.equal(true)
       expect(await stopForward(f), 'a second stop finds nothing to stop').to.equal(false)
     }
+  })
+
+  it("stops the supervisor a skycap installed elsewhere started (npx, a project's own): it was not taken for one, and kept its port for good", async () => {
+    // Another install: the same build in another folder (its dist/src), started as startForward starts one.
+    const other = join(dir, 'other-install')
+    cpSync(join(repoRoot, 'dist', 'src'), join(other, 'src'), {recursive: true})
+    cpSync(join(repoRoot, 'package.json'), join(other, 'package.json'))
+    symlinkSync(join(repoRoot, 'node_modules'), join(other, 'node_modules'), 'dir')
+    const localPort = await choosePort(20000 + Math.floor(Math.random() * 20000), new Set())
+    const spec = {kubectl: join(dir, 'kubectl'), context: 'test', namespace: 'ns', service: 'web', port: 80, localPort}
+    const log = join(dir, 'other.log')
+    const child = execa(process.execPath, [join(other, 'src', 'local', 'forwards.js'), JSON.stringify(spec)], {detached: true, stdio: 'ignore', cleanup: false, reject: false})
+    child.catch(() => undefined)
+    child.nodeChildProcess.unref()
+    const f: ForwardState = {service: 'web', port: 80, localPort, pid: child.pid as number, log}
+    started.push(f)
+    expect(await waitListening(localPort, 10_000), 'the forward listens').to.equal(true)
+    expect(forwardAlive(f), "another install's supervisor is a forward").to.equal(true)
+    expect(await stopForward(f)).to.equal(true)
+    expect(await listening(localPort), 'nothing listens on the port').to.equal(false)
   })
 
   it('kills a supervisor whose kubectl does not end within the grace time, kubectl with it', async () => {
