@@ -1,7 +1,7 @@
 // The background port-forwards of skycap up: one supervisor process per service, detached so it survives skycap's
 // exit, restarting `kubectl port-forward` whenever it ends (a redeploy replaces the pod it was attached to). This
 // file is also the supervisor's entry point (see the end).
-import {closeSync, existsSync, openSync, readFileSync} from 'node:fs'
+import {closeSync, existsSync, openSync, readFileSync, statSync} from 'node:fs'
 import net from 'node:net'
 import {basename} from 'node:path'
 import {fileURLToPath, pathToFileURL} from 'node:url'
@@ -83,9 +83,25 @@ export async function stopForward(forward: ForwardState, graceMs = 5000): Promis
   return true
 }
 
-/** Tells a running forward to reconnect now (to the pods of a new release) instead of on its next failure. */
-export function reconnectForward(forward: ForwardState): void {
-  if (forwardAlive(forward)) process.kill(forward.pid, 'SIGHUP')
+/**
+ * Tells a running forward to reconnect now (to the pods of a new release) instead of on its next failure, and waits
+ * (up to `timeoutMs`) until its new kubectl says it forwards (its log gets a new "Forwarding from" line): up returned
+ * while the old kubectl was still going, and the first request after it could fail. False when it did not say so.
+ */
+export async function reconnectForward(forward: ForwardState, timeoutMs = 10_000, signal?: AbortSignal): Promise<boolean> {
+  if (!forwardAlive(forward)) return false
+  const size = () => (existsSync(forward.log) ? statSync(forward.log).size : 0)
+  const from = size()
+  process.kill(forward.pid, 'SIGHUP')
+  const deadline = Date.now() + timeoutMs
+  while (Date.now() < deadline && !signal?.aborted) {
+    if (size() > from) {
+      const added = readFileSync(forward.log).subarray(from).toString('utf8')
+      if (/reconnecting \(new release\)[\s\S]*Forwarding from/.test(added)) return true
+    }
+    await abortableSleep(50, signal)
+  }
+  return false
 }
 
 /** Whether something accepts connections on 127.0.0.1:`port`. */

@@ -261,7 +261,7 @@ export async function up(options: UpOptions, deps: UpDeps): Promise<UpReport> {
             const started = Date.now()
             try {
               await cycle(change.rebuild)
-              for (const f of state.forwards) reconnectForward(f)
+              await Promise.all(state.forwards.map((f) => reconnectForward(f, 10_000, deps.signal)))
               reporter.info(`✔ redeployed release ${release} (${((Date.now() - started) / 1000).toFixed(1)}s)`)
             } catch (error) {
               // Ctrl-C during a redeploy ends up with the deploy's interruption (exit 130, said below), not a warning
@@ -377,14 +377,15 @@ export async function createdByUp(kubectl: Kubectl, namespace: string): Promise<
 async function forward(env: Environment, context: string, state: UpState, wanted: Map<string, number>, dir: string, deps: UpDeps): Promise<ServiceUrl[]> {
   const urls: ServiceUrl[] = []
   const kept: ForwardState[] = []
+  const reconnecting: ForwardState[] = []
   const taken = new Set<number>()
   for (const [service, svc] of Object.entries(env.services)) {
     const port = svc.port ?? svc.ports?.find((p) => (p.protocol ?? 'TCP') === 'TCP')?.port
     if (port === undefined) continue
     const old = state.forwards.find((f) => f.service === service && f.port === port && (!wanted.has(service) || wanted.get(service) === f.localPort))
     if (old && forwardAlive(old)) {
-      // Reattach to the new release's pods now rather than when the old pod goes.
-      reconnectForward(old)
+      // Reattach to the new release's pods now rather than when the old pod goes (waited for below).
+      reconnecting.push(old)
       kept.push(old)
       taken.add(old.localPort)
       urls.push({service, url: `http://127.0.0.1:${old.localPort}`, port, localPort: old.localPort, reused: true})
@@ -400,6 +401,8 @@ async function forward(env: Environment, context: string, state: UpState, wanted
   }
   await Promise.all(state.forwards.filter((f) => !kept.includes(f)).map((f) => stopForward(f)))
   state.forwards = kept
+  // A kept forward's kubectl is restarted to reach the new release's pods: up returns once it forwards again.
+  await Promise.all(reconnecting.map((f) => reconnectForward(f, 10_000, deps.signal)))
   // Each forward listens once kubectl has reached a pod.
   await Promise.all(
     kept.map(async (f) => {

@@ -1,10 +1,10 @@
 import {expect} from 'chai'
-import {chmodSync, cpSync, mkdtempSync, rmSync, symlinkSync, writeFileSync} from 'node:fs'
+import {chmodSync, cpSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync} from 'node:fs'
 import {execa} from 'execa'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
-import {choosePort, forwardAlive, listening, portFree, startForward, stopForward, waitListening} from '../../../src/local/forwards.js'
+import {choosePort, forwardAlive, listening, portFree, reconnectForward, startForward, stopForward, waitListening} from '../../../src/local/forwards.js'
 import type {ForwardState} from '../../../src/local/state.js'
 import {repoRoot} from '../../helpers/repo.js'
 
@@ -13,7 +13,7 @@ import {repoRoot} from '../../helpers/repo.js'
 const FAKE = (stubborn: boolean) => `#!${process.execPath}
 const net = require('node:net')
 const ports = process.argv.find((a) => /^\\d+:\\d+$/.test(a))
-const server = net.createServer((c) => c.end('hello\\n')).listen(Number(ports.split(':')[0]), '127.0.0.1')
+const server = net.createServer((c) => c.end('hello\\n')).listen(Number(ports.split(':')[0]), '127.0.0.1', () => console.log('Forwarding from 127.0.0.1:' + ports.replace(':', ' -> ')))
 process.on('SIGTERM', () => ${stubborn ? 'undefined' : 'setTimeout(() => server.close(() => process.exit(0)), 400)'})
 setInterval(() => undefined, 1000)
 `
@@ -78,6 +78,18 @@ describe('skycap up: stopping a port-forward', function () {
     expect(forwardAlive(f), "another install's supervisor is a forward").to.equal(true)
     expect(await stopForward(f)).to.equal(true)
     expect(await listening(localPort), 'nothing listens on the port').to.equal(false)
+  })
+
+  it('a reconnect returns once the new kubectl forwards (up returned while the old one was still going, and the first request could fail)', async () => {
+    const f = await forward('kubectl')
+    for (let round = 0; round < 2; round++) {
+      expect(await reconnectForward(f, 10_000), `round ${round}`).to.equal(true)
+      // The old kubectl takes 400 ms to let go of the port: the new one forwards by now.
+      expect(await listening(f.localPort), `round ${round}: the port answers at once`).to.equal(true)
+      expect(readFileSync(f.log, 'utf8').match(/reconnecting \(new release\)/g)).to.have.length(round + 1)
+    }
+    expect(await stopForward(f)).to.equal(true)
+    expect(await reconnectForward(f, 1000), 'a stopped forward does not reconnect').to.equal(false)
   })
 
   it('kills a supervisor whose kubectl does not end within the grace time, kubectl with it', async () => {
