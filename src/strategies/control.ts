@@ -145,6 +145,8 @@ export async function resumeRollout(options: RolloutControlOptions, deps: Rollou
       const underWay = after.filter(([, s]) => s.phase === 'progressing' || s.phase === 'paused').map(([name]) => name)
       const onRelease = after.filter(([, s]) => s.phase === 'completed' || s.promoting).map(([name]) => name)
       const stable = after.filter(([, s]) => (s.phase === 'aborted' || s.phase === 'failed') && !s.promoting).map(([name]) => name)
+      // A promotion whose pods failed also fails the release, though its service runs it.
+      const failed = after.some(([, s]) => s.phase === 'aborted' || s.phase === 'failed')
       // The release's other services (rolling, blue-green) were applied by the deploy that was stopped and still run it:
       // said, not undone here (`skycap rollback` does that).
       const others = Object.entries(services)
@@ -152,7 +154,7 @@ export async function resumeRollout(options: RolloutControlOptions, deps: Rollou
         .map(([name]) => name)
       const runs = (names: string[]) => (names.length === 1 ? 'runs' : 'run')
       const release = `release ${report.release ?? '?'}`
-      const stillRun = [...(onRelease.length && stable.length ? onRelease : []), ...others]
+      const stillRun = [...(failed ? onRelease : []), ...others]
       const where = [
         ...(stable.length ? [`${stable.join(', ')} ${stable.length === 1 ? 'is' : 'are'} stable again`] : []),
         ...(stillRun.length ? [`${stillRun.join(', ')} still ${runs(stillRun)} ${release}`] : []),
@@ -160,8 +162,8 @@ export async function resumeRollout(options: RolloutControlOptions, deps: Rollou
       if (underWay.length) {
         deps.reporter.info(`${release} is recorded once the canary of ${underWay.join(', ')} is done too (\`skycap rollout resume ${environment}\`, \`skycap promote\` or \`skycap abort\`)`)
       } else {
-        const first = failures[0] ?? prior?.failure
-        await recordPending(target, app, keep, stable.length ? first : undefined, clock, where)
+        const first = failures[0] ?? prior?.failure ?? checkFailure('canary', 'a canary of the release was aborted')
+        await recordPending(target, app, keep, failed ? first : undefined, clock, where)
       }
       if (failures.length) {
         const first = failures[0] as FailureReport
