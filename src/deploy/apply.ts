@@ -15,22 +15,6 @@ function list(objects: KubeObject[]): string {
   return JSON.stringify({apiVersion: 'v1', kind: 'List', items: objects})
 }
 
-/**
- * The objects as a stream of documents. kubectl cannot have the API server check the fields of a `List` (it is no
- * kind the server serves), so it checks them itself and names the kind only ("ValidationError(ConfigMap): unknown
- * field …", with a hint to pass --validate=false). Sent as a stream, each object is checked by the server, whose
- * refusal names it (`(shop/bad; /v1, Kind=ConfigMap)`). Slower (kubectl reads the server's OpenAPI v3 documents), so
- * only for saying what a List's check refused.
- */
-function stream(objects: KubeObject[]): string {
-  return objects.map((o) => JSON.stringify(o)).join('\n---\n')
-}
-
-/** kubectl's own check of a List's fields failed: its message names a kind, not an object. */
-function clientSideValidation(error: unknown): error is KubectlError {
-  return error instanceof KubectlError && error.kind === 'invalid' && /error validating "STDIN": error validating data: ValidationError\(/.test(error.stderr)
-}
-
 interface CustomResourceDefinition extends KubeObject {
   spec?: {group?: string; names?: {kind?: string}; versions?: Array<{name?: string; served?: boolean}>}
   status?: {conditions?: Array<{type?: string; status?: string}>}
@@ -236,14 +220,10 @@ export async function dryRunApply(kubectl: Kubectl, objects: KubeObject[], mode:
   const flags = mode === 'server' ? ['--dry-run=server'] : ['--dry-run=client', '--validate=strict']
   if (checked.length) {
     const argv = [...(mode === 'server' ? APPLY : APPLY.filter((a) => !a.startsWith('--server-side') && !a.startsWith('--field-manager') && !a.startsWith('--force-conflicts'))), ...flags]
-    try {
-      await kubectl.run(argv, {input: list(checked)})
-    } catch (error) {
-      if (mode !== 'server' || !clientSideValidation(error)) throw error
-      // Asked again object by object, so the refusal names the objects (and their files); nothing changes either way.
-      await kubectl.run(argv, {input: stream(checked)})
-      throw error
-    }
+    // kubectl checks a List's fields itself (the server serves no kind List) and names a kind and a path only:
+    // rejectedObjects traces those to the objects. (Asking the server again object by object named them, but its
+    // refusal quotes the value it got, a Secret's included.)
+    await kubectl.run(argv, {input: list(checked)})
   }
   return {deferred: [...deferred].map((o) => `${o.kind}/${o.metadata.name}`)}
 }

@@ -504,7 +504,12 @@ export function classify(args: readonly string[], stderr: string, context?: stri
     .filter((l) => /^\s*\* /.test(l))
     .slice(0, 5)
     .map((l) => l.trim().replace(/^\* /, ''))
-  const detail = cutGoValues(`${first.replace(/^error: /i, '').replace(/:\s*$/, '')}${causes.length ? `: ${causes.join('; ')}` : ''}`)
+  // kubectl's own schema check ends with advice to turn validation off (--validate=false), a flag skycap has not.
+  const said = first
+    .replace(/^error: /i, '')
+    .replace(/;? ?if you choose to ignore these errors, turn validation off with --validate=false\s*$/, '')
+    .replace(/:\s*$/, '')
+  const detail = cutGoValues(`${said}${causes.length ? `: ${causes.join('; ')}` : ''}`)
   // The terminal shows the message just above the hint; a --json reader finds it in the error's message.
   const jsonHint = hint === seeMessage ? "The reason is kubectl's own message, at the end of this error's message." : undefined
   return new KubectlError(kind, `kubectl ${verb(args)} failed${where}: ${detail}`, args, text, {hint, jsonHint})
