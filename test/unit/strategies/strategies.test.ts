@@ -642,8 +642,9 @@ describe('a canary promoted', () => {
       .map((c) => JSON.parse(c.at(-1) as string).data.web as string | null | undefined)
       .filter((t): t is string => typeof t === 'string')
       .map((t) => JSON.parse(t) as {phase: string; promoting?: boolean})
-  const cluster = (request: () => string | undefined) =>
+  const cluster = (request: () => string | undefined, onCall: (argv: string[]) => void = () => undefined) =>
     fake((argv) => {
+      onCall(argv)
       if (argv[0] === 'get' && argv[1] === 'configmap') {
         const r = request()
         return {stdout: JSON.stringify({data: r ? {'web.request': r} : {}})}
@@ -668,16 +669,11 @@ describe('a canary promoted', () => {
 
   it('a Ctrl-C that came while its last step ran: no promotion begins (the other canary of a release began its own after the Ctrl-C)', async () => {
     const stop = new AbortController()
-    const {kubectl, calls} = fake((argv) => {
-      // The Ctrl-C lands as the step's last call (the stable Deployment scaled down to its share) is made.
-      if (argv[0] === 'scale' && argv[2] === 'web') stop.abort()
-      if (argv[0] === 'get' && argv[1] === 'configmap') return {stdout: JSON.stringify({data: {}})}
-      if (argv[0] === 'get' && argv[1]?.startsWith('deployments,replicasets')) return {stdout: JSON.stringify({items: [deploymentStatus('web-canary', 2), deploymentStatus('web', 3)]})}
-      if (argv[0] === 'get' && argv[1] === 'pods')
-        return {stdout: JSON.stringify({items: [{metadata: {name: 'web-canary-1'}, status: {containerStatuses: [{name: 'web', ready: true, restartCount: 0}]}}]})}
-      if (argv[0] === 'get') return {exitCode: 1, stderr: `unexpected ${argv.join(' ')}`}
-      return {}
-    })
+    // The Ctrl-C lands as the step's last call (the stable Deployment scaled down to its share) is made.
+    const {kubectl, calls} = cluster(
+      () => undefined,
+      (argv) => argv[0] === 'scale' && argv[2] === 'web' && stop.abort(),
+    )
     const error = await runCanary(unitOf({type: 'canary', steps}), context(kubectl, {intervalMs: 1, signal: stop.signal})).then(
       () => undefined,
       (e: Error) => e,
