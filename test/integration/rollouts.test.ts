@@ -139,6 +139,9 @@ describe('rollouts you can trust (real cluster, four services)', function () {
   })
   afterEach(() => app.remove())
 
+  /** The ROUND a service's Deployment asks for (the release its template is of). */
+  const roundOf = async (service: string) => (await app.get(['deployment', service])).spec.template.spec.containers[0].env.find((e: any) => e.name === 'ROUND')?.value
+
   /** `deploy test` in the background, stopped by one Ctrl-C (a second forces quit) once its stderr says `when` does. */
   async function deployInterruptedWhen(when: (stderr: string) => boolean): Promise<{exitCode: number | undefined; err: string}> {
     const child = execa('node', [cliPath, ...DEPLOY, 'test', '--timeout', '3m'], {cwd: app.repo.dir, reject: false, env: {NO_COLOR: '1', CI: 'true'}})
@@ -411,7 +414,6 @@ describe('rollouts you can trust (real cluster, four services)', function () {
     // api, cache, web, worker) lasts seconds, and a Ctrl-C once api has changed lands while kubectl applies the others.
     const proxy = await ApiServerProxy.start(uniqueName('slow-apply'), {delayMs: 400})
     const env = {NO_COLOR: '1', CI: 'true', KUBECONFIG: proxy.kubeconfig}
-    const roundOf = async (service: string) => (await app.get(['deployment', service])).spec.template.spec.containers[0].env.find((e: any) => e.name === 'ROUND')?.value
     try {
       for (let round = 1; round <= 3; round++) {
         await app.change(() => quad(ns.name, round).replaceAll(testCluster().context, proxy.context), `round ${round}: through a slow API server`)
@@ -601,7 +603,6 @@ describe('rollouts you can trust (real cluster, four services)', function () {
     const withCanaries = (round: number) => canaries(quad(ns.name, round), '[{setWeight: 50}]')
     await app.change(() => withCanaries(0), 'web and api deploy as canaries')
     expect((await app.cli([...DEPLOY, 'test'])).exitCode).to.equal(0)
-    const roundOf = async (service: string) => (await app.get(['deployment', service])).spec.template.spec.containers[0].env.find((e: any) => e.name === 'ROUND')?.value
     for (let round = 1; round <= 2; round++) {
       await app.change(() => withCanaries(round), `round ${round}`)
       const {exitCode, err} = await deployInterruptedWhen((e) => e.includes('web: promoting the release to web') && e.includes('api: promoting the release to api'))
@@ -673,7 +674,6 @@ describe('rollouts you can trust (real cluster, four services)', function () {
 
   it('a Ctrl-C left two paused canaries; abort of one, then promote of the other (nobody runs the rollout): the release waits for both, the promote is not done, and the release is recorded failed from both (it was recorded from the first alone, then api was promoted into a failed release); twice', async () => {
     const withCanaries = (round: number) => canaries(quad(ns.name, round), '[{setWeight: 50}, {pause: {}}]')
-    const roundOf = async (service: string) => (await app.get(['deployment', service])).spec.template.spec.containers[0].env.find((e: any) => e.name === 'ROUND')?.value
     await app.change(() => withCanaries(0), 'web and api deploy as canaries')
     expect((await app.cli([...DEPLOY, 'test'])).exitCode).to.equal(0)
     for (let round = 1; round <= 2; round++) {
