@@ -68,6 +68,14 @@ function requireChecks(value: RequireChecksConfig | undefined, top: RequireCheck
 /** The environment `skycap up` uses by default; derived when skycap.yaml declares none of that name. */
 export const LOCAL_ENVIRONMENT = 'local'
 
+/**
+ * The command that puts an app into `environment` first, for hints: `skycap up` for \`local\` (it builds the work tree
+ * and deploys it; a deploy of local asks for images nobody built), else a deploy (`@<revision>` with `revision`).
+ */
+export function deployFirst(environment: string, revision = false): string {
+  return environment === LOCAL_ENVIRONMENT ? 'skycap up' : `skycap deploy ${environment}${revision ? '@<revision>' : ''}`
+}
+
 /** Set by skycap up to the registry the local cluster advertises: the derived `local` environment's registry. */
 export const LOCAL_REGISTRY_VARIABLE = 'SKYCAP_LOCAL_REGISTRY'
 

@@ -13,7 +13,7 @@ import {CLUSTER_TOOLS} from './clusters.js'
 import {removeContainer} from './docker.js'
 import {stopForward} from './forwards.js'
 import {abortableSleep} from '../sleep.js'
-import {readState, removeState, stateFile, upAlive} from './state.js'
+import {markStoppedByDown, readState, removeState, runningUps, stateFile, upAlive} from './state.js'
 import type {ToolRunner} from './tool.js'
 import {CREATED_BY, createdByUp} from './up.js'
 
@@ -44,24 +44,33 @@ export interface DownReport {
   kept: string[]
 }
 
-/** How long down waits for an attached skycap up it stopped to end (a redeploy it interrupts ends within seconds). */
-const UP_STOP_MS = 30_000
+/**
+ * How long down waits for a skycap up it stopped to end: a redeploy or a build it interrupts ends within seconds; a
+ * cluster being created (kind, k3d) is seen through first, and the up stops after it.
+ */
+const UP_STOP_MS = 120_000
 
 /** `skycap down [ENV]`: stops up's forwards, deletes the namespace up created, and with `cluster` the cluster it created. */
 export async function down(options: DownOptions, deps: DownDeps): Promise<DownReport> {
   const {loaded, env} = await openEnvironment({configPath: options.configPath, cwd: options.cwd, environment: options.environment ?? LOCAL_ENVIRONMENT, upContext: false})
   const file = stateFile(loaded.file, env.name, deps.env)
   let state = readState(file)
-  const report: DownReport = {app: loaded.config.app, environment: env.name, context: state?.context ?? null, stoppedForwards: [], deletedNamespace: null, deletedCluster: null, kept: []}
-  if (!state) {
+  // Every up still running is stopped first, as its Ctrl-C would: one attached to the logs (under --watch it went on
+  // redeploying into the namespace deleted below, recreating it), and one still building or deploying (it deployed
+  // the app again after down had said it was gone).
+  const attached = new Set((state?.attached ?? []).filter((pid) => pid !== process.pid && upAlive(pid)))
+  const running = [...new Set([...attached, ...runningUps(file)])]
+  if (!state && running.length === 0) {
     deps.reporter.info(`skycap up has not run for ${loaded.config.app} ${env.name} here (no ${file}): nothing to take down`)
-    return report
+    return emptyReport(loaded.config.app, env.name)
   }
-  // An up still attached (following the logs, maybe watching) is stopped first, as its Ctrl-C would: under --watch it
-  // went on redeploying into the namespace deleted below, recreating it, with forwards recorded that were gone.
-  const attached = (state.attached ?? []).filter((pid) => pid !== process.pid && upAlive(pid))
-  for (const pid of attached) {
-    deps.reporter.info(`Stopping the skycap up that follows ${loaded.config.app} ${env.name} (pid ${pid})`)
+  for (const pid of running) {
+    deps.reporter.info(
+      attached.has(pid)
+        ? `Stopping the skycap up that follows ${loaded.config.app} ${env.name} (pid ${pid})`
+        : `Stopping the skycap up that is still bringing ${loaded.config.app} ${env.name} up (pid ${pid})`,
+    )
+    markStoppedByDown(file, pid)
     try {
       process.kill(pid, 'SIGTERM')
     } catch {
@@ -69,11 +78,16 @@ export async function down(options: DownOptions, deps: DownDeps): Promise<DownRe
     }
   }
   const until = Date.now() + UP_STOP_MS
-  while (attached.some(upAlive) && Date.now() < until) await abortableSleep(100)
-  const left = attached.filter(upAlive)
+  while (running.some(upAlive) && Date.now() < until) await abortableSleep(100)
+  const left = running.filter(upAlive)
   if (left.length) deps.reporter.warn(`skycap up (pid ${left.join(', ')}) did not end within ${UP_STOP_MS / 1000} s; going on without it`)
-  // It stopped its forwards and wrote the state as it ended.
-  if (attached.length) state = readState(file) ?? state
+  // They stopped their forwards and wrote the state as they ended (an up stopped early may have written it first).
+  if (running.length) state = readState(file) ?? state
+  if (!state) {
+    deps.reporter.info(`The skycap up of ${loaded.config.app} ${env.name} stopped before it had chosen a cluster: nothing to take down`)
+    return emptyReport(loaded.config.app, env.name)
+  }
+  const report: DownReport = {...emptyReport(loaded.config.app, env.name), context: state.context}
   const stopped = await Promise.all(state.forwards.map((f) => stopForward(f)))
   state.forwards.forEach((f, i) => stopped[i] && report.stoppedForwards.push(`${f.service} 127.0.0.1:${f.localPort}`))
   // Their output files go with them (they were left, and the next up's forwards appended to them).
@@ -121,6 +135,10 @@ export async function down(options: DownOptions, deps: DownDeps): Promise<DownRe
   for (const k of report.kept) deps.reporter.info(`Kept ${k}`)
   removeState(file)
   return report
+}
+
+function emptyReport(app: string, environment: string): DownReport {
+  return {app, environment, context: null, stoppedForwards: [], deletedNamespace: null, deletedCluster: null, kept: []}
 }
 
 /**

@@ -1,6 +1,6 @@
-import {existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync} from 'node:fs'
+import {existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync} from 'node:fs'
 import {homeFolder} from '../paths.js'
-import {join} from 'node:path'
+import {basename, join} from 'node:path'
 
 import type {CreatedCluster} from './cluster-tool.js'
 import {nodeCrypto} from '../builtins.js'
@@ -118,4 +118,60 @@ export function upAlive(pid: number): boolean {
   } catch {
     return false
   }
+}
+
+/**
+ * Every skycap up of this app and environment marks itself running, from its start to its end, with a file beside the
+ * state file (`<state>.up-<pid>`): down stops it first. The state file alone named only ups attached to the logs, so a
+ * down while an up was still building or deploying said it took the app down, and that up then deployed it again.
+ * Returns the function that removes the mark.
+ */
+export function markUpRunning(file: string): () => void {
+  mkdirSync(join(file, '..'), {recursive: true})
+  const mark = upMark(file, process.pid)
+  writeFileSync(mark, '')
+  return () => rmSync(mark, {force: true})
+}
+
+/** The pids of the other ups of this state file still running (marks of ended ones are removed on the way). */
+export function runningUps(file: string): number[] {
+  const prefix = `${basename(file)}.up-`
+  let names: string[]
+  try {
+    names = readdirSync(join(file, '..'))
+  } catch {
+    return []
+  }
+  const pids: number[] = []
+  for (const name of names) {
+    if (!name.startsWith(prefix)) continue
+    const pid = Number(name.slice(prefix.length))
+    if (!Number.isSafeInteger(pid) || pid <= 0 || pid === process.pid) continue
+    if (upAlive(pid)) pids.push(pid)
+    else rmSync(join(file, '..', name), {force: true})
+  }
+  return pids.sort((a, b) => a - b)
+}
+
+/** Written by down into the mark of an up it is about to stop, so that up says who stopped it (not "keeps running"). */
+export function markStoppedByDown(file: string, pid: number): void {
+  try {
+    writeFileSync(upMark(file, pid), JSON.stringify({stoppedBy: process.pid}))
+  } catch {
+    // The up ended meanwhile and took its mark with it.
+  }
+}
+
+/** The pid of the skycap down that stopped this up, if one did. */
+export function stoppedByDown(file: string): number | undefined {
+  try {
+    const by = (JSON.parse(readFileSync(upMark(file, process.pid), 'utf8')) as {stoppedBy?: unknown}).stoppedBy
+    return typeof by === 'number' ? by : undefined
+  } catch {
+    return undefined
+  }
+}
+
+function upMark(file: string, pid: number): string {
+  return `${file}.up-${pid}`
 }

@@ -15,7 +15,7 @@ import {chooseCluster, type ClusterChoice, imageDelivery, type ImageDelivery} fr
 import {choosePort, forwardAlive, portFree, reconnectForward, startForward, stopForward, waitListening} from './forwards.js'
 import type {DeliveredImages, ImagePhase} from './images.js'
 import {checkLocalRegistry, pullReference} from './registry.js'
-import {type ForwardState, readState, saveState, stateFile, type UpState} from './state.js'
+import {type ForwardState, markUpRunning, readState, saveState, stateFile, stoppedByDown, type UpState} from './state.js'
 import type {ToolRunner} from './tool.js'
 import {watchInputs} from './watch.js'
 
@@ -112,182 +112,205 @@ export async function up(options: UpOptions, deps: UpDeps): Promise<UpReport> {
   // (`images: {}` also keeps the dirty-tree warning out, as the deploy's own render does); the deploy renders again
   // with the built ones.
   await prepareRelease({target: env.name, configPath: loaded.file, images: {}})
-  const phases: Phase[] = []
-  let release: number | null = null
-  const phase = async <T>(name: Phase['phase'], run: () => Promise<T>, detail: (value: T) => string): Promise<T> => {
-    // A Ctrl-C the last phase finished despite (a rollout already done, a build already built): go no further.
-    if (deps.signal?.aborted) throw interruptedBefore(name, phases, release)
-    // A spinner only where nothing else writes meanwhile: cluster creation, builds and deploy print their own lines.
-    const r = await runPhase(reporter, name, run, detail, {spinner: name === 'registry' || name === 'forwards'})
-    phases.push({phase: name, ms: r.ms, detail: detail(r.value)})
-    return r.value
+  // Marked running from here to the end: a `skycap down` meanwhile stops this up before it takes the app down.
+  const unmark = markUpRunning(file)
+  try {
+    return await session()
+  } catch (error) {
+    const by = stoppedByDown(file)
+    if (by !== undefined && (deps.signal?.aborted || error instanceof InterruptedError))
+      throw new InterruptedError(`skycap down (pid ${by}) stopped this up: ${(error as Error).message}`, {
+        hint: `skycap down removes what up made; run skycap up again to bring ${loaded.config.app} ${env.name} back.`,
+        cause: error,
+      })
+    throw error
+  } finally {
+    unmark()
   }
 
-  const choice = await phase(
-    'cluster',
-    () => chooseCluster({env, cluster: options.cluster, kubectl: deps.kubectl, tools: deps.tools, info: (l) => reporter.info(l)}),
-    (c) => `${c.context}: ${c.why}`,
-  )
-  const kubectl = deps.kubectl({context: choice.context, namespace: env.namespace})
-  // A cluster up created before stays recorded (down --cluster deletes it) as long as up keeps using it.
-  const createdCluster = choice.created ?? (previous?.createdCluster?.context === choice.context ? previous.createdCluster : undefined)
-  // The last up of this environment went to another context, or another namespace (skycap.yaml's namespace or the
-  // app's name changed): its forwards reached that one and kept doing so ("kept", serving the old release).
-  const moved = previous && (previous.context !== choice.context || previous.namespace !== env.namespace)
-  if (previous && moved) {
-    // The new cluster answers before the last up's state is given up: an up that cannot reach it leaves the last
-    // one's forwards running and its state (what down deletes) as it was.
-    await namespaceExists(kubectl, env.namespace)
-    await Promise.all(previous.forwards.map((f) => stopForward(f)))
-    const left = previous.createdNamespace
-      ? `; namespace ${previous.namespace} that it created there stays, with what runs in it (\`kubectl --context ${previous.context} delete namespace ${previous.namespace}\` deletes it)`
-      : ''
-    const where = previous.context !== choice.context ? `context ${previous.context}` : `namespace ${previous.namespace}`
-    const now = previous.context !== choice.context ? choice.context : `namespace ${env.namespace}`
-    reporter.warn(`the last skycap up of ${env.name} used ${where}; its forwards were stopped, and \`skycap down\` now acts on ${now}${left}`)
-  }
-  // Recorded before anything else can fail: a cluster up created is down --cluster's to delete.
-  const state: UpState = {
-    version: 1,
-    app: loaded.config.app,
-    environment: env.name,
-    configFile: loaded.file,
-    context: choice.context,
-    namespace: env.namespace,
-    createdNamespace: previous && !moved ? previous.createdNamespace : false,
-    ...(createdCluster ? {createdCluster} : {}),
-    forwards: previous && !moved ? previous.forwards.filter(forwardAlive) : [],
-  }
-  // Every write takes in the forwards another up at once recorded meanwhile: the forwards phase then keeps them.
-  const save = () => saveState(file, state, forwardAlive)
-  save()
+  async function session(): Promise<UpReport> {
+    const phases: Phase[] = []
+    let release: number | null = null
+    const phase = async <T>(name: Phase['phase'], run: () => Promise<T>, detail: (value: T) => string): Promise<T> => {
+      // A Ctrl-C the last phase finished despite (a rollout already done, a build already built): go no further.
+      if (deps.signal?.aborted) throw interruptedBefore(name, phases, release)
+      // A spinner only where nothing else writes meanwhile: cluster creation, builds and deploy print their own lines.
+      const r = await runPhase(reporter, name, run, detail, {spinner: name === 'registry' || name === 'forwards'})
+      phases.push({phase: name, ms: r.ms, detail: detail(r.value)})
+      return r.value
+    }
 
-  const delivery = await phase(
-    'registry',
-    async () => {
-      const d = await imageDelivery(choice, deps.kubectl, deps.tools)
-      // Said here, naming where the registry comes from, rather than by the images phase's registry check.
-      if (d.mode === 'registry' && deps.images.buildable(loaded, env).length)
-        await checkLocalRegistry(d.hosting, {context: choice.context, container: createdCluster?.registryContainer}, {fetch: deps.fetch})
-      return d
-    },
-    (d) => describeDelivery(d, env),
-  )
+    const choice = await phase(
+      'cluster',
+      () => chooseCluster({env, cluster: options.cluster, kubectl: deps.kubectl, tools: deps.tools, info: (l) => reporter.info(l)}),
+      (c) => `${c.context}: ${c.why}`,
+    )
+    const kubectl = deps.kubectl({context: choice.context, namespace: env.namespace})
+    // A cluster up created before stays recorded (down --cluster deletes it) as long as up keeps using it.
+    const createdCluster = choice.created ?? (previous?.createdCluster?.context === choice.context ? previous.createdCluster : undefined)
+    // The last up of this environment went to another context, or another namespace (skycap.yaml's namespace or the
+    // app's name changed): its forwards reached that one and kept doing so ("kept", serving the old release).
+    const moved = previous && (previous.context !== choice.context || previous.namespace !== env.namespace)
+    if (previous && moved) {
+      // The new cluster answers before the last up's state is given up: an up that cannot reach it leaves the last
+      // one's forwards running and its state (what down deletes) as it was.
+      await namespaceExists(kubectl, env.namespace)
+      await Promise.all(previous.forwards.map((f) => stopForward(f)))
+      const left = previous.createdNamespace
+        ? `; namespace ${previous.namespace} that it created there stays, with what runs in it (\`kubectl --context ${previous.context} delete namespace ${previous.namespace}\` deletes it)`
+        : ''
+      const where = previous.context !== choice.context ? `context ${previous.context}` : `namespace ${previous.namespace}`
+      const now = previous.context !== choice.context ? choice.context : `namespace ${env.namespace}`
+      reporter.warn(`the last skycap up of ${env.name} used ${where}; its forwards were stopped, and \`skycap down\` now acts on ${now}${left}`)
+    }
+    // Recorded before anything else can fail: a cluster up created is down --cluster's to delete.
+    const state: UpState = {
+      version: 1,
+      app: loaded.config.app,
+      environment: env.name,
+      configFile: loaded.file,
+      context: choice.context,
+      namespace: env.namespace,
+      createdNamespace: previous && !moved ? previous.createdNamespace : false,
+      ...(createdCluster ? {createdCluster} : {}),
+      forwards: previous && !moved ? previous.forwards.filter(forwardAlive) : [],
+    }
+    // Every write takes in the forwards another up at once recorded meanwhile: the forwards phase then keeps them.
+    const save = () => saveState(file, state, forwardAlive)
+    save()
 
-  let built: Record<string, string> = {}
-  let skipped: string[] = []
-  const cycle = async (services: string[]) => {
-    built = {...built, ...(await deliverImages(loaded, env, services, delivery, deps)).images}
-    release = (await deployPhase(loaded, env, choice, kubectl, state, built, options, deps).finally(() => save())).release
-  }
-  await phase(
-    'images',
-    async () => {
-      const delivered = await deliverImages(loaded, env, deps.images.buildable(loaded, env), delivery, deps)
-      ;({images: built, skipped} = delivered)
-      return delivered
-    },
-    ({images, skipped: had}) => {
-      const list = (entries: Array<[string, string]>) => entries.map(([s, i]) => `${s} ${i}`).join(', ')
-      const made = Object.entries(images).filter(([s]) => !had.includes(s))
-      const kept = Object.entries(images).filter(([s]) => had.includes(s))
-      if (!made.length && !kept.length) return 'no service has build: (images as skycap.yaml names them)'
-      return [...(made.length ? [`built ${list(made)}`] : []), ...(kept.length ? [`in the registry already ${list(kept)}`] : [])].join('; ')
-    },
-  )
-  const deployed = await phase(
-    'deploy',
-    // Written even when the deploy fails: a namespace it created is then down's to delete.
-    () => deployPhase(loaded, env, choice, kubectl, state, built, options, deps).finally(() => save()),
-    (r) => `release ${r.release} of ${r.app} ${r.environment} in namespace ${r.namespace}`,
-  )
-  release = deployed.release
-  save()
-  const urls = await phase(
-    'forwards',
-    () => forward(env, choice.context, state, wantedPorts, join(file, '..'), deps),
-    (u) => (u.length ? u.map((x) => `${x.service} ${x.url}${x.reused ? ' (kept)' : ''}`).join(', ') : 'no service has a port'),
-  )
-  save()
-  for (const u of urls) reporter.info(`${u.service}: ${u.url}`)
+    const delivery = await phase(
+      'registry',
+      async () => {
+        const d = await imageDelivery(choice, deps.kubectl, deps.tools)
+        // Said here, naming where the registry comes from, rather than by the images phase's registry check.
+        if (d.mode === 'registry' && deps.images.buildable(loaded, env).length)
+          await checkLocalRegistry(d.hosting, {context: choice.context, container: createdCluster?.registryContainer}, {fetch: deps.fetch})
+        return d
+      },
+      (d) => describeDelivery(d, env),
+    )
 
-  const report = (): UpReport => ({
-    app: loaded.config.app,
-    environment: env.name,
-    derived: env.derived ?? false,
-    context: choice.context,
-    namespace: env.namespace,
-    cluster: {source: choice.source, why: choice.why, ...(createdCluster ? {created: {tool: createdCluster.tool, name: createdCluster.name}} : {})},
-    images: {delivery: delivery.mode, registry: delivery.mode === 'registry' ? delivery.hosting.host : null, built, skipped},
-    release,
-    urls,
-    phases,
-    stateFile: file,
-    detached: options.detach ?? false,
-  })
-  if (options.detach) {
-    reporter.info(`${loaded.config.app} ${env.name} is up; the forwards run in the background until \`skycap down${env.name === LOCAL_ENVIRONMENT ? '' : ` ${env.name}`}\``)
+    let built: Record<string, string> = {}
+    let skipped: string[] = []
+    const cycle = async (services: string[]) => {
+      built = {...built, ...(await deliverImages(loaded, env, services, delivery, deps)).images}
+      release = (await deployPhase(loaded, env, choice, kubectl, state, built, options, deps).finally(() => save())).release
+    }
+    await phase(
+      'images',
+      async () => {
+        const delivered = await deliverImages(loaded, env, deps.images.buildable(loaded, env), delivery, deps)
+        ;({images: built, skipped} = delivered)
+        return delivered
+      },
+      ({images, skipped: had}) => {
+        const list = (entries: Array<[string, string]>) => entries.map(([s, i]) => `${s} ${i}`).join(', ')
+        const made = Object.entries(images).filter(([s]) => !had.includes(s))
+        const kept = Object.entries(images).filter(([s]) => had.includes(s))
+        if (!made.length && !kept.length) return 'no service has build: (images as skycap.yaml names them)'
+        return [...(made.length ? [`built ${list(made)}`] : []), ...(kept.length ? [`in the registry already ${list(kept)}`] : [])].join('; ')
+      },
+    )
+    const deployed = await phase(
+      'deploy',
+      // Written even when the deploy fails: a namespace it created is then down's to delete.
+      () => deployPhase(loaded, env, choice, kubectl, state, built, options, deps).finally(() => save()),
+      (r) => `release ${r.release} of ${r.app} ${r.environment} in namespace ${r.namespace}`,
+    )
+    release = deployed.release
+    save()
+    const urls = await phase(
+      'forwards',
+      () => forward(env, choice.context, state, wantedPorts, join(file, '..'), deps),
+      (u) => (u.length ? u.map((x) => `${x.service} ${x.url}${x.reused ? ' (kept)' : ''}`).join(', ') : 'no service has a port'),
+    )
+    save()
+    for (const u of urls) reporter.info(`${u.service}: ${u.url}`)
+
+    const report = (): UpReport => ({
+      app: loaded.config.app,
+      environment: env.name,
+      derived: env.derived ?? false,
+      context: choice.context,
+      namespace: env.namespace,
+      cluster: {source: choice.source, why: choice.why, ...(createdCluster ? {created: {tool: createdCluster.tool, name: createdCluster.name}} : {})},
+      images: {delivery: delivery.mode, registry: delivery.mode === 'registry' ? delivery.hosting.host : null, built, skipped},
+      release,
+      urls,
+      phases,
+      stateFile: file,
+      detached: options.detach ?? false,
+    })
+    if (options.detach) {
+      reporter.info(`${loaded.config.app} ${env.name} is up; the forwards run in the background until \`skycap down${env.name === LOCAL_ENVIRONMENT ? '' : ` ${env.name}`}\``)
+      return report()
+    }
+
+    // Attached: merged logs (and --watch) until Ctrl-C, which stops the forwards and leaves the app running.
+    reporter.info(`Logs of every service follow; Ctrl-C stops the forwards and leaves ${env.name} running`)
+    let redeployInterrupted: Error | undefined
+    // Recorded so that `skycap down` stops this process first (SIGTERM, as a Ctrl-C).
+    state.attached = [...(state.attached ?? []).filter((pid) => pid !== process.pid), process.pid]
+    save()
+    try {
+      const logs = streamLogs(
+        {services: [], all: true, environment: env.name, configPath: loaded.file, follow: true, tail: 10, context: choice.context},
+        {kubectl: deps.kubectl, reporter, out: deps.out, colour: deps.colour, signal: deps.signal},
+      )
+      const watching = options.watch
+        ? watchInputs(loaded, env, deps.images, {
+            reporter,
+            signal: deps.signal,
+            reload: async () => {
+              try {
+                ;({loaded, env} = await opened())
+                return {loaded, env}
+              } catch (error) {
+                reporter.warn(`${(error as Error).message}; still watching with the skycap.yaml read before (fix it and save again)`)
+                return undefined
+              }
+            },
+            onChange: async (change) => {
+              reporter.info(
+                `change: ${change.files.slice(0, 3).join(', ')}${change.files.length > 3 ? ` and ${change.files.length - 3} more` : ''} → ${change.rebuild.length ? `rebuild ${change.rebuild.join(', ')} and ` : ''}redeploy`,
+              )
+              const started = Date.now()
+              try {
+                await cycle(change.rebuild)
+                await Promise.all(state.forwards.map((f) => reconnectForward(f, 10_000, deps.signal)))
+                reporter.info(`✔ redeployed release ${release} (${((Date.now() - started) / 1000).toFixed(1)}s)`)
+              } catch (error) {
+                // Ctrl-C during a redeploy ends up with the deploy's interruption (exit 130, said below), not a warning
+                // and exit 0 as if the redeploy had been seen through.
+                if (deps.signal?.aborted || error instanceof InterruptedError) redeployInterrupted = error as Error
+                else reporter.warn(`redeploy failed: ${(error as Error).message}`)
+              }
+            },
+          })
+        : Promise.resolve()
+      await Promise.all([logs, watching])
+    } finally {
+      await Promise.all(state.forwards.map((f) => stopForward(f)))
+      state.forwards = []
+      state.attached = (state.attached ?? []).filter((pid) => pid !== process.pid)
+      save()
+      const by = stoppedByDown(file)
+      reporter.info(
+        by === undefined
+          ? `Forwards stopped; ${loaded.config.app} ${env.name} keeps running (\`skycap down\` removes it)`
+          : `Forwards stopped; skycap down (pid ${by}) is taking ${loaded.config.app} ${env.name} down`,
+      )
+    }
+    if (redeployInterrupted) {
+      const cause = redeployInterrupted
+      throw new InterruptedError(`up --watch interrupted during a redeploy: ${cause.message}`, {
+        hint: cause instanceof SkycapError && cause.hint ? cause.hint : `\`skycap status ${env.name}\` shows what runs; save a file or run skycap up again to redeploy.`,
+        cause,
+      })
+    }
     return report()
   }
-
-  // Attached: merged logs (and --watch) until Ctrl-C, which stops the forwards and leaves the app running.
-  reporter.info(`Logs of every service follow; Ctrl-C stops the forwards and leaves ${env.name} running`)
-  let redeployInterrupted: Error | undefined
-  // Recorded so that `skycap down` stops this process first (SIGTERM, as a Ctrl-C).
-  state.attached = [...(state.attached ?? []).filter((pid) => pid !== process.pid), process.pid]
-  save()
-  try {
-    const logs = streamLogs(
-      {services: [], all: true, environment: env.name, configPath: loaded.file, follow: true, tail: 10, context: choice.context},
-      {kubectl: deps.kubectl, reporter, out: deps.out, colour: deps.colour, signal: deps.signal},
-    )
-    const watching = options.watch
-      ? watchInputs(loaded, env, deps.images, {
-          reporter,
-          signal: deps.signal,
-          reload: async () => {
-            try {
-              ;({loaded, env} = await opened())
-              return {loaded, env}
-            } catch (error) {
-              reporter.warn(`${(error as Error).message}; still watching with the skycap.yaml read before (fix it and save again)`)
-              return undefined
-            }
-          },
-          onChange: async (change) => {
-            reporter.info(
-              `change: ${change.files.slice(0, 3).join(', ')}${change.files.length > 3 ? ` and ${change.files.length - 3} more` : ''} → ${change.rebuild.length ? `rebuild ${change.rebuild.join(', ')} and ` : ''}redeploy`,
-            )
-            const started = Date.now()
-            try {
-              await cycle(change.rebuild)
-              await Promise.all(state.forwards.map((f) => reconnectForward(f, 10_000, deps.signal)))
-              reporter.info(`✔ redeployed release ${release} (${((Date.now() - started) / 1000).toFixed(1)}s)`)
-            } catch (error) {
-              // Ctrl-C during a redeploy ends up with the deploy's interruption (exit 130, said below), not a warning
-              // and exit 0 as if the redeploy had been seen through.
-              if (deps.signal?.aborted || error instanceof InterruptedError) redeployInterrupted = error as Error
-              else reporter.warn(`redeploy failed: ${(error as Error).message}`)
-            }
-          },
-        })
-      : Promise.resolve()
-    await Promise.all([logs, watching])
-  } finally {
-    await Promise.all(state.forwards.map((f) => stopForward(f)))
-    state.forwards = []
-    state.attached = (state.attached ?? []).filter((pid) => pid !== process.pid)
-    save()
-    reporter.info(`Forwards stopped; ${loaded.config.app} ${env.name} keeps running (\`skycap down\` removes it)`)
-  }
-  if (redeployInterrupted) {
-    const cause = redeployInterrupted
-    throw new InterruptedError(`up --watch interrupted during a redeploy: ${cause.message}`, {
-      hint: cause instanceof SkycapError && cause.hint ? cause.hint : `\`skycap status ${env.name}\` shows what runs; save a file or run skycap up again to redeploy.`,
-      cause,
-    })
-  }
-  return report()
 }
 
 /** Ctrl-C between two phases: what the phases before it did, and that what is deployed keeps running. */

@@ -1,4 +1,4 @@
-import {unknownServiceError, withFlag} from '../config/environment.js'
+import {deployFirst, unknownServiceError, withFlag} from '../config/environment.js'
 import {connect, type KubectlFactory, namespaceExists, openEnvironment} from '../env/connect.js'
 import {parseDuration} from '../duration.js'
 import {InterruptedError, KubectlError, NamespaceMissingError, SkycapError, UserError} from '../errors.js'
@@ -247,13 +247,21 @@ export async function streamLogs(options: LogsOptions, deps: LogsDeps): Promise<
   }
 
   try {
-    const pods = await listPods()
+    let pods: Pod[]
+    try {
+      pods = await listPods()
+    } catch (error) {
+      // With -f, a Ctrl-C (or up's stop by `skycap down`) is how it ends, even while the first listing runs: its
+      // kubectl stopped by the signal was reported as a failure (exit 130) instead.
+      if (options.follow && controller.signal.aborted) return {environment: env.name, pods: [], shown: 0, hidden: 0}
+      throw error
+    }
     if (pods.length === 0 && !options.follow) {
       // Nothing was ever deployed there: the same answer as scale and lock give (exit 2), not "scaled to 0?".
       // A user whose rights end at the namespace may not read namespaces: then it is said as before.
       if (!(await namespaceExists(kubectl, env.namespace).catch(() => true))) {
         throw new NamespaceMissingError(`no logs of ${services.join(', ')} in ${env.name}: its namespace ${env.namespace} does not exist yet (nothing was deployed there)`, {
-          hint: `Deploy it first: skycap deploy ${env.name}.`,
+          hint: `Deploy it first: ${deployFirst(env.name)}.`,
           details: {environment: env.name, namespace: env.namespace},
         })
       }

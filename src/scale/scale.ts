@@ -1,4 +1,4 @@
-import {unknownServiceError, withFlag} from '../config/environment.js'
+import {deployFirst, unknownServiceError, withFlag} from '../config/environment.js'
 import {DeployFailedError, InterruptedError, KubectlError, NamespaceMissingError, OwnedElsewhereError, TimeoutError, UserError} from '../errors.js'
 import {parseDuration} from '../duration.js'
 import {ciJobUrl, whoAmI} from '../identity.js'
@@ -104,7 +104,7 @@ export async function scale(input: ScaleOptions, deps: DeployDeps): Promise<Scal
       })
     } catch (error) {
       if (error instanceof KubectlError && error.kind === 'not_found') {
-        throw new UserError(`service ${options.service} is not deployed in ${env.name} (namespace ${env.namespace})`, {hint: `Deploy it first: skycap deploy ${env.name}.`})
+        throw new UserError(`service ${options.service} is not deployed in ${env.name} (namespace ${env.namespace})`, {hint: `Deploy it first: ${deployFirst(env.name)}.`})
       }
       throw error
     }
@@ -114,7 +114,7 @@ export async function scale(input: ScaleOptions, deps: DeployDeps): Promise<Scal
       throw new OwnedElsewhereError(`Deployment/${target} in namespace ${env.namespace} belongs to ${describeOwner(owner, app)}, not to ${app} ${env.name}; nothing was changed`, {
         hint:
           owner.owner === 'unmanaged'
-            ? `skycap scales only what it deployed: deploy ${app} ${env.name} first (skycap deploy ${env.name}), or scale that Deployment with kubectl.`
+            ? `skycap scales only what it deployed: deploy ${app} ${env.name} first (${deployFirst(env.name)}), or scale that Deployment with kubectl.`
             : `skycap scales only what it deployed for ${app} ${env.name}: run skycap scale from the repository (or environment) that owns it.`,
         details: {environment: env.name, namespace: env.namespace, deployment: target, owner},
       })
@@ -145,7 +145,7 @@ export async function scale(input: ScaleOptions, deps: DeployDeps): Promise<Scal
     // Nothing was deployed there: say what could not be scaled, not how to lock the environment by hand.
     if (!(error instanceof NamespaceMissingError)) throw error
     throw new NamespaceMissingError(`cannot scale ${options.service} in ${env.name}: its namespace ${env.namespace} does not exist yet (nothing was deployed there); nothing was changed`, {
-      hint: `Deploy it first: skycap deploy ${env.name}.`,
+      hint: `Deploy it first: ${deployFirst(env.name)}.`,
       details: {environment: env.name, namespace: env.namespace},
     })
   })

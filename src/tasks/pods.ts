@@ -1,3 +1,4 @@
+import {deployFirst} from '../config/environment.js'
 import {UserError} from '../errors.js'
 import type {Kubectl} from '../kubectl/kubectl.js'
 import {LABELS, type KubeObject} from '../render/objects.js'
@@ -56,7 +57,7 @@ async function noReadyPod(kubectl: Kubectl, pods: number, app: string, environme
     .json<{items: Array<{spec?: {replicas?: number}}>}>(['get', 'deployments,statefulsets', '-l', servicePodSelector(app, environment, service)])
     .then((l) => l.items)
     .catch(() => undefined)
-  if (workloads?.length === 0) return new UserError(`${service} is not deployed in ${environment}: no pod of it runs`, {hint: `Deploy it first: skycap deploy ${environment}@<revision>.`})
+  if (workloads?.length === 0) return new UserError(`${service} is not deployed in ${environment}: no pod of it runs`, {hint: `Deploy it first: ${deployFirst(environment, true)}.`})
   if (workloads && workloads.every((w) => (w.spec?.replicas ?? 1) === 0))
     return new UserError(`${service} is scaled to 0 in ${environment}: no pod of it runs`, {hint: `Scale it up first: skycap scale ${service} 1 -e ${environment}.`})
   return new UserError(`no pod of ${service} runs in ${environment}`, {hint: `${status}; wait for its pods to start.`})

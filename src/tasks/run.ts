@@ -1,4 +1,4 @@
-import {environmentInCommand, unknownServiceError, withFlag} from '../config/environment.js'
+import {deployFirst, environmentInCommand, unknownServiceError, withFlag} from '../config/environment.js'
 
 import {connect, type KubectlFactory, openEnvironment} from '../env/connect.js'
 import {parseDuration} from '../duration.js'
@@ -99,13 +99,13 @@ export async function runTask(options: RunTaskOptions, deps: RunTaskDeps): Promi
   const {kubectl} = await connect(env, deps.kubectl, deps.reporter)
   const release = lastGood(await listReleases(kubectl, app, env.name))
   if (!release && unknown && options.rev === undefined) throw unknown
-  if (!release) throw new UserError(`nothing of ${app} is deployed to ${env.name} yet: run uses the deployed release's pod template`, {hint: `Deploy first: skycap deploy ${env.name}`})
+  if (!release) throw new UserError(`nothing of ${app} is deployed to ${env.name} yet: run uses the deployed release's pod template`, {hint: `Deploy first: ${deployFirst(env.name)}`})
   const manifests = release.manifests()
   // A service added to skycap.yaml since: said as such, not as a service that "renders no Deployment".
   if (!(options.service in (release.record.images ?? {})) && !manifests.some((o) => o.kind === 'Deployment' && o.metadata.name === options.service)) {
     if (unknown && options.rev === undefined) throw unknown
     throw new UserError(`${options.service} is not in release ${release.record.number}, the one deployed to ${env.name}: run uses the deployed release's pod template`, {
-      hint: `Deploy it first (skycap deploy ${env.name}); \`skycap history ${env.name}\` shows what was deployed.`,
+      hint: `Deploy it first (${deployFirst(env.name)}); \`skycap history ${env.name}\` shows what was deployed.`,
     })
   }
   const template = podTemplateOf(manifests, options.service)

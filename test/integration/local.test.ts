@@ -193,11 +193,44 @@ describe('skycap up / down: the whole app locally, on the real node', function (
       expect(d.doc.result.deletedNamespace).to.equal(NAMESPACE)
       const r = await proc
       expect(r.exitCode, err.text).to.equal(0)
-      expect(err.text).to.include('Forwards stopped')
+      // Not "keeps running": down is taking it away.
+      expect(err.text).to.match(/Forwards stopped; skycap down \(pid \d+\) is taking localapp local down/)
       // A change saved now redeploys nothing: no up is watching, and the namespace stays gone.
       writeFileSync(join(clone, 'config/web/app.properties'), 'greeting=after down\n')
       await new Promise((resolve) => setTimeout(resolve, 3000))
       expect((await kubectl(['get', 'namespace', NAMESPACE, '--ignore-not-found', '-o', 'name'])).stdout).to.equal('')
+    } finally {
+      proc.kill('SIGKILL')
+    }
+  })
+
+  it('down while up is still deploying stops that up first (it deployed the app again after down said it was gone); logs and scale then point at skycap up', async () => {
+    // web's pod never becomes ready: the up's deploy waits for it (uncommitted: up builds the work tree).
+    writeFileSync(join(clone, 'config/web/app.properties'), 'greeting=stuck\nhealthz=fail\n')
+    const proc = execa('node', [cliPath, 'up', '--detach', '--cluster', testCluster().context], {cwd: clone, env: env(), reject: false})
+    const err = captureOutput(proc.stderr)
+    try {
+      await err.waitFor(/Deploying release 1/, 240_000)
+      await new Promise((resolve) => setTimeout(resolve, 2000))
+      const d = await json(['down'])
+      expect(d.exitCode, d.stderr).to.equal(0)
+      expect(d.stderr).to.match(/Stopping the skycap up that is still bringing localapp local up \(pid \d+\)/)
+      expect(d.doc.result.deletedNamespace, d.stderr).to.equal(NAMESPACE)
+      const r = await proc
+      expect(r.exitCode, err.text).to.equal(130)
+      expect(err.text).to.match(/skycap down \(pid \d+\) stopped this up: /)
+      // Nothing brings it back: the namespace stays gone.
+      await new Promise((resolve) => setTimeout(resolve, 3000))
+      expect((await kubectl(['get', 'namespace', NAMESPACE, '--ignore-not-found', '-o', 'name'])).stdout).to.equal('')
+      // The way back is skycap up (a deploy of local asks for images nobody built).
+      for (const args of [
+        ['logs', 'web', '-e', 'local'],
+        ['scale', 'web', '2', '-e', 'local'],
+      ]) {
+        const x = await json(args)
+        expect(x.exitCode, x.stderr).to.equal(2)
+        expect(x.doc.error.hint, args.join(' ')).to.equal('Deploy it first: skycap up.')
+      }
     } finally {
       proc.kill('SIGKILL')
     }

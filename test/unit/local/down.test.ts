@@ -1,7 +1,8 @@
 // skycap down with a recorded state: it deletes what up made (a namespace carrying up's annotation, a cluster up
 // created, with the exact commands) and keeps the rest. kind cannot run here: a fake runner records its argv.
 import {expect} from 'chai'
-import {existsSync, realpathSync, writeFileSync} from 'node:fs'
+import {type ChildProcess, spawn} from 'node:child_process'
+import {existsSync, mkdirSync, readFileSync, realpathSync, rmSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 
 import {PRUNE_RESOURCES} from '../../../src/deploy/apply.js'
@@ -137,6 +138,55 @@ describe('skycap down: only what up made', () => {
       expect(reporter.lines.join('\n')).to.contain(said)
       expect(fake.remaining()).to.equal(0)
       expect(readState(stateFile(join(realpathSync(repo.dir), 'skycap.yaml'), 'local', {XDG_CACHE_HOME: cache.dir})), 'the state is cleared').to.equal(undefined)
+    }
+  })
+
+  it('an up still starting (no state file yet, or one it writes as it stops): down stops it first, marks it stopped by down, then takes down what it recorded', async () => {
+    const configFile = join(realpathSync(repo.dir), 'skycap.yaml')
+    const file = stateFile(configFile, 'local', {XDG_CACHE_HOME: cache.dir})
+    const full: UpState = {version: 1, app: 'localapp', environment: 'local', configFile, context: 'kind-skycap', namespace: 'localapp-local', createdNamespace: false, forwards: []}
+    // A stand-in for an up between its start and its first state (an "up" argument, as /proc shows for skycap up): on
+    // SIGTERM it writes what the real up writes as it ends, when told to, and what its mark then said.
+    const upLike = (writes: boolean) => {
+      const child = spawn(
+        process.execPath,
+        [
+          '-e',
+          `const fs = require('node:fs'); process.on('SIGTERM', () => { fs.writeFileSync(process.argv[1] + '.seen', fs.readFileSync(process.argv[1] + '.up-' + process.pid, 'utf8')); if (${writes}) fs.writeFileSync(process.argv[1], process.argv[2]); process.exit(130) }); setInterval(() => {}, 1000); process.send('ready')`,
+          file,
+          JSON.stringify(full),
+          'up',
+        ],
+        {stdio: ['ignore', 'ignore', 'inherit', 'ipc']},
+      )
+      return new Promise<ChildProcess>((resolve) => child.once('message', () => resolve(child)))
+    }
+    mkdirSync(join(file, '..'), {recursive: true})
+    for (const writes of [false, true]) {
+      const child = await upLike(writes)
+      writeFileSync(`${file}.up-${child.pid}`, '')
+      // An ended up's mark is removed, not waited for.
+      writeFileSync(`${file}.up-${2 ** 22 + 1}`, '')
+      const ended = new Promise((resolve) => child.once('exit', resolve))
+      const fake = fakeKubectlFactory(
+        writes ? [{argv: ['--context', 'kind-skycap', '--request-timeout=30s', 'get', 'namespace', 'localapp-local', '--ignore-not-found', '-o', 'name'], result: {stdout: ''}}] : [],
+      )
+      const reporter = memoryReporter()
+      const report = await down({cwd: repo.dir}, {kubectl: fake.factory, tools: tools().tools, reporter, env: {XDG_CACHE_HOME: cache.dir}})
+      expect(await ended, 'the up was stopped (SIGTERM)').to.equal(130)
+      expect(reporter.lines.join('\n')).to.contain(`Stopping the skycap up that is still bringing localapp local up (pid ${child.pid})`)
+      expect(JSON.parse(readFileSync(`${file}.seen`, 'utf8')), 'its mark names the down that stopped it').to.deep.equal({stoppedBy: process.pid})
+      expect(existsSync(`${file}.up-${2 ** 22 + 1}`), "an ended up's mark is cleared").to.equal(false)
+      if (writes) {
+        expect(report.context, 'the state it wrote as it stopped is what down acts on').to.equal('kind-skycap')
+        expect(reporter.lines.join('\n')).to.contain('Namespace localapp-local does not exist (skycap up did not get as far as creating it)')
+      } else {
+        expect(report.context).to.equal(null)
+        expect(reporter.lines.join('\n')).to.contain('The skycap up of localapp local stopped before it had chosen a cluster: nothing to take down')
+      }
+      expect(fake.remaining()).to.equal(0)
+      expect(readState(file), 'the state is cleared').to.equal(undefined)
+      rmSync(`${file}.up-${child.pid}`, {force: true})
     }
   })
 

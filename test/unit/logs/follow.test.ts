@@ -87,6 +87,28 @@ describe('logs -f: listeners and the signal', () => {
     expect(ended, 'streamLogs returned').to.equal(true)
     expect(spawned, 'no pod followed').to.deep.equal([])
   })
+
+  it('a signal that aborts while the first pod listing runs: -f ends quietly (its kubectl stopped by the signal was exit 130 for skycap up stopped by down)', async () => {
+    const stop = new AbortController()
+    const runner: ProcessRunner = async (_file, argv) => {
+      if (argv.includes('get-contexts')) return {exitCode: 0, stdout: 'it-context\n', stderr: ''}
+      // The signal arrives while kubectl lists the pods, and stops it.
+      stop.abort()
+      return {exitCode: -1, stdout: '', stderr: '', signal: 'SIGTERM'}
+    }
+    const spawned: string[] = []
+    const out = new Writable({write: (_c, _e, cb) => cb()})
+    const run = (follow: boolean) =>
+      streamLogs(
+        {services: ['web'], follow, configPath: join(repo.dir, 'skycap.yaml'), pollMs: 1},
+        {kubectl: (o) => new Kubectl({...o, runner, spawner: followers(spawned)}), reporter: quiet, out, colour: false, signal: stop.signal},
+      )
+    await run(true)
+    expect(spawned, 'no pod followed').to.deep.equal([])
+    // Without -f it stays an interruption: the logs asked for were not shown.
+    const error = await run(false).catch((e: unknown) => e)
+    expect(error).to.have.property('exitCode', 130)
+  })
 })
 
 describe('logs -f: pods and containers that start while following', () => {
