@@ -47,9 +47,38 @@ function engineFor(partials: Partials | undefined): Liquid {
       root: partials ? [partials.root] : [],
       fs: partials ? confinedFs(partials) : confinedFs({root: '', show: (p) => p}),
     })
+    guardArithmetic(engine)
     engines.set(key, engine)
   }
   return engine
+}
+
+class ArithmeticError extends Error {}
+
+/** LiquidJS's arithmetic filters, whose JavaScript results may be Infinity or NaN. */
+const ARITHMETIC = ['abs', 'at_least', 'at_most', 'ceil', 'divided_by', 'floor', 'minus', 'plus', 'modulo', 'times', 'round']
+
+/**
+ * `{{ 4 | divided_by: 0 }}` rendered `Infinity`, `modulo: 0` and `"abc" | times: 2` rendered `NaN`, into a manifest
+ * (Shopify's Liquid stops with "divided by 0"). Each arithmetic filter now refuses a result that is not a finite
+ * number: the template's error then names the file, line and filter.
+ */
+function guardArithmetic(engine: Liquid): void {
+  for (const name of ARITHMETIC) {
+    const original = engine.filters[name]
+    if (typeof original !== 'function') continue
+    engine.registerFilter(name, function (this: unknown, ...args: unknown[]) {
+      const result: unknown = (original as (...a: unknown[]) => unknown).apply(this, args)
+      if (typeof result === 'number' && !Number.isFinite(result)) {
+        const shown = args.map((a) => (typeof a === 'string' ? JSON.stringify(a) : String(a)))
+        const byZero = (name === 'divided_by' || name === 'modulo') && Number(args[1]) === 0
+        throw new ArithmeticError(
+          `${shown[0]} | ${name}${shown.length > 1 ? `: ${shown.slice(1).join(', ')}` : ''} gives ${String(result)}${byZero ? ' (a division by 0)' : ''}, which no manifest field takes`,
+        )
+      }
+      return result
+    })
+  }
 }
 
 /** Node's file system for LiquidJS, confined to `partials.root`, with the template size limit. */
@@ -171,5 +200,9 @@ function templateError(error: unknown, file: string, context: object, partials: 
       details: {include: lookup[1]},
     })
   }
+  if (e.originalError instanceof ArithmeticError)
+    return new ConfigError(`template error: ${e.originalError.message}`, where, {
+      hint: 'Guard the filter with {% if %} (a value of 0 is set, so | default does not replace it), or change the value it gets.',
+    })
   return new ConfigError(`template error: ${message.replace(/, (file|line|col):.*$/, '')}`, where, {hint: 'Check the {{ }} and {% %} syntax (LiquidJS).'})
 }

@@ -481,6 +481,23 @@ describe('template errors', () => {
     expect(e.message).to.contain('undefined variable "values.hots"')
   })
 
+  it('a division by 0 (divided_by, modulo) is an error at its file:line, not Infinity or NaN in the manifest', async () => {
+    for (const [filter, result] of [
+      ['divided_by', 'Infinity'],
+      ['modulo', 'NaN'],
+    ]) {
+      repo.write('deploy/extra.yaml', `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: extra\ndata:\n  per: "{{ 12 | ${filter}: 0 }}"\n`)
+      const e = await renderError(repo, 'staging')
+      expect(e.message).to.contain('deploy/extra.yaml:6:')
+      expect(e.message).to.contain(`12 | ${filter}: 0 gives ${result} (a division by 0), which no manifest field takes`)
+      expect(e.hint).to.contain('{% if %}')
+    }
+    // What divides still renders as LiquidJS renders it.
+    repo.write('deploy/extra.yaml', 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: extra\ndata:\n  per: "{{ 12 | divided_by: 5 }} {{ 12 | modulo: 5 }} {{ 12 | divided_by: 5, true }}"\n')
+    const data = (await render(repo, 'staging')).objects.find((o) => o.object.metadata?.name === 'extra')?.object.data
+    expect(data).to.deep.equal({per: '2.4 2 2'})
+  })
+
   it('lists in the hint of an undefined variable the variables templates really get, as docs/configuration.md does', async () => {
     repo.write('deploy/extra.yaml', 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: extra\ndata:\n  host: {{ values.nope }}\n')
     const hint = (await renderError(repo, 'staging')).hint ?? ''
