@@ -13,7 +13,7 @@ import {confirmProtected, type DeployDeps, type DeployReport, plannedReport, ref
 import {DEFAULT_TIMEOUT_MS, liveDeployments} from './replicas.js'
 import {openNotifier} from '../notify/notifier.js'
 import {hooksNotUndone} from '../hooks/hooks.js'
-import {rollOutRelease, scaleDownOldSlots} from '../strategies/rollout.js'
+import {placedRelease, rollOutRelease, scaleDownOldSlots} from '../strategies/rollout.js'
 import {otherSlotDeployment} from '../strategies/strategy.js'
 import {appSelector, connect, openEnvironment} from '../env/connect.js'
 import {DeployFailedError, InterruptedError, TimeoutError} from '../errors.js'
@@ -191,13 +191,14 @@ export async function rollback(options: RollbackOptions, deps: DeployDeps): Prom
       env,
       deps,
       'rollback',
-      `Roll back PROTECTED ${env.name} (context ${target.context}) to release ${chosen.record.number} (${chosen.record.revision?.short})?\n${await changeSummary(kubectl, planned.objects)}`,
+      `Roll back PROTECTED ${env.name} (context ${target.context}) to release ${chosen.record.number} (${chosen.record.revision?.short})?\n${await changeSummary(kubectl, planned.objects, {selector, keep: (await placedRelease(kubectl, planned.objects, undefined, selector)).keep})}`,
     )
   }
   if (options.dryRun) {
     report.applied = planned.objects.map((o) => `${o.kind}/${o.metadata.name}`)
     // What the rollback would delete (a service the release did not have): it said nothing, and --json had none.
-    report.pruned = await findPrunable(kubectl, selector, planned.objects)
+    // As the rollback keeps them: a blue-green service's other slot is scaled to 0, not pruned (the dry run said pruned).
+    report.pruned = await findPrunable(kubectl, selector, (await placedRelease(kubectl, planned.objects, undefined, selector)).keep)
     if (report.pruned.length) deps.reporter.info(`Dry run: ${pruningNote(report.pruned, `release ${chosen.record.number} did not have`).replace(/^Pruning/, 'would prune')}`)
     return report
   }

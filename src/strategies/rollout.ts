@@ -16,6 +16,11 @@ import {type LiveObjects, markStrategies, type Placement, type ServiceUnit, serv
 
 const STRATEGIES: Record<Strategy['type'], Strategy> = {rolling, blueGreen, canary}
 
+/** The strategy that places a unit: a rollback (recorded objects, no services) of a canary service goes straight back, no steps, no pauses. */
+function strategyFor(unit: ServiceUnit, services: Record<string, ServiceConfig> | undefined): Strategy {
+  return unit.strategy.type === 'canary' && !services ? rolling : STRATEGIES[unit.strategy.type]
+}
+
 export interface ReleaseRolloutOptions extends RolloutOptions {
   app: string
   environment: string
@@ -60,8 +65,7 @@ export async function rollOutRelease(options: ReleaseRolloutOptions): Promise<Re
     onContact: (event) => reportContact(options.reporter, event, 'what was applied goes on in the cluster, and skycap takes the rollout on once it answers, until its timeout'),
   })
   const live = await liveObjects(kubectl, options.selector)
-  // A rollback (recorded objects, no services) of a canary service goes straight back: no steps, no pauses.
-  const strategyOf = (u: ServiceUnit) => (u.strategy.type === 'canary' && !options.services ? rolling : STRATEGIES[u.strategy.type])
+  const strategyOf = (u: ServiceUnit) => strategyFor(u, options.services)
   const placements = units.map((u) => strategyOf(u).place(u, live))
   await recordSlotsComingUp(
     placements.filter((p) => strategyOf(p.unit) === blueGreen),
@@ -136,12 +140,21 @@ export async function placedObjects(kubectl: Kubectl, objects: KubeObject[], ser
   return (await placedRelease(kubectl, objects, services, selector)).objects
 }
 
-/** placedObjects, and what the deploy keeps once it rolled out (a blue-green service's other slot too): what it does not prune. */
-export async function placedRelease(kubectl: Kubectl, objects: KubeObject[], services: Record<string, ServiceConfig>, selector: string): Promise<{objects: KubeObject[]; keep: KubeObject[]}> {
-  const {units, rest} = serviceUnits(markStrategies(objects, services))
+/**
+ * placedObjects, and what the deploy keeps once it rolled out (a blue-green service's other slot too): what it does not
+ * prune. `services` undefined: a rollback's recorded objects, placed as rollOutRelease places them (a canary service
+ * goes straight back, keeping no canary Deployment).
+ */
+export async function placedRelease(
+  kubectl: Kubectl,
+  objects: KubeObject[],
+  services: Record<string, ServiceConfig> | undefined,
+  selector: string,
+): Promise<{objects: KubeObject[]; keep: KubeObject[]}> {
+  const {units, rest} = serviceUnits(services ? markStrategies(objects, services) : objects)
   if (units.length === 0) return {objects: rest, keep: rest}
   const live = await liveObjects(kubectl, selector)
-  const placements = units.map((u) => STRATEGIES[u.strategy.type].place(u, live))
+  const placements = units.map((u) => strategyFor(u, services).place(u, live))
   return {objects: [...rest, ...placements.flatMap((p) => p.recorded)], keep: [...rest, ...placements.flatMap((p) => [...p.recorded, ...p.keep])]}
 }
 

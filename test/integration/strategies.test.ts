@@ -143,6 +143,10 @@ describe('strategies on the real node: blue-green and canary with counted reques
     await new Promise((res) => setTimeout(res, 8000))
     expect(await replicas('web-blue'), 'the old slot is kept up during scaleDownDelay').to.equal(2)
 
+    // Its dry run says what the rollback then does: no slot pruned (the one rolled back from is scaled to 0 after).
+    const dry = await app.json(['rollback', 'test', '--dry-run'])
+    expect(dry.exitCode, dry.stderr).to.equal(0)
+    expect(dry.doc.result.pruned, dry.stderr).to.deep.equal([])
     // Rollback while blue is still up: a switch back.
     const rollbackStarted = Date.now()
     const rolling = background(['rollback', 'test'])
