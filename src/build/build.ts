@@ -256,7 +256,15 @@ export async function buildImages(options: BuildOptions, deps: BuildDeps = {}): 
     const pushesWhileBuilding = (b: ImageBuild): boolean => push && !builderOf(b).push
     // What failed, as a command to run here: the paths of the build folder (removed when the build ends) are the repository's.
     const pastable = (ran: NonNullable<StepFailed['ran']>) => pastableCommand(ran, source.dir, vcs.root, options.cwd ?? process.cwd())
-    await inParallel(toBuild, jobs, (b) => builderOf(b).build(b, io(b)), deps.signal, 'build', {pushesWhileBuilding, workTree: options.workTree ?? false, pastable})
+    const inRegistry = async (list: ImageBuild[]) => {
+      const found = await checkImages(
+        list.map((b) => b.image),
+        {fetch: deps.fetch},
+      )
+      if (found.some((r) => r.state === 'unknown')) throw new Error('the registry did not answer')
+      return list.filter((b) => found.find((r) => r.image === b.image)?.state === 'present')
+    }
+    await inParallel(toBuild, jobs, (b) => builderOf(b).build(b, io(b)), deps.signal, 'build', {pushesWhileBuilding, workTree: options.workTree ?? false, pastable, inRegistry})
     await inParallel(
       toBuild.filter((b) => push && builderOf(b).push),
       jobs,
@@ -391,8 +399,15 @@ function buildableServices(loaded: LoadedConfig, env: Environment, named: string
   for (const name of named ?? []) {
     if (!env.services[name]) throw unknownServiceError(loaded, name)
     if (!buildable.includes(name)) {
-      throw new UserError(`service "${name}" has no build: block in ${shown}; its image (${env.services[name]?.image}) is not built by skycap`, {
-        hint: buildable.length ? `Services with build: ${buildable.join(', ')}.` : 'Add build: to the service (see docs/build.md).',
+      // A service may run the image another one builds (docs/build.md): that one is what to build.
+      const image = env.services[name]?.image
+      const builtBy = buildable.filter((s) => env.services[s]?.image === image)
+      throw new UserError(`service "${name}" has no build: block in ${shown}; its image (${image}) is ${builtBy.length ? `built by ${builtBy.join(', ')}` : 'not built by skycap'}`, {
+        hint: builtBy.length
+          ? `Build ${builtBy.length === 1 ? 'it' : 'them'}: -s ${builtBy.join(' -s ')}.`
+          : buildable.length
+            ? `Services with build: ${buildable.join(', ')}.`
+            : 'Add build: to the service (see docs/build.md).',
       })
     }
   }
@@ -527,12 +542,25 @@ async function inParallel(
   step: (b: ImageBuild) => Promise<void>,
   signal: AbortSignal | undefined,
   what: 'build' | 'push',
-  {pushesWhileBuilding, workTree, pastable}: {pushesWhileBuilding: (b: ImageBuild) => boolean; workTree: boolean; pastable?: (ran: NonNullable<StepFailed['ran']>) => string} = {
+  {
+    pushesWhileBuilding,
+    workTree,
+    pastable,
+    inRegistry,
+  }: {
+    pushesWhileBuilding: (b: ImageBuild) => boolean
+    workTree: boolean
+    pastable?: (ran: NonNullable<StepFailed['ran']>) => string
+    /** Of the builds that pushed as they built, those whose image the registry has: asked only when the step ends in a failure or a Ctrl-C. */
+    inRegistry?: (builds: ImageBuild[]) => Promise<ImageBuild[]>
+  } = {
     pushesWhileBuilding: () => false,
     workTree: false,
   },
 ): Promise<void> {
-  const failed: Array<{build: ImageBuild; error: unknown}> = []
+  // `interrupted`: the step failed once the signal had come (docker and a build.command exit on it): cut off, not a
+  // failure of its own.
+  const failed: Array<{build: ImageBuild; error: unknown; interrupted: boolean}> = []
   const finished: ImageBuild[] = []
   let next = 0
   const worker = async (): Promise<void> => {
@@ -542,26 +570,45 @@ async function inParallel(
         await step(b)
         finished.push(b)
       } catch (error) {
-        failed.push({build: b, error})
+        failed.push({build: b, error, interrupted: signal?.aborted ?? false})
       }
     }
   }
   await Promise.all(Array.from({length: Math.min(jobs, builds.length)}, worker))
-  const pushed = finished.filter(pushesWhileBuilding).map((b) => b.service)
-  const pushedNote = pushed.length ? `${pushed.join(', ')} ${pushed.length === 1 ? 'was' : 'were'} pushed as ${pushed.length === 1 ? 'it' : 'they'} built` : undefined
+  if (!signal?.aborted && !failed.length) return
+  const names = (list: ImageBuild[]) => list.map((b) => b.service).join(', ')
+  const was = (list: ImageBuild[]) => (list.length === 1 ? 'was' : 'were')
+  // What finished pushing as it built, as the registry has it: a build.command that exits 0 may not have pushed (it
+  // was said "pushed as it built" all the same).
+  const finishedPushing = finished.filter(pushesWhileBuilding)
+  const confirmed = finishedPushing.length && inRegistry ? await inRegistry(finishedPushing).catch(() => undefined) : finishedPushing
+  const pushed = confirmed ?? []
+  const notPushed = confirmed ? finishedPushing.filter((b) => !pushed.includes(b)) : []
+  const pushedNote = [
+    pushed.length ? `${names(pushed)} ${was(pushed)} pushed as ${pushed.length === 1 ? 'it' : 'they'} built` : '',
+    notPushed.length ? `${names(notPushed)} built but ${notPushed.length === 1 ? 'its image is' : 'their images are'} not in the registry` : '',
+    !confirmed && finishedPushing.length ? `${names(finishedPushing)} built and pushed as ${finishedPushing.length === 1 ? 'it' : 'they'} built (the registry did not answer to confirm it)` : '',
+  ]
+    .filter(Boolean)
+    .join('; ')
   if (signal?.aborted) {
-    // An interrupted buildx --push or build.command may have pushed before it stopped.
-    const cut = builds.slice(0, next).filter((b) => pushesWhileBuilding(b) && !finished.includes(b))
-    const cutNote = cut.length ? `${cut.map((b) => b.service).join(', ')} stopped while building and may have pushed` : undefined
-    const built = [pushedNote, cutNote].filter(Boolean).join('; ') || 'nothing was pushed'
-    if (what === 'build') throw new InterruptedError(`interrupted during the build; ${built}`)
+    // A step that had failed before the Ctrl-C failed: named so, not as cut off by it.
+    const failedBefore = failed.filter((f) => !f.interrupted)
+    const failedNote = failedBefore.length ? `${failedBefore.map((f) => `${f.build.service} had failed (${f.error instanceof StepFailed ? f.error.message : String(f.error)})`).join(', ')}` : undefined
+    const ended = new Set([...finished, ...failedBefore.map((f) => f.build)])
+    if (what === 'build') {
+      // An interrupted buildx --push or build.command may have pushed before it stopped.
+      const cut = builds.slice(0, next).filter((b) => pushesWhileBuilding(b) && !ended.has(b))
+      const cutNote = cut.length ? `${names(cut)} stopped while building and may have pushed` : undefined
+      const built = [failedNote, pushedNote, cutNote].filter(Boolean).join('; ') || 'nothing was pushed'
+      throw new InterruptedError(`interrupted during the build; ${built}`)
+    }
     // Each push by name: done, cut off (the registry may have it), or never started ("some images may have been pushed").
-    const names = (list: ImageBuild[]) => list.map((b) => b.service).join(', ')
-    const was = (list: ImageBuild[]) => (list.length === 1 ? 'was' : 'were')
     // A push the Ctrl-C stopped fails (docker exits on the signal): cut off all the same.
-    const cutPushes = builds.slice(0, next).filter((b) => !finished.includes(b))
+    const cutPushes = builds.slice(0, next).filter((b) => !ended.has(b))
     const unstarted = builds.slice(next)
     const said = [
+      failedNote ?? '',
       finished.length ? `${names(finished)} ${was(finished)} pushed` : '',
       cutPushes.length ? `${names(cutPushes)} stopped while pushing and may be in the registry` : '',
       unstarted.length ? `${names(unstarted)} ${was(unstarted)} not pushed` : '',
@@ -585,7 +632,13 @@ async function inParallel(
   const text = stepFailures
     .map((f) => `${f.service}: ${f.step} ${'notFound' in f ? `could not start: ${f.notFound} was not found (is it installed, on PATH?)` : `exited ${f.exitCode}`}${failureLines(f)}`)
     .join('\n')
-  const result = what === 'build' ? (pushedNote ? `${pushedNote}; nothing else was pushed` : 'nothing was pushed') : 'the images listed were not pushed'
+  const result =
+    what === 'build'
+      ? pushedNote
+        ? `${pushedNote}; nothing else was pushed`
+        : 'nothing was pushed'
+      : // The pushes that finished are in the registry (a CI job re-run skips them): said, where only the failed ones were.
+        `the images listed were not pushed${finished.length ? `; ${names(finished)} ${was(finished)} pushed` : ''}`
   // With --jobs below the number of images, those still queued never start once one failed: say which.
   const queued = builds.slice(next).map((b) => b.service)
   const unstarted = queued.length ? `; ${queued.join(', ')} ${queued.length === 1 ? 'was' : 'were'} not ${what === 'build' ? 'built' : 'pushed'} (not started after the failure)` : ''

@@ -181,7 +181,10 @@ export async function deploy(options: DeployOptions, deps: DeployDeps): Promise<
     // The images skycap does not build are checked before it builds and pushes the others: a deploy that cannot
     // happen pushes nothing.
     const buildable = buildsOf(early)
-    if (!options.skipImageCheck) await checkImagesExist(early, deps, (service) => !buildable.has(service))
+    // A service without build: that runs a built service's image (docs/build.md) gets it from this build: it was
+    // checked as missing, and deploy --build of such an app always stopped here, naming --build as the way out.
+    const pushed = new Set([...buildable].map((service) => early?.images[service]))
+    if (!options.skipImageCheck) await checkImagesExist(early, deps, (service) => !buildable.has(service) && !pushed.has(early?.images[service]))
     // The kube context is looked up in the kubeconfig (the cluster is not asked) before the build: a context the
     // kubeconfig lacks used to be said only after the images were built and pushed.
     connected = await connect(environmentOf(early), deps.kubectl, reporter)

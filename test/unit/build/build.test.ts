@@ -472,6 +472,37 @@ describe('skycap build (engine)', () => {
     expect(interrupted.message).to.equal('interrupted during the build; quick was pushed as it built; slow stopped while building and may have pushed')
   })
 
+  it('a failure or a Ctrl-C says what the registry has, not what the builder claimed: a build.command that exited 0 without pushing, a build that had failed before the Ctrl-C, the pushes done before a failed push', async () => {
+    repo = await TempRepo.withFiles({
+      'skycap.yaml': SKYCAP_YAML(['quick', 'slow'].map((s) => `  ${s}:\n    image: ${s}\n    build: {command: [make, ${s}]}`).join('\n')),
+    })
+    const registry = fakeRegistry()
+    // quick exits 0 without pushing (it was said "pushed as it built"); slow fails.
+    const unpushed = fakeRunner(registry.images, (argv) => (argv[1] === 'quick' ? {delayMs: 0} : {delayMs: 50, exitCode: 2}))
+    const failed = await failure(buildImages({cwd: repo.dir, jobs: 2}, {run: unpushed.run, fetch: registry.fetch}))
+    expect(failed.message).to.match(/^build of slow failed; quick built but its image is not in the registry; nothing else was pushed\nslow: make slow exited 2/)
+    // slow fails at once; the Ctrl-C comes while quick still runs: slow had failed (it was "stopped while building").
+    const controller = new AbortController()
+    const late = fakeRunner(registry.images, (argv) => {
+      if (argv[1] === 'slow') return {delayMs: 0, exitCode: 3}
+      setTimeout(() => controller.abort(), 30)
+      return {delayMs: 80, exitCode: 130}
+    })
+    const interrupted = await failure(buildImages({cwd: repo.dir, jobs: 2}, {run: late.run, fetch: registry.fetch, signal: controller.signal}))
+    expect(interrupted.exitCode).to.equal(ExitCode.INTERRUPTED)
+    expect(interrupted.message).to.equal('interrupted during the build; slow had failed (make slow exited 3); quick stopped while building and may have pushed')
+
+    // docker push: a is pushed, b's push fails; the message said only that the images listed were not pushed.
+    repo.remove()
+    repo = await TempRepo.withFiles({
+      'skycap.yaml': SKYCAP_YAML(['a', 'b'].map((s) => `  ${s}:\n    image: ${s}\n    build: {}`).join('\n')),
+      Dockerfile: 'FROM scratch\n',
+    })
+    const pushes = fakeRunner(registry.images, (argv) => (argv[1] === 'push' && argv[2]?.includes('/team/b:') ? {exitCode: 1, lines: ['received unexpected HTTP status: 500']} : dockerOnly(argv)))
+    const pushFailed = await failure(buildImages({cwd: repo.dir, jobs: 1}, {run: pushes.run, fetch: registry.fetch}))
+    expect(pushFailed.message).to.match(/^push of b failed; the images listed were not pushed; a was pushed\n/)
+  })
+
   it('skips images the registry has (with their digest), --force builds them; an unreachable registry is exit 4 before anything is built', async () => {
     repo = await TempRepo.withFiles({'skycap.yaml': SKYCAP_YAML('  web:\n    image: web\n    build: {}\n  api:\n    image: api\n    build: {}'), Dockerfile: 'FROM scratch\n'})
     const sha = await repo.git('rev-parse', 'HEAD')
@@ -824,8 +855,13 @@ exit $rc
   })
 
   it('refuses what cannot be built, before building: unknown service, a service without build, nothing buildable, a missing Dockerfile', async () => {
-    repo = await TempRepo.withFiles({'skycap.yaml': SKYCAP_YAML('  web:\n    image: web\n    build: {dockerfile: missing.Dockerfile}\n  redis:\n    image: redis:7.2')})
+    repo = await TempRepo.withFiles({
+      'skycap.yaml': SKYCAP_YAML('  web:\n    image: web\n    build: {dockerfile: missing.Dockerfile}\n  redis:\n    image: redis:7.2\n  side:\n    image: web'),
+    })
     const unknown = await failure(build({services: ['nope']}))
+    // A service that runs another's built image: that one is named (it said "not built by skycap").
+    const side = await failure(build({services: ['side']}))
+    expect([side.message.replace(/ in .*;/, ' in skycap.yaml;'), side.hint]).to.deep.equal(['service "side" has no build: block in skycap.yaml; its image (web) is built by web', 'Build it: -s web.'])
     expect(unknown.message).to.equal('unknown service "nope"')
     const plain = await failure(build({services: ['redis']}))
     expect(plain.message).to.match(/^service "redis" has no build: block in \S*skycap\.yaml \(at [0-9a-f]{7}\); its image \(redis:7\.2\) is not built by skycap$/)

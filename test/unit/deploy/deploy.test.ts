@@ -143,6 +143,28 @@ describe('skycap deploy: the whole kubectl sequence of a first deploy', function
     )
   })
 
+  it("--build with a service without build: that runs a built service's image: that image is not checked before the build pushes it (deploy --build of such an app always stopped, exit 2)", async () => {
+    const text = readFileSync(join(repo.dir, 'skycap.yaml'), 'utf8')
+    repo.write('skycap.yaml', text.replace('    image: web\n', '    image: web\n    build: {}\n').replace('    image: worker\n', '    image: web\n'))
+    repo.write('Dockerfile', 'FROM scratch\n')
+    await repo.commit('worker runs web')
+    const asked: string[] = []
+    const registry = (async (url: string | URL) => (asked.push(String(url)), new Response(null, {status: 404}))) as typeof fetch
+    const calls: string[][] = []
+    // The build itself fails: what matters is that it was reached.
+    const run = (async (program: string, args: string[]) => {
+      calls.push([program, ...args])
+      return args.includes('build') && !args.includes('version') ? {exitCode: 1, missing: false, lastLines: ['failed on purpose']} : {exitCode: 0, missing: false, lastLines: []}
+    }) as unknown as ProcessRunner
+    const fake = fakeKubectlFactory([{argv: ['--request-timeout=30s', 'config', 'get-contexts', '-o', 'name'], result: {stdout: 'kind-x\n'}}])
+    const error = await deploy({target: 'test', cwd: repo.dir, build: {}}, {kubectl: fake.factory, reporter: memoryReporter(), fetch: registry, buildRun: run}).then(
+      () => undefined,
+      (e: unknown) => e as UserError,
+    )
+    expect(error?.message).to.match(/^build of web failed; nothing was pushed/)
+    expect(calls.some((c) => c.includes('build') && !c.includes('version'))).to.equal(true)
+  })
+
   it('--build refuses, before building, when the build would tag other images than the deploy renders (an uncommitted imageTag, revision.dirty)', async () => {
     const text = readFileSync(join(repo.dir, 'skycap.yaml'), 'utf8')
     const withBuild = text.replace('    image: web\n', '    image: web\n    build: {}\n')
