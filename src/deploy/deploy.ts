@@ -655,9 +655,13 @@ function blame(rollout: RolloutResult, result: string): string {
   return `${first?.ref}: ${first?.message}${rest.length ? `; also ${rest.map((f) => f.ref).join(', ')}` : ''}`
 }
 
-/** The revision that runs before a deploy or rollback: the newest deploy's or rollback's (null on a first deploy). */
+/**
+ * The revision that runs before a deploy or rollback (notifications' fromRevision): the newest deploy or rollback that
+ * succeeded, null when none has. The newest of any result named a release that never ran: one whose predeploy hook
+ * failed (not rolled out), a first deploy that failed, one a Ctrl-C stopped before its rollout.
+ */
 export function runningRevision(releases: StoredRelease[]): DeployReport['revision'] | null {
-  return releases.find((r) => r.record.action !== 'scale')?.record.revision ?? null
+  return releases.find((r) => r.record.action !== 'scale' && r.record.result === 'succeeded')?.record.revision ?? null
 }
 
 /** The event of an automatic rollback's end: rolled-back to `previous`, or failed. */

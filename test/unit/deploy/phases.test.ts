@@ -26,7 +26,7 @@ import type {SkycapConfig} from '../../../src/config/types.js'
 import {ApiServerUnreachableError, ExitCode, InterruptedError, KubectlError, LockedError, UserError} from '../../../src/errors.js'
 import {acquireLock, releaseLock} from '../../../src/lock/lease.js'
 import {chooseRelease} from '../../../src/deploy/rollback.js'
-import {checkRecordable, whatRuns} from '../../../src/deploy/deploy.js'
+import {checkRecordable, runningRevision, whatRuns} from '../../../src/deploy/deploy.js'
 import {contentOf, listReleases, MAX_PARTS, packManifests, PART_BYTES, type ReleaseRecord, releasesToDrop, saveRelease, type StoredRelease} from '../../../src/release/store.js'
 import type {KubeObject} from '../../../src/render/objects.js'
 import {deploymentStatus, fakeKubectl} from '../../helpers/fake-kubectl.js'
@@ -1063,6 +1063,16 @@ describe('rollback: which release "the one before" is', () => {
   it('after a failed deploy that was not rolled back, is the newest good release, a rollback entry included', () => {
     const releases = [stored(6, 'deploy', 'failed'), stored(5, 'rollback', 'succeeded', 1), stored(4, 'deploy', 'failed'), stored(1, 'deploy', 'succeeded')]
     expect(chooseRelease(releases, undefined, 'prod').record.number).to.equal(5)
+  })
+
+  it("notifications' fromRevision is the revision that ran: not a release whose hook failed before its rollout, nor a failed first deploy", () => {
+    const sha = (n: number) => `${n}`.repeat(40).slice(0, 40)
+    // 7's predeploy hook failed (not rolled out); 6 ran. A scale is never it.
+    expect(runningRevision([stored(8, 'scale', 'succeeded'), stored(7, 'deploy', 'failed'), stored(6, 'deploy', 'succeeded')] as StoredRelease[])?.sha).to.equal(sha(6))
+    // After an automatic rollback, its entry runs.
+    expect(runningRevision([stored(4, 'rollback', 'succeeded', 2), stored(3, 'deploy', 'failed'), stored(2, 'deploy', 'succeeded')] as StoredRelease[])?.sha).to.equal(sha(4))
+    // A first deploy that failed, or was interrupted: nothing ran before.
+    expect(runningRevision([stored(2, 'deploy', 'interrupted'), stored(1, 'deploy', 'failed')] as StoredRelease[])).to.equal(null)
   })
 
   it('--to a release that cannot be returned to says what it is and names ones that can (exit 2)', () => {
