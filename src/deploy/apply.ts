@@ -405,6 +405,28 @@ export async function applyInPhases(kubectl: Kubectl, objects: KubeObject[], sig
   return {applied}
 }
 
+/** The config a running release's pods read or run with: put back when a predeploy hook fails (restoreConfig). */
+const RESTORED_KINDS = new Set(['Secret', 'ConfigMap', 'ServiceAccount', 'Role', 'RoleBinding'])
+
+/**
+ * After a predeploy hook failed: the config objects applied before it (a fixed-name Secret, a Role) changed what the
+ * running release reads, though it was said untouched. Those the running release has (`running`, its recorded
+ * manifests) are applied again as it has them, in one call; those new with this release are named, left for the next
+ * deploy to prune (they may have existed before, made by hand).
+ */
+export async function restoreConfig(kubectl: Kubectl, applied: KubeObject[], running: KubeObject[], signal?: AbortSignal): Promise<{restored: string[]; added: string[]}> {
+  const ref = (o: KubeObject) => `${o.kind}/${o.metadata.name}`
+  const before = new Map(running.filter((o) => RESTORED_KINDS.has(o.kind)).map((o) => [ref(o), o]))
+  const mine = applied.filter((o) => RESTORED_KINDS.has(o.kind))
+  const changed = mine.flatMap((o) => {
+    const was = before.get(ref(o))
+    return was && JSON.stringify(was) !== JSON.stringify(o) ? [was] : []
+  })
+  if (changed.length) await kubectl.run(APPLY, {input: list(changed), signal})
+  // A new ConfigMap (every content-named one is) is read by no running pod: not worth a word.
+  return {restored: changed.map(ref), added: mine.filter((o) => !before.has(ref(o)) && o.kind !== 'ConfigMap').map(ref)}
+}
+
 // Kinds skycap prunes, as kubectl names their resources. PersistentVolumeClaims are never pruned (data), nor objects
 // owned by others, nor cluster-scoped objects and custom resources (see leftInPlace).
 const PRUNED: Array<[kind: string, resource: string]> = [

@@ -6,7 +6,7 @@ import {DeployFailedError, InterruptedError, KubectlError, TimeoutError, Unreach
 import {ciJobUrl, whoAmI} from '../identity.js'
 import type {Kubectl} from '../kubectl/kubectl.js'
 import {acquireLock, afterLockRelease, keepLockAlive, LEASE_SECONDS, LOCK_RELEASED, releaseOwnLock, renewLock} from '../lock/lease.js'
-import type {KubeObject} from '../render/objects.js'
+import {CONFIG_KINDS, type KubeObject} from '../render/objects.js'
 import {ClusterSnapshot} from '../resources/status.js'
 import {serviceStatus} from './inspect.js'
 import {prepareRelease, type PreparedRelease, UNTRACKED_COUNT} from '../render/prepare.js'
@@ -37,6 +37,7 @@ import {
   pruneLive,
   pruningNote,
   renderedOrigin,
+  restoreConfig,
   takenFromOthers,
   takenNote,
   unprunedNote,
@@ -440,7 +441,27 @@ async function applyWatchRecord(
     pending: {record, keep},
   })
   let rollout = await rolloutOrHookFailure.catch(async (error: unknown) => {
-    throw error instanceof HookFailedError ? await recordHookFailure(error, report, {...record, ...hooks.recordFields()}, {kubectl, releases, keep, clock}) : error
+    if (!(error instanceof HookFailedError)) throw error
+    // The config applied before the hook goes back to the running release's (not after a Ctrl-C: the hook may run on,
+    // reading it). The hook's message says the running release is untouched; a fixed-name Secret had changed under it.
+    const config = objects.filter((o) => CONFIG_KINDS.has(o.kind))
+    const running = lastGood(releases)
+    let restoredNote = ''
+    if (!error.interrupted && running) {
+      restoredNote = await restoreConfig(kubectl, config, running.manifests()).then(
+        ({restored, added}) =>
+          [
+            restored.length
+              ? `; ${restored.join(', ')}, applied before the hook, ${restored.length === 1 ? 'was' : 'were'} put back as release ${running.record.number} has ${restored.length === 1 ? 'it' : 'them'}`
+              : '',
+            added.length ? `; ${added.join(', ')}, new with release ${number}, ${added.length === 1 ? 'stays' : 'stay'} until the next deploy prunes ${added.length === 1 ? 'it' : 'them'}` : '',
+          ].join(''),
+        (e: unknown) =>
+          `; the config applied before the hook could not be put back as release ${running.record.number} has it (${(e as Error).message.split('\n')[0]}): \`skycap rollback ${env.name} --to ${running.record.number}\` applies it again`,
+      )
+    }
+    report.applied = config.map((o) => `${o.kind}/${o.metadata.name}`)
+    throw await recordHookFailure(error, report, {...record, ...hooks.recordFields()}, {kubectl, releases, keep, clock}, restoredNote)
   })
   // A failed postdeploy hook fails the release like a failed rollout: the same rollback follows. A Ctrl-C during it
   // is an interruption, as during the rollout: recorded as such, never rolled back (the release it cut short is
@@ -588,7 +609,7 @@ async function applyWatchRecord(
       details: {report},
     })
   if (rollout.outcome === 'timeout')
-    throw new TimeoutError(`release ${report.release} of ${env.name} did not become ready in time (${cause})${rbText}`, {
+    throw new TimeoutError(`release ${report.release} of ${env.name} did not become ready in time (${cause})${rbText}${notUndone ? `; ${notUndone}` : ''}`, {
       // A readiness check that never passed is rarely a slow start: its Unhealthy events say what it got.
       ...(rollout.failures.some((f) => f.message.includes('its readiness check does not pass'))
         ? {
@@ -614,7 +635,10 @@ async function recordHookFailure(
   report: DeployReport,
   record: ReleaseRecord,
   at: {kubectl: Kubectl; releases: StoredRelease[]; keep: number; clock: () => number},
+  /** What became of the config applied before the hook (restoreConfig), said after the hook's message. */
+  restoredNote = '',
 ): Promise<DeployFailedError | InterruptedError | TimeoutError> {
+  const message = `${error.message}${restoredNote}`
   report.result = 'failed'
   report.failures = [error.failure]
   report.hooks = record.hooks
@@ -629,12 +653,12 @@ async function recordHookFailure(
     message: `${error.failure.ref}: ${error.failure.message}; not rolled out`,
   }
   await saveRelease(at.kubectl, failed, undefined, at.releases, at.keep).catch(() => undefined)
-  if (error.interrupted) return new InterruptedError(error.message, {hint: error.hint, details: {report}})
+  if (error.interrupted) return new InterruptedError(message, {hint: error.hint, details: {report}})
   if (error.deployTimedOut) {
     report.result = 'timed-out'
-    return new TimeoutError(error.message, {hint: error.hint, details: {report}})
+    return new TimeoutError(message, {hint: error.hint, details: {report}})
   }
-  return new DeployFailedError(error.message, {hint: error.hint, jsonHint: error.jsonHint, details: {report}})
+  return new DeployFailedError(message, {hint: error.hint, jsonHint: error.jsonHint, details: {report}})
 }
 
 /** Refuses, before anything is applied, a release whose manifests are too large to be recorded for rollback. */

@@ -110,16 +110,25 @@ describe('real node: hooks, run, exec and port-forward', function () {
     expect(endpoints.subsets[0].addresses.map((a: any) => a.targetRef.name)).to.deep.equal([pod.metadata.name])
   })
 
-  realIt('a failing predeploy hook stops the deploy: the running release stays untouched and answering', async () => {
+  realIt('a failing predeploy hook stops the deploy: the running release stays untouched and answering, its Secret put back', async () => {
+    const secret = (password: string, extra = '') => `apiVersion: v1\nkind: Secret\nmetadata:\n  name: dbpass\nstringData:\n  password: ${password}\n${extra}`
+    app.repo.write('deploy/secret.yaml', secret('first'))
+    await app.repo.commit('a fixed-name Secret')
     expect((await deploy()).exitCode).to.equal(0)
     const url = await serviceUrl()
     await serviceAnswers(url, /^version=v1 /)
     const before = (await webPods()).map((p) => p.metadata.name)
+    // The failed release changes the Secret and adds a Role: applied before the hook, with the rest of its config.
+    app.repo.write('deploy/secret.yaml', secret('second', '---\napiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata:\n  name: reader\nrules: []\n'))
     await app.change((t) => HOOKS('  predeploy:\n    - {name: migrate, service: web, command: [/app, exit, "3", "migration failed: table locked"]}')(VERSION('v2')(t)), 'v2 with a failing migration')
     const r = await deployText()
     expect(r.exitCode, r.stderr).to.equal(1)
     expect(r.stderr).to.include('migrate │ migration failed: table locked')
     expect(r.stderr).to.match(/Error: predeploy hook migrate failed \(exited 3\); release 2 was not rolled out \(the running release is untouched\)/)
+    // The Secret the running release reads is its own again (it kept the failed release's); the new Role is named.
+    expect(r.stderr).to.include('; Secret/dbpass, applied before the hook, was put back as release 1 has it; Role/reader, new with release 2, stays until the next deploy prunes it')
+    const password = (await app.get(['secret', 'dbpass'])).data.password
+    expect(Buffer.from(password, 'base64').toString()).to.equal('first')
     expect(r.stderr).to.not.match(/Rolling back/)
     const deployment = await app.get(['deployment', 'web'])
     expect(deployment.spec.template.spec.containers[0].env).to.deep.include({name: 'APP_VERSION', value: 'v1'})
@@ -166,6 +175,19 @@ describe('real node: hooks, run, exec and port-forward', function () {
     const h = await app.json(['history', 'test'])
     expect(h.doc.result.releases[0]).to.include({number: 6, result: 'succeeded', skipHooks: true})
     expect(h.doc.result.releases[0]).to.not.have.property('hooks')
+  })
+
+  realIt('a rollout that times out after a predeploy hook ran: rolled back, exit 70, naming the hook the rollback does not undo (said only on exit 1)', async () => {
+    expect((await deploy()).exitCode).to.equal(0)
+    await app.change(
+      (t) => HOOKS('  predeploy:\n    - {name: migrate, service: web, command: [/app, say, migrated]}')(t.replace('APP_VERSION: v1', 'APP_VERSION: v2, APP_HEALTHZ: fail')),
+      'v2 never ready, after its migration',
+    )
+    const r = await deploy(['--timeout', '30s'])
+    expect(r.exitCode, JSON.stringify(r.doc)).to.equal(70)
+    expect(r.doc.error.message).to.match(
+      /^release 2 of test did not become ready in time \(.*\); rolled back to release 1 \(recorded as release 3\); hooks are not undone by a rollback: migrate \(release 2\)/,
+    )
   })
 
   realIt("a hook past its own timeout: failed as such, and the hint does not send to `kubectl logs` of the pod the Job's deadline deleted", async () => {
