@@ -25,6 +25,8 @@ export abstract class SkycapCommand extends Command {
    * sets it false and goes through oclif's execute (a unit test checks the sources).
    */
   static runsWithoutOclifConfig = true
+  /** The hint for an argument beyond those the command takes (`rollback prod 41`: --to 41), when it has a better one than its help. */
+  static unexpectedArgumentHint?: (argument: string, argv: string[]) => string | undefined
   /**
    * --json prints one object per line (logs): an error is one more line, not an indented document that breaks a
    * line-by-line reader (`skycap logs web --json | jq -c …` read it as ten fragments).
@@ -218,7 +220,9 @@ export abstract class SkycapCommand extends Command {
     const choice = /^Expected (?:--?[\w-]+=)?(.*) to be one of: (.+)$/.exec(message)
     if (choice) message += didYouMean(choice[1] as string, (choice[2] as string).split(', '))
     const command = ['skycap', ...(this.id ?? '').split(':')].join(' ')
-    return new UserError(message, {hint: `See \`${command} --help\` for its arguments and flags.`, cause: error})
+    const unexpected = /^Unexpected arguments?: (\S+)$/.exec(message)?.[1]
+    const better = unexpected === undefined ? undefined : (this.constructor as typeof SkycapCommand).unexpectedArgumentHint?.(unexpected, this.argv)
+    return new UserError(message, {hint: better ?? `See \`${command} --help\` for its arguments and flags.`, cause: error})
   }
 
   /** Exits with `code` after the result was printed (diff uses 1 for "there are changes"). */

@@ -8,6 +8,12 @@ export default class Rollback extends SkycapCommand {
   static override summary = 'Re-apply the manifests of an earlier successful release, watched like a deploy.'
   static override examples = ['<%= config.bin %> rollback prod --yes', '<%= config.bin %> rollback staging --to 12', '<%= config.bin %> rollback staging --to 3f2c1ab']
   static override args = {environment: Args.string({description: 'Environment (default: SKYCAP_ENV or defaultEnvironment)'})}
+  // `skycap rollback prod 41`: the release (or revision) to return to is --to's.
+  static override unexpectedArgumentHint = (argument: string, argv: string[]) => {
+    const before = argv[argv.indexOf(argument) - 1]
+    const environment = before !== undefined && !before.startsWith('-') ? before : undefined
+    return `The release or revision to return to goes with --to: skycap rollback ${environment ?? 'ENV'} --to ${argument}`
+  }
   static override flags = {
     env: environmentFlag,
     to: Flags.string({description: 'Release number or revision (id prefix, or a branch, tag, bookmark, HEAD~N, .~N of the checkout) to return to (default: the previous successful release).'}),

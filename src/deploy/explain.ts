@@ -149,7 +149,7 @@ export function formatFailure(r: FailureReport): string {
     const hidden = l.hidden ? `, ${l.hidden} hidden by filters` : ''
     // A container that printed nothing: one line that says so, not an empty block.
     if (l.lines.length === 0) out.push(`  No log lines from ${which}${hidden}.`)
-    else out.push(`  Last ${l.lines.length} log lines of ${which}${hidden}:`, ...l.lines.map((x) => `    ${x}`))
+    else out.push(`  ${l.lines.length === 1 ? 'Last log line' : `Last ${l.lines.length} log lines`} of ${which}${hidden}:`, ...l.lines.map((x) => `    ${x}`))
   }
   return out.join('\n')
 }

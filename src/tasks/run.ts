@@ -97,8 +97,15 @@ export async function runTask(options: RunTaskOptions, deps: RunTaskDeps): Promi
     }
   }
   const {kubectl} = await connect(env, deps.kubectl, deps.reporter)
-  const release = lastGood(await listReleases(kubectl, app, env.name))
+  const releases = await listReleases(kubectl, app, env.name)
+  const release = lastGood(releases)
   if (!release && unknown && options.rev === undefined) throw unknown
+  // Releases that did not succeed may run all the same (a first deploy whose postdeploy hook failed is not rolled
+  // back, there being nothing to go back to): said as such, not "nothing is deployed".
+  if (!release && releases.some((r) => r.record.action !== 'scale'))
+    throw new UserError(`no release of ${app} in ${env.name} has succeeded yet: run uses the pod template of the newest successful release`, {
+      hint: `\`skycap history ${env.name}\` shows why the releases failed; deploy one that succeeds (${deployFirst(env.name)}).`,
+    })
   if (!release) throw new UserError(`nothing of ${app} is deployed to ${env.name} yet: run uses the deployed release's pod template`, {hint: `Deploy first: ${deployFirst(env.name)}`})
   const manifests = release.manifests()
   // A service added to skycap.yaml since: said as such, not as a service that "renders no Deployment".

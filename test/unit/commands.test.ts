@@ -142,6 +142,8 @@ describe('command wiring (built CLI)', function () {
     ['a malformed target', ['render', 'staging@a b'], /"staging@a b" is not a valid target/],
     ['an unknown service', ['render', 'staging', '--service', 'api'], /unknown service "api"/],
     ['an unknown flag', ['render', 'staging', '--frobnicate'], /unknown flag --frobnicate/],
+    // The release to roll back to is --to's: said so (it was only "see --help").
+    ['a release given as a second argument of rollback', ['rollback', 'staging', '4'], /Unexpected argument: 4\n.*goes with --to: skycap rollback staging --to 4/],
   ]
   for (const [what, args, message] of invalidInputs) {
     it(`exits 2 for ${what}, with a message and a JSON error`, async () => {

@@ -154,7 +154,7 @@ describe('failure reports: events as objects (--json) and as lines (terminal)', 
     const text = formatFailure({ref: 'Deployment/web', message: 'crash', events: [], logs: [{pod: 'web-1', container: 'web', previous: true, lines: [], hidden: 0}]})
     expect(text).to.equal('✖ Deployment/web: crash\n  No log lines from web-1/web (previous, crashed container).')
     const shown = formatFailure({ref: 'Deployment/web', message: 'crash', events: [], logs: [{pod: 'web-1', container: 'web', previous: false, lines: ['boom'], hidden: 2}]})
-    expect(shown).to.equal('✖ Deployment/web: crash\n  Last 1 log lines of web-1/web, 2 hidden by filters:\n    boom')
+    expect(shown).to.equal('✖ Deployment/web: crash\n  Last log line of web-1/web, 2 hidden by filters:\n    boom')
   })
 
   it('a kubectl failure whose hint points at the message above has a JSON hint that does not', () => {
