@@ -969,7 +969,7 @@ function buildsOf(prepared: PreparedRelease): Set<string> {
 }
 
 /** Every image of the release (or of the services `which` picks) is in its registry, or the deploy stops here. */
-async function checkImagesExist(prepared: PreparedRelease, deps: DeployDeps, which: (service: string) => boolean = () => true): Promise<void> {
+export async function checkImagesExist(prepared: PreparedRelease, deps: Pick<DeployDeps, 'reporter' | 'fetch'>, which: (service: string) => boolean = () => true): Promise<void> {
   const images = [...new Set(Object.entries(prepared.images).flatMap(([service, image]) => (which(service) ? [image] : [])))]
   if (images.length === 0) return
   deps.reporter.info(`Checking ${images.length === 1 ? '1 image in its registry' : `${images.length} images in their registries`}`)

@@ -2,7 +2,7 @@ import {join} from 'node:path'
 
 import {LOCAL_ENVIRONMENT} from '../config/environment.js'
 import type {Environment, LoadedConfig} from '../config/types.js'
-import {deploy, type DeployReport} from '../deploy/deploy.js'
+import {checkImagesExist, deploy, type DeployReport} from '../deploy/deploy.js'
 import {type KubectlFactory, namespaceExists, openEnvironment} from '../env/connect.js'
 import {parseDuration} from '../duration.js'
 import {prepareRelease} from '../render/prepare.js'
@@ -111,7 +111,15 @@ export async function up(options: UpOptions, deps: UpDeps): Promise<UpReport> {
   // not parse) costs no cluster and no build. The images are not built yet: the revision's tags stand in for them
   // (`images: {}` also keeps the dirty-tree warning out, as the deploy's own render does); the deploy renders again
   // with the built ones.
-  await prepareRelease({target: env.name, configPath: loaded.file, images: {}})
+  const prepared = await prepareRelease({target: env.name, configPath: loaded.file, images: {}})
+  // The images up does not build (redis:7.2, a service without build:) are asked of their registries here, before
+  // any phase: a missing one stopped up only at its deploy, after every build. A service that runs an image up
+  // builds is not asked. The deploy then asks no registry again.
+  if (!options.skipImageCheck) {
+    const buildable = new Set(deps.images.buildable(loaded, env))
+    const built = new Set([...buildable].map((s) => prepared.images[s]))
+    await checkImagesExist(prepared, {reporter, fetch: deps.fetch}, (s) => !buildable.has(s) && !built.has(prepared.images[s]))
+  }
   // Marked running from here to the end: a `skycap down` meanwhile stops this up before it takes the app down.
   const unmark = markUpRunning(file)
   try {
@@ -215,7 +223,7 @@ export async function up(options: UpOptions, deps: UpDeps): Promise<UpReport> {
     const deployed = await phase(
       'deploy',
       // Written even when the deploy fails: a namespace it created is then down's to delete.
-      () => deployPhase(loaded, env, choice, kubectl, state, built, options, deps).finally(() => save()),
+      () => deployPhase(loaded, env, choice, kubectl, state, built, options, deps, true).finally(() => save()),
       (r) => `release ${r.release} of ${r.app} ${r.environment} in namespace ${r.namespace}`,
     )
     release = deployed.release
@@ -350,6 +358,8 @@ async function deployPhase(
   images: Record<string, string>,
   options: UpOptions,
   deps: UpDeps,
+  /** The images up does not build were asked of their registries before the first phase (a redeploy asks again: skycap.yaml may have changed). */
+  imagesChecked = false,
 ): Promise<DeployReport> {
   const existed = await namespaceExists(kubectl, env.namespace)
   const deploying = deploy(
@@ -358,8 +368,8 @@ async function deployPhase(
       configPath: loaded.file,
       context: choice.context,
       images,
-      // Images built a moment ago exist; the others are checked as on any deploy.
-      skipImageCheck: options.skipImageCheck || Object.keys(env.services).every((s) => s in images),
+      // Images built a moment ago exist; the others are checked as on any deploy, unless they were before the first phase.
+      skipImageCheck: options.skipImageCheck || imagesChecked || Object.keys(env.services).every((s) => s in images),
       timeout: options.timeout,
       reason: `skycap up ${env.name}`,
       waitFlag: false,

@@ -307,6 +307,35 @@ describe('skycap up: the parts', () => {
     }
   })
 
+  it('an image up does not build (a service without build:) missing from its registry stops up before any phase: it was said at the deploy, after every build', async () => {
+    const repo = await TempRepo.localApp()
+    const cache = new TempRepo()
+    try {
+      const text = readFileSync(join(repo.dir, 'skycap.yaml'), 'utf8')
+      // cache runs an image nobody built; side runs web's, which up builds (not asked).
+      repo.write('skycap.yaml', text.replace('environments:', '  cache:\n    image: cache:7\n  side:\n    image: localapp-web\nenvironments:'))
+      await repo.commit("a cache, and a side service on web's image")
+      const asked: string[] = []
+      const registry = (async (url: string | URL | Request) => (asked.push(String(url)), new Response(null, {status: 404}))) as typeof fetch
+      const fake = fakeKubectlFactory([])
+      const error = (await up({cwd: repo.dir}, stoppingUpDeps(fake.factory, cache.dir, {fetch: registry})).catch((e: unknown) => e)) as UserError
+      expect(error, String(error)).to.be.instanceOf(UserError)
+      expect(error.message).to.equal('1 image does not exist: cache:7; nothing was changed')
+      expect(
+        asked.every((u) => u.includes('/cache/')),
+        asked.join(', '),
+      ).to.equal(true)
+      expect(fake.calls, 'no cluster was looked for').to.have.length(0)
+      // With --skip-image-check nothing is asked: up goes on to its phases (here, the cluster's).
+      asked.length = 0
+      await up({cwd: repo.dir, skipImageCheck: true}, stoppingUpDeps(fake.factory, cache.dir, {fetch: registry})).catch(() => undefined)
+      expect(asked).to.deep.equal([])
+    } finally {
+      repo.remove()
+      cache.remove()
+    }
+  })
+
   it('a --port another program listens on is refused before any phase: no cluster is looked for, nothing is built or written', async () => {
     const repo = await TempRepo.localApp()
     const cache = new TempRepo()
