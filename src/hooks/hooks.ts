@@ -196,13 +196,16 @@ export class DeployHooks {
       )
       const last: string[] = []
       let partial = ''
+      // Shown with the hook's name in front; kept without it, as a rollout's failure keeps its pods' lines (--json
+      // had "migrate │ …" in one and the bare line in the other).
+      const prefix = `${hook.name} │ `
       const show = (text: Buffer | undefined) => {
         if (!text) return
         const lines = (partial + text.toString('utf8')).split('\n')
         partial = lines.pop() ?? ''
         for (const line of lines) {
           ctx.reporter.info(line)
-          last.push(line)
+          last.push(line.startsWith(prefix) ? line.slice(prefix.length) : line)
           if (last.length > LAST_LINES) last.shift()
         }
       }

@@ -141,7 +141,7 @@ describe('real node: hooks, run, exec and port-forward', function () {
     await app.change((t) => t.replace('"3"', '"4"'), 'exit 4')
     const j = await deploy()
     expect(j.exitCode).to.equal(1)
-    expect(j.doc.error.details.report.failures[0].logs[0].lines).to.include('migrate │ migration failed: table locked')
+    expect(j.doc.error.details.report.failures[0].logs[0].lines).to.include('migration failed: table locked')
     expect(j.doc.error.details.report.hooks[0]).to.include({name: 'migrate', result: 'failed', exitCode: 4})
   })
 
