@@ -1,7 +1,7 @@
 // The background port-forwards of skycap up: one supervisor process per service, detached so it survives skycap's
 // exit, restarting `kubectl port-forward` whenever it ends (a redeploy replaces the pod it was attached to). This
 // file is also the supervisor's entry point (see the end).
-import {closeSync, existsSync, openSync, readFileSync, statSync} from 'node:fs'
+import {closeSync, existsSync, openSync, readdirSync, readFileSync, statSync} from 'node:fs'
 import net from 'node:net'
 import {basename} from 'node:path'
 import {fileURLToPath, pathToFileURL} from 'node:url'
@@ -63,7 +63,7 @@ export function forwardAlive(forward: ForwardState): boolean {
  * its process group (its kubectl too). False when it was not running.
  */
 export async function stopForward(forward: ForwardState, graceMs = 5000): Promise<boolean> {
-  if (!forwardAlive(forward)) return false
+  if (!forwardAlive(forward)) return stopOrphans(forward)
   process.kill(forward.pid, 'SIGTERM')
   let deadline = Date.now() + graceMs
   while (forwardAlive(forward) && Date.now() < deadline) await abortableSleep(50)
@@ -81,6 +81,60 @@ export async function stopForward(forward: ForwardState, graceMs = 5000): Promis
     while (forwardAlive(forward) && Date.now() < deadline) await abortableSleep(50)
   }
   return true
+}
+
+/**
+ * A supervisor killed outright (SIGKILL, the OOM killer) left its kubectl running, holding the local port: no later
+ * up could forward there, and down did not stop it. kubectl stays in the supervisor's process group (detached, the
+ * supervisor leads one whose id is its pid, kept while a member lives), so it is found by that group and by what it
+ * forwards, then stopped. False when there was none (or /proc cannot tell).
+ */
+async function stopOrphans(forward: ForwardState): Promise<boolean> {
+  const orphans = orphanedKubectls(forward)
+  for (const pid of orphans) {
+    try {
+      process.kill(pid, 'SIGTERM')
+    } catch {
+      // Gone already.
+    }
+  }
+  const alive = (pid: number) => {
+    try {
+      process.kill(pid, 0)
+      return true
+    } catch {
+      return false
+    }
+  }
+  const deadline = Date.now() + 5000
+  while (orphans.some(alive) && Date.now() < deadline) await abortableSleep(50)
+  for (const pid of orphans.filter(alive)) process.kill(pid, 'SIGKILL')
+  return orphans.length > 0
+}
+
+/** The kubectl port-forward processes in the group of `forward`'s supervisor that forward its ports (Linux /proc). */
+function orphanedKubectls(forward: ForwardState): number[] {
+  let entries: string[]
+  try {
+    entries = readdirSync('/proc')
+  } catch {
+    return []
+  }
+  const found: number[] = []
+  for (const entry of entries) {
+    if (!/^\d+$/.test(entry)) continue
+    try {
+      // stat: "pid (comm) state ppid pgrp …"; comm may hold spaces and parentheses, so read after the last ")".
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8')
+      const pgrp = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2])
+      if (pgrp !== forward.pid) continue
+      const argv = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0')
+      if (argv.includes('port-forward') && argv.includes(`${forward.localPort}:${forward.port}`)) found.push(Number(entry))
+    } catch {
+      // Ended while read, or not ours to read.
+    }
+  }
+  return found
 }
 
 /**

@@ -18,6 +18,11 @@ process.on('SIGTERM', () => ${stubborn ? 'undefined' : 'setTimeout(() => server.
 setInterval(() => undefined, 1000)
 `
 
+async function waitFor(condition: () => boolean, timeoutMs = 5000): Promise<void> {
+  const until = Date.now() + timeoutMs
+  while (!condition() && Date.now() < until) await new Promise((r) => setTimeout(r, 50))
+}
+
 describe('skycap up: stopping a port-forward', function () {
   this.timeout(30_000)
   let dir: string
@@ -90,6 +95,18 @@ describe('skycap up: stopping a port-forward', function () {
     }
     expect(await stopForward(f)).to.equal(true)
     expect(await reconnectForward(f, 1000), 'a stopped forward does not reconnect').to.equal(false)
+  })
+
+  it('a supervisor killed outright (SIGKILL) left its kubectl holding the port: stopping the forward stops that kubectl', async () => {
+    const f = await forward('kubectl')
+    process.kill(f.pid, 'SIGKILL')
+    await waitFor(() => !forwardAlive(f))
+    expect(await listening(f.localPort), 'the orphaned kubectl still forwards').to.equal(true)
+    expect(await stopForward(f), 'something was stopped').to.equal(true)
+    let free = false
+    for (let i = 0; i < 40 && !free; i++) free = await portFree(f.localPort).then((ok) => ok || new Promise((r) => setTimeout(() => r(false), 50)))
+    expect(free, 'the port is free again').to.equal(true)
+    expect(await stopForward(f), 'nothing left to stop').to.equal(false)
   })
 
   it('kills a supervisor whose kubectl does not end within the grace time, kubectl with it', async () => {
