@@ -46,7 +46,7 @@ import {
 import {formatFailure, type FailureReport} from './explain.js'
 import {applyAndWatch, type RolloutResult} from './rollout.js'
 import {reportContact} from '../kubectl/outage.js'
-import {placedRelease, rollOutRelease, scaleDownOldSlots} from '../strategies/rollout.js'
+import {placedRelease, refuseSecondRollout, rollOutRelease, scaleDownOldSlots} from '../strategies/rollout.js'
 import {otherSlotDeployment} from '../strategies/strategy.js'
 import {followAppliedSlots, forgetLeftBlueGreen, mayHaveBlueGreenState, rolloutSummaries} from '../strategies/state.js'
 import {appSelector, connect, type KubectlFactory, namespaceExists, type Target} from '../env/connect.js'
@@ -378,6 +378,7 @@ async function applyWatchRecord(
     report.release = to
     report.renumberedFrom ??= taken
   }
+  await refuseSecondRollout({kubectl, app: prepared.app, environment: env.name, services: env.services, signal: deps.signal})
   const startedAt = new Date(clock()).toISOString()
   reporter.info(`Deploying release ${number}: ${plural(objects.length, 'object')}`)
   const timeoutText = options.timeout ?? prepared.loaded.config.deploy?.timeout

@@ -12,7 +12,7 @@ import {blueGreen, recordSlotsComingUp, removeNewSlots} from './blue-green.js'
 import {canary, resumable} from './canary.js'
 import {rolling} from './rolling.js'
 import {dropPending, type PendingRelease, readState, savePending, writeServiceState} from './state.js'
-import {type LiveObjects, markStrategies, type Placement, type ServiceUnit, serviceUnits, selectedSlot, SLOT_LABEL, type Slot, type Strategy, type StrategyContext} from './strategy.js'
+import {type LiveObjects, markStrategies, type Placement, type ServiceUnit, serviceUnits, selectedSlot, SLOT_LABEL, type Slot, type Strategy, type StrategyContext, strategyOf} from './strategy.js'
 
 const STRATEGIES: Record<Strategy['type'], Strategy> = {rolling, blueGreen, canary}
 
@@ -52,7 +52,6 @@ export async function rollOutRelease(options: ReleaseRolloutOptions): Promise<Re
     const result = await applyAndWatch({...options, objects})
     return {...result, recorded: objects, keep: objects}
   }
-  if (options.services && units.some((u) => u.strategy.type === 'canary')) await refuseSecondRollout(options)
   const clock = options.clock ?? Date.now
   // Every step around the apply and watch (which wait out an outage themselves) waits for an API server that stops
   // answering, until the deadline: the slots coming up, the switch, the canary's steps, the rollout state. A refused
@@ -180,7 +179,13 @@ async function removeUnstartedCanaries(kubectl: Kubectl, placements: Placement[]
 }
 
 /** A canary left mid-way (a killed CLI) is resumed or aborted first: a deploy never starts a second one. */
-async function refuseSecondRollout(options: ReleaseRolloutOptions): Promise<void> {
+/**
+ * A deploy whose release has a canary service is refused while a canary of an earlier release is still under way
+ * (paused, or progressing with nobody running it). Asked by the deploy under its lock before it says anything of the
+ * release: it printed "Deploying release N" and sent a `started` notification, then refused.
+ */
+export async function refuseSecondRollout(options: {kubectl: Kubectl; app: string; environment: string; services: Record<string, ServiceConfig>; signal?: AbortSignal}): Promise<void> {
+  if (!Object.values(options.services).some((svc) => strategyOf(svc).type === 'canary')) return
   const left = resumable((await readState(options.kubectl, options.app, options.signal)).services)
   if (!left.length) return
   const names = left.map((l) => `${l.unit.service} (release ${l.state.release ?? '?'}, ${l.state.phase} at ${l.state.weight ?? 0}%)`).join(', ')

@@ -682,6 +682,12 @@ describe('rollouts you can trust (real cluster, four services)', function () {
       expect(exitCode, err).to.equal(130)
       const release = (await app.json(['history', 'test'])).doc.result.releases[0]
       expect(release).to.include({action: 'deploy', result: 'interrupted'})
+      // A deploy meanwhile is refused before it says anything of a release (it printed "Deploying release N" first).
+      const refused = await app.cli([...DEPLOY, 'test'])
+      expect(refused.exitCode, refused.stderr).to.equal(2)
+      expect(refused.stderr).to.match(/the canary of .* in test is still under way; nothing was changed/)
+      expect(refused.stderr).to.not.contain('Deploying release')
+      expect((await app.json(['history', 'test'])).doc.result.releases[0].number, 'nothing recorded').to.equal(release.number)
 
       const aborted = await app.cli(['abort', 'test', 'web'])
       expect(aborted.exitCode, aborted.stderr).to.equal(0)

@@ -7,7 +7,7 @@ import type {KubeObject} from '../../../src/render/objects.js'
 import {blueGreen} from '../../../src/strategies/blue-green.js'
 import {canary, runCanary, setRouteWeights} from '../../../src/strategies/canary.js'
 import {runChecks} from '../../../src/strategies/checks.js'
-import {placedObjects, rollOutRelease, scaleDownOldSlots} from '../../../src/strategies/rollout.js'
+import {placedObjects, refuseSecondRollout, rollOutRelease, scaleDownOldSlots} from '../../../src/strategies/rollout.js'
 import {markStrategies, serviceUnits, SLOT_LABEL, type StrategyContext, TEMPLATE_ANNOTATION, templateHash} from '../../../src/strategies/strategy.js'
 import type {ServiceConfig} from '../../../src/config/types.js'
 import type {ReleaseRecord} from '../../../src/release/store.js'
@@ -271,33 +271,22 @@ describe('strategies', () => {
     })
   })
 
-  describe('rollOutRelease', () => {
-    it('refuses, before applying anything, a deploy while a canary a killed CLI left is still under way', async () => {
+  describe('refuseSecondRollout', () => {
+    it('refuses a deploy of a release with a canary while a canary a killed CLI left is still under way; a release without one is not asked about it', async () => {
       const unit = unitOf({type: 'canary', steps: [{pause: {}}]})
       const paused = {type: 'canary', phase: 'paused', release: 4, weight: 20, step: 1, steps: 2, unit, startedBy: 'x', startedAt: '', updatedAt: ''}
       const {kubectl, calls} = fake((argv) =>
         argv[0] === 'get' && argv[1] === 'configmap' ? {stdout: JSON.stringify({data: {web: JSON.stringify(paused)}})} : {exitCode: 1, stderr: `unexpected ${argv.join(' ')}`},
       )
-      const ctx = context(kubectl)
-      const error = await rollOutRelease({
-        kubectl,
-        objects: [deployment(), service],
-        selector: 'a=b',
-        deadline: ctx.deadline,
-        title: 't',
-        reporter: ctx.reporter,
-        config: ctx.config,
-        app: 'shop',
-        environment: 'prod',
-        namespace: 'n',
-        release: 5,
-        services: svc({type: 'canary', steps: [{pause: {}}]}),
-      }).then(
+      const error = await refuseSecondRollout({kubectl, app: 'shop', environment: 'prod', services: svc({type: 'canary', steps: [{pause: {}}]})}).then(
         () => undefined,
         (e: Error) => e,
       )
       expect(error?.message).to.equal('the canary of web (release 4, paused at 20%) in prod is still under way; nothing was changed')
       expect(calls).to.deep.equal([['get', 'configmap', 'skycap-rollout-shop', '-o', 'json', '--ignore-not-found']])
+      calls.length = 0
+      await refuseSecondRollout({kubectl, app: 'shop', environment: 'prod', services: svc({type: 'rolling'})})
+      expect(calls).to.deep.equal([])
     })
   })
 })
