@@ -20,7 +20,12 @@ export default class Down extends SkycapCommand {
     const verbose = this.argv.includes('--verbose')
     const report = await down(
       {environment: environmentOf(args.environment, flags.env), configPath: flags.config, cluster: flags.cluster},
-      {kubectl: this.kubectlFactory(), tools: toolRunner(verbose ? {trace: (argv) => process.stderr.write(`$ ${argv.join(' ')}\n`)} : {}), reporter: this.reporter()},
+      {
+        kubectl: this.kubectlFactory(),
+        tools: toolRunner(verbose ? {trace: (argv) => process.stderr.write(`$ ${argv.join(' ')}\n`)} : {}),
+        reporter: this.reporter(),
+        signal: this.abortOnSignals('stopping; nothing is deleted unless it already was'),
+      },
     )
     const removed = [...(report.deletedNamespace ? [`namespace ${report.deletedNamespace}`] : []), ...(report.deletedCluster ? [`cluster ${report.deletedCluster}`] : [])]
     this.log(

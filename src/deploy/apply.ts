@@ -412,9 +412,16 @@ const RESTORED_KINDS = new Set(['Secret', 'ConfigMap', 'ServiceAccount', 'Role',
  * After a predeploy hook failed: the config objects applied before it (a fixed-name Secret, a Role) changed what the
  * running release reads, though it was said untouched. Those the running release has (`running`, its recorded
  * manifests) are applied again as it has them, in one call; those new with this release are named, left for the next
- * deploy to prune (they may have existed before, made by hand).
+ * deploy to prune (they may have existed before, made by hand). When the call is refused (a Secret made immutable by
+ * the failed release), each is applied alone to tell which went back and which did not: one refusal read as all of
+ * them not put back, and the rollback it offered could not put that one back either.
  */
-export async function restoreConfig(kubectl: Kubectl, applied: KubeObject[], running: KubeObject[], signal?: AbortSignal): Promise<{restored: string[]; added: string[]}> {
+export async function restoreConfig(
+  kubectl: Kubectl,
+  applied: KubeObject[],
+  running: KubeObject[],
+  signal?: AbortSignal,
+): Promise<{restored: string[]; added: string[]; refused: Array<{ref: string; immutable: boolean}>}> {
   const ref = (o: KubeObject) => `${o.kind}/${o.metadata.name}`
   const before = new Map(running.filter((o) => RESTORED_KINDS.has(o.kind)).map((o) => [ref(o), o]))
   const mine = applied.filter((o) => RESTORED_KINDS.has(o.kind))
@@ -422,9 +429,22 @@ export async function restoreConfig(kubectl: Kubectl, applied: KubeObject[], run
     const was = before.get(ref(o))
     return was && JSON.stringify(was) !== JSON.stringify(o) ? [was] : []
   })
-  if (changed.length) await kubectl.run(APPLY, {input: list(changed), signal})
   // A new ConfigMap (every content-named one is) is read by no running pod: not worth a word.
-  return {restored: changed.map(ref), added: mine.filter((o) => !before.has(ref(o)) && o.kind !== 'ConfigMap').map(ref)}
+  const added = mine.filter((o) => !before.has(ref(o)) && o.kind !== 'ConfigMap').map(ref)
+  const refused: Array<{ref: string; immutable: boolean}> = []
+  try {
+    if (changed.length) await kubectl.run(APPLY, {input: list(changed), signal})
+  } catch (error) {
+    if (!(error instanceof KubectlError) || error.kind !== 'invalid') throw error
+    for (const o of changed) {
+      // Only whether it is immutable is said of a refusal: the server's words may quote a Secret's value.
+      await kubectl.run(APPLY, {input: list([o]), signal}).catch((e: unknown) => {
+        if (!(e instanceof KubectlError) || e.kind !== 'invalid') throw e
+        refused.push({ref: ref(o), immutable: /field is immutable/.test(e.stderr)})
+      })
+    }
+  }
+  return {restored: changed.map(ref).filter((r) => !refused.some((x) => x.ref === r)), added, refused}
 }
 
 // Kinds skycap prunes, as kubectl names their resources. PersistentVolumeClaims are never pruned (data), nor objects

@@ -448,17 +448,25 @@ async function applyWatchRecord(
     const config = objects.filter((o) => CONFIG_KINDS.has(o.kind))
     const running = lastGood(releases)
     let restoredNote = ''
-    if (!error.interrupted && running) {
-      restoredNote = await restoreConfig(kubectl, config, running.manifests()).then(
-        ({restored, added}) =>
-          [
-            restored.length
-              ? `; ${restored.join(', ')}, applied before the hook, ${restored.length === 1 ? 'was' : 'were'} put back as release ${running.record.number} has ${restored.length === 1 ? 'it' : 'them'}`
+    if (!error.interrupted) {
+      const back = `skycap rollback ${env.name} --to ${running?.record.number}`
+      restoredNote = await restoreConfig(kubectl, config, running?.manifests() ?? []).then(
+        ({restored, added, refused}) => {
+          const was = (list: string[]) => (list.length === 1 ? 'was' : 'were')
+          const immutable = refused.filter((r) => r.immutable).map((r) => r.ref)
+          const other = refused.filter((r) => !r.immutable).map((r) => r.ref)
+          return [
+            restored.length ? `; ${restored.join(', ')}, applied before the hook, ${was(restored)} put back as release ${running?.record.number} has ${restored.length === 1 ? 'it' : 'them'}` : '',
+            immutable.length
+              ? `; ${immutable.join(', ')} could not be put back: the failed release made ${immutable.length === 1 ? 'it' : 'them'} immutable (delete ${immutable.length === 1 ? 'it' : 'them'}, then \`${back}\`)`
               : '',
+            other.length ? `; the API server refused to put back ${other.join(', ')} (\`${back}\` applies ${other.length === 1 ? 'it' : 'them'} again)` : '',
+            // With no running release, everything the first release applied is new, and stays.
             added.length ? `; ${added.join(', ')}, new with release ${number}, ${added.length === 1 ? 'stays' : 'stay'} until the next deploy prunes ${added.length === 1 ? 'it' : 'them'}` : '',
-          ].join(''),
+          ].join('')
+        },
         (e: unknown) =>
-          `; the config applied before the hook could not be put back as release ${running.record.number} has it (${(e as Error).message.split('\n')[0]}): \`skycap rollback ${env.name} --to ${running.record.number}\` applies it again`,
+          running ? `; the config applied before the hook could not be put back as release ${running.record.number} has it (${(e as Error).message.split('\n')[0]}): \`${back}\` applies it again` : '',
       )
     }
     report.applied = config.map((o) => `${o.kind}/${o.metadata.name}`)

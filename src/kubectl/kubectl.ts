@@ -445,14 +445,16 @@ export function classify(args: readonly string[], stderr: string, context?: stri
   let hint = seeMessage
   // A Secret or ConfigMap with `immutable: true` says "data: Forbidden: field is immutable when `immutable` is set":
   // an invalid change, not a missing RBAC permission (its "Forbidden" read as one, exit 1).
-  const immutable = /(?:The )?([A-Z]\w*)(?:\.[\w.]+)? "([^"]+)" is invalid: ([\w.[\]]+): (?:Invalid value: [\s\S]*?|Forbidden: )field is immutable( when `immutable` is set)?/.exec(text)
+  // With several fields refused, the server lists them ("is invalid: \n* immutable: Forbidden: …\n* data: …"): that
+  // was read as RBAC too.
+  const immutable = /(?:The )?([A-Z]\w*)(?:\.[\w.]+)? "([^"]+)" is invalid: \s*(?:\* )?([\w.[\]]+): (?:Invalid value: [\s\S]*?|Forbidden: )field is immutable( when `immutable` is set)?/.exec(text)
   if (immutable) {
     const [, objectKind, name, field, flagged] = immutable
     const advice =
       objectKind === 'Job'
         ? `Give the Job a new name per release, e.g. name: ${name}-{{ revision.short }} in its template, or run it as a skycap hook (docs/hooks.md)`
         : `Delete ${objectKind}/${name} so it is created again, or give it a new name`
-    const why = flagged ? `it sets immutable: true, so its ${field} cannot change` : `${field} is immutable once created`
+    const why = flagged ? (field === 'immutable' ? 'it sets immutable: true, so it cannot change' : `it sets immutable: true, so its ${field} cannot change`) : `${field} is immutable once created`
     return new KubectlError('invalid', `kubectl ${verb(args)} failed${where}: the ${objectKind} "${name}" cannot be changed in place (${why})`, args, text, {
       hint: `${advice}; nothing was changed.`,
       advice,

@@ -10,10 +10,11 @@ import {ROLLOUT_STATE_LABEL} from '../strategies/state.js'
 import type {Reporter} from '../ui/output.js'
 import type {ClusterTool} from './cluster-tool.js'
 import {CLUSTER_TOOLS} from './clusters.js'
+import {InterruptedError} from '../errors.js'
 import {removeContainer} from './docker.js'
 import {stopForward} from './forwards.js'
 import {abortableSleep} from '../sleep.js'
-import {markStoppedByDown, readState, removeState, runningUps, stateFile, upAlive} from './state.js'
+import {claimStop, readState, removeState, runningUps, stateFile, upAlive} from './state.js'
 import type {ToolRunner} from './tool.js'
 import {CREATED_BY, createdByUp} from './up.js'
 
@@ -30,6 +31,8 @@ export interface DownDeps {
   tools: ToolRunner
   reporter: Reporter
   env?: NodeJS.ProcessEnv
+  /** Ctrl-C while down waits for an up it stopped: it ends, having deleted nothing. */
+  signal?: AbortSignal
 }
 
 /** What down removed, and what it left because up did not make it. */
@@ -65,12 +68,13 @@ export async function down(options: DownOptions, deps: DownDeps): Promise<DownRe
     return emptyReport(loaded.config.app, env.name)
   }
   for (const pid of running) {
-    deps.reporter.info(
-      attached.has(pid)
-        ? `Stopping the skycap up that follows ${loaded.config.app} ${env.name} (pid ${pid})`
-        : `Stopping the skycap up that is still bringing ${loaded.config.app} ${env.name} up (pid ${pid})`,
-    )
-    markStoppedByDown(file, pid)
+    const which = attached.has(pid) ? `that follows ${loaded.config.app} ${env.name} (pid ${pid})` : `that is still bringing ${loaded.config.app} ${env.name} up (pid ${pid})`
+    // Another down at once has signalled it already: a second SIGTERM is a second Ctrl-C, and the up quit at once.
+    if (!claimStop(file, pid)) {
+      if (upAlive(pid)) deps.reporter.info(`Another skycap down is stopping the skycap up ${which}; waiting for it to end`)
+      continue
+    }
+    deps.reporter.info(`Stopping the skycap up ${which}`)
     try {
       process.kill(pid, 'SIGTERM')
     } catch {
@@ -78,7 +82,13 @@ export async function down(options: DownOptions, deps: DownDeps): Promise<DownRe
     }
   }
   const until = Date.now() + UP_STOP_MS
-  while (running.some(upAlive) && Date.now() < until) await abortableSleep(100)
+  while (running.some(upAlive) && Date.now() < until && !deps.signal?.aborted) await abortableSleep(100, deps.signal)
+  if (deps.signal?.aborted) {
+    const left = running.filter(upAlive)
+    throw new InterruptedError(`interrupted while waiting for skycap up (pid ${left.join(', ') || running.join(', ')}) to stop; nothing was deleted${left.length ? ' (it goes on stopping)' : ''}`, {
+      hint: `Run skycap down${env.name === LOCAL_ENVIRONMENT ? '' : ` ${env.name}`} again.`,
+    })
+  }
   const left = running.filter(upAlive)
   if (left.length) deps.reporter.warn(`skycap up (pid ${left.join(', ')}) did not end within ${UP_STOP_MS / 1000} s; going on without it`)
   // They stopped their forwards and wrote the state as they ended (an up stopped early may have written it first).

@@ -130,8 +130,14 @@ export function markUpRunning(file: string): () => void {
   mkdirSync(join(file, '..'), {recursive: true})
   const mark = upMark(file, process.pid)
   writeFileSync(mark, '')
-  return () => rmSync(mark, {force: true})
+  return () => {
+    rmSync(mark, {force: true})
+    rmSync(`${mark}${STOPPING}`, {force: true})
+  }
 }
+
+/** Beside an up's mark, the claim of the down that stops it: `<state>.up-<pid>.down`, holding that down's pid. */
+const STOPPING = '.down'
 
 /** The pids of the other ups of this state file still running (marks of ended ones are removed on the way). */
 export function runningUps(file: string): number[] {
@@ -145,30 +151,63 @@ export function runningUps(file: string): number[] {
   const pids: number[] = []
   for (const name of names) {
     if (!name.startsWith(prefix)) continue
+    if (name.endsWith(STOPPING)) {
+      // A claim whose up has ended (it removes both as it ends; a down may claim it just after).
+      if (!existsSync(join(file, '..', name.slice(0, -STOPPING.length)))) rmSync(join(file, '..', name), {force: true})
+      continue
+    }
     const pid = Number(name.slice(prefix.length))
     if (!Number.isSafeInteger(pid) || pid <= 0 || pid === process.pid) continue
     if (upAlive(pid)) pids.push(pid)
-    else rmSync(join(file, '..', name), {force: true})
+    else for (const left of [name, `${name}${STOPPING}`]) rmSync(join(file, '..', left), {force: true})
   }
   return pids.sort((a, b) => a - b)
 }
 
-/** Written by down into the mark of an up it is about to stop, so that up says who stopped it (not "keeps running"). */
-export function markStoppedByDown(file: string, pid: number): void {
-  try {
-    writeFileSync(upMark(file, pid), JSON.stringify({stoppedBy: process.pid}))
-  } catch {
-    // The up ended meanwhile and took its mark with it.
+/**
+ * Claims the stop of up `pid` for this down, so that up says who stopped it (not "keeps running"). False when another
+ * skycap down still running has claimed it: that one has signalled it, and a second SIGTERM is a second Ctrl-C, which
+ * made the up quit at once (two downs at once left the namespace it had just created, unrecorded, for good). A claim
+ * of a down that has ended is taken over.
+ */
+export function claimStop(file: string, pid: number): boolean {
+  // Ended meanwhile (its mark went with it): nothing to claim or to signal.
+  if (!existsSync(upMark(file, pid))) return false
+  const claim = `${upMark(file, pid)}${STOPPING}`
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      writeFileSync(claim, JSON.stringify({stoppedBy: process.pid}), {flag: 'wx'})
+      return true
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') return true
+      const by = claimedBy(claim)
+      if (by !== undefined && by !== process.pid && processAlive(by)) return false
+      rmSync(claim, {force: true})
+    }
   }
+  return false
 }
 
 /** The pid of the skycap down that stopped this up, if one did. */
 export function stoppedByDown(file: string): number | undefined {
+  return claimedBy(`${upMark(file, process.pid)}${STOPPING}`)
+}
+
+function claimedBy(claim: string): number | undefined {
   try {
-    const by = (JSON.parse(readFileSync(upMark(file, process.pid), 'utf8')) as {stoppedBy?: unknown}).stoppedBy
+    const by = (JSON.parse(readFileSync(claim, 'utf8')) as {stoppedBy?: unknown}).stoppedBy
     return typeof by === 'number' ? by : undefined
   } catch {
     return undefined
+  }
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch {
+    return false
   }
 }
 

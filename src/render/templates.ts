@@ -71,7 +71,8 @@ function guardArithmetic(engine: Liquid): void {
       const result: unknown = (original as (...a: unknown[]) => unknown).apply(this, args)
       if (typeof result === 'number' && !Number.isFinite(result)) {
         const shown = args.map((a) => (typeof a === 'string' ? JSON.stringify(a) : String(a)))
-        const byZero = (name === 'divided_by' || name === 'modulo') && Number(args[1]) === 0
+        // LiquidJS reads what is not a number as 0 ('x', nil): a division by 0 all the same.
+        const byZero = (name === 'divided_by' || name === 'modulo') && !Number(args[1])
         throw new ArithmeticError(
           `${shown[0]} | ${name}${shown.length > 1 ? `: ${shown.slice(1).join(', ')}` : ''} gives ${String(result)}${byZero ? ' (a division by 0)' : ''}, which no manifest field takes`,
         )

@@ -14,6 +14,7 @@ import {
   prune,
   pruneLive,
   refusedObjects,
+  restoreConfig,
   rejectedObjects,
   takenFromOthers,
   unprunedNote,
@@ -612,6 +613,43 @@ describe('deploy phases: exact kubectl argv', () => {
     expect(await releaseLock(other.kubectl, 'shop', {id: 'not-mine'})).to.equal(false)
     const mine = fakeKubectl([get, {argv: [...NS, 'delete', 'lease', 'skycap-lock-shop', '--ignore-not-found']}], opts)
     expect(await releaseLock(mine.kubectl, 'shop', {id: 'mine'})).to.equal(true)
+  })
+})
+
+describe('a failed predeploy hook: the config it applied put back', () => {
+  const secret = (name: string, value: string, immutable = false) => ({
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: {name, namespace: 'shop'},
+    stringData: {v: value},
+    ...(immutable ? {immutable: true} : {}),
+  })
+  it("each object alone when the one call is refused: the others went back, the immutable one is named (the whole was said 'not put back'); none of the server's words about a Secret", async () => {
+    const applied: string[][] = []
+    const runner: ProcessRunner = async (_file, argv, options) => {
+      const items = (JSON.parse(String(options?.input)) as {items: Array<{metadata: {name: string}}>}).items.map((i) => i.metadata.name)
+      applied.push(items)
+      if (items.includes('imm'))
+        return {
+          exitCode: 1,
+          stdout: '',
+          stderr: 'The Secret "imm" is invalid: \n* immutable: Forbidden: field is immutable when `immutable` is set\n* data: Forbidden: field is immutable when `immutable` is set\n',
+        }
+      return {exitCode: 0, stdout: '', stderr: ''}
+    }
+    const kubectl = new Kubectl({binary: 'kubectl', runner, namespace: 'shop', sleep: async () => undefined})
+    const failed = [secret('db', 'new'), secret('imm', 'v4', true), secret('fresh', 'x'), {apiVersion: 'v1', kind: 'ConfigMap', metadata: {name: 'web-0123456789'}, data: {}}]
+    const running = [secret('db', 'old'), secret('imm', 'v1')]
+    const result = await restoreConfig(kubectl, failed as KubeObject[], running as KubeObject[])
+    expect(result).to.deep.equal({restored: ['Secret/db'], added: ['Secret/fresh'], refused: [{ref: 'Secret/imm', immutable: true}]})
+    expect(applied).to.deep.equal([['db', 'imm'], ['db'], ['imm']])
+    // A first release (nothing ran before): what it applied is all new, named (a ConfigMap is read by nothing running).
+    applied.length = 0
+    expect(await restoreConfig(kubectl, failed as KubeObject[], [])).to.deep.equal({restored: [], added: ['Secret/db', 'Secret/imm', 'Secret/fresh'], refused: []})
+    expect(applied).to.deep.equal([])
+    // Nothing changed, nothing applied.
+    expect(await restoreConfig(kubectl, running as KubeObject[], running as KubeObject[])).to.deep.equal({restored: [], added: [], refused: []})
+    expect(applied).to.deep.equal([])
   })
 })
 

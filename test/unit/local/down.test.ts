@@ -8,7 +8,7 @@ import {join} from 'node:path'
 import {PRUNE_RESOURCES} from '../../../src/deploy/apply.js'
 import type {ProcessRunner} from '../../../src/kubectl/kubectl.js'
 import {down} from '../../../src/local/down.js'
-import {readState, stateFile, writeState, type UpState} from '../../../src/local/state.js'
+import {claimStop, readState, stateFile, writeState, type UpState} from '../../../src/local/state.js'
 import {toolRunner} from '../../../src/local/tool.js'
 import {memoryReporter} from '../../../src/ui/output.js'
 import {fakeKubectlFactory} from '../../helpers/fake-kubectl.js'
@@ -152,7 +152,7 @@ describe('skycap down: only what up made', () => {
         process.execPath,
         [
           '-e',
-          `const fs = require('node:fs'); process.on('SIGTERM', () => { fs.writeFileSync(process.argv[1] + '.seen', fs.readFileSync(process.argv[1] + '.up-' + process.pid, 'utf8')); if (${writes}) fs.writeFileSync(process.argv[1], process.argv[2]); process.exit(130) }); setInterval(() => {}, 1000); process.send('ready')`,
+          `const fs = require('node:fs'); process.on('SIGTERM', () => { fs.writeFileSync(process.argv[1] + '.seen', fs.readFileSync(process.argv[1] + '.up-' + process.pid + '.down', 'utf8')); if (${writes}) fs.writeFileSync(process.argv[1], process.argv[2]); process.exit(130) }); setInterval(() => {}, 1000); process.send('ready')`,
           file,
           JSON.stringify(full),
           'up',
@@ -188,6 +188,42 @@ describe('skycap down: only what up made', () => {
       expect(readState(file), 'the state is cleared').to.equal(undefined)
       rmSync(`${file}.up-${child.pid}`, {force: true})
     }
+  })
+
+  it('two downs at once: the second does not signal the up again (a second SIGTERM is a second Ctrl-C: the up quit at once, leaving the namespace it had just created unrecorded); it waits for it', async () => {
+    const configFile = join(realpathSync(repo.dir), 'skycap.yaml')
+    const file = stateFile(configFile, 'local', {XDG_CACHE_HOME: cache.dir})
+    mkdirSync(join(file, '..'), {recursive: true})
+    // An up that counts the SIGTERMs it gets, and ends 300 ms after the first.
+    const child = spawn(
+      process.execPath,
+      [
+        '-e',
+        "let n = 0; process.on('SIGTERM', () => { n++; require('node:fs').writeFileSync(process.argv[1], String(n)); if (n === 1) setTimeout(() => process.exit(130), 300) }); setInterval(() => {}, 1000); process.send('ready')",
+        `${file}.count`,
+        'up',
+      ],
+      {stdio: ['ignore', 'ignore', 'inherit', 'ipc']},
+    )
+    await new Promise((resolve) => child.once('message', resolve))
+    const ended = new Promise((resolve) => child.once('exit', resolve))
+    writeFileSync(`${file}.up-${child.pid}`, '')
+    // The other down (a live process: this test's parent) has claimed the stop; it signals the up itself.
+    writeFileSync(`${file}.up-${child.pid}.down`, JSON.stringify({stoppedBy: process.ppid}))
+    setTimeout(() => child.kill('SIGTERM'), 200)
+    const reporter = memoryReporter()
+    await down({cwd: repo.dir}, {kubectl: fakeKubectlFactory([]).factory, tools: tools().tools, reporter, env: {XDG_CACHE_HOME: cache.dir}})
+    await ended
+    expect(readFileSync(`${file}.count`, 'utf8'), 'one SIGTERM, from the other down').to.equal('1')
+    expect(reporter.lines.join('\n')).to.contain(`Another skycap down is stopping the skycap up that is still bringing localapp local up (pid ${child.pid}); waiting for it to end`)
+    // The claim of a down that has ended is taken over: this down signals.
+    expect(claimStop(file, process.pid), "this process's own mark").to.equal(false)
+    writeFileSync(`${file}.up-${process.pid}`, '')
+    writeFileSync(`${file}.up-${process.pid}.down`, JSON.stringify({stoppedBy: 2 ** 22 + 1}))
+    expect(claimStop(file, process.pid)).to.equal(true)
+    expect(JSON.parse(readFileSync(`${file}.up-${process.pid}.down`, 'utf8'))).to.deep.equal({stoppedBy: process.pid})
+    rmSync(`${file}.up-${process.pid}`)
+    rmSync(`${file}.up-${process.pid}.down`)
   })
 
   it('keeps a namespace without the annotation, even when the state says up created it', async () => {

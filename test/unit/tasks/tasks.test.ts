@@ -192,6 +192,13 @@ describe('kubectl rejections in one sentence', () => {
     expect(error.message).to.equal('kubectl apply failed (context prod): the Secret "db" cannot be changed in place (it sets immutable: true, so its data cannot change)')
     expect(error.hint).to.equal('Delete Secret/db so it is created again, or give it a new name; nothing was changed.')
     expect(error.exitCode).to.equal(2)
+    // Several fields refused at once: the server lists them (it was read as a missing RBAC permission).
+    const listed = classify(
+      ['apply', '--server-side', '-f', '-'],
+      'The Secret "imm" is invalid: \n* immutable: Forbidden: field is immutable when `immutable` is set\n* data: Forbidden: field is immutable when `immutable` is set\n',
+      'prod',
+    )
+    expect([listed.message, listed.exitCode]).to.deep.equal(['kubectl apply failed (context prod): the Secret "imm" cannot be changed in place (it sets immutable: true, so it cannot change)', 2])
   })
 
   it('Go value dumps are cut to their type, whatever the message', () => {
