@@ -152,6 +152,14 @@ async function checkReleaseImages(chosen: StoredRelease, env: string, deps: Depl
   for (const u of results.filter((r) => r.state === 'unknown')) deps.reporter.warn(`cannot check ${u.image} (${u.detail}); rolling back without knowing whether it exists`)
 }
 
+/** The line saying which live counts a rollback keeps, with what the release it returns to had. */
+export function keptCountsNote(kept: Record<string, number>, manifests: KubeObject[], release: number): string {
+  // Deployments only: a canary service's Service, recorded after its Deployment of the same name, gave "had 1".
+  const recorded = new Map(manifests.filter((o) => o.kind === 'Deployment').map((o) => [o.metadata.name, (o.spec as {replicas?: number} | undefined)?.replicas ?? 1]))
+  const counts = Object.entries(kept).map(([name, n]) => `${name} ${n} (release ${release} had ${recorded.get(name)})`)
+  return `Keeping the live replica counts: ${counts.join(', ')}; --reset-replicas restores the release's`
+}
+
 /** `skycap rollback ENV [--to RELEASE|REV]`: re-applies a recorded release, watched like a deploy. */
 export async function rollback(options: RollbackOptions, deps: DeployDeps): Promise<DeployReport> {
   const clock = deps.clock ?? Date.now
@@ -233,14 +241,7 @@ export async function rollback(options: RollbackOptions, deps: DeployDeps): Prom
     deps.reporter.info(`Rolling ${env.name} back to release ${chosen.record.number} (${chosen.record.revision?.short}) as release ${number}`)
     const notUndone = hooksNotUndone(lockedReleases.filter((r) => r.record.number > chosen.record.number).map((r) => r.record))
     if (notUndone) deps.reporter.warn(notUndone)
-    if (Object.keys(kept).length) {
-      const recorded = new Map(manifests.map((o) => [o.metadata.name, (o.spec as {replicas?: number} | undefined)?.replicas ?? 1]))
-      deps.reporter.info(
-        `Keeping the live replica counts: ${Object.entries(kept)
-          .map(([name, n]) => `${name} ${n} (release ${chosen.record.number} had ${recorded.get(name)})`)
-          .join(', ')}; --reset-replicas restores the release's`,
-      )
-    }
+    if (Object.keys(kept).length) deps.reporter.info(keptCountsNote(kept, manifests, chosen.record.number))
     const rollout = await rollOutRelease({
       kubectl,
       objects,

@@ -26,7 +26,7 @@ import {watchRollout} from '../../../src/deploy/watch.js'
 import type {SkycapConfig} from '../../../src/config/types.js'
 import {ApiServerUnreachableError, ExitCode, InterruptedError, KubectlError, LockedError, UserError} from '../../../src/errors.js'
 import {acquireLock, releaseLock} from '../../../src/lock/lease.js'
-import {chooseRelease} from '../../../src/deploy/rollback.js'
+import {chooseRelease, keptCountsNote} from '../../../src/deploy/rollback.js'
 import {checkRecordable, runningRevision, whatRuns} from '../../../src/deploy/deploy.js'
 import {contentOf, listReleases, MAX_PARTS, packManifests, PART_BYTES, type ReleaseRecord, releasesToDrop, saveRelease, type StoredRelease} from '../../../src/release/store.js'
 import type {KubeObject} from '../../../src/render/objects.js'
@@ -1085,6 +1085,11 @@ describe('rollback: which release "the one before" is', () => {
     // A current release without its manifests cannot be compared: the one before is taken, as before.
     const unknown = [{...stored(5, 'deploy', 'succeeded', undefined, 'web:3'), hasManifests: false}, stored(4, 'deploy', 'succeeded', undefined, 'web:3')] as StoredRelease[]
     expect(chooseRelease(unknown, undefined, 'prod').record.number).to.equal(4)
+  })
+
+  it("the kept counts' line says what the release had, from its Deployments (a canary's Service after its Deployment gave 'had 1')", () => {
+    const manifests = [obj('Service', 'web'), obj('Deployment', 'web', {spec: {replicas: 3}}), obj('Deployment', 'shop', {spec: {replicas: 5}}), obj('Service', 'shop')]
+    expect(keptCountsNote({web: 2, shop: 4}, manifests, 8)).to.equal("Keeping the live replica counts: web 2 (release 8 had 3), shop 4 (release 8 had 5); --reset-replicas restores the release's")
   })
 
   it('is the release before the current one', () => {
