@@ -143,7 +143,17 @@ export async function status(options: EnvOptions, factory: KubectlFactory, repor
   ])
   const services = Object.keys(env.services).map((name) => {
     const rollout = rollouts[name]
-    return {...serviceStatus(name, snapshot.get('Deployment', servingDeployment(name, rollout)) as LiveWorkload | undefined, snapshot, clock()), ...(rollout ? {rollout} : {})}
+    const serving = serviceStatus(name, snapshot.get('Deployment', servingDeployment(name, rollout)) as LiveWorkload | undefined, snapshot, clock())
+    // A canary under way: its pods and revision beside the stable Deployment's (status showed only the stable one,
+    // as if the service ran one revision, while the canary took its share of traffic).
+    const underWay = rollout?.type === 'canary' && (rollout.phase === 'progressing' || rollout.phase === 'paused')
+    const canary = underWay ? snapshot.get('Deployment', `${name}-canary`) : undefined
+    const track = canary ? serviceStatus(`${name}-canary`, canary as LiveWorkload, snapshot, clock()) : undefined
+    return {
+      ...serving,
+      ...(rollout ? {rollout} : {}),
+      ...(track ? {canary: {revision: track.revision, image: track.image, ready: track.ready, desired: track.desired, state: track.state, problem: track.problem}} : {}),
+    }
   })
   const last = releases[0]?.record ?? null
   // A scale entry names the revision it found running, not how that revision's deploy went: the last deploy or

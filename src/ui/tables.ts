@@ -54,7 +54,7 @@ export function statusTable(s: {
   environment: string
   context: string
   namespace: string
-  services: Array<ServiceStatus & {rollout?: {type: string; phase: string; weight?: number}}>
+  services: Array<ServiceStatus & {rollout?: {type: string; phase: string; weight?: number}; canary?: {revision: string | null; ready: number; desired: number; problem: string | null}}>
   lastRelease: ReleaseRecord | null
   lastDeploy?: ReleaseRecord | null
   lock?: LockInfo | null
@@ -71,6 +71,13 @@ export function statusTable(s: {
   // A failing service's reason under the table, and why a progressing one is not ready yet: STATE alone does not say
   // which pod or why.
   const problems = s.services.filter((x) => x.problem ?? x.waiting).map((x) => `\n${x.service}: ${x.problem ?? x.waiting}`)
+  // A canary under way: the row is the stable Deployment's; its canary's pods and revision under the table.
+  for (const x of s.services.filter((y) => y.canary)) {
+    const c = x.canary as NonNullable<typeof x.canary>
+    problems.push(
+      `\n${x.service}: canary ${c.ready}/${c.desired} ready (${c.revision?.slice(0, short) ?? '-'}) takes ${x.rollout?.weight ?? 0}% of traffic; stable ${x.ready}/${x.desired} (${x.revision?.slice(0, short) ?? '-'})${c.problem ? `; canary: ${c.problem}` : ''}`,
+    )
+  }
   // Under way, under the header: whoever holds the lock (a deploy's reason says which revision), and hooks still running.
   const underWay: string[] = []
   if (s.lock) underWay.push(`\nlocked by ${describeHolder(s.lock, s.environment)}; expires ${s.lock.expiresAt}`)

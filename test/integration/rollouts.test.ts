@@ -688,6 +688,13 @@ describe('rollouts you can trust (real cluster, four services)', function () {
       expect(refused.stderr).to.match(/the canary of .* in test is still under way; nothing was changed/)
       expect(refused.stderr).to.not.contain('Deploying release')
       expect((await app.json(['history', 'test'])).doc.result.releases[0].number, 'nothing recorded').to.equal(release.number)
+      // status names each canary's pods and revision beside the stable Deployment's (it showed the stable one only).
+      const st = await app.json(['status', 'test'])
+      const web = st.doc.result.services.find((x: {service: string}) => x.service === 'web')
+      expect(web.canary, JSON.stringify(web)).to.include({revision: release.revision.sha})
+      expect(web.canary.ready).to.equal(web.canary.desired)
+      expect(web.revision, 'the row is the stable one').to.not.equal(release.revision.sha)
+      expect((await app.cli(['status', 'test'])).stdout).to.match(new RegExp(`\\nweb: canary \\d+/\\d+ ready \\(${release.revision.short}\\) takes 50% of traffic; stable `))
 
       const aborted = await app.cli(['abort', 'test', 'web'])
       expect(aborted.exitCode, aborted.stderr).to.equal(0)
