@@ -252,9 +252,19 @@ async function scaleDownDue(kubectl: Kubectl, options: ScaleDownOptions, clock: 
   const due = (await readState(kubectl, options.app)).services
   const waiting = Object.entries(due).filter(([, s]) => s.type === 'blueGreen' && s.scaleDownAt && !s.scaledDown && s.previousSlot)
   if (!waiting.length) return
-  const latest = Math.max(...waiting.map(([, s]) => Date.parse(s.scaleDownAt as string)))
+  // A slot at 0 already (a `skycap scale api 0` before the deploy) keeps nothing for a rollback: the deploy waited out
+  // its scaleDownDelay all the same, saying it kept it. Asked only when there is a wait to spare.
+  const early = waiting.filter(([, s]) => Date.parse(s.scaleDownAt as string) > clock())
+  type Counted = {metadata: {name: string}; spec?: {replicas?: number}}
+  // kubectl prints one name's object as it is, several as a List, and nothing for one that is gone.
+  const answer = early.length ? (await kubectl.run(['get', 'deployments', ...early.map(([n, s]) => `${n}-${s.previousSlot}`), '--ignore-not-found', '-o', 'json'])).stdout.trim() : ''
+  const parsed = answer ? (JSON.parse(answer) as Counted | {items: Counted[]}) : {items: []}
+  const live = 'items' in parsed ? parsed.items : [parsed]
+  const atZero = new Set(early.filter(([n, s]) => (live.find((d) => d.metadata.name === `${n}-${s.previousSlot}`)?.spec?.replicas ?? 0) === 0).map(([n]) => n))
+  const up = waiting.filter(([n]) => !atZero.has(n))
+  const latest = Math.max(clock(), ...up.map(([, s]) => Date.parse(s.scaleDownAt as string)))
   if (latest > clock()) {
-    options.reporter.info(`Keeping ${waiting.map(([n, s]) => `${n}-${s.previousSlot}`).join(', ')} for an instant rollback until ${new Date(latest).toISOString()}`)
+    options.reporter.info(`Keeping ${up.map(([n, s]) => `${n}-${s.previousSlot}`).join(', ')} for an instant rollback until ${new Date(latest).toISOString()}`)
     try {
       await abortableSleep(latest - clock(), options.signal)
     } catch {
@@ -289,7 +299,8 @@ async function scaleDownDue(kubectl: Kubectl, options: ScaleDownOptions, clock: 
     for (const [name, before] of waiting) {
       const current = now[name]
       // A later deploy or rollback wrote its own entry: its slots are its business.
-      if (!current || current.scaleDownAt !== before.scaleDownAt || current.scaledDown || Date.parse(current.scaleDownAt as string) > clock()) continue
+      const idleAlready = atZero.has(name)
+      if (!current || current.scaleDownAt !== before.scaleDownAt || current.scaledDown || (Date.parse(current.scaleDownAt as string) > clock() && !idleAlready)) continue
       const deployment = `${name}-${current.previousSlot}`
       // Never the slot that serves: whatever the state says, the live Service decides (a rollback that re-applied
       // old manifests switched it back without the strategy).
@@ -325,7 +336,8 @@ async function scaleDownDue(kubectl: Kubectl, options: ScaleDownOptions, clock: 
         ...(stopped ? {phase: 'aborted', message: `release ${current.release ?? '?'} stopped before its switch; ${deployment} scaled to 0`} : {}),
         updatedAt: new Date(clock()).toISOString(),
       })
-      scaled.push(deployment)
+      // One at 0 already is recorded as scaled down, not said to be.
+      if (!idleAlready) scaled.push(deployment)
     }
   } finally {
     heartbeat.stop()

@@ -1043,6 +1043,35 @@ describe('the old slots’ scale-down after a live, recorded release', () => {
     )
   })
 
+  it('an old slot at 0 already (scaled to 0 before the deploy) is not waited for: nothing is kept for a rollback (the deploy waited out scaleDownDelay, saying it kept it)', async () => {
+    const later = {...switched, scaleDownAt: '2026-01-01T01:00:00.000Z'}
+    for (const replicas of [0, 2]) {
+      const {kubectl, calls} = fake((argv) => {
+        if (argv[0] === 'get' && argv[1] === 'configmap') return stateOf({web: later})
+        // One name: kubectl prints the object itself, not a List.
+        if (argv[0] === 'get' && argv[1] === 'deployments') return {stdout: JSON.stringify({metadata: {name: 'web-blue'}, spec: {replicas}})}
+        if (argv[0] === 'get' && argv[1] === 'service') return {stdout: JSON.stringify(serviceSelecting('green'))}
+        if (argv[0] === 'get' && argv[1] === 'lease') return {stdout: ''}
+        return {}
+      })
+      const said: string[] = []
+      const reporter = {info: (m: string) => said.push(m), warn: (m: string) => said.push(`warn: ${m}`)} as unknown as StrategyContext['reporter']
+      // At 2 replicas the wait is cut short by the signal (it would last an hour).
+      const stop = new AbortController()
+      setTimeout(() => stop.abort(), 50)
+      const now = Date.parse('2026-01-01T00:05:00Z')
+      const scaled = await scaleDownOldSlots(kubectl, {services: svc({type: 'blueGreen'}), app: 'shop', environment: 'prod', reporter, clock: () => now, signal: stop.signal})
+      if (replicas === 0) {
+        expect(said.join('\n')).to.not.contain('for an instant rollback')
+        expect(scaled, 'not said to be scaled: it was at 0').to.deep.equal([])
+        expect(JSON.parse(patches(calls).at(-1)?.data.web as string)).to.include({scaledDown: true})
+      } else {
+        expect(said).to.include('Keeping web-blue for an instant rollback until 2026-01-01T01:00:00.000Z')
+        expect(calls.filter((c) => c[0] === 'scale')).to.deep.equal([])
+      }
+    }
+  })
+
   it('a scale the API server refuses is a warning, and the state does not say the slot went (it said scaledDown, and nothing scaled it down again)', async () => {
     const forbidden = 'Error from server (Forbidden): deployments.apps "web-blue" is forbidden: User "ci" cannot patch resource "deployments/scale"'
     const {scaled, calls, said} = await run((argv) => (argv[0] === 'scale' ? {exitCode: 1, stderr: forbidden} : undefined))
