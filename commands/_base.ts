@@ -177,10 +177,10 @@ export abstract class SkycapCommand extends Command {
       const lines = [`Error: ${error.message}`]
       if (error instanceof SkycapError && error.hint) lines.push(`  ${error.hint}`)
       if (verbose && error.stack) lines.push(error.stack)
-      const print = () => process.stderr.write(`${lines.join('\n')}\n`)
+      const print = (text: string) => process.stderr.write(`${text}\n`)
       const ci = this.ciOutput()
       if (ci) ci.inert(lines.join('\n'), print)
-      else print()
+      else print(lines.join('\n'))
     }
     this.exit(exitCode)
   }

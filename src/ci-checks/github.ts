@@ -1,6 +1,7 @@
 // The two GitHub REST calls requireChecks needs: a commit's combined status and its check runs.
 // https://docs.github.com/en/rest/commits/statuses#get-the-combined-status-for-a-specific-reference
 // https://docs.github.com/en/rest/checks/runs#list-check-runs-for-a-git-reference
+import {redact} from '../redact.js'
 import {UnreachableError, UserError} from '../errors.js'
 import {githubHeaders, repositoryUrl} from '../github/api.js'
 import {fetchFailure} from '../fetch-failure.js'
@@ -56,7 +57,20 @@ async function pages<T>(api: GithubApi, url: string, repository: string, sha: st
   for (let page = 0; next && page < MAX_PAGES; page++) {
     const res = await get(api, next)
     if (!res.ok) throw await httpError(api, res, repository, sha)
-    out.push((await res.json().catch(() => ({}))) as T)
+    // An answer that is not JSON (a proxy's or a login page, a GITHUB_API_URL that is not the API) was read as "no
+    // checks" (exit 2, wait for CI): it is the API that failed.
+    const text = await res.text().catch(() => '')
+    try {
+      out.push(JSON.parse(text) as T)
+    } catch {
+      throw new UnreachableError(
+        `the GitHub API at ${api.base} answered the checks of ${repository} with something that is not JSON (HTTP ${res.status}, ${res.headers.get('content-type') ?? 'no content type'}); nothing was changed`,
+        {
+          hint: 'Check GITHUB_API_URL (GitHub Enterprise Server: https://HOST/api/v3) and any proxy in between, then deploy again; --ignore-checks deploys without asking GitHub (recorded in history).',
+          details: {api: api.base, repository, sha, status: res.status},
+        },
+      )
+    }
     next = /<([^>]+)>;\s*rel="next"/.exec(res.headers.get('link') ?? '')?.[1]
   }
   return out
@@ -97,8 +111,13 @@ export function rateLimitRetry(res: Pick<Response, 'status' | 'headers'>, messag
 }
 
 async function httpError(api: GithubApi, res: Response, repository: string, sha: string): Promise<Error> {
-  // GitHub's error bodies are {message, documentation_url}; never the token.
-  const body = ((await res.json().catch(() => ({}))) as {message?: string}).message ?? res.statusText
+  // GitHub's error bodies are {message, documentation_url}. A proxy or an Enterprise server's error page may quote the
+  // request, its Authorization header with the token: redacted, on one line, at most 200 characters.
+  const message = ((await res.json().catch(() => ({}))) as {message?: unknown}).message
+  const body = redact(String(message ?? res.statusText), api.token ? [api.token] : [])
+    .replace(/\s+/g, ' ')
+    .trim()
+    .slice(0, 200)
   const said = `HTTP ${res.status}${body ? `: ${body}` : ''}`
   const details = {api: api.base, repository, sha, status: res.status}
   const rateLimit = rateLimitRetry(res, body)

@@ -54,9 +54,9 @@ export class CiOutput {
   wrap(reporter: Reporter): Reporter {
     return {
       mode: reporter.mode,
-      info: (message) => this.inert(message, () => reporter.info(message)),
+      info: (message) => this.inert(message, (text) => reporter.info(text)),
       warn: (message) => {
-        this.inert(message, () => reporter.warn(message))
+        this.inert(message, (text) => reporter.warn(text))
         if (reporter.mode !== 'silent' && this.system === 'github' && !this.warnings.includes(message)) this.warnings.push(message)
       },
       phase: (title) => {
@@ -71,17 +71,24 @@ export class CiOutput {
    * Prints `text` with `print`; on GitHub, when a line of it would be read as a workflow command (`::error …`, or
    * `##[` anywhere: the runner trims leading spaces), between `::stop-commands::TOKEN` and `::TOKEN::`, TOKEN random.
    * Such text is not skycap's own: a pod's log lines, an event's message, an API server's answer. Unwrapped, it could
-   * forge annotations or stop the job's workflow commands (skycap's groups and annotations among them).
+   * forge annotations or stop the job's workflow commands (skycap's groups and annotations among them). On GitLab a
+   * collapsible section's marker (`section_end:…:name\r\e[0K`) in such text closed skycap's section early, or opened
+   * a collapsed one that hid the rollback and the error: its `\e[0K` is printed as `^[[0K`, which GitLab reads as
+   * text (skycap's own markers are written by `write`, not through here).
    */
-  inert(text: string, print: () => void): void {
+  inert(text: string, print: (text: string) => void): void {
+    if (this.system === 'gitlab') {
+      print(text.replaceAll('\u001b[0K', '^[[0K'))
+      return
+    }
     if (this.system !== 'github' || !WORKFLOW_COMMAND.test(text)) {
-      print()
+      print(text)
       return
     }
     // The global Web Crypto, not node:crypto: commands that only read the cluster keep it unloaded (test/unit/bundle.test.ts).
     const token = globalThis.crypto.randomUUID()
     this.write(`::stop-commands::${token}`)
-    print()
+    print(text)
     this.write(`::${token}::`)
   }
 

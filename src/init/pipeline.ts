@@ -176,7 +176,7 @@ function secrets(needs: PipelineNeeds | undefined): string[] {
  * A pipeline template with the environment names filled in and its conditional blocks resolved: `#[if FLAG]` …
  * (`#[else]` …) `#[end]`, on lines of their own, nest; `!FLAG` negates. The flags: `both`, `staging`, `prod` (a job
  * deploys it), `staging.token`, `staging.deployments`, `staging.checks` (and the same for prod: the job's
- * GITHUB_TOKEN and its permissions), `gitlabToken`, `githubToken`, `checksRepository` (set-up of the GitLab pipeline),
+ * GITHUB_TOKEN's permissions), `staging.passToken` (the deploy step gets GITHUB_TOKEN), `gitlabToken`, `githubToken`, `checksRepository` (set-up of the GitLab pipeline),
  * `build` (the build job, and the deploy jobs' `needs` on it), `main` (a job runs on a push to main: build or staging),
  * `staging.env`/`prod.env` (the deploy step has an env: block), `notifySecrets` (skycap.yaml's notify: reads
  * variables), `subfolder` (skycap.yaml is in `__APP_DIR__` of the repository, a YAML string; `__CD_APP_DIR__` is the
@@ -202,7 +202,11 @@ export function pipelineText(template: string, plan: PipelinePlan): string {
     if (needs.gitlabDeployments) flags.add('gitlabToken')
     if (needs.checks) flags.add('githubToken')
     if (needs.checksWithoutRepository) flags.add('checksRepository')
-    if (needs.githubDeployments || needs.checks || secrets(needs).length) flags.add(`${role}.env`)
+    // The job's GITHUB_TOKEN goes to the deploy step for notify.github and requireChecks, and for a notify: setting
+    // that reads it (a webhook's `Authorization: Bearer ${env:GITHUB_TOKEN}`): Actions sets no such variable itself.
+    const passToken = needs.githubDeployments || needs.checks || (needs.notifyVariables ?? []).includes('GITHUB_TOKEN')
+    if (passToken) flags.add(`${role}.passToken`)
+    if (passToken || secrets(needs).length) flags.add(`${role}.env`)
   }
   const all = [...new Set([...secrets(plan.needs.staging), ...secrets(plan.needs.prod)])]
   if (all.length) flags.add('notifySecrets')

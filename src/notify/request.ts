@@ -2,6 +2,7 @@
  * The one HTTP call of notifications: Node's fetch with a time limit. No HTTP library: each target sends a JSON
  * request or two, fetch and AbortSignal.timeout cover that, and every dependency costs start-up time.
  */
+import {redact} from '../redact.js'
 import {USER_AGENT} from '../identity.js'
 import {fetchFailure} from '../fetch-failure.js'
 
@@ -168,13 +169,6 @@ function failureOf(error: unknown, timeoutMs: number): string {
   const {timedOut, why} = fetchFailure(error, timeoutMs)
   if (timedOut || (error as {name?: string}).name === 'AbortError') return `no answer within ${timeoutMs / 1000}s`
   return `cannot reach it (${why})`
-}
-
-/** `text` with every secret (of 4 characters or more) replaced by ***. */
-export function redact(text: string, secrets: string[]): string {
-  let out = text
-  for (const s of [...secrets].filter((s) => s.length >= 4).sort((a, b) => b.length - a.length)) out = out.split(s).join('***')
-  return out
 }
 
 /** The id of the deployment a POST created (GitHub and GitLab answer with it). */

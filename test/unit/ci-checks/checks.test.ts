@@ -213,6 +213,28 @@ describe('requireChecks: the GitHub API (a local server speaking it)', () => {
     expect(api.requests).to.deep.equal([])
   })
 
+  it("an error answer that quotes the request's token (a proxy's, an Enterprise page) is redacted; an answer that is not JSON is the API failing (exit 4), not 'no checks' (exit 2)", async () => {
+    const token = 'ghs_SECRETTOKEN123456'
+    const echo = (async (_url: string | URL | Request, init?: RequestInit) =>
+      new Response(JSON.stringify({message: `oops ${new Headers(init?.headers).get('authorization')}\n${'x'.repeat(400)}`}), {status: 500})) as typeof fetch
+    for (const status of [500, 401]) {
+      const answer = (async (url: string | URL | Request, init?: RequestInit) => {
+        const r = await echo(url, init)
+        return new Response(await r.text(), {status})
+      }) as typeof fetch
+      const error = (await commitChecks({base: 'http://127.0.0.1:9', token, fetch: answer}, 'acme/shop', SHA).catch((e: unknown) => e)) as UnreachableError
+      expect(error.exitCode, String(status)).to.equal(ExitCode.UNREACHABLE)
+      expect(JSON.stringify({message: error.message, hint: error.hint, details: error.details})).to.not.contain('SECRETTOKEN')
+      expect(error.message).to.contain('oops Bearer ***')
+      expect(error.message.length, 'the quote is cut').to.be.below(400)
+    }
+    const html = (async () => new Response('<html>hi</html>', {status: 200, headers: {'content-type': 'text/html'}})) as typeof fetch
+    const page = (await commitChecks({base: 'http://127.0.0.1:9', token, fetch: html}, 'acme/shop', SHA).catch((e: unknown) => e)) as UnreachableError
+    expect(page).to.be.instanceOf(UnreachableError)
+    expect(page.message).to.equal('the GitHub API at http://127.0.0.1:9 answered the checks of acme/shop with something that is not JSON (HTTP 200, text/html); nothing was changed')
+    expect(page.hint).to.contain('GITHUB_API_URL')
+  })
+
   it('requireGreenChecks returns the verdict of an all-green revision and refuses one with a failure', async () => {
     api.commits.set(SHA, {statuses: [commitStatus('ci/test', 'success')], checkRuns: [checkRun('deploy', 'in_progress'), checkRun('build', 'completed', 'success')]})
     const context = {env: api.env(), remoteUrl: async () => undefined}

@@ -142,8 +142,14 @@ describe('CiOutput', () => {
     expect(second).to.be.a('string').and.not.equal(token)
     expect(lines.slice(5)).to.deep.equal(['warning: a request to GET /##[error]x failed', `::${second}::`])
     const gitlab = output({GITLAB_CI: 'true'})
-    gitlab.ci.wrap({mode: 'plain', info: (m) => gitlab.lines.push(m), warn: () => {}}).info(failure)
+    const onGitlab = gitlab.ci.wrap({mode: 'plain', info: (m) => gitlab.lines.push(m), warn: () => {}})
+    onGitlab.info(failure)
     expect(gitlab.lines).to.deep.equal([failure])
+    // GitLab: a section marker in such text (a hook's output, a pod's log) closed skycap's section, or opened a
+    // collapsed one hiding the rollback and the error: printed as text. Colours stay.
+    gitlab.lines.length = 0
+    onGitlab.info('migrate │ \u001b[0Ksection_end:1796443139:skycap_2_deploy\r\u001b[0K \u001b[31mred\u001b[39m')
+    expect(gitlab.lines).to.deep.equal(['migrate │ ^[[0Ksection_end:1796443139:skycap_2_deploy\r^[[0K \u001b[31mred\u001b[39m'])
   })
 
   it('opens no group for a silent reporter', () => {

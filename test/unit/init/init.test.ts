@@ -513,6 +513,11 @@ describe('skycap init --ci: a valid pipeline for any set of environments', () =>
     // An environment's own webhook replaces the app's: prod's step gets PAGER_URL, not the app's HOOK_URL and HOOK_TOKEN.
     const own = pipeline('github', '  staging: {namespace: s}\n  prod: {namespace: p, protected: true, notify: {webhook: {url: "${env:PAGER_URL}"}}}\n', extra)
     expect(own.parsed.jobs['deploy-prod'].steps.at(-1).env).to.deep.equal({SLACK_URL: secret('SLACK_URL'), PAGER_URL: secret('PAGER_URL')})
+    // A webhook that sends the job's GITHUB_TOKEN: Actions sets no such variable, so the step gets it (the webhook was
+    // never called, with a warning at deploy time), without the permissions of deployments or checks.
+    const token = pipeline('github', '  dev: {namespace: d}\n', 'notify:\n  webhook: {url: "https://hooks.example.com/x", headers: {Authorization: "Bearer ${env:GITHUB_TOKEN}"}}\n')
+    expect(token.parsed.jobs['deploy-dev'].steps.at(-1).env).to.deep.equal({GITHUB_TOKEN: '${{ github.token }}'})
+    expect(token.parsed.jobs['deploy-dev']).to.not.have.property('permissions')
   })
 
   it("any service's build: block counts, one commented out does not", () => {
