@@ -1,4 +1,4 @@
-import {existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync} from 'node:fs'
+import {existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync} from 'node:fs'
 import {homeFolder} from '../paths.js'
 import {basename, join} from 'node:path'
 
@@ -171,8 +171,9 @@ export function runningUps(file: string): number[] {
  * of a down that has ended is taken over.
  */
 export function claimStop(file: string, pid: number): boolean {
-  // Ended meanwhile (its mark went with it): nothing to claim or to signal.
-  if (!existsSync(upMark(file, pid))) return false
+  // No mark: ended meanwhile (its mark went with it), or an attached up of a skycap before marks, which is signalled
+  // as before (nothing to claim).
+  if (!existsSync(upMark(file, pid))) return processAlive(pid)
   const claim = `${upMark(file, pid)}${STOPPING}`
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
@@ -182,6 +183,8 @@ export function claimStop(file: string, pid: number): boolean {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') return true
       const by = claimedBy(claim)
       if (by !== undefined && by !== process.pid && processAlive(by)) return false
+      // Empty: another down is writing its claim this instant (taken over only once it is a stale leftover).
+      if (by === undefined && Date.now() - statMs(claim) < 2000) return false
       rmSync(claim, {force: true})
     }
   }
@@ -199,6 +202,15 @@ function claimedBy(claim: string): number | undefined {
     return typeof by === 'number' ? by : undefined
   } catch {
     return undefined
+  }
+}
+
+/** When `path` was last written (0 when it is gone). */
+function statMs(path: string): number {
+  try {
+    return statSync(path).mtimeMs
+  } catch {
+    return 0
   }
 }
 

@@ -217,7 +217,9 @@ describe('skycap down: only what up made', () => {
     expect(readFileSync(`${file}.count`, 'utf8'), 'one SIGTERM, from the other down').to.equal('1')
     expect(reporter.lines.join('\n')).to.contain(`Another skycap down is stopping the skycap up that is still bringing localapp local up (pid ${child.pid}); waiting for it to end`)
     // The claim of a down that has ended is taken over: this down signals.
-    expect(claimStop(file, process.pid), "this process's own mark").to.equal(false)
+    // No mark: an up that has ended is not signalled; a live one (attached, from a skycap before marks) is.
+    expect(claimStop(file, 2 ** 22 + 2), 'ended').to.equal(false)
+    expect(claimStop(file, process.pid), 'alive, without a mark').to.equal(true)
     writeFileSync(`${file}.up-${process.pid}`, '')
     writeFileSync(`${file}.up-${process.pid}.down`, JSON.stringify({stoppedBy: 2 ** 22 + 1}))
     expect(claimStop(file, process.pid)).to.equal(true)
