@@ -37,7 +37,6 @@ import {
   pruneLive,
   pruningNote,
   renderedOrigin,
-  restoreConfig,
   takenFromOthers,
   takenNote,
   unprunedNote,
@@ -54,6 +53,7 @@ import {changeSummary} from './diff.js'
 import {configuredReplicas, DEFAULT_TIMEOUT_MS, keepScaledReplicas, keptReplicasNote, liveDeployments, replacedReplicasNote} from './replicas.js'
 import {parseDuration} from '../duration.js'
 import {DeployHooks, HookFailedError, type HookJob, hooksNotUndoneBy, planHooks, refuseBesideRunningHooks} from '../hooks/hooks.js'
+import {putBackConfig} from '../hooks/restore.js'
 import {type ChecksVerdict, requireGreenChecks} from '../ci-checks/checks.js'
 import {configFilePath, openRepository} from '../config/load.js'
 import {type Notifier, type NotifyWarning, openNotifier} from '../notify/notifier.js'
@@ -445,31 +445,8 @@ async function applyWatchRecord(
     if (!(error instanceof HookFailedError)) throw error
     // The config applied before the hook goes back to the running release's (not after a Ctrl-C: the hook may run on,
     // reading it). The hook's message says the running release is untouched; a fixed-name Secret had changed under it.
-    const config = objects.filter((o) => CONFIG_KINDS.has(o.kind))
-    const running = lastGood(releases)
-    let restoredNote = ''
-    if (!error.interrupted) {
-      const back = `skycap rollback ${env.name} --to ${running?.record.number}`
-      restoredNote = await restoreConfig(kubectl, config, running?.manifests() ?? []).then(
-        ({restored, added, refused}) => {
-          const was = (list: string[]) => (list.length === 1 ? 'was' : 'were')
-          const immutable = refused.filter((r) => r.immutable).map((r) => r.ref)
-          const other = refused.filter((r) => !r.immutable).map((r) => r.ref)
-          return [
-            restored.length ? `; ${restored.join(', ')}, applied before the hook, ${was(restored)} put back as release ${running?.record.number} has ${restored.length === 1 ? 'it' : 'them'}` : '',
-            immutable.length
-              ? `; ${immutable.join(', ')} could not be put back: the failed release made ${immutable.length === 1 ? 'it' : 'them'} immutable (delete ${immutable.length === 1 ? 'it' : 'them'}, then \`${back}\`)`
-              : '',
-            other.length ? `; the API server refused to put back ${other.join(', ')} (\`${back}\` applies ${other.length === 1 ? 'it' : 'them'} again)` : '',
-            // With no running release, everything the first release applied is new, and stays.
-            added.length ? `; ${added.join(', ')}, new with release ${number}, ${added.length === 1 ? 'stays' : 'stay'} until the next deploy prunes ${added.length === 1 ? 'it' : 'them'}` : '',
-          ].join('')
-        },
-        (e: unknown) =>
-          running ? `; the config applied before the hook could not be put back as release ${running.record.number} has it (${(e as Error).message.split('\n')[0]}): \`${back}\` applies it again` : '',
-      )
-    }
-    report.applied = config.map((o) => `${o.kind}/${o.metadata.name}`)
+    const restoredNote = error.interrupted ? '' : await putBackConfig(kubectl, objects, lastGood(releases), number, env.name)
+    report.applied = objects.filter((o) => CONFIG_KINDS.has(o.kind)).map((o) => `${o.kind}/${o.metadata.name}`)
     throw await recordHookFailure(error, report, {...record, ...hooks.recordFields()}, {kubectl, releases, keep, clock}, restoredNote)
   })
   // A failed postdeploy hook fails the release like a failed rollout: the same rollback follows. A Ctrl-C during it
