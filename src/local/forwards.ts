@@ -9,7 +9,7 @@ import {fileURLToPath, pathToFileURL} from 'node:url'
 import {Kubectl} from '../kubectl/kubectl.js'
 import {canListen} from '../net/ports.js'
 import {abortableSleep} from '../sleep.js'
-import type {ForwardState} from './state.js'
+import {type ForwardState, processAlive} from './state.js'
 
 /** What one supervisor forwards. */
 export interface ForwardSpec {
@@ -98,14 +98,7 @@ async function stopOrphans(forward: ForwardState): Promise<boolean> {
       // Gone already.
     }
   }
-  const alive = (pid: number) => {
-    try {
-      process.kill(pid, 0)
-      return true
-    } catch {
-      return false
-    }
-  }
+  const alive = processAlive
   const deadline = Date.now() + 5000
   while (orphans.some(alive) && Date.now() < deadline) await abortableSleep(50)
   for (const pid of orphans.filter(alive)) process.kill(pid, 'SIGKILL')

@@ -214,7 +214,8 @@ function statMs(path: string): number {
   }
 }
 
-function processAlive(pid: number): boolean {
+/** Whether a process of that pid exists (signal 0). */
+export function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0)
     return true
