@@ -44,7 +44,11 @@ export function deploySummary(command: string, report: DeployReport, options: {j
     ['Result', `${report.result}${report.durationMs ? ` in ${Math.round(report.durationMs / 1000)}s` : ''}`],
     ['Target', `context \`${report.context}\`, namespace \`${report.namespace}\``],
   ]
+  if (report.rolledBackTo !== undefined) rows.push(['Rolled back to', `release ${report.rolledBackTo}`])
   if (report.rollback) rows.push(['Rollback', rollbackText(report.rollback)])
+  // requireChecks: the approval this release went out with (or that it went out without one).
+  if (report.ignoreChecks) rows.push(['Checks', 'not asked (--ignore-checks)'])
+  else if (report.checks) rows.push(['Checks', `${report.checks.checks.length} green on GitHub (${report.checks.repository})`])
   if (options.jobUrl) rows.push(['Job', `[${options.jobUrl}](${options.jobUrl})`])
   const lines = [`### ${title}`, '', '| | |', '|---|---|', ...rows.map(([k, v]) => `| ${k} | ${cell(v)} |`), '']
   const images = Object.entries(report.images)

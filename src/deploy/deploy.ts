@@ -131,6 +131,8 @@ export interface DeployReport {
   checks?: ChecksVerdict
   /** requireChecks was skipped with --ignore-checks. */
   ignoreChecks?: true
+  /** `skycap rollback`: the release it returned to (its revision and images are this report's). */
+  rolledBackTo?: number
   /** Resources still moving when another one failed: their state at that moment. */
   interrupted?: Array<{ref: string; message: string}>
   rollback?: {

@@ -193,7 +193,7 @@ export async function rollback(options: RollbackOptions, deps: DeployDeps): Prom
   const {deferred} = await dryRunApply(kubectl, planned.objects, 'server')
   if (deferred.length) deps.reporter.info(deferredNote(deferred))
   if (!options.skipImageCheck) await checkReleaseImages(chosen, env.name, deps)
-  const report = plannedReport(app, env, target, chosen.record.revision ?? {sha: '', short: '', subject: ''}, chosen.record.images)
+  const report = {...plannedReport(app, env, target, chosen.record.revision ?? {sha: '', short: '', subject: ''}, chosen.record.images), rolledBackTo: chosen.record.number}
   if (env.protected && !options.yes && !options.dryRun) {
     await confirmProtected(
       env,

@@ -277,6 +277,20 @@ describe('CiOutput', () => {
     expect(failureSummary('deploy', 'skycap.yaml:4:1: unknown key "<details>" in the top level', {hint: 'Fix <it> & retry'})).to.equal(
       '### ❌ skycap deploy failed\n\n> skycap.yaml:4:1: unknown key "&lt;details&gt;" in the top level\n\nFix &lt;it&gt; &amp; retry\n\n',
     )
+    // A manual rollback names the release it returned to; requireChecks' verdict (or its absence) is in the table.
+    const back = deploySummary('rollback', report({rolledBackTo: 4, release: 7}))
+    expect(back).to.contain('| Rolled back to | release 4 |').and.contain('| Release | 7 |')
+    expect(back).to.not.contain('| Checks |')
+    expect(deploySummary('deploy', report({ignoreChecks: true}))).to.contain('| Checks | not asked (--ignore-checks) |')
+    const green = {
+      repository: 'acme/shop',
+      sha: 'a'.repeat(40),
+      checks: [
+        {name: 'ci', kind: 'check-run', state: 'success', url: null, green: true},
+        {name: 'lint', kind: 'status', state: 'success', url: null, green: true},
+      ],
+    } as const
+    expect(deploySummary('deploy', report({checks: {...green, checks: [...green.checks]}}))).to.contain('| Checks | 2 green on GitHub (acme/shop) |')
     // A commit subject is text, never HTML.
     const html = deploySummary('deploy', report({revision: {sha: 'a'.repeat(40), short: 'aaaaaaa', subject: '<b>bold</b> & <img src=x>'}}))
     expect(html).to.contain('&lt;b&gt;bold&lt;/b&gt; &amp; &lt;img src=x&gt;').and.not.contain('<b>')
