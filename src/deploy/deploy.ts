@@ -939,7 +939,7 @@ async function verifyChecks(env: Environment, prepared: PreparedRelease, options
 }
 
 /** What to do about images the registry lacks: skycap builds those of services with build:, CI or you the others. */
-function missingImagesHint(prepared: PreparedRelease, missing: string[]): string {
+function missingImagesHint(prepared: PreparedRelease, missing: string[], forUp: boolean): string {
   const {short} = prepared.revision
   const services = Object.entries(prepared.images).filter(([, image]) => missing.includes(image))
   const built = services.filter(([name]) => prepared.loaded.config.services[name]?.build).map(([name]) => name)
@@ -947,7 +947,12 @@ function missingImagesHint(prepared: PreparedRelease, missing: string[]): string
   const target = `${prepared.environment.name}@${short}`
   const parts: string[] = []
   if (built.length) parts.push(`Build and push ${built.join(', ')} with \`skycap build ${target}\`, or deploy with --build (\`skycap deploy ${target} --build\`), or wait for CI to build ${short}.`)
-  if (others.length) parts.push(`${others.join(', ')} ${others.length > 1 ? 'have' : 'has'} no build: block: has CI built and pushed ${short}? Wait for it, or deploy a revision that was built.`)
+  // skycap up builds the work tree: CI has nothing to do with a local environment's images.
+  if (others.length && forUp)
+    parts.push(
+      `${others.join(', ')} ${others.length > 1 ? 'have' : 'has'} no build: block, so skycap up does not build ${others.length > 1 ? 'them' : 'it'}: give ${others.length > 1 ? 'each' : 'it'} one (build: {context: .} with a Dockerfile; docs/build.md) for up to build from the work tree, or set image: to one that exists, or push ${others.length > 1 ? 'these' : 'this'} tag${others.length > 1 ? 's' : ''} yourself.`,
+    )
+  else if (others.length) parts.push(`${others.join(', ')} ${others.length > 1 ? 'have' : 'has'} no build: block: has CI built and pushed ${short}? Wait for it, or deploy a revision that was built.`)
   return parts.join(' ') || `Has CI built and pushed ${short}? Wait for it, or deploy a revision that was built.`
 }
 
@@ -957,7 +962,7 @@ function buildsOf(prepared: PreparedRelease): Set<string> {
 }
 
 /** Every image of the release (or of the services `which` picks) is in its registry, or the deploy stops here. */
-export async function checkImagesExist(prepared: PreparedRelease, deps: Pick<DeployDeps, 'reporter' | 'fetch'>, which: (service: string) => boolean = () => true): Promise<void> {
+export async function checkImagesExist(prepared: PreparedRelease, deps: Pick<DeployDeps, 'reporter' | 'fetch'>, which: (service: string) => boolean = () => true, forUp = false): Promise<void> {
   const images = [...new Set(Object.entries(prepared.images).flatMap(([service, image]) => (which(service) ? [image] : [])))]
   if (images.length === 0) return
   deps.reporter.info(`Checking ${images.length === 1 ? '1 image in its registry' : `${images.length} images in their registries`}`)
@@ -968,6 +973,7 @@ export async function checkImagesExist(prepared: PreparedRelease, deps: Pick<Dep
       hint: missingImagesHint(
         prepared,
         missing.map((m) => m.image),
+        forUp,
       ),
       details: {images: missing},
     })

@@ -149,8 +149,13 @@ export async function status(options: EnvOptions, factory: KubectlFactory, repor
     const underWay = rollout?.type === 'canary' && (rollout.phase === 'progressing' || rollout.phase === 'paused')
     const canary = underWay ? snapshot.get('Deployment', `${name}-canary`) : undefined
     const track = canary ? serviceStatus(`${name}-canary`, canary as LiveWorkload, snapshot, clock()) : undefined
+    // Under way, the service is not settled whatever its stable Deployment says: `state` in --json is `progressing`
+    // (`failing` when the canary fails), as the table's "canary 25% (paused)" says; a script that waits for `ready`
+    // read a canary paused at 25% as done.
+    const state: ServiceStatus['state'] = underWay && serving.state !== 'failing' ? (track?.state === 'failing' ? 'failing' : 'progressing') : serving.state
     return {
       ...serving,
+      state,
       ...(rollout ? {rollout} : {}),
       ...(track ? {canary: {revision: track.revision, image: track.image, ready: track.ready, desired: track.desired, state: track.state, problem: track.problem}} : {}),
     }

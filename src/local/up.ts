@@ -118,7 +118,7 @@ export async function up(options: UpOptions, deps: UpDeps): Promise<UpReport> {
   if (!options.skipImageCheck) {
     const buildable = new Set(deps.images.buildable(loaded, env))
     const built = new Set([...buildable].map((s) => prepared.images[s]))
-    await checkImagesExist(prepared, {reporter, fetch: deps.fetch}, (s) => !buildable.has(s) && !built.has(prepared.images[s]))
+    await checkImagesExist(prepared, {reporter, fetch: deps.fetch}, (s) => !buildable.has(s) && !built.has(prepared.images[s]), true)
   }
   // Marked running from here to the end: a `skycap down` meanwhile stops this up before it takes the app down.
   const unmark = markUpRunning(file)

@@ -347,15 +347,21 @@ async function writeRecord(kubectl: Kubectl, record: ReleaseRecord, parts: Buffe
 const SCALES_PER_RELEASE = 10
 
 /**
- * The records to delete: deploys and rollbacks beyond the newest `keep` (never the newest successful one, which
- * rollback needs), scale entries older than the oldest deploy or rollback kept, and scale entries beyond
- * 10 × keep. Scale entries never count against `keep`, so scaling cannot push a rollback target out.
+ * The records to delete: deploys and rollbacks beyond the newest `keep`, scale entries older than the oldest deploy
+ * or rollback kept, and scale entries beyond 10 × keep. Never deleted: the newest successful deploy or rollback, and
+ * the newest successful one before it that ran another revision or other images, which `skycap rollback` returns to
+ * (a run of failed deploys, each with its automatic rollback to the same release, pushed that one out, and rollback
+ * then said there was no earlier release). Scale entries never count against `keep`, so scaling cannot push a
+ * rollback target out.
  */
 export function releasesToDrop(records: ReleaseRecord[], keep: number): number[] {
   const sorted = [...records].sort((a, b) => b.number - a.number)
   const releases = sorted.filter((r) => r.action !== 'scale')
-  const good = releases.find((r) => r.result === 'succeeded')?.number
-  const kept = new Set([...releases.slice(0, keep).map((r) => r.number), ...(good === undefined ? [] : [good])])
+  const good = releases.filter((r) => r.result === 'succeeded')
+  const ran = (r: ReleaseRecord) => JSON.stringify([r.revision?.sha ?? null, Object.entries(r.images ?? {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))])
+  const newest = good[0]
+  const before = newest && good.find((r) => r.number < newest.number && ran(r) !== ran(newest))
+  const kept = new Set([...releases.slice(0, keep), ...(newest ? [newest] : []), ...(before ? [before] : [])].map((r) => r.number))
   const oldestKept = kept.size ? Math.min(...kept) : -Infinity
   const drop = releases.filter((r) => !kept.has(r.number)).map((r) => r.number)
   const scales = sorted.filter((r) => r.action === 'scale')

@@ -694,6 +694,9 @@ describe('rollouts you can trust (real cluster, four services)', function () {
       expect(web.canary, JSON.stringify(web)).to.include({revision: release.revision.sha})
       expect(web.canary.ready).to.equal(web.canary.desired)
       expect(web.revision, 'the row is the stable one').to.not.equal(release.revision.sha)
+      // Its state is not the stable Deployment's "ready": a script waiting for ready read a paused canary as done.
+      expect(web.state, JSON.stringify(web)).to.equal('progressing')
+      expect(web.rollout).to.include({type: 'canary', phase: 'paused'})
       expect((await app.cli(['status', 'test'])).stdout).to.match(new RegExp(`\\nweb: canary \\d+/\\d+ ready \\(${release.revision.short}\\) takes 50% of traffic; stable `))
 
       const aborted = await app.cli(['abort', 'test', 'web'])

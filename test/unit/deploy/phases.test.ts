@@ -998,6 +998,19 @@ describe('release records: history.keep', () => {
     const records = [rec(1, 'deploy'), rec(2, 'deploy', 'failed'), rec(3, 'rollback'), rec(4, 'deploy', 'failed'), rec(5, 'deploy', 'failed')]
     expect(releasesToDrop(records, 2)).to.deep.equal([1, 2])
   })
+
+  it('keeps the release skycap rollback returns to: failed deploys, each rolled back to the same release, no longer push it out', () => {
+    const ran = (r: ReleaseRecord, sha: string, images: Record<string, string> = {web: `web:${sha}`}) => ({...r, revision: {sha, short: sha.slice(0, 7), subject: ''}, images})
+    // 1 ran a, 2 ran b; then three failed deploys of c, each followed by its rollback to 2.
+    const records = [ran(rec(1, 'deploy'), 'a'), ran(rec(2, 'deploy'), 'b'), ...[3, 5, 7].flatMap((n) => [ran(rec(n, 'deploy', 'failed'), 'c'), ran(rec(n + 1, 'rollback'), 'b')])]
+    expect(releasesToDrop(records, 3)).to.deep.equal([2, 3, 4, 5])
+    // The same revision with other images (a registry or imageTag change) is another release to return to.
+    const retagged = [ran(rec(1, 'deploy'), 'b', {web: 'old/web:b'}), ...records.slice(1)]
+    expect(releasesToDrop(retagged, 3)).to.deep.equal([2, 3, 4, 5])
+    // Nothing before the newest success ran anything else: only keep and the newest success stay.
+    const same = records.map((r) => (r.number === 1 ? ran(r, 'b') : r))
+    expect(releasesToDrop(same, 3)).to.deep.equal([1, 2, 3, 4, 5])
+  })
 })
 
 describe('release records: layout', () => {

@@ -212,6 +212,24 @@ describe('skycap status: ready pods per revision', () => {
     expect(table()).to.match(/^web\s+ready\s/)
   })
 
+  it("a canary under way is progressing in --json too, not its stable Deployment's ready; done, it is the stable one's state again", async () => {
+    const ready = {replicas: 1, updatedReplicas: 1, readyReplicas: 1, availableReplicas: 1}
+    const items = [
+      deployment('web', '1', OLD_SHA, 'web:old', ready),
+      replicaSet('web', 'aaaa', '1', OLD_SHA, 'web:old', 1, 1),
+      deployment('web-canary', '1', NEW_SHA, 'web:new', ready),
+      replicaSet('web-canary', 'dddd', '1', NEW_SHA, 'web:new', 1, 1),
+      ...stuck.slice(3),
+    ]
+    const canary = (phase: string) => ({rollouts: {web: JSON.stringify({type: 'canary', release: 2, phase, step: 1, weight: 25})}})
+    const paused = (await statusOf(items, [], undefined, canary('paused'))).services.find((x) => x.service === 'web')
+    expect(paused).to.deep.include({state: 'progressing', revision: OLD_SHA})
+    expect(paused?.canary).to.include({revision: NEW_SHA, state: 'ready'})
+    const done = (await statusOf(items.slice(0, 2).concat(stuck.slice(3)), [], undefined, canary('completed'))).services.find((x) => x.service === 'web')
+    expect(done).to.deep.include({state: 'ready'})
+    expect(done?.canary).to.equal(undefined)
+  })
+
   it('a new revision whose pods crash or cannot pull their image is failing, says why, and a deleted pod is not judged', async () => {
     const pod = (rs: string, name: string, waiting: object, extra: object = {}) => ({
       apiVersion: 'v1',

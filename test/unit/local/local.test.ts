@@ -321,6 +321,9 @@ describe('skycap up: the parts', () => {
       const error = (await up({cwd: repo.dir}, stoppingUpDeps(fake.factory, cache.dir, {fetch: registry})).catch((e: unknown) => e)) as UserError
       expect(error, String(error)).to.be.instanceOf(UserError)
       expect(error.message).to.equal('1 image does not exist: cache:7; nothing was changed')
+      // A local environment's hint: up builds what has build:, CI is not the way out (it said "has CI built and pushed").
+      expect(error.hint).to.match(/^cache has no build: block, so skycap up does not build it: give it one \(build: \{context: \.\} with a Dockerfile; docs\/build\.md\)/)
+      expect(error.hint).to.not.contain('CI')
       expect(
         asked.every((u) => u.includes('/cache/')),
         asked.join(', '),
