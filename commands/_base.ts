@@ -120,7 +120,10 @@ export abstract class SkycapCommand extends Command {
     return (options) => new Kubectl({...options, trace: (argv) => process.stderr.write(`$ ${argv.join(' ')}\n`)})
   }
 
-  /** Aborted on SIGINT/SIGTERM, so the engine can release what it holds before exiting. */
+  /** What a second signal (a quit at once) leaves behind, when the command knows better than the general line. */
+  protected forceQuitNote?: () => string
+
+  /** Aborted on SIGINT/SIGTERM/SIGHUP, so the engine can release what it holds before exiting. */
   protected abortOnSignals(doing = 'stopping (the lock is released if this command has taken it)'): AbortSignal {
     const controller = new AbortController()
     // One listener for the whole command, never removed: with `once`, the moment between the first signal's listener
@@ -130,6 +133,10 @@ export abstract class SkycapCommand extends Command {
       if (this.interruptedBy) {
         // Quitting at once still closes the CI log's open group or section, so what follows is not folded into it.
         this.ciOutput()?.endPhase()
+        // What is left undone is said: a quit at once used to end without a word.
+        process.stderr.write(
+          `Quit at once (${signal}): ${this.forceQuitNote?.() ?? 'what the first signal was undoing is left as it is (a lock this command took expires within about a minute); `skycap status` shows what runs'}\n`,
+        )
         process.exit(ExitCode.INTERRUPTED)
       }
       this.interruptedBy = signal
@@ -138,6 +145,13 @@ export abstract class SkycapCommand extends Command {
     }
     process.on('SIGINT', onSignal)
     process.on('SIGTERM', onSignal)
+    // A closed terminal or a dropped SSH session: stopped as by Ctrl-C. Node takes SIGHUP's default action (it even
+    // undoes nohup's), which killed skycap at once: the lock held until it expired, an applied release unrecorded.
+    // The terminal may be gone, so what is written to it from now on is dropped rather than failing the clean-up.
+    process.on('SIGHUP', (signal) => {
+      for (const stream of [process.stdout, process.stderr]) stream.on('error', () => undefined)
+      onSignal(signal)
+    })
     return controller.signal
   }
 

@@ -54,6 +54,10 @@ export default class Run extends SkycapCommand {
         terminal: Boolean(process.stdin.isTTY),
         pipedStdin: stdinBringsInput(),
         signal: this.abortOnSignals('stopping the task'),
+        // A second Ctrl-C quits before the Job is deleted: it runs on, up to its --timeout, and is named.
+        onJob: (job, deleteCommand) => {
+          this.forceQuitNote = () => `job ${job} goes on running in the cluster, up to its --timeout; stop it with \`${deleteCommand}\``
+        },
       },
     )
     if (this.jsonEnabled()) this.logJson({ok: true, result})

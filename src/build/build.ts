@@ -161,7 +161,7 @@ export async function buildImages(options: BuildOptions, deps: BuildDeps = {}): 
     source = await copying.catch((error: unknown) => {
       // A Ctrl-C reaches git and tar too (the terminal signals the whole group), maybe before skycap's own handler.
       const signal = (error as {signal?: string}).signal
-      if (deps.signal?.aborted || signal === 'SIGINT' || signal === 'SIGTERM') {
+      if (deps.signal?.aborted || signal === 'SIGINT' || signal === 'SIGTERM' || signal === 'SIGHUP') {
         throw new InterruptedError(`interrupted while ${options.workTree && revision.dirty ? 'copying the work tree' : `exporting ${revision.short}`}; nothing was built or pushed`, {cause: error})
       }
       throw error

@@ -1,5 +1,5 @@
 import type {ServiceConfig} from '../config/types.js'
-import {ApiServerUnreachableError, KubectlError, UserError} from '../errors.js'
+import {ApiServerUnreachableError, InterruptedError, KubectlError, UserError} from '../errors.js'
 import {applyAndWatch, type RolloutOptions, type RolloutResult} from '../deploy/rollout.js'
 import {acquireLock, keepLockAlive, LEASE_SECONDS, releaseLock} from '../lock/lease.js'
 import type {Kubectl} from '../kubectl/kubectl.js'
@@ -90,17 +90,25 @@ export async function rollOutRelease(options: ReleaseRolloutOptions): Promise<Re
   if (result.outcome === 'failed' || result.outcome === 'timeout') {
     // A release that failed before any switch: its new slots and canaries never took traffic. They go now, as after
     // failed checks, and the state says so; left, the state said "coming up" for slots the rollback pruned.
-    await removeNewSlots(
-      placements.filter((p) => strategyOf(p.unit) === blueGreen),
-      context,
-      result.failures,
-    )
-    await removeUnstartedCanaries(
-      kubectl,
-      placements.filter((p) => strategyOf(p.unit) === canary),
-      context,
-      `release ${options.release ?? '?'} failed before it (${result.failures[0]?.ref ?? result.outcome})`,
-    )
+    try {
+      await removeNewSlots(
+        placements.filter((p) => strategyOf(p.unit) === blueGreen),
+        context,
+        result.failures,
+      )
+      await removeUnstartedCanaries(
+        kubectl,
+        placements.filter((p) => strategyOf(p.unit) === canary),
+        context,
+        `release ${options.release ?? '?'} failed before it (${result.failures[0]?.ref ?? result.outcome})`,
+      )
+    } catch (error) {
+      // The failure stays what the deploy records and rolls back from: a SIGTERM during this clean-up (a cancelled CI
+      // job) ended the deploy here, the failed release applied, unrecorded and not rolled back. Interrupted, the
+      // rollback that follows is too, and says so; the next deploy removes what is left of the slots and canaries.
+      if (!(options.signal?.aborted || error instanceof InterruptedError))
+        options.reporter.warn(`could not remove the slots and canaries the failed release started: ${(error as Error).message.split('\n')[0]}`)
+    }
   }
   if (result.outcome !== 'ready') return {...result, recorded, keep}
   const byType = new Map<Strategy, Placement[]>()

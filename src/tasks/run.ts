@@ -47,6 +47,8 @@ export interface RunTaskDeps {
   signal?: AbortSignal
   clock?: () => number
   intervalMs?: number
+  /** Told the Job once it is about to be created, with the command that deletes it (for a quit that cannot wait). */
+  onJob?: (job: string, deleteCommand: string) => void
 }
 
 export interface RunTaskResult {
@@ -141,6 +143,7 @@ export async function runTask(options: RunTaskOptions, deps: RunTaskDeps): Promi
     : undefined
   const heartbeat = lock ? keepLockAlive(kubectl, app, lock.id, {onLost: () => deps.reporter.warn(`the lock of ${env.name} is no longer held by this run`)}) : undefined
   deps.reporter.info(`Running ${shownCommand(options.command)} in ${options.service} (release ${release.record.number}, ${containerImage}) as job ${name}`)
+  deps.onJob?.(name, kubectl.shown(`delete job ${name}`))
   try {
     const outcome = await runJob(kubectl, job, {
       deadline: clock() + timeoutMs,

@@ -189,6 +189,10 @@ describe('skycap under GitHub Actions and GitLab CI (real cluster)', function ()
       const r = await child
       expect(err, 'quit before the interruption was recorded').not.to.contain('deploy of test interrupted')
       expect(r.exitCode, err).to.equal(130)
+      // What it leaves is said, after the group is closed (it ended without a word).
+      expect(err.trimEnd().split('\n').at(-1), err).to.equal(
+        'Quit at once (SIGINT): what the first signal was undoing is left as it is (a lock this command took expires within about a minute); `skycap status` shows what runs',
+      )
       if (name === 'github') {
         const groups = workflowCommands(err).filter((l) => l.startsWith('::group::') || l === '::endgroup::')
         expect(groups.at(-1), err).to.equal('::endgroup::')

@@ -170,7 +170,8 @@ describe('skycap deploy (real cluster)', function () {
     expect((await kubectl(['get', 'namespace', missing, '--ignore-not-found', '-o', 'name'])).stdout).to.equal('')
   })
 
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  // SIGHUP: a closed terminal or a dropped SSH session (it killed skycap at once: lock held, release unrecorded).
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
     it(`${signal} during the watch releases the lock and exits 130`, async () => {
       await app.change(NOT_READY, 'never ready')
       const child = execa('node', [cliPath, ...DEPLOY, 'test', '--timeout', '5m'], {cwd: app.repo.dir, reject: false, env: {NO_COLOR: '1', CI: 'true'}})

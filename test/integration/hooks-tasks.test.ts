@@ -503,31 +503,51 @@ describe('real node: hooks, run, exec and port-forward', function () {
     expect(Date.now() - started).to.be.below(120_000)
   })
 
-  realIt('run --keep stopped with Ctrl-C says the command goes on in the cluster (it said "was stopped"), and it does; without --keep it is stopped', async () => {
-    expect((await deploy()).exitCode).to.equal(0)
-    const runPods = async () => JSON.parse((await kubectl(['get', 'pods', '-l', 'skycap.dev/job-kind=run', '-o', 'json'], {namespace: ns.name})).stdout).items as any[]
-    for (const keep of [true, false]) {
-      // /app without arguments is the server: it runs until stopped.
-      const running = execa('node', [cliPath, 'run', 'web', ...(keep ? ['--keep'] : []), '--', '/app'], {cwd: app.repo.dir, reject: false, env: {NO_COLOR: '1', SKYCAP_ENV: ''}})
-      // This run's own Job (a pod of an earlier run may still be going away).
-      const said = await captureOutput(running.stderr as Readable).waitFor(/as job (\S+)/, 60_000)
-      const job = /as job (\S+)/.exec(said)?.[1] as string
-      await waitFor('the run pod to run', async () => (await runPods()).some((p) => p.metadata.labels?.['job-name'] === job && p.status?.phase === 'Running'))
-      running.kill('SIGINT')
-      const r = await running
-      expect(r.exitCode, r.stderr).to.equal(130)
-      if (keep) {
-        expect(r.stderr).to.include(`interrupted; /app in web (job ${job}) goes on running in the cluster (--keep leaves its Job), up to its --timeout`)
-        expect(r.stderr).to.include(`delete job ${job}`)
+  realIt(
+    'run --keep stopped with Ctrl-C says the command goes on in the cluster (it said "was stopped"), and it does; without --keep it is stopped; a double Ctrl-C names the Job it leaves running (it said nothing)',
+    async () => {
+      expect((await deploy()).exitCode).to.equal(0)
+      const runPods = async () => JSON.parse((await kubectl(['get', 'pods', '-l', 'skycap.dev/job-kind=run', '-o', 'json'], {namespace: ns.name})).stdout).items as any[]
+      {
+        const running = execa('node', [cliPath, 'run', 'web', '--', '/app'], {cwd: app.repo.dir, reject: false, env: {NO_COLOR: '1', SKYCAP_ENV: ''}})
+        const said = await captureOutput(running.stderr as Readable).waitFor(/as job (\S+)/, 60_000)
+        const job = /as job (\S+)/.exec(said)?.[1] as string
+        await waitFor('the run pod to run', async () => (await runPods()).some((p) => p.metadata.labels?.['job-name'] === job && p.status?.phase === 'Running'))
+        // Two Ctrl-Cs 20 ms apart: the second quits before the Job is deleted.
+        running.kill('SIGINT')
+        await new Promise((r) => setTimeout(r, 20))
+        running.kill('SIGINT')
+        const r = await running
+        expect(r.exitCode, r.stderr).to.equal(130)
+        // The Job the message names is there, running (the second Ctrl-C came before its deletion).
         const live = JSON.parse((await kubectl(['get', 'job', job, '-o', 'json'], {namespace: ns.name})).stdout)
-        expect(live.status.active, 'the kept Job still runs').to.equal(1)
+        expect(live.status.active, r.stderr).to.equal(1)
+        expect(r.stderr).to.include(`Quit at once (SIGINT): job ${job} goes on running in the cluster, up to its --timeout; stop it with \`kubectl delete job ${job} -n ${ns.name}`)
         await kubectl(['delete', 'job', job, '--wait=true'], {namespace: ns.name})
-      } else {
-        expect(r.stderr).to.match(/interrupted; \/app in web \(job \S+\) was stopped/)
-        await waitFor('the run Job to be deleted', async () => (await kubectl(['get', 'jobs', '-l', 'skycap.dev/job-kind=run', '-o', 'name'], {namespace: ns.name})).stdout === '')
       }
-    }
-  })
+      for (const keep of [true, false]) {
+        // /app without arguments is the server: it runs until stopped.
+        const running = execa('node', [cliPath, 'run', 'web', ...(keep ? ['--keep'] : []), '--', '/app'], {cwd: app.repo.dir, reject: false, env: {NO_COLOR: '1', SKYCAP_ENV: ''}})
+        // This run's own Job (a pod of an earlier run may still be going away).
+        const said = await captureOutput(running.stderr as Readable).waitFor(/as job (\S+)/, 60_000)
+        const job = /as job (\S+)/.exec(said)?.[1] as string
+        await waitFor('the run pod to run', async () => (await runPods()).some((p) => p.metadata.labels?.['job-name'] === job && p.status?.phase === 'Running'))
+        running.kill('SIGINT')
+        const r = await running
+        expect(r.exitCode, r.stderr).to.equal(130)
+        if (keep) {
+          expect(r.stderr).to.include(`interrupted; /app in web (job ${job}) goes on running in the cluster (--keep leaves its Job), up to its --timeout`)
+          expect(r.stderr).to.include(`delete job ${job}`)
+          const live = JSON.parse((await kubectl(['get', 'job', job, '-o', 'json'], {namespace: ns.name})).stdout)
+          expect(live.status.active, 'the kept Job still runs').to.equal(1)
+          await kubectl(['delete', 'job', job, '--wait=true'], {namespace: ns.name})
+        } else {
+          expect(r.stderr).to.match(/interrupted; \/app in web \(job \S+\) was stopped/)
+          await waitFor('the run Job to be deleted', async () => (await kubectl(['get', 'jobs', '-l', 'skycap.dev/job-kind=run', '-o', 'name'], {namespace: ns.name})).stdout === '')
+        }
+      }
+    },
+  )
 
   realIt('run of a service added to skycap.yaml since the deployed release says it is not deployed yet (exit 2)', async () => {
     expect((await deploy()).exitCode).to.equal(0)

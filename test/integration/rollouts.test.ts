@@ -899,6 +899,50 @@ describe('rollouts you can trust (real cluster, four services)', function () {
     }
   })
 
+  it('a cancelled CI job (SIGTERM to the process group) while a failed release removes its new blue-green slots: the failed release is recorded and its rollback said interrupted (it was neither recorded nor rolled back); the next deploy recovers; three times', async () => {
+    const blueGreen = (round: number, crash?: string) =>
+      quad(ns.name, round, crash)
+        .replace('  web:\n    image: web', '  web:\n    strategy: {type: blueGreen, scaleDownDelay: 1s}\n    image: web')
+        .replace('  api:\n    image: api', '  api:\n    strategy: {type: blueGreen, scaleDownDelay: 1s}\n    image: api')
+    await app.change(() => blueGreen(0), 'round 0: web and api blue-green')
+    expect((await app.cli([...DEPLOY, 'test'])).exitCode).to.equal(0)
+    let round = 0
+    for (let pass = 1; pass <= 3; pass++) {
+      const before = (await app.json(['history', 'test'])).doc.result.releases[0].number
+      await app.change(() => blueGreen(++round, 'worker'), `round ${round}: worker crashes`)
+      // A CI runner signals the whole group: kubectl removing the slots dies of it too.
+      const child = execa('node', [cliPath, ...DEPLOY, 'test', '--timeout', '3m'], {cwd: app.repo.dir, reject: false, detached: true, env: {NO_COLOR: '1', CI: 'true'}})
+      let err = ''
+      let sent = false
+      child.stderr?.on('data', (d) => {
+        err += d
+        if (!sent && /Removing deployment\/(web|api)-/.test(err)) sent = process.kill(-(child.pid as number), 'SIGTERM')
+      })
+      const r = await child
+      expect(sent, err).to.equal(true)
+      expect(r.exitCode, err).to.equal(130)
+      const releases = (await app.json(['history', 'test'])).doc.result.releases
+      expect(
+        releases.slice(0, 2).map((x: any) => [x.number, x.action, x.result]),
+        `pass ${pass}: ${err}`,
+      ).to.deep.equal([
+        [before + 2, 'rollback', 'interrupted'],
+        [before + 1, 'deploy', 'failed'],
+      ])
+      expect(releases[1].failed).to.equal('Deployment/worker')
+      expect(err).to.match(new RegExp(`release ${before + 1} of test failed \\(Deployment/worker: .*\\); the rollback to release \\d+ was interrupted`))
+      expect((await app.json(['lock', 'status', 'test'])).doc.result.lock, 'no lock left').to.equal(null)
+      // The next deploy (the crash fixed) goes through from there.
+      await app.change(() => blueGreen(++round), `round ${round}: fixed`)
+      const next = await app.cli([...DEPLOY, 'test'])
+      expect(next.exitCode, next.stderr).to.equal(0)
+      await waitFor(`pass ${pass}: worker at round ${round}`, async () => {
+        const d = await app.get(['deployment', 'worker'])
+        return d.status.observedGeneration === d.metadata.generation && d.status.readyReplicas === 2 && d.spec.template.spec.containers[0].env[0].value === String(round)
+      })
+    }
+  })
+
   it('a SIGKILLed deploy frees the environment within about a minute (the lease is short and renewed while a deploy runs)', async () => {
     expect((await app.cli([...DEPLOY, 'test'])).exitCode).to.equal(0)
     await app.change(() => quad(ns.name, 1).replace('    port: 8080\n', '    port: 8080\n    labels: {sim.kwok.test/behavior: not-ready}\n'), 'web never ready')

@@ -71,13 +71,13 @@ function unitOf(strategy: ServiceConfig['strategy'], objects = [deployment(), se
 }
 
 /** A fake kubectl at the process boundary: answers by a function of the argv (without --context, --namespace, --request-timeout). */
-function fake(answer: (argv: string[]) => {exitCode?: number; stdout?: string; stderr?: string}) {
+function fake(answer: (argv: string[]) => {exitCode?: number; stdout?: string; stderr?: string; signal?: string}) {
   const calls: string[][] = []
   const runner: ProcessRunner = async (_file, argv) => {
     const args = argv.filter((a, i) => !['--context', '--namespace'].includes(a) && !['--context', '--namespace'].includes(argv[i - 1] ?? '') && !a.startsWith('--request-timeout'))
     calls.push(args)
     const a = answer(args)
-    return {exitCode: a.exitCode ?? 0, stdout: a.stdout ?? '', stderr: a.stderr ?? ''}
+    return {exitCode: a.exitCode ?? 0, stdout: a.stdout ?? '', stderr: a.stderr ?? '', ...(a.signal ? {signal: a.signal} : {})}
   }
   return {kubectl: new Kubectl({binary: 'kubectl', runner, sleep: async () => undefined, context: 'c', namespace: 'n'}), calls}
 }
@@ -390,19 +390,52 @@ describe('two blue-green services, one failing its checks', () => {
 
 describe('a release that fails before its switch (a slot not ready, another service failing)', () => {
   const status = deploymentStatus
+  /** What the cluster answers a `get`: web-green never becomes ready (a probe answering 503), api-green is ready. */
+  const clusterAnswer = (argv: string[], live: object[]) => {
+    if (argv[1] === 'configmap') return {stdout: ''}
+    if (argv[1] === 'deployments,services') return {stdout: JSON.stringify({items: live})}
+    if (argv[1]?.startsWith('deployments,replicasets')) return {stdout: JSON.stringify({items: [status('web-green', 3, 0), status('api-green', 3, 3), status('shop-canary', 0, 0)]})}
+    if (argv[1] === 'events') return {stdout: JSON.stringify({items: []})}
+    return {exitCode: 1, stderr: `unexpected ${argv.join(' ')}`}
+  }
+
+  it('a SIGTERM or a kubectl failure while the new slots are removed leaves the failure to record and roll back from (the deploy ended there: failed release applied, unrecorded, not rolled back)', async () => {
+    for (const how of ['SIGTERM to the group', 'SIGTERM to skycap', 'kubectl refused'] as const) {
+      const services = BLUE_GREEN_WEB_API_CANARY_SHOP
+      const live = liveWebApiShop()
+      const abort = new AbortController()
+      let deleted = false
+      const {kubectl} = fake((argv) => {
+        if (argv[0] === 'get') return clusterAnswer(argv, live)
+        // The removal of the new slots: kubectl dies of the group's SIGTERM, or skycap's own handler aborts, or the
+        // state cannot be written.
+        if (argv[0] === 'delete' && how === 'SIGTERM to the group') return {exitCode: 1, signal: 'SIGTERM'}
+        if (argv[0] === 'delete' && how === 'SIGTERM to skycap') abort.abort()
+        if (argv[0] === 'delete') deleted = true
+        if (argv[0] === 'patch' && deleted && how === 'kubectl refused') return {exitCode: 1, stderr: 'Error from server (Forbidden): configmaps "skycap-rollout-shop" is forbidden'}
+        return {}
+      })
+      const warnings: string[] = []
+      const reporter = {info: () => undefined, warn: (m: string) => warnings.push(m)} as unknown as StrategyContext['reporter']
+      const objects = [deployment(), service, labelled(deployment('api:2'), 'api'), labelled(service, 'api'), labelled(deployment('shop:2'), 'shop'), labelled(service, 'shop')].map((o) =>
+        o.kind === 'Deployment' ? {...o, metadata: {name: o.metadata.name.replace(/-blue$/, ''), labels: o.metadata.labels}} : o,
+      )
+      const ctx = context(kubectl, {reporter, deadline: Date.now() - 1})
+      const result = await rollOutRelease({...releaseOf(ctx, objects, services), deadline: Date.now() - 1, signal: abort.signal})
+      expect(result.outcome, how).to.equal('timeout')
+      expect(
+        result.failures.map((f) => f.ref),
+        how,
+      ).to.deep.equal(['Deployment/web-green'])
+      expect(warnings.length, `${how}: ${warnings.join('; ')}`).to.equal(how === 'kubectl refused' ? 1 : 0)
+    }
+  })
 
   it('removes every new slot and unstarted canary, and the state says which slot failed and which went because of it (it said "coming up" for slots the rollback pruned)', async () => {
     const services = BLUE_GREEN_WEB_API_CANARY_SHOP
     const live = liveWebApiShop()
     const {kubectl, calls} = fake((argv) => {
-      if (argv[0] === 'get' && argv[1] === 'configmap') return {stdout: ''}
-      if (argv[0] === 'get' && argv[1] === 'deployments,services') return {stdout: JSON.stringify({items: live})}
-      // web-green never becomes ready (a probe answering 503); api-green is ready; the deadline has passed.
-      if (argv[0] === 'get' && argv[1]?.startsWith('deployments,replicasets'))
-        return {stdout: JSON.stringify({items: [status('web-green', 3, 0), status('api-green', 3, 3), status('shop-canary', 0, 0)]})}
-      if (argv[0] === 'get' && argv[1] === 'events') return {stdout: JSON.stringify({items: []})}
-      if (argv[0] === 'get') return {exitCode: 1, stderr: `unexpected ${argv.join(' ')}`}
-      return {}
+      return argv[0] === 'get' ? clusterAnswer(argv, live) : {}
     })
     const objects = [deployment(), service, labelled(deployment('api:2'), 'api'), labelled(service, 'api'), labelled(deployment('shop:2'), 'shop'), labelled(service, 'shop')].map((o) =>
       o.kind === 'Deployment' ? {...o, metadata: {name: o.metadata.name.replace(/-blue$/, ''), labels: o.metadata.labels}} : o,
