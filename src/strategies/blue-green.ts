@@ -11,6 +11,7 @@ import {
   type Placement,
   replicasOf,
   selectedSlot,
+  servedSlot,
   stoppedNote,
   SLOT_LABEL,
   type Slot,
@@ -103,15 +104,31 @@ export const blueGreen: Strategy = {
       return failures
     }
     const later = placements.flatMap((p) => p.later)
-    if (later.length) {
-      context.reporter.info(`Switching ${placements.map((p) => `${p.unit.service} to ${p.slot}`).join(', ')}`)
-      await applyObjects(context.kubectl, later, context.signal)
+    const recordSwitches = async (switched: Placement[]) => {
+      const before = switched.some((p) => !p.previousSlot) ? (await readState(context.kubectl, context.app)).services : {}
+      await Promise.all(switched.map((p) => recordSwitch(p, context, before[p.unit.service])))
     }
-    const unswitched = await waitForEndpoints(placements, context)
-    if (unswitched.length) return unswitched
-    const before = placements.some((p) => !p.previousSlot) ? (await readState(context.kubectl, context.app)).services : {}
-    await Promise.all(placements.map((p) => recordSwitch(p, context, before[p.unit.service])))
-    return []
+    let unswitched: FailureReport[]
+    try {
+      if (later.length) {
+        context.reporter.info(`Switching ${placements.map((p) => `${p.unit.service} to ${p.slot}`).join(', ')}`)
+        await applyObjects(context.kubectl, later, context.signal)
+      }
+      unswitched = await waitForEndpoints(placements, context)
+      if (!unswitched.length) await recordSwitches(placements)
+    } catch (error) {
+      // A Ctrl-C or SIGTERM during the switch, while the endpoints move or while the switch is recorded: the Services
+      // that select their new slot (asked of the cluster: a kubectl stopped mid-apply may have switched some) are
+      // recorded as switched. The state named the old slot as serving (status, rollout status, the release's record),
+      // and it was never scaled down.
+      if (later.length && context.signal?.aborted) {
+        const switched = async (p: Placement) => p.unit.serviceObject !== undefined && (await servedSlot(context.kubectl, p.unit.service)) === p.slot
+        const flags = await Promise.all(placements.map((p) => switched(p).catch(() => false)))
+        await recordSwitches(placements.filter((_, i) => flags[i])).catch(() => undefined)
+      }
+      throw error
+    }
+    return unswitched
   },
 }
 

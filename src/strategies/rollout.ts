@@ -12,7 +12,7 @@ import {blueGreen, recordSlotsComingUp, removeNewSlots} from './blue-green.js'
 import {canary, resumable} from './canary.js'
 import {rolling} from './rolling.js'
 import {dropPending, type PendingRelease, readState, savePending, writeServiceState} from './state.js'
-import {type LiveObjects, markStrategies, type Placement, type ServiceUnit, serviceUnits, selectedSlot, SLOT_LABEL, type Slot, type Strategy, type StrategyContext, strategyOf} from './strategy.js'
+import {type LiveObjects, markStrategies, type Placement, type ServiceUnit, serviceUnits, servedSlot, SLOT_LABEL, type Slot, type Strategy, type StrategyContext, strategyOf} from './strategy.js'
 
 const STRATEGIES: Record<Strategy['type'], Strategy> = {rolling, blueGreen, canary}
 
@@ -351,11 +351,4 @@ async function scaleDownDue(kubectl: Kubectl, options: ScaleDownOptions, clock: 
     heartbeat.stop()
     await releaseLock(kubectl, options.app, {id: lock.id}).catch(() => undefined)
   }
-}
-
-/** The slot the live Service named `service` selects (undefined: no such Service, or none in its selector). */
-async function servedSlot(kubectl: Kubectl, service: string): Promise<string | undefined> {
-  const r = await kubectl.run(['get', 'service', service, '-o', 'json', '--ignore-not-found'])
-  if (!r.stdout.trim()) return undefined
-  return selectedSlot(JSON.parse(r.stdout) as KubeObject)
 }

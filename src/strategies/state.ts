@@ -1,4 +1,4 @@
-import {KubectlError} from '../errors.js'
+import {InterruptedError, KubectlError} from '../errors.js'
 import type {ReleaseRecord, RolloutSummary} from '../release/store.js'
 import type {KubeObject} from '../render/objects.js'
 import type {Kubectl} from '../kubectl/kubectl.js'
@@ -171,7 +171,12 @@ export async function rolloutsOf(
 export async function rolloutSummaries(kubectl: Kubectl, app: string, services: Record<string, {strategy?: {type: string}}>, release: number): Promise<Record<string, RolloutSummary>> {
   let states: Record<string, Omit<ServiceRolloutState, 'unit'>>
   try {
-    states = await rolloutsOf(kubectl, app, services)
+    // Asked once more when the signal that stopped the deploy killed this kubectl (a SIGTERM to a CI job's process
+    // group): the record then said nothing of which slot serves.
+    states = await rolloutsOf(kubectl, app, services).catch((error: unknown) => {
+      if (error instanceof InterruptedError) return rolloutsOf(kubectl, app, services)
+      throw error
+    })
   } catch {
     return {}
   }

@@ -78,6 +78,13 @@ export function selectedSlot(service: KubeObject | undefined): Slot | undefined 
   return slot === 'blue' || slot === 'green' ? slot : undefined
 }
 
+/** The slot the live Service named `service` selects (undefined: no such Service, or none in its selector). */
+export async function servedSlot(kubectl: Kubectl, service: string): Promise<Slot | undefined> {
+  const r = await kubectl.run(['get', 'service', service, '-o', 'json', '--ignore-not-found'])
+  if (!r.stdout.trim()) return undefined
+  return selectedSlot(JSON.parse(r.stdout) as KubeObject)
+}
+
 /** For a blue-green slot's Deployment (`web-blue`), the other slot's (`web-green`); undefined for any other object. */
 export function otherSlotDeployment(object: KubeObject): string | undefined {
   const slot = object.metadata.labels?.[SLOT_LABEL]

@@ -943,6 +943,46 @@ describe('rollouts you can trust (real cluster, four services)', function () {
     }
   })
 
+  it('a cancelled CI job (SIGTERM to the process group) during or just after the blue-green switch: status, rollout status and the record name the slot the Service selects (they named the old one); three moments', async () => {
+    const blueGreen = (round: number) =>
+      quad(ns.name, round)
+        .replace('  web:\n    image: web', '  web:\n    strategy: {type: blueGreen, scaleDownDelay: 1s}\n    image: web')
+        .replace('  api:\n    image: api', '  api:\n    strategy: {type: blueGreen, scaleDownDelay: 1s}\n    image: api')
+    let round = 0
+    await app.change(() => blueGreen(round), 'round 0: web and api blue-green')
+    expect((await app.cli([...DEPLOY, 'test'])).exitCode).to.equal(0)
+    for (const delayMs of [0, 150, 400]) {
+      await app.change(() => blueGreen(++round), `round ${round}`)
+      const child = execa('node', [cliPath, ...DEPLOY, 'test', '--timeout', '3m'], {cwd: app.repo.dir, reject: false, detached: true, env: {NO_COLOR: '1', CI: 'true'}})
+      let err = ''
+      let sent = false
+      child.stderr?.on('data', (d) => {
+        err += d
+        if (!sent && err.includes('Switching ')) {
+          sent = true
+          setTimeout(() => process.kill(-(child.pid as number), 'SIGTERM'), delayMs)
+        }
+      })
+      const r = await child
+      expect(sent, err).to.equal(true)
+      // Interrupted (130), or done before the signal landed (0): either way what skycap says must be what serves.
+      expect([0, 130], err).to.include(r.exitCode)
+      const [status, rollout, history] = [await app.json(['status', 'test']), await app.json(['rollout', 'status', 'test']), await app.json(['history', 'test'])]
+      for (const service of ['web', 'api']) {
+        const slot = (await app.get(['service', service])).spec.selector['skycap.dev/slot']
+        const revision = (await app.get(['deployment', `${service}-${slot}`])).metadata.annotations['skycap.dev/revision']
+        const said = status.doc.result.services.find((x: any) => x.service === service)
+        expect(said.revision, `${delayMs} ms: status of ${service} (Service selects ${slot}): ${err}`).to.equal(revision)
+        expect(rollout.doc.result.services[service].activeSlot, `${delayMs} ms: rollout status of ${service}`).to.equal(slot)
+        expect(history.doc.result.releases[0].rollouts[service].slot, `${delayMs} ms: the record of ${service}`).to.equal(slot)
+      }
+      // The next deploy goes on from there.
+      await app.change(() => blueGreen(++round), `round ${round}`)
+      const next = await app.cli([...DEPLOY, 'test'])
+      expect(next.exitCode, next.stderr).to.equal(0)
+    }
+  })
+
   it('a SIGKILLed deploy frees the environment within about a minute (the lease is short and renewed while a deploy runs)', async () => {
     expect((await app.cli([...DEPLOY, 'test'])).exitCode).to.equal(0)
     await app.change(() => quad(ns.name, 1).replace('    port: 8080\n', '    port: 8080\n    labels: {sim.kwok.test/behavior: not-ready}\n'), 'web never ready')

@@ -1193,6 +1193,40 @@ describe('a blue-green rollout stopped before it recorded its switch (SIGTERM, C
     expect(written).to.include({phase: 'completed', activeSlot: 'green', previousSlot: 'blue', scaledDown: true})
   })
 
+  it('stopped during the switch or while the endpoints move: the state names the new slot as serving (status and the record named the old one); stopped during the switch, as the live Service says', async () => {
+    const unit = unitOf({type: 'blueGreen'})
+    const blue = {...deployment('web:1'), metadata: {name: 'web-blue', labels: LABELS, annotations: {[TEMPLATE_ANNOTATION]: 'old'}}}
+    const p = blueGreen.place(
+      unit,
+      new Map<string, KubeObject>([
+        ['Service/web', serviceSelecting('blue')],
+        ['Deployment/web-blue', blue],
+      ]),
+    )
+    expect([p.slot, p.previousSlot]).to.deep.equal(['green', 'blue'])
+    // `apply reached the server`: kubectl was killed after the API server took the Service's new selector.
+    for (const when of ['endpoints', 'apply', 'apply reached the server'] as const) {
+      const abort = new AbortController()
+      const {kubectl, calls} = fake((argv) => {
+        if (argv[0] === 'get' && argv[1] === 'configmap') return stateOf({web: comingUp})
+        if (argv[0] === 'get' && argv[1] === 'service') return {stdout: JSON.stringify(serviceSelecting(when === 'apply' ? 'blue' : 'green'))}
+        // A cancelled CI job: the group's SIGTERM kills the kubectl of that moment, and skycap's handler aborts.
+        if ((when === 'endpoints' && argv[0] === 'get' && argv[1] === 'endpointslices') || (when !== 'endpoints' && argv[0] === 'apply')) {
+          abort.abort()
+          return {exitCode: 1, signal: 'SIGTERM'}
+        }
+        // The new slot's pod is ready: its checks pass, and the switch is applied.
+        if (argv[0] === 'get' && argv[1] === 'pods') return {stdout: JSON.stringify({items: [{metadata: {name: 'p1'}, status: {containerStatuses: [{name: 'web', ready: true, restartCount: 0}]}}]})}
+        return argv[0] === 'get' ? {stdout: JSON.stringify({items: []})} : {}
+      })
+      const error = await blueGreen.complete([p], context(kubectl, {signal: abort.signal})).catch((e: unknown) => e)
+      expect(error, when).to.be.instanceOf(InterruptedError)
+      const written = patches(calls).map((x) => JSON.parse(x.data.web as string))
+      if (when === 'apply') expect(written, 'the Service still selects blue: nothing is said to have switched').to.deep.equal([])
+      else expect(written.at(-1), when).to.include({phase: 'completed', activeSlot: 'green', previousSlot: 'blue', release: 7})
+    }
+  })
+
   it('a redeploy of what the active slot runs keeps the other slot due for scale-down (it forgot it, and the slot stayed up)', async () => {
     const unit = unitOf({type: 'blueGreen'})
     const blue = {...deployment(), metadata: {name: 'web-blue', labels: LABELS, annotations: {[TEMPLATE_ANNOTATION]: templateHash(unit.deployment)}}}
