@@ -279,6 +279,38 @@ describe('deploy phases: exact kubectl argv', () => {
     )
   })
 
+  it("a large release is asked in groups of five names, four kubectl processes at once (one process for all waited out kubectl's rate limit: 0.2 s an object); a group kubectl refuses finds nothing, the others still count", async () => {
+    const configMaps = Array.from({length: 12}, (_, i) => ({apiVersion: 'v1', kind: 'ConfigMap', metadata: {name: `c${i}`}}))
+    const calls: string[][] = []
+    let running = 0
+    let most = 0
+    const runner: ProcessRunner = async (_file, argv) => {
+      const names = argv.filter((a) => a.startsWith('configmap/'))
+      calls.push(names)
+      most = Math.max(most, ++running)
+      await new Promise((r) => setTimeout(r, 5))
+      running--
+      // c5..c9 come back as a kind kubectl does not know; c11 is another app's; the rest are unmanaged or missing.
+      if (names.includes('configmap/c5')) return {exitCode: 1, stdout: '', stderr: 'error: the server doesn\'t have a resource type "configmap"'}
+      const items = names
+        .filter((n) => n !== 'configmap/c3')
+        .map((n) => ({
+          kind: 'ConfigMap',
+          metadata: {
+            name: n.slice('configmap/'.length),
+            ...(n === 'configmap/c11' ? {labels: {'app.kubernetes.io/managed-by': 'skycap', 'app.kubernetes.io/part-of': 'alpha', 'skycap.dev/environment': 'test'}} : {}),
+          },
+        }))
+      return {exitCode: 0, stdout: JSON.stringify({kind: 'List', items}), stderr: ''}
+    }
+    const claims = await claimedElsewhere(new Kubectl({binary: 'kubectl', runner, ...opts}), configMaps, 'beta', 'test', () => ({release: 1}))
+    expect(calls.map((c) => c.length)).to.deep.equal([5, 5, 2])
+    expect(calls.flat()).to.have.members(configMaps.map((c) => `configmap/${c.metadata.name}`))
+    expect(most, 'kubectl processes at once').to.equal(3)
+    expect(claims.unmanaged.map((c) => c.ref)).to.deep.equal(['ConfigMap/c0', 'ConfigMap/c1', 'ConfigMap/c2', 'ConfigMap/c4', 'ConfigMap/c10'])
+    expect(claims.others).to.deep.equal([{ref: 'ConfigMap/c11', owner: 'app alpha (environment test)', release: 1}])
+  })
+
   it('apply: a call the API server fails part-way stops there: the rollout failed (blaming the objects kubectl names, else kubectl apply), nothing is watched', async () => {
     const config = {app: 'shop', services: {web: {image: 'web'}}} as unknown as SkycapConfig
     const reporter = {mode: 'silent', info: () => undefined, warn: () => undefined} as const
