@@ -1,4 +1,4 @@
-import {existsSync, lstatSync, readdirSync, readlinkSync, realpathSync, statSync} from 'node:fs'
+import {existsSync, lstatSync, readdirSync, readlinkSync, realpathSync, type Stats, statSync} from 'node:fs'
 import {basename, dirname, isAbsolute, join, relative, resolve} from 'node:path'
 
 import {DURATION_PATTERN, parseDuration, tooLong} from '../duration.js'
@@ -10,7 +10,7 @@ import {checkPatch, POD_TEMPLATE_MERGE_KEYS} from '../render/strategic-merge.js'
 import {didYouMean, didYouMeanOrKnown} from '../suggest.js'
 import {deepMerge, LOCAL_ENVIRONMENT} from './environment.js'
 import {isHidden, isInside, resolvesOutside, templatesBesideConfig} from './confinement.js'
-import {CONFIG_KEY, CONFIG_KEY_RULE, DEFAULT_MAX_REPLICAS, LIMITS, readWithinLimit, tooLargeError} from './limits.js'
+import {CONFIG_KEY, CONFIG_KEY_RULE, DEFAULT_MAX_REPLICAS, formatBytes, LIMITS, readWithinLimit, tooLargeError} from './limits.js'
 import {readConfigCache, writeConfigCache} from './cache.js'
 import {loadValidator, validateAgainstSchema} from './validate.js'
 import {checkTemplatedValues, imageTagValues} from './templated.js'
@@ -652,16 +652,22 @@ function checkFolderEntries(folder: string, full: string, path: (string | number
     return // unreadable: render says so
   }
   const where = path.join('.')
+  // A service's folder: its ConfigMap's size, as render counts it (file names and contents).
+  let bytes = 0
   for (const name of names) {
     if (isHidden(name)) continue
     // undefined: a dangling link, a loop of links or an unreadable entry, which render reports.
-    const isFolder = isDirectoryOrUnknown(join(full, name))
-    if (isFolder === undefined) continue
+    const stat = statOrUndefined(join(full, name))
+    if (stat === undefined) continue
+    const isFolder = stat.isDirectory()
     if (services === undefined) {
       // An environment's config folder may lie inside a service's (config: config, and config/staging).
       if (isFolder && !environmentFolders.has(resolve(full, name)))
         at(path, `${where}: "${folder}/${name}" is a folder; a config folder's files become ConfigMap keys and the folders in it are not read (move its files up, or into a folder of their own)`)
       else if (!isFolder) checkKeyName(`${folder}/${name}`, where, path, at)
+      if (stat.isFile() && stat.size > LIMITS.configFile)
+        at(path, `${where}: config file "${folder}/${name}" is ${formatBytes(stat.size)}; the limit is ${formatBytes(LIMITS.configFile)} (move large files into the image or a volume)`)
+      else if (stat.isFile()) bytes += name.length + stat.size
     } else if (isFolder && services.withConfig.includes(name)) {
       // A service's folder of overrides: its files become keys too.
       let files: string[] = []
@@ -684,6 +690,20 @@ function checkFolderEntries(folder: string, full: string, path: (string | number
           : `${where}: folder "${folder}/${name}" is not read, as no service is named ${name}${didYouMean(name, services.withConfig)}${named}`,
       )
     }
+  }
+  // Kubernetes refuses a ConfigMap over 1 MiB: deploy said so at its render, config validate not at all.
+  if (bytes > LIMITS.configMap)
+    at(
+      path,
+      `${where}: the ConfigMap of config folder "${folder}" (file names and contents) is ${formatBytes(bytes)}; the limit is ${formatBytes(LIMITS.configMap)} (move large files into the image or a volume)`,
+    )
+}
+
+function statOrUndefined(path: string): Stats | undefined {
+  try {
+    return statSync(path)
+  } catch {
+    return undefined
   }
 }
 

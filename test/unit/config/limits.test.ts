@@ -1,5 +1,5 @@
 import {expect} from 'chai'
-import {symlinkSync, truncateSync, writeFileSync} from 'node:fs'
+import {mkdirSync, rmSync, symlinkSync, truncateSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 
 import {loadConfig, parseConfig} from '../../../src/config/load.js'
@@ -158,14 +158,25 @@ describe('input limits: sizes', function () {
     expect((await loadConfig({configPath: file})).config.app).to.equal('shop')
   })
 
-  it('a config file over its limit, and a config folder whose ConfigMap would be over 1000 KiB', async () => {
+  it('a config file over its limit, and a config folder whose ConfigMap would be over 1000 KiB: errors of skycap.yaml, at the config key (config validate says them too)', async () => {
     truncateSync(join(repo.dir, 'config/web/app.properties'), LIMITS.configFile + 1)
     let error = await rejectsWithUserError(prepareRelease({target: 'prod', configPath: join(repo.dir, 'skycap.yaml')}))
-    expect(error.message).to.match(/^config file \/.*config\/web\/app\.properties is 1000 KiB \(1024001 bytes\); the limit is 1000 KiB \(1024000 bytes\)$/)
+    expect(error.message).to.match(/skycap\.yaml:\d+:\d+: services\.web\.config: config file "config\/web\/app\.properties" is 1000 KiB \(1024001 bytes\); the limit is 1000 KiB \(1024000 bytes\)/)
     truncateSync(join(repo.dir, 'config/web/app.properties'), 600 * 1024)
     writeFileSync(join(repo.dir, 'config/web/b.properties'), Buffer.alloc(500 * 1024, 'b'))
     error = await rejectsWithUserError(prepareRelease({target: 'prod', configPath: join(repo.dir, 'skycap.yaml')}))
-    expect(error.message).to.match(/^the ConfigMap of config folder \/.*config\/web \(file names and contents\) is 1.1 MiB \(1126426 bytes\); the limit is 1000 KiB \(1024000 bytes\)$/)
+    expect(error.message).to.match(
+      /skycap\.yaml:\d+:\d+: services\.web\.config: the ConfigMap of config folder "config\/web" \(file names and contents\) is 1.1 MiB \(1126426 bytes\); the limit is 1000 KiB \(1024000 bytes\)/,
+    )
+    // Each folder fits, the service's with the environment's overrides does not: render says so.
+    rmSync(join(repo.dir, 'config/web/b.properties'))
+    writeFileSync(join(repo.dir, 'skycap.yaml'), config(['config: config/web', 'port: 80'], ['  prod: {namespace: shop, config: config/prod}']))
+    mkdirSync(join(repo.dir, 'config/prod/web'), {recursive: true})
+    writeFileSync(join(repo.dir, 'config/prod/web/b.properties'), Buffer.alloc(500 * 1024, 'b'))
+    error = await rejectsWithUserError(prepareRelease({target: 'prod', configPath: join(repo.dir, 'skycap.yaml')}))
+    expect(error.message).to.match(
+      /^the ConfigMap of config folder \/.*config\/web with \/.*config\/prod\/web \(file names and contents\) is 1.1 MiB \(1126426 bytes\); the limit is 1000 KiB \(1024000 bytes\)$/,
+    )
   })
 
   it(`a template over ${LIMITS.template} bytes, and an included one`, async () => {

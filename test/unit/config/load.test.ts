@@ -229,6 +229,27 @@ ${VALID.replace('environments:\n', 'environments:\n  prod: {namespace: p}\n')}`)
     await parseConfig(text.replace('config: config/web', 'config: config').replace('  worker:\n    image: worker\n', ''), file)
   })
 
+  it('refuses a config folder whose ConfigMap Kubernetes would refuse (over 1000 KiB of names and contents): deploy said so at its render, config validate not at all', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'skycap-config-size-'))
+    try {
+      mkdirSync(join(dir, 'config/web'), {recursive: true})
+      // Two files that each fit, and together do not; a hidden file is not counted.
+      writeFileSync(join(dir, 'config/web/a.bin'), Buffer.alloc(600 * 1024))
+      writeFileSync(join(dir, 'config/web/b.bin'), Buffer.alloc(500 * 1024))
+      writeFileSync(join(dir, 'config/web/.big'), Buffer.alloc(2000 * 1024))
+      const text = 'app: shop\nservices:\n  web:\n    image: web\n    config: config/web\nenvironments:\n  staging: {namespace: shop-staging}\n'
+      const file = join(dir, 'skycap.yaml')
+      const e = await errorsOf(text, file)
+      expect(e.message).to.equal(
+        `${file}:5:13: services.web.config: the ConfigMap of config folder "config/web" (file names and contents) is 1.1 MiB (1126410 bytes); the limit is 1000 KiB (1024000 bytes) (move large files into the image or a volume)`,
+      )
+      writeFileSync(join(dir, 'config/web/b.bin'), Buffer.alloc(300 * 1024))
+      await parseConfig(text, file)
+    } finally {
+      rmSync(dir, {recursive: true, force: true})
+    }
+  })
+
   it("refuses a config file whose name no ConfigMap key may have, in a service's folder and in an environment's (render refused it later, with no line)", async () => {
     const dir = mkdtempSync(join(tmpdir(), 'skycap-config-keys-'))
     for (const f of ['config/web/my file.txt', 'config/web/ok.txt', 'config/web/.hidden file', 'config/staging/web/café.txt', 'config/staging/web/fine.json']) {
