@@ -180,6 +180,9 @@ export async function streamLogs(options: LogsOptions, deps: LogsDeps): Promise<
     const multi = pods.some((p) => p.containers.length > 1) || options.container !== undefined
     format.showContainer = multi
     const alive = new Set<string>()
+    // Streams past --max-log-requests, per service: the warning names them (it named none, and whole services went
+    // unfollowed without a word of which).
+    const dropped = new Map<string, number>()
     for (const pod of pods) {
       const containers = options.container ? pod.containers.filter((c) => c === options.container) : pod.containers
       for (const container of containers) {
@@ -194,8 +197,7 @@ export async function streamLogs(options: LogsOptions, deps: LogsDeps): Promise<
         if (existing && existing.ended && options.previous && (pod.restarts.get(container) ?? 0) <= (existing.restarts ?? 0)) continue
         const active = [...streams.values()].filter((s) => !s.ended).length
         if (active >= maxStreams) {
-          if (!warnedCap) deps.reporter.warn(`more than ${maxStreams} log streams; not following the rest (narrow with --container, or raise --max-log-requests)`)
-          warnedCap = true
+          dropped.set(pod.service, (dropped.get(pod.service) ?? 0) + 1)
           continue
         }
         const st = existing ?? {key, pod, container, processor: new LogChunkProcessor(filterSpec(pod.service), {service: pod.service, pod: pod.name, container}, format), ended: false}
@@ -209,6 +211,10 @@ export async function streamLogs(options: LogsOptions, deps: LogsDeps): Promise<
           if (r.exitCode !== 0 && !controller.signal.aborted) reportStreamError(st, r.stderr)
         })
       }
+    }
+    if (dropped.size && !warnedCap) {
+      warnedCap = true
+      deps.reporter.warn(`more than ${maxStreams} log streams; not following ${streamsOf(dropped)} (name fewer services, narrow with --container, or raise --max-log-requests)`)
     }
     // Pods that are gone: stop their streams.
     for (const [key, st] of streams) {
@@ -270,7 +276,13 @@ export async function streamLogs(options: LogsOptions, deps: LogsDeps): Promise<
     checkContainer(pods)
     if (!options.follow) {
       const wanted = pods.reduce((n, p) => n + (options.container ? 1 : p.containers.length), 0)
-      if (wanted > maxStreams) throw new UserError(`${wanted} log streams needed, more than --max-log-requests ${maxStreams}`, {hint: 'Narrow with --container, or raise --max-log-requests.'})
+      if (wanted > maxStreams) {
+        const perService = new Map<string, number>()
+        for (const p of pods) perService.set(p.service, (perService.get(p.service) ?? 0) + (options.container ? 1 : p.containers.length))
+        throw new UserError(`${wanted} log streams needed (${streamsOf(perService)}), more than --max-log-requests ${maxStreams}`, {
+          hint: 'Name fewer services, narrow with --container, or raise --max-log-requests.',
+        })
+      }
       // Without -f: stream every container once (previous containers included when asked), then stop.
       for (const p of pods) for (const c of p.containers) p.started.add(c)
       await sync(pods)
@@ -328,4 +340,9 @@ export async function streamLogs(options: LogsOptions, deps: LogsDeps): Promise<
  */
 function podGone(stderr: string, pod: string): boolean {
   return stderr.includes(`pods "${pod}" not found`)
+}
+
+/** Streams per service, as a warning or an error lists them: "12 of web, 3 of api". */
+function streamsOf(counts: Map<string, number>): string {
+  return [...counts].map(([service, n]) => `${n} of ${service}`).join(', ')
 }

@@ -162,7 +162,22 @@ describe('skycap logs (real cluster, pod logs from files)', function () {
     expect(none.stderr).to.contain('no pod of web has a container "sidecar"')
     const capped = await app.cli(['logs', 'web', '--max-log-requests', '1'])
     expect(capped.exitCode).to.equal(2)
-    expect(capped.stderr).to.contain('2 log streams needed, more than --max-log-requests 1')
+    expect(capped.stderr).to.contain('2 log streams needed (2 of web), more than --max-log-requests 1')
+    // Following past the cap: the warning says which services' streams are not followed (it named none).
+    const child = execa('node', [cliPath, 'logs', '--all', '-f', '--no-filters', '--max-log-requests', '1'], {cwd: app.repo.dir, reject: false, timeout: 60_000, env: {NO_COLOR: '1'}})
+    let err = ''
+    child.stderr?.on('data', (d) => (err += d))
+    await waitFor('the cap warning', () => err.includes('not following'), {timeoutMs: 30_000})
+    child.kill('SIGINT')
+    await child
+    const total = pods.length + workers.length
+    const [, listed] = /more than 1 log streams; not following (.*) \(name fewer services, narrow with --container, or raise --max-log-requests\)/.exec(err) ?? []
+    const counts = (listed ?? '').split(', ').map((x) => /^(\d+) of (web|worker)$/.exec(x))
+    expect(counts.every(Boolean), err).to.equal(true)
+    expect(
+      counts.reduce((n, m) => n + Number(m?.[1]), 0),
+      err,
+    ).to.equal(total - 1)
   })
 
   it('ends cleanly when the reader of a pipe goes away (| head)', async () => {
