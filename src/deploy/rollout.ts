@@ -36,6 +36,9 @@ export interface RolloutOptions {
   afterConfig?: () => Promise<void>
 }
 
+/** After a rollout's first failure, how long the watch goes on for the objects still pending (watchRollout). */
+export const FAILURE_GRACE_MS = 10_000
+
 /** Applies objects in phases, watches them to the end and, if they did not all become ready, explains why. */
 export async function applyAndWatch(options: RolloutOptions): Promise<RolloutResult> {
   // An API server that stops answering while the objects are applied is waited for, as the watch does, until the
@@ -62,6 +65,9 @@ export async function applyAndWatch(options: RolloutOptions): Promise<RolloutRes
       onUpdate: (s) => view.update(s.filter((x) => watchedRefs.includes(x.ref))),
       onReplace: (ref, pods) => options.reporter.info(`  ${ref}: deleting ${pods.join(', ')} of an older revision: they cannot start, and the controller waits for them before it replaces them`),
       onContact: (event) => reportContact(options.reporter, event),
+      // Services failing together are named together: the first failure alone left a team fixing two services and
+      // meeting the next three failures on the following deploy.
+      failureGraceMs: FAILURE_GRACE_MS,
     })
   } catch (error) {
     await view.finish()

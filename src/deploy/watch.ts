@@ -25,6 +25,11 @@ export interface WatchOptions {
   onReplace?: (ref: string, pods: string[]) => void
   /** Called when the API server stops answering during the watch, and when it answers again. */
   onContact?: (event: ContactEvent) => void
+  /**
+   * After the first failure, how long the watch goes on while other objects are still pending, so that those failing
+   * too are named in the same report (default 0: it ends at the first failure).
+   */
+  failureGraceMs?: number
 }
 
 export interface WatchResult {
@@ -33,7 +38,8 @@ export interface WatchResult {
 }
 
 /**
- * Polls until every object is ready, one fails, the deadline passes or the signal fires.
+ * Polls until every object is ready, one fails (and, with failureGraceMs, the others pending have had that long to
+ * fail too), the deadline passes or the signal fires.
  * One `kubectl get` per poll, however many services there are. An API server that stops answering (a control plane
  * upgrade, a blip of the network) is waited for until the deadline, as `kubectl rollout status` does: the rollout goes
  * on in the cluster meanwhile (OutageWait). Past the deadline without an answer, the watch throws the unreachable error.
@@ -46,6 +52,9 @@ export async function watchRollout(options: WatchOptions): Promise<WatchResult> 
   const replaced = new Set<string>()
   // What each container's last pull failed of: its back-off that follows does not say (PullErrors).
   const pulls = new PullErrors()
+  // When the first failure was seen: the watch goes on for failureGraceMs while others are still pending.
+  let failedAt: number | undefined
+  let graceLeft = Math.ceil((options.failureGraceMs ?? 0) / Math.max(1, interval))
   let statuses: ResourceStatus[] = options.objects.map((o) => ({ref: `${o.kind}/${o.metadata.name}`, state: 'pending', message: 'applied', related: [], failing: []}))
   const outage = new OutageWait({deadline: options.deadline, clock, intervalMs: interval, signal: options.signal, onContact: options.onContact})
   // This loop waits out an outage itself, each poll as a whole (a kubectl given by waitingOut would wait per call, past
@@ -78,9 +87,15 @@ export async function watchRollout(options: WatchOptions): Promise<WatchResult> 
       options.onReplace?.(s.ref, pods)
       await kubectl.run(['delete', 'pod', '--ignore-not-found', '--wait=false', ...pods], {allowFailure: true, signal: options.signal})
     }
-    if (statuses.some((s) => s.state === 'failed')) return {outcome: 'failed', statuses}
-    if (statuses.every((s) => s.state === 'ready')) return {outcome: 'ready', statuses}
-    if (clock() >= options.deadline) return {outcome: 'timeout', statuses}
-    await abortableSleep(Math.min(interval, Math.max(0, options.deadline - clock())), options.signal)
+    if (statuses.some((s) => s.state === 'failed')) {
+      failedAt ??= clock()
+      const pending = statuses.some((s) => s.state !== 'failed' && s.state !== 'ready')
+      // Bounded by polls as well as by time: as many more polls as the grace holds intervals.
+      const polled = graceLeft-- <= 0
+      if (!pending || polled || clock() >= Math.min(failedAt + (options.failureGraceMs ?? 0), options.deadline)) return {outcome: 'failed', statuses}
+    } else if (statuses.every((s) => s.state === 'ready')) return {outcome: 'ready', statuses}
+    else if (clock() >= options.deadline) return {outcome: 'timeout', statuses}
+    const until = failedAt === undefined ? options.deadline : Math.min(failedAt + (options.failureGraceMs ?? 0), options.deadline)
+    await abortableSleep(Math.min(interval, Math.max(0, until - clock())), options.signal)
   }
 }

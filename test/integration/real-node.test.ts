@@ -213,6 +213,27 @@ describe('real node: the test app in real containers', function () {
     expect((await httpGet(await serviceUrl())).body).to.match(/^version=v1 /)
   })
 
+  realIt(
+    'two services failing a few seconds apart (one on a kwok node at once, web on the real node once its process has crashed twice) are both named in one report (only the first was, the other said interrupted)',
+    async () => {
+      const side = (crash: boolean) => (text: string) =>
+        text.replace(
+          'environments:\n',
+          `  side:\n    image: app\n    replicas: 1\n    resources: {requests: {cpu: 10m, memory: 16Mi}}\n${crash ? '    labels: {sim.kwok.test/behavior: crashloop}\n' : ''}environments:\n`,
+        )
+      await app.change(side(false), 'a side service on a kwok node')
+      expect((await deploy()).exitCode).to.equal(0)
+      await app.change((text) => side(true)(ENV('v2', 'APP_EXIT: "1"')(text.replace(/  side:\n( {4}.*\n)+/, ''))), 'v2: both crash')
+      const r = await deploy(['--timeout', '2m'])
+      expect(r.exitCode, r.stderr).to.equal(1)
+      const report = r.doc.error.details.report
+      expect(report.failures.map((f: {ref: string}) => f.ref).sort(), r.stderr).to.deep.equal(['Deployment/side', 'Deployment/web'])
+      expect(report.interrupted ?? []).to.deep.equal([])
+      expect(r.doc.error.message).to.match(/^release 2 of test failed: Deployment\/(side|web): .*; also Deployment\/(side|web)/)
+      expect(report.rollback).to.deep.include({to: 1, result: 'succeeded'})
+    },
+  )
+
   realIt("a release whose command is not in the image: the report says it cannot start, in the runtime's words (not a crash with exit code 128), with no logs to show; rolled back", async () => {
     expect((await deploy()).exitCode).to.equal(0)
     await app.change((text) => text.replace('    image: app\n', '    image: app\n    command: ["/nope"]\n'), 'v2 runs a command the image lacks')

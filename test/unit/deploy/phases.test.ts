@@ -391,6 +391,37 @@ describe('deploy phases: exact kubectl argv', () => {
     expect(web?.message).to.equal('container web of pod web-abc-1 is in CrashLoopBackOff (exit code 2, Error; restarted 4 times)')
     expect(web?.failing).to.deep.equal([{pod: 'web-abc-1', container: 'web', previous: true}])
     expect(fake.calls).to.have.length(2)
+
+    // A second service failing a poll later: within failureGraceMs it is named too (it was left as interrupted).
+    const rsWorker = {
+      ...rs,
+      metadata: {...rs.metadata, name: 'worker-def', uid: 'rs2', ownerReferences: [{uid: 'u-worker'}]},
+      spec: {template: {metadata: {labels: {app: 'worker', 'pod-template-hash': 'def'}}}},
+    }
+    const workerCrashing = {...crashing, metadata: {name: 'worker-def-1', ownerReferences: [{uid: 'rs2'}]}}
+    for (const failureGraceMs of [0, 3]) {
+      const later = fakeKubectl(
+        [
+          {argv: get, result: {stdout: JSON.stringify({items: [dep('web'), dep('worker'), rs, rsWorker, crashing]})}},
+          ...(failureGraceMs ? [{argv: get, result: {stdout: JSON.stringify({items: [dep('web'), dep('worker'), rs, rsWorker, crashing, workerCrashing]})}}] : []),
+        ],
+        opts,
+      )
+      const both = await watchRollout({
+        kubectl: later.kubectl,
+        objects: [obj('Deployment', 'web'), obj('Deployment', 'worker')],
+        selector: 'sel',
+        deadline: Date.now() + 60_000,
+        intervalMs: 1,
+        failureGraceMs,
+      })
+      expect(both.outcome).to.equal('failed')
+      expect(
+        both.statuses.filter((s) => s.state === 'failed').map((s) => s.ref),
+        `grace ${failureGraceMs}`,
+      ).to.deep.equal(failureGraceMs ? ['Deployment/web', 'Deployment/worker'] : ['Deployment/web'])
+      expect(later.remaining()).to.equal(0)
+    }
   })
 
   it('watch: a pull that fails for a passing reason (registry refused, 503) waits, its back-off too; one that will not pass (not found) fails at once', async () => {
