@@ -223,7 +223,7 @@ describe('real node: the test app in real containers', function () {
         )
       await app.change(side(false), 'a side service on a kwok node')
       expect((await deploy()).exitCode).to.equal(0)
-      await app.change((text) => side(true)(ENV('v2', 'APP_EXIT: "1"')(text.replace(/  side:\n( {4}.*\n)+/, ''))), 'v2: both crash')
+      await app.change((text) => side(true)(ENV('v2', 'APP_EXIT: "1"')(text.replace(/ {2}side:\n( {4}.*\n)+/, ''))), 'v2: both crash')
       const r = await deploy(['--timeout', '2m'])
       expect(r.exitCode, r.stderr).to.equal(1)
       const report = r.doc.error.details.report
