@@ -2,6 +2,7 @@ import {InterruptedError, KubectlError, UserError} from '../errors.js'
 import {type ContactEvent, OutageWait} from '../kubectl/outage.js'
 import type {Kubectl, StreamingProcess} from '../kubectl/kubectl.js'
 import type {KubeObject} from '../render/objects.js'
+import {SLOT_LABEL} from '../strategies/strategy.js'
 import {explainBackOffs} from '../resources/pull-events.js'
 import {IMAGE_PROBLEMS, NOT_STARTED, podProblem, podWaitReason, PullErrors, startErrorMessage} from '../resources/status.js'
 import {abortableSleep, waitAtMost} from '../sleep.js'
@@ -56,7 +57,12 @@ export interface JobSpec {
 
 /** The pod template of the service's Deployment among rendered (or recorded) objects. */
 export function podTemplateOf(objects: KubeObject[], service: string): PodTemplate {
-  const deployment = objects.find((o) => o.kind === 'Deployment' && o.metadata.name === service)
+  // A recorded release of a blue-green service has its slot's Deployment (web-blue), not one named after the service:
+  // `skycap run web` of such a release said web renders no Deployment. The slot its Service selects, if both are there.
+  const slots = objects.filter((o) => o.kind === 'Deployment' && (o.metadata.name === `${service}-blue` || o.metadata.name === `${service}-green`) && o.metadata.labels?.[SLOT_LABEL])
+  const selected = (objects.find((o) => o.kind === 'Service' && o.metadata.name === service)?.spec as {selector?: Record<string, string>} | undefined)?.selector?.[SLOT_LABEL]
+  const deployment =
+    objects.find((o) => o.kind === 'Deployment' && o.metadata.name === service) ?? slots.find((o) => o.metadata.labels?.[SLOT_LABEL] === selected) ?? (slots.length === 1 ? slots[0] : undefined)
   const template = (deployment?.spec as {template?: PodTemplate} | undefined)?.template
   if (!template?.spec?.containers?.length)
     throw new UserError(`service ${service} renders no Deployment with a container to run a command in`, {hint: 'Hooks and run use the pod template of the Deployment named after the service.'})

@@ -463,6 +463,11 @@ describe('strategies on the real node: blue-green and canary with counted reques
     const status = await app.json(['status', 'test'])
     expect(status.doc.result.services[0]).to.deep.include({service: 'web', state: 'ready', ready: 1})
     expect(status.doc.result.services[0].rollout).to.include({type: 'blueGreen', activeSlot: 'green', previousSlot: 'blue', release: 2})
+    // skycap run takes the pod template of the slot that serves (it said web renders no Deployment).
+    const ran = await app.cli(['run', 'web', '--', '/app', 'say', 'from-the-slot'])
+    expect(ran.exitCode, ran.stderr).to.equal(0)
+    expect(ran.stdout).to.contain('from-the-slot')
+    expect(ran.stderr).to.contain('in web (release 2, ')
     // skycap scale acts on the active slot; the next deploy brings the new slot up at that count.
     const scaled = await app.cli(['scale', 'web', '2', '-e', 'test'])
     expect(scaled.exitCode, scaled.stderr).to.equal(0)

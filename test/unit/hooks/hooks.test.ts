@@ -104,6 +104,25 @@ describe('hooks: configuration', () => {
     expect((await planHooks(env, [deployment], false)).map((p) => [p.phase, p.hook.name, p.timeoutMs])).to.deep.equal([['predeploy', 'migrate', 300_000]])
     expect(() => podTemplateOf([], 'web')).to.throw('service web renders no Deployment')
   })
+
+  it("finds a blue-green service's pod template in its slot's Deployment, the one its Service selects (skycap run of a recorded blue-green release said web renders no Deployment)", () => {
+    const slot = (name: string, image: string) => ({
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: {name, labels: {'skycap.dev/slot': name.split('-')[1] as string}},
+      spec: {template: {spec: {containers: [{name: 'web', image}]}}},
+    })
+    const service = (selected: string) => ({apiVersion: 'v1', kind: 'Service', metadata: {name: 'web'}, spec: {selector: {'skycap.dev/slot': selected}}})
+    const image = (objects: object[]) => podTemplateOf(objects as KubeObject[], 'web').spec.containers[0]?.image
+    expect(image([slot('web-blue', 'web:1')])).to.equal('web:1')
+    expect(image([slot('web-blue', 'web:1'), slot('web-green', 'web:2'), service('green')])).to.equal('web:2')
+    expect(image([slot('web-blue', 'web:1'), slot('web-green', 'web:2'), service('blue')])).to.equal('web:1')
+    // A Deployment named after the service wins; two slots and no Service to choose: none is guessed.
+    expect(image([slot('web-blue', 'web:1'), {...slot('web-blue', 'web:3'), metadata: {name: 'web'}}])).to.equal('web:3')
+    expect(() => podTemplateOf([slot('web-blue', 'web:1'), slot('web-green', 'web:2')] as KubeObject[], 'web')).to.throw('service web renders no Deployment')
+    // A Deployment of another service that happens to be named web-blue, without the slot label, is not taken.
+    expect(() => podTemplateOf([{...slot('web-blue', 'x'), metadata: {name: 'web-blue'}}] as KubeObject[], 'web')).to.throw('service web renders no Deployment')
+  })
 })
 
 describe('hooks: the Job', () => {
