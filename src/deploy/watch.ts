@@ -54,6 +54,7 @@ export async function watchRollout(options: WatchOptions): Promise<WatchResult> 
   const pulls = new PullErrors()
   // When the first failure was seen: the watch goes on for failureGraceMs while others are still pending.
   let failedAt: number | undefined
+  const failed = new Map<string, ResourceStatus>()
   let graceLeft = Math.ceil((options.failureGraceMs ?? 0) / Math.max(1, interval))
   let statuses: ResourceStatus[] = options.objects.map((o) => ({ref: `${o.kind}/${o.metadata.name}`, state: 'pending', message: 'applied', related: [], failing: []}))
   const outage = new OutageWait({deadline: options.deadline, clock, intervalMs: interval, signal: options.signal, onContact: options.onContact})
@@ -78,7 +79,13 @@ export async function watchRollout(options: WatchOptions): Promise<WatchResult> 
       outage.answered()
       snapshot = new ClusterSnapshot(list.items, pulls)
     }
-    statuses = options.objects.map((o) => statusOf(o, snapshot))
+    // A failure seen stays a failure: during the grace a crash-looping container that restarts reads as pending again,
+    // and the release would have gone on as if it had not failed.
+    statuses = options.objects.map((o) => {
+      const s = statusOf(o, snapshot)
+      if (s.state === 'failed') failed.set(s.ref, s)
+      return failed.get(s.ref) ?? s
+    })
     options.onUpdate?.(statuses)
     for (const s of statuses) {
       const pods = (s.replace ?? []).filter((p) => !replaced.has(p))

@@ -399,11 +399,18 @@ describe('deploy phases: exact kubectl argv', () => {
       spec: {template: {metadata: {labels: {app: 'worker', 'pod-template-hash': 'def'}}}},
     }
     const workerCrashing = {...crashing, metadata: {name: 'worker-def-1', ownerReferences: [{uid: 'rs2'}]}}
+    // web's container restarted meanwhile: running, not ready (its failure stands: the release failed).
+    const restarted = {...crashing, status: {phase: 'Running', containerStatuses: [{name: 'web', restartCount: 5, state: {running: {}}, lastState: {terminated: {exitCode: 2, reason: 'Error'}}}]}}
     for (const failureGraceMs of [0, 3]) {
       const later = fakeKubectl(
         [
           {argv: get, result: {stdout: JSON.stringify({items: [dep('web'), dep('worker'), rs, rsWorker, crashing]})}},
-          ...(failureGraceMs ? [{argv: get, result: {stdout: JSON.stringify({items: [dep('web'), dep('worker'), rs, rsWorker, crashing, workerCrashing]})}}] : []),
+          ...(failureGraceMs
+            ? [
+                {argv: get, result: {stdout: JSON.stringify({items: [dep('web'), dep('worker'), rs, rsWorker, restarted]})}},
+                {argv: get, result: {stdout: JSON.stringify({items: [dep('web'), dep('worker'), rs, rsWorker, restarted, workerCrashing]})}},
+              ]
+            : []),
         ],
         opts,
       )
