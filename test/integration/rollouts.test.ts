@@ -41,6 +41,14 @@ function quad(namespace: string, round: number, crash?: string | string[], extra
   ].join('\n')
 }
 
+/** The quad app's text with web and api blue-green (scaleDownDelay 1s). */
+function blueGreenQuad(namespace: string, round: number, crash?: string): string {
+  return ['api', 'web'].reduce(
+    (t, name) => t.replace(`  ${name}:\n    image: ${name}`, `  ${name}:\n    strategy: {type: blueGreen, scaleDownDelay: 1s}\n    image: ${name}`),
+    quad(namespace, round, crash),
+  )
+}
+
 /** The quad app's text with web and api as canaries of these steps. */
 function canaries(text: string, steps: string): string {
   return ['api', 'web'].reduce((t, name) => t.replace(`  ${name}:\n    image: ${name}`, `  ${name}:\n    strategy: {type: canary, steps: ${steps}}\n    image: ${name}`), text)
@@ -826,10 +834,7 @@ describe('rollouts you can trust (real cluster, four services)', function () {
   })
 
   it('SIGTERM while a rollback brings the old blue-green slots of web and api back up: rollout status matches the Deployments, and rollout resume, the next rollback or the next deploy leaves no slot up that the Service does not select; three times', async () => {
-    const blueGreen = (round: number) =>
-      quad(ns.name, round)
-        .replace('  web:\n    image: web', '  web:\n    strategy: {type: blueGreen, scaleDownDelay: 1s}\n    image: web')
-        .replace('  api:\n    image: api', '  api:\n    strategy: {type: blueGreen, scaleDownDelay: 1s}\n    image: api')
+    const blueGreen = (round: number, crash?: string) => blueGreenQuad(ns.name, round, crash)
     for (let round = 0; round <= 1; round++) {
       await app.change(() => blueGreen(round), `round ${round}: web and api blue-green`)
       const r = await app.cli([...DEPLOY, 'test'])
@@ -900,10 +905,7 @@ describe('rollouts you can trust (real cluster, four services)', function () {
   })
 
   it('a cancelled CI job (SIGTERM to the process group) while a failed release removes its new blue-green slots: the failed release is recorded and its rollback said interrupted (it was neither recorded nor rolled back); the next deploy recovers; three times', async () => {
-    const blueGreen = (round: number, crash?: string) =>
-      quad(ns.name, round, crash)
-        .replace('  web:\n    image: web', '  web:\n    strategy: {type: blueGreen, scaleDownDelay: 1s}\n    image: web')
-        .replace('  api:\n    image: api', '  api:\n    strategy: {type: blueGreen, scaleDownDelay: 1s}\n    image: api')
+    const blueGreen = (round: number, crash?: string) => blueGreenQuad(ns.name, round, crash)
     await app.change(() => blueGreen(0), 'round 0: web and api blue-green')
     expect((await app.cli([...DEPLOY, 'test'])).exitCode).to.equal(0)
     let round = 0
@@ -944,10 +946,7 @@ describe('rollouts you can trust (real cluster, four services)', function () {
   })
 
   it('a cancelled CI job (SIGTERM to the process group) during or just after the blue-green switch: status, rollout status and the record name the slot the Service selects (they named the old one); three moments', async () => {
-    const blueGreen = (round: number) =>
-      quad(ns.name, round)
-        .replace('  web:\n    image: web', '  web:\n    strategy: {type: blueGreen, scaleDownDelay: 1s}\n    image: web')
-        .replace('  api:\n    image: api', '  api:\n    strategy: {type: blueGreen, scaleDownDelay: 1s}\n    image: api')
+    const blueGreen = (round: number, crash?: string) => blueGreenQuad(ns.name, round, crash)
     let round = 0
     await app.change(() => blueGreen(round), 'round 0: web and api blue-green')
     expect((await app.cli([...DEPLOY, 'test'])).exitCode).to.equal(0)
