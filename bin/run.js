@@ -53,6 +53,10 @@ if (!process.env.SKYCAP_NO_COMPILE_CACHE) {
   }
 }
 
+// simple-git's debug output (`DEBUG=*`, `DEBUG=simple-git*`) prints the whole environment of every git it starts,
+// tokens included (GITHUB_TOKEN, a notify webhook's): it stays off whatever DEBUG asks for (docs/reliability.md).
+if (process.env.DEBUG) process.env.DEBUG += ',-simple-git*'
+
 const given = process.argv.slice(2)
 // `-v --json` and `--version --json` are `version --json` (oclif's own --version printed the plain line).
 const args = given.length === 2 && given.includes('--json') && given.some((a) => a === '-v' || a === '--version') ? ['version', '--json'] : given

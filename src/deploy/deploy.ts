@@ -469,7 +469,7 @@ async function applyWatchRecord(
     const pruning = await pruneLive(kubectl, selector, rollout.keep, (refs) => reporter.info(pruningNote(refs)))
     report.pruned = pruning.pruned
     if (pruning.unanswered) reporter.warn(unprunedNote(pruning.unanswered))
-    const left = leftInPlace(lastGood(releases)?.manifests() ?? [], rollout.keep)
+    const left = leftInPlace((await lastGood(releases)?.manifests()) ?? [], rollout.keep)
     if (left.length) {
       report.leftInPlace = left
       reporter.warn(
@@ -697,7 +697,7 @@ export async function settleNotifications(notifier: Notifier, report: DeployRepo
 }
 
 function storedWithoutManifests(record: ReleaseRecord): StoredRelease {
-  return {record, hasManifests: false, manifests: () => []}
+  return {record, hasManifests: false, manifests: async () => []}
 }
 
 /**
@@ -721,7 +721,7 @@ async function autoRollback(
   let renumberedFrom: number | undefined
   deps.reporter.phase?.('rollback')
   deps.reporter.info(`Rolling back to release ${previous.record.number} (${previous.record.revision?.short ?? '?'}) as release ${number}`)
-  const objects = withReplicas(previous.manifests(), live)
+  const objects = withReplicas(await previous.manifests(), live)
   // Ctrl-C came after the deploy failed and before the rollback began: nothing of it is applied.
   const notStarted = deps.signal?.aborted === true
   const applyRollback = async (): Promise<RolloutResult> => {

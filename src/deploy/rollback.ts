@@ -46,9 +46,9 @@ export interface ToResolution {
  * What a release runs, to tell two releases apart: its manifests in a fixed order, without the replica counts (a
  * rollback keeps the live ones, and a deploy after a scale records the scaled count); undefined without manifests.
  */
-function runs(release: StoredRelease): string | undefined {
+async function runs(release: StoredRelease): Promise<string | undefined> {
   if (!release.hasManifests) return undefined
-  const objects = release.manifests().map((o) => {
+  const objects = (await release.manifests()).map((o) => {
     const spec = (o as {spec?: Record<string, unknown>}).spec
     if (spec === undefined || !('replicas' in spec)) return o
     const {replicas: _replicas, ...rest} = spec
@@ -63,7 +63,7 @@ function runs(release: StoredRelease): string | undefined {
  * --to as typed when `to` is the commit it resolved to (a branch, tag or HEAD~N), for the error; `resolution` what
  * the checkout said about it.
  */
-export function chooseRelease(releases: StoredRelease[], to: string | undefined, env: string, asked = to, resolution: ToResolution = {}): StoredRelease {
+export async function chooseRelease(releases: StoredRelease[], to: string | undefined, env: string, asked = to, resolution: ToResolution = {}): Promise<StoredRelease> {
   // What runs now is the newest deploy or rollback.
   const current = releases.find((r) => r.record.action !== 'scale')
   if (to === undefined) {
@@ -71,11 +71,18 @@ export function chooseRelease(releases: StoredRelease[], to: string | undefined,
     // newest good release. Otherwise it is the newest good release that runs other manifests than the current one:
     // after a rollback to 2, the one before 2, not 2 again; and not the same manifests deployed again as a release of
     // their own (a CI job run twice for one commit), which a rollback to would change nothing.
-    const now = current && runs(current)
-    const previous =
-      current && !isGood(current)
-        ? lastGood(releases)
-        : current && releases.find((r) => r.record.number < current.record.number && isGood(r) && contentOf(r, releases) !== contentOf(current, releases) && (now === undefined || runs(r) !== now))
+    // Manifests are read only to compare candidates that pass the other checks (usually one).
+    let previous: StoredRelease | undefined
+    if (current && !isGood(current)) previous = lastGood(releases)
+    else if (current) {
+      const now = await runs(current)
+      for (const r of releases) {
+        if (r.record.number < current.record.number && isGood(r) && contentOf(r, releases) !== contentOf(current, releases) && (now === undefined || (await runs(r)) !== now)) {
+          previous = r
+          break
+        }
+      }
+    }
     if (!previous) throw new UserError(`${env} has no earlier successful release to roll back to`, {hint: `\`skycap history ${env}\` lists the releases.`})
     return previous
   }
@@ -174,8 +181,8 @@ export async function rollback(options: RollbackOptions, deps: DeployDeps): Prom
   const selector = appSelector(app, env.name)
   const [releases, live] = await Promise.all([listReleases(kubectl, app, env.name), liveDeployments(kubectl, selector)])
   const resolved = await revisionToCommit(loaded.dir, loaded.config.vcs, options.to)
-  const chosen = chooseRelease(releases, resolved.to, env.name, options.to, resolved.resolution)
-  const manifests = chosen.manifests()
+  const chosen = await chooseRelease(releases, resolved.to, env.name, options.to, resolved.resolution)
+  const manifests = await chosen.manifests()
   // The recorded Deployments carry the minReadySeconds they were deployed with.
   refuseUnreachableMinReady(
     manifests.filter((o) => o.kind === 'Deployment').map((o) => [o.metadata.name, Number((o.spec as {minReadySeconds?: number} | undefined)?.minReadySeconds ?? 0)]),

@@ -14,7 +14,7 @@ export async function putBackConfig(kubectl: Kubectl, objects: KubeObject[], run
   const back = `skycap rollback ${environment} --to ${running?.record.number}`
   const them = (list: string[]) => (list.length === 1 ? 'it' : 'them')
   try {
-    const {restored, added, refused} = await restoreConfig(kubectl, config, running?.manifests() ?? [])
+    const {restored, added, refused} = await restoreConfig(kubectl, config, (await running?.manifests()) ?? [])
     const immutable = refused.filter((r) => r.immutable).map((r) => r.ref)
     const other = refused.filter((r) => !r.immutable).map((r) => r.ref)
     return [

@@ -79,8 +79,11 @@ export interface StoredRelease {
   record: ReleaseRecord
   /** The record's object name (ConfigMap, or Secret in the pre-0.2 layout), as read from the cluster. */
   name?: string
-  /** Decompressed on demand. */
-  manifests(): KubeObject[]
+  /**
+   * Read from the cluster and decompressed on the first call (a release's manifests may be megabytes: only those a
+   * command uses are read).
+   */
+  manifests(): Promise<KubeObject[]>
   hasManifests: boolean
 }
 
@@ -131,51 +134,89 @@ function parseRecord<T>(text: string, o: StoredObject, kubectl: Kubectl): T {
 }
 
 /**
- * Release records of app/env, newest first, in one kubectl call. A record is a ConfigMap (readable with the `view`
- * role: it holds no Secret values); the manifests it applied are in Secrets beside it, read only when
- * `manifests` (deploy, rollback) — history and status never need Secret access.
+ * Release records of app/env, newest first. A record is a ConfigMap (readable with the `view` role: it holds no Secret
+ * values); the manifests it applied are in Secrets beside it. With `manifests` (deploy, diff, rollback, run), which
+ * releases have all their manifests' parts is read from a listing of those Secrets' names and labels, without their
+ * data (the API server's table; a history of big releases is tens of MB); a release's manifests are read when asked
+ * for. History and status never need Secret access.
  */
 export async function listReleases(kubectl: Kubectl, app: string, environment: string, options: {manifests?: boolean} = {}): Promise<StoredRelease[]> {
   const withManifests = options.manifests ?? true
-  const list = await kubectl.json<{items: StoredObject[]}>(['get', withManifests ? 'configmaps,secrets' : 'configmaps', '-l', releaseSelector(app, environment)])
-  const parts = new Map<number, Array<{part: number; data: string}>>()
+  const selector = releaseSelector(app, environment)
+  const [list, secrets] = await Promise.all([kubectl.json<{items: StoredObject[]}>(['get', 'configmaps', '-l', selector]), withManifests ? listSecrets(kubectl, selector) : []])
+  // Records of the pre-0.2 layout are Secrets holding the record and its manifests: read whole, as they were.
+  const legacy = secrets.some((s) => s.type === LEGACY_SECRET_TYPE)
+  const items = legacy ? [...list.items, ...(await kubectl.json<{items: StoredObject[]}>(['get', 'secrets', '-l', selector])).items] : list.items
+  const partsOf = new Map<number, number>()
+  for (const s of secrets) if (s.type === MANIFESTS_SECRET_TYPE) partsOf.set(s.number, (partsOf.get(s.number) ?? 0) + 1)
   const out: StoredRelease[] = []
-  for (const o of list.items) {
-    if (o.kind === 'Secret' && o.type === MANIFESTS_SECRET_TYPE && o.data?.manifests) {
-      const n = Number(o.metadata.labels?.[LABEL_NUMBER])
-      const entry = parts.get(n) ?? []
-      entry.push({part: Number(o.metadata.labels?.[LABEL_PART] ?? 0), data: o.data.manifests})
-      parts.set(n, entry)
-    } else if (o.kind === 'Secret' && o.type === LEGACY_SECRET_TYPE && o.data?.release) {
+  for (const o of items) {
+    if (o.kind === 'Secret' && o.type === LEGACY_SECRET_TYPE && o.data?.release) {
       const record = parseRecord<ReleaseRecord>(Buffer.from(o.data.release, 'base64').toString('utf8'), o, kubectl)
       const raw = o.data.manifests
       out.push({
         record,
         name: o.metadata.name,
         hasManifests: Boolean(raw),
-        manifests: () => (raw ? (JSON.parse(nodeZlib().gunzipSync(Buffer.from(raw, 'base64')).toString('utf8')) as KubeObject[]) : []),
+        manifests: async () => (raw ? (JSON.parse(nodeZlib().gunzipSync(Buffer.from(raw, 'base64')).toString('utf8')) as KubeObject[]) : []),
       })
     } else if (o.kind === 'ConfigMap' && o.data?.release) {
       const record = parseRecord<ReleaseRecord & {manifestParts?: number}>(o.data.release, o, kubectl)
+      const expected = record.manifestParts ?? 0
+      let read: Promise<KubeObject[]> | undefined
       out.push({
         record,
         name: o.metadata.name,
-        get hasManifests() {
-          return withManifests && (record.manifestParts ?? 0) > 0 && (parts.get(record.number)?.length ?? 0) === record.manifestParts
-        },
-        manifests: () => {
-          const mine = [...(parts.get(record.number) ?? [])].sort((x, y) => x.part - y.part)
-          if (mine.length === 0) return []
-          return JSON.parse(
-            nodeZlib()
-              .gunzipSync(Buffer.concat(mine.map((m) => Buffer.from(m.data, 'base64'))))
-              .toString('utf8'),
-          ) as KubeObject[]
-        },
+        hasManifests: withManifests && expected > 0 && partsOf.get(record.number) === expected,
+        manifests: () => (read ??= readManifests(kubectl, selector, record.number, expected, environment)),
       })
     }
   }
   return out.sort((a, b) => b.record.number - a.record.number)
+}
+
+/** A release manifests' Secret as the listing names it: its type, release number and part. */
+interface ListedSecret {
+  name: string
+  type: string
+  number: number
+}
+
+/**
+ * The release Secrets of a selector, by name, type and labels only: `kubectl get` in its table form, which the API
+ * server answers without the Secrets' data (`-o name` or `-o json` fetch every Secret whole). A row is NAME TYPE DATA
+ * AGE LABELS; labels hold no spaces.
+ */
+async function listSecrets(kubectl: Kubectl, selector: string): Promise<ListedSecret[]> {
+  const {stdout} = await kubectl.run(['get', 'secrets', '-l', selector, '--show-labels', '--no-headers'])
+  const out: ListedSecret[] = []
+  for (const line of stdout.split('\n')) {
+    const fields = line.trim().split(/\s+/)
+    if (fields.length < 3) continue
+    const labels = new Map(fields[fields.length - 1]!.split(',').map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)] as const))
+    out.push({name: fields[0]!, type: fields[1]!, number: Number(labels.get(LABEL_NUMBER))})
+  }
+  return out
+}
+
+/** A release's manifests, from its parts; parts that went missing since the listing are said, not read as none. */
+async function readManifests(kubectl: Kubectl, selector: string, number: number, expected: number, environment: string): Promise<KubeObject[]> {
+  if (expected === 0) return []
+  const list = await kubectl.json<{items: StoredObject[]}>(['get', 'secrets', '-l', `${selector},${LABEL_NUMBER}=${number}`])
+  const mine = list.items
+    .filter((o) => o.type === MANIFESTS_SECRET_TYPE && o.data?.manifests)
+    .map((o) => ({part: Number(o.metadata.labels?.[LABEL_PART] ?? 0), data: o.data!.manifests!}))
+    .sort((x, y) => x.part - y.part)
+  if (mine.length !== expected) {
+    throw new UserError(`the manifests of release ${number} of ${environment} are incomplete (${mine.length} of ${expected} parts): they were deleted while this command ran`, {
+      hint: `\`skycap history ${environment}\` lists the releases; run the command again.`,
+    })
+  }
+  return JSON.parse(
+    nodeZlib()
+      .gunzipSync(Buffer.concat(mine.map((m) => Buffer.from(m.data, 'base64'))))
+      .toString('utf8'),
+  ) as KubeObject[]
 }
 
 /** The gzipped manifests of a release, cut into Secret-sized parts; too many parts is refused by the caller. */

@@ -109,7 +109,7 @@ export async function runTask(options: RunTaskOptions, deps: RunTaskDeps): Promi
       hint: `\`skycap history ${env.name}\` shows why the releases failed; deploy one that succeeds (${deployFirst(env.name)}).`,
     })
   if (!release) throw new UserError(`nothing of ${app} is deployed to ${env.name} yet: run uses the deployed release's pod template`, {hint: `Deploy first: ${deployFirst(env.name)}`})
-  const manifests = release.manifests()
+  const manifests = await release.manifests()
   // A service added to skycap.yaml since: said as such, not as a service that "renders no Deployment".
   if (!(options.service in (release.record.images ?? {})) && !manifests.some((o) => o.kind === 'Deployment' && o.metadata.name === options.service)) {
     if (unknown && options.rev === undefined) throw unknown

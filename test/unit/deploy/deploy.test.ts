@@ -74,6 +74,19 @@ function crashLoop() {
   return {good, release1, crashing}
 }
 
+/**
+ * The calls that read a history of one record in the pre-0.2 layout: the ConfigMap records (none), the listing of the
+ * Secrets (which shows the old type); then (`read`) those Secrets whole.
+ */
+function legacyRecords(record: {metadata: {name: string}}, step: 'list' | 'read' = 'list'): Expectation[] {
+  const selector = 'skycap.dev/release-of=itapp,skycap.dev/environment=test'
+  if (step === 'read') return [{argv: [...BOUND, 'get', 'secrets', '-l', selector, '-o', 'json'], result: {stdout: JSON.stringify({items: [record]})}}]
+  return [
+    {argv: [...BOUND, 'get', 'configmaps', '-l', selector, '-o', 'json'], result: {stdout: JSON.stringify({items: []})}},
+    {argv: [...BOUND, 'get', 'secrets', '-l', selector, '--show-labels', '--no-headers'], result: {stdout: `${record.metadata.name}   skycap.dev/release.v1   2      5m    ${selector}\n`}},
+  ]
+}
+
 /** Before the dry run of a deploy to a namespace that exists, one get of the release's objects: whose they are there. */
 const OWNERS = [...BOUND, 'get', 'configmap/web-config-10dfb46eef', 'service/web', 'deployment.apps/web', 'deployment.apps/worker', '--ignore-not-found', '-o', 'json']
 
@@ -94,7 +107,9 @@ describe('skycap deploy: the whole kubectl sequence of a first deploy', function
       {argv: [...BOUND, ...APPLY, '--dry-run=server'], input: (i) => expect(kinds(i)).to.deep.equal(['ConfigMap', 'Service', 'Deployment', 'Deployment'])},
       {argv: [...BOUND, 'create', '-f', '-'], input: (i) => (lease = JSON.parse(i as string))},
       // Under the lock: the release number and the live replica counts are read again.
-      {argv: [...BOUND, 'get', 'configmaps,secrets', '-l', 'skycap.dev/release-of=itapp,skycap.dev/environment=test', '-o', 'json'], result: {stdout: JSON.stringify({items: []})}},
+      {argv: [...BOUND, 'get', 'configmaps', '-l', 'skycap.dev/release-of=itapp,skycap.dev/environment=test', '-o', 'json'], result: {stdout: JSON.stringify({items: []})}},
+      // Which releases have their manifests: the Secrets' names and labels, without their data.
+      {argv: [...BOUND, 'get', 'secrets', '-l', 'skycap.dev/release-of=itapp,skycap.dev/environment=test', '--show-labels', '--no-headers'], result: {stdout: ''}},
       {argv: [...BOUND, 'get', 'deployments', '-l', SELECTOR, '-o', 'json'], result: {stdout: JSON.stringify({items: []})}},
       {argv: [...BOUND, ...APPLY], input: (i) => expect(kinds(i)).to.deep.equal(['ConfigMap'])},
       {argv: [...BOUND, ...APPLY], input: (i) => expect(kinds(i)).to.deep.equal(['Service', 'Deployment', 'Deployment'])},
@@ -272,8 +287,10 @@ describe('skycap deploy: the whole kubectl sequence of a first deploy', function
       {argv: OWNERS, result: {stdout: ''}},
       {argv: [...BOUND, ...APPLY, '--dry-run=server']},
       {argv: [...BOUND, 'create', '-f', '-'], input: (i) => (lease = JSON.parse(i as string))},
-      {argv: [...BOUND, 'get', 'configmaps,secrets', '-l', 'skycap.dev/release-of=itapp,skycap.dev/environment=test', '-o', 'json'], result: {stdout: JSON.stringify({items: [release1]})}},
+      ...legacyRecords(release1),
       {argv: [...BOUND, 'get', 'deployments', '-l', SELECTOR, '-o', 'json'], result: {stdout: JSON.stringify({items: [readyDeployment('web', 3)]})}},
+      // Then the Secrets of the old layout, whole (the live Deployments were asked meanwhile).
+      ...legacyRecords(release1, 'read'),
       {argv: [...BOUND, ...APPLY]},
       {argv: [...BOUND, ...APPLY]},
       {argv: [...BOUND, 'get', WATCH_RESOURCES, '-l', SELECTOR, '-o', 'json'], result: {stdout: JSON.stringify(crashing)}},
@@ -371,8 +388,10 @@ describe('skycap deploy: the whole kubectl sequence of a first deploy', function
       {argv: OWNERS, result: {stdout: ''}},
       {argv: [...BOUND, ...APPLY, '--dry-run=server']},
       {argv: [...BOUND, 'create', '-f', '-'], input: (i) => (lease = JSON.parse(i as string))},
-      {argv: [...BOUND, 'get', 'configmaps,secrets', '-l', 'skycap.dev/release-of=itapp,skycap.dev/environment=test', '-o', 'json'], result: {stdout: JSON.stringify({items: [release1]})}},
+      ...legacyRecords(release1),
       {argv: [...BOUND, 'get', 'deployments', '-l', SELECTOR, '-o', 'json'], result: {stdout: JSON.stringify({items: [readyDeployment('web', 2)]})}},
+      // Then the Secrets of the old layout, whole (the live Deployments were asked meanwhile).
+      ...legacyRecords(release1, 'read'),
       {argv: [...BOUND, ...APPLY]},
       {argv: [...BOUND, ...APPLY]},
       {argv: [...BOUND, 'get', WATCH_RESOURCES, '-l', SELECTOR, '-o', 'json'], result: {stdout: JSON.stringify(crashing)}},

@@ -15,7 +15,7 @@ function release(number: number, sha: string | null, extra: Partial<ReleaseRecor
     revision: sha ? {sha, short: sha.slice(0, 7), subject: ''} : null,
     ...extra,
   } as ReleaseRecord
-  return {record, hasManifests: true, manifests: () => []}
+  return {record, hasManifests: true, manifests: async () => []}
 }
 
 const subjects = (list: Array<{subject: string}>) => list.map((c) => c.subject)

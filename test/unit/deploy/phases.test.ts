@@ -30,8 +30,7 @@ import {chooseRelease, keptCountsNote} from '../../../src/deploy/rollback.js'
 import {checkRecordable, runningRevision, whatRuns} from '../../../src/deploy/deploy.js'
 import {contentOf, listReleases, MAX_PARTS, packManifests, PART_BYTES, type ReleaseRecord, releasesToDrop, saveRelease, type StoredRelease} from '../../../src/release/store.js'
 import type {KubeObject} from '../../../src/render/objects.js'
-import {deploymentStatus, fakeKubectl} from '../../helpers/fake-kubectl.js'
-import {userError} from '../../helpers/errors.js'
+import {deploymentStatus, type Expectation, fakeKubectl} from '../../helpers/fake-kubectl.js'
 
 const NS = ['--context', 'kind-x', '--namespace', 'shop', '--request-timeout=30s']
 const opts = {context: 'kind-x', namespace: 'shop'}
@@ -884,7 +883,7 @@ describe('diff output', () => {
 })
 
 describe('release records: history.keep', () => {
-  const stored = (number: number, result: 'succeeded' | 'failed') => ({record: {number, result, action: 'deploy'} as ReleaseRecord, hasManifests: result === 'succeeded', manifests: () => []})
+  const stored = (number: number, result: 'succeeded' | 'failed') => ({record: {number, result, action: 'deploy'} as ReleaseRecord, hasManifests: result === 'succeeded', manifests: async () => []})
   const record = (number: number, result: 'succeeded' | 'failed') =>
     ({number, app: 'shop', environment: 'prod', action: 'deploy', result, images: {}, user: 'u', startedAt: '', finishedAt: '', durationMs: 0}) as ReleaseRecord
 
@@ -1098,18 +1097,40 @@ describe('release records: layout', () => {
     for (const p of secrets) expect(Buffer.from(p.data.manifests as string, 'base64').length).to.be.at.most(PART_BYTES)
     // The record comes last: it never names parts that were not created before it.
     expect(sent?.items.at(-1)?.kind).to.equal('ConfigMap')
-    const list = fakeKubectl(
-      [
-        {
-          argv: [...NS, 'get', 'configmaps,secrets', '-l', 'skycap.dev/release-of=shop,skycap.dev/environment=prod', '-o', 'json'],
-          result: {stdout: JSON.stringify({items: [...(sent?.items ?? [])].reverse()})},
-        },
-      ],
-      opts,
-    )
+    const selector = 'skycap.dev/release-of=shop,skycap.dev/environment=prod'
+    const items = sent?.items ?? []
+    const secretsOf = (parts: typeof items) => JSON.stringify({items: parts})
+    // The listing is the API server's table: names, types and labels, never the data.
+    const table = (parts: typeof items) =>
+      parts
+        .map(
+          (p) =>
+            `${p.metadata.name}   ${p.type}   1      3s    ${Object.entries(p.metadata.labels)
+              .map(([k, v]) => `${k}=${v}`)
+              .join(',')}\n`,
+        )
+        .join('')
+    const listing = (parts: typeof items): Expectation[] => [
+      {argv: [...NS, 'get', 'configmaps', '-l', selector, '-o', 'json'], result: {stdout: JSON.stringify({items: items.filter((i) => i.kind === 'ConfigMap')})}},
+      {argv: [...NS, 'get', 'secrets', '-l', selector, '--show-labels', '--no-headers'], result: {stdout: table(parts)}},
+    ]
+    const read = {argv: [...NS, 'get', 'secrets', '-l', `${selector},skycap.dev/release=4`, '-o', 'json'], result: {stdout: secretsOf([...secrets].reverse())}}
+    const list = fakeKubectl([...listing(secrets), read], opts)
     const [stored] = await listReleases(list.kubectl, 'shop', 'prod')
     expect(stored?.hasManifests).to.equal(true)
-    expect(stored?.manifests()).to.deep.equal(manifests)
+    // Listed, not read: the data comes with the first call of manifests(), once.
+    expect(list.remaining()).to.equal(1)
+    expect(await stored?.manifests()).to.deep.equal(manifests)
+    expect(await stored?.manifests()).to.deep.equal(manifests)
+    expect(list.remaining()).to.equal(0)
+    // A part missing from the listing (deleted by hand): the release has no manifests to return to.
+    const short = fakeKubectl(listing(secrets.slice(1)), opts)
+    expect((await listReleases(short.kubectl, 'shop', 'prod'))[0]?.hasManifests).to.equal(false)
+    // A part deleted between the listing and the read: said, not read as a release of no objects.
+    const gone = fakeKubectl([...listing(secrets), {...read, result: {stdout: secretsOf(secrets.slice(1))}}], opts)
+    const error = await (await listReleases(gone.kubectl, 'shop', 'prod'))[0]?.manifests().catch((e: unknown) => e)
+    expect(error).to.be.instanceOf(UserError)
+    expect((error as UserError).message).to.equal(`the manifests of release 4 of prod are incomplete (${secrets.length - 1} of ${secrets.length} parts): they were deleted while this command ran`)
   })
 
   it('history and status read records without Secrets; a record whose parts are missing has no manifests', async () => {
@@ -1152,46 +1173,56 @@ describe('release records: layout', () => {
 })
 
 describe('rollback: which release "the one before" is', () => {
+  // The UserError chooseRelease rejects with.
+  const rejection = async (choosing: Promise<unknown>): Promise<UserError> => {
+    try {
+      await choosing
+    } catch (error) {
+      expect(error).to.be.instanceOf(UserError)
+      return error as UserError
+    }
+    throw new Error('chooseRelease chose a release')
+  }
   // Each release runs its own image unless `image` says otherwise (a rollback to N runs N's).
   const stored = (number: number, action: ReleaseRecord['action'], result: ReleaseRecord['result'], rolledBackTo?: number, image = `web:${rolledBackTo ?? number}`, replicas = 2) => ({
     record: {number, action, result, ...(rolledBackTo ? {rolledBackTo} : {}), revision: {sha: `${number}`.repeat(40).slice(0, 40), short: '', subject: ''}} as ReleaseRecord,
     hasManifests: result === 'succeeded' && action !== 'scale',
-    manifests: () => [obj('Deployment', 'web', {spec: {replicas, template: {spec: {containers: [{name: 'web', image}]}}}}), obj('Service', 'web')],
+    manifests: async () => [obj('Deployment', 'web', {spec: {replicas, template: {spec: {containers: [{name: 'web', image}]}}}}), obj('Service', 'web')],
   })
 
-  it('skips releases that run the same manifests as the current one (one commit deployed twice), whatever their replica counts', () => {
+  it('skips releases that run the same manifests as the current one (one commit deployed twice), whatever their replica counts', async () => {
     // 5 and 4 deployed what 3 did (4 after a scale to 5 replicas); 2 ran something else.
     const releases = [stored(5, 'deploy', 'succeeded', undefined, 'web:3'), stored(4, 'deploy', 'succeeded', undefined, 'web:3', 5), stored(3, 'deploy', 'succeeded'), stored(2, 'deploy', 'succeeded')]
-    expect(chooseRelease(releases, undefined, 'prod').record.number).to.equal(2)
+    expect((await chooseRelease(releases, undefined, 'prod')).record.number).to.equal(2)
     // Nothing else before: refused, as with a single release.
-    expect(() => chooseRelease(releases.slice(0, 3), undefined, 'prod')).to.throw(UserError, 'prod has no earlier successful release to roll back to')
+    expect((await rejection(chooseRelease(releases.slice(0, 3), undefined, 'prod'))).message).to.contain('prod has no earlier successful release to roll back to')
     // A current release without its manifests cannot be compared: the one before is taken, as before.
     const unknown = [{...stored(5, 'deploy', 'succeeded', undefined, 'web:3'), hasManifests: false}, stored(4, 'deploy', 'succeeded', undefined, 'web:3')] as StoredRelease[]
-    expect(chooseRelease(unknown, undefined, 'prod').record.number).to.equal(4)
+    expect((await chooseRelease(unknown, undefined, 'prod')).record.number).to.equal(4)
   })
 
-  it("the kept counts' line says what the release had, from its Deployments (a canary's Service after its Deployment gave 'had 1')", () => {
+  it("the kept counts' line says what the release had, from its Deployments (a canary's Service after its Deployment gave 'had 1')", async () => {
     const manifests = [obj('Service', 'web'), obj('Deployment', 'web', {spec: {replicas: 3}}), obj('Deployment', 'shop', {spec: {replicas: 5}}), obj('Service', 'shop')]
     expect(keptCountsNote({web: 2, shop: 4}, manifests, 8)).to.equal("Keeping the live replica counts: web 2 (release 8 had 3), shop 4 (release 8 had 5); --reset-replicas restores the release's")
   })
 
-  it('is the release before the current one', () => {
+  it('is the release before the current one', async () => {
     const releases = [stored(3, 'deploy', 'succeeded'), stored(2, 'scale', 'succeeded'), stored(1, 'deploy', 'succeeded')]
-    expect(chooseRelease(releases, undefined, 'prod').record.number).to.equal(1)
+    expect((await chooseRelease(releases, undefined, 'prod')).record.number).to.equal(1)
   })
 
-  it('after an automatic rollback to 2, is 1: not 2 again, not the rollback entry', () => {
+  it('after an automatic rollback to 2, is 1: not 2 again, not the rollback entry', async () => {
     const releases = [stored(4, 'rollback', 'succeeded', 2), stored(3, 'deploy', 'failed'), stored(2, 'deploy', 'succeeded'), stored(1, 'deploy', 'succeeded')]
     expect(contentOf(releases[0] as StoredRelease, releases)).to.equal(2)
-    expect(chooseRelease(releases, undefined, 'prod').record.number).to.equal(1)
+    expect((await chooseRelease(releases, undefined, 'prod')).record.number).to.equal(1)
   })
 
-  it('after a failed deploy that was not rolled back, is the newest good release, a rollback entry included', () => {
+  it('after a failed deploy that was not rolled back, is the newest good release, a rollback entry included', async () => {
     const releases = [stored(6, 'deploy', 'failed'), stored(5, 'rollback', 'succeeded', 1), stored(4, 'deploy', 'failed'), stored(1, 'deploy', 'succeeded')]
-    expect(chooseRelease(releases, undefined, 'prod').record.number).to.equal(5)
+    expect((await chooseRelease(releases, undefined, 'prod')).record.number).to.equal(5)
   })
 
-  it("notifications' fromRevision is the revision that ran: not a release whose hook failed before its rollout, nor a failed first deploy", () => {
+  it("notifications' fromRevision is the revision that ran: not a release whose hook failed before its rollout, nor a failed first deploy", async () => {
     const sha = (n: number) => `${n}`.repeat(40).slice(0, 40)
     // 7's predeploy hook failed (not rolled out); 6 ran. A scale is never it.
     expect(runningRevision([stored(8, 'scale', 'succeeded'), stored(7, 'deploy', 'failed'), stored(6, 'deploy', 'succeeded')] as StoredRelease[])?.sha).to.equal(sha(6))
@@ -1201,56 +1232,53 @@ describe('rollback: which release "the one before" is', () => {
     expect(runningRevision([stored(2, 'deploy', 'interrupted'), stored(1, 'deploy', 'failed')] as StoredRelease[])).to.equal(null)
   })
 
-  it('--to a release that cannot be returned to says what it is and names ones that can (exit 2)', () => {
+  it('--to a release that cannot be returned to says what it is and names ones that can (exit 2)', async () => {
     const scaled = {...stored(3, 'scale', 'succeeded'), record: {...stored(3, 'scale', 'succeeded').record, scale: {service: 'web', from: 4, to: 3}}}
     const releases = [stored(5, 'deploy', 'succeeded'), stored(4, 'deploy', 'failed'), scaled, stored(2, 'deploy', 'succeeded'), {...stored(1, 'deploy', 'succeeded'), hasManifests: false}]
-    const refused = (to: string) => {
+    const refused = async (to: string) => {
       try {
-        chooseRelease(releases, to, 'prod')
+        await chooseRelease(releases, to, 'prod')
       } catch (error) {
         expect(error).to.be.instanceOf(UserError)
         return `${(error as UserError).message} | ${(error as UserError).hint}`
       }
       throw new Error(`--to ${to} was accepted`)
     }
-    expect(refused('3')).to.equal(
+    expect(await refused('3')).to.equal(
       'release 3 of prod is a scale entry (web 4 -> 3), which has no manifests of its own: it cannot be rolled back to | Roll back to a deploy or rollback that succeeded, e.g. --to 2; `skycap history prod` lists them.',
     )
-    expect(refused('4')).to.match(/^release 4 of prod is a deploy that failed: it cannot be rolled back to \| /)
-    expect(refused('1')).to.match(/^release 1 of prod no longer has its manifests \(only the newest releases keep them\): /)
-    expect(refused('9')).to.match(/^no successful release of prod matches "9" \| /)
+    expect(await refused('4')).to.match(/^release 4 of prod is a deploy that failed: it cannot be rolled back to \| /)
+    expect(await refused('1')).to.match(/^release 1 of prod no longer has its manifests \(only the newest releases keep them\): /)
+    expect(await refused('9')).to.match(/^no successful release of prod matches "9" \| /)
   })
 
-  it('--to names no release that runs what runs now, and a branch or HEAD~N it resolved is shown as typed', () => {
+  it('--to names no release that runs what runs now, and a branch or HEAD~N it resolved is shown as typed', async () => {
     const scaled = {...stored(4, 'scale', 'succeeded'), record: {...stored(4, 'scale', 'succeeded').record, scale: {service: 'web', from: 1, to: 3}}}
     // 5 is a rollback to 3: 5 and 3 run what runs now, so the hint names 2 and 1 (it named 5, 3 and 2).
     const releases = [stored(5, 'rollback', 'succeeded', 3), scaled, stored(3, 'deploy', 'succeeded'), stored(2, 'deploy', 'succeeded'), stored(1, 'deploy', 'succeeded')]
-    expect(() => chooseRelease(releases, '4', 'prod'))
-      .to.throw(UserError)
-      .with.property('hint')
-      .that.contains('e.g. --to 2 or --to 1;')
+    expect((await rejection(chooseRelease(releases, '4', 'prod'))).hint).to.contain('e.g. --to 2 or --to 1;')
     const head3 = 'abcdef0123456789abcdef0123456789abcdef01'
-    expect(() => chooseRelease(releases, head3, 'prod', 'HEAD~3')).to.throw(UserError, 'no successful release of prod matches "HEAD~3" (abcdef0)')
-    expect(() => chooseRelease(releases, '99', 'prod', '99')).to.throw(UserError, /^no successful release of prod matches "99"$/)
+    expect((await rejection(chooseRelease(releases, head3, 'prod', 'HEAD~3'))).message).to.contain('no successful release of prod matches "HEAD~3" (abcdef0)')
+    expect((await rejection(chooseRelease(releases, '99', 'prod', '99'))).message).to.match(/^no successful release of prod matches "99"$/)
     // Mercurial's short ids are 12 digits, as hg log shows them.
-    expect(() => chooseRelease(releases, head3, 'prod', '.~3', {short: head3.slice(0, 12)})).to.throw(UserError, 'no successful release of prod matches ".~3" (abcdef012345)')
+    expect((await rejection(chooseRelease(releases, head3, 'prod', '.~3', {short: head3.slice(0, 12)}))).message).to.contain('no successful release of prod matches ".~3" (abcdef012345)')
   })
 
-  it('--to a name the checkout could not resolve says why (hg missing), with what to do', () => {
+  it('--to a name the checkout could not resolve says why (hg missing), with what to do', async () => {
     const releases = [stored(2, 'deploy', 'succeeded'), stored(1, 'deploy', 'succeeded')]
     const failure = new UserError('hg (Mercurial) is not installed, and /app is a Mercurial repository', {hint: 'Install Mercurial (apt-get install mercurial).'})
-    const error = userError(() => chooseRelease(releases, '.~1', 'prod', '.~1', {failure}))
+    const error = await rejection(chooseRelease(releases, '.~1', 'prod', '.~1', {failure}))
     expect(error.message).to.equal('no successful release of prod matches ".~1", and the checkout cannot resolve it: hg (Mercurial) is not installed, and /app is a Mercurial repository')
     expect(error.hint).to.match(/^Install Mercurial \(apt-get install mercurial\)\. `skycap history prod` lists the releases/)
   })
 
-  it('a rollback entry can be the target of --to', () => {
+  it('a rollback entry can be the target of --to', async () => {
     const releases = [stored(5, 'deploy', 'succeeded'), stored(4, 'rollback', 'succeeded', 2), stored(2, 'deploy', 'succeeded')]
-    expect(chooseRelease(releases, '4', 'prod').record.number).to.equal(4)
+    expect((await chooseRelease(releases, '4', 'prod')).record.number).to.equal(4)
   })
 
-  it('refuses when nothing else ran before', () => {
+  it('refuses when nothing else ran before', async () => {
     const releases = [stored(2, 'rollback', 'succeeded', 1), stored(1, 'deploy', 'succeeded')]
-    expect(() => chooseRelease(releases, undefined, 'prod')).to.throw('prod has no earlier successful release to roll back to')
+    expect((await rejection(chooseRelease(releases, undefined, 'prod'))).message).to.contain('prod has no earlier successful release to roll back to')
   })
 })

@@ -61,3 +61,24 @@ describe('git with GIT_DIR and GIT_WORK_TREE set to another repository', functio
     expect(withVariables.stdout).to.equal(plain.stdout)
   })
 })
+
+describe('DEBUG=* (someone debugging a CI job)', function () {
+  this.timeout(60_000)
+  it("never prints the environment simple-git gives its git, tokens included", async () => {
+    const app = await TempRepo.fromFixture('shop')
+    try {
+      for (const debug of ['*', 'simple-git*', 'simple-git:*']) {
+        const r = await runCli(['render', 'staging'], {cwd: app.dir, env: {DEBUG: debug, GITHUB_TOKEN: 'SECRET_TOKEN_4711'}})
+        expect(r.exitCode, r.stderr).to.equal(0)
+        expect(r.stderr).not.to.contain('SECRET_TOKEN_4711')
+        expect(r.stderr).not.to.contain('[SPAWN]')
+      }
+      // Other debug output still comes (oclif's is not on the direct path: this asks for it through execute).
+      const oclif = await runCli(['render', 'staging'], {cwd: app.dir, env: {DEBUG: '*', SKYCAP_NO_FAST_PATH: '1', GITHUB_TOKEN: 'SECRET_TOKEN_4711'}})
+      expect(oclif.stderr).to.match(/oclif/)
+      expect(oclif.stderr).not.to.contain('SECRET_TOKEN_4711')
+    } finally {
+      app.remove()
+    }
+  })
+})
