@@ -3,6 +3,7 @@ import {ciJobUrl, whoAmI} from '../identity.js'
 import type {Kubectl} from '../kubectl/kubectl.js'
 import {nodeCrypto} from '../builtins.js'
 import {describeHolder} from './describe.js'
+import {oneLine} from '../one-line.js'
 
 /** Who holds an environment's deploy lock. */
 export interface LockInfo {
@@ -27,15 +28,6 @@ interface Lease {
   kind: 'Lease'
   metadata: {name: string; resourceVersion?: string; annotations?: Record<string, string>; labels?: Record<string, string>}
   spec: {holderIdentity?: string; leaseDurationSeconds?: number; acquireTime?: string; renewTime?: string}
-}
-
-/**
- * A lock's reason and holder on one line, whoever wrote them: they are printed in messages, and under GitHub Actions a
- * line of their own starting with `::` would be read as a workflow command (`::error`, `::endgroup::`).
- */
-export function oneLine(text: string): string {
-  // eslint-disable-next-line no-control-regex -- control characters are what this removes
-  return text.replace(/[\u0000-\u001f\u007f\u2028\u2029]+/g, ' ').trim()
 }
 
 /** The Lease name of an app's lock (one per app per namespace). */

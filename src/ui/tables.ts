@@ -1,4 +1,5 @@
 import {describeHolder} from '../lock/describe.js'
+import {oneLine} from '../one-line.js'
 import type {LockInfo} from '../lock/lease.js'
 import type {ReleaseRecord} from '../release/store.js'
 import type {ServiceStatus} from '../deploy/inspect.js'
@@ -17,7 +18,18 @@ export function historyTable(releases: ReleaseRecord[]): string {
   const rows = [['RELEASE', 'ACTION', 'RESULT', 'REVISION', 'USER', 'STARTED', 'DURATION', ...(jobs ? ['JOB'] : []), 'NOTE']]
   for (const r of releases) {
     const job = jobs ? [r.ciJob || '-'] : []
-    rows.push([String(r.number), r.action, r.result, r.revision?.short ?? '-', r.user, r.startedAt.replace(/\.\d+Z$/, 'Z'), `${Math.round(r.durationMs / 1000)}s`, ...job, historyNote(r)])
+    // Records that builds before the VCS layer cleaned subjects (or a hand's edit) may hold control characters.
+    rows.push([
+      String(r.number),
+      r.action,
+      r.result,
+      r.revision?.short ?? '-',
+      oneLine(r.user),
+      r.startedAt.replace(/\.\d+Z$/, 'Z'),
+      `${Math.round(r.durationMs / 1000)}s`,
+      ...job,
+      oneLine(historyNote(r)),
+    ])
   }
   return table(rows)
 }

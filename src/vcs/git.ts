@@ -8,6 +8,7 @@ import {UserError} from '../errors.js'
 import {shellWord} from '../ui/shell-word.js'
 import {checkRevisionInput, REVISION_FORMS} from './target.js'
 import type {ResolveOptions, Revision, RevisionSummary, Vcs} from './vcs.js'
+import {oneLine} from '../one-line.js'
 
 /** The git repository that holds `dir`, or undefined when there is none. */
 export async function openGit(dir: string, pinned?: string): Promise<GitVcs | undefined> {
@@ -189,7 +190,7 @@ export class GitVcs implements Vcs {
       const [sha = '', author = '', subject = ''] = (meta ?? '').trim().split('\0')
       // No commit yet, or something else git refused: commitOf says what, as for any other revision.
       if (!/^[0-9a-f]{40}$/.test(sha)) await this.commitOf(input, rev === undefined && this.pinned !== undefined)
-      else return {input, sha, short: sha.slice(0, 7), subject, author, dirty: isDirty(text), atHead: true}
+      else return {input, sha, short: sha.slice(0, 7), subject: oneLine(subject), author: oneLine(author), dirty: isDirty(text), atHead: true}
     }
     const sha = await this.commitOf(input, rev === undefined && this.pinned !== undefined)
     const [head, meta, text] = await Promise.all([
@@ -205,7 +206,7 @@ export class GitVcs implements Vcs {
     const [author = '', subject = ''] = meta.trim().split('\0')
     const atHead = sha === head
     const dirty = atHead && isDirty(text)
-    return {input, sha, short: sha.slice(0, 7), subject, author, dirty, atHead}
+    return {input, sha, short: sha.slice(0, 7), subject: oneLine(subject), author: oneLine(author), dirty, atHead}
   }
 
   extract(id: string, paths: string[], into: string): Promise<string[]> {
@@ -260,7 +261,7 @@ export class GitVcs implements Vcs {
     const list: RevisionSummary[] = []
     for (let i = 0; i + 2 < fields.length; i += 3) {
       const sha = (fields[i] as string).trim()
-      list.push({sha, short: sha.slice(0, 7), author: fields[i + 1] as string, subject: fields[i + 2] as string})
+      list.push({sha, short: sha.slice(0, 7), author: oneLine(fields[i + 1] as string), subject: oneLine(fields[i + 2] as string)})
     }
     // A shallow clone's history stops at its boundary commits: a range that reaches one is cut short, not complete.
     const boundary = await this.shallowBoundary()

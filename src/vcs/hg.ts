@@ -7,6 +7,7 @@ import {linkTargetInRepository} from './git.js'
 import {filesUnder} from './pinned.js'
 import {checkRevisionInput} from './target.js'
 import type {ResolveOptions, Revision, RevisionSummary, Vcs} from './vcs.js'
+import {oneLine} from '../one-line.js'
 
 /** What a Mercurial revision can be, for hints. */
 const HG_REVISION_FORMS = 'a changeset id (full or short), revision number, tag, bookmark, branch, tip, ., .~N or a revset'
@@ -117,7 +118,7 @@ export class HgVcs implements Vcs {
     const sha = changeset.node
     const atHead = changeset.parent === 'yes'
     const changes = wanted && atHead ? (early ?? (await status())).stdout : ''
-    return {input, sha, short: sha.slice(0, 12), subject: firstLine(changeset.desc), author: changeset.user, dirty: changes.trim().length > 0, atHead}
+    return {input, sha, short: sha.slice(0, 12), subject: firstLine(changeset.desc), author: oneLine(changeset.user), dirty: changes.trim().length > 0, atHead}
   }
 
   async extract(id: string, paths: string[], into: string): Promise<string[]> {
@@ -173,7 +174,7 @@ export class HgVcs implements Vcs {
     // Both are full ids (40 hex digits), so the revset holds nothing the user typed. --hidden: a release recorded at a
     // changeset that was amended since is still in the repository, as obsolete.
     const r = await this.run(['log', '--hidden', '-r', `sort(only(${b}, ${a}), rev)`, '-T', CHANGESET_TEMPLATE])
-    return changesets(r.stdout).map((c) => ({sha: c.node, short: c.node.slice(0, 12), subject: firstLine(c.desc), author: c.user}))
+    return changesets(r.stdout).map((c) => ({sha: c.node, short: c.node.slice(0, 12), subject: firstLine(c.desc), author: oneLine(c.user)}))
   }
 
   async remoteUrl(): Promise<string | undefined> {
@@ -276,5 +277,5 @@ export class HgVcs implements Vcs {
 }
 
 function firstLine(text: string): string {
-  return text.split('\n')[0] ?? ''
+  return oneLine(text.split('\n')[0] ?? '')
 }

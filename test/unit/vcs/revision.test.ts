@@ -190,6 +190,24 @@ for (const flavour of flavours) {
       expect(await vcs.between(third, first)).to.deep.equal([])
     })
 
+    it('gives a subject with terminal escapes (retitle, clear, CR) as one printable line, from resolve and between', async () => {
+      const other = await flavour.make()
+      try {
+        other.write('a.txt', '1')
+        const base = await other.commit('base')
+        other.write('a.txt', '2')
+        const hostile = await other.commit('next \u001b]0;PWNED\u0007 \u001b[2J\rover \u009b31m')
+        const opened = await openVcs(other.dir, {pinned: ''})
+        // Mercurial keeps a CR as a line end: its subject is the first line.
+        const cleaned = flavour.kind === 'git' ? 'next  ]0;PWNED   [2J over  31m' : 'next  ]0;PWNED   [2J'
+        expect((await opened.resolve()).subject).to.equal(cleaned)
+        expect((await opened.resolve(hostile)).subject).to.equal(cleaned)
+        expect((await opened.between(base, hostile)).map((c) => c.subject)).to.deep.equal([cleaned])
+      } finally {
+        other.remove()
+      }
+    })
+
     it('rejects an unknown revision', async () => {
       const e = await rejectsWithUserError(vcs.resolve('no-such-branch'))
       expect(e.message).to.contain('unknown revision "no-such-branch"')
