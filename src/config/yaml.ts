@@ -8,8 +8,9 @@ import {ConfigError} from '../errors.js'
  * the first alias instead of a crash. `yaml` is the module the caller loaded (kept out of start-up).
  */
 export function documentData(yaml: typeof import('yaml'), doc: Document.Parsed, file: string, lineCounter: LineCounter): unknown {
+  let value: unknown
   try {
-    return doc.toJS()
+    value = doc.toJS()
   } catch (error) {
     if (!(error instanceof ReferenceError) || !/alias/i.test(error.message)) throw error
     let offset: number | undefined
@@ -29,4 +30,43 @@ export function documentData(yaml: typeof import('yaml'), doc: Document.Parsed, 
       },
     )
   }
+  if (nesting(value, MAX_NESTING) > MAX_NESTING) {
+    // Where: the first mapping or list below the limit, in the document as written.
+    let offset: number | undefined
+    yaml.visit(doc, (_, node, path) => {
+      if (yaml.isCollection(node) && path.filter((p) => yaml.isCollection(p)).length >= MAX_NESTING) {
+        offset = node.range?.[0]
+        return yaml.visit.BREAK
+      }
+      return undefined
+    })
+    const pos = offset === undefined ? undefined : lineCounter.linePos(offset)
+    throw new ConfigError(
+      `mappings and lists nest more than ${MAX_NESTING} levels deep here`,
+      {file, line: pos?.line, column: pos?.col},
+      {
+        hint: 'Kubernetes objects nest a few dozen levels at most; is a value repeated into itself?',
+      },
+    )
+  }
+  return value
+}
+
+/**
+ * How deep a document's mappings and lists may nest. The yaml library turns a document of about 700 levels into a
+ * "Maximum call stack size exceeded" when render prints it; Kubernetes objects nest about 20 deep, CRD schemas a few
+ * dozen.
+ */
+export const MAX_NESTING = 100
+
+/** The nesting depth of a parsed value (a scalar is 0), counted no further than just past `limit`. */
+function nesting(value: unknown, limit: number): number {
+  if (typeof value !== 'object' || value === null) return 0
+  if (limit < 0) return 1
+  let deepest = 0
+  for (const child of Array.isArray(value) ? value : Object.values(value)) {
+    deepest = Math.max(deepest, nesting(child, limit - 1))
+    if (deepest > limit) break
+  }
+  return deepest + 1
 }

@@ -1,5 +1,5 @@
 import {expect} from 'chai'
-import {appendFileSync, rmSync, symlinkSync, writeFileSync} from 'node:fs'
+import {appendFileSync, readFileSync, rmSync, symlinkSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 
 import {resolveEnvironment} from '../../../src/config/environment.js'
@@ -46,6 +46,30 @@ describe('hostile input: exit 2 with file and line, quickly', () => {
     repo.write('deploy/bomb.yaml', `apiVersion: v1\nkind: ConfigMap\nmetadata: {name: bomb}\n${BOMB.replace(/^a:/, 'x:')}\n`)
     const {message} = await renderFailure(repo)
     expect(message).to.match(/\/deploy\/bomb\.yaml:5:\d+: YAML aliases expand to too much data/)
+  })
+
+  // Flow mappings `{a: {a: … 1}}`, `levels` deep under `x:`.
+  const nested = (levels: number) => `${'{a: '.repeat(levels)}1${'}'.repeat(levels)}`
+
+  it('mappings nested 700 deep in a template (render crashed with "Maximum call stack size exceeded", exit 1), and 150 deep', async () => {
+    for (const levels of [700, 150]) {
+      repo.write('deploy/deep.yaml', `apiVersion: v1\nkind: ConfigMap\nmetadata: {name: deep}\nx: ${nested(levels)}\n`)
+      const {message} = await renderFailure(repo)
+      // The document is level 1, x's mapping level 2: the 101st level starts after 99 `{a: ` of x.
+      expect(message).to.match(new RegExp(`/deploy/deep\\.yaml:4:${4 + 99 * 4}: mappings and lists nest more than 100 levels deep here$`))
+    }
+    // 99 under x (100 with the document): rendered.
+    repo.write('deploy/deep.yaml', `apiVersion: v1\nkind: ConfigMap\nmetadata: {name: deep}\nx: ${nested(99)}\n`)
+    clearTemplateCache()
+    const loaded = await loadConfig({cwd: repo.dir})
+    const rendered = await renderEnvironment(loaded, resolveEnvironment(loaded, 'staging'), await (await openVcs(repo.dir)).resolve())
+    expect(JSON.stringify(rendered)).to.contain('"name":"deep"')
+  })
+
+  it("a service's podTemplate nested 700 deep in skycap.yaml (config validate passed it, render crashed)", async () => {
+    repo.write('skycap.yaml', readFileSync(join(repo.dir, 'skycap.yaml'), 'utf8').replace(/^services:\n/m, `services:\n  deep:\n    image: deep\n    podTemplate: {spec: {x: ${nested(700)}}}\n`))
+    const {message} = await renderFailure(repo)
+    expect(message).to.match(/\/skycap\.yaml:\d+:\d+: mappings and lists nest more than 100 levels deep here$/)
   })
 
   it('an alias without its anchor names the file', async () => {
