@@ -12,6 +12,7 @@ import {serviceStatus} from './inspect.js'
 import {prepareRelease, type PreparedRelease, UNTRACKED_COUNT} from '../render/prepare.js'
 import {checkImages} from '../registry/images.js'
 import {
+  elsewhereNote,
   type HookRecord,
   lastGood,
   listReleases,
@@ -22,6 +23,7 @@ import {
   type ReleaseRecord,
   type RolloutSummary,
   RECORD_MEANWHILE,
+  recordedElsewhere,
   renumberedNote,
   saveRelease,
   type StoredRelease,
@@ -231,6 +233,12 @@ export async function deploy(options: DeployOptions, deps: DeployDeps): Promise<
   const selector = appSelector(prepared.app, env.name)
   // The replica rule only needs the records; the manifests are read under the lock, where the rollback target is chosen.
   const [releases, live] = nsExists ? await Promise.all([listReleases(kubectl, prepared.app, env.name, {manifests: false}), liveDeployments(kubectl, selector)]) : [[], new Map<string, number>()]
+  // A first release here while the environment's history is in another namespace (its `namespace` changed): the old
+  // copy runs on, unsaid until now.
+  if (releases.length === 0) {
+    const elsewhere = await recordedElsewhere(kubectl, prepared.app, env.name, env.namespace)
+    if (elsewhere.length) reporter.warn(elsewhereNote(env.name, env.namespace, elsewhere))
+  }
   const objects = keepScaledReplicas(prepared, env, releases, live, options.resetReplicas ?? false)
   // After --build, the images it built or found are checked again (a tag pushed elsewhere meanwhile is still there).
   if (!options.skipImageCheck) await checkImagesExist(prepared, deps, early ? (service) => buildsOf(prepared).has(service) : undefined)

@@ -40,6 +40,9 @@ export function changedObjects(diff: string): string[] {
 // metadata.generation, which the server maintains.
 const BOOKKEEPING = [new RegExp(`^ {4}${ANNOTATION.replace(/[./]/g, '\\$&')}: `), /^ {2}generation: \d+$/]
 
+/** What the server's dry run of a create fills in on a new object's metadata: not what the deploy will give it. */
+const DRY_RUN_CREATED = [/^\+ {2}uid: /, /^\+ {2}creationTimestamp: /, /^\+ {2}generation: \d+$/, /^\+ {2}resourceVersion: /]
+
 /** Whether the only lines an object's diff changes are skycap's revision bookkeeping. */
 export function onlyRevisionChanged(d: ObjectDiff): boolean {
   const changed = d.lines.filter((line, i) => /^[-+]/.test(line) && !(i < 2 && /^(---|\+\+\+) /.test(line)))
@@ -68,7 +71,17 @@ export function readableDiff(raw: string): ReadableDiff {
       continue
     }
     changed.push(d.object)
-    const lines = d.lines.map((line, i) => (i === 0 && line.startsWith('--- ') ? `--- ${d.object} (live)` : i === 1 && line.startsWith('+++ ') ? `+++ ${d.object} (after deploy)` : line))
+    // An object not in the cluster yet: one hunk from nothing. Its header said "(live)", and the server's dry run of
+    // the create gave it a uid and a creation time, which no deploy will have.
+    const isNew = d.lines[2]?.startsWith('@@ -0,0 ') === true
+    let lines = d.lines.map((line, i) =>
+      i === 0 && line.startsWith('--- ') ? `--- ${d.object} ${isNew ? '(not in the cluster yet)' : '(live)'}` : i === 1 && line.startsWith('+++ ') ? `+++ ${d.object} (after deploy)` : line,
+    )
+    if (isNew) {
+      const kept = lines.filter((line, i) => i < 3 || !DRY_RUN_CREATED.some((re) => re.test(line)))
+      const dropped = lines.length - kept.length
+      lines = kept.map((line, i) => (i === 2 ? line.replace(/^@@ -0,0 \+1,(\d+) @@/, (_, n: string) => `@@ -0,0 +1,${Number(n) - dropped} @@`) : line))
+    }
     out.push(...(lines.at(-1) === '' ? lines.slice(0, -1) : lines))
   }
   return {diff: out.length ? `${out.join('\n')}\n` : '', changed, revisionOnly}

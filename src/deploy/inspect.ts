@@ -1,4 +1,4 @@
-import {ANNOTATIONS, type KubeObject} from '../render/objects.js'
+import {ANNOTATIONS, type KubeObject, LABELS} from '../render/objects.js'
 import {currentReplicaSet} from '../resources/replicasets.js'
 import {explainBackOffs} from '../resources/pull-events.js'
 import {ClusterSnapshot, podProblem, podReady, podWaitReason, PullErrors} from '../resources/status.js'
@@ -130,7 +130,21 @@ export async function status(options: EnvOptions, factory: KubectlFactory, repor
   const snapshot = new ClusterSnapshot(list.items, pulls)
   // A service without a Deployment of its name may be served by a blue-green slot whatever the work tree says (a
   // rollback to a release where it was blue-green): the state is read then too (it said "not deployed").
-  const always = Object.keys(env.services).some((name) => !snapshot.get('Deployment', name))
+  // A service the work tree's skycap.yaml does not have may run all the same: a rollback to a release that had it, or
+  // a deploy from another branch. It gets its row, marked (status showed only the file's services, so a service a
+  // rollback brought back was invisible during the incident).
+  // Its services are those of the release that runs (a template's Deployment may carry a name label of its own).
+  const configured = new Set(Object.keys(env.services))
+  const released = releases.find((r) => r.record.action !== 'scale')?.record.images ?? {}
+  const elsewhere = [
+    ...new Set(
+      list.items
+        .filter((o) => o.kind === 'Deployment')
+        .map((o) => o.metadata.labels?.[LABELS.name])
+        .filter((n): n is string => n !== undefined && !configured.has(n) && Object.hasOwn(released, n)),
+    ),
+  ].sort()
+  const always = elsewhere.length > 0 || Object.keys(env.services).some((name) => !snapshot.get('Deployment', name))
   const rollouts = await rolloutsOf(target.kubectl, loaded.config.app, env.services, {always})
   // What is under way: the lock (a deploy, rollback, scale or run holding it, or a hold by hand) and the hook Jobs an
   // earlier deploy left running. Neither stops the status: a user who may not read Leases or Jobs sees the rest.
@@ -141,7 +155,7 @@ export async function status(options: EnvOptions, factory: KubectlFactory, repor
     ),
     runningHooks(target.kubectl, loaded.config.app, env.name).catch(() => undefined),
   ])
-  const services = Object.keys(env.services).map((name) => {
+  const services = [...configured, ...elsewhere].map((name) => {
     const rollout = rollouts[name]
     const serving = serviceStatus(name, snapshot.get('Deployment', servingDeployment(name, rollout)) as LiveWorkload | undefined, snapshot, clock())
     // A canary under way: its pods and revision beside the stable Deployment's (status showed only the stable one,
@@ -156,6 +170,7 @@ export async function status(options: EnvOptions, factory: KubectlFactory, repor
     return {
       ...serving,
       state,
+      ...(configured.has(name) ? {} : {notInConfig: true as const}),
       ...(rollout ? {rollout} : {}),
       ...(track ? {canary: {revision: track.revision, image: track.image, ready: track.ready, desired: track.desired, state: track.state, problem: track.problem}} : {}),
     }

@@ -2,11 +2,11 @@
 // status and history (inspect.ts), which read the cluster only: this one renders, and loads what rendering needs.
 import {DiffError, ExitCode, exitCodeOf} from '../errors.js'
 import {appSelector, connect, type KubectlFactory, namespaceExists} from '../env/connect.js'
-import {listReleases} from '../release/store.js'
+import {elsewhereNote, listReleases, recordedElsewhere} from '../release/store.js'
 import {prepareRelease} from '../render/prepare.js'
 import {placedRelease} from '../strategies/rollout.js'
 import {formatWarning, type Reporter} from '../ui/output.js'
-import {adoptedNote, claimedElsewhere, claimedNote, dryRunApply, renderedOrigin, withRejectedObjects} from './apply.js'
+import {adoptedNote, claimedElsewhere, claimedError, claimedNote, dryRunApply, renderedOrigin, withRejectedObjects} from './apply.js'
 import {keepScaledReplicas, liveDeployments} from './replicas.js'
 import {diffObjects, type ReadableDiff} from './diff.js'
 import {type PendingCommits, pendingCommits, pendingLines} from './pending.js'
@@ -35,7 +35,13 @@ async function computeDiff(options: {target?: string; configPath?: string; signa
   const env = prepared.environment
   const target = await connect(env, factory, reporter)
   const exists = await namespaceExists(target.kubectl, env.namespace)
+  // The environment's history in another namespace (its `namespace` changed): said, as deploy says it.
+  const elsewhere = async () => {
+    const found = await recordedElsewhere(target.kubectl, prepared.app, env.name, env.namespace)
+    if (found.length) reporter.warn(elsewhereNote(env.name, env.namespace, found))
+  }
   if (!exists) {
+    await elsewhere()
     // The server can dry-run nothing into a namespace that does not exist: the objects are checked against the
     // cluster's schema here, as `deploy --dry-run` checks them then (a field the kind lacks, a wrong type), so a diff
     // that lists them does not pass what the deploy's server dry run refuses at once.
@@ -57,18 +63,28 @@ async function computeDiff(options: {target?: string; configPath?: string; signa
   }
   const selector = appSelector(prepared.app, env.name)
   const [releases, live] = await Promise.all([listReleases(target.kubectl, prepared.app, env.name), liveDeployments(target.kubectl, selector)])
+  if (releases.length === 0) await elsewhere()
   // Compared as the deploy would leave them: a blue-green service's slot Deployment and switched Service, not the
   // objects as rendered (which a deploy never applies as they are).
   const {objects, keep} = await placedRelease(target.kubectl, keepScaledReplicas(prepared, env, releases, live, false), env.services, selector)
-  const [changes, commits, claims] = await Promise.all([
+  const [diffed, commits, claims] = await Promise.all([
     // An object the API server refuses is named with its file, as deploy's server dry run names it.
-    diffObjects(target.kubectl, objects, {selector, keep}).catch((error: unknown) => {
-      throw withRejectedObjects(error, prepared.objects, prepared.loaded)
-    }),
+    diffObjects(target.kubectl, objects, {selector, keep}).then(
+      (changes) => ({changes}),
+      (error: unknown) => ({error: withRejectedObjects(error, prepared.objects, prepared.loaded)}),
+    ),
     pendingCommits(prepared.vcs, releases, prepared.revision),
     // Whose the objects already there are: a change to another app's object is one a deploy refuses.
     claimedElsewhere(target.kubectl, objects, prepared.app, env.name, renderedOrigin(prepared.objects, prepared.loaded)),
   ])
+  if ('error' in diffed) {
+    // Objects of another app or environment (an environment renamed in skycap.yaml: its objects are the old name's)
+    // are what a deploy refuses first: that is the refusal, not the server's (an immutable selector, whose advice
+    // was to delete a Deployment that serves).
+    if (claims.others.length) throw claimedError(claims, prepared.app, env.name, env.namespace)
+    throw diffed.error
+  }
+  const {changes} = diffed
   if (claims.others.length) reporter.warn(claimedNote(claims, env.namespace))
   if (claims.unmanaged.length) reporter.warn(adoptedNote(claims, prepared.app, env.name, 'a deploy'))
   if (commits.warning) reporter.warn(commits.warning)

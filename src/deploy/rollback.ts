@@ -89,6 +89,21 @@ export async function chooseRelease(releases: StoredRelease[], to: string | unde
   const byNumber = /^\d+$/.test(to) ? releases.find((r) => r.record.number === Number(to)) : undefined
   const candidates = byNumber ? [byNumber] : releases.filter((r) => r.record.revision?.sha.startsWith(to.toLowerCase()) && to.length >= 4)
   const usable = candidates.filter(isGood)
+  // Ones that run other manifests than what runs now: returning to those changes something.
+  const suggested = (): string => {
+    const runs = current && isGood(current) ? contentOf(current, releases) : undefined
+    const good = releases.filter((g) => isGood(g) && (runs === undefined || contentOf(g, releases) !== runs)).slice(0, 3)
+    return good.length
+      ? `Roll back to a deploy or rollback that succeeded, e.g. ${good.map((g) => `--to ${g.record.number}`).join(' or ')}; \`skycap history ${env}\` lists them.`
+      : `\`skycap history ${env}\` lists the releases.`
+  }
+  const oldest = releases.at(-1)?.record.number
+  if (!byNumber && /^\d+$/.test(to) && oldest !== undefined && Number(to) > 0 && Number(to) < oldest) {
+    // A number below the oldest record: a release history.keep dropped (it said "no successful release matches").
+    throw new UserError(`release ${to} of ${env} is no longer in its history (the oldest kept is release ${oldest}; history.keep says how many are kept): it cannot be rolled back to`, {
+      hint: suggested(),
+    })
+  }
   if (usable.length === 0 && byNumber) {
     // The number names a release, but not one to return to: say which it is.
     const r = byNumber.record
@@ -98,14 +113,7 @@ export async function chooseRelease(releases: StoredRelease[], to: string | unde
         : r.result !== 'succeeded'
           ? `is a ${r.action} that ${r.result === 'interrupted' ? 'was interrupted' : r.result}`
           : 'no longer has its manifests (only the newest releases keep them)'
-    // Ones that run other manifests than what runs now: returning to those changes something.
-    const runs = current && isGood(current) ? contentOf(current, releases) : undefined
-    const good = releases.filter((g) => isGood(g) && (runs === undefined || contentOf(g, releases) !== runs)).slice(0, 3)
-    throw new UserError(`release ${to} of ${env} ${why}: it cannot be rolled back to`, {
-      hint: good.length
-        ? `Roll back to a deploy or rollback that succeeded, e.g. ${good.map((g) => `--to ${g.record.number}`).join(' or ')}; \`skycap history ${env}\` lists them.`
-        : `\`skycap history ${env}\` lists the releases.`,
-    })
+    throw new UserError(`release ${to} of ${env} ${why}: it cannot be rolled back to`, {hint: suggested()})
   }
   if (usable.length === 0) {
     const resolved = asked !== undefined && asked !== to ? ` (${resolution.short ?? to.slice(0, 7)})` : ''

@@ -2,7 +2,7 @@ import {deployFirst, unknownServiceError, withFlag} from '../config/environment.
 import {connect, type KubectlFactory, namespaceExists, openEnvironment} from '../env/connect.js'
 import {parseDuration} from '../duration.js'
 import {InterruptedError, KubectlError, NamespaceMissingError, SkycapError, UserError} from '../errors.js'
-import type {StreamingProcess} from '../kubectl/kubectl.js'
+import type {Kubectl, StreamingProcess} from '../kubectl/kubectl.js'
 import {LABELS, type KubeObject} from '../render/objects.js'
 import {abortableSleep} from '../sleep.js'
 import type {Reporter} from '../ui/output.js'
@@ -72,16 +72,23 @@ interface Stream {
   restarts?: number
 }
 
+/** The services with a Deployment in the environment (its `app.kubernetes.io/name`), whatever skycap.yaml says. */
+async function deployedServices(kubectl: Kubectl, app: string, environment: string): Promise<Set<string>> {
+  const list = await kubectl.json<{items: KubeObject[]}>(['get', 'deployments', '-l', `${LABELS.instance}=${app}-${environment},${LABELS.environment}=${environment}`])
+  return new Set(list.items.map((d) => d.metadata.labels?.[LABELS.name]).filter((n): n is string => n !== undefined))
+}
+
 /** `skycap logs`: every pod of the services, merged and prefixed, with the app's noise filters. */
 export async function streamLogs(options: LogsOptions, deps: LogsDeps): Promise<LogsSummary> {
   const {loaded, env} = await openEnvironment({configPath: options.configPath, environment: options.environment, repository: false})
   const known = Object.keys(env.services)
-  const services = options.all ? known : options.services
+  let services = options.all ? known : options.services
   if (services.length === 0) throw new UserError('name at least one service, or pass --all', {hint: `Services of ${loaded.config.app}: ${known.join(', ')}.`})
   // The services named are checked with --all too: `logs wbe --all` is a typo to point out, not one to drop quietly.
-  for (const s of [...options.services, ...services]) {
-    if (!env.services[s]) throw unknownServiceError(loaded, s, 'skycap logs SERVICE', withFlag(options.environment))
-  }
+  // One the work tree's skycap.yaml lacks may still run (a rollback to a release that had it): its Deployments decide,
+  // once connected. An environment's name is a mix-up, said at once.
+  const unknown = [...new Set(options.services.filter((s) => !env.services[s]))]
+  for (const s of unknown) if (Object.hasOwn(loaded.config.environments, s)) throw unknownServiceError(loaded, s, 'skycap logs SERVICE', withFlag(options.environment))
   const sinceSeconds = options.since !== undefined ? Math.ceil((await parseDuration(options.since, '--since', {lookBack: true})) / 1000) : undefined
   if (options.tail !== undefined && (!Number.isInteger(options.tail) || options.tail < -1)) throw new UserError(`--tail must be a whole number, not ${options.tail}`)
   // Each service's lines get the app's filters and that service's own: web's `^DEBUG ` must not hide worker's lines.
@@ -93,6 +100,12 @@ export async function streamLogs(options: LogsOptions, deps: LogsDeps): Promise<
   // Checks every pattern up front (a bad --grep is exit 2 before anything streams).
   for (const s of services) lineFilter(filterSpec(s))
   const {kubectl} = await connect(options.context ? {...env, context: options.context} : env, deps.kubectl, deps.reporter, {checkContextOnFirstCall: true})
+  if (unknown.length || options.all) {
+    const running = await deployedServices(kubectl, loaded.config.app, env.name)
+    for (const s of unknown) if (!running.has(s)) throw unknownServiceError(loaded, s, 'skycap logs SERVICE', withFlag(options.environment))
+    // --all: the services that run too (a rollback brought back one the file no longer has).
+    if (options.all) services = [...new Set([...services, ...[...running].filter((s) => !env.services[s]).sort()])]
+  }
   const selector = `${LABELS.instance}=${loaded.config.app}-${env.name},${LABELS.name} in (${services.join(',')})`
   const maxStreams = options.maxStreams ?? 50
   const controller = new AbortController()

@@ -219,6 +219,31 @@ async function readManifests(kubectl: Kubectl, selector: string, number: number,
   ) as KubeObject[]
 }
 
+/**
+ * The other namespaces holding release records of app/env, with the newest number in each: an environment whose
+ * `namespace` changed in skycap.yaml left its objects and history in the old one. One call across namespaces
+ * (table form: names only); a user who may not list ConfigMaps cluster-wide gets none.
+ */
+export async function recordedElsewhere(kubectl: Kubectl, app: string, environment: string, namespace: string): Promise<Array<{namespace: string; newest: number}>> {
+  const r = await kubectl.run(['get', 'configmaps', '--all-namespaces', '-l', releaseSelector(app, environment), '--show-labels', '--no-headers'], {allowFailure: true})
+  if (r.exitCode !== 0) return []
+  const newest = new Map<string, number>()
+  for (const line of r.stdout.split('\n')) {
+    const fields = line.trim().split(/\s+/)
+    if (fields.length < 3 || fields[0] === namespace) continue
+    const number = Number(/(?:^|,)skycap\.dev\/release=(\d+)(?:,|$)/.exec(fields.at(-1) ?? '')?.[1] ?? 0)
+    newest.set(fields[0]!, Math.max(newest.get(fields[0]!) ?? 0, number))
+  }
+  return [...newest].map(([ns, n]) => ({namespace: ns, newest: n})).sort((a, b) => a.namespace.localeCompare(b.namespace))
+}
+
+/** The warning of a first release in `namespace` when the environment's history is in others (recordedElsewhere). */
+export function elsewhereNote(environment: string, namespace: string, elsewhere: Array<{namespace: string; newest: number}>): string {
+  const where = elsewhere.map((e) => `${e.namespace} (up to release ${e.newest})`).join(', ')
+  const one = elsewhere.length === 1
+  return `${environment} has releases recorded in namespace${one ? '' : 's'} ${where}, not in ${namespace}: what they deployed still runs there, and this deploy to ${namespace} (environments.${environment}.namespace) leaves it as it is; its history and rollbacks stay there too. Once nothing uses it, delete it (kubectl delete namespace ${elsewhere[0]?.namespace}, if the namespace holds nothing else)`
+}
+
 /** The gzipped manifests of a release, cut into Secret-sized parts; too many parts is refused by the caller. */
 export function packManifests(manifests: KubeObject[]): Buffer[] {
   const packed = nodeZlib().gzipSync(JSON.stringify(manifests))

@@ -3,7 +3,7 @@ import {DeployFailedError, InterruptedError, KubectlError, NamespaceMissingError
 import {parseDuration} from '../duration.js'
 import {ciJobUrl, whoAmI} from '../identity.js'
 import {acquireLock, afterLockRelease, keepLockAlive, LEASE_SECONDS, LOCK_RELEASED, releaseOwnLock} from '../lock/lease.js'
-import type {KubeObject} from '../render/objects.js'
+import {type KubeObject, LABELS} from '../render/objects.js'
 import {listReleases, nextReleaseNumber, RECORD_MEANWHILE, renumberedNote, saveRelease} from '../release/store.js'
 import type {DeployDeps} from '../deploy/deploy.js'
 import {configuredReplicas, DEFAULT_TIMEOUT_MS} from '../deploy/replicas.js'
@@ -66,9 +66,10 @@ export async function scale(input: ScaleOptions, deps: DeployDeps): Promise<Scal
   const options = {...input, replicas: parseReplicas(input.replicas)}
   const {loaded, env} = await openEnvironment({configPath: options.configPath, environment: options.environment, repository: false})
   const app = loaded.config.app
-  if (!env.services[options.service]) {
-    throw unknownServiceError(loaded, options.service, 'skycap scale SERVICE N', withFlag(options.environment))
-  }
+  // A service dropped from the work tree's skycap.yaml may still run (a rollback to a release that had it): its
+  // Deployment decides, below. An environment's name is a mix-up, said at once.
+  const unknown = env.services[options.service] ? undefined : unknownServiceError(loaded, options.service, 'skycap scale SERVICE N', withFlag(options.environment))
+  if (unknown && Object.hasOwn(loaded.config.environments, options.service)) throw unknown
   if (options.replicas > env.maxReplicas) {
     const above = `${options.replicas} replicas is above the ceiling of ${env.maxReplicas} per service in ${env.name}`
     if (!options.force) {
@@ -104,10 +105,14 @@ export async function scale(input: ScaleOptions, deps: DeployDeps): Promise<Scal
       })
     } catch (error) {
       if (error instanceof KubectlError && error.kind === 'not_found') {
+        if (unknown) throw unknown
         throw new UserError(`service ${options.service} is not deployed in ${env.name} (namespace ${env.namespace})`, {hint: `Deploy it first: ${deployFirst(env.name)}.`})
       }
       throw error
     }
+    // Not in skycap.yaml: only a service's own Deployment (a template's is not scaled by skycap).
+    const labels = deployment.metadata.labels ?? {}
+    if (unknown && (labels[LABELS.name] !== options.service || labels[LABELS.instance] !== `${app}-${env.name}`)) throw unknown
     // Several apps (or two environments) may share a namespace: scale only what skycap deployed for this one.
     const owner = ownershipOf(deployment, app, env.name)
     if (owner.owner !== 'this') {
@@ -163,6 +168,7 @@ export async function scale(input: ScaleOptions, deps: DeployDeps): Promise<Scal
     const report: ScaleReport = {environment: env.name, service: options.service, from, to: options.replicas, result: 'planned', release: null}
     // Already at that count: nothing to scale, and no history entry for it (each one said "web 3 -> 3").
     if (from === options.replicas) return {...report, result: 'unchanged'}
+    if (unknown) deps.reporter.warn(`${options.service} is not in this skycap.yaml (a rollback to a release that had it runs it): the next deploy of this skycap.yaml prunes it`)
     const slot = target === options.service ? '' : ` (Deployment ${target}, the active slot)`
     deps.reporter.info(`Scaling ${options.service}${slot} in ${env.name} from ${from} to ${options.replicas}`)
     await kubectl.run(['scale', `deployment/${target}`, `--replicas=${options.replicas}`])

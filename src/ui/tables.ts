@@ -66,7 +66,9 @@ export function statusTable(s: {
   environment: string
   context: string
   namespace: string
-  services: Array<ServiceStatus & {rollout?: {type: string; phase: string; weight?: number}; canary?: {revision: string | null; ready: number; desired: number; problem: string | null}}>
+  services: Array<
+    ServiceStatus & {notInConfig?: true; rollout?: {type: string; phase: string; weight?: number}; canary?: {revision: string | null; ready: number; desired: number; problem: string | null}}
+  >
   lastRelease: ReleaseRecord | null
   lastDeploy?: ReleaseRecord | null
   lock?: LockInfo | null
@@ -90,6 +92,12 @@ export function statusTable(s: {
       `\n${x.service}: canary ${c.ready}/${c.desired} ready (${c.revision?.slice(0, short) ?? '-'}) takes ${x.rollout?.weight ?? 0}% of traffic; stable ${x.ready}/${x.desired} (${x.revision?.slice(0, short) ?? '-'})${c.problem ? `; canary: ${c.problem}` : ''}`,
     )
   }
+  // Services that run but are not in the work tree's skycap.yaml: said once, under the table.
+  const elsewhere = s.services.filter((x) => x.notInConfig).map((x) => x.service)
+  if (elsewhere.length)
+    problems.push(
+      `\n${elsewhere.join(', ')}: ${elsewhere.length === 1 ? 'runs but is' : 'run but are'} not in this skycap.yaml (a rollback to a release that had ${elsewhere.length === 1 ? 'it' : 'them'}, or a deploy from another branch); the next deploy of this skycap.yaml prunes ${elsewhere.length === 1 ? 'it' : 'them'}`,
+    )
   // Under way, under the header: whoever holds the lock (a deploy's reason says which revision), and hooks still running.
   const underWay: string[] = []
   if (s.lock) underWay.push(`\nlocked by ${describeHolder(s.lock, s.environment)}; expires ${s.lock.expiresAt}`)

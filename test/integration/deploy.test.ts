@@ -412,7 +412,7 @@ describe('skycap deploy (real cluster)', function () {
   it('diff: exit 1 with changes before a deploy, 0 after it, 1 again after a change', async () => {
     const before = await app.cli(['diff', 'test'])
     expect(before.exitCode).to.equal(1)
-    expect(before.stdout).to.contain('--- Deployment/web (live)')
+    expect(before.stdout).to.contain('--- Deployment/web (not in the cluster yet)')
     expect((await app.cli([...DEPLOY, 'test'])).exitCode).to.equal(0)
     const same = await app.cli(['diff', 'test'])
     expect(same.exitCode, same.stdout + same.stderr).to.equal(0)

@@ -292,7 +292,7 @@ describe('real node: hooks, run, exec and port-forward', function () {
   )
 
   realIt(
-    "run, exec and port-forward take their services from what is deployed: one the work tree's skycap.yaml dropped since still runs; --rev of a revision without it names that revision",
+    "run, exec, port-forward, status, logs and scale take their services from what is deployed: one the work tree's skycap.yaml dropped since still runs; --rev of a revision without it names that revision",
     async () => {
       // A second service, a copy of web: in the second commit only.
       const withTool = (t: string) => t.replace('\nenvironments:', `\n${t.slice(t.indexOf('  web:\n'), t.indexOf('environments:')).replace('  web:\n', '  tool:\n')}environments:`)
@@ -320,6 +320,22 @@ describe('real node: hooks, run, exec and port-forward', function () {
         forward.kill('SIGINT')
       }
       expect((await forward).exitCode).to.equal(0)
+      // status, logs and scale too (they knew only the file's services: status had no row for it, scale and logs said
+      // "unknown service", as after a rollback that brought a dropped service back).
+      const shown = await app.cli(['status', 'test'])
+      expect(shown.exitCode, shown.stderr).to.equal(0)
+      expect(shown.stdout).to.match(/^tool\s+ready\s+1\/1\s/m)
+      expect(shown.stdout).to.contain('tool: runs but is not in this skycap.yaml')
+      const row = (await app.json(['status', 'test'])).doc.result.services.find((x: {service: string}) => x.service === 'tool')
+      expect(row).to.include({state: 'ready', ready: 1, notInConfig: true})
+      const logs = await app.cli(['logs', 'tool', '--tail', '5'])
+      expect(logs.exitCode, logs.stderr).to.equal(0)
+      const scaled = await app.cli(['scale', 'tool', '2'])
+      expect(scaled.exitCode, scaled.stderr).to.equal(0)
+      expect(scaled.stderr).to.contain('tool is not in this skycap.yaml (a rollback to a release that had it runs it): the next deploy of this skycap.yaml prunes it')
+      const tool = JSON.parse((await kubectl(['get', 'deployment', 'tool', '-o', 'json'], {namespace: ns.name})).stdout)
+      expect([tool.spec.replicas, tool.status.readyReplicas]).to.deep.equal([2, 2])
+      expect((await app.cli(['scale', 'tol', '2'])).exitCode).to.equal(2)
       const typoForward = await app.cli(['port-forward', 'tol', '0:8080', '--json'])
       expect(typoForward.exitCode).to.equal(2)
       expect(JSON.parse(typoForward.stdout).error.message).to.match(/^unknown service "tol"/)

@@ -154,6 +154,54 @@ describe('apps and environments sharing a namespace (real cluster)', function ()
     expect((await app.json(['lock', 'status', 'test'])).doc.result.lock).to.equal(null)
   })
 
+  it("an environment renamed in skycap.yaml (same namespace): diff says a deploy is refused for whose objects they are, not the server's immutable selector (whose advice deleted a serving Deployment)", async function () {
+    this.timeout(300_000)
+    const app = await TestApp.create(namespace)
+    apps.push(app)
+    const first = await app.json([...DEPLOY, 'test'])
+    expect(first.exitCode, first.stderr).to.equal(0)
+    await app.change((t) => t.replace('defaultEnvironment: test', 'defaultEnvironment: qa').replace('\n  test:\n', '\n  qa:\n'), 'test is called qa now')
+    for (const command of ['diff', 'deploy']) {
+      const r = await app.json(command === 'diff' ? ['diff', 'qa'] : [...DEPLOY, 'qa'])
+      expect(r.exitCode, r.stderr).to.equal(2)
+      expect(r.doc.error.code, command).to.equal('owned_elsewhere')
+      expect(r.doc.error.message, command).to.match(
+        /^.*Deployment\/web \(environment test of this app; rendered from skycap\.yaml:\d+\).* in namespace \S+ belong to another app or environment; this deploy of itapp qa would take them over; nothing was changed$/,
+      )
+      expect(r.doc.error.message + (r.doc.error.hint ?? '')).to.not.contain('immutable')
+    }
+    const web = await app.get(['deployment', 'web'])
+    expect(web.metadata.labels['skycap.dev/environment']).to.equal('test')
+    expect(web.metadata.generation).to.equal(1)
+  })
+
+  it('an environment moved to another namespace in skycap.yaml: diff and the first deploy there say the old one still runs it and holds its history', async function () {
+    this.timeout(300_000)
+    const app = await TestApp.create(namespace)
+    apps.push(app)
+    expect((await app.json([...DEPLOY, 'test'])).exitCode).to.equal(0)
+    expect((await app.json([...DEPLOY, 'test'])).exitCode).to.equal(0)
+    const moved = uniqueName('moved')
+    try {
+      await app.change((t) => t.replaceAll(`namespace: ${namespace}`, `namespace: ${moved}`), 'test moves to another namespace')
+      const said = `test has releases recorded in namespace ${namespace} (up to release 2), not in ${moved}: what they deployed still runs there, and this deploy to ${moved} (environments.test.namespace) leaves it as it is`
+      const diffed = await app.cli(['diff', 'test'])
+      expect(diffed.stderr).to.contain(said)
+      const deployed = await app.json([...DEPLOY, 'test'])
+      expect(deployed.exitCode, deployed.stderr).to.equal(0)
+      expect(deployed.stderr).to.contain(said)
+      expect(deployed.doc.result.release).to.equal(1)
+      // Said once: the second deploy there finds its own history.
+      const again = await app.json([...DEPLOY, 'test'])
+      expect(again.exitCode, again.stderr).to.equal(0)
+      expect(again.stderr).to.not.contain('has releases recorded in namespace')
+      // The old copy is as it was.
+      expect((await kubectl(['get', 'deployment', 'web', '-o', 'name'], {namespace})).stdout).to.equal('deployment.apps/web')
+    } finally {
+      await kubectl(['delete', 'namespace', moved, '--wait=false', '--ignore-not-found'], {reject: false})
+    }
+  })
+
   it("down of an up whose namespace another app's up deployed into: only its own objects and records go, the other app runs on", async function () {
     this.timeout(300_000)
     const {context} = testCluster()

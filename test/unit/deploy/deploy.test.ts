@@ -87,6 +87,15 @@ function legacyRecords(record: {metadata: {name: string}}, step: 'list' | 'read'
   ]
 }
 
+/**
+ * Before a first release in a namespace: whether the environment's history is in another one (its namespace changed
+ * in skycap.yaml); none here.
+ */
+const ELSEWHERE: Expectation = {
+  argv: [...BOUND, 'get', 'configmaps', '--all-namespaces', '-l', 'skycap.dev/release-of=itapp,skycap.dev/environment=test', '--show-labels', '--no-headers'],
+  result: {stdout: ''},
+}
+
 /** Before the dry run of a deploy to a namespace that exists, one get of the release's objects: whose they are there. */
 const OWNERS = [...BOUND, 'get', 'configmap/web-config-10dfb46eef', 'service/web', 'deployment.apps/web', 'deployment.apps/worker', '--ignore-not-found', '-o', 'json']
 
@@ -103,6 +112,7 @@ describe('skycap deploy: the whole kubectl sequence of a first deploy', function
     const script: Expectation[] = [
       {argv: ['--request-timeout=30s', 'config', 'get-contexts', '-o', 'name'], result: {stdout: 'other\nkind-x\n'}},
       {argv: [...CLUSTER, 'get', 'namespace', 'shop', '--ignore-not-found', '-o', 'name'], result: {stdout: ''}},
+      ELSEWHERE,
       {argv: [...CLUSTER, 'create', 'namespace', 'shop']},
       {argv: [...BOUND, ...APPLY, '--dry-run=server'], input: (i) => expect(kinds(i)).to.deep.equal(['ConfigMap', 'Service', 'Deployment', 'Deployment'])},
       {argv: [...BOUND, 'create', '-f', '-'], input: (i) => (lease = JSON.parse(i as string))},
@@ -144,6 +154,7 @@ describe('skycap deploy: the whole kubectl sequence of a first deploy', function
     const script: Expectation[] = [
       {argv: ['--request-timeout=30s', 'config', 'get-contexts', '-o', 'name'], result: {stdout: 'kind-x\n'}},
       {argv: [...CLUSTER, 'get', 'namespace', 'shop', '--ignore-not-found', '-o', 'name'], result: {stdout: ''}},
+      ELSEWHERE,
     ]
     const fake = fakeKubectlFactory(script)
     const registry = (async () => new Response(null, {status: 404})) as typeof fetch
@@ -246,6 +257,7 @@ describe('skycap deploy: the whole kubectl sequence of a first deploy', function
     const script: Expectation[] = [
       {argv: ['--request-timeout=30s', 'config', 'get-contexts', '-o', 'name'], result: {stdout: 'kind-x\n'}},
       {argv: [...CLUSTER, 'get', 'namespace', 'shop', '--ignore-not-found', '-o', 'name'], result: {stdout: ''}},
+      ELSEWHERE,
       {argv: [...CLUSTER, 'create', 'namespace', 'shop']},
       {argv: [...BOUND, ...APPLY, '--dry-run=server'], result: {exitCode: 1, stderr: 'The Service "web" is invalid: spec.ports[0].port: Invalid value: 99999'}},
       {argv: [...CLUSTER, 'delete', 'namespace', 'shop', '--ignore-not-found', '--wait=true', '--timeout=30s']},
@@ -262,6 +274,7 @@ describe('skycap deploy: the whole kubectl sequence of a first deploy', function
     const script: Expectation[] = [
       {argv: ['--request-timeout=30s', 'config', 'get-contexts', '-o', 'name'], result: {stdout: 'kind-x\n'}},
       {argv: [...CLUSTER, 'get', 'namespace', 'shop', '--ignore-not-found', '-o', 'name'], result: {stdout: ''}},
+      ELSEWHERE,
       {argv: [...CLUSTER, 'create', 'namespace', 'shop'], result: {exitCode: 1, stderr: 'Error from server (AlreadyExists): namespaces "shop" already exists'}},
       {argv: [...BOUND, ...APPLY, '--dry-run=server'], result: {exitCode: 1, stderr: 'The Service "web" is invalid: spec.ports[0].port: Invalid value: 99999'}},
     ]
@@ -284,6 +297,7 @@ describe('skycap deploy: the whole kubectl sequence of a first deploy', function
       // Before the lock, the records only (no manifests): the replica rule needs nothing more.
       {argv: [...BOUND, 'get', 'configmaps', '-l', 'skycap.dev/release-of=itapp,skycap.dev/environment=test', '-o', 'json'], result: {stdout: JSON.stringify({items: []})}},
       {argv: [...BOUND, 'get', 'deployments', '-l', SELECTOR, '-o', 'json'], result: {stdout: JSON.stringify({items: []})}},
+      ELSEWHERE,
       {argv: OWNERS, result: {stdout: ''}},
       {argv: [...BOUND, ...APPLY, '--dry-run=server']},
       {argv: [...BOUND, 'create', '-f', '-'], input: (i) => (lease = JSON.parse(i as string))},
@@ -385,6 +399,7 @@ describe('skycap deploy: the whole kubectl sequence of a first deploy', function
       {argv: [...CLUSTER, 'get', 'namespace', 'shop', '--ignore-not-found', '-o', 'name'], result: {stdout: 'namespace/shop\n'}},
       {argv: [...BOUND, 'get', 'configmaps', '-l', 'skycap.dev/release-of=itapp,skycap.dev/environment=test', '-o', 'json'], result: {stdout: JSON.stringify({items: []})}},
       {argv: [...BOUND, 'get', 'deployments', '-l', SELECTOR, '-o', 'json'], result: {stdout: JSON.stringify({items: []})}},
+      ELSEWHERE,
       {argv: OWNERS, result: {stdout: ''}},
       {argv: [...BOUND, ...APPLY, '--dry-run=server']},
       {argv: [...BOUND, 'create', '-f', '-'], input: (i) => (lease = JSON.parse(i as string))},

@@ -156,7 +156,38 @@ describe('skycap diff: revision bookkeeping is not a change; headers name object
     const clusterScoped = objectDiff('rbac.authorization.k8s.io.v1.ClusterRole..reader', ['@@ -1,3 +1,3 @@', '-  verbs: [get]', '+  verbs: [get, list]'])
     const r = await run([...created, ...clusterScoped].join('\n'))
     expect(r.changed).to.deep.equal(['Ingress/shop.example.com', 'ClusterRole/reader'])
-    expect(r.diff).to.contain('--- Ingress/shop.example.com (live)\n+++ Ingress/shop.example.com (after deploy)\n@@ -0,0 +1,3 @@\n')
+    expect(r.diff).to.contain('--- Ingress/shop.example.com (not in the cluster yet)\n+++ Ingress/shop.example.com (after deploy)\n@@ -0,0 +1,3 @@\n')
+  })
+
+  it("a new object's diff leaves out the uid and creation time the server's dry run of the create gave it (as kubectl diff prints one)", async () => {
+    const created = objectDiff('v1.ConfigMap.probe.newcm', [
+      '@@ -0,0 +1,9 @@',
+      '+apiVersion: v1',
+      '+data:',
+      '+  a: "1"',
+      '+kind: ConfigMap',
+      '+metadata:',
+      '+  creationTimestamp: "2026-12-05T10:52:45Z"',
+      '+  name: newcm',
+      '+  namespace: probe',
+      '+  uid: f2e6ead1-51f4-41af-943f-41c192b7ca08',
+    ])
+    const r = await run(created.join('\n'))
+    expect(r.diff).to.equal(
+      [
+        '--- ConfigMap/newcm (not in the cluster yet)',
+        '+++ ConfigMap/newcm (after deploy)',
+        '@@ -0,0 +1,7 @@',
+        '+apiVersion: v1',
+        '+data:',
+        '+  a: "1"',
+        '+kind: ConfigMap',
+        '+metadata:',
+        '+  name: newcm',
+        '+  namespace: probe',
+        '',
+      ].join('\n'),
+    )
   })
 
   it('still redacts Secret values, and a Secret whose only change is its data is listed', async () => {

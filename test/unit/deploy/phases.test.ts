@@ -1272,6 +1272,15 @@ describe('rollback: which release "the one before" is', () => {
     expect(error.hint).to.match(/^Install Mercurial \(apt-get install mercurial\)\. `skycap history prod` lists the releases/)
   })
 
+  it('--to a release history.keep dropped says so and names ones that can (it said "no successful release matches")', async () => {
+    const releases = [stored(5, 'deploy', 'succeeded'), stored(4, 'deploy', 'succeeded'), stored(3, 'deploy', 'succeeded')]
+    const error = await rejection(chooseRelease(releases, '1', 'prod'))
+    expect(error.message).to.equal('release 1 of prod is no longer in its history (the oldest kept is release 3; history.keep says how many are kept): it cannot be rolled back to')
+    expect(error.hint).to.equal('Roll back to a deploy or rollback that succeeded, e.g. --to 4 or --to 3; `skycap history prod` lists them.')
+    // Above the newest: no such release, as before.
+    expect((await rejection(chooseRelease(releases, '9', 'prod'))).message).to.equal('no successful release of prod matches "9"')
+  })
+
   it('a rollback entry can be the target of --to', async () => {
     const releases = [stored(5, 'deploy', 'succeeded'), stored(4, 'rollback', 'succeeded', 2), stored(2, 'deploy', 'succeeded')]
     expect((await chooseRelease(releases, '4', 'prod')).record.number).to.equal(4)

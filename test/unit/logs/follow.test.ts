@@ -181,14 +181,37 @@ describe('logs: the services named', () => {
   })
   after(() => repo.remove())
 
-  it('an unknown service named beside --all is exit 2 before any kubectl call (it used to be ignored)', async () => {
-    const fake = fakeKubectlFactory([])
-    const error = await streamLogs(
-      {services: ['wbe'], all: true, configPath: join(repo.dir, 'skycap.yaml')},
-      {kubectl: fake.factory, reporter: quiet, out: new Writable({write: (_c, _e, cb) => cb()}), colour: false},
-    ).catch((e: unknown) => e)
+  const sink = () => new Writable({write: (_c, _e, cb) => cb()})
+  const DEPLOYMENTS = [
+    '--context',
+    'it-context',
+    '--namespace',
+    'it-ns',
+    '--request-timeout=30s',
+    'get',
+    'deployments',
+    '-l',
+    'app.kubernetes.io/instance=itapp-test,skycap.dev/environment=test',
+    '-o',
+    'json',
+  ]
+  const deployment = (service: string) => ({kind: 'Deployment', metadata: {name: service, labels: {'app.kubernetes.io/name': service}}})
+
+  it('an unknown service named beside --all is exit 2 with did-you-mean (it used to be ignored), once the cluster has no Deployment of it', async () => {
+    const fake = fakeKubectlFactory([{argv: DEPLOYMENTS, result: {stdout: JSON.stringify({items: [deployment('web'), deployment('worker')]})}}])
+    const error = await streamLogs({services: ['wbe'], all: true, configPath: join(repo.dir, 'skycap.yaml')}, {kubectl: fake.factory, reporter: quiet, out: sink(), colour: false}).catch(
+      (e: unknown) => e,
+    )
     expect((error as Error).message).to.equal('unknown service "wbe"; did you mean "web"?')
     expect((error as {exitCode?: number}).exitCode).to.equal(2)
+    expect(fake.remaining()).to.equal(0)
+  })
+
+  it("an environment's name where a service goes is exit 2 before any kubectl call", async () => {
+    const fake = fakeKubectlFactory([])
+    const error = await streamLogs({services: ['test'], configPath: join(repo.dir, 'skycap.yaml')}, {kubectl: fake.factory, reporter: quiet, out: sink(), colour: false}).catch((e: unknown) => e)
+    expect((error as {exitCode?: number}).exitCode).to.equal(2)
+    expect((error as Error).message).to.match(/^test is an environment, not a service/)
     expect(fake.calls).to.deep.equal([])
   })
 })
