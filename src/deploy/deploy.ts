@@ -728,7 +728,11 @@ async function autoRollback(
   let number = failed + 1
   let renumberedFrom: number | undefined
   deps.reporter.phase?.('rollback')
-  deps.reporter.info(`Rolling back to release ${previous.record.number} (${previous.record.revision?.short ?? '?'}) as release ${number}`)
+  // A release after the one returned to that ran before this deploy but did not succeed (interrupted, its rollout may
+  // have finished; or failed without a rollback): it is what served, and returning past it was silent.
+  const skipped = releases.find((r) => r.record.action !== 'scale' && r.record.result !== 'succeeded' && r.record.number > previous.record.number && r.record.number !== failed)?.record
+  const past = skipped ? ` (release ${skipped.number}, after it, ${skipped.result === 'interrupted' ? 'was interrupted' : skipped.result}: a rollback returns only to a release that succeeded)` : ''
+  deps.reporter.info(`Rolling back to release ${previous.record.number} (${previous.record.revision?.short ?? '?'}) as release ${number}${past}`)
   const objects = withReplicas(await previous.manifests(), live)
   // Ctrl-C came after the deploy failed and before the rollback began: nothing of it is applied.
   const notStarted = deps.signal?.aborted === true

@@ -241,7 +241,8 @@ export async function recordedElsewhere(kubectl: Kubectl, app: string, environme
 export function elsewhereNote(environment: string, namespace: string, elsewhere: Array<{namespace: string; newest: number}>): string {
   const where = elsewhere.map((e) => `${e.namespace} (up to release ${e.newest})`).join(', ')
   const one = elsewhere.length === 1
-  return `${environment} has releases recorded in namespace${one ? '' : 's'} ${where}, not in ${namespace}: what they deployed still runs there, and this deploy to ${namespace} (environments.${environment}.namespace) leaves it as it is; its history and rollbacks stay there too. Once nothing uses it, delete it (kubectl delete namespace ${elsewhere[0]?.namespace}, if the namespace holds nothing else)`
+  const it = one ? 'it' : 'them'
+  return `${environment} has releases recorded in namespace${one ? '' : 's'} ${where}, not in ${namespace}: what they deployed still runs there, and this deploy to ${namespace} (environments.${environment}.namespace) leaves ${it} as ${one ? 'it is' : 'they are'}, with ${one ? 'its' : 'their'} history. Once nothing uses ${it}, delete ${it} (kubectl delete namespace ${elsewhere.map((e) => e.namespace).join(' ')}, if nothing else is there)`
 }
 
 /** The gzipped manifests of a release, cut into Secret-sized parts; too many parts is refused by the caller. */

@@ -4,7 +4,7 @@ import {DEFAULT_TIMEOUT_MS} from '../deploy/replicas.js'
 import type {FailureReport} from '../deploy/explain.js'
 import {parseDuration} from '../duration.js'
 import {connect, type KubectlFactory, openEnvironment, type Target} from '../env/connect.js'
-import {DeployFailedError, LockedError, SkycapError, UserError} from '../errors.js'
+import {DeployFailedError, InterruptedError, LockedError, SkycapError, UserError} from '../errors.js'
 import {reportContact} from '../kubectl/outage.js'
 import {acquireLock, keepLockAlive, LEASE_SECONDS, type LockInfo, lockStatus, releaseLock} from '../lock/lease.js'
 import {listReleases, saveRelease} from '../release/store.js'
@@ -138,7 +138,15 @@ export async function resumeRollout(options: RolloutControlOptions, deps: Rollou
       // release is failed, so the ones resumed now go back to stable too, as in a deploy (one was promoted beside it).
       const gone = Object.entries(before).find(([name, s]) => s.type === 'canary' && s.release === report.release && !report.resumed.includes(name) && (s.phase === 'aborted' || s.phase === 'failed'))
       const prior = gone ? {service: gone[0], failure: checkFailure(`${gone[1].phase === 'aborted' ? 'abort' : 'canary'} ${gone[0]}`, gone[1].message ?? gone[1].phase)} : undefined
-      const failures = await runCanaries(todo, context, prior)
+      const failures = await runCanaries(todo, context, prior).catch((error: unknown) => {
+        // Stopped (Ctrl-C, a CI job cancelled): the canaries stay where they stand, which the bare "interrupted while …"
+        // did not say.
+        if (!(error instanceof InterruptedError)) throw error
+        throw new InterruptedError(
+          `rollout resume of ${environment} interrupted (${error.message}): the canary of ${report.resumed.join(', ')} stays where it stands, release ${report.release ?? '?'} still pending`,
+          {hint: `\`skycap rollout status ${environment}\` shows where; \`skycap rollout resume ${environment}\` goes on, \`skycap promote\` or \`skycap abort\` ends it.`, details: {report}},
+        )
+      })
       // Where each canary of the release stands now, those not resumed included: the release is recorded once none is
       // under way, from all of them (a promote or abort of one service recorded it from that one alone).
       const after = Object.entries((await readState(kubectl, app)).services).filter(([, s]) => s.type === 'canary' && s.release === report.release)

@@ -105,6 +105,12 @@ describe('skycap deploy (real cluster)', function () {
     expect(human.stderr).to.contain('✖ Deployment/web')
     expect(human.stderr).to.contain('Events:')
     expect(human.stderr).to.contain('not rolled back (--no-rollback)')
+    // The next failure rolls back past release 4, which served before it but failed: said, not silent.
+    app.repo.write('config/web/app.properties', 'greeting=once more\n')
+    await app.repo.commit('once more')
+    const past = await app.cli([...DEPLOY, 'test'])
+    expect(past.exitCode, past.stderr).to.equal(1)
+    expect(past.stderr).to.match(/Rolling back to release 3 \(\w+\) as release 6 \(release 4, after it, failed: a rollback returns only to a release that succeeded\)/)
   })
 
   it('exits 70 when the rollout does not finish within --timeout, and rolls back', async () => {

@@ -525,7 +525,7 @@ describe('rollouts you can trust (real cluster, four services)', function () {
     await expectRunning(app, 0)
   })
 
-  it('Ctrl-C at a canary pause, then abort: the canary returns to stable, the services that still run the release are named with the rollback that returns them; twice', async () => {
+  it('Ctrl-C at a canary pause, then of rollout resume there, then abort: the canary returns to stable, the services that still run the release are named with the rollback that returns them; twice', async () => {
     const withCanary = (round: number) => quad(ns.name, round).replace('  api:\n    image: api', '  api:\n    strategy: {type: canary, steps: [{setWeight: 50}, {pause: {}}]}\n    image: api')
     await app.change(() => withCanary(0), 'api deploys as a canary')
     expect((await app.cli([...DEPLOY, 'test'])).exitCode).to.equal(0)
@@ -536,6 +536,19 @@ describe('rollouts you can trust (real cluster, four services)', function () {
       expect(err).to.contain('skycap rollout resume test')
       const release = (await app.json(['history', 'test'])).doc.result.releases[0]
       expect(release).to.include({action: 'deploy', result: 'interrupted'})
+      // rollout resume waits at the pause; Ctrl-C there names the canary it leaves paused (it said only "interrupted
+      // while …").
+      const resume = execa('node', [cliPath, 'rollout', 'resume', 'test'], {cwd: app.repo.dir, reject: false, env: {NO_COLOR: '1', CI: 'true'}})
+      let resumeErr = ''
+      let resumeStopped = false
+      resume.stderr?.on('data', (d) => {
+        resumeErr += d
+        if (!resumeStopped && resumeErr.includes('Resuming the canary of api')) resumeStopped = resume.kill('SIGINT')
+      })
+      expect((await resume).exitCode, resumeErr).to.equal(130)
+      expect(resumeErr).to.contain(`rollout resume of test interrupted (`)
+      expect(resumeErr).to.contain(`the canary of api stays where it stands, release ${release.number} still pending`)
+      expect((await app.json(['history', 'test'])).doc.result.releases[0]).to.include({number: release.number, result: 'interrupted'})
 
       const aborted = await app.cli(['abort', 'test'])
       expect(aborted.exitCode, aborted.stderr).to.equal(0)

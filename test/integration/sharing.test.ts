@@ -165,8 +165,8 @@ describe('apps and environments sharing a namespace (real cluster)', function ()
       const r = await app.json(command === 'diff' ? ['diff', 'qa'] : [...DEPLOY, 'qa'])
       expect(r.exitCode, r.stderr).to.equal(2)
       expect(r.doc.error.code, command).to.equal('owned_elsewhere')
-      expect(r.doc.error.message, command).to.match(
-        /^.*Deployment\/web \(environment test of this app; rendered from skycap\.yaml:\d+\).* in namespace \S+ belong to another app or environment; this deploy of itapp qa would take them over; nothing was changed$/,
+      expect(r.doc.error.message, `${command}: ${r.doc.error.message}`).to.match(
+        /^.*Deployment\/web \(environment test of this app; rendered from skycap\.yaml:\d+:\d+\).* in namespace \S+ belong to another app or environment; this deploy of itapp qa would take them over; nothing was changed$/,
       )
       expect(r.doc.error.message + (r.doc.error.hint ?? '')).to.not.contain('immutable')
     }
@@ -177,16 +177,17 @@ describe('apps and environments sharing a namespace (real cluster)', function ()
 
   it('an environment moved to another namespace in skycap.yaml: diff and the first deploy there say the old one still runs it and holds its history', async function () {
     this.timeout(300_000)
-    const app = await TestApp.create(namespace)
+    // An app name of its own: other tests' namespaces hold releases of itapp test too, and would be named.
+    const app = await appNamed(namespace, uniqueName('mover'))
     apps.push(app)
     expect((await app.json([...DEPLOY, 'test'])).exitCode).to.equal(0)
     expect((await app.json([...DEPLOY, 'test'])).exitCode).to.equal(0)
     const moved = uniqueName('moved')
     try {
       await app.change((t) => t.replaceAll(`namespace: ${namespace}`, `namespace: ${moved}`), 'test moves to another namespace')
-      const said = `test has releases recorded in namespace ${namespace} (up to release 2), not in ${moved}: what they deployed still runs there, and this deploy to ${moved} (environments.test.namespace) leaves it as it is`
+      const said = `test has releases recorded in namespace ${namespace} (up to release 2), not in ${moved}: what they deployed still runs there, and this deploy to ${moved} (environments.test.namespace) leaves it as it is, with its history. Once nothing uses it, delete it (kubectl delete namespace ${namespace}, if nothing else is there)`
       const diffed = await app.cli(['diff', 'test'])
-      expect(diffed.stderr).to.contain(said)
+      expect(diffed.stderr, diffed.stderr).to.contain(said)
       const deployed = await app.json([...DEPLOY, 'test'])
       expect(deployed.exitCode, deployed.stderr).to.equal(0)
       expect(deployed.stderr).to.contain(said)
@@ -196,7 +197,7 @@ describe('apps and environments sharing a namespace (real cluster)', function ()
       expect(again.exitCode, again.stderr).to.equal(0)
       expect(again.stderr).to.not.contain('has releases recorded in namespace')
       // The old copy is as it was.
-      expect((await kubectl(['get', 'deployment', 'web', '-o', 'name'], {namespace})).stdout).to.equal('deployment.apps/web')
+      expect((await kubectl(['get', 'deployment', 'web', '-o', 'name'], {namespace})).stdout).to.equal('deployment.apps/web\n')
     } finally {
       await kubectl(['delete', 'namespace', moved, '--wait=false', '--ignore-not-found'], {reject: false})
     }
