@@ -109,6 +109,13 @@ export async function runTask(options: RunTaskOptions, deps: RunTaskDeps): Promi
       hint: `\`skycap history ${env.name}\` shows why the releases failed; deploy one that succeeds (${deployFirst(env.name)}).`,
     })
   if (!release) throw new UserError(`nothing of ${app} is deployed to ${env.name} yet: run uses the deployed release's pod template`, {hint: `Deploy first: ${deployFirst(env.name)}`})
+  // A newer deploy or rollback that did not succeed (interrupted, failed without a rollback) may be what runs: the
+  // pod template is the last successful release's all the same, said (it was silent).
+  const newer = releases.find((r) => r.record.action !== 'scale' && r.record.result !== 'succeeded' && r.record.number > release.record.number)?.record
+  if (newer)
+    deps.reporter.warn(
+      `run uses the pod template of release ${release.record.number} (${release.record.revision?.short ?? '?'}), the newest that succeeded; release ${newer.number}, after it, ${newer.result === 'interrupted' ? 'was interrupted' : newer.result}, and what runs may be that one's`,
+    )
   const manifests = await release.manifests()
   // A service added to skycap.yaml since: said as such, not as a service that "renders no Deployment".
   if (!(options.service in (release.record.images ?? {})) && !manifests.some((o) => o.kind === 'Deployment' && o.metadata.name === options.service)) {

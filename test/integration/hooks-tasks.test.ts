@@ -575,6 +575,18 @@ describe('real node: hooks, run, exec and port-forward', function () {
     expect(r.stderr).to.contain('Deploy it first (skycap deploy test)')
   })
 
+  realIt('run after a release that failed without a rollback uses the newest successful release, and says that the failed one may be what runs', async () => {
+    expect((await deploy()).exitCode).to.equal(0)
+    const good = (await app.repo.git('rev-parse', 'HEAD')).slice(0, 7)
+    await app.change((t) => t.replace('APP_VERSION: v1', 'APP_VERSION: v2, APP_EXIT: "1"'), 'v2 exits at start')
+    const failed = await deploy(['--no-rollback', '--timeout', '2m'])
+    expect(failed.exitCode, failed.stderr).to.equal(1)
+    const r = await app.cli(['run', 'web', '--', '/app', 'say', 'hi'])
+    expect(r.exitCode, r.stderr).to.equal(0)
+    expect(r.stdout).to.equal('hi')
+    expect(r.stderr).to.contain(`run uses the pod template of release 1 (${good}), the newest that succeeded; release 2, after it, failed, and what runs may be that one's`)
+  })
+
   realIt('run --rev of a revision whose image was never pushed is exit 2 before any Job', async () => {
     expect((await deploy()).exitCode).to.equal(0)
     const sha = await app.change((t) => t, 'not built')
