@@ -374,15 +374,32 @@ export async function parseConfig(text: string, file: string, show: (path: strin
       column: pos?.column,
     })
   }
-  for (const [name, svc] of Object.entries(config.services)) {
-    const pos = locate(['services', name])
-    if (!svc.resources?.requests && !svc.resources?.limits) {
-      warnings.push({message: `service "${name}" has no resource requests or limits; the scheduler cannot place it well`, file: shown, line: pos?.line, column: pos?.column})
+  // One line per service, or, for more than three, one line naming them (a 20-service app opened every deploy with
+  // 29 of these lines), at the first one's place.
+  const services = Object.entries(config.services)
+  const perService = (names: string[], one: (name: string) => string, many: (count: number, list: string) => string) => {
+    if (names.length === 0) return
+    const pos = locate(['services', names[0] as string])
+    if (names.length <= 3) {
+      for (const name of names) {
+        const at = locate(['services', name])
+        warnings.push({message: one(name), file: shown, line: at?.line, column: at?.column})
+      }
+      return
     }
-    if (!svc.healthcheck) {
-      warnings.push({message: `service "${name}" has no healthcheck; skycap can only tell that its pods run, not that they serve`, file: shown, line: pos?.line, column: pos?.column})
-    }
+    const list = names.length > 8 ? `${names.slice(0, 8).join(', ')} and ${names.length - 8} more` : names.join(', ')
+    warnings.push({message: many(names.length, list), file: shown, line: pos?.line, column: pos?.column})
   }
+  perService(
+    services.filter(([, svc]) => !svc.resources?.requests && !svc.resources?.limits).map(([name]) => name),
+    (name) => `service "${name}" has no resource requests or limits; the scheduler cannot place it well`,
+    (count, list) => `${count} services have no resource requests or limits (${list}); the scheduler cannot place them well`,
+  )
+  perService(
+    services.filter(([, svc]) => !svc.healthcheck).map(([name]) => name),
+    (name) => `service "${name}" has no healthcheck; skycap can only tell that its pods run, not that they serve`,
+    (count, list) => `${count} services have no healthcheck (${list}); skycap can only tell that their pods run, not that they serve`,
+  )
   return {config, file, dir, root: root ?? dir, warnings, locate, show}
 }
 

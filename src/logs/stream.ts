@@ -101,7 +101,12 @@ export async function streamLogs(options: LogsOptions, deps: LogsDeps): Promise<
   for (const s of services) lineFilter(filterSpec(s))
   const {kubectl} = await connect(options.context ? {...env, context: options.context} : env, deps.kubectl, deps.reporter, {checkContextOnFirstCall: true})
   if (unknown.length || options.all) {
-    const running = await deployedServices(kubectl, loaded.config.app, env.name)
+    // Without an answer (no cluster at hand, a context not in the kubeconfig), a name the file lacks is the typo it
+    // most likely is: unknown, with did-you-mean, as before this asked the cluster.
+    const running = await deployedServices(kubectl, loaded.config.app, env.name).catch((error: unknown) => {
+      if (unknown[0] !== undefined) throw unknownServiceError(loaded, unknown[0], 'skycap logs SERVICE', withFlag(options.environment))
+      throw error
+    })
     for (const s of unknown) if (!running.has(s)) throw unknownServiceError(loaded, s, 'skycap logs SERVICE', withFlag(options.environment))
     // --all: the services that run too (a rollback brought back one the file no longer has).
     if (options.all) services = [...new Set([...services, ...[...running].filter((s) => !env.services[s]).sort()])]

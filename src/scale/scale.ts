@@ -84,6 +84,12 @@ export async function scale(input: ScaleOptions, deps: DeployDeps): Promise<Scal
   const timeoutMs = timeoutText !== undefined ? await parseDuration(timeoutText, options.timeout !== undefined ? '--timeout' : 'deploy.timeout') : DEFAULT_TIMEOUT_MS
   const waitMs = options.waitForLock !== undefined ? await parseDuration(options.waitForLock, '--wait-for-lock') : 0
   const {kubectl} = await connect(env, deps.kubectl, deps.reporter, {checkContextOnFirstCall: true})
+  if (unknown) {
+    // A name the file lacks: scaled only when a Deployment of that service runs. Without an answer (no cluster at
+    // hand, a context not in the kubeconfig) it is the typo it most likely is: unknown, with did-you-mean.
+    const found = await kubectl.json<{items: unknown[]}>(['get', 'deployments', '-l', `${LABELS.instance}=${app}-${env.name},${LABELS.name}=${options.service}`]).catch(() => undefined)
+    if (!found?.items.length) throw unknown
+  }
   // What is scaled, from which count, and whether an HPA manages it: read under the lock (a deploy or a scale that held
   // it meanwhile may have changed each), and without one for --dry-run.
   const inspect = async () => {

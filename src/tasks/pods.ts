@@ -30,7 +30,10 @@ export async function choosePod(kubectl: Kubectl, app: string, environment: stri
 /** choosePod's pod, whole (exec reads its containers). */
 export async function choosePodObject(kubectl: Kubectl, app: string, environment: string, service: string, choice: PodChoice = {}): Promise<KubeObject> {
   const {wanted, prefer = 'oldest', unknown} = choice
-  const list = await kubectl.json<{items: KubeObject[]}>(['get', 'pods', '-l', servicePodSelector(app, environment, service)])
+  // A name the file lacks, without an answer (no cluster at hand): the typo it most likely is, with did-you-mean.
+  const list = await kubectl.json<{items: KubeObject[]}>(['get', 'pods', '-l', servicePodSelector(app, environment, service)]).catch((error: unknown) => {
+    throw unknown ?? error
+  })
   const running = list.items.filter((p) => !(p.metadata as {deletionTimestamp?: string}).deletionTimestamp)
   // A service the work tree's skycap.yaml lacks (`unknown`): its pods, if it still runs, are used; without any, unknown.
   if (unknown && running.length === 0) throw unknown

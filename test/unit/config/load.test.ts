@@ -321,6 +321,21 @@ ${VALID.replace('environments:\n', 'environments:\n  prod: {namespace: p}\n')}`)
     ])
   })
 
+  it('more than three services without resources or health check: one warning each, naming them, at the first (a 20-service app had 29 lines)', async () => {
+    const bare = Array.from({length: 10}, (_, i) => `  s${i}: {image: s${i}}`).join('\n')
+    const loaded = await parseConfig(`${VALID.replace('services:', `services:\n${bare}`)}`, '/tmp/x/skycap.yaml')
+    expect(loaded.warnings.map((w) => `${w.line}: ${w.message}`)).to.deep.equal([
+      '3: 10 services have no resource requests or limits (s0, s1, s2, s3, s4, s5, s6, s7 and 2 more); the scheduler cannot place them well',
+      '3: 10 services have no healthcheck (s0, s1, s2, s3, s4, s5, s6, s7 and 2 more); skycap can only tell that their pods run, not that they serve',
+    ])
+    const four = Array.from({length: 4}, (_, i) => `  s${i}: {image: s${i}}`).join('\n')
+    const fewer = await parseConfig(`${VALID.replace('services:', `services:\n${four}`)}`, '/tmp/x/skycap.yaml')
+    expect(fewer.warnings.map((w) => w.message)).to.deep.equal([
+      '4 services have no resource requests or limits (s0, s1, s2, s3); the scheduler cannot place them well',
+      '4 services have no healthcheck (s0, s1, s2, s3); skycap can only tell that their pods run, not that they serve',
+    ])
+  })
+
   it("warns about an environment in one of Kubernetes' own namespaces (kube-system), at its namespace key", async () => {
     const loaded = await parseConfig(`${VALID}  ops:\n    namespace: kube-system\n  pub:\n    namespace: kube-public\n  fine:\n    namespace: kube-apps\n`, '/tmp/x/skycap.yaml')
     expect(loaded.warnings.map((w) => `${w.line}:${w.column}: ${w.message}`)).to.deep.equal([
