@@ -40,15 +40,19 @@ export type ProcessRunner = (file: string, args: string[], options: RunOptions) 
 const STDERR_TAIL = 16 * 1024
 
 /**
- * kubectl's environment: skycap's, plus `extra`, plus HOME when it is unset or empty (a CI step or `env -i`). kubectl
+ * kubectl's environment: skycap's, without the user's kubectl preferences, plus `extra`, plus HOME when it is unset or empty (a CI step or `env -i`). kubectl
  * then looked for `.kube/config` and wrote its `.kube/cache` relative to the folder skycap ran in: a deploy from the
  * repository left an untracked `.kube/` there, and the next deploy of a protected environment refused the dirty work
  * tree. The user's home comes from the password database, as a login would have set HOME.
  */
-export function kubectlEnv(extra?: Record<string, string>): Record<string, string> | undefined {
-  if (process.env.HOME) return extra
+export function kubectlEnv(extra?: Record<string, string>): Record<string, string> {
+  // KUBERC=off: a user's kubectl preferences (~/.kube/kuberc, on by default since kubectl 1.34) set defaults for the
+  // flags a command leaves out: `get` printing JSON where skycap reads the table, `delete --interactive` waiting for
+  // a yes that never comes, so a deploy pruned nothing. skycap's calls are its own.
+  const own = {KUBERC: 'off', ...extra}
+  if (process.env.HOME) return own
   const home = homeFolder()
-  return home ? {HOME: home, ...extra} : extra
+  return home ? {HOME: home, ...own} : own
 }
 
 /** The real runner: execa, no shell, no rejection on a non-zero exit. */

@@ -1,6 +1,7 @@
 import {expect} from 'chai'
 import {execa} from 'execa'
-import {rmSync} from 'node:fs'
+import {mkdirSync, mkdtempSync, rmSync, writeFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
 import {cliPath} from '../helpers/repo.js'
@@ -413,6 +414,34 @@ describe('skycap deploy (real cluster)', function () {
     expect(await kubectl(['get', 'lease', 'skycap-lock-itapp', '--ignore-not-found', '-o', 'name'], {namespace: ns.name})).to.have.property('stdout', '')
     const ok = await app.cli(['rollback', 'test', '--timeout', '1m'])
     expect(ok.exitCode, ok.stderr).to.equal(0)
+  })
+
+  it("a user's kubectl preferences (~/.kube/kuberc: get prints JSON, delete asks first) leave skycap's calls alone: it prunes, and rolls back", async () => {
+    const home = mkdtempSync(join(tmpdir(), 'skycap-kuberc-'))
+    try {
+      mkdirSync(join(home, '.kube'))
+      // kubectl 1.33's alpha format (the test cluster's); 1.34 reads it on by default, without KUBECTL_KUBERC.
+      writeFileSync(
+        join(home, '.kube', 'kuberc'),
+        'apiVersion: kubectl.config.k8s.io/v1alpha1\nkind: Preference\noverrides:\n- command: get\n  flags:\n  - name: output\n    default: json\n- command: delete\n  flags:\n  - name: interactive\n    default: "true"\n',
+      )
+      const env = {HOME: home, KUBECTL_KUBERC: 'true'}
+      // The preferences do apply to kubectl run by hand.
+      const byHand = await execa('kubectl', ['get', 'namespace', ns.name], {env, reject: false})
+      expect(byHand.stdout).to.match(/^\{/)
+      expect((await app.cli([...DEPLOY, 'test'], {env})).exitCode).to.equal(0)
+      await app.change((t) => t.replace(/\n {2}worker:\n(?: {4}.*\n)+/, '\n'), 'no worker')
+      const pruned = await app.json([...DEPLOY, 'test'], {env})
+      expect(pruned.exitCode, pruned.stderr).to.equal(0)
+      expect(pruned.doc.result.pruned).to.include('Deployment/worker')
+      expect((await kubectl(['get', 'deployment', 'worker', '--ignore-not-found', '-o', 'name'], {namespace: ns.name})).stdout).to.equal('')
+      const back = await app.json(['rollback', 'test', '--skip-image-check'], {env})
+      expect(back.exitCode, back.stderr).to.equal(0)
+      expect(back.doc.result.rolledBackTo).to.equal(1)
+      expect((await app.get(['deployment', 'worker'])).metadata.name).to.equal('worker')
+    } finally {
+      rmSync(home, {recursive: true, force: true})
+    }
   })
 
   it('diff: exit 1 with changes before a deploy, 0 after it, 1 again after a change', async () => {
