@@ -1,6 +1,6 @@
 // The commits a deploy of a revision would add to (or take away from) what an environment runs: Capistrano's
 // deploy:pending, shown by `skycap diff`.
-import {lastGood, type StoredRelease} from '../release/store.js'
+import type {StoredRelease} from '../release/store.js'
 import type {Revision, RevisionSummary, Vcs} from '../vcs/vcs.js'
 
 /** What the environment runs and how the revision differs from it, in commits (oldest first). */
@@ -24,7 +24,9 @@ export interface PendingCommits {
  * repository) is a `warning`, never a failure: the diff is what was asked for.
  */
 export async function pendingCommits(vcs: Vcs | undefined, releases: StoredRelease[], revision: Revision): Promise<{pending?: PendingCommits; warning?: string}> {
-  const record = lastGood(releases)?.record
+  // The newest deploy or rollback that succeeded runs, whether or not its manifests are all still recorded (a part
+  // deleted by hand made it "failed" here, though history says it succeeded).
+  const record = releases.find((r) => r.record.result === 'succeeded' && r.record.action !== 'scale')?.record
   const sha = record?.revision?.sha
   if (!record || !sha) return {}
   const running = {release: record.number, sha, short: record.revision?.short ?? sha.slice(0, 7)}

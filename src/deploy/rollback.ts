@@ -112,7 +112,7 @@ export async function chooseRelease(releases: StoredRelease[], to: string | unde
         ? `is a scale entry${r.scale ? ` (${r.scale.service} ${r.scale.from} -> ${r.scale.to})` : ''}, which has no manifests of its own`
         : r.result !== 'succeeded'
           ? `is a ${r.action} that ${r.result === 'interrupted' ? 'was interrupted' : r.result}`
-          : 'no longer has its manifests (only the newest releases keep them)'
+          : 'has lost its manifests (the Secrets that hold them are gone or incomplete)'
     throw new UserError(`release ${to} of ${env} ${why}: it cannot be rolled back to`, {hint: suggested()})
   }
   if (usable.length === 0) {
@@ -246,6 +246,17 @@ export async function rollback(options: RollbackOptions, deps: DeployDeps): Prom
   try {
     // Under the lock: the number and the live counts another deploy or scale may have changed meanwhile.
     const [lockedReleases, lockedLive] = await Promise.all([listReleases(kubectl, app, env.name), liveDeployments(kubectl, selector)])
+    // "The one before the current" was chosen before the lock: a deploy or rollback recorded while this one waited
+    // for it changed what is current, and the rollback went back one release too far. Refused, nothing changed
+    // (with --to the target is the one named).
+    const currentOf = (list: StoredRelease[]) => list.find((r) => r.record.action !== 'scale')?.record
+    const lockedCurrent = currentOf(lockedReleases)
+    if (options.to === undefined && lockedCurrent && lockedCurrent.number !== currentOf(releases)?.number) {
+      throw new UserError(
+        `release ${lockedCurrent.number} of ${env.name} (a ${lockedCurrent.action} that ${lockedCurrent.result === 'interrupted' ? 'was interrupted' : lockedCurrent.result}) was recorded while this rollback waited for the lock, so release ${chosen.record.number} is no longer the one before the current; nothing was changed`,
+        {hint: `Look at \`skycap history ${env.name}\`, then run \`skycap rollback ${env.name}\` again, or name the release: \`skycap rollback ${env.name} --to ${chosen.record.number}\`.`},
+      )
+    }
     const {objects, kept} = capacity(manifests, lockedLive, options.resetReplicas ?? false)
     let number = nextReleaseNumber(lockedReleases)
     const from = lockedReleases.find((r) => r.record.action !== 'scale')?.record.number

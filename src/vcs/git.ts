@@ -181,12 +181,14 @@ export class GitVcs implements Vcs {
     // Every git command here prints something: simple-git waits 50 ms more for a command that wrote nothing at all
     // (its completion plugin), which a clean `git status --porcelain` did on every render and deploy.
     // --branch: the `# branch.…` header lines are always there; a changed or untracked file is any other line.
+    // `git log` calls say --no-show-signature: with log.showSignature set (common with signed commits), git printed
+    // "Good "git" signature for …" before the format, which became part of the id, the author and the commit list.
     const status = () => (options.workTree === false ? Promise.resolve('') : this.raw(['status', '--porcelain=v2', '--branch']))
     const isDirty = (text: string) => text.split('\n').some((line) => line !== '' && !line.startsWith('# '))
     if (input === 'HEAD') {
       // The work tree's own revision (render, diff and deploy of ENV): its id, author and subject come from one
       // `git log`, at the same time as the status.
-      const [meta, text] = await Promise.all([this.raw(['log', '-1', '--format=%H%x00%an <%ae>%x00%s', 'HEAD']).catch(() => undefined), status()])
+      const [meta, text] = await Promise.all([this.raw(['log', '--no-show-signature', '-1', '--format=%H%x00%an <%ae>%x00%s', 'HEAD']).catch(() => undefined), status()])
       const [sha = '', author = '', subject = ''] = (meta ?? '').trim().split('\0')
       // No commit yet, or something else git refused: commitOf says what, as for any other revision.
       if (!/^[0-9a-f]{40}$/.test(sha)) await this.commitOf(input, rev === undefined && this.pinned !== undefined)
@@ -200,7 +202,7 @@ export class GitVcs implements Vcs {
             (s) => s.trim(),
             () => '',
           ),
-      this.raw(['log', '-1', '--format=%an <%ae>%x00%s', sha]),
+      this.raw(['log', '--no-show-signature', '-1', '--format=%an <%ae>%x00%s', sha]),
       status(),
     ])
     const [author = '', subject = ''] = meta.trim().split('\0')
@@ -256,7 +258,7 @@ export class GitVcs implements Vcs {
     const [a, b] = [await this.commitOf(from), await this.commitOf(to)]
     // The same revision: nothing between (and no `git log` that prints nothing, which simple-git waits 50 ms on).
     if (a === b) return []
-    const out = await this.raw(['log', '--reverse', '--format=%H%x00%an <%ae>%x00%s%x00', `${a}..${b}`])
+    const out = await this.raw(['log', '--no-show-signature', '--reverse', '--format=%H%x00%an <%ae>%x00%s%x00', `${a}..${b}`])
     const fields = out.split('\0')
     const list: RevisionSummary[] = []
     for (let i = 0; i + 2 < fields.length; i += 3) {

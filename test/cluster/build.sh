@@ -36,6 +36,8 @@ command -v hg >/dev/null || pkgs="$pkgs mercurial"
 # zsh and fish: the completion tests (unit) load skycap's completion scripts in the real shells (bash is always there).
 command -v zsh >/dev/null || pkgs="$pkgs zsh"
 command -v fish >/dev/null || pkgs="$pkgs fish"
+# ssh-keygen: a unit test signs commits with an SSH key (git log.showSignature)
+command -v ssh-keygen >/dev/null || pkgs="$pkgs openssh-client"
 if [ "$REAL_NODE" != 0 ]; then
   command -v containerd >/dev/null || pkgs="$pkgs containerd"
   [ -x /usr/sbin/runc ] || pkgs="$pkgs runc"

@@ -2,13 +2,14 @@ import {expect} from 'chai'
 import {execa} from 'execa'
 import {mkdirSync, mkdtempSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
+import type {Readable} from 'node:stream'
 import {join} from 'node:path'
 
 import {cliPath} from '../helpers/repo.js'
 import {CRASH, NOT_READY, TestApp} from './app.js'
 import {Kubectl} from '../../src/kubectl/kubectl.js'
 import {acquireLock, lockStatus, releaseLock, renewLock} from '../../src/lock/lease.js'
-import {appendLog, kubectl, podLogFiles, testCluster, useNamespace, waitFor} from './harness.js'
+import {appendLog, captureOutput, kubectl, podLogFiles, testCluster, useNamespace, waitFor} from './harness.js'
 
 const DEPLOY = ['deploy', '--skip-image-check']
 
@@ -414,6 +415,36 @@ describe('skycap deploy (real cluster)', function () {
     expect(await kubectl(['get', 'lease', 'skycap-lock-itapp', '--ignore-not-found', '-o', 'name'], {namespace: ns.name})).to.have.property('stdout', '')
     const ok = await app.cli(['rollback', 'test', '--timeout', '1m'])
     expect(ok.exitCode, ok.stderr).to.equal(0)
+  })
+
+  it('a rollback that waited for the lock while a deploy recorded a release is refused, not taken one release too far back; twice', async () => {
+    expect((await app.cli([...DEPLOY, 'test'])).exitCode).to.equal(0)
+    app.repo.write('config/web/app.properties', 'greeting=second\n')
+    await app.repo.commit('second')
+    expect((await app.cli([...DEPLOY, 'test'])).exitCode).to.equal(0)
+    for (let round = 1; round <= 2; round++) {
+      // minReadySeconds keeps the deploy's rollout (and its lock) going for a few seconds on kwok's instantly ready pods.
+      await app.change((t) => t.replace(/\n {2}web:\n(?: {4}minReadySeconds: \d+\n)?/, `\n  web:\n    minReadySeconds: ${5 + round}\n`), `round ${round}`)
+      const before = (await app.json(['history', 'test'])).doc.result.releases[0].number as number
+      const deploying = execa('node', [cliPath, ...DEPLOY, 'test'], {cwd: app.repo.dir, reject: false, env: {NO_COLOR: '1'}})
+      const deployErr = captureOutput(deploying.stderr as Readable)
+      // Past the lock: the rollback started now reads the history before the deploy records its release.
+      await deployErr.waitFor(`Deploying release ${before + 1}`, 60_000)
+      const rollback = execa('node', [cliPath, 'rollback', 'test', '--wait-for-lock', '2m', '--skip-image-check', '--json'], {cwd: app.repo.dir, reject: false, env: {NO_COLOR: '1'}})
+      const [deployed, refused] = await Promise.all([deploying, rollback])
+      expect(deployed.exitCode, deployErr.text).to.equal(0)
+      expect(refused.stderr, 'the rollback waited for the lock').to.contain('waiting for it')
+      expect(refused.exitCode, refused.stderr).to.equal(2)
+      expect(JSON.parse(refused.stdout).error.message).to.match(
+        new RegExp(
+          `^release ${before + 1} of test \\(a deploy that succeeded\\) was recorded while this rollback waited for the lock, so release ${before - 1} is no longer the one before the current; nothing was changed$`,
+        ),
+      )
+      // Nothing was rolled back: the deploy's release runs and is the newest record.
+      const newest = (await app.json(['history', 'test'])).doc.result.releases[0]
+      expect(newest).to.include({number: before + 1, action: 'deploy', result: 'succeeded'})
+      expect((await app.get(['deployment', 'web'])).spec.minReadySeconds).to.equal(5 + round)
+    }
   })
 
   it("a user's kubectl preferences (~/.kube/kuberc: get prints JSON, delete asks first) leave skycap's calls alone: it prunes, and rolls back", async () => {

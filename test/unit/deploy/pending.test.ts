@@ -53,6 +53,16 @@ describe('the commits between the running release and a revision (skycap diff)',
       expect(lines.slice(1)).to.deep.equal(['faster search', 'fix login', 'add login'].map((s) => `  ${(shas[s] as string).slice(0, 7)} ${s} (Skycap Test)`))
     })
 
+    it('a succeeded release whose manifest Secrets were deleted by hand still runs: not named as one that failed', async () => {
+      const vcs = await openVcs(repo.dir)
+      const revision = await vcs.resolve('main')
+      const lost = {...release(2, shas['add login'] as string), hasManifests: false}
+      const {pending} = await pendingCommits(vcs, [lost, release(1, shas.base as string)], revision)
+      expect(pending?.running.release).to.equal(2)
+      expect(pending?.after).to.equal(undefined)
+      expect(pendingLines(pending!, 'staging', revision)[0]).to.match(/^staging runs release 2 \(\w+\); deploying \w+ adds 2 commits:$/)
+    })
+
     it('after an interrupted deploy of the same revision: "the same revision" of the last good one would contradict a diff without changes, so the interrupted one is named; a failed predeploy hook (nothing rolled out) is not', async () => {
       const vcs = await openVcs(repo.dir)
       const revision = await vcs.resolve('main')

@@ -1248,7 +1248,7 @@ describe('rollback: which release "the one before" is', () => {
       'release 3 of prod is a scale entry (web 4 -> 3), which has no manifests of its own: it cannot be rolled back to | Roll back to a deploy or rollback that succeeded, e.g. --to 2; `skycap history prod` lists them.',
     )
     expect(await refused('4')).to.match(/^release 4 of prod is a deploy that failed: it cannot be rolled back to \| /)
-    expect(await refused('1')).to.match(/^release 1 of prod no longer has its manifests \(only the newest releases keep them\): /)
+    expect(await refused('1')).to.match(/^release 1 of prod has lost its manifests \(the Secrets that hold them are gone or incomplete\): /)
     expect(await refused('9')).to.match(/^no successful release of prod matches "9" \| /)
   })
 

@@ -1,4 +1,7 @@
 import {expect} from 'chai'
+import {mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
 import {execa} from 'execa'
 
 import {UserError} from '../../../src/errors.js'
@@ -207,6 +210,39 @@ for (const flavour of flavours) {
         other.remove()
       }
     })
+
+    if (flavour.kind === 'git') {
+      it('commits signed with log.showSignature set: the id, author and commit list are read as without it', async () => {
+        const other = await flavour.make()
+        const keys = mkdtempSync(join(tmpdir(), 'skycap-sign-'))
+        try {
+          await execa('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(keys, 'key')])
+          writeFileSync(join(keys, 'allowed'), `test@skycap.dev ${readFileSync(join(keys, 'key.pub'), 'utf8')}`)
+          const git = (...args: string[]) => execa('git', args, {cwd: other.dir})
+          for (const [key, value] of [
+            ['gpg.format', 'ssh'],
+            ['user.signingkey', join(keys, 'key.pub')],
+            ['commit.gpgsign', 'true'],
+            ['gpg.ssh.allowedSignersFile', join(keys, 'allowed')],
+            ['log.showSignature', 'true'],
+          ])
+            await git('config', key as string, value as string)
+          other.write('a.txt', '1')
+          const base = await other.commit('base')
+          other.write('a.txt', '2')
+          const signed = await other.commit('signed')
+          // git itself prints the signature first.
+          expect((await git('log', '-1', '--format=%H')).stdout).to.match(/signature/)
+          const opened = await openVcs(other.dir, {pinned: ''})
+          expect(await opened.resolve()).to.deep.include({sha: signed, subject: 'signed', author: 'Skycap Test <test@skycap.dev>'})
+          expect(await opened.resolve(base)).to.deep.include({sha: base, subject: 'base', author: 'Skycap Test <test@skycap.dev>'})
+          expect((await opened.between(base, signed)).map((c) => [c.sha, c.author, c.subject])).to.deep.equal([[signed, 'Skycap Test <test@skycap.dev>', 'signed']])
+        } finally {
+          other.remove()
+          rmSync(keys, {recursive: true, force: true})
+        }
+      })
+    }
 
     it('rejects an unknown revision', async () => {
       const e = await rejectsWithUserError(vcs.resolve('no-such-branch'))
