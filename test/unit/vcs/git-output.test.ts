@@ -77,7 +77,7 @@ cat "$out"; cat "$err" >&2; rm -f "$out" "$err"; exit $rc
       expect(clean.map((c) => c.args)).to.include('status --porcelain=v2 --branch')
       // The root is read from the file system (topLevelOf), and the work tree's revision takes one `git log` beside
       // the status: two git processes in all.
-      expect(clean.map((c) => c.args).sort()).to.deep.equal(['log -1 --format=%H%x00%an <%ae>%x00%s HEAD', 'status --porcelain=v2 --branch'])
+      expect(clean.map((c) => c.args).sort()).to.deep.equal(['log --no-show-signature -1 --format=%H%x00%an <%ae>%x00%s HEAD', 'status --porcelain=v2 --branch'])
 
       writeFileSync(log, '')
       const vcs = await openVcs(repo.dir)
