@@ -222,7 +222,8 @@ async function readManifests(kubectl: Kubectl, selector: string, number: number,
 /**
  * The other namespaces holding release records of app/env, with the newest number in each: an environment whose
  * `namespace` changed in skycap.yaml left its objects and history in the old one. One call across namespaces
- * (table form: names only); a user who may not list ConfigMaps cluster-wide gets none.
+ * (table form: names only), and one for those namespaces' phase; a user who may not list ConfigMaps cluster-wide
+ * gets none.
  */
 export async function recordedElsewhere(kubectl: Kubectl, app: string, environment: string, namespace: string): Promise<Array<{namespace: string; newest: number}>> {
   const r = await kubectl.run(['get', 'configmaps', '--all-namespaces', '-l', releaseSelector(app, environment), '--show-labels', '--no-headers'], {allowFailure: true})
@@ -234,7 +235,17 @@ export async function recordedElsewhere(kubectl: Kubectl, app: string, environme
     const number = Number(/(?:^|,)skycap\.dev\/release=(\d+)(?:,|$)/.exec(fields.at(-1) ?? '')?.[1] ?? 0)
     newest.set(fields[0]!, Math.max(newest.get(fields[0]!) ?? 0, number))
   }
-  return [...newest].map(([ns, n]) => ({namespace: ns, newest: n})).sort((a, b) => a.namespace.localeCompare(b.namespace))
+  if (newest.size === 0) return []
+  // A namespace being deleted runs nothing for long: not named (a user who may not read namespaces gets them all).
+  const namespaces = await kubectl
+    .json<{items?: Array<{metadata: {name: string}; status?: {phase?: string}}>; metadata: {name: string}; status?: {phase?: string}}>(['get', 'namespaces', ...newest.keys(), '--ignore-not-found'])
+    .catch(() => undefined)
+  const listed = namespaces === undefined ? undefined : (namespaces.items ?? [namespaces])
+  const terminating = new Set((listed ?? []).filter((n) => n.status?.phase === 'Terminating').map((n) => n.metadata.name))
+  return [...newest]
+    .filter(([ns]) => !terminating.has(ns))
+    .map(([ns, n]) => ({namespace: ns, newest: n}))
+    .sort((a, b) => a.namespace.localeCompare(b.namespace))
 }
 
 /** The warning of a first release in `namespace` when the environment's history is in others (recordedElsewhere). */

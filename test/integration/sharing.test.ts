@@ -3,7 +3,7 @@
 import {expect} from 'chai'
 
 import {TestApp} from './app.js'
-import {kubectl, testCluster, uniqueName} from './harness.js'
+import {kubectl, testCluster, uniqueName, waitFor} from './harness.js'
 
 const DEPLOY = ['deploy', '--skip-image-check']
 
@@ -178,16 +178,30 @@ describe('apps and environments sharing a namespace (real cluster)', function ()
   it('an environment moved to another namespace in skycap.yaml: diff and the first deploy there say the old one still runs it and holds its history', async function () {
     this.timeout(300_000)
     // An app name of its own: other tests' namespaces hold releases of itapp test too, and would be named.
-    const app = await appNamed(namespace, uniqueName('mover'))
+    const appName = uniqueName('mover')
+    const app = await appNamed(namespace, appName)
     apps.push(app)
+    const leaving = uniqueName('leaving')
     expect((await app.json([...DEPLOY, 'test'])).exitCode).to.equal(0)
     expect((await app.json([...DEPLOY, 'test'])).exitCode).to.equal(0)
     const moved = uniqueName('moved')
     try {
       await app.change((t) => t.replaceAll(`namespace: ${namespace}`, `namespace: ${moved}`), 'test moves to another namespace')
       const said = `test has releases recorded in namespace ${namespace} (up to release 2), not in ${moved}: what they deployed still runs there, and this deploy to ${moved} (environments.test.namespace) leaves it as it is, with its history. Once nothing uses it, delete it (kubectl delete namespace ${namespace}, if nothing else is there)`
+      // A namespace being deleted is not named: one held in Terminating by a finalizer on a record of the app.
+      await kubectl(['create', 'namespace', leaving])
+      const held = {
+        apiVersion: 'v1',
+        kind: 'ConfigMap',
+        metadata: {name: 'held', finalizers: ['skycap.test/hold'], labels: {'skycap.dev/release-of': appName, 'skycap.dev/environment': 'test', 'skycap.dev/release': '7'}},
+        data: {},
+      }
+      await kubectl(['apply', '-f', '-'], {namespace: leaving, input: JSON.stringify(held)})
+      await kubectl(['delete', 'namespace', leaving, '--wait=false'])
+      await waitFor('the namespace to be terminating', async () => JSON.parse((await kubectl(['get', 'namespace', leaving, '-o', 'json'])).stdout).status.phase === 'Terminating')
       const diffed = await app.cli(['diff', 'test'])
       expect(diffed.stderr, diffed.stderr).to.contain(said)
+      expect(diffed.stderr).to.not.contain(leaving)
       const deployed = await app.json([...DEPLOY, 'test'])
       expect(deployed.exitCode, deployed.stderr).to.equal(0)
       expect(deployed.stderr).to.contain(said)
@@ -200,6 +214,7 @@ describe('apps and environments sharing a namespace (real cluster)', function ()
       expect((await kubectl(['get', 'deployment', 'web', '-o', 'name'], {namespace})).stdout).to.equal('deployment.apps/web\n')
     } finally {
       await kubectl(['delete', 'namespace', moved, '--wait=false', '--ignore-not-found'], {reject: false})
+      await kubectl(['patch', 'configmap', 'held', '--type=merge', '-p', '{"metadata":{"finalizers":null}}'], {namespace: leaving, reject: false})
     }
   })
 
