@@ -62,7 +62,8 @@ async function computeDiff(options: {target?: string; configPath?: string; signa
     }
   }
   const selector = appSelector(prepared.app, env.name)
-  const [releases, live] = await Promise.all([listReleases(target.kubectl, prepared.app, env.name), liveDeployments(target.kubectl, selector)])
+  // The records alone (the kept replica counts, the running revision): diff reads no release's manifests, nor Secrets.
+  const [releases, live] = await Promise.all([listReleases(target.kubectl, prepared.app, env.name, {manifests: false}), liveDeployments(target.kubectl, selector)])
   if (releases.length === 0) await elsewhere()
   // Compared as the deploy would leave them: a blue-green service's slot Deployment and switched Service, not the
   // objects as rendered (which a deploy never applies as they are).
