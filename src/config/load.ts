@@ -387,7 +387,7 @@ export async function parseConfig(text: string, file: string, show: (path: strin
       }
       return
     }
-    const list = names.length > 8 ? `${names.slice(0, 8).join(', ')} and ${names.length - 8} more` : names.join(', ')
+    const list = names.length > 9 ? `${names.slice(0, 8).join(', ')} and ${names.length - 8} more` : names.join(', ')
     warnings.push({message: many(names.length, list), file: shown, line: pos?.line, column: pos?.column})
   }
   perService(

@@ -342,6 +342,10 @@ export async function deploy(options: DeployOptions, deps: DeployDeps): Promise<
       // before anything changes.
       refuseBesideRunningHooks(kubectl, prepared.app, env.name, {...hookCheck, quiet: nsExists}),
     ])
+    // The running release's manifests are read now, once (manifests() keeps them): the automatic rollback, the config
+    // put back after a failed hook and the left-in-place check use them after the rollout, when an API server that
+    // stopped answering would have cost the release its record.
+    await lastGood(lockedReleases)?.manifests()
     const lockedObjects = keepScaledReplicas(prepared, env, lockedReleases, lockedLive, options.resetReplicas ?? false)
     const kept = keptReplicasNote(prepared, env, lockedObjects)
     if (kept) reporter.info(kept)

@@ -2,7 +2,7 @@ import {ANNOTATIONS, type KubeObject, LABELS} from '../render/objects.js'
 import {currentReplicaSet} from '../resources/replicasets.js'
 import {explainBackOffs} from '../resources/pull-events.js'
 import {ClusterSnapshot, podProblem, podReady, podWaitReason, PullErrors} from '../resources/status.js'
-import {listReleases, type ReleaseRecord} from '../release/store.js'
+import {listReleases, type ReleaseRecord, runningServices} from '../release/store.js'
 import {plural, type Reporter} from '../ui/output.js'
 import {appSelector, connect, type KubectlFactory, openEnvironment} from '../env/connect.js'
 import {rolloutsOf, servingDeployment} from '../strategies/state.js'
@@ -135,13 +135,13 @@ export async function status(options: EnvOptions, factory: KubectlFactory, repor
   // rollback brought back was invisible during the incident).
   // Its services are those of the release that runs (a template's Deployment may carry a name label of its own).
   const configured = new Set(Object.keys(env.services))
-  const released = releases.find((r) => r.record.action !== 'scale')?.record.images ?? {}
+  const released = runningServices(releases)
   const elsewhere = [
     ...new Set(
       list.items
         .filter((o) => o.kind === 'Deployment')
         .map((o) => o.metadata.labels?.[LABELS.name])
-        .filter((n): n is string => n !== undefined && !configured.has(n) && Object.hasOwn(released, n)),
+        .filter((n): n is string => n !== undefined && !configured.has(n) && released.has(n)),
     ),
   ].sort()
   const always = elsewhere.length > 0 || Object.keys(env.services).some((name) => !snapshot.get('Deployment', name))

@@ -2,7 +2,7 @@ import {UserError} from '../errors.js'
 import {openVcs, type VcsChoice} from '../vcs/vcs.js'
 import type {KubeObject} from '../render/objects.js'
 import {acquireLock, afterLockRelease, keepLockAlive, LEASE_SECONDS, LOCK_RELEASED, releaseOwnLock} from '../lock/lease.js'
-import {contentOf, isGood, lastGood, listReleases, nextReleaseNumber, RECORD_MEANWHILE, renumberedNote, saveRelease, type StoredRelease} from '../release/store.js'
+import {contentOf, isGood, lastGood, listReleases, nextReleaseNumber, ranKey, RECORD_MEANWHILE, renumberedNote, saveRelease, type StoredRelease} from '../release/store.js'
 import {parseDuration} from '../duration.js'
 import {formatFailure} from './explain.js'
 import {reportContact} from '../kubectl/outage.js'
@@ -190,6 +190,18 @@ export async function rollback(options: RollbackOptions, deps: DeployDeps): Prom
   const [releases, live] = await Promise.all([listReleases(kubectl, app, env.name), liveDeployments(kubectl, selector)])
   const resolved = await revisionToCommit(loaded.dir, loaded.config.vcs, options.to)
   const chosen = await chooseRelease(releases, resolved.to, env.name, options.to, resolved.resolution)
+  if (options.to === undefined) {
+    // Succeeded releases between it and what runs whose manifests are gone (their Secrets deleted or incomplete):
+    // passed over, which was silent.
+    const current = releases.find((r) => r.record.action !== 'scale')?.record.number ?? 0
+    const lost = releases.filter((r) => r.record.action !== 'scale' && r.record.result === 'succeeded' && !r.hasManifests && r.record.number > chosen.record.number && r.record.number <= current)
+    if (lost.length) {
+      const one = lost.length === 1
+      deps.reporter.warn(
+        `release${one ? '' : 's'} ${lost.map((r) => r.record.number).join(', ')} succeeded but ${one ? 'has' : 'have'} lost ${one ? 'its' : 'their'} manifests (the Secrets that hold them are gone or incomplete): rolling back past ${one ? 'it' : 'them'} to release ${chosen.record.number}`,
+      )
+    }
+  }
   const manifests = await chosen.manifests()
   // The recorded Deployments carry the minReadySeconds they were deployed with.
   refuseUnreachableMinReady(
@@ -254,7 +266,11 @@ export async function rollback(options: RollbackOptions, deps: DeployDeps): Prom
     if (options.to === undefined && lockedCurrent && lockedCurrent.number !== currentOf(releases)?.number) {
       throw new UserError(
         `release ${lockedCurrent.number} of ${env.name} (a ${lockedCurrent.action} that ${lockedCurrent.result === 'interrupted' ? 'was interrupted' : lockedCurrent.result}) was recorded while this rollback waited for the lock, so release ${chosen.record.number} is no longer the one before the current; nothing was changed`,
-        {hint: `Look at \`skycap history ${env.name}\`, then run \`skycap rollback ${env.name}\` again, or name the release: \`skycap rollback ${env.name} --to ${chosen.record.number}\`.`},
+        {
+          // Naming the release chosen only when it runs something else than what runs now (a deploy of the same
+          // revision meanwhile made returning to it a change of nothing).
+          hint: `Look at \`skycap history ${env.name}\`, then run \`skycap rollback ${env.name}\` again${ranKey(chosen.record) === ranKey(lockedCurrent) ? '' : `, or name the release: \`skycap rollback ${env.name} --to ${chosen.record.number}\``}.`,
+        },
       )
     }
     const {objects, kept} = capacity(manifests, lockedLive, options.resetReplicas ?? false)

@@ -10,6 +10,7 @@ import {LogChunkProcessor} from './chunks.js'
 import {configuredExcludes, lineFilter} from './filter.js'
 import type {FormatOptions} from './format.js'
 import {OutageWait, reportContact} from '../kubectl/outage.js'
+import {listReleases, runningServices} from '../release/store.js'
 
 export interface LogsOptions {
   services: string[]
@@ -72,10 +73,17 @@ interface Stream {
   restarts?: number
 }
 
-/** The services with a Deployment in the environment (its `app.kubernetes.io/name`), whatever skycap.yaml says. */
+/**
+ * The services of the release that runs that have a Deployment in the environment, whatever the work tree's
+ * skycap.yaml says (a template's Deployment, with whatever labels, is none).
+ */
 async function deployedServices(kubectl: Kubectl, app: string, environment: string): Promise<Set<string>> {
-  const list = await kubectl.json<{items: KubeObject[]}>(['get', 'deployments', '-l', `${LABELS.instance}=${app}-${environment},${LABELS.environment}=${environment}`])
-  return new Set(list.items.map((d) => d.metadata.labels?.[LABELS.name]).filter((n): n is string => n !== undefined))
+  const [list, releases] = await Promise.all([
+    kubectl.json<{items: KubeObject[]}>(['get', 'deployments', '-l', `${LABELS.instance}=${app}-${environment},${LABELS.environment}=${environment}`]),
+    listReleases(kubectl, app, environment, {manifests: false}),
+  ])
+  const running = runningServices(releases)
+  return new Set(list.items.map((d) => d.metadata.labels?.[LABELS.name]).filter((n): n is string => n !== undefined && running.has(n)))
 }
 
 /** `skycap logs`: every pod of the services, merged and prefixed, with the app's noise filters. */

@@ -93,6 +93,8 @@ const LABEL_ENV = 'skycap.dev/environment'
 export const RELEASE_LABELS = {app: LABEL_APP, environment: LABEL_ENV} as const
 const LABEL_NUMBER = 'skycap.dev/release'
 const LABEL_PART = 'skycap.dev/part'
+/** A label on every object of one write of a record: what a write cut short by a taken number had made is found by it. */
+const LABEL_WRITE = 'skycap.dev/write'
 /** Records written before 0.2: one Secret holding the record and the manifests. Still read, never written. */
 const LEGACY_SECRET_TYPE = 'skycap.dev/release.v1'
 const MANIFESTS_SECRET_TYPE = 'skycap.dev/release-manifests.v1'
@@ -147,8 +149,12 @@ export async function listReleases(kubectl: Kubectl, app: string, environment: s
   // Records of the pre-0.2 layout are Secrets holding the record and its manifests: read whole, as they were.
   const legacy = secrets.some((s) => s.type === LEGACY_SECRET_TYPE)
   const items = legacy ? [...list.items, ...(await kubectl.json<{items: StoredObject[]}>(['get', 'secrets', '-l', selector])).items] : list.items
-  const partsOf = new Map<number, number>()
-  for (const s of secrets) if (s.type === MANIFESTS_SECRET_TYPE) partsOf.set(s.number, (partsOf.get(s.number) ?? 0) + 1)
+  // Whether every part 0 … expected-1 of a release is listed with data, of its record's write when the record names
+  // one: a Secret someone made with the same labels (a backup copy, one without data) neither completes nor spoils it.
+  const complete = (number: number, expected: number, write: string | undefined): boolean => {
+    const parts = new Set(secrets.filter((x) => x.type === MANIFESTS_SECRET_TYPE && x.number === number && x.data > 0 && (write === undefined || x.write === write)).map((x) => x.part))
+    return expected > 0 && Array.from({length: expected}, (_, i) => i).every((i) => parts.has(i))
+  }
   const out: StoredRelease[] = []
   for (const o of items) {
     if (o.kind === 'Secret' && o.type === LEGACY_SECRET_TYPE && o.data?.release) {
@@ -163,12 +169,13 @@ export async function listReleases(kubectl: Kubectl, app: string, environment: s
     } else if (o.kind === 'ConfigMap' && o.data?.release) {
       const record = parseRecord<ReleaseRecord & {manifestParts?: number}>(o.data.release, o, kubectl)
       const expected = record.manifestParts ?? 0
+      const write = o.metadata.labels?.[LABEL_WRITE]
       let read: Promise<KubeObject[]> | undefined
       out.push({
         record,
         name: o.metadata.name,
-        hasManifests: withManifests && expected > 0 && partsOf.get(record.number) === expected,
-        manifests: () => (read ??= readManifests(kubectl, selector, record.number, expected, environment)),
+        hasManifests: withManifests && complete(record.number, expected, write),
+        manifests: () => (read ??= readManifests(kubectl, selector, record.number, expected, environment, write)),
       })
     }
   }
@@ -180,6 +187,10 @@ interface ListedSecret {
   name: string
   type: string
   number: number
+  part: number
+  /** How many data keys it holds (the table's DATA). */
+  data: number
+  write?: string
 }
 
 /**
@@ -194,19 +205,25 @@ async function listSecrets(kubectl: Kubectl, selector: string): Promise<ListedSe
     const fields = line.trim().split(/\s+/)
     if (fields.length < 3) continue
     const labels = new Map(fields[fields.length - 1]!.split(',').map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)] as const))
-    out.push({name: fields[0]!, type: fields[1]!, number: Number(labels.get(LABEL_NUMBER))})
+    out.push({name: fields[0]!, type: fields[1]!, data: Number(fields[2]), number: Number(labels.get(LABEL_NUMBER)), part: Number(labels.get(LABEL_PART) ?? 0), write: labels.get(LABEL_WRITE)})
   }
   return out
 }
 
 /** A release's manifests, from its parts; parts that went missing since the listing are said, not read as none. */
-async function readManifests(kubectl: Kubectl, selector: string, number: number, expected: number, environment: string): Promise<KubeObject[]> {
+async function readManifests(kubectl: Kubectl, selector: string, number: number, expected: number, environment: string, write?: string): Promise<KubeObject[]> {
   if (expected === 0) return []
   const list = await kubectl.json<{items: StoredObject[]}>(['get', 'secrets', '-l', `${selector},${LABEL_NUMBER}=${number}`])
-  const mine = list.items
-    .filter((o) => o.type === MANIFESTS_SECRET_TYPE && o.data?.manifests)
-    .map((o) => ({part: Number(o.metadata.labels?.[LABEL_PART] ?? 0), data: o.data!.manifests!}))
-    .sort((x, y) => x.part - y.part)
+  // One Secret per part (a copy of one with the same labels is the same part), of the record's write.
+  const byPart = new Map<number, string>()
+  for (const o of list.items) {
+    const part = Number(o.metadata.labels?.[LABEL_PART] ?? 0)
+    if (o.type !== MANIFESTS_SECRET_TYPE || !o.data?.manifests || (write !== undefined && o.metadata.labels?.[LABEL_WRITE] !== write) || byPart.has(part)) continue
+    byPart.set(part, o.data.manifests)
+  }
+  const mine = Array.from({length: expected}, (_, i) => byPart.get(i))
+    .filter((data): data is string => data !== undefined)
+    .map((data) => ({data}))
   if (mine.length !== expected) {
     throw new UserError(`the manifests of release ${number} of ${environment} are incomplete (${mine.length} of ${expected} parts): they were deleted while this command ran`, {
       hint: `\`skycap history ${environment}\` lists the releases; run the command again.`,
@@ -274,6 +291,15 @@ export function lastGood(releases: StoredRelease[], before?: number): StoredRele
   return releases.find((r) => isGood(r) && (before === undefined || r.record.number < before))
 }
 
+/**
+ * The services of the release that runs (the newest deploy or rollback, its images' keys): a service that is not in
+ * the work tree's skycap.yaml runs when it is one of these and its Deployment is there (a template's Deployment, with
+ * whatever labels it carries, is none).
+ */
+export function runningServices(releases: StoredRelease[]): Set<string> {
+  return new Set(Object.keys(releases.find((r) => r.record.action !== 'scale')?.record.images ?? {}))
+}
+
 /** The release number after every recorded one: read after taking the lock, so no two writers get the same. */
 export function nextReleaseNumber(releases: StoredRelease[]): number {
   return releases.reduce((max, r) => Math.max(max, r.record.number), 0) + 1
@@ -312,9 +338,6 @@ export const RECORD_OUTAGE_MS = 30_000
 
 /** What the API server's silence during a record's write means (reportContact's `meanwhile`). */
 export const RECORD_MEANWHILE = `the release runs; skycap records it once it answers again (for up to ${RECORD_OUTAGE_MS / 1000}s)`
-
-/** A label on every object of one write of a record: what a write cut short by a taken number had made is found by it. */
-const LABEL_WRITE = 'skycap.dev/write'
 
 /** How often a record is numbered again when its number turns out taken (each time from the history as it is then). */
 const RENUMBER_TRIES = 3
@@ -421,6 +444,11 @@ async function writeRecord(kubectl: Kubectl, record: ReleaseRecord, parts: Buffe
   }
 }
 
+/** What a record ran, to tell two apart: its revision and its images. */
+export function ranKey(r: ReleaseRecord): string {
+  return JSON.stringify([r.revision?.sha ?? null, Object.entries(r.images ?? {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))])
+}
+
 /** Scale entries kept per deploy or rollback kept. */
 const SCALES_PER_RELEASE = 10
 
@@ -436,9 +464,8 @@ export function releasesToDrop(records: ReleaseRecord[], keep: number): number[]
   const sorted = [...records].sort((a, b) => b.number - a.number)
   const releases = sorted.filter((r) => r.action !== 'scale')
   const good = releases.filter((r) => r.result === 'succeeded')
-  const ran = (r: ReleaseRecord) => JSON.stringify([r.revision?.sha ?? null, Object.entries(r.images ?? {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))])
   const newest = good[0]
-  const before = newest && good.find((r) => r.number < newest.number && ran(r) !== ran(newest))
+  const before = newest && good.find((r) => r.number < newest.number && ranKey(r) !== ranKey(newest))
   const kept = new Set([...releases.slice(0, keep), ...(newest ? [newest] : []), ...(before ? [before] : [])].map((r) => r.number))
   const oldestKept = kept.size ? Math.min(...kept) : -Infinity
   const drop = releases.filter((r) => !kept.has(r.number)).map((r) => r.number)

@@ -4,7 +4,7 @@ import {parseDuration} from '../duration.js'
 import {ciJobUrl, whoAmI} from '../identity.js'
 import {acquireLock, afterLockRelease, keepLockAlive, LEASE_SECONDS, LOCK_RELEASED, releaseOwnLock} from '../lock/lease.js'
 import {type KubeObject, LABELS} from '../render/objects.js'
-import {listReleases, nextReleaseNumber, RECORD_MEANWHILE, renumberedNote, saveRelease} from '../release/store.js'
+import {listReleases, nextReleaseNumber, RECORD_MEANWHILE, renumberedNote, runningServices, saveRelease} from '../release/store.js'
 import type {DeployDeps} from '../deploy/deploy.js'
 import {configuredReplicas, DEFAULT_TIMEOUT_MS} from '../deploy/replicas.js'
 import {explainFailures, formatFailure, type FailureReport} from '../deploy/explain.js'
@@ -87,8 +87,12 @@ export async function scale(input: ScaleOptions, deps: DeployDeps): Promise<Scal
   if (unknown) {
     // A name the file lacks: scaled only when a Deployment of that service runs. Without an answer (no cluster at
     // hand, a context not in the kubeconfig) it is the typo it most likely is: unknown, with did-you-mean.
-    const found = await kubectl.json<{items: unknown[]}>(['get', 'deployments', '-l', `${LABELS.instance}=${app}-${env.name},${LABELS.name}=${options.service}`]).catch(() => undefined)
-    if (!found?.items.length) throw unknown
+    // Its Deployment must be there, and the service in the release that runs (a template's Deployment is none).
+    const [found, recorded] = await Promise.all([
+      kubectl.json<{items: unknown[]}>(['get', 'deployments', '-l', `${LABELS.instance}=${app}-${env.name},${LABELS.name}=${options.service}`]).catch(() => undefined),
+      listReleases(kubectl, app, env.name, {manifests: false}).catch(() => undefined),
+    ])
+    if (!found?.items.length || !recorded || !runningServices(recorded).has(options.service)) throw unknown
   }
   // What is scaled, from which count, and whether an HPA manages it: read under the lock (a deploy or a scale that held
   // it meanwhile may have changed each), and without one for --dry-run.

@@ -447,6 +447,45 @@ describe('skycap deploy (real cluster)', function () {
     }
   })
 
+  it('rollback past a succeeded release whose manifest Secret was deleted says so; a stray copy of a part spoils nothing', async () => {
+    for (const greeting of ['one', 'two', 'three']) {
+      app.repo.write('config/web/app.properties', `greeting=${greeting}\n`)
+      await app.repo.commit(greeting)
+      expect((await app.cli([...DEPLOY, 'test'])).exitCode).to.equal(0)
+    }
+    // A backup copy of release 3's manifests beside it: release 3 still counts (it made 3 "lost").
+    const part = JSON.parse((await kubectl(['get', 'secret', 'skycap-release-itapp.test-3', '-o', 'json'], {namespace: ns.name})).stdout)
+    const copy = {apiVersion: 'v1', kind: 'Secret', type: part.type, metadata: {name: 'backup-of-3', labels: part.metadata.labels}, data: part.data}
+    await kubectl(['create', '-f', '-'], {namespace: ns.name, input: JSON.stringify(copy)})
+    expect((await app.json(['rollback', 'test', '--dry-run', '--skip-image-check'])).doc.result.rolledBackTo).to.equal(2)
+    // Release 2's Secret deleted by hand: the rollback goes past it to 1, and says so.
+    await kubectl(['delete', 'secret', 'skycap-release-itapp.test-2'], {namespace: ns.name})
+    const back = await app.json(['rollback', 'test', '--skip-image-check'])
+    expect(back.exitCode, back.stderr).to.equal(0)
+    expect(back.doc.result.rolledBackTo).to.equal(1)
+    expect(back.stderr).to.contain('release 2 succeeded but has lost its manifests (the Secrets that hold them are gone or incomplete): rolling back past it to release 1')
+  })
+
+  it("a template's Deployment labelled like a service (name and instance) is no service: no status row, scale and logs say unknown", async () => {
+    app.repo.write(
+      'deploy/side.yaml',
+      'apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: side\n  labels: {app.kubernetes.io/name: side, app.kubernetes.io/instance: itapp-test}\nspec:\n  replicas: 1\n  selector: {matchLabels: {app: side}}\n  template:\n    metadata: {labels: {app: side}}\n    spec: {containers: [{name: side, image: side}]}\n',
+    )
+    await app.repo.commit('a side Deployment')
+    expect((await app.cli([...DEPLOY, 'test'])).exitCode).to.equal(0)
+    const status = await app.json(['status', 'test'])
+    expect(status.doc.result.services.map((x: {service: string}) => x.service)).to.deep.equal(['web', 'worker'])
+    for (const args of [
+      ['scale', 'side', '2', '-e', 'test'],
+      ['logs', 'side', '-e', 'test'],
+    ]) {
+      const r = await app.json(args)
+      expect(r.exitCode, `${args.join(' ')}: ${r.stderr}`).to.equal(2)
+      expect(r.doc.error.message).to.match(/^unknown service "side"/)
+    }
+    expect((await app.get(['deployment', 'side'])).spec.replicas).to.equal(1)
+  })
+
   it("a user's kubectl preferences (~/.kube/kuberc: get prints JSON, delete asks first) leave skycap's calls alone: it prunes, and rolls back", async () => {
     const home = mkdtempSync(join(tmpdir(), 'skycap-kuberc-'))
     try {

@@ -1123,6 +1123,22 @@ describe('release records: layout', () => {
     expect(await stored?.manifests()).to.deep.equal(manifests)
     expect(await stored?.manifests()).to.deep.equal(manifests)
     expect(list.remaining()).to.equal(0)
+    // A copy of a part with the same labels (a backup someone made), and a Secret of the type without data: neither
+    // spoils the release (it was taken as lost, and rollback went past it without a word).
+    const [first] = secrets
+    const copy = {...first!, metadata: {...first!.metadata, name: `${first!.metadata.name}-backup`}}
+    const empty = {...first!, metadata: {...first!.metadata, name: 'empty', labels: {...first!.metadata.labels, 'skycap.dev/part': '1'}}, data: {}}
+    const tableOf = (parts: typeof items) => table(parts).replace(/^(empty\s+\S+\s+)1/m, (_, row: string) => `${row}0`)
+    const spare = fakeKubectl(
+      [listing(secrets)[0]!, {...listing(secrets)[1]!, result: {stdout: tableOf([...secrets, copy, empty])}}, {...read, result: {stdout: secretsOf([copy, empty, ...secrets])}}],
+      opts,
+    )
+    const [kept] = await listReleases(spare.kubectl, 'shop', 'prod')
+    expect(kept?.hasManifests).to.equal(true)
+    expect(await kept?.manifests()).to.deep.equal(manifests)
+    // An empty one in place of a missing part does not complete it.
+    const hollow = fakeKubectl([listing(secrets)[0]!, {...listing(secrets)[1]!, result: {stdout: tableOf([secrets[0]!, empty, ...secrets.slice(2)])}}], opts)
+    expect((await listReleases(hollow.kubectl, 'shop', 'prod'))[0]?.hasManifests).to.equal(false)
     // A part missing from the listing (deleted by hand): the release has no manifests to return to.
     const short = fakeKubectl(listing(secrets.slice(1)), opts)
     expect((await listReleases(short.kubectl, 'shop', 'prod'))[0]?.hasManifests).to.equal(false)

@@ -196,9 +196,19 @@ describe('logs: the services named', () => {
     'json',
   ]
   const deployment = (service: string) => ({kind: 'Deployment', metadata: {name: service, labels: {'app.kubernetes.io/name': service}}})
+  const RECORDS = ['--context', 'it-context', '--namespace', 'it-ns', '--request-timeout=30s', 'get', 'configmaps', '-l', 'skycap.dev/release-of=itapp,skycap.dev/environment=test', '-o', 'json']
+  const record = (images: Record<string, string>) => ({
+    kind: 'ConfigMap',
+    metadata: {name: 'skycap-release-itapp.test-1', labels: {}},
+    data: {release: JSON.stringify({number: 1, app: 'itapp', environment: 'test', action: 'deploy', result: 'succeeded', images})},
+  })
 
   it('an unknown service named beside --all is exit 2 with did-you-mean (it used to be ignored), once the cluster has no Deployment of it', async () => {
-    const fake = fakeKubectlFactory([{argv: DEPLOYMENTS, result: {stdout: JSON.stringify({items: [deployment('web'), deployment('worker')]})}}])
+    const fake = fakeKubectlFactory([
+      {argv: DEPLOYMENTS, result: {stdout: JSON.stringify({items: [deployment('web'), deployment('worker')]})}},
+      // The services of the release that runs: a Deployment is a service's only when that release has it.
+      {argv: RECORDS, result: {stdout: JSON.stringify({items: [record({web: 'web:1', worker: 'worker:1'})]})}},
+    ])
     const error = await streamLogs({services: ['wbe'], all: true, configPath: join(repo.dir, 'skycap.yaml')}, {kubectl: fake.factory, reporter: quiet, out: sink(), colour: false}).catch(
       (e: unknown) => e,
     )
