@@ -64,7 +64,7 @@ describe('git with GIT_DIR and GIT_WORK_TREE set to another repository', functio
 
 describe('DEBUG=* (someone debugging a CI job)', function () {
   this.timeout(60_000)
-  it("never prints the environment simple-git gives its git, tokens included", async () => {
+  it('never prints the environment simple-git gives its git, tokens included', async () => {
     const app = await TempRepo.fromFixture('shop')
     try {
       for (const debug of ['*', 'simple-git*', 'simple-git:*']) {
