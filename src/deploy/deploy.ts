@@ -27,6 +27,7 @@ import {
   renumberedNote,
   saveRelease,
   type StoredRelease,
+  unsucceededAfter,
 } from '../release/store.js'
 import {formatWarning, plural, type Reporter} from '../ui/output.js'
 import {
@@ -734,7 +735,7 @@ async function autoRollback(
   deps.reporter.phase?.('rollback')
   // A release after the one returned to that ran before this deploy but did not succeed (interrupted, its rollout may
   // have finished; or failed without a rollback): it is what served, and returning past it was silent.
-  const skipped = releases.find((r) => r.record.action !== 'scale' && r.record.result !== 'succeeded' && r.record.number > previous.record.number && r.record.number !== failed)?.record
+  const skipped = unsucceededAfter(releases, previous.record.number, failed)
   const past = skipped ? ` (release ${skipped.number}, after it, ${skipped.result === 'interrupted' ? 'was interrupted' : skipped.result}: a rollback returns only to a release that succeeded)` : ''
   deps.reporter.info(`Rolling back to release ${previous.record.number} (${previous.record.revision?.short ?? '?'}) as release ${number}${past}`)
   const objects = withReplicas(await previous.manifests(), live)

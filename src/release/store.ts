@@ -300,6 +300,14 @@ export function runningServices(releases: StoredRelease[]): Set<string> {
   return new Set(Object.keys(releases.find((r) => r.record.action !== 'scale')?.record.images ?? {}))
 }
 
+/**
+ * The newest deploy or rollback after release `number` (other than `except`) that did not succeed: interrupted, or
+ * failed without a rollback; what it applied may be what runs.
+ */
+export function unsucceededAfter(releases: StoredRelease[], number: number, except?: number): ReleaseRecord | undefined {
+  return releases.find((r) => r.record.action !== 'scale' && r.record.result !== 'succeeded' && r.record.number > number && r.record.number !== except)?.record
+}
+
 /** The release number after every recorded one: read after taking the lock, so no two writers get the same. */
 export function nextReleaseNumber(releases: StoredRelease[]): number {
   return releases.reduce((max, r) => Math.max(max, r.record.number), 0) + 1

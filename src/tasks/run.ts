@@ -6,7 +6,7 @@ import {InterruptedError, SkycapError, TimeoutError, UserError} from '../errors.
 import {buildJob, containerImage as imageOf, deleteJobs, JOB_LABELS, jobName, podTemplateOf, runJob, shownCommand} from '../hooks/job.js'
 import {acquireLock, keepLockAlive, LEASE_SECONDS, releaseOwnLock} from '../lock/lease.js'
 import {prepareRelease} from '../render/prepare.js'
-import {lastGood, listReleases} from '../release/store.js'
+import {lastGood, listReleases, unsucceededAfter} from '../release/store.js'
 import type {Reporter} from '../ui/output.js'
 import {nodeCrypto} from '../builtins.js'
 import type {Kubectl} from '../kubectl/kubectl.js'
@@ -111,7 +111,7 @@ export async function runTask(options: RunTaskOptions, deps: RunTaskDeps): Promi
   if (!release) throw new UserError(`nothing of ${app} is deployed to ${env.name} yet: run uses the deployed release's pod template`, {hint: `Deploy first: ${deployFirst(env.name)}`})
   // A newer deploy or rollback that did not succeed (interrupted, failed without a rollback) may be what runs: the
   // pod template is the last successful release's all the same, said (it was silent).
-  const newer = releases.find((r) => r.record.action !== 'scale' && r.record.result !== 'succeeded' && r.record.number > release.record.number)?.record
+  const newer = unsucceededAfter(releases, release.record.number)
   if (newer)
     deps.reporter.warn(
       `run uses the pod template of release ${release.record.number} (${release.record.revision?.short ?? '?'}), the newest that succeeded; release ${newer.number}, after it, ${newer.result === 'interrupted' ? 'was interrupted' : newer.result}, and what runs may be that one's`,
