@@ -2,7 +2,7 @@ import {deployFirst, unknownServiceError, withFlag} from '../config/environment.
 import {connect, type KubectlFactory, namespaceExists, openEnvironment} from '../env/connect.js'
 import {parseDuration} from '../duration.js'
 import {InterruptedError, KubectlError, NamespaceMissingError, SkycapError, UserError} from '../errors.js'
-import type {Kubectl, StreamingProcess} from '../kubectl/kubectl.js'
+import type {StreamingProcess} from '../kubectl/kubectl.js'
 import {LABELS, type KubeObject} from '../render/objects.js'
 import {abortableSleep} from '../sleep.js'
 import type {Reporter} from '../ui/output.js'
@@ -10,7 +10,7 @@ import {LogChunkProcessor} from './chunks.js'
 import {configuredExcludes, lineFilter} from './filter.js'
 import type {FormatOptions} from './format.js'
 import {OutageWait, reportContact} from '../kubectl/outage.js'
-import {listReleases, runningServices} from '../release/store.js'
+import {deployedServices} from '../tasks/pods.js'
 
 export interface LogsOptions {
   services: string[]
@@ -71,19 +71,6 @@ interface Stream {
   ended: boolean
   /** The container's restart count when this stream started (--previous shows that restart's container). */
   restarts?: number
-}
-
-/**
- * The services of the release that runs that have a Deployment in the environment, whatever the work tree's
- * skycap.yaml says (a template's Deployment, with whatever labels, is none).
- */
-async function deployedServices(kubectl: Kubectl, app: string, environment: string): Promise<Set<string>> {
-  const [list, releases] = await Promise.all([
-    kubectl.json<{items: KubeObject[]}>(['get', 'deployments', '-l', `${LABELS.instance}=${app}-${environment},${LABELS.environment}=${environment}`]),
-    listReleases(kubectl, app, environment, {manifests: false}),
-  ])
-  const running = runningServices(releases)
-  return new Set(list.items.map((d) => d.metadata.labels?.[LABELS.name]).filter((n): n is string => n !== undefined && running.has(n)))
 }
 
 /** `skycap logs`: every pod of the services, merged and prefixed, with the app's noise filters. */

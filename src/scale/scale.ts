@@ -3,8 +3,9 @@ import {DeployFailedError, InterruptedError, KubectlError, NamespaceMissingError
 import {parseDuration} from '../duration.js'
 import {ciJobUrl, whoAmI} from '../identity.js'
 import {acquireLock, afterLockRelease, keepLockAlive, LEASE_SECONDS, LOCK_RELEASED, releaseOwnLock} from '../lock/lease.js'
-import {type KubeObject, LABELS} from '../render/objects.js'
-import {listReleases, nextReleaseNumber, RECORD_MEANWHILE, renumberedNote, runningServices, saveRelease} from '../release/store.js'
+import type {KubeObject} from '../render/objects.js'
+import {listReleases, nextReleaseNumber, RECORD_MEANWHILE, renumberedNote, saveRelease} from '../release/store.js'
+import {deployedServices} from '../tasks/pods.js'
 import type {DeployDeps} from '../deploy/deploy.js'
 import {configuredReplicas, DEFAULT_TIMEOUT_MS} from '../deploy/replicas.js'
 import {explainFailures, formatFailure, type FailureReport} from '../deploy/explain.js'
@@ -85,14 +86,11 @@ export async function scale(input: ScaleOptions, deps: DeployDeps): Promise<Scal
   const waitMs = options.waitForLock !== undefined ? await parseDuration(options.waitForLock, '--wait-for-lock') : 0
   const {kubectl} = await connect(env, deps.kubectl, deps.reporter, {checkContextOnFirstCall: true})
   if (unknown) {
-    // A name the file lacks: scaled only when a Deployment of that service runs. Without an answer (no cluster at
-    // hand, a context not in the kubeconfig) it is the typo it most likely is: unknown, with did-you-mean.
-    // Its Deployment must be there, and the service in the release that runs (a template's Deployment is none).
-    const [found, recorded] = await Promise.all([
-      kubectl.json<{items: unknown[]}>(['get', 'deployments', '-l', `${LABELS.instance}=${app}-${env.name},${LABELS.name}=${options.service}`]).catch(() => undefined),
-      listReleases(kubectl, app, env.name, {manifests: false}).catch(() => undefined),
-    ])
-    if (!found?.items.length || !recorded || !runningServices(recorded).has(options.service)) throw unknown
+    // A name the file lacks: scaled only when it is a service of the release that runs and its Deployment is there.
+    // Without an answer (no cluster at hand, a context not in the kubeconfig) it is the typo it most likely is:
+    // unknown, with did-you-mean.
+    const running = await deployedServices(kubectl, app, env.name).catch(() => new Set<string>())
+    if (!running.has(options.service)) throw unknown
   }
   // What is scaled, from which count, and whether an HPA manages it: read under the lock (a deploy or a scale that held
   // it meanwhile may have changed each), and without one for --dry-run.
@@ -120,9 +118,6 @@ export async function scale(input: ScaleOptions, deps: DeployDeps): Promise<Scal
       }
       throw error
     }
-    // Not in skycap.yaml: only a service's own Deployment (a template's is not scaled by skycap).
-    const labels = deployment.metadata.labels ?? {}
-    if (unknown && (labels[LABELS.name] !== options.service || labels[LABELS.instance] !== `${app}-${env.name}`)) throw unknown
     // Several apps (or two environments) may share a namespace: scale only what skycap deployed for this one.
     const owner = ownershipOf(deployment, app, env.name)
     if (owner.owner !== 'this') {

@@ -3,10 +3,25 @@ import {UserError} from '../errors.js'
 import type {Kubectl} from '../kubectl/kubectl.js'
 import {LABELS, type KubeObject} from '../render/objects.js'
 import {podReady} from '../resources/status.js'
+import {listReleases, runningServices} from '../release/store.js'
 
 /** The selector of one service's pods in one environment (as `skycap logs` selects them). */
 export function servicePodSelector(app: string, environment: string, service: string): string {
   return `${LABELS.instance}=${app}-${environment},${LABELS.name}=${service}`
+}
+
+/**
+ * The services of the release that runs that have a Deployment in the environment, whatever the work tree's
+ * skycap.yaml says: a service it dropped that a rollback brought back is one; a template's Deployment, with whatever
+ * labels, is none. `logs` and `scale` take a name the file lacks when it is one of these.
+ */
+export async function deployedServices(kubectl: Kubectl, app: string, environment: string): Promise<Set<string>> {
+  const [list, releases] = await Promise.all([
+    kubectl.json<{items: KubeObject[]}>(['get', 'deployments', '-l', `${LABELS.instance}=${app}-${environment},${LABELS.environment}=${environment}`]),
+    listReleases(kubectl, app, environment, {manifests: false}),
+  ])
+  const running = runningServices(releases)
+  return new Set(list.items.map((d) => d.metadata.labels?.[LABELS.name]).filter((n): n is string => n !== undefined && running.has(n)))
 }
 
 /** Which pod of a service choosePod takes. */
