@@ -29,7 +29,7 @@ import {
   type StoredRelease,
   unsucceededAfter,
 } from '../release/store.js'
-import {formatWarning, plural, type Reporter} from '../ui/output.js'
+import {dryRunLine, formatWarning, plural, type Reporter} from '../ui/output.js'
 import {
   adoptedNote,
   claimedElsewhere,
@@ -310,7 +310,7 @@ export async function deploy(options: DeployOptions, deps: DeployDeps): Promise<
   if (options.dryRun) {
     // What the deploy would say of the replica counts under the lock, from the counts read now.
     for (const note of [keptReplicasNote(prepared, env, objects), releases.length ? replacedReplicasNote(prepared, env, objects, live, options.resetReplicas ?? false) : undefined])
-      if (note) reporter.info(`Dry run: ${note[0]?.toLowerCase()}${note.slice(1)}`)
+      if (note) reporter.info(dryRunLine(note))
     report.applied = objects.map((o) => `${o.kind}/${o.metadata.name}`)
     report.durationMs = clock() - started
     reporter.info(`Dry run: ${objects.length} objects validated${nsExists ? ' by the API server' : ' (client-side: the namespace does not exist yet)'}; nothing was changed`)

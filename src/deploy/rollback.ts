@@ -7,7 +7,8 @@ import {parseDuration} from '../duration.js'
 import {formatFailure} from './explain.js'
 import {reportContact} from '../kubectl/outage.js'
 import {adoptedNote, claimedElsewhere, claimedError, deferredNote, dryRunApply, findPrunable, pruneLive, pruningNote, unprunedNote} from './apply.js'
-import {changeSummary} from './diff.js'
+import {changeSummary, diffObjects, noChangesLine} from './diff.js'
+import {dryRunLine, plural} from '../ui/output.js'
 import {forgetLeftBlueGreen, mayHaveBlueGreenState} from '../strategies/state.js'
 import {confirmProtected, type DeployDeps, type DeployReport, plannedReport, refuseUnreachableMinReady, rollbackRecord, runningRevision, settleNotifications, whatRuns, withReplicas} from './deploy.js'
 import {DEFAULT_TIMEOUT_MS, liveDeployments} from './replicas.js'
@@ -233,8 +234,15 @@ export async function rollback(options: RollbackOptions, deps: DeployDeps): Prom
     report.applied = planned.objects.map((o) => `${o.kind}/${o.metadata.name}`)
     // What the rollback would delete (a service the release did not have): it said nothing, and --json had none.
     // As the rollback keeps them: a blue-green service's other slot is scaled to 0, not pruned (the dry run said pruned).
-    report.pruned = await findPrunable(kubectl, selector, (await placedRelease(kubectl, planned.objects, undefined, selector)).keep)
-    if (report.pruned.length) deps.reporter.info(`Dry run: ${pruningNote(report.pruned, `release ${chosen.record.number} did not have`).replace(/^Pruning/, 'would prune')}`)
+    const keep = (await placedRelease(kubectl, planned.objects, undefined, selector)).keep
+    // What it would create or change, from the same diff `skycap diff` makes (it named only what it would prune).
+    const [pruned, {changed, revisionOnly}] = await Promise.all([findPrunable(kubectl, selector, keep), diffObjects(kubectl, planned.objects)])
+    report.pruned = pruned
+    deps.reporter.info(`Dry run: would roll ${env.name} back to release ${chosen.record.number} (${chosen.record.revision?.short ?? '?'}) as a new release`)
+    if (Object.keys(planned.kept).length) deps.reporter.info(dryRunLine(keptCountsNote(planned.kept, manifests, chosen.record.number)))
+    deps.reporter.info(dryRunLine(changed.length ? `would create or change ${changed.join(', ')}` : `${noChangesLine(revisionOnly)}; the rollback would re-apply the objects`))
+    if (pruned.length) deps.reporter.info(dryRunLine(pruningNote(pruned, `release ${chosen.record.number} did not have`).replace(/^Pruning/, 'would prune')))
+    deps.reporter.info(`Dry run: ${plural(planned.objects.length, 'object')} validated by the API server; nothing was changed`)
     return report
   }
   const notifier = await openNotifier(env, {app, reporter: deps.reporter, fetch: deps.fetch})

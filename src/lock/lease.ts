@@ -44,8 +44,12 @@ function microTime(ms: number): string {
  * What to do about a held lock. After --wait-for-lock ran out, a longer wait than the one given (twice it, at least
  * 10m), never the same value again.
  */
-function lockedHint(environment: string, info: LockInfo, waitedMs: number, waitFlag = true): string {
-  const dead = `or, if its holder is gone or done with it: skycap lock release ${environment} --force. The lock expires at ${info.expiresAt}.`
+function lockedHint(environment: string, info: LockInfo, waitedMs: number, waitFlag = true, me = whoAmI()): string {
+  // One's own lock (taken by hand, or by another skycap of one's own) is released without --force.
+  const dead =
+    info.holder === me && (info.environment === undefined || info.environment === environment)
+      ? `or, if you are done with it (it is yours, ${me}): skycap lock release ${environment}. The lock expires at ${info.expiresAt}.`
+      : `or, if its holder is gone or done with it: skycap lock release ${environment} --force. The lock expires at ${info.expiresAt}.`
   if (!waitFlag) return `Try again once it is released (\`skycap lock status ${environment}\` shows it), ${dead}`
   if (waitedMs <= 0) return `Wait for it (--wait-for-lock 10m), ${dead}`
   return `It was still held after --wait-for-lock ${durationText(waitedMs)}: wait longer (--wait-for-lock ${durationText(Math.max(2 * waitedMs, 10 * 60_000))}), ${dead}`

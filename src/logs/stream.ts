@@ -10,7 +10,7 @@ import {LogChunkProcessor} from './chunks.js'
 import {configuredExcludes, lineFilter} from './filter.js'
 import type {FormatOptions} from './format.js'
 import {OutageWait, reportContact} from '../kubectl/outage.js'
-import {deployedServices} from '../tasks/pods.js'
+import {deployedServices, notInFileWarning} from '../tasks/pods.js'
 
 export interface LogsOptions {
   services: string[]
@@ -103,6 +103,8 @@ export async function streamLogs(options: LogsOptions, deps: LogsDeps): Promise<
       throw error
     })
     for (const s of unknown) if (!running.has(s)) throw unknownServiceError(loaded, s, 'skycap logs SERVICE', withFlag(options.environment))
+    // As scale says it: what runs is not what the file describes, and will not be after the next deploy.
+    for (const s of unknown) deps.reporter.warn(notInFileWarning(s))
     // --all: the services that run too (a rollback brought back one the file no longer has).
     if (options.all) services = [...new Set([...services, ...[...running].filter((s) => !env.services[s]).sort()])]
   }

@@ -5,7 +5,7 @@ import {ciJobUrl, whoAmI} from '../identity.js'
 import {acquireLock, afterLockRelease, keepLockAlive, LEASE_SECONDS, LOCK_RELEASED, releaseOwnLock} from '../lock/lease.js'
 import type {KubeObject} from '../render/objects.js'
 import {listReleases, nextReleaseNumber, RECORD_MEANWHILE, renumberedNote, saveRelease} from '../release/store.js'
-import {deployedServices} from '../tasks/pods.js'
+import {deployedServices, notInFileWarning} from '../tasks/pods.js'
 import type {DeployDeps} from '../deploy/deploy.js'
 import {configuredReplicas, DEFAULT_TIMEOUT_MS} from '../deploy/replicas.js'
 import {explainFailures, formatFailure, type FailureReport} from '../deploy/explain.js'
@@ -173,7 +173,7 @@ export async function scale(input: ScaleOptions, deps: DeployDeps): Promise<Scal
     const report: ScaleReport = {environment: env.name, service: options.service, from, to: options.replicas, result: 'planned', release: null}
     // Already at that count: nothing to scale, and no history entry for it (each one said "web 3 -> 3").
     if (from === options.replicas) return {...report, result: 'unchanged'}
-    if (unknown) deps.reporter.warn(`${options.service} is not in this skycap.yaml (a rollback to a release that had it runs it): the next deploy of this skycap.yaml prunes it`)
+    if (unknown) deps.reporter.warn(notInFileWarning(options.service))
     const slot = target === options.service ? '' : ` (Deployment ${target}, the active slot)`
     deps.reporter.info(`Scaling ${options.service}${slot} in ${env.name} from ${from} to ${options.replicas}`)
     await kubectl.run(['scale', `deployment/${target}`, `--replicas=${options.replicas}`])

@@ -24,6 +24,11 @@ export async function deployedServices(kubectl: Kubectl, app: string, environmen
   return new Set(list.items.map((d) => d.metadata.labels?.[LABELS.name]).filter((n): n is string => n !== undefined && running.has(n)))
 }
 
+/** What `logs` and `scale` say of a service deployedServices gave them: what runs is not what the file describes. */
+export function notInFileWarning(service: string): string {
+  return `${service} is not in this skycap.yaml (a rollback to a release that had it runs it): the next deploy of this skycap.yaml prunes it`
+}
+
 /** Which pod of a service choosePod takes. */
 export interface PodChoice {
   /** This pod: it must be one of the service's pods in this environment, never another's. */

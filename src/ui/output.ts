@@ -75,6 +75,11 @@ export function formatWarning(w: ConfigWarning): string {
   return w.file === undefined ? w.message : `${formatLocation({...w, file: w.file})}: ${w.message}`
 }
 
+/** A sentence as a dry run says it: `Dry run: ` and the sentence, its first letter lowered. */
+export function dryRunLine(sentence: string): string {
+  return `Dry run: ${sentence.charAt(0).toLowerCase()}${sentence.slice(1)}`
+}
+
 /** `1 object`, `3 objects`: a count with its noun (regular plurals only). */
 export function plural(n: number, noun: string): string {
   return `${n} ${noun}${n === 1 ? '' : 's'}`

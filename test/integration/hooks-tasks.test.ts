@@ -330,6 +330,7 @@ describe('real node: hooks, run, exec and port-forward', function () {
       expect(row).to.include({state: 'ready', ready: 1, notInConfig: true})
       const logs = await app.cli(['logs', 'tool', '--tail', '5'])
       expect(logs.exitCode, logs.stderr).to.equal(0)
+      expect(logs.stderr).to.contain('tool is not in this skycap.yaml (a rollback to a release that had it runs it): the next deploy of this skycap.yaml prunes it')
       const scaled = await app.cli(['scale', 'tool', '2'])
       expect(scaled.exitCode, scaled.stderr).to.equal(0)
       expect(scaled.stderr).to.contain('tool is not in this skycap.yaml (a rollback to a release that had it runs it): the next deploy of this skycap.yaml prunes it')

@@ -1,6 +1,7 @@
 import {expect} from 'chai'
 
 import {ExitCode, LockedError, NamespaceMissingError} from '../../../src/errors.js'
+import {whoAmI} from '../../../src/identity.js'
 import {Kubectl, type ProcessRunner} from '../../../src/kubectl/kubectl.js'
 import {acquireLock, durationText, type LockInfo, lockStatus} from '../../../src/lock/lease.js'
 import {lockLine} from '../../../src/ui/tables.js'
@@ -88,6 +89,17 @@ describe('a held lock, said to people', () => {
       (e: unknown) => e,
     )) as LockedError
     expect(local.message).to.equal('staging is locked by octocat@runner-1 since 2026-11-22T09:58:00.000Z (migration)')
+  })
+
+  it("one's own lock (taken by hand) is released without --force, and the hint says so", async () => {
+    const mine = {...lease({}), spec: {...lease({}).spec, holderIdentity: whoAmI()}}
+    const error = (await acquireLock(heldBy(mine), {app: 'shop', environment: 'staging', reason: 'deploy', durationSeconds: 60, clock: () => now}).catch((e: unknown) => e)) as LockedError
+    expect(error).to.be.instanceOf(LockedError)
+    expect(error.hint).to.contain(`or, if you are done with it (it is yours, ${whoAmI()}): skycap lock release staging. The lock expires at`)
+    expect(error.hint).not.to.contain('--force')
+    // Someone else's: --force, as before.
+    const theirs = (await acquireLock(heldBy(lease({})), {app: 'shop', environment: 'staging', reason: 'deploy', durationSeconds: 60, clock: () => now}).catch((e: unknown) => e)) as LockedError
+    expect(theirs.hint).to.contain('skycap lock release staging --force')
   })
 
   it('a reason with line breaks (written by anyone) is said on one line: no line of it can pass for a workflow command', async () => {
