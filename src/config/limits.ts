@@ -26,6 +26,14 @@ export const LIMITS = {
   configMap: 1000 * 1024,
 } as const
 
+/**
+ * What one render of a template (or of imageTag, a build arg) may cost, through LiquidJS's own limits: `renderTime`
+ * its renderLimit (milliseconds, checked before each node of the template is rendered), `renderMemory` its
+ * memoryLimit (what its memory-sensitive operations allocate: a range's length, a string filter's output length).
+ * A template at the size limit renders in about 0.8 s; a `{% for i in (1..100000000) %}` ran for minutes.
+ */
+export const TEMPLATE_LIMITS = {renderTime: 10_000, renderMemory: 50_000_000} as const
+
 /** The ceiling on a service's replicas in an environment that sets no `maxReplicas`. */
 export const DEFAULT_MAX_REPLICAS = 1000
 

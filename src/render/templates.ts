@@ -3,7 +3,7 @@ import {dirname, extname, resolve, sep} from 'node:path'
 import type {FS, Liquid, Template} from 'liquidjs'
 
 import {isInside} from '../config/confinement.js'
-import {LIMITS, readWithinLimit, tooLargeError} from '../config/limits.js'
+import {LIMITS, readWithinLimit, TEMPLATE_LIMITS, tooLargeError} from '../config/limits.js'
 import {decodeUtf8} from '../config/utf8.js'
 import {ConfigError} from '../errors.js'
 import {readError} from '../folders.js'
@@ -44,6 +44,9 @@ function engineFor(partials: Partials | undefined): Liquid {
       lenientIf: true,
       ownPropertyOnly: true,
       cache: false,
+      // A huge loop or a string doubled in a loop is an error at its place, not a render that runs for minutes.
+      renderLimit: TEMPLATE_LIMITS.renderTime,
+      memoryLimit: TEMPLATE_LIMITS.renderMemory,
       root: partials ? [partials.root] : [],
       fs: partials ? confinedFs(partials) : confinedFs({root: '', show: (p) => p}),
     })
@@ -201,6 +204,15 @@ function templateError(error: unknown, file: string, context: object, partials: 
       details: {include: lookup[1]},
     })
   }
+  const limit = /(template render|memory alloc) limit exceeded/.exec(message)
+  if (limit)
+    return new ConfigError(
+      limit[1] === 'template render'
+        ? `template took more than ${TEMPLATE_LIMITS.renderTime / 1000}s to render; it was stopped`
+        : `template builds more than ${TEMPLATE_LIMITS.renderMemory.toLocaleString('en-US')} items or characters (a range or a string); it was stopped`,
+      where,
+      {hint: 'A {% for %} over a huge range, or a value doubled in a loop? Templates describe manifests; keep data out of them.'},
+    )
   if (e.originalError instanceof ArithmeticError)
     return new ConfigError(`template error: ${e.originalError.message}`, where, {
       hint: 'Guard the filter with {% if %} (a value of 0 is set, so | default does not replace it), or change the value it gets.',

@@ -72,6 +72,33 @@ describe('hostile input: exit 2 with file and line, quickly', () => {
     expect(message).to.match(/\/skycap\.yaml:\d+:\d+: mappings and lists nest more than 100 levels deep here$/)
   })
 
+  it('a template looping over a huge range, or doubling a string, stops at its place (it ran for minutes and took gigabytes)', async () => {
+    repo.write('deploy/loop.yaml', 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: loop}\ndata:\n  x: "{% for i in (1..100000000) %}x{% endfor %}"\n')
+    const range = await renderFailure(repo)
+    expect(range.message).to.match(/\/deploy\/loop\.yaml:5:\d+: template builds more than 50,000,000 items or characters \(a range or a string\); it was stopped$/)
+    expect(range.ms).to.be.below(5000)
+    repo.write(
+      'deploy/loop.yaml',
+      'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: loop}\ndata:\n  x: "{% assign s = \'ab\' %}{% for i in (1..40) %}{% assign s = s | append: s %}{% endfor %}{{ s | size }}"\n',
+    )
+    expect((await renderFailure(repo)).message).to.match(/\/deploy\/loop\.yaml:5:\d+: template builds more than 50,000,000 items/)
+    rmSync(join(repo.dir, 'deploy/loop.yaml'))
+    // imageTag goes through the same engine.
+    repo.write('skycap.yaml', readFileSync(join(repo.dir, 'skycap.yaml'), 'utf8').replace(/^app: (.*)$/m, 'app: $1\nimageTag: "{{ revision.short }}{% for i in (1..100000000) %}{% endfor %}"'))
+    expect((await renderFailure(repo)).message).to.match(/skycap\.yaml \(imageTag\):1:\d+: template builds more than 50,000,000 items/)
+  })
+
+  it('a template still rendering after 10 s is stopped at its place', async () => {
+    // Each turn sorts 2000 items, which the memory limit does not count: only the time stops it.
+    repo.write(
+      'deploy/slow.yaml',
+      'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: slow}\ndata:\n  x: "{% assign a = (1..2000) %}{% for i in (1..1000000) %}{% assign b = a | sort_natural %}{% endfor %}"\n',
+    )
+    const {message, ms} = await renderFailure(repo)
+    expect(message).to.match(/\/deploy\/slow\.yaml:5:\d+: template took more than 10s to render; it was stopped$/)
+    expect(ms).to.be.below(20_000)
+  }).timeout(30_000)
+
   it('an alias without its anchor names the file', async () => {
     repo.write('deploy/alias.yaml', 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\ndata: {x: *nothing}\n')
     const {message} = await renderFailure(repo)
