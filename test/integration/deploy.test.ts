@@ -348,11 +348,17 @@ describe('skycap deploy (real cluster)', function () {
     await waitFor('worker to go', async () => (await kubectl(['get', 'deployment', 'worker', '--ignore-not-found', '-o', 'name'], {namespace: ns.name})).stdout.trim() === '')
     // A rollback prunes as a deploy does, and says so before (it deleted the service without a word).
     expect((await app.cli(['rollback', 'test', '--to', '1'])).exitCode).to.equal(0)
+    expect((await app.cli(['scale', 'web', '3'])).exitCode).to.equal(0)
     // Its dry run names it too (it said nothing, and --json had pruned: []).
     const dry = await app.json(['rollback', 'test', '--to', '2', '--dry-run'])
     expect(dry.exitCode, dry.stderr).to.equal(0)
     expect(dry.doc.result.pruned).to.deep.equal(['Deployment/worker'])
     expect(dry.stderr).to.contain('Dry run: would prune 1 object release 2 did not have: Deployment/worker')
+    // And what it would do besides: the release it returns to, the live count it keeps, what it would change.
+    expect(dry.stderr).to.match(/Dry run: would roll test back to release 2 \([0-9a-f]{7}\) as a new release\n/)
+    expect(dry.stderr, dry.stderr).to.contain("Dry run: keeping the live replica counts: web 3 (release 2 had 2); --reset-replicas restores the release's\n")
+    expect(dry.stderr).to.contain('Dry run: would create or change Deployment/web\n')
+    expect(dry.stderr).to.contain('Dry run: 3 objects validated by the API server; nothing was changed')
     expect((await kubectl(['get', 'deployment', 'worker', '-o', 'name'], {namespace: ns.name})).stdout.trim()).to.equal('deployment.apps/worker')
     const again = await app.json(['rollback', 'test', '--to', '2'])
     expect(again.exitCode, again.stderr).to.equal(0)
