@@ -13,6 +13,24 @@ import {progressMode, stderrReporter, type Reporter} from '../src/ui/output.js'
  * What every skycap command shares: --json, --config, --verbose, one JSON document on stdout on success and
  * failure, and exit codes from src/errors.ts. Files starting with "_" are not commands (see package.json).
  */
+let readersGuarded = false
+
+/**
+ * A reader of stdout or stderr that went away (`skycap deploy staging | head -4`) made the next write fail with
+ * EPIPE, which ended skycap at once (exit 1, without a word): after the apply, the release ran unrecorded, no
+ * rollback, the lock held until it expired. What is written to a reader that is gone is dropped and the command
+ * finishes its work (a deploy records its release, releases its lock); `logs` stops its streams itself.
+ */
+function keepGoingWithoutReaders(): void {
+  if (readersGuarded) return
+  readersGuarded = true
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (error: NodeJS.ErrnoException) => {
+      if (error.code !== 'EPIPE') throw error
+    })
+  }
+}
+
 /** Every flag of these names, on any command, is a duration (`--timeout 10m`). */
 const DURATION_FLAGS = ['timeout', 'duration', 'wait-for-lock', 'since'] as const
 
@@ -63,6 +81,7 @@ export abstract class SkycapCommand extends Command {
   }
 
   protected override async _run<T>(): Promise<T> {
+    keepGoingWithoutReaders()
     const result = await super._run<T>()
     this.ciOutput()?.finished(result)
     return result

@@ -29,8 +29,10 @@ export function ciUser(env: NodeJS.ProcessEnv = process.env): string | undefined
 
 /** The CI job's URL when running in a known CI system. */
 export function ciJobUrl(env: NodeJS.ProcessEnv = process.env): string | undefined {
-  if (env.GITHUB_RUN_ID && env.GITHUB_REPOSITORY) return `${env.GITHUB_SERVER_URL ?? 'https://github.com'}/${env.GITHUB_REPOSITORY}/actions/runs/${env.GITHUB_RUN_ID}`
-  return env.CI_JOB_URL || env.BUILDKITE_BUILD_URL || env.CIRCLE_BUILD_URL || env.BUILD_URL || undefined
+  // As ciUser: GitHub's variables count under GitHub Actions only (a GitLab job, or a shell, may have them set).
+  if (env.GITHUB_ACTIONS === 'true' && env.GITHUB_RUN_ID && env.GITHUB_REPOSITORY) return `${env.GITHUB_SERVER_URL ?? 'https://github.com'}/${env.GITHUB_REPOSITORY}/actions/runs/${env.GITHUB_RUN_ID}`
+  if (env.GITLAB_CI === 'true' && env.CI_JOB_URL) return env.CI_JOB_URL
+  return env.BUILDKITE_BUILD_URL || env.CIRCLE_BUILD_URL || env.BUILD_URL || undefined
 }
 
 /** The User-Agent of every HTTP request skycap makes (notifications, the GitHub API of requireChecks): one value. */

@@ -21,6 +21,11 @@ export interface LockInfo {
    * share its lock, and this says whose it is.
    */
   environment?: string
+  /**
+   * Who holds it: `hand` (skycap lock acquire, released by hand) or a running `command` (deploy, rollback, scale…,
+   * which releases it itself). Undefined for a lock taken before skycap recorded it.
+   */
+  heldBy?: 'hand' | 'command'
 }
 
 interface Lease {
@@ -41,15 +46,22 @@ function microTime(ms: number): string {
 }
 
 /**
+ * A lock this user took by hand (`skycap lock acquire`), here (the same CI job, or none): `lock release` frees it
+ * without --force. Not one a command of theirs holds (a deploy in another terminal, or in another CI job of the same
+ * actor on the same host): that one is released when the command ends.
+ */
+export function isOwnHandLock(info: LockInfo, environment: string, me = whoAmI(), job = ciJobUrl()): boolean {
+  return info.holder === me && info.heldBy !== 'command' && (info.ciJob ?? '') === (job ?? '') && (info.environment === undefined || info.environment === environment)
+}
+
+/**
  * What to do about a held lock. After --wait-for-lock ran out, a longer wait than the one given (twice it, at least
  * 10m), never the same value again.
  */
 function lockedHint(environment: string, info: LockInfo, waitedMs: number, waitFlag = true, me = whoAmI()): string {
-  // One's own lock (taken by hand, or by another skycap of one's own) is released without --force.
-  const dead =
-    info.holder === me && (info.environment === undefined || info.environment === environment)
-      ? `or, if you are done with it (it is yours, ${me}): skycap lock release ${environment}. The lock expires at ${info.expiresAt}.`
-      : `or, if its holder is gone or done with it: skycap lock release ${environment} --force. The lock expires at ${info.expiresAt}.`
+  const dead = isOwnHandLock(info, environment, me)
+    ? `or, if you are done with it (it is yours, ${me}): skycap lock release ${environment}. The lock expires at ${info.expiresAt}.`
+    : `or, if its holder is gone or done with it: skycap lock release ${environment} --force. The lock expires at ${info.expiresAt}.`
   if (!waitFlag) return `Try again once it is released (\`skycap lock status ${environment}\` shows it), ${dead}`
   if (waitedMs <= 0) return `Wait for it (--wait-for-lock 10m), ${dead}`
   return `It was still held after --wait-for-lock ${durationText(waitedMs)}: wait longer (--wait-for-lock ${durationText(Math.max(2 * waitedMs, 10 * 60_000))}), ${dead}`
@@ -80,6 +92,7 @@ function infoOf(lease: Lease, now: number): LockInfo {
     expired: expires <= now,
     id: a['skycap.dev/lock-id'] ?? '',
     ...(a['skycap.dev/environment'] ? {environment: a['skycap.dev/environment']} : {}),
+    ...(a['skycap.dev/held-by'] === 'hand' || a['skycap.dev/held-by'] === 'command' ? {heldBy: a['skycap.dev/held-by']} : {}),
   }
 }
 
@@ -98,6 +111,8 @@ export interface AcquireOptions {
   waitFlag?: boolean
   /** Told, once per holder, that the lock is held and the command waits for it (a silent wait looks like a hang). */
   onWait?: (message: string) => void
+  /** Taken by `skycap lock acquire`: held until released by hand, not by a running command. */
+  byHand?: boolean
 }
 
 /** The current lock of `app`, if any. */
@@ -122,7 +137,13 @@ export async function acquireLock(kubectl: Kubectl, options: AcquireOptions): Pr
       metadata: {
         name: lockName(options.app),
         labels: {'app.kubernetes.io/part-of': options.app, 'skycap.dev/lock': 'true'},
-        annotations: {'skycap.dev/reason': oneLine(options.reason), 'skycap.dev/ci-job': ciJobUrl() ?? '', 'skycap.dev/lock-id': id, 'skycap.dev/environment': options.environment},
+        annotations: {
+          'skycap.dev/reason': oneLine(options.reason),
+          'skycap.dev/ci-job': ciJobUrl() ?? '',
+          'skycap.dev/lock-id': id,
+          'skycap.dev/environment': options.environment,
+          'skycap.dev/held-by': options.byHand ? 'hand' : 'command',
+        },
       },
       spec: {holderIdentity: whoAmI(), leaseDurationSeconds: options.durationSeconds, acquireTime: microTime(now), renewTime: microTime(now)},
     }

@@ -22,7 +22,14 @@ export async function runLock(options: LockCommandOptions, factory: KubectlFacto
   const app = loaded.config.app
   if (options.action === 'status') return {environment: env.name, lock: (await lockStatus(kubectl, app)) ?? null}
   if (options.action === 'acquire') {
-    const lock = await acquireLock(kubectl, {app, environment: env.name, reason: options.reason ?? 'held by hand (skycap lock acquire)', durationSeconds: Math.ceil(ms / 1000), waitFlag: false})
+    const lock = await acquireLock(kubectl, {
+      app,
+      environment: env.name,
+      reason: options.reason ?? 'held by hand (skycap lock acquire)',
+      durationSeconds: Math.ceil(ms / 1000),
+      waitFlag: false,
+      byHand: true,
+    })
     return {environment: env.name, lock}
   }
   const current = await lockStatus(kubectl, app)
@@ -38,6 +45,12 @@ export async function runLock(options: LockCommandOptions, factory: KubectlFacto
     if (current.holder !== whoAmI()) {
       throw new UserError(`${env.name}'s lock is held by ${current.holder}${current.reason ? ` (${current.reason})` : ''}, not by you`, {
         hint: `Pass --force if its holder is gone or done with it: skycap lock release ${env.name} --force.`,
+      })
+    }
+    // Yours, but held by a command that runs (a deploy in another terminal or CI job): it releases the lock itself.
+    if (current.heldBy === 'command') {
+      throw new UserError(`${env.name}'s lock is held by a skycap command of yours that has not ended (${current.reason}${current.ciJob ? `; job ${current.ciJob}` : ''}); nothing was changed`, {
+        hint: `It is released when that command ends. If it is gone (killed, its machine down): skycap lock release ${env.name} --force; otherwise the lock expires at ${current.expiresAt}.`,
       })
     }
   }

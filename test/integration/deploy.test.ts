@@ -146,6 +146,8 @@ describe('skycap deploy (real cluster)', function () {
     const locked = await app.cli([...DEPLOY, 'test'])
     expect(locked.exitCode).to.equal(3)
     expect(locked.stderr).to.contain('(maintenance)')
+    // Taken by hand by this user: released without --force, and the hint says so.
+    expect(locked.stderr).to.match(/or, if you are done with it \(it is yours, \S+\): skycap lock release test\. The lock expires at/)
     const waiting = app.cli([...DEPLOY, 'test', '--wait-for-lock', '1m'])
     await new Promise((r) => setTimeout(r, 3000))
     expect((await app.cli(['lock', 'release', 'test'])).exitCode).to.equal(0)
@@ -198,6 +200,23 @@ describe('skycap deploy (real cluster)', function () {
       expect(history.doc.result.releases.map((x: any) => [x.number, x.action, x.result])).to.deep.equal([[1, 'deploy', 'interrupted']])
     })
   }
+
+  it('a deploy whose output reader goes away (| head) finishes: recorded, the lock released, exit 0 (it exited 1 after the apply, unrecorded, the lock held)', async () => {
+    for (let round = 1; round <= 2; round++) {
+      app.repo.write('config/web/app.properties', `greeting=round ${round}\n`)
+      await app.repo.commit(`round ${round}`)
+      const child = execa('node', [cliPath, ...DEPLOY, 'test'], {cwd: app.repo.dir, reject: false, env: {NO_COLOR: '1'}})
+      // As `skycap deploy test 2>&1 | head -1`: the pipes close once the first line came.
+      await new Promise<void>((resolve) => child.stderr?.once('data', () => resolve()))
+      child.stderr?.destroy()
+      child.stdout?.destroy()
+      const r = await child
+      expect(r.exitCode, `round ${round}`).to.equal(0)
+      const history = await app.json(['history', 'test'])
+      expect(history.doc.result.releases[0]).to.include({number: round, action: 'deploy', result: 'succeeded'})
+      expect((await kubectl(['get', 'lease', 'skycap-lock-itapp', '--ignore-not-found', '-o', 'name'], {namespace: ns.name})).stdout).to.equal('')
+    }
+  })
 
   it('scale waits for ready, is recorded, and survives the next deploy (until replicas change in skycap.yaml)', async () => {
     expect((await app.cli([...DEPLOY, 'test'])).exitCode).to.equal(0)

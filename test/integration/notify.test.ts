@@ -58,6 +58,8 @@ class RecordingServer {
       GITHUB_REPOSITORY: 'acme/itapp',
       GITHUB_API_URL: `${this.base}/github`,
       GITHUB_SERVER_URL: 'https://github.example',
+      // The job URL (log_url, the webhook's url) is GitHub's only under GitHub Actions.
+      GITHUB_ACTIONS: 'true',
       GITHUB_RUN_ID: '777',
       GITHUB_ACTOR: 'alice',
       SKYCAP_USER: 'alice',

@@ -62,6 +62,11 @@ describe('CI systems', () => {
     expect(whoAmI({USER: 'dev'})).to.equal(`dev@${hostname()}`)
     expect(ciJobUrl(GITHUB)).to.equal('https://github.example/acme/shop/actions/runs/991')
     expect(ciJobUrl({GITLAB_CI: 'true', CI_JOB_URL: 'https://gitlab.example/acme/shop/-/jobs/5'})).to.equal('https://gitlab.example/acme/shop/-/jobs/5')
+    // GitHub's variables outside GitHub Actions (a GitLab job or a shell that has them) name no job: a GitLab job
+    // recorded a GitHub run's URL.
+    const stray = {GITHUB_REPOSITORY: 'acme/shop', GITHUB_RUN_ID: '555', GITHUB_SERVER_URL: 'https://github.com'}
+    expect(ciJobUrl({...stray, GITLAB_CI: 'true', CI_JOB_URL: 'https://gitlab.example/acme/shop/-/jobs/5'})).to.equal('https://gitlab.example/acme/shop/-/jobs/5')
+    expect(ciJobUrl(stray)).to.equal(undefined)
   })
 })
 

@@ -13,6 +13,7 @@ import {PIPELINE_FILES, PIPELINE_SYSTEMS, type PipelineSystem} from '../../../sr
 
 import {pipelineEnvironments} from '../../../src/init/pipeline.js'
 import {pipelineMessage, scaffold} from '../../../src/init/scaffold.js'
+import {registryCredentials} from '../../../src/registry/credentials.js'
 import {userError} from '../../helpers/errors.js'
 import {fixturesDir, repoRoot, TempRepo} from '../../helpers/repo.js'
 
@@ -200,6 +201,29 @@ describe('skycap init --ci', () => {
     expect(workflow.jobs['deploy-prod'].concurrency).to.deep.equal({group: 'deploy-prod', 'cancel-in-progress': false})
     expect(workflow.jobs['deploy-prod'].environment).to.equal('prod')
     expect(workflow.jobs['deploy-prod'].needs).to.equal('build')
+    // Each deploy checks the images in the registry before it changes anything: it logs in first (a private registry
+    // refused every deploy of this pipeline, exit 4).
+    for (const job of ['deploy-staging', 'deploy-prod']) {
+      const steps = (workflow.jobs[job].steps as Array<{uses?: string; run?: string; with?: Record<string, string>}>).map((step) => step.uses ?? step.run)
+      const login = steps.indexOf('docker/login-action@v3')
+      expect(login, job).to.be.above(0)
+      expect(login, job).to.be.below(steps.findIndex((step) => step?.startsWith('skycap deploy')))
+      expect(workflow.jobs[job].steps[login].with).to.deep.equal({registry: '${{ vars.REGISTRY }}', username: '${{ secrets.REGISTRY_USERNAME }}', password: '${{ secrets.REGISTRY_PASSWORD }}'})
+    }
+  })
+
+  it("gitlab: the deploy jobs write the registry's login where skycap's image check reads it (the job has no docker)", async () => {
+    writeFileSync(join(tmp, 'Dockerfile'), 'FROM scratch\n')
+    scaffold(tmp, 'shop', 'gitlab')
+    const line = (parse(readFileSync(join(tmp, '.gitlab-ci.yml'), 'utf8'))['.deploy'].before_script as string[]).find((l) => l.includes('.docker/config.json'))
+    expect(line).to.be.a('string')
+    const home = join(tmp, 'home')
+    mkdirSync(home)
+    // A password with the characters a JSON or shell line could trip on.
+    const password = 'p"a:ss\\w$rd\'x'
+    execFileSync('bash', ['-c', line as string], {env: {PATH: process.env.PATH, HOME: home, REGISTRY: 'registry.gitlab.com', REGISTRY_USERNAME: 'ci-bot', REGISTRY_PASSWORD: password}})
+    const auth = await registryCredentials('registry.gitlab.com', {configPath: join(home, '.docker', 'config.json')})
+    expect(Buffer.from(auth as string, 'base64').toString()).to.equal(`ci-bot:${password}`)
   })
 
   it('a new app without a Dockerfile: the scaffold builds nothing, so neither does the pipeline, and init says so', () => {
@@ -210,6 +234,8 @@ describe('skycap init --ci', () => {
     expect(pipeline.stages).to.deep.equal(['deploy'])
     expect(pipeline.build).to.equal(undefined)
     expect(pipeline['.deploy'].needs).to.equal(undefined)
+    // No registry secrets in this set-up: no login written from them.
+    expect(JSON.stringify(pipeline['.deploy'].before_script)).to.not.contain('REGISTRY_PASSWORD')
     expect(pipelineMessage(result.pipeline as NonNullable<typeof result.pipeline>)).to.contain('it builds no image (no service in skycap.yaml has a build: block)')
   })
 
