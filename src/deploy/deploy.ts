@@ -429,6 +429,7 @@ async function applyWatchRecord(
     user: whoAmI(),
     ciJob: ciJobUrl(),
     ...(report.ignoreChecks ? {ignoreChecks: true} : {}),
+    ...(prepared.revision.dirty ? {uncommitted: true} : {}),
     startedAt,
     finishedAt: '',
     durationMs: 0,

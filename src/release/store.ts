@@ -56,6 +56,11 @@ export interface ReleaseRecord {
   skipHooks?: boolean
   /** The environment requires green GitHub checks and the deploy was run with --ignore-checks. */
   ignoreChecks?: boolean
+  /**
+   * A deploy of the work tree (ENV, ENV@HEAD) with uncommitted changes: its skycap.yaml, templates and config files
+   * were deployed as they were, which no commit holds; `revision` is the commit they were made on.
+   */
+  uncommitted?: boolean
   /** Blue-green and canary services of this deploy: where each rollout ended (absent for rolling-only deploys). */
   rollouts?: Record<string, RolloutSummary>
 }

@@ -87,7 +87,9 @@ async function prepareFromWorkTree(file: string, revision: Revision, options: Pr
       })
     }
     // About the work tree, not skycap.yaml: no file (the warning was shown as "skycap.yaml: …").
-    warnings.push({message: `the work tree has uncommitted changes (untracked files count); ${revision.short} images were built from the last commit, not from them`})
+    warnings.push({
+      message: `the work tree has uncommitted changes (untracked files count): its skycap.yaml, templates and config files are used as they are, with the images of ${revision.short} (built from the last commit, not from the changes)`,
+    })
   }
   // ENV@HEAD (run --rev HEAD): a service the work tree lacks is said to be missing at that revision, as at any other
   // (the release deployed may still have it; a plain `skycap run` would take it from there).

@@ -55,6 +55,7 @@ export function historyNote(r: ReleaseRecord): string {
   if (r.hooks?.length) parts.push(`hooks: ${r.hooks.map((h) => `${h.name} ${h.result} ${Math.round(h.durationMs / 1000)}s`).join(', ')}`)
   if (r.skipHooks) parts.push('hooks skipped')
   if (r.ignoreChecks) parts.push('checks ignored')
+  if (r.uncommitted) parts.push('uncommitted changes')
   for (const [service, x] of Object.entries(r.rollouts ?? {})) {
     const where = x.type === 'blueGreen' ? `blue-green, serving ${x.slot ?? '?'}` : `canary at ${x.weight ?? 0}%${x.steps ? `, step ${Math.min((x.step ?? 0) + 1, x.steps)}/${x.steps}` : ''}`
     parts.push(`${service}: ${where} (${x.phase})`)

@@ -218,6 +218,26 @@ describe('skycap deploy (real cluster)', function () {
     }
   })
 
+  it('a deploy of a work tree with uncommitted changes deploys them and is recorded so (history named only the commit)', async () => {
+    app.repo.write('config/web/app.properties', 'greeting=not committed\n')
+    const dirty = await app.cli([...DEPLOY, 'test'])
+    expect(dirty.exitCode, dirty.stderr).to.equal(0)
+    expect(dirty.stderr).to.match(
+      /warning: the work tree has uncommitted changes \(untracked files count\): its skycap\.yaml, templates and config files are used as they are, with the images of [0-9a-f]{7}/,
+    )
+    const configMaps = await app.get(['configmaps', '-l', 'app.kubernetes.io/name=web'])
+    expect(configMaps.items.map((c: any) => c.data['app.properties'])).to.include('greeting=not committed\n')
+    await app.repo.commit('now committed')
+    expect((await app.cli([...DEPLOY, 'test'])).exitCode).to.equal(0)
+    const history = await app.json(['history', 'test'])
+    expect(history.doc.result.releases.map((r: any) => [r.number, r.uncommitted ?? false])).to.deep.equal([
+      [2, false],
+      [1, true],
+    ])
+    const table = await app.cli(['history', 'test'])
+    expect(table.stdout.split('\n').find((line) => /^1 /.test(line))).to.match(/uncommitted changes$/)
+  })
+
   it('scale waits for ready, is recorded, and survives the next deploy (until replicas change in skycap.yaml)', async () => {
     expect((await app.cli([...DEPLOY, 'test'])).exitCode).to.equal(0)
     const s = await app.json(['scale', 'web', '4', '-e', 'test'])

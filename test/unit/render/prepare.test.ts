@@ -228,7 +228,9 @@ describe('an untracked file at HEAD (real git)', function () {
     const prepared = await prepareRelease({target: 'staging', cwd: repo.dir})
     expect(prepared.revision.dirty).to.equal(true)
     const [warning] = prepared.warnings.map(formatWarning)
-    expect(warning).to.match(/^the work tree has uncommitted changes \(untracked files count\); [0-9a-f]{7} images were built from the last commit/)
+    expect(warning).to.match(
+      /^the work tree has uncommitted changes \(untracked files count\): its skycap\.yaml, templates and config files are used as they are, with the images of [0-9a-f]{7} \(built from the last commit, not from the changes\)$/,
+    )
     const e = await rejectsWithUserError(prepareRelease({target: 'prod', cwd: repo.dir, refuseDirtyProtected: true}))
     expect(e.message).to.equal('the work tree has uncommitted changes and prod is protected')
     expect(e.hint).to.contain('Untracked files count (git status and hg status list them): commit, delete or ignore them')
