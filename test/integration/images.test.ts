@@ -154,7 +154,9 @@ describe('image check against a real registry (docker-registry on 127.0.0.1)', f
         const refused = await app.json(['deploy', 'test'], {env})
         expect(refused.exitCode).to.equal(4)
         expect(refused.doc.error.message).to.contain('refused access (HTTP 401)')
-        expect(refused.doc.error.hint).to.contain('--skip-image-check')
+        expect(refused.doc.error.hint).to.equal(
+          `Log in: docker login ${secured.host} (skycap reads docker's credentials). --skip-image-check deploys without asking the registry (the nodes must still pull the images).`,
+        )
         mkdirSync(join(dir, 'helper'), {recursive: true})
         writeFileSync(join(dir, 'helper', 'config.json'), JSON.stringify({credHelpers: {[secured.host]: 'skycaptest'}}))
         const ok = await app.json(['deploy', 'test'], {env: {...env, DOCKER_CONFIG: join(dir, 'helper')}})
