@@ -17,7 +17,7 @@ import {checkTemplatedValues, imageTagValues} from './templated.js'
 import {decodeUtf8} from './utf8.js'
 import {imageProblem, registryProblem} from './image-reference.js'
 import {isSkycapLabel, keyProblem, labelValueProblem} from './labels.js'
-import {documentData} from './yaml.js'
+import {documentData, errorOffset} from './yaml.js'
 import type {BuildSpec, ConfigWarning, EnvironmentConfig, HookConfig, LoadedConfig, ServiceConfig, SkycapConfig} from './types.js'
 
 export const CONFIG_FILE = 'skycap.yaml'
@@ -146,7 +146,9 @@ export async function parseConfig(text: string, file: string, show: (path: strin
   const lineCounter = new LineCounter()
   // uniqueKeys: false, checked below: the yaml library compares each key with every earlier one of its mapping, so
   // a mapping of 100,000 keys took minutes.
-  const doc = parseDocument(text, {lineCounter, prettyErrors: false, uniqueKeys: false})
+  // merge: YAML 1.1's `<<: *anchor` (one service's settings reused by another), as templates and docker compose read it;
+  // without it the key was an unknown key "<<".
+  const doc = parseDocument(text, {lineCounter, prettyErrors: false, uniqueKeys: false, merge: true})
   const shown = show(file)
 
   visit(doc, {
@@ -171,7 +173,7 @@ export async function parseConfig(text: string, file: string, show: (path: strin
   if (doc.errors.length > 0) {
     throw new ConfigErrors(
       doc.errors.map((e) => {
-        const pos = lineCounter.linePos(e.pos[0])
+        const pos = lineCounter.linePos(errorOffset(text, e))
         // The yaml library's own words for a second document advise its API (parseAllDocuments).
         const what = e.code === 'MULTIPLE_DOCS' ? 'a second document starts here; skycap.yaml is one document (remove the --- line and what follows, or merge them)' : firstLine(e.message)
         return new ConfigError(`invalid YAML: ${what}`, {file: shown, line: pos.line, column: pos.col})

@@ -70,3 +70,23 @@ function nesting(value: unknown, limit: number): number {
   }
   return deepest + 1
 }
+
+/**
+ * Where a YAML syntax error is, as the offset to report. The yaml library reports an item indented wrongly
+ * (BAD_INDENT) at the start of the comment lines above it (skycap.yaml:28:1, a comment, for a mistake on line 32):
+ * from a position on a blank or comment-only line, the first character of the next line that has content.
+ */
+export function errorOffset(text: string, error: {code: string; pos: [number, number]}): number {
+  const reported = error.pos[0]
+  if (error.code !== 'BAD_INDENT') return reported
+  let start = text.lastIndexOf('\n', reported - 1) + 1
+  while (start < text.length) {
+    const end = text.indexOf('\n', start)
+    const line = text.slice(start, end === -1 ? text.length : end)
+    const first = line.search(/\S/)
+    if (first !== -1 && line[first] !== '#') return start + first
+    if (end === -1) break
+    start = end + 1
+  }
+  return reported
+}

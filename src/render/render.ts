@@ -5,7 +5,7 @@ import {join, resolve} from 'node:path'
 import type {ConfigWarning, Environment, HealthCheck, LoadedConfig, PodTemplatePatch, ServiceConfig} from '../config/types.js'
 import {checkLink, isHidden, resolvesOutside, templatesBesideConfig} from '../config/confinement.js'
 import {describeValue} from '../config/validate.js'
-import {documentData} from '../config/yaml.js'
+import {documentData, errorOffset} from '../config/yaml.js'
 import {ConfigError, ConfigErrors, formatLocation, type SourceLocation} from '../errors.js'
 import type {Revision} from '../vcs/vcs.js'
 import {readError} from '../folders.js'
@@ -416,7 +416,7 @@ function parseManifests(text: string, file: string): Array<{object: KubeObject; 
       const e = doc.errors[0] as import('yaml').YAMLError
       throw new ConfigError(
         `rendered template is not valid YAML: ${e.message.split('\n')[0]}`,
-        {file, ...positionOf(lineCounter, e.pos[0])},
+        {file, ...positionOf(lineCounter, errorOffset(text, e))},
         {
           hint: 'Line numbers are of the rendered text; quote inserted values with `| json`.',
         },

@@ -10,7 +10,9 @@ import {skycapSchema} from '../../../src/config/schema.js'
 import {addSkycapKeywords, AJV_OPTIONS} from '../../../src/config/standalone.js'
 import {loadValidator, validatorKind} from '../../../src/config/validate.js'
 import {ConfigErrors, ExitCode, UserError} from '../../../src/errors.js'
-import {fixturesDir, repoRoot} from '../../helpers/repo.js'
+import {renderEnvironment} from '../../../src/render/render.js'
+import {openVcs} from '../../../src/vcs/vcs.js'
+import {fixturesDir, repoRoot, TempRepo} from '../../helpers/repo.js'
 
 const VALID = `app: shop
 services:
@@ -96,6 +98,32 @@ describe('config loading', () => {
   it('reports YAML syntax errors with their position', async () => {
     const e = await errorsOf('app: shop\nservices: [\n')
     expect(e.message).to.match(/skycap\.yaml:\d+:\d+: invalid YAML/)
+  })
+
+  it('an item indented one space too far is reported on its line, not at the comments above it (it said the first comment line)', async () => {
+    const text = VALID.replace('    port: 8080\n', '    # the port\n    # the Service\n\n     port: 8080\n')
+    const e = await errorsOf(text)
+    expect(e.message).to.equal('/tmp/x/skycap.yaml:8:6: invalid YAML: All mapping items must start at the same column')
+    // And in a rendered template.
+    const repo = await TempRepo.fromFixture('shop')
+    try {
+      repo.write('deploy/x.yaml', 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n  # labels\n   labels: {a: b}\n')
+      const loaded = await loadConfig({cwd: repo.dir})
+      const error = await renderEnvironment(loaded, resolveEnvironment(loaded, 'staging'), await (await openVcs(repo.dir)).resolve()).catch((x: unknown) => x as Error)
+      expect((error as Error).message).to.match(/\/deploy\/x\.yaml:6:4: rendered template is not valid YAML: All mapping items must start at the same column$/)
+    } finally {
+      repo.remove()
+    }
+  })
+
+  it('YAML merge keys reuse one service\'s settings in another (they were an unknown key "<<")', async () => {
+    const text = VALID.replace('environments:\n', '  api:\n    <<: *web\n    image: api\n    port: 9090\nenvironments:\n').replace('  web:\n', '  web: &web\n')
+    const loaded = await parseConfig(text, '/tmp/x/skycap.yaml')
+    expect(loaded.config.services.api).to.deep.include({image: 'api', port: 9090, healthcheck: {path: '/healthz'}, resources: {requests: {cpu: '100m'}}})
+    expect(loaded.config.services.web).to.deep.include({image: 'web', port: 8080})
+    // A merged mapping is checked as the service it makes: a wrong value in the anchor is an error of each.
+    const e = await errorsOf(text.replace('    port: 8080\n', '    port: 8080\n    replicas: -1\n'))
+    expect(e.errors.map((x) => x.message.replace(/^.*?: /, ''))).to.have.length(2)
   })
 
   it("a second YAML document (a --- line) is named as such, not as the yaml library's advice to call parseAllDocuments", async () => {
