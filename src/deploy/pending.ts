@@ -1,6 +1,6 @@
 // The commits a deploy of a revision would add to (or take away from) what an environment runs: Capistrano's
 // deploy:pending, shown by `skycap diff`.
-import type {StoredRelease} from '../release/store.js'
+import {stoppedBeforeRollout, type StoredRelease} from '../release/store.js'
 import type {Revision, RevisionSummary, Vcs} from '../vcs/vcs.js'
 
 /** What the environment runs and how the revision differs from it, in commits (oldest first). */
@@ -31,7 +31,6 @@ export async function pendingCommits(vcs: Vcs | undefined, releases: StoredRelea
   if (!record || !sha) return {}
   const running = {release: record.number, sha, short: record.revision?.short ?? sha.slice(0, 7)}
   // A predeploy hook that failed stopped its deploy before anything was rolled out: that one left the cluster alone.
-  const stoppedBeforeRollout = (r: StoredRelease) => r.record.hooks?.some((h) => h.phase === 'predeploy' && h.result !== 'succeeded') === true
   const newer = releases.find((r) => r.record.action !== 'scale' && r.record.number > record.number && !stoppedBeforeRollout(r))?.record
   const after = newer ? {after: {release: newer.number, short: newer.revision?.short ?? '?', result: newer.result}} : {}
   if (sha === revision.sha) return {pending: {running, adding: [], removing: [], ...after}}

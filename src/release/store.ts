@@ -305,12 +305,17 @@ export function runningServices(releases: StoredRelease[]): Set<string> {
   return new Set(Object.keys(releases.find((r) => r.record.action !== 'scale')?.record.images ?? {}))
 }
 
+/** A deploy that a predeploy hook stopped (failed or interrupted) before anything was rolled out: its pods never ran. */
+export function stoppedBeforeRollout(r: StoredRelease): boolean {
+  return r.record.hooks?.some((h) => h.phase === 'predeploy' && h.result !== 'succeeded') === true
+}
+
 /**
  * The newest deploy or rollback after release `number` (other than `except`) that did not succeed: interrupted, or
- * failed without a rollback; what it applied may be what runs.
+ * failed without a rollback; what it applied may be what runs. Not one a predeploy hook stopped before its rollout.
  */
 export function unsucceededAfter(releases: StoredRelease[], number: number, except?: number): ReleaseRecord | undefined {
-  return releases.find((r) => r.record.action !== 'scale' && r.record.result !== 'succeeded' && r.record.number > number && r.record.number !== except)?.record
+  return releases.find((r) => r.record.action !== 'scale' && r.record.result !== 'succeeded' && r.record.number > number && r.record.number !== except && !stoppedBeforeRollout(r))?.record
 }
 
 /** The release number after every recorded one: read after taking the lock, so no two writers get the same. */

@@ -586,6 +586,14 @@ describe('real node: hooks, run, exec and port-forward', function () {
     expect(r.exitCode, r.stderr).to.equal(0)
     expect(r.stdout).to.equal('hi')
     expect(r.stderr).to.contain(`run uses the pod template of release 1 (${good}), the newest that succeeded; release 2, after it, failed, and what runs may be that one's`)
+    // A deploy its predeploy hook stopped rolled nothing out: not what runs (the warning named it, release 3).
+    await app.change(HOOKS('  predeploy:\n    - {name: migrate, service: web, command: [/app, exit, "3", "migration failed"]}'), 'a failing migration')
+    const stopped = await deploy(['--no-rollback', '--timeout', '2m'])
+    expect(stopped.doc.error.message).to.contain('release 3 was not rolled out')
+    const again = await app.cli(['run', 'web', '--', '/app', 'say', 'hi'])
+    expect(again.exitCode, again.stderr).to.equal(0)
+    expect(again.stderr).to.contain(`run uses the pod template of release 1 (${good}), the newest that succeeded; release 2, after it, failed, and what runs may be that one's`)
+    expect(again.stderr).to.not.contain('release 3')
   })
 
   realIt('run --rev of a revision whose image was never pushed is exit 2 before any Job', async () => {
