@@ -444,6 +444,9 @@ const RESTORED_KINDS = new Set(['Secret', 'ConfigMap', 'ServiceAccount', 'Role',
  * the failed release), each is applied alone to tell which went back and which did not: one refusal read as all of
  * them not put back, and the rollback it offered could not put that one back either.
  */
+/** The name render gives a service's config folder: `<service>-config-<10 hex digits of its content>`. */
+const CONTENT_NAMED = /-config-[0-9a-f]{10}$/
+
 export async function restoreConfig(
   kubectl: Kubectl,
   applied: KubeObject[],
@@ -457,8 +460,9 @@ export async function restoreConfig(
     const was = before.get(ref(o))
     return was && JSON.stringify(was) !== JSON.stringify(o) ? [was] : []
   })
-  // A new ConfigMap (every content-named one is) is read by no running pod: not worth a word.
-  const added = mine.filter((o) => !before.has(ref(o)) && o.kind !== 'ConfigMap').map(ref)
+  // A new content-named ConfigMap (`web-config-<hash>`, every config folder's) is read by no running pod: not worth a
+  // word. A template's ConfigMap of a fixed name is named, as a Secret is (a hook's failure left it unsaid).
+  const added = mine.filter((o) => !before.has(ref(o)) && !(o.kind === 'ConfigMap' && CONTENT_NAMED.test(o.metadata.name))).map(ref)
   const refused: Array<{ref: string; immutable: boolean}> = []
   try {
     if (changed.length) await kubectl.run(APPLY, {input: list(changed), signal})

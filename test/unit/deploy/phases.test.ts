@@ -413,11 +413,15 @@ describe('deploy phases: exact kubectl argv', () => {
         ],
         opts,
       )
+      // A clock that stands still: the grace ends by its count of polls, not by how fast this machine makes them (on a
+      // busy one, 3 ms passed before the third poll and worker was left out).
+      const now = Date.now()
       const both = await watchRollout({
         kubectl: later.kubectl,
         objects: [obj('Deployment', 'web'), obj('Deployment', 'worker')],
         selector: 'sel',
-        deadline: Date.now() + 60_000,
+        deadline: now + 60_000,
+        clock: () => now,
         intervalMs: 1,
         failureGraceMs,
       })
@@ -707,14 +711,21 @@ describe('a failed predeploy hook: the config it applied put back', () => {
       return {exitCode: 0, stdout: '', stderr: ''}
     }
     const kubectl = new Kubectl({binary: 'kubectl', runner, namespace: 'shop', sleep: async () => undefined})
-    const failed = [secret('db', 'new'), secret('imm', 'v4', true), secret('fresh', 'x'), {apiVersion: 'v1', kind: 'ConfigMap', metadata: {name: 'web-0123456789'}, data: {}}]
+    // A config folder's content-named ConfigMap is read by no running pod: not named; a template's fixed-name one is.
+    const failed = [
+      secret('db', 'new'),
+      secret('imm', 'v4', true),
+      secret('fresh', 'x'),
+      {apiVersion: 'v1', kind: 'ConfigMap', metadata: {name: 'web-config-0123456789'}, data: {}},
+      {apiVersion: 'v1', kind: 'ConfigMap', metadata: {name: 'newcm'}, data: {}},
+    ]
     const running = [secret('db', 'old'), secret('imm', 'v1')]
     const result = await restoreConfig(kubectl, failed as KubeObject[], running as KubeObject[])
-    expect(result).to.deep.equal({restored: ['Secret/db'], added: ['Secret/fresh'], refused: [{ref: 'Secret/imm', immutable: true}]})
+    expect(result).to.deep.equal({restored: ['Secret/db'], added: ['Secret/fresh', 'ConfigMap/newcm'], refused: [{ref: 'Secret/imm', immutable: true}]})
     expect(applied).to.deep.equal([['db', 'imm'], ['db'], ['imm']])
     // A first release (nothing ran before): what it applied is all new, named (a ConfigMap is read by nothing running).
     applied.length = 0
-    expect(await restoreConfig(kubectl, failed as KubeObject[], [])).to.deep.equal({restored: [], added: ['Secret/db', 'Secret/imm', 'Secret/fresh'], refused: []})
+    expect(await restoreConfig(kubectl, failed as KubeObject[], [])).to.deep.equal({restored: [], added: ['Secret/db', 'Secret/imm', 'Secret/fresh', 'ConfigMap/newcm'], refused: []})
     expect(applied).to.deep.equal([])
     // Nothing changed, nothing applied.
     expect(await restoreConfig(kubectl, running as KubeObject[], running as KubeObject[])).to.deep.equal({restored: [], added: [], refused: []})
