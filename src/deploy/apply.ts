@@ -447,22 +447,33 @@ const RESTORED_KINDS = new Set(['Secret', 'ConfigMap', 'ServiceAccount', 'Role',
 /** The name render gives a service's config folder: `<service>-config-<10 hex digits of its content>`. */
 const CONTENT_NAMED = /-config-[0-9a-f]{10}$/
 
+/**
+ * The config objects `applied` changed from what the running release has (`changed`: the running release's versions)
+ * and those it added that a running pod could read (`added`: refs).
+ */
+export function configChanges(applied: KubeObject[], running: KubeObject[]): {changed: KubeObject[]; added: string[]} {
+  const before = new Map(running.filter((o) => RESTORED_KINDS.has(o.kind)).map((o) => [objectRef(o), o]))
+  const mine = applied.filter((o) => RESTORED_KINDS.has(o.kind))
+  const changed = mine.flatMap((o) => {
+    const was = before.get(objectRef(o))
+    return was && JSON.stringify(was) !== JSON.stringify(o) ? [was] : []
+  })
+  // A new content-named ConfigMap (`web-config-<hash>`, every config folder's) is read by no running pod: not worth a
+  // word. A template's ConfigMap of a fixed name is named, as a Secret is (a hook's failure left it unsaid).
+  const added = mine.filter((o) => !before.has(objectRef(o)) && !(o.kind === 'ConfigMap' && CONTENT_NAMED.test(o.metadata.name))).map(objectRef)
+  return {changed, added}
+}
+
+const objectRef = (o: KubeObject) => `${o.kind}/${o.metadata.name}`
+
 export async function restoreConfig(
   kubectl: Kubectl,
   applied: KubeObject[],
   running: KubeObject[],
   signal?: AbortSignal,
 ): Promise<{restored: string[]; added: string[]; refused: Array<{ref: string; immutable: boolean}>}> {
-  const ref = (o: KubeObject) => `${o.kind}/${o.metadata.name}`
-  const before = new Map(running.filter((o) => RESTORED_KINDS.has(o.kind)).map((o) => [ref(o), o]))
-  const mine = applied.filter((o) => RESTORED_KINDS.has(o.kind))
-  const changed = mine.flatMap((o) => {
-    const was = before.get(ref(o))
-    return was && JSON.stringify(was) !== JSON.stringify(o) ? [was] : []
-  })
-  // A new content-named ConfigMap (`web-config-<hash>`, every config folder's) is read by no running pod: not worth a
-  // word. A template's ConfigMap of a fixed name is named, as a Secret is (a hook's failure left it unsaid).
-  const added = mine.filter((o) => !before.has(ref(o)) && !(o.kind === 'ConfigMap' && CONTENT_NAMED.test(o.metadata.name))).map(ref)
+  const ref = objectRef
+  const {changed, added} = configChanges(applied, running)
   const refused: Array<{ref: string; immutable: boolean}> = []
   try {
     if (changed.length) await kubectl.run(APPLY, {input: list(changed), signal})

@@ -56,7 +56,7 @@ import {changeSummary} from './diff.js'
 import {configuredReplicas, DEFAULT_TIMEOUT_MS, keepScaledReplicas, keptReplicasNote, liveDeployments, replacedReplicasNote} from './replicas.js'
 import {parseDuration} from '../duration.js'
 import {DeployHooks, HookFailedError, type HookJob, hooksNotUndoneBy, planHooks, refuseBesideRunningHooks} from '../hooks/hooks.js'
-import {putBackConfig} from '../hooks/restore.js'
+import {configLeftNote, putBackConfig} from '../hooks/restore.js'
 import {type ChecksVerdict, requireGreenChecks} from '../ci-checks/checks.js'
 import {configFilePath, openRepository} from '../config/load.js'
 import {type Notifier, type NotifyWarning, openNotifier} from '../notify/notifier.js'
@@ -460,8 +460,8 @@ async function applyWatchRecord(
   let rollout = await rolloutOrHookFailure.catch(async (error: unknown) => {
     if (!(error instanceof HookFailedError)) throw error
     // The config applied before the hook goes back to the running release's (not after a Ctrl-C: the hook may run on,
-    // reading it). The hook's message says the running release is untouched; a fixed-name Secret had changed under it.
-    const restoredNote = error.interrupted ? '' : await putBackConfig(kubectl, objects, lastGood(releases), number, env.name)
+    // reading it: what differs from the running release is named instead). A fixed-name Secret had changed unsaid.
+    const restoredNote = error.interrupted ? await configLeftNote(objects, lastGood(releases), number, env.name) : await putBackConfig(kubectl, objects, lastGood(releases), number, env.name)
     report.applied = objects.filter((o) => CONFIG_KINDS.has(o.kind)).map((o) => `${o.kind}/${o.metadata.name}`)
     throw await recordHookFailure(error, report, {...record, ...hooks.recordFields()}, {kubectl, releases, keep, clock}, restoredNote)
   })

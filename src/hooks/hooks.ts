@@ -109,11 +109,13 @@ export class DeployHooks {
       // A first deploy has no running release to leave untouched.
       const untouched = this.context.first ? `no release of ${this.context.environment} has succeeded before it` : 'the running release is untouched'
       if (this.interrupted) {
+        // Its config is not put back after a Ctrl-C (the deploy names what differs): its workloads are what is untouched.
+        const workloads = this.context.first ? untouched : "the running release's workloads are untouched"
         const hook = failure.ref.slice('hook/'.length)
         const left = this.interrupted.job
         throw new HookFailedError(
           failure,
-          `predeploy hook ${hook} was interrupted: ${failure.message}; release ${this.context.release} was not rolled out (${untouched})`,
+          `predeploy hook ${hook} was interrupted: ${failure.message}; release ${this.context.release} was not rolled out (${workloads})`,
           left
             ? `\`${shown(`logs -f job/${left}`)}\` follows the hook to its end; deploy again once it is done (a deploy before then is refused, exit 3, rather than run the hook a second time beside it).`
             : 'No hook ran; deploy again.',

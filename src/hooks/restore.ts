@@ -1,6 +1,6 @@
 // After a failed predeploy hook: the config objects the release applied before it, put back as the running release
 // has them (src/deploy/apply.ts restoreConfig), and what became of each in one phrase for the deploy's message.
-import {restoreConfig} from '../deploy/apply.js'
+import {configChanges, restoreConfig} from '../deploy/apply.js'
 import type {Kubectl} from '../kubectl/kubectl.js'
 import {CONFIG_KINDS, type KubeObject} from '../render/objects.js'
 import type {StoredRelease} from '../release/store.js'
@@ -27,5 +27,26 @@ export async function putBackConfig(kubectl: Kubectl, objects: KubeObject[], run
   } catch (error) {
     if (!running) return ''
     return `; the config applied before the hook could not be put back as release ${running.record.number} has it (${(error as Error).message.split('\n')[0]}): \`${back}\` applies it again`
+  }
+}
+
+/**
+ * After a Ctrl-C during a predeploy hook: the config applied before it stays as this release has it (the hook may
+ * run on, reading it), and what differs from the running release is named, starting with "; " (empty when nothing
+ * does). The message said the running release was untouched while a fixed-name Secret had changed under it.
+ */
+export async function configLeftNote(objects: KubeObject[], running: StoredRelease | undefined, release: number, environment: string): Promise<string> {
+  if (!running) return ''
+  try {
+    const {changed, added} = configChanges(
+      objects.filter((o) => CONFIG_KINDS.has(o.kind)),
+      await running.manifests(),
+    )
+    const refs = [...changed.map((o) => `${o.kind}/${o.metadata.name}`), ...added]
+    if (!refs.length) return ''
+    const one = refs.length === 1
+    return `; ${refs.join(', ')}, applied before the hook, ${one ? 'has' : 'have'} release ${release}'s content, not release ${running.record.number}'s (not put back while the hook may read ${one ? 'it' : 'them'}: \`skycap rollback ${environment} --to ${running.record.number}\` puts back ${one ? 'its' : 'their'} content once the hook is done)`
+  } catch {
+    return ''
   }
 }

@@ -57,8 +57,9 @@ describe('real node: hooks, run, exec and port-forward', function () {
    * runs; the stopped deploy's result.
    */
   /** `during`: looked at while the hook runs, before the Ctrl-C. */
-  async function ctrlCDuringHook(hooks: string, during?: () => Promise<void>) {
+  async function ctrlCDuringHook(hooks: string, during?: () => Promise<void>, changeMore?: () => void) {
     expect((await deploy()).exitCode).to.equal(0)
+    changeMore?.()
     await app.change((t) => HOOKS(hooks)(VERSION('v2')(t)), 'v2 with a hook that runs on')
     await tagTestAppImage(await app.repo.git('rev-parse', 'HEAD'))
     const running = execa('node', [cliPath, 'deploy', 'test'], {cwd: app.repo.dir, reject: false, env: {NO_COLOR: '1', SKYCAP_ENV: ''}})
@@ -239,9 +240,14 @@ describe('real node: hooks, run, exec and port-forward', function () {
     "a deploy after one Ctrl-C'd during its predeploy hook is refused while that hook still runs (it ran the migration again beside it); --skip-hooks deploys; once the Job is gone the hooks run again",
     async () => {
       const job = 'realapp-test-migrate-2'
+      // A fixed-name Secret the release changes: applied before the hook and, after a Ctrl-C, not put back (the hook
+      // may read it), so named (the message said the running release was untouched).
+      const secret = (password: string) => `apiVersion: v1\nkind: Secret\nmetadata:\n  name: dbpass\nstringData:\n  password: ${password}\n`
+      app.repo.write('deploy/secret.yaml', secret('first'))
+      await app.repo.commit('a fixed-name Secret')
       // /app without arguments is the server: the "migration" runs until its Job is deleted. While it runs, `status`
       // says the deploy holds the lock (its reason names the revision) and the hook runs.
-      const stopped = await ctrlCDuringHook('  predeploy:\n    - {name: migrate, service: web, command: [/app], timeout: 3m}', async () => {
+      const during = async () => {
         const short = (await app.repo.git('rev-parse', '--short=7', 'HEAD')).trim()
         const during = (await app.json(['status', 'test'])).doc.result
         expect(during.lock).to.include({reason: `deploy test@${short}`, expired: false})
@@ -249,9 +255,14 @@ describe('real node: hooks, run, exec and port-forward', function () {
         const text = (await app.cli(['status', 'test'])).stdout.split('\n')
         expect(text[1]).to.match(new RegExp(`^locked by \\S+ since \\S+ \\(deploy test@${short}\\); expires \\S+$`))
         expect(text[2]).to.match(new RegExp(`^hook migrate of release 2 is still running \\(job ${job}, started \\S+\\)$`))
-      })
+      }
+      const stopped = await ctrlCDuringHook('  predeploy:\n    - {name: migrate, service: web, command: [/app], timeout: 3m}', during, () => app.repo.write('deploy/secret.yaml', secret('second')))
       expect(stopped.exitCode, stopped.stderr).to.equal(130)
       expect(stopped.stderr).to.include('predeploy hook migrate was interrupted')
+      expect(stopped.stderr).to.include(
+        "release 2 was not rolled out (the running release's workloads are untouched); Secret/dbpass, applied before the hook, has release 2's content, not release 1's (not put back while the hook may read it: `skycap rollback test --to 1` puts back its content once the hook is done)",
+      )
+      expect(Buffer.from((await app.get(['secret', 'dbpass'])).data.password, 'base64').toString()).to.equal('second')
       expect(stopped.stderr).to.include('a deploy before then is refused, exit 3')
       // After the Ctrl-C: the lock released, the hook still running.
       const left = (await app.json(['status', 'test'])).doc.result

@@ -570,7 +570,7 @@ describe('hooks: Ctrl-C during a predeploy hook', () => {
     expect(error).to.be.instanceOf(HookFailedError)
     expect(error.interrupted).to.equal(true)
     expect(error.message).to.equal(
-      'predeploy hook migrate was interrupted: skycap stopped following it; its job shop-staging-migrate-4 was not stopped and goes on running; release 4 was not rolled out (the running release is untouched)',
+      "predeploy hook migrate was interrupted: skycap stopped following it; its job shop-staging-migrate-4 was not stopped and goes on running; release 4 was not rolled out (the running release's workloads are untouched)",
     )
     expect(error.message).to.not.include('was stopped;')
     expect(error.hint).to.include('kubectl logs -f job/shop-staging-migrate-4')
@@ -598,7 +598,7 @@ describe('hooks: Ctrl-C during a predeploy hook', () => {
     expect(cleanup.error).to.be.instanceOf(HookFailedError)
     expect(cleanup.error.interrupted).to.equal(true)
     expect(cleanup.error.message).to.equal(
-      'predeploy hook migrate was interrupted: interrupted before it started (no job was created); release 4 was not rolled out (the running release is untouched)',
+      "predeploy hook migrate was interrupted: interrupted before it started (no job was created); release 4 was not rolled out (the running release's workloads are untouched)",
     )
     expect(cleanup.error.hint).to.equal('No hook ran; deploy again.')
     expect(cleanup.hooks.recordFields()).to.deep.equal({})
@@ -608,7 +608,7 @@ describe('hooks: Ctrl-C during a predeploy hook', () => {
     ])
     expect(create.error.interrupted).to.equal(true)
     expect(create.error.message).to.equal(
-      'predeploy hook migrate was interrupted: interrupted while its job shop-staging-migrate-4 was being created (it may have been, and then runs on); release 4 was not rolled out (the running release is untouched)',
+      "predeploy hook migrate was interrupted: interrupted while its job shop-staging-migrate-4 was being created (it may have been, and then runs on); release 4 was not rolled out (the running release's workloads are untouched)",
     )
     expect(create.error.hint).to.include('kubectl logs -f job/shop-staging-migrate-4')
     expect(create.hooks.recordFields().hooks?.[0]).to.include({name: 'migrate', result: 'interrupted', job: 'shop-staging-migrate-4'})
