@@ -151,7 +151,10 @@ export class DeployHooks {
         failure.logs.length
           ? `Read its output above (${all}), ${next}`
           : `It printed nothing; \`${shown(`describe job/${job}`)}\` and its pod's events say why. ${next[0]?.toUpperCase()}${next.slice(1)}`,
-        `Its last output lines are in details.report.failures[0].logs (${all}); ${next}`,
+        // A hook that printed nothing has no lines there: --json says what text mode says.
+        failure.logs.length
+          ? `Its last output lines are in details.report.failures[0].logs (${all}); ${next}`
+          : `It printed nothing; \`${shown(`describe job/${job}`)}\` and its pod's events say why. ${next[0]?.toUpperCase()}${next.slice(1)}`,
       )
     }
   }
@@ -378,7 +381,7 @@ export function hooksNotUndone(left: ReleaseRecord[]): string | undefined {
       ),
   )
   if (ran.length === 0) return undefined
-  return `hooks are not undone by a rollback: ${ran.join(', ')} ran and what they changed (a migration, say) stays as it is`
+  return `hooks are not undone by a rollback: ${ran.join(', ')} ran and what ${ran.length === 1 ? 'it' : 'they'} changed (a migration, say) stays as it is`
 }
 
 /**

@@ -111,6 +111,14 @@ describe('real node: hooks, run, exec and port-forward', function () {
     expect(endpoints.subsets[0].addresses.map((a: any) => a.targetRef.name)).to.deep.equal([pod.metadata.name])
   })
 
+  realIt("a predeploy hook whose command is not in the image: --json's hint says it printed nothing, as the text does (it pointed at empty logs)", async () => {
+    await app.change(HOOKS('  predeploy:\n    - {name: migrate, service: web, command: [/bin/migrate, up]}'), 'a hook the image lacks')
+    const r = await deploy()
+    expect(r.exitCode, r.stderr).to.equal(1)
+    expect(r.doc.error.details.report.failures[0].logs).to.deep.equal([])
+    expect(r.doc.error.hint, r.doc.error.hint).to.match(/^It printed nothing; `kubectl [^`]*describe job\/realapp-test-migrate-1[^`]*` and its pod's events say why\. Fix the command or the code/)
+  })
+
   realIt('a failing predeploy hook stops the deploy: the running release stays untouched and answering, its Secret put back', async () => {
     const secret = (password: string, extra = '') => `apiVersion: v1\nkind: Secret\nmetadata:\n  name: dbpass\nstringData:\n  password: ${password}\n${extra}`
     app.repo.write('deploy/secret.yaml', secret('first'))

@@ -762,15 +762,15 @@ describe('hooks: records', () => {
   it('a rollback says which hooks it does not undo', () => {
     expect(hooksNotUndone([record(2)])).to.equal(undefined)
     expect(hooksNotUndone([record(3, [{name: 'migrate', phase: 'predeploy', result: 'succeeded', durationMs: 1, job: 'j'}]), record(2)])).to.equal(
-      'hooks are not undone by a rollback: migrate (release 3) ran and what they changed (a migration, say) stays as it is',
+      'hooks are not undone by a rollback: migrate (release 3) ran and what it changed (a migration, say) stays as it is',
     )
     // Ctrl-C during a hook leaves its Job running: it is named too (it was left out).
     expect(hooksNotUndone([record(5, [{name: 'migrate', phase: 'predeploy', result: 'interrupted', durationMs: 1, job: 'j'}])])).to.equal(
-      'hooks are not undone by a rollback: migrate (release 5, left running when its deploy was interrupted) ran and what they changed (a migration, say) stays as it is',
+      'hooks are not undone by a rollback: migrate (release 5, left running when its deploy was interrupted) ran and what it changed (a migration, say) stays as it is',
     )
     // A hook its timeout stopped ran, maybe half-way: named too.
     expect(hooksNotUndone([record(6, [{name: 'migrate', phase: 'predeploy', result: 'timed-out', durationMs: 1, job: 'j'}])])).to.equal(
-      'hooks are not undone by a rollback: migrate (release 6, stopped at its timeout, maybe half-way) ran and what they changed (a migration, say) stays as it is',
+      'hooks are not undone by a rollback: migrate (release 6, stopped at its timeout, maybe half-way) ran and what it changed (a migration, say) stays as it is',
     )
   })
 
@@ -785,6 +785,6 @@ describe('hooks: records', () => {
       'hooks are not undone by a rollback: migrate (release 2, left running when its deploy was interrupted), smoke (release 3) ran and what they changed (a migration, say) stays as it is',
     )
     // Rolled back to the release just before: the failed one's only, as before.
-    expect(hooksNotUndoneBy(2, earlier, failed)).to.equal('hooks are not undone by a rollback: smoke (release 3) ran and what they changed (a migration, say) stays as it is')
+    expect(hooksNotUndoneBy(2, earlier, failed)).to.equal('hooks are not undone by a rollback: smoke (release 3) ran and what it changed (a migration, say) stays as it is')
   })
 })
