@@ -241,7 +241,7 @@ export async function parseConfig(text: string, file: string, show: (path: strin
         const pos = p.key === undefined ? locate(p.path) : locateKey(p.path, p.key)
         return new ConfigError(p.message, {file: shown, line: pos?.line, column: pos?.column})
       }),
-      `Fix ${shown} (the JSON Schema skycap.schema.json lists every key; editors with the YAML extension complete it).`,
+      `Fix ${shown} (\`skycap config schema\` prints the JSON Schema of every key; editors with the YAML extension complete from it).`,
     )
   }
 

@@ -549,10 +549,12 @@ const BUILT_IN_VERSIONS: Record<string, string> = {
 }
 
 function verb(args: readonly string[]): string {
-  return args
+  // A dry run says so: "kubectl apply failed" of the validate phase read as if something had been applied.
+  const dryRun = args.find((a) => a.startsWith('--dry-run'))
+  return `${args
     .filter((a) => !a.startsWith('-'))
     .slice(0, 2)
-    .join(' ')
+    .join(' ')}${dryRun ? ` ${dryRun}` : ''}`
 }
 
 // The start of a Go value the API server prints with %#v: `core.PodTemplateSpec{`, `[]core.Container{`, `map[string]string{`.

@@ -697,7 +697,7 @@ describe('real node: hooks, run, exec and port-forward', function () {
     const r = await deployText()
     expect(r.exitCode).to.equal(2)
     const [error, hint, ...rest] = r.stderr.slice(r.stderr.indexOf('Error: ')).trimEnd().split('\n')
-    expect(error).to.match(/^Error: kubectl apply failed \(context [^)]+\): the Job "migrate" cannot be changed in place \(spec\.template is immutable once created\)$/)
+    expect(error).to.match(/^Error: kubectl apply --dry-run=server failed \(context [^)]+\): the Job "migrate" cannot be changed in place \(spec\.template is immutable once created\)$/)
     expect(hint).to.include('name: migrate-{{ revision.short }}')
     expect(rest).to.deep.equal([])
     expect(r.stderr).to.not.match(/PodTemplateSpec|ObjectMeta/)

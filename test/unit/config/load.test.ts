@@ -61,6 +61,8 @@ describe('config loading', () => {
   it('reports an unknown top-level key', async () => {
     const e = await errorsOf(`${VALID}registy: foo\n`)
     expect(e.message).to.match(/:11:1: unknown key "registy" in the top level \(did you mean "registry"\?\); allowed keys: app, registry/)
+    // The schema is named by the command that prints it: a user's repository has no skycap.schema.json.
+    expect(e.hint).to.equal('Fix /tmp/x/skycap.yaml (`skycap config schema` prints the JSON Schema of every key; editors with the YAML extension complete from it).')
   })
 
   it('reports a wrong type at the value', async () => {

@@ -69,7 +69,7 @@ describe('deploy phases: exact kubectl argv', () => {
     expect(error).to.be.instanceOf(KubectlError)
     expect(error.kind).to.equal('invalid')
     expect(error.message).to.equal(
-      'kubectl apply failed (context kind-x): error validating "STDIN": error validating data: ValidationError(Deployment.spec.template.spec): unknown field "bogusField" in io.k8s.api.core.v1.PodSpec',
+      'kubectl apply --dry-run=server failed (context kind-x): error validating "STDIN": error validating data: ValidationError(Deployment.spec.template.spec): unknown field "bogusField" in io.k8s.api.core.v1.PodSpec',
     )
     const rendered = withField.map((object) => ({object, source: 'skycap.yaml'}))
     expect(rejectedObjects(error.stderr, rendered, {file: 'skycap.yaml', show: (f: string) => f, locate: () => undefined}).map((r) => r.ref)).to.deep.equal(['Deployment/worker'])

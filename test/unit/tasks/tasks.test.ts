@@ -179,7 +179,7 @@ describe('kubectl rejections in one sentence', () => {
       `Error from server (Invalid): error when applying patch:\nJob.batch "migrate" is invalid: ${DUMP}: field is immutable\n`,
       'prod',
     )
-    expect(error.message).to.equal('kubectl apply failed (context prod): the Job "migrate" cannot be changed in place (spec.template is immutable once created)')
+    expect(error.message).to.equal('kubectl apply --dry-run=server failed (context prod): the Job "migrate" cannot be changed in place (spec.template is immutable once created)')
     expect(error.hint).to.include('name: migrate-{{ revision.short }}')
     expect(error.exitCode).to.equal(2)
     const selector = classify(['apply'], `The Deployment "web" is invalid: spec.selector: Invalid value: v1.LabelSelector{MatchLabels:map[string]string{"a":"b"}}: field is immutable`)
@@ -189,7 +189,7 @@ describe('kubectl rejections in one sentence', () => {
 
   it('a changed Secret that sets immutable: true is an invalid change (exit 2), not a missing RBAC permission', () => {
     const error = classify(['apply', '--server-side', '-f', '-', '--dry-run=server'], 'The Secret "db" is invalid: data: Forbidden: field is immutable when `immutable` is set\n', 'prod')
-    expect(error.message).to.equal('kubectl apply failed (context prod): the Secret "db" cannot be changed in place (it sets immutable: true, so its data cannot change)')
+    expect(error.message).to.equal('kubectl apply --dry-run=server failed (context prod): the Secret "db" cannot be changed in place (it sets immutable: true, so its data cannot change)')
     expect(error.hint).to.equal('Delete Secret/db so it is created again, or give it a new name; nothing was changed.')
     expect(error.exitCode).to.equal(2)
     // Several fields refused at once: the server lists them (it was read as a missing RBAC permission).
