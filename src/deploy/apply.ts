@@ -436,14 +436,6 @@ export async function applyInPhases(kubectl: Kubectl, objects: KubeObject[], sig
 /** The config a running release's pods read or run with: put back when a predeploy hook fails (restoreConfig). */
 const RESTORED_KINDS = new Set(['Secret', 'ConfigMap', 'ServiceAccount', 'Role', 'RoleBinding'])
 
-/**
- * After a predeploy hook failed: the config objects applied before it (a fixed-name Secret, a Role) changed what the
- * running release reads, though it was said untouched. Those the running release has (`running`, its recorded
- * manifests) are applied again as it has them, in one call; those new with this release are named, left for the next
- * deploy to prune (they may have existed before, made by hand). When the call is refused (a Secret made immutable by
- * the failed release), each is applied alone to tell which went back and which did not: one refusal read as all of
- * them not put back, and the rollback it offered could not put that one back either.
- */
 /** The name render gives a service's config folder: `<service>-config-<10 hex digits of its content>`. */
 const CONTENT_NAMED = /-config-[0-9a-f]{10}$/
 
@@ -466,6 +458,14 @@ export function configChanges(applied: KubeObject[], running: KubeObject[]): {ch
 
 const objectRef = (o: KubeObject) => `${o.kind}/${o.metadata.name}`
 
+/**
+ * After a predeploy hook failed: the config objects applied before it (a fixed-name Secret, a Role) changed what the
+ * running release reads, though it was said untouched. Those the running release has (`running`, its recorded
+ * manifests) are applied again as it has them, in one call; those new with this release are named, left for the next
+ * deploy to prune (they may have existed before, made by hand). When the call is refused (a Secret made immutable by
+ * the failed release), each is applied alone to tell which went back and which did not: one refusal read as all of
+ * them not put back, and the rollback it offered could not put that one back either.
+ */
 export async function restoreConfig(
   kubectl: Kubectl,
   applied: KubeObject[],

@@ -22,7 +22,7 @@ export async function putBackConfig(kubectl: Kubectl, objects: KubeObject[], run
       immutable.length ? `; ${immutable.join(', ')} could not be put back: the failed release made ${them(immutable)} immutable (delete ${them(immutable)}, then \`${back}\`)` : '',
       other.length ? `; the API server refused to put back ${other.join(', ')} (\`${back}\` applies ${them(other)} again)` : '',
       // With no running release, everything the first release applied is new, and stays.
-      added.length ? `; ${added.join(', ')}, new with release ${release}, ${added.length === 1 ? 'stays' : 'stay'} until the next deploy prunes ${them(added)}` : '',
+      addedNote(added, release),
     ].join('')
   } catch (error) {
     if (!running) return ''
@@ -42,11 +42,21 @@ export async function configLeftNote(objects: KubeObject[], running: StoredRelea
       objects.filter((o) => CONFIG_KINDS.has(o.kind)),
       await running.manifests(),
     )
-    const refs = [...changed.map((o) => `${o.kind}/${o.metadata.name}`), ...added]
-    if (!refs.length) return ''
+    const refs = changed.map((o) => `${o.kind}/${o.metadata.name}`)
     const one = refs.length === 1
-    return `; ${refs.join(', ')}, applied before the hook, ${one ? 'has' : 'have'} release ${release}'s content, not release ${running.record.number}'s (not put back while the hook may read ${one ? 'it' : 'them'}: \`skycap rollback ${environment} --to ${running.record.number}\` puts back ${one ? 'its' : 'their'} content once the hook is done)`
+    return [
+      refs.length
+        ? `; ${refs.join(', ')}, applied before the hook, ${one ? 'has' : 'have'} release ${release}'s content, not release ${running.record.number}'s (not put back while the hook may read ${one ? 'it' : 'them'}: \`skycap rollback ${environment} --to ${running.record.number}\` puts back ${one ? 'its' : 'their'} content once the hook is done)`
+        : '',
+      addedNote(added, release),
+    ].join('')
   } catch {
     return ''
   }
+}
+
+/** The config objects new with the release, left for the next deploy to prune, as a phrase starting with "; ". */
+function addedNote(added: string[], release: number): string {
+  if (!added.length) return ''
+  return `; ${added.join(', ')}, new with release ${release}, ${added.length === 1 ? 'stays' : 'stay'} until the next deploy prunes ${added.length === 1 ? 'it' : 'them'}`
 }
