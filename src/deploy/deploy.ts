@@ -10,7 +10,7 @@ import {CONFIG_KINDS, type KubeObject} from '../render/objects.js'
 import {ClusterSnapshot} from '../resources/status.js'
 import {serviceStatus} from './inspect.js'
 import {prepareRelease, type PreparedRelease, UNTRACKED_COUNT} from '../render/prepare.js'
-import {checkImages, parseImage} from '../registry/images.js'
+import {checkImages, uncheckedImagesHint} from '../registry/images.js'
 import {
   elsewhereNote,
   type HookRecord,
@@ -1003,31 +1003,6 @@ export async function checkImagesExist(prepared: PreparedRelease, deps: Pick<Dep
       details: {images: unknown},
     })
   }
-}
-
-/** Hosts that exist only as examples (RFC 2606, and what skycap init writes in registry:): never a real registry. */
-const PLACEHOLDER_HOST = /(^|\.)(example\.(com|org|net)|example|invalid|test)$/
-
-/**
- * What to do about images whose registry could not say whether it has them: by what went wrong. `docker login`
- * cannot help a host that does not resolve, and the scaffold's registry.example.com is a placeholder to replace.
- */
-export function uncheckedImagesHint(unknown: Array<{image: string; detail?: string}>): string {
-  const hosts = (test: (detail: string) => boolean) => [...new Set(unknown.filter((u) => test(u.detail ?? '')).map((u) => parseImage(u.image).host))]
-  const unreachable = hosts((d) => d.startsWith('cannot reach '))
-  const refused = hosts((d) => /refused access/.test(d))
-  const placeholders = unreachable.filter((h) => PLACEHOLDER_HOST.test(h))
-  const parts: string[] = []
-  if (placeholders.length)
-    parts.push(
-      `the registry host ${placeholders.join(', ')} ${placeholders.length > 1 ? 'are placeholders' : 'is a placeholder'} (skycap init writes one): set registry: in skycap.yaml (or the environment's) to your registry`,
-    )
-  const others = unreachable.filter((h) => !placeholders.includes(h))
-  if (others.length) parts.push(`check registry: in skycap.yaml and that ${others.join(', ')} can be reached from here`)
-  if (refused.length) parts.push(`log in: ${refused.map((h) => `docker login ${h}`).join(', ')} (skycap reads docker's credentials)`)
-  if (parts.length === 0) parts.push('fix registry access (docker login)')
-  const text = parts.join('; ')
-  return `${text.charAt(0).toUpperCase()}${text.slice(1)}. --skip-image-check deploys without asking the registry (the nodes must still pull the images).`
 }
 
 /**

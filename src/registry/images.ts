@@ -34,7 +34,8 @@ export function parseImage(image: string): ImageParts {
 }
 
 /** What the registry said about an image; `digest` is the manifest's (Docker-Content-Digest) when present. */
-export type ImageCheck = {image: string; state: 'present' | 'missing' | 'unknown'; detail?: string; digest?: string}
+/** `cause`, for an unknown state: the registry could not be reached, refused the credentials, or answered an error. */
+export type ImageCheck = {image: string; state: 'present' | 'missing' | 'unknown'; detail?: string; digest?: string; cause?: 'unreachable' | 'refused' | 'error'}
 
 export interface RegistryOptions {
   fetch?: typeof fetch
@@ -92,10 +93,10 @@ async function checkOne(image: string, insecure: Set<string>, credentialsFor: (h
       return digest ? {image, state: 'present', digest} : {image, state: 'present'}
     }
     if (res.status === 404) return {image, state: 'missing', detail: `${host} has no ${repository}:${reference}`}
-    if (res.status === 401 || res.status === 403) return {image, state: 'unknown', detail: `${host} refused access (HTTP ${res.status}); log in with docker login ${host}`}
-    return {image, state: 'unknown', detail: `${host} answered HTTP ${res.status}`}
+    if (res.status === 401 || res.status === 403) return {image, state: 'unknown', cause: 'refused', detail: `${host} refused access (HTTP ${res.status}); log in with docker login ${host}`}
+    return {image, state: 'unknown', cause: 'error', detail: `${host} answered HTTP ${res.status}`}
   } catch (error) {
-    return {image, state: 'unknown', detail: `cannot reach ${host}: ${fetchFailure(error, options.timeoutMs ?? 10_000).why}`}
+    return {image, state: 'unknown', cause: 'unreachable', detail: `cannot reach ${host}: ${fetchFailure(error, options.timeoutMs ?? 10_000).why}`}
   }
 }
 
@@ -127,4 +128,29 @@ async function bearerToken(challenge: string, repository: string, basic: string 
   if (!res.ok) return undefined
   const body = (await res.json()) as {token?: string; access_token?: string}
   return body.token ?? body.access_token
+}
+
+/** Hosts that exist only as examples (RFC 2606, and what skycap init writes in registry:): never a real registry. */
+const PLACEHOLDER_HOST = /(^|\.)(example\.(com|org|net)|example|invalid|test)$/
+
+/**
+ * What to do about images whose registry could not say whether it has them, by what went wrong: `docker login`
+ * cannot help a host that does not resolve, and the scaffold's registry.example.com is a placeholder to replace.
+ */
+export function uncheckedImagesHint(unknown: Array<Pick<ImageCheck, 'image' | 'cause'>>): string {
+  const hosts = (cause: ImageCheck['cause']) => [...new Set(unknown.filter((u) => u.cause === cause).map((u) => parseImage(u.image).host))]
+  const unreachable = hosts('unreachable')
+  const refused = hosts('refused')
+  const placeholders = unreachable.filter((h) => PLACEHOLDER_HOST.test(h))
+  const others = unreachable.filter((h) => !placeholders.includes(h))
+  const parts: string[] = []
+  if (placeholders.length)
+    parts.push(
+      `the registry host ${placeholders.join(', ')} ${placeholders.length > 1 ? 'are placeholders' : 'is a placeholder'} (skycap init writes one): set registry: in skycap.yaml (or the environment's) to your registry`,
+    )
+  if (others.length) parts.push(`check registry: in skycap.yaml and that ${others.join(', ')} can be reached from here`)
+  if (refused.length) parts.push(`log in: ${refused.map((h) => `docker login ${h}`).join(', ')} (skycap reads docker's credentials)`)
+  if (parts.length === 0) parts.push('fix registry access (docker login)')
+  const text = parts.join('; ')
+  return `${text.charAt(0).toUpperCase()}${text.slice(1)}. --skip-image-check deploys without asking the registry (the nodes must still pull the images).`
 }

@@ -5,7 +5,7 @@ import {join} from 'node:path'
 import {gzipSync} from 'node:zlib'
 
 import {ciOutput} from '../../../src/ci/output.js'
-import {deploy, interruptedHint, uncheckedImagesHint} from '../../../src/deploy/deploy.js'
+import {deploy, interruptedHint} from '../../../src/deploy/deploy.js'
 import type {UserError} from '../../../src/errors.js'
 import type {RolloutSummary} from '../../../src/release/store.js'
 import {WATCH_RESOURCES} from '../../../src/resources/kinds.js'
@@ -485,23 +485,5 @@ describe('skycap deploy: the hint after an interrupted deploy', () => {
     for (const rollouts of none) {
       expect(interruptedHint('test', rollouts)).to.equal('Check `skycap status test`; deploy again or roll back.')
     }
-  })
-})
-
-describe('skycap deploy: the hint when the registry cannot say whether it has the images', () => {
-  it("by what went wrong: the scaffold's placeholder host, a host that does not answer, a refused login", () => {
-    expect(uncheckedImagesHint([{image: 'registry.example.com/gapp/web:abc', detail: 'cannot reach registry.example.com: ENOTFOUND'}])).to.equal(
-      "The registry host registry.example.com is a placeholder (skycap init writes one): set registry: in skycap.yaml (or the environment's) to your registry. --skip-image-check deploys without asking the registry (the nodes must still pull the images).",
-    )
-    expect(
-      uncheckedImagesHint([
-        {image: 'ghcr.io/acme/web:abc', detail: 'ghcr.io refused access (HTTP 401); log in with docker login ghcr.io'},
-        {image: 'registry.internal:5000/acme/worker:abc', detail: 'cannot reach registry.internal:5000: ECONNREFUSED'},
-      ]),
-    ).to.equal(
-      "Check registry: in skycap.yaml and that registry.internal:5000 can be reached from here; log in: docker login ghcr.io (skycap reads docker's credentials). --skip-image-check deploys without asking the registry (the nodes must still pull the images).",
-    )
-    // Anything else (a registry that answered 500): as before.
-    expect(uncheckedImagesHint([{image: 'ghcr.io/acme/web:abc', detail: 'ghcr.io answered HTTP 500'}])).to.match(/^Fix registry access \(docker login\)\. --skip-image-check/)
   })
 })

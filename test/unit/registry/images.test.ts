@@ -4,7 +4,7 @@ import net from 'node:net'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
-import {checkImages} from '../../../src/registry/images.js'
+import {checkImages, uncheckedImagesHint} from '../../../src/registry/images.js'
 
 describe('registry image check: a registry that cannot be asked', () => {
   let dir: string
@@ -23,7 +23,7 @@ describe('registry image check: a registry that cannot be asked', () => {
     const port = (closed.address() as net.AddressInfo).port
     await new Promise((r) => closed.close(r))
     const [down] = await checkImages([`127.0.0.1:${port}/team/web:1`], {dockerConfig})
-    expect(down).to.deep.equal({image: `127.0.0.1:${port}/team/web:1`, state: 'unknown', detail: `cannot reach 127.0.0.1:${port}: ECONNREFUSED`})
+    expect(down).to.deep.equal({image: `127.0.0.1:${port}/team/web:1`, state: 'unknown', cause: 'unreachable', detail: `cannot reach 127.0.0.1:${port}: ECONNREFUSED`})
 
     // A registry that accepts the connection and never answers.
     const held: net.Socket[] = []
@@ -44,5 +44,23 @@ describe('registry image check: a registry that cannot be asked', () => {
       const [blocked] = await checkImages([`127.0.0.1:${port}/team/web:1`], {dockerConfig})
       expect(blocked?.detail).to.equal(`cannot reach 127.0.0.1:${port}: Node's fetch refuses this port (one of the ports browsers block, such as 6000 or 6665-6669); serve it on another port`)
     }
+  })
+})
+
+describe('the image check: the hint when the registry cannot say whether it has the images', () => {
+  it("by what went wrong: the scaffold's placeholder host, a host that does not answer, a refused login", () => {
+    expect(uncheckedImagesHint([{image: 'registry.example.com/gapp/web:abc', cause: 'unreachable'}])).to.equal(
+      "The registry host registry.example.com is a placeholder (skycap init writes one): set registry: in skycap.yaml (or the environment's) to your registry. --skip-image-check deploys without asking the registry (the nodes must still pull the images).",
+    )
+    expect(
+      uncheckedImagesHint([
+        {image: 'ghcr.io/acme/web:abc', cause: 'refused'},
+        {image: 'registry.internal:5000/acme/worker:abc', cause: 'unreachable'},
+      ]),
+    ).to.equal(
+      "Check registry: in skycap.yaml and that registry.internal:5000 can be reached from here; log in: docker login ghcr.io (skycap reads docker's credentials). --skip-image-check deploys without asking the registry (the nodes must still pull the images).",
+    )
+    // Anything else (a registry that answered 500): as before.
+    expect(uncheckedImagesHint([{image: 'ghcr.io/acme/web:abc', cause: 'error'}])).to.match(/^Fix registry access \(docker login\)\. --skip-image-check/)
   })
 })
