@@ -3,7 +3,7 @@ import {ApiServerUnreachableError, formatLocation, InterruptedError, KubectlErro
 import {describeOwner, ownershipOf} from '../env/ownership.js'
 import {cutGoValues, type Kubectl} from '../kubectl/kubectl.js'
 import type {OutageOptions} from '../kubectl/outage.js'
-import {CLUSTER_SCOPED, CONFIG_KINDS, type KubeObject, LABELS, type RenderedObject} from '../render/objects.js'
+import {CLUSTER_SCOPED, CONFIG_KINDS, isContentNamed, type KubeObject, LABELS, type RenderedObject} from '../render/objects.js'
 
 // Server-side apply as manager "skycap": no last-applied annotation, and fields other managers own (an HPA's
 // replicas, a mesh's sidecar annotations) are not fought over unless skycap sets them.
@@ -436,9 +436,6 @@ export async function applyInPhases(kubectl: Kubectl, objects: KubeObject[], sig
 /** The config a running release's pods read or run with: put back when a predeploy hook fails (restoreConfig). */
 const RESTORED_KINDS = new Set(['Secret', 'ConfigMap', 'ServiceAccount', 'Role', 'RoleBinding'])
 
-/** The name render gives a service's config folder: `<service>-config-<10 hex digits of its content>`. */
-const CONTENT_NAMED = /-config-[0-9a-f]{10}$/
-
 /**
  * The config objects `applied` changed from what the running release has (`changed`: the running release's versions)
  * and those it added that a running pod could read (`added`: refs).
@@ -452,7 +449,7 @@ export function configChanges(applied: KubeObject[], running: KubeObject[]): {ch
   })
   // A new content-named ConfigMap (`web-config-<hash>`, every config folder's) is read by no running pod: not worth a
   // word. A template's ConfigMap of a fixed name is named, as a Secret is (a hook's failure left it unsaid).
-  const added = mine.filter((o) => !before.has(objectRef(o)) && !(o.kind === 'ConfigMap' && CONTENT_NAMED.test(o.metadata.name))).map(objectRef)
+  const added = mine.filter((o) => !before.has(objectRef(o)) && !(o.kind === 'ConfigMap' && isContentNamed(o.metadata.name))).map(objectRef)
   return {changed, added}
 }
 

@@ -103,3 +103,13 @@ export function sortForApply<T extends {object: KubeObject}>(objects: T[]): T[] 
 export function refOf(object: KubeObject): string {
   return `${object.kind}/${object.metadata.name}`
 }
+
+/** The name of a service's config-folder ConfigMap: it changes with its content, so a change rolls the pods. */
+export function contentNamedConfigMap(service: string, hash: string): string {
+  return `${service}-config-${hash}`
+}
+
+/** Whether a ConfigMap's name is one contentNamedConfigMap gives (content-named: no running pod reads a new one). */
+export function isContentNamed(name: string): boolean {
+  return /-config-[0-9a-f]{10}$/.test(name)
+}

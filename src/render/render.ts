@@ -12,7 +12,7 @@ import {readError} from '../folders.js'
 import {templatesDir} from '../paths.js'
 import {CONFIG_MOUNT_PATH, readConfigFiles} from './configmap.js'
 import {imageTagFor, serviceImages} from './images.js'
-import {ANNOTATIONS, CLUSTER_SCOPED, type KubeObject, LABELS, type RenderedObject, sortForApply} from './objects.js'
+import {ANNOTATIONS, CLUSTER_SCOPED, contentNamedConfigMap, type KubeObject, LABELS, type RenderedObject, sortForApply} from './objects.js'
 import {secretDataProblems} from './secrets.js'
 import {closest} from '../suggest.js'
 import {deploymentStrategy} from '../strategies/strategy.js'
@@ -80,7 +80,7 @@ async function renderFiles(loaded: LoadedConfig, env: Environment, revision: Rev
     let configMapName: string | undefined
     if (svc.config !== undefined) {
       const files = readConfigFiles(resolve(dir, svc.config), env.config ? resolve(dir, env.config, name) : undefined, {root: loaded.root, shownFile: shownConfig, show: loaded.show})
-      configMapName = `${name}-config-${files.hash}`
+      configMapName = contentNamedConfigMap(name, files.hash)
       const cm: KubeObject = {apiVersion: 'v1', kind: 'ConfigMap', metadata: {name: configMapName, labels}}
       if (Object.keys(files.data).length) cm.data = files.data
       if (Object.keys(files.binaryData).length) cm.binaryData = files.binaryData
