@@ -201,6 +201,35 @@ describe('skycap deploy (real cluster)', function () {
     })
   }
 
+  it("lock release without --force refuses a running deploy's lock of one's own (it freed it), and frees a lock taken by hand", async () => {
+    await app.change(NOT_READY, 'never ready')
+    const child = execa('node', [cliPath, ...DEPLOY, 'test', '--timeout', '5m'], {cwd: app.repo.dir, reject: false, env: {NO_COLOR: '1'}})
+    let err = ''
+    child.stderr?.on('data', (d) => (err += d))
+    try {
+      await waitFor('the watch to start', () => err.includes('Rolling out'), {timeoutMs: 60_000})
+      const lease = async () => (await kubectl(['get', 'lease', 'skycap-lock-itapp', '--ignore-not-found', '-o', 'json'], {namespace: ns.name})).stdout.trim()
+      expect(JSON.parse(await lease()).metadata.annotations['skycap.dev/held-by']).to.equal('command')
+      for (let round = 1; round <= 2; round++) {
+        const refused = await app.json(['lock', 'release', 'test'])
+        expect(refused.exitCode, `round ${round}: ${refused.stderr}`).to.equal(2)
+        expect(refused.doc.error.message).to.match(/^test's lock is held by a skycap command of yours that has not ended \(deploy test@[0-9a-f]{7}\); nothing was changed$/)
+        expect(JSON.parse(await lease()).metadata.annotations['skycap.dev/held-by'], 'the lock is still there').to.equal('command')
+      }
+      // The refused deploy beside it: its hint names --force, not a plain release.
+      const second = await app.cli([...DEPLOY, 'test'])
+      expect(second.exitCode).to.equal(3)
+      expect(second.stderr).to.contain('skycap lock release test --force')
+    } finally {
+      child.kill('SIGINT')
+      await child
+    }
+    expect((await app.json(['lock', 'acquire', 'test'])).exitCode).to.equal(0)
+    expect(JSON.parse((await kubectl(['get', 'lease', 'skycap-lock-itapp', '-o', 'json'], {namespace: ns.name})).stdout).metadata.annotations['skycap.dev/held-by']).to.equal('hand')
+    expect((await app.json(['lock', 'release', 'test'])).exitCode).to.equal(0)
+    expect((await kubectl(['get', 'lease', 'skycap-lock-itapp', '--ignore-not-found', '-o', 'name'], {namespace: ns.name})).stdout).to.equal('')
+  })
+
   it('a deploy whose output reader goes away (| head) finishes: recorded, the lock released, exit 0 (it exited 1 after the apply, unrecorded, the lock held)', async () => {
     for (let round = 1; round <= 2; round++) {
       app.repo.write('config/web/app.properties', `greeting=round ${round}\n`)
