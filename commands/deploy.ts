@@ -51,7 +51,20 @@ export default class Deploy extends SkycapCommand {
         skipHooks: flags['skip-hooks'],
         ignoreChecks: flags['ignore-checks'],
       },
-      {kubectl: this.kubectlFactory(), reporter: this.reporter(), confirm: this.confirmer(), ...this.noQuestions(), signal: this.abortOnSignals(), buildOutput: this.buildOutput()},
+      {
+        kubectl: this.kubectlFactory(),
+        reporter: this.reporter(),
+        confirm: this.confirmer(),
+        ...this.noQuestions(),
+        signal: this.abortOnSignals(),
+        buildOutput: this.buildOutput(),
+        // A second Ctrl-C during a hook quits before the release is recorded: the Job it leaves running is named.
+        onHookJob: (job, release) => {
+          this.forceQuitNote = job
+            ? () => `hook job ${job} goes on running in the cluster, and release ${release} is not recorded; \`skycap status\` shows the hook, and a deploy is refused while it runs`
+            : undefined
+        },
+      },
     )
     this.log(`${report.result === 'planned' ? 'would deploy' : 'deployed'} ${report.app} ${report.environment}@${report.revision.short}${report.release ? ` as release ${report.release}` : ''}`)
     return report

@@ -106,6 +106,11 @@ export interface DeployDeps {
   buildOutput?: (line: string) => void
   /** Runs the builders' processes (deploy --build; a fake in unit tests). */
   buildRun?: ProcessRunner
+  /**
+   * A hook's Job of release `release` runs (`job`), or has ended (undefined): a second Ctrl-C, which quits before the
+   * release is recorded, names the Job it leaves running.
+   */
+  onHookJob?: (job: string | undefined, release: number) => void
 }
 
 /** What a deploy did, for the summary and --json (also attached to the error when it failed). */
@@ -405,6 +410,7 @@ async function applyWatchRecord(
     // No release ever succeeded: nothing of this app runs that a failed predeploy hook leaves untouched.
     first: lastGood(releases) === undefined,
     ...(deps.hookJobs ? {hookJobs: deps.hookJobs} : {}),
+    onJob: (job: string | undefined) => deps.onHookJob?.(job, number),
     objects,
     config: prepared.loaded.config,
     reporter,

@@ -60,6 +60,8 @@ export interface HookContext {
   first?: boolean
   /** The environment's hook Jobs as the deploy read them under its lock (the cleanup need not list them again). */
   hookJobs?: HookJob[]
+  /** A hook's Job runs (its name), or ended (undefined); one a Ctrl-C left running is not said to have ended. */
+  onJob?: (job: string | undefined) => void
 }
 
 /** A hook that failed: its record and the report a deploy shows (its last output lines). */
@@ -215,6 +217,7 @@ export class DeployHooks {
         }
       }
       const deployFirst = ctx.deadline !== undefined && ctx.deadline.at < started + timeoutMs
+      ctx.onJob?.(name)
       const outcome = await runJob(ctx.kubectl, job, {
         onOutput: (chunk) => show(processor.pushBytes(chunk)),
         logFlags: ['--timestamps'],
@@ -241,6 +244,7 @@ export class DeployHooks {
       }
       this.records.push(record)
       if (outcome.result === 'interrupted') this.interrupted = {job: name}
+      else ctx.onJob?.(undefined)
       // The Job's own deadline (activeDeadlineSeconds) is the hook's timeout: it stopped the pod if it was first.
       this.deployTimedOut = outcome.result === 'timed-out' && deployFirst && !/deadline/i.test(outcome.message)
       this.lastFailure = {...(outcome.cause ? {cause: outcome.cause} : {}), image: containerImage(job)}

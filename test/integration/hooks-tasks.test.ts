@@ -244,6 +244,30 @@ describe('real node: hooks, run, exec and port-forward', function () {
     await kubectl(['delete', 'jobs', '-l', 'skycap.dev/job-kind=hook', '--wait=false'], {namespace: ns.name})
   })
 
+  realIt('a second Ctrl-C during a predeploy hook quits at once naming the hook Job it leaves running and the release it does not record', async () => {
+    expect((await deploy()).exitCode).to.equal(0)
+    await app.change((t) => HOOKS('  predeploy:\n    - {name: migrate, service: web, command: [/app], timeout: 3m}')(VERSION('v2')(t)), 'v2 with a hook that runs on')
+    await tagTestAppImage(await app.repo.git('rev-parse', 'HEAD'))
+    const running = execa('node', [cliPath, 'deploy', 'test'], {cwd: app.repo.dir, reject: false, env: {NO_COLOR: '1', SKYCAP_ENV: ''}})
+    const hookPods = async () => JSON.parse((await kubectl(['get', 'pods', '-l', 'skycap.dev/job-kind=hook', '-o', 'json'], {namespace: ns.name})).stdout).items as any[]
+    try {
+      await waitFor('the hook to run', async () => (await hookPods()).some((p) => p.status?.phase === 'Running'), {timeoutMs: 120_000})
+    } finally {
+      running.kill('SIGINT')
+      await new Promise((resolve) => setTimeout(resolve, 100))
+      running.kill('SIGINT')
+    }
+    const r = await running
+    expect(r.exitCode, r.stderr).to.equal(130)
+    // It said only that "what the first signal was undoing is left as it is".
+    expect(r.stderr).to.contain(
+      'Quit at once (SIGINT): hook job realapp-test-migrate-2 goes on running in the cluster, and release 2 is not recorded; `skycap status` shows the hook, and a deploy is refused while it runs',
+    )
+    const jobs = JSON.parse((await kubectl(['get', 'jobs', '-l', 'skycap.dev/job-kind=hook', '-o', 'json'], {namespace: ns.name})).stdout).items as any[]
+    expect(jobs.map((j) => j.metadata.name)).to.deep.equal(['realapp-test-migrate-2'])
+    await kubectl(['delete', 'jobs', '-l', 'skycap.dev/job-kind=hook', '--wait=false'], {namespace: ns.name})
+  })
+
   realIt(
     "a deploy after one Ctrl-C'd during its predeploy hook is refused while that hook still runs (it ran the migration again beside it); --skip-hooks deploys; once the Job is gone the hooks run again",
     async () => {
