@@ -59,10 +59,8 @@ export default class Deploy extends SkycapCommand {
         signal: this.abortOnSignals(),
         buildOutput: this.buildOutput(),
         // A second Ctrl-C during a hook quits before the release is recorded: the Job it leaves running is named.
-        onHookJob: (job, release) => {
-          this.forceQuitNote = job
-            ? () => `hook job ${job} goes on running in the cluster, and release ${release} is not recorded; \`skycap status\` shows the hook, and a deploy is refused while it runs`
-            : undefined
+        onHookJob: (quitNote) => {
+          this.forceQuitNote = quitNote === undefined ? undefined : () => quitNote
         },
       },
     )

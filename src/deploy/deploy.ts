@@ -55,7 +55,7 @@ import {appSelector, connect, type KubectlFactory, namespaceExists, type Target}
 import {changeSummary} from './diff.js'
 import {configuredReplicas, DEFAULT_TIMEOUT_MS, keepScaledReplicas, keptReplicasNote, liveDeployments, replacedReplicasNote} from './replicas.js'
 import {parseDuration} from '../duration.js'
-import {DeployHooks, HookFailedError, type HookJob, hooksNotUndoneBy, planHooks, refuseBesideRunningHooks} from '../hooks/hooks.js'
+import {DeployHooks, HookFailedError, type HookJob, hookLeftRunningNote, hooksNotUndoneBy, planHooks, refuseBesideRunningHooks} from '../hooks/hooks.js'
 import {configLeftNote, putBackConfig} from '../hooks/restore.js'
 import {type ChecksVerdict, requireGreenChecks} from '../ci-checks/checks.js'
 import {configFilePath, openRepository} from '../config/load.js'
@@ -107,10 +107,10 @@ export interface DeployDeps {
   /** Runs the builders' processes (deploy --build; a fake in unit tests). */
   buildRun?: ProcessRunner
   /**
-   * A hook's Job of release `release` runs (`job`), or has ended (undefined): a second Ctrl-C, which quits before the
-   * release is recorded, names the Job it leaves running.
+   * While a hook's Job runs, what a second Ctrl-C (which quits before the release is recorded) leaves behind, in
+   * words; undefined once the Job has ended.
    */
-  onHookJob?: (job: string | undefined, release: number) => void
+  onHookJob?: (quitNote: string | undefined) => void
 }
 
 /** What a deploy did, for the summary and --json (also attached to the error when it failed). */
@@ -410,7 +410,7 @@ async function applyWatchRecord(
     // No release ever succeeded: nothing of this app runs that a failed predeploy hook leaves untouched.
     first: lastGood(releases) === undefined,
     ...(deps.hookJobs ? {hookJobs: deps.hookJobs} : {}),
-    onJob: (job: string | undefined) => deps.onHookJob?.(job, number),
+    onJob: (job: string | undefined) => deps.onHookJob?.(job === undefined ? undefined : hookLeftRunningNote(job, number)),
     objects,
     config: prepared.loaded.config,
     reporter,
