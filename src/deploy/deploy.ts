@@ -45,8 +45,8 @@ import {
   unprunedNote,
   withRejectedObjects,
 } from './apply.js'
-import {formatFailure, type FailureReport} from './explain.js'
-import {applyAndWatch, type RolloutResult} from './rollout.js'
+import {type FailureReport} from './explain.js'
+import {applyAndWatch, rolloutReport, type RolloutResult} from './rollout.js'
 import {reportContact} from '../kubectl/outage.js'
 import {placedRelease, refuseSecondRollout, rollOutRelease, scaleDownOldSlots} from '../strategies/rollout.js'
 import {otherSlotDeployment} from '../strategies/strategy.js'
@@ -535,7 +535,7 @@ async function applyWatchRecord(
   // The explanation shows unfolded, as soon as it is known: in a CI log, after the deploy group and before the
   // rollback's (docs/ci.md), so it is there while the rollback runs, and if the job is cancelled during it.
   reporter.phase?.(null)
-  for (const f of rollout.failures) reporter.info(formatFailure(f))
+  for (const text of rolloutReport(rollout)) reporter.info(text)
   const cause = blame(rollout, report.result)
   // The failed release is recorded before the rollback starts, so it is in history whatever happens next, and
   // names the rollback entry that follows it.
@@ -796,7 +796,7 @@ async function autoRollback(
   } else {
     // Unfolded, as the failed deploy's explanation is: after the rollback group, not inside it.
     if (rollout.failures.length) deps.reporter.phase?.(null)
-    for (const f of rollout.failures) deps.reporter.info(formatFailure(f))
+    for (const text of rolloutReport(rollout)) deps.reporter.info(text)
   }
   const reason = ok
     ? undefined

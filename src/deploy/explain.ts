@@ -64,8 +64,24 @@ export const LOG_LINES = 25
  * namespace, and one logs call per failing container (at most 3 per report).
  */
 export async function explainFailures(kubectl: Kubectl, statuses: ResourceStatus[], makeFilter: () => LineFilter): Promise<FailureReport[]> {
+  return (await explainRollout(kubectl, statuses, [], makeFilter)).failures
+}
+
+/**
+ * Explains what failed, as explainFailures does, and what was still rolling out when it failed, from the same read of
+ * the events: a resource still moving is reported only when its pods have warnings of this rollout (a readiness check
+ * that keeps failing, a back-off), with those warnings and the logs of its containers that run but are not ready. One
+ * whose pods were merely starting has nothing to say. It stays "interrupted", not blamed: Kubernetes itself gives a
+ * readiness check until the progress deadline, and a slow start fails it for a while.
+ */
+export async function explainRollout(
+  kubectl: Kubectl,
+  statuses: ResourceStatus[],
+  moving: ResourceStatus[],
+  makeFilter: () => LineFilter,
+): Promise<{failures: FailureReport[]; moving: FailureReport[]}> {
   const bad = statuses.filter((s) => s.state !== 'ready')
-  if (bad.length === 0) return []
+  if (bad.length === 0 && moving.length === 0) return {failures: [], moving: []}
   const read = () =>
     kubectl
       .json<{items: Event[]}>(['get', 'events'])
@@ -78,12 +94,33 @@ export async function explainFailures(kubectl: Kubectl, statuses: ResourceStatus
     await abortableSleep(EVENTS_LAG_MS)
     events = await read()
   }
-  const reports: FailureReport[] = []
+  const failures: FailureReport[] = []
   for (const s of bad) {
-    const related = new Set(s.related)
-    // A second's slack: an event's time and a creation time are rounded differently.
-    const since = s.eventsSince ? Date.parse(s.eventsSince) - 1000 : Number.NaN
-    const mine = events
+    // A resource still pending when time ran out: the logs of its containers that run but never got ready.
+    const containers = s.failing.length || s.state === 'failed' ? s.failing : (s.waiting ?? [])
+    failures.push({
+      ref: s.ref,
+      message: s.state === 'failed' ? s.message : `still not ready: ${s.message}`,
+      events: eventsOf(s, events),
+      logs: await logsFor(kubectl, containers, makeFilter),
+    })
+  }
+  const reported: FailureReport[] = []
+  for (const s of moving) {
+    const warnings = eventsOf(s, events).filter((e) => e.type === 'Warning')
+    if (warnings.length === 0) continue
+    reported.push({ref: s.ref, message: s.message, events: warnings, logs: await logsFor(kubectl, [...s.failing, ...(s.waiting ?? [])], makeFilter)})
+  }
+  return {failures, moving: reported}
+}
+
+/** The last 5 events about a resource's objects, of this rollout, oldest first. */
+function eventsOf(s: ResourceStatus, events: Event[]): FailureEvent[] {
+  const related = new Set(s.related)
+  // A second's slack: an event's time and a creation time are rounded differently.
+  const since = s.eventsSince ? Date.parse(s.eventsSince) - 1000 : Number.NaN
+  return (
+    events
       .filter((e) => related.has(e.involvedObject?.name ?? ''))
       .map(failureEvent)
       .filter((e) => Number.isNaN(since) || e.lastSeen === null || !(Date.parse(e.lastSeen) < since))
@@ -91,25 +128,27 @@ export async function explainFailures(kubectl: Kubectl, statuses: ResourceStatus
       // "10:00:00.5Z" sorts before "10:00:00Z" as text.
       .sort((a, b) => seenAt(a) - seenAt(b))
       .slice(-5)
-    const logs: FailureReport['logs'] = []
-    // A resource still pending when time ran out: the logs of its containers that run but never got ready.
-    for (const f of (s.failing.length || s.state === 'failed' ? s.failing : (s.waiting ?? [])).slice(0, 3)) {
-      const args = ['logs', f.pod, '-c', f.container, `--tail=${LOG_LINES}`]
-      let r = await logsOf(kubectl, f.previous ? [...args, '--previous'] : args)
-      let previous = f.previous
-      if (r.exitCode !== 0 && f.previous && !r.interrupted) {
-        // The previous container's logs are gone (or the runtime cannot serve them): show the current ones.
-        r = await logsOf(kubectl, args)
-        previous = false
-      }
-      if (r.exitCode !== 0) continue
-      const filter = makeFilter()
-      const lines = r.stdout.split('\n').filter((l) => l.length > 0 && filter.keep(l))
-      logs.push({pod: f.pod, container: f.container, previous, lines, hidden: filter.hidden})
+  )
+}
+
+/** The last log lines of up to 3 containers (the previous container's for one that crashed), filtered. */
+async function logsFor(kubectl: Kubectl, containers: ResourceStatus['failing'], makeFilter: () => LineFilter): Promise<FailureReport['logs']> {
+  const logs: FailureReport['logs'] = []
+  for (const f of containers.slice(0, 3)) {
+    const args = ['logs', f.pod, '-c', f.container, `--tail=${LOG_LINES}`]
+    let r = await logsOf(kubectl, f.previous ? [...args, '--previous'] : args)
+    let previous = f.previous
+    if (r.exitCode !== 0 && f.previous && !r.interrupted) {
+      // The previous container's logs are gone (or the runtime cannot serve them): show the current ones.
+      r = await logsOf(kubectl, args)
+      previous = false
     }
-    reports.push({ref: s.ref, message: s.state === 'failed' ? s.message : `still not ready: ${s.message}`, events: mine, logs})
+    if (r.exitCode !== 0) continue
+    const filter = makeFilter()
+    const lines = r.stdout.split('\n').filter((l) => l.length > 0 && filter.keep(l))
+    logs.push({pod: f.pod, container: f.container, previous, lines, hidden: filter.hidden})
   }
-  return reports
+  return logs
 }
 
 /** How long the report waits, once, for the events of a resource seen failed before any warning about it was posted. */
@@ -142,7 +181,19 @@ async function logsOf(kubectl: Kubectl, args: string[]): Promise<{exitCode: numb
 
 /** A failure report as text for the terminal. */
 export function formatFailure(r: FailureReport): string {
-  const out = [`✖ ${r.ref}: ${r.message}`]
+  return formatReport('✖', r)
+}
+
+/**
+ * What was still rolling out when the release failed and had warnings, as text: marked as interrupted (⏸), as the
+ * rollout's view marks it, with its warnings and logs.
+ */
+export function formatStillMoving(r: FailureReport): string {
+  return formatReport('⏸', {...r, message: `still rolling out when the release failed, with warnings: ${r.message}`})
+}
+
+function formatReport(mark: string, r: FailureReport): string {
+  const out = [`${mark} ${r.ref}: ${r.message}`]
   if (r.events.length) out.push('  Events:', ...r.events.map((e) => `    ${formatEvent(e)}`))
   for (const l of r.logs) {
     const which = `${l.pod}/${l.container}${l.previous ? ' (previous, crashed container)' : ''}`

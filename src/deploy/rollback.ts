@@ -4,7 +4,7 @@ import type {KubeObject} from '../render/objects.js'
 import {acquireLock, afterLockRelease, keepLockAlive, LEASE_SECONDS, LOCK_RELEASED, releaseOwnLock} from '../lock/lease.js'
 import {contentOf, isGood, lastGood, listReleases, nextReleaseNumber, ranKey, RECORD_MEANWHILE, renumberedNote, saveRelease, type StoredRelease} from '../release/store.js'
 import {parseDuration} from '../duration.js'
-import {formatFailure} from './explain.js'
+import {rolloutReport} from './rollout.js'
 import {reportContact} from '../kubectl/outage.js'
 import {adoptedNote, claimedElsewhere, claimedError, deferredNote, dryRunApply, findPrunable, pruneLive, pruningNote, unprunedNote} from './apply.js'
 import {changeSummary, diffObjects, noChangesLine} from './diff.js'
@@ -331,7 +331,7 @@ export async function rollback(options: RollbackOptions, deps: DeployDeps): Prom
     }
     // The explanation shows unfolded, after the rollback group (docs/ci.md).
     if (rollout.failures.length) deps.reporter.phase?.(null)
-    for (const f of rollout.failures) deps.reporter.info(formatFailure(f))
+    for (const text of rolloutReport(rollout)) deps.reporter.info(text)
     const cause = rollout.failures[0] ? `${rollout.failures[0].ref}: ${rollout.failures[0].message}` : report.result
     const running = rollout.outcome === 'ready' ? undefined : await whatRuns(kubectl, selector).catch(() => undefined)
     report.durationMs = clock() - started

@@ -7,7 +7,7 @@ import type {Reporter} from '../ui/output.js'
 import {rolloutView} from '../ui/progress.js'
 import type {SkycapConfig} from '../config/types.js'
 import {applyInPhases, refusedObjects} from './apply.js'
-import {explainFailures, type FailureReport} from './explain.js'
+import {explainRollout, formatFailure, formatStillMoving, type FailureEvent, type FailureReport} from './explain.js'
 import {reportContact} from '../kubectl/outage.js'
 import {watchRollout, type WatchOutcome} from './watch.js'
 
@@ -17,8 +17,12 @@ export interface RolloutResult {
   statuses: ResourceStatus[]
   /** What failed (on a timeout: what was not ready in time), explained with events and logs. */
   failures: FailureReport[]
-  /** Resources still moving when another one failed or the watch was stopped: their state then, not a failure. */
-  interrupted: Array<{ref: string; message: string}>
+  /**
+   * Resources still moving when another one failed or the watch was stopped: their state then, not a failure. One
+   * whose pods had warnings of this rollout when another failed carries them (and its logs), so that a readiness check
+   * that keeps failing is seen in the same report.
+   */
+  interrupted: Array<{ref: string; message: string; events?: FailureEvent[]; logs?: FailureReport['logs']}>
 }
 
 export interface RolloutOptions {
@@ -79,11 +83,26 @@ export async function applyAndWatch(options: RolloutOptions): Promise<RolloutRes
   const interrupted = result.outcome === 'failed' || result.outcome === 'interrupted' ? result.statuses.filter((s) => s.state === 'pending') : []
   await view.finish(interrupted.filter((s) => watchedRefs.includes(s.ref)))
   let failures: FailureReport[] = []
-  if (blamed.length) {
+  let moving: FailureReport[] = []
+  // A Ctrl-C wants skycap to stop: no events read for what it left moving.
+  const explainMoving = result.outcome === 'failed' ? interrupted : []
+  if (blamed.length || explainMoving.length) {
     const services = Object.keys(options.config.services)
-    failures = await explainFailures(options.kubectl, blamed, () => lineFilter({configured: configuredExcludes(options.config, services), exclude: [], grep: []}))
+    ;({failures, moving} = await explainRollout(options.kubectl, blamed, explainMoving, () => lineFilter({configured: configuredExcludes(options.config, services), exclude: [], grep: []})))
   }
-  return {outcome: result.outcome, applied, statuses: result.statuses, failures, interrupted: interrupted.map((s) => ({ref: s.ref, message: s.message}))}
+  return {
+    outcome: result.outcome,
+    applied,
+    statuses: result.statuses,
+    failures,
+    interrupted: interrupted.map((s) => moving.find((m) => m.ref === s.ref) ?? {ref: s.ref, message: s.message}),
+  }
+}
+
+/** A rollout's report as terminal text: what failed, then what was still moving with warnings when it did. */
+export function rolloutReport(rollout: Pick<RolloutResult, 'failures' | 'interrupted'>): string[] {
+  const moving = rollout.interrupted.filter((i) => i.events?.length).map((i) => formatStillMoving({...i, events: i.events ?? [], logs: i.logs ?? []}))
+  return [...rollout.failures.map(formatFailure), ...moving]
 }
 
 /**

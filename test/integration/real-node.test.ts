@@ -29,6 +29,13 @@ const WORKER = [
   '',
 ].join('\n')
 
+/** A service `side` on a kwok node (added to skycap.yaml's services), crash-looping with `crash` (kwok's behaviour label). */
+const sideService = (crash: boolean) => (text: string) =>
+  text.replace(
+    'environments:\n',
+    `  side:\n    image: app\n    replicas: 1\n    resources: {requests: {cpu: 10m, memory: 16Mi}}\n${crash ? '    labels: {sim.kwok.test/behavior: crashloop}\n' : ''}environments:\n`,
+  )
+
 describe('real node: the test app in real containers', function () {
   const ns = useNamespace('real')
   let app: TestApp
@@ -216,14 +223,9 @@ describe('real node: the test app in real containers', function () {
   realIt(
     'two services failing a few seconds apart (one on a kwok node at once, web on the real node once its process has crashed twice) are both named in one report (only the first was, the other said interrupted)',
     async () => {
-      const side = (crash: boolean) => (text: string) =>
-        text.replace(
-          'environments:\n',
-          `  side:\n    image: app\n    replicas: 1\n    resources: {requests: {cpu: 10m, memory: 16Mi}}\n${crash ? '    labels: {sim.kwok.test/behavior: crashloop}\n' : ''}environments:\n`,
-        )
-      await app.change(side(false), 'a side service on a kwok node')
+      await app.change(sideService(false), 'a side service on a kwok node')
       expect((await deploy()).exitCode).to.equal(0)
-      await app.change((text) => side(true)(ENV('v2', 'APP_EXIT: "1"')(text.replace(/ {2}side:\n( {4}.*\n)+/, ''))), 'v2: both crash')
+      await app.change((text) => sideService(true)(ENV('v2', 'APP_EXIT: "1"')(text.replace(/ {2}side:\n( {4}.*\n)+/, ''))), 'v2: both crash')
       const r = await deploy(['--timeout', '2m'])
       expect(r.exitCode, r.stderr).to.equal(1)
       const report = r.doc.error.details.report
@@ -231,6 +233,40 @@ describe('real node: the test app in real containers', function () {
       expect(report.interrupted ?? []).to.deep.equal([])
       expect(r.doc.error.message).to.match(/^release 2 of test failed: Deployment\/(side|web): .*; also Deployment\/(side|web)/)
       expect(report.rollback).to.deep.include({to: 1, result: 'succeeded'})
+    },
+  )
+
+  realIt(
+    'a service whose readiness check never passes, while another crash-loops: the crash is blamed, and web, still rolling out, is shown with its Unhealthy warnings and its log lines (it said only "interrupted"); twice',
+    async () => {
+      await app.change(sideService(false), 'a side service on a kwok node')
+      expect((await deploy()).exitCode).to.equal(0)
+      let good = 1
+      for (const version of ['v2', 'v3']) {
+        await app.change(
+          (text) => sideService(true)(text.replace(/env: \{APP_VERSION: v\d\}/, `env: {APP_VERSION: ${version}, APP_HEALTHZ: fail}`).replace(/ {2}side:\n( {4}.*\n)+/, '')),
+          `${version}: side crashes, web never ready`,
+        )
+        const r = await deploy(['--timeout', '2m'])
+        expect(r.exitCode, r.stderr).to.equal(1)
+        const report = r.doc.error.details.report
+        expect(
+          report.failures.map((f: {ref: string}) => f.ref),
+          r.stderr,
+        ).to.deep.equal(['Deployment/side'])
+        const web = report.interrupted.find((i: {ref: string}) => i.ref === 'Deployment/web')
+        expect(web, JSON.stringify(report.interrupted)).to.not.equal(undefined)
+        expect(web.message).to.contain('readiness check does not pass')
+        expect(web.events.map((e: {reason: string}) => e.reason)).to.include('Unhealthy')
+        expect(web.events.every((e: {type: string}) => e.type === 'Warning')).to.equal(true)
+        expect(web.logs.flatMap((l: {lines: string[]}) => l.lines).join('\n')).to.contain(`starting skycap test app version=${version}`)
+        expect(r.stderr).to.match(/⏸ Deployment\/web: still rolling out when the release failed, with warnings: .*\n {2}Events:\n( {4}.*\n)* {4}Warning Unhealthy: Readiness probe failed/)
+        expect(report.rollback).to.deep.include({to: good, result: 'succeeded'})
+        await app.change((text) => sideService(false)(text.replace(', APP_HEALTHZ: fail', '').replace(/ {2}side:\n( {4}.*\n)+/, '')), `${version}: both fixed`)
+        const fixed = await deploy()
+        expect(fixed.exitCode, fixed.stderr).to.equal(0)
+        good = fixed.doc.result.release
+      }
     },
   )
 

@@ -1,6 +1,7 @@
 import {expect} from 'chai'
 
-import {EVENTS_LAG_MS, explainFailures, failureEvent, formatEvent, formatFailure} from '../../../src/deploy/explain.js'
+import {EVENTS_LAG_MS, explainFailures, explainRollout, failureEvent, formatEvent, formatFailure} from '../../../src/deploy/explain.js'
+import {rolloutReport} from '../../../src/deploy/rollout.js'
 import {lineFilter} from '../../../src/logs/filter.js'
 import {ClusterSnapshot} from '../../../src/resources/status.js'
 import {statusOf} from '../../../src/resources/kinds.js'
@@ -157,6 +158,49 @@ describe('failure reports: events as objects (--json) and as lines (terminal)', 
     expect(shown).to.equal('✖ Deployment/web: crash\n  Last log line of web-1/web, 2 hidden by filters:\n    boom')
   })
 
+  it('what was still rolling out when another service failed: its warnings and its unready containers\' logs from the same events read; one merely starting says nothing (a readiness check that never passed read as plain "interrupted")', async () => {
+    const crashed = rollout('worker', 3, {
+      phase: 'Running',
+      containerStatuses: [{name: 'worker', ready: false, restartCount: 2, state: {waiting: {reason: 'CrashLoopBackOff'}}, lastState: {terminated: {exitCode: 1}}}],
+    })
+    const unready = rollout('web', 3, {
+      phase: 'Running',
+      conditions: [{type: 'Ready', status: 'False'}],
+      containerStatuses: [{name: 'web', ready: false, restartCount: 0, state: {running: {startedAt: '2026-12-02T10:00:05Z'}}}],
+    })
+    const starting = rollout('api', 3, {phase: 'Pending', containerStatuses: [{name: 'api', ready: false, restartCount: 0, state: {waiting: {reason: 'ContainerCreating'}}}]})
+    const snapshot = new ClusterSnapshot([crashed, unready, starting].flatMap((r) => [r.deployment, r.rs, r.pod]))
+    const [worker, web, api] = [crashed, unready, starting].map((r) => statusOf(r.deployment, snapshot))
+    expect([worker?.state, web?.state, api?.state]).to.deep.equal(['failed', 'pending', 'pending'])
+    const event = (reason: string, pod: string, at: string, type = 'Warning') => ({type, reason, message: `${reason} of ${pod}`, involvedObject: {kind: 'Pod', name: pod}, lastTimestamp: at})
+    const events = [
+      event('BackOff', 'worker-new-x', '2026-12-02T10:00:20Z'),
+      event('Scheduled', 'web-new-x', '2026-12-02T10:00:01Z', 'Normal'),
+      event('Unhealthy', 'web-new-x', '2026-12-02T10:00:09Z'),
+      // of the release before (its ReplicaSet is older than this rollout's): not about this rollout
+      event('Unhealthy', 'web-new-x', '2026-12-02T09:00:00Z'),
+      event('Scheduled', 'api-new-x', '2026-12-02T10:00:02Z', 'Normal'),
+    ]
+    const fake = fakeKubectl([
+      {argv: ['--request-timeout=30s', 'get', 'events', '-o', 'json'], result: {stdout: JSON.stringify({items: events})}},
+      {argv: ['--request-timeout=30s', 'logs', 'worker-new-x', '-c', 'worker', '--tail=25', '--previous'], result: {stdout: 'boom\n'}},
+      {argv: ['--request-timeout=30s', 'logs', 'web-new-x', '-c', 'web', '--tail=25'], result: {stdout: 'GET /healthz 503\nwaiting for redis\n'}},
+    ])
+    const filter = () => lineFilter({configured: ['GET /healthz'], exclude: [], grep: []})
+    const {failures, moving} = await explainRollout(fake.kubectl, [worker!], [web!, api!], filter)
+    expect(fake.remaining()).to.equal(0)
+    expect(failures.map((f) => [f.ref, f.events.map((e) => e.reason), f.logs.flatMap((l) => l.lines)])).to.deep.equal([['Deployment/worker', ['BackOff'], ['boom']]])
+    expect(moving.map((m) => [m.ref, m.events.map((e) => `${e.reason} ${e.lastSeen}`), m.logs])).to.deep.equal([
+      ['Deployment/web', ['Unhealthy 2026-12-02T10:00:09Z'], [{pod: 'web-new-x', container: 'web', previous: false, lines: ['waiting for redis'], hidden: 1}]],
+    ])
+    const text = rolloutReport({failures, interrupted: [...moving, {ref: 'Deployment/api', message: api!.message}]}).join('\n')
+    expect(text).to.match(/^✖ Deployment\/worker: container worker of pod worker-new-x is in CrashLoopBackOff/)
+    expect(text).to.contain(
+      `\n⏸ Deployment/web: still rolling out when the release failed, with warnings: ${web!.message}\n  Events:\n    Warning Unhealthy: Unhealthy of web-new-x [web-new-x]\n  Last log line of web-new-x/web, 1 hidden by filters:\n    waiting for redis`,
+    )
+    expect(text).to.not.contain('Deployment/api')
+  })
+
   it('a kubectl failure whose hint points at the message above has a JSON hint that does not', () => {
     const e = classify(['get', 'widgets'], 'error: something odd happened', 'prod')
     expect(e.hint).to.equal('See the kubectl message above.')
@@ -171,16 +215,22 @@ function rollout(name: string, n: number, podStatus: Record<string, unknown>) {
   const deployment = {
     apiVersion: 'apps/v1',
     kind: 'Deployment',
-    metadata: {name, uid: 'd1', generation: n, annotations: {'deployment.kubernetes.io/revision': String(n)}},
+    metadata: {name, uid: `d-${name}`, generation: n, annotations: {'deployment.kubernetes.io/revision': String(n)}},
     spec: {replicas: 1, selector: {matchLabels: labels}, template: {metadata: {labels}, spec: {containers: [{name, image: `${name}:${n}`}]}}},
     status: {observedGeneration: n, replicas: 2, updatedReplicas: 1, readyReplicas: 1, availableReplicas: 1, unavailableReplicas: 1},
   }
   const rs = {
     apiVersion: 'apps/v1',
     kind: 'ReplicaSet',
-    metadata: {name: `${name}-new`, uid: `r${n}`, creationTimestamp: '2026-12-02T10:00:00Z', annotations: {'deployment.kubernetes.io/revision': String(n)}, ownerReferences: [{uid: 'd1'}]},
+    metadata: {
+      name: `${name}-new`,
+      uid: `r-${name}-${n}`,
+      creationTimestamp: '2026-12-02T10:00:00Z',
+      annotations: {'deployment.kubernetes.io/revision': String(n)},
+      ownerReferences: [{uid: `d-${name}`}],
+    },
     spec: {template: {metadata: {labels}, spec: {containers: [{name, image: `${name}:${n}`}]}}},
   }
-  const pod = {apiVersion: 'v1', kind: 'Pod', metadata: {name: `${name}-new-x`, ownerReferences: [{uid: `r${n}`}]}, status: podStatus}
+  const pod = {apiVersion: 'v1', kind: 'Pod', metadata: {name: `${name}-new-x`, ownerReferences: [{uid: `r-${name}-${n}`}]}, status: podStatus}
   return {deployment, rs, pod}
 }
