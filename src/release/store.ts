@@ -184,7 +184,25 @@ export async function listReleases(kubectl: Kubectl, app: string, environment: s
       })
     }
   }
+  linkRollbacks(out.map((r) => r.record))
   return out.sort((a, b) => b.record.number - a.record.number)
+}
+
+/**
+ * A failed deploy is recorded before its automatic rollback, naming the entry that rollback will be (its number + 1).
+ * The rollback's own record says which release it rolled back from; when it took a later number (another command
+ * recorded one meanwhile, after a `lock release --force`), that is the link: the stored one named another entry. A
+ * stored link to an entry that is not a rollback from this release (the rollback was never recorded, killed before
+ * it) is dropped.
+ */
+export function linkRollbacks(records: ReleaseRecord[]): void {
+  const byNumber = new Map(records.map((r) => [r.number, r]))
+  for (const r of records) {
+    if (r.rollbackRelease === undefined) continue
+    const rollback = records.find((x) => x.action === 'rollback' && x.trigger === 'automatic' && x.rolledBackFrom === r.number)
+    if (rollback) r.rollbackRelease = rollback.number
+    else if (byNumber.has(r.rollbackRelease)) delete r.rollbackRelease
+  }
 }
 
 /** A release manifests' Secret as the listing names it: its type, release number and part. */

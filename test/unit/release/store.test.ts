@@ -1,0 +1,40 @@
+import {expect} from 'chai'
+
+import {linkRollbacks, type ReleaseRecord} from '../../../src/release/store.js'
+
+const entry = (number: number, fields: Partial<ReleaseRecord>): ReleaseRecord =>
+  ({number, action: 'deploy', result: 'succeeded', user: 'ana', startedAt: '2026-12-05T10:00:00Z', durationMs: 1000, ...fields}) as ReleaseRecord
+
+describe('release history: the link from a failed deploy to its automatic rollback', () => {
+  it('follows the rollback that took a later number (another deploy recorded number + 1 meanwhile); it named that deploy', () => {
+    const records = [
+      entry(1, {}),
+      entry(2, {result: 'failed', rollbackRelease: 3}),
+      entry(3, {result: 'succeeded'}),
+      entry(4, {action: 'rollback', trigger: 'automatic', rolledBackFrom: 2, rolledBackTo: 1}),
+    ]
+    linkRollbacks(records)
+    expect(records[1]?.rollbackRelease).to.equal(4)
+  })
+
+  it('keeps a link that is right, and one to an entry not listed (the rollback still running, or dropped by history.keep)', () => {
+    const records = [
+      entry(5, {result: 'failed', rollbackRelease: 6}),
+      entry(6, {action: 'rollback', trigger: 'automatic', rolledBackFrom: 5, rolledBackTo: 4}),
+      entry(7, {result: 'failed', rollbackRelease: 8}),
+    ]
+    linkRollbacks(records)
+    expect(records.map((r) => r.rollbackRelease)).to.deep.equal([6, undefined, 8])
+  })
+
+  it('drops a link to an entry that is no rollback of this release (the rollback was killed before it was recorded; the next deploy took its number)', () => {
+    const records = [
+      entry(2, {result: 'failed', rollbackRelease: 3}),
+      entry(3, {}),
+      // a manual rollback from 2 is not the automatic one the link names
+      entry(4, {action: 'rollback', trigger: 'manual', rolledBackFrom: 2, rolledBackTo: 1}),
+    ]
+    linkRollbacks(records)
+    expect(records[0]).to.not.have.property('rollbackRelease')
+  })
+})
