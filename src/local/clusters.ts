@@ -126,7 +126,7 @@ export async function chooseCluster(options: ChooseOptions): Promise<ClusterChoi
   const tool = usable[0]
   if (!tool) {
     throw new UserError('no local cluster is running and none of kind, k3d, minikube is installed; nothing was changed', {
-      hint: `Install one of kind (${INSTALL_URLS.kind}), k3d (${INSTALL_URLS.k3d}) or minikube (${INSTALL_URLS.minikube}), or pass --cluster CONTEXT to use a cluster you have.`,
+      hint: `Install one of kind (${INSTALL_URLS.kind}), k3d (${INSTALL_URLS.k3d}) or minikube (${INSTALL_URLS.minikube}); ctlptl (${INSTALL_URLS.ctlptl}) beside kind gives that cluster a local registry. Or pass --cluster CONTEXT to use a cluster you have.`,
     })
   }
   const missing = tool.requires.filter((p) => !tools.installed(p))

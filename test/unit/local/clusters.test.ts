@@ -172,6 +172,7 @@ describe('local clusters: the exact commands per tool', () => {
     const error = (await chooseCluster({env: ENV, kubectl: fake.factory, tools, info: () => undefined}).catch((e: unknown) => e)) as Error & {hint: string; exitCode: number}
     expect(error.message).to.equal('no local cluster is running and none of kind, k3d, minikube is installed; nothing was changed')
     expect(error.hint).to.match(/^Install one of kind \(https:\/\/kind\.sigs\.k8s\.io\/.*\), k3d \(https:\/\/k3d\.io.*\) or minikube \(https:\/\/minikube/)
+    expect(error.hint).to.contain('; ctlptl (https://github.com/tilt-dev/ctlptl#how-do-i-install-it) beside kind gives that cluster a local registry. Or pass --cluster CONTEXT')
     expect(error.exitCode).to.equal(2)
     expect(argvs()).to.deep.equal([])
     const kindOnly = fakeTools(['kind'])
