@@ -50,6 +50,10 @@ describe('an invalid skycap.yaml in the work tree (real cluster)', function () {
       [2, 'deploy', second],
       [1, 'deploy', first],
     ])
+    const lock = await app.json(['lock', 'status', 'test'])
+    expect(lock.exitCode, lock.stderr).to.equal(0)
+    expect(lock.stderr).to.match(warning('lock status'))
+    expect(lock.doc.result).to.deep.equal({environment: 'test', lock: null})
     const deploy = await app.json([...DEPLOY, 'test'])
     expect(deploy.exitCode).to.equal(2)
     expect(deploy.doc.error.code).to.equal('invalid_config')
@@ -72,6 +76,7 @@ describe('an invalid skycap.yaml in the work tree (real cluster)', function () {
     for (const command of [
       ['status', 'test'],
       ['history', 'test'],
+      ['lock', 'status', 'test'],
       ['rollback', 'test', '--skip-image-check'],
       [...DEPLOY, 'test'],
     ]) {
