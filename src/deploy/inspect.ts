@@ -16,7 +16,7 @@ export interface EnvOptions {
 
 /** `skycap history ENV`: the recorded releases, newest first. */
 export async function history(options: EnvOptions, factory: KubectlFactory, reporter: Reporter): Promise<{environment: string; releases: ReleaseRecord[]}> {
-  const {loaded, env} = await openEnvironment({...options, repository: false})
+  const {loaded, env} = await openEnvironment({...options, repository: false, connectionOnly: {command: 'history', reporter}})
   const {kubectl} = await connect(env, factory, reporter, {checkContextOnFirstCall: true})
   const releases = await listReleases(kubectl, loaded.config.app, env.name, {manifests: false})
   return {environment: env.name, releases: releases.map((r) => r.record)}
@@ -116,7 +116,7 @@ export function serviceStatus(name: string, deployment: LiveWorkload | undefined
 
 /** `skycap status ENV`: per service what runs, how many pods of the new and of earlier revisions are ready, why its new pods fail, and the last release. */
 export async function status(options: EnvOptions, factory: KubectlFactory, reporter: Reporter, clock: () => number = Date.now) {
-  const {loaded, env} = await openEnvironment({...options, repository: false})
+  const {loaded, env, connectionOnly} = await openEnvironment({...options, repository: false, connectionOnly: {command: 'status', reporter}})
   const target = await connect(env, factory, reporter, {checkContextOnFirstCall: true})
   const selector = appSelector(loaded.config.app, env.name)
   const [list, releases] = await Promise.all([
@@ -134,8 +134,10 @@ export async function status(options: EnvOptions, factory: KubectlFactory, repor
   // a deploy from another branch. It gets its row, marked (status showed only the file's services, so a service a
   // rollback brought back was invisible during the incident).
   // Its services are those of the release that runs (a template's Deployment may carry a name label of its own).
-  const configured = new Set(Object.keys(env.services))
   const released = runningServices(releases)
+  // From an invalid skycap.yaml (its services not read): the services of the release that runs, none of them marked
+  // as missing from the file.
+  const configured = new Set(connectionOnly ? [...released].sort() : Object.keys(env.services))
   const elsewhere = [
     ...new Set(
       list.items
@@ -144,7 +146,7 @@ export async function status(options: EnvOptions, factory: KubectlFactory, repor
         .filter((n): n is string => n !== undefined && !configured.has(n) && released.has(n)),
     ),
   ].sort()
-  const always = elsewhere.length > 0 || Object.keys(env.services).some((name) => !snapshot.get('Deployment', name))
+  const always = connectionOnly !== undefined || elsewhere.length > 0 || Object.keys(env.services).some((name) => !snapshot.get('Deployment', name))
   const rollouts = await rolloutsOf(target.kubectl, loaded.config.app, env.services, {always})
   // What is under way: the lock (a deploy, rollback, scale or run holding it, or a hold by hand) and the hook Jobs an
   // earlier deploy left running. Neither stops the status: a user who may not read Leases or Jobs sees the rest.

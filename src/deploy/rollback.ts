@@ -179,7 +179,12 @@ export function keptCountsNote(kept: Record<string, number>, manifests: KubeObje
 /** `skycap rollback ENV [--to RELEASE|REV]`: re-applies a recorded release, watched like a deploy. */
 export async function rollback(options: RollbackOptions, deps: DeployDeps): Promise<DeployReport> {
   const clock = deps.clock ?? Date.now
-  const {loaded, env} = await openEnvironment({configPath: options.configPath, environment: options.environment, revisionFlag: '--to'})
+  const {loaded, env, connectionOnly} = await openEnvironment({
+    configPath: options.configPath,
+    environment: options.environment,
+    revisionFlag: '--to',
+    connectionOnly: {command: 'rollback', reporter: deps.reporter, notUsed: (name) => notUsedByRollback(name, options)},
+  })
   const app = loaded.config.app
   const timeoutText = options.timeout ?? loaded.config.deploy?.timeout
   const timeoutFrom = options.timeout !== undefined ? '--timeout' : 'deploy.timeout'
@@ -349,7 +354,8 @@ export async function rollback(options: RollbackOptions, deps: DeployDeps): Prom
       },
       rollout.outcome === 'ready' ? rollout.recorded : undefined,
       lockedReleases,
-      loaded.config.history?.keep ?? 10,
+      // From an invalid skycap.yaml that sets history.keep: no record is dropped (the next deploy keeps its number).
+      connectionOnly?.has(['history', 'keep']) ? Number.POSITIVE_INFINITY : (loaded.config.history?.keep ?? 10),
       {
         onContact: (event) => reportContact(deps.reporter, event, RECORD_MEANWHILE),
         onRenumbered: (taken, to) => {
@@ -396,6 +402,21 @@ export async function rollback(options: RollbackOptions, deps: DeployDeps): Prom
   }
   // Only an error gets here (the rollback returns above): its message says whether the lock could be released.
   throw afterLockRelease(failure?.error, await releasing)
+}
+
+/**
+ * What a rollback reads from a valid skycap.yaml beyond the connection, and what it does instead when the file is
+ * invalid (said when the file sets the key). Hooks are not among them: a rollback runs none (hooksNotUndone).
+ */
+function notUsedByRollback(environment: string, options: RollbackOptions): Array<[Array<string | number>, string]> {
+  const none = 'no notification is sent'
+  return [
+    [['notify'], `notify (${none})`],
+    [['environments', environment, 'notify'], `environments.${environment}.notify (${none})`],
+    ...(options.timeout === undefined ? [[['deploy', 'timeout'], `deploy.timeout (the rollback waits the default ${DEFAULT_TIMEOUT_MS / 60_000}m; pass --timeout)`] as [string[], string]] : []),
+    [['history', 'keep'], 'history.keep (no release record is dropped this time)'],
+    [['logs'], 'logs.exclude (a failure shows every log line)'],
+  ]
 }
 
 /**

@@ -1,7 +1,10 @@
-import {resolveEnvironment} from '../config/environment.js'
-import {loadConfig} from '../config/load.js'
-import type {Environment, LoadedConfig} from '../config/types.js'
-import {KubectlError, UserError} from '../errors.js'
+import {dirname} from 'node:path'
+
+import type {ConnectionRead} from '../config/connection.js'
+import {LOCAL_ENVIRONMENT, resolveEnvironment} from '../config/environment.js'
+import {configFilePath, declaredVcs, displayPath, loadConfig, readSkycapYaml} from '../config/load.js'
+import type {Environment, LoadedConfig, SkycapConfig} from '../config/types.js'
+import {type ConfigError, ConfigErrors, KubectlError, UserError} from '../errors.js'
 import {Kubectl, type KubectlOptions} from '../kubectl/kubectl.js'
 import {parseTarget} from '../vcs/target.js'
 import {LABELS} from '../render/objects.js'
@@ -97,6 +100,26 @@ export function appSelector(app: string, env: string): string {
 }
 
 /**
+ * How a command that acts only on what is in the cluster goes on when skycap.yaml fails validation: with the app and
+ * the environment's connection, if they can be read unambiguously (src/config/connection.ts), after one warning.
+ */
+export interface ConnectionOnly {
+  /** The command, as the warning names it ("rollback", "lock status"). */
+  command: string
+  reporter: Reporter
+  /** What the command would have read from a valid file, and what it does without: [key path, words], said when the file sets the key. */
+  notUsed?: (environment: string) => Array<[Array<string | number>, string]>
+}
+
+/** What a command opened from an invalid skycap.yaml (openEnvironment's `connectionOnly`). */
+export interface ConnectionOnlyRead {
+  /** The file's problems, in file order. */
+  errors: ConfigError[]
+  /** Whether the file sets the key at `path`. */
+  has(path: readonly (string | number)[]): boolean
+}
+
+/**
  * For commands that need an environment but no revision (status, history, lock, scale, logs). `repository: false`:
  * the command reads no templates or config files, so the repository is not opened (a git process and simple-git
  * less at start-up) and nothing is confined to it.
@@ -115,27 +138,74 @@ export async function openEnvironment(options: {
   upContext?: boolean
   /** The flag that takes a revision, for the command that has one (rollback --to, run --rev): ENV@REV's hint names it. */
   revisionFlag?: string
-}): Promise<{loaded: LoadedConfig; env: Environment}> {
-  const loaded = await loadConfig({configPath: options.configPath, cwd: options.cwd, repository: options.repository})
-  const named = Object.keys(loaded.config.environments)
+  /**
+   * For commands that act only on what is in the cluster (status, history, lock, rollback): a skycap.yaml that fails
+   * validation still gives them the app and the environment's connection when those read unambiguously, with a warning.
+   */
+  connectionOnly?: ConnectionOnly
+}): Promise<{loaded: LoadedConfig; env: Environment; connectionOnly?: ConnectionOnlyRead}> {
+  let loaded: LoadedConfig
+  let partial: (ConnectionOnlyRead & {read: ConnectionRead}) | undefined
+  try {
+    loaded = await loadConfig({configPath: options.configPath, cwd: options.cwd, repository: options.repository})
+  } catch (error) {
+    if (!options.connectionOnly || !(error instanceof ConfigErrors)) throw error
+    const fallback = await readConnectionOf(options, error)
+    if (!fallback) throw error
+    ;({loaded, partial} = fallback)
+  }
+  const named = partial?.read.environmentNames ?? Object.keys(loaded.config.environments)
+  const defaultEnvironment = partial ? partial.read.defaultEnvironment : loaded.config.defaultEnvironment
+  const given = options.environment ?? process.env.SKYCAP_ENV
   // These commands take no revision: the hint was parseTarget's "as ENV or ENV@REV (e.g. staging@HEAD)".
-  if (!(options.environment ?? process.env.SKYCAP_ENV) && !loaded.config.defaultEnvironment)
+  if (!given && !defaultEnvironment) {
+    // An invalid file's defaultEnvironment that could not be read: the file's errors, as before.
+    if (partial) throw new ConfigErrors(partial.errors, `Fix ${loaded.show(loaded.file)}.`)
     throw new UserError('no environment given', {
       hint: `Name one of skycap.yaml's (${named.join(', ')}) as ENV or with -e ENV, or set defaultEnvironment in skycap.yaml (or SKYCAP_ENV).`,
     })
-  const given = options.environment ?? process.env.SKYCAP_ENV
+  }
   // `status test@` too: parseTarget's hint ("Write @REV … or leave it out") offered a revision these take not.
-  const spec = parseTarget(given?.endsWith('@') && given.length > 1 ? given.slice(0, -1) : given, loaded.config.defaultEnvironment, named)
+  const spec = parseTarget(given?.endsWith('@') && given.length > 1 ? given.slice(0, -1) : given, defaultEnvironment, named)
   if (spec.revision !== undefined || given?.endsWith('@')) {
     const flag = options.revisionFlag && spec.revision !== undefined ? `, and the revision with ${options.revisionFlag} (${options.revisionFlag} ${spec.revision})` : ''
     throw new UserError(`this command takes an environment, not ENV@REV ("${given}")`, {hint: `Use ${spec.environment}${flag}.`})
   }
+  if (partial && options.connectionOnly) {
+    const block = partial.read.environment(spec.environment)
+    // The environment's connection cannot be read (or it is not in the file): the file's errors, as before.
+    if (!block && (named.includes(spec.environment) || spec.environment !== LOCAL_ENVIRONMENT)) throw new ConfigErrors(partial.errors, `Fix ${loaded.show(loaded.file)}.`)
+    if (block) loaded.config.environments[spec.environment] = block
+    const {has} = partial
+    const {connectionOnlyWarning} = await import('../config/connection.js')
+    const notUsed = (options.connectionOnly.notUsed?.(spec.environment) ?? []).filter(([path]) => has(path)).map(([, words]) => words)
+    options.connectionOnly.reporter.warn(
+      connectionOnlyWarning({command: options.connectionOnly.command, environment: spec.environment, file: loaded.show(loaded.file), errors: partial.errors, notUsed}),
+    )
+  }
   const env = resolveEnvironment(loaded, spec.environment, options.serviceUsage)
+  const connectionOnly = partial ? {errors: partial.errors, has: partial.has} : undefined
   if (options.upContext !== false && env.derived && env.context === undefined) {
     const context = readState(stateFile(loaded.file, env.name))?.context
-    if (context) return {loaded, env: {...env, context}}
+    if (context) return {loaded, env: {...env, context}, ...(connectionOnly ? {connectionOnly} : {})}
   }
-  return {loaded, env}
+  return {loaded, env, ...(connectionOnly ? {connectionOnly} : {})}
+}
+
+/**
+ * The app and environment names of an invalid skycap.yaml, as a LoadedConfig with no services and (so far) no
+ * environment blocks; undefined when they cannot be read unambiguously.
+ */
+async function readConnectionOf(options: {configPath?: string; cwd?: string}, error: ConfigErrors): Promise<{loaded: LoadedConfig; partial: ConnectionOnlyRead & {read: ConnectionRead}} | undefined> {
+  const file = configFilePath(options)
+  const text = readSkycapYaml(file, displayPath(file))
+  // Loaded only here: the schema and the yaml library are not part of every command's start.
+  const {readConnection} = await import('../config/connection.js')
+  const read = await readConnection(text)
+  if (!read) return undefined
+  const config: SkycapConfig = {app: read.app, services: {}, environments: {}, vcs: await declaredVcs(text)}
+  const loaded: LoadedConfig = {config, file, dir: dirname(file), root: dirname(file), warnings: [], locate: () => undefined, show: displayPath}
+  return {loaded, partial: {errors: error.errors, has: read.has, read}}
 }
 
 /** Whether the namespace exists (also proves the cluster answers). */

@@ -16,7 +16,7 @@ export interface LockCommandOptions {
 
 /** `skycap lock status|acquire|release ENV`. */
 export async function runLock(options: LockCommandOptions, factory: KubectlFactory, reporter: Reporter): Promise<{environment: string; lock: LockInfo | null; released?: boolean}> {
-  const {loaded, env} = await openEnvironment({...options, repository: false})
+  const {loaded, env} = await openEnvironment({...options, repository: false, connectionOnly: {command: `lock ${options.action}`, reporter}})
   const ms = options.action === 'acquire' ? await parseDuration(options.duration ?? '1h', '--duration') : 0
   const {kubectl} = await connect(env, factory, reporter, {checkContextOnFirstCall: true})
   const app = loaded.config.app
