@@ -1,12 +1,15 @@
 import {expect} from 'chai'
+import {execa} from 'execa'
 import {chmodSync, closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import {createServer} from 'node:http'
+import type {AddressInfo} from 'node:net'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
 import {ciOutput} from '../../../src/ci/output.js'
 import {commandsStopped, untrustedStream} from '../../../src/ci/stop-commands.js'
 import {UserError} from '../../../src/errors.js'
-import {runCli, TempRepo} from '../../helpers/repo.js'
+import {cliPath, runCli, TempRepo} from '../../helpers/repo.js'
 
 const GITHUB = {GITHUB_ACTIONS: 'true'}
 
@@ -88,6 +91,16 @@ describe('untrusted output under GitHub Actions (stop-commands)', () => {
     expect(log.text()).to.contain(`no newline at the end\n::${first?.token}::\n`)
   })
 
+  it('a process that exits at once (process.exit: a second Ctrl-C) ends its open region on the way out', async () => {
+    const module = new URL('../../../src/ci/stop-commands.js', import.meta.url).href
+    const script = `const {untrustedStream} = await import(${JSON.stringify(module)}); untrustedStream(process.stdout, {GITHUB_ACTIONS: 'true'}).write('::error::boom'); process.exit(130)`
+    const r = await execa('node', ['--input-type=module', '-e', script], {reject: false})
+    expect(r.exitCode).to.equal(130)
+    const lines = r.stdout.split('\n')
+    expect(regions(lines).map((x) => x.inside)).to.deep.equal([['::error::boom']])
+    expect(processed(lines)).to.deep.equal([])
+  })
+
   it('outside GitHub Actions (GitLab, no CI) the stream is the same stream, written as it was', () => {
     for (const env of [{}, {GITLAB_CI: 'true'}, {GITHUB_ACTIONS: 'false'}]) {
       const log = sink()
@@ -122,7 +135,10 @@ describe('untrusted output under GitHub Actions (stop-commands)', () => {
 const argv = process.argv.slice(2)
 if (argv.includes('get-contexts')) process.stdout.write('it-context\\n')
 else if (argv.includes('get') && argv.includes('pods')) process.stdout.write(${JSON.stringify(JSON.stringify({items: [pod]}))})
-else if (argv.includes('logs')) process.stdout.write(['::error::boom', '::add-mask::x', '##[error]old'].map((l, i) => '2026-12-01T00:00:0' + i + '.000000000Z ' + l + '\\n').join(''))
+else if (argv.includes('logs')) {
+  process.stdout.write(['::error::boom', '::add-mask::x', '##[error]old'].map((l, i) => '2026-12-01T00:00:0' + i + '.000000000Z ' + l + '\\n').join(''))
+  if (argv.includes('--follow')) setTimeout(() => undefined, 20000)
+}
 else { process.stderr.write('unexpected: ' + argv.join(' ') + '\\n'); process.exit(1) }
 `,
       )
@@ -150,6 +166,30 @@ else { process.stderr.write('unexpected: ' + argv.join(' ') + '\\n'); process.ex
       expect(tokens[1]).to.not.equal(tokens[0])
     })
 
+    it('logs -f stopped by a Ctrl-C: the region is ended before skycap exits', async () => {
+      const child = execa('node', [cliPath, 'logs', 'web', '-e', 'test', '-f'], {
+        cwd: repo.dir,
+        env: {NO_COLOR: '1', GITLAB_CI: '', GITHUB_STEP_SUMMARY: '', SKYCAP_ENV: '', SKYCAP_KUBECTL: kubectl, ...GITHUB},
+        reject: false,
+      })
+      let out = ''
+      await new Promise<void>((resolve) => {
+        child.stdout?.on('data', (chunk: Buffer) => {
+          out += chunk.toString('utf8')
+          if (out.includes('##[error]old')) resolve()
+        })
+      })
+      child.kill('SIGINT')
+      const r = await child
+      expect(r.exitCode, r.stderr).to.equal(0)
+      const lines = r.stdout.split('\n')
+      const [region, ...more] = regions(lines)
+      expect(more).to.deep.equal([])
+      expect(region?.inside).to.deep.equal(['web-1 │ ::error::boom', 'web-1 │ ::add-mask::x', 'web-1 │ ##[error]old'])
+      expect(lines.at(-1)).to.equal(`::${region?.token}::`)
+      expect(processed(lines)).to.deep.equal([])
+    })
+
     it('elsewhere the same lines without markers; --json lines get none either, and their `##[` is an escaped `#`', async () => {
       const plain = await logs({})
       expect(plain.exitCode, plain.stderr).to.equal(0)
@@ -161,6 +201,35 @@ else { process.stderr.write('unexpected: ' + argv.join(' ') + '\\n'); process.ex
       expect(processed(lines)).to.deep.equal([])
       expect(json.stdout).to.not.contain('::stop-commands::')
     })
+  })
+})
+
+describe('skycap build, run as a process, with a build.command that prints workflow commands', function () {
+  this.timeout(60_000)
+
+  it('GitHub Actions: the build output between ::stop-commands::TOKEN and ::TOKEN::, ended before the ::endgroup:: and the ::error of skycap', async () => {
+    // A registry that has no image: the command "builds" without pushing, and skycap's check after it fails.
+    const registry = createServer((_request, response) => {
+      response.statusCode = 404
+      response.end()
+    })
+    await new Promise<void>((resolve) => registry.listen(0, '127.0.0.1', resolve))
+    const {port} = registry.address() as AddressInfo
+    const repo = await TempRepo.withFiles({
+      'skycap.yaml': `app: shop\nregistry: localhost:${port}/team\nservices:\n  web:\n    image: web\n    build: {command: [sh, -c, 'echo "::error::boom"; echo "::add-mask::x"']}\nenvironments:\n  staging: {namespace: s}\n`,
+    })
+    try {
+      const r = await runCli(['build', 'HEAD', '-e', 'staging'], {cwd: repo.dir, env: GITHUB})
+      expect(r.exitCode, r.stderr).to.equal(1)
+      const lines = r.stderr.split('\n')
+      const [region, ...more] = regions(lines)
+      expect(more).to.deep.equal([])
+      expect(region?.inside.filter((l) => l.startsWith('web | '))).to.deep.equal(['web | ::error::boom', 'web | ::add-mask::x'])
+      expect(processed(lines)).to.deep.equal(['::group::build', '::endgroup::', `::error title=skycap build failed::${lines.find((l) => l.startsWith('Error: '))?.slice(7)}`])
+    } finally {
+      repo.remove()
+      registry.close()
+    }
   })
 })
 
