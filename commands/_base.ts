@@ -1,6 +1,7 @@
 import {Command, Errors, Flags, Interfaces} from '@oclif/core'
 
 import {ciOutput, type CiOutput} from '../src/ci/output.js'
+import {resumeCommands, untrustedStream} from '../src/ci/stop-commands.js'
 import {defaultKubectlFactory, type KubectlFactory} from '../src/env/connect.js'
 import {ConfigError, ConfigErrors, ExitCode, type ExitCodeValue, InterruptedError, SkycapError, UserError} from '../src/errors.js'
 import {Kubectl} from '../src/kubectl/kubectl.js'
@@ -82,7 +83,13 @@ export abstract class SkycapCommand extends Command {
 
   protected override async _run<T>(): Promise<T> {
     keepGoingWithoutReaders()
-    const result = await super._run<T>()
+    let result: T
+    try {
+      result = await super._run<T>()
+    } finally {
+      // The output skycap does not control (a pod's, a build's) ends with the command: workflow commands again.
+      resumeCommands()
+    }
     this.ciOutput()?.finished(result)
     return result
   }
@@ -125,12 +132,20 @@ export abstract class SkycapCommand extends Command {
     // A duration flag is checked here, before the command reads skycap.yaml or the repository (whose warnings would
     // come first) or opens a CI group; the use case parses it again where it uses it.
     for (const name of DURATION_FLAGS) if (typeof flags[name] === 'string') await parseDuration(flags[name], `--${name}`, {lookBack: name === 'since'})
+    const named = [flags.env, args.environment, args.target].find((v): v is string => typeof v === 'string')
+    if (named !== undefined) this.ciOutput()?.named(named.replace(/@.*$/s, ''))
     return parsed
   }
 
   /** Where build output goes: stderr, line by line (under --json too: the document is on stdout). */
   protected buildOutput(): ((line: string) => void) | undefined {
-    return (line) => process.stderr.write(`${line}\n`)
+    const out = this.untrusted(process.stderr)
+    return (line) => out.write(`${line}\n`)
+  }
+
+  /** `stream` for output skycap does not control (a pod's, a build's): under GitHub Actions, no workflow command in it is processed (src/ci/stop-commands.ts). */
+  protected untrusted<T extends NodeJS.WritableStream>(stream: T): T {
+    return untrustedStream(stream)
   }
 
   /** kubectl bound per environment; --verbose traces every call on stderr. */

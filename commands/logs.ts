@@ -51,7 +51,13 @@ export default class Logs extends SkycapCommand {
         json: this.jsonEnabled(),
         maxStreams: flags['max-log-requests'],
       },
-      {kubectl: this.kubectlFactory(), reporter: this.reporter(), out: process.stdout, colour: useColour(process.stdout), signal: this.abortOnSignals('stopping')},
+      {
+        kubectl: this.kubectlFactory(),
+        reporter: this.reporter(),
+        out: this.jsonEnabled() ? process.stdout : this.untrusted(process.stdout),
+        colour: useColour(process.stdout),
+        signal: this.abortOnSignals('stopping'),
+      },
     )
     // --json prints one object per log line; a closing summary document would break `jq` pipelines.
     return this.jsonEnabled() ? undefined : summary

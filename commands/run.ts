@@ -50,7 +50,7 @@ export default class Run extends SkycapCommand {
       {
         kubectl: this.kubectlFactory(),
         reporter: this.reporter(),
-        out: this.jsonEnabled() ? process.stderr : process.stdout,
+        out: this.untrusted(this.jsonEnabled() ? process.stderr : process.stdout),
         terminal: Boolean(process.stdin.isTTY),
         pipedStdin: stdinBringsInput(),
         signal: this.abortOnSignals('stopping the task'),

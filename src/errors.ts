@@ -83,9 +83,10 @@ export class ConfigErrors extends UserError {
   override readonly code = 'invalid_config'
   readonly errors: ConfigError[]
 
-  constructor(errors: ConfigError[], hint?: string) {
+  /** `target`: the app (and environment) the configuration is of, when known (the CI job summary names them). */
+  constructor(errors: ConfigError[], hint?: string, target?: {app?: string; environment?: string}) {
     const ordered = inFileOrder(errors)
-    super(ordered.map((e) => e.message).join('\n'), {hint})
+    super(ordered.map((e) => e.message).join('\n'), {hint, ...(target ? {details: target} : {})})
     this.errors = ordered
   }
 }

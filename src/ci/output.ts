@@ -5,6 +5,7 @@ import {ConfigError, ConfigErrors, formatLocation, type SourceLocation, SkycapEr
 import type {RejectedObject} from '../deploy/apply.js'
 import {ciJobUrl} from '../identity.js'
 import type {Reporter} from '../ui/output.js'
+import {resumeCommands, stopCommands} from './stop-commands.js'
 import {asDeployReport, deploySummary, failureSummary} from './summary.js'
 import {type AnnotationPlace, ciSystem, type CiSystem, errorAnnotation, sectionEnd, sectionName, sectionStart, workflowCommand} from './workflow.js'
 
@@ -35,7 +36,11 @@ export class CiOutput {
   /** The warnings of this run, annotated at its end on GitHub (inside a folded group nobody sees them). */
   private readonly warnings: string[] = []
   private readonly env: NodeJS.ProcessEnv
+  /** The environment the command line names, if it names one. */
+  private environment?: string
   private readonly write: (line: string) => void
+  /** Writes a workflow command of skycap's own (a group, an annotation). */
+  private readonly command: (line: string) => void
   private readonly clock: () => Date
 
   constructor(
@@ -44,6 +49,12 @@ export class CiOutput {
   ) {
     this.env = options.env ?? process.env
     this.write = options.write ?? ((line) => process.stderr.write(`${line}\n`))
+    const write = this.write
+    // A workflow command of skycap's own is never written in a stopped region: it would be text.
+    this.command = (line) => {
+      resumeCommands()
+      write(line)
+    }
     this.clock = options.clock ?? (() => new Date())
   }
 
@@ -69,9 +80,10 @@ export class CiOutput {
 
   /**
    * Prints `text` with `print`; on GitHub, when a line of it would be read as a workflow command (`::error …`, or
-   * `##[` anywhere: the runner trims leading spaces), between `::stop-commands::TOKEN` and `::TOKEN::`, TOKEN random.
-   * Such text is not skycap's own: a pod's log lines, an event's message, an API server's answer. Unwrapped, it could
-   * forge annotations or stop the job's workflow commands (skycap's groups and annotations among them). On GitLab a
+   * `##[` anywhere: the runner trims leading spaces), inside a stopped region (src/ci/stop-commands.ts): between
+   * `::stop-commands::TOKEN` and `::TOKEN::`, or in the region already open (`logs -f` streaming). Such text is not
+   * skycap's own: a pod's log lines, an event's message, an API server's answer. Unwrapped, it could forge
+   * annotations or stop the job's workflow commands (skycap's groups and annotations among them). On GitLab a
    * collapsible section's marker (`section_end:…:name\r\e[0K`) in such text closed skycap's section early, or opened
    * a collapsed one that hid the rollback and the error: its `\e[0K` is printed as `^[[0K`, which GitLab reads as
    * text (skycap's own markers are written by `write`, not through here).
@@ -85,17 +97,20 @@ export class CiOutput {
       print(text)
       return
     }
-    // The global Web Crypto, not node:crypto: commands that only read the cluster keep it unloaded (test/unit/bundle.test.ts).
-    const token = globalThis.crypto.randomUUID()
-    this.write(`::stop-commands::${token}`)
+    const opened = stopCommands(this.write)
     print(text)
-    this.write(`::${token}::`)
+    if (opened) resumeCommands()
+  }
+
+  /** The environment the command line names (`deploy staging`, `-e prod`): the job summary of a failure names it. */
+  named(environment: string | undefined): void {
+    this.environment = environment
   }
 
   /** Closes the open group, if one is: what follows (the result line, the error) shows unfolded. */
   endPhase(): void {
     if (this.open === undefined) return
-    this.write(this.system === 'github' ? '::endgroup::' : sectionEnd(this.open, this.clock()))
+    this.command(this.system === 'github' ? '::endgroup::' : sectionEnd(this.open, this.clock()))
     this.open = undefined
   }
 
@@ -113,13 +128,13 @@ export class CiOutput {
     if (this.system !== 'github') return
     this.annotateWarnings()
     const message = error instanceof Error ? error.message : String(error)
-    for (const line of this.annotations(error)) this.write(line)
+    for (const line of this.annotations(error)) this.command(line)
     const report = error instanceof SkycapError ? asDeployReport(error.details?.report) : undefined
     const jobUrl = ciJobUrl(this.env)
     this.summarize(
       report
         ? deploySummary(this.options.command, report, {jobUrl, error: message})
-        : failureSummary(this.options.command, message, {jobUrl, hint: error instanceof SkycapError ? error.hint : undefined}),
+        : failureSummary(this.options.command, message, {jobUrl, hint: error instanceof SkycapError ? error.hint : undefined, ...this.target(error)}),
     )
   }
 
@@ -149,17 +164,24 @@ export class CiOutput {
    * group: its line stays where it was said, folded with its phase; the annotation shows on the run's page.
    */
   private annotateWarnings(): void {
-    for (const message of this.warnings.splice(0)) this.write(workflowCommand('warning', {title: `skycap ${this.options.command}`}, message))
+    for (const message of this.warnings.splice(0)) this.command(workflowCommand('warning', {title: `skycap ${this.options.command}`}, message))
   }
 
   private startPhase(title: string): void {
     if (this.system === 'github') {
       this.open = title
-      this.write(`::group::${title}`)
+      this.command(`::group::${title}`)
     } else {
       this.open = sectionName(title, ++this.sections)
-      this.write(sectionStart(this.open, title, this.clock()))
+      this.command(sectionStart(this.open, title, this.clock()))
     }
+  }
+
+  /** The app and environment of a failure: those its error names (an invalid skycap.yaml's app), else the command line's environment. */
+  private target(error: unknown): {app?: string; environment?: string} {
+    const details = error instanceof SkycapError ? error.details : undefined
+    const text = (value: unknown) => (typeof value === 'string' && value !== '' ? value : undefined)
+    return {app: text(details?.app), environment: text(details?.environment) ?? this.environment}
   }
 
   /** A location as GitHub wants it: the file relative to the checkout ($GITHUB_WORKSPACE), without skycap's "(at REV)". */
@@ -180,7 +202,7 @@ export class CiOutput {
       const message = `could not write the job summary to ${file}: ${(error as Error).message}`
       this.write(`warning: ${message}`)
       // Written after the other warnings' annotations: repeated as its own, as docs/ci.md says each warning is.
-      this.write(workflowCommand('warning', {title: `skycap ${this.options.command}`}, message))
+      this.command(workflowCommand('warning', {title: `skycap ${this.options.command}`}, message))
     }
   }
 }

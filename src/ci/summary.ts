@@ -59,9 +59,13 @@ export function deploySummary(command: string, report: DeployReport, options: {j
   return `${lines.join('\n')}\n`
 }
 
-/** The Markdown of a command that failed without a deploy report (invalid config, a refused lock, ...). */
-export function failureSummary(command: string, message: string, options: {jobUrl?: string; hint?: string} = {}): string {
-  const lines = [`### ❌ skycap ${command} failed`, '', ...message.split('\n').map((l) => `> ${literal(l)}`), '']
+/**
+ * The Markdown of a command that failed without a deploy report (invalid config, a refused lock, ...); it names the
+ * app and the environment when they are known (a job that deploys several said only "skycap deploy failed").
+ */
+export function failureSummary(command: string, message: string, options: {jobUrl?: string; hint?: string; app?: string; environment?: string} = {}): string {
+  const target = [options.app && `app ${options.app}`, options.environment && `environment ${options.environment}`].filter(Boolean).join(', ')
+  const lines = [`### ❌ skycap ${command} failed${target ? `: ${literal(target).replace(/\s*\n\s*/g, ' ')}` : ''}`, '', ...message.split('\n').map((l) => `> ${literal(l)}`), '']
   if (options.hint) lines.push(literal(options.hint), '')
   if (options.jobUrl) lines.push(`Job: [${options.jobUrl}](${options.jobUrl})`, '')
   return `${lines.join('\n')}\n`

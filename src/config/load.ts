@@ -242,6 +242,7 @@ export async function parseConfig(text: string, file: string, show: (path: strin
         return new ConfigError(p.message, {file: shown, line: pos?.line, column: pos?.column})
       }),
       `Fix ${shown} (\`skycap config schema\` prints the JSON Schema of every key; editors with the YAML extension complete from it).`,
+      appOf(data),
     )
   }
 
@@ -362,7 +363,7 @@ export async function parseConfig(text: string, file: string, show: (path: strin
     const ms = await parseDuration(text, path.join('.')).catch(() => undefined)
     if (ms === undefined) at(path, tooLong(path.join('.'), text))
   }
-  if (errors.length > 0) throw new ConfigErrors(errors, `Fix ${shown}.`)
+  if (errors.length > 0) throw new ConfigErrors(errors, `Fix ${shown}.`, {app: config.app})
 
   const warnings: ConfigWarning[] = []
   // Kubernetes' own namespaces: an app, its release records and its lock among the cluster's system objects.
@@ -835,4 +836,10 @@ function firstLine(message: string): string {
 export function displayPath(file: string): string {
   const rel = relative(process.cwd(), file)
   return rel && !rel.startsWith('..') ? rel : file
+}
+
+/** The app a skycap.yaml that failed its schema names, when `app` is a string. */
+function appOf(data: unknown): {app: string} | undefined {
+  const app = (data as {app?: unknown} | null)?.app
+  return typeof app === 'string' && app !== '' ? {app} : undefined
 }

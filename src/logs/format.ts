@@ -27,7 +27,9 @@ export interface FormatOptions {
 
 /** Formats a line: `pod [container] │ message`, or one JSON object. */
 export function formatLine(line: LogLine, options: FormatOptions): string {
-  if (options.json) return JSON.stringify(line)
+  // `##[` anywhere in a line is a workflow command to the GitHub Actions runner (`##[add-mask]…`); a JSON line gets no
+  // stop-commands markers (`skycap logs --json | jq` reads every line), so its `#` is written as the same character escaped.
+  if (options.json) return JSON.stringify(line).replaceAll('##[', '#\\u0023[')
   let prefix = options.showContainer ? `${line.pod} ${line.container}` : line.pod
   if (options.colour) prefix = `\u001B[${podColour(line.pod)}m${prefix}\u001B[39m`
   return `${prefix} │ ${options.timestamps && line.timestamp ? `${line.timestamp} ` : ''}${line.message}`

@@ -151,7 +151,7 @@ async function renderFiles(loaded: LoadedConfig, env: Environment, revision: Rev
     }
   }
   // Each problem's hint, once: the terminal and --json show the hint of the whole error, not of its parts.
-  if (errors.length) throw new ConfigErrors(errors, [...new Set(errors.map((e) => e.hint).filter((h) => h !== undefined))].join(' ') || undefined)
+  if (errors.length) throw new ConfigErrors(errors, [...new Set(errors.map((e) => e.hint).filter((h) => h !== undefined))].join(' ') || undefined, {app: loaded.config.app, environment: env.name})
 
   return {app: config.app, environment: env, revision, images, objects: sortForApply(objects), warnings}
 }

@@ -125,7 +125,10 @@ describe('skycap under GitHub Actions and GitLab CI (real cluster)', function ()
       '::endgroup::',
       `::error file=skycap.yaml,line=${line},col=${column},title=skycap deploy%3A invalid configuration::services.web.replicas must be a whole number, not string "two"`,
     ])
-    expect(readFileSync(summary, 'utf8')).to.contain('### ❌ skycap deploy failed').and.contain(`> skycap.yaml:${line}:${column}: services.web.replicas must be a whole number`)
+    // The summary names the app and the environment (a job that deploys several said only "skycap deploy failed").
+    expect(readFileSync(summary, 'utf8'))
+      .to.contain('### ❌ skycap deploy failed: app itapp, environment test\n')
+      .and.contain(`> skycap.yaml:${line}:${column}: services.web.replicas must be a whole number`)
     expect((await kubectl(['get', 'deployments', '-o', 'name'], {namespace: ns.name})).stdout).to.equal('')
 
     // A template's error points at the template's line.

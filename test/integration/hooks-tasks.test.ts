@@ -419,6 +419,17 @@ describe('real node: hooks, run, exec and port-forward', function () {
     const locked = await app.cli(['run', 'web', '--lock', '--', '/app', 'say', 'under the lock'])
     expect(locked.exitCode, locked.stderr).to.equal(0)
     expect(locked.stdout).to.equal('under the lock')
+    // Under GitHub Actions the pod's output is in a stopped region: its ::error:: is text, not an annotation
+    // (docs/ci.md). Markers on stdout, the pod's stream; skycap's own lines on stderr open none.
+    const injected = await app.cli(['run', 'web', '--', '/app', 'say', '::error::injected'], {env: {GITHUB_ACTIONS: 'true', CI: 'true'}})
+    expect(injected.exitCode, injected.stderr).to.equal(0)
+    const [stop, said, resume, ...rest] = injected.stdout.split('\n')
+    const token = /^::stop-commands::([0-9a-f]{32})$/.exec(stop ?? '')?.[1]
+    expect(token, injected.stdout).to.be.a('string')
+    expect([said, resume, ...rest]).to.deep.equal(['::error::injected', `::${token}::`])
+    expect(injected.stderr)
+      .to.not.contain('::stop-commands::')
+      .and.not.match(/^::error/m)
     expect(JSON.parse((await app.cli(['lock', 'status', 'test', '--json'])).stdout).result.lock).to.equal(null)
     // --rev: that revision's image (here a commit that was never deployed) with the deployed release's config and env.
     const next = await app.change((t) => `${t.trimEnd()}\n# a revision that is not deployed\n`, 'not deployed')

@@ -140,10 +140,10 @@ describe('CiOutput', () => {
     reporter.info(failure)
     reporter.warn('a request to GET /##[error]x failed')
     expect(lines[0]).to.equal('Deploying release 1')
-    const token = /^::stop-commands::([0-9a-f-]{36})$/.exec(lines[1] as string)?.[1]
+    const token = /^::stop-commands::([0-9a-f]{32})$/.exec(lines[1] as string)?.[1]
     expect(token, lines[1]).to.be.a('string')
     expect(lines.slice(2, 4)).to.deep.equal([failure, `::${token}::`])
-    const second = /^::stop-commands::([0-9a-f-]{36})$/.exec(lines[4] as string)?.[1]
+    const second = /^::stop-commands::([0-9a-f]{32})$/.exec(lines[4] as string)?.[1]
     expect(second).to.be.a('string').and.not.equal(token)
     expect(lines.slice(5)).to.deep.equal(['warning: a request to GET /##[error]x failed', `::${second}::`])
     const gitlab = output({GITLAB_CI: 'true'})
@@ -319,7 +319,7 @@ describe('a command of a topic under GitHub Actions', function () {
       expect(r.exitCode).to.equal(2)
       expect(r.stderr).to.contain('::error title=skycap lock acquire%3A invalid configuration::no skycap.yaml found')
       expect(r.stderr).to.not.contain('lock%3Aacquire')
-      expect(readFileSync(summary, 'utf8')).to.match(/^### ❌ skycap lock acquire failed\n/)
+      expect(readFileSync(summary, 'utf8')).to.match(/^### ❌ skycap lock acquire failed: environment dev\n/)
     })
 
     it(`an error that quotes a workflow command is printed between stop-commands (${path})`, async () => {
@@ -329,7 +329,7 @@ describe('a command of a topic under GitHub Actions', function () {
       expect(r.exitCode).to.equal(2)
       const lines = r.stderr.split('\n')
       const at = lines.indexOf('::error::forged" is not a valid target')
-      const token = /^::stop-commands::(\S{36})$/.exec(lines[at - 2] as string)?.[1]
+      const token = /^::stop-commands::([0-9a-f]{32})$/.exec(lines[at - 2] as string)?.[1]
       expect(token, r.stderr).to.be.a('string')
       expect(lines[at - 1]).to.equal('Error: "x')
       expect(lines[at + 2]).to.equal(`::${token}::`)
