@@ -143,9 +143,12 @@ export abstract class SkycapCommand extends Command {
     return (line) => out.write(`${line}\n`)
   }
 
-  /** `stream` for output skycap does not control (a pod's, a build's): under GitHub Actions, no workflow command in it is processed (src/ci/stop-commands.ts). */
+  /**
+   * `stream` for output skycap does not control (a pod's, a build's): under GitHub Actions, no workflow command in it
+   * is processed (src/ci/stop-commands.ts). stdout's markers go to stderr: its text is the command's result.
+   */
   protected untrusted<T extends NodeJS.WritableStream>(stream: T): T {
-    return untrustedStream(stream)
+    return untrustedStream(stream, process.env, (stream as NodeJS.WritableStream) === process.stdout ? {markers: process.stderr} : {})
   }
 
   /** kubectl bound per environment; --verbose traces every call on stderr. */

@@ -21,7 +21,16 @@ interface StoppedRegion {
   write: LineWriter
   /** Its text ended in the middle of a line: the line is ended first, else `::TOKEN::` would not start a line. */
   midLine?: boolean
+  /** Its markers go to another stream than its text (stderr for stdout's): the runner needs a moment before the end. */
+  apart?: boolean
 }
+
+/**
+ * How long the end of a region whose markers go to stderr waits for the runner to process what stdout already holds.
+ * stdout's writes to a pipe are synchronous (Linux, macOS): its last lines are in the pipe; the runner's reader takes
+ * them at once, and this leaves it time to process them before it reads the `::TOKEN::`.
+ */
+export const RESUME_PAUSE_MS = 100
 
 let region: StoppedRegion | undefined
 let exitHooked = false
@@ -53,26 +62,34 @@ export function resumeCommands(): void {
   const open = region
   if (!open) return
   region = undefined
+  // Synchronous, as this runs on exit too; once per region (a `run`, a `logs -f`, the rare warning during one).
+  if (open.apart) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, RESUME_PAUSE_MS)
   open.write(`${open.midLine ? '\n' : ''}::${open.token}::`)
 }
 
 /**
  * `stream` for output skycap does not control (a pod's, a build's). Under GitHub Actions its first write opens a
- * stopped region, which stays open until skycap writes a workflow command of its own or the command ends. The markers
- * go into `stream` itself: the runner reads stdout and stderr apart, and of the lines it has read it processes
- * stderr's first, so a `::TOKEN::` on stderr could end the region before the last lines of stdout were read. A stream
+ * stopped region, which stays open until skycap writes a workflow command of its own or the command ends. A stream
  * that is a file (`skycap run web -- pg_dump > dump.sql`) never reaches the runner, and gets no markers. Elsewhere
  * `stream` itself.
+ *
+ * The markers go into `stream` itself (stderr: build output, a hook's lines) unless `markers` names another stream.
+ * stdout is given stderr: what `run` and `logs` print there is the command's result, which a pipe may carry on
+ * (`skycap run db -- pg_dump | gzip > dump.gz`); a marker line in it would corrupt the data, and skycap cannot tell
+ * the runner's pipe from the user's. The runner reads stdout and stderr apart and, of the lines it has read, processes
+ * stderr's first: a `::stop-commands::` written before the text is processed before it, and `::TOKEN::` is written
+ * only after a pause in which the runner reads and processes what stdout already holds (resumeCommands).
  */
-export function untrustedStream<T extends NodeJS.WritableStream>(stream: T, env: NodeJS.ProcessEnv = process.env): T {
+export function untrustedStream<T extends NodeJS.WritableStream>(stream: T, env: NodeJS.ProcessEnv = process.env, options: {markers?: NodeJS.WritableStream} = {}): T {
   if (ciSystem(env) !== 'github' || isFile(stream)) return stream
   const raw = (stream.write as (...args: unknown[]) => boolean).bind(stream)
-  const markers = (line: string) => raw(`${line}\n`)
+  const apart = options.markers !== undefined && options.markers !== stream ? options.markers : undefined
+  const markers = apart ? (line: string) => apart.write(`${line}\n`) : (line: string) => raw(`${line}\n`)
   const write = (chunk: string | Uint8Array, ...rest: unknown[]): boolean => {
     if (chunk.length > 0) {
-      stopCommands(markers)
+      if (stopCommands(markers) && apart && region) region.apart = true
       const last = typeof chunk === 'string' ? chunk.charCodeAt(chunk.length - 1) : chunk[chunk.length - 1]
-      if (region?.write === markers) region.midLine = last !== 10
+      if (region?.write === markers && !apart) region.midLine = last !== 10
     }
     return raw(chunk, ...rest)
   }

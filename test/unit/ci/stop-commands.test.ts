@@ -7,7 +7,7 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
 import {ciOutput} from '../../../src/ci/output.js'
-import {commandsStopped, untrustedStream} from '../../../src/ci/stop-commands.js'
+import {commandsStopped, resumeCommands, untrustedStream} from '../../../src/ci/stop-commands.js'
 import {UserError} from '../../../src/errors.js'
 import {cliPath, runCli, TempRepo} from '../../helpers/repo.js'
 
@@ -91,6 +91,19 @@ describe('untrusted output under GitHub Actions (stop-commands)', () => {
     expect(log.text()).to.contain(`no newline at the end\n::${first?.token}::\n`)
   })
 
+  it("stdout's text (a result a pipe may carry on: `run -- pg_dump | gzip`) is written unchanged; its markers go to stderr, the stop before the text and the end after it", () => {
+    const order: string[] = []
+    const stream = (name: string) => ({write: (chunk: string | Uint8Array) => order.push(`${name}: ${String(chunk).trimEnd()}`) > 0}) as unknown as NodeJS.WritableStream
+    const stdout = stream('stdout')
+    const out = untrustedStream(stdout, GITHUB, {markers: stream('stderr')})
+    out.write('::error::boom\n')
+    out.write(Buffer.from('-- a dump without a newline at the end'))
+    resumeCommands()
+    const token = /^stderr: ::stop-commands::([0-9a-f]{32})$/.exec(order[0] ?? '')?.[1]
+    expect(token, order.join('\n')).to.be.a('string')
+    expect(order).to.deep.equal([`stderr: ::stop-commands::${token}`, 'stdout: ::error::boom', 'stdout: -- a dump without a newline at the end', `stderr: ::${token}::`])
+  })
+
   it('a process that exits at once (process.exit: a second Ctrl-C) ends its open region on the way out', async () => {
     const module = new URL('../../../src/ci/stop-commands.js', import.meta.url).href
     const script = `const {untrustedStream} = await import(${JSON.stringify(module)}); untrustedStream(process.stdout, {GITHUB_ACTIONS: 'true'}).write('::error::boom'); process.exit(130)`
@@ -148,20 +161,16 @@ else { process.stderr.write('unexpected: ' + argv.join(' ') + '\\n'); process.ex
 
     const logs = (env: Record<string, string>, ...flags: string[]) => runCli(['logs', 'web', '-e', 'test', ...flags], {cwd: repo.dir, env: {SKYCAP_KUBECTL: kubectl, ...env}})
 
-    it("GitHub Actions: the pod's lines between ::stop-commands::TOKEN and ::TOKEN::, a new token in each process", async () => {
+    it("GitHub Actions: the pod's lines unchanged on stdout, between ::stop-commands::TOKEN and ::TOKEN:: on stderr, a new token in each process", async () => {
       const tokens: string[] = []
       for (let run = 0; run < 2; run++) {
         const r = await logs(GITHUB)
         expect(r.exitCode, r.stderr).to.equal(0)
-        const lines = r.stdout.split('\n')
-        const [region, ...more] = regions(lines)
-        expect(more).to.deep.equal([])
-        expect(region?.inside).to.deep.equal(['web-1 │ ::error::boom', 'web-1 │ ::add-mask::x', 'web-1 │ ##[error]old'])
-        expect(lines[0]).to.equal(`::stop-commands::${region?.token}`)
-        expect(processed(lines)).to.deep.equal([])
-        // skycap's own lines on stderr: no region is open there (it would hide its groups and annotations).
-        expect(r.stderr).to.not.contain('::stop-commands::')
-        tokens.push(region?.token as string)
+        expect(r.stdout.split('\n')).to.deep.equal(['web-1 │ ::error::boom', 'web-1 │ ::add-mask::x', 'web-1 │ ##[error]old'])
+        const token = /^::stop-commands::([0-9a-f]{32})$/m.exec(r.stderr)?.[1]
+        expect(token, r.stderr).to.be.a('string')
+        expect(r.stderr.split('\n').filter((l) => l.startsWith('::'))).to.deep.equal([`::stop-commands::${token}`, `::${token}::`])
+        tokens.push(token as string)
       }
       expect(tokens[1]).to.not.equal(tokens[0])
     })
@@ -182,12 +191,10 @@ else { process.stderr.write('unexpected: ' + argv.join(' ') + '\\n'); process.ex
       child.kill('SIGINT')
       const r = await child
       expect(r.exitCode, r.stderr).to.equal(0)
-      const lines = r.stdout.split('\n')
-      const [region, ...more] = regions(lines)
-      expect(more).to.deep.equal([])
-      expect(region?.inside).to.deep.equal(['web-1 │ ::error::boom', 'web-1 │ ::add-mask::x', 'web-1 │ ##[error]old'])
-      expect(lines.at(-1)).to.equal(`::${region?.token}::`)
-      expect(processed(lines)).to.deep.equal([])
+      expect(r.stdout.split('\n')).to.deep.equal(['web-1 │ ::error::boom', 'web-1 │ ::add-mask::x', 'web-1 │ ##[error]old'])
+      const token = /^::stop-commands::([0-9a-f]{32})$/m.exec(r.stderr)?.[1]
+      expect(token, r.stderr).to.be.a('string')
+      expect(r.stderr.trimEnd().split('\n').at(-1)).to.equal(`::${token}::`)
     })
 
     it('elsewhere the same lines without markers; --json lines get none either, and their `##[` is an escaped `#`', async () => {
