@@ -756,7 +756,9 @@ async function autoRollback(
         selector,
         // The rollback gets its own time: the failed deploy may have used all of its own.
         deadline: clock() + timeoutMs,
-        title: `Rolling back to release ${previous.record.number}`,
+        // The line before the apply said it rolls back, and to which release: the watch is headed by what it
+        // watches (two "Rolling back to release N" lines followed one another).
+        title: `Rolling out ${prepared.app} ${prepared.environment.name}@${previous.record.revision?.short ?? '?'} again (release ${previous.record.number})`,
         reporter: deps.reporter,
         config: prepared.loaded.config,
         clock,

@@ -75,7 +75,6 @@ export function serviceStatus(name: string, deployment: LiveWorkload | undefined
         revision: earlier[0]?.metadata.annotations?.[ANNOTATIONS.revision] ?? null,
       }
     : null
-  const created = Date.parse((deployment.metadata as {creationTimestamp?: string}).creationTimestamp ?? '')
   // Judged only once the controller has observed the spec (a scale or deploy just applied): until then its counts
   // are about the spec before. Ready means exactly the desired pods of the new revision: a scale-down is not ready
   // while the ReplicaSet still has more.
@@ -86,6 +85,7 @@ export function serviceStatus(name: string, deployment: LiveWorkload | undefined
   // replaced it), is not what runs.
   const ended = (p: KubeObject) => ['Failed', 'Succeeded'].includes((p as {status?: {phase?: string}}).status?.phase ?? '')
   const pods = (current ? snapshot.ownedBy('Pod', current) : []).filter((p) => !(p.metadata as {deletionTimestamp?: string}).deletionTimestamp && !ended(p))
+  const since = runningSince(current, pods)
   const problem = pods.map((p) => podProblem(p)?.message).find((m) => m !== undefined) ?? null
   const state = problem !== null ? 'failing' : settled ? 'ready' : 'progressing'
   // Ready pods wait out minReadySeconds before they count as available (and the old ones go).
@@ -107,7 +107,7 @@ export function serviceStatus(name: string, deployment: LiveWorkload | undefined
     desired,
     updated,
     old,
-    age: Number.isFinite(created) ? age(now - created) : null,
+    age: since === undefined ? null : age(now - since),
     state,
     problem,
     waiting,
@@ -193,6 +193,23 @@ export async function status(options: EnvOptions, factory: KubectlFactory, repor
     ...(hooks === undefined ? {} : {runningHooks: hooks}),
   }
 }
+
+/**
+ * When the revision the Deployment asks for began to run (AGE): its ReplicaSet's creation, not the Deployment's (that
+ * is the service's first deploy). A rollback's controller reuses the ReplicaSet of the revision it returns to, created
+ * back then, and notes that in revision-history: its oldest pod says when it came back.
+ */
+function runningSince(current: KubeObject | undefined, pods: KubeObject[]): number | undefined {
+  if (!current) return undefined
+  const created = (o: KubeObject) => Date.parse((o.metadata as {creationTimestamp?: string}).creationTimestamp ?? '')
+  const reused = current.metadata.annotations?.[REVISION_HISTORY] !== undefined
+  const podTimes = pods.map(created).filter(Number.isFinite)
+  const at = reused && podTimes.length ? Math.min(...podTimes) : created(current)
+  return Number.isFinite(at) ? at : undefined
+}
+
+/** Set by the Deployment controller on a ReplicaSet it scaled up again for an earlier revision (a rollback). */
+const REVISION_HISTORY = 'deployment.kubernetes.io/revision-history'
 
 function age(ms: number): string {
   const s = Math.max(0, Math.floor(ms / 1000))

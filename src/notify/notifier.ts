@@ -51,6 +51,8 @@ export interface NotifierOptions {
   fetch?: typeof fetch
   env?: NodeJS.ProcessEnv
   clock?: () => number
+  /** The signal of a wait of `ms` (each request's time limit, settle's): tests count and end them; real timers otherwise. */
+  timeout?: (ms: number) => AbortSignal
 }
 
 /** The notifier of environment `env` (its notify: merged over the app's); one that does nothing when none is configured. */
@@ -75,7 +77,7 @@ export async function openNotifier(env: Environment, options: NotifierOptions): 
   const timeoutMs = config.timeout ? await parseDuration(config.timeout, 'notify.timeout') : DEFAULT_NOTIFY_TIMEOUT_MS
   const stop = new AbortController()
   const chains = new Map(targets.map((t) => [t, Promise.resolve()]))
-  const sends = new Map(targets.map((t) => [t, sender({fetch: options.fetch ?? fetch, timeoutMs, signal: stop.signal, secrets: t.secrets})]))
+  const sends = new Map(targets.map((t) => [t, sender({fetch: options.fetch ?? fetch, timeoutMs, signal: stop.signal, secrets: t.secrets, timeout: options.timeout})]))
   const clock = options.clock ?? Date.now
   const base = {app: options.app, environment: env.name, user: whoAmI(vars), url: ciJobUrl(vars) ?? null, environmentUrl: config.environmentUrl ?? null}
   /** Releases started and not ended. */
@@ -93,7 +95,7 @@ export async function openNotifier(env: Environment, options: NotifierOptions): 
             // The sender redacted its own messages, the host left readable; anything else is redacted here.
             const why = error instanceof NotifyRequestError ? error.message : redact((error as Error).message, target.secrets)
             // Unanswered in time is not undelivered: the server may have the request and be slow to answer it.
-            const outcome = /no answer within/.test(why) ? 'may not have been delivered' : 'was not delivered'
+            const outcome = /no answer (within|yet)/.test(why) ? 'may not have been delivered' : 'was not delivered'
             warn({
               target: target.name,
               event: event.event,
@@ -109,7 +111,10 @@ export async function openNotifier(env: Environment, options: NotifierOptions): 
       for (const started of [...open.values()]) notifier.send({...started, event: 'failed', result, reason: (error as Error).message.split('\n')[0] ?? ''})
     },
     async settle() {
-      const timer = setTimeout(() => stop.abort(), timeoutMs)
+      const deadline = options.timeout?.(timeoutMs)
+      deadline?.addEventListener('abort', () => stop.abort())
+      // A real timer keeps the process alive until the deadline (AbortSignal.timeout's does not).
+      const timer = deadline ? undefined : setTimeout(() => stop.abort(), timeoutMs)
       await Promise.all(chains.values())
       clearTimeout(timer)
       return warnings

@@ -31,6 +31,8 @@ export interface SendOptions {
    * header values are added by the sender.
    */
   secrets: string[]
+  /** The signal of each request's own time limit (tests count and end these waits); AbortSignal.timeout otherwise. */
+  timeout?: (ms: number) => AbortSignal
 }
 
 /** A Send bound to `options`. */
@@ -52,17 +54,22 @@ export function sender(options: SendOptions): Send {
     // fetch's own words for it ("Headers.append: … is an invalid header value") came out as "cannot reach it".
     const unsendable = Object.entries(request.headers ?? {}).find(([, value]) => !HEADER_VALUE.test(value))?.[0]
     if (unsendable) throw new NotifyRequestError(`${host}: header ${unsendable} has a line break or another character HTTP cannot send (check the variables its value is made of)`)
+    // The events queued behind an unanswered one were said to have had no answer within the time limit, though they
+    // were never sent, or had a moment of it: the notifier had stopped waiting, a timeout after the command's end.
+    if (options.signal.aborted) throw new NotifyRequestError(`${host}: not sent (${STOPPED_WAITING(options.timeoutMs)})`)
+    const own = (options.timeout ?? AbortSignal.timeout)(options.timeoutMs)
     let response: Response
     try {
       response = await options.fetch(request.url, {
         method: request.method,
         headers: withDefaultHeaders({...request.publicHeaders, ...request.headers}),
         body: JSON.stringify(request.body),
-        signal: AbortSignal.any([AbortSignal.timeout(options.timeoutMs), options.signal]),
+        signal: AbortSignal.any([own, options.signal]),
         redirect: 'manual',
       })
     } catch (error) {
-      throw new NotifyRequestError(`${host}: ${redact(failureOf(error, options.timeoutMs), secrets)}`)
+      const cut = options.signal.aborted && !own.aborted
+      throw new NotifyRequestError(`${host}: ${cut ? `no answer yet (${STOPPED_WAITING(options.timeoutMs)})` : redact(failureOf(error, options.timeoutMs), secrets)}`)
     }
     const text = await response.text().catch(() => '')
     if (!response.ok) {
@@ -77,6 +84,9 @@ export function sender(options: SendOptions): Send {
     }
   }
 }
+
+/** Why a request was cut short or not sent: the notifier's wait at the command's end was over. */
+const STOPPED_WAITING = (timeoutMs: number) => `skycap stopped waiting for notifications ${timeoutMs / 1000}s after the end`
 
 /** Whether `text` is an http:// or https:// URL, the only ones a notification is sent to. */
 export function isHttpUrl(text: string): boolean {

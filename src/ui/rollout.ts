@@ -6,18 +6,35 @@ export function rolloutStatusLines(r: RolloutStatusReport): string {
     const where =
       s.type === 'blueGreen'
         ? `active slot ${s.activeSlot}${!s.previousSlot ? '' : s.phase === 'progressing' ? `, ${s.previousSlot} coming up (not serving)` : `, previous ${s.previousSlot} ${s.scaledDown ? 'scaled to 0' : `kept until ${s.scaleDownAt}`}`}`
-        : `weight ${s.weight ?? 0}%, step ${Math.min((s.step ?? 0) + 1, s.steps ?? 0)}/${s.steps ?? 0}${s.pausedUntil ? ` (paused until ${s.pausedUntil})` : ''}`
+        : canaryStopped(s.phase)
+          ? s.message?.startsWith('not started')
+            ? ''
+            : `stopped at ${canaryStep(s)}, ${s.promoting ? `while ${name} took the release (it runs it)` : 'all traffic on stable'}`
+          : `weight ${s.weight ?? 0}%, ${canaryStep(s)}${s.pausedUntil ? ` (paused until ${s.pausedUntil})` : ''}`
     // An abort under way (a `skycap abort`, a failed step) reads as `progressing` until stable is back: say so.
     const aborting = s.aborting
       ? `; aborting, all traffic going back to stable (${s.aborting.message})`
       : s.promoting && (s.phase === 'progressing' || s.phase === 'paused')
         ? `; promoting: ${name} is taking the release (too late to abort; \`skycap rollout resume\` finishes it if nobody runs it)`
         : ''
-    return `${name}: ${s.type} ${s.phase}, release ${s.release ?? '?'}, ${where}${aborting}${s.request ? `; ${s.request} requested` : ''}${s.message ? `; ${s.message}` : ''}`
+    return `${name}: ${s.type} ${s.phase}, release ${s.release ?? '?'}${where ? `, ${where}` : ''}${aborting}${s.request ? `; ${s.request} requested` : ''}${s.message ? `; ${s.message}` : ''}`
   })
   if (!lines.length) lines.push(`${r.environment} has no blue-green or canary rollout on record`)
   lines.push(r.lock ? `lock held by ${r.lock.holder} (${r.lock.reason})${r.lock.expired ? ', expired' : ''}` : 'lock free')
   return lines.join('\n')
+}
+
+/**
+ * A canary aborted or failed (or never started) has no weight in force: its traffic went back to stable. Shown as
+ * `weight 0%, step 2/3`, it read as a canary still at step 2 that takes none.
+ */
+export function canaryStopped(phase: string): boolean {
+  return phase === 'aborted' || phase === 'failed'
+}
+
+/** `step 2/3`: the step a canary is at (or stopped at), counted from 1. */
+export function canaryStep(s: {step?: number; steps?: number}): string {
+  return `step ${Math.min((s.step ?? 0) + 1, s.steps ?? 0)}/${s.steps ?? 0}`
 }
 
 export function resumeLine(r: ResumeReport): string {

@@ -1,5 +1,6 @@
 import {describeHolder} from '../lock/describe.js'
 import {oneLine} from '../one-line.js'
+import {canaryStep, canaryStopped} from './rollout.js'
 import type {LockInfo} from '../lock/lease.js'
 import type {ReleaseRecord} from '../release/store.js'
 import type {ServiceStatus} from '../deploy/inspect.js'
@@ -57,7 +58,9 @@ export function historyNote(r: ReleaseRecord): string {
   if (r.ignoreChecks) parts.push('checks ignored')
   if (r.uncommitted) parts.push('uncommitted changes')
   for (const [service, x] of Object.entries(r.rollouts ?? {})) {
-    const where = x.type === 'blueGreen' ? `blue-green, serving ${x.slot ?? '?'}` : `canary at ${x.weight ?? 0}%${x.steps ? `, step ${Math.min((x.step ?? 0) + 1, x.steps)}/${x.steps}` : ''}`
+    const step = x.steps ? canaryStep(x) : ''
+    const where =
+      x.type === 'blueGreen' ? `blue-green, serving ${x.slot ?? '?'}` : canaryStopped(x.phase) ? `canary stopped${step ? ` at ${step}` : ''}` : `canary at ${x.weight ?? 0}%${step ? `, ${step}` : ''}`
     parts.push(`${service}: ${where} (${x.phase})`)
   }
   return parts.join('; ')

@@ -80,6 +80,13 @@ describe('skycap deploy (real cluster)', function () {
     expect(r.doc.error.message).to.contain('rolled back to release 1')
     const report = r.doc.error.details.report
     expect(report.rollback).to.deep.include({to: 1, result: 'succeeded'})
+    // --json's progress on stderr: one line says the rollback and the release it returns to (there were two).
+    expect(
+      r.stderr
+        .split('\n')
+        .filter((l: string) => l.includes('Rolling back'))
+        .map((l: string) => l.replace(/^\S+ /, '')),
+    ).to.deep.equal([`Rolling back to release 1 (${good.slice(0, 7)}) as release 3`])
     const backOff = report.failures[0].events.find((e: {reason: string}) => e.reason === 'BackOff')
     expect(backOff, JSON.stringify(report.failures[0].events)).to.include({type: 'Warning'})
     expect(backOff.object).to.match(/^Pod\/web-/)
@@ -113,6 +120,10 @@ describe('skycap deploy (real cluster)', function () {
     const past = await app.cli([...DEPLOY, 'test'])
     expect(past.exitCode, past.stderr).to.equal(1)
     expect(past.stderr).to.match(/Rolling back to release 3 \(\w+\) as release 6 \(release 4, after it, failed: a rollback returns only to a release that succeeded\)/)
+    expect(
+      past.stderr.split('\n').filter((l) => l.includes('Rolling back')),
+      past.stderr,
+    ).to.have.length(1)
   })
 
   it('exits 70 when the rollout does not finish within --timeout, and rolls back', async () => {

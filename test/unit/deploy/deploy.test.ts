@@ -466,6 +466,9 @@ describe('skycap deploy: the whole kubectl sequence of a first deploy', function
     expect(rollbackExplained).to.be.greaterThan(rollbackEnd)
     expect(log.slice(rollbackEnd + 1).filter((l) => l.startsWith('::group::'))).to.deep.equal([])
     expect(log.at(-1)).to.match(/^::error title=skycap deploy test%3A Deployment\/web failed::/)
+    // One line says the rollback and the release it returns to; the watch's heading names what it watches.
+    expect(log.filter((l) => /Rolling back/.test(l))).to.deep.equal(['Rolling back to release 1 (aaaaaaa) as release 3'])
+    expect(log.slice(rollbackGroup)).to.include('Rolling out itapp test@aaaaaaa again (release 1)')
   })
 })
 

@@ -39,12 +39,14 @@ function deployment(name: string, revision: string, sha: string, image: string, 
   }
 }
 
-function replicaSet(owner: string, hash: string, revision: string, sha: string, image: string, replicas: number, ready: number) {
+function replicaSet(owner: string, hash: string, revision: string, sha: string, image: string, replicas: number, ready: number, created = '2026-01-01T00:00:00Z') {
   return {
     apiVersion: 'apps/v1',
     kind: 'ReplicaSet',
     metadata: {
       name: `${owner}-${hash}`,
+      uid: `uid-${owner}-${hash}`,
+      creationTimestamp: created,
       annotations: {'deployment.kubernetes.io/revision': revision, 'skycap.dev/revision': sha},
       ownerReferences: [{apiVersion: 'apps/v1', kind: 'Deployment', name: owner, uid: `uid-${owner}`, controller: true}],
     },
@@ -138,6 +140,38 @@ describe('skycap status: ready pods per revision', () => {
     expect(result).to.not.have.property('lock')
     expect(result.services.find((s) => s.service === 'web')).to.deep.include({state: 'progressing'})
     expect(statusTable(result).split('\n')[1]).to.match(/^SERVICE\s+STATE/)
+  })
+
+  it("AGE is how long the revision that runs has run: its ReplicaSet's, or a rollback's pods' (it was the Deployment's, made at the first deploy)", async () => {
+    const ready = {replicas: 1, updatedReplicas: 1, readyReplicas: 1, availableReplicas: 1}
+    const firstDeploy = (d: ReturnType<typeof deployment>) => ({...d, metadata: {...d.metadata, creationTimestamp: '2025-11-01T00:00:00Z'}})
+    // web runs revision 3, deployed 7 minutes ago; worker was rolled back 2 minutes ago to the ReplicaSet of its
+    // revision 1 (made a month ago, scaled up again by the controller, which notes revision-history).
+    const reused = replicaSet('worker', 'cccc', '3', OLD_SHA, 'worker:new', 1, 1, '2025-12-01T00:00:00Z')
+    const items = [
+      firstDeploy(deployment('web', '3', NEW_SHA, 'web:new', ready)),
+      replicaSet('web', 'aaaa', '1', OLD_SHA, 'web:old', 0, 0, '2025-11-01T00:00:00Z'),
+      replicaSet('web', 'bbbb', '3', NEW_SHA, 'web:new', 1, 1, '2026-01-01T00:03:00Z'),
+      firstDeploy(deployment('worker', '3', OLD_SHA, 'worker:new', ready)),
+      {...reused, metadata: {...reused.metadata, annotations: {...reused.metadata.annotations, 'deployment.kubernetes.io/revision-history': '1'}}},
+      ...['00:08:00', '00:08:30'].map((t, i) => ({
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: {name: `worker-cccc-${i}`, creationTimestamp: `2026-01-01T${t}Z`, ownerReferences: [{kind: 'ReplicaSet', name: 'worker-cccc', uid: 'uid-worker-cccc', controller: true}]},
+        status: {phase: 'Running', containerStatuses: [{name: 'worker', ready: true, restartCount: 0, state: {running: {}}}]},
+      })),
+    ]
+    const result = await statusOf(items)
+    expect(result.services.map((x) => [x.service, x.age])).to.deep.equal([
+      ['web', '7m'],
+      ['worker', '2m'],
+      ['cache', null],
+    ])
+    expect(
+      statusTable(result)
+        .split('\n')
+        .find((l) => l.startsWith('worker ')),
+    ).to.match(/\s2m$/)
   })
 
   it('a stuck rollout: the new revision 0/1 ready, the old revision 1 ready, progressing', async () => {

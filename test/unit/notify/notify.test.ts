@@ -263,13 +263,28 @@ describe('notifications: the notifier', () => {
 
   it('settle waits at most the timeout for a server that never answers, then warns', async () => {
     const env = await environment('notify:\n  timeout: 1s\n  webhook: {url: "http://hooks.test/x"}\n  github: {deployments: true}', 'staging')
-    const notifier = await openNotifier(env, {app: 'shop', reporter: memoryReporter(), fetch: silentFetch, env: vars})
+    // Each wait (a request's time limit, settle's) ends when the test ends it.
+    const waits: AbortController[] = []
+    const timeout = () => {
+      waits.push(new AbortController())
+      return (waits.at(-1) as AbortController).signal
+    }
+    const notifier = await openNotifier(env, {app: 'shop', reporter: memoryReporter(), fetch: silentFetch, env: vars, timeout})
     notifier.send({action: 'deploy', release: 1, revision: REV, fromRevision: null, event: 'started', result: 'running'})
     notifier.send({action: 'deploy', release: 1, revision: REV, fromRevision: null, event: 'succeeded', result: 'succeeded'})
-    const warnings = await notifier.settle()
+    const settled = notifier.settle()
+    // settle's wait, then each target's started request: settle's ending alone ends the command's wait.
+    while (waits.length < 3) await new Promise((resolve) => setTimeout(resolve, 5))
+    waits[0]?.abort()
+    const warnings = await settled
+    expect(waits.map((w) => w.signal.aborted)).to.deep.equal([true, false, false])
     expect(warnings.map((w) => `${w.target} ${w.event}`).sort()).to.deep.equal(['github started', 'github succeeded', 'webhook started', 'webhook succeeded'])
-    // Unanswered is not undelivered: the server may have the request (it said "was not delivered").
-    for (const w of warnings) expect(w.message).to.match(/ may not have been delivered \(\S+: no answer within 1s\); the deploy is not affected$/)
+    // Unanswered is not undelivered: the server may have the request (it said "was not delivered"). What was never
+    // sent was not delivered, and neither said "no answer within 1s": it was settle's wait that ended.
+    for (const w of warnings.filter((x) => x.event === 'started'))
+      expect(w.message).to.match(/ may not have been delivered \(\S+: no answer yet \(skycap stopped waiting for notifications 1s after the end\)\); the deploy is not affected$/)
+    for (const w of warnings.filter((x) => x.event === 'succeeded'))
+      expect(w.message).to.match(/ was not delivered \(\S+: not sent \(skycap stopped waiting for notifications 1s after the end\)\); the deploy is not affected$/)
   })
 
   it('a variable that is not set is one warning up front, and the target is left out', async () => {
@@ -384,14 +399,15 @@ describe('notifications: skycap.yaml', () => {
 })
 
 /** A local HTTP server that records each request (raw headers included) and answers with `answer`. */
-async function recordingServer(answer: (req: http.IncomingMessage) => {status: number; body: string}) {
+/** `answer` undefined: the server takes the request and never answers (a hung endpoint). */
+async function recordingServer(answer: (req: http.IncomingMessage) => {status: number; body: string} | undefined) {
   const requests: Array<{url: string; rawHeaders: string[]; headers: http.IncomingHttpHeaders}> = []
   const server = http.createServer((req, res) => {
     requests.push({url: req.url ?? '', rawHeaders: req.rawHeaders, headers: req.headers})
     req.resume()
     req.on('end', () => {
-      const {status, body} = answer(req)
-      res.writeHead(status, {'Content-Type': 'text/plain'}).end(body)
+      const answered = answer(req)
+      if (answered) res.writeHead(answered.status, {'Content-Type': 'text/plain'}).end(answered.body)
     })
   })
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
@@ -528,6 +544,51 @@ describe('notifications: a recording HTTP server', () => {
       expect(await warningsOf('notify:\n  webhook: {url: "${env:HOOK_URL}", headers: {user-agent: "acme-deployer", CONTENT-TYPE: "application/vnd.acme+json"}}', env)).to.deep.equal([])
       expect(sentHeader(server.requests[0]?.rawHeaders ?? [], 'user-agent')).to.deep.equal(['acme-deployer'])
       expect(sentHeader(server.requests[0]?.rawHeaders ?? [], 'content-type')).to.deep.equal(['application/vnd.acme+json'])
+    } finally {
+      await server.close()
+    }
+  })
+})
+
+describe('notifications: an endpoint that hangs', () => {
+  it('a failed deploy that rolls back waits for it once at its end, not once per event; the events cut off or never sent say so, not "no answer within 10s"', async () => {
+    const server = await recordingServer(() => undefined)
+    // Every wait (each request's time limit, settle's) is counted, and ends only when the test ends it.
+    const waits: Array<{ms: number; end: () => void}> = []
+    const timeout = (ms: number) => {
+      const c = new AbortController()
+      waits.push({ms, end: () => c.abort()})
+      return c.signal
+    }
+    const arrived = async (n: number) => {
+      while (server.requests.length < n) await new Promise((resolve) => setTimeout(resolve, 5))
+    }
+    try {
+      const reporter = memoryReporter()
+      const options = {app: 'shop', reporter, env: {USER: 'bob'}, timeout}
+      const notifier = await openNotifier(await environment(`notify:\n  webhook: {url: "${server.base}/hook"}`), options)
+      const deploy = {action: 'deploy', release: 4, revision: REV, fromRevision: OLD} as const
+      notifier.send({...deploy, event: 'started', result: 'running'})
+      await arrived(1)
+      // The deploy runs while started waits its 10 s, unanswered.
+      waits[0]?.end()
+      while (reporter.warnings.length < 1) await new Promise((resolve) => setTimeout(resolve, 5))
+      notifier.send({...deploy, event: 'failed', result: 'failed', reason: 'Deployment/web: crash loop'})
+      notifier.send({action: 'rollback', trigger: 'automatic', release: 5, revision: OLD, fromRevision: REV, rolledBackTo: 3, event: 'rolled-back', result: 'succeeded'})
+      await arrived(2)
+      const settled = notifier.settle()
+      // The end: one wait of the timeout (settle's), whatever the number of events still queued.
+      expect(waits.map((w) => w.ms)).to.deep.equal([10_000, 10_000, 10_000])
+      waits[2]?.end()
+      const warnings = await settled
+      expect(server.requests.map((r) => r.url)).to.deep.equal(['/hook', '/hook'])
+      const host = server.base.slice('http://'.length)
+      expect(warnings.map((w) => w.message)).to.deep.equal([
+        `notify.webhook: the started event of release 4 may not have been delivered (${host}: no answer within 10s); the deploy is not affected`,
+        `notify.webhook: the failed event of release 4 may not have been delivered (${host}: no answer yet (skycap stopped waiting for notifications 10s after the end)); the deploy is not affected`,
+        `notify.webhook: the rolled-back event of release 5 was not delivered (${host}: not sent (skycap stopped waiting for notifications 10s after the end)); the rollback is not affected`,
+      ])
+      expect(reporter.warnings).to.deep.equal(warnings.map((w) => w.message))
     } finally {
       await server.close()
     }

@@ -1179,6 +1179,33 @@ describe('a blue-green rollout stopped before it recorded its switch (SIGTERM, C
     expect(promoting).to.include('shop: canary progressing, release 7, weight 50%, step 2/3; promoting: shop is taking the release (too late to abort;')
   })
 
+  it('rollout status and history of a canary that was aborted, failed or never started show no weight: "weight 0%, step 2/3" read as a canary at step 2', () => {
+    const aborted = {type: 'canary', phase: 'aborted', release: 7, weight: 0, step: 1, steps: 3, message: 'aborted by skycap abort during step 2 (weight 50%)'}
+    const line = (s: object) => rolloutStatusLines({environment: 'prod', services: {shop: s as never}, lock: null}).split('\n')[0]
+    expect(line(aborted)).to.equal('shop: canary aborted, release 7, stopped at step 2/3, all traffic on stable; aborted by skycap abort during step 2 (weight 50%)')
+    const notStarted = {...aborted, step: 0, message: 'not started: release 7 failed before it (Deployment/web-green)'}
+    expect(line(notStarted)).to.equal('shop: canary aborted, release 7; not started: release 7 failed before it (Deployment/web-green)')
+    // A promotion that failed: the service's Deployment runs the release, no stable to go back to.
+    const promotion = {...aborted, phase: 'failed', step: 2, promoting: true, message: 'Deployment/shop: timed out'}
+    expect(line(promotion)).to.equal('shop: canary failed, release 7, stopped at step 3/3, while shop took the release (it runs it); Deployment/shop: timed out')
+    // Under way and done, the weight as before.
+    expect(line({...aborted, phase: 'paused', weight: 50, message: undefined})).to.equal('shop: canary paused, release 7, weight 50%, step 2/3')
+    expect(line({...aborted, phase: 'completed', weight: 100, step: 3, message: undefined})).to.equal('shop: canary completed, release 7, weight 100%, step 3/3')
+    const record = (phase: string) =>
+      ({
+        number: 7,
+        action: 'deploy',
+        result: 'failed',
+        user: 'u',
+        startedAt: 't',
+        durationMs: 1,
+        revision: {subject: 's'},
+        rollouts: {api: {type: 'canary', phase, weight: 0, step: 1, steps: 3}},
+      }) as unknown as ReleaseRecord
+    expect(historyNote(record('aborted'))).to.equal('s; api: canary stopped at step 2/3 (aborted)')
+    expect(historyNote(record('paused'))).to.equal('s; api: canary at 0%, step 2/3 (paused)')
+  })
+
   it('stopped before the switch: the next scale-down stops the slot that came up, and the state says so', async () => {
     const {scaled, calls, written} = await scaleDown('blue')
     expect(scaled).to.deep.equal(['web-green'])
