@@ -41,7 +41,8 @@ export default class Rollback extends SkycapCommand {
       },
       {kubectl: this.kubectlFactory(), reporter: this.reporter(), confirm: this.confirmer(), ...this.noQuestions(), signal: this.abortOnSignals()},
     )
-    this.log(`${report.result === 'planned' ? 'would roll back' : 'rolled back'} ${report.environment} to ${report.revision.short}${report.release ? ` (release ${report.release})` : ''}`)
+    const done = report.result === 'planned' ? 'would roll back' : report.result === 'unchanged' ? 'already rolled back' : 'rolled back'
+    this.log(`${done} ${report.environment} to ${report.revision.short}${report.release ? ` (release ${report.release})` : ''}`)
     return report
   }
 }

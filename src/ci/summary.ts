@@ -20,7 +20,7 @@ function cell(text: string): string {
     .replace(/\s*\n\s*/g, ' ')
 }
 
-const ICONS: Record<string, string> = {succeeded: '✅', planned: '📝', failed: '❌', 'timed-out': '⏱️', interrupted: '⏹️'}
+const ICONS: Record<string, string> = {succeeded: '✅', planned: '📝', unchanged: '⏭️', failed: '❌', 'timed-out': '⏱️', interrupted: '⏹️'}
 
 /** How the rollback after a failed deploy ended, in one phrase. */
 export function rollbackText(rollback: NonNullable<DeployReport['rollback']>): string {

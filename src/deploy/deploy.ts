@@ -122,7 +122,8 @@ export interface DeployReport {
   release: number | null
   revision: {sha: string; short: string; subject: string}
   images: Record<string, string>
-  result: 'succeeded' | 'failed' | 'timed-out' | 'interrupted' | 'planned'
+  /** unchanged: a rollback to what already runs, as it runs (nothing applied or recorded). */
+  result: 'succeeded' | 'failed' | 'timed-out' | 'interrupted' | 'planned' | 'unchanged'
   durationMs: number
   applied: string[]
   pruned: string[]

@@ -1,6 +1,7 @@
 import {UserError} from '../errors.js'
 import {openVcs, type VcsChoice} from '../vcs/vcs.js'
 import type {KubeObject} from '../render/objects.js'
+import type {Kubectl} from '../kubectl/kubectl.js'
 import {acquireLock, afterLockRelease, keepLockAlive, LEASE_SECONDS, LOCK_RELEASED, releaseOwnLock} from '../lock/lease.js'
 import {contentOf, isGood, lastGood, listReleases, nextReleaseNumber, ranKey, RECORD_MEANWHILE, renumberedNote, saveRelease, type StoredRelease} from '../release/store.js'
 import {parseDuration} from '../duration.js'
@@ -287,6 +288,17 @@ export async function rollback(options: RollbackOptions, deps: DeployDeps): Prom
       )
     }
     const {objects, kept} = capacity(manifests, lockedLive, options.resetReplicas ?? false)
+    const runs = lockedReleases.find((r) => r.record.action !== 'scale')
+    if (options.to !== undefined && runs && (await alreadyLive(kubectl, chosen, runs, lockedReleases, objects, selector))) {
+      heartbeat.stop()
+      releasing = releaseOwnLock(kubectl, app, lock.id, (m) => deps.reporter.warn(m))
+      await releasing
+      const by = runs.record.number === chosen.record.number ? '' : ` (release ${runs.record.number} ${runs.record.action === 'rollback' ? 'returned to it' : 'deployed the same'})`
+      deps.reporter.info(`Release ${chosen.record.number} of ${env.name} is what runs${by}, as recorded: nothing was changed or recorded`)
+      report.result = 'unchanged'
+      report.release = null
+      return report
+    }
     let number = nextReleaseNumber(lockedReleases)
     const from = lockedReleases.find((r) => r.record.action !== 'scale')?.record.number
     report.release = number
@@ -402,6 +414,20 @@ export async function rollback(options: RollbackOptions, deps: DeployDeps): Prom
   }
   // Only an error gets here (the rollback returns above): its message says whether the lock could be released.
   throw afterLockRelease(failure?.error, await releasing)
+}
+
+/**
+ * Whether `--to` names what already runs, as it runs: the running release (a succeeded deploy or rollback) ran the
+ * same manifests, and placed as the rollback would place them they differ from the live objects in nothing (kubectl
+ * diff, and nothing to prune). A second rollback that waited for the lock while another returned to the same release
+ * re-applied it as an entry of its own. Objects changed by hand since are a difference: the rollback goes on and puts
+ * them back. One `kubectl diff` (and a listing), only when the manifests are the same.
+ */
+async function alreadyLive(kubectl: Kubectl, chosen: StoredRelease, running: StoredRelease, releases: StoredRelease[], objects: KubeObject[], selector: string): Promise<boolean> {
+  if (!isGood(running) || contentOf(chosen, releases) !== contentOf(running, releases)) return false
+  const placed = await placedRelease(kubectl, objects, undefined, selector)
+  const {changed} = await diffObjects(kubectl, placed.objects, {selector, keep: placed.keep})
+  return changed.length === 0
 }
 
 /**

@@ -471,6 +471,36 @@ describe('skycap deploy (real cluster)', function () {
     expect(r.exitCode, r.stderr).to.equal(0)
     expect(r.doc.result).to.include({result: 'succeeded', release: 3})
     expect((await app.get(['deployment', 'web'])).metadata.annotations['skycap.dev/revision']).to.equal(first)
+    // --to what already runs, as it runs: nothing applied, nothing recorded (it re-applied it as a new entry).
+    const generations = async () => (await app.get(['deployments'])).items.map((d: any) => `${d.metadata.name} ${d.metadata.generation}`)
+    const before = await generations()
+    const same = await app.json(['rollback', 'test', '--to', '1'])
+    expect(same.exitCode, same.stderr).to.equal(0)
+    expect(same.doc.result).to.include({result: 'unchanged', release: null, rolledBackTo: 1})
+    expect(same.stderr).to.contain('Release 1 of test is what runs (release 3 returned to it), as recorded: nothing was changed or recorded')
+    expect(await generations()).to.deep.equal(before)
+    const numbers = async () => (await app.json(['history', 'test'])).doc.result.releases.map((x: any) => x.number)
+    expect(await numbers()).to.deep.equal([3, 2, 1])
+    // Two rollbacks to one release at once (the second waits for the lock): one returns to it, the other finds it
+    // running and changes nothing; twice, to each release.
+    for (const [to, revision, recorded] of [
+      ['2', second, 4],
+      ['1', first, 5],
+    ] as const) {
+      const pair = await Promise.all([0, 1].map(() => app.json(['rollback', 'test', '--to', to, '--wait-for-lock', '2m'])))
+      for (const x of pair) expect(x.exitCode, x.stderr).to.equal(0)
+      expect(pair.map((x) => x.doc.result.result).sort()).to.deep.equal(['succeeded', 'unchanged'])
+      expect(pair.map((x) => x.doc.result.release).sort()).to.deep.equal([recorded, null])
+      expect((await app.get(['deployment', 'web'])).metadata.annotations['skycap.dev/revision']).to.equal(revision)
+      expect((await numbers())[0]).to.equal(recorded)
+    }
+    // A field of the release changed by hand since is a difference: the rollback puts it back, as a release of its own.
+    const image = (await app.get(['deployment', 'web'])).spec.template.spec.containers[0].image
+    expect((await kubectl(['set', 'image', 'deployment/web', 'web=example.invalid/by-hand:1'], {namespace: ns.name})).exitCode).to.equal(0)
+    const repaired = await app.json(['rollback', 'test', '--to', '1'])
+    expect(repaired.exitCode, repaired.stderr).to.equal(0)
+    expect(repaired.doc.result).to.include({result: 'succeeded', release: 6})
+    expect((await app.get(['deployment', 'web'])).spec.template.spec.containers[0].image).to.equal(image)
     const back = await app.json(['rollback', 'test', '--to', second.slice(0, 8)])
     expect(back.exitCode, back.stderr).to.equal(0)
     expect((await app.get(['deployment', 'web'])).metadata.annotations['skycap.dev/revision']).to.equal(second)
