@@ -13,7 +13,7 @@ import type {Reporter} from '../ui/output.js'
 import {resumable, runCanaries} from './canary.js'
 import {checkFailure} from './strategy.js'
 import {scaleDownOldSlots} from './rollout.js'
-import {dropPending, readPending, readState, type RolloutRequest, type RolloutState, type ServiceRolloutState, writeRequest} from './state.js'
+import {dropPending, readPending, readState, rolloutSummaries, type RolloutRequest, type RolloutState, type ServiceRolloutState, writeRequest} from './state.js'
 import type {StrategyContext} from './strategy.js'
 
 export interface RolloutControlOptions {
@@ -171,7 +171,7 @@ export async function resumeRollout(options: RolloutControlOptions, deps: Rollou
         deps.reporter.info(`${release} is recorded once the canary of ${underWay.join(', ')} is done too (\`skycap rollout resume ${environment}\`, \`skycap promote\` or \`skycap abort\`)`)
       } else {
         const first = failures[0] ?? prior?.failure ?? checkFailure('canary', 'a canary of the release was aborted')
-        await recordPending(target, app, keep, failed ? first : undefined, clock, where)
+        await recordPending(target, app, keep, failed ? first : undefined, clock, where, services)
       }
       if (failures.length) {
         const first = failures[0] as FailureReport
@@ -195,11 +195,24 @@ export async function resumeRollout(options: RolloutControlOptions, deps: Rollou
  * Writes the record the interrupted deploy left pending: succeeded with its manifests, or failed by `failure` (a
  * canary of the release back on stable), `where` saying where each service stands.
  */
-async function recordPending(target: Target, app: string, keep: number, failure: FailureReport | undefined, clock: () => number, where: string): Promise<void> {
+async function recordPending(
+  target: Target,
+  app: string,
+  keep: number,
+  failure: FailureReport | undefined,
+  clock: () => number,
+  where: string,
+  services: Record<string, {strategy?: {type: string}}>,
+): Promise<void> {
   const pending = await readPending(target.kubectl, app)
   if (!pending) return
   const ok = failure === undefined
-  const releases = await listReleases(target.kubectl, app, pending.record.environment, {manifests: false})
+  // Where each blue-green and canary service of the release ended, as a deploy's record says (history's note): the
+  // record written over the interrupted one had none, though the interrupted one did.
+  const [releases, rollouts] = await Promise.all([
+    listReleases(target.kubectl, app, pending.record.environment, {manifests: false}),
+    rolloutSummaries(target.kubectl, app, services, pending.record.number),
+  ])
   // A deploy stopped by Ctrl-C recorded the release as interrupted, its canary still paused: the outcome replaces that
   // record, written over it.
   const replace = releases.find((r) => r.record.number === pending.record.number)?.name
@@ -208,6 +221,7 @@ async function recordPending(target: Target, app: string, keep: number, failure:
     target.kubectl,
     {
       ...pending.record,
+      ...(Object.keys(rollouts).length ? {rollouts} : {}),
       result: ok ? 'succeeded' : 'failed',
       finishedAt: new Date(finished).toISOString(),
       durationMs: finished - Date.parse(pending.record.startedAt),

@@ -609,7 +609,11 @@ describe('strategies on the real node: blue-green and canary with counted reques
       expect(resumed.doc.result).to.include({release: 4}).and.have.property('resumed').that.deep.equals(['shop'])
       expect(await replicas('shop-canary')).to.equal(undefined)
       expect(await replicas('shop')).to.equal(2)
-      expect((await app.json(['history', 'test'])).doc.result.releases[0]).to.include({number: 4, result: 'succeeded'})
+      const recorded = (await app.json(['history', 'test'])).doc.result.releases[0]
+      expect(recorded).to.include({number: 4, result: 'succeeded'})
+      // The record written over the interrupted one says where each rollout ended, as a deploy's does (it had none).
+      expect(recorded.rollouts?.shop, JSON.stringify(recorded)).to.include({type: 'canary', phase: 'completed'})
+      expect((await app.cli(['history', 'test'])).stdout).to.match(/^4\s+deploy\s+succeeded\s.*shop: canary at 100%.*\(completed\)/m)
       await settled('shop')
       expect([...new Set(await sample(urls.shop, 20))], 'shop after the resume').to.deep.equal(['v3'])
     },
