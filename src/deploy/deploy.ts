@@ -353,6 +353,9 @@ export async function deploy(options: DeployOptions, deps: DeployDeps): Promise<
     // put back after a failed hook and the left-in-place check use them after the rollout, when an API server that
     // stopped answering would have cost the release its record.
     await lastGood(lockedReleases)?.manifests()
+    // Before anything is said of this release's counts: a canary left mid-way refuses the deploy, and its stable
+    // Deployment's count is the canary's split, which the notes below took for a scale.
+    await refuseSecondRollout({kubectl, app: prepared.app, environment: env.name, services: env.services, signal: deps.signal})
     const lockedObjects = keepScaledReplicas(prepared, env, lockedReleases, lockedLive, options.resetReplicas ?? false)
     const kept = keptReplicasNote(prepared, env, lockedObjects)
     if (kept) reporter.info(kept)
@@ -399,7 +402,6 @@ async function applyWatchRecord(
     report.release = to
     report.renumberedFrom ??= taken
   }
-  await refuseSecondRollout({kubectl, app: prepared.app, environment: env.name, services: env.services, signal: deps.signal})
   const startedAt = new Date(clock()).toISOString()
   reporter.info(`Deploying release ${number}: ${plural(objects.length, 'object')}`)
   const timeoutText = options.timeout ?? prepared.loaded.config.deploy?.timeout

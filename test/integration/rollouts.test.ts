@@ -708,6 +708,8 @@ describe('rollouts you can trust (real cluster, four services)', function () {
       expect(refused.exitCode, refused.stderr).to.equal(2)
       expect(refused.stderr).to.match(/the canary of .* in test is still under way; nothing was changed/)
       expect(refused.stderr).to.not.contain('Deploying release')
+      // Nor of the counts it would keep: the stable Deployment's is the canary's split, not a scale.
+      expect(refused.stderr).to.not.contain('Keeping the live replica counts')
       expect((await app.json(['history', 'test'])).doc.result.releases[0].number, 'nothing recorded').to.equal(release.number)
       // status names each canary's pods and revision beside the stable Deployment's (it showed the stable one only).
       const st = await app.json(['status', 'test'])
