@@ -12,7 +12,7 @@ import {explainFailures, formatFailure, type FailureReport} from '../deploy/expl
 import {describeOwner, ownershipOf} from '../env/ownership.js'
 import {appSelector, connect, openEnvironment} from '../env/connect.js'
 import {watchRollout} from '../deploy/watch.js'
-import {rolloutsOf, servingDeployment} from '../strategies/state.js'
+import {rolloutsOf, servingDeployment, type ServiceRolloutState} from '../strategies/state.js'
 import {configuredExcludes, lineFilter} from '../logs/filter.js'
 import {reportContact} from '../kubectl/outage.js'
 
@@ -61,6 +61,35 @@ export function parseReplicas(replicas: string | number): number {
   return Number(replicas)
 }
 
+/**
+ * A service whose canary is left mid-way (paused, progressing, aborting or promoting, on record) is not scaled: the
+ * canary's steps, its abort and its promotion size both Deployments from the count they read, so `rollout resume` or
+ * `skycap abort` undid the scale (shop back to 4 pods while history said 3 -> 6), and the count scaled "from" was
+ * the canary-reduced stable one. Asked under the lock, as deploy's refuseSecondRollout asks, so a canary started
+ * meanwhile is seen.
+ */
+function refuseCanaryUnderWay(service: string, environment: string, state: Omit<ServiceRolloutState, 'unit'> | undefined): void {
+  if (state?.type !== 'canary' || (state.phase !== 'progressing' && state.phase !== 'paused')) return
+  const doing = state.aborting ? 'aborting' : state.promoting ? 'promoting' : state.phase
+  const step = state.step !== undefined && state.steps !== undefined ? `, step ${Math.min(state.step + 1, state.steps)}/${state.steps}` : ''
+  throw new UserError(`the canary of ${service} (release ${state.release ?? '?'}, ${doing} at ${state.weight ?? 0}%${step}) in ${environment} is still under way; nothing was changed`, {
+    hint: `Finish it first with \`skycap rollout resume ${environment}\` (then \`skycap promote ${environment} ${service}\`) or \`skycap abort ${environment} ${service}\`, then scale ${service}.`,
+    details: {
+      environment,
+      service,
+      canary: {
+        release: state.release,
+        phase: state.phase,
+        step: state.step ?? null,
+        steps: state.steps ?? null,
+        weight: state.weight ?? 0,
+        ...(state.aborting ? {aborting: true} : {}),
+        ...(state.promoting ? {promoting: true} : {}),
+      },
+    },
+  })
+}
+
 /** `skycap scale SERVICE N`: scales, waits until ready, records it; later deploys keep the count. */
 export async function scale(input: ScaleOptions, deps: DeployDeps): Promise<ScaleReport> {
   const clock = deps.clock ?? Date.now
@@ -98,6 +127,7 @@ export async function scale(input: ScaleOptions, deps: DeployDeps): Promise<Scal
     // A blue-green service is served by its active slot's Deployment (web-blue or web-green): that one is scaled, and
     // the next deploy brings the new slot up at its count (keepScaledReplicas).
     let rollouts = await rolloutsOf(kubectl, app, env.services)
+    refuseCanaryUnderWay(options.service, env.name, rollouts[options.service])
     let target = servingDeployment(options.service, rollouts[options.service])
     let deployment: KubeObject & {spec?: {replicas?: number}}
     try {
@@ -108,6 +138,7 @@ export async function scale(input: ScaleOptions, deps: DeployDeps): Promise<Scal
         if (!(error instanceof KubectlError && error.kind === 'not_found') || rollouts[options.service]) throw error
         rollouts = await rolloutsOf(kubectl, app, env.services, {always: true})
         if (!rollouts[options.service]) throw error
+        refuseCanaryUnderWay(options.service, env.name, rollouts[options.service])
         target = servingDeployment(options.service, rollouts[options.service])
         return kubectl.json<Live>(['get', 'deployment', target])
       })

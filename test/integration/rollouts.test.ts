@@ -525,7 +525,30 @@ describe('rollouts you can trust (real cluster, four services)', function () {
     await expectRunning(app, 0)
   })
 
-  it('Ctrl-C at a canary pause, then of rollout resume there, then abort: the canary returns to stable, the services that still run the release are named with the rollback that returns them; twice', async () => {
+  /**
+   * `scale api 5` while api's canary of `release` is left at its pause, at 50% (api 1 pod, api-canary 1): exit 2 naming
+   * the canary and what finishes it; the Deployments keep their counts (observed) and nothing is recorded. `phase`:
+   * `progressing` once a `rollout resume` stopped by Ctrl-C took it on again.
+   */
+  async function expectScaleRefused(release: number, phase = 'paused'): Promise<void> {
+    const before = (await app.json(['history', 'test'])).doc.result.releases[0].number
+    const refused = await app.json(['scale', 'api', '5', '-e', 'test'])
+    expect(refused.exitCode, refused.stderr).to.equal(2)
+    const state = JSON.stringify((await app.json(['rollout', 'status', 'test'])).doc.result.services.api)
+    expect(refused.doc.error.message, state).to.equal(`the canary of api (release ${release}, ${phase} at 50%, step 2/2) in test is still under way; nothing was changed`)
+    expect(refused.doc.error.hint).to.contain('`skycap rollout resume test`').and.contain('`skycap abort test api`')
+    for (const [name, count] of [
+      ['api', 1],
+      ['api-canary', 1],
+    ] as const) {
+      const d = await app.get(['deployment', name])
+      expect(d.spec.replicas, `${name} unchanged`).to.equal(count)
+      expect(d.status.observedGeneration, `${name} observed as it was`).to.equal(d.metadata.generation)
+    }
+    expect((await app.json(['history', 'test'])).doc.result.releases[0].number, 'nothing recorded').to.equal(before)
+  }
+
+  it('Ctrl-C at a canary pause, then of rollout resume there, then abort: the canary returns to stable, the services that still run the release are named with the rollback that returns them; twice; scale of the canary service is refused while it is left mid-way (rollout resume or abort undid it), of another service not, and works once a resume finished it', async () => {
     const withCanary = (round: number) => quad(ns.name, round).replace('  api:\n    image: api', '  api:\n    strategy: {type: canary, steps: [{setWeight: 50}, {pause: {}}]}\n    image: api')
     await app.change(() => withCanary(0), 'api deploys as a canary')
     expect((await app.cli([...DEPLOY, 'test'])).exitCode).to.equal(0)
@@ -536,6 +559,7 @@ describe('rollouts you can trust (real cluster, four services)', function () {
       expect(err).to.contain('skycap rollout resume test')
       const release = (await app.json(['history', 'test'])).doc.result.releases[0]
       expect(release).to.include({action: 'deploy', result: 'interrupted'})
+      await expectScaleRefused(release.number)
       // rollout resume waits at the pause; Ctrl-C there names the canary it leaves paused (it said only "interrupted
       // while …").
       const resume = execa('node', [cliPath, 'rollout', 'resume', 'test'], {cwd: app.repo.dir, reject: false, env: {NO_COLOR: '1', CI: 'true'}})
@@ -549,6 +573,7 @@ describe('rollouts you can trust (real cluster, four services)', function () {
       expect(resumeErr).to.contain(`rollout resume of test interrupted (`)
       expect(resumeErr).to.contain(`the canary of api stays where it stands, release ${release.number} still pending`)
       expect((await app.json(['history', 'test'])).doc.result.releases[0]).to.include({number: release.number, result: 'interrupted'})
+      await expectScaleRefused(release.number, 'progressing')
 
       const aborted = await app.cli(['abort', 'test'])
       expect(aborted.exitCode, aborted.stderr).to.equal(0)
@@ -565,6 +590,34 @@ describe('rollouts you can trust (real cluster, four services)', function () {
       expect(back.exitCode, back.stderr).to.equal(0)
       await expectRunning(app, 0)
     }
+
+    // Once more, left at the pause: worker (rolling) is scaled meanwhile; api is not until a resume finished its canary.
+    await app.change(() => withCanary(3), 'round 3')
+    const {exitCode, err} = await deployInterruptedWhen((e) => e.includes('api: paused at 50%'))
+    expect(exitCode, err).to.equal(130)
+    const release = (await app.json(['history', 'test'])).doc.result.releases[0]
+    await expectScaleRefused(release.number)
+    const worker = await app.json(['scale', 'worker', '3', '-e', 'test'])
+    expect(worker.exitCode, worker.stderr).to.equal(0)
+    expect(worker.doc.result).to.include({service: 'worker', from: 2, to: 3, result: 'succeeded'})
+    expect((await app.get(['deployment', 'worker'])).spec.replicas).to.equal(3)
+    const resume = execa('node', [cliPath, 'rollout', 'resume', 'test'], {cwd: app.repo.dir, reject: false, env: {NO_COLOR: '1', CI: 'true'}})
+    let resumeErr = ''
+    resume.stderr?.on('data', (d) => (resumeErr += d))
+    await waitFor('the resumed canary of api paused', async () => resumeErr.includes('api: paused at 50%'))
+    const promoted = await app.cli(['promote', 'test', 'api'])
+    expect(promoted.exitCode, promoted.stderr).to.equal(0)
+    expect((await resume).exitCode, resumeErr).to.equal(0)
+    const scaled = await app.json(['scale', 'api', '3', '-e', 'test'])
+    expect(scaled.exitCode, scaled.stderr).to.equal(0)
+    expect(scaled.doc.result).to.include({service: 'api', from: 2, to: 3, result: 'succeeded'})
+    await waitFor('api at 3 ready replicas of round 3, no canary', async () => {
+      const api = await app.get(['deployment', 'api'])
+      const canaryLeft = (await app.get<{items: any[]}>(['deployments', '-l', 'skycap.dev/track=canary'])).items.length
+      return api.spec.replicas === 3 && api.status.readyReplicas === 3 && (await roundOf('api')) === '3' && canaryLeft === 0
+    })
+    const last = (await app.json(['history', 'test'])).doc.result.releases[0]
+    expect(last).to.include({action: 'scale', result: 'succeeded'})
   })
 
   it('scales and a rollback that waited for a lock held by hand: each record starts when it took the lock, not when it began waiting, so history reads in the order things happened', async () => {

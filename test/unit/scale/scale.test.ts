@@ -226,6 +226,61 @@ describe('skycap scale: the whole kubectl sequence', function () {
     expect(reporter.lines.join('\n')).to.include('Scaling web (Deployment web-green, the active slot) in test from 2 to 3')
   })
 
+  it('a service whose canary is left mid-way (paused, progressing, aborting, promoting): refused under the lock before it reads or scales the Deployment, exit 2; --dry-run says so too', async () => {
+    const file = join(repo.dir, 'skycap.yaml')
+    writeFileSync(file, readFileSync(file, 'utf8').replace('    replicas: 2\n', '    replicas: 2\n    strategy: {type: canary, steps: [{setWeight: 25}, {pause: {}}, {setWeight: 50}, {pause: {}}]}\n'))
+    const canary = {type: 'canary', release: 9, startedBy: 'ana', startedAt: '2026-12-01T10:00:00Z', updatedAt: '2026-12-01T10:00:00Z', steps: 4, weight: 25}
+    const cases: Array<[Record<string, unknown>, string]> = [
+      [{phase: 'paused', step: 1}, 'release 9, paused at 25%, step 2/4'],
+      [{phase: 'progressing', step: 2}, 'release 9, progressing at 25%, step 3/4'],
+      [{phase: 'paused', step: 1, aborting: {ref: 'abort web', message: 'aborted by skycap abort'}}, 'release 9, aborting at 25%, step 2/4'],
+      [{phase: 'progressing', step: 4, promoting: true}, 'release 9, promoting at 25%, step 4/4'],
+    ]
+    const getState = (state: Record<string, unknown>) => ({
+      argv: [...BOUND, 'get', 'configmap', 'skycap-rollout-itapp', '-o', 'json', '--ignore-not-found'],
+      // The worker's canary, completed, is no reason to refuse anything; web's is.
+      result: {stdout: JSON.stringify({data: {web: JSON.stringify({...canary, ...state}), worker: JSON.stringify({...canary, phase: 'completed'})}})},
+    })
+    for (const [state, said] of cases) {
+      let lease: Lease | undefined
+      // The state is read once the lock is held, and nothing after it but the lock's release: no get of the Deployment,
+      // no scale.
+      const fake = fakeKubectlFactory([{argv: [...BOUND, 'create', '-f', '-'], input: (i) => (lease = JSON.parse(i as string))}, getState(state), ...unlock(() => lease)])
+      const error = await rejectsWithUserError(scale({service: 'web', replicas: '6', environment: 'test', configPath: file}, {kubectl: fake.factory, reporter: memoryReporter(), intervalMs: 1}))
+      expect(fake.remaining(), said).to.equal(0)
+      expect(fake.calls.map((c) => c.argv.slice(BOUND.length, BOUND.length + 2).join(' '))).to.not.include('scale deployment/web')
+      expect(error.exitCode).to.equal(2)
+      expect(error.message).to.equal(`the canary of web (${said}) in test is still under way; nothing was changed`)
+      expect(error.hint).to.equal('Finish it first with `skycap rollout resume test` (then `skycap promote test web`) or `skycap abort test web`, then scale web.')
+      expect(error.details).to.deep.include({environment: 'test', service: 'web'})
+      const dry = fakeKubectlFactory([getState(state)])
+      const dryError = await rejectsWithUserError(scale({service: 'web', replicas: '6', environment: 'test', configPath: file, dryRun: true}, {kubectl: dry.factory, reporter: memoryReporter()}))
+      expect(dryError.message).to.equal(error.message)
+      expect(dry.remaining()).to.equal(0)
+    }
+  })
+
+  it('a canary that ended (completed, aborted, failed) does not stop the scale of its service', async () => {
+    const file = join(repo.dir, 'skycap.yaml')
+    writeFileSync(file, readFileSync(file, 'utf8').replace('    replicas: 2\n', '    replicas: 2\n    strategy: {type: canary, steps: [{setWeight: 25}, {pause: {}}]}\n'))
+    for (const phase of ['completed', 'aborted', 'failed']) {
+      const state = {data: {web: JSON.stringify({type: 'canary', release: 9, phase, step: 1, steps: 2, weight: phase === 'completed' ? 100 : 0})}}
+      let lease: Lease | undefined
+      const [create, ...rest] = lockReadScale((l) => (lease = l))
+      const fake = fakeKubectlFactory([
+        create as (typeof rest)[number],
+        {argv: [...BOUND, 'get', 'configmap', 'skycap-rollout-itapp', '-o', 'json', '--ignore-not-found'], result: {stdout: JSON.stringify(state)}},
+        ...rest,
+        {argv: [...BOUND, 'get', WATCH_RESOURCES, '-l', SELECTOR, '-o', 'json'], result: {stdout: JSON.stringify({items: [web(3, 3)]})}},
+        {argv: [...BOUND, 'create', '-f', '-']},
+        ...unlock(() => lease),
+      ])
+      const report = await scale({service: 'web', replicas: '3', environment: 'test', configPath: file}, {kubectl: fake.factory, reporter: memoryReporter(), intervalMs: 1})
+      expect(fake.remaining(), phase).to.equal(0)
+      expect(report, phase).to.deep.include({from: 2, to: 3, result: 'succeeded'})
+    }
+  })
+
   it('a service the work tree makes rolling but a blue-green slot serves (a rollback to a release where it was blue-green): its slot is found through the state and scaled (it was "not deployed")', async () => {
     const green = {...web(2, 2), metadata: {...web(2, 2).metadata, name: 'web-green'}}
     const state = {data: {web: JSON.stringify({type: 'blueGreen', release: 4, phase: 'completed', activeSlot: 'green'})}}
