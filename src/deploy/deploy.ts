@@ -48,7 +48,7 @@ import {
 import {type FailureReport} from './explain.js'
 import {applyAndWatch, rolloutReport, type RolloutResult} from './rollout.js'
 import {reportContact} from '../kubectl/outage.js'
-import {placedRelease, refuseSecondRollout, rollOutRelease, scaleDownOldSlots} from '../strategies/rollout.js'
+import {placedRelease, refuseSecondRollout, rollOutRelease, scaleDownFields, scaleDownOldSlots} from '../strategies/rollout.js'
 import {otherSlotDeployment} from '../strategies/strategy.js'
 import {followAppliedSlots, forgetLeftBlueGreen, mayHaveBlueGreenState, rolloutSummaries} from '../strategies/state.js'
 import {appSelector, connect, type KubectlFactory, namespaceExists, type Target} from '../env/connect.js'
@@ -164,6 +164,13 @@ export interface DeployReport {
    * `release` instead (the warning on stderr says so). Absent otherwise.
    */
   renumberedFrom?: number
+  /** Blue-green: the old slots scaled to 0 once their scaleDownDelay was over (absent when none). */
+  scaledDown?: string[]
+  /**
+   * Blue-green: the old slots due for scale-down that this command left up, and why (the lock held by someone else,
+   * an API server that does not answer): the next deploy, rollback or `rollout resume` scales them down. Absent when none.
+   */
+  scaleDownLeft?: {slots: string[]; reason: string}
   /** --build: what was built or found in the registry (as `skycap build --json` reports it); absent without --build. */
   build?: Pick<BuildReport, 'source' | 'tag' | 'builder' | 'images' | 'durationMs'>
 }
@@ -372,7 +379,7 @@ export async function deploy(options: DeployOptions, deps: DeployDeps): Promise<
   await settleNotifications(notifier, report)
   if (failure) throw afterLockRelease(failure.error, released)
   // Blue-green: the old slots stay up for scaleDownDelay (rollback is a switch back), then go to zero.
-  await scaleDownOldSlots(kubectl, {services: env.services, app: prepared.app, environment: env.name, reporter, clock, signal: deps.signal})
+  Object.assign(report, scaleDownFields(await scaleDownOldSlots(kubectl, {services: env.services, app: prepared.app, environment: env.name, reporter, clock, signal: deps.signal})))
   return report
 }
 

@@ -15,7 +15,7 @@ import {confirmProtected, type DeployDeps, type DeployReport, plannedReport, ref
 import {DEFAULT_TIMEOUT_MS, liveDeployments} from './replicas.js'
 import {openNotifier} from '../notify/notifier.js'
 import {hooksNotUndone} from '../hooks/hooks.js'
-import {placedRelease, rollOutRelease, scaleDownOldSlots} from '../strategies/rollout.js'
+import {placedRelease, rollOutRelease, scaleDownFields, scaleDownOldSlots} from '../strategies/rollout.js'
 import {otherSlotDeployment} from '../strategies/strategy.js'
 import {appSelector, connect, openEnvironment} from '../env/connect.js'
 import {DeployFailedError, InterruptedError, TimeoutError} from '../errors.js'
@@ -396,7 +396,7 @@ export async function rollback(options: RollbackOptions, deps: DeployDeps): Prom
       heartbeat.stop()
       releasing ??= releaseOwnLock(kubectl, app, lock.id, (m) => deps.reporter.warn(m))
       await releasing
-      await scaleDownOldSlots(kubectl, {objects: rollout.recorded, app, environment: env.name, reporter: deps.reporter, clock, signal: deps.signal})
+      Object.assign(report, scaleDownFields(await scaleDownOldSlots(kubectl, {objects: rollout.recorded, app, environment: env.name, reporter: deps.reporter, clock, signal: deps.signal})))
       return report
     }
     const now = running ? `; now running: ${running}` : ''

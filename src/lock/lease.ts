@@ -113,6 +113,8 @@ export interface AcquireOptions {
   onWait?: (message: string) => void
   /** Taken by `skycap lock acquire`: held until released by hand, not by a running command. */
   byHand?: boolean
+  /** A lock taken by hand (held for its --duration, minutes as a rule) fails at once (LockedError), not waited for. */
+  notForHandLock?: boolean
 }
 
 /** The current lock of `app`, if any. */
@@ -173,7 +175,7 @@ export async function acquireLock(kubectl: Kubectl, options: AcquireOptions): Pr
         }
       } else if (options.signal?.aborted) {
         throw new InterruptedError(`stopped waiting for the lock of ${options.environment} (held by ${info.holder}); nothing was changed`)
-      } else if (clock() >= deadline) {
+      } else if (clock() >= deadline || (options.notForHandLock && info.heldBy === 'hand')) {
         throw new LockedError(`${options.environment} is locked by ${describeHolder(info, options.environment)}`, {
           hint: lockedHint(options.environment, info, options.waitMs ?? 0, options.waitFlag),
           details: {lock: info},

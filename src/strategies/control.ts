@@ -82,6 +82,8 @@ export interface ResumeReport {
   resumed: string[]
   release: number | null
   scaledDown: string[]
+  /** The old blue-green slots due for scale-down left up (the lock held by someone else, no API server), and why. */
+  scaleDownLeft?: {slots: string[]; reason: string}
 }
 
 /**
@@ -187,7 +189,9 @@ export async function resumeRollout(options: RolloutControlOptions, deps: Rollou
     heartbeat.stop()
     await releaseLock(kubectl, app, {id: lock.id}).catch(() => undefined)
   }
-  report.scaledDown = await scaleDownOldSlots(kubectl, {services, app, environment, reporter: deps.reporter, clock, signal: deps.signal})
+  const done = await scaleDownOldSlots(kubectl, {services, app, environment, reporter: deps.reporter, clock, signal: deps.signal})
+  report.scaledDown = done.scaled
+  if (done.left) report.scaleDownLeft = done.left
   return report
 }
 

@@ -1,7 +1,7 @@
 import type {ServiceConfig} from '../config/types.js'
-import {ApiServerUnreachableError, InterruptedError, KubectlError, UserError} from '../errors.js'
+import {ApiServerUnreachableError, InterruptedError, KubectlError, LockedError, UserError} from '../errors.js'
 import {applyAndWatch, type RolloutOptions, type RolloutResult} from '../deploy/rollout.js'
-import {acquireLock, keepLockAlive, LEASE_SECONDS, releaseLock} from '../lock/lease.js'
+import {acquireLock, keepLockAlive, LEASE_SECONDS, type LockInfo, releaseLock} from '../lock/lease.js'
 import type {Kubectl} from '../kubectl/kubectl.js'
 import {reportContact} from '../kubectl/outage.js'
 import type {KubeObject} from '../render/objects.js'
@@ -219,10 +219,26 @@ export interface ScaleDownOptions {
   signal?: AbortSignal
   /** The first wait after a call the API server did not answer (default 1 s). */
   intervalMs?: number
+  /** The wait between two looks at a held lock (tests pass one that moves their clock). */
+  sleep?: (ms: number) => Promise<void>
+}
+
+/** What the scale-down did: the old slots it scaled to 0, and those due it left up, and why. */
+export interface ScaleDown {
+  scaled: string[]
+  /** The slots due that stay up for the next deploy, rollback or `rollout resume` (the lock held, no API server). */
+  left?: {slots: string[]; reason: string}
 }
 
 /** How long each call of the scale-down waits for an API server that stops answering: the release is live and recorded. */
 export const SCALE_DOWN_OUTAGE_MS = 60_000
+
+/**
+ * How long the scale-down waits for a lock another command holds: a `scale` or another scale-down lets it go within
+ * seconds; a deploy or rollback takes the slots on itself. A lock taken by hand is not waited for: it is held for
+ * minutes, and a deploy whose release is live sat silent until it expired.
+ */
+export const SCALE_DOWN_LOCK_WAIT_MS = 30_000
 
 /**
  * After a blue-green switch (the lock released): waits out each old slot's scaleDownDelay, then, under the lock
@@ -231,10 +247,10 @@ export const SCALE_DOWN_OUTAGE_MS = 60_000
  * recorded by then: an API server that stops answering is waited for (each call up to SCALE_DOWN_OUTAGE_MS), and
  * one that does not answer in time, or a scale it refuses, is a warning, the slot left for the next scale-down.
  */
-export async function scaleDownOldSlots(given: Kubectl, options: ScaleDownOptions): Promise<string[]> {
+export async function scaleDownOldSlots(given: Kubectl, options: ScaleDownOptions): Promise<ScaleDown> {
   const clock = options.clock ?? Date.now
   const blueGreen = Object.values(options.services ?? {}).some((s) => s.strategy?.type === 'blueGreen') || (options.objects ?? []).some((o) => o.metadata.labels?.[SLOT_LABEL])
-  if (!blueGreen) return []
+  if (!blueGreen) return {scaled: []}
   const kubectl = given
     .waitingOut({
       deadline: clock() + SCALE_DOWN_OUTAGE_MS,
@@ -245,18 +261,27 @@ export async function scaleDownOldSlots(given: Kubectl, options: ScaleDownOption
         reportContact(options.reporter, event, `the release is live and recorded; skycap scales the old slots down once it answers (each step waits up to ${SCALE_DOWN_OUTAGE_MS / 1000}s)`),
     })
     .waitingEachUpTo(SCALE_DOWN_OUTAGE_MS)
-  const scaled: string[] = []
+  const result: ScaleDown & {due: string[]} = {scaled: [], due: []}
   try {
-    await scaleDownDue(kubectl, options, clock, scaled)
+    await scaleDownDue(kubectl, options, clock, result)
   } catch (error) {
     if (!(error instanceof ApiServerUnreachableError) || options.signal?.aborted) throw error
     options.reporter.warn(`could not scale the old blue-green slots down: the API server does not answer (${error.reason}); the next deploy, rollback or \`skycap rollout resume\` scales them down`)
+    const slots = result.due.filter((d) => !result.scaled.includes(d))
+    if (slots.length) result.left = {slots, reason: `the API server does not answer (${error.reason})`}
   }
-  if (scaled.length) options.reporter.info(`Scaled ${scaled.join(', ')} to 0`)
-  return scaled
+  if (result.scaled.length) options.reporter.info(`Scaled ${result.scaled.join(', ')} to 0`)
+  const {due: _due, ...done} = result
+  return done
 }
 
-async function scaleDownDue(kubectl: Kubectl, options: ScaleDownOptions, clock: () => number, scaled: string[]): Promise<void> {
+/** A deploy's or rollback's `--json` fields for its scale-down: each absent when empty. */
+export function scaleDownFields(done: ScaleDown): {scaledDown?: string[]; scaleDownLeft?: {slots: string[]; reason: string}} {
+  return {...(done.scaled.length ? {scaledDown: done.scaled} : {}), ...(done.left ? {scaleDownLeft: done.left} : {})}
+}
+
+async function scaleDownDue(kubectl: Kubectl, options: ScaleDownOptions, clock: () => number, result: ScaleDown & {due: string[]}): Promise<void> {
+  const {scaled} = result
   const due = (await readState(kubectl, options.app)).services
   const waiting = Object.entries(due).filter(([, s]) => s.type === 'blueGreen' && s.scaleDownAt && !s.scaledDown && s.previousSlot)
   if (!waiting.length) return
@@ -270,6 +295,7 @@ async function scaleDownDue(kubectl: Kubectl, options: ScaleDownOptions, clock: 
   const live = 'items' in parsed ? parsed.items : [parsed]
   const atZero = new Set(early.filter(([n, s]) => (live.find((d) => d.metadata.name === `${n}-${s.previousSlot}`)?.spec?.replicas ?? 0) === 0).map(([n]) => n))
   const up = waiting.filter(([n]) => !atZero.has(n))
+  result.due = up.map(([n, s]) => `${n}-${s.previousSlot}`)
   const latest = Math.max(clock(), ...up.map(([, s]) => Date.parse(s.scaleDownAt as string)))
   if (latest > clock()) {
     options.reporter.info(`Keeping ${up.map(([n, s]) => `${n}-${s.previousSlot}`).join(', ')} for an instant rollback until ${new Date(latest).toISOString()}`)
@@ -280,14 +306,34 @@ async function scaleDownDue(kubectl: Kubectl, options: ScaleDownOptions, clock: 
     }
     if (options.signal?.aborted) return
   }
-  const lock = await acquireLock(kubectl, {
-    app: options.app,
-    environment: options.environment,
-    reason: 'scale down old blue-green slots',
-    durationSeconds: LEASE_SECONDS,
-    waitMs: 10 * 60_000,
-    signal: options.signal,
-  })
+  let lock: LockInfo
+  try {
+    lock = await acquireLock(kubectl, {
+      app: options.app,
+      environment: options.environment,
+      reason: 'scale down old blue-green slots',
+      durationSeconds: LEASE_SECONDS,
+      waitMs: SCALE_DOWN_LOCK_WAIT_MS,
+      notForHandLock: true,
+      clock,
+      ...(options.sleep ? {sleep: options.sleep} : {}),
+      signal: options.signal,
+      onWait: (m) => options.reporter.info(`Scaling ${result.due.join(', ')} to 0: ${m}`),
+    })
+  } catch (error) {
+    if (!(error instanceof LockedError)) throw error
+    // The release is live and recorded: the scale-down is housekeeping, left to the next command that does it.
+    const holder = (error.details as {lock?: LockInfo} | undefined)?.lock
+    const slots = result.due
+    const them = slots.length === 1 ? 'it' : 'them'
+    if (slots.length) {
+      options.reporter.warn(
+        `not scaling ${slots.join(', ')} to 0: ${error.message}${holder?.heldBy === 'hand' ? `, held until ${holder.expiresAt}` : ''}; the next deploy, rollback or \`skycap rollout resume ${options.environment}\` scales ${them} down`,
+      )
+      result.left = {slots, reason: error.message}
+    }
+    return
+  }
   // The heartbeat retries an unanswered renewal on its own, every 2 s.
   const heartbeat = keepLockAlive(kubectl.atOnce(), options.app, lock.id, {onLost: () => undefined})
   try {

@@ -188,6 +188,41 @@ describe('strategies on the real node: blue-green and canary with counted reques
     expect(traffic3.failed()).to.deep.equal([])
     expect([...new Set(traffic3.versions())], 'a failed slot never gets traffic').to.deep.equal(['v1'])
     expect(traffic3.answers.length).to.be.at.least(10)
+
+    // v4: a lock taken by hand right after the switch (a hotfix window). The deploy is not held up by it: once
+    // scaleDownDelay is over it leaves blue up, says so, and exits 0 (it waited silently for the lock to expire).
+    app.repo.write('config/web/app.properties', 'greeting=hello\n')
+    await app.repo.commit('v4 greets again')
+    await app.change(VERSION('v4'), 'v4')
+    await tag()
+    const hotfix = background(['deploy', 'test'])
+    let progress = ''
+    hotfix.stderr?.on('data', (chunk: Buffer) => {
+      progress += chunk.toString()
+    })
+    // The release is live and recorded, the deploy's lock released: it waits out scaleDownDelay.
+    await waitFor('the deploy to keep web-blue for an instant rollback', async () => progress.includes('Keeping web-blue for an instant rollback'), {timeoutMs: 180_000, intervalMs: 100})
+    expect(await selectedSlot()).to.equal('green')
+    const held = await app.json(['lock', 'acquire', 'test', '--reason', 'hotfix window', '--duration', '3m'])
+    expect(held.exitCode, held.stderr).to.equal(0)
+    const live = await hotfix
+    expect(live.exitCode, live.stderr).to.equal(0)
+    expect(live.stderr).to.match(/not scaling web-blue to 0: test is locked by .* \(hotfix window\), held until \S+; the next deploy, rollback or `skycap rollout resume test` scales it down/)
+    expect(live.stderr, 'no wait for a lock taken by hand').to.not.contain('waiting for it')
+    const doc = JSON.parse(live.stdout)
+    expect(doc.result.scaleDownLeft.slots).to.deep.equal(['web-blue'])
+    expect(doc.result.scaleDownLeft.reason).to.match(/^test is locked by .* \(hotfix window\)$/)
+    expect(doc.result, 'nothing scaled').to.not.have.property('scaledDown')
+    expect((await app.json(['lock', 'status', 'test'])).doc.result.lock, 'it ended while the lock was still held').to.include({reason: 'hotfix window', expired: false})
+    expect(await replicas('web-blue'), 'blue left up').to.equal(2)
+    expect(await replicas('web-green')).to.equal(2)
+    // Once the lock is free, `rollout resume` scales the slot left behind down.
+    expect((await app.json(['lock', 'release', 'test'])).exitCode).to.equal(0)
+    const resumed = await app.json(['rollout', 'resume', 'test'])
+    expect(resumed.exitCode, resumed.stderr).to.equal(0)
+    expect(resumed.doc.result.scaledDown).to.deep.equal(['web-blue'])
+    expect(await replicas('web-blue')).to.equal(0)
+    expect(await selectedSlot()).to.equal('green')
   })
 
   async function rolloutState(): Promise<Record<string, any>> {

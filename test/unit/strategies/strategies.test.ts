@@ -7,7 +7,7 @@ import type {KubeObject} from '../../../src/render/objects.js'
 import {blueGreen} from '../../../src/strategies/blue-green.js'
 import {canary, runCanary, setRouteWeights} from '../../../src/strategies/canary.js'
 import {runChecks} from '../../../src/strategies/checks.js'
-import {placedObjects, refuseSecondRollout, rollOutRelease, scaleDownOldSlots} from '../../../src/strategies/rollout.js'
+import {placedObjects, refuseSecondRollout, rollOutRelease, SCALE_DOWN_LOCK_WAIT_MS, scaleDownOldSlots} from '../../../src/strategies/rollout.js'
 import {markStrategies, serviceUnits, SLOT_LABEL, type StrategyContext, TEMPLATE_ANNOTATION, templateHash} from '../../../src/strategies/strategy.js'
 import type {ServiceConfig} from '../../../src/config/types.js'
 import type {ReleaseRecord} from '../../../src/release/store.js'
@@ -1006,7 +1006,7 @@ describe('blue-green state after an automatic rollback', () => {
     })
     const warnings: string[] = []
     const reporter = {info: () => undefined, warn: (m: string) => warnings.push(m)} as unknown as StrategyContext['reporter']
-    const scaled = await scaleDownOldSlots(kubectl, {services: svc({type: 'blueGreen'}), app: 'shop', environment: 'prod', reporter, clock: () => Date.parse('2026-01-01T00:05:00Z')})
+    const {scaled} = await scaleDownOldSlots(kubectl, {services: svc({type: 'blueGreen'}), app: 'shop', environment: 'prod', reporter, clock: () => Date.parse('2026-01-01T00:05:00Z')})
     expect(scaled).to.deep.equal([])
     expect(calls.filter((c) => c[0] === 'scale')).to.deep.equal([])
     expect(warnings.join('\n')).to.include('not scaling web-blue to 0: Service/web selects it')
@@ -1047,9 +1047,77 @@ describe('the old slots’ scale-down after a live, recorded release', () => {
     })
     const said: string[] = []
     const reporter = {info: (m: string) => said.push(m), warn: (m: string) => said.push(`warn: ${m}`)} as unknown as StrategyContext['reporter']
-    const scaled = await scaleDownOldSlots(kubectl, {services: svc({type: 'blueGreen'}), app: 'shop', environment: 'prod', reporter, clock: () => now, intervalMs: 1})
-    return {scaled, calls, said}
+    // The waits between two looks at a held lock move the clock, not the test's time.
+    const slept: number[] = []
+    const sleep = async (ms: number) => {
+      slept.push(ms)
+      now += ms
+    }
+    const {scaled, left} = await scaleDownOldSlots(kubectl, {services: svc({type: 'blueGreen'}), app: 'shop', environment: 'prod', reporter, clock: () => now, intervalMs: 1, sleep})
+    return {scaled, left, calls, said, slept}
   }
+  const EXISTS = 'Error from server (AlreadyExists): leases.coordination.k8s.io "skycap-lock-shop" already exists'
+  /** The lock as `get lease` shows it: taken at 00:05:00 for `seconds`, by hand or by a running command. */
+  const heldLease = (heldBy: 'hand' | 'command', reason: string, seconds: number) => ({
+    stdout: JSON.stringify({
+      apiVersion: 'coordination.k8s.io/v1',
+      kind: 'Lease',
+      metadata: {name: 'skycap-lock-shop', annotations: {'skycap.dev/reason': reason, 'skycap.dev/lock-id': 'theirs', 'skycap.dev/environment': 'prod', 'skycap.dev/held-by': heldBy}},
+      spec: {holderIdentity: 'ana@laptop', leaseDurationSeconds: seconds, acquireTime: '2026-01-01T00:05:00.000000Z', renewTime: '2026-01-01T00:05:00.000000Z'},
+    }),
+  })
+
+  it('a lock taken by hand is not waited for: one line leaves the old slot to the next deploy, rollback or rollout resume, and the result says so (the deploy sat silent until the lock expired)', async () => {
+    const {scaled, left, calls, said, slept} = await run((argv) => {
+      if (argv[0] === 'create') return {exitCode: 1, stderr: EXISTS}
+      if (argv[0] === 'get' && argv[1] === 'lease') return heldLease('hand', 'hotfix window', 180)
+      return undefined
+    })
+    const line = 'prod is locked by ana@laptop since 2026-01-01T00:05:00.000Z (hotfix window)'
+    expect(said).to.deep.equal([`warn: not scaling web-blue to 0: ${line}, held until 2026-01-01T00:08:00.000Z; the next deploy, rollback or \`skycap rollout resume prod\` scales it down`])
+    expect(slept, 'no wait for the lock').to.deep.equal([])
+    expect(
+      calls.filter((c) => c[0] === 'create'),
+      'one try',
+    ).to.have.length(1)
+    expect(
+      calls.filter((c) => c[0] === 'scale' || c[0] === 'patch' || c[0] === 'delete' || c[0] === 'replace'),
+      'nothing changed, their lock kept',
+    ).to.deep.equal([])
+    expect(scaled).to.deep.equal([])
+    expect(left).to.deep.equal({slots: ['web-blue'], reason: line})
+  })
+
+  it('a lock a command holds is waited for, briefly and saying so: taken once it is free, left when it is not free in time', async () => {
+    for (const freeAfterLooks of [3, Infinity]) {
+      let looks = 0
+      const {scaled, left, calls, said, slept} = await run((argv) => {
+        if (argv[0] === 'create') return looks >= freeAfterLooks ? {} : {exitCode: 1, stderr: EXISTS}
+        if (argv[0] === 'get' && argv[1] === 'lease') return ++looks > freeAfterLooks ? {stdout: ''} : heldLease('command', 'scale test', 60)
+        return undefined
+      })
+      const waiting = said.filter((m) => m.includes('waiting for it'))
+      expect(waiting, `one waiting line (free after ${freeAfterLooks} looks)`).to.deep.equal([
+        `Scaling web-blue to 0: prod is locked by ana@laptop since 2026-01-01T00:05:00.000Z (scale test); waiting for it (up to ${SCALE_DOWN_LOCK_WAIT_MS / 1000 - 2}s more)`,
+      ])
+      expect(
+        slept.reduce((a, b) => a + b, 0),
+        'never longer than the scale-down waits for a lock',
+      ).to.be.at.most(SCALE_DOWN_LOCK_WAIT_MS)
+      if (freeAfterLooks === 3) {
+        expect(scaled).to.deep.equal(['web-blue'])
+        expect(calls.filter((c) => c[0] === 'scale')).to.deep.equal([['scale', 'deployment', 'web-blue', '--replicas=0']])
+        expect(left).to.equal(undefined)
+      } else {
+        expect(scaled).to.deep.equal([])
+        expect(calls.filter((c) => c[0] === 'scale')).to.deep.equal([])
+        expect(said.at(-1)).to.equal(
+          'warn: not scaling web-blue to 0: prod is locked by ana@laptop since 2026-01-01T00:05:00.000Z (scale test); the next deploy, rollback or `skycap rollout resume prod` scales it down',
+        )
+        expect(left?.slots).to.deep.equal(['web-blue'])
+      }
+    }
+  })
 
   it('waits out an API server that stops answering (the release is live and recorded), then scales the old slot down (it exited 4 after a successful deploy)', async () => {
     // The second to fifth calls (the lock's take, the state read under it) find no server.
@@ -1093,7 +1161,7 @@ describe('the old slots’ scale-down after a live, recorded release', () => {
       const stop = new AbortController()
       setTimeout(() => stop.abort(), 50)
       const now = Date.parse('2026-01-01T00:05:00Z')
-      const scaled = await scaleDownOldSlots(kubectl, {services: svc({type: 'blueGreen'}), app: 'shop', environment: 'prod', reporter, clock: () => now, signal: stop.signal})
+      const {scaled} = await scaleDownOldSlots(kubectl, {services: svc({type: 'blueGreen'}), app: 'shop', environment: 'prod', reporter, clock: () => now, signal: stop.signal})
       if (replicas === 0) {
         expect(said.join('\n')).to.not.contain('for an instant rollback')
         expect(scaled, 'not said to be scaled: it was at 0').to.deep.equal([])
@@ -1129,7 +1197,7 @@ describe('a blue-green rollout stopped before it recorded its switch (SIGTERM, C
       return {}
     })
     const reporter = {info: () => undefined, warn: () => undefined} as unknown as StrategyContext['reporter']
-    const scaled = await scaleDownOldSlots(kubectl, {services: svc({type: 'blueGreen'}), app: 'shop', environment: 'prod', reporter, clock: () => Date.parse('2026-01-01T00:05:00Z')})
+    const {scaled} = await scaleDownOldSlots(kubectl, {services: svc({type: 'blueGreen'}), app: 'shop', environment: 'prod', reporter, clock: () => Date.parse('2026-01-01T00:05:00Z')})
     return {scaled, calls, written: JSON.parse(patches(calls).at(-1)?.data.web as string)}
   }
 
