@@ -41,8 +41,8 @@ export default class Rollback extends SkycapCommand {
       },
       {kubectl: this.kubectlFactory(), reporter: this.reporter(), confirm: this.confirmer(), ...this.noQuestions(), signal: this.abortOnSignals()},
     )
-    const done = report.result === 'planned' ? 'would roll back' : report.result === 'unchanged' ? 'already rolled back' : 'rolled back'
-    this.log(`${done} ${report.environment} to ${report.revision.short}${report.release ? ` (release ${report.release})` : ''}`)
+    if (report.result === 'unchanged') this.log(`nothing to roll back: ${report.environment} runs release ${report.rolledBackTo ?? '?'} (${report.revision.short})`)
+    else this.log(`${report.result === 'planned' ? 'would roll back' : 'rolled back'} ${report.environment} to ${report.revision.short}${report.release ? ` (release ${report.release})` : ''}`)
     return report
   }
 }

@@ -76,10 +76,13 @@ export async function readConnection(text: string): Promise<ConnectionRead | und
 /** The warning of a command that went on with the connection only: the file's first problem, what it used. */
 export function connectionOnlyWarning(options: {command: string; environment: string; file: string; errors: ConfigError[]; notUsed?: string[]}): string {
   const [first] = options.errors
+  // The first problem as the file's error says it, without its list of the keys allowed there (29 of a service's):
+  // `skycap config validate` has it whole.
+  const problem = first?.message.replace(/; allowed keys: .*$/s, '')
   const more = options.errors.length > 1 ? ` (and ${options.errors.length - 1} more problem${options.errors.length > 2 ? 's' : ''})` : ''
   const notUsed = options.notUsed?.length ? ` Not used: ${options.notUsed.join('; ')}.` : ''
   return (
-    `${options.file} is invalid: ${first?.message ?? 'it fails validation'}${more}. ${options.command} used only its app, and environment ${options.environment}'s context, namespace and protected.` +
+    `${options.file} is invalid: ${problem ?? 'it fails validation'}${more}. ${options.command} used only its app, and environment ${options.environment}'s context, namespace and protected.` +
     `${notUsed} Fix the file before the next deploy (\`skycap config validate\` lists every problem).`
   )
 }

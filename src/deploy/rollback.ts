@@ -237,6 +237,12 @@ export async function rollback(options: RollbackOptions, deps: DeployDeps): Prom
     )
   }
   if (options.dryRun) {
+    const runs = releases.find((r) => r.record.action !== 'scale')
+    if (options.to !== undefined && runs && (await alreadyLive(kubectl, chosen, runs, releases, planned.objects, selector))) {
+      deps.reporter.info(`Dry run: ${alreadyRunsLine(chosen, runs, env.name)}: the rollback would change and record nothing`)
+      report.result = 'unchanged'
+      return report
+    }
     report.applied = planned.objects.map((o) => `${o.kind}/${o.metadata.name}`)
     // What the rollback would delete (a service the release did not have): it said nothing, and --json had none.
     // As the rollback keeps them: a blue-green service's other slot is scaled to 0, not pruned (the dry run said pruned).
@@ -289,14 +295,16 @@ export async function rollback(options: RollbackOptions, deps: DeployDeps): Prom
     }
     const {objects, kept} = capacity(manifests, lockedLive, options.resetReplicas ?? false)
     const runs = lockedReleases.find((r) => r.record.action !== 'scale')
-    if (options.to !== undefined && runs && (await alreadyLive(kubectl, chosen, runs, lockedReleases, objects, selector))) {
+    const placed = options.to !== undefined && runs ? await alreadyLive(kubectl, chosen, runs, lockedReleases, objects, selector) : undefined
+    if (placed && runs) {
       heartbeat.stop()
       releasing = releaseOwnLock(kubectl, app, lock.id, (m) => deps.reporter.warn(m))
       await releasing
-      const by = runs.record.number === chosen.record.number ? '' : ` (release ${runs.record.number} ${runs.record.action === 'rollback' ? 'returned to it' : 'deployed the same'})`
-      deps.reporter.info(`Release ${chosen.record.number} of ${env.name} is what runs${by}, as recorded: nothing was changed or recorded`)
+      deps.reporter.info(`${alreadyRunsLine(chosen, runs, env.name)}: nothing was changed or recorded`)
       report.result = 'unchanged'
       report.release = null
+      // An old blue-green slot whose scale-down was left (the lock held then) is scaled down as a rollback does it.
+      Object.assign(report, scaleDownFields(await scaleDownOldSlots(kubectl, {objects: placed, app, environment: env.name, reporter: deps.reporter, clock, signal: deps.signal})))
       return report
     }
     let number = nextReleaseNumber(lockedReleases)
@@ -423,11 +431,17 @@ export async function rollback(options: RollbackOptions, deps: DeployDeps): Prom
  * re-applied it as an entry of its own. Objects changed by hand since are a difference: the rollback goes on and puts
  * them back. One `kubectl diff` (and a listing), only when the manifests are the same.
  */
-async function alreadyLive(kubectl: Kubectl, chosen: StoredRelease, running: StoredRelease, releases: StoredRelease[], objects: KubeObject[], selector: string): Promise<boolean> {
-  if (!isGood(running) || contentOf(chosen, releases) !== contentOf(running, releases)) return false
+async function alreadyLive(kubectl: Kubectl, chosen: StoredRelease, running: StoredRelease, releases: StoredRelease[], objects: KubeObject[], selector: string): Promise<KubeObject[] | undefined> {
+  if (!isGood(running) || contentOf(chosen, releases) !== contentOf(running, releases)) return undefined
   const placed = await placedRelease(kubectl, objects, undefined, selector)
   const {changed} = await diffObjects(kubectl, placed.objects, {selector, keep: placed.keep})
-  return changed.length === 0
+  return changed.length === 0 ? placed.objects : undefined
+}
+
+/** `Release 1 of prod is what runs (release 3 returned to it)`: said of a rollback --to what already runs. */
+function alreadyRunsLine(chosen: StoredRelease, runs: StoredRelease, environment: string): string {
+  const by = runs.record.number === chosen.record.number ? '' : ` (release ${runs.record.number} ${runs.record.action === 'rollback' ? 'returned to it' : 'deployed the same'})`
+  return `Release ${chosen.record.number} of ${environment} is what runs${by}`
 }
 
 /**

@@ -172,9 +172,15 @@ export async function openEnvironment(options: {
     throw new UserError(`this command takes an environment, not ENV@REV ("${given}")`, {hint: `Use ${spec.environment}${flag}.`})
   }
   if (partial && options.connectionOnly) {
+    // An environment the file does not have is said as such, as a valid file says it (only the file's problem was
+    // said, and once it was fixed, the unknown environment came next): resolveEnvironment names those it has.
+    if (!named.includes(spec.environment) && spec.environment !== LOCAL_ENVIRONMENT) {
+      for (const name of named) loaded.config.environments[name] ??= {namespace: ''}
+      resolveEnvironment(loaded, spec.environment, options.serviceUsage)
+    }
     const block = partial.read.environment(spec.environment)
-    // The environment's connection cannot be read (or it is not in the file): the file's errors, as before.
-    if (!block && (named.includes(spec.environment) || spec.environment !== LOCAL_ENVIRONMENT)) throw new ConfigErrors(partial.errors, `Fix ${loaded.show(loaded.file)}.`)
+    // The environment's connection cannot be read: the file's errors, as before.
+    if (!block && named.includes(spec.environment)) throw new ConfigErrors(partial.errors, `Fix ${loaded.show(loaded.file)}.`)
     if (block) loaded.config.environments[spec.environment] = block
     const {has} = partial
     const {connectionOnlyWarning} = await import('../config/connection.js')

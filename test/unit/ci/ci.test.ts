@@ -286,6 +286,9 @@ describe('CiOutput', () => {
     const back = deploySummary('rollback', report({rolledBackTo: 4, release: 7}))
     expect(back).to.contain('| Rolled back to | release 4 |').and.contain('| Release | 7 |')
     expect(back).to.not.contain('| Checks |')
+    // One to what already runs rolled nothing back: it says so.
+    const already = deploySummary('rollback', report({rolledBackTo: 4, release: null, result: 'unchanged'}))
+    expect(already).to.contain('| Runs already | release 4 |').and.contain('⏭️ skycap rollback').and.not.contain('Rolled back to')
     expect(deploySummary('deploy', report({ignoreChecks: true}))).to.contain('| Checks | not asked (--ignore-checks) |')
     const green = {
       repository: 'acme/shop',

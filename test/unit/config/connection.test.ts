@@ -5,7 +5,7 @@ import {join} from 'node:path'
 
 import {readConnection} from '../../../src/config/connection.js'
 import {openEnvironment} from '../../../src/env/connect.js'
-import {ConfigErrors} from '../../../src/errors.js'
+import {ConfigErrors, UserError} from '../../../src/errors.js'
 import {memoryReporter} from '../../../src/ui/output.js'
 
 const VALID = `app: shop
@@ -107,8 +107,10 @@ describe('openEnvironment with connectionOnly', () => {
     expect(env.notify).to.equal(undefined)
     expect(connectionOnly?.errors).to.have.length(2)
     expect(warnings).to.have.length(1)
+    // Without the 29 keys a service allows (`config validate` lists them): the warning stays readable.
+    expect(warnings[0]).to.not.contain('allowed keys')
     expect(warnings[0]).to.match(
-      /^\S*skycap\.yaml is invalid: \S*skycap\.yaml:6:5: unknown key "replcas" in services\.web \(did you mean "replicas"\?\)[^\n]* \(and 1 more problem\)\. rollback used only its app, and environment staging's context, namespace and protected\. Fix the file before the next deploy \(`skycap config validate` lists every problem\)\.$/,
+      /^\S*skycap\.yaml is invalid: \S*skycap\.yaml:6:5: unknown key "replcas" in services\.web \(did you mean "replicas"\?\) \(and 1 more problem\)\. rollback used only its app, and environment staging's context, namespace and protected\. Fix the file before the next deploy \(`skycap config validate` lists every problem\)\.$/,
     )
     const prod = await open(text.replace('maxReplicas: -3', 'maxReplicas: 3'), {environment: 'prod'})
     expect(prod.env).to.include({name: 'prod', context: 'prod-cluster', namespace: 'shop-prod', protected: true})
@@ -128,15 +130,18 @@ describe('openEnvironment with connectionOnly', () => {
     expect(connectionOnly?.has(['notify'])).to.equal(false)
   })
 
-  it("keeps the file's errors when the connection cannot be read: a syntax error inside environments, an environment not in the file, the environment's own block invalid, a command that is not lenient", async () => {
+  it("keeps the file's errors when the connection cannot be read (a syntax error inside environments, the environment's own block invalid), says an environment not in the file is unknown, a command that is not lenient", async () => {
     const broken = VALID.replace('    namespace: shop-prod', '    namespace: [shop-prod')
     const syntax = await failure(open(broken))
     expect(syntax).to.be.instanceOf(ConfigErrors)
     expect((syntax as ConfigErrors).message).to.match(/skycap\.yaml:1[34]:\d+: invalid YAML/)
     const unknownKey = VALID.replace('    replicas: 2', '    replcas: 2')
+    // An environment not in the file is said as such (only the file's problem was, and the unknown environment came
+    // once it was fixed).
     const missing = await failure(open(unknownKey, {environment: 'dev'}))
-    expect(missing).to.be.instanceOf(ConfigErrors)
-    expect((missing as ConfigErrors).message).to.contain('unknown key "replcas" in services.web')
+    expect(missing).to.be.instanceOf(UserError)
+    expect((missing as UserError).message).to.equal('unknown environment "dev"')
+    expect((missing as UserError).hint).to.match(/^Known environments in \S*skycap\.yaml: staging, prod\.$/)
     const own = await failure(open(unknownKey.replace('    context: staging-cluster', '    contxt: staging-cluster')))
     expect((own as ConfigErrors).message).to.contain('unknown key "contxt" in environments.staging')
     const strict = await failure(open(unknownKey, {lenient: false}))
