@@ -177,7 +177,11 @@ export async function resumeRollout(options: RolloutControlOptions, deps: Rollou
       }
       if (failures.length) {
         const first = failures[0] as FailureReport
-        throw new DeployFailedError(`the canary of ${environment} was aborted: ${first.ref}: ${first.message}; ${where}`, {
+        // `abort shop: aborted by skycap abort at step 2` read as a canary of the environment, aborted by "abort shop".
+        const why = first.ref.startsWith('abort ')
+          ? `the canary of ${first.ref.slice('abort '.length)} in ${environment} was ${first.message}`
+          : `a canary in ${environment} was aborted: ${first.ref}: ${first.message}`
+        throw new DeployFailedError(`${why}; ${where}`, {
           hint: stillRun.length
             ? `\`skycap rollback ${environment}\` returns ${stillRun.join(', ')} to the release before; or fix the release and deploy again.`
             : `\`skycap rollout status ${environment}\` shows the state; fix the release and deploy again.`,

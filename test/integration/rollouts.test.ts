@@ -578,6 +578,8 @@ describe('rollouts you can trust (real cluster, four services)', function () {
       const aborted = await app.cli(['abort', 'test'])
       expect(aborted.exitCode, aborted.stderr).to.equal(0)
       expect(aborted.stderr).to.contain(`api is stable again; web, worker, cache still run release ${release.number}`)
+      // Named by its service (it said "the canary of test was aborted: abort api: aborted by skycap abort …").
+      expect(aborted.stderr).to.contain('the canary of api in test was aborted by skycap abort')
       expect(aborted.stderr).to.contain('`skycap rollback test` returns web, worker, cache to the release before')
       const after = (await app.json(['history', 'test'])).doc.result.releases[0]
       expect(after).to.include({number: release.number, result: 'failed'})
