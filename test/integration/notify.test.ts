@@ -161,8 +161,18 @@ describe('notifications (a recording server; kwok)', function () {
     const rolledBack = await app.json(['rollback', 'test', '--to', '2'], {env: server.env()})
     // Release 2 failed: rollback refuses it, before any lock or notification.
     expect(rolledBack.exitCode).to.equal(2)
+    // Release 1 is what runs again (the automatic rollback returned to it): a rollback to it changes and records
+    // nothing, and sends nothing.
+    const sent = server.requests.length
+    const same = await app.json(['rollback', 'test', '--to', '1'], {env: server.env()})
+    expect(same.exitCode, same.stderr).to.equal(0)
+    expect(same.doc.result).to.include({result: 'unchanged'})
+    expect(server.requests.length, 'nothing sent for an unchanged rollback').to.equal(sent)
+    // Changed by hand since, web is a difference: the manual rollback puts it back, and notifies.
+    expect((await kubectl(['set', 'image', 'deployment/web', 'web=example.invalid/by-hand:1'], {namespace: ns.name})).exitCode).to.equal(0)
     const manual = await app.json(['rollback', 'test', '--to', '1'], {env: server.env()})
     expect(manual.exitCode, manual.stderr).to.equal(0)
+    expect(manual.doc.result).to.include({result: 'succeeded', release: 4})
 
     expect(hooks().map((b) => [b.event, b.action, b.trigger ?? null, b.release, b.revision.sha, b.fromRevision?.sha ?? null, b.rolledBackTo ?? null, b.result])).to.deep.equal([
       ['started', 'deploy', null, 1, first, null, null, 'running'],
