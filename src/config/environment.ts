@@ -4,6 +4,24 @@ import {DEFAULT_MAX_REPLICAS} from './limits.js'
 import type {Environment, EnvironmentConfig, LoadedConfig, NotifyConfig, RequireChecksConfig, ServiceConfig} from './types.js'
 
 /**
+ * `unknown environment "prod"`, naming the environments `known` (those of skycap.yaml; of an invalid one, those it
+ * lists), and a service named where the environment goes.
+ */
+export function unknownEnvironmentError(loaded: LoadedConfig, name: string, known: string[], serviceUsage?: string): UserError {
+  const {config} = loaded
+  // The reverse of unknownServiceError's: a service named where the environment goes (`skycap promote web`).
+  const isService = Object.hasOwn(config.services, name)
+  const instead = serviceUsage ? `; did you mean \`${serviceUsage} ${name} -e ${config.defaultEnvironment ?? 'ENV'}\`?` : ''
+  const why = isService ? `: ${name} is a service of app ${config.app}, not an environment${instead}` : didYouMean(name, known)
+  // A name the user did not type on this command line: say where it came from.
+  const fromVariable = process.env.SKYCAP_ENV === name ? ` It comes from SKYCAP_ENV="${name}": set that to one of them, or unset it.` : ''
+  return new UserError(`unknown environment "${name}"${why}`, {
+    hint: `Known environments in ${loaded.show(loaded.file)}: ${known.join(', ')}.${fromVariable}`,
+    details: {environment: name, known},
+  })
+}
+
+/**
  * The environment `name` with its per-environment service overrides deep-merged over the services. `serviceUsage`:
  * the command, when it takes `[ENV] [SERVICE]` (`skycap promote`), whose line is suggested with -e when `name` is a
  * service.
@@ -11,18 +29,7 @@ import type {Environment, EnvironmentConfig, LoadedConfig, NotifyConfig, Require
 export function resolveEnvironment(loaded: LoadedConfig, name: string, serviceUsage?: string): Environment {
   const {config} = loaded
   const env = config.environments[name] ?? (name === LOCAL_ENVIRONMENT ? derivedLocalEnvironment(config) : undefined)
-  if (!env) {
-    // The reverse of unknownServiceError's: a service named where the environment goes (`skycap promote web`).
-    const isService = Object.hasOwn(config.services, name)
-    const instead = serviceUsage ? `; did you mean \`${serviceUsage} ${name} -e ${config.defaultEnvironment ?? 'ENV'}\`?` : ''
-    const why = isService ? `: ${name} is a service of app ${config.app}, not an environment${instead}` : didYouMean(name, Object.keys(config.environments))
-    // A name the user did not type on this command line: say where it came from.
-    const fromVariable = process.env.SKYCAP_ENV === name ? ` It comes from SKYCAP_ENV="${name}": set that to one of them, or unset it.` : ''
-    throw new UserError(`unknown environment "${name}"${why}`, {
-      hint: `Known environments in ${loaded.show(loaded.file)}: ${Object.keys(config.environments).join(', ')}.${fromVariable}`,
-      details: {environment: name, known: Object.keys(config.environments)},
-    })
-  }
+  if (!env) throw unknownEnvironmentError(loaded, name, Object.keys(config.environments), serviceUsage)
   const services: Record<string, ServiceConfig> = {}
   for (const [svcName, svc] of Object.entries(config.services)) {
     const override = env.services?.[svcName]

@@ -1,7 +1,7 @@
 import {dirname} from 'node:path'
 
 import type {ConnectionRead} from '../config/connection.js'
-import {LOCAL_ENVIRONMENT, resolveEnvironment} from '../config/environment.js'
+import {LOCAL_ENVIRONMENT, resolveEnvironment, unknownEnvironmentError} from '../config/environment.js'
 import {configFilePath, declaredVcs, displayPath, loadConfig, readSkycapYaml} from '../config/load.js'
 import type {Environment, LoadedConfig, SkycapConfig} from '../config/types.js'
 import {type ConfigError, ConfigErrors, KubectlError, UserError} from '../errors.js'
@@ -173,11 +173,8 @@ export async function openEnvironment(options: {
   }
   if (partial && options.connectionOnly) {
     // An environment the file does not have is said as such, as a valid file says it (only the file's problem was
-    // said, and once it was fixed, the unknown environment came next): resolveEnvironment names those it has.
-    if (!named.includes(spec.environment) && spec.environment !== LOCAL_ENVIRONMENT) {
-      for (const name of named) loaded.config.environments[name] ??= {namespace: ''}
-      resolveEnvironment(loaded, spec.environment, options.serviceUsage)
-    }
+    // said, and once it was fixed, the unknown environment came next).
+    if (!named.includes(spec.environment) && spec.environment !== LOCAL_ENVIRONMENT) throw unknownEnvironmentError(loaded, spec.environment, named, options.serviceUsage)
     const block = partial.read.environment(spec.environment)
     // The environment's connection cannot be read: the file's errors, as before.
     if (!block && named.includes(spec.environment)) throw new ConfigErrors(partial.errors, `Fix ${loaded.show(loaded.file)}.`)
