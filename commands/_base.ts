@@ -151,6 +151,17 @@ export abstract class SkycapCommand extends Command {
     return untrustedStream(stream, process.env, (stream as NodeJS.WritableStream) === process.stdout ? {markers: process.stderr} : {})
   }
 
+  /**
+   * For a child whose output would go straight to skycap's stdout and stderr (`exec`): the streams to write it to
+   * instead when they stop workflow commands (under GitHub Actions), else nothing (the child keeps the terminal).
+   * Under --json the child's stdout goes to stderr.
+   */
+  protected untrustedOutput(): {output?: {out: NodeJS.WritableStream; err: NodeJS.WritableStream}} {
+    const stdout = this.jsonEnabled() ? process.stderr : process.stdout
+    const out = this.untrusted(stdout)
+    return out === stdout ? {} : {output: {out, err: this.untrusted(process.stderr)}}
+  }
+
   /** kubectl bound per environment; --verbose traces every call on stderr. */
   protected kubectlFactory(): KubectlFactory {
     if (!this.argv.includes('--verbose')) return defaultKubectlFactory

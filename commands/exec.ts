@@ -42,7 +42,7 @@ export default class Exec extends SkycapCommand {
         tty: flags.tty,
         json: this.jsonEnabled(),
       },
-      {kubectl: this.kubectlFactory(), reporter: this.reporter(), terminal: Boolean(process.stdin.isTTY), pipedStdin: stdinBringsInput()},
+      {kubectl: this.kubectlFactory(), reporter: this.reporter(), terminal: Boolean(process.stdin.isTTY), pipedStdin: stdinBringsInput(), ...this.untrustedOutput()},
     )
     if (this.jsonEnabled()) this.logJson({ok: true, result})
     if (result.exitCode !== 0) this.exit(result.exitCode)

@@ -362,7 +362,7 @@ export async function deploy(options: DeployOptions, deps: DeployDeps): Promise<
     await lastGood(lockedReleases)?.manifests()
     // Before anything is said of this release's counts: a canary left mid-way refuses the deploy, and its stable
     // Deployment's count is the canary's split, which the notes below took for a scale.
-    await refuseSecondRollout({kubectl, app: prepared.app, environment: env.name, services: env.services, signal: deps.signal})
+    await refuseSecondRollout({kubectl, app: prepared.app, environment: env.name, services: env.services, live: lockedLive, signal: deps.signal})
     const lockedObjects = keepScaledReplicas(prepared, env, lockedReleases, lockedLive, options.resetReplicas ?? false)
     const kept = keptReplicasNote(prepared, env, lockedObjects)
     if (kept) reporter.info(kept)

@@ -6,6 +6,7 @@ import {listReleases, type ReleaseRecord, runningServices} from '../release/stor
 import {plural, type Reporter} from '../ui/output.js'
 import {appSelector, connect, type KubectlFactory, openEnvironment} from '../env/connect.js'
 import {rolloutsOf, servingDeployment} from '../strategies/state.js'
+import {selectedSlot} from '../strategies/strategy.js'
 import {lockStatus} from '../lock/lease.js'
 import {runningHooks} from '../hooks/hooks.js'
 
@@ -120,7 +121,9 @@ export async function status(options: EnvOptions, factory: KubectlFactory, repor
   const target = await connect(env, factory, reporter, {checkContextOnFirstCall: true})
   const selector = appSelector(loaded.config.app, env.name)
   const [list, releases] = await Promise.all([
-    target.kubectl.json<{items: LiveWorkload[]}>(['get', 'deployments,replicasets,pods', '-l', selector]),
+    // The Services too: a blue-green service runs on the slot its Service selects, whatever the state recorded (a
+    // SIGKILL between the switch and the state's write left the old slot there).
+    target.kubectl.json<{items: LiveWorkload[]}>(['get', 'deployments,replicasets,pods,services', '-l', selector]),
     listReleases(target.kubectl, loaded.config.app, env.name, {manifests: false}),
   ])
   // A pull in back-off is judged by the error before it (a registry that is down for a while is waited for, as the
@@ -146,7 +149,10 @@ export async function status(options: EnvOptions, factory: KubectlFactory, repor
         .filter((n): n is string => n !== undefined && !configured.has(n) && released.has(n)),
     ),
   ].sort()
-  const always = connectionOnly !== undefined || elsewhere.length > 0 || Object.keys(env.services).some((name) => !snapshot.get('Deployment', name))
+  // A canary's Deployment runs (`web-canary`): its state is read even when the work tree's skycap.yaml no longer gives
+  // the service that strategy (status showed web as settled while the canary took its share of the traffic).
+  const canaryRuns = snapshot.all('Deployment').some((d) => d.metadata.name.endsWith('-canary'))
+  const always = connectionOnly !== undefined || elsewhere.length > 0 || canaryRuns || Object.keys(env.services).some((name) => !snapshot.get('Deployment', name))
   const rollouts = await rolloutsOf(target.kubectl, loaded.config.app, env.services, {always})
   // What is under way: the lock (a deploy, rollback, scale or run holding it, or a hold by hand) and the hook Jobs an
   // earlier deploy left running. Neither stops the status: a user who may not read Leases or Jobs sees the rest.
@@ -159,7 +165,8 @@ export async function status(options: EnvOptions, factory: KubectlFactory, repor
   ])
   const services = [...configured, ...elsewhere].map((name) => {
     const rollout = rollouts[name]
-    const serving = serviceStatus(name, snapshot.get('Deployment', servingDeployment(name, rollout)) as LiveWorkload | undefined, snapshot, clock())
+    const slot = rollout?.type === 'blueGreen' ? (selectedSlot(snapshot.get('Service', name)) ?? rollout.activeSlot) : undefined
+    const serving = serviceStatus(name, snapshot.get('Deployment', servingDeployment(name, rollout && {...rollout, activeSlot: slot})) as LiveWorkload | undefined, snapshot, clock())
     // A canary under way: its pods and revision beside the stable Deployment's (status showed only the stable one,
     // as if the service ran one revision, while the canary took its share of traffic).
     const underWay = rollout?.type === 'canary' && (rollout.phase === 'progressing' || rollout.phase === 'paused')
@@ -173,7 +180,7 @@ export async function status(options: EnvOptions, factory: KubectlFactory, repor
       ...serving,
       state,
       ...(configured.has(name) ? {} : {notInConfig: true as const}),
-      ...(rollout ? {rollout} : {}),
+      ...(rollout ? {rollout: slot ? {...rollout, activeSlot: slot} : rollout} : {}),
       ...(track ? {canary: {revision: track.revision, image: track.image, ready: track.ready, desired: track.desired, state: track.state, problem: track.problem}} : {}),
     }
   })

@@ -31,6 +31,17 @@ export interface RunOptions {
   teeStderr?: boolean
   /** With stdio 'inherit': only stdin is the terminal's; stdout is dropped and stderr's tail returned, not shown. */
   inputOnly?: boolean
+  /**
+   * With stdio 'inherit' (not a terminal): the child's stdout and stderr are written to these streams instead of
+   * skycap's own (under GitHub Actions, streams that stop workflow commands in a pod's output: src/ci/stop-commands.ts).
+   */
+  output?: AttachedOutput
+}
+
+/** Where an attached child's stdout and stderr go when not straight to skycap's own. */
+export interface AttachedOutput {
+  out: NodeJS.WritableStream
+  err: NodeJS.WritableStream
 }
 
 /** Spawns a program with an argument array (never a shell). Injected so unit tests can assert the exact argv. */
@@ -55,6 +66,16 @@ export function kubectlEnv(extra?: Record<string, string>): Record<string, strin
   return home ? {HOME: home, ...own} : own
 }
 
+/** Writes what `from` reads to `to` as it comes, pausing while `to` is full (an exec may write for hours). */
+function forward(from: NodeJS.ReadableStream | null | undefined, to: NodeJS.WritableStream): void {
+  from?.on('data', (chunk: Buffer) => {
+    if (!to.write(chunk)) {
+      from.pause()
+      to.once('drain', () => from.resume())
+    }
+  })
+}
+
 /** The real runner: execa, no shell, no rejection on a non-zero exit. */
 export const execaRunner: ProcessRunner = async (file, args, options) => {
   const {execa} = await import('execa')
@@ -63,13 +84,23 @@ export const execaRunner: ProcessRunner = async (file, args, options) => {
     const r =
       options.stdio === 'inherit'
         ? await (() => {
+            const output = options.inputOnly ? undefined : options.output
             const child = execa(file, args, {
-              stdio: options.inputOnly ? ['inherit', 'ignore', 'pipe'] : ['inherit', options.stdoutToStderr ? 2 : 'inherit', options.teeStderr ? ['pipe', 'inherit'] : 'inherit'],
+              stdio: options.inputOnly
+                ? ['inherit', 'ignore', 'pipe']
+                : output
+                  ? ['inherit', 'pipe', 'pipe']
+                  : ['inherit', options.stdoutToStderr ? 2 : 'inherit', options.teeStderr ? ['pipe', 'inherit'] : 'inherit'],
               buffer: false,
               reject: false,
               env: kubectlEnv(options.env),
               cancelSignal: options.signal,
             })
+            if (output) {
+              // Written as they come, each chunk whole (the stream's own write stops workflow commands first).
+              forward(child.stdout, output.out)
+              forward(child.stderr, output.err)
+            }
             child.stderr?.on('data', (chunk: Buffer) => (tail = (tail + chunk.toString('utf8')).slice(-STDERR_TAIL)))
             return child
           })()
@@ -360,12 +391,19 @@ export class Kubectl {
    * Runs kubectl on skycap's own terminal (exec, attach, port-forward): what it prints goes straight to the user, and
    * its exit code (the remote command's, for exec) is returned rather than thrown.
    */
-  async attached(args: string[], options: {signal?: AbortSignal; stdoutToStderr?: boolean; teeStderr?: boolean; inputOnly?: boolean} = {}): Promise<ProcessResult> {
+  async attached(args: string[], options: {signal?: AbortSignal; stdoutToStderr?: boolean; teeStderr?: boolean; inputOnly?: boolean; output?: AttachedOutput} = {}): Promise<ProcessResult> {
     const argv = this.argv(args)
     this.trace?.([this.binary, ...argv])
     this.spawned++
-    const {stdoutToStderr, teeStderr, inputOnly} = options
-    return this.runner(this.binary, argv, {stdio: 'inherit', signal: options.signal, ...(stdoutToStderr ? {stdoutToStderr} : {}), ...(teeStderr ? {teeStderr} : {}), ...(inputOnly ? {inputOnly} : {})})
+    const {stdoutToStderr, teeStderr, inputOnly, output} = options
+    return this.runner(this.binary, argv, {
+      stdio: 'inherit',
+      signal: options.signal,
+      ...(stdoutToStderr ? {stdoutToStderr} : {}),
+      ...(teeStderr ? {teeStderr} : {}),
+      ...(inputOnly ? {inputOnly} : {}),
+      ...(output ? {output} : {}),
+    })
   }
 
   /**

@@ -13,6 +13,8 @@ import {describeOwner, ownershipOf} from '../env/ownership.js'
 import {appSelector, connect, openEnvironment} from '../env/connect.js'
 import {watchRollout} from '../deploy/watch.js'
 import {rolloutsOf, servingDeployment, type ServiceRolloutState} from '../strategies/state.js'
+import {servedSlot} from '../strategies/strategy.js'
+import type {Kubectl} from '../kubectl/kubectl.js'
 import {configuredExcludes, lineFilter} from '../logs/filter.js'
 import {reportContact} from '../kubectl/outage.js'
 
@@ -90,6 +92,18 @@ function refuseCanaryUnderWay(service: string, environment: string, state: Omit<
   })
 }
 
+/**
+ * The Deployment that serves `service`: for a blue-green one, the slot its live Service selects. The state names the
+ * slot it recorded, which is not the one serving after a SIGKILL between the switch and the state's write (scale then
+ * scaled the idle slot, and the next scale-down undid it); the state's slot is the answer only when the Service
+ * selects none.
+ */
+async function servingTarget(kubectl: Kubectl, service: string, state: Omit<ServiceRolloutState, 'unit'> | undefined): Promise<string> {
+  if (state?.type !== 'blueGreen') return servingDeployment(service, state)
+  const slot = (await servedSlot(kubectl, service)) ?? state.activeSlot
+  return servingDeployment(service, {type: 'blueGreen', activeSlot: slot})
+}
+
 /** `skycap scale SERVICE N`: scales, waits until ready, records it; later deploys keep the count. */
 export async function scale(input: ScaleOptions, deps: DeployDeps): Promise<ScaleReport> {
   const clock = deps.clock ?? Date.now
@@ -124,24 +138,17 @@ export async function scale(input: ScaleOptions, deps: DeployDeps): Promise<Scal
   // What is scaled, from which count, and whether an HPA manages it: read under the lock (a deploy or a scale that held
   // it meanwhile may have changed each), and without one for --dry-run.
   const inspect = async () => {
-    // A blue-green service is served by its active slot's Deployment (web-blue or web-green): that one is scaled, and
-    // the next deploy brings the new slot up at its count (keepScaledReplicas).
-    let rollouts = await rolloutsOf(kubectl, app, env.services)
+    // A blue-green service is served by the slot its Service selects (web-blue or web-green): that one is scaled, and
+    // the next deploy brings the new slot up at its count (keepScaledReplicas). The state is read whatever the work
+    // tree's strategies say: a canary left mid-way whose strategy was since removed from skycap.yaml is still under
+    // way, and a service the work tree makes rolling may be served by a blue-green slot (a rollback to a release where
+    // it was blue-green).
+    const rollouts = await rolloutsOf(kubectl, app, env.services, {always: true})
     refuseCanaryUnderWay(options.service, env.name, rollouts[options.service])
-    let target = servingDeployment(options.service, rollouts[options.service])
+    const target = await servingTarget(kubectl, options.service, rollouts[options.service])
     let deployment: KubeObject & {spec?: {replicas?: number}}
     try {
-      type Live = KubeObject & {spec?: {replicas?: number}}
-      deployment = await kubectl.json<Live>(['get', 'deployment', target]).catch(async (error: unknown) => {
-        // Served by a blue-green slot although the work tree makes it rolling (a rollback to a release where it was
-        // blue-green): the state says which; it was "not deployed".
-        if (!(error instanceof KubectlError && error.kind === 'not_found') || rollouts[options.service]) throw error
-        rollouts = await rolloutsOf(kubectl, app, env.services, {always: true})
-        if (!rollouts[options.service]) throw error
-        refuseCanaryUnderWay(options.service, env.name, rollouts[options.service])
-        target = servingDeployment(options.service, rollouts[options.service])
-        return kubectl.json<Live>(['get', 'deployment', target])
-      })
+      deployment = await kubectl.json<KubeObject & {spec?: {replicas?: number}}>(['get', 'deployment', target])
     } catch (error) {
       if (error instanceof KubectlError && error.kind === 'not_found') {
         if (unknown) throw unknown

@@ -186,14 +186,24 @@ async function removeUnstartedCanaries(kubectl: Kubectl, placements: Placement[]
   }
 }
 
-/** A canary left mid-way (a killed CLI) is resumed or aborted first: a deploy never starts a second one. */
 /**
- * A deploy whose release has a canary service is refused while a canary of an earlier release is still under way
- * (paused, or progressing with nobody running it). Asked by the deploy under its lock before it says anything of the
- * release: it printed "Deploying release N" and sent a `started` notification, then refused.
+ * A deploy is refused while a canary of an earlier release is still under way (paused, or progressing with nobody
+ * running it): a deploy never starts a second one, and a release that makes the service rolling would leave the
+ * canary's Deployment taking its share of the traffic, for good. Asked when the release has a canary service, or a
+ * canary Deployment runs (`live`: the app's live Deployments; its strategy may since have left skycap.yaml). Asked by
+ * the deploy under its lock before it says anything of the release: it printed "Deploying release N" and sent a
+ * `started` notification, then refused.
  */
-export async function refuseSecondRollout(options: {kubectl: Kubectl; app: string; environment: string; services: Record<string, ServiceConfig>; signal?: AbortSignal}): Promise<void> {
-  if (!Object.values(options.services).some((svc) => strategyOf(svc).type === 'canary')) return
+export async function refuseSecondRollout(options: {
+  kubectl: Kubectl
+  app: string
+  environment: string
+  services: Record<string, ServiceConfig>
+  live: ReadonlyMap<string, unknown>
+  signal?: AbortSignal
+}): Promise<void> {
+  const canaryRuns = [...options.live.keys()].some((name) => name.endsWith('-canary'))
+  if (!canaryRuns && !Object.values(options.services).some((svc) => strategyOf(svc).type === 'canary')) return
   const left = resumable((await readState(options.kubectl, options.app, options.signal)).services)
   if (!left.length) return
   const names = left.map((l) => `${l.unit.service} (release ${l.state.release ?? '?'}, ${l.state.phase} at ${l.state.weight ?? 0}%)`).join(', ')

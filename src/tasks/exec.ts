@@ -1,5 +1,6 @@
 import {environmentInCommand, unknownServiceError, withFlag} from '../config/environment.js'
 import {connect, type KubectlFactory, openEnvironment} from '../env/connect.js'
+import type {AttachedOutput} from '../kubectl/kubectl.js'
 import {SkycapError, UserError} from '../errors.js'
 import {startErrorMessage} from '../resources/status.js'
 import type {Reporter} from '../ui/output.js'
@@ -44,6 +45,11 @@ export async function execInService(
     terminal: boolean
     /** Whether skycap's stdin brings input (a file, or a pipe outside CI): without -i it is not passed on, and said so. */
     pipedStdin?: boolean
+    /**
+     * Where the command's output goes when not straight to skycap's stdout and stderr (under GitHub Actions: streams
+     * that stop workflow commands in it, as `run` and `logs` do). Not with -t: a terminal is handed over whole.
+     */
+    output?: AttachedOutput
   },
 ): Promise<ExecResult> {
   const {loaded, env} = await openEnvironment({configPath: options.configPath, environment: options.environment, repository: false})
@@ -73,6 +79,7 @@ export async function execInService(
   const r = await kubectl.attached(['exec', pod, '-c', container, ...(options.stdin ? ['-i'] : []), ...(options.tty ? ['-t'] : []), '--', ...options.command], {
     stdoutToStderr: options.json ?? false,
     teeStderr: true,
+    ...(deps.output && !options.tty ? {output: deps.output} : {}),
   })
   const notStarted = r.exitCode !== 0 ? execStartFailure(r.stderr) : undefined
   if (notStarted)

@@ -489,6 +489,13 @@ describe('real node: hooks, run, exec and port-forward', function () {
       }
       const failing = await app.cli(['exec', 'web', '-e', 'other', '--', '/app', 'exit', '9'])
       expect(failing.exitCode).to.equal(9)
+      // Under GitHub Actions the pod's output is in a stopped region, as run's is: stdout unchanged, the markers on stderr.
+      const injected = await app.cli(['exec', 'web', '-e', 'other', '--', '/app', 'say', '::error::injected'], {env: {GITHUB_ACTIONS: 'true', CI: 'true'}})
+      expect(injected.exitCode, injected.stderr).to.equal(0)
+      expect(injected.stdout).to.equal('::error::injected')
+      const token = /^::stop-commands::([0-9a-f]{32})$/m.exec(injected.stderr)?.[1]
+      expect(token, injected.stderr).to.be.a('string')
+      expect(injected.stderr.split('\n').filter((l) => l.startsWith('::'))).to.deep.equal([`::stop-commands::${token}`, `::${token}::`])
       // A command the image lacks never ran: kubectl's runtime error was passed on as if it had, exit 1 and all.
       const missing = await app.cli(['exec', 'web', '-e', 'other', '--json', '--', '/nope'])
       expect(missing.exitCode, missing.stderr).to.equal(1)

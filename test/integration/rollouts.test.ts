@@ -599,6 +599,19 @@ describe('rollouts you can trust (real cluster, four services)', function () {
     expect(exitCode, err).to.equal(130)
     const release = (await app.json(['history', 'test'])).doc.result.releases[0]
     await expectScaleRefused(release.number)
+    // The canary's strategy then removed from skycap.yaml (api rolling in the work tree): the canary is still under way.
+    // A deploy is refused before it changes anything (it went ahead and left api-canary taking half of api's traffic),
+    // scale too, and status still shows it.
+    await app.change(() => quad(ns.name, 3), 'api rolling again')
+    const rolling = await app.json([...DEPLOY, 'test'])
+    expect(rolling.exitCode, rolling.stderr).to.equal(2)
+    expect(rolling.doc.error.message).to.equal(`the canary of api (release ${release.number}, paused at 50%) in test is still under way; nothing was changed`)
+    expect((await app.json(['history', 'test'])).doc.result.releases[0].number, 'the refused deploy is not recorded').to.equal(release.number)
+    await expectScaleRefused(release.number)
+    const seen = (await app.json(['status', 'test'])).doc.result.services.find((x: any) => x.service === 'api')
+    expect(seen).to.deep.include({state: 'progressing'})
+    expect(seen.rollout).to.include({type: 'canary', phase: 'paused'})
+    await app.change(() => withCanary(3), 'api a canary again')
     const worker = await app.json(['scale', 'worker', '3', '-e', 'test'])
     expect(worker.exitCode, worker.stderr).to.equal(0)
     expect(worker.doc.result).to.include({service: 'worker', from: 2, to: 3, result: 'succeeded'})

@@ -88,9 +88,10 @@ describe('skycap status: ready pods per revision', () => {
     // A service without a Deployment of its name (cache, in most of these): the rollout state says whether a
     // blue-green slot serves it.
     const deployments = items.filter((o) => (o as KubeObject).kind === 'Deployment').map((o) => (o as KubeObject).metadata.name)
-    const stateRead = ['web', 'worker', 'cache'].some((name) => !deployments.includes(name))
+    // A canary's Deployment: its state is read whatever skycap.yaml says of the service's strategy.
+    const stateRead = ['web', 'worker', 'cache'].some((name) => !deployments.includes(name)) || deployments.some((name) => name.endsWith('-canary'))
     const fake = fakeKubectlFactory([
-      {argv: [...NS, 'get', 'deployments,replicasets,pods', '-l', SELECTOR, '-o', 'json'], result: {stdout: JSON.stringify({apiVersion: 'v1', kind: 'List', items})}},
+      {argv: [...NS, 'get', 'deployments,replicasets,pods,services', '-l', SELECTOR, '-o', 'json'], result: {stdout: JSON.stringify({apiVersion: 'v1', kind: 'List', items})}},
       {argv: [...NS, 'get', 'configmaps', '-l', 'skycap.dev/release-of=shop,skycap.dev/environment=staging', '-o', 'json'], result: {stdout: JSON.stringify({items: configMaps})}},
       ...(events ? [{argv: [...NS, 'get', 'events', '--field-selector', 'involvedObject.kind=Pod,reason=Failed', '-o', 'json'], result: {stdout: JSON.stringify({items: events})}}] : []),
       ...(stateRead
@@ -262,6 +263,40 @@ describe('skycap status: ready pods per revision', () => {
     const done = (await statusOf(items.slice(0, 2).concat(stuck.slice(3)), [], undefined, canary('completed'))).services.find((x) => x.service === 'web')
     expect(done).to.deep.include({state: 'ready'})
     expect(done?.canary).to.equal(undefined)
+  })
+
+  it('a canary under way whose strategy left skycap.yaml since (every service deployed) is still seen: its Deployment makes status read the state', async () => {
+    const ready = {replicas: 1, updatedReplicas: 1, readyReplicas: 1, availableReplicas: 1}
+    const items = [
+      deployment('web', '1', OLD_SHA, 'web:old', ready),
+      deployment('web-canary', '1', NEW_SHA, 'web:new', ready),
+      replicaSet('web-canary', 'dddd', '1', NEW_SHA, 'web:new', 1, 1),
+      ...stuck.slice(3),
+      deployment('cache', '1', OLD_SHA, 'cache:old', ready),
+    ]
+    const result = await statusOf(items, [], undefined, {rollouts: {web: JSON.stringify({type: 'canary', release: 2, phase: 'paused', step: 1, weight: 25})}})
+    const web = result.services.find((x) => x.service === 'web')
+    expect(web).to.deep.include({state: 'progressing'})
+    expect(web?.canary).to.include({revision: NEW_SHA})
+  })
+
+  it('a blue-green service runs on the slot its Service selects, when the state still names the other (a SIGKILL between the switch and its record)', async () => {
+    const ready = {replicas: 1, updatedReplicas: 1, readyReplicas: 1, availableReplicas: 1}
+    const service = (slot: string) => ({apiVersion: 'v1', kind: 'Service', metadata: {name: 'web'}, spec: {selector: {'app.kubernetes.io/name': 'web', 'skycap.dev/slot': slot}}})
+    const items = [
+      deployment('web-blue', '1', OLD_SHA, 'web:old', ready),
+      replicaSet('web-blue', 'aaaa', '1', OLD_SHA, 'web:old', 1, 1),
+      deployment('web-green', '1', NEW_SHA, 'web:new', ready),
+      replicaSet('web-green', 'bbbb', '1', NEW_SHA, 'web:new', 1, 1),
+      ...stuck.slice(3),
+    ]
+    const stale = {rollouts: {web: JSON.stringify({type: 'blueGreen', release: 5, phase: 'progressing', activeSlot: 'blue'})}}
+    const switched = (await statusOf([...items, service('green')], [], undefined, stale)).services.find((x) => x.service === 'web')
+    expect(switched).to.deep.include({revision: NEW_SHA, image: 'web:new'})
+    expect(switched?.rollout).to.include({activeSlot: 'green'})
+    // A Service that selects no slot: the state's slot, as before.
+    const unknown = (await statusOf(items, [], undefined, stale)).services.find((x) => x.service === 'web')
+    expect(unknown).to.deep.include({revision: OLD_SHA})
   })
 
   it('a new revision whose pods crash or cannot pull their image is failing, says why, and a deleted pod is not judged', async () => {

@@ -24,7 +24,7 @@ describe('the kube context checked on the first call', () => {
   it('an unknown context: both calls status makes at once fail, the contexts are listed once, exit 2 naming the environment', async () => {
     const fake = fakeKubectlFactory([
       {
-        argv: [...NS, 'get', 'deployments,replicasets,pods', '-l', 'app.kubernetes.io/part-of=shop,app.kubernetes.io/managed-by=skycap,skycap.dev/environment=staging', '-o', 'json'],
+        argv: [...NS, 'get', 'deployments,replicasets,pods,services', '-l', 'app.kubernetes.io/part-of=shop,app.kubernetes.io/managed-by=skycap,skycap.dev/environment=staging', '-o', 'json'],
         result: NO_CONTEXT,
       },
       {argv: [...NS, 'get', 'configmaps', '-l', 'skycap.dev/release-of=shop,skycap.dev/environment=staging', '-o', 'json'], result: NO_CONTEXT},
@@ -45,7 +45,7 @@ describe('the kube context checked on the first call', () => {
   it('a kubeconfig kubectl cannot read: its own error, not "not in your kubeconfig"', async () => {
     const fake = fakeKubectlFactory([
       {
-        argv: [...NS, 'get', 'deployments,replicasets,pods', '-l', 'app.kubernetes.io/part-of=shop,app.kubernetes.io/managed-by=skycap,skycap.dev/environment=staging', '-o', 'json'],
+        argv: [...NS, 'get', 'deployments,replicasets,pods,services', '-l', 'app.kubernetes.io/part-of=shop,app.kubernetes.io/managed-by=skycap,skycap.dev/environment=staging', '-o', 'json'],
         result: NO_CONTEXT,
       },
       {argv: [...NS, 'get', 'configmaps', '-l', 'skycap.dev/release-of=shop,skycap.dev/environment=staging', '-o', 'json'], result: NO_CONTEXT},

@@ -72,9 +72,15 @@ describe('skycap scale: the whole kubectl sequence', function () {
   afterEach(() => repo.remove())
 
   type Lease = {metadata: {annotations: Record<string, string>}}
-  /** The calls of `scale web 3` up to the scale itself: lock (`onLock` sees the Lease), Deployment at 2, no HPA, no records. */
+  /** The rollout state's read: none (`state` undefined), or that ConfigMap. Made whatever skycap.yaml's strategies. */
+  const getState = (state?: Record<string, unknown>) => ({
+    argv: [...BOUND, 'get', 'configmap', 'skycap-rollout-itapp', '-o', 'json', '--ignore-not-found'],
+    result: {stdout: state ? JSON.stringify(state) : ''},
+  })
+  /** The calls of `scale web 3` up to the scale itself: lock (`onLock` sees the Lease), no rollout state, Deployment at 2, no HPA, no records. */
   const lockReadScale = (onLock: (lease: Lease) => void) => [
     {argv: [...BOUND, 'create', '-f', '-'], input: (i: string | undefined) => onLock(JSON.parse(i as string))},
+    getState(),
     {argv: [...BOUND, 'get', 'deployment', 'web', '-o', 'json'], result: {stdout: JSON.stringify(web(2, 2))}},
     {argv: [...BOUND, 'get', 'horizontalpodautoscalers', '-o', 'json'], result: {stdout: JSON.stringify({items: []})}},
     {argv: [...BOUND, 'get', 'configmaps', '-l', 'skycap.dev/release-of=itapp,skycap.dev/environment=test', '-o', 'json'], result: {stdout: JSON.stringify({items: []})}},
@@ -104,12 +110,12 @@ describe('skycap scale: the whole kubectl sequence', function () {
 
   it('a service already at that count (read under the lock): nothing scaled, nothing recorded, the lock released; --dry-run says so too', async () => {
     let lease: Lease | undefined
-    const fake = fakeKubectlFactory([...lockReadScale((l) => (lease = l)).slice(0, 4), ...unlock(() => lease)])
+    const fake = fakeKubectlFactory([...lockReadScale((l) => (lease = l)).slice(0, 5), ...unlock(() => lease)])
     const options = {service: 'web', replicas: '2', environment: 'test', configPath: join(repo.dir, 'skycap.yaml')}
     const report = await scale(options, {kubectl: fake.factory, reporter: memoryReporter(), intervalMs: 1})
     expect(fake.remaining()).to.equal(0)
     expect(report).to.deep.include({from: 2, to: 2, result: 'unchanged', release: null})
-    const dry = fakeKubectlFactory(lockReadScale(() => undefined).slice(1, 3))
+    const dry = fakeKubectlFactory(lockReadScale(() => undefined).slice(1, 4))
     expect(await scale({...options, dryRun: true}, {kubectl: dry.factory, reporter: memoryReporter()})).to.deep.include({result: 'unchanged'})
   })
 
@@ -201,7 +207,12 @@ describe('skycap scale: the whole kubectl sequence', function () {
     }
   })
 
-  it('a blue-green service: the active slot (from the rollout state) is read, scaled and watched', async () => {
+  const webService = (slot?: string) => ({
+    argv: [...BOUND, 'get', 'service', 'web', '-o', 'json', '--ignore-not-found'],
+    result: {stdout: JSON.stringify({apiVersion: 'v1', kind: 'Service', metadata: {name: 'web'}, spec: {selector: {...OURS, ...(slot ? {'skycap.dev/slot': slot} : {})}}})},
+  })
+
+  it('a blue-green service: the slot its Service selects is read, scaled and watched', async () => {
     const file = join(repo.dir, 'skycap.yaml')
     writeFileSync(file, readFileSync(file, 'utf8').replace('    replicas: 2\n', '    replicas: 2\n    strategy: {type: blueGreen}\n'))
     const green = (replicas: number, ready: number) => ({...web(replicas, ready), metadata: {...web(replicas, ready).metadata, name: 'web-green'}})
@@ -209,7 +220,8 @@ describe('skycap scale: the whole kubectl sequence', function () {
     let lease: {metadata: {annotations: Record<string, string>}} | undefined
     const fake = fakeKubectlFactory([
       {argv: [...BOUND, 'create', '-f', '-'], input: (i) => (lease = JSON.parse(i as string))},
-      {argv: [...BOUND, 'get', 'configmap', 'skycap-rollout-itapp', '-o', 'json', '--ignore-not-found'], result: {stdout: JSON.stringify(state)}},
+      getState(state),
+      webService('green'),
       {argv: [...BOUND, 'get', 'deployment', 'web-green', '-o', 'json'], result: {stdout: JSON.stringify(green(2, 2))}},
       {argv: [...BOUND, 'get', 'horizontalpodautoscalers', '-o', 'json'], result: {stdout: JSON.stringify({items: []})}},
       {argv: [...BOUND, 'get', 'configmaps', '-l', 'skycap.dev/release-of=itapp,skycap.dev/environment=test', '-o', 'json'], result: {stdout: JSON.stringify({items: []})}},
@@ -226,6 +238,28 @@ describe('skycap scale: the whole kubectl sequence', function () {
     expect(reporter.lines.join('\n')).to.include('Scaling web (Deployment web-green, the active slot) in test from 2 to 3')
   })
 
+  it('a blue-green service whose state still names the old slot (a SIGKILL between the switch and its record): the slot the Service selects is scaled, not the idle one', async () => {
+    const file = join(repo.dir, 'skycap.yaml')
+    writeFileSync(file, readFileSync(file, 'utf8').replace('    replicas: 2\n', '    replicas: 2\n    strategy: {type: blueGreen}\n'))
+    const blue = {...web(2, 2), metadata: {...web(2, 2).metadata, name: 'web-blue'}}
+    const stale = {data: {web: JSON.stringify({type: 'blueGreen', release: 4, phase: 'progressing', activeSlot: 'green', previousSlot: 'blue'})}}
+    for (const [service, slot] of [
+      [webService('blue'), 'blue'],
+      [webService(), 'green'],
+    ] as const) {
+      const fake = fakeKubectlFactory([
+        getState(stale),
+        service,
+        {argv: [...BOUND, 'get', 'deployment', `web-${slot}`, '-o', 'json'], result: {stdout: JSON.stringify({...blue, metadata: {...blue.metadata, name: `web-${slot}`}})}},
+        {argv: [...BOUND, 'get', 'horizontalpodautoscalers', '-o', 'json'], result: {stdout: JSON.stringify({items: []})}},
+      ])
+      const reporter = memoryReporter()
+      const report = await scale({service: 'web', replicas: '3', environment: 'test', configPath: file, dryRun: true}, {kubectl: fake.factory, reporter})
+      expect(fake.remaining(), slot).to.equal(0)
+      expect(report, slot).to.deep.include({from: 2, to: 3, result: 'planned'})
+    }
+  })
+
   it('a service whose canary is left mid-way (paused, progressing, aborting, promoting): refused under the lock before it reads or scales the Deployment, exit 2; --dry-run says so too', async () => {
     const file = join(repo.dir, 'skycap.yaml')
     writeFileSync(file, readFileSync(file, 'utf8').replace('    replicas: 2\n', '    replicas: 2\n    strategy: {type: canary, steps: [{setWeight: 25}, {pause: {}}, {setWeight: 50}, {pause: {}}]}\n'))
@@ -236,16 +270,13 @@ describe('skycap scale: the whole kubectl sequence', function () {
       [{phase: 'paused', step: 1, aborting: {ref: 'abort web', message: 'aborted by skycap abort'}}, 'release 9, aborting at 25%, step 2/4'],
       [{phase: 'progressing', step: 4, promoting: true}, 'release 9, promoting at 25%, step 4/4'],
     ]
-    const getState = (state: Record<string, unknown>) => ({
-      argv: [...BOUND, 'get', 'configmap', 'skycap-rollout-itapp', '-o', 'json', '--ignore-not-found'],
-      // The worker's canary, completed, is no reason to refuse anything; web's is.
-      result: {stdout: JSON.stringify({data: {web: JSON.stringify({...canary, ...state}), worker: JSON.stringify({...canary, phase: 'completed'})}})},
-    })
+    // The worker's canary, completed, is no reason to refuse anything; web's is.
+    const canaryState = (state: Record<string, unknown>) => getState({data: {web: JSON.stringify({...canary, ...state}), worker: JSON.stringify({...canary, phase: 'completed'})}})
     for (const [state, said] of cases) {
       let lease: Lease | undefined
       // The state is read once the lock is held, and nothing after it but the lock's release: no get of the Deployment,
       // no scale.
-      const fake = fakeKubectlFactory([{argv: [...BOUND, 'create', '-f', '-'], input: (i) => (lease = JSON.parse(i as string))}, getState(state), ...unlock(() => lease)])
+      const fake = fakeKubectlFactory([{argv: [...BOUND, 'create', '-f', '-'], input: (i) => (lease = JSON.parse(i as string))}, canaryState(state), ...unlock(() => lease)])
       const error = await rejectsWithUserError(scale({service: 'web', replicas: '6', environment: 'test', configPath: file}, {kubectl: fake.factory, reporter: memoryReporter(), intervalMs: 1}))
       expect(fake.remaining(), said).to.equal(0)
       expect(fake.calls.map((c) => c.argv.slice(BOUND.length, BOUND.length + 2).join(' '))).to.not.include('scale deployment/web')
@@ -253,11 +284,17 @@ describe('skycap scale: the whole kubectl sequence', function () {
       expect(error.message).to.equal(`the canary of web (${said}) in test is still under way; nothing was changed`)
       expect(error.hint).to.equal('Finish it first with `skycap rollout resume test` (then `skycap promote test web`) or `skycap abort test web`, then scale web.')
       expect(error.details).to.deep.include({environment: 'test', service: 'web'})
-      const dry = fakeKubectlFactory([getState(state)])
+      const dry = fakeKubectlFactory([canaryState(state)])
       const dryError = await rejectsWithUserError(scale({service: 'web', replicas: '6', environment: 'test', configPath: file, dryRun: true}, {kubectl: dry.factory, reporter: memoryReporter()}))
       expect(dryError.message).to.equal(error.message)
       expect(dry.remaining()).to.equal(0)
     }
+    // The canary's strategy since removed from skycap.yaml (web is rolling in the work tree): still under way, refused.
+    writeFileSync(file, readFileSync(file, 'utf8').replace(/ {4}strategy: .*\n/, ''))
+    const dry = fakeKubectlFactory([canaryState({phase: 'paused', step: 1})])
+    const error = await rejectsWithUserError(scale({service: 'web', replicas: '6', environment: 'test', configPath: file, dryRun: true}, {kubectl: dry.factory, reporter: memoryReporter()}))
+    expect(error.message).to.equal('the canary of web (release 9, paused at 25%, step 2/4) in test is still under way; nothing was changed')
+    expect(dry.remaining()).to.equal(0)
   })
 
   it('a canary that ended (completed, aborted, failed) does not stop the scale of its service', async () => {
@@ -266,10 +303,10 @@ describe('skycap scale: the whole kubectl sequence', function () {
     for (const phase of ['completed', 'aborted', 'failed']) {
       const state = {data: {web: JSON.stringify({type: 'canary', release: 9, phase, step: 1, steps: 2, weight: phase === 'completed' ? 100 : 0})}}
       let lease: Lease | undefined
-      const [create, ...rest] = lockReadScale((l) => (lease = l))
+      const [create, , ...rest] = lockReadScale((l) => (lease = l))
       const fake = fakeKubectlFactory([
         create as (typeof rest)[number],
-        {argv: [...BOUND, 'get', 'configmap', 'skycap-rollout-itapp', '-o', 'json', '--ignore-not-found'], result: {stdout: JSON.stringify(state)}},
+        getState(state),
         ...rest,
         {argv: [...BOUND, 'get', WATCH_RESOURCES, '-l', SELECTOR, '-o', 'json'], result: {stdout: JSON.stringify({items: [web(3, 3)]})}},
         {argv: [...BOUND, 'create', '-f', '-']},
@@ -285,8 +322,8 @@ describe('skycap scale: the whole kubectl sequence', function () {
     const green = {...web(2, 2), metadata: {...web(2, 2).metadata, name: 'web-green'}}
     const state = {data: {web: JSON.stringify({type: 'blueGreen', release: 4, phase: 'completed', activeSlot: 'green'})}}
     const fake = fakeKubectlFactory([
-      {argv: [...BOUND, 'get', 'deployment', 'web', '-o', 'json'], result: {exitCode: 1, stderr: 'Error from server (NotFound): deployments.apps "web" not found'}},
-      {argv: [...BOUND, 'get', 'configmap', 'skycap-rollout-itapp', '-o', 'json', '--ignore-not-found'], result: {stdout: JSON.stringify(state)}},
+      getState(state),
+      webService('green'),
       {argv: [...BOUND, 'get', 'deployment', 'web-green', '-o', 'json'], result: {stdout: JSON.stringify(green)}},
       {argv: [...BOUND, 'get', 'horizontalpodautoscalers', '-o', 'json'], result: {stdout: JSON.stringify({items: []})}},
     ])
@@ -307,6 +344,7 @@ describe('skycap scale: the whole kubectl sequence', function () {
       const theirs = {...web(2, 2), metadata: {...web(2, 2).metadata, labels}}
       const fake = fakeKubectlFactory([
         {argv: [...BOUND, 'create', '-f', '-'], input: (i) => (lease = JSON.parse(i as string))},
+        getState(),
         {argv: [...BOUND, 'get', 'deployment', 'web', '-o', 'json'], result: {stdout: JSON.stringify(theirs)}},
         {argv: [...BOUND, 'get', 'lease', 'skycap-lock-itapp', '-o', 'json', '--ignore-not-found'], result: () => ({stdout: JSON.stringify({...lease, spec: {}})})},
         {argv: [...BOUND, 'delete', 'lease', 'skycap-lock-itapp', '--ignore-not-found']},
@@ -332,6 +370,7 @@ describe('skycap scale: the whole kubectl sequence', function () {
     let lease: {metadata: {annotations: Record<string, string>}} | undefined
     const fake = fakeKubectlFactory([
       {argv: [...BOUND, 'create', '-f', '-'], input: (i) => (lease = JSON.parse(i as string))},
+      getState(),
       {argv: [...BOUND, 'get', 'deployment', 'web', '-o', 'json'], result: {stdout: JSON.stringify(web(2, 2))}},
       {argv: [...BOUND, 'get', 'horizontalpodautoscalers', '-o', 'json'], result: {stdout: JSON.stringify({items: [hpa]})}},
       {argv: [...BOUND, 'get', 'lease', 'skycap-lock-itapp', '-o', 'json', '--ignore-not-found'], result: () => ({stdout: JSON.stringify({...lease, spec: {}})})},

@@ -278,15 +278,39 @@ describe('strategies', () => {
       const {kubectl, calls} = fake((argv) =>
         argv[0] === 'get' && argv[1] === 'configmap' ? {stdout: JSON.stringify({data: {web: JSON.stringify(paused)}})} : {exitCode: 1, stderr: `unexpected ${argv.join(' ')}`},
       )
-      const error = await refuseSecondRollout({kubectl, app: 'shop', environment: 'prod', services: svc({type: 'canary', steps: [{pause: {}}]})}).then(
+      const live = new Map([['web', 2]])
+      const error = await refuseSecondRollout({kubectl, app: 'shop', environment: 'prod', services: svc({type: 'canary', steps: [{pause: {}}]}), live}).then(
         () => undefined,
         (e: Error) => e,
       )
       expect(error?.message).to.equal('the canary of web (release 4, paused at 20%) in prod is still under way; nothing was changed')
       expect(calls).to.deep.equal([['get', 'configmap', 'skycap-rollout-shop', '-o', 'json', '--ignore-not-found']])
       calls.length = 0
-      await refuseSecondRollout({kubectl, app: 'shop', environment: 'prod', services: svc({type: 'rolling'})})
+      await refuseSecondRollout({kubectl, app: 'shop', environment: 'prod', services: svc({type: 'rolling'}), live})
       expect(calls).to.deep.equal([])
+    })
+
+    it('refuses a release that makes the service rolling while its canary Deployment runs (the strategy removed from skycap.yaml since)', async () => {
+      const unit = unitOf({type: 'canary', steps: [{pause: {}}]})
+      const paused = {type: 'canary', phase: 'paused', release: 4, weight: 20, step: 1, steps: 2, unit, startedBy: 'x', startedAt: '', updatedAt: ''}
+      const {kubectl, calls} = fake((argv) =>
+        argv[0] === 'get' && argv[1] === 'configmap' ? {stdout: JSON.stringify({data: {web: JSON.stringify(paused)}})} : {exitCode: 1, stderr: `unexpected ${argv.join(' ')}`},
+      )
+      const error = await refuseSecondRollout({
+        kubectl,
+        app: 'shop',
+        environment: 'prod',
+        services: svc({type: 'rolling'}),
+        live: new Map([
+          ['web', 1],
+          ['web-canary', 1],
+        ]),
+      }).then(
+        () => undefined,
+        (e: Error) => e,
+      )
+      expect(error?.message).to.equal('the canary of web (release 4, paused at 20%) in prod is still under way; nothing was changed')
+      expect(calls).to.have.length(1)
     })
   })
 })

@@ -2,6 +2,7 @@ import {expect} from 'chai'
 import {execa} from 'execa'
 import net from 'node:net'
 import {join} from 'node:path'
+import {PassThrough} from 'node:stream'
 import {pathToFileURL} from 'node:url'
 
 import {splitCommand} from '../../../commands/_command-line.js'
@@ -242,6 +243,16 @@ describe('tasks: --json keeps stdout for its one document', () => {
     }
   })
 
+  it('exec hands its output streams to kubectl when given (under GitHub Actions), never with -t (a terminal is handed over whole)', async () => {
+    const configPath = join(repo.dir, 'skycap.yaml')
+    const output = {out: new PassThrough(), err: new PassThrough()}
+    const k = recording()
+    await execInService({service: 'web', command: ['env'], configPath}, {kubectl: k.factory, reporter: quiet, terminal: false, output})
+    await execInService({service: 'web', command: ['env'], configPath}, {kubectl: k.factory, reporter: quiet, terminal: false})
+    await execInService({service: 'web', command: ['sh'], configPath, stdin: true, tty: true}, {kubectl: k.factory, reporter: quiet, terminal: true, output})
+    expect(k.attached.map((a) => a.options.output)).to.deep.equal([output, undefined, undefined])
+  })
+
   it("exec of a command the image lacks says so (exit 1), where kubectl only printed the runtime error and --json said it ran; the command's own failure keeps its code", async () => {
     const configPath = join(repo.dir, 'skycap.yaml')
     // What kubectl prints (and exits 1 with) on containerd when the command is not in the image.
@@ -477,6 +488,26 @@ describe('tasks: --json keeps stdout for its one document', () => {
     expect(r.exitCode, r.stderr).to.equal(0)
     expect(r.stdout).to.equal('')
     expect(r.stderr).to.equal('from the child')
+  })
+
+  it("the process runner writes the child's output to the streams given (exec under GitHub Actions): its workflow commands are stopped, stdout stays byte for byte, stderr's tail is returned", async () => {
+    const kubectlUrl = pathToFileURL(join(repoRoot, 'dist', 'src', 'kubectl', 'kubectl.js')).href
+    const stopUrl = pathToFileURL(join(repoRoot, 'dist', 'src', 'ci', 'stop-commands.js')).href
+    const child = 'process.stdout.write("::add-mask::hunter2\\nrow 1\\n"); console.error("::error::from the pod"); process.exit(3)'
+    const script = [
+      `import {execaRunner} from ${JSON.stringify(kubectlUrl)}`,
+      `import {untrustedStream} from ${JSON.stringify(stopUrl)}`,
+      `const output = {out: untrustedStream(process.stdout, process.env, {markers: process.stderr}), err: untrustedStream(process.stderr)}`,
+      `const r = await execaRunner(process.execPath, ['-e', ${JSON.stringify(child)}], {stdio: 'inherit', teeStderr: true, output})`,
+      `process.stderr.write('result ' + JSON.stringify(r) + '\\n')`,
+    ].join('\n')
+    const r = await execa(process.execPath, ['--input-type=module', '-e', script], {reject: false, env: {GITHUB_ACTIONS: 'true'}, stripFinalNewline: false})
+    expect(r.exitCode, r.stderr).to.equal(0)
+    expect(r.stdout).to.equal('::add-mask::hunter2\nrow 1\n')
+    const lines = r.stderr.split('\n')
+    const token = /^::stop-commands::([0-9a-f]{32})$/.exec(lines[0] ?? '')?.[1]
+    expect(token, r.stderr).to.be.a('string')
+    expect(lines.slice(1)).to.deep.equal(['::error::from the pod', `result ${JSON.stringify({exitCode: 3, stdout: '', stderr: '::error::from the pod'})}`, `::${token}::`, ''])
   })
 
   it('the process runner shows the child stderr and returns it too when asked (port-forward reads why kubectl ended)', async () => {
