@@ -35,7 +35,7 @@ idle=$(sample)
 peak=0; peak_line=""
 (cd "$HERE/../.." && SKYCAP_TEST_KUBECONFIG="$kubeconfig" SKYCAP_TEST_KUBECTL="$(sed -n 's/^SKYCAP_K8S_BIN=//p' "$RUN_DIR/env")/kubectl" \
   SKYCAP_TEST_REAL_NODE="$(cat "$RUN_DIR/real-node")" SKYCAP_TEST_APP_IMAGE="$(cat "$RUN_DIR/test-app.image")" \
-  npx mocha --config .mocharc.integration.json >/tmp/skycap-measure-mocha.log 2>&1) &
+  npx mocha --config .mocharc.integration.cjs >/tmp/skycap-measure-mocha.log 2>&1) &
 mocha_pid=$!
 t=$(date +%s)
 while kill -0 "$mocha_pid" 2>/dev/null; do

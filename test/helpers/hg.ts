@@ -4,7 +4,7 @@ import {dirname, join} from 'node:path'
 
 import {execa} from 'execa'
 
-import {fixturesDir} from './repo.js'
+import {fixturesDir, renameApp} from './repo.js'
 
 // No hgrc of the machine or the user (HGRCPATH empty), a fixed identity, plain output.
 export const HG_ENV = {HGRCPATH: '', HGPLAIN: '1', HGUSER: 'Skycap Test <test@skycap.dev>', HGENCODING: 'utf-8'}
@@ -25,11 +25,11 @@ export class TempHgRepo {
   }
 
   /** A copy of test/fixtures/<fixture> whose environments point at `context` and `namespace`, committed. */
-  static async clusterApp(context: string, namespace: string, fixture = 'cluster-app'): Promise<TempHgRepo> {
+  static async clusterApp(context: string, namespace: string, fixture = 'cluster-app', app?: string): Promise<TempHgRepo> {
     const repo = await TempHgRepo.init()
     cpSync(join(fixturesDir, fixture), repo.dir, {recursive: true})
     const file = join(repo.dir, 'skycap.yaml')
-    writeFileSync(file, readFileSync(file, 'utf8').replaceAll('__CONTEXT__', context).replaceAll('__NAMESPACE__', namespace))
+    writeFileSync(file, renameApp(readFileSync(file, 'utf8').replaceAll('__CONTEXT__', context).replaceAll('__NAMESPACE__', namespace), app))
     await repo.commit('initial')
     return repo
   }

@@ -50,14 +50,15 @@ export class TempRepo {
 
   /**
    * A copy of test/fixtures/<fixture> (default cluster-app) whose environments point at `context` and `namespace`,
-   * committed. `placeholders` replaces further `__NAME__`s of its skycap.yaml.
+   * committed. `placeholders` replaces further `__NAME__`s of its skycap.yaml; `app` renames the app (everywhere its
+   * name is in skycap.yaml, the registry's path too).
    */
-  static async clusterApp(context: string, namespace: string, fixture = 'cluster-app', placeholders: Record<string, string> = {}): Promise<TempRepo> {
+  static async clusterApp(context: string, namespace: string, fixture = 'cluster-app', placeholders: Record<string, string> = {}, app?: string): Promise<TempRepo> {
     const repo = await TempRepo.fromFixture(fixture)
     const file = join(repo.dir, 'skycap.yaml')
     let text = readFileSync(file, 'utf8').replaceAll('__CONTEXT__', context).replaceAll('__NAMESPACE__', namespace)
     for (const [name, value] of Object.entries(placeholders)) text = text.replaceAll(`__${name}__`, value)
-    writeFileSync(file, text)
+    writeFileSync(file, renameApp(text, app))
     await repo.commit('aim at the cluster')
     return repo
   }
@@ -107,4 +108,10 @@ export async function runCli(args: string[], options: {cwd?: string; env?: Recor
 /** Parses the one JSON document a --json run prints. */
 export function parseJson(stdout: string): {ok: boolean; exitCode?: number; result?: any; error?: any} {
   return JSON.parse(stdout)
+}
+
+/** skycap.yaml's text with its app renamed to `app` wherever the old name is (the registry's path too); as it is without one. */
+export function renameApp(text: string, app?: string): string {
+  const old = /^app: ([a-z0-9-]+)$/m.exec(text)?.[1]
+  return app && old ? text.replace(new RegExp(`\\b${old}\\b`, 'g'), app) : text
 }

@@ -24,20 +24,24 @@ export class TestApp<R extends AppRepository = TempRepo> {
     readonly namespace: string,
   ) {}
 
-  /** Copies the fixture, points it at `namespace` on the test cluster, commits. */
-  static async create(namespace: string): Promise<TestApp> {
-    return new TestApp(await TempRepo.clusterApp(testCluster().context, namespace), namespace)
+  /**
+   * Copies the fixture, points it at `namespace` on the test cluster, commits. `app`: the app's name, one per test
+   * file. The files run at once (.mocharc.integration.cjs), and a first deploy names the other namespaces that hold
+   * releases of the same app and environment; a name of its own keeps each file's output its own.
+   */
+  static async create(namespace: string, app: string): Promise<TestApp> {
+    return new TestApp(await TempRepo.clusterApp(testCluster().context, namespace, 'cluster-app', {}, app), namespace)
   }
 
   /** The same app in a Mercurial repository (hg init, hg commit). */
-  static async createHg(namespace: string): Promise<TestApp<TempHgRepo>> {
-    return new TestApp(await TempHgRepo.clusterApp(testCluster().context, namespace), namespace)
+  static async createHg(namespace: string, app: string): Promise<TestApp<TempHgRepo>> {
+    return new TestApp(await TempHgRepo.clusterApp(testCluster().context, namespace, 'cluster-app', app), namespace)
   }
 
   /** test/fixtures/real-app (the test app image, pinned to the real node) in `namespace`; fails without a real node. */
-  static async createReal(namespace: string): Promise<TestApp> {
+  static async createReal(namespace: string, app: string): Promise<TestApp> {
     const {repository} = realNode()
-    return new TestApp(await TempRepo.clusterApp(testCluster().context, namespace, 'real-app', {REGISTRY: repository}), namespace)
+    return new TestApp(await TempRepo.clusterApp(testCluster().context, namespace, 'real-app', {REGISTRY: repository}, app), namespace)
   }
 
   get config(): string {

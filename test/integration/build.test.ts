@@ -99,7 +99,7 @@ describe('real node: skycap build', function () {
 
   /** The real-node fixture with `web` built from a Dockerfile (and `services` more), committed. */
   async function makeApp(extra: (text: string) => string = (t) => t): Promise<{image: string; env: Record<string, string>}> {
-    app = await TestApp.createReal(ns.name)
+    app = await TestApp.createReal(ns.name, 'rlbuild')
     const image = uniqueName('built')
     copyFileSync(join(bin, 'server'), join(app.repo.dir, 'server'))
     app.repo.write('Dockerfile', DOCKERFILE)

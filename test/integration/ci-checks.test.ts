@@ -23,7 +23,7 @@ describe('requireChecks: deploy only what CI approved (a local GitHub API, real 
   let app: TestApp
   let api: GithubApiServer
   beforeEach(async () => {
-    app = await TestApp.create(ns.name)
+    app = await TestApp.create(ns.name, 'itchecks')
     api = await GithubApiServer.start()
   })
   afterEach(async () => {
@@ -120,7 +120,7 @@ describe('requireChecks: deploy only what CI approved (a local GitHub API, real 
     expect(table.stdout.split('\n').find((l) => /^2 /.test(l))).to.contain('checks ignored')
     expect(table.stdout.split('\n').find((l) => /^1 /.test(l))).to.not.contain('checks ignored')
     const web = await app.get(['deployment', 'web'])
-    expect(web.spec.template.spec.containers[0].image).to.equal(`example.invalid/itapp/web:${next}`)
+    expect(web.spec.template.spec.containers[0].image).to.equal(`example.invalid/itchecks/web:${next}`)
   })
 
   it('finds the repository from the git remote origin, and an environment with requireChecks: false asks nothing', async function () {

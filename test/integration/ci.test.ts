@@ -45,7 +45,7 @@ describe('skycap under GitHub Actions and GitLab CI (real cluster)', function ()
   let dir: string
   let summary: string
   beforeEach(async () => {
-    app = await TestApp.create(ns.name)
+    app = await TestApp.create(ns.name, 'itci')
     dir = mkdtempSync(join(tmpdir(), 'skycap-ci-summary-'))
     summary = join(dir, 'step-summary.md')
     writeFileSync(summary, '')
@@ -67,12 +67,12 @@ describe('skycap under GitHub Actions and GitLab CI (real cluster)', function ()
       const start = lines.indexOf(`::group::${group}`)
       return at > start && at < lines.indexOf('::endgroup::', start)
     }
-    expect(inside('Validating itapp test@', 'validate'), ok.stderr).to.equal(true)
-    expect(inside('Release 1 of itapp test is live', 'deploy'), ok.stderr).to.equal(true)
-    expect(ok.stdout).to.contain('deployed itapp test@')
+    expect(inside('Validating itci test@', 'validate'), ok.stderr).to.equal(true)
+    expect(inside('Release 1 of itci test is live', 'deploy'), ok.stderr).to.equal(true)
+    expect(ok.stdout).to.contain('deployed itci test@')
     let text = readFileSync(summary, 'utf8')
-    expect(text).to.contain('### ✅ skycap deploy: itapp test release 1 succeeded').and.contain(`| Revision | \`${short}\` ${subject} |`)
-    expect(text).to.contain(`| web | \`example.invalid/itapp/web:`).and.contain(`| worker | \`example.invalid/itapp/worker:`)
+    expect(text).to.contain('### ✅ skycap deploy: itci test release 1 succeeded').and.contain(`| Revision | \`${short}\` ${subject} |`)
+    expect(text).to.contain(`| web | \`example.invalid/itci/web:`).and.contain(`| worker | \`example.invalid/itci/worker:`)
     expect(text).to.contain(`| Job | [${RUN_URL}](${RUN_URL}) |`)
 
     await app.change(CRASH, 'crash')
@@ -85,7 +85,7 @@ describe('skycap under GitHub Actions and GitLab CI (real cluster)', function ()
     // The error itself comes after the last group, where the log shows it unfolded.
     expect(failed.stderr.indexOf('Error: release 2 of test failed')).to.be.greaterThan(failed.stderr.lastIndexOf('::endgroup::'))
     text = readFileSync(summary, 'utf8')
-    expect(text.indexOf('### ❌ skycap deploy: itapp test release 2 failed')).to.be.greaterThan(text.indexOf('release 1 succeeded'))
+    expect(text.indexOf('### ❌ skycap deploy: itci test release 2 failed')).to.be.greaterThan(text.indexOf('release 1 succeeded'))
     expect(text)
       .to.contain('| Rollback | rolled back to release 1 (recorded as release 3) |')
       .and.match(/- `Deployment\/web`: container web of pod web-\S+ is in CrashLoopBackOff/)
@@ -127,7 +127,7 @@ describe('skycap under GitHub Actions and GitLab CI (real cluster)', function ()
     ])
     // The summary names the app and the environment (a job that deploys several said only "skycap deploy failed").
     expect(readFileSync(summary, 'utf8'))
-      .to.contain('### ❌ skycap deploy failed: app itapp, environment test\n')
+      .to.contain('### ❌ skycap deploy failed: app itci, environment test\n')
       .and.contain(`> skycap.yaml:${line}:${column}: services.web.replicas must be a whole number`)
     expect((await kubectl(['get', 'deployments', '-o', 'name'], {namespace: ns.name})).stdout).to.equal('')
 
@@ -206,7 +206,7 @@ describe('skycap under GitHub Actions and GitLab CI (real cluster)', function ()
         expect(markers.filter((m) => m.startsWith('end')).length).to.equal(markers.filter((m) => m.startsWith('start')).length)
       }
       // The forced quit left the lock to expire; take it off for the next round.
-      await kubectl(['delete', 'lease', 'skycap-lock-itapp', '--ignore-not-found'], {namespace: ns.name})
+      await kubectl(['delete', 'lease', 'skycap-lock-itci', '--ignore-not-found'], {namespace: ns.name})
     }
   })
 
@@ -257,10 +257,10 @@ describe('the pipelines skycap init --ci writes (real cluster)', function () {
   beforeEach(async () => {
     // The fixture app with the environments a team has (staging, and a protected prod), images in a registry, and a
     // build: block per service, as CI would build them.
-    repo = await TempRepo.clusterApp(testCluster().context, staging.name)
+    repo = await TempRepo.clusterApp(testCluster().context, staging.name, 'cluster-app', {}, 'itci')
     const file = join(repo.dir, 'skycap.yaml')
     const text = readFileSync(file, 'utf8')
-      .replace('registry: example.invalid/itapp', `registry: ${registry.host}/itapp`)
+      .replace('registry: example.invalid/itci', `registry: ${registry.host}/itci`)
       .replace('defaultEnvironment: test', 'defaultEnvironment: staging')
       .replace('  test:\n', '  staging:\n')
       .replace(`  guarded:\n    context: ${testCluster().context}\n    namespace: ${staging.name}\n`, `  prod:\n    context: ${testCluster().context}\n    namespace: ${prod.name}\n`)
@@ -296,8 +296,8 @@ describe('the pipelines skycap init --ci writes (real cluster)', function () {
     const gitlab = await runCli(['init', '--ci', 'gitlab'], {cwd: repo.dir})
     expect(gitlab.stdout.trim(), gitlab.stderr).to.equal('created .gitlab-ci.yml')
     const sha = await repo.commit('pipelines')
-    await registry.push('itapp/web', sha)
-    await registry.push('itapp/worker', sha)
+    await registry.push('itci/web', sha)
+    await registry.push('itci/worker', sha)
 
     const workflow = parse(readFileSync(join(repo.dir, '.github/workflows/deploy.yml'), 'utf8'))
     expect(workflow.on.push).to.deep.equal({branches: ['main'], tags: ['v*']})
@@ -319,7 +319,7 @@ describe('the pipelines skycap init --ci writes (real cluster)', function () {
     const summary = join(dir, 'summary.md')
     const [build] = await runSteps(githubSteps.flat(), githubEnv(repo.dir, summary))
     // Both images are in the registry at this commit: build pushes nothing, and says so.
-    expect(build?.stdout).to.match(new RegExp(`web\\s+${registry.host}/itapp/web:${sha}\\s+sha256:[0-9a-f]{64}\\s+skipped`))
+    expect(build?.stdout).to.match(new RegExp(`web\\s+${registry.host}/itci/web:${sha}\\s+sha256:[0-9a-f]{64}\\s+skipped`))
     for (const [env, ns] of [
       ['staging', staging.name],
       ['prod', prod.name],
@@ -328,9 +328,9 @@ describe('the pipelines skycap init --ci writes (real cluster)', function () {
       expect(JSON.parse(history.stdout).result.releases.map((r: any) => [r.number, r.result, r.revision.sha, r.user, r.ciJob])).to.deep.equal([[1, 'succeeded', sha, `octocat@${hostname()}`, RUN_URL]])
       const web = JSON.parse((await kubectl(['get', 'deployment', 'web', '-o', 'json'], {namespace: ns})).stdout)
       expect(web.status.readyReplicas).to.equal(2)
-      expect(web.spec.template.spec.containers[0].image).to.equal(`${registry.host}/itapp/web:${sha}`)
+      expect(web.spec.template.spec.containers[0].image).to.equal(`${registry.host}/itci/web:${sha}`)
     }
-    expect(readFileSync(summary, 'utf8').match(/^### ✅ skycap deploy: itapp (staging|prod) release 1 succeeded$/gm)).to.have.length(2)
+    expect(readFileSync(summary, 'utf8').match(/^### ✅ skycap deploy: itci (staging|prod) release 1 succeeded$/gm)).to.have.length(2)
 
     const pipeline = parse(readFileSync(join(repo.dir, '.gitlab-ci.yml'), 'utf8')) as Record<string, {script?: string[]; resource_group?: string; rules?: unknown[]}>
     expect(pipeline.stages).to.deep.equal(['build', 'deploy'])

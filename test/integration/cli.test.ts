@@ -13,7 +13,7 @@ describe('skycap diff, status and progress on terminals (real cluster)', functio
   const ns = useNamespace('cli')
   let app: TestApp
   beforeEach(async () => {
-    app = await TestApp.create(ns.name)
+    app = await TestApp.create(ns.name, 'itcli')
   })
   afterEach(() => app.remove())
 
@@ -111,7 +111,7 @@ describe('skycap diff, status and progress on terminals (real cluster)', functio
     ).to.deep.equal([])
     expect(screen).to.match(/\dZ\s+✔ Deployment\/web: 2\/2 ready/)
     expect(screen).to.match(/\dZ\s+✔ Deployment\/worker: 1\/1 ready/)
-    expect(screen).to.contain('deployed itapp test@')
+    expect(screen).to.contain('deployed itcli test@')
 
     // With a width, the same terminal gets listr2's live view (no timestamped lines).
     const wide = await onTerminal(120)

@@ -17,7 +17,7 @@ describe('skycap deploy (real cluster)', function () {
   const ns = useNamespace('deploy')
   let app: TestApp
   beforeEach(async () => {
-    app = await TestApp.create(ns.name)
+    app = await TestApp.create(ns.name, 'itdeploy')
   })
   afterEach(() => app.remove())
 
@@ -29,12 +29,12 @@ describe('skycap deploy (real cluster)', function () {
     expect(r.doc.result.applied).to.include.members(['Deployment/web', 'Deployment/worker', 'Service/web'])
     const web = await app.get(['deployment', 'web'])
     expect(web.status.readyReplicas).to.equal(2)
-    expect(web.spec.template.spec.containers[0].image).to.equal(`example.invalid/itapp/web:${sha}`)
+    expect(web.spec.template.spec.containers[0].image).to.equal(`example.invalid/itdeploy/web:${sha}`)
     const status = await app.json(['status', 'test'])
     expect(status.doc.result.services).to.deep.include({
       service: 'web',
       revision: sha,
-      image: `example.invalid/itapp/web:${sha}`,
+      image: `example.invalid/itdeploy/web:${sha}`,
       ready: 2,
       desired: 2,
       updated: 2,
@@ -46,7 +46,7 @@ describe('skycap deploy (real cluster)', function () {
     })
     const history = await app.json(['history', 'test'])
     expect(history.doc.result.releases.map((x: any) => [x.number, x.action, x.result, x.revision.sha])).to.deep.equal([[1, 'deploy', 'succeeded', sha]])
-    expect(await kubectl(['get', 'lease', 'skycap-lock-itapp', '--ignore-not-found', '-o', 'name'], {namespace: ns.name})).to.have.property('stdout', '')
+    expect(await kubectl(['get', 'lease', 'skycap-lock-itdeploy', '--ignore-not-found', '-o', 'name'], {namespace: ns.name})).to.have.property('stdout', '')
   })
 
   it('a config-file change rolls the pods and prunes the old ConfigMap', async () => {
@@ -199,13 +199,13 @@ describe('skycap deploy (real cluster)', function () {
       let err = ''
       child.stderr?.on('data', (d) => (err += d))
       await waitFor('the watch to start', () => err.includes('Rolling out'), {timeoutMs: 60_000})
-      await waitFor('the lock to be held', async () => (await kubectl(['get', 'lease', 'skycap-lock-itapp', '--ignore-not-found', '-o', 'name'], {namespace: ns.name})).stdout.trim() !== '')
+      await waitFor('the lock to be held', async () => (await kubectl(['get', 'lease', 'skycap-lock-itdeploy', '--ignore-not-found', '-o', 'name'], {namespace: ns.name})).stdout.trim() !== '')
       child.kill(signal)
       const r = await child
       expect(r.exitCode, err).to.equal(130)
       expect(err).to.contain(`Received ${signal}`)
       expect(err).to.contain('interrupted')
-      expect((await kubectl(['get', 'lease', 'skycap-lock-itapp', '--ignore-not-found', '-o', 'name'], {namespace: ns.name})).stdout).to.equal('')
+      expect((await kubectl(['get', 'lease', 'skycap-lock-itdeploy', '--ignore-not-found', '-o', 'name'], {namespace: ns.name})).stdout).to.equal('')
       // Apply had started: the release is in history, as interrupted.
       const history = await app.json(['history', 'test'])
       expect(history.doc.result.releases.map((x: any) => [x.number, x.action, x.result])).to.deep.equal([[1, 'deploy', 'interrupted']])
@@ -219,7 +219,7 @@ describe('skycap deploy (real cluster)', function () {
     child.stderr?.on('data', (d) => (err += d))
     try {
       await waitFor('the watch to start', () => err.includes('Rolling out'), {timeoutMs: 60_000})
-      const lease = async () => (await kubectl(['get', 'lease', 'skycap-lock-itapp', '--ignore-not-found', '-o', 'json'], {namespace: ns.name})).stdout.trim()
+      const lease = async () => (await kubectl(['get', 'lease', 'skycap-lock-itdeploy', '--ignore-not-found', '-o', 'json'], {namespace: ns.name})).stdout.trim()
       expect(JSON.parse(await lease()).metadata.annotations['skycap.dev/held-by']).to.equal('command')
       for (let round = 1; round <= 2; round++) {
         const refused = await app.json(['lock', 'release', 'test'])
@@ -236,9 +236,9 @@ describe('skycap deploy (real cluster)', function () {
       await child
     }
     expect((await app.json(['lock', 'acquire', 'test'])).exitCode).to.equal(0)
-    expect(JSON.parse((await kubectl(['get', 'lease', 'skycap-lock-itapp', '-o', 'json'], {namespace: ns.name})).stdout).metadata.annotations['skycap.dev/held-by']).to.equal('hand')
+    expect(JSON.parse((await kubectl(['get', 'lease', 'skycap-lock-itdeploy', '-o', 'json'], {namespace: ns.name})).stdout).metadata.annotations['skycap.dev/held-by']).to.equal('hand')
     expect((await app.json(['lock', 'release', 'test'])).exitCode).to.equal(0)
-    expect((await kubectl(['get', 'lease', 'skycap-lock-itapp', '--ignore-not-found', '-o', 'name'], {namespace: ns.name})).stdout).to.equal('')
+    expect((await kubectl(['get', 'lease', 'skycap-lock-itdeploy', '--ignore-not-found', '-o', 'name'], {namespace: ns.name})).stdout).to.equal('')
   })
 
   it('a deploy whose output reader goes away (| head) finishes: recorded, the lock released, exit 0 (it exited 1 after the apply, unrecorded, the lock held)', async () => {
@@ -254,7 +254,7 @@ describe('skycap deploy (real cluster)', function () {
       expect(r.exitCode, `round ${round}`).to.equal(0)
       const history = await app.json(['history', 'test'])
       expect(history.doc.result.releases[0]).to.include({number: round, action: 'deploy', result: 'succeeded'})
-      expect((await kubectl(['get', 'lease', 'skycap-lock-itapp', '--ignore-not-found', '-o', 'name'], {namespace: ns.name})).stdout).to.equal('')
+      expect((await kubectl(['get', 'lease', 'skycap-lock-itdeploy', '--ignore-not-found', '-o', 'name'], {namespace: ns.name})).stdout).to.equal('')
     }
   })
 
@@ -414,7 +414,7 @@ describe('skycap deploy (real cluster)', function () {
     expect(pod.exitCode, pod.stderr).to.equal(2)
     expect(pod.stderr, pod.stderr).to.contain(`Fix Deployment/worker (skycap.yaml:${worker}:5); nothing was changed.`)
     expect(pod.stderr).to.match(/bogusField/)
-    expect((await kubectl(['get', 'deployments,services,configmaps', '-l', 'app.kubernetes.io/part-of=itapp', '-o', 'name'], {namespace: ns.name})).stdout.trim()).to.equal('')
+    expect((await kubectl(['get', 'deployments,services,configmaps', '-l', 'app.kubernetes.io/part-of=itdeploy', '-o', 'name'], {namespace: ns.name})).stdout.trim()).to.equal('')
   })
 
   it('prunes a removed service', async () => {
@@ -533,7 +533,7 @@ describe('skycap deploy (real cluster)', function () {
     expect((await app.get(['deployment', 'web'])).metadata.generation).to.equal(before.metadata.generation)
     const history = await app.json(['history', 'test'])
     expect(history.doc.result.releases.map((x: any) => x.number)).to.deep.equal([2, 1])
-    expect(await kubectl(['get', 'lease', 'skycap-lock-itapp', '--ignore-not-found', '-o', 'name'], {namespace: ns.name})).to.have.property('stdout', '')
+    expect(await kubectl(['get', 'lease', 'skycap-lock-itdeploy', '--ignore-not-found', '-o', 'name'], {namespace: ns.name})).to.have.property('stdout', '')
     const ok = await app.cli(['rollback', 'test', '--timeout', '1m'])
     expect(ok.exitCode, ok.stderr).to.equal(0)
   })
@@ -575,12 +575,12 @@ describe('skycap deploy (real cluster)', function () {
       expect((await app.cli([...DEPLOY, 'test'])).exitCode).to.equal(0)
     }
     // A backup copy of release 3's manifests beside it: release 3 still counts (it made 3 "lost").
-    const part = JSON.parse((await kubectl(['get', 'secret', 'skycap-release-itapp.test-3', '-o', 'json'], {namespace: ns.name})).stdout)
+    const part = JSON.parse((await kubectl(['get', 'secret', 'skycap-release-itdeploy.test-3', '-o', 'json'], {namespace: ns.name})).stdout)
     const copy = {apiVersion: 'v1', kind: 'Secret', type: part.type, metadata: {name: 'backup-of-3', labels: part.metadata.labels}, data: part.data}
     await kubectl(['create', '-f', '-'], {namespace: ns.name, input: JSON.stringify(copy)})
     expect((await app.json(['rollback', 'test', '--dry-run', '--skip-image-check'])).doc.result.rolledBackTo).to.equal(2)
     // Release 2's Secret deleted by hand: the rollback goes past it to 1, and says so.
-    await kubectl(['delete', 'secret', 'skycap-release-itapp.test-2'], {namespace: ns.name})
+    await kubectl(['delete', 'secret', 'skycap-release-itdeploy.test-2'], {namespace: ns.name})
     const back = await app.json(['rollback', 'test', '--skip-image-check'])
     expect(back.exitCode, back.stderr).to.equal(0)
     expect(back.doc.result.rolledBackTo).to.equal(1)
@@ -590,7 +590,7 @@ describe('skycap deploy (real cluster)', function () {
   it("a template's Deployment labelled like a service (name and instance) is no service: no status row, scale and logs say unknown", async () => {
     app.repo.write(
       'deploy/side.yaml',
-      'apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: side\n  labels: {app.kubernetes.io/name: side, app.kubernetes.io/instance: itapp-test}\nspec:\n  replicas: 1\n  selector: {matchLabels: {app: side}}\n  template:\n    metadata: {labels: {app: side}}\n    spec: {containers: [{name: side, image: side}]}\n',
+      'apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: side\n  labels: {app.kubernetes.io/name: side, app.kubernetes.io/instance: itdeploy-test}\nspec:\n  replicas: 1\n  selector: {matchLabels: {app: side}}\n  template:\n    metadata: {labels: {app: side}}\n    spec: {containers: [{name: side, image: side}]}\n',
     )
     await app.repo.commit('a side Deployment')
     expect((await app.cli([...DEPLOY, 'test'])).exitCode).to.equal(0)
@@ -681,13 +681,13 @@ describe('skycap deploy (real cluster)', function () {
     }
     const declined = await onTerminal('no')
     expect(declined.exitCode, declined.screen).to.equal(2)
-    expect(declined.screen).to.match(/Deploy itapp [0-9a-f]{7} to PROTECTED guarded \(context \S+, namespace deploy-\S+\)\?/)
+    expect(declined.screen).to.match(/Deploy itdeploy [0-9a-f]{7} to PROTECTED guarded \(context \S+, namespace deploy-\S+\)\?/)
     expect(declined.screen).to.contain('Changes: ')
     expect(declined.screen).to.contain('deploy cancelled; nothing was changed')
-    expect((await kubectl(['get', 'deployments,services,configmaps,leases', '-l', 'app.kubernetes.io/part-of=itapp', '-o', 'name'], {namespace: ns.name})).stdout.trim()).to.equal('')
+    expect((await kubectl(['get', 'deployments,services,configmaps,leases', '-l', 'app.kubernetes.io/part-of=itdeploy', '-o', 'name'], {namespace: ns.name})).stdout.trim()).to.equal('')
     const confirmed = await onTerminal('yes')
     expect(confirmed.exitCode, confirmed.screen).to.equal(0)
-    expect(confirmed.screen).to.contain('deployed itapp guarded@')
+    expect(confirmed.screen).to.contain('deployed itdeploy guarded@')
     expect(confirmed.screen).to.match(/Deployment\/web/)
     expect((await app.get(['deployment', 'web'])).status.readyReplicas).to.equal(2)
   })
@@ -781,7 +781,7 @@ describe('skycap deploy (real cluster)', function () {
     const r = await app.json([...DEPLOY, 'test', '--dry-run'])
     expect(r.exitCode, r.stderr).to.equal(0)
     expect(r.doc.result.applied).to.include.members(['Deployment/web', 'Service/web'])
-    expect((await kubectl(['get', 'deployments,services,configmaps,secrets,leases', '-l', 'app.kubernetes.io/part-of=itapp', '-o', 'name'], {namespace: ns.name})).stdout.trim()).to.equal('')
+    expect((await kubectl(['get', 'deployments,services,configmaps,secrets,leases', '-l', 'app.kubernetes.io/part-of=itdeploy', '-o', 'name'], {namespace: ns.name})).stdout.trim()).to.equal('')
   })
 
   it('scale is refused while an HPA manages the service, and --force overrides', async () => {
@@ -812,13 +812,13 @@ describe('skycap deploy (real cluster)', function () {
   it('a lock is renewed only by its holder (the JSON patch test is atomic on the server)', async () => {
     const c = testCluster()
     const k = new Kubectl({binary: c.kubectlPath, context: c.context, namespace: ns.name})
-    const lock = await acquireLock(k, {app: 'itapp', environment: 'test', reason: 'renew test', durationSeconds: 30, clock: () => Date.now() - 20_000})
+    const lock = await acquireLock(k, {app: 'itdeploy', environment: 'test', reason: 'renew test', durationSeconds: 30, clock: () => Date.now() - 20_000})
     const later = Date.now()
-    expect(await renewLock(k, 'itapp', lock.id, () => later)).to.equal(true)
-    const renewed = await lockStatus(k, 'itapp')
+    expect(await renewLock(k, 'itdeploy', lock.id, () => later)).to.equal(true)
+    const renewed = await lockStatus(k, 'itdeploy')
     expect(Date.parse(renewed?.expiresAt ?? '')).to.be.closeTo(later + 30_000, 1000)
-    expect(await renewLock(k, 'itapp', 'someone-else')).to.equal(false)
-    expect(await releaseLock(k, 'itapp', {id: lock.id})).to.equal(true)
-    expect(await renewLock(k, 'itapp', lock.id)).to.equal(false)
+    expect(await renewLock(k, 'itdeploy', 'someone-else')).to.equal(false)
+    expect(await releaseLock(k, 'itdeploy', {id: lock.id})).to.equal(true)
+    expect(await renewLock(k, 'itdeploy', lock.id)).to.equal(false)
   })
 })

@@ -8,7 +8,7 @@ describe('-e/--env against a real cluster', function () {
   const ns = useNamespace('habits')
   let app: TestApp
   beforeEach(async () => {
-    app = await TestApp.create(ns.name)
+    app = await TestApp.create(ns.name, 'ithabits')
   })
   afterEach(() => app.remove())
 

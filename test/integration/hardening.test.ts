@@ -36,7 +36,7 @@ describe('hardening (real cluster)', function () {
   let app: TestApp
   let proxy: ApiServerProxy | undefined
   beforeEach(async () => {
-    app = await TestApp.create(ns.name)
+    app = await TestApp.create(ns.name, 'ithard')
   })
   afterEach(() => {
     app.remove()
@@ -60,7 +60,7 @@ describe('hardening (real cluster)', function () {
       [2, 'deploy', 'succeeded', shas[1]],
       [1, 'deploy', 'succeeded', shas[0]],
     ])
-    expect(await kubectl(['get', 'lease', 'skycap-lock-itapp', '--ignore-not-found', '-o', 'name'], {namespace: ns.name}), 'both deploys released the lock').to.have.property('stdout', '')
+    expect(await kubectl(['get', 'lease', 'skycap-lock-ithard', '--ignore-not-found', '-o', 'name'], {namespace: ns.name}), 'both deploys released the lock').to.have.property('stdout', '')
   }
 
   // Unquoted in a repository template: YAML reads a number and a mapping, and the API server refuses both for
@@ -262,7 +262,7 @@ describe('hardening (real cluster)', function () {
       expect(r.exitCode, `round ${round}:\n${err}`).to.equal(0)
       expect(err, `round ${round}`).to.contain('the release runs; skycap records it once it answers again')
       expect(err, `round ${round}`).to.match(/the API server answers again, after \d+s without/)
-      expect(err, `round ${round}`).to.match(new RegExp(`Release ${round + 1} of itapp test is live`))
+      expect(err, `round ${round}`).to.match(new RegExp(`Release ${round + 1} of ithard test is live`))
     }
     const history = await app.json(['history', 'test'], {env})
     expect(history.doc.result.releases.map((x: any) => [x.number, x.action, x.result, x.revision.sha])).to.deep.equal([
@@ -276,7 +276,7 @@ describe('hardening (real cluster)', function () {
     expect(last.exitCode, last.stderr).to.equal(0)
     const left = await kubectl(['get', 'deployments', '-o', 'jsonpath={.items[*].metadata.name}'], {namespace: ns.name})
     expect(left.stdout.split(' ').sort()).to.deep.equal(['web', 'worker'])
-    expect(await kubectl(['get', 'lease', 'skycap-lock-itapp', '--ignore-not-found', '-o', 'name'], {namespace: ns.name}), 'every deploy released the lock').to.have.property('stdout', '')
+    expect(await kubectl(['get', 'lease', 'skycap-lock-ithard', '--ignore-not-found', '-o', 'name'], {namespace: ns.name}), 'every deploy released the lock').to.have.property('stdout', '')
   })
 
   it('hardening: the API server stops answering as blue-green web and api switch, then as canary shop pauses: each deploy waits, makes the step again once it answers, and completes every service (it exited 4, traffic half moved, unrecorded)', async function () {
@@ -332,7 +332,7 @@ describe('hardening (real cluster)', function () {
     }
     const history = await app.json(['history', 'test'], {env})
     expect(history.doc.result.releases.map((x: any) => [x.number, x.action, x.result, x.revision.sha])).to.deep.equal([4, 3, 2, 1].map((n) => [n, 'deploy', 'succeeded', shas[n - 1]]))
-    expect(await kubectl(['get', 'lease', 'skycap-lock-itapp', '--ignore-not-found', '-o', 'name'], {namespace: ns.name}), 'every deploy released the lock').to.have.property('stdout', '')
+    expect(await kubectl(['get', 'lease', 'skycap-lock-ithard', '--ignore-not-found', '-o', 'name'], {namespace: ns.name}), 'every deploy released the lock').to.have.property('stdout', '')
   })
 
   it('hardening: Ctrl-C while a deploy waits out an API server that stopped answering: before the apply it ends at once (exit 130, the lock left to expire, said so); at the blue-green switch the release is recorded as interrupted once the server answers, and the lock released', async function () {
@@ -403,7 +403,7 @@ describe('hardening (real cluster)', function () {
       [2, 'interrupted'],
       [1, 'succeeded'],
     ])
-    expect(await kubectl(['get', 'lease', 'skycap-lock-itapp', '--ignore-not-found', '-o', 'name'], {namespace: ns.name}), 'released after the record').to.have.property('stdout', '')
+    expect(await kubectl(['get', 'lease', 'skycap-lock-ithard', '--ignore-not-found', '-o', 'name'], {namespace: ns.name}), 'released after the record').to.have.property('stdout', '')
 
     // Nothing is left held for good: a deploy once the server answers converges, each Service selecting the slot that
     // runs the last revision, observed by its controller.
@@ -420,7 +420,7 @@ describe('hardening (real cluster)', function () {
       expect(d.status.observedGeneration, service).to.equal(d.metadata.generation)
       expect([d.spec.replicas, d.status.availableReplicas], service).to.deep.equal([want, want])
     }
-    expect(await kubectl(['get', 'lease', 'skycap-lock-itapp', '--ignore-not-found', '-o', 'name'], {namespace: ns.name}), 'the last deploy released the lock').to.have.property('stdout', '')
+    expect(await kubectl(['get', 'lease', 'skycap-lock-ithard', '--ignore-not-found', '-o', 'name'], {namespace: ns.name}), 'the last deploy released the lock').to.have.property('stdout', '')
   })
 
   it('hardening: Ctrl-C to the process group during validation exits 130 every time, and changes nothing', async () => {
@@ -443,9 +443,9 @@ describe('hardening (real cluster)', function () {
       expect(err, 'still validating when interrupted').to.not.contain('Deploying release')
       expect(err).to.not.match(/kubectl [a-z ]*failed|Command was killed/)
     }
-    const left = await kubectl(['get', 'deployments,services,configmaps,secrets,leases', '-l', 'app.kubernetes.io/part-of=itapp', '-o', 'name'], {namespace: ns.name})
+    const left = await kubectl(['get', 'deployments,services,configmaps,secrets,leases', '-l', 'app.kubernetes.io/part-of=ithard', '-o', 'name'], {namespace: ns.name})
     expect(left.stdout.trim(), 'nothing was changed').to.equal('')
-    expect((await kubectl(['get', 'lease', 'skycap-lock-itapp', '--ignore-not-found', '-o', 'name'], {namespace: ns.name})).stdout).to.equal('')
+    expect((await kubectl(['get', 'lease', 'skycap-lock-ithard', '--ignore-not-found', '-o', 'name'], {namespace: ns.name})).stdout).to.equal('')
   })
 
   it('hardening: logs -f through an API server that stops answering for a while: it says so, waits, and follows again from the last line shown, twice', async function () {

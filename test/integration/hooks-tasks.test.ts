@@ -29,7 +29,7 @@ describe('real node: hooks, run, exec and port-forward', function () {
   const dirs: string[] = []
   function realIt(title: string, test: () => Promise<void>) {
     it(title, async () => {
-      app = await TestApp.createReal(ns.name)
+      app = await TestApp.createReal(ns.name, 'rltasks')
       try {
         await test()
       } finally {
@@ -93,7 +93,7 @@ describe('real node: hooks, run, exec and port-forward', function () {
     await app.change((t) => HOOKS('  predeploy:\n    - {name: migrate, service: web, command: [/app, write, /data/schema, schema-1], timeout: 2m}')(WITH_DATA(dir)(t)), 'with a migration')
     const r = await deployText()
     expect(r.exitCode, r.stderr).to.equal(0)
-    expect(r.stderr).to.match(/Running predeploy hook migrate \(\/app write \/data\/schema schema-1\) as job realapp-test-migrate-1/)
+    expect(r.stderr).to.match(/Running predeploy hook migrate \(\/app write \/data\/schema schema-1\) as job rltasks-test-migrate-1/)
     expect(r.stderr).to.include('migrate │ wrote /data/schema: schema-1')
     // The app reads the file once, at start: it answers what the hook wrote only if the hook ran before it started.
     const [pod] = await webPods()
@@ -101,11 +101,11 @@ describe('real node: hooks, run, exec and port-forward', function () {
     const h = await app.json(['history', 'test'])
     expect(h.doc.result.releases[0]).to.include({number: 1, result: 'succeeded'})
     expect(h.doc.result.releases[0].hooks).to.have.length(1)
-    expect(h.doc.result.releases[0].hooks[0]).to.include({name: 'migrate', phase: 'predeploy', result: 'succeeded', exitCode: 0, job: 'realapp-test-migrate-1'})
+    expect(h.doc.result.releases[0].hooks[0]).to.include({name: 'migrate', phase: 'predeploy', result: 'succeeded', exitCode: 0, job: 'rltasks-test-migrate-1'})
     const text = await app.cli(['history', 'test'])
     expect(text.stdout).to.match(/hooks: migrate succeeded \d+s/)
     // The hook's Job stays for its logs, and its pod never joined the Service.
-    const job = await app.get(['job', 'realapp-test-migrate-1'])
+    const job = await app.get(['job', 'rltasks-test-migrate-1'])
     expect(job.spec.template.metadata.labels).to.not.have.property('app.kubernetes.io/name')
     const endpoints = await app.get(['endpoints', 'web'])
     expect(endpoints.subsets[0].addresses.map((a: any) => a.targetRef.name)).to.deep.equal([pod.metadata.name])
@@ -116,7 +116,7 @@ describe('real node: hooks, run, exec and port-forward', function () {
     const r = await deploy()
     expect(r.exitCode, r.stderr).to.equal(1)
     expect(r.doc.error.details.report.failures[0].logs).to.deep.equal([])
-    expect(r.doc.error.hint, r.doc.error.hint).to.match(/^It printed nothing; `kubectl [^`]*describe job\/realapp-test-migrate-1[^`]*` and its pod's events say why\. Fix the command or the code/)
+    expect(r.doc.error.hint, r.doc.error.hint).to.match(/^It printed nothing; `kubectl [^`]*describe job\/rltasks-test-migrate-1[^`]*` and its pod's events say why\. Fix the command or the code/)
   })
 
   realIt('a failing predeploy hook stops the deploy: the running release stays untouched and answering, its Secret put back', async () => {
@@ -261,17 +261,17 @@ describe('real node: hooks, run, exec and port-forward', function () {
     expect(r.exitCode, r.stderr).to.equal(130)
     // It said only that "what the first signal was undoing is left as it is".
     expect(r.stderr).to.contain(
-      'Quit at once (SIGINT): hook job realapp-test-migrate-2 goes on running in the cluster, and release 2 is not recorded; `skycap status` shows the hook, and a deploy is refused while it runs',
+      'Quit at once (SIGINT): hook job rltasks-test-migrate-2 goes on running in the cluster, and release 2 is not recorded; `skycap status` shows the hook, and a deploy is refused while it runs',
     )
     const jobs = JSON.parse((await kubectl(['get', 'jobs', '-l', 'skycap.dev/job-kind=hook', '-o', 'json'], {namespace: ns.name})).stdout).items as any[]
-    expect(jobs.map((j) => j.metadata.name)).to.deep.equal(['realapp-test-migrate-2'])
+    expect(jobs.map((j) => j.metadata.name)).to.deep.equal(['rltasks-test-migrate-2'])
     await kubectl(['delete', 'jobs', '-l', 'skycap.dev/job-kind=hook', '--wait=false'], {namespace: ns.name})
   })
 
   realIt(
     "a deploy after one Ctrl-C'd during its predeploy hook is refused while that hook still runs (it ran the migration again beside it); --skip-hooks deploys; once the Job is gone the hooks run again",
     async () => {
-      const job = 'realapp-test-migrate-2'
+      const job = 'rltasks-test-migrate-2'
       // A fixed-name Secret the release changes: applied before the hook and, after a Ctrl-C, not put back (the hook
       // may read it), so named (the message said the running release was untouched).
       const secret = (password: string) => `apiVersion: v1\nkind: Secret\nmetadata:\n  name: dbpass\nstringData:\n  password: ${password}\n`
@@ -329,7 +329,7 @@ describe('real node: hooks, run, exec and port-forward', function () {
       expect(after.exitCode, after.stderr).to.equal(0)
       const latest = (await app.json(['history', 'test'])).doc.result.releases[0]
       expect(latest).to.include({number: 4, result: 'succeeded'})
-      expect(latest.hooks[0]).to.include({name: 'migrate', phase: 'predeploy', result: 'succeeded', job: 'realapp-test-migrate-4'})
+      expect(latest.hooks[0]).to.include({name: 'migrate', phase: 'predeploy', result: 'succeeded', job: 'rltasks-test-migrate-4'})
       await kubectl(['delete', 'jobs', '-l', 'skycap.dev/job-kind=hook', '--wait=false'], {namespace: ns.name})
     },
   )
@@ -392,7 +392,7 @@ describe('real node: hooks, run, exec and port-forward', function () {
         expect(out.exitCode, out.stderr).to.equal(2)
         return JSON.parse(out.stdout).error as {message: string; hint: string}
       }
-      expect(await refused('tool', ['--rev', before])).to.deep.include({message: `unknown service "tool" at ${short}`, hint: `Services of realapp in the skycap.yaml of ${short}: web.`})
+      expect(await refused('tool', ['--rev', before])).to.deep.include({message: `unknown service "tool" at ${short}`, hint: `Services of rltasks in the skycap.yaml of ${short}: web.`})
       expect((await refused('tool', ['--rev', 'HEAD~2'])).message).to.equal(`unknown service "tool" at ${short} (HEAD~2)`)
       const head = (await app.repo.git('rev-parse', 'HEAD')).slice(0, 7)
       expect((await refused('tool', ['--rev', 'HEAD'])).message).to.equal(`unknown service "tool" at ${head} (HEAD)`)
@@ -413,7 +413,7 @@ describe('real node: hooks, run, exec and port-forward', function () {
     expect(kept.exitCode, kept.stderr).to.equal(0)
     const doc = JSON.parse(kept.stdout)
     expect(doc.result).to.include({exitCode: 0, kept: true, release: 1, service: 'web'})
-    expect(kept.stderr).to.match(/^host=realapp-test-run-web-\w+-\w+ version=v1$/m)
+    expect(kept.stderr).to.match(/^host=rltasks-test-run-web-\w+-\w+ version=v1$/m)
     expect((await kubectl(['get', 'job', doc.result.job, '-o', 'name'], {namespace: ns.name})).stdout.trim()).to.equal(`job.batch/${doc.result.job}`)
     // --lock: the environment's deploy lock is held while it runs, and released after.
     const locked = await app.cli(['run', 'web', '--lock', '--', '/app', 'say', 'under the lock'])

@@ -1,4 +1,4 @@
-// Mocha global fixtures for the integration run (loaded with --require, see .mocharc.integration.json).
+// Mocha global fixtures for the integration run (loaded with --require, see .mocharc.integration.cjs).
 //
 // Setup starts the kwok test cluster once per run with test/cluster/up.sh, or, when SKYCAP_TEST_KUBECONFIG names a
 // kubeconfig, uses that cluster (its current-context) and starts and stops nothing. Either way the cluster must

@@ -26,19 +26,19 @@ describe('image check against a real registry (docker-registry on 127.0.0.1)', f
     const ns = useNamespace('images')
     let app: TestApp
     beforeEach(async () => {
-      app = await TestApp.create(ns.name)
-      await app.change((t) => t.replace('registry: example.invalid/itapp', `registry: ${registry.host}/itapp`), 'local registry')
+      app = await TestApp.create(ns.name, 'itimages')
+      await app.change((t) => t.replace('registry: example.invalid/itimages', `registry: ${registry.host}/itimages`), 'local registry')
     })
     afterEach(() => app.remove())
 
     it('refuses a missing image before applying anything (exit 2), and deploys once CI pushed it', async () => {
       const sha = await app.repo.git('rev-parse', 'HEAD')
-      await registry.push('itapp/web', sha)
+      await registry.push('itimages/web', sha)
       const r = await app.json(['deploy', 'test'])
       expect(r.exitCode).to.equal(2)
-      expect(r.doc.error.message).to.equal(`1 image does not exist: ${registry.host}/itapp/worker:${sha}; nothing was changed`)
-      expect((await kubectl(['get', 'deployments,configmaps,services', '-l', 'app.kubernetes.io/part-of=itapp', '-o', 'name'], {namespace: ns.name})).stdout.trim()).to.equal('')
-      await registry.push('itapp/worker', sha)
+      expect(r.doc.error.message).to.equal(`1 image does not exist: ${registry.host}/itimages/worker:${sha}; nothing was changed`)
+      expect((await kubectl(['get', 'deployments,configmaps,services', '-l', 'app.kubernetes.io/part-of=itimages', '-o', 'name'], {namespace: ns.name})).stdout.trim()).to.equal('')
+      await registry.push('itimages/worker', sha)
       const ok = await app.cli(['deploy', 'test'])
       expect(ok.exitCode, ok.stderr).to.equal(0)
       expect(ok.stderr).to.contain('Checking 2 images in their registries')
@@ -49,20 +49,20 @@ describe('image check against a real registry (docker-registry on 127.0.0.1)', f
     const ns = useNamespace('images-rollback')
     let app: TestApp
     beforeEach(async () => {
-      app = await TestApp.create(ns.name)
+      app = await TestApp.create(ns.name, 'itimages')
     })
     afterEach(() => app.remove())
 
     it('refuses a release whose images were deleted from the registry before changing anything (exit 2), and rolls back with --skip-image-check', async () => {
       // Release 1 from repositories of their own (the test registry's images share one manifest, so a repository is
       // removed whole); release 2 from others.
-      await app.change((t) => t.replace('registry: example.invalid/itapp', `registry: ${registry.host}/gone`), 'old registry')
+      await app.change((t) => t.replace('registry: example.invalid/itimages', `registry: ${registry.host}/gone`), 'old registry')
       const old = await app.repo.git('rev-parse', 'HEAD')
       for (const s of ['web', 'worker']) await registry.push(`gone/${s}`, old)
       expect((await app.cli(['deploy', 'test'])).exitCode).to.equal(0)
-      await app.change((t) => t.replace(`registry: ${registry.host}/gone`, `registry: ${registry.host}/itapp`), 'new registry')
+      await app.change((t) => t.replace(`registry: ${registry.host}/gone`, `registry: ${registry.host}/itimages`), 'new registry')
       const sha = await app.repo.git('rev-parse', 'HEAD')
-      for (const s of ['web', 'worker']) await registry.push(`itapp/${s}`, sha)
+      for (const s of ['web', 'worker']) await registry.push(`itimages/${s}`, sha)
       expect((await app.cli(['deploy', 'test'])).exitCode).to.equal(0)
       rmSync(join((registry as any).dir, 'data/docker/registry/v2/repositories/gone'), {recursive: true, force: true})
       const images = async () => (await kubectl(['get', 'deployments', '-o', 'jsonpath={.items[*].spec.template.spec.containers[0].image}'], {namespace: ns.name})).stdout
@@ -141,15 +141,15 @@ describe('image check against a real registry (docker-registry on 127.0.0.1)', f
       const ns = useNamespace('images-auth')
       let app: TestApp
       beforeEach(async () => {
-        app = await TestApp.create(ns.name)
-        await app.change((t) => t.replace('registry: example.invalid/itapp', `registry: ${secured.host}/itapp`), 'secured registry')
+        app = await TestApp.create(ns.name, 'itimages')
+        await app.change((t) => t.replace('registry: example.invalid/itimages', `registry: ${secured.host}/itimages`), 'secured registry')
       })
       afterEach(() => app.remove())
 
       it('exits 4 when the registry refuses, and deploys with DOCKER_CONFIG naming a credential helper; the secret is never printed', async () => {
         const sha = await app.repo.git('rev-parse', 'HEAD')
-        await secured.push('itapp/web', sha)
-        await secured.push('itapp/worker', sha)
+        await secured.push('itimages/web', sha)
+        await secured.push('itimages/worker', sha)
         const env = {PATH: process.env.PATH as string, DOCKER_CONFIG: join(dir, 'empty')}
         const refused = await app.json(['deploy', 'test'], {env})
         expect(refused.exitCode).to.equal(4)

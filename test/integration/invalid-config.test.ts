@@ -14,7 +14,7 @@ describe('an invalid skycap.yaml in the work tree (real cluster)', function () {
   const ns = useNamespace('invalid-config')
   let app: TestApp
   beforeEach(async () => {
-    app = await TestApp.create(ns.name)
+    app = await TestApp.create(ns.name, 'itinvalid')
   })
   afterEach(() => app.remove())
 
@@ -68,7 +68,7 @@ describe('an invalid skycap.yaml in the work tree (real cluster)', function () {
       const d = await app.get(['deployment', 'web'])
       return d.status?.observedGeneration >= d.metadata.generation && d.status?.updatedReplicas === 2 ? d : undefined
     })
-    expect(web.spec.template.spec.containers[0].image).to.equal(`example.invalid/itapp/web:${first}`)
+    expect(web.spec.template.spec.containers[0].image).to.equal(`example.invalid/itinvalid/web:${first}`)
     expect(web.spec.replicas).to.equal(2)
 
     // A YAML syntax error inside environments: the connection cannot be read, and nothing happens.
@@ -90,6 +90,6 @@ describe('an invalid skycap.yaml in the work tree (real cluster)', function () {
     const after = await app.json(['history', 'test'])
     expect(after.stderr).to.not.contain('warning')
     expect(after.doc.result.releases.map((r: any) => r.number)).to.deep.equal([3, 2, 1])
-    expect((await app.get(['deployment', 'web'])).spec.template.spec.containers[0].image).to.equal(`example.invalid/itapp/web:${first}`)
+    expect((await app.get(['deployment', 'web'])).spec.template.spec.containers[0].image).to.equal(`example.invalid/itinvalid/web:${first}`)
   })
 })

@@ -20,7 +20,7 @@ describe('--json: progress on stderr, one document on stdout (real cluster)', fu
   const ns = useNamespace('json')
   let app: TestApp
   beforeEach(async () => {
-    app = await TestApp.create(ns.name)
+    app = await TestApp.create(ns.name, 'itjson')
   })
   afterEach(() => app.remove())
 
@@ -33,10 +33,10 @@ describe('--json: progress on stderr, one document on stdout (real cluster)', fu
       lines.filter((l) => !PLAIN.test(l) && !l.startsWith('warning: ')),
       'lines that are not plain progress',
     ).to.deep.equal([])
-    expect(first.stderr).to.match(/Z Validating itapp test@[0-9a-f]{7}/)
-    expect(first.stderr).to.match(/Z Rolling out itapp test@/)
+    expect(first.stderr).to.match(/Z Validating itjson test@[0-9a-f]{7}/)
+    expect(first.stderr).to.match(/Z Rolling out itjson test@/)
     expect(first.stderr).to.match(/Z {3}✔ Deployment\/web: /)
-    expect(first.stderr).to.match(/Z Release 1 of itapp test is live/)
+    expect(first.stderr).to.match(/Z Release 1 of itjson test is live/)
     expect(first.stderr).to.not.contain('\u001b[')
     // app.json parsed the whole of stdout: one document, nothing before or after it.
     expect(first.doc.ok).to.equal(true)
@@ -50,7 +50,7 @@ describe('--json: progress on stderr, one document on stdout (real cluster)', fu
     const stdout = captureOutput(child.stdout)
     let exited = false
     void child.finally(() => (exited = true))
-    await stderr.waitFor(/Z Rolling out itapp test@/, 60_000)
+    await stderr.waitFor(/Z Rolling out itjson test@/, 60_000)
     await stderr.waitFor(/Z {3}… Deployment\/web: /, 60_000)
     expect(exited, 'the deploy had ended when its rollout progress arrived').to.equal(false)
     expect(stdout.text, 'stdout while the deploy runs').to.equal('')

@@ -35,7 +35,7 @@ describe('apps with more than Deployments (real cluster)', function () {
   let group: string
   let marker: string
   beforeEach(async () => {
-    app = await TestApp.create(ns.name)
+    app = await TestApp.create(ns.name, 'itkinds')
     group = `${uniqueName('kinds')}.skycap.test`
     marker = ns.name
   })

@@ -17,7 +17,7 @@ describe('the current context of an environment without context: (kubeconfig rea
   let dir: string
 
   beforeEach(async () => {
-    repo = await TempRepo.clusterApp(testCluster().context, ns.name)
+    repo = await TempRepo.clusterApp(testCluster().context, ns.name, 'cluster-app', {}, 'itkube')
     // The test environment names no context.
     repo.write('skycap.yaml', readFileSync(join(repo.dir, 'skycap.yaml'), 'utf8').replace(`context: ${testCluster().context}\n    namespace`, 'namespace'))
     await repo.commit('no context')

@@ -11,7 +11,7 @@ describe('input limits (real cluster)', function () {
   const ns = useNamespace('limits')
   let app: TestApp
   beforeEach(async () => {
-    app = await TestApp.create(ns.name)
+    app = await TestApp.create(ns.name, 'itlimits')
   })
   afterEach(() => app.remove())
 

@@ -19,7 +19,7 @@ describe('skycap logs (real cluster, pod logs from files)', function () {
   let pods: string[]
 
   beforeEach(async () => {
-    app = await TestApp.create(ns.name)
+    app = await TestApp.create(ns.name, 'itlogs')
     files = await podLogFiles(ns.name)
     await appendLog(files.current, LINES)
     await appendLog(files.previous, ['panic: out of memory'])

@@ -11,7 +11,7 @@ describe('a Mercurial repository (real hg, real control plane)', function () {
   const ns = useNamespace('hg')
   let app: TestApp<TempHgRepo>
   beforeEach(async () => {
-    app = await TestApp.createHg(ns.name)
+    app = await TestApp.createHg(ns.name, 'ithg')
   })
   afterEach(() => app.remove())
 
@@ -20,7 +20,7 @@ describe('a Mercurial repository (real hg, real control plane)', function () {
     const r1 = await app.json([...DEPLOY, 'test'])
     expect(r1.exitCode, r1.stderr).to.equal(0)
     expect(r1.doc.result).to.deep.include({release: 1, result: 'succeeded', revision: {sha: first, short: first.slice(0, 12), subject: 'initial'}})
-    expect((await app.get(['deployment', 'web'])).spec.template.spec.containers[0].image).to.equal(`example.invalid/itapp/web:${first}`)
+    expect((await app.get(['deployment', 'web'])).spec.template.spec.containers[0].image).to.equal(`example.invalid/ithg/web:${first}`)
 
     // Image tags from Mercurial's 12-digit short id, and a change that shows which release runs.
     const second = await app.change(
@@ -31,7 +31,7 @@ describe('a Mercurial repository (real hg, real control plane)', function () {
     expect(r2.exitCode, r2.stderr).to.equal(0)
     expect(r2.doc.result).to.deep.include({release: 2, revision: {sha: second, short: second.slice(0, 12), subject: 'tag from the short id'}})
     const web = await app.get(['deployment', 'web'])
-    expect(web.spec.template.spec.containers[0].image).to.equal(`example.invalid/itapp/web:hg-${second.slice(0, 12)}`)
+    expect(web.spec.template.spec.containers[0].image).to.equal(`example.invalid/ithg/web:hg-${second.slice(0, 12)}`)
     expect(web.metadata.annotations['skycap.dev/revision']).to.equal(second)
 
     const status = await app.json(['status', 'test'])
@@ -44,7 +44,7 @@ describe('a Mercurial repository (real hg, real control plane)', function () {
     expect(rollback.exitCode, rollback.stderr).to.equal(0)
     expect(rollback.doc.result).to.deep.include({release: 3, revision: {sha: first, short: first.slice(0, 12), subject: 'initial'}})
     const back = await app.get(['deployment', 'web'])
-    expect(back.spec.template.spec.containers[0].image).to.equal(`example.invalid/itapp/web:${first}`)
+    expect(back.spec.template.spec.containers[0].image).to.equal(`example.invalid/ithg/web:${first}`)
     expect(back.spec.template.spec.containers[0].env).to.equal(undefined)
 
     const history = await app.json(['history', 'test'])

@@ -55,7 +55,7 @@ class RecordingServer {
       IT_HOOK_URL: `${this.base}/hooks/deploy?token=${SECRETS.query}`,
       IT_HOOK_TOKEN: SECRETS.hook,
       GITHUB_TOKEN: SECRETS.github,
-      GITHUB_REPOSITORY: 'acme/itapp',
+      GITHUB_REPOSITORY: 'acme/itnotify',
       GITHUB_API_URL: `${this.base}/github`,
       GITHUB_SERVER_URL: 'https://github.example',
       // The job URL (log_url, the webhook's url) is GitHub's only under GitHub Actions.
@@ -91,7 +91,7 @@ class RecordingServer {
 }
 
 const NOTIFY = `notify:
-  environmentUrl: https://test.itapp.example
+  environmentUrl: https://test.itnotify.example
   slack: {webhookEnv: IT_SLACK_URL}
   webhook:
     url: \${env:IT_HOOK_URL}
@@ -108,7 +108,7 @@ describe('notifications (a recording server; kwok)', function () {
   beforeEach(async () => {
     server = new RecordingServer()
     await server.start()
-    app = await TestApp.create(ns.name)
+    app = await TestApp.create(ns.name, 'itnotify')
     await app.change((text) => `${text}${NOTIFY}`, 'notify')
   })
   afterEach(async () => {
@@ -131,14 +131,14 @@ describe('notifications (a recording server; kwok)', function () {
   }
 
   it('a deploy, a failing deploy that rolls back, and a rollback send their events in order, with the documented bodies, to all four', async () => {
-    const job = 'https://github.example/acme/itapp/actions/runs/777'
+    const job = 'https://github.example/acme/itnotify/actions/runs/777'
     const first = await app.repo.git('rev-parse', 'HEAD')
     const ok = await app.cli([...DEPLOY, 'test'], {env: server.env()})
     expect(ok.exitCode, ok.stderr).to.equal(0)
     expect(ok.stderr).to.not.contain('notify.')
 
     const hooks = () => server.of('webhook').map((r) => r.body)
-    const base = {app: 'itapp', environment: 'test', url: job, environmentUrl: 'https://test.itapp.example'}
+    const base = {app: 'itnotify', environment: 'test', url: job, environmentUrl: 'https://test.itnotify.example'}
     expect(hooks().map((b) => [b.event, b.action, b.release, b.result])).to.deep.equal([
       ['started', 'deploy', 1, 'running'],
       ['succeeded', 'deploy', 1, 'succeeded'],
@@ -148,7 +148,7 @@ describe('notifications (a recording server; kwok)', function () {
       expect(body.revision).to.deep.include({sha: first, short: first.slice(0, 7), subject: 'notify'})
       expect(body.user).to.match(/^alice/)
       expect(Number.isNaN(Date.parse(body.timestamp)), body.timestamp).to.equal(false)
-      expect(body.message).to.match(new RegExp(`^itapp release 1 to test (started|succeeded): ${first.slice(0, 7)} notify`))
+      expect(body.message).to.match(new RegExp(`^itnotify release 1 to test (started|succeeded): ${first.slice(0, 7)} notify`))
     }
 
     await app.change(CRASH, 'crash')
@@ -189,12 +189,12 @@ describe('notifications (a recording server; kwok)', function () {
     // Slack: one message per event, in the same order.
     const slack = server.of('slack').map((r) => r.body.text as string)
     expect(slack.map((t) => t.split(' ')[0])).to.deep.equal([':rocket:', ':white_check_mark:', ':rocket:', ':x:', ':leftwards_arrow_with_hook:', ':rocket:', ':leftwards_arrow_with_hook:'])
-    expect(slack[3]).to.contain(`itapp release 2 to test failed: ${crashed.slice(0, 7)} crash: Deployment/web`)
+    expect(slack[3]).to.contain(`itnotify release 2 to test failed: ${crashed.slice(0, 7)} crash: Deployment/web`)
     expect(slack[4]).to.contain(`<${job}|CI job>`)
 
     // GitHub: a deployment per release (the automatic rollback's of the revision that runs again), then its statuses.
     expect(
-      server.of('github').map((r) => `${r.method} ${r.path.replace('/github/repos/acme/itapp', '')} ${r.body.ref ?? r.body.state}${r.body.environment ? ` ${r.body.environment}` : ''}`),
+      server.of('github').map((r) => `${r.method} ${r.path.replace('/github/repos/acme/itnotify', '')} ${r.body.ref ?? r.body.state}${r.body.environment ? ` ${r.body.environment}` : ''}`),
     ).to.deep.equal([
       `POST /deployments ${first} test`,
       'POST /deployments/100/statuses in_progress',
@@ -208,7 +208,7 @@ describe('notifications (a recording server; kwok)', function () {
       'POST /deployments/103/statuses in_progress',
       'POST /deployments/103/statuses success',
     ])
-    for (const r of server.of('github').filter((r) => r.body.state)) expect(r.body).to.deep.include({log_url: job, environment_url: 'https://test.itapp.example'})
+    for (const r of server.of('github').filter((r) => r.body.state)) expect(r.body).to.deep.include({log_url: job, environment_url: 'https://test.itnotify.example'})
     expect(server.of('github')[0]?.body).to.deep.include({auto_merge: false, required_contexts: [], production_environment: false})
 
     // GitLab: created running (or, for the automatic rollback, with its result), then updated.
@@ -289,7 +289,7 @@ describe('notifications (a recording server; kwok)', function () {
       await app.change((text) => text, `round ${round}`)
     }
     // GitHub and GitLab: the start created no deployment, so the end tries again to create one (and fails again).
-    expect(server.of('github').map((r) => r.path)).to.deep.equal(Array(4).fill('/github/repos/acme/itapp/deployments'))
+    expect(server.of('github').map((r) => r.path)).to.deep.equal(Array(4).fill('/github/repos/acme/itnotify/deployments'))
     expectNoSecretInBodies()
   })
 

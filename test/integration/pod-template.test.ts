@@ -37,7 +37,7 @@ describe('pod template fields (real cluster)', function () {
   const ns = useNamespace('podtpl')
   let app: TestApp
   beforeEach(async () => {
-    app = await TestApp.create(ns.name)
+    app = await TestApp.create(ns.name, 'itpod')
     // The pods' ServiceAccount: skycap applies ServiceAccounts before Deployments.
     app.repo.write('deploy/service-account.yaml', 'apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: web-runner}\n')
     await app.repo.commit('service account')
@@ -61,7 +61,7 @@ describe('pod template fields (real cluster)', function () {
     expect(main.securityContext).to.deep.equal({allowPrivilegeEscalation: false, capabilities: {drop: ['ALL']}})
     // The patch merged into the service container: skycap's config mount stays, the patch's mount is added.
     expect(main.volumeMounts.map((m: {mountPath: string}) => m.mountPath)).to.deep.equal(['/etc/skycap/config', '/tmp'])
-    expect(main.image).to.match(/^example\.invalid\/itapp\/web:[0-9a-f]{40}$/)
+    expect(main.image).to.match(/^example\.invalid\/itpod\/web:[0-9a-f]{40}$/)
     expect(proxy.image).to.equal('example.invalid/envoy:1')
     expect(pod.spec.volumes.map((v: {name: string}) => v.name)).to.deep.equal(['config', 'tmp'])
     expect(pod.spec).to.deep.include({

@@ -43,7 +43,7 @@ describe('real node: the test app in real containers', function () {
   // (a failing beforeEach would leave the other tests unreported).
   function realIt(title: string, test: () => Promise<void>) {
     it(title, async () => {
-      app = await TestApp.createReal(ns.name)
+      app = await TestApp.createReal(ns.name, 'rlnode')
       try {
         await test()
       } finally {

@@ -11,7 +11,7 @@ describe('deploy ENV@REV of an older revision (real cluster)', function () {
   const ns = useNamespace('rev')
   let app: TestApp
   beforeEach(async () => {
-    app = await TestApp.create(ns.name)
+    app = await TestApp.create(ns.name, 'itrev')
   })
   afterEach(() => app.remove())
 
@@ -35,7 +35,7 @@ describe('deploy ENV@REV of an older revision (real cluster)', function () {
     const web = await app.get(['deployment', 'web'])
     expect(web.spec.replicas).to.equal(2)
     expect(web.spec.template.spec.containers[0].env).to.equal(undefined)
-    expect(web.spec.template.spec.containers[0].image).to.equal(`example.invalid/itapp/web:${old}`)
+    expect(web.spec.template.spec.containers[0].image).to.equal(`example.invalid/itrev/web:${old}`)
     const configMap = await app.get(['configmap', web.spec.template.spec.volumes[0].configMap.name])
     expect(configMap.data['app.properties']).to.equal(readFileSync(join(fixturesDir, 'cluster-app/config/web/app.properties'), 'utf8'))
     expect(await app.repo.git('status', '--porcelain')).to.equal('')

@@ -9,8 +9,8 @@ const DEPLOY = ['deploy', '--skip-image-check']
 
 /** The cluster-app fixture as app `name`, its services renamed (web → `${prefix}web`, worker → `${prefix}worker`). */
 async function appNamed(namespace: string, name: string, prefix = ''): Promise<TestApp> {
-  const app = await TestApp.create(namespace)
-  await app.change((t) => t.replace('app: itapp', `app: ${name}`).replace('  web:\n', `  ${prefix}web:\n`).replace('  worker:\n', `  ${prefix}worker:\n`), `app ${name}`)
+  const app = await TestApp.create(namespace, 'itshare')
+  await app.change((t) => t.replace('app: itshare', `app: ${name}`).replace('  web:\n', `  ${prefix}web:\n`).replace('  worker:\n', `  ${prefix}worker:\n`), `app ${name}`)
   return app
 }
 
@@ -127,7 +127,7 @@ describe('apps and environments sharing a namespace (real cluster)', function ()
   it("two environments of one app in one namespace: the second is refused the first's objects, and their shared lock says whose it is and is not released as the other", async function () {
     this.timeout(200_000)
     // The fixture's test and guarded (protected) environments name the same namespace.
-    const app = await TestApp.create(namespace)
+    const app = await TestApp.create(namespace, 'itshare')
     apps.push(app)
     expect((await app.cli([...DEPLOY, 'test'])).exitCode).to.equal(0)
     const second = await app.json([...DEPLOY, 'guarded', '--yes'])
@@ -156,7 +156,7 @@ describe('apps and environments sharing a namespace (real cluster)', function ()
 
   it("an environment renamed in skycap.yaml (same namespace): diff says a deploy is refused for whose objects they are, not the server's immutable selector (whose advice deleted a serving Deployment)", async function () {
     this.timeout(300_000)
-    const app = await TestApp.create(namespace)
+    const app = await TestApp.create(namespace, 'itshare')
     apps.push(app)
     const first = await app.json([...DEPLOY, 'test'])
     expect(first.exitCode, first.stderr).to.equal(0)
@@ -166,7 +166,7 @@ describe('apps and environments sharing a namespace (real cluster)', function ()
       expect(r.exitCode, r.stderr).to.equal(2)
       expect(r.doc.error.code, command).to.equal('owned_elsewhere')
       expect(r.doc.error.message, `${command}: ${r.doc.error.message}`).to.match(
-        /^.*Deployment\/web \(environment test of this app; rendered from skycap\.yaml:\d+:\d+\).* in namespace \S+ belong to another app or environment; this deploy of itapp qa would take them over; nothing was changed$/,
+        /^.*Deployment\/web \(environment test of this app; rendered from skycap\.yaml:\d+:\d+\).* in namespace \S+ belong to another app or environment; this deploy of itshare qa would take them over; nothing was changed$/,
       )
       expect(r.doc.error.message + (r.doc.error.hint ?? '')).to.not.contain('immutable')
     }
@@ -177,7 +177,7 @@ describe('apps and environments sharing a namespace (real cluster)', function ()
 
   it('an environment moved to another namespace in skycap.yaml: diff and the first deploy there say the old one still runs it and holds its history', async function () {
     this.timeout(300_000)
-    // An app name of its own: other tests' namespaces hold releases of itapp test too, and would be named.
+    // An app name of its own: other tests' namespaces hold releases of itshare test too, and would be named.
     const appName = uniqueName('mover')
     const app = await appNamed(namespace, appName)
     apps.push(app)

@@ -57,7 +57,7 @@ describe('strategies on the real node: blue-green and canary with counted reques
 
   function realIt(title: string, test: () => Promise<void>) {
     it(title, async () => {
-      app = await TestApp.createReal(ns.name)
+      app = await TestApp.createReal(ns.name, 'rlstrat')
       try {
         await test()
       } finally {
@@ -226,7 +226,7 @@ describe('strategies on the real node: blue-green and canary with counted reques
   })
 
   async function rolloutState(): Promise<Record<string, any>> {
-    const r = await kubectl(['get', 'configmap', 'skycap-rollout-realapp', '-o', 'json', '--ignore-not-found'], {namespace: ns.name})
+    const r = await kubectl(['get', 'configmap', 'skycap-rollout-rlstrat', '-o', 'json', '--ignore-not-found'], {namespace: ns.name})
     if (!r.stdout) return {}
     const data = JSON.parse(r.stdout).data ?? {}
     return Object.fromEntries(
@@ -318,7 +318,7 @@ describe('strategies on the real node: blue-green and canary with counted reques
       await waitFor(
         'rollout resume to hold the lock',
         async () => {
-          const lease = await kubectl(['get', 'lease', 'skycap-lock-realapp', '-o', 'json', '--ignore-not-found'], {namespace: ns.name})
+          const lease = await kubectl(['get', 'lease', 'skycap-lock-rlstrat', '-o', 'json', '--ignore-not-found'], {namespace: ns.name})
           return lease.stdout !== '' && /rollout resume/.test(JSON.parse(lease.stdout).metadata.annotations['skycap.dev/reason'] ?? '')
         },
         {timeoutMs: 120_000, intervalMs: 1000},

@@ -316,6 +316,7 @@ describe('input limits: skycap scale and the ceiling', function () {
 
   it('--force scales above the ceiling, with a warning', async () => {
     const fake = fakeKubectlFactory([
+      {argv: [...BOUND, 'get', 'configmap', 'skycap-rollout-itapp', '-o', 'json', '--ignore-not-found'], result: {stdout: ''}},
       {
         argv: [...BOUND, 'get', 'deployment', 'web', '-o', 'json'],
         result: {
