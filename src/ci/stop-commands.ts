@@ -17,10 +17,8 @@ export type LineWriter = (line: string) => void
 
 interface StoppedRegion {
   token: string
-  /** Where its markers go: the stream of the text it holds. */
+  /** Where its markers go: the stream of the text it holds (stderr for stdout's); each starts a line of its own. */
   write: LineWriter
-  /** Its text ended in the middle of a line: the line is ended first, else `::TOKEN::` would not start a line. */
-  midLine?: boolean
   /** Its markers go to another stream than its text (stderr for stdout's): the runner needs a moment before the end. */
   apart?: boolean
 }
@@ -33,6 +31,9 @@ interface StoppedRegion {
 export const RESUME_PAUSE_MS = 100
 
 let region: StoppedRegion | undefined
+
+/** The streams whose last untrusted text ended in the middle of a line (a marker written there ends that line first). */
+const unterminated = new WeakMap<object, boolean>()
 let exitHooked = false
 
 /** Whether workflow commands are stopped now (a region is open). */
@@ -64,7 +65,7 @@ export function resumeCommands(): void {
   region = undefined
   // Synchronous, as this runs on exit too; once per region (a `run`, a `logs -f`, the rare warning during one).
   if (open.apart) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, RESUME_PAUSE_MS)
-  open.write(`${open.midLine ? '\n' : ''}::${open.token}::`)
+  open.write(`::${open.token}::`)
 }
 
 /**
@@ -84,12 +85,20 @@ export function untrustedStream<T extends NodeJS.WritableStream>(stream: T, env:
   if (ciSystem(env) !== 'github' || isFile(stream)) return stream
   const raw = (stream.write as (...args: unknown[]) => boolean).bind(stream)
   const apart = options.markers !== undefined && options.markers !== stream ? options.markers : undefined
-  const markers = apart ? (line: string) => apart.write(`${line}\n`) : (line: string) => raw(`${line}\n`)
+  // A marker starts a line of the stream it goes to, whichever untrusted text left that stream in the middle of one
+  // (`exec`: the pod's stdout opens the region, its stderr ends without a newline before the end's marker).
+  const target = apart ?? stream
+  const markers = (line: string) => {
+    const text = `${unterminated.get(target) ? '\n' : ''}${line}\n`
+    unterminated.set(target, false)
+    if (apart) apart.write(text)
+    else raw(text)
+  }
   const write = (chunk: string | Uint8Array, ...rest: unknown[]): boolean => {
     if (chunk.length > 0) {
       if (stopCommands(markers) && apart && region) region.apart = true
       const last = typeof chunk === 'string' ? chunk.charCodeAt(chunk.length - 1) : chunk[chunk.length - 1]
-      if (region?.write === markers && !apart) region.midLine = last !== 10
+      unterminated.set(stream, last !== 10)
     }
     return raw(chunk, ...rest)
   }

@@ -321,6 +321,9 @@ export async function deploy(options: DeployOptions, deps: DeployDeps): Promise<
     throw error
   }
   if (options.dryRun) {
+    // A canary left mid-way refuses the deploy under its lock: the dry run says so rather than "would deploy", before the
+    // counts (the stable Deployment's is the canary's split, not a scale).
+    if (nsExists) await refuseSecondRollout({kubectl, app: prepared.app, environment: env.name, services: env.services, live, signal: deps.signal})
     // What the deploy would say of the replica counts under the lock, from the counts read now.
     for (const note of [keptReplicasNote(prepared, env, objects), releases.length ? replacedReplicasNote(prepared, env, objects, live, options.resetReplicas ?? false) : undefined])
       if (note) reporter.info(dryRunLine(note))

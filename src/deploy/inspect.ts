@@ -180,7 +180,8 @@ export async function status(options: EnvOptions, factory: KubectlFactory, repor
       ...serving,
       state,
       ...(configured.has(name) ? {} : {notInConfig: true as const}),
-      ...(rollout ? {rollout: slot ? {...rollout, activeSlot: slot} : rollout} : {}),
+      // The slot the Service selects is the active one; the one the state named active, if another, is the previous.
+      ...(rollout ? {rollout: slot && slot !== rollout.activeSlot ? {...rollout, activeSlot: slot, previousSlot: rollout.activeSlot} : rollout} : {}),
       ...(track ? {canary: {revision: track.revision, image: track.image, ready: track.ready, desired: track.desired, state: track.state, problem: track.problem}} : {}),
     }
   })

@@ -66,14 +66,27 @@ export function kubectlEnv(extra?: Record<string, string>): Record<string, strin
   return home ? {HOME: home, ...own} : own
 }
 
-/** Writes what `from` reads to `to` as it comes, pausing while `to` is full (an exec may write for hours). */
-function forward(from: NodeJS.ReadableStream | null | undefined, to: NodeJS.WritableStream): void {
-  from?.on('data', (chunk: Buffer) => {
+/**
+ * Writes what `from` reads to `to` as it comes, pausing while `to` is full (an exec may write for hours). A reader of
+ * `to` that went away (`skycap exec web -- cat big | head -1`: EPIPE) closes `from`, so that the child's next write
+ * fails as it would on that pipe itself and it ends; waiting for a `drain` that never came held skycap and the child
+ * for ever.
+ */
+function forward(from: (NodeJS.ReadableStream & {destroy?: () => void}) | null | undefined, to: NodeJS.WritableStream & {destroyed?: boolean}): void {
+  if (!from) return
+  const stop = () => {
+    from.removeListener('data', onData)
+    from.destroy?.()
+  }
+  const onData = (chunk: Buffer) => {
+    if (to.destroyed) return stop()
     if (!to.write(chunk)) {
       from.pause()
       to.once('drain', () => from.resume())
     }
-  })
+  }
+  from.on('data', onData)
+  to.once('error', stop)
 }
 
 /** The real runner: execa, no shell, no rejection on a non-zero exit. */

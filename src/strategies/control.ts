@@ -55,10 +55,16 @@ interface Opened {
 /** `command`: how the user called it (`skycap promote`), for the hint when a service is named as the environment. */
 async function open(options: RolloutControlOptions, deps: RolloutControlDeps, command: string): Promise<Opened> {
   const {loaded, env} = await openEnvironment({...options, repository: false, serviceUsage: options.service === undefined ? command : undefined})
-  if (options.service !== undefined && !loaded.config.services[options.service]) {
-    throw unknownServiceError(loaded, options.service, undefined, options.environment === undefined ? undefined : {environment: env.name, how: 'as the environment'})
-  }
+  const unknown =
+    options.service !== undefined && !loaded.config.services[options.service]
+      ? unknownServiceError(loaded, options.service, undefined, options.environment === undefined ? undefined : {environment: env.name, how: 'as the environment'})
+      : undefined
+  // An environment's name given as the service is a mix-up, said at once.
+  if (unknown && Object.hasOwn(loaded.config.environments, options.service as string)) throw unknown
   const target = await connect(env, deps.kubectl, deps.reporter, {checkContextOnFirstCall: true})
+  // A service since removed from skycap.yaml whose canary was left mid-way: the refusals of deploy and scale name
+  // `skycap abort ENV SERVICE`, which said "unknown service". It is known when the rollout state has it.
+  if (unknown && !(await readState(target.kubectl, loaded.config.app).catch(() => undefined))?.services[options.service as string]) throw unknown
   return {app: loaded.config.app, environment: env.name, target, keep: loaded.config.history?.keep ?? 10, config: loaded.config, services: env.services}
 }
 

@@ -607,6 +607,10 @@ describe('rollouts you can trust (real cluster, four services)', function () {
     expect(rolling.exitCode, rolling.stderr).to.equal(2)
     expect(rolling.doc.error.message).to.equal(`the canary of api (release ${release.number}, paused at 50%) in test is still under way; nothing was changed`)
     expect((await app.json(['history', 'test'])).doc.result.releases[0].number, 'the refused deploy is not recorded').to.equal(release.number)
+    // Its dry run says so too (it said "would deploy").
+    const dry = await app.json([...DEPLOY, 'test', '--dry-run'])
+    expect(dry.exitCode, dry.stderr).to.equal(2)
+    expect(dry.doc.error.message).to.equal(rolling.doc.error.message)
     await expectScaleRefused(release.number)
     const seen = (await app.json(['status', 'test'])).doc.result.services.find((x: any) => x.service === 'api')
     expect(seen).to.deep.include({state: 'progressing'})

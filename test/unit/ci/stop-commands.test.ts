@@ -104,6 +104,21 @@ describe('untrusted output under GitHub Actions (stop-commands)', () => {
     expect(order).to.deep.equal([`stderr: ::stop-commands::${token}`, 'stdout: ::error::boom', 'stdout: -- a dump without a newline at the end', `stderr: ::${token}::`])
   })
 
+  it("a region opened by stdout's text is ended on a line of its own when stderr's text then ended in the middle of one (`exec`: the pod's stdout, then its stderr)", () => {
+    const stdout = sink()
+    const stderr = sink()
+    const out = untrustedStream(stdout.stream, GITHUB, {markers: stderr.stream})
+    const err = untrustedStream(stderr.stream, GITHUB)
+    out.write('hello\n')
+    err.write('::error::partial')
+    resumeCommands()
+    const lines = stderr.text().split('\n')
+    const [region, ...more] = regions(lines)
+    expect(more).to.deep.equal([])
+    expect(region?.inside).to.deep.equal(['::error::partial'])
+    expect(stdout.text()).to.equal('hello\n')
+  })
+
   it('a process that exits at once (process.exit: a second Ctrl-C) ends its open region on the way out', async () => {
     const module = new URL('../../../src/ci/stop-commands.js', import.meta.url).href
     const script = `const {untrustedStream} = await import(${JSON.stringify(module)}); untrustedStream(process.stdout, {GITHUB_ACTIONS: 'true'}).write('::error::boom'); process.exit(130)`

@@ -293,7 +293,7 @@ describe('skycap status: ready pods per revision', () => {
     const stale = {rollouts: {web: JSON.stringify({type: 'blueGreen', release: 5, phase: 'progressing', activeSlot: 'blue'})}}
     const switched = (await statusOf([...items, service('green')], [], undefined, stale)).services.find((x) => x.service === 'web')
     expect(switched).to.deep.include({revision: NEW_SHA, image: 'web:new'})
-    expect(switched?.rollout).to.include({activeSlot: 'green'})
+    expect(switched?.rollout).to.include({activeSlot: 'green', previousSlot: 'blue'})
     // A Service that selects no slot: the state's slot, as before.
     const unknown = (await statusOf(items, [], undefined, stale)).services.find((x) => x.service === 'web')
     expect(unknown).to.deep.include({revision: OLD_SHA})

@@ -510,6 +510,27 @@ describe('tasks: --json keeps stdout for its one document', () => {
     expect(lines.slice(1)).to.deep.equal(['::error::from the pod', `result ${JSON.stringify({exitCode: 3, stdout: '', stderr: '::error::from the pod'})}`, `::${token}::`, ''])
   })
 
+  it('the process runner with output streams ends when the reader of its stdout goes away (| head): the child is stopped, not waited for', async () => {
+    const kubectlUrl = pathToFileURL(join(repoRoot, 'dist', 'src', 'kubectl', 'kubectl.js')).href
+    const stopUrl = pathToFileURL(join(repoRoot, 'dist', 'src', 'ci', 'stop-commands.js')).href
+    // 20 MB in 64 KiB writes: far more than a pipe holds once head has gone.
+    const child = 'const b = Buffer.alloc(65536, 120); let n = 0; const w = () => { while (n++ < 320) if (!process.stdout.write(b)) return process.stdout.once("drain", w) }; w()'
+    const script = [
+      `import {execaRunner} from ${JSON.stringify(kubectlUrl)}`,
+      `import {untrustedStream} from ${JSON.stringify(stopUrl)}`,
+      `process.stdout.on('error', () => undefined)`,
+      `const output = {out: untrustedStream(process.stdout, process.env, {markers: process.stderr}), err: untrustedStream(process.stderr)}`,
+      `const r = await execaRunner(process.execPath, ['-e', ${JSON.stringify(child)}], {stdio: 'inherit', teeStderr: true, output})`,
+      `process.stderr.write('result ' + JSON.stringify({exitCode: r.exitCode, signal: r.signal}) + '\\n')`,
+    ].join('\n')
+    const r = await execa('bash', ['-c', 'timeout 20 node --input-type=module -e "$SCRIPT" | head -c 10 >/dev/null'], {reject: false, timeout: 30_000, env: {GITHUB_ACTIONS: 'true', SCRIPT: script}})
+    expect(r.timedOut, r.stderr).to.equal(false)
+    const result = JSON.parse(/^result (.*)$/m.exec(r.stderr)?.[1] ?? 'null')
+    expect(result, r.stderr).to.not.equal(null)
+    expect(result.exitCode, r.stderr).to.not.equal(0)
+    expect(r.stderr, 'the region is ended').to.match(/^::[0-9a-f]{32}::$/m)
+  })
+
   it('the process runner shows the child stderr and returns it too when asked (port-forward reads why kubectl ended)', async () => {
     const url = pathToFileURL(join(repoRoot, 'dist', 'src', 'kubectl', 'kubectl.js')).href
     const child = 'console.error("error: lost connection to pod"); process.exit(1)'
