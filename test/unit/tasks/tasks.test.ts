@@ -490,17 +490,26 @@ describe('tasks: --json keeps stdout for its one document', () => {
     expect(r.stderr).to.equal('from the child')
   })
 
-  it("the process runner writes the child's output to the streams given (exec under GitHub Actions): its workflow commands are stopped, stdout stays byte for byte, stderr's tail is returned", async () => {
+  /**
+   * A module script that runs `child` (node -e) through the process runner with output streams that stop workflow
+   * commands, as `exec` under GitHub Actions does, and prints the runner's result on stderr as `result {...}`.
+   */
+  function runnerWithOutputScript(child: string): string {
     const kubectlUrl = pathToFileURL(join(repoRoot, 'dist', 'src', 'kubectl', 'kubectl.js')).href
     const stopUrl = pathToFileURL(join(repoRoot, 'dist', 'src', 'ci', 'stop-commands.js')).href
-    const child = 'process.stdout.write("::add-mask::hunter2\\nrow 1\\n"); console.error("::error::from the pod"); process.exit(3)'
-    const script = [
+    return [
       `import {execaRunner} from ${JSON.stringify(kubectlUrl)}`,
       `import {untrustedStream} from ${JSON.stringify(stopUrl)}`,
+      `process.stdout.on('error', () => undefined)`,
       `const output = {out: untrustedStream(process.stdout, process.env, {markers: process.stderr}), err: untrustedStream(process.stderr)}`,
       `const r = await execaRunner(process.execPath, ['-e', ${JSON.stringify(child)}], {stdio: 'inherit', teeStderr: true, output})`,
       `process.stderr.write('result ' + JSON.stringify(r) + '\\n')`,
     ].join('\n')
+  }
+
+  it("the process runner writes the child's output to the streams given (exec under GitHub Actions): its workflow commands are stopped, stdout stays byte for byte, stderr's tail is returned", async () => {
+    const child = 'process.stdout.write("::add-mask::hunter2\\nrow 1\\n"); console.error("::error::from the pod"); process.exit(3)'
+    const script = runnerWithOutputScript(child)
     const r = await execa(process.execPath, ['--input-type=module', '-e', script], {reject: false, env: {GITHUB_ACTIONS: 'true'}, stripFinalNewline: false})
     expect(r.exitCode, r.stderr).to.equal(0)
     expect(r.stdout).to.equal('::add-mask::hunter2\nrow 1\n')
@@ -511,18 +520,9 @@ describe('tasks: --json keeps stdout for its one document', () => {
   })
 
   it('the process runner with output streams ends when the reader of its stdout goes away (| head): the child is stopped, not waited for', async () => {
-    const kubectlUrl = pathToFileURL(join(repoRoot, 'dist', 'src', 'kubectl', 'kubectl.js')).href
-    const stopUrl = pathToFileURL(join(repoRoot, 'dist', 'src', 'ci', 'stop-commands.js')).href
     // 20 MB in 64 KiB writes: far more than a pipe holds once head has gone.
     const child = 'const b = Buffer.alloc(65536, 120); let n = 0; const w = () => { while (n++ < 320) if (!process.stdout.write(b)) return process.stdout.once("drain", w) }; w()'
-    const script = [
-      `import {execaRunner} from ${JSON.stringify(kubectlUrl)}`,
-      `import {untrustedStream} from ${JSON.stringify(stopUrl)}`,
-      `process.stdout.on('error', () => undefined)`,
-      `const output = {out: untrustedStream(process.stdout, process.env, {markers: process.stderr}), err: untrustedStream(process.stderr)}`,
-      `const r = await execaRunner(process.execPath, ['-e', ${JSON.stringify(child)}], {stdio: 'inherit', teeStderr: true, output})`,
-      `process.stderr.write('result ' + JSON.stringify({exitCode: r.exitCode, signal: r.signal}) + '\\n')`,
-    ].join('\n')
+    const script = runnerWithOutputScript(child)
     const r = await execa('bash', ['-c', 'timeout 20 node --input-type=module -e "$SCRIPT" | head -c 10 >/dev/null'], {reject: false, timeout: 30_000, env: {GITHUB_ACTIONS: 'true', SCRIPT: script}})
     expect(r.timedOut, r.stderr).to.equal(false)
     const result = JSON.parse(/^result (.*)$/m.exec(r.stderr)?.[1] ?? 'null')
