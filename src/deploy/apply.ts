@@ -54,12 +54,12 @@ const GETS_AT_ONCE = 4
  * 0.2 s per object (10 s for 75 objects). Up to five names per process, four processes at once. `refused` answers a
  * group kubectl refuses (an unknown kind); the others are kept.
  */
-async function getExisting(kubectl: Kubectl, refs: string[], namespaced = false, refused?: (error: unknown) => KubeObject[]): Promise<KubeObject[]> {
+async function getExisting(kubectl: Kubectl, refs: string[], namespaced = false, refused?: (error: unknown) => KubeObject[], managedFields = false): Promise<KubeObject[]> {
   const groups: string[][] = []
   for (let i = 0; i < refs.length; i += NAMES_PER_GET) groups.push(refs.slice(i, i + NAMES_PER_GET))
   const get = async (names: string[]): Promise<KubeObject[]> => {
     // With --ignore-not-found kubectl prints nothing when none exists, one object for one name, a List for several.
-    const out = (await kubectl.run(['get', ...names, '--ignore-not-found', '-o', 'json'], {namespaced})).stdout.trim()
+    const out = (await kubectl.run(['get', ...names, '--ignore-not-found', '-o', 'json', ...(managedFields ? ['--show-managed-fields'] : [])], {namespaced})).stdout.trim()
     if (out === '') return []
     const found = JSON.parse(out) as KubeObject & {items?: KubeObject[]}
     return found.kind === 'List' ? (found.items ?? []) : [found]
@@ -124,10 +124,14 @@ function resourceRef(o: KubeObject): string {
 /** Where an object `claimedElsewhere` names comes from: a template (or a service in skycap.yaml), or a recorded release. */
 export type Origin = {file: string; line?: number; column?: number} | {release: number}
 
-/** What `claimedElsewhere` found: objects of another app or environment, and objects skycap did not deploy. */
+/**
+ * What `claimedElsewhere` found: objects of another app or environment, objects skycap did not deploy, and this app
+ * and environment's own (with their managedFields: src/deploy/drift.ts reads what kubectl set by hand in them).
+ */
 export interface Claims {
   others: Array<{ref: string; owner: string} & Origin>
   unmanaged: Array<{ref: string} & Origin>
+  mine: KubeObject[]
 }
 
 /**
@@ -141,15 +145,24 @@ export interface Claims {
 export async function claimedElsewhere(kubectl: Kubectl, objects: KubeObject[], app: string, environment: string, origin: (o: KubeObject) => Origin): Promise<Claims> {
   const newKinds = new Set(customResourcesOfRendered(objects).map((r) => r.object))
   const mine = objects.filter((o) => !CLUSTER_SCOPED.has(o.kind) && !newKinds.has(o))
-  const claims: Claims = {others: [], unmanaged: []}
+  const claims: Claims = {others: [], unmanaged: [], mine: []}
   if (mine.length === 0) return claims
-  const live = await getExisting(kubectl, mine.map(resourceRef), true, (error) => {
-    if (error instanceof KubectlError && error.kind !== 'unreachable') return []
-    throw error
-  })
+  const live = await getExisting(
+    kubectl,
+    mine.map(resourceRef),
+    true,
+    (error) => {
+      if (error instanceof KubectlError && error.kind !== 'unreachable') return []
+      throw error
+    },
+    true,
+  )
   for (const found of live) {
     const owner = ownershipOf(found, app, environment)
-    if (owner.owner === 'this') continue
+    if (owner.owner === 'this') {
+      claims.mine.push(found)
+      continue
+    }
     const ref = `${found.kind}/${found.metadata.name}`
     const at = origin(found)
     if (owner.owner === 'unmanaged') claims.unmanaged.push({ref, ...at})

@@ -61,6 +61,7 @@ import {type ChecksVerdict, requireGreenChecks} from '../ci-checks/checks.js'
 import {configFilePath, openRepository} from '../config/load.js'
 import {type Notifier, type NotifyWarning, openNotifier} from '../notify/notifier.js'
 import type {EventFacts} from '../notify/event.js'
+import {handSetFields, handSetNote, refusePaused} from './drift.js'
 
 export interface DeployOptions {
   target?: string
@@ -287,6 +288,9 @@ export async function deploy(options: DeployOptions, deps: DeployDeps): Promise<
       const claims = await claimedElsewhere(kubectl, objects, prepared.app, env.name, renderedOrigin(prepared.objects, prepared.loaded))
       if (claims.others.length) throw claimedError(claims, prepared.app, env.name, env.namespace)
       if (claims.unmanaged.length) reporter.warn(adoptedNote(claims, prepared.app, env.name))
+      refusePaused(claims.mine, objects, env.name, env.namespace, 'deploy')
+      const handSet = handSetFields(claims.mine, objects)
+      if (handSet.length) reporter.warn(handSetNote(handSet))
       // Before the confirmation and in a dry run too (both went ahead, and only the deploy itself was refused); looked
       // at again under the lock.
       await refuseBesideRunningHooks(kubectl, prepared.app, env.name, hookCheck)

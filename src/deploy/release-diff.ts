@@ -10,6 +10,7 @@ import {adoptedNote, claimedElsewhere, claimedError, claimedNote, dryRunApply, r
 import {keepScaledReplicas, liveDeployments} from './replicas.js'
 import {diffObjects, type ReadableDiff} from './diff.js'
 import {type PendingCommits, pendingCommits, pendingLines} from './pending.js'
+import {handSetFields, handSetNote, pausedNote} from './drift.js'
 
 /** What `skycap diff` found: `changed` empty means no changes (exit 0). */
 export interface DiffResult extends ReadableDiff {
@@ -88,6 +89,10 @@ async function computeDiff(options: {target?: string; configPath?: string; signa
   const {changes} = diffed
   if (claims.others.length) reporter.warn(claimedNote(claims, env.namespace))
   if (claims.unmanaged.length) reporter.warn(adoptedNote(claims, prepared.app, env.name, 'a deploy'))
+  const handSet = handSetFields(claims.mine, objects)
+  if (handSet.length) reporter.warn(handSetNote(handSet, 'a deploy'))
+  const paused = pausedNote(claims.mine, objects, env.namespace)
+  if (paused) reporter.warn(paused)
   if (commits.warning) reporter.warn(commits.warning)
   if (commits.pending) for (const line of pendingLines(commits.pending, env.name, prepared.revision)) reporter.info(line)
   return {environment: env.name, revision: prepared.revision.sha, ...changes, ...(commits.pending ? {commits: commits.pending} : {})}

@@ -20,6 +20,7 @@ import {otherSlotDeployment} from '../strategies/strategy.js'
 import {appSelector, connect, openEnvironment} from '../env/connect.js'
 import {DeployFailedError, InterruptedError, TimeoutError} from '../errors.js'
 import {checkImages} from '../registry/images.js'
+import {handSetFields, handSetNote, refusePaused} from './drift.js'
 
 export interface RollbackOptions {
   environment?: string
@@ -224,6 +225,9 @@ export async function rollback(options: RollbackOptions, deps: DeployDeps): Prom
   const claims = await claimedElsewhere(kubectl, planned.objects, app, env.name, () => ({release: chosen.record.number}))
   if (claims.others.length) throw claimedError(claims, app, env.name, target.namespace, chosen.record.number)
   if (claims.unmanaged.length) deps.reporter.warn(adoptedNote(claims, app, env.name, 'this rollback'))
+  refusePaused(claims.mine, planned.objects, env.name, target.namespace, 'rollback')
+  const handSet = handSetFields(claims.mine, planned.objects)
+  if (handSet.length) deps.reporter.warn(handSetNote(handSet, 'this rollback'))
   const {deferred} = await dryRunApply(kubectl, planned.objects, 'server')
   if (deferred.length) deps.reporter.info(deferredNote(deferred))
   if (!options.skipImageCheck) await checkReleaseImages(chosen, env.name, deps)

@@ -94,8 +94,14 @@ const deployment: WatchedKind = {
     const owned = snapshot.ownedBy('ReplicaSet', live)
     const newRs = currentReplicaSet(live, owned)
     const revision = live.metadata.annotations?.['deployment.kubernetes.io/revision']
+    // Paused by hand (`kubectl rollout pause`) during the rollout: the controller rolls out nothing until it is resumed,
+    // and the watch waited for it until its timeout (a deploy refuses one paused before it starts: src/deploy/drift.ts).
+    const paused =
+      live.spec?.paused === true
+        ? {...out, state: 'failed' as const, message: `paused (kubectl rollout pause): the controller rolls out nothing until \`kubectl rollout resume deployment/${desired.metadata.name}\``}
+        : undefined
     if (!newRs && owned.some((rs) => rs.metadata.annotations?.['deployment.kubernetes.io/revision'] === revision)) {
-      return {...out, message: 'waiting for the controller to create the new ReplicaSet'}
+      return paused ?? {...out, message: 'waiting for the controller to create the new ReplicaSet'}
     }
     const pods = newRs ? snapshot.ownedBy('Pod', newRs) : []
     if (newRs) out.related.push(newRs.metadata.name)
@@ -114,6 +120,7 @@ const deployment: WatchedKind = {
     if (updated >= want && available >= want && total === want && (st.unavailableReplicas ?? 0) === 0) {
       return {...out, state: 'ready', message: `${available}/${want} ready`}
     }
+    if (paused) return paused
     const old = total - updated
     // Ready pods count as available only after staying ready minReadySeconds: say what the wait is for.
     const minReady = (live.spec?.minReadySeconds as number | undefined) ?? 0

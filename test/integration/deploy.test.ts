@@ -417,6 +417,58 @@ describe('skycap deploy (real cluster)', function () {
     expect((await kubectl(['get', 'deployments,services,configmaps', '-l', 'app.kubernetes.io/part-of=itdeploy', '-o', 'name'], {namespace: ns.name})).stdout.trim()).to.equal('')
   })
 
+  it('a Deployment paused by hand refuses deploy and rollback before any change (the deploy waited for its timeout); fields kubectl set by hand are named by diff, deploy and rollback; twice', async () => {
+    const generations = async () => (await app.get(['deployments'])).items.map((d: any) => `${d.metadata.name} ${d.metadata.generation}`)
+    const numbers = async () => (await app.json(['history', 'test'])).doc.result.releases.map((x: any) => x.number)
+    expect((await app.cli([...DEPLOY, 'test'])).exitCode).to.equal(0)
+    app.repo.write('config/web/app.properties', 'greeting=two\n')
+    await app.repo.commit('two')
+    expect((await app.cli([...DEPLOY, 'test'])).exitCode).to.equal(0)
+    for (const round of [1, 2]) {
+      const ok = (r: {exitCode?: number; stderr: string}) => expect(r.exitCode, r.stderr).to.equal(0)
+      ok(await kubectl(['rollout', 'pause', 'deployment/web'], {namespace: ns.name}))
+      ok(await kubectl(['set', 'env', 'deployment/worker', `DEBUG=${round}`], {namespace: ns.name}))
+      app.repo.write('config/web/app.properties', `greeting=round${round}\n`)
+      await app.repo.commit(`round ${round}`)
+      const [before, recorded] = [await generations(), await numbers()]
+      const diff = await app.cli(['diff', 'test'])
+      expect(diff.exitCode, diff.stderr).to.equal(1)
+      expect(diff.stderr).to.contain(`a deploy would be refused: Deployment/web in namespace ${ns.name} is paused (kubectl rollout pause)`)
+      expect(diff.stderr).to.contain(
+        'a deploy keeps fields set by hand with kubectl, which the release does not set: Deployment/worker spec.template.spec.containers[worker].env[DEBUG] (set by kubectl-set)',
+      )
+      for (const command of [
+        [...DEPLOY, 'test'],
+        ['rollback', 'test', '--skip-image-check'],
+      ]) {
+        const refused = await app.cli(command, {timeout: 60_000})
+        expect(refused.exitCode, refused.stderr).to.equal(2)
+        expect(refused.stderr).to.contain(
+          `Deployment/web in namespace ${ns.name} is paused (kubectl rollout pause): the controller rolls out nothing while it is paused, so this ${command[0]} of test would wait until its timeout; nothing was changed`,
+        )
+        expect(refused.stderr).to.contain(`kubectl rollout resume deployment/web -n ${ns.name}`)
+      }
+      expect(await generations()).to.deep.equal(before)
+      expect(await numbers()).to.deep.equal(recorded)
+      ok(await kubectl(['rollout', 'resume', 'deployment/web'], {namespace: ns.name}))
+      const deployed = await app.cli([...DEPLOY, 'test'])
+      ok(deployed)
+      expect(deployed.stderr).to.contain(
+        'this deploy keeps fields set by hand with kubectl, which the release does not set: Deployment/worker spec.template.spec.containers[worker].env[DEBUG] (set by kubectl-set)',
+      )
+      const env = async () => (await app.get(['deployment', 'worker'])).spec.template.spec.containers[0].env ?? []
+      expect(await env()).to.deep.include({name: 'DEBUG', value: String(round)})
+      const rolledBack = await app.cli(['rollback', 'test', '--skip-image-check'])
+      ok(rolledBack)
+      expect(rolledBack.stderr).to.contain('this rollback keeps fields set by hand with kubectl')
+      // Removed by hand, as the warning says: named no more.
+      ok(await kubectl(['set', 'env', 'deployment/worker', 'DEBUG-'], {namespace: ns.name}))
+      const clean = await app.cli(['diff', 'test'])
+      expect(clean.stderr).not.to.contain('set by hand')
+      expect(clean.stderr).not.to.contain('paused')
+    }
+  })
+
   it('prunes a removed service', async () => {
     expect((await app.cli([...DEPLOY, 'test'])).exitCode).to.equal(0)
     await app.change((t) => t.replace(/ {2}worker:\n( {4}.*\n)+/, ''), 'drop worker')

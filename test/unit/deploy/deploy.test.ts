@@ -97,7 +97,7 @@ const ELSEWHERE: Expectation = {
 }
 
 /** Before the dry run of a deploy to a namespace that exists, one get of the release's objects: whose they are there. */
-const OWNERS = [...BOUND, 'get', 'configmap/web-config-10dfb46eef', 'service/web', 'deployment.apps/web', 'deployment.apps/worker', '--ignore-not-found', '-o', 'json']
+const OWNERS = [...BOUND, 'get', 'configmap/web-config-10dfb46eef', 'service/web', 'deployment.apps/web', 'deployment.apps/worker', '--ignore-not-found', '-o', 'json', '--show-managed-fields']
 
 describe('skycap deploy: the whole kubectl sequence of a first deploy', function () {
   this.timeout(20_000)

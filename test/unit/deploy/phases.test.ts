@@ -212,7 +212,12 @@ describe('deploy phases: exact kubectl argv', () => {
     }
     // Cluster-scoped objects and custom resources whose definition comes with the release are not asked for.
     const fake = fakeKubectl(
-      [{argv: [...NS, 'get', 'service/web', 'configmap/settings', 'deployment.apps/api', 'deployment.apps/worker', '--ignore-not-found', '-o', 'json'], result: {stdout: JSON.stringify(live)}}],
+      [
+        {
+          argv: [...NS, 'get', 'service/web', 'configmap/settings', 'deployment.apps/api', 'deployment.apps/worker', '--ignore-not-found', '-o', 'json', '--show-managed-fields'],
+          result: {stdout: JSON.stringify(live)},
+        },
+      ],
       opts,
     )
     const claims = await claimedElsewhere(
@@ -228,6 +233,8 @@ describe('deploy phases: exact kubectl argv', () => {
         {ref: 'Deployment/api', owner: 'environment staging of this app', file: 'skycap.yaml', line: 7, column: 3},
       ],
       unmanaged: [{ref: 'ConfigMap/settings', file: 'deploy/settings.yaml', line: 1}],
+      // This app and environment's own, as read (with their managedFields), for src/deploy/drift.ts.
+      mine: [live.items[3]],
     })
     const error = claimedError(claims, 'beta', 'test', 'shared')
     expect(error.exitCode).to.equal(ExitCode.INVALID)
@@ -246,11 +253,16 @@ describe('deploy phases: exact kubectl argv', () => {
     expect(fake.remaining()).to.equal(0)
     // A rollback's objects come from a recorded release: said so, and the hint is a rollback's.
     const again = fakeKubectl(
-      [{argv: [...NS, 'get', 'service/web', 'configmap/settings', '--ignore-not-found', '-o', 'json'], result: {stdout: JSON.stringify({kind: 'List', items: live.items.slice(0, 2)})}}],
+      [
+        {
+          argv: [...NS, 'get', 'service/web', 'configmap/settings', '--ignore-not-found', '-o', 'json', '--show-managed-fields'],
+          result: {stdout: JSON.stringify({kind: 'List', items: live.items.slice(0, 2)})},
+        },
+      ],
       opts,
     )
     const recorded = await claimedElsewhere(again.kubectl, [svc, cm], 'beta', 'test', () => ({release: 4}))
-    expect(recorded).to.deep.equal({others: [{ref: 'Service/web', owner: 'app alpha (environment test)', release: 4}], unmanaged: [{ref: 'ConfigMap/settings', release: 4}]})
+    expect(recorded).to.deep.equal({others: [{ref: 'Service/web', owner: 'app alpha (environment test)', release: 4}], unmanaged: [{ref: 'ConfigMap/settings', release: 4}], mine: []})
     const refusal = claimedError(recorded, 'beta', 'test', 'shared', 4)
     expect(refusal.message).to.equal(
       'Service/web (app alpha (environment test); recorded in release 4) in namespace shared belongs to another app or environment; this rollback of beta test would take it over; nothing was changed',
@@ -259,14 +271,14 @@ describe('deploy phases: exact kubectl argv', () => {
     expect(adoptedNote(recorded, 'beta', 'test', 'this rollback')).to.match(/^this rollback takes over objects skycap did not deploy: ConfigMap\/settings \(release 4\);/)
     // A get kubectl refuses (a kind it does not know): nothing found here, the dry run says what is wrong; unreachable is thrown.
     const refused = fakeKubectl(
-      [{argv: [...NS, 'get', 'service/web', '--ignore-not-found', '-o', 'json'], result: {exitCode: 1, stderr: 'error: the server doesn\'t have a resource type "service"'}}],
+      [{argv: [...NS, 'get', 'service/web', '--ignore-not-found', '-o', 'json', '--show-managed-fields'], result: {exitCode: 1, stderr: 'error: the server doesn\'t have a resource type "service"'}}],
       opts,
     )
-    expect(await claimedElsewhere(refused.kubectl, [svc], 'beta', 'test', renderedOrigin(rendered, loaded))).to.deep.equal({others: [], unmanaged: []})
+    expect(await claimedElsewhere(refused.kubectl, [svc], 'beta', 'test', renderedOrigin(rendered, loaded))).to.deep.equal({others: [], unmanaged: [], mine: []})
     const down = fakeKubectl(
       [
         {
-          argv: [...NS, 'get', 'service/web', '--ignore-not-found', '-o', 'json'],
+          argv: [...NS, 'get', 'service/web', '--ignore-not-found', '-o', 'json', '--show-managed-fields'],
           result: {exitCode: 1, stderr: 'The connection to the server 127.0.0.1:6443 was refused - did you specify the right host or port?'},
         },
       ],

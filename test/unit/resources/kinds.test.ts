@@ -104,6 +104,24 @@ describe('the watch judges only fresh state', () => {
       expect(judge('Deployment', [d, rs('web-a', '4'), crashing('web-a-1', 'web-a')]).state).to.equal('failed')
     })
 
+    it('paused by hand (kubectl rollout pause) before its new ReplicaSet or mid-way fails it, naming the resume; one already rolled out is ready', () => {
+      const pause = (d: ReturnType<typeof deployment>) => ({...d, spec: {...d.spec, paused: true}})
+      // The controller observed the paused Deployment's new template and makes no ReplicaSet for it.
+      const before = judge('Deployment', [pause(deployment(5, 5, '4', {replicas: 2, updatedReplicas: 0})), rs('web-old', '4', 'web:old')])
+      expect(before).to.deep.include({state: 'failed', message: 'paused (kubectl rollout pause): the controller rolls out nothing until `kubectl rollout resume deployment/web`'})
+      // Paused mid-way: one new pod of two, and the controller scales no further.
+      const midway = judge('Deployment', [pause(deployment(3, 3, '3')), rs('web-old', '2', 'web:old'), rs('web-new', '3'), ready('web-new-1', 'web-new')])
+      expect(midway.state).to.equal('failed')
+      expect(midway.message).to.contain('kubectl rollout resume deployment/web')
+      // Not paused, the same states are waited for.
+      expect(judge('Deployment', [deployment(3, 3, '3'), rs('web-old', '2', 'web:old'), rs('web-new', '3'), ready('web-new-1', 'web-new')]).state).to.equal('pending')
+      // Already rolled out (a rollback to the template that runs): nothing to wait for.
+      const done = pause(deployment(4, 4, '4', {replicas: 2, updatedReplicas: 2, readyReplicas: 2, availableReplicas: 2}))
+      expect(judge('Deployment', [done, rs('web-new', '4'), ready('web-new-1', 'web-new'), ready('web-new-2', 'web-new')]).state).to.equal('ready')
+      // Before the controller saw the spec, nothing is judged, paused or not.
+      expect(judge('Deployment', [pause(deployment(6, 5, '4')), rs('web-old', '4', 'web:old')]).state).to.equal('pending')
+    })
+
     it('a progress deadline exceeded by an earlier ReplicaSet is not this rollout’s', () => {
       const stale = {type: 'Progressing', status: 'False', reason: 'ProgressDeadlineExceeded', message: 'ReplicaSet "web-bad" has timed out progressing.'}
       expect(judge('Deployment', [deployment(3, 3, '3', {conditions: [stale]}), rs('web-bad', '2', 'web:bad'), rs('web-good', '3')]).state).to.equal('pending')
