@@ -100,6 +100,10 @@ export function serviceStatus(name: string, deployment: LiveWorkload | undefined
           .find((m) => m !== undefined) ??
         (minReady > 0 && unavailable > 0 ? `${plural(unavailable, 'ready pod')} not available yet: a pod counts once ready for ${minReady}s (minReadySeconds)` : null))
       : null
+  // Paused by hand: whatever it runs stays, and a deploy or rollback is refused until it is resumed (src/deploy/drift.ts).
+  const paused = (deployment.spec as {paused?: boolean} | undefined)?.paused
+    ? `paused (kubectl rollout pause): deploys and rollbacks are refused until \`kubectl rollout resume deployment/${deployment.metadata.name}\``
+    : null
   return {
     service: name,
     revision: deployment.metadata.annotations?.[ANNOTATIONS.revision] ?? null,
@@ -111,7 +115,7 @@ export function serviceStatus(name: string, deployment: LiveWorkload | undefined
     age: since === undefined ? null : age(now - since),
     state,
     problem,
-    waiting,
+    waiting: waiting ?? paused,
   }
 }
 

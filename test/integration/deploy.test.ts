@@ -450,7 +450,10 @@ describe('skycap deploy (real cluster)', function () {
       }
       expect(await generations()).to.deep.equal(before)
       expect(await numbers()).to.deep.equal(recorded)
+      const waiting = async () => (await app.json(['status', 'test'])).doc.result.services.find((x: any) => x.service === 'web').waiting
+      expect(await waiting()).to.equal('paused (kubectl rollout pause): deploys and rollbacks are refused until `kubectl rollout resume deployment/web`')
       ok(await kubectl(['rollout', 'resume', 'deployment/web'], {namespace: ns.name}))
+      expect(await waiting()).to.equal(null)
       const deployed = await app.cli([...DEPLOY, 'test'])
       ok(deployed)
       expect(deployed.stderr).to.contain(

@@ -204,6 +204,42 @@ describe('rollouts you can trust (real cluster, four services)', function () {
     expect(table.stdout).to.match(/automatic rollback from \d+ to release \d+/)
   })
 
+  it('two Deployments paused by hand while their rollout waits on unready pods fail the release at once, named as paused (it waited for the timeout); twice', async () => {
+    expect((await app.cli([...DEPLOY, 'test'])).exitCode).to.equal(0)
+    const notReady = (text: string) => ['web', 'api'].reduce((t, name) => t.replace(`  ${name}:\n    image: ${name}`, `  ${name}:\n    labels: {sim.kwok.test/behavior: not-ready}\n    image: ${name}`), text)
+    for (let round = 1; round <= 2; round++) {
+      await app.change(() => notReady(quad(ns.name, round)), `round ${round}: web and api never ready`)
+      const child = execa('node', [cliPath, ...DEPLOY, 'test', '--timeout', '5m', '--json'], {cwd: app.repo.dir, reject: false, env: {NO_COLOR: '1', CI: 'true'}})
+      let err = ''
+      let paused: Promise<unknown> | undefined
+      child.stderr?.on('data', (d) => {
+        err += d
+        // Once both have their new ReplicaSet (the rollout is under way), pause them as a hand would.
+        if (!paused && /Deployment\/web: 0\/2 updated|Deployment\/web: 1\/2 updated/.test(err) && /Deployment\/api: [01]\/2 updated/.test(err))
+          paused = Promise.all(['web', 'api'].map((name) => kubectl(['rollout', 'pause', `deployment/${name}`], {namespace: ns.name})))
+      })
+      const r = await child
+      expect(paused, err).to.not.equal(undefined)
+      await paused
+      // Failed by the watch (exit 1), not at the timeout (exit 70); the rollback over the paused Deployments cannot roll
+      // either, and says why.
+      expect(r.exitCode, err).to.equal(1)
+      const report = JSON.parse(r.stdout).error.details.report
+      const failures = report.failures.map((f: any) => `${f.ref}: ${f.message}`)
+      for (const name of ['web', 'api'])
+        expect(failures.join('\n') + report.interrupted.map((f: any) => `${f.ref}: ${f.message}`).join('\n')).to.contain(
+          `Deployment/${name}: paused (kubectl rollout pause): the controller rolls out nothing until \`kubectl rollout resume deployment/${name}\``,
+        )
+      expect(err).to.contain('paused (kubectl rollout pause)')
+      // Resumed, a fix rolls out.
+      for (const name of ['web', 'api']) expect((await kubectl(['rollout', 'resume', `deployment/${name}`], {namespace: ns.name})).exitCode).to.equal(0)
+      await app.change(() => quad(ns.name, round), `round ${round}: fixed`)
+      const fixed = await app.cli([...DEPLOY, 'test', '--timeout', '3m'])
+      expect(fixed.exitCode, fixed.stderr).to.equal(0)
+      await expectRunning(app, round)
+    }
+  })
+
   it('a fix deployed over a crash-looping release succeeds; twice', async () => {
     expect((await app.cli([...DEPLOY, 'test'])).exitCode).to.equal(0)
     for (let round = 1; round <= 2; round++) {
