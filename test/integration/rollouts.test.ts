@@ -206,7 +206,8 @@ describe('rollouts you can trust (real cluster, four services)', function () {
 
   it('two Deployments paused by hand while their rollout waits on unready pods fail the release at once, named as paused (it waited for the timeout); twice', async () => {
     expect((await app.cli([...DEPLOY, 'test'])).exitCode).to.equal(0)
-    const notReady = (text: string) => ['web', 'api'].reduce((t, name) => t.replace(`  ${name}:\n    image: ${name}`, `  ${name}:\n    labels: {sim.kwok.test/behavior: not-ready}\n    image: ${name}`), text)
+    const notReady = (text: string) =>
+      ['web', 'api'].reduce((t, name) => t.replace(`  ${name}:\n    image: ${name}`, `  ${name}:\n    labels: {sim.kwok.test/behavior: not-ready}\n    image: ${name}`), text)
     for (let round = 1; round <= 2; round++) {
       await app.change(() => notReady(quad(ns.name, round)), `round ${round}: web and api never ready`)
       const child = execa('node', [cliPath, ...DEPLOY, 'test', '--timeout', '5m', '--json'], {cwd: app.repo.dir, reject: false, env: {NO_COLOR: '1', CI: 'true'}})
