@@ -6,7 +6,7 @@ import {listReleases, type ReleaseRecord, runningServices} from '../release/stor
 import {plural, type Reporter} from '../ui/output.js'
 import {appSelector, connect, type KubectlFactory, openEnvironment} from '../env/connect.js'
 import {rolloutsOf, servingDeployment} from '../strategies/state.js'
-import {selectedSlot} from '../strategies/strategy.js'
+import {noSlotNote, selectedSlot} from '../strategies/strategy.js'
 import {lockStatus} from '../lock/lease.js'
 import {runningHooks} from '../hooks/hooks.js'
 
@@ -170,6 +170,8 @@ export async function status(options: EnvOptions, factory: KubectlFactory, repor
   const services = [...configured, ...elsewhere].map((name) => {
     const rollout = rollouts[name]
     const slot = rollout?.type === 'blueGreen' ? (selectedSlot(snapshot.get('Service', name)) ?? rollout.activeSlot) : undefined
+    const noSlot = rollout?.type === 'blueGreen' && rollout.activeSlot ? noSlotNote(name, snapshot.get('Service', name), rollout.activeSlot, 'status shows') : undefined
+    if (noSlot) reporter.warn(noSlot)
     const serving = serviceStatus(name, snapshot.get('Deployment', servingDeployment(name, rollout && {...rollout, activeSlot: slot})) as LiveWorkload | undefined, snapshot, clock())
     // A canary under way: its pods and revision beside the stable Deployment's (status showed only the stable one,
     // as if the service ran one revision, while the canary took its share of traffic).

@@ -326,7 +326,9 @@ export async function rollback(options: RollbackOptions, deps: DeployDeps): Prom
       objects,
       selector,
       deadline,
-      title: `Rolling back to release ${chosen.record.number}`,
+      // The watch's title, as the automatic rollback's: the line above already says "Rolling prod back to release N"
+      // (it said "Rolling back to release N" again here).
+      title: `Rolling out ${app} ${env.name}@${chosen.record.revision?.short ?? '?'} again (release ${chosen.record.number})`,
       reporter: deps.reporter,
       config: loaded.config,
       clock,

@@ -13,7 +13,8 @@ import {describeOwner, ownershipOf} from '../env/ownership.js'
 import {appSelector, connect, openEnvironment} from '../env/connect.js'
 import {watchRollout} from '../deploy/watch.js'
 import {rolloutsOf, servingDeployment, type ServiceRolloutState} from '../strategies/state.js'
-import {servedSlot} from '../strategies/strategy.js'
+import {noSlotNote, servedSlot} from '../strategies/strategy.js'
+import type {Reporter} from '../ui/output.js'
 import type {Kubectl} from '../kubectl/kubectl.js'
 import {configuredExcludes, lineFilter} from '../logs/filter.js'
 import {reportContact} from '../kubectl/outage.js'
@@ -98,9 +99,12 @@ function refuseCanaryUnderWay(service: string, environment: string, state: Omit<
  * scaled the idle slot, and the next scale-down undid it); the state's slot is the answer only when the Service
  * selects none.
  */
-async function servingTarget(kubectl: Kubectl, service: string, state: Omit<ServiceRolloutState, 'unit'> | undefined): Promise<string> {
+async function servingTarget(kubectl: Kubectl, service: string, state: Omit<ServiceRolloutState, 'unit'> | undefined, reporter: Reporter): Promise<string> {
   if (state?.type !== 'blueGreen') return servingDeployment(service, state)
-  const slot = (await servedSlot(kubectl, service)) ?? state.activeSlot
+  const served = await servedSlot(kubectl, service)
+  const slot = served.slot ?? state.activeSlot
+  const note = state.activeSlot ? noSlotNote(service, served.object, state.activeSlot, 'this scale scales') : undefined
+  if (note) reporter.warn(note)
   return servingDeployment(service, {type: 'blueGreen', activeSlot: slot})
 }
 
@@ -145,7 +149,7 @@ export async function scale(input: ScaleOptions, deps: DeployDeps): Promise<Scal
     // it was blue-green).
     const rollouts = await rolloutsOf(kubectl, app, env.services, {always: true})
     refuseCanaryUnderWay(options.service, env.name, rollouts[options.service])
-    const target = await servingTarget(kubectl, options.service, rollouts[options.service])
+    const target = await servingTarget(kubectl, options.service, rollouts[options.service], deps.reporter)
     let deployment: KubeObject & {spec?: {replicas?: number}}
     try {
       deployment = await kubectl.json<KubeObject & {spec?: {replicas?: number}}>(['get', 'deployment', target])

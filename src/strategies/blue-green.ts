@@ -122,7 +122,7 @@ export const blueGreen: Strategy = {
       // recorded as switched. The state named the old slot as serving (status, rollout status, the release's record),
       // and it was never scaled down.
       if (later.length && context.signal?.aborted) {
-        const switched = async (p: Placement) => p.unit.serviceObject !== undefined && (await servedSlot(context.kubectl, p.unit.service)) === p.slot
+        const switched = async (p: Placement) => p.unit.serviceObject !== undefined && (await servedSlot(context.kubectl, p.unit.service)).slot === p.slot
         const flags = await Promise.all(placements.map((p) => switched(p).catch(() => false)))
         await recordSwitches(placements.filter((_, i) => flags[i])).catch(() => undefined)
       }

@@ -368,7 +368,7 @@ async function scaleDownDue(kubectl: Kubectl, options: ScaleDownOptions, clock: 
       const deployment = `${name}-${current.previousSlot}`
       // Never the slot that serves: whatever the state says, the live Service decides (a rollback that re-applied
       // old manifests switched it back without the strategy).
-      const serving = await servedSlot(kubectl, name)
+      const serving = (await servedSlot(kubectl, name)).slot
       // A rollout stopped after its switch and before it recorded it (recordSlotsComingUp): the slot it brought up
       // serves, and the one that served before goes.
       const stopped = current.phase === 'progressing'

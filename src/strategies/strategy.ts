@@ -78,11 +78,25 @@ export function selectedSlot(service: KubeObject | undefined): Slot | undefined 
   return slot === 'blue' || slot === 'green' ? slot : undefined
 }
 
-/** The slot the live Service named `service` selects (undefined: no such Service, or none in its selector). */
-export async function servedSlot(kubectl: Kubectl, service: string): Promise<Slot | undefined> {
+/**
+ * The live Service named `service` (undefined: none), and the slot it selects (undefined: none in its selector).
+ * A blue-green Service whose selector lost its slot (edited by hand) selects the pods of both slots.
+ */
+export async function servedSlot(kubectl: Kubectl, service: string): Promise<{object?: KubeObject; slot?: Slot}> {
   const r = await kubectl.run(['get', 'service', service, '-o', 'json', '--ignore-not-found'])
-  if (!r.stdout.trim()) return undefined
-  return selectedSlot(JSON.parse(r.stdout) as KubeObject)
+  if (!r.stdout.trim()) return {}
+  const object = JSON.parse(r.stdout) as KubeObject
+  return {object, slot: selectedSlot(object)}
+}
+
+/**
+ * The warning for a blue-green service whose live Service selects no slot: it sends traffic to the pods of both
+ * (the old release's too), and `status` and `scale` go by the slot the rollout state names (`assumed`). Undefined
+ * when the Service selects a slot, or does not exist.
+ */
+export function noSlotNote(service: string, object: KubeObject | undefined, assumed: Slot, doing: string): string | undefined {
+  if (!object || selectedSlot(object)) return undefined
+  return `Service ${service} selects no blue-green slot (its selector has no ${SLOT_LABEL}: edited by hand?), so it sends traffic to the pods of both ${service}-blue and ${service}-green; ${doing} ${service}-${assumed}, the slot the rollout state names. The next deploy or rollback selects one slot again`
 }
 
 /** For a blue-green slot's Deployment (`web-blue`), the other slot's (`web-green`); undefined for any other object. */

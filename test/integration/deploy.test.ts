@@ -525,6 +525,10 @@ describe('skycap deploy (real cluster)', function () {
     const r = await app.json(['rollback', 'test', '--to', '1'])
     expect(r.exitCode, r.stderr).to.equal(0)
     expect(r.doc.result).to.include({result: 'succeeded', release: 3})
+    // One line says the rollback, the watch's title says what rolls out (it said "Rolling back to release 1" twice).
+    expect(r.stderr.split('\n').filter((l) => /back to release/.test(l))).to.have.length(1)
+    expect(r.stderr).to.contain(`Rolling test back to release 1 (${first.slice(0, 7)}) as release 3`)
+    expect(r.stderr).to.contain(`Rolling out itdeploy test@${first.slice(0, 7)} again (release 1)`)
     expect((await app.get(['deployment', 'web'])).metadata.annotations['skycap.dev/revision']).to.equal(first)
     // --to what already runs, as it runs: nothing applied, nothing recorded (it re-applied it as a new entry).
     const generations = async () => (await app.get(['deployments'])).items.map((d: any) => `${d.metadata.name} ${d.metadata.generation}`)

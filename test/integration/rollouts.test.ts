@@ -1005,7 +1005,7 @@ describe('rollouts you can trust (real cluster, four services)', function () {
       child.stderr?.on('data', (d) => {
         err += d
         // The watch's title: the slots were applied at full size, nothing is switched yet.
-        if (!sent && err.includes('Rolling back to release 1')) sent = child.kill('SIGTERM')
+        if (!sent && err.includes('again (release 1)')) sent = child.kill('SIGTERM')
       })
       const r = await child
       expect(sent, err).to.equal(true)
@@ -1103,6 +1103,40 @@ describe('rollouts you can trust (real cluster, four services)', function () {
       await app.change(() => blueGreen(++round), `round ${round}`)
       const next = await app.cli([...DEPLOY, 'test'])
       expect(next.exitCode, next.stderr).to.equal(0)
+    }
+  })
+
+  it('a blue-green Service whose selector lost its slot (edited by hand) is said by status and scale, which take the state’s slot; the next deploy selects one again; twice', async () => {
+    await app.change(() => blueGreenQuad(ns.name, 0), 'round 0: web and api blue-green')
+    expect((await app.cli([...DEPLOY, 'test'])).exitCode).to.equal(0)
+    for (let round = 1; round <= 2; round++) {
+      await app.change(() => blueGreenQuad(ns.name, round), `round ${round}`)
+      expect((await app.cli([...DEPLOY, 'test'])).exitCode).to.equal(0)
+      const slots: Record<string, string> = {}
+      for (const service of ['web', 'api']) {
+        slots[service] = (await app.get(['service', service])).spec.selector['skycap.dev/slot']
+        const patched = await kubectl(['patch', 'service', service, '--type=json', '-p', '[{"op":"remove","path":"/spec/selector/skycap.dev~1slot"}]'], {namespace: ns.name})
+        expect(patched.exitCode, patched.stderr).to.equal(0)
+      }
+      const status = await app.json(['status', 'test'])
+      expect(status.exitCode, status.stderr).to.equal(0)
+      for (const service of ['web', 'api']) {
+        expect(status.stderr).to.contain(
+          `Service ${service} selects no blue-green slot (its selector has no skycap.dev/slot: edited by hand?), so it sends traffic to the pods of both ${service}-blue and ${service}-green; status shows ${service}-${slots[service]}, the slot the rollout state names`,
+        )
+        const said = status.doc.result.services.find((x: any) => x.service === service)
+        expect(said.revision).to.equal((await app.get(['deployment', `${service}-${slots[service]}`])).metadata.annotations['skycap.dev/revision'])
+      }
+      const scaled = await app.cli(['scale', 'web', '3', '-e', 'test'])
+      expect(scaled.exitCode, scaled.stderr).to.equal(0)
+      expect(scaled.stderr).to.contain(`this scale scales web-${slots.web}, the slot the rollout state names`)
+      expect((await app.get(['deployment', `web-${slots.web}`])).spec.replicas).to.equal(3)
+      // The next deploy selects a slot again, and nothing is said any more.
+      await app.change(() => blueGreenQuad(ns.name, round + 10), `round ${round}: fixed by a deploy`)
+      const next = await app.cli([...DEPLOY, 'test'])
+      expect(next.exitCode, next.stderr).to.equal(0)
+      for (const service of ['web', 'api']) expect((await app.get(['service', service])).spec.selector['skycap.dev/slot']).to.be.oneOf(['blue', 'green'])
+      expect((await app.cli(['status', 'test'])).stderr).to.not.contain('selects no blue-green slot')
     }
   })
 
