@@ -118,6 +118,10 @@ describe("skycap init: web's build: block", () => {
       await repo.commit('init')
       const release = await prepareRelease({target: 'staging', configPath: join(dir, 'skycap.yaml')})
       expect(release.objects.map((o) => `${o.object.kind}/${o.object.metadata.name}`)).to.include('Ingress/2024')
+      // staging's config file replaces web's whole (its example set one key, and staging lost the others).
+      const config = release.objects.find((o) => o.object.kind === 'ConfigMap' && o.object.metadata.name.startsWith('web-config'))?.object as {data?: Record<string, string>}
+      expect(config.data?.['app.properties']).to.match(/^greeting=hello$/m)
+      expect(config.data?.['app.properties']).to.match(/^cache\.ttl=5$/m)
     } finally {
       repo.remove()
     }
