@@ -1,9 +1,22 @@
 import {UserError} from '../errors.js'
 import {openVcs, type VcsChoice} from '../vcs/vcs.js'
-import type {KubeObject} from '../render/objects.js'
+import {type KubeObject, LABELS} from '../render/objects.js'
 import type {Kubectl} from '../kubectl/kubectl.js'
 import {acquireLock, afterLockRelease, keepLockAlive, LEASE_SECONDS, LOCK_RELEASED, releaseOwnLock} from '../lock/lease.js'
-import {contentOf, isGood, lastGood, listReleases, nextReleaseNumber, ranKey, RECORD_MEANWHILE, renumberedNote, saveRelease, type StoredRelease} from '../release/store.js'
+import {
+  contentOf,
+  isGood,
+  lastGood,
+  listReleases,
+  nextReleaseNumber,
+  ranKey,
+  RECORD_MEANWHILE,
+  type ReleaseRecord,
+  renumberedNote,
+  saveRelease,
+  stoppedBeforeRollout,
+  type StoredRelease,
+} from '../release/store.js'
 import {parseDuration} from '../duration.js'
 import {rolloutReport} from './rollout.js'
 import {reportContact} from '../kubectl/outage.js'
@@ -219,7 +232,7 @@ export async function rollback(options: RollbackOptions, deps: DeployDeps): Prom
     timeoutText !== undefined ? `${timeoutFrom} ${timeoutText}` : `the default timeout of ${DEFAULT_TIMEOUT_MS / 60_000}m`,
     'rollback',
   )
-  const planned = capacity(manifests, live, options.resetReplicas ?? false)
+  const planned = capacity(manifests, live, options.resetReplicas ?? false, undoneOf(releases, chosen.record))
   // Another app or environment in the namespace may have taken one of the release's names since it was deployed:
   // refused as a deploy refuses it, before any change.
   const claims = await claimedElsewhere(kubectl, planned.objects, app, env.name, () => ({release: chosen.record.number}))
@@ -256,6 +269,8 @@ export async function rollback(options: RollbackOptions, deps: DeployDeps): Prom
     report.pruned = pruned
     deps.reporter.info(`Dry run: would roll ${env.name} back to release ${chosen.record.number} (${chosen.record.revision?.short ?? '?'}) as a new release`)
     if (Object.keys(planned.kept).length) deps.reporter.info(dryRunLine(keptCountsNote(planned.kept, manifests, chosen.record.number)))
+    const undone = undoneOf(releases, chosen.record)
+    if (Object.keys(planned.restored).length && undone) deps.reporter.info(dryRunLine(restoredCountsNote(planned.restored, planned.objects, undone.runs.number)))
     deps.reporter.info(dryRunLine(changed.length ? `would create or change ${changed.join(', ')}` : `${noChangesLine(revisionOnly)}; the rollback would re-apply the objects`))
     if (pruned.length) deps.reporter.info(dryRunLine(pruningNote(pruned, `release ${chosen.record.number} did not have`).replace(/^Pruning/, 'would prune')))
     deps.reporter.info(`Dry run: ${plural(planned.objects.length, 'object')} validated by the API server; nothing was changed`)
@@ -297,7 +312,8 @@ export async function rollback(options: RollbackOptions, deps: DeployDeps): Prom
         },
       )
     }
-    const {objects, kept} = capacity(manifests, lockedLive, options.resetReplicas ?? false)
+    const undone = undoneOf(lockedReleases, chosen.record)
+    const {objects, kept, restored} = capacity(manifests, lockedLive, options.resetReplicas ?? false, undone)
     const runs = lockedReleases.find((r) => r.record.action !== 'scale')
     const placed = options.to !== undefined && runs ? await alreadyLive(kubectl, chosen, runs, lockedReleases, objects, selector) : undefined
     if (placed && runs) {
@@ -321,6 +337,7 @@ export async function rollback(options: RollbackOptions, deps: DeployDeps): Prom
     const notUndone = hooksNotUndone(lockedReleases.filter((r) => r.record.number > chosen.record.number).map((r) => r.record))
     if (notUndone) deps.reporter.warn(notUndone)
     if (Object.keys(kept).length) deps.reporter.info(keptCountsNote(kept, manifests, chosen.record.number))
+    if (Object.keys(restored).length && undone) deps.reporter.info(restoredCountsNote(restored, objects, undone.runs.number))
     const rollout = await rollOutRelease({
       kubectl,
       objects,
@@ -466,12 +483,44 @@ function notUsedByRollback(environment: string, options: RollbackOptions): Array
 }
 
 /**
- * The replica rule of a rollback: a Deployment that runs keeps its live count (a rollback during an incident must
- * not shrink capacity), unless `reset`. `kept` lists the counts that differ from the release's.
+ * What a rollback undoes, for its replica rule: the release that runs (the newest deploy or rollback that reached its
+ * rollout, whatever its result: a failed `--no-rollback` deploy applied its counts), the release returned to, and the
+ * services scaled since the one that runs.
  */
-export function capacity(objects: KubeObject[], live: Map<string, number>, reset: boolean): {objects: KubeObject[]; kept: Record<string, number>} {
-  if (reset) return {objects, kept: {}}
+export interface Undone {
+  runs: ReleaseRecord
+  target: ReleaseRecord
+  scaledSince: Set<string>
+  /** The count `skycap scale` left per service between the release returned to and the one that runs: what ran then. */
+  scaledBetween: Map<string, number>
+}
+
+/** `Undone` from the history (newest first) and the release returned to. */
+export function undoneOf(releases: StoredRelease[], target: ReleaseRecord): Undone | undefined {
+  // One a predeploy hook stopped applied nothing: the counts are the release's before it.
+  const at = releases.findIndex((r) => r.record.action !== 'scale' && !stoppedBeforeRollout(r))
+  const runs = releases[at]?.record
+  if (!runs) return undefined
+  const scaledSince = new Set(releases.slice(0, at).flatMap((r) => (r.record.scale ? [r.record.scale.service] : [])))
+  const scaledBetween = new Map<string, number>()
+  for (const r of releases.slice(at + 1)) {
+    if (r.record.number <= target.number) break
+    if (r.record.scale && !scaledBetween.has(r.record.scale.service)) scaledBetween.set(r.record.scale.service, r.record.scale.to)
+  }
+  return {runs, target, scaledSince, scaledBetween}
+}
+
+/**
+ * The replica rule of a rollback: a Deployment that runs keeps its live count (a rollback during an incident must
+ * not shrink capacity), unless `reset`. Not a count the release that runs set from its skycap.yaml (`undone`): a
+ * deploy whose `replicas: 1` replaced a scaled 3, then failed, is undone with its count (the rollback kept 1, and the
+ * incident ran on a third of the pods), unless `skycap scale` changed that service since. `kept` lists the counts
+ * kept that differ from the release's; `restored` those taken back from the release that runs.
+ */
+export function capacity(objects: KubeObject[], live: Map<string, number>, reset: boolean, undone?: Undone): {objects: KubeObject[]; kept: Record<string, number>; restored: Record<string, number>} {
+  if (reset) return {objects, kept: {}, restored: {}}
   const kept: Record<string, number> = {}
+  const restored: Record<string, number> = {}
   const counts = new Map(live)
   for (const o of objects) {
     let n = live.get(o.metadata.name)
@@ -481,7 +530,26 @@ export function capacity(objects: KubeObject[], live: Map<string, number>, reset
       const serving = live.get(other)
       if (serving) counts.set(o.metadata.name, (n = serving))
     }
-    if (o.kind === 'Deployment' && n !== undefined && n !== ((o.spec as {replicas?: number} | undefined)?.replicas ?? 1)) kept[o.metadata.name] = n
+    const recorded = (o.spec as {replicas?: number} | undefined)?.replicas ?? 1
+    if (o.kind !== 'Deployment' || n === undefined || n === recorded) continue
+    const service = o.metadata.labels?.[LABELS.name]
+    const set = service === undefined ? undefined : undone?.runs.configuredReplicas[service]
+    if (service !== undefined && set === n && set !== undone?.target.configuredReplicas[service] && !undone?.scaledSince.has(service)) {
+      // What ran before it: the release's count, or a scale of the service after the release.
+      const before = undone?.scaledBetween.get(service) ?? recorded
+      counts.set(o.metadata.name, before)
+      restored[o.metadata.name] = n
+    } else kept[o.metadata.name] = n
   }
-  return {objects: withReplicas(objects, counts), kept}
+  return {objects: withReplicas(objects, counts), kept, restored}
+}
+
+/** The line for the counts `capacity` took back: `Restoring web 3 (release 5 set 1 from its skycap.yaml)`. */
+export function restoredCountsNote(restored: Record<string, number>, objects: KubeObject[], runs: number): string {
+  // `objects`: as capacity placed them.
+  const counts = Object.entries(restored).map(([name, from]) => {
+    const to = (objects.find((o) => o.kind === 'Deployment' && o.metadata.name === name)?.spec as {replicas?: number} | undefined)?.replicas ?? 1
+    return `${name} ${from} → ${to}`
+  })
+  return `Restoring the replica counts release ${runs} set from its skycap.yaml: ${counts.join(', ')}`
 }

@@ -359,6 +359,43 @@ describe('rollouts you can trust (real cluster, four services)', function () {
     expect((await app.get(['deployment', 'web'])).spec.replicas).to.equal(2)
   })
 
+  it('a rollback undoes the count a failed --no-rollback deploy set from its skycap.yaml (it kept the lowered count), and keeps the other services’ scales; twice', async () => {
+    expect((await app.cli([...DEPLOY, 'test'])).exitCode).to.equal(0)
+    for (const [round, scaled] of [
+      [1, 4],
+      [2, 5],
+    ] as const) {
+      expect((await app.cli(['scale', 'web', String(scaled), '-e', 'test'])).exitCode).to.equal(0)
+      expect((await app.cli(['scale', 'worker', '3', '-e', 'test'])).exitCode).to.equal(0)
+      // skycap.yaml now says web: 1, and api crash-loops: the deploy fails and, with --no-rollback, leaves web at 1.
+      await app.change(() => quad(ns.name, round, 'api', '', {web: 1}), `round ${round}: web 1, api crashes`)
+      const failed = await app.cli([...DEPLOY, 'test', '--no-rollback', '--timeout', '3m'])
+      expect(failed.exitCode, failed.stderr).to.equal(1)
+      expect(failed.stderr).to.contain(`Changing the running replica counts: web ${scaled} → 1`)
+      await waitFor('web at 1, observed', async () => {
+        const d = await app.get(['deployment', 'web'])
+        return d.spec.replicas === 1 && d.status.observedGeneration === d.metadata.generation
+      })
+      const r = await app.cli(['rollback', 'test'])
+      expect(r.exitCode, r.stderr).to.equal(0)
+      expect(r.stderr).to.contain(`Restoring the replica counts release `)
+      expect(r.stderr).to.match(new RegExp(`Restoring the replica counts release \\d+ set from its skycap.yaml: web 1 → ${scaled}`))
+      expect(r.stderr).to.contain('Keeping the live replica counts: worker 3')
+      await waitFor(`web back at ${scaled} and worker at 3, ready`, async () => {
+        const [web, worker] = [await app.get(['deployment', 'web']), await app.get(['deployment', 'worker'])]
+        return (
+          [web, worker].every((d) => d.status.observedGeneration === d.metadata.generation && d.status.readyReplicas === d.spec.replicas) && web.spec.replicas === scaled && worker.spec.replicas === 3
+        )
+      })
+      const history = (await app.json(['history', 'test'])).doc.result.releases
+      expect(history[0]).to.include({action: 'rollback', trigger: 'manual', result: 'succeeded'})
+      expect(history[0].keptReplicas).to.deep.equal({worker: 3})
+      // Back to skycap.yaml's counts for the next round.
+      await app.change(() => quad(ns.name, round + 10), `round ${round}: fixed`)
+      expect((await app.cli([...DEPLOY, 'test', '--reset-replicas'])).exitCode).to.equal(0)
+    }
+  })
+
   it('eleven scales do not push a deploy out of reach of rollback --to (history.keep counts deploys and rollbacks)', async () => {
     await app.change(() => quad(ns.name, 0, undefined, 'history: {keep: 2}'), 'keep 2')
     expect((await app.cli([...DEPLOY, 'test'])).exitCode).to.equal(0)

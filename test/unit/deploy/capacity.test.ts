@@ -1,7 +1,8 @@
 import {expect} from 'chai'
 
 import {withReplicas} from '../../../src/deploy/deploy.js'
-import {capacity} from '../../../src/deploy/rollback.js'
+import {capacity, restoredCountsNote, undoneOf} from '../../../src/deploy/rollback.js'
+import type {ReleaseRecord, StoredRelease} from '../../../src/release/store.js'
 import type {KubeObject} from '../../../src/render/objects.js'
 
 const deployment = (name: string, replicas: number, labels: Record<string, string> = {}): KubeObject => ({apiVersion: 'apps/v1', kind: 'Deployment', metadata: {name, labels}, spec: {replicas}})
@@ -38,6 +39,58 @@ describe('rollback: the live replica counts kept', () => {
     expect(replicas(objects)).to.deep.equal({'web-blue': 3})
     // Nothing serving on the other slot either: the live zero is what there is.
     expect(capacity([blue], new Map([['web-blue', 0]]), false).kept).to.deep.equal({'web-blue': 0})
+  })
+})
+
+describe('rollback: a count the release that runs set from its skycap.yaml is undone with it', () => {
+  const record = (number: number, action: ReleaseRecord['action'], result: ReleaseRecord['result'], configured: Record<string, number>, extra: Partial<ReleaseRecord> = {}) =>
+    ({record: {number, action, result, configuredReplicas: configured, ...extra} as ReleaseRecord}) as StoredRelease
+  const web = (n: number) => deployment('web', n, {'app.kubernetes.io/name': 'web'})
+  const worker = (n: number) => deployment('worker', n, {'app.kubernetes.io/name': 'worker'})
+
+  it('a failed --no-rollback deploy whose replicas: 1 replaced web’s 3: the rollback restores 3 (it kept 1), and says so', () => {
+    // Release 1 ran web at 3 (skycap.yaml said 3); release 2 said 1, applied it, and failed without a rollback.
+    const history = [record(2, 'deploy', 'failed', {web: 1, worker: 1}), record(1, 'deploy', 'succeeded', {web: 3, worker: 1})]
+    const undone = undoneOf(history, history[1]!.record)
+    const {objects, kept, restored} = capacity(
+      [web(3), worker(1)],
+      new Map([
+        ['web', 1],
+        ['worker', 2],
+      ]),
+      false,
+      undone,
+    )
+    expect(replicas(objects)).to.deep.equal({web: 3, worker: 2})
+    expect(restored).to.deep.equal({web: 1})
+    // worker's 2 was not the failed release's (it said 1): a scale, kept.
+    expect(kept).to.deep.equal({worker: 2})
+    expect(restoredCountsNote(restored, objects, 2)).to.equal('Restoring the replica counts release 2 set from its skycap.yaml: web 1 → 3')
+  })
+
+  it('a scale between the release returned to and the failed one is what ran before it; a scale since the failed one, or no change of skycap.yaml, is kept', () => {
+    const scale = (number: number, service: string, from: number, to: number) => record(number, 'scale', 'succeeded', {}, {scale: {service, from, to}})
+    // 1 said web 2, then `skycap scale web 4` (2), then 3 said web 1 and failed.
+    let history = [record(3, 'deploy', 'failed', {web: 1}), scale(2, 'web', 2, 4), record(1, 'deploy', 'succeeded', {web: 2})]
+    let result = capacity([web(2)], new Map([['web', 1]]), false, undoneOf(history, history[2]!.record))
+    expect(replicas(result.objects)).to.deep.equal({web: 4})
+    expect(result.restored).to.deep.equal({web: 1})
+    // `skycap scale web 1` after the failed deploy: the operator's count, kept.
+    history = [scale(4, 'web', 1, 1), ...history]
+    result = capacity([web(2)], new Map([['web', 1]]), false, undoneOf(history, history[3]!.record))
+    expect([replicas(result.objects), result.kept, result.restored]).to.deep.equal([{web: 1}, {web: 1}, {}])
+    // The failed release said what the one returned to said: its count is no change of skycap.yaml; the live one is kept.
+    history = [record(2, 'deploy', 'failed', {web: 1}), record(1, 'deploy', 'succeeded', {web: 1})]
+    result = capacity([web(1)], new Map([['web', 3]]), false, undoneOf(history, history[1]!.record))
+    expect([result.kept, result.restored]).to.deep.equal([{web: 3}, {}])
+    // A deploy a predeploy hook stopped applied nothing: the release before it is the one that runs.
+    history = [
+      record(3, 'deploy', 'failed', {web: 1}, {hooks: [{phase: 'predeploy', result: 'failed'}]} as Partial<ReleaseRecord>),
+      record(2, 'deploy', 'succeeded', {web: 1}),
+      record(1, 'deploy', 'succeeded', {web: 1}),
+    ]
+    result = capacity([web(1)], new Map([['web', 1]]), false, undoneOf(history, history[2]!.record))
+    expect([result.kept, result.restored]).to.deep.equal([{}, {}])
   })
 })
 
