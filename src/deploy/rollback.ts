@@ -107,8 +107,18 @@ export async function chooseRelease(releases: StoredRelease[], to: string | unde
   const usable = candidates.filter(isGood)
   // Ones that run other manifests than what runs now: returning to those changes something.
   const suggested = (): string => {
-    const runs = current && isGood(current) ? contentOf(current, releases) : undefined
-    const good = releases.filter((g) => isGood(g) && (runs === undefined || contentOf(g, releases) !== runs)).slice(0, 3)
+    // One per revision and images (what ran, as history shows it): `--to 26 or --to 25` of one commit deployed twice
+    // offered the same thing twice.
+    const [contents, ran] = [new Set<number>(), new Set<string>()]
+    const fresh = (g: StoredRelease): boolean => {
+      const [content, key] = [contentOf(g, releases), ranKey(g.record)]
+      if (contents.has(content) || ran.has(key)) return false
+      contents.add(content)
+      ran.add(key)
+      return true
+    }
+    if (current && isGood(current)) fresh(current)
+    const good = releases.filter((g) => isGood(g) && fresh(g)).slice(0, 3)
     return good.length
       ? `Roll back to a deploy or rollback that succeeded, e.g. ${good.map((g) => `--to ${g.record.number}`).join(' or ')}; \`skycap history ${env}\` lists them.`
       : `\`skycap history ${env}\` lists the releases.`
@@ -455,7 +465,13 @@ export async function rollback(options: RollbackOptions, deps: DeployDeps): Prom
  * them back. One `kubectl diff` (and a listing), only when the manifests are the same.
  */
 async function alreadyLive(kubectl: Kubectl, chosen: StoredRelease, running: StoredRelease, releases: StoredRelease[], objects: KubeObject[], selector: string): Promise<KubeObject[] | undefined> {
-  if (!isGood(running) || contentOf(chosen, releases) !== contentOf(running, releases)) return undefined
+  if (!isGood(running)) return undefined
+  // The same release, or another that ran the same manifests (a CI job run again for one commit: `--to 3` recorded a
+  // rollback that changed nothing, while `--to 4`, what ran, said so).
+  if (contentOf(chosen, releases) !== contentOf(running, releases)) {
+    const [theirs, ours] = await Promise.all([runs(chosen), runs(running)])
+    if (theirs === undefined || theirs !== ours) return undefined
+  }
   const placed = await placedRelease(kubectl, objects, undefined, selector)
   const {changed} = await diffObjects(kubectl, placed.objects, {selector, keep: placed.keep})
   return changed.length === 0 ? placed.objects : undefined
@@ -463,7 +479,9 @@ async function alreadyLive(kubectl: Kubectl, chosen: StoredRelease, running: Sto
 
 /** `Release 1 of prod is what runs (release 3 returned to it)`: said of a rollback --to what already runs. */
 function alreadyRunsLine(chosen: StoredRelease, runs: StoredRelease, environment: string): string {
-  const by = runs.record.number === chosen.record.number ? '' : ` (release ${runs.record.number} ${runs.record.action === 'rollback' ? 'returned to it' : 'deployed the same'})`
+  const to = runs.record.rolledBackTo
+  const returned = to === chosen.record.number ? 'returned to it' : `returned to release ${to}, which ran the same`
+  const by = runs.record.number === chosen.record.number ? '' : ` (release ${runs.record.number} ${runs.record.action === 'rollback' ? returned : 'deployed the same'})`
   return `Release ${chosen.record.number} of ${environment} is what runs${by}`
 }
 

@@ -514,6 +514,19 @@ describe('skycap deploy (real cluster)', function () {
     const web = await app.get(['deployment', 'web'])
     expect(web.metadata.annotations['skycap.dev/revision']).to.equal(first)
     expect((await app.get(['configmap', web.spec.template.spec.volumes[0].configMap.name])).data['app.properties']).to.not.contain('greeting=two')
+    // Releases 2 and 3 ran the same manifests; after a rollback --to 3, a --to 2 returns to what runs: nothing is
+    // changed or recorded (it recorded a rollback that changed nothing, while --to 3 said it ran), and its dry run says so.
+    expect((await app.cli(['rollback', 'test', '--to', '3'])).exitCode).to.equal(0)
+    const generations = async () => (await app.get(['deployments'])).items.map((d: any) => `${d.metadata.name} ${d.metadata.generation}`)
+    const before = await generations()
+    for (const extra of [['--dry-run'], []]) {
+      const same = await app.json(['rollback', 'test', '--to', '2', ...extra])
+      expect(same.exitCode, same.stderr).to.equal(0)
+      expect(same.doc.result.result, same.stderr).to.equal('unchanged')
+      expect(same.stderr).to.contain('Release 2 of test is what runs (release 5 returned to release 3, which ran the same)')
+    }
+    expect(await generations()).to.deep.equal(before)
+    expect((await app.json(['history', 'test'])).doc.result.releases[0].number).to.equal(5)
   })
 
   it('rollback --to a chosen release, by number and by revision', async () => {

@@ -1303,6 +1303,13 @@ describe('rollback: which release "the one before" is', () => {
     expect((await rejection(chooseRelease(releases, head3, 'prod', '.~3', {short: head3.slice(0, 12)}))).message).to.contain('no successful release of prod matches ".~3" (abcdef012345)')
   })
 
+  it('the releases a refusal suggests are one per revision and images: a commit deployed twice is offered once', async () => {
+    // 3 and 2 deployed one commit (a CI job run again); 4 failed.
+    const twice = (number: number) => ({...stored(number, 'deploy', 'succeeded'), record: {...stored(number, 'deploy', 'succeeded').record, revision: {sha: 'c'.repeat(40), short: '', subject: ''}}})
+    const releases = [stored(5, 'deploy', 'succeeded'), stored(4, 'deploy', 'failed'), twice(3), twice(2), stored(1, 'deploy', 'succeeded')]
+    expect((await rejection(chooseRelease(releases, '4', 'prod'))).hint).to.equal('Roll back to a deploy or rollback that succeeded, e.g. --to 3 or --to 1; `skycap history prod` lists them.')
+  })
+
   it('--to a name the checkout could not resolve says why (hg missing), with what to do', async () => {
     const releases = [stored(2, 'deploy', 'succeeded'), stored(1, 'deploy', 'succeeded')]
     const failure = new UserError('hg (Mercurial) is not installed, and /app is a Mercurial repository', {hint: 'Install Mercurial (apt-get install mercurial).'})
