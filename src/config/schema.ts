@@ -528,6 +528,8 @@ export const skycapSchema = {
   description: 'How skycap deploys an application to Kubernetes.',
   type: 'object',
   additionalProperties: false,
+  // Extension keys, as in docker compose: a place for anchors (`x-defaults: &defaults {…}`), read by nothing else.
+  patternProperties: {'^x-': {description: 'An extension key, as in docker compose: skycap ignores it; a place for anchors (x-defaults: &defaults {...}).'}},
   required: ['app', 'services', 'environments'],
   properties: {
     $schema: {type: 'string'},

@@ -75,10 +75,12 @@ function toProblems(errors: ErrorObject[]): SchemaProblem[] {
         // A key the schema names only to refuse it with a reason (`not: {}`: notify.slack.webhook) is not allowed.
         const properties = (e.parentSchema as {properties?: Record<string, {not?: unknown}>}).properties ?? {}
         const allowed = Object.keys(properties).filter((k) => k !== '$schema' && properties[k]?.not === undefined)
+        // The top level also takes extension keys (`x-defaults`, for anchors).
+        const extensions = Object.keys((e.parentSchema as {patternProperties?: Record<string, unknown>}).patternProperties ?? {}).includes('^x-') ? ', and x-… keys (ignored, for anchors)' : ''
         problem = {
           path,
           key,
-          message: allowed.length ? `unknown key "${key}" in ${where}${closestKey(key, allowed)}; allowed keys: ${allowed.join(', ')}` : `unknown key "${key}" in ${where}`,
+          message: allowed.length ? `unknown key "${key}" in ${where}${closestKey(key, allowed)}; allowed keys: ${allowed.join(', ')}${extensions}` : `unknown key "${key}" in ${where}`,
         }
         break
       }

@@ -128,6 +128,17 @@ describe('config loading', () => {
     expect(e.errors.map((x) => x.message.replace(/^.*?: /, ''))).to.have.length(2)
   })
 
+  it('a top-level x- key holds anchors, as in docker compose (it was an unknown key); elsewhere, or without the dash, it is unknown', async () => {
+    const text = `app: shop\nx-defaults: &defaults\n  healthcheck: {path: /healthz}\n  resources: {requests: {cpu: 100m}}\nservices:\n  web: {<<: *defaults, image: web, port: 8080}\n  api: {<<: *defaults, image: api, port: 9090}\nenvironments:\n  staging: {namespace: shop-staging}\n`
+    const loaded = await parseConfig(text, '/tmp/x/skycap.yaml')
+    expect(loaded.config.services.api).to.deep.include({image: 'api', healthcheck: {path: '/healthz'}})
+    expect(loaded.warnings).to.deep.equal([])
+    const e = await errorsOf(text.replace('x-defaults', 'xdefaults'))
+    expect(e.errors[0]?.message).to.match(/unknown key "xdefaults" in the top level; allowed keys: app, .*, environments, and x-… keys \(ignored, for anchors\)$/)
+    const inService = await errorsOf(text.replace('image: api,', 'image: api, x-note: 1,'))
+    expect(inService.errors[0]?.message).to.match(/unknown key "x-note" in services\.api; allowed keys: (?!.*x-…)/)
+  })
+
   it("a second YAML document (a --- line) is named as such, not as the yaml library's advice to call parseAllDocuments", async () => {
     const e = await errorsOf(`${VALID}---\napp: other\n`)
     expect(e.message).to.equal('/tmp/x/skycap.yaml:11:1: invalid YAML: a second document starts here; skycap.yaml is one document (remove the --- line and what follows, or merge them)')
