@@ -171,14 +171,25 @@ export async function parseConfig(text: string, file: string, show: (path: strin
   for (const w of doc.warnings)
     if (w.code === 'TAG_RESOLVE_FAILED') doc.errors.push(new YAMLParseError(w.pos, w.code, `${firstLine(w.message)}: skycap.yaml has no custom tags; write the value itself`))
   if (doc.errors.length > 0) {
+    // The parser's first error, not the ones that follow from it: one tab gave eleven lines. Keys written twice and
+    // unknown tags are each an error of its own, found after the parse.
+    const own = new Set(['DUPLICATE_KEY', 'TAG_RESOLVE_FAILED'])
+    const parsed = doc.errors.filter((e) => !own.has(e.code)).sort((a, b) => errorOffset(text, a) - errorOffset(text, b))
+    const shownErrors = parsed.length ? parsed.slice(0, 1) : doc.errors
+    const more = parsed.length - 1
     throw new ConfigErrors(
-      doc.errors.map((e) => {
+      shownErrors.map((e) => {
         const pos = lineCounter.linePos(errorOffset(text, e))
         // The yaml library's own words for a second document advise its API (parseAllDocuments).
-        const what = e.code === 'MULTIPLE_DOCS' ? 'a second document starts here; skycap.yaml is one document (remove the --- line and what follows, or merge them)' : firstLine(e.message)
+        const what =
+          e.code === 'MULTIPLE_DOCS'
+            ? 'a second document starts here; skycap.yaml is one document (remove the --- line and what follows, or merge them)'
+            : e.code === 'TAB_AS_INDENT'
+              ? 'a tab indents this line; YAML indents with spaces only'
+              : firstLine(e.message)
         return new ConfigError(`invalid YAML: ${what}`, {file: shown, line: pos.line, column: pos.col})
       }),
-      `Fix the YAML syntax in ${shown}.`,
+      `Fix the YAML syntax in ${shown}${more > 0 ? ` (the parser found ${more} more ${more === 1 ? 'error' : 'errors'} after this one, which may follow from it)` : ''}.`,
     )
   }
 

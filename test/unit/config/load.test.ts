@@ -139,6 +139,16 @@ describe('config loading', () => {
     expect(inService.errors[0]?.message).to.match(/unknown key "x-note" in services\.api; allowed keys: (?!.*x-…)/)
   })
 
+  it('one tab is one error, named as a tab, with how many the parser found after it (it gave eleven lines)', async () => {
+    const e = await errorsOf(VALID.replace('    port: 8080\n', '\tport: 8080\n'))
+    expect(e.errors.map((x) => x.message)).to.deep.equal(['/tmp/x/skycap.yaml:5:1: invalid YAML: a tab indents this line; YAML indents with spaces only'])
+    expect(e.hint).to.match(/^Fix the YAML syntax in \/tmp\/x\/skycap\.yaml \(the parser found \d+ more errors? after this one, which may follow from it\)\.$/)
+    // Keys written twice are each an error of their own.
+    const twice = await errorsOf(VALID.replace('    port: 8080\n', '    port: 8080\n    port: 8081\n    image: x\n'))
+    expect(twice.errors).to.have.length(2)
+    expect(twice.hint).to.equal('Fix the YAML syntax in /tmp/x/skycap.yaml.')
+  })
+
   it("a second YAML document (a --- line) is named as such, not as the yaml library's advice to call parseAllDocuments", async () => {
     const e = await errorsOf(`${VALID}---\napp: other\n`)
     expect(e.message).to.equal('/tmp/x/skycap.yaml:11:1: invalid YAML: a second document starts here; skycap.yaml is one document (remove the --- line and what follows, or merge them)')
