@@ -1,4 +1,5 @@
 import {UserError} from '../errors.js'
+import {deployFirst} from '../config/environment.js'
 import {openVcs, type VcsChoice} from '../vcs/vcs.js'
 import {type KubeObject, LABELS} from '../render/objects.js'
 import type {Kubectl} from '../kubectl/kubectl.js'
@@ -99,6 +100,8 @@ export async function chooseRelease(releases: StoredRelease[], to: string | unde
         }
       }
     }
+    // Never deployed: `history` would say only that nothing is recorded.
+    if (!current) throw new UserError(`${env} has no releases yet: there is nothing to roll back`, {hint: `Deploy it first: \`${deployFirst(env)}\`.`})
     if (!previous) throw new UserError(`${env} has no earlier successful release to roll back to`, {hint: `\`skycap history ${env}\` lists the releases.`})
     return previous
   }

@@ -1235,6 +1235,10 @@ describe('rollback: which release "the one before" is', () => {
     expect((await chooseRelease(releases, undefined, 'prod')).record.number).to.equal(2)
     // Nothing else before: refused, as with a single release.
     expect((await rejection(chooseRelease(releases.slice(0, 3), undefined, 'prod'))).message).to.contain('prod has no earlier successful release to roll back to')
+    // Never deployed: said so, with the command that deploys it (the hint named `history`, which says only that nothing is recorded).
+    const never = await rejection(chooseRelease([], undefined, 'qa'))
+    expect([never.message, never.hint]).to.deep.equal(['qa has no releases yet: there is nothing to roll back', 'Deploy it first: `skycap deploy qa`.'])
+    expect((await rejection(chooseRelease([], undefined, 'local'))).hint).to.equal('Deploy it first: `skycap up`.')
     // A current release without its manifests cannot be compared: the one before is taken, as before.
     const unknown = [{...stored(5, 'deploy', 'succeeded', undefined, 'web:3'), hasManifests: false}, stored(4, 'deploy', 'succeeded', undefined, 'web:3')] as StoredRelease[]
     expect((await chooseRelease(unknown, undefined, 'prod')).record.number).to.equal(4)
