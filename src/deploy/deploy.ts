@@ -121,7 +121,8 @@ export interface DeployReport {
   context: string
   namespace: string
   release: number | null
-  revision: {sha: string; short: string; subject: string}
+  /** The commit: its id, subject and author (the person who wrote it; `user` is who deployed it). */
+  revision: {sha: string; short: string; subject: string; author?: string}
   images: Record<string, string>
   /** unchanged: a rollback to what already runs, as it runs (nothing applied or recorded). */
   result: 'succeeded' | 'failed' | 'timed-out' | 'interrupted' | 'planned' | 'unchanged'
@@ -261,7 +262,13 @@ export async function deploy(options: DeployOptions, deps: DeployDeps): Promise<
   await planHooks(env, objects, options.skipHooks ?? false)
 
   const report = {
-    ...plannedReport(prepared.app, env, target, {sha: prepared.revision.sha, short: prepared.revision.short, subject: prepared.revision.subject}, prepared.images),
+    ...plannedReport(
+      prepared.app,
+      env,
+      target,
+      {sha: prepared.revision.sha, short: prepared.revision.short, subject: prepared.revision.subject, ...(prepared.revision.author ? {author: prepared.revision.author} : {})},
+      prepared.images,
+    ),
     ...checks,
     ...(built ? {build: built} : {}),
   }

@@ -26,7 +26,7 @@ export interface ReleaseRecord {
   action: 'deploy' | 'rollback' | 'scale'
   /** interrupted: stopped (SIGINT/SIGTERM) after apply began; what was applied stays as it was. */
   result: 'succeeded' | 'failed' | 'interrupted'
-  revision: {sha: string; short: string; subject: string} | null
+  revision: {sha: string; short: string; subject: string; author?: string} | null
   images: Record<string, string>
   /** replicas per service as skycap.yaml said at this release (a deploy keeps scaled counts while these are unchanged). */
   configuredReplicas: Record<string, number>

@@ -52,7 +52,9 @@ export function historyNote(r: ReleaseRecord): string {
   }
   if (r.result !== 'succeeded' && r.message) parts.push(r.message)
   if (r.rollbackRelease !== undefined) parts.push(`rollback: release ${r.rollbackRelease}`)
-  if (parts.length === 0) parts.push(r.revision?.subject ?? '')
+  // The commit's author by name (`Ana <ana@x>`: the address is in --json): USER is who deployed it.
+  const author = r.revision?.author?.replace(/\s*<[^>]*>$/, '')
+  if (parts.length === 0) parts.push(`${r.revision?.subject ?? ''}${author ? ` (${author})` : ''}`)
   if (r.hooks?.length) parts.push(`hooks: ${r.hooks.map((h) => `${h.name} ${h.result} ${Math.round(h.durationMs / 1000)}s`).join(', ')}`)
   if (r.skipHooks) parts.push('hooks skipped')
   if (r.ignoreChecks) parts.push('checks ignored')

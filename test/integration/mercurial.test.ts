@@ -19,7 +19,7 @@ describe('a Mercurial repository (real hg, real control plane)', function () {
     const first = await app.repo.node('.')
     const r1 = await app.json([...DEPLOY, 'test'])
     expect(r1.exitCode, r1.stderr).to.equal(0)
-    expect(r1.doc.result).to.deep.include({release: 1, result: 'succeeded', revision: {sha: first, short: first.slice(0, 12), subject: 'initial'}})
+    expect(r1.doc.result).to.deep.include({release: 1, result: 'succeeded', revision: {sha: first, short: first.slice(0, 12), subject: 'initial', author: 'Skycap Test <test@skycap.dev>'}})
     expect((await app.get(['deployment', 'web'])).spec.template.spec.containers[0].image).to.equal(`example.invalid/ithg/web:${first}`)
 
     // Image tags from Mercurial's 12-digit short id, and a change that shows which release runs.
@@ -29,7 +29,7 @@ describe('a Mercurial repository (real hg, real control plane)', function () {
     )
     const r2 = await app.json([...DEPLOY, 'test'])
     expect(r2.exitCode, r2.stderr).to.equal(0)
-    expect(r2.doc.result).to.deep.include({release: 2, revision: {sha: second, short: second.slice(0, 12), subject: 'tag from the short id'}})
+    expect(r2.doc.result).to.deep.include({release: 2, revision: {sha: second, short: second.slice(0, 12), subject: 'tag from the short id', author: 'Skycap Test <test@skycap.dev>'}})
     const web = await app.get(['deployment', 'web'])
     expect(web.spec.template.spec.containers[0].image).to.equal(`example.invalid/ithg/web:hg-${second.slice(0, 12)}`)
     expect(web.metadata.annotations['skycap.dev/revision']).to.equal(second)
@@ -42,7 +42,7 @@ describe('a Mercurial repository (real hg, real control plane)', function () {
 
     const rollback = await app.json(['rollback', 'test', '--to', '.~1', '--yes'])
     expect(rollback.exitCode, rollback.stderr).to.equal(0)
-    expect(rollback.doc.result).to.deep.include({release: 3, revision: {sha: first, short: first.slice(0, 12), subject: 'initial'}})
+    expect(rollback.doc.result).to.deep.include({release: 3, revision: {sha: first, short: first.slice(0, 12), subject: 'initial', author: 'Skycap Test <test@skycap.dev>'}})
     const back = await app.get(['deployment', 'web'])
     expect(back.spec.template.spec.containers[0].image).to.equal(`example.invalid/ithg/web:${first}`)
     expect(back.spec.template.spec.containers[0].env).to.equal(undefined)
@@ -53,6 +53,9 @@ describe('a Mercurial repository (real hg, real control plane)', function () {
       [2, 'deploy', 'succeeded', second, second.slice(0, 12)],
       [1, 'deploy', 'succeeded', first, first.slice(0, 12)],
     ])
+    // The changeset's author is recorded beside who deployed it, and history's table names them.
+    expect(history.doc.result.releases[1].revision.author).to.equal('Skycap Test <test@skycap.dev>')
+    expect((await app.cli(['history', 'test'])).stdout).to.contain('tag from the short id (Skycap Test)')
     // A changeset never deployed is named with Mercurial's 12-digit short id; nothing changes.
     const third = await app.change((text) => `${text}\n`, 'never deployed')
     const never = await app.json(['rollback', 'test', '--to', '.', '--yes'])

@@ -1418,6 +1418,8 @@ describe('history of blue-green and canary releases', () => {
     expect(calls).to.have.length(1)
     const record = {number: 7, action: 'deploy', result: 'succeeded', user: 'u', startedAt: 't', durationMs: 1, revision: {subject: 'ship it'}, rollouts} as unknown as ReleaseRecord
     expect(historyNote(record)).to.equal('ship it; web: blue-green, serving green (completed); api: canary at 25%, step 2/4 (paused)')
+    // The commit's author by name (the address is in --json); none recorded (an older record, SKYCAP_REVISION), none said.
+    expect(historyNote({...record, revision: {sha: 'a', short: 'a', subject: 'ship it', author: 'Zoë Ñandú <z@x.dev>'}, rollouts: undefined})).to.equal('ship it (Zoë Ñandú)')
     // Rolling-only services: no call at all; a state that cannot be read: no summary, never a failed deploy.
     const none = fake(() => ({}))
     expect(await rolloutSummaries(none.kubectl, 'shop', {db: {}}, 7)).to.deep.equal({})
