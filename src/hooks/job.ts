@@ -7,6 +7,7 @@ import {explainBackOffs} from '../resources/pull-events.js'
 import {IMAGE_PROBLEMS, NOT_STARTED, podProblem, podWaitReason, PullErrors, startErrorMessage} from '../resources/status.js'
 import {abortableSleep, waitAtMost} from '../sleep.js'
 import {nodeCrypto} from '../builtins.js'
+import {shellWord} from '../ui/shell-word.js'
 
 /**
  * Labels of the Jobs skycap runs beside a release (hooks, `skycap run`). Not the app's labels: a hook pod must not
@@ -123,7 +124,9 @@ const SHOWN_COMMAND_CHARS = 200
  * with 1,500 long arguments printed 315 KB on its "Running" line). The Job runs it whole.
  */
 export function shownCommand(command: string[]): string {
-  const text = command.join(' ')
+  // Each argument as a shell would read it back: `(/app exit 3 == 2026 AddUsers: migrating …)` could not be told from
+  // separate words.
+  const text = command.map(shellWord).join(' ')
   if (text.length <= SHOWN_COMMAND_CHARS) return text
   return `${text.slice(0, SHOWN_COMMAND_CHARS)}… (${text.length - SHOWN_COMMAND_CHARS} more characters)`
 }

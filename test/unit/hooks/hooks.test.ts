@@ -731,7 +731,12 @@ describe('hooks: a long command on the progress line', () => {
     const shown = shownCommand(long)
     const whole = long.join(' ')
     expect(shown).to.equal(`${whole.slice(0, 200)}… (${whole.length - 200} more characters)`)
-    expect(shownCommand([whole.slice(0, 200)])).to.equal(whole.slice(0, 200))
+    expect(shownCommand(['x'.repeat(200)])).to.equal('x'.repeat(200))
+  })
+
+  it('shows each argument as a shell reads it back: one with spaces or quotes is quoted', () => {
+    expect(shownCommand(['/bin/sh', '-c', "echo 'hi' && exit 3"])).to.equal(`/bin/sh -c 'echo '\\''hi'\\'' && exit 3'`)
+    expect(shownCommand(['/app', 'say', 'AddUsers: migrating', 'ERROR: relation users already exists'])).to.equal("/app say 'AddUsers: migrating' 'ERROR: relation users already exists'")
   })
 })
 
