@@ -3,6 +3,7 @@ import {ApiServerUnreachableError, formatLocation, InterruptedError, KubectlErro
 import {describeOwner, ownershipOf} from '../env/ownership.js'
 import {cutGoValues, type Kubectl} from '../kubectl/kubectl.js'
 import type {OutageOptions} from '../kubectl/outage.js'
+import {closest} from '../suggest.js'
 import {CLUSTER_SCOPED, CONFIG_KINDS, isContentNamed, type KubeObject, LABELS, type RenderedObject} from '../render/objects.js'
 
 // Server-side apply as manager "skycap": no last-applied annotation, and fields other managers own (an HPA's
@@ -279,6 +280,10 @@ export interface RejectedObject extends SourceLocation {
   ref: string
   /** The API server's words about this object (its line of kubectl's output), when kubectl names it on one. */
   message?: string
+  /** The podTemplate key of skycap.yaml the refusal is about (`environments.stage.services.web.podTemplate.spec.x`). */
+  field?: string
+  /** A pod spec field close to it. */
+  suggestion?: string
 }
 
 /**
@@ -364,7 +369,7 @@ function schemaRefusals(stderr: string, objects: KubeObject[]): Array<{object: K
  * for skycap's own objects (a service's Deployment, Service, config) the service in skycap.yaml with its line. Empty
  * when the refusal names none of them.
  */
-export function rejectedObjects(stderr: string, rendered: RenderedObject[], loaded: Pick<LoadedConfig, 'file' | 'show' | 'locate'>): RejectedObject[] {
+export function rejectedObjects(stderr: string, rendered: RenderedObject[], loaded: Pick<LoadedConfig, 'file' | 'show' | 'locate'> & {config?: unknown}, environment?: string): RejectedObject[] {
   const sources = new Map(rendered.map((r) => [r.object, r]))
   return refusedObjects(
     stderr,
@@ -374,17 +379,98 @@ export function rejectedObjects(stderr: string, rendered: RenderedObject[], load
     const said = message ? {message} : {}
     const {source, line, service} = sources.get(object) as RenderedObject
     if (service === undefined) return {ref, file: source, ...(line === undefined ? {} : {line}), ...said}
-    const at = loaded.locate(['services', service])
-    return {ref, file: loaded.show(loaded.file), ...(at ? {line: at.line, column: at.column} : {}), ...said}
+    const field = podTemplateField(message ?? stderr, service, loaded, environment)
+    const at = field?.at ?? loaded.locate(['services', service])
+    return {
+      ref,
+      file: loaded.show(loaded.file),
+      ...(at ? {line: at.line, column: at.column} : {}),
+      ...said,
+      ...(field ? {field: field.path, ...(field.suggestion ? {suggestion: field.suggestion} : {})} : {}),
+    }
   })
 }
 
+/** The fields of a pod spec (Kubernetes 1.33), for "did you mean" of one the API server does not know. */
+const POD_SPEC_FIELDS = [
+  'activeDeadlineSeconds',
+  'affinity',
+  'automountServiceAccountToken',
+  'containers',
+  'dnsConfig',
+  'dnsPolicy',
+  'enableServiceLinks',
+  'ephemeralContainers',
+  'hostAliases',
+  'hostIPC',
+  'hostNetwork',
+  'hostPID',
+  'hostUsers',
+  'hostname',
+  'imagePullSecrets',
+  'initContainers',
+  'nodeName',
+  'nodeSelector',
+  'os',
+  'overhead',
+  'preemptionPolicy',
+  'priority',
+  'priorityClassName',
+  'readinessGates',
+  'resourceClaims',
+  'resources',
+  'restartPolicy',
+  'runtimeClassName',
+  'schedulerName',
+  'schedulingGates',
+  'securityContext',
+  'serviceAccount',
+  'serviceAccountName',
+  'setHostnameAsFQDN',
+  'shareProcessNamespace',
+  'subdomain',
+  'terminationGracePeriodSeconds',
+  'tolerations',
+  'topologySpreadConstraints',
+  'volumes',
+]
+
+/**
+ * The key of a service's `podTemplate` (the environment's, else the service's) that the API server refused as a field
+ * it does not know (`.spec.template.spec.bogusField: field not declared in schema`): the refusal named the service's
+ * line, although the field was written in a podTemplate an environment adds forty lines below.
+ */
+function podTemplateField(
+  said: string,
+  service: string,
+  loaded: Pick<LoadedConfig, 'locate'> & {config?: unknown},
+  environment: string | undefined,
+): {path: string; at?: {line: number; column: number}; suggestion?: string} | undefined {
+  // kubectl's own validation (`ValidationError(Deployment.spec.template.spec): unknown field "x" in …PodSpec`), or
+  // the server's (`.spec.template.spec.x: field not declared in schema`). A field inside a list item is not looked for.
+  const client = /ValidationError\(\w+\.spec\.template\.([\w.]+)\): unknown field "([\w-]+)"/.exec(said)
+  const field = client ? `${client[1]}.${client[2]}` : /\.spec\.template\.([\w.-]+): field not declared in schema/.exec(said)?.[1]
+  if (!field) return undefined
+  const keys = field.split('.')
+  const places = [...(environment ? [['environments', environment, 'services', service, 'podTemplate']] : []), ['services', service, 'podTemplate']]
+  for (const place of places) {
+    // Written there (locate names the nearest line of a path that goes on beyond the file).
+    const written = [...place, ...keys].reduce<unknown>((value, key) => (value !== null && typeof value === 'object' ? (value as Record<string, unknown>)[key] : undefined), loaded.config)
+    const at = written === undefined ? undefined : loaded.locate([...place, ...keys])
+    if (!at) continue
+    const last = keys.at(-1) as string
+    const suggestion = keys.length === 2 && keys[0] === 'spec' ? closest(last, POD_SPEC_FIELDS) : undefined
+    return {path: [...place, ...keys].join('.'), at, ...(suggestion ? {suggestion} : {})}
+  }
+  return undefined
+}
+
 /** kubectl's refusal of objects, with the objects it names and their files in the details (`rejected`) and the hint. */
-export function withRejectedObjects(error: unknown, rendered: RenderedObject[], loaded: Pick<LoadedConfig, 'file' | 'show' | 'locate'>): unknown {
+export function withRejectedObjects(error: unknown, rendered: RenderedObject[], loaded: Pick<LoadedConfig, 'file' | 'show' | 'locate'> & {config?: unknown}, environment?: string): unknown {
   if (!(error instanceof KubectlError) || error.kind !== 'invalid') return error
-  const rejected = rejectedObjects(error.stderr, rendered, loaded)
+  const rejected = rejectedObjects(error.stderr, rendered, loaded, environment)
   if (!rejected.length) return error
-  const where = rejected.map((r) => `${r.ref} (${formatLocation(r)})`).join(', ')
+  const where = rejected.map((r) => `${r.ref} (${formatLocation(r)}${r.field ? `, ${r.field}${r.suggestion ? `: did you mean ${r.suggestion}?` : ''}` : ''})`).join(', ')
   // Specific advice (a Job changed in place: give it a new name per release) is kept, after where to follow it.
   const advice = error.advice
   return new KubectlError(error.kind, error.message, error.args, error.stderr, {

@@ -303,7 +303,7 @@ export async function deploy(options: DeployOptions, deps: DeployDeps): Promise<
       await refuseBesideRunningHooks(kubectl, prepared.app, env.name, hookCheck)
     }
     const {deferred} = await dryRunApply(kubectl, objects, options.dryRun && !nsExists ? 'client' : 'server').catch((error: unknown) => {
-      throw withRejectedObjects(error, prepared.objects, prepared.loaded)
+      throw withRejectedObjects(error, prepared.objects, prepared.loaded, prepared.environment.name)
     })
     if (deferred.length) reporter.info(deferredNote(deferred))
     const taken = await takenFromOthers(kubectl, objects, prepared.app, env.name)

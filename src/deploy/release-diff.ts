@@ -51,7 +51,7 @@ async function computeDiff(options: {target?: string; configPath?: string; signa
       prepared.objects.map((o) => o.object),
       'client',
     ).catch((error: unknown) => {
-      throw withRejectedObjects(error, prepared.objects, prepared.loaded)
+      throw withRejectedObjects(error, prepared.objects, prepared.loaded, prepared.environment.name)
     })
     const objects = prepared.objects.map((o) => `${o.object.kind}/${o.object.metadata.name}`)
     return {
@@ -73,7 +73,7 @@ async function computeDiff(options: {target?: string; configPath?: string; signa
     // An object the API server refuses is named with its file, as deploy's server dry run names it.
     diffObjects(target.kubectl, objects, {selector, keep}).then(
       (changes) => ({changes}),
-      (error: unknown) => ({error: withRejectedObjects(error, prepared.objects, prepared.loaded)}),
+      (error: unknown) => ({error: withRejectedObjects(error, prepared.objects, prepared.loaded, prepared.environment.name)}),
     ),
     pendingCommits(prepared.vcs, releases, prepared.revision),
     // Whose the objects already there are: a change to another app's object is one a deploy refuses.

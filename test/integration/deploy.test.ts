@@ -405,15 +405,30 @@ describe('skycap deploy (real cluster)', function () {
     expect(typo.doc.error.details.rejected.map((r: {ref: string; file: string; line: number}) => `${r.ref} ${r.file}:${r.line}`)).to.deep.equal(['ConfigMap/typo deploy/bad.yaml:5'])
     expect(typo.doc.error.message).to.match(/dta/)
     expect(typo.doc.error.message).to.not.contain('--validate=false')
-    // The same in a service's podTemplate: named at the service in skycap.yaml.
+    // The same in a service's podTemplate: named at the key in skycap.yaml, with the pod spec field it is close to.
     rmSync(join(app.repo.dir, 'deploy/bad.yaml'))
-    await app.change((t) => t.replace('    image: worker\n', '    image: worker\n    podTemplate: {spec: {bogusField: 1}}\n'), 'a pod field that does not exist')
-    // The service's mapping starts on the line after `worker:`, at column 5.
-    const worker = app.config.split('\n').indexOf('  worker:') + 2
+    await app.change((t) => t.replace('    image: worker\n', '    image: worker\n    podTemplate:\n      spec: {automountServiceAcountToken: true}\n'), 'a pod field that does not exist')
+    // The key's value is on the line after `podTemplate:`, at column 43 (it named the service's first line).
+    const key = app.config.split('\n').indexOf('    podTemplate:') + 2
     const pod = await app.cli([...DEPLOY, 'test'])
     expect(pod.exitCode, pod.stderr).to.equal(2)
-    expect(pod.stderr, pod.stderr).to.contain(`Fix Deployment/worker (skycap.yaml:${worker}:5); nothing was changed.`)
-    expect(pod.stderr).to.match(/bogusField/)
+    expect(pod.stderr, pod.stderr).to.contain(
+      `Fix Deployment/worker (skycap.yaml:${key}:43, services.worker.podTemplate.spec.automountServiceAcountToken: did you mean automountServiceAccountToken?); nothing was changed.`,
+    )
+    // An environment's podTemplate: named there.
+    await app.change(
+      (t) =>
+        t
+          .replace('    podTemplate:\n      spec: {automountServiceAcountToken: true}\n', '')
+          .replace(/(  test:\n(?: {4}.*\n)*)/, '$1    services:\n      worker:\n        podTemplate: {spec: {bogusField: 1}}\n'),
+      'a pod field that does not exist, in the environment',
+    )
+    const inEnv = await app.cli(['diff', 'test'])
+    expect(inEnv.exitCode, inEnv.stderr).to.equal(2)
+    const envKey = app.config.split('\n').findIndex((l) => l.includes('bogusField')) + 1
+    expect(inEnv.stderr, inEnv.stderr).to.match(
+      new RegExp(`Fix Deployment/worker \\(skycap\\.yaml:${envKey}:\\d+, environments\\.test\\.services\\.worker\\.podTemplate\\.spec\\.bogusField\\); nothing was changed\\.`),
+    )
     expect((await kubectl(['get', 'deployments,services,configmaps', '-l', 'app.kubernetes.io/part-of=itdeploy', '-o', 'name'], {namespace: ns.name})).stdout.trim()).to.equal('')
   })
 

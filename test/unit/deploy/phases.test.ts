@@ -784,6 +784,45 @@ describe('objects the API server refused, and their files', () => {
     expect(error.exitCode).to.equal(ExitCode.INVALID)
   })
 
+  it("a pod spec field the server does not know is named where the podTemplate writes it (the environment's, else the service's), with a close field", () => {
+    const stderr = 'Error from server: failed to create typed patch object (shop/web; apps/v1, Kind=Deployment): .spec.template.spec.automountServiceAcountToken: field not declared in schema'
+    const refused = new KubectlError('invalid', 'kubectl apply failed', ['apply'], stderr, {hint: 'Fix the object in its template or in skycap.yaml; nothing was changed.'})
+    // The environment's podTemplate writes it at line 46; the service is at line 7.
+    const keys = (path: readonly (string | number)[]) => path.join('.')
+    const at: Record<string, {line: number; column: number}> = {
+      'services.web': {line: 7, column: 5},
+      'environments.stage.services.web.podTemplate.spec.automountServiceAcountToken': {line: 46, column: 11},
+    }
+    const config = {
+      services: {web: {podTemplate: {spec: {}}}},
+      environments: {stage: {services: {web: {podTemplate: {spec: {automountServiceAcountToken: true}}}}}, prod: {}},
+    }
+    const withField = {...loaded, config, locate: (path: readonly (string | number)[]) => at[keys(path)]}
+    const error = withRejectedObjects(refused, rendered, withField, 'stage') as KubectlError
+    expect(error.hint).to.equal(
+      'Fix Deployment/web (skycap.yaml:46:11, environments.stage.services.web.podTemplate.spec.automountServiceAcountToken: did you mean automountServiceAccountToken?); nothing was changed.',
+    )
+    // In another environment, the service's own podTemplate has it; not written anywhere: the service's line, as before.
+    at['services.web.podTemplate.spec.automountServiceAcountToken'] = {line: 12, column: 7}
+    config.services.web.podTemplate.spec = {automountServiceAcountToken: true}
+    expect((withRejectedObjects(refused, rendered, withField, 'prod') as KubectlError).hint).to.contain('(skycap.yaml:12:7, services.web.podTemplate.spec.automountServiceAcountToken: did you mean')
+    // kubectl's own validation says it otherwise (as the deploy's dry run met it on the test cluster).
+    const client = new KubectlError(
+      'invalid',
+      'kubectl apply --dry-run=server failed',
+      ['apply'],
+      'error validating "STDIN": error validating data: ValidationError(Deployment.spec.template.spec): unknown field "automountServiceAcountToken" in io.k8s.api.core.v1.PodSpec',
+    )
+    // It names the object by the field its spec has.
+    const typo = [{...rendered[0]!, object: {...rendered[0]!.object, spec: {template: {spec: {automountServiceAcountToken: true}}}}}, ...rendered.slice(1)]
+    expect((withRejectedObjects(client, typo, withField, 'stage') as KubectlError).hint).to.contain(
+      '(skycap.yaml:46:11, environments.stage.services.web.podTemplate.spec.automountServiceAcountToken: did you mean automountServiceAccountToken?)',
+    )
+    // Not written in the environment nor the service (the locator names the nearest line of any path): the service's line.
+    const serviceOnly = {...loaded, config: {services: {web: {}}, environments: {prod: {}}}, locate: (path: readonly (string | number)[]) => at[keys(path)] ?? at['services.web']}
+    expect((withRejectedObjects(refused, rendered, serviceOnly, 'prod') as KubectlError).hint).to.equal('Fix Deployment/web (skycap.yaml:7:5); nothing was changed.')
+  })
+
   it("a Job changed in place: the hint keeps the advice to rename it per release, after the Job's file and line", () => {
     const stderr = 'The Job "migrate" is invalid: spec.template: Invalid value: core.PodTemplateSpec{...}: field is immutable'
     const refused = classify(['apply', '-f', '-'], stderr) as KubectlError
