@@ -420,7 +420,7 @@ describe('skycap deploy (real cluster)', function () {
       (t) =>
         t
           .replace('    podTemplate:\n      spec: {automountServiceAcountToken: true}\n', '')
-          .replace(/(  test:\n(?: {4}.*\n)*)/, '$1    services:\n      worker:\n        podTemplate: {spec: {bogusField: 1}}\n'),
+          .replace(/( {2}test:\n(?: {4}.*\n)*)/, '$1    services:\n      worker:\n        podTemplate: {spec: {bogusField: 1}}\n'),
       'a pod field that does not exist, in the environment',
     )
     const inEnv = await app.cli(['diff', 'test'])
