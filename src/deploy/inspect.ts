@@ -1,7 +1,7 @@
 import {ANNOTATIONS, type KubeObject, LABELS} from '../render/objects.js'
 import {currentReplicaSet} from '../resources/replicasets.js'
 import {explainBackOffs} from '../resources/pull-events.js'
-import {ClusterSnapshot, podProblem, podReady, podWaitReason, PullErrors} from '../resources/status.js'
+import {ClusterSnapshot, crashLoopProblem, podProblem, podReady, podWaitReason, PullErrors} from '../resources/status.js'
 import {listReleases, type ReleaseRecord, runningServices} from '../release/store.js'
 import {plural, type Reporter} from '../ui/output.js'
 import {appSelector, connect, type KubectlFactory, openEnvironment} from '../env/connect.js'
@@ -87,7 +87,9 @@ export function serviceStatus(name: string, deployment: LiveWorkload | undefined
   const ended = (p: KubeObject) => ['Failed', 'Succeeded'].includes((p as {status?: {phase?: string}}).status?.phase ?? '')
   const pods = (current ? snapshot.ownedBy('Pod', current) : []).filter((p) => !(p.metadata as {deletionTimestamp?: string}).deletionTimestamp && !ended(p))
   const since = runningSince(current, pods)
-  const problem = pods.map((p) => podProblem(p)?.message).find((m) => m !== undefined) ?? null
+  // A crash loop is failing between two back-offs too (crashLoopProblem): it read `progressing` for a second at each
+  // crash. The kubelet's own words (CrashLoopBackOff) first, of any pod.
+  const problem = [podProblem, crashLoopProblem].flatMap((judge) => pods.map((p) => judge(p)?.message)).find((m) => m !== undefined) ?? null
   const state = problem !== null ? 'failing' : settled ? 'ready' : 'progressing'
   // Ready pods wait out minReadySeconds before they count as available (and the old ones go).
   const minReady = deployment.spec?.minReadySeconds ?? 0

@@ -81,7 +81,11 @@ export async function applyAndWatch(options: RolloutOptions): Promise<RolloutRes
   // merely mid-rollout when it was seen, are reported as interrupted.
   const blamed = result.outcome === 'failed' ? result.statuses.filter((s) => s.state === 'failed') : result.outcome === 'timeout' ? result.statuses.filter((s) => s.state !== 'ready') : []
   const interrupted = result.outcome === 'failed' || result.outcome === 'interrupted' ? result.statuses.filter((s) => s.state === 'pending') : []
-  await view.finish(interrupted.filter((s) => watchedRefs.includes(s.ref)))
+  // Those still moving when another failed are said to have stopped with it; only a Ctrl-C is an interruption.
+  await view.finish(
+    interrupted.filter((s) => watchedRefs.includes(s.ref)),
+    result.outcome === 'failed' ? blamed.map((s) => s.ref) : [],
+  )
   let failures: FailureReport[] = []
   let moving: FailureReport[] = []
   // A Ctrl-C wants skycap to stop: no events read for what it left moving.

@@ -377,20 +377,30 @@ export async function cleanupHookJobs(kubectl: Kubectl, app: string, environment
 
 /**
  * What a rollback cannot undo, in one sentence: the hooks the releases being left behind ran (a migration stays
- * migrated). Undefined when they ran none.
+ * migrated), and those that failed, said as failed (with their exit code when known: they were listed as if they
+ * ran, a migration that exited 3 among them). Undefined when they ran none.
  */
 export function hooksNotUndone(left: ReleaseRecord[]): string | undefined {
-  // An interrupted hook's Job was left running (Ctrl-C does not stop it): it may well have finished its migration.
-  const ran = left.flatMap((r) =>
-    (r.hooks ?? [])
-      .filter((h) => (h.result === 'succeeded' || h.result === 'failed' || h.result === 'interrupted' || h.result === 'timed-out') && !h.refused)
-      .map(
-        (h) =>
-          `${h.name} (release ${r.number}${h.result === 'interrupted' ? ', left running when its deploy was interrupted' : h.result === 'timed-out' ? ', stopped at its timeout, maybe half-way' : ''})`,
-      ),
+  const hooks = left.flatMap((r) =>
+    (r.hooks ?? []).filter((h) => (h.result === 'succeeded' || h.result === 'failed' || h.result === 'interrupted' || h.result === 'timed-out') && !h.refused).map((h) => ({r, h})),
   )
-  if (ran.length === 0) return undefined
-  return `hooks are not undone by a rollback: ${ran.join(', ')} ran and what ${ran.length === 1 ? 'it' : 'they'} changed (a migration, say) stays as it is`
+  // An interrupted hook's Job was left running (Ctrl-C does not stop it): it may well have finished its migration.
+  const ran = hooks
+    .filter(({h}) => h.result !== 'failed')
+    .map(
+      ({r, h}) =>
+        `${h.name} (release ${r.number}${h.result === 'interrupted' ? ', left running when its deploy was interrupted' : h.result === 'timed-out' ? ', stopped at its timeout, maybe half-way' : ''})`,
+    )
+  const failed = hooks
+    .filter(({h}) => h.result === 'failed')
+    .map(({r, h}) =>
+      h.exitCode === undefined
+        ? `${h.name} (release ${r.number}, failed: what it did before failing, if anything, stays)`
+        : `${h.name} (release ${r.number}, failed with exit code ${h.exitCode}: what it did before failing stays)`,
+    )
+  if (ran.length + failed.length === 0) return undefined
+  const said = [...(ran.length ? [`${ran.join(', ')} ran and what ${ran.length === 1 ? 'it' : 'they'} changed (a migration, say) stays as it is`] : []), ...failed]
+  return `hooks are not undone by a rollback: ${said.join('; ')}`
 }
 
 /**

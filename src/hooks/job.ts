@@ -146,9 +146,10 @@ export interface JobOutcome {
   /**
    * Why it failed, when it was not the command: `deleted` (the Job went while it ran: no output or exit code will
    * come), `image` (the node cannot pull the image: the command never ran), `creating` (a Ctrl-C stopped the
-   * Job's create: it may or may not exist). The hints differ.
+   * Job's create: it may or may not exist), `start` (the runtime could not start the command: not in the image, not
+   * executable). The hints differ.
    */
-  cause?: 'deleted' | 'image' | 'creating'
+  cause?: 'deleted' | 'image' | 'creating' | 'start'
 }
 
 export interface RunJobOptions {
@@ -284,7 +285,8 @@ export async function runJob(given: Kubectl, job: KubeObject, options: RunJobOpt
       }
       if (terminated && (pod?.status?.phase === 'Succeeded' || pod?.status?.phase === 'Failed')) {
         await waitAtMost(attached ?? Promise.all([streamEnded, fed]), 10_000, options.signal)
-        if (terminated.reason && NOT_STARTED.has(terminated.reason)) return outcome('failed', `the command could not start (${terminated.reason}): ${startErrorMessage(terminated.message)}`)
+        if (terminated.reason && NOT_STARTED.has(terminated.reason))
+          return outcome('failed', `the command could not start (${terminated.reason}): ${startErrorMessage(terminated.message)}`, undefined, 'start')
         const code = terminated.exitCode ?? -1
         return code === 0 ? outcome('succeeded', 'exited 0', 0) : outcome('failed', `exited ${code}${terminated.reason && terminated.reason !== 'Error' ? ` (${terminated.reason})` : ''}`, code)
       }

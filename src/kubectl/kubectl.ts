@@ -1,4 +1,5 @@
-import {PassThrough} from 'node:stream'
+import {PassThrough, Transform} from 'node:stream'
+import {StringDecoder} from 'node:string_decoder'
 
 import {ApiServerUnreachableError, InterruptedError, KubectlError, type KubectlFailureKind, UnreachableError, UserError} from '../errors.js'
 import {homeFolder} from '../paths.js'
@@ -29,6 +30,11 @@ export interface RunOptions {
    * why it ended, exec why its command never started); not all of it: an exec may write for hours.
    */
   teeStderr?: boolean
+  /**
+   * With teeStderr: kubectl's own `error: …` lines for which it is true are not shown (they are still returned): skycap
+   * says them in its own words (exec of a command the image lacks showed kubectl's raw OCI error, then skycap's).
+   */
+  hideError?: (line: string) => boolean
   /** With stdio 'inherit': only stdin is the terminal's; stdout is dropped and stderr's tail returned, not shown. */
   inputOnly?: boolean
   /**
@@ -46,6 +52,37 @@ export interface AttachedOutput {
 
 /** Spawns a program with an argument array (never a shell). Injected so unit tests can assert the exact argv. */
 export type ProcessRunner = (file: string, args: string[], options: RunOptions) => Promise<ProcessResult>
+
+/**
+ * Passes a child's stderr through as it comes, but for its `error: …` lines that `hide` picks. Only a line that starts
+ * (or may yet start) with `error: ` is held until its end; any other text goes on at once (a prompt has no newline).
+ */
+export function hidingErrors(hide: (line: string) => boolean): Transform {
+  const decoder = new StringDecoder('utf8')
+  const ERROR = 'error: '
+  let held = ''
+  return new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      let text = held + decoder.write(chunk)
+      held = ''
+      let out = ''
+      for (let end = text.indexOf('\n'); end !== -1; end = text.indexOf('\n')) {
+        const line = text.slice(0, end + 1)
+        if (!(line.startsWith(ERROR) && hide(line.replace(/\r?\n$/, '')))) out += line
+        text = text.slice(end + 1)
+      }
+      if (text.startsWith(ERROR) || ERROR.startsWith(text)) held = text
+      else out += text
+      if (out) this.push(out)
+      done()
+    },
+    flush(done) {
+      const rest = held + decoder.end()
+      if (rest && !(rest.startsWith(ERROR) && hide(rest))) this.push(rest)
+      done()
+    },
+  })
+}
 
 /** How much of an attached child's stderr (teeStderr) is kept. */
 const STDERR_TAIL = 16 * 1024
@@ -98,22 +135,24 @@ export const execaRunner: ProcessRunner = async (file, args, options) => {
       options.stdio === 'inherit'
         ? await (() => {
             const output = options.inputOnly ? undefined : options.output
+            const hide = options.teeStderr && !options.inputOnly ? options.hideError : undefined
             const child = execa(file, args, {
               stdio: options.inputOnly
                 ? ['inherit', 'ignore', 'pipe']
                 : output
                   ? ['inherit', 'pipe', 'pipe']
-                  : ['inherit', options.stdoutToStderr ? 2 : 'inherit', options.teeStderr ? ['pipe', 'inherit'] : 'inherit'],
+                  : ['inherit', options.stdoutToStderr ? 2 : 'inherit', hide ? 'pipe' : options.teeStderr ? ['pipe', 'inherit'] : 'inherit'],
               buffer: false,
               reject: false,
               env: kubectlEnv(options.env),
               cancelSignal: options.signal,
             })
+            const stderr = hide && child.stderr ? child.stderr.pipe(hidingErrors(hide)) : child.stderr
             if (output) {
               // Written as they come, each chunk whole (the stream's own write stops workflow commands first).
               forward(child.stdout, output.out)
-              forward(child.stderr, output.err)
-            }
+              forward(stderr, output.err)
+            } else if (hide) forward(stderr, process.stderr)
             child.stderr?.on('data', (chunk: Buffer) => (tail = (tail + chunk.toString('utf8')).slice(-STDERR_TAIL)))
             return child
           })()
@@ -404,16 +443,20 @@ export class Kubectl {
    * Runs kubectl on skycap's own terminal (exec, attach, port-forward): what it prints goes straight to the user, and
    * its exit code (the remote command's, for exec) is returned rather than thrown.
    */
-  async attached(args: string[], options: {signal?: AbortSignal; stdoutToStderr?: boolean; teeStderr?: boolean; inputOnly?: boolean; output?: AttachedOutput} = {}): Promise<ProcessResult> {
+  async attached(
+    args: string[],
+    options: {signal?: AbortSignal; stdoutToStderr?: boolean; teeStderr?: boolean; hideError?: (line: string) => boolean; inputOnly?: boolean; output?: AttachedOutput} = {},
+  ): Promise<ProcessResult> {
     const argv = this.argv(args)
     this.trace?.([this.binary, ...argv])
     this.spawned++
-    const {stdoutToStderr, teeStderr, inputOnly, output} = options
+    const {stdoutToStderr, teeStderr, hideError, inputOnly, output} = options
     return this.runner(this.binary, argv, {
       stdio: 'inherit',
       signal: options.signal,
       ...(stdoutToStderr ? {stdoutToStderr} : {}),
       ...(teeStderr ? {teeStderr} : {}),
+      ...(hideError ? {hideError} : {}),
       ...(inputOnly ? {inputOnly} : {}),
       ...(output ? {output} : {}),
     })

@@ -168,7 +168,7 @@ interface ContainerStatus {
   name: string
   ready?: boolean
   restartCount?: number
-  state?: {waiting?: {reason?: string; message?: string}; terminated?: {exitCode?: number; reason?: string}; running?: object}
+  state?: {waiting?: {reason?: string; message?: string}; terminated?: {exitCode?: number; reason?: string; message?: string}; running?: object}
   lastState?: {terminated?: {exitCode?: number; reason?: string; message?: string}}
 }
 
@@ -216,6 +216,33 @@ export function podProblem(pod: KubeObject): {message: string; failing: FailingC
             : ''
       return {message: `container ${c.name} of pod ${name} is in ${reason}${detail}`, failing: [{pod: name, container: c.name, previous: reason === 'CrashLoopBackOff'}], reason}
     }
+  }
+  return undefined
+}
+
+/**
+ * A container that crash-loops, seen between two back-offs, when CrashLoopBackOff is not what it says: it has crashed
+ * again (terminated, having restarted before: its second crash at least), or it has crashed twice or more and was just
+ * restarted, not ready yet. The kubelet says CrashLoopBackOff only while it waits to restart it; for a second or so at
+ * each crash the container is `Error` or starting, and `skycap status` called a crash loop `progressing` then, with no
+ * reason. A container that crashed once and runs again may recover: it is not judged here (podWaitReason says it).
+ * The deploy's watch does not use it: it fails a pod at its first CrashLoopBackOff, and never saw one between two.
+ */
+export function crashLoopProblem(pod: KubeObject): {message: string; failing: FailingContainer[]} | undefined {
+  const status = (pod as {status?: PodStatus}).status ?? {}
+  const name = pod.metadata.name
+  for (const c of [...(status.initContainerStatuses ?? []), ...(status.containerStatuses ?? [])]) {
+    const last = c.lastState?.terminated
+    const restarts = c.restartCount ?? 0
+    if (c.ready || !last || last.exitCode === 0 || restarts === 0) continue
+    const now = c.state?.terminated
+    if (!now && restarts < 2) continue
+    const crash = now ?? last
+    if (crash.reason && NOT_STARTED.has(crash.reason)) {
+      return {message: `container ${c.name} of pod ${name} cannot start (${crash.reason}): ${startErrorMessage(crash.message)} (restarted ${times(restarts)})`, failing: []}
+    }
+    const detail = `exit code ${crash.exitCode ?? '?'}${crash.reason ? `, ${crash.reason}` : ''}; restarted ${times(restarts)}`
+    return {message: `container ${c.name} of pod ${name} is crash-looping (${detail})`, failing: [{pod: name, container: c.name, previous: !now}]}
   }
   return undefined
 }

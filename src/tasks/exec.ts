@@ -79,6 +79,8 @@ export async function execInService(
   const r = await kubectl.attached(['exec', pod, '-c', container, ...(options.stdin ? ['-i'] : []), ...(options.tty ? ['-t'] : []), '--', ...options.command], {
     stdoutToStderr: options.json ?? false,
     teeStderr: true,
+    // kubectl's raw error is said once, in skycap's error below, which quotes its cause.
+    hideError: (line) => execStartFailure(line) !== undefined,
     ...(deps.output && !options.tty ? {output: deps.output} : {}),
   })
   const notStarted = r.exitCode !== 0 ? execStartFailure(r.stderr) : undefined

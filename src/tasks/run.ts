@@ -3,7 +3,7 @@ import {deployFirst, environmentInCommand, unknownServiceError, withFlag} from '
 import {connect, type KubectlFactory, openEnvironment} from '../env/connect.js'
 import {parseDuration} from '../duration.js'
 import {InterruptedError, SkycapError, TimeoutError, UserError} from '../errors.js'
-import {buildJob, containerImage as imageOf, deleteJobs, JOB_LABELS, jobName, podTemplateOf, runJob, shownCommand} from '../hooks/job.js'
+import {buildJob, containerImage as imageOf, deleteJobs, JOB_LABELS, type JobOutcome, jobName, podTemplateOf, runJob, shownCommand} from '../hooks/job.js'
 import {acquireLock, keepLockAlive, LEASE_SECONDS, releaseOwnLock} from '../lock/lease.js'
 import {prepareRelease} from '../render/prepare.js'
 import {lastGood, listReleases, unsucceededAfter} from '../release/store.js'
@@ -182,14 +182,7 @@ export async function runTask(options: RunTaskOptions, deps: RunTaskDeps): Promi
         const why = outcome.message.replace(/^did not finish in time ?/, '').replace(/^\((.*)\)$/, '$1')
         throw new TimeoutError(`${where} did not finish within --timeout ${options.timeout ?? '1h'}${why ? ` (${why})` : ''}`, {hint: 'Raise --timeout for a long task.'})
       }
-      throw new SkycapError(`${where} could not run: ${outcome.message}`, {
-        hint:
-          outcome.cause === 'deleted'
-            ? `Its Job went while the command ran, with its output and exit code; find out what deleted it (\`${kubectl.shown('get events')}\`), and run it again.`
-            : outcome.cause === 'image'
-              ? `The node cannot pull ${containerImage}: push it (skycap build), or fix the registry credentials (imagePullSecrets), and run it again.`
-              : `\`${kubectl.shown(`describe job ${name}`)}\` (with --keep) shows the events.`,
-      })
+      throw new SkycapError(`${where} could not run: ${outcome.message}`, {hint: couldNotRunHint(kubectl, outcome.cause, {job: name, image: containerImage, keep: options.keep ?? false})})
     }
     return {
       environment: env.name,
@@ -206,6 +199,17 @@ export async function runTask(options: RunTaskOptions, deps: RunTaskDeps): Promi
     heartbeat?.stop()
     if (lock) await releaseOwnLock(kubectl, app, lock.id, (m) => deps.reporter.warn(m))
   }
+}
+
+/** What to do next when a run's command could not run (`cause`: runJob's), for a Job that `keep` keeps or not. */
+export function couldNotRunHint(kubectl: Kubectl, cause: JobOutcome['cause'], run: {job: string; image: string; keep: boolean}): string {
+  if (cause === 'deleted') return `Its Job went while the command ran, with its output and exit code; find out what deleted it (\`${kubectl.shown('get events')}\`), and run it again.`
+  if (cause === 'image') return `The node cannot pull ${run.image}: push it (skycap build), or fix the registry credentials (imagePullSecrets), and run it again.`
+  if (cause === 'start') return `The command is not in ${run.image}, or not executable there: check its name, or give its full path.`
+  // Without --keep the Job is deleted as the run ends, its events with it: the hint named a Job that was gone.
+  return run.keep
+    ? `\`${kubectl.shown(`describe job ${run.job}`)}\` shows its events (--keep kept the Job).`
+    : `Its Job is deleted: run it again with --keep to keep the Job, then \`${kubectl.shown('describe job <name>')}\` (the name it prints) shows its events.`
 }
 
 /** `kubectl attach -i` for the input alone; a refusal (no `pods/attach` right, say) is a warning: the Job runs on. */

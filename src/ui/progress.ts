@@ -6,14 +6,19 @@ export interface RolloutView {
   update(statuses: ResourceStatus[]): void
   /**
    * Stops rendering; call once the watch ended. `interrupted` resources were still moving when another one failed
-   * or the user stopped the watch: they are shown as interrupted, not as failed.
+   * (`failed` names those) or the user stopped the watch: they are shown as stopped or interrupted, not as failed.
    */
-  finish(interrupted?: ResourceStatus[]): Promise<void>
+  finish(interrupted?: ResourceStatus[], failed?: string[]): Promise<void>
 }
 
-/** How a resource that was still moving when the watch stopped is shown. */
-export function interruptedLine(s: ResourceStatus): string {
-  return `${s.ref}: interrupted (${s.message || 'pending'})`
+/**
+ * How a resource that was still moving when the watch stopped is shown: `interrupted` when the user stopped it
+ * (Ctrl-C), `stopped when Deployment/worker failed` when another resource's failure did (it said "interrupted" then
+ * too, though nobody had interrupted anything).
+ */
+export function interruptedLine(s: ResourceStatus, failed: string[] = []): string {
+  const why = failed.length ? `stopped when ${failed.length === 1 ? failed[0] : `${failed.slice(0, -1).join(', ')} and ${failed.at(-1)}`} failed` : 'interrupted'
+  return `${s.ref}: ${why} (${s.message || 'pending'})`
 }
 
 /** Plain lines on stderr: one when a resource's state or message changes, and a reminder every `remindMs`. */
@@ -36,8 +41,8 @@ export function plainRolloutView(reporter: Reporter, title: string, clock: () =>
         reporter.info(`  still waiting for ${pending.map((s) => s.ref).join(', ')}`)
       }
     },
-    async finish(interrupted = []) {
-      for (const s of interrupted) reporter.info(`  ⏸ ${interruptedLine(s)}`)
+    async finish(interrupted = [], failed = []) {
+      for (const s of interrupted) reporter.info(`  ⏸ ${interruptedLine(s, failed)}`)
     },
   }
 }
@@ -157,18 +162,18 @@ export async function listrRolloutView(title: string, refs: string[], options: L
         else if (s.state === 'failed') line.settle(new Error(line.title))
       }
     },
-    async finish(interrupted = []) {
-      // Still moving when another resource failed: shown as skipped ("interrupted"), not as failed.
+    async finish(interrupted = [], failed = []) {
+      // Still moving when another resource failed, or at a Ctrl-C: shown as skipped (stopped, interrupted), not as failed.
       for (const s of interrupted) {
         const line = lines.get(s.ref)
         if (!line || line.settled) continue
-        line.skipped = interruptedLine(s)
+        line.skipped = interruptedLine(s, failed)
         line.task?.skip(line.skipped)
         line.settle()
       }
       for (const [ref, line] of lines) line.settle(new Error(`${ref}: stopped waiting`))
       await running
-      await fallback?.finish(interrupted)
+      await fallback?.finish(interrupted, failed)
     },
   }
 }

@@ -1,3 +1,6 @@
+import {chmodSync, writeFileSync} from 'node:fs'
+import {join} from 'node:path'
+
 import {Kubectl, type ProcessResult, type ProcessRunner} from '../../src/kubectl/kubectl.js'
 
 /** One expected kubectl call: the exact argv, and what the fake process answers. */
@@ -57,4 +60,29 @@ export function deploymentStatus(name: string, replicas: number, ready = replica
     spec: {replicas},
     status: {observedGeneration: 1, replicas, updatedReplicas: replicas, readyReplicas: ready, availableReplicas: ready},
   }
+}
+
+/**
+ * A kubectl program (SKYCAP_KUBECTL) for running `skycap logs` as a process: the context `it-context`, one pod web-1
+ * of web, whose log is `lines` (with kubectl's --timestamps); with --follow it keeps following. Any other call fails.
+ * Returns its path, in `dir`.
+ */
+export function logsKubectlProgram(dir: string, lines: string[]): string {
+  const path = join(dir, 'fake-kubectl.mjs')
+  const pod = {metadata: {name: 'web-1', labels: {'app.kubernetes.io/name': 'web'}}, spec: {containers: [{name: 'web'}]}, status: {containerStatuses: [{name: 'web', state: {running: {}}}]}}
+  writeFileSync(
+    path,
+    `#!/usr/bin/env node
+const argv = process.argv.slice(2)
+if (argv.includes('get-contexts')) process.stdout.write('it-context\\n')
+else if (argv.includes('get') && argv.includes('pods')) process.stdout.write(${JSON.stringify(JSON.stringify({items: [pod]}))})
+else if (argv.includes('logs')) {
+  process.stdout.write(${JSON.stringify(lines)}.map((l, i) => '2026-12-01T00:00:0' + i + '.000000000Z ' + l + '\\n').join(''))
+  if (argv.includes('--follow')) setTimeout(() => undefined, 30000)
+}
+else { process.stderr.write('unexpected: ' + argv.join(' ') + '\\n'); process.exit(1) }
+`,
+  )
+  chmodSync(path, 0o755)
+  return path
 }

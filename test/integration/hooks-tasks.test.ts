@@ -500,6 +500,11 @@ describe('real node: hooks, run, exec and port-forward', function () {
       const missing = await app.cli(['exec', 'web', '-e', 'other', '--json', '--', '/nope'])
       expect(missing.exitCode, missing.stderr).to.equal(1)
       expect(JSON.parse(missing.stdout).error.message).to.match(/^\/nope in pod web-\S+ of web \(other\) could not run: exec: "\/nope": stat \/nope: no such file or directory$/)
+      // Said once: skycap's error quotes kubectl's cause, and kubectl's raw error is not printed before it.
+      const shown = await app.cli(['exec', 'web', '-e', 'other', '--', '/nope'])
+      expect(shown.exitCode, shown.stderr).to.equal(1)
+      expect(shown.stderr).to.match(/could not run: exec: "\/nope": stat \/nope: no such file or directory/)
+      expect(shown.stderr, shown.stderr).to.not.match(/OCI runtime exec failed|^error: /m)
       const wrong = await app.cli(['exec', 'web', '-e', 'other', '--pod', testPod.metadata.name, '--', '/app', 'whoami'])
       expect(wrong.exitCode).to.equal(2)
       expect(wrong.stderr).to.include(`pod ${testPod.metadata.name} is not a pod of web in other`)
@@ -557,6 +562,9 @@ describe('real node: hooks, run, exec and port-forward', function () {
     const missing = await app.cli(['run', 'web', '--', '/nope'])
     expect(missing.exitCode, missing.stderr).to.equal(1)
     expect(missing.stderr).to.match(/could not run: the command could not start \(StartError\): exec: "\/nope": stat \/nope: no such file or directory/)
+    // The hint says what is wrong, not to describe a Job that is already deleted.
+    expect(missing.stderr).to.match(/The command is not in \S+, or not executable there: check its name, or give its full path\./)
+    expect(missing.stderr).to.not.include('describe job')
     await waitFor('the run Jobs to be deleted', async () => (await kubectl(['get', 'jobs', '-l', 'skycap.dev/job-kind=run', '-o', 'name'], {namespace: ns.name})).stdout === '')
   })
 

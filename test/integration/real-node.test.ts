@@ -220,6 +220,35 @@ describe('real node: the test app in real containers', function () {
     expect((await httpGet(await serviceUrl())).body).to.match(/^version=v1 /)
   })
 
+  realIt('two services crash-looping for real are failing in every `status --json` between and during their back-offs (it said progressing, no problem, for a second at each crash)', async () => {
+    await app.change((text) => text.replace('\nenvironments:', `\n${WORKER}environments:`), 'and a worker')
+    expect((await deploy()).exitCode).to.equal(0)
+    await app.change((text) => text.replace('env: {APP_VERSION: v1}', 'env: {APP_VERSION: v2, APP_EXIT: "3"}').replace('APP_VERSION: w1,', 'APP_VERSION: w2, APP_EXIT: "3",'), 'v2: both exit 3')
+    const failed = await deploy(['--timeout', '2m', '--no-rollback'])
+    expect(failed.exitCode, failed.stderr).to.equal(1)
+    // From the deploy's failure on, both crash-loop (each in CrashLoopBackOff once already). Two loops of status
+    // calls back to back, until replies in the moments between two back-offs (the crashed container `Error`, or
+    // just restarted) were seen for both services: each reply says failing, with the crash.
+    const between = new Set<string>()
+    const replies: string[] = []
+    const started = Date.now()
+    const poll = async () => {
+      while (between.size < 2 && Date.now() - started < 150_000) {
+        const r = await app.json(['status', 'test'])
+        expect(r.exitCode, r.stderr).to.equal(0)
+        for (const service of ['web', 'worker']) {
+          const line = r.doc.result.services.find((x: {service: string}) => x.service === service)
+          replies.push(`${service}: ${line.state} ${line.problem}`)
+          expect(line, JSON.stringify(line)).to.include({state: 'failing', waiting: null})
+          expect(line.problem).to.match(new RegExp(`^container ${service} of pod ${service}-\\S+ is (in CrashLoopBackOff|crash-looping) \\(exit code 3, Error; restarted (once|\\d+ times)\\)$`))
+          if (line.problem.includes('crash-looping')) between.add(service)
+        }
+      }
+    }
+    await Promise.all([poll(), poll()])
+    expect([...between].sort(), replies.join('\n')).to.deep.equal(['web', 'worker'])
+  })
+
   realIt(
     'two services failing a few seconds apart (one on a kwok node at once, web on the real node once its process has crashed twice) are both named in one report (only the first was, the other said interrupted)',
     async () => {
@@ -261,6 +290,9 @@ describe('real node: the test app in real containers', function () {
         expect(web.events.every((e: {type: string}) => e.type === 'Warning')).to.equal(true)
         expect(web.logs.flatMap((l: {lines: string[]}) => l.lines).join('\n')).to.contain(`starting skycap test app version=${version}`)
         expect(r.stderr).to.match(/⏸ Deployment\/web: still rolling out when the release failed, with warnings: .*\n {2}Events:\n( {4}.*\n)* {4}Warning Unhealthy: Readiness probe failed/)
+        // Its progress line says side's failure stopped it: nobody interrupted anything.
+        expect(r.stderr).to.match(/⏸ Deployment\/web: stopped when Deployment\/side failed \(/)
+        expect(r.stderr).to.not.include('interrupted (')
         expect(report.rollback).to.deep.include({to: good, result: 'succeeded'})
         await app.change((text) => sideService(false)(text.replace(', APP_HEALTHZ: fail', '').replace(/ {2}side:\n( {4}.*\n)+/, '')), `${version}: both fixed`)
         const fixed = await deploy()

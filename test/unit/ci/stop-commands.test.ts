@@ -1,6 +1,6 @@
 import {expect} from 'chai'
 import {execa} from 'execa'
-import {chmodSync, closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import {closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {createServer} from 'node:http'
 import type {AddressInfo} from 'node:net'
 import {tmpdir} from 'node:os'
@@ -9,6 +9,7 @@ import {join} from 'node:path'
 import {ciOutput} from '../../../src/ci/output.js'
 import {commandsStopped, resumeCommands, untrustedStream} from '../../../src/ci/stop-commands.js'
 import {UserError} from '../../../src/errors.js'
+import {logsKubectlProgram} from '../../helpers/fake-kubectl.js'
 import {cliPath, runCli, TempRepo} from '../../helpers/repo.js'
 
 const GITHUB = {GITHUB_ACTIONS: 'true'}
@@ -154,23 +155,8 @@ describe('untrusted output under GitHub Actions (stop-commands)', () => {
     let kubectl: string
     before(async () => {
       repo = await TempRepo.clusterApp('it-context', 'it-ns')
-      kubectl = join(repo.dir, 'fake-kubectl.mjs')
       // The pod's lines, with kubectl's --timestamps; the first line of any other call's answer.
-      const pod = {metadata: {name: 'web-1', labels: {'app.kubernetes.io/name': 'web'}}, spec: {containers: [{name: 'web'}]}, status: {containerStatuses: [{name: 'web', state: {running: {}}}]}}
-      writeFileSync(
-        kubectl,
-        `#!/usr/bin/env node
-const argv = process.argv.slice(2)
-if (argv.includes('get-contexts')) process.stdout.write('it-context\\n')
-else if (argv.includes('get') && argv.includes('pods')) process.stdout.write(${JSON.stringify(JSON.stringify({items: [pod]}))})
-else if (argv.includes('logs')) {
-  process.stdout.write(['::error::boom', '::add-mask::x', '##[error]old'].map((l, i) => '2026-12-01T00:00:0' + i + '.000000000Z ' + l + '\\n').join(''))
-  if (argv.includes('--follow')) setTimeout(() => undefined, 20000)
-}
-else { process.stderr.write('unexpected: ' + argv.join(' ') + '\\n'); process.exit(1) }
-`,
-      )
-      chmodSync(kubectl, 0o755)
+      kubectl = logsKubectlProgram(repo.dir, ['::error::boom', '::add-mask::x', '##[error]old'])
     })
     after(() => repo.remove())
 

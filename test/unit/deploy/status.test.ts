@@ -355,6 +355,66 @@ describe('skycap status: ready pods per revision', () => {
     ).to.match(/^cache\s+not deployed/)
   })
 
+  it('a crash loop is failing between two back-offs too: crashed again (Error) or just restarted, not ready; one crash is not a loop', async () => {
+    const withUid = (rs: ReturnType<typeof replicaSet>) => ({...rs, metadata: {...rs.metadata, uid: `uid-${rs.metadata.name}`}})
+    const pod = (rs: string, name: string, container: object) => ({
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: {name, ownerReferences: [{apiVersion: 'apps/v1', kind: 'ReplicaSet', name: rs, uid: `uid-${rs}`, controller: true}]},
+      status: {phase: 'Running', containerStatuses: [{name: 'web', ready: false, ...container}]},
+    })
+    const error = (exitCode: number) => ({terminated: {exitCode, reason: 'Error'}})
+    // What kubectl showed of one container through a crash loop, poll by poll: `Error` at each crash, then
+    // CrashLoopBackOff while the kubelet waits, then running again (not ready) for a moment.
+    const phases: Array<[string, object, string | null]> = [
+      ['first crash', {restartCount: 0, state: error(3)}, null],
+      ['restarted once, runs', {restartCount: 1, state: {running: {}}, lastState: error(3)}, null],
+      ['second crash', {restartCount: 1, state: error(3), lastState: error(3)}, 'is crash-looping (exit code 3, Error; restarted once)'],
+      ['back-off', {restartCount: 1, state: {waiting: {reason: 'CrashLoopBackOff'}}, lastState: error(3)}, 'is in CrashLoopBackOff (exit code 3, Error; restarted once)'],
+      ['restarted twice, runs', {restartCount: 2, state: {running: {}}, lastState: error(3)}, 'is crash-looping (exit code 3, Error; restarted 2 times)'],
+      ['restarted, not started yet', {restartCount: 5, state: {waiting: {reason: 'ContainerCreating'}}, lastState: error(3)}, 'is crash-looping (exit code 3, Error; restarted 5 times)'],
+      ['crashed again, restart 5', {restartCount: 5, state: error(2), lastState: error(3)}, 'is crash-looping (exit code 2, Error; restarted 5 times)'],
+      [
+        'cannot start again',
+        {
+          restartCount: 3,
+          state: {terminated: {exitCode: 128, reason: 'StartError', message: 'failed to create containerd task: exec: "/nope": stat /nope: no such file or directory: unknown'}},
+          lastState: {terminated: {exitCode: 128, reason: 'StartError'}},
+        },
+        'cannot start (StartError): exec: "/nope": stat /nope: no such file or directory (restarted 3 times)',
+      ],
+    ]
+    // Both services at once, each at another phase of its loop, every phase in turn.
+    for (let i = 0; i < phases.length; i++) {
+      const [webPhase, webContainer, webProblem] = phases[i]!
+      const [workerPhase, workerContainer, workerProblem] = phases[(i + 3) % phases.length]!
+      const items = [
+        deployment('web', '1', NEW_SHA, 'web:new', {replicas: 1, updatedReplicas: 1, readyReplicas: 0}),
+        withUid(replicaSet('web', 'aaaa', '1', NEW_SHA, 'web:new', 1, 0)),
+        pod('web-aaaa', 'web-aaaa-1', webContainer),
+        deployment('worker', '1', NEW_SHA, 'worker:new', {replicas: 1, updatedReplicas: 1, readyReplicas: 0}),
+        withUid(replicaSet('worker', 'cccc', '1', NEW_SHA, 'worker:new', 1, 0)),
+        pod('worker-cccc', 'worker-cccc-1', workerContainer),
+      ]
+      const result = await statusOf(items)
+      for (const [service, podName, phase, problem] of [
+        ['web', 'web-aaaa-1', webPhase, webProblem],
+        ['worker', 'worker-cccc-1', workerPhase, workerProblem],
+      ] as const) {
+        const s = result.services.find((x) => x.service === service)
+        if (problem === null) expect(s, `${service}: ${phase}`).to.deep.include({state: 'progressing', problem: null})
+        else expect(s, `${service}: ${phase}`).to.deep.include({state: 'failing', problem: `container web of pod ${podName} ${problem}`, waiting: null})
+      }
+    }
+    // Ready again after its restarts (the loop ended): not failing.
+    const recovered = [
+      deployment('web', '1', NEW_SHA, 'web:new', {replicas: 1, updatedReplicas: 1, readyReplicas: 1, availableReplicas: 1}),
+      withUid(replicaSet('web', 'aaaa', '1', NEW_SHA, 'web:new', 1, 1)),
+      pod('web-aaaa', 'web-aaaa-1', {ready: true, restartCount: 5, state: {running: {}}, lastState: error(3)}),
+    ]
+    expect((await statusOf(recovered)).services.find((x) => x.service === 'web')).to.deep.include({state: 'ready', problem: null})
+  })
+
   it('a pull in back-off is judged by its last error from the events: a registry that refuses is waited for, a missing image fails', async () => {
     const withUid = (rs: ReturnType<typeof replicaSet>) => ({...rs, metadata: {...rs.metadata, uid: `uid-${rs.metadata.name}`}})
     const pod = (name: string, uid: string, container: object) => ({

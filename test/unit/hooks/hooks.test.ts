@@ -9,6 +9,7 @@ import {parseConfig} from '../../../src/config/load.js'
 import {ConfigErrors} from '../../../src/errors.js'
 import {cleanupHookJobs, DeployHooks, HookFailedError, type HookJob, hooksNotUndone, hooksNotUndoneBy, planHooks, refuseBesideRunningHooks, runningHooks} from '../../../src/hooks/hooks.js'
 import {buildJob, jobName, podTemplateOf, runJob, shownCommand} from '../../../src/hooks/job.js'
+import {couldNotRunHint} from '../../../src/tasks/run.js'
 import type {KubeObject} from '../../../src/render/objects.js'
 import type {ReleaseRecord} from '../../../src/release/store.js'
 import {historyNote} from '../../../src/ui/tables.js'
@@ -412,7 +413,19 @@ describe('hooks: the Job', () => {
       result: 'failed',
       message: 'the command could not start (StartError): exec: "/nope": stat /nope: no such file or directory',
       pod: 'j5-x',
+      cause: 'start',
     })
+  })
+
+  it("run's hint for a command that could not run makes sense: the image lacks the command, or the Job kept (--keep) or deleted (it named a Job already gone)", () => {
+    const {kubectl} = fakeKubectl([])
+    const run = {job: 'shop-test-run-web-abc123', image: 'registry.example/web:1', keep: false}
+    expect(couldNotRunHint(kubectl, 'start', run)).to.equal('The command is not in registry.example/web:1, or not executable there: check its name, or give its full path.')
+    const gone = couldNotRunHint(kubectl, undefined, run)
+    expect(gone).to.match(/^Its Job is deleted: run it again with --keep to keep the Job, then `kubectl .*describe job <name>` \(the name it prints\) shows its events\.$/)
+    expect(gone).to.not.include(run.job)
+    expect(couldNotRunHint(kubectl, undefined, {...run, keep: true})).to.match(/^`kubectl .*describe job shop-test-run-web-abc123` shows its events \(--keep kept the Job\)\.$/)
+    expect(couldNotRunHint(kubectl, 'image', run)).to.match(/^The node cannot pull registry.example\/web:1/)
   })
 
   it('a Ctrl-C that stops a poll\'s kubectl (the terminal signals the whole group) is the interrupted outcome, not an error (run --keep said "kubectl was stopped")', async () => {
@@ -777,6 +790,22 @@ describe('hooks: records', () => {
     expect(hooksNotUndone([record(6, [{name: 'migrate', phase: 'predeploy', result: 'timed-out', durationMs: 1, job: 'j'}])])).to.equal(
       'hooks are not undone by a rollback: migrate (release 6, stopped at its timeout, maybe half-way) ran and what it changed (a migration, say) stays as it is',
     )
+    // A hook that failed is said to have failed, with its exit code when known (release 8's migrate exited 3 and was
+    // listed as if it ran), after those that ran; one whose container never ended has no exit code to give.
+    const hook = (name: string, result: 'succeeded' | 'failed' | 'timed-out', exitCode?: number) => ({
+      name,
+      phase: 'predeploy' as const,
+      result,
+      durationMs: 1,
+      job: 'j',
+      ...(exitCode === undefined ? {} : {exitCode}),
+    })
+    expect(hooksNotUndone([record(8, [hook('migrate', 'failed', 3)]), record(9, [hook('migrate', 'timed-out')])])).to.equal(
+      'hooks are not undone by a rollback: migrate (release 9, stopped at its timeout, maybe half-way) ran and what it changed (a migration, say) stays as it is; migrate (release 8, failed with exit code 3: what it did before failing stays)',
+    )
+    expect(hooksNotUndone([record(8, [hook('migrate', 'failed', 3)]), record(9, [hook('migrate', 'failed'), hook('seed', 'succeeded', 0), hook('smoke', 'succeeded', 0)])])).to.equal(
+      'hooks are not undone by a rollback: seed (release 9), smoke (release 9) ran and what they changed (a migration, say) stays as it is; migrate (release 8, failed with exit code 3: what it did before failing stays); migrate (release 9, failed: what it did before failing, if anything, stays)',
+    )
   })
 
   it("the automatic rollback names the hooks of every release it leaves behind, not only the failed one's", () => {
@@ -787,9 +816,9 @@ describe('hooks: records', () => {
     ]
     const failed = rec(3, 'failed', [{name: 'smoke', phase: 'postdeploy', result: 'failed', durationMs: 1, job: 'j3', exitCode: 4}])
     expect(hooksNotUndoneBy(1, earlier, failed)).to.equal(
-      'hooks are not undone by a rollback: migrate (release 2, left running when its deploy was interrupted), smoke (release 3) ran and what they changed (a migration, say) stays as it is',
+      'hooks are not undone by a rollback: migrate (release 2, left running when its deploy was interrupted) ran and what it changed (a migration, say) stays as it is; smoke (release 3, failed with exit code 4: what it did before failing stays)',
     )
     // Rolled back to the release just before: the failed one's only, as before.
-    expect(hooksNotUndoneBy(2, earlier, failed)).to.equal('hooks are not undone by a rollback: smoke (release 3) ran and what it changed (a migration, say) stays as it is')
+    expect(hooksNotUndoneBy(2, earlier, failed)).to.equal('hooks are not undone by a rollback: smoke (release 3, failed with exit code 4: what it did before failing stays)')
   })
 })

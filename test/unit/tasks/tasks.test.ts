@@ -264,6 +264,10 @@ describe('tasks: --json keeps stdout for its one document', () => {
     expect((error as {exitCode?: number}).exitCode).to.equal(1)
     expect((error as {hint?: string}).hint).to.equal("The command is not in web's image, or not executable there: check its name, or give its full path.")
     expect(k.attached[0]?.options.teeStderr, "kubectl's stderr is read as well as shown").to.equal(true)
+    // kubectl's raw error is not shown as well: the error above quotes it (it was printed twice).
+    const hide = k.attached[0]?.options.hideError
+    expect(hide?.(oci.trimEnd())).to.equal(true)
+    expect(hide?.('command terminated with exit code 3')).to.equal(false)
     // A command that ran and failed, whatever it printed, exits with its own code.
     const own = recording({exitCode: 3, stderr: 'error: OCI runtime exec failed is what my script prints\ncommand terminated with exit code 3\n'})
     const ran = await execInService({service: 'web', command: ['/app/check'], configPath}, {kubectl: own.factory, reporter: quiet, terminal: false})
@@ -529,6 +533,33 @@ describe('tasks: --json keeps stdout for its one document', () => {
     expect(result, r.stderr).to.not.equal(null)
     expect(result.exitCode, r.stderr).to.not.equal(0)
     expect(r.stderr, 'the region is ended').to.match(/^::[0-9a-f]{32}::$/m)
+  })
+
+  it("exec's runner hides kubectl's start error (skycap says it in its own error), not the command's own stderr, and returns it whole; with output streams too", async () => {
+    const kubectlUrl = pathToFileURL(join(repoRoot, 'dist', 'src', 'kubectl', 'kubectl.js')).href
+    const execUrl = pathToFileURL(join(repoRoot, 'dist', 'src', 'tasks', 'exec.js')).href
+    const oci =
+      'error: Internal error occurred: error executing command in container: failed to exec in container: failed to start exec "4f1c": OCI runtime exec failed: exec failed: unable to start container process: exec: "/nope": stat /nope: no such file or directory: unknown'
+    // The command's own lines (one an `error: ` line of its own, one a prompt without a newline, in pieces), then
+    // kubectl's error in two writes.
+    const child = [
+      'const w = (s) => new Promise((r) => process.stderr.write(s, r)); const pause = () => new Promise((r) => setTimeout(r, 30))',
+      `await w("error: my own\\n"); await pause(); await w("err"); await pause(); await w("no newline? "); await pause()`,
+      `await w(${JSON.stringify(oci.slice(0, 40))}); await pause(); await w(${JSON.stringify(oci.slice(40) + '\n')}); process.exit(1)`,
+    ].join('; ')
+    for (const streams of [false, true]) {
+      const script = [
+        `import {execaRunner} from ${JSON.stringify(kubectlUrl)}`,
+        `import {execStartFailure} from ${JSON.stringify(execUrl)}`,
+        streams ? `const output = {out: process.stdout, err: process.stderr}` : `const output = undefined`,
+        `const r = await execaRunner(process.execPath, ['--input-type=module', '-e', ${JSON.stringify(child)}], {stdio: 'inherit', teeStderr: true, hideError: (l) => execStartFailure(l) !== undefined, ...(output ? {output} : {})})`,
+        `console.log(JSON.stringify(r))`,
+      ].join('\n')
+      const r = await execa(process.execPath, ['--input-type=module', '-e', script], {reject: false, stripFinalNewline: false})
+      expect(r.exitCode, r.stderr).to.equal(0)
+      expect(r.stderr, `output streams: ${streams}`).to.equal('error: my own\nerrno newline? ')
+      expect(JSON.parse(r.stdout)).to.deep.equal({exitCode: 1, stdout: '', stderr: `error: my own\nerrno newline? ${oci}`})
+    }
   })
 
   it('the process runner shows the child stderr and returns it too when asked (port-forward reads why kubectl ended)', async () => {

@@ -1,6 +1,6 @@
 import {expect} from 'chai'
 
-import {listrRolloutView} from '../../../src/ui/progress.js'
+import {interruptedLine, listrRolloutView, plainRolloutView} from '../../../src/ui/progress.js'
 import type {ResourceStatus} from '../../../src/resources/status.js'
 import type {Reporter} from '../../../src/ui/output.js'
 
@@ -69,14 +69,15 @@ describe('listr2 rollout view', () => {
         view.update([status('Deployment/web', 'pending', '0/2 ready'), status('Deployment/worker', 'pending', '0/1 ready')])
         for (let i = 0; i < 50 && !lines.some((l) => l.startsWith('warning:')); i++) await new Promise((r) => setTimeout(r, 10))
         view.update([status('Deployment/web', 'ready', '2/2 ready'), status('Deployment/worker', 'pending', '0/1 ready')])
-        expect(await settledWithin(view.finish([status('Deployment/worker', 'pending', '0/1 ready')]), 10_000)).to.equal('finished')
+        // Stopped by web's failure: said so (the fallback view gets who failed too).
+        expect(await settledWithin(view.finish([status('Deployment/worker', 'pending', '0/1 ready')], ['Deployment/web']), 10_000)).to.equal('finished')
         expect(lines).to.deep.equal([
           'warning: the live view stopped (log-update failed to load); progress follows as plain lines',
           'Waiting for 2 resources',
           '  … Deployment/web: 0/2 ready',
           '  … Deployment/worker: 0/1 ready',
           '  ✔ Deployment/web: 2/2 ready',
-          '  ⏸ Deployment/worker: interrupted (0/1 ready)',
+          '  ⏸ Deployment/worker: stopped when Deployment/web failed (0/1 ready)',
         ])
       }
     })
@@ -88,5 +89,26 @@ describe('listr2 rollout view', () => {
       await view.finish()
       expect(lines).to.deep.equal(['warning: no live view (Cannot find module listr2); progress follows as plain lines', 'Waiting for 1 resource', '  ✖ Deployment/web: CrashLoopBackOff'])
     })
+  })
+})
+
+describe('a rollout stopped before all were ready', () => {
+  it('says what stopped the ones still moving: the failure of others, or a Ctrl-C (only that is "interrupted")', async () => {
+    const web = status('Deployment/web', 'pending', '1/2 updated, 0 ready')
+    expect(interruptedLine(web)).to.equal('Deployment/web: interrupted (1/2 updated, 0 ready)')
+    expect(interruptedLine(web, ['Deployment/worker'])).to.equal('Deployment/web: stopped when Deployment/worker failed (1/2 updated, 0 ready)')
+    expect(interruptedLine(status('Deployment/web', 'pending', ''), ['Deployment/worker', 'Deployment/side', 'StatefulSet/db'])).to.equal(
+      'Deployment/web: stopped when Deployment/worker, Deployment/side and StatefulSet/db failed (pending)',
+    )
+    for (const [failed, said] of [
+      [['Deployment/worker'], 'stopped when Deployment/worker failed'],
+      [[], 'interrupted'],
+    ] as const) {
+      const lines: string[] = []
+      const view = plainRolloutView({mode: 'plain', info: (m) => lines.push(m), warn: (m) => lines.push(`warning: ${m}`)}, 'Waiting for 3 resources')
+      view.update([web, status('Deployment/worker', 'failed', 'container worker of pod worker-1 is in CrashLoopBackOff'), status('Deployment/api', 'pending', '0/1 updated, 0 ready')])
+      await view.finish([web, status('Deployment/api', 'pending', '0/1 updated, 0 ready')], [...failed])
+      expect(lines.slice(-2)).to.deep.equal([`  ⏸ Deployment/web: ${said} (1/2 updated, 0 ready)`, `  ⏸ Deployment/api: ${said} (0/1 updated, 0 ready)`])
+    }
   })
 })
