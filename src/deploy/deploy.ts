@@ -50,7 +50,7 @@ import {applyAndWatch, rolloutReport, type RolloutResult} from './rollout.js'
 import {reportContact} from '../kubectl/outage.js'
 import {placedRelease, refuseSecondRollout, rollOutRelease, scaleDownFields, scaleDownOldSlots} from '../strategies/rollout.js'
 import {otherSlotDeployment} from '../strategies/strategy.js'
-import {followAppliedSlots, forgetLeftBlueGreen, mayHaveBlueGreenState, rolloutSummaries} from '../strategies/state.js'
+import {followAppliedSlots, forgetLeftBlueGreen, mayHaveBlueGreenState, rolloutSummaries, writeDeployUnderWay} from '../strategies/state.js'
 import {appSelector, connect, type KubectlFactory, namespaceExists, type Target} from '../env/connect.js'
 import {changeSummary} from './diff.js'
 import {configuredReplicas, DEFAULT_TIMEOUT_MS, keepScaledReplicas, keptReplicasNote, liveDeployments, replacedReplicasNote} from './replicas.js'
@@ -424,6 +424,15 @@ async function applyWatchRecord(
     report.renumberedFrom ??= taken
   }
   const startedAt = new Date(clock()).toISOString()
+  // Until a canary of this release starts, `rollout status` says it is under way, rather than show the last canary
+  // (an older release's) as current; from before the deploy names the release. Never fails the deploy: the status is
+  // only less precise without it.
+  if (Object.values(env.services).some((s) => s.strategy?.type === 'canary')) {
+    await writeDeployUnderWay(kubectl, prepared.app, env.name, {release: number, lockId: deps.lockId, startedBy: whoAmI(), startedAt}).catch((error: unknown) => {
+      if (error instanceof InterruptedError) throw error
+      reporter.warn(`could not record release ${number} as under way for \`skycap rollout status\`: ${(error as Error).message.split('\n')[0]}`)
+    })
+  }
   reporter.info(`Deploying release ${number}: ${plural(objects.length, 'object')}`)
   const timeoutText = options.timeout ?? prepared.loaded.config.deploy?.timeout
   const hookContext = {

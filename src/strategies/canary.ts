@@ -194,17 +194,49 @@ export async function runCanary(unit: ServiceUnit, given: StrategyContext, resum
     ...(unit.serviceObject ? {serviceName: unit.service, port: portOf(unit.serviceObject)} : {}),
   }
 
-  const setWeight = async (weight: number, signal = context.signal) => {
+  /** The pods of each side at `weight`: by replicas the stable side shrinks as the canary grows; with a route it stays whole. */
+  const replicasAt = (weight: number) => {
     const routed = Boolean(unit.strategy.trafficRouting)
     const canaryReplicas = weight === 0 ? 0 : Math.max(1, routed ? Math.ceil((total * weight) / 100) : Math.round((total * weight) / 100))
-    // By replicas the stable side shrinks as the canary grows (the split is the ratio); with a route it stays whole.
-    const stableReplicas = routed ? total : weight >= 100 ? 0 : Math.max(1, total - canaryReplicas)
+    return {routed, canaryReplicas, stableReplicas: routed ? total : weight >= 100 ? 0 : Math.max(1, total - canaryReplicas)}
+  }
+
+  /**
+   * A step stopped part-way (Ctrl-C, SIGTERM) is put back to the weight saved before it, so the state says the split
+   * that serves: the canary's new pods took traffic, their checks never run, while the state said 0% at the first
+   * step. `rollout resume` runs the step again, as before. Calls made after the signal, without waiting for an API
+   * server away; one that fails is said, with what to do.
+   */
+  const putBack = async (weight: number) => {
+    const before = state.weight ?? 0
+    const {routed, canaryReplicas, stableReplicas} = replicasAt(before)
+    const now = kubectl.atOnce()
+    try {
+      if (routed) await setRouteWeights(unit, before, {...context, kubectl: now})
+      await now.run(['scale', 'deployment', unit.service, `--replicas=${stableReplicas}`])
+      await now.run(['scale', 'deployment', canaryDeployment.metadata.name, `--replicas=${canaryReplicas}`])
+      reporter.info(`  ${unit.service}: stopped during the step to ${weight}%: back to ${before}% (canary ${canaryReplicas}, stable ${stableReplicas} pods), as recorded`)
+    } catch (error) {
+      reporter.warn(
+        `${unit.service}: stopped during the step to ${weight}%, and could not put it back to ${before}% (${(error as Error).message.split('\n')[0]}): the canary's ready pods may take traffic; \`skycap rollout resume ${context.environment}\` runs the step again, \`skycap abort ${context.environment} ${unit.service}\` returns to stable`,
+      )
+    }
+  }
+
+  const setWeight = async (weight: number, signal = context.signal) => {
+    const {routed, canaryReplicas, stableReplicas} = replicasAt(weight)
     reporter.info(`  ${unit.service}: weight ${weight}% (${routed ? `HTTPRoute ${unit.strategy.trafficRouting?.gatewayAPI.httpRoute}, ` : ''}canary ${canaryReplicas}, stable ${stableReplicas} pods)`)
-    await kubectl.run(['scale', 'deployment', canaryDeployment.metadata.name, `--replicas=${canaryReplicas}`])
-    const notReady = await waitReady(canaryDeployment, signal)
-    if (notReady) return notReady
-    if (routed) await setRouteWeights(unit, weight, context)
-    await kubectl.run(['scale', 'deployment', unit.service, `--replicas=${stableReplicas}`])
+    try {
+      await kubectl.run(['scale', 'deployment', canaryDeployment.metadata.name, `--replicas=${canaryReplicas}`])
+      const notReady = await waitReady(canaryDeployment, signal)
+      if (notReady) return notReady
+      if (routed) await setRouteWeights(unit, weight, context)
+      await kubectl.run(['scale', 'deployment', unit.service, `--replicas=${stableReplicas}`])
+    } catch (error) {
+      // Not when an abort or another canary's failure stopped the step (`signal` alone): the abort returns to stable.
+      if (context.signal?.aborted || (error instanceof InterruptedError && !signal?.aborted)) await putBack(weight)
+      throw error
+    }
     await save({weight})
     return undefined
   }
@@ -225,7 +257,9 @@ export async function runCanary(unit: ServiceUnit, given: StrategyContext, resum
     if (unit.strategy.trafficRouting) await setRouteWeights(unit, 0, context)
     await waitReady({...stable, metadata: {...stable.metadata}}).catch(() => undefined)
     await kubectl.run(['delete', 'deployment', canaryDeployment.metadata.name, '--ignore-not-found', '--wait=false'])
-    await save({phase: failure.ref.startsWith('abort') ? 'aborted' : 'failed', weight: 0, message: failure.message, aborting: undefined})
+    // A request for it given meanwhile has nothing left to act on: an abort the release's failure overtook (the canary
+    // stopped "because web failed" before it read its own) kept `skycap abort` waiting for it to be taken.
+    await save({phase: failure.ref.startsWith('abort') ? 'aborted' : 'failed', weight: 0, message: failure.message, aborting: undefined}, {clearRequest: true})
     return failure
   }
 

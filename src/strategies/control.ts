@@ -13,7 +13,7 @@ import type {Reporter} from '../ui/output.js'
 import {resumable, runCanaries} from './canary.js'
 import {checkFailure} from './strategy.js'
 import {scaleDownOldSlots} from './rollout.js'
-import {dropPending, readPending, readState, rolloutSummaries, type RolloutRequest, type RolloutState, type ServiceRolloutState, writeRequest} from './state.js'
+import {deployUnderWay, dropPending, readPending, readState, rolloutSummaries, type RolloutRequest, type RolloutState, type ServiceRolloutState, writeRequest} from './state.js'
 import type {StrategyContext} from './strategy.js'
 
 export interface RolloutControlOptions {
@@ -36,10 +36,22 @@ export interface RolloutControlDeps {
   fetch?: typeof fetch
 }
 
+/**
+ * A service's rollout as `rollout status` shows it. `pending`: a deploy of release N holds the lock and no canary of N
+ * has started yet (it validates, runs its hooks or applies); `last` is then the canary before, finished.
+ */
+export type ShownRollout = Omit<ServiceRolloutState, 'unit' | 'phase'> & {
+  phase: ServiceRolloutState['phase'] | 'pending'
+  request?: RolloutRequest
+  last?: Omit<ServiceRolloutState, 'unit'>
+}
+
 export interface RolloutStatusReport {
   environment: string
   /** Per service: where its blue-green or canary rollout stands (slots, weight, step), and a request waiting. */
-  services: Record<string, Omit<ServiceRolloutState, 'unit'> & {request?: RolloutRequest}>
+  services: Record<string, ShownRollout>
+  /** The deploy that holds the lock, and the release it rolls out (its canaries may not have started). */
+  deploying?: {release: number; startedBy: string; startedAt: string}
   lock: LockInfo | null
 }
 
@@ -70,7 +82,7 @@ async function open(options: RolloutControlOptions, deps: RolloutControlDeps, co
 
 /** `skycap rollout status ENV [SERVICE]`. */
 export async function rolloutStatus(options: RolloutControlOptions, deps: RolloutControlDeps): Promise<RolloutStatusReport> {
-  const {app, environment, target} = await open(options, deps, 'skycap rollout status')
+  const {app, environment, target, services: configured} = await open(options, deps, 'skycap rollout status')
   const [state, lock] = await Promise.all([readState(target.kubectl, app), lockStatus(target.kubectl, app)])
   const services: RolloutStatusReport['services'] = {}
   for (const [name, s] of Object.entries(state.services)) {
@@ -79,7 +91,29 @@ export async function rolloutStatus(options: RolloutControlOptions, deps: Rollou
     const request = state.requests[name]
     services[name] = {...shown, ...(request ? {request} : {})}
   }
-  return {environment, services, lock: lock ?? null}
+  const deploying = deployUnderWay(state, lock)
+  if (deploying) {
+    // The canary services this release may start: until one of its canaries starts, the state holds the last one.
+    for (const [name, svc] of Object.entries(configured)) {
+      if (svc.strategy?.type !== 'canary' || (options.service && name !== options.service)) continue
+      const last = services[name]
+      if (last?.release === deploying.release) continue
+      const {request: _request, ...before} = last ?? {}
+      services[name] = {
+        type: 'canary',
+        release: deploying.release,
+        phase: 'pending',
+        startedBy: deploying.startedBy,
+        startedAt: deploying.startedAt,
+        updatedAt: deploying.startedAt,
+        message: `no canary of release ${deploying.release} has started yet (its deploy validates, runs its hooks or applies it)`,
+        ...(last ? {last: before as Omit<ServiceRolloutState, 'unit'>} : {}),
+        ...(last?.request ? {request: last.request} : {}),
+      }
+    }
+  }
+  const {lockId: _lockId, ...shownDeploy} = deploying ?? {}
+  return {environment, services, ...(deploying ? {deploying: shownDeploy as NonNullable<RolloutStatusReport['deploying']>} : {}), lock: lock ?? null}
 }
 
 export interface ResumeReport {
@@ -178,15 +212,12 @@ export async function resumeRollout(options: RolloutControlOptions, deps: Rollou
       if (underWay.length) {
         deps.reporter.info(`${release} is recorded once the canary of ${underWay.join(', ')} is done too (\`skycap rollout resume ${environment}\`, \`skycap promote\` or \`skycap abort\`)`)
       } else {
-        const first = failures[0] ?? prior?.failure ?? checkFailure('canary', 'a canary of the release was aborted')
-        await recordPending(target, app, keep, failed ? first : undefined, clock, where, services)
+        // Every canary that ended the release, named (the record named the first alone, two canaries aborted at once).
+        const ended = failures.length ? failures : [prior?.failure ?? checkFailure('canary', 'a canary of the release was aborted')]
+        await recordPending(target, app, keep, failed ? ended : [], clock, where, services)
       }
       if (failures.length) {
-        const first = failures[0] as FailureReport
-        // `abort shop: aborted by skycap abort at step 2` read as a canary of the environment, aborted by "abort shop".
-        const why = first.ref.startsWith('abort ')
-          ? `the canary of ${first.ref.slice('abort '.length)} in ${environment} was ${first.message}`
-          : `a canary in ${environment} was aborted: ${first.ref}: ${first.message}`
+        const why = canariesEnded(failures, environment)
         throw new DeployFailedError(`${why}; ${where}`, {
           hint: stillRun.length
             ? `\`skycap rollback ${environment}\` returns ${stillRun.join(', ')} to the release before; or fix the release and deploy again.`
@@ -206,21 +237,21 @@ export async function resumeRollout(options: RolloutControlOptions, deps: Rollou
 }
 
 /**
- * Writes the record the interrupted deploy left pending: succeeded with its manifests, or failed by `failure` (a
- * canary of the release back on stable), `where` saying where each service stands.
+ * Writes the record the interrupted deploy left pending: succeeded with its manifests, or failed by `failures` (the
+ * canaries of the release back on stable, the first that failed it first), `where` saying where each service stands.
  */
 async function recordPending(
   target: Target,
   app: string,
   keep: number,
-  failure: FailureReport | undefined,
+  failures: FailureReport[],
   clock: () => number,
   where: string,
   services: Record<string, {strategy?: {type: string}}>,
 ): Promise<void> {
   const pending = await readPending(target.kubectl, app)
   if (!pending) return
-  const ok = failure === undefined
+  const ok = failures.length === 0
   // Where each blue-green and canary service of the release ended, as a deploy's record says (history's note): the
   // record written over the interrupted one had none, though the interrupted one did.
   const [releases, rollouts] = await Promise.all([
@@ -239,7 +270,8 @@ async function recordPending(
       result: ok ? 'succeeded' : 'failed',
       finishedAt: new Date(finished).toISOString(),
       durationMs: finished - Date.parse(pending.record.startedAt),
-      ...(ok ? {} : {failed: failure.ref, message: `${failure.ref}: ${failure.message}; the canary was aborted: ${where}`}),
+      // Each canary that ended the release (history's note named the first alone when `skycap abort ENV` aborted two).
+      ...(ok ? {} : {failed: (failures[0] as FailureReport).ref, message: `${failures.map((f) => `${f.ref}: ${f.message}`).join('; ')}; the canary was aborted: ${where}`}),
     },
     ok ? pending.manifests : undefined,
     releases.filter((r) => r.record.number !== pending.record.number),
@@ -249,6 +281,30 @@ async function recordPending(
   await dropPending(target.kubectl, app)
 }
 
+/**
+ * What ended the canaries of a release, each named: `the canary of web in test was aborted by skycap abort during the
+ * pause at step 2; the canary of api …`, those ended for the same reason together (`the canaries of web, api in test
+ * were …`). Only the first was named, though `skycap abort ENV` aborted every canary.
+ */
+export function canariesEnded(failures: FailureReport[], environment: string): string {
+  // In the order they failed (the first failed the release); a failure other than an abort is a group of its own.
+  const groups = new Map<string, string[]>()
+  for (const f of failures) {
+    // `abort shop: aborted by skycap abort at step 2` read as a canary of the environment, aborted by "abort shop".
+    if (f.ref.startsWith('abort ')) groups.set(f.message, [...(groups.get(f.message) ?? []), f.ref.slice('abort '.length)])
+    else groups.set(`${f.ref}: ${f.message}`, [])
+  }
+  return [...groups]
+    .map(([text, services]) =>
+      services.length === 0
+        ? `a canary in ${environment} was aborted: ${text}`
+        : services.length === 1
+          ? `the canary of ${services[0]} in ${environment} was ${text}`
+          : `the canaries of ${services.join(', ')} in ${environment} were ${text}`,
+    )
+    .join('; ')
+}
+
 export interface RequestReport {
   environment: string
   action: 'promote' | 'abort'
@@ -256,6 +312,10 @@ export interface RequestReport {
   /** Who acted on the request: the running deploy (by its lock holder), or this command itself. */
   handledBy: string
   result?: ResumeReport
+  /** Where each canary asked stands after it: phase, and why it ended (each aborted canary named, not the first alone). */
+  canaries: Record<string, {phase: ServiceRolloutState['phase']; message?: string}>
+  /** An abort done here: what it did and what it left (the services that still run the release), as said on stderr. */
+  message?: string
 }
 
 /**
@@ -275,15 +335,17 @@ export async function requestRollout(action: 'promote' | 'abort', options: Rollo
     })
   }
   const request: RolloutRequest = action === 'abort' ? 'abort' : options.full ? 'promote-full' : 'promote'
-  for (const s of running) await writeRequest(kubectl, app, environment, s, request)
+  // One write for every service: a deploy that read the first request alone aborted the release's other canaries as
+  // "stopped because web failed", their own request left unread.
+  await writeRequest(kubectl, app, environment, running, request)
   deps.reporter.info(`Asked to ${action} ${running.join(', ')} in ${environment}`)
   /** Undefined: another promote or abort took the lock first and runs the rollout now; it acts on this request too. */
   const actHere = async (): Promise<RequestReport | undefined> => {
     deps.reporter.info('Nobody runs the rollout now: continuing it here')
     try {
       const result = await resumeRollout({...options, waitMs: 0}, deps)
-      await expectOutcome(kubectl, app, environment, action, running)
-      return {environment, action, services: running, handledBy: 'this command', result}
+      const canaries = await expectOutcome(kubectl, app, environment, action, running)
+      return {environment, action, services: running, handledBy: 'this command', result, canaries}
     } catch (error) {
       if (error instanceof LockedError) return undefined
       // A promote of a canary whose release was aborted meanwhile (another of its canaries): not done, and said so.
@@ -292,11 +354,11 @@ export async function requestRollout(action: 'promote' | 'abort', options: Rollo
         throw error
       }
       if (action === 'abort' && error instanceof DeployFailedError) {
-        await expectOutcome(kubectl, app, environment, action, running)
+        const canaries = await expectOutcome(kubectl, app, environment, action, running)
         // What the abort did and what it left (services of the release that were not canaries), with the next step.
         deps.reporter.info(error.message)
         if (error.hint) deps.reporter.info(error.hint)
-        return {environment, action, services: running, handledBy: 'this command'}
+        return {environment, action, services: running, handledBy: 'this command', canaries, message: error.message}
       }
       throw error
     }
@@ -327,8 +389,8 @@ export async function requestRollout(action: 'promote' | 'abort', options: Rollo
       return state.requests[s] !== undefined || (underWay && (action === 'abort' || service?.aborting !== undefined || releaseAborting(state, s)))
     })
     if (!pending.length) {
-      await expectOutcome(kubectl, app, environment, action, running)
-      return {environment, action, services: running, handledBy: holder ?? 'another process'}
+      const canaries = await expectOutcome(kubectl, app, environment, action, running)
+      return {environment, action, services: running, handledBy: holder ?? 'another process', canaries}
     }
     if (clock() >= deadline) {
       throw new UserError(`${holder ?? 'another process'} holds the lock of ${environment} and has not acted on the ${action} of ${pending.join(', ')} within 5 minutes`, {
@@ -353,16 +415,21 @@ function releaseAborting(state: RolloutState, service: string): boolean {
 
 /**
  * A promote and an abort given at about the same time write the same request key: the last one written is the one
- * acted on. The other command must not report what did not happen.
+ * acted on. The other command must not report what did not happen. Returns where each of `services` stands.
  */
-async function expectOutcome(kubectl: Target['kubectl'], app: string, environment: string, action: 'promote' | 'abort', services: string[]): Promise<void> {
+async function expectOutcome(kubectl: Target['kubectl'], app: string, environment: string, action: 'promote' | 'abort', services: string[]): Promise<RequestReport['canaries']> {
   const state = await readState(kubectl, app)
+  const outcome: RequestReport['canaries'] = {}
+  for (const s of services) {
+    const shown = state.services[s]
+    if (shown) outcome[s] = {phase: shown.phase, ...(shown.message ? {message: shown.message} : {})}
+  }
   const contrary = services.filter((s) => {
     const phase = state.services[s]?.phase
     // A promoted canary that failed or was aborted after all (another service of its release failed, or was aborted).
     return action === 'abort' ? phase === 'completed' : phase === 'aborted' || phase === 'failed'
   })
-  if (!contrary.length) return
+  if (!contrary.length) return outcome
   // An abort is also too late once the promotion has begun (the last step done): the release then goes to the end.
   const first = state.services[contrary[0] as string]
   const why =

@@ -50,7 +50,25 @@ export type RolloutRequest = 'promote' | 'promote-full' | 'abort'
 export interface RolloutState {
   services: Record<string, ServiceRolloutState>
   requests: Record<string, RolloutRequest>
+  /** The deploy under way, as it wrote it under its lock (trusted while that lock is held: see deployUnderWay). */
+  deploying?: DeployUnderWay
 }
+
+/**
+ * A deploy of an app with canary services, from its lock to its end: the release it rolls out. `rollout status` read
+ * the services' last canaries (an older release's, finished) as current while the deploy validated or applied its
+ * release, before any canary of it started.
+ */
+export interface DeployUnderWay {
+  release: number
+  /** The id of the lock the deploy holds: a deploy killed leaves this behind, and its lock expires or is taken. */
+  lockId: string
+  startedBy: string
+  startedAt: string
+}
+
+/** Its key in the ConfigMap: a service's name has no dot. */
+const DEPLOYING_KEY = 'release.deploying'
 
 const LABEL = 'skycap.dev/rollout-of'
 /** The label of the rollout state ConfigMap: the app it belongs to. */
@@ -68,7 +86,8 @@ export async function readState(kubectl: Kubectl, app: string, signal?: AbortSig
   if (!r.stdout.trim()) return state
   const data = (JSON.parse(r.stdout) as {data?: Record<string, string>}).data ?? {}
   for (const [key, value] of Object.entries(data)) {
-    if (key.endsWith('.request')) state.requests[key.slice(0, -'.request'.length)] = value as RolloutRequest
+    if (key === DEPLOYING_KEY) state.deploying = JSON.parse(value) as DeployUnderWay
+    else if (key.endsWith('.request')) state.requests[key.slice(0, -'.request'.length)] = value as RolloutRequest
     else state.services[key] = JSON.parse(value) as ServiceRolloutState
   }
   return state
@@ -82,9 +101,25 @@ export async function writeServiceState(kubectl: Kubectl, app: string, environme
   await patchData(kubectl, app, environment, {[service]: state === null ? null : JSON.stringify(state), ...(options.clearRequest ? {[`${service}.request`]: null} : {})})
 }
 
-/** Asks the process running a rollout (or the next `rollout resume`) to promote or abort it; null clears the request. */
-export async function writeRequest(kubectl: Kubectl, app: string, environment: string, service: string, request: RolloutRequest | null): Promise<void> {
-  await patchData(kubectl, app, environment, {[`${service}.request`]: request})
+/** Says, under the deploy's lock, which release it rolls out (for `rollout status`, until a canary of it starts). */
+export async function writeDeployUnderWay(kubectl: Kubectl, app: string, environment: string, deploying: DeployUnderWay): Promise<void> {
+  await patchData(kubectl, app, environment, {[DEPLOYING_KEY]: JSON.stringify(deploying)})
+}
+
+/**
+ * The deploy under way, if the one that wrote `state.deploying` still holds the lock (`lock`: the live one, unexpired).
+ * One killed, or done, left it behind: its lock is gone, expired or another's.
+ */
+export function deployUnderWay(state: RolloutState, lock: {id: string; expired: boolean} | undefined): DeployUnderWay | undefined {
+  return state.deploying && lock && !lock.expired && lock.id === state.deploying.lockId ? state.deploying : undefined
+}
+
+/**
+ * Asks the process running a rollout (or the next `rollout resume`) to promote or abort it; null clears the request.
+ * Several services: one write, so the rollout reads all their requests or none.
+ */
+export async function writeRequest(kubectl: Kubectl, app: string, environment: string, service: string | string[], request: RolloutRequest | null): Promise<void> {
+  await patchData(kubectl, app, environment, Object.fromEntries([service].flat().map((s) => [`${s}.request`, request])))
 }
 
 async function patchData(kubectl: Kubectl, app: string, environment: string, data: Record<string, string | null>): Promise<void> {

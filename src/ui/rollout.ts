@@ -3,6 +3,11 @@ import type {RequestReport, ResumeReport, RolloutStatusReport} from '../strategi
 /** `skycap rollout status`: one line per service (strategy, phase, slots or weight and step) and the lock. */
 export function rolloutStatusLines(r: RolloutStatusReport): string {
   const lines = Object.entries(r.services).map(([name, s]) => {
+    // A deploy under way whose canary has not started: the last canary is an older release's, said as such.
+    if (s.phase === 'pending') {
+      const last = s.last ? `; the last canary was release ${s.last.release ?? '?'}'s, ${s.last.phase}${s.last.phase === 'completed' ? '' : ` at ${canaryStep(s.last)}`}` : ''
+      return `${name}: canary pending, release ${s.release ?? '?'} deploying (by ${s.startedBy} since ${s.startedAt}); ${s.message ?? ''}${last}${s.request ? `; ${s.request} requested` : ''}`
+    }
     const where =
       s.type === 'blueGreen'
         ? `active slot ${s.activeSlot}${!s.previousSlot ? '' : s.phase === 'progressing' ? `, ${s.previousSlot} coming up (not serving)` : `, previous ${s.previousSlot} ${s.scaledDown ? 'scaled to 0' : `kept until ${s.scaleDownAt}`}`}`
@@ -19,7 +24,7 @@ export function rolloutStatusLines(r: RolloutStatusReport): string {
         : ''
     return `${name}: ${s.type} ${s.phase}, release ${s.release ?? '?'}${where ? `, ${where}` : ''}${aborting}${s.request ? `; ${s.request} requested` : ''}${s.message ? `; ${s.message}` : ''}`
   })
-  if (!lines.length) lines.push(`${r.environment} has no blue-green or canary rollout on record`)
+  if (!lines.length) lines.push(`${r.environment} has no blue-green or canary rollout on record${r.deploying ? ` (release ${r.deploying.release} is being deployed)` : ''}`)
   lines.push(r.lock ? `lock held by ${r.lock.holder} (${r.lock.reason})${r.lock.expired ? ', expired' : ''}` : 'lock free')
   return lines.join('\n')
 }

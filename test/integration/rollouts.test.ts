@@ -150,16 +150,32 @@ describe('rollouts you can trust (real cluster, four services)', function () {
   /** The ROUND a service's Deployment asks for (the release its template is of). */
   const roundOf = async (service: string) => (await app.get(['deployment', service])).spec.template.spec.containers[0].env.find((e: any) => e.name === 'ROUND')?.value
 
-  /** `deploy test` in the background, stopped by one Ctrl-C (a second forces quit) once its stderr says `when` does. */
-  async function deployInterruptedWhen(when: (stderr: string) => boolean): Promise<{exitCode: number | undefined; err: string}> {
+  /**
+   * `deploy test` in the background, stopped by one Ctrl-C (a second forces quit) once its stderr says `when` does,
+   * `delayMs` after that.
+   */
+  async function deployInterruptedWhen(when: (stderr: string) => boolean, delayMs = 0): Promise<{exitCode: number | undefined; err: string}> {
     const child = execa('node', [cliPath, ...DEPLOY, 'test', '--timeout', '3m'], {cwd: app.repo.dir, reject: false, env: {NO_COLOR: '1', CI: 'true'}})
     let err = ''
     let sent = false
     child.stderr?.on('data', (d) => {
       err += d
-      if (!sent && when(err)) sent = child.kill('SIGINT')
+      if (sent || !when(err)) return
+      if (delayMs === 0) sent = child.kill('SIGINT')
+      else {
+        sent = true
+        setTimeout(() => child.kill('SIGINT'), delayMs)
+      }
     })
     return {exitCode: (await child).exitCode, err}
+  }
+
+  /** Waits until the web and api canaries of `release` are both paused (`rollout status`). */
+  async function bothPaused(when: string, release: number): Promise<void> {
+    await waitFor(`${when}: both canaries of release ${release} paused`, async () => {
+      const services = (await app.json(['rollout', 'status', 'test'])).doc.result.services
+      return services.web?.phase === 'paused' && services.api?.phase === 'paused' && services.web.release === release && services.api.release === release
+    })
   }
 
   it('one service crash-loops while the others roll: it alone is blamed (summary, --json, history); the automatic rollback succeeds and is its own entry; three times', async () => {
@@ -899,10 +915,7 @@ describe('rollouts you can trust (real cluster, four services)', function () {
       // Each round's deploy fails and is rolled back: two records a round.
       const release = (await app.json(['history', 'test'])).doc.result.releases[0].number + 1
       const deploying = execa('node', [cliPath, ...DEPLOY, 'test', '--json'], {cwd: app.repo.dir, reject: false, env: {NO_COLOR: '1', CI: 'true'}})
-      await waitFor(`round ${round}: both canaries of release ${release} paused`, async () => {
-        const services = (await app.json(['rollout', 'status', 'test'])).doc.result.services
-        return services.web?.phase === 'paused' && services.api?.phase === 'paused' && services.web.release === release && services.api.release === release
-      })
+      await bothPaused(`round ${round}`, release)
       const [aborted, promoted] = await Promise.all([app.json(['abort', 'test', 'web']), app.json(['promote', 'test', 'api'])])
       const deployed = await deploying
       expect(deployed.exitCode, `round ${round}: ${deployed.stderr}`).to.equal(1)
@@ -913,6 +926,149 @@ describe('rollouts you can trust (real cluster, four services)', function () {
       await expectRunning(app, 0)
       const services = (await app.json(['rollout', 'status', 'test'])).doc.result.services
       expect([services.web.phase, services.api.phase], `round ${round}`).to.deep.equal(['aborted', 'aborted'])
+    }
+  })
+
+  it('abort ENV of two canaries, left paused by a Ctrl-C and while the deploy runs: every aborted canary is named in the message, --json and the history note (the first alone was), and both are back on stable; three times', async () => {
+    const withCanaries = (round: number) => canaries(quad(ns.name, round), '[{setWeight: 50}, {pause: {}}]')
+    await app.change(() => withCanaries(0), 'web and api deploy as canaries')
+    expect((await app.cli([...DEPLOY, 'test'])).exitCode).to.equal(0)
+    for (let round = 1; round <= 3; round++) {
+      await app.change(() => withCanaries(round), `round ${round}`)
+      const number = (await app.json(['history', 'test'])).doc.result.releases[0].number + 1
+      // Rounds 1 and 2: nobody runs the rollout (the abort does it itself); round 3: the deploy does, and rolls back.
+      const running = round === 3
+      const deploying = running ? execa('node', [cliPath, ...DEPLOY, 'test', '--json'], {cwd: app.repo.dir, reject: false, env: {NO_COLOR: '1', CI: 'true'}}) : undefined
+      if (running) {
+        await bothPaused(`round ${round}`, number)
+      } else {
+        const {exitCode, err} = await deployInterruptedWhen((e) => e.includes('web: paused at 50%') && e.includes('api: paused at 50%'))
+        expect(exitCode, err).to.equal(130)
+      }
+
+      const aborted = await app.json(['abort', 'test'])
+      expect(aborted.exitCode, `round ${round}: ${aborted.stderr}`).to.equal(0)
+      const result = aborted.doc.result
+      expect([...result.services].sort()).to.deep.equal(['api', 'web'])
+      for (const service of ['web', 'api']) {
+        expect(result.canaries[service], `round ${round}: ${service}`).to.include({phase: 'aborted'})
+        expect(result.canaries[service].message, `round ${round}: ${service}`).to.match(/^aborted by skycap abort /)
+      }
+      if (!running) {
+        // What the abort did here names both (it said "the canary of web in test was aborted …" of web alone).
+        expect(result.message, `round ${round}`).to.match(
+          /^the canaries of (web, api|api, web) in test were aborted by skycap abort [^;]+; (web, api|api, web) are stable again; worker, cache still run release \d+$/,
+        )
+        expect(aborted.stderr).to.contain(result.message)
+      } else {
+        const deployed = await deploying
+        expect(deployed?.exitCode, `round ${round}: ${deployed?.stderr}`).to.equal(1)
+      }
+      const record = (await app.json(['history', 'test'])).doc.result.releases.find((r: any) => r.number === number)
+      expect(record, `round ${round}`).to.include({result: 'failed'})
+      expect(record.message, `round ${round}: the note names both`).to.match(/abort web\b/)
+      expect(record.message, `round ${round}: the note names both`).to.match(/abort api\b/)
+      // Both really are back on stable: the release before, no canary Deployment, the state says so.
+      await waitFor(`round ${round}: web and api back on round 0, no canary left`, async () => {
+        const canaryLeft = (await app.get<{items: any[]}>(['deployments', '-l', 'skycap.dev/track=canary'])).items.length
+        return (await roundOf('web')) === '0' && (await roundOf('api')) === '0' && canaryLeft === 0
+      })
+      const status = (await app.json(['rollout', 'status', 'test'])).doc.result.services
+      expect([status.web.phase, status.api.phase, status.web.weight, status.api.weight], `round ${round}`).to.deep.equal(['aborted', 'aborted', 0, 0])
+      // The rollback the abort names returns worker and cache (the running deploy rolled back itself).
+      if (!running) expect((await app.json(['rollback', 'test'])).exitCode).to.equal(0)
+      await expectRunning(app, 0)
+      expect((await app.json(['lock', 'status', 'test'])).doc.result.lock, 'no lock left').to.equal(null)
+    }
+  })
+
+  it('Ctrl-C during the first step of two canaries, at several moments: the saved weight is the split the ready pods make (it said 0% while the canary pods took traffic); a promote then runs the step again and finishes; three times', async () => {
+    const withCanaries = (round: number) => canaries(quad(ns.name, round), '[{setWeight: 50}, {pause: {}}]')
+    await app.change(() => withCanaries(0), 'web and api deploy as canaries')
+    expect((await app.cli([...DEPLOY, 'test'])).exitCode).to.equal(0)
+    // As the canary pods are scaled, as they come up, once they are ready (or past the step).
+    const delays = [0, 700, 2000]
+    for (let round = 1; round <= 3; round++) {
+      await app.change(() => withCanaries(round), `round ${round}`)
+      const {exitCode, err} = await deployInterruptedWhen((e) => e.includes('web: weight 50%') && e.includes('api: weight 50%'), delays[round - 1])
+      expect(exitCode, err).to.equal(130)
+      const release = (await app.json(['history', 'test'])).doc.result.releases[0]
+      expect(release, err).to.include({action: 'deploy', result: 'interrupted'})
+      const status = (await app.json(['rollout', 'status', 'test'])).doc.result.services
+      for (const service of ['web', 'api']) {
+        const state = status[service]
+        expect(state, `round ${round}: ${service}`).to.include({release: release.number})
+        expect(['progressing', 'paused'], `round ${round}: ${service}`).to.include(state.phase)
+        // What serves once the controllers settle: the ready pods of each side (the Service selects both).
+        const [canary, stable] = await waitFor(`round ${round}: ${service}'s Deployments settled`, async () => {
+          const both = await Promise.all([app.get(['deployment', `${service}-canary`]), app.get(['deployment', service])])
+          const settled = both.every((d) => d.status.observedGeneration === d.metadata.generation && (d.status.replicas ?? 0) === d.spec.replicas && (d.status.readyReplicas ?? 0) === d.spec.replicas)
+          return settled && both
+        })
+        const ready = [canary.status.readyReplicas ?? 0, stable.status.readyReplicas ?? 0]
+        const split = Math.round((100 * ready[0]) / (ready[0] + ready[1]))
+        expect(state.weight, `round ${round}: ${service} (canary ${ready[0]}, stable ${ready[1]} ready pods; ${err})`).to.equal(split)
+      }
+      // The step runs again from where the state says, then the promotion (nobody runs the rollout: promote does it).
+      const promoted = await app.json(['promote', 'test'], {timeout: 240_000})
+      expect(promoted.exitCode, `round ${round}: ${promoted.stderr}`).to.equal(0)
+      await expectRunning(app, round)
+      expect((await app.json(['history', 'test'])).doc.result.releases[0]).to.include({number: release.number, result: 'succeeded'})
+    }
+  })
+
+  it('rollout status while a deploy validates and applies its release (a slow API server), before its canaries start: it names that release, not the last canaries as current; twice', async () => {
+    const withCanaries = (round: number, context = testCluster().context) => canaries(quad(ns.name, round), '[{setWeight: 50}]').replaceAll(testCluster().context, context)
+    await app.change(() => withCanaries(0), 'web and api deploy as canaries')
+    expect((await app.cli([...DEPLOY, 'test'])).exitCode).to.equal(0)
+    // A first canary of each, completed: the last one `rollout status` showed as current during the next deploy.
+    await app.change(() => withCanaries(100), 'a first canary')
+    expect((await app.cli([...DEPLOY, 'test'])).exitCode).to.equal(0)
+    const proxy = await ApiServerProxy.start(uniqueName('slow-deploy'), {delayMs: 300})
+    const env = {NO_COLOR: '1', CI: 'true', KUBECONFIG: proxy.kubeconfig}
+    try {
+      for (let round = 1; round <= 2; round++) {
+        await app.change(() => withCanaries(round, proxy.context), `round ${round}: through a slow API server`)
+        const number = (await app.json(['history', 'test'], {env})).doc.result.releases[0].number + 1
+        const child = execa('node', [cliPath, ...DEPLOY, 'test'], {cwd: app.repo.dir, reject: false, env})
+        let err = ''
+        let ended = false
+        child.stderr?.on('data', (d) => (err += d))
+        void child.then(() => (ended = true))
+        await waitFor(`round ${round}: release ${number} under way`, () => err.includes(`Deploying release ${number}`), {timeoutMs: 120_000, intervalMs: 50})
+        let pending = 0
+        // Until the deploy ends, from its "Deploying release N": release N is named, never the last canaries (N - 1).
+        while (!ended) {
+          const status = await app.json(['rollout', 'status', 'test'], {env})
+          const r = status.doc.result
+          if (r.deploying) expect(r.deploying.release, `round ${round}`).to.equal(number)
+          for (const service of ['web', 'api']) {
+            const s = r.services[service]
+            expect(s.release, `round ${round}: ${service}: ${JSON.stringify(s)}`).to.equal(number)
+            if (s.phase !== 'pending') continue
+            pending++
+            expect(s.last, `round ${round}: ${service}`).to.include({release: number - 1, phase: 'completed'})
+          }
+          if (r.services.web.phase === 'pending') {
+            const text = await app.cli(['rollout', 'status', 'test'], {env})
+            if (!ended && text.stdout.includes(`release ${number} deploying`))
+              expect(text.stdout).to.match(
+                new RegExp(
+                  `^web: canary pending, release ${number} deploying \\(by .+\\); no canary of release ${number} has started yet .*; the last canary was release ${number - 1}'s, completed$`,
+                  'm',
+                ),
+              )
+          }
+        }
+        expect((await child).exitCode, err).to.equal(0)
+        expect(pending, `round ${round}: seen before the canaries started`).to.be.greaterThan(0)
+        // Done: the lock is released, and the canaries of the release show as they ended.
+        const done = await app.json(['rollout', 'status', 'test'], {env})
+        expect(done.doc.result).to.not.have.property('deploying')
+        expect(done.doc.result.services.web).to.include({release: number, phase: 'completed'})
+      }
+    } finally {
+      proxy.stop()
     }
   })
 

@@ -636,8 +636,11 @@ describe('strategies on the real node: blue-green and canary with counted reques
       p.kill('SIGINT')
       const stopped = await p
       expect(stopped.exitCode, stopped.stderr).to.equal(130)
-      expect((await rolloutState()).shop, 'not aborted, not failed: left for rollout resume').to.include({phase: 'progressing', step: 0, release: 4})
-      expect(await replicas('shop-canary'), 'the canary as it was').to.equal(1)
+      expect((await rolloutState()).shop, 'not aborted, not failed: left for rollout resume').to.include({phase: 'progressing', step: 0, release: 4, weight: 0})
+      // The step is put back to the weight recorded (0%): its pod, becoming ready after skycap exited, would have taken
+      // traffic unchecked while the state said 0%.
+      expect(await replicas('shop-canary'), 'put back to the weight recorded before the step').to.equal(0)
+      expect(stopped.stderr).to.contain('shop: stopped during the step to 50%: back to 0% (canary 0, stable 2 pods), as recorded')
       expect((await app.json(['history', 'test'])).doc.result.releases[0]).to.include({number: 4, result: 'interrupted'})
       const resumed = await app.json(['rollout', 'resume', 'test'])
       expect(resumed.exitCode, resumed.stderr).to.equal(0)

@@ -1,11 +1,21 @@
 import {expect} from 'chai'
+import {readFileSync} from 'node:fs'
 import {join} from 'node:path'
+import {gzipSync} from 'node:zlib'
 
 import {SkycapError} from '../../../src/errors.js'
 import {Kubectl, type ProcessRunner} from '../../../src/kubectl/kubectl.js'
-import {requestRollout} from '../../../src/strategies/control.js'
+import {canariesEnded, requestRollout, rolloutStatus} from '../../../src/strategies/control.js'
+import {rolloutStatusLines} from '../../../src/ui/rollout.js'
+import {checkFailure} from '../../../src/strategies/strategy.js'
 import {memoryReporter} from '../../../src/ui/output.js'
+import {deploymentStatus} from '../../helpers/fake-kubectl.js'
 import {TempRepo} from '../../helpers/repo.js'
+
+/** kubectl's argv without what every call carries (--context, --namespace, --request-timeout). */
+function withoutConnection(argv: string[]): string[] {
+  return argv.filter((a, i) => !['--context', '--namespace'].includes(a) && !['--context', '--namespace'].includes(argv[i - 1] ?? '') && !a.startsWith('--request-timeout'))
+}
 
 /**
  * The rollout state ConfigMap and the lock as the API server keeps them, for a promote that meets an abort another
@@ -22,7 +32,7 @@ function cluster(timeline: (reads: number, data: Record<string, string>) => void
     spec: {holderIdentity: 'abort@elsewhere', leaseDurationSeconds: 60, acquireTime: now, renewTime: now},
   }
   const runner: ProcessRunner = async (_file, argv) => {
-    const args = argv.filter((a, i) => !['--context', '--namespace'].includes(a) && !['--context', '--namespace'].includes(argv[i - 1] ?? '') && !a.startsWith('--request-timeout'))
+    const args = withoutConnection(argv)
     if (args[0] === 'get' && args[1] === 'configmap') {
       const shown = JSON.stringify({data})
       if (Object.keys(data).some((key) => key.endsWith('.request')) || reads > 0) timeline(++reads, data)
@@ -135,5 +145,176 @@ describe('promote while another command runs an abort of the same canary', funct
     expect(error.message).to.equal('the abort of web in test was not done: the canary was promoted to the end first (its promotion had begun, or a promote given at the same time came first)')
     expect((error as SkycapError).hint).to.equal('`skycap rollback test` returns the release before it; `skycap history test` shows the releases.')
     expect(data).to.not.have.property('web.request')
+  })
+})
+
+describe('abort ENV of two canaries a Ctrl-C left, with nobody running the rollout', function () {
+  this.timeout(30_000)
+  let repo: TempRepo
+  beforeEach(async () => {
+    repo = await TempRepo.clusterApp('kind-x', 'shop')
+  })
+  afterEach(() => repo.remove())
+
+  /**
+   * The API server of an app whose web and worker canaries (release 3) wait in a pause, the deploy that ran them gone:
+   * the rollout state, the lease, the pending release and the records as kubectl would answer; every call recorded.
+   */
+  function stoppedRelease() {
+    const unit = (service: string) => ({
+      service,
+      strategy: {type: 'canary', steps: [{setWeight: 50}, {pause: {}}]},
+      deployment: deploymentStatus(service, 2),
+    })
+    const data: Record<string, string> = Object.fromEntries(
+      ['web', 'worker'].map((service) => [
+        service,
+        JSON.stringify({type: 'canary', release: 3, phase: 'paused', step: 1, steps: 2, weight: 50, startedBy: 'a', startedAt: 't', updatedAt: 't', unit: unit(service)}),
+      ]),
+    )
+    const record = {number: 3, app: 'itapp', environment: 'test', action: 'deploy', result: 'interrupted', user: 'a', startedAt: new Date().toISOString(), finishedAt: '', durationMs: 0}
+    const pending = gzipSync(JSON.stringify({record, keep: 10})).toString('base64')
+    let lease: object | undefined
+    const saved: Array<Record<string, unknown>> = []
+    const runner: ProcessRunner = async (_file, argv, options) => {
+      const args = withoutConnection(argv)
+      const ok = (stdout = '') => ({exitCode: 0, stdout, stderr: ''})
+      const [verb, what] = args
+      if (verb === 'get' && what === 'configmap') return ok(JSON.stringify({data}))
+      if (verb === 'patch' && what === 'configmap') {
+        for (const [key, value] of Object.entries((JSON.parse(args.at(-1) as string) as {data: Record<string, string | null>}).data)) {
+          if (value === null) delete data[key]
+          else data[key] = value
+        }
+        return ok()
+      }
+      if (verb === 'get' && what === 'lease') return ok(lease ? JSON.stringify(lease) : '')
+      if ((verb === 'create' || verb === 'replace') && JSON.parse(options.input as string).kind === 'Lease') {
+        lease = JSON.parse(options.input as string)
+        return ok()
+      }
+      if (verb === 'delete' && what === 'lease') {
+        lease = undefined
+        return ok()
+      }
+      if (verb === 'get' && what === 'secret') return ok(JSON.stringify({data: {release: pending}}))
+      if (verb === 'get' && (what === 'configmaps' || what === 'secrets')) return ok(JSON.stringify({items: []}))
+      if (verb === 'get' && what?.startsWith('deployments,')) return ok(JSON.stringify({items: [deploymentStatus('web', 2), deploymentStatus('worker', 2)]}))
+      if ((verb === 'create' || verb === 'apply') && options.input) {
+        const list = JSON.parse(options.input as string) as {items?: Array<{kind: string; data?: {release?: string}}>}
+        for (const item of list.items ?? []) if (item.kind === 'ConfigMap' && item.data?.release) saved.push(JSON.parse(item.data.release))
+        return ok()
+      }
+      if (['scale', 'delete', 'patch'].includes(verb as string)) return ok()
+      return {exitCode: 1, stdout: '', stderr: `unexpected: ${args.join(' ')}`}
+    }
+    return {data, saved, factory: (options: {context?: string; namespace?: string}) => new Kubectl({binary: 'kubectl', runner, sleep: async () => undefined, ...options})}
+  }
+
+  it('names both aborted canaries in its message, --json and the release record (it named the first alone); each time', async () => {
+    for (let round = 1; round <= 3; round++) {
+      const {data, saved, factory} = stoppedRelease()
+      const reporter = memoryReporter()
+      const report = await requestRollout('abort', {environment: 'test', configPath: join(repo.dir, 'skycap.yaml')}, {kubectl: factory, reporter})
+      const states = Object.fromEntries(['web', 'worker'].map((s) => [s, JSON.parse(data[s] as string) as {phase: string; weight: number}]))
+      expect([states.web?.phase, states.worker?.phase], `round ${round}: both returned to stable`).to.deep.equal(['aborted', 'aborted'])
+      expect(
+        Object.keys(data).filter((k) => k.endsWith('.request')),
+        'no request left',
+      ).to.deep.equal([])
+      expect(report.services).to.deep.equal(['web', 'worker'])
+      expect(report.canaries).to.deep.equal({
+        web: {phase: 'aborted', message: 'aborted by skycap abort at step 2'},
+        worker: {phase: 'aborted', message: 'aborted by skycap abort at step 2'},
+      })
+      expect(report.message).to.match(/^the canaries of (web, worker|worker, web) in test were aborted by skycap abort at step 2; (web, worker|worker, web) are stable again/)
+      expect(reporter.lines.join('\n')).to.contain(report.message)
+      const failed = saved.at(-1) as {result: string; message: string; number: number}
+      expect(failed).to.include({number: 3, result: 'failed'})
+      expect(failed.message).to.match(/^abort (web|worker): aborted by skycap abort at step 2; abort (web|worker): aborted by skycap abort at step 2; the canary was aborted: /)
+      expect(failed.message).to.contain('abort web:').and.contain('abort worker:')
+    }
+  })
+})
+
+describe('canariesEnded: what ended the canaries of a release', () => {
+  it('names each, those ended for one reason together, in the order they failed', () => {
+    const f = (ref: string, message: string) => checkFailure(ref, message)
+    expect(canariesEnded([f('abort web', 'aborted by skycap abort at step 1')], 'test')).to.equal('the canary of web in test was aborted by skycap abort at step 1')
+    expect(canariesEnded([f('abort web', 'aborted by skycap abort at step 1'), f('abort api', 'aborted by skycap abort at step 1')], 'test')).to.equal(
+      'the canaries of web, api in test were aborted by skycap abort at step 1',
+    )
+    expect(
+      canariesEnded(
+        [
+          f('Deployment/web-canary', 'still not ready'),
+          f('abort api', 'aborted because web failed (Deployment/web-canary), which fails the release'),
+          f('abort shop', 'aborted by skycap abort at step 2'),
+        ],
+        'prod',
+      ),
+    ).to.equal(
+      'a canary in prod was aborted: Deployment/web-canary: still not ready; the canary of api in prod was aborted because web failed (Deployment/web-canary), which fails the release; the canary of shop in prod was aborted by skycap abort at step 2',
+    )
+  })
+})
+
+describe('rollout status while a deploy is under way, before its canary starts', function () {
+  this.timeout(20_000)
+  let repo: TempRepo
+  beforeEach(async () => {
+    repo = await TempRepo.clusterApp('kind-x', 'shop')
+    const file = join(repo.dir, 'skycap.yaml')
+    repo.write('skycap.yaml', readFileSync(file, 'utf8').replace('  web:\n    image: web\n', '  web:\n    strategy: {type: canary, steps: [{setWeight: 50}]}\n    image: web\n'))
+    await repo.commit('web is a canary')
+  })
+  afterEach(() => repo.remove())
+
+  /** The state (web's last canary, release 2, completed) and the lease as the API server has them. */
+  function cluster(data: Record<string, string>, lease: {id: string; renewed: number} | undefined) {
+    const runner: ProcessRunner = async (_file, argv) => {
+      const args = withoutConnection(argv)
+      if (args[0] === 'get' && args[1] === 'configmap') return {exitCode: 0, stdout: JSON.stringify({data}), stderr: ''}
+      if (args[0] === 'get' && args[1] === 'lease') {
+        if (!lease) return {exitCode: 0, stdout: '', stderr: ''}
+        const at = new Date(lease.renewed).toISOString()
+        const annotations = {'skycap.dev/reason': 'deploy test@abc1234', 'skycap.dev/lock-id': lease.id, 'skycap.dev/held-by': 'command'}
+        return {
+          exitCode: 0,
+          stdout: JSON.stringify({metadata: {name: 'skycap-lock-itapp', annotations}, spec: {holderIdentity: 'ana@ci', leaseDurationSeconds: 60, acquireTime: at, renewTime: at}}),
+          stderr: '',
+        }
+      }
+      return {exitCode: 1, stdout: '', stderr: `unexpected: ${args.join(' ')}`}
+    }
+    return (options: {context?: string; namespace?: string}) => new Kubectl({binary: 'kubectl', runner, sleep: async () => undefined, ...options})
+  }
+  const last = {type: 'canary', release: 2, phase: 'completed', step: 1, steps: 1, weight: 100, startedBy: 'bo', startedAt: 't0', updatedAt: 't1'}
+  const deploying = (lockId: string) => JSON.stringify({release: 3, lockId, startedBy: 'ana@ci', startedAt: '2026-12-06T01:00:00.000Z'})
+  const status = async (data: Record<string, string>, lease?: {id: string; renewed: number}) =>
+    rolloutStatus({environment: 'test', configPath: join(repo.dir, 'skycap.yaml')}, {kubectl: cluster(data, lease), reporter: memoryReporter()})
+
+  it('says the release under way has no canary yet, beside the last one (it showed release 2’s finished canary as current)', async () => {
+    const report = await status({web: JSON.stringify(last), 'release.deploying': deploying('L1')}, {id: 'L1', renewed: Date.now()})
+    expect(report.deploying).to.deep.equal({release: 3, startedBy: 'ana@ci', startedAt: '2026-12-06T01:00:00.000Z'})
+    expect(report.services.web).to.include({type: 'canary', release: 3, phase: 'pending'})
+    expect(report.services.web?.last).to.deep.include({release: 2, phase: 'completed', weight: 100})
+    expect(rolloutStatusLines(report).split('\n')[0]).to.equal(
+      "web: canary pending, release 3 deploying (by ana@ci since 2026-12-06T01:00:00.000Z); no canary of release 3 has started yet (its deploy validates, runs its hooks or applies it); the last canary was release 2's, completed",
+    )
+    // A first canary: nothing on record before it.
+    const first = await status({'release.deploying': deploying('L1')}, {id: 'L1', renewed: Date.now()})
+    expect(first.services.web).to.include({release: 3, phase: 'pending'}).and.not.have.property('last')
+  })
+
+  it('shows the canary of the release under way once it started, and the last one as it is when no deploy holds the lock (gone, expired, or another command’s)', async () => {
+    const started = {...last, release: 3, phase: 'progressing', step: 0, weight: 0}
+    const shown = await status({web: JSON.stringify(started), 'release.deploying': deploying('L1')}, {id: 'L1', renewed: Date.now()})
+    expect(shown.services.web).to.include({release: 3, phase: 'progressing'})
+    for (const lease of [undefined, {id: 'L1', renewed: Date.now() - 120_000}, {id: 'L2', renewed: Date.now()}]) {
+      const report = await status({web: JSON.stringify(last), 'release.deploying': deploying('L1')}, lease)
+      expect(report.services.web, JSON.stringify(lease)).to.include({release: 2, phase: 'completed'})
+      expect(report, JSON.stringify(lease)).to.not.have.property('deploying')
+    }
   })
 })

@@ -931,13 +931,110 @@ describe('a canary whose new pods are not ready', () => {
       (e: Error) => e,
     )
     expect(error).to.be.instanceOf(InterruptedError)
-    expect(calls.filter((c) => c[0] === 'scale').map((c) => c.join(' '))).to.deep.equal(['scale deployment web-canary --replicas=2'])
+    // The step is put back to the weight before it (none, at the first step): no canary pod takes traffic unrecorded.
+    expect(calls.filter((c) => c[0] === 'scale').map((c) => c.join(' '))).to.deep.equal([
+      'scale deployment web-canary --replicas=2',
+      'scale deployment web --replicas=3',
+      'scale deployment web-canary --replicas=0',
+    ])
     expect(calls.filter((c) => c[0] === 'delete')).to.deep.equal([])
     const states = patched(calls)
       .filter(Boolean)
       .map((t) => JSON.parse(t as string) as {phase: string; step: number})
     expect(states.map((st) => st.phase)).to.deep.equal(['progressing'])
     expect(states.at(-1)?.step).to.equal(0)
+  })
+
+  it('stopped during a step, some canary pods ready: the step is put back to the weight recorded before it, so the state says what serves (it said 0% while they took traffic); at the first step and a later one, by replicas and by a route', async () => {
+    // web has 4 replicas. [the step's weight, the weight before it (0: the first step), the route, the put-back calls]
+    const cases: Array<[number, number, boolean, string[]]> = [
+      [50, 0, false, ['scale deployment web --replicas=4', 'scale deployment web-canary --replicas=0']],
+      [75, 0, false, ['scale deployment web --replicas=4', 'scale deployment web-canary --replicas=0']],
+      [50, 25, false, ['scale deployment web --replicas=3', 'scale deployment web-canary --replicas=1']],
+      [50, 25, true, ['patch httproutes.gateway.networking.k8s.io shop', 'scale deployment web --replicas=4', 'scale deployment web-canary --replicas=1']],
+    ]
+    for (const [weight, before, routed, putBack] of cases) {
+      const when = `${before}% -> ${weight}%${routed ? ' (route)' : ''}`
+      const controller = new AbortController()
+      const route = {
+        metadata: {name: 'shop'},
+        spec: {
+          rules: [
+            {
+              backendRefs: [
+                {name: 'web-stable', weight: 100 - before},
+                {name: 'web-canary', weight: before},
+              ],
+            },
+          ],
+        },
+      }
+      const {kubectl, calls} = fake((argv) => {
+        if (argv[0] === 'get' && argv[1] === 'configmap') return {stdout: JSON.stringify({data: {}})}
+        if (argv[0] === 'get' && argv[1]?.startsWith('deployments,replicasets')) {
+          // The watch's first look: one canary pod ready, the others starting, and the signal comes.
+          controller.abort()
+          return {stdout: JSON.stringify({items: [deploymentStatus('web-canary', 3, 1)]})}
+        }
+        if (argv[0] === 'get' && argv[1] === 'httproutes.gateway.networking.k8s.io') return {stdout: JSON.stringify(route)}
+        if (argv[0] === 'get') return {exitCode: 1, stderr: `unexpected ${argv.join(' ')}`}
+        return {}
+      })
+      const strategy: ServiceConfig['strategy'] = {type: 'canary', steps: [{setWeight: 25}, {setWeight: weight}, {pause: {}}], ...(routed ? {trafficRouting: {gatewayAPI: {httpRoute: 'shop'}}} : {})}
+      const resumed = before ? ({type: 'canary', release: 7, phase: 'progressing', startedBy: 'a', startedAt: 't', updatedAt: 't', step: 1, steps: 3, weight: before} as const) : undefined
+      const unit = unitOf(strategy, [deployment('web:2', 4), service])
+      const error = await runCanary(
+        before ? unit : {...unit, strategy: {...strategy, steps: [{setWeight: weight}, {pause: {}}]}},
+        context(kubectl, {signal: controller.signal, intervalMs: 1}),
+        resumed && {...resumed},
+      ).then(
+        (f) => new Error(`returned ${JSON.stringify(f)}`),
+        (e: Error) => e,
+      )
+      expect(error, when).to.be.instanceOf(InterruptedError)
+      expect(
+        calls.filter((c) => c[0] === 'delete'),
+        `${when}: not aborted`,
+      ).to.deep.equal([])
+      const changes = calls.filter((c) => c[0] === 'scale' || (c[0] === 'patch' && c[1] !== 'configmap')).map((c) => (c[0] === 'scale' ? c : c.slice(0, 3)).join(' '))
+      const stepUp = `scale deployment web-canary --replicas=${routed ? Math.ceil((4 * weight) / 100) : Math.round((4 * weight) / 100)}`
+      expect(changes, when).to.deep.equal([stepUp, ...putBack])
+      if (routed) {
+        const patched = JSON.parse(calls.find((c) => c[0] === 'patch' && c[1]?.startsWith('httproutes'))?.at(-1) as string)
+        expect(
+          patched.spec.rules[0].backendRefs.map((r: {weight: number}) => r.weight),
+          when,
+        ).to.deep.equal([100 - before, before])
+      }
+      const saved = lastState(calls, 'web')
+      expect(saved, when).to.include({phase: 'progressing', step: before ? 1 : 0, weight: before})
+    }
+  })
+
+  it('stopped during a step, and the put-back refused: the deploy still stops as interrupted, saying the canary may take traffic and what to do', async () => {
+    const controller = new AbortController()
+    const warnings: string[] = []
+    const {kubectl} = fake((argv) => {
+      if (argv[0] === 'get' && argv[1] === 'configmap') return {stdout: JSON.stringify({data: {}})}
+      if (argv[0] === 'get' && argv[1]?.startsWith('deployments,replicasets')) {
+        controller.abort()
+        return {stdout: JSON.stringify({items: [deploymentStatus('web-canary', 2, 1)]})}
+      }
+      if (argv[0] === 'scale' && argv[2] === 'web') return {exitCode: 1, stderr: 'Error from server (Forbidden): deployments.apps "web" is forbidden'}
+      if (argv[0] === 'get') return {exitCode: 1, stderr: `unexpected ${argv.join(' ')}`}
+      return {}
+    })
+    const ctx = context(kubectl, {signal: controller.signal, intervalMs: 1})
+    ctx.reporter.warn = (m: string) => warnings.push(m)
+    const error = await runCanary(unitOf({type: 'canary', steps: [{setWeight: 50}]}, [deployment('web:2', 4), service]), ctx).then(
+      (f) => new Error(`returned ${JSON.stringify(f)}`),
+      (e: Error) => e,
+    )
+    expect(error).to.be.instanceOf(InterruptedError)
+    expect(warnings).to.have.length(1)
+    expect(warnings[0]).to.match(
+      /^web: stopped during the step to 50%, and could not put it back to 0% \(.*forbidden.*\): the canary's ready pods may take traffic; `skycap rollout resume prod` runs the step again, `skycap abort prod web` returns to stable$/,
+    )
   })
 
   it('not ready in time: the abort’s report has the canary’s events, read before the canary is deleted (it had only the watch’s sentence)', async () => {
