@@ -290,13 +290,20 @@ export async function deploy(options: DeployOptions, deps: DeployDeps): Promise<
   // changes nothing at all: it falls back to a client dry run with strict schema validation.
   const hookCheck = {skipHooks: options.skipHooks ?? false, hasHooks: env.hooks.predeploy.length + env.hooks.postdeploy.length > 0, reporter, releases}
   const createNamespace = !nsExists && !options.dryRun && (await createNamespaceOnce(kubectl, env.namespace, reporter))
+  let placed: {objects: KubeObject[]; keep: KubeObject[]} | undefined
   try {
     if (nsExists) {
-      const claims = await claimedElsewhere(kubectl, objects, prepared.app, env.name, renderedOrigin(prepared.objects, prepared.loaded))
+      // As the deploy will place them (one read more, only with a blue-green or canary service): a blue-green service
+      // is applied to a slot, `web-green`, whose pause and hand-set fields are the ones that count (the rendered `web`
+      // found none of them, and a deploy into a paused idle slot rolled the other services, then failed).
+      const strategies = Object.values(env.services).some((svc) => svc.strategy !== undefined && svc.strategy.type !== 'rolling')
+      placed = strategies ? await placedRelease(kubectl, objects, env.services, selector) : undefined
+      const checked = placed?.objects ?? objects
+      const claims = await claimedElsewhere(kubectl, checked, prepared.app, env.name, renderedOrigin(prepared.objects, prepared.loaded))
       if (claims.others.length) throw claimedError(claims, prepared.app, env.name, env.namespace)
       if (claims.unmanaged.length) reporter.warn(adoptedNote(claims, prepared.app, env.name))
-      refusePaused(claims.mine, objects, env.name, env.namespace, 'deploy')
-      const handSet = handSetFields(claims.mine, objects)
+      refusePaused(claims.mine, checked, env.name, env.namespace, 'deploy')
+      const handSet = handSetFields(claims.mine, checked)
       if (handSet.length) reporter.warn(handSetNote(handSet))
       // Before the confirmation and in a dry run too (both went ahead, and only the deploy itself was refused); looked
       // at again under the lock.
@@ -309,8 +316,8 @@ export async function deploy(options: DeployOptions, deps: DeployDeps): Promise<
     const taken = await takenFromOthers(kubectl, objects, prepared.app, env.name)
     if (taken.length) reporter.warn(takenNote(taken, env.name))
     if (ask && nsExists) {
-      const placed = await placedRelease(kubectl, objects, env.services, selector)
-      const summary = await changeSummary(kubectl, placed.objects, {selector, keep: placed.keep})
+      const {objects: shown, keep} = placed ?? (await placedRelease(kubectl, objects, env.services, selector))
+      const summary = await changeSummary(kubectl, shown, {selector, keep})
       await confirmProtected(env, deps, 'deploy', `Deploy ${prepared.app} ${prepared.revision.short} to PROTECTED ${env.name} (context ${target.context}, namespace ${env.namespace})?\n${summary}`)
     }
     // A signal during validation: stop before the lock, the first change (a namespace created above goes again).

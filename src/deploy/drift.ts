@@ -15,6 +15,13 @@ interface ManagedFields {
 
 type FieldSet = {[key: string]: FieldSet}
 
+/**
+ * A hand `kubectl apply` without --server-side: kubectl's server-side apply as skycap takes its fields over (it
+ * migrates the client-side apply manager's fields to its own) and then removes those the release does not set, so
+ * they do not stay (the warning named them, and the deploy removed them).
+ */
+const CLIENT_SIDE = new Set(['kubectl-client-side-apply', 'before-first-apply'])
+
 /** Fields of a live object that one kubectl command set and the applied object does not: they stay after the apply. */
 export interface HandSet {
   /** `Deployment/web` */
@@ -104,7 +111,7 @@ function notApplied(set: FieldSet, applied: unknown, keys: string[], labels: str
 
 /**
  * The fields of each live object that a kubectl command (`kubectl set env`, `edit`, `patch`, `label`, `annotate`, a
- * hand `apply`) set and the object skycap applies over it does not: server-side apply keeps them, so a deploy or a
+ * hand `apply --server-side`) set and the object skycap applies over it does not: server-side apply keeps them, so a deploy or a
  * rollback leaves them as they are (a field both set is skycap's again after the apply, and is not named). Only
  * kubectl's managers count: controllers (an HPA, a service mesh) write their own fields on purpose, and a status or
  * scale subresource is not the object's spec.
@@ -114,7 +121,7 @@ export function handSetFields(live: KubeObject[], applied: KubeObject[]): HandSe
     const wanted = applied.find((a) => a.kind === object.kind && a.metadata.name === object.metadata.name)
     if (!wanted) return []
     const entries = ((object.metadata as {managedFields?: ManagedFields[]}).managedFields ?? []).filter(
-      (m) => m.manager !== undefined && /^kubectl(-|$)/.test(m.manager) && m.subresource === undefined && m.fieldsV1,
+      (m) => m.manager !== undefined && /^kubectl(-|$)/.test(m.manager) && !CLIENT_SIDE.has(m.manager) && m.subresource === undefined && m.fieldsV1,
     )
     return entries.flatMap((entry) => {
       const fields: string[] = []

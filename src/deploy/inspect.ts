@@ -102,9 +102,11 @@ export function serviceStatus(name: string, deployment: LiveWorkload | undefined
           .find((m) => m !== undefined) ??
         (minReady > 0 && unavailable > 0 ? `${plural(unavailable, 'ready pod')} not available yet: a pod counts once ready for ${minReady}s (minReadySeconds)` : null))
       : null
-  // Paused by hand: whatever it runs stays, and a deploy or rollback is refused until it is resumed (src/deploy/drift.ts).
+  // Paused by hand: it rolls out nothing until resumed, and a deploy or rollback that would roll it is refused
+  // (src/deploy/drift.ts). Said before what its pods wait for: a rollout paused mid-way waits for nothing else.
+  const namespace = (deployment.metadata as {namespace?: string}).namespace
   const paused = (deployment.spec as {paused?: boolean} | undefined)?.paused
-    ? `paused (kubectl rollout pause): deploys and rollbacks are refused until \`kubectl rollout resume deployment/${deployment.metadata.name}\``
+    ? `paused (kubectl rollout pause): it rolls out nothing, and a deploy or rollback that would roll it is refused, until \`kubectl rollout resume deployment/${deployment.metadata.name}${namespace ? ` -n ${namespace}` : ''}\``
     : null
   return {
     service: name,
@@ -117,7 +119,7 @@ export function serviceStatus(name: string, deployment: LiveWorkload | undefined
     age: since === undefined ? null : age(now - since),
     state,
     problem,
-    waiting: waiting ?? paused,
+    waiting: paused ?? waiting,
   }
 }
 

@@ -49,15 +49,19 @@ export const blueGreen: Strategy = {
     const previousSlot = active && active !== slot ? active : undefined
     const preview = unit.strategy.preview && unit.serviceObject ? (s: Slot) => withLabels(unit.serviceObject as KubeObject, `${service}-preview`, {[SLOT_LABEL]: s}) : undefined
     const kept = previousSlot ? live.get(`Deployment/${service}-${previousSlot}`) : live.get(`Deployment/${service}-${other(slot)}`)
+    // The preview selects the slot being checked, and the idle one after the switch. A redeploy of what the active slot
+    // runs checks and switches nothing: the preview stays on the idle slot (it was moved onto the serving one, and a
+    // rollback to the same manifests was then a change, recorded).
+    const idle = slot === active && live.has(`Deployment/${service}-${other(slot)}`) ? other(slot) : undefined
     return {
       unit,
       slot,
       ...(previousSlot ? {previousSlot} : {}),
       ...(replicas === 0 ? {stopped: true} : {}),
       // A Service that exists keeps selecting what it selects until the switch; a new one selects the new slot.
-      first: [deployment, ...(preview ? [preview(slot)] : []), ...(switched && !liveService ? [switched] : [])],
+      first: [deployment, ...(preview ? [preview(idle ?? slot)] : []), ...(switched && !liveService ? [switched] : [])],
       later: [...(switched ? [switched] : []), ...(preview && previousSlot ? [preview(previousSlot)] : [])],
-      recorded: [deployment, ...(switched ? [switched] : []), ...(preview ? [preview(previousSlot ?? slot)] : [])],
+      recorded: [deployment, ...(switched ? [switched] : []), ...(preview ? [preview(previousSlot ?? idle ?? slot)] : [])],
       keep: kept ? [kept, ...configMapsOf(kept)] : [],
     }
   },

@@ -466,7 +466,9 @@ describe('skycap deploy (real cluster)', function () {
       expect(await generations()).to.deep.equal(before)
       expect(await numbers()).to.deep.equal(recorded)
       const waiting = async () => (await app.json(['status', 'test'])).doc.result.services.find((x: any) => x.service === 'web').waiting
-      expect(await waiting()).to.equal('paused (kubectl rollout pause): deploys and rollbacks are refused until `kubectl rollout resume deployment/web`')
+      expect(await waiting()).to.equal(
+        `paused (kubectl rollout pause): it rolls out nothing, and a deploy or rollback that would roll it is refused, until \`kubectl rollout resume deployment/web -n ${ns.name}\``,
+      )
       ok(await kubectl(['rollout', 'resume', 'deployment/web'], {namespace: ns.name}))
       expect(await waiting()).to.equal(null)
       const deployed = await app.cli([...DEPLOY, 'test'])

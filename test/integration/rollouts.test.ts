@@ -248,6 +248,9 @@ describe('rollouts you can trust (real cluster, four services)', function () {
           `Deployment/${name}: paused (kubectl rollout pause): the controller rolls out nothing until \`kubectl rollout resume deployment/${name}\``,
         )
       expect(err).to.contain('paused (kubectl rollout pause)')
+      // status says the pause first (it showed only what the unready pods waited for).
+      const status = (await app.json(['status', 'test'])).doc.result.services
+      for (const name of ['web', 'api']) expect(status.find((x: any) => x.service === name).waiting, name).to.match(/^paused \(kubectl rollout pause\)/)
       // Resumed, a fix rolls out.
       for (const name of ['web', 'api']) expect((await kubectl(['rollout', 'resume', `deployment/${name}`], {namespace: ns.name})).exitCode).to.equal(0)
       await app.change(() => quad(ns.name, round), `round ${round}: fixed`)
@@ -1296,6 +1299,47 @@ describe('rollouts you can trust (real cluster, four services)', function () {
       await app.change(() => blueGreen(++round), `round ${round}`)
       const next = await app.cli([...DEPLOY, 'test'])
       expect(next.exitCode, next.stderr).to.equal(0)
+    }
+  })
+
+  it('blue-green: an idle slot paused by hand refuses the deploy that goes to it, a field kubectl set on a slot is named by the deploy; with a preview, a redeploy of what runs keeps the preview on the idle slot and a rollback to it changes nothing; twice', async () => {
+    const withPreview = (round: number) => blueGreenQuad(ns.name, round).replaceAll('strategy: {type: blueGreen, scaleDownDelay: 1s}', 'strategy: {type: blueGreen, scaleDownDelay: 1s, preview: true}')
+    const slotOf = async (service: string): Promise<string> => (await app.get(['service', service])).spec.selector['skycap.dev/slot']
+    const other = (slot: string) => (slot === 'blue' ? 'green' : 'blue')
+    const generations = async () => (await app.get(['deployments'])).items.map((d: any) => `${d.metadata.name} ${d.metadata.generation}`)
+    const numbers = async () => (await app.json(['history', 'test'])).doc.result.releases.map((x: any) => x.number)
+    for (const round of [0, 1]) {
+      await app.change(() => withPreview(round), `round ${round}`)
+      expect((await app.cli([...DEPLOY, 'test'])).exitCode).to.equal(0)
+    }
+    for (const round of [2, 3]) {
+      const idle = {web: other(await slotOf('web')), api: other(await slotOf('api'))}
+      expect((await kubectl(['rollout', 'pause', `deployment/api-${idle.api}`], {namespace: ns.name})).exitCode).to.equal(0)
+      expect((await kubectl(['set', 'env', `deployment/web-${idle.web}`, `HAND=${round}`], {namespace: ns.name})).exitCode).to.equal(0)
+      await app.change(() => withPreview(round), `round ${round}`)
+      const [before, recorded] = [await generations(), await numbers()]
+      const refused = await app.cli([...DEPLOY, 'test'])
+      expect(refused.exitCode, refused.stderr).to.equal(2)
+      expect(refused.stderr).to.contain(`Deployment/api-${idle.api} in namespace ${ns.name} is paused (kubectl rollout pause)`)
+      expect(await generations()).to.deep.equal(before)
+      expect(await numbers()).to.deep.equal(recorded)
+      expect((await kubectl(['rollout', 'resume', `deployment/api-${idle.api}`], {namespace: ns.name})).exitCode).to.equal(0)
+      const deployed = await app.cli([...DEPLOY, 'test'])
+      expect(deployed.exitCode, deployed.stderr).to.equal(0)
+      expect(deployed.stderr).to.contain(
+        `this deploy keeps fields set by hand with kubectl, which the release does not set: Deployment/web-${idle.web} spec.template.spec.containers[web].env[HAND] (set by kubectl-set)`,
+      )
+      expect((await kubectl(['set', 'env', `deployment/web-${idle.web}`, 'HAND-'], {namespace: ns.name})).exitCode).to.equal(0)
+      // The same commit deployed again (a CI job run twice): into the serving slot, the previews on the idle ones.
+      const again = await app.json([...DEPLOY, 'test'])
+      expect(again.exitCode, again.stderr).to.equal(0)
+      for (const service of ['web', 'api']) expect(await slotOf(`${service}-preview`), service).to.equal(other(await slotOf(service)))
+      // A rollback to the first of the two changes and records nothing.
+      const first = again.doc.result.release - 1
+      const same = await app.json(['rollback', 'test', '--to', String(first)])
+      expect(same.exitCode, same.stderr).to.equal(0)
+      expect(same.doc.result.result, same.stderr).to.equal('unchanged')
+      for (const service of ['web', 'api']) expect(await slotOf(`${service}-preview`), service).to.equal(other(await slotOf(service)))
     }
   })
 

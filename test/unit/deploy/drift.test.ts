@@ -88,6 +88,16 @@ describe('fields set by hand with kubectl, which a deploy keeps', () => {
     const bare = applied([])
     delete (bare.spec as any).template.spec.containers[0].env
     expect(handSetFields([live()], [bare]).map((f) => f.fields)).to.deep.equal([['metadata.labels.team'], ['spec.template.spec.containers[web].env[DEBUG]']])
+    // A plain `kubectl apply` by hand: kubectl's server-side apply takes its fields over and removes the rest, so
+    // nothing of it stays (the warning named them, and the deploy removed them); a hand `apply --server-side` stays.
+    const handApplied = (manager: string) =>
+      ({
+        ...live(),
+        metadata: {name: 'web', managedFields: [{manager, operation: manager === 'kubectl' ? 'Apply' : 'Update', fieldsV1: {'f:metadata': {'f:labels': {'f:csa': {}}}}}]},
+      }) as KubeObject
+    expect(handSetFields([handApplied('kubectl-client-side-apply')], [applied([])])).to.deep.equal([])
+    expect(handSetFields([handApplied('before-first-apply')], [applied([])])).to.deep.equal([])
+    expect(handSetFields([handApplied('kubectl')], [applied([])])).to.deep.equal([{ref: 'Deployment/web', manager: 'kubectl', fields: ['metadata.labels.csa']}])
     // A live object the release does not apply, or one with no managedFields (an older kubectl's get), names nothing.
     expect(handSetFields([live()], [{...applied([]), kind: 'StatefulSet'}])).to.deep.equal([])
     expect(handSetFields([{...live(), metadata: {name: 'web'}}], [applied([])])).to.deep.equal([])

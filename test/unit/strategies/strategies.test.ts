@@ -140,6 +140,26 @@ describe('strategies', () => {
       expect(p.keep.map((o) => o.metadata.name)).to.deep.equal(['web-blue'])
     })
 
+    it('a redeploy of what the serving slot runs keeps the preview on the idle slot (it moved it onto the serving one); with no idle slot, the serving one', () => {
+      const unit = unitOf({type: 'blueGreen', preview: true})
+      const hash = templateHash(unit.deployment)
+      const green = {...deployment(), metadata: {name: 'web-green', labels: LABELS, annotations: {[TEMPLATE_ANNOTATION]: hash}}}
+      const blue = {...deployment('web:1'), metadata: {name: 'web-blue', labels: LABELS, annotations: {[TEMPLATE_ANNOTATION]: 'old'}}}
+      const selects = (objects: KubeObject[]) => objects.filter((o) => o.kind === 'Service').map((o) => [o.metadata.name, (o.spec as {selector: Record<string, string>}).selector[SLOT_LABEL]])
+      const p = blueGreen.place(unit, live([liveService('green'), green, blue]))
+      expect([p.slot, p.previousSlot]).to.deep.equal(['green', undefined])
+      expect(selects(p.first)).to.deep.equal([['web-preview', 'blue']])
+      expect(selects(p.recorded)).to.deep.equal([
+        ['web', 'green'],
+        ['web-preview', 'blue'],
+      ])
+      const alone = blueGreen.place(unit, live([liveService('green'), green]))
+      expect(selects(alone.recorded)).to.deep.equal([
+        ['web', 'green'],
+        ['web-preview', 'green'],
+      ])
+    })
+
     it('a rollback to the release the idle slot still runs reuses that slot, at the serving size when it was scaled to 0', () => {
       const unit = unitOf({type: 'blueGreen'})
       const hash = templateHash(unit.deployment)
