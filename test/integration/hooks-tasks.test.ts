@@ -159,7 +159,10 @@ describe('real node: hooks, run, exec and port-forward', function () {
     await app.change((t) => HOOKS('  postdeploy:\n    - {name: smoke, service: web, command: [/app, exit, "4", "smoke test failed"]}')(VERSION('v2')(t)), 'v2 with a failing smoke test')
     const r = await deploy()
     expect(r.exitCode, JSON.stringify(r.doc)).to.equal(1)
-    expect(r.doc.error.message).to.match(/release 2 of test failed: hook\/smoke: exited 4; rolled back to release 1 \(recorded as release 3\); hooks are not undone by a rollback: smoke \(release 2\)/)
+    // The hook failed: said so, with its exit code (it was listed as if it ran to its end).
+    expect(r.doc.error.message).to.match(
+      /release 2 of test failed: hook\/smoke: exited 4; rolled back to release 1 \(recorded as release 3\); hooks are not undone by a rollback: smoke \(release 2, failed with exit code 4: what it did before failing stays\)/,
+    )
     expect(r.doc.error.details.report.rollback).to.include({to: 1, result: 'succeeded'})
     const url = await serviceUrl()
     await waitFor('v1 to answer alone', async () => (await webPods()).length === 1 && /^version=v1 /.test((await httpGet(url)).body))
