@@ -49,7 +49,7 @@ import {type FailureReport} from './explain.js'
 import {applyAndWatch, rolloutReport, type RolloutResult} from './rollout.js'
 import {reportContact} from '../kubectl/outage.js'
 import {placedRelease, refuseSecondRollout, rollOutRelease, scaleDownFields, scaleDownOldSlots} from '../strategies/rollout.js'
-import {otherSlotDeployment} from '../strategies/strategy.js'
+import {otherSlotDeployment, strategyOf} from '../strategies/strategy.js'
 import {followAppliedSlots, forgetLeftBlueGreen, mayHaveBlueGreenState, rolloutSummaries, writeDeployUnderWay} from '../strategies/state.js'
 import {appSelector, connect, type KubectlFactory, namespaceExists, type Target} from '../env/connect.js'
 import {changeSummary} from './diff.js'
@@ -296,7 +296,7 @@ export async function deploy(options: DeployOptions, deps: DeployDeps): Promise<
       // As the deploy will place them (one read more, only with a blue-green or canary service): a blue-green service
       // is applied to a slot, `web-green`, whose pause and hand-set fields are the ones that count (the rendered `web`
       // found none of them, and a deploy into a paused idle slot rolled the other services, then failed).
-      const strategies = Object.values(env.services).some((svc) => svc.strategy !== undefined && svc.strategy.type !== 'rolling')
+      const strategies = Object.values(env.services).some((svc) => strategyOf(svc).type !== 'rolling')
       placed = strategies ? await placedRelease(kubectl, objects, env.services, selector) : undefined
       const checked = placed?.objects ?? objects
       const claims = await claimedElsewhere(kubectl, checked, prepared.app, env.name, renderedOrigin(prepared.objects, prepared.loaded))
@@ -434,7 +434,7 @@ async function applyWatchRecord(
   // Until a canary of this release starts, `rollout status` says it is under way, rather than show the last canary
   // (an older release's) as current; from before the deploy names the release. Never fails the deploy: the status is
   // only less precise without it.
-  if (Object.values(env.services).some((s) => s.strategy?.type === 'canary')) {
+  if (Object.values(env.services).some((s) => strategyOf(s).type === 'canary')) {
     await writeDeployUnderWay(kubectl, prepared.app, env.name, {release: number, lockId: deps.lockId, startedBy: whoAmI(), startedAt}).catch((error: unknown) => {
       if (error instanceof InterruptedError) throw error
       reporter.warn(`could not record release ${number} as under way for \`skycap rollout status\`: ${(error as Error).message.split('\n')[0]}`)
