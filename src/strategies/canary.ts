@@ -162,9 +162,17 @@ export async function runCanary(unit: ServiceUnit, given: StrategyContext, resum
     Object.assign(state, change, {updatedAt: now()})
     await writeServiceState(kubectl, context.app, context.environment, unit.service, state, options)
   }
-  const takeRequest = async () => {
+  /**
+   * Reads the service's request, and clears it in the same write as the state it leads to, so a `skycap promote`
+   * polling the state never sees a request gone and nothing in its place: an abort stays asked until abort() marks
+   * the service `aborting` (its first write clears it); a promote is cleared with `moved` (the pause left) when given.
+   * A promote of api read as done while web's abort, taken already, was not yet marked (it said "promoted", exit 0).
+   */
+  const takeRequest = async (moved?: Partial<ServiceRolloutState>) => {
     const request = (await readState(kubectl, context.app, context.signal)).requests[unit.service]
-    if (request) await writeRequest(kubectl, context.app, context.environment, unit.service, null)
+    if (request === 'abort' || request === undefined) return request
+    if (moved) await save(moved, {clearRequest: true})
+    else await writeRequest(kubectl, context.app, context.environment, unit.service, null)
     return request
   }
   const waitReady = async (deployment: KubeObject, signal = context.signal) => {
@@ -252,7 +260,7 @@ export async function runCanary(unit: ServiceUnit, given: StrategyContext, resum
         : `  ${unit.service}: aborting the canary (${failure.message}); all traffic back to stable`,
     )
     // Said before stable is brought back: the request is cleared already, and the phase changes only at the end.
-    await save({aborting: {ref: failure.ref, message: failure.message}})
+    await save({aborting: {ref: failure.ref, message: failure.message}}, {clearRequest: true})
     await kubectl.run(['scale', 'deployment', unit.service, `--replicas=${total}`])
     if (unit.strategy.trafficRouting) await setRouteWeights(unit, 0, context)
     await waitReady({...stable, metadata: {...stable.metadata}}).catch(() => undefined)
@@ -308,7 +316,7 @@ export async function runCanary(unit: ServiceUnit, given: StrategyContext, resum
       await listening
     }
     if (asked) {
-      await takeRequest()
+      // The request is cleared by abort(), with the mark that it is under way.
       return checkFailure(`abort ${unit.service}`, `aborted by skycap abort during ${during}`)
     }
     if (stopped()) return (release as ReleaseFailure).stop(unit.service)
@@ -355,7 +363,7 @@ export async function runCanary(unit: ServiceUnit, given: StrategyContext, resum
       await save({phase: 'paused', step: i, ...(until ? {pausedUntil: new Date(until).toISOString()} : {})})
       reporter.info(`  ${unit.service}: paused at ${state.weight}%${until ? ` until ${new Date(until).toISOString()}` : `; \`skycap promote\` continues, \`skycap abort\` returns to stable`}`)
       for (;;) {
-        const r = await takeRequest()
+        const r = await takeRequest({phase: 'progressing', pausedUntil: undefined})
         if (r === 'abort') return abort(checkFailure(`abort ${unit.service}`, `aborted by skycap abort during the pause at step ${i + 1}`))
         if (r === 'promote' || r === 'promote-full') {
           full = r === 'promote-full'

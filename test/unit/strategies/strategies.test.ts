@@ -632,15 +632,13 @@ describe('a canary aborted', () => {
       .filter((t): t is string => typeof t === 'string')
       .map((t) => JSON.parse(t) as {phase: string; aborting?: {ref: string; message: string}})
 
-  it('says the abort is under way before it brings stable back: the request is cleared by then, and the phase changes only at the end', async () => {
+  it('says the abort is under way before it brings stable back, in the write that clears its request (a promote polling the state saw neither, and said "promoted"), and the phase changes only at the end', async () => {
     const order: string[] = []
     let requested = false
     const {kubectl, calls} = fake((argv) => {
-      order.push(
-        argv[0] === 'patch'
-          ? `patch ${JSON.parse(argv.at(-1) as string).data.web ? (JSON.parse(JSON.parse(argv.at(-1) as string).data.web).aborting ? 'aborting' : 'state') : 'request'}`
-          : argv.slice(0, 3).join(' '),
-      )
+      const data = argv[0] === 'patch' ? (JSON.parse(argv.at(-1) as string).data as Record<string, string | null>) : {}
+      const parts = [...(data.web ? [JSON.parse(data.web).aborting ? 'aborting' : 'state'] : []), ...(requested && 'web.request' in data ? ['request'] : [])]
+      order.push(argv[0] === 'patch' ? `patch ${parts.join('+')}` : argv.slice(0, 3).join(' '))
       // `skycap abort` during the pause.
       if (argv[0] === 'patch' && argv.at(-1)?.includes('paused')) requested = true
       if (argv[0] === 'patch' && argv.at(-1)?.includes('"web.request":null')) requested = false
@@ -653,14 +651,40 @@ describe('a canary aborted', () => {
     })
     const failure = await runCanary(unitOf({type: 'canary', steps}), context(kubectl, {intervalMs: 1}))
     expect(failure?.ref).to.equal('abort web')
-    const aborting = order.indexOf('patch aborting')
-    expect(aborting, order.join('\n')).to.be.above(order.indexOf('patch request'))
-    expect(aborting, order.join('\n')).to.be.below(order.lastIndexOf('scale deployment web'))
+    // The abort's request is cleared once, with the mark: never before it, in a write of its own.
+    expect(
+      order.filter((o) => o.includes('request')),
+      order.join('\n'),
+    ).to.deep.equal(['patch aborting+request'])
+    expect(order.indexOf('patch aborting+request'), order.join('\n')).to.be.below(order.lastIndexOf('scale deployment web'))
     const saved = states(calls)
     expect(saved.slice(-3).map((st) => [st.phase, st.aborting?.ref ?? null])).to.deep.equal([
       ['paused', null],
       ['paused', 'abort web'],
       ['aborted', null],
+    ])
+  })
+
+  it('a promote taken in a pause leaves the pause in the write that clears its request: the request gone and the phase still paused read as done before an abort of the release was marked', async () => {
+    let requested = false
+    const {kubectl, calls} = fake((argv) => {
+      // `skycap promote` during the pause.
+      if (argv[0] === 'patch' && argv.at(-1)?.includes('paused')) requested = true
+      if (argv[0] === 'patch' && argv.at(-1)?.includes('"web.request":null')) requested = false
+      if (argv[0] === 'get' && argv[1] === 'configmap') return {stdout: JSON.stringify({data: requested ? {'web.request': 'promote'} : {}})}
+      if (argv[0] === 'get' && argv[1]?.startsWith('deployments,replicasets')) return {stdout: JSON.stringify({items: [deploymentStatus('web-canary', 2), deploymentStatus('web', 3)]})}
+      if (argv[0] === 'get' && argv[1] === 'pods')
+        return {stdout: JSON.stringify({items: [{metadata: {name: 'web-canary-1'}, status: {containerStatuses: [{name: 'web', ready: true, restartCount: 0}]}}]})}
+      if (argv[0] === 'get') return {exitCode: 1, stderr: `unexpected ${argv.join(' ')}`}
+      return {}
+    })
+    expect(await runCanary(unitOf({type: 'canary', steps}), context(kubectl, {intervalMs: 1}))).to.equal(undefined)
+    const patches = calls.filter((c) => c[0] === 'patch').map((c) => JSON.parse(c.at(-1) as string).data as Record<string, string | null>)
+    const paused = patches.findIndex((d) => d.web?.includes('"paused"'))
+    const cleared = patches.slice(paused).filter((d) => 'web.request' in d)
+    expect(cleared.map((d) => [d.web ? JSON.parse(d.web).phase : null, d['web.request']])).to.deep.equal([
+      ['progressing', null],
+      ['completed', null],
     ])
   })
 
