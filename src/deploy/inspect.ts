@@ -6,7 +6,8 @@ import {listReleases, type ReleaseRecord, runningServices} from '../release/stor
 import {plural, type Reporter} from '../ui/output.js'
 import {appSelector, connect, type KubectlFactory, openEnvironment} from '../env/connect.js'
 import {rolloutsOf, servingDeployment} from '../strategies/state.js'
-import {noSlotNote, selectedSlot} from '../strategies/strategy.js'
+import {existingSlots, missingSlot, missingSlotNote, noSlotNote, selectedSlot} from '../strategies/strategy.js'
+import {deployFirst} from '../config/environment.js'
 import {lockStatus} from '../lock/lease.js'
 import {runningHooks} from '../hooks/hooks.js'
 
@@ -173,10 +174,19 @@ export async function status(options: EnvOptions, factory: KubectlFactory, repor
   ])
   const services = [...configured, ...elsewhere].map((name) => {
     const rollout = rollouts[name]
-    const slot = rollout?.type === 'blueGreen' ? (selectedSlot(snapshot.get('Service', name)) ?? rollout.activeSlot) : undefined
-    const noSlot = rollout?.type === 'blueGreen' && rollout.activeSlot ? noSlotNote(name, snapshot.get('Service', name), rollout.activeSlot, 'status shows') : undefined
-    if (noSlot) reporter.warn(noSlot)
-    const serving = serviceStatus(name, snapshot.get('Deployment', servingDeployment(name, rollout && {...rollout, activeSlot: slot})) as LiveWorkload | undefined, snapshot, clock())
+    const liveService = snapshot.get('Service', name)
+    // A Service patched by hand to a slot no Deployment has (`purple`, or a slot since deleted) sends traffic to no pod:
+    // the row is the slot the state names (or one that exists), failing, and says why (it said "not deployed").
+    const slots = rollout?.type === 'blueGreen' ? existingSlots(name, (d) => snapshot.get('Deployment', d) !== undefined) : []
+    const handSet = rollout?.type === 'blueGreen' ? missingSlot(liveService, slots) : undefined
+    const assumed = rollout?.activeSlot && slots.includes(rollout.activeSlot) ? rollout.activeSlot : slots[0]
+    const slot = rollout?.type === 'blueGreen' ? (handSet !== undefined ? assumed : (selectedSlot(liveService) ?? rollout.activeSlot)) : undefined
+    const noSlot = rollout?.type === 'blueGreen' && rollout.activeSlot ? noSlotNote(name, liveService, rollout.activeSlot, 'status shows') : undefined
+    const said = handSet !== undefined ? missingSlotNote(name, handSet, slots, {deploy: deployFirst(env.name), assumed, shown: (args) => target.kubectl.shown(args)}) : undefined
+    const missing = said && `${said.problem}; ${said.fix}`
+    for (const note of [noSlot, missing]) if (note) reporter.warn(note)
+    const found = serviceStatus(name, snapshot.get('Deployment', servingDeployment(name, rollout && {...rollout, activeSlot: slot})) as LiveWorkload | undefined, snapshot, clock())
+    const serving = missing ? {...found, state: 'failing' as const, problem: missing, waiting: null} : found
     // A canary under way: its pods and revision beside the stable Deployment's (status showed only the stable one,
     // as if the service ran one revision, while the canary took its share of traffic).
     const underWay = rollout?.type === 'canary' && (rollout.phase === 'progressing' || rollout.phase === 'paused')

@@ -5,6 +5,7 @@ import type {Kubectl} from '../kubectl/kubectl.js'
 import type {StoredRelease} from '../release/store.js'
 import type {KubeObject} from '../render/objects.js'
 import type {PreparedRelease} from '../render/prepare.js'
+import {strategyOf} from '../strategies/strategy.js'
 
 /** How long deploy, rollback, scale and rollout control watch a rollout by default (`--timeout`, deploy.timeout). */
 export const DEFAULT_TIMEOUT_MS = 10 * 60_000
@@ -33,16 +34,23 @@ export function keepScaledReplicas(prepared: PreparedRelease, env: Environment, 
   return prepared.objects.map(({object, service}) => {
     if (object.kind !== 'Deployment' || !service) return object
     const name = object.metadata.name
-    // A blue-green service runs as <name>-blue and <name>-green: the serving count is the larger (the idle slot is
-    // at zero once scaled down, or at the same count while kept for rollback).
-    const slots = [`${name}-blue`, `${name}-green`].filter((n) => live.has(n))
-    const liveCount = live.get(name) ?? (env.services[service]?.strategy?.type === 'blueGreen' && slots.length ? Math.max(...slots.map((n) => live.get(n) as number)) : undefined)
+    const liveCount = runningCount(name, service, env, live)
     if (liveCount === undefined) return object
     const configured = env.services[service]?.replicas ?? 1
     const keepLive = hpaTargets.has(name) || (!reset && previous[service] === configured)
     if (!keepLive) return object
     return {...object, spec: {...(object.spec as object), replicas: liveCount}}
   })
+}
+
+/**
+ * The running count of the Deployment `name` of `service`; undefined when none runs. A blue-green service runs as
+ * <name>-blue and <name>-green: the serving count is the larger (the idle slot is at zero once scaled down, or at the
+ * same count while kept for rollback).
+ */
+function runningCount(name: string, service: string, env: Environment, live: Map<string, number>): number | undefined {
+  const slots = [`${name}-blue`, `${name}-green`].filter((n) => live.has(n))
+  return live.get(name) ?? (env.services[service]?.strategy?.type === 'blueGreen' && slots.length ? Math.max(...slots.map((n) => live.get(n) as number)) : undefined)
 }
 
 /**
@@ -67,13 +75,17 @@ export function keptReplicasNote(prepared: PreparedRelease, env: Environment, ob
  */
 export function replacedReplicasNote(prepared: PreparedRelease, env: Environment, objects: KubeObject[], live: Map<string, number>, reset: boolean): string | undefined {
   const changed = prepared.objects.flatMap(({object, service}) => {
-    // Blue-green and canary services place their counts themselves (slots, steps).
-    if (object.kind !== 'Deployment' || !service || (env.services[service]?.strategy?.type ?? 'rolling') !== 'rolling') return []
+    // Canary services place their counts themselves (steps). A blue-green service's count goes to the slot the deploy
+    // brings up: the serving one when only the count changed (a failed release leaves it there), else the idle one,
+    // which serves once switched.
+    const strategy = strategyOf(env.services[service ?? '']).type
+    if (object.kind !== 'Deployment' || !service || strategy === 'canary') return []
     const name = object.metadata.name
-    const running = live.get(name)
+    const running = runningCount(name, service, env, live)
     const placed = objects.find((o) => o.kind === 'Deployment' && o.metadata.name === name)
     const count = (placed?.spec as {replicas?: number} | undefined)?.replicas ?? 1
-    return running === undefined || running === count ? [] : [`${name} ${running} → ${count}`]
+    const where = strategy === 'blueGreen' ? ' (on the blue-green slot this deploy brings up)' : ''
+    return running === undefined || running === count ? [] : [`${name} ${running} → ${count}${where}`]
   })
   if (!changed.length) return undefined
   return `Changing the running replica counts: ${changed.join(', ')} (${reset ? '--reset-replicas: skycap.yaml' : "skycap.yaml's replicas changed"})`

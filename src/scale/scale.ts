@@ -13,7 +13,7 @@ import {describeOwner, ownershipOf} from '../env/ownership.js'
 import {appSelector, connect, openEnvironment} from '../env/connect.js'
 import {watchRollout} from '../deploy/watch.js'
 import {rolloutsOf, servingDeployment, type ServiceRolloutState} from '../strategies/state.js'
-import {noSlotNote, servedSlot} from '../strategies/strategy.js'
+import {existingSlots, missingSlotNote, noSlotNote, selectorSlot, servedSlot, type Slot} from '../strategies/strategy.js'
 import type {Reporter} from '../ui/output.js'
 import type {Kubectl} from '../kubectl/kubectl.js'
 import {configuredExcludes, lineFilter} from '../logs/filter.js'
@@ -97,15 +97,28 @@ function refuseCanaryUnderWay(service: string, environment: string, state: Omit<
  * The Deployment that serves `service`: for a blue-green one, the slot its live Service selects. The state names the
  * slot it recorded, which is not the one serving after a SIGKILL between the switch and the state's write (scale then
  * scaled the idle slot, and the next scale-down undid it); the state's slot is the answer only when the Service
- * selects none.
+ * selects none. `selected`: the slot label the Service's selector gives, when the target is that slot's Deployment
+ * (a hand-set `purple` too: its Deployment, missing, refuses the scale with missingSlotRefusal).
  */
-async function servingTarget(kubectl: Kubectl, service: string, state: Omit<ServiceRolloutState, 'unit'> | undefined, reporter: Reporter): Promise<string> {
-  if (state?.type !== 'blueGreen') return servingDeployment(service, state)
+async function servingTarget(kubectl: Kubectl, service: string, state: Omit<ServiceRolloutState, 'unit'> | undefined, reporter: Reporter): Promise<{target: string; selected?: string}> {
+  if (state?.type !== 'blueGreen') return {target: servingDeployment(service, state)}
   const served = await servedSlot(kubectl, service)
-  const slot = served.slot ?? state.activeSlot
   const note = state.activeSlot ? noSlotNote(service, served.object, state.activeSlot, 'this scale scales') : undefined
   if (note) reporter.warn(note)
-  return servingDeployment(service, {type: 'blueGreen', activeSlot: slot})
+  const selected = selectorSlot(served.object)
+  if (selected !== undefined) return {target: `${service}-${selected}`, selected}
+  return {target: servingDeployment(service, {type: 'blueGreen', activeSlot: served.slot ?? state.activeSlot})}
+}
+
+/**
+ * The refusal of a scale whose blue-green Service selects a slot no Deployment has (patched by hand): scaling the slot
+ * the state names would change pods that take no traffic. Asked only on that path: which slots exist (one call).
+ */
+async function missingSlotRefusal(kubectl: Kubectl, service: string, selected: string, environment: string, assumed: Slot | undefined): Promise<UserError> {
+  const names = (await kubectl.run(['get', 'deployments', `${service}-blue`, `${service}-green`, '--ignore-not-found', '-o', 'name'])).stdout.split('\n').map((l) => l.trim().replace(/^[^/]*\//, ''))
+  const slots = existingSlots(service, (d) => names.includes(d))
+  const {problem, fix} = missingSlotNote(service, selected, slots, {deploy: deployFirst(environment), assumed, shown: (args) => kubectl.shown(args)})
+  return new UserError(`${problem}; ${service} is not scaled, nothing was changed`, {hint: `${fix}; then scale ${service}.`, details: {environment, service, selected, slots}})
 }
 
 /** `skycap scale SERVICE N`: scales, waits until ready, records it; later deploys keep the count. */
@@ -149,12 +162,14 @@ export async function scale(input: ScaleOptions, deps: DeployDeps): Promise<Scal
     // it was blue-green).
     const rollouts = await rolloutsOf(kubectl, app, env.services, {always: true})
     refuseCanaryUnderWay(options.service, env.name, rollouts[options.service])
-    const target = await servingTarget(kubectl, options.service, rollouts[options.service], deps.reporter)
+    const state = rollouts[options.service]
+    const {target, selected} = await servingTarget(kubectl, options.service, state, deps.reporter)
     let deployment: KubeObject & {spec?: {replicas?: number}}
     try {
       deployment = await kubectl.json<KubeObject & {spec?: {replicas?: number}}>(['get', 'deployment', target])
     } catch (error) {
       if (error instanceof KubectlError && error.kind === 'not_found') {
+        if (selected !== undefined) throw await missingSlotRefusal(kubectl, options.service, selected, env.name, state?.activeSlot)
         if (unknown) throw unknown
         throw new UserError(`service ${options.service} is not deployed in ${env.name} (namespace ${env.namespace})`, {hint: `Deploy it first: ${deployFirst(env.name)}.`})
       }

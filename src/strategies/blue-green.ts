@@ -8,6 +8,8 @@ import {runChecks} from './checks.js'
 import {readState, type ServiceRolloutState, writeServiceState} from './state.js'
 import {
   checkFailure,
+  existingSlots,
+  missingSlot,
   type Placement,
   replicasOf,
   selectedSlot,
@@ -34,7 +36,13 @@ export const blueGreen: Strategy = {
   place(unit, live) {
     const {service} = unit
     const liveService = live.get(`Service/${service}`)
-    const active = selectedSlot(liveService)
+    // A selector set by hand to a slot no Deployment has (`purple`, or a slot deleted) serves nothing: no slot is active,
+    // as when it selects none, and none is kept or scaled down as the one that served.
+    const handSet = missingSlot(
+      liveService,
+      existingSlots(service, (d) => live.has(`Deployment/${d}`)),
+    )
+    const active = handSet === undefined ? selectedSlot(liveService) : undefined
     const hash = unit.deployment.metadata.annotations?.[TEMPLATE_ANNOTATION] ?? templateHash(unit.deployment)
     const runsIt = (slot: Slot) => live.get(`Deployment/${service}-${slot}`)?.metadata.annotations?.[TEMPLATE_ANNOTATION] === hash
     const other = (slot: Slot | undefined): Slot => (slot === 'blue' ? 'green' : 'blue')
@@ -46,7 +54,10 @@ export const blueGreen: Strategy = {
     const base = withLabels(unit.deployment, `${service}-${slot}`, {[SLOT_LABEL]: slot})
     const deployment = {...base, metadata: {...base.metadata, annotations: {...base.metadata.annotations, [TEMPLATE_ANNOTATION]: hash}}, spec: {...(base.spec as object), replicas}}
     const switched = unit.serviceObject ? withLabels(unit.serviceObject, service, {[SLOT_LABEL]: slot}) : undefined
-    const previousSlot = active && active !== slot ? active : undefined
+    // A Service that serves no one slot (its selector has none, or one set by hand that no Deployment has): the other
+    // slot, if up, is the one that served before; it goes after the switch, or stayed up for good.
+    const otherLive = live.get(`Deployment/${service}-${other(slot)}`)
+    const previousSlot = active ? (active !== slot ? active : undefined) : liveService && otherLive && replicasOf(otherLive) > 0 ? other(slot) : undefined
     const preview = unit.strategy.preview && unit.serviceObject ? (s: Slot) => withLabels(unit.serviceObject as KubeObject, `${service}-preview`, {[SLOT_LABEL]: s}) : undefined
     const kept = previousSlot ? live.get(`Deployment/${service}-${previousSlot}`) : live.get(`Deployment/${service}-${other(slot)}`)
     // The preview selects the slot being checked, and the idle one after the switch. A redeploy of what the active slot
@@ -57,6 +68,7 @@ export const blueGreen: Strategy = {
       unit,
       slot,
       ...(previousSlot ? {previousSlot} : {}),
+      ...(handSet !== undefined ? {replacedSelector: handSet} : {}),
       ...(replicas === 0 ? {stopped: true} : {}),
       // A Service that exists keeps selecting what it selects until the switch; a new one selects the new slot.
       first: [deployment, ...(preview ? [preview(idle ?? slot)] : []), ...(switched && !liveService ? [switched] : [])],
@@ -115,7 +127,7 @@ export const blueGreen: Strategy = {
     let unswitched: FailureReport[]
     try {
       if (later.length) {
-        context.reporter.info(`Switching ${placements.map((p) => `${p.unit.service} to ${p.slot}`).join(', ')}`)
+        context.reporter.info(`Switching ${placements.map((p) => `${p.unit.service} to ${p.slot}${replacing(p)}`).join(', ')}`)
         await applyObjects(context.kubectl, later, context.signal)
       }
       unswitched = await waitForEndpoints(placements, context)
@@ -134,6 +146,11 @@ export const blueGreen: Strategy = {
     }
     return unswitched
   },
+}
+
+/** What a switch replaces besides a slot: a selector set by hand to a slot no Deployment had (it served nothing). */
+function replacing(p: Placement): string {
+  return p.replacedSelector === undefined ? '' : ` (replacing ${SLOT_LABEL}=${p.replacedSelector}, set by hand: no Deployment ${p.unit.service}-${p.replacedSelector} existed)`
 }
 
 /** The label selector of a Deployment's pods. */

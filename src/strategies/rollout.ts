@@ -348,13 +348,16 @@ async function scaleDownDue(kubectl: Kubectl, options: ScaleDownOptions, clock: 
   const heartbeat = keepLockAlive(kubectl.atOnce(), options.app, lock.id, {onLost: () => undefined})
   try {
     const now = (await readState(kubectl, options.app)).services
-    /** Whether the Deployment is at 0 now (or gone); a scale the API server refused is a warning, the state left as it was. */
-    const toZero = async (deployment: string) => {
+    /**
+     * Whether the Deployment is at 0 now (`scaled`) or gone (deleted by hand: recorded as scaled down, never said to be
+     * scaled); false: a scale the API server refused, a warning, the state left as it was.
+     */
+    const toZero = async (deployment: string): Promise<'scaled' | 'gone' | false> => {
       try {
         await kubectl.run(['scale', 'deployment', deployment, '--replicas=0'])
-        return true
+        return 'scaled'
       } catch (error) {
-        if (error instanceof KubectlError && error.kind === 'not_found') return true
+        if (error instanceof KubectlError && error.kind === 'not_found') return 'gone'
         if (!(error instanceof KubectlError)) throw error
         options.reporter.warn(`could not scale ${deployment} to 0: ${error.message}; the next deploy, rollback or \`skycap rollout resume\` tries again`)
         return false
@@ -374,7 +377,8 @@ async function scaleDownDue(kubectl: Kubectl, options: ScaleDownOptions, clock: 
       const stopped = current.phase === 'progressing'
       if (stopped && serving === current.previousSlot) {
         const idle = current.activeSlot as Slot
-        if (!(await toZero(`${name}-${idle}`))) continue
+        const done = await toZero(`${name}-${idle}`)
+        if (!done) continue
         await writeServiceState(kubectl, options.app, options.environment, name, {
           ...current,
           phase: 'completed',
@@ -384,7 +388,7 @@ async function scaleDownDue(kubectl: Kubectl, options: ScaleDownOptions, clock: 
           message: `switched to ${serving} by release ${current.release ?? '?'}, which stopped before recording it`,
           updatedAt: new Date(clock()).toISOString(),
         })
-        scaled.push(`${name}-${idle}`)
+        if (done === 'scaled') scaled.push(`${name}-${idle}`)
         continue
       }
       if (serving === current.previousSlot) {
@@ -393,7 +397,8 @@ async function scaleDownDue(kubectl: Kubectl, options: ScaleDownOptions, clock: 
         await writeServiceState(kubectl, options.app, options.environment, name, {...rest, activeSlot: serving as Slot, updatedAt: new Date(clock()).toISOString()})
         continue
       }
-      if (!(await toZero(deployment))) continue
+      const done = await toZero(deployment)
+      if (!done) continue
       await writeServiceState(kubectl, options.app, options.environment, name, {
         ...current,
         scaledDown: true,
@@ -401,7 +406,7 @@ async function scaleDownDue(kubectl: Kubectl, options: ScaleDownOptions, clock: 
         updatedAt: new Date(clock()).toISOString(),
       })
       // One at 0 already is recorded as scaled down, not said to be.
-      if (!idleAlready) scaled.push(deployment)
+      if (!idleAlready && done === 'scaled') scaled.push(deployment)
     }
   } finally {
     heartbeat.stop()

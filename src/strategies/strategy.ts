@@ -42,6 +42,8 @@ export interface Placement {
   /** blueGreen: the slot that gets the release, and the one serving before. */
   slot?: Slot
   previousSlot?: Slot
+  /** blueGreen: the slot label the live Service's selector gave, set by hand, which no Deployment had (the switch replaces it). */
+  replacedSelector?: string
 }
 
 export type Slot = 'blue' | 'green'
@@ -89,14 +91,50 @@ export async function servedSlot(kubectl: Kubectl, service: string): Promise<{ob
   return {object, slot: selectedSlot(object)}
 }
 
+/** The value a Service's selector gives the slot label as it is set, a hand-set one (`purple`) too; undefined: none. */
+export function selectorSlot(service: KubeObject | undefined): string | undefined {
+  return (service?.spec as {selector?: Record<string, string>} | undefined)?.selector?.[SLOT_LABEL]
+}
+
+/** The slots of `service` whose Deployments exist (`has`: whether a Deployment of that name does). */
+export function existingSlots(service: string, has: (deployment: string) => boolean): Slot[] {
+  return (['blue', 'green'] as const).filter((slot) => has(`${service}-${slot}`))
+}
+
+/**
+ * The slot label a blue-green Service selects when no Deployment has it (patched by hand to `purple`, or to a slot
+ * whose Deployment is gone): it sends traffic to no pod. Undefined when it selects an existing slot (`slots`), none,
+ * or there is no Service.
+ */
+export function missingSlot(object: KubeObject | undefined, slots: readonly Slot[]): string | undefined {
+  const value = selectorSlot(object)
+  return value !== undefined && !(slots as readonly string[]).includes(value) ? value : undefined
+}
+
 /**
  * The warning for a blue-green service whose live Service selects no slot: it sends traffic to the pods of both
  * (the old release's too), and `status` and `scale` go by the slot the rollout state names (`assumed`). Undefined
- * when the Service selects a slot, or does not exist.
+ * when the Service selects a slot (one with no Deployment: missingSlotNote), or does not exist.
  */
 export function noSlotNote(service: string, object: KubeObject | undefined, assumed: Slot, doing: string): string | undefined {
-  if (!object || selectedSlot(object)) return undefined
+  if (!object || selectorSlot(object) !== undefined) return undefined
   return `Service ${service} selects no blue-green slot (its selector has no ${SLOT_LABEL}: edited by hand?), so it sends traffic to the pods of both ${service}-blue and ${service}-green; ${doing} ${service}-${assumed}, the slot the rollout state names. The next deploy or rollback selects one slot again`
+}
+
+/**
+ * What `status` and `scale` say of a blue-green Service whose selector names a slot no Deployment has (missingSlot):
+ * the value, the slots that exist, and the fixes: a deploy, or `kubectl patch` back to the slot the rollout state
+ * names (`assumed`, when its Deployment exists; else an existing one). `deploy`: the deploy command (deployFirst); `shown` turns kubectl arguments into a command
+ * to paste (Kubectl.shown).
+ */
+export function missingSlotNote(service: string, value: string, slots: readonly Slot[], fix: {deploy: string; assumed?: Slot; shown: (args: string) => string}): {problem: string; fix: string} {
+  const existing = slots.length ? `the slots that exist are ${slots.map((s) => `${service}-${s}`).join(' and ')}` : `neither ${service}-blue nor ${service}-green exists`
+  const back = fix.assumed && slots.includes(fix.assumed) ? fix.assumed : slots[0]
+  const patch = back ? `, or \`${fix.shown(`patch service ${service} -p '{"spec":{"selector":{"${SLOT_LABEL}":"${back}"}}}'`)}\` selects ${service}-${back} again` : ''
+  return {
+    problem: `Service ${service} selects ${SLOT_LABEL}=${value} (set by hand?), a slot with no Deployment ${service}-${value}: it sends traffic to no pod (${existing})`,
+    fix: `\`${fix.deploy}\` puts it back on the slot it brings up${patch}`,
+  }
 }
 
 /** For a blue-green slot's Deployment (`web-blue`), the other slot's (`web-green`); undefined for any other object. */

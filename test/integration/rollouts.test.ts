@@ -1377,6 +1377,116 @@ describe('rollouts you can trust (real cluster, four services)', function () {
     }
   })
 
+  it('blue-green Services patched by hand to a slot no Deployment has (web to purple, api to its deleted idle slot): status says so (failing, not "not deployed"), scale refuses (exit 2, nothing changed), and the next deploy puts them back on the slot it brings up, scaling down the slot that served, never a missing one; twice', async () => {
+    const slotOf = async (service: string): Promise<string> => (await app.get(['service', service])).spec.selector['skycap.dev/slot']
+    const other = (slot: string) => (slot === 'blue' ? 'green' : 'blue')
+    const generations = async () => (await app.get(['deployments'])).items.map((d: any) => `${d.metadata.name} ${d.metadata.generation}`).sort()
+    /** Every Deployment observed by its controller at the replicas it asks for, ready. */
+    const observed = (what: string) =>
+      waitFor(what, async () =>
+        (await app.get<{items: any[]}>(['deployments'])).items.every(
+          (d) => d.status.observedGeneration === d.metadata.generation && (d.status.readyReplicas ?? 0) === d.spec.replicas && (d.status.replicas ?? 0) === d.spec.replicas,
+        ),
+      )
+    for (const round of [0, 1]) {
+      await app.change(() => blueGreenQuad(ns.name, round), `round ${round}: web and api blue-green`)
+      expect((await app.cli([...DEPLOY, 'test'])).exitCode).to.equal(0)
+    }
+    for (const round of [2, 3]) {
+      await observed(`round ${round}: every Deployment observed and ready`)
+      const serving = {web: await slotOf('web'), api: await slotOf('api')}
+      // web selects a slot label no Deployment can have; api its idle slot, whose Deployment is deleted.
+      expect((await kubectl(['patch', 'service', 'web', '-p', '{"spec":{"selector":{"skycap.dev/slot":"purple"}}}'], {namespace: ns.name})).exitCode).to.equal(0)
+      expect((await kubectl(['delete', 'deployment', `api-${other(serving.api)}`, '--wait=true'], {namespace: ns.name})).exitCode).to.equal(0)
+      expect((await kubectl(['patch', 'service', 'api', '-p', `{"spec":{"selector":{"skycap.dev/slot":"${other(serving.api)}"}}}`], {namespace: ns.name})).exitCode).to.equal(0)
+      const selected = {web: 'purple', api: other(serving.api)}
+      const exist = {web: `web-blue and web-green`, api: `api-${serving.api}`}
+      const status = await app.json(['status', 'test'])
+      expect(status.exitCode, status.stderr).to.equal(0)
+      for (const service of ['web', 'api'] as const) {
+        const problem = `Service ${service} selects skycap.dev/slot=${selected[service]} (set by hand?), a slot with no Deployment ${service}-${selected[service]}: it sends traffic to no pod (the slots that exist are ${exist[service]}); \`skycap deploy test\` puts it back on the slot it brings up, or \`kubectl patch service ${service} -p '{"spec":{"selector":{"skycap.dev/slot":"${serving[service]}"}}}' -n ${ns.name}`
+        expect(status.stderr).to.contain(problem)
+        const said = status.doc.result.services.find((x: any) => x.service === service)
+        expect(said.state, service).to.equal('failing')
+        expect(said.problem, service).to.contain(problem)
+        expect(said.revision).to.equal((await app.get(['deployment', `${service}-${serving[service]}`])).metadata.annotations['skycap.dev/revision'])
+      }
+      expect(status.stderr).to.not.contain('selects no blue-green slot')
+      const [before, recorded] = [await generations(), (await app.json(['history', 'test'])).doc.result.releases.length]
+      for (const service of ['web', 'api'] as const) {
+        for (const args of [[], ['--dry-run']]) {
+          const refused = await app.cli(['scale', service, '3', '-e', 'test', ...args])
+          expect(refused.exitCode, refused.stderr).to.equal(2)
+          expect(refused.stderr).to.contain(`Service ${service} selects skycap.dev/slot=${selected[service]} (set by hand?), a slot with no Deployment ${service}-${selected[service]}`)
+          expect(refused.stderr).to.contain(`${service} is not scaled, nothing was changed`)
+        }
+      }
+      expect(await generations()).to.deep.equal(before)
+      expect((await app.json(['history', 'test'])).doc.result.releases.length).to.equal(recorded)
+      // A new release: web and api come up in a slot and their Services are put back on it, the hand-set selector named.
+      await app.change(() => blueGreenQuad(ns.name, round), `round ${round}`)
+      const next = await app.cli([...DEPLOY, 'test'])
+      expect(next.exitCode, next.stderr).to.equal(0)
+      const now = {web: await slotOf('web'), api: await slotOf('api')}
+      for (const service of ['web', 'api'] as const) {
+        expect(next.stderr).to.contain(`${service} to ${now[service]} (replacing skycap.dev/slot=${selected[service]}, set by hand: no Deployment ${service}-${selected[service]} existed)`)
+        expect(next.stderr).to.not.match(new RegExp(`Scaled [^\\n]*${service}-${selected[service]}`))
+      }
+      // The slot that served before the patch, if the deploy brought up the other, goes to 0 after the switch; web-purple
+      // and api's deleted slot never existed to scale.
+      const scaledLine = next.stderr.split('\n').find((l) => /Scaled .* to 0/.test(l)) ?? ''
+      for (const service of ['web', 'api'] as const) if (now[service] !== serving[service]) expect(scaledLine, next.stderr).to.contain(`${service}-${serving[service]}`)
+      await observed(`round ${round}: the deploy observed`)
+      for (const service of ['web', 'api'] as const) {
+        const up = (await app.get<{items: any[]}>(['deployments', '-l', `app.kubernetes.io/name=${service}`])).items.filter((d) => d.spec.replicas > 0).map((d) => d.metadata.name)
+        expect(up, service).to.deep.equal([`${service}-${now[service]}`])
+        expect((await app.get(['deployment', `${service}-${now[service]}`])).spec.template.spec.containers[0].env.find((e: any) => e.name === 'ROUND')?.value).to.equal(String(round))
+      }
+      const after = await app.json(['status', 'test'])
+      expect(after.stderr).to.not.contain('a slot with no Deployment')
+      for (const service of ['web', 'api']) expect(after.doc.result.services.find((x: any) => x.service === service).state).to.be.oneOf(['ready', 'progressing'])
+    }
+  })
+
+  it('a failed --no-rollback deploy that lowers the replicas of blue-green web and api and rolling worker lists all three in "Changing the running replica counts" (web and api: the slot it brings up, removed with the failed release); twice', async () => {
+    const lowered = (round: number) =>
+      ['api', 'web'].reduce(
+        (t, name) => t.replace(`  ${name}:\n    image: ${name}`, `  ${name}:\n    strategy: {type: blueGreen, scaleDownDelay: 1s}\n    image: ${name}`),
+        quad(ns.name, round, 'cache', '', {web: 1, api: 1, worker: 1}),
+      )
+    await app.change(() => blueGreenQuad(ns.name, 0), 'round 0: web and api blue-green')
+    expect((await app.cli([...DEPLOY, 'test'])).exitCode).to.equal(0)
+    for (const [round, scaled] of [
+      [1, 3],
+      [2, 4],
+    ] as const) {
+      for (const service of ['web', 'api', 'worker']) expect((await app.cli(['scale', service, String(scaled), '-e', 'test'])).exitCode).to.equal(0)
+      // Only the counts change for web, api and worker (same templates); cache crash-loops: the release fails.
+      await app.change(() => lowered(0), `round ${round}: counts 1, cache crashes`)
+      const failed = await app.cli([...DEPLOY, 'test', '--no-rollback', '--timeout', '2m'])
+      expect(failed.exitCode, failed.stderr).to.equal(1)
+      const line = failed.stderr.split('\n').find((l) => l.includes('Changing the running replica counts'))
+      expect(line, failed.stderr).to.not.equal(undefined)
+      for (const service of ['web', 'api']) expect(line).to.contain(`${service} ${scaled} → 1 (on the blue-green slot this deploy brings up)`)
+      expect(line).to.contain(`worker ${scaled} → 1`)
+      expect(line).to.contain("(skycap.yaml's replicas changed)")
+      // What the line said happened: worker is at 1; web and api's new slots came up at 1 and, the release failed before
+      // its switch, were removed; the slots that serve keep their count. Judged once observed.
+      await waitFor(`round ${round}: worker at 1, the serving slots at ${scaled}, the new slots gone, observed`, async () => {
+        const serving = [`web-${(await app.get(['service', 'web'])).spec.selector['skycap.dev/slot']}`, `api-${(await app.get(['service', 'api'])).spec.selector['skycap.dev/slot']}`]
+        const ds = (await app.get<{items: any[]}>(['deployments'])).items
+        const at = (name: string, n: number) =>
+          ds.some((d) => d.metadata.name === name && d.spec.replicas === n && d.status.observedGeneration === d.metadata.generation && (d.status.replicas ?? 0) === n)
+        const others = ds.filter((d) => /^(web|api)-/.test(d.metadata.name) && !serving.includes(d.metadata.name))
+        return at('worker', 1) && serving.every((n) => at(n, scaled)) && others.every((d) => d.spec.replicas === 0)
+      })
+      // Back to the first counts, fixed, for the next round.
+      await app.change(() => blueGreenQuad(ns.name, 0), `round ${round}: fixed`)
+      const fixed = await app.cli([...DEPLOY, 'test', '--reset-replicas'])
+      expect(fixed.exitCode, fixed.stderr).to.equal(0)
+    }
+  })
+
   it('a SIGKILLed deploy frees the environment within about a minute (the lease is short and renewed while a deploy runs)', async () => {
     expect((await app.cli([...DEPLOY, 'test'])).exitCode).to.equal(0)
     await app.change(() => quad(ns.name, 1).replace('    port: 8080\n', '    port: 8080\n    labels: {sim.kwok.test/behavior: not-ready}\n'), 'web never ready')

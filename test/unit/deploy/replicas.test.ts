@@ -21,4 +21,18 @@ describe('deploy: replica counts it changes', () => {
     expect(replacedReplicasNote(prepared, env, placed, live, true)).to.equal('Changing the running replica counts: web 4 → 3 (--reset-replicas: skycap.yaml)')
     expect(replacedReplicasNote(prepared, env, placed, new Map([['api', 2]]), false)).to.equal(undefined)
   })
+  it('a blue-green service is said too (a failed deploy left it unsaid): its count is that of the slot the deploy brings up, from the larger live slot', () => {
+    const bg = {services: {web: {strategy: {type: 'blueGreen'}}, api: {}, shop: {strategy: {type: 'canary'}}}} as unknown as Environment
+    const placed = [deployment('web', 1), deployment('api', 1), deployment('shop', 1)]
+    const live = new Map([
+      ['web-blue', 0],
+      ['web-green', 4],
+      ['api', 3],
+      ['shop', 5],
+    ])
+    expect(replacedReplicasNote(prepared, bg, placed, live, false)).to.equal(
+      "Changing the running replica counts: web 4 → 1 (on the blue-green slot this deploy brings up), api 3 → 1 (skycap.yaml's replicas changed)",
+    )
+    expect(replacedReplicasNote(prepared, bg, [deployment('web', 4), deployment('api', 3), deployment('shop', 1)], live, false)).to.equal(undefined)
+  })
 })

@@ -260,6 +260,33 @@ describe('skycap scale: the whole kubectl sequence', function () {
     }
   })
 
+  it('a blue-green Service patched by hand to a slot no Deployment has (purple, or a deleted slot): refused (exit 2) naming the selector, the slots that exist and the fixes; nothing scaled', async () => {
+    const file = join(repo.dir, 'skycap.yaml')
+    writeFileSync(file, readFileSync(file, 'utf8').replace('    replicas: 2\n', '    replicas: 2\n    strategy: {type: blueGreen}\n'))
+    const state = {data: {web: JSON.stringify({type: 'blueGreen', release: 4, phase: 'completed', activeSlot: 'green', previousSlot: 'blue', scaledDown: true})}}
+    for (const [slot, exists, said] of [
+      ['purple', 'deployment.apps/web-blue\ndeployment.apps/web-green\n', 'the slots that exist are web-blue and web-green'],
+      ['blue', 'deployment.apps/web-green\n', 'the slots that exist are web-green'],
+    ] as const) {
+      const fake = fakeKubectlFactory([
+        getState(state),
+        webService(slot),
+        {argv: [...BOUND, 'get', 'deployment', `web-${slot}`, '-o', 'json'], result: {exitCode: 1, stderr: `Error from server (NotFound): deployments.apps "web-${slot}" not found\n`}},
+        {argv: [...BOUND, 'get', 'deployments', 'web-blue', 'web-green', '--ignore-not-found', '-o', 'name'], result: {stdout: exists}},
+      ])
+      const error = await rejectsWithUserError(scale({service: 'web', replicas: '3', environment: 'test', configPath: file, dryRun: true}, {kubectl: fake.factory, reporter: memoryReporter()}))
+      expect(fake.remaining(), slot).to.equal(0)
+      expect(error.exitCode).to.equal(2)
+      expect(error.message).to.equal(
+        `Service web selects skycap.dev/slot=${slot} (set by hand?), a slot with no Deployment web-${slot}: it sends traffic to no pod (${said}); web is not scaled, nothing was changed`,
+      )
+      expect(error.hint).to.equal(
+        `\`skycap deploy test\` puts it back on the slot it brings up, or \`kubectl patch service web -p '{"spec":{"selector":{"skycap.dev/slot":"green"}}}' -n shop --context kind-x\` selects web-green again; then scale web.`,
+      )
+      expect(error.details).to.deep.include({environment: 'test', service: 'web', selected: slot})
+    }
+  })
+
   it('a service whose canary is left mid-way (paused, progressing, aborting, promoting): refused under the lock before it reads or scales the Deployment, exit 2; --dry-run says so too', async () => {
     const file = join(repo.dir, 'skycap.yaml')
     writeFileSync(file, readFileSync(file, 'utf8').replace('    replicas: 2\n', '    replicas: 2\n    strategy: {type: canary, steps: [{setWeight: 25}, {pause: {}}, {setWeight: 50}, {pause: {}}]}\n'))

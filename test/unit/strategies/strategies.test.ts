@@ -8,7 +8,7 @@ import {blueGreen} from '../../../src/strategies/blue-green.js'
 import {canary, runCanary, setRouteWeights} from '../../../src/strategies/canary.js'
 import {runChecks} from '../../../src/strategies/checks.js'
 import {placedObjects, refuseSecondRollout, rollOutRelease, SCALE_DOWN_LOCK_WAIT_MS, scaleDownOldSlots} from '../../../src/strategies/rollout.js'
-import {markStrategies, serviceUnits, SLOT_LABEL, type StrategyContext, TEMPLATE_ANNOTATION, templateHash} from '../../../src/strategies/strategy.js'
+import {markStrategies, missingSlot, missingSlotNote, noSlotNote, serviceUnits, SLOT_LABEL, type StrategyContext, TEMPLATE_ANNOTATION, templateHash} from '../../../src/strategies/strategy.js'
 import type {ServiceConfig} from '../../../src/config/types.js'
 import type {ReleaseRecord} from '../../../src/release/store.js'
 import {followAppliedSlots, forgetLeftBlueGreen, mayHaveBlueGreenState, rolloutSummaries} from '../../../src/strategies/state.js'
@@ -138,6 +138,48 @@ describe('strategies', () => {
         ['web-preview', 'blue'],
       ])
       expect(p.keep.map((o) => o.metadata.name)).to.deep.equal(['web-blue'])
+    })
+
+    it('a Service patched by hand to a slot no Deployment has (purple, or a deleted slot): no slot is active, the slot up is the one that served, and the switch says which selector it replaces; twice', () => {
+      const at = (name: string, replicas: number) => ({
+        ...deployment('web:1'),
+        metadata: {name, labels: LABELS, annotations: {[TEMPLATE_ANNOTATION]: 'old'}},
+        spec: {...(deployment().spec as object), replicas},
+      })
+      for (const [selector, objects, slot, previous] of [
+        ['purple', [at('web-blue', 0), at('web-green', 2)], 'blue', 'green'],
+        ['green', [at('web-blue', 2)], 'blue', undefined],
+      ] as const) {
+        const p = blueGreen.place(unitOf({type: 'blueGreen'}), live([liveService(selector), ...objects]))
+        expect([p.slot, p.previousSlot, p.replacedSelector], selector).to.deep.equal([slot, previous, selector])
+        expect(
+          p.later.map((o) => [o.metadata.name, (o.spec as {selector: Record<string, string>}).selector[SLOT_LABEL]]),
+          selector,
+        ).to.deep.equal([['web', slot]])
+      }
+      // A slot that exists is no hand-set selector.
+      expect(blueGreen.place(unitOf({type: 'blueGreen'}), live([liveService('green'), at('web-green', 2)])).replacedSelector).to.equal(undefined)
+    })
+
+    it('missingSlot, missingSlotNote and noSlotNote: a selector naming a slot no Deployment has is said with the slots that exist and the fixes; one without a slot label is the no-slot case', () => {
+      const shown = (args: string) => `kubectl ${args} -n shop --context prod`
+      expect(missingSlot(liveService('purple'), ['blue', 'green'])).to.equal('purple')
+      expect(missingSlot(liveService('green'), ['blue'])).to.equal('green')
+      expect(missingSlot(liveService('green'), ['green'])).to.equal(undefined)
+      expect(missingSlot(service, ['blue'])).to.equal(undefined)
+      expect(missingSlot(undefined, [])).to.equal(undefined)
+      expect(missingSlotNote('web', 'purple', ['blue', 'green'], {deploy: 'skycap deploy prod', assumed: 'green', shown})).to.deep.equal({
+        problem: 'Service web selects skycap.dev/slot=purple (set by hand?), a slot with no Deployment web-purple: it sends traffic to no pod (the slots that exist are web-blue and web-green)',
+        fix: '`skycap deploy prod` puts it back on the slot it brings up, or `kubectl patch service web -p \'{"spec":{"selector":{"skycap.dev/slot":"green"}}}\' -n shop --context prod` selects web-green again',
+      })
+      // The state's slot gone too: the one that exists; none: only the deploy.
+      expect(missingSlotNote('web', 'green', ['blue'], {deploy: 'skycap deploy prod', assumed: 'green', shown}).fix).to.contain('"skycap.dev/slot":"blue"')
+      expect(missingSlotNote('web', 'green', [], {deploy: 'skycap deploy prod', shown})).to.deep.equal({
+        problem: 'Service web selects skycap.dev/slot=green (set by hand?), a slot with no Deployment web-green: it sends traffic to no pod (neither web-blue nor web-green exists)',
+        fix: '`skycap deploy prod` puts it back on the slot it brings up',
+      })
+      expect(noSlotNote('web', liveService('purple'), 'green', 'status shows')).to.equal(undefined)
+      expect(noSlotNote('web', service, 'green', 'status shows')).to.contain('selects no blue-green slot')
     })
 
     it('a redeploy of what the serving slot runs keeps the preview on the idle slot (it moved it onto the serving one); with no idle slot, the serving one', () => {
