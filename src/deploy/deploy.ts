@@ -144,6 +144,8 @@ export interface DeployReport {
   ignoreChecks?: true
   /** `skycap rollback`: the release it returned to (its revision and images are this report's). */
   rolledBackTo?: number
+  /** `skycap rollback` that changed nothing (`unchanged`): the release that runs, which ran what `rolledBackTo` ran. */
+  runningRelease?: number
   /** Resources still moving when another one failed: their state at that moment. */
   interrupted?: Array<{ref: string; message: string}>
   rollback?: {
