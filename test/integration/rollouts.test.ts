@@ -782,6 +782,8 @@ describe('rollouts you can trust (real cluster, four services)', function () {
       const state = JSON.parse((await kubectl(['get', 'configmap', 'skycap-rollout-quad', '-o', 'json'], {namespace: ns.name})).stdout).data
       expect(JSON.parse(state.api)).to.include({phase: 'aborted', weight: 0})
       expect(state).to.not.have.property('api.request')
+      // The failed deploy's `rollout status` marker went with it (it stayed, ignored once the lock was gone).
+      expect(state, `round ${round}`).to.not.have.property('release.deploying')
     }
   })
 
@@ -795,6 +797,9 @@ describe('rollouts you can trust (real cluster, four services)', function () {
       expect(exitCode, err).to.equal(130)
       const release = (await app.json(['history', 'test'])).doc.result.releases[0]
       expect(release, err).to.include({action: 'deploy', result: 'interrupted'})
+      // A Ctrl-C ends the deploy too: its `rollout status` marker is removed with the lock's release.
+      const data = JSON.parse((await kubectl(['get', 'configmap', 'skycap-rollout-quad', '-o', 'json'], {namespace: ns.name})).stdout).data
+      expect(data, `round ${round}: ${err}`).to.not.have.property('release.deploying')
       const status = (await app.json(['rollout', 'status', 'test'])).doc.result.services
       for (const service of ['web', 'api']) expect(status[service], `round ${round}: ${service}`).to.include({phase: 'progressing', promoting: true})
 
@@ -997,6 +1002,9 @@ describe('rollouts you can trust (real cluster, four services)', function () {
       expect(exitCode, err).to.equal(130)
       const release = (await app.json(['history', 'test'])).doc.result.releases[0]
       expect(release, err).to.include({action: 'deploy', result: 'interrupted'})
+      // A Ctrl-C ends the deploy too: its `rollout status` marker is removed with the lock's release.
+      const data = JSON.parse((await kubectl(['get', 'configmap', 'skycap-rollout-quad', '-o', 'json'], {namespace: ns.name})).stdout).data
+      expect(data, `round ${round}: ${err}`).to.not.have.property('release.deploying')
       const status = (await app.json(['rollout', 'status', 'test'])).doc.result.services
       for (const service of ['web', 'api']) {
         const state = status[service]
@@ -1069,6 +1077,10 @@ describe('rollouts you can trust (real cluster, four services)', function () {
         const done = await app.json(['rollout', 'status', 'test'], {env})
         expect(done.doc.result).to.not.have.property('deploying')
         expect(done.doc.result.services.web).to.include({release: number, phase: 'completed'})
+        // The marker that named the release went with the deploy (it stayed in the ConfigMap, ignored): what
+        // `kubectl get cm -o yaml` shows is the services' canaries.
+        const data = JSON.parse((await kubectl(['get', 'configmap', 'skycap-rollout-quad', '-o', 'json'], {namespace: ns.name})).stdout).data
+        expect(Object.keys(data).sort(), `round ${round}`).to.deep.equal(['api', 'web'])
       }
     } finally {
       proxy.stop()
@@ -1338,7 +1350,7 @@ describe('rollouts you can trust (real cluster, four services)', function () {
       const first = again.doc.result.release - 1
       const same = await app.json(['rollback', 'test', '--to', String(first)])
       expect(same.exitCode, same.stderr).to.equal(0)
-      expect(same.doc.result.result, same.stderr).to.equal('unchanged')
+      expect(same.doc.result, same.stderr).to.include({result: 'unchanged', rolledBackTo: first, runningRelease: first + 1})
       for (const service of ['web', 'api']) expect(await slotOf(`${service}-preview`), service).to.equal(other(await slotOf(service)))
     }
   })
