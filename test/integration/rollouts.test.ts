@@ -1046,6 +1046,19 @@ describe('rollouts you can trust (real cluster, four services)', function () {
         let ended = false
         child.stderr?.on('data', (d) => (err += d))
         void child.then(() => (ended = true))
+        // While it validates, before its lock: nothing in the cluster has changed or names the deploy (its number is
+        // read under the lock). The last canaries are shown as what they are, release N - 1's, completed, and the
+        // lock as free: not as a canary of the coming release.
+        await waitFor(`round ${round}: validating`, () => err.includes('Validating '), {timeoutMs: 120_000, intervalMs: 50})
+        let before = 0
+        while (!err.includes('Deploying release') && !ended) {
+          const [json, text] = await Promise.all([app.json(['rollout', 'status', 'test'], {env}), app.cli(['rollout', 'status', 'test'], {env})])
+          if (json.doc.result.deploying || json.doc.result.lock) break
+          for (const service of ['web', 'api']) expect(json.doc.result.services[service], `round ${round}: ${service}`).to.include({release: number - 1, phase: 'completed'})
+          // Asked at the same time: it may have met the lock taken meanwhile.
+          if (/^lock free$/m.test(text.stdout)) expect(text.stdout, `round ${round}`).to.match(new RegExp(`^web: canary completed, release ${number - 1}, weight 100%`, 'm'))
+          if (!err.includes('Deploying release')) before++
+        }
         await waitFor(`round ${round}: release ${number} under way`, () => err.includes(`Deploying release ${number}`), {timeoutMs: 120_000, intervalMs: 50})
         let pending = 0
         // Until the deploy ends, from its "Deploying release N": release N is named, never the last canaries (N - 1).
@@ -1073,6 +1086,7 @@ describe('rollouts you can trust (real cluster, four services)', function () {
         }
         expect((await child).exitCode, err).to.equal(0)
         expect(pending, `round ${round}: seen before the canaries started`).to.be.greaterThan(0)
+        expect(before, `round ${round}: seen while it validated`).to.be.greaterThan(0)
         // Done: the lock is released, and the canaries of the release show as they ended.
         const done = await app.json(['rollout', 'status', 'test'], {env})
         expect(done.doc.result).to.not.have.property('deploying')
