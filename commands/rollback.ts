@@ -1,6 +1,6 @@
 import {Args, Flags} from '@oclif/core'
 
-import {rollback} from '../src/deploy/rollback.js'
+import {nothingToRollBackLine, rollback} from '../src/deploy/rollback.js'
 import {environmentFlag, environmentOf} from './_environment.js'
 import {SkycapCommand} from './_base.js'
 
@@ -41,7 +41,7 @@ export default class Rollback extends SkycapCommand {
       },
       {kubectl: this.kubectlFactory(), reporter: this.reporter(), confirm: this.confirmer(), ...this.noQuestions(), signal: this.abortOnSignals()},
     )
-    if (report.result === 'unchanged') this.log(`nothing to roll back: ${report.environment} runs release ${report.rolledBackTo ?? '?'} (${report.revision.short})`)
+    if (report.result === 'unchanged') this.log(nothingToRollBackLine(report))
     else this.log(`${report.result === 'planned' ? 'would roll back' : 'rolled back'} ${report.environment} to ${report.revision.short}${report.release ? ` (release ${report.release})` : ''}`)
     return report
   }

@@ -44,7 +44,10 @@ export function deploySummary(command: string, report: DeployReport, options: {j
     ['Result', `${report.result}${report.durationMs ? ` in ${Math.round(report.durationMs / 1000)}s` : ''}`],
     ['Target', `context \`${report.context}\`, namespace \`${report.namespace}\``],
   ]
-  if (report.rolledBackTo !== undefined) rows.push([report.result === 'unchanged' ? 'Runs already' : 'Rolled back to', `release ${report.rolledBackTo}`])
+  if (report.rolledBackTo !== undefined && report.result === 'unchanged') {
+    const runs = report.runningRelease ?? report.rolledBackTo
+    rows.push(['Runs already', `release ${runs}${runs === report.rolledBackTo ? '' : ` (the same as release ${report.rolledBackTo})`}`])
+  } else if (report.rolledBackTo !== undefined) rows.push(['Rolled back to', `release ${report.rolledBackTo}`])
   if (report.rollback) rows.push(['Rollback', rollbackText(report.rollback)])
   // requireChecks: the approval this release went out with (or that it went out without one).
   if (report.ignoreChecks) rows.push(['Checks', 'not asked (--ignore-checks)'])

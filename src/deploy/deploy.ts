@@ -50,7 +50,7 @@ import {applyAndWatch, rolloutReport, type RolloutResult} from './rollout.js'
 import {reportContact} from '../kubectl/outage.js'
 import {placedRelease, refuseSecondRollout, rollOutRelease, scaleDownFields, scaleDownOldSlots} from '../strategies/rollout.js'
 import {otherSlotDeployment, strategyOf} from '../strategies/strategy.js'
-import {followAppliedSlots, forgetLeftBlueGreen, mayHaveBlueGreenState, rolloutSummaries, writeDeployUnderWay} from '../strategies/state.js'
+import {clearDeployUnderWay, type DeployUnderWay, followAppliedSlots, forgetLeftBlueGreen, mayHaveBlueGreenState, rolloutSummaries, writeDeployUnderWay} from '../strategies/state.js'
 import {appSelector, connect, type KubectlFactory, namespaceExists, type Target} from '../env/connect.js'
 import {changeSummary} from './diff.js'
 import {configuredReplicas, DEFAULT_TIMEOUT_MS, keepScaledReplicas, keptReplicasNote, liveDeployments, replacedReplicasNote} from './replicas.js'
@@ -144,6 +144,8 @@ export interface DeployReport {
   ignoreChecks?: true
   /** `skycap rollback`: the release it returned to (its revision and images are this report's). */
   rolledBackTo?: number
+  /** `skycap rollback` that changed nothing (`unchanged`): the release that runs, which ran what `rolledBackTo` ran. */
+  runningRelease?: number
   /** Resources still moving when another one failed: their state at that moment. */
   interrupted?: Array<{ref: string; message: string}>
   rollback?: {
@@ -367,6 +369,8 @@ export async function deploy(options: DeployOptions, deps: DeployDeps): Promise<
   const heartbeat = keepLockAlive(kubectl, prepared.app, lock.id, {onLost: () => reporter.warn(`the lock of ${env.name} is no longer held by this deploy; another deploy may run at the same time`)})
   // Not a `finally`: an interruption's message says whether the lock could be released (afterLockRelease).
   let failure: {error: unknown} | undefined
+  // The `rollout status` marker of this deploy, once it is written: removed as the deploy ends, whatever its end.
+  const underWay: {marker?: DeployUnderWay} = {}
   try {
     // Under the lock, read again what another deploy or a scale may have changed while this one validated or
     // waited: the release number and the live replica counts come from here.
@@ -390,12 +394,30 @@ export async function deploy(options: DeployOptions, deps: DeployDeps): Promise<
     const replaced = lockedReleases.length ? replacedReplicasNote(prepared, env, lockedObjects, lockedLive, options.resetReplicas ?? false) : undefined
     if (replaced) reporter.info(replaced)
     // --timeout counts from here: the time spent validating, building or waiting for the lock is not the rollout's.
-    await applyWatchRecord(prepared, lockedObjects, lockedReleases, lockedLive, target, selector, report, options, {...deps, lockId: lock.id, notifier, hookJobs}, clock() + timeoutMs, timeoutMs)
+    await applyWatchRecord(
+      prepared,
+      lockedObjects,
+      lockedReleases,
+      lockedLive,
+      target,
+      selector,
+      report,
+      options,
+      {...deps, lockId: lock.id, notifier, hookJobs, underWay},
+      clock() + timeoutMs,
+      timeoutMs,
+    )
   } catch (error) {
     notifier.failUnfinished(error)
     failure = {error}
   }
   heartbeat.stop()
+  // Under the lock still, after a Ctrl-C too (the call takes no signal). Left, it is ignored once the lock is gone.
+  if (underWay.marker) {
+    await clearDeployUnderWay(kubectl, prepared.app, underWay.marker).catch((error: unknown) =>
+      reporter.warn(`could not remove the release.deploying marker of release ${underWay.marker?.release} (ignored once the lock is released): ${(error as Error).message.split('\n')[0]}`),
+    )
+  }
   const released = await releaseOwnLock(kubectl, prepared.app, lock.id, (m) => reporter.warn(m))
   await settleNotifications(notifier, report)
   if (failure) throw afterLockRelease(failure.error, released)
@@ -413,7 +435,7 @@ async function applyWatchRecord(
   selector: string,
   report: DeployReport,
   options: DeployOptions,
-  deps: DeployDeps & {lockId: string; notifier: Notifier; hookJobs?: HookJob[]},
+  deps: DeployDeps & {lockId: string; notifier: Notifier; hookJobs?: HookJob[]; underWay?: {marker?: DeployUnderWay}},
   deadline: number,
   timeoutMs: number,
 ): Promise<DeployReport> {
@@ -435,7 +457,10 @@ async function applyWatchRecord(
   // (an older release's) as current; from before the deploy names the release. Never fails the deploy: the status is
   // only less precise without it.
   if (Object.values(env.services).some((s) => strategyOf(s).type === 'canary')) {
-    await writeDeployUnderWay(kubectl, prepared.app, env.name, {release: number, lockId: deps.lockId, startedBy: whoAmI(), startedAt}).catch((error: unknown) => {
+    const marker = {release: number, lockId: deps.lockId, startedBy: whoAmI(), startedAt}
+    // Named before the write: one that fails after the API server made it is removed all the same.
+    if (deps.underWay) deps.underWay.marker = marker
+    await writeDeployUnderWay(kubectl, prepared.app, env.name, marker).catch((error: unknown) => {
       if (error instanceof InterruptedError) throw error
       reporter.warn(`could not record release ${number} as under way for \`skycap rollout status\`: ${(error as Error).message.split('\n')[0]}`)
     })

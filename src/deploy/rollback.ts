@@ -173,6 +173,29 @@ async function revisionToCommit(dir: string, kind: VcsChoice | undefined, to: st
 }
 
 /**
+ * A refused `--to N` in a Mercurial checkout where N is also a local revision number: the refusal says that --to takes
+ * a release number, and how to name that changeset instead (it said only that no release matched, or that release N
+ * had failed, while the user may have meant hg's revision N). Any other error, or checkout, is returned as it is.
+ */
+export async function hgRevisionNote(error: unknown, at: {dir: string; kind: VcsChoice | undefined; to: string | undefined; releases: StoredRelease[]; environment: string}): Promise<unknown> {
+  const {to, environment: env} = at
+  if (!(error instanceof UserError) || to === undefined || !/^\d{1,9}$/.test(to)) return error
+  // rev(N): the local revision number only, never an id prefix made of digits.
+  const changeset = await openVcs(at.dir, {kind: at.kind})
+    .then((vcs) => (vcs.kind === 'hg' ? vcs.resolve(`rev(${Number(to)})`, {workTree: false}) : undefined))
+    .catch(() => undefined)
+  if (!changeset) return error
+  const deployed = at.releases.find((r) => isGood(r) && r.record.revision?.sha === changeset.sha)
+  const how = deployed
+    ? `To return to that changeset, give its id: \`skycap rollback ${env} --to ${changeset.short}\` (release ${deployed.record.number} deployed it).`
+    : `No release of ${env} deployed that changeset: \`skycap deploy ${env}@${changeset.short}\` deploys it.`
+  return new UserError(`${error.message}; --to ${to} is a release number (\`skycap history ${env}\` lists them), not Mercurial's local revision ${to} (changeset ${changeset.short})`, {
+    hint: `${how}${error.hint ? ` ${error.hint}` : ''}`,
+    ...(error.details === undefined ? {} : {details: error.details}),
+  })
+}
+
+/**
  * The images of the release to return to are still in their registries, or the rollback stops before any change. A
  * release whose image was deleted (a registry's retention policy) used to be applied: every service's new pods failed
  * with ErrImagePull and the Deployments were left pointing at it. A registry that cannot answer is a warning: a
@@ -223,7 +246,9 @@ export async function rollback(options: RollbackOptions, deps: DeployDeps): Prom
   const selector = appSelector(app, env.name)
   const [releases, live] = await Promise.all([listReleases(kubectl, app, env.name), liveDeployments(kubectl, selector)])
   const resolved = await revisionToCommit(loaded.dir, loaded.config.vcs, options.to)
-  const chosen = await chooseRelease(releases, resolved.to, env.name, options.to, resolved.resolution)
+  const chosen = await chooseRelease(releases, resolved.to, env.name, options.to, resolved.resolution).catch(async (error: unknown) => {
+    throw await hgRevisionNote(error, {dir: loaded.dir, kind: loaded.config.vcs, to: options.to, releases, environment: env.name})
+  })
   if (options.to === undefined) {
     // Succeeded releases between it and what runs whose manifests are gone (their Secrets deleted or incomplete):
     // passed over, which was silent.
@@ -271,6 +296,7 @@ export async function rollback(options: RollbackOptions, deps: DeployDeps): Prom
     if (options.to !== undefined && runs && (await alreadyLive(kubectl, chosen, runs, releases, planned.objects, selector))) {
       deps.reporter.info(`Dry run: ${alreadyRunsLine(chosen, runs, env.name)}: the rollback would change and record nothing`)
       report.result = 'unchanged'
+      report.runningRelease = runs.record.number
       return report
     }
     report.applied = planned.objects.map((o) => `${o.kind}/${o.metadata.name}`)
@@ -336,6 +362,7 @@ export async function rollback(options: RollbackOptions, deps: DeployDeps): Prom
       deps.reporter.info(`${alreadyRunsLine(chosen, runs, env.name)}: nothing was changed or recorded`)
       report.result = 'unchanged'
       report.release = null
+      report.runningRelease = runs.record.number
       // An old blue-green slot whose scale-down was left (the lock held then) is scaled down as a rollback does it.
       Object.assign(report, scaleDownFields(await scaleDownOldSlots(kubectl, {objects: placed, app, environment: env.name, reporter: deps.reporter, clock, signal: deps.signal})))
       return report
@@ -480,12 +507,30 @@ async function alreadyLive(kubectl: Kubectl, chosen: StoredRelease, running: Sto
   return changed.length === 0 ? placed.objects : undefined
 }
 
-/** `Release 1 of prod is what runs (release 3 returned to it)`: said of a rollback --to what already runs. */
+/**
+ * `Release 3 of prod is what runs (a rollback to release 1)`: said of a rollback --to what already runs. It leads with
+ * the release that runs: it said `Release 1 of prod is what runs` of release 1 when release 3 ran.
+ */
 function alreadyRunsLine(chosen: StoredRelease, runs: StoredRelease, environment: string): string {
-  const to = runs.record.rolledBackTo
-  const returned = to === chosen.record.number ? 'returned to it' : `returned to release ${to}, which ran the same`
-  const by = runs.record.number === chosen.record.number ? '' : ` (release ${runs.record.number} ${runs.record.action === 'rollback' ? returned : 'deployed the same'})`
-  return `Release ${chosen.record.number} of ${environment} is what runs${by}`
+  const [to, target] = [runs.record.rolledBackTo, chosen.record.number]
+  const how =
+    runs.record.action !== 'rollback'
+      ? `a deploy of what release ${target} ran`
+      : to === target
+        ? `a rollback to release ${target}`
+        : `a rollback to release ${to}, which ran what release ${target} ran`
+  return `Release ${runs.record.number} of ${environment} is what runs${runs.record.number === target ? '' : ` (${how})`}`
+}
+
+/**
+ * The result line of a rollback that changed nothing: the release that runs, and the one it would have returned to
+ * when that is another (`nothing to roll back: test runs release 6 (3f2c1ab), the same as release 5`; it named
+ * release 5 as the one that ran).
+ */
+export function nothingToRollBackLine(report: Pick<DeployReport, 'environment' | 'revision' | 'rolledBackTo' | 'runningRelease'>): string {
+  const runs = report.runningRelease ?? report.rolledBackTo
+  const same = report.rolledBackTo === undefined || report.rolledBackTo === runs ? '' : `, the same as release ${report.rolledBackTo}`
+  return `nothing to roll back: ${report.environment} runs release ${runs ?? '?'} (${report.revision.short})${same}`
 }
 
 /**

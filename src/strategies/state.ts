@@ -107,6 +107,27 @@ export async function writeDeployUnderWay(kubectl: Kubectl, app: string, environ
 }
 
 /**
+ * Removes the marker `writeDeployUnderWay` wrote, as the deploy that wrote it ends (it stayed in the ConfigMap, ignored
+ * but read by whoever looked at it with kubectl). One call: a JSON patch whose test removes it only while it is still
+ * that deploy's, so one written since by a deploy that took the lock over stays. Resolves to whether it was removed:
+ * false when it was another's or gone (the API server says the patch is invalid) or when the ConfigMap is.
+ */
+export async function clearDeployUnderWay(kubectl: Kubectl, app: string, deploying: DeployUnderWay): Promise<boolean> {
+  const path = `/data/${DEPLOYING_KEY}`
+  const patch = JSON.stringify([
+    {op: 'test', path, value: JSON.stringify(deploying)},
+    {op: 'remove', path},
+  ])
+  try {
+    await kubectl.run(['patch', 'configmap', stateName(app), '--type', 'json', '-p', patch])
+    return true
+  } catch (error) {
+    if (error instanceof KubectlError && (error.kind === 'invalid' || error.kind === 'not_found')) return false
+    throw error
+  }
+}
+
+/**
  * The deploy under way, if the one that wrote `state.deploying` still holds the lock (`lock`: the live one, unexpired).
  * One killed, or done, left it behind: its lock is gone, expired or another's.
  */

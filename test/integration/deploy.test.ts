@@ -523,6 +523,19 @@ describe('skycap deploy (real cluster)', function () {
     app.repo.write('config/web/app.properties', 'greeting=two\n')
     await app.repo.commit('two')
     for (let i = 0; i < 2; i++) expect((await app.cli([...DEPLOY, 'test'])).exitCode).to.equal(0)
+    // Release 3 runs what release 2 ran: --to either changes nothing, and the result names release 3 as what runs (it
+    // said "test runs release 2" of --to 2), with the one it would have returned to, in text and --json.
+    const two = (await app.repo.git('rev-parse', 'HEAD')).slice(0, 7)
+    for (const [to, line, json] of [
+      ['2', `nothing to roll back: test runs release 3 (${two}), the same as release 2`, {runningRelease: 3, rolledBackTo: 2}],
+      ['3', `nothing to roll back: test runs release 3 (${two})`, {runningRelease: 3, rolledBackTo: 3}],
+    ] as const) {
+      const text = await app.cli(['rollback', 'test', '--to', to])
+      expect(text.exitCode, text.stderr).to.equal(0)
+      expect(text.stdout.trim()).to.equal(line)
+      expect(text.stderr).to.contain(`Release 3 of test is what runs${to === '2' ? ' (a deploy of what release 2 ran)' : ''}: nothing was changed or recorded`)
+      expect((await app.json(['rollback', 'test', '--to', to])).doc.result).to.include({result: 'unchanged', release: null, ...json})
+    }
     const r = await app.json(['rollback', 'test'])
     expect(r.exitCode, r.stderr).to.equal(0)
     expect(r.stderr).to.contain('release 1 (')
@@ -540,7 +553,8 @@ describe('skycap deploy (real cluster)', function () {
       const same = await app.json(['rollback', 'test', '--to', '2', ...extra])
       expect(same.exitCode, same.stderr).to.equal(0)
       expect(same.doc.result.result, same.stderr).to.equal('unchanged')
-      expect(same.stderr).to.contain('Release 2 of test is what runs (release 5 returned to release 3, which ran the same)')
+      expect(same.doc.result).to.include({runningRelease: 5, rolledBackTo: 2})
+      expect(same.stderr).to.contain('Release 5 of test is what runs (a rollback to release 3, which ran what release 2 ran)')
     }
     expect(await generations()).to.deep.equal(before)
     expect((await app.json(['history', 'test'])).doc.result.releases[0].number).to.equal(5)
@@ -565,14 +579,14 @@ describe('skycap deploy (real cluster)', function () {
     const before = await generations()
     const same = await app.json(['rollback', 'test', '--to', '1'])
     expect(same.exitCode, same.stderr).to.equal(0)
-    expect(same.doc.result).to.include({result: 'unchanged', release: null, rolledBackTo: 1})
-    expect(same.stderr).to.contain('Release 1 of test is what runs (release 3 returned to it): nothing was changed or recorded')
+    expect(same.doc.result).to.include({result: 'unchanged', release: null, rolledBackTo: 1, runningRelease: 3})
+    expect(same.stderr).to.contain('Release 3 of test is what runs (a rollback to release 1): nothing was changed or recorded')
     const plain = await app.cli(['rollback', 'test', '--to', '1'])
-    expect(plain.stdout.trim()).to.equal(`nothing to roll back: test runs release 1 (${first.slice(0, 7)})`)
+    expect(plain.stdout.trim()).to.equal(`nothing to roll back: test runs release 3 (${first.slice(0, 7)}), the same as release 1`)
     const dry = await app.json(['rollback', 'test', '--to', '1', '--dry-run'])
     expect(dry.exitCode, dry.stderr).to.equal(0)
-    expect(dry.doc.result).to.include({result: 'unchanged', release: null})
-    expect(dry.stderr).to.contain('Dry run: Release 1 of test is what runs (release 3 returned to it): the rollback would change and record nothing')
+    expect(dry.doc.result).to.include({result: 'unchanged', release: null, rolledBackTo: 1, runningRelease: 3})
+    expect(dry.stderr).to.contain('Dry run: Release 3 of test is what runs (a rollback to release 1): the rollback would change and record nothing')
     expect(await generations()).to.deep.equal(before)
     const numbers = async () => (await app.json(['history', 'test'])).doc.result.releases.map((x: any) => x.number)
     expect(await numbers()).to.deep.equal([3, 2, 1])

@@ -56,6 +56,15 @@ describe('a Mercurial repository (real hg, real control plane)', function () {
     // The changeset's author is recorded beside who deployed it, and history's table names them.
     expect(history.doc.result.releases[1].revision.author).to.equal('Skycap Test <test@skycap.dev>')
     expect((await app.cli(['history', 'test'])).stdout).to.contain('tag from the short id (Skycap Test)')
+    // --to 0 is a release number, which none has; hg's local revision 0 is the first changeset, which release 3
+    // returned to: the refusal says --to takes a release number, and how to name the changeset (it said only "no
+    // successful release matches").
+    const zero = await app.json(['rollback', 'test', '--to', '0', '--yes'])
+    expect(zero.exitCode, zero.stderr).to.equal(2)
+    expect(zero.doc.error.message).to.equal(
+      `no successful release of test matches "0"; --to 0 is a release number (\`skycap history test\` lists them), not Mercurial's local revision 0 (changeset ${first.slice(0, 12)})`,
+    )
+    expect(zero.doc.error.hint).to.match(new RegExp(`^To return to that changeset, give its id: \`skycap rollback test --to ${first.slice(0, 12)}\` \\(release 3 deployed it\\)\\.`))
     // A changeset never deployed is named with Mercurial's 12-digit short id; nothing changes.
     const third = await app.change((text) => `${text}\n`, 'never deployed')
     const never = await app.json(['rollback', 'test', '--to', '.', '--yes'])

@@ -782,6 +782,8 @@ describe('rollouts you can trust (real cluster, four services)', function () {
       const state = JSON.parse((await kubectl(['get', 'configmap', 'skycap-rollout-quad', '-o', 'json'], {namespace: ns.name})).stdout).data
       expect(JSON.parse(state.api)).to.include({phase: 'aborted', weight: 0})
       expect(state).to.not.have.property('api.request')
+      // The failed deploy's `rollout status` marker went with it (it stayed, ignored once the lock was gone).
+      expect(state, `round ${round}`).to.not.have.property('release.deploying')
     }
   })
 
@@ -795,6 +797,9 @@ describe('rollouts you can trust (real cluster, four services)', function () {
       expect(exitCode, err).to.equal(130)
       const release = (await app.json(['history', 'test'])).doc.result.releases[0]
       expect(release, err).to.include({action: 'deploy', result: 'interrupted'})
+      // A Ctrl-C ends the deploy too: its `rollout status` marker is removed with the lock's release.
+      const data = JSON.parse((await kubectl(['get', 'configmap', 'skycap-rollout-quad', '-o', 'json'], {namespace: ns.name})).stdout).data
+      expect(data, `round ${round}: ${err}`).to.not.have.property('release.deploying')
       const status = (await app.json(['rollout', 'status', 'test'])).doc.result.services
       for (const service of ['web', 'api']) expect(status[service], `round ${round}: ${service}`).to.include({phase: 'progressing', promoting: true})
 
@@ -997,6 +1002,9 @@ describe('rollouts you can trust (real cluster, four services)', function () {
       expect(exitCode, err).to.equal(130)
       const release = (await app.json(['history', 'test'])).doc.result.releases[0]
       expect(release, err).to.include({action: 'deploy', result: 'interrupted'})
+      // A Ctrl-C ends the deploy too: its `rollout status` marker is removed with the lock's release.
+      const data = JSON.parse((await kubectl(['get', 'configmap', 'skycap-rollout-quad', '-o', 'json'], {namespace: ns.name})).stdout).data
+      expect(data, `round ${round}: ${err}`).to.not.have.property('release.deploying')
       const status = (await app.json(['rollout', 'status', 'test'])).doc.result.services
       for (const service of ['web', 'api']) {
         const state = status[service]
@@ -1038,6 +1046,19 @@ describe('rollouts you can trust (real cluster, four services)', function () {
         let ended = false
         child.stderr?.on('data', (d) => (err += d))
         void child.then(() => (ended = true))
+        // While it validates, before its lock: nothing in the cluster has changed or names the deploy (its number is
+        // read under the lock). The last canaries are shown as what they are, release N - 1's, completed, and the
+        // lock as free: not as a canary of the coming release.
+        await waitFor(`round ${round}: validating`, () => err.includes('Validating '), {timeoutMs: 120_000, intervalMs: 50})
+        let before = 0
+        while (!err.includes('Deploying release') && !ended) {
+          const [json, text] = await Promise.all([app.json(['rollout', 'status', 'test'], {env}), app.cli(['rollout', 'status', 'test'], {env})])
+          if (json.doc.result.deploying || json.doc.result.lock) break
+          for (const service of ['web', 'api']) expect(json.doc.result.services[service], `round ${round}: ${service}`).to.include({release: number - 1, phase: 'completed'})
+          // Asked at the same time: it may have met the lock taken meanwhile.
+          if (/^lock free$/m.test(text.stdout)) expect(text.stdout, `round ${round}`).to.match(new RegExp(`^web: canary completed, release ${number - 1}, weight 100%`, 'm'))
+          if (!err.includes('Deploying release')) before++
+        }
         await waitFor(`round ${round}: release ${number} under way`, () => err.includes(`Deploying release ${number}`), {timeoutMs: 120_000, intervalMs: 50})
         let pending = 0
         // Until the deploy ends, from its "Deploying release N": release N is named, never the last canaries (N - 1).
@@ -1065,10 +1086,15 @@ describe('rollouts you can trust (real cluster, four services)', function () {
         }
         expect((await child).exitCode, err).to.equal(0)
         expect(pending, `round ${round}: seen before the canaries started`).to.be.greaterThan(0)
+        expect(before, `round ${round}: seen while it validated`).to.be.greaterThan(0)
         // Done: the lock is released, and the canaries of the release show as they ended.
         const done = await app.json(['rollout', 'status', 'test'], {env})
         expect(done.doc.result).to.not.have.property('deploying')
         expect(done.doc.result.services.web).to.include({release: number, phase: 'completed'})
+        // The marker that named the release went with the deploy (it stayed in the ConfigMap, ignored): what
+        // `kubectl get cm -o yaml` shows is the services' canaries.
+        const data = JSON.parse((await kubectl(['get', 'configmap', 'skycap-rollout-quad', '-o', 'json'], {namespace: ns.name})).stdout).data
+        expect(Object.keys(data).sort(), `round ${round}`).to.deep.equal(['api', 'web'])
       }
     } finally {
       proxy.stop()
@@ -1338,7 +1364,7 @@ describe('rollouts you can trust (real cluster, four services)', function () {
       const first = again.doc.result.release - 1
       const same = await app.json(['rollback', 'test', '--to', String(first)])
       expect(same.exitCode, same.stderr).to.equal(0)
-      expect(same.doc.result.result, same.stderr).to.equal('unchanged')
+      expect(same.doc.result, same.stderr).to.include({result: 'unchanged', rolledBackTo: first, runningRelease: first + 1})
       for (const service of ['web', 'api']) expect(await slotOf(`${service}-preview`), service).to.equal(other(await slotOf(service)))
     }
   })

@@ -289,6 +289,8 @@ describe('CiOutput', () => {
     // One to what already runs rolled nothing back: it says so.
     const already = deploySummary('rollback', report({rolledBackTo: 4, release: null, result: 'unchanged'}))
     expect(already).to.contain('| Runs already | release 4 |').and.contain('⏭️ skycap rollback').and.not.contain('Rolled back to')
+    // Release 6 runs what release 4 ran: the row names release 6 as what runs (it said release 4).
+    expect(deploySummary('rollback', report({rolledBackTo: 4, runningRelease: 6, release: null, result: 'unchanged'}))).to.contain('| Runs already | release 6 (the same as release 4) |')
     expect(deploySummary('deploy', report({ignoreChecks: true}))).to.contain('| Checks | not asked (--ignore-checks) |')
     const green = {
       repository: 'acme/shop',

@@ -26,7 +26,9 @@ import {watchRollout} from '../../../src/deploy/watch.js'
 import type {SkycapConfig} from '../../../src/config/types.js'
 import {ApiServerUnreachableError, ExitCode, InterruptedError, KubectlError, LockedError, UserError} from '../../../src/errors.js'
 import {acquireLock, releaseLock} from '../../../src/lock/lease.js'
-import {chooseRelease, keptCountsNote} from '../../../src/deploy/rollback.js'
+import {chooseRelease, hgRevisionNote, keptCountsNote, nothingToRollBackLine} from '../../../src/deploy/rollback.js'
+import {TempHgRepo} from '../../helpers/hg.js'
+import {TempRepo} from '../../helpers/repo.js'
 import {checkRecordable, runningRevision, whatRuns} from '../../../src/deploy/deploy.js'
 import {contentOf, listReleases, MAX_PARTS, packManifests, PART_BYTES, type ReleaseRecord, releasesToDrop, saveRelease, type StoredRelease} from '../../../src/release/store.js'
 import type {KubeObject} from '../../../src/render/objects.js'
@@ -1378,5 +1380,62 @@ describe('rollback: which release "the one before" is', () => {
   it('refuses when nothing else ran before', async () => {
     const releases = [stored(2, 'rollback', 'succeeded', 1), stored(1, 'deploy', 'succeeded')]
     expect((await rejection(chooseRelease(releases, undefined, 'prod'))).message).to.contain('prod has no earlier successful release to roll back to')
+  })
+
+  it('a rollback that changed nothing names the release that runs, and the one it would have returned to when another (it named release 5 as running while release 6 ran)', () => {
+    const revision = {sha: 'a'.repeat(40), short: 'aaaaaaa', subject: ''}
+    expect(nothingToRollBackLine({environment: 'test', revision, rolledBackTo: 5, runningRelease: 6})).to.equal('nothing to roll back: test runs release 6 (aaaaaaa), the same as release 5')
+    expect(nothingToRollBackLine({environment: 'test', revision, rolledBackTo: 6, runningRelease: 6})).to.equal('nothing to roll back: test runs release 6 (aaaaaaa)')
+  })
+
+  it('--to N refused in a Mercurial checkout where N is a local revision: says --to takes a release number, and how to name the changeset (real hg)', async function () {
+    this.timeout(60_000)
+    const hg = await TempHgRepo.init()
+    const git = await TempRepo.withFiles({'a.txt': 'a\n'})
+    try {
+      const ids: string[] = []
+      for (const n of [0, 1, 2]) {
+        hg.write('f', `${n}\n`)
+        ids.push(await hg.commit(`c${n}`))
+      }
+      // Releases 3 and 4 deployed hg's revisions 0 and 1; release 2 failed; release 1 is gone from history.
+      const at = (number: number, result: ReleaseRecord['result'], sha: string) => ({
+        ...stored(number, 'deploy', result),
+        record: {...stored(number, 'deploy', result).record, revision: {sha, short: sha.slice(0, 12), subject: ''}},
+      })
+      const releases = [at(4, 'succeeded', ids[1] as string), at(3, 'succeeded', ids[0] as string), at(2, 'failed', ids[2] as string)]
+      const note = async (to: string, dir = hg.dir) => {
+        const error = await rejection(chooseRelease(releases, to, 'prod'))
+        return (await hgRevisionNote(error, {dir, kind: undefined, to, releases, environment: 'prod'})) as UserError
+      }
+      const short = (i: number) => (ids[i] as string).slice(0, 12)
+      // 0 names no release; hg's revision 0 is the changeset release 3 deployed.
+      const zero = await note('0')
+      expect(zero).to.be.instanceOf(UserError)
+      expect(zero.message).to.equal(
+        `no successful release of prod matches "0"; --to 0 is a release number (\`skycap history prod\` lists them), not Mercurial's local revision 0 (changeset ${short(0)})`,
+      )
+      expect(zero.hint).to.equal(
+        `To return to that changeset, give its id: \`skycap rollback prod --to ${short(0)}\` (release 3 deployed it). \`skycap history prod\` lists the releases; roll back to a number or a revision that succeeded.`,
+      )
+      // Release 2 failed; hg's revision 2 was never deployed with success: the deploy that deploys it.
+      const two = await note('2')
+      expect(two.message).to.match(/^release 2 of prod is a deploy that failed: it cannot be rolled back to; --to 2 is a release number/)
+      expect(two.hint).to.match(new RegExp(`^No release of prod deployed that changeset: \`skycap deploy prod@${short(2)}\` deploys it\\. Roll back to a deploy or rollback that succeeded`))
+      // A number that is no hg revision, a checkout of git: the refusal as it was.
+      for (const [to, dir] of [
+        ['7', hg.dir],
+        ['0', git.dir],
+      ] as const) {
+        const plain = await rejection(chooseRelease(releases, to, 'prod'))
+        expect(await hgRevisionNote(plain, {dir, kind: undefined, to, releases, environment: 'prod'}), `${to} in ${dir}`).to.equal(plain)
+      }
+      // Not a plain number: never asked of hg.
+      const named = await rejection(chooseRelease(releases, 'abc', 'prod'))
+      expect(await hgRevisionNote(named, {dir: hg.dir, kind: undefined, to: 'abc', releases, environment: 'prod'})).to.equal(named)
+    } finally {
+      hg.remove()
+      git.remove()
+    }
   })
 })

@@ -9,7 +9,8 @@ import {canariesEnded, requestRollout, rolloutStatus} from '../../../src/strateg
 import {rolloutStatusLines} from '../../../src/ui/rollout.js'
 import {checkFailure} from '../../../src/strategies/strategy.js'
 import {memoryReporter} from '../../../src/ui/output.js'
-import {deploymentStatus} from '../../helpers/fake-kubectl.js'
+import {clearDeployUnderWay} from '../../../src/strategies/state.js'
+import {deploymentStatus, fakeKubectl} from '../../helpers/fake-kubectl.js'
 import {TempRepo} from '../../helpers/repo.js'
 
 /** kubectl's argv without what every call carries (--context, --namespace, --request-timeout). */
@@ -316,5 +317,36 @@ describe('rollout status while a deploy is under way, before its canary starts',
       expect(report.services.web, JSON.stringify(lease)).to.include({release: 2, phase: 'completed'})
       expect(report, JSON.stringify(lease)).to.not.have.property('deploying')
     }
+  })
+
+  it('the marker is removed as its deploy ends, by one patch that removes it only while it is that deploy’s; another’s, or none, stays as it is', async () => {
+    const mine = {release: 3, lockId: 'L1', startedBy: 'ana@ci', startedAt: '2026-12-06T01:00:00.000Z'}
+    const argv = [
+      ...['--context', 'kind-x', '--namespace', 'shop', '--request-timeout=30s'],
+      ...['patch', 'configmap', 'skycap-rollout-itapp', '--type', 'json', '-p'],
+      JSON.stringify([
+        {op: 'test', path: '/data/release.deploying', value: deploying('L1')},
+        {op: 'remove', path: '/data/release.deploying'},
+      ]),
+    ]
+    // What the API server answers when the test fails (another deploy's marker) or the key is gone; no ConfigMap.
+    const invalid = {exitCode: 1, stderr: 'The request is invalid: the server rejected our request due to an error in our request'}
+    const missing = {exitCode: 1, stderr: 'Error from server (NotFound): configmaps "skycap-rollout-itapp" not found'}
+    for (const [result, removed] of [
+      [{}, true],
+      [invalid, false],
+      [missing, false],
+    ] as const) {
+      const fake = fakeKubectl([{argv, result}], {context: 'kind-x', namespace: 'shop'})
+      expect(await clearDeployUnderWay(fake.kubectl, 'itapp', mine), JSON.stringify(result)).to.equal(removed)
+      expect(fake.remaining()).to.equal(0)
+    }
+    // Anything else is said to the caller (which warns: the deploy goes on).
+    const forbidden = fakeKubectl([{argv, result: {exitCode: 1, stderr: 'Error from server (Forbidden): configmaps "skycap-rollout-itapp" is forbidden'}}], {context: 'kind-x', namespace: 'shop'})
+    const error = await clearDeployUnderWay(forbidden.kubectl, 'itapp', mine).then(
+      () => undefined,
+      (e: unknown) => e,
+    )
+    expect(error).to.be.instanceOf(SkycapError)
   })
 })
