@@ -9,6 +9,7 @@ import {reportContact} from '../kubectl/outage.js'
 import {acquireLock, keepLockAlive, LEASE_SECONDS, type LockInfo, lockStatus, releaseLock} from '../lock/lease.js'
 import {listReleases, saveRelease} from '../release/store.js'
 import {abortableSleep} from '../sleep.js'
+import {ANNOTATIONS, type KubeObject} from '../render/objects.js'
 import type {Reporter} from '../ui/output.js'
 import {resumable, runCanaries} from './canary.js'
 import {checkFailure} from './strategy.js'
@@ -44,6 +45,11 @@ export type ShownRollout = Omit<ServiceRolloutState, 'unit' | 'phase'> & {
   phase: ServiceRolloutState['phase'] | 'pending'
   request?: RolloutRequest
   last?: Omit<ServiceRolloutState, 'unit'>
+  /**
+   * A canary whose promotion failed (its Deployment took the release): the revision that Deployment runs now, when it
+   * is no longer the release's (the deploy's rollback, or `skycap rollback`, returned it since).
+   */
+  runsNow?: string
 }
 
 export interface RolloutStatusReport {
@@ -80,6 +86,19 @@ async function open(options: RolloutControlOptions, deps: RolloutControlDeps, co
   return {app: loaded.config.app, environment: env.name, target, keep: loaded.config.history?.keep ?? 10, config: loaded.config, services: env.services}
 }
 
+/**
+ * A canary whose promotion failed left its Deployment running the release, as its state says; the deploy's automatic
+ * rollback, or `skycap rollback`, returns it after (`rollout status` said "it runs it" of a release rolled back).
+ * Read from the live Deployment for those canaries alone; an unreadable one is left as the state says.
+ */
+async function rolledBackSince(kubectl: Target['kubectl'], state: ServiceRolloutState | undefined, shown: ShownRollout): Promise<void> {
+  const deployment = state?.unit?.deployment
+  if (state?.type !== 'canary' || !state.promoting || !['failed', 'aborted'].includes(state.phase) || !deployment) return
+  const live = await kubectl.json<KubeObject>(['get', 'deployment', deployment.metadata.name]).catch(() => undefined)
+  const [now, then] = [live?.metadata.annotations?.[ANNOTATIONS.revision], deployment.metadata.annotations?.[ANNOTATIONS.revision]]
+  if (now && then && now !== then) shown.runsNow = now
+}
+
 /** `skycap rollout status ENV [SERVICE]`. */
 export async function rolloutStatus(options: RolloutControlOptions, deps: RolloutControlDeps): Promise<RolloutStatusReport> {
   const {app, environment, target, services: configured} = await open(options, deps, 'skycap rollout status')
@@ -91,6 +110,7 @@ export async function rolloutStatus(options: RolloutControlOptions, deps: Rollou
     const request = state.requests[name]
     services[name] = {...shown, ...(request ? {request} : {})}
   }
+  await Promise.all(Object.keys(services).map(async (name) => rolledBackSince(target.kubectl, state.services[name], services[name] as ShownRollout)))
   const deploying = deployUnderWay(state, lock)
   if (deploying) {
     // The canary services this release may start: until one of its canaries starts, the state holds the last one.

@@ -14,7 +14,7 @@ export function rolloutStatusLines(r: RolloutStatusReport): string {
         : canaryStopped(s.phase)
           ? s.message?.startsWith('not started')
             ? ''
-            : `stopped at ${canaryStep(s)}, ${s.promoting ? `while ${name} took the release (it runs it)` : 'all traffic on stable'}`
+            : `stopped at ${canaryStep(s)}, ${s.promoting ? `while ${name} took the release (${s.runsNow ? `rolled back since: ${name} runs ${s.runsNow.slice(0, 7)}` : 'it runs it'})` : 'all traffic on stable'}`
           : `weight ${s.weight ?? 0}%, ${canaryStep(s)}${s.pausedUntil ? ` (paused until ${s.pausedUntil})` : ''}`
     // An abort under way (a `skycap abort`, a failed step) reads as `progressing` until stable is back: say so.
     const aborting = s.aborting

@@ -937,6 +937,40 @@ describe('rollouts you can trust (real cluster, four services)', function () {
     }
   })
 
+  it('a canary promotion that fails (web paused by hand as it is promoted) and is rolled back: rollout status says what web runs since, the release before (it said "it runs it" of the rolled-back release); twice', async () => {
+    const withCanaries = (round: number) => canaries(quad(ns.name, round), '[{setWeight: 50}, {pause: {}}]')
+    await app.change(() => withCanaries(0), 'web and api deploy as canaries')
+    expect((await app.cli([...DEPLOY, 'test'])).exitCode).to.equal(0)
+    const revisionOf = async (name: string) => (await app.get(['deployment', name])).metadata.annotations['skycap.dev/revision'] as string
+    const base = await revisionOf('web')
+    // The release the automatic rollback returns to: the first, then the rollback before.
+    let good = 1
+    for (let round = 1; round <= 2; round++) {
+      await app.change(() => withCanaries(round), `round ${round}`)
+      const release = (await app.json(['history', 'test'])).doc.result.releases[0].number + 1
+      const deploying = execa('node', [cliPath, ...DEPLOY, 'test', '--json', '--timeout', '3m'], {cwd: app.repo.dir, reject: false, env: {NO_COLOR: '1', CI: 'true'}})
+      await bothPaused(`round ${round}`, release)
+      expect((await kubectl(['rollout', 'pause', 'deployment/web'], {namespace: ns.name})).exitCode).to.equal(0)
+      expect((await app.json(['promote', 'test'])).exitCode).to.equal(0)
+      const deployed = await deploying
+      expect(deployed.exitCode, `round ${round}: ${deployed.stderr}`).to.equal(1)
+      expect(deployed.stderr, `round ${round}`).to.contain('web: the promotion failed (paused (kubectl rollout pause)')
+      const rollback = JSON.parse(deployed.stdout).error.details.report.rollback
+      expect(rollback, `round ${round}`).to.include({to: good, result: 'succeeded'})
+      good = rollback.release
+      // The cluster first: every service back on round 0, web's Deployment asking for the release before.
+      await expectRunning(app, 0)
+      expect(await revisionOf('web')).to.equal(base)
+      const web = (await app.json(['rollout', 'status', 'test'])).doc.result.services.web
+      expect(web, `round ${round}`).to.include({phase: 'failed', release, promoting: true, runsNow: base})
+      expect((await app.cli(['rollout', 'status', 'test'])).stdout, `round ${round}`).to.contain(
+        `web: canary failed, release ${release}, stopped at step 2/2, while web took the release (rolled back since: web runs ${base.slice(0, 7)});`,
+      )
+      expect((await kubectl(['rollout', 'resume', 'deployment/web'], {namespace: ns.name})).exitCode).to.equal(0)
+      await expectRunning(app, 0)
+    }
+  })
+
   it('abort ENV of two canaries, left paused by a Ctrl-C and while the deploy runs: every aborted canary is named in the message, --json and the history note (the first alone was), and both are back on stable; three times', async () => {
     const withCanaries = (round: number) => canaries(quad(ns.name, round), '[{setWeight: 50}, {pause: {}}]')
     await app.change(() => withCanaries(0), 'web and api deploy as canaries')

@@ -272,10 +272,14 @@ describe('rollout status while a deploy is under way, before its canary starts',
   afterEach(() => repo.remove())
 
   /** The state (web's last canary, release 2, completed) and the lease as the API server has them. */
-  function cluster(data: Record<string, string>, lease: {id: string; renewed: number} | undefined) {
+  function cluster(data: Record<string, string>, lease: {id: string; renewed: number} | undefined, live: Record<string, string> = {}, reads: string[] = []) {
     const runner: ProcessRunner = async (_file, argv) => {
       const args = withoutConnection(argv)
+      reads.push(args.slice(0, 3).join(' '))
       if (args[0] === 'get' && args[1] === 'configmap') return {exitCode: 0, stdout: JSON.stringify({data}), stderr: ''}
+      // A Deployment and the revision it runs (its skycap.dev/revision annotation).
+      if (args[0] === 'get' && args[1] === 'deployment' && live[args[2] as string])
+        return {exitCode: 0, stdout: JSON.stringify({metadata: {name: args[2], annotations: {'skycap.dev/revision': live[args[2] as string]}}}), stderr: ''}
       if (args[0] === 'get' && args[1] === 'lease') {
         if (!lease) return {exitCode: 0, stdout: '', stderr: ''}
         const at = new Date(lease.renewed).toISOString()
@@ -294,6 +298,37 @@ describe('rollout status while a deploy is under way, before its canary starts',
   const deploying = (lockId: string) => JSON.stringify({release: 3, lockId, startedBy: 'ana@ci', startedAt: '2026-12-06T01:00:00.000Z'})
   const status = async (data: Record<string, string>, lease?: {id: string; renewed: number}) =>
     rolloutStatus({environment: 'test', configPath: join(repo.dir, 'skycap.yaml')}, {kubectl: cluster(data, lease), reporter: memoryReporter()})
+
+  it('a canary whose promotion failed says its Deployment runs the release until it is rolled back, then what it runs (it said "it runs it" of a release the rollback had undone)', async () => {
+    const release = 'b'.repeat(40)
+    const unit = {service: 'web', strategy: {type: 'canary'}, deployment: {kind: 'Deployment', metadata: {name: 'web', annotations: {'skycap.dev/revision': release}}}}
+    const failed = {...last, release: 3, phase: 'failed', step: 0, weight: 0, promoting: true, message: 'Deployment/web: timed out', unit}
+    const shown = async (runs: string | undefined) => {
+      const reads: string[] = []
+      const report = await rolloutStatus(
+        {environment: 'test', configPath: join(repo.dir, 'skycap.yaml')},
+        {kubectl: cluster({web: JSON.stringify(failed)}, undefined, runs ? {web: runs} : {}, reads), reporter: memoryReporter()},
+      )
+      return {report, line: rolloutStatusLines(report).split('\n')[0], reads}
+    }
+    const before = await shown('a'.repeat(40))
+    expect(before.report.services.web).to.include({runsNow: 'a'.repeat(40)})
+    expect(before.line).to.equal('web: canary failed, release 3, stopped at step 1/1, while web took the release (rolled back since: web runs aaaaaaa); Deployment/web: timed out')
+    const still = await shown(release)
+    expect(still.report.services.web).to.not.have.property('runsNow')
+    expect(still.line).to.equal('web: canary failed, release 3, stopped at step 1/1, while web took the release (it runs it); Deployment/web: timed out')
+    // Unreadable (gone, refused): as the state says.
+    expect((await shown(undefined)).line).to.contain('(it runs it)')
+    // Read for such a canary alone.
+    const completedReads: string[] = []
+    const completed = await rolloutStatus(
+      {environment: 'test', configPath: join(repo.dir, 'skycap.yaml')},
+      {kubectl: cluster({web: JSON.stringify({...last, unit})}, undefined, {web: 'a'.repeat(40)}, completedReads), reporter: memoryReporter()},
+    )
+    expect(completed.services.web).to.not.have.property('runsNow')
+    expect(completedReads.filter((r) => r.startsWith('get deployment'))).to.deep.equal([])
+    expect(before.reads.filter((r) => r.startsWith('get deployment'))).to.deep.equal(['get deployment web'])
+  })
 
   it('says the release under way has no canary yet, beside the last one (it showed release 2’s finished canary as current)', async () => {
     const report = await status({web: JSON.stringify(last), 'release.deploying': deploying('L1')}, {id: 'L1', renewed: Date.now()})
