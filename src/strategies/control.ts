@@ -346,7 +346,8 @@ export async function requestRollout(action: 'promote' | 'abort', options: Rollo
   const {app, environment, target} = await open(options, deps, `skycap ${action}`)
   const {kubectl} = target
   const clock = deps.clock ?? Date.now
-  const running = resumable((await readState(kubectl, app)).services)
+  const asked = (await readState(kubectl, app)).services
+  const running = resumable(asked)
     .map((t) => t.unit.service)
     .filter((s) => !options.service || s === options.service)
   if (!running.length) {
@@ -406,7 +407,9 @@ export async function requestRollout(action: 'promote' | 'abort', options: Rollo
     const pending = running.filter((s) => {
       const service = state.services[s]
       const underWay = ['progressing', 'paused'].includes(service?.phase ?? '')
-      return state.requests[s] !== undefined || (underWay && (action === 'abort' || service?.aborting !== undefined || releaseAborting(state, s)))
+      return (
+        state.requests[s] !== undefined || (underWay && (action === 'abort' || service?.aborting !== undefined || releaseAborting(state, s) || (action === 'promote' && !pastPause(asked[s], service))))
+      )
     })
     if (!pending.length) {
       const canaries = await expectOutcome(kubectl, app, environment, action, running)
@@ -419,6 +422,18 @@ export async function requestRollout(action: 'promote' | 'abort', options: Rollo
     }
     await abortableSleep(1000, deps.signal)
   }
+}
+
+/**
+ * Whether a canary paused when the promote was asked (`before`) is past that pause (`now`): at a later step, or, after
+ * the last pause, promoting (from then on an abort is too late). Taken and not yet there, the release's abort still
+ * returns it to stable: a promote that said "promoted" then, of a canary an abort given a moment later aborted, was
+ * wrong. One not paused when asked is past it once the request is taken (it skips its next pause).
+ */
+function pastPause(before: ServiceRolloutState | undefined, now: ServiceRolloutState | undefined): boolean {
+  if (before?.phase !== 'paused' || !now || now.release !== before.release || now.promoting) return true
+  const step = now.step ?? 0
+  return step > (before.step ?? 0) && step < (now.steps ?? 0)
 }
 
 /**

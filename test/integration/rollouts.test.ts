@@ -914,7 +914,7 @@ describe('rollouts you can trust (real cluster, four services)', function () {
     }
   })
 
-  it('abort of one paused canary and promote of the other, at once, while the deploy runs: the release is aborted, and the promote says it was not done (it said "promoted", exit 0); three times', async () => {
+  it('abort of one paused canary and promote of the other, at once, while the deploy runs: the release is aborted, and the promote is not done, or done only if api’s promotion began first and completes (it said "promoted", exit 0, of a canary the abort returned to stable); three times', async () => {
     const withCanaries = (round: number) => canaries(quad(ns.name, round), '[{setWeight: 50}, {pause: {}}]')
     await app.change(() => withCanaries(0), 'web and api deploy as canaries')
     expect((await app.cli([...DEPLOY, 'test'])).exitCode).to.equal(0)
@@ -928,12 +928,20 @@ describe('rollouts you can trust (real cluster, four services)', function () {
       const deployed = await deploying
       expect(deployed.exitCode, `round ${round}: ${deployed.stderr}`).to.equal(1)
       expect(aborted.exitCode, `round ${round}: ${aborted.stderr}`).to.equal(0)
-      expect(promoted.exitCode, `round ${round}: promote said ${promoted.stdout}`).to.equal(1)
-      expect(promoted.doc.error.message, `round ${round}`).to.match(/^the promote of api in test was not done: the canary was aborted after all, back to stable \(aborted because web failed/)
+      // Two processes started at once: the abort's request may be written after api's promotion began (from then on
+      // an abort is too late), and the promote is done. Never "promoted" of a canary the abort then returned to stable.
+      const services = async () => (await app.json(['rollout', 'status', 'test'])).doc.result.services
+      if (promoted.exitCode === 0) {
+        expect(promoted.doc.result.canaries.api.phase, `round ${round}: promote said ${promoted.stdout}`).to.be.oneOf(['progressing', 'completed'])
+        expect((await services()).api.phase, `round ${round}: promoted, then`).to.equal('completed')
+      } else {
+        expect(promoted.exitCode, `round ${round}: promote said ${promoted.stdout}`).to.equal(1)
+        expect(promoted.doc.error.message, `round ${round}`).to.match(/^the promote of api in test was not done: the canary was aborted after all, back to stable \(aborted because web failed/)
+        expect((await services()).api.phase, `round ${round}`).to.equal('aborted')
+      }
       // The automatic rollback brought every service back to the one release that succeeded.
       await expectRunning(app, 0)
-      const services = (await app.json(['rollout', 'status', 'test'])).doc.result.services
-      expect([services.web.phase, services.api.phase], `round ${round}`).to.deep.equal(['aborted', 'aborted'])
+      expect((await services()).web.phase, `round ${round}`).to.equal('aborted')
     }
   })
 

@@ -129,6 +129,43 @@ describe('promote while another command runs an abort of the same canary', funct
     }
   })
 
+  it('a promote taken before an abort of another canary of its release was even asked waits until its canary is past the pause (its promotion begun): not done when the abort came first, promoted when the promotion did (it said "promoted" at the take)', async () => {
+    const json = (d: Record<string, string>, service: string) => JSON.parse(d[service] as string) as Record<string, unknown>
+    const promote = async (timeline: (reads: number, d: Record<string, string>) => void) => {
+      const {data, factory} = cluster(timeline, ['web', 'worker'])
+      const outcome = await requestRollout('promote', {environment: 'test', service: 'worker', configPath: join(repo.dir, 'skycap.yaml')}, {kubectl: factory, reporter: memoryReporter()}).then(
+        (r) => r,
+        (e: Error) => e,
+      )
+      return {outcome, data}
+    }
+    // The deploy takes worker's promote (the last pause left), runs its checks, ends its steps; web's abort is asked
+    // only then, and worker is stopped because of it before its promotion begins.
+    const aborted = await promote((reads, d) => {
+      if (reads === 1) {
+        delete d['worker.request']
+        d.worker = JSON.stringify({...json(d, 'worker'), phase: 'progressing'})
+      }
+      if (reads === 2) d.worker = JSON.stringify({...json(d, 'worker'), step: 2})
+      if (reads === 3) d.web = JSON.stringify({...json(d, 'web'), aborting: {ref: 'abort web', message: 'aborted by skycap abort during the pause at step 2'}})
+      if (reads === 4) d.worker = JSON.stringify({...json(d, 'worker'), phase: 'aborted', weight: 0, message: 'aborted because web failed (abort web), which fails the release'})
+    })
+    expect(aborted.outcome).to.be.instanceOf(SkycapError)
+    expect((aborted.outcome as Error).message).to.match(/^the promote of worker in test was not done: the canary was aborted after all, back to stable/)
+    // The promotion begins first: from then on an abort is too late, and the promote was done.
+    const promoted = await promote((reads, d) => {
+      if (reads === 1) {
+        delete d['worker.request']
+        d.worker = JSON.stringify({...json(d, 'worker'), phase: 'progressing'})
+      }
+      if (reads === 2) d.worker = JSON.stringify({...json(d, 'worker'), step: 2})
+      if (reads === 3) d.worker = JSON.stringify({...json(d, 'worker'), promoting: true})
+    })
+    expect(promoted.outcome, String(promoted.outcome)).to.not.be.instanceOf(Error)
+    expect(promoted.outcome).to.deep.include({action: 'promote', services: ['worker']})
+    expect(json(promoted.data, 'worker')).to.include({promoting: true})
+  })
+
   it('an abort that comes as the promotion began: the canary completes, its request is cleared, and the abort says it was not done and how to go back', async () => {
     const state = (data: Record<string, string>) => JSON.parse(data.web as string) as Record<string, unknown>
     const {data, factory} = cluster((reads, d) => {
