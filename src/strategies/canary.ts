@@ -259,7 +259,8 @@ export async function runCanary(unit: ServiceUnit, given: StrategyContext, resum
         ? `  ${unit.service}: the promotion failed (${failure.message}); ${unit.service} runs the release`
         : `  ${unit.service}: aborting the canary (${failure.message}); all traffic back to stable`,
     )
-    // Said before stable is brought back: the request is cleared already, and the phase changes only at the end.
+    // Said before stable is brought back, in the write that clears the request (an abort asked stays asked until
+    // then); the phase changes only at the end.
     await save({aborting: {ref: failure.ref, message: failure.message}}, {clearRequest: true})
     await kubectl.run(['scale', 'deployment', unit.service, `--replicas=${total}`])
     if (unit.strategy.trafficRouting) await setRouteWeights(unit, 0, context)
