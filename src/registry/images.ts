@@ -79,14 +79,19 @@ async function checkOne(image: string, insecure: Set<string>, credentialsFor: (h
   const doFetch = options.fetch ?? fetch
   const {host, repository, reference} = parseImage(image)
   const url = `${schemeOf(host, insecure)}://${host}/v2/${repository}/manifests/${reference}`
-  const basic = await credentialsFor(host)
-  const signal = AbortSignal.timeout(options.timeoutMs ?? 10_000)
+  let signal = AbortSignal.timeout(options.timeoutMs ?? 10_000)
+  const head = (authorization?: string) => doFetch(url, {method: 'HEAD', headers: {Accept: ACCEPT, ...(authorization ? {Authorization: authorization} : {})}, signal})
   try {
-    let res = await doFetch(url, {method: 'HEAD', headers: {Accept: ACCEPT, ...(basic ? {Authorization: `Basic ${basic}`} : {})}, signal})
+    // The first request carries no credentials, as docker's: they go only to a registry that asks (401), so a public
+    // registry never sees them and a credential helper runs only for a registry that needs it.
+    let res = await head()
     if (res.status === 401) {
+      const basic = await credentialsFor(host)
+      signal = AbortSignal.timeout(options.timeoutMs ?? 10_000) // a credential helper's own time is not the registry's
       const challenge = res.headers.get('www-authenticate') ?? ''
       const token = await bearerToken(challenge, repository, basic, doFetch, signal)
-      if (token) res = await doFetch(url, {method: 'HEAD', headers: {Accept: ACCEPT, Authorization: `Bearer ${token}`}, signal})
+      if (token) res = await head(`Bearer ${token}`)
+      else if (basic) res = await head(`Basic ${basic}`)
     }
     if (res.ok) {
       const digest = res.headers.get('docker-content-digest')

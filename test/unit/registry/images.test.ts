@@ -64,3 +64,70 @@ describe('the image check: the hint when the registry cannot say whether it has 
     expect(uncheckedImagesHint([{image: 'ghcr.io/acme/web:abc', cause: 'error'}])).to.match(/^Fix registry access \(docker login\)\. --skip-image-check/)
   })
 })
+
+describe('registry image check: credentials go only to a registry that asks for them', () => {
+  let dir: string
+  let dockerConfig: string
+  const basic = Buffer.from('ci:s3cret').toString('base64')
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'skycap-docker-config-'))
+    dockerConfig = join(dir, 'config.json')
+    writeFileSync(dockerConfig, JSON.stringify({credHelpers: {'reg.internal:5000': 'fake'}}))
+  })
+  afterEach(() => rmSync(dir, {recursive: true, force: true}))
+
+  /** A registry at the process boundary: answers each request by `answer`, and records the URL and Authorization of each. */
+  function registry(answer: (url: string, authorization: string | undefined) => Response) {
+    const seen: Array<{url: string; authorization?: string}> = []
+    const fetch = (async (input: string | URL, init?: RequestInit) => {
+      const authorization = (init?.headers as Record<string, string> | undefined)?.Authorization
+      seen.push({url: String(input), ...(authorization ? {authorization} : {})})
+      return answer(String(input), authorization)
+    }) as typeof globalThis.fetch
+    const helperRuns: string[] = []
+    const runHelper = async (program: string, serverUrl: string) => {
+      helperRuns.push(`${program} ${serverUrl}`)
+      return {exitCode: 0, stdout: JSON.stringify({Username: 'ci', Secret: 's3cret'})}
+    }
+    return {seen, helperRuns, options: {fetch, dockerConfig, runHelper, insecure: []}}
+  }
+  const manifest = 'https://reg.internal:5000/v2/team/web/manifests/1'
+  const present = () => new Response(null, {status: 200, headers: {'docker-content-digest': 'sha256:abc'}})
+
+  it('a registry that answers without asking never sees them, and the credential helper never runs', async () => {
+    const r = registry(present)
+    const [check] = await checkImages(['reg.internal:5000/team/web:1'], r.options)
+    expect(check).to.deep.equal({image: 'reg.internal:5000/team/web:1', state: 'present', digest: 'sha256:abc'})
+    expect(r.seen).to.deep.equal([{url: manifest}])
+    expect(r.helperRuns).to.deep.equal([])
+  })
+
+  it('Basic: sent after the challenge, once the helper gave them', async () => {
+    const r = registry((_url, authorization) => (authorization === `Basic ${basic}` ? present() : new Response(null, {status: 401, headers: {'www-authenticate': 'Basic realm="skycap-test"'}})))
+    const [check] = await checkImages(['reg.internal:5000/team/web:1'], r.options)
+    expect(check?.state).to.equal('present')
+    expect(r.seen).to.deep.equal([{url: manifest}, {url: manifest, authorization: `Basic ${basic}`}])
+    expect(r.helperRuns).to.deep.equal(['docker-credential-fake reg.internal:5000'])
+  })
+
+  it('Bearer: the credentials go to the realm for a token, and the token to the registry; a realm that refuses falls back to Basic', async () => {
+    const challenge = 'Bearer realm="https://auth.internal/token",service="reg.internal:5000"'
+    const token = registry((url, authorization) => {
+      if (url.startsWith('https://auth.internal/token')) return Response.json({token: 'tok'})
+      return authorization === 'Bearer tok' ? present() : new Response(null, {status: 401, headers: {'www-authenticate': challenge}})
+    })
+    expect((await checkImages(['reg.internal:5000/team/web:1'], token.options))[0]?.state).to.equal('present')
+    expect(token.seen).to.deep.equal([
+      {url: manifest},
+      {url: 'https://auth.internal/token?service=reg.internal%3A5000&scope=repository%3Ateam%2Fweb%3Apull', authorization: `Basic ${basic}`},
+      {url: manifest, authorization: 'Bearer tok'},
+    ])
+
+    const refusingRealm = registry((url, authorization) => {
+      if (url.startsWith('https://auth.internal/token')) return new Response(null, {status: 403})
+      return authorization === `Basic ${basic}` ? present() : new Response(null, {status: 401, headers: {'www-authenticate': challenge}})
+    })
+    expect((await checkImages(['reg.internal:5000/team/web:1'], refusingRealm.options))[0]?.state).to.equal('present')
+    expect(refusingRealm.seen.map((s) => s.authorization)).to.deep.equal([undefined, `Basic ${basic}`, `Basic ${basic}`])
+  })
+})
