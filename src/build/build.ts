@@ -279,17 +279,29 @@ export async function buildImages(options: BuildOptions, deps: BuildDeps = {}): 
             deps.fetch,
           )
         : new Map<string, ImageCheck>()
-    for (const b of builds) {
-      const built = toBuild.includes(b) || sameAs(b) !== undefined
-      const state = (built ? after : existing).get(b.image)
-      if (push && built && state?.state !== 'present') {
-        throw new BuildFailedError(`${b.service}: the build passed but ${b.image} is not in the registry`, {
-          hint: b.command ? 'build.command must push the image named by $SKYCAP_IMAGE.' : 'Check that the builder pushes where skycap reads (registry in skycap.yaml, docker login).',
-          details: {service: b.service, image: b.image},
-        })
-      }
-      report.images.push({service: b.service, image: b.image, digest: state?.digest ?? null, result: built ? 'built' : 'skipped'})
+    const isBuilt = (b: ImageBuild) => toBuild.includes(b) || sameAs(b) !== undefined
+    const stateOf = (b: ImageBuild) => (isBuilt(b) ? after : existing).get(b.image)
+    // Every build passed: one whose image the registry lacks (a build.command that exited 0 without pushing) fails the
+    // run, which names them all and the images pushed beside them (docker pushed those once every build passed).
+    const missing = push ? builds.filter((b) => isBuilt(b) && stateOf(b)?.state !== 'present') : []
+    if (missing.length) {
+      const pushed = toBuild.filter((b) => !missing.includes(b) && stateOf(b)?.state === 'present')
+      const names = (list: ImageBuild[]) => list.map((b) => b.service).join(', ')
+      const pushedNote = pushed.length ? `; ${names(pushed)} ${pushed.length === 1 ? 'was' : 'were'} pushed` : ''
+      const what = missing.length === 1 ? `${missing[0]?.image} is` : `their images are`
+      throw new BuildFailedError(`${names(missing)}: the build passed but ${what} not in the registry${pushedNote}`, {
+        hint: missing.some((b) => b.command)
+          ? 'build.command must push the image named by $SKYCAP_IMAGE.'
+          : 'Check that the builder pushes where skycap reads (registry in skycap.yaml, docker login).',
+        details: {
+          service: missing[0]?.service,
+          image: missing[0]?.image,
+          missing: missing.map((b) => ({service: b.service, image: b.image})),
+          pushed: pushed.map((b) => ({service: b.service, image: b.image, digest: stateOf(b)?.digest ?? null})),
+        },
+      })
     }
+    for (const b of builds) report.images.push({service: b.service, image: b.image, digest: stateOf(b)?.digest ?? null, result: isBuilt(b) ? 'built' : 'skipped'})
     report.durationMs = Date.now() - started
     return report
   } finally {
@@ -600,8 +612,20 @@ async function inParallel(
       // An interrupted buildx --push or build.command may have pushed before it stopped.
       const cut = builds.slice(0, next).filter((b) => pushesWhileBuilding(b) && !ended.has(b))
       const cutNote = cut.length ? `${names(cut)} stopped while building and may have pushed` : undefined
-      const built = [failedNote, pushedNote, cutNote].filter(Boolean).join('; ') || 'nothing was pushed'
-      throw new InterruptedError(`interrupted during the build; ${built}`)
+      // docker and podman push only once every build passed: what they built or were building is not in the registry.
+      const cutLocal = builds.slice(0, next).filter((b) => !pushesWhileBuilding(b) && !ended.has(b))
+      const builtLocal = finished.filter((b) => !pushesWhileBuilding(b))
+      const unstarted = builds.slice(next)
+      const said = [
+        failedNote,
+        pushedNote,
+        cutNote,
+        builtLocal.length ? `${names(builtLocal)} ${was(builtLocal)} built, not pushed` : '',
+        cutLocal.length ? `${names(cutLocal)} stopped while building` : '',
+        unstarted.length ? `${names(unstarted)} ${was(unstarted)} not built (not started)` : '',
+      ].filter(Boolean)
+      const mayHavePushed = pushed.length > 0 || cut.length > 0 || (!confirmed && finishedPushing.length > 0)
+      throw new InterruptedError(`interrupted during the build; ${[...said, ...(mayHavePushed ? [] : ['nothing was pushed'])].join('; ')}`)
     }
     // Each push by name: done, cut off (the registry may have it), or never started ("some images may have been pushed").
     // A push the Ctrl-C stopped fails (docker exits on the signal): cut off all the same.

@@ -10,7 +10,7 @@ import {LogChunkProcessor} from './chunks.js'
 import {configuredExcludes, lineFilter} from './filter.js'
 import type {FormatOptions} from './format.js'
 import {OutageWait, reportContact} from '../kubectl/outage.js'
-import {deployedServices, notInFileWarning} from '../tasks/pods.js'
+import {deployedServices, notInFileWarning, whyNoPods} from '../tasks/pods.js'
 
 export interface LogsOptions {
   services: string[]
@@ -286,7 +286,11 @@ export async function streamLogs(options: LogsOptions, deps: LogsDeps): Promise<
           details: {environment: env.name, namespace: env.namespace},
         })
       }
-      throw new SkycapError(`no pods of ${services.join(', ')} in ${env.name} (namespace ${env.namespace})`, {hint: `Not deployed, or scaled to 0? \`skycap status ${env.name}\` shows its replicas.`})
+      // Which case it is (scaled to 0, not deployed, not started yet), as port-forward and exec say it: one more get.
+      const why = await whyNoPods(kubectl, loaded.config.app, env.name, services)
+      throw new SkycapError(`no pods of ${services.join(', ')} in ${env.name} (namespace ${env.namespace})${why ? `: ${why.said}` : ''}`, {
+        hint: why?.hint ?? `Not deployed, or scaled to 0? \`skycap status ${env.name}\` shows its replicas.`,
+      })
     }
     checkContainer(pods)
     if (!options.follow) {

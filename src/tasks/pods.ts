@@ -70,6 +70,33 @@ export async function choosePodObject(kubectl: Kubectl, app: string, environment
 }
 
 /**
+ * Why services have no pod at all, in the user's terms, from their Deployments and StatefulSets (one `kubectl get`,
+ * only on this error path): each is scaled to 0, not deployed, or asks for pods none of which runs yet. The hint is
+ * what to do when all are in the same case. Undefined when the workloads cannot be read.
+ */
+export async function whyNoPods(kubectl: Kubectl, app: string, environment: string, services: string[]): Promise<{said: string; hint: string} | undefined> {
+  const workloads = await kubectl
+    .json<{items: Array<{metadata?: {labels?: Record<string, string>}; spec?: {replicas?: number}}>}>(['get', 'deployments,statefulsets', '-l', `${LABELS.instance}=${app}-${environment}`])
+    .then((l) => l.items)
+    .catch(() => undefined)
+  if (!workloads) return undefined
+  const caseOf = (service: string) => {
+    const own = workloads.filter((w) => w.metadata?.labels?.[LABELS.name] === service)
+    if (own.length === 0) return 'not deployed'
+    return own.every((w) => (w.spec?.replicas ?? 1) === 0) ? 'scaled to 0' : 'starting'
+  }
+  const cases = services.map((service) => ({service, case: caseOf(service)}))
+  const said = cases.map((c) => `${c.service} ${c.case === 'starting' ? 'has no pod running yet' : `is ${c.case}`}`).join('; ')
+  const all = (which: string) => cases.every((c) => c.case === which)
+  const hint = all('scaled to 0')
+    ? `Scale it up first: ${services.map((s) => `skycap scale ${s} 1 -e ${environment}`).join('; ')}.`
+    : all('not deployed')
+      ? `Deploy it first: ${deployFirst(environment, true)}.`
+      : `\`skycap status ${environment}\` shows its replicas; \`skycap logs ${services.join(' ')} -f -e ${environment}\` waits for pods.`
+  return {said, hint}
+}
+
+/**
  * Why there is no ready pod to use, in the user's terms: its pods are not ready yet, or none runs because the
  * service is scaled to 0 or not deployed (one more `kubectl get`, only on this error path).
  */

@@ -269,6 +269,18 @@ describe('real node: skycap build', function () {
     expect(plain.stderr).to.match(/Error: build of broken failed/)
   })
 
+  buildIt('a build.command that exits 0 without pushing, beside a docker build: exit 1 naming the image missing and the one pushed, as the registry has them', async () => {
+    const {image, env} = await makeApp((t) => t.replace('services:\n', `services:\n  lazy:\n    image: ${uniqueName('lazy')}\n    build: {command: [sh, -c, 'echo built $SKYCAP_IMAGE']}\n`))
+    const sha = await app.repo.git('rev-parse', 'HEAD')
+    const r = await app.json(['build', 'test@HEAD'], {env})
+    expect(r.exitCode, r.stderr).to.equal(1)
+    expect(r.doc.error.message).to.match(/^lazy: the build passed but \S+ is not in the registry; web was pushed$/)
+    expect(r.doc.error.details.missing.map((m: any) => m.service)).to.deep.equal(['lazy'])
+    expect(r.doc.error.details.pushed.map((p: any) => p.service)).to.deep.equal(['web'])
+    expect(await inRegistry(`${realNode().repository}/${image}:${sha}`), 'docker pushed web once every build passed').to.equal(true)
+    expect(r.doc.error.hint).to.include('$SKYCAP_IMAGE')
+  })
+
   buildIt('no builder found exits 2 naming what was looked for; an unreachable registry exits 4 before building', async () => {
     await makeApp()
     // A PATH with node, git and tar only: no docker, no podman.

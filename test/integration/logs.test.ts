@@ -207,9 +207,9 @@ describe('skycap logs (real cluster, pod logs from files)', function () {
     expect(scaled.exitCode, scaled.stderr).to.equal(0)
     const r = await app.cli(['logs', 'web'])
     expect(r.exitCode).to.equal(1)
-    expect(r.stderr).to.contain('no pods of web in test')
-    // Scaled to 0, not undeployed: the hint names both.
-    expect(r.stderr).to.contain('Not deployed, or scaled to 0? `skycap status test` shows its replicas.')
+    // Scaled to 0, not undeployed: said so, with the command that scales it up (it asked "Not deployed, or scaled to 0?").
+    expect(r.stderr).to.match(/no pods of web in test \(namespace [^)]+\): web is scaled to 0/)
+    expect(r.stderr).to.contain('Scale it up first: skycap scale web 1 -e test.')
   })
 
   it('explains RBAC denials: no right to list pods, then no right to read their logs (exit 1)', async () => {

@@ -636,6 +636,53 @@ describe('skycap build (engine)', () => {
     expect(absent.message).to.match(/\nweb: make image could not start: make was not found \(is it installed, on PATH\?\)/)
   })
 
+  it('a build.command that exits 0 without pushing beside a docker build: the failure names every image missing and those pushed (docker pushed web once every build passed)', async () => {
+    repo = await TempRepo.withFiles({
+      'skycap.yaml': SKYCAP_YAML(
+        '  web:\n    image: web\n    build: {}\n  worker:\n    image: worker\n    build: {command: [make, image]}\n  cron:\n    image: cron\n    build: {command: [make, cron]}',
+      ),
+      Dockerfile: 'FROM scratch\n',
+    })
+    const sha = await repo.git('rev-parse', 'HEAD')
+    const registry = fakeRegistry()
+    const error = await failure(build({}, registry, dockerOnly))
+    expect(error).to.be.instanceOf(BuildFailedError)
+    expect(error.message).to.equal('worker, cron: the build passed but their images are not in the registry; web was pushed')
+    expect(registry.images.has(`${REGISTRY}/team/web:${sha}`)).to.equal(true)
+    expect(error.details).to.deep.include({
+      service: 'worker',
+      missing: [
+        {service: 'worker', image: `${REGISTRY}/team/worker:${sha}`},
+        {service: 'cron', image: `${REGISTRY}/team/cron:${sha}`},
+      ],
+      pushed: [{service: 'web', image: `${REGISTRY}/team/web:${sha}`, digest: registry.images.get(`${REGISTRY}/team/web:${sha}`)}],
+    })
+  })
+
+  it('a Ctrl-C during docker builds names what was built and not pushed, what it stopped, and what never started', async () => {
+    repo = await TempRepo.withFiles({
+      'skycap.yaml': SKYCAP_YAML(['a', 'b', 'c'].map((s) => `  ${s}:\n    image: ${s}\n    build: {dockerfile: ${s}.Dockerfile}`).join('\n')),
+      'a.Dockerfile': 'FROM scratch\n',
+      'b.Dockerfile': 'FROM scratch\n',
+      'c.Dockerfile': 'FROM scratch\n',
+    })
+    const controller = new AbortController()
+    // --jobs 1: a builds, b is stopped mid-way by the Ctrl-C, c never starts.
+    const runner = fakeRunner(new Map(), (argv) => {
+      if (dockerOnly(argv)) return dockerOnly(argv)
+      if (argv[1] === 'build' && argv.some((a) => a.endsWith('b.Dockerfile'))) {
+        setTimeout(() => controller.abort(), 10)
+        return {delayMs: 40, exitCode: 130}
+      }
+      return undefined
+    })
+    const registry = fakeRegistry()
+    const interrupted = await failure(buildImages({cwd: repo.dir, jobs: 1}, {run: runner.run, fetch: registry.fetch, signal: controller.signal}))
+    expect(interrupted.exitCode).to.equal(ExitCode.INTERRUPTED)
+    expect(interrupted.message).to.equal('interrupted during the build; a was built, not pushed; b stopped while building; c was not built (not started); nothing was pushed')
+    expect(registry.images.size).to.equal(0)
+  })
+
   it('builds a clean export of the revision: uncommitted and ignored files never reach it; older revisions build their own files', async () => {
     repo = await TempRepo.withFiles({'skycap.yaml': SKYCAP_YAML('  web:\n    image: web\n    build: {}'), Dockerfile: 'FROM scratch\n', 'msg.txt': 'one\n', '.gitignore': 'secret.env\n'})
     const first = await repo.git('rev-parse', 'HEAD')

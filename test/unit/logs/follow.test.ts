@@ -494,12 +494,23 @@ describe('logs -f: --container and --previous', () => {
     expect(warnings).to.deep.equal(['web-2/web has no previous (crashed) container to show'])
   })
 
-  it('no pods and no namespace: nothing was deployed there, exit 2 as scale and lock say it; no pods in a namespace that exists: exit 1, scaled to 0?', async () => {
-    for (const [namespace, exitCode, said] of [
-      ['', 2, 'no logs of web in test: its namespace it-ns does not exist yet (nothing was deployed there)'],
-      ['namespace/it-ns\n', 1, 'no pods of web in test (namespace it-ns)'],
+  it('no pods and no namespace: nothing was deployed there, exit 2 as scale and lock say it; no pods in a namespace that exists: exit 1, saying whether it is scaled to 0 or not deployed', async () => {
+    const deployment = (replicas: number) => ({metadata: {labels: {'app.kubernetes.io/name': 'web'}}, spec: {replicas}})
+    for (const [namespace, workloads, exitCode, said, hint] of [
+      ['', [], 2, 'no logs of web in test: its namespace it-ns does not exist yet (nothing was deployed there)', undefined],
+      ['namespace/it-ns\n', [], 1, 'no pods of web in test (namespace it-ns): web is not deployed', 'Deploy it first: skycap deploy test@<revision>.'],
+      ['namespace/it-ns\n', [deployment(0)], 1, 'no pods of web in test (namespace it-ns): web is scaled to 0', 'Scale it up first: skycap scale web 1 -e test.'],
+      [
+        'namespace/it-ns\n',
+        [deployment(2)],
+        1,
+        'no pods of web in test (namespace it-ns): web has no pod running yet',
+        '`skycap status test` shows its replicas; `skycap logs web -f -e test` waits for pods.',
+      ],
+      // Workloads that cannot be read: said as before.
+      ['namespace/it-ns\n', undefined, 1, 'no pods of web in test (namespace it-ns)', 'Not deployed, or scaled to 0? `skycap status test` shows its replicas.'],
       // Rights that end at the namespace: namespaces cannot be read, and it is said as before.
-      [undefined, 1, 'no pods of web in test (namespace it-ns)'],
+      [undefined, [], 1, 'no pods of web in test (namespace it-ns): web is not deployed', undefined],
     ] as const) {
       const runner: ProcessRunner = async (_file, argv) => {
         if (argv.includes('get-contexts')) return {exitCode: 0, stdout: 'it-context\n', stderr: ''}
@@ -507,6 +518,9 @@ describe('logs -f: --container and --previous', () => {
           return {exitCode: 1, stdout: '', stderr: 'Error from server (Forbidden): namespaces "it-ns" is forbidden: User "nobody" cannot get resource "namespaces"'}
         }
         if (argv.includes('namespace')) return {exitCode: 0, stdout: namespace ?? '', stderr: ''}
+        if (argv.includes('deployments,statefulsets')) {
+          return workloads ? {exitCode: 0, stdout: JSON.stringify({items: workloads}), stderr: ''} : {exitCode: 1, stdout: '', stderr: 'Error from server (Forbidden): deployments.apps is forbidden'}
+        }
         return {exitCode: 0, stdout: JSON.stringify({items: []}), stderr: ''}
       }
       const out = new Writable({write: (_c, _e, cb) => cb()})
@@ -516,6 +530,7 @@ describe('logs -f: --container and --previous', () => {
       )) as SkycapError
       expect(error.message).to.equal(said)
       expect(error.exitCode).to.equal(exitCode)
+      if (hint) expect(error.hint).to.equal(hint)
     }
   })
 })
