@@ -1292,6 +1292,69 @@ describe('rollouts you can trust (real cluster, four services)', function () {
     }
   })
 
+  it('an unchanged rollback (--to the release that runs) of web and api whose old slots a deploy left up (a lock taken by hand, a Ctrl-C during scaleDownDelay) scales those slots to 0, leaves the serving slots and rolling worker and cache alone, and records nothing; twice', async () => {
+    const slotOf = async (service: string): Promise<string> => (await app.get(['service', service])).spec.selector['skycap.dev/slot']
+    const other = (slot: string) => (slot === 'blue' ? 'green' : 'blue')
+    /** Each Deployment's generation and replica count, once every one is observed by its controller and ready. */
+    const observedDeployments = async (what: string): Promise<Record<string, string>> => {
+      const list = await waitFor(what, async () => {
+        const items = (await app.get<{items: any[]}>(['deployments'])).items
+        const settled = items.every((d) => d.status.observedGeneration === d.metadata.generation && (d.status.readyReplicas ?? 0) === d.spec.replicas && (d.status.replicas ?? 0) === d.spec.replicas)
+        return settled && items
+      })
+      return Object.fromEntries(list.map((d: any) => [d.metadata.name, `generation ${d.metadata.generation}, ${d.spec.replicas} replicas`]))
+    }
+    // Long enough to take a lock or press Ctrl-C while the deploy keeps the old slot.
+    const slow = (round: number) => blueGreenQuad(ns.name, round).replaceAll('scaleDownDelay: 1s', 'scaleDownDelay: 8s')
+    await app.change(() => slow(0), 'round 0: web and api blue-green')
+    expect((await app.cli([...DEPLOY, 'test'])).exitCode).to.equal(0)
+    for (const [pass, leftBy] of (['lock', 'ctrl-c'] as const).entries()) {
+      const round = pass + 1
+      await app.change(() => slow(round), `round ${round}`)
+      const child = execa('node', [cliPath, ...DEPLOY, 'test', '--timeout', '3m', '--json'], {cwd: app.repo.dir, reject: false, env: {NO_COLOR: '1', CI: 'true'}})
+      let err = ''
+      child.stderr?.on('data', (d) => (err += d))
+      await waitFor(`round ${round}: the deploy keeps the old slots for an instant rollback`, () => /Keeping [^\n]* for an instant rollback/.test(err), {timeoutMs: 180_000, intervalMs: 100})
+      if (leftBy === 'lock') {
+        const held = await app.json(['lock', 'acquire', 'test', '--reason', 'hotfix window', '--duration', '3m'])
+        expect(held.exitCode, held.stderr).to.equal(0)
+      } else child.kill('SIGINT')
+      const deployed = await child
+      expect(deployed.exitCode, err).to.equal(0)
+      const serving = {web: await slotOf('web'), api: await slotOf('api')}
+      const left = [`web-${other(serving.web)}`, `api-${other(serving.api)}`]
+      if (leftBy === 'lock') {
+        expect(JSON.parse(deployed.stdout).result.scaleDownLeft.slots, err).to.have.members(left)
+        expect((await app.json(['lock', 'release', 'test'])).exitCode).to.equal(0)
+      }
+      const before = await observedDeployments(`round ${round}: every Deployment observed and ready`)
+      for (const name of left) expect(before[name], `${name} left up (${leftBy})`).to.match(/, 2 replicas$/)
+      const history = (await app.json(['history', 'test'])).doc.result.releases.map((x: any) => x.number)
+      const runs = history[0] as number
+
+      const back = await app.json(['rollback', 'test', '--to', String(runs), '--skip-image-check'])
+      expect(back.exitCode, back.stderr).to.equal(0)
+      expect(back.doc.result, back.stderr).to.include({result: 'unchanged', release: null, rolledBackTo: runs, runningRelease: runs})
+      expect(back.doc.result.scaledDown, back.stderr).to.have.members(left)
+      expect(back.stderr).to.contain(`Release ${runs} of test is what runs: nothing was changed or recorded`)
+      expect(back.stderr).to.match(new RegExp(`Scaled (${left[0]}, ${left[1]}|${left[1]}, ${left[0]}) to 0`))
+      const after = await observedDeployments(`round ${round}: every Deployment observed after the rollback`)
+      // The left slots at 0 with no pod; everything else as it was: the serving slots, worker, cache.
+      for (const name of left) expect(after[name], name).to.match(/, 0 replicas$/)
+      for (const name of Object.keys(before).filter((n) => !left.includes(n))) expect(after[name], name).to.equal(before[name])
+      for (const service of ['web', 'api'] as const) {
+        expect(await slotOf(service)).to.equal(serving[service])
+        expect(after[`${service}-${serving[service]}`]).to.match(/, 2 replicas$/)
+      }
+      // Nothing recorded; the rollout state says the left slots were scaled down, the serving ones still active.
+      expect((await app.json(['history', 'test'])).doc.result.releases.map((x: any) => x.number)).to.deep.equal(history)
+      const state = (await app.json(['rollout', 'status', 'test'])).doc.result.services
+      for (const service of ['web', 'api'] as const) {
+        expect(state[service], service).to.include({phase: 'completed', release: runs, activeSlot: serving[service], previousSlot: other(serving[service]), scaledDown: true})
+      }
+    }
+  })
+
   it('a cancelled CI job (SIGTERM to the process group) while a failed release removes its new blue-green slots: the failed release is recorded and its rollback said interrupted (it was neither recorded nor rolled back); the next deploy recovers; three times', async () => {
     const blueGreen = (round: number, crash?: string) => blueGreenQuad(ns.name, round, crash)
     await app.change(() => blueGreen(0), 'round 0: web and api blue-green')
