@@ -1355,6 +1355,63 @@ describe('rollouts you can trust (real cluster, four services)', function () {
     }
   })
 
+  it('blue-green slots shifted back by hand (Service patched to the old slot, scaled up, the other to 0) for web and api: a rollback to the release recorded in the slot that now serves another says and records the counts it keeps under the slots it places (it named the recorded ones, which it scales to 0); twice', async () => {
+    const slotOf = async (service: string): Promise<string> => (await app.get(['service', service])).spec.selector['skycap.dev/slot']
+    // Releases 1 to 4 (rounds 0 to 3): 1 and 3 in blue, 2 and 4 in green, which serves.
+    for (let round = 0; round <= 3; round++) {
+      await app.change(() => blueGreenQuad(ns.name, round), `round ${round}: web and api blue-green`)
+      const r = await app.cli([...DEPLOY, 'test'])
+      expect(r.exitCode, r.stderr).to.equal(0)
+    }
+    for (let pass = 1; pass <= 2; pass++) {
+      for (const service of ['web', 'api']) {
+        expect(await slotOf(service)).to.equal('green')
+        await waitFor(`pass ${pass}: ${service}-blue at 0, observed`, async () => {
+          const d = await app.get(['deployment', `${service}-blue`])
+          return d.status.observedGeneration === d.metadata.generation && d.spec.replicas === 0 && (d.status.replicas ?? 0) === 0
+        })
+      }
+      // By hand, as a user returns to blue (release 3, or release 3's manifests) without skycap: blue up at 3, the
+      // Service onto it, green to 0.
+      for (const service of ['web', 'api']) {
+        expect((await kubectl(['scale', 'deployment', `${service}-blue`, '--replicas=3'], {namespace: ns.name})).exitCode).to.equal(0)
+        await waitFor(`pass ${pass}: ${service}-blue ready at 3`, async () => {
+          const d = await app.get(['deployment', `${service}-blue`])
+          return d.status.observedGeneration === d.metadata.generation && d.status.readyReplicas === 3
+        })
+        expect((await kubectl(['patch', 'service', service, '-p', '{"spec":{"selector":{"skycap.dev/slot":"blue"}}}'], {namespace: ns.name})).exitCode).to.equal(0)
+        expect((await kubectl(['scale', 'deployment', `${service}-green`, '--replicas=0'], {namespace: ns.name})).exitCode).to.equal(0)
+      }
+      // Release 1 was recorded in blue; blue serves another release, so it goes to green: its dry run says so too.
+      const dry = await app.json(['rollback', 'test', '--to', '1', '--skip-image-check', '--dry-run'])
+      expect(dry.exitCode, dry.stderr).to.equal(0)
+      expect(dry.stderr).to.match(/Dry run: keeping the live replica counts: (api|web)-green 3 \(release 1 had 2\), (web|api)-green 3 \(release 1 had 2\);/)
+      const back = await app.json(['rollback', 'test', '--to', '1', '--skip-image-check'])
+      expect(back.exitCode, back.stderr).to.equal(0)
+      const note = back.stderr.split('\n').find((l: string) => l.includes('Keeping the live replica counts:')) ?? ''
+      for (const service of ['web', 'api']) {
+        expect(note, back.stderr).to.contain(`${service}-green 3 (release 1 had 2)`)
+        expect(note).to.not.contain(`${service}-blue`)
+        expect(await slotOf(service)).to.equal('green')
+      }
+      expect(back.stderr).to.match(/Scaled (web-blue, api-blue|api-blue, web-blue) to 0/)
+      await waitFor(`pass ${pass}: the rollback observed`, async () => {
+        for (const service of ['web', 'api']) {
+          const [green, blue] = [await app.get(['deployment', `${service}-green`]), await app.get(['deployment', `${service}-blue`])]
+          if (green.status.observedGeneration !== green.metadata.generation || green.status.readyReplicas !== 3 || green.spec.replicas !== 3) return false
+          if (green.spec.template.spec.containers[0].env.find((e: any) => e.name === 'ROUND')?.value !== '0') return false
+          if (blue.status.observedGeneration !== blue.metadata.generation || blue.spec.replicas !== 0 || (blue.status.replicas ?? 0) !== 0) return false
+        }
+        return true
+      })
+      const [entry] = (await app.json(['history', 'test'])).doc.result.releases
+      expect(entry).to.include({action: 'rollback', result: 'succeeded', rolledBackTo: 1})
+      expect(entry.keptReplicas).to.deep.equal({'web-green': 3, 'api-green': 3})
+      const table = (await app.cli(['history', 'test'])).stdout
+      expect(table).to.match(/kept replicas (web-green=3 api-green=3|api-green=3 web-green=3)/)
+    }
+  })
+
   it('a cancelled CI job (SIGTERM to the process group) while a failed release removes its new blue-green slots: the failed release is recorded and its rollback said interrupted (it was neither recorded nor rolled back); the next deploy recovers; three times', async () => {
     const blueGreen = (round: number, crash?: string) => blueGreenQuad(ns.name, round, crash)
     await app.change(() => blueGreen(0), 'round 0: web and api blue-green')
