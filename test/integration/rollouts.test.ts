@@ -1412,6 +1412,76 @@ describe('rollouts you can trust (real cluster, four services)', function () {
     }
   })
 
+  it('blue-green web and api with no slot Deployment at all (both deleted by hand), web patched to purple, api to green, then left on blue: status says failing with no slot to patch back to, scale refuses, the dry run changes nothing, and the next deploy brings blue up and puts each Service on it (api left on blue is not said to be replaced); twice', async () => {
+    const names = async () => (await app.get<{items: any[]}>(['deployments'])).items.map((d) => `${d.metadata.name} ${d.metadata.generation} ${d.spec.replicas}`).sort()
+    await app.change(() => blueGreenQuad(ns.name, 0), 'round 0: web and api blue-green')
+    expect((await app.cli([...DEPLOY, 'test'])).exitCode).to.equal(0)
+    for (const [pass, apiSlot] of (['green', 'blue'] as const).entries()) {
+      const round = pass + 1
+      for (const service of ['web', 'api']) {
+        const gone = await kubectl(['delete', 'deployment', `${service}-blue`, `${service}-green`, '--ignore-not-found', '--wait=true'], {namespace: ns.name})
+        expect(gone.exitCode, gone.stderr).to.equal(0)
+      }
+      const selected = {web: 'purple', api: apiSlot}
+      for (const service of ['web', 'api'] as const) {
+        const patched = await kubectl(['patch', 'service', service, '-p', `{"spec":{"selector":{"skycap.dev/slot":"${selected[service]}"}}}`], {namespace: ns.name})
+        expect(patched.exitCode, patched.stderr).to.equal(0)
+      }
+      const status = await app.json(['status', 'test'])
+      expect(status.exitCode, status.stderr).to.equal(0)
+      for (const service of ['web', 'api'] as const) {
+        const said = status.doc.result.services.find((x: any) => x.service === service)
+        expect(said.state, service).to.equal('failing')
+        expect(said.problem).to.equal(
+          `Service ${service} selects skycap.dev/slot=${selected[service]} (set by hand?), a slot with no Deployment ${service}-${selected[service]}: it sends traffic to no pod (neither ${service}-blue nor ${service}-green exists); \`skycap deploy test\` puts it back on the slot it brings up`,
+        )
+        expect(status.stderr).to.contain(`warning: ${said.problem}`)
+      }
+      for (const service of ['worker', 'cache']) expect(status.doc.result.services.find((x: any) => x.service === service).state).to.equal('ready')
+      const [before, recorded] = [await names(), (await app.json(['history', 'test'])).doc.result.releases.length]
+      for (const service of ['web', 'api'] as const) {
+        for (const args of [[], ['--dry-run']]) {
+          const refused = await app.cli(['scale', service, '3', '-e', 'test', ...args])
+          expect(refused.exitCode, refused.stderr).to.equal(2)
+          expect(refused.stderr).to.contain(`(neither ${service}-blue nor ${service}-green exists); ${service} is not scaled, nothing was changed`)
+          expect(refused.stderr).to.contain(`\`skycap deploy test\` puts it back on the slot it brings up; then scale ${service}.`)
+        }
+      }
+      const dry = await app.cli([...DEPLOY, 'test', '--dry-run'])
+      expect(dry.exitCode, dry.stderr).to.equal(0)
+      expect(await names()).to.deep.equal(before)
+      expect((await app.json(['history', 'test'])).doc.result.releases.length).to.equal(recorded)
+      await app.change(() => blueGreenQuad(ns.name, round), `round ${round}`)
+      const next = await app.cli([...DEPLOY, 'test'])
+      expect(next.exitCode, next.stderr).to.equal(0)
+      expect(next.stderr).to.contain('web to blue (replacing skycap.dev/slot=purple, set by hand: no Deployment web-purple existed)')
+      // Left on blue, whose Deployment the deploy makes again: nothing replaced (it said "to blue (replacing skycap.dev/slot=blue, set by hand …)").
+      expect(next.stderr).to.contain(
+        apiSlot === 'blue'
+          ? 'api to blue (Service api selected it while no Deployment api-blue existed: it sent traffic to no pod)'
+          : 'api to blue (replacing skycap.dev/slot=green, set by hand: no Deployment api-green existed)',
+      )
+      expect(next.stderr).to.not.match(/Scaled .* to 0/)
+      await waitFor(`round ${round}: web-blue and api-blue ready, observed`, async () => {
+        for (const service of ['web', 'api']) {
+          const d = await app.get(['deployment', `${service}-blue`])
+          if (d.status.observedGeneration !== d.metadata.generation || d.status.readyReplicas !== 2) return false
+        }
+        return true
+      })
+      const rollout = (await app.json(['rollout', 'status', 'test'])).doc.result.services
+      for (const service of ['web', 'api'] as const) {
+        expect((await app.get(['service', service])).spec.selector['skycap.dev/slot']).to.equal('blue')
+        expect((await app.get<{items: any[]}>(['deployments', '-l', `app.kubernetes.io/name=${service}`])).items.map((d) => d.metadata.name)).to.deep.equal([`${service}-blue`])
+        expect(rollout[service]).to.include({phase: 'completed', activeSlot: 'blue'})
+        expect(rollout[service]).to.not.have.property('previousSlot')
+      }
+      const after = await app.json(['status', 'test'])
+      expect(after.stderr).to.not.contain('a slot with no Deployment')
+      for (const service of ['web', 'api']) expect(after.doc.result.services.find((x: any) => x.service === service).state).to.equal('ready')
+    }
+  })
+
   it('a cancelled CI job (SIGTERM to the process group) while a failed release removes its new blue-green slots: the failed release is recorded and its rollback said interrupted (it was neither recorded nor rolled back); the next deploy recovers; three times', async () => {
     const blueGreen = (round: number, crash?: string) => blueGreenQuad(ns.name, round, crash)
     await app.change(() => blueGreen(0), 'round 0: web and api blue-green')
@@ -1617,7 +1687,13 @@ describe('rollouts you can trust (real cluster, four services)', function () {
       expect(next.exitCode, next.stderr).to.equal(0)
       const now = {web: await slotOf('web'), api: await slotOf('api')}
       for (const service of ['web', 'api'] as const) {
-        expect(next.stderr).to.contain(`${service} to ${now[service]} (replacing skycap.dev/slot=${selected[service]}, set by hand: no Deployment ${service}-${selected[service]} existed)`)
+        const missing = `no Deployment ${service}-${selected[service]} existed`
+        // api's deleted slot may be the one the deploy brings up: that selector is not replaced.
+        const how =
+          now[service] === selected[service]
+            ? `(Service ${service} selected it while ${missing}: it sent traffic to no pod)`
+            : `(replacing skycap.dev/slot=${selected[service]}, set by hand: ${missing})`
+        expect(next.stderr).to.contain(`${service} to ${now[service]} ${how}`)
         expect(next.stderr).to.not.match(new RegExp(`Scaled [^\\n]*${service}-${selected[service]}`))
       }
       // The slot that served before the patch, if the deploy brought up the other, goes to 0 after the switch; web-purple
