@@ -219,12 +219,42 @@ async function checkReleaseImages(chosen: StoredRelease, env: string, deps: Depl
   for (const u of results.filter((r) => r.state === 'unknown')) deps.reporter.warn(`cannot check ${u.image} (${u.detail}); rolling back without knowing whether it exists`)
 }
 
-/** The line saying which live counts a rollback keeps, with what the release it returns to had. */
-export function keptCountsNote(kept: Record<string, number>, manifests: KubeObject[], release: number): string {
+/**
+ * The line saying which live counts a rollback keeps, with what the release it returns to had. `moved`: the
+ * blue-green slots placed elsewhere than recorded (placedSlots), named as placed.
+ */
+export function keptCountsNote(kept: Record<string, number>, manifests: KubeObject[], release: number, moved: ReadonlyMap<string, string> = new Map()): string {
   // Deployments only: a canary service's Service, recorded after its Deployment of the same name, gave "had 1".
   const recorded = new Map(manifests.filter((o) => o.kind === 'Deployment').map((o) => [o.metadata.name, (o.spec as {replicas?: number} | undefined)?.replicas ?? 1]))
-  const counts = Object.entries(kept).map(([name, n]) => `${name} ${n} (release ${release} had ${recorded.get(name)})`)
+  const counts = Object.entries(kept).map(([name, n]) => `${moved.get(name) ?? name} ${n} (release ${release} had ${recorded.get(name)})`)
   return `Keeping the live replica counts: ${counts.join(', ')}; --reset-replicas restores the release's`
+}
+
+/**
+ * The Deployment a blue-green service's release goes to, by the name the release recorded, where the two differ: a
+ * release recorded in web-blue goes to web-green when web-blue serves and runs another release (slots shifted by hand,
+ * a stale state). The counts a rollback keeps are said and recorded under the Deployment it places: they named the
+ * recorded one (`kept replicas web-blue=3`) while web-blue was then scaled to 0. `placed`: as placedRelease places them.
+ */
+export function placedSlots(objects: KubeObject[], placed: KubeObject[]): Map<string, string> {
+  const names = new Set(placed.filter((o) => o.kind === 'Deployment').map((o) => o.metadata.name))
+  const moved = new Map<string, string>()
+  for (const o of objects) {
+    const other = otherSlotDeployment(o)
+    if (other && !names.has(o.metadata.name) && names.has(other)) moved.set(o.metadata.name, other)
+  }
+  return moved
+}
+
+/** Counts by Deployment name, a slot placed elsewhere (placedSlots) under the name it is placed as. */
+export function asPlaced(counts: Record<string, number>, moved: ReadonlyMap<string, string>): Record<string, number> {
+  return Object.fromEntries(Object.entries(counts).map(([name, n]) => [moved.get(name) ?? name, n]))
+}
+
+/** placedSlots, asked of the cluster only when a count the rollback names is a blue-green slot's (one read). */
+async function movedSlots(kubectl: Kubectl, objects: KubeObject[], named: Record<string, number>, selector: string): Promise<Map<string, string>> {
+  if (!objects.some((o) => o.metadata.name in named && otherSlotDeployment(o))) return new Map()
+  return placedSlots(objects, (await placedRelease(kubectl, objects, undefined, selector)).objects)
 }
 
 /** `skycap rollback ENV [--to RELEASE|REV]`: re-applies a recorded release, watched like a deploy. */
@@ -302,14 +332,16 @@ export async function rollback(options: RollbackOptions, deps: DeployDeps): Prom
     report.applied = planned.objects.map((o) => `${o.kind}/${o.metadata.name}`)
     // What the rollback would delete (a service the release did not have): it said nothing, and --json had none.
     // As the rollback keeps them: a blue-green service's other slot is scaled to 0, not pruned (the dry run said pruned).
-    const keep = (await placedRelease(kubectl, planned.objects, undefined, selector)).keep
+    const dryPlaced = await placedRelease(kubectl, planned.objects, undefined, selector)
+    const {keep} = dryPlaced
+    const dryMoved = placedSlots(planned.objects, dryPlaced.objects)
     // What it would create or change, from the same diff `skycap diff` makes (it named only what it would prune).
     const [pruned, {changed, revisionOnly}] = await Promise.all([findPrunable(kubectl, selector, keep), diffObjects(kubectl, planned.objects)])
     report.pruned = pruned
     deps.reporter.info(`Dry run: would roll ${env.name} back to release ${chosen.record.number} (${chosen.record.revision?.short ?? '?'}) as a new release`)
-    if (Object.keys(planned.kept).length) deps.reporter.info(dryRunLine(keptCountsNote(planned.kept, manifests, chosen.record.number)))
+    if (Object.keys(planned.kept).length) deps.reporter.info(dryRunLine(keptCountsNote(planned.kept, manifests, chosen.record.number, dryMoved)))
     const undone = undoneOf(releases, chosen.record)
-    if (Object.keys(planned.restored).length && undone) deps.reporter.info(dryRunLine(restoredCountsNote(planned.restored, planned.objects, undone.runs.number)))
+    if (Object.keys(planned.restored).length && undone) deps.reporter.info(dryRunLine(restoredCountsNote(planned.restored, planned.objects, undone.runs.number, dryMoved)))
     deps.reporter.info(dryRunLine(changed.length ? `would create or change ${changed.join(', ')}` : `${noChangesLine(revisionOnly)}; the rollback would re-apply the objects`))
     if (pruned.length) deps.reporter.info(dryRunLine(pruningNote(pruned, `release ${chosen.record.number} did not have`).replace(/^Pruning/, 'would prune')))
     deps.reporter.info(`Dry run: ${plural(planned.objects.length, 'object')} validated by the API server; nothing was changed`)
@@ -376,8 +408,9 @@ export async function rollback(options: RollbackOptions, deps: DeployDeps): Prom
     deps.reporter.info(`Rolling ${env.name} back to release ${chosen.record.number} (${chosen.record.revision?.short}) as release ${number}`)
     const notUndone = hooksNotUndone(lockedReleases.filter((r) => r.record.number > chosen.record.number).map((r) => r.record))
     if (notUndone) deps.reporter.warn(notUndone)
-    if (Object.keys(kept).length) deps.reporter.info(keptCountsNote(kept, manifests, chosen.record.number))
-    if (Object.keys(restored).length && undone) deps.reporter.info(restoredCountsNote(restored, objects, undone.runs.number))
+    const moved = await movedSlots(kubectl, objects, {...kept, ...restored}, selector)
+    if (Object.keys(kept).length) deps.reporter.info(keptCountsNote(kept, manifests, chosen.record.number, moved))
+    if (Object.keys(restored).length && undone) deps.reporter.info(restoredCountsNote(restored, objects, undone.runs.number, moved))
     const rollout = await rollOutRelease({
       kubectl,
       objects,
@@ -431,7 +464,7 @@ export async function rollback(options: RollbackOptions, deps: DeployDeps): Prom
         startedAt: new Date(started).toISOString(),
         finishedAt: new Date(clock()).toISOString(),
         durationMs: report.durationMs,
-        ...(Object.keys(kept).length ? {keptReplicas: kept} : {}),
+        ...(Object.keys(kept).length ? {keptReplicas: asPlaced(kept, moved)} : {}),
         ...(rollout.failures[0] ? {failed: rollout.failures[0].ref} : {}),
         ...(rollout.outcome === 'ready' ? {} : {message: `${cause}${running ? `; now running: ${running}` : ''}`}),
       },
@@ -611,11 +644,11 @@ export function capacity(objects: KubeObject[], live: Map<string, number>, reset
 }
 
 /** The line for the counts `capacity` took back: `Restoring web 3 (release 5 set 1 from its skycap.yaml)`. */
-export function restoredCountsNote(restored: Record<string, number>, objects: KubeObject[], runs: number): string {
-  // `objects`: as capacity placed them.
+export function restoredCountsNote(restored: Record<string, number>, objects: KubeObject[], runs: number, moved: ReadonlyMap<string, string> = new Map()): string {
+  // `objects`: as capacity placed them; `moved`: as keptCountsNote.
   const counts = Object.entries(restored).map(([name, from]) => {
     const to = (objects.find((o) => o.kind === 'Deployment' && o.metadata.name === name)?.spec as {replicas?: number} | undefined)?.replicas ?? 1
-    return `${name} ${from} → ${to}`
+    return `${moved.get(name) ?? name} ${from} → ${to}`
   })
   return `Restoring the replica counts release ${runs} set from its skycap.yaml: ${counts.join(', ')}`
 }

@@ -148,9 +148,17 @@ export const blueGreen: Strategy = {
   },
 }
 
-/** What a switch replaces besides a slot: a selector set by hand to a slot no Deployment had (it served nothing). */
-function replacing(p: Placement): string {
-  return p.replacedSelector === undefined ? '' : ` (replacing ${SLOT_LABEL}=${p.replacedSelector}, set by hand: no Deployment ${p.unit.service}-${p.replacedSelector} existed)`
+/**
+ * What a switch replaces besides a slot: a selector set by hand to a slot no Deployment had (it served nothing). One
+ * that names the slot the deploy brings up (its Deployment deleted, or never made) is not replaced: it said
+ * `Switching api to blue (replacing skycap.dev/slot=blue, set by hand: …)`, and skycap may have set it.
+ */
+export function replacing(p: Placement): string {
+  if (p.replacedSelector === undefined) return ''
+  const missing = `no Deployment ${p.unit.service}-${p.replacedSelector} existed`
+  return p.replacedSelector === p.slot
+    ? ` (Service ${p.unit.service} selected it while ${missing}: it sent traffic to no pod)`
+    : ` (replacing ${SLOT_LABEL}=${p.replacedSelector}, set by hand: ${missing})`
 }
 
 /** The label selector of a Deployment's pods. */

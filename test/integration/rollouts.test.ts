@@ -1292,6 +1292,196 @@ describe('rollouts you can trust (real cluster, four services)', function () {
     }
   })
 
+  it('an unchanged rollback (--to the release that runs) of web and api whose old slots a deploy left up (a lock taken by hand, a Ctrl-C during scaleDownDelay) scales those slots to 0, leaves the serving slots and rolling worker and cache alone, and records nothing; twice', async () => {
+    const slotOf = async (service: string): Promise<string> => (await app.get(['service', service])).spec.selector['skycap.dev/slot']
+    const other = (slot: string) => (slot === 'blue' ? 'green' : 'blue')
+    /** Each Deployment's generation and replica count, once every one is observed by its controller and ready. */
+    const observedDeployments = async (what: string): Promise<Record<string, string>> => {
+      const list = await waitFor(what, async () => {
+        const items = (await app.get<{items: any[]}>(['deployments'])).items
+        const settled = items.every((d) => d.status.observedGeneration === d.metadata.generation && (d.status.readyReplicas ?? 0) === d.spec.replicas && (d.status.replicas ?? 0) === d.spec.replicas)
+        return settled && items
+      })
+      return Object.fromEntries(list.map((d: any) => [d.metadata.name, `generation ${d.metadata.generation}, ${d.spec.replicas} replicas`]))
+    }
+    // Long enough to take a lock or press Ctrl-C while the deploy keeps the old slot.
+    const slow = (round: number) => blueGreenQuad(ns.name, round).replaceAll('scaleDownDelay: 1s', 'scaleDownDelay: 8s')
+    await app.change(() => slow(0), 'round 0: web and api blue-green')
+    expect((await app.cli([...DEPLOY, 'test'])).exitCode).to.equal(0)
+    for (const [pass, leftBy] of (['lock', 'ctrl-c'] as const).entries()) {
+      const round = pass + 1
+      await app.change(() => slow(round), `round ${round}`)
+      const child = execa('node', [cliPath, ...DEPLOY, 'test', '--timeout', '3m', '--json'], {cwd: app.repo.dir, reject: false, env: {NO_COLOR: '1', CI: 'true'}})
+      let err = ''
+      child.stderr?.on('data', (d) => (err += d))
+      await waitFor(`round ${round}: the deploy keeps the old slots for an instant rollback`, () => /Keeping [^\n]* for an instant rollback/.test(err), {timeoutMs: 180_000, intervalMs: 100})
+      if (leftBy === 'lock') {
+        const held = await app.json(['lock', 'acquire', 'test', '--reason', 'hotfix window', '--duration', '3m'])
+        expect(held.exitCode, held.stderr).to.equal(0)
+      } else child.kill('SIGINT')
+      const deployed = await child
+      expect(deployed.exitCode, err).to.equal(0)
+      const serving = {web: await slotOf('web'), api: await slotOf('api')}
+      const left = [`web-${other(serving.web)}`, `api-${other(serving.api)}`]
+      if (leftBy === 'lock') {
+        expect(JSON.parse(deployed.stdout).result.scaleDownLeft.slots, err).to.have.members(left)
+        expect((await app.json(['lock', 'release', 'test'])).exitCode).to.equal(0)
+      }
+      const before = await observedDeployments(`round ${round}: every Deployment observed and ready`)
+      for (const name of left) expect(before[name], `${name} left up (${leftBy})`).to.match(/, 2 replicas$/)
+      const history = (await app.json(['history', 'test'])).doc.result.releases.map((x: any) => x.number)
+      const runs = history[0] as number
+
+      const back = await app.json(['rollback', 'test', '--to', String(runs), '--skip-image-check'])
+      expect(back.exitCode, back.stderr).to.equal(0)
+      expect(back.doc.result, back.stderr).to.include({result: 'unchanged', release: null, rolledBackTo: runs, runningRelease: runs})
+      expect(back.doc.result.scaledDown, back.stderr).to.have.members(left)
+      expect(back.stderr).to.contain(`Release ${runs} of test is what runs: nothing was changed or recorded`)
+      expect(back.stderr).to.match(new RegExp(`Scaled (${left[0]}, ${left[1]}|${left[1]}, ${left[0]}) to 0`))
+      const after = await observedDeployments(`round ${round}: every Deployment observed after the rollback`)
+      // The left slots at 0 with no pod; everything else as it was: the serving slots, worker, cache.
+      for (const name of left) expect(after[name], name).to.match(/, 0 replicas$/)
+      for (const name of Object.keys(before).filter((n) => !left.includes(n))) expect(after[name], name).to.equal(before[name])
+      for (const service of ['web', 'api'] as const) {
+        expect(await slotOf(service)).to.equal(serving[service])
+        expect(after[`${service}-${serving[service]}`]).to.match(/, 2 replicas$/)
+      }
+      // Nothing recorded; the rollout state says the left slots were scaled down, the serving ones still active.
+      expect((await app.json(['history', 'test'])).doc.result.releases.map((x: any) => x.number)).to.deep.equal(history)
+      const state = (await app.json(['rollout', 'status', 'test'])).doc.result.services
+      for (const service of ['web', 'api'] as const) {
+        expect(state[service], service).to.include({phase: 'completed', release: runs, activeSlot: serving[service], previousSlot: other(serving[service]), scaledDown: true})
+      }
+    }
+  })
+
+  it('blue-green slots shifted back by hand (Service patched to the old slot, scaled up, the other to 0) for web and api: a rollback to the release recorded in the slot that now serves another says and records the counts it keeps under the slots it places (it named the recorded ones, which it scales to 0); twice', async () => {
+    const slotOf = async (service: string): Promise<string> => (await app.get(['service', service])).spec.selector['skycap.dev/slot']
+    // Releases 1 to 4 (rounds 0 to 3): 1 and 3 in blue, 2 and 4 in green, which serves.
+    for (let round = 0; round <= 3; round++) {
+      await app.change(() => blueGreenQuad(ns.name, round), `round ${round}: web and api blue-green`)
+      const r = await app.cli([...DEPLOY, 'test'])
+      expect(r.exitCode, r.stderr).to.equal(0)
+    }
+    for (let pass = 1; pass <= 2; pass++) {
+      for (const service of ['web', 'api']) {
+        expect(await slotOf(service)).to.equal('green')
+        await waitFor(`pass ${pass}: ${service}-blue at 0, observed`, async () => {
+          const d = await app.get(['deployment', `${service}-blue`])
+          return d.status.observedGeneration === d.metadata.generation && d.spec.replicas === 0 && (d.status.replicas ?? 0) === 0
+        })
+      }
+      // By hand, as a user returns to blue (release 3, or release 3's manifests) without skycap: blue up at 3, the
+      // Service onto it, green to 0.
+      for (const service of ['web', 'api']) {
+        expect((await kubectl(['scale', 'deployment', `${service}-blue`, '--replicas=3'], {namespace: ns.name})).exitCode).to.equal(0)
+        await waitFor(`pass ${pass}: ${service}-blue ready at 3`, async () => {
+          const d = await app.get(['deployment', `${service}-blue`])
+          return d.status.observedGeneration === d.metadata.generation && d.status.readyReplicas === 3
+        })
+        expect((await kubectl(['patch', 'service', service, '-p', '{"spec":{"selector":{"skycap.dev/slot":"blue"}}}'], {namespace: ns.name})).exitCode).to.equal(0)
+        expect((await kubectl(['scale', 'deployment', `${service}-green`, '--replicas=0'], {namespace: ns.name})).exitCode).to.equal(0)
+      }
+      // Release 1 was recorded in blue; blue serves another release, so it goes to green: its dry run says so too.
+      const dry = await app.json(['rollback', 'test', '--to', '1', '--skip-image-check', '--dry-run'])
+      expect(dry.exitCode, dry.stderr).to.equal(0)
+      expect(dry.stderr).to.match(/Dry run: keeping the live replica counts: (api|web)-green 3 \(release 1 had 2\), (web|api)-green 3 \(release 1 had 2\);/)
+      const back = await app.json(['rollback', 'test', '--to', '1', '--skip-image-check'])
+      expect(back.exitCode, back.stderr).to.equal(0)
+      const note = back.stderr.split('\n').find((l: string) => l.includes('Keeping the live replica counts:')) ?? ''
+      for (const service of ['web', 'api']) {
+        expect(note, back.stderr).to.contain(`${service}-green 3 (release 1 had 2)`)
+        expect(note).to.not.contain(`${service}-blue`)
+        expect(await slotOf(service)).to.equal('green')
+      }
+      expect(back.stderr).to.match(/Scaled (web-blue, api-blue|api-blue, web-blue) to 0/)
+      await waitFor(`pass ${pass}: the rollback observed`, async () => {
+        for (const service of ['web', 'api']) {
+          const [green, blue] = [await app.get(['deployment', `${service}-green`]), await app.get(['deployment', `${service}-blue`])]
+          if (green.status.observedGeneration !== green.metadata.generation || green.status.readyReplicas !== 3 || green.spec.replicas !== 3) return false
+          if (green.spec.template.spec.containers[0].env.find((e: any) => e.name === 'ROUND')?.value !== '0') return false
+          if (blue.status.observedGeneration !== blue.metadata.generation || blue.spec.replicas !== 0 || (blue.status.replicas ?? 0) !== 0) return false
+        }
+        return true
+      })
+      const [entry] = (await app.json(['history', 'test'])).doc.result.releases
+      expect(entry).to.include({action: 'rollback', result: 'succeeded', rolledBackTo: 1})
+      expect(entry.keptReplicas).to.deep.equal({'web-green': 3, 'api-green': 3})
+      const table = (await app.cli(['history', 'test'])).stdout
+      expect(table).to.match(/kept replicas (web-green=3 api-green=3|api-green=3 web-green=3)/)
+    }
+  })
+
+  it('blue-green web and api with no slot Deployment at all (both deleted by hand), web patched to purple, api to green, then left on blue: status says failing with no slot to patch back to, scale refuses, the dry run changes nothing, and the next deploy brings blue up and puts each Service on it (api left on blue is not said to be replaced); twice', async () => {
+    const names = async () => (await app.get<{items: any[]}>(['deployments'])).items.map((d) => `${d.metadata.name} ${d.metadata.generation} ${d.spec.replicas}`).sort()
+    await app.change(() => blueGreenQuad(ns.name, 0), 'round 0: web and api blue-green')
+    expect((await app.cli([...DEPLOY, 'test'])).exitCode).to.equal(0)
+    for (const [pass, apiSlot] of (['green', 'blue'] as const).entries()) {
+      const round = pass + 1
+      for (const service of ['web', 'api']) {
+        const gone = await kubectl(['delete', 'deployment', `${service}-blue`, `${service}-green`, '--ignore-not-found', '--wait=true'], {namespace: ns.name})
+        expect(gone.exitCode, gone.stderr).to.equal(0)
+      }
+      const selected = {web: 'purple', api: apiSlot}
+      for (const service of ['web', 'api'] as const) {
+        const patched = await kubectl(['patch', 'service', service, '-p', `{"spec":{"selector":{"skycap.dev/slot":"${selected[service]}"}}}`], {namespace: ns.name})
+        expect(patched.exitCode, patched.stderr).to.equal(0)
+      }
+      const status = await app.json(['status', 'test'])
+      expect(status.exitCode, status.stderr).to.equal(0)
+      for (const service of ['web', 'api'] as const) {
+        const said = status.doc.result.services.find((x: any) => x.service === service)
+        expect(said.state, service).to.equal('failing')
+        expect(said.problem).to.equal(
+          `Service ${service} selects skycap.dev/slot=${selected[service]} (set by hand?), a slot with no Deployment ${service}-${selected[service]}: it sends traffic to no pod (neither ${service}-blue nor ${service}-green exists); \`skycap deploy test\` puts it back on the slot it brings up`,
+        )
+        expect(status.stderr).to.contain(`warning: ${said.problem}`)
+      }
+      for (const service of ['worker', 'cache']) expect(status.doc.result.services.find((x: any) => x.service === service).state).to.equal('ready')
+      const [before, recorded] = [await names(), (await app.json(['history', 'test'])).doc.result.releases.length]
+      for (const service of ['web', 'api'] as const) {
+        for (const args of [[], ['--dry-run']]) {
+          const refused = await app.cli(['scale', service, '3', '-e', 'test', ...args])
+          expect(refused.exitCode, refused.stderr).to.equal(2)
+          expect(refused.stderr).to.contain(`(neither ${service}-blue nor ${service}-green exists); ${service} is not scaled, nothing was changed`)
+          expect(refused.stderr).to.contain(`\`skycap deploy test\` puts it back on the slot it brings up; then scale ${service}.`)
+        }
+      }
+      const dry = await app.cli([...DEPLOY, 'test', '--dry-run'])
+      expect(dry.exitCode, dry.stderr).to.equal(0)
+      expect(await names()).to.deep.equal(before)
+      expect((await app.json(['history', 'test'])).doc.result.releases.length).to.equal(recorded)
+      await app.change(() => blueGreenQuad(ns.name, round), `round ${round}`)
+      const next = await app.cli([...DEPLOY, 'test'])
+      expect(next.exitCode, next.stderr).to.equal(0)
+      expect(next.stderr).to.contain('web to blue (replacing skycap.dev/slot=purple, set by hand: no Deployment web-purple existed)')
+      // Left on blue, whose Deployment the deploy makes again: nothing replaced (it said "to blue (replacing skycap.dev/slot=blue, set by hand …)").
+      expect(next.stderr).to.contain(
+        apiSlot === 'blue'
+          ? 'api to blue (Service api selected it while no Deployment api-blue existed: it sent traffic to no pod)'
+          : 'api to blue (replacing skycap.dev/slot=green, set by hand: no Deployment api-green existed)',
+      )
+      expect(next.stderr).to.not.match(/Scaled .* to 0/)
+      await waitFor(`round ${round}: web-blue and api-blue ready, observed`, async () => {
+        for (const service of ['web', 'api']) {
+          const d = await app.get(['deployment', `${service}-blue`])
+          if (d.status.observedGeneration !== d.metadata.generation || d.status.readyReplicas !== 2) return false
+        }
+        return true
+      })
+      const rollout = (await app.json(['rollout', 'status', 'test'])).doc.result.services
+      for (const service of ['web', 'api'] as const) {
+        expect((await app.get(['service', service])).spec.selector['skycap.dev/slot']).to.equal('blue')
+        expect((await app.get<{items: any[]}>(['deployments', '-l', `app.kubernetes.io/name=${service}`])).items.map((d) => d.metadata.name)).to.deep.equal([`${service}-blue`])
+        expect(rollout[service]).to.include({phase: 'completed', activeSlot: 'blue'})
+        expect(rollout[service]).to.not.have.property('previousSlot')
+      }
+      const after = await app.json(['status', 'test'])
+      expect(after.stderr).to.not.contain('a slot with no Deployment')
+      for (const service of ['web', 'api']) expect(after.doc.result.services.find((x: any) => x.service === service).state).to.equal('ready')
+    }
+  })
+
   it('a cancelled CI job (SIGTERM to the process group) while a failed release removes its new blue-green slots: the failed release is recorded and its rollback said interrupted (it was neither recorded nor rolled back); the next deploy recovers; three times', async () => {
     const blueGreen = (round: number, crash?: string) => blueGreenQuad(ns.name, round, crash)
     await app.change(() => blueGreen(0), 'round 0: web and api blue-green')
@@ -1497,7 +1687,13 @@ describe('rollouts you can trust (real cluster, four services)', function () {
       expect(next.exitCode, next.stderr).to.equal(0)
       const now = {web: await slotOf('web'), api: await slotOf('api')}
       for (const service of ['web', 'api'] as const) {
-        expect(next.stderr).to.contain(`${service} to ${now[service]} (replacing skycap.dev/slot=${selected[service]}, set by hand: no Deployment ${service}-${selected[service]} existed)`)
+        const missing = `no Deployment ${service}-${selected[service]} existed`
+        // api's deleted slot may be the one the deploy brings up: that selector is not replaced.
+        const how =
+          now[service] === selected[service]
+            ? `(Service ${service} selected it while ${missing}: it sent traffic to no pod)`
+            : `(replacing skycap.dev/slot=${selected[service]}, set by hand: ${missing})`
+        expect(next.stderr).to.contain(`${service} to ${now[service]} ${how}`)
         expect(next.stderr).to.not.match(new RegExp(`Scaled [^\\n]*${service}-${selected[service]}`))
       }
       // The slot that served before the patch, if the deploy brought up the other, goes to 0 after the switch; web-purple

@@ -1,9 +1,12 @@
 import {expect} from 'chai'
 
 import {withReplicas} from '../../../src/deploy/deploy.js'
-import {capacity, restoredCountsNote, undoneOf} from '../../../src/deploy/rollback.js'
+import {asPlaced, capacity, keptCountsNote, placedSlots, restoredCountsNote, undoneOf} from '../../../src/deploy/rollback.js'
+import {Kubectl, type ProcessRunner} from '../../../src/kubectl/kubectl.js'
 import type {ReleaseRecord, StoredRelease} from '../../../src/release/store.js'
 import type {KubeObject} from '../../../src/render/objects.js'
+import {placedRelease} from '../../../src/strategies/rollout.js'
+import {STRATEGY_ANNOTATION, TEMPLATE_ANNOTATION} from '../../../src/strategies/strategy.js'
 
 const deployment = (name: string, replicas: number, labels: Record<string, string> = {}): KubeObject => ({apiVersion: 'apps/v1', kind: 'Deployment', metadata: {name, labels}, spec: {replicas}})
 const replicas = (objects: KubeObject[]) => Object.fromEntries(objects.map((o) => [o.metadata.name, (o.spec as {replicas: number}).replicas]))
@@ -107,5 +110,66 @@ describe('automatic rollback: the replica counts', () => {
     // Nothing serves on the other slot either, and other Deployments keep their live counts, zero included.
     expect(replicas(withReplicas([blue(2)], new Map([['web-blue', 0]])))).to.deep.equal({'web-blue': 0})
     expect(replicas(withReplicas([deployment('worker', 1)], new Map([['worker', 0]])))).to.deep.equal({worker: 0})
+  })
+})
+
+// A blue-green release recorded in one slot goes to the other when the recorded slot serves and runs another release
+// (slots shifted by hand, a stale state): the count kept is said and recorded under the Deployment placed.
+describe('rollback: a kept count of a blue-green slot placed elsewhere than recorded', () => {
+  const slotLabels = (slot: string) => ({'app.kubernetes.io/name': 'web', 'skycap.dev/slot': slot})
+  /** web's Deployment in `slot` running `image`, as recorded or live (template hash `hash`), and its Service selecting `serving`. */
+  const slotDeployment = (slot: string, image: string, replicas: number): KubeObject => ({
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: {name: `web-${slot}`, labels: slotLabels(slot), annotations: {[STRATEGY_ANNOTATION]: JSON.stringify({type: 'blueGreen'})}},
+    spec: {replicas, selector: {matchLabels: slotLabels(slot)}, template: {metadata: {labels: slotLabels(slot)}, spec: {containers: [{name: 'web', image}]}}},
+  })
+  const webService = (slot: string): KubeObject => ({apiVersion: 'v1', kind: 'Service', metadata: {name: 'web', labels: {'app.kubernetes.io/name': 'web'}}, spec: {selector: slotLabels(slot)}})
+  const withHash = (o: KubeObject, hash: string): KubeObject => ({...o, metadata: {...o.metadata, annotations: {...o.metadata.annotations, [TEMPLATE_ANNOTATION]: hash}}})
+  /** A kubectl whose one answer is the app's live Deployments and Services. */
+  const liveCluster = (items: KubeObject[]) => {
+    const runner: ProcessRunner = async () => ({exitCode: 0, stdout: JSON.stringify({items}), stderr: ''})
+    return new Kubectl({binary: 'kubectl', runner, sleep: async () => undefined, context: 'c', namespace: 'n'})
+  }
+
+  it('release 1 recorded in web-blue, while web-blue serves release 3 (shifted back by hand) at 3: the rollback places web-green, and says and records web-green 3', async () => {
+    const recorded = [withHash(slotDeployment('blue', 'web:1', 2), 'release-1'), webService('blue')]
+    const live = [withHash(slotDeployment('blue', 'web:3', 3), 'release-3'), withHash(slotDeployment('green', 'web:4', 0), 'release-4'), webService('blue')]
+    const {objects, kept} = capacity(
+      recorded,
+      new Map([
+        ['web-blue', 3],
+        ['web-green', 0],
+      ]),
+      false,
+    )
+    expect(kept).to.deep.equal({'web-blue': 3})
+    const placed = await placedRelease(liveCluster(live), objects, undefined, 'a=b')
+    expect(placed.objects.filter((o) => o.kind === 'Deployment').map((o) => `${o.metadata.name} ${(o.spec as {replicas: number}).replicas}`)).to.deep.equal(['web-green 3'])
+    const moved = placedSlots(objects, placed.objects)
+    expect([...moved]).to.deep.equal([['web-blue', 'web-green']])
+    // It said `web-blue 3` and recorded `web-blue=3`, while it placed web-green and scaled web-blue to 0 after the switch.
+    expect(keptCountsNote(kept, recorded, 1, moved)).to.equal("Keeping the live replica counts: web-green 3 (release 1 had 2); --reset-replicas restores the release's")
+    expect(asPlaced(kept, moved)).to.deep.equal({'web-green': 3})
+    expect(restoredCountsNote({'web-blue': 3}, objects, 5, moved)).to.equal('Restoring the replica counts release 5 set from its skycap.yaml: web-green 3 → 3')
+  })
+
+  it('a release placed in the slot it was recorded in keeps its name; a rolling Deployment is never renamed', async () => {
+    const recorded = [withHash(slotDeployment('blue', 'web:1', 2), 'release-1'), webService('blue'), deployment('worker', 1)]
+    // green serves release 2: release 1 goes back to blue, where it was recorded.
+    const live = [withHash(slotDeployment('blue', 'web:1', 0), 'release-1'), withHash(slotDeployment('green', 'web:2', 3), 'release-2'), webService('green'), deployment('worker', 4)]
+    const {objects, kept} = capacity(
+      recorded,
+      new Map([
+        ['web-blue', 0],
+        ['web-green', 3],
+        ['worker', 4],
+      ]),
+      false,
+    )
+    const moved = placedSlots(objects, (await placedRelease(liveCluster(live), objects, undefined, 'a=b')).objects)
+    expect(moved.size).to.equal(0)
+    expect(asPlaced(kept, moved)).to.deep.equal({'web-blue': 3, worker: 4})
+    expect(keptCountsNote(kept, recorded, 1, moved)).to.equal("Keeping the live replica counts: web-blue 3 (release 1 had 2), worker 4 (release 1 had 1); --reset-replicas restores the release's")
   })
 })

@@ -4,7 +4,7 @@ import {InterruptedError} from '../../../src/errors.js'
 import {Kubectl, type ProcessRunner} from '../../../src/kubectl/kubectl.js'
 import {deploymentStatus} from '../../helpers/fake-kubectl.js'
 import type {KubeObject} from '../../../src/render/objects.js'
-import {blueGreen} from '../../../src/strategies/blue-green.js'
+import {blueGreen, replacing} from '../../../src/strategies/blue-green.js'
 import {canary, runCanary, setRouteWeights} from '../../../src/strategies/canary.js'
 import {runChecks} from '../../../src/strategies/checks.js'
 import {placedObjects, refuseSecondRollout, rollOutRelease, SCALE_DOWN_LOCK_WAIT_MS, scaleDownOldSlots} from '../../../src/strategies/rollout.js'
@@ -159,6 +159,18 @@ describe('strategies', () => {
       }
       // A slot that exists is no hand-set selector.
       expect(blueGreen.place(unitOf({type: 'blueGreen'}), live([liveService('green'), at('web-green', 2)])).replacedSelector).to.equal(undefined)
+    })
+
+    it('the switch line of a Service whose selected slot has no Deployment: another slot replaces the hand-set one; the slot it names, brought up, replaces nothing (it said "to blue (replacing skycap.dev/slot=blue, set by hand …)")', () => {
+      const line = (selector: string, objects: KubeObject[]) => {
+        const p = blueGreen.place(unitOf({type: 'blueGreen'}), live([liveService(selector), ...objects]))
+        return `web to ${p.slot}${replacing(p)}`
+      }
+      // No slot Deployment at all (both deleted, or a first deploy that never made one): the deploy brings up blue.
+      expect(line('purple', [])).to.equal('web to blue (replacing skycap.dev/slot=purple, set by hand: no Deployment web-purple existed)')
+      expect(line('green', [])).to.equal('web to blue (replacing skycap.dev/slot=green, set by hand: no Deployment web-green existed)')
+      expect(line('blue', [])).to.equal('web to blue (Service web selected it while no Deployment web-blue existed: it sent traffic to no pod)')
+      expect(line('blue', [deployment('web:1')])).to.equal('web to blue (Service web selected it while no Deployment web-blue existed: it sent traffic to no pod)')
     })
 
     it('missingSlot, missingSlotNote and noSlotNote: a selector naming a slot no Deployment has is said with the slots that exist and the fixes; one without a slot label is the no-slot case', () => {
