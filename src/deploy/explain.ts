@@ -131,14 +131,15 @@ export async function explainRollout(
 }
 
 /**
- * The start of the rollout in the API server's time, as an event time (ms), or NaN when no event says. The newest
- * event of the namespace was posted at or before the server's now, read after the events came back: taken as the
- * server's now, it puts the start at or before the true one, whatever the two clocks differ by, so no event of the
- * rollout is left out; a failing rollout has events of its last seconds, which puts it close.
+ * The start of the rollout in the API server's time (ms), or NaN when no event says. The API server writes an event's
+ * creationTimestamp (its reporter writes the other times, by its own clock): the newest of them is at or before the
+ * server's now, read after the events came back. Taken as the server's now, it puts the start at or before the true
+ * one, whatever the clocks differ by, so no event of the rollout is left out; a failing rollout has new events of its
+ * last seconds, which puts it close.
  */
 function sinceBegan(events: Event[], began: RolloutStart): number {
   const now = began.clock()
-  const newest = Math.max(...events.map((e) => seenAt(failureEvent(e))))
+  const newest = Math.max(...events.map((e) => Date.parse(e.metadata?.creationTimestamp ?? '')).filter((t) => !Number.isNaN(t)))
   return Number.isFinite(newest) ? began.at + (newest - now) : Number.NaN
 }
 

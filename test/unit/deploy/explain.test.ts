@@ -101,14 +101,24 @@ describe('failure reports: events as objects (--json) and as lines (terminal)', 
     })
     // The ReplicaSet of the first round (10:00:00), brought back by the second, which began at 10:20:00 server time.
     const status = statusOf(deployment, new ClusterSnapshot([deployment, rs, pod]))
-    const event = (reason: string, kind: string, name: string, at: string) => ({type: 'Normal', reason, message: reason, involvedObject: {kind, name}, lastTimestamp: at})
+    // The API server writes creationTimestamp (at an event's first time); the reporter writes lastTimestamp by its clock.
+    const event = (reason: string, kind: string, name: string, at: string, first = at) => ({
+      type: 'Normal',
+      reason,
+      message: reason,
+      involvedObject: {kind, name},
+      lastTimestamp: at,
+      metadata: {creationTimestamp: first},
+    })
     const events = [
       event('SuccessfulCreate', 'ReplicaSet', 'web-new', '2026-12-02T10:00:01Z'),
       event('SuccessfulDelete', 'ReplicaSet', 'web-new', '2026-12-02T10:01:10Z'),
       event('ScalingReplicaSet', 'Deployment', 'web', '2026-12-02T10:01:09Z'),
-      event('ScalingReplicaSet', 'Deployment', 'web', '2026-12-02T10:20:01Z'),
+      event('ScalingReplicaSet', 'Deployment', 'web', '2026-12-02T10:20:01Z', '2026-12-02T10:00:00Z'),
       event('Created', 'Pod', 'web-new-x', '2026-12-02T10:20:02Z'),
       {...event('BackOff', 'Pod', 'web-new-x', '2026-12-02T10:20:30Z'), type: 'Warning'},
+      // Another app's pod on a node whose clock is an hour ahead: its time does not move the start.
+      event('Pulled', 'Pod', 'other-1', '2026-12-02T11:20:25Z', '2026-12-02T10:20:25Z'),
     ]
     const serverStart = Date.parse('2026-12-02T10:20:00Z')
     for (const off of [-300_000, 0, 420_000]) {
