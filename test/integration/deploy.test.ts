@@ -200,6 +200,18 @@ describe('skycap deploy (real cluster)', function () {
     }
   })
 
+  it('abort and promote of a service neither in skycap.yaml nor left on the cluster: exit 2, unknown service with the services, before and after a first deploy', async () => {
+    for (const when of ['no namespace yet', 'deployed']) {
+      if (when === 'deployed') expect((await app.cli([...DEPLOY, 'test'])).exitCode).to.equal(0)
+      const aborted = await app.cli(['abort', 'test', 'nosuch'])
+      expect(aborted.exitCode, `${when}: ${aborted.stderr}`).to.equal(2)
+      expect(aborted.stderr, when).to.contain('unknown service "nosuch"').and.contain('Services of itdeploy: web, worker.').and.not.contain('could not ask the cluster')
+      const promoted = await app.json(['promote', 'test', 'wrker'])
+      expect(promoted.exitCode, `${when}: ${promoted.stderr}`).to.equal(2)
+      expect(promoted.doc.error, when).to.deep.include({message: 'unknown service "wrker"; did you mean "worker"?', hint: 'Services of itdeploy: web, worker.'})
+    }
+  })
+
   it('exits 70 when the rollout does not finish within --timeout, and rolls back', async () => {
     expect((await app.cli([...DEPLOY, 'test'])).exitCode).to.equal(0)
     await app.change(NOT_READY, 'never ready')
