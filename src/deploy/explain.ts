@@ -1,7 +1,7 @@
 import {InterruptedError} from '../errors.js'
 import type {Kubectl} from '../kubectl/kubectl.js'
 import type {LineFilter} from '../logs/filter.js'
-import type {ResourceStatus} from '../resources/status.js'
+import type {RelatedObject, ResourceStatus} from '../resources/status.js'
 import {abortableSleep} from '../sleep.js'
 
 /** What went wrong with one resource: a sentence, its recent events, the last log lines of a failing container. */
@@ -33,7 +33,7 @@ interface Event {
   message?: string
   count?: number
   series?: {count?: number; lastObservedTime?: string}
-  involvedObject?: {kind?: string; name?: string}
+  involvedObject?: {kind?: string; name?: string; uid?: string}
   lastTimestamp?: string
   eventTime?: string
   metadata?: {creationTimestamp?: string}
@@ -60,11 +60,22 @@ export function formatEvent(e: FailureEvent): string {
 export const LOG_LINES = 25
 
 /**
+ * When the rollout being explained began, by the local clock (`at`, read from `clock`): events last seen before it are
+ * not about it (a rollout repeated within the hour that events are kept met the first one's events of the same
+ * Deployment and ReplicaSet, a StatefulSet's events of the release before). The events carry the API server's time,
+ * which may differ from this machine's: see sinceBegan.
+ */
+export interface RolloutStart {
+  at: number
+  clock: () => number
+}
+
+/**
  * Explains the resources that failed (or were still pending when time ran out): one events call for the
  * namespace, and one logs call per failing container (at most 3 per report).
  */
-export async function explainFailures(kubectl: Kubectl, statuses: ResourceStatus[], makeFilter: () => LineFilter): Promise<FailureReport[]> {
-  return (await explainRollout(kubectl, statuses, [], makeFilter)).failures
+export async function explainFailures(kubectl: Kubectl, statuses: ResourceStatus[], makeFilter: () => LineFilter, began?: RolloutStart): Promise<FailureReport[]> {
+  return (await explainRollout(kubectl, statuses, [], makeFilter, began)).failures
 }
 
 /**
@@ -79,14 +90,19 @@ export async function explainRollout(
   statuses: ResourceStatus[],
   moving: ResourceStatus[],
   makeFilter: () => LineFilter,
+  began?: RolloutStart,
 ): Promise<{failures: FailureReport[]; moving: FailureReport[]}> {
   const bad = statuses.filter((s) => s.state !== 'ready')
   if (bad.length === 0 && moving.length === 0) return {failures: [], moving: []}
-  const read = () =>
-    kubectl
+  let since = Number.NaN
+  const read = async () => {
+    const items = await kubectl
       .json<{items: Event[]}>(['get', 'events'])
       .then((l) => l.items)
       .catch(() => [] as Event[])
+    if (began) since = sinceBegan(items, began)
+    return items
+  }
   let events = await read()
   if (bad.some((s) => s.state === 'failed' && !hasWarningAbout(events, s.related))) {
     // The kubelet posts its events after it writes the container's state: a container that cannot start was seen
@@ -101,29 +117,45 @@ export async function explainRollout(
     failures.push({
       ref: s.ref,
       message: s.state === 'failed' ? s.message : `still not ready: ${s.message}`,
-      events: eventsOf(s, events),
+      events: eventsOf(s, events, since),
       logs: await logsFor(kubectl, containers, makeFilter),
     })
   }
   const reported: FailureReport[] = []
   for (const s of moving) {
-    const warnings = eventsOf(s, events).filter((e) => e.type === 'Warning')
+    const warnings = eventsOf(s, events, since).filter((e) => e.type === 'Warning')
     if (warnings.length === 0) continue
     reported.push({ref: s.ref, message: s.message, events: warnings, logs: await logsFor(kubectl, [...s.failing, ...(s.waiting ?? [])], makeFilter)})
   }
   return {failures, moving: reported}
 }
 
-/** The last 5 events about a resource's objects, of this rollout, oldest first. */
-function eventsOf(s: ResourceStatus, events: Event[]): FailureEvent[] {
-  const related = new Set(s.related)
+/**
+ * The start of the rollout in the API server's time (ms), or NaN when no event says. The API server writes an event's
+ * creationTimestamp (its reporter writes the other times, by its own clock): the newest of them is at or before the
+ * server's now, read after the events came back. Taken as the server's now, it puts the start at or before the true
+ * one, whatever the clocks differ by, so no event of the rollout is left out; a failing rollout has new events of its
+ * last seconds, which puts it close.
+ */
+function sinceBegan(events: Event[], began: RolloutStart): number {
+  const now = began.clock()
+  const newest = Math.max(...events.map((e) => Date.parse(e.metadata?.creationTimestamp ?? '')).filter((t) => !Number.isNaN(t)))
+  return Number.isFinite(newest) ? began.at + (newest - now) : Number.NaN
+}
+
+/**
+ * The last 5 events about a resource's objects (by kind, name and uid: not another kind of that name, not one deleted
+ * since), of this rollout (since its objects began and since `began`, server time), oldest first.
+ */
+function eventsOf(s: ResourceStatus, events: Event[], began: number): FailureEvent[] {
   // A second's slack: an event's time and a creation time are rounded differently.
-  const since = s.eventsSince ? Date.parse(s.eventsSince) - 1000 : Number.NaN
+  const created = s.eventsSince ? Date.parse(s.eventsSince) : Number.NaN
+  const since = Math.max(Number.isNaN(created) ? Number.NEGATIVE_INFINITY : created, Number.isNaN(began) ? Number.NEGATIVE_INFINITY : began) - 1000
   return (
     events
-      .filter((e) => related.has(e.involvedObject?.name ?? ''))
+      .filter((e) => about(e, s.related))
       .map(failureEvent)
-      .filter((e) => Number.isNaN(since) || e.lastSeen === null || !(Date.parse(e.lastSeen) < since))
+      .filter((e) => e.lastSeen === null || !(Date.parse(e.lastSeen) < since))
       // By time, not by text: the API server writes some times with microseconds and some without, and
       // "10:00:00.5Z" sorts before "10:00:00Z" as text.
       .sort((a, b) => seenAt(a) - seenAt(b))
@@ -154,9 +186,14 @@ async function logsFor(kubectl: Kubectl, containers: ResourceStatus['failing'], 
 /** How long the report waits, once, for the events of a resource seen failed before any warning about it was posted. */
 export const EVENTS_LAG_MS = 1000
 
-function hasWarningAbout(events: Event[], related: string[]): boolean {
-  const names = new Set(related)
-  return events.some((e) => e.type === 'Warning' && names.has(e.involvedObject?.name ?? ''))
+function hasWarningAbout(events: Event[], related: RelatedObject[]): boolean {
+  return events.some((e) => e.type === 'Warning' && about(e, related))
+}
+
+/** Whether an event is about one of these objects: same kind and name, and the same uid when both are known. */
+function about(e: Event, related: RelatedObject[]): boolean {
+  const o = e.involvedObject
+  return related.some((r) => r.kind === o?.kind && r.name === o.name && (r.uid === undefined || o.uid === undefined || r.uid === o.uid))
 }
 
 /** When an event was last seen, in ms; an event without a time comes first. */

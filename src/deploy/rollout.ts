@@ -45,11 +45,14 @@ export const FAILURE_GRACE_MS = 10_000
 
 /** Applies objects in phases, watches them to the end and, if they did not all become ready, explains why. */
 export async function applyAndWatch(options: RolloutOptions): Promise<RolloutResult> {
+  const clock = options.clock ?? Date.now
+  // Events last seen before this are not about this rollout (explainRollout).
+  const began = {at: clock(), clock}
   // An API server that stops answering while the objects are applied is waited for, as the watch does, until the
   // deadline: giving up left the release half-applied, unrecorded and without its rollback.
   const {applied, stopped} = await applyInPhases(options.kubectl, options.objects, options.signal, options.afterConfig, {
     deadline: options.deadline,
-    clock: options.clock ?? Date.now,
+    clock,
     intervalMs: options.intervalMs ?? 1000,
     onContact: (event) => reportContact(options.reporter, event, 'skycap applies the release once it answers again, until its timeout'),
   })
@@ -92,7 +95,7 @@ export async function applyAndWatch(options: RolloutOptions): Promise<RolloutRes
   const explainMoving = result.outcome === 'failed' ? interrupted : []
   if (blamed.length || explainMoving.length) {
     const services = Object.keys(options.config.services)
-    ;({failures, moving} = await explainRollout(options.kubectl, blamed, explainMoving, () => lineFilter({configured: configuredExcludes(options.config, services), exclude: [], grep: []})))
+    ;({failures, moving} = await explainRollout(options.kubectl, blamed, explainMoving, () => lineFilter({configured: configuredExcludes(options.config, services), exclude: [], grep: []}), began))
   }
   return {
     outcome: result.outcome,

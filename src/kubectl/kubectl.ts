@@ -229,6 +229,12 @@ export interface CallOptions extends RunOptions {
   allowFailure?: boolean
   /** Safe to repeat on a transient error (default true). */
   idempotent?: boolean
+  /**
+   * Asked once: not repeated on a transient error, nor waited for through an outage. For a question whose answer only
+   * adds to an error already certain (`abort ENV nosuch` asks the cluster for a canary left of that name): an
+   * unreachable API server cost the retries' 30 s before "unknown service".
+   */
+  once?: boolean
 }
 
 // Transient apiserver/etcd hiccups worth one more try; anything else is reported at once.
@@ -386,7 +392,7 @@ export class Kubectl {
 
   /** Runs kubectl; throws a classified KubectlError on failure unless allowFailure. */
   async run(args: string[], options: CallOptions = {}): Promise<ProcessResult> {
-    if (!this.outage || options.idempotent === false) return this.runOnce(args, options)
+    if (!this.outage || options.idempotent === false || options.once) return this.runOnce(args, options)
     const {eachCallMs, ...outage} = this.outage
     const wait = new OutageWait({
       ...outage,
@@ -429,7 +435,7 @@ export class Kubectl {
       }
       if (result.exitCode === 0 || options.allowFailure) return result
       const transient = TRANSIENT.some((re) => re.test(result.stderr))
-      if (transient && (options.idempotent ?? true) && attempt < this.retries && !options.signal?.aborted) {
+      if (transient && (options.idempotent ?? true) && !options.once && attempt < this.retries && !options.signal?.aborted) {
         await this.sleep(500 * 2 ** attempt)
         continue
       }

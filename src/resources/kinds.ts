@@ -1,6 +1,6 @@
 import {ANNOTATIONS, type KubeObject} from '../render/objects.js'
 import {currentReplicaSet} from './replicasets.js'
-import {ClusterSnapshot, podProblem, podReady, podWaitReason, type ResourceStatus} from './status.js'
+import {ClusterSnapshot, podProblem, podReady, podWaitReason, relatedObject, type ResourceStatus} from './status.js'
 
 /** A kind skycap knows how to watch: when it is ready, failed or still pending. */
 export interface WatchedKind {
@@ -13,8 +13,9 @@ export interface WatchedKind {
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Obj = KubeObject & {status?: Record<string, any>; spec?: Record<string, any>}
 
-function base(desired: KubeObject): Pick<ResourceStatus, 'ref' | 'related' | 'failing'> {
-  return {ref: `${desired.kind}/${desired.metadata.name}`, related: [desired.metadata.name], failing: []}
+function base(desired: KubeObject, snapshot: ClusterSnapshot): Pick<ResourceStatus, 'ref' | 'related' | 'failing'> {
+  const live = snapshot.get(desired.kind, desired.metadata.name)
+  return {ref: `${desired.kind}/${desired.metadata.name}`, related: [live ? relatedObject(live) : {kind: desired.kind, name: desired.metadata.name}], failing: []}
 }
 
 /**
@@ -23,7 +24,7 @@ function base(desired: KubeObject): Pick<ResourceStatus, 'ref' | 'related' | 'fa
  * is no failure of the rollout (a scale to 0 failed with "pod web-… failed" on the real node).
  */
 function checkPods(pods: KubeObject[], out: ResourceStatus): ResourceStatus | undefined {
-  out.related.push(...pods.map((p) => p.metadata.name))
+  out.related.push(...pods.map(relatedObject))
   for (const pod of pods) {
     if ((pod.metadata as {deletionTimestamp?: string}).deletionTimestamp) continue
     const problem = podProblem(pod)
@@ -72,7 +73,7 @@ const WAITING_FOR_CONTROLLER = 'waiting for the controller to see the new spec'
 const deployment: WatchedKind = {
   resource: 'deployments',
   status(desired, snapshot) {
-    const out: ResourceStatus = {...base(desired), state: 'pending', message: ''}
+    const out: ResourceStatus = {...base(desired, snapshot), state: 'pending', message: ''}
     const live = snapshot.get('Deployment', desired.metadata.name) as Obj | undefined
     if (!live) return {...out, message: 'not created yet'}
     // Until the controller has observed the applied generation, its revision annotation may still name the
@@ -104,7 +105,7 @@ const deployment: WatchedKind = {
       return paused ?? {...out, message: 'waiting for the controller to create the new ReplicaSet'}
     }
     const pods = newRs ? snapshot.ownedBy('Pod', newRs) : []
-    if (newRs) out.related.push(newRs.metadata.name)
+    if (newRs) out.related.push(relatedObject(newRs))
     const since = newRs?.metadata.creationTimestamp
     if (typeof since === 'string') out.eventsSince = since
     const podFailure = checkPods(pods, out)
@@ -153,7 +154,7 @@ function brokenOldPods(pods: KubeObject[], current: KubeObject[]): string[] {
 const statefulSet: WatchedKind = {
   resource: 'statefulsets',
   status(desired, snapshot) {
-    const out: ResourceStatus = {...base(desired), state: 'pending', message: ''}
+    const out: ResourceStatus = {...base(desired, snapshot), state: 'pending', message: ''}
     const live = snapshot.get('StatefulSet', desired.metadata.name) as Obj | undefined
     if (!live) return {...out, message: 'not created yet'}
     if (stale(live)) return {...out, message: WAITING_FOR_CONTROLLER}
@@ -178,7 +179,7 @@ const statefulSet: WatchedKind = {
 const daemonSet: WatchedKind = {
   resource: 'daemonsets',
   status(desired, snapshot) {
-    const out: ResourceStatus = {...base(desired), state: 'pending', message: ''}
+    const out: ResourceStatus = {...base(desired, snapshot), state: 'pending', message: ''}
     const live = snapshot.get('DaemonSet', desired.metadata.name) as Obj | undefined
     if (!live) return {...out, message: 'not created yet'}
     if (stale(live)) return {...out, message: WAITING_FOR_CONTROLLER}
@@ -200,13 +201,13 @@ const daemonSet: WatchedKind = {
 const job: WatchedKind = {
   resource: 'jobs',
   status(desired, snapshot) {
-    const out: ResourceStatus = {...base(desired), state: 'pending', message: ''}
+    const out: ResourceStatus = {...base(desired, snapshot), state: 'pending', message: ''}
     const live = snapshot.get('Job', desired.metadata.name) as Obj | undefined
     if (!live) return {...out, message: 'not created yet'}
     const conditions = (live.status?.conditions ?? []) as Array<{type: string; status: string; reason?: string; message?: string}>
     const failed = conditions.find((c) => c.type === 'Failed' && c.status === 'True')
     const pods = snapshot.ownedBy('Pod', live)
-    out.related.push(...pods.map((p) => p.metadata.name))
+    out.related.push(...pods.map(relatedObject))
     if (failed)
       return {
         ...out,
@@ -224,7 +225,7 @@ const job: WatchedKind = {
 const pod: WatchedKind = {
   resource: 'pods',
   status(desired, snapshot) {
-    const out: ResourceStatus = {...base(desired), state: 'pending', message: ''}
+    const out: ResourceStatus = {...base(desired, snapshot), state: 'pending', message: ''}
     const live = snapshot.get('Pod', desired.metadata.name)
     if (!live) return {...out, message: 'not created yet'}
     const problem = podProblem(live)
@@ -249,5 +250,5 @@ export function watchResources(objects: KubeObject[]): string {
 export function statusOf(desired: KubeObject, snapshot: ClusterSnapshot): ResourceStatus {
   const kind = WATCHED_KINDS[desired.kind]
   if (kind) return kind.status(desired, snapshot)
-  return {...base(desired), state: 'ready', message: 'applied'}
+  return {...base(desired, snapshot), state: 'ready', message: 'applied'}
 }

@@ -11,14 +11,31 @@ export interface FailingContainer {
   previous: boolean
 }
 
+/**
+ * An object whose events explain a resource, by kind, name and (once read) uid: an event about another kind of the
+ * same name (the HorizontalPodAutoscaler `web` of a Deployment `web`), or about an object of that name deleted since (a
+ * Job or pod of the release before), is not about it.
+ */
+export interface RelatedObject {
+  kind: string
+  name: string
+  uid?: string
+}
+
+/** The RelatedObject of a live object. */
+export function relatedObject(o: KubeObject): RelatedObject {
+  const uid = (o.metadata as {uid?: string}).uid
+  return {kind: o.kind, name: o.metadata.name, ...(uid ? {uid} : {})}
+}
+
 export interface ResourceStatus {
   /** kind/name */
   ref: string
   state: ResourceState
   /** One sentence: why it is pending or failed, or what "ready" means here. */
   message: string
-  /** Names of objects whose events explain this one (itself, its ReplicaSet, its pods). */
-  related: string[]
+  /** The objects whose events explain this one (itself, its ReplicaSet, its pods). */
+  related: RelatedObject[]
   /**
    * When the objects this one's events are about began (its current ReplicaSet's creation, server time): older events
    * of the same names (the Deployment's scaling of the release before) are not about this rollout.

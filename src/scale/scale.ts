@@ -233,6 +233,8 @@ export async function scale(input: ScaleOptions, deps: DeployDeps): Promise<Scal
     if (unknown) deps.reporter.warn(notInFileWarning(options.service))
     const slot = target === options.service ? '' : ` (Deployment ${target}, the active slot)`
     deps.reporter.info(`Scaling ${options.service}${slot} in ${env.name} from ${from} to ${options.replicas}`)
+    // Events last seen before the scale are not about it (a scale makes no new ReplicaSet to date them by).
+    const began = {at: clock(), clock}
     await kubectl.run(['scale', `deployment/${target}`, `--replicas=${options.replicas}`])
     const result = await watchRollout({
       kubectl,
@@ -246,7 +248,7 @@ export async function scale(input: ScaleOptions, deps: DeployDeps): Promise<Scal
     })
     let failures: FailureReport[] = []
     if (result.outcome !== 'ready' && result.outcome !== 'interrupted') {
-      failures = await explainFailures(kubectl, result.statuses, () => lineFilter({configured: configuredExcludes(loaded.config, [options.service]), exclude: [], grep: []}))
+      failures = await explainFailures(kubectl, result.statuses, () => lineFilter({configured: configuredExcludes(loaded.config, [options.service]), exclude: [], grep: []}), began)
       for (const f of failures) deps.reporter.info(formatFailure(f))
     }
     const previous = releases.find((r) => r.record.action !== 'scale')?.record

@@ -177,6 +177,7 @@ export async function runCanary(unit: ServiceUnit, given: StrategyContext, resum
   }
   const waitReady = async (deployment: KubeObject, signal = context.signal) => {
     const selector = `skycap.dev/environment=${context.environment}`
+    const began = {at: context.clock(), clock: context.clock}
     const r = await watchRollout({
       kubectl,
       objects: [deployment],
@@ -192,7 +193,7 @@ export async function runCanary(unit: ServiceUnit, given: StrategyContext, resum
     // recorded as failed, the state keeps the step, and `rollout resume` runs it again.
     if (r.outcome === 'interrupted') throw new InterruptedError(`interrupted while ${deployment.metadata.name} was becoming ready`)
     // Explained before the abort deletes the canary: the probe's events and the crashed process's last lines go with it.
-    const [explained] = await explainFailures(kubectl, r.statuses, () => lineFilter({configured: configuredExcludes(context.config, [unit.service]), exclude: [], grep: []}))
+    const [explained] = await explainFailures(kubectl, r.statuses, () => lineFilter({configured: configuredExcludes(context.config, [unit.service]), exclude: [], grep: []}), began)
     return explained ?? checkFailure(`Deployment/${deployment.metadata.name}`, r.statuses[0]?.message ?? r.outcome)
   }
   const target = {

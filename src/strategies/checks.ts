@@ -7,7 +7,7 @@ import {KubectlError} from '../errors.js'
 import {configuredExcludes, lineFilter} from '../logs/filter.js'
 import type {KubeObject} from '../render/objects.js'
 import {checkFailure, type StrategyContext} from './strategy.js'
-import {times} from '../resources/status.js'
+import {relatedObject, times} from '../resources/status.js'
 import {reportContact} from '../kubectl/outage.js'
 
 type Pod = KubeObject & {
@@ -69,7 +69,7 @@ async function podCheck(pods: Pod[], target: CheckTarget, context: StrategyConte
         restarts > 0
           ? `container ${c.name} of pod ${pod.metadata.name} restarted ${times(restarts)}${ended}${c.ready ? '' : ' and is not ready'}`
           : `container ${c.name} of pod ${pod.metadata.name} is not ready`
-      const status = {ref, state: 'failed' as const, message, related: [pod.metadata.name], failing: [{pod: pod.metadata.name, container: c.name, previous: restarts > 0}]}
+      const status = {ref, state: 'failed' as const, message, related: [relatedObject({...pod, kind: 'Pod'})], failing: [{pod: pod.metadata.name, container: c.name, previous: restarts > 0}]}
       const filter = () => lineFilter({configured: configuredExcludes(context.config, [target.service]), exclude: [], grep: []})
       const [explained] = await explainFailures(context.kubectl, [status], filter)
       return explained ?? checkFailure(ref, message)

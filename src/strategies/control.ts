@@ -4,7 +4,7 @@ import {DEFAULT_TIMEOUT_MS} from '../deploy/replicas.js'
 import type {FailureReport} from '../deploy/explain.js'
 import {parseDuration} from '../duration.js'
 import {connect, type KubectlFactory, openEnvironment, type Target} from '../env/connect.js'
-import {DeployFailedError, InterruptedError, LockedError, SkycapError, UserError} from '../errors.js'
+import {DeployFailedError, InterruptedError, KubectlError, LockedError, SkycapError, UnreachableError, UserError} from '../errors.js'
 import {reportContact} from '../kubectl/outage.js'
 import {acquireLock, keepLockAlive, LEASE_SECONDS, type LockInfo, lockStatus, releaseLock} from '../lock/lease.js'
 import {listReleases, saveRelease} from '../release/store.js'
@@ -13,6 +13,7 @@ import {ANNOTATIONS, type KubeObject} from '../render/objects.js'
 import type {Reporter} from '../ui/output.js'
 import {resumable, runCanaries} from './canary.js'
 import {checkFailure} from './strategy.js'
+import {didYouMean} from '../suggest.js'
 import {scaleDownOldSlots} from './rollout.js'
 import {deployUnderWay, dropPending, readPending, readState, rolloutSummaries, type RolloutRequest, type RolloutState, type ServiceRolloutState, writeRequest} from './state.js'
 import type {StrategyContext} from './strategy.js'
@@ -82,8 +83,38 @@ async function open(options: RolloutControlOptions, deps: RolloutControlDeps, co
   const target = await connect(env, deps.kubectl, deps.reporter, {checkContextOnFirstCall: true})
   // A service since removed from skycap.yaml whose canary was left mid-way: the refusals of deploy and scale name
   // `skycap abort ENV SERVICE`, which said "unknown service". It is known when the rollout state has it.
-  if (unknown && !(await readState(target.kubectl, loaded.config.app).catch(() => undefined))?.services[options.service as string]) throw unknown
+  if (unknown) await leftOnCluster(target.kubectl, {app: loaded.config.app, environment: env.name, command}, options.service as string, unknown)
   return {app: loaded.config.app, environment: env.name, target, keep: loaded.config.history?.keep ?? 10, config: loaded.config, services: env.services}
+}
+
+/**
+ * Throws `unknown` unless the rollout state has a canary of `service`. The state is asked once (no retries, no wait
+ * through an outage: its answer only adds to the error). A cluster that cannot be asked makes the error say both: not
+ * in skycap.yaml, and not checked on the cluster, with kubectl's reason and the exit code of that reason (4 for an
+ * unreachable API server or refused credentials); it said only "unknown service", after the retries' 30 s when the
+ * API server did not answer.
+ */
+async function leftOnCluster(kubectl: Target['kubectl'], asked: {app: string; environment: string; command: string}, service: string, unknown: UserError): Promise<void> {
+  const {app, environment, command} = asked
+  let state
+  try {
+    state = await readState(kubectl, app, undefined, true)
+  } catch (error) {
+    if (error instanceof InterruptedError) throw error
+    const cause = error instanceof SkycapError ? error : new SkycapError(error instanceof Error ? error.message : String(error))
+    const known = (unknown.details?.known as string[] | undefined) ?? []
+    const options = {
+      hint: `${didYouMean(service, known, (n) => `\`${n}\``).replace(/^; d/, 'D')} Services of ${app} in skycap.yaml: ${known.join(', ')}. If a canary of ${service} is left in ${environment}, \`${command} ${environment} ${service}\` reaches it once the cluster answers. ${cause.hint ?? ''}`.trim(),
+      details: {...unknown.details, cluster: {code: cause.code, message: cause.message}},
+      cause,
+    }
+    const message = `unknown service "${service}": it is not in skycap.yaml, and skycap could not ask the cluster of ${environment} whether a canary of that name is left from an earlier skycap.yaml: ${cause.message}`
+    if (cause instanceof KubectlError) throw new KubectlError(cause.kind, message, cause.args, cause.stderr, options)
+    if (cause instanceof UnreachableError) throw new UnreachableError(message, options)
+    if (cause instanceof UserError) throw new UserError(message, options)
+    throw new SkycapError(message, options)
+  }
+  if (!state.services[service]) throw unknown
 }
 
 /**

@@ -80,8 +80,8 @@ export function stateName(app: string): string {
 }
 
 /** The rollout state of `app` (empty when it never had a blue-green or canary rollout). */
-export async function readState(kubectl: Kubectl, app: string, signal?: AbortSignal): Promise<RolloutState> {
-  const r = await kubectl.run(['get', 'configmap', stateName(app), '-o', 'json', '--ignore-not-found'], {signal})
+export async function readState(kubectl: Kubectl, app: string, signal?: AbortSignal, once = false): Promise<RolloutState> {
+  const r = await kubectl.run(['get', 'configmap', stateName(app), '-o', 'json', '--ignore-not-found'], {signal, ...(once ? {once} : {})})
   const state: RolloutState = {services: {}, requests: {}}
   if (!r.stdout.trim()) return state
   const data = (JSON.parse(r.stdout) as {data?: Record<string, string>}).data ?? {}

@@ -126,6 +126,92 @@ describe('skycap deploy (real cluster)', function () {
     ).to.have.length(1)
   })
 
+  it("failure reports list only this rollout's events about the failing objects: not the HPA of the same name the release before had, not a first round's in a second (two services failing, two rounds)", async () => {
+    const hpa = (name: string) =>
+      [
+        'apiVersion: autoscaling/v2',
+        'kind: HorizontalPodAutoscaler',
+        `metadata: {name: ${name}}`,
+        'spec:',
+        `  scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: ${name}}`,
+        '  minReplicas: 1',
+        '  maxReplicas: 5',
+        '  metrics: [{type: Resource, resource: {name: cpu, target: {type: Utilization, averageUtilization: 80}}}]',
+      ].join('\n')
+    app.repo.write('deploy/hpa.yaml', `${hpa('web')}\n---\n${hpa('worker')}\n`)
+    await app.repo.commit('hpa')
+    expect((await app.cli([...DEPLOY, 'test'])).exitCode).to.equal(0)
+    // No metrics server: the HPAs post warnings about web and worker (by name) every sync, through both rounds.
+    await waitFor('the HPAs to post warnings', async () => {
+      const events = JSON.parse((await kubectl(['get', 'events', '-o', 'json'], {namespace: ns.name})).stdout).items as any[]
+      const names = new Set(events.filter((e) => e.type === 'Warning' && e.involvedObject.kind === 'HorizontalPodAutoscaler').map((e) => e.involvedObject.name))
+      return names.has('web') && names.has('worker')
+    })
+    rmSync(join(app.repo.dir, 'deploy'), {recursive: true})
+    await app.change((text) => CRASH(text).replace('    image: worker\n', '    image: worker\n    labels: {sim.kwok.test/behavior: crashloop}\n'), 'no hpa, both crash')
+    const earlier = new Set<string>()
+    for (const round of [1, 2]) {
+      // The first round's rollback (`Scaled down replica set …`) seconds before the second begins: it was listed then.
+      if (round === 2) await new Promise((resolve) => setTimeout(resolve, 3000))
+      const began = Date.now()
+      // The controller posts an HPA's warnings a few times, then at most every few minutes: one such warning about
+      // each HPA while this rollout runs, as the controller writes it, stands in for them.
+      for (const name of ['web', 'worker']) {
+        const at = new Date(began + 20_000).toISOString().replace(/\.\d+Z$/, 'Z')
+        const event = {
+          apiVersion: 'v1',
+          kind: 'Event',
+          metadata: {name: `${name}.hpa-round-${round}`},
+          involvedObject: {apiVersion: 'autoscaling/v2', kind: 'HorizontalPodAutoscaler', name, namespace: ns.name},
+          type: 'Warning',
+          reason: 'FailedGetResourceMetric',
+          message: 'failed to get cpu utilization: unable to get metrics for resource cpu',
+          source: {component: 'horizontal-pod-autoscaler'},
+          firstTimestamp: at,
+          lastTimestamp: at,
+          count: 1,
+        }
+        const created = await kubectl(['create', '-f', '-'], {namespace: ns.name, input: JSON.stringify(event)})
+        expect(created.exitCode, created.stderr).to.equal(0)
+      }
+      const r = await app.json([...DEPLOY, 'test', '--timeout', '2m'])
+      expect(r.exitCode, r.stderr).to.equal(1)
+      const report = r.doc.error.details.report
+      expect(report.rollback, `round ${round}`).to.deep.include({to: round === 1 ? 1 : 3, result: 'succeeded'})
+      const failures = report.failures as Array<{ref: string; events: Array<{object: string; reason: string; lastSeen: string | null}>}>
+      expect(failures.map((f) => f.ref).sort(), `round ${round}`).to.deep.equal(['Deployment/web', 'Deployment/worker'])
+      const objects: string[] = []
+      for (const f of failures) {
+        const said = `round ${round}, ${f.ref}: ${JSON.stringify(f.events)}`
+        expect(
+          f.events.some((e) => e.reason === 'BackOff'),
+          said,
+        ).to.equal(true)
+        const name = f.ref.split('/')[1]
+        for (const e of f.events) {
+          expect(e.object, said).to.match(new RegExp(`^(Deployment/${name}|(ReplicaSet|Pod)/${name}-.*)$`))
+          // The test and the cluster share a clock: a second's rounding of the events' times.
+          expect(Date.parse(e.lastSeen ?? ''), said).to.be.at.least(began - 1000)
+          expect(earlier.has(e.object) && e.object.startsWith('Pod/'), said).to.equal(false)
+          objects.push(e.object)
+        }
+      }
+      for (const o of objects) earlier.add(o)
+    }
+  })
+
+  it('abort and promote of a service neither in skycap.yaml nor left on the cluster: exit 2, unknown service with the services, before and after a first deploy', async () => {
+    for (const when of ['no namespace yet', 'deployed']) {
+      if (when === 'deployed') expect((await app.cli([...DEPLOY, 'test'])).exitCode).to.equal(0)
+      const aborted = await app.cli(['abort', 'test', 'nosuch'])
+      expect(aborted.exitCode, `${when}: ${aborted.stderr}`).to.equal(2)
+      expect(aborted.stderr, when).to.contain('unknown service "nosuch"').and.contain('Services of itdeploy: web, worker.').and.not.contain('could not ask the cluster')
+      const promoted = await app.json(['promote', 'test', 'wrker'])
+      expect(promoted.exitCode, `${when}: ${promoted.stderr}`).to.equal(2)
+      expect(promoted.doc.error, when).to.deep.include({message: 'unknown service "wrker"; did you mean "worker"?', hint: 'Services of itdeploy: web, worker.'})
+    }
+  })
+
   it('exits 70 when the rollout does not finish within --timeout, and rolls back', async () => {
     expect((await app.cli([...DEPLOY, 'test'])).exitCode).to.equal(0)
     await app.change(NOT_READY, 'never ready')

@@ -44,11 +44,11 @@ describe('failure reports: events as objects (--json) and as lines (terminal)', 
     })
     const status = statusOf(deployment, new ClusterSnapshot([deployment, rs, pod]))
     expect(status.eventsSince).to.equal('2026-12-02T10:00:00Z')
-    const event = (reason: string, name: string, at: string, type = 'Normal') => ({type, reason, message: reason, involvedObject: {kind: 'Deployment', name}, lastTimestamp: at})
+    const event = (reason: string, name: string, at: string, type = 'Normal', kind = 'Deployment') => ({type, reason, message: reason, involvedObject: {kind, name}, lastTimestamp: at})
     const events = [
       event('ScalingReplicaSet', 'web', '2026-12-02T09:30:00Z'),
       event('ScalingReplicaSet', 'web', '2026-12-02T10:00:00Z'),
-      event('BackOff', 'web-new-x', '2026-12-02T10:00:30Z', 'Warning'),
+      event('BackOff', 'web-new-x', '2026-12-02T10:00:30Z', 'Warning', 'Pod'),
     ]
     const fake = fakeKubectl([
       {argv: ['--request-timeout=30s', 'get', 'events', '-o', 'json'], result: {stdout: JSON.stringify({items: events})}},
@@ -56,6 +56,84 @@ describe('failure reports: events as objects (--json) and as lines (terminal)', 
     ])
     const [report] = await explainFailures(fake.kubectl, [{...status, state: 'failed'}], () => lineFilter({configured: [], exclude: [], grep: []}))
     expect(report?.events.map((e) => `${e.reason} ${e.lastSeen}`)).to.deep.equal(['ScalingReplicaSet 2026-12-02T10:00:00Z', 'BackOff 2026-12-02T10:00:30Z'])
+  })
+
+  it("only the events of its own objects: not an HPA or Service of the same name, not a pod of that name deleted since (an HPA's warnings were listed as the Deployment's)", async () => {
+    const {deployment, rs, pod} = rollout('web', 4, {
+      phase: 'Running',
+      containerStatuses: [{name: 'web', ready: false, restartCount: 3, state: {waiting: {reason: 'CrashLoopBackOff'}}, lastState: {terminated: {exitCode: 1}}}],
+    })
+    const live = {...pod, metadata: {...pod.metadata, uid: 'p-now'}}
+    const status = statusOf(deployment, new ClusterSnapshot([deployment, rs, live]))
+    expect(status.related).to.deep.equal([
+      {kind: 'Deployment', name: 'web', uid: 'd-web'},
+      {kind: 'ReplicaSet', name: 'web-new', uid: 'r-web-4'},
+      {kind: 'Pod', name: 'web-new-x', uid: 'p-now'},
+    ])
+    const event = (reason: string, kind: string, name: string, uid: string | undefined, at: string) => ({
+      type: 'Warning',
+      reason,
+      message: reason,
+      involvedObject: {kind, name, ...(uid ? {uid} : {})},
+      lastTimestamp: at,
+    })
+    const events = [
+      event('FailedGetResourceMetric', 'HorizontalPodAutoscaler', 'web', 'h-web', '2026-12-02T10:00:20Z'),
+      event('FailedToUpdateEndpoint', 'Endpoints', 'web', undefined, '2026-12-02T10:00:21Z'),
+      event('Failed', 'Pod', 'web-new-x', 'p-before', '2026-12-02T10:00:22Z'),
+      event('FailedCreate', 'ReplicaSet', 'web-new', 'r-web-4', '2026-12-02T10:00:23Z'),
+      event('BackOff', 'Pod', 'web-new-x', 'p-now', '2026-12-02T10:00:30Z'),
+      event('Unhealthy', 'Pod', 'web-new-x', undefined, '2026-12-02T10:00:31Z'),
+    ]
+    const fake = fakeKubectl([
+      {argv: ['--request-timeout=30s', 'get', 'events', '-o', 'json'], result: {stdout: JSON.stringify({items: events})}},
+      {argv: ['--request-timeout=30s', 'logs', 'web-new-x', '-c', 'web', '--tail=25', '--previous'], result: {stdout: 'boom\n'}},
+    ])
+    const [report] = await explainFailures(fake.kubectl, [{...status, state: 'failed'}], () => lineFilter({configured: [], exclude: [], grep: []}))
+    expect(fake.remaining()).to.equal(0)
+    expect(report?.events.map((e) => `${e.object} ${e.reason}`)).to.deep.equal(['ReplicaSet/web-new FailedCreate', 'Pod/web-new-x BackOff', 'Pod/web-new-x Unhealthy'])
+  })
+
+  it("only events seen since the rollout began, by the API server's clock whichever way this one is off: a rollout repeated within the hour reuses its ReplicaSet, whose events of the first time were listed", async () => {
+    const {deployment, rs, pod} = rollout('web', 6, {
+      phase: 'Running',
+      containerStatuses: [{name: 'web', ready: false, restartCount: 3, state: {waiting: {reason: 'CrashLoopBackOff'}}, lastState: {terminated: {exitCode: 1}}}],
+    })
+    // The ReplicaSet of the first round (10:00:00), brought back by the second, which began at 10:20:00 server time.
+    const status = statusOf(deployment, new ClusterSnapshot([deployment, rs, pod]))
+    // The API server writes creationTimestamp (at an event's first time); the reporter writes lastTimestamp by its clock.
+    const event = (reason: string, kind: string, name: string, at: string, first = at) => ({
+      type: 'Normal',
+      reason,
+      message: reason,
+      involvedObject: {kind, name},
+      lastTimestamp: at,
+      metadata: {creationTimestamp: first},
+    })
+    const events = [
+      event('SuccessfulCreate', 'ReplicaSet', 'web-new', '2026-12-02T10:00:01Z'),
+      event('SuccessfulDelete', 'ReplicaSet', 'web-new', '2026-12-02T10:01:10Z'),
+      event('ScalingReplicaSet', 'Deployment', 'web', '2026-12-02T10:01:09Z'),
+      event('ScalingReplicaSet', 'Deployment', 'web', '2026-12-02T10:20:01Z', '2026-12-02T10:00:00Z'),
+      event('Created', 'Pod', 'web-new-x', '2026-12-02T10:20:02Z'),
+      {...event('BackOff', 'Pod', 'web-new-x', '2026-12-02T10:20:30Z'), type: 'Warning'},
+      // Another app's pod on a node whose clock is an hour ahead: its time does not move the start.
+      event('Pulled', 'Pod', 'other-1', '2026-12-02T11:20:25Z', '2026-12-02T10:20:25Z'),
+    ]
+    const serverStart = Date.parse('2026-12-02T10:20:00Z')
+    for (const off of [-300_000, 0, 420_000]) {
+      // This machine's clock is `off` ms ahead of the server's; the events are read 31 s after the rollout began.
+      const clock = () => serverStart + off + 31_000
+      const fake = fakeKubectl([
+        {argv: ['--request-timeout=30s', 'get', 'events', '-o', 'json'], result: {stdout: JSON.stringify({items: events})}},
+        {argv: ['--request-timeout=30s', 'logs', 'web-new-x', '-c', 'web', '--tail=25', '--previous'], result: {stdout: 'boom\n'}},
+      ])
+      const [report] = await explainFailures(fake.kubectl, [{...status, state: 'failed'}], () => lineFilter({configured: [], exclude: [], grep: []}), {at: serverStart + off, clock})
+      expect(
+        report?.events.map((e) => `${e.reason} ${e.lastSeen}`),
+        `clock off by ${off} ms`,
+      ).to.deep.equal(['ScalingReplicaSet 2026-12-02T10:20:01Z', 'Created 2026-12-02T10:20:02Z', 'BackOff 2026-12-02T10:20:30Z'])
+    }
   })
 
   it('a container seen failed before the kubelet posted its Failed event: the events are read again, once, after a second (CI showed Scheduled, Pulled, Created and not why)', async () => {
@@ -122,7 +200,10 @@ describe('failure reports: events as objects (--json) and as lines (terminal)', 
       ref: 'Deployment/worker',
       state: 'failed' as const,
       message: 'container worker of pod worker-1 is in CrashLoopBackOff',
-      related: ['worker', 'worker-1'],
+      related: [
+        {kind: 'Deployment', name: 'worker'},
+        {kind: 'Pod', name: 'worker-1'},
+      ],
       failing: [{pod: 'worker-1', container: 'worker', previous: true}],
     }
     const backOff = {type: 'Warning', reason: 'BackOff', message: 'Back-off restarting failed container', involvedObject: {kind: 'Pod', name: 'worker-1'}, lastTimestamp: '2026-12-02T10:00:30Z'}
@@ -136,7 +217,7 @@ describe('failure reports: events as objects (--json) and as lines (terminal)', 
   })
 
   it('orders events by time, whether or not the API server wrote microseconds (as text, 10:00:00.5Z came before 10:00:00Z)', async () => {
-    const status = {ref: 'Deployment/web', state: 'failed' as const, message: 'not ready', related: ['web-1'], failing: []}
+    const status = {ref: 'Deployment/web', state: 'failed' as const, message: 'not ready', related: [{kind: 'Pod', name: 'web-1'}], failing: []}
     const event = (reason: string, at: string) => ({type: reason === 'Unhealthy' ? 'Warning' : 'Normal', reason, message: reason, involvedObject: {kind: 'Pod', name: 'web-1'}, lastTimestamp: at})
     const events = [
       event('Scheduled', '2026-12-02T09:59:59Z'),

@@ -71,7 +71,7 @@ describe('the watch judges only fresh state', () => {
         const s = judge('Deployment', before)
         expect(s.state).to.equal('pending')
         expect(s.message).to.equal('waiting for the controller to create the new ReplicaSet')
-        expect(s.related).to.deep.equal(['web'])
+        expect(s.related).to.deep.equal([{kind: 'Deployment', name: 'web', uid: 'd'}])
       }
       // Its progress deadline, exceeded by the crashing ReplicaSet, is not this rollout's either.
       const deadline = {type: 'Progressing', status: 'False', reason: 'ProgressDeadlineExceeded', message: 'ReplicaSet "web-bad" has timed out progressing.'}

@@ -422,3 +422,79 @@ describe('rollout status while a deploy is under way, before its canary starts',
     expect(error).to.be.instanceOf(SkycapError)
   })
 })
+
+describe('promote and abort of a service not in skycap.yaml: a canary left of that name is asked of the cluster once', function () {
+  this.timeout(20_000)
+  let repo: TempRepo
+  beforeEach(async () => {
+    repo = await TempRepo.clusterApp('kind-x', 'shop')
+  })
+  afterEach(() => repo.remove())
+
+  /** A kubectl whose every call gets `answer`, counting the calls. */
+  function answering(answer: {exitCode: number; stdout?: string; stderr?: string}) {
+    const calls: string[][] = []
+    const runner: ProcessRunner = async (_file, argv) => {
+      calls.push(withoutConnection(argv))
+      return {stdout: '', stderr: '', ...answer}
+    }
+    return {calls, factory: (options: {context?: string; namespace?: string}) => new Kubectl({binary: 'kubectl', runner, sleep: async () => undefined, ...options})}
+  }
+
+  const ask = (action: 'promote' | 'abort', service: string, factory: ReturnType<typeof answering>['factory']) =>
+    requestRollout(action, {environment: 'test', service, configPath: join(repo.dir, 'skycap.yaml')}, {kubectl: factory, reporter: memoryReporter()}).then(
+      (r) => new Error(`it reported ${JSON.stringify(r)}`),
+      (e: Error) => e,
+    )
+
+  it('an API server that does not answer: both said (not in skycap.yaml, the cluster not asked, with kubectl\'s reason), exit 4, one call (the retries cost 30 s before "unknown service")', async () => {
+    for (const [action, stderr, reason] of [
+      ['abort', 'The connection to the server 127.0.0.1:1 was refused - did you specify the right host or port?\n', 'the connection to the server 127.0.0.1:1 was refused'],
+      ['promote', 'Unable to connect to the server: net/http: TLS handshake timeout\n', 'net/http: TLS handshake timeout'],
+    ] as const) {
+      const {calls, factory} = answering({exitCode: 1, stderr})
+      const error = (await ask(action, 'wrker', factory)) as SkycapError
+      expect(calls, action).to.deep.equal([['get', 'configmap', 'skycap-rollout-itapp', '-o', 'json', '--ignore-not-found']])
+      expect(error.exitCode, error.message).to.equal(4)
+      expect(error.code).to.equal('unreachable')
+      expect(error.message).to.equal(
+        `unknown service "wrker": it is not in skycap.yaml, and skycap could not ask the cluster of test whether a canary of that name is left from an earlier skycap.yaml: cannot reach the cluster's API server (context kind-x): ${reason}`,
+      )
+      expect(error.hint).to.match(
+        new RegExp(
+          `^Did you mean \`worker\`\\? Services of itapp in skycap\\.yaml: web, worker\\. If a canary of wrker is left in test, \`skycap ${action} test wrker\` reaches it once the cluster answers\\. Check that the cluster is up`,
+        ),
+      )
+      expect(error.details).to.deep.include({service: 'wrker', known: ['web', 'worker']})
+    }
+  })
+
+  it('refused credentials are exit 4 and a forbidden read exit 1, each with both said; a name far from any service gets no suggestion', async () => {
+    const refused = (await ask('abort', 'nosuch', answering({exitCode: 1, stderr: 'error: You must be logged in to the server (Unauthorized)\n'}).factory)) as SkycapError
+    expect([refused.exitCode, refused.message]).to.deep.equal([
+      4,
+      'unknown service "nosuch": it is not in skycap.yaml, and skycap could not ask the cluster of test whether a canary of that name is left from an earlier skycap.yaml: the cluster refused your credentials (context kind-x)',
+    ])
+    expect(refused.hint).to.match(
+      /^Services of itapp in skycap\.yaml: web, worker\. If a canary of nosuch is left in test, `skycap abort test nosuch` reaches it once the cluster answers\. Log in again/,
+    )
+    const forbidden = (await ask(
+      'promote',
+      'nosuch',
+      answering({exitCode: 1, stderr: 'Error from server (Forbidden): configmaps "skycap-rollout-itapp" is forbidden: User "dev" cannot get resource "configmaps"\n'}).factory,
+    )) as SkycapError
+    expect(forbidden.exitCode).to.equal(1)
+    expect(forbidden.message).to.match(
+      /^unknown service "nosuch": it is not in skycap\.yaml, and skycap could not ask the cluster of test whether a canary of that name is left from an earlier skycap\.yaml: .*forbidden/,
+    )
+  })
+
+  it('a cluster that answers without such a canary: exit 2, unknown service with the services and did-you-mean, as before', async () => {
+    for (const stdout of ['', JSON.stringify({data: {web: JSON.stringify({type: 'canary', release: 3, phase: 'paused', unit: {service: 'web'}})}})]) {
+      const {calls, factory} = answering({exitCode: 0, stdout})
+      const error = (await ask('abort', 'wrker', factory)) as SkycapError
+      expect(calls).to.have.length(1)
+      expect([error.exitCode, error.message, error.hint]).to.deep.equal([2, 'unknown service "wrker"; did you mean "worker"?', 'Services of itapp: web, worker.'])
+    }
+  })
+})
