@@ -124,11 +124,13 @@ export function runningContainers(pod: KubeObject): string[] {
 }
 
 /**
- * What `port-forward` connects to: the service's Kubernetes Service when it has one (kubectl picks a ready pod
- * behind it), else one of its pods. Either way a ready pod must exist: kubectl, given a Service with none (a service
- * scaled to 0, a crash loop), waited 30 s and failed with "watch closed before UntilWithoutRetry timeout".
+ * What `port-forward` connects to: the service's Kubernetes Service when it has one, else its pods (`target`, as said
+ * to the user), and the newest ready pod, which skycap forwards to either way (`pod`; the oldest, which kubectl
+ * picks behind a Service, is the next a rollout replaces). A ready pod must exist: kubectl, given a Service with
+ * none (a service scaled to 0, a crash loop), waited 30 s and failed with "watch closed before UntilWithoutRetry
+ * timeout".
  */
-export async function forwardTarget(kubectl: Kubectl, app: string, environment: string, service: string, remote?: number, unknown?: UserError): Promise<string> {
+export async function forwardTarget(kubectl: Kubectl, app: string, environment: string, service: string, remote?: number, unknown?: UserError): Promise<{target: string; pod: string}> {
   const services = await kubectl.json<{items: KubeObject[]}>(['get', 'services', '-l', servicePodSelector(app, environment, service)])
   const own = services.items.find((s) => s.metadata.name === service)
   // A port the Service does not have is the user's to change: said before any forward starts (kubectl said "does not
@@ -139,6 +141,6 @@ export async function forwardTarget(kubectl: Kubectl, app: string, environment: 
       hint: `Its ${ports.length === 1 ? 'port is' : 'ports are'} ${ports.join(', ')}: e.g. skycap port-forward ${service} ${ports[0]}.`,
       details: {service, port: remote, ports},
     })
-  const pod = await choosePod(kubectl, app, environment, service, {unknown})
-  return own ? `service/${service}` : `pod/${pod}`
+  const pod = await choosePod(kubectl, app, environment, service, {unknown, prefer: 'newest'})
+  return {target: own ? `service/${service}` : `pod/${pod}`, pod}
 }

@@ -3,10 +3,11 @@ import {isIP} from 'node:net'
 import {unknownServiceError, withFlag} from '../config/environment.js'
 import {connect, type KubectlFactory, openEnvironment} from '../env/connect.js'
 import {ApiServerUnreachableError, SkycapError, UserError} from '../errors.js'
-import type {Kubectl} from '../kubectl/kubectl.js'
+import type {Kubectl, ProcessResult} from '../kubectl/kubectl.js'
 import {anyFreePort, canListen, listenFailure} from '../net/ports.js'
 import {abortableSleep} from '../sleep.js'
 import type {Reporter} from '../ui/output.js'
+import {podLeaving} from './pod-watch.js'
 import {choosePod, forwardTarget} from './pods.js'
 
 export interface PortForwardOptions {
@@ -142,57 +143,104 @@ export async function portForward(
   // 0: any free port, chosen here rather than by kubectl, so that it is known: said below, in --json (it said 0), and
   // kept when the forward reconnects to a new pod (kubectl would pick another; such a forward used to end instead).
   if (local === 0) local = await anyPortOf(addresses)
-  let target = await forwardTarget(kubectl, app, env.name, options.service, remote, unknown)
-  // The remote port as kubectl is given it: the Service's port for service/…, the container's for a pod.
-  let targetPort = remote
+  // kubectl forwards to one pod even through a Service, and notices that pod went only when the next connection comes
+  // in (which fails): skycap forwards to the pod it chose, watches it, and moves the forward before that.
+  const first = await forwardTarget(kubectl, app, env.name, options.service, remote, unknown)
+  const viaService = first.target.startsWith('service/')
+  // A Service's port is not always its pods' (port 80, targetPort 8080 or a name): kubectl translated it for
+  // service/…; for a pod, skycap does.
+  const choose = async (pod?: string) => {
+    const name = pod ?? (await choosePod(kubectl, app, env.name, options.service, {prefer: 'newest'}))
+    return {pod: name, port: viaService ? await podPortOf(kubectl, options.service, remote, name) : remote}
+  }
+  let {pod, port: targetPort} = await choose(first.pod)
+  let target = `pod/${pod}`
   const on = addresses.length === 1 ? `${shown}:${local || '(any)'}` : `port ${local || '(any)'} of ${shown}`
-  deps.reporter.info(`Forwarding ${on} to ${target} port ${remote} in ${env.name} (namespace ${env.namespace}); Ctrl-C stops`)
-  // When the last forward that had been running ended; undefined while none has run.
+  const through = viaService ? `${first.target} port ${remote} (${target})` : `${target} port ${remote}`
+  deps.reporter.info(`Forwarding ${on} to ${through} in ${env.name} (namespace ${env.namespace}); Ctrl-C stops`)
+  // When the last forward that had been running ended or was moved; undefined while none has.
   let lostAt: number | undefined
+  // Why the forward goes to another pod, said once that pod is chosen.
+  let why: string | undefined
   for (;;) {
     const started = clock()
-    const r = await kubectl.attached(['port-forward', target, `${local}:${targetPort}`, '--address', address], {
-      signal: deps.signal,
+    // The forward's own signal, so that a move stops kubectl without stopping skycap.
+    const own = new AbortController()
+    const signal = deps.signal ? AbortSignal.any([deps.signal, own.signal]) : own.signal
+    const forwarding = kubectl.attached(['port-forward', target, `${local}:${targetPort}`, '--address', address], {
+      signal,
       stdoutToStderr: options.json ?? false,
       teeStderr: true,
     })
-    // Ctrl-C is how a port-forward ends: kubectl exits 0 or dies of the signal (a SIGINT or SIGTERM that reached only
-    // skycap stops kubectl through `signal`).
-    if (r.exitCode === 0 || r.signal || deps.signal?.aborted) break
-    // kubectl says "lost connection to pod" when the pod went (a deploy can replace it within seconds of the start);
-    // a forward that ran a while and ended otherwise is taken for lost too.
-    const ran = /lost connection to pod/.test(r.stderr) || clock() - started >= RECONNECT_AFTER_MS
-    // kubectl forwards to one pod, even through a Service, and ends ("lost connection to pod") when that pod goes: a
-    // deploy, a restart, a scale-down. A forward that had been running goes on with a ready pod of the service, on
-    // the same local port. A first one that fails at once is reported.
-    if (local === 0 || (!ran && lostAt === undefined))
-      throw new SkycapError(`kubectl port-forward to ${target} ended with exit code ${r.exitCode}`, {
-        hint: 'Its message is above; is the port one the service listens on?',
-        jsonHint: 'kubectl printed its reason on stderr; is the port one the service listens on?',
-      })
-    if (ran) {
+    const leaving = podLeaving(kubectl, pod, signal)
+    let r: ProcessResult | undefined
+    let next: {pod: string; port: number} | undefined
+    try {
+      const going = await Promise.race([forwarding.then(() => undefined), leaving])
+      if (going !== undefined) {
+        why = `${target} ${going}`
+        // Chosen while the old forward still runs: the local port is without a listener only while kubectl restarts.
+        next = await choose().catch((error: unknown) => {
+          if (error instanceof UserError || error instanceof ApiServerUnreachableError) return undefined
+          throw error
+        })
+      } else r = await forwarding
+    } finally {
+      own.abort()
+      // Neither child outlives this forward, whatever ended it.
+      await Promise.allSettled([forwarding, leaving])
+    }
+    if (deps.signal?.aborted) break
+    if (next) {
+      ;({pod, port: targetPort} = next)
+      target = `pod/${pod}`
+      deps.reporter.info(`forwarding to ${target} now (${why})`)
+      why = undefined
       lostAt = clock()
-      deps.reporter.warn(`kubectl port-forward to ${target} ended (exit ${r.exitCode}; was its pod replaced?); reconnecting to a ready pod of ${options.service}`)
-    } else if (clock() - (lostAt as number) > RECONNECT_WINDOW_MS) {
-      throw new SkycapError(
-        `the forward to ${options.service} was lost and not re-established within ${RECONNECT_WINDOW_MS / 1000} s (kubectl port-forward to ${target} ended with exit code ${r.exitCode})`,
-        {
-          hint: `\`skycap status ${env.name}\` shows whether ${options.service} has ready pods; start the forward again once it has.`,
-        },
-      )
+      continue
+    }
+    if (r === undefined) {
+      lostAt = clock()
+      deps.reporter.warn(`${why} and no other pod of ${options.service} is ready; waiting up to ${RECONNECT_WINDOW_MS / 1000} s for one`)
     } else {
-      // Mid-rollout the pod just chosen may be replaced too: try again shortly, with the newest ready pod.
-      await sleep(1000, deps.signal)
+      // Ctrl-C is how a port-forward ends: kubectl exits 0 or dies of the signal (a SIGINT or SIGTERM that reached
+      // only skycap stops kubectl through `signal`).
+      if (r.exitCode === 0 || r.signal) break
+      // kubectl says "lost connection to pod" when the pod went (a deploy can replace it within seconds of the start);
+      // a forward that ran a while and ended otherwise is taken for lost too.
+      const ran = /lost connection to pod/.test(r.stderr) || clock() - started >= RECONNECT_AFTER_MS
+      // A forward that had been running goes on with a ready pod of the service, on the same local port. A first one
+      // that fails at once is reported.
+      if (local === 0 || (!ran && lostAt === undefined))
+        throw new SkycapError(`kubectl port-forward to ${target} ended with exit code ${r.exitCode}`, {
+          hint: 'Its message is above; is the port one the service listens on?',
+          jsonHint: 'kubectl printed its reason on stderr; is the port one the service listens on?',
+        })
+      if (ran) {
+        lostAt = clock()
+        why = `the forward to ${target} was lost`
+        deps.reporter.warn(`kubectl port-forward to ${target} ended (exit ${r.exitCode}; was its pod replaced?); reconnecting to a ready pod of ${options.service}`)
+      } else if (clock() - (lostAt as number) > RECONNECT_WINDOW_MS) {
+        throw new SkycapError(
+          `the forward to ${options.service} was lost and not re-established within ${RECONNECT_WINDOW_MS / 1000} s (kubectl port-forward to ${target} ended with exit code ${r.exitCode})`,
+          {hint: `\`skycap status ${env.name}\` shows whether ${options.service} has ready pods; start the forward again once it has.`},
+        )
+      } else {
+        // Mid-rollout the pod just chosen may be replaced too: try again shortly, with the newest ready pod.
+        await sleep(1000, deps.signal)
+      }
     }
     // The newest ready pod, by name: mid-rollout the pods kubectl picks behind a Service (and the oldest) are the next
     // to go. There may be no ready pod for a moment: wait for one within the window.
     for (;;) {
       if (deps.signal?.aborted) break
       try {
-        const pod = await choosePod(kubectl, app, env.name, options.service, {prefer: 'newest'})
-        // A Service's port is not always its pods' (port 80, targetPort 8080 or a name): kubectl translated it for
-        // service/…; for the pod, skycap does.
-        if (target.startsWith('service/')) targetPort = await podPortOf(kubectl, options.service, remote, pod)
+        const chosen = await choose()
+        if (chosen.pod === pod) {
+          if (why !== undefined) deps.reporter.info(`forwarding to ${target} again`)
+        } else deps.reporter.info(`forwarding to pod/${chosen.pod} now${why === undefined ? '' : ` (${why})`}`)
+        why = undefined
+        ;({pod, port: targetPort} = chosen)
         target = `pod/${pod}`
         break
       } catch (error) {

@@ -1,7 +1,8 @@
 import {chmodSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
+import {PassThrough} from 'node:stream'
 
-import {Kubectl, type ProcessResult, type ProcessRunner} from '../../src/kubectl/kubectl.js'
+import {Kubectl, type ProcessResult, type ProcessRunner, type ProcessSpawner} from '../../src/kubectl/kubectl.js'
 
 /** One expected kubectl call: the exact argv, and what the fake process answers. */
 export interface Expectation {
@@ -36,6 +37,17 @@ export function fakeKubectl(
   }
   const kubectl = new Kubectl({binary: 'kubectl', runner, sleep: async () => undefined, ...options})
   return {kubectl, calls, remaining: () => queue.length}
+}
+
+/** A spawner whose processes (a watch, a `logs -f`) print nothing and run until stopped (their signal or kill). */
+export const quietSpawner: ProcessSpawner = (_file, _args, options) => {
+  let stop = () => undefined as void
+  const done = new Promise<ProcessResult>((resolve) => {
+    stop = () => resolve({exitCode: 0, stdout: '', stderr: '', signal: 'SIGTERM'})
+    if (options.signal?.aborted) stop()
+    options.signal?.addEventListener('abort', stop, {once: true})
+  })
+  return {stdout: new PassThrough(), done, kill: () => stop()}
 }
 
 /**

@@ -14,7 +14,7 @@ import type {Reporter} from '../../../src/ui/output.js'
 import {choosePod, forwardTarget} from '../../../src/tasks/pods.js'
 import {canListen} from '../../../src/net/ports.js'
 import {parsePorts} from '../../../src/tasks/port-forward.js'
-import {fakeKubectl} from '../../helpers/fake-kubectl.js'
+import {fakeKubectl, quietSpawner} from '../../helpers/fake-kubectl.js'
 import {repoRoot, TempRepo} from '../../helpers/repo.js'
 
 const pod = (name: string, created: string, ready: boolean, deleting = false) => ({
@@ -122,14 +122,14 @@ describe('tasks: choosing the pod', () => {
     ])
   })
 
-  it('forwards to the service own Service when it has one, else to a pod', async () => {
+  it('forwards through the service own Service when it has one, else to a pod; to its newest ready pod either way', async () => {
     const svcArgv = ['--request-timeout=30s', 'get', 'services', '-l', SELECTOR, '-o', 'json']
     const podsArgv = ['--request-timeout=30s', 'get', 'pods', '-l', SELECTOR, '-o', 'json']
     const withService = fakeKubectl([
       {argv: svcArgv, result: {stdout: JSON.stringify({items: [{kind: 'Service', metadata: {name: 'web'}}]})}},
-      {argv: podsArgv, result: {stdout: JSON.stringify({items: [pod('web-1', 't', true)]})}},
+      {argv: podsArgv, result: {stdout: JSON.stringify({items: [pod('web-2', 't2', true), pod('web-1', 't1', true), pod('web-3', 't3', false)]})}},
     ])
-    expect(await forwardTarget(withService.kubectl, 'shop', 'staging', 'web')).to.equal('service/web')
+    expect(await forwardTarget(withService.kubectl, 'shop', 'staging', 'web')).to.deep.equal({target: 'service/web', pod: 'web-2'})
     // A Service with no ready pod behind it (scaled to 0): said at once, as exec says it (kubectl waited 30 s, then
     // failed with "watch closed before UntilWithoutRetry timeout").
     const empty = fakeKubectl([
@@ -143,7 +143,7 @@ describe('tasks: choosing the pod', () => {
       {argv: svcArgv, result: {stdout: '{"items":[]}'}},
       {argv: ['--request-timeout=30s', 'get', 'pods', '-l', SELECTOR, '-o', 'json'], result: {stdout: JSON.stringify({items: [pod('web-1', 't', true)]})}},
     ])
-    expect(await forwardTarget(without.kubectl, 'shop', 'staging', 'web')).to.equal('pod/web-1')
+    expect(await forwardTarget(without.kubectl, 'shop', 'staging', 'web')).to.deep.equal({target: 'pod/web-1', pod: 'web-1'})
   })
 
   it("a service the work tree's skycap.yaml lacks: its pods when it still runs (deployed before), else the unknown-service error", async () => {
@@ -154,7 +154,7 @@ describe('tasks: choosing the pod', () => {
       {argv: svcArgv, result: {stdout: JSON.stringify({items: [{kind: 'Service', metadata: {name: 'web'}}]})}},
       {argv: podsArgv, result: {stdout: JSON.stringify({items: [pod('web-1', 't', true)]})}},
     ])
-    expect(await forwardTarget(running.kubectl, 'shop', 'staging', 'web', 8080, unknown)).to.equal('service/web')
+    expect(await forwardTarget(running.kubectl, 'shop', 'staging', 'web', 8080, unknown)).to.deep.equal({target: 'service/web', pod: 'web-1'})
     const gone = fakeKubectl([
       {argv: svcArgv, result: {stdout: '{"items":[]}'}},
       {argv: podsArgv, result: {stdout: JSON.stringify({items: [pod('web-1', 't', true, true)]})}},
@@ -226,10 +226,11 @@ describe('tasks: --json keeps stdout for its one document', () => {
       if (argv.includes('get-contexts') || argv.includes('current-context')) return {exitCode: 0, stdout: 'it-context\n', stderr: ''}
       if (argv.includes('get') && argv.includes('pods')) return {exitCode: 0, stdout: JSON.stringify({items: [pod('web-1', 't', true)]}), stderr: ''}
       if (argv.includes('get') && argv.includes('services')) return {exitCode: 0, stdout: JSON.stringify({items: services}), stderr: ''}
+      if (argv.includes('get') && argv.includes('service')) return {exitCode: 0, stdout: '{}', stderr: ''}
       if (options.stdio === 'inherit') attached.push({argv, options})
       return {exitCode: attachedExit.exitCode, stdout: '', stderr: attachedExit.stderr}
     }
-    return {attached, factory: (o: {context?: string; namespace?: string}) => new Kubectl({...o, runner})}
+    return {attached, factory: (o: {context?: string; namespace?: string}) => new Kubectl({...o, runner, spawner: quietSpawner})}
   }
 
   it('exec --json and port-forward --json send what kubectl prints on stdout to stderr; without --json it stays on stdout', async () => {
@@ -423,9 +424,10 @@ describe('tasks: --json keeps stdout for its one document', () => {
       now += a.ms
       return {exitCode: a.exitCode, stdout: '', stderr: a.stderr ?? ''}
     }
-    const reporter = {info: () => undefined, warn: (m: string) => warnings.push(m)} as unknown as Reporter
+    const infos: string[] = []
+    const reporter = {info: (m: string) => infos.push(m), warn: (m: string) => warnings.push(m)} as unknown as Reporter
     const configPath = join(repo.dir, 'skycap.yaml')
-    const factory = (o: {context?: string; namespace?: string}) => new Kubectl({...o, runner})
+    const factory = (o: {context?: string; namespace?: string}) => new Kubectl({...o, runner, spawner: quietSpawner})
     const sleep = async (ms: number) => {
       now += ms
     }
@@ -433,11 +435,11 @@ describe('tasks: --json keeps stdout for its one document', () => {
     // (kubectl would pick another; such a forward used to end instead).
     const any = await portForward({service: 'web', ports: '0:8080', configPath}, {kubectl: factory, reporter, clock: () => now, sleep})
     expect(any.local).to.be.greaterThan(0)
-    expect(forwards.map((f) => f[2])).to.deep.equal([`${any.local}:8080`, `${any.local}:9090`])
+    expect(forwards.map((f) => f[2])).to.deep.equal([`${any.local}:9090`, `${any.local}:9090`])
     answers.unshift({exitCode: 1, ms: 30_000}, {exitCode: 0, ms: 1000})
     forwards.length = 0
     const ok = await portForward({service: 'web', ports: '0:8080'.replace('0:', `${await freePort()}:`), configPath}, {kubectl: factory, reporter, clock: () => now, sleep})
-    // The reconnect names the newest ready pod: behind the Service, kubectl may pick one the rollout replaces next.
+    // Each forward names the newest ready pod: behind the Service, kubectl may pick one the rollout replaces next.
     expect(ok.target).to.equal('pod/web-1')
     expect(
       forwards.map((f) =>
@@ -446,16 +448,19 @@ describe('tasks: --json keeps stdout for its one document', () => {
           .join(' ')
           .replace(/^(\S+) \d+:/, '$1 :'),
       ),
-    ).to.deep.equal(['service/web :8080', 'pod/web-1 :9090'])
+    ).to.deep.equal(['pod/web-1 :9090', 'pod/web-1 :9090'])
     // kubectl's "lost connection to pod" a few seconds after the start (a quick deploy) is a loss too.
     answers.length = 0
     answers.push({exitCode: 1, ms: 2000, stderr: 'E1202 portforward.go:424] ... network namespace for sandbox is closed\nerror: lost connection to pod\n'}, {exitCode: 0, ms: 1000})
     forwards.length = 0
     warnings.length = 0
+    infos.length = 0
     await portForward({service: 'web', ports: `${await freePort()}:8080`, configPath}, {kubectl: factory, reporter, clock: () => now, sleep})
     expect(forwards).to.have.length(2)
+    expect(infos.slice(1), 'the reconnect says which pod it forwards to').to.deep.equal(['forwarding to pod/web-1 again'])
+    expect(infos[0]).to.match(/^Forwarding 127\.0\.0\.1:\d+ to service\/web port 8080 \(pod\/web-1\) in test \(namespace it-ns\); Ctrl-C stops$/)
     expect(warnings).to.have.length(1)
-    expect(warnings).to.deep.equal(['kubectl port-forward to service/web ended (exit 1; was its pod replaced?); reconnecting to a ready pod of web'])
+    expect(warnings).to.deep.equal(['kubectl port-forward to pod/web-1 ended (exit 1; was its pod replaced?); reconnecting to a ready pod of web'])
     // Mid-rollout the pod reconnected to goes too, at once: tried again (not reported) while the window lasts...
     answers.length = 0
     answers.push({exitCode: 1, ms: 30_000}, {exitCode: 1, ms: 200}, {exitCode: 1, ms: 200}, {exitCode: 0, ms: 1000})
@@ -481,7 +486,7 @@ describe('tasks: --json keeps stdout for its one document', () => {
     answers.length = 0
     forwards.length = 0
     const fast = await portForward({service: 'web', ports: `${await freePort()}:8080`, configPath}, {kubectl: factory, reporter, clock: () => now, sleep}).catch((e: Error) => e)
-    expect((fast as Error).message).to.equal('kubectl port-forward to service/web ended with exit code 1')
+    expect((fast as Error).message).to.equal('kubectl port-forward to pod/web-1 ended with exit code 1')
     expect(forwards).to.have.length(1)
   })
 
