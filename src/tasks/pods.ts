@@ -69,27 +69,39 @@ export async function choosePodObject(kubectl: Kubectl, app: string, environment
   return pod
 }
 
+/** Why a service has no pod at all: no Deployment or StatefulSet of it, all scaled to 0, or pods asked for and none yet. */
+type NoPodCase = 'not deployed' | 'scaled to 0' | 'starting'
+
 /**
- * Why services have no pod at all, in the user's terms, from their Deployments and StatefulSets (one `kubectl get`,
- * only on this error path): each is scaled to 0, not deployed, or asks for pods none of which runs yet. The hint is
- * what to do when all are in the same case. Undefined when the workloads cannot be read.
+ * Each service's NoPodCase, from its Deployments and StatefulSets (one `kubectl get` per service, only on an error
+ * path); undefined when they cannot be read.
+ */
+async function noPodCases(kubectl: Kubectl, app: string, environment: string, services: string[]): Promise<Map<string, NoPodCase> | undefined> {
+  const caseOf = async (service: string): Promise<NoPodCase> => {
+    const {items} = await kubectl.json<{items: Array<{spec?: {replicas?: number}}>}>(['get', 'deployments,statefulsets', '-l', servicePodSelector(app, environment, service)])
+    if (items.length === 0) return 'not deployed'
+    return items.every((w) => (w.spec?.replicas ?? 1) === 0) ? 'scaled to 0' : 'starting'
+  }
+  return Promise.all(services.map(async (service) => [service, await caseOf(service)] as const)).then(
+    (cases) => new Map(cases),
+    () => undefined,
+  )
+}
+
+const scaleUpFirst = (services: string[], environment: string) => `Scale it up first: ${services.map((s) => `skycap scale ${s} 1 -e ${environment}`).join('; ')}.`
+
+/**
+ * Why services have no pod at all, in the user's terms (`logs`): each is scaled to 0, not deployed, or asks for pods
+ * none of which runs yet. The hint is what to do when all are in the same case. Undefined when the workloads cannot
+ * be read.
  */
 export async function whyNoPods(kubectl: Kubectl, app: string, environment: string, services: string[]): Promise<{said: string; hint: string} | undefined> {
-  const workloads = await kubectl
-    .json<{items: Array<{metadata?: {labels?: Record<string, string>}; spec?: {replicas?: number}}>}>(['get', 'deployments,statefulsets', '-l', `${LABELS.instance}=${app}-${environment}`])
-    .then((l) => l.items)
-    .catch(() => undefined)
-  if (!workloads) return undefined
-  const caseOf = (service: string) => {
-    const own = workloads.filter((w) => w.metadata?.labels?.[LABELS.name] === service)
-    if (own.length === 0) return 'not deployed'
-    return own.every((w) => (w.spec?.replicas ?? 1) === 0) ? 'scaled to 0' : 'starting'
-  }
-  const cases = services.map((service) => ({service, case: caseOf(service)}))
-  const said = cases.map((c) => `${c.service} ${c.case === 'starting' ? 'has no pod running yet' : `is ${c.case}`}`).join('; ')
-  const all = (which: string) => cases.every((c) => c.case === which)
+  const cases = await noPodCases(kubectl, app, environment, services)
+  if (!cases) return undefined
+  const said = [...cases].map(([service, c]) => `${service} ${c === 'starting' ? 'has no pod running yet' : `is ${c}`}`).join('; ')
+  const all = (which: NoPodCase) => [...cases.values()].every((c) => c === which)
   const hint = all('scaled to 0')
-    ? `Scale it up first: ${services.map((s) => `skycap scale ${s} 1 -e ${environment}`).join('; ')}.`
+    ? scaleUpFirst(services, environment)
     : all('not deployed')
       ? `Deploy it first: ${deployFirst(environment, true)}.`
       : `\`skycap status ${environment}\` shows its replicas; \`skycap logs ${services.join(' ')} -f -e ${environment}\` waits for pods.`
@@ -98,18 +110,14 @@ export async function whyNoPods(kubectl: Kubectl, app: string, environment: stri
 
 /**
  * Why there is no ready pod to use, in the user's terms: its pods are not ready yet, or none runs because the
- * service is scaled to 0 or not deployed (one more `kubectl get`, only on this error path).
+ * service is scaled to 0 or not deployed (noPodCases, only on this error path).
  */
 async function noReadyPod(kubectl: Kubectl, pods: number, app: string, environment: string, service: string): Promise<UserError> {
   const status = `\`skycap status ${environment}\` shows why`
   if (pods > 0) return new UserError(`no ready pod of ${service} in ${environment} (${pods} ${pods === 1 ? 'pod' : 'pods'}, none ready)`, {hint: `${status}; wait for one to become ready.`})
-  const workloads = await kubectl
-    .json<{items: Array<{spec?: {replicas?: number}}>}>(['get', 'deployments,statefulsets', '-l', servicePodSelector(app, environment, service)])
-    .then((l) => l.items)
-    .catch(() => undefined)
-  if (workloads?.length === 0) return new UserError(`${service} is not deployed in ${environment}: no pod of it runs`, {hint: `Deploy it first: ${deployFirst(environment, true)}.`})
-  if (workloads && workloads.every((w) => (w.spec?.replicas ?? 1) === 0))
-    return new UserError(`${service} is scaled to 0 in ${environment}: no pod of it runs`, {hint: `Scale it up first: skycap scale ${service} 1 -e ${environment}.`})
+  const why = (await noPodCases(kubectl, app, environment, [service]))?.get(service)
+  if (why === 'not deployed') return new UserError(`${service} is not deployed in ${environment}: no pod of it runs`, {hint: `Deploy it first: ${deployFirst(environment, true)}.`})
+  if (why === 'scaled to 0') return new UserError(`${service} is scaled to 0 in ${environment}: no pod of it runs`, {hint: scaleUpFirst([service], environment)})
   return new UserError(`no pod of ${service} runs in ${environment}`, {hint: `${status}; wait for its pods to start.`})
 }
 
