@@ -1,6 +1,6 @@
 // Mocha reporter: mocha's spec output, plus one JSON line of totals appended to the file named by
 // SKYCAP_TEST_COUNTS (when set), e.g. {"run":"unit (Node 24.22.3)","passed":12,"failed":1,"pending":0,
-// "failures":[{"title":"suite test","error":"AssertionError: expected 1 to equal 2"}]}.
+// "failures":[{"title":"suite test","error":"AssertionError: expected 1 to equal 2","tail":[]}]}.
 // .ci/run sums these lines into its final "N passed, N failed" line, and names the failed tests just above it (a CI log
 // is often read from its tail only, far below mocha's own list of failures).
 /* global require, module, process */
@@ -19,6 +19,18 @@ function firstLine(err) {
   return (name + text.replace(/\s+/g, ' ').trim()).slice(0, 300)
 }
 
+// The last lines of a long message (a test that puts the command's output first ends with its assertion; the one-line
+// form cut it off): up to 40 lines of 300 characters, none when the one line already holds the whole message.
+function tailLines(err) {
+  const text = String((err && (err.message || err)) || '')
+  if (text.replace(/\s+/g, ' ').trim().length <= 300) return []
+  return text
+    .trimEnd()
+    .split('\n')
+    .slice(-40)
+    .map((line) => line.slice(0, 300))
+}
+
 // Which run this is, from `--config .mocharc.<run>.json`; "mocha" when there is none.
 function runName() {
   const i = process.argv.findIndex((a) => a === '--config' || a.startsWith('--config='))
@@ -34,7 +46,7 @@ class CountingSpec extends Mocha.reporters.Spec {
     const target = process.env.SKYCAP_TEST_COUNTS
     if (!target) return
     const failures = []
-    runner.on(EVENT_TEST_FAIL, (test, err) => failures.push({title: test.fullTitle(), error: firstLine(err)}))
+    runner.on(EVENT_TEST_FAIL, (test, err) => failures.push({title: test.fullTitle(), error: firstLine(err), tail: tailLines(err)}))
     runner.once(EVENT_RUN_END, () => {
       const s = this.stats
       const line = {run: `${runName()} (Node ${process.versions.node})`, passed: s.passes, failed: s.failures, pending: s.pending, failures}

@@ -502,6 +502,11 @@ const UNREACHABLE = [
   /server sent GOAWAY/,
   /"https?:\/\/[^"]+": (unexpected )?EOF\s*$/m,
   /^(error: )?(unexpected )?EOF\s*$/m,
+  // Cut while the answer's body was read (a large `get -o json`): client-go's "unexpected error when reading response
+  // body. Please retry. Original error: unexpected EOF". It was read as a refusal (exit 1) and ended a rollout's step
+  // that waits out an outage.
+  /error when reading response body/,
+  /write: broken pipe/,
   /dial tcp/,
 ]
 
@@ -695,6 +700,7 @@ function unreachableReason(text: string, lines: string[]): string {
   if (validating) return validating[1] as string
   return reason
     .replace(/^error: /i, '')
+    .replace(/^no objects passed to \w+ (?=unexpected error when reading)/, '')
     .replace(/^Unable to connect to the server: /, '')
     .replace(/ - did you specify the right host or port\?$/, '')
     .replace(/^The connection/, 'the connection')

@@ -299,11 +299,20 @@ describe('hardening (real cluster)', function () {
       shas.push(sha)
       const child = execa('node', [cliPath, ...DEPLOY, 'test', '--timeout', '2m'], {cwd: app.repo.dir, reject: false, env: {NO_COLOR: '1', CI: 'true', ...env}})
       let err = ''
-      child.stderr?.on('data', (d) => (err += d))
-      await waitFor(`"${cutAt}"`, () => err.includes(cutAt), {timeoutMs: 150_000}).catch((error: Error) => {
+      // Cut the moment the line arrives, while its step runs: polled every 500 ms, the cut came late enough under
+      // CI's load to meet a later step, or none (the record's own wait then said what was lost).
+      let cut = false
+      const live = proxy
+      child.stderr?.on('data', (d) => {
+        err += d
+        if (!cut && err.includes(cutAt)) {
+          live.kill()
+          cut = true
+        }
+      })
+      await waitFor(`"${cutAt}"`, () => cut, {timeoutMs: 150_000, intervalMs: 50}).catch((error: Error) => {
         throw new Error(`${error.message}; the deploy said:\n${err}`)
       })
-      proxy.kill()
       await new Promise((r) => setTimeout(r, 6_000))
       await proxy.revive()
       const r = await child

@@ -156,6 +156,22 @@ describe('kubectl: a cluster that cannot be reached', () => {
       /error from a previous attempt/,
     ],
     ['EOF alone', 'EOF', /: EOF$/],
+    // As kubectl printed them when the test's proxy cut the connection mid-answer (scale reads the object first).
+    [
+      'cut while the answer was read',
+      `E1206 11:40:31.296299   30507 request.go:1196] "Unexpected error when reading response body" err="unexpected EOF"\nerror: unexpected error when reading response body. Please retry. Original error: unexpected EOF`,
+      /\): unexpected error when reading response body\. Please retry\. Original error: unexpected EOF$/,
+    ],
+    [
+      'cut while the answer was read, by scale',
+      `E1206 11:40:31.296299   30507 request.go:1196] "Unexpected error when reading response body" err="unexpected EOF"\nerror: no objects passed to scale unexpected error when reading response body. Please retry. Original error: unexpected EOF`,
+      /\): unexpected error when reading response body\. Please retry\. Original error: unexpected EOF$/,
+    ],
+    [
+      'cut while the request was sent',
+      'error: Patch "https://127.0.0.1:6443/api/v1/namespaces/shop/services/web?fieldManager=kubectl-patch": write tcp 127.0.0.1:50000->127.0.0.1:6443: write: broken pipe',
+      /write: broken pipe$/,
+    ],
   ]
   for (const [what, stderr, message] of unreachable) {
     it(`exit 4 naming the context: ${what}`, async () => {
