@@ -317,6 +317,13 @@ export async function runCanary(unit: ServiceUnit, given: StrategyContext, resum
       stop.abort()
       await listening
     }
+    // Stopped by another canary's failure between two reads: its own abort, asked with the other's, is read once more.
+    if (!asked && release?.signal.aborted && !context.signal?.aborted) {
+      asked = await readState(reader, context.app).then(
+        (s) => s.requests[unit.service] === 'abort',
+        () => false,
+      )
+    }
     if (asked) {
       // The request is cleared by abort(), with the mark that it is under way.
       return checkFailure(`abort ${unit.service}`, `aborted by skycap abort during ${during}`)
@@ -343,10 +350,12 @@ export async function runCanary(unit: ServiceUnit, given: StrategyContext, resum
   const pauseSignal = release ? AbortSignal.any([release.signal, ...(context.signal ? [context.signal] : [])]) : context.signal
   for (let i = state.step ?? 0; i < steps.length && !full; i++) {
     const step = steps[i] as CanaryStep
-    const stoppedHere = otherFailed()
-    if (stoppedHere) return abort(stoppedHere)
+    // Its own abort first: `skycap abort ENV` asks every canary of the release in one write, and one resumed at its
+    // pause that found another's abort done was stopped "because api failed", its own request unread.
     const request = await takeRequest()
     if (request === 'abort') return abort(checkFailure(`abort ${unit.service}`, `aborted by skycap abort at step ${i + 1}`))
+    const stoppedHere = otherFailed()
+    if (stoppedHere) return abort(stoppedHere)
     if (request === 'promote-full') break
     if (request === 'promote') promoted = true
     if (step.setWeight !== undefined) {

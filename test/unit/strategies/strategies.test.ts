@@ -5,7 +5,7 @@ import {Kubectl, type ProcessRunner} from '../../../src/kubectl/kubectl.js'
 import {deploymentStatus} from '../../helpers/fake-kubectl.js'
 import type {KubeObject} from '../../../src/render/objects.js'
 import {blueGreen, replacing} from '../../../src/strategies/blue-green.js'
-import {canary, runCanary, setRouteWeights} from '../../../src/strategies/canary.js'
+import {canary, runCanaries, runCanary, setRouteWeights} from '../../../src/strategies/canary.js'
 import {runChecks} from '../../../src/strategies/checks.js'
 import {placedObjects, refuseSecondRollout, rollOutRelease, SCALE_DOWN_LOCK_WAIT_MS, scaleDownOldSlots} from '../../../src/strategies/rollout.js'
 import {markStrategies, missingSlot, missingSlotNote, noSlotNote, serviceUnits, SLOT_LABEL, type StrategyContext, TEMPLATE_ANNOTATION, templateHash} from '../../../src/strategies/strategy.js'
@@ -1013,6 +1013,58 @@ describe('two canaries of one release, one of which fails', () => {
 describe('a canary whose new pods are not ready', () => {
   const steps = [{setWeight: 50}, {pause: {}}]
   const patched = (calls: string[][]) => calls.filter((c) => c[0] === 'patch' && c[1] === 'configmap').map((c) => JSON.parse(c.at(-1) as string).data.web as string | undefined)
+
+  it('`skycap abort ENV` of both, resumed at their pause by the abort itself: each is aborted by its own request, whichever is first (one that came second was "aborted because shop failed"); three times', async () => {
+    const paused = {steps: [{setWeight: 50}, {pause: {}}]}
+    const both: Record<string, ServiceConfig> = {shop: {image: 'shop', strategy: {type: 'canary', ...paused}}, cart: {image: 'cart', strategy: {type: 'canary', ...paused}}}
+    for (let round = 1; round <= 3; round++) {
+      // One write asked both (writeRequest); each abort clears its own. The slow one this round: its first write waits.
+      const requests: Record<string, string> = {shop: 'abort', cart: 'abort'}
+      const slow = round === 2 ? 'shop' : 'cart'
+      let delayed = false
+      const calls: string[][] = []
+      const runner: ProcessRunner = async (_file, argv) => {
+        const args = argv.filter((a, i) => !['--context', '--namespace'].includes(a) && !['--context', '--namespace'].includes(argv[i - 1] ?? '') && !a.startsWith('--request-timeout'))
+        calls.push(args)
+        const ok = (stdout = '') => ({exitCode: 0, stdout, stderr: ''})
+        if (args[0] === 'patch') {
+          const data = JSON.parse(args.at(-1) as string).data as Record<string, unknown>
+          for (const name of Object.keys(requests)) if (Object.hasOwn(data, `${name}.request`) && data[`${name}.request`] === null) delete requests[name]
+          if (!delayed && Object.hasOwn(data, slow)) {
+            delayed = true
+            await new Promise((r) => setTimeout(r, 100))
+          }
+          return ok()
+        }
+        if (args[0] === 'get' && args[1] === 'configmap') return ok(JSON.stringify({data: Object.fromEntries(Object.entries(requests).map(([k, v]) => [`${k}.request`, v]))}))
+        if (args[0] === 'get' && args[1]?.startsWith('deployments,replicasets'))
+          return ok(JSON.stringify({items: ['shop', 'cart'].flatMap((n) => [deploymentStatus(`${n}-canary`, 2), deploymentStatus(n, 3)])}))
+        if (args[0] === 'get' && args[1] === 'pods') return ok(JSON.stringify({items: []}))
+        if (args[0] === 'get' && args[1] === 'events') return ok(JSON.stringify({items: []}))
+        if (args[0] === 'get') return {exitCode: 1, stdout: '', stderr: `unexpected ${args.join(' ')}`}
+        return ok()
+      }
+      const kubectl = new Kubectl({binary: 'kubectl', runner, sleep: async () => undefined, context: 'c', namespace: 'n'})
+      const objects = [labelled(deployment('shop:2'), 'shop'), labelled(service, 'shop'), labelled(deployment('cart:2'), 'cart'), labelled(service, 'cart')]
+      const {units} = serviceUnits(markStrategies(objects, both))
+      const state = {type: 'canary' as const, release: 7, phase: 'paused' as const, startedBy: 'x', startedAt: 't', updatedAt: 't', step: 1, steps: 2, weight: 50}
+      const failures = await runCanaries(
+        units.map((unit) => ({unit, state: {...state}})),
+        context(kubectl, {intervalMs: 1}),
+      )
+      expect(delayed, `round ${round}: ${slow}'s first write was slow`).to.equal(true)
+      expect(failures.map((f) => [f.ref, f.message]).sort(), `round ${round}`).to.deep.equal([
+        ['abort cart', 'aborted by skycap abort at step 2'],
+        ['abort shop', 'aborted by skycap abort at step 2'],
+      ])
+      expect(requests, `round ${round}: both requests taken`).to.deep.equal({})
+      expect(
+        calls.some((c) => c[0] === 'apply'),
+        `round ${round}: neither promoted`,
+      ).to.equal(false)
+      for (const name of ['shop', 'cart']) expect(lastState(calls, name), `round ${round} ${name}`).to.include({phase: 'aborted', weight: 0})
+    }
+  })
 
   it('stopped (Ctrl-C, SIGTERM) while they come up: no abort, nothing recorded as failed, the step kept for `rollout resume` (it aborted and blamed the canary)', async () => {
     const controller = new AbortController()
