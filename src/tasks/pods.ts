@@ -40,6 +40,8 @@ export interface PodChoice {
    * before and dropped from the file since).
    */
   unknown?: UserError
+  /** Stops the listing (Ctrl-C while a port-forward chooses its next pod): kubectl is stopped, not waited for. */
+  signal?: AbortSignal
 }
 
 /** The pod of `service` to exec into or forward to (PodChoice). */
@@ -49,9 +51,9 @@ export async function choosePod(kubectl: Kubectl, app: string, environment: stri
 
 /** choosePod's pod, whole (exec reads its containers). */
 export async function choosePodObject(kubectl: Kubectl, app: string, environment: string, service: string, choice: PodChoice = {}): Promise<KubeObject> {
-  const {wanted, prefer = 'oldest', unknown} = choice
+  const {wanted, prefer = 'oldest', unknown, signal} = choice
   // A name the file lacks, without an answer (no cluster at hand): the typo it most likely is, with did-you-mean.
-  const list = await kubectl.json<{items: KubeObject[]}>(['get', 'pods', '-l', servicePodSelector(app, environment, service)]).catch((error: unknown) => {
+  const list = await kubectl.json<{items: KubeObject[]}>(['get', 'pods', '-l', servicePodSelector(app, environment, service)], signal ? {signal} : {}).catch((error: unknown) => {
     throw unknown ?? error
   })
   const running = list.items.filter((p) => !(p.metadata as {deletionTimestamp?: string}).deletionTimestamp)
@@ -138,7 +140,14 @@ export function runningContainers(pod: KubeObject): string[] {
  * none (a service scaled to 0, a crash loop), waited 30 s and failed with "watch closed before UntilWithoutRetry
  * timeout".
  */
-export async function forwardTarget(kubectl: Kubectl, app: string, environment: string, service: string, remote?: number, unknown?: UserError): Promise<{target: string; pod: string}> {
+export async function forwardTarget(
+  kubectl: Kubectl,
+  app: string,
+  environment: string,
+  service: string,
+  remote?: number,
+  unknown?: UserError,
+): Promise<{target: string; pod: string; serviceObject?: KubeObject}> {
   const services = await kubectl.json<{items: KubeObject[]}>(['get', 'services', '-l', servicePodSelector(app, environment, service)])
   const own = services.items.find((s) => s.metadata.name === service)
   // A port the Service does not have is the user's to change: said before any forward starts (kubectl said "does not
@@ -150,5 +159,6 @@ export async function forwardTarget(kubectl: Kubectl, app: string, environment: 
       details: {service, port: remote, ports},
     })
   const pod = await choosePod(kubectl, app, environment, service, {unknown, prefer: 'newest'})
-  return {target: own ? `service/${service}` : `pod/${pod}`, pod}
+  // The Service as read: the port behind it is found from it (it was read again for that).
+  return own ? {target: `service/${service}`, pod, serviceObject: own} : {target: `pod/${pod}`, pod}
 }

@@ -5,6 +5,7 @@ import {connect, type KubectlFactory, openEnvironment} from '../env/connect.js'
 import {ApiServerUnreachableError, SkycapError, UserError} from '../errors.js'
 import type {Kubectl, ProcessResult} from '../kubectl/kubectl.js'
 import {anyFreePort, canListen, listenFailure} from '../net/ports.js'
+import type {KubeObject} from '../render/objects.js'
 import {abortableSleep} from '../sleep.js'
 import type {Reporter} from '../ui/output.js'
 import {podLeaving} from './pod-watch.js'
@@ -99,14 +100,18 @@ async function nextFreePort(addresses: string[], port: number): Promise<number |
   return undefined
 }
 
-/** The container port behind `port` of the Service `service`, in `pod` (as kubectl port-forward service/… finds it). */
-export async function podPortOf(kubectl: Kubectl, service: string, port: number, pod: string): Promise<number> {
+/**
+ * The container port behind `port` of the Service `service` (its name, read here, or the object as just read), in
+ * `pod` (as kubectl port-forward service/… finds it).
+ */
+export async function podPortOf(kubectl: Kubectl, service: string | KubeObject, port: number, pod: string, signal?: AbortSignal): Promise<number> {
   type Port = {port: number; targetPort?: number | string}
-  const svc = await kubectl.json<{spec?: {ports?: Port[]}}>(['get', 'service', service])
+  const options = signal ? {signal} : {}
+  const svc = (typeof service === 'string' ? await kubectl.json(['get', 'service', service], options) : service) as {spec?: {ports?: Port[]}}
   const entry = svc.spec?.ports?.find((p) => p.port === port)
   if (!entry || entry.targetPort === undefined) return port
   if (typeof entry.targetPort === 'number') return entry.targetPort
-  const live = await kubectl.json<{spec?: {containers?: Array<{ports?: Array<{name?: string; containerPort: number}>}>}}>(['get', 'pod', pod])
+  const live = await kubectl.json<{spec?: {containers?: Array<{ports?: Array<{name?: string; containerPort: number}>}>}}>(['get', 'pod', pod], options)
   return live.spec?.containers?.flatMap((c) => c.ports ?? []).find((p) => p.name === entry.targetPort)?.containerPort ?? port
 }
 
@@ -149,11 +154,13 @@ export async function portForward(
   const viaService = first.target.startsWith('service/')
   // A Service's port is not always its pods' (port 80, targetPort 8080 or a name): kubectl translated it for
   // service/…; for a pod, skycap does.
-  const choose = async (pod?: string) => {
-    const name = pod ?? (await choosePod(kubectl, app, env.name, options.service, {prefer: 'newest'}))
-    return {pod: name, port: viaService ? await podPortOf(kubectl, options.service, remote, name) : remote}
+  // A Ctrl-C stops the choice's kubectl calls too: it waited for them (up to kubectl's 30 s request timeout).
+  const stoppedByCtrlC = deps.signal ? {signal: deps.signal} : {}
+  const choose = async (pod?: string, service: string | KubeObject = options.service) => {
+    const name = pod ?? (await choosePod(kubectl, app, env.name, options.service, {prefer: 'newest', ...stoppedByCtrlC}))
+    return {pod: name, port: viaService ? await podPortOf(kubectl, service, remote, name, deps.signal) : remote}
   }
-  let {pod, port: targetPort} = await choose(first.pod)
+  let {pod, port: targetPort} = await choose(first.pod, first.serviceObject)
   let target = `pod/${pod}`
   const on = addresses.length === 1 ? `${shown}:${local || '(any)'}` : `port ${local || '(any)'} of ${shown}`
   const through = viaService ? `${first.target} port ${remote} (${target})` : `${target} port ${remote}`
@@ -181,7 +188,7 @@ export async function portForward(
         why = `${target} ${going}`
         // Chosen while the old forward still runs: the local port is without a listener only while kubectl restarts.
         next = await choose().catch((error: unknown) => {
-          if (error instanceof UserError || error instanceof ApiServerUnreachableError) return undefined
+          if (deps.signal?.aborted || error instanceof UserError || error instanceof ApiServerUnreachableError) return undefined
           throw error
         })
       } else r = await forwarding
@@ -244,6 +251,7 @@ export async function portForward(
         target = `pod/${pod}`
         break
       } catch (error) {
+        if (deps.signal?.aborted) break
         // No ready pod yet, or the API server not answering for a moment (a restart): both may pass within the window.
         if (!(error instanceof UserError || error instanceof ApiServerUnreachableError) || clock() - (lostAt as number) > RECONNECT_WINDOW_MS) throw error
         await sleep(1000, deps.signal)

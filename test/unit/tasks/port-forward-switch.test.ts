@@ -44,7 +44,10 @@ if (a.includes('get-contexts') || a.includes('current-context')) process.stdout.
 else if (a.includes('services')) out({items: [${JSON.stringify(service)}]})
 else if (a.includes('pods')) {
   log('list')
-  if (fs.existsSync(dir + '/slow')) await new Promise((r) => setTimeout(r, 3000))
+  if (fs.existsSync(dir + '/slow')) {
+    stoppable('list')
+    await new Promise((r) => setTimeout(r, 3000))
+  }
   out({items: pods()})
 } else if (a.includes('deployments,statefulsets')) out({items: [{spec: {replicas: 2}}]})
 else if (a.includes('--watch')) {
@@ -201,6 +204,11 @@ describe('port-forward moves to the newest ready pod when its pod goes (kubectl 
     stop.abort()
     expect(await result).to.deep.include({target: 'pod/web-1', local})
     expect(await running(), `after Ctrl-C; ${log().join('; ')}`).to.deep.equal([])
+    // The listing was stopped, not waited for (it was, up to kubectl's request timeout).
+    expect(
+      log().filter((l) => l.endsWith('stopping list')),
+      log().join('; '),
+    ).to.have.length(1)
     expect(pidsOf('port-forward', true)).to.have.length(1)
     expect(said.slice(1)).to.deep.equal([])
   })

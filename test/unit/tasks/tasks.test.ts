@@ -129,7 +129,8 @@ describe('tasks: choosing the pod', () => {
       {argv: svcArgv, result: {stdout: JSON.stringify({items: [{kind: 'Service', metadata: {name: 'web'}}]})}},
       {argv: podsArgv, result: {stdout: JSON.stringify({items: [pod('web-2', 't2', true), pod('web-1', 't1', true), pod('web-3', 't3', false)]})}},
     ])
-    expect(await forwardTarget(withService.kubectl, 'shop', 'staging', 'web')).to.deep.equal({target: 'service/web', pod: 'web-2'})
+    // The Service as listed comes back with it: the port behind it is read from it, not asked again.
+    expect(await forwardTarget(withService.kubectl, 'shop', 'staging', 'web')).to.deep.equal({target: 'service/web', pod: 'web-2', serviceObject: {kind: 'Service', metadata: {name: 'web'}}})
     // A Service with no ready pod behind it (scaled to 0): said at once, as exec says it (kubectl waited 30 s, then
     // failed with "watch closed before UntilWithoutRetry timeout").
     const empty = fakeKubectl([
@@ -154,7 +155,7 @@ describe('tasks: choosing the pod', () => {
       {argv: svcArgv, result: {stdout: JSON.stringify({items: [{kind: 'Service', metadata: {name: 'web'}}]})}},
       {argv: podsArgv, result: {stdout: JSON.stringify({items: [pod('web-1', 't', true)]})}},
     ])
-    expect(await forwardTarget(running.kubectl, 'shop', 'staging', 'web', 8080, unknown)).to.deep.equal({target: 'service/web', pod: 'web-1'})
+    expect(await forwardTarget(running.kubectl, 'shop', 'staging', 'web', 8080, unknown)).to.deep.include({target: 'service/web', pod: 'web-1'})
     const gone = fakeKubectl([
       {argv: svcArgv, result: {stdout: '{"items":[]}'}},
       {argv: podsArgv, result: {stdout: JSON.stringify({items: [pod('web-1', 't', true, true)]})}},
@@ -407,13 +408,14 @@ describe('tasks: --json keeps stdout for its one document', () => {
     ]
     const runner: ProcessRunner = async (_file, argv, options) => {
       if (argv.includes('get-contexts') || argv.includes('current-context')) return {exitCode: 0, stdout: 'it-context\n', stderr: ''}
-      if (argv.includes('services')) return {exitCode: 0, stdout: JSON.stringify({items: [{kind: 'Service', metadata: {name: 'web'}}]}), stderr: ''}
+      // The Service's port 8080 is its pods' port named http, 9090: a forward to a pod needs 9090. Listed as read alone.
+      const svc = {kind: 'Service', metadata: {name: 'web'}, spec: {ports: [{port: 8080, targetPort: 'http'}]}}
+      if (argv.includes('services')) return {exitCode: 0, stdout: JSON.stringify({items: [svc]}), stderr: ''}
       if (argv.includes('pods')) {
         if (refusals > 0 && refusals--) return {exitCode: 1, stdout: '', stderr: 'The connection to the server 10.0.0.1:6443 was refused - did you specify the right host or port?'}
         return {exitCode: 0, stdout: JSON.stringify({items: [pod('web-1', 't', true)]}), stderr: ''}
       }
-      // The Service's port 8080 is its pods' port named http, 9090: a forward to a pod needs 9090.
-      if (argv.includes('service')) return {exitCode: 0, stdout: JSON.stringify({spec: {ports: [{port: 8080, targetPort: 'http'}]}}), stderr: ''}
+      if (argv.includes('service')) return {exitCode: 0, stdout: JSON.stringify(svc), stderr: ''}
       if (argv.includes('pod')) return {exitCode: 0, stdout: JSON.stringify({spec: {containers: [{ports: [{name: 'http', containerPort: 9090}]}]}}), stderr: ''}
       expect(options.stdio).to.equal('inherit')
       expect(options.teeStderr, 'kubectl says on stderr why it ended').to.equal(true)
