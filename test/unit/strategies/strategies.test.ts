@@ -71,12 +71,13 @@ function unitOf(strategy: ServiceConfig['strategy'], objects = [deployment(), se
 }
 
 /** A fake kubectl at the process boundary: answers by a function of the argv (without --context, --namespace, --request-timeout). */
-function fake(answer: (argv: string[]) => {exitCode?: number; stdout?: string; stderr?: string; signal?: string}) {
+type Answer = {exitCode?: number; stdout?: string; stderr?: string; signal?: string}
+function fake(answer: (argv: string[]) => Answer | Promise<Answer>) {
   const calls: string[][] = []
   const runner: ProcessRunner = async (_file, argv) => {
     const args = argv.filter((a, i) => !['--context', '--namespace'].includes(a) && !['--context', '--namespace'].includes(argv[i - 1] ?? '') && !a.startsWith('--request-timeout'))
     calls.push(args)
-    const a = answer(args)
+    const a = await answer(args)
     return {exitCode: a.exitCode ?? 0, stdout: a.stdout ?? '', stderr: a.stderr ?? '', ...(a.signal ? {signal: a.signal} : {})}
   }
   return {kubectl: new Kubectl({binary: 'kubectl', runner, sleep: async () => undefined, context: 'c', namespace: 'n'}), calls}
@@ -1022,11 +1023,7 @@ describe('a canary whose new pods are not ready', () => {
       const requests: Record<string, string> = {shop: 'abort', cart: 'abort'}
       const slow = round === 2 ? 'shop' : 'cart'
       let delayed = false
-      const calls: string[][] = []
-      const runner: ProcessRunner = async (_file, argv) => {
-        const args = argv.filter((a, i) => !['--context', '--namespace'].includes(a) && !['--context', '--namespace'].includes(argv[i - 1] ?? '') && !a.startsWith('--request-timeout'))
-        calls.push(args)
-        const ok = (stdout = '') => ({exitCode: 0, stdout, stderr: ''})
+      const {kubectl, calls} = fake(async (args) => {
         if (args[0] === 'patch') {
           const data = JSON.parse(args.at(-1) as string).data as Record<string, unknown>
           for (const name of Object.keys(requests)) if (Object.hasOwn(data, `${name}.request`) && data[`${name}.request`] === null) delete requests[name]
@@ -1034,17 +1031,15 @@ describe('a canary whose new pods are not ready', () => {
             delayed = true
             await new Promise((r) => setTimeout(r, 100))
           }
-          return ok()
+          return {}
         }
-        if (args[0] === 'get' && args[1] === 'configmap') return ok(JSON.stringify({data: Object.fromEntries(Object.entries(requests).map(([k, v]) => [`${k}.request`, v]))}))
+        if (args[0] === 'get' && args[1] === 'configmap') return {stdout: JSON.stringify({data: Object.fromEntries(Object.entries(requests).map(([k, v]) => [`${k}.request`, v]))})}
         if (args[0] === 'get' && args[1]?.startsWith('deployments,replicasets'))
-          return ok(JSON.stringify({items: ['shop', 'cart'].flatMap((n) => [deploymentStatus(`${n}-canary`, 2), deploymentStatus(n, 3)])}))
-        if (args[0] === 'get' && args[1] === 'pods') return ok(JSON.stringify({items: []}))
-        if (args[0] === 'get' && args[1] === 'events') return ok(JSON.stringify({items: []}))
-        if (args[0] === 'get') return {exitCode: 1, stdout: '', stderr: `unexpected ${args.join(' ')}`}
-        return ok()
-      }
-      const kubectl = new Kubectl({binary: 'kubectl', runner, sleep: async () => undefined, context: 'c', namespace: 'n'})
+          return {stdout: JSON.stringify({items: ['shop', 'cart'].flatMap((n) => [deploymentStatus(`${n}-canary`, 2), deploymentStatus(n, 3)])})}
+        if (args[0] === 'get' && (args[1] === 'pods' || args[1] === 'events')) return {stdout: JSON.stringify({items: []})}
+        if (args[0] === 'get') return {exitCode: 1, stderr: `unexpected ${args.join(' ')}`}
+        return {}
+      })
       const objects = [labelled(deployment('shop:2'), 'shop'), labelled(service, 'shop'), labelled(deployment('cart:2'), 'cart'), labelled(service, 'cart')]
       const {units} = serviceUnits(markStrategies(objects, both))
       const state = {type: 'canary' as const, release: 7, phase: 'paused' as const, startedBy: 'x', startedAt: 't', updatedAt: 't', step: 1, steps: 2, weight: 50}
