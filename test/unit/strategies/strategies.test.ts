@@ -72,12 +72,12 @@ function unitOf(strategy: ServiceConfig['strategy'], objects = [deployment(), se
 
 /** A fake kubectl at the process boundary: answers by a function of the argv (without --context, --namespace, --request-timeout). */
 type Answer = {exitCode?: number; stdout?: string; stderr?: string; signal?: string}
-function fake(answer: (argv: string[]) => Answer | Promise<Answer>) {
+function fake(answer: (argv: string[], signal?: AbortSignal) => Answer | Promise<Answer>) {
   const calls: string[][] = []
-  const runner: ProcessRunner = async (_file, argv) => {
+  const runner: ProcessRunner = async (_file, argv, options) => {
     const args = argv.filter((a, i) => !['--context', '--namespace'].includes(a) && !['--context', '--namespace'].includes(argv[i - 1] ?? '') && !a.startsWith('--request-timeout'))
     calls.push(args)
-    const a = await answer(args)
+    const a = await answer(args, options.signal)
     return {exitCode: a.exitCode ?? 0, stdout: a.stdout ?? '', stderr: a.stderr ?? '', ...(a.signal ? {signal: a.signal} : {})}
   }
   return {kubectl: new Kubectl({binary: 'kubectl', runner, sleep: async () => undefined, context: 'c', namespace: 'n'}), calls}
@@ -1051,6 +1051,77 @@ describe('a canary whose new pods are not ready', () => {
       expect(failures.map((f) => [f.ref, f.message]).sort(), `round ${round}`).to.deep.equal([
         ['abort cart', 'aborted by skycap abort at step 2'],
         ['abort shop', 'aborted by skycap abort at step 2'],
+      ])
+      expect(requests, `round ${round}: both requests taken`).to.deep.equal({})
+      expect(
+        calls.some((c) => c[0] === 'apply'),
+        `round ${round}: neither promoted`,
+      ).to.equal(false)
+      for (const name of ['shop', 'cart']) expect(lastState(calls, name), `round ${round} ${name}`).to.include({phase: 'aborted', weight: 0})
+    }
+  })
+
+  it('`skycap abort ENV` of both while each runs a step’s analysis: the one the other’s abort stopped before its poll read its own request reads it once more, and is aborted by it (it was "aborted because cart failed"); three times', async () => {
+    const analysed = {steps: [{setWeight: 50}, {analysis: {checks: [{prometheus: {address: 'http://prometheus:9090', query: 'errors'}}]}}]}
+    const both: Record<string, ServiceConfig> = {shop: {image: 'shop', strategy: {type: 'canary', ...analysed}}, cart: {image: 'cart', strategy: {type: 'canary', ...analysed}}}
+    for (let round = 1; round <= 3; round++) {
+      // Empty until both analyses run; then one write asks both (writeRequest), and each abort clears its own.
+      const requests: Record<string, string> = {}
+      let queries = 0
+      let answeredWithRequests = 0
+      const {kubectl, calls} = fake(async (args, signal) => {
+        if (args[0] === 'patch') {
+          const data = JSON.parse(args.at(-1) as string).data as Record<string, unknown>
+          for (const name of ['shop', 'cart']) if (Object.hasOwn(data, `${name}.request`) && data[`${name}.request`] === null) delete requests[name]
+          return {}
+        }
+        if (args[0] === 'get' && args[1] === 'configmap') {
+          // The first poll that finds the requests is answered. Any other poll (it carries the step's signal) waits
+          // until the first canary's abort stops it, as a kubectl still reading is killed then: the other canary's
+          // step is stopped by the release's failure, whether in its poll or in its sleep between two, before it read
+          // its own request. The read after the step carries no signal and is answered.
+          if (Object.keys(requests).length > 0 && signal && answeredWithRequests++ > 0) {
+            await new Promise<void>((resolve) => {
+              if (signal.aborted) resolve()
+              signal.addEventListener('abort', () => resolve(), {once: true})
+              setTimeout(resolve, 3000)
+            })
+            if (signal.aborted) return {exitCode: -1, signal: 'SIGTERM'}
+          }
+          return {stdout: JSON.stringify({data: Object.fromEntries(Object.entries(requests).map(([k, v]) => [`${k}.request`, v]))})}
+        }
+        if (args[0] === 'get' && args[1]?.startsWith('deployments,replicasets'))
+          return {stdout: JSON.stringify({items: ['shop', 'cart'].flatMap((n) => [deploymentStatus(`${n}-canary`, 2), deploymentStatus(n, 3)])})}
+        if (args[0] === 'get' && args[1] === 'pods') {
+          const name = (args[3] as string).includes('app.kubernetes.io/name=shop') ? 'shop' : 'cart'
+          return {stdout: JSON.stringify({items: [{metadata: {name: `${name}-canary-1`}, status: {containerStatuses: [{name, ready: true, restartCount: 0}]}}]})}
+        }
+        if (args[0] === 'get' && args[1] === 'events') return {stdout: JSON.stringify({items: []})}
+        if (args[0] === 'get') return {exitCode: 1, stderr: `unexpected ${args.join(' ')}`}
+        return {}
+      })
+      // A query that answers only when its step is stopped; the second one to start asks both aborts.
+      const fetch = ((_url: string, init: {signal: AbortSignal | null}) =>
+        new Promise((_resolve, reject) => {
+          if (++queries === 2) Object.assign(requests, {shop: 'abort', cart: 'abort'})
+          const give = () => reject(new Error('the query was cancelled'))
+          init.signal?.addEventListener('abort', give, {once: true})
+          setTimeout(give, 5000)
+        })) as unknown as typeof globalThis.fetch
+      const objects = [labelled(deployment('shop:2'), 'shop'), labelled(service, 'shop'), labelled(deployment('cart:2'), 'cart'), labelled(service, 'cart')]
+      const release = objects.map((o) => (o.kind === 'Deployment' ? {...o, metadata: {name: o.metadata.name, labels: o.metadata.labels}} : o))
+      const live = new Map([labelled(deployment('shop:1'), 'shop'), labelled(deployment('cart:1'), 'cart')].map((o) => [`Deployment/${o.metadata.name}`, o]))
+      const {units} = serviceUnits(markStrategies(release, both))
+      const started = Date.now()
+      const failures = await canary.complete(
+        units.map((u) => canary.place(u, live)),
+        context(kubectl, {intervalMs: 1, fetch}),
+      )
+      expect(queries, `round ${round}: both analyses ran`).to.equal(2)
+      expect(Date.now() - started, `round ${round}`).to.be.below(2500)
+      expect(failures.map((f) => [f.ref, f.message]).sort(), `round ${round}`).to.deep.equal([
+        ['abort cart', 'aborted by skycap abort during the analysis of step 2'],
+        ['abort shop', 'aborted by skycap abort during the analysis of step 2'],
       ])
       expect(requests, `round ${round}: both requests taken`).to.deep.equal({})
       expect(
