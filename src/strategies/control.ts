@@ -1,4 +1,4 @@
-import {unknownServiceError} from '../config/environment.js'
+import {deployFirst, unknownServiceError} from '../config/environment.js'
 import type {ServiceConfig, SkycapConfig} from '../config/types.js'
 import {DEFAULT_TIMEOUT_MS} from '../deploy/replicas.js'
 import type {FailureReport} from '../deploy/explain.js'
@@ -12,7 +12,7 @@ import {abortableSleep} from '../sleep.js'
 import {ANNOTATIONS, type KubeObject} from '../render/objects.js'
 import type {Reporter} from '../ui/output.js'
 import {resumable, runCanaries} from './canary.js'
-import {checkFailure} from './strategy.js'
+import {checkFailure, existingSlots, missingSlot, missingSlotNote, noSlotNote, selectorSlot} from './strategy.js'
 import {didYouMean} from '../suggest.js'
 import {scaleDownOldSlots} from './rollout.js'
 import {deployUnderWay, dropPending, readPending, readState, rolloutSummaries, type RolloutRequest, type RolloutState, type ServiceRolloutState, writeRequest} from './state.js'
@@ -51,6 +51,12 @@ export type ShownRollout = Omit<ServiceRolloutState, 'unit' | 'phase'> & {
    * is no longer the release's (the deploy's rollback, or `skycap rollback`, returned it since).
    */
   runsNow?: string
+  /**
+   * A blue-green service whose live Service selects another slot than the state's active one (switched by hand), a
+   * slot no Deployment has, or none: what it selects (null: none) and what that means. Absent when they agree, when
+   * the Service is a slot coming up during its switch, or when the Service could not be read.
+   */
+  selected?: {slot: string | null; note: string}
 }
 
 export interface RolloutStatusReport {
@@ -130,6 +136,44 @@ async function rolledBackSince(kubectl: Target['kubectl'], state: ServiceRollout
   if (now && then && now !== then) shown.runsNow = now
 }
 
+/**
+ * The state names the slot a blue-green service's last rollout made active; `status`, `scale` and the next deploy go
+ * by the slot its live Service selects. One Service switched by hand since (to the other slot, to a slot no Deployment
+ * has, or to none) is said beside the state (`rollout status` showed the recorded slot as serving). One read for every
+ * blue-green service shown; a read that fails leaves the state as it is.
+ */
+async function liveSelections(kubectl: Target['kubectl'], environment: string, services: Record<string, ShownRollout>): Promise<void> {
+  const names = Object.keys(services).filter((n) => services[n]?.type === 'blueGreen' && services[n]?.activeSlot && services[n]?.phase !== 'pending')
+  if (!names.length) return
+  const r = await kubectl
+    .run(['get', ...names.flatMap((n) => [`service/${n}`, `deployment/${n}-blue`, `deployment/${n}-green`]), '-o', 'json', '--ignore-not-found'], {allowFailure: true})
+    .catch(() => undefined)
+  if (!r || r.exitCode !== 0) return
+  const items = r.stdout.trim() ? ((JSON.parse(r.stdout) as {items?: KubeObject[]}).items ?? []) : []
+  const has = (kind: string, name: string) => items.some((o) => o.kind === kind && o.metadata.name === name)
+  for (const name of names) {
+    const shown = services[name] as ShownRollout
+    const recorded = shown.activeSlot as NonNullable<ShownRollout['activeSlot']>
+    const live = items.find((o) => o.kind === 'Service' && o.metadata.name === name)
+    if (!live) continue
+    const slots = existingSlots(name, (d) => has('Deployment', d))
+    const value = selectorSlot(live)
+    const missing = missingSlot(live, slots)
+    if (value === undefined) {
+      shown.selected = {slot: null, note: noSlotNote(name, live, recorded, 'rollout status shows') as string}
+    } else if (missing !== undefined) {
+      const said = missingSlotNote(name, missing, slots, {deploy: deployFirst(environment), assumed: recorded, shown: (args) => kubectl.shown(args)})
+      shown.selected = {slot: missing, note: `${said.problem}; ${said.fix}`}
+    } else if (value !== recorded && !(shown.phase === 'progressing' && value === shown.previousSlot)) {
+      // A rollout under way switches the Service to the slot coming up before it records the switch.
+      shown.selected = {
+        slot: value,
+        note: `Service ${name} selects ${name}-${value}, not ${name}-${recorded} as the rollout state says (switched by hand?): ${name}-${value} takes the traffic, and status, scale and the next deploy or rollback go by the Service`,
+      }
+    }
+  }
+}
+
 /** `skycap rollout status ENV [SERVICE]`. */
 export async function rolloutStatus(options: RolloutControlOptions, deps: RolloutControlDeps): Promise<RolloutStatusReport> {
   const {app, environment, target, services: configured} = await open(options, deps, 'skycap rollout status')
@@ -141,7 +185,10 @@ export async function rolloutStatus(options: RolloutControlOptions, deps: Rollou
     const request = state.requests[name]
     services[name] = {...shown, ...(request ? {request} : {})}
   }
-  await Promise.all(Object.keys(services).map(async (name) => rolledBackSince(target.kubectl, state.services[name], services[name] as ShownRollout)))
+  await Promise.all([
+    ...Object.keys(services).map(async (name) => rolledBackSince(target.kubectl, state.services[name], services[name] as ShownRollout)),
+    liveSelections(target.kubectl, environment, services),
+  ])
   const deploying = deployUnderWay(state, lock)
   if (deploying) {
     // The canary services this release may start: until one of its canaries starts, the state holds the last one.

@@ -22,7 +22,7 @@ export function rolloutStatusLines(r: RolloutStatusReport): string {
       : s.promoting && (s.phase === 'progressing' || s.phase === 'paused')
         ? `; promoting: ${name} is taking the release (too late to abort; \`skycap rollout resume\` finishes it if nobody runs it)`
         : ''
-    return `${name}: ${s.type} ${s.phase}, release ${s.release ?? '?'}${where ? `, ${where}` : ''}${aborting}${s.request ? `; ${s.request} requested` : ''}${s.message ? `; ${s.message}` : ''}`
+    return `${name}: ${s.type} ${s.phase}, release ${s.release ?? '?'}${where ? `, ${where}` : ''}${aborting}${s.request ? `; ${s.request} requested` : ''}${s.message ? `; ${s.message}` : ''}${s.selected ? `\n  warning: ${s.selected.note}` : ''}`
   })
   if (!lines.length) lines.push(`${r.environment} has no blue-green or canary rollout on record${r.deploying ? ` (release ${r.deploying.release} is being deployed)` : ''}`)
   lines.push(r.lock ? `lock held by ${r.lock.holder} (${r.lock.reason})${r.lock.expired ? ', expired' : ''}` : 'lock free')

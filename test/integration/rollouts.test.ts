@@ -1390,6 +1390,15 @@ describe('rollouts you can trust (real cluster, four services)', function () {
         expect((await kubectl(['patch', 'service', service, '-p', '{"spec":{"selector":{"skycap.dev/slot":"blue"}}}'], {namespace: ns.name})).exitCode).to.equal(0)
         expect((await kubectl(['scale', 'deployment', `${service}-green`, '--replicas=0'], {namespace: ns.name})).exitCode).to.equal(0)
       }
+      // rollout status says the Service serves blue, not the green its state records (it showed green as active).
+      const shifted = await app.json(['rollout', 'status', 'test'])
+      expect(shifted.exitCode, shifted.stderr).to.equal(0)
+      const shiftedText = (await app.cli(['rollout', 'status', 'test'])).stdout
+      for (const service of ['web', 'api']) {
+        const note = `Service ${service} selects ${service}-blue, not ${service}-green as the rollout state says (switched by hand?): ${service}-blue takes the traffic, and status, scale and the next deploy or rollback go by the Service`
+        expect(shifted.doc.result.services[service]).to.deep.include({activeSlot: 'green', selected: {slot: 'blue', note}})
+        expect(shiftedText).to.contain(`\n  warning: ${note}`)
+      }
       // Release 1 was recorded in blue; blue serves another release, so it goes to green: its dry run says so too.
       const dry = await app.json(['rollback', 'test', '--to', '1', '--skip-image-check', '--dry-run'])
       expect(dry.exitCode, dry.stderr).to.equal(0)
@@ -1417,6 +1426,9 @@ describe('rollouts you can trust (real cluster, four services)', function () {
       expect(entry.keptReplicas).to.deep.equal({'web-green': 3, 'api-green': 3})
       const table = (await app.cli(['history', 'test'])).stdout
       expect(table).to.match(/kept replicas (web-green=3 api-green=3|api-green=3 web-green=3)/)
+      // The rollback put the Services on green and recorded it: nothing to say.
+      const agreed = await app.json(['rollout', 'status', 'test'])
+      for (const service of ['web', 'api']) expect(agreed.doc.result.services[service], service).to.include({activeSlot: 'green'}).and.not.have.property('selected')
     }
   })
 
@@ -1630,6 +1642,14 @@ describe('rollouts you can trust (real cluster, four services)', function () {
         const said = status.doc.result.services.find((x: any) => x.service === service)
         expect(said.revision).to.equal((await app.get(['deployment', `${service}-${slots[service]}`])).metadata.annotations['skycap.dev/revision'])
       }
+      const rollout = await app.json(['rollout', 'status', 'test'])
+      expect(rollout.exitCode, rollout.stderr).to.equal(0)
+      for (const service of ['web', 'api']) {
+        expect(rollout.doc.result.services[service].selected, service).to.deep.equal({
+          slot: null,
+          note: `Service ${service} selects no blue-green slot (its selector has no skycap.dev/slot: edited by hand?), so it sends traffic to the pods of both ${service}-blue and ${service}-green; rollout status shows ${service}-${slots[service]}, the slot the rollout state names. The next deploy or rollback selects one slot again`,
+        })
+      }
       const scaled = await app.cli(['scale', 'web', '3', '-e', 'test'])
       expect(scaled.exitCode, scaled.stderr).to.equal(0)
       expect(scaled.stderr).to.contain(`this scale scales web-${slots.web}, the slot the rollout state names`)
@@ -1640,6 +1660,7 @@ describe('rollouts you can trust (real cluster, four services)', function () {
       expect(next.exitCode, next.stderr).to.equal(0)
       for (const service of ['web', 'api']) expect((await app.get(['service', service])).spec.selector['skycap.dev/slot']).to.be.oneOf(['blue', 'green'])
       expect((await app.cli(['status', 'test'])).stderr).to.not.contain('selects no blue-green slot')
+      expect((await app.cli(['rollout', 'status', 'test'])).stdout).to.not.contain('warning:')
     }
   })
 
@@ -1678,6 +1699,17 @@ describe('rollouts you can trust (real cluster, four services)', function () {
         expect(said.revision).to.equal((await app.get(['deployment', `${service}-${serving[service]}`])).metadata.annotations['skycap.dev/revision'])
       }
       expect(status.stderr).to.not.contain('selects no blue-green slot')
+      // rollout status says it beside the slot the state records (it showed that slot as active, serving).
+      const rollout = await app.json(['rollout', 'status', 'test'])
+      expect(rollout.exitCode, rollout.stderr).to.equal(0)
+      for (const service of ['web', 'api'] as const) {
+        const said = rollout.doc.result.services[service]
+        expect(said, service).to.include({activeSlot: serving[service]})
+        expect(said.selected?.slot, service).to.equal(selected[service])
+        expect(said.selected?.note, service).to.contain(
+          `Service ${service} selects skycap.dev/slot=${selected[service]} (set by hand?), a slot with no Deployment ${service}-${selected[service]}: it sends traffic to no pod`,
+        )
+      }
       const [before, recorded] = [await generations(), (await app.json(['history', 'test'])).doc.result.releases.length]
       for (const service of ['web', 'api'] as const) {
         for (const args of [[], ['--dry-run']]) {
@@ -1717,6 +1749,8 @@ describe('rollouts you can trust (real cluster, four services)', function () {
       const after = await app.json(['status', 'test'])
       expect(after.stderr).to.not.contain('a slot with no Deployment')
       for (const service of ['web', 'api']) expect(after.doc.result.services.find((x: any) => x.service === service).state).to.be.oneOf(['ready', 'progressing'])
+      const rolledOut = await app.json(['rollout', 'status', 'test'])
+      for (const service of ['web', 'api'] as const) expect(rolledOut.doc.result.services[service], service).to.include({activeSlot: now[service]}).and.not.have.property('selected')
     }
   })
 

@@ -423,6 +423,70 @@ describe('rollout status while a deploy is under way, before its canary starts',
   })
 })
 
+describe('rollout status of blue-green services whose Service was changed by hand', function () {
+  this.timeout(20_000)
+  let repo: TempRepo
+  beforeEach(async () => {
+    repo = await TempRepo.clusterApp('kind-x', 'shop')
+  })
+  afterEach(() => repo.remove())
+
+  const state = (activeSlot: string, phase = 'completed', previousSlot?: string) =>
+    JSON.stringify({type: 'blueGreen', release: 4, phase, startedBy: 'a', startedAt: 't', updatedAt: 't', activeSlot, ...(previousSlot ? {previousSlot, scaledDown: true} : {})})
+  const serviceSelecting = (name: string, slot?: string) => ({kind: 'Service', metadata: {name}, spec: {selector: {'app.kubernetes.io/name': name, ...(slot ? {'skycap.dev/slot': slot} : {})}}})
+  const deployment = (name: string) => ({kind: 'Deployment', metadata: {name}, spec: {}})
+  /** The state and, for the one read of live objects, `live` (undefined: the read is refused). */
+  async function shown(data: Record<string, string>, live: object[] | undefined) {
+    const reads: string[][] = []
+    const runner: ProcessRunner = async (_file, argv) => {
+      const args = withoutConnection(argv)
+      if (args[0] === 'get' && args[1] === 'configmap') return {exitCode: 0, stdout: JSON.stringify({data}), stderr: ''}
+      if (args[0] === 'get' && args[1] === 'lease') return {exitCode: 0, stdout: '', stderr: ''}
+      reads.push(args)
+      if (!live) return {exitCode: 1, stdout: '', stderr: 'Error from server (Forbidden): services "web" is forbidden'}
+      return {exitCode: 0, stdout: JSON.stringify({kind: 'List', items: live}), stderr: ''}
+    }
+    const kubectl = (options: {context?: string; namespace?: string}) => new Kubectl({binary: 'kubectl', runner, sleep: async () => undefined, ...options})
+    const report = await rolloutStatus({environment: 'test', configPath: join(repo.dir, 'skycap.yaml')}, {kubectl, reporter: memoryReporter()})
+    return {report, text: rolloutStatusLines(report), reads}
+  }
+
+  it('says a Service switched to the other slot, to a slot no Deployment has, or to none, in one read; not one whose switch to the slot coming up is under way, nor when the read is refused', async () => {
+    const slots = ['web-blue', 'web-green', 'api-blue', 'api-green', 'cart-blue', 'shop-blue', 'shop-green'].map(deployment)
+    const data = {web: state('green', 'completed', 'blue'), api: state('blue'), cart: state('blue'), shop: state('blue', 'progressing', 'green')}
+    const {report, text, reads} = await shown(data, [serviceSelecting('web', 'blue'), serviceSelecting('api'), serviceSelecting('cart', 'purple'), serviceSelecting('shop', 'green'), ...slots])
+    expect(reads).to.have.length(1)
+    expect(reads[0]?.slice(0, 13)).to.have.members(['get', ...['web', 'api', 'cart', 'shop'].flatMap((n) => [`service/${n}`, `deployment/${n}-blue`, `deployment/${n}-green`])])
+    expect(report.services.web?.selected).to.deep.equal({
+      slot: 'blue',
+      note: 'Service web selects web-blue, not web-green as the rollout state says (switched by hand?): web-blue takes the traffic, and status, scale and the next deploy or rollback go by the Service',
+    })
+    expect(report.services.api?.selected?.slot).to.equal(null)
+    expect(report.services.api?.selected?.note).to.match(/^Service api selects no blue-green slot .*; rollout status shows api-blue, the slot the rollout state names/)
+    expect(report.services.cart?.selected?.slot).to.equal('purple')
+    expect(report.services.cart?.selected?.note).to.contain(
+      'Service cart selects skycap.dev/slot=purple (set by hand?), a slot with no Deployment cart-purple: it sends traffic to no pod (the slots that exist are cart-blue)',
+    )
+    // shop's switch to green, the slot coming up, is under way: not said.
+    expect(report.services.shop).to.not.have.property('selected')
+    expect(text.split('\n')).to.include(`  warning: ${report.services.web?.selected?.note}`)
+    // The recorded slots stay as the state has them.
+    expect(report.services.web).to.include({activeSlot: 'green', previousSlot: 'blue'})
+
+    // Agreeing Services, a Service that does not exist, a refused read: nothing said.
+    const agreed = await shown({web: state('green'), api: state('blue')}, [serviceSelecting('web', 'green'), ...slots])
+    expect(agreed.report.services.web).to.not.have.property('selected')
+    expect(agreed.report.services.api).to.not.have.property('selected')
+    expect(agreed.text).to.not.contain('warning:')
+    const refused = await shown({web: state('green')}, undefined)
+    expect(refused.reads).to.have.length(1)
+    expect(refused.report.services.web).to.not.have.property('selected')
+    // No blue-green service: no read.
+    const none = await shown({web: JSON.stringify({type: 'canary', release: 2, phase: 'completed', step: 1, steps: 1, weight: 100, startedBy: 'a', startedAt: 't', updatedAt: 't'})}, [])
+    expect(none.reads).to.deep.equal([])
+  })
+})
+
 describe('promote and abort of a service not in skycap.yaml: a canary left of that name is asked of the cluster once', function () {
   this.timeout(20_000)
   let repo: TempRepo
