@@ -1,12 +1,14 @@
 // The background port-forwards of skycap up: one supervisor process per service, detached so it survives skycap's
-// exit, restarting `kubectl port-forward` whenever it ends (a redeploy replaces the pod it was attached to). This
-// file is also the supervisor's entry point (see the end).
+// exit, forwarding to a ready pod of the service and following the pods as they are replaced (keepForwarding, as
+// `skycap port-forward`). This file is also the supervisor's entry point (see the end).
 import {closeSync, existsSync, openSync, readdirSync, readFileSync, statSync} from 'node:fs'
 import net from 'node:net'
 import {basename} from 'node:path'
 import {fileURLToPath, pathToFileURL} from 'node:url'
 
 import {Kubectl} from '../kubectl/kubectl.js'
+import {keepForwarding} from '../tasks/port-forward.js'
+import type {Reporter} from '../ui/output.js'
 import {canListen} from '../net/ports.js'
 import {abortableSleep} from '../sleep.js'
 import {type ForwardState, processAlive} from './state.js'
@@ -16,6 +18,9 @@ export interface ForwardSpec {
   kubectl: string
   context: string
   namespace: string
+  /** The app and environment whose pods of `service` it forwards to (their labels select them). */
+  app: string
+  environment: string
   service: string
   port: number
   localPort: number
@@ -105,7 +110,7 @@ async function stopOrphans(forward: ForwardState): Promise<boolean> {
   return orphans.length > 0
 }
 
-/** The kubectl port-forward processes in the group of `forward`'s supervisor that forward its ports (Linux /proc). */
+/** The kubectl processes in the group of `forward`'s supervisor that forward its port or watch its pod (Linux /proc). */
 function orphanedKubectls(forward: ForwardState): number[] {
   let entries: string[]
   try {
@@ -122,7 +127,9 @@ function orphanedKubectls(forward: ForwardState): number[] {
       const pgrp = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2])
       if (pgrp !== forward.pid) continue
       const argv = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0')
-      if (argv.includes('port-forward') && argv.includes(`${forward.localPort}:${forward.port}`)) found.push(Number(entry))
+      // Its port-forward (to a pod: the port behind the Service may differ from the Service's) and its pod watch.
+      const forwards = argv.includes('port-forward') && argv.some((a) => a.startsWith(`${forward.localPort}:`))
+      if (forwards || (argv.includes('--watch') && argv.includes('pod'))) found.push(Number(entry))
     } catch {
       // Ended while read, or not ours to read.
     }
@@ -144,7 +151,7 @@ export async function reconnectForward(forward: ForwardState, timeoutMs = 10_000
   while (Date.now() < deadline && !signal?.aborted) {
     if (size() > from) {
       const added = readFileSync(forward.log).subarray(from).toString('utf8')
-      if (/reconnecting \(new release\)[\s\S]*Forwarding from/.test(added)) return true
+      if (added.includes(`(${NEW_RELEASE})`) && /Forwarding from/.test(added.slice(added.indexOf(`(${NEW_RELEASE})`)))) return true
     }
     await abortableSleep(50, signal)
   }
@@ -185,26 +192,69 @@ export async function choosePort(servicePort: number, taken: Set<number>, isFree
   return port
 }
 
-/** The supervisor: runs kubectl port-forward until SIGTERM, at once again on SIGHUP, after a second when it ends. */
+/** Why the supervisor moves its forward on SIGHUP (reconnectForward waits for the line that says it). */
+export const NEW_RELEASE = 'skycap up deployed a new release'
+
+/**
+ * The supervisor: forwards to a ready pod of the service until SIGTERM, following the pods as `skycap port-forward`
+ * does (keepForwarding): it moves to the newest ready pod when its pod starts terminating or stops being ready, so a
+ * `skycap deploy` of the environment by hand, a pod deleted or evicted, loses no request but those kubectl's restart
+ * takes. On SIGHUP (up's own redeploy, rolled out) it moves at once. It never gives up: a service with no ready pod, or
+ * an API server away, is tried again every two seconds, saying so in its log.
+ */
 async function supervise(spec: ForwardSpec): Promise<void> {
-  const kubectl = new Kubectl({binary: spec.kubectl, context: spec.context, namespace: spec.namespace, requestTimeout: '0'})
-  let stopping = false
-  let current: ReturnType<Kubectl['spawn']> | undefined
-  let reconnect = false
-  const stop = () => ((stopping = true), current?.kill())
-  process.on('SIGTERM', stop)
-  process.on('SIGINT', stop)
-  process.on('SIGHUP', () => ((reconnect = true), current?.kill()))
+  const kubectl = new Kubectl({binary: spec.kubectl, context: spec.context, namespace: spec.namespace})
+  const stop = new AbortController()
+  process.on('SIGTERM', () => stop.abort())
+  process.on('SIGINT', () => stop.abort())
+  // A SIGHUP while no forward runs (it chooses a pod, or waits for one) is kept for the next forward, which moves at
+  // once: up waits for the line that says so.
+  let onHangUp: (() => void) | undefined
+  let pending = false
+  process.on('SIGHUP', () => (onHangUp ? onHangUp() : (pending = true)))
+  const moveAsked = (signal: AbortSignal) =>
+    new Promise<string | undefined>((resolve) => {
+      if (signal.aborted) return resolve(undefined)
+      if (pending) {
+        pending = false
+        return resolve(NEW_RELEASE)
+      }
+      const done = (why: string | undefined) => {
+        onHangUp = undefined
+        signal.removeEventListener('abort', aborted)
+        resolve(why)
+      }
+      const aborted = () => done(undefined)
+      signal.addEventListener('abort', aborted, {once: true})
+      onHangUp = () => done(NEW_RELEASE)
+    })
   const say = (line: string) => process.stdout.write(`${new Date().toISOString()} ${line}\n`)
-  while (!stopping) {
-    current = kubectl.spawn(['port-forward', `service/${spec.service}`, `${spec.localPort}:${spec.port}`, '--address', '127.0.0.1'])
-    current.stdout.pipe(process.stdout, {end: false})
-    const r = await current.done
-    if (r.stderr.trim()) process.stdout.write(r.stderr.endsWith('\n') ? r.stderr : `${r.stderr}\n`)
-    if (stopping) break
-    say(reconnect ? 'reconnecting (new release)' : `kubectl port-forward ended (exit ${r.exitCode}); restarting`)
-    if (!reconnect) await abortableSleep(1000)
-    reconnect = false
+  const reporter: Reporter = {mode: 'plain', info: say, warn: (m) => say(`warning: ${m}`)}
+  const on = `127.0.0.1:${spec.localPort}`
+  while (!stop.signal.aborted) {
+    try {
+      await keepForwarding(
+        {
+          kubectl,
+          app: spec.app,
+          environment: spec.environment,
+          namespace: spec.namespace,
+          service: spec.service,
+          remote: spec.port,
+          local: spec.localPort,
+          address: '127.0.0.1',
+          on,
+          stops: '`skycap down` stops',
+        },
+        {reporter, signal: stop.signal, moveAsked},
+      )
+      // kubectl ended as a Ctrl-C ends it (exit 0, or a signal that was not ours: the OOM killer, a `kill`).
+      if (!stop.signal.aborted) say('kubectl port-forward was stopped; starting again in 2 s')
+    } catch (error) {
+      if (stop.signal.aborted) break
+      say(`${error instanceof Error ? error.message : String(error)}; trying again in 2 s`)
+    }
+    await abortableSleep(2000, stop.signal).catch(() => undefined)
   }
   say('stopped')
 }

@@ -428,13 +428,14 @@ async function forward(env: Environment, context: string, state: UpState, wanted
     const localPort = wanted.get(service) ?? (await choosePort(port, taken))
     taken.add(localPort)
     const log = join(dir, `${state.app}-${env.name}-${service}.forward.log`)
-    const pid = await startForward({kubectl: process.env.SKYCAP_KUBECTL ?? 'kubectl', context, namespace: env.namespace, service, port, localPort}, log)
+    const pid = await startForward({kubectl: process.env.SKYCAP_KUBECTL ?? 'kubectl', context, namespace: env.namespace, app: state.app, environment: env.name, service, port, localPort}, log)
     kept.push({service, port, localPort, pid, log})
     urls.push({service, url: `http://127.0.0.1:${localPort}`, port, localPort, reused: false})
   }
   await Promise.all(state.forwards.filter((f) => !kept.includes(f)).map((f) => stopForward(f)))
   state.forwards = kept
-  // A kept forward's kubectl is restarted to reach the new release's pods: up returns once it forwards again.
+  // A kept forward moves to the new release's newest ready pod (it may have followed the old pods' end already): up
+  // returns once it forwards again.
   await Promise.all(reconnecting.map((f) => reconnectForward(f, 10_000, deps.signal)))
   // Each forward listens once kubectl has reached a pod.
   await Promise.all(

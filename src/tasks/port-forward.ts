@@ -126,8 +126,6 @@ export async function portForward(
   options: PortForwardOptions,
   deps: {kubectl: KubectlFactory; reporter: Reporter; signal?: AbortSignal; clock?: () => number; sleep?: (ms: number, signal?: AbortSignal) => Promise<void>},
 ): Promise<{environment: string; target: string; local: number; remote: number}> {
-  const clock = deps.clock ?? Date.now
-  const sleep = deps.sleep ?? abortableSleep
   const ports = parsePorts(options.ports)
   const {remote} = ports
   let {local} = ports
@@ -148,6 +146,64 @@ export async function portForward(
   // 0: any free port, chosen here rather than by kubectl, so that it is known: said below, in --json (it said 0), and
   // kept when the forward reconnects to a new pod (kubectl would pick another; such a forward used to end instead).
   if (local === 0) local = await anyPortOf(addresses)
+  const on = addresses.length === 1 ? `${shown}:${local || '(any)'}` : `port ${local || '(any)'} of ${shown}`
+  const target = await keepForwarding({kubectl, app, environment: env.name, namespace: env.namespace, service: options.service, remote, local, address, on, json: options.json, unknown}, deps)
+  return {environment: env.name, target, local, remote}
+}
+
+/** What keepForwarding forwards: the service of an environment, its port `remote`, from `local` on `address`. */
+export interface Forwarding {
+  kubectl: Kubectl
+  app: string
+  environment: string
+  namespace: string
+  service: string
+  remote: number
+  /**
+   * The local port, chosen before so that it is kept when the forward moves to another pod; 0 when none could be
+   * (kubectl chooses, and a lost forward ends).
+   */
+  local: number
+  /** kubectl's --address: IP addresses or localhost, comma separated. */
+  address: string
+  /** Where it listens, as the first line says it (`127.0.0.1:8080`). */
+  on: string
+  /** kubectl's "Forwarding from …" lines go to stderr (stdout carries --json's document). */
+  json?: boolean
+  /** A service the work tree's skycap.yaml lacks: its pods, if it still runs, are used; without any, this error. */
+  unknown?: UserError
+  /** How the forward is stopped, as its first line ends (`Ctrl-C stops`). */
+  stops?: string
+}
+
+export interface ForwardingDeps {
+  reporter: Reporter
+  /** Ends the forward (Ctrl-C, or `skycap down` stopping up's supervisor). */
+  signal?: AbortSignal
+  clock?: () => number
+  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>
+  /**
+   * Resolves with why when the forward is to move to the newest ready pod now (skycap up once its redeploy is rolled
+   * out), with undefined once the signal it is given aborts.
+   */
+  moveAsked?: (signal: AbortSignal) => Promise<string | undefined>
+}
+
+/**
+ * Forwards `local` to a ready pod of the service until `deps.signal` aborts, following the pods: the forward moves to
+ * the newest ready pod when its pod starts terminating, stops being ready or goes (before kubectl would notice, at the
+ * next connection, which fails), when kubectl's forward is lost, and when `moveAsked` says. Returns the last target.
+ * Throws when the first forward fails at once, or when no pod has been ready for RECONNECT_WINDOW_MS after a loss.
+ * Used by `skycap port-forward` and by the background forwards of `skycap up`.
+ */
+export async function keepForwarding(f: Forwarding, deps: ForwardingDeps): Promise<string> {
+  const clock = deps.clock ?? Date.now
+  const sleep = deps.sleep ?? abortableSleep
+  const {kubectl, app, remote, local, address} = f
+  const env = {name: f.environment, namespace: f.namespace}
+  const options = {service: f.service, json: f.json}
+  const unknown = f.unknown
+  const on = f.on
   // kubectl forwards to one pod even through a Service, and notices that pod went only when the next connection comes
   // in (which fails): skycap forwards to the pod it chose, watches it, and moves the forward before that.
   const first = await forwardTarget(kubectl, app, env.name, options.service, remote, unknown)
@@ -162,9 +218,8 @@ export async function portForward(
   }
   let {pod, port: targetPort} = await choose(first.pod, first.serviceObject)
   let target = `pod/${pod}`
-  const on = addresses.length === 1 ? `${shown}:${local || '(any)'}` : `port ${local || '(any)'} of ${shown}`
   const through = viaService ? `${first.target} port ${remote} (${target})` : `${target} port ${remote}`
-  deps.reporter.info(`Forwarding ${on} to ${through} in ${env.name} (namespace ${env.namespace}); Ctrl-C stops`)
+  deps.reporter.info(`Forwarding ${on} to ${through} in ${env.name} (namespace ${env.namespace}); ${f.stops ?? 'Ctrl-C stops'}`)
   // When the last forward that had been running ended or was moved; undefined while none has.
   let lostAt: number | undefined
   // Why the forward goes to another pod, said once that pod is chosen.
@@ -180,12 +235,15 @@ export async function portForward(
       teeStderr: true,
     })
     const leaving = podLeaving(kubectl, pod, signal)
+    const asked = deps.moveAsked?.(signal)
+    // Neither a watch that cannot run (forbidden) nor the end of a request decides: kubectl's end does then.
+    const never = new Promise<undefined>(() => undefined)
     let r: ProcessResult | undefined
     let next: {pod: string; port: number} | undefined
     try {
-      const going = await Promise.race([forwarding.then(() => undefined), leaving])
+      const going = await Promise.race([forwarding.then(() => undefined), leaving.then((w) => (w === undefined ? never : `${target} ${w}`)), ...(asked ? [asked.then((w) => w ?? never)] : [])])
       if (going !== undefined) {
-        why = `${target} ${going}`
+        why = going
         // Chosen while the old forward still runs: the local port is without a listener only while kubectl restarts.
         next = await choose().catch((error: unknown) => {
           if (deps.signal?.aborted || error instanceof UserError || error instanceof ApiServerUnreachableError) return undefined
@@ -195,7 +253,7 @@ export async function portForward(
     } finally {
       own.abort()
       // Neither child outlives this forward, whatever ended it.
-      await Promise.allSettled([forwarding, leaving])
+      await Promise.allSettled([forwarding, leaving, asked])
     }
     if (deps.signal?.aborted) break
     if (next) {
@@ -259,5 +317,5 @@ export async function portForward(
     }
     if (deps.signal?.aborted) break
   }
-  return {environment: env.name, target, local, remote}
+  return target
 }
