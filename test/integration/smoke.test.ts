@@ -156,6 +156,10 @@ describe('test cluster (smoke, plain kubectl)', function () {
     })
     await kubectl(['wait', '--for=jsonpath={.status.conditions[?(@.type=="Progressing")].reason}=ProgressDeadlineExceeded', 'deployment/web', '--timeout=60s'], {namespace: ns.name})
     await kubectl(['rollout', 'undo', 'deployment/web'], {namespace: ns.name})
+    // The controller's first status after the undo may keep ProgressDeadlineExceeded with the new generation observed
+    // (the crash-looping ReplicaSet's pods still counted), which `rollout status` takes for a failed rollout at once
+    // (CI saw it once): the rollout is judged once the controller says the undone revision is available.
+    await kubectl(['wait', '--for=jsonpath={.status.conditions[?(@.type=="Progressing")].reason}=NewReplicaSetAvailable', 'deployment/web', '--timeout=60s'], {namespace: ns.name})
     const r = await kubectl(['rollout', 'status', 'deployment/web', '--timeout=60s'], {namespace: ns.name})
     expect(r.stdout).to.contain('successfully rolled out')
     const d = await deploymentJson(ns.name, 'web')
