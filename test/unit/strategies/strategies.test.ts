@@ -1014,6 +1014,26 @@ describe('two canaries of one release, one of which fails', () => {
 describe('a canary whose new pods are not ready', () => {
   const steps = [{setWeight: 50}, {pause: {}}]
   const patched = (calls: string[][]) => calls.filter((c) => c[0] === 'patch' && c[1] === 'configmap').map((c) => JSON.parse(c.at(-1) as string).data.web as string | undefined)
+  /** shop's and cart's requests as the state ConfigMap holds them: a patch that clears one takes it; its data as read. */
+  const requestsOf = (requests: Record<string, string>) => ({
+    take(data: Record<string, unknown>) {
+      for (const name of ['shop', 'cart']) if (Object.hasOwn(data, `${name}.request`) && data[`${name}.request`] === null) delete requests[name]
+    },
+    read: () => ({stdout: JSON.stringify({data: Object.fromEntries(Object.entries(requests).map(([k, v]) => [`${k}.request`, v]))})}),
+  })
+  /** Both canaries aborted by their own abort (`message`): both requests taken, neither promoted, both states aborted. */
+  function expectBothAborted(failures: Array<{ref: string; message: string}>, calls: string[][], requests: Record<string, string>, message: string, round: number) {
+    expect(failures.map((f) => [f.ref, f.message]).sort(), `round ${round}`).to.deep.equal([
+      ['abort cart', message],
+      ['abort shop', message],
+    ])
+    expect(requests, `round ${round}: both requests taken`).to.deep.equal({})
+    expect(
+      calls.some((c) => c[0] === 'apply'),
+      `round ${round}: neither promoted`,
+    ).to.equal(false)
+    for (const name of ['shop', 'cart']) expect(lastState(calls, name), `round ${round} ${name}`).to.include({phase: 'aborted', weight: 0})
+  }
 
   it('`skycap abort ENV` of both, resumed at their pause by the abort itself: each is aborted by its own request, whichever is first (one that came second was "aborted because shop failed"); three times', async () => {
     const paused = {steps: [{setWeight: 50}, {pause: {}}]}
@@ -1021,19 +1041,20 @@ describe('a canary whose new pods are not ready', () => {
     for (let round = 1; round <= 3; round++) {
       // One write asked both (writeRequest); each abort clears its own. The slow one this round: its first write waits.
       const requests: Record<string, string> = {shop: 'abort', cart: 'abort'}
+      const held = requestsOf(requests)
       const slow = round === 2 ? 'shop' : 'cart'
       let delayed = false
       const {kubectl, calls} = fake(async (args) => {
         if (args[0] === 'patch') {
           const data = JSON.parse(args.at(-1) as string).data as Record<string, unknown>
-          for (const name of Object.keys(requests)) if (Object.hasOwn(data, `${name}.request`) && data[`${name}.request`] === null) delete requests[name]
+          held.take(data)
           if (!delayed && Object.hasOwn(data, slow)) {
             delayed = true
             await new Promise((r) => setTimeout(r, 100))
           }
           return {}
         }
-        if (args[0] === 'get' && args[1] === 'configmap') return {stdout: JSON.stringify({data: Object.fromEntries(Object.entries(requests).map(([k, v]) => [`${k}.request`, v]))})}
+        if (args[0] === 'get' && args[1] === 'configmap') return held.read()
         if (args[0] === 'get' && args[1]?.startsWith('deployments,replicasets'))
           return {stdout: JSON.stringify({items: ['shop', 'cart'].flatMap((n) => [deploymentStatus(`${n}-canary`, 2), deploymentStatus(n, 3)])})}
         if (args[0] === 'get' && (args[1] === 'pods' || args[1] === 'events')) return {stdout: JSON.stringify({items: []})}
@@ -1048,16 +1069,7 @@ describe('a canary whose new pods are not ready', () => {
         context(kubectl, {intervalMs: 1}),
       )
       expect(delayed, `round ${round}: ${slow}'s first write was slow`).to.equal(true)
-      expect(failures.map((f) => [f.ref, f.message]).sort(), `round ${round}`).to.deep.equal([
-        ['abort cart', 'aborted by skycap abort at step 2'],
-        ['abort shop', 'aborted by skycap abort at step 2'],
-      ])
-      expect(requests, `round ${round}: both requests taken`).to.deep.equal({})
-      expect(
-        calls.some((c) => c[0] === 'apply'),
-        `round ${round}: neither promoted`,
-      ).to.equal(false)
-      for (const name of ['shop', 'cart']) expect(lastState(calls, name), `round ${round} ${name}`).to.include({phase: 'aborted', weight: 0})
+      expectBothAborted(failures, calls, requests, 'aborted by skycap abort at step 2', round)
     }
   })
 
@@ -1067,12 +1079,12 @@ describe('a canary whose new pods are not ready', () => {
     for (let round = 1; round <= 3; round++) {
       // Empty until both analyses run; then one write asks both (writeRequest), and each abort clears its own.
       const requests: Record<string, string> = {}
+      const held = requestsOf(requests)
       let queries = 0
       let answeredWithRequests = 0
       const {kubectl, calls} = fake(async (args, signal) => {
         if (args[0] === 'patch') {
-          const data = JSON.parse(args.at(-1) as string).data as Record<string, unknown>
-          for (const name of ['shop', 'cart']) if (Object.hasOwn(data, `${name}.request`) && data[`${name}.request`] === null) delete requests[name]
+          held.take(JSON.parse(args.at(-1) as string).data as Record<string, unknown>)
           return {}
         }
         if (args[0] === 'get' && args[1] === 'configmap') {
@@ -1088,7 +1100,7 @@ describe('a canary whose new pods are not ready', () => {
             })
             if (signal.aborted) return {exitCode: -1, signal: 'SIGTERM'}
           }
-          return {stdout: JSON.stringify({data: Object.fromEntries(Object.entries(requests).map(([k, v]) => [`${k}.request`, v]))})}
+          return held.read()
         }
         if (args[0] === 'get' && args[1]?.startsWith('deployments,replicasets'))
           return {stdout: JSON.stringify({items: ['shop', 'cart'].flatMap((n) => [deploymentStatus(`${n}-canary`, 2), deploymentStatus(n, 3)])})}
@@ -1119,16 +1131,7 @@ describe('a canary whose new pods are not ready', () => {
       )
       expect(queries, `round ${round}: both analyses ran`).to.equal(2)
       expect(Date.now() - started, `round ${round}`).to.be.below(2500)
-      expect(failures.map((f) => [f.ref, f.message]).sort(), `round ${round}`).to.deep.equal([
-        ['abort cart', 'aborted by skycap abort during the analysis of step 2'],
-        ['abort shop', 'aborted by skycap abort during the analysis of step 2'],
-      ])
-      expect(requests, `round ${round}: both requests taken`).to.deep.equal({})
-      expect(
-        calls.some((c) => c[0] === 'apply'),
-        `round ${round}: neither promoted`,
-      ).to.equal(false)
-      for (const name of ['shop', 'cart']) expect(lastState(calls, name), `round ${round} ${name}`).to.include({phase: 'aborted', weight: 0})
+      expectBothAborted(failures, calls, requests, 'aborted by skycap abort during the analysis of step 2', round)
     }
   })
 
