@@ -7,7 +7,6 @@ import {basename} from 'node:path'
 import {fileURLToPath, pathToFileURL} from 'node:url'
 
 import {Kubectl} from '../kubectl/kubectl.js'
-import {keepForwarding} from '../tasks/port-forward.js'
 import type {Reporter} from '../ui/output.js'
 import {canListen} from '../net/ports.js'
 import {abortableSleep} from '../sleep.js'
@@ -231,6 +230,8 @@ async function supervise(spec: ForwardSpec): Promise<void> {
   const say = (line: string) => process.stdout.write(`${new Date().toISOString()} ${line}\n`)
   const reporter: Reporter = {mode: 'plain', info: say, warn: (m) => say(`warning: ${m}`)}
   const on = `127.0.0.1:${spec.localPort}`
+  // Loaded once the signals are handled: up and down import this file, and need none of port-forward's modules.
+  const {keepForwarding} = await import('../tasks/port-forward.js')
   while (!stop.signal.aborted) {
     try {
       await keepForwarding(

@@ -153,67 +153,76 @@ describe('skycap up / down: the whole app locally, on the real node', function (
     }
   })
 
-  it('up’s forwards follow pods replaced by other means than up (kubectl rollout restart, twice): a request loop through the URL fails at most one short run at each move, then answers from the new pod; the forward’s log says each move (it stayed on the old pod until a request failed, then waited a second)', async () => {
+  it('up’s forwards of web and api follow pods replaced by other means than up (kubectl rollout restart of both at once, twice): a request loop through each URL fails at most one short run at each move, then answers from the new pod; each forward’s log says the move (it stayed on the old pod until a request failed, then waited a second)', async () => {
     const r = await json(['up', '--detach', '--cluster', testCluster().context])
     expect(r.exitCode, r.stderr).to.equal(0)
-    const web = r.doc.result.urls.find((u: any) => u.service === 'web')
-    const log = join(dirname(r.doc.result.stateFile), 'localapp-local-web.forward.log')
-    const webPods = async () =>
-      (JSON.parse((await kubectl(['get', 'pods', '-l', 'app.kubernetes.io/name=web', '-o', 'json'], {namespace: NAMESPACE})).stdout).items as any[]).filter((p) => !p.metadata.deletionTimestamp)
-    // A request every 200 ms through up's forward, all along: when it was sent and which pod answered.
-    const answers: Array<{at: number; host?: string; error?: string}> = []
+    const services = ['web', 'api'] as const
+    const url = Object.fromEntries(r.doc.result.urls.map((u: any) => [u.service, u.url])) as Record<string, string>
+    const log = (service: string) => readFileSync(join(dirname(r.doc.result.stateFile), `localapp-local-${service}.forward.log`), 'utf8')
+    const podsOf = async (service: string) =>
+      (JSON.parse((await kubectl(['get', 'pods', '-l', `app.kubernetes.io/name=${service}`, '-o', 'json'], {namespace: NAMESPACE})).stdout).items as any[])
+        .filter((p) => !p.metadata.deletionTimestamp)
+        .map((p) => p.metadata.name as string)
+    // A request every 200 ms through each of up's forwards, all along: when it was sent and which pod answered.
+    const answers: Record<string, Array<{at: number; host?: string; error?: string}>> = {web: [], api: []}
     let looping = true
-    const loop = (async () => {
+    const loops = services.map(async (service) => {
       while (looping) {
         const at = Date.now()
         try {
-          const body = await (await fetch(web.url, {signal: AbortSignal.timeout(2000)})).text()
-          answers.push({at, host: /host=(\S+)/.exec(body)?.[1]})
+          const body = await (await fetch(url[service] as string, {signal: AbortSignal.timeout(2000)})).text()
+          answers[service]?.push({at, host: /host=(\S+)/.exec(body)?.[1]})
         } catch (error) {
-          answers.push({at, error: String((error as Error).cause ?? error)})
+          answers[service]?.push({at, error: String((error as Error).cause ?? error)})
         }
         await new Promise((resolve) => setTimeout(resolve, 200))
       }
-    })()
+    })
     try {
-      await waitFor('an answer through the forward', () => answers.at(-1)?.host !== undefined, {timeoutMs: 30_000})
+      for (const service of services) await waitFor(`an answer through the forward of ${service}`, () => answers[service]?.at(-1)?.host !== undefined, {timeoutMs: 30_000})
       for (let round = 1; round <= 2; round++) {
-        const [old] = (await webPods()).map((p) => p.metadata.name)
+        const old = Object.fromEntries(await Promise.all(services.map(async (s) => [s, (await podsOf(s))[0]] as const)))
         const roundStart = Date.now()
-        const restarted = await kubectl(['rollout', 'restart', 'deployment/web'], {namespace: NAMESPACE})
+        // Both at once, as a deploy of the environment by hand replaces them.
+        const restarted = await kubectl(['rollout', 'restart', 'deployment/web', 'deployment/api'], {namespace: NAMESPACE})
         expect(restarted.exitCode, restarted.stderr).to.equal(0)
-        const done = await kubectl(['rollout', 'status', 'deployment/web', '--timeout=120s'], {namespace: NAMESPACE})
-        expect(done.exitCode, done.stderr).to.equal(0)
-        const now = (await webPods()).map((p) => p.metadata.name)
-        expect(now, `round ${round}`).to.have.length(1)
-        expect(now[0], `round ${round}`).to.not.equal(old)
-        // The move, said before any request had to fail on the old pod.
-        await waitFor(`round ${round}: the forward to move to ${now[0]}`, () => readFileSync(log, 'utf8').includes(`forwarding to pod/${now[0]} now (pod/${old} is terminating)`), {
-          timeoutMs: 20_000,
-          intervalMs: 100,
-        })
-        const after = Date.now()
-        await waitFor(`round ${round}: five answers after the move`, () => answers.filter((a) => a.at > after).length >= 5, {timeoutMs: 10_000, intervalMs: 100})
-        const later = answers.filter((a) => a.at > after)
-        expect(
-          later.map((a) => a.host ?? a.error),
-          `round ${round}`,
-        ).to.deep.equal(later.map(() => now[0]))
-        // What fails is the move alone: requests sent while kubectl restarts on the local port (about 200 ms).
-        const during = answers.filter((a) => a.at >= roundStart && a.at <= after)
-        const failed = during.filter((a) => a.error)
-        const said = `round ${round}: ${failed.length} of ${during.length} requests failed: ${JSON.stringify(failed)}\n${readFileSync(log, 'utf8')}`
-        if (failed.length) {
-          const first = during.indexOf(failed[0] as (typeof during)[number])
-          const last = during.indexOf(failed.at(-1) as (typeof during)[number])
-          expect(last - first + 1, `one run of failures: ${said}`).to.equal(failed.length)
-          expect((failed.at(-1)?.at ?? 0) - (failed[0]?.at ?? 0), said).to.be.at.most(3000)
+        for (const service of services) {
+          const done = await kubectl(['rollout', 'status', `deployment/${service}`, '--timeout=120s'], {namespace: NAMESPACE})
+          expect(done.exitCode, done.stderr).to.equal(0)
+        }
+        for (const service of services) {
+          const now = await podsOf(service)
+          expect(now, `round ${round} ${service}`).to.have.length(1)
+          expect(now[0], `round ${round} ${service}`).to.not.equal(old[service])
+          // The move, said before any request had to fail on the old pod.
+          await waitFor(`round ${round}: the forward of ${service} to move to ${now[0]}`, () => log(service).includes(`forwarding to pod/${now[0]} now (pod/${old[service]} is terminating)`), {
+            timeoutMs: 20_000,
+            intervalMs: 100,
+          })
+          const after = Date.now()
+          const all = answers[service] ?? []
+          await waitFor(`round ${round}: five answers of ${service} after the move`, () => all.filter((a) => a.at > after).length >= 5, {timeoutMs: 10_000, intervalMs: 100})
+          const later = all.filter((a) => a.at > after)
+          expect(
+            later.map((a) => a.host ?? a.error),
+            `round ${round} ${service}`,
+          ).to.deep.equal(later.map(() => now[0]))
+          // What fails is the move alone: requests sent while kubectl restarts on the local port (about 200 ms).
+          const during = all.filter((a) => a.at >= roundStart && a.at <= after)
+          const failed = during.filter((a) => a.error)
+          const said = `round ${round} ${service}: ${failed.length} of ${during.length} requests failed: ${JSON.stringify(failed)}\n${log(service)}`
+          if (failed.length) {
+            const first = during.indexOf(failed[0] as (typeof during)[number])
+            const last = during.indexOf(failed.at(-1) as (typeof during)[number])
+            expect(last - first + 1, `one run of failures: ${said}`).to.equal(failed.length)
+            expect((failed.at(-1)?.at ?? 0) - (failed[0]?.at ?? 0), said).to.be.at.most(3000)
+          }
         }
       }
-      expect(readFileSync(log, 'utf8')).to.not.match(/trying again|ended \(exit/)
+      for (const service of services) expect(log(service), service).to.not.match(/trying again|ended \(exit|was stopped;/)
     } finally {
       looping = false
-      await loop
+      await Promise.all(loops)
     }
   })
 
