@@ -199,27 +199,23 @@ export interface ForwardingDeps {
 export async function keepForwarding(f: Forwarding, deps: ForwardingDeps): Promise<string> {
   const clock = deps.clock ?? Date.now
   const sleep = deps.sleep ?? abortableSleep
-  const {kubectl, app, remote, local, address} = f
-  const env = {name: f.environment, namespace: f.namespace}
-  const options = {service: f.service, json: f.json}
-  const unknown = f.unknown
-  const on = f.on
+  const {kubectl, app, environment, service, remote, local, address} = f
   // kubectl forwards to one pod even through a Service, and notices that pod went only when the next connection comes
   // in (which fails): skycap forwards to the pod it chose, watches it, and moves the forward before that.
-  const first = await forwardTarget(kubectl, app, env.name, options.service, remote, unknown)
+  const first = await forwardTarget(kubectl, app, environment, service, remote, f.unknown)
   const viaService = first.target.startsWith('service/')
   // A Service's port is not always its pods' (port 80, targetPort 8080 or a name): kubectl translated it for
   // service/…; for a pod, skycap does.
   // A Ctrl-C stops the choice's kubectl calls too: it waited for them (up to kubectl's 30 s request timeout).
   const stoppedByCtrlC = deps.signal ? {signal: deps.signal} : {}
-  const choose = async (pod?: string, service: string | KubeObject = options.service) => {
-    const name = pod ?? (await choosePod(kubectl, app, env.name, options.service, {prefer: 'newest', ...stoppedByCtrlC}))
-    return {pod: name, port: viaService ? await podPortOf(kubectl, service, remote, name, deps.signal) : remote}
+  const choose = async (pod?: string, serviceObject: string | KubeObject = service) => {
+    const name = pod ?? (await choosePod(kubectl, app, environment, service, {prefer: 'newest', ...stoppedByCtrlC}))
+    return {pod: name, port: viaService ? await podPortOf(kubectl, serviceObject, remote, name, deps.signal) : remote}
   }
   let {pod, port: targetPort} = await choose(first.pod, first.serviceObject)
   let target = `pod/${pod}`
   const through = viaService ? `${first.target} port ${remote} (${target})` : `${target} port ${remote}`
-  deps.reporter.info(`Forwarding ${on} to ${through} in ${env.name} (namespace ${env.namespace}); ${f.stops ?? 'Ctrl-C stops'}`)
+  deps.reporter.info(`Forwarding ${f.on} to ${through} in ${environment} (namespace ${f.namespace}); ${f.stops ?? 'Ctrl-C stops'}`)
   // When the last forward that had been running ended or was moved; undefined while none has.
   let lostAt: number | undefined
   // Why the forward goes to another pod, said once that pod is chosen.
@@ -231,7 +227,7 @@ export async function keepForwarding(f: Forwarding, deps: ForwardingDeps): Promi
     const signal = deps.signal ? AbortSignal.any([deps.signal, own.signal]) : own.signal
     const forwarding = kubectl.attached(['port-forward', target, `${local}:${targetPort}`, '--address', address], {
       signal,
-      stdoutToStderr: options.json ?? false,
+      stdoutToStderr: f.json ?? false,
       teeStderr: true,
     })
     const leaving = podLeaving(kubectl, pod, signal)
@@ -266,7 +262,7 @@ export async function keepForwarding(f: Forwarding, deps: ForwardingDeps): Promi
     }
     if (r === undefined) {
       lostAt = clock()
-      deps.reporter.warn(`${why} and no other pod of ${options.service} is ready; waiting up to ${RECONNECT_WINDOW_MS / 1000} s for one`)
+      deps.reporter.warn(`${why} and no other pod of ${service} is ready; waiting up to ${RECONNECT_WINDOW_MS / 1000} s for one`)
     } else {
       // Ctrl-C is how a port-forward ends: kubectl exits 0 or dies of the signal (a SIGINT or SIGTERM that reached
       // only skycap stops kubectl through `signal`).
@@ -284,11 +280,11 @@ export async function keepForwarding(f: Forwarding, deps: ForwardingDeps): Promi
       if (ran) {
         lostAt = clock()
         why = `the forward to ${target} was lost`
-        deps.reporter.warn(`kubectl port-forward to ${target} ended (exit ${r.exitCode}; was its pod replaced?); reconnecting to a ready pod of ${options.service}`)
+        deps.reporter.warn(`kubectl port-forward to ${target} ended (exit ${r.exitCode}; was its pod replaced?); reconnecting to a ready pod of ${service}`)
       } else if (clock() - (lostAt as number) > RECONNECT_WINDOW_MS) {
         throw new SkycapError(
-          `the forward to ${options.service} was lost and not re-established within ${RECONNECT_WINDOW_MS / 1000} s (kubectl port-forward to ${target} ended with exit code ${r.exitCode})`,
-          {hint: `\`skycap status ${env.name}\` shows whether ${options.service} has ready pods; start the forward again once it has.`},
+          `the forward to ${service} was lost and not re-established within ${RECONNECT_WINDOW_MS / 1000} s (kubectl port-forward to ${target} ended with exit code ${r.exitCode})`,
+          {hint: `\`skycap status ${environment}\` shows whether ${service} has ready pods; start the forward again once it has.`},
         )
       } else {
         // Mid-rollout the pod just chosen may be replaced too: try again shortly, with the newest ready pod.
