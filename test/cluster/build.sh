@@ -14,6 +14,15 @@ set -euo pipefail
 # v1.33.13: every k8s.io staging module of this release is on the Go module proxy (v0.32.13's are not all there).
 KV=${SKYCAP_K8S_VERSION:-v1.33.13}
 KWOKV=${SKYCAP_KWOK_VERSION:-v0.7.0}
+# etcd: Debian's 3.4.23 (`debian`) for Kubernetes up to 1.33; from 1.34 on, v3.6.8 built from its Go modules. An API
+# server of 1.37 on etcd 3.4 refuses the watch-list requests of kwok's client ("the required storage feature
+# RequestWatchProgress is disabled"): kwok's watches then end every few seconds and its pods lag behind, so rollouts,
+# prunes and namespace deletions waited for minutes and tests timed out.
+case "$KV" in
+  v1.2[0-9].*|v1.3[0-3].*) ETCDV_DEFAULT=debian ;;
+  *) ETCDV_DEFAULT=v3.6.8 ;;
+esac
+ETCDV=${SKYCAP_ETCD_VERSION:-$ETCDV_DEFAULT}
 K=${SKYCAP_CLUSTER_CACHE:-$HOME/.cache/skycap-cluster}
 OUT="$K/$KV"
 
@@ -28,8 +37,10 @@ command -v go >/dev/null || die "go is not installed; install Go >= 1.24 (https:
 # for the build tests (docker.io). The test app images are still pushed FROM scratch by test/app/pushimage.
 REAL_NODE=${SKYCAP_CLUSTER_REAL_NODE:-1}
 pkgs=""
-command -v etcd >/dev/null || pkgs="$pkgs etcd-server"
-command -v etcdctl >/dev/null || pkgs="$pkgs etcd-client"
+if [ "$ETCDV" = debian ]; then
+  command -v etcd >/dev/null || pkgs="$pkgs etcd-server"
+  command -v etcdctl >/dev/null || pkgs="$pkgs etcd-client"
+fi
 command -v docker-registry >/dev/null || pkgs="$pkgs docker-registry"
 # Mercurial: the hg repositories of the VCS tests (unit and integration) are real, never faked.
 command -v hg >/dev/null || pkgs="$pkgs mercurial"
@@ -142,6 +153,31 @@ if [ "$REAL_NODE" != 0 ] && [ ! -x "$XB/docker-buildx" ]; then
     || die "go install github.com/docker/buildx/cmd/buildx@$BUILDXV failed"
   mv "$XB/buildx" "$XB/docker-buildx"
 fi
+# --- etcd from its Go modules (when not Debian's) ------------------------------------------------------------
+# go.etcd.io/etcd/server/v3 (the etcd program) and etcdctl/v3 replace their sibling modules with local paths, which
+# `go install pkg@ver` refuses: build them in a wrapper module, where those replaces do not apply.
+EB=""
+if [ "$ETCDV" != debian ]; then
+  EB="$K/etcd-$ETCDV"
+  if [ ! -x "$EB/etcd" ] || [ ! -x "$EB/etcdctl" ]; then
+    log "building etcd and etcdctl $ETCDV from their Go modules"
+    EW=$(mktemp -d)
+    (
+      cd "$EW"
+      export GOTOOLCHAIN=${GOTOOLCHAIN:-local} CGO_ENABLED=0 GOFLAGS=
+      go mod init local/etcdbin >&2 2>/dev/null
+      go get "go.etcd.io/etcd/server/v3@$ETCDV" "go.etcd.io/etcd/etcdctl/v3@$ETCDV" >&2
+      go build -trimpath -ldflags "-s -w" -o "$EW/etcd" go.etcd.io/etcd/server/v3 >&2
+      go build -trimpath -ldflags "-s -w" -o "$EW/etcdctl" go.etcd.io/etcd/etcdctl/v3 >&2
+    ) || { rm -rf "$EW"; die "building etcd $ETCDV failed (see the go output above); try SKYCAP_ETCD_VERSION=debian"; }
+    got=$("$EW/etcd" --version 2>&1 | head -1)
+    [ "$got" = "etcd Version: ${ETCDV#v}" ] || { rm -rf "$EW"; die "the built etcd reports '$got', expected 'etcd Version: ${ETCDV#v}'"; }
+    mkdir -p "$EB"
+    for b in etcd etcdctl; do mv -f "$EW/$b" "$EB/$b.tmp" && mv -f "$EB/$b.tmp" "$EB/$b"; done
+    rm -rf "$EW"
+  fi
+fi
+
 # The default stages ship in the kwok module source; make sure it is in the module cache.
 KWOK_SRC=$(cd /tmp && env -u GOFLAGS go mod download -json "sigs.k8s.io/kwok@$KWOKV" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
 [ -d "$KWOK_SRC/kustomize/stage" ] || die "kwok module source not found in the Go module cache"
@@ -160,5 +196,6 @@ SKYCAP_K8S_VERSION=$KV
 SKYCAP_CRICTL_BIN=$CB
 SKYCAP_BUILDX_BIN=$XB
 SKYCAP_GATEWAY_API_SRC=$GATEWAY_API_SRC
+SKYCAP_ETCD_BIN=$EB
 ENV
 echo "$K/env-$KV"

@@ -157,6 +157,8 @@ healthzPort: $(freeport)
 authentication: {anonymous: {enabled: true}, webhook: {enabled: false}}
 authorization: {mode: AlwaysAllow}
 failSwapOn: false
+# This machine has cgroup v1 (a tmpfs /sys/fs/cgroup): kubelet 1.35+ refuses it unless told (KEP-5573); 1.31+ knows the key.
+failCgroupV1: false
 maxPods: 50
 serializeImagePulls: false
 resolvConf: /etc/resolv.conf

@@ -34,8 +34,13 @@ ENV_FILE=$(bash "$HERE/build.sh") || die "build.sh failed (see above)"
 . "$ENV_FILE"
 KUBECTL="$SKYCAP_K8S_BIN/kubectl"
 KWOKCTL="$SKYCAP_KWOK_BIN/kwokctl"
-ETCD=$(command -v etcd) || die "etcd is not on PATH (build.sh should have installed etcd-server)"
-ETCDCTL=$(command -v etcdctl) || die "etcdctl is not on PATH (build.sh should have installed etcd-client)"
+if [ -n "${SKYCAP_ETCD_BIN:-}" ]; then
+  ETCD=$SKYCAP_ETCD_BIN/etcd ETCDCTL=$SKYCAP_ETCD_BIN/etcdctl
+  [ -x "$ETCD" ] && [ -x "$ETCDCTL" ] || die "$SKYCAP_ETCD_BIN lacks etcd or etcdctl; delete it and re-run"
+else
+  ETCD=$(command -v etcd) || die "etcd is not on PATH (build.sh should have installed etcd-server)"
+  ETCDCTL=$(command -v etcdctl) || die "etcdctl is not on PATH (build.sh should have installed etcd-client)"
+fi
 for b in kube-apiserver kube-controller-manager kube-scheduler kubectl; do
   [ -x "$SKYCAP_K8S_BIN/$b" ] || die "$SKYCAP_K8S_BIN/$b is missing; delete $SKYCAP_K8S_BIN and re-run"
 done
