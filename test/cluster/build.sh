@@ -2,7 +2,7 @@
 # Builds (once) and caches everything the test control plane needs, outside the repository:
 #   kube-apiserver, kube-controller-manager, kube-scheduler, kubectl  (from the Go module k8s.io/kubernetes)
 #   kwok, kwokctl                                                      (go install)
-#   etcd + etcdctl                                                     (Debian etcd-server/etcd-client)
+#   etcd + etcdctl                                                     (Debian etcd-server/etcd-client; from Kubernetes 1.34 on, built from Go modules)
 #   docker-registry                                                    (Debian, for the image-check tests)
 #   kubelet, kube-proxy (same build), crictl and docker buildx (go install), and from Debian containerd, runc,
 #   containernetworking-plugins, conntrack: the real node, and docker.io (its dockerd) and podman for the build tests (all skipped when SKYCAP_CLUSTER_REAL_NODE=0)
@@ -17,7 +17,7 @@ KWOKV=${SKYCAP_KWOK_VERSION:-v0.7.0}
 # etcd: Debian's 3.4.23 (`debian`) for Kubernetes up to 1.33; from 1.34 on, v3.6.8 built from its Go modules. An API
 # server of 1.37 on etcd 3.4 refuses the watch-list requests of kwok's client ("the required storage feature
 # RequestWatchProgress is disabled"): kwok's watches then end every few seconds and its pods lag behind, so rollouts,
-# prunes and namespace deletions waited for minutes and tests timed out.
+# prunes and namespace deletions waited for minutes and tests timed out. Seen with 1.37.2; 1.34 to 1.36 were not tried.
 case "$KV" in
   v1.2[0-9].*|v1.3[0-3].*) ETCDV_DEFAULT=debian ;;
   *) ETCDV_DEFAULT=v3.6.8 ;;
