@@ -90,7 +90,7 @@ export function serviceStatus(name: string, deployment: LiveWorkload | undefined
   const since = runningSince(current, pods)
   // A crash loop is failing between two back-offs too (crashLoopProblem): it read `progressing` for a second at each
   // crash. The kubelet's own words (CrashLoopBackOff) first, of any pod.
-  const problem = [podProblem, crashLoopProblem].flatMap((judge) => pods.map((p) => judge(p)?.message)).find((m) => m !== undefined) ?? null
+  const problem = [podProblem, (p: KubeObject) => crashLoopProblem(p, now)].flatMap((judge) => pods.map((p) => judge(p)?.message)).find((m) => m !== undefined) ?? null
   const state = problem !== null ? 'failing' : settled ? 'ready' : 'progressing'
   // Ready pods wait out minReadySeconds before they count as available (and the old ones go).
   const minReady = deployment.spec?.minReadySeconds ?? 0

@@ -185,7 +185,7 @@ interface ContainerStatus {
   name: string
   ready?: boolean
   restartCount?: number
-  state?: {waiting?: {reason?: string; message?: string}; terminated?: {exitCode?: number; reason?: string; message?: string}; running?: object}
+  state?: {waiting?: {reason?: string; message?: string}; terminated?: {exitCode?: number; reason?: string; message?: string}; running?: {startedAt?: string}}
   lastState?: {terminated?: {exitCode?: number; reason?: string; message?: string}}
 }
 
@@ -243,15 +243,20 @@ export function podProblem(pod: KubeObject): {message: string; failing: FailingC
  * restarted, not ready yet. The kubelet says CrashLoopBackOff only while it waits to restart it; for a second or so at
  * each crash the container is `Error` or starting, and `skycap status` called a crash loop `progressing` then, with no
  * reason. A container that crashed once and runs again may recover: it is not judged here (podWaitReason says it).
+ * A container with no readiness check is ready as soon as it runs: after each restart the kubelet (1.37) showed one
+ * that exits at start ready for about half a second, and `status` said `ready`. So a ready container that has
+ * crashed twice or more and started less than RECOVERED_AFTER_MS before `at` (the caller's clock against the node's
+ * `startedAt`) is still in its loop; without `at` or `startedAt`, a ready container counts as recovered.
  * The deploy's watch does not use it: it fails a pod at its first CrashLoopBackOff, and never saw one between two.
  */
-export function crashLoopProblem(pod: KubeObject): {message: string; failing: FailingContainer[]} | undefined {
+export function crashLoopProblem(pod: KubeObject, at?: number): {message: string; failing: FailingContainer[]} | undefined {
   const status = (pod as {status?: PodStatus}).status ?? {}
   const name = pod.metadata.name
   for (const c of [...(status.initContainerStatuses ?? []), ...(status.containerStatuses ?? [])]) {
     const last = c.lastState?.terminated
     const restarts = c.restartCount ?? 0
-    if (c.ready || !last || last.exitCode === 0 || restarts === 0) continue
+    if (!last || last.exitCode === 0 || restarts === 0) continue
+    if (c.ready && !justStarted(c.state?.running?.startedAt, at)) continue
     const now = c.state?.terminated
     if (!now && restarts < 2) continue
     const crash = now ?? last
@@ -262,6 +267,14 @@ export function crashLoopProblem(pod: KubeObject): {message: string; failing: Fa
     return {message: `container ${c.name} of pod ${name} is crash-looping (${detail})`, failing: [{pod: name, container: c.name, previous: !now}]}
   }
   return undefined
+}
+
+/** How long a container that crashed and was started again must have run before `status` takes it for recovered. */
+export const RECOVERED_AFTER_MS = 10_000
+
+function justStarted(startedAt: string | undefined, now: number | undefined): boolean {
+  const started = startedAt ? Date.parse(startedAt) : NaN
+  return now !== undefined && !Number.isNaN(started) && now - started < RECOVERED_AFTER_MS
 }
 
 export function podReady(pod: KubeObject): boolean {

@@ -3,6 +3,7 @@ import type {KubeObject} from '../../../src/render/objects.js'
 
 import {status} from '../../../src/deploy/inspect.js'
 import {currentReplicaSet} from '../../../src/resources/replicasets.js'
+import {RECOVERED_AFTER_MS} from '../../../src/resources/status.js'
 import {statusTable} from '../../../src/ui/tables.js'
 import {memoryReporter} from '../../../src/ui/output.js'
 import {fakeKubectlFactory} from '../../helpers/fake-kubectl.js'
@@ -372,6 +373,14 @@ describe('skycap status: ready pods per revision', () => {
       ['second crash', {restartCount: 1, state: error(3), lastState: error(3)}, 'is crash-looping (exit code 3, Error; restarted once)'],
       ['back-off', {restartCount: 1, state: {waiting: {reason: 'CrashLoopBackOff'}}, lastState: error(3)}, 'is in CrashLoopBackOff (exit code 3, Error; restarted once)'],
       ['restarted twice, runs', {restartCount: 2, state: {running: {}}, lastState: error(3)}, 'is crash-looping (exit code 3, Error; restarted 2 times)'],
+      // No readiness check: ready as soon as it runs, for the half second before it exits again (kubelet 1.37). The
+      // status clock is 00:10:00.
+      ['restarted once, ready a moment', {ready: true, restartCount: 1, state: {running: {startedAt: '2026-01-01T00:09:59Z'}}, lastState: error(3)}, null],
+      [
+        'restarted twice, ready a moment',
+        {ready: true, restartCount: 2, state: {running: {startedAt: '2026-01-01T00:09:59Z'}}, lastState: error(3)},
+        'is crash-looping (exit code 3, Error; restarted 2 times)',
+      ],
       ['restarted, not started yet', {restartCount: 5, state: {waiting: {reason: 'ContainerCreating'}}, lastState: error(3)}, 'is crash-looping (exit code 3, Error; restarted 5 times)'],
       ['crashed again, restart 5', {restartCount: 5, state: error(2), lastState: error(3)}, 'is crash-looping (exit code 2, Error; restarted 5 times)'],
       [
@@ -413,6 +422,17 @@ describe('skycap status: ready pods per revision', () => {
       pod('web-aaaa', 'web-aaaa-1', {ready: true, restartCount: 5, state: {running: {}}, lastState: error(3)}),
     ]
     expect((await statusOf(recovered)).services.find((x) => x.service === 'web')).to.deep.include({state: 'ready', problem: null})
+    // Ready for longer than RECOVERED_AFTER_MS: recovered; for less: still in its loop.
+    for (const [startedAt, state] of [
+      [new Date(Date.parse('2026-01-01T00:10:00Z') - RECOVERED_AFTER_MS).toISOString(), 'ready'],
+      [new Date(Date.parse('2026-01-01T00:10:00Z') - RECOVERED_AFTER_MS + 1000).toISOString(), 'failing'],
+    ] as const) {
+      recovered[2] = pod('web-aaaa', 'web-aaaa-1', {ready: true, restartCount: 5, state: {running: {startedAt}}, lastState: error(3)})
+      expect(
+        (await statusOf(recovered)).services.find((x) => x.service === 'web'),
+        startedAt,
+      ).to.have.property('state', state)
+    }
   })
 
   it('a pull in back-off is judged by its last error from the events: a registry that refuses is waited for, a missing image fails', async () => {
