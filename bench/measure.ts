@@ -33,10 +33,18 @@ export function shopRepo(name: string): string {
   return dir
 }
 
+/** The Kubernetes release test/cluster/build.sh builds: SKYCAP_K8S_VERSION, else the default written in build.sh. */
+export function clusterK8sVersion(): string | undefined {
+  if (process.env.SKYCAP_K8S_VERSION) return process.env.SKYCAP_K8S_VERSION
+  const buildScript = readFileSync(join(repoRoot, 'test', 'cluster', 'build.sh'), 'utf8')
+  return /^KV=\$\{SKYCAP_K8S_VERSION:-(v[\d.]+)\}$/m.exec(buildScript)?.[1]
+}
+
 /** The kubectl the test cluster is built with; /usr/bin/kubectl is a dispatcher that adds its own start-up. */
 export function realKubectl(): string {
-  const cached = join(process.env.SKYCAP_CLUSTER_CACHE ?? join(homedir(), '.cache', 'skycap-cluster'), 'v1.33.13', 'kubectl')
-  return process.env.SKYCAP_KUBECTL ?? (existsSync(cached) ? cached : 'kubectl')
+  const version = clusterK8sVersion()
+  const cached = version && join(process.env.SKYCAP_CLUSTER_CACHE ?? join(homedir(), '.cache', 'skycap-cluster'), version, 'kubectl')
+  return process.env.SKYCAP_KUBECTL ?? (cached && existsSync(cached) ? cached : 'kubectl')
 }
 
 export interface Run {

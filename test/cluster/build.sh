@@ -11,8 +11,10 @@
 # Prints nothing on stdout but the cache directory of the binaries.
 set -euo pipefail
 
-# v1.33.13: every k8s.io staging module of this release is on the Go module proxy (v0.32.13's are not all there).
-KV=${SKYCAP_K8S_VERSION:-v1.33.13}
+# v1.37.2, the newest release on the Go module proxy (2026-12); its go.mod asks for Go 1.26. v1.33.13 (Go 1.24, CI's
+# until 2026-12-06) still builds and passes: SKYCAP_K8S_VERSION=v1.33.13. v1.32.x cannot be built (the proxy lacks
+# some of its k8s.io staging modules).
+KV=${SKYCAP_K8S_VERSION:-v1.37.2}
 KWOKV=${SKYCAP_KWOK_VERSION:-v0.7.0}
 # etcd: Debian's 3.4.23 (`debian`) for Kubernetes up to 1.33; from 1.34 on, v3.6.8 built from its Go modules. An API
 # server of 1.37 on etcd 3.4 refuses the watch-list requests of kwok's client ("the required storage feature
@@ -110,7 +112,7 @@ if [ -n "$missing" ]; then
     for b in $missing; do pkgs="$pkgs k8s.io/kubernetes/cmd/$b"; done
     # shellcheck disable=SC2086
     GOFLAGS=-mod=mod go build -trimpath -ldflags "$LDF" -o "$W/bin/" $pkgs >&2
-  ) || die "building Kubernetes $KV failed (see the go output above); try SKYCAP_K8S_VERSION=<another v1.3x.y> or GOTOOLCHAIN=go1.24.13"
+  ) || die "building Kubernetes $KV failed (see the go output above); if Go says the module needs a newer Go, run with GOTOOLCHAIN=auto (Go fetches it from the module proxy) or SKYCAP_K8S_VERSION=v1.33.13 (Go 1.24)"
   for b in $missing; do
     [ "$b" = kubectl ] && continue
     got=$("$W/bin/$b" --version 2>&1 || true)
