@@ -800,7 +800,8 @@ describe('skycap deploy (real cluster)', function () {
     const home = mkdtempSync(join(tmpdir(), 'skycap-kuberc-'))
     try {
       mkdirSync(join(home, '.kube'))
-      // kubectl 1.33's alpha format (the test cluster's); 1.34 reads it on by default, without KUBECTL_KUBERC.
+      // The alpha format, which kubectl 1.33 reads with KUBECTL_KUBERC=true and 1.34 and later (the test cluster's 1.37)
+      // read by default; both were seen to apply it to the call by hand below.
       writeFileSync(
         join(home, '.kube', 'kuberc'),
         'apiVersion: kubectl.config.k8s.io/v1alpha1\nkind: Preference\noverrides:\n- command: get\n  flags:\n  - name: output\n    default: json\n- command: delete\n  flags:\n  - name: interactive\n    default: "true"\n',
