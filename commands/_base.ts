@@ -2,6 +2,7 @@ import {Command, Errors, Flags, Interfaces} from '@oclif/core'
 
 import {ciOutput, type CiOutput} from '../src/ci/output.js'
 import {resumeCommands, untrustedStream} from '../src/ci/stop-commands.js'
+import {loadedApp} from '../src/config/loaded-app.js'
 import {defaultKubectlFactory, type KubectlFactory} from '../src/env/connect.js'
 import {ConfigError, ConfigErrors, ExitCode, type ExitCodeValue, InterruptedError, SkycapError, UserError} from '../src/errors.js'
 import {Kubectl} from '../src/kubectl/kubectl.js'
@@ -65,7 +66,7 @@ export abstract class SkycapCommand extends Command {
 
   private ciOutput(): CiOutput | undefined {
     // The command as typed ("lock acquire"), not oclif's id ("lock:acquire"): annotations and the summary name it.
-    if (this.ci === undefined) this.ci = ciOutput({command: (this.id ?? 'skycap').replaceAll(':', ' ')}) ?? null
+    if (this.ci === undefined) this.ci = ciOutput({command: (this.id ?? 'skycap').replaceAll(':', ' '), app: loadedApp}) ?? null
     return this.ci ?? undefined
   }
 
@@ -107,6 +108,9 @@ export abstract class SkycapCommand extends Command {
     const parsed = await super.parse(options, argv)
     const flags = parsed.flags as Record<string, unknown>
     const args = parsed.args as Record<string, unknown>
+    // Named first: a failure of the checks below (`--timeout 10`) is summarised with the environment too.
+    const named = [flags.env, args.environment, args.target].find((v): v is string => typeof v === 'string')
+    if (named !== undefined) this.ciOutput()?.named(named.replace(/@.*$/s, ''))
     const empty = (value: unknown) => typeof value === 'string' && value.trim() === ''
     if (empty(flags.env)) {
       throw new UserError('-e/--env is empty: name an environment', {hint: `Leave the flag out for ${DEFAULT_ENVIRONMENT}`})
@@ -132,8 +136,6 @@ export abstract class SkycapCommand extends Command {
     // A duration flag is checked here, before the command reads skycap.yaml or the repository (whose warnings would
     // come first) or opens a CI group; the use case parses it again where it uses it.
     for (const name of DURATION_FLAGS) if (typeof flags[name] === 'string') await parseDuration(flags[name], `--${name}`, {lookBack: name === 'since'})
-    const named = [flags.env, args.environment, args.target].find((v): v is string => typeof v === 'string')
-    if (named !== undefined) this.ciOutput()?.named(named.replace(/@.*$/s, ''))
     return parsed
   }
 
@@ -255,7 +257,9 @@ export abstract class SkycapCommand extends Command {
     // A mistyped letter (-v, -x) is one edit from every other letter flag: the long flag it starts, when one does
     // (-v → --verbose), else nothing.
     const letter = words.length === 1 && /^-[A-Za-z]$/.test(words[0] as string) ? (words[0] as string).slice(1) : undefined
-    const starting = letter === undefined ? [] : [...known, '--json', '--help'].filter((k) => k.startsWith(`--${letter.toLowerCase()}`))
+    // The letter in the other case first (-E → --env): the flag it most likely is.
+    const twin = letter === undefined ? undefined : Object.values({...baseFlags, ...flags}).find((f) => f.char !== undefined && f.char !== letter && f.char.toLowerCase() === letter.toLowerCase())
+    const starting = letter === undefined ? [] : twin ? [`--${twin.name}`] : [...known, '--json', '--help'].filter((k) => k.startsWith(`--${letter.toLowerCase()}`))
     const suggestion =
       letter !== undefined ? (starting.length === 1 ? `; did you mean ${starting[0]}?` : '') : words.length === 1 ? didYouMean(words[0] as string, [...known, '--json', '--help'], (name) => name) : ''
     const command = ['skycap', ...(this.id ?? '').split(':')].join(' ')

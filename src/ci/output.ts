@@ -17,6 +17,8 @@ export interface CiOutputOptions {
   write?: (line: string) => void
   clock?: () => Date
   cwd?: string
+  /** The app of the skycap.yaml the command loaded, if it got that far: a failure's job summary names it. */
+  app?: () => string | undefined
 }
 
 /**
@@ -177,11 +179,14 @@ export class CiOutput {
     }
   }
 
-  /** The app and environment of a failure: those its error names (an invalid skycap.yaml's app), else the command line's environment. */
+  /**
+   * The app and environment of a failure: those its error names (an invalid skycap.yaml's app), else the app of the
+   * skycap.yaml the command loaded and the command line's environment.
+   */
   private target(error: unknown): {app?: string; environment?: string} {
     const details = error instanceof SkycapError ? error.details : undefined
     const text = (value: unknown) => (typeof value === 'string' && value !== '' ? value : undefined)
-    return {app: text(details?.app), environment: text(details?.environment) ?? this.environment}
+    return {app: text(details?.app) ?? text(this.options.app?.()), environment: text(details?.environment) ?? this.environment}
   }
 
   /** A location as GitHub wants it: the file relative to the checkout ($GITHUB_WORKSPACE), without skycap's "(at REV)". */

@@ -39,6 +39,9 @@ export interface Candidate {
 export type Completion = {kind: 'words'; candidates: Candidate[]} | {kind: 'files'}
 
 const NOTHING: Completion = {kind: 'words', candidates: []}
+const HELP: Candidate = {value: '--help', description: 'Show help'}
+/** What `skycap` itself takes before a command. */
+const ROOT_FLAGS: Candidate[] = [HELP, {value: '--version', description: 'Show the version'}]
 const FILE_FLAGS = new Set(['config', 'output-dir', 'dir'])
 
 /**
@@ -51,7 +54,12 @@ export async function complete(commands: CompletionCommand[], words: string[], n
   const current = words.at(-1) ?? ''
   const before = words.slice(0, -1)
   const found = findCommand(commands, before)
-  if (!found) return before.some((w) => w.startsWith('-')) ? NOTHING : {kind: 'words', candidates: commandWords(commands, topics, before)}
+  if (!found) {
+    if (before.some((w) => w.startsWith('-'))) return NOTHING
+    // `skycap --` offered the commands (which no shell shows for a word starting with -): the root's flags, or a topic's --help.
+    if (current.startsWith('-')) return {kind: 'words', candidates: before.length ? [HELP] : ROOT_FLAGS}
+    return {kind: 'words', candidates: commandWords(commands, topics, before)}
+  }
   const {command, used} = found
   const rest = before.slice(used)
   if (command.id === 'help') return rest.some((w) => w.startsWith('-')) ? NOTHING : {kind: 'words', candidates: commandWords(commands, topics, rest)}
@@ -148,7 +156,7 @@ function flagOf(command: CompletionCommand, word: string): CompletionFlag | unde
 function flagCandidates(command: CompletionCommand): Candidate[] {
   // An alias is offered too (`--environment`, the long spelling of --env), after the flag's own name.
   const flags = command.flags.flatMap((f) => [f.name, ...(f.aliases ?? [])].map((name) => ({value: `--${name}`, ...(f.description ? {description: firstSentence(f.description)} : {})})))
-  return [...flags, {value: '--help', description: 'Show help'}]
+  return [...flags, HELP]
 }
 
 async function flagValues(flag: CompletionFlag, names: () => Promise<AppNames>): Promise<Completion> {

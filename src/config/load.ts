@@ -12,6 +12,7 @@ import {deepMerge, LOCAL_ENVIRONMENT} from './environment.js'
 import {isHidden, isInside, resolvesOutside, templatesBesideConfig} from './confinement.js'
 import {CONFIG_KEY, CONFIG_KEY_RULE, DEFAULT_MAX_REPLICAS, formatBytes, LIMITS, readWithinLimit, tooLargeError} from './limits.js'
 import {readConfigCache, writeConfigCache} from './cache.js'
+import {noteLoadedApp} from './loaded-app.js'
 import {loadValidator, validateAgainstSchema} from './validate.js'
 import {checkTemplatedValues, imageTagValues} from './templated.js'
 import {decodeUtf8} from './utf8.js'
@@ -84,9 +85,13 @@ export async function loadConfig(options: {configPath?: string; cwd?: string; re
   // A file read before, unchanged, whose checks on the file system still pass, is not parsed again (src/config/cache.ts).
   const dir = dirname(file)
   const cached = readConfigCache(file, text, root, displayPath(file), (config) => fileChecksPass(config, dir, root))
-  if (cached) return {...cached, file, dir, root: root ?? dir, show: displayPath}
+  if (cached) {
+    noteLoadedApp(cached.config.app)
+    return {...cached, file, dir, root: root ?? dir, show: displayPath}
+  }
   const loaded = await parseConfig(text, file, displayPath, root)
   writeConfigCache(file, text, root, loaded)
+  noteLoadedApp(loaded.config.app)
   return loaded
 }
 

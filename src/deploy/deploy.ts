@@ -647,7 +647,8 @@ async function applyWatchRecord(
         }
     if (previous) deps.notifier.send(rollbackEvent(report.rollback, previous, report.revision))
   }
-  report.durationMs = clock() - Date.parse(startedAt)
+  // report.durationMs stays the failed release's, as recorded before the rollback (history and the job summary show
+  // it): counted to the rollback's end, a deploy with --timeout 8s "timed out in 11s". The rollback is its own entry.
 
   const rb = report.rollback
   const rbText = !rb

@@ -260,6 +260,8 @@ async function movedSlots(kubectl: Kubectl, objects: KubeObject[], named: Record
 /** `skycap rollback ENV [--to RELEASE|REV]`: re-applies a recorded release, watched like a deploy. */
 export async function rollback(options: RollbackOptions, deps: DeployDeps): Promise<DeployReport> {
   const clock = deps.clock ?? Date.now
+  // --- Validate: as a deploy's, its checks (the release, the dry run, the images) fold into a group in a CI log. ---
+  deps.reporter.phase?.('validate')
   const {loaded, env, connectionOnly} = await openEnvironment({
     configPath: options.configPath,
     environment: options.environment,

@@ -91,6 +91,9 @@ describe('skycap under GitHub Actions and GitLab CI (real cluster)', function ()
       .and.match(/- `Deployment\/web`: container web of pod web-\S+ is in CrashLoopBackOff/)
 
     const history = await app.json(['history', 'test'])
+    // The result's time is the failed release's, as history has it (it counted the rollback too).
+    const failedMs = history.doc.result.releases.find((r: any) => r.number === 2).durationMs
+    expect(text).to.contain(`| Result | failed in ${Math.round(failedMs / 1000)}s |`)
     expect(history.doc.result.releases.map((r: any) => [r.number, r.action, r.user, r.ciJob])).to.deep.equal([
       [3, 'rollback', `octocat@${hostname()}`, RUN_URL],
       [2, 'deploy', `octocat@${hostname()}`, RUN_URL],
@@ -99,6 +102,21 @@ describe('skycap under GitHub Actions and GitLab CI (real cluster)', function ()
     const table = (await app.cli(['history', 'test'])).stdout.split('\n')
     expect(table[0]).to.match(/\bUSER\b.*\bJOB\b.*\bNOTE$/)
     expect(table[3]).to.contain(`octocat@${hostname()}`).and.contain(RUN_URL)
+  })
+
+  it('GitHub Actions: a manual rollback folds its checks (the images among them) into a validate group before its rollback group, as a deploy does', async () => {
+    expect((await app.cli([...DEPLOY, 'test'])).exitCode).to.equal(0)
+    await app.change((t) => t.replace('\nenvironments:', '\n# v2\nenvironments:').replace('replicas: 2', 'replicas: 3'), 'v2')
+    expect((await app.cli([...DEPLOY, 'test'])).exitCode).to.equal(0)
+    const back = await app.cli(['rollback', 'test'], {env: githubEnv(app.repo.dir, summary)})
+    expect(back.exitCode, back.stderr).to.equal(0)
+    const lines = back.stderr.split('\n').filter((l) => l !== '')
+    // Nothing before the first group: the image check and its warnings were printed unfolded before `rollback`.
+    expect(lines[0], back.stderr).to.equal('::group::validate')
+    expect(workflowCommands(back.stderr).slice(0, 4)).to.deep.equal(['::group::validate', '::endgroup::', '::group::rollback', '::endgroup::'])
+    const checking = lines.findIndex((l) => /Checking release 1's \d+ images? in (its|their) registr/.test(l))
+    expect(checking, back.stderr).to.be.greaterThan(0).and.below(lines.indexOf('::endgroup::'))
+    expect(readFileSync(summary, 'utf8')).to.contain('### ✅ skycap rollback: itci test release 3 succeeded')
   })
 
   it("a lock taken in a GitHub Actions job shows the job's URL in lock status and in the error of the deploy it refuses", async () => {
@@ -139,6 +157,9 @@ describe('skycap under GitHub Actions and GitLab CI (real cluster)', function ()
     expect(workflowCommands(template.stderr)[2]).to.equal(
       '::error file=deploy/extra.yaml,line=5,col=10,title=skycap deploy%3A invalid configuration::template uses undefined variable "values.missing"',
     )
+    // Each failure's summary names the app and the environment (a template's and the API server's named only the environment).
+    const lastSummary = () => `### ${readFileSync(summary, 'utf8').split('### ').at(-1)}`
+    expect(lastSummary()).to.match(/^### ❌ skycap deploy failed: app itci, environment test\n/)
 
     // An object the API server refuses in the dry run: annotated on the template it came from, at its document's line.
     app.repo.write('deploy/extra.yaml', 'apiVersion: v1\nkind: Service\nmetadata: {name: extra}\nspec:\n  ports: [{port: 70000}]\n')
@@ -148,6 +169,7 @@ describe('skycap under GitHub Actions and GitLab CI (real cluster)', function ()
     const [annotation] = workflowCommands(refused.stderr).filter((l) => l.startsWith('::error'))
     // The annotation carries the server's words about that object (each refused object its own).
     expect(annotation).to.match(/^::error file=deploy\/extra\.yaml,line=1,title=skycap deploy%3A the API server refused Service\/extra::Service "extra" is invalid.*70000/)
+    expect(lastSummary()).to.match(/^### ❌ skycap deploy failed: app itci, environment test\n/)
 
     // skycap's own Deployment refused for what skycap.yaml says of the service: annotated on that service's line.
     app.repo.write('deploy/extra.yaml', 'apiVersion: v1\nkind: Service\nmetadata: {name: extra}\nspec:\n  ports: [{port: 80}]\n')

@@ -134,6 +134,16 @@ describe('CLI habits (built CLI)', function () {
       expect((await cli('deploy', '-x')).stderr)
         .to.contain('unknown flag -x')
         .and.not.contain('did you mean')
+      // A letter in the wrong case: the flag of that letter (-E gave no suggestion: --env was not alone in starting with e).
+      for (const args of [
+        ['deploy', '-E', 'staging'],
+        ['status', '-E', 'staging'],
+        ['logs', 'web', '-E', 'staging'],
+      ]) {
+        const wrongCase = await cli(...args)
+        expect(wrongCase.exitCode, args.join(' ')).to.equal(2)
+        expect(wrongCase.stderr, args.join(' ')).to.contain('unknown flag -E; did you mean --env?')
+      }
     })
 
     it('a mistyped environment or service exits 2 naming the closest one', async () => {

@@ -261,6 +261,18 @@ describe('the job summary of a command that fails validation', function () {
       const deploy = await runCli(['deploy', 'staging', '--yes'], {cwd: repo.dir, env})
       expect(deploy.exitCode, deploy.stderr).to.equal(2)
       expect(read()).to.match(/^### ❌ skycap deploy failed: app shop, environment staging\n/)
+      // A failure after skycap.yaml was read (a template, a unit-less duration): the app it names too.
+      repo.write('skycap.yaml', 'app: shop\ntemplates: deploy\nservices: {web: {image: web}}\nenvironments: {staging: {namespace: s}}\n')
+      repo.write('deploy/extra.yaml', 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: extra}\ndata: {x: "{{ values.missing }}"}\n')
+      await repo.commit('a template')
+      const template = await runCli(['deploy', 'staging', '--yes'], {cwd: repo.dir, env})
+      expect(template.exitCode, template.stderr).to.equal(2)
+      expect(template.stderr).to.contain('undefined variable "values.missing"')
+      expect(read()).to.match(/^### ❌ skycap deploy failed: app shop, environment staging\n/)
+      // Refused before skycap.yaml is read: the environment the command line names.
+      const unitless = await runCli(['deploy', 'staging', '--timeout', '10'], {cwd: repo.dir, env})
+      expect(unitless.exitCode, unitless.stderr).to.equal(2)
+      expect(read()).to.match(/^### ❌ skycap deploy failed: environment staging\n/)
       // YAML that does not parse names no app; the environment is the command line's.
       repo.write('skycap.yaml', 'app: [shop\n')
       await repo.commit('broken')

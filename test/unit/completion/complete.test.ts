@@ -98,6 +98,19 @@ describe('completion candidates', () => {
     expect((await values('deploy', '')).values).to.deep.equal(['dev', 'staging', 'prod'])
   })
 
+  it('completes the root flags before a command, and --help after a topic (it offered the commands for `skycap --`)', async () => {
+    for (const typed of ['-', '--', '--v']) {
+      const root = await complete(COMMANDS, [typed], async () => NAMES)
+      expect(root.kind === 'words' && root.candidates.map((c) => c.value), typed).to.deep.equal(['--help', '--version'])
+    }
+    const topic = await complete(COMMANDS, ['lock', '--'], async () => NAMES)
+    expect(topic.kind === 'words' && topic.candidates.map((c) => c.value)).to.deep.equal(['--help'])
+    const commands = await complete(COMMANDS, [''], async () => NAMES)
+    expect(commands.kind === 'words' && commands.candidates.map((c) => c.value))
+      .to.include('deploy')
+      .and.not.include('--help')
+  })
+
   it('completes the flags of the command, option values, and files for --config', async () => {
     const flags = await complete(COMMANDS, ['deploy', '--'], async () => NAMES)
     expect(flags.kind === 'words' && flags.candidates).to.deep.equal(

@@ -49,9 +49,20 @@ _skycap_complete; echo "[$(IFS=,; echo "\${COMPREPLY[*]}")]"`
       bashCase('lock', ''),
       bashCase('deploy', '--dry'),
       bashCase('depl'),
+      bashCase('--'),
     ].join('\n')
     const out = (await shell('bash', ['--norc', '--noprofile', '-c'], script)).split('\n')
-    expect(out).to.deep.equal(['complete -F _skycap_complete skycap', '[dev,staging,prod]', '[staging]', '[web,worker,cache]', '[prod]', '[acquire,release,status]', '[--dry-run]', '[deploy]'])
+    expect(out).to.deep.equal([
+      'complete -F _skycap_complete skycap',
+      '[dev,staging,prod]',
+      '[staging]',
+      '[web,worker,cache]',
+      '[prod]',
+      '[acquire,release,status]',
+      '[--dry-run]',
+      '[deploy]',
+      '[--help,--version]',
+    ])
   })
 
   it('zsh: after compinit the script registers _skycap for skycap, and it offers environments and services', async () => {
