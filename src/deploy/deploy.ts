@@ -25,6 +25,7 @@ import {
   RECORD_MEANWHILE,
   recordedElsewhere,
   renumberedNote,
+  type RenumberedWhy,
   saveRelease,
   type StoredRelease,
   unsucceededAfter,
@@ -446,8 +447,8 @@ async function applyWatchRecord(
   // `let`: a number another command recorded meanwhile (its lock released by hand) moves this record to the next.
   let number = nextReleaseNumber(releases)
   report.release = number
-  const renumbered = (taken: number, to: number) => {
-    reporter.warn(renumberedNote(env.name, 'deploy', taken, to))
+  const renumbered = (taken: number, to: number, why: RenumberedWhy) => {
+    reporter.warn(renumberedNote(env.name, 'deploy', taken, to, why))
     number = to
     report.release = to
     report.renumberedFrom ??= taken
@@ -887,8 +888,8 @@ async function autoRollback(
   }
   await saveRelease(target.kubectl, record, ok ? objects : undefined, releases, prepared.loaded.config.history?.keep ?? 10, {
     onContact: (event) => reportContact(deps.reporter, event, RECORD_MEANWHILE),
-    onRenumbered: (taken, to) => {
-      deps.reporter.warn(renumberedNote(prepared.environment.name, 'rollback', taken, to))
+    onRenumbered: (taken, to, why) => {
+      deps.reporter.warn(renumberedNote(prepared.environment.name, 'rollback', taken, to, why))
       number = to
       renumberedFrom ??= taken
     },

@@ -476,8 +476,8 @@ export async function rollback(options: RollbackOptions, deps: DeployDeps): Prom
       connectionOnly?.has(['history', 'keep']) ? Number.POSITIVE_INFINITY : (loaded.config.history?.keep ?? 10),
       {
         onContact: (event) => reportContact(deps.reporter, event, RECORD_MEANWHILE),
-        onRenumbered: (taken, to) => {
-          deps.reporter.warn(renumberedNote(env.name, 'rollback', taken, to))
+        onRenumbered: (taken, to, why) => {
+          deps.reporter.warn(renumberedNote(env.name, 'rollback', taken, to, why))
           number = to
           report.release = to
           report.renumberedFrom ??= taken

@@ -135,9 +135,20 @@ function parseRecord<T>(text: string, o: StoredObject, kubectl: Kubectl): T {
     const kind = (o.kind ?? 'configmap').toLowerCase()
     throw new UserError(`the release record ${o.kind ?? 'ConfigMap'}/${o.metadata.name} is not readable (${(error as Error).message}); nothing was changed`, {
       // With the namespace and the context: pasted where another context is current, the command finds the record.
-      hint: `Look at it with \`${kubectl.shown(`get ${kind} ${o.metadata.name} -o yaml`)}\`. Deleting it (\`${kubectl.shown(`delete ${kind} ${o.metadata.name}`)}\`) drops that one entry from the history.`,
+      hint: `Look at it with \`${kubectl.shown(`get ${kind} ${o.metadata.name} -o yaml`)}\`. ${dropRecordHint(o, kind, kubectl)}`,
     })
   }
+}
+
+/**
+ * How to drop an unreadable record from the history: with its manifests, by its labels, when it has them (deleting
+ * the record alone left its manifests, and the next deploy's record collided with them).
+ */
+function dropRecordHint(o: StoredObject, kind: string, kubectl: Kubectl): string {
+  const labels = o.metadata.labels ?? {}
+  const [app, environment, number] = [labels[LABEL_APP], labels[LABEL_ENV], labels[LABEL_NUMBER]]
+  if (!app || !environment || !number) return `Deleting it (\`${kubectl.shown(`delete ${kind} ${o.metadata.name}`)}\`) drops that one entry from the history.`
+  return `Deleting it with its manifests (\`${kubectl.shown(`delete configmaps,secrets -l ${releaseSelector(app, environment)},${LABEL_NUMBER}=${number}`)}\`) drops that one entry from the history.`
 }
 
 /**
@@ -390,7 +401,8 @@ export interface SaveOptions {
    * Told when the record's number was taken by another command meanwhile (its lock was released by hand, and a second
    * deploy numbered its release from the same history): the record is written under the next free number instead.
    */
-  onRenumbered?: (taken: number, number: number) => void
+  /** `leftover`: no record has that number, only manifests of one deleted by hand. */
+  onRenumbered?: (taken: number, number: number, why: RenumberedWhy) => void
   /** The label value that marks one write's objects (random; fixed in tests). */
   writeId?: () => string
 }
@@ -412,17 +424,19 @@ export async function saveRelease(kubectl: Kubectl, record: ReleaseRecord, manif
     } catch (error) {
       if (options.replace || !(error instanceof KubectlError && error.kind === 'already_exists') || tries >= RENUMBER_TRIES) throw error
       // The number is taken: under the lock no other command could have taken it, so the lock was released by hand
-      // while this one ran (`skycap lock release --force`) and another command recorded a release of that number.
-      // What this write made beside that record (a manifest part that one lacks would be read as its own) goes, and
-      // the record is written under the next free number, from the history as it is now.
-      await kubectl.run(['delete', 'secrets', '--ignore-not-found', '-l', `${releaseSelector(record.app, record.environment)},${LABEL_NUMBER}=${record.number},${LABEL_WRITE}=${write}`], {
+      // while this one ran (`skycap lock release --force`) and another command recorded a release of that number, or
+      // a record was deleted by hand and its manifests were left. What this write made (a manifest part that record
+      // lacks would be read as its own; kubectl goes on after a refused item, so the record itself, when only a
+      // leftover part was in the way) goes, and the record is written under the next free number, from the history
+      // as it is now.
+      await kubectl.run(['delete', 'configmaps,secrets', '--ignore-not-found', '-l', `${releaseSelector(record.app, record.environment)},${LABEL_NUMBER}=${record.number},${LABEL_WRITE}=${write}`], {
         allowFailure: true,
       })
       history = await listReleases(kubectl, record.app, record.environment, {manifests: false})
       const taken = record.number
       const number = Math.max(nextReleaseNumber(history), taken + 1)
       record = {...record, number, ...(record.rollbackRelease === undefined ? {} : {rollbackRelease: record.rollbackRelease + number - taken})}
-      options.onRenumbered?.(taken, number)
+      options.onRenumbered?.(taken, number, history.some((r) => r.record.number === taken) ? 'recorded' : 'leftover')
     }
   }
   const drop = releasesToDrop([record, ...history.map((r) => r.record).filter((r) => r.number !== record.number)], keep)
@@ -435,8 +449,15 @@ export async function saveRelease(kubectl: Kubectl, record: ReleaseRecord, manif
   return record.number
 }
 
+/** Why a record took the next number: another command recorded that one, or a deleted record's manifests are left. */
+export type RenumberedWhy = 'recorded' | 'leftover'
+
 /** The warning of a command whose record took the next number (saveRelease's onRenumbered). */
-export function renumberedNote(environment: string, command: string, taken: number, number: number): string {
+export function renumberedNote(environment: string, command: string, taken: number, number: number, why: RenumberedWhy = 'recorded'): string {
+  if (why === 'leftover') {
+    // A record deleted by hand without its manifests: no other command ran, nothing was released by hand.
+    return `the manifests of release ${taken} of ${environment} are still in the cluster without its record (deleted by hand?); this ${command} is recorded as release ${number}`
+  }
   return `release ${taken} of ${environment} was recorded by another command while this ${command} ran (its lock was released by hand: \`skycap lock release --force\`); this ${command} is recorded as release ${number}`
 }
 

@@ -275,8 +275,8 @@ export async function scale(input: ScaleOptions, deps: DeployDeps): Promise<Scal
       loaded.config.history?.keep ?? 10,
       {
         onContact: (event) => reportContact(deps.reporter, event, RECORD_MEANWHILE),
-        onRenumbered: (taken, to) => {
-          deps.reporter.warn(renumberedNote(env.name, 'scale', taken, to))
+        onRenumbered: (taken, to, why) => {
+          deps.reporter.warn(renumberedNote(env.name, 'scale', taken, to, why))
           report.renumberedFrom ??= taken
         },
       },

@@ -49,6 +49,28 @@ describe('skycap deploy (real cluster)', function () {
     expect(await kubectl(['get', 'lease', 'skycap-lock-itdeploy', '--ignore-not-found', '-o', 'name'], {namespace: ns.name})).to.have.property('stdout', '')
   })
 
+  it('a record deleted by hand without its manifests: the next deploys record one entry each, under the next number, saying why (it left a phantom record beside its own and blamed another command); twice', async () => {
+    const records = async (number: number) => (await kubectl(['get', 'configmaps', '-l', `skycap.dev/release-of=itdeploy,skycap.dev/release=${number}`, '-o', 'name'], {namespace: ns.name})).stdout
+    expect((await app.json([...DEPLOY, 'test'])).exitCode).to.equal(0)
+    let expected = 2
+    for (const round of [1, 2]) {
+      // The newest record goes, its manifests stay: what the old hint of an unreadable record had users do.
+      const newest = expected - 1
+      await kubectl(['delete', 'configmap', '-l', `skycap.dev/release-of=itdeploy,skycap.dev/release=${newest}`], {namespace: ns.name})
+      await app.change((t) => t.replace('\nenvironments:', `\n# round ${round}\nenvironments:`), `round ${round}`)
+      const r = await app.json([...DEPLOY, 'test'])
+      expect(r.exitCode, r.stderr).to.equal(0)
+      expect(r.doc.result.release, r.stderr).to.equal(expected)
+      expect(r.stderr).to.contain(`warning: the manifests of release ${newest} of test are still in the cluster without its record (deleted by hand?); this deploy is recorded as release ${expected}`)
+      expect(r.stderr).to.not.contain('recorded by another command')
+      expect(await records(newest), `round ${round}: no record ${newest} beside ${expected}`).to.equal('')
+      const history = await app.json(['history', 'test'])
+      expect(history.doc.result.releases[0], JSON.stringify(history.doc.result.releases)).to.include({number: expected, action: 'deploy', result: 'succeeded'})
+      expect(history.doc.result.releases.map((x: any) => x.number)).to.not.include(newest)
+      expected++
+    }
+  })
+
   it('a config-file change rolls the pods and prunes the old ConfigMap', async () => {
     expect((await app.cli([...DEPLOY, 'test'])).exitCode).to.equal(0)
     const before = (await app.get(['configmaps'])).items.map((c: any) => c.metadata.name).filter((n: string) => n.startsWith('web-config-'))

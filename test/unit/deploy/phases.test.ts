@@ -977,7 +977,7 @@ describe('release records: history.keep', () => {
     const fake = fakeKubectl(
       [
         {argv: [...NS, 'create', '-f', '-'], input: sent, result: taken},
-        {argv: [...NS, 'delete', 'secrets', '--ignore-not-found', '-l', 'skycap.dev/release-of=shop,skycap.dev/environment=prod,skycap.dev/release=6,skycap.dev/write=w1']},
+        {argv: [...NS, 'delete', 'configmaps,secrets', '--ignore-not-found', '-l', 'skycap.dev/release-of=shop,skycap.dev/environment=prod,skycap.dev/release=6,skycap.dev/write=w1']},
         {argv: [...NS, 'get', 'configmaps', '-l', 'skycap.dev/release-of=shop,skycap.dev/environment=prod', '-o', 'json'], result: {stdout: JSON.stringify({items: now})}},
         {argv: [...NS, 'create', '-f', '-'], input: sent},
       ],
@@ -987,12 +987,13 @@ describe('release records: history.keep', () => {
     let w = 0
     const failed = {...record(6, 'failed'), rollbackRelease: 7}
     const number = await saveRelease(fake.kubectl, failed, [obj('ConfigMap', 'c')], [stored(5, 'succeeded')], 10, {
-      onRenumbered: (from, to) => renumbered.push(`${from}->${to}`),
+      onRenumbered: (from, to, why) => renumbered.push(`${from}->${to} ${why}`),
       writeId: () => `w${++w}`,
     })
     expect(fake.remaining()).to.equal(0)
     expect(number).to.equal(8)
-    expect(renumbered).to.deep.equal(['6->8'])
+    // Record 6 is there: another command's, not a deleted record's leftover manifests.
+    expect(renumbered).to.deep.equal(['6->8 recorded'])
     expect(written.map((x) => `${x.name} ${x.labels['skycap.dev/release']} ${x.labels['skycap.dev/write']}`)).to.deep.equal([
       'skycap-release-shop.prod-6 6 w1',
       'skycap-release-shop.prod-6 6 w1',
@@ -1008,7 +1009,7 @@ describe('release records: history.keep', () => {
     const list = {argv: [...NS, 'get', 'configmaps', '-l', 'skycap.dev/release-of=shop,skycap.dev/environment=prod', '-o', 'json'], result: {stdout: JSON.stringify({items: []})}}
     const round = (n: number) => [
       {argv: [...NS, 'create', '-f', '-'], result: taken},
-      {argv: [...NS, 'delete', 'secrets', '--ignore-not-found', '-l', `skycap.dev/release-of=shop,skycap.dev/environment=prod,skycap.dev/release=${n},skycap.dev/write=w`]},
+      {argv: [...NS, 'delete', 'configmaps,secrets', '--ignore-not-found', '-l', `skycap.dev/release-of=shop,skycap.dev/environment=prod,skycap.dev/release=${n},skycap.dev/write=w`]},
       list,
     ]
     const fake = fakeKubectl([...round(6), ...round(7), ...round(8), {argv: [...NS, 'create', '-f', '-'], result: taken}], opts)
@@ -1236,6 +1237,17 @@ describe('release records: layout', () => {
     expect(error.message).to.match(/^the release record ConfigMap\/skycap-release-shop-prod-99 is not readable \(.*JSON.*\); nothing was changed$/)
     expect(error.hint).to.equal(
       'Look at it with `kubectl get configmap skycap-release-shop-prod-99 -o yaml -n shop --context kind-x`. Deleting it (`kubectl delete configmap skycap-release-shop-prod-99 -n shop --context kind-x`) drops that one entry from the history.',
+    )
+    // With its labels (as skycap writes it), the hint deletes the record with its manifests: the record alone left
+    // them, and the next deploy's record collided with them.
+    const labelled = {...broken, metadata: {...broken.metadata, labels: {'skycap.dev/release-of': 'shop', 'skycap.dev/environment': 'prod', 'skycap.dev/release': '99'}}}
+    const second = fakeKubectl(
+      [{argv: [...NS, 'get', 'configmaps', '-l', 'skycap.dev/release-of=shop,skycap.dev/environment=prod', '-o', 'json'], result: {stdout: JSON.stringify({items: [good, labelled]})}}],
+      opts,
+    )
+    const withManifests = (await listReleases(second.kubectl, 'shop', 'prod', {manifests: false}).catch((e: unknown) => e)) as UserError
+    expect(withManifests.hint).to.equal(
+      'Look at it with `kubectl get configmap skycap-release-shop-prod-99 -o yaml -n shop --context kind-x`. Deleting it with its manifests (`kubectl delete configmaps,secrets -l skycap.dev/release-of=shop,skycap.dev/environment=prod,skycap.dev/release=99 -n shop --context kind-x`) drops that one entry from the history.',
     )
   })
 
