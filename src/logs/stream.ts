@@ -71,7 +71,12 @@ interface Stream {
   ended: boolean
   /** The container's restart count when this stream started (--previous shows that restart's container). */
   restarts?: number
+  /** Without -f: output kept until this stream's turn (the streams before it have ended), and whether it has ended. */
+  held?: {chunks: Buffer[]; bytes: number; done: boolean}
 }
+
+/** Without -f, the output a stream keeps while it waits for its turn before its kubectl is paused. */
+const HELD_BYTES = 1024 * 1024
 
 /** `skycap logs`: every pod of the services, merged and prefixed, with the app's noise filters. */
 export async function streamLogs(options: LogsOptions, deps: LogsDeps): Promise<LogsSummary> {
@@ -157,10 +162,13 @@ export async function streamLogs(options: LogsOptions, deps: LogsDeps): Promise<
     pump(st)
   }
 
+  // Without -f the lines come container after container (docs/logs.md): every kubectl starts at once, and a stream's
+  // output is kept until the streams started before it have ended (they were written as they arrived, interleaved).
+  const ordered: Stream[] = []
+  let turn = 0
   const pump = (st: Stream) => {
     const proc = st.proc as StreamingProcess
-    const write = (text: Buffer | undefined) => {
-      if (!text || controller.signal.aborted) return
+    const emit = (text: Buffer) => {
       if (!deps.out.write(text)) {
         // Back-pressure: stop reading kubectl until the terminal or pipe catches up (one drain listener for all).
         if (paused.size === 0) deps.out.once('drain', resumePaused)
@@ -168,8 +176,42 @@ export async function streamLogs(options: LogsOptions, deps: LogsDeps): Promise<
         proc.stdout.pause()
       }
     }
+    const write = (text: Buffer | undefined) => {
+      if (!text || controller.signal.aborted) return
+      const held = st.held
+      if (!held || ordered[turn] === st || held.done) {
+        emit(text)
+        return
+      }
+      held.chunks.push(text)
+      held.bytes += text.length
+      // Its kubectl waits (the pipe fills) rather than skycap holding a whole log in memory.
+      if (held.bytes > HELD_BYTES) proc.stdout.pause()
+    }
+    const ended = () => {
+      if (!st.held || st.held.done) return
+      st.held.done = true
+      // Its turn has come and gone: the next streams' kept output follows, each whole, until one is still running.
+      while (ordered[turn]?.held?.done) {
+        const next = ordered[++turn]
+        if (!next?.held) break
+        for (const chunk of next.held.chunks.splice(0)) if (!controller.signal.aborted) deps.out.write(chunk)
+        next.held.bytes = 0
+        if (!paused.has(next.proc?.stdout as NodeJS.ReadableStream)) next.proc?.stdout.resume()
+      }
+    }
+    if (!options.follow) {
+      st.held = {chunks: [], bytes: 0, done: false}
+      ordered.push(st)
+    }
     proc.stdout.on('data', (chunk: Buffer) => write(st.processor.pushBytes(chunk)))
-    proc.stdout.on('end', () => write(st.processor.flushBytes()))
+    proc.stdout.on('end', () => {
+      write(st.processor.flushBytes())
+      ended()
+    })
+    // A stream destroyed without an end (a kubectl stopped) does not hold up the streams after it. Not on the
+    // process's exit: a paused stream's last output may still be in the pipe then.
+    proc.stdout.on('close', ended)
   }
 
   const listPods = async (): Promise<Pod[]> => {

@@ -132,7 +132,15 @@ const deployment: WatchedKind = {
     const readyNew = pods.length
       ? pods.filter((p) => podReady(p) && !(p.metadata as {deletionTimestamp?: string}).deletionTimestamp).length
       : ((newRs?.status as {readyReplicas?: number} | undefined)?.readyReplicas ?? 0)
-    return {...out, message: `${updated}/${want} updated, ${readyNew} ready${availability}${old > 0 ? `, ${old} old still running` : ''}${waitReason(pods)}`, ...notReadyContainers(pods)}
+    // The pods are read fresher than the Deployment's status, which the controller updates after them: a ready new
+    // pod is an updated one ("0/1 updated, 1 ready" and "1/2 updated, 2 ready, 2 old still running" were said).
+    const updatedShown = Math.max(updated, readyNew)
+    const oldShown = Math.max(0, old - (updatedShown - updated))
+    return {
+      ...out,
+      message: `${updatedShown}/${want} updated, ${readyNew} ready${availability}${oldShown > 0 ? `, ${oldShown} old still running` : ''}${waitReason(pods)}`,
+      ...notReadyContainers(pods),
+    }
   },
 }
 

@@ -174,6 +174,62 @@ describe('logs --since', () => {
   })
 })
 
+describe('logs without -f: container after container', () => {
+  let repo: TempRepo
+  before(async () => {
+    repo = await TempRepo.clusterApp('it-context', 'it-ns')
+  })
+  after(() => repo.remove())
+
+  it('keeps each container whole and in order while their kubectl run at once (lines of two pods came interleaved); three rounds, one log larger than what a waiting stream keeps', async () => {
+    const ts = (i: number) => `2026-12-01T00:00:${String(i % 60).padStart(2, '0')}.000000000Z`
+    const big = 30_000
+    for (const round of [1, 2, 3]) {
+      const runner: ProcessRunner = async (_file, argv) => {
+        if (argv.includes('get-contexts')) return {exitCode: 0, stdout: 'it-context\n', stderr: ''}
+        return {exitCode: 0, stdout: JSON.stringify({items: [pod('web-1'), pod('web-2'), pod('web-3')]}), stderr: ''}
+      }
+      const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+      // web-1 writes slowly; web-2 at once and ends first; web-3 writes over a MiB at once (its kubectl is paused).
+      const scripts: Record<string, (stdout: PassThrough) => Promise<void>> = {
+        'web-1': async (stdout) => {
+          for (let i = 0; i < 5; i++) {
+            stdout.write(`${ts(i)} one ${i}\n`)
+            await sleep(5 * round)
+          }
+        },
+        'web-2': async (stdout) => {
+          for (let i = 0; i < 5; i++) stdout.write(`${ts(i)} two ${i}\n`)
+        },
+        'web-3': async (stdout) => {
+          const lines: string[] = []
+          for (let i = 0; i < big; i++) lines.push(`${ts(i)} three ${i} ${'x'.repeat(40)}\n`)
+          stdout.write(lines.join(''))
+        },
+      }
+      const spawner: ProcessSpawner = (_file, argv) => {
+        const name = argv[argv.indexOf('logs') + 1] as string
+        const stdout = new PassThrough()
+        const done = new Promise<{exitCode: number; stdout: string; stderr: string}>((resolve) => stdout.once('end', () => resolve({exitCode: 0, stdout: '', stderr: ''})))
+        void (scripts[name] as (s: PassThrough) => Promise<void>)(stdout).then(() => stdout.end())
+        return {stdout, done, kill: () => stdout.end()}
+      }
+      const chunks: string[] = []
+      const sink = new Writable({write: (c, _e, cb) => (chunks.push(String(c)), cb())})
+      await streamLogs({services: ['web'], configPath: join(repo.dir, 'skycap.yaml')}, {kubectl: (o) => new Kubectl({...o, runner, spawner}), reporter: quiet, out: sink, colour: false})
+      const pods = chunks
+        .join('')
+        .split('\n')
+        .filter((l) => l !== '')
+        .map((l) => l.slice(0, l.indexOf(' ')))
+      // One run per pod, in the order of the listing: web-1's five lines, web-2's five, then all of web-3's.
+      const runs = pods.filter((p, i) => p !== pods[i - 1])
+      expect(runs, `round ${round}`).to.deep.equal(['web-1', 'web-2', 'web-3'])
+      expect(pods.length, `round ${round}`).to.equal(10 + big)
+    }
+  })
+})
+
 describe('logs: the services named', () => {
   let repo: TempRepo
   before(async () => {

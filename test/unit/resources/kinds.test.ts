@@ -82,6 +82,14 @@ describe('the watch judges only fresh state', () => {
       expect(judge('Deployment', [...after, crashing('web-good-2', 'web-good')]).state).to.equal('failed')
     })
 
+    it('the pods, read fresher than the Deployment status, never show more ready new pods than updated ones ("0/1 updated, 1 ready" was said)', () => {
+      // The controller has not yet counted the new ReplicaSet's pods in the Deployment's status: 0 updated, 1 old.
+      const stale = [deployment(3, 3, '3', {replicas: 2, updatedReplicas: 0}), rs('web-old', '2'), rs('web-new', '3'), ready('web-old-1', 'web-old'), ready('web-new-1', 'web-new')]
+      expect(judge('Deployment', stale)).to.deep.include({state: 'pending', message: '1/2 updated, 1 ready, 1 old still running'})
+      const fresh = [deployment(3, 3, '3', {replicas: 3, updatedReplicas: 1}), rs('web-old', '2'), rs('web-new', '3'), ready('web-new-1', 'web-new'), ready('web-new-2', 'web-new')]
+      expect(judge('Deployment', fresh)).to.deep.include({state: 'pending', message: '2/2 updated, 2 ready, 1 old still running'})
+    })
+
     it('minReadySeconds: ready pods that do not count as available yet are waited for, and the message says why; a crash meanwhile fails it', () => {
       const waiting = {...deployment(3, 3, '3', {replicas: 2, updatedReplicas: 2, readyReplicas: 2, availableReplicas: 0, unavailableReplicas: 2})}
       const withMin = {...waiting, spec: {...waiting.spec, minReadySeconds: 6}}
