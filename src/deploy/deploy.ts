@@ -679,7 +679,7 @@ async function applyWatchRecord(
       },
     )
   if (rollout.outcome === 'interrupted')
-    throw new InterruptedError(`deploy of ${env.name} interrupted; ${LOCK_RELEASED} and the rollout left as it was`, {
+    throw new InterruptedError(`deploy of ${env.name} interrupted${rollout.failures.length ? ` after ${cause}` : ''}; ${LOCK_RELEASED} and the rollout left as it was`, {
       hint: interruptedHint(env.name, rollouts),
       details: {report},
     })

@@ -97,6 +97,9 @@ export async function applyAndWatch(options: RolloutOptions): Promise<RolloutRes
     const services = Object.keys(options.config.services)
     ;({failures, moving} = await explainRollout(options.kubectl, blamed, explainMoving, () => lineFilter({configured: configuredExcludes(options.config, services), exclude: [], grep: []}), began))
   }
+  // A Ctrl-C while the watch gave the others time to fail too: what had failed is still named (the error, --json and
+  // history said only "interrupted"), without its events and logs (skycap stops).
+  if (result.outcome === 'interrupted') failures = result.statuses.filter((s) => s.state === 'failed').map((s) => ({ref: s.ref, message: s.message, events: [], logs: []}))
   return {
     outcome: result.outcome,
     applied,

@@ -71,6 +71,39 @@ describe('skycap deploy (real cluster)', function () {
     }
   })
 
+  it('a Ctrl-C while the watch gives the others time to fail: the failure already seen is still named in the error, --json and history (they said only "interrupted"); twice', async () => {
+    expect((await app.cli([...DEPLOY, 'test'])).exitCode).to.equal(0)
+    for (const round of [1, 2]) {
+      await app.change(
+        (t) =>
+          (round === 1 ? CRASH(t).replace('    replicas: 1\n', '    replicas: 1\n    labels: {sim.kwok.test/behavior: not-ready}\n') : t).replace(
+            '\nenvironments:',
+            `\n# round ${round}\nenvironments:`,
+          ),
+        `round ${round}: web crashes, worker is never ready`,
+      )
+      const child = execa('node', [cliPath, ...DEPLOY, 'test', '--json'], {cwd: app.repo.dir, reject: false, detached: true, env: {NO_COLOR: '1', CI: 'true'}})
+      let err = ''
+      child.stderr?.on('data', (d) => (err += d))
+      // web has failed; the watch gives worker (never ready) time to fail too: the Ctrl-C lands in that wait.
+      await waitFor('web to fail', () => err.includes('✖ Deployment/web'), {timeoutMs: 120_000, intervalMs: 50}).catch(async (error: Error) => {
+        child.kill()
+        const r = await child
+        throw new Error(`${error.message}; the deploy (exit ${r.exitCode}) wrote:\n${err}\n${r.stdout}\n${r.stderr}`)
+      })
+      process.kill(-(child.pid as number), 'SIGINT')
+      const r = await child
+      expect(r.exitCode, err).to.equal(130)
+      const doc = JSON.parse(r.stdout)
+      expect(doc.error.message, err).to.match(/^deploy of test interrupted after Deployment\/web: container web of pod web-\S+ is /)
+      expect(doc.error.details.report.failures.map((f: {ref: string}) => f.ref)).to.deep.equal(['Deployment/web'])
+      expect(doc.error.details.report.interrupted.map((i: {ref: string}) => i.ref)).to.include('Deployment/worker')
+      const [newest] = (await app.json(['history', 'test'])).doc.result.releases
+      expect(newest, `round ${round}`).to.include({number: round + 1, result: 'interrupted', failed: 'Deployment/web'})
+      expect(newest.message).to.match(/^Deployment\/web: container web of pod web-/)
+    }
+  })
+
   it('a config-file change rolls the pods and prunes the old ConfigMap', async () => {
     expect((await app.cli([...DEPLOY, 'test'])).exitCode).to.equal(0)
     const before = (await app.get(['configmaps'])).items.map((c: any) => c.metadata.name).filter((n: string) => n.startsWith('web-config-'))
