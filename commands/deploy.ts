@@ -5,6 +5,13 @@ import {deploy} from '../src/deploy/deploy.js'
 import {environmentFlag, targetOf} from './_environment.js'
 import {SkycapCommand} from './_base.js'
 
+/**
+ * A second Ctrl-C quits before the first one's clean-up: once the apply has begun, the release runs without a record
+ * (history and `rollback` do not know it), which the general note did not say.
+ */
+const DEPLOY_QUIT_NOTE = () =>
+  'what the first signal was undoing is left as it is: a release whose apply had begun may run unrecorded (`skycap history` lacks it; `skycap status` shows what runs, and the next deploy records what it applies), and a lock this command took expires within about a minute'
+
 export default class Deploy extends SkycapCommand {
   static override summary = 'Deploy ENV at a revision: validate, lock, apply, watch, explain failures, roll back.'
   static override description =
@@ -35,6 +42,7 @@ export default class Deploy extends SkycapCommand {
 
   async run(): Promise<unknown> {
     const {args, flags} = await this.parse(Deploy)
+    this.forceQuitNote = DEPLOY_QUIT_NOTE
     const report = await deploy(
       {
         target: await targetOf(args.target, flags.env, flags.config),
@@ -60,7 +68,7 @@ export default class Deploy extends SkycapCommand {
         buildOutput: this.buildOutput(),
         // A second Ctrl-C during a hook quits before the release is recorded: the Job it leaves running is named.
         onHookJob: (quitNote) => {
-          this.forceQuitNote = quitNote === undefined ? undefined : () => quitNote
+          this.forceQuitNote = quitNote === undefined ? DEPLOY_QUIT_NOTE : () => quitNote
         },
       },
     )
