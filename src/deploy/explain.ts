@@ -95,12 +95,14 @@ export async function explainRollout(
   const bad = statuses.filter((s) => s.state !== 'ready')
   if (bad.length === 0 && moving.length === 0) return {failures: [], moving: []}
   let since = Number.NaN
+  // Asked beside the first read of the events: the API server's clock, for when no event is recent.
+  const offset = began ? serverOffset(kubectl, began.clock) : Promise.resolve(undefined)
   const read = async () => {
     const items = await kubectl
       .json<{items: Event[]}>(['get', 'events'])
       .then((l) => l.items)
       .catch(() => [] as Event[])
-    if (began) since = sinceBegan(items, began)
+    if (began) since = sinceBegan(items, began, await offset)
     return items
   }
   let events = await read()
@@ -137,10 +139,34 @@ export async function explainRollout(
  * one, whatever the clocks differ by, so no event of the rollout is left out; a failing rollout has new events of its
  * last seconds, which puts it close.
  */
-function sinceBegan(events: Event[], began: RolloutStart): number {
+function sinceBegan(events: Event[], began: RolloutStart, offset: number | undefined): number {
   const now = began.clock()
   const newest = Math.max(...events.map((e) => Date.parse(e.metadata?.creationTimestamp ?? '')).filter((t) => !Number.isNaN(t)))
-  return Number.isFinite(newest) ? began.at + (newest - now) : Number.NaN
+  const fromEvents = Number.isFinite(newest) ? began.at + (newest - now) : Number.NaN
+  // The newest event may be seconds old (a watch that gave the others 10 s to fail, with nothing new meanwhile): the
+  // start was then put that much early, and the scaling down by the previous rollout's rollback was listed as this
+  // rollout's. The server's own clock, where it answered, puts it at most a second or so early; both are at or before
+  // the true start, so the later one is taken.
+  const fromClock = offset === undefined ? Number.NaN : began.at + offset
+  if (Number.isNaN(fromEvents)) return fromClock
+  return Number.isNaN(fromClock) ? fromEvents : Math.max(fromEvents, fromClock)
+}
+
+/**
+ * The API server's clock minus this machine's (ms), read from the creation time the server gives a ConfigMap created
+ * with a server-side dry run (nothing is stored). Whole seconds, and this machine's time taken when the answer came:
+ * the result is at or below the true difference, by at most a second and the call's time. Undefined when the call
+ * fails (no right to create ConfigMaps, a fake kubectl).
+ */
+async function serverOffset(kubectl: Kubectl, clock: () => number): Promise<number | undefined> {
+  try {
+    const r = await kubectl.run(['create', 'configmap', 'skycap-clock', '--dry-run=server', '-o', 'jsonpath={.metadata.creationTimestamp}'], {allowFailure: true})
+    const answered = clock()
+    const at = Date.parse(r.stdout.trim())
+    return r.exitCode === 0 && !Number.isNaN(at) ? at - answered : undefined
+  } catch {
+    return undefined
+  }
 }
 
 /**

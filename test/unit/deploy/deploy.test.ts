@@ -14,6 +14,11 @@ import {deploymentStatus, fakeKubectlFactory, type Expectation} from '../../help
 import {TempRepo} from '../../helpers/repo.js'
 
 const BOUND = ['--context', 'kind-x', '--namespace', 'shop', '--request-timeout=30s']
+/** The API server's clock, asked beside the events of a failure (src/deploy/explain.ts): refused here, the events decide. */
+const CLOCK = {
+  argv: [...BOUND, 'create', 'configmap', 'skycap-clock', '--dry-run=server', '-o', 'jsonpath={.metadata.creationTimestamp}'],
+  result: {exitCode: 1, stdout: '', stderr: 'Error from server (Forbidden): configmaps is forbidden'},
+}
 const CLUSTER = ['--context', 'kind-x', '--request-timeout=30s']
 const APPLY = ['apply', '--server-side', '--field-manager=skycap', '--force-conflicts', '-f', '-']
 const SELECTOR = 'app.kubernetes.io/part-of=itapp,app.kubernetes.io/managed-by=skycap,skycap.dev/environment=test'
@@ -309,6 +314,7 @@ describe('skycap deploy: the whole kubectl sequence of a first deploy', function
       {argv: [...BOUND, ...APPLY]},
       {argv: [...BOUND, 'get', WATCH_RESOURCES, '-l', SELECTOR, '-o', 'json'], result: {stdout: JSON.stringify(crashing)}},
       // Explain: one events call, then the crashed (previous) container's last 25 lines, filtered by logs.exclude.
+      CLOCK,
       {argv: [...BOUND, 'get', 'events', '-o', 'json'], result: {stdout: JSON.stringify(events)}},
       {argv: [...BOUND, 'logs', 'web-2-abc', '-c', 'web', '--tail=25', '--previous'], result: {stdout: 'GET /healthz 200\npanic: no database\n'}},
       // The lease is renewed (and found still this deploy's) before the failed release is recorded.
@@ -410,6 +416,7 @@ describe('skycap deploy: the whole kubectl sequence of a first deploy', function
       {argv: [...BOUND, ...APPLY]},
       {argv: [...BOUND, ...APPLY]},
       {argv: [...BOUND, 'get', WATCH_RESOURCES, '-l', SELECTOR, '-o', 'json'], result: {stdout: JSON.stringify(crashing)}},
+      CLOCK,
       {argv: [...BOUND, 'get', 'events', '-o', 'json'], result: {stdout: backOff}},
       {argv: [...BOUND, 'logs', 'web-2-abc', '-c', 'web', '--tail=25', '--previous'], result: {stdout: 'panic: no database\n'}},
       {argv: [...BOUND, 'patch', 'lease', 'skycap-lock-itapp', '--type=json', '-p', 'PATCH']},
@@ -417,6 +424,7 @@ describe('skycap deploy: the whole kubectl sequence of a first deploy', function
       // The rollback crashes too.
       {argv: [...BOUND, ...APPLY]},
       {argv: [...BOUND, 'get', WATCH_RESOURCES, '-l', SELECTOR, '-o', 'json'], result: {stdout: JSON.stringify(crashing)}},
+      CLOCK,
       {argv: [...BOUND, 'get', 'events', '-o', 'json'], result: {stdout: backOff}},
       {argv: [...BOUND, 'logs', 'web-2-abc', '-c', 'web', '--tail=25', '--previous'], result: {stdout: 'panic: still no database\n'}},
       {argv: [...BOUND, 'get', 'deployments', '-l', SELECTOR, '-o', 'json'], result: {stdout: JSON.stringify(crashing)}},

@@ -8,6 +8,9 @@ import {statusOf} from '../../../src/resources/kinds.js'
 import {fakeKubectl} from '../../helpers/fake-kubectl.js'
 import {classify} from '../../../src/kubectl/kubectl.js'
 
+/** The API server's clock, asked beside the events of a failure. */
+const CLOCK = ['create', 'configmap', 'skycap-clock', '--dry-run=server', '-o', 'jsonpath={.metadata.creationTimestamp}']
+
 describe('failure reports: events as objects (--json) and as lines (terminal)', () => {
   it('keeps type, reason, Kind/name, count, last seen and message; the terminal line is as before', () => {
     const e = failureEvent({
@@ -125,6 +128,8 @@ describe('failure reports: events as objects (--json) and as lines (terminal)', 
       // This machine's clock is `off` ms ahead of the server's; the events are read 31 s after the rollout began.
       const clock = () => serverStart + off + 31_000
       const fake = fakeKubectl([
+        // The API server's clock: 31 s after the start, server time.
+        {argv: ['--request-timeout=30s', ...CLOCK], result: {stdout: '2026-12-02T10:20:31Z'}},
         {argv: ['--request-timeout=30s', 'get', 'events', '-o', 'json'], result: {stdout: JSON.stringify({items: events})}},
         {argv: ['--request-timeout=30s', 'logs', 'web-new-x', '-c', 'web', '--tail=25', '--previous'], result: {stdout: 'boom\n'}},
       ])
@@ -133,6 +138,40 @@ describe('failure reports: events as objects (--json) and as lines (terminal)', 
         report?.events.map((e) => `${e.reason} ${e.lastSeen}`),
         `clock off by ${off} ms`,
       ).to.deep.equal(['ScalingReplicaSet 2026-12-02T10:20:01Z', 'Created 2026-12-02T10:20:02Z', 'BackOff 2026-12-02T10:20:30Z'])
+    }
+  })
+
+  it("the API server's clock puts the start right when no event is recent: the previous rollout's rollback 2 s before is not this rollout's (a watch that gave the others 10 s to fail had listed it); without that clock, the events decide", async () => {
+    const {deployment, rs, pod} = rollout('web', 6, {
+      phase: 'Running',
+      containerStatuses: [{name: 'web', ready: false, restartCount: 3, state: {waiting: {reason: 'CrashLoopBackOff'}}, lastState: {terminated: {exitCode: 1}}}],
+    })
+    const status = statusOf(deployment, new ClusterSnapshot([deployment, rs, pod]))
+    const event = (reason: string, at: string, type = 'Normal') => ({
+      type,
+      reason,
+      message: reason,
+      involvedObject: {kind: 'Deployment', name: 'web'},
+      lastTimestamp: at,
+      metadata: {creationTimestamp: at},
+    })
+    // The rollback of the deploy before scaled the failed ReplicaSet down at 10:19:58; this rollout began at 10:20:00
+    // and its last event is of 10:20:01; the events are read 12 s later (the grace for the others to fail).
+    const events = [event('ScalingReplicaSet', '2026-12-02T10:19:58Z'), event('ScalingReplicaSet', '2026-12-02T10:20:01Z'), event('BackOff', '2026-12-02T10:20:01Z', 'Warning')]
+    const serverStart = Date.parse('2026-12-02T10:20:00Z')
+    for (const answer of [{stdout: '2026-12-02T10:20:12Z'}, {exitCode: 1, stdout: '', stderr: 'Error from server (Forbidden)'}]) {
+      const fake = fakeKubectl([
+        {argv: ['--request-timeout=30s', ...CLOCK], result: answer},
+        {argv: ['--request-timeout=30s', 'get', 'events', '-o', 'json'], result: {stdout: JSON.stringify({items: events})}},
+        {argv: ['--request-timeout=30s', 'logs', 'web-new-x', '-c', 'web', '--tail=25', '--previous'], result: {stdout: 'boom\n'}},
+      ])
+      const [report] = await explainFailures(fake.kubectl, [{...status, state: 'failed'}], () => lineFilter({configured: [], exclude: [], grep: []}), {
+        at: serverStart,
+        clock: () => serverStart + 12_000,
+      })
+      const seen = report?.events.map((e) => e.lastSeen)
+      if (answer.exitCode === undefined) expect(seen).to.deep.equal(['2026-12-02T10:20:01Z', '2026-12-02T10:20:01Z'])
+      else expect(seen, 'the events alone put the start 11 s early').to.deep.equal(['2026-12-02T10:19:58Z', '2026-12-02T10:20:01Z', '2026-12-02T10:20:01Z'])
     }
   })
 
