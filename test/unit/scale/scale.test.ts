@@ -158,6 +158,8 @@ describe('skycap scale: the whole kubectl sequence', function () {
       ...lockReadScale((l) => (lease = l)),
       // Still 2 of 3 ready when the minute is up.
       {argv: [...BOUND, 'get', WATCH_RESOURCES, '-l', SELECTOR, '-o', 'json'], result: () => ((now += 120_000), {stdout: JSON.stringify({items: [web(3, 2)]})})},
+      // The API server's clock, asked beside the events (src/deploy/explain.ts).
+      {argv: [...BOUND, 'create', 'configmap', 'skycap-clock', '--dry-run=server', '-o', 'jsonpath={.metadata.creationTimestamp}'], result: {stdout: new Date(now).toISOString()}},
       {argv: [...BOUND, 'get', 'events', '-o', 'json'], result: {stdout: JSON.stringify({items: []})}},
       {
         argv: [...BOUND, 'create', '-f', '-'],
