@@ -336,6 +336,13 @@ export async function streamLogs(options: LogsOptions, deps: LogsDeps): Promise<
     }
     checkContainer(pods)
     if (!options.follow) {
+      // Some of the services named have no pod (one scaled to 0): said, as for all of them (it showed the others'
+      // lines without a word of it, exit 0).
+      const without = services.filter((s) => !pods.some((p) => p.service === s))
+      if (without.length) {
+        const why = await whyNoPods(kubectl, loaded.config.app, env.name, without)
+        deps.reporter.warn(`no pods of ${without.join(', ')} in ${env.name}${why ? `: ${why.said}` : ''}`)
+      }
       const wanted = pods.reduce((n, p) => n + (options.container ? 1 : p.containers.length), 0)
       if (wanted > maxStreams) {
         const perService = new Map<string, number>()

@@ -210,6 +210,11 @@ describe('skycap logs (real cluster, pod logs from files)', function () {
     // Scaled to 0, not undeployed: said so, with the command that scales it up (it asked "Not deployed, or scaled to 0?").
     expect(r.stderr).to.match(/no pods of web in test \(namespace [^)]+\): web is scaled to 0/)
     expect(r.stderr).to.contain('Scale it up first: skycap scale web 1 -e test.')
+    // Named beside a service that has pods: the others' lines, and a warning for it (it said nothing, exit 0).
+    const both = await app.cli(['logs', 'worker', 'web', '--tail', '5', '--no-filters'])
+    expect(both.exitCode, both.stderr).to.equal(0)
+    expect(both.stderr).to.match(/warning: no pods of web in test: web is scaled to 0/)
+    expect(both.stdout).to.match(/^worker-/m)
   })
 
   it('explains RBAC denials: no right to list pods, then no right to read their logs (exit 1)', async () => {
