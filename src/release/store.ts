@@ -386,7 +386,10 @@ export const RECORD_OUTAGE_MS = 30_000
 /** What the API server's silence during a record's write means (reportContact's `meanwhile`). */
 export const RECORD_MEANWHILE = `the release runs; skycap records it once it answers again (for up to ${RECORD_OUTAGE_MS / 1000}s)`
 
-/** How often a record is numbered again when its number turns out taken (each time from the history as it is then). */
+/**
+ * How often a record is numbered again when its number turns out taken (each time past every number the records and
+ * manifest parts then carry: a further taken number means another command is recording at the same moment).
+ */
 const RENUMBER_TRIES = 3
 
 export interface SaveOptions {
@@ -432,9 +435,14 @@ export async function saveRelease(kubectl: Kubectl, record: ReleaseRecord, manif
       await kubectl.run(['delete', 'configmaps,secrets', '--ignore-not-found', '-l', `${releaseSelector(record.app, record.environment)},${LABEL_NUMBER}=${record.number},${LABEL_WRITE}=${write}`], {
         allowFailure: true,
       })
-      history = await listReleases(kubectl, record.app, record.environment, {manifests: false})
+      // Past every number a record or a manifest part carries: several records deleted by hand in a row leave a
+      // number taken per record, and trying them one by one would run out of tries after the apply.
+      const selector = releaseSelector(record.app, record.environment)
+      const [now, parts] = await Promise.all([listReleases(kubectl, record.app, record.environment, {manifests: false}), listSecrets(kubectl, selector)])
+      history = now
       const taken = record.number
-      const number = Math.max(nextReleaseNumber(history), taken + 1)
+      const leftover = parts.reduce((max, s) => (Number.isSafeInteger(s.number) ? Math.max(max, s.number) : max), 0)
+      const number = Math.max(nextReleaseNumber(history), taken + 1, leftover + 1)
       record = {...record, number, ...(record.rollbackRelease === undefined ? {} : {rollbackRelease: record.rollbackRelease + number - taken})}
       options.onRenumbered?.(taken, number, history.some((r) => r.record.number === taken) ? 'recorded' : 'leftover')
     }
@@ -456,7 +464,8 @@ export type RenumberedWhy = 'recorded' | 'leftover'
 export function renumberedNote(environment: string, command: string, taken: number, number: number, why: RenumberedWhy = 'recorded'): string {
   if (why === 'leftover') {
     // A record deleted by hand without its manifests: no other command ran, nothing was released by hand.
-    return `the manifests of release ${taken} of ${environment} are still in the cluster without its record (deleted by hand?); this ${command} is recorded as release ${number}`
+    const past = number > taken + 1 ? `, the first number no record or manifest of ${environment} carries` : ''
+    return `the manifests of release ${taken} of ${environment} are still in the cluster without its record (deleted by hand?); this ${command} is recorded as release ${number}${past}`
   }
   return `release ${taken} of ${environment} was recorded by another command while this ${command} ran (its lock was released by hand: \`skycap lock release --force\`); this ${command} is recorded as release ${number}`
 }

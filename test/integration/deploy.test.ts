@@ -71,6 +71,29 @@ describe('skycap deploy (real cluster)', function () {
     }
   })
 
+  it('every record deleted by hand, the manifests of four releases left: the next deploy is recorded past them in one try (it took one number per try and failed after the apply on the fourth); twice', async () => {
+    for (const n of [1, 2, 3, 4]) {
+      await app.change((t) => t.replace('\nenvironments:', `\n# deploy ${n}\nenvironments:`), `deploy ${n}`)
+      const r = await app.json([...DEPLOY, 'test'])
+      expect(r.exitCode, r.stderr).to.equal(0)
+    }
+    let expected = 5
+    for (const round of [1, 2]) {
+      await kubectl(['delete', 'configmap', '-l', 'skycap.dev/release-of=itdeploy'], {namespace: ns.name})
+      await app.change((t) => t.replace('\nenvironments:', `\n# round ${round}\nenvironments:`), `round ${round}`)
+      const r = await app.json([...DEPLOY, 'test'])
+      expect(r.exitCode, r.stderr).to.equal(0)
+      expect(r.doc.result.release, r.stderr).to.equal(expected)
+      expect(r.stderr).to.contain(
+        `warning: the manifests of release 1 of test are still in the cluster without its record (deleted by hand?); this deploy is recorded as release ${expected}, the first number no record or manifest of test carries`,
+      )
+      expect(r.stderr.match(/without its record/g), r.stderr).to.have.length(1)
+      const history = await app.json(['history', 'test'])
+      expect(history.doc.result.releases.map((x: any) => [x.number, x.result])).to.deep.equal([[expected, 'succeeded']])
+      expected++
+    }
+  })
+
   it('a Ctrl-C while the watch gives the others time to fail: the failure already seen is still named in the error, --json and history (they said only "interrupted"); twice', async () => {
     expect((await app.cli([...DEPLOY, 'test'])).exitCode).to.equal(0)
     for (const round of [1, 2]) {

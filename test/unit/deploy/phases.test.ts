@@ -30,7 +30,7 @@ import {chooseRelease, hgRevisionNote, keptCountsNote, nothingToRollBackLine} fr
 import {TempHgRepo} from '../../helpers/hg.js'
 import {TempRepo} from '../../helpers/repo.js'
 import {checkRecordable, runningRevision, whatRuns} from '../../../src/deploy/deploy.js'
-import {contentOf, listReleases, MAX_PARTS, packManifests, PART_BYTES, type ReleaseRecord, releasesToDrop, saveRelease, type StoredRelease} from '../../../src/release/store.js'
+import {contentOf, listReleases, MAX_PARTS, packManifests, PART_BYTES, type ReleaseRecord, releasesToDrop, renumberedNote, saveRelease, type StoredRelease} from '../../../src/release/store.js'
 import type {KubeObject} from '../../../src/render/objects.js'
 import {deploymentStatus, type Expectation, fakeKubectl} from '../../helpers/fake-kubectl.js'
 
@@ -979,6 +979,7 @@ describe('release records: history.keep', () => {
         {argv: [...NS, 'create', '-f', '-'], input: sent, result: taken},
         {argv: [...NS, 'delete', 'configmaps,secrets', '--ignore-not-found', '-l', 'skycap.dev/release-of=shop,skycap.dev/environment=prod,skycap.dev/release=6,skycap.dev/write=w1']},
         {argv: [...NS, 'get', 'configmaps', '-l', 'skycap.dev/release-of=shop,skycap.dev/environment=prod', '-o', 'json'], result: {stdout: JSON.stringify({items: now})}},
+        {argv: [...NS, 'get', 'secrets', '-l', 'skycap.dev/release-of=shop,skycap.dev/environment=prod', '--show-labels', '--no-headers'], result: {stdout: ''}},
         {argv: [...NS, 'create', '-f', '-'], input: sent},
       ],
       opts,
@@ -1004,13 +1005,54 @@ describe('release records: history.keep', () => {
     expect(written[3]?.release).to.include({number: 8, rollbackRelease: 9})
   })
 
+  it('records 6 to 9 deleted by hand, their manifests left: the record goes past every number a manifest part carries in one try (it took one number per try and failed after the fourth)', async () => {
+    const taken = {exitCode: 1, stderr: 'Error from server (AlreadyExists): secrets "skycap-release-shop.prod-6" already exists'}
+    const names: string[] = []
+    const sent = (i: string | undefined) => {
+      for (const o of JSON.parse(i as string).items) names.push(o.metadata.name)
+    }
+    const row = (n: number, part = 0) =>
+      `skycap-release-shop.prod-${n}${part ? `-part${part}` : ''}   skycap.dev/release-manifests   1   5m   skycap.dev/environment=prod,skycap.dev/part=${part},skycap.dev/release=${n},skycap.dev/release-of=shop,skycap.dev/write=old${n}`
+    const fake = fakeKubectl(
+      [
+        {argv: [...NS, 'create', '-f', '-'], input: sent, result: taken},
+        {argv: [...NS, 'delete', 'configmaps,secrets', '--ignore-not-found', '-l', 'skycap.dev/release-of=shop,skycap.dev/environment=prod,skycap.dev/release=6,skycap.dev/write=w1']},
+        {argv: [...NS, 'get', 'configmaps', '-l', 'skycap.dev/release-of=shop,skycap.dev/environment=prod', '-o', 'json'], result: {stdout: JSON.stringify({items: []})}},
+        {
+          argv: [...NS, 'get', 'secrets', '-l', 'skycap.dev/release-of=shop,skycap.dev/environment=prod', '--show-labels', '--no-headers'],
+          result: {stdout: [row(6), row(7), row(8), row(9), row(9, 1)].join('\n') + '\n'},
+        },
+        {argv: [...NS, 'create', '-f', '-'], input: sent},
+      ],
+      opts,
+    )
+    const renumbered: string[] = []
+    let w = 0
+    const number = await saveRelease(fake.kubectl, record(6, 'succeeded'), [obj('ConfigMap', 'c')], [], 10, {
+      onRenumbered: (from, to, why) => renumbered.push(`${from}->${to} ${why}`),
+      writeId: () => `w${++w}`,
+    })
+    expect(fake.remaining()).to.equal(0)
+    expect(number).to.equal(10)
+    expect(renumbered).to.deep.equal(['6->10 leftover'])
+    expect(names.slice(-2)).to.deep.equal(['skycap-release-shop.prod-10', 'skycap-release-shop.prod-10'])
+    expect(renumberedNote('prod', 'deploy', 6, 10, 'leftover')).to.equal(
+      'the manifests of release 6 of prod are still in the cluster without its record (deleted by hand?); this deploy is recorded as release 10, the first number no record or manifest of prod carries',
+    )
+    expect(renumberedNote('prod', 'deploy', 6, 7, 'leftover')).to.equal(
+      'the manifests of release 6 of prod are still in the cluster without its record (deleted by hand?); this deploy is recorded as release 7',
+    )
+  })
+
   it('a taken number is tried again at most three times, and never for a record that replaces another (rollout resume)', async () => {
     const taken = {exitCode: 1, stderr: 'Error from server (AlreadyExists): configmaps "x" already exists'}
     const list = {argv: [...NS, 'get', 'configmaps', '-l', 'skycap.dev/release-of=shop,skycap.dev/environment=prod', '-o', 'json'], result: {stdout: JSON.stringify({items: []})}}
+    const parts = {argv: [...NS, 'get', 'secrets', '-l', 'skycap.dev/release-of=shop,skycap.dev/environment=prod', '--show-labels', '--no-headers'], result: {stdout: ''}}
     const round = (n: number) => [
       {argv: [...NS, 'create', '-f', '-'], result: taken},
       {argv: [...NS, 'delete', 'configmaps,secrets', '--ignore-not-found', '-l', `skycap.dev/release-of=shop,skycap.dev/environment=prod,skycap.dev/release=${n},skycap.dev/write=w`]},
       list,
+      parts,
     ]
     const fake = fakeKubectl([...round(6), ...round(7), ...round(8), {argv: [...NS, 'create', '-f', '-'], result: taken}], opts)
     const error = await saveRelease(fake.kubectl, record(6, 'failed'), undefined, [], 10, {writeId: () => 'w'}).then(
