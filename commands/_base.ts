@@ -7,6 +7,8 @@ import {defaultKubectlFactory, type KubectlFactory} from '../src/env/connect.js'
 import {ConfigError, ConfigErrors, ExitCode, type ExitCodeValue, InterruptedError, SkycapError, UserError} from '../src/errors.js'
 import {Kubectl} from '../src/kubectl/kubectl.js'
 import {parseDuration} from '../src/duration.js'
+import {QUIT_WAIT_MS, type QuitOutcome} from '../src/release/quit-at-once.js'
+import {abortableSleep} from '../src/sleep.js'
 import {didYouMean} from '../src/suggest.js'
 import {confirmOnTerminal} from '../src/ui/confirm.js'
 import {progressMode, stderrReporter, type Reporter} from '../src/ui/output.js'
@@ -170,8 +172,20 @@ export abstract class SkycapCommand extends Command {
     return (options) => new Kubectl({...options, trace: (argv) => process.stderr.write(`$ ${argv.join(' ')}\n`)})
   }
 
-  /** What a second signal (a quit at once) leaves behind, when the command knows better than the general line. */
-  protected forceQuitNote?: () => string
+  /**
+   * What a second signal (a quit at once) leaves behind, when the command knows better than the general line; given
+   * what became of the record the quit waited for (recordBeforeQuit), when it waited.
+   */
+  protected forceQuitNote?: (done?: QuitOutcome) => string
+
+  /**
+   * Before a quit at once (src/release/quit-at-once.ts): the record of a release this command may have changed the
+   * cluster for, and the lock it holds, for at most QUIT_WAIT_MS; undefined when there is nothing to do.
+   */
+  protected beforeQuit?: () => Promise<QuitOutcome> | undefined
+
+  /** A quit at once under way (waiting for a record): the error path waits for it rather than exit first. */
+  private quitting?: Promise<never>
 
   /** Aborted on SIGINT/SIGTERM/SIGHUP, so the engine can release what it holds before exiting. */
   protected abortOnSignals(doing = 'stopping (the lock is released if this command has taken it)'): AbortSignal {
@@ -179,15 +193,25 @@ export abstract class SkycapCommand extends Command {
     // One listener for the whole command, never removed: with `once`, the moment between the first signal's listener
     // going and the second's being added left none, and a quick second Ctrl-C then killed skycap by the default action
     // (no exit 130, the CI group left open).
+    const quitNow = (signal: NodeJS.Signals, done?: QuitOutcome): never => {
+      // Quitting at once still closes the CI log's open group or section, so what follows is not folded into it.
+      this.ciOutput()?.endPhase()
+      // What is left undone is said: a quit at once used to end without a word.
+      process.stderr.write(
+        `Quit at once (${signal}): ${this.forceQuitNote?.(done) ?? 'what the first signal was undoing is left as it is (a lock this command took expires within about a minute); `skycap status` shows what runs'}\n`,
+      )
+      process.exit(ExitCode.INTERRUPTED)
+    }
     const onSignal = (signal: NodeJS.Signals) => {
+      // A third signal while the record is written: out at once, the record and the lock as far as they got.
+      if (this.quitting) quitNow(signal, {cutShort: `${signal} again`})
       if (this.interruptedBy) {
-        // Quitting at once still closes the CI log's open group or section, so what follows is not folded into it.
-        this.ciOutput()?.endPhase()
-        // What is left undone is said: a quit at once used to end without a word.
-        process.stderr.write(
-          `Quit at once (${signal}): ${this.forceQuitNote?.() ?? 'what the first signal was undoing is left as it is (a lock this command took expires within about a minute); `skycap status` shows what runs'}\n`,
-        )
-        process.exit(ExitCode.INTERRUPTED)
+        const finishing = this.beforeQuit?.()
+        if (!finishing) quitNow(signal)
+        process.stderr.write(`Quitting (${signal}): recording the release and releasing the lock first, for at most ${QUIT_WAIT_MS / 1000}s (again to quit without waiting)\n`)
+        const late = abortableSleep(QUIT_WAIT_MS).then((): QuitOutcome => ({cutShort: `not done within ${QUIT_WAIT_MS / 1000}s`}))
+        this.quitting = Promise.race([finishing, late]).then((done) => quitNow(signal, done))
+        return
       }
       this.interruptedBy = signal
       process.stderr.write(`\nReceived ${signal}: ${doing} (again to force quit)\n`)
@@ -221,6 +245,8 @@ export abstract class SkycapCommand extends Command {
   }
 
   protected override async catch(error: Error & {exitCode?: number; oclif?: {exit?: number}}): Promise<never> {
+    // A quit at once is writing the record: it ends the process (the deploy's own write never settles then).
+    if (this.quitting) await this.quitting
     // this.exit() throws ExitError: a chosen exit code, not a failure.
     if (error instanceof Errors.ExitError) throw error
     // Whatever failed after a SIGINT/SIGTERM failed because of it (a child of the process group got it too, and may

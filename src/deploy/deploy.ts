@@ -5,7 +5,7 @@ import {targetRevision} from '../vcs/target.js'
 import {DeployFailedError, InterruptedError, KubectlError, TimeoutError, UnreachableError, UserError} from '../errors.js'
 import {ciJobUrl, whoAmI} from '../identity.js'
 import type {Kubectl} from '../kubectl/kubectl.js'
-import {acquireLock, afterLockRelease, keepLockAlive, LEASE_SECONDS, LOCK_RELEASED, releaseOwnLock, renewLock} from '../lock/lease.js'
+import {acquireLock, afterLockRelease, keepLockAlive, LEASE_SECONDS, LOCK_RELEASED, releaseLock, releaseOwnLock, renewLock} from '../lock/lease.js'
 import {CONFIG_KINDS, type KubeObject} from '../render/objects.js'
 import {ClusterSnapshot} from '../resources/status.js'
 import {serviceStatus} from './inspect.js'
@@ -30,6 +30,7 @@ import {
   type StoredRelease,
   unsucceededAfter,
 } from '../release/store.js'
+import {QuitAtOnce} from '../release/quit-at-once.js'
 import {dryRunLine, formatWarning, plural, type Reporter} from '../ui/output.js'
 import {
   adoptedNote,
@@ -93,6 +94,9 @@ export interface DeployOptions {
   ignoreChecks?: boolean
 }
 
+/** The message of a release recorded by a quit at once (history shows it). */
+const QUIT_AT_ONCE = 'quit at once (a second Ctrl-C or signal) before the deploy ended: the rollout was left as it was, not watched to the end'
+
 export interface DeployDeps {
   kubectl: KubectlFactory
   reporter: Reporter
@@ -113,6 +117,12 @@ export interface DeployDeps {
    * words; undefined once the Job has ended.
    */
   onHookJob?: (quitNote: string | undefined) => void
+  /**
+   * What a quit at once (a second Ctrl-C) does first (src/release/quit-at-once.ts): told of the lock once it is held,
+   * and armed once the deploy may change the cluster, it records the release as interrupted (or waits for the
+   * deploy's own write of its record), then releases the lock.
+   */
+  quitAtOnce?: QuitAtOnce
 }
 
 /** What a deploy did, for the summary and --json (also attached to the error when it failed). */
@@ -368,6 +378,8 @@ export async function deploy(options: DeployOptions, deps: DeployDeps): Promise<
     onWait: (m) => reporter.info(m),
   })
   const heartbeat = keepLockAlive(kubectl, prepared.app, lock.id, {onLost: () => reporter.warn(`the lock of ${env.name} is no longer held by this deploy; another deploy may run at the same time`)})
+  // A quit at once releases it too (it was left to expire, refusing deploys for up to a minute).
+  deps.quitAtOnce?.holdLock(() => releaseLock(kubectl, prepared.app, {id: lock.id}))
   // Not a `finally`: an interruption's message says whether the lock could be released (afterLockRelease).
   let failure: {error: unknown} | undefined
   // The `rollout status` marker of this deploy, once it is written: removed as the deploy ends, whatever its end.
@@ -420,6 +432,7 @@ export async function deploy(options: DeployOptions, deps: DeployDeps): Promise<
     )
   }
   const released = await releaseOwnLock(kubectl, prepared.app, lock.id, (m) => reporter.warn(m))
+  deps.quitAtOnce?.holdLock(undefined)
   await settleNotifications(notifier, report)
   if (failure) throw afterLockRelease(failure.error, released)
   // Blue-green: the old slots stay up for scaleDownDelay (rollback is a switch back), then go to zero.
@@ -476,7 +489,7 @@ async function applyWatchRecord(
     // No release ever succeeded: nothing of this app runs that a failed predeploy hook leaves untouched.
     first: lastGood(releases) === undefined,
     ...(deps.hookJobs ? {hookJobs: deps.hookJobs} : {}),
-    onJob: (job: string | undefined) => deps.onHookJob?.(job === undefined ? undefined : hookLeftRunningNote(job, number)),
+    onJob: (job: string | undefined) => deps.onHookJob?.(job === undefined ? undefined : hookLeftRunningNote(job)),
     objects,
     config: prepared.loaded.config,
     reporter,
@@ -509,6 +522,14 @@ async function applyWatchRecord(
   const keep = prepared.loaded.config.history?.keep ?? 10
   const facts = {action: 'deploy', release: number, revision: report.revision, fromRevision: runningRevision(releases)} as const
   deps.notifier.send({...facts, event: 'started', result: 'running'})
+  // From here the cluster may change: a quit at once records the release as interrupted (no manifests: as a Ctrl-C's
+  // record, never a release to return to), so history has it and `rollback` does not go back past it.
+  const quitAtOnce = deps.quitAtOnce ?? new QuitAtOnce()
+  quitAtOnce.arm(async () => {
+    const durationMs = clock() - Date.parse(startedAt)
+    const quit = {...record, ...hooks.recordFields(), result: 'interrupted' as const, finishedAt: new Date(clock()).toISOString(), durationMs, message: QUIT_AT_ONCE}
+    return saveRelease(kubectl, quit, undefined, releases, keep, {onRenumbered: renumbered})
+  })
   const rolloutOrHookFailure = rollOutRelease({
     kubectl,
     objects,
@@ -535,7 +556,7 @@ async function applyWatchRecord(
     // reading it: what differs from the running release is named instead). A fixed-name Secret had changed unsaid.
     const restoredNote = error.interrupted ? await configLeftNote(objects, lastGood(releases), number, env.name) : await putBackConfig(kubectl, objects, lastGood(releases), number, env.name)
     report.applied = objects.filter((o) => CONFIG_KINDS.has(o.kind)).map((o) => `${o.kind}/${o.metadata.name}`)
-    throw await recordHookFailure(error, report, {...record, ...hooks.recordFields()}, {kubectl, releases, keep, clock}, restoredNote)
+    throw await recordHookFailure(error, report, {...record, ...hooks.recordFields()}, {kubectl, releases, keep, clock, quitAtOnce}, restoredNote)
   })
   // A failed postdeploy hook fails the release like a failed rollout: the same rollback follows. A Ctrl-C during it
   // is an interruption, as during the rollout: recorded as such, never rolled back (the release it cut short is
@@ -575,10 +596,12 @@ async function applyWatchRecord(
     report.result = 'succeeded'
     report.durationMs = clock() - Date.parse(startedAt)
     try {
-      await saveRelease(kubectl, {...record, finishedAt: new Date(clock()).toISOString(), durationMs: report.durationMs}, rollout.recorded, releases, keep, {
-        onContact: (event) => reportContact(reporter, event, RECORD_MEANWHILE),
-        onRenumbered: renumbered,
-      })
+      await quitAtOnce.own(() =>
+        saveRelease(kubectl, {...record, finishedAt: new Date(clock()).toISOString(), durationMs: report.durationMs}, rollout.recorded, releases, keep, {
+          onContact: (event) => reportContact(reporter, event, RECORD_MEANWHILE),
+          onRenumbered: renumbered,
+        }),
+      )
     } catch (error) {
       // Never "nothing was changed": the release runs, only its record is missing.
       throw new DeployFailedError(
@@ -626,7 +649,7 @@ async function applyWatchRecord(
   let recorded = releases
   try {
     const taken = number
-    await saveRelease(kubectl, failedRecord, undefined, releases, keep, {onContact: (event) => reportContact(reporter, event, RECORD_MEANWHILE), onRenumbered: renumbered})
+    await quitAtOnce.own(() => saveRelease(kubectl, failedRecord, undefined, releases, keep, {onContact: (event) => reportContact(reporter, event, RECORD_MEANWHILE), onRenumbered: renumbered}))
     recorded = [storedWithoutManifests(number === taken ? failedRecord : {...failedRecord, number, ...(previous ? {rollbackRelease: number + 1} : {})}), ...releases]
   } catch (error) {
     reporter.warn(`could not record the ${failedRecord.result} release: ${(error as Error).message}`)
@@ -709,7 +732,7 @@ async function recordHookFailure(
   error: HookFailedError,
   report: DeployReport,
   record: ReleaseRecord,
-  at: {kubectl: Kubectl; releases: StoredRelease[]; keep: number; clock: () => number},
+  at: {kubectl: Kubectl; releases: StoredRelease[]; keep: number; clock: () => number; quitAtOnce: QuitAtOnce},
   /** What became of the config applied before the hook (restoreConfig), said after the hook's message. */
   restoredNote = '',
 ): Promise<DeployFailedError | InterruptedError | TimeoutError> {
@@ -727,7 +750,7 @@ async function recordHookFailure(
     failed: error.failure.ref,
     message: `${error.failure.ref}: ${error.failure.message}; not rolled out`,
   }
-  await saveRelease(at.kubectl, failed, undefined, at.releases, at.keep).catch(() => undefined)
+  await at.quitAtOnce.own(() => saveRelease(at.kubectl, failed, undefined, at.releases, at.keep)).catch(() => undefined)
   if (error.interrupted) return new InterruptedError(message, {hint: error.hint, details: {report}})
   if (error.deployTimedOut) {
     report.result = 'timed-out'

@@ -64,9 +64,9 @@ export interface HookContext {
   onJob?: (job: string | undefined) => void
 }
 
-/** What a quit at once (a second Ctrl-C) leaves while hook Job `job` of release `release` runs. */
-export function hookLeftRunningNote(job: string, release: number): string {
-  return `hook job ${job} goes on running in the cluster, and release ${release} is not recorded; \`skycap status\` shows the hook, and a deploy is refused while it runs`
+/** What a quit at once (a second Ctrl-C) leaves while hook Job `job` runs (the deploy command adds what became of the record). */
+export function hookLeftRunningNote(job: string): string {
+  return `hook job ${job} goes on running in the cluster; \`skycap status\` shows the hook, and a deploy is refused while it runs`
 }
 
 /** A hook that failed: its record and the report a deploy shows (its last output lines). */

@@ -94,6 +94,43 @@ describe('skycap deploy (real cluster)', function () {
     }
   })
 
+  it('a quick second Ctrl-C during the rollout of web and worker: the release is recorded as interrupted and the lock released before the quit, and rollback returns to the release it replaced (it went back past it); twice', async () => {
+    expect((await app.cli([...DEPLOY, 'test'])).exitCode).to.equal(0)
+    let good = 1
+    for (const round of [1, 2]) {
+      await app.change((t) => t.replace('    labels: {sim.kwok.test/behavior: not-ready}\n', '').replace('\nenvironments:', `\n# good ${round}\nenvironments:`), `round ${round}: good`)
+      expect((await app.cli([...DEPLOY, 'test'])).exitCode).to.equal(0)
+      good++
+      await app.change((t) => NOT_READY(t).replace('\nenvironments:', `\n# stuck ${round}\nenvironments:`), `round ${round}: web never ready`)
+      const child = execa('node', [cliPath, ...DEPLOY, 'test'], {cwd: app.repo.dir, reject: false, env: {NO_COLOR: '1', CI: 'true'}})
+      let err = ''
+      child.stderr?.on('data', (d) => (err += d))
+      await waitFor('the rollout to start', () => err.includes('Rolling out'), {timeoutMs: 60_000, intervalMs: 20})
+      child.kill('SIGINT')
+      await new Promise((resolve) => setTimeout(resolve, 20))
+      child.kill('SIGINT')
+      const r = await child
+      expect(r.exitCode, err).to.equal(130)
+      expect(err.trimEnd().split('\n').at(-1), err).to.match(
+        new RegExp(`^Quit at once \\(SIGINT\\): what the first signal was undoing is left as it is: release ${good + 1} is recorded( as interrupted)? .*, and the lock was released$`),
+      )
+      expect(err).to.contain('Quitting (SIGINT): recording the release and releasing the lock first')
+      // The next command need not wait for the lock to expire (a deploy was refused for up to a minute).
+      expect((await kubectl(['get', 'lease', 'skycap-lock-itdeploy', '--ignore-not-found', '-o', 'name'], {namespace: ns.name})).stdout).to.equal('')
+      const history = (await app.json(['history', 'test'])).doc.result.releases
+      expect(
+        history.slice(0, 2).map((x: any) => `${x.number} ${x.result}`),
+        err,
+      ).to.deep.equal([`${good + 1} interrupted`, `${good} succeeded`])
+      // The release before the interrupted one is what a rollback returns to (without its record: the one before that).
+      const dry = await app.cli(['rollback', 'test', '--dry-run', '--skip-image-check'])
+      expect(dry.exitCode, dry.stderr).to.equal(0)
+      expect(dry.stderr).to.match(new RegExp(`Dry run: would roll test back to release ${good} \\(`))
+      // The next deploy's number follows it: one record per release.
+      good++
+    }
+  })
+
   it('a Ctrl-C while the watch gives the others time to fail: the failure already seen is still named in the error, --json and history (they said only "interrupted"); twice', async () => {
     expect((await app.cli([...DEPLOY, 'test'])).exitCode).to.equal(0)
     for (const round of [1, 2]) {
