@@ -27,7 +27,8 @@ export interface WatchOptions {
   onContact?: (event: ContactEvent) => void
   /**
    * After the first failure, how long the watch goes on while other objects are still pending, so that those failing
-   * too are named in the same report (default 0: it ends at the first failure).
+   * too are named in the same report (default 0: it ends at the first failure). One whose controller had not begun on
+   * it gets that long from when it began, up to GRACE_CAP times this from the first failure.
    */
   failureGraceMs?: number
 }
@@ -36,6 +37,9 @@ export interface WatchResult {
   outcome: WatchOutcome
   statuses: ResourceStatus[]
 }
+
+/** How many failure graces a workload whose controller has not begun on it can hold the failure report back (60 s). */
+export const GRACE_CAP = 6
 
 /**
  * Polls until every object is ready, one fails (and, with failureGraceMs, the others pending have had that long to
@@ -55,7 +59,13 @@ export async function watchRollout(options: WatchOptions): Promise<WatchResult> 
   // When the first failure was seen: the watch goes on for failureGraceMs while others are still pending.
   let failedAt: number | undefined
   const failed = new Map<string, ResourceStatus>()
-  let graceLeft = Math.ceil((options.failureGraceMs ?? 0) / Math.max(1, interval))
+  const grace = options.failureGraceMs ?? 0
+  // A controller busy with many workloads may not have begun on some of them when the grace ends (35 services: three
+  // that crash-looped with the first were "stopped when … failed" before their controller saw their spec). Each one
+  // pending gets the grace from when its controller began on it (or from the first failure), up to GRACE_CAP graces.
+  const graceEnd = (): number => Math.min((failedAt ?? 0) + grace * GRACE_CAP, options.deadline)
+  const begunAt = new Map<string, number>()
+  let graceLeft = Math.ceil((grace * GRACE_CAP) / Math.max(1, interval))
   let statuses: ResourceStatus[] = options.objects.map((o) => ({ref: `${o.kind}/${o.metadata.name}`, state: 'pending', message: 'applied', related: [], failing: []}))
   const outage = new OutageWait({deadline: options.deadline, clock, intervalMs: interval, signal: options.signal, onContact: options.onContact})
   // This loop waits out an outage itself, each poll as a whole (a kubectl given by waitingOut would wait per call, past
@@ -87,6 +97,7 @@ export async function watchRollout(options: WatchOptions): Promise<WatchResult> 
       return failed.get(s.ref) ?? s
     })
     options.onUpdate?.(statuses)
+    for (const s of statuses) if (!s.unstarted && !begunAt.has(s.ref)) begunAt.set(s.ref, clock())
     for (const s of statuses) {
       const pods = (s.replace ?? []).filter((p) => !replaced.has(p))
       if (!pods.length) continue
@@ -95,14 +106,17 @@ export async function watchRollout(options: WatchOptions): Promise<WatchResult> 
       await kubectl.run(['delete', 'pod', '--ignore-not-found', '--wait=false', ...pods], {allowFailure: true, signal: options.signal})
     }
     if (statuses.some((s) => s.state === 'failed')) {
-      failedAt ??= clock()
-      const pending = statuses.some((s) => s.state !== 'failed' && s.state !== 'ready')
-      // Bounded by polls as well as by time: as many more polls as the grace holds intervals.
+      const now = clock()
+      failedAt ??= now
+      const first = failedAt
+      // Still in its grace: not begun yet, or begun less than a grace ago (counted from the first failure at the earliest).
+      const waiting = statuses.some((s) => s.state !== 'failed' && s.state !== 'ready' && (s.unstarted || now < Math.max(first, begunAt.get(s.ref) ?? first) + grace))
+      // Bounded by polls as well as by time: as many more polls as the longest grace holds intervals.
       const polled = graceLeft-- <= 0
-      if (!pending || polled || clock() >= Math.min(failedAt + (options.failureGraceMs ?? 0), options.deadline)) return {outcome: 'failed', statuses}
+      if (!waiting || polled || now >= graceEnd()) return {outcome: 'failed', statuses}
     } else if (statuses.every((s) => s.state === 'ready')) return {outcome: 'ready', statuses}
     else if (clock() >= options.deadline) return {outcome: 'timeout', statuses}
-    const until = failedAt === undefined ? options.deadline : Math.min(failedAt + (options.failureGraceMs ?? 0), options.deadline)
+    const until = failedAt === undefined ? options.deadline : graceEnd()
     await abortableSleep(Math.min(interval, Math.max(0, until - clock())), options.signal)
   }
 }

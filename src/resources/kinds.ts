@@ -75,10 +75,10 @@ const deployment: WatchedKind = {
   status(desired, snapshot) {
     const out: ResourceStatus = {...base(desired, snapshot), state: 'pending', message: ''}
     const live = snapshot.get('Deployment', desired.metadata.name) as Obj | undefined
-    if (!live) return {...out, message: 'not created yet'}
+    if (!live) return {...out, message: 'not created yet', unstarted: true}
     // Until the controller has observed the applied generation, its revision annotation may still name the
     // ReplicaSet of the release before (a crashing one, when rolling back): judge nothing yet.
-    if (stale(live)) return {...out, message: WAITING_FOR_CONTROLLER}
+    if (stale(live)) return {...out, message: WAITING_FOR_CONTROLLER, unstarted: true}
     // Another command applied its own release over this one (the lock released by hand): its pods are not this
     // rollout's, and a watch that waited on them reported the other release's success as this one's.
     const mine = desired.metadata.annotations?.[ANNOTATIONS.revision]
@@ -102,7 +102,7 @@ const deployment: WatchedKind = {
         ? {...out, state: 'failed' as const, message: `paused (kubectl rollout pause): the controller rolls out nothing until \`kubectl rollout resume deployment/${desired.metadata.name}\``}
         : undefined
     if (!newRs && owned.some((rs) => rs.metadata.annotations?.['deployment.kubernetes.io/revision'] === revision)) {
-      return paused ?? {...out, message: 'waiting for the controller to create the new ReplicaSet'}
+      return paused ?? {...out, message: 'waiting for the controller to create the new ReplicaSet', unstarted: true}
     }
     const pods = newRs ? snapshot.ownedBy('Pod', newRs) : []
     if (newRs) out.related.push(relatedObject(newRs))
@@ -164,8 +164,8 @@ const statefulSet: WatchedKind = {
   status(desired, snapshot) {
     const out: ResourceStatus = {...base(desired, snapshot), state: 'pending', message: ''}
     const live = snapshot.get('StatefulSet', desired.metadata.name) as Obj | undefined
-    if (!live) return {...out, message: 'not created yet'}
-    if (stale(live)) return {...out, message: WAITING_FOR_CONTROLLER}
+    if (!live) return {...out, message: 'not created yet', unstarted: true}
+    if (stale(live)) return {...out, message: WAITING_FOR_CONTROLLER, unstarted: true}
     const st = live.status ?? {}
     const all = snapshot.ownedBy('Pod', live)
     const pods = podsAtRevision(all, st.updateRevision as string | undefined)
@@ -189,8 +189,8 @@ const daemonSet: WatchedKind = {
   status(desired, snapshot) {
     const out: ResourceStatus = {...base(desired, snapshot), state: 'pending', message: ''}
     const live = snapshot.get('DaemonSet', desired.metadata.name) as Obj | undefined
-    if (!live) return {...out, message: 'not created yet'}
-    if (stale(live)) return {...out, message: WAITING_FOR_CONTROLLER}
+    if (!live) return {...out, message: 'not created yet', unstarted: true}
+    if (stale(live)) return {...out, message: WAITING_FOR_CONTROLLER, unstarted: true}
     // A DaemonSet's status names no revision: the current one is its ControllerRevision with the highest number.
     const revisions = snapshot.ownedBy('ControllerRevision', live) as Array<KubeObject & {revision?: number}>
     const current = revisions.reduce<(KubeObject & {revision?: number}) | undefined>((a, b) => (!a || (b.revision ?? 0) > (a.revision ?? 0) ? b : a), undefined)
@@ -211,7 +211,7 @@ const job: WatchedKind = {
   status(desired, snapshot) {
     const out: ResourceStatus = {...base(desired, snapshot), state: 'pending', message: ''}
     const live = snapshot.get('Job', desired.metadata.name) as Obj | undefined
-    if (!live) return {...out, message: 'not created yet'}
+    if (!live) return {...out, message: 'not created yet', unstarted: true}
     const conditions = (live.status?.conditions ?? []) as Array<{type: string; status: string; reason?: string; message?: string}>
     const failed = conditions.find((c) => c.type === 'Failed' && c.status === 'True')
     const pods = snapshot.ownedBy('Pod', live)
@@ -235,7 +235,7 @@ const pod: WatchedKind = {
   status(desired, snapshot) {
     const out: ResourceStatus = {...base(desired, snapshot), state: 'pending', message: ''}
     const live = snapshot.get('Pod', desired.metadata.name)
-    if (!live) return {...out, message: 'not created yet'}
+    if (!live) return {...out, message: 'not created yet', unstarted: true}
     const problem = podProblem(live)
     if (problem) return {...out, state: 'failed', message: problem.message, failing: problem.failing}
     if ((live as Obj).status?.phase === 'Succeeded' || podReady(live)) return {...out, state: 'ready', message: 'ready'}

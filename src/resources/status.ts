@@ -46,6 +46,11 @@ export interface ResourceStatus {
   waiting?: FailingContainer[]
   /** Pods of an older revision that block the rollout and must be deleted for the controller to replace them. */
   replace?: string[]
+  /**
+   * Its controller has not begun on the applied spec yet (the object not created, the spec not observed, no new
+   * ReplicaSet): a busy controller working through many workloads. The watch's failure grace waits for it to begin.
+   */
+  unstarted?: boolean
 }
 
 /** Live objects from one `kubectl get` of the app's workloads, grouped by kind. */

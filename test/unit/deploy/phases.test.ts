@@ -448,6 +448,61 @@ describe('deploy phases: exact kubectl argv', () => {
     }
   })
 
+  it('watch: a service whose controller had not begun on it when the first failure came gets the grace from when it began, up to six graces (with 35 services, three that crash-looped with the first were left out)', async () => {
+    const dep = (name: string, observed: number) => ({
+      ...obj('Deployment', name),
+      metadata: {name, uid: `u-${name}`, generation: 2, annotations: {'deployment.kubernetes.io/revision': '2'}},
+      spec: {replicas: 1, template: {metadata: {labels: {app: name}}}},
+      status: {observedGeneration: observed, replicas: 1, updatedReplicas: observed === 2 ? 1 : 0, availableReplicas: 0},
+    })
+    const rs = (name: string) => ({
+      ...obj('ReplicaSet', `${name}-abc`),
+      metadata: {name: `${name}-abc`, uid: `rs-${name}`, annotations: {'deployment.kubernetes.io/revision': '2'}, ownerReferences: [{uid: `u-${name}`}]},
+      spec: {template: {metadata: {labels: {app: name, 'pod-template-hash': 'abc'}}}},
+    })
+    const crashing = (name: string) => ({
+      ...obj('Pod', `${name}-abc-1`),
+      metadata: {name: `${name}-abc-1`, ownerReferences: [{uid: `rs-${name}`}]},
+      status: {phase: 'Running', containerStatuses: [{name, restartCount: 4, state: {waiting: {reason: 'CrashLoopBackOff'}}, lastState: {terminated: {exitCode: 2, reason: 'Error'}}}]},
+    })
+    const get = [...NS, 'get', 'deployments,replicasets,statefulsets,daemonsets,jobs,pods', '-l', 'sel', '-o', 'json']
+    let t = 0
+    // Each poll at a time of its own (grace 10): web fails at 0; worker's controller has not seen its spec at 15 (past
+    // the grace from the first failure), begins at 20 and its pod crash-loops at 29, within 10 of its start.
+    const poll = (at: number, items: object[]) => ({argv: get, result: () => ((t = at), {stdout: JSON.stringify({items})})})
+    const web = [dep('web', 2), rs('web'), crashing('web')]
+    const late = fakeKubectl(
+      [
+        poll(0, [...web, dep('worker', 1)]),
+        poll(15, [...web, dep('worker', 1)]),
+        poll(20, [...web, dep('worker', 2), rs('worker')]),
+        poll(29, [...web, dep('worker', 2), rs('worker'), crashing('worker')]),
+      ],
+      opts,
+    )
+    const objects = [obj('Deployment', 'web'), obj('Deployment', 'worker')]
+    const both = await watchRollout({kubectl: late.kubectl, objects, selector: 'sel', deadline: 1_000, clock: () => t, intervalMs: 1, failureGraceMs: 10})
+    expect(late.remaining()).to.equal(0)
+    expect(both.statuses.map((s) => `${s.ref} ${s.state}`)).to.deep.equal(['Deployment/web failed', 'Deployment/worker failed'])
+
+    // Begun and merely starting: its grace ends 10 after it began (not at the cap).
+    const starting = fakeKubectl(
+      [poll(0, [...web, dep('worker', 1)]), poll(15, [...web, dep('worker', 2), rs('worker')]), poll(24, [...web, dep('worker', 2), rs('worker')]), poll(25, [...web, dep('worker', 2), rs('worker')])],
+      opts,
+    )
+    const left = await watchRollout({kubectl: starting.kubectl, objects, selector: 'sel', deadline: 1_000, clock: () => t, intervalMs: 1, failureGraceMs: 10})
+    expect(starting.remaining()).to.equal(0)
+    expect(left.outcome).to.equal('failed')
+    expect(left.statuses.map((s) => `${s.ref} ${s.state}`)).to.deep.equal(['Deployment/web failed', 'Deployment/worker pending'])
+
+    // Never begun: the report waits no longer than six graces from the first failure.
+    const never = fakeKubectl([poll(0, [...web, dep('worker', 1)]), poll(30, [...web, dep('worker', 1)]), poll(59, [...web, dep('worker', 1)]), poll(60, [...web, dep('worker', 1)])], opts)
+    const capped = await watchRollout({kubectl: never.kubectl, objects, selector: 'sel', deadline: 1_000, clock: () => t, intervalMs: 1, failureGraceMs: 10})
+    expect(never.remaining()).to.equal(0)
+    expect(capped.outcome).to.equal('failed')
+    expect(capped.statuses.find((s) => s.ref === 'Deployment/worker')).to.include({state: 'pending', message: 'waiting for the controller to see the new spec', unstarted: true})
+  })
+
   it('watch: a pull that fails for a passing reason (registry refused, 503) waits, its back-off too; one that will not pass (not found) fails at once', async () => {
     const dep = {
       ...obj('Deployment', 'web'),
