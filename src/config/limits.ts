@@ -40,17 +40,22 @@ export const DEFAULT_MAX_REPLICAS = 1000
 /** Kubernetes stores replica counts, ports' neighbours and probe numbers as int32. */
 export const INT32_MAX = 2_147_483_647
 
-/** A byte count as people read it: "1.5 MiB (1572864 bytes)". */
-export function formatBytes(bytes: number): string {
+/**
+ * A byte count as people read it: "1.5 MiB (1572864 bytes)". `like`: another count (a limit) whose unit this one takes
+ * when it is less than four times it, so that the two compare at a glance: 1080963 bytes beside a limit of 1000 KiB
+ * read "1 MiB", as if under it; now "1055.6 KiB". A count far over it keeps its own unit ("2 GiB").
+ */
+export function formatBytes(bytes: number, like = bytes): string {
+  if (bytes >= 4 * like) like = bytes
   const units = ['KiB', 'MiB', 'GiB', 'TiB']
-  let value = bytes
+  let scale = 1
   let unit = ''
   for (const u of units) {
-    if (value < 1024) break
-    value /= 1024
+    if (like / scale < 1024) break
+    scale *= 1024
     unit = u
   }
-  return unit ? `${Number(value.toFixed(1))} ${unit} (${bytes} bytes)` : `${bytes} bytes`
+  return unit ? `${Number((bytes / scale).toFixed(1))} ${unit} (${bytes} bytes)` : `${bytes} bytes`
 }
 
 /**
@@ -61,7 +66,7 @@ export function tooLargeError(subject: string, size: number, limit: number, hint
   if (size === Number.POSITIVE_INFINITY) {
     return new ConfigError(`${subject} is not a regular file and goes on past the limit of ${formatBytes(limit)}`, location, {hint, details: {size: null, limit}})
   }
-  return new ConfigError(`${subject} is ${formatBytes(size)}; the limit is ${formatBytes(limit)}`, location, {hint, details: {size, limit}})
+  return new ConfigError(`${subject} is ${formatBytes(size, limit)}; the limit is ${formatBytes(limit)}`, location, {hint, details: {size, limit}})
 }
 
 /**

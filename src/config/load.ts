@@ -702,7 +702,10 @@ function checkFolderEntries(folder: string, full: string, path: (string | number
         at(path, `${where}: "${folder}/${name}" is a folder; a config folder's files become ConfigMap keys and the folders in it are not read (move its files up, or into a folder of their own)`)
       else if (!isFolder) checkKeyName(`${folder}/${name}`, where, path, at)
       if (stat.isFile() && stat.size > LIMITS.configFile)
-        at(path, `${where}: config file "${folder}/${name}" is ${formatBytes(stat.size)}; the limit is ${formatBytes(LIMITS.configFile)} (move large files into the image or a volume)`)
+        at(
+          path,
+          `${where}: config file "${folder}/${name}" is ${formatBytes(stat.size, LIMITS.configFile)}; the limit is ${formatBytes(LIMITS.configFile)} (move large files into the image or a volume)`,
+        )
       else if (stat.isFile()) bytes += name.length + stat.size
     } else if (isFolder && services.withConfig.includes(name)) {
       // A service's folder of overrides: its files become keys too.
@@ -731,7 +734,7 @@ function checkFolderEntries(folder: string, full: string, path: (string | number
   if (bytes > LIMITS.configMap)
     at(
       path,
-      `${where}: the ConfigMap of config folder "${folder}" (file names and contents) is ${formatBytes(bytes)}; the limit is ${formatBytes(LIMITS.configMap)} (move large files into the image or a volume)`,
+      `${where}: the ConfigMap of config folder "${folder}" (file names and contents) is ${formatBytes(bytes, LIMITS.configMap)}; the limit is ${formatBytes(LIMITS.configMap)} (move large files into the image or a volume)`,
     )
 }
 

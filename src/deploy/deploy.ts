@@ -16,15 +16,14 @@ import {
   type HookRecord,
   lastGood,
   listReleases,
-  MAX_PARTS,
   nextReleaseNumber,
-  packManifests,
-  PART_BYTES,
   type ReleaseRecord,
   type RolloutSummary,
   RECORD_MEANWHILE,
   recordedElsewhere,
   renumberedNote,
+  UNRECORDABLE_HINT,
+  unrecordableNote,
   type RenumberedWhy,
   saveRelease,
   type StoredRelease,
@@ -761,13 +760,9 @@ async function recordHookFailure(
 
 /** Refuses, before anything is applied, a release whose manifests are too large to be recorded for rollback. */
 export function checkRecordable(objects: KubeObject[]): void {
-  const parts = packManifests(objects)
-  if (parts.length <= MAX_PARTS) return
-  const mb = (n: number) => `${(n / 1_000_000).toFixed(1)} MB`
-  const size = parts.reduce((n, p) => n + p.length, 0)
-  throw new UserError(`the release's manifests take ${mb(size)} compressed, more than the ${mb(MAX_PARTS * PART_BYTES)} skycap can record for rollback; nothing was changed`, {
-    hint: 'Move large files out of config folders (mount them from a volume or fetch them at start), or split the app.',
-  })
+  const problem = unrecordableNote(objects)
+  if (problem === undefined) return
+  throw new UserError(`${problem}; nothing was changed`, {hint: UNRECORDABLE_HINT})
 }
 
 /** One phrase naming what failed and why (on a timeout, everything that was not ready). */

@@ -2,7 +2,7 @@
 // status and history (inspect.ts), which read the cluster only: this one renders, and loads what rendering needs.
 import {DiffError, ExitCode, exitCodeOf} from '../errors.js'
 import {appSelector, connect, type KubectlFactory, namespaceExists} from '../env/connect.js'
-import {elsewhereNote, listReleases, recordedElsewhere} from '../release/store.js'
+import {elsewhereNote, listReleases, recordedElsewhere, UNRECORDABLE_HINT, unrecordableNote} from '../release/store.js'
 import {prepareRelease} from '../render/prepare.js'
 import {placedRelease} from '../strategies/rollout.js'
 import {formatWarning, type Reporter} from '../ui/output.js'
@@ -33,6 +33,8 @@ export async function diff(options: {target?: string; configPath?: string; signa
 async function computeDiff(options: {target?: string; configPath?: string; signal?: AbortSignal}, factory: KubectlFactory, reporter: Reporter): Promise<DiffResult> {
   const prepared = await prepareRelease({target: options.target, configPath: options.configPath, signal: options.signal})
   for (const w of prepared.warnings) reporter.warn(formatWarning(w))
+  const unrecordable = unrecordableNote(prepared.objects.map((o) => o.object))
+  if (unrecordable) reporter.warn(`deploy would refuse this release: ${unrecordable}. ${UNRECORDABLE_HINT}`)
   const env = prepared.environment
   const target = await connect(env, factory, reporter)
   const exists = await namespaceExists(target.kubectl, env.namespace)

@@ -3,6 +3,9 @@ import {type ContactEvent, OutageWait} from '../kubectl/outage.js'
 import type {KubeObject} from '../render/objects.js'
 import {nodeCrypto, nodeZlib} from '../builtins.js'
 import {InterruptedError, KubectlError, UserError} from '../errors.js'
+import {packManifests} from './pack.js'
+
+export {MAX_PARTS, packManifests, PART_BYTES, UNRECORDABLE_HINT, unrecordableNote} from './pack.js'
 
 /** One entry of an environment's history, kept in the cluster as a ConfigMap; its manifests (which may hold Secrets) in Secrets. */
 /** Where a blue-green or canary rollout of one service ended, as history shows it. */
@@ -103,14 +106,6 @@ const LABEL_WRITE = 'skycap.dev/write'
 /** Records written before 0.2: one Secret holding the record and the manifests. Still read, never written. */
 const LEGACY_SECRET_TYPE = 'skycap.dev/release.v1'
 const MANIFESTS_SECRET_TYPE = 'skycap.dev/release-manifests.v1'
-
-/**
- * A Secret (and a ConfigMap) holds at most 1 MiB. The gzipped manifests are cut into parts of this many bytes, one
- * Secret each; base64 in the API makes a part about 940 KB.
- */
-export const PART_BYTES = 700_000
-/** The most parts a release may take: a release whose manifests need more is refused before anything is applied. */
-export const MAX_PARTS = 8
 
 /** The label selector of an environment's release records. */
 export function releaseSelector(app: string, environment: string): string {
@@ -305,14 +300,6 @@ export function elsewhereNote(environment: string, namespace: string, elsewhere:
   const one = elsewhere.length === 1
   const it = one ? 'it' : 'them'
   return `${environment} has releases recorded in namespace${one ? '' : 's'} ${where}, not in ${namespace}: what they deployed still runs there, and this deploy to ${namespace} (environments.${environment}.namespace) leaves ${it} as ${one ? 'it is' : 'they are'}, with ${one ? 'its' : 'their'} history. Once nothing uses ${it}, delete ${it} (kubectl delete namespace ${elsewhere.map((e) => e.namespace).join(' ')}, if nothing else is there)`
-}
-
-/** The gzipped manifests of a release, cut into Secret-sized parts; too many parts is refused by the caller. */
-export function packManifests(manifests: KubeObject[]): Buffer[] {
-  const packed = nodeZlib().gzipSync(JSON.stringify(manifests))
-  const out: Buffer[] = []
-  for (let i = 0; i < packed.length; i += PART_BYTES) out.push(packed.subarray(i, i + PART_BYTES))
-  return out
 }
 
 /** A succeeded deploy or rollback with its manifests: something a rollback can return to. */

@@ -1,4 +1,5 @@
 import {InterruptedError} from '../errors.js'
+import {UNRECORDABLE_HINT, unrecordableNote} from '../release/pack.js'
 import {formatWarning, plural, type Reporter} from '../ui/output.js'
 import {prepareRelease} from './prepare.js'
 import {countSecretsWithValues, redactSecretValues} from './secrets.js'
@@ -39,6 +40,9 @@ export async function runRender(options: RenderRunOptions, reporter: Reporter): 
   if (options.signal?.aborted) throw new InterruptedError('interrupted; nothing was printed or written')
   for (const w of prepared.warnings) reporter.warn(formatWarning(w))
   const objects = prepared.objects.map((r) => r.object)
+  // Of the whole release only: a part of it (-s) says nothing of what deploy records.
+  const unrecordable = options.services?.length ? undefined : unrecordableNote(objects)
+  if (unrecordable) reporter.warn(`deploy would refuse this release: ${unrecordable}. ${UNRECORDABLE_HINT}`)
   // Redacted copies for the terminal and the JSON report only; `objects` keep their values for the files.
   const shown = options.showSecrets ? objects : redactSecretValues(objects)
   const secrets = options.showSecrets ? 0 : countSecretsWithValues(objects)

@@ -1,4 +1,5 @@
 import {expect} from 'chai'
+import {randomBytes} from 'node:crypto'
 import {symlinkSync} from 'node:fs'
 import {join} from 'node:path'
 
@@ -59,5 +60,28 @@ describe('input limits (real cluster)', function () {
     expect(forced.exitCode, forced.stderr).to.equal(0)
     expect(forced.stderr).to.contain('5 replicas is above the ceiling of 4 per service in test; scaling anyway (--force)')
     expect((await app.get(['deployment', 'web'])).spec.replicas).to.equal(5)
+  })
+
+  it('limits: a release too large to record (nine services with 900 KB config files): render and diff warn naming the largest objects, deploy exits 2 and creates nothing', async () => {
+    const services = Array.from({length: 9}, (_, i) => `big${i + 1}`)
+    for (const name of services) app.repo.write(`config/${name}/blob`, randomBytes(675_000).toString('base64'))
+    const block = services.map((name) => `  ${name}:\n    image: web\n    replicas: 1\n    resources: {requests: {cpu: 10m, memory: 16Mi}}\n    config: config/${name}\n`).join('')
+    await app.change((t) => t.replace('\nenvironments:', `\n${block}environments:`), 'nine big config folders')
+    const warning =
+      /warning: deploy would refuse this release: the release's manifests take \d+\.\d MB compressed, more than the 5\.6 MB skycap can record for rollback \(largest, uncompressed: ConfigMap\/big\d-config-[0-9a-f]+ \(0\.9 MB\), ConfigMap\/big\d-config-[0-9a-f]+ \(0\.9 MB\), ConfigMap\/big\d-config-[0-9a-f]+ \(0\.9 MB\)\)\. Move large files out of config folders/
+    const render = await app.cli(['render', 'test'])
+    expect(render.exitCode, render.stderr).to.equal(0)
+    expect(render.stderr).to.match(warning)
+    // A part of the release (-s) says nothing of what a deploy records.
+    const part = await app.cli(['render', 'test', '-s', 'big1'])
+    expect(part.stderr).to.not.contain('deploy would refuse')
+    const diff = await app.cli(['diff', 'test'])
+    expect(diff.stderr).to.match(warning)
+    const r = await app.cli([...DEPLOY, 'test'])
+    expect(r.exitCode, r.stderr).to.equal(2)
+    expect(r.stderr).to.match(
+      /Error: the release's manifests take \d+\.\d MB compressed, more than the 5\.6 MB skycap can record for rollback \(largest, uncompressed: ConfigMap\/big\d-config-[0-9a-f]+ \(0\.9 MB\), .*\); nothing was changed/,
+    )
+    expect(await objects()).to.deep.equal([])
   })
 })

@@ -166,7 +166,7 @@ describe('input limits: sizes', function () {
     writeFileSync(join(repo.dir, 'config/web/b.properties'), Buffer.alloc(500 * 1024, 'b'))
     error = await rejectsWithUserError(prepareRelease({target: 'prod', configPath: join(repo.dir, 'skycap.yaml')}))
     expect(error.message).to.match(
-      /skycap\.yaml:\d+:\d+: services\.web\.config: the ConfigMap of config folder "config\/web" \(file names and contents\) is 1.1 MiB \(1126426 bytes\); the limit is 1000 KiB \(1024000 bytes\)/,
+      /skycap\.yaml:\d+:\d+: services\.web\.config: the ConfigMap of config folder "config\/web" \(file names and contents\) is 1100 KiB \(1126426 bytes\); the limit is 1000 KiB \(1024000 bytes\)/,
     )
     // Each folder fits, the service's with the environment's overrides does not: render says so.
     rmSync(join(repo.dir, 'config/web/b.properties'))
@@ -175,7 +175,7 @@ describe('input limits: sizes', function () {
     writeFileSync(join(repo.dir, 'config/prod/web/b.properties'), Buffer.alloc(500 * 1024, 'b'))
     error = await rejectsWithUserError(prepareRelease({target: 'prod', configPath: join(repo.dir, 'skycap.yaml')}))
     expect(error.message).to.match(
-      /^the ConfigMap of config folder \/.*config\/web with \/.*config\/prod\/web \(file names and contents\) is 1.1 MiB \(1126426 bytes\); the limit is 1000 KiB \(1024000 bytes\)$/,
+      /^the ConfigMap of config folder \/.*config\/web with \/.*config\/prod\/web \(file names and contents\) is 1100 KiB \(1126426 bytes\); the limit is 1000 KiB \(1024000 bytes\)$/,
     )
   })
 

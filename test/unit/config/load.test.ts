@@ -292,7 +292,7 @@ ${VALID.replace('environments:\n', 'environments:\n  prod: {namespace: p}\n')}`)
       const file = join(dir, 'skycap.yaml')
       const e = await errorsOf(text, file)
       expect(e.message).to.equal(
-        `${file}:5:13: services.web.config: the ConfigMap of config folder "config/web" (file names and contents) is 1.1 MiB (1126410 bytes); the limit is 1000 KiB (1024000 bytes) (move large files into the image or a volume)`,
+        `${file}:5:13: services.web.config: the ConfigMap of config folder "config/web" (file names and contents) is 1100 KiB (1126410 bytes); the limit is 1000 KiB (1024000 bytes) (move large files into the image or a volume)`,
       )
       writeFileSync(join(dir, 'config/web/b.bin'), Buffer.alloc(300 * 1024))
       await parseConfig(text, file)

@@ -30,7 +30,19 @@ import {chooseRelease, hgRevisionNote, keptCountsNote, nothingToRollBackLine} fr
 import {TempHgRepo} from '../../helpers/hg.js'
 import {TempRepo} from '../../helpers/repo.js'
 import {checkRecordable, runningRevision, whatRuns} from '../../../src/deploy/deploy.js'
-import {contentOf, listReleases, MAX_PARTS, packManifests, PART_BYTES, type ReleaseRecord, releasesToDrop, renumberedNote, saveRelease, type StoredRelease} from '../../../src/release/store.js'
+import {
+  contentOf,
+  listReleases,
+  MAX_PARTS,
+  packManifests,
+  PART_BYTES,
+  type ReleaseRecord,
+  releasesToDrop,
+  renumberedNote,
+  saveRelease,
+  type StoredRelease,
+  unrecordableNote,
+} from '../../../src/release/store.js'
 import type {KubeObject} from '../../../src/render/objects.js'
 import {deploymentStatus, type Expectation, fakeKubectl} from '../../helpers/fake-kubectl.js'
 
@@ -1357,7 +1369,19 @@ describe('release records: layout', () => {
       caught = error as typeof caught
     }
     expect(caught?.exitCode).to.equal(2)
-    expect(caught?.message).to.match(/^the release's manifests take \d+\.\d MB compressed, more than the 5\.6 MB skycap can record for rollback; nothing was changed$/)
+    expect(caught?.message).to.match(
+      /^the release's manifests take \d+\.\d MB compressed, more than the 5\.6 MB skycap can record for rollback \(largest, uncompressed: ConfigMap\/big \(\d+\.\d MB\)\); nothing was changed$/,
+    )
+    // The objects that take the most room are named, largest first, three at most (it named none).
+    const several = [
+      ...objects(PART_BYTES * 3).map((o) => ({...o, metadata: {name: 'rules'}})),
+      ...objects(PART_BYTES * 4).map((o) => ({...o, metadata: {name: 'geo'}})),
+      ...objects(PART_BYTES * 2).map((o) => ({...o, metadata: {name: 'words'}})),
+      ...objects(1000).map((o) => ({...o, metadata: {name: 'small'}})),
+    ]
+    expect(unrecordableNote(several)).to.match(/\(largest, uncompressed: ConfigMap\/geo \(3\.7 MB\), ConfigMap\/rules \(2\.8 MB\), ConfigMap\/words \(1\.9 MB\)\)$/)
+    // Well under the limit, nothing is compressed to tell.
+    expect(unrecordableNote(objects(1_000_000))).to.equal(undefined)
   })
 })
 
