@@ -128,8 +128,8 @@ export async function down(options: DownOptions, deps: DownDeps): Promise<DownRe
         } else {
           deps.reporter.info(`Deleting ${loaded.config.app} ${env.name}'s objects and records in namespace ${state.namespace}, which ${others.join(', ')} also use${others.length === 1 ? 's' : ''}`)
           await kubectl.run(['delete', PRUNE_RESOURCES, '-l', appSelector(loaded.config.app, env.name), '--ignore-not-found', '--wait=true', '--timeout=120s'])
-          await kubectl.run(['delete', 'configmaps,secrets', '-l', `${RELEASE_LABELS.app}=${loaded.config.app},${RELEASE_LABELS.environment}=${env.name}`, '--ignore-not-found'])
-          await kubectl.run(['delete', 'configmaps', '-l', `${ROLLOUT_STATE_LABEL}=${loaded.config.app},${RELEASE_LABELS.environment}=${env.name}`, '--ignore-not-found'])
+          await kubectl.run(['delete', 'configmaps,secrets', '-l', `${RELEASE_LABELS.app}=${loaded.config.app},${RELEASE_LABELS.environment}=${env.name}`, '--ignore-not-found', '--wait=false'])
+          await kubectl.run(['delete', 'configmaps', '-l', `${ROLLOUT_STATE_LABEL}=${loaded.config.app},${RELEASE_LABELS.environment}=${env.name}`, '--ignore-not-found', '--wait=false'])
           report.kept.push(`namespace ${state.namespace}: ${others.join(', ')} ${others.length === 1 ? 'runs' : 'run'} there too (delete it by hand once nothing needs it)`)
         }
       }

@@ -1025,7 +1025,7 @@ describe('release records: history.keep', () => {
       [
         // create, never apply: a record is never written over another one.
         {argv: [...NS, 'create', '-f', '-'], input: (i) => expect(JSON.parse(i as string).items[0].metadata).to.deep.include({name: 'skycap-release-shop.prod-6'})},
-        {argv: [...NS, 'delete', 'configmaps,secrets', '--ignore-not-found', '-l', 'skycap.dev/release-of=shop,skycap.dev/environment=prod,skycap.dev/release in (2,3)']},
+        {argv: [...NS, 'delete', 'configmaps,secrets', '--ignore-not-found', '--wait=false', '-l', 'skycap.dev/release-of=shop,skycap.dev/environment=prod,skycap.dev/release in (2,3)']},
       ],
       opts,
     )
@@ -1044,7 +1044,7 @@ describe('release records: history.keep', () => {
     const fake = fakeKubectl(
       [
         {argv: [...NS, 'create', '-f', '-'], input: sent, result: taken},
-        {argv: [...NS, 'delete', 'configmaps,secrets', '--ignore-not-found', '-l', 'skycap.dev/release-of=shop,skycap.dev/environment=prod,skycap.dev/release=6,skycap.dev/write=w1']},
+        {argv: [...NS, 'delete', 'configmaps,secrets', '--ignore-not-found', '--wait=false', '-l', 'skycap.dev/release-of=shop,skycap.dev/environment=prod,skycap.dev/release=6,skycap.dev/write=w1']},
         {argv: [...NS, 'get', 'configmaps', '-l', 'skycap.dev/release-of=shop,skycap.dev/environment=prod', '-o', 'json'], result: {stdout: JSON.stringify({items: now})}},
         {argv: [...NS, 'get', 'secrets', '-l', 'skycap.dev/release-of=shop,skycap.dev/environment=prod', '--show-labels', '--no-headers'], result: {stdout: ''}},
         {argv: [...NS, 'create', '-f', '-'], input: sent},
@@ -1083,7 +1083,7 @@ describe('release records: history.keep', () => {
     const fake = fakeKubectl(
       [
         {argv: [...NS, 'create', '-f', '-'], input: sent, result: taken},
-        {argv: [...NS, 'delete', 'configmaps,secrets', '--ignore-not-found', '-l', 'skycap.dev/release-of=shop,skycap.dev/environment=prod,skycap.dev/release=6,skycap.dev/write=w1']},
+        {argv: [...NS, 'delete', 'configmaps,secrets', '--ignore-not-found', '--wait=false', '-l', 'skycap.dev/release-of=shop,skycap.dev/environment=prod,skycap.dev/release=6,skycap.dev/write=w1']},
         {argv: [...NS, 'get', 'configmaps', '-l', 'skycap.dev/release-of=shop,skycap.dev/environment=prod', '-o', 'json'], result: {stdout: JSON.stringify({items: []})}},
         {
           argv: [...NS, 'get', 'secrets', '-l', 'skycap.dev/release-of=shop,skycap.dev/environment=prod', '--show-labels', '--no-headers'],
@@ -1117,7 +1117,7 @@ describe('release records: history.keep', () => {
     const parts = {argv: [...NS, 'get', 'secrets', '-l', 'skycap.dev/release-of=shop,skycap.dev/environment=prod', '--show-labels', '--no-headers'], result: {stdout: ''}}
     const round = (n: number) => [
       {argv: [...NS, 'create', '-f', '-'], result: taken},
-      {argv: [...NS, 'delete', 'configmaps,secrets', '--ignore-not-found', '-l', `skycap.dev/release-of=shop,skycap.dev/environment=prod,skycap.dev/release=${n},skycap.dev/write=w`]},
+      {argv: [...NS, 'delete', 'configmaps,secrets', '--ignore-not-found', '--wait=false', '-l', `skycap.dev/release-of=shop,skycap.dev/environment=prod,skycap.dev/release=${n},skycap.dev/write=w`]},
       list,
       parts,
     ]

@@ -105,8 +105,8 @@ describe('skycap down: only what up made', () => {
           '--timeout=120s',
         ],
       },
-      {argv: [...IN_NS, 'delete', 'configmaps,secrets', '-l', 'skycap.dev/release-of=localapp,skycap.dev/environment=local', '--ignore-not-found']},
-      {argv: [...IN_NS, 'delete', 'configmaps', '-l', 'skycap.dev/rollout-of=localapp,skycap.dev/environment=local', '--ignore-not-found']},
+      {argv: [...IN_NS, 'delete', 'configmaps,secrets', '-l', 'skycap.dev/release-of=localapp,skycap.dev/environment=local', '--ignore-not-found', '--wait=false']},
+      {argv: [...IN_NS, 'delete', 'configmaps', '-l', 'skycap.dev/rollout-of=localapp,skycap.dev/environment=local', '--ignore-not-found', '--wait=false']},
     ])
     const reporter = memoryReporter()
     const report = await down({cwd: repo.dir}, {kubectl: fake.factory, tools: tools().tools, reporter, env: {XDG_CACHE_HOME: cache.dir}})
