@@ -36,7 +36,7 @@ interface Event {
   involvedObject?: {kind?: string; name?: string; uid?: string}
   lastTimestamp?: string
   eventTime?: string
-  metadata?: {creationTimestamp?: string}
+  metadata?: {creationTimestamp?: string; resourceVersion?: string}
 }
 
 /** An event as the report keeps it: the newer events.k8s.io fields (series, eventTime) where the old ones are empty. */
@@ -177,16 +177,30 @@ function eventsOf(s: ResourceStatus, events: Event[], began: number): FailureEve
   // A second's slack: an event's time and a creation time are rounded differently.
   const created = s.eventsSince ? Date.parse(s.eventsSince) : Number.NaN
   const since = Math.max(Number.isNaN(created) ? Number.NEGATIVE_INFINITY : created, Number.isNaN(began) ? Number.NEGATIVE_INFINITY : began) - 1000
-  return (
-    events
-      .filter((e) => about(e, s.related))
-      .map(failureEvent)
-      .filter((e) => e.lastSeen === null || !(Date.parse(e.lastSeen) < since))
-      // By time, not by text: the API server writes some times with microseconds and some without, and
-      // "10:00:00.5Z" sorts before "10:00:00Z" as text.
-      .sort((a, b) => seenAt(a) - seenAt(b))
-      .slice(-5)
-  )
+  return events
+    .filter((e) => about(e, s.related))
+    .map((e) => ({event: failureEvent(e), version: e.metadata?.resourceVersion}))
+    .filter(({event}) => event.lastSeen === null || !(Date.parse(event.lastSeen) < since))
+    .sort(byTimeSeen)
+    .slice(-5)
+    .map(({event}) => event)
+}
+
+/**
+ * By time, not by text: the API server writes some times with microseconds and some without, and "10:00:00.5Z" sorts
+ * before "10:00:00Z" as text. Within one second, times of the two precisions do not compare (a BackOff last seen at
+ * 10:00:00Z came before the pod's Scheduled at 10:00:00.036Z): there the order in which the API server wrote the
+ * events (their resourceVersions, when both are numbers, as etcd's are) decides.
+ */
+function byTimeSeen(a: {event: FailureEvent; version?: string}, b: {event: FailureEvent; version?: string}): number {
+  const [x, y] = [seenAt(a.event), seenAt(b.event)]
+  const [sx, sy] = [Math.floor(x / 1000), Math.floor(y / 1000)]
+  if (sx !== sy || !Number.isFinite(x) || !Number.isFinite(y)) return x === y ? 0 : x < y ? -1 : 1
+  if (a.version && b.version && /^\d+$/.test(a.version) && /^\d+$/.test(b.version)) {
+    const [vx, vy] = [BigInt(a.version), BigInt(b.version)]
+    if (vx !== vy) return vx < vy ? -1 : 1
+  }
+  return x - y
 }
 
 /** The last log lines of up to 3 containers (the previous container's for one that crashed), filtered. */

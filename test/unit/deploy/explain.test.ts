@@ -269,6 +269,35 @@ describe('failure reports: events as objects (--json) and as lines (terminal)', 
     const fake = fakeKubectl([{argv: ['--request-timeout=30s', 'get', 'events', '-o', 'json'], result: {stdout: JSON.stringify({items: events})}}])
     const [report] = await explainFailures(fake.kubectl, [status], () => lineFilter({configured: [], exclude: [], grep: []}))
     expect(report?.events.map((e) => e.reason)).to.deep.equal(['Created', 'Pulled', 'Started', 'Killing', 'Unhealthy'])
+
+    // Within one second the two precisions do not compare: the order the API server wrote them in (resourceVersion)
+    // decides. A BackOff last seen at :22Z was listed before the SuccessfulCreate and the Scheduled (:22.036771Z) of
+    // the pod it was about.
+    const written = (reason: string, at: {lastTimestamp?: string; eventTime?: string}, version: string) => ({
+      type: reason === 'BackOff' ? 'Warning' : 'Normal',
+      reason,
+      message: reason,
+      involvedObject: {kind: 'Pod', name: 'web-1'},
+      metadata: {resourceVersion: version},
+      ...at,
+    })
+    const second = fakeKubectl([
+      {
+        argv: ['--request-timeout=30s', 'get', 'events', '-o', 'json'],
+        result: {
+          stdout: JSON.stringify({
+            items: [
+              written('BackOff', {lastTimestamp: '2026-12-07T00:34:22Z'}, '1300'),
+              written('SuccessfulCreate', {lastTimestamp: '2026-12-07T00:34:22Z'}, '998'),
+              written('Scheduled', {eventTime: '2026-12-07T00:34:22.036771Z'}, '1001'),
+              written('Pulled', {lastTimestamp: '2026-12-07T00:34:21Z'}, '2000'),
+            ],
+          }),
+        },
+      },
+    ])
+    const [ordered] = await explainFailures(second.kubectl, [status], () => lineFilter({configured: [], exclude: [], grep: []}))
+    expect(ordered?.events.map((e) => e.reason)).to.deep.equal(['Pulled', 'SuccessfulCreate', 'Scheduled', 'BackOff'])
   })
 
   it('a failing container that printed nothing gets one line saying so, not an empty "Last 0 log lines" block', () => {
