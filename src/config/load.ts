@@ -667,7 +667,7 @@ function hasPorts(svc: Partial<ServiceConfig>): boolean {
  * A config folder: a service's (its files are the ConfigMap's keys; a folder in it is not read), or, with `services`
  * (those with `config:` there), an environment's (a folder per such service, whose files override keys).
  */
-function checkFolder(folder: string, path: (string | number)[], at: At, folders: Folders, services?: {withConfig: string[]; all: string[]}): void {
+function checkFolder(folder: string, path: (string | number)[], at: At, folders: Folders, services?: ServicesWithConfig): void {
   const environmentFolders = new Set(Object.values(folders.config?.environments ?? {}).flatMap((e) => (e.config === undefined ? [] : [resolve(folders.dir, e.config)])))
   const full = resolve(folders.dir, folder)
   if (!existsSync(full)) {
@@ -675,12 +675,12 @@ function checkFolder(folder: string, path: (string | number)[], at: At, folders:
   } else if (!statSync(full).isDirectory()) {
     at(path, `${path.join('.')}: "${folder}" is a file; config must name a folder whose files become ConfigMap keys`)
   } else {
-    if (checkInsideRepository(folder, path, at, folders)) checkFolderEntries(folder, full, path, at, services, environmentFolders)
+    if (checkInsideRepository(folder, path, at, folders)) checkFolderEntries(folder, full, path, at, services, environmentFolders, folders.dir)
   }
 }
 
 /** What a config folder holds that would be silently left out of every ConfigMap. */
-function checkFolderEntries(folder: string, full: string, path: (string | number)[], at: At, services?: {withConfig: string[]; all: string[]}, environmentFolders = new Set<string>()): void {
+function checkFolderEntries(folder: string, full: string, path: (string | number)[], at: At, services?: ServicesWithConfig, environmentFolders = new Set<string>(), dir = ''): void {
   let names: string[]
   try {
     names = readdirSync(full).sort()
@@ -716,6 +716,18 @@ function checkFolderEntries(folder: string, full: string, path: (string | number
         // unreadable: render says so
       }
       for (const file of files) if (!isHidden(file) && isDirectoryOrUnknown(join(full, name, file)) === false) checkKeyName(`${folder}/${name}/${file}`, where, path, at)
+      // The service's ConfigMap in this environment is its folder's files with these over them: counted as render
+      // counts it (config validate passed a folder that only the environment's files pushed over the limit).
+      const base = services.folderOf[name]
+      if (base !== undefined) {
+        const merged = new Map([...fileSizes(resolve(dir, base)), ...fileSizes(join(full, name))])
+        const size = [...merged].reduce((n, [key, bytes]) => n + key.length + bytes, 0)
+        if (size > LIMITS.configMap)
+          at(
+            path,
+            `${where}: the ConfigMap of config folder "${base}" with "${folder}/${name}" (file names and contents) is ${formatBytes(size, LIMITS.configMap)}; the limit is ${formatBytes(LIMITS.configMap)} (move large files into the image or a volume)`,
+          )
+      }
     } else if (!isFolder) {
       // A file named after a service that has config: render names it, at the file (a folder was meant).
       if (!services.withConfig.includes(name))
@@ -736,6 +748,22 @@ function checkFolderEntries(folder: string, full: string, path: (string | number
       path,
       `${where}: the ConfigMap of config folder "${folder}" (file names and contents) is ${formatBytes(bytes, LIMITS.configMap)}; the limit is ${formatBytes(LIMITS.configMap)} (move large files into the image or a volume)`,
     )
+}
+
+/** A folder's regular files (not hidden) and their sizes; none when it cannot be read (render says why). */
+function fileSizes(folder: string): Map<string, number> {
+  const out = new Map<string, number>()
+  let names: string[]
+  try {
+    names = readdirSync(folder)
+  } catch {
+    return out
+  }
+  for (const name of names) {
+    const stat = isHidden(name) ? undefined : statOrUndefined(join(folder, name))
+    if (stat?.isFile()) out.set(name, stat.size)
+  }
+  return out
 }
 
 function statOrUndefined(path: string): Stats | undefined {
@@ -759,10 +787,22 @@ function isDirectoryOrUnknown(path: string): boolean | undefined {
   }
 }
 
+/** The services of an environment whose config: names a folder (and that folder's path, from skycap.yaml's folder). */
+interface ServicesWithConfig {
+  withConfig: string[]
+  all: string[]
+  folderOf: Record<string, string>
+}
+
 /** The services of `env` whose config: names a folder, for its config folder's check. */
-function servicesWithConfig(config: SkycapConfig, env: EnvironmentConfig): {withConfig: string[]; all: string[]} {
+function servicesWithConfig(config: SkycapConfig, env: EnvironmentConfig): ServicesWithConfig {
   const all = Object.keys(config.services)
-  return {all, withConfig: all.filter((name) => (env.services?.[name]?.config ?? config.services[name]?.config) !== undefined)}
+  const folderOf: Record<string, string> = {}
+  for (const name of all) {
+    const folder = env.services?.[name]?.config ?? config.services[name]?.config
+    if (folder !== undefined) folderOf[name] = folder
+  }
+  return {all, withConfig: Object.keys(folderOf), folderOf}
 }
 
 /**
