@@ -1,6 +1,7 @@
 import {classify, type Kubectl} from '../kubectl/kubectl.js'
 import {ANNOTATIONS, type KubeObject} from '../render/objects.js'
 import {findPrunable, notYetServed} from './apply.js'
+import {configMapChanges, replacedConfigMaps} from './config-diff.js'
 
 const ANNOTATION = ANNOTATIONS.revision
 const DIFF = ['diff', '--server-side', '--field-manager=skycap', '--force-conflicts', '-f', '-']
@@ -62,7 +63,14 @@ export interface ReadableDiff {
 
 /** Turns (redacted) kubectl diff output into what a user reads. */
 export function readableDiff(raw: string): ReadableDiff {
-  const out: string[] = []
+  const {sections, changed, revisionOnly} = readableSections(raw)
+  const out = sections.flatMap((s) => s.lines)
+  return {diff: out.length ? `${out.join('\n')}\n` : '', changed, revisionOnly}
+}
+
+/** readableDiff's sections, one per changed object (`added`: not in the cluster yet), before they are joined. */
+function readableSections(raw: string): {sections: Array<{object: string; added: boolean; lines: string[]}>; changed: string[]; revisionOnly: string[]} {
+  const sections: Array<{object: string; added: boolean; lines: string[]}> = []
   const changed: string[] = []
   const revisionOnly: string[] = []
   for (const d of objectDiffs(raw)) {
@@ -82,9 +90,9 @@ export function readableDiff(raw: string): ReadableDiff {
       const dropped = lines.length - kept.length
       lines = kept.map((line, i) => (i === 2 ? line.replace(/^@@ -0,0 \+1,(\d+) @@/, (_, n: string) => `@@ -0,0 +1,${Number(n) - dropped} @@`) : line))
     }
-    out.push(...(lines.at(-1) === '' ? lines.slice(0, -1) : lines))
+    sections.push({object: d.object, added: isNew, lines: lines.at(-1) === '' ? lines.slice(0, -1) : lines})
   }
-  return {diff: out.length ? `${out.join('\n')}\n` : '', changed, revisionOnly}
+  return {sections, changed, revisionOnly}
 }
 
 /** The line `diff` prints, and the confirmation shows, when nothing but the revision would change. */
@@ -143,8 +151,12 @@ export function redactSecrets(diff: string): string {
 
 const LAST_APPLIED = /^([-+ ] *["']?kubectl\.kubernetes\.io\/last-applied-configuration["']?:).*$/
 
-/** Runs kubectl diff of `objects` against the cluster (one call): redacted, without revision-only changes. */
-export async function diffObjects(kubectl: Kubectl, objects: KubeObject[], prune?: {selector: string; keep: KubeObject[]}): Promise<ReadableDiff> {
+/**
+ * Runs kubectl diff of `objects` against the cluster (one call): redacted, without revision-only changes. With
+ * `configFiles`, a new content-named ConfigMap that replaces one the deploy prunes is shown as the changes of its
+ * files (src/deploy/config-diff.ts; one more kubectl call), not whole.
+ */
+export async function diffObjects(kubectl: Kubectl, objects: KubeObject[], prune?: {selector: string; keep: KubeObject[]}, options: {configFiles?: boolean} = {}): Promise<ReadableDiff> {
   // kubectl cannot diff a custom resource whose definition the release brings (its kind is not served yet): it is new.
   const unserved = new Set((await notYetServed(kubectl, objects)).map((r) => r.object))
   const compared = objects.filter((o) => !unserved.has(o))
@@ -158,11 +170,25 @@ export async function diffObjects(kubectl: Kubectl, objects: KubeObject[], prune
   if (r.exitCode > 1 || r.exitCode < 0) {
     throw classify(DIFF, r.stderr, kubectl.context)
   }
-  const readable = readableDiff(redactSecrets(r.stdout))
+  const {sections, changed, revisionOnly} = readableSections(redactSecrets(r.stdout))
+  const pairs = options.configFiles
+    ? replacedConfigMaps(
+        compared,
+        sections.filter((s) => s.added).map((s) => s.object),
+        pruned,
+      )
+    : []
+  const files = await configMapChanges(kubectl, pairs)
+  const replacedBy = new Map(pairs.filter((p) => files.has(`ConfigMap/${p.next.metadata.name}`)).map((p) => [`ConfigMap/${p.previous}`, `ConfigMap/${p.next.metadata.name}`]))
+  const shown = sections.flatMap((s) => files.get(s.object) ?? s.lines)
+  const diff = shown.length ? `${shown.join('\n')}\n` : ''
   const added = [...unserved].map((o) => `${o.kind}/${o.metadata.name}`)
-  const lines = [...added.map((ref) => `+ ${ref} (new: its CustomResourceDefinition comes with this release)`), ...pruned.map((ref) => `- ${ref} (pruned: no longer rendered)`)]
-  if (lines.length === 0) return readable
-  return {...readable, changed: [...readable.changed, ...added, ...pruned], diff: `${readable.diff}${lines.join('\n')}\n`, ...(pruned.length ? {pruned} : {})}
+  const lines = [
+    ...added.map((ref) => `+ ${ref} (new: its CustomResourceDefinition comes with this release)`),
+    ...pruned.map((ref) => `- ${ref} (pruned: ${replacedBy.has(ref) ? `replaced by ${replacedBy.get(ref)}` : 'no longer rendered'})`),
+  ]
+  if (lines.length === 0) return {diff, changed, revisionOnly}
+  return {diff: `${diff}${lines.join('\n')}\n`, changed: [...changed, ...added, ...pruned], revisionOnly, ...(pruned.length ? {pruned} : {})}
 }
 
 /** One line naming the objects a deploy would create or change, for the protected-environment prompt. */

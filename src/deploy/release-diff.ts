@@ -73,7 +73,7 @@ async function computeDiff(options: {target?: string; configPath?: string; signa
   const {objects, keep} = await placedRelease(target.kubectl, keepScaledReplicas(prepared, env, releases, live, false), env.services, selector)
   const [diffed, commits, claims] = await Promise.all([
     // An object the API server refuses is named with its file, as deploy's server dry run names it.
-    diffObjects(target.kubectl, objects, {selector, keep}).then(
+    diffObjects(target.kubectl, objects, {selector, keep}, {configFiles: true}).then(
       (changes) => ({changes}),
       (error: unknown) => ({error: withRejectedObjects(error, prepared.objects, prepared.loaded, prepared.environment.name)}),
     ),

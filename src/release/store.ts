@@ -419,9 +419,12 @@ export async function saveRelease(kubectl: Kubectl, record: ReleaseRecord, manif
       // lacks would be read as its own; kubectl goes on after a refused item, so the record itself, when only a
       // leftover part was in the way) goes, and the record is written under the next free number, from the history
       // as it is now.
-      await kubectl.run(['delete', 'configmaps,secrets', '--ignore-not-found', '--wait=false', '-l', `${releaseSelector(record.app, record.environment)},${LABEL_NUMBER}=${record.number},${LABEL_WRITE}=${write}`], {
-        allowFailure: true,
-      })
+      await kubectl.run(
+        ['delete', 'configmaps,secrets', '--ignore-not-found', '--wait=false', '-l', `${releaseSelector(record.app, record.environment)},${LABEL_NUMBER}=${record.number},${LABEL_WRITE}=${write}`],
+        {
+          allowFailure: true,
+        },
+      )
       // Past every number a record or a manifest part carries: several records deleted by hand in a row leave a
       // number taken per record, and trying them one by one would run out of tries after the apply.
       const selector = releaseSelector(record.app, record.environment)

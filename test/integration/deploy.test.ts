@@ -956,6 +956,48 @@ describe('skycap deploy (real cluster)', function () {
     expect(changed.doc.result.diff).to.match(/-\s+replicas: 1\n\+\s+replicas: 2/)
   })
 
+  it('diff of a changed config file shows the changes of its files against the ConfigMap it replaces, a long line around its change (it showed the new ConfigMap whole and the old as pruned)', async () => {
+    const long = (mark: string) => `{"rules":[${Array.from({length: 400}, (_, i) => `{"id":${i === 200 ? mark : i}}`).join(',')}]}`
+    app.repo.write('config/web/rules.json', long('200'))
+    await app.repo.commit('rules')
+    expect((await app.cli([...DEPLOY, 'test'])).exitCode).to.equal(0)
+    const live = (await kubectl(['get', 'configmaps', '-o', 'name'], {namespace: ns.name})).stdout.match(/web-config-[0-9a-f]{10}/)?.[0]
+    app.repo.write('config/web/app.properties', 'greeting=hello\nfarewell=bye\n')
+    app.repo.write('config/web/rules.json', long('20000'))
+    app.repo.write('config/web/extra.txt', 'new file\n')
+    await app.repo.commit('config changed')
+    const r = await app.cli(['diff', 'test'])
+    expect(r.exitCode, r.stderr).to.equal(1)
+    const next = r.stdout.match(/\+\+\+ ConfigMap\/(web-config-[0-9a-f]{10}) /)?.[1]
+    expect(next, r.stdout).to.be.a('string').and.not.equal(live)
+    const section = r.stdout.slice(r.stdout.indexOf(`--- ConfigMap/${live} (live)`))
+    // The long line is shown around its change: from 80 characters before the first that differs.
+    const [before, after] = [long('200'), long('20000')]
+    let from = 0
+    while (before[from] === after[from]) from++
+    from -= 80
+    const cut = (line: string) => `…${line.slice(from, from + 240)}… (a line of ${line.length} characters, cut from character ${from + 1})`
+    expect(section.split('\n').slice(0, 12).join('\n'), r.stdout).to.equal(
+      [
+        `--- ConfigMap/${live} (live)`,
+        `+++ ConfigMap/${next} (after deploy: replaces ConfigMap/${live}; its files' changes)`,
+        '@@ -1,1 +1,2 @@ app.properties',
+        ' greeting=hello',
+        '+farewell=bye',
+        '@@ -0,0 +1,1 @@ extra.txt (new file)',
+        '+new file',
+        '@@ -1,1 +1,1 @@ rules.json',
+        `-${cut(before)}`,
+        `+${cut(after)}`,
+        `- ConfigMap/${live} (pruned: replaced by ConfigMap/${next})`,
+      ].join('\n'),
+    )
+    expect(r.stdout).to.not.contain(`--- ConfigMap/${next} (not in the cluster yet)`)
+    const json = await app.json(['diff', 'test'])
+    expect(json.doc.result.changed).to.include.members([`ConfigMap/${next}`, `ConfigMap/${live}`])
+    expect(json.doc.result.pruned).to.deep.equal([`ConfigMap/${live}`])
+  })
+
   it('a protected environment without a terminal and without --yes is refused with exit 2', async () => {
     const r = await app.cli([...DEPLOY, 'guarded'])
     expect(r.exitCode).to.equal(2)
