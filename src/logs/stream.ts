@@ -240,7 +240,9 @@ export async function streamLogs(options: LogsOptions, deps: LogsDeps): Promise<
     // Streams past --max-log-requests, per service: the warning names them (it named none, and whole services went
     // unfollowed without a word of which).
     const dropped = new Map<string, number>()
-    for (const pod of pods) {
+    // Pods taken service by service in turn (each one's first, then each one's second…): past the cap, every service
+    // is still followed by one stream at least (a service scaled to 20 pods pushed whole services out).
+    for (const pod of takenInTurn(pods)) {
       const containers = options.container ? pod.containers.filter((c) => c === options.container) : pod.containers
       for (const container of containers) {
         const key = `${pod.name}/${container}`
@@ -413,4 +415,13 @@ function podGone(stderr: string, pod: string): boolean {
 /** Streams per service, as a warning or an error lists them: "12 of web, 3 of api". */
 function streamsOf(counts: Map<string, number>): string {
   return [...counts].map(([service, n]) => `${n} of ${service}`).join(', ')
+}
+
+/** Pods ordered one per service in turn, in the order the services first appear; a service's own pods keep their order. */
+export function takenInTurn<T extends {service: string}>(pods: T[]): T[] {
+  const byService = new Map<string, T[]>()
+  for (const pod of pods) byService.set(pod.service, [...(byService.get(pod.service) ?? []), pod])
+  const out: T[] = []
+  for (let round = 0; out.length < pods.length; round++) for (const list of byService.values()) if (round < list.length) out.push(list[round] as T)
+  return out
 }

@@ -178,6 +178,17 @@ describe('skycap logs (real cluster, pod logs from files)', function () {
       counts.reduce((n, m) => n + Number(m?.[1]), 0),
       err,
     ).to.equal(total - 1)
+    // Streams go to the services in turn: with room for two, web's second pod is left, not worker (web's two pods took
+    // both, and worker went unfollowed).
+    const fair = execa('node', [cliPath, 'logs', '--all', '-f', '--no-filters', '--max-log-requests', String(total - 1)], {cwd: app.repo.dir, reject: false, timeout: 60_000, env: {NO_COLOR: '1'}})
+    let fairErr = ''
+    let fairOut = ''
+    fair.stderr?.on('data', (d) => (fairErr += d))
+    fair.stdout?.on('data', (d) => (fairOut += d))
+    await waitFor('the cap warning and a worker line', () => fairErr.includes('not following') && workers.some((w: string) => fairOut.includes(`${w} │`)), {timeoutMs: 30_000})
+    fair.kill('SIGINT')
+    await fair
+    expect(fairErr).to.contain(`more than ${total - 1} log streams; not following 1 of web (`)
   })
 
   it('ends cleanly when the reader of a pipe goes away (| head)', async () => {

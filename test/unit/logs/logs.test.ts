@@ -5,6 +5,7 @@ import {configuredExcludes, lineFilter} from '../../../src/logs/filter.js'
 import {formatLine, podColour} from '../../../src/logs/format.js'
 import {splitTimestamp} from '../../../src/logs/lines.js'
 import {literalPattern, LogChunkProcessor} from '../../../src/logs/chunks.js'
+import {takenInTurn} from '../../../src/logs/stream.js'
 import type {SkycapConfig} from '../../../src/config/types.js'
 
 describe('log filtering', () => {
@@ -179,5 +180,13 @@ describe('log chunk processing: literal patterns', () => {
     const text = lines.flatMap((l, i) => [l, `${ts(i)} ${l}`]).join('\n') + '\n'
     const specs = [{configured: ['GET /healthz', '^DEBUG ']}, {configured: ['healthz'], grep: ['GET']}, {configured: [], grep: ['^DEBUG', 'DEBUG ']}, {configured: ['z h', '^x ']}]
     for (const spec of specs) for (const format of [plain, {...plain, timestamps: true}]) expect(run(spec, text, format).out, JSON.stringify(spec)).to.equal(byRegex(spec, text, format))
+  })
+})
+
+describe('log streams past --max-log-requests', () => {
+  it('are handed to the services in turn: each one first pod, then each one second, so every service is followed', () => {
+    const pods = ['web-1', 'web-2', 'web-3', 'api-1', 'worker-1', 'worker-2'].map((name) => ({name, service: name.replace(/-\d$/, '')}))
+    expect(takenInTurn(pods).map((p) => p.name)).to.deep.equal(['web-1', 'api-1', 'worker-1', 'web-2', 'worker-2', 'web-3'])
+    expect(takenInTurn([])).to.deep.equal([])
   })
 })
