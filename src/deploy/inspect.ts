@@ -17,11 +17,13 @@ export interface EnvOptions {
 }
 
 /** `skycap history ENV`: the recorded releases, newest first. */
-export async function history(options: EnvOptions, factory: KubectlFactory, reporter: Reporter): Promise<{environment: string; releases: ReleaseRecord[]}> {
+/** `limit`: the newest that many entries only (`history -n 5`); `more` counts those left out. */
+export async function history(options: EnvOptions & {limit?: number}, factory: KubectlFactory, reporter: Reporter): Promise<{environment: string; releases: ReleaseRecord[]; more?: number}> {
   const {loaded, env} = await openEnvironment({...options, repository: false, connectionOnly: {command: 'history', reporter}})
   const {kubectl} = await connect(env, factory, reporter, {checkContextOnFirstCall: true})
-  const releases = await listReleases(kubectl, loaded.config.app, env.name, {manifests: false})
-  return {environment: env.name, releases: releases.map((r) => r.record)}
+  const releases = (await listReleases(kubectl, loaded.config.app, env.name, {manifests: false})).map((r) => r.record)
+  if (options.limit === undefined || releases.length <= options.limit) return {environment: env.name, releases}
+  return {environment: env.name, releases: releases.slice(0, options.limit), more: releases.length - options.limit}
 }
 
 /** The fields of a live Deployment or ReplicaSet that status reads. */

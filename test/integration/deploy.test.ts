@@ -129,6 +129,13 @@ describe('skycap deploy (real cluster)', function () {
       // The next deploy's number follows it: one record per release.
       good++
     }
+    // history -n: the newest entries only, saying how many are left out.
+    const limited = await app.json(['history', 'test', '-n', '2'])
+    expect(limited.doc.result.releases.map((x: any) => x.number)).to.deep.equal([5, 4])
+    expect(limited.doc.result.more).to.equal(3)
+    const table = await app.cli(['history', 'test', '-n', '2'])
+    expect(table.stdout.trim().split('\n'), table.stdout).to.have.length(3)
+    expect(table.stderr).to.contain('3 older entries not shown (-n 2)')
   })
 
   it('a Ctrl-C while the watch gives the others time to fail: the failure already seen is still named in the error, --json and history (they said only "interrupted"); twice', async () => {
