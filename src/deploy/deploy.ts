@@ -2,7 +2,7 @@ import {buildImages, type BuildOptions, type BuildReport} from '../build/build.j
 import type {ProcessRunner} from '../build/process.js'
 import type {Environment} from '../config/types.js'
 import {targetRevision} from '../vcs/target.js'
-import {DeployFailedError, InterruptedError, KubectlError, TimeoutError, UnreachableError, UserError} from '../errors.js'
+import {ApiServerUnreachableError, DeployFailedError, InterruptedError, KubectlError, TimeoutError, UnreachableError, UserError} from '../errors.js'
 import {ciJobUrl, whoAmI} from '../identity.js'
 import type {Kubectl} from '../kubectl/kubectl.js'
 import {acquireLock, afterLockRelease, keepLockAlive, LEASE_SECONDS, LOCK_RELEASED, releaseLock, releaseOwnLock, renewLock} from '../lock/lease.js'
@@ -857,9 +857,16 @@ async function autoRollback(
       // failed, and the report must say so rather than end in a bare kubectl error.
       if (error instanceof KubectlError)
         return {outcome: 'failed', applied: [], statuses: [], interrupted: [], failures: [{ref: 'kubectl apply', message: error.message.split('\n')[0] ?? '', events: [], logs: []}]}
+      // The API server stopped answering and did not answer again before the rollback's deadline: the rollback failed
+      // (it ended the deploy with exit 4 and "what was applied goes on", hiding that the failed release still runs).
+      if (error instanceof ApiServerUnreachableError) {
+        unanswered = true
+        return {outcome: 'failed', applied: [], statuses: [], interrupted: [], failures: [{ref: 'the API server', message: error.message.split('\n')[0] ?? '', events: [], logs: []}]}
+      }
       throw error
     }
   }
+  let unanswered = false
   const rollout = notStarted ? interruptedRollout() : await applyRollback()
   const ok = rollout.outcome === 'ready'
   const stopped = rollout.outcome === 'interrupted'
@@ -894,7 +901,8 @@ async function autoRollback(
           ? 'interrupted: the rollback was applied and not watched to the end'
           : 'interrupted while the rollback was being applied (part of it may be live)'
       : blame(rollout, rollout.outcome === 'timeout' ? 'timed out' : rollout.outcome)
-  const running = ok ? undefined : await whatRuns(target.kubectl, selector).catch(() => undefined)
+  // Not asked of an API server that did not answer (another 30 s for nothing): the failed release is what was live.
+  const running = ok || unanswered ? undefined : await whatRuns(target.kubectl, selector).catch(() => undefined)
   const record: ReleaseRecord = {
     ...rollbackRecord(previous, prepared.app, prepared.environment.name, number, 'automatic', failed),
     result: ok ? 'succeeded' : stopped ? 'interrupted' : 'failed',

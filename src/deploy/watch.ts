@@ -1,6 +1,6 @@
 import {InterruptedError} from '../errors.js'
 import type {Kubectl} from '../kubectl/kubectl.js'
-import {type ContactEvent, OutageWait} from '../kubectl/outage.js'
+import {callTimeout, type ContactEvent, OutageWait, POLL_CALL_MS} from '../kubectl/outage.js'
 import type {KubeObject} from '../render/objects.js'
 import {statusOf, watchResources, WATCHED_KINDS} from '../resources/kinds.js'
 import {explainBackOffs} from '../resources/pull-events.js'
@@ -76,14 +76,16 @@ export async function watchRollout(options: WatchOptions): Promise<WatchResult> 
     let snapshot = new ClusterSnapshot([])
     if (watched.length) {
       let list: {items: KubeObject[]}
+      const polledAt = clock()
       try {
-        list = await kubectl.json<{items: KubeObject[]}>(['get', resources, '-l', options.selector], {signal: options.signal})
+        // A poll ends by the deadline, and within POLL_CALL_MS: a stopped API server held one for a minute, unsaid.
+        list = await kubectl.json<{items: KubeObject[]}>(['get', resources, '-l', options.selector], {signal: options.signal, timeoutMs: callTimeout(options.deadline, clock, POLL_CALL_MS)})
         await explainBackOffs(kubectl, pulls, list.items, options.signal)
       } catch (error) {
         // The signal cancels the kubectl call in flight: that is an interruption, not a kubectl failure. So is a
         // kubectl that the terminal's Ctrl-C killed before skycap's own handler ran (InterruptedError).
         if (options.signal?.aborted || error instanceof InterruptedError) return {outcome: 'interrupted', statuses}
-        await outage.failed(error)
+        await outage.failed(error, polledAt)
         continue
       }
       outage.answered()

@@ -1,5 +1,5 @@
 import {InterruptedError, KubectlError, UserError} from '../errors.js'
-import {type ContactEvent, OutageWait} from '../kubectl/outage.js'
+import {callTimeout, type ContactEvent, OutageWait, POLL_CALL_MS} from '../kubectl/outage.js'
 import type {Kubectl, StreamingProcess} from '../kubectl/kubectl.js'
 import type {KubeObject} from '../render/objects.js'
 import {SLOT_LABEL} from '../strategies/strategy.js'
@@ -239,14 +239,15 @@ export async function runJob(given: Kubectl, job: KubeObject, options: RunJobOpt
     for (;;) {
       if (options.signal?.aborted) return outcome('interrupted', `interrupted; job ${name} was stopped`)
       let list: {items: LivePod[]}
+      const polledAt = clock()
       try {
-        list = await kubectl.json<{items: LivePod[]}>(['get', 'jobs,pods', '-l', `${JOB_LABELS.name}=${name}`], {signal: options.signal})
+        list = await kubectl.json<{items: LivePod[]}>(['get', 'jobs,pods', '-l', `${JOB_LABELS.name}=${name}`], {signal: options.signal, timeoutMs: callTimeout(options.deadline, clock, POLL_CALL_MS)})
         await explainBackOffs(kubectl, pulls, list.items, options.signal)
       } catch (error) {
         // A Ctrl-C that stopped this poll's kubectl (the terminal signals the whole group): the same interruption as
         // one seen between two polls, not an error of its own (`run --keep` said "kubectl was stopped").
         if (error instanceof InterruptedError || options.signal?.aborted) return outcome('interrupted', `interrupted; job ${name} was stopped`)
-        await outage.failed(error)
+        await outage.failed(error, polledAt)
         continue
       }
       outage.answered()

@@ -5,7 +5,7 @@ import {ApiServerUnreachableError, InterruptedError, KubectlError, type KubectlF
 import {homeFolder} from '../paths.js'
 import {SecretRedactor} from './redact.js'
 import {currentContextFromFiles} from './kubeconfig.js'
-import {OutageWait, type OutageOptions, sharedContact} from './outage.js'
+import {callTimeout, OutageWait, type OutageOptions, sharedContact} from './outage.js'
 
 /** What a finished child process left behind. */
 export interface ProcessResult {
@@ -14,10 +14,16 @@ export interface ProcessResult {
   stderr: string
   /** The signal that killed the process (it then has no exit code of its own). */
   signal?: string
+  /** Killed for its timeoutMs. */
+  timedOut?: boolean
 }
 
 export interface RunOptions {
   input?: string
+  /**
+   * kubectl is stopped after this long, and its call taken as unanswered (exit 4, or waited out with the outage): a
+   * stopped API server held a call for a minute of TLS handshake timeouts, past every deadline of the deploy.
+   */
   timeoutMs?: number
   signal?: AbortSignal
   env?: Record<string, string>
@@ -160,7 +166,7 @@ export const execaRunner: ProcessRunner = async (file, args, options) => {
     if (r.failed && r.exitCode === undefined) {
       if ((r as {code?: string}).code === 'ENOENT') throw Object.assign(new Error(`${file}: not found`), {code: 'ENOENT'})
       // A kubectl that execa killed for its timeoutMs is a timeout, not an interruption: no signal then.
-      return {exitCode: -1, stdout: String(r.stdout ?? ''), stderr: String(r.stderr || r.message), signal: r.timedOut ? undefined : r.signal}
+      return {exitCode: -1, stdout: String(r.stdout ?? ''), stderr: String(r.stderr || r.message), ...(r.timedOut ? {timedOut: true} : {signal: r.signal})}
     }
     return {exitCode: r.exitCode ?? -1, stdout: String(r.stdout ?? ''), stderr: options.stdio === 'inherit' ? tail.replace(/\r?\n$/, '') : String(r.stderr ?? '')}
   } catch (error) {
@@ -394,16 +400,14 @@ export class Kubectl {
   async run(args: string[], options: CallOptions = {}): Promise<ProcessResult> {
     if (!this.outage || options.idempotent === false || options.once) return this.runOnce(args, options)
     const {eachCallMs, ...outage} = this.outage
-    const wait = new OutageWait({
-      ...outage,
-      ...(eachCallMs === undefined ? {} : {deadline: outage.clock() + eachCallMs}),
-      ...(options.signal ? {signal: options.signal} : {}),
-    })
+    const deadline = eachCallMs === undefined ? outage.deadline : outage.clock() + eachCallMs
+    const wait = new OutageWait({...outage, deadline, ...(options.signal ? {signal: options.signal} : {})})
     // A call that allows failure waits too (a cleanup's delete), and past the deadline returns what kubectl said.
     let unanswered: ProcessResult | undefined
     try {
       return await wait.untilAnswered(async () => {
-        const result = await this.runOnce(args, options)
+        // Each attempt ends by the deadline, whatever kubectl would wait for (a stopped API server).
+        const result = await this.runOnce(args, {...options, timeoutMs: options.timeoutMs ?? callTimeout(deadline, outage.clock)})
         if (result.exitCode === 0 || !options.allowFailure) return result
         const error = classify(args, result.stderr, this.context)
         if (!(error instanceof ApiServerUnreachableError)) return result
@@ -423,7 +427,9 @@ export class Kubectl {
     for (let attempt = 0; ; attempt++) {
       this.trace?.([this.binary, ...argv])
       this.spawned++
-      const raw = await this.runner(this.binary, argv, options)
+      const ran = await this.runner(this.binary, argv, options)
+      // Stopped for its time: the API server did not answer (classified as unreachable, as kubectl's own timeouts are).
+      const raw = ran.timedOut ? {...ran, exitCode: -1, stderr: `Unable to connect to the server: no answer within ${Math.round((options.timeoutMs ?? 0) / 1000)}s`} : ran
       const result = {...raw, stdout: redactor.redact(raw.stdout), stderr: redactor.redact(raw.stderr)}
       // Ctrl-C reaches the whole process group: kubectl dies of the SIGINT, perhaps before our own handler has run.
       if (result.exitCode !== 0 && (options.signal?.aborted || INTERRUPTS.has(result.signal ?? ''))) {
@@ -508,6 +514,9 @@ const UNREACHABLE = [
   /error when reading response body/,
   /write: broken pipe/,
   /dial tcp/,
+  // client-go's own --request-timeout ran out before any answer (`Post "https://…/leases": context deadline exceeded`):
+  // the API server did not answer, as a refused connection. It was exit 1 with "see the kubectl message above".
+  /^(error: )?.*(Get|Post|Put|Patch|Delete) "https?:\/\/[^"]+": context deadline exceeded/m,
 ]
 
 // client-go's log lines (`E1130 14:37:08.782026   10391 memcache.go:265] ...`): noise before kubectl's own message.

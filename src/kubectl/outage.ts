@@ -14,6 +14,17 @@ export interface OutageOptions {
   onContact?: (event: ContactEvent) => void
 }
 
+/** The shortest time a kubectl call is given, however near its deadline: one round trip to a server that answers. */
+export const MIN_CALL_MS = 2000
+
+/** The longest a poll's kubectl call may take: past it the API server is taken as not answering (said, then waited out). */
+export const POLL_CALL_MS = 30_000
+
+/** The time a kubectl call started now may take, to end by `deadline` (at least MIN_CALL_MS; a poll's at most `cap`). */
+export function callTimeout(deadline: number, clock: () => number = Date.now, cap = Number.POSITIVE_INFINITY): number {
+  return Math.max(MIN_CALL_MS, Math.min(cap, deadline - clock()))
+}
+
 /** The longest wait between two polls while the API server does not answer. */
 const LOST_POLL_MAX_MS = 5000
 
@@ -28,15 +39,21 @@ export class OutageWait {
 
   constructor(private readonly options: OutageOptions) {}
 
+  /** When the deadline is (epoch ms): a poll's own call ends by it (callTimeout). */
+  get deadline(): number {
+    return this.options.deadline
+  }
+
   /**
    * A poll failed with `error`. An API server that does not answer is waited for (this sleeps, then the caller polls
-   * again); past the deadline, or any other error, is thrown.
+   * again); past the deadline, or any other error, is thrown. `startedAt`: when the failed call began, from which the
+   * outage counts (a call to a stopped server hangs before it fails: "not answered for 0s" after a 50 s stop).
    */
-  async failed(error: unknown): Promise<void> {
+  async failed(error: unknown, startedAt?: number): Promise<void> {
     if (!(error instanceof ApiServerUnreachableError)) throw error
     const {clock, deadline} = this.options
     if (this.since === undefined) {
-      this.since = clock()
+      this.since = Math.min(startedAt ?? clock(), clock())
       this.options.onContact?.({lost: true, reason: error.reason})
     }
     if (clock() >= deadline) throw lostUntilDeadline(error, clock() - this.since)
@@ -52,13 +69,14 @@ export class OutageWait {
    */
   async untilAnswered<T>(first: () => Promise<T>, again: () => Promise<T> = first): Promise<T> {
     for (let call = first; ; call = again) {
+      const startedAt = this.options.clock()
       try {
         const result = await call()
         this.answered()
         return result
       } catch (error) {
         if (this.options.signal?.aborted) throw error
-        await this.failed(error)
+        await this.failed(error, startedAt)
         if (this.options.signal?.aborted) throw error
       }
     }

@@ -118,8 +118,8 @@ export interface AcquireOptions {
 }
 
 /** The current lock of `app`, if any. */
-export async function lockStatus(kubectl: Kubectl, app: string, clock: () => number = Date.now): Promise<LockInfo | undefined> {
-  const r = await kubectl.run(['get', 'lease', lockName(app), '-o', 'json', '--ignore-not-found'])
+export async function lockStatus(kubectl: Kubectl, app: string, clock: () => number = Date.now, timeoutMs?: number): Promise<LockInfo | undefined> {
+  const r = await kubectl.run(['get', 'lease', lockName(app), '-o', 'json', '--ignore-not-found'], timeoutMs === undefined ? {} : {timeoutMs})
   if (!r.stdout.trim()) return undefined
   return infoOf(JSON.parse(r.stdout) as Lease, clock())
 }
@@ -282,7 +282,9 @@ const LOCK_NOT_RELEASED = `the lock could not be released (it expires on its own
  */
 export async function releaseOwnLock(kubectl: Kubectl, app: string, id: string, warn: (message: string) => void): Promise<boolean> {
   try {
-    await releaseLock(kubectl, app, {id})
+    // Each call within 10 s: against an API server that hangs, the lock expires on its own anyway (it held a deploy
+    // that had already given up for a minute more, retrying TLS handshakes).
+    await releaseLock(kubectl, app, {id, timeoutMs: RELEASE_CALL_MS})
     return true
   } catch (error) {
     warn(`could not release the lock: ${(error as Error).message}; it expires on its own within ${LEASE_SECONDS}s`)
@@ -305,10 +307,13 @@ export function afterLockRelease(error: unknown, released: boolean): unknown {
 }
 
 /** Releases the lock if this process holds it (by id), or whoever holds it with `force`. */
-export async function releaseLock(kubectl: Kubectl, app: string, options: {id?: string; force?: boolean} = {}): Promise<boolean> {
-  const current = await lockStatus(kubectl, app)
+export async function releaseLock(kubectl: Kubectl, app: string, options: {id?: string; force?: boolean; timeoutMs?: number} = {}): Promise<boolean> {
+  const current = await lockStatus(kubectl, app, Date.now, options.timeoutMs)
   if (!current) return false
   if (!options.force && current.id !== options.id) return false
-  await kubectl.run(['delete', 'lease', lockName(app), '--ignore-not-found'])
+  await kubectl.run(['delete', 'lease', lockName(app), '--ignore-not-found'], options.timeoutMs === undefined ? {} : {timeoutMs: options.timeoutMs})
   return true
 }
+
+/** How long each call of a command's own lock release may take (releaseOwnLock). */
+const RELEASE_CALL_MS = 10_000

@@ -9,7 +9,7 @@ import type {Reporter} from '../ui/output.js'
 import {LogChunkProcessor} from './chunks.js'
 import {configuredExcludes, lineFilter} from './filter.js'
 import type {FormatOptions} from './format.js'
-import {OutageWait, reportContact} from '../kubectl/outage.js'
+import {OutageWait, POLL_CALL_MS, reportContact} from '../kubectl/outage.js'
 import {deployedServices, notInFileWarning, whyNoPods} from '../tasks/pods.js'
 
 export interface LogsOptions {
@@ -222,7 +222,7 @@ export async function streamLogs(options: LogsOptions, deps: LogsDeps): Promise<
           status?: {containerStatuses?: Array<{name: string; state?: Record<string, unknown>; lastState?: Record<string, unknown>; restartCount?: number}>}
         }
       >
-    }>(['get', 'pods', '-l', selector], {signal: controller.signal})
+    }>(['get', 'pods', '-l', selector], {signal: controller.signal, timeoutMs: POLL_CALL_MS})
     return list.items.map((p) => ({
       name: p.metadata.name,
       service: p.metadata.labels?.[LABELS.name] ?? '',
@@ -374,12 +374,13 @@ export async function streamLogs(options: LogsOptions, deps: LogsDeps): Promise<
         await abortableSleep(options.pollMs ?? 2000, controller.signal)
         if (controller.signal.aborted) break
         let pods: Pod[]
+        const polledAt = Date.now()
         try {
           pods = await listPods()
         } catch (error) {
           // Ctrl-C reaches kubectl too, perhaps before our handler aborts: either way it is the end of -f, not a failure.
           if (controller.signal.aborted || error instanceof InterruptedError) break
-          await outage.failed(error)
+          await outage.failed(error, polledAt)
           continue
         }
         outage.answered()

@@ -1,5 +1,5 @@
 import type {Kubectl} from '../kubectl/kubectl.js'
-import {type ContactEvent, OutageWait} from '../kubectl/outage.js'
+import {callTimeout, type ContactEvent, OutageWait} from '../kubectl/outage.js'
 import type {KubeObject} from '../render/objects.js'
 import {nodeCrypto, nodeZlib} from '../builtins.js'
 import {InterruptedError, KubectlError, UserError} from '../errors.js'
@@ -487,11 +487,15 @@ async function writeRecord(kubectl: Kubectl, record: ReleaseRecord, parts: Buffe
   // An API server that stops answering (a restart, a blip) is waited for: the release it would leave unrecorded runs.
   // The cut-off call may have written part of the record: it is written again over it, with apply.
   const clock = options.clock ?? Date.now
-  const waits = new OutageWait({deadline: clock() + RECORD_OUTAGE_MS, clock, intervalMs: options.intervalMs ?? 1000, onContact: options.onContact})
+  const deadline = clock() + RECORD_OUTAGE_MS
+  const waits = new OutageWait({deadline, clock, intervalMs: options.intervalMs ?? 1000, onContact: options.onContact})
+  // Each call ends by the deadline, and within 15 s: one to a stopped API server hung past it (50 s), unsaid, and the
+  // record was given up just as the server answered again. A write cut off is made again over what it left (apply).
+  const timeoutMs = () => callTimeout(deadline, clock, 15_000)
   try {
     await waits.untilAnswered(
-      () => kubectl.run(options.replace ? apply : ['create', '-f', '-'], {input}),
-      () => kubectl.run(apply, {input}),
+      () => kubectl.run(options.replace ? apply : ['create', '-f', '-'], {input, timeoutMs: timeoutMs()}),
+      () => kubectl.run(apply, {input, timeoutMs: timeoutMs()}),
     )
   } catch (error) {
     // Ctrl-C reaches this kubectl too (the terminal signals the whole foreground group), and what happened must be

@@ -42,6 +42,7 @@ export class ApiServerProxy {
         this.sockets.add(s)
         s.on('close', () => this.sockets.delete(s))
         s.on('error', () => undefined)
+        if (this.hung) s.pause()
       }
       const later = (f: () => void) => (this.delayMs ? setTimeout(f, this.delayMs) : f())
       client.on('data', (chunk) => later(() => upstream.write(chunk)))
@@ -61,6 +62,21 @@ export class ApiServerProxy {
   /** After kill(): the API server answers again, on the same address. */
   async revive(): Promise<void> {
     await this.listen()
+  }
+
+  /** While hung: connections are taken and nothing passes either way, as with an API server stopped (SIGSTOP). */
+  private hung = false
+
+  /** The API server hangs: it takes connections and answers nothing (TLS handshakes time out), until resume(). */
+  hang(): void {
+    this.hung = true
+    for (const s of this.sockets) s.pause()
+  }
+
+  /** After hang(): what was held goes through, and the API server answers again. */
+  resume(): void {
+    this.hung = false
+    for (const s of this.sockets) s.resume()
   }
 
   /** The API server "dies": connections in flight are cut (EOF), new ones are refused. */

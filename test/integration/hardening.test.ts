@@ -7,7 +7,7 @@ import {join} from 'node:path'
 
 import {cliPath} from '../helpers/repo.js'
 import {ApiServerProxy} from './apiserver-proxy.js'
-import {NOT_READY, TestApp} from './app.js'
+import {CRASH, NOT_READY, TestApp} from './app.js'
 import {appendLog, kubectl, podLogFiles, useNamespace, waitFor} from './harness.js'
 
 const DEPLOY = ['deploy', '--skip-image-check']
@@ -198,6 +198,73 @@ describe('hardening (real cluster)', function () {
       await expectRevisionEverywhere(sha, `round ${round}`)
     }
     await expectTwoReleases(shas)
+  })
+
+  it('hardening: the API server hangs (takes connections, answers nothing) through a rollout of web and worker and past --timeout 25s, twice: the deploy ends near its timeout, not when the server answers again, and says how long it went unanswered (it said 0s)', async function () {
+    this.timeout(300_000)
+    proxy = await ApiServerProxy.start('harden-hang')
+    const base = useContext('harden-hang')(app.config)
+    for (const round of [1, 2]) {
+      // Both services slow to become available: the watch is still polling when the server hangs.
+      await app.change(
+        () =>
+          base
+            .replace('    port: 8080\n', '    port: 8080\n    minReadySeconds: 20\n')
+            .replace('    healthcheck: {command: [/bin/true]}\n', '    healthcheck: {command: [/bin/true]}\n    minReadySeconds: 20\n') + `# round ${round}\n`,
+        `round ${round}`,
+      )
+      const child = execa('node', [cliPath, ...DEPLOY, 'test', '--timeout', '25s'], {cwd: app.repo.dir, reject: false, env: {NO_COLOR: '1', CI: 'true', KUBECONFIG: proxy.kubeconfig}})
+      let err = ''
+      child.stderr?.on('data', (d) => (err += d))
+      await waitFor('the watch to start', () => err.includes('Rolling out'), {timeoutMs: 60_000})
+      const hungAt = Date.now()
+      proxy.hang()
+      let ended = 0
+      void child.then(() => (ended = Date.now()))
+      // The server stays hung for 90 s: the deploy must not wait for it.
+      await waitFor('the deploy to end', () => ended > 0, {timeoutMs: 90_000, intervalMs: 200}).catch(() => undefined)
+      proxy.resume()
+      const r = await child
+      const took = (ended || Date.now()) - hungAt
+      expect(r.exitCode, `round ${round}:\n${err}`).to.equal(4)
+      // Its 25 s, the watch's last poll stopped at the deadline, and the lock's release within 10 s a call.
+      expect(took, `round ${round}: ended ${took} ms after the hang\n${err}`).to.be.below(65_000)
+      expect(err, `round ${round}`).to.match(/the API server does not answer \(.+\); what was applied goes on in the cluster/)
+      const [, unanswered] = /it has not answered for (\d+)s, and the time is up/.exec(err) ?? []
+      expect(Number(unanswered), `round ${round}:\n${err}`).to.be.at.least(10)
+      // The lock, not released through the hung server, is taken off for the next round.
+      await kubectl(['delete', 'lease', 'skycap-lock-ithard', '--ignore-not-found'], {namespace: ns.name})
+    }
+  })
+
+  it('hardening: the API server hangs as the automatic rollback of a crash-looping release begins, twice: the rollback fails at its own deadline and the error says the failed release was not rolled back (it exited 4, "what was applied goes on")', async function () {
+    this.timeout(400_000)
+    proxy = await ApiServerProxy.start('harden-hang-rb')
+    const base = useContext('harden-hang-rb')(app.config)
+    const through = {cwd: app.repo.dir, reject: false, env: {NO_COLOR: '1', CI: 'true', KUBECONFIG: proxy.kubeconfig}}
+    for (const round of [1, 2]) {
+      await app.change(() => `${base}# good ${round}\n`, `round ${round}: good`)
+      const good = await execa('node', [cliPath, ...DEPLOY, 'test'], through)
+      expect(good.exitCode, good.stderr).to.equal(0)
+      const before = (await execa('node', [cliPath, 'history', 'test', '--json'], through)).stdout
+      const last = JSON.parse(before).result.releases[0].number as number
+      await app.change(() => `${CRASH(base)}# crash ${round}\n`, `round ${round}: web crash-loops`)
+      const child = execa('node', [cliPath, ...DEPLOY, 'test', '--timeout', '20s'], through)
+      let err = ''
+      child.stderr?.on('data', (d) => (err += d))
+      await waitFor('the automatic rollback to begin', () => err.includes('Rolling back to release'), {timeoutMs: 90_000, intervalMs: 50})
+      proxy.hang()
+      let ended = 0
+      void child.then(() => (ended = Date.now()))
+      await waitFor('the deploy to end', () => ended > 0, {timeoutMs: 150_000, intervalMs: 200}).catch(() => undefined)
+      proxy.resume()
+      const r = await child
+      expect(r.exitCode, `round ${round}:\n${err}`).to.equal(1)
+      expect(err, `round ${round}`).to.match(
+        new RegExp(`Error: release ${last + 1} of test failed: Deployment/web: .*; the rollback to release ${last} failed too \\(the API server: cannot reach the cluster's API server`),
+      )
+      await kubectl(['delete', 'lease', 'skycap-lock-ithard', '--ignore-not-found'], {namespace: ns.name})
+    }
   })
 
   it('hardening: the API server stops answering while the release of three services is applied, twice: each deploy waits, applies it once it answers, and succeeds (it exited 4 half-applied, unrecorded)', async function () {

@@ -627,11 +627,13 @@ describe('deploy phases: exact kubectl argv', () => {
     expect(events[1]).to.include({lost: false})
 
     // Never back: past the deadline it is the unreachable error (exit 4), saying how long and what to do.
+    // Each poll takes 0.7 s of the test's clock: about 14 fit before the deadline, each given the time left.
     let polls = 0
-    const runner: ProcessRunner = async () => (polls++, {stdout: '', ...refused})
-    const gone = new Kubectl({binary: 'kubectl', runner, sleep: async () => undefined, ...opts})
     let now = 1_000_000
-    const clock = () => (now += 700)
+    const given: number[] = []
+    const runner: ProcessRunner = async (_file, _args, options) => (polls++, given.push(options.timeoutMs ?? 0), (now += 700), {stdout: '', ...refused})
+    const gone = new Kubectl({binary: 'kubectl', runner, sleep: async () => undefined, ...opts})
+    const clock = () => now
     const error = await watchRollout({kubectl: gone, objects, selector: 'sel', deadline: now + 10_000, clock, intervalMs: 1}).then(
       () => undefined,
       (e: unknown) => e,
@@ -642,7 +644,11 @@ describe('deploy phases: exact kubectl argv', () => {
       /^cannot reach the cluster's API server \(context kind-x\): the connection to the server 10\.0\.0\.1:6443 was refused; it has not answered for \d+s, and the time is up$/,
     )
     expect((error as ApiServerUnreachableError).hint).to.contain('`skycap status` shows what runs')
-    expect(polls).to.be.within(5, 15)
+    expect(polls).to.be.within(12, 16)
+    // A poll ends by the deadline (at least 2 s), and within 30 s: a stopped API server held one for a minute.
+    expect(given[0]).to.equal(10_000)
+    expect(given.at(-1)).to.equal(2000)
+    expect(given.every((ms, i) => i === 0 || ms <= (given[i - 1] as number))).to.equal(true)
 
     // Credentials refused mid-watch will not pass by waiting: thrown at once.
     const denied = fakeKubectl([{argv: get, result: {exitCode: 1, stderr: 'error: You must be logged in to the server (Unauthorized)'}}], opts)

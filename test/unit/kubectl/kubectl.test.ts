@@ -47,6 +47,34 @@ describe('kubectl wrapper', () => {
     expect((await fake.kubectl.run(['get', 'pods'])).stdout).to.equal('ok')
   })
 
+  it('a kubectl stopped for its time is an API server that did not answer (exit 4), not retried; one that waits out an outage ends by its deadline', async () => {
+    const given: Array<number | undefined> = []
+    const stopped = new Kubectl({
+      binary: 'kubectl',
+      runner: async (_file, _args, options) => (given.push(options.timeoutMs), {exitCode: -1, stdout: '', stderr: 'Command timed out after 5000 milliseconds: kubectl get pods', timedOut: true}),
+      sleep: async () => undefined,
+    })
+    const error = await stopped.run(['get', 'pods'], {timeoutMs: 5000}).catch((e: unknown) => e as Error)
+    expect(error).to.be.instanceOf(UnreachableError)
+    expect((error as UnreachableError).exitCode).to.equal(ExitCode.UNREACHABLE)
+    expect((error as Error).message).to.contain('no answer within 5s')
+    expect(given).to.deep.equal([5000])
+    // Waiting out an outage: each attempt is given the time left to the deadline (a stopped API server held one call a
+    // minute past the deploy's --timeout); past it, the unreachable error.
+    let now = 0
+    given.length = 0
+    const waiting = new Kubectl({
+      binary: 'kubectl',
+      runner: async (_file, _args, options) => (given.push(options.timeoutMs), (now += options.timeoutMs ?? 0), {exitCode: -1, stdout: '', stderr: '', timedOut: true}),
+      sleep: async () => undefined,
+    }).waitingOut({deadline: 40_000, clock: () => now, intervalMs: 1})
+    const late = await waiting.run(['patch', 'service', 'web', '-p', '{}']).catch((e: unknown) => e as Error)
+    expect(late).to.be.instanceOf(UnreachableError)
+    expect(given[0]).to.equal(40_000)
+    expect(now).to.be.below(40_000 + 2 * 2000 + 1)
+    expect((late as Error).message).to.match(/it has not answered for 4\ds, and the time is up$/)
+  })
+
   it('does not retry other errors, nor non-idempotent calls', async () => {
     const fake = fakeKubectl([{argv: ['--request-timeout=30s', 'create', '-f', '-'], result: {exitCode: 1, stderr: 'Error from server: etcdserver: request timed out'}}])
     try {
@@ -72,6 +100,13 @@ describe('kubectl wrapper', () => {
       ExitCode.INVALID,
     ],
     ['Unable to connect to the server: dial tcp 127.0.0.1:6443: connect: connection refused', 'unreachable', 'ApiServerUnreachableError', ExitCode.UNREACHABLE],
+    // client-go's --request-timeout, run out before any answer (an etcd that stalled): exit 1, "see the message above".
+    [
+      'error when creating "STDIN": Post "https://127.0.0.1:6443/apis/coordination.k8s.io/v1/namespaces/shop/leases?fieldManager=kubectl-create": context deadline exceeded',
+      'unreachable',
+      'ApiServerUnreachableError',
+      ExitCode.UNREACHABLE,
+    ],
   ]
   for (const [stderr, code, type, exit] of cases) {
     it(`classifies "${stderr.slice(0, 40)}..." as ${code}`, () => {
