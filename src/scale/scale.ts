@@ -4,7 +4,7 @@ import {parseDuration} from '../duration.js'
 import {ciJobUrl, whoAmI} from '../identity.js'
 import {acquireLock, afterLockRelease, keepLockAlive, LEASE_SECONDS, LOCK_RELEASED, releaseOwnLock} from '../lock/lease.js'
 import type {KubeObject} from '../render/objects.js'
-import {listReleases, nextReleaseNumber, RECORD_MEANWHILE, renumberedNote, saveRelease} from '../release/store.js'
+import {listReleases, nextReleaseNumber, RECORD_OUTAGE_MS, renumberedNote, saveRelease} from '../release/store.js'
 import {deployedServices, notInFileWarning} from '../tasks/pods.js'
 import type {DeployDeps} from '../deploy/deploy.js'
 import {configuredReplicas, DEFAULT_TIMEOUT_MS} from '../deploy/replicas.js'
@@ -274,7 +274,8 @@ export async function scale(input: ScaleOptions, deps: DeployDeps): Promise<Scal
       releases,
       loaded.config.history?.keep ?? 10,
       {
-        onContact: (event) => reportContact(deps.reporter, event, RECORD_MEANWHILE),
+        // A scale has no release that "runs": the counts it set stand (it said "the release runs").
+        onContact: (event) => reportContact(deps.reporter, event, `the new counts stand; skycap records the scale once it answers again (for up to ${RECORD_OUTAGE_MS / 1000}s)`),
         onRenumbered: (taken, to, why) => {
           deps.reporter.warn(renumberedNote(env.name, 'scale', taken, to, why))
           report.renumberedFrom ??= taken

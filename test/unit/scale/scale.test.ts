@@ -108,6 +108,24 @@ describe('skycap scale: the whole kubectl sequence', function () {
     expect(report).to.deep.include({from: 2, to: 3, result: 'succeeded', release: 1})
   })
 
+  it('an API server that does not answer the record of a scale: waited for, in words that fit a scale (it said "the release runs")', async () => {
+    let lease: Lease | undefined
+    const fake = fakeKubectlFactory([
+      ...lockReadScale((l) => (lease = l)),
+      {argv: [...BOUND, 'get', WATCH_RESOURCES, '-l', SELECTOR, '-o', 'json'], result: {stdout: JSON.stringify({items: [web(3, 3)]})}},
+      {argv: [...BOUND, 'create', '-f', '-'], result: {exitCode: 1, stderr: 'The connection to the server 10.0.0.1:6443 was refused - did you specify the right host or port?'}},
+      {argv: [...BOUND, 'apply', '--server-side', '--field-manager=skycap', '--force-conflicts', '-f', '-']},
+      ...unlock(() => lease),
+    ])
+    const reporter = memoryReporter()
+    const report = await scale({service: 'web', replicas: '3', environment: 'test', configPath: join(repo.dir, 'skycap.yaml')}, {kubectl: fake.factory, reporter, intervalMs: 1})
+    expect(fake.remaining()).to.equal(0)
+    expect(report).to.deep.include({result: 'succeeded', release: 1})
+    expect(reporter.warnings).to.deep.equal([
+      'the API server does not answer (the connection to the server 10.0.0.1:6443 was refused); the new counts stand; skycap records the scale once it answers again (for up to 30s)',
+    ])
+  })
+
   it('a service already at that count (read under the lock): nothing scaled, nothing recorded, the lock released; --dry-run says so too', async () => {
     let lease: Lease | undefined
     const fake = fakeKubectlFactory([...lockReadScale((l) => (lease = l)).slice(0, 5), ...unlock(() => lease)])
