@@ -550,6 +550,7 @@ async function applyWatchRecord(
     pending: {record, keep},
   })
   let rollout = await rolloutOrHookFailure.catch(async (error: unknown) => {
+    if (error instanceof ApiServerUnreachableError) throw unrecordedByOutage(error, number, env.name, prepared.revision.short, lastGood(releases)?.record.number)
     if (!(error instanceof HookFailedError)) throw error
     // The config applied before the hook goes back to the running release's (not after a Ctrl-C: the hook may run on,
     // reading it: what differs from the running release is named instead). A fixed-name Secret had changed unsaid.
@@ -723,6 +724,18 @@ async function applyWatchRecord(
     hint: `See the events and logs above; \`skycap status ${env.name}\` shows what runs now.`,
     jsonHint: `The events and logs of what failed are in details.report.failures; \`skycap status ${env.name}\` shows what runs now.`,
     details: {report},
+  })
+}
+
+/**
+ * The API server stopped answering during the apply or the watch and did not answer again before the deadline: the
+ * release may be live, and it is not recorded, so `rollback` alone would go back past the release it replaced (it
+ * said only "what was applied goes on in the cluster").
+ */
+function unrecordedByOutage(error: ApiServerUnreachableError, number: number, environment: string, short: string, before: number | undefined): ApiServerUnreachableError {
+  const back = before === undefined ? '' : `; \`skycap rollback ${environment} --to ${before}\` returns to the release it replaced (without --to, rollback would go back past it)`
+  return new ApiServerUnreachableError(`release ${number} of ${environment} (${short}) may be live and is not recorded: ${error.message}`, error.reason, {
+    hint: `Once the API server answers, \`skycap status ${environment}\` shows what runs, and the next deploy records what it applies${back}. The lock expires on its own within a minute.`,
   })
 }
 
