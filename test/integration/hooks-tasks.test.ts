@@ -264,7 +264,7 @@ describe('real node: hooks, run, exec and port-forward', function () {
     expect(r.exitCode, r.stderr).to.equal(130)
     // It said only that "what the first signal was undoing is left as it is"; then that release 2 was not recorded.
     expect(r.stderr).to.match(
-      /Quit at once \(SIGINT\): hook job rltasks-test-migrate-2 goes on running in the cluster; `skycap status` shows the hook, and a deploy is refused while it runs; release 2 is recorded( as interrupted)? \(`skycap history`; `skycap status` shows what runs\), and the lock was released\n/,
+      /Quit at once \(SIGINT\): hook job rltasks-test-migrate-2 goes on running in the cluster; `skycap status` shows the hook, and a deploy is refused while it runs; release 2 is recorded( as interrupted)? \(`skycap history`; `skycap status` shows what runs\), and the lock was released$/m,
     )
     const releases = (await app.json(['history', 'test'])).doc.result.releases
     expect(releases.map((x: {number: number; result: string}) => `${x.number} ${x.result}`)).to.deep.equal(['2 interrupted', '1 succeeded'])
