@@ -21,23 +21,43 @@ export async function liveDeployments(kubectl: Kubectl, selector: string): Promi
   return new Map(list.items.map((d) => [d.metadata.name, d.spec?.replicas ?? 1]))
 }
 
+/** The Deployments a rendered HorizontalPodAutoscaler scales, by name. */
+function hpaTargets(prepared: PreparedRelease): Set<string> {
+  return new Set(
+    prepared.objects
+      .filter((r) => r.object.kind === 'HorizontalPodAutoscaler')
+      .map((r) => (r.object as {spec?: {scaleTargetRef?: {kind?: string; name?: string}}}).spec?.scaleTargetRef)
+      .filter((ref) => ref?.kind === undefined || ref.kind === 'Deployment')
+      .map((ref) => String(ref?.name)),
+  )
+}
+
+/** A Deployment of a template (not a service of skycap.yaml) whose count its template sets: `replicas: 2`. */
+function templateCount(object: KubeObject, service: string | undefined): number | undefined {
+  return object.kind === 'Deployment' && !service ? (object.spec as {replicas?: number} | undefined)?.replicas : undefined
+}
+
 /**
  * A `skycap scale` survives deploys: while skycap.yaml's replicas for a service stay what the last release
- * recorded, the Deployment keeps its live count. An HPA-managed Deployment always keeps its live count.
+ * recorded, the Deployment keeps its live count. An HPA-managed Deployment always keeps its live count, a template's
+ * too (a template's count otherwise is the template's, as `kubectl apply` has it).
  */
 export function keepScaledReplicas(prepared: PreparedRelease, env: Environment, releases: StoredRelease[], live: Map<string, number>, reset: boolean): KubeObject[] {
   // What skycap.yaml said at the release that runs now (a failed deploy changed nothing lasting).
   const previous = releases.find((r) => r.record.action !== 'scale' && r.record.result === 'succeeded')?.record.configuredReplicas ?? {}
-  const hpaTargets = new Set(
-    prepared.objects.filter((r) => r.object.kind === 'HorizontalPodAutoscaler').map((r) => String((r.object as {spec?: {scaleTargetRef?: {name?: string}}}).spec?.scaleTargetRef?.name)),
-  )
+  const scaled = hpaTargets(prepared)
   return prepared.objects.map(({object, service}) => {
-    if (object.kind !== 'Deployment' || !service) return object
+    if (object.kind !== 'Deployment') return object
     const name = object.metadata.name
+    if (!service) {
+      // A template's Deployment under an HPA: a deploy reset it to the template's count, unsaid.
+      const liveCount = live.get(name)
+      return liveCount === undefined || !scaled.has(name) || templateCount(object, service) === undefined ? object : {...object, spec: {...(object.spec as object), replicas: liveCount}}
+    }
     const liveCount = runningCount(name, service, env, live)
     if (liveCount === undefined) return object
     const configured = env.services[service]?.replicas ?? 1
-    const keepLive = hpaTargets.has(name) || (!reset && previous[service] === configured)
+    const keepLive = scaled.has(name) || (!reset && previous[service] === configured)
     if (!keepLive) return object
     return {...object, spec: {...(object.spec as object), replicas: liveCount}}
   })
@@ -58,12 +78,13 @@ function runningCount(name: string, service: string, env: Environment, live: Map
  * rollback says it: `web 0 (skycap.yaml says 1)`; undefined when every count is skycap.yaml's.
  */
 export function keptReplicasNote(prepared: PreparedRelease, env: Environment, objects: KubeObject[]): string | undefined {
-  const kept = prepared.objects.flatMap(({object, service}) => {
-    if (object.kind !== 'Deployment' || !service) return []
+  const kept = prepared.objects.flatMap(({object, service, source}) => {
+    if (object.kind !== 'Deployment') return []
     const placed = objects.find((o) => o.kind === 'Deployment' && o.metadata.name === object.metadata.name)
     const count = (placed?.spec as {replicas?: number} | undefined)?.replicas
-    const configured = env.services[service]?.replicas ?? 1
-    return count === undefined || count === configured ? [] : [`${object.metadata.name} ${count} (skycap.yaml says ${configured})`]
+    const configured = service ? (env.services[service]?.replicas ?? 1) : templateCount(object, service)
+    if (count === undefined || configured === undefined || count === configured) return []
+    return [`${object.metadata.name} ${count} (${service ? 'skycap.yaml' : source} says ${configured})`]
   })
   return kept.length ? `Keeping the live replica counts: ${kept.join(', ')}, as scaled (or set by an HPA); --reset-replicas applies skycap.yaml's` : undefined
 }
@@ -74,6 +95,7 @@ export function keptReplicasNote(prepared: PreparedRelease, env: Environment, ob
  * (skycap.yaml's replicas)`); a deploy that kept a count said so, one that overrode it said nothing. Undefined when none.
  */
 export function replacedReplicasNote(prepared: PreparedRelease, env: Environment, objects: KubeObject[], live: Map<string, number>, reset: boolean): string | undefined {
+  const placedCount = (name: string) => (objects.find((o) => o.kind === 'Deployment' && o.metadata.name === name)?.spec as {replicas?: number} | undefined)?.replicas
   const changed = prepared.objects.flatMap(({object, service}) => {
     // Canary services place their counts themselves (steps). A blue-green service's count goes to the slot the deploy
     // brings up: the serving one when only the count changed (a failed release leaves it there), else the idle one,
@@ -82,11 +104,17 @@ export function replacedReplicasNote(prepared: PreparedRelease, env: Environment
     if (object.kind !== 'Deployment' || !service || strategy === 'canary') return []
     const name = object.metadata.name
     const running = runningCount(name, service, env, live)
-    const placed = objects.find((o) => o.kind === 'Deployment' && o.metadata.name === name)
-    const count = (placed?.spec as {replicas?: number} | undefined)?.replicas ?? 1
+    const count = placedCount(name) ?? 1
     const where = strategy === 'blueGreen' ? ' (on the blue-green slot this deploy brings up)' : ''
     return running === undefined || running === count ? [] : [`${name} ${running} → ${count}${where}`]
   })
-  if (!changed.length) return undefined
-  return `Changing the running replica counts: ${changed.join(', ')} (${reset ? '--reset-replicas: skycap.yaml' : "skycap.yaml's replicas changed"})`
+  // A template's count replaces one changed by hand (`kubectl scale`), as `kubectl apply` of the template would.
+  const templates = prepared.objects.flatMap(({object, service, source}) => {
+    const running = live.get(object.metadata.name)
+    const count = templateCount(object, service) === undefined ? undefined : placedCount(object.metadata.name)
+    return running === undefined || count === undefined || running === count ? [] : [`${object.metadata.name} ${running} → ${count} (${source}'s replicas)`]
+  })
+  if (!changed.length && !templates.length) return undefined
+  const services = changed.length ? [`${changed.join(', ')} (${reset ? '--reset-replicas: skycap.yaml' : "skycap.yaml's replicas changed"})`] : []
+  return `Changing the running replica counts: ${[...services, ...templates].join('; ')}`
 }

@@ -225,8 +225,10 @@ async function checkReleaseImages(chosen: StoredRelease, env: string, deps: Depl
  */
 export function keptCountsNote(kept: Record<string, number>, manifests: KubeObject[], release: number, moved: ReadonlyMap<string, string> = new Map()): string {
   // Deployments only: a canary service's Service, recorded after its Deployment of the same name, gave "had 1".
-  const recorded = new Map(manifests.filter((o) => o.kind === 'Deployment').map((o) => [o.metadata.name, (o.spec as {replicas?: number} | undefined)?.replicas ?? 1]))
-  const counts = Object.entries(kept).map(([name, n]) => `${moved.get(name) ?? name} ${n} (release ${release} had ${recorded.get(name)})`)
+  // A template's Deployment may set no count: the release then had none of its own, not 1.
+  const recorded = new Map(manifests.filter((o) => o.kind === 'Deployment').map((o) => [o.metadata.name, (o.spec as {replicas?: number} | undefined)?.replicas]))
+  const had = (name: string) => (recorded.get(name) === undefined ? 'set no count' : `had ${recorded.get(name)}`)
+  const counts = Object.entries(kept).map(([name, n]) => `${moved.get(name) ?? name} ${n} (release ${release} ${had(name)})`)
   return `Keeping the live replica counts: ${counts.join(', ')}; --reset-replicas restores the release's`
 }
 

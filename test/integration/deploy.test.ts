@@ -921,6 +921,31 @@ describe('skycap deploy (real cluster)', function () {
     expect((await app.get(['deployment', 'side'])).spec.replicas).to.equal(1)
   })
 
+  it("a template's Deployment under a rendered HPA keeps its live count; one scaled by hand goes back to its template's, said", async () => {
+    const side = (name: string) =>
+      `apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: ${name}}\nspec:\n  replicas: 2\n  selector: {matchLabels: {app: ${name}}}\n  template:\n    metadata: {labels: {app: ${name}}}\n    spec: {containers: [{name: ${name}, image: ${name}}]}\n`
+    app.repo.write('deploy/api.yaml', side('api'))
+    app.repo.write('deploy/admin.yaml', side('admin'))
+    app.repo.write(
+      'deploy/hpa.yaml',
+      'apiVersion: autoscaling/v2\nkind: HorizontalPodAutoscaler\nmetadata: {name: api}\nspec:\n  scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: api}\n  minReplicas: 1\n  maxReplicas: 5\n  metrics: [{type: Resource, resource: {name: cpu, target: {type: Utilization, averageUtilization: 80}}}]\n',
+    )
+    await app.repo.commit('template Deployments')
+    expect((await app.cli([...DEPLOY, 'test'])).exitCode).to.equal(0)
+    for (let round = 1; round <= 2; round++) {
+      // The HPA's count (here set by hand for it) and a hand `kubectl scale` of the other.
+      await kubectl(['scale', 'deployment/api', '--replicas=4'], {namespace: ns.name})
+      await kubectl(['scale', 'deployment/admin', '--replicas=3'], {namespace: ns.name})
+      app.repo.write('README.md', `round ${round}`)
+      await app.repo.commit(`round ${round}`)
+      const r = await app.cli([...DEPLOY, 'test'])
+      expect(r.exitCode, r.stderr).to.equal(0)
+      expect(r.stderr).to.contain('Keeping the live replica counts: api 4 (deploy/api.yaml says 2)')
+      expect(r.stderr).to.contain("Changing the running replica counts: admin 3 → 2 (deploy/admin.yaml's replicas)")
+      expect([(await app.get(['deployment', 'api'])).spec.replicas, (await app.get(['deployment', 'admin'])).spec.replicas]).to.deep.equal([4, 2])
+    }
+  })
+
   it("a user's kubectl preferences (~/.kube/kuberc: get prints JSON, delete asks first) leave skycap's calls alone: it prunes, and rolls back", async () => {
     const home = mkdtempSync(join(tmpdir(), 'skycap-kuberc-'))
     try {

@@ -1427,6 +1427,9 @@ describe('rollback: which release "the one before" is', () => {
   it("the kept counts' line says what the release had, from its Deployments (a canary's Service after its Deployment gave 'had 1')", async () => {
     const manifests = [obj('Service', 'web'), obj('Deployment', 'web', {spec: {replicas: 3}}), obj('Deployment', 'shop', {spec: {replicas: 5}}), obj('Service', 'shop')]
     expect(keptCountsNote({web: 2, shop: 4}, manifests, 8)).to.equal("Keeping the live replica counts: web 2 (release 8 had 3), shop 4 (release 8 had 5); --reset-replicas restores the release's")
+    // A template's Deployment that sets no count: the release had none of its own (it said "had 1").
+    const template = [...manifests, obj('Deployment', 'api', {spec: {template: {}}})]
+    expect(keptCountsNote({api: 4}, template, 8)).to.equal("Keeping the live replica counts: api 4 (release 8 set no count); --reset-replicas restores the release's")
   })
 
   it('is the release before the current one', async () => {

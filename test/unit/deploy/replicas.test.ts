@@ -1,7 +1,7 @@
 import {expect} from 'chai'
 
 import type {Environment} from '../../../src/config/types.js'
-import {replacedReplicasNote} from '../../../src/deploy/replicas.js'
+import {keepScaledReplicas, keptReplicasNote, replacedReplicasNote} from '../../../src/deploy/replicas.js'
 import type {PreparedRelease} from '../../../src/render/prepare.js'
 import type {KubeObject} from '../../../src/render/objects.js'
 
@@ -34,5 +34,47 @@ describe('deploy: replica counts it changes', () => {
       "Changing the running replica counts: web 4 → 1 (on the blue-green slot this deploy brings up), api 3 → 1 (skycap.yaml's replicas changed)",
     )
     expect(replacedReplicasNote(prepared, bg, [deployment('web', 4), deployment('api', 3), deployment('shop', 1)], live, false)).to.equal(undefined)
+  })
+  describe("a template's Deployment (not a service of skycap.yaml)", () => {
+    const hpa = (name: string): KubeObject => ({
+      apiVersion: 'autoscaling/v2',
+      kind: 'HorizontalPodAutoscaler',
+      metadata: {name},
+      spec: {scaleTargetRef: {apiVersion: 'apps/v1', kind: 'Deployment', name}},
+    })
+    const unset: KubeObject = {apiVersion: 'apps/v1', kind: 'Deployment', metadata: {name: 'cron'}, spec: {}}
+    const templated = {
+      objects: [
+        {object: deployment('web', 1), service: 'web'},
+        {object: deployment('api', 2), source: 'deploy/api.yaml'},
+        {object: hpa('api'), source: 'deploy/api.yaml'},
+        {object: deployment('admin', 2), source: 'deploy/admin.yaml'},
+        {object: unset, source: 'deploy/cron.yaml'},
+      ],
+    } as unknown as PreparedRelease
+    const plain = {services: {web: {}}} as unknown as Environment
+    const live = new Map([
+      ['web', 1],
+      ['api', 4],
+      ['admin', 3],
+      ['cron', 5],
+    ])
+
+    it('keeps its live count when a rendered HPA scales it, and says so with its template', () => {
+      const placed = keepScaledReplicas(templated, plain, [], live, false)
+      const count = (name: string) => (placed.find((o) => o.kind === 'Deployment' && o.metadata.name === name)?.spec as {replicas?: number}).replicas
+      expect([count('web'), count('api'), count('admin'), count('cron')]).to.deep.equal([1, 4, 2, undefined])
+      expect(keptReplicasNote(templated, plain, placed)).to.equal(
+        "Keeping the live replica counts: api 4 (deploy/api.yaml says 2), as scaled (or set by an HPA); --reset-replicas applies skycap.yaml's",
+      )
+    })
+    it("says a count changed by hand that its template's replicas replace; not one the template does not set", () => {
+      const placed = keepScaledReplicas(templated, plain, [], live, false)
+      expect(replacedReplicasNote(templated, plain, placed, live, false)).to.equal("Changing the running replica counts: admin 3 → 2 (deploy/admin.yaml's replicas)")
+      const scaledWeb = new Map([...live, ['web', 3]])
+      expect(replacedReplicasNote(templated, plain, keepScaledReplicas(templated, plain, [], scaledWeb, true), scaledWeb, true)).to.equal(
+        "Changing the running replica counts: web 3 → 1 (--reset-replicas: skycap.yaml); admin 3 → 2 (deploy/admin.yaml's replicas)",
+      )
+    })
   })
 })
