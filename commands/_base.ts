@@ -18,6 +18,8 @@ import {progressMode, stderrReporter, type Reporter} from '../src/ui/output.js'
  * failure, and exit codes from src/errors.ts. Files starting with "_" are not commands (see package.json).
  */
 let readersGuarded = false
+/** The first write to stdout that failed other than with EPIPE (keepGoingWithoutReaders). */
+let lostOutput: Error | undefined
 
 /**
  * A reader of stdout or stderr that went away (`skycap deploy staging | head -4`) made the next write fail with
@@ -30,7 +32,15 @@ function keepGoingWithoutReaders(): void {
   readersGuarded = true
   for (const stream of [process.stdout, process.stderr]) {
     stream.on('error', (error: NodeJS.ErrnoException) => {
-      if (error.code !== 'EPIPE') throw error
+      // Any other failed write (a full disk: `skycap render prod > /dev/full`, ENOSPC; EIO) crashed with a stack trace,
+      // a deploy too after its release was recorded. It is dropped the same way, and said as the process ends: exit 1
+      // unless the command failed already, as `cat` ends when it cannot write. A failing stderr is dropped silently.
+      if (error.code === 'EPIPE' || stream !== process.stdout || lostOutput) return
+      lostOutput = error
+      process.once('exit', () => {
+        process.stderr.write(`Error: the output on stdout was lost: ${error.message}; the command's own work went on to its end\n`)
+        if (!process.exitCode) process.exitCode = 1
+      })
     })
   }
 }

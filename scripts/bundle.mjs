@@ -132,8 +132,17 @@ const EXECA_STDIN_DIRECTION = {
   from: 'if ([0, process.stdin].includes(value)) {',
   to: "if (value === 0 || (typeof value === 'object' && value !== null && value === process.stdin)) {",
 }
+// oclif throws every error of stdout but EPIPE from its listener, an uncaught exception: `skycap render prod >
+// /dev/full` (ENOSPC) printed 48 KB of this bundle's source and a stack, and a deploy whose release was recorded ended
+// 1 that way. A skycap command listens itself (keepGoingWithoutReaders in commands/_base.ts: it finishes its work and
+// says the output was lost); oclif's throw stays for the commands that do not.
+const OCLIF_STDOUT_ERRORS = {
+  file: /[/\\]node_modules[/\\]@oclif[/\\]core[/\\]lib[/\\]command\.js$/,
+  from: "    if (err && err.code === 'EPIPE')\n        return;\n    throw err;",
+  to: "    if ((err && err.code === 'EPIPE') || process.stdout.listenerCount('error') > 1)\n        return;\n    throw err;",
+}
 /** Source patches of dependencies (@oclif/core, execa), each a line replaced; a line no longer there fails the build. */
-const SOURCE_PATCHES = [OCLIF_SORT, OCLIF_PLATFORM, EXECA_STANDARD_STREAMS, EXECA_STDIN_DIRECTION]
+const SOURCE_PATCHES = [OCLIF_SORT, OCLIF_PLATFORM, OCLIF_STDOUT_ERRORS, EXECA_STANDARD_STREAMS, EXECA_STDIN_DIRECTION]
 const sourcePatches = {
   name: 'source-patches',
   setup(b) {

@@ -4,7 +4,7 @@ import type {Environment} from '../config/types.js'
 import {targetRevision} from '../vcs/target.js'
 import {ApiServerUnreachableError, DeployFailedError, InterruptedError, KubectlError, TimeoutError, UnreachableError, UserError} from '../errors.js'
 import {ciJobUrl, whoAmI} from '../identity.js'
-import type {Kubectl} from '../kubectl/kubectl.js'
+import {type Kubectl, KUBECTL_STOPPED} from '../kubectl/kubectl.js'
 import {acquireLock, afterLockRelease, keepLockAlive, LEASE_SECONDS, LOCK_RELEASED, releaseLock, releaseOwnLock, renewLock} from '../lock/lease.js'
 import {CONFIG_KINDS, type KubeObject} from '../render/objects.js'
 import {ClusterSnapshot} from '../resources/status.js'
@@ -302,6 +302,23 @@ export async function deploy(options: DeployOptions, deps: DeployDeps): Promise<
   // changes nothing at all: it falls back to a client dry run with strict schema validation.
   const hookCheck = {skipHooks: options.skipHooks ?? false, hasHooks: env.hooks.predeploy.length + env.hooks.postdeploy.length > 0, reporter, releases}
   const createNamespace = !nsExists && !options.dryRun && (await createNamespaceOnce(kubectl, env.namespace, reporter))
+  // A namespace this deploy made goes again when it stops before its first change (validation, the lock).
+  const dropMadeNamespace = async (): Promise<void> => {
+    if (!createNamespace) return
+    // Another deploy may have started into the namespace meanwhile (it found it, made by this one): its lock, records
+    // or objects keep the namespace (deleting it took that deploy's live release with it, after it had said "deployed").
+    const others = await othersInNamespace(kubectl).catch(() => undefined)
+    if (others === undefined)
+      reporter.warn(`kept namespace ${env.namespace}, made by this deploy: what is in it could not be listed (\`${kubectl.shown(`delete namespace ${env.namespace}`)}\` removes it)`)
+    else if (others.length) reporter.info(`Keeping namespace ${env.namespace}, made by this deploy: another deploy is using it now (${others.slice(0, 3).join(', ')}${others.length > 3 ? ', …' : ''})`)
+    else {
+      reporter.info(`Deleting namespace ${env.namespace} again: nothing was deployed`)
+      await kubectl
+        // Waited for: a deploy run again at once met the namespace still terminating ("unable to create new content").
+        .run(['delete', 'namespace', env.namespace, '--ignore-not-found', '--wait=true', '--timeout=30s'], {namespaced: false})
+        .catch((e) => reporter.warn(`could not delete namespace ${env.namespace}: ${(e as Error).message}`))
+    }
+  }
   let placed: {objects: KubeObject[]; keep: KubeObject[]} | undefined
   try {
     if (nsExists) {
@@ -335,19 +352,9 @@ export async function deploy(options: DeployOptions, deps: DeployDeps): Promise<
     // A signal during validation: stop before the lock, the first change (a namespace created above goes again).
     if (deps.signal?.aborted) throw new InterruptedError(`interrupted during validation of ${env.name}; nothing was changed`)
   } catch (error) {
-    // Another deploy may have started into the namespace meanwhile (it found it, made by this one): its lock, records
-    // or objects keep the namespace (deleting it took that deploy's live release with it, after it had said "deployed").
-    const others = createNamespace ? await othersInNamespace(kubectl).catch(() => undefined) : []
-    if (others === undefined)
-      reporter.warn(`kept namespace ${env.namespace}, made by this deploy: what is in it could not be listed (\`${kubectl.shown(`delete namespace ${env.namespace}`)}\` removes it)`)
-    else if (others.length) reporter.info(`Keeping namespace ${env.namespace}, made by this deploy: another deploy is using it now (${others.slice(0, 3).join(', ')}${others.length > 3 ? ', …' : ''})`)
-    else if (createNamespace) {
-      reporter.info(`Deleting namespace ${env.namespace} again: nothing was deployed`)
-      await kubectl
-        // Waited for: a deploy run again at once met the namespace still terminating ("unable to create new content").
-        .run(['delete', 'namespace', env.namespace, '--ignore-not-found', '--wait=true', '--timeout=30s'], {namespaced: false})
-        .catch((e) => reporter.warn(`could not delete namespace ${env.namespace}: ${(e as Error).message}`))
-    }
+    await dropMadeNamespace()
+    // kubectl stopped by the Ctrl-C (the dry run, a read): still before any change.
+    if (error instanceof InterruptedError && error.message.startsWith(KUBECTL_STOPPED)) throw new InterruptedError(`interrupted during validation of ${env.name}; nothing was changed`)
     throw error
   }
   if (options.dryRun) {
@@ -366,16 +373,28 @@ export async function deploy(options: DeployOptions, deps: DeployDeps): Promise<
   const notifier = await openNotifier(env, {app: prepared.app, reporter, fetch: deps.fetch})
   // --- Lock ---
   reporter.phase?.('deploy')
-  const lock = await acquireLock(kubectl, {
-    app: prepared.app,
-    environment: env.name,
-    reason: options.reason ?? `deploy ${env.name}@${prepared.revision.short}`,
-    durationSeconds: LEASE_SECONDS,
-    waitMs: waitForLockMs,
-    signal: deps.signal,
-    waitFlag: options.waitFlag,
-    onWait: (m) => reporter.info(m),
-  })
+  let lock: Awaited<ReturnType<typeof acquireLock>>
+  try {
+    lock = await acquireLock(kubectl, {
+      app: prepared.app,
+      environment: env.name,
+      reason: options.reason ?? `deploy ${env.name}@${prepared.revision.short}`,
+      durationSeconds: LEASE_SECONDS,
+      waitMs: waitForLockMs,
+      signal: deps.signal,
+      waitFlag: options.waitFlag,
+      onWait: (m) => reporter.info(m),
+    })
+    // A Ctrl-C while the lock was taken (kubectl's create ran on): stopped before the first change, as in validation.
+    if (deps.signal?.aborted) {
+      const released = await releaseOwnLock(kubectl, prepared.app, lock.id, (m) => reporter.warn(m))
+      throw afterLockRelease(new InterruptedError(`interrupted before deploying ${env.name}; nothing was changed and ${LOCK_RELEASED}`), released)
+    }
+  } catch (error) {
+    // Refused by the lock, or interrupted while taking it: a namespace made for the dry run goes, as after validation.
+    await dropMadeNamespace()
+    throw error
+  }
   const heartbeat = keepLockAlive(kubectl, prepared.app, lock.id, {onLost: () => reporter.warn(`the lock of ${env.name} is no longer held by this deploy; another deploy may run at the same time`)})
   // A quit at once releases it too (it was left to expire, refusing deploys for up to a minute).
   deps.quitAtOnce?.holdLock(() => releaseLock(kubectl, prepared.app, {id: lock.id}))
@@ -383,6 +402,8 @@ export async function deploy(options: DeployOptions, deps: DeployDeps): Promise<
   let failure: {error: unknown} | undefined
   // The `rollout status` marker of this deploy, once it is written: removed as the deploy ends, whatever its end.
   const underWay: {marker?: DeployUnderWay} = {}
+  // Until the release begins (hooks, apply), a deploy that stops has changed nothing: a namespace it made goes again.
+  let begun = false
   try {
     // Under the lock, read again what another deploy or a scale may have changed while this one validated or
     // waited: the release number and the live replica counts come from here.
@@ -406,6 +427,7 @@ export async function deploy(options: DeployOptions, deps: DeployDeps): Promise<
     const replaced = lockedReleases.length ? replacedReplicasNote(prepared, env, lockedObjects, lockedLive, options.resetReplicas ?? false) : undefined
     if (replaced) reporter.info(replaced)
     // --timeout counts from here: the time spent validating, building or waiting for the lock is not the rollout's.
+    begun = true
     await applyWatchRecord(
       prepared,
       lockedObjects,
@@ -433,6 +455,12 @@ export async function deploy(options: DeployOptions, deps: DeployDeps): Promise<
   const released = await releaseOwnLock(kubectl, prepared.app, lock.id, (m) => reporter.warn(m))
   deps.quitAtOnce?.holdLock(undefined)
   await settleNotifications(notifier, report)
+  if (failure && !begun) {
+    await dropMadeNamespace()
+    const error = failure.error
+    if (error instanceof InterruptedError && error.message.startsWith(KUBECTL_STOPPED))
+      throw afterLockRelease(new InterruptedError(`interrupted before deploying ${env.name}; nothing was changed and ${LOCK_RELEASED}`), released)
+  }
   if (failure) throw afterLockRelease(failure.error, released)
   // Blue-green: the old slots stay up for scaleDownDelay (rollback is a switch back), then go to zero.
   Object.assign(report, scaleDownFields(await scaleDownOldSlots(kubectl, {services: env.services, app: prepared.app, environment: env.name, reporter, clock, signal: deps.signal})))

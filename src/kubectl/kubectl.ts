@@ -256,6 +256,9 @@ const TRANSIENT = [
 // A kubectl that died of one of these was interrupted (by the user or our own signal handling), not refused.
 const INTERRUPTS = new Set(['SIGINT', 'SIGTERM', 'SIGHUP'])
 /** kubectl verbs that change the cluster (an interrupted one may have changed part of what it was given). */
+/** How an InterruptedError of a kubectl call the Ctrl-C stopped begins. */
+export const KUBECTL_STOPPED = 'interrupted; kubectl was stopped'
+
 const CHANGING_VERBS = new Set([
   'apply',
   'create',
@@ -433,9 +436,9 @@ export class Kubectl {
       const result = {...raw, stdout: redactor.redact(raw.stdout), stderr: redactor.redact(raw.stderr)}
       // Ctrl-C reaches the whole process group: kubectl dies of the SIGINT, perhaps before our own handler has run.
       if (result.exitCode !== 0 && (options.signal?.aborted || INTERRUPTS.has(result.signal ?? ''))) {
-        // Only a call that changes the cluster may have left part of its change behind.
-        const changes = CHANGING_VERBS.has(args.find((a) => !a.startsWith('-')) ?? '')
-        throw new InterruptedError(`interrupted; kubectl was stopped${result.signal ? ` (${result.signal})` : ''}`, {
+        // Only a call that changes the cluster may have left part of its change behind (a dry run changes nothing).
+        const changes = CHANGING_VERBS.has(args.find((a) => !a.startsWith('-')) ?? '') && !args.some((a) => a.startsWith('--dry-run'))
+        throw new InterruptedError(`${KUBECTL_STOPPED}${result.signal ? ` (${result.signal})` : ''}`, {
           hint: changes ? 'Check `skycap status` to see what was applied.' : 'Check `skycap status` to see what runs.',
         })
       }

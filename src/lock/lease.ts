@@ -154,6 +154,7 @@ export async function acquireLock(kubectl: Kubectl, options: AcquireOptions): Pr
       await kubectl.run(['create', '-f', '-'], {input: JSON.stringify(lease)})
       return infoOf(lease, now)
     } catch (error) {
+      if (error instanceof InterruptedError) throw await interruptedTaking(kubectl, options, id)
       const missing = error instanceof KubectlError && error.kind === 'not_found' ? /namespaces "([^"]+)" not found/.exec(error.stderr)?.[1] : undefined
       if (missing !== undefined) throw namespaceMissing(options.environment, missing, kubectl.context)
       if (!(error instanceof KubectlError && error.kind === 'already_exists')) throw error
@@ -171,6 +172,7 @@ export async function acquireLock(kubectl: Kubectl, options: AcquireOptions): Pr
           await kubectl.run(['replace', '-f', '-'], {input: JSON.stringify(lease)})
           return infoOf(lease, now)
         } catch (error) {
+          if (error instanceof InterruptedError) throw await interruptedTaking(kubectl, options, id)
           if (!(error instanceof KubectlError && (error.kind === 'conflict' || error.kind === 'not_found'))) throw error
         }
       } else if (options.signal?.aborted) {
@@ -187,6 +189,23 @@ export async function acquireLock(kubectl: Kubectl, options: AcquireOptions): Pr
       }
     }
     await sleep(Math.min(2000, Math.max(0, deadline - clock())) || 200)
+  }
+}
+
+/**
+ * A Ctrl-C reaches kubectl too: a create (or take-over) it stopped may have reached the API server, and left the Lease
+ * held, with this id, until it expired (the next deploy was refused for a minute). It is released by its id, which
+ * touches no one else's lock.
+ */
+async function interruptedTaking(kubectl: Kubectl, options: AcquireOptions, id: string): Promise<InterruptedError> {
+  const what = `interrupted while taking the lock of ${options.environment}; nothing was changed`
+  try {
+    await releaseLock(kubectl, options.app, {id, timeoutMs: RELEASE_CALL_MS})
+    return new InterruptedError(what)
+  } catch (error) {
+    return new InterruptedError(`${what}, but the lock may be held until it expires (${options.durationSeconds}s): ${(error as Error).message.split('\n')[0]}`, {
+      hint: `\`skycap lock status ${options.environment}\` shows it; \`skycap lock release ${options.environment} --force\` frees it once you know no command holds it.`,
+    })
   }
 }
 

@@ -1108,6 +1108,35 @@ describe('skycap deploy (real cluster)', function () {
     expect(failure?.message, JSON.stringify(r.doc.error)).to.match(/container db of pod db-0 is in CrashLoopBackOff/)
   })
 
+  it('a Ctrl-C while a first deploy takes its lock leaves no namespace and no held lock behind (the Lease kubectl made as it died stayed held); three moments', async () => {
+    const fresh = `${ns.name}-int`
+    try {
+      await app.change((t) => t.replace(`namespace: ${ns.name}\n`, `namespace: ${fresh}\n`), 'new namespace')
+      for (const delayMs of [0, 30, 80]) {
+        const child = execa('node', [cliPath, ...DEPLOY, 'test', '--verbose'], {cwd: app.repo.dir, reject: false, detached: true, env: {NO_COLOR: '1'}})
+        let err = ''
+        child.stderr?.on('data', (d) => (err += d))
+        // The Lease's create (the namespace's is `create namespace`), right after the server's dry run.
+        await waitFor('the lock to be taken', () => /\$ \S*kubectl .* create -f -\n/.test(err), {timeoutMs: 60_000, intervalMs: 5}).catch(async (error: Error) => {
+          child.kill()
+          throw new Error(`${error.message}; the deploy wrote:\n${err}`)
+        })
+        await new Promise((resolve) => setTimeout(resolve, delayMs))
+        process.kill(-(child.pid as number), 'SIGINT')
+        const r = await child
+        expect(r.exitCode, `${delayMs} ms: ${err}`).to.equal(130)
+        expect(err, `${delayMs} ms: ${err}`).to.match(/Error: interrupted (while taking the lock of test; nothing was changed|before deploying test; nothing was changed and the lock was released)\n/)
+        expect(err).to.contain(`Deleting namespace ${fresh} again: nothing was deployed`)
+        expect((await kubectl(['get', 'namespace', fresh, '--ignore-not-found', '-o', 'name'])).stdout.trim(), `${delayMs} ms`).to.equal('')
+      }
+      // Nothing held: the next deploy goes through at once.
+      const next = await app.cli([...DEPLOY, 'test'])
+      expect(next.exitCode, next.stderr).to.equal(0)
+    } finally {
+      await kubectl(['delete', 'namespace', fresh, '--ignore-not-found', '--wait=false'])
+    }
+  })
+
   it('a first deploy into a new namespace that the server rejects leaves no namespace behind (exit 2)', async () => {
     const fresh = `${ns.name}-new`
     try {

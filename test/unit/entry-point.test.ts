@@ -113,4 +113,24 @@ describe('bin/run.js: the runtime it starts on', () => {
       repo.remove()
     }
   })
+
+  // A full disk (ENOSPC) crashed with oclif's throw: 48 KB of the bundle's source and a stack, exit 1.
+  it("a stdout that cannot be written (/dev/full) is one line on stderr and exit 1, or the command's own failure code", async () => {
+    const repo = await TempRepo.fromFixture('shop')
+    try {
+      for (const [args, code] of [
+        ['render staging', 1],
+        ['config validate --json', 1],
+        ['render nope --json', 2],
+      ] as const) {
+        const r = await execa('bash', ['-c', `"$0" "$1" ${args} > /dev/full`, process.execPath, cliPath], {cwd: repo.dir, env: {XDG_CACHE_HOME: cacheHome}, reject: false})
+        expect(r.exitCode, `${args}: ${r.stderr}`).to.equal(code)
+        expect(r.stderr, args).to.not.match(/\bat \S+ \(|node:internal|Node\.js v/)
+        // A failure's JSON document is written as the process exits: the write's error comes too late to be said.
+        if (code === 1) expect(r.stderr.split('\n').at(-1), args).to.equal("Error: the output on stdout was lost: ENOSPC: no space left on device, write; the command's own work went on to its end")
+      }
+    } finally {
+      repo.remove()
+    }
+  })
 })

@@ -1,6 +1,6 @@
 import {expect} from 'chai'
 
-import {ExitCode, LockedError, NamespaceMissingError} from '../../../src/errors.js'
+import {ExitCode, InterruptedError, LockedError, NamespaceMissingError} from '../../../src/errors.js'
 import {whoAmI} from '../../../src/identity.js'
 import {Kubectl, type ProcessRunner} from '../../../src/kubectl/kubectl.js'
 import {acquireLock, durationText, type LockInfo, lockStatus} from '../../../src/lock/lease.js'
@@ -56,6 +56,47 @@ describe('lock acquire through an API server that stops answering', () => {
     const lock = await acquireLock(kubectl, {app: 'shop', environment: 'dev', reason: 'deploy', durationSeconds: 60})
     expect(lock.id).to.equal(JSON.parse(created as string).metadata.annotations['skycap.dev/lock-id'])
     expect(calls).to.deep.equal(['create', 'create', 'get'])
+  })
+})
+
+describe('lock acquire interrupted (Ctrl-C reaches kubectl too)', () => {
+  /** A kubectl whose create dies of the SIGINT after the API server made the Lease; `deleteFails`: the release cannot reach it. */
+  function stoppedCreate(deleteFails = false) {
+    const calls: string[] = []
+    let lease: string | undefined
+    const runner: ProcessRunner = async (_file, argv, options) => {
+      const verb = argv.find((a) => !a.startsWith('-') && !['c', 'shop-dev'].includes(a)) as string
+      calls.push(verb)
+      if (verb === 'create') {
+        lease = options.input
+        return {exitCode: -1, stdout: '', stderr: '', signal: 'SIGINT'}
+      }
+      if (verb === 'get') return {exitCode: 0, stdout: lease ?? '', stderr: ''}
+      if (deleteFails) return {exitCode: 1, stdout: '', stderr: 'Unable to connect to the server: dial tcp 10.0.0.1:6443: connect: connection refused'}
+      lease = undefined
+      return {exitCode: 0, stdout: '', stderr: ''}
+    }
+    return {kubectl: new Kubectl({binary: 'kubectl', runner, sleep: async () => undefined, context: 'c', namespace: 'shop-dev', retries: 0}), calls, held: () => lease}
+  }
+
+  it('a create the signal stopped after it went through: the Lease is released by its id, and the error says nothing was changed (it stayed held for a minute)', async () => {
+    for (let round = 1; round <= 3; round++) {
+      const {kubectl, calls, held} = stoppedCreate()
+      const error = (await acquireLock(kubectl, {app: 'shop', environment: 'dev', reason: 'deploy', durationSeconds: 60}).catch((e: unknown) => e)) as InterruptedError
+      expect(error).to.be.instanceOf(InterruptedError)
+      expect(error.message).to.equal('interrupted while taking the lock of dev; nothing was changed')
+      expect(calls).to.deep.equal(['create', 'get', 'delete'])
+      expect(held()).to.equal(undefined)
+    }
+  })
+
+  it('when the release cannot be made either, says the lock may be held until it expires, and how to free it', async () => {
+    const {kubectl, held} = stoppedCreate(true)
+    const error = (await acquireLock(kubectl, {app: 'shop', environment: 'dev', reason: 'deploy', durationSeconds: 60}).catch((e: unknown) => e)) as InterruptedError
+    expect(error).to.be.instanceOf(InterruptedError)
+    expect(error.message).to.match(/^interrupted while taking the lock of dev; nothing was changed, but the lock may be held until it expires \(60s\): cannot reach the cluster's API server/)
+    expect(error.hint).to.equal('`skycap lock status dev` shows it; `skycap lock release dev --force` frees it once you know no command holds it.')
+    expect(held()).to.not.equal(undefined)
   })
 })
 
