@@ -15,6 +15,12 @@ function knownCommands(config: Interfaces.Config): string[] {
  */
 export function unknownCommandError(config: Interfaces.Config, id: string): UserError {
   const words = id.split(/[: ]/)
+  // `config validate extra`: a command of a topic that takes no arguments, and a word after it (it said "config
+  // validate is not a skycap command").
+  for (const n of [2, 1]) {
+    const command = words.length > n ? config.findCommand(words.slice(0, n).join(':')) : undefined
+    if (command && Object.keys(command.args ?? {}).length === 0) return takesNoArguments(config, words.slice(0, n).join(' '), words[n] as string)
+  }
   const known = knownCommands(config)
   for (let n = Math.min(words.length, 2); n >= 1; n--) {
     const typed = words.slice(0, n).join(' ')
@@ -32,17 +38,19 @@ function notACommand(config: Interfaces.Config, typed: string, suggestion?: stri
   const [first, second] = typed.split(' ')
   const command = second === undefined ? undefined : config.findCommand(first as string)
   // `version extra`, `down foo`: oclif reads a word after a command that takes no arguments as part of its id.
-  if (command && !suggestion && Object.keys(command.args ?? {}).length === 0) {
-    return new UserError(`${config.bin} ${first} takes no arguments; ${second} is not one`, {
-      hint: `Run \`${config.bin} ${first} --help\` for what it takes.`,
-      details: {command: first, argument: second},
-    })
-  }
+  if (command && !suggestion && Object.keys(command.args ?? {}).length === 0) return takesNoArguments(config, first as string, second as string)
   // `lock bogus`: the topic's own commands, not the whole list.
   const topic = second === undefined || command || suggestion ? undefined : topicCommands(config, first as string)
   return new UserError(`${typed} is not a ${config.bin} command${suggestion ? `; did you mean ${config.bin} ${suggestion}?` : ''}`, {
     hint: topic?.length ? `${first}'s commands: ${topic.join(', ')} (\`${config.bin} ${first} --help\`).` : `Run \`${config.bin} --help\` for the list of commands.`,
     details: {command: typed, ...(suggestion ? {suggestion} : {})},
+  })
+}
+
+function takesNoArguments(config: Interfaces.Config, command: string, argument: string): UserError {
+  return new UserError(`${config.bin} ${command} takes no arguments; ${argument} is not one`, {
+    hint: `Run \`${config.bin} ${command} --help\` for what it takes.`,
+    details: {command, argument},
   })
 }
 

@@ -40,10 +40,20 @@ export function findConfigFile(from: string): string | undefined {
   }
 }
 
+/** skycap.yaml that is a folder: the one --config named (`configPath`), or one found from the working folder. */
+function folderGiven(file: string, configPath: string | undefined): ConfigError {
+  return new ConfigError(`${file} is a folder, not a skycap.yaml file`, undefined, {
+    hint: configPath ? `Give --config the file itself, e.g. --config ${join(configPath, CONFIG_FILE)}.` : `Rename or remove the folder ${file}; skycap.yaml must be a file.`,
+  })
+}
+
 /** The path of skycap.yaml: the explicit `configPath`, or the nearest one from `cwd` upward. */
-export function configFilePath(options: {configPath?: string; cwd?: string} = {}): string {
+export function configFilePath(options: {configPath?: string; cwd?: string; configGiven?: boolean} = {}): string {
   const cwd = options.cwd ?? process.cwd()
   const file = options.configPath ? resolve(cwd, options.configPath) : findConfigFile(cwd)
+  // Said before anything looks for the repository from it: `render --config some/folder` said its parent folder was
+  // no git or Mercurial repository.
+  if (options.configPath && file && statSync(file, {throwIfNoEntry: false})?.isDirectory()) throw folderGiven(file, (options.configGiven ?? true) ? options.configPath : undefined)
   if (!file) {
     throw new ConfigError(`no ${CONFIG_FILE} found in ${cwd} or any parent directory`, undefined, {
       hint: 'Run `skycap init` in your application repository, or pass --config PATH.',
@@ -63,12 +73,7 @@ export async function loadConfig(options: {configPath?: string; cwd?: string; re
   } catch (error) {
     if (error instanceof ConfigError) throw error
     const code = (error as NodeJS.ErrnoException).code
-    if (code === 'EISDIR') {
-      throw new ConfigError(`${file} is a folder, not a skycap.yaml file`, undefined, {
-        hint:
-          given && options.configPath ? `Give --config the file itself, e.g. --config ${join(options.configPath, CONFIG_FILE)}.` : `Rename or remove the folder ${file}; skycap.yaml must be a file.`,
-      })
-    }
+    if (code === 'EISDIR') throw folderGiven(file, given ? options.configPath : undefined)
     const unreadable = readError(error, displayPath)
     if (unreadable instanceof ConfigError) throw unreadable
     const hint = given ? 'Check the path given to --config.' : 'Check the file and its permissions.'
@@ -249,6 +254,9 @@ export async function parseConfig(text: string, file: string, show: (path: strin
   }
 
   const data = documentData(await import('yaml'), doc, shown, lineCounter)
+  // `!!binary …` as the whole file: its bytes were checked as a mapping, a hundred "unknown key" lines of Buffer methods.
+  if (ArrayBuffer.isView(data))
+    throw new ConfigErrors([new ConfigError('the top level must be a mapping, not binary data (!!binary)', {file: shown, line: 1, column: 1})], `Fix ${shown}: it starts with app: and environments:.`)
   await loadValidator()
   const problems = validateAgainstSchema(data)
   if (problems.length > 0) {

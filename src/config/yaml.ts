@@ -12,6 +12,7 @@ export function documentData(yaml: typeof import('yaml'), doc: Document.Parsed, 
   try {
     value = doc.toJS()
   } catch (error) {
+    if (error instanceof Error && /^Merge sources must be map/.test(error.message)) throw badMerge(yaml, doc, file, lineCounter)
     if (!(error instanceof ReferenceError) || !/alias/i.test(error.message)) throw error
     let offset: number | undefined
     yaml.visit(doc, {
@@ -50,6 +51,31 @@ export function documentData(yaml: typeof import('yaml'), doc: Document.Parsed, 
     )
   }
   return value
+}
+
+/**
+ * A merge key (`<<: 5`, `<<: *scalar`) whose value is no mapping: the yaml library threw "Merge sources must be maps
+ * or map aliases" out of toJS, which ended skycap with exit 1 and no file or line. Said at the first such key.
+ */
+function badMerge(yaml: typeof import('yaml'), doc: Document.Parsed, file: string, lineCounter: LineCounter): ConfigError {
+  const mapping = (node: unknown): boolean => yaml.isMap(node) || (yaml.isAlias(node) && yaml.isMap(node.resolve(doc)))
+  let offset: number | undefined
+  yaml.visit(doc, {
+    Pair(_, pair) {
+      // With `merge: true` a merge key's value is the library's merge symbol (a quoted "<<" stays a string).
+      if (!yaml.isScalar(pair.key) || typeof pair.key.value !== 'symbol') return undefined
+      const value = pair.value
+      if (mapping(value) || (yaml.isSeq(value) && value.items.every(mapping))) return undefined
+      offset = (yaml.isNode(value) ? value.range?.[0] : undefined) ?? pair.key.range?.[0]
+      return yaml.visit.BREAK
+    },
+  })
+  const pos = offset === undefined ? undefined : lineCounter.linePos(offset)
+  return new ConfigError(
+    'invalid YAML: a merge key (<<) takes a mapping, an alias of one (*name), or a list of them',
+    {file, line: pos?.line, column: pos?.col},
+    {hint: 'Merge an anchored mapping (`<<: *defaults` where `defaults: &defaults {…}`), or write the keys out.'},
+  )
 }
 
 /**

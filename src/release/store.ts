@@ -125,7 +125,10 @@ interface StoredObject {
  */
 function parseRecord<T>(text: string, o: StoredObject, kubectl: Kubectl): T {
   try {
-    return JSON.parse(text) as T
+    const record: unknown = JSON.parse(text)
+    const wrong = notARecord(record)
+    if (wrong) throw new Error(`not a release record: ${wrong}`)
+    return record as T
   } catch (error) {
     const kind = (o.kind ?? 'configmap').toLowerCase()
     throw new UserError(`the release record ${o.kind ?? 'ConfigMap'}/${o.metadata.name} is not readable (${(error as Error).message}); nothing was changed`, {
@@ -133,6 +136,25 @@ function parseRecord<T>(text: string, o: StoredObject, kubectl: Kubectl): T {
       hint: `Look at it with \`${kubectl.shown(`get ${kind} ${o.metadata.name} -o yaml`)}\`. ${dropRecordHint(o, kind, kubectl)}`,
     })
   }
+}
+
+/**
+ * What makes parsed JSON no release record, in the fields every reader of the history uses; undefined when it is one.
+ * JSON of another shape (`{"number": "five"}`, `null`, edited by hand) crashed `history` with a TypeError, and other
+ * commands skipped it without a word.
+ */
+function notARecord(value: unknown): string | undefined {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return `${value === null ? 'null' : Array.isArray(value) ? 'a list' : typeof value}, not an object`
+  const r = value as Record<string, unknown>
+  const shown = (v: unknown) => (v === undefined ? 'missing' : JSON.stringify(v).slice(0, 40))
+  if (!Number.isSafeInteger(r.number) || (r.number as number) < 1) return `number is ${shown(r.number)}, not a whole number from 1`
+  for (const key of ['action', 'result', 'user', 'startedAt'] as const) if (typeof r[key] !== 'string') return `${key} is ${shown(r[key])}, not a string`
+  const revision = r.revision as Record<string, unknown> | null | undefined
+  if (revision !== null && revision !== undefined && (typeof revision !== 'object' || typeof revision.short !== 'string' || typeof revision.sha !== 'string'))
+    return `revision is ${shown(revision)}, not an object with sha and short`
+  for (const key of ['images', 'configuredReplicas'] as const)
+    if (r[key] !== undefined && (r[key] === null || typeof r[key] !== 'object' || Array.isArray(r[key]))) return `${key} is ${shown(r[key])}, not an object`
+  return undefined
 }
 
 /**

@@ -104,6 +104,12 @@ describe('CLI habits (built CLI)', function () {
       const extra = await cli('version', 'extra')
       expect(extra.exitCode).to.equal(2)
       expect(extra.stderr).to.contain('skycap version takes no arguments; extra is not one').and.contain('Run `skycap version --help`')
+      // A topic's command that takes none (it said "config validate is not a skycap command").
+      for (const command of ['config validate', 'config schema']) {
+        const r = await cli(...command.split(' '), 'extra')
+        expect(r.exitCode, command).to.equal(2)
+        expect(r.stderr).to.contain(`skycap ${command} takes no arguments; extra is not one`).and.contain(`Run \`skycap ${command} --help\``)
+      }
     })
 
     it('a repeatable flag takes one value each time: the argument after it is the command\'s (`build -s web test@HEAD~1` said unknown service "test@HEAD~1"; `logs --grep GET web` took web as a second pattern)', async () => {

@@ -1366,6 +1366,27 @@ describe('release records: layout', () => {
     )
   })
 
+  it('a record that is JSON of another shape (edited by hand) is unreadable the same way: `history` crashed with a TypeError, other commands skipped it', async () => {
+    const good = {kind: 'ConfigMap', metadata: {name: 'skycap-release-shop-prod-1', labels: {}}, data: {release: JSON.stringify(record(1))}}
+    for (const [text, why] of [
+      ['{"number":"five"}', 'number is "five", not a whole number from 1'],
+      ['null', 'null, not an object'],
+      ['[1]', 'a list, not an object'],
+      [JSON.stringify({...record(5), user: undefined}), 'user is missing, not a string'],
+      [JSON.stringify({...record(5), revision: {sha: 'abc'}}), 'revision is {"sha":"abc"}, not an object with sha and short'],
+      [JSON.stringify({...record(5), images: 'web:1'}), 'images is "web:1", not an object'],
+    ]) {
+      const edited = {kind: 'ConfigMap', metadata: {name: 'skycap-release-shop-prod-5', labels: {}}, data: {release: text}}
+      const reader = fakeKubectl(
+        [{argv: [...NS, 'get', 'configmaps', '-l', 'skycap.dev/release-of=shop,skycap.dev/environment=prod', '-o', 'json'], result: {stdout: JSON.stringify({items: [good, edited]})}}],
+        opts,
+      )
+      const error = (await listReleases(reader.kubectl, 'shop', 'prod', {manifests: false}).catch((e: unknown) => e)) as UserError
+      expect(error, text).to.be.instanceOf(UserError)
+      expect(error.message).to.equal(`the release record ConfigMap/skycap-release-shop-prod-5 is not readable (not a release record: ${why}); nothing was changed`)
+    }
+  })
+
   it('a deploy whose manifests cannot be recorded is refused before anything is applied (exit 2)', () => {
     expect(() => checkRecordable(objects(1_000_000))).to.not.throw()
     let caught: {exitCode?: number; message?: string} | undefined

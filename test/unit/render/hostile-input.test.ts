@@ -48,6 +48,26 @@ describe('hostile input: exit 2 with file and line, quickly', () => {
     expect(message).to.match(/\/deploy\/bomb\.yaml:5:\d+: YAML aliases expand to too much data/)
   })
 
+  it('a merge key whose value is no mapping, in skycap.yaml and in a template (exit 1 without a file or line: "Merge sources must be maps")', async () => {
+    const original = readFileSync(join(repo.dir, 'skycap.yaml'), 'utf8')
+    for (const merged of ['5', '*scalar', '[*scalar]']) {
+      repo.write('skycap.yaml', `x-scalar: &scalar web\n${original.replace(/^services:\n/m, `services:\n  bad:\n    image: bad\n    <<: ${merged}\n`)}`)
+      const line = 1 + original.split('\n').findIndex((l) => l === 'services:') + 4
+      const {message} = await renderFailure(repo)
+      expect(message, `${merged}: ${message}`).to.match(new RegExp(`/skycap\\.yaml:${line}:9: invalid YAML: a merge key \\(<<\\) takes a mapping, an alias of one \\(\\*name\\), or a list of them$`))
+    }
+    repo.write('skycap.yaml', original)
+    repo.write('deploy/merge.yaml', 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: merge}\ndata: {<<: 5}\n')
+    const {message} = await renderFailure(repo)
+    expect(message).to.match(/\/deploy\/merge\.yaml:4:12: invalid YAML: a merge key \(<<\) takes a mapping/)
+  })
+
+  it('binary data (!!binary) as the whole skycap.yaml: one line, not a hundred "unknown key" lines of Buffer methods', async () => {
+    repo.write('skycap.yaml', '!!binary aGVsbG8=\n')
+    const {message} = await renderFailure(repo)
+    expect(message).to.match(/\/skycap\.yaml:1:1: the top level must be a mapping, not binary data \(!!binary\)$/)
+  })
+
   // Flow mappings `{a: {a: … 1}}`, `levels` deep under `x:`.
   const nested = (levels: number) => `${'{a: '.repeat(levels)}1${'}'.repeat(levels)}`
 

@@ -359,6 +359,14 @@ describe('a skycap.yaml that is not a file, found without --config', function ()
     // With --config, the hint is about the flag.
     const given = await rejectsWithUserError(prepareRelease({target: 'staging', cwd: repo.dir, configPath: 'skycap.yaml'}))
     expect(given.hint).to.match(/^Give --config the file itself/)
+    // --config naming a folder outside any repository: the folder is said, not that its parent is no repository.
+    const outside = mkdtempSync(join(tmpdir(), 'skycap-config-folder-'))
+    try {
+      const folder = await rejectsWithUserError(prepareRelease({target: 'staging', cwd: repo.dir, configPath: outside}))
+      expect([folder.message, folder.hint]).to.deep.equal([`${outside} is a folder, not a skycap.yaml file`, `Give --config the file itself, e.g. --config ${join(outside, 'skycap.yaml')}.`])
+    } finally {
+      rmSync(outside, {recursive: true, force: true})
+    }
   })
 
   it('a link to nowhere: found and named as a link (was "no skycap.yaml found in … or any parent directory")', async () => {
