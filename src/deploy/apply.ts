@@ -624,15 +624,38 @@ export function leftInPlace(before: KubeObject[], keep: KubeObject[]): string[] 
     .sort()
 }
 
+/**
+ * What `findPrunable` found: the objects, and for a StatefulSet among them that made PersistentVolumeClaims, what
+ * becomes of them (by ref). Renaming a StatefulSet pruned the old one without a word, and its volumes stayed unused.
+ */
+export interface Prunable {
+  refs: string[]
+  claims: Record<string, string>
+}
+
 /** Objects of this app and environment in the namespace that `keep` no longer has (one call). */
-export async function findPrunable(kubectl: Kubectl, selector: string, keep: KubeObject[]): Promise<string[]> {
+export async function findPrunable(kubectl: Kubectl, selector: string, keep: KubeObject[]): Promise<Prunable> {
   const wanted = new Set(keep.map((o) => `${o.kind}/${o.metadata.name}`))
   const live = await kubectl.json<{items: KubeObject[]}>(['get', PRUNE_RESOURCES, '-l', selector])
-  return live.items
-    .filter((o) => !(o.metadata as {ownerReferences?: unknown[]}).ownerReferences?.length)
-    .map((o) => `${o.kind}/${o.metadata.name}`)
-    .filter((ref) => !wanted.has(ref))
-    .sort()
+  const pruned = live.items.filter((o) => !(o.metadata as {ownerReferences?: unknown[]}).ownerReferences?.length && !wanted.has(`${o.kind}/${o.metadata.name}`))
+  const claims: Record<string, string> = {}
+  for (const o of pruned) {
+    const note = o.kind === 'StatefulSet' ? claimsNote(o) : undefined
+    if (note) claims[`${o.kind}/${o.metadata.name}`] = note
+  }
+  return {refs: pruned.map((o) => `${o.kind}/${o.metadata.name}`).sort(), claims}
+}
+
+/** What becomes of the PersistentVolumeClaims a pruned StatefulSet made from its volumeClaimTemplates. */
+function claimsNote(statefulSet: KubeObject): string | undefined {
+  const spec = statefulSet.spec as {volumeClaimTemplates?: Array<{metadata?: {name?: string}}>; persistentVolumeClaimRetentionPolicy?: {whenDeleted?: string}} | undefined
+  const names = (spec?.volumeClaimTemplates ?? []).map((t) => `${t.metadata?.name ?? '?'}-${statefulSet.metadata.name}-*`)
+  if (!names.length) return undefined
+  // Each template makes one claim per pod (data-db-0, data-db-1, …).
+  const list = `its PersistentVolumeClaims ${names.join(', ')}`
+  return spec?.persistentVolumeClaimRetentionPolicy?.whenDeleted === 'Delete'
+    ? `${list} go with it (persistentVolumeClaimRetentionPolicy.whenDeleted: Delete), and their data`
+    : `${list} stay, with their data, unused unless a StatefulSet of this name comes back (a renamed one starts on new volumes); delete them with kubectl once nothing needs them`
 }
 
 /** Deletes the given kind/name refs in one call. */
@@ -650,11 +673,11 @@ export async function pruneLive(
   kubectl: Kubectl,
   selector: string,
   keep: KubeObject[],
-  announce?: (refs: string[]) => void,
+  announce?: (refs: string[], claims: Record<string, string>) => void,
 ): Promise<{pruned: string[]; interrupted?: InterruptedError; unanswered?: ApiServerUnreachableError}> {
   try {
-    const pruned = await findPrunable(kubectl, selector, keep)
-    if (pruned.length) announce?.(pruned)
+    const {refs: pruned, claims} = await findPrunable(kubectl, selector, keep)
+    if (pruned.length) announce?.(pruned, claims)
     await prune(kubectl, pruned)
     return {pruned}
   } catch (error) {
@@ -665,8 +688,9 @@ export async function pruneLive(
 }
 
 /** The line said before pruning (deploys and rollbacks alike: a rollback deleted whole services without a word). */
-export function pruningNote(refs: string[], why = 'no longer rendered'): string {
-  return `Pruning ${refs.length} ${refs.length === 1 ? 'object' : 'objects'} ${why}: ${refs.join(', ')}`
+export function pruningNote(refs: string[], why = 'no longer rendered', claims: Record<string, string> = {}): string {
+  const volumes = Object.entries(claims).map(([ref, note]) => `; ${ref}: ${note}`)
+  return `Pruning ${refs.length} ${refs.length === 1 ? 'object' : 'objects'} ${why}: ${refs.join(', ')}${volumes.join('')}`
 }
 
 /** The warning for a prune the API server did not answer. */

@@ -601,7 +601,7 @@ async function applyWatchRecord(
   report.interrupted = rollout.interrupted
 
   if (rollout.outcome === 'ready') {
-    const pruning = await pruneLive(kubectl, selector, rollout.keep, (refs) => reporter.info(pruningNote(refs)))
+    const pruning = await pruneLive(kubectl, selector, rollout.keep, (refs, claims) => reporter.info(pruningNote(refs, undefined, claims)))
     report.pruned = pruning.pruned
     if (pruning.unanswered) reporter.warn(unprunedNote(pruning.unanswered))
     const left = leftInPlace((await lastGood(releases)?.manifests()) ?? [], rollout.keep)
@@ -919,7 +919,7 @@ async function autoRollback(
   }
   if (ok) {
     // Interrupted while pruning, the rollback is still recorded; the deploy's error says it was interrupted.
-    const pruning = await pruneLive(target.kubectl, selector, objects, (refs) => deps.reporter.info(pruningNote(refs, `release ${previous.record.number} did not have`)))
+    const pruning = await pruneLive(target.kubectl, selector, objects, (refs, claims) => deps.reporter.info(pruningNote(refs, `release ${previous.record.number} did not have`, claims)))
     if (pruning.unanswered) deps.reporter.warn(unprunedNote(pruning.unanswered))
     // The release returned to may have had a service rolling that the failed one made blue-green.
     if (mayHaveBlueGreenState(prepared.environment.services, [previous.record])) {

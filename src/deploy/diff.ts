@@ -1,6 +1,6 @@
 import {classify, type Kubectl} from '../kubectl/kubectl.js'
 import {ANNOTATIONS, type KubeObject} from '../render/objects.js'
-import {findPrunable, notYetServed} from './apply.js'
+import {findPrunable, notYetServed, type Prunable} from './apply.js'
 import {configMapChanges, replacedConfigMaps} from './config-diff.js'
 
 const ANNOTATION = ANNOTATIONS.revision
@@ -162,10 +162,11 @@ export async function diffObjects(kubectl: Kubectl, objects: KubeObject[], prune
   const compared = objects.filter((o) => !unserved.has(o))
   // KUBECTL_EXTERNAL_DIFF would replace `diff -u -N`, whose output this parses. The objects the deploy would prune
   // (what `prune.keep` lacks) are asked at the same time: kubectl diff does not see what is no longer rendered.
-  const [r, pruned] = await Promise.all([
+  const [r, prunable] = await Promise.all([
     kubectl.run(DIFF, {input: JSON.stringify({apiVersion: 'v1', kind: 'List', items: compared}), allowFailure: true, env: {KUBECTL_EXTERNAL_DIFF: ''}}),
-    prune === undefined ? [] : findPrunable(kubectl, prune.selector, prune.keep),
+    prune === undefined ? ({refs: [], claims: {}} as Prunable) : findPrunable(kubectl, prune.selector, prune.keep),
   ])
+  const pruned = prunable.refs
   // kubectl diff: 0 no differences, 1 differences, >1 an error.
   if (r.exitCode > 1 || r.exitCode < 0) {
     throw classify(DIFF, r.stderr, kubectl.context)
@@ -185,7 +186,7 @@ export async function diffObjects(kubectl: Kubectl, objects: KubeObject[], prune
   const added = [...unserved].map((o) => `${o.kind}/${o.metadata.name}`)
   const lines = [
     ...added.map((ref) => `+ ${ref} (new: its CustomResourceDefinition comes with this release)`),
-    ...pruned.map((ref) => `- ${ref} (pruned: ${replacedBy.has(ref) ? `replaced by ${replacedBy.get(ref)}` : 'no longer rendered'})`),
+    ...pruned.map((ref) => `- ${ref} (pruned: ${replacedBy.has(ref) ? `replaced by ${replacedBy.get(ref)}` : 'no longer rendered'}${prunable.claims[ref] ? `; ${prunable.claims[ref]}` : ''})`),
   ]
   if (lines.length === 0) return {diff, changed, revisionOnly}
   return {diff: `${diff}${lines.join('\n')}\n`, changed: [...changed, ...added, ...pruned], revisionOnly, ...(pruned.length ? {pruned} : {})}

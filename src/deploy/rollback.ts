@@ -340,14 +340,14 @@ export async function rollback(options: RollbackOptions, deps: DeployDeps): Prom
     const {keep} = dryPlaced
     const dryMoved = placedSlots(planned.objects, dryPlaced.objects)
     // What it would create or change, from the same diff `skycap diff` makes (it named only what it would prune).
-    const [pruned, {changed, revisionOnly}] = await Promise.all([findPrunable(kubectl, selector, keep), diffObjects(kubectl, planned.objects)])
+    const [{refs: pruned, claims}, {changed, revisionOnly}] = await Promise.all([findPrunable(kubectl, selector, keep), diffObjects(kubectl, planned.objects)])
     report.pruned = pruned
     deps.reporter.info(`Dry run: would roll ${env.name} back to release ${chosen.record.number} (${chosen.record.revision?.short ?? '?'}) as a new release`)
     if (Object.keys(planned.kept).length) deps.reporter.info(dryRunLine(keptCountsNote(planned.kept, manifests, chosen.record.number, dryMoved)))
     const undone = undoneOf(releases, chosen.record)
     if (Object.keys(planned.restored).length && undone) deps.reporter.info(dryRunLine(restoredCountsNote(planned.restored, planned.objects, undone.runs.number, dryMoved)))
     deps.reporter.info(dryRunLine(changed.length ? `would create or change ${changed.join(', ')}` : `${noChangesLine(revisionOnly)}; the rollback would re-apply the objects`))
-    if (pruned.length) deps.reporter.info(dryRunLine(pruningNote(pruned, `release ${chosen.record.number} did not have`).replace(/^Pruning/, 'would prune')))
+    if (pruned.length) deps.reporter.info(dryRunLine(pruningNote(pruned, `release ${chosen.record.number} did not have`, claims).replace(/^Pruning/, 'would prune')))
     deps.reporter.info(`Dry run: ${plural(planned.objects.length, 'object')} validated by the API server; nothing was changed`)
     return report
   }
@@ -439,7 +439,9 @@ export async function rollback(options: RollbackOptions, deps: DeployDeps): Prom
     report.interrupted = rollout.interrupted
     report.result = rollout.outcome === 'ready' ? 'succeeded' : rollout.outcome === 'timeout' ? 'timed-out' : rollout.outcome === 'interrupted' ? 'interrupted' : 'failed'
     const pruning =
-      rollout.outcome === 'ready' ? await pruneLive(kubectl, selector, rollout.keep, (refs) => deps.reporter.info(pruningNote(refs, `release ${chosen.record.number} did not have`))) : undefined
+      rollout.outcome === 'ready'
+        ? await pruneLive(kubectl, selector, rollout.keep, (refs, claims) => deps.reporter.info(pruningNote(refs, `release ${chosen.record.number} did not have`, claims)))
+        : undefined
     if (pruning) report.pruned = pruning.pruned
     if (pruning?.unanswered) deps.reporter.warn(unprunedNote(pruning.unanswered))
     // A service blue-green now and not in the release returned to: its state goes with its slots.

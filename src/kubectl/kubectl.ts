@@ -571,10 +571,14 @@ export function classify(args: readonly string[], stderr: string, context?: stri
   const immutable = /(?:The )?([A-Z]\w*)(?:\.[\w.]+)? "([^"]+)" is invalid: \s*(?:\* )?([\w.[\]]+): (?:Invalid value: [\s\S]*?|Forbidden: )field is immutable( when `immutable` is set)?/.exec(text)
   if (immutable) {
     const [, objectKind, name, field, flagged] = immutable
+    // A StatefulSet's data: deleted outright, every pod stops at once; renamed, it starts on new, empty volumes (its
+    // claims are named after it). Deleted with --cascade=orphan, its pods and claims stay for the new one to take over.
     const advice =
       objectKind === 'Job'
         ? `Give the Job a new name per release, e.g. name: ${name}-{{ revision.short }} in its template, or run it as a skycap hook (docs/hooks.md)`
-        : `Delete ${objectKind}/${name} so it is created again, or give it a new name`
+        : objectKind === 'StatefulSet'
+          ? `Delete StatefulSet/${name} without its pods and volumes (\`kubectl delete statefulset ${name} --cascade=orphan\`), then deploy again: the new StatefulSet takes them over${/volumeClaimTemplates/.test(text) ? '. Its volumes keep their size: grow each PersistentVolumeClaim itself (its storage class must allow expansion)' : ''}. A new name would start on new, empty volumes`
+          : `Delete ${objectKind}/${name} so it is created again, or give it a new name`
     const why = flagged ? (field === 'immutable' ? 'it sets immutable: true, so it cannot change' : `it sets immutable: true, so its ${field} cannot change`) : `${field} is immutable once created`
     return new KubectlError('invalid', `kubectl ${verb(args)} failed${where}: the ${objectKind} "${name}" cannot be changed in place (${why})`, args, text, {
       hint: `${advice}; nothing was changed.`,

@@ -13,6 +13,7 @@ import {
   findPrunable,
   prune,
   pruneLive,
+  pruningNote,
   refusedObjects,
   restoreConfig,
   rejectedObjects,
@@ -374,9 +375,27 @@ describe('deploy phases: exact kubectl argv', () => {
       ],
       opts,
     )
-    const refs = await findPrunable(fake.kubectl, 'sel', objects)
+    const {refs, claims} = await findPrunable(fake.kubectl, 'sel', objects)
     expect(refs).to.deep.equal(['ConfigMap/web-config-0', 'Deployment/old'])
+    expect(claims).to.deep.equal({})
     await prune(fake.kubectl, refs)
+  })
+
+  it("prune of a StatefulSet (renamed, or no longer rendered) says what becomes of its volumes' claims: they stay, or go with it", async () => {
+    const sts = (name: string, spec: object) => ({...obj('StatefulSet', name), spec})
+    const live = {
+      items: [
+        sts('db', {volumeClaimTemplates: [{metadata: {name: 'data'}}, {metadata: {name: 'wal'}}]}),
+        sts('cache', {volumeClaimTemplates: [{metadata: {name: 'data'}}], persistentVolumeClaimRetentionPolicy: {whenDeleted: 'Delete', whenScaled: 'Retain'}}),
+        sts('plain', {}),
+      ],
+    }
+    const fake = fakeKubectl([{argv: PRUNE_LIST, result: {stdout: JSON.stringify(live)}}], opts)
+    const {refs, claims} = await findPrunable(fake.kubectl, 'sel', objects)
+    expect(refs).to.deep.equal(['StatefulSet/cache', 'StatefulSet/db', 'StatefulSet/plain'])
+    expect(pruningNote(refs, undefined, claims)).to.equal(
+      'Pruning 3 objects no longer rendered: StatefulSet/cache, StatefulSet/db, StatefulSet/plain; StatefulSet/db: its PersistentVolumeClaims data-db-*, wal-db-* stay, with their data, unused unless a StatefulSet of this name comes back (a renamed one starts on new volumes); delete them with kubectl once nothing needs them; StatefulSet/cache: its PersistentVolumeClaims data-cache-* go with it (persistentVolumeClaimRetentionPolicy.whenDeleted: Delete), and their data',
+    )
   })
 
   it('watch: one get per poll for all services; fails fast on CrashLoopBackOff', async () => {

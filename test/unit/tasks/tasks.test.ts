@@ -189,6 +189,17 @@ describe('kubectl rejections in one sentence', () => {
     expect(selector.hint).to.match(/^Delete Deployment\/web/)
   })
 
+  it("a StatefulSet's volumeClaimTemplates changed: delete it without its pods and volumes, not outright or under a new name (its data)", () => {
+    const text =
+      'The StatefulSet "db" is invalid: spec.volumeClaimTemplates: Invalid value: [{"name":"data","Spec":{"AccessModes":["ReadWriteOnce"],"Resources":{"Requests":{"storage":"2Gi"}}}}]: field is immutable\n'
+    const error = classify(['apply', '--server-side', '-f', '-', '--dry-run=server'], text, 'prod')
+    expect(error.message).to.equal('kubectl apply --dry-run=server failed (context prod): the StatefulSet "db" cannot be changed in place (spec.volumeClaimTemplates is immutable once created)')
+    expect(error.hint).to.equal(
+      'Delete StatefulSet/db without its pods and volumes (`kubectl delete statefulset db --cascade=orphan`), then deploy again: the new StatefulSet takes them over. Its volumes keep their size: grow each PersistentVolumeClaim itself (its storage class must allow expansion). A new name would start on new, empty volumes; nothing was changed.',
+    )
+    expect(error.exitCode).to.equal(2)
+  })
+
   it('a changed Secret that sets immutable: true is an invalid change (exit 2), not a missing RBAC permission', () => {
     const error = classify(['apply', '--server-side', '-f', '-', '--dry-run=server'], 'The Secret "db" is invalid: data: Forbidden: field is immutable when `immutable` is set\n', 'prod')
     expect(error.message).to.equal('kubectl apply --dry-run=server failed (context prod): the Secret "db" cannot be changed in place (it sets immutable: true, so its data cannot change)')
