@@ -1103,9 +1103,15 @@ function missingImagesHint(prepared: PreparedRelease, missing: string[], forUp: 
   const {short} = prepared.revision
   const services = Object.entries(prepared.images).filter(([, image]) => missing.includes(image))
   const built = services.filter(([name]) => prepared.loaded.config.services[name]?.build).map(([name]) => name)
-  const others = services.filter(([name]) => !built.includes(name)).map(([name]) => name)
+  // An image whose tag is not the revision's (`redis:7.2`, `app:nope`): no build of the revision makes it, CI neither.
+  const fixed = services.filter(([name, image]) => !built.includes(name) && !image.includes(short) && !image.includes(prepared.revision.sha)).map(([name]) => name)
+  const others = services.filter(([name]) => !built.includes(name) && !fixed.includes(name)).map(([name]) => name)
   const target = `${prepared.environment.name}@${short}`
   const parts: string[] = []
+  if (fixed.length)
+    parts.push(
+      `${fixed.join(', ')} ${fixed.length > 1 ? 'name images whose tags' : 'names an image whose tag'} no revision makes: set image: in skycap.yaml to ${fixed.length > 1 ? 'tags' : 'a tag'} the registry has, or push ${fixed.length > 1 ? 'them' : 'it'} there.`,
+    )
   if (built.length) parts.push(`Build and push ${built.join(', ')} with \`skycap build ${target}\`, or deploy with --build (\`skycap deploy ${target} --build\`), or wait for CI to build ${short}.`)
   // skycap up builds the work tree: CI has nothing to do with a local environment's images.
   if (others.length && forUp)

@@ -49,6 +49,8 @@ function engineFor(partials: Partials | undefined): Liquid {
       memoryLimit: TEMPLATE_LIMITS.renderMemory,
       root: partials ? [partials.root] : [],
       fs: partials ? confinedFs(partials) : confinedFs({root: '', show: (p) => p}),
+      // Every {{ }} output passes here: a mapping rendered "[object Object]" into the manifest without a word.
+      outputEscape: refuseMappings,
     })
     guardArithmetic(engine)
     engines.set(key, engine)
@@ -56,7 +58,21 @@ function engineFor(partials: Partials | undefined): Liquid {
   return engine
 }
 
+/**
+ * `{{ services.web }}`, `{{ values }}`: a mapping, which JavaScript writes as "[object Object]" (a manifest that
+ * deploys with that text in it). Refused at its place; a list, a string, a number pass as LiquidJS writes them.
+ */
+function refuseMappings(value: unknown): string {
+  if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
+    const proto = Object.getPrototypeOf(value) as unknown
+    if (proto === Object.prototype || proto === null) throw new MappingOutputError('this outputs a mapping, which would be written as "[object Object]"')
+  }
+  // Handed on unchanged: LiquidJS writes what this returns as it wrote the value (a list joined, a number as text).
+  return value as string
+}
+
 class ArithmeticError extends Error {}
+class MappingOutputError extends Error {}
 
 /** LiquidJS's arithmetic filters, whose JavaScript results may be Infinity or NaN. */
 const ARITHMETIC = ['abs', 'at_least', 'at_most', 'ceil', 'divided_by', 'floor', 'minus', 'plus', 'modulo', 'times', 'round']
@@ -213,6 +229,8 @@ function templateError(error: unknown, file: string, context: object, partials: 
       where,
       {hint: 'A {% for %} over a huge range, or a value doubled in a loop? Templates describe manifests; keep data out of them.'},
     )
+  if (e.originalError instanceof MappingOutputError)
+    return new ConfigError(`template error: ${e.originalError.message}`, where, {hint: 'Add | json to write it as JSON (`{{ values.labels | json }}`), or name one of its keys.'})
   if (e.originalError instanceof ArithmeticError)
     return new ConfigError(`template error: ${e.originalError.message}`, where, {
       hint: 'Guard the filter with {% if %} (a value of 0 is set, so | default does not replace it), or change the value it gets.',

@@ -22,12 +22,12 @@ export function historyTable(releases: ReleaseRecord[]): string {
     // Records that builds before the VCS layer cleaned subjects (or a hand's edit) may hold control characters.
     rows.push([
       String(r.number),
-      r.action,
-      r.result,
+      r.action ?? '-',
+      r.result ?? '-',
       r.revision?.short ?? '-',
-      oneLine(r.user),
-      r.startedAt.replace(/\.\d+Z$/, 'Z'),
-      `${Math.round(r.durationMs / 1000)}s`,
+      oneLine(r.user ?? '-'),
+      (r.startedAt ?? '-').replace(/\.\d+Z$/, 'Z'),
+      r.durationMs === undefined ? '-' : `${Math.round(r.durationMs / 1000)}s`,
       ...job,
       oneLine(historyNote(r)),
     ])

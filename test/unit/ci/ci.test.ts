@@ -365,6 +365,9 @@ describe('history with CI jobs', () => {
     expect(withJob[1]).to.contain('octocat@runner').and.contain('https://github.example/acme/shop/actions/runs/991')
     expect(withJob[2]).to.match(/1s\s+-\s+subject$/)
     expect(historyTable([record(1)]).split('\n')[0]).to.not.contain('JOB')
+    // A record without user, start or duration (written by hand) is a row with '-' there (history crashed).
+    const bare = {number: 3, action: 'deploy', result: 'succeeded', revision: null} as unknown as ReleaseRecord
+    expect(historyTable([bare]).split('\n')[1]).to.match(/^3\s+deploy\s+succeeded\s+-\s+-\s+-\s+-\s*$/)
   })
 
   it('a recorded subject or user with control characters (an older record, an edit) is printed without them', () => {

@@ -172,6 +172,14 @@ describe('skycap deploy: the whole kubectl sequence of a first deploy', function
     expect(error?.hint).to.equal(
       `Build and push web with \`skycap build test@${short}\`, or deploy with --build (\`skycap deploy test@${short} --build\`), or wait for CI to build ${short}. worker has no build: block: has CI built and pushed ${short}? Wait for it, or deploy a revision that was built.`,
     )
+    // A fixed tag (not the revision's): no build or CI run of a revision makes it (it asked whether CI had built ${short}).
+    repo.write('skycap.yaml', readFileSync(join(repo.dir, 'skycap.yaml'), 'utf8').replace('    image: worker\n', '    image: worker:nope\n'))
+    await repo.commit('a fixed tag')
+    const fixed = await deploy({target: 'test', cwd: repo.dir}, {kubectl: fakeKubectlFactory(script).factory, reporter: memoryReporter(), fetch: registry}).then(
+      () => undefined,
+      (e: unknown) => e as UserError,
+    )
+    expect(fixed?.hint).to.match(/^worker names an image whose tag no revision makes: set image: in skycap.yaml to a tag the registry has, or push it there\. Build and push web /)
   })
 
   it("--build with a service without build: that runs a built service's image: that image is not checked before the build pushes it (deploy --build of such an app always stopped, exit 2)", async () => {

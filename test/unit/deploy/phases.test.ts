@@ -1391,7 +1391,7 @@ describe('release records: layout', () => {
       ['{"number":"five"}', 'number is "five", not a whole number from 1'],
       ['null', 'null, not an object'],
       ['[1]', 'a list, not an object'],
-      [JSON.stringify({...record(5), user: undefined}), 'user is missing, not a string'],
+      [JSON.stringify({...record(5), user: 7}), 'user is 7, not a string'],
       [JSON.stringify({...record(5), revision: {sha: 'abc'}}), 'revision is {"sha":"abc"}, not an object with sha and short'],
       [JSON.stringify({...record(5), images: 'web:1'}), 'images is "web:1", not an object'],
     ]) {

@@ -481,6 +481,20 @@ describe('template errors', () => {
     expect(e.message).to.contain('undefined variable "values.hots"')
   })
 
+  it('a mapping written as it is ({{ services.web }}) is an error at its file:line, not "[object Object]" in the manifest; lists, | json and keys render', async () => {
+    for (const output of ['{{ services.web }}', '{{ values }}', '{{ env }}']) {
+      repo.write('deploy/extra.yaml', `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: extra\ndata:\n  x: "a {{ 1 }}"\n  y: '${output}'\n`)
+      const e = await renderError(repo, 'staging')
+      expect(e.message, output).to.contain('deploy/extra.yaml:7:')
+      expect(e.message).to.contain('template error: this outputs a mapping, which would be written as "[object Object]"')
+      expect(e.hint).to.contain('| json')
+    }
+    repo.write('deploy/extra.yaml', 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: extra\ndata:\n  x: \'{{ env | json }}\'\n  y: \'{{ env.name }} {{ "a,b" | split: "," }}\'\n')
+    const data = (await render(repo, 'staging')).objects.find((o) => o.object.metadata?.name === 'extra')?.object.data as Record<string, string>
+    expect(JSON.parse(data.x as string)).to.include({name: 'staging'})
+    expect(data.y).to.equal('staging ab')
+  })
+
   it('a division by 0 (divided_by, modulo) is an error at its file:line, not Infinity or NaN in the manifest', async () => {
     for (const [filter, result] of [
       ['divided_by', 'Infinity'],
