@@ -3,10 +3,10 @@ import {closeSync, fstatSync, openSync, readSync} from 'node:fs'
 import {ConfigError, type SourceLocation} from '../errors.js'
 
 /** What a ConfigMap key may be (a config folder's file name), as Kubernetes allows it. */
-export const CONFIG_KEY = /^[-._a-zA-Z0-9]+$/
+export const CONFIG_KEY = /^[-._a-zA-Z0-9]{1,253}$/
 
-/** The error of a config file whose name no ConfigMap key may have. */
-export const CONFIG_KEY_RULE = "allowed: letters, digits, '-', '_', '.'"
+/** The error of a config file whose name no ConfigMap key may have (a longer one passed until the API server's dry run). */
+export const CONFIG_KEY_RULE = "allowed: letters, digits, '-', '_', '.', at most 253 of them"
 
 /**
  * Size limits on what skycap reads, checked with a stat before a byte is read, so a huge or endless file costs

@@ -103,7 +103,7 @@ function toProblems(errors: ErrorObject[]): SchemaProblem[] {
       case 'pattern':
         problem = {
           path,
-          message: `${where} ${secret(e) ? 'must be' : `is "${String(e.data)}" but must be`} ${(e.parentSchema as {'x-message'?: string})['x-message'] ?? `matching ${e.schema}`}${secret(e) ? ' (its value is not shown: it may be a secret)' : ''}`,
+          message: `${where} ${secret(e) ? 'must be' : `is ${JSON.stringify(String(e.data))} but must be`} ${(e.parentSchema as {'x-message'?: string})['x-message'] ?? `matching ${e.schema}`}${secret(e) ? ' (its value is not shown: it may be a secret)' : ''}`,
         }
         break
       case 'not':

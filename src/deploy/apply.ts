@@ -466,16 +466,31 @@ function podTemplateField(
 }
 
 /** kubectl's refusal of objects, with the objects it names and their files in the details (`rejected`) and the hint. */
-export function withRejectedObjects(error: unknown, rendered: RenderedObject[], loaded: Pick<LoadedConfig, 'file' | 'show' | 'locate'> & {config?: unknown}, environment?: string): unknown {
+export function withRejectedObjects(
+  error: unknown,
+  rendered: RenderedObject[],
+  loaded: Pick<LoadedConfig, 'file' | 'show' | 'locate'> & {config?: unknown},
+  environment?: string,
+  adopted: ReadonlySet<string> = new Set(),
+): unknown {
   if (!(error instanceof KubectlError) || error.kind !== 'invalid') return error
   const rejected = rejectedObjects(error.stderr, rendered, loaded, environment)
   if (!rejected.length) return error
-  const where = rejected.map((r) => `${r.ref} (${formatLocation(r)}${r.field ? `, ${r.field}${r.suggestion ? `: did you mean ${r.suggestion}?` : ''}` : ''})`).join(', ')
+  // Several objects refused: each with the API server's words about it (the message says the first only).
+  const several = rejected.length > 1 && rejected.some((r) => r.message)
+  const words = (r: RejectedObject) => (several && r.message ? `: ${r.message.replace(/^(?:The )?[A-Za-z]\w*(?:\.[\w.-]+)? "[^"]+" is invalid: /, '')}` : '')
+  const where = rejected.map((r) => `${r.ref} (${formatLocation(r)}${r.field ? `, ${r.field}${r.suggestion ? `: did you mean ${r.suggestion}?` : ''}` : ''})${words(r)}`).join(several ? '; ' : ', ')
+  // An object a hand `kubectl apply` made keeps what that apply set merged into the release's (an old port of a
+  // Service, without a name beside the new one) until skycap owns it: no change to skycap.yaml can fix that.
+  const handApplied = rejected.filter((r) => adopted.has(r.ref)).map((r) => r.ref)
+  const takeOver = handApplied.length
+    ? ` ${handApplied.join(', ')} ${handApplied.length === 1 ? 'was' : 'were'} not deployed by skycap: what a hand \`kubectl apply\` set stays merged into ${handApplied.length === 1 ? 'it' : 'them'} until the first deploy owns ${handApplied.length === 1 ? 'it' : 'them'}; if the refusal is about fields the release does not set, delete ${handApplied.length === 1 ? 'it' : 'them'} so the deploy creates ${handApplied.length === 1 ? 'it' : 'them'} whole.`
+    : ''
   // Specific advice (a Job changed in place: give it a new name per release) is kept, after where to follow it.
   const advice = error.advice
   return new KubectlError(error.kind, error.message, error.args, error.stderr, {
     // kubectl names the objects; the hint names where each was written.
-    hint: advice ? `${where}: ${advice.charAt(0).toLowerCase()}${advice.slice(1)}; nothing was changed.` : `Fix ${where}; nothing was changed.`,
+    hint: `${advice ? `${where}${several ? '. ' : ': '}${several ? advice : `${advice.charAt(0).toLowerCase()}${advice.slice(1)}`}; nothing was changed.` : `Fix ${where}; nothing was changed.`}${takeOver}`,
     jsonHint: error.jsonHint,
     details: {...error.details, rejected},
     cause: error.cause,

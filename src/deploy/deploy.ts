@@ -320,6 +320,8 @@ export async function deploy(options: DeployOptions, deps: DeployDeps): Promise<
     }
   }
   let placed: {objects: KubeObject[]; keep: KubeObject[]} | undefined
+  // Objects skycap did not deploy that this one takes over: a refusal about them may come from a hand apply's fields.
+  let adopted = new Set<string>()
   try {
     if (nsExists) {
       // As the deploy will place them (one read more, only with a blue-green or canary service): a blue-green service
@@ -331,6 +333,7 @@ export async function deploy(options: DeployOptions, deps: DeployDeps): Promise<
       const claims = await claimedElsewhere(kubectl, checked, prepared.app, env.name, renderedOrigin(prepared.objects, prepared.loaded))
       if (claims.others.length) throw claimedError(claims, prepared.app, env.name, env.namespace)
       if (claims.unmanaged.length) reporter.warn(adoptedNote(claims, prepared.app, env.name))
+      adopted = new Set(claims.unmanaged.map((c) => c.ref))
       refusePaused(claims.mine, checked, env.name, env.namespace, 'deploy')
       const handSet = handSetFields(claims.mine, checked)
       if (handSet.length) reporter.warn(handSetNote(handSet))
@@ -339,7 +342,7 @@ export async function deploy(options: DeployOptions, deps: DeployDeps): Promise<
       await refuseBesideRunningHooks(kubectl, prepared.app, env.name, hookCheck)
     }
     const {deferred} = await dryRunApply(kubectl, objects, options.dryRun && !nsExists ? 'client' : 'server').catch((error: unknown) => {
-      throw withRejectedObjects(error, prepared.objects, prepared.loaded, prepared.environment.name)
+      throw withRejectedObjects(error, prepared.objects, prepared.loaded, prepared.environment.name, adopted)
     })
     if (deferred.length) reporter.info(deferredNote(deferred))
     const taken = await takenFromOthers(kubectl, objects, prepared.app, env.name)
@@ -1104,7 +1107,8 @@ function missingImagesHint(prepared: PreparedRelease, missing: string[], forUp: 
   const services = Object.entries(prepared.images).filter(([, image]) => missing.includes(image))
   const built = services.filter(([name]) => prepared.loaded.config.services[name]?.build).map(([name]) => name)
   // An image whose tag is not the revision's (`redis:7.2`, `app:nope`): no build of the revision makes it, CI neither.
-  const fixed = services.filter(([name, image]) => !built.includes(name) && !image.includes(short) && !image.includes(prepared.revision.sha)).map(([name]) => name)
+  // (up's own hint below says what to do with such an image too.)
+  const fixed = forUp ? [] : services.filter(([name, image]) => !built.includes(name) && !image.includes(short) && !image.includes(prepared.revision.sha)).map(([name]) => name)
   const others = services.filter(([name]) => !built.includes(name) && !fixed.includes(name)).map(([name]) => name)
   const target = `${prepared.environment.name}@${short}`
   const parts: string[] = []

@@ -75,7 +75,7 @@ async function computeDiff(options: {target?: string; configPath?: string; signa
     // An object the API server refuses is named with its file, as deploy's server dry run names it.
     diffObjects(target.kubectl, objects, {selector, keep}, {configFiles: true}).then(
       (changes) => ({changes}),
-      (error: unknown) => ({error: withRejectedObjects(error, prepared.objects, prepared.loaded, prepared.environment.name)}),
+      (error: unknown) => ({error}),
     ),
     pendingCommits(prepared.vcs, releases, prepared.revision),
     // Whose the objects already there are: a change to another app's object is one a deploy refuses.
@@ -86,7 +86,7 @@ async function computeDiff(options: {target?: string; configPath?: string; signa
     // are what a deploy refuses first: that is the refusal, not the server's (an immutable selector, whose advice
     // was to delete a Deployment that serves).
     if (claims.others.length) throw claimedError(claims, prepared.app, env.name, env.namespace)
-    throw diffed.error
+    throw withRejectedObjects(diffed.error, prepared.objects, prepared.loaded, prepared.environment.name, new Set(claims.unmanaged.map((c) => c.ref)))
   }
   const {changes} = diffed
   if (claims.others.length) reporter.warn(claimedNote(claims, env.namespace))

@@ -6,6 +6,7 @@ import {configFilePath, declaredVcs, displayPath, loadConfig, readSkycapYaml} fr
 import type {Environment, LoadedConfig, SkycapConfig} from '../config/types.js'
 import {type ConfigError, ConfigErrors, KubectlError, UserError} from '../errors.js'
 import {Kubectl, type KubectlOptions} from '../kubectl/kubectl.js'
+import {noKubeconfigNote} from '../kubectl/kubeconfig.js'
 import {parseTarget} from '../vcs/target.js'
 import {LABELS} from '../render/objects.js'
 import type {Reporter} from '../ui/output.js'
@@ -87,9 +88,15 @@ async function knownContexts(bare: Kubectl): Promise<string[]> {
     .filter(Boolean)
 }
 
+/** `(KUBECONFIG names /x/kc, which does not exist)` when kubectl found no file at all: the contexts are not the problem. */
+function noKubeconfig(): string {
+  const note = noKubeconfigNote()
+  return note ? ` (${note})` : ''
+}
+
 function unknownContextError(env: Environment, context: string, known: string[]): UserError {
   return new UserError(`kube context "${context}" of environment ${env.name} is not in your kubeconfig; nothing was changed`, {
-    hint: `Known contexts: ${known.join(', ') || 'none'}. Add it (e.g. gcloud/aws/az get-credentials) or fix environments.${env.name}.context in skycap.yaml.`,
+    hint: `Known contexts: ${known.join(', ') || `none${noKubeconfig()}`}. Add it (e.g. gcloud/aws/az get-credentials) or fix environments.${env.name}.context in skycap.yaml.`,
     details: {context, known},
   })
 }

@@ -1,11 +1,29 @@
 // The kubeconfig's current context, read from its files where the answer is certain: one kubectl process (`kubectl
 // config current-context`, 40-70 ms) less for every command on an environment that names no context.
-import {readFileSync} from 'node:fs'
+import {existsSync, readFileSync} from 'node:fs'
 import {homeFolder} from '../paths.js'
 import {delimiter, join} from 'node:path'
 
 /** Larger kubeconfig files are left to kubectl (no regular expression over megabytes). */
 const MAX_BYTES = 4 * 1024 * 1024
+
+/** The kubeconfig files kubectl reads: the paths of KUBECONFIG in order, else ~/.kube/config. */
+export function kubeconfigFiles(env: NodeJS.ProcessEnv = process.env): string[] {
+  const listed = (env.KUBECONFIG ?? '').split(delimiter).filter(Boolean)
+  return listed.length > 0 ? [...new Set(listed)] : [join(env.HOME || homeFolder(), '.kube', 'config')]
+}
+
+/**
+ * Why kubectl knows no context at all, when it is that none of its files exists (kubectl skips missing ones without a
+ * word): `KUBECONFIG names /x/kc, which does not exist`. Undefined when one of them exists.
+ */
+export function noKubeconfigNote(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const files = kubeconfigFiles(env)
+  if (files.some((file) => existsSync(file))) return undefined
+  const listed = files.join(', ')
+  if (!env.KUBECONFIG) return `${listed} does not exist`
+  return `KUBECONFIG names ${listed}, which ${files.length === 1 ? 'does' : 'do'} not exist`
+}
 
 /**
  * The current context as `kubectl config current-context` prints it, read from the kubeconfig files as kubectl
@@ -15,9 +33,7 @@ const MAX_BYTES = 4 * 1024 * 1024
  * quoted key, escapes, a comment, anchors, a duplicated key): kubectl is asked then.
  */
 export function currentContextFromFiles(env: NodeJS.ProcessEnv = process.env): string | undefined {
-  const listed = (env.KUBECONFIG ?? '').split(delimiter).filter(Boolean)
-  const files = listed.length > 0 ? [...new Set(listed)] : [join(env.HOME || homeFolder(), '.kube', 'config')]
-  for (const file of files) {
+  for (const file of kubeconfigFiles(env)) {
     let text: string
     try {
       const bytes = readFileSync(file)

@@ -284,7 +284,12 @@ export async function scale(input: ScaleOptions, deps: DeployDeps): Promise<Scal
     )
     report.release = number
     report.result = result.outcome === 'ready' ? 'succeeded' : result.outcome === 'timeout' ? 'timed-out' : result.outcome === 'interrupted' ? 'interrupted' : 'failed'
-    if (result.outcome === 'interrupted') throw new InterruptedError(`scaling ${options.service} in ${env.name} interrupted; ${LOCK_RELEASED}`, {details: {report, failures}})
+    if (result.outcome === 'interrupted')
+      throw new InterruptedError(`scaling ${options.service} in ${env.name} interrupted; ${LOCK_RELEASED}`, {
+        // The count was set and recorded; only the wait for its pods stopped.
+        hint: `${options.service} goes on to ${options.replicas} replicas without skycap watching: \`skycap status ${env.name}\` shows how far it got; \`skycap scale ${options.service} ${from} -e ${env.name}\` goes back.`,
+        details: {report, failures},
+      })
     if (result.outcome === 'timeout') throw new TimeoutError(`${options.service} did not reach ${options.replicas} ready replicas in time`, {details: {report, failures}})
     if (result.outcome !== 'ready') throw new DeployFailedError(`scaling ${options.service} failed: ${failures[0]?.message ?? result.outcome}`, {details: {report, failures}})
     return report

@@ -78,6 +78,9 @@ describe('config loading', () => {
   it('names the DNS-label rule for a bad app name', async () => {
     const e = await errorsOf(VALID.replace('app: shop', 'app: My_Shop'))
     expect(e.message).to.contain(`:1:6: app is "My_Shop" but must be a DNS label`)
+    // A character that does not show (a lone carriage return at the end of a line) is written out.
+    const cr = await errorsOf(VALID.replace('app: shop\n', 'app: "shop\\r"\n'))
+    expect(cr.message).to.contain(`:1:6: app is "shop\\r" but must be a DNS label`)
   })
 
   it('rejects a service name that is not a DNS label', async () => {
@@ -303,7 +306,8 @@ ${VALID.replace('environments:\n', 'environments:\n  prod: {namespace: p}\n')}`)
 
   it("refuses a config file whose name no ConfigMap key may have, in a service's folder and in an environment's (render refused it later, with no line)", async () => {
     const dir = mkdtempSync(join(tmpdir(), 'skycap-config-keys-'))
-    for (const f of ['config/web/my file.txt', 'config/web/ok.txt', 'config/web/.hidden file', 'config/staging/web/café.txt', 'config/staging/web/fine.json']) {
+    const long = `${'a'.repeat(250)}.txt`
+    for (const f of ['config/web/my file.txt', 'config/web/ok.txt', 'config/web/.hidden file', `config/web/${long}`, 'config/staging/web/café.txt', 'config/staging/web/fine.json']) {
       mkdirSync(join(dir, f, '..'), {recursive: true})
       writeFileSync(join(dir, f), 'x')
     }
@@ -311,9 +315,11 @@ ${VALID.replace('environments:\n', 'environments:\n  prod: {namespace: p}\n')}`)
     const file = join(dir, 'skycap.yaml')
     const e = await errorsOf(text, file)
     expect(e.message.split('\n')).to.deep.equal([
-      `${file}:5:13: services.web.config: config file "config/web/my file.txt" cannot be a ConfigMap key (allowed: letters, digits, '-', '_', '.'); rename it`,
-      `${file}:9:13: environments.staging.config: config file "config/staging/web/café.txt" cannot be a ConfigMap key (allowed: letters, digits, '-', '_', '.'); rename it`,
+      `${file}:5:13: services.web.config: config file "config/web/${long}" cannot be a ConfigMap key (allowed: letters, digits, '-', '_', '.', at most 253 of them); rename it`,
+      `${file}:5:13: services.web.config: config file "config/web/my file.txt" cannot be a ConfigMap key (allowed: letters, digits, '-', '_', '.', at most 253 of them); rename it`,
+      `${file}:9:13: environments.staging.config: config file "config/staging/web/café.txt" cannot be a ConfigMap key (allowed: letters, digits, '-', '_', '.', at most 253 of them); rename it`,
     ])
+    rmSync(join(dir, `config/web/${long}`))
     rmSync(join(dir, 'config/web/my file.txt'))
     rmSync(join(dir, 'config/staging/web/café.txt'))
     await parseConfig(text, file)

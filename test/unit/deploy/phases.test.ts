@@ -874,8 +874,17 @@ describe('objects the API server refused, and their files', () => {
     const stderr = 'The Service "extra" is invalid: spec.ports[0].port: Invalid value: 70000\nfor: "STDIN": deployments.apps "web" is invalid: spec.replicas'
     const refused = new KubectlError('invalid', 'kubectl apply failed', ['apply'], stderr, {hint: 'Fix the object in its template or in skycap.yaml; nothing was changed.'})
     const error = withRejectedObjects(refused, rendered, loaded) as KubectlError
-    expect(error.hint).to.equal('Fix Deployment/web (skycap.yaml:7:5), Service/extra (deploy/extra.yaml:1); nothing was changed.')
+    // Each with the API server's words about it: the message says the first one only.
+    expect(error.hint).to.equal('Fix Deployment/web (skycap.yaml:7:5): spec.replicas; Service/extra (deploy/extra.yaml:1): spec.ports[0].port: Invalid value: 70000; nothing was changed.')
     expect(error.exitCode).to.equal(ExitCode.INVALID)
+    // One object refused: as before, where it is.
+    const one = new KubectlError('invalid', 'kubectl apply failed', ['apply'], 'The Service "extra" is invalid: spec.ports[0].port: Invalid value: 70000', {hint: 'x'})
+    expect((withRejectedObjects(one, rendered, loaded) as KubectlError).hint).to.equal('Fix Service/extra (deploy/extra.yaml:1); nothing was changed.')
+    // An object a hand `kubectl apply` made, which this deploy takes over: its old fields may be the cause.
+    const adopted = withRejectedObjects(one, rendered, loaded, undefined, new Set(['Service/extra'])) as KubectlError
+    expect(adopted.hint).to.equal(
+      'Fix Service/extra (deploy/extra.yaml:1); nothing was changed. Service/extra was not deployed by skycap: what a hand `kubectl apply` set stays merged into it until the first deploy owns it; if the refusal is about fields the release does not set, delete it so the deploy creates it whole.',
+    )
   })
 
   it("a pod spec field the server does not know is named where the podTemplate writes it (the environment's, else the service's), with a close field", () => {

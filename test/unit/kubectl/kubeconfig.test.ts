@@ -4,7 +4,7 @@ import {delimiter, join} from 'node:path'
 
 import {expect} from 'chai'
 
-import {currentContextFromFiles} from '../../../src/kubectl/kubeconfig.js'
+import {currentContextFromFiles, noKubeconfigNote} from '../../../src/kubectl/kubeconfig.js'
 
 /** A kubeconfig as kubectl writes one, with `line` as its current-context line. */
 const kubeconfig = (line: string) => `apiVersion: v1\nclusters: []\ncontexts: []\n${line}\nkind: Config\npreferences: {}\nusers: []\n`
@@ -67,5 +67,13 @@ describe('the current context read from the kubeconfig files (currentContextFrom
     expect(currentContextFromFiles({HOME: join(dir, 'nobody')}), 'no ~/.kube/config').to.equal(undefined)
     mkdirSync(join(dir, 'folder'))
     expect(currentContextFromFiles({KUBECONFIG: [join(dir, 'folder'), file('ok', kubeconfig('current-context: later'))].join(delimiter)}), 'unreadable').to.equal(undefined)
+  })
+
+  it('says when no kubeconfig file exists (an unknown context then read "Known contexts: none")', () => {
+    const missing = join(dir, 'nonexistent', 'kc')
+    expect(noKubeconfigNote({KUBECONFIG: missing})).to.equal(`KUBECONFIG names ${missing}, which does not exist`)
+    expect(noKubeconfigNote({KUBECONFIG: [missing, `${missing}2`].join(delimiter)})).to.equal(`KUBECONFIG names ${missing}, ${missing}2, which do not exist`)
+    expect(noKubeconfigNote({HOME: join(dir, 'nobody')})).to.equal(`${join(dir, 'nobody', '.kube', 'config')} does not exist`)
+    expect(noKubeconfigNote({KUBECONFIG: [missing, file('there', kubeconfig('current-context: x'))].join(delimiter)})).to.equal(undefined)
   })
 })

@@ -217,6 +217,8 @@ describe('skycap scale: the whole kubectl sequence', function () {
       expect(error).to.be.instanceOf(InterruptedError)
       expect(error.exitCode).to.equal(130)
       expect(error.details?.report, 'the report is kept').to.deep.include({result: 'interrupted', release: 1})
+      // What to do next (it said nothing after the message).
+      expect(error.hint).to.match(/^web goes on to 3 replicas without skycap watching: `skycap status test` shows how far it got; `skycap scale web \d+ -e test` goes back\.$/)
       if (released) {
         expect(error.message).to.equal('scaling web in test interrupted; the lock was released')
         expect(reporter.warnings.join('\n')).to.not.contain('could not release the lock')
