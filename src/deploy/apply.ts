@@ -133,6 +133,8 @@ export interface Claims {
   others: Array<{ref: string; owner: string} & Origin>
   unmanaged: Array<{ref: string} & Origin>
   mine: KubeObject[]
+  /** The live objects of `unmanaged`, with their managedFields (what a hand `kubectl apply` set in them). */
+  unmanagedLive: KubeObject[]
 }
 
 /**
@@ -146,7 +148,7 @@ export interface Claims {
 export async function claimedElsewhere(kubectl: Kubectl, objects: KubeObject[], app: string, environment: string, origin: (o: KubeObject) => Origin): Promise<Claims> {
   const newKinds = new Set(customResourcesOfRendered(objects).map((r) => r.object))
   const mine = objects.filter((o) => !CLUSTER_SCOPED.has(o.kind) && !newKinds.has(o))
-  const claims: Claims = {others: [], unmanaged: [], mine: []}
+  const claims: Claims = {others: [], unmanaged: [], mine: [], unmanagedLive: []}
   if (mine.length === 0) return claims
   const live = await getExisting(
     kubectl,
@@ -166,7 +168,10 @@ export async function claimedElsewhere(kubectl: Kubectl, objects: KubeObject[], 
     }
     const ref = `${found.kind}/${found.metadata.name}`
     const at = origin(found)
-    if (owner.owner === 'unmanaged') claims.unmanaged.push({ref, ...at})
+    if (owner.owner === 'unmanaged') {
+      claims.unmanaged.push({ref, ...at})
+      claims.unmanagedLive.push(found)
+    }
     else claims.others.push({ref, owner: describeOwner(owner, app), ...at})
   }
   return claims

@@ -62,7 +62,7 @@ import {type ChecksVerdict, requireGreenChecks} from '../ci-checks/checks.js'
 import {configFilePath, openRepository} from '../config/load.js'
 import {type Notifier, type NotifyWarning, openNotifier} from '../notify/notifier.js'
 import type {EventFacts} from '../notify/event.js'
-import {handSetFields, handSetNote, refusePaused} from './drift.js'
+import {handAppliedNote, handAppliedRemovals, handSetFields, handSetNote, refusePaused} from './drift.js'
 
 export interface DeployOptions {
   target?: string
@@ -337,6 +337,8 @@ export async function deploy(options: DeployOptions, deps: DeployDeps): Promise<
       refusePaused(claims.mine, checked, env.name, env.namespace, 'deploy')
       const handSet = handSetFields(claims.mine, checked)
       if (handSet.length) reporter.warn(handSetNote(handSet))
+      const removed = handAppliedRemovals([...claims.mine, ...claims.unmanagedLive], checked)
+      if (removed.length) reporter.warn(handAppliedNote(removed))
       // Before the confirmation and in a dry run too (both went ahead, and only the deploy itself was refused); looked
       // at again under the lock.
       await refuseBesideRunningHooks(kubectl, prepared.app, env.name, hookCheck)

@@ -131,6 +131,44 @@ export function handSetFields(live: KubeObject[], applied: KubeObject[]): HandSe
   })
 }
 
+/** `set` without what any of `others` holds: the fields only its manager owns. */
+function ownedAlone(set: FieldSet, others: FieldSet[]): FieldSet {
+  const out: FieldSet = {}
+  for (const [key, child] of Object.entries(set)) {
+    const theirs = others.map((o) => o[key]).filter((o): o is FieldSet => o !== undefined)
+    if (theirs.length === 0) out[key] = child
+    else if (key !== '.') {
+      const rest = ownedAlone(child, theirs)
+      if (Object.keys(rest).some((k) => k !== '.')) out[key] = rest
+    }
+  }
+  return out
+}
+
+/**
+ * The fields a hand `kubectl apply` (client-side) set in a live object that the object skycap applies does not set,
+ * and no other manager holds: kubectl hands them over to skycap as it applies and removes them then. Its dry run does
+ * not (the hand-over is a write of its own), so `skycap diff` showed an adopted ConfigMap's key as staying while the
+ * deploy deleted it. Said by diff and deploy instead.
+ */
+export function handAppliedRemovals(live: KubeObject[], applied: KubeObject[]): HandSet[] {
+  return live.flatMap((object) => {
+    const wanted = applied.find((a) => a.kind === object.kind && a.metadata.name === object.metadata.name)
+    if (!wanted) return []
+    const entries = ((object.metadata as {managedFields?: ManagedFields[]}).managedFields ?? []).filter((m) => m.subresource === undefined && m.fieldsV1)
+    const others = entries.filter((m) => !CLIENT_SIDE.has(m.manager ?? '') && m.manager !== 'skycap').map((m) => m.fieldsV1 as FieldSet)
+    const fields: string[] = []
+    for (const entry of entries.filter((m) => CLIENT_SIDE.has(m.manager ?? '') && m.operation === 'Update')) notApplied(ownedAlone(entry.fieldsV1 as FieldSet, others), wanted, [], '', fields)
+    return fields.length ? [{ref: `${object.kind}/${object.metadata.name}`, manager: 'kubectl apply', fields: [...new Set(fields)]}] : []
+  })
+}
+
+/** The note for `handAppliedRemovals`' findings: what the deploy (diff: `a deploy`) removes, which no diff shows. */
+export function handAppliedNote(found: HandSet[], who = 'this deploy'): string {
+  const fields = found.map((f) => `${f.ref} ${f.fields.slice(0, 4).join(', ')}${f.fields.length > 4 ? `, … (${f.fields.length} in all)` : ''}`).join('; ')
+  return `${who} removes fields a hand \`kubectl apply\` set that the release does not set: ${fields} (kubectl hands them to skycap as it applies, which its dry run and diff do not show); set them in the templates or skycap.yaml to keep them`
+}
+
 /** The warning for `handSetFields`' findings: what stays, by which command, and how to remove it or make it skycap's. */
 export function handSetNote(found: HandSet[], who = 'this deploy'): string {
   const fields = found.map((f) => `${f.ref} ${f.fields.slice(0, 4).join(', ')}${f.fields.length > 4 ? `, … (${f.fields.length} in all)` : ''} (set by ${f.manager})`).join('; ')

@@ -10,7 +10,7 @@ import {adoptedNote, claimedElsewhere, claimedError, claimedNote, dryRunApply, r
 import {keepScaledReplicas, liveDeployments} from './replicas.js'
 import {diffObjects, type ReadableDiff} from './diff.js'
 import {type PendingCommits, pendingCommits, pendingLines} from './pending.js'
-import {handSetFields, handSetNote, pausedNote} from './drift.js'
+import {handAppliedNote, handAppliedRemovals, handSetFields, handSetNote, pausedNote} from './drift.js'
 
 /** What `skycap diff` found: `changed` empty means no changes (exit 0). */
 export interface DiffResult extends ReadableDiff {
@@ -93,6 +93,8 @@ async function computeDiff(options: {target?: string; configPath?: string; signa
   if (claims.unmanaged.length) reporter.warn(adoptedNote(claims, prepared.app, env.name, 'a deploy'))
   const handSet = handSetFields(claims.mine, objects)
   if (handSet.length) reporter.warn(handSetNote(handSet, 'a deploy'))
+  const removed = handAppliedRemovals([...claims.mine, ...claims.unmanagedLive], objects)
+  if (removed.length) reporter.warn(handAppliedNote(removed, 'a deploy'))
   const paused = pausedNote(claims.mine, objects, env.namespace)
   if (paused) reporter.warn(paused)
   if (commits.warning) reporter.warn(commits.warning)

@@ -1,6 +1,6 @@
 import {expect} from 'chai'
 
-import {handSetFields, handSetNote, pausedNote, refusePaused} from '../../../src/deploy/drift.js'
+import {handAppliedNote, handAppliedRemovals, handSetFields, handSetNote, pausedNote, refusePaused} from '../../../src/deploy/drift.js'
 import {UserError} from '../../../src/errors.js'
 import type {KubeObject} from '../../../src/render/objects.js'
 
@@ -167,5 +167,42 @@ describe('a Deployment paused by hand', () => {
       'a deploy would be refused: Deployment/web in namespace shop is paused (kubectl rollout pause): the controller rolls out nothing while it is paused; resume it with `kubectl rollout resume deployment/web -n shop`',
     )
     expect(pausedNote([live(false)], [applied([])], 'shop')).to.equal(undefined)
+  })
+})
+
+describe('fields a hand `kubectl apply` set, which a deploy removes (its dry run and diff do not show it)', () => {
+  // A ConfigMap made with a plain `kubectl apply` (data A, OLD_FLAG and a label), with one key a controller also
+  // writes, as the API server records them; the release sets data A only.
+  const live = {
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: {
+      name: 'settings',
+      managedFields: [
+        {
+          manager: 'kubectl-client-side-apply',
+          operation: 'Update',
+          fieldsV1: {
+            'f:data': {'.': {}, 'f:A': {}, 'f:OLD_FLAG': {}, 'f:SHARED': {}},
+            'f:metadata': {'f:annotations': {'.': {}, 'f:kubectl.kubernetes.io/last-applied-configuration': {}}, 'f:labels': {'.': {}, 'f:team': {}}},
+          },
+        },
+        {manager: 'operator', operation: 'Update', fieldsV1: {'f:data': {'f:SHARED': {}}}},
+      ],
+    },
+    data: {A: '1', OLD_FLAG: 'yes', SHARED: 'x'},
+  } as unknown as KubeObject
+  const applied = {apiVersion: 'v1', kind: 'ConfigMap', metadata: {name: 'settings'}, data: {A: '1'}} as unknown as KubeObject
+
+  it("names what only the hand apply holds and the release does not set; not a field another manager holds, nor kubectl's own record", () => {
+    const found = handAppliedRemovals([live], [applied])
+    expect(found).to.deep.equal([{ref: 'ConfigMap/settings', manager: 'kubectl apply', fields: ['data.OLD_FLAG', 'metadata.labels.team']}])
+    expect(handAppliedNote(found, 'a deploy')).to.equal(
+      'a deploy removes fields a hand `kubectl apply` set that the release does not set: ConfigMap/settings data.OLD_FLAG, metadata.labels.team (kubectl hands them to skycap as it applies, which its dry run and diff do not show); set them in the templates or skycap.yaml to keep them',
+    )
+    // Once the release sets them, or without a hand apply (a server-side one stays: handSetFields), nothing.
+    expect(handAppliedRemovals([live], [{...applied, metadata: {name: 'settings', labels: {team: 'a'}}, data: {A: '1', OLD_FLAG: 'no'}} as KubeObject])).to.deep.equal([])
+    const serverSide = {...live, metadata: {...live.metadata, managedFields: [{manager: 'kubectl', operation: 'Apply', fieldsV1: {'f:data': {'f:OLD_FLAG': {}}}}]}} as KubeObject
+    expect(handAppliedRemovals([serverSide], [applied])).to.deep.equal([])
   })
 })
