@@ -171,8 +171,7 @@ export async function claimedElsewhere(kubectl: Kubectl, objects: KubeObject[], 
     if (owner.owner === 'unmanaged') {
       claims.unmanaged.push({ref, ...at})
       claims.unmanagedLive.push(found)
-    }
-    else claims.others.push({ref, owner: describeOwner(owner, app), ...at})
+    } else claims.others.push({ref, owner: describeOwner(owner, app), ...at})
   }
   return claims
 }
