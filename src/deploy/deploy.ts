@@ -753,9 +753,13 @@ async function applyWatchRecord(
           }),
       details: {report},
     })
+  // A template's workload (a StatefulSet, a Deployment of deploy/) is no service: status has no row for it.
+  const templates = new Set(prepared.objects.filter((o) => !o.service).map((o) => `${o.object.kind}/${o.object.metadata.name}`))
+  const unlisted = [...new Set(rollout.failures.map((f) => f.ref).filter((ref) => templates.has(ref)))]
+  const watchThem = unlisted.length ? ` (services only: \`${kubectl.shown(`get ${unlisted.map((ref) => ref.toLowerCase()).join(' ')}`)}\` shows ${unlisted.join(', ')})` : ''
   throw new DeployFailedError(`release ${report.release} of ${env.name} failed: ${cause}${rbText}${notUndone ? `; ${notUndone}` : ''}`, {
-    hint: `See the events and logs above; \`skycap status ${env.name}\` shows what runs now.`,
-    jsonHint: `The events and logs of what failed are in details.report.failures; \`skycap status ${env.name}\` shows what runs now.`,
+    hint: `See the events and logs above; \`skycap status ${env.name}\` shows what runs now${watchThem}.`,
+    jsonHint: `The events and logs of what failed are in details.report.failures; \`skycap status ${env.name}\` shows what runs now${watchThem}.`,
     details: {report},
   })
 }

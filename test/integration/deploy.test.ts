@@ -1130,6 +1130,8 @@ describe('skycap deploy (real cluster)', function () {
     expect(Date.now() - started, 'failed fast, long before --timeout').to.be.below(90_000)
     const failure = r.doc.error.details.report.failures.find((f: any) => f.ref === 'StatefulSet/db')
     expect(failure?.message, JSON.stringify(r.doc.error)).to.match(/container db of pod db-0 is in CrashLoopBackOff/)
+    // status has rows for services only: the hint names the kubectl that shows the StatefulSet.
+    expect(r.doc.error.hint).to.match(new RegExp(`\\(services only: \`kubectl get statefulset/db -n ${ns.name} --context \\S+\` shows StatefulSet/db\\)\\.$`))
   })
 
   it('a Ctrl-C while a first deploy takes its lock leaves no namespace and no held lock behind (the Lease kubectl made as it died stayed held); three moments', async () => {
