@@ -45,6 +45,9 @@ function keepGoingWithoutReaders(): void {
   }
 }
 
+/** What GitHub Actions would take for a workflow command in a line: `::` at its start, or `##[` anywhere in it. */
+const WORKFLOW_COMMAND = /^\s*::|##\[/m
+
 /** Every flag of these names, on any command, is a duration (`--timeout 10m`). */
 const DURATION_FLAGS = ['timeout', 'duration', 'wait-for-lock', 'since'] as const
 
@@ -88,10 +91,22 @@ export abstract class SkycapCommand extends Command {
     return this.ciOutput()?.wrap(reporter) ?? reporter
   }
 
-  /** The result line on stdout, outside any CI group. */
+  /**
+   * The result line on stdout, outside any CI group. Under GitHub Actions it holds text anyone may have written (a
+   * commit's subject in `history`, a lock's reason in `lock status`): a `##[error]…` in it was a workflow command of
+   * the job, so it goes out in a stopped region (its markers on stderr), as a pod's output does.
+   */
   override log(message?: string, ...args: unknown[]): void {
     this.ciOutput()?.endPhase()
-    super.log(message, ...args)
+    if (args.length > 0 || !WORKFLOW_COMMAND.test(message ?? '')) super.log(message, ...args)
+    else this.untrusted(process.stdout).write(`${message ?? ''}\n`)
+  }
+
+  /** The --json document: under GitHub Actions in a stopped region too when it quotes such text. */
+  override logJson(json: unknown): void {
+    const text = JSON.stringify(json, null, 2)
+    if (!WORKFLOW_COMMAND.test(text)) super.logJson(json)
+    else this.untrusted(process.stdout).write(`${text}\n`)
   }
 
   protected override async _run<T>(): Promise<T> {

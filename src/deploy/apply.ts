@@ -1,5 +1,5 @@
 import type {LoadedConfig} from '../config/types.js'
-import {ApiServerUnreachableError, formatLocation, InterruptedError, KubectlError, OwnedElsewhereError, type SourceLocation} from '../errors.js'
+import {ApiServerUnreachableError, formatLocation, InterruptedError, KubectlError, OwnedElsewhereError, SkycapError, type SourceLocation} from '../errors.js'
 import {describeOwner, ownershipOf} from '../env/ownership.js'
 import {cutGoValues, type Kubectl} from '../kubectl/kubectl.js'
 import type {OutageOptions} from '../kubectl/outage.js'
@@ -685,7 +685,7 @@ export async function prune(kubectl: Kubectl, refs: string[]): Promise<void> {
 /**
  * Prunes what `keep` no longer has, once a release is live. Ctrl-C reaches the kubectl that lists or deletes too: the
  * interruption is returned, not thrown, so that the live release is still recorded; what was not pruned, the next
- * deploy or rollback prunes. An API server that stops answering is returned too (`unanswered`), for the same reason:
+ * deploy or rollback prunes. An API server that stops answering is returned too (`unpruned`), and so is a refusal (no right to list a kind it prunes), for the same reason:
  * the record's write waits for it, pruning does not.
  */
 export async function pruneLive(
@@ -693,7 +693,7 @@ export async function pruneLive(
   selector: string,
   keep: KubeObject[],
   announce?: (refs: string[], claims: Record<string, string>) => void,
-): Promise<{pruned: string[]; interrupted?: InterruptedError; unanswered?: ApiServerUnreachableError}> {
+): Promise<{pruned: string[]; interrupted?: InterruptedError; unpruned?: SkycapError}> {
   try {
     const {refs: pruned, claims} = await findPrunable(kubectl, selector, keep)
     if (pruned.length) announce?.(pruned, claims)
@@ -701,7 +701,9 @@ export async function pruneLive(
     return {pruned}
   } catch (error) {
     if (error instanceof InterruptedError) return {pruned: [], interrupted: error}
-    if (error instanceof ApiServerUnreachableError) return {pruned: [], unanswered: error}
+    // Nor does a refusal stop the record: a deployer Role without `list` on one kind skycap prunes (resourcequotas)
+    // left a live release unrecorded, its number taken again by the next deploy.
+    if (error instanceof SkycapError) return {pruned: [], unpruned: error}
     throw error
   }
 }
@@ -713,6 +715,7 @@ export function pruningNote(refs: string[], why = 'no longer rendered', claims: 
 }
 
 /** The warning for a prune the API server did not answer. */
-export function unprunedNote(error: ApiServerUnreachableError): string {
-  return `could not prune what the release no longer renders: the API server does not answer (${error.reason}); the next deploy prunes it`
+export function unprunedNote(error: SkycapError): string {
+  if (error instanceof ApiServerUnreachableError) return `could not prune what the release no longer renders: the API server does not answer (${error.reason}); the next deploy prunes it`
+  return `could not prune what the release no longer renders: ${error.message.split('\n')[0]}${error.hint ? ` (${error.hint})` : ''}; the release is recorded, and what it no longer renders stays until a deploy may prune it`
 }

@@ -608,7 +608,7 @@ async function applyWatchRecord(
   if (rollout.outcome === 'ready') {
     const pruning = await pruneLive(kubectl, selector, rollout.keep, (refs, claims) => reporter.info(pruningNote(refs, undefined, claims)))
     report.pruned = pruning.pruned
-    if (pruning.unanswered) reporter.warn(unprunedNote(pruning.unanswered))
+    if (pruning.unpruned) reporter.warn(unprunedNote(pruning.unpruned))
     const left = leftInPlace((await lastGood(releases)?.manifests()) ?? [], rollout.keep)
     if (left.length) {
       report.leftInPlace = left
@@ -929,7 +929,7 @@ async function autoRollback(
   if (ok) {
     // Interrupted while pruning, the rollback is still recorded; the deploy's error says it was interrupted.
     const pruning = await pruneLive(target.kubectl, selector, objects, (refs, claims) => deps.reporter.info(pruningNote(refs, `release ${previous.record.number} did not have`, claims)))
-    if (pruning.unanswered) deps.reporter.warn(unprunedNote(pruning.unanswered))
+    if (pruning.unpruned) deps.reporter.warn(unprunedNote(pruning.unpruned))
     // The release returned to may have had a service rolling that the failed one made blue-green.
     if (mayHaveBlueGreenState(prepared.environment.services, [previous.record])) {
       await forgetLeftBlueGreen(target.kubectl, prepared.app, prepared.environment.name, objects).catch((error) =>

@@ -443,7 +443,7 @@ export async function rollback(options: RollbackOptions, deps: DeployDeps): Prom
         ? await pruneLive(kubectl, selector, rollout.keep, (refs, claims) => deps.reporter.info(pruningNote(refs, `release ${chosen.record.number} did not have`, claims)))
         : undefined
     if (pruning) report.pruned = pruning.pruned
-    if (pruning?.unanswered) deps.reporter.warn(unprunedNote(pruning.unanswered))
+    if (pruning?.unpruned) deps.reporter.warn(unprunedNote(pruning.unpruned))
     // A service blue-green now and not in the release returned to: its state goes with its slots.
     if (
       pruning &&

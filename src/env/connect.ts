@@ -218,8 +218,17 @@ async function readConnectionOf(options: {configPath?: string; cwd?: string}, er
   return {loaded, partial: {errors: error.errors, has: read.has, read}}
 }
 
-/** Whether the namespace exists (also proves the cluster answers). */
+/**
+ * Whether the namespace exists (also proves the cluster answers). A user whose rights are a Role in the namespace (a
+ * CI service account: docs/rbac.md) may not read namespaces, which are cluster-scoped: the namespace is then taken as
+ * there, made beforehand as the docs say (it refused every deploy and diff). One that is not makes the next call say so.
+ */
 export async function namespaceExists(kubectl: Kubectl, namespace: string): Promise<boolean> {
-  const r = await kubectl.run(['get', 'namespace', namespace, '--ignore-not-found', '-o', 'name'], {namespaced: false})
-  return r.stdout.trim().length > 0
+  try {
+    const r = await kubectl.run(['get', 'namespace', namespace, '--ignore-not-found', '-o', 'name'], {namespaced: false})
+    return r.stdout.trim().length > 0
+  } catch (error) {
+    if (error instanceof KubectlError && error.kind === 'forbidden') return true
+    throw error
+  }
 }

@@ -131,6 +131,29 @@ describe('skycap under GitHub Actions and GitLab CI (real cluster)', function ()
     expect(refused.stderr).to.match(new RegExp(`Error: test is locked by octocat@\\S+ since \\S+ \\(migration\\); job ${RUN_URL}\n`))
   })
 
+  it('GitHub Actions: a commit subject or lock reason written as a workflow command (##[error]…) reaches history, status and lock status only inside a stopped region', async () => {
+    app.repo.write('README.md', 'x')
+    await app.repo.commit('##[error]injected')
+    expect((await app.cli([...DEPLOY, 'test'])).exitCode).to.equal(0)
+    expect((await app.cli(['lock', 'acquire', '-e', 'test', '--reason', '##[error]spoofed'])).exitCode).to.equal(0)
+    const env = githubEnv(app.repo.dir, summary)
+    for (const [args, text] of [
+      [['history', 'test'], '##[error]injected'],
+      [['history', 'test', '--json'], '##[error]injected'],
+      [['lock', 'status', 'test'], '##[error]spoofed'],
+      [['lock', 'status', 'test', '--json'], '##[error]spoofed'],
+    ] as const) {
+      const r = await app.cli([...args], {env})
+      expect(r.exitCode, `${args.join(' ')}: ${r.stderr}`).to.equal(0)
+      expect(r.stdout).to.contain(text)
+      // The markers on stderr (stdout is the command's result, for a pipe): a region stopped before, ended after.
+      const token = /^::stop-commands::([0-9a-f]{32})$/m.exec(r.stderr)?.[1]
+      expect(token, `${args.join(' ')}: ${r.stderr}`).to.be.a('string')
+      expect(r.stderr.trimEnd().split('\n').at(-1)).to.equal(`::${token}::`)
+    }
+    expect((await app.cli(['lock', 'release', 'test'])).exitCode).to.equal(0)
+  })
+
   it('GitHub Actions: a config or template error is an annotation on its file, line and column; nothing is applied', async () => {
     await app.change((t) => t.replace('    replicas: 2\n', '    replicas: two\n'), 'typo')
     const lines = app.config.split('\n')

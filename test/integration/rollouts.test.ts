@@ -3,11 +3,11 @@
 import {expect} from 'chai'
 import {execa} from 'execa'
 import {randomBytes} from 'node:crypto'
-import {mkdtempSync, rmSync, writeFileSync} from 'node:fs'
+import {mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
-import {cliPath, TempRepo} from '../helpers/repo.js'
+import {cliPath, repoRoot, TempRepo} from '../helpers/repo.js'
 import {ApiServerProxy} from './apiserver-proxy.js'
 import {TestApp} from './app.js'
 import {kubectl, testCluster, uniqueName, useNamespace, waitFor} from './harness.js'
@@ -1901,6 +1901,60 @@ describe('rollouts you can trust (real cluster, four services)', function () {
       expect(status.exitCode, status.stderr).to.equal(0)
       expect(status.doc.result.lastRelease).to.include({number: 2})
       expect(status.doc.result.services.map((x: any) => x.service).sort()).to.deep.equal(['api', 'cache', 'web', 'worker'])
+    } finally {
+      rmSync(dir, {recursive: true, force: true})
+    }
+  })
+
+  it("a CI service account with docs/rbac.md's deployer Role (nothing cluster-wide) deploys, prunes, records and rolls back; a listing it may not make does not cost the record", async () => {
+    // The Role exactly as the docs write it: the first YAML block after "## Deployer".
+    const doc = readFileSync(join(repoRoot, 'docs', 'rbac.md'), 'utf8')
+    const role = /## Deployer[\s\S]*?```yaml\n([\s\S]*?)```/.exec(doc)?.[1] as string
+    expect(role, 'the deployer Role in docs/rbac.md').to.contain('kind: Role')
+    await kubectl(['apply', '-f', '-'], {namespace: ns.name, input: role})
+    await kubectl(['create', 'serviceaccount', 'ci'], {namespace: ns.name})
+    await kubectl(['create', 'rolebinding', 'ci-deploys', '--role=skycap-deployer', `--serviceaccount=${ns.name}:ci`], {namespace: ns.name})
+    const token = (await kubectl(['create', 'token', 'ci'], {namespace: ns.name})).stdout.trim()
+    const dir = mkdtempSync(join(tmpdir(), 'skycap-ci-role-'))
+    try {
+      const kubeconfig = join(dir, 'kubeconfig')
+      writeFileSync(kubeconfig, (await kubectl(['config', 'view', '--raw', '--flatten', '--minify', '--context', testCluster().context])).stdout)
+      await kubectl(['config', '--kubeconfig', kubeconfig, 'set-credentials', 'ci', `--token=${token}`])
+      await kubectl(['config', '--kubeconfig', kubeconfig, 'set-context', testCluster().context, '--user=ci'])
+      const env = {KUBECONFIG: kubeconfig}
+      // The control: no cluster-wide read (namespaces are cluster-scoped).
+      const namespaces = await execa(testCluster().kubectlPath, ['--kubeconfig', kubeconfig, 'get', 'namespace', ns.name], {reject: false})
+      expect(namespaces.stderr).to.match(/forbidden/)
+      await waitFor('the role binding to take effect', async () => (await app.cli(['lock', 'status', 'test'], {env})).exitCode === 0)
+      app.repo.write('deploy/extra.yaml', 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: extra}\ndata: {a: "1"}\n')
+      await app.repo.commit('extra')
+      const first = await app.cli([...DEPLOY, 'test'], {env})
+      expect(first.exitCode, first.stderr).to.equal(0)
+      rmSync(join(app.repo.dir, 'deploy', 'extra.yaml'))
+      await app.change(() => quad(ns.name, 1), 'round 1, no extra')
+      const second = await app.cli([...DEPLOY, 'test'], {env})
+      expect(second.exitCode, second.stderr).to.equal(0)
+      expect(second.stderr).to.contain('Pruning 1 object no longer rendered: ConfigMap/extra')
+      const back = await app.cli(['rollback', 'test', '--skip-image-check'], {env})
+      expect(back.exitCode, back.stderr).to.equal(0)
+      // Without the right to list ResourceQuotas (a Role written before skycap pruned them): the release is recorded,
+      // and the prune said undone (it failed the deploy after the apply, and the release went unrecorded).
+      await kubectl(['apply', '-f', '-'], {namespace: ns.name, input: role.replace(/  - apiGroups: \[''\]\n    resources: \[resourcequotas, limitranges\]\n.*\n/, '')})
+      await app.change(() => quad(ns.name, 2), 'round 2')
+      await waitFor(
+        'the narrower Role to take effect',
+        async () => (await execa(testCluster().kubectlPath, ['--kubeconfig', kubeconfig, '-n', ns.name, 'get', 'resourcequotas'], {reject: false})).exitCode !== 0,
+      )
+      const narrow = await app.cli([...DEPLOY, 'test'], {env})
+      expect(narrow.exitCode, narrow.stderr).to.equal(0)
+      expect(narrow.stderr).to.contain('could not prune what the release no longer renders: kubectl get')
+      const history = await app.json(['history', 'test'], {env})
+      expect(history.doc.result.releases.slice(0, 4).map((x: any) => [x.action, x.result])).to.deep.equal([
+        ['deploy', 'succeeded'],
+        ['rollback', 'succeeded'],
+        ['deploy', 'succeeded'],
+        ['deploy', 'succeeded'],
+      ])
     } finally {
       rmSync(dir, {recursive: true, force: true})
     }

@@ -250,6 +250,8 @@ describe('deploy phases: exact kubectl argv', () => {
       unmanaged: [{ref: 'ConfigMap/settings', file: 'deploy/settings.yaml', line: 1}],
       // This app and environment's own, as read (with their managedFields), for src/deploy/drift.ts.
       mine: [live.items[3]],
+      // The objects it takes over, as read: what a hand `kubectl apply` set in them.
+      unmanagedLive: [live.items[1]],
     })
     const error = claimedError(claims, 'beta', 'test', 'shared')
     expect(error.exitCode).to.equal(ExitCode.INVALID)
@@ -277,7 +279,12 @@ describe('deploy phases: exact kubectl argv', () => {
       opts,
     )
     const recorded = await claimedElsewhere(again.kubectl, [svc, cm], 'beta', 'test', () => ({release: 4}))
-    expect(recorded).to.deep.equal({others: [{ref: 'Service/web', owner: 'app alpha (environment test)', release: 4}], unmanaged: [{ref: 'ConfigMap/settings', release: 4}], mine: []})
+    expect(recorded).to.deep.equal({
+      others: [{ref: 'Service/web', owner: 'app alpha (environment test)', release: 4}],
+      unmanaged: [{ref: 'ConfigMap/settings', release: 4}],
+      mine: [],
+      unmanagedLive: [live.items[1]],
+    })
     const refusal = claimedError(recorded, 'beta', 'test', 'shared', 4)
     expect(refusal.message).to.equal(
       'Service/web (app alpha (environment test); recorded in release 4) in namespace shared belongs to another app or environment; this rollback of beta test would take it over; nothing was changed',
@@ -289,7 +296,7 @@ describe('deploy phases: exact kubectl argv', () => {
       [{argv: [...NS, 'get', 'service/web', '--ignore-not-found', '-o', 'json', '--show-managed-fields'], result: {exitCode: 1, stderr: 'error: the server doesn\'t have a resource type "service"'}}],
       opts,
     )
-    expect(await claimedElsewhere(refused.kubectl, [svc], 'beta', 'test', renderedOrigin(rendered, loaded))).to.deep.equal({others: [], unmanaged: [], mine: []})
+    expect(await claimedElsewhere(refused.kubectl, [svc], 'beta', 'test', renderedOrigin(rendered, loaded))).to.deep.equal({others: [], unmanaged: [], mine: [], unmanagedLive: []})
     const down = fakeKubectl(
       [
         {
@@ -732,9 +739,21 @@ describe('deploy phases: exact kubectl argv', () => {
     const result = await pruneLive(fake.kubectl, 'sel', [obj('Service', 'web')], (refs) => announced.push(refs))
     expect(announced).to.deep.equal([['Service/old']])
     expect(result.pruned).to.deep.equal([])
-    expect(result.unanswered).to.be.instanceOf(ApiServerUnreachableError)
-    expect(unprunedNote(result.unanswered as ApiServerUnreachableError)).to.equal(
+    expect(result.unpruned).to.be.instanceOf(ApiServerUnreachableError)
+    expect(unprunedNote(result.unpruned as ApiServerUnreachableError)).to.equal(
       'could not prune what the release no longer renders: the API server does not answer (the connection to the server 10.0.0.1:6443 was refused); the next deploy prunes it',
+    )
+    // A refusal (a Role without `list` on a kind skycap prunes) is returned too: it threw, and the live release went
+    // unrecorded.
+    const forbidden = {
+      exitCode: 1,
+      stdout: '',
+      stderr: 'Error from server (Forbidden): resourcequotas is forbidden: User "system:serviceaccount:shop:ci" cannot list resource "resourcequotas" in API group "" in the namespace "shop"',
+    }
+    const denied = await pruneLive(fakeKubectl([{argv: PRUNE_LIST, result: forbidden}], opts).kubectl, 'sel', [obj('Service', 'web')])
+    expect(denied.pruned).to.deep.equal([])
+    expect(unprunedNote(denied.unpruned as KubectlError)).to.match(
+      /^could not prune what the release no longer renders: kubectl get .* failed.*: .*; the release is recorded, and what it no longer renders stays until a deploy may prune it$/,
     )
   })
 
