@@ -1939,7 +1939,7 @@ describe('rollouts you can trust (real cluster, four services)', function () {
       expect(back.exitCode, back.stderr).to.equal(0)
       // Without the right to list ResourceQuotas (a Role written before skycap pruned them): the release is recorded,
       // and the prune said undone (it failed the deploy after the apply, and the release went unrecorded).
-      await kubectl(['apply', '-f', '-'], {namespace: ns.name, input: role.replace(/  - apiGroups: \[''\]\n    resources: \[resourcequotas, limitranges\]\n.*\n/, '')})
+      await kubectl(['apply', '-f', '-'], {namespace: ns.name, input: role.replace(/ {2}- apiGroups: \[''\]\n {4}resources: \[resourcequotas, limitranges\]\n.*\n/, '')})
       await app.change(() => quad(ns.name, 2), 'round 2')
       await waitFor(
         'the narrower Role to take effect',
