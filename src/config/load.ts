@@ -87,6 +87,9 @@ export async function loadConfig(options: {configPath?: string; cwd?: string; re
   // The folder templates and config folders must stay in. Without the repository (commands that read no templates or
   // config files), nothing is confined to it. `root`: the caller opened the repository already (render, deploy).
   const root = options.repository === false ? null : (options.root ?? (await configRoot(dirname(file), await declaredVcs(text))))
+  // skycap.yaml itself stays in the repository, as its templates and config files do: a committed link to a file of
+  // the machine (/etc/passwd) was read, and a YAML error then quoted its first line.
+  if (root !== null) refuseLinkOutside(file, root, displayPath)
   // A file read before, unchanged, whose checks on the file system still pass, is not parsed again (src/config/cache.ts).
   const dir = dirname(file)
   const cached = readConfigCache(file, text, root, displayPath(file), (config) => fileChecksPass(config, dir, root))
@@ -98,6 +101,19 @@ export async function loadConfig(options: {configPath?: string; cwd?: string; re
   writeConfigCache(file, text, root, loaded)
   noteLoadedApp(loaded.config.app)
   return loaded
+}
+
+/**
+ * skycap.yaml itself stays in the repository (`root`: its work tree, or the folder a revision's files were written to),
+ * as its templates and config files do: a committed link to a file of the machine (/etc/passwd) was read, and a YAML
+ * error then quoted its first line.
+ */
+export function refuseLinkOutside(file: string, root: string, show: (path: string) => string): void {
+  const outside = resolvesOutside(root, file)
+  if (outside === undefined) return
+  throw new ConfigError(`${show(file)} is a link to ${outside}, outside the repository`, undefined, {
+    hint: 'skycap.yaml must be a file of the repository (as templates and config files are): commit the file itself, or a link inside the repository.',
+  })
 }
 
 /** skycap.yaml's text, refused unread when it is larger than LIMITS.skycapYaml. */

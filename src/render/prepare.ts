@@ -2,7 +2,7 @@ import {existsSync, realpathSync, rmSync} from 'node:fs'
 import {basename, dirname, isAbsolute, join, posix, relative, sep} from 'node:path'
 
 import {resolveEnvironment, unknownServiceError} from '../config/environment.js'
-import {configFilePath, displayPath, loadConfig, openRepository, parseConfig, readSkycapYaml} from '../config/load.js'
+import {configFilePath, displayPath, loadConfig, openRepository, parseConfig, readSkycapYaml, refuseLinkOutside} from '../config/load.js'
 import type {ConfigWarning, Environment, LoadedConfig} from '../config/types.js'
 import {ConfigError, InterruptedError, UserError} from '../errors.js'
 import {temporaryFolder} from '../folders.js'
@@ -134,6 +134,7 @@ async function prepareFromRevision(file: string, revision: Revision, options: Pr
       }
       return await prepareFromWorkTree(file, revision, options, vcs.root, vcs.kind)
     }
+    refuseLinkOutside(revFile, folder, show)
     const text = readSkycapYaml(revFile, show(revFile))
     await vcs.extract(revision.sha, await inputFolders(text, posix.dirname(configPath), show(revFile), revision), folder)
     stopIfInterrupted()

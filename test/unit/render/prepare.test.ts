@@ -375,6 +375,28 @@ describe('a skycap.yaml that is not a file, found without --config', function ()
     expect(error.message).to.equal(`${join(repo.dir, 'skycap.yaml')} is a symbolic link to /nonexistent/skycap.yaml, which does not exist`)
     expect(error.exitCode).to.equal(2)
   })
+
+  it("a link to a file outside the repository, in the work tree or committed: refused unread (a YAML error quoted the machine's file)", async () => {
+    const outside = mkdtempSync(join(tmpdir(), 'skycap-outside-'))
+    try {
+      const secret = join(outside, 'passwd')
+      writeFileSync(secret, 'root:x:0:0:secret line\n')
+      symlinkSync(secret, join(repo.dir, 'skycap.yaml'))
+      const error = await rejectsWithUserError(prepareRelease({target: 'staging', cwd: repo.dir}))
+      expect(error.message, error.message).to.match(/skycap\.yaml is a link to \S+passwd, outside the repository$/)
+      expect(error.message + (error.hint ?? '')).to.not.contain('secret line')
+      // Committed as a link, and rendered at that revision (from the commit's files, not the work tree).
+      await repo.commit('skycap.yaml is a link')
+      rmSync(join(repo.dir, 'skycap.yaml'))
+      writeFileSync(join(repo.dir, 'skycap.yaml'), readFileSync(join(fixturesDir, 'shop', 'skycap.yaml'), 'utf8'))
+      await repo.commit('skycap.yaml is a file again')
+      const old = await rejectsWithUserError(prepareRelease({target: 'staging@HEAD~1', cwd: repo.dir}))
+      expect(old.message, old.message).to.match(/is a link to \S+passwd, outside the repository$/)
+      expect(old.message + (old.hint ?? '')).to.not.contain('secret line')
+    } finally {
+      rmSync(outside, {recursive: true, force: true})
+    }
+  })
 })
 
 describe('an older revision when the temporary folder cannot be made (TMPDIR)', function () {
