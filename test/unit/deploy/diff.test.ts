@@ -11,10 +11,11 @@ const DIFF = ['diff', '--server-side', '--field-manager=skycap', '--force-confli
 const NS = ['--context', 'staging-cluster', '--namespace', 'shop-staging', '--request-timeout=30s']
 
 /** What `skycap diff` exits with when kubectl fails this way at the namespace lookup. */
-async function diffFailure(repo: TempRepo, stderr: string): Promise<SkycapError> {
+async function diffFailure(repo: TempRepo, stderr: string, then: Expectation[] = []): Promise<SkycapError> {
   const calls: Expectation[] = [
     {argv: ['--request-timeout=30s', 'config', 'get-contexts', '-o', 'name'], result: {stdout: 'staging-cluster\n'}},
     {argv: ['--context', 'staging-cluster', '--request-timeout=30s', 'get', 'namespace', 'shop-staging', '--ignore-not-found', '-o', 'name'], result: {exitCode: 1, stderr}},
+    ...then,
   ]
   const {factory} = fakeKubectlFactory(calls)
   try {
@@ -33,9 +34,15 @@ describe('skycap diff: exit codes of failures (1 means "changes")', () => {
   after(() => repo.remove())
 
   it('an RBAC denial exits 2, not 1, and keeps kubectl code and hint', async () => {
-    const error = await diffFailure(repo, 'Error from server (Forbidden): namespaces "shop-staging" is forbidden: User "dev" cannot get resource "namespaces"')
+    // No right to read namespaces (cluster-scoped; a namespaced Role cannot grant it): the namespace is taken as there,
+    // and the next call, refused too, is the one said.
+    const forbidden = {exitCode: 1, stderr: 'Error from server (Forbidden): configmaps is forbidden: User "dev" cannot list resource "configmaps" in the namespace "shop-staging"'}
+    const error = await diffFailure(repo, 'Error from server (Forbidden): namespaces "shop-staging" is forbidden: User "dev" cannot get resource "namespaces"', [
+      {argv: [...NS, 'get', 'configmaps', '-l', 'skycap.dev/release-of=shop,skycap.dev/environment=staging', '-o', 'json'], result: forbidden},
+      {argv: [...NS, 'get', 'deployments', '-l', 'app.kubernetes.io/part-of=shop,app.kubernetes.io/managed-by=skycap,skycap.dev/environment=staging', '-o', 'json'], result: forbidden},
+    ])
     expect(exitCodeOf(error)).to.equal(ExitCode.INVALID)
-    expect(error.code).to.equal('kubectl_forbidden')
+    expect(error.code, error.message).to.equal('kubectl_forbidden')
     expect(error.message).to.contain('Forbidden')
     expect(error.hint).to.contain('RBAC')
   })
