@@ -487,8 +487,9 @@ export function withRejectedObjects(
   // An object a hand `kubectl apply` made keeps what that apply set merged into the release's (an old port of a
   // Service, without a name beside the new one) until skycap owns it: no change to skycap.yaml can fix that.
   const handApplied = rejected.filter((r) => adopted.has(r.ref)).map((r) => r.ref)
+  const [was, it] = handApplied.length === 1 ? ['was', 'it'] : ['were', 'them']
   const takeOver = handApplied.length
-    ? ` ${handApplied.join(', ')} ${handApplied.length === 1 ? 'was' : 'were'} not deployed by skycap: what a hand \`kubectl apply\` set stays merged into ${handApplied.length === 1 ? 'it' : 'them'} until the first deploy owns ${handApplied.length === 1 ? 'it' : 'them'}; if the refusal is about fields the release does not set, delete ${handApplied.length === 1 ? 'it' : 'them'} so the deploy creates ${handApplied.length === 1 ? 'it' : 'them'} whole.`
+    ? ` ${handApplied.join(', ')} ${was} not deployed by skycap: what a hand \`kubectl apply\` set stays merged into ${it} until the first deploy owns ${it}; if the refusal is about fields the release does not set, delete ${it} so the deploy creates ${it} whole.`
     : ''
   // Specific advice (a Job changed in place: give it a new name per release) is kept, after where to follow it.
   const advice = error.advice

@@ -392,8 +392,7 @@ export async function deploy(options: DeployOptions, deps: DeployDeps): Promise<
     })
     // A Ctrl-C while the lock was taken (kubectl's create ran on): stopped before the first change, as in validation.
     if (deps.signal?.aborted) {
-      const released = await releaseOwnLock(kubectl, prepared.app, lock.id, (m) => reporter.warn(m))
-      throw afterLockRelease(new InterruptedError(`interrupted before deploying ${env.name}; nothing was changed and ${LOCK_RELEASED}`), released)
+      throw notBegun(env.name, await releaseOwnLock(kubectl, prepared.app, lock.id, (m) => reporter.warn(m)))
     }
   } catch (error) {
     // Refused by the lock, or interrupted while taking it: a namespace made for the dry run goes, as after validation.
@@ -463,8 +462,7 @@ export async function deploy(options: DeployOptions, deps: DeployDeps): Promise<
   if (failure && !begun) {
     await dropMadeNamespace()
     const error = failure.error
-    if (error instanceof InterruptedError && error.message.startsWith(KUBECTL_STOPPED))
-      throw afterLockRelease(new InterruptedError(`interrupted before deploying ${env.name}; nothing was changed and ${LOCK_RELEASED}`), released)
+    if (error instanceof InterruptedError && error.message.startsWith(KUBECTL_STOPPED)) throw notBegun(env.name, released)
   }
   if (failure) throw afterLockRelease(failure.error, released)
   // Blue-green: the old slots stay up for scaleDownDelay (rollback is a switch back), then go to zero.
@@ -762,6 +760,11 @@ async function applyWatchRecord(
     jsonHint: `The events and logs of what failed are in details.report.failures; \`skycap status ${env.name}\` shows what runs now${watchThem}.`,
     details: {report},
   })
+}
+
+/** A Ctrl-C under the lock before the release began: nothing changed, and whether the lock could be released. */
+function notBegun(environment: string, released: boolean): unknown {
+  return afterLockRelease(new InterruptedError(`interrupted before deploying ${environment}; nothing was changed and ${LOCK_RELEASED}`), released)
 }
 
 /**
