@@ -62,6 +62,19 @@ export function realNode(): RealNode {
 }
 
 /**
+ * A kubeconfig file in `dir` whose test-cluster context authenticates as ServiceAccount `name` of `namespace` (a token
+ * of `kubectl create token`): what a CI job or a person with only the rights bound to it would use.
+ */
+export async function kubeconfigAs(namespace: string, name: string, dir: string): Promise<string> {
+  const token = (await kubectl(['create', 'token', name], {namespace})).stdout.trim()
+  const file = path.join(dir, 'kubeconfig')
+  await writeFile(file, (await kubectl(['config', 'view', '--raw', '--flatten', '--minify', '--context', testCluster().context])).stdout)
+  await kubectl(['config', '--kubeconfig', file, 'set-credentials', name, `--token=${token}`])
+  await kubectl(['config', '--kubeconfig', file, 'set-context', testCluster().context, `--user=${name}`])
+  return file
+}
+
+/**
  * DOCKER_HOST of the real node's dockerd, for tests that build images. Throws (the test fails, never skips) when the
  * cluster has none: no real node, or an external cluster without SKYCAP_TEST_DOCKER_HOST.
  */

@@ -8,7 +8,7 @@ import {join} from 'node:path'
 
 import {cliPath} from '../helpers/repo.js'
 import {TestApp} from './app.js'
-import {appendLog, criLine, kubectl, podLogFiles, testCluster, useNamespace, waitFor} from './harness.js'
+import {appendLog, criLine, kubeconfigAs, kubectl, podLogFiles, useNamespace, waitFor} from './harness.js'
 
 const LINES = ['starting web', 'GET /healthz 200', 'DEBUG cache warm', 'GET /cart 200', 'ERROR payment failed']
 
@@ -231,16 +231,9 @@ describe('skycap logs (real cluster, pod logs from files)', function () {
   it('explains RBAC denials: no right to list pods, then no right to read their logs (exit 1)', async () => {
     // A kubeconfig whose context (the one skycap.yaml pins) authenticates as a service account with no rights.
     await kubectl(['create', 'serviceaccount', 'nobody'], {namespace: ns.name})
-    const token = (await kubectl(['create', 'token', 'nobody'], {namespace: ns.name})).stdout.trim()
     const dir = mkdtempSync(join(tmpdir(), 'skycap-rbac-'))
     try {
-      const kubeconfig = join(dir, 'kubeconfig')
-      const {stdout: flat} = await kubectl(['config', 'view', '--raw', '--flatten', '--minify', '--context', testCluster().context])
-      await appendFile(kubeconfig, flat)
-      const config = (args: string[]) => kubectl(['config', '--kubeconfig', kubeconfig, ...args])
-      await config(['set-credentials', 'nobody', `--token=${token}`])
-      await config(['set-context', testCluster().context, '--user=nobody'])
-      const env = {KUBECONFIG: kubeconfig}
+      const env = {KUBECONFIG: await kubeconfigAs(ns.name, 'nobody', dir)}
 
       const noList = await app.cli(['logs', 'web'], {env})
       expect(noList.exitCode, noList.stderr).to.equal(1)

@@ -3,14 +3,14 @@
 import {expect} from 'chai'
 import {execa} from 'execa'
 import {randomBytes} from 'node:crypto'
-import {mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import {mkdtempSync, readFileSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
 import {cliPath, repoRoot, TempRepo} from '../helpers/repo.js'
 import {ApiServerProxy} from './apiserver-proxy.js'
 import {TestApp} from './app.js'
-import {kubectl, testCluster, uniqueName, useNamespace, waitFor} from './harness.js'
+import {kubeconfigAs, kubectl, testCluster, uniqueName, useNamespace, waitFor} from './harness.js'
 
 const DEPLOY = ['deploy', '--skip-image-check']
 const SERVICES = ['web', 'api', 'worker', 'cache']
@@ -1876,14 +1876,9 @@ describe('rollouts you can trust (real cluster, four services)', function () {
     expect((await app.cli([...DEPLOY, 'test'])).exitCode).to.equal(0)
     await kubectl(['create', 'serviceaccount', 'viewer'], {namespace: ns.name})
     await kubectl(['create', 'rolebinding', 'viewer-views', '--clusterrole=view', `--serviceaccount=${ns.name}:viewer`], {namespace: ns.name})
-    const token = (await kubectl(['create', 'token', 'viewer'], {namespace: ns.name})).stdout.trim()
     const dir = mkdtempSync(join(tmpdir(), 'skycap-view-'))
     try {
-      const kubeconfig = join(dir, 'kubeconfig')
-      const {stdout: flat} = await kubectl(['config', 'view', '--raw', '--flatten', '--minify', '--context', testCluster().context])
-      writeFileSync(kubeconfig, flat)
-      await kubectl(['config', '--kubeconfig', kubeconfig, 'set-credentials', 'viewer', `--token=${token}`])
-      await kubectl(['config', '--kubeconfig', kubeconfig, 'set-context', testCluster().context, '--user=viewer'])
+      const kubeconfig = await kubeconfigAs(ns.name, 'viewer', dir)
       const env = {KUBECONFIG: kubeconfig}
       // The control: this user may not read Secrets.
       const secrets = await execa(testCluster().kubectlPath, ['--kubeconfig', kubeconfig, '-n', ns.name, 'get', 'secrets'], {reject: false})
@@ -1914,13 +1909,9 @@ describe('rollouts you can trust (real cluster, four services)', function () {
     await kubectl(['apply', '-f', '-'], {namespace: ns.name, input: role})
     await kubectl(['create', 'serviceaccount', 'ci'], {namespace: ns.name})
     await kubectl(['create', 'rolebinding', 'ci-deploys', '--role=skycap-deployer', `--serviceaccount=${ns.name}:ci`], {namespace: ns.name})
-    const token = (await kubectl(['create', 'token', 'ci'], {namespace: ns.name})).stdout.trim()
     const dir = mkdtempSync(join(tmpdir(), 'skycap-ci-role-'))
     try {
-      const kubeconfig = join(dir, 'kubeconfig')
-      writeFileSync(kubeconfig, (await kubectl(['config', 'view', '--raw', '--flatten', '--minify', '--context', testCluster().context])).stdout)
-      await kubectl(['config', '--kubeconfig', kubeconfig, 'set-credentials', 'ci', `--token=${token}`])
-      await kubectl(['config', '--kubeconfig', kubeconfig, 'set-context', testCluster().context, '--user=ci'])
+      const kubeconfig = await kubeconfigAs(ns.name, 'ci', dir)
       const env = {KUBECONFIG: kubeconfig}
       // The control: no cluster-wide read (namespaces are cluster-scoped).
       const namespaces = await execa(testCluster().kubectlPath, ['--kubeconfig', kubeconfig, 'get', 'namespace', ns.name], {reject: false})
