@@ -229,6 +229,12 @@ function templateError(error: unknown, file: string, context: object, partials: 
       where,
       {hint: 'A {% for %} over a huge range, or a value doubled in a loop? Templates describe manifests; keep data out of them.'},
     )
+  // Only an include, render or layout recurses in Liquid: a file that includes itself, directly or through others,
+  // ends in JavaScript's stack overflow (the error used to say "Maximum call stack size exceeded" and ask for syntax).
+  if (e.originalError instanceof RangeError && /call stack/i.test(e.originalError.message))
+    return new ConfigError('template error: includes nest deeper than the stack allows here; does a file include itself, directly or through other files?', where, {
+      hint: 'Guard the include that goes round with {% if %} (so it stops), or remove it.',
+    })
   if (e.originalError instanceof MappingOutputError)
     return new ConfigError(`template error: ${e.originalError.message}`, where, {hint: 'Add | json to write it as JSON (`{{ values.labels | json }}`), or name one of its keys.'})
   if (e.originalError instanceof ArithmeticError)

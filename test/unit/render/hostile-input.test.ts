@@ -86,6 +86,29 @@ describe('hostile input: exit 2 with file and line, quickly', () => {
     expect(JSON.stringify(rendered)).to.contain('"name":"deep"')
   })
 
+  it('a template that includes itself, directly or through another file (exit 2 with "Maximum call stack size exceeded" and a hint about syntax)', async () => {
+    repo.write('deploy/loop.yaml', 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: loop}\ndata:\n  x: "{% include \'_part.yaml\' %}"\n')
+    for (const [part, other] of [
+      ['a{% include "_part.yaml" %}', undefined],
+      ['a{% include "_other.yaml" %}', 'b\n{% include "_part.yaml" %}'],
+    ] as const) {
+      repo.write('deploy/_part.yaml', part)
+      if (other) repo.write('deploy/_other.yaml', other)
+      const {message} = await renderFailure(repo)
+      // The stack runs out at any include of the loop: the error names one of them.
+      const at = other ? '_(part|other)\\.yaml:\\d+:\\d+' : '_part\\.yaml:1:2'
+      expect(message, message).to.match(new RegExp(`/deploy/${at}: template error: includes nest deeper than the stack allows here; does a file include itself, directly or through other files\\?$`))
+    }
+    // A recursion that stops renders.
+    repo.write('deploy/_part.yaml', '{% if n > 0 %}{{ n }}{% assign n = n | minus: 1 %}{% include "_part.yaml" %}{% endif %}')
+    repo.write('deploy/loop.yaml', 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: loop}\ndata:\n  x: "{% assign n = 3 %}{% include \'_part.yaml\' %}"\n')
+    rmSync(join(repo.dir, 'deploy/_other.yaml'))
+    clearTemplateCache()
+    const loaded = await loadConfig({cwd: repo.dir})
+    const rendered = await renderEnvironment(loaded, resolveEnvironment(loaded, 'staging'), await (await openVcs(repo.dir)).resolve())
+    expect(JSON.stringify(rendered)).to.contain('"x":"321"')
+  })
+
   it("a service's podTemplate nested 700 deep in skycap.yaml (config validate passed it, render crashed)", async () => {
     repo.write('skycap.yaml', readFileSync(join(repo.dir, 'skycap.yaml'), 'utf8').replace(/^services:\n/m, `services:\n  deep:\n    image: deep\n    podTemplate: {spec: {x: ${nested(700)}}}\n`))
     const {message} = await renderFailure(repo)
