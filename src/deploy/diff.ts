@@ -80,9 +80,12 @@ function readableSections(raw: string): {sections: Array<{object: string; added:
     }
     changed.push(d.object)
     // An object not in the cluster yet: one hunk from nothing. Its header said "(live)", and the server's dry run of
-    // the create gave it a uid and a creation time, which no deploy will have.
-    const isNew = d.lines[2]?.startsWith('@@ -0,0 ') === true
-    let lines = d.lines.map((line, i) =>
+    // the create gave it a uid and a creation time, which no deploy will have. kubectl masks a Secret's values by
+    // writing both sides again, a missing live one as the line `null`: that hunk is one from nothing too.
+    const fromNull = /^@@ -1 \+1,\d+ @@/.test(d.lines[2] ?? '') && d.lines[3] === '-null'
+    const isNew = fromNull || d.lines[2]?.startsWith('@@ -0,0 ') === true
+    const from = fromNull ? [...d.lines.slice(0, 2), d.lines[2]!.replace(/^@@ -1 /, '@@ -0,0 '), ...d.lines.slice(4)] : d.lines
+    let lines = from.map((line, i) =>
       i === 0 && line.startsWith('--- ') ? `--- ${d.object} ${isNew ? '(not in the cluster yet)' : '(live)'}` : i === 1 && line.startsWith('+++ ') ? `+++ ${d.object} (after deploy)` : line,
     )
     if (isNew) {

@@ -197,6 +197,37 @@ describe('skycap diff: revision bookkeeping is not a change; headers name object
     )
   })
 
+  it('a new Secret (kubectl masks its values and writes the missing live side as `null`) is not in the cluster yet, as a ConfigMap', async () => {
+    const created = objectDiff('v1.Secret.probe.creds', [
+      '@@ -1 +1,8 @@',
+      '-null',
+      '+apiVersion: v1',
+      '+data:',
+      "+  password: '***'",
+      '+kind: Secret',
+      '+metadata:',
+      '+  creationTimestamp: "2026-12-07T07:58:48Z"',
+      '+  name: creds',
+      '+  uid: ddcb9c1d-73be-43f3-9458-b714bc169b61',
+    ])
+    const r = await run(created.join('\n'))
+    expect(r.changed).to.deep.equal(['Secret/creds'])
+    expect(r.diff).to.equal(
+      [
+        '--- Secret/creds (not in the cluster yet)',
+        '+++ Secret/creds (after deploy)',
+        '@@ -0,0 +1,6 @@',
+        '+apiVersion: v1',
+        '+data:',
+        '+  password: (redacted)',
+        '+kind: Secret',
+        '+metadata:',
+        '+  name: creds',
+        '',
+      ].join('\n'),
+    )
+  })
+
   it('still redacts Secret values, and a Secret whose only change is its data is listed', async () => {
     const secret = objectDiff('v1.Secret.probe.db', ['@@ -1,4 +1,4 @@', ' apiVersion: v1', ' data:', '-  password: c2VjcmV0', '+  password: bmV3c2VjcmV0', ' kind: Secret'])
     const r = await run([...REVISION_ONLY('web'), ...secret, ''].join('\n'))
