@@ -644,6 +644,11 @@ export function leftInPlace(before: KubeObject[], keep: KubeObject[]): string[] 
     .sort()
 }
 
+/** The warning naming what leftInPlace found; `why` says why they are not rendered now. */
+export function leftInPlaceNote(left: string[], why = 'no longer rendered'): string {
+  return `${why}, left in place: ${left.join(', ')} (skycap prunes no cluster-scoped objects, custom resources or PersistentVolumeClaims; delete them with kubectl once nothing uses them)`
+}
+
 /**
  * What `findPrunable` found: the objects, and for a StatefulSet among them that made PersistentVolumeClaims, what
  * becomes of them (by ref). Renaming a StatefulSet pruned the old one without a word, and its volumes stayed unused.

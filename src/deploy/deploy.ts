@@ -38,6 +38,7 @@ import {
   deferredNote,
   dryRunApply,
   leftInPlace,
+  leftInPlaceNote,
   pruneLive,
   pruningNote,
   renderedOrigin,
@@ -170,6 +171,8 @@ export interface DeployReport {
     /** After a failed rollback: what the Deployments run now. */
     running?: string
     failures: FailureReport[]
+    /** What the failed release applied of the kinds skycap never prunes and the release returned to lacks. */
+    leftInPlace?: string[]
   }
   /** Notifications that were not delivered (docs/notify.md); absent when all were. */
   notifications?: NotifyWarning[]
@@ -610,9 +613,7 @@ async function applyWatchRecord(
     const left = leftInPlace((await lastGood(releases)?.manifests()) ?? [], rollout.keep)
     if (left.length) {
       report.leftInPlace = left
-      reporter.warn(
-        `no longer rendered, left in place: ${left.join(', ')} (skycap prunes no cluster-scoped objects, custom resources or PersistentVolumeClaims; delete them with kubectl once nothing uses them)`,
-      )
+      reporter.warn(leftInPlaceNote(left))
     }
     if (
       mayHaveBlueGreenState(
@@ -688,7 +689,7 @@ async function applyWatchRecord(
   deps.notifier.send({...facts, event: 'failed', result: report.result, reason: cause})
   if (rollout.outcome !== 'interrupted') {
     report.rollback = previous
-      ? await autoRollback(target, selector, previous, recorded, live, prepared, deps, timeoutMs, number)
+      ? await autoRollback(target, selector, previous, recorded, live, prepared, deps, timeoutMs, number, appliedOf(rollout))
       : {
           to: null,
           release: null,
@@ -872,6 +873,7 @@ async function autoRollback(
   deps: DeployDeps & {lockId: string},
   timeoutMs: number,
   failed: number,
+  brought: KubeObject[],
 ): Promise<NonNullable<DeployReport['rollback']>> {
   const clock = deps.clock ?? Date.now
   const started = clock()
@@ -920,6 +922,7 @@ async function autoRollback(
     }
   }
   let unanswered = false
+  let left: string[] = []
   const rollout = notStarted ? interruptedRollout() : await applyRollback()
   const ok = rollout.outcome === 'ready'
   const stopped = rollout.outcome === 'interrupted'
@@ -933,6 +936,9 @@ async function autoRollback(
     // Interrupted while pruning, the rollback is still recorded; the deploy's error says it was interrupted.
     const pruning = await pruneLive(target.kubectl, selector, objects, (refs, claims) => deps.reporter.info(pruningNote(refs, `release ${previous.record.number} did not have`, claims)))
     if (pruning.unpruned) deps.reporter.warn(unprunedNote(pruning.unpruned))
+    // A CustomResourceDefinition or ClusterRole the failed release brought stayed after the rollback, unsaid.
+    left = leftInPlace(brought, objects)
+    if (left.length) deps.reporter.warn(leftInPlaceNote(left, `release ${previous.record.number} did not have`))
     // The release returned to may have had a service rolling that the failed one made blue-green.
     if (mayHaveBlueGreenState(prepared.environment.services, [previous.record])) {
       await forgetLeftBlueGreen(target.kubectl, prepared.app, prepared.environment.name, objects).catch((error) =>
@@ -981,7 +987,14 @@ async function autoRollback(
     failures: rollout.failures,
     ...(reason ? {reason} : {}),
     ...(running ? {running} : {}),
+    ...(left.length ? {leftInPlace: left} : {}),
   }
+}
+
+/** The objects a rollout applied (a failed one may have stopped part way). */
+function appliedOf(rollout: {keep: KubeObject[]; applied: string[]}): KubeObject[] {
+  const applied = new Set(rollout.applied)
+  return rollout.keep.filter((o) => applied.has(`${o.kind}/${o.metadata.name}`))
 }
 
 /** A rollback stopped by Ctrl-C before or while it was applied: what the rollout reports then. */

@@ -21,7 +21,7 @@ import {
 import {parseDuration} from '../duration.js'
 import {rolloutReport} from './rollout.js'
 import {reportContact} from '../kubectl/outage.js'
-import {adoptedNote, claimedElsewhere, claimedError, deferredNote, dryRunApply, findPrunable, pruneLive, pruningNote, unprunedNote} from './apply.js'
+import {adoptedNote, claimedElsewhere, claimedError, deferredNote, dryRunApply, findPrunable, leftInPlace, leftInPlaceNote, pruneLive, pruningNote, unprunedNote} from './apply.js'
 import {changeSummary, diffObjects, noChangesLine} from './diff.js'
 import {dryRunLine, plural} from '../ui/output.js'
 import {forgetLeftBlueGreen, mayHaveBlueGreenState} from '../strategies/state.js'
@@ -444,6 +444,14 @@ export async function rollback(options: RollbackOptions, deps: DeployDeps): Prom
         : undefined
     if (pruning) report.pruned = pruning.pruned
     if (pruning?.unpruned) deps.reporter.warn(unprunedNote(pruning.unpruned))
+    // What the release rolled back from had of the kinds skycap never prunes (a CustomResourceDefinition, a
+    // ClusterRole) stayed unsaid. A failed release records no manifests: the newest after the one returned to that has.
+    const rolledFrom = lockedReleases.find((r) => r.record.number > chosen.record.number && r.record.action !== 'scale' && r.hasManifests)
+    const left = pruning && rolledFrom ? leftInPlace(await rolledFrom.manifests().catch(() => []), rollout.keep) : []
+    if (left.length) {
+      report.leftInPlace = left
+      deps.reporter.warn(leftInPlaceNote(left, `release ${chosen.record.number} did not have`))
+    }
     // A service blue-green now and not in the release returned to: its state goes with its slots.
     if (
       pruning &&

@@ -2,7 +2,7 @@
 // the less common namespaced kinds of the repository's templates, deployed, changed and removed on the test cluster.
 import {expect} from 'chai'
 
-import {TestApp} from './app.js'
+import {CRASH, TestApp} from './app.js'
 import {kubectl, uniqueName, useNamespace} from './harness.js'
 
 const DEPLOY = ['deploy', '--skip-image-check']
@@ -118,6 +118,41 @@ describe('apps with more than Deployments (real cluster)', function () {
     expect(second.stderr).to.contain(`no longer rendered, left in place: ClusterRole/${cluster}, PriorityClass/${cluster} (skycap prunes no cluster-scoped objects`)
     expect((await app.get(['resourcequotas,limitranges'])).items).to.have.length(0)
     expect((await kubectl(['get', 'priorityclass', cluster, '-o', 'name'])).stdout.trim()).to.equal(`priorityclass.scheduling.k8s.io/${cluster}`)
+  })
+
+  it('a rollback (automatic, then skycap rollback) names what the release rolled back from brought that skycap never prunes (a CustomResourceDefinition, a ClusterRole); it stayed without a word', async () => {
+    const cluster = `${ns.name}-left`
+    const marked = `labels: {kinds-test: ${ns.name}}`
+    const first = await app.cli([...DEPLOY, 'test'])
+    expect(first.exitCode, first.stderr).to.equal(0)
+    const brought = [
+      widgetDefinition(group, ['v1']),
+      `apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: ${cluster}, ${marked}}\nrules: [{apiGroups: [""], resources: [nodes], verbs: [get]}]\n`,
+    ].join('---\n')
+    const left = [`ClusterRole/${cluster}`, `CustomResourceDefinition/widgets.${group}`]
+    const note = `release 1 did not have, left in place: ${left.join(', ')} (skycap prunes no cluster-scoped objects`
+    // A release that brings them and fails: the automatic rollback returns to release 1 and names them.
+    app.repo.write('deploy/brought.yaml', brought)
+    await app.change(CRASH, 'a definition, a cluster role, and web crashes')
+    const failed = await app.json([...DEPLOY, 'test', '--timeout', '2m'])
+    expect(failed.exitCode, failed.stderr).to.equal(1)
+    expect(failed.doc.error.details.report.rollback).to.deep.include({to: 1, result: 'succeeded', leftInPlace: left})
+    expect(failed.stderr).to.contain(note)
+    expect((await kubectl(['get', 'clusterrole', cluster, '-o', 'name'])).stdout.trim()).to.equal(`clusterrole.rbac.authorization.k8s.io/${cluster}`)
+    // The same release, healthy, then `skycap rollback` to release 1: named again, in --json's result too.
+    await app.change((t) => t.replace('    labels: {sim.kwok.test/behavior: crashloop}\n', ''), 'web healthy')
+    const healthy = await app.cli([...DEPLOY, 'test'])
+    expect(healthy.exitCode, healthy.stderr).to.equal(0)
+    expect(healthy.stderr).to.not.contain('left in place')
+    const back = await app.json(['rollback', 'test', '--to', '1', '--yes'])
+    expect(back.exitCode, back.stderr).to.equal(0)
+    expect(back.doc.result.leftInPlace).to.deep.equal(left)
+    expect(back.stderr).to.contain(note)
+    // A rollback to the release that has them names nothing.
+    const forth = await app.json(['rollback', 'test', '--to', '4', '--yes'])
+    expect(forth.exitCode, forth.stderr).to.equal(0)
+    expect(forth.doc.result).to.not.have.property('leftInPlace')
+    expect(forth.stderr).to.not.contain('left in place')
   })
 
   it('a cluster-scoped object another environment deployed differently is named before it is changed; one shared as it is is not', async () => {
