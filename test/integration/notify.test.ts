@@ -229,25 +229,21 @@ describe('notifications (a recording server; kwok)', function () {
     const ok = await app.cli([...DEPLOY, 'test'], {env: server.env()})
     expect(ok.exitCode, ok.stderr).to.equal(0)
     const stuck = await app.change(NOT_READY, 'never ready')
-    // The simulated nodes (kwok's, not the real node): cordoned while release 2 waits, so release 1's pods, deleted
-    // then, cannot come back when the rollback needs them.
-    const nodes = JSON.parse((await kubectl(['get', 'nodes', '-o', 'json'])).stdout)
-      .items.filter((n: any) => n.metadata.annotations?.['kwok.x-k8s.io/node'] === 'fake')
-      .map((n: any) => n.metadata.name as string)
-    expect(nodes.length).to.be.greaterThan(0)
+    // A quota of no pods in the namespace while release 2 waits, so release 1's pods, deleted then, cannot come back
+    // when the rollback needs them. (Cordoning the simulated nodes did the same, and starved the tests running beside.)
     const deploying = app.json([...DEPLOY, 'test', '--timeout', '20s'], {env: server.env()})
     try {
       await waitFor('release 2 to have a pod', async () => (await app.get(['pods', '-l', 'sim.kwok.test/behavior=not-ready'])).items.length > 0 || undefined)
-      await kubectl(['cordon', ...nodes])
+      await kubectl(['create', 'quota', 'no-pods', '--hard=pods=0'], {namespace: ns.name})
       await kubectl(['delete', 'pods', '-l', 'app.kubernetes.io/name=web,sim.kwok.test/behavior!=not-ready', '--wait=false'], {namespace: ns.name})
       const failed = await deploying
-      // Timed out (exit 70, docs/cli-behaviour.md), then rolled back, and the rollback timed out too.
+      // Timed out (exit 70, docs/cli-behaviour.md), then rolled back, and the rollback did not succeed.
       expect(failed.exitCode, failed.stderr).to.equal(70)
       expect(failed.doc.error.details.report.rollback).to.deep.include({to: 1, release: 3})
       expect(failed.doc.error.details.report.rollback.result).to.not.equal('succeeded')
     } finally {
       await deploying.catch(() => undefined)
-      await kubectl(['uncordon', ...nodes])
+      await kubectl(['delete', 'quota', 'no-pods', '--ignore-not-found'], {namespace: ns.name})
     }
     const hooks = server.of('webhook').map((r) => r.body)
     expect(hooks.map((b) => [b.event, b.action, b.trigger ?? null, b.release, b.revision.sha, b.result])).to.deep.equal([

@@ -1984,10 +1984,10 @@ describe('rollouts you can trust (real cluster, four services)', function () {
   it('minReadySeconds: a pod that crashes after it became ready, while it waits to count as available, fails the release before web and api switch (worker rolling); pods that stay ready switch; twice', async () => {
     const waiting = (round: number) =>
       quad(ns.name, round)
-        .replace('  web:\n    image: web', '  web:\n    strategy: {type: blueGreen, scaleDownDelay: 1s}\n    minReadySeconds: 6\n    image: web')
-        .replace('  api:\n    image: api', '  api:\n    strategy: {type: blueGreen, scaleDownDelay: 1s}\n    minReadySeconds: 6\n    image: api')
-        .replace('  worker:\n    image: worker', '  worker:\n    minReadySeconds: 6\n    image: worker')
-    await app.change(() => waiting(0), 'round 0: minReadySeconds 6')
+        .replace('  web:\n    image: web', '  web:\n    strategy: {type: blueGreen, scaleDownDelay: 1s}\n    minReadySeconds: 12\n    image: web')
+        .replace('  api:\n    image: api', '  api:\n    strategy: {type: blueGreen, scaleDownDelay: 1s}\n    minReadySeconds: 12\n    image: api')
+        .replace('  worker:\n    image: worker', '  worker:\n    minReadySeconds: 12\n    image: worker')
+    await app.change(() => waiting(0), 'round 0: minReadySeconds 12')
     const first = await app.cli([...DEPLOY, 'test'])
     expect(first.exitCode, first.stderr).to.equal(0)
     const slotOf = async (service: string): Promise<string> => (await app.get(['service', service])).spec.selector['skycap.dev/slot']
@@ -1996,7 +1996,7 @@ describe('rollouts you can trust (real cluster, four services)', function () {
       const idle = before.web === 'blue' ? 'green' : 'blue'
       await app.change(() => waiting(round), `round ${round}`)
       const deploying = app.cli([...DEPLOY, 'test', '--timeout', '2m'])
-      // A pod of web's new slot is ready (kwok), so it waits out its 6 s; then its container crashes, as a process
+      // A pod of web's new slot is ready (kwok), so it waits out its 12 s (time for this test to see it ready and crash it, under load too); then its container crashes, as a process
       // that fails a few seconds after start would.
       let pod = ''
       await waitFor(`a ready pod of web-${idle} at round ${round}`, async () => {
@@ -2031,7 +2031,7 @@ describe('rollouts you can trust (real cluster, four services)', function () {
       await kubectl(['patch', 'pod', pod, '--subresource=status', '--type=merge', '-p', JSON.stringify({status: crashed})], {namespace: ns.name})
       const failed = await deploying
       expect(failed.exitCode, failed.stderr).to.equal(1)
-      expect(failed.stderr).to.contain(`a pod counts once ready for 6s, minReadySeconds`)
+      expect(failed.stderr).to.contain(`a pod counts once ready for 12s, minReadySeconds`)
       expect(failed.stderr).to.match(new RegExp(`Deployment/web-${idle}: container web of pod ${pod} is in CrashLoopBackOff \\(exit code 3`))
       expect({web: await slotOf('web'), api: await slotOf('api')}, 'neither Service switched').to.deep.equal(before)
       await waitFor(`the new slots of round ${round} removed, worker back at round ${round - 1}`, async () => {
@@ -2052,12 +2052,12 @@ describe('rollouts you can trust (real cluster, four services)', function () {
       // The same round again, its pods left alone: both Services switch once the new pods count as available.
       const done = await app.cli([...DEPLOY, 'test', '--timeout', '2m'])
       expect(done.exitCode, done.stderr).to.equal(0)
-      expect(done.stderr).to.contain(`a pod counts once ready for 6s, minReadySeconds`)
+      expect(done.stderr).to.contain(`a pod counts once ready for 12s, minReadySeconds`)
       expect({web: await slotOf('web'), api: await slotOf('api')}, 'both Services switched').to.deep.equal({web: idle, api: idle})
       for (const service of ['web', 'api']) {
         const serving = await app.get(['deployment', `${service}-${idle}`])
         expect([serving.spec.minReadySeconds, serving.status.availableReplicas, serving.spec.template.spec.containers[0].env.find((e: any) => e.name === 'ROUND')?.value]).to.deep.equal([
-          6,
+          12,
           2,
           String(round),
         ])

@@ -121,7 +121,9 @@ describe('strategies on the real node: blue-green and canary with counted reques
   }
 
   realIt('blue-green: all old before the switch, all new after, no failed request; old slot kept then scaled down; rollback switches back in seconds; a failing check never gets traffic', async () => {
-    await app.change(STRATEGY('{type: blueGreen, scaleDownDelay: 25s, preview: true, checks: [{http: {path: /, expect: {body: "greeting=hello"}}}]}'), 'blue-green')
+    // scaleDownDelay outlasts the 8 s below, the rollback's dry run and its start, on a loaded CI machine too: the rollback
+    // must find blue still up.
+    await app.change(STRATEGY('{type: blueGreen, scaleDownDelay: 40s, preview: true, checks: [{http: {path: /, expect: {body: "greeting=hello"}}}]}'), 'blue-green')
     const first = await deploy()
     expect(first.exitCode, first.stderr).to.equal(0)
     expect(await selectedSlot()).to.equal('blue')
@@ -604,7 +606,8 @@ describe('strategies on the real node: blue-green and canary with counted reques
       await release('v2', 'web', 'APP_HEALTHZ: fail')
       await tag()
       const traffic = {web: new Traffic(urls.web), api: new Traffic(urls.api)}
-      const failed = await deploy(['--timeout', '30s'])
+      // api-green must be ready within it on the real node (it was blamed too once it was not).
+      const failed = await deploy(['--timeout', '45s'])
       await Promise.all([traffic.web.stop(), traffic.api.stop()])
       expect(failed.exitCode, failed.stderr).to.equal(70)
       expect(failed.doc.error.message).to.match(/Deployment\/web-green: still not ready/)
