@@ -90,6 +90,10 @@ export async function loadConfig(options: {configPath?: string; cwd?: string; re
   // skycap.yaml itself stays in the repository, as its templates and config files do: a committed link to a file of
   // the machine (/etc/passwd) was read, and a YAML error then quoted its first line.
   if (root !== null) refuseLinkOutside(file, root, displayPath)
+  // Commands that read no templates (history, status, lock, scale, logs) open no repository, for speed; a link is
+  // confined all the same (only then is the repository looked for): an error quoted /etc/passwd's first line to a CI
+  // log when a pull request's skycap.yaml linked to it.
+  else if (lstatSync(file, {throwIfNoEntry: false})?.isSymbolicLink()) refuseLinkOutside(file, await configRoot(dirname(file), await declaredVcs(text)), displayPath)
   // A file read before, unchanged, whose checks on the file system still pass, is not parsed again (src/config/cache.ts).
   const dir = dirname(file)
   const cached = readConfigCache(file, text, root, displayPath(file), (config) => fileChecksPass(config, dir, root))

@@ -4,7 +4,7 @@ import {cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statS
 import {tmpdir} from 'node:os'
 import {join, relative} from 'node:path'
 
-import {displayPath} from '../../../src/config/load.js'
+import {displayPath, loadConfig} from '../../../src/config/load.js'
 import {ConfigErrors} from '../../../src/errors.js'
 import {prepareRelease, REVISION_FOLDER_PREFIX} from '../../../src/render/prepare.js'
 import {toYaml} from '../../../src/render/serialize.js'
@@ -385,6 +385,19 @@ describe('a skycap.yaml that is not a file, found without --config', function ()
       const error = await rejectsWithUserError(prepareRelease({target: 'staging', cwd: repo.dir}))
       expect(error.message, error.message).to.match(/skycap\.yaml is a link to \S+passwd, outside the repository$/)
       expect(error.message + (error.hint ?? '')).to.not.contain('secret line')
+      // Commands that open no repository (history, status, lock, scale, logs) refuse it too: they quoted its first line.
+      const readOnly = await rejectsWithUserError(loadConfig({cwd: repo.dir, repository: false}))
+      expect(readOnly.message, readOnly.message).to.match(/skycap\.yaml is a link to \S+passwd, outside the repository$/)
+      expect(readOnly.message + (readOnly.hint ?? '')).to.not.contain('secret line')
+      // A link inside the repository is read by them as before.
+      rmSync(join(repo.dir, 'skycap.yaml'))
+      mkdirSync(join(repo.dir, 'conf'))
+      writeFileSync(join(repo.dir, 'conf', 'skycap.yaml'), readFileSync(join(fixturesDir, 'shop', 'skycap.yaml'), 'utf8'))
+      symlinkSync(join('conf', 'skycap.yaml'), join(repo.dir, 'skycap.yaml'))
+      expect((await loadConfig({cwd: repo.dir, repository: false})).config.app).to.equal('shop')
+      rmSync(join(repo.dir, 'skycap.yaml'))
+      rmSync(join(repo.dir, 'conf'), {recursive: true})
+      symlinkSync(secret, join(repo.dir, 'skycap.yaml'))
       // Committed as a link, and rendered at that revision (from the commit's files, not the work tree).
       await repo.commit('skycap.yaml is a link')
       rmSync(join(repo.dir, 'skycap.yaml'))
