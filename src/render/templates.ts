@@ -5,7 +5,7 @@ import type {FS, Liquid, Template} from 'liquidjs'
 import {isInside} from '../config/confinement.js'
 import {LIMITS, readWithinLimit, TEMPLATE_LIMITS, tooLargeError} from '../config/limits.js'
 import {decodeUtf8} from '../config/utf8.js'
-import {ConfigError} from '../errors.js'
+import {ConfigError, formatLocation, type SourceLocation} from '../errors.js'
 import {readError} from '../folders.js'
 
 /** The folder `{% include %}`, `{% render %}` and `{% layout %}` find files in, and how messages show paths. */
@@ -17,6 +17,12 @@ export interface Partials {
 let LiquidClass: typeof Liquid | undefined
 /** One engine per partials root; '' for templates that include nothing (built-in ones, imageTag). */
 const engines = new Map<string, Liquid>()
+/**
+ * The files includes read, by their text, as messages show them: an error's token carries the text it was parsed
+ * from, and only the tags of an included file carry its path (an undefined variable in one was said at the including
+ * file, with the included file's line).
+ */
+const includedTexts = new Map<string, string>()
 /** Parsed templates by file, with the text they were parsed from: `up --watch` renders a file again after it changed. */
 const parsed = new Map<string, {text: string; templates: Template[]}>()
 
@@ -111,7 +117,11 @@ function confinedFs(partials: Partials): FS {
     }
   }
   const exists = (file: string): boolean => existsSync(file) && statSync(file).isFile()
-  const read = (file: string): string => readTemplateFile(file, partials.show(file))
+  const read = (file: string): string => {
+    const text = readTemplateFile(file, partials.show(file))
+    includedTexts.set(text, partials.show(file))
+    return text
+  }
   return {
     exists: async (file) => exists(file),
     existsSync: exists,
@@ -156,13 +166,14 @@ export function renderTemplate(text: string, file: string, context: object, part
     }
     return engine.renderSync(entry.templates, context) as string
   } catch (error) {
-    throw templateError(error, file, context, partials, missingValue)
+    throw templateError(error, text, file, context, partials, missingValue)
   }
 }
 
 /** Forgets parsed templates (tests change template files between renders). */
 export function clearTemplateCache(): void {
   parsed.clear()
+  includedTexts.clear()
 }
 
 /**
@@ -189,12 +200,26 @@ export function contextVariables(context: object): string[] {
 
 const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value)
 
-function templateError(error: unknown, file: string, context: object, partials: Partials | undefined, missingValue?: (key: string) => string): ConfigError {
-  const e = error as {message?: string; name?: string; token?: {getPosition?: () => [number, number]}; originalError?: unknown}
+type LiquidFailure = {message?: string; name?: string; token?: {getPosition?: () => [number, number]; input?: string; file?: string}; originalError?: unknown}
+
+/**
+ * The ConfigError of a failed render of `text` (from `file`): at the place the token of the error is, in an included
+ * file when it is there (named so, with the file that includes it).
+ */
+function templateError(error: unknown, text: string, file: string, context: object, partials: Partials | undefined, missingValue?: (key: string) => string): ConfigError {
+  const e = error as LiquidFailure
   if (e.originalError instanceof ConfigError) return e.originalError
-  const message = String(e.message ?? error)
-  const pos = e.token?.getPosition?.()
-  const where = {file, line: pos?.[0], column: pos?.[1]}
+  const token = e.token
+  const included = token?.input === undefined || token.input === text ? undefined : (includedTexts.get(token.input) ?? (token.file && partials ? partials.show(token.file) : undefined))
+  const pos = token?.getPosition?.()
+  const where = {file: included ?? file, line: pos?.[0], column: pos?.[1]}
+  const found = templateErrorAt(e, String(e.message ?? error), where, context, partials, missingValue)
+  if (included === undefined || included === file || found.location === undefined) return found
+  const said = found.message.slice(formatLocation(found.location).length + 2)
+  return new ConfigError(`${said} (included by ${file.replace(/ \(at [^)]+\)$/, '')})`, found.location, {hint: found.hint, details: found.details})
+}
+
+function templateErrorAt(e: LiquidFailure, message: string, where: SourceLocation, context: object, partials: Partials | undefined, missingValue?: (key: string) => string): ConfigError {
   const undefinedVar = /undefined variable: ([^,]+)/.exec(message)
   if (undefinedVar) {
     // Repository templates (they get values) are documented in docs/configuration.md; imageTag and build args get less.

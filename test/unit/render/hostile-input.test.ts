@@ -86,6 +86,24 @@ describe('hostile input: exit 2 with file and line, quickly', () => {
     expect(JSON.stringify(rendered)).to.contain('"name":"deep"')
   })
 
+  it('an error in an included file is said at its line there, with the file that includes it (it was said at the including file, with the line of the included one)', async () => {
+    repo.write('deploy/cm.yaml', 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm\n  labels:\n{% include "_labels.liquid" %}\n')
+    for (const [body, said] of [
+      ['    a: b\n    host: {{ values.hostt }}\n', '2:\\d+: template uses undefined variable "values\\.hostt"'],
+      ['    a: b\n    x: {{ 1 | nofilter }}\n', '2:\\d+: template uses unknown filter "nofilter"'],
+      ['\n    x: {% if x %}\n', '2:\\d+: template error: tag \\{% if x %\\} not closed'],
+    ]) {
+      repo.write('deploy/_labels.liquid', body as string)
+      const {message} = await renderFailure(repo)
+      expect(message, message).to.match(new RegExp(`/deploy/_labels\\.liquid:${said} \\(included by \\S*deploy/cm\\.yaml\\)$`))
+    }
+    // An error of the including file itself is said as before.
+    repo.write('deploy/_labels.liquid', '    a: b\n')
+    repo.write('deploy/cm.yaml', 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm\n  labels:\n{% include "_labels.liquid" %}\n    c: {{ values.nope }}\n')
+    const {message} = await renderFailure(repo)
+    expect(message, message).to.match(/\/deploy\/cm\.yaml:7:\d+: template uses undefined variable "values\.nope"$/)
+  })
+
   it('a template that includes itself, directly or through another file (exit 2 with "Maximum call stack size exceeded" and a hint about syntax)', async () => {
     repo.write('deploy/loop.yaml', 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: loop}\ndata:\n  x: "{% include \'_part.yaml\' %}"\n')
     for (const [part, other] of [
