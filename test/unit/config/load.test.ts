@@ -347,6 +347,17 @@ ${VALID.replace('environments:\n', 'environments:\n  prod: {namespace: p}\n')}`)
     expect(e.message).to.contain('services.web has both port and ports')
   })
 
+  it("rejects an environment's ports over the service's port, and its port over the service's ports (the Service served the ports, templates got the port)", async () => {
+    const ports = await errorsOf(`${VALID}    services: {web: {ports: [{name: http, port: 80, targetPort: 8080}]}}\n`)
+    expect(ports.message).to.match(
+      /skycap\.yaml:11:29: environments\.staging\.services\.web sets ports and the service sets port: after merging it has both; use the same key in both places \(ports for several\)$/,
+    )
+    const port = await errorsOf(`${VALID.replace('    port: 8080', '    ports: [{port: 8080}]')}    services: {web: {port: 80}}\n`)
+    expect(port.message).to.match(/skycap\.yaml:11:\d+: environments\.staging\.services\.web sets port and the service sets ports: after merging it has both/)
+    // The same key in both places passes.
+    await parseConfig(`${VALID}    services: {web: {port: 80}}\n`, '/tmp/x/skycap.yaml')
+  })
+
   it('refuses an image or registry that no registry would take, at its line, and takes the forms Docker takes', async () => {
     const e = await errorsOf(
       `registry: Registry.Example.com:5000/Shop\n${VALID.replace('image: web', 'image: NGINX:Latest')}  prod:\n    namespace: p\n    registry: localhost:5000//x\n    services: {web: {image: 'redis:.bad'}}\n`,
