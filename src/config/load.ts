@@ -525,10 +525,7 @@ function checkService(svc: Partial<ServiceConfig>, merged: ServiceConfig, path: 
     // An environment's ports over the service's port (or the other way round) gave the Service the ports while
     // templates got the port as services.<name>.port, one the Service does not serve.
     const key = svc.ports !== undefined ? 'ports' : 'port'
-    at(
-      [...path, key],
-      `${where} sets ${key} and the service sets ${key === 'ports' ? 'port' : 'ports'}: after merging it has both; use the same key in both places (ports for several)`,
-    )
+    at([...path, key], `${where} sets ${key} and the service sets ${key === 'ports' ? 'port' : 'ports'}: after merging it has both; use the same key in both places (ports for several)`)
   }
   const names = new Set<string>()
   for (const [i, p] of (svc.ports ?? []).entries()) {
