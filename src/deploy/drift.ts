@@ -118,7 +118,7 @@ function notApplied(set: FieldSet, applied: unknown, keys: string[], labels: str
  */
 export function handSetFields(live: KubeObject[], applied: KubeObject[]): HandSet[] {
   return live.flatMap((object) => {
-    const wanted = applied.find((a) => a.kind === object.kind && a.metadata.name === object.metadata.name)
+    const wanted = asServed(applied.find((a) => a.kind === object.kind && a.metadata.name === object.metadata.name))
     if (!wanted) return []
     const entries = ((object.metadata as {managedFields?: ManagedFields[]}).managedFields ?? []).filter(
       (m) => m.manager !== undefined && /^kubectl(-|$)/.test(m.manager) && !CLIENT_SIDE.has(m.manager) && m.subresource === undefined && m.fieldsV1,
@@ -146,6 +146,16 @@ function ownedAlone(set: FieldSet, others: FieldSet[]): FieldSet {
 }
 
 /**
+ * An object as the API server keeps it, for comparing with the fields of the live one: a Secret's `stringData` is
+ * written into `data` (managedFields own `data.<key>`), so a key the release gives in stringData was said removed.
+ */
+function asServed(object: KubeObject | undefined): KubeObject | undefined {
+  const stringData = object?.kind === 'Secret' ? (object as {stringData?: Record<string, unknown>}).stringData : undefined
+  if (!object || !stringData) return object
+  return {...object, data: {...((object as {data?: Record<string, unknown>}).data ?? {}), ...stringData}} as KubeObject
+}
+
+/**
  * The fields a hand `kubectl apply` (client-side) set in a live object that the object skycap applies does not set,
  * and no other manager holds: kubectl hands them over to skycap as it applies and removes them then. Its dry run does
  * not (the hand-over is a write of its own), so `skycap diff` showed an adopted ConfigMap's key as staying while the
@@ -153,7 +163,7 @@ function ownedAlone(set: FieldSet, others: FieldSet[]): FieldSet {
  */
 export function handAppliedRemovals(live: KubeObject[], applied: KubeObject[]): HandSet[] {
   return live.flatMap((object) => {
-    const wanted = applied.find((a) => a.kind === object.kind && a.metadata.name === object.metadata.name)
+    const wanted = asServed(applied.find((a) => a.kind === object.kind && a.metadata.name === object.metadata.name))
     if (!wanted) return []
     const entries = ((object.metadata as {managedFields?: ManagedFields[]}).managedFields ?? []).filter((m) => m.subresource === undefined && m.fieldsV1)
     const others = entries.filter((m) => !CLIENT_SIDE.has(m.manager ?? '') && m.manager !== 'skycap').map((m) => m.fieldsV1 as FieldSet)

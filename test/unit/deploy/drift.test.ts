@@ -205,4 +205,20 @@ describe('fields a hand `kubectl apply` set, which a deploy removes (its dry run
     const serverSide = {...live, metadata: {...live.metadata, managedFields: [{manager: 'kubectl', operation: 'Apply', fieldsV1: {'f:data': {'f:OLD_FLAG': {}}}}]}} as KubeObject
     expect(handAppliedRemovals([serverSide], [applied])).to.deep.equal([])
   })
+
+  it("a Secret's key the release gives in stringData is set, not removed (the API server keeps it in data, which the hand apply owns)", () => {
+    const secret = {
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: {
+        name: 'handmade',
+        managedFields: [{manager: 'kubectl-client-side-apply', operation: 'Update', fieldsV1: {'f:data': {'.': {}, 'f:password': {}, 'f:old': {}}, 'f:type': {}}}],
+      },
+      data: {password: 'aGFuZG1hZGU=', old: 'eA=='},
+      type: 'Opaque',
+    } as unknown as KubeObject
+    const release = {apiVersion: 'v1', kind: 'Secret', metadata: {name: 'handmade'}, stringData: {password: 'new'}, type: 'Opaque'} as unknown as KubeObject
+    expect(handAppliedRemovals([secret], [release])).to.deep.equal([{ref: 'Secret/handmade', manager: 'kubectl apply', fields: ['data.old']}])
+    expect(handAppliedRemovals([secret], [{...release, data: {old: 'eQ=='}} as KubeObject])).to.deep.equal([])
+  })
 })
