@@ -1,3 +1,7 @@
+import {resolve} from 'node:path'
+
+import {ConfigError, ConfigErrors} from '../errors.js'
+import {readConfigFiles} from '../render/configmap.js'
 import {resolveEnvironment} from './environment.js'
 import {loadConfig} from './load.js'
 import type {ConfigWarning, LoadedConfig, SkycapConfig} from './types.js'
@@ -11,13 +15,29 @@ export interface ConfigCheck {
   warnings: ConfigWarning[]
 }
 
-/** Loads and validates skycap.yaml and every environment's merged services. Throws ConfigErrors. */
+/**
+ * Loads and validates skycap.yaml and every environment's merged services, and reads each service's config files as
+ * render reads them (a link out of the repository passed here, and render refused it). Throws ConfigErrors.
+ */
 export async function checkConfig(options: {configPath?: string; cwd?: string}): Promise<ConfigCheck> {
   const loaded = await loadConfig(options)
+  const problems = new Map<string, ConfigError>()
   const environments = Object.keys(loaded.config.environments).map((name) => {
     const env = resolveEnvironment(loaded, name)
+    for (const [service, svc] of Object.entries(env.services)) {
+      if (svc.config === undefined) continue
+      try {
+        readConfigFiles(resolve(loaded.dir, svc.config), env.config ? resolve(loaded.dir, env.config, service) : undefined, {root: loaded.root, shownFile: loaded.show(loaded.file), show: loaded.show})
+      } catch (error) {
+        if (!(error instanceof ConfigError)) throw error
+        // A service's own folder is read once per environment: its problem is said once.
+        problems.set(error.message, error)
+      }
+    }
     return {name, context: env.context ?? null, namespace: env.namespace, protected: env.protected}
   })
+  const found = [...problems.values()]
+  if (found.length) throw new ConfigErrors(found, found[0]?.hint)
   // Said by config validate only: a deploy of either environment refuses the other's objects by itself, and an app
   // that shares a namespace on purpose (objects named per environment) would be warned at every deploy.
   const warnings = [...loaded.warnings, ...sharedNamespaces(loaded.config, loaded.show(loaded.file), loaded.locate)]

@@ -370,6 +370,11 @@ describe('input limits through the built CLI', function () {
     const doc = JSON.parse(r.stdout)
     expect(doc.ok).to.equal(false)
     expect(doc.error.message).to.match(/config\/web\/hostname: symbolic link to \/etc\/hostname, outside the repository/)
+    // config validate says the same (it passed the link: "is valid", exit 0).
+    const validate = await runCli(['config', 'validate', '--json'], {cwd: repo.dir})
+    expect(validate.exitCode, validate.stderr).to.equal(2)
+    expect(JSON.parse(validate.stdout).error.message).to.match(/^config\/web\/hostname: symbolic link to \/etc\/hostname, outside the repository/)
+    expect(JSON.parse(validate.stdout).error.hint).to.contain('Copy the file into the repository')
   })
 
   it('an oversized skycap.yaml exits 2 naming its size and the limit, without reading it', async () => {
