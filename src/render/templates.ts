@@ -69,12 +69,18 @@ function engineFor(partials: Partials | undefined): Liquid {
  * deploys with that text in it). Refused at its place; a list, a string, a number pass as LiquidJS writes them.
  */
 function refuseMappings(value: unknown): string {
-  if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
-    const proto = Object.getPrototypeOf(value) as unknown
-    if (proto === Object.prototype || proto === null) throw new MappingOutputError('this outputs a mapping, which would be written as "[object Object]"')
-  }
+  if (isMapping(value)) throw new MappingOutputError('this outputs a mapping, which would be written as "[object Object]"')
+  // `{{ services.web.ports }}`: a list of mappings, written "[object Object][object Object]" as silently.
+  if (Array.isArray(value) && value.flat(Infinity).some(isMapping)) throw new MappingOutputError('this outputs a list of mappings, each of which would be written as "[object Object]"')
   // Handed on unchanged: LiquidJS writes what this returns as it wrote the value (a list joined, a number as text).
   return value as string
+}
+
+/** A plain object (what YAML and JSON make of a mapping), not a Date or another class's instance. */
+function isMapping(value: unknown): boolean {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return false
+  const proto = Object.getPrototypeOf(value) as unknown
+  return proto === Object.prototype || proto === null
 }
 
 class ArithmeticError extends Error {}

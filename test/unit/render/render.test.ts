@@ -489,6 +489,10 @@ describe('template errors', () => {
       expect(e.message).to.contain('template error: this outputs a mapping, which would be written as "[object Object]"')
       expect(e.hint).to.contain('| json')
     }
+    // A list of mappings too (a service's ports): "[object Object]" once per item, as silently.
+    repo.write('deploy/extra.yaml', `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: extra\ndata:\n  y: '{{ services.cache.ports }}'\n`)
+    const list = await renderError(repo, 'staging')
+    expect(list.message).to.contain('deploy/extra.yaml:6:').and.contain('template error: this outputs a list of mappings, each of which would be written as "[object Object]"')
     repo.write('deploy/extra.yaml', 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: extra\ndata:\n  x: \'{{ env | json }}\'\n  y: \'{{ env.name }} {{ "a,b" | split: "," }}\'\n')
     const data = (await render(repo, 'staging')).objects.find((o) => o.object.metadata?.name === 'extra')?.object.data as Record<string, string>
     expect(JSON.parse(data.x as string)).to.include({name: 'staging'})
