@@ -1,4 +1,9 @@
-import {InterruptedError} from '../errors.js'
+import {existsSync, realpathSync} from 'node:fs'
+import {basename, dirname, join, resolve} from 'node:path'
+
+import {isInside} from '../config/confinement.js'
+import {configFilePath} from '../config/load.js'
+import {InterruptedError, UserError} from '../errors.js'
 import {UNRECORDABLE_HINT, unrecordableNote} from '../release/pack.js'
 import {formatWarning, plural, type Reporter} from '../ui/output.js'
 import {prepareRelease} from './prepare.js'
@@ -56,6 +61,7 @@ export async function runRender(options: RenderRunOptions, reporter: Reporter): 
     objects: prepared.objects.map((r, i) => ({kind: r.object.kind, name: r.object.metadata.name, namespace: r.object.metadata.namespace, source: r.source, manifest: shown[i]})),
   }
   if (options.outputDir) {
+    refuseOutputInTemplates(options.outputDir, resolve(dirname(configFilePath({configPath: options.configPath})), prepared.loaded.config.templates ?? 'deploy'))
     const {files, removed} = await writeObjects(options.outputDir, objects)
     if (removed.length > 0) reporter.info(`removed ${plural(removed.length, 'stale file')} of an earlier render from ${options.outputDir}`)
     reporter.info(`wrote ${plural(files.length, 'file')} to ${options.outputDir}`)
@@ -63,4 +69,24 @@ export async function runRender(options: RenderRunOptions, reporter: Reporter): 
   }
   if (secrets > 0) reporter.warn(`the values of ${plural(secrets, 'Secret')} are redacted on stdout; --show-secrets prints them, --output-dir writes them to files`)
   return {yaml: await toYaml(shown), summary}
+}
+
+/**
+ * `render -o deploy/staging` wrote the rendered manifests (Secrets in plain text) into the templates folder: the next
+ * render read them as templates ("rendered twice"), and an earlier render's files there were removed as stale.
+ */
+function refuseOutputInTemplates(outputDir: string, templates: string): void {
+  if (!existsSync(templates)) return
+  if (!isInside(realpathSync(templates), realPathOf(resolve(outputDir)))) return
+  throw new UserError(`--output-dir ${outputDir} is inside the templates folder ${templates}: its files would be read as templates by the next render, Secrets in plain text; nothing was written`, {
+    hint: 'Pass a folder outside the templates folder (e.g. rendered/, ignored by git).',
+    details: {path: outputDir},
+  })
+}
+
+/** The real path of `path`, whose last parts may not exist yet (a folder --output-dir creates). */
+function realPathOf(path: string): string {
+  if (existsSync(path)) return realpathSync(path)
+  const parent = dirname(path)
+  return parent === path ? path : join(realPathOf(parent), basename(path))
 }

@@ -215,5 +215,22 @@ describe('Secret values in render output', () => {
       expect(readdirSync(out).filter((f) => f.includes('configmap-web-config'))).to.have.length(1)
       expect(reporter.lines).to.include(`removed 1 stale file of an earlier render from ${out}`)
     })
+
+    it('refuses an --output-dir inside the templates folder, writing nothing (the next render read its files as templates, Secrets in plain text)', async () => {
+      for (const dir of [join(repo.dir, 'deploy'), join(repo.dir, 'deploy', 'staging', 'out'), 'deploy/prod']) {
+        const cwd = process.cwd()
+        process.chdir(repo.dir)
+        try {
+          const error = await rejectsWithUserError(runRender({...options(), outputDir: dir}, memoryReporter()))
+          expect(error.message).to.match(
+            new RegExp(`^--output-dir ${dir} is inside the templates folder \\S+/deploy: its files would be read as templates by the next render, Secrets in plain text; nothing was written$`),
+          )
+        } finally {
+          process.chdir(cwd)
+        }
+      }
+      expect(existsSync(join(repo.dir, 'deploy', 'staging'))).to.equal(false)
+      expect(readdirSync(join(repo.dir, 'deploy')).filter((f) => OBJECT_FILE_PATTERN.test(f))).to.deep.equal([])
+    })
   })
 })
