@@ -209,9 +209,9 @@ async function checkReleaseImages(chosen: StoredRelease, env: string, deps: Depl
   const missing = results.filter((r) => r.state === 'missing')
   if (missing.length) {
     throw new UserError(
-      `cannot roll ${env} back to release ${chosen.record.number}: ${missing.length > 1 ? 'its images are' : 'its image is'} no longer in the registry: ${missing.map((m) => m.image).join(', ')}; nothing was changed`,
+      `cannot roll ${env} back to release ${chosen.record.number}: ${missing.length > 1 ? 'its images are' : 'its image is'} not in the registry (deleted since, or never pushed: deployed with --skip-image-check): ${missing.map((m) => m.image).join(', ')}; nothing was changed`,
       {
-        hint: `Its pods could not pull ${missing.length > 1 ? 'them' : 'it'}. Push ${missing.length > 1 ? 'them' : 'it'} again, or roll back to another release (\`skycap history ${env}\` lists them); --skip-image-check if every node still has ${missing.length > 1 ? 'them' : 'it'}.`,
+        hint: `Its pods could not pull ${missing.length > 1 ? 'them' : 'it'}. Push ${missing.length > 1 ? 'them' : 'it'}, or roll back to another release (\`skycap history ${env}\` lists them); --skip-image-check if every node still has ${missing.length > 1 ? 'them' : 'it'}.`,
         details: {images: missing},
       },
     )

@@ -70,7 +70,7 @@ describe('image check against a real registry (docker-registry on 127.0.0.1)', f
       const r = await app.json(['rollback', 'test', '--yes'])
       expect(r.exitCode, r.stderr).to.equal(2)
       expect(r.doc.error.message).to.equal(
-        `cannot roll test back to release 1: its images are no longer in the registry: ${registry.host}/gone/web:${old}, ${registry.host}/gone/worker:${old}; nothing was changed`,
+        `cannot roll test back to release 1: its images are not in the registry (deleted since, or never pushed: deployed with --skip-image-check): ${registry.host}/gone/web:${old}, ${registry.host}/gone/worker:${old}; nothing was changed`,
       )
       expect(r.doc.error.hint).to.contain('--skip-image-check')
       // Before, it was applied: the Deployments were left pointing at images no node could pull.
