@@ -426,10 +426,11 @@ export async function parseConfig(text: string, file: string, show: (path: strin
   const services = Object.entries(config.services)
   const perService = (names: string[], one: (name: string) => string, many: (count: number, list: string) => string) => {
     if (names.length === 0) return
-    const pos = locate(['services', names[0] as string])
+    // At the service's name (its first key was named: `web:` at 16:3, the warning at 17:5).
+    const pos = locateKey(['services'], names[0] as string)
     if (names.length <= 3) {
       for (const name of names) {
-        const at = locate(['services', name])
+        const at = locateKey(['services'], name)
         warnings.push({message: one(name), file: shown, line: at?.line, column: at?.column})
       }
       return

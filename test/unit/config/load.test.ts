@@ -381,11 +381,12 @@ ${VALID.replace('environments:\n', 'environments:\n  prod: {namespace: p}\n')}`)
   })
 
   it('warns (does not fail) about a service without resources or health check', async () => {
-    const loaded = await parseConfig(`${VALID.replace('services:', 'services:\n  worker: {image: worker}')}`, '/tmp/x/skycap.yaml')
-    const messages = loaded.warnings.map((w) => `${w.line}: ${w.message}`)
+    // At the service's name, not its first key (which is a line below in block style).
+    const loaded = await parseConfig(`${VALID.replace('services:', 'services:\n  worker:\n    image: worker')}`, '/tmp/x/skycap.yaml')
+    const messages = loaded.warnings.map((w) => `${w.line}:${w.column}: ${w.message}`)
     expect(messages).to.deep.equal([
-      '3: service "worker" has no resource requests or limits; the scheduler cannot place it well',
-      '3: service "worker" has no healthcheck; skycap can only tell that its pods run, not that they serve',
+      '3:3: service "worker" has no resource requests or limits; the scheduler cannot place it well',
+      '3:3: service "worker" has no healthcheck; skycap can only tell that its pods run, not that they serve',
     ])
   })
 
