@@ -29,7 +29,7 @@ import {confirmProtected, type DeployDeps, type DeployReport, plannedReport, ref
 import {DEFAULT_TIMEOUT_MS, liveDeployments} from './replicas.js'
 import {openNotifier} from '../notify/notifier.js'
 import {hooksNotUndone} from '../hooks/hooks.js'
-import {placedRelease, rollOutRelease, scaleDownFields, scaleDownOldSlots} from '../strategies/rollout.js'
+import {placedRelease, refuseSecondRollout, rollOutRelease, scaleDownFields, scaleDownOldSlots} from '../strategies/rollout.js'
 import {otherSlotDeployment} from '../strategies/strategy.js'
 import {appSelector, connect, openEnvironment} from '../env/connect.js'
 import {DeployFailedError, InterruptedError, TimeoutError} from '../errors.js'
@@ -279,6 +279,9 @@ export async function rollback(options: RollbackOptions, deps: DeployDeps): Prom
   const {kubectl} = target
   const selector = appSelector(app, env.name)
   const [releases, live] = await Promise.all([listReleases(kubectl, app, env.name), liveDeployments(kubectl, selector)])
+  // A canary left mid-way (its deploy stopped): the rollback kept the stable Deployment's reduced count as "live" and
+  // left the state saying paused, which refused every deploy after. Refused before any change (again under the lock).
+  await refuseSecondRollout({kubectl, app, environment: env.name, services: env.services, live, signal: deps.signal, action: 'rollback'})
   const resolved = await revisionToCommit(loaded.dir, loaded.config.vcs, options.to)
   const chosen = await chooseRelease(releases, resolved.to, env.name, options.to, resolved.resolution).catch(async (error: unknown) => {
     throw await hgRevisionNote(error, {dir: loaded.dir, kind: loaded.config.vcs, to: options.to, releases, environment: env.name})
@@ -372,6 +375,7 @@ export async function rollback(options: RollbackOptions, deps: DeployDeps): Prom
   try {
     // Under the lock: the number and the live counts another deploy or scale may have changed meanwhile.
     const [lockedReleases, lockedLive] = await Promise.all([listReleases(kubectl, app, env.name), liveDeployments(kubectl, selector)])
+    await refuseSecondRollout({kubectl, app, environment: env.name, services: env.services, live: lockedLive, signal: deps.signal, action: 'rollback'})
     // "The one before the current" was chosen before the lock: a deploy or rollback recorded while this one waited
     // for it changed what is current, and the rollback went back one release too far. Refused, nothing changed
     // (with --to the target is the one named).

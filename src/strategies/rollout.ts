@@ -201,14 +201,20 @@ export async function refuseSecondRollout(options: {
   services: Record<string, ServiceConfig>
   live: ReadonlyMap<string, unknown>
   signal?: AbortSignal
+  /** A rollback kept the canary's reduced stable count and left its state saying "paused" (it refused deploys after). */
+  action?: 'deploy' | 'rollback'
 }): Promise<void> {
   const canaryRuns = [...options.live.keys()].some((name) => name.endsWith('-canary'))
   if (!canaryRuns && !Object.values(options.services).some((svc) => strategyOf(svc).type === 'canary')) return
   const left = resumable((await readState(options.kubectl, options.app, options.signal)).services)
   if (!left.length) return
   const names = left.map((l) => `${l.unit.service} (release ${l.state.release ?? '?'}, ${l.state.phase} at ${l.state.weight ?? 0}%)`).join(', ')
-  throw new UserError(`the canary of ${names} in ${options.environment} is still under way; nothing was changed`, {
-    hint: `Finish it with \`skycap rollout resume ${options.environment}\` (then \`skycap promote\`), or \`skycap abort ${options.environment}\`, and deploy again.`,
+  const env = options.environment
+  throw new UserError(`the canary of ${names} in ${env} is still under way; nothing was changed`, {
+    hint:
+      options.action === 'rollback'
+        ? `Abort it with \`skycap abort ${env}\` (its stable Deployment goes back to its full count), then roll back again; or finish it with \`skycap rollout resume ${env}\` and \`skycap promote\`.`
+        : `Finish it with \`skycap rollout resume ${env}\` (then \`skycap promote\`), or \`skycap abort ${env}\`, and deploy again.`,
   })
 }
 

@@ -705,6 +705,17 @@ describe('rollouts you can trust (real cluster, four services)', function () {
     expect(dry.exitCode, dry.stderr).to.equal(2)
     expect(dry.doc.error.message).to.equal(rolling.doc.error.message)
     await expectScaleRefused(release.number)
+    // A rollback too, its dry run as well: it kept api's canary-reduced count as "live" and left the state saying paused.
+    for (const args of [
+      ['rollback', 'test'],
+      ['rollback', 'test', '--dry-run'],
+    ]) {
+      const back = await app.json(args)
+      expect(back.exitCode, back.stderr).to.equal(2)
+      expect(back.doc.error.message).to.equal(rolling.doc.error.message)
+      expect(back.doc.error.hint).to.match(/^Abort it with `skycap abort test` \(its stable Deployment goes back to its full count\), then roll back again/)
+    }
+    expect((await app.json(['history', 'test'])).doc.result.releases[0].number, 'the refused rollback is not recorded').to.equal(release.number)
     const seen = (await app.json(['status', 'test'])).doc.result.services.find((x: any) => x.service === 'api')
     expect(seen).to.deep.include({state: 'progressing'})
     expect(seen.rollout).to.include({type: 'canary', phase: 'paused'})
