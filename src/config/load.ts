@@ -489,6 +489,9 @@ function fileChecksPass(config: SkycapConfig, dir: string, root: string | null):
 
 const PROBES = ['healthcheck', 'liveness', 'startup'] as const
 
+/** The keys each strategy type reads (docs/strategies.md). */
+const STRATEGY_KEYS: Record<string, string[]> = {rolling: ['maxSurge', 'maxUnavailable'], blueGreen: ['scaleDownDelay', 'preview', 'checks'], canary: ['steps', 'trafficRouting', 'checks']}
+
 /** Kubernetes' terminationGracePeriodSeconds when a pod sets none. */
 const DEFAULT_GRACE_SECONDS = 30
 
@@ -509,6 +512,17 @@ function checkService(svc: Partial<ServiceConfig>, merged: ServiceConfig, path: 
       [...path, 'strategy'],
       `${where}.strategy: its ${strategy?.type} rollout makes the Service ${tooLong.map((n) => `"${n}"`).join(' and ')} (${tooLong[0]?.length} characters); a Service name has at most 63. Shorten the service's name`,
     )
+  }
+  // Keys of another type's strategy were accepted and ignored: a rolling service's checks never ran. Checked where
+  // they are written, against the type the service ends with (an environment may switch the type; the keys it
+  // inherits for the other type are then unused, and cannot be removed there).
+  const type = strategy?.type ?? 'rolling'
+  for (const key of Object.keys(svc.strategy ?? {})) {
+    if (key === 'type' || STRATEGY_KEYS[type]?.includes(key)) continue
+    const owners = Object.entries(STRATEGY_KEYS)
+      .filter(([, keys]) => keys.includes(key))
+      .map(([t]) => t)
+    at([...path, 'strategy', key], `${where}.strategy: a ${type} rollout has no ${key}${owners.length ? ` (a key of ${owners.join(' and ')})` : ''}; remove it, or set the type it belongs to`)
   }
   for (const [key, value] of Object.entries(svc.labels ?? {})) {
     const problem = keyProblem(key) ?? labelValueProblem(value)

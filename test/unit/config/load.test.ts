@@ -347,6 +347,24 @@ ${VALID.replace('environments:\n', 'environments:\n  prod: {namespace: p}\n')}`)
     expect(e.message).to.contain('services.web has both port and ports')
   })
 
+  it("rejects a strategy key of another type where it is written (a rolling service's checks were accepted and never ran); an environment may switch the type", async () => {
+    const e = await errorsOf(
+      VALID.replace('    port: 8080', '    port: 8080\n    strategy: {type: rolling, checks: [{http: {path: /}}], steps: [{setWeight: 10}]}') +
+        '  prod:\n    namespace: p\n    services: {web: {strategy: {type: canary, preview: true}}}\n',
+    )
+    expect(e.errors.map((x) => x.message.replace(/^\S+skycap\.yaml:/, ''))).to.deep.equal([
+      '6:39: services.web.strategy: a rolling rollout has no checks (a key of blueGreen and canary); remove it, or set the type it belongs to',
+      '6:67: services.web.strategy: a rolling rollout has no steps (a key of canary); remove it, or set the type it belongs to',
+      '14:56: environments.prod.services.web.strategy: a canary rollout has no preview (a key of blueGreen); remove it, or set the type it belongs to',
+    ])
+    // A blue-green service that an environment makes rolling keeps its (unused) keys there: not an error.
+    await parseConfig(
+      VALID.replace('    port: 8080', '    port: 8080\n    strategy: {type: blueGreen, preview: true, scaleDownDelay: 1m}') +
+        '  local:\n    namespace: l\n    services: {web: {strategy: {type: rolling}}}\n',
+      '/tmp/x/skycap.yaml',
+    )
+  })
+
   it("rejects an environment's ports over the service's port, and its port over the service's ports (the Service served the ports, templates got the port)", async () => {
     const ports = await errorsOf(`${VALID}    services: {web: {ports: [{name: http, port: 80, targetPort: 8080}]}}\n`)
     expect(ports.message).to.match(
