@@ -1,6 +1,7 @@
 import type {ServiceConfig} from '../config/types.js'
 import {ApiServerUnreachableError, InterruptedError, KubectlError, LockedError, UserError} from '../errors.js'
 import {applyAndWatch, type RolloutOptions, type RolloutResult} from '../deploy/rollout.js'
+import {HookFailedError} from '../hooks/hooks.js'
 import {acquireLock, keepLockAlive, LEASE_SECONDS, type LockInfo, releaseLock} from '../lock/lease.js'
 import type {Kubectl} from '../kubectl/kubectl.js'
 import {reportContact} from '../kubectl/outage.js'
@@ -66,11 +67,21 @@ export async function rollOutRelease(options: ReleaseRolloutOptions): Promise<Re
   const live = await liveObjects(kubectl, options.selector)
   const strategyOf = (u: ServiceUnit) => strategyFor(u, options.services)
   const placements = units.map((u) => strategyOf(u).place(u, live))
-  await recordSlotsComingUp(
-    placements.filter((p) => strategyOf(p.unit) === blueGreen),
-    {kubectl, app: options.app, environment: options.environment, release: options.release, clock},
-  )
-  const result = await applyAndWatch({...options, objects: [...rest, ...placements.flatMap((p) => p.first)]})
+  const rising = placements.filter((p) => strategyOf(p.unit) === blueGreen && p.previousSlot)
+  // The services' states before this rollout: a predeploy hook that fails stops it before any slot is applied, and the
+  // state said "coming up" for a slot that never came (rollout resume then said it scaled it to 0).
+  const before = rising.length ? (await readState(kubectl, options.app, options.signal)).services : {}
+  await recordSlotsComingUp(rising, {kubectl, app: options.app, environment: options.environment, release: options.release, clock})
+  const result = await applyAndWatch({...options, objects: [...rest, ...placements.flatMap((p) => p.first)]}).catch(async (error: unknown) => {
+    if (error instanceof HookFailedError) {
+      for (const p of rising) {
+        await writeServiceState(options.kubectl, options.app, options.environment, p.unit.service, before[p.unit.service] ?? null).catch((e: unknown) =>
+          options.reporter.warn(`could not put back the rollout state of ${p.unit.service}: ${(e as Error).message.split('\n')[0]}`),
+        )
+      }
+    }
+    throw error
+  })
   const recorded = [...rest, ...placements.flatMap((p) => p.recorded)]
   const keep = [...recorded, ...placements.flatMap((p) => p.keep)]
   const context: StrategyContext = {

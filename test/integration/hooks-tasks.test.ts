@@ -155,6 +155,33 @@ describe('real node: hooks, run, exec and port-forward', function () {
     expect(j.doc.error.details.report.hooks[0]).to.include({name: 'migrate', result: 'failed', exitCode: 4})
   })
 
+  realIt(
+    'a failing predeploy hook of a blue-green service leaves its rollout state as it was (it said the idle slot was coming up, and rollout resume then scaled a slot that never came to 0); twice',
+    async () => {
+      await app.change((t) => t.replace('  web:\n    image: app\n', '  web:\n    strategy: {type: blueGreen, scaleDownDelay: 1s}\n    image: app\n'), 'web blue-green')
+      expect((await deploy()).exitCode).to.equal(0)
+      const webState = async () => JSON.parse((await app.get(['configmap', 'skycap-rollout-rltasks'])).data.web)
+      const settled = await webState()
+      expect(settled).to.include({type: 'blueGreen', phase: 'completed', activeSlot: 'blue'})
+      for (const round of ['3', '4']) {
+        await app.change(
+          (t) => HOOKS(`  predeploy:\n    - {name: migrate, service: web, command: [/app, exit, "${round}", "migration failed"]}`)(t.replace(/APP_VERSION: v\d/, `APP_VERSION: v${round}`)),
+          `v${round}: a failing migration`,
+        )
+        const r = await deploy()
+        expect(r.exitCode, JSON.stringify(r.doc)).to.equal(1)
+        expect(r.doc.error.message).to.match(/^predeploy hook migrate failed \(exited \d\); release \d+ was not rolled out/)
+        expect(await webState(), `round ${round}`).to.deep.equal(settled)
+        const status = await app.cli(['rollout', 'status', 'test'])
+        expect(status.stdout, status.stdout).to.not.contain('coming up')
+        const resumed = await app.cli(['rollout', 'resume', 'test'])
+        expect(resumed.stderr, resumed.stderr).to.not.contain('scaled to 0')
+        expect(await webState()).to.deep.equal(settled)
+        await app.change((t) => t.replace(/\nhooks:\n.*\n.*\n/, '\n'), 'no hook')
+      }
+    },
+  )
+
   realIt('a failing postdeploy hook fails the deploy and rolls it back; --skip-hooks deploys without it, recorded', async () => {
     expect((await deploy()).exitCode).to.equal(0)
     await app.change((t) => HOOKS('  postdeploy:\n    - {name: smoke, service: web, command: [/app, exit, "4", "smoke test failed"]}')(VERSION('v2')(t)), 'v2 with a failing smoke test')
