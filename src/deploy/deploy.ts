@@ -574,14 +574,18 @@ async function applyWatchRecord(
     clock,
     signal: deps.signal,
     intervalMs: deps.intervalMs,
-    afterConfig: () => hooks.predeploy(),
+    // The predeploy hooks' records go into the record a canary left pending too (another command may finish it).
+    afterConfig: async () => {
+      await hooks.predeploy()
+      Object.assign(record, hooks.recordFields())
+    },
     app: prepared.app,
     environment: env.name,
     namespace: target.namespace,
     release: number,
     services: env.services,
     fetch: deps.fetch,
-    pending: {record, keep},
+    pending: {record, keep, postdeploy: hooks.names('postdeploy')},
   })
   let rollout = await rolloutOrHookFailure.catch(async (error: unknown) => {
     if (error instanceof ApiServerUnreachableError) throw unrecordedByOutage(error, number, env.name, prepared.revision.short, lastGood(releases)?.record.number)

@@ -102,6 +102,11 @@ export class DeployHooks {
     private readonly skipped: boolean,
   ) {}
 
+  /** The names of the hooks planned for `phase`, in order. */
+  names(phase: HookPhase): string[] {
+    return this.planned.filter((p) => p.phase === phase).map((p) => p.hook.name)
+  }
+
   /** What the release record says about hooks. */
   recordFields(): Pick<ReleaseRecord, 'hooks' | 'skipHooks'> {
     return {...(this.records.length ? {hooks: this.records} : {}), ...(this.skipped ? {skipHooks: true} : {})}

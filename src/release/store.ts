@@ -57,6 +57,8 @@ export interface ReleaseRecord {
   hooks?: HookRecord[]
   /** The deploy was run with --skip-hooks. */
   skipHooks?: boolean
+  /** Postdeploy hooks that never ran: the deploy ended before its canary finished, and another command finished it. */
+  postdeployNotRun?: string[]
   /** The environment requires green GitHub checks and the deploy was run with --ignore-checks. */
   ignoreChecks?: boolean
   /**

@@ -312,7 +312,8 @@ export async function resumeRollout(options: RolloutControlOptions, deps: Rollou
       } else {
         // Every canary that ended the release, named (the record named the first alone, two canaries aborted at once).
         const ended = failures.length ? failures : [prior?.failure ?? checkFailure('canary', 'a canary of the release was aborted')]
-        await recordPending(target, app, keep, failed ? ended : [], clock, where, services)
+        const unrun = await recordPending(target, app, keep, failed ? ended : [], clock, where, services)
+        if (unrun) deps.reporter.warn(unrun)
       }
       if (failures.length) {
         const why = canariesEnded(failures, environment)
@@ -346,10 +347,16 @@ async function recordPending(
   clock: () => number,
   where: string,
   services: Record<string, {strategy?: {type: string}}>,
-): Promise<void> {
+): Promise<string | undefined> {
   const pending = await readPending(target.kubectl, app)
-  if (!pending) return
+  if (!pending) return undefined
   const ok = failures.length === 0
+  // The deploy runs the postdeploy hooks once its canaries finished; it ended before, and this command runs none.
+  const hooks = pending.postdeploy ?? []
+  const unrun =
+    ok && hooks.length
+      ? `the postdeploy hook${hooks.length === 1 ? '' : 's'} ${hooks.join(', ')} of release ${pending.record.number} did not run: the deploy that runs ${hooks.length === 1 ? 'it' : 'them'} ended before its canary finished; run ${hooks.length === 1 ? 'it' : 'them'} by hand (\`skycap run SERVICE -- COMMAND\`)`
+      : undefined
   // Where each blue-green and canary service of the release ended, as a deploy's record says (history's note): the
   // record written over the interrupted one had none, though the interrupted one did.
   const [releases, rollouts] = await Promise.all([
@@ -370,6 +377,7 @@ async function recordPending(
       durationMs: finished - Date.parse(pending.record.startedAt),
       // Each canary that ended the release (history's note named the first alone when `skycap abort ENV` aborted two).
       ...(ok ? {} : {failed: (failures[0] as FailureReport).ref, message: `${failures.map((f) => `${f.ref}: ${f.message}`).join('; ')}; the canary was aborted: ${where}`}),
+      ...(unrun ? {postdeployNotRun: hooks} : {}),
     },
     ok ? pending.manifests : undefined,
     releases.filter((r) => r.record.number !== pending.record.number),
@@ -377,6 +385,7 @@ async function recordPending(
     replace === undefined ? {} : {replace},
   )
   await dropPending(target.kubectl, app)
+  return unrun
 }
 
 /**

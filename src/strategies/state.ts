@@ -171,6 +171,11 @@ export interface PendingRelease {
   /** history.keep of the deploy. */
   keep: number
   manifests?: KubeObject[]
+  /**
+   * The release's postdeploy hooks, which the deploy runs once its canaries finished: not run when another command
+   * (promote, rollout resume, abort) finishes them after the deploy ended; said and recorded then.
+   */
+  postdeploy?: string[]
 }
 
 /** The Secret holding the pending release (its manifests may hold Secret values, like the release records'). */

@@ -55,7 +55,8 @@ export function historyNote(r: ReleaseRecord): string {
   // The commit's author by name (`Ana <ana@x>`: the address is in --json): USER is who deployed it.
   const author = r.revision?.author?.replace(/\s*<[^>]*>$/, '')
   if (parts.length === 0) parts.push(`${r.revision?.subject ?? ''}${author ? ` (${author})` : ''}`)
-  if (r.hooks?.length) parts.push(`hooks: ${r.hooks.map((h) => `${h.name} ${h.result} ${Math.round(h.durationMs / 1000)}s`).join(', ')}`)
+  const hooks = [...(r.hooks ?? []).map((h) => `${h.name} ${h.result} ${Math.round(h.durationMs / 1000)}s`), ...(r.postdeployNotRun ?? []).map((name) => `${name} did not run`)]
+  if (hooks.length) parts.push(`hooks: ${hooks.join(', ')}`)
   if (r.skipHooks) parts.push('hooks skipped')
   if (r.ignoreChecks) parts.push('checks ignored')
   if (r.uncommitted) parts.push('uncommitted changes')

@@ -1089,6 +1089,30 @@ describe('rollouts you can trust (real cluster, four services)', function () {
     }
   })
 
+  it("a canary finished by promote after its deploy ended: the postdeploy hooks that deploy would have run are said and recorded as not run, its predeploy hook's record kept (it was recorded succeeded without a word, and without the hook that ran); twice", async () => {
+    const hooks = 'hooks:\n  predeploy:\n    - {name: migrate, service: worker, command: ["true"]}\n  postdeploy:\n    - {name: smoke, service: worker, command: ["true"]}'
+    const withCanary = (round: number) => canaries(quad(ns.name, round, undefined, hooks), '[{setWeight: 50}, {pause: {}}]')
+    await app.change(() => withCanary(0), 'web and api deploy as canaries, with hooks')
+    const first = await app.cli([...DEPLOY, 'test'])
+    expect(first.exitCode, first.stderr).to.equal(0)
+    for (let round = 1; round <= 2; round++) {
+      await app.change(() => withCanary(round), `round ${round}`)
+      const {exitCode, err} = await deployInterruptedWhen((e) => e.includes('web: paused at 50%') && e.includes('api: paused at 50%'))
+      expect(exitCode, err).to.equal(130)
+      const number = (await app.json(['history', 'test'])).doc.result.releases[0].number
+      const promoted = await app.json(['promote', 'test', '--full'], {timeout: 240_000})
+      expect(promoted.exitCode, promoted.stderr).to.equal(0)
+      expect(promoted.stderr).to.contain(
+        `the postdeploy hook smoke of release ${number} did not run: the deploy that runs it ended before its canary finished; run it by hand (\`skycap run SERVICE -- COMMAND\`)`,
+      )
+      const record = (await app.json(['history', 'test'])).doc.result.releases[0]
+      expect(record).to.include({number, result: 'succeeded'})
+      expect(record.postdeployNotRun).to.deep.equal(['smoke'])
+      expect(record.hooks.map((h: any) => [h.name, h.phase, h.result])).to.deep.equal([['migrate', 'predeploy', 'succeeded']])
+      expect((await app.cli(['history', 'test'])).stdout).to.match(/hooks: migrate succeeded \d+s, smoke did not run/)
+    }
+  })
+
   it('rollout status while a deploy validates and applies its release (a slow API server), before its canaries start: it names that release, not the last canaries as current; twice', async () => {
     const withCanaries = (round: number, context = testCluster().context) => canaries(quad(ns.name, round), '[{setWeight: 50}]').replaceAll(testCluster().context, context)
     await app.change(() => withCanaries(0), 'web and api deploy as canaries')
