@@ -4,6 +4,7 @@ import type {Kubectl} from '../kubectl/kubectl.js'
 import {LABELS, type KubeObject} from '../render/objects.js'
 import {podReady} from '../resources/status.js'
 import {listReleases, runningServices} from '../release/store.js'
+import {SLOT_LABEL} from '../strategies/strategy.js'
 
 /** The selector of one service's pods in one environment (as `skycap logs` selects them). */
 export function servicePodSelector(app: string, environment: string, service: string): string {
@@ -64,11 +65,32 @@ export async function choosePodObject(kubectl: Kubectl, app: string, environment
     if (found) return found
     throw new UserError(`pod ${wanted} is not a pod of ${service} in ${environment}`, {hint: `Pods of ${service}: ${running.map((p) => p.metadata.name).join(', ') || 'none'}.`})
   }
-  const ready = running.filter(podReady).sort((a, b) => String(a.metadata.creationTimestamp).localeCompare(String(b.metadata.creationTimestamp)) || a.metadata.name.localeCompare(b.metadata.name))
+  const ready = await servingFirst(
+    kubectl,
+    service,
+    running.filter(podReady).sort((a, b) => String(a.metadata.creationTimestamp).localeCompare(String(b.metadata.creationTimestamp)) || a.metadata.name.localeCompare(b.metadata.name)),
+    signal,
+  )
   // The newest: a forward reconnecting mid-rollout, where the oldest ready pods are the next to be replaced.
   const pod = prefer === 'newest' ? ready.at(-1) : ready[0]
   if (!pod) throw await noReadyPod(kubectl, running.length, app, environment, service)
   return pod
+}
+
+/**
+ * A blue-green service's ready pods of the slot its Service selects, when both slots have some (the old one is kept
+ * up for an instant rollback): `exec` took the oldest pod, the previous release's, which serves nothing. Asked only
+ * then; the pods as given otherwise, and when the Service cannot be read or selects neither.
+ */
+async function servingFirst(kubectl: Kubectl, service: string, ready: KubeObject[], signal?: AbortSignal): Promise<KubeObject[]> {
+  const slotOf = (p: KubeObject) => p.metadata.labels?.[SLOT_LABEL]
+  if (new Set(ready.map(slotOf).filter((s) => s !== undefined)).size < 2) return ready
+  const selected = await kubectl.json<{spec?: {selector?: Record<string, string>}}>(['get', 'service', service], signal ? {signal} : {}).then(
+    (svc) => svc.spec?.selector?.[SLOT_LABEL],
+    () => undefined,
+  )
+  const serving = ready.filter((p) => slotOf(p) === selected)
+  return serving.length ? serving : ready
 }
 
 /** Why a service has no pod at all: no Deployment or StatefulSet of it, all scaled to 0, or pods asked for and none yet. */

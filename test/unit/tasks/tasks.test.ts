@@ -75,6 +75,28 @@ describe('tasks: choosing the pod', () => {
     expect(await choosePod(fake.kubectl, 'shop', 'staging', 'web')).to.equal('web-c')
   })
 
+  it("a blue-green service with both slots up (the old one kept for an instant rollback): the oldest ready pod of the slot its Service selects (exec took the old slot's, which serves nothing)", async () => {
+    const slot = (p: ReturnType<typeof pod>, s: string) => ({...p, metadata: {...p.metadata, labels: {'skycap.dev/slot': s}}})
+    const items = [slot(pod('web-blue-1', '2026-01-01', true), 'blue'), slot(pod('web-green-2', '2026-01-03', true), 'green'), slot(pod('web-green-1', '2026-01-02', true), 'green')]
+    const pods = {argv: ['--request-timeout=30s', 'get', 'pods', '-l', SELECTOR, '-o', 'json'], result: {stdout: JSON.stringify({items})}}
+    const service = (selected: string | undefined) => ({
+      argv: ['--request-timeout=30s', 'get', 'service', 'web', '-o', 'json'],
+      result: {stdout: JSON.stringify({kind: 'Service', metadata: {name: 'web'}, spec: {selector: selected ? {'skycap.dev/slot': selected} : {}}})},
+    })
+    for (const [selected, want] of [
+      ['green', 'web-green-1'],
+      ['blue', 'web-blue-1'],
+      [undefined, 'web-blue-1'],
+    ] as const) {
+      const fake = fakeKubectl([pods, service(selected)])
+      expect(await choosePod(fake.kubectl, 'shop', 'staging', 'web'), String(selected)).to.equal(want)
+      expect(fake.remaining()).to.equal(0)
+    }
+    // One slot up (or no slots): no Service read.
+    const one = fakeKubectl([{...pods, result: {stdout: JSON.stringify({items: items.slice(1)})}}])
+    expect(await choosePod(one.kubectl, 'shop', 'staging', 'web')).to.equal('web-green-1')
+  })
+
   it('refuses --pod that is not one of the service pods in this environment, and says when none is ready', async () => {
     const items = [pod('web-b', '2026-01-02', false)]
     const answer = {stdout: JSON.stringify({items})}
