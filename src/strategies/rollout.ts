@@ -326,12 +326,19 @@ async function scaleDownDue(kubectl: Kubectl, options: ScaleDownOptions, clock: 
   const latest = Math.max(clock(), ...up.map(([, s]) => Date.parse(s.scaleDownAt as string)))
   if (latest > clock()) {
     options.reporter.info(`Keeping ${up.map(([n, s]) => `${n}-${s.previousSlot}`).join(', ')} for an instant rollback until ${new Date(latest).toISOString()}`)
+    // Ctrl-C here ended the command with exit 0 and not a word of the slot it left up (nor `scaleDownLeft`).
+    const leftUp = () => {
+      options.reporter.warn(
+        `interrupted while keeping ${result.due.join(', ')} for an instant rollback: ${result.due.length === 1 ? 'it stays' : 'they stay'} up; the next deploy, rollback or \`skycap rollout resume ${options.environment}\` scales ${result.due.length === 1 ? 'it' : 'them'} down`,
+      )
+      result.left = {slots: [...result.due], reason: 'interrupted during scaleDownDelay'}
+    }
     try {
       await abortableSleep(latest - clock(), options.signal)
     } catch {
-      return
+      return leftUp()
     }
-    if (options.signal?.aborted) return
+    if (options.signal?.aborted) return leftUp()
   }
   let lock: LockInfo
   try {

@@ -1501,7 +1501,7 @@ describe('the old slots’ scale-down after a live, recorded release', () => {
       const stop = new AbortController()
       setTimeout(() => stop.abort(), 50)
       const now = Date.parse('2026-01-01T00:05:00Z')
-      const {scaled} = await scaleDownOldSlots(kubectl, {services: svc({type: 'blueGreen'}), app: 'shop', environment: 'prod', reporter, clock: () => now, signal: stop.signal})
+      const {scaled, left} = await scaleDownOldSlots(kubectl, {services: svc({type: 'blueGreen'}), app: 'shop', environment: 'prod', reporter, clock: () => now, signal: stop.signal})
       if (replicas === 0) {
         expect(said.join('\n')).to.not.contain('for an instant rollback')
         expect(scaled, 'not said to be scaled: it was at 0').to.deep.equal([])
@@ -1509,6 +1509,9 @@ describe('the old slots’ scale-down after a live, recorded release', () => {
       } else {
         expect(said).to.include('Keeping web-blue for an instant rollback until 2026-01-01T01:00:00.000Z')
         expect(calls.filter((c) => c[0] === 'scale')).to.deep.equal([])
+        // The Ctrl-C that cut the wait short leaves the slot up, said and in --json (it exited 0 without a word).
+        expect(said).to.include('warn: interrupted while keeping web-blue for an instant rollback: it stays up; the next deploy, rollback or `skycap rollout resume prod` scales it down')
+        expect(left).to.deep.equal({slots: ['web-blue'], reason: 'interrupted during scaleDownDelay'})
       }
     }
   })
