@@ -438,6 +438,12 @@ export async function requestRollout(action: 'promote' | 'abort', options: Rollo
     .map((t) => t.unit.service)
     .filter((s) => !options.service || s === options.service)
   if (!running.length) {
+    // A blue-green service was said to have "no canary in progress": it has none to have (promote and abort act on canaries).
+    const other = options.service ? asked[options.service]?.type : undefined
+    if (other === 'blueGreen')
+      throw new UserError(`${options.service} is a blue-green service: skycap ${action} acts on canaries; nothing to ${action}`, {
+        hint: `A blue-green deploy switches once its checks pass; \`skycap rollback ${environment}\` switches back while the old slot is up. \`skycap rollout status ${environment}\` shows where it stands.`,
+      })
     throw new UserError(`no canary of ${environment}${options.service ? ` for ${options.service}` : ''} is in progress; nothing to ${action}`, {
       hint: `\`skycap rollout status ${environment}\` shows the last rollouts.`,
     })

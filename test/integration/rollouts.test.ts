@@ -1471,6 +1471,12 @@ describe('rollouts you can trust (real cluster, four services)', function () {
     const names = async () => (await app.get<{items: any[]}>(['deployments'])).items.map((d) => `${d.metadata.name} ${d.metadata.generation} ${d.spec.replicas}`).sort()
     await app.change(() => blueGreenQuad(ns.name, 0), 'round 0: web and api blue-green')
     expect((await app.cli([...DEPLOY, 'test'])).exitCode).to.equal(0)
+    // promote and abort act on canaries: a blue-green service is said as one (it was "no canary of test for web").
+    for (const action of ['promote', 'abort']) {
+      const refused = await app.json([action, 'test', 'web'])
+      expect(refused.exitCode, refused.stderr).to.equal(2)
+      expect(refused.doc.error.message).to.equal(`web is a blue-green service: skycap ${action} acts on canaries; nothing to ${action}`)
+    }
     for (const [pass, apiSlot] of (['green', 'blue'] as const).entries()) {
       const round = pass + 1
       for (const service of ['web', 'api']) {
