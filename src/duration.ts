@@ -37,7 +37,7 @@ export async function parseDuration(text: string, what = 'duration', {lookBack =
 
 /** The message for a duration over MAX_DURATION_MS. */
 export function tooLong(what: string, text: string): string {
-  return `${what} is "${text}", longer than skycap can wait (at most ${Math.floor(MAX_DURATION_MS / 3_600_000)}h)`
+  return `${what} is "${text}", longer than skycap supports (at most ${Math.floor(MAX_DURATION_MS / 3_600_000)}h)`
 }
 
 function durationHint(value: string): string {

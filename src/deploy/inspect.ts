@@ -198,8 +198,17 @@ export async function status(options: EnvOptions, factory: KubectlFactory, repor
     // (`failing` when the canary fails), as the table's "canary 25% (paused)" says; a script that waits for `ready`
     // read a canary paused at 25% as done.
     const state: ServiceStatus['state'] = underWay && serving.state !== 'failing' ? (track?.state === 'failing' ? 'failing' : 'progressing') : serving.state
+    // An image set by hand (`kubectl set image`) keeps skycap's revision annotation: the row named the release's
+    // revision as running, and only --json's image told otherwise.
+    const recorded = serving.revision ? releases.find((r) => r.record.action !== 'scale' && r.record.revision?.sha === serving.revision)?.record.images?.[name] : undefined
+    const handImage = recorded !== undefined && serving.image !== null && serving.image !== recorded
+    if (handImage)
+      reporter.warn(
+        `${name} runs ${serving.image}, not ${recorded}, which its revision ${serving.revision?.slice(0, 7)} was deployed with: set by hand (\`kubectl set image\`?); \`skycap diff ${env.name}\` shows it, and the next deploy or rollback puts the release's image back`,
+      )
     return {
       ...serving,
+      ...(handImage ? {recordedImage: recorded} : {}),
       state,
       ...(configured.has(name) ? {} : {notInConfig: true as const}),
       // The slot the Service selects is the active one; the one the state named active, if another, is the previous.

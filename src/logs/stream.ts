@@ -358,7 +358,12 @@ export async function streamLogs(options: LogsOptions, deps: LogsDeps): Promise<
       await sync(pods)
       await Promise.all([...streams.values()].map((s) => s.proc?.done))
     } else {
-      if (pods.length === 0) deps.reporter.info(`no pods of ${services.join(', ')} yet; waiting for some (Ctrl-C to stop)`)
+      // Services without a pod, and why (scaled to 0, not deployed), as without -f: -f said nothing of a service
+      // scaled to 0 beside others, and alone only "waiting" (for pods that come only with a scale-up).
+      const without = services.filter((s) => !pods.some((p) => p.service === s))
+      const why = without.length ? await whyNoPods(kubectl, loaded.config.app, env.name, without).catch(() => undefined) : undefined
+      if (pods.length === 0) deps.reporter.info(`no pods of ${services.join(', ')} yet${why ? ` (${why.said})` : ''}; waiting for some (Ctrl-C to stop)`)
+      else if (without.length) deps.reporter.warn(`no pods of ${without.join(', ')} in ${env.name}${why ? `: ${why.said}` : ''}; following the others, and those once they start`)
       for (const p of pods) for (const c of p.started) runningAtStart.add(`${p.name}/${c}`)
       if (!controller.signal.aborted) await sync(pods)
       // An API server that stops answering ends every `kubectl logs -f`; -f waits for it as stern does, and once it

@@ -47,6 +47,16 @@ describe('skycap deploy (real cluster)', function () {
     const history = await app.json(['history', 'test'])
     expect(history.doc.result.releases.map((x: any) => [x.number, x.action, x.result, x.revision.sha])).to.deep.equal([[1, 'deploy', 'succeeded', sha]])
     expect(await kubectl(['get', 'lease', 'skycap-lock-itdeploy', '--ignore-not-found', '-o', 'name'], {namespace: ns.name})).to.have.property('stdout', '')
+    // An image set by hand keeps skycap's revision annotation: status says so (its row named the revision as running).
+    expect(status.stderr).to.not.contain('set by hand')
+    await kubectl(['set', 'image', 'deployment/web', 'web=example.invalid/itdeploy/web:hotfix'], {namespace: ns.name})
+    const hand = await app.json(['status', 'test'])
+    expect(hand.exitCode, hand.stderr).to.equal(0)
+    expect(hand.stderr).to.contain(
+      `warning: web runs example.invalid/itdeploy/web:hotfix, not example.invalid/itdeploy/web:${sha}, which its revision ${sha.slice(0, 7)} was deployed with: set by hand (\`kubectl set image\`?); \`skycap diff test\` shows it, and the next deploy or rollback puts the release's image back`,
+    )
+    expect(hand.doc.result.services.find((x: any) => x.service === 'web')).to.include({image: 'example.invalid/itdeploy/web:hotfix', recordedImage: `example.invalid/itdeploy/web:${sha}`})
+    expect(hand.doc.result.services.find((x: any) => x.service === 'worker')).to.not.have.property('recordedImage')
   })
 
   it('a record deleted by hand without its manifests: the next deploys record one entry each, under the next number, saying why (it left a phantom record beside its own and blamed another command); twice', async () => {

@@ -226,6 +226,18 @@ describe('skycap logs (real cluster, pod logs from files)', function () {
     expect(both.exitCode, both.stderr).to.equal(0)
     expect(both.stderr).to.match(/warning: no pods of web in test: web is scaled to 0/)
     expect(both.stdout).to.match(/^worker-/m)
+    // With -f too: beside the others, and alone (it said only "waiting for some", and beside the others nothing).
+    for (const [services, said] of [
+      [['worker', 'web'], /warning: no pods of web in test: web is scaled to 0; following the others, and those once they start/],
+      [['web'], /no pods of web yet \(web is scaled to 0\); waiting for some \(Ctrl-C to stop\)/],
+    ] as const) {
+      const child = execa('node', [cliPath, 'logs', ...services, '-f', '--no-filters'], {cwd: app.repo.dir, reject: false, timeout: 60_000, env: {NO_COLOR: '1'}})
+      let err = ''
+      child.stderr?.on('data', (d) => (err += d))
+      await waitFor(`logs ${services.join(' ')} -f to say why web has no pods`, () => said.test(err), {timeoutMs: 30_000})
+      child.kill('SIGINT')
+      expect((await child).exitCode, err).to.equal(0)
+    }
   })
 
   it('explains RBAC denials: no right to list pods, then no right to read their logs (exit 1)', async () => {

@@ -351,7 +351,7 @@ describe('CLI habits (built CLI)', function () {
     it('a lock (or any duration) longer than skycap can wait is refused before the cluster is asked', async () => {
       const r = await runCli(['lock', 'acquire', 'dev', '--duration', '999999999h'], {cwd: repo.dir, env: {KUBECONFIG: '/nonexistent'}})
       expect(r.exitCode).to.equal(2)
-      expect(r.stderr).to.contain('--duration is "999999999h", longer than skycap can wait (at most 596h)')
+      expect(r.stderr).to.contain('--duration is "999999999h", longer than skycap supports (at most 596h)')
     })
 
     it('a service where the environment goes says it is a service', async () => {

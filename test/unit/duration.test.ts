@@ -59,7 +59,7 @@ describe('durations need a unit', () => {
 
   it('a look-back (logs --since) is no wait: longer than 596h is read, up to what kubectl takes', async () => {
     expect(await parseDuration('720h', '--since', {lookBack: true})).to.equal(720 * 3_600_000)
-    expect((await refusal(() => parseDuration('720h', '--timeout'))).message).to.contain('longer than skycap can wait')
+    expect((await refusal(() => parseDuration('720h', '--timeout'))).message).to.contain('longer than skycap supports')
     const beyond = await refusal(() => parseDuration('2562048h', '--since', {lookBack: true}))
     expect(beyond.message).to.equal('--since is "2562048h", further back than kubectl reads (at most 2562047h)')
     expect(beyond.hint).to.equal('Leave it out for all lines.')

@@ -197,9 +197,9 @@ describe('config loading', () => {
       .and.not.contain('y'.repeat(100))
   })
 
-  it('refuses a duration longer than skycap can wait, where config validate sees it', async () => {
+  it('refuses a duration longer than skycap supports, where config validate sees it', async () => {
     const e = await errorsOf(`${VALID}notify: {timeout: 999999h}\ndeploy: {timeout: 10m}\n`)
-    expect(e.message).to.contain('notify.timeout is "999999h", longer than skycap can wait (at most 596h)')
+    expect(e.message).to.contain('notify.timeout is "999999h", longer than skycap supports (at most 596h)')
     expect(e.errors).to.have.length(1)
   })
 

@@ -496,6 +496,8 @@ describe('logs -f: --container and --previous', () => {
     let polls = 0
     const runner: ProcessRunner = async (_file, argv) => {
       if (argv.includes('get-contexts')) return {exitCode: 0, stdout: 'it-context\n', stderr: ''}
+      // Why no pod runs at the start (said with the "waiting" line): the services' workloads, scaled to 0.
+      if (argv.includes('deployments,statefulsets')) return {exitCode: 0, stdout: JSON.stringify({items: [{kind: 'Deployment', spec: {replicas: 0}}]}), stderr: ''}
       polls++
       // A safety stop for the code before the fix: it never ends on its own.
       if (polls > 50) throw new Error('still polling after 50 polls')
