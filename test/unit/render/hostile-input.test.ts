@@ -115,7 +115,10 @@ describe('hostile input: exit 2 with file and line, quickly', () => {
       const {message} = await renderFailure(repo)
       // The stack runs out at any include of the loop: the error names one of them.
       const at = other ? '_(part|other)\\.yaml:\\d+:\\d+' : '_part\\.yaml:1:2'
-      expect(message, message).to.match(new RegExp(`/deploy/${at}: template error: includes nest deeper than the stack allows here; does a file include itself, directly or through other files\\?$`))
+      // Where the stack runs out differs between Node versions and runs: in a file another includes, that is said too.
+      expect(message, message).to.match(
+        new RegExp(`/deploy/${at}: template error: includes nest deeper than the stack allows here; does a file include itself, directly or through other files\\?( \\(included by \\S+\\))?$`),
+      )
     }
     // A recursion that stops renders.
     repo.write('deploy/_part.yaml', '{% if n > 0 %}{{ n }}{% assign n = n | minus: 1 %}{% include "_part.yaml" %}{% endif %}')
