@@ -150,8 +150,14 @@ export async function chooseRelease(releases: StoredRelease[], to: string | unde
     const {failure} = resolution
     const unresolved = failure ? `, and the checkout cannot resolve it: ${failure.message}` : ''
     const failureHint = failure instanceof UserError && failure.hint ? `${failure.hint} ` : ''
-    throw new UserError(`no successful release of ${env} matches "${asked ?? to}"${resolved}${unresolved}`, {
-      hint: `${failureHint}\`skycap history ${env}\` lists the releases; roll back to a number or a revision that succeeded.`,
+    // The revision was deployed, but never well (`--to HEAD` of a commit whose only deploy failed): say which releases
+    // ran it and how each ended, as `--to N` of such a release does.
+    const ran = candidates.filter((r) => r.record.action !== 'scale').slice(0, 3)
+    const tried = ran.length
+      ? `: it was deployed, but ${ran.map((r) => `release ${r.record.number} (${r.record.action}) ${r.record.result === 'succeeded' ? 'has lost its manifests' : r.record.result === 'interrupted' ? 'was interrupted' : r.record.result}`).join(', ')}${candidates.length > ran.length ? ', …' : ''}`
+      : ''
+    throw new UserError(`no successful release of ${env} matches "${asked ?? to}"${resolved}${unresolved}${tried}`, {
+      hint: ran.length ? suggested() : `${failureHint}\`skycap history ${env}\` lists the releases; roll back to a number or a revision that succeeded.`,
     })
   }
   return usable[0] as StoredRelease

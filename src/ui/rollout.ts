@@ -1,7 +1,7 @@
 import type {RequestReport, ResumeReport, RolloutStatusReport} from '../strategies/control.js'
 
 /** `skycap rollout status`: one line per service (strategy, phase, slots or weight and step) and the lock. */
-export function rolloutStatusLines(r: RolloutStatusReport): string {
+export function rolloutStatusLines(r: RolloutStatusReport, now = Date.now()): string {
   const lines = Object.entries(r.services).map(([name, s]) => {
     // A deploy under way whose canary has not started: the last canary is an older release's, said as such.
     if (s.phase === 'pending') {
@@ -10,7 +10,7 @@ export function rolloutStatusLines(r: RolloutStatusReport): string {
     }
     const where =
       s.type === 'blueGreen'
-        ? `active slot ${s.activeSlot}${!s.previousSlot ? '' : s.phase === 'progressing' ? `, ${s.previousSlot} coming up (not serving)` : `, previous ${s.previousSlot} ${s.scaledDown ? 'scaled to 0' : `kept until ${s.scaleDownAt}`}`}`
+        ? `active slot ${s.activeSlot}${!s.previousSlot ? '' : s.phase === 'progressing' ? `, ${s.previousSlot} coming up (not serving)` : `, previous ${s.previousSlot} ${s.scaledDown ? 'scaled to 0' : keptUntil(s.scaleDownAt, now, r)}`}`
         : canaryStopped(s.phase)
           ? s.message?.startsWith('not started')
             ? ''
@@ -27,6 +27,17 @@ export function rolloutStatusLines(r: RolloutStatusReport): string {
   if (!lines.length) lines.push(`${r.environment} has no blue-green or canary rollout on record${r.deploying ? ` (release ${r.deploying.release} is being deployed)` : ''}`)
   lines.push(r.lock ? `lock held by ${r.lock.holder} (${r.lock.reason})${r.lock.expired ? ', expired' : ''}` : 'lock free')
   return lines.join('\n')
+}
+
+/**
+ * `kept until T` for an old blue-green slot whose scale-down waits; once T is past with the lock free, no deploy is
+ * going to scale it down (one interrupted in its `scaleDownDelay`): said as left up, with the command that ends it
+ * (it read "kept until" a time already past).
+ */
+function keptUntil(at: string | undefined, now: number, r: RolloutStatusReport): string {
+  const due = at === undefined ? Number.NaN : Date.parse(at)
+  if (r.lock || !(due < now)) return `kept until ${at}`
+  return `left up since ${at}, its scale-down not done (\`skycap rollout resume ${r.environment}\` or the next deploy scales it to 0)`
 }
 
 /**

@@ -1558,6 +1558,15 @@ describe('rollback: which release "the one before" is', () => {
     expect((await rejection(chooseRelease(releases, head3, 'prod', '.~3', {short: head3.slice(0, 12)}))).message).to.contain('no successful release of prod matches ".~3" (abcdef012345)')
   })
 
+  it('--to a revision whose only deploys failed says so, and names releases that can be returned to (it said only "no successful release matches")', async () => {
+    const head = 'f'.repeat(40)
+    const failedAt = (number: number, result: ReleaseRecord['result']) => ({...stored(number, 'deploy', result), record: {...stored(number, 'deploy', result).record, revision: {sha: head, short: '', subject: ''}}})
+    const releases = [failedAt(4, 'interrupted'), failedAt(3, 'failed'), stored(2, 'deploy', 'succeeded'), stored(1, 'deploy', 'succeeded')]
+    const error = await rejection(chooseRelease(releases, head, 'prod', 'HEAD'))
+    expect(error.message).to.equal('no successful release of prod matches "HEAD" (fffffff): it was deployed, but release 4 (deploy) was interrupted, release 3 (deploy) failed')
+    expect(error.hint).to.equal('Roll back to a deploy or rollback that succeeded, e.g. --to 2 or --to 1; `skycap history prod` lists them.')
+  })
+
   it('the releases a refusal suggests are one per revision and images: a commit deployed twice is offered once', async () => {
     // 3 and 2 deployed one commit (a CI job run again); 4 failed.
     const twice = (number: number) => ({...stored(number, 'deploy', 'succeeded'), record: {...stored(number, 'deploy', 'succeeded').record, revision: {sha: 'c'.repeat(40), short: '', subject: ''}}})

@@ -14,6 +14,7 @@ import type {ReleaseRecord} from '../../../src/release/store.js'
 import {followAppliedSlots, forgetLeftBlueGreen, mayHaveBlueGreenState, rolloutSummaries} from '../../../src/strategies/state.js'
 import {historyNote} from '../../../src/ui/tables.js'
 import {rolloutStatusLines} from '../../../src/ui/rollout.js'
+import type {RolloutStatusReport} from '../../../src/strategies/control.js'
 
 const LABELS = {'app.kubernetes.io/name': 'web', 'app.kubernetes.io/instance': 'shop-prod'}
 
@@ -1579,6 +1580,20 @@ describe('a blue-green rollout stopped before it recorded its switch (SIGTERM, C
     const line = rolloutStatusLines({environment: 'prod', services: {web: comingUp as never}, lock: null})
     expect(line).to.include('web: blueGreen progressing, release 5, active slot blue, green coming up (not serving); web-green is coming up for release 5')
     expect(line).to.not.include('scaled to 0')
+  })
+
+  it('rollout status says an old slot whose scale-down time has passed with no deploy under way is left up, with the command that ends it (it said "kept until" a past time)', () => {
+    const kept = {type: 'blueGreen', phase: 'succeeded', release: 6, activeSlot: 'green', previousSlot: 'blue', scaleDownAt: '2026-01-01T00:05:00.000Z'}
+    const at = (iso: string, lock: RolloutStatusReport['lock'] = null) => rolloutStatusLines({environment: 'prod', services: {web: kept as never}, lock}, Date.parse(iso))
+    // Before the time: kept until then.
+    expect(at('2026-01-01T00:04:00.000Z')).to.include('web: blueGreen succeeded, release 6, active slot green, previous blue kept until 2026-01-01T00:05:00.000Z\n')
+    // After it, the lock free: nothing will scale it down by itself.
+    expect(at('2026-01-01T00:06:00.000Z')).to.include(
+      'previous blue left up since 2026-01-01T00:05:00.000Z, its scale-down not done (`skycap rollout resume prod` or the next deploy scales it to 0)',
+    )
+    // After it with the deploy still holding the lock (about to scale it down): still "kept until".
+    const lock = {holder: 'ci@runner', reason: 'deploy prod@abc', expired: false} as unknown as RolloutStatusReport['lock']
+    expect(at('2026-01-01T00:06:00.000Z', lock)).to.include('previous blue kept until 2026-01-01T00:05:00.000Z')
   })
 
   it('rollout status says a canary is aborting, not only in --json', () => {
