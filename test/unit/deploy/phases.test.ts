@@ -1560,7 +1560,10 @@ describe('rollback: which release "the one before" is', () => {
 
   it('--to a revision whose only deploys failed says so, and names releases that can be returned to (it said only "no successful release matches")', async () => {
     const head = 'f'.repeat(40)
-    const failedAt = (number: number, result: ReleaseRecord['result']) => ({...stored(number, 'deploy', result), record: {...stored(number, 'deploy', result).record, revision: {sha: head, short: '', subject: ''}}})
+    const failedAt = (number: number, result: ReleaseRecord['result']) => ({
+      ...stored(number, 'deploy', result),
+      record: {...stored(number, 'deploy', result).record, revision: {sha: head, short: '', subject: ''}},
+    })
     const releases = [failedAt(4, 'interrupted'), failedAt(3, 'failed'), stored(2, 'deploy', 'succeeded'), stored(1, 'deploy', 'succeeded')]
     const error = await rejection(chooseRelease(releases, head, 'prod', 'HEAD'))
     expect(error.message).to.equal('no successful release of prod matches "HEAD" (fffffff): it was deployed, but release 4 (deploy) was interrupted, release 3 (deploy) failed')

@@ -1588,9 +1588,7 @@ describe('a blue-green rollout stopped before it recorded its switch (SIGTERM, C
     // Before the time: kept until then.
     expect(at('2026-01-01T00:04:00.000Z')).to.include('web: blueGreen succeeded, release 6, active slot green, previous blue kept until 2026-01-01T00:05:00.000Z\n')
     // After it, the lock free: nothing will scale it down by itself.
-    expect(at('2026-01-01T00:06:00.000Z')).to.include(
-      'previous blue left up since 2026-01-01T00:05:00.000Z, its scale-down not done (`skycap rollout resume prod` or the next deploy scales it to 0)',
-    )
+    expect(at('2026-01-01T00:06:00.000Z')).to.include('previous blue left up since 2026-01-01T00:05:00.000Z, its scale-down not done (`skycap rollout resume prod` or the next deploy scales it to 0)')
     // After it with the deploy still holding the lock (about to scale it down): still "kept until".
     const lock = {holder: 'ci@runner', reason: 'deploy prod@abc', expired: false} as unknown as RolloutStatusReport['lock']
     expect(at('2026-01-01T00:06:00.000Z', lock)).to.include('previous blue kept until 2026-01-01T00:05:00.000Z')
