@@ -200,12 +200,14 @@ function claimedList(claims: Claims): string {
  * The refusal for objects of another app or environment `claimedElsewhere` found: exit 2, before any change. A
  * rollback (`rollbackTo`, the release it re-applies) meets them when another app took the names after that release.
  */
-export function claimedError(claims: Claims, app: string, environment: string, namespace: string, rollbackTo?: number): OwnedElsewhereError {
+export function claimedError(claims: Claims, app: string, environment: string, namespace: string, rollbackTo?: number, meanwhile = false): OwnedElsewhereError {
   const list = claimedList(claims)
   const one = claims.others.length === 1
   const it = one ? 'it' : 'them'
+  const action = rollbackTo === undefined ? 'deploy' : 'rollback'
+  const when = meanwhile ? ` since this ${action} was validated (while it waited for its lock or its confirmation)` : ''
   return new OwnedElsewhereError(
-    `${list} in namespace ${namespace} ${one ? 'belongs' : 'belong'} to another app or environment; this ${rollbackTo === undefined ? 'deploy' : 'rollback'} of ${app} ${environment} would take ${it} over; nothing was changed`,
+    `${list} in namespace ${namespace} ${one ? 'belongs' : 'belong'} to another app or environment${when}; this ${action} of ${app} ${environment} would take ${it} over; nothing was changed`,
     {
       hint:
         rollbackTo === undefined
@@ -214,6 +216,25 @@ export function claimedError(claims: Claims, app: string, environment: string, n
       details: {namespace, claimed: claims.others},
     },
   )
+}
+
+/**
+ * The claims looked at again under the lock, right before the first change: the check at validation ran before the
+ * lock and the confirmation, and another app's deploy (its lock is its own), or another environment's that this one
+ * waited for, could take the names meanwhile: this one then applied over its objects (a Service's selector, a
+ * ConfigMap's values) and later pruned them. Refused as at validation; an object made by hand meanwhile (`seen`:
+ * those validation found) is said as taken over.
+ */
+export async function refuseClaimedMeanwhile(
+  kubectl: Kubectl,
+  objects: KubeObject[],
+  at: {app: string; environment: string; namespace: string; origin: (o: KubeObject) => Origin; seen: Set<string>; rollbackTo?: number},
+  warn: (message: string) => void,
+): Promise<void> {
+  const claims = await claimedElsewhere(kubectl, objects, at.app, at.environment, at.origin)
+  if (claims.others.length) throw claimedError(claims, at.app, at.environment, at.namespace, at.rollbackTo, true)
+  const fresh = claims.unmanaged.filter((c) => !at.seen.has(c.ref))
+  if (fresh.length) warn(`${adoptedNote({...claims, unmanaged: fresh}, at.app, at.environment, at.rollbackTo === undefined ? 'this deploy' : 'this rollback')} (made since it was validated)`)
 }
 
 /** diff's warning for objects of another app or environment: what a deploy would refuse. */

@@ -34,6 +34,7 @@ import {dryRunLine, formatWarning, plural, type Reporter} from '../ui/output.js'
 import {
   adoptedNote,
   claimedElsewhere,
+  refuseClaimedMeanwhile,
   claimedError,
   deferredNote,
   dryRunApply,
@@ -420,6 +421,12 @@ export async function deploy(options: DeployOptions, deps: DeployDeps): Promise<
       // A hook an interrupted deploy left running (a migration) is not run a second time beside it: refused here,
       // before anything changes.
       refuseBesideRunningHooks(kubectl, prepared.app, env.name, {...hookCheck, quiet: nsExists}),
+      refuseClaimedMeanwhile(
+        kubectl,
+        placed?.objects ?? objects,
+        {app: prepared.app, environment: env.name, namespace: env.namespace, origin: renderedOrigin(prepared.objects, prepared.loaded), seen: adopted},
+        (m) => reporter.warn(m),
+      ),
     ])
     // The running release's manifests are read now, once (manifests() keeps them): the automatic rollback, the config
     // put back after a failed hook and the left-in-place check use them after the rollout, when an API server that

@@ -21,7 +21,20 @@ import {
 import {parseDuration} from '../duration.js'
 import {rolloutReport} from './rollout.js'
 import {reportContact} from '../kubectl/outage.js'
-import {adoptedNote, claimedElsewhere, claimedError, deferredNote, dryRunApply, findPrunable, leftInPlace, leftInPlaceNote, pruneLive, pruningNote, unprunedNote} from './apply.js'
+import {
+  adoptedNote,
+  claimedElsewhere,
+  claimedError,
+  refuseClaimedMeanwhile,
+  deferredNote,
+  dryRunApply,
+  findPrunable,
+  leftInPlace,
+  leftInPlaceNote,
+  pruneLive,
+  pruningNote,
+  unprunedNote,
+} from './apply.js'
 import {changeSummary, diffObjects, noChangesLine} from './diff.js'
 import {dryRunLine, plural} from '../ui/output.js'
 import {forgetLeftBlueGreen, mayHaveBlueGreenState} from '../strategies/state.js'
@@ -380,7 +393,16 @@ export async function rollback(options: RollbackOptions, deps: DeployDeps): Prom
   let failure: {error: unknown} | undefined
   try {
     // Under the lock: the number and the live counts another deploy or scale may have changed meanwhile.
-    const [lockedReleases, lockedLive] = await Promise.all([listReleases(kubectl, app, env.name), liveDeployments(kubectl, selector)])
+    const [lockedReleases, lockedLive] = await Promise.all([
+      listReleases(kubectl, app, env.name),
+      liveDeployments(kubectl, selector),
+      refuseClaimedMeanwhile(
+        kubectl,
+        planned.objects,
+        {app, environment: env.name, namespace: target.namespace, origin: () => ({release: chosen.record.number}), seen: new Set(claims.unmanaged.map((c) => c.ref)), rollbackTo: chosen.record.number},
+        (m) => deps.reporter.warn(m),
+      ),
+    ])
     await refuseSecondRollout({kubectl, app, environment: env.name, services: env.services, live: lockedLive, signal: deps.signal, action: 'rollback'})
     // "The one before the current" was chosen before the lock: a deploy or rollback recorded while this one waited
     // for it changed what is current, and the rollback went back one release too far. Refused, nothing changed

@@ -1,7 +1,9 @@
 // Several apps, and several environments of one app, in one namespace: skycap changes only what it deployed for the
 // app and environment it is given (deploy, scale, down), on the test cluster.
 import {expect} from 'chai'
+import {execa} from 'execa'
 
+import {cliPath} from '../helpers/repo.js'
 import {TestApp} from './app.js'
 import {kubectl, testCluster, uniqueName, waitFor} from './harness.js'
 
@@ -122,6 +124,61 @@ describe('apps and environments sharing a namespace (real cluster)', function ()
     expect((await alpha.get(['configmap', 'settings'])).data).to.deep.equal({owner: 'alpha'})
     expect((await beta.get(['configmap', 'bsettings'])).data).to.deep.equal({owner: 'beta'})
     expect((await beta.json(['history', 'test'])).doc.result.releases[0].number).to.equal(4)
+  })
+
+  it("an app's deploy that waited for its lock while another app deployed the same names, each way round: refused under the lock, nothing of the other's changed (it applied over them, and later pruned them)", async function () {
+    this.timeout(400_000)
+    const alpha = await appNamed(namespace, 'alpha')
+    const beta = await appNamed(namespace, 'beta')
+    apps.push(alpha, beta)
+    // Both apps have web and worker. Each round in a namespace of its own, named in both skycap.yaml files.
+    const spaces: string[] = []
+    try {
+      for (const [round, [waiter, other]] of (
+        [
+          [alpha, beta],
+          [beta, alpha],
+        ] as const
+      ).entries()) {
+        const ns = uniqueName('claimed')
+        spaces.push(ns)
+        await kubectl(['create', 'namespace', ns])
+        for (const app of [alpha, beta]) await app.change((t) => t.replaceAll(/namespace: \S+/g, `namespace: ${ns}`), `round ${round}`)
+        const get = async (ref: string) => JSON.parse((await kubectl(['get', ref, '-o', 'json'], {namespace: ns})).stdout)
+        const held = await waiter.cli(['lock', 'acquire', 'test', '--reason', `round ${round}`])
+        expect(held.exitCode, held.stderr).to.equal(0)
+        // Validated now, while nothing of the other app is there; then it waits for its lock (it says so).
+        const child = execa('node', [cliPath, ...DEPLOY, 'test', '--wait-for-lock', '2m', '--json'], {cwd: waiter.repo.dir, reject: false, env: {NO_COLOR: '1'}})
+        let err = ''
+        child.stderr?.on('data', (d) => (err += d))
+        await waitFor('the deploy to wait for its lock', () => new RegExp(`test is locked by .*\\(round ${round}\\); waiting for it`).test(err), {timeoutMs: 90_000})
+        const theirs = await other.json([...DEPLOY, 'test'])
+        expect(theirs.exitCode, theirs.stderr).to.equal(0)
+        const refs = ['service/web', 'deployment/web', 'deployment/worker']
+        const before = await Promise.all(refs.map(async (ref) => (await get(ref)).metadata))
+        expect((await waiter.cli(['lock', 'release', 'test'])).exitCode).to.equal(0)
+        const refused = await child
+        expect(refused.exitCode, err).to.equal(2)
+        const error = JSON.parse(refused.stdout).error
+        expect(error.code).to.equal('owned_elsewhere')
+        const [mine, owner] = round === 0 ? ['alpha', 'beta'] : ['beta', 'alpha']
+        expect(error.message).to.contain(
+          `belong to another app or environment since this deploy was validated (while it waited for its lock or its confirmation); this deploy of ${mine} test would take them over; nothing was changed`,
+        )
+        // The other app's objects are its own still, unchanged (read from the cluster).
+        const after = await Promise.all(refs.map(async (ref) => (await get(ref)).metadata))
+        for (const [i, m] of after.entries()) {
+          expect(m.labels['app.kubernetes.io/part-of'], refs[i]).to.equal(owner)
+          expect(m.resourceVersion, refs[i]).to.equal(before[i]?.resourceVersion)
+        }
+        expect((await get('service/web')).spec.selector).to.deep.equal({'app.kubernetes.io/name': 'web', 'app.kubernetes.io/instance': `${owner}-test`})
+        // Nothing recorded for the refused deploy, and its lock is free.
+        expect((await waiter.json(['history', 'test'])).doc.result.releases).to.deep.equal([])
+        expect((await waiter.json(['lock', 'status', 'test'])).doc.result.lock).to.equal(null)
+      }
+    } finally {
+      for (const ns of spaces) await kubectl(['delete', 'namespace', ns, '--wait=false', '--ignore-not-found'], {reject: false})
+    }
   })
 
   it("two environments of one app in one namespace: the second is refused the first's objects, and their shared lock says whose it is and is not released as the other", async function () {

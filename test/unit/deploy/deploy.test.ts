@@ -126,6 +126,8 @@ describe('skycap deploy: the whole kubectl sequence of a first deploy', function
       // Which releases have their manifests: the Secrets' names and labels, without their data.
       {argv: [...BOUND, 'get', 'secrets', '-l', 'skycap.dev/release-of=itapp,skycap.dev/environment=test', '--show-labels', '--no-headers'], result: {stdout: ''}},
       {argv: [...BOUND, 'get', 'deployments', '-l', SELECTOR, '-o', 'json'], result: {stdout: JSON.stringify({items: []})}},
+      // Whose the release's objects are, asked under the lock: another app's deploy may have made them since validation.
+      {argv: OWNERS, result: {stdout: ''}},
       {argv: [...BOUND, ...APPLY], input: (i) => expect(kinds(i)).to.deep.equal(['ConfigMap'])},
       {argv: [...BOUND, ...APPLY], input: (i) => expect(kinds(i)).to.deep.equal(['Service', 'Deployment', 'Deployment'])},
       {argv: [...BOUND, 'get', WATCH_RESOURCES, '-l', SELECTOR, '-o', 'json'], result: {stdout: JSON.stringify({items: [readyDeployment('web', 2), readyDeployment('worker', 1)]})}},
@@ -316,6 +318,8 @@ describe('skycap deploy: the whole kubectl sequence of a first deploy', function
       {argv: [...BOUND, 'create', '-f', '-'], input: (i) => (lease = JSON.parse(i as string))},
       ...legacyRecords(release1),
       {argv: [...BOUND, 'get', 'deployments', '-l', SELECTOR, '-o', 'json'], result: {stdout: JSON.stringify({items: [readyDeployment('web', 3)]})}},
+      // Whose the release's objects are, asked again under the lock (another app may have deployed them meanwhile).
+      {argv: OWNERS, result: {stdout: ''}},
       // Then the Secrets of the old layout, whole (the live Deployments were asked meanwhile).
       ...legacyRecords(release1, 'read'),
       {argv: [...BOUND, ...APPLY]},
@@ -419,6 +423,8 @@ describe('skycap deploy: the whole kubectl sequence of a first deploy', function
       {argv: [...BOUND, 'create', '-f', '-'], input: (i) => (lease = JSON.parse(i as string))},
       ...legacyRecords(release1),
       {argv: [...BOUND, 'get', 'deployments', '-l', SELECTOR, '-o', 'json'], result: {stdout: JSON.stringify({items: [readyDeployment('web', 2)]})}},
+      // Whose the release's objects are, asked again under the lock (another app may have deployed them meanwhile).
+      {argv: OWNERS, result: {stdout: ''}},
       // Then the Secrets of the old layout, whole (the live Deployments were asked meanwhile).
       ...legacyRecords(release1, 'read'),
       {argv: [...BOUND, ...APPLY]},
