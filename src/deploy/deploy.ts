@@ -41,6 +41,7 @@ import {
   leftInPlace,
   leftInPlaceNote,
   pruneLive,
+  findPrunable,
   pruningNote,
   renderedOrigin,
   takenFromOthers,
@@ -374,6 +375,14 @@ export async function deploy(options: DeployOptions, deps: DeployDeps): Promise<
     for (const note of [keptReplicasNote(prepared, env, objects), releases.length ? replacedReplicasNote(prepared, env, objects, live, options.resetReplicas ?? false) : undefined])
       if (note) reporter.info(dryRunLine(note))
     report.applied = objects.map((o) => `${o.kind}/${o.metadata.name}`)
+    // What the deploy would delete (a template removed, a service dropped): the dry run said nothing of it, and
+    // --json had `pruned: []`, while diff, the protected prompt and rollback's dry run named them.
+    if (nsExists) {
+      const {keep} = placed ?? (await placedRelease(kubectl, objects, env.services, selector))
+      const {refs, claims} = await findPrunable(kubectl, selector, keep)
+      report.pruned = refs
+      if (refs.length) reporter.info(dryRunLine(pruningNote(refs, undefined, claims).replace(/^Pruning/, 'would prune')))
+    }
     report.durationMs = clock() - started
     reporter.info(`Dry run: ${objects.length} objects validated${nsExists ? ' by the API server' : ' (client-side: the namespace does not exist yet)'}; nothing was changed`)
     return report

@@ -715,6 +715,12 @@ describe('skycap deploy (real cluster)', function () {
   it('prunes a removed service', async () => {
     expect((await app.cli([...DEPLOY, 'test'])).exitCode).to.equal(0)
     await app.change((t) => t.replace(/ {2}worker:\n( {4}.*\n)+/, ''), 'drop worker')
+    // The deploy's dry run names what it would prune (it said only "objects validated", and --json had pruned: []).
+    const preview = await app.json([...DEPLOY, 'test', '--dry-run'])
+    expect(preview.exitCode, preview.stderr).to.equal(0)
+    expect(preview.doc.result.pruned).to.deep.equal(['Deployment/worker'])
+    expect(preview.stderr).to.contain('Dry run: would prune 1 object no longer rendered: Deployment/worker')
+    expect((await app.get(['deployment', 'worker'])).metadata.name).to.equal('worker')
     const r = await app.json([...DEPLOY, 'test'])
     expect(r.exitCode, r.stderr).to.equal(0)
     expect(r.doc.result.pruned).to.deep.equal(['Deployment/worker'])
