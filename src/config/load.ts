@@ -885,7 +885,16 @@ function checkTemplatesFolder(config: SkycapConfig, path: (string | number)[], a
   }
   const known = Object.keys(config.environments)
   for (const name of names.sort()) {
-    if (Object.hasOwn(config.environments, name) || name === LOCAL_ENVIRONMENT || isHidden(name)) continue
+    if (Object.hasOwn(config.environments, name) || name === LOCAL_ENVIRONMENT) {
+      const nested = nestedManifest(join(full, name))
+      if (nested !== undefined)
+        at(
+          path,
+          `templates: ${templates}/${name}/${nested} is in a folder inside ${templates}/${name}/, whose templates are only the files directly in it: it is not read, and an object it deployed would be pruned; move it into ${templates}/${name}/ itself, or out of ${templates}/ if it is no manifest`,
+        )
+      continue
+    }
+    if (isHidden(name)) continue
     let folder = false
     try {
       folder = statSync(join(full, name)).isDirectory()
@@ -898,6 +907,38 @@ function checkTemplatesFolder(config: SkycapConfig, path: (string | number)[], a
         `templates: folder "${templates}/${name}" does not match any environment${didYouMean(name, known)}; folders under ${templates}/ hold one environment's templates (known: ${known.join(', ')})`,
       )
   }
+}
+
+/**
+ * The first YAML file (its path under `dir`) in a folder inside an environment's templates folder: such files are not
+ * read (a manifest moved into `deploy/prod/app/` was dropped without a word, and the next deploy pruned its object).
+ * Folders of partials only (`.liquid`) are fine.
+ */
+function nestedManifest(dir: string): string | undefined {
+  const first = (at: string, depth: number): string | undefined => {
+    let names: string[]
+    try {
+      names = readdirSync(at).sort()
+    } catch {
+      return undefined // not a folder, or unreadable: render says so
+    }
+    for (const name of names) {
+      if (isHidden(name)) continue
+      const file = join(at, name)
+      let stat
+      try {
+        stat = statSync(file)
+      } catch {
+        continue // a dangling link: render reports it
+      }
+      if (stat.isDirectory() && depth < 8) {
+        const found = first(file, depth + 1)
+        if (found !== undefined) return `${name}/${found}`
+      } else if (depth > 0 && stat.isFile() && /\.ya?ml$/.test(name)) return name
+    }
+    return undefined
+  }
+  return first(dir, 0)
 }
 
 /**

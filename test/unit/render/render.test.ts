@@ -681,6 +681,21 @@ describe('template errors', () => {
     expect((await renderError(repo, 'staging')).message).to.contain('templates: folder "deploy/prd" does not match any environment; did you mean "prod"?')
   })
 
+  it("rejects a manifest in a folder inside an environment's templates folder (it was dropped without a word, and the next deploy pruned its object); partials there are fine", async () => {
+    try {
+      repo.write('deploy/prod/app/_flags.liquid', 'x: 1\n')
+      expect((await render(repo, 'prod')).objects.length).to.be.greaterThan(0)
+      repo.write('deploy/prod/app/flags.yaml', 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: feature-flags}\n')
+      // Every environment's render says so (config validate too: it is skycap.yaml's templates check).
+      for (const env of ['staging', 'prod'])
+        expect((await renderError(repo, env)).message).to.contain(
+          'templates: deploy/prod/app/flags.yaml is in a folder inside deploy/prod/, whose templates are only the files directly in it: it is not read, and an object it deployed would be pruned; move it into deploy/prod/ itself, or out of deploy/ if it is no manifest',
+        )
+    } finally {
+      rmSync(join(repo.dir, 'deploy/prod/app'), {recursive: true, force: true})
+    }
+  })
+
   it('rejects a document that is not an object, saying at which line and what it lacks', async () => {
     const cm = 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n'
     for (const [doc, message, hint] of [
