@@ -173,7 +173,9 @@ export async function chooseRelease(releases: StoredRelease[], to: string | unde
       hint: ran.length ? suggested() : `${failureHint}\`skycap history ${env}\` lists the releases; roll back to a number or a revision that succeeded.`,
     })
   }
-  return usable[0] as StoredRelease
+  // A revision deployed from a clean tree and again with uncommitted changes (history marks those): `--to <sha>` means
+  // the commit, so the clean one is taken (it took the newest, whose files no commit has).
+  return (byNumber ? undefined : usable.find((r) => !r.record.uncommitted)) ?? (usable[0] as StoredRelease)
 }
 
 /**
@@ -441,7 +443,9 @@ export async function rollback(options: RollbackOptions, deps: DeployDeps): Prom
     deps.reporter.phase?.('rollback')
     const facts = {action: 'rollback', trigger: 'manual', release: number, revision: report.revision, fromRevision: runningRevision(lockedReleases), rolledBackTo: chosen.record.number} as const
     notifier.send({...facts, event: 'started', result: 'running'})
-    deps.reporter.info(`Rolling ${env.name} back to release ${chosen.record.number} (${chosen.record.revision?.short}) as release ${number}`)
+    deps.reporter.info(
+      `Rolling ${env.name} back to release ${chosen.record.number} (${chosen.record.revision?.short}${chosen.record.uncommitted ? ', deployed with uncommitted changes: its files are not the commit’s' : ''}) as release ${number}`,
+    )
     const notUndone = hooksNotUndone(lockedReleases.filter((r) => r.record.number > chosen.record.number).map((r) => r.record))
     if (notUndone) deps.reporter.warn(notUndone)
     const moved = await movedSlots(kubectl, objects, {...kept, ...restored}, selector)

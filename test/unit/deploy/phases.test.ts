@@ -1570,6 +1570,19 @@ describe('rollback: which release "the one before" is', () => {
     expect(error.hint).to.equal('Roll back to a deploy or rollback that succeeded, e.g. --to 2 or --to 1; `skycap history prod` lists them.')
   })
 
+  it('--to a revision deployed from a clean tree and again with uncommitted changes takes the clean release (it took the newest, whose files no commit has); --to N takes N', async () => {
+    const sha = 'e'.repeat(40)
+    const at = (number: number, uncommitted: boolean) => ({
+      ...stored(number, 'deploy', 'succeeded'),
+      record: {...stored(number, 'deploy', 'succeeded').record, revision: {sha, short: '', subject: ''}, ...(uncommitted ? {uncommitted: true} : {})},
+    })
+    const releases = [stored(4, 'deploy', 'succeeded'), at(3, true), at(2, false), stored(1, 'deploy', 'succeeded')]
+    expect((await chooseRelease(releases, sha.slice(0, 7), 'prod')).record.number).to.equal(2)
+    expect((await chooseRelease(releases, '3', 'prod')).record.number).to.equal(3)
+    // Only ever deployed with uncommitted changes: that one, as before (the rollback's line says so).
+    expect((await chooseRelease([stored(4, 'deploy', 'succeeded'), at(3, true)], sha.slice(0, 7), 'prod')).record.number).to.equal(3)
+  })
+
   it('the releases a refusal suggests are one per revision and images: a commit deployed twice is offered once', async () => {
     // 3 and 2 deployed one commit (a CI job run again); 4 failed.
     const twice = (number: number) => ({...stored(number, 'deploy', 'succeeded'), record: {...stored(number, 'deploy', 'succeeded').record, revision: {sha: 'c'.repeat(40), short: '', subject: ''}}})
