@@ -27,7 +27,11 @@ export default class Down extends SkycapCommand {
         signal: this.abortOnSignals('stopping; nothing is deleted unless it already was'),
       },
     )
-    const removed = [...(report.deletedNamespace ? [`namespace ${report.deletedNamespace}`] : []), ...(report.deletedCluster ? [`cluster ${report.deletedCluster}`] : [])]
+    const removed = [
+      ...(report.deletedNamespace ? [`namespace ${report.deletedNamespace}`] : []),
+      ...(report.deletedObjectsIn ? [`its objects and records in namespace ${report.deletedObjectsIn}`] : []),
+      ...(report.deletedCluster ? [`cluster ${report.deletedCluster}`] : []),
+    ]
     this.log(
       `${report.app} ${report.environment}: ${removed.length ? `deleted ${removed.join(' and ')}` : 'nothing deleted'}; ${report.stoppedForwards.length} forward${report.stoppedForwards.length === 1 ? '' : 's'} stopped`,
     )

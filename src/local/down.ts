@@ -5,6 +5,7 @@ import {appSelector, type KubectlFactory, namespaceExists, openEnvironment} from
 import {describeOwner, type Ownership, ownershipOf} from '../env/ownership.js'
 import type {Kubectl} from '../kubectl/kubectl.js'
 import type {KubeObject} from '../render/objects.js'
+import {JOB_LABELS} from '../hooks/job.js'
 import {RELEASE_LABELS} from '../release/store.js'
 import {ROLLOUT_STATE_LABEL} from '../strategies/state.js'
 import type {Reporter} from '../ui/output.js'
@@ -42,6 +43,8 @@ export interface DownReport {
   context: string | null
   stoppedForwards: string[]
   deletedNamespace: string | null
+  /** The namespace whose objects and records of this app and environment were deleted, the namespace itself kept. */
+  deletedObjectsIn: string | null
   deletedCluster: string | null
   /** Left alone, with why. */
   kept: string[]
@@ -120,17 +123,22 @@ export async function down(options: DownOptions, deps: DownDeps): Promise<DownRe
       else {
         // Another app's up (or another environment) may have deployed into the namespace this up created: its
         // workloads and records would go with the namespace. Then only this app and environment's objects go.
-        const others = await othersIn(kubectl, loaded.config.app, env.name)
-        if (others.length === 0) {
+        const {others, unmanaged} = await othersIn(kubectl, loaded.config.app, env.name)
+        if (others.length === 0 && unmanaged.length === 0) {
           deps.reporter.info(`Deleting namespace ${state.namespace} (context ${state.context}), which skycap up created`)
           await kubectl.run(['delete', 'namespace', state.namespace, '--wait=true', '--timeout=120s'], {namespaced: false})
           report.deletedNamespace = state.namespace
         } else {
-          deps.reporter.info(`Deleting ${loaded.config.app} ${env.name}'s objects and records in namespace ${state.namespace}, which ${others.join(', ')} also use${others.length === 1 ? 's' : ''}`)
+          // Objects made by hand or by another tool (a Secret someone created there) went with the namespace unsaid.
+          const handMade = unmanaged.length ? `objects skycap did not deploy (${unmanaged.slice(0, 5).join(', ')}${unmanaged.length > 5 ? ', …' : ''})` : undefined
+          const sharing = [...(others.length ? [`${others.join(', ')} also use${others.length === 1 ? 's' : ''}`] : []), ...(handMade ? [`also holds ${handMade}`] : [])]
+          deps.reporter.info(`Deleting ${loaded.config.app} ${env.name}'s objects and records in namespace ${state.namespace}, which ${sharing.join(', and which ')}`)
           await kubectl.run(['delete', PRUNE_RESOURCES, '-l', appSelector(loaded.config.app, env.name), '--ignore-not-found', '--wait=true', '--timeout=120s'])
           await kubectl.run(['delete', 'configmaps,secrets', '-l', `${RELEASE_LABELS.app}=${loaded.config.app},${RELEASE_LABELS.environment}=${env.name}`, '--ignore-not-found', '--wait=false'])
           await kubectl.run(['delete', 'configmaps', '-l', `${ROLLOUT_STATE_LABEL}=${loaded.config.app},${RELEASE_LABELS.environment}=${env.name}`, '--ignore-not-found', '--wait=false'])
-          report.kept.push(`namespace ${state.namespace}: ${others.join(', ')} ${others.length === 1 ? 'runs' : 'run'} there too (delete it by hand once nothing needs it)`)
+          report.deletedObjectsIn = state.namespace
+          if (others.length) report.kept.push(`namespace ${state.namespace}: ${others.join(', ')} ${others.length === 1 ? 'runs' : 'run'} there too (delete it by hand once nothing needs it)`)
+          else report.kept.push(`namespace ${state.namespace}: it holds ${handMade} (delete it by hand once nothing needs it)`)
         }
       }
     } else if (!state.createdNamespace) {
@@ -148,20 +156,26 @@ export async function down(options: DownOptions, deps: DownDeps): Promise<DownRe
 }
 
 function emptyReport(app: string, environment: string): DownReport {
-  return {app, environment, context: null, stoppedForwards: [], deletedNamespace: null, deletedCluster: null, kept: []}
+  return {app, environment, context: null, stoppedForwards: [], deletedNamespace: null, deletedObjectsIn: null, deletedCluster: null, kept: []}
 }
 
 /**
  * The other apps and environments with objects or release records in the namespace (skycap's labels say whose), e.g.
- * "app lbeta (environment local)". One get.
+ * "app lbeta (environment local)", and the objects no skycap app deployed (made by hand or by another tool), e.g.
+ * "Secret/beta-db": Kubernetes' own (the root CA ConfigMap, what a controller made) aside. One get.
  */
-async function othersIn(kubectl: Kubectl, app: string, environment: string): Promise<string[]> {
-  const list = await kubectl.json<{items: KubeObject[]}>(['get', 'configmaps,deployments.apps,statefulsets.apps,daemonsets.apps,services'])
+async function othersIn(kubectl: Kubectl, app: string, environment: string): Promise<{others: string[]; unmanaged: string[]}> {
+  const list = await kubectl.json<{items: KubeObject[]}>([
+    'get',
+    'configmaps,secrets,deployments.apps,statefulsets.apps,daemonsets.apps,services,persistentvolumeclaims,jobs.batch,cronjobs.batch,pods',
+  ])
   const others = new Set<string>()
+  const unmanaged: string[] = []
   for (const item of list.items) {
     const labels = item.metadata.labels ?? {}
-    // A release record carries the app and environment it records; anything skycap deployed, its own labels.
-    const record = labels[RELEASE_LABELS.app]
+    // A release record, the rollout state and a hook or run Job carry the app (and environment) they are of; anything
+    // skycap deployed, its own labels.
+    const record = labels[RELEASE_LABELS.app] ?? labels[ROLLOUT_STATE_LABEL] ?? labels[JOB_LABELS.of]
     const owner: Ownership =
       record !== undefined
         ? record === app && labels[RELEASE_LABELS.environment] === environment
@@ -169,6 +183,15 @@ async function othersIn(kubectl: Kubectl, app: string, environment: string): Pro
           : {owner: 'other', app: record, environment: labels[RELEASE_LABELS.environment] ?? ''}
         : ownershipOf(item, app, environment)
     if (owner.owner === 'other') others.add(describeOwner(owner, app))
+    else if (owner.owner === 'unmanaged' && !kubernetesOwn(item)) unmanaged.push(`${item.kind}/${item.metadata.name}`)
   }
-  return [...others].sort()
+  return {others: [...others].sort(), unmanaged}
+}
+
+/** What Kubernetes makes in every namespace or from other objects: never a reason to keep a namespace. */
+function kubernetesOwn(item: KubeObject): boolean {
+  const meta = item.metadata as KubeObject['metadata'] & {ownerReferences?: unknown[]}
+  if (meta.ownerReferences?.length) return true
+  if (item.kind === 'ConfigMap' && meta.name === 'kube-root-ca.crt') return true
+  return item.kind === 'Secret' && (item as {type?: string}).type === 'kubernetes.io/service-account-token'
 }

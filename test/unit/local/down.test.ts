@@ -28,10 +28,13 @@ describe('skycap down: only what up made', () => {
 
   const IN_NS = ['--context', 'kind-skycap', '--namespace', 'localapp-local', '--request-timeout=30s']
   /** What down reads to tell whose objects are in the namespace. */
-  const INSPECTED = 'configmaps,deployments.apps,statefulsets.apps,daemonsets.apps,services'
+  const INSPECTED = 'configmaps,secrets,deployments.apps,statefulsets.apps,daemonsets.apps,services,persistentvolumeclaims,jobs.batch,cronjobs.batch,pods'
   const skycapLabels = (app: string, env: string) => ({'app.kubernetes.io/part-of': app, 'app.kubernetes.io/managed-by': 'skycap', 'skycap.dev/environment': env})
   let made = 0
   const theirs = (labels: Record<string, string>) => ({kind: 'ConfigMap', metadata: {name: `o${made++}`, labels}})
+  // What Kubernetes makes in a namespace: no reason to keep it.
+  const ROOT_CA = {kind: 'ConfigMap', metadata: {name: 'kube-root-ca.crt'}}
+  const MADE_BY_CONTROLLER = {kind: 'Pod', metadata: {name: 'db-0', labels: {app: 'db'}, ownerReferences: [{kind: 'StatefulSet', name: 'db'}]}}
 
   function record(state: Partial<UpState>): void {
     const configFile = join(realpathSync(repo.dir), 'skycap.yaml')
@@ -59,7 +62,9 @@ describe('skycap down: only what up made', () => {
       // Whose objects are there: only this app's (its records, its Deployment) and one made by hand.
       {
         argv: [...IN_NS, 'get', INSPECTED, '-o', 'json'],
-        result: {stdout: JSON.stringify({items: [theirs({'skycap.dev/release-of': 'localapp', 'skycap.dev/environment': 'local'}), theirs(skycapLabels('localapp', 'local')), theirs({app: 'db'})]})},
+        result: {
+          stdout: JSON.stringify({items: [theirs({'skycap.dev/release-of': 'localapp', 'skycap.dev/environment': 'local'}), theirs(skycapLabels('localapp', 'local')), ROOT_CA, MADE_BY_CONTROLLER]}),
+        },
       },
       {argv: ['--context', 'kind-skycap', '--request-timeout=30s', 'delete', 'namespace', 'localapp-local', '--wait=true', '--timeout=120s']},
     ])
@@ -113,6 +118,53 @@ describe('skycap down: only what up made', () => {
     expect(report.deletedNamespace).to.equal(null)
     expect(report.kept).to.deep.equal(['namespace localapp-local: app other (environment local), environment dev of this app run there too (delete it by hand once nothing needs it)'])
     expect(reporter.lines.join('\n')).to.contain("Deleting localapp local's objects and records in namespace localapp-local, which app other (environment local), environment dev of this app also use")
+    expect(fake.remaining()).to.equal(0)
+  })
+
+  it("objects made by hand in the namespace this up created keep it: only this app and environment's objects and records go, and down names them (they went with the namespace unsaid)", async () => {
+    record({})
+    const fake = fakeKubectlFactory([
+      {argv: ['--context', 'kind-skycap', '--request-timeout=30s', 'get', 'namespace', 'localapp-local', '--ignore-not-found', '-o', 'name'], result: {stdout: 'namespace/localapp-local\n'}},
+      {
+        argv: ['--context', 'kind-skycap', '--request-timeout=30s', 'get', 'namespace', 'localapp-local', '-o', 'json'],
+        result: {stdout: JSON.stringify({metadata: {annotations: {'skycap.dev/created-by': 'up'}}})},
+      },
+      {
+        argv: [...IN_NS, 'get', INSPECTED, '-o', 'json'],
+        result: {
+          stdout: JSON.stringify({
+            items: [
+              theirs(skycapLabels('localapp', 'local')),
+              ROOT_CA,
+              MADE_BY_CONTROLLER,
+              {kind: 'ConfigMap', metadata: {name: 'team-notes'}},
+              {kind: 'Secret', type: 'Opaque', metadata: {name: 'beta-db'}},
+            ],
+          }),
+        },
+      },
+      {
+        argv: [
+          ...IN_NS,
+          'delete',
+          PRUNE_RESOURCES,
+          '-l',
+          'app.kubernetes.io/part-of=localapp,app.kubernetes.io/managed-by=skycap,skycap.dev/environment=local',
+          '--ignore-not-found',
+          '--wait=true',
+          '--timeout=120s',
+        ],
+      },
+      {argv: [...IN_NS, 'delete', 'configmaps,secrets', '-l', 'skycap.dev/release-of=localapp,skycap.dev/environment=local', '--ignore-not-found', '--wait=false']},
+      {argv: [...IN_NS, 'delete', 'configmaps', '-l', 'skycap.dev/rollout-of=localapp,skycap.dev/environment=local', '--ignore-not-found', '--wait=false']},
+    ])
+    const reporter = memoryReporter()
+    const report = await down({cwd: repo.dir}, {kubectl: fake.factory, tools: tools().tools, reporter, env: {XDG_CACHE_HOME: cache.dir}})
+    expect(report).to.include({deletedNamespace: null, deletedObjectsIn: 'localapp-local'})
+    expect(report.kept).to.deep.equal(['namespace localapp-local: it holds objects skycap did not deploy (ConfigMap/team-notes, Secret/beta-db) (delete it by hand once nothing needs it)'])
+    expect(reporter.lines.join('\n')).to.contain(
+      "Deleting localapp local's objects and records in namespace localapp-local, which also holds objects skycap did not deploy (ConfigMap/team-notes, Secret/beta-db)",
+    )
     expect(fake.remaining()).to.equal(0)
   })
 
