@@ -543,9 +543,13 @@ function checkService(svc: Partial<ServiceConfig>, merged: ServiceConfig, path: 
     at([...path, key], `${where} sets ${key} and the service sets ${key === 'ports' ? 'port' : 'ports'}: after merging it has both; use the same key in both places (ports for several)`)
   }
   const names = new Set<string>()
+  const several = (svc.ports?.length ?? 0) > 1
   for (const [i, p] of (svc.ports ?? []).entries()) {
     const name = p.name ?? ''
-    if (names.has(name)) at([...path, 'ports', i], `${where}.ports[${i}]: port names must be unique${name ? ` ("${name}" repeats)` : '; name the ports when there are several'}`)
+    // One unnamed among named ones passed every check and the dry run, and the deploy's apply was refused.
+    if (several && p.name === undefined)
+      at([...path, 'ports', i], `${where}.ports[${i}] has no name; a Service with several ports needs a name on each (the API server refuses it at apply: spec.ports[${i}].name: Required value)`)
+    else if (names.has(name)) at([...path, 'ports', i], `${where}.ports[${i}]: port names must be unique${name ? ` ("${name}" repeats)` : '; name the ports when there are several'}`)
     names.add(name)
   }
   // A Service refuses two ports with the same port and protocol; skycap makes a container port of every entry's

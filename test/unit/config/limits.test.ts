@@ -85,6 +85,15 @@ describe('input limits: what the API server would refuse, caught at config load'
     await parseConfig(config(['ports:', '  - {name: dns, port: 53}', '  - {name: dns-udp, port: 53, protocol: UDP}']), FILE)
   })
 
+  it('several ports, one without a name: said at config load (it passed every check and the dry run, and the apply was refused)', async () => {
+    const text = config(['ports:', '  - {name: grpc, port: 9090}', '  - {port: 80, targetPort: 8080}'])
+    expect(await problems(text)).to.deep.equal([
+      `${FILE}:7:9: services.web.ports[1] has no name; a Service with several ports needs a name on each (the API server refuses it at apply: spec.ports[1].name: Required value)`,
+    ])
+    // One port needs no name.
+    await parseConfig(config(['ports:', '  - {port: 80, targetPort: 8080}']), FILE)
+  })
+
   it('two ports with the same target port and protocol', async () => {
     const text = config(['ports:', '  - {name: http, port: 80, targetPort: 8080}', '  - {name: alt, port: 8080}'])
     expect(await problems(text)).to.deep.equal([
