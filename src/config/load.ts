@@ -277,6 +277,20 @@ export async function parseConfig(text: string, file: string, show: (path: strin
   // `!!binary …` as the whole file: its bytes were checked as a mapping, a hundred "unknown key" lines of Buffer methods.
   if (ArrayBuffer.isView(data))
     throw new ConfigErrors([new ConfigError('the top level must be a mapping, not binary data (!!binary)', {file: shown, line: 1, column: 1})], `Fix ${shown}: it starts with app: and environments:.`)
+  // `x-base: &base {…}` under services, as docker compose users write anchors, was deployed as a service (or, without
+  // an image, refused as one missing its image). Said before the schema's checks, at the key.
+  const servicesData = (data as {services?: unknown} | null)?.services
+  const extensions = servicesData !== null && typeof servicesData === 'object' && !Array.isArray(servicesData) ? Object.keys(servicesData).filter((k) => k.startsWith('x-')) : []
+  if (extensions.length)
+    throw new ConfigErrors(
+      extensions.map((name) => {
+        const pos = locateKey(['services'], name)
+        const message = `services.${name}: a name starting with x- reads as an extension key, which skycap ignores only at the top level; here it would be deployed as a service`
+        return new ConfigError(message, {file: shown, line: pos?.line, column: pos?.column})
+      }),
+      `Move the anchor to a top-level key (\`x-${extensions[0]?.slice(2)}: &${extensions[0]?.slice(2) || 'defaults'} {…}\` beside services:), or rename the service.`,
+      appOf(data),
+    )
   await loadValidator()
   const problems = validateAgainstSchema(data)
   if (problems.length > 0) {

@@ -140,6 +140,15 @@ describe('config loading', () => {
     expect(e.errors[0]?.message).to.match(/unknown key "xdefaults" in the top level; allowed keys: app, .*, environments, and x-… keys \(ignored, for anchors\)$/)
     const inService = await errorsOf(text.replace('image: api,', 'image: api, x-note: 1,'))
     expect(inService.errors[0]?.message).to.match(/unknown key "x-note" in services\.api; allowed keys: (?!.*x-…)/)
+    // As a key under services, as compose users write anchors: it was deployed as a service. Said at it, with where
+    // the anchor goes (with or without an image of its own).
+    for (const base of ['{image: base, port: 1}', '{healthcheck: {path: /healthz}}']) {
+      const under = await errorsOf(`app: shop\nservices:\n  x-base: &b ${base}\n  web: {<<: *b, image: web, port: 8080}\nenvironments:\n  staging: {namespace: shop-staging}\n`)
+      expect(under.errors.map((x) => x.message)).to.deep.equal([
+        '/tmp/x/skycap.yaml:3:3: services.x-base: a name starting with x- reads as an extension key, which skycap ignores only at the top level; here it would be deployed as a service',
+      ])
+      expect(under.hint).to.equal('Move the anchor to a top-level key (`x-base: &base {…}` beside services:), or rename the service.')
+    }
   })
 
   it('one tab is one error, named as a tab, with how many the parser found after it (it gave eleven lines)', async () => {
