@@ -186,7 +186,8 @@ export async function buildImages(options: BuildOptions, deps: BuildDeps = {}): 
     await loadTemplateEngine()
     const dirty = options.workTree && revision.dirty
     const tag = dirty ? checkTag(`${revision.short}-dirty-${source.contentHash}`, loaded.show(loaded.file)) : imageTagFor(loaded, env, revision)
-    const images = serviceImages(env, tag)
+    // A registry given for this build (skycap up's local one) takes every built image, one naming ghcr.io too.
+    const images = serviceImages(env, tag, options.registry !== undefined)
     const wanted = buildableServices(loaded, env, options.services)
     const builds = wanted.map((service) => ({...imageBuild(loaded, env, service, images[service] as string, tag, revision), push}))
     const differing = builds.filter((b) => options.expectImages?.[b.service] !== undefined && options.expectImages[b.service] !== b.image)

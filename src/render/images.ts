@@ -9,10 +9,25 @@ export function isFullReference(image: string): boolean {
   return image.includes('@') || lastSegment.includes(':')
 }
 
-/** The image reference a service runs at a revision: `<registry>/<image>:<tag>`, or the full reference as is. */
-export function imageReference(image: string, tag: string, registry?: string): string {
+/**
+ * Whether `image` starts with a registry host, as Docker tells one: a first component with a `.` or a `:` (a port),
+ * or `localhost` (`ghcr.io/acme/web`, `localhost:5000/web`).
+ */
+export function namesRegistryHost(image: string): boolean {
+  const slash = image.indexOf('/')
+  if (slash < 0) return false
+  const first = image.slice(0, slash)
+  return first.includes('.') || first.includes(':') || first === 'localhost'
+}
+
+/**
+ * The image reference a service runs at a revision: `<registry>/<image>:<tag>`, or the full reference as is. An image
+ * that names its registry host (`ghcr.io/acme/web`) gets the tag but not `registry:` in front (it became
+ * `registry.example.com/shop/ghcr.io/acme/web:<sha>`, and `localhost:5000/web` an invalid reference).
+ */
+export function imageReference(image: string, tag: string, registry?: string, everyImage = false): string {
   if (isFullReference(image)) return image
-  const repo = registry ? `${registry.replace(/\/+$/, '')}/${image}` : image
+  const repo = registry && (everyImage || !namesRegistryHost(image)) ? `${registry.replace(/\/+$/, '')}/${image}` : image
   return `${repo}:${tag}`
 }
 
@@ -38,7 +53,11 @@ export function imageTagFor(loaded: LoadedConfig, env: Environment, revision: Re
   return checkTag(env.imageTag ? renderTemplate(env.imageTag, `${shown} (imageTag)`, {revision}) : revision.sha, shown)
 }
 
-/** The image reference of each service of `env` tagged `tag`: what deploy runs and build pushes. */
-export function serviceImages(env: Environment, tag: string): Record<string, string> {
-  return Object.fromEntries(Object.entries(env.services).map(([name, svc]) => [name, imageReference(svc.image, tag, env.registry)]))
+/**
+ * The image reference of each service of `env` tagged `tag`: what deploy runs and build pushes. `everyImage`: the
+ * registry goes in front of images that name a host too (skycap up's local registry: a work-tree build of
+ * `ghcr.io/acme/web` is pushed there, never to ghcr.io).
+ */
+export function serviceImages(env: Environment, tag: string, everyImage = false): Record<string, string> {
+  return Object.fromEntries(Object.entries(env.services).map(([name, svc]) => [name, imageReference(svc.image, tag, env.registry, everyImage)]))
 }

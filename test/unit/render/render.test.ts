@@ -56,6 +56,14 @@ describe('images', () => {
     expect(isFullReference('localhost:5000/web:1')).to.equal(true)
   })
 
+  it('an image that names its registry host gets the tag, not registry: in front (it became registry/ghcr.io/acme/web, and an invalid localhost:5000 path)', () => {
+    expect(imageReference('ghcr.io/acme/web', 'abc', 'example.invalid/x')).to.equal('ghcr.io/acme/web:abc')
+    expect(imageReference('localhost:5000/web', 'abc', 'example.invalid/x')).to.equal('localhost:5000/web:abc')
+    expect(imageReference('localhost/web', 'abc', 'example.invalid/x')).to.equal('localhost/web:abc')
+    // A path without a host is the registry's, as before (acme/web is on the registry, not a host named acme).
+    expect(imageReference('acme/web', 'abc', 'example.invalid/x')).to.equal('example.invalid/x/acme/web:abc')
+  })
+
   it('rejects tags the registry would refuse', () => {
     expect(() => checkTag('a/b', 'skycap.yaml')).to.throw(ConfigError, 'not a valid image tag')
     expect(checkTag('git-abc1234', 'skycap.yaml')).to.equal('git-abc1234')
