@@ -130,7 +130,8 @@ export type Origin = {file: string; line?: number; column?: number} | {release: 
  * and environment's own (with their managedFields: src/deploy/drift.ts reads what kubectl set by hand in them).
  */
 export interface Claims {
-  others: Array<{ref: string; owner: string} & Origin>
+  /** `tool`: the object is another tool's (its app.kubernetes.io/managed-by names it: Helm, Argo CD), not a skycap app's. */
+  others: Array<{ref: string; owner: string; tool?: string} & Origin>
   unmanaged: Array<{ref: string} & Origin>
   mine: KubeObject[]
   /** The live objects of `unmanaged`, with their managedFields (what a hand `kubectl apply` set in them). */
@@ -168,7 +169,11 @@ export async function claimedElsewhere(kubectl: Kubectl, objects: KubeObject[], 
     }
     const ref = `${found.kind}/${found.metadata.name}`
     const at = origin(found)
-    if (owner.owner === 'unmanaged') {
+    // An object another tool says it manages (Helm's managed-by: Helm) is that tool's: taken over with a warning that
+    // called it made by hand, its labels replaced, and the tool's next run fought over it. Refused as another app's.
+    const tool = found.metadata.labels?.[LABELS.managedBy]
+    if (owner.owner === 'unmanaged' && typeof tool === 'string' && tool !== '') claims.others.push({ref, owner: `${tool}, not skycap (${LABELS.managedBy}: ${tool})`, tool, ...at})
+    else if (owner.owner === 'unmanaged') {
       claims.unmanaged.push({ref, ...at})
       claims.unmanagedLive.push(found)
     } else claims.others.push({ref, owner: describeOwner(owner, app), ...at})
@@ -206,16 +211,32 @@ export function claimedError(claims: Claims, app: string, environment: string, n
   const it = one ? 'it' : 'them'
   const action = rollbackTo === undefined ? 'deploy' : 'rollback'
   const when = meanwhile ? ` since this ${action} was validated (while it waited for its lock or its confirmation)` : ''
+  const tools = claims.others.filter((c) => c.tool !== undefined)
+  const whose = whoseClaims(claims)
+  // How an object another tool manages is handed to skycap: out of the tool first, then without its label.
+  const handOver = tools.length
+    ? ` To hand ${tools.length === 1 ? `${tools[0]?.ref} to skycap` : 'those another tool manages to skycap'}, take ${tools.length === 1 ? 'it' : 'them'} out of ${[...new Set(tools.map((t) => t.tool))].join(' and ')} first (Helm: the annotation helm.sh/resource-policy: keep, then helm uninstall), then remove the label: kubectl label -n ${namespace} ${tools.map((t) => t.ref.toLowerCase()).join(' ')} ${LABELS.managedBy}-.`
+    : ''
   return new OwnedElsewhereError(
-    `${list} in namespace ${namespace} ${one ? 'belongs' : 'belong'} to another app or environment${when}; this ${action} of ${app} ${environment} would take ${it} over; nothing was changed`,
+    `${list} in namespace ${namespace} ${one ? 'belongs' : 'belong'} to ${whose}${when}; this ${action} of ${app} ${environment} would take ${it} over; nothing was changed`,
     {
       hint:
-        rollbackTo === undefined
-          ? `Give ${it} another name in ${app}'s templates (metadata.name, or the service's name), or deploy ${environment} to a namespace of its own (environments.${environment}.namespace). Apps and environments can share a namespace only with different object names.`
-          : `Another app or environment deployed ${it} after release ${rollbackTo}: roll back to a release without ${it} (skycap history ${environment}), or deploy a revision that names ${it} otherwise.`,
+        tools.length === claims.others.length
+          ? `${handOver.trim()} Or give ${it} another name in ${app}'s templates.`
+          : `${
+              rollbackTo === undefined
+                ? `Give ${it} another name in ${app}'s templates (metadata.name, or the service's name), or deploy ${environment} to a namespace of its own (environments.${environment}.namespace). Apps and environments can share a namespace only with different object names.`
+                : `Another app or environment deployed ${it} after release ${rollbackTo}: roll back to a release without ${it} (skycap history ${environment}), or deploy a revision that names ${it} otherwise.`
+            }${handOver}`,
       details: {namespace, claimed: claims.others},
     },
   )
+}
+
+/** Whose the claimed objects are, in words: another app or environment, another tool (Helm), or some of each. */
+function whoseClaims(claims: Claims): string {
+  const tools = claims.others.filter((c) => c.tool !== undefined).length
+  return tools === 0 ? 'another app or environment' : tools === claims.others.length ? 'another tool' : 'another app, environment or tool'
 }
 
 /**
@@ -240,7 +261,7 @@ export async function refuseClaimedMeanwhile(
 /** diff's warning for objects of another app or environment: what a deploy would refuse. */
 export function claimedNote(claims: Claims, namespace: string): string {
   const list = claimedList(claims)
-  return `a deploy would be refused: ${list} in namespace ${namespace} ${claims.others.length === 1 ? 'belongs' : 'belong'} to another app or environment; give ${claims.others.length === 1 ? 'it' : 'them'} another name, or the environment a namespace of its own`
+  return `a deploy would be refused: ${list} in namespace ${namespace} ${claims.others.length === 1 ? 'belongs' : 'belong'} to ${whoseClaims(claims)}; give ${claims.others.length === 1 ? 'it' : 'them'} another name, or the environment a namespace of its own`
 }
 
 /** The warning for objects skycap did not deploy that this deploy (diff: `a deploy`) takes over. */

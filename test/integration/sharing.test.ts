@@ -90,6 +90,23 @@ describe('apps and environments sharing a namespace (real cluster)', function ()
     await beta.change((t) => t.replace('  web:\n    image: web\n    replicas: 1\n', ''), 'no web service')
     beta.repo.write('deploy/web.yaml', 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings}\ndata: {owner: beta}\n')
     await beta.repo.commit('settings')
+    // Another tool's first (Helm's label): refused, not taken over with a warning that called it made by hand (its
+    // labels were replaced, and Helm's next upgrade fought over it); the hint says how to hand it over.
+    await kubectl(['label', 'configmap', 'settings', 'app.kubernetes.io/managed-by=Helm'], {namespace})
+    expect((await beta.cli(['diff', 'test'])).stderr).to.contain(
+      'a deploy would be refused: ConfigMap/settings (Helm, not skycap (app.kubernetes.io/managed-by: Helm); rendered from deploy/web.yaml:1) in namespace',
+    )
+    const helmed = await beta.json([...DEPLOY, 'test'])
+    expect(helmed.exitCode, helmed.stderr).to.equal(2)
+    expect(helmed.doc.error.code).to.equal('owned_elsewhere')
+    expect(helmed.doc.error.message).to.match(
+      /^ConfigMap\/settings \(Helm, not skycap .*\) in namespace \S+ belongs to another tool; this deploy of beta test would take it over; nothing was changed$/,
+    )
+    expect(helmed.doc.error.hint).to.equal(
+      `To hand ConfigMap/settings to skycap, take it out of Helm first (Helm: the annotation helm.sh/resource-policy: keep, then helm uninstall), then remove the label: kubectl label -n ${namespace} configmap/settings app.kubernetes.io/managed-by-. Or give it another name in beta's templates.`,
+    )
+    expect((await beta.get(['configmap', 'settings'])).data).to.deep.equal({owner: 'platform'})
+    await kubectl(['label', 'configmap', 'settings', 'app.kubernetes.io/managed-by-'], {namespace})
     expect((await beta.cli(['diff', 'test'])).stderr).to.contain('a deploy takes over objects skycap did not deploy: ConfigMap/settings (deploy/web.yaml:1)')
     const adopted = await beta.json([...DEPLOY, 'test'])
     expect(adopted.exitCode, adopted.stderr).to.equal(0)
