@@ -260,9 +260,23 @@ export abstract class SkycapCommand extends Command {
     return confirmOnTerminal
   }
 
-  /** Why confirmer() gives no prompt on a terminal: --json (the deps' noQuestions). */
+  /**
+   * Why confirmer() gives no prompt to someone at a terminal: --json (the deps' noQuestions). Stdin on the terminal is
+   * enough: with stderr to a log (`2>deploy.log`, as docs/json.md suggests) it said there was no terminal.
+   */
   protected noQuestions(): {noQuestions?: 'json'} {
-    return this.jsonEnabled() && process.stdin.isTTY && process.stderr.isTTY ? {noQuestions: 'json'} : {}
+    return this.jsonEnabled() && process.stdin.isTTY ? {noQuestions: 'json'} : {}
+  }
+
+  /**
+   * oclif's, and `--json=VALUE` too (refused as a switch given a value): the refusal is then one JSON document, as
+   * for any other refused command line with --json (it printed none, and a pipeline's `--json=${{ inputs.json }}`
+   * piped nothing into jq). `--json=false` and the like mean off: plain text.
+   */
+  override jsonEnabled(): boolean {
+    if (super.jsonEnabled()) return true
+    const end = this.argv.indexOf('--')
+    return (end === -1 ? this.argv : this.argv.slice(0, end)).some((a) => /^--json=/.test(a) && !/^--json=(false|0|no|off|)$/i.test(a))
   }
 
   protected override toSuccessJson(result: unknown): unknown {

@@ -1089,6 +1089,14 @@ describe('skycap deploy (real cluster)', function () {
     expect(onTerminal.stdout).to.contain('"message": "guarded is protected, and with --json skycap asks no questions; nothing was changed"')
     expect(onTerminal.stdout).to.contain('"hint": "Add --yes to deploy guarded with --json."')
     expect(onTerminal.stdout).to.not.contain('no terminal')
+    // The same with stderr to a log (`2>deploy.log`, as json.md suggests): it said there was no terminal.
+    const logged = await execa('python3', ['-c', pty, 'sh', '-c', `exec node ${cliPath} ${DEPLOY.join(' ')} guarded --json 2>/dev/null`], {
+      cwd: app.repo.dir,
+      reject: false,
+      env: {NO_COLOR: '1', SKYCAP_ENV: ''},
+    })
+    expect(logged.exitCode, logged.stdout).to.equal(2)
+    expect(logged.stdout).to.contain('"message": "guarded is protected, and with --json skycap asks no questions; nothing was changed"')
     const yes = await app.cli([...DEPLOY, 'guarded', '--yes'])
     expect(yes.exitCode, yes.stderr).to.equal(0)
   })

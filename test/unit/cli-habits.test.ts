@@ -197,12 +197,23 @@ describe('CLI habits (built CLI)', function () {
     it('a switch given a value (--dry-run=false from a pipeline input, --json=true) is exit 2 naming the switch, not the next argument or an environment "true"', async () => {
       for (const [argv, name, value] of [
         [['deploy', 'staging', '--dry-run=false'], 'dry-run', 'false'],
-        [['status', '--json=true'], 'json', 'true'],
+        [['status', '--json=false'], 'json', 'false'],
         [['status', 'staging', '--verbose=1'], 'verbose', '1'],
       ] as const) {
         const r = await cli(...argv)
         expect(r.exitCode, argv.join(' ')).to.equal(2)
         expect(r.stderr, argv.join(' ')).to.contain(`Error: --${name} takes no value (it was given "${value}"): it is on when given and off when left out`)
+      }
+      // --json=true asked for JSON: the refusal is one JSON document on stdout (it printed none, and jq got nothing).
+      for (const argv of [
+        ['status', '--json=true'],
+        ['deploy', 'staging', '--json=1'],
+      ]) {
+        const r = await cli(...argv)
+        expect(r.exitCode, argv.join(' ')).to.equal(2)
+        const doc = JSON.parse(r.stdout)
+        expect(doc).to.deep.include({ok: false, exitCode: 2})
+        expect(doc.error.message).to.match(/^--json takes no value \(it was given "(true|1)"\)/)
       }
       // A flag that takes a value keeps its = form, and a word after -- is the command's.
       const valued = await cli('status', '--env=prdo')
