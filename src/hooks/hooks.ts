@@ -94,7 +94,7 @@ export class DeployHooks {
   /** Set when a Ctrl-C ended the phase: with the Job it left (maybe) running, none when it came before any Job. */
   interrupted?: {job?: string}
   /** Why the last hook failed when it was not its command (JobOutcome.cause), and the image it ran. */
-  private lastFailure: {cause?: JobOutcome['cause']; image: string} = {image: ''}
+  private lastFailure: {cause?: JobOutcome['cause']; image: string; neverStarted?: string} = {image: ''}
 
   constructor(
     private readonly planned: PlannedHook[],
@@ -136,6 +136,11 @@ export class DeployHooks {
         )
       }
       const message = `predeploy hook ${failure.ref.slice('hook/'.length)} failed (${failure.message}); release ${this.context.release} was not rolled out (${untouched})`
+      if (this.deployTimedOut && this.lastFailure.neverStarted) {
+        // More time does not help a pod that cannot be scheduled, and the next deploy waited for the Job to end.
+        const hint = `Fix what keeps its pod from starting (\`${shown(`describe pods -l job-name=${job}`)}\`), delete the job (\`${shown(`delete job ${job}`)}\`: a deploy is refused while it runs), and deploy again.`
+        throw new HookFailedError(failure, message, hint, hint, false, true)
+      }
       if (this.deployTimedOut) {
         const hint = `Give the deploy more time (--timeout, or deploy.timeout in skycap.yaml: it counts the hooks too), and deploy again once the job is done (\`${shown(`logs -f job/${job}`)}\` follows it).`
         throw new HookFailedError(failure, message, hint, hint, false, true)
@@ -257,7 +262,9 @@ export class DeployHooks {
       else ctx.onJob?.(undefined)
       // The Job's own deadline (activeDeadlineSeconds) is the hook's timeout: it stopped the pod if it was first.
       this.deployTimedOut = outcome.result === 'timed-out' && deployFirst && !/deadline/i.test(outcome.message)
-      this.lastFailure = {...(outcome.cause ? {cause: outcome.cause} : {}), image: containerImage(job)}
+      // Why its command never ran (a pod never scheduled), when it did not: the deploy's timeout said only that.
+      const never = /\(the command never started: (.*)\)$/s.exec(outcome.message)?.[1]
+      this.lastFailure = {...(outcome.cause ? {cause: outcome.cause} : {}), image: containerImage(job), ...(never ? {neverStarted: never} : {})}
       if (outcome.result === 'succeeded') {
         ctx.reporter.info(`${phase} hook ${hook.name} succeeded (${Math.round(record.durationMs / 1000)}s)`)
         continue
@@ -272,7 +279,7 @@ export class DeployHooks {
               ? outcome.message
               : `skycap stopped following it; its job ${name} was not stopped and goes on running`
             : this.deployTimedOut
-              ? `did not finish within the deploy's ${ctx.deadline?.timeout}; its job ${name} goes on running up to the hook's own timeout of ${hook.timeout ?? '10m'}`
+              ? `did not finish within the deploy's ${ctx.deadline?.timeout}${this.lastFailure.neverStarted ? ` (the command never started: ${this.lastFailure.neverStarted})` : ''}; its job ${name} goes on ${this.lastFailure.neverStarted ? 'waiting' : 'running'} up to the hook's own timeout of ${hook.timeout ?? '10m'}`
               : outcome.result === 'timed-out'
                 ? timedOut(hook.timeout, outcome.message)
                 : outcome.message,

@@ -1241,6 +1241,30 @@ describe('skycap deploy (real cluster)', function () {
     }
   })
 
+  it("a predeploy hook whose pod is never scheduled, past the deploy's --timeout: says why the command never started and to delete the job (it said only 'give the deploy more time')", async () => {
+    expect((await app.cli([...DEPLOY, 'test'])).exitCode).to.equal(0)
+    await app.change(
+      (t) =>
+        t
+          .replace('\nenvironments:', '\nhooks:\n  predeploy:\n    - {name: migrate, service: worker, command: [migrate]}\nenvironments:')
+          .replace('    healthcheck: {command: [/bin/true]}\n', '    healthcheck: {command: [/bin/true]}\n    podTemplate: {spec: {nodeSelector: {skycap.test/no-such-node: "true"}}}\n'),
+      'a migration whose pod no node takes',
+    )
+    try {
+      const r = await app.json([...DEPLOY, 'test', '--timeout', '15s'])
+      expect(r.exitCode, r.stderr).to.equal(70)
+      expect(r.doc.error.message).to.match(
+        /^predeploy hook migrate failed \(did not finish within the deploy's --timeout 15s \(the command never started: pod \S+ is not scheduled: .*\); its job (\S+) goes on waiting up to the hook's own timeout of 10m\); release 2 was not rolled out/,
+      )
+      const job = r.doc.error.details.report.hooks[0].job
+      expect(r.doc.error.hint).to.contain(`describe pods -l job-name=${job}`).and.contain(`delete job ${job}`).and.not.contain('more time')
+      // The running release is untouched.
+      expect((await app.get(['deployment', 'worker'])).spec.template.spec.nodeSelector).to.equal(undefined)
+    } finally {
+      await kubectl(['delete', 'jobs', '-l', 'skycap.dev/job-kind=hook', '--wait=false'], {namespace: ns.name})
+    }
+  })
+
   it('deploy --dry-run validates with the server and changes nothing', async () => {
     const r = await app.json([...DEPLOY, 'test', '--dry-run'])
     expect(r.exitCode, r.stderr).to.equal(0)
