@@ -672,7 +672,10 @@ async function inParallel(
       what === 'build'
         ? // A work-tree build (--work-tree, skycap up) takes the fix as it is; a revision's build only once it is committed.
           `Fix the build, ${workTree ? 'then' : 'commit, and'} build again.${ranHere(stepFailures)}`
-        : 'Check registry access (docker login) and build again.',
+        : stepFailures.some((f) => !('notFound' in f) && /server gave HTTP response to HTTPS client/.test(failureLines(f)))
+          ? // A plain-HTTP registry (a local one): not a login problem.
+            'The registry speaks plain HTTP and the builder asked it over HTTPS: mark it insecure for the builder (podman: an [[registry]] entry with insecure = true in /etc/containers/registries.conf; docker: "insecure-registries" in /etc/docker/daemon.json; docs/build.md), then build again.'
+          : 'Check registry access (docker login) and build again.',
     details: {failures: stepFailures},
   })
 }

@@ -435,6 +435,27 @@ export async function parseConfig(text: string, file: string, show: (path: strin
       column: pos?.column,
     })
   }
+  // `env: {DB_PASS: "${DB_PASS}"}` (docker compose and kamal read the shell's variable there): the container got the
+  // text itself, without a word. Kubernetes expands only `$(VAR)`, from the container's own variables.
+  const envPaths: Array<[(string | number)[], Record<string, unknown> | undefined]> = [
+    ...Object.entries(config.services).map(([name, svc]) => [['services', name, 'env'], svc.env] as [(string | number)[], Record<string, unknown> | undefined]),
+    ...Object.entries(config.environments).flatMap(([envName, env]) =>
+      Object.entries(env.services ?? {}).map(([name, svc]) => [['environments', envName, 'services', name, 'env'], svc.env] as [(string | number)[], Record<string, unknown> | undefined]),
+    ),
+  ]
+  for (const [path, vars] of envPaths) {
+    for (const [key, value] of Object.entries(vars ?? {})) {
+      const variable = typeof value === 'string' ? /\$\{([A-Za-z_][A-Za-z0-9_]*)\}/.exec(value)?.[1] : undefined
+      if (variable === undefined) continue
+      const pos = locate([...path, key])
+      warnings.push({
+        message: `${path.join('.')}.${key} has \${${variable}}, which skycap does not expand: the container gets the text as written. Put a secret in a Secret (envFrom: [{secret: …}]); a plain value, write it here`,
+        file: shown,
+        line: pos?.line,
+        column: pos?.column,
+      })
+    }
+  }
   // One line per service, or, for more than three, one line naming them (a 20-service app opened every deploy with
   // 29 of these lines), at the first one's place.
   const services = Object.entries(config.services)

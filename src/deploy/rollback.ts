@@ -170,7 +170,12 @@ export async function chooseRelease(releases: StoredRelease[], to: string | unde
       ? `: it was deployed, but ${ran.map((r) => `release ${r.record.number} (${r.record.action}) ${r.record.result === 'succeeded' ? 'has lost its manifests' : r.record.result === 'interrupted' ? 'was interrupted' : r.record.result}`).join(', ')}${candidates.length > ran.length ? ', …' : ''}`
       : ''
     throw new UserError(`no successful release of ${env} matches "${asked ?? to}"${resolved}${unresolved}${tried}`, {
-      hint: ran.length ? suggested() : `${failureHint}\`skycap history ${env}\` lists the releases; roll back to a number or a revision that succeeded.`,
+      hint: ran.length
+        ? suggested()
+        : `${failureHint}\`skycap history ${env}\` lists the releases; roll back to a number or a revision that succeeded${
+            // A revision never deployed, or whose releases history.keep dropped: deploying it runs it again.
+            resolved && !failure ? `, or deploy that revision as a new release: \`skycap deploy ${env}@${asked ?? to}\`` : ''
+          }.`,
     })
   }
   // A revision deployed from a clean tree and again with uncommitted changes (history marks those): `--to <sha>` means

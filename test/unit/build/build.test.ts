@@ -407,6 +407,16 @@ describe('skycap build (engine)', () => {
     expect(registry.images.size).to.equal(0)
   })
 
+  it('a push a plain-HTTP registry refuses (the builder asked over HTTPS) says to mark it insecure for the builder, not to log in', async () => {
+    repo = await TempRepo.withFiles({'skycap.yaml': SKYCAP_YAML('  a:\n    image: a\n    build: {}'), Dockerfile: 'FROM scratch\n'})
+    const registry = fakeRegistry()
+    const refused = `Error: trying to reuse blob sha256:0 at destination: pinging container registry ${REGISTRY}: Get "https://${REGISTRY}/v2/": http: server gave HTTP response to HTTPS client`
+    const runner = fakeRunner(registry.images, (argv) => (argv[1] === 'push' ? {exitCode: 125, lines: [refused]} : dockerOnly(argv)))
+    const error = await failure(buildImages({cwd: repo.dir}, {run: runner.run, fetch: registry.fetch}))
+    expect(error.message).to.match(/^push of a failed/)
+    expect(error.hint).to.match(/^The registry speaks plain HTTP and the builder asked it over HTTPS: mark it insecure for the builder \(podman: .*registries\.conf; docker: "insecure-registries"/)
+  })
+
   it('a Ctrl-C during docker push says which images were pushed, which push it cut off, and which never started (it said "some images may have been pushed")', async () => {
     repo = await TempRepo.withFiles({
       'skycap.yaml': SKYCAP_YAML(['a', 'b', 'c'].map((s) => `  ${s}:\n    image: ${s}\n    build: {}`).join('\n')),

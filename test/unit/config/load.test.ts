@@ -432,6 +432,18 @@ ${VALID.replace('environments:\n', 'environments:\n  prod: {namespace: p}\n')}`)
     ])
   })
 
+  it('warns about ${VAR} in an env value, which skycap does not expand (the container got the text); $(VAR) and plain values are fine', async () => {
+    const text = VALID.replace('    port: 8080\n', '    port: 8080\n    env: {DB_PASS: "${DB_PASS}", URL: "http://$(HOST):80", MODE: plain}\n').replace(
+      '    namespace: shop-staging\n',
+      '    namespace: shop-staging\n    services: {web: {env: {TOKEN: "x-${TOKEN}"}}}\n',
+    )
+    const loaded = await parseConfig(text, '/tmp/x/skycap.yaml')
+    expect(loaded.warnings.map((w) => `${w.line}: ${w.message}`)).to.deep.equal([
+      '6: services.web.env.DB_PASS has ${DB_PASS}, which skycap does not expand: the container gets the text as written. Put a secret in a Secret (envFrom: [{secret: …}]); a plain value, write it here',
+      '12: environments.staging.services.web.env.TOKEN has ${TOKEN}, which skycap does not expand: the container gets the text as written. Put a secret in a Secret (envFrom: [{secret: …}]); a plain value, write it here',
+    ])
+  })
+
   it("warns about an environment in one of Kubernetes' own namespaces (kube-system), at its namespace key", async () => {
     const loaded = await parseConfig(`${VALID}  ops:\n    namespace: kube-system\n  pub:\n    namespace: kube-public\n  fine:\n    namespace: kube-apps\n`, '/tmp/x/skycap.yaml')
     expect(loaded.warnings.map((w) => `${w.line}:${w.column}: ${w.message}`)).to.deep.equal([

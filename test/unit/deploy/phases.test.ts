@@ -1552,7 +1552,10 @@ describe('rollback: which release "the one before" is', () => {
     const releases = [stored(5, 'rollback', 'succeeded', 3), scaled, stored(3, 'deploy', 'succeeded'), stored(2, 'deploy', 'succeeded'), stored(1, 'deploy', 'succeeded')]
     expect((await rejection(chooseRelease(releases, '4', 'prod'))).hint).to.contain('e.g. --to 2 or --to 1;')
     const head3 = 'abcdef0123456789abcdef0123456789abcdef01'
-    expect((await rejection(chooseRelease(releases, head3, 'prod', 'HEAD~3'))).message).to.contain('no successful release of prod matches "HEAD~3" (abcdef0)')
+    const never = await rejection(chooseRelease(releases, head3, 'prod', 'HEAD~3'))
+    expect(never.message).to.contain('no successful release of prod matches "HEAD~3" (abcdef0)')
+    // A revision no release ran (or whose releases history.keep dropped): deploying it is the way to run it again.
+    expect(never.hint).to.equal('`skycap history prod` lists the releases; roll back to a number or a revision that succeeded, or deploy that revision as a new release: `skycap deploy prod@HEAD~3`.')
     expect((await rejection(chooseRelease(releases, '99', 'prod', '99'))).message).to.match(/^no successful release of prod matches "99"$/)
     // Mercurial's short ids are 12 digits, as hg log shows them.
     expect((await rejection(chooseRelease(releases, head3, 'prod', '.~3', {short: head3.slice(0, 12)}))).message).to.contain('no successful release of prod matches ".~3" (abcdef012345)')
