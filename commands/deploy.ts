@@ -48,7 +48,7 @@ export default class Deploy extends SkycapCommand {
     'skip-image-check': Flags.boolean({description: 'Do not ask the registry whether the images exist.'}),
     'no-rollback': Flags.boolean({description: 'Leave a failed rollout as it is instead of rolling back.'}),
     'reset-replicas': Flags.boolean({description: "Set every Deployment's replicas to skycap.yaml's, undoing skycap scale."}),
-    reason: Flags.string({description: 'Why, recorded in the lock (default: "deploy ENV@SHA").'}),
+    reason: Flags.string({description: 'Why: in the lock while it runs (default: "deploy ENV@SHA"), and in the release\'s record (history).'}),
     build: Flags.boolean({description: "Build and push the revision's images first (skipped when the registry has them), as skycap build does."}),
     builder: Flags.string({description: 'With --build: the builder tool (default: buildx, else docker, else podman).', options: [...BUILDER_NAMES], dependsOn: ['build']}),
     jobs: Flags.integer({description: 'With --build: builds at once.', min: 1, dependsOn: ['build']}),

@@ -564,6 +564,7 @@ async function applyWatchRecord(
     ciJob: ciJobUrl(),
     ...(report.ignoreChecks ? {ignoreChecks: true} : {}),
     ...(prepared.revision.dirty ? {uncommitted: true} : {}),
+    ...(options.reason ? {reason: options.reason.slice(0, 200)} : {}),
     startedAt,
     finishedAt: '',
     durationMs: 0,

@@ -68,6 +68,8 @@ export interface ReleaseRecord {
   uncommitted?: boolean
   /** Blue-green and canary services of this deploy: where each rollout ended (absent for rolling-only deploys). */
   rollouts?: Record<string, RolloutSummary>
+  /** `deploy --reason`: why, as the deployer said it (it was kept only in the lock, while the deploy ran). */
+  reason?: string
 }
 
 /** What one hook did in a release. */

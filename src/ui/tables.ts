@@ -60,6 +60,7 @@ export function historyNote(r: ReleaseRecord): string {
   if (r.skipHooks) parts.push('hooks skipped')
   if (r.ignoreChecks) parts.push('checks ignored')
   if (r.uncommitted) parts.push('uncommitted changes')
+  if (r.reason) parts.push(`reason: ${r.reason}`)
   for (const [service, x] of Object.entries(r.rollouts ?? {})) {
     const step = x.steps ? canaryStep(x) : ''
     const where =

@@ -137,7 +137,7 @@ describe('skycap deploy: the whole kubectl sequence of a first deploy', function
         input: (i) => {
           const {configMap, record, parts} = recorded(i)
           expect(configMap.metadata.name).to.equal('skycap-release-itapp.test-1')
-          expect(record).to.include({number: 1, result: 'succeeded', manifestParts: 1})
+          expect(record).to.include({number: 1, result: 'succeeded', manifestParts: 1, reason: 'first of many'})
           expect(parts.map((p) => [p.type, p.metadata.name, p.metadata.labels['skycap.dev/part']])).to.deep.equal([['skycap.dev/release-manifests.v1', 'skycap-release-itapp.test-1', '0']])
         },
       },
@@ -146,11 +146,12 @@ describe('skycap deploy: the whole kubectl sequence of a first deploy', function
     ]
     const fake = fakeKubectlFactory(script)
     const reporter = memoryReporter()
-    const report = await deploy({target: 'test', cwd: repo.dir, skipImageCheck: true}, {kubectl: fake.factory, reporter, intervalMs: 1})
+    // --reason goes into the lock and, since this session, into the release's record.
+    const report = await deploy({target: 'test', cwd: repo.dir, skipImageCheck: true, reason: 'first of many'}, {kubectl: fake.factory, reporter, intervalMs: 1})
     expect(fake.remaining(), 'every scripted call made').to.equal(0)
     expect(report).to.include({result: 'succeeded', release: 1, namespace: 'shop', context: 'kind-x'})
     expect(reporter.lines).to.include('Deploying release 1: 4 objects')
-    expect(lease?.metadata.annotations['skycap.dev/reason']).to.match(/^deploy test@[0-9a-f]{7}$/)
+    expect(lease?.metadata.annotations['skycap.dev/reason']).to.equal('first of many')
   })
 
   it('images the registry lacks: nothing changes, and the hint says to build them (skycap build ENV@REV, deploy --build) for services with build:', async () => {

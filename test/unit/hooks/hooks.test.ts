@@ -775,6 +775,8 @@ describe('hooks: records', () => {
     expect(historyNote(record(3, [{name: 'migrate', phase: 'predeploy', result: 'succeeded', durationMs: 4200, exitCode: 0, job: 'j'}]))).to.equal('subject; hooks: migrate succeeded 4s')
     expect(historyNote(record(4, undefined, true))).to.equal('subject; hooks skipped')
     expect(historyNote(record(2))).to.equal('subject')
+    // deploy --reason is kept with the release (it was in the lock only, gone once the deploy ended).
+    expect(historyNote({...record(5), reason: 'hotfix for #12'})).to.equal('subject; reason: hotfix for #12')
   })
 
   it('a rollback says which hooks it does not undo', () => {
