@@ -17,7 +17,7 @@ function list(objects: KubeObject[]): string {
 }
 
 interface CustomResourceDefinition extends KubeObject {
-  spec?: {group?: string; names?: {kind?: string}; versions?: Array<{name?: string; served?: boolean}>}
+  spec?: {group?: string; scope?: string; names?: {kind?: string}; versions?: Array<{name?: string; served?: boolean}>}
   status?: {conditions?: Array<{type?: string; status?: string}>}
 }
 
@@ -147,20 +147,25 @@ export interface Claims {
  * that follows says what is wrong with it.
  */
 export async function claimedElsewhere(kubectl: Kubectl, objects: KubeObject[], app: string, environment: string, origin: (o: KubeObject) => Origin): Promise<Claims> {
-  const newKinds = new Set(customResourcesOfRendered(objects).map((r) => r.object))
+  const custom = customResourcesOfRendered(objects)
+  const newKinds = new Set(custom.map((r) => r.object))
   const mine = objects.filter((o) => !CLUSTER_SCOPED.has(o.kind) && !newKinds.has(o))
+  // Namespaced custom resources whose definition the release brings: asked on their own (their kind may not be served
+  // yet, which finds nothing), so another app's resource of the same name is refused too (it was taken over unsaid).
+  const namespacedCustom = custom
+    .filter((r) => (objects.find((o) => o.kind === 'CustomResourceDefinition' && o.metadata.name === r.definition) as CustomResourceDefinition | undefined)?.spec?.scope === 'Namespaced')
+    .map((r) => r.object)
   const claims: Claims = {others: [], unmanaged: [], mine: [], unmanagedLive: []}
-  if (mine.length === 0) return claims
-  const live = await getExisting(
-    kubectl,
-    mine.map(resourceRef),
-    true,
-    (error) => {
-      if (error instanceof KubectlError && error.kind !== 'unreachable') return []
-      throw error
-    },
-    true,
-  )
+  if (mine.length === 0 && namespacedCustom.length === 0) return claims
+  const refused = (error: unknown): KubeObject[] => {
+    if (error instanceof KubectlError && error.kind !== 'unreachable') return []
+    throw error
+  }
+  const [builtIn, customLive] = await Promise.all([
+    mine.length ? getExisting(kubectl, mine.map(resourceRef), true, refused, true) : [],
+    namespacedCustom.length ? getExisting(kubectl, namespacedCustom.map(resourceRef), true, refused, true) : [],
+  ])
+  const live = [...builtIn, ...customLive]
   for (const found of live) {
     const owner = ownershipOf(found, app, environment)
     if (owner.owner === 'this') {

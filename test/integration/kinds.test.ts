@@ -75,6 +75,37 @@ describe('apps with more than Deployments (real cluster)', function () {
     expect((await app.get([`widgets.v2.${group}`, 'main'])).spec).to.deep.equal({size: 5})
   })
 
+  it("a custom resource another app deployed, of a definition both bring: the second app's deploy is refused, nothing changed (it was taken over without a word)", async () => {
+    app.repo.write('deploy/crd.yaml', widgetDefinition(group, ['v1']))
+    app.repo.write('deploy/widget.yaml', widget(group, 'v1', 3))
+    await app.repo.commit('a definition and a resource of it')
+    expect((await app.cli([...DEPLOY, 'test'])).exitCode).to.equal(0)
+    // Another app in the namespace, its services named otherwise, bringing the same definition and a Widget "main".
+    const other = await TestApp.create(ns.name, 'itkindsb')
+    try {
+      await other.change((t) => t.replace('  web:\n', '  bweb:\n').replace('  worker:\n', '  bworker:\n'), 'services of its own')
+      other.repo.write('deploy/crd.yaml', widgetDefinition(group, ['v1']))
+      other.repo.write('deploy/widget.yaml', widget(group, 'v1', 5))
+      await other.repo.commit('the same definition, a Widget of the same name')
+      for (const command of [
+        ['diff', 'test'],
+        [...DEPLOY, 'test', '--json'],
+      ]) {
+        const r = await other.cli(command)
+        expect(r.stdout + r.stderr).to.contain('Widget/main (app itkinds (environment test); rendered from deploy/widget.yaml:1)')
+        if (command[0] === 'deploy') {
+          expect(r.exitCode, r.stderr).to.equal(2)
+          expect(JSON.parse(r.stdout).error.code).to.equal('owned_elsewhere')
+        }
+      }
+      const live = await app.get([`widgets.${group}`, 'main'])
+      expect(live.spec).to.deep.equal({size: 3})
+      expect(live.metadata.labels['app.kubernetes.io/part-of']).to.equal('itkinds')
+    } finally {
+      other.remove()
+    }
+  })
+
   it('a custom resource of a kind the cluster does not serve (no definition anywhere) is refused naming its file, exit 2', async () => {
     app.repo.write('deploy/widget.yaml', widget(group, 'v1', 3))
     await app.repo.commit('a resource without its definition')
