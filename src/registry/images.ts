@@ -153,7 +153,15 @@ export function uncheckedImagesHint(unknown: Array<Pick<ImageCheck, 'image' | 'c
     parts.push(
       `the registry host ${placeholders.join(', ')} ${placeholders.length > 1 ? 'are placeholders' : 'is a placeholder'} (skycap init writes one): set registry: in skycap.yaml (or the environment's) to your registry`,
     )
-  if (others.length) parts.push(`check registry: in skycap.yaml and that ${others.join(', ')} can be reached from here`)
+  // Docker Hub is where an image written without a host (redis:7.2) is: registry: in skycap.yaml does not apply to it
+  // (the hint said to check it).
+  const hub = others.includes('registry-1.docker.io')
+  const own = others.filter((h) => h !== 'registry-1.docker.io')
+  if (own.length) parts.push(`check registry: in skycap.yaml and that ${own.join(', ')} can be reached from here`)
+  if (hub) {
+    const named = unknown.filter((u) => u.cause === 'unreachable' && parseImage(u.image).host === 'registry-1.docker.io').map((u) => u.image)
+    parts.push(`Docker Hub (registry-1.docker.io) cannot be reached from here, where ${named.join(', ')} ${named.length === 1 ? 'is' : 'are'} (an image without a registry host); check this machine's network or proxy`)
+  }
   if (refused.length) parts.push(`log in: ${refused.map((h) => `docker login ${h}`).join(', ')} (skycap reads docker's credentials)`)
   if (parts.length === 0) parts.push('fix registry access (docker login)')
   const text = parts.join('; ')

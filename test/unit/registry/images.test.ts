@@ -60,6 +60,15 @@ describe('the image check: the hint when the registry cannot say whether it has 
     ).to.equal(
       "Check registry: in skycap.yaml and that registry.internal:5000 can be reached from here; log in: docker login ghcr.io (skycap reads docker's credentials). --skip-image-check deploys without asking the registry (the nodes must still pull the images).",
     )
+    // Docker Hub, for an image written without a host: named as such, not registry: in skycap.yaml (it does not apply).
+    expect(
+      uncheckedImagesHint([
+        {image: 'redis:7.2', cause: 'unreachable'},
+        {image: 'registry.internal:5000/acme/web:abc', cause: 'unreachable'},
+      ]),
+    ).to.equal(
+      "Check registry: in skycap.yaml and that registry.internal:5000 can be reached from here; Docker Hub (registry-1.docker.io) cannot be reached from here, where redis:7.2 is (an image without a registry host); check this machine's network or proxy. --skip-image-check deploys without asking the registry (the nodes must still pull the images).",
+    )
     // Anything else (a registry that answered 500): as before.
     expect(uncheckedImagesHint([{image: 'ghcr.io/acme/web:abc', cause: 'error'}])).to.match(/^Fix registry access \(docker login\)\. --skip-image-check/)
   })
