@@ -160,7 +160,9 @@ export function uncheckedImagesHint(unknown: Array<Pick<ImageCheck, 'image' | 'c
   if (own.length) parts.push(`check registry: in skycap.yaml and that ${own.join(', ')} can be reached from here`)
   if (hub) {
     const named = unknown.filter((u) => u.cause === 'unreachable' && parseImage(u.image).host === 'registry-1.docker.io').map((u) => u.image)
-    parts.push(`Docker Hub (registry-1.docker.io) cannot be reached from here, where ${named.join(', ')} ${named.length === 1 ? 'is' : 'are'} (an image without a registry host); check this machine's network or proxy`)
+    parts.push(
+      `Docker Hub (registry-1.docker.io) cannot be reached from here, where ${named.join(', ')} ${named.length === 1 ? 'is' : 'are'} (an image without a registry host); check this machine's network or proxy`,
+    )
   }
   if (refused.length) parts.push(`log in: ${refused.map((h) => `docker login ${h}`).join(', ')} (skycap reads docker's credentials)`)
   if (parts.length === 0) parts.push('fix registry access (docker login)')
