@@ -116,6 +116,9 @@ export function statusTable(s: {
 /** STATE: a canary under way says so (its stable Deployment alone looks ready while the canary takes traffic). */
 function stateOf(x: ServiceStatus & {rollout?: {type: string; phase: string; weight?: number}}): string {
   if (x.rollout?.type === 'canary' && (x.rollout.phase === 'progressing' || x.rollout.phase === 'paused')) return `canary ${x.rollout.weight ?? 0}% (${x.rollout.phase})`
+  // A service scaled to 0 is ready in that nothing is pending (--json's state stays `ready`), but "ready 0/0" read as
+  // up: logs and exec say "scaled to 0", and so does the table.
+  if (x.state === 'ready' && x.desired === 0) return 'scaled to 0'
   return x.state
 }
 

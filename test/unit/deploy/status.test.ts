@@ -136,6 +136,15 @@ describe('skycap status: ready pods per revision', () => {
     expect(statusTable(idle).split('\n')[1]).to.match(/^SERVICE\s+STATE/)
   })
 
+  it("a service scaled to 0 reads 'scaled to 0' in the table, as logs and exec say it ('ready 0/0' read as up); --json's state stays ready", () => {
+    const row = (desired: number, ready: number, state: 'ready' | 'progressing') => ({service: 'worker', state, ready, desired, revision: 'a'.repeat(40), image: 'w', problem: null, waiting: null, old: null, age: '1m'})
+    const table = (services: unknown[]) => statusTable({environment: 'prod', context: 'c', namespace: 'n', services: services as never, lastRelease: null})
+    expect(table([row(0, 0, 'ready')])).to.match(/\nworker\s+scaled to 0\s+0\/0\s/)
+    // On its way down it is progressing; a service with pods is ready as before.
+    expect(table([row(0, 1, 'progressing')])).to.match(/\nworker\s+progressing\s+1\/0\s/)
+    expect(table([row(2, 2, 'ready')])).to.match(/\nworker\s+ready\s+2\/2\s/)
+  })
+
   it('a user who may not read Leases or Jobs still gets the status, without the lines it could not read', async () => {
     const forbidden = {exitCode: 1, stderr: 'Error from server (Forbidden): leases.coordination.k8s.io "skycap-lock-shop" is forbidden: User "viewer" cannot get resource "leases"'}
     const result = await statusOf(stuck, [], undefined, {lease: forbidden})
