@@ -137,7 +137,18 @@ describe('skycap status: ready pods per revision', () => {
   })
 
   it("a service scaled to 0 reads 'scaled to 0' in the table, as logs and exec say it ('ready 0/0' read as up); --json's state stays ready", () => {
-    const row = (desired: number, ready: number, state: 'ready' | 'progressing') => ({service: 'worker', state, ready, desired, revision: 'a'.repeat(40), image: 'w', problem: null, waiting: null, old: null, age: '1m'})
+    const row = (desired: number, ready: number, state: 'ready' | 'progressing') => ({
+      service: 'worker',
+      state,
+      ready,
+      desired,
+      revision: 'a'.repeat(40),
+      image: 'w',
+      problem: null,
+      waiting: null,
+      old: null,
+      age: '1m',
+    })
     const table = (services: unknown[]) => statusTable({environment: 'prod', context: 'c', namespace: 'n', services: services as never, lastRelease: null})
     expect(table([row(0, 0, 'ready')])).to.match(/\nworker\s+scaled to 0\s+0\/0\s/)
     // On its way down it is progressing; a service with pods is ready as before.
