@@ -138,6 +138,8 @@ export async function openEnvironment(options: {
   repository?: boolean
   /** The command, when it takes `[ENV] [SERVICE]`: suggested with -e when the environment named is a service. */
   serviceUsage?: string
+  /** The command takes its environment with -e only (its arguments are services: logs, scale, exec, run, port-forward). */
+  envFlagOnly?: boolean
   /**
    * false for up and down, which read up's state themselves. Otherwise the derived `local` environment (no context
    * in skycap.yaml) is on the context the last `skycap up` of it used, not the kubeconfig's current one.
@@ -169,7 +171,7 @@ export async function openEnvironment(options: {
     // An invalid file's defaultEnvironment that could not be read: the file's errors, as before.
     if (partial) throw new ConfigErrors(partial.errors, `Fix ${loaded.show(loaded.file)}.`)
     throw new UserError('no environment given', {
-      hint: `Name one of skycap.yaml's (${named.join(', ')}) as ENV or with -e ENV, or set defaultEnvironment in skycap.yaml (or SKYCAP_ENV).`,
+      hint: `Name one of skycap.yaml's (${named.join(', ')}) ${options.envFlagOnly ? 'with -e ENV' : 'as ENV or with -e ENV'}, or set defaultEnvironment in skycap.yaml (or SKYCAP_ENV).`,
     })
   }
   // `status test@` too: parseTarget's hint ("Write @REV … or leave it out") offered a revision these take not.

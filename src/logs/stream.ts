@@ -80,7 +80,7 @@ const HELD_BYTES = 1024 * 1024
 
 /** `skycap logs`: every pod of the services, merged and prefixed, with the app's noise filters. */
 export async function streamLogs(options: LogsOptions, deps: LogsDeps): Promise<LogsSummary> {
-  const {loaded, env} = await openEnvironment({configPath: options.configPath, environment: options.environment, repository: false})
+  const {loaded, env} = await openEnvironment({configPath: options.configPath, environment: options.environment, repository: false, envFlagOnly: true})
   const known = Object.keys(env.services)
   let services = options.all ? known : options.services
   if (services.length === 0) throw new UserError('name at least one service, or pass --all', {hint: `Services of ${loaded.config.app}: ${known.join(', ')}.`})

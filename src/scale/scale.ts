@@ -125,7 +125,7 @@ async function missingSlotRefusal(kubectl: Kubectl, service: string, selected: s
 export async function scale(input: ScaleOptions, deps: DeployDeps): Promise<ScaleReport> {
   const clock = deps.clock ?? Date.now
   const options = {...input, replicas: parseReplicas(input.replicas)}
-  const {loaded, env} = await openEnvironment({configPath: options.configPath, environment: options.environment, repository: false})
+  const {loaded, env} = await openEnvironment({configPath: options.configPath, environment: options.environment, repository: false, envFlagOnly: true})
   const app = loaded.config.app
   // A service dropped from the work tree's skycap.yaml may still run (a rollback to a release that had it): its
   // Deployment decides, below. An environment's name is a mix-up, said at once.

@@ -52,7 +52,7 @@ export async function execInService(
     output?: AttachedOutput
   },
 ): Promise<ExecResult> {
-  const {loaded, env} = await openEnvironment({configPath: options.configPath, environment: options.environment, repository: false})
+  const {loaded, env} = await openEnvironment({configPath: options.configPath, environment: options.environment, repository: false, envFlagOnly: true})
   const app = loaded.config.app
   // A service dropped from the work tree's skycap.yaml may still run (deployed before): its pods decide, below.
   const unknown = env.services[options.service] ? undefined : unknownServiceError(loaded, options.service, 'skycap exec SERVICE', withFlag(options.environment))

@@ -129,7 +129,7 @@ export async function portForward(
   const ports = parsePorts(options.ports)
   const {remote} = ports
   let {local} = ports
-  const {loaded, env} = await openEnvironment({configPath: options.configPath, environment: options.environment, repository: false})
+  const {loaded, env} = await openEnvironment({configPath: options.configPath, environment: options.environment, repository: false, envFlagOnly: true})
   const app = loaded.config.app
   // A service dropped from the work tree's skycap.yaml may still run (deployed before): its pods decide, below.
   const unknown = env.services[options.service] ? undefined : unknownServiceError(loaded, options.service, 'skycap port-forward SERVICE PORTS', withFlag(options.environment))

@@ -72,7 +72,7 @@ export const DEFAULT_RUN_TIMEOUT_MS = 60 * 60_000
  */
 export async function runTask(options: RunTaskOptions, deps: RunTaskDeps): Promise<RunTaskResult> {
   const clock = deps.clock ?? Date.now
-  const {loaded, env} = await openEnvironment({configPath: options.configPath, environment: options.environment, revisionFlag: '--rev'})
+  const {loaded, env} = await openEnvironment({configPath: options.configPath, environment: options.environment, revisionFlag: '--rev', envFlagOnly: true})
   const app = loaded.config.app
   // A service the work tree's skycap.yaml lacks may still be the deployed release's (removed since), or --rev's: the
   // release (or the revision's skycap.yaml) decides, below; said as unknown when neither has it.

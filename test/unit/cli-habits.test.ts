@@ -427,6 +427,16 @@ describe('CLI habits (built CLI)', function () {
         const r = await runCli(['status'], {cwd: other.dir, env: {SKYCAP_ENV: ''}})
         expect(r.exitCode).to.equal(2)
         expect(r.stderr).to.contain('Error: no environment given').and.contain("Name one of skycap.yaml's (staging, prod) as ENV or with -e ENV, or set defaultEnvironment")
+        // Commands whose arguments are services take it with -e only: the hint offered them ENV (`logs web prod`).
+        for (const argv of [
+          ['logs', 'web', 'prod'],
+          ['scale', 'web', '2'],
+          ['exec', 'web', '--', 'ls'],
+        ]) {
+          const flagOnly = await runCli(argv, {cwd: other.dir, env: {SKYCAP_ENV: ''}})
+          expect(flagOnly.exitCode, argv.join(' ')).to.equal(2)
+          expect(flagOnly.stderr, argv.join(' ')).to.contain("Name one of skycap.yaml's (staging, prod) with -e ENV, or set defaultEnvironment")
+        }
       } finally {
         other.remove()
       }
