@@ -325,8 +325,16 @@ export abstract class SkycapCommand extends Command {
     // The letter in the other case first (-E → --env): the flag it most likely is.
     const twin = letter === undefined ? undefined : Object.values({...baseFlags, ...flags}).find((f) => f.char !== undefined && f.char !== letter && f.char.toLowerCase() === letter.toLowerCase())
     const starting = letter === undefined ? [] : twin ? [`--${twin.name}`] : [...known, '--json', '--help'].filter((k) => k.startsWith(`--${letter.toLowerCase()}`))
+    const habit = words.length === 1 ? habitOf(words[0] as string, known) : undefined
     const suggestion =
-      letter !== undefined ? (starting.length === 1 ? `; did you mean ${starting[0]}?` : '') : words.length === 1 ? didYouMean(words[0] as string, [...known, '--json', '--help'], (name) => name) : ''
+      habit ??
+      (letter !== undefined
+        ? starting.length === 1
+          ? `; did you mean ${starting[0]}?`
+          : ''
+        : words.length === 1
+          ? didYouMean(words[0] as string, [...known, '--json', '--help'], (name) => name)
+          : '')
     const command = ['skycap', ...(this.id ?? '').split(':')].join(' ')
     return new UserError(`unknown flag${words.length === 1 ? '' : 's'} ${words.join(', ')}${suggestion}`, {hint: `See \`${command} --help\` for its flags.`})
   }
@@ -378,6 +386,18 @@ function refuseValuedSwitches(argv: string[], flags: Record<string, {type?: stri
       hint: `Write --${name}, or leave it out${/^(false|0|no|off)$/i.test(m[2] as string) ? ` (for "${m[2]}", leave it out)` : ''}.`,
     })
   }
+}
+
+/**
+ * Flags of the tools skycap replaces, typed out of habit: kamal's `lock acquire -m`, its `-d DESTINATION` and
+ * `deploy --version`, kubectl's `-n NAMESPACE`. They got another flag's did-you-mean (`-d` → --dry-run) or none.
+ */
+function habitOf(word: string, known: string[]): string | undefined {
+  if ((word === '-m' || word === '--message') && known.includes('--reason')) return '; did you mean --reason? (kamal writes the lock message with -m)'
+  if ((word === '-d' || word === '--destination') && known.includes('--env')) return '; did you mean -e ENV? (kamal names the destination with -d; skycap calls it the environment)'
+  if (word === '--version' && known.includes('--env')) return '; the revision goes with the environment: ENV@REV (skycap deploy prod@v1.4.0)'
+  if (word === '-n' || word === '--namespace') return "; the namespace comes from the environment (skycap.yaml's environments.<env>.namespace): name the environment with -e ENV"
+  return undefined
 }
 
 function isUnknownFlag(error: Error): error is Error & {flags: string[]} {

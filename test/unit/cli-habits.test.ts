@@ -132,6 +132,17 @@ describe('CLI habits (built CLI)', function () {
       expect(r.stderr).to.contain('unknown flag --dry-rn; did you mean --dry-run?').and.contain('See `skycap deploy --help` for its flags.')
       const lock = await cli('lock', 'acquire', 'staging', '--reasn', 'x')
       expect(lock.stderr).to.contain('unknown flag --reasn; did you mean --reason?').and.contain('skycap lock acquire --help')
+      // kamal's and kubectl's flags, typed out of habit: what skycap calls them (-d suggested --dry-run, -m nothing).
+      for (const [args, said] of [
+        [['lock', 'acquire', 'staging', '-m', 'x'], 'unknown flag -m; did you mean --reason? (kamal writes the lock message with -m)'],
+        [['deploy', '-d', 'staging'], 'unknown flag -d; did you mean -e ENV? (kamal names the destination with -d; skycap calls it the environment)'],
+        [['deploy', 'staging', '--version=v2'], 'unknown flag --version; the revision goes with the environment: ENV@REV (skycap deploy prod@v1.4.0)'],
+        [['status', '-n', 'shop'], "unknown flag -n; the namespace comes from the environment (skycap.yaml's environments.<env>.namespace): name the environment with -e ENV"],
+      ] as const) {
+        const habit = await cli(...args)
+        expect(habit.exitCode, args.join(' ')).to.equal(2)
+        expect(habit.stderr, args.join(' ')).to.contain(said)
+      }
       const json = await cli('render', 'staging', '--show-secret', '--json')
       expect(json.exitCode).to.equal(2)
       expect(parseJson(json.stdout).error.message).to.equal('unknown flag --show-secret; did you mean --show-secrets?')
