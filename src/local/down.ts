@@ -162,12 +162,14 @@ function emptyReport(app: string, environment: string): DownReport {
 /**
  * The other apps and environments with objects or release records in the namespace (skycap's labels say whose), e.g.
  * "app lbeta (environment local)", and the objects no skycap app deployed (made by hand or by another tool), e.g.
- * "Secret/beta-db": Kubernetes' own (the root CA ConfigMap, what a controller made) aside. One get.
+ * "Secret/beta-db": Kubernetes' own (the root CA ConfigMap, what a controller made) aside. One get. Not the
+ * PersistentVolumeClaims: a StatefulSet's carry neither skycap's labels nor an owner, and would keep every namespace
+ * with a database in it.
  */
 async function othersIn(kubectl: Kubectl, app: string, environment: string): Promise<{others: string[]; unmanaged: string[]}> {
   const list = await kubectl.json<{items: KubeObject[]}>([
     'get',
-    'configmaps,secrets,deployments.apps,statefulsets.apps,daemonsets.apps,services,persistentvolumeclaims,jobs.batch,cronjobs.batch,pods',
+    'configmaps,secrets,deployments.apps,statefulsets.apps,daemonsets.apps,services,jobs.batch,cronjobs.batch,pods',
   ])
   const others = new Set<string>()
   const unmanaged: string[] = []

@@ -28,7 +28,7 @@ describe('skycap down: only what up made', () => {
 
   const IN_NS = ['--context', 'kind-skycap', '--namespace', 'localapp-local', '--request-timeout=30s']
   /** What down reads to tell whose objects are in the namespace. */
-  const INSPECTED = 'configmaps,secrets,deployments.apps,statefulsets.apps,daemonsets.apps,services,persistentvolumeclaims,jobs.batch,cronjobs.batch,pods'
+  const INSPECTED = 'configmaps,secrets,deployments.apps,statefulsets.apps,daemonsets.apps,services,jobs.batch,cronjobs.batch,pods'
   const skycapLabels = (app: string, env: string) => ({'app.kubernetes.io/part-of': app, 'app.kubernetes.io/managed-by': 'skycap', 'skycap.dev/environment': env})
   let made = 0
   const theirs = (labels: Record<string, string>) => ({kind: 'ConfigMap', metadata: {name: `o${made++}`, labels}})
