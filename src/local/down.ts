@@ -167,10 +167,7 @@ function emptyReport(app: string, environment: string): DownReport {
  * with a database in it.
  */
 async function othersIn(kubectl: Kubectl, app: string, environment: string): Promise<{others: string[]; unmanaged: string[]}> {
-  const list = await kubectl.json<{items: KubeObject[]}>([
-    'get',
-    'configmaps,secrets,deployments.apps,statefulsets.apps,daemonsets.apps,services,jobs.batch,cronjobs.batch,pods',
-  ])
+  const list = await kubectl.json<{items: KubeObject[]}>(['get', 'configmaps,secrets,deployments.apps,statefulsets.apps,daemonsets.apps,services,jobs.batch,cronjobs.batch,pods'])
   const others = new Set<string>()
   const unmanaged: string[] = []
   for (const item of list.items) {
