@@ -11,7 +11,7 @@ import {ROLLOUT_STATE_LABEL} from '../strategies/state.js'
 import type {Reporter} from '../ui/output.js'
 import type {ClusterTool} from './cluster-tool.js'
 import {CLUSTER_TOOLS} from './clusters.js'
-import {InterruptedError} from '../errors.js'
+import {InterruptedError, KubectlError} from '../errors.js'
 import {removeContainer} from './docker.js'
 import {stopForward} from './forwards.js'
 import {abortableSleep} from '../sleep.js'
@@ -167,7 +167,14 @@ function emptyReport(app: string, environment: string): DownReport {
  * with a database in it.
  */
 async function othersIn(kubectl: Kubectl, app: string, environment: string): Promise<{others: string[]; unmanaged: string[]}> {
-  const list = await kubectl.json<{items: KubeObject[]}>(['get', 'configmaps,secrets,deployments.apps,statefulsets.apps,daemonsets.apps,services,jobs.batch,cronjobs.batch,pods'])
+  // A user who may not list Secrets (or Jobs, Pods) on a cluster of their own gets the kinds read before (the whole
+  // down failed otherwise); what is made by hand is then told from those.
+  const list = await kubectl
+    .json<{items: KubeObject[]}>(['get', 'configmaps,secrets,deployments.apps,statefulsets.apps,daemonsets.apps,services,jobs.batch,cronjobs.batch,pods'])
+    .catch((error: unknown) => {
+      if (error instanceof KubectlError && error.kind === 'forbidden') return kubectl.json<{items: KubeObject[]}>(['get', 'configmaps,deployments.apps,statefulsets.apps,daemonsets.apps,services'])
+      throw error
+    })
   const others = new Set<string>()
   const unmanaged: string[] = []
   for (const item of list.items) {

@@ -11,7 +11,7 @@ import {down} from '../../../src/local/down.js'
 import {claimStop, readState, stateFile, writeState, type UpState} from '../../../src/local/state.js'
 import {toolRunner} from '../../../src/local/tool.js'
 import {memoryReporter} from '../../../src/ui/output.js'
-import {fakeKubectlFactory} from '../../helpers/fake-kubectl.js'
+import {type Expectation, fakeKubectlFactory} from '../../helpers/fake-kubectl.js'
 import {TempRepo} from '../../helpers/repo.js'
 
 describe('skycap down: only what up made', () => {
@@ -35,6 +35,29 @@ describe('skycap down: only what up made', () => {
   // What Kubernetes makes in a namespace: no reason to keep it.
   const ROOT_CA = {kind: 'ConfigMap', metadata: {name: 'kube-root-ca.crt'}}
   const MADE_BY_CONTROLLER = {kind: 'Pod', metadata: {name: 'db-0', labels: {app: 'db'}, ownerReferences: [{kind: 'StatefulSet', name: 'db'}]}}
+  // The namespace up made, what is in it (`listed`: the gets down makes and their answers), then the app's deletes.
+  const keptBeside = (listed: Expectation[]): Expectation[] => [
+    {argv: ['--context', 'kind-skycap', '--request-timeout=30s', 'get', 'namespace', 'localapp-local', '--ignore-not-found', '-o', 'name'], result: {stdout: 'namespace/localapp-local\n'}},
+    {
+      argv: ['--context', 'kind-skycap', '--request-timeout=30s', 'get', 'namespace', 'localapp-local', '-o', 'json'],
+      result: {stdout: JSON.stringify({metadata: {annotations: {'skycap.dev/created-by': 'up'}}})},
+    },
+    ...listed,
+    {
+      argv: [
+        ...IN_NS,
+        'delete',
+        PRUNE_RESOURCES,
+        '-l',
+        'app.kubernetes.io/part-of=localapp,app.kubernetes.io/managed-by=skycap,skycap.dev/environment=local',
+        '--ignore-not-found',
+        '--wait=true',
+        '--timeout=120s',
+      ],
+    },
+    {argv: [...IN_NS, 'delete', 'configmaps,secrets', '-l', 'skycap.dev/release-of=localapp,skycap.dev/environment=local', '--ignore-not-found', '--wait=false']},
+    {argv: [...IN_NS, 'delete', 'configmaps', '-l', 'skycap.dev/rollout-of=localapp,skycap.dev/environment=local', '--ignore-not-found', '--wait=false']},
+  ]
 
   function record(state: Partial<UpState>): void {
     const configFile = join(realpathSync(repo.dir), 'skycap.yaml')
@@ -79,40 +102,23 @@ describe('skycap down: only what up made', () => {
 
   it("another app's up deployed into the namespace this up created: only this app and environment's objects and records go, the namespace stays", async () => {
     record({})
-    const fake = fakeKubectlFactory([
-      {argv: ['--context', 'kind-skycap', '--request-timeout=30s', 'get', 'namespace', 'localapp-local', '--ignore-not-found', '-o', 'name'], result: {stdout: 'namespace/localapp-local\n'}},
-      {
-        argv: ['--context', 'kind-skycap', '--request-timeout=30s', 'get', 'namespace', 'localapp-local', '-o', 'json'],
-        result: {stdout: JSON.stringify({metadata: {annotations: {'skycap.dev/created-by': 'up'}}})},
-      },
-      {
-        argv: [...IN_NS, 'get', INSPECTED, '-o', 'json'],
-        result: {
-          stdout: JSON.stringify({
-            items: [
-              theirs(skycapLabels('localapp', 'local')),
-              theirs(skycapLabels('other', 'local')),
-              theirs({'skycap.dev/release-of': 'other', 'skycap.dev/environment': 'local'}),
-              theirs({'skycap.dev/release-of': 'localapp', 'skycap.dev/environment': 'dev'}),
-            ],
-          }),
+    const fake = fakeKubectlFactory(
+      keptBeside([
+        {
+          argv: [...IN_NS, 'get', INSPECTED, '-o', 'json'],
+          result: {
+            stdout: JSON.stringify({
+              items: [
+                theirs(skycapLabels('localapp', 'local')),
+                theirs(skycapLabels('other', 'local')),
+                theirs({'skycap.dev/release-of': 'other', 'skycap.dev/environment': 'local'}),
+                theirs({'skycap.dev/release-of': 'localapp', 'skycap.dev/environment': 'dev'}),
+              ],
+            }),
+          },
         },
-      },
-      {
-        argv: [
-          ...IN_NS,
-          'delete',
-          PRUNE_RESOURCES,
-          '-l',
-          'app.kubernetes.io/part-of=localapp,app.kubernetes.io/managed-by=skycap,skycap.dev/environment=local',
-          '--ignore-not-found',
-          '--wait=true',
-          '--timeout=120s',
-        ],
-      },
-      {argv: [...IN_NS, 'delete', 'configmaps,secrets', '-l', 'skycap.dev/release-of=localapp,skycap.dev/environment=local', '--ignore-not-found', '--wait=false']},
-      {argv: [...IN_NS, 'delete', 'configmaps', '-l', 'skycap.dev/rollout-of=localapp,skycap.dev/environment=local', '--ignore-not-found', '--wait=false']},
-    ])
+      ]),
+    )
     const reporter = memoryReporter()
     const report = await down({cwd: repo.dir}, {kubectl: fake.factory, tools: tools().tools, reporter, env: {XDG_CACHE_HOME: cache.dir}})
     expect(report.deletedNamespace).to.equal(null)
@@ -122,50 +128,31 @@ describe('skycap down: only what up made', () => {
   })
 
   it("objects made by hand in the namespace this up created keep it: only this app and environment's objects and records go, and down names them (they went with the namespace unsaid)", async () => {
-    record({})
-    const fake = fakeKubectlFactory([
-      {argv: ['--context', 'kind-skycap', '--request-timeout=30s', 'get', 'namespace', 'localapp-local', '--ignore-not-found', '-o', 'name'], result: {stdout: 'namespace/localapp-local\n'}},
-      {
-        argv: ['--context', 'kind-skycap', '--request-timeout=30s', 'get', 'namespace', 'localapp-local', '-o', 'json'],
-        result: {stdout: JSON.stringify({metadata: {annotations: {'skycap.dev/created-by': 'up'}}})},
-      },
-      {
-        argv: [...IN_NS, 'get', INSPECTED, '-o', 'json'],
-        result: {
-          stdout: JSON.stringify({
-            items: [
-              theirs(skycapLabels('localapp', 'local')),
-              ROOT_CA,
-              MADE_BY_CONTROLLER,
-              {kind: 'ConfigMap', metadata: {name: 'team-notes'}},
-              {kind: 'Secret', type: 'Opaque', metadata: {name: 'beta-db'}},
-            ],
-          }),
-        },
-      },
-      {
-        argv: [
-          ...IN_NS,
-          'delete',
-          PRUNE_RESOURCES,
-          '-l',
-          'app.kubernetes.io/part-of=localapp,app.kubernetes.io/managed-by=skycap,skycap.dev/environment=local',
-          '--ignore-not-found',
-          '--wait=true',
-          '--timeout=120s',
+    const notes = {kind: 'ConfigMap', metadata: {name: 'team-notes'}}
+    const items = (list: unknown[]) => ({stdout: JSON.stringify({items: [theirs(skycapLabels('localapp', 'local')), ROOT_CA, ...list]})})
+    for (const [listed, named] of [
+      [
+        [{argv: [...IN_NS, 'get', INSPECTED, '-o', 'json'], result: items([MADE_BY_CONTROLLER, notes, {kind: 'Secret', type: 'Opaque', metadata: {name: 'beta-db'}}])}],
+        'ConfigMap/team-notes, Secret/beta-db',
+      ],
+      // A user who may not list Secrets gets the kinds read before (down failed as a whole otherwise).
+      [
+        [
+          {argv: [...IN_NS, 'get', INSPECTED, '-o', 'json'], result: {exitCode: 1, stderr: 'Error from server (Forbidden): secrets is forbidden: User "dev" cannot list resource "secrets"'}},
+          {argv: [...IN_NS, 'get', 'configmaps,deployments.apps,statefulsets.apps,daemonsets.apps,services', '-o', 'json'], result: items([notes])},
         ],
-      },
-      {argv: [...IN_NS, 'delete', 'configmaps,secrets', '-l', 'skycap.dev/release-of=localapp,skycap.dev/environment=local', '--ignore-not-found', '--wait=false']},
-      {argv: [...IN_NS, 'delete', 'configmaps', '-l', 'skycap.dev/rollout-of=localapp,skycap.dev/environment=local', '--ignore-not-found', '--wait=false']},
-    ])
-    const reporter = memoryReporter()
-    const report = await down({cwd: repo.dir}, {kubectl: fake.factory, tools: tools().tools, reporter, env: {XDG_CACHE_HOME: cache.dir}})
-    expect(report).to.include({deletedNamespace: null, deletedObjectsIn: 'localapp-local'})
-    expect(report.kept).to.deep.equal(['namespace localapp-local: it holds objects skycap did not deploy (ConfigMap/team-notes, Secret/beta-db) (delete it by hand once nothing needs it)'])
-    expect(reporter.lines.join('\n')).to.contain(
-      "Deleting localapp local's objects and records in namespace localapp-local, which also holds objects skycap did not deploy (ConfigMap/team-notes, Secret/beta-db)",
-    )
-    expect(fake.remaining()).to.equal(0)
+        'ConfigMap/team-notes',
+      ],
+    ] as Array<[Expectation[], string]>) {
+      record({})
+      const fake = fakeKubectlFactory(keptBeside(listed))
+      const reporter = memoryReporter()
+      const report = await down({cwd: repo.dir}, {kubectl: fake.factory, tools: tools().tools, reporter, env: {XDG_CACHE_HOME: cache.dir}})
+      expect(report).to.include({deletedNamespace: null, deletedObjectsIn: 'localapp-local'})
+      expect(report.kept).to.deep.equal([`namespace localapp-local: it holds objects skycap did not deploy (${named}) (delete it by hand once nothing needs it)`])
+      expect(reporter.lines.join('\n')).to.contain(`Deleting localapp local's objects and records in namespace localapp-local, which also holds objects skycap did not deploy (${named})`)
+      expect(fake.remaining()).to.equal(0)
+    }
   })
 
   it('an up that stopped before it created the namespace: down says it does not exist, and keeps nothing', async () => {
