@@ -9,7 +9,7 @@ const DIGEST = /^[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]
 const NAME_MAX = 255
 
 /** Whether the first part of a name is a registry host, as Docker decides it: it has a '.' or a ':', or is localhost. */
-function isDomain(part: string): boolean {
+export function isDomain(part: string): boolean {
   return part.includes('.') || part.includes(':') || part === 'localhost'
 }
 

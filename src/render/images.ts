@@ -1,3 +1,4 @@
+import {isDomain} from '../config/image-reference.js'
 import type {Environment, LoadedConfig} from '../config/types.js'
 import {ConfigError} from '../errors.js'
 import type {Revision} from '../vcs/vcs.js'
@@ -9,15 +10,10 @@ export function isFullReference(image: string): boolean {
   return image.includes('@') || lastSegment.includes(':')
 }
 
-/**
- * Whether `image` starts with a registry host, as Docker tells one: a first component with a `.` or a `:` (a port),
- * or `localhost` (`ghcr.io/acme/web`, `localhost:5000/web`).
- */
-export function namesRegistryHost(image: string): boolean {
+/** Whether `image` starts with a registry host (`ghcr.io/acme/web`, `localhost:5000/web`), as Docker tells one. */
+function namesRegistryHost(image: string): boolean {
   const slash = image.indexOf('/')
-  if (slash < 0) return false
-  const first = image.slice(0, slash)
-  return first.includes('.') || first.includes(':') || first === 'localhost'
+  return slash >= 0 && isDomain(image.slice(0, slash))
 }
 
 /**
