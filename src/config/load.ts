@@ -97,14 +97,24 @@ export async function loadConfig(options: {configPath?: string; cwd?: string; re
   // A file read before, unchanged, whose checks on the file system still pass, is not parsed again (src/config/cache.ts).
   const dir = dirname(file)
   const cached = readConfigCache(file, text, root, displayPath(file), (config) => fileChecksPass(config, dir, root))
+  // Said each time (the file system, not the text): not kept in the cache.
+  const unread = given ? [] : unreadBeside(file, displayPath)
   if (cached) {
     noteLoadedApp(cached.config.app)
-    return {...cached, file, dir, root: root ?? dir, show: displayPath}
+    return {...cached, file, dir, root: root ?? dir, show: displayPath, warnings: [...cached.warnings, ...unread]}
   }
   const loaded = await parseConfig(text, file, displayPath, root)
   writeConfigCache(file, text, root, loaded)
   noteLoadedApp(loaded.config.app)
-  return loaded
+  return unread.length > 0 ? {...loaded, warnings: [...loaded.warnings, ...unread]} : loaded
+}
+
+/** skycap.yml beside the skycap.yaml found: edits made to it were never deployed, without a word. */
+function unreadBeside(file: string, displayPath: (file: string) => string): ConfigWarning[] {
+  if (basename(file) !== CONFIG_FILE) return []
+  const other = join(dirname(file), 'skycap.yml')
+  if (!existsSync(other)) return []
+  return [{message: `${displayPath(other)} is not read: skycap reads ${CONFIG_FILE} when a folder has both. Move what it says into ${CONFIG_FILE} and remove it`, file: displayPath(file)}]
 }
 
 /**

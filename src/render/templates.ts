@@ -69,6 +69,9 @@ function engineFor(partials: Partials | undefined): Liquid {
  * deploys with that text in it). Refused at its place; a list, a string, a number pass as LiquidJS writes them.
  */
 function refuseMappings(value: unknown): string {
+  // `{{ services.worker.port }}` of a service without a port: written as nothing (`port: ` is null to YAML), and
+  // kubectl's refusal did not name the template. A value unset on purpose passes a filter (`| default: 80`).
+  if (value === null) throw new NullOutputError('this outputs a value that is not set (null), which would be written as nothing')
   if (isMapping(value)) throw new MappingOutputError('this outputs a mapping, which would be written as "[object Object]"')
   // `{{ services.web.ports }}`: a list of mappings, written "[object Object][object Object]" as silently.
   if (Array.isArray(value) && value.flat(Infinity).some(isMapping)) throw new MappingOutputError('this outputs a list of mappings, each of which would be written as "[object Object]"')
@@ -85,6 +88,7 @@ function isMapping(value: unknown): boolean {
 
 class ArithmeticError extends Error {}
 class MappingOutputError extends Error {}
+class NullOutputError extends Error {}
 
 /** LiquidJS's arithmetic filters, whose JavaScript results may be Infinity or NaN. */
 const ARITHMETIC = ['abs', 'at_least', 'at_most', 'ceil', 'divided_by', 'floor', 'minus', 'plus', 'modulo', 'times', 'round']
@@ -268,6 +272,10 @@ function templateErrorAt(e: LiquidFailure, message: string, where: SourceLocatio
     })
   if (e.originalError instanceof MappingOutputError)
     return new ConfigError(`template error: ${e.originalError.message}`, where, {hint: 'Add | json to write it as JSON (`{{ values.labels | json }}`), or name one of its keys.'})
+  if (e.originalError instanceof NullOutputError)
+    return new ConfigError(`template error: ${e.originalError.message}`, where, {
+      hint: 'Give it a value, write what it stands for when unset (`| default: 80`), or leave the line out with {% if %}.',
+    })
   if (e.originalError instanceof ArithmeticError)
     return new ConfigError(`template error: ${e.originalError.message}`, where, {
       hint: 'Guard the filter with {% if %} (a value of 0 is set, so | default does not replace it), or change the value it gets.',

@@ -509,6 +509,24 @@ ${VALID.replace('environments:\n', 'environments:\n  prod: {namespace: p}\n')}`)
     expect(loaded.dir).to.equal(dir)
   })
 
+  it('warns that a skycap.yml beside skycap.yaml is not read, from the cache too, but not when --config names the file', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'skycap-both-'))
+    try {
+      writeFileSync(join(dir, 'skycap.yaml'), VALID)
+      expect((await loadConfig({cwd: dir})).warnings).to.deep.equal([])
+      writeFileSync(join(dir, 'skycap.yml'), VALID.replace('8080', '9090'))
+      // The second load comes from the cache of the unchanged text: the warning is not cached with it.
+      for (const load of [1, 2]) {
+        const warnings = (await loadConfig({cwd: dir})).warnings.map((w) => w.message)
+        expect(warnings, `load ${load}`).to.have.length(1)
+        expect(warnings[0]).to.match(/skycap\.yml is not read: skycap reads skycap\.yaml when a folder has both\. Move what it says into skycap\.yaml and remove it$/)
+      }
+      expect((await loadConfig({cwd: dir, configPath: 'skycap.yaml'})).warnings).to.deep.equal([])
+    } finally {
+      rmSync(dir, {recursive: true, force: true})
+    }
+  })
+
   it('says what to do when there is no skycap.yaml', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'skycap-none-'))
     try {

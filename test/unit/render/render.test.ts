@@ -507,6 +507,19 @@ describe('template errors', () => {
     expect(data.y).to.equal('staging ab')
   })
 
+  it('a value that is not set ({{ services.worker.port }} of a service without one) is an error at its file:line, not an empty field; | default writes its stand-in', async () => {
+    repo.write('deploy/extra.yaml', 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: extra\ndata:\n  web: "{{ services.web.port }}"\n  worker: "{{ services.worker.port }}"\n')
+    const e = await renderError(repo, 'staging')
+    expect(e.message).to.contain('deploy/extra.yaml:7:').and.contain('template error: this outputs a value that is not set (null), which would be written as nothing')
+    expect(e.hint).to.contain('| default: 80').and.contain('{% if %}')
+    repo.write(
+      'deploy/extra.yaml',
+      'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: extra\ndata:\n  web: "{{ services.web.port }}"\n  worker: "{{ services.worker.port | default: 80 }}{% if services.worker.port %}set{% endif %}"\n',
+    )
+    const data = (await render(repo, 'staging')).objects.find((o) => o.object.metadata?.name === 'extra')?.object.data
+    expect(data).to.deep.equal({web: '8080', worker: '80'})
+  })
+
   it('a division by 0 (divided_by, modulo) is an error at its file:line, not Infinity or NaN in the manifest', async () => {
     for (const [filter, result] of [
       ['divided_by', 'Infinity'],
