@@ -51,6 +51,7 @@ export async function loadValidator(): Promise<void> {
 function toProblems(errors: ErrorObject[]): SchemaProblem[] {
   const problems: SchemaProblem[] = []
   const seen = new Set<string>()
+  const required = new Map<string, {problem: SchemaProblem; keys: string[]}>()
   for (const e of errors) {
     // allErrors reports the failing branches of propertyNames/if-then too; keep the first per place and keyword.
     if (e.keyword === 'propertyNames') continue
@@ -85,8 +86,16 @@ function toProblems(errors: ErrorObject[]): SchemaProblem[] {
         break
       }
       case 'required': {
+        // Every key missing at one place, in one line: they came one per run (`app`, then after adding it `services`).
         const missing = (e.params as {missingProperty: string}).missingProperty
+        const earlier = required.get(path.join('.'))
+        if (earlier) {
+          if (!earlier.keys.includes(missing)) earlier.keys.push(missing)
+          earlier.problem.message = `${where} is missing the required keys ${earlier.keys.map((k) => `"${k}"`).join(', ')}`
+          continue
+        }
         problem = {path, message: `${where} is missing the required key "${missing}"`}
+        required.set(path.join('.'), {problem, keys: [missing]})
         break
       }
       case 'type': {

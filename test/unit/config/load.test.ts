@@ -73,6 +73,13 @@ describe('config loading', () => {
   it('reports a missing required key at its parent', async () => {
     const e = await errorsOf(VALID.replace('    namespace: shop-staging\n', '    context: foo\n'))
     expect(e.message).to.contain(':10:5: environments.staging is missing the required key "namespace"')
+    // Every key missing at one place in one line (they came one per run), each place on its own.
+    const both = await errorsOf('environments:\n  staging: {}\nservices:\n  web: {port: 80}\n')
+    expect(both.message).to.contain('1:1: the top level is missing the required key "app"\n')
+    expect(both.message).to.contain('environments.staging is missing the required key "namespace"')
+    const two = await errorsOf('environments:\n  staging: {namespace: x}\n')
+    expect(two.message).to.contain('1:1: the top level is missing the required keys "app", "services"')
+    expect(two.message.match(/missing the required/g)).to.have.length(1)
   })
 
   it('names the DNS-label rule for a bad app name', async () => {
