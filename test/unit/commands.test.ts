@@ -159,6 +159,24 @@ describe('command wiring (built CLI)', function () {
     })
   }
 
+  it("config show prints an environment's settings with its overrides merged (YAML, and --json); an unknown environment is exit 2", async () => {
+    const config = join(fixturesDir, 'shop', 'skycap.yaml')
+    const r = await runCli(['config', 'show', 'dev', '--config', config])
+    expect(r.exitCode, r.stderr).to.equal(0)
+    const {parse} = await import('yaml')
+    const shown = parse(r.stdout) as {environment: string; namespace: string; services: Record<string, {replicas?: number; env?: Record<string, string>; command?: string[]}>}
+    expect(shown).to.include({environment: 'dev', namespace: 'shop-dev'})
+    // dev's services: {web: {replicas: 1, env: {LOG_LEVEL: debug}}} over web's replicas 2 and env: merged key by key.
+    expect(shown.services.web).to.deep.include({replicas: 1, env: {LOG_LEVEL: 'debug', CART_URL: 'http://cart:9090'}, command: ['node', 'server.js']})
+    const j = parseJson((await runCli(['config', 'show', '-e', 'prod', '--json', '--config', config])).stdout)
+    expect(j.result).to.deep.include({environment: 'prod', protected: true, context: 'prod-cluster', registry: 'registry.example.com/shop'})
+    expect(j.result.services.web).to.deep.include({replicas: 3, resources: {requests: {cpu: '100m', memory: '128Mi'}, limits: {memory: '512Mi'}}})
+    const bad = await runCli(['config', 'show', 'prd', '--config', config])
+    expect(bad.exitCode).to.equal(2)
+    expect(bad.stderr).to.contain('unknown environment "prd"').and.contain('prod')
+    expect(bad.stdout).to.equal('')
+  })
+
   it('config validate lists every problem with file:line:column and exits 2', async () => {
     const r = await runCli(['config', 'validate', '--config', join(fixturesDir, 'invalid', 'skycap.yaml')])
     expect(r.exitCode).to.equal(2)
