@@ -1,6 +1,6 @@
 // requireChecks: deploy only a revision whose GitHub commit statuses and check runs are all green.
 import {UserError} from '../errors.js'
-import {DEFAULT_API_URL} from '../github/api.js'
+import {DEFAULT_API_URL, githubRepository} from '../github/api.js'
 import {type CheckRun, type CommitStatus, commitChecks} from './github.js'
 
 /** An environment's requireChecks, resolved: on (with these settings) or absent. */
@@ -79,35 +79,14 @@ function isPending(state: string): boolean {
   return ['pending', 'queued', 'in_progress', 'waiting', 'requested'].includes(state)
 }
 
-/** owner/name from a git remote URL (https, ssh or scp-like), or undefined when it does not look like one. */
-export function repositoryFromRemote(url: string): string | undefined {
-  const path = /^[\w+.-]+:\/\/[^/]+\/(.*)$/.exec(url)?.[1] ?? /^[^/:]+@[^/:]+:(.*)$/.exec(url)?.[1]
-  const parts = path
-    ?.replace(/\/+$/, '')
-    .replace(/\.git$/, '')
-    .split('/')
-  const repository = parts && parts.length >= 2 ? parts.slice(-2).join('/') : undefined
-  return repository && REPOSITORY.test(repository) ? repository : undefined
-}
-
-const REPOSITORY = /^[\w.-]+\/[\w.-]+$/
-
 /** Where requireChecks looks: skycap.yaml's repository, else GITHUB_REPOSITORY, else the git remote origin. */
 export async function checksRepository(settings: RequireChecks, env: NodeJS.ProcessEnv, remoteUrl: () => Promise<string | undefined>): Promise<string> {
-  if (settings.repository) return settings.repository
-  if (env.GITHUB_REPOSITORY) {
-    if (!REPOSITORY.test(env.GITHUB_REPOSITORY))
-      throw new UserError(`GITHUB_REPOSITORY is "${env.GITHUB_REPOSITORY}", not owner/name`, {hint: 'Set it to owner/name, or set requireChecks.repository in skycap.yaml.'})
-    return env.GITHUB_REPOSITORY
-  }
-  const remote = await remoteUrl().catch(() => undefined)
-  const repository = remote ? repositoryFromRemote(remote) : undefined
-  if (!repository) {
-    throw new UserError(`requireChecks: cannot tell which GitHub repository holds the checks${remote ? ` (the remote origin ${remote} names none)` : ' (no remote origin)'}; nothing was changed`, {
-      hint: 'Set requireChecks: {repository: owner/name} in skycap.yaml, or GITHUB_REPOSITORY.',
-    })
-  }
-  return repository
+  const found = await githubRepository(settings.repository, env, remoteUrl)
+  if ('repository' in found) return found.repository
+  if ('notOwnerName' in found) throw new UserError(`GITHUB_REPOSITORY is "${found.notOwnerName}", not owner/name`, {hint: 'Set it to owner/name, or set requireChecks.repository in skycap.yaml.'})
+  throw new UserError(`requireChecks: cannot tell which GitHub repository holds the checks (${found.none}); nothing was changed`, {
+    hint: 'Set requireChecks: {repository: owner/name} in skycap.yaml, or GITHUB_REPOSITORY.',
+  })
 }
 
 /** Asks GitHub for the revision's checks and throws unless all are green. */
@@ -120,9 +99,12 @@ export async function requireGreenChecks(
   const repository = await checksRepository(settings, env, context.remoteUrl)
   const token = env.GITHUB_TOKEN
   if (!token) {
-    throw new UserError(`requireChecks: GITHUB_TOKEN is not set, so the checks of ${revision.short} in ${repository} cannot be read; nothing was changed`, {
-      hint: 'Export GITHUB_TOKEN (in GitHub Actions: env: {GITHUB_TOKEN: ${{ github.token }}}), or pass --ignore-checks (recorded in history).',
-    })
+    throw new UserError(
+      `requireChecks: GITHUB_TOKEN is ${token === '' ? 'empty (a CI secret that does not exist comes as an empty value)' : 'not set'}, so the checks of ${revision.short} in ${repository} cannot be read; nothing was changed`,
+      {
+        hint: 'Export GITHUB_TOKEN (in GitHub Actions: env: {GITHUB_TOKEN: ${{ github.token }}}), or pass --ignore-checks (recorded in history).',
+      },
+    )
   }
   const base = env.GITHUB_API_URL || DEFAULT_API_URL
   const found = await commitChecks({base, token, fetch: context.fetch, timeoutMs: context.timeoutMs}, repository, revision.sha)

@@ -388,7 +388,7 @@ export async function deploy(options: DeployOptions, deps: DeployDeps): Promise<
     return report
   }
 
-  const notifier = await openNotifier(env, {app: prepared.app, reporter, fetch: deps.fetch})
+  const notifier = await openNotifier(env, {app: prepared.app, reporter, fetch: deps.fetch, remoteUrl: originUrl(options)})
   // --- Lock ---
   reporter.phase?.('deploy')
   let lock: Awaited<ReturnType<typeof acquireLock>>
@@ -477,7 +477,7 @@ export async function deploy(options: DeployOptions, deps: DeployDeps): Promise<
   }
   const released = await releaseOwnLock(kubectl, prepared.app, lock.id, (m) => reporter.warn(m))
   deps.quitAtOnce?.holdLock(undefined)
-  await settleNotifications(notifier, report)
+  await settleNotifications(notifier, report, deps.signal)
   if (failure && !begun) {
     await dropMadeNamespace()
     const error = failure.error
@@ -871,8 +871,8 @@ function rollbackEvent(rollback: NonNullable<DeployReport['rollback']>, previous
 }
 
 /** Waits for the notifications still on their way (at most their timeout); the undelivered go into the report. */
-export async function settleNotifications(notifier: Notifier, report: DeployReport): Promise<void> {
-  const undelivered = await notifier.settle()
+export async function settleNotifications(notifier: Notifier, report: DeployReport, signal?: AbortSignal): Promise<void> {
+  const undelivered = await notifier.settle(signal)
   if (undelivered.length) report.notifications = undelivered
 }
 
@@ -1138,9 +1138,8 @@ async function verifyChecks(env: Environment, prepared: PreparedRelease, options
     })
   }
   deps.reporter.info(`Checking the GitHub statuses and check runs of ${short}`)
-  const remoteUrl = async () => (await openRepository(configFilePath({configPath: options.configPath, cwd: options.cwd}))).remoteUrl()
-  const verdict = await requireGreenChecks(env.requireChecks, prepared.revision, {remoteUrl, fetch: deps.fetch})
-  deps.reporter.info(`✔ ${verdict.checks.length} checks of ${short} green in ${verdict.repository}`)
+  const verdict = await requireGreenChecks(env.requireChecks, prepared.revision, {remoteUrl: originUrl(options), fetch: deps.fetch})
+  deps.reporter.info(`✔ ${plural(verdict.checks.length, 'check')} of ${short} green in ${verdict.repository}`)
   return {checks: verdict}
 }
 
@@ -1228,4 +1227,9 @@ export function refuseUnreachableMinReady(services: Array<[string, number]>, env
   throw new UserError(`minReadySeconds of ${named} in ${environment} is not shorter than ${timeout}: its new pods could never count as available in time; nothing was changed`, {
     hint: `Give the ${action} more time (--timeout, or deploy.timeout in skycap.yaml) or lower minReadySeconds${action === 'rollback' ? ' and deploy' : ''}.`,
   })
+}
+
+/** The URL of the remote origin of the repository skycap.yaml is in (GitHub's repository when nothing names it). */
+export function originUrl(options: {configPath?: string; cwd?: string}): () => Promise<string | undefined> {
+  return async () => (await openRepository(configFilePath({configPath: options.configPath, cwd: options.cwd}))).remoteUrl()
 }

@@ -38,7 +38,19 @@ import {
 import {changeSummary, diffObjects, noChangesLine} from './diff.js'
 import {dryRunLine, plural} from '../ui/output.js'
 import {forgetLeftBlueGreen, mayHaveBlueGreenState} from '../strategies/state.js'
-import {confirmProtected, type DeployDeps, type DeployReport, plannedReport, refuseUnreachableMinReady, rollbackRecord, runningRevision, settleNotifications, whatRuns, withReplicas} from './deploy.js'
+import {
+  confirmProtected,
+  type DeployDeps,
+  originUrl,
+  type DeployReport,
+  plannedReport,
+  refuseUnreachableMinReady,
+  rollbackRecord,
+  runningRevision,
+  settleNotifications,
+  whatRuns,
+  withReplicas,
+} from './deploy.js'
 import {DEFAULT_TIMEOUT_MS, liveDeployments} from './replicas.js'
 import {openNotifier} from '../notify/notifier.js'
 import {hooksNotUndone} from '../hooks/hooks.js'
@@ -380,7 +392,7 @@ export async function rollback(options: RollbackOptions, deps: DeployDeps): Prom
     deps.reporter.info(`Dry run: ${plural(planned.objects.length, 'object')} validated by the API server; nothing was changed`)
     return report
   }
-  const notifier = await openNotifier(env, {app, reporter: deps.reporter, fetch: deps.fetch})
+  const notifier = await openNotifier(env, {app, reporter: deps.reporter, fetch: deps.fetch, remoteUrl: originUrl(options)})
   const lock = await acquireLock(kubectl, {
     app,
     environment: env.name,
@@ -569,7 +581,7 @@ export async function rollback(options: RollbackOptions, deps: DeployDeps): Prom
     heartbeat.stop()
     releasing ??= releaseOwnLock(kubectl, app, lock.id, (m) => deps.reporter.warn(m))
     await releasing
-    await settleNotifications(notifier, report)
+    await settleNotifications(notifier, report, deps.signal)
   }
   // Only an error gets here (the rollback returns above): its message says whether the lock could be released.
   throw afterLockRelease(failure?.error, await releasing)

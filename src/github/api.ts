@@ -15,3 +15,31 @@ export function repositoryUrl(base: string | undefined, repository: string): str
 export function githubHeaders(token: string): {accept: string; authorization: string; 'x-github-api-version': string; 'user-agent': string} {
   return {accept: 'application/vnd.github+json', authorization: `Bearer ${token}`, 'x-github-api-version': '2022-11-28', 'user-agent': USER_AGENT}
 }
+
+/** owner/name from a git remote URL (https, ssh or scp-like), or undefined when it does not look like one. */
+export function repositoryFromRemote(url: string): string | undefined {
+  const path = /^[\w+.-]+:\/\/[^/]+\/(.*)$/.exec(url)?.[1] ?? /^[^/:]+@[^/:]+:(.*)$/.exec(url)?.[1]
+  const parts = path
+    ?.replace(/\/+$/, '')
+    .replace(/\.git$/, '')
+    .split('/')
+  const repository = parts && parts.length >= 2 ? parts.slice(-2).join('/') : undefined
+  return repository && REPOSITORY.test(repository) ? repository : undefined
+}
+
+const REPOSITORY = /^[\w.-]+\/[\w.-]+$/
+
+/** The GitHub repository requireChecks and notify.github use, or why there is none. */
+export type FoundRepository = {repository: string} | {notOwnerName: string} | {none: string}
+
+/**
+ * skycap.yaml's repository, else GITHUB_REPOSITORY (owner/name), else the one the git remote origin names. Both
+ * requireChecks and notify.github look so (notify did not read the remote, and took any GITHUB_REPOSITORY).
+ */
+export async function githubRepository(configured: string | undefined, env: NodeJS.ProcessEnv, remoteUrl: () => Promise<string | undefined>): Promise<FoundRepository> {
+  if (configured) return {repository: configured}
+  if (env.GITHUB_REPOSITORY) return REPOSITORY.test(env.GITHUB_REPOSITORY) ? {repository: env.GITHUB_REPOSITORY} : {notOwnerName: env.GITHUB_REPOSITORY}
+  const remote = await remoteUrl().catch(() => undefined)
+  const repository = remote ? repositoryFromRemote(remote) : undefined
+  return repository ? {repository} : {none: remote ? `the remote origin ${remote} names none` : 'no remote origin'}
+}

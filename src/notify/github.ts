@@ -1,5 +1,5 @@
 import type {NotifyConfig} from '../config/types.js'
-import {githubHeaders, repositoryUrl} from '../github/api.js'
+import {githubHeaders, githubRepository, repositoryUrl} from '../github/api.js'
 import {type DeployEvent, describeEvent} from './event.js'
 import type {TargetSetup} from './notifier.js'
 import {createdId, notSet, type Send} from './request.js'
@@ -37,11 +37,20 @@ export function githubStatus(event: DeployEvent): Record<string, unknown> {
  * in_progress, the end success or failure. An automatic rollback is a deployment of its own (the revision that runs
  * again). Token GITHUB_TOKEN, repository from skycap.yaml or GITHUB_REPOSITORY, API base GITHUB_API_URL.
  */
-export function githubTarget(config: NonNullable<NotifyConfig['github']>, env: NodeJS.ProcessEnv, production: boolean): TargetSetup | undefined {
+export async function githubTarget(
+  config: NonNullable<NotifyConfig['github']>,
+  env: NodeJS.ProcessEnv,
+  production: boolean,
+  remoteUrl: () => Promise<string | undefined> = async () => undefined,
+): Promise<TargetSetup | undefined> {
   if (!config.deployments) return undefined
   const token = env.GITHUB_TOKEN
-  const repository = config.repository ?? env.GITHUB_REPOSITORY
-  if (!token || !repository) return notSet('github', [!token && 'GITHUB_TOKEN', !repository && 'GITHUB_REPOSITORY (or notify.github.repository)'], 'no GitHub deployment is recorded')
+  // As requireChecks finds it: skycap.yaml, GITHUB_REPOSITORY (owner/name), the remote origin.
+  const found = await githubRepository(config.repository, env, remoteUrl)
+  if ('notOwnerName' in found) return {warning: `notify.github: GITHUB_REPOSITORY is "${found.notOwnerName}", not owner/name; no GitHub deployment is recorded`}
+  const repository = 'repository' in found ? found.repository : undefined
+  if (!token || !repository)
+    return notSet('github', [!token && 'GITHUB_TOKEN', !repository && 'GITHUB_REPOSITORY (or notify.github.repository, or a remote origin on GitHub)'], 'no GitHub deployment is recorded', env)
   const api = `${repositoryUrl(env.GITHUB_API_URL, repository)}/deployments`
   // Only the token is a secret: "skycap" (User-Agent), the media type and the API version stay readable in an answer.
   const {authorization, ...publicHeaders} = githubHeaders(token)

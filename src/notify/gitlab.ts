@@ -25,7 +25,7 @@ export function gitlabTarget(config: NonNullable<NotifyConfig['gitlab']>, env: N
   if (!config.deployments) return undefined
   const project = config.project !== undefined ? String(config.project) : env.CI_PROJECT_ID
   const token = env.GITLAB_TOKEN || env.CI_JOB_TOKEN
-  if (!token || !project) return notSet('gitlab', [!token && 'GITLAB_TOKEN (or CI_JOB_TOKEN)', !project && 'CI_PROJECT_ID (or notify.gitlab.project)'], 'no GitLab deployment is recorded')
+  if (!token || !project) return notSet('gitlab', [!token && 'GITLAB_TOKEN (or CI_JOB_TOKEN)', !project && 'CI_PROJECT_ID (or notify.gitlab.project)'], 'no GitLab deployment is recorded', env)
   const api = `${(env.CI_API_V4_URL || 'https://gitlab.com/api/v4').replace(/\/+$/, '')}/projects/${encodeURIComponent(project)}/deployments`
   const headers: Record<string, string> = {[env.GITLAB_TOKEN ? 'PRIVATE-TOKEN' : 'JOB-TOKEN']: token}
   const deployments = new Map<number, number>()

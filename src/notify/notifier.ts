@@ -41,8 +41,13 @@ export interface Notifier {
   send(facts: EventFacts): void
   /** The command stopped on `error`: a release that was started and got no end yet is notified as failed. */
   failUnfinished(error: unknown): void
-  /** Waits for the events sent, at most the timeout from now; returns the warnings of the whole run. */
-  settle(): Promise<NotifyWarning[]>
+  /**
+   * Waits for the events sent, at most the timeout from now, and no longer once `signal` aborts (a Ctrl-C or a
+   * cancelled CI job while a successful deploy waited for a slow endpoint: it sat out the whole timeout, and a second
+   * signal then failed the deploy); returns the warnings of the whole run. A signal that came before the wait began
+   * (the command stopped on it) does not cut the wait: its failed event still goes out.
+   */
+  settle(signal?: AbortSignal): Promise<NotifyWarning[]>
 }
 
 export interface NotifierOptions {
@@ -51,6 +56,8 @@ export interface NotifierOptions {
   fetch?: typeof fetch
   env?: NodeJS.ProcessEnv
   clock?: () => number
+  /** The git remote origin's URL (notify.github's repository when neither skycap.yaml nor GITHUB_REPOSITORY names it). */
+  remoteUrl?: () => Promise<string | undefined>
   /** The signal of a wait of `ms` (each request's time limit, settle's): tests count and end them; real timers otherwise. */
   timeout?: (ms: number) => AbortSignal
 }
@@ -62,7 +69,7 @@ export async function openNotifier(env: Environment, options: NotifierOptions): 
   const named: Array<[NotifyTarget['name'], TargetSetup | undefined]> = [
     ['slack', config.slack && slackTarget(config.slack, vars)],
     ['webhook', config.webhook && webhookTarget(config.webhook, vars)],
-    ['github', config.github && githubTarget(config.github, vars, env.protected)],
+    ['github', config.github && (await githubTarget(config.github, vars, env.protected, options.remoteUrl))],
     ['gitlab', config.gitlab && gitlabTarget(config.gitlab, vars)],
   ]
   const setups = named.flatMap(([name, s]) => (s ? [{name, ...s}] : []))
@@ -110,12 +117,16 @@ export async function openNotifier(env: Environment, options: NotifierOptions): 
       const result = error instanceof InterruptedError ? 'interrupted' : error instanceof TimeoutError ? 'timed-out' : 'failed'
       for (const started of [...open.values()]) notifier.send({...started, event: 'failed', result, reason: (error as Error).message.split('\n')[0] ?? ''})
     },
-    async settle() {
+    async settle(signal) {
       const deadline = options.timeout?.(timeoutMs)
       deadline?.addEventListener('abort', () => stop.abort())
       // A real timer keeps the process alive until the deadline (AbortSignal.timeout's does not).
       const timer = deadline ? undefined : setTimeout(() => stop.abort(), timeoutMs)
+      const interrupted = () => stop.abort('skycap stopped waiting for notifications when interrupted (Ctrl-C or a signal)')
+      const waited = signal?.aborted ? undefined : signal
+      waited?.addEventListener('abort', interrupted, {once: true})
       await Promise.all(chains.values())
+      waited?.removeEventListener('abort', interrupted)
       clearTimeout(timer)
       return warnings
     },

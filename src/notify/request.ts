@@ -50,26 +50,29 @@ export function sender(options: SendOptions): Send {
     // fetch refuses such a URL ("Request cannot be constructed from a URL that includes credentials"); the targets
     // leave one out up front, this says it in words should one get here.
     if (hasCredentials(request.url)) throw new NotifyRequestError(`${host}: the URL has credentials (user:password@ before the host), which a request cannot carry`)
-    const secrets = [...options.secrets, ...headerSecrets(request.headers)]
+    // Leading and trailing line breaks and spaces go, as fetch drops them (a GITHUB_TOKEN read from a file with its
+    // newline passed requireChecks, whose fetch trimmed it, and failed every GitHub deployment event here).
+    const headers = request.headers && Object.fromEntries(Object.entries(request.headers).map(([name, value]) => [name, value.replace(/^[\t\n\r ]+|[\t\n\r ]+$/g, '')]))
+    const secrets = [...options.secrets, ...headerSecrets(headers)]
     // fetch's own words for it ("Headers.append: … is an invalid header value") came out as "cannot reach it".
-    const unsendable = Object.entries(request.headers ?? {}).find(([, value]) => !HEADER_VALUE.test(value))?.[0]
+    const unsendable = Object.entries(headers ?? {}).find(([, value]) => !HEADER_VALUE.test(value))?.[0]
     if (unsendable) throw new NotifyRequestError(`${host}: header ${unsendable} has a line break or another character HTTP cannot send (check the variables its value is made of)`)
     // The events queued behind an unanswered one were said to have had no answer within the time limit, though they
     // were never sent, or had a moment of it: the notifier had stopped waiting, a timeout after the command's end.
-    if (options.signal.aborted) throw new NotifyRequestError(`${host}: not sent (${STOPPED_WAITING(options.timeoutMs)})`)
+    if (options.signal.aborted) throw new NotifyRequestError(`${host}: not sent (${stoppedWhy(options)})`)
     const own = (options.timeout ?? AbortSignal.timeout)(options.timeoutMs)
     let response: Response
     try {
       response = await options.fetch(request.url, {
         method: request.method,
-        headers: withDefaultHeaders({...request.publicHeaders, ...request.headers}),
+        headers: withDefaultHeaders({...request.publicHeaders, ...headers}),
         body: JSON.stringify(request.body),
         signal: AbortSignal.any([own, options.signal]),
         redirect: 'manual',
       })
     } catch (error) {
       const cut = options.signal.aborted && !own.aborted
-      throw new NotifyRequestError(`${host}: ${cut ? `no answer yet (${STOPPED_WAITING(options.timeoutMs)})` : redact(failureOf(error, options.timeoutMs), secrets)}`)
+      throw new NotifyRequestError(`${host}: ${cut ? `no answer yet (${stoppedWhy(options)})` : redact(failureOf(error, options.timeoutMs), secrets)}`)
     }
     const text = await response.text().catch(() => '')
     if (!response.ok) {
@@ -85,8 +88,14 @@ export function sender(options: SendOptions): Send {
   }
 }
 
-/** Why a request was cut short or not sent: the notifier's wait at the command's end was over. */
-const STOPPED_WAITING = (timeoutMs: number) => `skycap stopped waiting for notifications ${timeoutMs / 1000}s after the end`
+/**
+ * Why a request was cut short or not sent: the notifier's wait at the command's end was over, or a signal ended it
+ * (the notifier aborts with those words as the reason).
+ */
+function stoppedWhy(options: SendOptions): string {
+  const reason: unknown = options.signal.reason
+  return typeof reason === 'string' ? reason : `skycap stopped waiting for notifications ${options.timeoutMs / 1000}s after the end`
+}
 
 /** Whether `text` is an http:// or https:// URL, the only ones a notification is sent to. */
 export function isHttpUrl(text: string): boolean {
@@ -188,8 +197,18 @@ export function createdId(answer: unknown, service: string, release: number): nu
   return id
 }
 
-/** The warning of a target that cannot be used: "notify.github: GITHUB_TOKEN is not set; …". */
-export function notSet(target: string, missing: Array<string | false>, consequence: string): {warning: string} {
+/**
+ * The warning of a target that cannot be used: "notify.github: GITHUB_TOKEN is not set; …". A variable set to ""
+ * (what GitHub Actions passes for a secret that does not exist) is said to be empty: "not set" sent users looking for
+ * a missing line in the workflow. Each of `missing` is a variable's name, perhaps followed by words (" (or …)").
+ */
+export function notSet(target: string, missing: Array<string | false>, consequence: string, env: NodeJS.ProcessEnv = {}): {warning: string} {
   const names = missing.filter((m): m is string => Boolean(m))
-  return {warning: `notify.${target}: ${names.join(' and ')} ${names.length > 1 ? 'are' : 'is'} not set; ${consequence}`}
+  const empty = (name: string) => env[name.split(' ')[0] as string] === ''
+  const said = [names.filter((n) => !empty(n)), names.filter(empty)]
+    .map((group, i) => (group.length ? `${group.join(' and ')} ${group.length > 1 ? 'are' : 'is'} ${i === 0 ? 'not set' : 'empty'}` : ''))
+    .filter(Boolean)
+    .join(', ')
+  const why = names.some(empty) ? ' (a CI secret that does not exist comes as an empty value)' : ''
+  return {warning: `notify.${target}: ${said}${why}; ${consequence}`}
 }

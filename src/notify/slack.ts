@@ -16,7 +16,7 @@ export function slackBody(event: DeployEvent): {text: string} {
 /** notify.slack: a message per event to the incoming webhook whose URL the variable webhookEnv holds. */
 export function slackTarget(config: NonNullable<NotifyConfig['slack']>, env: NodeJS.ProcessEnv): TargetSetup {
   const url = env[config.webhookEnv]
-  if (!url) return notSet('slack', [config.webhookEnv], 'no Slack message is sent')
+  if (!url) return notSet('slack', [config.webhookEnv], 'no Slack message is sent', env)
   if (!isHttpUrl(url)) {
     return {
       warning: `notify.slack: ${config.webhookEnv} does not hold an http:// or https:// URL (its value is not shown: it may be a secret); no Slack message is sent. Set it to the incoming webhook's URL, https://hooks.slack.com/services/…`,

@@ -23,7 +23,7 @@ export function webhookTarget(config: NonNullable<NotifyConfig['webhook']>, env:
   const url = expandVariables(config.url, env)
   const headers = Object.entries(config.headers ?? {}).map(([name, value]) => [name, expandVariables(value, env)] as const)
   const unset = [...url.unset, ...headers.flatMap(([, h]) => h.unset)]
-  if (unset.length) return notSet('webhook', [...new Set(unset)], 'the webhook is not called')
+  if (unset.length) return notSet('webhook', [...new Set(unset)], 'the webhook is not called', env)
   // skycap config validate checks a URL written in the file; one made of variables is checked here, once.
   if (!isHttpUrl(url.value)) {
     const names = expandVariables(config.url, {}).unset.join(', ')

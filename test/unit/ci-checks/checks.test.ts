@@ -2,7 +2,8 @@ import {expect} from 'chai'
 import {writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 
-import {checkStates, checksRepository, ChecksNotGreenError, judgeChecks, repositoryFromRemote, requireGreenChecks} from '../../../src/ci-checks/checks.js'
+import {checkStates, checksRepository, ChecksNotGreenError, judgeChecks, requireGreenChecks} from '../../../src/ci-checks/checks.js'
+import {repositoryFromRemote} from '../../../src/github/api.js'
 import {commitChecks, rateLimitRetry} from '../../../src/ci-checks/github.js'
 import {resolveEnvironment} from '../../../src/config/environment.js'
 import {parseConfig} from '../../../src/config/load.js'
@@ -210,6 +211,11 @@ describe('requireChecks: the GitHub API (a local server speaking it)', () => {
       requireGreenChecks({ignore: []}, {sha: SHA, short: 'aaaaaaa'}, {env: {GITHUB_REPOSITORY: 'acme/shop', GITHUB_API_URL: api.url}, remoteUrl: async () => undefined}),
     )
     expect(noToken.message).to.equal('requireChecks: GITHUB_TOKEN is not set, so the checks of aaaaaaa in acme/shop cannot be read; nothing was changed')
+    // An empty one (GitHub Actions' value of a secret that does not exist) is said to be empty.
+    const emptyToken = await rejectsWithUserError(
+      requireGreenChecks({ignore: []}, {sha: SHA, short: 'aaaaaaa'}, {env: {GITHUB_TOKEN: '', GITHUB_REPOSITORY: 'acme/shop', GITHUB_API_URL: api.url}, remoteUrl: async () => undefined}),
+    )
+    expect(emptyToken.message).to.match(/^requireChecks: GITHUB_TOKEN is empty \(a CI secret that does not exist comes as an empty value\), so the checks/)
     expect(api.requests).to.deep.equal([])
   })
 

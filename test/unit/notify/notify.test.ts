@@ -156,6 +156,13 @@ describe('notifications: requests', () => {
     expect(requests).to.deep.equal([])
   })
 
+  it('a header value with a line break or spaces at its ends (a token read from a file) is sent without them, as fetch sends it', async () => {
+    const {fetch, requests} = recordingFetch(() => new Response('ok'))
+    const send = sender({fetch, timeoutMs: 1000, signal: new AbortController().signal, secrets: []})
+    await send({method: 'POST', url: 'http://127.0.0.1:9/x', headers: {authorization: 'Bearer ghp_abc\n', 'X-Team': ' \tstore front\r\n'}, body: {}})
+    expect(requests[0]?.headers).to.deep.include({authorization: 'Bearer ghp_abc', 'X-Team': 'store front'})
+  })
+
   it('a TLS certificate Node refuses says so and what to do, after its code (it read as a host that cannot be reached)', async () => {
     // Node's fetch rejects as undici does: TypeError "fetch failed" with the TLS error as its cause.
     const failing = (code: string, message: string) =>
@@ -209,6 +216,24 @@ describe('notifications: the notifier', () => {
     notifier.send({action: 'deploy', release: 1, revision: REV, fromRevision: null, event: 'started', result: 'running'})
     expect(await notifier.settle()).to.deep.equal([])
     expect(requests.map((r) => [r.url, r.headers])).to.deep.equal([['https://pager.example/hook', {'Content-Type': 'application/json', 'User-Agent': 'skycap', 'X-Env': 'prod'}]])
+  })
+
+  it("GitHub's repository as requireChecks finds it: the remote origin when GITHUB_REPOSITORY is not set; a GITHUB_REPOSITORY that is not owner/name is a warning", async () => {
+    const env = await environment('notify:\n  github: {deployments: true}', 'staging')
+    const {fetch, requests} = recordingFetch()
+    const {GITHUB_REPOSITORY: _, ...noRepository} = vars
+    const fromRemote = await openNotifier(env, {app: 'shop', reporter: memoryReporter(), fetch, env: noRepository, remoteUrl: async () => 'git@github.com:octo/shop-repo.git'})
+    fromRemote.send({action: 'deploy', release: 1, revision: REV, fromRevision: null, event: 'started', result: 'running'})
+    expect(await fromRemote.settle()).to.deep.equal([])
+    expect(requests.map((r) => r.url)).to.deep.equal(['http://gh.test/api/repos/octo/shop-repo/deployments', 'http://gh.test/api/repos/octo/shop-repo/deployments/11/statuses'])
+    requests.length = 0
+    const noRemote = await openNotifier(env, {app: 'shop', reporter: memoryReporter(), fetch, env: noRepository, remoteUrl: async () => undefined})
+    expect((await noRemote.settle()).map((w) => w.message)).to.deep.equal([
+      'notify.github: GITHUB_REPOSITORY (or notify.github.repository, or a remote origin on GitHub) is not set; no GitHub deployment is recorded',
+    ])
+    const notOwnerName = await openNotifier(env, {app: 'shop', reporter: memoryReporter(), fetch, env: {...vars, GITHUB_REPOSITORY: 'acme'}})
+    expect((await notOwnerName.settle()).map((w) => w.message)).to.deep.equal(['notify.github: GITHUB_REPOSITORY is "acme", not owner/name; no GitHub deployment is recorded'])
+    expect(requests).to.deep.equal([])
   })
 
   it('sends each target its events in order, all targets at once; GitHub creates one deployment and sets its statuses', async () => {
@@ -287,6 +312,41 @@ describe('notifications: the notifier', () => {
       expect(w.message).to.match(/ was not delivered \(\S+: not sent \(skycap stopped waiting for notifications 1s after the end\)\); the deploy is not affected$/)
   })
 
+  it('settle stops waiting at a signal that comes during its wait (a Ctrl-C after a successful deploy), not at one that came before', async () => {
+    const env = await environment('notify:\n  timeout: 1s\n  webhook: {url: "http://hooks.test/x"}', 'staging')
+    const waits: AbortController[] = []
+    const timeout = () => {
+      waits.push(new AbortController())
+      return (waits.at(-1) as AbortController).signal
+    }
+    const succeeded = async (signal: AbortSignal) => {
+      const notifier = await openNotifier(env, {app: 'shop', reporter: memoryReporter(), fetch: silentFetch, env: vars, timeout})
+      notifier.send({action: 'deploy', release: 1, revision: REV, fromRevision: null, event: 'succeeded', result: 'succeeded'})
+      return notifier.settle(signal)
+    }
+    // During the wait: the wait ends at the signal (neither settle's nor the request's time limit ended).
+    const ctrlC = new AbortController()
+    const settled = succeeded(ctrlC.signal)
+    while (waits.length < 2) await new Promise((resolve) => setTimeout(resolve, 5))
+    ctrlC.abort()
+    const warnings = await settled
+    expect(waits.map((w) => w.signal.aborted)).to.deep.equal([false, false])
+    expect(warnings.map((w) => w.message)).to.deep.equal([
+      'notify.webhook: the succeeded event of release 1 may not have been delivered (hooks.test: no answer yet (skycap stopped waiting for notifications when interrupted (Ctrl-C or a signal))); the deploy is not affected',
+    ])
+    // Before the wait (the deploy stopped on it): its events still get the whole time limit.
+    waits.length = 0
+    const before = new AbortController()
+    before.abort()
+    let done = false
+    const late = succeeded(before.signal).then((w) => ((done = true), w))
+    while (waits.length < 2) await new Promise((resolve) => setTimeout(resolve, 5))
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    expect(done, 'settle returned before its time limit').to.equal(false)
+    waits[0]?.abort()
+    expect((await late).map((w) => w.message)[0]).to.contain('skycap stopped waiting for notifications 1s after the end')
+  })
+
   it('a variable that is not set is one warning up front, and the target is left out', async () => {
     const env = await environment('notify:\n  slack: {webhookEnv: NOPE_URL}\n  gitlab: {deployments: true}\n  webhook: {url: "https://x.test/${env:HOOK_PATH}"}', 'staging')
     const reporter = memoryReporter()
@@ -303,6 +363,18 @@ describe('notifications: the notifier', () => {
       'notify.slack: NOPE_URL is not set; no Slack message is sent',
       'notify.webhook: HOOK_PATH is not set; the webhook is not called',
       'notify.gitlab: GITLAB_TOKEN (or CI_JOB_TOKEN) and CI_PROJECT_ID (or notify.gitlab.project) are not set; no GitLab deployment is recorded',
+    ])
+    expect(requests).to.deep.equal([])
+  })
+
+  it('a variable set to "" (a CI secret that does not exist) is said to be empty, not unset', async () => {
+    const env = await environment('notify:\n  slack: {webhookEnv: NOPE_URL}\n  github: {deployments: true}\n  webhook: {url: "https://x.test/${env:HOOK_PATH}"}', 'staging')
+    const {fetch, requests} = recordingFetch()
+    const notifier = await openNotifier(env, {app: 'shop', reporter: memoryReporter(), fetch, env: {NOPE_URL: '', HOOK_PATH: '', GITHUB_TOKEN: ''}})
+    expect((await notifier.settle()).map((w) => w.message)).to.deep.equal([
+      'notify.slack: NOPE_URL is empty (a CI secret that does not exist comes as an empty value); no Slack message is sent',
+      'notify.webhook: HOOK_PATH is empty (a CI secret that does not exist comes as an empty value); the webhook is not called',
+      'notify.github: GITHUB_REPOSITORY (or notify.github.repository, or a remote origin on GitHub) is not set, GITHUB_TOKEN is empty (a CI secret that does not exist comes as an empty value); no GitHub deployment is recorded',
     ])
     expect(requests).to.deep.equal([])
   })
