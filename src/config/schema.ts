@@ -449,6 +449,14 @@ const notify = {
       type: 'string',
       pattern: '^https?://',
       'x-message': 'an http:// or https:// URL',
+      // It goes into every notification's body, the Slack text and GitHub's and GitLab's deployments, for all to read.
+      allOf: [
+        {
+          not: {pattern: '^https?://[^/?#\\\\]*@'},
+          'x-secret': true,
+          'x-message': 'the URL has credentials (user:password@ before the host), which every notification would show (its value is not shown); give the address people visit',
+        },
+      ],
       description: 'Where the environment can be visited (environment_url of GitHub and GitLab deployments, environmentUrl of the webhook body).',
     },
     slack: {
@@ -482,7 +490,11 @@ const notify = {
           pattern: '^(https?://|\\$\\{env:)',
           'x-message': 'an http:// or https:// URL, or ${env:NAME}',
           // user:password@ before the host (the host ends at the first /, ? or #): fetch refuses to send such a URL.
-          allOf: [{not: {pattern: '^https?://[^/?#\\\\]*@'}, 'x-secret': true, 'x-message': WEBHOOK_CREDENTIALS}],
+          allOf: [
+            {not: {pattern: '^https?://[^/?#\\\\]*@'}, 'x-secret': true, 'x-message': WEBHOOK_CREDENTIALS},
+            // An unclosed `${env:HOOK_URL` passed, and the deploy then warned of "the URL made of  " (no variable).
+            {pattern: WITH_VARIABLES, 'x-secret': true, 'x-message': 'a URL in which ${env:NAME} names an environment variable (a $ before { must start ${env:NAME} and end with })'},
+          ],
           description: 'Receives a POST of the JSON body of docs/notify.md per event; may use ${env:NAME}. No user:password@: credentials go in headers.',
         },
         headers: {

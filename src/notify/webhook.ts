@@ -25,15 +25,14 @@ export function webhookTarget(config: NonNullable<NotifyConfig['webhook']>, env:
   const unset = [...url.unset, ...headers.flatMap(([, h]) => h.unset)]
   if (unset.length) return notSet('webhook', [...new Set(unset)], 'the webhook is not called', env)
   // skycap config validate checks a URL written in the file; one made of variables is checked here, once.
+  const names = expandVariables(config.url, {}).unset.join(', ')
   if (!isHttpUrl(url.value)) {
-    const names = expandVariables(config.url, {}).unset.join(', ')
     return {warning: `notify.webhook: the URL made of ${names} is not an http:// or https:// URL (its value is not shown: it may be a secret); the webhook is not called`}
   }
   // skycap config validate refuses them written in the file (src/config/schema.ts); these came from a variable.
   if (hasCredentials(url.value)) {
     return {
-      warning:
-        'notify.webhook: the URL has credentials (user:password@ before the host), which a request cannot carry; the webhook is not called. Send them in a header from an environment variable instead: headers: {Authorization: "Basic ${env:DEPLOY_HOOK_AUTH}"}',
+      warning: `notify.webhook: the URL made of ${names} has credentials (user:password@ before the host), which a request cannot carry; the webhook is not called. Send them in a header from an environment variable instead: headers: {Authorization: "Basic \${env:DEPLOY_HOOK_AUTH}"}`,
     }
   }
   return {

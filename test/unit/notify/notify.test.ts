@@ -457,6 +457,22 @@ describe('notifications: skycap.yaml', () => {
       expect((await parseConfig(file(url), '/tmp/x/skycap.yaml')).config.notify?.webhook?.url).to.equal(url)
   })
 
+  it('a webhook URL with an unclosed ${env: and an environmentUrl with credentials are refused at their lines, unquoted', async () => {
+    const text = (notify: string) => `app: shop\nservices:\n  web: {image: web}\nnotify:\n${notify}\nenvironments:\n  staging: {namespace: s}\n`
+    const refused = async (notify: string) => ((await parseConfig(text(notify), '/tmp/x/skycap.yaml').catch((e) => e)) as ConfigErrors).errors?.map((e) => e.message)
+    const unclosed =
+      '/tmp/x/skycap.yaml:5:18: notify.webhook.url must be a URL in which ${env:NAME} names an environment variable (a $ before { must start ${env:NAME} and end with }) (its value is not shown: it may be a secret)'
+    expect(await refused('  webhook: {url: "${env:HOOK_URL"}')).to.deep.equal([unclosed])
+    expect(await refused('  webhook: {url: "https://hooks.example.com/${env:HOOK_PATH"}')).to.deep.equal([unclosed])
+    const shown = await refused('  environmentUrl: "https://u:Secret7@staging.example"')
+    expect(shown).to.deep.equal([
+      '/tmp/x/skycap.yaml:5:19: notify.environmentUrl: the URL has credentials (user:password@ before the host), which every notification would show (its value is not shown); give the address people visit',
+    ])
+    expect((await parseConfig(text('  environmentUrl: "https://staging.example/?by=a@b"\n  webhook: {url: "https://x.test/${env:P}/$1"}'), '/tmp/x/skycap.yaml')).config.notify?.webhook?.url).to.equal(
+      'https://x.test/${env:P}/$1',
+    )
+  })
+
   it('header values may only use ${env:NAME}; a bare duration is refused', async () => {
     const error = (await parseConfig(
       'app: shop\nservices:\n  web: {image: web}\nnotify:\n  timeout: 10\n  webhook: {url: "https://x.test", headers: {Authorization: "Bearer ${TOKEN}"}}\nenvironments:\n  staging: {namespace: s}\n',
@@ -681,7 +697,7 @@ describe('notifications: credentials in a URL', () => {
     notifier.send({action: 'deploy', release: 1, revision: REV, fromRevision: null, event: 'started', result: 'running'})
     expect((await notifier.settle()).map((w) => w.message)).to.deep.equal([
       'notify.slack: the URL in SLACK_URL has credentials (user:password@ before the host), which a request cannot carry; no Slack message is sent',
-      'notify.webhook: the URL has credentials (user:password@ before the host), which a request cannot carry; the webhook is not called. Send them in a header from an environment variable instead: headers: {Authorization: "Basic ${env:DEPLOY_HOOK_AUTH}"}',
+      'notify.webhook: the URL made of HOOK_URL has credentials (user:password@ before the host), which a request cannot carry; the webhook is not called. Send them in a header from an environment variable instead: headers: {Authorization: "Basic ${env:DEPLOY_HOOK_AUTH}"}',
     ])
     expect(requests).to.deep.equal([])
   })
