@@ -105,7 +105,6 @@ export async function loadConfig(options: {configPath?: string; cwd?: string; re
   }
   const loaded = await parseConfig(text, file, displayPath, root)
   writeConfigCache(file, text, root, loaded)
-  noteLoadedApp(loaded.config.app)
   return unread.length > 0 ? {...loaded, warnings: [...loaded.warnings, ...unread]} : loaded
 }
 
@@ -493,6 +492,9 @@ export async function parseConfig(text: string, file: string, show: (path: strin
     (name) => `service "${name}" has no healthcheck; skycap can only tell that its pods run, not that they serve`,
     (count, list) => `${count} services have no healthcheck (${list}); skycap can only tell that their pods run, not that they serve`,
   )
+  // Here, not in loadConfig alone: a skycap.yaml read from an older revision (render, deploy, build of ENV@REV) is the
+  // command's too, and a lock refusal's job summary did not name its app.
+  noteLoadedApp(config.app)
   return {config, file, dir, root: root ?? dir, warnings, locate, show}
 }
 

@@ -269,6 +269,13 @@ describe('the job summary of a command that fails validation', function () {
       expect(template.exitCode, template.stderr).to.equal(2)
       expect(template.stderr).to.contain('undefined variable "values.missing"')
       expect(read()).to.match(/^### ❌ skycap deploy failed: app shop, environment staging\n/)
+      // The same at an older revision, whose skycap.yaml is read from the repository, not the work tree.
+      repo.write('README.md', 'shop\n')
+      await repo.commit('a readme')
+      const older = await runCli(['deploy', 'staging@HEAD~1', '--yes'], {cwd: repo.dir, env})
+      expect(older.exitCode, older.stderr).to.equal(2)
+      expect(older.stderr).to.contain('undefined variable "values.missing"')
+      expect(read()).to.match(/^### ❌ skycap deploy failed: app shop, environment staging\n/)
       // Refused before skycap.yaml is read: the environment the command line names.
       const unitless = await runCli(['deploy', 'staging', '--timeout', '10'], {cwd: repo.dir, env})
       expect(unitless.exitCode, unitless.stderr).to.equal(2)
