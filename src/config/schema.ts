@@ -460,7 +460,10 @@ const notify = {
       description: 'Where the environment can be visited (environment_url of GitHub and GitLab deployments, environmentUrl of the webhook body).',
     },
     slack: {
-      type: 'object',
+      // false: an environment turns the app's Slack off (a dev environment posted to the team's channel, or warned of
+      // an unset variable on every deploy).
+      type: ['object', 'boolean'],
+      allOf: [{not: {const: true}, 'x-message': 'true turns nothing on: give {webhookEnv: NAME}, or false to send nothing to Slack here'}],
       'x-secret': true,
       additionalProperties: false,
       required: ['webhookEnv'],
@@ -477,10 +480,11 @@ const notify = {
           'x-message': 'a Slack webhook URL is a secret and must not be written in skycap.yaml; put it in an environment variable (a CI secret) and name that: webhookEnv: SLACK_WEBHOOK_URL',
         },
       },
-      description: 'Posts a message per event to a Slack incoming webhook.',
+      description: 'Posts a message per event to a Slack incoming webhook; false (in an environment): none there.',
     },
     webhook: {
-      type: 'object',
+      type: ['object', 'boolean'],
+      allOf: [{not: {const: true}, 'x-message': 'true turns nothing on: give {url: …}, or false to call no webhook here'}],
       additionalProperties: false,
       required: ['url'],
       properties: {
@@ -509,7 +513,7 @@ const notify = {
           description: 'Request headers; put secrets in variables: "Bearer ${env:DEPLOY_HOOK_TOKEN}".',
         },
       },
-      description: 'Posts a JSON body per event to a URL of yours.',
+      description: 'Posts a JSON body per event to a URL of yours; false (in an environment): none there.',
     },
     github: {
       type: 'object',

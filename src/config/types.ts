@@ -151,9 +151,10 @@ export interface NotifyConfig {
   timeout?: string
   /** Where the environment can be visited: the deployments' environment_url and the payload's environmentUrl. */
   environmentUrl?: string
-  slack?: {webhookEnv: string}
-  /** Header values and the URL may name variables as ${env:NAME}. */
-  webhook?: {url: string; headers?: Record<string, string>}
+  /** false: none here (an environment turning the app's off). */
+  slack?: {webhookEnv: string} | false
+  /** Header values and the URL may name variables as ${env:NAME}. false: none here. */
+  webhook?: {url: string; headers?: Record<string, string>} | false
   github?: {deployments: boolean; repository?: string}
   gitlab?: {deployments: boolean; project?: string}
 }

@@ -67,8 +67,8 @@ export async function openNotifier(env: Environment, options: NotifierOptions): 
   const config = env.notify ?? {}
   const vars = options.env ?? process.env
   const named: Array<[NotifyTarget['name'], TargetSetup | undefined]> = [
-    ['slack', config.slack && slackTarget(config.slack, vars)],
-    ['webhook', config.webhook && webhookTarget(config.webhook, vars)],
+    ['slack', config.slack ? slackTarget(config.slack, vars) : undefined],
+    ['webhook', config.webhook ? webhookTarget(config.webhook, vars) : undefined],
     ['github', config.github && (await githubTarget(config.github, vars, env.protected, options.remoteUrl))],
     ['gitlab', config.gitlab && gitlabTarget(config.gitlab, vars)],
   ]

@@ -14,7 +14,7 @@ export function slackBody(event: DeployEvent): {text: string} {
 }
 
 /** notify.slack: a message per event to the incoming webhook whose URL the variable webhookEnv holds. */
-export function slackTarget(config: NonNullable<NotifyConfig['slack']>, env: NodeJS.ProcessEnv): TargetSetup {
+export function slackTarget(config: Exclude<NotifyConfig['slack'], false | undefined>, env: NodeJS.ProcessEnv): TargetSetup {
   const url = env[config.webhookEnv]
   if (!url) return notSet('slack', [config.webhookEnv], 'no Slack message is sent', env)
   if (!isHttpUrl(url)) {

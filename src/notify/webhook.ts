@@ -19,7 +19,7 @@ export function expandVariables(text: string, env: NodeJS.ProcessEnv): {value: s
 }
 
 /** notify.webhook: a POST of the documented JSON body (event.ts) per event. */
-export function webhookTarget(config: NonNullable<NotifyConfig['webhook']>, env: NodeJS.ProcessEnv): TargetSetup {
+export function webhookTarget(config: Exclude<NotifyConfig['webhook'], false | undefined>, env: NodeJS.ProcessEnv): TargetSetup {
   const url = expandVariables(config.url, env)
   const headers = Object.entries(config.headers ?? {}).map(([name, value]) => [name, expandVariables(value, env)] as const)
   const unset = [...url.unset, ...headers.flatMap(([, h]) => h.unset)]

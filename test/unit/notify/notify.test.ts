@@ -454,7 +454,24 @@ describe('notifications: skycap.yaml', () => {
     expect(await refused('http://token@hooks.example.com')).to.deep.equal([`/tmp/x/skycap.yaml:6:10: notify.webhook.url: ${rule}`])
     expect(await refused('https://${env:HOOK_USER}:${env:HOOK_PW}@hooks.example.com/x', 'env')).to.deep.equal([`/tmp/x/skycap.yaml:8:22: environments.staging.notify.webhook.url: ${rule}`])
     for (const url of ['https://hooks.example.com/deploys?by=alice@example.com', 'https://hooks.example.com/a@b', '${env:HOOK_URL}'])
-      expect((await parseConfig(file(url), '/tmp/x/skycap.yaml')).config.notify?.webhook?.url).to.equal(url)
+      expect(((await parseConfig(file(url), '/tmp/x/skycap.yaml')).config.notify?.webhook || undefined)?.url).to.equal(url)
+  })
+
+  it("an environment turns off the app's Slack or webhook with false (nothing sent, no warning of its unset variable); true is refused at its line", async () => {
+    const text = (env: string) =>
+      `app: shop\nservices:\n  web: {image: web}\nnotify:\n  slack: {webhookEnv: TEAM_SLACK}\n  webhook: {url: "\${env:HOOK_URL}"}\nenvironments:\n  dev:\n    namespace: d\n    notify: ${env}\n`
+    const dev = resolveEnvironment(await parseConfig(text('{slack: false, webhook: false}'), '/tmp/x/skycap.yaml'), 'dev')
+    expect(dev.notify).to.deep.include({slack: false, webhook: false})
+    const {fetch, requests} = recordingFetch()
+    const notifier = await openNotifier(dev, {app: 'shop', reporter: memoryReporter(), fetch, env: {}})
+    notifier.send({action: 'deploy', release: 1, revision: REV, fromRevision: null, event: 'started', result: 'running'})
+    expect(await notifier.settle()).to.deep.equal([])
+    expect(requests).to.deep.equal([])
+    const refused = ((await parseConfig(text('{slack: true, webhook: true}'), '/tmp/x/skycap.yaml').catch((e) => e)) as ConfigErrors).errors.map((e) => e.message)
+    expect(refused).to.deep.equal([
+      '/tmp/x/skycap.yaml:10:21: environments.dev.notify.slack: true turns nothing on: give {webhookEnv: NAME}, or false to send nothing to Slack here',
+      '/tmp/x/skycap.yaml:10:36: environments.dev.notify.webhook: true turns nothing on: give {url: …}, or false to call no webhook here',
+    ])
   })
 
   it('a webhook URL with an unclosed ${env: and an environmentUrl with credentials are refused at their lines, unquoted', async () => {
@@ -468,9 +485,9 @@ describe('notifications: skycap.yaml', () => {
     expect(shown).to.deep.equal([
       '/tmp/x/skycap.yaml:5:19: notify.environmentUrl: the URL has credentials (user:password@ before the host), which every notification would show (its value is not shown); give the address people visit',
     ])
-    expect((await parseConfig(text('  environmentUrl: "https://staging.example/?by=a@b"\n  webhook: {url: "https://x.test/${env:P}/$1"}'), '/tmp/x/skycap.yaml')).config.notify?.webhook?.url).to.equal(
-      'https://x.test/${env:P}/$1',
-    )
+    expect(
+      ((await parseConfig(text('  environmentUrl: "https://staging.example/?by=a@b"\n  webhook: {url: "https://x.test/${env:P}/$1"}'), '/tmp/x/skycap.yaml')).config.notify?.webhook || undefined)?.url,
+    ).to.equal('https://x.test/${env:P}/$1')
   })
 
   it('header values may only use ${env:NAME}; a bare duration is refused', async () => {
