@@ -51,9 +51,7 @@ export function describeEvent(event: DeployEvent): string {
   const by = `(${event.user})`
   switch (event.event) {
     case 'started':
-      return event.action === 'rollback'
-        ? `${what} started: rolling back to release ${event.rolledBackTo} (${revision}) ${by}`
-        : `${what} started: ${revision}${event.fromRevision ? ` (from ${event.fromRevision.short})` : ''} ${by}`
+      return event.action === 'rollback' ? `${what} started: rolling back to release ${event.rolledBackTo} (${revision}) ${by}` : `${what} started: ${revision}${from(event)} ${by}`
     case 'succeeded':
       return `${what} succeeded: ${revision} ${by}`
     case 'rolled-back':
@@ -61,4 +59,10 @@ export function describeEvent(event: DeployEvent): string {
     case 'failed':
       return `${what} ${event.result === 'timed-out' ? 'timed out' : event.result === 'interrupted' ? 'was interrupted' : 'failed'}${event.action === 'rollback' ? ` (a rollback to release ${event.rolledBackTo})` : ''}: ${revision}${event.reason ? `: ${event.reason}` : ''} ${by}`
   }
+}
+
+/** " (from 3f2c1ab)"; a deploy of the revision that runs (a redeploy, a changed config) said "(from" itself. */
+function from(event: DeployEvent): string {
+  if (!event.fromRevision) return ''
+  return event.fromRevision.sha === event.revision.sha ? ' (again: the revision that runs)' : ` (from ${event.fromRevision.short})`
 }

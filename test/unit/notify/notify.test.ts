@@ -71,6 +71,7 @@ describe('notifications: payloads', () => {
   it('each event reads as one line', () => {
     expect(describeEvent(event())).to.equal('shop release 4 to staging started: 3f2c1ab Fix <the> cart & checkout (from 1a2b3c4) (alice@ci)')
     expect(describeEvent(event({fromRevision: null}))).to.equal('shop release 4 to staging started: 3f2c1ab Fix <the> cart & checkout (alice@ci)')
+    expect(describeEvent(event({fromRevision: REV}))).to.equal('shop release 4 to staging started: 3f2c1ab Fix <the> cart & checkout (again: the revision that runs) (alice@ci)')
     expect(describeEvent(event({event: 'succeeded', result: 'succeeded'}))).to.equal('shop release 4 to staging succeeded: 3f2c1ab Fix <the> cart & checkout (alice@ci)')
     expect(describeEvent(event({event: 'rolled-back', action: 'rollback', trigger: 'automatic', release: 5, revision: OLD, fromRevision: REV, rolledBackTo: 3, result: 'succeeded'}))).to.equal(
       'shop release 5 to staging: rolled back to release 3 (1a2b3c4 Older) from 3f2c1ab (alice@ci)',
