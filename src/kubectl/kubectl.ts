@@ -162,7 +162,16 @@ export const execaRunner: ProcessRunner = async (file, args, options) => {
             child.stderr?.on('data', (chunk: Buffer) => (tail = (tail + chunk.toString('utf8')).slice(-STDERR_TAIL)))
             return child
           })()
-        : await execa(file, args, {input: options.input, timeout: options.timeoutMs, cancelSignal: options.signal, reject: false, stripFinalNewline: false, env: kubectlEnv(options.env)})
+        : // No input: stdin is /dev/null, not a pipe left open. A kubeconfig user without credentials makes kubectl ask
+          // "Please enter Username:" on stdin, and it waited for ever (status printed nothing, a deploy hung).
+          await execa(file, args, {
+            ...(options.input === undefined ? {stdin: 'ignore' as const} : {input: options.input}),
+            timeout: options.timeoutMs,
+            cancelSignal: options.signal,
+            reject: false,
+            stripFinalNewline: false,
+            env: kubectlEnv(options.env),
+          })
     if (r.failed && r.exitCode === undefined) {
       if ((r as {code?: string}).code === 'ENOENT') throw Object.assign(new Error(`${file}: not found`), {code: 'ENOENT'})
       // A kubectl that execa killed for its timeoutMs is a timeout, not an interruption: no signal then.
@@ -550,6 +559,21 @@ export function classify(args: readonly string[], stderr: string, context?: stri
       : 'Fix the file it names (KUBECONFIG lists the files kubectl reads, else ~/.kube/config)'
     return new UserError(`kubectl cannot use the kubeconfig${where}: ${reason}`, {hint: `${fix}; nothing was changed.`, details: {context}})
   }
+  // The kubeconfig's credential plugin (users[].exec: gcloud, aws, kubelogin) failed: an expired sign-in or a plugin
+  // not installed, said as a network problem before ("cannot reach the cluster's API server … check your VPN").
+  const plugin = /getting credentials: ([^"\n]*)/.exec(text)
+  if (plugin) {
+    return new UnreachableError(`kubectl could not get credentials${where}: ${(plugin[1] as string).trim()}`, {
+      hint: `The credential plugin the kubeconfig's user runs (users[].exec) failed: sign in again with its tool (gcloud auth login, aws sso login, az login, kubelogin …) or install it; \`kubectl${context ? ` --context ${context}` : ''} get namespaces\` shows its own output.`,
+    })
+  }
+  // A kubeconfig user with no credentials: kubectl asks for a user name (on stdout) and reads stdin, which is empty
+  // (execaRunner): "error: EOF" is all its stderr says.
+  if (/Please enter Username/.test(text) || text === 'error: EOF') {
+    return new UnreachableError(`the kubeconfig's user${where} has no credentials (kubectl asked for a user name)`, {
+      hint: `Give the context's user a token, a client certificate or a credential plugin (\`kubectl config view --minify${context ? ` --context ${context}` : ''}\` shows what it has), or use another context.`,
+    })
+  }
   const answered = /^Error from server|failed calling webhook/m.test(text)
   // A server that answers 404 to the namespace lookup is not a Kubernetes API server (a wrong address or proxy).
   if ((!answered && UNREACHABLE.some((re) => re.test(text))) || /the server could not find the requested resource \(get namespaces/.test(text)) {
@@ -614,7 +638,10 @@ export function classify(args: readonly string[], stderr: string, context?: stri
     hint = 'A ResourceQuota of the namespace does not leave room for this (`kubectl describe resourcequota` shows it); raise it or free room.'
   } else if (/\(Forbidden\)|forbidden/i.test(text)) {
     kind = 'forbidden'
-    hint = 'Your user lacks RBAC permission for this; ask a cluster admin or use another context.'
+    const namespace = /in the namespace "([^"]+)"/.exec(text)?.[1]
+    hint = /at the cluster scope/.test(text)
+      ? 'It is a cluster-scoped object or list: a user whose rights are a Role in the namespace can never have it. A cluster admin applies such objects (take them out of the templates), or grants a ClusterRole; docs/rbac.md.'
+      : `Your user lacks RBAC permission for this${namespace ? ` in namespace ${namespace} (or ${namespace} does not exist yet: a cluster admin creates it, with your RoleBinding in it)` : ''}; ask a cluster admin or use another context. docs/rbac.md lists what each command needs.`
   } else if (/\(AlreadyExists\)|already exists/.test(text)) kind = 'already_exists'
   else if (/\(Conflict\)|the object has been modified|Apply failed with \d+ conflict/.test(text)) {
     kind = 'conflict'

@@ -108,6 +108,36 @@ describe('kubectl wrapper', () => {
       ExitCode.UNREACHABLE,
     ],
   ]
+  it('a credential plugin that fails, or a user without credentials, is a sign-in to redo (exit 4), not a network to check', () => {
+    const plugin = classify(
+      ['get', 'namespace', 'shop'],
+      'E1207 14:01:02.123 memcache.go:265] couldn\'t get current server API group list: Get "https://10.0.0.1/api?timeout=32s": getting credentials: exec: executable gke-gcloud-auth-plugin failed with exit code 1"',
+      'prod',
+    )
+    expect(plugin.exitCode).to.equal(ExitCode.UNREACHABLE)
+    expect(plugin.message).to.equal('kubectl could not get credentials (context prod): exec: executable gke-gcloud-auth-plugin failed with exit code 1')
+    expect(plugin.hint).to.contain('sign in again').and.not.contain('VPN')
+    // kubectl writes the prompt to stdout: its stderr is this line alone.
+    const prompt = classify(['get', 'namespace', 'shop'], 'error: EOF\n', 'prod')
+    expect(prompt.exitCode).to.equal(ExitCode.UNREACHABLE)
+    expect(prompt.message).to.equal("the kubeconfig's user (context prod) has no credentials (kubectl asked for a user name)")
+  })
+
+  it('a refusal in a namespace says the namespace may not exist yet; one at the cluster scope says a namespaced user never gets it; both point to docs/rbac.md', () => {
+    const inNamespace = classify(
+      ['get', 'configmaps'],
+      'Error from server (Forbidden): configmaps is forbidden: User "system:serviceaccount:rb-app:dev" cannot list resource "configmaps" in API group "" in the namespace "rb-missing"',
+      'rb',
+    )
+    expect(inNamespace.hint).to.contain('in namespace rb-missing (or rb-missing does not exist yet: a cluster admin creates it, with your RoleBinding in it)').and.contain('docs/rbac.md')
+    const cluster = classify(
+      ['get', 'crd'],
+      'Error from server (Forbidden): customresourcedefinitions.apiextensions.k8s.io "widgets.x.test" is forbidden: User "dev" cannot get resource "customresourcedefinitions" in API group "apiextensions.k8s.io" at the cluster scope',
+      'rb',
+    )
+    expect(cluster.hint).to.contain('cluster-scoped').and.contain('docs/rbac.md')
+  })
+
   for (const [stderr, code, type, exit] of cases) {
     it(`classifies "${stderr.slice(0, 40)}..." as ${code}`, () => {
       const e = classify(['get', 'x'], stderr, 'prod')
@@ -424,6 +454,16 @@ describe('kubectl: how the real runner reports a killed process', () => {
   it('reports the signal of a process killed by SIGINT', async () => {
     const r = await execaRunner(process.execPath, ['-e', "process.kill(process.pid, 'SIGINT')"], {})
     expect(r).to.include({exitCode: -1, signal: 'SIGINT'})
+  })
+
+  it('gives a call without input an empty stdin, so a prompt (kubectl asking for a user name) ends at once, not never', async () => {
+    // What kubectl does for a kubeconfig user without credentials: "Please enter Username:", then reads stdin.
+    const prompt = "process.stderr.write('Please enter Username: '); process.stdin.on('data', () => {}); process.stdin.on('end', () => { console.error('error: EOF'); process.exit(1) })"
+    const r = await execaRunner(process.execPath, ['-e', prompt], {timeoutMs: 10_000})
+    expect(r).to.include({exitCode: 1})
+    expect(r.stderr).to.contain('error: EOF')
+    // Input still reaches a call that has some (kubectl apply -f -).
+    expect((await execaRunner(process.execPath, ['-e', 'process.stdin.pipe(process.stdout)'], {input: 'kind: List\n'})).stdout).to.equal('kind: List\n')
   })
 
   it('reports no signal for a process it killed for its timeout (a timeout, not an interruption)', async () => {
