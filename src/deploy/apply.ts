@@ -703,19 +703,48 @@ export function leftInPlaceNote(left: string[], why = 'no longer rendered'): str
 export interface Prunable {
   refs: string[]
   claims: Record<string, string>
+  /** Kinds the user may not list (a Role such as the built-in `edit`, without roles): nothing of them is pruned. */
+  unlisted?: string[]
+}
+
+/** The warning of kinds findPrunable could not list: what the release no longer renders of them stays. */
+export function unlistedNote(kinds: string[]): string {
+  return `your user may not list ${kinds.join(', ')}, so objects of ${kinds.length === 1 ? 'that kind' : 'those kinds'} the release no longer renders are not pruned (docs/rbac.md: grant list, or delete them with kubectl)`
 }
 
 /** Objects of this app and environment in the namespace that `keep` no longer has (one call). */
 export async function findPrunable(kubectl: Kubectl, selector: string, keep: KubeObject[]): Promise<Prunable> {
   const wanted = new Set(keep.map((o) => `${o.kind}/${o.metadata.name}`))
-  const live = await kubectl.json<{items: KubeObject[]}>(['get', PRUNE_RESOURCES, '-l', selector])
+  // A kind the user may not list (the built-in `edit` role lists no roles or rolebindings) refused the whole list:
+  // diff and --dry-run failed while the deploy itself went through, pruning nothing. Listed again without the kinds
+  // kubectl names as refused; any other refusal is the error it was.
+  let resources = PRUNED
+  const unlisted: string[] = []
+  let live: {items: KubeObject[]}
+  for (;;) {
+    try {
+      live = await kubectl.json<{items: KubeObject[]}>(['get', resources.map(([, r]) => r).join(','), '-l', selector])
+      break
+    } catch (error) {
+      const refused = error instanceof KubectlError && error.kind === 'forbidden' ? refusedLists(error.stderr, resources) : []
+      if (!refused.length || refused.length === resources.length) throw error
+      unlisted.push(...refused.map(([kind]) => kind))
+      resources = resources.filter((r) => !refused.includes(r))
+    }
+  }
   const pruned = live.items.filter((o) => !(o.metadata as {ownerReferences?: unknown[]}).ownerReferences?.length && !wanted.has(`${o.kind}/${o.metadata.name}`))
   const claims: Record<string, string> = {}
   for (const o of pruned) {
     const note = o.kind === 'StatefulSet' ? claimsNote(o) : undefined
     if (note) claims[`${o.kind}/${o.metadata.name}`] = note
   }
-  return {refs: pruned.map((o) => `${o.kind}/${o.metadata.name}`).sort(), claims}
+  return {refs: pruned.map((o) => `${o.kind}/${o.metadata.name}`).sort(), claims, ...(unlisted.length ? {unlisted} : {})}
+}
+
+/** The entries of `resources` whose list kubectl's message says was refused ("cannot list resource "roles" in API group "rbac…""). */
+function refusedLists(stderr: string, resources: typeof PRUNED): typeof PRUNED {
+  const named = [...stderr.matchAll(/cannot list resource "([^"]+)" in API group "([^"]*)"/g)].map(([, resource, group]) => (group ? `${resource}.${group}` : resource))
+  return resources.filter(([, resource]) => named.includes(resource))
 }
 
 /** What becomes of the PersistentVolumeClaims a pruned StatefulSet made from its volumeClaimTemplates. */
@@ -746,12 +775,12 @@ export async function pruneLive(
   selector: string,
   keep: KubeObject[],
   announce?: (refs: string[], claims: Record<string, string>) => void,
-): Promise<{pruned: string[]; interrupted?: InterruptedError; unpruned?: SkycapError}> {
+): Promise<{pruned: string[]; interrupted?: InterruptedError; unpruned?: SkycapError; unlisted?: string[]}> {
   try {
-    const {refs: pruned, claims} = await findPrunable(kubectl, selector, keep)
+    const {refs: pruned, claims, unlisted} = await findPrunable(kubectl, selector, keep)
     if (pruned.length) announce?.(pruned, claims)
     await prune(kubectl, pruned)
-    return {pruned}
+    return {pruned, ...(unlisted ? {unlisted} : {})}
   } catch (error) {
     if (error instanceof InterruptedError) return {pruned: [], interrupted: error}
     // Nor does a refusal stop the record: a deployer Role without `list` on one kind skycap prunes (resourcequotas)

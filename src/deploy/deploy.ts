@@ -42,6 +42,7 @@ import {
   leftInPlaceNote,
   pruneLive,
   findPrunable,
+  unlistedNote,
   pruningNote,
   renderedOrigin,
   takenFromOthers,
@@ -64,6 +65,7 @@ import {configLeftNote, putBackConfig} from '../hooks/restore.js'
 import {type ChecksVerdict, requireGreenChecks} from '../ci-checks/checks.js'
 import {configFilePath, openRepository} from '../config/load.js'
 import {type Notifier, type NotifyWarning, openNotifier} from '../notify/notifier.js'
+import {refuseUnwatchable} from './watch.js'
 import type {EventFacts} from '../notify/event.js'
 import {handAppliedNote, handAppliedRemovals, handSetFields, handSetNote, refusePaused} from './drift.js'
 
@@ -379,8 +381,9 @@ export async function deploy(options: DeployOptions, deps: DeployDeps): Promise<
     // --json had `pruned: []`, while diff, the protected prompt and rollback's dry run named them.
     if (nsExists) {
       const {keep} = placed ?? (await placedRelease(kubectl, objects, env.services, selector))
-      const {refs, claims} = await findPrunable(kubectl, selector, keep)
+      const {refs, claims, unlisted} = await findPrunable(kubectl, selector, keep)
       report.pruned = refs
+      if (unlisted) reporter.warn(unlistedNote(unlisted))
       if (refs.length) reporter.info(dryRunLine(pruningNote(refs, undefined, claims).replace(/^Pruning/, 'would prune')))
     }
     report.durationMs = clock() - started
@@ -436,6 +439,7 @@ export async function deploy(options: DeployOptions, deps: DeployDeps): Promise<
         {app: prepared.app, environment: env.name, namespace: env.namespace, origin: renderedOrigin(prepared.objects, prepared.loaded), seen: adopted},
         (m) => reporter.warn(m),
       ),
+      refuseUnwatchable(kubectl, placed?.objects ?? objects, selector, `release ${prepared.revision.short} of ${env.name}`),
     ])
     // The running release's manifests are read now, once (manifests() keeps them): the automatic rollback, the config
     // put back after a failed hook and the left-in-place check use them after the rollout, when an API server that
@@ -631,6 +635,7 @@ async function applyWatchRecord(
     const pruning = await pruneLive(kubectl, selector, rollout.keep, (refs, claims) => reporter.info(pruningNote(refs, undefined, claims)))
     report.pruned = pruning.pruned
     if (pruning.unpruned) reporter.warn(unprunedNote(pruning.unpruned))
+    if (pruning.unlisted) reporter.warn(unlistedNote(pruning.unlisted))
     const left = leftInPlace((await lastGood(releases)?.manifests()) ?? [], rollout.keep)
     if (left.length) {
       report.leftInPlace = left
@@ -957,6 +962,7 @@ async function autoRollback(
     // Interrupted while pruning, the rollback is still recorded; the deploy's error says it was interrupted.
     const pruning = await pruneLive(target.kubectl, selector, objects, (refs, claims) => deps.reporter.info(pruningNote(refs, `release ${previous.record.number} did not have`, claims)))
     if (pruning.unpruned) deps.reporter.warn(unprunedNote(pruning.unpruned))
+    if (pruning.unlisted) deps.reporter.warn(unlistedNote(pruning.unlisted))
     // A CustomResourceDefinition or ClusterRole the failed release brought stayed after the rollback, unsaid.
     left = leftInPlace(brought, objects)
     if (left.length) deps.reporter.warn(leftInPlaceNote(left, `release ${previous.record.number} did not have`))

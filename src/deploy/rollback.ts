@@ -29,6 +29,7 @@ import {
   deferredNote,
   dryRunApply,
   findPrunable,
+  unlistedNote,
   leftInPlace,
   leftInPlaceNote,
   pruneLive,
@@ -53,6 +54,7 @@ import {
 } from './deploy.js'
 import {DEFAULT_TIMEOUT_MS, liveDeployments} from './replicas.js'
 import {openNotifier} from '../notify/notifier.js'
+import {refuseUnwatchable} from './watch.js'
 import {hooksNotUndone} from '../hooks/hooks.js'
 import {placedRelease, refuseSecondRollout, rollOutRelease, scaleDownFields, scaleDownOldSlots} from '../strategies/rollout.js'
 import {otherSlotDeployment} from '../strategies/strategy.js'
@@ -381,7 +383,8 @@ export async function rollback(options: RollbackOptions, deps: DeployDeps): Prom
     const {keep} = dryPlaced
     const dryMoved = placedSlots(planned.objects, dryPlaced.objects)
     // What it would create or change, from the same diff `skycap diff` makes (it named only what it would prune).
-    const [{refs: pruned, claims}, {changed, revisionOnly}] = await Promise.all([findPrunable(kubectl, selector, keep), diffObjects(kubectl, planned.objects)])
+    const [{refs: pruned, claims, unlisted}, {changed, revisionOnly}] = await Promise.all([findPrunable(kubectl, selector, keep), diffObjects(kubectl, planned.objects)])
+    if (unlisted) deps.reporter.warn(unlistedNote(unlisted))
     report.pruned = pruned
     deps.reporter.info(`Dry run: would roll ${env.name} back to release ${chosen.record.number} (${chosen.record.revision?.short ?? '?'}) as a new release`)
     if (Object.keys(planned.kept).length) deps.reporter.info(dryRunLine(keptCountsNote(planned.kept, manifests, chosen.record.number, dryMoved)))
@@ -421,6 +424,7 @@ export async function rollback(options: RollbackOptions, deps: DeployDeps): Prom
         {app, environment: env.name, namespace: target.namespace, origin: () => ({release: chosen.record.number}), seen: new Set(claims.unmanaged.map((c) => c.ref)), rollbackTo: chosen.record.number},
         (m) => deps.reporter.warn(m),
       ),
+      refuseUnwatchable(kubectl, planned.objects, selector, `the rollback of ${env.name} to release ${chosen.record.number}`),
     ])
     await refuseSecondRollout({kubectl, app, environment: env.name, services: env.services, live: lockedLive, signal: deps.signal, action: 'rollback'})
     // "The one before the current" was chosen before the lock: a deploy or rollback recorded while this one waited
@@ -497,6 +501,7 @@ export async function rollback(options: RollbackOptions, deps: DeployDeps): Prom
         : undefined
     if (pruning) report.pruned = pruning.pruned
     if (pruning?.unpruned) deps.reporter.warn(unprunedNote(pruning.unpruned))
+    if (pruning?.unlisted) deps.reporter.warn(unlistedNote(pruning.unlisted))
     // What the release rolled back from had of the kinds skycap never prunes (a CustomResourceDefinition, a
     // ClusterRole) stayed unsaid. A failed release records no manifests: the newest after the one returned to that has.
     const rolledFrom = lockedReleases.find((r) => r.record.number > chosen.record.number && r.record.action !== 'scale' && r.hasManifests)

@@ -1,4 +1,4 @@
-import {InterruptedError} from '../errors.js'
+import {InterruptedError, KubectlError} from '../errors.js'
 import type {Kubectl} from '../kubectl/kubectl.js'
 import {callTimeout, type ContactEvent, OutageWait, POLL_CALL_MS} from '../kubectl/outage.js'
 import type {KubeObject} from '../render/objects.js'
@@ -39,6 +39,24 @@ export interface WatchResult {
 }
 
 /** How many failure graces a workload whose controller has not begun on it can hold the failure report back (60 s). */
+/**
+ * Before anything changes: the list each poll of the watch makes, once. A user who may apply Deployments but not list
+ * ReplicaSets (a Role without that rule) had the release applied and live, then the watch's first poll refused, and
+ * no record: history went on without it, and the next deploy took its number. `what` is what was to change.
+ */
+export async function refuseUnwatchable(kubectl: Kubectl, objects: KubeObject[], selector: string, what: string): Promise<void> {
+  if (!objects.some((o) => WATCHED_KINDS[o.kind])) return
+  const resources = watchResources(objects)
+  try {
+    await kubectl.run(['get', resources, '-l', selector, '-o', 'name'])
+  } catch (error) {
+    if (!(error instanceof KubectlError) || error.kind !== 'forbidden') throw error
+    throw new KubectlError('forbidden', `${what} cannot be followed: ${error.message.split('\n')[0]}; nothing was changed`, error.args, error.stderr, {
+      hint: `skycap lists ${resources} to follow a rollout (docs/rbac.md has the Role). ${error.hint ?? ''}`.trim(),
+    })
+  }
+}
+
 export const GRACE_CAP = 6
 
 /**

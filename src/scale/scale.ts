@@ -11,7 +11,7 @@ import {configuredReplicas, DEFAULT_TIMEOUT_MS} from '../deploy/replicas.js'
 import {explainFailures, formatFailure, type FailureReport} from '../deploy/explain.js'
 import {describeOwner, ownershipOf} from '../env/ownership.js'
 import {appSelector, connect, openEnvironment} from '../env/connect.js'
-import {watchRollout} from '../deploy/watch.js'
+import {refuseUnwatchable, watchRollout} from '../deploy/watch.js'
 import {rolloutsOf, servingDeployment, type ServiceRolloutState} from '../strategies/state.js'
 import {existingSlots, missingSlotNote, noSlotNote, selectorSlot, servedSlot, type Slot} from '../strategies/strategy.js'
 import type {Reporter} from '../ui/output.js'
@@ -224,9 +224,13 @@ export async function scale(input: ScaleOptions, deps: DeployDeps): Promise<Scal
   let failure: {error: unknown} | undefined
   let released: boolean | undefined
   try {
-    // The records too, before anything changes: an unreadable one stops the scale here, not after it.
+    // The records too, before anything changes: an unreadable one stops the scale here, not after it. So does a watch
+    // the user may not make (the scale went through, then its watch was refused and no record was written).
     const {target, deployment, from} = await inspect()
-    const releases = await listReleases(kubectl, app, env.name, {manifests: false})
+    const [releases] = await Promise.all([
+      listReleases(kubectl, app, env.name, {manifests: false}),
+      from === options.replicas ? undefined : refuseUnwatchable(kubectl, [deployment], appSelector(app, env.name), `the scale of ${options.service} in ${env.name}`),
+    ])
     const report: ScaleReport = {environment: env.name, service: options.service, from, to: options.replicas, result: 'planned', release: null}
     // Already at that count: nothing to scale, and no history entry for it (each one said "web 3 -> 3").
     if (from === options.replicas) return {...report, result: 'unchanged'}

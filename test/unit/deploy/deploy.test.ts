@@ -6,7 +6,7 @@ import {gzipSync} from 'node:zlib'
 
 import {ciOutput} from '../../../src/ci/output.js'
 import {deploy, interruptedHint} from '../../../src/deploy/deploy.js'
-import type {UserError} from '../../../src/errors.js'
+import {ExitCode, type KubectlError, type UserError} from '../../../src/errors.js'
 import type {RolloutSummary} from '../../../src/release/store.js'
 import {WATCH_RESOURCES} from '../../../src/resources/kinds.js'
 import {memoryReporter} from '../../../src/ui/output.js'
@@ -104,6 +104,9 @@ const ELSEWHERE: Expectation = {
 /** Before the dry run of a deploy to a namespace that exists, one get of the release's objects: whose they are there. */
 const OWNERS = [...BOUND, 'get', 'configmap/web-config-10dfb46eef', 'service/web', 'deployment.apps/web', 'deployment.apps/worker', '--ignore-not-found', '-o', 'json', '--show-managed-fields']
 
+/** Under the lock, once: the list each poll of the watch makes, which a Role may not grant (nothing has changed yet). */
+const UNWATCHED: Expectation = {argv: [...BOUND, 'get', WATCH_RESOURCES, '-l', SELECTOR, '-o', 'name'], result: {stdout: ''}}
+
 describe('skycap deploy: the whole kubectl sequence of a first deploy', function () {
   this.timeout(20_000)
   let repo: TempRepo
@@ -128,6 +131,8 @@ describe('skycap deploy: the whole kubectl sequence of a first deploy', function
       {argv: [...BOUND, 'get', 'deployments', '-l', SELECTOR, '-o', 'json'], result: {stdout: JSON.stringify({items: []})}},
       // Whose the release's objects are, asked under the lock: another app's deploy may have made them since validation.
       {argv: OWNERS, result: {stdout: ''}},
+      // And whether the user may list what the watch lists (refused, nothing has changed yet).
+      UNWATCHED,
       {argv: [...BOUND, ...APPLY], input: (i) => expect(kinds(i)).to.deep.equal(['ConfigMap'])},
       {argv: [...BOUND, ...APPLY], input: (i) => expect(kinds(i)).to.deep.equal(['Service', 'Deployment', 'Deployment'])},
       {argv: [...BOUND, 'get', WATCH_RESOURCES, '-l', SELECTOR, '-o', 'json'], result: {stdout: JSON.stringify({items: [readyDeployment('web', 2), readyDeployment('worker', 1)]})}},
@@ -152,6 +157,37 @@ describe('skycap deploy: the whole kubectl sequence of a first deploy', function
     expect(report).to.include({result: 'succeeded', release: 1, namespace: 'shop', context: 'kind-x'})
     expect(reporter.lines).to.include('Deploying release 1: 4 objects')
     expect(lease?.metadata.annotations['skycap.dev/reason']).to.equal('first of many')
+  })
+
+  it('a user who may apply but not list what the watch lists is refused under the lock, before anything changes (the release went live unrecorded)', async () => {
+    let lease: {metadata: {annotations: Record<string, string>}} | undefined
+    const refused = 'Error from server (Forbidden): replicasets.apps is forbidden: User "system:serviceaccount:shop:ci" cannot list resource "replicasets" in API group "apps" in the namespace "shop"'
+    const script: Expectation[] = [
+      {argv: ['--request-timeout=30s', 'config', 'get-contexts', '-o', 'name'], result: {stdout: 'kind-x\n'}},
+      {argv: [...CLUSTER, 'get', 'namespace', 'shop', '--ignore-not-found', '-o', 'name'], result: {stdout: ''}},
+      ELSEWHERE,
+      {argv: [...CLUSTER, 'create', 'namespace', 'shop']},
+      {argv: [...BOUND, ...APPLY, '--dry-run=server']},
+      {argv: [...BOUND, 'create', '-f', '-'], input: (i) => (lease = JSON.parse(i as string))},
+      {argv: [...BOUND, 'get', 'configmaps', '-l', 'skycap.dev/release-of=itapp,skycap.dev/environment=test', '-o', 'json'], result: {stdout: JSON.stringify({items: []})}},
+      {argv: [...BOUND, 'get', 'secrets', '-l', 'skycap.dev/release-of=itapp,skycap.dev/environment=test', '--show-labels', '--no-headers'], result: {stdout: ''}},
+      {argv: [...BOUND, 'get', 'deployments', '-l', SELECTOR, '-o', 'json'], result: {stdout: JSON.stringify({items: []})}},
+      {argv: OWNERS, result: {stdout: ''}},
+      {...UNWATCHED, result: {exitCode: 1, stderr: refused}},
+      // No apply: the lock goes, and the namespace this deploy made goes with it (nothing was changed).
+      {argv: [...BOUND, 'get', 'lease', 'skycap-lock-itapp', '-o', 'json', '--ignore-not-found'], result: () => ({stdout: JSON.stringify({...lease, spec: {}})})},
+      {argv: [...BOUND, 'delete', 'lease', 'skycap-lock-itapp', '--ignore-not-found']},
+      {argv: [...CLUSTER, 'delete', 'namespace', 'shop', '--ignore-not-found', '--wait=false']},
+    ]
+    const fake = fakeKubectlFactory(script)
+    const error = await deploy({target: 'test', cwd: repo.dir, skipImageCheck: true}, {kubectl: fake.factory, reporter: memoryReporter(), intervalMs: 1}).then(
+      () => undefined,
+      (e: unknown) => e as KubectlError,
+    )
+    expect(fake.remaining(), 'every scripted call made').to.equal(0)
+    expect(error?.exitCode).to.equal(ExitCode.FAILED)
+    expect(error?.message).to.match(/^release \w{7} of test cannot be followed: .*cannot list resource "replicasets".*; nothing was changed/)
+    expect(error?.hint).to.contain('skycap lists deployments,replicasets,statefulsets,daemonsets,jobs,pods to follow a rollout (docs/rbac.md has the Role)')
   })
 
   it('images the registry lacks: nothing changes, and the hint says to build them (skycap build ENV@REV, deploy --build) for services with build:', async () => {
@@ -321,6 +357,8 @@ describe('skycap deploy: the whole kubectl sequence of a first deploy', function
       {argv: [...BOUND, 'get', 'deployments', '-l', SELECTOR, '-o', 'json'], result: {stdout: JSON.stringify({items: [readyDeployment('web', 3)]})}},
       // Whose the release's objects are, asked again under the lock (another app may have deployed them meanwhile).
       {argv: OWNERS, result: {stdout: ''}},
+      // And whether the user may list what the watch lists (refused, nothing has changed yet).
+      UNWATCHED,
       // Then the Secrets of the old layout, whole (the live Deployments were asked meanwhile).
       ...legacyRecords(release1, 'read'),
       {argv: [...BOUND, ...APPLY]},
@@ -426,6 +464,8 @@ describe('skycap deploy: the whole kubectl sequence of a first deploy', function
       {argv: [...BOUND, 'get', 'deployments', '-l', SELECTOR, '-o', 'json'], result: {stdout: JSON.stringify({items: [readyDeployment('web', 2)]})}},
       // Whose the release's objects are, asked again under the lock (another app may have deployed them meanwhile).
       {argv: OWNERS, result: {stdout: ''}},
+      // And whether the user may list what the watch lists (refused, nothing has changed yet).
+      UNWATCHED,
       // Then the Secrets of the old layout, whole (the live Deployments were asked meanwhile).
       ...legacyRecords(release1, 'read'),
       {argv: [...BOUND, ...APPLY]},

@@ -56,6 +56,7 @@ describe('skycap scale: the whole kubectl sequence', function () {
   this.timeout(20_000)
   const BOUND = ['--context', 'kind-x', '--namespace', 'shop', '--request-timeout=30s']
   const SELECTOR = 'app.kubernetes.io/part-of=itapp,app.kubernetes.io/managed-by=skycap,skycap.dev/environment=test'
+  const UNWATCHED = {argv: [...BOUND, 'get', WATCH_RESOURCES, '-l', SELECTOR, '-o', 'name'], result: {stdout: ''}}
   /** skycap's labels for itapp's environment test (the Deployments it deployed there). */
   const OURS = {'app.kubernetes.io/part-of': 'itapp', 'app.kubernetes.io/managed-by': 'skycap', 'skycap.dev/environment': 'test'}
   const web = (replicas: number, ready: number) => ({
@@ -84,6 +85,8 @@ describe('skycap scale: the whole kubectl sequence', function () {
     {argv: [...BOUND, 'get', 'deployment', 'web', '-o', 'json'], result: {stdout: JSON.stringify(web(2, 2))}},
     {argv: [...BOUND, 'get', 'horizontalpodautoscalers', '-o', 'json'], result: {stdout: JSON.stringify({items: []})}},
     {argv: [...BOUND, 'get', 'configmaps', '-l', 'skycap.dev/release-of=itapp,skycap.dev/environment=test', '-o', 'json'], result: {stdout: JSON.stringify({items: []})}},
+    // Beside the records: whether the user may list what the watch lists (refused, nothing has changed yet).
+    UNWATCHED,
     {argv: [...BOUND, 'scale', 'deployment/web', '--replicas=3']},
   ]
   /** The release of the lock `lease()` took. */
@@ -247,6 +250,7 @@ describe('skycap scale: the whole kubectl sequence', function () {
       {argv: [...BOUND, 'get', 'deployment', 'web-green', '-o', 'json'], result: {stdout: JSON.stringify(green(2, 2))}},
       {argv: [...BOUND, 'get', 'horizontalpodautoscalers', '-o', 'json'], result: {stdout: JSON.stringify({items: []})}},
       {argv: [...BOUND, 'get', 'configmaps', '-l', 'skycap.dev/release-of=itapp,skycap.dev/environment=test', '-o', 'json'], result: {stdout: JSON.stringify({items: []})}},
+      UNWATCHED,
       {argv: [...BOUND, 'scale', 'deployment/web-green', '--replicas=3']},
       {argv: [...BOUND, 'get', WATCH_RESOURCES, '-l', SELECTOR, '-o', 'json'], result: {stdout: JSON.stringify({items: [green(3, 3)]})}},
       {argv: [...BOUND, 'create', '-f', '-']},
