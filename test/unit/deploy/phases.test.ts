@@ -750,9 +750,18 @@ describe('deploy phases: exact kubectl argv', () => {
       stdout: '',
       stderr: 'Error from server (Forbidden): resourcequotas is forbidden: User "system:serviceaccount:shop:ci" cannot list resource "resourcequotas" in API group "" in the namespace "shop"',
     }
-    const denied = await pruneLive(fakeKubectl([{argv: PRUNE_LIST, result: forbidden}], opts).kubectl, 'sel', [obj('Service', 'web')])
-    expect(denied.pruned).to.deep.equal([])
-    expect(unprunedNote(denied.unpruned as KubectlError)).to.match(
+    // Since then the other kinds are listed again without it, and pruned; the kind is named (test/unit/deploy/prune.test.ts).
+    const rest = PRUNE_LIST.map((a) => (a.includes(',') ? a.replace(',resourcequotas', '') : a))
+    const denied = await pruneLive(
+      fakeKubectl([{argv: PRUNE_LIST, result: forbidden}, {argv: rest, result: list}, {argv: [...NS, 'delete', '--ignore-not-found', '--wait=false', 'Service/old']}], opts).kubectl,
+      'sel',
+      [obj('Service', 'web')],
+    )
+    expect(denied).to.deep.equal({pruned: ['Service/old'], unlisted: ['ResourceQuota']})
+    // A refusal that names none of the kinds is the refusal it was, returned.
+    const all = {...forbidden, stderr: 'Error from server (Forbidden): User "x" cannot use this API server'}
+    const none = await pruneLive(fakeKubectl([{argv: PRUNE_LIST, result: all}], opts).kubectl, 'sel', [obj('Service', 'web')])
+    expect(unprunedNote(none.unpruned as KubectlError)).to.match(
       /^could not prune what the release no longer renders: kubectl get .* failed.*: .*; the release is recorded, and what it no longer renders stays until a deploy may prune it$/,
     )
   })
