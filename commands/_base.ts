@@ -102,8 +102,12 @@ export abstract class SkycapCommand extends Command {
     else this.untrusted(process.stdout).write(`${message ?? ''}\n`)
   }
 
+  /** Whether the --json document went out (a quit at once writes one only when none did). */
+  private jsonWritten = false
+
   /** The --json document: under GitHub Actions in a stopped region too when it quotes such text. */
   override logJson(json: unknown): void {
+    this.jsonWritten = true
     const text = JSON.stringify(json, null, 2)
     if (!WORKFLOW_COMMAND.test(text)) super.logJson(json)
     else this.untrusted(process.stdout).write(`${text}\n`)
@@ -222,9 +226,13 @@ export abstract class SkycapCommand extends Command {
       // Quitting at once still closes the CI log's open group or section, so what follows is not folded into it.
       this.ciOutput()?.endPhase()
       // What is left undone is said: a quit at once used to end without a word.
-      process.stderr.write(
-        `Quit at once (${signal}): ${this.forceQuitNote?.(done) ?? 'what the first signal was undoing is left as it is (a lock this command took expires within about a minute); `skycap status` shows what runs'}\n`,
-      )
+      const note = `Quit at once (${signal}): ${this.forceQuitNote?.(done) ?? 'what the first signal was undoing is left as it is (a lock this command took expires within about a minute); `skycap status` shows what runs'}`
+      process.stderr.write(`${note}\n`)
+      // --json promises one document on stdout: a second Ctrl-C (or a CI job's TERM, TERM) left it empty.
+      if (this.jsonEnabled() && !this.jsonWritten) {
+        const document = {ok: false, exitCode: ExitCode.INTERRUPTED, error: {code: 'interrupted', message: note}}
+        process.stdout.write(`${JSON.stringify(document, null, (this.constructor as typeof SkycapCommand).jsonLines ? undefined : 2)}\n`)
+      }
       process.exit(ExitCode.INTERRUPTED)
     }
     const onSignal = (signal: NodeJS.Signals) => {
@@ -300,8 +308,10 @@ export abstract class SkycapCommand extends Command {
     this.ciOutput()?.failed(error)
     if (this.jsonEnabled()) {
       const document = {ok: false, exitCode, error: errorJson(error)}
-      if ((this.constructor as typeof SkycapCommand).jsonLines) process.stdout.write(`${JSON.stringify(document)}\n`)
-      else this.logJson(document)
+      if ((this.constructor as typeof SkycapCommand).jsonLines) {
+        this.jsonWritten = true
+        process.stdout.write(`${JSON.stringify(document)}\n`)
+      } else this.logJson(document)
     } else {
       const lines = [`Error: ${error.message}`]
       if (error instanceof SkycapError && error.hint) lines.push(`  ${error.hint}`)
