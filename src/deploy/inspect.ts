@@ -220,6 +220,16 @@ export async function status(options: EnvOptions, factory: KubectlFactory, repor
   // A scale entry names the revision it found running, not how that revision's deploy went: the last deploy or
   // rollback is shown beside it, so a failed deploy is not hidden behind a later scale.
   const lastDeploy = last?.action === 'scale' ? (releases.find((r) => r.record.action !== 'scale')?.record ?? null) : last
+  // A revision no release recorded runs: a deploy killed after it applied (SIGKILL, a CI job's end), before its record.
+  // The header said "last release: 27 (…, succeeded)" while every service ran the killed deploy's revision, and a
+  // rollback without --to went back to the one before 27.
+  const unrecorded = lastDeploy?.revision ? services.filter((x) => x.revision && x.revision !== lastDeploy.revision?.sha && !releases.some((r) => r.record.revision?.sha === x.revision)) : []
+  if (lastDeploy && unrecorded.length) {
+    const revisions = [...new Set(unrecorded.map((x) => (x.revision as string).slice(0, lastDeploy.revision?.short.length ?? 7)))]
+    reporter.warn(
+      `${unrecorded.map((x) => x.service).join(', ')} ${unrecorded.length === 1 ? 'runs' : 'run'} ${revisions.join(', ')}, which no release in history deployed: a deploy stopped after it applied and before it recorded (killed?). \`skycap rollback ${env.name} --to ${lastDeploy.number}\` returns to the last release recorded; a rollback without --to goes to the one before it`,
+    )
+  }
   return {
     environment: env.name,
     context: target.context,
@@ -227,6 +237,7 @@ export async function status(options: EnvOptions, factory: KubectlFactory, repor
     services,
     lastRelease: last,
     lastDeploy,
+    ...(unrecorded.length ? {unrecorded: unrecorded.map((x) => ({service: x.service, revision: x.revision as string}))} : {}),
     // null: not locked (or an expired lock, which the next deploy takes over); absent: could not be read.
     ...(lock === undefined ? {} : {lock}),
     ...(hooks === undefined ? {} : {runningHooks: hooks}),

@@ -84,6 +84,7 @@ describe('skycap status: ready pods per revision', () => {
     records: object[] = [],
     events?: object[],
     underWay: {lease?: Partial<{stdout: string; exitCode: number; stderr: string}>; jobs?: object[]; rollouts?: Record<string, string>} = {},
+    reporter = memoryReporter(),
   ) {
     const configMaps = records.map((r) => ({kind: 'ConfigMap', metadata: {name: `skycap-release-shop-staging-${(r as {number: number}).number}`, labels: {}}, data: {release: JSON.stringify(r)}}))
     // A service without a Deployment of its name (cache, in most of these): the rollout state says whether a
@@ -101,7 +102,7 @@ describe('skycap status: ready pods per revision', () => {
       {argv: LEASE, result: underWay.lease ?? {stdout: ''}},
       {argv: JOBS, result: {stdout: JSON.stringify({items: underWay.jobs ?? []})}},
     ])
-    const result = await status({environment: 'staging', configPath: `${repo.dir}/skycap.yaml`}, fake.factory, memoryReporter(), () => Date.parse('2026-01-01T00:10:00Z'))
+    const result = await status({environment: 'staging', configPath: `${repo.dir}/skycap.yaml`}, fake.factory, reporter, () => Date.parse('2026-01-01T00:10:00Z'))
     expect(fake.remaining(), 'one get of deployments, replicasets and pods, one of releases (and one of events), one of the lock, one of hook Jobs').to.equal(0)
     return result
   }
@@ -245,6 +246,38 @@ describe('skycap status: ready pods per revision', () => {
     const plain = await statusOf(stuck, records.slice(0, 2))
     expect(plain.lastDeploy).to.equal(plain.lastRelease)
     expect(statusTable(plain).split('\n')[0]).to.equal('staging (context staging-cluster, namespace shop-staging); last release: 8 (deploy, failed, 2222222)')
+  })
+
+  it('a revision no release recorded that runs (a deploy killed after its apply) is said, with the rollback to the last release recorded', async () => {
+    const record = (number: number, sha: string) => ({
+      number,
+      app: 'shop',
+      environment: 'staging',
+      action: 'deploy',
+      result: 'succeeded',
+      revision: {sha, short: sha.slice(0, 7), subject: 'x'},
+      images: {},
+      configuredReplicas: {},
+      user: 'ann',
+      startedAt: '2026-01-01T00:00:00Z',
+      finishedAt: '2026-01-01T00:01:00Z',
+      durationMs: 60000,
+    })
+    const reporter = memoryReporter()
+    // Releases 6 and 7 of OLD_SHA; web and worker ask for NEW_SHA, which no release has.
+    const killed = await statusOf(stuck, [record(7, OLD_SHA), record(6, OLD_SHA)], undefined, {}, reporter)
+    expect(killed.unrecorded).to.deep.equal([
+      {service: 'web', revision: NEW_SHA},
+      {service: 'worker', revision: NEW_SHA},
+    ])
+    expect(reporter.warnings).to.include(
+      'web, worker run 2222222, which no release in history deployed: a deploy stopped after it applied and before it recorded (killed?). `skycap rollback staging --to 7` returns to the last release recorded; a rollback without --to goes to the one before it',
+    )
+    // Recorded (the last release's revision, or an earlier one still in history): nothing said.
+    const quiet = memoryReporter()
+    const recorded = await statusOf(stuck, [record(7, OLD_SHA), record(6, NEW_SHA)], undefined, {}, quiet)
+    expect(recorded.unrecorded).to.equal(undefined)
+    expect(quiet.warnings.filter((w) => w.includes('no release'))).to.deep.equal([])
   })
 
   it('a service the work tree makes rolling but a blue-green slot serves (a rollback to a release where it was blue-green) is found in its slot, not "not deployed"', async () => {
