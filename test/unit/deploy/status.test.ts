@@ -56,6 +56,25 @@ function replicaSet(owner: string, hash: string, revision: string, sha: string, 
   }
 }
 
+/** A release record of shop's staging: a deploy of `sha` that succeeded, unless `extra` says otherwise. */
+function releaseRecord(number: number, sha: string, extra: object = {}) {
+  return {
+    number,
+    app: 'shop',
+    environment: 'staging',
+    action: 'deploy',
+    result: 'succeeded',
+    revision: {sha, short: sha.slice(0, 7), subject: 'new'},
+    images: {},
+    configuredReplicas: {},
+    user: 'ann',
+    startedAt: '2026-01-01T00:00:00Z',
+    finishedAt: '2026-01-01T00:01:00Z',
+    durationMs: 60000,
+    ...extra,
+  }
+}
+
 const stuck = [
   // The Deployment counts the old ready pod as ready: readyReplicas 1.
   deployment('web', '2', NEW_SHA, 'web:new', {replicas: 2, updatedReplicas: 1, readyReplicas: 1, availableReplicas: 1, unavailableReplicas: 1}),
@@ -215,21 +234,7 @@ describe('skycap status: ready pods per revision', () => {
   })
 
   it('a scale after a failed deploy: the header shows the scale and, beside it, the failed deploy', async () => {
-    const record = (number: number, action: string, result: string, extra: object = {}) => ({
-      number,
-      app: 'shop',
-      environment: 'staging',
-      action,
-      result,
-      revision: {sha: NEW_SHA, short: '2222222', subject: 'new'},
-      images: {},
-      configuredReplicas: {},
-      user: 'ann',
-      startedAt: '2026-01-01T00:00:00Z',
-      finishedAt: '2026-01-01T00:01:00Z',
-      durationMs: 60000,
-      ...extra,
-    })
+    const record = (number: number, action: string, result: string, extra: object = {}) => releaseRecord(number, NEW_SHA, {action, result, ...extra})
     const records = [
       record(7, 'deploy', 'succeeded'),
       record(8, 'deploy', 'failed', {failed: 'Deployment/web'}),
@@ -249,20 +254,7 @@ describe('skycap status: ready pods per revision', () => {
   })
 
   it('a revision no release recorded that runs (a deploy killed after its apply) is said, with the rollback to the last release recorded', async () => {
-    const record = (number: number, sha: string) => ({
-      number,
-      app: 'shop',
-      environment: 'staging',
-      action: 'deploy',
-      result: 'succeeded',
-      revision: {sha, short: sha.slice(0, 7), subject: 'x'},
-      images: {},
-      configuredReplicas: {},
-      user: 'ann',
-      startedAt: '2026-01-01T00:00:00Z',
-      finishedAt: '2026-01-01T00:01:00Z',
-      durationMs: 60000,
-    })
+    const record = (number: number, sha: string) => releaseRecord(number, sha)
     const reporter = memoryReporter()
     // Releases 6 and 7 of OLD_SHA; web and worker ask for NEW_SHA, which no release has.
     const killed = await statusOf(stuck, [record(7, OLD_SHA), record(6, OLD_SHA)], undefined, {}, reporter)
