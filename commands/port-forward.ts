@@ -6,10 +6,10 @@ import {SkycapCommand} from './_base.js'
 
 export default class PortForward extends SkycapCommand {
   static override summary = "Forward a local port to a service of an environment until Ctrl-C (the environment's context and namespace)."
-  static override examples = ['<%= config.bin %> port-forward web 8080', '<%= config.bin %> port-forward db -e staging 5433:5432']
+  static override examples = ['<%= config.bin %> port-forward web', '<%= config.bin %> port-forward web 8080', '<%= config.bin %> port-forward db -e staging 5433:5432']
   static override args = {
     service: Args.string({description: 'The service to forward to', required: true}),
-    ports: Args.string({description: '[LOCAL:]REMOTE, e.g. 8080 or 5433:5432', required: true}),
+    ports: Args.string({description: "[LOCAL:]REMOTE, e.g. 8080 or 5433:5432 (default: the service's port in skycap.yaml, locally the same)"}),
   }
   static override flags = {
     env: environmentFlag,

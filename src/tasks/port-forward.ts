@@ -1,6 +1,7 @@
 import {isIP} from 'node:net'
 
 import {unknownServiceError, withFlag} from '../config/environment.js'
+import type {ServiceConfig} from '../config/types.js'
 import {connect, type KubectlFactory, openEnvironment} from '../env/connect.js'
 import {ApiServerUnreachableError, SkycapError, UserError} from '../errors.js'
 import type {Kubectl, ProcessResult} from '../kubectl/kubectl.js'
@@ -13,14 +14,28 @@ import {choosePod, forwardTarget} from './pods.js'
 
 export interface PortForwardOptions {
   service: string
-  /** `[LOCAL:]REMOTE`, as kubectl takes it. */
-  ports: string
+  /** `[LOCAL:]REMOTE`, as kubectl takes it; absent: the service's port in skycap.yaml, locally the same. */
+  ports?: string
   environment?: string
   configPath?: string
   /** Local address to listen on (default 127.0.0.1). */
   address?: string
   /** --json: kubectl's "Forwarding from …" lines go to stderr, stdout carries the one JSON document. */
   json?: boolean
+}
+
+/**
+ * No ports given (`skycap port-forward web`): the service's one port in skycap.yaml, on the same local port. It said
+ * "Missing 1 required arg: ports" though skycap.yaml names it.
+ */
+export function configuredPort(service: string, svc: ServiceConfig): {local: number; remote: number} {
+  const ports = svc.ports ?? (svc.port !== undefined ? [{name: 'http', port: svc.port}] : [])
+  const first = ports[0]
+  if (ports.length === 1 && first) return {local: first.port, remote: first.port}
+  throw new UserError(
+    ports.length ? `${service} has ${ports.length} ports (${ports.map((p) => `${p.name} ${p.port}`).join(', ')}): say which to forward` : `${service} has no port in skycap.yaml: say which to forward`,
+    {hint: `For example \`skycap port-forward ${service} ${first?.port ?? 8080}\`, or LOCAL:REMOTE (\`9000:${first?.port ?? 8080}\`).`},
+  )
 }
 
 /** `LOCAL:REMOTE` or `REMOTE` as two port numbers (LOCAL 0: any free port); a UserError for anything else. */
@@ -126,14 +141,15 @@ export async function portForward(
   options: PortForwardOptions,
   deps: {kubectl: KubectlFactory; reporter: Reporter; signal?: AbortSignal; clock?: () => number; sleep?: (ms: number, signal?: AbortSignal) => Promise<void>},
 ): Promise<{environment: string; target: string; local: number; remote: number}> {
-  const ports = parsePorts(options.ports)
-  const {remote} = ports
-  let {local} = ports
+  const given = options.ports === undefined ? undefined : parsePorts(options.ports)
   const {loaded, env} = await openEnvironment({configPath: options.configPath, environment: options.environment, repository: false, envFlagOnly: true})
   const app = loaded.config.app
   // A service dropped from the work tree's skycap.yaml may still run (deployed before): its pods decide, below.
   const unknown = env.services[options.service] ? undefined : unknownServiceError(loaded, options.service, 'skycap port-forward SERVICE PORTS', withFlag(options.environment))
-  if (unknown && Object.hasOwn(loaded.config.environments, options.service)) throw unknown
+  if (unknown && (Object.hasOwn(loaded.config.environments, options.service) || given === undefined)) throw unknown
+  const ports = given ?? configuredPort(options.service, env.services[options.service] as ServiceConfig)
+  const {remote} = ports
+  let {local} = ports
   const addresses = parseAddresses(options.address ?? '127.0.0.1')
   // As kubectl is given it (no spaces: kubectl refused " 127.0.0.1"), and as said: [::1]:8080, not ::1:8080.
   const address = addresses.join(',')

@@ -13,7 +13,7 @@ import {portForward} from '../../../src/tasks/port-forward.js'
 import type {Reporter} from '../../../src/ui/output.js'
 import {choosePod, forwardTarget} from '../../../src/tasks/pods.js'
 import {canListen} from '../../../src/net/ports.js'
-import {parsePorts} from '../../../src/tasks/port-forward.js'
+import {configuredPort, parsePorts} from '../../../src/tasks/port-forward.js'
 import {fakeKubectl, quietSpawner} from '../../helpers/fake-kubectl.js'
 import {repoRoot, TempRepo} from '../../helpers/repo.js'
 
@@ -37,6 +37,19 @@ describe('tasks: command lines', () => {
     expect(parsePorts('5433:5432')).to.deep.equal({local: 5433, remote: 5432})
     expect(parsePorts('0:80')).to.deep.equal({local: 0, remote: 80})
     for (const bad of ['', 'http', '70000', '1:2:3', ':80', '80:0']) expect(() => parsePorts(bad), bad).to.throw('is not [LOCAL:]REMOTE ports')
+    // No ports given: the service's one port in skycap.yaml, locally the same; several or none, which to forward.
+    expect(configuredPort('web', {image: 'web', port: 8080})).to.deep.equal({local: 8080, remote: 8080})
+    expect(configuredPort('cache', {image: 'redis', ports: [{name: 'redis', port: 6379}]})).to.deep.equal({local: 6379, remote: 6379})
+    expect(() => configuredPort('worker', {image: 'worker'})).to.throw('worker has no port in skycap.yaml: say which to forward')
+    expect(() =>
+      configuredPort('api', {
+        image: 'api',
+        ports: [
+          {name: 'http', port: 80},
+          {name: 'grpc', port: 9090},
+        ],
+      }),
+    ).to.throw('api has 2 ports (http 80, grpc 9090): say which to forward')
   })
 })
 
