@@ -94,7 +94,7 @@ export class DeployHooks {
   /** Set when a Ctrl-C ended the phase: with the Job it left (maybe) running, none when it came before any Job. */
   interrupted?: {job?: string}
   /** Why the last hook failed when it was not its command (JobOutcome.cause), and the image it ran. */
-  private lastFailure: {cause?: JobOutcome['cause']; image: string; neverStarted?: string} = {image: ''}
+  private lastFailure: {cause?: JobOutcome['cause']; image: string; neverStarted?: string; refused?: boolean} = {image: ''}
 
   constructor(
     private readonly planned: PlannedHook[],
@@ -146,7 +146,15 @@ export class DeployHooks {
         throw new HookFailedError(failure, message, hint, hint, false, true)
       }
       const skip = '--skip-hooks deploys without hooks.'
-      const {cause, image} = this.lastFailure
+      const {cause, image, refused} = this.lastFailure
+      // The Job was never made (a Role without create on jobs, a Job the API server finds invalid): there is no job to
+      // describe and nothing wrong with the command, as the hint said.
+      if (refused) {
+        const hint = /forbidden/i.test(failure.message)
+          ? `Your user may not create Jobs in the namespace, which hooks run as: ask a cluster admin for create on jobs (docs/rbac.md), or deploy with --skip-hooks.`
+          : `Fix the hook in skycap.yaml so the API server takes its Job (the message says what it refused), and deploy again; ${skip}`
+        throw new HookFailedError(failure, message, hint, hint)
+      }
       // Neither is the command's fault, and the Job's logs have nothing to say: the hint says what is.
       if (cause === 'deleted') {
         const hint = `Its Job went while the command ran, with its output and exit code; find out what deleted it (\`${shown('get events')}\`), and deploy again. ${skip}`
@@ -264,7 +272,7 @@ export class DeployHooks {
       this.deployTimedOut = outcome.result === 'timed-out' && deployFirst && !/deadline/i.test(outcome.message)
       // Why its command never ran (a pod never scheduled), when it did not: the deploy's timeout said only that.
       const never = /\(the command never started: (.*)\)$/s.exec(outcome.message)?.[1]
-      this.lastFailure = {...(outcome.cause ? {cause: outcome.cause} : {}), image: containerImage(job), ...(never ? {neverStarted: never} : {})}
+      this.lastFailure = {...(outcome.cause ? {cause: outcome.cause} : {}), image: containerImage(job), ...(never ? {neverStarted: never} : {}), ...(outcome.refused ? {refused: true} : {})}
       if (outcome.result === 'succeeded') {
         ctx.reporter.info(`${phase} hook ${hook.name} succeeded (${Math.round(record.durationMs / 1000)}s)`)
         continue

@@ -678,7 +678,7 @@ describe('hooks: a predeploy hook past its timeout', () => {
 
 describe('hooks: a predeploy hook that failed through no fault of its command', () => {
   /** `events`: the answer to the one `kubectl get events` of pull failures, asked after the first poll. */
-  const failedBy = async (items: object[][], events?: object[]) => {
+  const failedBy = async (items: object[][], events?: object[], create?: {exitCode: number; stderr: string}) => {
     const loaded = await parseConfig(CONFIG, '/tmp/x/skycap.yaml')
     const env = resolveEnvironment(loaded, 'staging')
     const get = ['--request-timeout=30s', 'get', 'jobs,pods', '-l', 'skycap.dev/job=shop-staging-migrate-4', '-o', 'json']
@@ -688,7 +688,7 @@ describe('hooks: a predeploy hook that failed through no fault of its command', 
       : []
     const fake = fakeKubectl([
       {argv: ['--request-timeout=30s', 'get', 'jobs', '-l', 'skycap.dev/job-of=shop,skycap.dev/environment=staging,skycap.dev/job-kind=hook', '-o', 'json'], result: {stdout: '{"items":[]}'}},
-      {argv: ['--request-timeout=30s', 'create', '-f', '-']},
+      {argv: ['--request-timeout=30s', 'create', '-f', '-'], ...(create ? {result: create} : {})},
       ...polls.slice(0, 1),
       ...asked,
       ...polls.slice(1),
@@ -722,6 +722,15 @@ describe('hooks: a predeploy hook that failed through no fault of its command', 
     expect(error.hint).to.equal(
       "The hook runs in its service's image of this release (reg/web:abc), which the node cannot pull: push it (skycap build), or fix the registry credentials (imagePullSecrets), and deploy again. --skip-hooks deploys without hooks.",
     )
+    expect(error.jsonHint).to.equal(error.hint)
+  })
+
+  it('a Job the API server refused (a Role without create on jobs): the hint asks for the right, not to fix the command or describe a Job never made', async () => {
+    const forbidden =
+      'Error from server (Forbidden): error when creating "STDIN": jobs.batch is forbidden: User "system:serviceaccount:shop:ci" cannot create resource "jobs" in API group "batch" in the namespace "shop-staging"\n'
+    const error = await failedBy([], undefined, {exitCode: 1, stderr: forbidden})
+    expect(error.message).to.match(/^predeploy hook migrate failed \(the API server refused its Job: Error from server \(Forbidden\)/)
+    expect(error.hint).to.equal('Your user may not create Jobs in the namespace, which hooks run as: ask a cluster admin for create on jobs (docs/rbac.md), or deploy with --skip-hooks.')
     expect(error.jsonHint).to.equal(error.hint)
   })
 
