@@ -46,6 +46,11 @@ export interface ReleaseRecord {
   trigger?: 'automatic' | 'manual'
   /** For a failed deploy: the number of the rollback entry that followed it. */
   rollbackRelease?: number
+  /**
+   * Set when read, never stored: no entry of `rollbackRelease` is in history (its rollback is under way, or was stopped
+   * before its record: a deploy killed between the two). history named a rollback that never happened.
+   */
+  rollbackMissing?: true
   /** For a failed deploy or rollback: the resource that failed (kind/name); `message` says why. */
   failed?: string
   /** Live replica counts kept instead of the recorded ones (rollback), by service. */
@@ -236,6 +241,7 @@ export function linkRollbacks(records: ReleaseRecord[]): void {
     const rollback = records.find((x) => x.action === 'rollback' && x.trigger === 'automatic' && x.rolledBackFrom === r.number)
     if (rollback) r.rollbackRelease = rollback.number
     else if (byNumber.has(r.rollbackRelease)) delete r.rollbackRelease
+    else r.rollbackMissing = true
   }
 }
 

@@ -51,7 +51,7 @@ export function historyNote(r: ReleaseRecord): string {
     parts.push(`rolled back to ${r.rolledBackTo}`)
   }
   if (r.result !== 'succeeded' && r.message) parts.push(r.message)
-  if (r.rollbackRelease !== undefined) parts.push(`rollback: release ${r.rollbackRelease}`)
+  if (r.rollbackRelease !== undefined) parts.push(`rollback: release ${r.rollbackRelease}${r.rollbackMissing ? ' (not in history: under way, or stopped before its record)' : ''}`)
   // The commit's author by name (`Ana <ana@x>`: the address is in --json): USER is who deployed it.
   const author = r.revision?.author?.replace(/\s*<[^>]*>$/, '')
   if (parts.length === 0) parts.push(`${r.revision?.subject ?? ''}${author ? ` (${author})` : ''}`)

@@ -1,6 +1,7 @@
 import {expect} from 'chai'
 
 import {linkRollbacks, type ReleaseRecord} from '../../../src/release/store.js'
+import {historyTable} from '../../../src/ui/tables.js'
 
 const entry = (number: number, fields: Partial<ReleaseRecord>): ReleaseRecord =>
   ({number, action: 'deploy', result: 'succeeded', user: 'ana', startedAt: '2026-12-05T10:00:00Z', durationMs: 1000, ...fields}) as ReleaseRecord
@@ -25,6 +26,12 @@ describe('release history: the link from a failed deploy to its automatic rollba
     ]
     linkRollbacks(records)
     expect(records.map((r) => r.rollbackRelease)).to.deep.equal([6, undefined, 8])
+    // Not listed: history says so (a deploy killed before its rollback was recorded read as rolled back).
+    expect(records.map((r) => r.rollbackMissing)).to.deep.equal([undefined, undefined, true])
+    expect(historyTable([records[2] as ReleaseRecord])).to.contain('rollback: release 8 (not in history: under way, or stopped before its record)')
+    expect(historyTable([records[0] as ReleaseRecord]))
+      .to.contain('rollback: release 6')
+      .and.not.contain('not in history')
   })
 
   it('drops a link to an entry that is no rollback of this release (the rollback was killed before it was recorded; the next deploy took its number)', () => {
