@@ -1,6 +1,8 @@
 import {Args, Flags} from '@oclif/core'
 
 import {nothingToRollBackLine, rollback} from '../src/deploy/rollback.js'
+import {QuitAtOnce} from '../src/release/quit-at-once.js'
+import {DEPLOY_QUIT_NOTE} from './_quit-note.js'
 import {environmentFlag, environmentOf} from './_environment.js'
 import {SkycapCommand} from './_base.js'
 
@@ -27,6 +29,10 @@ export default class Rollback extends SkycapCommand {
 
   async run(): Promise<unknown> {
     const {args, flags} = await this.parse(Rollback)
+    // A second Ctrl-C records the rollback and releases the lock first (it left both, unrecorded and held).
+    this.forceQuitNote = DEPLOY_QUIT_NOTE
+    const quitAtOnce = new QuitAtOnce()
+    this.beforeQuit = () => quitAtOnce.quit()
     const report = await rollback(
       {
         environment: environmentOf(args.environment, flags.env),
@@ -39,7 +45,7 @@ export default class Rollback extends SkycapCommand {
         resetReplicas: flags['reset-replicas'],
         skipImageCheck: flags['skip-image-check'],
       },
-      {kubectl: this.kubectlFactory(), reporter: this.reporter(), confirm: this.confirmer(), ...this.noQuestions(), signal: this.abortOnSignals()},
+      {kubectl: this.kubectlFactory(), reporter: this.reporter(), confirm: this.confirmer(), ...this.noQuestions(), signal: this.abortOnSignals(), quitAtOnce},
     )
     if (report.result === 'unchanged') this.log(nothingToRollBackLine(report))
     else this.log(`${report.result === 'planned' ? 'would roll back' : 'rolled back'} ${report.environment} to ${report.revision.short}${report.release ? ` (release ${report.release})` : ''}`)

@@ -1,6 +1,8 @@
 import {Args, Flags} from '@oclif/core'
 
+import {QuitAtOnce} from '../src/release/quit-at-once.js'
 import {scale} from '../src/scale/scale.js'
+import {DEPLOY_QUIT_NOTE} from './_quit-note.js'
 import {environmentFlag} from './_environment.js'
 import {SkycapCommand} from './_base.js'
 
@@ -21,6 +23,10 @@ export default class Scale extends SkycapCommand {
 
   async run(): Promise<unknown> {
     const {args, flags} = await this.parse(Scale)
+    // A second Ctrl-C records the scale and releases the lock first (it left both, unrecorded and held).
+    this.forceQuitNote = DEPLOY_QUIT_NOTE
+    const quitAtOnce = new QuitAtOnce()
+    this.beforeQuit = () => quitAtOnce.quit()
     const report = await scale(
       {
         service: args.service,
@@ -32,7 +38,7 @@ export default class Scale extends SkycapCommand {
         timeout: flags.timeout,
         waitForLock: flags['wait-for-lock'],
       },
-      {kubectl: this.kubectlFactory(), reporter: this.reporter(), signal: this.abortOnSignals()},
+      {kubectl: this.kubectlFactory(), reporter: this.reporter(), signal: this.abortOnSignals(), quitAtOnce},
     )
     if (report.result === 'unchanged') this.log(`${report.service} in ${report.environment} is already at ${report.to}; nothing was changed`)
     else this.log(`${report.result === 'planned' ? 'would scale' : 'scaled'} ${report.service} in ${report.environment} from ${report.from} to ${report.to}`)

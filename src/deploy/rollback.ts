@@ -3,7 +3,8 @@ import {deployFirst} from '../config/environment.js'
 import {openVcs, type VcsChoice} from '../vcs/vcs.js'
 import {type KubeObject, LABELS} from '../render/objects.js'
 import type {Kubectl} from '../kubectl/kubectl.js'
-import {acquireLock, afterLockRelease, keepLockAlive, LEASE_SECONDS, LOCK_RELEASED, releaseOwnLock} from '../lock/lease.js'
+import {acquireLock, afterLockRelease, keepLockAlive, LEASE_SECONDS, LOCK_RELEASED, releaseLock, releaseOwnLock} from '../lock/lease.js'
+import {QuitAtOnce} from '../release/quit-at-once.js'
 import {
   contentOf,
   isGood,
@@ -406,6 +407,9 @@ export async function rollback(options: RollbackOptions, deps: DeployDeps): Prom
     onWait: (m) => deps.reporter.info(m),
   })
   const heartbeat = keepLockAlive(kubectl, app, lock.id, {onLost: () => deps.reporter.warn(`the lock of ${env.name} is no longer held by this rollback`)})
+  // A quit at once (a second Ctrl-C) releases the lock first: it was left held for a minute.
+  const quitAtOnce = deps.quitAtOnce ?? new QuitAtOnce()
+  quitAtOnce.holdLock(() => releaseLock(kubectl, app, {id: lock.id}))
   // --timeout and the record's start and duration count from here: waiting for the lock is not the rollback's time
   // (a deploy's record starts under the lock too).
   const started = clock()
@@ -450,6 +454,7 @@ export async function rollback(options: RollbackOptions, deps: DeployDeps): Prom
       heartbeat.stop()
       releasing = releaseOwnLock(kubectl, app, lock.id, (m) => deps.reporter.warn(m))
       await releasing
+      quitAtOnce.holdLock(undefined)
       deps.reporter.info(`${alreadyRunsLine(chosen, runs, env.name)}: nothing was changed or recorded`)
       report.result = 'unchanged'
       report.release = null
@@ -472,6 +477,25 @@ export async function rollback(options: RollbackOptions, deps: DeployDeps): Prom
     const moved = await movedSlots(kubectl, objects, {...kept, ...restored}, selector)
     if (Object.keys(kept).length) deps.reporter.info(keptCountsNote(kept, manifests, chosen.record.number, moved))
     if (Object.keys(restored).length && undone) deps.reporter.info(restoredCountsNote(restored, objects, undone.runs.number, moved))
+    const keep = connectionOnly?.has(['history', 'keep']) ? Number.POSITIVE_INFINITY : (loaded.config.history?.keep ?? 10)
+    // From here the cluster may change: a quit at once (a second Ctrl-C) records the rollback as interrupted, as a
+    // deploy's does (it left the rollback unrecorded).
+    quitAtOnce.arm(async () =>
+      saveRelease(
+        kubectl,
+        {
+          ...rollbackRecord(chosen, app, env.name, number, 'manual', from),
+          result: 'interrupted',
+          startedAt: new Date(started).toISOString(),
+          finishedAt: new Date(clock()).toISOString(),
+          durationMs: clock() - started,
+          message: 'quit at once (a second Ctrl-C or signal) before the rollback ended: the rollout was left as it was, not watched to the end',
+        },
+        undefined,
+        lockedReleases,
+        keep,
+      ),
+    )
     const rollout = await rollOutRelease({
       kubectl,
       objects,
@@ -528,31 +552,33 @@ export async function rollback(options: RollbackOptions, deps: DeployDeps): Prom
     const cause = rollout.failures[0] ? `${rollout.failures[0].ref}: ${rollout.failures[0].message}` : report.result
     const running = rollout.outcome === 'ready' ? undefined : await whatRuns(kubectl, selector).catch(() => undefined)
     report.durationMs = clock() - started
-    await saveRelease(
-      kubectl,
-      {
-        ...rollbackRecord(chosen, app, env.name, number, 'manual', from),
-        result: rollout.outcome === 'ready' ? 'succeeded' : rollout.outcome === 'interrupted' ? 'interrupted' : 'failed',
-        startedAt: new Date(started).toISOString(),
-        finishedAt: new Date(clock()).toISOString(),
-        durationMs: report.durationMs,
-        ...(Object.keys(kept).length ? {keptReplicas: asPlaced(kept, moved)} : {}),
-        ...(rollout.failures[0] ? {failed: rollout.failures[0].ref} : {}),
-        ...(rollout.outcome === 'ready' ? {} : {message: `${cause}${running ? `; now running: ${running}` : ''}`}),
-      },
-      rollout.outcome === 'ready' ? rollout.recorded : undefined,
-      lockedReleases,
-      // From an invalid skycap.yaml that sets history.keep: no record is dropped (the next deploy keeps its number).
-      connectionOnly?.has(['history', 'keep']) ? Number.POSITIVE_INFINITY : (loaded.config.history?.keep ?? 10),
-      {
-        onContact: (event) => reportContact(deps.reporter, event, RECORD_MEANWHILE),
-        onRenumbered: (taken, to, why) => {
-          deps.reporter.warn(renumberedNote(env.name, 'rollback', taken, to, why))
-          number = to
-          report.release = to
-          report.renumberedFrom ??= taken
+    await quitAtOnce.own(() =>
+      saveRelease(
+        kubectl,
+        {
+          ...rollbackRecord(chosen, app, env.name, number, 'manual', from),
+          result: rollout.outcome === 'ready' ? 'succeeded' : rollout.outcome === 'interrupted' ? 'interrupted' : 'failed',
+          startedAt: new Date(started).toISOString(),
+          finishedAt: new Date(clock()).toISOString(),
+          durationMs: report.durationMs,
+          ...(Object.keys(kept).length ? {keptReplicas: asPlaced(kept, moved)} : {}),
+          ...(rollout.failures[0] ? {failed: rollout.failures[0].ref} : {}),
+          ...(rollout.outcome === 'ready' ? {} : {message: `${cause}${running ? `; now running: ${running}` : ''}`}),
         },
-      },
+        rollout.outcome === 'ready' ? rollout.recorded : undefined,
+        lockedReleases,
+        // From an invalid skycap.yaml that sets history.keep: no record is dropped (the next deploy keeps its number).
+        keep,
+        {
+          onContact: (event) => reportContact(deps.reporter, event, RECORD_MEANWHILE),
+          onRenumbered: (taken, to, why) => {
+            deps.reporter.warn(renumberedNote(env.name, 'rollback', taken, to, why))
+            number = to
+            report.release = to
+            report.renumberedFrom ??= taken
+          },
+        },
+      ),
     )
     notifier.send(
       rollout.outcome === 'ready'
@@ -572,6 +598,7 @@ export async function rollback(options: RollbackOptions, deps: DeployDeps): Prom
       heartbeat.stop()
       releasing ??= releaseOwnLock(kubectl, app, lock.id, (m) => deps.reporter.warn(m))
       await releasing
+      quitAtOnce.holdLock(undefined)
       Object.assign(report, scaleDownFields(await scaleDownOldSlots(kubectl, {objects: rollout.recorded, app, environment: env.name, reporter: deps.reporter, clock, signal: deps.signal})))
       return report
     }
@@ -586,6 +613,7 @@ export async function rollback(options: RollbackOptions, deps: DeployDeps): Prom
     heartbeat.stop()
     releasing ??= releaseOwnLock(kubectl, app, lock.id, (m) => deps.reporter.warn(m))
     await releasing
+    quitAtOnce.holdLock(undefined)
     await settleNotifications(notifier, report, deps.signal)
   }
   // Only an error gets here (the rollback returns above): its message says whether the lock could be released.

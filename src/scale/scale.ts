@@ -2,7 +2,8 @@ import {deployFirst, unknownServiceError, withFlag} from '../config/environment.
 import {DeployFailedError, InterruptedError, KubectlError, NamespaceMissingError, OwnedElsewhereError, TimeoutError, UserError} from '../errors.js'
 import {parseDuration} from '../duration.js'
 import {ciJobUrl, whoAmI} from '../identity.js'
-import {acquireLock, afterLockRelease, keepLockAlive, LEASE_SECONDS, LOCK_RELEASED, releaseOwnLock} from '../lock/lease.js'
+import {acquireLock, afterLockRelease, keepLockAlive, LEASE_SECONDS, LOCK_RELEASED, releaseLock, releaseOwnLock} from '../lock/lease.js'
+import {QuitAtOnce} from '../release/quit-at-once.js'
 import type {KubeObject} from '../render/objects.js'
 import {listReleases, nextReleaseNumber, RECORD_OUTAGE_MS, renumberedNote, saveRelease} from '../release/store.js'
 import {deployedServices, notInFileWarning} from '../tasks/pods.js'
@@ -217,6 +218,9 @@ export async function scale(input: ScaleOptions, deps: DeployDeps): Promise<Scal
     })
   })
   const heartbeat = keepLockAlive(kubectl, app, lock.id)
+  // A quit at once releases the lock first (it was left held for a minute).
+  const quitAtOnce = deps.quitAtOnce ?? new QuitAtOnce()
+  quitAtOnce.holdLock(() => releaseLock(kubectl, app, {id: lock.id}))
   // --timeout and the record's start and duration count from here: waiting for the lock is not the scale's time
   // (a deploy's record starts under the lock too).
   const started = clock()
@@ -236,6 +240,24 @@ export async function scale(input: ScaleOptions, deps: DeployDeps): Promise<Scal
     if (from === options.replicas) return {...report, result: 'unchanged'}
     if (unknown) deps.reporter.warn(notInFileWarning(options.service))
     const slot = target === options.service ? '' : ` (Deployment ${target}, the active slot)`
+    const previous = releases.find((r) => r.record.action !== 'scale')?.record
+    const scaleRecord = () => ({
+      number: nextReleaseNumber(releases),
+      app,
+      environment: env.name,
+      action: 'scale' as const,
+      revision: previous?.revision ?? null,
+      images: previous?.images ?? {},
+      configuredReplicas: previous?.configuredReplicas ?? configuredReplicas(env),
+      user: whoAmI(),
+      ciJob: ciJobUrl(),
+      startedAt: new Date(started).toISOString(),
+      finishedAt: new Date(clock()).toISOString(),
+      durationMs: clock() - started,
+      scale: {service: options.service, from, to: options.replicas},
+    })
+    // From the scale on, a quit at once (a second Ctrl-C) records it as interrupted (the new count stood unrecorded).
+    quitAtOnce.arm(() => saveRelease(kubectl, {...scaleRecord(), result: 'interrupted'}, undefined, releases, loaded.config.history?.keep ?? 10))
     deps.reporter.info(`Scaling ${options.service}${slot} in ${env.name} from ${from} to ${options.replicas}`)
     // Events last seen before the scale are not about it (a scale makes no new ReplicaSet to date them by).
     const began = {at: clock(), clock}
@@ -255,36 +277,28 @@ export async function scale(input: ScaleOptions, deps: DeployDeps): Promise<Scal
       failures = await explainFailures(kubectl, result.statuses, () => lineFilter({configured: configuredExcludes(loaded.config, [options.service]), exclude: [], grep: []}), began)
       for (const f of failures) deps.reporter.info(formatFailure(f))
     }
-    const previous = releases.find((r) => r.record.action !== 'scale')?.record
-    const number = await saveRelease(
-      kubectl,
-      {
-        number: nextReleaseNumber(releases),
-        app,
-        environment: env.name,
-        action: 'scale',
-        result: result.outcome === 'ready' ? 'succeeded' : result.outcome === 'interrupted' ? 'interrupted' : 'failed',
-        revision: previous?.revision ?? null,
-        images: previous?.images ?? {},
-        configuredReplicas: previous?.configuredReplicas ?? configuredReplicas(env),
-        user: whoAmI(),
-        ciJob: ciJobUrl(),
-        startedAt: new Date(started).toISOString(),
-        finishedAt: new Date(clock()).toISOString(),
-        durationMs: clock() - started,
-        scale: {service: options.service, from, to: options.replicas},
-      },
-      undefined,
-      releases,
-      loaded.config.history?.keep ?? 10,
-      {
-        // A scale has no release that "runs": the counts it set stand (it said "the release runs").
-        onContact: (event) => reportContact(deps.reporter, event, `the new counts stand; skycap records the scale once it answers again (for up to ${RECORD_OUTAGE_MS / 1000}s)`),
-        onRenumbered: (taken, to, why) => {
-          deps.reporter.warn(renumberedNote(env.name, 'scale', taken, to, why))
-          report.renumberedFrom ??= taken
+    const number = await quitAtOnce.own(() =>
+      saveRelease(
+        kubectl,
+        {
+          ...scaleRecord(),
+          app,
+          environment: env.name,
+          action: 'scale',
+          result: result.outcome === 'ready' ? 'succeeded' : result.outcome === 'interrupted' ? 'interrupted' : 'failed',
         },
-      },
+        undefined,
+        releases,
+        loaded.config.history?.keep ?? 10,
+        {
+          // A scale has no release that "runs": the counts it set stand (it said "the release runs").
+          onContact: (event) => reportContact(deps.reporter, event, `the new counts stand; skycap records the scale once it answers again (for up to ${RECORD_OUTAGE_MS / 1000}s)`),
+          onRenumbered: (taken, to, why) => {
+            deps.reporter.warn(renumberedNote(env.name, 'scale', taken, to, why))
+            report.renumberedFrom ??= taken
+          },
+        },
+      ),
     )
     report.release = number
     report.result = result.outcome === 'ready' ? 'succeeded' : result.outcome === 'timeout' ? 'timed-out' : result.outcome === 'interrupted' ? 'interrupted' : 'failed'
@@ -302,6 +316,7 @@ export async function scale(input: ScaleOptions, deps: DeployDeps): Promise<Scal
   } finally {
     heartbeat.stop()
     released = await releaseOwnLock(kubectl, app, lock.id, (m) => deps.reporter.warn(m))
+    quitAtOnce.holdLock(undefined)
   }
   // Only an error gets here (the scale returns above): its message says whether the lock could be released.
   throw afterLockRelease(failure?.error, released ?? false)

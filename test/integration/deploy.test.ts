@@ -151,6 +151,39 @@ describe('skycap deploy (real cluster)', function () {
     expect(table.stderr).to.contain('3 older entries not shown (-n 2)')
   })
 
+  it('a quick second Ctrl-C during a rollback (and a scale): each is recorded as interrupted and the lock released before the quit (they were unrecorded, the lock held a minute)', async () => {
+    // web takes 6 s to become available in every release: the rollback's rollout lasts that long.
+    await app.change((t) => t.replace('    port: 8080\n', '    port: 8080\n    minReadySeconds: 6\n'), 'web slow to be available')
+    expect((await app.cli([...DEPLOY, 'test'])).exitCode).to.equal(0)
+    await app.change((t) => t.replace('\nenvironments:', '\n# second\nenvironments:'), 'second')
+    expect((await app.cli([...DEPLOY, 'test'])).exitCode).to.equal(0)
+    const quit = async (args: string[], started: string) => {
+      const child = execa('node', [cliPath, ...args], {cwd: app.repo.dir, reject: false, env: {NO_COLOR: '1', CI: 'true'}})
+      let err = ''
+      child.stderr?.on('data', (d) => (err += d))
+      await waitFor(started, () => err.includes(started), {timeoutMs: 60_000, intervalMs: 20})
+      child.kill('SIGINT')
+      await new Promise((resolve) => setTimeout(resolve, 20))
+      child.kill('SIGINT')
+      const r = await child
+      expect(r.exitCode, err).to.equal(130)
+      // Whichever came first, the quit or the first signal's own clean-up, the lock is gone and the entry recorded.
+      expect((await kubectl(['get', 'lease', 'skycap-lock-itdeploy', '--ignore-not-found', '-o', 'name'], {namespace: ns.name})).stdout, err).to.equal('')
+      return err
+    }
+    const quitLine = (err: string) => err.split('\n').filter((l) => l.startsWith('Quit at once'))
+    const rollback = await quit(['rollback', 'test', '--skip-image-check'], 'Rolling out')
+    for (const line of quitLine(rollback))
+      expect(line, rollback).to.match(/^Quit at once \(SIGINT\): what the first signal was undoing is left as it is: release 3 is recorded( as interrupted)? .*, and the lock was released$/)
+    const scale = await quit(['scale', 'web', '4', '-e', 'test'], 'Scaling web')
+    for (const line of quitLine(scale)) expect(line, scale).to.match(/^Quit at once \(SIGINT\): .*release 4 is recorded( as interrupted)? .*, and the lock was released$/)
+    // One of the two at least went the quit's way (the 20 ms between the signals is shorter than any clean-up).
+    expect([...quitLine(rollback), ...quitLine(scale)], `${rollback}\n${scale}`).to.have.length.above(0)
+    const history = (await app.json(['history', 'test'])).doc.result.releases
+    expect(history.slice(0, 2).map((x: any) => `${x.number} ${x.action}`)).to.deep.equal(['4 scale', '3 rollback'])
+    expect(history[1].result).to.be.oneOf(['interrupted', 'succeeded'])
+  })
+
   it('a Ctrl-C while the watch gives the others time to fail: the failure already seen is still named in the error, --json and history (they said only "interrupted"); twice', async () => {
     expect((await app.cli([...DEPLOY, 'test'])).exitCode).to.equal(0)
     for (const round of [1, 2]) {
