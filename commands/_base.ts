@@ -62,6 +62,10 @@ export abstract class SkycapCommand extends Command {
   static runsWithoutOclifConfig = true
   /** The hint for an argument beyond those the command takes (`rollback prod 41`: --to 41), when it has a better one than its help. */
   static unexpectedArgumentHint?: (argument: string, argv: string[]) => string | undefined
+  /** false for commands that never take the environment's lock (logs, diff): a quit at once does not speak of one. */
+  static takesLock = true
+  /** The hint for a missing argument, when the command line says what the user meant (`scale web=3`: kubectl's habit). */
+  static missingArgumentHint?: (argv: string[]) => string | undefined
   /**
    * --json prints one object per line (logs): an error is one more line, not an indented document that breaks a
    * line-by-line reader (`skycap logs web --json | jq -c …` read it as ten fragments).
@@ -226,7 +230,10 @@ export abstract class SkycapCommand extends Command {
       // Quitting at once still closes the CI log's open group or section, so what follows is not folded into it.
       this.ciOutput()?.endPhase()
       // What is left undone is said: a quit at once used to end without a word.
-      const note = `Quit at once (${signal}): ${this.forceQuitNote?.(done) ?? 'what the first signal was undoing is left as it is (a lock this command took expires within about a minute); `skycap status` shows what runs'}`
+      const general = (this.constructor as typeof SkycapCommand).takesLock
+        ? 'what the first signal was undoing is left as it is (a lock this command took expires within about a minute); `skycap status` shows what runs'
+        : 'what the first signal was stopping ends with skycap (it takes no lock and changes nothing in the cluster)'
+      const note = `Quit at once (${signal}): ${this.forceQuitNote?.(done) ?? general}`
       process.stderr.write(`${note}\n`)
       // --json promises one document on stdout: a second Ctrl-C (or a CI job's TERM, TERM) left it empty.
       if (this.jsonEnabled() && !this.jsonWritten) {
@@ -370,7 +377,8 @@ export abstract class SkycapCommand extends Command {
     if (choice) message += didYouMean(choice[1] as string, (choice[2] as string).split(', '))
     const command = ['skycap', ...(this.id ?? '').split(':')].join(' ')
     const unexpected = /^Unexpected arguments?: (\S+)$/.exec(message)?.[1]
-    const better = unexpected === undefined ? undefined : (this.constructor as typeof SkycapCommand).unexpectedArgumentHint?.(unexpected, this.argv)
+    const ctor = this.constructor as typeof SkycapCommand
+    const better = unexpected === undefined ? (/^Missing \d+ required args?/.test(message) ? ctor.missingArgumentHint?.(this.argv) : undefined) : ctor.unexpectedArgumentHint?.(unexpected, this.argv)
     return new UserError(message, {hint: better ?? `See \`${command} --help\` for its arguments and flags.`, cause: error})
   }
 

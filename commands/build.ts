@@ -7,6 +7,7 @@ import {environmentFlag, environmentFromVariable, environmentOf} from './_enviro
 import {SkycapCommand} from './_base.js'
 
 export default class Build extends SkycapCommand {
+  static override takesLock = false
   static override summary = 'Build and push the images of a revision, tagged as deploy expects them.'
   static override description =
     'Builds every service with a build: block from a clean export of REV (or the work tree with --work-tree), pushes to the registry and prints the digests. Images already in the registry are skipped. Exit codes: 0 built, 1 a build failed (with docker or podman nothing is pushed; buildx and build.command push what they built), 2 invalid input or no builder, 4 registry unreachable, 130 interrupted.'

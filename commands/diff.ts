@@ -7,6 +7,7 @@ import {environmentFlag, targetOf} from './_environment.js'
 import {SkycapCommand} from './_base.js'
 
 export default class Diff extends SkycapCommand {
+  static override takesLock = false
   static override summary = 'Show what deploying ENV[@REV] would change (kubectl diff; Secret values redacted).'
   static override description =
     'Objects whose only difference is skycap\'s revision annotation are not changes. Exit 0: no changes ("No changes" on stdout); 1: changes; 2 and above: an error (as kubectl diff and git diff --exit-code).'

@@ -6,6 +6,7 @@ import {environmentFlag} from './_environment.js'
 import {SkycapCommand} from './_base.js'
 
 export default class Logs extends SkycapCommand {
+  static override takesLock = false
   static override summary = "Stream the logs of every pod of a service, merged, with the app's noise filters."
   static override strict = false
   static override jsonLines = true

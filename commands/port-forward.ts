@@ -5,6 +5,7 @@ import {environmentFlag} from './_environment.js'
 import {SkycapCommand} from './_base.js'
 
 export default class PortForward extends SkycapCommand {
+  static override takesLock = false
   static override summary = "Forward a local port to a service of an environment until Ctrl-C (the environment's context and namespace)."
   static override examples = ['<%= config.bin %> port-forward web', '<%= config.bin %> port-forward web 8080', '<%= config.bin %> port-forward db -e staging 5433:5432']
   static override args = {

@@ -5,6 +5,7 @@ import {environmentFlag, targetOf} from './_environment.js'
 import {SkycapCommand} from './_base.js'
 
 export default class Render extends SkycapCommand {
+  static override takesLock = false
   static override summary = 'Print the manifests an environment gets at a revision, without touching a cluster.'
   static override description = 'Renders Deployments, Services and ConfigMaps for every service, plus the repository templates (deploy/*.yaml, deploy/<env>/*.yaml), in apply order.'
   static override examples = [

@@ -9,6 +9,11 @@ import {SkycapCommand} from './_base.js'
 export default class Scale extends SkycapCommand {
   static override summary = 'Scale a service and wait until the pods are ready; later deploys keep the count.'
   static override examples = ['<%= config.bin %> scale web 5 -e prod', 'SKYCAP_ENV=staging <%= config.bin %> scale worker 0']
+  // `skycap scale web=3` (kubectl scale's --replicas habit, or a docker compose --scale web=3): two words here.
+  static override missingArgumentHint = (argv: string[]) => {
+    const pair = argv.map((a) => /^([a-z0-9][a-z0-9-]*)=(\d+)$/.exec(a)).find(Boolean)
+    return pair ? `Give the service and the count as two words: \`skycap scale ${pair[1]} ${pair[2]}\`.` : undefined
+  }
   static override args = {
     service: Args.string({description: 'Service name from skycap.yaml', required: true}),
     replicas: Args.string({description: 'Number of pods', required: true}),

@@ -579,6 +579,14 @@ describe('CLI habits (built CLI)', function () {
     expect(r.stderr).to.contain('unknown flag --force')
   })
 
+  it("scale web=3 (kubectl's and compose's habit) says to give the two words; another missing argument keeps the help hint", async () => {
+    const r = await cli('scale', 'worker=0', '-e', 'staging')
+    expect(r.exitCode).to.equal(2)
+    expect(r.stderr).to.contain('Missing 1 required arg: replicas').and.contain('Give the service and the count as two words: `skycap scale worker 0`.')
+    const plain = await cli('scale', 'worker', '-e', 'staging')
+    expect(plain.stderr).to.contain('See `skycap scale --help` for its arguments and flags.')
+  })
+
   it('a duration without a unit exits 2 naming the units, with -e too', async () => {
     const r = await cli('lock', 'acquire', '-e', 'staging', '--duration', '10')
     expect(r.exitCode).to.equal(2)

@@ -19,6 +19,26 @@ describe('a quit at once under --json', function () {
   })
   after(() => repo.remove())
 
+  it('a command that takes no lock (diff) does not speak of one when it quits', async () => {
+    rmSync(join(repo.dir, 'called'), {force: true})
+    const child = execa('node', [cliPath, 'diff', 'test'], {
+      cwd: repo.dir,
+      env: {NO_COLOR: '1', CI: '', GITHUB_ACTIONS: '', GITLAB_CI: '', SKYCAP_ENV: '', SKYCAP_KUBECTL: join(repo.dir, 'kubectl')},
+      reject: false,
+    })
+    let err = ''
+    child.stderr?.on('data', (chunk: Buffer) => (err += chunk.toString('utf8')))
+    while (!existsSync(join(repo.dir, 'called'))) await new Promise((resolve) => setTimeout(resolve, 20))
+    child.kill('SIGINT')
+    while (!err.includes('Received SIGINT')) await new Promise((resolve) => setTimeout(resolve, 20))
+    child.kill('SIGINT')
+    const r = await child
+    expect(r.exitCode, r.stderr).to.equal(130)
+    expect(r.stderr)
+      .to.contain('Quit at once (SIGINT): what the first signal was stopping ends with skycap (it takes no lock and changes nothing in the cluster)')
+      .and.not.contain('lock this command took')
+  })
+
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     it(`${signal} twice: one JSON document, ok false, exit 130, saying what was left`, async () => {
       rmSync(join(repo.dir, 'called'), {force: true})
