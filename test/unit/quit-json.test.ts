@@ -7,7 +7,7 @@ import {cliPath, parseJson, TempRepo} from '../helpers/repo.js'
 
 // docs/json.md: --json prints exactly one document on stdout. A second signal (Ctrl-C twice, or a CI job cancelled with
 // TERM then TERM) quits at once, and stdout was empty.
-describe('a quit at once under --json', function () {
+describe('a quit at once (a second signal)', function () {
   this.timeout(60_000)
   let repo: TempRepo
   before(async () => {
@@ -19,42 +19,27 @@ describe('a quit at once under --json', function () {
   })
   after(() => repo.remove())
 
-  it('a command that takes no lock (diff) does not speak of one when it quits', async () => {
+  /** Runs the CLI with `args`, and sends `signal` twice: once it waits for kubectl, and once it said it got the first. */
+  async function quitTwice(args: string[], signal: 'SIGINT' | 'SIGTERM') {
     rmSync(join(repo.dir, 'called'), {force: true})
-    const child = execa('node', [cliPath, 'diff', 'test'], {
+    const child = execa('node', [cliPath, ...args], {
       cwd: repo.dir,
       env: {NO_COLOR: '1', CI: '', GITHUB_ACTIONS: '', GITLAB_CI: '', SKYCAP_ENV: '', SKYCAP_KUBECTL: join(repo.dir, 'kubectl')},
       reject: false,
     })
     let err = ''
     child.stderr?.on('data', (chunk: Buffer) => (err += chunk.toString('utf8')))
+    // The first signal once skycap waits for kubectl (its signal handlers are in place by then).
     while (!existsSync(join(repo.dir, 'called'))) await new Promise((resolve) => setTimeout(resolve, 20))
-    child.kill('SIGINT')
-    while (!err.includes('Received SIGINT')) await new Promise((resolve) => setTimeout(resolve, 20))
-    child.kill('SIGINT')
-    const r = await child
-    expect(r.exitCode, r.stderr).to.equal(130)
-    expect(r.stderr)
-      .to.contain('Quit at once (SIGINT): what the first signal was stopping ends with skycap (it takes no lock and changes nothing in the cluster)')
-      .and.not.contain('lock this command took')
-  })
+    child.kill(signal)
+    while (!err.includes(`Received ${signal}`)) await new Promise((resolve) => setTimeout(resolve, 20))
+    child.kill(signal)
+    return child
+  }
 
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    it(`${signal} twice: one JSON document, ok false, exit 130, saying what was left`, async () => {
-      rmSync(join(repo.dir, 'called'), {force: true})
-      const child = execa('node', [cliPath, 'scale', 'web', '3', '-e', 'test', '--json'], {
-        cwd: repo.dir,
-        env: {NO_COLOR: '1', CI: '', GITHUB_ACTIONS: '', GITLAB_CI: '', SKYCAP_ENV: '', SKYCAP_KUBECTL: join(repo.dir, 'kubectl')},
-        reject: false,
-      })
-      let err = ''
-      child.stderr?.on('data', (chunk: Buffer) => (err += chunk.toString('utf8')))
-      // The first signal once skycap waits for kubectl (its signal handlers are in place by then).
-      while (!existsSync(join(repo.dir, 'called'))) await new Promise((resolve) => setTimeout(resolve, 20))
-      child.kill(signal)
-      while (!err.includes(`Received ${signal}`)) await new Promise((resolve) => setTimeout(resolve, 20))
-      child.kill(signal)
-      const r = await child
+    it(`--json, ${signal} twice: one JSON document, ok false, exit 130, saying what was left`, async () => {
+      const r = await quitTwice(['scale', 'web', '3', '-e', 'test', '--json'], signal)
       expect(r.exitCode, r.stderr).to.equal(130)
       expect(r.stderr).to.contain(`Quit at once (${signal}):`)
       const document = parseJson(r.stdout)
@@ -63,4 +48,12 @@ describe('a quit at once under --json', function () {
       expect(document.error.message).to.match(new RegExp(`^Quit at once \\(${signal}\\): `))
     })
   }
+
+  it('a command that takes no lock (diff) does not speak of one when it quits', async () => {
+    const r = await quitTwice(['diff', 'test'], 'SIGINT')
+    expect(r.exitCode, r.stderr).to.equal(130)
+    expect(r.stderr)
+      .to.contain('Quit at once (SIGINT): what the first signal was stopping ends with skycap (it takes no lock and changes nothing in the cluster)')
+      .and.not.contain('lock this command took')
+  })
 })
