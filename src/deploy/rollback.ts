@@ -370,11 +370,11 @@ export async function rollback(options: RollbackOptions, deps: DeployDeps): Prom
     )
   }
   if (options.dryRun) {
-    const runs = releases.find((r) => r.record.action !== 'scale')
-    if (options.to !== undefined && runs && (await alreadyLive(kubectl, chosen, runs, releases, planned.objects, selector))) {
-      deps.reporter.info(`Dry run: ${alreadyRunsLine(chosen, runs, env.name)}: the rollback would change and record nothing`)
+    const same = await alreadyRunning(kubectl, chosen, releases, planned.objects, selector, options.to, env.name)
+    if (same) {
+      deps.reporter.info(`Dry run: ${same.line}: the rollback would change and record nothing`)
       report.result = 'unchanged'
-      report.runningRelease = runs.record.number
+      report.runningRelease = same.running
       return report
     }
     report.applied = planned.objects.map((o) => `${o.kind}/${o.metadata.name}`)
@@ -448,19 +448,18 @@ export async function rollback(options: RollbackOptions, deps: DeployDeps): Prom
     }
     const undone = undoneOf(lockedReleases, chosen.record)
     const {objects, kept, restored} = capacity(manifests, lockedLive, options.resetReplicas ?? false, undone)
-    const runs = lockedReleases.find((r) => r.record.action !== 'scale')
-    const placed = options.to !== undefined && runs ? await alreadyLive(kubectl, chosen, runs, lockedReleases, objects, selector) : undefined
-    if (placed && runs) {
+    const same = await alreadyRunning(kubectl, chosen, lockedReleases, objects, selector, options.to, env.name)
+    if (same) {
       heartbeat.stop()
       releasing = releaseOwnLock(kubectl, app, lock.id, (m) => deps.reporter.warn(m))
       await releasing
       quitAtOnce.holdLock(undefined)
-      deps.reporter.info(`${alreadyRunsLine(chosen, runs, env.name)}: nothing was changed or recorded`)
+      deps.reporter.info(`${same.line}: nothing was changed or recorded`)
       report.result = 'unchanged'
       report.release = null
-      report.runningRelease = runs.record.number
+      report.runningRelease = same.running
       // An old blue-green slot whose scale-down was left (the lock held then) is scaled down as a rollback does it.
-      Object.assign(report, scaleDownFields(await scaleDownOldSlots(kubectl, {objects: placed, app, environment: env.name, reporter: deps.reporter, clock, signal: deps.signal})))
+      Object.assign(report, scaleDownFields(await scaleDownOldSlots(kubectl, {objects: same.placed, app, environment: env.name, reporter: deps.reporter, clock, signal: deps.signal})))
       return report
     }
     let number = nextReleaseNumber(lockedReleases)
@@ -638,6 +637,39 @@ async function alreadyLive(kubectl: Kubectl, chosen: StoredRelease, running: Sto
   const placed = await placedRelease(kubectl, objects, undefined, selector)
   const {changed} = await diffObjects(kubectl, placed.objects, {selector, keep: placed.keep})
   return changed.length === 0 ? placed.objects : undefined
+}
+
+/**
+ * What already runs, as the rollback would leave it, with the line that says so; undefined when the rollback changes
+ * something. `--to` a release that ran what runs (alreadyLive); or, without --to after a deploy that failed, the
+ * release returned to when the failed one left it running (a predeploy hook that failed before anything rolled out:
+ * the rollback was recorded as a release of its own that changed nothing, though its dry run said "no changes").
+ */
+async function alreadyRunning(
+  kubectl: Kubectl,
+  chosen: StoredRelease,
+  releases: StoredRelease[],
+  objects: KubeObject[],
+  selector: string,
+  to: string | undefined,
+  environment: string,
+): Promise<{placed: KubeObject[]; line: string; running: number} | undefined> {
+  const runs = releases.find((r) => r.record.action !== 'scale')
+  if (!runs) return undefined
+  if (to !== undefined) {
+    const placed = await alreadyLive(kubectl, chosen, runs, releases, objects, selector)
+    return placed && {placed, line: alreadyRunsLine(chosen, runs, environment), running: runs.record.number}
+  }
+  if (isGood(runs)) return undefined
+  const placed = await placedRelease(kubectl, objects, undefined, selector)
+  const {changed} = await diffObjects(kubectl, placed.objects, {selector, keep: placed.keep})
+  if (changed.length) return undefined
+  const how = runs.record.result === 'interrupted' ? 'was interrupted' : runs.record.result
+  return {
+    placed: placed.objects,
+    line: `Release ${chosen.record.number} of ${environment} is what runs (release ${runs.record.number}, a ${runs.record.action} that ${how}, left it running)`,
+    running: chosen.record.number,
+  }
 }
 
 /**

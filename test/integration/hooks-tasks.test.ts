@@ -155,6 +155,20 @@ describe('real node: hooks, run, exec and port-forward', function () {
     expect(j.doc.error.details.report.hooks[0]).to.include({name: 'migrate', result: 'failed', exitCode: 4})
   })
 
+  realIt('a rollback after a predeploy hook failed before anything rolled out changes and records nothing (it recorded a rollback that changed nothing)', async () => {
+    expect((await deploy()).exitCode).to.equal(0)
+    await app.change((t) => HOOKS('  predeploy:\n    - {name: migrate, service: web, command: [/app, exit, "3", "migration failed"]}')(VERSION('v2')(t)), 'v2 with a failing migration')
+    expect((await deploy()).exitCode).to.equal(1)
+    for (const dry of [true, false]) {
+      const back = await app.json(['rollback', 'test', ...(dry ? ['--dry-run'] : [])])
+      expect(back.exitCode, back.stderr).to.equal(0)
+      expect(back.doc.result, back.stderr).to.include({result: 'unchanged', release: null, runningRelease: 1})
+      expect(back.stderr).to.contain('Release 1 of test is what runs (release 2, a deploy that failed, left it running)')
+    }
+    const history = (await app.json(['history', 'test'])).doc.result.releases
+    expect(history.map((x: any) => `${x.number} ${x.result}`)).to.deep.equal(['2 failed', '1 succeeded'])
+  })
+
   realIt(
     'a failing predeploy hook of a blue-green service leaves its rollout state as it was (it said the idle slot was coming up, and rollout resume then scaled a slot that never came to 0); twice',
     async () => {
