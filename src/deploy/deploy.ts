@@ -261,17 +261,26 @@ export async function deploy(options: DeployOptions, deps: DeployDeps): Promise<
   )
   const waitForLockMs = options.waitForLock !== undefined ? await parseDuration(options.waitForLock, '--wait-for-lock') : 0
   const checks = approved ?? (await verifyChecks(env, prepared, options, deps))
-  const target = connected ?? (await connect(env, deps.kubectl, reporter))
+  // A Ctrl-C that stops one of these reads (kubectl gets the signal too) is still in validation: it said only
+  // "interrupted; kubectl was stopped … check skycap status", as if the deploy might have changed something.
+  const validating = <T>(read: Promise<T>): Promise<T> =>
+    read.catch((error: unknown) => {
+      if (error instanceof InterruptedError && error.message.startsWith(KUBECTL_STOPPED)) throw new InterruptedError(`interrupted during validation of ${env.name}; nothing was changed`)
+      throw error
+    })
+  const target = connected ?? (await validating(connect(env, deps.kubectl, reporter)))
   const {kubectl} = target
   reporter.info(`Validating ${prepared.app} ${env.name}@${prepared.revision.short} for context ${target.context}, namespace ${target.namespace}`)
-  const nsExists = await namespaceExists(kubectl, env.namespace)
+  const nsExists = await validating(namespaceExists(kubectl, env.namespace))
   const selector = appSelector(prepared.app, env.name)
   // The replica rule only needs the records; the manifests are read under the lock, where the rollback target is chosen.
-  const [releases, live] = nsExists ? await Promise.all([listReleases(kubectl, prepared.app, env.name, {manifests: false}), liveDeployments(kubectl, selector)]) : [[], new Map<string, number>()]
+  const [releases, live] = nsExists
+    ? await validating(Promise.all([listReleases(kubectl, prepared.app, env.name, {manifests: false}), liveDeployments(kubectl, selector)]))
+    : [[], new Map<string, number>()]
   // A first release here while the environment's history is in another namespace (its `namespace` changed): the old
   // copy runs on, unsaid until now.
   if (releases.length === 0) {
-    const elsewhere = await recordedElsewhere(kubectl, prepared.app, env.name, env.namespace)
+    const elsewhere = await validating(recordedElsewhere(kubectl, prepared.app, env.name, env.namespace))
     if (elsewhere.length) reporter.warn(elsewhereNote(env.name, env.namespace, elsewhere))
   }
   const objects = keepScaledReplicas(prepared, env, releases, live, options.resetReplicas ?? false)

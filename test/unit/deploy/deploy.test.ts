@@ -159,6 +159,21 @@ describe('skycap deploy: the whole kubectl sequence of a first deploy', function
     expect(lease?.metadata.annotations['skycap.dev/reason']).to.equal('first of many')
   })
 
+  it("a Ctrl-C that stops validation's first reads (kubectl dies of it first) says the deploy was in validation and changed nothing", async () => {
+    const script: Expectation[] = [
+      {argv: ['--request-timeout=30s', 'config', 'get-contexts', '-o', 'name'], result: {stdout: 'kind-x\n'}},
+      {argv: [...CLUSTER, 'get', 'namespace', 'shop', '--ignore-not-found', '-o', 'name'], result: {exitCode: -1, signal: 'SIGINT', stderr: ''}},
+    ]
+    const fake = fakeKubectlFactory(script)
+    const error = await deploy({target: 'test', cwd: repo.dir, skipImageCheck: true}, {kubectl: fake.factory, reporter: memoryReporter(), intervalMs: 1}).then(
+      () => undefined,
+      (e: unknown) => e as UserError,
+    )
+    expect(fake.remaining()).to.equal(0)
+    expect(error?.exitCode).to.equal(ExitCode.INTERRUPTED)
+    expect(error?.message).to.equal('interrupted during validation of test; nothing was changed')
+  })
+
   it('a user who may apply but not list what the watch lists is refused under the lock, before anything changes (the release went live unrecorded)', async () => {
     let lease: {metadata: {annotations: Record<string, string>}} | undefined
     const refused = 'Error from server (Forbidden): replicasets.apps is forbidden: User "system:serviceaccount:shop:ci" cannot list resource "replicasets" in API group "apps" in the namespace "shop"'

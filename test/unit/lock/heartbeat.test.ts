@@ -21,7 +21,8 @@ describe('lock heartbeat', () => {
   it('renews the lease at every beat with a JSON patch that tests the lock id, until stopped', async () => {
     const {kubectl, calls} = renewals([0])
     const beat = keepLockAlive(kubectl, 'shop', 'my-id', {intervalMs: 10})
-    await wait(60)
+    // Three beats, however slow the machine (a fixed 60 ms saw two on a loaded one).
+    for (let waited = 0; calls.length < 3 && waited < 5000; waited += 10) await wait(10)
     beat.stop()
     const made = calls.length
     expect(made).to.be.at.least(3)
@@ -37,7 +38,8 @@ describe('lock heartbeat', () => {
     const {kubectl, calls} = renewals([0, 1])
     let lost = 0
     const beat = keepLockAlive(kubectl, 'shop', 'my-id', {intervalMs: 10, onLost: () => lost++})
-    await wait(80)
+    for (let waited = 0; lost === 0 && waited < 5000; waited += 10) await wait(10)
+    await wait(40)
     beat.stop()
     expect(lost).to.equal(1)
     expect(calls).to.have.length(2)
@@ -47,11 +49,15 @@ describe('lock heartbeat', () => {
     // Unanswered three times, then renewed: never "no longer ours", and the retries come at retryMs, not the beat.
     const {kubectl, calls} = renewals([4, 4, 4, 0])
     let lost = 0
+    const started = Date.now()
     const beat = keepLockAlive(kubectl, 'shop', 'my-id', {intervalMs: 200, retryMs: 5, onLost: () => lost++})
-    await wait(360)
+    for (let waited = 0; calls.length < 4 && waited < 5000; waited += 5) await wait(5)
+    // The beat at 200 ms, then three retries 5 ms apart, the last one renewed: well before the 800 ms that retries at
+    // the beat would take (waited for, not timed to the millisecond: a loaded machine is slower).
+    expect(Date.now() - started).to.be.below(790)
+    await wait(20)
     beat.stop()
     expect(lost).to.equal(0)
-    // The beat at 200 ms, then three retries 5 ms apart, the last one renewed; the next beat would be at 400 ms.
     expect(calls.length).to.equal(4)
     const made = calls.length
     await wait(60)
