@@ -321,15 +321,16 @@ export async function streamLogs(options: LogsOptions, deps: LogsDeps): Promise<
       if (options.follow && controller.signal.aborted) return {environment: env.name, pods: [], shown: 0, hidden: 0}
       throw error
     }
+    // Nothing was ever deployed there: the same answer as scale and lock give (exit 2), not "scaled to 0?"; with -f
+    // too, which waited for ever for pods of a namespace that does not exist ("web is not deployed; waiting").
+    // A user whose rights end at the namespace may not read namespaces: then it is said as before.
+    if (pods.length === 0 && !(await namespaceExists(kubectl, env.namespace).catch(() => true))) {
+      throw new NamespaceMissingError(`no logs of ${services.join(', ')} in ${env.name}: its namespace ${env.namespace} does not exist yet (nothing was deployed there)`, {
+        hint: `Deploy it first: ${deployFirst(env.name)}.`,
+        details: {environment: env.name, namespace: env.namespace},
+      })
+    }
     if (pods.length === 0 && !options.follow) {
-      // Nothing was ever deployed there: the same answer as scale and lock give (exit 2), not "scaled to 0?".
-      // A user whose rights end at the namespace may not read namespaces: then it is said as before.
-      if (!(await namespaceExists(kubectl, env.namespace).catch(() => true))) {
-        throw new NamespaceMissingError(`no logs of ${services.join(', ')} in ${env.name}: its namespace ${env.namespace} does not exist yet (nothing was deployed there)`, {
-          hint: `Deploy it first: ${deployFirst(env.name)}.`,
-          details: {environment: env.name, namespace: env.namespace},
-        })
-      }
       // Which case it is (scaled to 0, not deployed, not started yet), as port-forward and exec say it: one more get.
       const why = await whyNoPods(kubectl, loaded.config.app, env.name, services)
       throw new SkycapError(`no pods of ${services.join(', ')} in ${env.name} (namespace ${env.namespace})${why ? `: ${why.said}` : ''}`, {

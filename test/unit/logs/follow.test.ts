@@ -498,6 +498,7 @@ describe('logs -f: --container and --previous', () => {
       if (argv.includes('get-contexts')) return {exitCode: 0, stdout: 'it-context\n', stderr: ''}
       // Why no pod runs at the start (said with the "waiting" line): the services' workloads, scaled to 0.
       if (argv.includes('deployments,statefulsets')) return {exitCode: 0, stdout: JSON.stringify({items: [{kind: 'Deployment', spec: {replicas: 0}}]}), stderr: ''}
+      if (argv.includes('namespace')) return {exitCode: 0, stdout: 'namespace/it-ns\n', stderr: ''}
       polls++
       // A safety stop for the code before the fix: it never ends on its own.
       if (polls > 50) throw new Error('still polling after 50 polls')
@@ -590,5 +591,23 @@ describe('logs -f: --container and --previous', () => {
       expect(error.exitCode).to.equal(exitCode)
       if (hint) expect(error.hint).to.equal(hint)
     }
+  })
+  it('-f in an environment whose namespace does not exist: exit 2 as without -f (it said "waiting for some" and waited for ever)', async () => {
+    let lists = 0
+    const runner: ProcessRunner = async (_file, argv) => {
+      if (argv.includes('get-contexts')) return {exitCode: 0, stdout: 'it-context\n', stderr: ''}
+      if (argv.includes('namespace')) return {exitCode: 0, stdout: '', stderr: ''}
+      if (argv.includes('deployments,statefulsets')) return {exitCode: 0, stdout: JSON.stringify({items: []}), stderr: ''}
+      // A safety stop for the code before the fix: it never ends on its own.
+      if (++lists > 20) throw new Error('still polling after 20 polls')
+      return {exitCode: 0, stdout: JSON.stringify({items: []}), stderr: ''}
+    }
+    const error = (await streamLogs(
+      {services: ['web'], follow: true, configPath: join(repo.dir, 'skycap.yaml'), pollMs: 1},
+      {kubectl: (o) => new Kubectl({...o, runner}), reporter: quiet, out: new Writable({write: (_c, _e, cb) => cb()}), colour: false},
+    ).catch((e: unknown) => e)) as SkycapError
+    expect(error.message).to.equal('no logs of web in test: its namespace it-ns does not exist yet (nothing was deployed there)')
+    expect(error.exitCode).to.equal(2)
+    expect(lists).to.equal(1)
   })
 })
