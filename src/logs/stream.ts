@@ -7,7 +7,7 @@ import {LABELS, type KubeObject} from '../render/objects.js'
 import {abortableSleep} from '../sleep.js'
 import type {Reporter} from '../ui/output.js'
 import {LogChunkProcessor} from './chunks.js'
-import {configuredExcludes, lineFilter} from './filter.js'
+import {configuredExcludes, hiddenNote, lineFilter} from './filter.js'
 import type {FormatOptions} from './format.js'
 import {OutageWait, POLL_CALL_MS, reportContact} from '../kubectl/outage.js'
 import {deployedServices, notInFileWarning, whyNoPods} from '../tasks/pods.js'
@@ -407,7 +407,12 @@ export async function streamLogs(options: LogsOptions, deps: LogsDeps): Promise<
   }
   const hidden = [...streams.values()].reduce((n, s) => n + s.processor.hidden, 0)
   const shown = [...streams.values()].reduce((n, s) => n + s.processor.shown, 0)
-  if (hidden > 0) deps.reporter.info(`${hidden} line${hidden === 1 ? '' : 's'} hidden by filters${options.noFilters ? '' : ' (--no-filters shows the configured ones)'}`)
+  const note = hiddenNote(
+    hidden,
+    [...streams.values()].reduce((n, s) => n + s.processor.hiddenConfigured, 0),
+    options,
+  )
+  if (note) deps.reporter.info(note)
   return {environment: env.name, pods: [...seenPods].sort(), shown, hidden}
 }
 
