@@ -289,35 +289,35 @@ export async function streamLogs(options: LogsOptions, deps: LogsDeps): Promise<
     // Streams past --max-log-requests, per service: the warning names them (it named none, and whole services went
     // unfollowed without a word of which).
     const dropped = new Map<string, number>()
-    // Pods taken service by service in turn (each one's first, then each one's second…): past the cap, every service
-    // is still followed by one stream at least (a service scaled to 20 pods pushed whole services out).
-    for (const pod of takenInTurn(pods)) {
-      for (const container of containersOf(pod)) {
-        const key = `${pod.name}/${container}`
-        alive.add(key)
-        const existing = streams.get(key)
-        if (existing && !existing.ended) continue
-        if (!pod.started.has(container) && !options.previous) continue
-        if (existing && existing.ended && (!options.follow || pod.deleting)) continue
-        // A previous (terminated) container's log does not grow: show it again only once the container has
-        // restarted since (a new previous container), not at every poll.
-        if (existing && existing.ended && options.previous && (pod.restarts.get(container) ?? 0) <= (existing.restarts ?? 0)) continue
-        const active = [...streams.values()].filter((s) => !s.ended).length
-        if (active >= maxStreams) {
-          dropped.set(pod.service, (dropped.get(pod.service) ?? 0) + 1)
-          continue
-        }
-        const st = existing ?? {key, pod, container, processor: new LogChunkProcessor(filterSpec(pod.service), {service: pod.service, pod: pod.name, container}, format), ended: false}
-        st.pod = pod
-        st.restarts = pod.restarts.get(container) ?? 0
-        streams.set(key, st)
-        seenPods.add(pod.name)
-        startStream(st, Boolean(existing))
-        void st.proc?.done.then((r) => {
-          st.ended = true
-          if (r.exitCode !== 0 && !controller.signal.aborted) reportStreamError(st, r.stderr)
-        })
+    // Streams taken service by service in turn (each one's first, then each one's second…): past the cap, every
+    // service is still followed by one stream at least (a service scaled to 20 pods pushed whole services out; taken
+    // pod by pod, web's pod of two containers took both streams of --max-log-requests 2 and left worker unfollowed).
+    const wanted = pods.flatMap((pod) => containersOf(pod).map((container) => ({service: pod.service, pod, container})))
+    for (const {pod, container} of takenInTurn(wanted)) {
+      const key = `${pod.name}/${container}`
+      alive.add(key)
+      const existing = streams.get(key)
+      if (existing && !existing.ended) continue
+      if (!pod.started.has(container) && !options.previous) continue
+      if (existing && existing.ended && (!options.follow || pod.deleting)) continue
+      // A previous (terminated) container's log does not grow: show it again only once the container has
+      // restarted since (a new previous container), not at every poll.
+      if (existing && existing.ended && options.previous && (pod.restarts.get(container) ?? 0) <= (existing.restarts ?? 0)) continue
+      const active = [...streams.values()].filter((s) => !s.ended).length
+      if (active >= maxStreams) {
+        dropped.set(pod.service, (dropped.get(pod.service) ?? 0) + 1)
+        continue
       }
+      const st = existing ?? {key, pod, container, processor: new LogChunkProcessor(filterSpec(pod.service), {service: pod.service, pod: pod.name, container}, format), ended: false}
+      st.pod = pod
+      st.restarts = pod.restarts.get(container) ?? 0
+      streams.set(key, st)
+      seenPods.add(pod.name)
+      startStream(st, Boolean(existing))
+      void st.proc?.done.then((r) => {
+        st.ended = true
+        if (r.exitCode !== 0 && !controller.signal.aborted) reportStreamError(st, r.stderr)
+      })
     }
     if (dropped.size && !warnedCap) {
       warnedCap = true

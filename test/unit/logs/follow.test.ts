@@ -611,3 +611,52 @@ describe('logs -f: --container and --previous', () => {
     expect(lists).to.equal(1)
   })
 })
+
+describe('logs -f past --max-log-requests', () => {
+  let repo: TempRepo
+  before(async () => {
+    repo = await TempRepo.clusterApp('it-context', 'it-ns')
+  })
+  after(() => repo.remove())
+
+  it('shares the streams by service: each service one before any gets a second (a pod of two containers took both and left worker unfollowed)', async () => {
+    const stop = new AbortController()
+    const web = {
+      metadata: {name: 'web-1', labels: {'app.kubernetes.io/name': 'web'}},
+      spec: {containers: [{name: 'web'}, {name: 'proxy'}]},
+      status: {
+        containerStatuses: [
+          {name: 'web', state: {running: {}}},
+          {name: 'proxy', state: {running: {}}},
+        ],
+      },
+    }
+    const worker = {
+      metadata: {name: 'worker-1', labels: {'app.kubernetes.io/name': 'worker'}},
+      spec: {containers: [{name: 'worker'}]},
+      status: {containerStatuses: [{name: 'worker', state: {running: {}}}]},
+    }
+    let polls = 0
+    const runner: ProcessRunner = async (_file, argv) => {
+      if (argv.includes('get-contexts')) return {exitCode: 0, stdout: 'it-context\n', stderr: ''}
+      if (++polls === 3) stop.abort()
+      return {exitCode: 0, stdout: JSON.stringify({items: [web, worker]}), stderr: ''}
+    }
+    const spawned: string[] = []
+    const warnings: string[] = []
+    const reporter = {info: () => undefined, warn: (m: string) => warnings.push(m)} as unknown as Reporter
+    await streamLogs(
+      {services: ['web', 'worker'], follow: true, maxStreams: 2, configPath: join(repo.dir, 'skycap.yaml'), pollMs: 1},
+      {kubectl: (o) => new Kubectl({...o, runner, spawner: followers(spawned)}), reporter, out: new Writable({write: (_c, _e, cb) => cb()}), colour: false, signal: stop.signal},
+    )
+    expect(
+      spawned.map((a) =>
+        a
+          .split(' ')
+          .slice(a.split(' ').indexOf('logs') + 1, a.split(' ').indexOf('logs') + 4)
+          .join(' '),
+      ),
+    ).to.deep.equal(['web-1 -c web', 'worker-1 -c worker'])
+    expect(warnings).to.deep.equal(['more than 2 log streams; not following 1 of web (name fewer services, narrow with --container, or raise --max-log-requests)'])
+  })
+})
