@@ -77,6 +77,9 @@ interface Stream {
   restarts?: number
   /** Without -f: output kept until this stream's turn (the streams before it have ended), and whether it has ended. */
   held?: {chunks: Buffer[]; bytes: number; done: boolean}
+  /** -f: the restart count of the container whose start (`+`), and whose end (`-`), was said last. */
+  saidStart?: number
+  saidEnd?: number
 }
 
 /** Without -f, the output a stream keeps while it waits for its turn before its kubectl is paused. */
@@ -142,6 +145,18 @@ export async function streamLogs(options: LogsOptions, deps: LogsDeps): Promise<
     paused.clear()
   }
   let warnedCap = false
+  /**
+   * -f says when a stream starts or ends after the first set, as stern does (`+ pod › container`, `- pod › container`):
+   * it never said when pods came or went. On stderr, and not under --json, whose readers take objects and nothing else.
+   * Once per container instance: a crash-looping container's stream is started again at every poll.
+   */
+  let sayStreams = false
+  const sayStream = (sign: '+' | '-', st: Stream, why?: string) => {
+    if (sign === '+' ? st.saidStart === st.restarts : st.saidEnd === st.saidStart) return
+    if (sign === '+') st.saidStart = st.restarts
+    else st.saidEnd = st.saidStart
+    if (sayStreams && !options.json) deps.reporter.info(`${sign} ${st.pod.name} › ${st.container}${why ? ` (${why})` : ''}`)
+  }
   const format: FormatOptions = {colour: deps.colour && !options.json, showContainer: false, timestamps: options.timestamps ?? false, json: options.json ?? false}
 
   /** The containers that were running at the first listing (pod/container): with -f, only they start with --tail. */
@@ -314,9 +329,13 @@ export async function streamLogs(options: LogsOptions, deps: LogsDeps): Promise<
       streams.set(key, st)
       seenPods.add(pod.name)
       startStream(st, Boolean(existing))
+      if (options.follow) sayStream('+', st)
       void st.proc?.done.then((r) => {
+        // Ended already: stopped by sync below, which said why.
+        const stopped = st.ended
         st.ended = true
         if (r.exitCode !== 0 && !controller.signal.aborted) reportStreamError(st, r.stderr)
+        else if (options.follow && !stopped && !controller.signal.aborted) sayStream('-', st, 'container ended')
       })
     }
     if (dropped.size && !warnedCap) {
@@ -328,6 +347,7 @@ export async function streamLogs(options: LogsOptions, deps: LogsDeps): Promise<
       if (!alive.has(key) && !st.ended) {
         st.proc?.kill()
         st.ended = true
+        if (options.follow) sayStream('-', st, pods.some((p) => p.name === st.pod.name) ? 'container ended' : 'pod gone')
       }
     }
   }
@@ -425,6 +445,7 @@ export async function streamLogs(options: LogsOptions, deps: LogsDeps): Promise<
       sayStart(startNotes(pods, true))
       for (const p of pods) for (const c of p.started) runningAtStart.add(`${p.name}/${c}`)
       if (!controller.signal.aborted) await sync(pods)
+      sayStreams = true
       // An API server that stops answering ends every `kubectl logs -f`; -f waits for it as stern does, and once it
       // answers, the streams start again from the last line each showed (--since-time).
       const outage = new OutageWait({

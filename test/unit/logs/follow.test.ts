@@ -659,4 +659,35 @@ describe('logs -f past --max-log-requests', () => {
     ).to.deep.equal(['web-1 -c web', 'worker-1 -c worker'])
     expect(warnings).to.deep.equal(['more than 2 log streams; not following 1 of web (name fewer services, narrow with --container, or raise --max-log-requests)'])
   })
+  it("-f says on stderr when a pod's stream starts and ends after the first set, as stern does (it never said), and not under --json", async () => {
+    for (const json of [false, true]) {
+      const stop = new AbortController()
+      let polls = 0
+      // web-1 at the start; web-2 from the 3rd poll; web-1 gone from the 6th.
+      const runner: ProcessRunner = async (_file, argv) => {
+        if (argv.includes('get-contexts')) return {exitCode: 0, stdout: 'it-context\n', stderr: ''}
+        if (++polls === 9) stop.abort()
+        const items = [...(polls < 6 ? [pod('web-1')] : []), ...(polls >= 3 ? [pod('web-2')] : [])]
+        return {exitCode: 0, stdout: JSON.stringify({items}), stderr: ''}
+      }
+      const said: string[] = []
+      const reporter = {info: (m: string) => said.push(m), warn: (m: string) => said.push(`warning: ${m}`)} as unknown as Reporter
+      // web-2's container has ended: its kubectl logs -f ends at once, exit 0.
+      const follow = followers([])
+      const spawner: ProcessSpawner = (file, argv, options) => {
+        if (!argv.includes('web-2')) return follow(file, argv, options)
+        const stdout = new PassThrough()
+        stdout.end()
+        return {stdout, done: Promise.resolve({exitCode: 0, stdout: '', stderr: ''}), kill: () => undefined}
+      }
+      let out = ''
+      await streamLogs(
+        {services: ['web'], follow: true, json, configPath: join(repo.dir, 'skycap.yaml'), pollMs: 1},
+        {kubectl: (o) => new Kubectl({...o, runner, spawner}), reporter, out: new Writable({write: (c, _e, cb) => ((out += String(c)), cb())}), colour: false, signal: stop.signal},
+      )
+      // web-2's container ended once: said once, though its stream is started again at every poll.
+      expect(said, `json: ${json}`).to.deep.equal(json ? [] : ['+ web-2 › web', '- web-2 › web (container ended)', '- web-1 › web (pod gone)'])
+      expect(out).to.equal('')
+    }
+  })
 })
