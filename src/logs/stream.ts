@@ -265,7 +265,7 @@ export async function streamLogs(options: LogsOptions, deps: LogsDeps): Promise<
     return init ? [init.name] : pod.containers
   }
 
-  // What was said of each pod that has not started (said again only when it changes).
+  // What was said of each pod that has not started (said again only when it changes, not at each restart's count).
   const saidStart = new Map<string, string>()
   /**
    * Pods that have not started, each with why (Pending: the scheduler's reason; a container's waiting reason), and
@@ -278,16 +278,18 @@ export async function streamLogs(options: LogsOptions, deps: LogsDeps): Promise<
       const {init, notStarted, transient} = pod.start
       let text: string | undefined
       let warn = true
-      if (notStarted && (first || !transient)) text = `${pod.name} of ${pod.service} has not started: ${notStarted}`
+      let key: string | undefined
+      if (notStarted && (first || !transient)) key = text = `${pod.name} of ${pod.service} has not started: ${notStarted}`
       else if (init?.started && !options.container) {
+        key = `init ${init.name} ${init.failed}`
         const alone = `skycap logs ${pod.service} -c ${init.name}${init.restarts > 0 ? ' -p' : ''} -e ${env.name}`
         text = init.failed
           ? `${pod.name} of ${pod.service} has not started: its init container ${init.name} failed${init.restarts > 0 ? ` (${init.restarts} ${init.restarts === 1 ? 'restart' : 'restarts'})` : ''}; its lines follow (\`${alone}\` shows ${init.restarts > 0 ? 'the run before' : 'them alone'})`
           : `${pod.name} of ${pod.service} runs its init container ${init.name}; its lines follow, then its containers'`
         warn = init.failed
       }
-      if (!text || saidStart.get(pod.name) === text) continue
-      saidStart.set(pod.name, text)
+      if (!text || !key || saidStart.get(pod.name) === key) continue
+      saidStart.set(pod.name, key)
       notes.push({text, warn})
     }
     return notes

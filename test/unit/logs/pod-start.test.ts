@@ -44,15 +44,19 @@ describe('logs: pods that have not started', () => {
   })
   after(() => repo.remove())
 
-  /** Runs logs against `pods`; every kubectl logs prints two lines of its container and ends (with -f after 5 polls). */
-  async function logs(options: Partial<LogsOptions>, pods: object[]) {
+  /**
+   * Runs logs against `pods` (a function of the poll's number: what changes while -f follows); every kubectl logs
+   * prints two lines of its container and ends (with -f after 5 polls).
+   */
+  async function logs(options: Partial<LogsOptions>, listed: object[] | ((poll: number) => object[])) {
+    const pods = typeof listed === 'function' ? listed : () => listed
     const stop = new AbortController()
     let polls = 0
     const runner: ProcessRunner = async (_file, argv) => {
       if (argv.includes('get-contexts')) return {exitCode: 0, stdout: 'it-context\n', stderr: ''}
       if (argv.includes('namespace')) return {exitCode: 0, stdout: 'namespace/it-ns\n', stderr: ''}
       if (++polls >= 5) stop.abort()
-      return {exitCode: 0, stdout: JSON.stringify({items: pods}), stderr: ''}
+      return {exitCode: 0, stdout: JSON.stringify({items: pods(polls)}), stderr: ''}
     }
     const spawned: string[] = []
     const spawner: ProcessSpawner = (_file, argv) => {
@@ -87,7 +91,9 @@ describe('logs: pods that have not started', () => {
   })
 
   it('-f: the same, followed (it said nothing)', async () => {
-    const r = await logs({follow: true, tail: 10}, [initFailing])
+    // Restarted again from the 3rd poll: said once all the same, not at each restart's count.
+    const restarted = {...initFailing, status: {...initFailing.status, initContainerStatuses: [{...initFailing.status.initContainerStatuses[0], restartCount: 4}]}}
+    const r = await logs({follow: true, tail: 10}, (poll) => [poll >= 3 ? restarted : initFailing])
     expect(r.error).to.equal(undefined)
     expect(r.spawned[0]).to.equal('logs worker-1 -c migrate --timestamps --follow --tail=10')
     expect(r.out).to.equal('worker-1 migrate │ migrate line 1\nworker-1 migrate │ migrate line 2\n')
