@@ -280,7 +280,11 @@ export async function streamLogs(options: LogsOptions, deps: LogsDeps): Promise<
       let warn = true
       let key: string | undefined
       if (notStarted && (first || !transient)) key = text = `${pod.name} of ${pod.service} has not started: ${notStarted}`
-      else if (init?.started && !options.container) {
+      else if (init?.started && options.container && !pod.initContainers.includes(options.container)) {
+        // -c of a container that waits for it: what holds it up, and the command that shows it (the reason was empty).
+        key = `init ${init.name} ${init.failed}`
+        text = `${pod.name} of ${pod.service} has not started: its init container ${init.name} ${init.failed ? 'failed' : 'runs'} (\`skycap logs ${pod.service} -c ${init.name} -e ${env.name}\` shows it)`
+      } else if (init?.started && !options.container) {
         key = `init ${init.name} ${init.failed}`
         const alone = `skycap logs ${pod.service} -c ${init.name}${init.restarts > 0 ? ' -p' : ''} -e ${env.name}`
         text = init.failed
@@ -428,7 +432,7 @@ export async function streamLogs(options: LogsOptions, deps: LogsDeps): Promise<
       // Pods that have not started: why, and, when no pod has a log to show, the exit of "no pod running yet" (exit 1).
       const notes = startNotes(pods, true)
       if (!pods.some((p) => containersOf(p).length > 0)) {
-        throw new SkycapError(`no pods of ${services.join(', ')} running in ${env.name} (namespace ${env.namespace}): ${notes.map((n) => n.text).join('; ')}`, {
+        throw new SkycapError(`no pods of ${services.join(', ')} running in ${env.name} (namespace ${env.namespace}): ${notes.map((n) => n.text).join('; ') || 'none has started'}`, {
           hint: `\`skycap status ${env.name}\` shows why; \`skycap logs ${services.join(' ')} -f -e ${env.name}\` waits for them to start.`,
         })
       }

@@ -108,6 +108,12 @@ describe('logs: pods that have not started', () => {
     const p = await logs({container: 'migrate', previous: true}, [initFailing])
     expect(p.error).to.equal(undefined)
     expect(p.spawned).to.deep.equal(['logs worker-1 -c migrate --timestamps --previous'])
+    // -c of the container that waits for it: exit 1 as no pod running, saying what holds it up.
+    const waiting = await logs({container: 'worker'}, [initFailing])
+    expect(waiting.spawned).to.deep.equal([])
+    expect(waiting.error?.message).to.equal(
+      'no pods of worker running in test (namespace it-ns): worker-1 of worker has not started: its init container migrate failed (`skycap logs worker -c migrate -e test` shows it)',
+    )
     const none = await logs({container: 'nope'}, [initFailing])
     expect(none.error?.message).to.equal('no pod of worker has a container "nope"')
     expect(none.error?.hint).to.equal('Containers: worker, migrate (init).')
