@@ -24,13 +24,20 @@ export class LogChunkProcessor {
   private readonly prefixBytes: Buffer
   /** Lines hidden by the filters so far. */
   hidden = 0
+  /**
+   * Of those, the lines a configured exclude (skycap.yaml) hid: the note at the end names the filter that hid them, and
+   * offers --no-filters only for these (it was offered for lines all hidden by --grep, which it does not show).
+   */
+  hiddenConfigured = 0
   shown = 0
+  private readonly configured: RegExp[]
   private readonly exclude: RegExp[]
   private readonly greps: RegExp[]
   private readonly prefix: string
   /** The bytes path's share of the patterns: the literal ones, searched as bytes... */
   private readonly literals: Literal[]
   /** ...and the rest, still regexes (tested on a latin1 string of the chunk). */
+  private readonly configuredRest: RegExp[]
   private readonly excludeRest: RegExp[]
   private readonly grepRest: RegExp[]
   /** Per literal, where its next occurrence in the chunk is (reset per chunk). */
@@ -44,18 +51,25 @@ export class LogChunkProcessor {
     private readonly format: FormatOptions,
   ) {
     const excludes = [...spec.configured, ...spec.exclude]
-    this.exclude = excludeRegexes(excludes)
+    // The configured excludes apart from --exclude: which of them hid a line is counted (hiddenConfigured).
+    this.configured = excludeRegexes(spec.configured)
+    this.exclude = excludeRegexes(spec.exclude)
     this.greps = spec.grep.map((g) => new RegExp(g))
     const label = format.showContainer ? `${source.pod} ${source.container}` : source.pod
     // The colour is fixed per pod: computed once, not per line.
     this.prefix = `${format.colour ? `\u001B[${podColour(source.pod)}m${label}\u001B[39m` : label} │ `
     this.prefixBytes = Buffer.from(this.prefix)
     this.ascii = [...excludes, ...spec.grep].every((p) => [...p].every((ch) => ch.charCodeAt(0) < 128))
-    const rest = excludes.filter((p) => !literalPattern(p))
     // The literals are found as bytes; the rest stay regexes (excludeRegexes keeps patterns with groups apart).
-    this.excludeRest = excludeRegexes(rest)
+    this.configuredRest = excludeRegexes(spec.configured.filter((p) => !literalPattern(p)))
+    this.excludeRest = excludeRegexes(spec.exclude.filter((p) => !literalPattern(p)))
     this.grepRest = spec.grep.filter((g) => !literalPattern(g)).map((g) => new RegExp(g))
-    this.literals = [...excludes.flatMap((p) => literalPattern(p, true) ?? []), ...spec.grep.flatMap((g) => literalPattern(g, false) ?? [])]
+    // The configured ones first: a line that they and --exclude or --grep would hide counts as theirs.
+    this.literals = [
+      ...spec.configured.flatMap((p) => literalPattern(p, true, true) ?? []),
+      ...spec.exclude.flatMap((p) => literalPattern(p, true) ?? []),
+      ...spec.grep.flatMap((g) => literalPattern(g, false) ?? []),
+    ]
     this.hits = this.literals.map(() => -1)
   }
 
@@ -103,11 +117,11 @@ export class LogChunkProcessor {
   }
 
   private processBytes(body: Buffer, lead?: Buffer): Buffer | undefined {
-    const {literals, hits, excludeRest, grepRest} = this
+    const {literals, hits, configuredRest, excludeRest, grepRest} = this
     const showTs = this.format.timestamps
     // Only patterns that are not literals need a string: one latin1 string per chunk (a byte per character, so
     // offsets are byte offsets), sliced per line without copying. A string per line from the Buffer cost twice as much.
-    const regexes = excludeRest.length > 0 || grepRest.length > 0
+    const regexes = configuredRest.length > 0 || excludeRest.length > 0 || grepRest.length > 0
     const text = regexes ? body.toString('latin1') : ''
     hits.fill(-1)
     let kept = this.kept
@@ -115,6 +129,7 @@ export class LogChunkProcessor {
     let size = 0
     let lines = 0
     let lastTsStart = -1
+    let byConfigured = 0
     const end = body.length
     for (let pos = 0; pos < end;) {
       const nl = body.indexOf(10, pos)
@@ -132,6 +147,7 @@ export class LogChunkProcessor {
       }
       lines++
       let shown = true
+      let configured = false
       for (let i = 0; i < literals.length; i++) {
         const literal = literals[i] as Literal
         let found: boolean
@@ -148,13 +164,19 @@ export class LogChunkProcessor {
         }
         if (found === literal.exclude) {
           shown = false
+          configured = literal.configured
           break
         }
       }
-      if (shown && regexes) {
+      // A line a flag's literal hid is tested against the configured regexes too, to count it as theirs.
+      if (regexes && (shown || (!configured && configuredRest.length > 0))) {
         const message = text.slice(start, nl)
-        shown = !excludeRest.some((r) => r.test(message)) && grepRest.every((g) => g.test(message))
+        if (configuredRest.some((r) => r.test(message))) {
+          shown = false
+          configured = true
+        } else if (shown) shown = !excludeRest.some((r) => r.test(message)) && grepRest.every((g) => g.test(message))
       }
+      if (configured) byConfigured++
       if (shown) {
         const from = showTs ? pos : start
         if (count === kept.length) {
@@ -172,6 +194,7 @@ export class LogChunkProcessor {
     if (lastTsStart !== -1) this.remember(body.toString('utf8', Math.min(lastTsStart, body.lastIndexOf(10, Math.max(0, body.length - 4096)) + 1)))
     const shown = count / 2
     this.hidden += lines - shown
+    this.hiddenConfigured += byConfigured
     this.shown += shown
     if (shown === 0) return lead
     const prefix = this.prefixBytes
@@ -224,7 +247,7 @@ export class LogChunkProcessor {
     const lines = body.split('\n')
     lines.pop()
     const out: string[] = []
-    const {exclude, greps, prefix} = this
+    const {configured, exclude, greps, prefix} = this
     const showTs = this.format.timestamps
     for (const raw of lines) {
       let message = raw
@@ -233,6 +256,10 @@ export class LogChunkProcessor {
       if (space >= 20 && space <= 35 && raw.charCodeAt(4) === 45 && raw.charCodeAt(0) >= 48 && raw.charCodeAt(0) <= 57) {
         message = raw.slice(space + 1)
         if (showTs) ts = raw.slice(0, space + 1)
+      }
+      if (configured.some((r) => r.test(message))) {
+        this.hiddenConfigured++
+        continue
       }
       if (exclude.some((r) => r.test(message)) || (greps.length > 0 && greps.some((g) => !g.test(message)))) continue
       out.push(prefix + ts + message)
@@ -288,8 +315,10 @@ export class LogChunkProcessor {
         }
         if (timestamp === this.lastTs) this.atLastTs.push(message)
       }
-      if (this.exclude.some((r) => r.test(message)) || this.greps.some((g) => !g.test(message))) {
+      const configured = this.configured.some((r) => r.test(message))
+      if (configured || this.exclude.some((r) => r.test(message)) || this.greps.some((g) => !g.test(message))) {
         this.hidden++
+        if (configured) this.hiddenConfigured++
         continue
       }
       out.push(this.format.json ? formatLine({...this.source, timestamp, message}, this.format) : `${this.prefix}${this.format.timestamps && timestamp ? `${timestamp} ` : ''}${message}`)
@@ -305,6 +334,8 @@ interface Literal {
   anchored: boolean
   /** An exclude (a hit hides the line) or a --grep (a miss hides it). */
   exclude: boolean
+  /** One of skycap.yaml's excludes (not --exclude or --grep). */
+  configured: boolean
   /** The literal's least common byte (by COMMON_TO_RARE) and its offset in it: what findLiteral looks for first. */
   rare: number
   rareAt: number
@@ -317,7 +348,7 @@ const REGEX_SYNTAX = /[\\^$.|?*+()[\]{}]/
 const COMMON_TO_RARE = ` etaoinsrlhdcu0123456789mpfgw.y=b,:/-_vkSTEAIRNOCLDPMxFBHGUWKVY"'()[]jqzJQXZ`
 
 /** The pattern as a Literal, when it is printable ASCII without regex syntax after an optional leading ^. */
-export function literalPattern(pattern: string, exclude = true): Literal | undefined {
+export function literalPattern(pattern: string, exclude = true, configured = false): Literal | undefined {
   const anchored = pattern.startsWith('^')
   const text = anchored ? pattern.slice(1) : pattern
   if (!/^[ -~]+$/.test(text) || REGEX_SYNTAX.test(text)) return undefined
@@ -327,7 +358,7 @@ export function literalPattern(pattern: string, exclude = true): Literal | undef
   }
   let rareAt = 0
   for (let i = 1; i < text.length; i++) if (rank(i) > rank(rareAt)) rareAt = i
-  return {bytes: Buffer.from(text, 'latin1'), anchored, exclude, rare: text.charCodeAt(rareAt), rareAt}
+  return {bytes: Buffer.from(text, 'latin1'), anchored, exclude, configured, rare: text.charCodeAt(rareAt), rareAt}
 }
 
 /**

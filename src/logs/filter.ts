@@ -65,3 +65,17 @@ export function lineFilter(spec: FilterSpec): LineFilter {
   }
   return filter
 }
+
+/**
+ * The note on the lines the filters hid, naming which hid them: --grep/--exclude, given on the command line, or
+ * skycap.yaml's logs.exclude, the only ones --no-filters shows (it was offered for 77 lines that --grep alone hid).
+ */
+export function hiddenNote(hidden: number, configured: number, flags: {grep?: string[]; exclude?: string[]}): string | undefined {
+  if (hidden === 0) return undefined
+  const lines = (n: number) => `${n} line${n === 1 ? '' : 's'}`
+  const given = [flags.grep?.length ? '--grep' : '', flags.exclude?.length ? '--exclude' : ''].filter(Boolean).join('/') || 'filters'
+  const yaml = "skycap.yaml's logs.exclude"
+  if (configured === 0) return `${lines(hidden)} hidden by ${given}`
+  if (configured >= hidden) return `${lines(hidden)} hidden by ${yaml} (--no-filters shows them)`
+  return `${lines(hidden)} hidden: ${hidden - configured} by ${given}, ${configured} by ${yaml} (--no-filters shows those)`
+}

@@ -3,14 +3,14 @@ import {connect, type KubectlFactory, namespaceExists, openEnvironment} from '..
 import {parseDuration} from '../duration.js'
 import {InterruptedError, KubectlError, NamespaceMissingError, SkycapError, UserError} from '../errors.js'
 import type {StreamingProcess} from '../kubectl/kubectl.js'
-import {LABELS, type KubeObject} from '../render/objects.js'
+import {LABELS} from '../render/objects.js'
 import {abortableSleep} from '../sleep.js'
 import type {Reporter} from '../ui/output.js'
 import {LogChunkProcessor} from './chunks.js'
-import {configuredExcludes, lineFilter} from './filter.js'
+import {configuredExcludes, hiddenNote, lineFilter} from './filter.js'
 import type {FormatOptions} from './format.js'
 import {OutageWait, POLL_CALL_MS, reportContact} from '../kubectl/outage.js'
-import {deployedServices, notInFileWarning, whyNoPods} from '../tasks/pods.js'
+import {containerStarted, deployedServices, notInFileWarning, podStart, type PodObject, type PodStart, whyNoPods} from '../tasks/pods.js'
 
 export interface LogsOptions {
   services: string[]
@@ -54,6 +54,10 @@ interface Pod {
   name: string
   service: string
   containers: string[]
+  /** Its init containers: -c takes them too (kubectl logs does). */
+  initContainers: string[]
+  /** The init container it is stuck in, or why it has not started (podStart). */
+  start: PodStart
   /** Containers that have started at least once (a stream of the others would fail). */
   started: Set<string>
   /** Each container's restart count: with --previous, a higher one means a new previous container to show. */
@@ -73,6 +77,9 @@ interface Stream {
   restarts?: number
   /** Without -f: output kept until this stream's turn (the streams before it have ended), and whether it has ended. */
   held?: {chunks: Buffer[]; bytes: number; done: boolean}
+  /** -f: the restart count of the container whose start (`+`), and whose end (`-`), was said last. */
+  saidStart?: number
+  saidEnd?: number
 }
 
 /** Without -f, the output a stream keeps while it waits for its turn before its kubectl is paused. */
@@ -138,6 +145,18 @@ export async function streamLogs(options: LogsOptions, deps: LogsDeps): Promise<
     paused.clear()
   }
   let warnedCap = false
+  /**
+   * -f says when a stream starts or ends after the first set, as stern does (`+ pod › container`, `- pod › container`):
+   * it never said when pods came or went. On stderr, and not under --json, whose readers take objects and nothing else.
+   * Once per container instance: a crash-looping container's stream is started again at every poll.
+   */
+  let sayStreams = false
+  const sayStream = (sign: '+' | '-', st: Stream, why?: string) => {
+    if (sign === '+' ? st.saidStart === st.restarts : st.saidEnd === st.saidStart) return
+    if (sign === '+') st.saidStart = st.restarts
+    else st.saidEnd = st.saidStart
+    if (sayStreams && !options.json) deps.reporter.info(`${sign} ${st.pod.name} › ${st.container}${why ? ` (${why})` : ''}`)
+  }
   const format: FormatOptions = {colour: deps.colour && !options.json, showContainer: false, timestamps: options.timestamps ?? false, json: options.json ?? false}
 
   /** The containers that were running at the first listing (pod/container): with -f, only they start with --tail. */
@@ -215,61 +234,115 @@ export async function streamLogs(options: LogsOptions, deps: LogsDeps): Promise<
   }
 
   const listPods = async (): Promise<Pod[]> => {
-    const list = await kubectl.json<{
-      items: Array<
-        KubeObject & {
-          spec?: {containers?: Array<{name: string}>}
-          status?: {containerStatuses?: Array<{name: string; state?: Record<string, unknown>; lastState?: Record<string, unknown>; restartCount?: number}>}
-        }
-      >
-    }>(['get', 'pods', '-l', selector], {signal: controller.signal, timeoutMs: POLL_CALL_MS})
-    return list.items.map((p) => ({
-      name: p.metadata.name,
-      service: p.metadata.labels?.[LABELS.name] ?? '',
-      containers: (p.spec?.containers ?? []).map((c) => c.name),
-      started: new Set((p.status?.containerStatuses ?? []).filter((c) => c.state?.running || c.state?.terminated || c.lastState?.terminated || (c.restartCount ?? 0) > 0).map((c) => c.name)),
-      restarts: new Map((p.status?.containerStatuses ?? []).map((c) => [c.name, c.restartCount ?? 0])),
-      deleting: Boolean((p.metadata as {deletionTimestamp?: string}).deletionTimestamp),
-    }))
+    const list = await kubectl.json<{items: PodObject[]}>(['get', 'pods', '-l', selector], {signal: controller.signal, timeoutMs: POLL_CALL_MS})
+    return list.items.map((p) => {
+      const statuses = [...(p.status?.initContainerStatuses ?? []), ...(p.status?.containerStatuses ?? [])]
+      return {
+        name: p.metadata.name,
+        service: p.metadata.labels?.[LABELS.name] ?? '',
+        containers: (p.spec?.containers ?? []).map((c) => c.name),
+        initContainers: (p.spec?.initContainers ?? []).map((c) => c.name),
+        start: podStart(p),
+        started: new Set(statuses.filter(containerStarted).map((c) => c.name)),
+        restarts: new Map(statuses.map((c) => [c.name, c.restartCount ?? 0])),
+        deleting: Boolean((p.metadata as {deletionTimestamp?: string}).deletionTimestamp),
+      }
+    })
+  }
+
+  /**
+   * The containers of a pod to stream: -c's (an init container's too), else its containers, or, while it is stuck in
+   * an init container that runs or failed, that one, as stern shows it (its containers have no log yet: kubectl said
+   * only "waiting to start: PodInitializing", and -c of the init container was "no pod has a container").
+   */
+  const containersOf = (pod: Pod): string[] => {
+    if (pod.start.notStarted) return []
+    const init = pod.start.init
+    if (options.container) {
+      if (init && !pod.initContainers.includes(options.container)) return []
+      return pod.containers.includes(options.container) || pod.initContainers.includes(options.container) ? [options.container] : []
+    }
+    return init ? [init.name] : pod.containers
+  }
+
+  // What was said of each pod that has not started (said again only when it changes, not at each restart's count).
+  const saidStart = new Map<string, string>()
+  /**
+   * Pods that have not started, each with why (Pending: the scheduler's reason; a container's waiting reason), and
+   * pods stuck in a failing init container, with the command that shows it alone. A Pending pod was skipped without
+   * a word (exit 0, nothing printed). After the first listing of -f, only what is more than a step of every start.
+   */
+  const startNotes = (pods: Pod[], first: boolean): Array<{text: string; warn: boolean}> => {
+    const notes: Array<{text: string; warn: boolean}> = []
+    for (const pod of pods) {
+      const {init, notStarted, transient} = pod.start
+      let text: string | undefined
+      let warn = true
+      let key: string | undefined
+      if (notStarted && (first || !transient)) key = text = `${pod.name} of ${pod.service} has not started: ${notStarted}`
+      else if (init?.started && options.container && !pod.initContainers.includes(options.container)) {
+        // -c of a container that waits for it: what holds it up, and the command that shows it (the reason was empty).
+        key = `init ${init.name} ${init.failed}`
+        text = `${pod.name} of ${pod.service} has not started: its init container ${init.name} ${init.failed ? 'failed' : 'runs'} (\`skycap logs ${pod.service} -c ${init.name} -e ${env.name}\` shows it)`
+      } else if (init?.started && !options.container) {
+        key = `init ${init.name} ${init.failed}`
+        const alone = `skycap logs ${pod.service} -c ${init.name}${init.restarts > 0 ? ' -p' : ''} -e ${env.name}`
+        text = init.failed
+          ? `${pod.name} of ${pod.service} has not started: its init container ${init.name} failed${init.restarts > 0 ? ` (${init.restarts} ${init.restarts === 1 ? 'restart' : 'restarts'})` : ''}; its lines follow (\`${alone}\` shows ${init.restarts > 0 ? 'the run before' : 'them alone'})`
+          : `${pod.name} of ${pod.service} runs its init container ${init.name}; its lines follow, then its containers'`
+        warn = init.failed
+      }
+      if (!text || !key || saidStart.get(pod.name) === key) continue
+      saidStart.set(pod.name, key)
+      notes.push({text, warn})
+    }
+    return notes
+  }
+  const sayStart = (notes: Array<{text: string; warn: boolean}>) => {
+    for (const n of notes) (n.warn ? deps.reporter.warn : deps.reporter.info).call(deps.reporter, n.text)
   }
 
   const sync = async (pods: Pod[]) => {
-    const multi = pods.some((p) => p.containers.length > 1) || options.container !== undefined
+    // An init container's lines are prefixed with its name, as stern does: they are not the pod's own.
+    const multi = pods.some((p) => p.containers.length > 1 || p.start.init?.started) || options.container !== undefined
     format.showContainer = multi
     const alive = new Set<string>()
     // Streams past --max-log-requests, per service: the warning names them (it named none, and whole services went
     // unfollowed without a word of which).
     const dropped = new Map<string, number>()
-    // Pods taken service by service in turn (each one's first, then each one's second…): past the cap, every service
-    // is still followed by one stream at least (a service scaled to 20 pods pushed whole services out).
-    for (const pod of takenInTurn(pods)) {
-      const containers = options.container ? pod.containers.filter((c) => c === options.container) : pod.containers
-      for (const container of containers) {
-        const key = `${pod.name}/${container}`
-        alive.add(key)
-        const existing = streams.get(key)
-        if (existing && !existing.ended) continue
-        if (!pod.started.has(container) && !options.previous) continue
-        if (existing && existing.ended && (!options.follow || pod.deleting)) continue
-        // A previous (terminated) container's log does not grow: show it again only once the container has
-        // restarted since (a new previous container), not at every poll.
-        if (existing && existing.ended && options.previous && (pod.restarts.get(container) ?? 0) <= (existing.restarts ?? 0)) continue
-        const active = [...streams.values()].filter((s) => !s.ended).length
-        if (active >= maxStreams) {
-          dropped.set(pod.service, (dropped.get(pod.service) ?? 0) + 1)
-          continue
-        }
-        const st = existing ?? {key, pod, container, processor: new LogChunkProcessor(filterSpec(pod.service), {service: pod.service, pod: pod.name, container}, format), ended: false}
-        st.pod = pod
-        st.restarts = pod.restarts.get(container) ?? 0
-        streams.set(key, st)
-        seenPods.add(pod.name)
-        startStream(st, Boolean(existing))
-        void st.proc?.done.then((r) => {
-          st.ended = true
-          if (r.exitCode !== 0 && !controller.signal.aborted) reportStreamError(st, r.stderr)
-        })
+    // Streams taken service by service in turn (each one's first, then each one's second…): past the cap, every
+    // service is still followed by one stream at least (a service scaled to 20 pods pushed whole services out; taken
+    // pod by pod, web's pod of two containers took both streams of --max-log-requests 2 and left worker unfollowed).
+    const wanted = pods.flatMap((pod) => containersOf(pod).map((container) => ({service: pod.service, pod, container})))
+    for (const {pod, container} of takenInTurn(wanted)) {
+      const key = `${pod.name}/${container}`
+      alive.add(key)
+      const existing = streams.get(key)
+      if (existing && !existing.ended) continue
+      if (!pod.started.has(container) && !options.previous) continue
+      if (existing && existing.ended && (!options.follow || pod.deleting)) continue
+      // A previous (terminated) container's log does not grow: show it again only once the container has
+      // restarted since (a new previous container), not at every poll.
+      if (existing && existing.ended && options.previous && (pod.restarts.get(container) ?? 0) <= (existing.restarts ?? 0)) continue
+      const active = [...streams.values()].filter((s) => !s.ended).length
+      if (active >= maxStreams) {
+        dropped.set(pod.service, (dropped.get(pod.service) ?? 0) + 1)
+        continue
       }
+      const st = existing ?? {key, pod, container, processor: new LogChunkProcessor(filterSpec(pod.service), {service: pod.service, pod: pod.name, container}, format), ended: false}
+      st.pod = pod
+      st.restarts = pod.restarts.get(container) ?? 0
+      streams.set(key, st)
+      seenPods.add(pod.name)
+      startStream(st, Boolean(existing))
+      if (options.follow) sayStream('+', st)
+      void st.proc?.done.then((r) => {
+        // Ended already: stopped by sync below, which said why.
+        const stopped = st.ended
+        st.ended = true
+        if (r.exitCode !== 0 && !controller.signal.aborted) reportStreamError(st, r.stderr)
+        else if (options.follow && !stopped && !controller.signal.aborted) sayStream('-', st, 'container ended')
+      })
     }
     if (dropped.size && !warnedCap) {
       warnedCap = true
@@ -280,6 +353,7 @@ export async function streamLogs(options: LogsOptions, deps: LogsDeps): Promise<
       if (!alive.has(key) && !st.ended) {
         st.proc?.kill()
         st.ended = true
+        if (options.follow) sayStream('-', st, pods.some((p) => p.name === st.pod.name) ? 'container ended' : 'pod gone')
       }
     }
   }
@@ -306,8 +380,9 @@ export async function streamLogs(options: LogsOptions, deps: LogsDeps): Promise<
   const checkContainer = (pods: Pod[]) => {
     if (containerChecked || pods.length === 0) return
     containerChecked = true
-    if (!pods.some((p) => p.containers.includes(options.container as string))) {
-      throw new UserError(`no pod of ${services.join(', ')} has a container "${options.container}"`, {hint: `Containers: ${[...new Set(pods.flatMap((p) => p.containers))].join(', ')}.`})
+    if (!pods.some((p) => p.containers.includes(options.container as string) || p.initContainers.includes(options.container as string))) {
+      const inits = [...new Set(pods.flatMap((p) => p.initContainers))].map((c) => `${c} (init)`)
+      throw new UserError(`no pod of ${services.join(', ')} has a container "${options.container}"`, {hint: `Containers: ${[...new Set(pods.flatMap((p) => p.containers)), ...inits].join(', ')}.`})
     }
   }
 
@@ -321,15 +396,16 @@ export async function streamLogs(options: LogsOptions, deps: LogsDeps): Promise<
       if (options.follow && controller.signal.aborted) return {environment: env.name, pods: [], shown: 0, hidden: 0}
       throw error
     }
+    // Nothing was ever deployed there: the same answer as scale and lock give (exit 2), not "scaled to 0?"; with -f
+    // too, which waited for ever for pods of a namespace that does not exist ("web is not deployed; waiting").
+    // A user whose rights end at the namespace may not read namespaces: then it is said as before.
+    if (pods.length === 0 && !(await namespaceExists(kubectl, env.namespace).catch(() => true))) {
+      throw new NamespaceMissingError(`no logs of ${services.join(', ')} in ${env.name}: its namespace ${env.namespace} does not exist yet (nothing was deployed there)`, {
+        hint: `Deploy it first: ${deployFirst(env.name)}.`,
+        details: {environment: env.name, namespace: env.namespace},
+      })
+    }
     if (pods.length === 0 && !options.follow) {
-      // Nothing was ever deployed there: the same answer as scale and lock give (exit 2), not "scaled to 0?".
-      // A user whose rights end at the namespace may not read namespaces: then it is said as before.
-      if (!(await namespaceExists(kubectl, env.namespace).catch(() => true))) {
-        throw new NamespaceMissingError(`no logs of ${services.join(', ')} in ${env.name}: its namespace ${env.namespace} does not exist yet (nothing was deployed there)`, {
-          hint: `Deploy it first: ${deployFirst(env.name)}.`,
-          details: {environment: env.name, namespace: env.namespace},
-        })
-      }
       // Which case it is (scaled to 0, not deployed, not started yet), as port-forward and exec say it: one more get.
       const why = await whyNoPods(kubectl, loaded.config.app, env.name, services)
       throw new SkycapError(`no pods of ${services.join(', ')} in ${env.name} (namespace ${env.namespace})${why ? `: ${why.said}` : ''}`, {
@@ -345,16 +421,24 @@ export async function streamLogs(options: LogsOptions, deps: LogsDeps): Promise<
         const why = await whyNoPods(kubectl, loaded.config.app, env.name, without)
         deps.reporter.warn(`no pods of ${without.join(', ')} in ${env.name}${why ? `: ${why.said}` : ''}`)
       }
-      const wanted = pods.reduce((n, p) => n + (options.container ? 1 : p.containers.length), 0)
+      const wanted = pods.reduce((n, p) => n + containersOf(p).length, 0)
       if (wanted > maxStreams) {
         const perService = new Map<string, number>()
-        for (const p of pods) perService.set(p.service, (perService.get(p.service) ?? 0) + (options.container ? 1 : p.containers.length))
+        for (const p of pods) if (containersOf(p).length) perService.set(p.service, (perService.get(p.service) ?? 0) + containersOf(p).length)
         throw new UserError(`${wanted} log streams needed (${streamsOf(perService)}), more than --max-log-requests ${maxStreams}`, {
           hint: 'Name fewer services, narrow with --container, or raise --max-log-requests.',
         })
       }
+      // Pods that have not started: why, and, when no pod has a log to show, the exit of "no pod running yet" (exit 1).
+      const notes = startNotes(pods, true)
+      if (!pods.some((p) => containersOf(p).length > 0)) {
+        throw new SkycapError(`no pods of ${services.join(', ')} running in ${env.name} (namespace ${env.namespace}): ${notes.map((n) => n.text).join('; ') || 'none has started'}`, {
+          hint: `\`skycap status ${env.name}\` shows why; \`skycap logs ${services.join(' ')} -f -e ${env.name}\` waits for them to start.`,
+        })
+      }
+      sayStart(notes)
       // Without -f: stream every container once (previous containers included when asked), then stop.
-      for (const p of pods) for (const c of p.containers) p.started.add(c)
+      for (const p of pods) for (const c of containersOf(p)) p.started.add(c)
       await sync(pods)
       await Promise.all([...streams.values()].map((s) => s.proc?.done))
     } else {
@@ -364,8 +448,10 @@ export async function streamLogs(options: LogsOptions, deps: LogsDeps): Promise<
       const why = without.length ? await whyNoPods(kubectl, loaded.config.app, env.name, without).catch(() => undefined) : undefined
       if (pods.length === 0) deps.reporter.info(`no pods of ${services.join(', ')} yet${why ? ` (${why.said})` : ''}; waiting for some (Ctrl-C to stop)`)
       else if (without.length) deps.reporter.warn(`no pods of ${without.join(', ')} in ${env.name}${why ? `: ${why.said}` : ''}; following the others, and those once they start`)
+      sayStart(startNotes(pods, true))
       for (const p of pods) for (const c of p.started) runningAtStart.add(`${p.name}/${c}`)
       if (!controller.signal.aborted) await sync(pods)
+      sayStreams = true
       // An API server that stops answering ends every `kubectl logs -f`; -f waits for it as stern does, and once it
       // answers, the streams start again from the last line each showed (--since-time).
       const outage = new OutageWait({
@@ -392,6 +478,7 @@ export async function streamLogs(options: LogsOptions, deps: LogsDeps): Promise<
         // Stopped while listing: start no stream that would only be killed again.
         if (controller.signal.aborted) break
         checkContainer(pods)
+        sayStart(startNotes(pods, false))
         await sync(pods)
       }
       for (const st of streams.values()) st.proc?.kill()
@@ -406,7 +493,12 @@ export async function streamLogs(options: LogsOptions, deps: LogsDeps): Promise<
   }
   const hidden = [...streams.values()].reduce((n, s) => n + s.processor.hidden, 0)
   const shown = [...streams.values()].reduce((n, s) => n + s.processor.shown, 0)
-  if (hidden > 0) deps.reporter.info(`${hidden} line${hidden === 1 ? '' : 's'} hidden by filters${options.noFilters ? '' : ' (--no-filters shows the configured ones)'}`)
+  const note = hiddenNote(
+    hidden,
+    [...streams.values()].reduce((n, s) => n + s.processor.hiddenConfigured, 0),
+    options,
+  )
+  if (note) deps.reporter.info(note)
   return {environment: env.name, pods: [...seenPods].sort(), shown, hidden}
 }
 

@@ -184,3 +184,71 @@ export async function forwardTarget(
   // The Service as read: the port behind it is found from it (it was read again for that).
   return own ? {target: `service/${service}`, pod, serviceObject: own} : {target: `pod/${pod}`, pod}
 }
+
+/** A container's status as a pod's status lists it (containerStatuses, initContainerStatuses). */
+export interface ContainerStatus {
+  name: string
+  state?: {running?: object; waiting?: {reason?: string; message?: string}; terminated?: {exitCode?: number; reason?: string}}
+  lastState?: {terminated?: {exitCode?: number; reason?: string}}
+  restartCount?: number
+}
+
+/** A pod as `kubectl get pods -o json` lists it: what podStart reads. */
+export interface PodObject extends KubeObject {
+  spec?: {containers?: Array<{name: string}>; initContainers?: Array<{name: string; restartPolicy?: string}>}
+  status?: {
+    phase?: string
+    conditions?: Array<{type: string; status: string; reason?: string; message?: string}>
+    containerStatuses?: ContainerStatus[]
+    initContainerStatuses?: ContainerStatus[]
+  }
+}
+
+/** Whether a container has run at all: only then has it a log to read (kubectl fails on the others, "waiting to start"). */
+export function containerStarted(c: ContainerStatus): boolean {
+  return Boolean(c.state?.running || c.state?.terminated || c.lastState?.terminated || (c.restartCount ?? 0) > 0)
+}
+
+/** Where a pod stands in starting, for `logs`: the init container it waits on, or why none of its containers ran. */
+export interface PodStart {
+  /**
+   * The init container (not a sidecar) that has not completed while the pod's containers wait for it: `started` when
+   * it has a log (running, or failed: Init:Error, Init:CrashLoopBackOff).
+   */
+  init?: {name: string; started: boolean; failed: boolean; restarts: number}
+  /** Why no container of the pod has run yet, when none has: the scheduler's reason, or a container's waiting reason. */
+  notStarted?: string
+  /** notStarted is a step every pod goes through (scheduled a moment ago, ContainerCreating), not a problem. */
+  transient?: boolean
+}
+
+// What every starting pod's containers wait on for a moment: not worth a word after the first listing of -f.
+const TRANSIENT_WAITING = new Set(['ContainerCreating', 'PodInitializing'])
+
+/** podStart: a pod stuck before its containers (an init container that fails), or not started at all (Pending). */
+export function podStart(pod: PodObject): PodStart {
+  const status = pod.status ?? {}
+  const initStatuses = new Map((status.initContainerStatuses ?? []).map((c) => [c.name, c]))
+  // Sidecars (restartPolicy: Always) keep running beside the containers: they hold up nothing.
+  for (const spec of (pod.spec?.initContainers ?? []).filter((c) => c.restartPolicy !== 'Always')) {
+    const c = initStatuses.get(spec.name)
+    if (!c) break
+    if (c.state?.terminated?.exitCode === 0) continue
+    const restarts = c.restartCount ?? 0
+    const failed = (c.state?.terminated?.exitCode ?? 0) !== 0 || (c.lastState?.terminated?.exitCode ?? 0) !== 0
+    const init = {name: spec.name, started: containerStarted(c), failed, restarts}
+    if (init.started) return {init}
+    const reason = c.state?.waiting?.reason
+    return {init, notStarted: `init container ${spec.name} is waiting${reason ? ` (${reason})` : ''}`, transient: reason === undefined || TRANSIENT_WAITING.has(reason)}
+  }
+  const containers = status.containerStatuses ?? []
+  if (containers.some(containerStarted)) return {}
+  const unscheduled = status.conditions?.find((c) => c.type === 'PodScheduled' && c.status === 'False')
+  if (unscheduled) return {notStarted: `Pending${unscheduled.reason ? ` (${[unscheduled.reason, unscheduled.message].filter(Boolean).join(': ')})` : ''}`}
+  const waiting = containers.find((c) => c.state?.waiting?.reason)
+  const reason = waiting?.state?.waiting?.reason
+  if (waiting && reason) return {notStarted: `container ${waiting.name} is waiting (${[reason, waiting.state?.waiting?.message].filter(Boolean).join(': ')})`, transient: TRANSIENT_WAITING.has(reason)}
+  // Listed before its status says more (created a moment ago): Pending, as kubectl get pods says.
+  if (status.phase === 'Pending') return {notStarted: 'Pending', transient: true}
+  return {}
+}

@@ -37,7 +37,7 @@ describe('skycap logs -f, run as a process, stopped by a signal', function () {
       expect(r.exitCode, r.stderr).to.equal(0)
       expect(r.stdout).to.equal('web-1 │ started')
       expect(r.stderr).to.contain(`Received ${signal}: stopping (again to force quit)`)
-      expect(r.stderr).to.match(/1 line hidden by filters/)
+      expect(r.stderr).to.contain("1 line hidden by skycap.yaml's logs.exclude (--no-filters shows them)")
     })
   }
 })

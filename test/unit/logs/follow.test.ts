@@ -498,6 +498,7 @@ describe('logs -f: --container and --previous', () => {
       if (argv.includes('get-contexts')) return {exitCode: 0, stdout: 'it-context\n', stderr: ''}
       // Why no pod runs at the start (said with the "waiting" line): the services' workloads, scaled to 0.
       if (argv.includes('deployments,statefulsets')) return {exitCode: 0, stdout: JSON.stringify({items: [{kind: 'Deployment', spec: {replicas: 0}}]}), stderr: ''}
+      if (argv.includes('namespace')) return {exitCode: 0, stdout: 'namespace/it-ns\n', stderr: ''}
       polls++
       // A safety stop for the code before the fix: it never ends on its own.
       if (polls > 50) throw new Error('still polling after 50 polls')
@@ -589,6 +590,104 @@ describe('logs -f: --container and --previous', () => {
       expect(error.message).to.equal(said)
       expect(error.exitCode).to.equal(exitCode)
       if (hint) expect(error.hint).to.equal(hint)
+    }
+  })
+  it('-f in an environment whose namespace does not exist: exit 2 as without -f (it said "waiting for some" and waited for ever)', async () => {
+    let lists = 0
+    const runner: ProcessRunner = async (_file, argv) => {
+      if (argv.includes('get-contexts')) return {exitCode: 0, stdout: 'it-context\n', stderr: ''}
+      if (argv.includes('namespace')) return {exitCode: 0, stdout: '', stderr: ''}
+      if (argv.includes('deployments,statefulsets')) return {exitCode: 0, stdout: JSON.stringify({items: []}), stderr: ''}
+      // A safety stop for the code before the fix: it never ends on its own.
+      if (++lists > 20) throw new Error('still polling after 20 polls')
+      return {exitCode: 0, stdout: JSON.stringify({items: []}), stderr: ''}
+    }
+    const error = (await streamLogs(
+      {services: ['web'], follow: true, configPath: join(repo.dir, 'skycap.yaml'), pollMs: 1},
+      {kubectl: (o) => new Kubectl({...o, runner}), reporter: quiet, out: new Writable({write: (_c, _e, cb) => cb()}), colour: false},
+    ).catch((e: unknown) => e)) as SkycapError
+    expect(error.message).to.equal('no logs of web in test: its namespace it-ns does not exist yet (nothing was deployed there)')
+    expect(error.exitCode).to.equal(2)
+    expect(lists).to.equal(1)
+  })
+})
+
+describe('logs -f past --max-log-requests', () => {
+  let repo: TempRepo
+  before(async () => {
+    repo = await TempRepo.clusterApp('it-context', 'it-ns')
+  })
+  after(() => repo.remove())
+
+  it('shares the streams by service: each service one before any gets a second (a pod of two containers took both and left worker unfollowed)', async () => {
+    const stop = new AbortController()
+    const web = {
+      metadata: {name: 'web-1', labels: {'app.kubernetes.io/name': 'web'}},
+      spec: {containers: [{name: 'web'}, {name: 'proxy'}]},
+      status: {
+        containerStatuses: [
+          {name: 'web', state: {running: {}}},
+          {name: 'proxy', state: {running: {}}},
+        ],
+      },
+    }
+    const worker = {
+      metadata: {name: 'worker-1', labels: {'app.kubernetes.io/name': 'worker'}},
+      spec: {containers: [{name: 'worker'}]},
+      status: {containerStatuses: [{name: 'worker', state: {running: {}}}]},
+    }
+    let polls = 0
+    const runner: ProcessRunner = async (_file, argv) => {
+      if (argv.includes('get-contexts')) return {exitCode: 0, stdout: 'it-context\n', stderr: ''}
+      if (++polls === 3) stop.abort()
+      return {exitCode: 0, stdout: JSON.stringify({items: [web, worker]}), stderr: ''}
+    }
+    const spawned: string[] = []
+    const warnings: string[] = []
+    const reporter = {info: () => undefined, warn: (m: string) => warnings.push(m)} as unknown as Reporter
+    await streamLogs(
+      {services: ['web', 'worker'], follow: true, maxStreams: 2, configPath: join(repo.dir, 'skycap.yaml'), pollMs: 1},
+      {kubectl: (o) => new Kubectl({...o, runner, spawner: followers(spawned)}), reporter, out: new Writable({write: (_c, _e, cb) => cb()}), colour: false, signal: stop.signal},
+    )
+    expect(
+      spawned.map((a) =>
+        a
+          .split(' ')
+          .slice(a.split(' ').indexOf('logs') + 1, a.split(' ').indexOf('logs') + 4)
+          .join(' '),
+      ),
+    ).to.deep.equal(['web-1 -c web', 'worker-1 -c worker'])
+    expect(warnings).to.deep.equal(['more than 2 log streams; not following 1 of web (name fewer services, narrow with --container, or raise --max-log-requests)'])
+  })
+  it("-f says on stderr when a pod's stream starts and ends after the first set, as stern does (it never said), and not under --json", async () => {
+    for (const json of [false, true]) {
+      const stop = new AbortController()
+      let polls = 0
+      // web-1 at the start; web-2 from the 3rd poll; web-1 gone from the 6th.
+      const runner: ProcessRunner = async (_file, argv) => {
+        if (argv.includes('get-contexts')) return {exitCode: 0, stdout: 'it-context\n', stderr: ''}
+        if (++polls === 9) stop.abort()
+        const items = [...(polls < 6 ? [pod('web-1')] : []), ...(polls >= 3 ? [pod('web-2')] : [])]
+        return {exitCode: 0, stdout: JSON.stringify({items}), stderr: ''}
+      }
+      const said: string[] = []
+      const reporter = {info: (m: string) => said.push(m), warn: (m: string) => said.push(`warning: ${m}`)} as unknown as Reporter
+      // web-2's container has ended: its kubectl logs -f ends at once, exit 0.
+      const follow = followers([])
+      const spawner: ProcessSpawner = (file, argv, options) => {
+        if (!argv.includes('web-2')) return follow(file, argv, options)
+        const stdout = new PassThrough()
+        stdout.end()
+        return {stdout, done: Promise.resolve({exitCode: 0, stdout: '', stderr: ''}), kill: () => undefined}
+      }
+      let out = ''
+      await streamLogs(
+        {services: ['web'], follow: true, json, configPath: join(repo.dir, 'skycap.yaml'), pollMs: 1},
+        {kubectl: (o) => new Kubectl({...o, runner, spawner}), reporter, out: new Writable({write: (c, _e, cb) => ((out += String(c)), cb())}), colour: false, signal: stop.signal},
+      )
+      // web-2's container ended once: said once, though its stream is started again at every poll.
+      expect(said, `json: ${json}`).to.deep.equal(json ? [] : ['+ web-2 › web', '- web-2 › web (container ended)', '- web-1 › web (pod gone)'])
+      expect(out).to.equal('')
     }
   })
 })

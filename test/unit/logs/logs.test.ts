@@ -1,7 +1,7 @@
 import {expect} from 'chai'
 
 import {UserError} from '../../../src/errors.js'
-import {configuredExcludes, lineFilter} from '../../../src/logs/filter.js'
+import {configuredExcludes, hiddenNote, lineFilter} from '../../../src/logs/filter.js'
 import {formatLine, podColour} from '../../../src/logs/format.js'
 import {splitTimestamp} from '../../../src/logs/lines.js'
 import {literalPattern, LogChunkProcessor} from '../../../src/logs/chunks.js'
@@ -180,6 +180,38 @@ describe('log chunk processing: literal patterns', () => {
     const text = lines.flatMap((l, i) => [l, `${ts(i)} ${l}`]).join('\n') + '\n'
     const specs = [{configured: ['GET /healthz', '^DEBUG ']}, {configured: ['healthz'], grep: ['GET']}, {configured: [], grep: ['^DEBUG', 'DEBUG ']}, {configured: ['z h', '^x ']}]
     for (const spec of specs) for (const format of [plain, {...plain, timestamps: true}]) expect(run(spec, text, format).out, JSON.stringify(spec)).to.equal(byRegex(spec, text, format))
+  })
+})
+
+describe('the note on hidden lines', () => {
+  const ts = (s: number) => `2026-11-22T03:49:${String(s).padStart(2, '0')}.000000000Z`
+  const source = {service: 'web', pod: 'web-1', container: 'web'}
+  const plain = {colour: false, showContainer: false, timestamps: false, json: false}
+  const lines = ['GET /healthz 200', 'heartbeat 1', 'heartbeat 12', 'DEBUG x', 'ERROR boom'].map((l, i) => `${ts(i)} ${l}`).join('\n') + '\n'
+
+  it('counts the lines a configured exclude hid apart from those --grep and --exclude hid, on the bytes and the text paths', () => {
+    for (const spec of [
+      {configured: ['GET /healthz'], exclude: ['^DEBUG'], grep: ['heartbeat 1$|healthz|DEBUG|boom']},
+      {configured: ['GET /health.'], exclude: ['DEBUG'], grep: ['heartbeat 1$|healthz|DEBUG|boom']},
+    ]) {
+      const bytes = new LogChunkProcessor(spec, source, plain)
+      bytes.pushBytes(Buffer.from(lines))
+      const text = new LogChunkProcessor(spec, source, plain)
+      text.push(lines)
+      const json = new LogChunkProcessor(spec, source, {...plain, json: true})
+      json.pushBytes(Buffer.from(lines))
+      // healthz: configured; heartbeat 12: --grep; DEBUG: --exclude.
+      for (const p of [bytes, text, json]) expect([p.shown, p.hidden, p.hiddenConfigured], JSON.stringify(spec)).to.deep.equal([2, 3, 1])
+    }
+  })
+
+  it('names the filter that hid them, and offers --no-filters only for the configured ones', () => {
+    // 77 lines all hidden by --grep were said "hidden by filters (--no-filters shows the configured ones)".
+    expect(hiddenNote(77, 0, {grep: ['heartbeat 1$']})).to.equal('77 lines hidden by --grep')
+    expect(hiddenNote(2, 0, {grep: ['a'], exclude: ['b']})).to.equal('2 lines hidden by --grep/--exclude')
+    expect(hiddenNote(1, 1, {})).to.equal("1 line hidden by skycap.yaml's logs.exclude (--no-filters shows them)")
+    expect(hiddenNote(80, 3, {exclude: ['x']})).to.equal("80 lines hidden: 77 by --exclude, 3 by skycap.yaml's logs.exclude (--no-filters shows those)")
+    expect(hiddenNote(0, 0, {grep: ['a']})).to.equal(undefined)
   })
 })
 
