@@ -42,7 +42,7 @@ describe('skycap logs (real cluster, pod logs from files)', function () {
     expect(r.stdout).to.not.contain('GET /healthz')
     expect(r.stdout).to.not.contain('DEBUG cache warm')
     expect(r.stdout.trim().split('\n')).to.have.length(6)
-    expect(r.stderr).to.contain('4 lines hidden by filters')
+    expect(r.stderr).to.contain("4 lines hidden by skycap.yaml's logs.exclude (--no-filters shows them)")
     expect(r.stdout).to.not.match(/\u001B\[/)
   })
 
@@ -146,7 +146,7 @@ describe('skycap logs (real cluster, pod logs from files)', function () {
     expect(r.exitCode, err).to.equal(0)
     expect(err).to.contain('Received SIGINT: stopping (again to force quit)')
     expect(err).to.not.contain('lock')
-    expect(err).to.match(/\d+ lines hidden by filters/)
+    expect(err).to.match(/\d+ lines hidden by skycap.yaml's logs.exclude \(--no-filters shows them\)/)
   })
 
   it('--all shows every service; --container picks one; --max-log-requests caps the streams', async () => {
