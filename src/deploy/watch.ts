@@ -107,7 +107,7 @@ export async function watchRollout(options: WatchOptions): Promise<WatchResult> 
         continue
       }
       outage.answered()
-      snapshot = new ClusterSnapshot(list.items, pulls)
+      snapshot = new ClusterSnapshot(list.items, pulls, clock())
     }
     // A failure seen stays a failure: during the grace a crash-looping container that restarts reads as pending again,
     // and the release would have gone on as if it had not failed.
@@ -137,6 +137,10 @@ export async function watchRollout(options: WatchOptions): Promise<WatchResult> 
     } else if (statuses.every((s) => s.state === 'ready')) return {outcome: 'ready', statuses}
     else if (clock() >= options.deadline) return {outcome: 'timeout', statuses}
     const until = failedAt === undefined ? options.deadline : graceEnd()
-    await abortableSleep(Math.min(interval, Math.max(0, until - clock())), options.signal)
+    // A container settling (no readiness check, just started) is ready at a known time: looked at again then, not up
+    // to an interval later, so that the settling costs a deploy of such a service no more than itself.
+    const settles = Math.min(...statuses.map((s) => s.settlesAt ?? Number.POSITIVE_INFINITY))
+    const at = clock()
+    await abortableSleep(Math.min(interval, Math.max(0, until - at), Math.max(0, settles - at)), options.signal)
   }
 }

@@ -1,6 +1,6 @@
 import {ANNOTATIONS, type KubeObject} from '../render/objects.js'
 import {currentReplicaSet} from './replicasets.js'
-import {ClusterSnapshot, podProblem, podReady, podWaitReason, relatedObject, type ResourceStatus} from './status.js'
+import {ClusterSnapshot, podProblem, podReady, podWaitReason, relatedObject, type ResourceStatus, rolloutExitProblem, settling} from './status.js'
 
 /** A kind skycap knows how to watch: when it is ready, failed or still pending. */
 export interface WatchedKind {
@@ -23,11 +23,12 @@ function base(desired: KubeObject, snapshot: ClusterSnapshot): Pick<ResourceStat
  * a replaced pod) is on its way out: an app that exits non-zero on SIGTERM (a Go program: 2) leaves it `Failed`, which
  * is no failure of the rollout (a scale to 0 failed with "pod web-… failed" on the real node).
  */
-function checkPods(pods: KubeObject[], out: ResourceStatus): ResourceStatus | undefined {
+function checkPods(pods: KubeObject[], out: ResourceStatus, at: number | undefined): ResourceStatus | undefined {
   out.related.push(...pods.map(relatedObject))
   for (const pod of pods) {
     if ((pod.metadata as {deletionTimestamp?: string}).deletionTimestamp) continue
-    const problem = podProblem(pod)
+    // The kubelet's CrashLoopBackOff first (its words); an exit it says nothing of yet fails it too.
+    const problem = podProblem(pod) ?? rolloutExitProblem(pod, at)
     if (problem) return {...out, state: 'failed', message: problem.message, failing: problem.failing}
   }
   return undefined
@@ -108,7 +109,7 @@ const deployment: WatchedKind = {
     if (newRs) out.related.push(relatedObject(newRs))
     const since = newRs?.metadata.creationTimestamp
     if (typeof since === 'string') out.eventsSince = since
-    const podFailure = checkPods(pods, out)
+    const podFailure = checkPods(pods, out, snapshot.at)
     if (podFailure) return podFailure
     // The condition outlives the rollout it was about: it counts only when it names the current ReplicaSet.
     const deadline = (st.conditions as Array<{type: string; reason?: string; message?: string}> | undefined)?.find((c) => c.type === 'Progressing' && c.reason === 'ProgressDeadlineExceeded')
@@ -119,7 +120,8 @@ const deployment: WatchedKind = {
     const available = st.availableReplicas ?? 0
     const total = st.replicas ?? 0
     if (updated >= want && available >= want && total === want && (st.unavailableReplicas ?? 0) === 0) {
-      return {...out, state: 'ready', message: `${available}/${want} ready`}
+      const settle = settling(pods, snapshot.at)
+      return settle ? {...out, message: `${available}/${want} ready; ${settle.message}`, settlesAt: settle.settlesAt} : {...out, state: 'ready', message: `${available}/${want} ready`}
     }
     if (paused) return paused
     const old = total - updated
@@ -169,11 +171,15 @@ const statefulSet: WatchedKind = {
     const st = live.status ?? {}
     const all = snapshot.ownedBy('Pod', live)
     const pods = podsAtRevision(all, st.updateRevision as string | undefined)
-    const podFailure = checkPods(pods, out)
+    const podFailure = checkPods(pods, out, snapshot.at)
     if (podFailure) return podFailure
     const want = (live.spec?.replicas as number | undefined) ?? 1
     const done = (st.readyReplicas ?? 0) >= want && (st.updatedReplicas ?? 0) >= want && (!st.updateRevision || st.currentRevision === st.updateRevision || want === 0)
-    if (done) return {...out, state: 'ready', message: `${st.readyReplicas ?? 0}/${want} ready`}
+    const settle = settling(pods, snapshot.at)
+    if (done)
+      return settle
+        ? {...out, message: `${st.readyReplicas ?? 0}/${want} ready; ${settle.message}`, settlesAt: settle.settlesAt}
+        : {...out, state: 'ready', message: `${st.readyReplicas ?? 0}/${want} ready`}
     const broken = brokenOldPods(all, pods)
     return {
       ...out,
@@ -195,12 +201,15 @@ const daemonSet: WatchedKind = {
     const revisions = snapshot.ownedBy('ControllerRevision', live) as Array<KubeObject & {revision?: number}>
     const current = revisions.reduce<(KubeObject & {revision?: number}) | undefined>((a, b) => (!a || (b.revision ?? 0) > (a.revision ?? 0) ? b : a), undefined)
     const pods = podsAtRevision(snapshot.ownedBy('Pod', live), current?.metadata.labels?.['controller-revision-hash'])
-    const podFailure = checkPods(pods, out)
+    const podFailure = checkPods(pods, out, snapshot.at)
     if (podFailure) return podFailure
     const st = live.status ?? {}
     const want = st.desiredNumberScheduled ?? 0
     if ((st.updatedNumberScheduled ?? 0) >= want && (st.numberAvailable ?? 0) >= want && (st.numberUnavailable ?? 0) === 0) {
-      return {...out, state: 'ready', message: `${st.numberAvailable ?? 0}/${want} ready`}
+      const settle = settling(pods, snapshot.at)
+      return settle
+        ? {...out, message: `${st.numberAvailable ?? 0}/${want} ready; ${settle.message}`, settlesAt: settle.settlesAt}
+        : {...out, state: 'ready', message: `${st.numberAvailable ?? 0}/${want} ready`}
     }
     return {...out, message: `${st.updatedNumberScheduled ?? 0}/${want} updated, ${st.numberReady ?? 0} ready${waitReason(pods)}`, ...notReadyContainers(pods)}
   },
@@ -224,7 +233,7 @@ const job: WatchedKind = {
         failing: pods.slice(0, 1).map((p) => ({pod: p.metadata.name, container: String((p as Obj).spec?.containers?.[0]?.name ?? ''), previous: false})),
       }
     if (conditions.some((c) => c.type === 'Complete' && c.status === 'True')) return {...out, state: 'ready', message: 'completed'}
-    const podFailure = checkPods(pods, out)
+    const podFailure = checkPods(pods, out, snapshot.at)
     if (podFailure) return podFailure
     return {...out, message: `${live.status?.succeeded ?? 0}/${live.spec?.completions ?? 1} completed`}
   },
@@ -236,9 +245,11 @@ const pod: WatchedKind = {
     const out: ResourceStatus = {...base(desired, snapshot), state: 'pending', message: ''}
     const live = snapshot.get('Pod', desired.metadata.name)
     if (!live) return {...out, message: 'not created yet', unstarted: true}
-    const problem = podProblem(live)
+    const problem = podProblem(live) ?? rolloutExitProblem(live, snapshot.at)
     if (problem) return {...out, state: 'failed', message: problem.message, failing: problem.failing}
-    if ((live as Obj).status?.phase === 'Succeeded' || podReady(live)) return {...out, state: 'ready', message: 'ready'}
+    if ((live as Obj).status?.phase === 'Succeeded') return {...out, state: 'ready', message: 'ready'}
+    const settle = settling([live], snapshot.at)
+    if (podReady(live)) return settle ? {...out, message: `ready; ${settle.message}`, settlesAt: settle.settlesAt} : {...out, state: 'ready', message: 'ready'}
     return {...out, message: podWaitReason(live) ?? `phase ${(live as Obj).status?.phase ?? 'Pending'}`}
   },
 }

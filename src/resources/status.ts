@@ -44,6 +44,11 @@ export interface ResourceStatus {
   failing: FailingContainer[]
   /** Containers that run but are not ready, of a resource still pending: their logs explain a timeout. */
   waiting?: FailingContainer[]
+  /**
+   * Ready but for a container without a readiness check that has not run SETTLE_MS yet: when it will have (the watch's
+   * clock). The watch looks again then rather than at its next interval.
+   */
+  settlesAt?: number
   /** Pods of an older revision that block the rollout and must be deleted for the controller to replace them. */
   replace?: string[]
   /**
@@ -57,8 +62,16 @@ export interface ResourceStatus {
 export class ClusterSnapshot {
   private readonly byKind = new Map<string, KubeObject[]>()
 
-  /** `pulls`: the pull errors seen by the polls before this one (a watch keeps one for all its polls). */
-  constructor(items: KubeObject[], pulls?: PullErrors) {
+  /**
+   * `pulls`: the pull errors seen by the polls before this one (a watch keeps one for all its polls). `at`: when a
+   * rollout's watch read these objects (its clock, ms); a rollout judges the exits of its new pods against it
+   * (rolloutExitProblem, settling).
+   */
+  constructor(
+    items: KubeObject[],
+    pulls?: PullErrors,
+    readonly at?: number,
+  ) {
     pulls?.observe(items)
     for (const item of items) {
       const list = this.byKind.get(item.kind) ?? []
@@ -270,6 +283,85 @@ export function crashLoopProblem(pod: KubeObject, at?: number): {message: string
     }
     const detail = `exit code ${crash.exitCode ?? '?'}${crash.reason ? `, ${crash.reason}` : ''}; restarted ${times(restarts)}`
     return {message: `container ${c.name} of pod ${name} is crash-looping (${detail})`, failing: [{pod: name, container: c.name, previous: !now}]}
+  }
+  return undefined
+}
+
+/**
+ * How long a container of a rollout's new pod must have run, by the node's `startedAt` (whole seconds) against the
+ * watch's clock, before it counts: one without a readiness check is ready only then (settling), and one that was
+ * restarted is a crash until then (rolloutExitProblem). The kubelet showed a container that exits at start running
+ * and ready for about half a second, and saw it exit within a second or so (its PLEG relists every second): `deploy`
+ * said `1/1 ready … is live` in 3 s and the pod crash-looped after. startedAt is cut to the second, so 3 s is 2 to 3 s
+ * of running. Kubernetes' own minReadySeconds would do it in the controller, but holds every batch of a rolling update
+ * and changes the Deployment skycap applies; this holds only the watch, once, for the pods that started last.
+ */
+export const SETTLE_MS = 3000
+
+/** When a running container started, by the node (ms), or undefined when it does not say. */
+function startedAtMs(c: ContainerStatus): number | undefined {
+  const started = c.state?.running?.startedAt ? Date.parse(c.state.running.startedAt) : NaN
+  return Number.isNaN(started) ? undefined : started
+}
+
+/**
+ * Whether a container that started at `started` (the node's clock) has run less than SETTLE_MS at `at` (this
+ * machine's). One that started more than SETTLE_MS ahead of `at` tells of clocks that disagree, not of a start: it
+ * counts as settled, as before the settling, rather than hold every deploy (or fail it, restarted long ago) for as
+ * long as the node's clock is ahead.
+ */
+function unsettled(started: number, at: number): boolean {
+  return at - started < SETTLE_MS && started - at <= SETTLE_MS
+}
+
+/**
+ * Why a pod of a rollout (restartPolicy Always: a Deployment's, StatefulSet's or DaemonSet's) has failed though the
+ * kubelet does not say CrashLoopBackOff: a container that exited (its state `terminated`: the kubelet 1.37 keeps a
+ * crashed container `terminated`, not `waiting`, for most of its back-off, and a deploy waited its whole timeout
+ * saying "not ready", with events and no log line), or one restarted after a crash that has not run SETTLE_MS since
+ * (`at`, the watch's clock; without it a restart is not judged: it may be an old pod's, from long before). A pod that
+ * restarted once and then ran steadily before the watch saw it is not judged here either: it may be old.
+ */
+export function rolloutExitProblem(pod: KubeObject, at?: number): {message: string; failing: FailingContainer[]} | undefined {
+  const status = (pod as {status?: PodStatus}).status ?? {}
+  if (((pod as {spec?: {restartPolicy?: string}}).spec?.restartPolicy ?? 'Always') !== 'Always') return undefined
+  const name = pod.metadata.name
+  // An init container's exit 0 is its job done; only its failure counts.
+  const init = (status.initContainerStatuses ?? []).filter((c) => (c.state?.terminated?.exitCode ?? 0) !== 0).map((c) => ({c, crash: c.state?.terminated, now: true}))
+  const main = (status.containerStatuses ?? []).flatMap((c) => {
+    if (c.state?.terminated) return [{c, crash: c.state.terminated, now: true}]
+    const last = c.lastState?.terminated
+    if (!last || !c.restartCount || at === undefined) return []
+    const started = startedAtMs(c)
+    // Restarted and not (yet) running SETTLE_MS: starting again, or just started.
+    return started === undefined || unsettled(started, at) ? [{c, crash: last, now: false}] : []
+  })
+  const found = [...init, ...main][0]
+  if (!found?.crash) return undefined
+  const {c, crash, now} = found
+  const restarts = c.restartCount ? `restarted ${times(c.restartCount)}` : ''
+  if (crash.reason && NOT_STARTED.has(crash.reason)) {
+    return {message: `container ${c.name} of pod ${name} cannot start (${crash.reason}): ${startErrorMessage(crash.message)}${restarts ? ` (${restarts})` : ''}`, failing: []}
+  }
+  const detail = `exit code ${crash.exitCode ?? '?'}${crash.reason ? `, ${crash.reason}` : ''}${restarts ? `; ${restarts}` : ''}`
+  return {message: `container ${c.name} of pod ${name} exited (${detail})`, failing: [{pod: name, container: c.name, previous: !now}]}
+}
+
+/**
+ * A container of these pods that runs without a readiness check and started less than SETTLE_MS before `at`, said as
+ * the wait's reason, or undefined: the kubelet calls such a container ready as soon as it runs, before it could have
+ * crashed. Containers with a readiness check are ready by it. Without `at` (no rollout's watch), nothing settles.
+ */
+export function settling(pods: KubeObject[], at: number | undefined): Pick<ResourceStatus, 'message' | 'settlesAt'> | undefined {
+  if (at === undefined) return undefined
+  for (const pod of pods) {
+    if ((pod.metadata as {deletionTimestamp?: string}).deletionTimestamp) continue
+    const probed = new Set(((pod as {spec?: {containers?: Array<{name: string; readinessProbe?: unknown}>}}).spec?.containers ?? []).filter((c) => c.readinessProbe).map((c) => c.name))
+    for (const c of (pod as {status?: PodStatus}).status?.containerStatuses ?? []) {
+      const started = startedAtMs(c)
+      if (probed.has(c.name) || started === undefined || !unsettled(started, at)) continue
+      return {message: `container ${c.name} of pod ${pod.metadata.name} has no readiness check: ready once it has run ${SETTLE_MS / 1000} s without exiting`, settlesAt: started + SETTLE_MS}
+    }
   }
   return undefined
 }

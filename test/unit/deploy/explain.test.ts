@@ -40,6 +40,33 @@ describe('failure reports: events as objects (--json) and as lines (terminal)', 
     expect(failureEvent({reason: 'X'})).to.deep.equal({type: 'Normal', reason: 'X', object: '', count: 1, lastSeen: null, message: ''})
   })
 
+  it('a container without a readiness check that exited during the rollout (`terminated`, no CrashLoopBackOff yet): the report has its own last lines (it had events only)', async () => {
+    const exited = {state: {terminated: {exitCode: 3, reason: 'Error'}}, lastState: {terminated: {exitCode: 3, reason: 'Error'}}}
+    for (const [container, previous] of [
+      [exited, false],
+      [{state: {running: {startedAt: '2026-12-02T10:00:30Z'}}, lastState: exited.lastState}, true],
+    ] as const) {
+      const {deployment, rs, pod} = rollout('worker', 4, {phase: 'Running', containerStatuses: [{name: 'worker', ready: previous, restartCount: 1, ...container}]})
+      const status = statusOf(deployment, new ClusterSnapshot([deployment, rs, pod], undefined, Date.parse('2026-12-02T10:00:31Z')))
+      expect(status).to.deep.include({state: 'failed', message: 'container worker of pod worker-new-x exited (exit code 3, Error; restarted once)'})
+      const back = {
+        type: 'Warning',
+        reason: 'BackOff',
+        message: 'Back-off restarting failed container worker',
+        involvedObject: {kind: 'Pod', name: 'worker-new-x'},
+        lastTimestamp: '2026-12-02T10:00:30Z',
+      }
+      const logs = ['--request-timeout=30s', 'logs', 'worker-new-x', '-c', 'worker', '--tail=25']
+      const fake = fakeKubectl([
+        {argv: ['--request-timeout=30s', 'get', 'events', '-o', 'json'], result: {stdout: JSON.stringify({items: [back]})}},
+        {argv: previous ? [...logs, '--previous'] : logs, result: {stdout: 'starting skycap test app version=w2\nfatal: configured to exit 3 at start\n'}},
+      ])
+      const [report] = await explainFailures(fake.kubectl, [status], () => lineFilter({configured: [], exclude: [], grep: []}))
+      expect(report?.logs).to.deep.equal([{pod: 'worker-new-x', container: 'worker', previous, lines: ['starting skycap test app version=w2', 'fatal: configured to exit 3 at start'], hidden: 0}])
+      expect(formatFailure(report!)).to.contain('    fatal: configured to exit 3 at start')
+    }
+  })
+
   it("only the events of this rollout: the Deployment's scaling of the release before is left out (it was among the five shown)", async () => {
     const {deployment, rs, pod} = rollout('web', 4, {
       phase: 'Running',

@@ -541,6 +541,98 @@ describe('deploy phases: exact kubectl argv', () => {
     expect(capped.statuses.find((s) => s.ref === 'Deployment/worker')).to.include({state: 'pending', message: 'waiting for the controller to see the new spec', unstarted: true})
   })
 
+  describe('watch: a new pod whose container exits, without a readiness check (the real kubelet showed it running and ready for half a second, and kept it `terminated`, not CrashLoopBackOff, for most of its back-off)', () => {
+    const T = Date.parse('2026-12-07T10:00:00Z')
+    const iso = (ms: number) => new Date(Math.floor(ms / 1000) * 1000).toISOString().replace('.000Z', 'Z')
+    const dep = (available: number) => ({
+      ...obj('Deployment', 'worker'),
+      metadata: {name: 'worker', uid: 'u-worker', generation: 2, annotations: {'deployment.kubernetes.io/revision': '2'}},
+      spec: {replicas: 1, template: {metadata: {labels: {app: 'worker'}}}},
+      status: {observedGeneration: 2, replicas: 1, updatedReplicas: 1, readyReplicas: available, availableReplicas: available, ...(available ? {} : {unavailableReplicas: 1})},
+    })
+    const rs = {
+      ...obj('ReplicaSet', 'worker-abc'),
+      metadata: {name: 'worker-abc', uid: 'rs1', annotations: {'deployment.kubernetes.io/revision': '2'}, ownerReferences: [{uid: 'u-worker'}]},
+      spec: {template: {metadata: {labels: {app: 'worker', 'pod-template-hash': 'abc'}}}},
+    }
+    const pod = (container: Record<string, unknown>, ready: boolean, probe = false) => ({
+      ...obj('Pod', 'worker-abc-1'),
+      metadata: {name: 'worker-abc-1', uid: 'p1', ownerReferences: [{uid: 'rs1'}]},
+      spec: {restartPolicy: 'Always', containers: [{name: 'worker', ...(probe ? {readinessProbe: {httpGet: {path: '/healthz', port: 8080}}} : {})}]},
+      status: {phase: 'Running', conditions: [{type: 'Ready', status: ready ? 'True' : 'False'}], containerStatuses: [{name: 'worker', ready, restartCount: 0, ...container}]},
+    })
+    const running = (startedAt: number) => ({state: {running: {startedAt: iso(startedAt)}}})
+    const get = [...NS, 'get', 'deployments,replicasets,statefulsets,daemonsets,jobs,pods', '-l', 'sel', '-o', 'json']
+    /** Polls, each read at the clock time given beside it. */
+    async function watch(polls: Array<[number, unknown[]]>) {
+      const times = polls.map(([at]) => at)
+      const fake = fakeKubectl(
+        polls.map(([, items]) => ({argv: get, result: () => ({stdout: JSON.stringify({items})})})),
+        opts,
+      )
+      const messages: string[] = []
+      const result = await watchRollout({
+        kubectl: fake.kubectl,
+        objects: [obj('Deployment', 'worker')],
+        selector: 'sel',
+        deadline: T + 45_000,
+        intervalMs: 1,
+        // The time of the last poll answered (of the first before it).
+        clock: () => times[Math.max(0, fake.calls.length - 1)] ?? T,
+        onUpdate: (s) => messages.push(s[0]?.message ?? ''),
+      })
+      return {result, messages, left: fake.remaining()}
+    }
+
+    it('ready a moment after it started, then restarted: failed at the restart with the crashed instance’s logs to show (it was “1/1 ready … is live” in 3 s)', async () => {
+      const crashed = {restartCount: 1, lastState: {terminated: {exitCode: 3, reason: 'Error'}}}
+      const {result, messages} = await watch([
+        [T + 1500, [dep(1), rs, pod(running(T + 500), true)]],
+        [T + 2500, [dep(1), rs, pod({...running(T + 2200), ...crashed}, true)]],
+      ])
+      expect(messages[0]).to.equal('1/1 ready; container worker of pod worker-abc-1 has no readiness check: ready once it has run 3 s without exiting')
+      expect(result.outcome, messages.join('\n')).to.equal('failed')
+      expect(result.statuses[0]).to.deep.include({
+        message: 'container worker of pod worker-abc-1 exited (exit code 3, Error; restarted once)',
+        failing: [{pod: 'worker-abc-1', container: 'worker', previous: true}],
+      })
+    })
+
+    it('exited and kept `terminated` through its back-off: failed at once with its own logs (it waited the whole timeout, “still not ready”, with events only)', async () => {
+      const terminated = {state: {terminated: {exitCode: 3, reason: 'Error', startedAt: iso(T), finishedAt: iso(T)}}, restartCount: 1, lastState: {terminated: {exitCode: 3, reason: 'Error'}}}
+      const {result, left} = await watch([[T + 1500, [dep(0), rs, pod(terminated, false)]]])
+      expect(result.outcome).to.equal('failed')
+      expect(left).to.equal(0)
+      expect(result.statuses[0]).to.deep.include({
+        message: 'container worker of pod worker-abc-1 exited (exit code 3, Error; restarted once)',
+        failing: [{pod: 'worker-abc-1', container: 'worker', previous: false}],
+      })
+      // Its first exit, before any restart, as well.
+      const first = await watch([[T + 1500, [dep(0), rs, pod({state: {terminated: {exitCode: 3, reason: 'Error'}}}, false)]]])
+      expect(first.result.statuses[0]?.message).to.equal('container worker of pod worker-abc-1 exited (exit code 3, Error)')
+    })
+
+    it('a healthy one is ready once it has run 3 s (by its startedAt), at the first poll after; one with a readiness check, or started 3 s before the watch, at once', async () => {
+      const settling = await watch([
+        [T + 1200, [dep(1), rs, pod(running(T), true)]],
+        [T + 2200, [dep(1), rs, pod(running(T), true)]],
+        [T + 3000, [dep(1), rs, pod(running(T), true)]],
+      ])
+      expect(settling.result.outcome).to.equal('ready')
+      expect(settling.messages).to.have.length(3)
+      expect(settling.messages[2]).to.equal('1/1 ready')
+      const probed = await watch([[T + 1200, [dep(1), rs, pod(running(T + 1000), true, true)]]])
+      expect(probed.result.outcome).to.equal('ready')
+      // A redeploy that changes no pod: the pod that runs since long before is ready at once, and a restart of it
+      // long ago (it has run steadily since) is not this rollout's crash.
+      const old = await watch([[T + 60_000, [dep(1), rs, pod({...running(T), restartCount: 2, lastState: {terminated: {exitCode: 1, reason: 'Error'}}}, true)]]])
+      expect(old.result.outcome).to.equal('ready')
+      // A node whose clock is a minute ahead of this machine's: not held (nor failed) until this clock catches up.
+      const ahead = await watch([[T, [dep(1), rs, pod({...running(T + 60_000), restartCount: 1, lastState: {terminated: {exitCode: 1, reason: 'Error'}}}, true)]]])
+      expect(ahead.result.outcome).to.equal('ready')
+    })
+  })
+
   it('watch: a pull that fails for a passing reason (registry refused, 503) waits, its back-off too; one that will not pass (not found) fails at once', async () => {
     const dep = {
       ...obj('Deployment', 'web'),

@@ -216,6 +216,44 @@ describe('the watch judges only fresh state', () => {
   })
 })
 
+describe('a rollout’s new pods that exit, and containers without a readiness check (the watch’s clock given)', () => {
+  const T = Date.parse('2026-12-07T10:00:00Z')
+  const at = (kind: string, items: object[], now: number) => statusOf(desired(kind, 'web'), new ClusterSnapshot(items as KubeObject[], undefined, now))
+  const sts = (status: Record<string, unknown>) => ({
+    apiVersion: 'apps/v1',
+    kind: 'StatefulSet',
+    metadata: {name: 'web', uid: 's', generation: 2},
+    spec: {replicas: 1},
+    status: {observedGeneration: 2, replicas: 1, readyReplicas: 1, updatedReplicas: 1, currentRevision: 'web-2', updateRevision: 'web-2', ...status},
+  })
+  const pod = (spec: Record<string, unknown>, container: Record<string, unknown>, init: object[] = []) => ({
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: {name: 'web-0', labels: {'controller-revision-hash': 'web-2'}, ownerReferences: [{uid: 's'}]},
+    spec,
+    status: {phase: 'Running', conditions: [{type: 'Ready', status: 'True'}], initContainerStatuses: init, containerStatuses: [{name: 'web', ready: true, restartCount: 0, ...container}]},
+  })
+  const running = {state: {running: {startedAt: '2026-12-07T10:00:00Z'}}}
+
+  it('a StatefulSet’s pod without a readiness check settles 3 s; with one it is ready at once; without the clock (status) as before', () => {
+    const bare = [sts({}), pod({containers: [{name: 'web'}]}, running)]
+    expect(at('StatefulSet', bare, T + 1000)).to.deep.include({state: 'pending', settlesAt: T + 3000})
+    expect(at('StatefulSet', bare, T + 3000)).to.deep.include({state: 'ready', message: '1/1 ready'})
+    expect(judge('StatefulSet', bare).state).to.equal('ready')
+    expect(at('StatefulSet', [sts({}), pod({containers: [{name: 'web', readinessProbe: {exec: {command: ['true']}}}]}, running)], T + 1000).state).to.equal('ready')
+  })
+
+  it('an init container that failed fails it, one done (exit 0) does not; a Job’s pod (restartPolicy Never) that exited is the Job’s to judge', () => {
+    const done = {name: 'migrate', state: {terminated: {exitCode: 0, reason: 'Completed'}}}
+    expect(at('StatefulSet', [sts({}), pod({}, running, [done])], T + 5000).state).to.equal('ready')
+    const failed = at('StatefulSet', [sts({readyReplicas: 0}), pod({}, {state: {waiting: {reason: 'PodInitializing'}}}, [{...done, state: {terminated: {exitCode: 1, reason: 'Error'}}}])], T + 5000)
+    expect(failed).to.deep.include({state: 'failed', message: 'container migrate of pod web-0 exited (exit code 1, Error)'})
+    const job = {apiVersion: 'batch/v1', kind: 'Job', metadata: {name: 'web', uid: 'j'}, spec: {completions: 1}, status: {}}
+    const jobPod = {...pod({restartPolicy: 'Never'}, {state: {terminated: {exitCode: 0, reason: 'Completed'}}}), metadata: {name: 'web-x', ownerReferences: [{uid: 'j'}]}}
+    expect(at('Job', [job, jobPod], T + 5000).state).to.equal('pending')
+  })
+})
+
 describe('why a pod fails, in one sentence', () => {
   it('a command the runtime cannot start (not in the image) is said so, with the runtime’s words, not as a crash with exit code 128 or the runtime’s whole message; no logs are asked for', () => {
     // As containerd reports it on the real node: the restarts are the runtime's attempts, 128 its exit code.
