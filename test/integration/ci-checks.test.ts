@@ -79,7 +79,14 @@ describe('requireChecks: deploy only what CI approved (a local GitHub API, real 
         message: /GitHub refused to show the checks of acme\/shop \(HTTP 401: Bad credentials\)/,
         hint: /^Set GITHUB_TOKEN/,
       },
-      {setup: () => undefined, env: {GITHUB_TOKEN: ''}, exitCode: 2, code: 'invalid_input', message: /GITHUB_TOKEN is not set/, hint: /Export GITHUB_TOKEN/},
+      {
+        setup: () => undefined,
+        env: {GITHUB_TOKEN: ''},
+        exitCode: 2,
+        code: 'invalid_input',
+        message: /GITHUB_TOKEN is empty \(a CI secret that does not exist comes as an empty value\)/,
+        hint: /Export GITHUB_TOKEN/,
+      },
       {
         setup: () => api.commits.set(next, {checkRuns: [checkRun('build', 'completed', 'success')], delayMs: 15_000}),
         exitCode: 4,
