@@ -1,7 +1,7 @@
 import {UserError} from '../errors.js'
 import {didYouMean} from '../suggest.js'
 import {DEFAULT_MAX_REPLICAS} from './limits.js'
-import type {Environment, EnvironmentConfig, LoadedConfig, NotifyConfig, RequireChecksConfig, ServiceConfig} from './types.js'
+import type {Environment, EnvironmentConfig, LoadedConfig, NotifyConfig, PortSpec, RequireChecksConfig, ServiceConfig} from './types.js'
 
 /**
  * `unknown environment "prod"`, naming the environments `known` (those of skycap.yaml; of an invalid one, those it
@@ -70,6 +70,11 @@ function requireChecks(value: RequireChecksConfig | undefined, top: RequireCheck
   if (!value) return {}
   const settings = value === true ? (typeof top === 'object' ? top : {}) : value
   return {requireChecks: {...(settings.repository ? {repository: settings.repository} : {}), ignore: settings.ignore ?? []}}
+}
+
+/** A service's ports as one list: `ports:`, or `port:` as the one named http; none without either. */
+export function servicePorts(svc: Pick<ServiceConfig, 'port' | 'ports'>): PortSpec[] {
+  return svc.ports ?? (svc.port !== undefined ? [{name: 'http', port: svc.port}] : [])
 }
 
 /** The environment `skycap up` uses by default; derived when skycap.yaml declares none of that name. */

@@ -1,4 +1,4 @@
-import {LOCAL_ENVIRONMENT, unknownServiceError} from '../config/environment.js'
+import {LOCAL_ENVIRONMENT, servicePorts as portsOf, unknownServiceError} from '../config/environment.js'
 import {existsSync, readdirSync, readFileSync, realpathSync, statSync} from 'node:fs'
 import {join, resolve} from 'node:path'
 
@@ -213,7 +213,7 @@ function refuseOtherOwner(object: KubeObject, labels: Record<string, unknown>, c
 
 /** What the built-in templates see as `service`: skycap.yaml's service, spelled the way Kubernetes wants it. */
 function serviceView(name: string, svc: ServiceConfig, image: string, labels: Record<string, string>, selector: Record<string, string>, configMap: string | undefined, revision: Revision) {
-  const ports = svc.ports ?? (svc.port !== undefined ? [{name: 'http', port: svc.port}] : [])
+  const ports = portsOf(svc)
   const containerPorts = ports.map((p) => ({...(p.name ? {name: p.name} : {}), containerPort: p.targetPort ?? p.port, protocol: p.protocol ?? 'TCP'}))
   const servicePorts = ports.map((p) => ({...(p.name ? {name: p.name} : {}), port: p.port, targetPort: p.targetPort ?? p.port, protocol: p.protocol ?? 'TCP'}))
   const defaultPort = ports[0]?.targetPort ?? ports[0]?.port
@@ -293,7 +293,7 @@ function missingValue(loaded: LoadedConfig, env: Environment): ((key: string) =>
 function templateContext(loaded: LoadedConfig, env: Environment, revision: Revision, images: Record<string, string>) {
   const services: Record<string, unknown> = {}
   for (const [name, svc] of Object.entries(env.services)) {
-    services[name] = {name, image: images[name], replicas: svc.replicas ?? 1, port: svc.port ?? svc.ports?.[0]?.port ?? null, ports: svc.ports ?? (svc.port ? [{name: 'http', port: svc.port}] : [])}
+    services[name] = {name, image: images[name], replicas: svc.replicas ?? 1, port: svc.port ?? svc.ports?.[0]?.port ?? null, ports: portsOf(svc)}
   }
   return {
     app: loaded.config.app,

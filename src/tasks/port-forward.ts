@@ -1,6 +1,6 @@
 import {isIP} from 'node:net'
 
-import {unknownServiceError, withFlag} from '../config/environment.js'
+import {servicePorts, unknownServiceError, withFlag} from '../config/environment.js'
 import type {ServiceConfig} from '../config/types.js'
 import {connect, type KubectlFactory, openEnvironment} from '../env/connect.js'
 import {ApiServerUnreachableError, SkycapError, UserError} from '../errors.js'
@@ -29,7 +29,7 @@ export interface PortForwardOptions {
  * "Missing 1 required arg: ports" though skycap.yaml names it.
  */
 export function configuredPort(service: string, svc: ServiceConfig): {local: number; remote: number} {
-  const ports = svc.ports ?? (svc.port !== undefined ? [{name: 'http', port: svc.port}] : [])
+  const ports = servicePorts(svc)
   const first = ports[0]
   if (ports.length === 1 && first) return {local: first.port, remote: first.port}
   throw new UserError(
