@@ -66,28 +66,47 @@ const version = () => {
   const {name, version} = pjson()
   return `${name}/${version} ${process.platform}-${process.arch} node-${process.version}`
 }
-/** Help rendered at build time, printed; false when there is none (not built, or not a command: oclif answers). */
+/**
+ * Writes `text` to stdout and ends the process once it is written: exit 0, or exit 1 saying so when the write failed
+ * (`skycap --help > /dev/full` exited 0 without a word: the error came after process.exit). A reader that went away
+ * (`| head -1`, EPIPE) is no failure, as for every command (commands/_base.ts).
+ */
+const printAndExit = (text) => {
+  process.stdout.on('error', () => {})
+  process.stdout.write(text, (error) => {
+    if (error && error.code !== 'EPIPE') {
+      process.stderr.write(`Error: the output on stdout was lost: ${error.message}\n`)
+      process.exit(1)
+    }
+    process.exit(0)
+  })
+}
+/** Help rendered at build time, printed (then the process ends); false when there is none (not built, or not a command: oclif answers). */
 const printHelp = (file) => {
+  let help
   try {
-    // The build's own Node and platform are in a rendered VERSION section; this run's go there instead.
-    const help = readFileSync(new URL(file, root), 'utf8')
-    process.stdout.write(help.replace(/^(VERSION\n {2})\S+ \S+ node-\S+$/m, (_, head) => head + version()))
-    return true
+    help = readFileSync(new URL(file, root), 'utf8')
   } catch {
     return false
   }
+  // The build's own Node and platform are in a rendered VERSION section; this run's go there instead.
+  printAndExit(help.replace(/^(VERSION\n {2})\S+ \S+ node-\S+$/m, (_, head) => head + version()))
+  return true
 }
-if (!process.env.SKYCAP_NO_FAST_PATH) {
+/** Whether the fast path answers (its output is being written, and the process ends once it is). */
+const answeredAtOnce = () => {
+  if (process.env.SKYCAP_NO_FAST_PATH) return false
   if (args.length === 1 && (args[0] === '--version' || args[0] === '-v' || args[0] === 'version')) {
-    process.stdout.write(`${version()}\n`)
-    process.exit(0)
+    printAndExit(`${version()}\n`)
+    return true
   }
-  if (args.length === 1 && (args[0] === '--help' || args[0] === '-h') && printHelp('dist/help.txt')) process.exit(0)
+  if (args.length === 1 && (args[0] === '--help' || args[0] === '-h') && printHelp('dist/help.txt')) return true
   // A command's help (`skycap deploy --help`, `-h`, `skycap help deploy`): rendered by oclif at build time into
   // dist/help/ (scripts/render-help.mjs); a topic, a typo or anything else goes through oclif.
   const helpOf = args.at(-1) === '--help' || args.at(-1) === '-h' ? args.slice(0, -1) : args[0] === 'help' ? args.slice(1) : []
-  if (helpOf.length && helpOf.every((word) => /^[a-z][a-z-]*$/.test(word)) && printHelp(`dist/help/${helpOf.join(' ')}.txt`)) process.exit(0)
+  return helpOf.length > 0 && helpOf.every((word) => /^[a-z][a-z-]*$/.test(word)) && printHelp(`dist/help/${helpOf.join(' ')}.txt`)
 }
+const answered = answeredAtOnce()
 
 /**
  * The command the arguments name, found by its file in the bundle (`lock status dev` is dist/cli/commands/lock/
@@ -115,7 +134,7 @@ const commandFile = () => {
 process.env.OCLIF_DISABLE_ENGINE_WARNING ??= '1'
 // The bundle of oclif and every command (scripts/bundle.mjs, run by `npm run build`; docs/startup.md). A command
 // found by its file runs without oclif's Config.load (runCommand, commands/_run.ts) unless it needs oclif's Config.
-const command = process.env.SKYCAP_NO_FAST_PATH ? undefined : commandFile()
+const command = process.env.SKYCAP_NO_FAST_PATH || answered ? undefined : commandFile()
 // Not a top-level await: once a reader of stdout has gone (`skycap lock --help | head -1`), oclif's final flush waits
 // for a 'drain' that never comes. Awaited at the top level, Node then ended with "unsettled top-level await" and exit
 // 13; this way the process ends when its work is done, with the exit code the command set.
@@ -123,4 +142,4 @@ const run = async () => {
   const [{execute, runCommand}, Command] = await Promise.all([import('../dist/cli/oclif.js'), command && import(command.url).then((m) => m.default)])
   if (!(command && (await runCommand(Command, command.id, command.argv, pjson())))) await execute({dir: import.meta.url, args})
 }
-run()
+if (!answered) run()

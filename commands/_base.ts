@@ -12,39 +12,12 @@ import {abortableSleep} from '../src/sleep.js'
 import {didYouMean} from '../src/suggest.js'
 import {confirmOnTerminal} from '../src/ui/confirm.js'
 import {progressMode, stderrReporter, type Reporter} from '../src/ui/output.js'
+import {keepGoingWithoutReaders} from './_lost-output.js'
 
 /**
  * What every skycap command shares: --json, --config, --verbose, one JSON document on stdout on success and
  * failure, and exit codes from src/errors.ts. Files starting with "_" are not commands (see package.json).
  */
-let readersGuarded = false
-/** The first write to stdout that failed other than with EPIPE (keepGoingWithoutReaders). */
-let lostOutput: Error | undefined
-
-/**
- * A reader of stdout or stderr that went away (`skycap deploy staging | head -4`) made the next write fail with
- * EPIPE, which ended skycap at once (exit 1, without a word): after the apply, the release ran unrecorded, no
- * rollback, the lock held until it expired. What is written to a reader that is gone is dropped and the command
- * finishes its work (a deploy records its release, releases its lock); `logs` stops its streams itself.
- */
-function keepGoingWithoutReaders(): void {
-  if (readersGuarded) return
-  readersGuarded = true
-  for (const stream of [process.stdout, process.stderr]) {
-    stream.on('error', (error: NodeJS.ErrnoException) => {
-      // Any other failed write (a full disk: `skycap render prod > /dev/full`, ENOSPC; EIO) crashed with a stack trace,
-      // a deploy too after its release was recorded. It is dropped the same way, and said as the process ends: exit 1
-      // unless the command failed already, as `cat` ends when it cannot write. A failing stderr is dropped silently.
-      if (error.code === 'EPIPE' || stream !== process.stdout || lostOutput) return
-      lostOutput = error
-      process.once('exit', () => {
-        process.stderr.write(`Error: the output on stdout was lost: ${error.message}; the command's own work went on to its end\n`)
-        if (!process.exitCode) process.exitCode = 1
-      })
-    })
-  }
-}
-
 /** What GitHub Actions would take for a workflow command in a line: `::` at its start, or `##[` anywhere in it. */
 const WORKFLOW_COMMAND = /^\s*::|##\[/m
 

@@ -1,5 +1,6 @@
 import type {Hook} from '@oclif/core'
 
+import {keepGoingWithoutReaders} from './_lost-output.js'
 import {printError, topicWithoutCommandError} from './_not-found.js'
 
 /**
@@ -8,6 +9,9 @@ import {printError, topicWithoutCommandError} from './_not-found.js'
  * help flag, still prints its help. Commands found by bin/run.js never come here (they run without oclif's main loop).
  */
 const hook: Hook<'init'> = async function ({argv, config, id}) {
+  // What oclif prints itself (a topic's help, `skycap lock`) is lost on a full disk as a command's output is: said,
+  // exit 1 (it exited 0 without a word).
+  keepGoingWithoutReaders()
   if (id === undefined) return
   const error = topicWithoutCommandError(config, id, argv)
   if (!error) return

@@ -4,6 +4,7 @@ import {noChangesLine} from '../src/deploy/diff.js'
 import {diff} from '../src/deploy/release-diff.js'
 import {ExitCode} from '../src/errors.js'
 import {environmentFlag, targetOf} from './_environment.js'
+import {lostOutputExitsWith} from './_lost-output.js'
 import {SkycapCommand} from './_base.js'
 
 export default class Diff extends SkycapCommand {
@@ -17,6 +18,7 @@ export default class Diff extends SkycapCommand {
 
   async run(): Promise<void> {
     const {args, flags} = await this.parse(Diff)
+    lostOutputExitsWith(ExitCode.INVALID)
     const result = await diff(
       {target: await targetOf(args.target, flags.env, flags.config), configPath: flags.config, signal: this.abortOnSignals('stopping (temporary files are removed)')},
       this.kubectlFactory(),

@@ -48,7 +48,12 @@ export default class Rollback extends SkycapCommand {
       {kubectl: this.kubectlFactory(), reporter: this.reporter(), confirm: this.confirmer(), ...this.noQuestions(), signal: this.abortOnSignals(), quitAtOnce},
     )
     if (report.result === 'unchanged') this.log(nothingToRollBackLine(report))
-    else this.log(`${report.result === 'planned' ? 'would roll back' : 'rolled back'} ${report.environment} to ${report.revision.short}${report.release ? ` (release ${report.release})` : ''}`)
+    // The release returned to, then the history entry of the rollback, as its progress line says them ("rolled back
+    // prod to 84e59e9 (release 21)" read as if 21 were the release returned to).
+    else {
+      const to = report.rolledBackTo !== undefined ? `release ${report.rolledBackTo} (${report.revision.short})` : report.revision.short
+      this.log(`${report.result === 'planned' ? 'would roll back' : 'rolled back'} ${report.environment} to ${to}${report.release ? ` as release ${report.release}` : ''}`)
+    }
     return report
   }
 }

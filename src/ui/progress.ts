@@ -106,7 +106,15 @@ export async function listrRolloutView(title: string, refs: string[], options: L
     reporter.warn(`no live view (${describe(error)}); progress follows as plain lines`)
     return plainRolloutView(reporter, title)
   }
-  const {Listr, ListrLogger, ProcessOutput} = listr2
+  const {Listr, ListrLogger, ProcessOutput, DefaultRenderer} = listr2
+  // listr2 takes its default renderer only when stdout is a terminal, and otherwise its simple one, which writes to
+  // stdout: `skycap deploy > file` in a terminal put spinner frames and a "✔ Rolling out" of a failed release in the
+  // file, and showed no progress. The live view goes to stderr, so stderr's terminal is the one that counts (the
+  // reporter is interactive only when stderr is a terminal).
+  class StderrRenderer extends DefaultRenderer {
+    static override nonTTY = true
+  }
+  const logger = new ListrLogger({useIcons: true, processOutput: new ProcessOutput(process.stderr, process.stderr)})
   const lines = new Map(refs.map((ref) => [ref, listrLine(ref)]))
   const listr = new Listr(
     [
@@ -133,8 +141,10 @@ export async function listrRolloutView(title: string, refs: string[], options: L
       // would end the process with 127 once the tasks settle, before that.
       registerSignalListeners: false,
       // stdout is for results: the renderer writes to stderr through its logger's process output.
-      rendererOptions: {logger: new ListrLogger({useIcons: true, processOutput: new ProcessOutput(process.stderr, process.stderr)}), collapseSubtasks: false},
-      ...(options.renderer ? {renderer: options.renderer as 'default'} : {}),
+      renderer: (options.renderer ?? StderrRenderer) as 'default',
+      rendererOptions: {logger, collapseSubtasks: false},
+      // Never taken with the renderers above (both run without a terminal); kept off stdout all the same.
+      fallbackRendererOptions: {logger},
     },
   )
   // With exitOnError false a failed line does not reject run(): a rejection is the renderer (or listr2) failing.

@@ -1,5 +1,7 @@
 import {expect} from 'chai'
 import {execa} from 'execa'
+import fs from 'node:fs/promises'
+import path from 'node:path'
 
 import {cliPath} from '../helpers/repo.js'
 import {NOT_READY, TestApp} from './app.js'
@@ -93,8 +95,8 @@ describe('skycap diff, status and progress on terminals (real cluster)', functio
 
   it('deploy on a pseudo-terminal that reports 0 columns prints plain progress lines, not one character per line', async () => {
     // `script` gives the CLI a real pseudo-terminal; stty sets the width it reports.
-    const onTerminal = async (columns: number) => {
-      const r = await execa('script', ['-qec', `stty cols ${columns} rows 40; node ${cliPath} ${DEPLOY.join(' ')} test`, '/dev/null'], {
+    const onTerminal = async (columns: number, redirect = '') => {
+      const r = await execa('script', ['-qec', `stty cols ${columns} rows 40; node ${cliPath} ${DEPLOY.join(' ')} test${redirect}`, '/dev/null'], {
         cwd: app.repo.dir,
         reject: false,
         env: {CI: '', TERM: 'xterm', NO_COLOR: '1'},
@@ -119,5 +121,17 @@ describe('skycap diff, status and progress on terminals (real cluster)', functio
     expect(wide.lines.join('\n'))
       .to.contain('Deployment/web')
       .and.not.match(/\dZ\s+✔ Deployment\/web/)
+
+    // stdout sent to a file from a terminal: the live view stays on the terminal (stderr), the file gets the result
+    // only (it got listr2's spinner lines, written to stdout once stdout was not a terminal).
+    const out = path.join(app.repo.dir, '..', 'deploy-stdout.txt')
+    await app.change((text) => text.replace('    port: 8080\n', '    port: 8080\n    env: {REDEPLOYED: "yes"}\n'), 'a new pod template for web')
+    const redirected = await onTerminal(120, ` > ${out}`)
+    const screen2 = redirected.lines.join('\n')
+    expect(redirected.exitCode, screen2).to.equal(0)
+    expect(screen2).to.contain('Deployment/web')
+    const file = await fs.readFile(out, 'utf8')
+    expect(file.trim().split('\n'), file).to.have.lengthOf(1)
+    expect(file).to.match(/^deployed itcli test@\w+/)
   })
 })

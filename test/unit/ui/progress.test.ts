@@ -41,6 +41,28 @@ describe('listr2 rollout view', () => {
     }
   })
 
+  // In a terminal with stdout sent to a file (`skycap deploy > out`, `| tee`), listr2's own choice was its simple
+  // renderer, writing to stdout: the file got spinner frames and "✔ Rolling out" for a failed release.
+  it('writes to stderr only, also when stdout is not a terminal', async () => {
+    const written = {stdout: '', stderr: ''}
+    const original = {stdout: process.stdout.write, stderr: process.stderr.write, isTTY: process.stdout.isTTY}
+    const record = (name: 'stdout' | 'stderr') => ((chunk: string | Uint8Array) => ((written[name] += chunk.toString()), true)) as typeof process.stdout.write
+    process.stdout.write = record('stdout')
+    process.stderr.write = record('stderr')
+    process.stdout.isTTY = false
+    try {
+      const view = await listrRolloutView('Rolling out shop dev@abc1234', ['Deployment/web', 'Deployment/worker'])
+      view.update([status('Deployment/web', 'ready', '2/2 ready'), status('Deployment/worker', 'failed', 'crash')])
+      await settledWithin(view.finish(), 10_000)
+    } finally {
+      process.stdout.write = original.stdout
+      process.stderr.write = original.stderr
+      process.stdout.isTTY = original.isTTY
+    }
+    expect(written.stdout).to.equal('')
+    expect(written.stderr).to.include('Deployment/web: 2/2 ready').and.include('Deployment/worker')
+  })
+
   // The live view is only a view: a renderer that fails (as a bundle chunk that could not load once made it) must
   // neither end the deploy nor leave it silent.
   describe('when the live view cannot run', () => {
