@@ -361,6 +361,9 @@ export async function streamLogs(options: LogsOptions, deps: LogsDeps): Promise<
   let fatal: SkycapError | undefined
   // Containers already said to have no previous container (said once, not at every poll of -f).
   const noPrevious = new Set<string>()
+  // Without -f: the streams whose kubectl failed (the first error of each said as a warning), and the first such error.
+  const unreadable = new Set<string>()
+  let firstUnreadable = ''
   const reportStreamError = (st: Stream, stderr: string) => {
     const text = stderr.trim().split('\n')[0] ?? ''
     if (/forbidden/i.test(stderr)) {
@@ -369,8 +372,11 @@ export async function streamLogs(options: LogsOptions, deps: LogsDeps): Promise<
     } else if (options.previous && /previous terminated container .* not found|not found/i.test(stderr)) {
       if (!noPrevious.has(st.key)) deps.reporter.warn(`${st.pod.name}/${st.container} has no previous (crashed) container to show`)
       noPrevious.add(st.key)
+      unreadable.add(st.key)
     } else if (!options.follow && !podGone(stderr, st.pod.name)) {
       deps.reporter.warn(`logs of ${st.pod.name}/${st.container}: ${text}`)
+      unreadable.add(st.key)
+      firstUnreadable ||= text
     }
   }
 
@@ -441,6 +447,21 @@ export async function streamLogs(options: LogsOptions, deps: LogsDeps): Promise<
       for (const p of pods) for (const c of containersOf(p)) p.started.add(c)
       await sync(pods)
       await Promise.all([...streams.values()].map((s) => s.proc?.done))
+      // Not one log could be read (each kubectl failed, or --previous found no earlier run anywhere): a failure, as
+      // `kubectl logs` exits 1 (it exited 0 with a warning per container and nothing on stdout).
+      if (!fatal && streams.size > 0 && [...streams.keys()].every((key) => unreadable.has(key))) {
+        const previousOnly = !firstUnreadable
+        throw new SkycapError(
+          previousOnly
+            ? `no container of ${services.join(', ')} in ${env.name} has a previous (crashed) run to show`
+            : `no log of ${services.join(', ')} in ${env.name} could be read: ${firstUnreadable}`,
+          {
+            hint: previousOnly
+              ? `Without --previous, \`skycap logs ${services.join(' ')} -e ${env.name}\` shows the running containers.`
+              : `\`skycap status ${env.name}\` shows the state of its pods; --verbose shows each kubectl command.`,
+          },
+        )
+      }
     } else {
       // Services without a pod, and why (scaled to 0, not deployed), as without -f: -f said nothing of a service
       // scaled to 0 beside others, and alone only "waiting" (for pods that come only with a scale-up).

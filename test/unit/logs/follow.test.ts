@@ -412,14 +412,14 @@ describe('logs without -f: a pod deleted between the listing and its logs', () =
   after(() => repo.remove())
 
   /** Lists web-old and web-new; web-old's logs answer `stderr` with exit 1, as kubectl does. */
-  async function logsWith(stderr: string): Promise<{warnings: string[]; out: string}> {
+  async function logsWith(stderr: string, failing = ['web-old']): Promise<{warnings: string[]; out: string}> {
     const runner: ProcessRunner = async (_file, argv) => {
       if (argv.includes('get-contexts')) return {exitCode: 0, stdout: 'it-context\n', stderr: ''}
       return {exitCode: 0, stdout: JSON.stringify({items: [pod('web-old'), pod('web-new')]}), stderr: ''}
     }
     const spawner: ProcessSpawner = (_file, argv) => {
       const stdout = new PassThrough()
-      const gone = argv.includes('web-old')
+      const gone = failing.some((name) => argv.includes(name))
       if (!gone) stdout.write('2026-12-01T00:00:00.000000000Z serving\n')
       stdout.end()
       // Like a process, done once its output was read.
@@ -450,6 +450,25 @@ describe('logs without -f: a pod deleted between the listing and its logs', () =
     expect(r.warnings).to.have.length(1)
     expect(r.warnings[0]).to.contain('web-old/web').and.contain('waiting to start')
     expect(r.out).to.contain('serving')
+  })
+
+  // kwok's pods (and a kubelet that lost its log files) answer "no logs found" for every container: it was a warning
+  // each, nothing on stdout, and exit 0.
+  it('fails (exit 1) when no container’s log could be read, naming the first error; a pod gone too is no exception', async () => {
+    for (const stderr of ['Error from server (BadRequest): no logs found for container "web"\n', 'Error from server (NotFound): pods "web-old" not found\n']) {
+      const error = await logsWith(stderr, ['web-old', 'web-new']).then(
+        () => undefined,
+        (e: unknown) => e as {message: string; exitCode: number; hint?: string},
+      )
+      if (stderr.includes('NotFound')) {
+        // Both pods gone between the listing and their logs: nothing to read, and nothing failed to be read.
+        expect(error).to.equal(undefined)
+        continue
+      }
+      expect(error?.exitCode).to.equal(1)
+      expect(error?.message).to.equal('no log of web in test could be read: Error from server (BadRequest): no logs found for container "web"')
+      expect(error?.hint).to.contain('skycap status test')
+    }
   })
 })
 
@@ -551,6 +570,41 @@ describe('logs -f: --container and --previous', () => {
     )
     expect(spawned.map((a) => a.split(' ').find((w) => w.startsWith('web-')))).to.deep.equal(['web-1', 'web-2', 'web-1'])
     expect(warnings).to.deep.equal(['web-2/web has no previous (crashed) container to show'])
+  })
+
+  it('--previous without -f: no container with an earlier run anywhere is exit 1, saying so; one with it is shown', async () => {
+    for (const restarted of [[], ['web-1']]) {
+      const runner: ProcessRunner = async (_file, argv) => {
+        if (argv.includes('get-contexts')) return {exitCode: 0, stdout: 'it-context\n', stderr: ''}
+        return {exitCode: 0, stdout: JSON.stringify({items: [pod('web-1'), pod('web-2')]}), stderr: ''}
+      }
+      // Done once its output was read, as a process is (without -f skycap ends when every kubectl has ended).
+      const spawner: ProcessSpawner = (_file, argv) => {
+        const shown = restarted.some((name) => argv.includes(name))
+        const stdout = new PassThrough()
+        const done = new Promise<{exitCode: number; stdout: string; stderr: string}>((resolve) =>
+          stdout.once('end', () =>
+            resolve(
+              shown
+                ? {exitCode: 0, stdout: '', stderr: ''}
+                : {exitCode: 1, stdout: '', stderr: `Error from server (BadRequest): previous terminated container "web" in pod "${argv.find((a) => a.startsWith('web-'))}" not found\n`},
+            ),
+          ),
+        )
+        stdout.end(shown ? '2026-01-01T00:00:00.000000000Z crashed\n' : '')
+        return {stdout, done, kill: () => undefined}
+      }
+      const out: string[] = []
+      const outcome = await streamLogs(
+        {services: ['web'], previous: true, configPath: join(repo.dir, 'skycap.yaml')},
+        {kubectl: (o) => new Kubectl({...o, runner, spawner}), reporter: quiet, out: new Writable({write: (c, _e, cb) => (out.push(String(c)), cb())}), colour: false},
+      ).then(
+        () => 'shown',
+        (e: {message: string; exitCode: number}) => `${e.exitCode}: ${e.message}`,
+      )
+      expect(outcome).to.equal(restarted.length ? 'shown' : '1: no container of web in test has a previous (crashed) run to show')
+      expect(out.join('').includes('crashed'), JSON.stringify(out)).to.equal(restarted.length > 0)
+    }
   })
 
   it('no pods and no namespace: nothing was deployed there, exit 2 as scale and lock say it; no pods in a namespace that exists: exit 1, saying whether it is scaled to 0 or not deployed', async () => {
