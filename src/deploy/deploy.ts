@@ -19,6 +19,7 @@ import {
   nextReleaseNumber,
   type ReleaseRecord,
   type RolloutSummary,
+  isDeployOrRollback,
   RECORD_MEANWHILE,
   recordedElsewhere,
   renumberedNote,
@@ -867,7 +868,7 @@ function blame(rollout: RolloutResult, result: string): string {
  * failed (not rolled out), a first deploy that failed, one a Ctrl-C stopped before its rollout.
  */
 export function runningRevision(releases: StoredRelease[]): DeployReport['revision'] | null {
-  return releases.find((r) => r.record.action !== 'scale' && r.record.result === 'succeeded')?.record.revision ?? null
+  return releases.find((r) => isDeployOrRollback(r.record) && r.record.result === 'succeeded')?.record.revision ?? null
 }
 
 /** The event of an automatic rollback's end: rolled-back to `previous`, or failed. */

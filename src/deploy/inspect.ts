@@ -2,7 +2,7 @@ import {ANNOTATIONS, type KubeObject, LABELS} from '../render/objects.js'
 import {currentReplicaSet} from '../resources/replicasets.js'
 import {explainBackOffs} from '../resources/pull-events.js'
 import {ClusterSnapshot, crashLoopProblem, podProblem, podReady, podWaitReason, PullErrors} from '../resources/status.js'
-import {listReleases, type ReleaseRecord, runningServices} from '../release/store.js'
+import {isDeployOrRollback, listReleases, type ReleaseRecord, runningServices} from '../release/store.js'
 import {plural, type Reporter} from '../ui/output.js'
 import {appSelector, connect, type KubectlFactory, openEnvironment} from '../env/connect.js'
 import {rolloutsOf, servingDeployment} from '../strategies/state.js'
@@ -200,7 +200,7 @@ export async function status(options: EnvOptions, factory: KubectlFactory, repor
     const state: ServiceStatus['state'] = underWay && serving.state !== 'failing' ? (track?.state === 'failing' ? 'failing' : 'progressing') : serving.state
     // An image set by hand (`kubectl set image`) keeps skycap's revision annotation: the row named the release's
     // revision as running, and only --json's image told otherwise.
-    const recorded = serving.revision ? releases.find((r) => r.record.action !== 'scale' && r.record.revision?.sha === serving.revision)?.record.images?.[name] : undefined
+    const recorded = serving.revision ? releases.find((r) => isDeployOrRollback(r.record) && r.record.revision?.sha === serving.revision)?.record.images?.[name] : undefined
     const handImage = recorded !== undefined && serving.image !== null && serving.image !== recorded
     if (handImage)
       reporter.warn(
@@ -219,7 +219,7 @@ export async function status(options: EnvOptions, factory: KubectlFactory, repor
   const last = releases[0]?.record ?? null
   // A scale entry names the revision it found running, not how that revision's deploy went: the last deploy or
   // rollback is shown beside it, so a failed deploy is not hidden behind a later scale.
-  const lastDeploy = last?.action === 'scale' ? (releases.find((r) => r.record.action !== 'scale')?.record ?? null) : last
+  const lastDeploy = last && !isDeployOrRollback(last) ? (releases.find((r) => isDeployOrRollback(r.record))?.record ?? null) : last
   // A revision no release recorded runs: a deploy killed after it applied (SIGKILL, a CI job's end), before its record.
   // The header said "last release: 27 (…, succeeded)" while every service ran the killed deploy's revision, and a
   // rollback without --to went back to the one before 27.

@@ -1,6 +1,6 @@
 // The commits a deploy of a revision would add to (or take away from) what an environment runs: Capistrano's
 // deploy:pending, shown by `skycap diff`.
-import {stoppedBeforeRollout, type StoredRelease} from '../release/store.js'
+import {isDeployOrRollback, stoppedBeforeRollout, type StoredRelease} from '../release/store.js'
 import type {Revision, RevisionSummary, Vcs} from '../vcs/vcs.js'
 
 /** What the environment runs and how the revision differs from it, in commits (oldest first). */
@@ -26,12 +26,12 @@ export interface PendingCommits {
 export async function pendingCommits(vcs: Vcs | undefined, releases: StoredRelease[], revision: Revision): Promise<{pending?: PendingCommits; warning?: string}> {
   // The newest deploy or rollback that succeeded runs, whether or not its manifests are all still recorded (a part
   // deleted by hand made it "failed" here, though history says it succeeded).
-  const record = releases.find((r) => r.record.result === 'succeeded' && r.record.action !== 'scale')?.record
+  const record = releases.find((r) => r.record.result === 'succeeded' && isDeployOrRollback(r.record))?.record
   const sha = record?.revision?.sha
   if (!record || !sha) return {}
   const running = {release: record.number, sha, short: record.revision?.short ?? sha.slice(0, 7)}
   // A predeploy hook that failed stopped its deploy before anything was rolled out: that one left the cluster alone.
-  const newer = releases.find((r) => r.record.action !== 'scale' && r.record.number > record.number && !stoppedBeforeRollout(r))?.record
+  const newer = releases.find((r) => isDeployOrRollback(r.record) && r.record.number > record.number && !stoppedBeforeRollout(r))?.record
   const after = newer ? {after: {release: newer.number, short: newer.revision?.short ?? '?', result: newer.result}} : {}
   if (sha === revision.sha) return {pending: {running, adding: [], removing: [], ...after}}
   if (!vcs) return {warning: `cannot list the commits between release ${record.number} (${running.short}) and ${revision.short}: no repository`}

@@ -2,7 +2,7 @@
 // deploy, diff and scale; apart from deploy.ts so that scale loads none of what deploying needs (render, build).
 import type {Environment} from '../config/types.js'
 import type {Kubectl} from '../kubectl/kubectl.js'
-import type {StoredRelease} from '../release/store.js'
+import {isDeployOrRollback, type StoredRelease} from '../release/store.js'
 import type {KubeObject} from '../render/objects.js'
 import type {PreparedRelease} from '../render/prepare.js'
 import {strategyOf} from '../strategies/strategy.js'
@@ -44,7 +44,7 @@ function templateCount(object: KubeObject, service: string | undefined): number 
  */
 export function keepScaledReplicas(prepared: PreparedRelease, env: Environment, releases: StoredRelease[], live: Map<string, number>, reset: boolean): KubeObject[] {
   // What skycap.yaml said at the release that runs now (a failed deploy changed nothing lasting).
-  const previous = releases.find((r) => r.record.action !== 'scale' && r.record.result === 'succeeded')?.record.configuredReplicas ?? {}
+  const previous = releases.find((r) => isDeployOrRollback(r.record) && r.record.result === 'succeeded')?.record.configuredReplicas ?? {}
   const scaled = hpaTargets(prepared)
   return prepared.objects.map(({object, service}) => {
     if (object.kind !== 'Deployment') return object

@@ -12,6 +12,7 @@ import {
   listReleases,
   nextReleaseNumber,
   ranKey,
+  isDeployOrRollback,
   RECORD_MEANWHILE,
   type ReleaseRecord,
   renumberedNote,
@@ -110,7 +111,7 @@ async function runs(release: StoredRelease): Promise<string | undefined> {
  */
 export async function chooseRelease(releases: StoredRelease[], to: string | undefined, env: string, asked = to, resolution: ToResolution = {}): Promise<StoredRelease> {
   // What runs now is the newest deploy or rollback.
-  const current = releases.find((r) => r.record.action !== 'scale')
+  const current = releases.find((r) => isDeployOrRollback(r.record))
   if (to === undefined) {
     // When it failed and was not rolled back (--no-rollback, or a rollback that failed too), the way back is the
     // newest good release. Otherwise it is the newest good release that runs other manifests than the current one:
@@ -167,9 +168,11 @@ export async function chooseRelease(releases: StoredRelease[], to: string | unde
     const why =
       r.action === 'scale'
         ? `is a scale entry${r.scale ? ` (${r.scale.service} ${r.scale.from} -> ${r.scale.to})` : ''}, which has no manifests of its own`
-        : r.result !== 'succeeded'
-          ? `is a ${r.action} that ${r.result === 'interrupted' ? 'was interrupted' : r.result}`
-          : 'has lost its manifests (the Secrets that hold them are gone or incomplete)'
+        : r.action === 'restart'
+          ? `is a restart entry${r.restart ? ` (${r.restart.services.join(', ')})` : ''}, which has no manifests of its own`
+          : r.result !== 'succeeded'
+            ? `is a ${r.action} that ${r.result === 'interrupted' ? 'was interrupted' : r.result}`
+            : 'has lost its manifests (the Secrets that hold them are gone or incomplete)'
     throw new UserError(`release ${to} of ${env} ${why}: it cannot be rolled back to`, {hint: suggested()})
   }
   if (usable.length === 0) {
@@ -180,7 +183,7 @@ export async function chooseRelease(releases: StoredRelease[], to: string | unde
     const failureHint = failure instanceof UserError && failure.hint ? `${failure.hint} ` : ''
     // The revision was deployed, but never well (`--to HEAD` of a commit whose only deploy failed): say which releases
     // ran it and how each ended, as `--to N` of such a release does.
-    const ran = candidates.filter((r) => r.record.action !== 'scale').slice(0, 3)
+    const ran = candidates.filter((r) => isDeployOrRollback(r.record)).slice(0, 3)
     const tried = ran.length
       ? `: it was deployed, but ${ran.map((r) => `release ${r.record.number} (${r.record.action}) ${r.record.result === 'succeeded' ? 'has lost its manifests' : r.record.result === 'interrupted' ? 'was interrupted' : r.record.result}`).join(', ')}${candidates.length > ran.length ? ', …' : ''}`
       : ''
@@ -330,8 +333,8 @@ export async function rollback(options: RollbackOptions, deps: DeployDeps): Prom
   if (options.to === undefined) {
     // Succeeded releases between it and what runs whose manifests are gone (their Secrets deleted or incomplete):
     // passed over, which was silent.
-    const current = releases.find((r) => r.record.action !== 'scale')?.record.number ?? 0
-    const lost = releases.filter((r) => r.record.action !== 'scale' && r.record.result === 'succeeded' && !r.hasManifests && r.record.number > chosen.record.number && r.record.number <= current)
+    const current = releases.find((r) => isDeployOrRollback(r.record))?.record.number ?? 0
+    const lost = releases.filter((r) => isDeployOrRollback(r.record) && r.record.result === 'succeeded' && !r.hasManifests && r.record.number > chosen.record.number && r.record.number <= current)
     if (lost.length) {
       const one = lost.length === 1
       deps.reporter.warn(
@@ -434,7 +437,7 @@ export async function rollback(options: RollbackOptions, deps: DeployDeps): Prom
     // "The one before the current" was chosen before the lock: a deploy or rollback recorded while this one waited
     // for it changed what is current, and the rollback went back one release too far. Refused, nothing changed
     // (with --to the target is the one named).
-    const currentOf = (list: StoredRelease[]) => list.find((r) => r.record.action !== 'scale')?.record
+    const currentOf = (list: StoredRelease[]) => list.find((r) => isDeployOrRollback(r.record))?.record
     const lockedCurrent = currentOf(lockedReleases)
     if (options.to === undefined && lockedCurrent && lockedCurrent.number !== currentOf(releases)?.number) {
       throw new UserError(
@@ -463,7 +466,7 @@ export async function rollback(options: RollbackOptions, deps: DeployDeps): Prom
       return report
     }
     let number = nextReleaseNumber(lockedReleases)
-    const from = lockedReleases.find((r) => r.record.action !== 'scale')?.record.number
+    const from = lockedReleases.find((r) => isDeployOrRollback(r.record))?.record.number
     report.release = number
     deps.reporter.phase?.('rollback')
     const facts = {action: 'rollback', trigger: 'manual', release: number, revision: report.revision, fromRevision: runningRevision(lockedReleases), rolledBackTo: chosen.record.number} as const
@@ -527,7 +530,7 @@ export async function rollback(options: RollbackOptions, deps: DeployDeps): Prom
     if (pruning?.unlisted) deps.reporter.warn(unlistedNote(pruning.unlisted))
     // What the release rolled back from had of the kinds skycap never prunes (a CustomResourceDefinition, a
     // ClusterRole) stayed unsaid. A failed release records no manifests: the newest after the one returned to that has.
-    const rolledFrom = lockedReleases.find((r) => r.record.number > chosen.record.number && r.record.action !== 'scale' && r.hasManifests)
+    const rolledFrom = lockedReleases.find((r) => r.record.number > chosen.record.number && isDeployOrRollback(r.record) && r.hasManifests)
     const left = pruning && rolledFrom ? leftInPlace(await rolledFrom.manifests().catch(() => []), rollout.keep) : []
     if (left.length) {
       report.leftInPlace = left
@@ -654,7 +657,7 @@ async function alreadyRunning(
   to: string | undefined,
   environment: string,
 ): Promise<{placed: KubeObject[]; line: string; running: number} | undefined> {
-  const runs = releases.find((r) => r.record.action !== 'scale')
+  const runs = releases.find((r) => isDeployOrRollback(r.record))
   if (!runs) return undefined
   if (to !== undefined) {
     const placed = await alreadyLive(kubectl, chosen, runs, releases, objects, selector)
@@ -729,7 +732,7 @@ export interface Undone {
 /** `Undone` from the history (newest first) and the release returned to. */
 export function undoneOf(releases: StoredRelease[], target: ReleaseRecord): Undone | undefined {
   // One a predeploy hook stopped applied nothing: the counts are the release's before it.
-  const at = releases.findIndex((r) => r.record.action !== 'scale' && !stoppedBeforeRollout(r))
+  const at = releases.findIndex((r) => isDeployOrRollback(r.record) && !stoppedBeforeRollout(r))
   const runs = releases[at]?.record
   if (!runs) return undefined
   const scaledSince = new Set(releases.slice(0, at).flatMap((r) => (r.record.scale ? [r.record.scale.service] : [])))

@@ -26,7 +26,7 @@ export interface ReleaseRecord {
   number: number
   app: string
   environment: string
-  action: 'deploy' | 'rollback' | 'scale'
+  action: 'deploy' | 'rollback' | 'scale' | 'restart'
   /** interrupted: stopped (SIGINT/SIGTERM) after apply began; what was applied stays as it was. */
   result: 'succeeded' | 'failed' | 'interrupted'
   revision: {sha: string; short: string; subject: string; author?: string} | null
@@ -57,6 +57,8 @@ export interface ReleaseRecord {
   keptReplicas?: Record<string, number>
   /** For scale: what changed. */
   scale?: {service: string; from: number; to: number}
+  /** For restart: the services whose pods it replaced, and the Deployment that serves each (a blue-green slot's). */
+  restart?: {services: string[]; deployments: string[]}
   message?: string
   /** Hooks this deploy ran, in order (absent in records written before hooks existed). */
   hooks?: HookRecord[]
@@ -336,9 +338,17 @@ export function elsewhereNote(environment: string, namespace: string, elsewhere:
   return `${environment} has releases recorded in namespace${one ? '' : 's'} ${where}, not in ${namespace}: what they deployed still runs there, and this deploy to ${namespace} (environments.${environment}.namespace) leaves ${it} as ${one ? 'it is' : 'they are'}, with ${one ? 'its' : 'their'} history. Once nothing uses ${it}, delete ${it} (kubectl delete namespace ${elsewhere.map((e) => e.namespace).join(' ')}, if nothing else is there)`
 }
 
+/**
+ * A deploy or a rollback: an entry that applied manifests. A scale or a restart entry changed the pods of what ran
+ * (their count, or new pods of the same template) and is never what runs, nor a release to return to.
+ */
+export function isDeployOrRollback(record: Pick<ReleaseRecord, 'action'>): boolean {
+  return record.action !== 'scale' && record.action !== 'restart'
+}
+
 /** A succeeded deploy or rollback with its manifests: something a rollback can return to. */
 export function isGood(r: StoredRelease): boolean {
-  return r.record.result === 'succeeded' && r.record.action !== 'scale' && r.hasManifests
+  return r.record.result === 'succeeded' && isDeployOrRollback(r.record) && r.hasManifests
 }
 
 /** The newest succeeded deploy or rollback, optionally below `before`. */
@@ -352,7 +362,7 @@ export function lastGood(releases: StoredRelease[], before?: number): StoredRele
  * whatever labels it carries, is none).
  */
 export function runningServices(releases: StoredRelease[]): Set<string> {
-  return new Set(Object.keys(releases.find((r) => r.record.action !== 'scale')?.record.images ?? {}))
+  return new Set(Object.keys(releases.find((r) => isDeployOrRollback(r.record))?.record.images ?? {}))
 }
 
 /** A deploy that a predeploy hook stopped (failed or interrupted) before anything was rolled out: its pods never ran. */
@@ -365,7 +375,7 @@ export function stoppedBeforeRollout(r: StoredRelease): boolean {
  * failed without a rollback; what it applied may be what runs. Not one a predeploy hook stopped before its rollout.
  */
 export function unsucceededAfter(releases: StoredRelease[], number: number, except?: number): ReleaseRecord | undefined {
-  return releases.find((r) => r.record.action !== 'scale' && r.record.result !== 'succeeded' && r.record.number > number && r.record.number !== except && !stoppedBeforeRollout(r))?.record
+  return releases.find((r) => isDeployOrRollback(r.record) && r.record.result !== 'succeeded' && r.record.number > number && r.record.number !== except && !stoppedBeforeRollout(r))?.record
 }
 
 /** The release number after every recorded one: read after taking the lock, so no two writers get the same. */
@@ -545,27 +555,27 @@ export function ranKey(r: ReleaseRecord): string {
   return JSON.stringify([r.revision?.sha ?? null, Object.entries(r.images ?? {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))])
 }
 
-/** Scale entries kept per deploy or rollback kept. */
+/** Scale and restart entries kept per deploy or rollback kept. */
 const SCALES_PER_RELEASE = 10
 
 /**
- * The records to delete: deploys and rollbacks beyond the newest `keep`, scale entries older than the oldest deploy
- * or rollback kept, and scale entries beyond 10 × keep. Never deleted: the newest successful deploy or rollback, and
+ * The records to delete: deploys and rollbacks beyond the newest `keep`, scale and restart entries older than the
+ * oldest deploy or rollback kept, and those beyond 10 × keep. Never deleted: the newest successful deploy or rollback, and
  * the newest successful one before it that ran another revision or other images, which `skycap rollback` returns to
  * (a run of failed deploys, each with its automatic rollback to the same release, pushed that one out, and rollback
- * then said there was no earlier release). Scale entries never count against `keep`, so scaling cannot push a
+ * then said there was no earlier release). Scale and restart entries never count against `keep`, so scaling cannot push a
  * rollback target out.
  */
 export function releasesToDrop(records: ReleaseRecord[], keep: number): number[] {
   const sorted = [...records].sort((a, b) => b.number - a.number)
-  const releases = sorted.filter((r) => r.action !== 'scale')
+  const releases = sorted.filter((r) => isDeployOrRollback(r))
   const good = releases.filter((r) => r.result === 'succeeded')
   const newest = good[0]
   const before = newest && good.find((r) => r.number < newest.number && ranKey(r) !== ranKey(newest))
   const kept = new Set([...releases.slice(0, keep), ...(newest ? [newest] : []), ...(before ? [before] : [])].map((r) => r.number))
   const oldestKept = kept.size ? Math.min(...kept) : -Infinity
   const drop = releases.filter((r) => !kept.has(r.number)).map((r) => r.number)
-  const scales = sorted.filter((r) => r.action === 'scale')
+  const scales = sorted.filter((r) => !isDeployOrRollback(r))
   scales.forEach((r, i) => {
     if (r.number < oldestKept || i >= keep * SCALES_PER_RELEASE) drop.push(r.number)
   })

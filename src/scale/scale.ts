@@ -1,24 +1,16 @@
-import {deployFirst, unknownServiceError, withFlag} from '../config/environment.js'
-import {DeployFailedError, InterruptedError, KubectlError, NamespaceMissingError, OwnedElsewhereError, TimeoutError, UserError} from '../errors.js'
+import {unknownServiceError, withFlag} from '../config/environment.js'
+import {DeployFailedError, InterruptedError, TimeoutError, UserError} from '../errors.js'
 import {parseDuration} from '../duration.js'
-import {ciJobUrl, whoAmI} from '../identity.js'
-import {acquireLock, afterLockRelease, keepLockAlive, LEASE_SECONDS, LOCK_RELEASED, releaseLock, releaseOwnLock} from '../lock/lease.js'
-import {QuitAtOnce} from '../release/quit-at-once.js'
-import type {KubeObject} from '../render/objects.js'
-import {listReleases, nextReleaseNumber, RECORD_OUTAGE_MS, renumberedNote, saveRelease} from '../release/store.js'
+import {LOCK_RELEASED} from '../lock/lease.js'
+import {inPlaceEntry, watchAndRecord, whileLocked} from '../release/in-place.js'
+import {listReleases, saveRelease} from '../release/store.js'
 import {deployedServices, notInFileWarning} from '../tasks/pods.js'
 import type {DeployDeps} from '../deploy/deploy.js'
-import {configuredReplicas, DEFAULT_TIMEOUT_MS} from '../deploy/replicas.js'
-import {explainFailures, formatFailure, type FailureReport} from '../deploy/explain.js'
-import {describeOwner, ownershipOf} from '../env/ownership.js'
+import {DEFAULT_TIMEOUT_MS} from '../deploy/replicas.js'
 import {appSelector, connect, openEnvironment} from '../env/connect.js'
-import {refuseUnwatchable, watchRollout} from '../deploy/watch.js'
-import {rolloutsOf, servingDeployment, type ServiceRolloutState} from '../strategies/state.js'
-import {existingSlots, missingSlotNote, noSlotNote, selectorSlot, servedSlot, type Slot} from '../strategies/strategy.js'
-import type {Reporter} from '../ui/output.js'
-import type {Kubectl} from '../kubectl/kubectl.js'
-import {configuredExcludes, lineFilter} from '../logs/filter.js'
-import {reportContact} from '../kubectl/outage.js'
+import {refuseUnwatchable} from '../deploy/watch.js'
+import {rolloutsOf} from '../strategies/state.js'
+import {notDeployedError, readServingDeployment, refuseCanaryUnderWay, SCALE_ACTION} from '../strategies/serving.js'
 
 export interface ScaleOptions {
   service: string
@@ -65,63 +57,6 @@ export function parseReplicas(replicas: string | number): number {
   return Number(replicas)
 }
 
-/**
- * A service whose canary is left mid-way (paused, progressing, aborting or promoting, on record) is not scaled: the
- * canary's steps, its abort and its promotion size both Deployments from the count they read, so `rollout resume` or
- * `skycap abort` undid the scale (shop back to 4 pods while history said 3 -> 6), and the count scaled "from" was
- * the canary-reduced stable one. Asked under the lock, as deploy's refuseSecondRollout asks, so a canary started
- * meanwhile is seen.
- */
-function refuseCanaryUnderWay(service: string, environment: string, state: Omit<ServiceRolloutState, 'unit'> | undefined): void {
-  if (state?.type !== 'canary' || (state.phase !== 'progressing' && state.phase !== 'paused')) return
-  const doing = state.aborting ? 'aborting' : state.promoting ? 'promoting' : state.phase
-  const step = state.step !== undefined && state.steps !== undefined ? `, step ${Math.min(state.step + 1, state.steps)}/${state.steps}` : ''
-  throw new UserError(`the canary of ${service} (release ${state.release ?? '?'}, ${doing} at ${state.weight ?? 0}%${step}) in ${environment} is still under way; nothing was changed`, {
-    hint: `Finish it first with \`skycap rollout resume ${environment}\` (then \`skycap promote ${environment} ${service}\`) or \`skycap abort ${environment} ${service}\`, then scale ${service}.`,
-    details: {
-      environment,
-      service,
-      canary: {
-        release: state.release,
-        phase: state.phase,
-        step: state.step ?? null,
-        steps: state.steps ?? null,
-        weight: state.weight ?? 0,
-        ...(state.aborting ? {aborting: true} : {}),
-        ...(state.promoting ? {promoting: true} : {}),
-      },
-    },
-  })
-}
-
-/**
- * The Deployment that serves `service`: for a blue-green one, the slot its live Service selects. The state names the
- * slot it recorded, which is not the one serving after a SIGKILL between the switch and the state's write (scale then
- * scaled the idle slot, and the next scale-down undid it); the state's slot is the answer only when the Service
- * selects none. `selected`: the slot label the Service's selector gives, when the target is that slot's Deployment
- * (a hand-set `purple` too: its Deployment, missing, refuses the scale with missingSlotRefusal).
- */
-async function servingTarget(kubectl: Kubectl, service: string, state: Omit<ServiceRolloutState, 'unit'> | undefined, reporter: Reporter): Promise<{target: string; selected?: string}> {
-  if (state?.type !== 'blueGreen') return {target: servingDeployment(service, state)}
-  const served = await servedSlot(kubectl, service)
-  const note = state.activeSlot ? noSlotNote(service, served.object, state.activeSlot, 'this scale scales') : undefined
-  if (note) reporter.warn(note)
-  const selected = selectorSlot(served.object)
-  if (selected !== undefined) return {target: `${service}-${selected}`, selected}
-  return {target: servingDeployment(service, {type: 'blueGreen', activeSlot: served.slot ?? state.activeSlot})}
-}
-
-/**
- * The refusal of a scale whose blue-green Service selects a slot no Deployment has (patched by hand): scaling the slot
- * the state names would change pods that take no traffic. Asked only on that path: which slots exist (one call).
- */
-async function missingSlotRefusal(kubectl: Kubectl, service: string, selected: string, environment: string, assumed: Slot | undefined): Promise<UserError> {
-  const names = (await kubectl.run(['get', 'deployments', `${service}-blue`, `${service}-green`, '--ignore-not-found', '-o', 'name'])).stdout.split('\n').map((l) => l.trim().replace(/^[^/]*\//, ''))
-  const slots = existingSlots(service, (d) => names.includes(d))
-  const {problem, fix} = missingSlotNote(service, selected, slots, {deploy: deployFirst(environment), assumed, shown: (args) => kubectl.shown(args)})
-  return new UserError(`${problem}; ${service} is not scaled, nothing was changed`, {hint: `${fix}; then scale ${service}.`, details: {environment, service, selected, slots}})
-}
-
 /** `skycap scale SERVICE N`: scales, waits until ready, records it; later deploys keep the count. */
 export async function scale(input: ScaleOptions, deps: DeployDeps): Promise<ScaleReport> {
   const clock = deps.clock ?? Date.now
@@ -162,31 +97,10 @@ export async function scale(input: ScaleOptions, deps: DeployDeps): Promise<Scal
     // way, and a service the work tree makes rolling may be served by a blue-green slot (a rollback to a release where
     // it was blue-green).
     const rollouts = await rolloutsOf(kubectl, app, env.services, {always: true})
-    refuseCanaryUnderWay(options.service, env.name, rollouts[options.service])
     const state = rollouts[options.service]
-    const {target, selected} = await servingTarget(kubectl, options.service, state, deps.reporter)
-    let deployment: KubeObject & {spec?: {replicas?: number}}
-    try {
-      deployment = await kubectl.json<KubeObject & {spec?: {replicas?: number}}>(['get', 'deployment', target])
-    } catch (error) {
-      if (error instanceof KubectlError && error.kind === 'not_found') {
-        if (selected !== undefined) throw await missingSlotRefusal(kubectl, options.service, selected, env.name, state?.activeSlot)
-        if (unknown) throw unknown
-        throw new UserError(`service ${options.service} is not deployed in ${env.name} (namespace ${env.namespace})`, {hint: `Deploy it first: ${deployFirst(env.name)}.`})
-      }
-      throw error
-    }
-    // Several apps (or two environments) may share a namespace: scale only what skycap deployed for this one.
-    const owner = ownershipOf(deployment, app, env.name)
-    if (owner.owner !== 'this') {
-      throw new OwnedElsewhereError(`Deployment/${target} in namespace ${env.namespace} belongs to ${describeOwner(owner, app)}, not to ${app} ${env.name}; nothing was changed`, {
-        hint:
-          owner.owner === 'unmanaged'
-            ? `skycap scales only what it deployed: deploy ${app} ${env.name} first (${deployFirst(env.name)}), or scale that Deployment with kubectl.`
-            : `skycap scales only what it deployed for ${app} ${env.name}: run skycap scale from the repository (or environment) that owns it.`,
-        details: {environment: env.name, namespace: env.namespace, deployment: target, owner},
-      })
-    }
+    refuseCanaryUnderWay(options.service, env.name, state, SCALE_ACTION)
+    const {target, deployment} = await readServingDeployment(kubectl, {app, environment: env, service: options.service, state}, deps.reporter, SCALE_ACTION)
+    if (!deployment) throw unknown ?? notDeployedError(options.service, env)
     const hpas = await kubectl.json<{items: Array<{metadata: {name: string}; spec?: {scaleTargetRef?: {kind?: string; name?: string}}}>}>(['get', 'horizontalpodautoscalers'])
     const hpa = hpas.items.find((h) => h.spec?.scaleTargetRef?.kind === 'Deployment' && h.spec.scaleTargetRef.name === target)
     if (hpa && !options.force) {
@@ -201,123 +115,50 @@ export async function scale(input: ScaleOptions, deps: DeployDeps): Promise<Scal
     return {environment: env.name, service: options.service, from, to: options.replicas, result: from === options.replicas ? 'unchanged' : 'planned', release: null}
   }
 
-  const lock = await acquireLock(kubectl, {
-    app,
-    environment: env.name,
-    reason: `scale ${options.service} to ${options.replicas}`,
-    durationSeconds: LEASE_SECONDS,
-    waitMs,
-    signal: deps.signal,
-    onWait: (m) => deps.reporter.info(m),
-  }).catch((error: unknown) => {
-    // Nothing was deployed there: say what could not be scaled, not how to lock the environment by hand.
-    if (!(error instanceof NamespaceMissingError)) throw error
-    throw new NamespaceMissingError(`cannot scale ${options.service} in ${env.name}: its namespace ${env.namespace} does not exist yet (nothing was deployed there); nothing was changed`, {
-      hint: `Deploy it first: ${deployFirst(env.name)}.`,
-      details: {environment: env.name, namespace: env.namespace},
-    })
-  })
-  const heartbeat = keepLockAlive(kubectl, app, lock.id)
-  // A quit at once releases the lock first (it was left held for a minute).
-  const quitAtOnce = deps.quitAtOnce ?? new QuitAtOnce()
-  quitAtOnce.holdLock(() => releaseLock(kubectl, app, {id: lock.id}))
-  // --timeout and the record's start and duration count from here: waiting for the lock is not the scale's time
-  // (a deploy's record starts under the lock too).
-  const started = clock()
-  const deadline = started + timeoutMs
-  let failure: {error: unknown} | undefined
-  let released: boolean | undefined
-  try {
-    // The records too, before anything changes: an unreadable one stops the scale here, not after it. So does a watch
-    // the user may not make (the scale went through, then its watch was refused and no record was written).
-    const {target, deployment, from} = await inspect()
-    const [releases] = await Promise.all([
-      listReleases(kubectl, app, env.name, {manifests: false}),
-      from === options.replicas ? undefined : refuseUnwatchable(kubectl, [deployment], appSelector(app, env.name), `the scale of ${options.service} in ${env.name}`),
-    ])
-    const report: ScaleReport = {environment: env.name, service: options.service, from, to: options.replicas, result: 'planned', release: null}
-    // Already at that count: nothing to scale, and no history entry for it (each one said "web 3 -> 3").
-    if (from === options.replicas) return {...report, result: 'unchanged'}
-    if (unknown) deps.reporter.warn(notInFileWarning(options.service))
-    const slot = target === options.service ? '' : ` (Deployment ${target}, the active slot)`
-    const previous = releases.find((r) => r.record.action !== 'scale')?.record
-    const scaleRecord = () => ({
-      number: nextReleaseNumber(releases),
-      app,
-      environment: env.name,
-      action: 'scale' as const,
-      revision: previous?.revision ?? null,
-      images: previous?.images ?? {},
-      configuredReplicas: previous?.configuredReplicas ?? configuredReplicas(env),
-      user: whoAmI(),
-      ciJob: ciJobUrl(),
-      startedAt: new Date(started).toISOString(),
-      finishedAt: new Date(clock()).toISOString(),
-      durationMs: clock() - started,
-      scale: {service: options.service, from, to: options.replicas},
-    })
-    // From the scale on, a quit at once (a second Ctrl-C) records it as interrupted (the new count stood unrecorded).
-    quitAtOnce.arm(() => saveRelease(kubectl, {...scaleRecord(), result: 'interrupted'}, undefined, releases, loaded.config.history?.keep ?? 10))
-    deps.reporter.info(`Scaling ${options.service}${slot} in ${env.name} from ${from} to ${options.replicas}`)
-    // Events last seen before the scale are not about it (a scale makes no new ReplicaSet to date them by).
-    const began = {at: clock(), clock}
-    await kubectl.run(['scale', `deployment/${target}`, `--replicas=${options.replicas}`])
-    const result = await watchRollout({
-      kubectl,
-      objects: [deployment],
-      selector: appSelector(app, env.name),
-      deadline,
-      clock,
-      signal: deps.signal,
-      intervalMs: deps.intervalMs,
-      onContact: (event) => reportContact(deps.reporter, event),
-    })
-    let failures: FailureReport[] = []
-    if (result.outcome !== 'ready' && result.outcome !== 'interrupted') {
-      failures = await explainFailures(kubectl, result.statuses, () => lineFilter({configured: configuredExcludes(loaded.config, [options.service]), exclude: [], grep: []}), began)
-      for (const f of failures) deps.reporter.info(formatFailure(f))
-    }
-    const number = await quitAtOnce.own(() =>
-      saveRelease(
+  return whileLocked(
+    kubectl,
+    {app, environment: env, reason: `scale ${options.service} to ${options.replicas}`, what: `scale ${options.service}`, waitMs},
+    deps,
+    async (quitAtOnce): Promise<ScaleReport> => {
+      // --timeout and the record's start and duration count from here: waiting for the lock is not the scale's time
+      // (a deploy's record starts under the lock too).
+      const started = clock()
+      const deadline = started + timeoutMs
+      // The records too, before anything changes: an unreadable one stops the scale here, not after it. So does a watch
+      // the user may not make (the scale went through, then its watch was refused and no record was written).
+      const {target, deployment, from} = await inspect()
+      const [releases] = await Promise.all([
+        listReleases(kubectl, app, env.name, {manifests: false}),
+        from === options.replicas ? undefined : refuseUnwatchable(kubectl, [deployment], appSelector(app, env.name), `the scale of ${options.service} in ${env.name}`),
+      ])
+      const report: ScaleReport = {environment: env.name, service: options.service, from, to: options.replicas, result: 'planned', release: null}
+      // Already at that count: nothing to scale, and no history entry for it (each one said "web 3 -> 3").
+      if (from === options.replicas) return {...report, result: 'unchanged'}
+      if (unknown) deps.reporter.warn(notInFileWarning(options.service))
+      const slot = target === options.service ? '' : ` (Deployment ${target}, the active slot)`
+      const scaleRecord = () => ({...inPlaceEntry(releases, {app, environment: env, action: 'scale', started, clock}), scale: {service: options.service, from, to: options.replicas}})
+      // From the scale on, a quit at once (a second Ctrl-C) records it as interrupted (the new count stood unrecorded).
+      quitAtOnce.arm(() => saveRelease(kubectl, {...scaleRecord(), result: 'interrupted'}, undefined, releases, loaded.config.history?.keep ?? 10))
+      deps.reporter.info(`Scaling ${options.service}${slot} in ${env.name} from ${from} to ${options.replicas}`)
+      // Events last seen before the scale are not about it (a scale makes no new ReplicaSet to date them by).
+      const began = {at: clock(), clock}
+      await kubectl.run(['scale', `deployment/${target}`, `--replicas=${options.replicas}`])
+      const {outcome, failures} = await watchAndRecord(
         kubectl,
-        {
-          ...scaleRecord(),
-          app,
-          environment: env.name,
-          action: 'scale',
-          result: result.outcome === 'ready' ? 'succeeded' : result.outcome === 'interrupted' ? 'interrupted' : 'failed',
-        },
-        undefined,
-        releases,
-        loaded.config.history?.keep ?? 10,
-        {
-          // A scale has no release that "runs": the counts it set stand (it said "the release runs").
-          onContact: (event) => reportContact(deps.reporter, event, `the new counts stand; skycap records the scale once it answers again (for up to ${RECORD_OUTAGE_MS / 1000}s)`),
-          onRenumbered: (taken, to, why) => {
-            deps.reporter.warn(renumberedNote(env.name, 'scale', taken, to, why))
-            report.renumberedFrom ??= taken
-          },
-        },
-      ),
-    )
-    report.release = number
-    report.result = result.outcome === 'ready' ? 'succeeded' : result.outcome === 'timeout' ? 'timed-out' : result.outcome === 'interrupted' ? 'interrupted' : 'failed'
-    if (result.outcome === 'interrupted')
-      throw new InterruptedError(`scaling ${options.service} in ${env.name} interrupted; ${LOCK_RELEASED}`, {
-        // The count was set and recorded; only the wait for its pods stopped.
-        hint: `${options.service} goes on to ${options.replicas} replicas without skycap watching: \`skycap status ${env.name}\` shows how far it got; \`skycap scale ${options.service} ${from} -e ${env.name}\` goes back.`,
-        details: {report, failures},
-      })
-    if (result.outcome === 'timeout') throw new TimeoutError(`${options.service} did not reach ${options.replicas} ready replicas in time`, {details: {report, failures}})
-    if (result.outcome !== 'ready') throw new DeployFailedError(`scaling ${options.service} failed: ${failures[0]?.message ?? result.outcome}`, {details: {report, failures}})
-    return report
-  } catch (error) {
-    failure = {error}
-  } finally {
-    heartbeat.stop()
-    released = await releaseOwnLock(kubectl, app, lock.id, (m) => deps.reporter.warn(m))
-    quitAtOnce.holdLock(undefined)
-  }
-  // Only an error gets here (the scale returns above): its message says whether the lock could be released.
-  throw afterLockRelease(failure?.error, released ?? false)
+        {app, environment: env, command: 'scale', objects: [deployment], services: [options.service], config: loaded.config, deadline, began, releases, record: scaleRecord},
+        deps,
+        quitAtOnce,
+        report,
+      )
+      if (outcome === 'interrupted')
+        throw new InterruptedError(`scaling ${options.service} in ${env.name} interrupted; ${LOCK_RELEASED}`, {
+          // The count was set and recorded; only the wait for its pods stopped.
+          hint: `${options.service} goes on to ${options.replicas} replicas without skycap watching: \`skycap status ${env.name}\` shows how far it got; \`skycap scale ${options.service} ${from} -e ${env.name}\` goes back.`,
+          details: {report, failures},
+        })
+      if (outcome === 'timeout') throw new TimeoutError(`${options.service} did not reach ${options.replicas} ready replicas in time`, {details: {report, failures}})
+      if (outcome !== 'ready') throw new DeployFailedError(`scaling ${options.service} failed: ${failures[0]?.message ?? outcome}`, {details: {report, failures}})
+      return report
+    },
+  )
 }

@@ -6,7 +6,7 @@ import {InterruptedError, SkycapError, TimeoutError, UserError} from '../errors.
 import {buildJob, containerImage as imageOf, deleteJobs, JOB_LABELS, type JobOutcome, jobName, podTemplateOf, runJob, shownCommand} from '../hooks/job.js'
 import {acquireLock, keepLockAlive, LEASE_SECONDS, releaseOwnLock} from '../lock/lease.js'
 import {prepareRelease} from '../render/prepare.js'
-import {lastGood, listReleases, unsucceededAfter} from '../release/store.js'
+import {isDeployOrRollback, lastGood, listReleases, unsucceededAfter} from '../release/store.js'
 import type {Reporter} from '../ui/output.js'
 import {nodeCrypto} from '../builtins.js'
 import type {Kubectl} from '../kubectl/kubectl.js'
@@ -104,7 +104,7 @@ export async function runTask(options: RunTaskOptions, deps: RunTaskDeps): Promi
   if (!release && unknown && options.rev === undefined) throw unknown
   // Releases that did not succeed may run all the same (a first deploy whose postdeploy hook failed is not rolled
   // back, there being nothing to go back to): said as such, not "nothing is deployed".
-  if (!release && releases.some((r) => r.record.action !== 'scale'))
+  if (!release && releases.some((r) => isDeployOrRollback(r.record)))
     throw new UserError(`no release of ${app} in ${env.name} has succeeded yet: run uses the pod template of the newest successful release`, {
       hint: `\`skycap history ${env.name}\` shows why the releases failed; deploy one that succeeds (${deployFirst(env.name)}).`,
     })

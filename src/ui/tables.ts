@@ -35,9 +35,11 @@ export function historyTable(releases: ReleaseRecord[]): string {
   return table(rows)
 }
 
-/** What a history row says besides its columns: the scale, the rollback's ends, or why it failed. */
+/** What a history row says besides its columns: the scale, the services restarted, the rollback's ends, or why it failed. */
 export function historyNote(r: ReleaseRecord): string {
   if (r.scale) return `${r.scale.service} ${r.scale.from} -> ${r.scale.to}`
+  // A restart that failed says why (its pods, not its manifests: a Secret, a ConfigMap, a dependency).
+  if (r.restart) return [r.restart.services.join(', '), ...(r.result !== 'succeeded' && r.message ? [r.message] : [])].join('; ')
   const parts: string[] = []
   if (r.action === 'rollback') {
     parts.push(`${r.trigger === 'automatic' ? 'automatic ' : ''}rollback${r.rolledBackFrom !== undefined ? ` from ${r.rolledBackFrom}` : ''} to release ${r.rolledBackTo ?? '?'}`)

@@ -84,7 +84,7 @@ describe('the bundle (dist/cli, scripts/bundle.mjs)', function () {
     expect(files.filter((f) => f.startsWith('node_modules/'))).to.deep.equal([])
   })
 
-  it('commands that only read the cluster (status, history, lock status, scale, logs) open no repository and load neither node:crypto nor node:zlib', async () => {
+  it('commands that only read the cluster (status, history, lock status, scale, restart, logs) open no repository and load neither node:crypto nor node:zlib', async () => {
     // No cluster here: kubectl finds no current context (exit 2; exit 4 where kubectl is not installed), after
     // everything before the first kubectl call has loaded.
     const env = {KUBECONFIG: join(repo.dir, 'no-such-kubeconfig')}
@@ -93,6 +93,7 @@ describe('the bundle (dist/cli, scripts/bundle.mjs)', function () {
       ['history', 'dev'],
       ['lock', 'status', 'dev'],
       ['scale', 'web', '2', '-e', 'dev'],
+      ['restart', 'web', '-e', 'dev'],
       ['logs', 'web', '-e', 'dev'],
     ]) {
       const {urls, exitCode, stderr} = await loadedUrls(args, repo.dir, env)

@@ -181,6 +181,7 @@ describe('CLI habits (built CLI)', function () {
       for (const [argv, usage] of [
         [['logs', 'prod'], 'skycap logs SERVICE -e prod'],
         [['scale', 'staging', '3'], 'skycap scale SERVICE N -e staging'],
+        [['restart', 'staging'], 'skycap restart -e staging'],
         [['exec', 'prod', '--', 'sh'], 'skycap exec SERVICE -e prod'],
       ] as const) {
         const r = await cli(...argv)

@@ -1,6 +1,6 @@
 import {expect} from 'chai'
 
-import {linkRollbacks, type ReleaseRecord} from '../../../src/release/store.js'
+import {isDeployOrRollback, lastGood, linkRollbacks, type ReleaseRecord, releasesToDrop, runningServices, type StoredRelease, unsucceededAfter} from '../../../src/release/store.js'
 import {historyTable} from '../../../src/ui/tables.js'
 
 const entry = (number: number, fields: Partial<ReleaseRecord>): ReleaseRecord =>
@@ -43,5 +43,34 @@ describe('release history: the link from a failed deploy to its automatic rollba
     ]
     linkRollbacks(records)
     expect(records[0]).to.not.have.property('rollbackRelease')
+  })
+})
+
+describe('release history: restart entries', () => {
+  const stored = (record: ReleaseRecord): StoredRelease => ({record, hasManifests: isDeployOrRollback(record), manifests: async () => []})
+  const records = [
+    entry(4, {action: 'restart', restart: {services: ['web', 'api'], deployments: ['web', 'api-green']}, images: {web: 'w:2', api: 'a:2'}}),
+    entry(3, {action: 'restart', result: 'failed', restart: {services: ['web'], deployments: ['web']}, message: 'container web of pod web-1 is waiting: CreateContainerConfigError'}),
+    entry(2, {images: {web: 'w:2', api: 'a:2'}}),
+    entry(1, {images: {web: 'w:1'}}),
+  ]
+
+  it('is no release to return to, nor what runs: rollback returns to the deploy before the last one, and the newest deploy runs', () => {
+    const releases = records.map(stored)
+    expect(lastGood(releases)?.record.number).to.equal(2)
+    expect(lastGood(releases, 2)?.record.number).to.equal(1)
+    expect([...runningServices(releases)]).to.deep.equal(['web', 'api'])
+    expect(unsucceededAfter(releases, 2)).to.equal(undefined)
+  })
+
+  it('never counts against history.keep, and goes with the deploys older than the oldest kept', () => {
+    // keep 1: deploy 2 and the one before it that ran other images (1) stay, and so do the restarts after them.
+    expect(releasesToDrop([...records, entry(0, {action: 'restart'})], 1)).to.deep.equal([0])
+  })
+
+  it('history names the services restarted, and why one failed', () => {
+    const table = historyTable(records.slice(0, 2)).split('\n')
+    expect(table[1]).to.match(/^4 +restart +succeeded .* web, api$/)
+    expect(table[2]).to.match(/^3 +restart +failed .* web; container web of pod web-1 is waiting: CreateContainerConfigError$/)
   })
 })
