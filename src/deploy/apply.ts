@@ -1,7 +1,7 @@
 import type {LoadedConfig} from '../config/types.js'
 import {ApiServerUnreachableError, formatLocation, InterruptedError, KubectlError, OwnedElsewhereError, SkycapError, type SourceLocation} from '../errors.js'
 import {describeOwner, ownershipOf} from '../env/ownership.js'
-import {cutGoValues, type Kubectl} from '../kubectl/kubectl.js'
+import {cutGoValues, type Kubectl, kubectlCommand} from '../kubectl/kubectl.js'
 import type {OutageOptions} from '../kubectl/outage.js'
 import {closest} from '../suggest.js'
 import {CLUSTER_SCOPED, CONFIG_KINDS, isContentNamed, type KubeObject, LABELS, type RenderedObject} from '../render/objects.js'
@@ -210,7 +210,8 @@ function claimedList(claims: Claims): string {
  * The refusal for objects of another app or environment `claimedElsewhere` found: exit 2, before any change. A
  * rollback (`rollbackTo`, the release it re-applies) meets them when another app took the names after that release.
  */
-export function claimedError(claims: Claims, app: string, environment: string, namespace: string, rollbackTo?: number, meanwhile = false): OwnedElsewhereError {
+export function claimedError(claims: Claims, app: string, environment: string, where: {namespace: string; context?: string}, rollbackTo?: number, meanwhile = false): OwnedElsewhereError {
+  const {namespace} = where
   const list = claimedList(claims)
   const one = claims.others.length === 1
   const it = one ? 'it' : 'them'
@@ -220,7 +221,7 @@ export function claimedError(claims: Claims, app: string, environment: string, n
   const whose = whoseClaims(claims)
   // How an object another tool manages is handed to skycap: out of the tool first, then without its label.
   const handOver = tools.length
-    ? ` To hand ${tools.length === 1 ? `${tools[0]?.ref} to skycap` : 'those another tool manages to skycap'}, take ${tools.length === 1 ? 'it' : 'them'} out of ${[...new Set(tools.map((t) => t.tool))].join(' and ')} first (Helm: the annotation helm.sh/resource-policy: keep, then helm uninstall), then remove the label: kubectl label -n ${namespace} ${tools.map((t) => t.ref.toLowerCase()).join(' ')} ${LABELS.managedBy}-.`
+    ? ` To hand ${tools.length === 1 ? `${tools[0]?.ref} to skycap` : 'those another tool manages to skycap'}, take ${tools.length === 1 ? 'it' : 'them'} out of ${[...new Set(tools.map((t) => t.tool))].join(' and ')} first (Helm: the annotation helm.sh/resource-policy: keep, then helm uninstall), then remove the label: \`${kubectlCommand(`label ${tools.map((t) => t.ref.toLowerCase()).join(' ')} ${LABELS.managedBy}-`, where)}\`.`
     : ''
   return new OwnedElsewhereError(
     `${list} in namespace ${namespace} ${one ? 'belongs' : 'belong'} to ${whose}${when}; this ${action} of ${app} ${environment} would take ${it} over; nothing was changed`,
@@ -258,7 +259,7 @@ export async function refuseClaimedMeanwhile(
   warn: (message: string) => void,
 ): Promise<void> {
   const claims = await claimedElsewhere(kubectl, objects, at.app, at.environment, at.origin)
-  if (claims.others.length) throw claimedError(claims, at.app, at.environment, at.namespace, at.rollbackTo, true)
+  if (claims.others.length) throw claimedError(claims, at.app, at.environment, {namespace: at.namespace, context: kubectl.context}, at.rollbackTo, true)
   const fresh = claims.unmanaged.filter((c) => !at.seen.has(c.ref))
   if (fresh.length) warn(`${adoptedNote({...claims, unmanaged: fresh}, at.app, at.environment, at.rollbackTo === undefined ? 'this deploy' : 'this rollback')} (made since it was validated)`)
 }

@@ -282,7 +282,7 @@ export async function deploy(options: DeployOptions, deps: DeployDeps): Promise<
   // copy runs on, unsaid until now.
   if (releases.length === 0) {
     const elsewhere = await validating(recordedElsewhere(kubectl, prepared.app, env.name, env.namespace))
-    if (elsewhere.length) reporter.warn(elsewhereNote(env.name, env.namespace, elsewhere))
+    if (elsewhere.length) reporter.warn(elsewhereNote(env.name, env.namespace, elsewhere, kubectl.context))
   }
   const objects = keepScaledReplicas(prepared, env, releases, live, options.resetReplicas ?? false)
   // After --build, the images it built or found are checked again (a tag pushed elsewhere meanwhile is still there).
@@ -348,12 +348,12 @@ export async function deploy(options: DeployOptions, deps: DeployDeps): Promise<
       placed = strategies ? await placedRelease(kubectl, objects, env.services, selector) : undefined
       const checked = placed?.objects ?? objects
       const claims = await claimedElsewhere(kubectl, checked, prepared.app, env.name, renderedOrigin(prepared.objects, prepared.loaded))
-      if (claims.others.length) throw claimedError(claims, prepared.app, env.name, env.namespace)
+      if (claims.others.length) throw claimedError(claims, prepared.app, env.name, {namespace: env.namespace, context: kubectl.context})
       if (claims.unmanaged.length) reporter.warn(adoptedNote(claims, prepared.app, env.name))
       adopted = new Set(claims.unmanaged.map((c) => c.ref))
-      refusePaused(claims.mine, checked, env.name, env.namespace, 'deploy')
+      refusePaused(claims.mine, checked, env.name, kubectl, 'deploy')
       const handSet = handSetFields(claims.mine, checked)
-      if (handSet.length) reporter.warn(handSetNote(handSet))
+      if (handSet.length) reporter.warn(handSetNote(handSet, kubectl))
       const removed = handAppliedRemovals([...claims.mine, ...claims.unmanagedLive], checked)
       if (removed.length) reporter.warn(handAppliedNote(removed))
       // Before the confirmation and in a dry run too (both went ahead, and only the deploy itself was refused); looked
@@ -1070,7 +1070,7 @@ export function rollbackRecord(to: StoredRelease, app: string, environment: stri
  */
 export async function whatRuns(kubectl: Kubectl, selector: string): Promise<string> {
   const list = await kubectl.json<{items: KubeObject[]}>(['get', 'deployments,replicasets', '-l', selector])
-  const snapshot = new ClusterSnapshot(list.items)
+  const snapshot = new ClusterSnapshot(list.items, undefined, undefined, kubectl)
   const short = (revision: string | null) => (revision ?? '?').slice(0, 7)
   return snapshot
     .all('Deployment')

@@ -172,7 +172,7 @@ export async function diffObjects(kubectl: Kubectl, objects: KubeObject[], prune
   const pruned = prunable.refs
   // kubectl diff: 0 no differences, 1 differences, >1 an error.
   if (r.exitCode > 1 || r.exitCode < 0) {
-    throw classify(DIFF, r.stderr, kubectl.context)
+    throw classify(DIFF, r.stderr, kubectl.context, kubectl.namespace)
   }
   const {sections, changed, revisionOnly} = readableSections(redactSecrets(r.stdout))
   const pairs = options.configFiles

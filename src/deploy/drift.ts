@@ -2,6 +2,7 @@
 // server-side apply as manager skycap keeps (it removes only fields it owns), and Deployments paused by hand, which
 // roll out nothing. Read from the live objects `claimedElsewhere` gets (with their managedFields).
 import {UserError} from '../errors.js'
+import type {Kubectl} from '../kubectl/kubectl.js'
 import type {KubeObject} from '../render/objects.js'
 
 /** One manager's entry of `metadata.managedFields`. */
@@ -180,9 +181,9 @@ export function handAppliedNote(found: HandSet[], who = 'this deploy'): string {
 }
 
 /** The warning for `handSetFields`' findings: what stays, by which command, and how to remove it or make it skycap's. */
-export function handSetNote(found: HandSet[], who = 'this deploy'): string {
+export function handSetNote(found: HandSet[], kubectl: Pick<Kubectl, 'shown'>, who = 'this deploy'): string {
   const fields = found.map((f) => `${f.ref} ${f.fields.slice(0, 4).join(', ')}${f.fields.length > 4 ? `, … (${f.fields.length} in all)` : ''} (set by ${f.manager})`).join('; ')
-  return `${who} keeps fields set by hand with kubectl, which the release does not set: ${fields}. skycap changes only the fields its manifests set; remove these with kubectl (\`kubectl set env deployment/NAME VAR-\`, \`kubectl edit\`), or set them in skycap.yaml or the templates to make them the release's`
+  return `${who} keeps fields set by hand with kubectl, which the release does not set: ${fields}. skycap changes only the fields its manifests set; remove these with kubectl (\`${kubectl.shown('set env deployment/NAME VAR-')}\`, \`${kubectl.shown('edit deployment/NAME')}\`), or set them in skycap.yaml or the templates to make them the release's`
 }
 
 /** Deployments of the release paused by hand (`kubectl rollout pause`), by name. */
@@ -191,11 +192,11 @@ function pausedOf(live: KubeObject[], applied: KubeObject[]): string[] {
   return live.filter((o) => o.kind === 'Deployment' && (o.spec as {paused?: boolean} | undefined)?.paused === true && applies(o)).map((o) => o.metadata.name)
 }
 
-function pausedText(paused: string[], namespace: string): {what: string; resume: string} {
+function pausedText(paused: string[], kubectl: Pick<Kubectl, 'shown' | 'namespace'>): {what: string; resume: string} {
   const one = paused.length === 1
   return {
-    what: `${paused.map((name) => `Deployment/${name}`).join(', ')} in namespace ${namespace} ${one ? 'is' : 'are'} paused (kubectl rollout pause): the controller rolls out nothing while ${one ? 'it is' : 'they are'} paused`,
-    resume: `resume ${one ? 'it' : 'them'} with ${paused.map((name) => `\`kubectl rollout resume deployment/${name} -n ${namespace}\``).join(', ')}`,
+    what: `${paused.map((name) => `Deployment/${name}`).join(', ')} in namespace ${kubectl.namespace} ${one ? 'is' : 'are'} paused (kubectl rollout pause): the controller rolls out nothing while ${one ? 'it is' : 'they are'} paused`,
+    resume: `resume ${one ? 'it' : 'them'} with ${paused.map((name) => `\`${kubectl.shown(`rollout resume deployment/${name}`)}\``).join(', ')}`,
   }
 }
 
@@ -203,10 +204,10 @@ function pausedText(paused: string[], namespace: string): {what: string; resume:
  * A deploy (or rollback) over a Deployment paused by hand would wait for a rollout that never comes until its
  * timeout, then roll back: refused before any change, exit 2.
  */
-export function refusePaused(live: KubeObject[], applied: KubeObject[], environment: string, namespace: string, action: 'deploy' | 'rollback'): void {
+export function refusePaused(live: KubeObject[], applied: KubeObject[], environment: string, kubectl: Pick<Kubectl, 'shown' | 'namespace'>, action: 'deploy' | 'rollback'): void {
   const paused = pausedOf(live, applied)
   if (!paused.length) return
-  const {what, resume} = pausedText(paused, namespace)
+  const {what, resume} = pausedText(paused, kubectl)
   throw new UserError(`${what}, so this ${action} of ${environment} would wait until its timeout; nothing was changed`, {
     hint: `${resume.charAt(0).toUpperCase()}${resume.slice(1)}, then run the ${action} again.`,
     details: {paused},
@@ -214,9 +215,9 @@ export function refusePaused(live: KubeObject[], applied: KubeObject[], environm
 }
 
 /** diff's warning for the Deployments a deploy would refuse as paused; undefined when none is. */
-export function pausedNote(live: KubeObject[], applied: KubeObject[], namespace: string): string | undefined {
+export function pausedNote(live: KubeObject[], applied: KubeObject[], kubectl: Pick<Kubectl, 'shown' | 'namespace'>): string | undefined {
   const paused = pausedOf(live, applied)
   if (!paused.length) return undefined
-  const {what, resume} = pausedText(paused, namespace)
+  const {what, resume} = pausedText(paused, kubectl)
   return `a deploy would be refused: ${what}; ${resume}`
 }

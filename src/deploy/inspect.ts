@@ -107,9 +107,8 @@ export function serviceStatus(name: string, deployment: LiveWorkload | undefined
       : null
   // Paused by hand: it rolls out nothing until resumed, and a deploy or rollback that would roll it is refused
   // (src/deploy/drift.ts). Said before what its pods wait for: a rollout paused mid-way waits for nothing else.
-  const namespace = (deployment.metadata as {namespace?: string}).namespace
   const paused = (deployment.spec as {paused?: boolean} | undefined)?.paused
-    ? `paused (kubectl rollout pause): it rolls out nothing, and a deploy or rollback that would roll it is refused, until \`kubectl rollout resume deployment/${deployment.metadata.name}${namespace ? ` -n ${namespace}` : ''}\``
+    ? `paused (kubectl rollout pause): it rolls out nothing, and a deploy or rollback that would roll it is refused, until \`${snapshot.shown(`rollout resume deployment/${deployment.metadata.name}`)}\``
     : null
   return {
     service: name,
@@ -141,7 +140,7 @@ export async function status(options: EnvOptions, factory: KubectlFactory, repor
   // deploy does): this one look at the cluster did not see that error, the kubelet's events did.
   const pulls = new PullErrors()
   await explainBackOffs(target.kubectl, pulls, list.items)
-  const snapshot = new ClusterSnapshot(list.items, pulls)
+  const snapshot = new ClusterSnapshot(list.items, pulls, undefined, target.kubectl)
   // A service without a Deployment of its name may be served by a blue-green slot whatever the work tree says (a
   // rollback to a release where it was blue-green): the state is read then too (it said "not deployed").
   // A service the work tree's skycap.yaml does not have may run all the same: a rollback to a release that had it, or

@@ -41,7 +41,7 @@ async function computeDiff(options: {target?: string; configPath?: string; signa
   // The environment's history in another namespace (its `namespace` changed): said, as deploy says it.
   const elsewhere = async () => {
     const found = await recordedElsewhere(target.kubectl, prepared.app, env.name, env.namespace)
-    if (found.length) reporter.warn(elsewhereNote(env.name, env.namespace, found))
+    if (found.length) reporter.warn(elsewhereNote(env.name, env.namespace, found, target.kubectl.context))
   }
   if (!exists) {
     await elsewhere()
@@ -85,17 +85,17 @@ async function computeDiff(options: {target?: string; configPath?: string; signa
     // Objects of another app or environment (an environment renamed in skycap.yaml: its objects are the old name's)
     // are what a deploy refuses first: that is the refusal, not the server's (an immutable selector, whose advice
     // was to delete a Deployment that serves).
-    if (claims.others.length) throw claimedError(claims, prepared.app, env.name, env.namespace)
+    if (claims.others.length) throw claimedError(claims, prepared.app, env.name, {namespace: env.namespace, context: target.kubectl.context})
     throw withRejectedObjects(diffed.error, prepared.objects, prepared.loaded, prepared.environment.name, new Set(claims.unmanaged.map((c) => c.ref)))
   }
   const {changes} = diffed
   if (claims.others.length) reporter.warn(claimedNote(claims, env.namespace))
   if (claims.unmanaged.length) reporter.warn(adoptedNote(claims, prepared.app, env.name, 'a deploy'))
   const handSet = handSetFields(claims.mine, objects)
-  if (handSet.length) reporter.warn(handSetNote(handSet, 'a deploy'))
+  if (handSet.length) reporter.warn(handSetNote(handSet, target.kubectl, 'a deploy'))
   const removed = handAppliedRemovals([...claims.mine, ...claims.unmanagedLive], objects)
   if (removed.length) reporter.warn(handAppliedNote(removed, 'a deploy'))
-  const paused = pausedNote(claims.mine, objects, env.namespace)
+  const paused = pausedNote(claims.mine, objects, target.kubectl)
   if (paused) reporter.warn(paused)
   if (commits.warning) reporter.warn(commits.warning)
   if (commits.pending) for (const line of pendingLines(commits.pending, env.name, prepared.revision)) reporter.info(line)

@@ -355,11 +355,11 @@ export async function rollback(options: RollbackOptions, deps: DeployDeps): Prom
   // Another app or environment in the namespace may have taken one of the release's names since it was deployed:
   // refused as a deploy refuses it, before any change.
   const claims = await claimedElsewhere(kubectl, planned.objects, app, env.name, () => ({release: chosen.record.number}))
-  if (claims.others.length) throw claimedError(claims, app, env.name, target.namespace, chosen.record.number)
+  if (claims.others.length) throw claimedError(claims, app, env.name, {namespace: target.namespace, context: kubectl.context}, chosen.record.number)
   if (claims.unmanaged.length) deps.reporter.warn(adoptedNote(claims, app, env.name, 'this rollback'))
-  refusePaused(claims.mine, planned.objects, env.name, target.namespace, 'rollback')
+  refusePaused(claims.mine, planned.objects, env.name, kubectl, 'rollback')
   const handSet = handSetFields(claims.mine, planned.objects)
-  if (handSet.length) deps.reporter.warn(handSetNote(handSet, 'this rollback'))
+  if (handSet.length) deps.reporter.warn(handSetNote(handSet, kubectl, 'this rollback'))
   const {deferred} = await dryRunApply(kubectl, planned.objects, 'server')
   if (deferred.length) deps.reporter.info(deferredNote(deferred))
   if (!options.skipImageCheck) await checkReleaseImages(chosen, env.name, deps)

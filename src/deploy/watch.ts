@@ -107,7 +107,7 @@ export async function watchRollout(options: WatchOptions): Promise<WatchResult> 
         continue
       }
       outage.answered()
-      snapshot = new ClusterSnapshot(list.items, pulls, clock())
+      snapshot = new ClusterSnapshot(list.items, pulls, clock(), kubectl)
     }
     // A failure seen stays a failure: during the grace a crash-looping container that restarts reads as pending again,
     // and the release would have gone on as if it had not failed.

@@ -4,6 +4,7 @@ import {StringDecoder} from 'node:string_decoder'
 import {ApiServerUnreachableError, InterruptedError, KubectlError, type KubectlFailureKind, UnreachableError, UserError} from '../errors.js'
 import {homeFolder} from '../paths.js'
 import {SecretRedactor} from './redact.js'
+import {shellWord} from '../ui/shell-word.js'
 import {currentContextFromFiles} from './kubeconfig.js'
 import {callTimeout, OutageWait, type OutageOptions, sharedContact} from './outage.js'
 
@@ -292,6 +293,16 @@ const CHANGING_VERBS = new Set([
   'expose',
 ])
 
+/**
+ * `kubectl ARGS -n NAMESPACE --context CONTEXT` as a user can paste it into a shell: the namespace and context as
+ * words a shell reads as one (a context named `my ctx`). `args` is shell text already (names, selectors). Every
+ * kubectl command a hint or message shows is built here (test/unit/kubectl/hints.test.ts finds those that are not):
+ * without --context, a pasted command runs against whatever context is current then (`kubectl delete …` too).
+ */
+export function kubectlCommand(args: string, where: {context?: string; namespace?: string}): string {
+  return `kubectl ${args}${where.namespace ? ` -n ${shellWord(where.namespace)}` : ''}${where.context ? ` --context ${shellWord(where.context)}` : ''}`
+}
+
 /** The one place that spawns kubectl. */
 export class Kubectl {
   readonly binary: string
@@ -405,7 +416,12 @@ export class Kubectl {
    * context is current (a hint's bare `kubectl logs job/…` looked in the default namespace and found nothing).
    */
   shown(args: string): string {
-    return `kubectl ${args}${this.namespace ? ` -n ${this.namespace}` : ''}${this.context ? ` --context ${this.context}` : ''}`
+    return kubectlCommand(args, this)
+  }
+
+  /** The namespace a call is made in (none for a call that is not namespaced). */
+  private namespaceOf(options: CallOptions): string | undefined {
+    return (options.namespaced ?? true) ? this.namespace : undefined
   }
 
   /** Runs kubectl; throws a classified KubectlError on failure unless allowFailure. */
@@ -421,7 +437,7 @@ export class Kubectl {
         // Each attempt ends by the deadline, whatever kubectl would wait for (a stopped API server).
         const result = await this.runOnce(args, {...options, timeoutMs: options.timeoutMs ?? callTimeout(deadline, outage.clock)})
         if (result.exitCode === 0 || !options.allowFailure) return result
-        const error = classify(args, result.stderr, this.context)
+        const error = classify(args, result.stderr, this.context, this.namespaceOf(options))
         if (!(error instanceof ApiServerUnreachableError)) return result
         unanswered = result
         throw error
@@ -457,7 +473,7 @@ export class Kubectl {
         await this.sleep(500 * 2 ** attempt)
         continue
       }
-      const error = classify(args, result.stderr, this.context)
+      const error = classify(args, result.stderr, this.context, this.namespaceOf(options))
       if (this.unknownContext && error instanceof KubectlError && error.kind === 'no_context') throw await this.unknownContext()
       throw error
     }
@@ -538,12 +554,13 @@ const KLOG = /^[IWEF]\d{4} \d{2}:\d{2}:\d{2}\.\d+\s+\d+ [\w.-]+:\d+\] /
 const FIX_OBJECT_HINT = 'Fix the object in its template or in skycap.yaml; nothing was changed.'
 
 /** Turns kubectl's stderr into a typed error with a next step. */
-export function classify(args: readonly string[], stderr: string, context?: string): KubectlError | UnreachableError | UserError {
+export function classify(args: readonly string[], stderr: string, context?: string, namespace?: string): KubectlError | UnreachableError | UserError {
   const text = stderr.trim()
   const lines = text.split('\n').filter((l) => l.trim() && !KLOG.test(l))
   const first = lines[0] ?? `kubectl ${args[0] ?? ''} failed`
   const where = context ? ` (context ${context})` : ''
-  if (/context "([^"]+)" does not exist|no context exists with the name/.test(text)) {
+  // kubectl says it in two ways: `get namespace x` "Error in configuration: context was not found for specified context".
+  if (/context "([^"]+)" does not exist|no context exists with the name|context was not found for specified context/.test(text)) {
     return new KubectlError('no_context', `kube context "${context}" is not in your kubeconfig`, args, text, {
       hint: "Check `kubectl config get-contexts`, or fix the environment's context in skycap.yaml. Nothing was changed.",
     })
@@ -564,14 +581,14 @@ export function classify(args: readonly string[], stderr: string, context?: stri
   const plugin = /getting credentials: ([^"\n]*)/.exec(text)
   if (plugin) {
     return new UnreachableError(`kubectl could not get credentials${where}: ${(plugin[1] as string).trim()}`, {
-      hint: `The credential plugin the kubeconfig's user runs (users[].exec) failed: sign in again with its tool (gcloud auth login, aws sso login, az login, kubelogin …) or install it; \`kubectl${context ? ` --context ${context}` : ''} get namespaces\` shows its own output.`,
+      hint: `The credential plugin the kubeconfig's user runs (users[].exec) failed: sign in again with its tool (gcloud auth login, aws sso login, az login, kubelogin …) or install it; \`${kubectlCommand('get namespaces', {context})}\` shows its own output.`,
     })
   }
   // A kubeconfig user with no credentials: kubectl asks for a user name (on stdout) and reads stdin, which is empty
   // (execaRunner): "error: EOF" is all its stderr says.
   if (/Please enter Username/.test(text) || text === 'error: EOF') {
     return new UnreachableError(`the kubeconfig's user${where} has no credentials (kubectl asked for a user name)`, {
-      hint: `Give the context's user a token, a client certificate or a credential plugin (\`kubectl config view --minify${context ? ` --context ${context}` : ''}\` shows what it has), or use another context.`,
+      hint: `Give the context's user a token, a client certificate or a credential plugin (\`${kubectlCommand('config view --minify', {context})}\` shows what it has), or use another context.`,
     })
   }
   const answered = /^Error from server|failed calling webhook/m.test(text)
@@ -579,7 +596,7 @@ export function classify(args: readonly string[], stderr: string, context?: stri
   if ((!answered && UNREACHABLE.some((re) => re.test(text))) || /the server could not find the requested resource \(get namespaces/.test(text)) {
     const reason = unreachableReason(text, lines)
     return new ApiServerUnreachableError(`cannot reach the cluster's API server${where}: ${reason}`, reason, {
-      hint: `Check that the cluster is up, that you are on its network or VPN, and that the server address of ${context ? `context ${context}` : 'the current context'} in your kubeconfig is right (\`kubectl${context ? ` --context ${context}` : ''} cluster-info\`).`,
+      hint: `Check that the cluster is up, that you are on its network or VPN, and that the server address of ${context ? `context ${context}` : 'the current context'} in your kubeconfig is right (\`${kubectlCommand('cluster-info', {context})}\`).`,
     })
   }
   if (/provide credentials|Unauthorized|must be logged in/i.test(text)) {
@@ -601,7 +618,7 @@ export function classify(args: readonly string[], stderr: string, context?: stri
       objectKind === 'Job'
         ? `Give the Job a new name per release, e.g. name: ${name}-{{ revision.short }} in its template, or run it as a skycap hook (docs/hooks.md)`
         : objectKind === 'StatefulSet'
-          ? `Delete StatefulSet/${name} without its pods and volumes (\`kubectl delete statefulset ${name} --cascade=orphan\`), then deploy again: the new StatefulSet takes them over${/volumeClaimTemplates/.test(text) ? '. Its volumes keep their size: grow each PersistentVolumeClaim itself (its storage class must allow expansion)' : ''}. A new name would start on new, empty volumes`
+          ? `Delete StatefulSet/${name} without its pods and volumes (\`${kubectlCommand(`delete statefulset ${name} --cascade=orphan`, {context, namespace})}\`), then deploy again: the new StatefulSet takes them over${/volumeClaimTemplates/.test(text) ? '. Its volumes keep their size: grow each PersistentVolumeClaim itself (its storage class must allow expansion)' : ''}. A new name would start on new, empty volumes`
           : `Delete ${objectKind}/${name} so it is created again, or give it a new name`
     const why = flagged ? (field === 'immutable' ? 'it sets immutable: true, so it cannot change' : `it sets immutable: true, so its ${field} cannot change`) : `${field} is immutable once created`
     return new KubectlError('invalid', `kubectl ${verb(args)} failed${where}: the ${objectKind} "${name}" cannot be changed in place (${why})`, args, text, {
@@ -628,14 +645,14 @@ export function classify(args: readonly string[], stderr: string, context?: stri
   // A namespace being deleted refuses new objects with "Forbidden": no missing RBAC permission, and it passes.
   const terminating = /unable to create new content in namespace (\S+) because it is being terminated/.exec(text)
   if (terminating) {
-    const namespace = terminating[1] as string
-    return new KubectlError('forbidden', `kubectl ${verb(args)} failed${where}: namespace ${namespace} is being deleted, and takes no new objects until it is gone`, args, text, {
-      hint: `Wait until \`kubectl get namespace ${namespace}\` finds it no more (deleting what was in it can take a minute), then run this again; nothing was changed.`,
+    const going = terminating[1] as string
+    return new KubectlError('forbidden', `kubectl ${verb(args)} failed${where}: namespace ${going} is being deleted, and takes no new objects until it is gone`, args, text, {
+      hint: `Wait until \`${kubectlCommand(`get namespace ${going}`, {context})}\` finds it no more (deleting what was in it can take a minute), then run this again; nothing was changed.`,
     })
   }
   if (/exceeded quota/.test(text)) {
     kind = 'forbidden'
-    hint = 'A ResourceQuota of the namespace does not leave room for this (`kubectl describe resourcequota` shows it); raise it or free room.'
+    hint = `A ResourceQuota of the namespace does not leave room for this (\`${kubectlCommand('describe resourcequota', {context, namespace})}\` shows it); raise it or free room.`
   } else if (/\(Forbidden\)|forbidden/i.test(text)) {
     kind = 'forbidden'
     const namespace = /in the namespace "([^"]+)"/.exec(text)?.[1]

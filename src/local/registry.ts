@@ -1,5 +1,5 @@
 import {KubectlError, UnreachableError} from '../errors.js'
-import type {Kubectl} from '../kubectl/kubectl.js'
+import {type Kubectl, kubectlCommand} from '../kubectl/kubectl.js'
 import {registryUnanswered} from '../registry/images.js'
 
 /**
@@ -88,7 +88,9 @@ export async function checkLocalRegistry(hosting: LocalRegistryHosting, where: {
   throw new UnreachableError(`the local registry ${hosting.host} does not answer (${why}): ${source}; nothing was built or deployed`, {
     hint:
       `Start it (${start}), then run skycap up again.` +
-      (where.container ? '' : ` If the cluster has no registry any more, delete that ConfigMap (kubectl --context ${where.context} delete configmap ${HOSTING.name} -n ${HOSTING.namespace}).`) +
+      (where.container
+        ? ''
+        : ` If the cluster has no registry any more, delete that ConfigMap (\`${kubectlCommand(`delete configmap ${HOSTING.name}`, {context: where.context, namespace: HOSTING.namespace})}\`).`) +
       (hosting.help ? ` See ${hosting.help}.` : ''),
     details: {registry: hosting.host, context: where.context, why},
   })

@@ -7,7 +7,7 @@ import {type KubectlFactory, namespaceExists, openEnvironment} from '../env/conn
 import {parseDuration} from '../duration.js'
 import {prepareRelease} from '../render/prepare.js'
 import {InterruptedError, SkycapError, UserError} from '../errors.js'
-import type {Kubectl} from '../kubectl/kubectl.js'
+import {type Kubectl, kubectlCommand} from '../kubectl/kubectl.js'
 import {streamLogs} from '../logs/stream.js'
 import type {Reporter} from '../ui/output.js'
 import {runPhase} from '../ui/phases.js'
@@ -165,7 +165,7 @@ export async function up(options: UpOptions, deps: UpDeps): Promise<UpReport> {
       await namespaceExists(kubectl, env.namespace)
       await Promise.all(previous.forwards.map((f) => stopForward(f)))
       const left = previous.createdNamespace
-        ? `; namespace ${previous.namespace} that it created there stays, with what runs in it (\`kubectl --context ${previous.context} delete namespace ${previous.namespace}\` deletes it)`
+        ? `; namespace ${previous.namespace} that it created there stays, with what runs in it (\`${kubectlCommand(`delete namespace ${previous.namespace}`, {context: previous.context})}\` deletes it)`
         : ''
       const where = previous.context !== choice.context ? `context ${previous.context}` : `namespace ${previous.namespace}`
       const now = previous.context !== choice.context ? choice.context : `namespace ${env.namespace}`

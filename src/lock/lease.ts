@@ -1,6 +1,6 @@
 import {InterruptedError, KubectlError, LockedError, NamespaceMissingError} from '../errors.js'
 import {ciJobUrl, whoAmI} from '../identity.js'
-import type {Kubectl} from '../kubectl/kubectl.js'
+import {type Kubectl, kubectlCommand} from '../kubectl/kubectl.js'
 import {nodeCrypto} from '../builtins.js'
 import {describeHolder} from './describe.js'
 import {oneLine} from '../one-line.js'
@@ -216,7 +216,7 @@ async function interruptedTaking(kubectl: Kubectl, options: AcquireOptions, id: 
  */
 function namespaceMissing(environment: string, namespace: string, context: string | undefined): NamespaceMissingError {
   return new NamespaceMissingError(`cannot lock ${environment}: its namespace ${namespace} does not exist yet (nothing was deployed there); nothing was changed`, {
-    hint: `The first \`skycap deploy ${environment}\` creates the namespace and holds the lock while it runs. To keep deploys out before that, create the namespace and lock it: kubectl create namespace ${namespace}${context ? ` --context ${context}` : ''}.`,
+    hint: `The first \`skycap deploy ${environment}\` creates the namespace and holds the lock while it runs. To keep deploys out before that, create the namespace and lock it: \`${kubectlCommand(`create namespace ${namespace}`, {context})}\`.`,
     details: {environment, namespace},
   })
 }

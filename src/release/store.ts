@@ -1,4 +1,4 @@
-import type {Kubectl} from '../kubectl/kubectl.js'
+import {type Kubectl, kubectlCommand} from '../kubectl/kubectl.js'
 import {callTimeout, type ContactEvent, OutageWait} from '../kubectl/outage.js'
 import type {KubeObject} from '../render/objects.js'
 import {nodeCrypto, nodeZlib} from '../builtins.js'
@@ -331,11 +331,11 @@ export async function recordedElsewhere(kubectl: Kubectl, app: string, environme
 }
 
 /** The warning of a first release in `namespace` when the environment's history is in others (recordedElsewhere). */
-export function elsewhereNote(environment: string, namespace: string, elsewhere: Array<{namespace: string; newest: number}>): string {
+export function elsewhereNote(environment: string, namespace: string, elsewhere: Array<{namespace: string; newest: number}>, context: string | undefined): string {
   const where = elsewhere.map((e) => `${e.namespace} (up to release ${e.newest})`).join(', ')
   const one = elsewhere.length === 1
   const it = one ? 'it' : 'them'
-  return `${environment} has releases recorded in namespace${one ? '' : 's'} ${where}, not in ${namespace}: what they deployed still runs there, and this deploy to ${namespace} (environments.${environment}.namespace) leaves ${it} as ${one ? 'it is' : 'they are'}, with ${one ? 'its' : 'their'} history. Once nothing uses ${it}, delete ${it} (kubectl delete namespace ${elsewhere.map((e) => e.namespace).join(' ')}, if nothing else is there)`
+  return `${environment} has releases recorded in namespace${one ? '' : 's'} ${where}, not in ${namespace}: what they deployed still runs there, and this deploy to ${namespace} (environments.${environment}.namespace) leaves ${it} as ${one ? 'it is' : 'they are'}, with ${one ? 'its' : 'their'} history. Once nothing uses ${it}, delete ${it} (\`${kubectlCommand(`delete namespace ${elsewhere.map((e) => e.namespace).join(' ')}`, {context})}\`, if nothing else is there)`
 }
 
 /**

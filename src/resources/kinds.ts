@@ -100,7 +100,11 @@ const deployment: WatchedKind = {
     // and the watch waited for it until its timeout (a deploy refuses one paused before it starts: src/deploy/drift.ts).
     const paused =
       live.spec?.paused === true
-        ? {...out, state: 'failed' as const, message: `paused (kubectl rollout pause): the controller rolls out nothing until \`kubectl rollout resume deployment/${desired.metadata.name}\``}
+        ? {
+            ...out,
+            state: 'failed' as const,
+            message: `paused (kubectl rollout pause): the controller rolls out nothing until \`${snapshot.shown(`rollout resume deployment/${desired.metadata.name}`)}\``,
+          }
         : undefined
     if (!newRs && owned.some((rs) => rs.metadata.annotations?.['deployment.kubernetes.io/revision'] === revision)) {
       return paused ?? {...out, message: 'waiting for the controller to create the new ReplicaSet', unstarted: true}

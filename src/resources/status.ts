@@ -1,3 +1,4 @@
+import type {Kubectl} from '../kubectl/kubectl.js'
 import type {KubeObject} from '../render/objects.js'
 
 /** Where a watched object stands. */
@@ -65,12 +66,13 @@ export class ClusterSnapshot {
   /**
    * `pulls`: the pull errors seen by the polls before this one (a watch keeps one for all its polls). `at`: when a
    * rollout's watch read these objects (its clock, ms); a rollout judges the exits of its new pods against it
-   * (rolloutExitProblem, settling).
+   * (rolloutExitProblem, settling). `kubectl`: the one these objects were read with, for the commands a message shows.
    */
   constructor(
     items: KubeObject[],
     pulls?: PullErrors,
     readonly at?: number,
+    private readonly kubectl?: Pick<Kubectl, 'shown'>,
   ) {
     pulls?.observe(items)
     for (const item of items) {
@@ -86,6 +88,11 @@ export class ClusterSnapshot {
 
   all(kind: string): KubeObject[] {
     return this.byKind.get(kind) ?? []
+  }
+
+  /** A kubectl command on these objects' context and namespace, for a message (kubectlCommand). */
+  shown(args: string): string {
+    return this.kubectl?.shown(args) ?? `kubectl ${args}`
   }
 
   /** Objects of `kind` owned (ownerReferences) by `owner`. */

@@ -717,13 +717,13 @@ describe('skycap deploy (real cluster)', function () {
         expect(refused.stderr).to.contain(
           `Deployment/web in namespace ${ns.name} is paused (kubectl rollout pause): the controller rolls out nothing while it is paused, so this ${command[0]} of test would wait until its timeout; nothing was changed`,
         )
-        expect(refused.stderr).to.contain(`kubectl rollout resume deployment/web -n ${ns.name}`)
+        expect(refused.stderr).to.contain(`kubectl rollout resume deployment/web -n ${ns.name} --context ${testCluster().context}`)
       }
       expect(await generations()).to.deep.equal(before)
       expect(await numbers()).to.deep.equal(recorded)
       const waiting = async () => (await app.json(['status', 'test'])).doc.result.services.find((x: any) => x.service === 'web').waiting
       expect(await waiting()).to.equal(
-        `paused (kubectl rollout pause): it rolls out nothing, and a deploy or rollback that would roll it is refused, until \`kubectl rollout resume deployment/web -n ${ns.name}\``,
+        `paused (kubectl rollout pause): it rolls out nothing, and a deploy or rollback that would roll it is refused, until \`kubectl rollout resume deployment/web -n ${ns.name} --context ${testCluster().context}\``,
       )
       ok(await kubectl(['rollout', 'resume', 'deployment/web'], {namespace: ns.name}))
       expect(await waiting()).to.equal(null)

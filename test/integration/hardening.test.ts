@@ -140,7 +140,7 @@ describe('hardening (real cluster)', function () {
       const r = await app.cli(args, {env})
       expect(r.exitCode, `${args.join(' ')}:\n${r.stderr}`).to.equal(4)
       expect(r.stderr).to.match(/^Error: cannot reach the cluster's API server \(context harden-down\): the connection to the server 127\.0\.0\.1:\d+ was refused\n/m)
-      expect(r.stderr).to.contain('kubectl --context harden-down cluster-info')
+      expect(r.stderr).to.contain('kubectl cluster-info --context harden-down')
       const json = await app.json(args, {env})
       expect(json.doc, args.join(' ')).to.deep.include({ok: false, exitCode: 4})
       expect(json.doc.error.code).to.equal('unreachable')

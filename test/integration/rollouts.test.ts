@@ -245,7 +245,7 @@ describe('rollouts you can trust (real cluster, four services)', function () {
       const failures = report.failures.map((f: any) => `${f.ref}: ${f.message}`)
       for (const name of ['web', 'api'])
         expect(failures.join('\n') + report.interrupted.map((f: any) => `${f.ref}: ${f.message}`).join('\n')).to.contain(
-          `Deployment/${name}: paused (kubectl rollout pause): the controller rolls out nothing until \`kubectl rollout resume deployment/${name}\``,
+          `Deployment/${name}: paused (kubectl rollout pause): the controller rolls out nothing until \`kubectl rollout resume deployment/${name} -n ${ns.name} --context ${testCluster().context}\``,
         )
       expect(err).to.contain('paused (kubectl rollout pause)')
       // status says the pause first (it showed only what the unready pods waited for).

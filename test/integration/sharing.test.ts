@@ -103,7 +103,7 @@ describe('apps and environments sharing a namespace (real cluster)', function ()
       /^ConfigMap\/settings \(Helm, not skycap .*\) in namespace \S+ belongs to another tool; this deploy of beta test would take it over; nothing was changed$/,
     )
     expect(helmed.doc.error.hint).to.equal(
-      `To hand ConfigMap/settings to skycap, take it out of Helm first (Helm: the annotation helm.sh/resource-policy: keep, then helm uninstall), then remove the label: kubectl label -n ${namespace} configmap/settings app.kubernetes.io/managed-by-. Or give it another name in beta's templates.`,
+      `To hand ConfigMap/settings to skycap, take it out of Helm first (Helm: the annotation helm.sh/resource-policy: keep, then helm uninstall), then remove the label: \`kubectl label configmap/settings app.kubernetes.io/managed-by- -n ${namespace} --context ${testCluster().context}\`. Or give it another name in beta's templates.`,
     )
     expect((await beta.get(['configmap', 'settings'])).data).to.deep.equal({owner: 'platform'})
     await kubectl(['label', 'configmap', 'settings', 'app.kubernetes.io/managed-by-'], {namespace})
@@ -261,7 +261,7 @@ describe('apps and environments sharing a namespace (real cluster)', function ()
     const moved = uniqueName('moved')
     try {
       await app.change((t) => t.replaceAll(`namespace: ${namespace}`, `namespace: ${moved}`), 'test moves to another namespace')
-      const said = `test has releases recorded in namespace ${namespace} (up to release 2), not in ${moved}: what they deployed still runs there, and this deploy to ${moved} (environments.test.namespace) leaves it as it is, with its history. Once nothing uses it, delete it (kubectl delete namespace ${namespace}, if nothing else is there)`
+      const said = `test has releases recorded in namespace ${namespace} (up to release 2), not in ${moved}: what they deployed still runs there, and this deploy to ${moved} (environments.test.namespace) leaves it as it is, with its history. Once nothing uses it, delete it (\`kubectl delete namespace ${namespace} --context ${testCluster().context}\`, if nothing else is there)`
       // A namespace being deleted is not named: one held in Terminating by a finalizer on a record of the app.
       await kubectl(['create', 'namespace', leaving])
       const held = {

@@ -2,6 +2,7 @@ import {expect} from 'chai'
 
 import {handAppliedNote, handAppliedRemovals, handSetFields, handSetNote, pausedNote, refusePaused} from '../../../src/deploy/drift.js'
 import {UserError} from '../../../src/errors.js'
+import {Kubectl} from '../../../src/kubectl/kubectl.js'
 import type {KubeObject} from '../../../src/render/objects.js'
 
 // managedFields as the test cluster's API server (v1.33) wrote them for a Deployment applied by skycap, then changed
@@ -136,20 +137,22 @@ describe('fields set by hand with kubectl, which a deploy keeps', () => {
   })
 
   it('the warning says what stays, by which command, and what to do', () => {
-    const note = handSetNote(handSetFields([live()], [applied([{name: 'A', value: '1'}])]), 'this rollback')
+    const note = handSetNote(handSetFields([live()], [applied([{name: 'A', value: '1'}])]), new Kubectl({context: 'prod ctx', namespace: 'shop'}), 'this rollback')
     expect(note).to.equal(
-      "this rollback keeps fields set by hand with kubectl, which the release does not set: Deployment/web metadata.labels.team (set by kubectl-label); Deployment/web spec.template.spec.containers[web].env[DEBUG] (set by kubectl-set). skycap changes only the fields its manifests set; remove these with kubectl (`kubectl set env deployment/NAME VAR-`, `kubectl edit`), or set them in skycap.yaml or the templates to make them the release's",
+      "this rollback keeps fields set by hand with kubectl, which the release does not set: Deployment/web metadata.labels.team (set by kubectl-label); Deployment/web spec.template.spec.containers[web].env[DEBUG] (set by kubectl-set). skycap changes only the fields its manifests set; remove these with kubectl (`kubectl set env deployment/NAME VAR- -n shop --context 'prod ctx'`, `kubectl edit deployment/NAME -n shop --context 'prod ctx'`), or set them in skycap.yaml or the templates to make them the release's",
     )
-    const many = handSetNote([{ref: 'Service/web', manager: 'kubectl-edit', fields: ['a', 'b', 'c', 'd', 'e', 'f']}])
+    const many = handSetNote([{ref: 'Service/web', manager: 'kubectl-edit', fields: ['a', 'b', 'c', 'd', 'e', 'f']}], new Kubectl())
     expect(many).to.contain('Service/web a, b, c, d, … (6 in all) (set by kubectl-edit)')
   })
 })
 
 describe('a Deployment paused by hand', () => {
+  // The resume command names the context: pasted where another context is current, it resumed nothing (or another cluster's).
+  const shop = new Kubectl({context: 'mc-prod', namespace: 'shop'})
   it('refuses the deploy or rollback before any change, naming the resume command; diff warns', () => {
     let refusal: unknown
     try {
-      refusePaused([live(), {...live(), metadata: {name: 'api'}}], [applied([]), {...applied([]), metadata: {name: 'api'}}], 'prod', 'shop', 'deploy')
+      refusePaused([live(), {...live(), metadata: {name: 'api'}}], [applied([]), {...applied([]), metadata: {name: 'api'}}], 'prod', shop, 'deploy')
     } catch (error) {
       refusal = error
     }
@@ -158,15 +161,17 @@ describe('a Deployment paused by hand', () => {
     expect((refusal as UserError).message).to.equal(
       'Deployment/web, Deployment/api in namespace shop are paused (kubectl rollout pause): the controller rolls out nothing while they are paused, so this deploy of prod would wait until its timeout; nothing was changed',
     )
-    expect((refusal as UserError).hint).to.equal('Resume them with `kubectl rollout resume deployment/web -n shop`, `kubectl rollout resume deployment/api -n shop`, then run the deploy again.')
-    expect(() => refusePaused([live()], [applied([])], 'prod', 'shop', 'rollback')).to.throw(UserError, /^Deployment\/web in namespace shop is paused .*so this rollback of prod would wait/)
-    // Not paused, or not the release's: nothing to refuse.
-    expect(() => refusePaused([live(false)], [applied([])], 'prod', 'shop', 'deploy')).not.to.throw()
-    expect(() => refusePaused([live()], [{...applied([]), metadata: {name: 'api'}}], 'prod', 'shop', 'deploy')).not.to.throw()
-    expect(pausedNote([live()], [applied([])], 'shop')).to.equal(
-      'a deploy would be refused: Deployment/web in namespace shop is paused (kubectl rollout pause): the controller rolls out nothing while it is paused; resume it with `kubectl rollout resume deployment/web -n shop`',
+    expect((refusal as UserError).hint).to.equal(
+      'Resume them with `kubectl rollout resume deployment/web -n shop --context mc-prod`, `kubectl rollout resume deployment/api -n shop --context mc-prod`, then run the deploy again.',
     )
-    expect(pausedNote([live(false)], [applied([])], 'shop')).to.equal(undefined)
+    expect(() => refusePaused([live()], [applied([])], 'prod', shop, 'rollback')).to.throw(UserError, /^Deployment\/web in namespace shop is paused .*so this rollback of prod would wait/)
+    // Not paused, or not the release's: nothing to refuse.
+    expect(() => refusePaused([live(false)], [applied([])], 'prod', shop, 'deploy')).not.to.throw()
+    expect(() => refusePaused([live()], [{...applied([]), metadata: {name: 'api'}}], 'prod', shop, 'deploy')).not.to.throw()
+    expect(pausedNote([live()], [applied([])], shop)).to.equal(
+      'a deploy would be refused: Deployment/web in namespace shop is paused (kubectl rollout pause): the controller rolls out nothing while it is paused; resume it with `kubectl rollout resume deployment/web -n shop --context mc-prod`',
+    )
+    expect(pausedNote([live(false)], [applied([])], shop)).to.equal(undefined)
   })
 })
 

@@ -253,7 +253,7 @@ describe('deploy phases: exact kubectl argv', () => {
       // The objects it takes over, as read: what a hand `kubectl apply` set in them.
       unmanagedLive: [live.items[1]],
     })
-    const error = claimedError(claims, 'beta', 'test', 'shared')
+    const error = claimedError(claims, 'beta', 'test', {namespace: 'shared', context: 'kind-x'})
     expect(error.exitCode).to.equal(ExitCode.INVALID)
     expect(error.code).to.equal('owned_elsewhere')
     expect(error.message).to.equal(
@@ -285,7 +285,7 @@ describe('deploy phases: exact kubectl argv', () => {
       mine: [],
       unmanagedLive: [live.items[1]],
     })
-    const refusal = claimedError(recorded, 'beta', 'test', 'shared', 4)
+    const refusal = claimedError(recorded, 'beta', 'test', {namespace: 'shared'}, 4)
     expect(refusal.message).to.equal(
       'Service/web (app alpha (environment test); recorded in release 4) in namespace shared belongs to another app or environment; this rollback of beta test would take it over; nothing was changed',
     )

@@ -175,7 +175,7 @@ describe('kubectl wrapper', () => {
       'prod',
     )
     expect(e.message).to.equal('kubectl apply failed (context prod): namespace shop is being deleted, and takes no new objects until it is gone')
-    expect(e.hint).to.equal('Wait until `kubectl get namespace shop` finds it no more (deleting what was in it can take a minute), then run this again; nothing was changed.')
+    expect(e.hint).to.equal('Wait until `kubectl get namespace shop --context prod` finds it no more (deleting what was in it can take a minute), then run this again; nothing was changed.')
     expect(e.hint).to.not.contain('RBAC')
   })
 
@@ -256,7 +256,7 @@ describe('kubectl: a cluster that cannot be reached', () => {
       expect(e.message).to.match(/^cannot reach the cluster's API server \(context prod\): /)
       expect(e.message).to.match(message)
       expect(e.message, 'one line, without client-go log prefixes').to.not.match(/\n|E1130|memcache\.go/)
-      expect(e.hint).to.contain('kubectl --context prod cluster-info')
+      expect(e.hint).to.contain('kubectl cluster-info --context prod')
     })
   }
 

@@ -240,7 +240,7 @@ describe('skycap up: the parts', () => {
       const error = (await up({cwd: repo.dir, cluster: 'kind-dev'}, stoppingUpDeps(fake.factory, cache.dir, {reporter, signal: stop.signal})).catch((e: unknown) => e)) as Error
       expect(error.message).to.match(/interrupted/)
       expect(reporter.warnings).to.include(
-        'the last skycap up of local used namespace old-ns; its forwards were stopped, and `skycap down` now acts on namespace localapp-local; namespace old-ns that it created there stays, with what runs in it (`kubectl --context kind-dev delete namespace old-ns` deletes it)',
+        'the last skycap up of local used namespace old-ns; its forwards were stopped, and `skycap down` now acts on namespace localapp-local; namespace old-ns that it created there stays, with what runs in it (`kubectl delete namespace old-ns --context kind-dev` deletes it)',
       )
       expect(readState(file)).to.include({namespace: 'localapp-local', createdNamespace: false}).and.to.have.property('forwards').that.deep.equals([])
     } finally {
@@ -297,7 +297,7 @@ describe('skycap up: the parts', () => {
       )
       expect(error.hint)
         .to.include('docker start')
-        .and.include('kubectl --context kind-dev delete configmap local-registry-hosting -n kube-public')
+        .and.include('`kubectl delete configmap local-registry-hosting -n kube-public --context kind-dev`')
         .and.include('https://kind.sigs.k8s.io/docs/user/local-registry/')
       expect(error.hint).not.to.include('skycap.yaml')
       expect(fake.remaining()).to.equal(0)

@@ -25,7 +25,7 @@ describe('lock acquire', () => {
     expect(error.code).to.equal('namespace_not_found')
     expect(error.message).to.equal('cannot lock dev: its namespace shop-dev does not exist yet (nothing was deployed there); nothing was changed')
     expect(error.hint).to.equal(
-      'The first `skycap deploy dev` creates the namespace and holds the lock while it runs. To keep deploys out before that, create the namespace and lock it: kubectl create namespace shop-dev --context kind-dev.',
+      'The first `skycap deploy dev` creates the namespace and holds the lock while it runs. To keep deploys out before that, create the namespace and lock it: `kubectl create namespace shop-dev --context kind-dev`.',
     )
     expect(error.details).to.deep.equal({environment: 'dev', namespace: 'shop-dev'})
     // One create, no retry, and no namespace made behind the user's back.

@@ -227,10 +227,10 @@ describe('kubectl rejections in one sentence', () => {
   it("a StatefulSet's volumeClaimTemplates changed: delete it without its pods and volumes, not outright or under a new name (its data)", () => {
     const text =
       'The StatefulSet "db" is invalid: spec.volumeClaimTemplates: Invalid value: [{"name":"data","Spec":{"AccessModes":["ReadWriteOnce"],"Resources":{"Requests":{"storage":"2Gi"}}}}]: field is immutable\n'
-    const error = classify(['apply', '--server-side', '-f', '-', '--dry-run=server'], text, 'prod')
+    const error = classify(['apply', '--server-side', '-f', '-', '--dry-run=server'], text, 'prod', 'shop')
     expect(error.message).to.equal('kubectl apply --dry-run=server failed (context prod): the StatefulSet "db" cannot be changed in place (spec.volumeClaimTemplates is immutable once created)')
     expect(error.hint).to.equal(
-      'Delete StatefulSet/db without its pods and volumes (`kubectl delete statefulset db --cascade=orphan`), then deploy again: the new StatefulSet takes them over. Its volumes keep their size: grow each PersistentVolumeClaim itself (its storage class must allow expansion). A new name would start on new, empty volumes; nothing was changed.',
+      'Delete StatefulSet/db without its pods and volumes (`kubectl delete statefulset db --cascade=orphan -n shop --context prod`), then deploy again: the new StatefulSet takes them over. Its volumes keep their size: grow each PersistentVolumeClaim itself (its storage class must allow expansion). A new name would start on new, empty volumes; nothing was changed.',
     )
     expect(error.exitCode).to.equal(2)
   })
