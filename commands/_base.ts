@@ -381,13 +381,16 @@ function refuseValuedSwitches(argv: string[], flags: Record<string, {type?: stri
 
 /**
  * Flags of the tools skycap replaces, typed out of habit: kamal's `lock acquire -m`, its `-d DESTINATION` and
- * `deploy --version`, kubectl's `-n NAMESPACE`. They got another flag's did-you-mean (`-d` → --dry-run) or none.
+ * `deploy --version`, kubectl's `-n NAMESPACE` and `--context`/`--kubeconfig`. They got another flag's did-you-mean (`-d` → --dry-run) or none.
  */
 function habitOf(word: string, known: string[]): string | undefined {
   if ((word === '-m' || word === '--message') && known.includes('--reason')) return '; did you mean --reason? (kamal writes the lock message with -m)'
   if ((word === '-d' || word === '--destination') && known.includes('--env')) return '; did you mean -e ENV? (kamal names the destination with -d; skycap calls it the environment)'
   if (word === '--version' && known.includes('--env')) return '; the revision goes with the environment: ENV@REV (skycap deploy prod@v1.4.0)'
   if (word === '-n' || word === '--namespace') return "; the namespace comes from the environment (skycap.yaml's environments.<env>.namespace): name the environment with -e ENV"
+  // kubectl's and helm's flags for where to connect: skycap connects where the environment says.
+  if (['--context', '--kube-context', '--cluster', '--kubeconfig'].includes(word))
+    return "; the kube context comes from the environment (skycap.yaml's environments.<env>.context), else it is the kubeconfig's current one (`kubectl config use-context NAME`); for another kubeconfig file, run with KUBECONFIG=FILE"
   return undefined
 }
 

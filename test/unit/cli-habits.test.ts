@@ -138,6 +138,15 @@ describe('CLI habits (built CLI)', function () {
         [['deploy', '-d', 'staging'], 'unknown flag -d; did you mean -e ENV? (kamal names the destination with -d; skycap calls it the environment)'],
         [['deploy', 'staging', '--version=v2'], 'unknown flag --version; the revision goes with the environment: ENV@REV (skycap deploy prod@v1.4.0)'],
         [['status', '-n', 'shop'], "unknown flag -n; the namespace comes from the environment (skycap.yaml's environments.<env>.namespace): name the environment with -e ENV"],
+        // kubectl's flags for where to connect (it said only "unknown flag --context").
+        ...(['--context', '--kubeconfig', '--cluster'] as const).map(
+          (flag) =>
+            [
+              ['status', 'staging', flag, 'prod ctx'],
+              `unknown flag ${flag}; the kube context comes from the environment (skycap.yaml's environments.<env>.context), else it is the kubeconfig's current one (\`kubectl config use-context NAME\`); for another kubeconfig file, run with KUBECONFIG=FILE`,
+            ] as const,
+        ),
+        [['deploy', 'staging', '--context=prod'], 'unknown flag --context; the kube context comes from the environment'],
       ] as const) {
         const habit = await cli(...args)
         expect(habit.exitCode, args.join(' ')).to.equal(2)
