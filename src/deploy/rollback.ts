@@ -369,7 +369,7 @@ export async function rollback(options: RollbackOptions, deps: DeployDeps): Prom
       env,
       deps,
       'rollback',
-      `Roll back PROTECTED ${env.name} (context ${target.context}) to release ${chosen.record.number} (${chosen.record.revision?.short})?\n${await changeSummary(kubectl, planned.objects, {selector, keep: (await placedRelease(kubectl, planned.objects, undefined, selector)).keep})}`,
+      `Roll back PROTECTED ${env.name} (context ${target.context}, namespace ${target.namespace}) to release ${chosen.record.number} (${chosen.record.revision?.short})?\n${await changeSummary(kubectl, planned.objects, {selector, keep: (await placedRelease(kubectl, planned.objects, undefined, selector)).keep})}`,
     )
   }
   if (options.dryRun) {

@@ -1136,8 +1136,8 @@ describe('skycap deploy (real cluster)', function () {
 
   it('on a terminal, a protected deploy shows the target and the changes and asks; "no" changes nothing, "yes" deploys with live progress', async () => {
     // `script` gives the CLI a real pseudo-terminal (stdin and stderr are TTYs); we answer the prompt through it.
-    const onTerminal = async (answer: string) => {
-      const child = execa('script', ['-qec', `node ${cliPath} ${DEPLOY.join(' ')} guarded`, '/dev/null'], {cwd: app.repo.dir, reject: false, env: {CI: '', TERM: 'xterm', NO_COLOR: '1'}})
+    const onTerminal = async (answer: string, command = `${DEPLOY.join(' ')} guarded`) => {
+      const child = execa('script', ['-qec', `node ${cliPath} ${command}`, '/dev/null'], {cwd: app.repo.dir, reject: false, env: {CI: '', TERM: 'xterm', NO_COLOR: '1'}})
       let screen = ''
       child.stdout?.on('data', (d) => (screen += d))
       await waitFor('the prompt', () => screen.includes('Type "yes" to continue:'), {timeoutMs: 60_000})
@@ -1156,6 +1156,10 @@ describe('skycap deploy (real cluster)', function () {
     expect(confirmed.screen).to.contain('deployed itdeploy guarded@')
     expect(confirmed.screen).to.match(/Deployment\/web/)
     expect((await app.get(['deployment', 'web'])).status.readyReplicas).to.equal(2)
+    // The rollback's question names the namespace too, as the deploy's does (it named the context alone).
+    const rollback = await onTerminal('no', 'rollback guarded --to 1')
+    expect(rollback.exitCode, rollback.screen).to.equal(2)
+    expect(rollback.screen).to.match(/Roll back PROTECTED guarded \(context \S+, namespace deploy-\S+\) to release 1 /)
   })
 
   it('--reset-replicas undoes a skycap scale at the next deploy', async () => {
