@@ -6,7 +6,8 @@ import {configFilePath, declaredVcs, displayPath, loadConfig, readSkycapYaml} fr
 import type {Environment, LoadedConfig, SkycapConfig} from '../config/types.js'
 import {type ConfigError, ConfigErrors, KubectlError, UserError} from '../errors.js'
 import {Kubectl, type KubectlOptions} from '../kubectl/kubectl.js'
-import {noKubeconfigNote} from '../kubectl/kubeconfig.js'
+import {currentContextSource, kubeconfigFiles, noKubeconfigNote} from '../kubectl/kubeconfig.js'
+import {shellWord} from '../ui/shell-word.js'
 import {parseTarget} from '../vcs/target.js'
 import {LABELS} from '../render/objects.js'
 import type {Reporter} from '../ui/output.js'
@@ -47,13 +48,7 @@ export async function connect(env: Environment, factory: KubectlFactory, reporte
   if (context && options.checkContextOnFirstCall) {
     const kubectl = factory({context, namespace: env.namespace})
     const name = context
-    let explained: Promise<Error> | undefined
-    // Asked once, however many calls failed at once (status makes two).
-    kubectl.unknownContext = () =>
-      (explained ??= knownContexts(bare).then(
-        (known) => unknownContextError(env, name, known),
-        (error: unknown) => error as Error,
-      ))
+    explainUnknownContext(kubectl, bare, (known) => unknownContextError(env, name, known))
     return {kubectl, context, namespace: env.namespace}
   }
   if (context) {
@@ -75,8 +70,25 @@ export async function connect(env: Environment, factory: KubectlFactory, reporte
     const said = saidTo.get(reporter) ?? new Set<string>()
     if (!said.has(warning)) reporter.warn(warning)
     saidTo.set(reporter, said.add(warning))
+    // A current-context that no context of the kubeconfig has (the context was deleted or renamed, the file that
+    // defined it left KUBECONFIG) is found on the first call, as an unknown environment's context is: no process more.
+    const kubectl = factory({context, namespace: env.namespace})
+    const name = context
+    explainUnknownContext(kubectl, bare, (known) => unknownCurrentContextError(env, name, known))
+    return {kubectl, context, namespace: env.namespace}
   }
   return {kubectl: factory({context, namespace: env.namespace}), context, namespace: env.namespace}
+}
+
+/** kubectl's "context does not exist" on `kubectl`'s calls becomes `error`, given the contexts there are. */
+function explainUnknownContext(kubectl: Kubectl, bare: Kubectl, error: (known: string[]) => Error): void {
+  let explained: Promise<Error> | undefined
+  // Asked once, however many calls failed at once (status makes two).
+  kubectl.unknownContext = () =>
+    (explained ??= knownContexts(bare).then(
+      (known) => error(known),
+      (failed: unknown) => failed as Error,
+    ))
 }
 
 /** The context names of the kubeconfig (kubectl's error when it cannot read it). */
@@ -99,6 +111,23 @@ function unknownContextError(env: Environment, context: string, known: string[])
     hint: `Known contexts: ${known.join(', ') || `none${noKubeconfig()}`}. Add it (e.g. gcloud/aws/az get-credentials) or fix environments.${env.name}.context in skycap.yaml.`,
     details: {context, known},
   })
+}
+
+/** The kubeconfig's current context names a context no kubeconfig file defines, and the environment names none. */
+function unknownCurrentContextError(env: Environment, context: string, known: string[]): UserError {
+  const files = kubeconfigFiles()
+  const source = currentContextSource()
+  const from = source?.context === context ? `current-context of ${source.file}` : '`kubectl config current-context`'
+  const use = known.length
+    ? `Make a known one current (\`kubectl config use-context ${shellWord(known[0] as string)}\`; known: ${known.join(', ')})`
+    : `No file defines any context${noKubeconfig()}: add one (e.g. gcloud/aws/az get-credentials)`
+  return new UserError(
+    `the kubeconfig's current context "${context}" (${from}) is not defined in the kubeconfig file${files.length === 1 ? '' : 's'} ${files.join(', ')}; environment ${env.name} names no context of its own; nothing was changed`,
+    {
+      hint: `${use}, or set environments.${env.name}.context in skycap.yaml.`,
+      details: {context, known, files},
+    },
+  )
 }
 
 /** The selector of everything skycap manages for app/env. */

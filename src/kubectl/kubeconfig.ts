@@ -33,6 +33,14 @@ export function noKubeconfigNote(env: NodeJS.ProcessEnv = process.env): string |
  * quoted key, escapes, a comment, anchors, a duplicated key): kubectl is asked then.
  */
 export function currentContextFromFiles(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  return currentContextSource(env)?.context
+}
+
+/**
+ * The current context and the file that sets it, read as currentContextFromFiles reads them (undefined where it
+ * leaves the answer to kubectl): an error about a current context no file defines names where it came from.
+ */
+export function currentContextSource(env: NodeJS.ProcessEnv = process.env): {context: string; file: string} | undefined {
   for (const file of kubeconfigFiles(env)) {
     let text: string
     try {
@@ -44,6 +52,8 @@ export function currentContextFromFiles(env: NodeJS.ProcessEnv = process.env): s
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') continue
       return undefined
     }
+    // A second YAML document (`---`, or `...` ending the first): which of them kubectl reads is kubectl's to say.
+    if (/^(---|\.\.\.)\s*$/m.test(text.replace(/^---\s*\n/, ''))) return undefined
     if (!text.includes('current-context')) continue
     const found = [...text.matchAll(/^current-context:(.*)$/gm)]
     // The key in another form (JSON, quoted, indented under something else) or twice: kubectl decides.
@@ -51,7 +61,7 @@ export function currentContextFromFiles(env: NodeJS.ProcessEnv = process.env): s
     const value = scalar((found[0]?.[1] ?? '').trim())
     if (value === undefined) return undefined
     // An empty one does not count: kubectl goes on to the next file.
-    if (value !== '') return value
+    if (value !== '') return {context: value, file}
   }
   return undefined
 }
@@ -63,6 +73,9 @@ function scalar(raw: string): string | undefined {
   if (single) return (single[1] as string).replaceAll("''", "'")
   const double = /^"([^"\\]*)"$/.exec(raw)
   if (double) return double[1] as string
+  // A plain null, boolean or number is no string to YAML: `current-context: null` is unset to kubectl, which takes the
+  // next file's (this read "null"); kubectl decides these.
+  if (/^(~|null|true|false|yes|no|on|off|[-+]?[0-9][0-9_.:eExXoObB+-]*|[-+]?\.(inf|nan))$/i.test(raw)) return undefined
   // Plain: the characters context names use (kind-x, gke_p_z_n, arn:aws:eks:…:cluster/n, user@cluster, a.b.c).
   return /^[A-Za-z0-9_][A-Za-z0-9_.@:/+=-]*$/.test(raw) ? raw : undefined
 }

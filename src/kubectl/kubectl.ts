@@ -5,7 +5,7 @@ import {ApiServerUnreachableError, InterruptedError, KubectlError, type KubectlF
 import {homeFolder} from '../paths.js'
 import {SecretRedactor} from './redact.js'
 import {shellWord} from '../ui/shell-word.js'
-import {currentContextFromFiles} from './kubeconfig.js'
+import {currentContextFromFiles, kubeconfigFiles} from './kubeconfig.js'
 import {callTimeout, OutageWait, type OutageOptions, sharedContact} from './outage.js'
 
 /** What a finished child process left behind. */
@@ -475,8 +475,29 @@ export class Kubectl {
       }
       const error = classify(args, result.stderr, this.context, this.namespaceOf(options))
       if (this.unknownContext && error instanceof KubectlError && error.kind === 'no_context') throw await this.unknownContext()
+      if (error instanceof ApiServerUnreachableError && /localhost:8080/.test(result.stderr)) throw (await this.missingCluster()) ?? error
       throw error
     }
+  }
+
+  /**
+   * Why kubectl tried localhost:8080, when it is that the context's cluster is in no kubeconfig file: kubectl then
+   * falls back to that address without a word, and skycap said the API server was down (check the VPN). Undefined
+   * for any other reason.
+   */
+  private async missingCluster(): Promise<UserError | undefined> {
+    const r = await this.runner(this.binary, this.argv(['config', 'view', '--minify', '-o', 'json'], false), {}).catch(() => undefined)
+    const cluster = /cannot locate cluster (\S+)/.exec(r?.stderr ?? '')?.[1]
+    if (cluster === undefined) return undefined
+    const context = this.context ? `kube context "${this.context}"` : 'the current kube context'
+    const files = kubeconfigFiles()
+    return new UserError(
+      `${context} names cluster "${cluster}", which no kubeconfig file defines (${files.join(', ')}); kubectl fell back to localhost:8080 and reached nothing; nothing was changed`,
+      {
+        hint: `Add the cluster to the kubeconfig (get the credentials again: gcloud/aws/az get-credentials), point the context at a defined one (\`kubectl config set-context ${this.context ? shellWord(this.context) : '--current'} --cluster NAME\`; \`kubectl config get-clusters\` lists them), or use another context.`,
+        details: {context: this.context, cluster, files},
+      },
+    )
   }
 
   /**
@@ -562,7 +583,7 @@ export function classify(args: readonly string[], stderr: string, context?: stri
   // kubectl says it in two ways: `get namespace x` "Error in configuration: context was not found for specified context".
   if (/context "([^"]+)" does not exist|no context exists with the name|context was not found for specified context/.test(text)) {
     return new KubectlError('no_context', `kube context "${context}" is not in your kubeconfig`, args, text, {
-      hint: "Check `kubectl config get-contexts`, or fix the environment's context in skycap.yaml. Nothing was changed.",
+      hint: 'No kubeconfig file (KUBECONFIG, else ~/.kube/config) defines it: `kubectl config get-contexts` lists those that do. Nothing was changed.',
     })
   }
   // The kubeconfig, or a certificate or key file it names, that kubectl cannot read or parse: a local file to fix (exit

@@ -37,11 +37,16 @@ describe('the current context of an environment without context: (kubeconfig rea
     }
     const json = (await execa('kubectl', ['config', 'view', '--raw', '-o', 'json'], {env: {KUBECONFIG: kubeconfig}})).stdout
     const unset = write('unset', text.replace(/^current-context: .*$/m, 'current-context: ""'))
+    const nulled = write('null', text.replace(/^current-context: .*$/m, 'current-context: null'))
     return {
       plain: kubeconfig,
       quoted: write('quoted', text.replace(/^current-context: .*$/m, `current-context: "${context}"`)),
       json: write('json', json),
       'after an unset one': `${unset}:${kubeconfig}`,
+      // kubectl takes a null as unset and goes on to the next file (skycap read the context "null").
+      'after a null one': `${nulled}:${kubeconfig}`,
+      // kubectl reads the first of two YAML documents.
+      'two documents': write('documents', `${text}---\n${text.replace(/^current-context: .*$/m, 'current-context: other')}`),
     }
   }
 
@@ -54,11 +59,43 @@ describe('the current context of an environment without context: (kubeconfig rea
         process.env.KUBECONFIG = path
         const kubectl = new Kubectl()
         expect(await kubectl.currentContext(), name).to.equal(expected)
-        // JSON is left to kubectl; the others are read without it.
-        expect(kubectl.spawned, name).to.equal(name === 'json' ? 1 : 0)
+        // JSON, a null and a second document are left to kubectl; the others are read without it.
+        expect(kubectl.spawned, name).to.equal(['json', 'after a null one', 'two documents'].includes(name) ? 1 : 0)
       }
     } finally {
       process.env.KUBECONFIG = saved
+    }
+  })
+
+  it('a current context no kubeconfig file defines, or a context whose cluster none defines: exit 2 from every command, saying which and what to do (deploy said exit 1 "see the kubectl message above", status to fix a context skycap.yaml does not name, and a missing cluster was "cannot reach … localhost:8080 … check your VPN")', async () => {
+    const {kubeconfig, context} = testCluster()
+    const text = readFileSync(kubeconfig, 'utf8')
+    const oldCurrent = join(dir, 'kubeconfig-old-current')
+    writeFileSync(oldCurrent, text.replace(/^current-context: .*$/m, 'current-context: old-cluster'))
+    // The context names a cluster that only another file (not in KUBECONFIG) defined.
+    const noCluster = join(dir, 'kubeconfig-no-cluster')
+    writeFileSync(noCluster, text.replace(new RegExp(`^(\\s+cluster: )${context}$`, 'm'), '$1gone-cluster'))
+    for (const args of [
+      ['deploy', 'test', '--yes'],
+      ['diff', 'test'],
+      ['status', 'test'],
+      ['history', 'test'],
+      ['lock', 'status', 'test'],
+      ['rollback', 'test', '--yes'],
+      ['scale', 'web', '2', '-e', 'test'],
+    ]) {
+      const old = await runCli(args, {cwd: dir, env: {KUBECONFIG: oldCurrent}})
+      expect(old.exitCode, `${args.join(' ')}: ${old.stderr}`).to.equal(2)
+      expect(old.stderr, args.join(' ')).to.contain(
+        `Error: the kubeconfig's current context "old-cluster" (current-context of ${oldCurrent}) is not defined in the kubeconfig file ${oldCurrent}; environment test names no context of its own; nothing was changed`,
+      )
+      expect(old.stderr, args.join(' ')).to.contain(`Make a known one current (\`kubectl config use-context ${context}\`; known: ${context}), or set environments.test.context in skycap.yaml.`)
+      const missing = await runCli(args, {cwd: dir, env: {KUBECONFIG: noCluster}})
+      expect(missing.exitCode, `${args.join(' ')}: ${missing.stderr}`).to.equal(2)
+      expect(missing.stderr, args.join(' ')).to.contain(
+        `Error: kube context "${context}" names cluster "gone-cluster", which no kubeconfig file defines (${noCluster}); kubectl fell back to localhost:8080`,
+      )
+      expect(missing.stderr, args.join(' ')).not.to.contain('VPN')
     }
   })
 

@@ -1,4 +1,7 @@
 import {expect} from 'chai'
+import {mkdtempSync, rmSync, writeFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
 
 import {resolveEnvironment} from '../../../src/config/environment.js'
 import {loadConfig} from '../../../src/config/load.js'
@@ -70,6 +73,40 @@ describe('the kube context checked on the first call', () => {
     expect(error.message).to.equal('kubectl cannot use the kubeconfig: error loading config file "/tmp/kc": yaml: line 1: did not find expected node content')
     expect(error.hint).to.contain('KUBECONFIG lists the files kubectl reads')
     expect(error.exitCode).to.equal(ExitCode.INVALID)
+  })
+
+  it('an environment without a context on a current context no kubeconfig file defines: exit 2 naming it, where it came from and the files, with use-context and the environment\'s context as the ways out (deploy said exit 1 "see the kubectl message above", status to fix a context skycap.yaml does not name)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'skycap-connect-'))
+    const kubeconfig = join(dir, 'kc')
+    writeFileSync(kubeconfig, 'apiVersion: v1\nkind: Config\ncurrent-context: old-cluster\n')
+    const saved = process.env.KUBECONFIG
+    process.env.KUBECONFIG = kubeconfig
+    try {
+      const OLD = ['--context', 'old-cluster', '--namespace', 'shop-dev', '--request-timeout=30s']
+      // kubectl says it in both ways: `get` of a namespaced kind, and (deploy's first call) `get namespace`.
+      const unknown = {exitCode: 1, stderr: 'Error in configuration: context was not found for specified context: old-cluster'}
+      const fake = fakeKubectlFactory([
+        {argv: ['--request-timeout=30s', 'config', 'current-context'], result: {stdout: 'old-cluster\n'}},
+        {
+          argv: [...OLD, 'get', 'deployments,replicasets,pods,services', '-l', 'app.kubernetes.io/part-of=shop,app.kubernetes.io/managed-by=skycap,skycap.dev/environment=dev', '-o', 'json'],
+          result: {exitCode: 1, stderr: 'error: context "old-cluster" does not exist'},
+        },
+        {argv: [...OLD, 'get', 'configmaps', '-l', 'skycap.dev/release-of=shop,skycap.dev/environment=dev', '-o', 'json'], result: unknown},
+        {argv: ['--request-timeout=30s', 'config', 'get-contexts', '-o', 'name'], result: {stdout: 'kind-dev\nprod eu\n'}},
+      ])
+      const error = (await status({environment: 'dev', configPath: `${repo.dir}/skycap.yaml`}, fake.factory, memoryReporter()).catch((e: unknown) => e)) as UserError
+      expect(error).to.be.instanceOf(UserError)
+      expect(error.exitCode).to.equal(ExitCode.INVALID)
+      expect(error.message).to.equal(
+        `the kubeconfig's current context "old-cluster" (current-context of ${kubeconfig}) is not defined in the kubeconfig file ${kubeconfig}; environment dev names no context of its own; nothing was changed`,
+      )
+      expect(error.hint).to.equal('Make a known one current (`kubectl config use-context kind-dev`; known: kind-dev, prod eu), or set environments.dev.context in skycap.yaml.')
+      expect(fake.remaining()).to.equal(0)
+    } finally {
+      if (saved === undefined) delete process.env.KUBECONFIG
+      else process.env.KUBECONFIG = saved
+      rmSync(dir, {recursive: true, force: true})
+    }
   })
 
   it('an environment without a context: the warning once per reporter (promote and abort connect twice in one run)', async () => {

@@ -4,7 +4,7 @@ import {delimiter, join} from 'node:path'
 
 import {expect} from 'chai'
 
-import {currentContextFromFiles, noKubeconfigNote} from '../../../src/kubectl/kubeconfig.js'
+import {currentContextFromFiles, currentContextSource, noKubeconfigNote} from '../../../src/kubectl/kubeconfig.js'
 
 /** A kubeconfig as kubectl writes one, with `line` as its current-context line. */
 const kubeconfig = (line: string) => `apiVersion: v1\nclusters: []\ncontexts: []\n${line}\nkind: Config\npreferences: {}\nusers: []\n`
@@ -67,6 +67,20 @@ describe('the current context read from the kubeconfig files (currentContextFrom
     expect(currentContextFromFiles({HOME: join(dir, 'nobody')}), 'no ~/.kube/config').to.equal(undefined)
     mkdirSync(join(dir, 'folder'))
     expect(currentContextFromFiles({KUBECONFIG: [join(dir, 'folder'), file('ok', kubeconfig('current-context: later'))].join(delimiter)}), 'unreadable').to.equal(undefined)
+  })
+
+  it('leaves kubectl to answer a YAML null, boolean or number, and a file of more than one YAML document (it read `null` as the context "null")', () => {
+    const second = file('second', kubeconfig('current-context: second'))
+    for (const line of ['current-context: null', 'current-context: ~', 'current-context: Null', 'current-context: true', 'current-context: 12']) {
+      // kubectl takes a null as unset and goes on to the next file: that answer is kubectl's to give.
+      expect(currentContextFromFiles({KUBECONFIG: [file('first', kubeconfig(line)), second].join(delimiter)}), line).to.equal(undefined)
+    }
+    expect(currentContextFromFiles({KUBECONFIG: file('docs', `${kubeconfig('current-context: a')}---\n${kubeconfig('current-context: b')}`)}), '---').to.equal(undefined)
+    expect(currentContextFromFiles({KUBECONFIG: file('docs', `${kubeconfig('current-context: a')}...\n`)}), '...').to.equal(undefined)
+    // A document marker that only starts the file is one document, read as before; names like these are still read.
+    expect(currentContextFromFiles({KUBECONFIG: file('one', `---\n${kubeconfig('current-context: kind-null')}`)})).to.equal('kind-null')
+    expect(currentContextFromFiles({KUBECONFIG: file('one', kubeconfig('current-context: 1-prod'))})).to.equal('1-prod')
+    expect(currentContextSource({KUBECONFIG: [join(dir, 'missing'), second].join(delimiter)})).to.deep.equal({context: 'second', file: second})
   })
 
   it('says when no kubeconfig file exists (an unknown context then read "Known contexts: none")', () => {

@@ -3,7 +3,7 @@ import {mkdtempSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir, userInfo} from 'node:os'
 import {join} from 'node:path'
 
-import {ExitCode, InterruptedError, KubectlError, UnreachableError} from '../../../src/errors.js'
+import {ExitCode, InterruptedError, KubectlError, UnreachableError, UserError} from '../../../src/errors.js'
 import {PassThrough} from 'node:stream'
 
 import {classify, execaRunner, Kubectl} from '../../../src/kubectl/kubectl.js'
@@ -30,6 +30,38 @@ describe('kubectl wrapper', () => {
     })
     kubectl.spawn(['logs', 'web-1', '-c', 'web', '--follow'])
     expect(spawned).to.deep.equal([['--context', 'prod', '--namespace', 'shop', '--request-timeout=0', 'logs', 'web-1', '-c', 'web', '--follow']])
+  })
+
+  it("a context whose cluster no kubeconfig file defines: exit 2 naming the cluster, not an API server to reach on localhost:8080 (kubectl's fallback)", async () => {
+    const refused = {exitCode: 1, stderr: 'The connection to the server localhost:8080 was refused - did you specify the right host or port?\n'}
+    const view = ['--context', 'prod eu', '--request-timeout=30s', 'config', 'view', '--minify', '-o', 'json']
+    const get = ['--context', 'prod eu', '--namespace', 'shop', '--request-timeout=30s', 'get', 'pods']
+    const missing = fakeKubectl(
+      [
+        {argv: get, result: refused},
+        {argv: view, result: {exitCode: 1, stderr: 'error: cannot locate cluster gone-cluster\n'}},
+      ],
+      {context: 'prod eu', namespace: 'shop'},
+    )
+    const error = (await missing.kubectl.run(['get', 'pods']).catch((e: unknown) => e)) as UserError
+    expect(error).to.be.instanceOf(UserError)
+    expect(error.exitCode).to.equal(ExitCode.INVALID)
+    expect(error.message).to.match(
+      /^kube context "prod eu" names cluster "gone-cluster", which no kubeconfig file defines \(.+\); kubectl fell back to localhost:8080 and reached nothing; nothing was changed$/,
+    )
+    expect(error.hint).to.contain("`kubectl config set-context 'prod eu' --cluster NAME`")
+    // A cluster that is defined and a server that is down on localhost:8080 all the same: unreachable, as before.
+    const down = fakeKubectl(
+      [
+        {argv: get, result: refused},
+        {argv: view, result: {stdout: '{"clusters": [{"name": "local"}]}'}},
+      ],
+      {context: 'prod eu', namespace: 'shop'},
+    )
+    const unreachable = await down.kubectl.run(['get', 'pods']).catch((e: unknown) => e)
+    expect(unreachable).to.be.instanceOf(UnreachableError)
+    expect((unreachable as UnreachableError).exitCode).to.equal(ExitCode.UNREACHABLE)
+    expect(down.remaining()).to.equal(0)
   })
 
   it('leaves out --namespace for cluster-scoped calls', async () => {
