@@ -6,6 +6,7 @@ import {inPlaceEntry, watchAndRecord, whileLocked} from '../release/in-place.js'
 import {listReleases, type ReleaseRecord, saveRelease} from '../release/store.js'
 import {deployedServices, notInFileWarning} from '../tasks/pods.js'
 import type {DeployDeps} from '../deploy/deploy.js'
+import type {Kubectl} from '../kubectl/kubectl.js'
 import type {FailureReport} from '../deploy/explain.js'
 import {DEFAULT_TIMEOUT_MS} from '../deploy/replicas.js'
 import {appSelector, connect, openEnvironment} from '../env/connect.js'
@@ -56,11 +57,11 @@ function skippedNote(s: SkippedService, environment: string): string {
 }
 
 /** A Deployment paused by hand rolls out nothing: the restart would wait out its --timeout and fail. */
-function refusePaused(targets: Array<{deployment: string; object: ServedDeployment}>, environment: {name: string; namespace: string}): void {
+function refusePaused(targets: Array<{deployment: string; object: ServedDeployment}>, environment: {name: string; namespace: string}, kubectl: Pick<Kubectl, 'shown'>): void {
   const paused = targets.filter((t) => (t.object.spec as {paused?: boolean} | undefined)?.paused === true).map((t) => t.deployment)
   if (!paused.length) return
   throw new UserError(`${paused.map((d) => `Deployment/${d}`).join(', ')} in namespace ${environment.namespace} is paused (kubectl rollout pause): it rolls out no new pods; nothing was changed`, {
-    hint: `Resume it first: ${paused.map((d) => `\`kubectl rollout resume deployment/${d} -n ${environment.namespace}\``).join(', ')}.`,
+    hint: `Resume it first: ${paused.map((d) => `\`${kubectl.shown(`rollout resume deployment/${d}`)}\``).join(', ')}.`,
     details: {environment: environment.name, paused},
   })
 }
@@ -114,7 +115,7 @@ export async function restart(input: RestartOptions, deps: DeployDeps): Promise<
       if (replicas === 0) skipped.push({service, reason: 'scaled to 0'})
       else targets.push({service, deployment: target, replicas, object: deployment})
     }
-    refusePaused(targets, env)
+    refusePaused(targets, env, kubectl)
     for (const s of skipped) (named.length ? deps.reporter.warn : deps.reporter.info).call(deps.reporter, skippedNote(s, env.name))
     return {targets, skipped}
   }
