@@ -6,6 +6,7 @@ import {configFilePath, displayPath, loadConfig, openRepository, parseConfig, re
 import type {ConfigWarning, Environment, LoadedConfig} from '../config/types.js'
 import {ConfigError, InterruptedError, UserError} from '../errors.js'
 import {temporaryFolder} from '../folders.js'
+import {onUpContext} from '../local/state.js'
 import {parseTarget, targetRevision} from '../vcs/target.js'
 import type {Revision, Vcs} from '../vcs/vcs.js'
 import {renderEnvironment, type RenderResult} from './render.js'
@@ -57,7 +58,9 @@ export async function prepareRelease(options: PrepareOptions): Promise<PreparedR
   const vcs = await openRepository(file)
   const revision = await vcs.resolve(targetRevision(options.target))
   const prepared = revision.atHead ? await prepareFromWorkTree(file, revision, options, vcs.root) : await prepareFromRevision(file, revision, options, vcs)
-  return {...prepared, vcs}
+  // deploy, diff and run of the derived `local` go to the cluster up used, as status and logs do (they went to the
+  // kubeconfig's current context, which may be another by then).
+  return {...prepared, environment: onUpContext(prepared.environment, file), vcs}
 }
 
 /**
