@@ -1,5 +1,4 @@
-import {relative, resolve} from 'node:path'
-
+import {buildInputs} from '../build/inputs.js'
 import type {Environment, LoadedConfig} from '../config/types.js'
 import type {Reporter} from '../ui/output.js'
 
@@ -43,11 +42,7 @@ export interface DeliveredImages {
  */
 export const workTreeBuilds: ImagePhase = {
   buildable: (loaded, env) => Object.keys(env.services).filter((s) => loaded.config.services[s]?.build),
-  inputs(loaded, _env, service) {
-    const spec = loaded.config.services[service]?.build ?? {}
-    const context = resolve(loaded.dir, spec.context ?? relative(loaded.dir, loaded.root))
-    return [context, resolve(context, spec.dockerfile ?? 'Dockerfile')]
-  },
+  inputs: (loaded, _env, service) => buildInputs(loaded, service),
   async build(request) {
     const {buildImages} = await import('../build/build.js')
     // The derived `local` environment is named under the local registry; a declared environment keeps its own.
