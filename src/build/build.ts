@@ -57,6 +57,8 @@ export interface BuildOptions {
    * have the build push one image and the deploy ask for another. Refused before anything is built.
    */
   expectImages?: Record<string, string>
+  /** What to run again once a failed build or push is fixed, in the hint (default `build again`; skycap up: `run skycap up again`). */
+  again?: string
   /** Whether the command has --force, named when an image is skipped (skycap up has none). Default true. */
   forceFlag?: boolean
 }
@@ -273,13 +275,21 @@ export async function buildImages(options: BuildOptions, deps: BuildDeps = {}): 
         vcs,
         failed.map((b) => ({service: b.service, context: relative(source.dir, b.context)})),
       )
-    await inParallel(toBuild, jobs, (b) => builderOf(b).build(b, io(b)), deps.signal, 'build', {pushesWhileBuilding, workTree: options.workTree ?? false, pastable, inRegistry, ignored})
+    await inParallel(toBuild, jobs, (b) => builderOf(b).build(b, io(b)), deps.signal, 'build', {
+      pushesWhileBuilding,
+      workTree: options.workTree ?? false,
+      pastable,
+      inRegistry,
+      ignored,
+      again: options.again,
+    })
     await inParallel(
       toBuild.filter((b) => push && builderOf(b).push),
       jobs,
       (b) => (builderOf(b).push as NonNullable<Builder['push']>)(b, io(b)),
       deps.signal,
       'push',
+      {pushesWhileBuilding: () => false, workTree: options.workTree ?? false, again: options.again},
     )
     const after =
       push && toBuild.length
@@ -637,6 +647,7 @@ async function inParallel(
     pastable,
     inRegistry,
     ignored,
+    again = 'build again',
   }: {
     pushesWhileBuilding: (b: ImageBuild) => boolean
     workTree: boolean
@@ -645,6 +656,7 @@ async function inParallel(
     inRegistry?: (builds: ImageBuild[]) => Promise<ImageBuild[]>
     /** What the failed builds' contexts hold that the VCS ignores (the hint's end), or ''. */
     ignored?: (builds: ImageBuild[]) => Promise<string>
+    again?: string
   } = {
     pushesWhileBuilding: () => false,
     workTree: false,
@@ -751,11 +763,11 @@ async function inParallel(
     hint:
       what === 'build'
         ? // A work-tree build (--work-tree, skycap up) takes the fix as it is; a revision's build only once it is committed.
-          `Fix the build, ${workTree ? 'then' : 'commit, and'} build again.${ignoredHere}${ranHere(stepFailures)}`
+          `Fix the build, ${workTree ? 'then' : 'commit, and'} ${again}.${ignoredHere}${ranHere(stepFailures)}`
         : stepFailures.some((f) => !('notFound' in f) && /server gave HTTP response to HTTPS client/.test(failureLines(f)))
           ? // A plain-HTTP registry (a local one): not a login problem.
-            'The registry speaks plain HTTP and the builder asked it over HTTPS: mark it insecure for the builder (podman: an [[registry]] entry with insecure = true in /etc/containers/registries.conf; docker: "insecure-registries" in /etc/docker/daemon.json; docs/build.md), then build again.'
-          : 'Check registry access (docker login) and build again.',
+            `The registry speaks plain HTTP and the builder asked it over HTTPS: mark it insecure for the builder (podman: an [[registry]] entry with insecure = true in /etc/containers/registries.conf; docker: "insecure-registries" in /etc/docker/daemon.json; docs/build.md), then ${again}.`
+          : `Check registry access (docker login) and ${again}.`,
     details: {failures: stepFailures},
   })
 }

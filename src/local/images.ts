@@ -1,4 +1,5 @@
 import {buildInputs} from '../build/inputs.js'
+import {LOCAL_ENVIRONMENT} from '../config/environment.js'
 import type {Environment, LoadedConfig} from '../config/types.js'
 import type {Reporter} from '../ui/output.js'
 
@@ -49,7 +50,16 @@ export const workTreeBuilds: ImagePhase = {
     // Only the built images: the services up does not build keep skycap.yaml's registry when deploy renders them.
     const registry = request.registry && request.env.derived ? request.registry : undefined
     const report = await buildImages(
-      {environment: request.env.name, workTree: true, configPath: request.loaded.file, services: request.services, push: request.push, forceFlag: false, ...(registry ? {registry} : {})},
+      {
+        environment: request.env.name,
+        workTree: true,
+        configPath: request.loaded.file,
+        services: request.services,
+        push: request.push,
+        forceFlag: false,
+        again: `run skycap up${request.env.name === LOCAL_ENVIRONMENT ? '' : ` ${request.env.name}`} again`,
+        ...(registry ? {registry} : {}),
+      },
       {reporter: request.reporter, output: (line) => request.reporter.info(line), signal: request.signal},
     )
     return {images: Object.fromEntries(report.images.map((i) => [i.service, i.image])), skipped: report.images.filter((i) => i.result === 'skipped').map((i) => i.service)}

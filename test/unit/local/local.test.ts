@@ -250,6 +250,25 @@ describe('skycap up: the parts', () => {
     }
   })
 
+  it('a failed build of up says to run skycap up again (it said "then build again", a command up does not suggest)', async () => {
+    const repo = await TempRepo.withFiles({
+      'skycap.yaml': 'app: shop\nservices:\n  web:\n    image: web\n    build: {command: [sh, -c, "exit 3"]}\nenvironments:\n  dev: {namespace: shop-dev}\n',
+    })
+    try {
+      for (const [name, again] of [
+        ['local', 'run skycap up again'],
+        ['dev', 'run skycap up dev again'],
+      ] as const) {
+        const loaded = await loadConfig({cwd: repo.dir})
+        const env = resolveEnvironment(loaded, name)
+        const error = (await workTreeBuilds.build({loaded, env, services: ['web'], push: false, reporter: memoryReporter()}).catch((e: unknown) => e)) as UserError
+        expect(error.hint, String(error)).to.match(new RegExp(`^Fix the build, then ${again}\\. What failed, to run here: `))
+      }
+    } finally {
+      repo.remove()
+    }
+  })
+
   it("status, logs, history, deploy, diff and run of the derived local run on the context the last up used, not the kubeconfig's current one", async () => {
     const repo = await TempRepo.localApp()
     const cache = new TempRepo()
