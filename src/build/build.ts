@@ -1,9 +1,10 @@
 import {existsSync, realpathSync, statSync} from 'node:fs'
 import {availableParallelism} from 'node:os'
-import {basename, dirname, isAbsolute, join, relative, resolve} from 'node:path'
+import {createHash} from 'node:crypto'
+import {basename, dirname, isAbsolute, join, posix, relative, resolve, sep} from 'node:path'
 
 import {resolveEnvironment, unknownServiceError} from '../config/environment.js'
-import {configFilePath, displayPath, openRepository, parseConfig, readSkycapYaml} from '../config/load.js'
+import {configFilePath, displayPath, namedFolders, openRepository, parseConfig, readSkycapYaml} from '../config/load.js'
 import {resolvesOutside} from '../config/confinement.js'
 import type {Environment, LoadedConfig} from '../config/types.js'
 import {BUILD_ARG_VARIABLES, type BuildArgsView, undefinedVariableMessage} from '../config/templated.js'
@@ -18,7 +19,8 @@ import type {Revision, Vcs} from '../vcs/vcs.js'
 import {type Builder, type BuilderName, chooseBuilder, type ImageBuild, pastableCommand, StepFailed, type StepIO} from './builder.js'
 import {commandBuilder} from './command.js'
 import {execaRunner, type ProcessRunner} from './process.js'
-import {type BuildSource, copyWorkTree, exportRevision} from './source.js'
+import {buildInputs} from './inputs.js'
+import {type BuildSource, copyWorkTree, exportRevision, type WorkTreeSource} from './source.js'
 
 export interface BuildOptions {
   /** The environment whose registry, imageTag and images apply (default: skycap.yaml's defaultEnvironment). */
@@ -55,6 +57,8 @@ export interface BuildOptions {
    * have the build push one image and the deploy ask for another. Refused before anything is built.
    */
   expectImages?: Record<string, string>
+  /** What to run again once a failed build or push is fixed, in the hint (default `build again`; skycap up: `run skycap up again`). */
+  again?: string
   /** Whether the command has --force, named when an image is skipped (skycap up has none). Default true. */
   forceFlag?: boolean
 }
@@ -155,7 +159,7 @@ export async function buildImages(options: BuildOptions, deps: BuildDeps = {}): 
   try {
     // A clean work tree is its revision, and gets its tag: built from the revision's export, as `build ENV@HEAD` would
     // (a copy of the work tree kept what .gitattributes' export-ignore leaves out, under the same tag).
-    const copying = options.workTree && revision.dirty ? copyWorkTree(vcs) : exportRevision(vcs, revision.sha)
+    const copying = options.workTree && revision.dirty ? copyWorkTree(vcs, await configPaths(vcs, file)) : exportRevision(vcs, revision.sha)
     // After the copy's first process has started: what loads then runs while it works.
     setImmediate(() => loadAhead(push && deps.fetch === undefined))
     source = await copying.catch((error: unknown) => {
@@ -184,8 +188,9 @@ export async function buildImages(options: BuildOptions, deps: BuildDeps = {}): 
     const chosen = environmentFor(loaded, options.environment)
     const env = options.registry ? {...chosen, registry: options.registry} : chosen
     await loadTemplateEngine()
-    const dirty = options.workTree && revision.dirty
-    const tag = dirty ? checkTag(`${revision.short}-dirty-${source.contentHash}`, loaded.show(loaded.file)) : imageTagFor(loaded, env, revision)
+    const tag = source.copy
+      ? checkTag(`${revision.short}-dirty-${await dirtyHash(source.copy, loaded, env, source.dir, vcs.root, deps.signal)}`, loaded.show(loaded.file))
+      : imageTagFor(loaded, env, revision)
     // A registry given for this build (skycap up's local one) takes every built image, one naming ghcr.io too.
     const images = serviceImages(env, tag, options.registry !== undefined)
     const wanted = buildableServices(loaded, env, options.services)
@@ -265,13 +270,26 @@ export async function buildImages(options: BuildOptions, deps: BuildDeps = {}): 
       if (found.some((r) => r.state === 'unknown')) throw new Error('the registry did not answer')
       return list.filter((b) => found.find((r) => r.image === b.image)?.state === 'present')
     }
-    await inParallel(toBuild, jobs, (b) => builderOf(b).build(b, io(b)), deps.signal, 'build', {pushesWhileBuilding, workTree: options.workTree ?? false, pastable, inRegistry})
+    const ignored = (failed: ImageBuild[]) =>
+      ignoredNote(
+        vcs,
+        failed.map((b) => ({service: b.service, context: relative(source.dir, b.context)})),
+      )
+    await inParallel(toBuild, jobs, (b) => builderOf(b).build(b, io(b)), deps.signal, 'build', {
+      pushesWhileBuilding,
+      workTree: options.workTree ?? false,
+      pastable,
+      inRegistry,
+      ignored,
+      again: options.again,
+    })
     await inParallel(
       toBuild.filter((b) => push && builderOf(b).push),
       jobs,
       (b) => (builderOf(b).push as NonNullable<Builder['push']>)(b, io(b)),
       deps.signal,
       'push',
+      {pushesWhileBuilding: () => false, workTree: options.workTree ?? false, again: options.again},
     )
     const after =
       push && toBuild.length
@@ -363,6 +381,50 @@ async function namesEnvironment(file: string, word: string): Promise<boolean> {
     // Unreadable: guessed from the word alone below.
   }
   return /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(word) && !/^[0-9a-f]+$/.test(word)
+}
+
+/** skycap.yaml and the folders it names (templates, config folders), relative to the repository root: what reading it needs. */
+async function configPaths(vcs: Vcs, file: string): Promise<string[]> {
+  const dir = relative(vcs.root, realpathSync(dirname(file)))
+  const inRepo = (path: string) =>
+    relative(vcs.root, resolve(vcs.root, dir, path))
+      .split(sep)
+      .join(posix.sep)
+  let text = ''
+  try {
+    text = readSkycapYaml(file, displayPath(file))
+  } catch {
+    // Unreadable: configIn says so.
+  }
+  return [inRepo(basename(file)), ...(await namedFolders(text)).map(([, folder]) => inRepo(folder)).filter((p) => !p.startsWith('..') && !isAbsolute(p))]
+}
+
+/**
+ * The dirty tag's hash: of the files every build of the environment reads (each context and Dockerfile, as the work
+ * tree has them; the whole work tree for a `build.command`, a program that may read anything) and of their build:
+ * blocks (a changed build arg is another image). So two different dirty states of what is built never share a tag,
+ * and an edit elsewhere (a README, a template) keeps it. Copies those files into the build's folder.
+ */
+async function dirtyHash(copy: WorkTreeSource['copy'], loaded: LoadedConfig, env: Environment, dir: string, root: string, signal: AbortSignal | undefined): Promise<string> {
+  const services = buildableServices(loaded, env, undefined)
+  const paths = services.flatMap((s) => (loaded.config.services[s]?.build?.command ? [''] : buildInputs(loaded, s).flatMap((p) => repositoryPaths(relative(dir, p), root))))
+  const files = await copy([...new Set(paths)], signal)
+  const blocks = JSON.stringify(services.map((s) => [s, loaded.config.services[s]?.build]))
+  return createHash('sha256').update(files).update('\0').update(blocks).digest('hex').slice(0, 12)
+}
+
+/** A path of the repository (`/`-separated) and, when a link on the way leads elsewhere in it, where it leads. */
+function repositoryPaths(path: string, root: string): string[] {
+  const own = path.split(sep).join(posix.sep)
+  let real: string | undefined
+  try {
+    real = relative(root, realpathSync(join(root, path)))
+      .split(sep)
+      .join(posix.sep)
+  } catch {
+    // Missing: imageBuild says so.
+  }
+  return real === undefined || real === own || real.startsWith('..') || isAbsolute(real) ? [own] : [own, real]
 }
 
 /** skycap.yaml as it lies in the build's source (the exported revision or the copied work tree). */
@@ -537,6 +599,30 @@ function failureLines(f: {service: string; lastLines: string[]; firstError?: str
   return `; its first error line:${shown([f.firstError])}\n${f.service}: and its last lines:${shown(f.lastLines)}`
 }
 
+/**
+ * For a failed build: the files the VCS ignores in each context (a few, and how many), which no build gets, since a
+ * commit's image must be reproducible from the commit (docs/build.md). A Dockerfile that copies `dist/` from a
+ * gitignored build output failed with `"/dist" not found`, and nothing said dist/ was there but left out.
+ */
+async function ignoredNote(vcs: Vcs, builds: Array<{service: string; context: string}>): Promise<string> {
+  const seen = new Set<string>()
+  const parts: string[] = []
+  for (const {service, context} of builds) {
+    const path = context.split(sep).join(posix.sep)
+    if (seen.has(path)) continue
+    seen.add(path)
+    // Folders first: a build's output (dist/, node_modules/) is what a Dockerfile most often looks for.
+    const files = (await vcs.ignoredFiles([path])).sort((a, b) => Number(b.endsWith('/')) - Number(a.endsWith('/')))
+    if (!files.length) continue
+    const shown = files.slice(0, 3).join(', ') + (files.length > 3 ? ` and ${files.length - 3} more` : '')
+    parts.push(
+      `${service}'s context (${path || '.'}) has ${files.length} ${files.length === 1 ? 'path' : 'paths'} ${vcs.kind === 'hg' ? 'Mercurial' : vcs.kind} ignores, which no build gets: ${shown}`,
+    )
+  }
+  if (!parts.length) return ''
+  return ` ${parts.join('; ')}. A build sees only what a commit would hold, so that a commit's image can be built again from the commit: build such files in the Dockerfile (a RUN step) or with build.command (docs/build.md).`
+}
+
 /** The hint's end: the commands that failed, to run here (`docker build` … with the repository's paths). */
 function ranHere(failures: Array<{service: string; command?: string}>): string {
   const commands = failures.filter((f) => f.command !== undefined)
@@ -560,12 +646,17 @@ async function inParallel(
     workTree,
     pastable,
     inRegistry,
+    ignored,
+    again = 'build again',
   }: {
     pushesWhileBuilding: (b: ImageBuild) => boolean
     workTree: boolean
     pastable?: (ran: NonNullable<StepFailed['ran']>) => string
     /** Of the builds that pushed as they built, those whose image the registry has: asked only when the step ends in a failure or a Ctrl-C. */
     inRegistry?: (builds: ImageBuild[]) => Promise<ImageBuild[]>
+    /** What the failed builds' contexts hold that the VCS ignores (the hint's end), or ''. */
+    ignored?: (builds: ImageBuild[]) => Promise<string>
+    again?: string
   } = {
     pushesWhileBuilding: () => false,
     workTree: false,
@@ -667,15 +758,16 @@ async function inParallel(
   // With --jobs below the number of images, those still queued never start once one failed: say which.
   const queued = builds.slice(next).map((b) => b.service)
   const unstarted = queued.length ? `; ${queued.join(', ')} ${queued.length === 1 ? 'was' : 'were'} not ${what === 'build' ? 'built' : 'pushed'} (not started after the failure)` : ''
+  const ignoredHere = what === 'build' && ignored ? await ignored(failed.map((f) => f.build)).catch(() => '') : ''
   throw new BuildFailedError(`${what} of ${stepFailures.map((f) => f.service).join(', ')} failed; ${result}${unstarted}\n${text}`, {
     hint:
       what === 'build'
         ? // A work-tree build (--work-tree, skycap up) takes the fix as it is; a revision's build only once it is committed.
-          `Fix the build, ${workTree ? 'then' : 'commit, and'} build again.${ranHere(stepFailures)}`
+          `Fix the build, ${workTree ? 'then' : 'commit, and'} ${again}.${ignoredHere}${ranHere(stepFailures)}`
         : stepFailures.some((f) => !('notFound' in f) && /server gave HTTP response to HTTPS client/.test(failureLines(f)))
           ? // A plain-HTTP registry (a local one): not a login problem.
-            'The registry speaks plain HTTP and the builder asked it over HTTPS: mark it insecure for the builder (podman: an [[registry]] entry with insecure = true in /etc/containers/registries.conf; docker: "insecure-registries" in /etc/docker/daemon.json; docs/build.md), then build again.'
-          : 'Check registry access (docker login) and build again.',
+            `The registry speaks plain HTTP and the builder asked it over HTTPS: mark it insecure for the builder (podman: an [[registry]] entry with insecure = true in /etc/containers/registries.conf; docker: "insecure-registries" in /etc/docker/daemon.json; docs/build.md), then ${again}.`
+          : `Check registry access (docker login) and ${again}.`,
     details: {failures: stepFailures},
   })
 }

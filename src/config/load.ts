@@ -62,6 +62,36 @@ export function configFilePath(options: {configPath?: string; cwd?: string; conf
   return file
 }
 
+/**
+ * The folders skycap.yaml's text names (templates, default `deploy`, and config folders), each with its key, as
+ * written (relative to skycap.yaml), so they can be copied before the config is validated (validation checks that they
+ * exist). Text that does not parse names none; validation reports it.
+ */
+export async function namedFolders(text: string): Promise<Array<[string, string]>> {
+  const {parse} = await import('yaml')
+  let data: unknown
+  try {
+    data = parse(text, {merge: true})
+  } catch {
+    return []
+  }
+  const named: Array<[string, unknown]> = [['templates', field(data, 'templates') ?? 'deploy']]
+  for (const [name, svc] of entries(field(data, 'services'))) named.push([`services.${name}.config`, field(svc, 'config')])
+  for (const [envName, env] of entries(field(data, 'environments'))) {
+    named.push([`environments.${envName}.config`, field(env, 'config')])
+    for (const [name, svc] of entries(field(env, 'services'))) named.push([`environments.${envName}.services.${name}.config`, field(svc, 'config')])
+  }
+  return named.filter((pair): pair is [string, string] => typeof pair[1] === 'string' && pair[1] !== '')
+}
+
+function field(value: unknown, key: string): unknown {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>)[key] : undefined
+}
+
+function entries(value: unknown): Array<[string, unknown]> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) ? Object.entries(value) : []
+}
+
 /** Loads and validates skycap.yaml: the explicit `configPath`, or the nearest one from `cwd` upward. */
 export async function loadConfig(options: {configPath?: string; cwd?: string; repository?: boolean; root?: string; configGiven?: boolean} = {}): Promise<LoadedConfig> {
   // `configGiven`: whether the user passed --config (render and deploy hand on the path they found either way).

@@ -93,6 +93,12 @@ export interface DeployOptions {
   context?: string
   /** Build (or skip) the revision's images first, with these build options. */
   build?: Pick<BuildOptions, 'builder' | 'jobs' | 'force'>
+  /**
+   * What deploys this again, in the hints of an interrupted deploy (default: a deploy of the environment, or a
+   * rollback). skycap up: `skycap up`, since its images are built from the work tree (a deploy of the environment has
+   * none of them) and its first release has nothing to roll back to.
+   */
+  again?: string
   /** Deploy without running the predeploy/postdeploy hooks (recorded in the release). */
   skipHooks?: boolean
   /** Deploy without asking GitHub whether the revision's checks are green (requireChecks; recorded in the release). */
@@ -764,14 +770,14 @@ async function applyWatchRecord(
       {
         // The next deploy is refused while the hook's Job runs (hook_running): the hint said to deploy again at once.
         hint: hooks.interrupted?.job
-          ? `\`${kubectl.shown(`logs -f job/${hooks.interrupted.job}`)}\` follows the hook; once it has ended, deploy ${env.name} again to run it to its end and record the release as succeeded, or \`skycap rollback ${env.name}\` to go back.`
-          : `Deploy ${env.name} again to run the hook and record the release as succeeded, or \`skycap rollback ${env.name}\` to go back.`,
+          ? `\`${kubectl.shown(`logs -f job/${hooks.interrupted.job}`)}\` follows the hook; once it has ended, ${options.again ? `run \`${options.again}\` again` : `deploy ${env.name} again`} to run it to its end and record the release as succeeded, or \`skycap rollback ${env.name}\` to go back.`
+          : `${options.again ? `Run \`${options.again}\` again` : `Deploy ${env.name} again`} to run the hook and record the release as succeeded, or \`skycap rollback ${env.name}\` to go back.`,
         details: {report},
       },
     )
   if (rollout.outcome === 'interrupted')
     throw new InterruptedError(`deploy of ${env.name} interrupted${rollout.failures.length ? ` after ${cause}` : ''}; ${LOCK_RELEASED} and the rollout left as it was`, {
-      hint: interruptedHint(env.name, rollouts),
+      hint: interruptedHint(env.name, rollouts, options.again),
       details: {report},
     })
   if (rollout.outcome === 'timeout')
@@ -1220,10 +1226,10 @@ export async function checkImagesExist(prepared: PreparedRelease, deps: Pick<Dep
  * `paused`) refuses the next deploy until it is resumed, promoted or aborted, so the hint names it; a canary that
  * never started (the interruption came first) leaves nothing to resume.
  */
-export function interruptedHint(environment: string, rollouts: Record<string, RolloutSummary>): string {
+export function interruptedHint(environment: string, rollouts: Record<string, RolloutSummary>, again?: string): string {
   const mid = Object.entries(rollouts).filter(([, r]) => r.type === 'canary' && (r.phase === 'progressing' || r.phase === 'paused'))
   const left = mid.map(([service, r]) => `${service} (${r.promoting ? 'promoting' : `at ${r.weight ?? 0}%`})`)
-  if (!left.length) return `Check \`skycap status ${environment}\`; deploy again or roll back.`
+  if (!left.length) return `Check \`skycap status ${environment}\`; ${again ? `run \`${again}\` again` : 'deploy again or roll back'}.`
   // A canary whose promotion had begun is finished by a resume; an abort is too late for it.
   const promoting = mid.filter(([, r]) => r.promoting).map(([service]) => service)
   const late = promoting.length ? ` (an abort is too late for ${promoting.join(', ')}: ${promoting.length === 1 ? 'its promotion had' : 'their promotions had'} begun)` : ''

@@ -11,7 +11,7 @@ import {shellWord} from '../ui/shell-word.js'
 import {parseTarget} from '../vcs/target.js'
 import {LABELS} from '../render/objects.js'
 import type {Reporter} from '../ui/output.js'
-import {readState, stateFile} from '../local/state.js'
+import {onUpContext} from '../local/state.js'
 
 /** Builds the Kubectl for a context and namespace; tests inject a fake runner through it. */
 export type KubectlFactory = (options: Pick<KubectlOptions, 'context' | 'namespace'>) => Kubectl
@@ -226,11 +226,7 @@ export async function openEnvironment(options: {
   }
   const env = resolveEnvironment(loaded, spec.environment, options.serviceUsage)
   const connectionOnly = partial ? {errors: partial.errors, has: partial.has} : undefined
-  if (options.upContext !== false && env.derived && env.context === undefined) {
-    const context = readState(stateFile(loaded.file, env.name))?.context
-    if (context) return {loaded, env: {...env, context}, ...(connectionOnly ? {connectionOnly} : {})}
-  }
-  return {loaded, env, ...(connectionOnly ? {connectionOnly} : {})}
+  return {loaded, env: options.upContext === false ? env : onUpContext(env, loaded.file), ...(connectionOnly ? {connectionOnly} : {})}
 }
 
 /**

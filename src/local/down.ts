@@ -133,9 +133,7 @@ export async function down(options: DownOptions, deps: DownDeps): Promise<DownRe
           const handMade = unmanaged.length ? `objects skycap did not deploy (${unmanaged.slice(0, 5).join(', ')}${unmanaged.length > 5 ? ', …' : ''})` : undefined
           const sharing = [...(others.length ? [`${others.join(', ')} also use${others.length === 1 ? 's' : ''}`] : []), ...(handMade ? [`also holds ${handMade}`] : [])]
           deps.reporter.info(`Deleting ${loaded.config.app} ${env.name}'s objects and records in namespace ${state.namespace}, which ${sharing.join(', and which ')}`)
-          await kubectl.run(['delete', PRUNE_RESOURCES, '-l', appSelector(loaded.config.app, env.name), '--ignore-not-found', '--wait=true', '--timeout=120s'])
-          await kubectl.run(['delete', 'configmaps,secrets', '-l', `${RELEASE_LABELS.app}=${loaded.config.app},${RELEASE_LABELS.environment}=${env.name}`, '--ignore-not-found', '--wait=false'])
-          await kubectl.run(['delete', 'configmaps', '-l', `${ROLLOUT_STATE_LABEL}=${loaded.config.app},${RELEASE_LABELS.environment}=${env.name}`, '--ignore-not-found', '--wait=false'])
+          await deleteOwn(kubectl, loaded.config.app, env.name)
           report.deletedObjectsIn = state.namespace
           if (others.length) report.kept.push(`namespace ${state.namespace}: ${others.join(', ')} ${others.length === 1 ? 'runs' : 'run'} there too (delete it by hand once nothing needs it)`)
           else report.kept.push(`namespace ${state.namespace}: it holds ${handMade} (delete it by hand once nothing needs it)`)
@@ -146,8 +144,16 @@ export async function down(options: DownOptions, deps: DownDeps): Promise<DownRe
       // only to say which; a cluster that is gone (a deleted kind cluster) must not keep down from clearing its state.
       const exists = await namespaceExists(kubectl, state.namespace).catch(() => undefined)
       if (exists === undefined) report.kept.push(`namespace ${state.namespace}: skycap up did not create it (the cluster did not answer, so whether it exists is not known)`)
-      else if (exists) report.kept.push(`namespace ${state.namespace}: it existed before skycap up (\`skycap status ${env.name}\` shows what runs there)`)
-      else deps.reporter.info(`Namespace ${state.namespace} does not exist (skycap up did not get as far as creating it): nothing to delete`)
+      else if (exists) {
+        // The namespace stays, but what this app and environment deployed there goes, as in a namespace up created
+        // that others share: it kept running, and down said "nothing deleted".
+        if ((await othersIn(kubectl, loaded.config.app, env.name)).own) {
+          deps.reporter.info(`Deleting ${loaded.config.app} ${env.name}'s objects and records in namespace ${state.namespace}, which existed before skycap up`)
+          await deleteOwn(kubectl, loaded.config.app, env.name)
+          report.deletedObjectsIn = state.namespace
+          report.kept.push(`namespace ${state.namespace}: it existed before skycap up`)
+        } else report.kept.push(`namespace ${state.namespace}: it existed before skycap up (\`skycap status ${env.name}\` shows what runs there)`)
+      } else deps.reporter.info(`Namespace ${state.namespace} does not exist (skycap up did not get as far as creating it): nothing to delete`)
     }
   }
   for (const k of report.kept) deps.reporter.info(`Kept ${k}`)
@@ -155,18 +161,25 @@ export async function down(options: DownOptions, deps: DownDeps): Promise<DownRe
   return report
 }
 
+/** Deletes this app and environment's objects (every kind a deploy prunes), its release records and its rollout state. */
+async function deleteOwn(kubectl: Kubectl, app: string, environment: string): Promise<void> {
+  await kubectl.run(['delete', PRUNE_RESOURCES, '-l', appSelector(app, environment), '--ignore-not-found', '--wait=true', '--timeout=120s'])
+  await kubectl.run(['delete', 'configmaps,secrets', '-l', `${RELEASE_LABELS.app}=${app},${RELEASE_LABELS.environment}=${environment}`, '--ignore-not-found', '--wait=false'])
+  await kubectl.run(['delete', 'configmaps', '-l', `${ROLLOUT_STATE_LABEL}=${app},${RELEASE_LABELS.environment}=${environment}`, '--ignore-not-found', '--wait=false'])
+}
+
 function emptyReport(app: string, environment: string): DownReport {
   return {app, environment, context: null, stoppedForwards: [], deletedNamespace: null, deletedObjectsIn: null, deletedCluster: null, kept: []}
 }
 
 /**
- * The other apps and environments with objects or release records in the namespace (skycap's labels say whose), e.g.
+ * How many objects and records of this app and environment the namespace holds, the other apps and environments with objects or release records in it (skycap's labels say whose), e.g.
  * "app lbeta (environment local)", and the objects no skycap app deployed (made by hand or by another tool), e.g.
  * "Secret/beta-db": Kubernetes' own (the root CA ConfigMap, what a controller made) aside. One get. Not the
  * PersistentVolumeClaims: a StatefulSet's carry neither skycap's labels nor an owner, and would keep every namespace
  * with a database in it.
  */
-async function othersIn(kubectl: Kubectl, app: string, environment: string): Promise<{others: string[]; unmanaged: string[]}> {
+async function othersIn(kubectl: Kubectl, app: string, environment: string): Promise<{others: string[]; unmanaged: string[]; own: number}> {
   // A user who may not list Secrets (or Jobs, Pods) on a cluster of their own gets the kinds read before (the whole
   // down failed otherwise); what is made by hand is then told from those.
   const list = await kubectl
@@ -177,6 +190,7 @@ async function othersIn(kubectl: Kubectl, app: string, environment: string): Pro
     })
   const others = new Set<string>()
   const unmanaged: string[] = []
+  let own = 0
   for (const item of list.items) {
     const labels = item.metadata.labels ?? {}
     // A release record, the rollout state and a hook or run Job carry the app (and environment) they are of; anything
@@ -188,10 +202,11 @@ async function othersIn(kubectl: Kubectl, app: string, environment: string): Pro
           ? {owner: 'this'}
           : {owner: 'other', app: record, environment: labels[RELEASE_LABELS.environment] ?? ''}
         : ownershipOf(item, app, environment)
-    if (owner.owner === 'other') others.add(describeOwner(owner, app))
+    if (owner.owner === 'this') own++
+    else if (owner.owner === 'other') others.add(describeOwner(owner, app))
     else if (owner.owner === 'unmanaged' && !kubernetesOwn(item)) unmanaged.push(`${item.kind}/${item.metadata.name}`)
   }
-  return {others: [...others].sort(), unmanaged}
+  return {others: [...others].sort(), unmanaged, own}
 }
 
 /** What Kubernetes makes in every namespace or from other objects: never a reason to keep a namespace. */

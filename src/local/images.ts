@@ -1,5 +1,5 @@
-import {relative, resolve} from 'node:path'
-
+import {buildInputs} from '../build/inputs.js'
+import {LOCAL_ENVIRONMENT} from '../config/environment.js'
 import type {Environment, LoadedConfig} from '../config/types.js'
 import type {Reporter} from '../ui/output.js'
 
@@ -43,18 +43,23 @@ export interface DeliveredImages {
  */
 export const workTreeBuilds: ImagePhase = {
   buildable: (loaded, env) => Object.keys(env.services).filter((s) => loaded.config.services[s]?.build),
-  inputs(loaded, _env, service) {
-    const spec = loaded.config.services[service]?.build ?? {}
-    const context = resolve(loaded.dir, spec.context ?? relative(loaded.dir, loaded.root))
-    return [context, resolve(context, spec.dockerfile ?? 'Dockerfile')]
-  },
+  inputs: (loaded, _env, service) => buildInputs(loaded, service),
   async build(request) {
     const {buildImages} = await import('../build/build.js')
     // The derived `local` environment is named under the local registry; a declared environment keeps its own.
     // Only the built images: the services up does not build keep skycap.yaml's registry when deploy renders them.
     const registry = request.registry && request.env.derived ? request.registry : undefined
     const report = await buildImages(
-      {environment: request.env.name, workTree: true, configPath: request.loaded.file, services: request.services, push: request.push, forceFlag: false, ...(registry ? {registry} : {})},
+      {
+        environment: request.env.name,
+        workTree: true,
+        configPath: request.loaded.file,
+        services: request.services,
+        push: request.push,
+        forceFlag: false,
+        again: `run skycap up${request.env.name === LOCAL_ENVIRONMENT ? '' : ` ${request.env.name}`} again`,
+        ...(registry ? {registry} : {}),
+      },
       {reporter: request.reporter, output: (line) => request.reporter.info(line), signal: request.signal},
     )
     return {images: Object.fromEntries(report.images.map((i) => [i.service, i.image])), skipped: report.images.filter((i) => i.result === 'skipped').map((i) => i.service)}

@@ -3,6 +3,7 @@ import {homeFolder} from '../paths.js'
 import {basename, join} from 'node:path'
 
 import type {CreatedCluster} from './cluster-tool.js'
+import type {Environment} from '../config/types.js'
 import {nodeCrypto} from '../builtins.js'
 
 /** One background port-forward of skycap up. */
@@ -62,6 +63,16 @@ export function readState(file: string): UpState | undefined {
   } catch {
     return undefined
   }
+}
+
+/**
+ * The derived environment (no context in skycap.yaml) on the context the last `skycap up` of it used, recorded in its
+ * state, rather than the kubeconfig's current one; any other environment as it is.
+ */
+export function onUpContext(env: Environment, configFile: string): Environment {
+  if (!env.derived || env.context !== undefined) return env
+  const context = readState(stateFile(configFile, env.name))?.context
+  return context ? {...env, context} : env
 }
 
 /** Saves the state atomically (a rename), so a crash never leaves half a file. */

@@ -373,6 +373,7 @@ async function deployPhase(
       timeout: options.timeout,
       reason: `skycap up ${env.name}`,
       waitFlag: false,
+      again: env.name === LOCAL_ENVIRONMENT ? 'skycap up' : `skycap up ${env.name}`,
     },
     {kubectl: deps.kubectl, reporter: deps.reporter, confirm: deps.confirm, signal: deps.signal},
   )

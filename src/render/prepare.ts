@@ -2,10 +2,11 @@ import {existsSync, realpathSync, rmSync} from 'node:fs'
 import {basename, dirname, isAbsolute, join, posix, relative, sep} from 'node:path'
 
 import {resolveEnvironment, unknownServiceError} from '../config/environment.js'
-import {configFilePath, displayPath, loadConfig, openRepository, parseConfig, readSkycapYaml, refuseLinkOutside} from '../config/load.js'
+import {configFilePath, displayPath, loadConfig, namedFolders, openRepository, parseConfig, readSkycapYaml, refuseLinkOutside} from '../config/load.js'
 import type {ConfigWarning, Environment, LoadedConfig} from '../config/types.js'
 import {ConfigError, InterruptedError, UserError} from '../errors.js'
 import {temporaryFolder} from '../folders.js'
+import {onUpContext} from '../local/state.js'
 import {parseTarget, targetRevision} from '../vcs/target.js'
 import type {Revision, Vcs} from '../vcs/vcs.js'
 import {renderEnvironment, type RenderResult} from './render.js'
@@ -57,7 +58,9 @@ export async function prepareRelease(options: PrepareOptions): Promise<PreparedR
   const vcs = await openRepository(file)
   const revision = await vcs.resolve(targetRevision(options.target))
   const prepared = revision.atHead ? await prepareFromWorkTree(file, revision, options, vcs.root) : await prepareFromRevision(file, revision, options, vcs)
-  return {...prepared, vcs}
+  // deploy, diff and run of the derived `local` go to the cluster up used, as status and logs do (they went to the
+  // kubeconfig's current context, which may be another by then).
+  return {...prepared, environment: onUpContext(prepared.environment, file), vcs}
 }
 
 /**
@@ -162,22 +165,8 @@ function environmentOf(loaded: LoadedConfig, target: string | undefined): Enviro
  * parse names none; validation reports it. A folder outside the repository has no revision: an error.
  */
 async function inputFolders(text: string, configDir: string, shownFile: string, revision: Revision): Promise<string[]> {
-  const {parse} = await import('yaml')
-  let data: unknown
-  try {
-    data = parse(text)
-  } catch {
-    return []
-  }
-  const named: Array<[string, unknown]> = [['templates', field(data, 'templates') ?? 'deploy']]
-  for (const [name, svc] of entries(field(data, 'services'))) named.push([`services.${name}.config`, field(svc, 'config')])
-  for (const [envName, env] of entries(field(data, 'environments'))) {
-    named.push([`environments.${envName}.config`, field(env, 'config')])
-    for (const [name, svc] of entries(field(env, 'services'))) named.push([`environments.${envName}.services.${name}.config`, field(svc, 'config')])
-  }
   const folders: string[] = []
-  for (const [key, value] of named) {
-    if (typeof value !== 'string' || value === '') continue
+  for (const [key, value] of await namedFolders(text)) {
     const inRepo = posix.normalize(posix.join(configDir, value.split(sep).join(posix.sep)))
     if (isAbsolute(value) || inRepo.startsWith('..')) {
       throw new UserError(`${shownFile}: ${key} "${value}" is outside the repository, so it cannot be read at ${revision.short}`, {
@@ -188,12 +177,4 @@ async function inputFolders(text: string, configDir: string, shownFile: string, 
     folders.push(inRepo)
   }
   return [...new Set(folders)]
-}
-
-function field(value: unknown, key: string): unknown {
-  return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>)[key] : undefined
-}
-
-function entries(value: unknown): Array<[string, unknown]> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value) ? Object.entries(value) : []
 }

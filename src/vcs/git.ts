@@ -254,6 +254,13 @@ export class GitVcs implements Vcs {
     return files.filter((f) => !f.split('/').some((_, i, parts) => ignored.has(parts.slice(0, i + 1).join('/'))))
   }
 
+  async ignoredFiles(paths: string[]): Promise<string[]> {
+    const {execa} = await import('execa')
+    // --directory: an ignored folder (dist/, node_modules/) is one line, not its thousands of files.
+    const r = await execa('git', ['--literal-pathspecs', 'ls-files', '-z', '--others', '--ignored', '--exclude-standard', '--directory', '--', ...paths.map((p) => p || '.')], inRepository(this.root))
+    return [...new Set(r.stdout.split('\0').filter(Boolean))].sort()
+  }
+
   async between(from: string, to: string): Promise<RevisionSummary[]> {
     const [a, b] = [await this.commitOf(from), await this.commitOf(to)]
     // The same revision: nothing between (and no `git log` that prints nothing, which simple-git waits 50 ms on).

@@ -169,6 +169,11 @@ export class HgVcs implements Vcs {
     return [...new Set(r.stdout.split('\0').filter(Boolean))].filter((p) => existsSync(join(this.root, p))).sort()
   }
 
+  async ignoredFiles(paths: string[]): Promise<string[]> {
+    const r = await this.run(['status', '-i', '--no-status', '--print0', '--', ...paths.map((p) => literal(p || '.'))])
+    return [...new Set(r.stdout.split('\0').filter(Boolean))].sort()
+  }
+
   async between(from: string, to: string): Promise<RevisionSummary[]> {
     const [a, b] = [await this.nodeOf(from), await this.nodeOf(to)]
     // Both are full ids (40 hex digits), so the revset holds nothing the user typed. --hidden: a release recorded at a

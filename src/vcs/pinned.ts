@@ -58,6 +58,11 @@ export class PinnedCheckout implements Vcs {
     return filesUnder(this.root, '').sort()
   }
 
+  async ignoredFiles(): Promise<string[]> {
+    // No VCS metadata: nothing is ignored.
+    return []
+  }
+
   async between(from: string, to: string): Promise<RevisionSummary[]> {
     throw this.cannot(`list the revisions between ${from} and ${to}`)
   }

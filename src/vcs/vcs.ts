@@ -57,6 +57,11 @@ export interface Vcs {
   isTracked(path: string): Promise<boolean>
   /** The work tree's files that a build can see: tracked ones and untracked ones that are not ignored, relative to the root, sorted. */
   workTreeFiles(): Promise<string[]>
+  /**
+   * The work tree's ignored files under `paths` (relative to the root, `/`-separated; '' for all), which no build
+   * sees: a folder wholly ignored is one entry ending in `/` where the VCS says so (git), sorted.
+   */
+  ignoredFiles(paths: string[]): Promise<string[]>
   /** The revisions in `to` that `from` lacks (git's `from..to`, Mercurial's `only(to, from)`), oldest first. */
   between(from: string, to: string): Promise<RevisionSummary[]>
   /** Where the repository was cloned from (git's remote origin, Mercurial's default path); undefined when none. */

@@ -87,6 +87,21 @@ describe('skycap up / down: the whole app locally, on the real node', function (
     rmSync(cache, {recursive: true, force: true})
   })
 
+  /** `skycap up --detach` started and 2 s into a deploy that waits for good: web's pod never becomes ready (uncommitted: up builds the work tree). */
+  const deploying = async () => {
+    writeFileSync(join(clone, 'config/web/app.properties'), 'greeting=stuck\nhealthz=fail\n')
+    const proc = execa('node', [cliPath, 'up', '--detach', '--cluster', testCluster().context], {cwd: clone, env: env(), reject: false})
+    const err = captureOutput(proc.stderr)
+    try {
+      await err.waitFor(/Deploying release 1/, 240_000)
+    } catch (error) {
+      proc.kill('SIGKILL')
+      throw error
+    }
+    await new Promise((resolve) => setTimeout(resolve, 2000))
+    return {proc, err}
+  }
+
   /** GETs `url` until its body matches `re` (a forward reconnects to a new pod within a second or two). */
   const answer = async (url: string, re: RegExp) => (await serviceAnswers(url, re, {times: 1})).body
 
@@ -230,17 +245,35 @@ describe('skycap up / down: the whole app locally, on the real node', function (
     }
   })
 
-  it('down keeps a namespace that existed before up (it removes only the forwards)', async () => {
+  it("down keeps a namespace that existed before up, and deletes the app's objects and records in it (its Deployments kept running after 'nothing deleted')", async () => {
     const {context} = testCluster()
     await kubectl(['create', 'namespace', NAMESPACE])
+    await kubectl(['create', 'configmap', 'team-notes', '--namespace', NAMESPACE])
     const r = await json(['up', '--detach', '--cluster', context])
     expect(r.exitCode, r.stderr).to.equal(0)
     const d = await json(['down'])
     expect(d.exitCode, d.stderr).to.equal(0)
     expect(d.doc.result.deletedNamespace).to.equal(null)
-    expect(d.doc.result.kept.join('\n')).to.include(`namespace ${NAMESPACE}: it existed before skycap up`)
+    expect(d.doc.result.deletedObjectsIn).to.equal(NAMESPACE)
+    expect(d.doc.result.kept).to.deep.equal([`namespace ${NAMESPACE}: it existed before skycap up`])
     expect((await kubectl(['get', 'namespace', NAMESPACE, '-o', 'name'])).stdout.trim()).to.equal(`namespace/${NAMESPACE}`)
+    // What up deployed and recorded is gone; what was there before stays.
+    const left = (await kubectl(['get', 'deployments,services,configmaps,secrets', '--namespace', NAMESPACE, '-o', 'name'])).stdout.trim().split('\n').sort()
+    expect(left).to.deep.equal(['configmap/kube-root-ca.crt', 'configmap/team-notes'])
     for (const u of r.doc.result.urls) expect(await listening(u.localPort)).to.equal(false)
+  })
+
+  it('Ctrl-C of up during its deploy (exit 130) says to run skycap up again: a deploy of local has no image of the work tree, and a first release nothing to roll back to', async () => {
+    const {proc, err} = await deploying()
+    try {
+      proc.kill('SIGINT')
+      const r = await proc
+      expect(r.exitCode, err.text).to.equal(130)
+      expect(err.text).to.include('Check `skycap status local`; run `skycap up` again.')
+      expect(err.text).to.not.include('deploy again or roll back')
+    } finally {
+      proc.kill('SIGKILL')
+    }
   })
 
   it('a first up whose deploy fails still leaves the namespace it created to down', async () => {
@@ -282,13 +315,8 @@ describe('skycap up / down: the whole app locally, on the real node', function (
   })
 
   it('down while up is still deploying stops that up first (it deployed the app again after down said it was gone); logs and scale then point at skycap up', async () => {
-    // web's pod never becomes ready: the up's deploy waits for it (uncommitted: up builds the work tree).
-    writeFileSync(join(clone, 'config/web/app.properties'), 'greeting=stuck\nhealthz=fail\n')
-    const proc = execa('node', [cliPath, 'up', '--detach', '--cluster', testCluster().context], {cwd: clone, env: env(), reject: false})
-    const err = captureOutput(proc.stderr)
+    const {proc, err} = await deploying()
     try {
-      await err.waitFor(/Deploying release 1/, 240_000)
-      await new Promise((resolve) => setTimeout(resolve, 2000))
       const d = await json(['down'])
       expect(d.exitCode, d.stderr).to.equal(0)
       expect(d.stderr).to.match(/Stopping the skycap up that is still bringing localapp local up \(pid \d+\)/)

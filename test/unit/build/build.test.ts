@@ -1,4 +1,4 @@
-import {chmodSync, existsSync, mkdtempSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync} from 'node:fs'
+import {chmodSync, existsSync, mkdtempSync, readFileSync, realpathSync, rmSync, symlinkSync, truncateSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {expect} from 'chai'
@@ -895,6 +895,70 @@ exit $rc
     const error = await failure(build({workTree: true, revision: 'HEAD~1'}))
     expect(error.exitCode).to.equal(ExitCode.INVALID)
     expect(error.message).to.include('--work-tree builds the work tree')
+  })
+
+  it('--work-tree reads, copies and hashes only what the builds read: a file of 2 GiB or an edit outside every context changes nothing, an edit inside or of a build arg makes a new tag', async () => {
+    repo = await TempRepo.withFiles({
+      'skycap.yaml': SKYCAP_YAML('  web:\n    image: web\n    build: {context: web, dockerfile: ../docker/web.Dockerfile, args: {MSG: one}}\n  api:\n    image: api\n    build: {context: api}'),
+      'web/msg.txt': 'one\n',
+      'api/Dockerfile': 'FROM scratch\n',
+      'docker/web.Dockerfile': 'FROM scratch\n',
+      'docker/web.Dockerfile.dockerignore': 'x\n',
+      'deploy/web.yaml': 'kind: ConfigMap\n',
+      'README.md': 'hi\n',
+    })
+    // Sparse: no disk, but 2.5 GB to read. It made the build fail with Node's "File size (2621440000) is greater than 2 GiB".
+    writeFileSync(join(repo.dir, 'huge.img'), '')
+    truncateSync(join(repo.dir, 'huge.img'), 2500 * 1024 * 1024)
+    repo.write('web/msg.txt', 'two\n')
+    const seen: string[][] = []
+    const look = (argv: string[]) => {
+      if (argv[1] === 'build') {
+        const root = join(argv.at(-1) as string, '..')
+        seen.push(['huge.img', 'README.md', 'web/msg.txt', 'api/Dockerfile', 'docker/web.Dockerfile', 'docker/web.Dockerfile.dockerignore'].filter((f) => existsSync(join(root, f))))
+      }
+      return dockerOnly(argv)
+    }
+    const a = await build({workTree: true, services: ['web']}, fakeRegistry(), look)
+    expect(seen).to.deep.equal([['web/msg.txt', 'api/Dockerfile', 'docker/web.Dockerfile', 'docker/web.Dockerfile.dockerignore']])
+    // The tag covers every built service of the environment, whichever are built now.
+    expect((await build({workTree: true}, fakeRegistry(), dockerOnly)).report.tag).to.equal(a.report.tag)
+    repo.write('README.md', 'edited\n')
+    repo.write('deploy/web.yaml', 'kind: ConfigMap # edited\n')
+    expect((await build({workTree: true}, fakeRegistry(), dockerOnly)).report.tag, 'an edit outside every build').to.equal(a.report.tag)
+    repo.write('api/Dockerfile', 'FROM scratch\nLABEL a=b\n')
+    const api = (await build({workTree: true}, fakeRegistry(), dockerOnly)).report.tag
+    expect(api, 'an edit in a context').to.not.equal(a.report.tag)
+    repo.write('docker/web.Dockerfile', 'FROM scratch\nLABEL a=b\n')
+    const dockerfile = (await build({workTree: true}, fakeRegistry(), dockerOnly)).report.tag
+    expect(dockerfile, 'an edit of a Dockerfile outside its context').to.not.equal(api)
+    repo.write('skycap.yaml', readFileSync(join(repo.dir, 'skycap.yaml'), 'utf8').replace('MSG: one', 'MSG: two'))
+    expect((await build({workTree: true}, fakeRegistry(), dockerOnly)).report.tag, 'a changed build arg').to.not.equal(dockerfile)
+  })
+
+  it('a failed build whose context has files git ignores names them (a few, and how many): a gitignored dist/ the Dockerfile copies failed with "/dist" not found and nothing more', async () => {
+    repo = await TempRepo.withFiles({
+      'skycap.yaml': SKYCAP_YAML('  web:\n    image: web\n    build: {context: web}\n  api:\n    image: api\n    build: {context: api}'),
+      '.gitignore': 'dist/\n*.log\n',
+      'web/Dockerfile': 'FROM scratch\nCOPY dist/ /dist/\n',
+      'api/Dockerfile': 'FROM scratch\n',
+    })
+    for (const f of ['web/dist/app.js', 'web/dist/app.css', 'web/a.log', 'web/b.log', 'web/c.log', 'api/x.log']) repo.write(f, 'x\n')
+    const failing = (argv: string[]) => (argv[1] === 'build' && argv.at(-1)?.endsWith('/web') ? {exitCode: 1, lines: ['ERROR: failed to compute cache key: "/dist" not found']} : dockerOnly(argv))
+    for (const options of [{}, {workTree: true}]) {
+      const error = await failure(build(options, fakeRegistry(), failing))
+      expect(error, String(error)).to.be.instanceOf(BuildFailedError)
+      // api built: its ignored x.log is not named.
+      expect(error.hint).to.include(
+        "web's context (web) has 4 paths git ignores, which no build gets: web/dist/, web/a.log, web/b.log and 1 more. A build sees only what a commit would hold, so that a commit's image can be built again from the commit: build such files in the Dockerfile (a RUN step) or with build.command (docs/build.md).",
+      )
+      expect(error.hint).to.not.include('api')
+    }
+    // A context without ignored files: the hint as before.
+    rmSync(join(repo.dir, 'web', 'dist'), {recursive: true})
+    for (const f of ['a', 'b', 'c']) rmSync(join(repo.dir, 'web', `${f}.log`))
+    const plain = await failure(build({}, fakeRegistry(), failing))
+    expect(plain.hint).to.match(/^Fix the build, commit, and build again\. What failed/)
   })
 
   it("uses the environment's registry and imageTag, exactly as deploy renders them", async () => {

@@ -566,5 +566,7 @@ describe('skycap deploy: the hint after an interrupted deploy', () => {
     for (const rollouts of none) {
       expect(interruptedHint('test', rollouts)).to.equal('Check `skycap status test`; deploy again or roll back.')
     }
+    // skycap up's deploy: a deploy of local has no images of the work tree, and its first release nothing to roll back to.
+    expect(interruptedHint('local', {}, 'skycap up')).to.equal('Check `skycap status local`; run `skycap up` again.')
   })
 })

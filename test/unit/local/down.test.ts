@@ -169,6 +169,8 @@ describe('skycap down: only what up made', () => {
       record({createdNamespace: false})
       const fake = fakeKubectlFactory([
         answer === 'unreachable' ? {...exists(''), result: {exitCode: 1, stderr: 'The connection to the server 127.0.0.1:6443 was refused - did you specify the right host or port?'}} : exists(answer),
+        // A namespace that exists: whose objects are there (none of this app's).
+        ...(answer.startsWith('namespace/') ? [{argv: [...IN_NS, 'get', INSPECTED, '-o', 'json'], result: {stdout: JSON.stringify({items: [ROOT_CA, theirs(skycapLabels('other', 'local'))]})}}] : []),
       ])
       const reporter = memoryReporter()
       const report = await down({cwd: repo.dir}, {kubectl: fake.factory, tools: tools().tools, reporter, env: {XDG_CACHE_HOME: cache.dir}})
@@ -178,6 +180,28 @@ describe('skycap down: only what up made', () => {
       expect(fake.remaining()).to.equal(0)
       expect(readState(stateFile(join(realpathSync(repo.dir), 'skycap.yaml'), 'local', {XDG_CACHE_HOME: cache.dir})), 'the state is cleared').to.equal(undefined)
     }
+  })
+
+  it("a namespace that existed before up stays, but this app and environment's objects and records in it go (they kept running, and down said nothing deleted)", async () => {
+    record({createdNamespace: false})
+    const fake = fakeKubectlFactory(
+      keptBeside([
+        {
+          argv: [...IN_NS, 'get', INSPECTED, '-o', 'json'],
+          result: {
+            stdout: JSON.stringify({
+              items: [theirs(skycapLabels('localapp', 'local')), theirs({'skycap.dev/release-of': 'localapp', 'skycap.dev/environment': 'local'}), theirs(skycapLabels('other', 'local'))],
+            }),
+          },
+        },
+      ]).filter((e) => !e.argv.includes('json') || e.argv.includes(INSPECTED)),
+    )
+    const reporter = memoryReporter()
+    const report = await down({cwd: repo.dir}, {kubectl: fake.factory, tools: tools().tools, reporter, env: {XDG_CACHE_HOME: cache.dir}})
+    expect(report).to.include({deletedNamespace: null, deletedObjectsIn: 'localapp-local'})
+    expect(report.kept).to.deep.equal(['namespace localapp-local: it existed before skycap up'])
+    expect(reporter.lines.join('\n')).to.contain("Deleting localapp local's objects and records in namespace localapp-local, which existed before skycap up")
+    expect(fake.remaining()).to.equal(0)
   })
 
   it('an up still starting (no state file yet, or one it writes as it stops): down stops it first, marks it stopped by down, then takes down what it recorded', async () => {

@@ -17,6 +17,7 @@ import {memoryReporter} from '../../../src/ui/output.js'
 import {fakeKubectlFactory} from '../../helpers/fake-kubectl.js'
 import {setEnvironment} from '../../helpers/env.js'
 import {openEnvironment} from '../../../src/env/connect.js'
+import {prepareRelease} from '../../../src/render/prepare.js'
 import {runCli, TempRepo} from '../../helpers/repo.js'
 
 /** up's dependencies for a test that must stop before any build: no tool runs, no image is built, state under `cache`. */
@@ -249,7 +250,26 @@ describe('skycap up: the parts', () => {
     }
   })
 
-  it("status, logs and history of the derived local run on the context the last up used, not the kubeconfig's current one", async () => {
+  it('a failed build of up says to run skycap up again (it said "then build again", a command up does not suggest)', async () => {
+    const repo = await TempRepo.withFiles({
+      'skycap.yaml': 'app: shop\nservices:\n  web:\n    image: web\n    build: {command: [sh, -c, "exit 3"]}\nenvironments:\n  dev: {namespace: shop-dev}\n',
+    })
+    try {
+      for (const [name, again] of [
+        ['local', 'run skycap up again'],
+        ['dev', 'run skycap up dev again'],
+      ] as const) {
+        const loaded = await loadConfig({cwd: repo.dir})
+        const env = resolveEnvironment(loaded, name)
+        const error = (await workTreeBuilds.build({loaded, env, services: ['web'], push: false, reporter: memoryReporter()}).catch((e: unknown) => e)) as UserError
+        expect(error.hint, String(error)).to.match(new RegExp(`^Fix the build, then ${again}\\. What failed, to run here: `))
+      }
+    } finally {
+      repo.remove()
+    }
+  })
+
+  it("status, logs, history, deploy, diff and run of the derived local run on the context the last up used, not the kubeconfig's current one", async () => {
     const repo = await TempRepo.localApp()
     const cache = new TempRepo()
     const restore = setEnvironment({XDG_CACHE_HOME: cache.dir})
@@ -267,6 +287,10 @@ describe('skycap up: the parts', () => {
         forwards: [],
       })
       expect((await openEnvironment({cwd: repo.dir, environment: 'local'})).env.context).to.equal('kind-up')
+      // deploy, diff and run --rev read the environment through prepareRelease: they said "names no kube context;
+      // using the current one" and went to the kubeconfig's current context.
+      expect((await prepareRelease({cwd: repo.dir, target: 'local'})).environment.context).to.equal('kind-up')
+      expect((await prepareRelease({cwd: repo.dir, target: 'local@HEAD'})).environment.context).to.equal('kind-up')
       // up and down read the state themselves; a declared environment keeps its own context.
       expect((await openEnvironment({cwd: repo.dir, environment: 'local', upContext: false})).env.context).to.equal(undefined)
       expect((await openEnvironment({cwd: repo.dir, environment: 'prod'})).env.context).to.equal(loaded.config.environments.prod?.context)
