@@ -1,4 +1,5 @@
 import {ANNOTATIONS, type KubeObject, LABELS} from '../render/objects.js'
+import {lastingRefusal, quotaRefusal} from '../resources/quota.js'
 import {currentReplicaSet} from '../resources/replicasets.js'
 import {explainBackOffs} from '../resources/pull-events.js'
 import {ClusterSnapshot, crashLoopProblem, podProblem, podReady, podWaitReason, PullErrors} from '../resources/status.js'
@@ -90,16 +91,21 @@ export function serviceStatus(name: string, deployment: LiveWorkload | undefined
   const ended = (p: KubeObject) => ['Failed', 'Succeeded'].includes((p as {status?: {phase?: string}}).status?.phase ?? '')
   const pods = (current ? snapshot.ownedBy('Pod', current) : []).filter((p) => !(p.metadata as {deletionTimestamp?: string}).deletionTimestamp && !ended(p))
   const since = runningSince(current, pods)
+  // A ResourceQuota that refuses its pods: failing once it stands (nothing of the app leaving, QUOTA_GRACE_MS), a
+  // reason to wait before (it said `progressing`, with neither, for a scale the quota left at 12/14 for good).
+  const refusal = quotaRefusal(deployment, current, snapshot)
+  const refused = refusal && lastingRefusal(refusal, now) ? `cannot create its pods: ${refusal.words}` : undefined
   // A crash loop is failing between two back-offs too (crashLoopProblem): it read `progressing` for a second at each
   // crash. The kubelet's own words (CrashLoopBackOff) first, of any pod.
-  const problem = [podProblem, (p: KubeObject) => crashLoopProblem(p, now)].flatMap((judge) => pods.map((p) => judge(p)?.message)).find((m) => m !== undefined) ?? null
+  const problem = [podProblem, (p: KubeObject) => crashLoopProblem(p, now)].flatMap((judge) => pods.map((p) => judge(p)?.message)).find((m) => m !== undefined) ?? refused ?? null
   const state = problem !== null ? 'failing' : settled ? 'ready' : 'progressing'
   // Ready pods wait out minReadySeconds before they count as available (and the old ones go).
   const minReady = deployment.spec?.minReadySeconds ?? 0
   const unavailable = ready - (current?.status?.availableReplicas ?? 0)
   const waiting =
     state === 'progressing'
-      ? (pods
+      ? ((refusal && `${refusal.words}${refusal.leaving ? '; pods on their way out may make room' : ''}`) ??
+        pods
           .filter((p) => !podReady(p))
           .map((p) => podWaitReason(p, false))
           .find((m) => m !== undefined) ??

@@ -302,14 +302,27 @@ export async function scale(input: ScaleOptions, deps: DeployDeps): Promise<Scal
     )
     report.release = number
     report.result = result.outcome === 'ready' ? 'succeeded' : result.outcome === 'timeout' ? 'timed-out' : result.outcome === 'interrupted' ? 'interrupted' : 'failed'
+    // The count stays set (and recorded) whatever the watch saw: the way back is a scale to where it was.
+    const back = `\`skycap scale ${options.service} ${from} -e ${env.name}\` goes back`
     if (result.outcome === 'interrupted')
       throw new InterruptedError(`scaling ${options.service} in ${env.name} interrupted; ${LOCK_RELEASED}`, {
         // The count was set and recorded; only the wait for its pods stopped.
-        hint: `${options.service} goes on to ${options.replicas} replicas without skycap watching: \`skycap status ${env.name}\` shows how far it got; \`skycap scale ${options.service} ${from} -e ${env.name}\` goes back.`,
+        hint: `${options.service} goes on to ${options.replicas} replicas without skycap watching: \`skycap status ${env.name}\` shows how far it got; ${back}.`,
         details: {report, failures},
       })
-    if (result.outcome === 'timeout') throw new TimeoutError(`${options.service} did not reach ${options.replicas} ready replicas in time`, {details: {report, failures}})
-    if (result.outcome !== 'ready') throw new DeployFailedError(`scaling ${options.service} failed: ${failures[0]?.message ?? result.outcome}`, {details: {report, failures}})
+    // A ResourceQuota's refusal: which one, and how to look at it (it waited for the timeout, then said neither).
+    const quota = result.statuses.find((s) => s.quota)?.quota?.refusal.quota
+    const quotaHint = quota ? `\`${kubectl.shown(`describe resourcequota ${quota}`)}\` shows the quota: raise it or free room; ` : ''
+    if (result.outcome === 'timeout')
+      throw new TimeoutError(`${options.service} did not reach ${options.replicas} ready replicas in time`, {
+        hint: `${quotaHint}${options.service} stays asked for ${options.replicas}: \`skycap status ${env.name}\` shows how far it got; ${back}.`,
+        details: {report, failures},
+      })
+    if (result.outcome !== 'ready')
+      throw new DeployFailedError(`scaling ${options.service} failed: ${failures[0]?.message ?? result.outcome}`, {
+        hint: `${quotaHint}${options.service} stays asked for ${options.replicas}; ${back}.`,
+        details: {report, failures},
+      })
     return report
   } catch (error) {
     failure = {error}

@@ -585,6 +585,40 @@ describe('skycap status: ready pods per revision', () => {
     expect((await statusOf(rollout(undefined, 0))).services.find((s) => s.service === 'web')).to.deep.include({state: 'progressing', waiting: null})
   })
 
+  it('a ResourceQuota that refuses the pods of a scale: failing with its words once it stands and nothing leaves, progressing with them before (it said progressing, with neither)', async () => {
+    // `skycap scale web 3` of 2 pods under `--hard=pods=…` full; the clock reads 00:10:00.
+    const refused = (since: string, leaving = false) => {
+      const live = deployment('web', '2', NEW_SHA, 'web:new', {replicas: 2, updatedReplicas: 2, readyReplicas: 2, availableReplicas: 2, unavailableReplicas: 1})
+      const rs = replicaSet('web', 'bbbb', '2', NEW_SHA, 'web:new', 2, 2)
+      const failure = {
+        type: 'ReplicaFailure',
+        status: 'True',
+        reason: 'FailedCreate',
+        lastTransitionTime: since,
+        message: 'pods "web-bbbb-x7k2p" is forbidden: exceeded quota: q, requested: pods=1, used: pods=4, limited: pods=4',
+      }
+      const pod = (name: string, gone?: string) => ({
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: {name, ...(gone ? {deletionTimestamp: gone} : {}), ownerReferences: [{uid: gone ? 'uid-worker-cccc' : 'uid-web-bbbb'}]},
+        status: {phase: 'Running', conditions: [{type: 'Ready', status: 'True'}], containerStatuses: [{name: 'web', ready: true, state: {running: {}}}]},
+      })
+      return [
+        {...live, spec: {replicas: 3, template: template('web:new')}},
+        {...rs, metadata: {...rs.metadata, uid: 'uid-web-bbbb'}, spec: {...rs.spec, replicas: 3}, status: {...rs.status, conditions: [failure]}},
+        pod('web-bbbb-1'),
+        pod('web-bbbb-2'),
+        ...(leaving ? [pod('worker-cccc-1', '2026-01-01T00:09:59Z')] : []),
+      ]
+    }
+    const words = 'the ResourceQuota q refuses more pods (requested: pods=1, used: pods=4, limited: pods=4)'
+    const web = async (items: object[]) => (await statusOf(items)).services.find((s) => s.service === 'web')
+    expect(await web(refused('2026-01-01T00:09:00Z'))).to.deep.include({state: 'failing', ready: 2, desired: 3, problem: `cannot create its pods: ${words}`, waiting: null})
+    // Refused a moment ago, or while a pod of the app is on its way out (it may make room): a reason to wait.
+    expect(await web(refused('2026-01-01T00:09:58Z'))).to.deep.include({state: 'progressing', problem: null, waiting: words})
+    expect(await web(refused('2026-01-01T00:09:00Z', true))).to.deep.include({state: 'progressing', problem: null, waiting: `${words}; pods on their way out may make room`})
+  })
+
   it('a finished rollout whose old ReplicaSet is scaled to 0 has no old pods', async () => {
     const done = [
       deployment('web', '2', NEW_SHA, 'web:new', {replicas: 1, updatedReplicas: 1, readyReplicas: 1, availableReplicas: 1}),
