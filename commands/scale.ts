@@ -46,7 +46,7 @@ export default class Scale extends SkycapCommand {
       {kubectl: this.kubectlFactory(), reporter: this.reporter(), signal: this.abortOnSignals(), quitAtOnce},
     )
     if (report.result === 'unchanged') this.log(`${report.service} in ${report.environment} is already at ${report.to}; nothing was changed`)
-    else this.log(`${report.result === 'planned' ? 'would scale' : 'scaled'} ${report.service} in ${report.environment} from ${report.from} to ${report.to}`)
+    else this.log(`${report.result === 'planned' ? 'would scale' : 'scaled'} ${report.service} in ${report.environment} from ${report.from} to ${report.to}${report.hpa ? `; ${report.hpa.note}` : ''}`)
     return report
   }
 }

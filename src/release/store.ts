@@ -56,7 +56,14 @@ export interface ReleaseRecord {
   /** Live replica counts kept instead of the recorded ones (rollback), by service. */
   keptReplicas?: Record<string, number>
   /** For scale: what changed. */
-  scale?: {service: string; from: number; to: number}
+  scale?: {
+    service: string
+    from: number
+    to: number
+    /** Forced over the HorizontalPodAutoscaler `hpa`, which sets its own count again. */
+    force?: boolean
+    hpa?: string
+  }
   message?: string
   /** Hooks this deploy ran, in order (absent in records written before hooks existed). */
   hooks?: HookRecord[]

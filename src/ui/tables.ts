@@ -37,7 +37,7 @@ export function historyTable(releases: ReleaseRecord[]): string {
 
 /** What a history row says besides its columns: the scale, the rollback's ends, or why it failed. */
 export function historyNote(r: ReleaseRecord): string {
-  if (r.scale) return `${r.scale.service} ${r.scale.from} -> ${r.scale.to}`
+  if (r.scale) return `${r.scale.service} ${r.scale.from} -> ${r.scale.to}${r.scale.force && r.scale.hpa ? ` (--force; the HPA ${r.scale.hpa} sets its own count)` : ''}`
   const parts: string[] = []
   if (r.action === 'rollback') {
     parts.push(`${r.trigger === 'automatic' ? 'automatic ' : ''}rollback${r.rolledBackFrom !== undefined ? ` from ${r.rolledBackFrom}` : ''} to release ${r.rolledBackTo ?? '?'}`)
