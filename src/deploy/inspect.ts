@@ -229,7 +229,18 @@ export async function status(options: EnvOptions, factory: KubectlFactory, repor
   // A revision no release recorded runs: a deploy killed after it applied (SIGKILL, a CI job's end), before its record.
   // The header said "last release: 27 (…, succeeded)" while every service ran the killed deploy's revision, and a
   // rollback without --to went back to the one before 27.
-  const unrecorded = lastDeploy?.revision ? services.filter((x) => x.revision && x.revision !== lastDeploy.revision?.sha && !releases.some((r) => r.record.revision?.sha === x.revision)) : []
+  const notInHistory = lastDeploy?.revision ? services.filter((x) => x.revision && x.revision !== lastDeploy.revision?.sha && !releases.some((r) => r.record.revision?.sha === x.revision)) : []
+  // A deploy that holds the lock now, of that revision (its reason names it: `deploy prod@3cf0881`), has not recorded
+  // it yet because it is still under way (paused at a canary step, watching): it was said to be killed, with a
+  // rollback to run, while it ran.
+  const underWay = lock && !lock.expired && lock.heldBy !== 'hand' ? /^deploy \S+@([0-9a-f]{4,40})$/.exec(lock.reason)?.[1] : undefined
+  const deploying = underWay ? notInHistory.filter((x) => x.revision?.startsWith(underWay)) : []
+  const unrecorded = notInHistory.filter((x) => !deploying.includes(x))
+  if (lock && deploying.length) {
+    reporter.info(
+      `${deploying.map((x) => x.service).join(', ')} ${deploying.length === 1 ? 'runs' : 'run'} ${underWay}, which the deploy under way is rolling out (${lock.reason}, by ${lock.holder} since ${lock.acquiredAt}); it is recorded when that deploy ends`,
+    )
+  }
   if (lastDeploy && unrecorded.length) {
     const revisions = [...new Set(unrecorded.map((x) => (x.revision as string).slice(0, lastDeploy.revision?.short.length ?? 7)))]
     reporter.warn(
@@ -244,6 +255,8 @@ export async function status(options: EnvOptions, factory: KubectlFactory, repor
     lastRelease: last,
     lastDeploy,
     ...(unrecorded.length ? {unrecorded: unrecorded.map((x) => ({service: x.service, revision: x.revision as string}))} : {}),
+    // Services that run the revision of the deploy that holds the lock, not recorded yet.
+    ...(deploying.length ? {deploying: deploying.map((x) => ({service: x.service, revision: x.revision as string}))} : {}),
     // null: not locked (or an expired lock, which the next deploy takes over); absent: could not be read.
     ...(lock === undefined ? {} : {lock}),
     ...(hooks === undefined ? {} : {runningHooks: hooks}),

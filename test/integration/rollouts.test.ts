@@ -933,6 +933,35 @@ describe('rollouts you can trust (real cluster, four services)', function () {
     }
   })
 
+  it('status while a deploy holds the lock at a canary pause: worker and cache run its revision, said to be that deploy’s, under way, with no rollback advice (it said "killed?" and named a rollback); twice', async () => {
+    const withCanaries = (round: number) => canaries(quad(ns.name, round), '[{setWeight: 50}, {pause: {}}]')
+    await app.change(() => withCanaries(0), 'web and api deploy as canaries')
+    expect((await app.cli([...DEPLOY, 'test'])).exitCode).to.equal(0)
+    for (let round = 1; round <= 2; round++) {
+      const sha = await app.change(() => withCanaries(round), `round ${round}`)
+      const child = execa('node', [cliPath, ...DEPLOY, 'test', '--timeout', '3m'], {cwd: app.repo.dir, reject: false, env: {NO_COLOR: '1', CI: 'true'}})
+      let err = ''
+      child.stderr?.on('data', (d) => (err += d))
+      await waitFor(`round ${round}: both canaries paused`, () => err.includes('web: paused at 50%') && err.includes('api: paused at 50%'), {timeoutMs: 120_000, intervalMs: 100})
+      const st = await app.json(['status', 'test'])
+      expect(st.doc.result.unrecorded, st.stderr).to.equal(undefined)
+      expect(st.doc.result.deploying.map((x: {service: string}) => x.service).sort()).to.deep.equal(['cache', 'worker'])
+      expect(st.stderr).to.not.contain('which no release in history deployed').and.not.contain('skycap rollback')
+      expect(st.stderr).to.match(
+        new RegExp(
+          `worker, cache run ${sha.slice(0, 7)}\\w*, which the deploy under way is rolling out \\(deploy test@${sha.slice(0, 7)}\\w*, by \\S+ since .*\\); it is recorded when that deploy ends`,
+        ),
+      )
+      const promoted = await app.cli(['promote', 'test', '--full'])
+      expect(promoted.exitCode, promoted.stderr).to.equal(0)
+      expect((await child).exitCode, err).to.equal(0)
+      // Recorded: nothing said of it any more.
+      const after = await app.json(['status', 'test'])
+      expect(after.doc.result).to.not.have.property('deploying')
+      expect(after.doc.result).to.not.have.property('unrecorded')
+    }
+  })
+
   it('a Ctrl-C left two paused canaries; abort of one, then promote of the other (nobody runs the rollout): the release waits for both, the promote is not done, and the release is recorded failed from both (it was recorded from the first alone, then api was promoted into a failed release); twice', async () => {
     const withCanaries = (round: number) => canaries(quad(ns.name, round), '[{setWeight: 50}, {pause: {}}]')
     await app.change(() => withCanaries(0), 'web and api deploy as canaries')

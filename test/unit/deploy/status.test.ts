@@ -265,6 +265,42 @@ describe('skycap status: ready pods per revision', () => {
     expect(reporter.warnings).to.include(
       'web, worker run 2222222, which no release in history deployed: a deploy stopped after it applied and before it recorded (killed?). `skycap rollback staging --to 7` returns to the last release recorded; a rollback without --to goes to the one before it',
     )
+    // A deploy of that revision holds the lock (paused at a canary step): under way, said so, with no rollback advice
+    // (it said "killed?" and named a rollback while the deploy ran). A lock by hand, or expired, is no deploy under way.
+    const lease = (heldBy: string, renewed = '2026-01-01T00:09:50.000000Z') => ({
+      stdout: JSON.stringify({
+        apiVersion: 'coordination.k8s.io/v1',
+        kind: 'Lease',
+        metadata: {
+          name: 'skycap-lock-shop',
+          annotations: {'skycap.dev/reason': 'deploy staging@2222222', 'skycap.dev/lock-id': 'abc', 'skycap.dev/environment': 'staging', 'skycap.dev/held-by': heldBy},
+        },
+        spec: {holderIdentity: 'ana@ci-7', leaseDurationSeconds: 60, acquireTime: '2026-01-01T00:09:00.000000Z', renewTime: renewed},
+      }),
+    })
+    const live = memoryReporter()
+    const running = await statusOf(stuck, [record(7, OLD_SHA), record(6, OLD_SHA)], undefined, {lease: lease('command')}, live)
+    expect(running.unrecorded).to.equal(undefined)
+    expect(running.deploying).to.deep.equal([
+      {service: 'web', revision: NEW_SHA},
+      {service: 'worker', revision: NEW_SHA},
+    ])
+    expect(live.warnings.filter((w) => w.includes('no release'))).to.deep.equal([])
+    expect(live.lines).to.include(
+      'web, worker run 2222222, which the deploy under way is rolling out (deploy staging@2222222, by ana@ci-7 since 2026-01-01T00:09:00.000Z); it is recorded when that deploy ends',
+    )
+    for (const [heldBy, renewed] of [
+      ['hand', undefined],
+      ['command', '2026-01-01T00:05:00.000000Z'],
+    ] as const) {
+      const said = memoryReporter()
+      const stopped = await statusOf(stuck, [record(7, OLD_SHA), record(6, OLD_SHA)], undefined, {lease: lease(heldBy, renewed)}, said)
+      expect(stopped.unrecorded, heldBy).to.have.length(2)
+      expect(
+        said.warnings.some((w) => w.includes('which no release in history deployed')),
+        heldBy,
+      ).to.equal(true)
+    }
     // Recorded (the last release's revision, or an earlier one still in history): nothing said.
     const quiet = memoryReporter()
     const recorded = await statusOf(stuck, [record(7, OLD_SHA), record(6, NEW_SHA)], undefined, {}, quiet)
