@@ -40,6 +40,12 @@ export abstract class SkycapCommand extends Command {
   /** The hint for a missing argument, when the command line says what the user meant (`scale web=3`: kubectl's habit). */
   static missingArgumentHint?: (argv: string[]) => string | undefined
   /**
+   * The error for arguments missing or beyond those the command takes, when the command line says what the user meant
+   * better than the parser (`scale 3`: no service; `scale worker 3 api 2`: two scales). `positional`: the arguments
+   * that are not flags or their values; `flags`: those.
+   */
+  static argumentsError?: (positional: string[], flags: string[]) => {message: string; hint: string} | undefined
+  /**
    * --json prints one object per line (logs): an error is one more line, not an indented document that breaks a
    * line-by-line reader (`skycap logs web --json | jq -c …` read it as ten fragments).
    */
@@ -351,6 +357,11 @@ export abstract class SkycapCommand extends Command {
     const command = ['skycap', ...(this.id ?? '').split(':')].join(' ')
     const unexpected = /^Unexpected arguments?: (\S+)$/.exec(message)?.[1]
     const ctor = this.constructor as typeof SkycapCommand
+    if (/^(Missing \d+ required args?|Unexpected arguments?):/.test(message)) {
+      const split = splitArguments(this.argv, {...ctor.baseFlags, ...ctor.flags})
+      const said = ctor.argumentsError?.(split.positional, split.flags)
+      if (said) return new UserError(said.message, {hint: said.hint, cause: error})
+    }
     const better = unexpected === undefined ? (/^Missing \d+ required args?/.test(message) ? ctor.missingArgumentHint?.(this.argv) : undefined) : ctor.unexpectedArgumentHint?.(unexpected, this.argv)
     return new UserError(message, {hint: better ?? `See \`${command} --help\` for its arguments and flags.`, cause: error})
   }
@@ -437,3 +448,22 @@ const DEFAULT_ENVIRONMENT = 'the default environment (SKYCAP_ENV, else defaultEn
 type ParsedValues = Record<string, any>
 
 export type SkycapFlags<T extends typeof Command> = Interfaces.InferredFlags<(typeof SkycapCommand)['baseFlags'] & T['flags']>
+
+/**
+ * The arguments of `argv` that are neither flags nor the values of flags that take one (`-e prod`, `--timeout 5m`), and
+ * those flags with their values.
+ */
+export function splitArguments(argv: string[], flags: Record<string, {type?: string; char?: string}>): {positional: string[]; flags: string[]} {
+  const valued = new Set(Object.entries(flags).flatMap(([name, f]) => (f.type === 'option' ? [`--${name}`, ...(f.char ? [`-${f.char}`] : [])] : [])))
+  const out = {positional: [] as string[], flags: [] as string[]}
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i] as string
+    if (a === '--') {
+      out.positional.push(...argv.slice(i + 1))
+      break
+    }
+    if (!a.startsWith('-') || a === '-') out.positional.push(a)
+    else out.flags.push(...(valued.has(a) && i + 1 < argv.length ? [a, argv[++i] as string] : [a]))
+  }
+  return out
+}

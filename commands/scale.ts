@@ -14,6 +14,18 @@ export default class Scale extends SkycapCommand {
     const pair = argv.map((a) => /^([a-z0-9][a-z0-9-]*)=(\d+)$/.exec(a)).find(Boolean)
     return pair ? `Give the service and the count as two words: \`skycap scale ${pair[1]} ${pair[2]}\`.` : undefined
   }
+  // `skycap scale 3` (the service left out) and `skycap scale worker 3 api 2` (two at once): said as such (the parser
+  // said "Missing 1 required arg: replicas" and "Unexpected arguments: api, 2").
+  static override argumentsError = (positional: string[], flags: string[]) => {
+    const [first] = positional
+    if (positional.length === 1 && first !== undefined && /^\d+$/.test(first)) {
+      return {message: `${first} is not a service: give the service and the count`, hint: `\`skycap scale SERVICE ${first}\`, e.g. \`skycap scale web ${first}\`.`}
+    }
+    if (positional.length <= 2) return undefined
+    const commands: string[] = []
+    for (let i = 0; i < positional.length; i += 2) commands.push(['skycap scale', positional[i], positional[i + 1] ?? 'N', ...flags].join(' '))
+    return {message: `scale takes one service at a time, not ${positional.join(' ')}`, hint: `Run one scale per service: ${commands.map((c) => `\`${c}\``).join(', then ')}.`}
+  }
   static override args = {
     service: Args.string({description: 'Service name from skycap.yaml', required: true}),
     replicas: Args.string({description: 'Number of pods', required: true}),
@@ -46,7 +58,7 @@ export default class Scale extends SkycapCommand {
       {kubectl: this.kubectlFactory(), reporter: this.reporter(), signal: this.abortOnSignals(), quitAtOnce},
     )
     if (report.result === 'unchanged') this.log(`${report.service} in ${report.environment} is already at ${report.to}; nothing was changed`)
-    else this.log(`${report.result === 'planned' ? 'would scale' : 'scaled'} ${report.service} in ${report.environment} from ${report.from} to ${report.to}`)
+    else this.log(`${report.result === 'planned' ? 'would scale' : 'scaled'} ${report.service} in ${report.environment} from ${report.from} to ${report.to}${report.hpa ? `; ${report.hpa.note}` : ''}`)
     return report
   }
 }

@@ -1,4 +1,5 @@
 import {ANNOTATIONS, type KubeObject, LABELS} from '../render/objects.js'
+import {lastingRefusal, quotaRefusal} from '../resources/quota.js'
 import {currentReplicaSet} from '../resources/replicasets.js'
 import {explainBackOffs} from '../resources/pull-events.js'
 import {ClusterSnapshot, crashLoopProblem, podProblem, podReady, podWaitReason, PullErrors} from '../resources/status.js'
@@ -90,16 +91,21 @@ export function serviceStatus(name: string, deployment: LiveWorkload | undefined
   const ended = (p: KubeObject) => ['Failed', 'Succeeded'].includes((p as {status?: {phase?: string}}).status?.phase ?? '')
   const pods = (current ? snapshot.ownedBy('Pod', current) : []).filter((p) => !(p.metadata as {deletionTimestamp?: string}).deletionTimestamp && !ended(p))
   const since = runningSince(current, pods)
+  // A ResourceQuota that refuses its pods: failing once it stands (nothing of the app leaving, QUOTA_GRACE_MS), a
+  // reason to wait before (it said `progressing`, with neither, for a scale the quota left at 12/14 for good).
+  const refusal = quotaRefusal(deployment, current, snapshot)
+  const refused = refusal && lastingRefusal(refusal, now) ? `cannot create its pods: ${refusal.words}` : undefined
   // A crash loop is failing between two back-offs too (crashLoopProblem): it read `progressing` for a second at each
   // crash. The kubelet's own words (CrashLoopBackOff) first, of any pod.
-  const problem = [podProblem, (p: KubeObject) => crashLoopProblem(p, now)].flatMap((judge) => pods.map((p) => judge(p)?.message)).find((m) => m !== undefined) ?? null
+  const problem = [podProblem, (p: KubeObject) => crashLoopProblem(p, now)].flatMap((judge) => pods.map((p) => judge(p)?.message)).find((m) => m !== undefined) ?? refused ?? null
   const state = problem !== null ? 'failing' : settled ? 'ready' : 'progressing'
   // Ready pods wait out minReadySeconds before they count as available (and the old ones go).
   const minReady = deployment.spec?.minReadySeconds ?? 0
   const unavailable = ready - (current?.status?.availableReplicas ?? 0)
   const waiting =
     state === 'progressing'
-      ? (pods
+      ? ((refusal && `${refusal.words}${refusal.leaving ? '; pods on their way out may make room' : ''}`) ??
+        pods
           .filter((p) => !podReady(p))
           .map((p) => podWaitReason(p, false))
           .find((m) => m !== undefined) ??
@@ -222,7 +228,18 @@ export async function status(options: EnvOptions, factory: KubectlFactory, repor
   // A revision no release recorded runs: a deploy killed after it applied (SIGKILL, a CI job's end), before its record.
   // The header said "last release: 27 (…, succeeded)" while every service ran the killed deploy's revision, and a
   // rollback without --to went back to the one before 27.
-  const unrecorded = lastDeploy?.revision ? services.filter((x) => x.revision && x.revision !== lastDeploy.revision?.sha && !releases.some((r) => r.record.revision?.sha === x.revision)) : []
+  const notInHistory = lastDeploy?.revision ? services.filter((x) => x.revision && x.revision !== lastDeploy.revision?.sha && !releases.some((r) => r.record.revision?.sha === x.revision)) : []
+  // A deploy that holds the lock now, of that revision (its reason names it: `deploy prod@3cf0881`), has not recorded
+  // it yet because it is still under way (paused at a canary step, watching): it was said to be killed, with a
+  // rollback to run, while it ran.
+  const underWay = lock && !lock.expired && lock.heldBy !== 'hand' ? /^deploy \S+@([0-9a-f]{4,40})$/.exec(lock.reason)?.[1] : undefined
+  const deploying = underWay ? notInHistory.filter((x) => x.revision?.startsWith(underWay)) : []
+  const unrecorded = notInHistory.filter((x) => !deploying.includes(x))
+  if (lock && deploying.length) {
+    reporter.info(
+      `${deploying.map((x) => x.service).join(', ')} ${deploying.length === 1 ? 'runs' : 'run'} ${underWay}, which the deploy under way is rolling out (${lock.reason}, by ${lock.holder} since ${lock.acquiredAt}); it is recorded when that deploy ends`,
+    )
+  }
   if (lastDeploy && unrecorded.length) {
     const revisions = [...new Set(unrecorded.map((x) => (x.revision as string).slice(0, lastDeploy.revision?.short.length ?? 7)))]
     reporter.warn(
@@ -237,6 +254,8 @@ export async function status(options: EnvOptions, factory: KubectlFactory, repor
     lastRelease: last,
     lastDeploy,
     ...(unrecorded.length ? {unrecorded: unrecorded.map((x) => ({service: x.service, revision: x.revision as string}))} : {}),
+    // Services that run the revision of the deploy that holds the lock, not recorded yet.
+    ...(deploying.length ? {deploying: deploying.map((x) => ({service: x.service, revision: x.revision as string}))} : {}),
     // null: not locked (or an expired lock, which the next deploy takes over); absent: could not be read.
     ...(lock === undefined ? {} : {lock}),
     ...(hooks === undefined ? {} : {runningHooks: hooks}),

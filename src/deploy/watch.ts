@@ -4,6 +4,7 @@ import {callTimeout, type ContactEvent, OutageWait, POLL_CALL_MS} from '../kubec
 import type {KubeObject} from '../render/objects.js'
 import {statusOf, watchResources, WATCHED_KINDS} from '../resources/kinds.js'
 import {explainBackOffs} from '../resources/pull-events.js'
+import {QuotaWatch} from '../resources/quota.js'
 import {ClusterSnapshot, PullErrors, type ResourceStatus} from '../resources/status.js'
 import {abortableSleep} from '../sleep.js'
 
@@ -74,6 +75,7 @@ export async function watchRollout(options: WatchOptions): Promise<WatchResult> 
   const replaced = new Set<string>()
   // What each container's last pull failed of: its back-off that follows does not say (PullErrors).
   const pulls = new PullErrors()
+  const quotas = new QuotaWatch()
   // When the first failure was seen: the watch goes on for failureGraceMs while others are still pending.
   let failedAt: number | undefined
   const failed = new Map<string, ResourceStatus>()
@@ -111,8 +113,12 @@ export async function watchRollout(options: WatchOptions): Promise<WatchResult> 
     }
     // A failure seen stays a failure: during the grace a crash-looping container that restarts reads as pending again,
     // and the release would have gone on as if it had not failed.
+    const seenAt = clock()
     statuses = options.objects.map((o) => {
-      const s = statusOf(o, snapshot)
+      const judged = statusOf(o, snapshot)
+      // A ResourceQuota that has refused its pods while nothing moved: it will not make room by itself.
+      const lasting = quotas.lasting(judged.ref, judged.quota?.refusal, seenAt)
+      const s = lasting && judged.quota ? {...judged, state: 'failed' as const, message: judged.quota.failure} : judged
       if (s.state === 'failed') failed.set(s.ref, s)
       return failed.get(s.ref) ?? s
     })

@@ -12,6 +12,7 @@ import {acquireLock, afterLockRelease, keepLockAlive, LEASE_SECONDS, releaseLock
 import type {SkycapConfig} from '../config/types.js'
 import {configuredExcludes, lineFilter} from '../logs/filter.js'
 import type {KubeObject} from '../render/objects.js'
+import type {ResourceStatus} from '../resources/status.js'
 import {QuitAtOnce} from './quit-at-once.js'
 import {isDeployOrRollback, nextReleaseNumber, RECORD_OUTAGE_MS, type ReleaseRecord, renumberedNote, saveRelease, type StoredRelease} from './store.js'
 import {ciJobUrl, whoAmI} from '../identity.js'
@@ -102,6 +103,8 @@ export function inPlaceEntry(
 export interface WatchedChange {
   outcome: WatchOutcome
   failures: FailureReport[]
+  /** Each object's last state as the watch saw it (a ResourceQuota's refusal, for one). */
+  statuses: ResourceStatus[]
 }
 
 /** The part of a change's report that its watch and record fill in. */
@@ -172,7 +175,7 @@ export async function watchAndRecord(
     ),
   )
   report.result = reportedResult(result.outcome)
-  return {outcome: result.outcome, failures}
+  return {outcome: result.outcome, failures, statuses: result.statuses}
 }
 
 /** A watched change's outcome as its report says it. */

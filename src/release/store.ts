@@ -56,7 +56,14 @@ export interface ReleaseRecord {
   /** Live replica counts kept instead of the recorded ones (rollback), by service. */
   keptReplicas?: Record<string, number>
   /** For scale: what changed. */
-  scale?: {service: string; from: number; to: number}
+  scale?: {
+    service: string
+    from: number
+    to: number
+    /** Forced over the HorizontalPodAutoscaler `hpa`, which sets its own count again. */
+    force?: boolean
+    hpa?: string
+  }
   /** For restart: the services whose pods it replaced, and the Deployment that serves each (a blue-green slot's). */
   restart?: {services: string[]; deployments: string[]}
   message?: string

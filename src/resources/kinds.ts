@@ -1,4 +1,5 @@
 import {ANNOTATIONS, type KubeObject} from '../render/objects.js'
+import {quotaRefusal} from './quota.js'
 import {currentReplicaSet} from './replicasets.js'
 import {ClusterSnapshot, podProblem, podReady, podWaitReason, relatedObject, type ResourceStatus, rolloutExitProblem, settling} from './status.js'
 
@@ -142,9 +143,14 @@ const deployment: WatchedKind = {
     // pod is an updated one ("0/1 updated, 1 ready" and "1/2 updated, 2 ready, 2 old still running" were said).
     const updatedShown = Math.max(updated, readyNew)
     const oldShown = Math.max(0, old - (updatedShown - updated))
+    // A ResourceQuota that refuses the pods: said as the wait's reason, and a failure once it stands (the watch's
+    // QuotaWatch); it waited for the timeout, saying nothing.
+    const refusal = quotaRefusal(live, newRs, snapshot)
+    const counts = `${updatedShown}/${want} updated, ${readyNew} ready${availability}${oldShown > 0 ? `, ${oldShown} old still running` : ''}`
     return {
       ...out,
-      message: `${updatedShown}/${want} updated, ${readyNew} ready${availability}${oldShown > 0 ? `, ${oldShown} old still running` : ''}${waitReason(pods)}`,
+      message: `${counts}${refusal ? `; ${refusal.words}` : waitReason(pods)}`,
+      ...(refusal ? {quota: {refusal, failure: `cannot create its pods (${counts}): ${refusal.words}`}} : {}),
       ...notReadyContainers(pods),
     }
   },

@@ -1,5 +1,6 @@
 import type {Kubectl} from '../kubectl/kubectl.js'
 import type {KubeObject} from '../render/objects.js'
+import type {QuotaRefusal} from './quota.js'
 
 /** Where a watched object stands. */
 export type ResourceState = 'ready' | 'pending' | 'failed'
@@ -50,6 +51,11 @@ export interface ResourceStatus {
    * clock). The watch looks again then rather than at its next interval.
    */
   settlesAt?: number
+  /**
+   * A ResourceQuota refuses the pods of its current ReplicaSet: the refusal, and the failure it is once it stands
+   * (QuotaWatch).
+   */
+  quota?: {refusal: QuotaRefusal; failure: string}
   /** Pods of an older revision that block the rollout and must be deleted for the controller to replace them. */
   replace?: string[]
   /**

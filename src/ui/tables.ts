@@ -37,7 +37,7 @@ export function historyTable(releases: ReleaseRecord[]): string {
 
 /** What a history row says besides its columns: the scale, the services restarted, the rollback's ends, or why it failed. */
 export function historyNote(r: ReleaseRecord): string {
-  if (r.scale) return `${r.scale.service} ${r.scale.from} -> ${r.scale.to}`
+  if (r.scale) return `${r.scale.service} ${r.scale.from} -> ${r.scale.to}${r.scale.force && r.scale.hpa ? ` (--force; the HPA ${r.scale.hpa} sets its own count)` : ''}`
   // A restart that failed says why (its pods, not its manifests: a Secret, a ConfigMap, a dependency).
   if (r.restart) return [r.restart.services.join(', '), ...(r.result !== 'succeeded' && r.message ? [r.message] : [])].join('; ')
   const parts: string[] = []

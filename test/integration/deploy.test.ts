@@ -1309,7 +1309,7 @@ describe('skycap deploy (real cluster)', function () {
     expect((await kubectl(['get', 'deployments,services,configmaps,secrets,leases', '-l', 'app.kubernetes.io/part-of=itdeploy', '-o', 'name'], {namespace: ns.name})).stdout.trim()).to.equal('')
   })
 
-  it('scale is refused while an HPA manages the service, and --force overrides', async () => {
+  it('scale is refused while an HPA manages the service, --force overrides (warned, and said in history); to 0 and back from 0 need no --force (the HPA is disabled at 0), twice', async () => {
     app.repo.write(
       'deploy/hpa.yaml',
       [
@@ -1331,7 +1331,29 @@ describe('skycap deploy (real cluster)', function () {
     expect((await app.get(['deployment', 'web'])).spec.replicas).to.equal(2)
     const forced = await app.json(['scale', 'web', '3', '-e', 'test', '--force'])
     expect(forced.exitCode, forced.stderr).to.equal(0)
-    expect(forced.doc.result).to.include({from: 2, to: 3})
+    expect(forced.doc.result).to.include({from: 2, to: 3, force: true})
+    expect(forced.stderr).to.contain('warning: web is managed by the HorizontalPodAutoscaler web: it sets its own count again (between its minReplicas 1 and maxReplicas 5) within seconds')
+    expect((await app.cli(['history', 'test'])).stdout).to.contain('web 2 -> 3 (--force; the HPA web sets its own count)')
+
+    // A nightly scale to zero and back, twice, without --force: Kubernetes disables the HPA at 0 replicas (it said "it
+    // would undo the change", which it does not).
+    const hpaCondition = async () =>
+      (await app.get<{status?: {conditions?: Array<{type: string; status: string; reason: string}>}}>(['hpa', 'web'])).status?.conditions?.find((c) => c.type === 'ScalingActive')
+    for (let round = 0; round < 2; round++) {
+      const down = await app.cli(['scale', 'web', '0', '-e', 'test'])
+      expect(down.exitCode, down.stderr).to.equal(0)
+      expect(down.stdout).to.match(/^scaled web in test from \d+ to 0; the HorizontalPodAutoscaler web leaves web at 0 \(Kubernetes disables autoscaling at 0 replicas\) until it is scaled up again$/)
+      await waitFor('the HPA to disable itself at 0', async () => (await hpaCondition())?.reason === 'ScalingDisabled')
+      expect((await app.get(['deployment', 'web'])).spec.replicas).to.equal(0)
+      const up = await app.cli(['scale', 'web', '2', '-e', 'test'])
+      expect(up.exitCode, up.stderr).to.equal(0)
+      expect(up.stdout).to.equal('scaled web in test from 0 to 2; the HorizontalPodAutoscaler web takes web over again from 2, keeping it between its minReplicas 1 and maxReplicas 5')
+      await waitFor('the HPA to act again', async () => (await hpaCondition())?.reason !== 'ScalingDisabled')
+    }
+    // Other counts are still refused.
+    const again = await app.cli(['scale', 'web', '4', '-e', 'test'])
+    expect(again.exitCode).to.equal(2)
+    expect(again.stderr).to.contain('web is managed by the HorizontalPodAutoscaler web; it would undo the change')
   })
 
   it('a lock is renewed only by its holder (the JSON patch test is atomic on the server)', async () => {

@@ -220,6 +220,57 @@ describe('rollouts you can trust (real cluster, four services)', function () {
     expect(table.stdout).to.match(/automatic rollback from \d+ to release \d+/)
   })
 
+  it('a ResourceQuota that refuses worker’s pods (it alone is BestEffort) while web, api and cache roll: the deploy fails on it in the quota’s words and rolls back, a scale fails saying how to go back, status says why (it waited for its timeout, saying neither); twice', async () => {
+    // worker without requests is BestEffort: the quota counts its pods alone, so the others roll freely.
+    const text = (round: number, replicas: Record<string, number> = {}) => quad(ns.name, round, undefined, '', replicas).replace(/( {2}worker:\n(?: {4}.*\n)*?) {4}resources: .*\n/, '$1')
+    await app.change(() => text(0), 'worker best-effort')
+    expect((await app.cli([...DEPLOY, 'test'])).exitCode).to.equal(0)
+    await kubectl(['create', 'quota', 'q', '--hard=pods=3', '--scopes=BestEffort'], {namespace: ns.name})
+    await waitFor('the quota to count worker’s pods', async () => (await kubectl(['get', 'resourcequota', 'q', '-o', 'jsonpath={.status.used.pods}'], {namespace: ns.name})).stdout === '2')
+    const words = /the ResourceQuota q refuses more pods \(requested: pods=1, used: pods=3, limited: pods=3\)/
+    try {
+      let good = 1
+      let release = 2
+      for (let round = 1; round <= 2; round++) {
+        await app.change(() => text(round, {worker: 6}), `round ${round}: worker 6 pods, above the quota`)
+        // A timeout would exit 70: the quota fails it long before.
+        const r = await app.json([...DEPLOY, 'test', '--timeout', '4m'])
+        expect(r.exitCode, r.stderr).to.equal(1)
+        const report = r.doc.error.details.report
+        expect(
+          report.failures.map((f: any) => f.ref),
+          JSON.stringify(report.failures),
+        ).to.deep.equal(['Deployment/worker'])
+        expect(r.doc.error.message).to.match(
+          new RegExp(
+            `^release ${release} of test failed: Deployment/worker: cannot create its pods \\(.*\\): ${words.source}; rolled back to release ${good} \\(recorded as release ${release + 1}\\)`,
+          ),
+        )
+        await expectRunning(app, 0)
+        good = release + 1
+        release += 2
+
+        // A scale above the quota: failed in its words, with the quota to look at and the way back.
+        const scaled = await app.json(['scale', 'worker', '4', '-e', 'test', '--timeout', '4m'])
+        expect(scaled.exitCode, scaled.stderr).to.equal(1)
+        expect(scaled.doc.error.message).to.match(new RegExp(`^scaling worker failed: cannot create its pods \\(3/4 updated, 3 ready\\): ${words.source}$`))
+        expect(scaled.doc.error.hint).to.contain(`describe resourcequota q -n ${ns.name}`).and.contain('`skycap scale worker 2 -e test` goes back')
+        const status = (await app.json(['status', 'test'])).doc.result.services
+        expect(status.find((x: any) => x.service === 'worker')).to.deep.include({state: 'failing', ready: 3, desired: 4, waiting: null})
+        expect(status.find((x: any) => x.service === 'worker').problem).to.match(new RegExp(`^cannot create its pods: ${words.source}$`))
+        for (const other of ['web', 'api', 'cache']) expect(status.find((x: any) => x.service === other).state).to.equal('ready')
+        expect((await app.json(['history', 'test'])).doc.result.releases[0]).to.deep.include({action: 'scale', result: 'failed', scale: {service: 'worker', from: 2, to: 4}})
+        const back = await app.cli(['scale', 'worker', '2', '-e', 'test'])
+        expect(back.exitCode, back.stderr).to.equal(0)
+        // Two scale entries; a failed deploy returns to the rollback entry still.
+        release += 2
+        await expectRunning(app, 0)
+      }
+    } finally {
+      await kubectl(['delete', 'resourcequota', 'q'], {namespace: ns.name})
+    }
+  })
+
   it('two Deployments paused by hand while their rollout waits on unready pods fail the release at once, named as paused (it waited for the timeout); twice', async () => {
     expect((await app.cli([...DEPLOY, 'test'])).exitCode).to.equal(0)
     const notReady = (text: string) =>
@@ -879,6 +930,35 @@ describe('rollouts you can trust (real cluster, four services)', function () {
       // A later rolling deploy, with no slot left to prune, finds it too.
       await deploy(++round)
       await expectPlainWeb(`pass ${pass}: deployed rolling again`, 2)
+    }
+  })
+
+  it('status while a deploy holds the lock at a canary pause: worker and cache run its revision, said to be that deploy’s, under way, with no rollback advice (it said "killed?" and named a rollback); twice', async () => {
+    const withCanaries = (round: number) => canaries(quad(ns.name, round), '[{setWeight: 50}, {pause: {}}]')
+    await app.change(() => withCanaries(0), 'web and api deploy as canaries')
+    expect((await app.cli([...DEPLOY, 'test'])).exitCode).to.equal(0)
+    for (let round = 1; round <= 2; round++) {
+      const sha = await app.change(() => withCanaries(round), `round ${round}`)
+      const child = execa('node', [cliPath, ...DEPLOY, 'test', '--timeout', '3m'], {cwd: app.repo.dir, reject: false, env: {NO_COLOR: '1', CI: 'true'}})
+      let err = ''
+      child.stderr?.on('data', (d) => (err += d))
+      await waitFor(`round ${round}: both canaries paused`, () => err.includes('web: paused at 50%') && err.includes('api: paused at 50%'), {timeoutMs: 120_000, intervalMs: 100})
+      const st = await app.json(['status', 'test'])
+      expect(st.doc.result.unrecorded, st.stderr).to.equal(undefined)
+      expect(st.doc.result.deploying.map((x: {service: string}) => x.service).sort()).to.deep.equal(['cache', 'worker'])
+      expect(st.stderr).to.not.contain('which no release in history deployed').and.not.contain('skycap rollback')
+      expect(st.stderr).to.match(
+        new RegExp(
+          `worker, cache run ${sha.slice(0, 7)}\\w*, which the deploy under way is rolling out \\(deploy test@${sha.slice(0, 7)}\\w*, by \\S+ since .*\\); it is recorded when that deploy ends`,
+        ),
+      )
+      const promoted = await app.cli(['promote', 'test', '--full'])
+      expect(promoted.exitCode, promoted.stderr).to.equal(0)
+      expect((await child).exitCode, err).to.equal(0)
+      // Recorded: nothing said of it any more.
+      const after = await app.json(['status', 'test'])
+      expect(after.doc.result).to.not.have.property('deploying')
+      expect(after.doc.result).to.not.have.property('unrecorded')
     }
   })
 

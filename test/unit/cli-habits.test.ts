@@ -597,6 +597,18 @@ describe('CLI habits (built CLI)', function () {
     expect(plain.stderr).to.contain('See `skycap scale --help` for its arguments and flags.')
   })
 
+  it('scale 3 says 3 is not a service, and scale worker 3 api 2 that scale takes one service at a time, with the two commands (the parser said "Missing 1 required arg: replicas" and "Unexpected arguments: api, 2")', async () => {
+    const count = await cli('scale', '3', '-e', 'staging')
+    expect(count.exitCode).to.equal(2)
+    expect(count.stderr).to.contain('Error: 3 is not a service: give the service and the count\n  `skycap scale SERVICE 3`, e.g. `skycap scale web 3`.')
+    const two = await cli('scale', 'worker', '3', 'api', '2', '-e', 'staging', '--timeout', '5m', '--json')
+    expect(two.exitCode).to.equal(2)
+    expect(JSON.parse(two.stdout).error).to.deep.include({
+      message: 'scale takes one service at a time, not worker 3 api 2',
+      hint: 'Run one scale per service: `skycap scale worker 3 -e staging --timeout 5m --json`, then `skycap scale api 2 -e staging --timeout 5m --json`.',
+    })
+  })
+
   it('a duration without a unit exits 2 naming the units, with -e too', async () => {
     const r = await cli('lock', 'acquire', '-e', 'staging', '--duration', '10')
     expect(r.exitCode).to.equal(2)

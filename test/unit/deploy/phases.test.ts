@@ -541,6 +541,62 @@ describe('deploy phases: exact kubectl argv', () => {
     expect(capped.statuses.find((s) => s.ref === 'Deployment/worker')).to.include({state: 'pending', message: 'waiting for the controller to see the new spec', unstarted: true})
   })
 
+  it('watch: a ResourceQuota that refuses the pods fails the rollout once it stood QUOTA_GRACE_MS with nothing moving, or as long again as it stood before pods last left; the wait said its words (it waited for the timeout saying neither)', async () => {
+    const dep = (ready: number) => ({
+      ...obj('Deployment', 'worker'),
+      metadata: {name: 'worker', uid: 'u-worker', generation: 3, annotations: {'deployment.kubernetes.io/revision': '2'}},
+      spec: {replicas: 3, template: {metadata: {labels: {app: 'worker'}}}},
+      status: {observedGeneration: 3, replicas: ready, updatedReplicas: ready, readyReplicas: ready, availableReplicas: ready, unavailableReplicas: 3 - ready},
+    })
+    const failure = {type: 'ReplicaFailure', status: 'True', reason: 'FailedCreate', message: 'pods "worker-abc-x" is forbidden: exceeded quota: q, requested: pods=1, used: pods=2, limited: pods=2'}
+    const rs = (replicas: number, refused = true) => ({
+      ...obj('ReplicaSet', 'worker-abc'),
+      metadata: {name: 'worker-abc', uid: 'rs1', generation: 2, annotations: {'deployment.kubernetes.io/revision': '2'}, ownerReferences: [{uid: 'u-worker'}]},
+      spec: {replicas: 3, template: {metadata: {labels: {app: 'worker', 'pod-template-hash': 'abc'}}}},
+      status: {replicas, readyReplicas: replicas, observedGeneration: 2, ...(refused ? {conditions: [failure]} : {})},
+    })
+    // A pod of another service on its way out: it may make room.
+    const leaving = {...obj('Pod', 'web-1'), metadata: {name: 'web-1', deletionTimestamp: '2026-12-07T10:00:00Z', ownerReferences: [{uid: 'rs-web'}]}}
+    const get = [...NS, 'get', 'deployments,replicasets,statefulsets,daemonsets,jobs,pods', '-l', 'sel', '-o', 'json']
+    let t = 0
+    const poll = (at: number, items: object[]) => ({argv: get, result: () => ((t = at), {stdout: JSON.stringify({items})})})
+    const watch = (fake: ReturnType<typeof fakeKubectl>) =>
+      watchRollout({kubectl: fake.kubectl, objects: [obj('Deployment', 'worker')], selector: 'sel', deadline: 600_000, clock: () => t, intervalMs: 1})
+    const words = 'the ResourceQuota q refuses more pods (requested: pods=1, used: pods=2, limited: pods=2)'
+
+    // A scale of 2 to 3: refused from the first look, nothing moves; failed 10 s later, in the quota's words.
+    const scale = fakeKubectl([poll(0, [dep(2), rs(2)]), poll(5_000, [dep(2), rs(2)]), poll(9_999, [dep(2), rs(2)]), poll(10_000, [dep(2), rs(2)])], opts)
+    const seen: string[] = []
+    const failed = await watchRollout({
+      kubectl: scale.kubectl,
+      objects: [obj('Deployment', 'worker')],
+      selector: 'sel',
+      deadline: 600_000,
+      clock: () => t,
+      intervalMs: 1,
+      onUpdate: (s) => seen.push(s[0]?.message ?? ''),
+    })
+    expect(scale.remaining()).to.equal(0)
+    expect(failed.outcome).to.equal('failed')
+    expect(failed.statuses[0]).to.include({state: 'failed', message: `cannot create its pods (2/3 updated, 2 ready): ${words}`})
+    expect(seen[0]).to.equal(`2/3 updated, 2 ready; ${words}`)
+
+    // The rollout moves (a pod more, the refusal counted again from there), a pod leaves at 14 s after it stood 14 s:
+    // failed 14 s after that (the ReplicaSet controller's back-off), not 10.
+    const moving = fakeKubectl(
+      [poll(0, [dep(1), rs(1)]), poll(6_000, [dep(2), rs(2)]), poll(20_000, [dep(2), rs(2), leaving]), poll(30_000, [dep(2), rs(2)]), poll(33_999, [dep(2), rs(2)]), poll(34_000, [dep(2), rs(2)])],
+      opts,
+    )
+    const late = await watch(moving)
+    expect(moving.remaining()).to.equal(0)
+    expect(late.statuses[0]).to.include({state: 'failed'})
+
+    // Room made before the grace ended: the refusal clears and the rollout is ready.
+    const room = fakeKubectl([poll(0, [dep(2), rs(2)]), poll(9_000, [dep(2), rs(2)]), poll(9_500, [dep(3), rs(3, false)])], opts)
+    expect((await watch(room)).outcome).to.equal('ready')
+    expect(room.remaining()).to.equal(0)
+  })
+
   describe('watch: a new pod whose container exits, without a readiness check (the real kubelet showed it running and ready for half a second, and kept it `terminated`, not CrashLoopBackOff, for most of its back-off)', () => {
     const T = Date.parse('2026-12-07T10:00:00Z')
     const iso = (ms: number) => new Date(Math.floor(ms / 1000) * 1000).toISOString().replace('.000Z', 'Z')

@@ -265,6 +265,42 @@ describe('skycap status: ready pods per revision', () => {
     expect(reporter.warnings).to.include(
       'web, worker run 2222222, which no release in history deployed: a deploy stopped after it applied and before it recorded (killed?). `skycap rollback staging --to 7` returns to the last release recorded; a rollback without --to goes to the one before it',
     )
+    // A deploy of that revision holds the lock (paused at a canary step): under way, said so, with no rollback advice
+    // (it said "killed?" and named a rollback while the deploy ran). A lock by hand, or expired, is no deploy under way.
+    const lease = (heldBy: string, renewed = '2026-01-01T00:09:50.000000Z') => ({
+      stdout: JSON.stringify({
+        apiVersion: 'coordination.k8s.io/v1',
+        kind: 'Lease',
+        metadata: {
+          name: 'skycap-lock-shop',
+          annotations: {'skycap.dev/reason': 'deploy staging@2222222', 'skycap.dev/lock-id': 'abc', 'skycap.dev/environment': 'staging', 'skycap.dev/held-by': heldBy},
+        },
+        spec: {holderIdentity: 'ana@ci-7', leaseDurationSeconds: 60, acquireTime: '2026-01-01T00:09:00.000000Z', renewTime: renewed},
+      }),
+    })
+    const live = memoryReporter()
+    const running = await statusOf(stuck, [record(7, OLD_SHA), record(6, OLD_SHA)], undefined, {lease: lease('command')}, live)
+    expect(running.unrecorded).to.equal(undefined)
+    expect(running.deploying).to.deep.equal([
+      {service: 'web', revision: NEW_SHA},
+      {service: 'worker', revision: NEW_SHA},
+    ])
+    expect(live.warnings.filter((w) => w.includes('no release'))).to.deep.equal([])
+    expect(live.lines).to.include(
+      'web, worker run 2222222, which the deploy under way is rolling out (deploy staging@2222222, by ana@ci-7 since 2026-01-01T00:09:00.000Z); it is recorded when that deploy ends',
+    )
+    for (const [heldBy, renewed] of [
+      ['hand', undefined],
+      ['command', '2026-01-01T00:05:00.000000Z'],
+    ] as const) {
+      const said = memoryReporter()
+      const stopped = await statusOf(stuck, [record(7, OLD_SHA), record(6, OLD_SHA)], undefined, {lease: lease(heldBy, renewed)}, said)
+      expect(stopped.unrecorded, heldBy).to.have.length(2)
+      expect(
+        said.warnings.some((w) => w.includes('which no release in history deployed')),
+        heldBy,
+      ).to.equal(true)
+    }
     // Recorded (the last release's revision, or an earlier one still in history): nothing said.
     const quiet = memoryReporter()
     const recorded = await statusOf(stuck, [record(7, OLD_SHA), record(6, NEW_SHA)], undefined, {}, quiet)
@@ -583,6 +619,40 @@ describe('skycap status: ready pods per revision', () => {
     expect((await statusOf(rollout(10, 1))).services.find((s) => s.service === 'web')?.waiting).to.equal('1 ready pod not available yet: a pod counts once ready for 10s (minReadySeconds)')
     // Without minReadySeconds nothing is said of it.
     expect((await statusOf(rollout(undefined, 0))).services.find((s) => s.service === 'web')).to.deep.include({state: 'progressing', waiting: null})
+  })
+
+  it('a ResourceQuota that refuses the pods of a scale: failing with its words once it stands and nothing leaves, progressing with them before (it said progressing, with neither)', async () => {
+    // `skycap scale web 3` of 2 pods under `--hard=pods=…` full; the clock reads 00:10:00.
+    const refused = (since: string, leaving = false) => {
+      const live = deployment('web', '2', NEW_SHA, 'web:new', {replicas: 2, updatedReplicas: 2, readyReplicas: 2, availableReplicas: 2, unavailableReplicas: 1})
+      const rs = replicaSet('web', 'bbbb', '2', NEW_SHA, 'web:new', 2, 2)
+      const failure = {
+        type: 'ReplicaFailure',
+        status: 'True',
+        reason: 'FailedCreate',
+        lastTransitionTime: since,
+        message: 'pods "web-bbbb-x7k2p" is forbidden: exceeded quota: q, requested: pods=1, used: pods=4, limited: pods=4',
+      }
+      const pod = (name: string, gone?: string) => ({
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: {name, ...(gone ? {deletionTimestamp: gone} : {}), ownerReferences: [{uid: gone ? 'uid-worker-cccc' : 'uid-web-bbbb'}]},
+        status: {phase: 'Running', conditions: [{type: 'Ready', status: 'True'}], containerStatuses: [{name: 'web', ready: true, state: {running: {}}}]},
+      })
+      return [
+        {...live, spec: {replicas: 3, template: template('web:new')}},
+        {...rs, metadata: {...rs.metadata, uid: 'uid-web-bbbb'}, spec: {...rs.spec, replicas: 3}, status: {...rs.status, conditions: [failure]}},
+        pod('web-bbbb-1'),
+        pod('web-bbbb-2'),
+        ...(leaving ? [pod('worker-cccc-1', '2026-01-01T00:09:59Z')] : []),
+      ]
+    }
+    const words = 'the ResourceQuota q refuses more pods (requested: pods=1, used: pods=4, limited: pods=4)'
+    const web = async (items: object[]) => (await statusOf(items)).services.find((s) => s.service === 'web')
+    expect(await web(refused('2026-01-01T00:09:00Z'))).to.deep.include({state: 'failing', ready: 2, desired: 3, problem: `cannot create its pods: ${words}`, waiting: null})
+    // Refused a moment ago, or while a pod of the app is on its way out (it may make room): a reason to wait.
+    expect(await web(refused('2026-01-01T00:09:58Z'))).to.deep.include({state: 'progressing', problem: null, waiting: words})
+    expect(await web(refused('2026-01-01T00:09:00Z', true))).to.deep.include({state: 'progressing', problem: null, waiting: `${words}; pods on their way out may make room`})
   })
 
   it('a finished rollout whose old ReplicaSet is scaled to 0 has no old pods', async () => {

@@ -433,4 +433,60 @@ describe('skycap scale: the whole kubectl sequence', function () {
     expect(fake.remaining()).to.equal(0)
     expect(error.message).to.equal('web is managed by the HorizontalPodAutoscaler web-hpa; it would undo the change')
   })
+
+  it('an HPA on the service: a scale to 0, and from 0, goes through without --force (Kubernetes disables the HPA at 0), saying what the HPA does; other counts are refused, and an HPA with minReplicas 0 refuses both', async () => {
+    const hpa = (minReplicas?: number) => ({
+      metadata: {name: 'web-hpa'},
+      spec: {scaleTargetRef: {kind: 'Deployment', name: 'web'}, ...(minReplicas === undefined ? {} : {minReplicas}), maxReplicas: 5},
+    })
+    // --dry-run: the same reads (rollout state, Deployment, HPAs), no lock.
+    const dry = async (from: number, to: number, autoscaler: object) => {
+      const fake = fakeKubectlFactory([
+        getState(),
+        {argv: [...BOUND, 'get', 'deployment', 'web', '-o', 'json'], result: {stdout: JSON.stringify(web(from, from))}},
+        {argv: [...BOUND, 'get', 'horizontalpodautoscalers', '-o', 'json'], result: {stdout: JSON.stringify({items: [autoscaler]})}},
+      ])
+      const run = scale({service: 'web', replicas: to, environment: 'test', configPath: join(repo.dir, 'skycap.yaml'), dryRun: true}, {kubectl: fake.factory, reporter: memoryReporter()})
+      const done = await run.then(
+        (report) => ({report, error: undefined}),
+        (error: unknown) => ({report: undefined, error: error as UserError}),
+      )
+      expect(fake.remaining()).to.equal(0)
+      return done
+    }
+    const down = await dry(2, 0, hpa())
+    expect(down.report).to.deep.include({from: 2, to: 0, result: 'planned'})
+    expect(down.report?.hpa).to.deep.equal({name: 'web-hpa', note: 'the HorizontalPodAutoscaler web-hpa leaves web at 0 (Kubernetes disables autoscaling at 0 replicas) until it is scaled up again'})
+    expect(down.report?.force).to.equal(undefined)
+    const up = await dry(0, 3, hpa(2))
+    expect(up.report?.hpa?.note).to.equal('the HorizontalPodAutoscaler web-hpa takes web over again from 3, keeping it between its minReplicas 2 and maxReplicas 5')
+    expect((await dry(0, 9, hpa(2))).report?.hpa?.note).to.equal(
+      'the HorizontalPodAutoscaler web-hpa takes web over again from 9 and sets it to 5, keeping it between its minReplicas 2 and maxReplicas 5',
+    )
+    expect((await dry(2, 3, hpa())).error?.message).to.equal('web is managed by the HorizontalPodAutoscaler web-hpa; it would undo the change')
+    // minReplicas 0 (HPAScaleToZero): the HPA goes on at 0, and would undo either.
+    expect((await dry(2, 0, hpa(0))).error?.message).to.equal('web is managed by the HorizontalPodAutoscaler web-hpa; it would undo the change')
+    expect((await dry(0, 2, hpa(0))).error?.message).to.equal('web is managed by the HorizontalPodAutoscaler web-hpa; it would undo the change')
+  })
+
+  it('--force over an HPA: warned that the HPA sets its own count, and recorded with force and the HPA (history said "web 2 -> 12 succeeded")', async () => {
+    const hpa = {metadata: {name: 'web-hpa'}, spec: {scaleTargetRef: {kind: 'Deployment', name: 'web'}, minReplicas: 1, maxReplicas: 10}}
+    let lease: Lease | undefined
+    let record: {scale?: object} | undefined
+    const calls = lockReadScale((l) => (lease = l))
+    calls[3] = {argv: [...BOUND, 'get', 'horizontalpodautoscalers', '-o', 'json'], result: {stdout: JSON.stringify({items: [hpa]})}}
+    const fake = fakeKubectlFactory([
+      ...calls,
+      {argv: [...BOUND, 'get', WATCH_RESOURCES, '-l', SELECTOR, '-o', 'json'], result: {stdout: JSON.stringify({items: [web(3, 3)]})}},
+      {argv: [...BOUND, 'create', '-f', '-'], input: (i) => (record = JSON.parse(JSON.parse(i as string).items[0].data.release))},
+      ...unlock(() => lease),
+    ])
+    const reporter = memoryReporter()
+    const report = await scale({service: 'web', replicas: '3', environment: 'test', configPath: join(repo.dir, 'skycap.yaml'), force: true}, {kubectl: fake.factory, reporter, intervalMs: 1})
+    expect(fake.remaining()).to.equal(0)
+    const note = 'web is managed by the HorizontalPodAutoscaler web-hpa: it sets its own count again (between its minReplicas 1 and maxReplicas 10) within seconds, undoing this scale (--force)'
+    expect(reporter.warnings).to.deep.equal([note])
+    expect(report).to.deep.include({result: 'succeeded', force: true, hpa: {name: 'web-hpa', note}})
+    expect(record?.scale).to.deep.equal({service: 'web', from: 2, to: 3, force: true, hpa: 'web-hpa'})
+  })
 })
