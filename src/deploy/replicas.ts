@@ -5,7 +5,7 @@ import type {Kubectl} from '../kubectl/kubectl.js'
 import type {StoredRelease} from '../release/store.js'
 import type {KubeObject} from '../render/objects.js'
 import type {PreparedRelease} from '../render/prepare.js'
-import {strategyOf} from '../strategies/strategy.js'
+import {selectedSlot, type Slot, strategyOf} from '../strategies/strategy.js'
 
 /** How long deploy, rollback, scale and rollout control watch a rollout by default (`--timeout`, deploy.timeout). */
 export const DEFAULT_TIMEOUT_MS = 10 * 60_000
@@ -15,10 +15,33 @@ export function configuredReplicas(env: Environment): Record<string, number> {
   return Object.fromEntries(Object.entries(env.services).map(([n, s]) => [n, s.replicas ?? 1]))
 }
 
-/** Live replicas of the app's Deployments, by name. */
-export async function liveDeployments(kubectl: Kubectl, selector: string): Promise<Map<string, number>> {
-  const list = await kubectl.json<{items: Array<KubeObject & {spec?: {replicas?: number}}>}>(['get', 'deployments', '-l', selector])
-  return new Map(list.items.map((d) => [d.metadata.name, d.spec?.replicas ?? 1]))
+/**
+ * Live replicas of the app's Deployments, by name; `serving`: the blue-green slot each live Service selects, by
+ * service (absent: counts not read from the cluster, where servingCount falls back to the larger slot).
+ */
+export type LiveCounts = Map<string, number> & {readonly serving?: ReadonlyMap<string, Slot>}
+
+/** Live replicas of the app's Deployments, by name, and the slot each blue-green Service selects (one kubectl call). */
+export async function liveDeployments(kubectl: Kubectl, selector: string): Promise<LiveCounts> {
+  const list = await kubectl.json<{items: Array<KubeObject & {spec?: {replicas?: number}}>}>(['get', 'deployments,services', '-l', selector])
+  const counts = new Map(list.items.filter((o) => o.kind === 'Deployment').map((d) => [d.metadata.name, d.spec?.replicas ?? 1]))
+  const serving = new Map(list.items.flatMap((o): Array<[string, Slot]> => (o.kind === 'Service' && selectedSlot(o) ? [[o.metadata.name, selectedSlot(o) as Slot]] : [])))
+  return Object.assign(counts, {serving})
+}
+
+/**
+ * The live size of a blue-green service: the count of the slot its Service selects (`<service>-blue` or `-green`),
+ * else, when the Service selects no slot that exists (or was not read), the larger slot's; undefined when neither
+ * slot's Deployment exists. The other slot may be kept at the count it served with (scaleDownDelay), or at 0: a
+ * `skycap scale` during the delay changed the serving slot only, and a rollback that brought the kept slot back at its
+ * own count cut the serving pods from 6 to 4.
+ */
+export function servingCount(service: string, live: LiveCounts): number | undefined {
+  const selected = live.serving?.get(service)
+  const serving = selected === undefined ? undefined : live.get(`${service}-${selected}`)
+  if (serving !== undefined) return serving
+  const slots = [live.get(`${service}-blue`), live.get(`${service}-green`)].filter((n): n is number => n !== undefined)
+  return slots.length ? Math.max(...slots) : undefined
 }
 
 /** The Deployments a rendered HorizontalPodAutoscaler scales, by name. */

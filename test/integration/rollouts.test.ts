@@ -1834,6 +1834,74 @@ describe('rollouts you can trust (real cluster, four services)', function () {
     }
   })
 
+  it('a rollback during scaleDownDelay after `skycap scale` of the serving slots of web and api brings the kept slots up to the serving counts before it switches, and says so (dry run too); it switched to them at their own counts, api 6 pods to 4, without a word; twice', async () => {
+    const slotOf = async (service: string): Promise<string> => (await app.get(['service', service])).spec.selector['skycap.dev/slot']
+    const delayed = (round: number, delay: string) => blueGreenQuad(ns.name, round).replaceAll('scaleDownDelay: 1s', `scaleDownDelay: ${delay}`)
+    let round = 0
+    for (const [pass, api, web] of [
+      [1, 6, 5],
+      [2, 5, 3],
+    ] as const) {
+      // The release to return to, at skycap.yaml's counts (2), its slot scaled down 1 s after the switch.
+      await app.change(() => delayed(++round, '1s'), `pass ${pass}: round ${round}`)
+      const before = await app.cli([...DEPLOY, 'test', '--reset-replicas'])
+      expect(before.exitCode, before.stderr).to.equal(0)
+      const kept = {web: await slotOf('web'), api: await slotOf('api')}
+      const target = (await app.json(['history', 'test'])).doc.result.releases[0].number
+      // The release rolled back from keeps the old slots up for 40 s; meanwhile its serving slots are scaled.
+      await app.change(() => delayed(++round, '40s'), `pass ${pass}: round ${round}`)
+      const child = execa('node', [cliPath, ...DEPLOY, 'test'], {cwd: app.repo.dir, reject: false, env: {NO_COLOR: '1', CI: 'true'}})
+      let deployErr = ''
+      child.stderr?.on('data', (d) => (deployErr += d))
+      await waitFor(`pass ${pass}: the old slots kept for an instant rollback`, () => deployErr.includes('for an instant rollback'), {timeoutMs: 120_000})
+      for (const [service, n] of [
+        ['api', api],
+        ['web', web],
+      ] as const) {
+        const scaled = await app.cli(['scale', service, String(n), '-e', 'test'])
+        expect(scaled.exitCode, scaled.stderr).to.equal(0)
+        expect(scaled.stderr).to.contain(`Deployment ${service}-${kept[service] === 'blue' ? 'green' : 'blue'}, the active slot`)
+      }
+      const expected = [`api-${kept.api} ${api} (release ${target} had 2)`, `web-${kept.web} ${web} (release ${target} had 2)`]
+      const dry = await app.cli(['rollback', 'test', '--dry-run', '--skip-image-check'])
+      expect(dry.exitCode, dry.stderr).to.equal(0)
+      const dryLine = dry.stderr.split('\n').find((l) => l.includes('Dry run: keeping the live replica counts:')) ?? ''
+      for (const text of expected) expect(dryLine, dry.stderr).to.contain(text)
+      const back = await app.cli(['rollback', 'test', '--skip-image-check'])
+      expect(back.exitCode, back.stderr).to.equal(0)
+      const line = back.stderr.split('\n').find((l) => l.includes('Keeping the live replica counts:')) ?? ''
+      for (const text of expected) expect(line, back.stderr).to.contain(text)
+      // The kept slots came up to the serving counts before the switch.
+      const switching = back.stderr.indexOf('Switching ')
+      expect(switching, back.stderr).to.be.greaterThan(-1)
+      expect(back.stderr.lastIndexOf(`Deployment/api-${kept.api}: ${api}/${api} ready`, switching), back.stderr).to.be.greaterThan(-1)
+      expect(back.stderr.lastIndexOf(`Deployment/web-${kept.web}: ${web}/${web} ready`, switching), back.stderr).to.be.greaterThan(-1)
+      // The deploy waiting out its delay leaves the slots to the rollback.
+      const deployed = await child
+      expect(deployed.exitCode, deployErr).to.equal(0)
+      await waitFor(`pass ${pass}: the rollback's slots serve at ${api} and ${web}, the others at 0, observed`, async () => {
+        const ds = (await app.get<{items: any[]}>(['deployments'])).items
+        const at = (name: string, n: number) =>
+          ds.some(
+            (d) => d.metadata.name === name && d.spec.replicas === n && d.status.observedGeneration === d.metadata.generation && (d.status.readyReplicas ?? 0) === n && (d.status.replicas ?? 0) === n,
+          )
+        const other = (slot: string) => (slot === 'blue' ? 'green' : 'blue')
+        return (
+          (await slotOf('api')) === kept.api &&
+          (await slotOf('web')) === kept.web &&
+          at(`api-${kept.api}`, api) &&
+          at(`web-${kept.web}`, web) &&
+          at(`api-${other(kept.api)}`, 0) &&
+          at(`web-${other(kept.web)}`, 0) &&
+          at('worker', 2)
+        )
+      })
+      const [entry] = (await app.json(['history', 'test'])).doc.result.releases
+      expect(entry).to.include({action: 'rollback', result: 'succeeded'})
+      expect(entry.keptReplicas).to.deep.equal({[`api-${kept.api}`]: api, [`web-${kept.web}`]: web})
+    }
+  })
+
   it('a SIGKILLed deploy frees the environment within about a minute (the lease is short and renewed while a deploy runs)', async () => {
     expect((await app.cli([...DEPLOY, 'test'])).exitCode).to.equal(0)
     await app.change(() => quad(ns.name, 1).replace('    port: 8080\n', '    port: 8080\n    labels: {sim.kwok.test/behavior: not-ready}\n'), 'web never ready')
