@@ -37,11 +37,14 @@ export async function liveDeployments(kubectl: Kubectl, selector: string): Promi
  * own count cut the serving pods from 6 to 4.
  */
 export function servingCount(service: string, live: LiveCounts): number | undefined {
-  const selected = live.serving?.get(service)
-  const serving = selected === undefined ? undefined : live.get(`${service}-${selected}`)
-  if (serving !== undefined) return serving
   const slots = [live.get(`${service}-blue`), live.get(`${service}-green`)].filter((n): n is number => n !== undefined)
-  return slots.length ? Math.max(...slots) : undefined
+  return selectedCount(service, live) ?? (slots.length ? Math.max(...slots) : undefined)
+}
+
+/** The count of the blue-green slot the live Service of `service` selects; undefined when it selects none that exists. */
+function selectedCount(service: string, live: LiveCounts): number | undefined {
+  const selected = live.serving?.get(service)
+  return selected === undefined ? undefined : live.get(`${service}-${selected}`)
 }
 
 /** The Deployments a rendered HorizontalPodAutoscaler scales, by name. */
@@ -65,7 +68,7 @@ function templateCount(object: KubeObject, service: string | undefined): number 
  * recorded, the Deployment keeps its live count. An HPA-managed Deployment always keeps its live count, a template's
  * too (a template's count otherwise is the template's, as `kubectl apply` has it).
  */
-export function keepScaledReplicas(prepared: PreparedRelease, env: Environment, releases: StoredRelease[], live: Map<string, number>, reset: boolean): KubeObject[] {
+export function keepScaledReplicas(prepared: PreparedRelease, env: Environment, releases: StoredRelease[], live: LiveCounts, reset: boolean): KubeObject[] {
   // What skycap.yaml said at the release that runs now (a failed deploy changed nothing lasting).
   const previous = releases.find((r) => r.record.action !== 'scale' && r.record.result === 'succeeded')?.record.configuredReplicas ?? {}
   const scaled = hpaTargets(prepared)
@@ -88,12 +91,14 @@ export function keepScaledReplicas(prepared: PreparedRelease, env: Environment, 
 
 /**
  * The running count of the Deployment `name` of `service`; undefined when none runs. A blue-green service runs as
- * <name>-blue and <name>-green: the serving count is the larger (the idle slot is at zero once scaled down, or at the
- * same count while kept for rollback).
+ * <name>-blue and <name>-green: its count is that of the slot its Service selects. A Deployment `name` left beside
+ * the slots (a switch from rolling whose release failed after the switch) serves nothing then: its count was taken
+ * first, and a redeploy put the scaled api-blue back at that Deployment's 2, unsaid. While the Service selects no slot
+ * (a switch from rolling that failed before it), the Deployment `name` serves, else the larger slot.
  */
-function runningCount(name: string, service: string, env: Environment, live: Map<string, number>): number | undefined {
-  const slots = [`${name}-blue`, `${name}-green`].filter((n) => live.has(n))
-  return live.get(name) ?? (env.services[service]?.strategy?.type === 'blueGreen' && slots.length ? Math.max(...slots.map((n) => live.get(n) as number)) : undefined)
+function runningCount(name: string, service: string, env: Environment, live: LiveCounts): number | undefined {
+  if (env.services[service]?.strategy?.type !== 'blueGreen') return live.get(name)
+  return selectedCount(name, live) ?? live.get(name) ?? servingCount(name, live)
 }
 
 /**
@@ -117,7 +122,7 @@ export function keptReplicasNote(prepared: PreparedRelease, env: Environment, ob
  * set by `skycap scale` that a changed `replicas:` (or --reset-replicas) replaces, said before it happens (`web 3 → 2
  * (skycap.yaml's replicas)`); a deploy that kept a count said so, one that overrode it said nothing. Undefined when none.
  */
-export function replacedReplicasNote(prepared: PreparedRelease, env: Environment, objects: KubeObject[], live: Map<string, number>, reset: boolean): string | undefined {
+export function replacedReplicasNote(prepared: PreparedRelease, env: Environment, objects: KubeObject[], live: LiveCounts, reset: boolean): string | undefined {
   const placedCount = (name: string) => (objects.find((o) => o.kind === 'Deployment' && o.metadata.name === name)?.spec as {replicas?: number} | undefined)?.replicas
   const changed = prepared.objects.flatMap(({object, service}) => {
     // Canary services place their counts themselves (steps). A blue-green service's count goes to the slot the deploy

@@ -1902,6 +1902,67 @@ describe('rollouts you can trust (real cluster, four services)', function () {
     }
   })
 
+  it('web and api switched from rolling to blue-green by a --no-rollback deploy that failed after the switch (a canary worker crashed) leave their plain Deployments beside the slots: a scale of the slots is kept by the next deploy, and a lowered count is said from the slot (the leftover’s 2 replaced the scaled 3, unsaid); twice', async () => {
+    const canaryWorker = (text: string) => text.replace('  worker:\n    image: worker', '  worker:\n    strategy: {type: canary, steps: [{setWeight: 50}]}\n    image: worker')
+    const slotted = (round: number, crash?: string, replicas: Record<string, number> = {}) =>
+      ['api', 'web'].reduce(
+        (t, name) => t.replace(`  ${name}:\n    image: ${name}`, `  ${name}:\n    strategy: {type: blueGreen, scaleDownDelay: 1s}\n    image: ${name}`),
+        canaryWorker(quad(ns.name, round, crash, '', replicas)),
+      )
+    let round = 0
+    for (const pass of [1, 2]) {
+      await app.change(() => canaryWorker(quad(ns.name, ++round)), `pass ${pass}: web and api rolling`)
+      const rolling = await app.cli([...DEPLOY, 'test', '--reset-replicas'])
+      expect(rolling.exitCode, rolling.stderr).to.equal(0)
+      // web and api switch to blue-green and take traffic on blue; then worker's canary crash-loops.
+      await app.change(() => slotted(++round, 'worker'), `pass ${pass}: web and api blue-green, worker crashes`)
+      const failed = await app.cli([...DEPLOY, 'test', '--no-rollback', '--timeout', '3m'])
+      expect(failed.exitCode, failed.stderr).to.equal(1)
+      expect(failed.stderr).to.match(/Switching (web to blue, api to blue|api to blue, web to blue)/)
+      for (const service of ['web', 'api']) {
+        expect((await app.get(['deployment', service])).spec.replicas, `pass ${pass}: ${service} left beside its slot`).to.equal(2)
+        const scaled = await app.cli(['scale', service, '3', '-e', 'test'])
+        expect(scaled.exitCode, scaled.stderr).to.equal(0)
+        expect(scaled.stderr).to.contain(`(Deployment ${service}-blue, the active slot)`)
+      }
+      // Fixed: worker only changes; web keeps its count in pass 1, and skycap.yaml lowers it to 1 in pass 2.
+      const lowered: Record<string, number> = pass === 2 ? {web: 1} : {}
+      await app.change(() => slotted(round, undefined, lowered), `pass ${pass}: worker fixed`)
+      const dry = await app.cli([...DEPLOY, 'test', '--dry-run'])
+      expect(dry.exitCode, dry.stderr).to.equal(0)
+      const fixed = await app.cli([...DEPLOY, 'test'])
+      expect(fixed.exitCode, fixed.stderr).to.equal(0)
+      for (const [r, prefix] of [
+        [dry.stderr, 'Dry run: k'],
+        [fixed.stderr, 'K'],
+      ] as const) {
+        const keeping = r.split('\n').find((l) => l.includes(`${prefix}eeping the live replica counts:`)) ?? ''
+        expect(keeping, r).to.contain('api 3 (skycap.yaml says 2)')
+        const changing = r.split('\n').find((l) => /hanging the running replica counts:/.test(l))
+        if (pass === 1) {
+          expect(keeping, r).to.contain('web 3 (skycap.yaml says 2)')
+          expect(changing, r).to.equal(undefined)
+        } else expect(changing, r).to.contain('web 3 → 1 (on the blue-green slot this deploy brings up)')
+        expect(r, 'the leftover Deployments are no count of the service').to.not.contain('api 2')
+      }
+      const web = pass === 2 ? 1 : 3
+      let seen = ''
+      // The release goes to green (a new commit): it comes up at the serving counts, the plain Deployments pruned.
+      await waitFor(`pass ${pass}: web-green at ${web}, api-green at 3, the plain Deployments pruned, observed`, async () => {
+        const ds = (await app.get<{items: any[]}>(['deployments'])).items
+        seen = ds.map((d) => `${d.metadata.name} ${d.spec.replicas}/${d.status.readyReplicas ?? 0}`).join(', ')
+        const at = (name: string, n: number) =>
+          ds.some(
+            (d) => d.metadata.name === name && d.spec.replicas === n && d.status.observedGeneration === d.metadata.generation && (d.status.readyReplicas ?? 0) === n && (d.status.replicas ?? 0) === n,
+          )
+        const serving = [(await app.get(['service', 'web'])).spec.selector['skycap.dev/slot'], (await app.get(['service', 'api'])).spec.selector['skycap.dev/slot']]
+        return serving.every((slot) => slot === 'green') && at('web-green', web) && at('api-green', 3) && !ds.some((d) => d.metadata.name === 'web' || d.metadata.name === 'api')
+      }).catch((error: Error) => {
+        throw new Error(`${error.message}; last seen: ${seen}\n${fixed.stderr}`)
+      })
+    }
+  })
+
   it('a SIGKILLed deploy frees the environment within about a minute (the lease is short and renewed while a deploy runs)', async () => {
     expect((await app.cli([...DEPLOY, 'test'])).exitCode).to.equal(0)
     await app.change(() => quad(ns.name, 1).replace('    port: 8080\n', '    port: 8080\n    labels: {sim.kwok.test/behavior: not-ready}\n'), 'web never ready')

@@ -1,9 +1,11 @@
 import {expect} from 'chai'
 
 import type {Environment} from '../../../src/config/types.js'
-import {keepScaledReplicas, keptReplicasNote, replacedReplicasNote} from '../../../src/deploy/replicas.js'
+import {keepScaledReplicas, keptReplicasNote, liveDeployments, replacedReplicasNote} from '../../../src/deploy/replicas.js'
+import type {ReleaseRecord, StoredRelease} from '../../../src/release/store.js'
 import type {PreparedRelease} from '../../../src/render/prepare.js'
 import type {KubeObject} from '../../../src/render/objects.js'
+import {fakeKubectl} from '../../helpers/fake-kubectl.js'
 
 describe('deploy: replica counts it changes', () => {
   const deployment = (name: string, replicas: number): KubeObject => ({apiVersion: 'apps/v1', kind: 'Deployment', metadata: {name}, spec: {replicas}})
@@ -34,6 +36,44 @@ describe('deploy: replica counts it changes', () => {
       "Changing the running replica counts: web 4 → 1 (on the blue-green slot this deploy brings up), api 3 → 1 (skycap.yaml's replicas changed)",
     )
     expect(replacedReplicasNote(prepared, bg, [deployment('web', 4), deployment('api', 3), deployment('shop', 1)], live, false)).to.equal(undefined)
+  })
+  it('a blue-green service beside a Deployment left by a switch from rolling that failed after the switch: the slot its Service selects decides (the leftover’s 2 replaced the scaled 3, unsaid)', async () => {
+    // One kubectl call reads the counts and the slot each Service selects.
+    const selector = 'app.kubernetes.io/part-of=shop'
+    const slotted = (name: string, slot?: string): KubeObject => ({
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: {name},
+      spec: {selector: {'app.kubernetes.io/name': name, ...(slot ? {'skycap.dev/slot': slot} : {})}},
+    })
+    const {kubectl} = fakeKubectl([
+      {
+        argv: ['--request-timeout=30s', 'get', 'deployments,services', '-l', selector, '-o', 'json'],
+        result: {stdout: JSON.stringify({items: [deployment('api', 2), deployment('api-blue', 3), deployment('web', 1), slotted('api', 'blue'), slotted('web')]})},
+      },
+    ])
+    const live = await liveDeployments(kubectl, selector)
+    expect([...live]).to.deep.equal([
+      ['api', 2],
+      ['api-blue', 3],
+      ['web', 1],
+    ])
+    expect([...(live.serving ?? [])]).to.deep.equal([['api', 'blue']])
+    const bg = {services: {api: {replicas: 2, strategy: {type: 'blueGreen'}}, web: {}}} as unknown as Environment
+    const apiOnly = {objects: [{object: deployment('api', 2), service: 'api'}]} as unknown as PreparedRelease
+    const ran = [{record: {number: 1, action: 'deploy', result: 'succeeded', configuredReplicas: {api: 2, web: 1}} as unknown as ReleaseRecord}] as StoredRelease[]
+    const placed = keepScaledReplicas(apiOnly, bg, ran, live, false)
+    expect((placed[0]?.spec as {replicas: number}).replicas).to.equal(3)
+    expect(keptReplicasNote(apiOnly, bg, placed)).to.equal("Keeping the live replica counts: api 3 (skycap.yaml says 2), as scaled (or set by an HPA); --reset-replicas applies skycap.yaml's")
+    expect(replacedReplicasNote(apiOnly, bg, placed, live, false)).to.equal(undefined)
+    // A count that goes down is said from the serving slot's.
+    const reset = keepScaledReplicas(apiOnly, bg, ran, live, true)
+    expect(replacedReplicasNote(apiOnly, bg, reset, live, true)).to.equal(
+      'Changing the running replica counts: api 3 → 2 (on the blue-green slot this deploy brings up) (--reset-replicas: skycap.yaml)',
+    )
+    // A switch that failed before the Service selected a slot: the Deployment named after the service still serves.
+    const unswitched = Object.assign(new Map(live), {serving: new Map()})
+    expect((keepScaledReplicas(apiOnly, bg, ran, unswitched, false)[0]?.spec as {replicas: number}).replicas).to.equal(2)
   })
   describe("a template's Deployment (not a service of skycap.yaml)", () => {
     const hpa = (name: string): KubeObject => ({
