@@ -113,6 +113,21 @@ async function denyDeployments(namespace: string, prefix: string, expression: st
   return policy
 }
 
+/**
+ * `deploy --dry-run`, then the deploy, which must succeed: of each, its stderr and the replica lines it printed (the
+ * dry run's `Dry run: keeping …`/`Dry run: changing …`, the deploy's `Keeping …`/`Changing …`).
+ */
+async function replicaNotes(app: TestApp): Promise<Array<{stderr: string; keeping: string; changing: string[]}>> {
+  const dry = await app.cli([...DEPLOY, 'test', '--dry-run'])
+  expect(dry.exitCode, dry.stderr).to.equal(0)
+  const deployed = await app.cli([...DEPLOY, 'test'])
+  expect(deployed.exitCode, deployed.stderr).to.equal(0)
+  return [dry.stderr, deployed.stderr].map((stderr) => {
+    const lines = stderr.split('\n')
+    return {stderr, keeping: lines.find((l) => /[Kk]eeping the live replica counts:/.test(l)) ?? '', changing: lines.filter((l) => /[Cc]hanging the running replica counts:/.test(l))}
+  })
+}
+
 /** The kubectl that lists the app's objects of every prunable kind, once a release is live. */
 const PRUNE_LISTING = / get configmaps,secrets,services,serviceaccounts,deployments\.apps,/
 
@@ -412,6 +427,41 @@ describe('rollouts you can trust (real cluster, four services)', function () {
       // Back to skycap.yaml's counts for the next round.
       await app.change(() => quad(ns.name, round + 10), `round ${round}: fixed`)
       expect((await app.cli([...DEPLOY, 'test', '--reset-replicas'])).exitCode).to.equal(0)
+    }
+  })
+
+  it('a roll-forward after a rollback keeps the scales the rollback kept and one made since (it said `worker 5 → 3 (skycap.yaml’s replicas changed)` of a skycap.yaml nobody changed), and replaces a count the rollback set from the release it returned to, saying so; twice', async () => {
+    const raised = {web: 3, api: 3, worker: 3, cache: 2}
+    let round = 0
+    for (const pass of [1, 2]) {
+      await app.change(() => quad(ns.name, ++round), `pass ${pass}: the first counts`)
+      const first = await app.json([...DEPLOY, 'test', '--reset-replicas'])
+      expect(first.exitCode, first.stderr).to.equal(0)
+      const target = first.doc.result.release
+      await app.change(() => quad(ns.name, ++round, undefined, '', raised), `pass ${pass}: every count raised`)
+      expect((await app.cli([...DEPLOY, 'test'])).exitCode).to.equal(0)
+      for (const [service, n] of [
+        ['web', 4],
+        ['worker', 5],
+      ] as const)
+        expect((await app.cli(['scale', service, String(n), '-e', 'test'])).exitCode).to.equal(0)
+      const back = await app.cli(['rollback', 'test', '--to', String(target)])
+      expect(back.exitCode, back.stderr).to.equal(0)
+      expect(back.stderr).to.match(/Keeping the live replica counts: (web 4 \(release \d+ had 2\), worker 5|worker 5 \(release \d+ had 2\), web 4)/)
+      expect(back.stderr).to.match(/Restoring the replica counts release \d+ set from its skycap.yaml: (api 3 → 2, cache 2 → 1|cache 2 → 1, api 3 → 2)/)
+      expect((await app.cli(['scale', 'api', '4', '-e', 'test'])).exitCode).to.equal(0)
+      // A new commit whose skycap.yaml says what the deploy before the rollback said (every template rolls).
+      await app.change(() => quad(ns.name, ++round, undefined, '', raised), `pass ${pass}: rolled forward`)
+      for (const {stderr, keeping, changing} of await replicaNotes(app)) {
+        for (const kept of ['web 4 (skycap.yaml says 3)', 'api 4 (skycap.yaml says 3)', 'worker 5 (skycap.yaml says 3)']) expect(keeping, stderr).to.contain(kept)
+        expect(changing, stderr).to.have.length(1)
+        expect(changing[0]).to.match(new RegExp(`hanging the running replica counts: cache 1 → 2 \\(skycap.yaml's replicas; the rollback to release ${target} ran that release's\\)$`))
+      }
+      await waitFor(`pass ${pass}: web 4, api 4, worker 5, cache 2, observed`, async () => {
+        const ds = (await app.get<{items: any[]}>(['deployments'])).items
+        const want: Record<string, number> = {web: 4, api: 4, worker: 5, cache: 2}
+        return ds.length === 4 && ds.every((d) => d.spec.replicas === want[d.metadata.name] && d.status.observedGeneration === d.metadata.generation && d.status.readyReplicas === d.spec.replicas)
+      })
     }
   })
 
@@ -1928,22 +1978,14 @@ describe('rollouts you can trust (real cluster, four services)', function () {
       // Fixed: worker only changes; web keeps its count in pass 1, and skycap.yaml lowers it to 1 in pass 2.
       const lowered: Record<string, number> = pass === 2 ? {web: 1} : {}
       await app.change(() => slotted(round, undefined, lowered), `pass ${pass}: worker fixed`)
-      const dry = await app.cli([...DEPLOY, 'test', '--dry-run'])
-      expect(dry.exitCode, dry.stderr).to.equal(0)
-      const fixed = await app.cli([...DEPLOY, 'test'])
-      expect(fixed.exitCode, fixed.stderr).to.equal(0)
-      for (const [r, prefix] of [
-        [dry.stderr, 'Dry run: k'],
-        [fixed.stderr, 'K'],
-      ] as const) {
-        const keeping = r.split('\n').find((l) => l.includes(`${prefix}eeping the live replica counts:`)) ?? ''
-        expect(keeping, r).to.contain('api 3 (skycap.yaml says 2)')
-        const changing = r.split('\n').find((l) => /hanging the running replica counts:/.test(l))
+      const notes = await replicaNotes(app)
+      for (const {stderr, keeping, changing} of notes) {
+        expect(keeping, stderr).to.contain('api 3 (skycap.yaml says 2)')
         if (pass === 1) {
-          expect(keeping, r).to.contain('web 3 (skycap.yaml says 2)')
-          expect(changing, r).to.equal(undefined)
-        } else expect(changing, r).to.contain('web 3 → 1 (on the blue-green slot this deploy brings up)')
-        expect(r, 'the leftover Deployments are no count of the service').to.not.contain('api 2')
+          expect(keeping, stderr).to.contain('web 3 (skycap.yaml says 2)')
+          expect(changing, stderr).to.deep.equal([])
+        } else expect(changing.join('\n'), stderr).to.contain('web 3 → 1 (on the blue-green slot this deploy brings up)')
+        expect(stderr, 'the leftover Deployments are no count of the service').to.not.contain('api 2')
       }
       const web = pass === 2 ? 1 : 3
       let seen = ''
@@ -1958,7 +2000,7 @@ describe('rollouts you can trust (real cluster, four services)', function () {
         const serving = [(await app.get(['service', 'web'])).spec.selector['skycap.dev/slot'], (await app.get(['service', 'api'])).spec.selector['skycap.dev/slot']]
         return serving.every((slot) => slot === 'green') && at('web-green', web) && at('api-green', 3) && !ds.some((d) => d.metadata.name === 'web' || d.metadata.name === 'api')
       }).catch((error: Error) => {
-        throw new Error(`${error.message}; last seen: ${seen}\n${fixed.stderr}`)
+        throw new Error(`${error.message}; last seen: ${seen}\n${notes[1]?.stderr}`)
       })
     }
   })
