@@ -390,7 +390,7 @@ export async function deploy(options: DeployOptions, deps: DeployDeps): Promise<
     // counts (the stable Deployment's is the canary's split, not a scale).
     if (nsExists) await refuseSecondRollout({kubectl, app: prepared.app, environment: env.name, services: env.services, live, signal: deps.signal})
     // What the deploy would say of the replica counts under the lock, from the counts read now.
-    for (const note of [keptReplicasNote(prepared, env, objects), releases.length ? replacedReplicasNote(prepared, env, objects, live, options.resetReplicas ?? false) : undefined])
+    for (const note of [keptReplicasNote(prepared, env, objects), releases.length ? replacedReplicasNote(prepared, env, objects, live, options.resetReplicas ?? false, releases) : undefined])
       if (note) reporter.info(dryRunLine(note))
     report.applied = objects.map((o) => `${o.kind}/${o.metadata.name}`)
     // What the deploy would delete (a template removed, a service dropped): the dry run said nothing of it, and
@@ -467,7 +467,7 @@ export async function deploy(options: DeployOptions, deps: DeployDeps): Promise<
     const lockedObjects = keepScaledReplicas(prepared, env, lockedReleases, lockedLive, options.resetReplicas ?? false)
     const kept = keptReplicasNote(prepared, env, lockedObjects)
     if (kept) reporter.info(kept)
-    const replaced = lockedReleases.length ? replacedReplicasNote(prepared, env, lockedObjects, lockedLive, options.resetReplicas ?? false) : undefined
+    const replaced = lockedReleases.length ? replacedReplicasNote(prepared, env, lockedObjects, lockedLive, options.resetReplicas ?? false, lockedReleases) : undefined
     if (replaced) reporter.info(replaced)
     // --timeout counts from here: the time spent validating, building or waiting for the lock is not the rollout's.
     begun = true

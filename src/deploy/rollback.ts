@@ -54,7 +54,7 @@ import {
   whatRuns,
   withReplicas,
 } from './deploy.js'
-import {DEFAULT_TIMEOUT_MS, liveDeployments} from './replicas.js'
+import {DEFAULT_TIMEOUT_MS, liveDeployments, type LiveCounts, servingCount} from './replicas.js'
 import {openNotifier} from '../notify/notifier.js'
 import {refuseUnwatchable} from './watch.js'
 import {hooksNotUndone} from '../hooks/hooks.js'
@@ -751,18 +751,19 @@ export function undoneOf(releases: StoredRelease[], target: ReleaseRecord): Undo
  * incident ran on a third of the pods), unless `skycap scale` changed that service since. `kept` lists the counts
  * kept that differ from the release's; `restored` those taken back from the release that runs.
  */
-export function capacity(objects: KubeObject[], live: Map<string, number>, reset: boolean, undone?: Undone): {objects: KubeObject[]; kept: Record<string, number>; restored: Record<string, number>} {
+export function capacity(objects: KubeObject[], live: LiveCounts, reset: boolean, undone?: Undone): {objects: KubeObject[]; kept: Record<string, number>; restored: Record<string, number>} {
   if (reset) return {objects, kept: {}, restored: {}}
   const kept: Record<string, number> = {}
   const restored: Record<string, number> = {}
   const counts = new Map(live)
   for (const o of objects) {
     let n = live.get(o.metadata.name)
-    // A blue-green slot scaled to zero after its delay: the service's live size is the slot that serves now.
-    const other = otherSlotDeployment(o)
-    if (other && n === 0) {
-      const serving = live.get(other)
-      if (serving) counts.set(o.metadata.name, (n = serving))
+    // A blue-green slot: the service's live size is the slot that serves now, whatever the count of the slot the
+    // release goes to (scaled to 0 after its delay, or kept at the count it served with while the serving one was
+    // scaled: the rollback brought it back at its own 4 while 6 served).
+    if (otherSlotDeployment(o)) {
+      const serving = servingCount(o.metadata.name.replace(/-(blue|green)$/, ''), live)
+      if (serving !== undefined) counts.set(o.metadata.name, (n = serving))
     }
     const recorded = (o.spec as {replicas?: number} | undefined)?.replicas ?? 1
     if (o.kind !== 'Deployment' || n === undefined || n === recorded) continue

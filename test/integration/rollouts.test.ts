@@ -113,6 +113,21 @@ async function denyDeployments(namespace: string, prefix: string, expression: st
   return policy
 }
 
+/**
+ * `deploy --dry-run`, then the deploy, which must succeed: of each, its stderr and the replica lines it printed (the
+ * dry run's `Dry run: keeping …`/`Dry run: changing …`, the deploy's `Keeping …`/`Changing …`).
+ */
+async function replicaNotes(app: TestApp): Promise<Array<{stderr: string; keeping: string; changing: string[]}>> {
+  const dry = await app.cli([...DEPLOY, 'test', '--dry-run'])
+  expect(dry.exitCode, dry.stderr).to.equal(0)
+  const deployed = await app.cli([...DEPLOY, 'test'])
+  expect(deployed.exitCode, deployed.stderr).to.equal(0)
+  return [dry.stderr, deployed.stderr].map((stderr) => {
+    const lines = stderr.split('\n')
+    return {stderr, keeping: lines.find((l) => /[Kk]eeping the live replica counts:/.test(l)) ?? '', changing: lines.filter((l) => /[Cc]hanging the running replica counts:/.test(l))}
+  })
+}
+
 /** The kubectl that lists the app's objects of every prunable kind, once a release is live. */
 const PRUNE_LISTING = / get configmaps,secrets,services,serviceaccounts,deployments\.apps,/
 
@@ -463,6 +478,41 @@ describe('rollouts you can trust (real cluster, four services)', function () {
       // Back to skycap.yaml's counts for the next round.
       await app.change(() => quad(ns.name, round + 10), `round ${round}: fixed`)
       expect((await app.cli([...DEPLOY, 'test', '--reset-replicas'])).exitCode).to.equal(0)
+    }
+  })
+
+  it('a roll-forward after a rollback keeps the scales the rollback kept and one made since (it said `worker 5 → 3 (skycap.yaml’s replicas changed)` of a skycap.yaml nobody changed), and replaces a count the rollback set from the release it returned to, saying so; twice', async () => {
+    const raised = {web: 3, api: 3, worker: 3, cache: 2}
+    let round = 0
+    for (const pass of [1, 2]) {
+      await app.change(() => quad(ns.name, ++round), `pass ${pass}: the first counts`)
+      const first = await app.json([...DEPLOY, 'test', '--reset-replicas'])
+      expect(first.exitCode, first.stderr).to.equal(0)
+      const target = first.doc.result.release
+      await app.change(() => quad(ns.name, ++round, undefined, '', raised), `pass ${pass}: every count raised`)
+      expect((await app.cli([...DEPLOY, 'test'])).exitCode).to.equal(0)
+      for (const [service, n] of [
+        ['web', 4],
+        ['worker', 5],
+      ] as const)
+        expect((await app.cli(['scale', service, String(n), '-e', 'test'])).exitCode).to.equal(0)
+      const back = await app.cli(['rollback', 'test', '--to', String(target)])
+      expect(back.exitCode, back.stderr).to.equal(0)
+      expect(back.stderr).to.match(/Keeping the live replica counts: (web 4 \(release \d+ had 2\), worker 5|worker 5 \(release \d+ had 2\), web 4)/)
+      expect(back.stderr).to.match(/Restoring the replica counts release \d+ set from its skycap.yaml: (api 3 → 2, cache 2 → 1|cache 2 → 1, api 3 → 2)/)
+      expect((await app.cli(['scale', 'api', '4', '-e', 'test'])).exitCode).to.equal(0)
+      // A new commit whose skycap.yaml says what the deploy before the rollback said (every template rolls).
+      await app.change(() => quad(ns.name, ++round, undefined, '', raised), `pass ${pass}: rolled forward`)
+      for (const {stderr, keeping, changing} of await replicaNotes(app)) {
+        for (const kept of ['web 4 (skycap.yaml says 3)', 'api 4 (skycap.yaml says 3)', 'worker 5 (skycap.yaml says 3)']) expect(keeping, stderr).to.contain(kept)
+        expect(changing, stderr).to.have.length(1)
+        expect(changing[0]).to.match(new RegExp(`hanging the running replica counts: cache 1 → 2 \\(skycap.yaml's replicas; the rollback to release ${target} ran that release's\\)$`))
+      }
+      await waitFor(`pass ${pass}: web 4, api 4, worker 5, cache 2, observed`, async () => {
+        const ds = (await app.get<{items: any[]}>(['deployments'])).items
+        const want: Record<string, number> = {web: 4, api: 4, worker: 5, cache: 2}
+        return ds.length === 4 && ds.every((d) => d.spec.replicas === want[d.metadata.name] && d.status.observedGeneration === d.metadata.generation && d.status.readyReplicas === d.spec.replicas)
+      })
     }
   })
 
@@ -1911,6 +1961,127 @@ describe('rollouts you can trust (real cluster, four services)', function () {
       await app.change(() => blueGreenQuad(ns.name, 0), `round ${round}: fixed`)
       const fixed = await app.cli([...DEPLOY, 'test', '--reset-replicas'])
       expect(fixed.exitCode, fixed.stderr).to.equal(0)
+    }
+  })
+
+  it('a rollback during scaleDownDelay after `skycap scale` of the serving slots of web and api brings the kept slots up to the serving counts before it switches, and says so (dry run too); it switched to them at their own counts, api 6 pods to 4, without a word; twice', async () => {
+    const slotOf = async (service: string): Promise<string> => (await app.get(['service', service])).spec.selector['skycap.dev/slot']
+    const delayed = (round: number, delay: string) => blueGreenQuad(ns.name, round).replaceAll('scaleDownDelay: 1s', `scaleDownDelay: ${delay}`)
+    let round = 0
+    for (const [pass, api, web] of [
+      [1, 6, 5],
+      [2, 5, 3],
+    ] as const) {
+      // The release to return to, at skycap.yaml's counts (2), its slot scaled down 1 s after the switch.
+      await app.change(() => delayed(++round, '1s'), `pass ${pass}: round ${round}`)
+      const before = await app.cli([...DEPLOY, 'test', '--reset-replicas'])
+      expect(before.exitCode, before.stderr).to.equal(0)
+      const kept = {web: await slotOf('web'), api: await slotOf('api')}
+      const target = (await app.json(['history', 'test'])).doc.result.releases[0].number
+      // The release rolled back from keeps the old slots up for 40 s; meanwhile its serving slots are scaled.
+      await app.change(() => delayed(++round, '40s'), `pass ${pass}: round ${round}`)
+      const child = execa('node', [cliPath, ...DEPLOY, 'test'], {cwd: app.repo.dir, reject: false, env: {NO_COLOR: '1', CI: 'true'}})
+      let deployErr = ''
+      child.stderr?.on('data', (d) => (deployErr += d))
+      await waitFor(`pass ${pass}: the old slots kept for an instant rollback`, () => deployErr.includes('for an instant rollback'), {timeoutMs: 120_000})
+      for (const [service, n] of [
+        ['api', api],
+        ['web', web],
+      ] as const) {
+        const scaled = await app.cli(['scale', service, String(n), '-e', 'test'])
+        expect(scaled.exitCode, scaled.stderr).to.equal(0)
+        expect(scaled.stderr).to.contain(`Deployment ${service}-${kept[service] === 'blue' ? 'green' : 'blue'}, the active slot`)
+      }
+      const expected = [`api-${kept.api} ${api} (release ${target} had 2)`, `web-${kept.web} ${web} (release ${target} had 2)`]
+      const dry = await app.cli(['rollback', 'test', '--dry-run', '--skip-image-check'])
+      expect(dry.exitCode, dry.stderr).to.equal(0)
+      const dryLine = dry.stderr.split('\n').find((l) => l.includes('Dry run: keeping the live replica counts:')) ?? ''
+      for (const text of expected) expect(dryLine, dry.stderr).to.contain(text)
+      const back = await app.cli(['rollback', 'test', '--skip-image-check'])
+      expect(back.exitCode, back.stderr).to.equal(0)
+      const line = back.stderr.split('\n').find((l) => l.includes('Keeping the live replica counts:')) ?? ''
+      for (const text of expected) expect(line, back.stderr).to.contain(text)
+      // The kept slots came up to the serving counts before the switch.
+      const switching = back.stderr.indexOf('Switching ')
+      expect(switching, back.stderr).to.be.greaterThan(-1)
+      expect(back.stderr.lastIndexOf(`Deployment/api-${kept.api}: ${api}/${api} ready`, switching), back.stderr).to.be.greaterThan(-1)
+      expect(back.stderr.lastIndexOf(`Deployment/web-${kept.web}: ${web}/${web} ready`, switching), back.stderr).to.be.greaterThan(-1)
+      // The deploy waiting out its delay leaves the slots to the rollback.
+      const deployed = await child
+      expect(deployed.exitCode, deployErr).to.equal(0)
+      await waitFor(`pass ${pass}: the rollback's slots serve at ${api} and ${web}, the others at 0, observed`, async () => {
+        const ds = (await app.get<{items: any[]}>(['deployments'])).items
+        const at = (name: string, n: number) =>
+          ds.some(
+            (d) => d.metadata.name === name && d.spec.replicas === n && d.status.observedGeneration === d.metadata.generation && (d.status.readyReplicas ?? 0) === n && (d.status.replicas ?? 0) === n,
+          )
+        const other = (slot: string) => (slot === 'blue' ? 'green' : 'blue')
+        return (
+          (await slotOf('api')) === kept.api &&
+          (await slotOf('web')) === kept.web &&
+          at(`api-${kept.api}`, api) &&
+          at(`web-${kept.web}`, web) &&
+          at(`api-${other(kept.api)}`, 0) &&
+          at(`web-${other(kept.web)}`, 0) &&
+          at('worker', 2)
+        )
+      })
+      const [entry] = (await app.json(['history', 'test'])).doc.result.releases
+      expect(entry).to.include({action: 'rollback', result: 'succeeded'})
+      expect(entry.keptReplicas).to.deep.equal({[`api-${kept.api}`]: api, [`web-${kept.web}`]: web})
+    }
+  })
+
+  it('web and api switched from rolling to blue-green by a --no-rollback deploy that failed after the switch (a canary worker crashed) leave their plain Deployments beside the slots: a scale of the slots is kept by the next deploy, and a lowered count is said from the slot (the leftover’s 2 replaced the scaled 3, unsaid); twice', async () => {
+    const canaryWorker = (text: string) => text.replace('  worker:\n    image: worker', '  worker:\n    strategy: {type: canary, steps: [{setWeight: 50}]}\n    image: worker')
+    const slotted = (round: number, crash?: string, replicas: Record<string, number> = {}) =>
+      ['api', 'web'].reduce(
+        (t, name) => t.replace(`  ${name}:\n    image: ${name}`, `  ${name}:\n    strategy: {type: blueGreen, scaleDownDelay: 1s}\n    image: ${name}`),
+        canaryWorker(quad(ns.name, round, crash, '', replicas)),
+      )
+    let round = 0
+    for (const pass of [1, 2]) {
+      await app.change(() => canaryWorker(quad(ns.name, ++round)), `pass ${pass}: web and api rolling`)
+      const rolling = await app.cli([...DEPLOY, 'test', '--reset-replicas'])
+      expect(rolling.exitCode, rolling.stderr).to.equal(0)
+      // web and api switch to blue-green and take traffic on blue; then worker's canary crash-loops.
+      await app.change(() => slotted(++round, 'worker'), `pass ${pass}: web and api blue-green, worker crashes`)
+      const failed = await app.cli([...DEPLOY, 'test', '--no-rollback', '--timeout', '3m'])
+      expect(failed.exitCode, failed.stderr).to.equal(1)
+      expect(failed.stderr).to.match(/Switching (web to blue, api to blue|api to blue, web to blue)/)
+      for (const service of ['web', 'api']) {
+        expect((await app.get(['deployment', service])).spec.replicas, `pass ${pass}: ${service} left beside its slot`).to.equal(2)
+        const scaled = await app.cli(['scale', service, '3', '-e', 'test'])
+        expect(scaled.exitCode, scaled.stderr).to.equal(0)
+        expect(scaled.stderr).to.contain(`(Deployment ${service}-blue, the active slot)`)
+      }
+      // Fixed: worker only changes; web keeps its count in pass 1, and skycap.yaml lowers it to 1 in pass 2.
+      const lowered: Record<string, number> = pass === 2 ? {web: 1} : {}
+      await app.change(() => slotted(round, undefined, lowered), `pass ${pass}: worker fixed`)
+      const notes = await replicaNotes(app)
+      for (const {stderr, keeping, changing} of notes) {
+        expect(keeping, stderr).to.contain('api 3 (skycap.yaml says 2)')
+        if (pass === 1) {
+          expect(keeping, stderr).to.contain('web 3 (skycap.yaml says 2)')
+          expect(changing, stderr).to.deep.equal([])
+        } else expect(changing.join('\n'), stderr).to.contain('web 3 → 1 (on the blue-green slot this deploy brings up)')
+        expect(stderr, 'the leftover Deployments are no count of the service').to.not.contain('api 2')
+      }
+      const web = pass === 2 ? 1 : 3
+      let seen = ''
+      // The release goes to green (a new commit): it comes up at the serving counts, the plain Deployments pruned.
+      await waitFor(`pass ${pass}: web-green at ${web}, api-green at 3, the plain Deployments pruned, observed`, async () => {
+        const ds = (await app.get<{items: any[]}>(['deployments'])).items
+        seen = ds.map((d) => `${d.metadata.name} ${d.spec.replicas}/${d.status.readyReplicas ?? 0}`).join(', ')
+        const at = (name: string, n: number) =>
+          ds.some(
+            (d) => d.metadata.name === name && d.spec.replicas === n && d.status.observedGeneration === d.metadata.generation && (d.status.readyReplicas ?? 0) === n && (d.status.replicas ?? 0) === n,
+          )
+        const serving = [(await app.get(['service', 'web'])).spec.selector['skycap.dev/slot'], (await app.get(['service', 'api'])).spec.selector['skycap.dev/slot']]
+        return serving.every((slot) => slot === 'green') && at('web-green', web) && at('api-green', 3) && !ds.some((d) => d.metadata.name === 'web' || d.metadata.name === 'api')
+      }).catch((error: Error) => {
+        throw new Error(`${error.message}; last seen: ${seen}\n${notes[1]?.stderr}`)
+      })
     }
   })
 

@@ -43,6 +43,40 @@ describe('rollback: the live replica counts kept', () => {
     // Nothing serving on the other slot either: the live zero is what there is.
     expect(capacity([blue], new Map([['web-blue', 0]]), false).kept).to.deep.equal({'web-blue': 0})
   })
+
+  it('during scaleDownDelay, after `skycap scale` of the serving slots, the slots kept for the rollback come back at the serving counts (they came back at their own, and the switch cut api from 6 pods to 4)', () => {
+    // api-green and web-green ran release 2 at 4 and 2, kept for an instant rollback; blue serves release 3, scaled.
+    const recorded = [deployment('api-green', 4, {'skycap.dev/slot': 'green'}), deployment('web-green', 2, {'skycap.dev/slot': 'green'}), deployment('worker', 1)]
+    const counts = (pairs: Array<[string, number]>, serving: Array<[string, 'blue' | 'green']>) => Object.assign(new Map(pairs), {serving: new Map(serving)})
+    const live = counts(
+      [
+        ['api-blue', 6],
+        ['api-green', 4],
+        ['web-blue', 5],
+        ['web-green', 2],
+        ['worker', 1],
+      ],
+      [
+        ['api', 'blue'],
+        ['web', 'blue'],
+      ],
+    )
+    const {objects, kept} = capacity(recorded, live, false)
+    expect(replicas(objects)).to.deep.equal({'api-green': 6, 'web-green': 5, worker: 1})
+    expect(kept).to.deep.equal({'api-green': 6, 'web-green': 5})
+    expect(keptCountsNote(kept, recorded, 2)).to.equal("Keeping the live replica counts: api-green 6 (release 2 had 4), web-green 5 (release 2 had 2); --reset-replicas restores the release's")
+    // Scaled down during the delay: the serving count still decides (not the larger slot, the one kept).
+    const lowered = counts(
+      [
+        ['api-blue', 2],
+        ['api-green', 4],
+      ],
+      [['api', 'blue']],
+    )
+    expect(capacity([recorded[0] as KubeObject], lowered, false).kept).to.deep.equal({'api-green': 2})
+    // --reset-replicas restores the release's counts.
+    expect(replicas(capacity(recorded, live, true).objects)).to.deep.equal({'api-green': 4, 'web-green': 2, worker: 1})
+  })
 })
 
 describe('rollback: a count the release that runs set from its skycap.yaml is undone with it', () => {

@@ -128,7 +128,7 @@ describe('skycap deploy: the whole kubectl sequence of a first deploy', function
       {argv: [...BOUND, 'get', 'configmaps', '-l', 'skycap.dev/release-of=itapp,skycap.dev/environment=test', '-o', 'json'], result: {stdout: JSON.stringify({items: []})}},
       // Which releases have their manifests: the Secrets' names and labels, without their data.
       {argv: [...BOUND, 'get', 'secrets', '-l', 'skycap.dev/release-of=itapp,skycap.dev/environment=test', '--show-labels', '--no-headers'], result: {stdout: ''}},
-      {argv: [...BOUND, 'get', 'deployments', '-l', SELECTOR, '-o', 'json'], result: {stdout: JSON.stringify({items: []})}},
+      {argv: [...BOUND, 'get', 'deployments,services', '-l', SELECTOR, '-o', 'json'], result: {stdout: JSON.stringify({items: []})}},
       // Whose the release's objects are, asked under the lock: another app's deploy may have made them since validation.
       {argv: OWNERS, result: {stdout: ''}},
       // And whether the user may list what the watch lists (refused, nothing has changed yet).
@@ -186,7 +186,7 @@ describe('skycap deploy: the whole kubectl sequence of a first deploy', function
       {argv: [...BOUND, 'create', '-f', '-'], input: (i) => (lease = JSON.parse(i as string))},
       {argv: [...BOUND, 'get', 'configmaps', '-l', 'skycap.dev/release-of=itapp,skycap.dev/environment=test', '-o', 'json'], result: {stdout: JSON.stringify({items: []})}},
       {argv: [...BOUND, 'get', 'secrets', '-l', 'skycap.dev/release-of=itapp,skycap.dev/environment=test', '--show-labels', '--no-headers'], result: {stdout: ''}},
-      {argv: [...BOUND, 'get', 'deployments', '-l', SELECTOR, '-o', 'json'], result: {stdout: JSON.stringify({items: []})}},
+      {argv: [...BOUND, 'get', 'deployments,services', '-l', SELECTOR, '-o', 'json'], result: {stdout: JSON.stringify({items: []})}},
       {argv: OWNERS, result: {stdout: ''}},
       {...UNWATCHED, result: {exitCode: 1, stderr: refused}},
       // No apply: the lock goes, and the namespace this deploy made goes with it (nothing was changed).
@@ -363,13 +363,13 @@ describe('skycap deploy: the whole kubectl sequence of a first deploy', function
       {argv: [...CLUSTER, 'get', 'namespace', 'shop', '--ignore-not-found', '-o', 'name'], result: {stdout: 'namespace/shop\n'}},
       // Before the lock, the records only (no manifests): the replica rule needs nothing more.
       {argv: [...BOUND, 'get', 'configmaps', '-l', 'skycap.dev/release-of=itapp,skycap.dev/environment=test', '-o', 'json'], result: {stdout: JSON.stringify({items: []})}},
-      {argv: [...BOUND, 'get', 'deployments', '-l', SELECTOR, '-o', 'json'], result: {stdout: JSON.stringify({items: []})}},
+      {argv: [...BOUND, 'get', 'deployments,services', '-l', SELECTOR, '-o', 'json'], result: {stdout: JSON.stringify({items: []})}},
       ELSEWHERE,
       {argv: OWNERS, result: {stdout: ''}},
       {argv: [...BOUND, ...APPLY, '--dry-run=server']},
       {argv: [...BOUND, 'create', '-f', '-'], input: (i) => (lease = JSON.parse(i as string))},
       ...legacyRecords(release1),
-      {argv: [...BOUND, 'get', 'deployments', '-l', SELECTOR, '-o', 'json'], result: {stdout: JSON.stringify({items: [readyDeployment('web', 3)]})}},
+      {argv: [...BOUND, 'get', 'deployments,services', '-l', SELECTOR, '-o', 'json'], result: {stdout: JSON.stringify({items: [readyDeployment('web', 3)]})}},
       // Whose the release's objects are, asked again under the lock (another app may have deployed them meanwhile).
       {argv: OWNERS, result: {stdout: ''}},
       // And whether the user may list what the watch lists (refused, nothing has changed yet).
@@ -470,13 +470,13 @@ describe('skycap deploy: the whole kubectl sequence of a first deploy', function
       {argv: ['--request-timeout=30s', 'config', 'get-contexts', '-o', 'name'], result: {stdout: 'kind-x\n'}},
       {argv: [...CLUSTER, 'get', 'namespace', 'shop', '--ignore-not-found', '-o', 'name'], result: {stdout: 'namespace/shop\n'}},
       {argv: [...BOUND, 'get', 'configmaps', '-l', 'skycap.dev/release-of=itapp,skycap.dev/environment=test', '-o', 'json'], result: {stdout: JSON.stringify({items: []})}},
-      {argv: [...BOUND, 'get', 'deployments', '-l', SELECTOR, '-o', 'json'], result: {stdout: JSON.stringify({items: []})}},
+      {argv: [...BOUND, 'get', 'deployments,services', '-l', SELECTOR, '-o', 'json'], result: {stdout: JSON.stringify({items: []})}},
       ELSEWHERE,
       {argv: OWNERS, result: {stdout: ''}},
       {argv: [...BOUND, ...APPLY, '--dry-run=server']},
       {argv: [...BOUND, 'create', '-f', '-'], input: (i) => (lease = JSON.parse(i as string))},
       ...legacyRecords(release1),
-      {argv: [...BOUND, 'get', 'deployments', '-l', SELECTOR, '-o', 'json'], result: {stdout: JSON.stringify({items: [readyDeployment('web', 2)]})}},
+      {argv: [...BOUND, 'get', 'deployments,services', '-l', SELECTOR, '-o', 'json'], result: {stdout: JSON.stringify({items: [readyDeployment('web', 2)]})}},
       // Whose the release's objects are, asked again under the lock (another app may have deployed them meanwhile).
       {argv: OWNERS, result: {stdout: ''}},
       // And whether the user may list what the watch lists (refused, nothing has changed yet).
@@ -497,7 +497,7 @@ describe('skycap deploy: the whole kubectl sequence of a first deploy', function
       CLOCK,
       {argv: [...BOUND, 'get', 'events', '-o', 'json'], result: {stdout: backOff}},
       {argv: [...BOUND, 'logs', 'web-2-abc', '-c', 'web', '--tail=25', '--previous'], result: {stdout: 'panic: still no database\n'}},
-      {argv: [...BOUND, 'get', 'deployments', '-l', SELECTOR, '-o', 'json'], result: {stdout: JSON.stringify(crashing)}},
+      {argv: [...BOUND, 'get', 'deployments,services', '-l', SELECTOR, '-o', 'json'], result: {stdout: JSON.stringify(crashing)}},
       {argv: [...BOUND, 'create', '-f', '-']},
       {argv: [...BOUND, 'get', 'lease', 'skycap-lock-itapp', '-o', 'json', '--ignore-not-found'], result: () => ({stdout: JSON.stringify({...lease, spec: {}})})},
       {argv: [...BOUND, 'delete', 'lease', 'skycap-lock-itapp', '--ignore-not-found']},

@@ -39,7 +39,7 @@ describe('skycap diff: exit codes of failures (1 means "changes")', () => {
     const forbidden = {exitCode: 1, stderr: 'Error from server (Forbidden): configmaps is forbidden: User "dev" cannot list resource "configmaps" in the namespace "shop-staging"'}
     const error = await diffFailure(repo, 'Error from server (Forbidden): namespaces "shop-staging" is forbidden: User "dev" cannot get resource "namespaces"', [
       {argv: [...NS, 'get', 'configmaps', '-l', 'skycap.dev/release-of=shop,skycap.dev/environment=staging', '-o', 'json'], result: forbidden},
-      {argv: [...NS, 'get', 'deployments', '-l', 'app.kubernetes.io/part-of=shop,app.kubernetes.io/managed-by=skycap,skycap.dev/environment=staging', '-o', 'json'], result: forbidden},
+      {argv: [...NS, 'get', 'deployments,services', '-l', 'app.kubernetes.io/part-of=shop,app.kubernetes.io/managed-by=skycap,skycap.dev/environment=staging', '-o', 'json'], result: forbidden},
     ])
     expect(exitCodeOf(error)).to.equal(ExitCode.INVALID)
     expect(error.code, error.message).to.equal('kubectl_forbidden')
