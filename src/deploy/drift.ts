@@ -206,9 +206,13 @@ function pausedText(paused: string[], kubectl: Pick<Kubectl, 'shown' | 'namespac
  */
 export function refusePaused(live: KubeObject[], applied: KubeObject[], environment: string, kubectl: Pick<Kubectl, 'shown' | 'namespace'>, action: 'deploy' | 'rollback'): void {
   const paused = pausedOf(live, applied)
-  if (!paused.length) return
+  if (paused.length) throw pausedRefusal(paused, environment, kubectl, action)
+}
+
+/** The refusal of a change that the Deployments `paused` (by hand) would make wait until its timeout. */
+export function pausedRefusal(paused: string[], environment: string, kubectl: Pick<Kubectl, 'shown' | 'namespace'>, action: 'deploy' | 'rollback' | 'restart'): UserError {
   const {what, resume} = pausedText(paused, kubectl)
-  throw new UserError(`${what}, so this ${action} of ${environment} would wait until its timeout; nothing was changed`, {
+  return new UserError(`${what}, so this ${action} of ${environment} would wait until its timeout; nothing was changed`, {
     hint: `${resume.charAt(0).toUpperCase()}${resume.slice(1)}, then run the ${action} again.`,
     details: {paused},
   })

@@ -6,8 +6,8 @@ import {inPlaceEntry, watchAndRecord, whileLocked} from '../release/in-place.js'
 import {listReleases, type ReleaseRecord, saveRelease} from '../release/store.js'
 import {deployedServices, notInFileWarning} from '../tasks/pods.js'
 import type {DeployDeps} from '../deploy/deploy.js'
-import type {Kubectl} from '../kubectl/kubectl.js'
 import type {FailureReport} from '../deploy/explain.js'
+import {pausedRefusal} from '../deploy/drift.js'
 import {DEFAULT_TIMEOUT_MS} from '../deploy/replicas.js'
 import {appSelector, connect, openEnvironment} from '../env/connect.js'
 import {refuseUnwatchable} from '../deploy/watch.js'
@@ -54,16 +54,6 @@ export const RESTARTED_AT = 'kubectl.kubernetes.io/restartedAt'
 /** What restarting says of a skipped service. */
 function skippedNote(s: SkippedService, environment: string): string {
   return s.reason === 'scaled to 0' ? `${s.service} in ${environment} is scaled to 0: it has no pods to restart` : `${s.service} is not deployed in ${environment}: nothing to restart`
-}
-
-/** A Deployment paused by hand rolls out nothing: the restart would wait out its --timeout and fail. */
-function refusePaused(targets: Array<{deployment: string; object: ServedDeployment}>, environment: {name: string; namespace: string}, kubectl: Pick<Kubectl, 'shown'>): void {
-  const paused = targets.filter((t) => (t.object.spec as {paused?: boolean} | undefined)?.paused === true).map((t) => t.deployment)
-  if (!paused.length) return
-  throw new UserError(`${paused.map((d) => `Deployment/${d}`).join(', ')} in namespace ${environment.namespace} is paused (kubectl rollout pause): it rolls out no new pods; nothing was changed`, {
-    hint: `Resume it first: ${paused.map((d) => `\`${kubectl.shown(`rollout resume deployment/${d}`)}\``).join(', ')}.`,
-    details: {environment: environment.name, paused},
-  })
 }
 
 /**
@@ -115,7 +105,9 @@ export async function restart(input: RestartOptions, deps: DeployDeps): Promise<
       if (replicas === 0) skipped.push({service, reason: 'scaled to 0'})
       else targets.push({service, deployment: target, replicas, object: deployment})
     }
-    refusePaused(targets, env, kubectl)
+    // A Deployment paused by hand rolls out nothing: the restart would wait out its --timeout and fail.
+    const paused = targets.filter((t) => (t.object.spec as {paused?: boolean} | undefined)?.paused === true).map((t) => t.deployment)
+    if (paused.length) throw pausedRefusal(paused, env.name, kubectl, 'restart')
     for (const s of skipped) (named.length ? deps.reporter.warn : deps.reporter.info).call(deps.reporter, skippedNote(s, env.name))
     return {targets, skipped}
   }

@@ -149,7 +149,7 @@ describe('skycap restart: the whole kubectl sequence', function () {
     expect(none.calls).to.deep.equal([])
   })
 
-  it('one service of two refused (its canary under way, not deployed, another app owns it): exit 2 before either is patched, the lock released', async () => {
+  it('one service of two refused (its canary under way, not deployed, another app owns it, paused by hand): exit 2 before either is patched, the lock released', async () => {
     writeFileSync(file, readFileSync(file, 'utf8').replace('    replicas: 1\n', '    replicas: 1\n    strategy: {type: canary, steps: [{setWeight: 25}, {pause: {}}]}\n'))
     const canary = {data: {worker: JSON.stringify({type: 'canary', release: 9, phase: 'paused', step: 1, steps: 2, weight: 25})}}
     const cases: Array<[string, Expectation[], string]> = [
@@ -160,6 +160,11 @@ describe('skycap restart: the whole kubectl sequence', function () {
         [getState(), getDeployment('web', deployment('web', 2)), getDeployment('worker', deployment('worker', 1, 1, 2, {...OURS, 'app.kubernetes.io/part-of': 'alpha'}))],
         'Deployment/worker in namespace shop belongs to app alpha (environment test), not to itapp test; nothing was changed',
       ],
+      [
+        'paused',
+        [getState(), getDeployment('web', deployment('web', 2)), getDeployment('worker', {...deployment('worker', 1), spec: {replicas: 1, paused: true}})],
+        'Deployment/worker in namespace shop is paused (kubectl rollout pause): the controller rolls out nothing while it is paused, so this restart of test would wait until its timeout; nothing was changed',
+      ],
     ]
     for (const [what, reads, message] of cases) {
       let lease: Lease | undefined
@@ -169,6 +174,7 @@ describe('skycap restart: the whole kubectl sequence', function () {
       expect(error.exitCode, what).to.equal(2)
       expect(error.message, what).to.equal(message)
       if (what === 'owned elsewhere') expect(error).to.be.instanceOf(OwnedElsewhereError)
+      if (what === 'paused') expect(error.hint).to.equal('Resume it with `kubectl rollout resume deployment/worker -n shop --context kind-x`, then run the restart again.')
       if (what === 'canary') expect(error.hint).to.equal('Finish it first with `skycap rollout resume test` (then `skycap promote test worker`) or `skycap abort test worker`, then restart worker.')
       expect(changes(fake.calls), what).to.deep.equal([])
     }
