@@ -40,7 +40,8 @@ export async function checkConfig(options: {configPath?: string; cwd?: string}):
   if (found.length) throw new ConfigErrors(found, found[0]?.hint)
   // Said by config validate only: a deploy of either environment refuses the other's objects by itself, and an app
   // that shares a namespace on purpose (objects named per environment) would be warned at every deploy.
-  const warnings = [...loaded.warnings, ...sharedNamespaces(loaded.config, loaded.show(loaded.file), loaded.locate)]
+  const shown = loaded.show(loaded.file)
+  const warnings = [...loaded.warnings, ...sharedNamespaces(loaded.config, shown, loaded.locate), ...protectedWithoutContext(loaded.config, shown, loaded.locate)]
   return {file: loaded.file, app: loaded.config.app, services: Object.keys(loaded.config.services), environments, warnings}
 }
 
@@ -69,4 +70,24 @@ export function sharedNamespaces(config: SkycapConfig, shown: string, locate: Lo
     })
   }
   return warnings
+}
+
+/**
+ * A protected environment without `context:` deploys to whichever kube context is current where skycap runs: a laptop
+ * left on staging's, or a CI runner's. The confirmation names the context, but `--yes` (CI) asks nothing. Said by
+ * config validate only, at the environment's `protected` key: a team whose pipeline chooses the cluster through
+ * KUBECONFIG does so on purpose, and would be warned at every deploy.
+ */
+export function protectedWithoutContext(config: SkycapConfig, shown: string, locate: LoadedConfig['locate']): ConfigWarning[] {
+  return Object.entries(config.environments)
+    .filter(([, env]) => env.protected === true && env.context === undefined)
+    .map(([name]) => {
+      const pos = locate(['environments', name, 'protected'])
+      return {
+        message: `environment "${name}" is protected but names no context: it deploys to whichever kube context is current where skycap runs (\`--yes\` asks nothing); give it \`context:\` unless your pipeline chooses the cluster on purpose (KUBECONFIG)`,
+        file: shown,
+        line: pos?.line,
+        column: pos?.column,
+      }
+    })
 }

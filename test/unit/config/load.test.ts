@@ -459,6 +459,21 @@ ${VALID.replace('environments:\n', 'environments:\n  prod: {namespace: p}\n')}`)
     ])
   })
 
+  it('config validate warns about a protected environment without a context, at its protected key; not one with a context, nor an unprotected one; a deploy does not', async () => {
+    const text = `${VALID}  prod:\n    namespace: shop\n    protected: true\n  prod-eu:\n    context: eu\n    namespace: shop\n    protected: true\n  qa:\n    namespace: shop-qa\n    protected: false\n`
+    const dir = mkdtempSync(join(tmpdir(), 'skycap-protected-'))
+    try {
+      writeFileSync(join(dir, 'skycap.yaml'), text)
+      const check = await checkConfig({configPath: join(dir, 'skycap.yaml')})
+      expect(check.warnings.map((w) => `${w.line}:${w.column}: ${w.message}`)).to.deep.equal([
+        '13:16: environment "prod" is protected but names no context: it deploys to whichever kube context is current where skycap runs (`--yes` asks nothing); give it `context:` unless your pipeline chooses the cluster on purpose (KUBECONFIG)',
+      ])
+      expect((await parseConfig(text, join(dir, 'skycap.yaml'))).warnings, 'loading (every command) says nothing').to.deep.equal([])
+    } finally {
+      rmSync(dir, {recursive: true, force: true})
+    }
+  })
+
   it('config validate warns about two environments with one namespace on one context, not on different contexts; a deploy does not', async () => {
     const text = `${VALID}  qa:\n    namespace: shop-staging\n  prod:\n    context: a\n    namespace: shop\n  prod2:\n    context: b\n    namespace: shop\n  prod3:\n    context: a\n    namespace: shop\n`
     const dir = mkdtempSync(join(tmpdir(), 'skycap-shared-ns-'))
