@@ -15,6 +15,7 @@ import {imageTagFor, serviceImages} from './images.js'
 import {ANNOTATIONS, CLUSTER_SCOPED, contentNamedConfigMap, type KubeObject, LABELS, type RenderedObject, sortForApply} from './objects.js'
 import {secretDataProblems} from './secrets.js'
 import {closest} from '../suggest.js'
+import {autoscalerWarnings} from '../strategies/autoscalers.js'
 import {deploymentStrategy} from '../strategies/strategy.js'
 import {patchPodTemplate} from './strategic-merge.js'
 import {loadTemplateEngine, readTemplateFile, renderTemplate} from './templates.js'
@@ -153,6 +154,7 @@ async function renderFiles(loaded: LoadedConfig, env: Environment, revision: Rev
   // Each problem's hint, once: the terminal and --json show the hint of the whole error, not of its parts.
   if (errors.length) throw new ConfigErrors(errors, [...new Set(errors.map((e) => e.hint).filter((h) => h !== undefined))].join(' ') || undefined, {app: loaded.config.app, environment: env.name})
 
+  warnings.push(...autoscalerWarnings(objects, env.services))
   return {app: config.app, environment: env, revision, images, objects: sortForApply(objects), warnings}
 }
 

@@ -260,6 +260,37 @@ describe('rendering the example app', () => {
   })
 })
 
+describe('autoscalers of blue-green and canary services', () => {
+  let repo: TempRepo
+  const original = readFileSync(join(fixturesDir, 'shop/skycap.yaml'), 'utf8')
+  beforeEach(async () => {
+    repo = await TempRepo.fromFixture('shop')
+  })
+  afterEach(() => repo.remove())
+  const hpa = (name: string, target: string) =>
+    `apiVersion: autoscaling/v2\nkind: HorizontalPodAutoscaler\nmetadata: {name: ${name}}\nspec:\n  scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: ${target}}\n  minReplicas: 1\n  maxReplicas: 4\n`
+  const shown = async (envName = 'prod') => (await render(repo, envName)).warnings.map((w) => formatWarning({...w, file: relative(repo.dir, w.file ?? '')}))
+  const strategies = (web: string, worker: string) =>
+    original.replace('  web:\n    image: web\n', `  web:\n    strategy: ${web}\n    image: web\n`).replace('  worker:\n    image: worker\n', `  worker:\n    strategy: ${worker}\n    image: worker\n`)
+  const NO_SLOT = 'skycap does not move an autoscaler between slots; scale web with `skycap scale`, or make it a rolling service to autoscale it'
+
+  it("are said at the HPA's template line: one of a blue-green service's name scales nothing, one of a slot the idle slot after a switch, one of a canary's Deployment sets the split (it went unsaid: the HPA reported FailedGetScale, or the canary took another share than its weight)", async () => {
+    repo.write('skycap.yaml', strategies('{type: blueGreen}', '{type: canary, steps: [{setWeight: 50}]}'))
+    repo.write('deploy/prod/hpa.yaml', `${hpa('web', 'web')}---\n${hpa('web-green', 'web-green')}---\n${hpa('worker', 'worker')}---\n${hpa('cache', 'cache')}`)
+    expect(await shown()).to.deep.equal([
+      `deploy/prod/hpa.yaml:1: HorizontalPodAutoscaler/web scales Deployment web, which blue-green service web does not have (its pods run in web-blue and web-green): it scales nothing. ${NO_SLOT}`,
+      `deploy/prod/hpa.yaml:9: HorizontalPodAutoscaler/web-green scales web-green, one slot of blue-green service web: after a switch it scales the idle slot and not the one that serves. ${NO_SLOT}`,
+      "deploy/prod/hpa.yaml:17: HorizontalPodAutoscaler/worker scales worker of canary service worker, whose steps set the pod counts too: while a canary runs, the share of traffic it takes follows the counts the autoscaler sets, not the steps' setWeight (trafficRouting sets the weights apart from the counts)",
+    ])
+  })
+
+  it('are not said of rolling services, of a canary whose trafficRouting sets the weights, nor of another kind of target', async () => {
+    repo.write('skycap.yaml', strategies('{type: rolling}', '{type: canary, steps: [{setWeight: 50}], trafficRouting: {gatewayAPI: {httpRoute: worker}}}'))
+    repo.write('deploy/prod/hpa.yaml', `${hpa('web', 'web')}---\n${hpa('worker', 'worker')}---\n${hpa('cache', 'cache').replace('kind: Deployment', 'kind: StatefulSet')}`)
+    expect(await shown()).to.deep.equal([])
+  })
+})
+
 describe('the built-in templates', () => {
   let repo: TempRepo
   afterEach(() => repo.remove())
