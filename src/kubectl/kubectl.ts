@@ -236,6 +236,8 @@ export interface KubectlOptions {
   /** Retries for the transient errors below (default 2). */
   retries?: number
   sleep?: (ms: number) => Promise<void>
+  /** Milliseconds now (default Date.now): how long an attempt took. */
+  clock?: () => number
 }
 
 export interface CallOptions extends RunOptions {
@@ -254,6 +256,11 @@ export interface CallOptions extends RunOptions {
 }
 
 // Transient apiserver/etcd hiccups worth one more try; anything else is reported at once.
+//
+// Not when the attempt took SLOW_ATTEMPT_MS or more: kubectl had retried by itself. Against an API server that takes
+// connections and answers nothing, one kubectl call spends about 50 s on TLS handshake timeouts (client-go's
+// discovery tries again and again), and two more attempts made `skycap status` silent for 2.5 minutes before exit 4.
+const SLOW_ATTEMPT_MS = 10_000
 const TRANSIENT = [
   /etcdserver: (request timed out|leader changed)/,
   /the server is currently unable to handle the request/,
@@ -314,6 +321,7 @@ export class Kubectl {
   private readonly trace?: (argv: string[]) => void
   private readonly retries: number
   private readonly sleep: (ms: number) => Promise<void>
+  private readonly clock: () => number
   /** How many kubectl processes this instance spawned (benchmarks print it). */
   spawned = 0
   /**
@@ -340,6 +348,7 @@ export class Kubectl {
     this.trace = options.trace
     this.retries = options.retries ?? 2
     this.sleep = options.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)))
+    this.clock = options.clock ?? Date.now
   }
 
   /**
@@ -395,6 +404,7 @@ export class Kubectl {
       trace: this.trace,
       retries: this.retries,
       sleep: this.sleep,
+      clock: this.clock,
     })
     copy.unknownContext = this.unknownContext
     const outage = 'outage' in changes ? changes.outage : this.outage
@@ -455,7 +465,9 @@ export class Kubectl {
     for (let attempt = 0; ; attempt++) {
       this.trace?.([this.binary, ...argv])
       this.spawned++
+      const started = this.clock()
       const ran = await this.runner(this.binary, argv, options)
+      const slow = this.clock() - started >= SLOW_ATTEMPT_MS
       // Stopped for its time: the API server did not answer (classified as unreachable, as kubectl's own timeouts are).
       const raw = ran.timedOut ? {...ran, exitCode: -1, stderr: `Unable to connect to the server: no answer within ${Math.round((options.timeoutMs ?? 0) / 1000)}s`} : ran
       const result = {...raw, stdout: redactor.redact(raw.stdout), stderr: redactor.redact(raw.stderr)}
@@ -469,7 +481,7 @@ export class Kubectl {
       }
       if (result.exitCode === 0 || options.allowFailure) return result
       const transient = TRANSIENT.some((re) => re.test(result.stderr))
-      if (transient && (options.idempotent ?? true) && !options.once && attempt < this.retries && !options.signal?.aborted) {
+      if (transient && !slow && (options.idempotent ?? true) && !options.once && attempt < this.retries && !options.signal?.aborted) {
         await this.sleep(500 * 2 ** attempt)
         continue
       }

@@ -79,6 +79,27 @@ describe('kubectl wrapper', () => {
     expect((await fake.kubectl.run(['get', 'pods'])).stdout).to.equal('ok')
   })
 
+  it('does not repeat a transient error whose attempt took 10 s or more (kubectl had retried by itself: three attempts against a hung API server were 2.5 minutes of silence); a quick one is repeated twice', async () => {
+    let now = 0
+    const attempts = (tookMs: number) => {
+      let calls = 0
+      const kubectl = new Kubectl({
+        binary: 'kubectl',
+        runner: async () => (calls++, (now += tookMs), {exitCode: 1, stdout: '', stderr: 'Unable to connect to the server: net/http: TLS handshake timeout'}),
+        sleep: async () => undefined,
+        clock: () => now,
+      })
+      return {kubectl, calls: () => calls}
+    }
+    const slow = attempts(50_000)
+    const error = await slow.kubectl.run(['get', 'pods']).catch((e: unknown) => e as Error)
+    expect(error).to.be.instanceOf(UnreachableError)
+    expect(slow.calls(), 'one kubectl, not three').to.equal(1)
+    const quick = attempts(200)
+    expect(await quick.kubectl.run(['get', 'pods']).catch((e: unknown) => e)).to.be.instanceOf(UnreachableError)
+    expect(quick.calls(), 'a hiccup: tried three times').to.equal(3)
+  })
+
   it('a kubectl stopped for its time is an API server that did not answer (exit 4), not retried; one that waits out an outage ends by its deadline', async () => {
     const given: Array<number | undefined> = []
     const stopped = new Kubectl({
