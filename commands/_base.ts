@@ -3,7 +3,7 @@ import {Command, Errors, Flags, Interfaces} from '@oclif/core'
 import {ciOutput, type CiOutput} from '../src/ci/output.js'
 import {resumeCommands, untrustedStream} from '../src/ci/stop-commands.js'
 import {loadedApp} from '../src/config/loaded-app.js'
-import {defaultKubectlFactory, type KubectlFactory} from '../src/env/connect.js'
+import type {KubectlFactory} from '../src/env/connect.js'
 import {ConfigError, ConfigErrors, ExitCode, type ExitCodeValue, InterruptedError, SkycapError, UserError} from '../src/errors.js'
 import {Kubectl} from '../src/kubectl/kubectl.js'
 import {parseDuration} from '../src/duration.js'
@@ -178,10 +178,21 @@ export abstract class SkycapCommand extends Command {
     return out === stdout ? {} : {output: {out, err: this.untrusted(process.stderr)}}
   }
 
-  /** kubectl bound per environment; --verbose traces every call on stderr. */
+  /** Whether a read the API server left unanswered was said (once a command: the line says what comes next). */
+  private slowReadSaid = false
+
+  /**
+   * kubectl bound per environment; --verbose traces every call on stderr. A read left unanswered for 15 s is said
+   * once (kubectl itself is silent until it gives up, about 50 s against a server that answers nothing).
+   */
   protected kubectlFactory(): KubectlFactory {
-    if (!this.argv.includes('--verbose')) return defaultKubectlFactory
-    return (options) => new Kubectl({...options, trace: (argv) => process.stderr.write(`$ ${argv.join(' ')}\n`)})
+    const onSlowRead = (message: string) => {
+      if (this.slowReadSaid) return
+      this.slowReadSaid = true
+      this.reporter().warn(message)
+    }
+    if (!this.argv.includes('--verbose')) return (options) => new Kubectl({...options, onSlowRead})
+    return (options) => new Kubectl({...options, onSlowRead, trace: (argv) => process.stderr.write(`$ ${argv.join(' ')}\n`)})
   }
 
   /**

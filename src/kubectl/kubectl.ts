@@ -238,6 +238,13 @@ export interface KubectlOptions {
   sleep?: (ms: number) => Promise<void>
   /** Milliseconds now (default Date.now): how long an attempt took. */
   clock?: () => number
+  /**
+   * Told once a `get` has gone unanswered for `slowReadMs` (default 15 s), with a line to show: kubectl itself says
+   * nothing until it gives up, about 50 s later against an API server that takes connections and answers nothing.
+   * Not while an outage is waited out (OutageWait says that itself).
+   */
+  onSlowRead?: (message: string) => void
+  slowReadMs?: number
 }
 
 export interface CallOptions extends RunOptions {
@@ -322,6 +329,8 @@ export class Kubectl {
   private readonly retries: number
   private readonly sleep: (ms: number) => Promise<void>
   private readonly clock: () => number
+  private readonly onSlowRead?: (message: string) => void
+  private readonly slowReadMs: number
   /** How many kubectl processes this instance spawned (benchmarks print it). */
   spawned = 0
   /**
@@ -349,6 +358,8 @@ export class Kubectl {
     this.retries = options.retries ?? 2
     this.sleep = options.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)))
     this.clock = options.clock ?? Date.now
+    this.onSlowRead = options.onSlowRead
+    this.slowReadMs = options.slowReadMs ?? 15_000
   }
 
   /**
@@ -405,6 +416,8 @@ export class Kubectl {
       retries: this.retries,
       sleep: this.sleep,
       clock: this.clock,
+      onSlowRead: this.onSlowRead,
+      slowReadMs: this.slowReadMs,
     })
     copy.unknownContext = this.unknownContext
     const outage = 'outage' in changes ? changes.outage : this.outage
@@ -466,7 +479,7 @@ export class Kubectl {
       this.trace?.([this.binary, ...argv])
       this.spawned++
       const started = this.clock()
-      const ran = await this.runner(this.binary, argv, options)
+      const ran = await this.whileNoticingSlowReads(args, () => this.runner(this.binary, argv, options))
       const slow = this.clock() - started >= SLOW_ATTEMPT_MS
       // Stopped for its time: the API server did not answer (classified as unreachable, as kubectl's own timeouts are).
       const raw = ran.timedOut ? {...ran, exitCode: -1, stderr: `Unable to connect to the server: no answer within ${Math.round((options.timeoutMs ?? 0) / 1000)}s`} : ran
@@ -489,6 +502,24 @@ export class Kubectl {
       if (this.unknownContext && error instanceof KubectlError && error.kind === 'no_context') throw await this.unknownContext()
       if (error instanceof ApiServerUnreachableError && /localhost:8080/.test(result.stderr)) throw (await this.missingCluster()) ?? error
       throw error
+    }
+  }
+
+  /** Runs `call`; a plain `get` (not a watch) still running after slowReadMs is said, once (onSlowRead). */
+  private async whileNoticingSlowReads<T>(args: string[], call: () => Promise<T>): Promise<T> {
+    const notice = this.onSlowRead
+    if (!notice || this.outage || args[0] !== 'get' || args.some((a) => a === '-w' || a === '--watch' || a.startsWith('--watch='))) return call()
+    const where = this.context ? `context ${this.context}` : 'the current kube context'
+    const seconds = Math.round(this.slowReadMs / 1000)
+    const timer = setTimeout(
+      () => notice(`the API server (${where}) has not answered for ${seconds}s; still waiting: kubectl gives up by itself within about a minute (Ctrl-C stops)`),
+      this.slowReadMs,
+    )
+    timer.unref()
+    try {
+      return await call()
+    } finally {
+      clearTimeout(timer)
     }
   }
 

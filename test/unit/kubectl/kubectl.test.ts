@@ -100,6 +100,28 @@ describe('kubectl wrapper', () => {
     expect(quick.calls(), 'a hiccup: tried three times').to.equal(3)
   })
 
+  it('says a get the API server has left unanswered for slowReadMs, while it waits (kubectl said nothing for about 50 s); not a quick get, a watch, a change, nor while an outage is waited out', async () => {
+    const said: string[] = []
+    const kubectl = (tookMs: number) =>
+      new Kubectl({
+        binary: 'kubectl',
+        context: 'prod',
+        runner: async () => (await new Promise((r) => setTimeout(r, tookMs)), {exitCode: 0, stdout: '{}', stderr: ''}),
+        onSlowRead: (m) => said.push(m),
+        slowReadMs: 30,
+      })
+    await kubectl(120).run(['get', 'deployments'])
+    expect(said).to.deep.equal(['the API server (context prod) has not answered for 0s; still waiting: kubectl gives up by itself within about a minute (Ctrl-C stops)'])
+    said.length = 0
+    await kubectl(5).run(['get', 'deployments'])
+    await kubectl(120).run(['get', 'pods', '-w'])
+    await kubectl(120).run(['patch', 'deployment', 'web', '-p', '{}'])
+    await kubectl(120)
+      .waitingOut({deadline: Date.now() + 60_000, clock: Date.now, intervalMs: 1})
+      .run(['get', 'deployments'])
+    expect(said, 'none of these').to.deep.equal([])
+  })
+
   it('a kubectl stopped for its time is an API server that did not answer (exit 4), not retried; one that waits out an outage ends by its deadline', async () => {
     const given: Array<number | undefined> = []
     const stopped = new Kubectl({
