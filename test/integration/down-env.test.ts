@@ -1,0 +1,155 @@
+// skycap down ENV against a real control plane: two apps in one namespace, each with a rolling, a blue-green and a
+// canary service; taking one down removes all of its objects, records and state and leaves the other's objects and a
+// hand-made ConfigMap exactly as they were (same resourceVersions); the next deploy is a first deploy.
+import {expect} from 'chai'
+
+import {TestApp} from './app.js'
+import {kubectl, uniqueName, useNamespace, waitFor} from './harness.js'
+
+const DEPLOY = ['deploy', '--skip-image-check']
+const SIDE = (name: string) => `  ${name}:\n    image: side\n    replicas: 1\n    resources: {requests: {cpu: 10m, memory: 16Mi}}\nenvironments:\n`
+/** web blue-green, worker canary, side rolling. */
+const STRATEGIES = (text: string) =>
+  text
+    .replace('  web:\n    image: web\n', '  web:\n    image: web\n    strategy: {type: blueGreen, scaleDownDelay: 1s}\n')
+    .replace('  worker:\n    image: worker\n', '  worker:\n    image: worker\n    strategy: {type: canary, steps: [{setWeight: 50}, {pause: {duration: 1s}}]}\n')
+    .replace('environments:\n', SIDE('side'))
+/** The same three strategies under other names, for the second app in the namespace. */
+const OTHER = (text: string) =>
+  text
+    .replace('  web:\n    image: web\n', '  api:\n    image: web\n    strategy: {type: blueGreen, scaleDownDelay: 1s}\n')
+    .replace('  worker:\n    image: worker\n', '  queue:\n    image: worker\n    strategy: {type: canary, steps: [{setWeight: 50}, {pause: {duration: 1s}}]}\n')
+    .replace('environments:\n', SIDE('bside'))
+const KINDS = 'configmaps,secrets,services,serviceaccounts,deployments.apps,statefulsets.apps,jobs.batch,leases.coordination.k8s.io'
+
+type Item = {kind: string; metadata: {name: string; resourceVersion: string; labels?: Record<string, string>}}
+
+describe('skycap down ENV (cluster)', function () {
+  this.timeout(900_000)
+  const ns = useNamespace('down-env')
+  let app: TestApp
+  let other: TestApp
+  beforeEach(async () => {
+    app = await TestApp.create(ns.name, 'itdown')
+    other = await TestApp.create(ns.name, 'itdownb')
+    await app.change(STRATEGIES, 'three strategies')
+    await other.change(OTHER, 'three strategies, other names')
+  })
+  afterEach(() => {
+    app.remove()
+    other.remove()
+  })
+
+  const items = async (namespace: string): Promise<Item[]> => JSON.parse((await kubectl(['get', KINDS, '-o', 'json'], {namespace})).stdout).items as Item[]
+  const ofApp = (item: Item, name: string) => {
+    const l = item.metadata.labels ?? {}
+    return (
+      l['app.kubernetes.io/part-of'] === name ||
+      l['skycap.dev/release-of'] === name ||
+      l['skycap.dev/rollout-of'] === name ||
+      l['skycap.dev/job-of'] === name ||
+      item.metadata.name === `skycap-lock-${name}`
+    )
+  }
+  const versions = (list: Item[]) => Object.fromEntries(list.map((i) => [`${i.kind}/${i.metadata.name}`, i.metadata.resourceVersion]))
+
+  it('takes one app out of a shared namespace, twice: all of its objects, records and state go, the other app and a hand-made ConfigMap stay as they were, and the next deploy is a first one', async () => {
+    // Twice, so each app has an old blue-green slot and a finished canary.
+    for (const round of [1, 2]) {
+      for (const a of [app, other]) {
+        a.repo.write('config/web/app.properties', `round=${round}\n`)
+        await a.repo.commit(`round ${round}`)
+        const r = await a.cli([...DEPLOY, 'test'])
+        expect(r.exitCode, r.stderr).to.equal(0)
+      }
+    }
+    await kubectl(['create', 'configmap', 'team-notes', '--from-literal=a=b'], {namespace: ns.name})
+    for (const _round of [1, 2]) {
+      // Settled first (the old blue-green slot scaled down after its delay): the other app's objects change no more.
+      await waitFor('the blue-green slots settled', async () => {
+        const list = JSON.parse((await kubectl(['get', 'deployments.apps', '-o', 'json'], {namespace: ns.name})).stdout).items as Array<{
+          metadata: {generation: number}
+          status?: {observedGeneration?: number}
+        }>
+        return list.every((d) => d.status?.observedGeneration === d.metadata.generation)
+      })
+      await new Promise((resolve) => setTimeout(resolve, 2000))
+      const before = await items(ns.name)
+      const mine = before.filter((i) => ofApp(i, 'itdown'))
+      const kept = versions(before.filter((i) => !ofApp(i, 'itdown')))
+      expect(mine.map((i) => i.kind)).to.include.members(['Deployment', 'Service', 'ConfigMap', 'Secret'])
+      expect(Object.keys(kept)).to.include.members(['ConfigMap/team-notes', 'Service/api', 'Deployment/bside'])
+
+      const r = await app.json(['down', 'test', '--yes'])
+      expect(r.exitCode, r.stderr).to.equal(0)
+      expect(r.doc.result).to.deep.include({app: 'itdown', environment: 'test', namespace: ns.name, result: 'deleted', rolloutState: true, namespaceDeleted: false, claimsKept: []})
+      expect(r.doc.result.releaseRecords).to.be.greaterThan(0)
+      expect(r.doc.result.names).to.include.members(['Deployment/side', 'Service/web'])
+      // The namespace was made by hand (useNamespace), and the other app runs there.
+      expect(r.doc.result.namespaceKept).to.contain(`kubectl delete namespace ${ns.name}`)
+
+      const after = await waitFor('the app and its pods gone', async () => {
+        const list = await items(ns.name)
+        const pods = (await kubectl(['get', 'pods', '-l', 'app.kubernetes.io/part-of=itdown', '-o', 'name'], {namespace: ns.name})).stdout.trim()
+        return !list.some((i) => ofApp(i, 'itdown')) && pods === '' && list
+      })
+      expect(versions(after)).to.deep.equal(kept)
+      const history = await app.json(['history', 'test'])
+      expect(history.exitCode, history.stderr).to.equal(0)
+      expect(JSON.stringify(history.doc.result)).to.not.match(/"release":\s*[1-9]/)
+      const status = await app.cli(['status', 'test'])
+      expect(status.stdout + status.stderr).to.not.match(/\bready\b/)
+
+      // The next deploy is a first one, and works.
+      const again = await app.json([...DEPLOY, 'test'])
+      expect(again.exitCode, again.stderr).to.equal(0)
+      expect(again.doc.result.release).to.equal(1)
+    }
+  })
+
+  it('deletes the namespace its first deploy created once nothing else is in it; a redeploy creates it again', async () => {
+    const fresh = uniqueName('down-env-own')
+    const own = await TestApp.create(fresh, 'itdown')
+    try {
+      await own.change(STRATEGIES, 'three strategies')
+      expect((await own.cli([...DEPLOY, 'test'])).exitCode).to.equal(0)
+      const annotation = await kubectl(['get', 'namespace', fresh, '-o', 'jsonpath={.metadata.annotations.skycap\\.dev/created-by}'])
+      expect(annotation.stdout).to.equal('deploy')
+      const dry = await own.json(['down', 'test', '--dry-run'])
+      expect(dry.exitCode, dry.stderr).to.equal(0)
+      expect(dry.doc.result.result).to.equal('planned')
+      expect((await kubectl(['get', 'deployment', 'side', '-o', 'name'], {namespace: fresh})).stdout.trim()).to.equal('deployment.apps/side')
+      // Off a terminal, without --yes: exit 2, nothing changed.
+      const refused = await own.cli(['down', 'test'])
+      expect(refused.exitCode).to.equal(2)
+      expect(refused.stderr).to.contain('--yes')
+      const r = await own.cli(['down', 'test', '--yes'])
+      expect(r.exitCode, r.stderr).to.equal(0)
+      expect(r.stdout, r.stderr).to.match(/^itdown test: deleted \d+ objects \(.*Deployment.*\), 1 release record and the rollout state in namespace \S+ \(context [^)]+\); namespace deleted\n?$/)
+      await waitFor('the namespace gone', async () => (await kubectl(['get', 'namespace', fresh], {reject: false})).exitCode !== 0, {timeoutMs: 120_000})
+      const nothing = await own.cli(['down', 'test', '--yes'])
+      expect(nothing.exitCode, nothing.stderr).to.equal(0)
+      expect(nothing.stdout).to.contain('nothing deployed')
+      const again = await own.json([...DEPLOY, 'test'])
+      expect(again.exitCode, again.stderr).to.equal(0)
+      expect(again.doc.result.release).to.equal(1)
+    } finally {
+      own.remove()
+      await kubectl(['delete', 'namespace', fresh, '--wait=false', '--ignore-not-found'], {reject: false})
+    }
+  })
+
+  it('takes the deploy lock: exit 3 while another holds it, and with --wait-for-lock it waits for it', async () => {
+    expect((await app.cli([...DEPLOY, 'test'])).exitCode).to.equal(0)
+    expect((await app.cli(['lock', 'acquire', 'test', '--reason', 'a deploy'])).exitCode).to.equal(0)
+    const locked = await app.cli(['down', 'test', '--yes'])
+    expect(locked.exitCode, locked.stderr).to.equal(3)
+    expect((await app.get(['deployment', 'side'])).metadata.name).to.equal('side')
+    const waiting = app.cli(['down', 'test', '--yes', '--wait-for-lock', '60s'])
+    await new Promise((resolve) => setTimeout(resolve, 3000))
+    expect((await app.cli(['lock', 'release', 'test'])).exitCode).to.equal(0)
+    const r = await waiting
+    expect(r.exitCode, r.stderr).to.equal(0)
+    await waitFor('the app gone', async () => (await kubectl(['get', 'deployments.apps', '-l', 'app.kubernetes.io/part-of=itdown', '-o', 'name'], {namespace: ns.name})).stdout.trim() === '')
+  })
+})
