@@ -6,7 +6,7 @@ import type {DeployDeps} from '../deploy/deploy.js'
 import {PRUNE_RESOURCES} from '../deploy/apply.js'
 import {parseDuration} from '../duration.js'
 import {appSelector, connect, namespaceExists, openEnvironment} from '../env/connect.js'
-import {InterruptedError, UserError} from '../errors.js'
+import {InterruptedError, KubectlError, UserError} from '../errors.js'
 import {type Kubectl, kubectlCommand} from '../kubectl/kubectl.js'
 import type {KubeObject} from '../render/objects.js'
 import {whileLocked} from '../release/in-place.js'
@@ -50,6 +50,9 @@ interface Inventory {
   rolloutState: boolean
   claims: string[]
 }
+
+/** Said in place of the claims' names when the user may not list PersistentVolumeClaims. */
+const UNREADABLE_CLAIMS = '(not readable: forbidden)'
 
 type Deps = Pick<DeployDeps, 'kubectl' | 'reporter' | 'signal' | 'quitAtOnce' | 'confirm' | 'noQuestions'>
 
@@ -125,7 +128,11 @@ async function inventoryOf(kubectl: Kubectl, app: string, environment: string): 
   const jobs = await items(['get', 'jobs.batch', '-l', jobSelector(app, environment)])
   const records = await items(['get', 'configmaps', '-l', recordSelector(app, environment)])
   const state = await items(['get', 'configmaps', '-l', rolloutStateSelector(app, environment)])
-  const claims = await items(['get', 'persistentvolumeclaims'])
+  // A CI account whose Role does not cover claims: none is counted, and the namespace is kept for them (below).
+  const claims = await items(['get', 'persistentvolumeclaims']).catch((error: unknown) => {
+    if (error instanceof KubectlError && error.kind === 'forbidden') return [{kind: 'PersistentVolumeClaim', metadata: {name: UNREADABLE_CLAIMS}} as KubeObject]
+    throw error
+  })
   // A StatefulSet's claims are named <template>-<set>-<ordinal>; a claim a template rendered carries skycap's labels.
   const claimPrefixes = own
     .filter((o) => o.kind === 'StatefulSet')
@@ -138,7 +145,8 @@ async function inventoryOf(kubectl: Kubectl, app: string, environment: string): 
   const ownClaim = (c: KubeObject) =>
     claimPrefixes.some((p) => c.metadata.name.startsWith(p) && /^\d+$/.test(c.metadata.name.slice(p.length))) || Object.entries(ownLabels).every(([k, v]) => c.metadata.labels?.[k] === v)
   const releases = new Set(records.map((r) => r.metadata.labels?.['skycap.dev/release'] ?? r.metadata.name))
-  return {objects: [...own, ...jobs], releaseRecords: releases.size, rolloutState: state.length > 0, claims: claims.filter(ownClaim).map((c) => c.metadata.name)}
+  const unreadable = claims.some((c) => c.metadata.name === UNREADABLE_CLAIMS)
+  return {objects: [...own, ...jobs], releaseRecords: releases.size, rolloutState: state.length > 0, claims: unreadable ? [UNREADABLE_CLAIMS] : claims.filter(ownClaim).map((c) => c.metadata.name)}
 }
 
 function fill(report: DownEnvironmentReport, seen: Inventory): void {
@@ -192,7 +200,15 @@ function interrupted(done: string[], steps: Array<[string, unknown]>, environmen
 async function decideNamespace(kubectl: Kubectl, report: DownEnvironmentReport, deps: Deps): Promise<void> {
   const {namespace, context} = report
   const remove = kubectlCommand(`delete namespace ${namespace}`, {context})
-  const ns = await kubectl.json<{metadata: {annotations?: Record<string, string>}}>(['get', 'namespace', namespace], {namespaced: false})
+  // A CI account whose rights are a Role in the namespace may not read it (docs/rbac.md): it is kept.
+  const ns = await kubectl.json<{metadata: {annotations?: Record<string, string>}}>(['get', 'namespace', namespace], {namespaced: false}).catch((error: unknown) => {
+    if (error instanceof KubectlError && error.kind === 'forbidden') return undefined
+    throw error
+  })
+  if (!ns) {
+    report.namespaceKept = `whether skycap's deploy created it could not be read (forbidden); \`${remove}\` deletes it once nothing needs it`
+    return
+  }
   if (ns.metadata.annotations?.[CREATED_BY] !== 'deploy') {
     report.namespaceKept = `skycap's deploy did not create it (no ${CREATED_BY}=deploy); \`${remove}\` deletes it once nothing needs it`
     return

@@ -3,7 +3,7 @@
 // hand-made ConfigMap exactly as they were (same resourceVersions); the next deploy is a first deploy.
 import {expect} from 'chai'
 
-import {TestApp} from './app.js'
+import {NOT_READY, TestApp} from './app.js'
 import {kubectl, uniqueName, useNamespace, waitFor} from './harness.js'
 
 const DEPLOY = ['deploy', '--skip-image-check']
@@ -96,9 +96,11 @@ describe('skycap down ENV (cluster)', function () {
       expect(versions(after)).to.deep.equal(kept)
       const history = await app.json(['history', 'test'])
       expect(history.exitCode, history.stderr).to.equal(0)
-      expect(JSON.stringify(history.doc.result)).to.not.match(/"release":\s*[1-9]/)
-      const status = await app.cli(['status', 'test'])
-      expect(status.stdout + status.stderr).to.not.match(/\bready\b/)
+      expect(history.doc.result.releases).to.deep.equal([])
+      const status = await app.json(['status', 'test'])
+      expect(status.exitCode, status.stderr).to.equal(0)
+      expect(status.doc.result.lastRelease).to.equal(null)
+      expect(status.doc.result.services.filter((s: {ready?: number}) => (s.ready ?? 0) > 0)).to.deep.equal([])
 
       // The next deploy is a first one, and works.
       const again = await app.json([...DEPLOY, 'test'])
@@ -151,5 +153,22 @@ describe('skycap down ENV (cluster)', function () {
     const r = await waiting
     expect(r.exitCode, r.stderr).to.equal(0)
     await waitFor('the app gone', async () => (await kubectl(['get', 'deployments.apps', '-l', 'app.kubernetes.io/part-of=itdown', '-o', 'name'], {namespace: ns.name})).stdout.trim() === '')
+  })
+
+  it('waits with --wait-for-lock while a deploy holds the lock, then takes down what that deploy left', async () => {
+    expect((await app.cli([...DEPLOY, 'test'])).exitCode).to.equal(0)
+    // A release whose web never gets ready: the deploy holds the lock until its timeout and rollback.
+    await app.change(NOT_READY, 'web never ready')
+    const deploying = app.cli([...DEPLOY, 'test', '--timeout', '15s'])
+    await waitFor('the deploy holding the lock', async () => (await kubectl(['get', 'lease', 'skycap-lock-itdown', '-o', 'name'], {namespace: ns.name, reject: false})).exitCode === 0)
+    const refused = await app.cli(['down', 'test', '--yes'])
+    expect(refused.exitCode, refused.stderr).to.equal(3)
+    const r = await app.json(['down', 'test', '--yes', '--wait-for-lock', '3m'])
+    expect(r.exitCode, r.stderr).to.equal(0)
+    expect((await deploying).exitCode).to.not.equal(0)
+    expect(r.doc.result.result).to.equal('deleted')
+    expect(r.doc.result.releaseRecords).to.equal(3)
+    await waitFor('the app gone', async () => (await kubectl(['get', `${KINDS},pods`, '-l', 'app.kubernetes.io/part-of=itdown', '-o', 'name'], {namespace: ns.name})).stdout.trim() === '')
+    expect((await kubectl(['get', 'configmaps', '-l', 'skycap.dev/release-of=itdown', '-o', 'name'], {namespace: ns.name})).stdout.trim()).to.equal('')
   })
 })

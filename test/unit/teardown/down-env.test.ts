@@ -205,6 +205,14 @@ describe('skycap down ENV: a deployed environment', function () {
     expect(fake.calls.some((c) => c.argv.includes('delete') && c.argv.includes(PRUNE_RESOURCES))).to.equal(false)
   })
 
+  it('a cluster that does not answer is exit 4, nothing changed', async () => {
+    const refused = {exitCode: 1, stderr: 'The connection to the server 127.0.0.1:6443 was refused - did you specify the right host or port?\n'}
+    const fake = fakeKubectlFactory([contexts, ...Array.from({length: 5}, () => ({...nsExists(), result: refused}))])
+    const error = await downEnvironment({environment: 'test', configPath: file, yes: true}, {kubectl: fake.factory, reporter: memoryReporter()}).catch((e: unknown) => e as {exitCode?: number})
+    expect((error as {exitCode?: number}).exitCode).to.equal(4)
+    expect(changes(fake.calls)).to.deep.equal([])
+  })
+
   it('an unknown environment is exit 2 with did-you-mean, before any kubectl call', async () => {
     const fake = fakeKubectlFactory([])
     const error = await rejectsWithUserError(downEnvironment({environment: 'tset', configPath: file, yes: true}, {kubectl: fake.factory, reporter: memoryReporter()}))
