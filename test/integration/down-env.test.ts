@@ -2,6 +2,9 @@
 // canary service; taking one down removes all of its objects, records and state and leaves the other's objects and a
 // hand-made ConfigMap exactly as they were (same resourceVersions); the next deploy is a first deploy.
 import {expect} from 'chai'
+import {execa} from 'execa'
+
+import {cliPath} from '../helpers/repo.js'
 
 import {NOT_READY, TestApp} from './app.js'
 import {kubectl, uniqueName, useNamespace, waitFor} from './harness.js'
@@ -146,6 +149,17 @@ describe('skycap down ENV (cluster)', function () {
     expect((await app.cli(['lock', 'acquire', 'test', '--reason', 'a deploy'])).exitCode).to.equal(0)
     const locked = await app.cli(['down', 'test', '--yes'])
     expect(locked.exitCode, locked.stderr).to.equal(3)
+    expect((await app.get(['deployment', 'side'])).metadata.name).to.equal('side')
+    // A Ctrl-C while it waits for the lock: exit 130, nothing deleted.
+    const child = execa('node', [cliPath, 'down', 'test', '--yes', '--wait-for-lock', '60s'], {cwd: app.repo.dir, reject: false, env: {NO_COLOR: '1', SKYCAP_ENV: ''}})
+    let err = ''
+    child.stderr?.on('data', (d) => (err += d))
+    await waitFor('down waiting for the lock', () => err.includes('waiting for it'), {timeoutMs: 60_000, intervalMs: 20})
+    child.kill('SIGINT')
+    const stopped = await child
+    expect(stopped.exitCode, err).to.equal(130)
+    expect(err).to.contain('stopped waiting for the lock of test')
+    expect(err).to.contain('nothing was changed')
     expect((await app.get(['deployment', 'side'])).metadata.name).to.equal('side')
     const waiting = app.cli(['down', 'test', '--yes', '--wait-for-lock', '60s'])
     await new Promise((resolve) => setTimeout(resolve, 3000))
