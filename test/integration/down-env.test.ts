@@ -116,13 +116,20 @@ describe('skycap down ENV (cluster)', function () {
     const fresh = uniqueName('down-env-own')
     const own = await TestApp.create(fresh, 'itdown')
     try {
-      await own.change(STRATEGIES, 'three strategies')
-      expect((await own.cli([...DEPLOY, 'test'])).exitCode).to.equal(0)
+      // A predeploy hook: its Job carries skycap's job labels, not the app's, and goes too.
+      await own.change(
+        (t) => STRATEGIES(t).replace('\nenvironments:', '\nhooks:\n  predeploy:\n    - {name: migrate, service: worker, command: [/bin/true], timeout: 2m}\nenvironments:'),
+        'three strategies, a hook',
+      )
+      const first = await own.cli([...DEPLOY, 'test'])
+      expect(first.exitCode, first.stderr).to.equal(0)
+      expect((await kubectl(['get', 'jobs.batch', '-l', 'skycap.dev/job-of=itdown', '-o', 'name'], {namespace: fresh})).stdout.trim()).to.equal('job.batch/itdown-test-migrate-1')
       const annotation = await kubectl(['get', 'namespace', fresh, '-o', 'jsonpath={.metadata.annotations.skycap\\.dev/created-by}'])
       expect(annotation.stdout).to.equal('deploy')
       const dry = await own.json(['down', 'test', '--dry-run'])
       expect(dry.exitCode, dry.stderr).to.equal(0)
       expect(dry.doc.result.result).to.equal('planned')
+      expect(dry.doc.result.names).to.include('Job/itdown-test-migrate-1')
       expect((await kubectl(['get', 'deployment', 'side', '-o', 'name'], {namespace: fresh})).stdout.trim()).to.equal('deployment.apps/side')
       // Off a terminal, without --yes: exit 2, nothing changed.
       const refused = await own.cli(['down', 'test'])
@@ -130,7 +137,9 @@ describe('skycap down ENV (cluster)', function () {
       expect(refused.stderr).to.contain('--yes')
       const r = await own.cli(['down', 'test', '--yes'])
       expect(r.exitCode, r.stderr).to.equal(0)
-      expect(r.stdout, r.stderr).to.match(/^itdown test: deleted \d+ objects \(.*Deployment.*\), 1 release record and the rollout state in namespace \S+ \(context [^)]+\); namespace deleted\n?$/)
+      expect(r.stdout, r.stderr).to.match(
+        /^itdown test: deleted \d+ objects \(.*Deployment.*, 1 Job.*\), 1 release record and the rollout state in namespace \S+ \(context [^)]+\); namespace deleted\n?$/,
+      )
       await waitFor('the namespace gone', async () => (await kubectl(['get', 'namespace', fresh], {reject: false})).exitCode !== 0, {timeoutMs: 120_000})
       const nothing = await own.cli(['down', 'test', '--yes'])
       expect(nothing.exitCode, nothing.stderr).to.equal(0)
