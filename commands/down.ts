@@ -4,6 +4,8 @@ import {LOCAL_ENVIRONMENT} from '../src/config/environment.js'
 import {UserError} from '../src/errors.js'
 import {down} from '../src/local/down.js'
 import {toolRunner} from '../src/local/tool.js'
+import {upRanFor} from '../src/local/state.js'
+import {configFilePath} from '../src/config/load.js'
 import {describeInventory, downEnvironment} from '../src/teardown/down.js'
 import {QuitAtOnce} from '../src/release/quit-at-once.js'
 import {environmentOf, localEnvironmentFlag} from './_environment.js'
@@ -26,7 +28,8 @@ export default class Down extends SkycapCommand {
   async run(): Promise<unknown> {
     const {args, flags} = await this.parse(Down)
     const environment = environmentOf(args.environment, flags.env)
-    if (environment !== undefined && environment !== LOCAL_ENVIRONMENT) {
+    // An environment skycap up brought up here (`skycap up dev`) is taken down as up's, as before.
+    if (environment !== undefined && environment !== LOCAL_ENVIRONMENT && !upRanFor(configFilePath({configPath: flags.config}), environment)) {
       if (flags.cluster) throw new UserError(`--cluster is for skycap up's local environment, not ${environment}; nothing was changed`, {hint: `Run skycap down ${environment} without --cluster.`})
       const quitAtOnce = new QuitAtOnce()
       this.beforeQuit = () => quitAtOnce.quit()

@@ -7,6 +7,7 @@ import {join} from 'node:path'
 import {PRUNE_RESOURCES} from '../../../src/deploy/apply.js'
 import {InterruptedError} from '../../../src/errors.js'
 import {downEnvironment} from '../../../src/teardown/down.js'
+import {stateFile, upRanFor, writeState} from '../../../src/local/state.js'
 import {memoryReporter} from '../../../src/ui/output.js'
 import {type Expectation, fakeKubectlFactory} from '../../helpers/fake-kubectl.js'
 import {rejectsWithUserError} from '../../helpers/errors.js'
@@ -211,6 +212,19 @@ describe('skycap down ENV: a deployed environment', function () {
     const error = await downEnvironment({environment: 'test', configPath: file, yes: true}, {kubectl: fake.factory, reporter: memoryReporter()}).catch((e: unknown) => e as {exitCode?: number})
     expect((error as {exitCode?: number}).exitCode).to.equal(4)
     expect(changes(fake.calls)).to.deep.equal([])
+  })
+
+  it("an environment skycap up brought up here (its state) stays up's to take down; any other is a deployed one", () => {
+    const cache = new TempRepo()
+    try {
+      const env = {XDG_CACHE_HOME: cache.dir}
+      expect(upRanFor(file, 'test', env)).to.equal(false)
+      writeState(stateFile(file, 'test', env), {version: 1, app: 'itapp', environment: 'test', configFile: file, context: 'kind-x', namespace: 'shop', createdNamespace: true, forwards: []})
+      expect(upRanFor(file, 'test', env)).to.equal(true)
+      expect(upRanFor(file, 'guarded', env)).to.equal(false)
+    } finally {
+      cache.remove()
+    }
   })
 
   it('an unknown environment is exit 2 with did-you-mean, before any kubectl call', async () => {
