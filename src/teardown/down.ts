@@ -11,7 +11,7 @@ import {type Kubectl, kubectlCommand} from '../kubectl/kubectl.js'
 import type {KubeObject} from '../render/objects.js'
 import {whileLocked} from '../release/in-place.js'
 import {plural} from '../ui/output.js'
-import {CREATED_BY, deleteOwn, jobSelector, othersIn, recordSelector, rolloutStateSelector} from './teardown.js'
+import {CREATED_BY, jobSelector, ownDeletes, othersIn, recordSelector, rolloutStateSelector} from './teardown.js'
 
 export interface DownEnvironmentOptions {
   environment: string
@@ -97,7 +97,7 @@ export async function downEnvironment(options: DownEnvironmentOptions, deps: Dep
 
   const steps: Array<[string, () => Promise<unknown>]> = [
     ['its hook and run Jobs', () => kubectl.run(['delete', 'jobs.batch', '-l', jobSelector(app, env.name), '--ignore-not-found', '--wait=true', '--timeout=120s'])],
-    ['its objects, release records and rollout state', () => deleteOwn(kubectl, app, env.name)],
+    ...ownDeletes(kubectl, app, env.name),
   ]
   await whileLocked(kubectl, {app, environment: env, reason: `down ${env.name}`, what: `take ${app} down`, waitMs}, deps, async () => {
     // Read again under the lock: a deploy that ran meanwhile may have added objects or records.
@@ -117,7 +117,13 @@ export async function downEnvironment(options: DownEnvironmentOptions, deps: Dep
   })
   report.result = 'deleted'
   // The lock's Lease went with its release: the namespace is judged without it.
-  await decideNamespace(kubectl, report, deps)
+  await decideNamespace(kubectl, report, deps).catch((error: unknown) => {
+    if (!deps.signal?.aborted) throw error
+    throw new InterruptedError(
+      `down of ${env.name} interrupted: deleted ${steps.map(([name]) => name).join(', ')}; namespace ${env.namespace} ${report.namespaceDeleted ? 'deleted' : 'not deleted (or still being deleted)'}`,
+      {hint: `Run skycap down ${env.name} again to finish.`},
+    )
+  })
   return report
 }
 
@@ -191,7 +197,7 @@ async function confirmDown(deps: Deps, target: {app: string; environment: string
 
 function interrupted(done: string[], steps: Array<[string, unknown]>, environment: string): InterruptedError {
   const left = steps.map(([name]) => name).filter((name) => !done.includes(name))
-  return new InterruptedError(`down of ${environment} interrupted: ${done.length ? `deleted ${done.join(' and ')}` : 'nothing deleted yet'}; not deleted: ${left.join(' and ')}`, {
+  return new InterruptedError(`down of ${environment} interrupted: ${done.length ? `deleted ${done.join(', ')}` : 'nothing deleted yet'}; not deleted: ${left.join(', ')}`, {
     hint: `Run skycap down ${environment} again to finish.`,
   })
 }

@@ -201,7 +201,7 @@ describe('skycap down ENV: a deployed environment', function () {
     )
     if (!(error instanceof InterruptedError)) throw new Error('expected an InterruptedError')
     expect(error.exitCode).to.equal(130)
-    expect(error.message).to.equal('down of test interrupted: deleted its hook and run Jobs; not deleted: its objects, release records and rollout state')
+    expect(error.message).to.equal('down of test interrupted: deleted its hook and run Jobs; not deleted: its objects, its release records, its rollout state')
     expect(fake.remaining()).to.equal(0)
     expect(fake.calls.some((c) => c.argv.includes('delete') && c.argv.includes(PRUNE_RESOURCES))).to.equal(false)
   })
