@@ -141,6 +141,11 @@ describe('skycap down ENV (cluster)', function () {
         /^itdown test: deleted \d+ objects \(.*Deployment.*, 1 Job.*\), 1 release record and the rollout state in namespace \S+ \(context [^)]+\); namespace deleted\n?$/,
       )
       await waitFor('the namespace gone', async () => (await kubectl(['get', 'namespace', fresh], {reject: false})).exitCode !== 0, {timeoutMs: 120_000})
+      // Nothing deployed, as before a first deploy.
+      for (const command of ['history', 'status']) {
+        const r = await own.json([command, 'test'])
+        expect(r.doc.ok ? (r.doc.result.releases ?? []).length + (r.doc.result.lastRelease ? 1 : 0) : r.doc.error.code, `${command}: ${r.stdout}`).to.be.oneOf([0, 'namespace_not_found'])
+      }
       const nothing = await own.cli(['down', 'test', '--yes'])
       expect(nothing.exitCode, nothing.stderr).to.equal(0)
       expect(nothing.stdout).to.contain('nothing deployed')
