@@ -260,7 +260,7 @@ export abstract class SkycapCommand extends Command {
   }
 
   /** A y/N prompt when a person can answer (TTY on stdin and stderr, no --json). */
-  protected confirmer(): ((summary: string) => Promise<boolean>) | undefined {
+  protected confirmer(): ((summary: string, answer?: string) => Promise<boolean>) | undefined {
     if (this.jsonEnabled() || !process.stdin.isTTY || !process.stderr.isTTY) return undefined
     return confirmOnTerminal
   }

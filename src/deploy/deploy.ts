@@ -69,6 +69,7 @@ import {type Notifier, type NotifyWarning, openNotifier} from '../notify/notifie
 import {refuseUnwatchable} from './watch.js'
 import type {EventFacts} from '../notify/event.js'
 import {handAppliedNote, handAppliedRemovals, handSetFields, handSetNote, refusePaused} from './drift.js'
+import {CREATED_BY} from '../teardown/teardown.js'
 
 export interface DeployOptions {
   target?: string
@@ -112,7 +113,8 @@ export interface DeployDeps {
   kubectl: KubectlFactory
   reporter: Reporter
   /** Asks the user to confirm a protected deploy; absent when nobody can answer (no TTY, or --json). */
-  confirm?: (summary: string) => Promise<boolean>
+  /** `answer`: what the person types to confirm (default yes). */
+  confirm?: (summary: string, answer?: string) => Promise<boolean>
   /** Why `confirm` is absent when a terminal is there: --json output asks no questions. */
   noQuestions?: 'json'
   signal?: AbortSignal
@@ -1133,11 +1135,13 @@ async function othersInNamespace(kubectl: Kubectl): Promise<string[]> {
     .map((line) => line.trim())
 }
 
-/** Creates the namespace; false when another deploy created it first (then it is not ours to delete). */
+/** Creates the namespace, annotated skycap.dev/created-by=deploy; false when another deploy created it first (then it is not ours to delete). */
 async function createNamespaceOnce(kubectl: Kubectl, namespace: string, reporter: Reporter): Promise<boolean> {
   reporter.info(`Creating namespace ${namespace}`)
   try {
-    await kubectl.run(['create', 'namespace', namespace], {namespaced: false})
+    // Marked in the same call (no moment unmarked): `skycap down ENV` deletes only a namespace a deploy created.
+    const marked = {apiVersion: 'v1', kind: 'Namespace', metadata: {name: namespace, annotations: {[CREATED_BY]: 'deploy'}}}
+    await kubectl.run(['create', '-f', '-'], {namespaced: false, input: JSON.stringify(marked)})
     return true
   } catch (error) {
     if (error instanceof KubectlError && error.kind === 'already_exists') return false

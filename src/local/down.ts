@@ -1,17 +1,11 @@
 import {rmSync} from 'node:fs'
 import {LOCAL_ENVIRONMENT} from '../config/environment.js'
-import {PRUNE_RESOURCES} from '../deploy/apply.js'
-import {appSelector, type KubectlFactory, namespaceExists, openEnvironment} from '../env/connect.js'
-import {describeOwner, type Ownership, ownershipOf} from '../env/ownership.js'
-import type {Kubectl} from '../kubectl/kubectl.js'
-import type {KubeObject} from '../render/objects.js'
-import {JOB_LABELS} from '../hooks/job.js'
-import {RELEASE_LABELS} from '../release/store.js'
-import {ROLLOUT_STATE_LABEL} from '../strategies/state.js'
+import {type KubectlFactory, namespaceExists, openEnvironment} from '../env/connect.js'
+import {deleteOwn, othersIn} from '../teardown/teardown.js'
 import type {Reporter} from '../ui/output.js'
 import type {ClusterTool} from './cluster-tool.js'
 import {CLUSTER_TOOLS} from './clusters.js'
-import {InterruptedError, KubectlError} from '../errors.js'
+import {InterruptedError} from '../errors.js'
 import {removeContainer} from './docker.js'
 import {stopForward} from './forwards.js'
 import {abortableSleep} from '../sleep.js'
@@ -161,58 +155,6 @@ export async function down(options: DownOptions, deps: DownDeps): Promise<DownRe
   return report
 }
 
-/** Deletes this app and environment's objects (every kind a deploy prunes), its release records and its rollout state. */
-async function deleteOwn(kubectl: Kubectl, app: string, environment: string): Promise<void> {
-  await kubectl.run(['delete', PRUNE_RESOURCES, '-l', appSelector(app, environment), '--ignore-not-found', '--wait=true', '--timeout=120s'])
-  await kubectl.run(['delete', 'configmaps,secrets', '-l', `${RELEASE_LABELS.app}=${app},${RELEASE_LABELS.environment}=${environment}`, '--ignore-not-found', '--wait=false'])
-  await kubectl.run(['delete', 'configmaps', '-l', `${ROLLOUT_STATE_LABEL}=${app},${RELEASE_LABELS.environment}=${environment}`, '--ignore-not-found', '--wait=false'])
-}
-
 function emptyReport(app: string, environment: string): DownReport {
   return {app, environment, context: null, stoppedForwards: [], deletedNamespace: null, deletedObjectsIn: null, deletedCluster: null, kept: []}
-}
-
-/**
- * How many objects and records of this app and environment the namespace holds, the other apps and environments with objects or release records in it (skycap's labels say whose), e.g.
- * "app lbeta (environment local)", and the objects no skycap app deployed (made by hand or by another tool), e.g.
- * "Secret/beta-db": Kubernetes' own (the root CA ConfigMap, what a controller made) aside. One get. Not the
- * PersistentVolumeClaims: a StatefulSet's carry neither skycap's labels nor an owner, and would keep every namespace
- * with a database in it.
- */
-async function othersIn(kubectl: Kubectl, app: string, environment: string): Promise<{others: string[]; unmanaged: string[]; own: number}> {
-  // A user who may not list Secrets (or Jobs, Pods) on a cluster of their own gets the kinds read before (the whole
-  // down failed otherwise); what is made by hand is then told from those.
-  const list = await kubectl
-    .json<{items: KubeObject[]}>(['get', 'configmaps,secrets,deployments.apps,statefulsets.apps,daemonsets.apps,services,jobs.batch,cronjobs.batch,pods'])
-    .catch((error: unknown) => {
-      if (error instanceof KubectlError && error.kind === 'forbidden') return kubectl.json<{items: KubeObject[]}>(['get', 'configmaps,deployments.apps,statefulsets.apps,daemonsets.apps,services'])
-      throw error
-    })
-  const others = new Set<string>()
-  const unmanaged: string[] = []
-  let own = 0
-  for (const item of list.items) {
-    const labels = item.metadata.labels ?? {}
-    // A release record, the rollout state and a hook or run Job carry the app (and environment) they are of; anything
-    // skycap deployed, its own labels.
-    const record = labels[RELEASE_LABELS.app] ?? labels[ROLLOUT_STATE_LABEL] ?? labels[JOB_LABELS.of]
-    const owner: Ownership =
-      record !== undefined
-        ? record === app && labels[RELEASE_LABELS.environment] === environment
-          ? {owner: 'this'}
-          : {owner: 'other', app: record, environment: labels[RELEASE_LABELS.environment] ?? ''}
-        : ownershipOf(item, app, environment)
-    if (owner.owner === 'this') own++
-    else if (owner.owner === 'other') others.add(describeOwner(owner, app))
-    else if (owner.owner === 'unmanaged' && !kubernetesOwn(item)) unmanaged.push(`${item.kind}/${item.metadata.name}`)
-  }
-  return {others: [...others].sort(), unmanaged, own}
-}
-
-/** What Kubernetes makes in every namespace or from other objects: never a reason to keep a namespace. */
-function kubernetesOwn(item: KubeObject): boolean {
-  const meta = item.metadata as KubeObject['metadata'] & {ownerReferences?: unknown[]}
-  if (meta.ownerReferences?.length) return true
-  if (item.kind === 'ConfigMap' && meta.name === 'kube-root-ca.crt') return true
-  return item.kind === 'Secret' && (item as {type?: string}).type === 'kubernetes.io/service-account-token'
 }

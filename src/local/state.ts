@@ -55,6 +55,15 @@ export function stateFile(configFile: string, environment: string, env: NodeJS.P
   return join(stateDir(env), `${environment}-${key}.json`)
 }
 
+/**
+ * Whether skycap up brought `environment` of the skycap.yaml at `configFile` up here (its state, or an up still
+ * running): `skycap down ENV` then undoes what up made, as it always did, rather than take a deployed environment down.
+ */
+export function upRanFor(configFile: string, environment: string, env: NodeJS.ProcessEnv = process.env): boolean {
+  const file = stateFile(configFile, environment, env)
+  return readState(file) !== undefined || runningUps(file).length > 0
+}
+
 /** The saved state, or undefined when there is none (or it cannot be read: then up starts afresh). */
 export function readState(file: string): UpState | undefined {
   try {

@@ -20,7 +20,8 @@ import type {ToolRunner} from './tool.js'
 import {watchInputs} from './watch.js'
 
 /** The annotation up puts on a namespace it created: down deletes only a namespace that carries it. */
-export const CREATED_BY = 'skycap.dev/created-by'
+import {CREATED_BY} from '../teardown/teardown.js'
+export {CREATED_BY}
 
 export interface UpOptions {
   /** Default `local` (derived when skycap.yaml has none). */

@@ -1206,8 +1206,8 @@ describe('skycap deploy (real cluster)', function () {
         const child = execa('node', [cliPath, ...DEPLOY, 'test', '--verbose'], {cwd: app.repo.dir, reject: false, detached: true, env: {NO_COLOR: '1'}})
         let err = ''
         child.stderr?.on('data', (d) => (err += d))
-        // The Lease's create (the namespace's is `create namespace`), right after the server's dry run.
-        await waitFor('the lock to be taken', () => /\$ \S*kubectl .* create -f -\n/.test(err), {timeoutMs: 60_000, intervalMs: 5}).catch(async (error: Error) => {
+        // The Lease's create, in the namespace (the namespace's own create, annotated, is not), right after the server's dry run.
+        await waitFor('the lock to be taken', () => /\$ \S*kubectl .*--namespace \S+ .*create -f -\n/.test(err), {timeoutMs: 60_000, intervalMs: 5}).catch(async (error: Error) => {
           child.kill()
           throw new Error(`${error.message}; the deploy wrote:\n${err}`)
         })

@@ -121,7 +121,7 @@ describe('skycap deploy: the whole kubectl sequence of a first deploy', function
       {argv: ['--request-timeout=30s', 'config', 'get-contexts', '-o', 'name'], result: {stdout: 'other\nkind-x\n'}},
       {argv: [...CLUSTER, 'get', 'namespace', 'shop', '--ignore-not-found', '-o', 'name'], result: {stdout: ''}},
       ELSEWHERE,
-      {argv: [...CLUSTER, 'create', 'namespace', 'shop']},
+      {argv: [...CLUSTER, 'create', '-f', '-'], input: (i) => expect(JSON.parse(i as string).metadata).to.deep.equal({name: 'shop', annotations: {'skycap.dev/created-by': 'deploy'}})},
       {argv: [...BOUND, ...APPLY, '--dry-run=server'], input: (i) => expect(kinds(i)).to.deep.equal(['ConfigMap', 'Service', 'Deployment', 'Deployment'])},
       {argv: [...BOUND, 'create', '-f', '-'], input: (i) => (lease = JSON.parse(i as string))},
       // Under the lock: the release number and the live replica counts are read again.
@@ -181,7 +181,7 @@ describe('skycap deploy: the whole kubectl sequence of a first deploy', function
       {argv: ['--request-timeout=30s', 'config', 'get-contexts', '-o', 'name'], result: {stdout: 'kind-x\n'}},
       {argv: [...CLUSTER, 'get', 'namespace', 'shop', '--ignore-not-found', '-o', 'name'], result: {stdout: ''}},
       ELSEWHERE,
-      {argv: [...CLUSTER, 'create', 'namespace', 'shop']},
+      {argv: [...CLUSTER, 'create', '-f', '-'], input: (i) => expect(JSON.parse(i as string).metadata).to.deep.equal({name: 'shop', annotations: {'skycap.dev/created-by': 'deploy'}})},
       {argv: [...BOUND, ...APPLY, '--dry-run=server']},
       {argv: [...BOUND, 'create', '-f', '-'], input: (i) => (lease = JSON.parse(i as string))},
       {argv: [...BOUND, 'get', 'configmaps', '-l', 'skycap.dev/release-of=itapp,skycap.dev/environment=test', '-o', 'json'], result: {stdout: JSON.stringify({items: []})}},
@@ -325,7 +325,7 @@ describe('skycap deploy: the whole kubectl sequence of a first deploy', function
       {argv: ['--request-timeout=30s', 'config', 'get-contexts', '-o', 'name'], result: {stdout: 'kind-x\n'}},
       {argv: [...CLUSTER, 'get', 'namespace', 'shop', '--ignore-not-found', '-o', 'name'], result: {stdout: ''}},
       ELSEWHERE,
-      {argv: [...CLUSTER, 'create', 'namespace', 'shop']},
+      {argv: [...CLUSTER, 'create', '-f', '-'], input: (i) => expect(JSON.parse(i as string).metadata).to.deep.equal({name: 'shop', annotations: {'skycap.dev/created-by': 'deploy'}})},
       {argv: [...BOUND, ...APPLY, '--dry-run=server'], result: {exitCode: 1, stderr: 'The Service "web" is invalid: spec.ports[0].port: Invalid value: 99999'}},
       {argv: [...CLUSTER, 'delete', 'namespace', 'shop', '--ignore-not-found', '--wait=true', '--timeout=30s']},
     ]
@@ -342,7 +342,11 @@ describe('skycap deploy: the whole kubectl sequence of a first deploy', function
       {argv: ['--request-timeout=30s', 'config', 'get-contexts', '-o', 'name'], result: {stdout: 'kind-x\n'}},
       {argv: [...CLUSTER, 'get', 'namespace', 'shop', '--ignore-not-found', '-o', 'name'], result: {stdout: ''}},
       ELSEWHERE,
-      {argv: [...CLUSTER, 'create', 'namespace', 'shop'], result: {exitCode: 1, stderr: 'Error from server (AlreadyExists): namespaces "shop" already exists'}},
+      {
+        argv: [...CLUSTER, 'create', '-f', '-'],
+        input: (i) => expect(JSON.parse(i as string).metadata).to.deep.equal({name: 'shop', annotations: {'skycap.dev/created-by': 'deploy'}}),
+        result: {exitCode: 1, stderr: 'Error from server (AlreadyExists): namespaces "shop" already exists'},
+      },
       {argv: [...BOUND, ...APPLY, '--dry-run=server'], result: {exitCode: 1, stderr: 'The Service "web" is invalid: spec.ports[0].port: Invalid value: 99999'}},
     ]
     const fake = fakeKubectlFactory(script)

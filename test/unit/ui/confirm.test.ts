@@ -37,9 +37,9 @@ sys.exit(os.waitstatus_to_exitcode(status))
 
 describe('confirm on a terminal', function () {
   this.timeout(60_000)
-  const ask = async (key: string) => {
+  const ask = async (key: string, answer?: string) => {
     const module = pathToFileURL(join(repoRoot, 'dist/src/ui/confirm.js')).href
-    const code = `import(${JSON.stringify(module)}).then((m) => m.confirmOnTerminal('Deploy?')).then((a) => console.log('answer=' + a), (e) => { console.log('error=' + e.constructor.name + ': ' + e.message); process.exit(e.exitCode ?? 1) })`
+    const code = `import(${JSON.stringify(module)}).then((m) => m.confirmOnTerminal('Deploy?'${answer ? `, ${JSON.stringify(answer)}` : ''})).then((a) => console.log('answer=' + a), (e) => { console.log('error=' + e.constructor.name + ': ' + e.message); process.exit(e.exitCode ?? 1) })`
     return execa('python3', ['-c', DRIVER, key, process.execPath, '--input-type=module', '-e', code], {reject: false})
   }
 
@@ -53,5 +53,13 @@ describe('confirm on a terminal', function () {
     const interrupt = await ask('\\x03')
     expect(interrupt.exitCode, interrupt.stdout).to.equal(130)
     expect(interrupt.stdout).to.contain('error=InterruptedError: cancelled at the prompt (Ctrl-C); nothing was changed')
+  })
+
+  it('a protected environment\'s name must be typed as it is (skycap down ENV): "yes" or another case is a no', async () => {
+    const typed = await ask('prod\\r', 'prod')
+    expect(typed.stdout).to.contain('Type "prod" to continue: ')
+    expect(typed.stdout).to.contain('answer=true')
+    expect((await ask('yes\\r', 'prod')).stdout).to.contain('answer=false')
+    expect((await ask('PROD\\r', 'prod')).stdout).to.contain('answer=false')
   })
 })
