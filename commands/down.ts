@@ -39,7 +39,11 @@ export default class Down extends SkycapCommand {
       )
       const where = `in namespace ${report.namespace} (context ${report.context})`
       const kept = report.namespaceDeleted ? '; namespace deleted' : report.namespaceKept ? `; namespace kept: ${report.namespaceKept}` : ''
-      const claims = report.claimsKept.length ? `; kept PersistentVolumeClaims ${report.claimsKept.join(', ')}` : ''
+      const claims =
+        (report.claimsKept.length ? `; kept PersistentVolumeClaims ${report.claimsKept.join(', ')}` : '') +
+        (report.claimsDeleted.length
+          ? `; PersistentVolumeClaims ${report.claimsDeleted.join(', ')} ${report.result === 'planned' ? 'would go' : 'go'} with their StatefulSet (whenDeleted: Delete)`
+          : '')
       if (report.result === 'nothing-deployed') this.log(`${report.app} ${report.environment}: nothing deployed ${where}; nothing deleted`)
       else this.log(`${report.app} ${report.environment}: ${report.result === 'planned' ? 'would delete' : 'deleted'} ${describeInventory(report)} ${where}${claims}${kept}`)
       return report

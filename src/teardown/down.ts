@@ -38,6 +38,8 @@ export interface DownEnvironmentReport {
   rolloutState: boolean
   /** PersistentVolumeClaims of this app left in place (data). */
   claimsKept: string[]
+  /** PersistentVolumeClaims Kubernetes deletes with their StatefulSet (persistentVolumeClaimRetentionPolicy whenDeleted: Delete). */
+  claimsDeleted: string[]
   namespaceDeleted: boolean
   /** Why the namespace stays (null when it was deleted, or would be). */
   namespaceKept: string | null
@@ -49,6 +51,8 @@ interface Inventory {
   releaseRecords: number
   rolloutState: boolean
   claims: string[]
+  /** Claims of a StatefulSet whose retention policy deletes them with it. */
+  claimsGoing: string[]
 }
 
 /** Said in place of the claims' names when the user may not list PersistentVolumeClaims. */
@@ -73,6 +77,7 @@ export async function downEnvironment(options: DownEnvironmentOptions, deps: Dep
     releaseRecords: 0,
     rolloutState: false,
     claimsKept: [],
+    claimsDeleted: [],
     namespaceDeleted: false,
     namespaceKept: null,
   }
@@ -86,7 +91,12 @@ export async function downEnvironment(options: DownEnvironmentOptions, deps: Dep
     deps.reporter.info(`Nothing of ${app} ${env.name} is in namespace ${env.namespace} (context ${context}): nothing to delete`)
     return report
   }
-  const what = `${describeInventory(seen)}${seen.claims.length ? `\nKept: ${seen.claims.map((c) => `PersistentVolumeClaim/${c}`).join(', ')} (data; never deleted)` : ''}`
+  const what =
+    describeInventory(seen) +
+    (seen.claims.length ? `\nKept: ${seen.claims.map((c) => `PersistentVolumeClaim/${c}`).join(', ')} (data; never deleted)` : '') +
+    (seen.claimsGoing.length
+      ? `\nDeleted by Kubernetes with their StatefulSet (persistentVolumeClaimRetentionPolicy whenDeleted: Delete), data included: ${seen.claimsGoing.map((c) => `PersistentVolumeClaim/${c}`).join(', ')}`
+      : '')
   if (options.dryRun) {
     deps.reporter.info(`Dry run: would delete from ${env.name} (context ${context}, namespace ${env.namespace}): ${what}`)
     for (const name of report.names) deps.reporter.info(`  would delete ${name}`)
@@ -95,13 +105,32 @@ export async function downEnvironment(options: DownEnvironmentOptions, deps: Dep
   }
   if (!options.yes) await confirmDown(deps, {app, environment: env.name, protectedEnv: env.protected === true, context, namespace: env.namespace, what})
 
-  const steps: Array<[string, () => Promise<unknown>]> = [
-    ['its hook and run Jobs', () => kubectl.run(['delete', 'jobs.batch', '-l', jobSelector(app, env.name), '--ignore-not-found', '--wait=true', '--timeout=120s'])],
-    ...ownDeletes(kubectl, app, env.name),
+  const stepsOf = (dryRun: boolean): Array<[string, () => Promise<unknown>]> => [
+    [
+      'its hook and run Jobs',
+      () => kubectl.run(['delete', 'jobs.batch', '-l', jobSelector(app, env.name), '--ignore-not-found', ...(dryRun ? ['--dry-run=server'] : ['--wait=true', '--timeout=120s'])]),
+    ],
+    ...ownDeletes(kubectl, app, env.name, dryRun),
   ]
+  const steps = stepsOf(false)
   await whileLocked(kubectl, {app, environment: env, reason: `down ${env.name}`, what: `take ${app} down`, waitMs}, deps, async () => {
     // Read again under the lock: a deploy that ran meanwhile may have added objects or records.
     fill(report, await inventoryOf(kubectl, app, env.name))
+    // Every delete first as a server dry run, which the API server authorizes as the real one: with docs/rbac.md's
+    // deployer Role and a LimitRange in the release, down deleted the Deployments and Services, then failed on the
+    // LimitRange, leaving it, the history and the rollout state, and saying none of it.
+    for (const [name, check] of stepsOf(true)) {
+      try {
+        await check()
+      } catch (error) {
+        if (deps.signal?.aborted) throw interrupted([], steps, env.name)
+        if (!(error instanceof KubectlError)) throw error
+        throw new KubectlError(error.kind, `down of ${env.name} refused before anything was deleted: the API server would not delete ${name}: ${error.message}`, error.args, error.stderr, {
+          hint: `${error.kind === 'forbidden' ? 'The identity skycap runs as may not delete every kind this environment holds (docs/rbac.md); ' : ''}nothing was changed.`,
+          details: {environment: env.name, namespace: env.namespace},
+        })
+      }
+    }
     deps.reporter.info(`Deleting ${app} ${env.name} from namespace ${env.namespace} (context ${context}): ${describeInventory(report)}`)
     const done: string[] = []
     for (const [name, step] of steps) {
@@ -110,6 +139,13 @@ export async function downEnvironment(options: DownEnvironmentOptions, deps: Dep
         await step()
       } catch (error) {
         if (deps.signal?.aborted) throw interrupted(done, steps, env.name)
+        // Part of it went: say which, as a Ctrl-C does (it said only kubectl's message).
+        if (error instanceof KubectlError) {
+          throw new KubectlError(error.kind, `down of ${env.name} failed part-way: ${partsDone(done, steps)}: ${error.message}`, error.args, error.stderr, {
+            hint: `Run skycap down ${env.name} again once the cause is fixed; it deletes what is left.`,
+            details: {environment: env.name, namespace: env.namespace, deleted: done, notDeleted: steps.map(([n]) => n).filter((n) => !done.includes(n))},
+          })
+        }
         throw error
       }
       done.push(name)
@@ -133,26 +169,40 @@ async function inventoryOf(kubectl: Kubectl, app: string, environment: string): 
   const own = await items(['get', PRUNE_RESOURCES, '-l', appSelector(app, environment)])
   const jobs = await items(['get', 'jobs.batch', '-l', jobSelector(app, environment)])
   const records = await items(['get', 'configmaps', '-l', recordSelector(app, environment)])
-  const state = await items(['get', 'configmaps', '-l', rolloutStateSelector(app, environment)])
+  // The state ConfigMap and, for a release left mid-way, the Secret with its manifests.
+  const state = await items(['get', 'configmaps,secrets', '-l', rolloutStateSelector(app, environment)])
   // A CI account whose Role does not cover claims: none is counted, and the namespace is kept for them (below).
   const claims = await items(['get', 'persistentvolumeclaims']).catch((error: unknown) => {
     if (error instanceof KubectlError && error.kind === 'forbidden') return [{kind: 'PersistentVolumeClaim', metadata: {name: UNREADABLE_CLAIMS}} as KubeObject]
     throw error
   })
   // A StatefulSet's claims are named <template>-<set>-<ordinal>; a claim a template rendered carries skycap's labels.
+  // One whose persistentVolumeClaimRetentionPolicy says `whenDeleted: Delete` has its claims deleted with it by
+  // Kubernetes: they are not kept (down said "kept (data; never deleted)" of claims gone seconds later).
   const claimPrefixes = own
     .filter((o) => o.kind === 'StatefulSet')
-    .flatMap((o) => ((o.spec as {volumeClaimTemplates?: KubeObject[]} | undefined)?.volumeClaimTemplates ?? []).map((t) => `${t.metadata.name}-${o.metadata.name}-`))
+    .flatMap((o) => {
+      const spec = o.spec as {volumeClaimTemplates?: KubeObject[]; persistentVolumeClaimRetentionPolicy?: {whenDeleted?: string}} | undefined
+      const deleted = spec?.persistentVolumeClaimRetentionPolicy?.whenDeleted === 'Delete'
+      return (spec?.volumeClaimTemplates ?? []).map((t) => ({prefix: `${t.metadata.name}-${o.metadata.name}-`, deleted}))
+    })
   const ownLabels = Object.fromEntries(
     appSelector(app, environment)
       .split(',')
       .map((kv) => kv.split('=') as [string, string]),
   )
-  const ownClaim = (c: KubeObject) =>
-    claimPrefixes.some((p) => c.metadata.name.startsWith(p) && /^\d+$/.test(c.metadata.name.slice(p.length))) || Object.entries(ownLabels).every(([k, v]) => c.metadata.labels?.[k] === v)
+  const ofSet = (c: KubeObject) => claimPrefixes.find(({prefix}) => c.metadata.name.startsWith(prefix) && /^\d+$/.test(c.metadata.name.slice(prefix.length)))
+  const ownClaim = (c: KubeObject) => ofSet(c) !== undefined || Object.entries(ownLabels).every(([k, v]) => c.metadata.labels?.[k] === v)
   const releases = new Set(records.map((r) => r.metadata.labels?.['skycap.dev/release'] ?? r.metadata.name))
   const unreadable = claims.some((c) => c.metadata.name === UNREADABLE_CLAIMS)
-  return {objects: [...own, ...jobs], releaseRecords: releases.size, rolloutState: state.length > 0, claims: unreadable ? [UNREADABLE_CLAIMS] : claims.filter(ownClaim).map((c) => c.metadata.name)}
+  const mine = unreadable ? [] : claims.filter(ownClaim)
+  return {
+    objects: [...own, ...jobs],
+    releaseRecords: releases.size,
+    rolloutState: state.length > 0,
+    claims: unreadable ? [UNREADABLE_CLAIMS] : mine.filter((c) => !ofSet(c)?.deleted).map((c) => c.metadata.name),
+    claimsGoing: mine.filter((c) => ofSet(c)?.deleted).map((c) => c.metadata.name),
+  }
 }
 
 function fill(report: DownEnvironmentReport, seen: Inventory): void {
@@ -162,6 +212,7 @@ function fill(report: DownEnvironmentReport, seen: Inventory): void {
   report.releaseRecords = seen.releaseRecords
   report.rolloutState = seen.rolloutState
   report.claimsKept = seen.claims
+  report.claimsDeleted = seen.claimsGoing
 }
 
 /** `14 objects (3 ConfigMaps, 2 Deployments, …), 6 release records and the rollout state`. */
@@ -196,10 +247,13 @@ async function confirmDown(deps: Deps, target: {app: string; environment: string
 }
 
 function interrupted(done: string[], steps: Array<[string, unknown]>, environment: string): InterruptedError {
+  return new InterruptedError(`down of ${environment} interrupted: ${partsDone(done, steps)}`, {hint: `Run skycap down ${environment} again to finish.`})
+}
+
+/** `deleted its objects; not deleted: its release records, its rollout state`. */
+function partsDone(done: string[], steps: Array<[string, unknown]>): string {
   const left = steps.map(([name]) => name).filter((name) => !done.includes(name))
-  return new InterruptedError(`down of ${environment} interrupted: ${done.length ? `deleted ${done.join(', ')}` : 'nothing deleted yet'}; not deleted: ${left.join(', ')}`, {
-    hint: `Run skycap down ${environment} again to finish.`,
-  })
+  return `${done.length ? `deleted ${done.join(', ')}` : 'nothing deleted yet'}; not deleted: ${left.join(', ')}`
 }
 
 /** Deletes the namespace when a deploy created it and nothing else is in it; otherwise says why it stays. */

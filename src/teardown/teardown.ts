@@ -28,12 +28,18 @@ export function jobSelector(app: string, environment: string): string {
   return `${JOB_LABELS.of}=${app},${JOB_LABELS.environment}=${environment}`
 }
 
-/** Each part of what deleteOwn deletes, in its order, named as a person would: a down interrupted says which went. */
-export function ownDeletes(kubectl: Kubectl, app: string, environment: string): Array<[what: string, run: () => Promise<unknown>]> {
+/**
+ * Each part of what deleteOwn deletes, in its order, named as a person would: a down interrupted says which went.
+ * `dryRun`: the same deletes as a server dry run, which the API server authorizes as the real ones (a right the
+ * identity lacks is refused before anything goes). The rollout state is the ConfigMap and the Secret of a release left
+ * mid-way (its manifests, which may hold Secret values).
+ */
+export function ownDeletes(kubectl: Kubectl, app: string, environment: string, dryRun = false): Array<[what: string, run: () => Promise<unknown>]> {
+  const after = (wait: string[]) => (dryRun ? ['--dry-run=server'] : wait)
   return [
-    ['its objects', () => kubectl.run(['delete', PRUNE_RESOURCES, '-l', appSelector(app, environment), '--ignore-not-found', '--wait=true', '--timeout=120s'])],
-    ['its release records', () => kubectl.run(['delete', 'configmaps,secrets', '-l', recordSelector(app, environment), '--ignore-not-found', '--wait=false'])],
-    ['its rollout state', () => kubectl.run(['delete', 'configmaps', '-l', rolloutStateSelector(app, environment), '--ignore-not-found', '--wait=false'])],
+    ['its objects', () => kubectl.run(['delete', PRUNE_RESOURCES, '-l', appSelector(app, environment), '--ignore-not-found', ...after(['--wait=true', '--timeout=120s'])])],
+    ['its release records', () => kubectl.run(['delete', 'configmaps,secrets', '-l', recordSelector(app, environment), '--ignore-not-found', ...after(['--wait=false'])])],
+    ['its rollout state', () => kubectl.run(['delete', 'configmaps,secrets', '-l', rolloutStateSelector(app, environment), '--ignore-not-found', ...after(['--wait=false'])])],
   ]
 }
 

@@ -3,11 +3,14 @@
 // hand-made ConfigMap exactly as they were (same resourceVersions); the next deploy is a first deploy.
 import {expect} from 'chai'
 import {execa} from 'execa'
+import {mkdtempSync, rmSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
 
 import {cliPath} from '../helpers/repo.js'
 
 import {NOT_READY, TestApp} from './app.js'
-import {kubectl, uniqueName, useNamespace, waitFor} from './harness.js'
+import {asDeployer, kubectl, uniqueName, useNamespace, waitFor} from './harness.js'
 
 const DEPLOY = ['deploy', '--skip-image-check']
 const SIDE = (name: string) => `  ${name}:\n    image: side\n    replicas: 1\n    resources: {requests: {cpu: 10m, memory: 16Mi}}\nenvironments:\n`
@@ -155,6 +158,33 @@ describe('skycap down ENV (cluster)', function () {
     } finally {
       own.remove()
       await kubectl(['delete', 'namespace', fresh, '--wait=false', '--ignore-not-found'], {reject: false})
+    }
+  })
+
+  it("a CI service account with docs/rbac.md's deployer Role, in an environment holding a LimitRange it may not delete: refused before anything is deleted (it deleted the Deployments, then failed); an admin's down then takes it all", async () => {
+    app.repo.write('deploy/limits.yaml', 'apiVersion: v1\nkind: LimitRange\nmetadata: {name: defaults}\nspec:\n  limits: [{type: Container, defaultRequest: {cpu: 10m}}]\n')
+    await app.repo.commit('a LimitRange')
+    const deployed = await app.cli([...DEPLOY, 'test'])
+    expect(deployed.exitCode, deployed.stderr).to.equal(0)
+    const dir = mkdtempSync(join(tmpdir(), 'skycap-down-role-'))
+    try {
+      const env = {KUBECONFIG: (await asDeployer(ns.name, 'ci', dir)).kubeconfig}
+      await waitFor('the role binding to take effect', async () => (await app.cli(['lock', 'status', 'test'], {env})).exitCode === 0)
+      const mine = async () => versions((await items(ns.name)).filter((i) => ofApp(i, 'itdown')))
+      const before = await mine()
+      expect(Object.keys(before)).to.include.members(['Deployment/side', 'Service/web'])
+      const refused = await app.json(['down', 'test', '--yes'], {env})
+      expect(refused.exitCode, refused.stderr).to.equal(1)
+      expect(refused.doc.error.message).to.match(/^down of test refused before anything was deleted: the API server would not delete its objects: .*limitranges "defaults" is forbidden/)
+      expect(refused.doc.error.hint).to.contain('nothing was changed')
+      expect(await mine(), 'every object, record and state as it was; the lock released').to.deep.equal(before)
+      expect((await kubectl(['get', 'limitrange', 'defaults', '-o', 'name'], {namespace: ns.name})).stdout.trim()).to.equal('limitrange/defaults')
+      const down = await app.json(['down', 'test', '--yes'])
+      expect(down.exitCode, down.stderr).to.equal(0)
+      expect(down.doc.result.names).to.include('LimitRange/defaults')
+      expect((await items(ns.name)).filter((i) => ofApp(i, 'itdown'))).to.deep.equal([])
+    } finally {
+      rmSync(dir, {recursive: true, force: true})
     }
   })
 

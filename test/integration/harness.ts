@@ -2,11 +2,13 @@
 // one SKYCAP_TEST_KUBECONFIG names, and publishes it in process.env; everything here reads it from there.
 import {randomBytes} from 'node:crypto'
 import {existsSync} from 'node:fs'
-import {appendFile, mkdir, writeFile} from 'node:fs/promises'
+import {appendFile, mkdir, readFile, writeFile} from 'node:fs/promises'
 import http from 'node:http'
 import path from 'node:path'
 import type {Readable} from 'node:stream'
 import {execa, type ResultPromise} from 'execa'
+
+import {repoRoot} from '../helpers/repo.js'
 
 /** The cluster the integration run uses. */
 export interface TestCluster {
@@ -72,6 +74,20 @@ export async function kubeconfigAs(namespace: string, name: string, dir: string)
   await kubectl(['config', '--kubeconfig', file, 'set-credentials', name, `--token=${token}`])
   await kubectl(['config', '--kubeconfig', file, 'set-context', testCluster().context, `--user=${name}`])
   return file
+}
+
+/**
+ * docs/rbac.md's deployer Role exactly as the docs write it (the first YAML block after "## Deployer"), applied in
+ * `namespace` and bound to a new ServiceAccount `name`; returns the Role's text and a kubeconfig as that account.
+ */
+export async function asDeployer(namespace: string, name: string, dir: string): Promise<{role: string; kubeconfig: string}> {
+  const doc = await readFile(path.join(repoRoot, 'docs', 'rbac.md'), 'utf8')
+  const role = /## Deployer[\s\S]*?```yaml\n([\s\S]*?)```/.exec(doc)?.[1]
+  if (!role?.includes('kind: Role')) throw new Error('no deployer Role in docs/rbac.md')
+  await kubectl(['apply', '-f', '-'], {namespace, input: role})
+  await kubectl(['create', 'serviceaccount', name], {namespace})
+  await kubectl(['create', 'rolebinding', `${name}-deploys`, '--role=skycap-deployer', `--serviceaccount=${namespace}:${name}`], {namespace})
+  return {role, kubeconfig: await kubeconfigAs(namespace, name, dir)}
 }
 
 /**

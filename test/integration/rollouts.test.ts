@@ -6,14 +6,14 @@
 import {expect} from 'chai'
 import {execa} from 'execa'
 import {randomBytes} from 'node:crypto'
-import {mkdtempSync, readFileSync, rmSync} from 'node:fs'
+import {mkdtempSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
-import {cliPath, repoRoot} from '../helpers/repo.js'
+import {cliPath} from '../helpers/repo.js'
 import {ApiServerProxy} from './apiserver-proxy.js'
 import {TestApp} from './app.js'
-import {kubeconfigAs, kubectl, testCluster, uniqueName, useNamespace, waitFor} from './harness.js'
+import {asDeployer, kubeconfigAs, kubectl, testCluster, uniqueName, useNamespace, waitFor} from './harness.js'
 import {ctrlCDuring, denyDeployments, DEPLOY, expectRunning, PRUNE_LISTING, quadHelpers, quadKit, replicaNotes} from './rollouts-kit.js'
 
 const APP = 'quad'
@@ -688,16 +688,10 @@ describe('rollouts you can trust (real cluster, four services)', function () {
   })
 
   it("a CI service account with docs/rbac.md's deployer Role (nothing cluster-wide) deploys, prunes, records and rolls back; a listing it may not make does not cost the record", async () => {
-    // The Role exactly as the docs write it: the first YAML block after "## Deployer".
-    const doc = readFileSync(join(repoRoot, 'docs', 'rbac.md'), 'utf8')
-    const role = /## Deployer[\s\S]*?```yaml\n([\s\S]*?)```/.exec(doc)?.[1] as string
-    expect(role, 'the deployer Role in docs/rbac.md').to.contain('kind: Role')
-    await kubectl(['apply', '-f', '-'], {namespace: ns.name, input: role})
-    await kubectl(['create', 'serviceaccount', 'ci'], {namespace: ns.name})
-    await kubectl(['create', 'rolebinding', 'ci-deploys', '--role=skycap-deployer', `--serviceaccount=${ns.name}:ci`], {namespace: ns.name})
     const dir = mkdtempSync(join(tmpdir(), 'skycap-ci-role-'))
     try {
-      const kubeconfig = await kubeconfigAs(ns.name, 'ci', dir)
+      // The Role exactly as the docs write it.
+      const {role, kubeconfig} = await asDeployer(ns.name, 'ci', dir)
       const env = {KUBECONFIG: kubeconfig}
       // The control: no cluster-wide read (namespaces are cluster-scoped).
       const namespaces = await execa(testCluster().kubectlPath, ['--kubeconfig', kubeconfig, 'get', 'namespace', ns.name], {reject: false})

@@ -56,7 +56,7 @@ describe('skycap down: only what up made', () => {
       ],
     },
     {argv: [...IN_NS, 'delete', 'configmaps,secrets', '-l', 'skycap.dev/release-of=localapp,skycap.dev/environment=local', '--ignore-not-found', '--wait=false']},
-    {argv: [...IN_NS, 'delete', 'configmaps', '-l', 'skycap.dev/rollout-of=localapp,skycap.dev/environment=local', '--ignore-not-found', '--wait=false']},
+    {argv: [...IN_NS, 'delete', 'configmaps,secrets', '-l', 'skycap.dev/rollout-of=localapp,skycap.dev/environment=local', '--ignore-not-found', '--wait=false']},
   ]
 
   function record(state: Partial<UpState>): void {

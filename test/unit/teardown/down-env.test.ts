@@ -5,7 +5,7 @@ import {expect} from 'chai'
 import {join} from 'node:path'
 
 import {PRUNE_RESOURCES} from '../../../src/deploy/apply.js'
-import {InterruptedError} from '../../../src/errors.js'
+import {InterruptedError, KubectlError} from '../../../src/errors.js'
 import {downEnvironment} from '../../../src/teardown/down.js'
 import {stateFile, upRanFor, writeState} from '../../../src/local/state.js'
 import {memoryReporter} from '../../../src/ui/output.js'
@@ -45,7 +45,7 @@ describe('skycap down ENV: a deployed environment', function () {
     {argv: [...BOUND, 'get', 'jobs.batch', '-l', `skycap.dev/job-of=itapp,skycap.dev/environment=${env}`, '-o', 'json'], result: list(jobs)},
     {argv: [...BOUND, 'get', 'configmaps', '-l', `skycap.dev/release-of=itapp,skycap.dev/environment=${env}`, '-o', 'json'], result: list(records)},
     {
-      argv: [...BOUND, 'get', 'configmaps', '-l', `skycap.dev/rollout-of=itapp,skycap.dev/environment=${env}`, '-o', 'json'],
+      argv: [...BOUND, 'get', 'configmaps,secrets', '-l', `skycap.dev/rollout-of=itapp,skycap.dev/environment=${env}`, '-o', 'json'],
       result: list(state ? [{kind: 'ConfigMap', metadata: {name: 'skycap-rollout-itapp'}}] : []),
     },
     {argv: [...BOUND, 'get', 'persistentvolumeclaims', '-o', 'json'], result: list(claims)},
@@ -57,12 +57,18 @@ describe('skycap down ENV: a deployed environment', function () {
     {argv: [...BOUND, 'get', 'lease', 'skycap-lock-itapp', '-o', 'json', '--ignore-not-found'], result: () => ({stdout: JSON.stringify({...lease, spec: {}})})},
     {argv: [...BOUND, 'delete', 'lease', 'skycap-lock-itapp', '--ignore-not-found']},
   ]
-  const deletes = (env: string): Expectation[] => [
-    {argv: [...BOUND, 'delete', 'jobs.batch', '-l', `skycap.dev/job-of=itapp,skycap.dev/environment=${env}`, '--ignore-not-found', '--wait=true', '--timeout=120s']},
-    {argv: [...BOUND, 'delete', PRUNE_RESOURCES, '-l', SELECTOR(env), '--ignore-not-found', '--wait=true', '--timeout=120s']},
-    {argv: [...BOUND, 'delete', 'configmaps,secrets', '-l', `skycap.dev/release-of=itapp,skycap.dev/environment=${env}`, '--ignore-not-found', '--wait=false']},
-    {argv: [...BOUND, 'delete', 'configmaps', '-l', `skycap.dev/rollout-of=itapp,skycap.dev/environment=${env}`, '--ignore-not-found', '--wait=false']},
-  ]
+  /** Each delete of what is this app and environment's: as a server dry run (`dry`), or for real. */
+  const deletesOnce = (env: string, dry: boolean): Expectation[] => {
+    const after = (wait: string[]) => (dry ? ['--dry-run=server'] : wait)
+    return [
+      {argv: [...BOUND, 'delete', 'jobs.batch', '-l', `skycap.dev/job-of=itapp,skycap.dev/environment=${env}`, '--ignore-not-found', ...after(['--wait=true', '--timeout=120s'])]},
+      {argv: [...BOUND, 'delete', PRUNE_RESOURCES, '-l', SELECTOR(env), '--ignore-not-found', ...after(['--wait=true', '--timeout=120s'])]},
+      {argv: [...BOUND, 'delete', 'configmaps,secrets', '-l', `skycap.dev/release-of=itapp,skycap.dev/environment=${env}`, '--ignore-not-found', ...after(['--wait=false'])]},
+      {argv: [...BOUND, 'delete', 'configmaps,secrets', '-l', `skycap.dev/rollout-of=itapp,skycap.dev/environment=${env}`, '--ignore-not-found', ...after(['--wait=false'])]},
+    ]
+  }
+  /** The server dry runs of every delete (a right the identity lacks refuses the down before anything goes), then the deletes. */
+  const deletes = (env: string): Expectation[] => [...deletesOnce(env, true), ...deletesOnce(env, false)]
   /** The whole run of a confirmed down of test, up to the namespace's decision: the reads, the lock, the deletes, the unlock. */
   const takenDown = (seen: Expectation[]): Expectation[] => [contexts, nsExists(), ...seen, lock, ...seen, ...deletes('test'), ...unlock]
   const annotated = (createdBy?: string): Expectation => ({
@@ -194,8 +200,8 @@ describe('skycap down ENV: a deployed environment', function () {
   it('Ctrl-C between two deletes: exit 130 saying what was deleted and what was not; the lock is released', async () => {
     const controller = new AbortController()
     const seen = inventory('test', [WEB], [HOOK], [record(1)], false)
-    const [jobs] = deletes('test')
-    const fake = fakeKubectlFactory([contexts, nsExists(), ...seen, lock, ...seen, {...(jobs as Expectation), result: () => (controller.abort(), {})}, ...unlock])
+    const [jobs] = deletesOnce('test', false)
+    const fake = fakeKubectlFactory([contexts, nsExists(), ...seen, lock, ...seen, ...deletesOnce('test', true), {...(jobs as Expectation), result: () => (controller.abort(), {})}, ...unlock])
     const error = await downEnvironment({environment: 'test', configPath: file, yes: true}, {kubectl: fake.factory, reporter: memoryReporter(), signal: controller.signal}).catch(
       (e: unknown) => e as InterruptedError,
     )
@@ -203,7 +209,65 @@ describe('skycap down ENV: a deployed environment', function () {
     expect(error.exitCode).to.equal(130)
     expect(error.message).to.equal('down of test interrupted: deleted its hook and run Jobs; not deleted: its objects, its release records, its rollout state')
     expect(fake.remaining()).to.equal(0)
-    expect(fake.calls.some((c) => c.argv.includes('delete') && c.argv.includes(PRUNE_RESOURCES))).to.equal(false)
+    expect(fake.calls.some((c) => c.argv.includes('delete') && c.argv.includes(PRUNE_RESOURCES) && !c.argv.includes('--dry-run=server'))).to.equal(false)
+  })
+
+  it('a delete the identity may not make (its Role and a LimitRange) refuses the down before anything is deleted: the server dry runs come first (it deleted the Deployments, then failed, saying none of it)', async () => {
+    const seen = inventory('test', [WEB], [], [record(1)], true)
+    const [jobsDry, objectsDry] = deletesOnce('test', true)
+    const forbidden = {
+      exitCode: 1,
+      stderr:
+        'Error from server (Forbidden): limitranges "defaults" is forbidden: User "system:serviceaccount:ci:deployer" cannot delete resource "limitranges" in API group "" in the namespace "shop"\n',
+    }
+    const fake = fakeKubectlFactory([contexts, nsExists(), ...seen, lock, ...seen, jobsDry as Expectation, {...(objectsDry as Expectation), result: forbidden}, ...unlock])
+    const error = await downEnvironment({environment: 'test', configPath: file, yes: true}, {kubectl: fake.factory, reporter: memoryReporter()}).then(
+      () => undefined,
+      (e: unknown) => e,
+    )
+    if (!(error instanceof KubectlError)) throw new Error('expected a KubectlError')
+    expect(error.exitCode).to.equal(1)
+    expect(error.code).to.equal('kubectl_forbidden')
+    expect(error.message).to.match(/^down of test refused before anything was deleted: the API server would not delete its objects: .*limitranges "defaults" is forbidden/)
+    expect(error.hint).to.equal('The identity skycap runs as may not delete every kind this environment holds (docs/rbac.md); nothing was changed.')
+    expect(fake.remaining(), 'the lock released').to.equal(0)
+    expect(changes(fake.calls).filter((c) => !c.argv.includes('--dry-run=server') && !c.argv.includes('lease') && !c.argv.includes('create'))).to.deep.equal([])
+  })
+
+  it('a delete that fails part-way says what went and what did not, as a Ctrl-C does', async () => {
+    const seen = inventory('test', [WEB], [], [record(1)], true)
+    const [jobs, objects] = deletesOnce('test', false)
+    const refused = {exitCode: 1, stderr: 'Error from server (InternalError): Internal error occurred: etcd is unhappy\n'}
+    const fake = fakeKubectlFactory([contexts, nsExists(), ...seen, lock, ...seen, ...deletesOnce('test', true), jobs as Expectation, {...(objects as Expectation), result: refused}, ...unlock])
+    const error = await downEnvironment({environment: 'test', configPath: file, yes: true}, {kubectl: fake.factory, reporter: memoryReporter()}).then(
+      () => undefined,
+      (e: unknown) => e,
+    )
+    if (!(error instanceof KubectlError)) throw new Error('expected a KubectlError')
+    expect(error.message).to.match(/^down of test failed part-way: deleted its hook and run Jobs; not deleted: its objects, its release records, its rollout state: /)
+    expect(error.details).to.deep.include({deleted: ['its hook and run Jobs'], notDeleted: ['its objects', 'its release records', 'its rollout state']})
+    expect(fake.remaining()).to.equal(0)
+  })
+
+  it('says the claims of a StatefulSet whose retention policy deletes them go with it (it said they were kept, never deleted), and keeps no namespace for them', async () => {
+    const claims = [
+      {kind: 'PersistentVolumeClaim', metadata: {name: 'data-db-0'}},
+      {kind: 'PersistentVolumeClaim', metadata: {name: 'data-keep-0'}},
+    ]
+    const deleting = {...DB, spec: {...DB.spec, persistentVolumeClaimRetentionPolicy: {whenDeleted: 'Delete', whenScaled: 'Retain'}}}
+    const keeping = {
+      kind: 'StatefulSet',
+      metadata: {name: 'keep', labels: OURS},
+      spec: {volumeClaimTemplates: [{metadata: {name: 'data'}}], persistentVolumeClaimRetentionPolicy: {whenDeleted: 'Retain'}},
+    }
+    const seen = inventory('test', [deleting, keeping], [], [], false, claims)
+    const fake = fakeKubectlFactory([...takenDown(seen), annotated('deploy'), inNamespace([]), leases()])
+    const reporter = memoryReporter()
+    const report = await downEnvironment({environment: 'test', configPath: file, yes: true}, {kubectl: fake.factory, reporter})
+    expect(fake.remaining()).to.equal(0)
+    expect(report.claimsKept).to.deep.equal(['data-keep-0'])
+    expect(report.claimsDeleted).to.deep.equal(['data-db-0'])
+    expect(report.namespaceKept).to.contain('it holds the PersistentVolumeClaims data-keep-0 (data)').and.not.contain('data-db-0')
   })
 
   it('a cluster that does not answer is exit 4, nothing changed', async () => {
