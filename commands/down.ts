@@ -6,7 +6,7 @@ import {down} from '../src/local/down.js'
 import {toolRunner} from '../src/local/tool.js'
 import {upRanFor} from '../src/local/state.js'
 import {configFilePath} from '../src/config/load.js'
-import {describeInventory, downEnvironment} from '../src/teardown/down.js'
+import {downEnvironment, downLine} from '../src/teardown/down.js'
 import {QuitAtOnce} from '../src/release/quit-at-once.js'
 import {environmentOf, localEnvironmentFlag} from './_environment.js'
 import {SkycapCommand} from './_base.js'
@@ -15,7 +15,7 @@ export default class Down extends SkycapCommand {
   static override summary = 'Take an app out of an environment: what `skycap up` made (local), or everything a deploy made in ENV.'
   static override description =
     'Without ENV (or `local`): stop up’s forwards, delete the namespace it created, with --cluster the cluster it created (docs/local.md). With ENV: delete this app’s objects, hook and run Jobs, release records and rollout state in the environment’s namespace, under the deploy lock, after a confirmation (docs/deploy.md).'
-  static override examples = ['<%= config.bin %> down', '<%= config.bin %> down --cluster', '<%= config.bin %> down pr-123 --yes', '<%= config.bin %> down staging --dry-run']
+  static override examples = ['<%= config.bin %> down', '<%= config.bin %> down --cluster', '<%= config.bin %> down qa --yes', '<%= config.bin %> down staging --dry-run']
   static override args = {environment: Args.string({description: 'Environment (default: local)'})}
   static override flags = {
     env: localEnvironmentFlag,
@@ -37,15 +37,7 @@ export default class Down extends SkycapCommand {
         {environment, configPath: flags.config, yes: flags.yes, dryRun: flags['dry-run'], waitForLock: flags['wait-for-lock']},
         {kubectl: this.kubectlFactory(), reporter: this.reporter(), confirm: this.confirmer(), ...this.noQuestions(), signal: this.abortOnSignals(), quitAtOnce},
       )
-      const where = `in namespace ${report.namespace} (context ${report.context})`
-      const kept = report.namespaceDeleted ? '; namespace deleted' : report.namespaceKept ? `; namespace kept: ${report.namespaceKept}` : ''
-      const claims =
-        (report.claimsKept.length ? `; kept PersistentVolumeClaims ${report.claimsKept.join(', ')}` : '') +
-        (report.claimsDeleted.length
-          ? `; PersistentVolumeClaims ${report.claimsDeleted.join(', ')} ${report.result === 'planned' ? 'would go' : 'go'} with their StatefulSet (whenDeleted: Delete)`
-          : '')
-      if (report.result === 'nothing-deployed') this.log(`${report.app} ${report.environment}: nothing deployed ${where}; nothing deleted`)
-      else this.log(`${report.app} ${report.environment}: ${report.result === 'planned' ? 'would delete' : 'deleted'} ${describeInventory(report)} ${where}${claims}${kept}`)
+      this.log(downLine(report))
       return report
     }
     for (const flag of ['dry-run', 'wait-for-lock'] as const)

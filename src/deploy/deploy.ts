@@ -57,7 +57,7 @@ import {reportContact} from '../kubectl/outage.js'
 import {placedRelease, refuseSecondRollout, rollOutRelease, scaleDownFields, scaleDownOldSlots} from '../strategies/rollout.js'
 import {otherSlotDeployment, strategyOf} from '../strategies/strategy.js'
 import {clearDeployUnderWay, type DeployUnderWay, followAppliedSlots, forgetLeftBlueGreen, mayHaveBlueGreenState, rolloutSummaries, writeDeployUnderWay} from '../strategies/state.js'
-import {appSelector, connect, type KubectlFactory, namespaceExists, type Target} from '../env/connect.js'
+import {appSelector, connect, CREATED_BY, type KubectlFactory, namespaceExists, type Target} from '../env/connect.js'
 import {changeSummary} from './diff.js'
 import {configuredReplicas, DEFAULT_TIMEOUT_MS, keepScaledReplicas, keptReplicasNote, liveDeployments, replacedReplicasNote} from './replicas.js'
 import {parseDuration} from '../duration.js'
@@ -69,7 +69,6 @@ import {type Notifier, type NotifyWarning, openNotifier} from '../notify/notifie
 import {refuseUnwatchable} from './watch.js'
 import type {EventFacts} from '../notify/event.js'
 import {handAppliedNote, handAppliedRemovals, handSetFields, handSetNote, refusePaused} from './drift.js'
-import {CREATED_BY} from '../teardown/teardown.js'
 
 export interface DeployOptions {
   target?: string

@@ -245,6 +245,9 @@ async function readConnectionOf(options: {configPath?: string; cwd?: string}, er
   return {loaded, partial: {errors: error.errors, has: read.has, read}}
 }
 
+/** The annotation on a namespace skycap created: `up` (skycap up) or `deploy` (a first deploy); only such a namespace is ever deleted. */
+export const CREATED_BY = 'skycap.dev/created-by'
+
 /**
  * Whether the namespace exists (also proves the cluster answers). A user whose rights are a Role in the namespace (a
  * CI service account: docs/rbac.md) may not read namespaces, which are cluster-scoped: the namespace is then taken as

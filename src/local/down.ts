@@ -1,6 +1,6 @@
 import {rmSync} from 'node:fs'
 import {LOCAL_ENVIRONMENT} from '../config/environment.js'
-import {type KubectlFactory, namespaceExists, openEnvironment} from '../env/connect.js'
+import {CREATED_BY, type KubectlFactory, namespaceExists, openEnvironment} from '../env/connect.js'
 import {deleteOwn, othersIn} from '../teardown/teardown.js'
 import type {Reporter} from '../ui/output.js'
 import type {ClusterTool} from './cluster-tool.js'
@@ -11,7 +11,7 @@ import {stopForward} from './forwards.js'
 import {abortableSleep} from '../sleep.js'
 import {claimStop, readState, removeState, runningUps, stateFile, upAlive} from './state.js'
 import type {ToolRunner} from './tool.js'
-import {CREATED_BY, createdByUp} from './up.js'
+import {createdByUp} from './up.js'
 
 export interface DownOptions {
   environment?: string

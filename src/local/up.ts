@@ -3,7 +3,7 @@ import {join} from 'node:path'
 import {LOCAL_ENVIRONMENT} from '../config/environment.js'
 import type {Environment, LoadedConfig} from '../config/types.js'
 import {checkImagesExist, deploy, type DeployReport} from '../deploy/deploy.js'
-import {type KubectlFactory, namespaceExists, openEnvironment} from '../env/connect.js'
+import {CREATED_BY, type KubectlFactory, namespaceExists, openEnvironment} from '../env/connect.js'
 import {parseDuration} from '../duration.js'
 import {prepareRelease} from '../render/prepare.js'
 import {InterruptedError, SkycapError, UserError} from '../errors.js'
@@ -18,10 +18,6 @@ import {checkLocalRegistry, pullReference} from './registry.js'
 import {type ForwardState, markUpRunning, readState, saveState, stateFile, stoppedByDown, type UpState} from './state.js'
 import type {ToolRunner} from './tool.js'
 import {watchInputs} from './watch.js'
-
-/** The annotation up puts on a namespace it created: down deletes only a namespace that carries it. */
-import {CREATED_BY} from '../teardown/teardown.js'
-export {CREATED_BY}
 
 export interface UpOptions {
   /** Default `local` (derived when skycap.yaml has none). */

@@ -10,9 +10,6 @@ import type {KubeObject} from '../render/objects.js'
 import {RELEASE_LABELS} from '../release/store.js'
 import {ROLLOUT_STATE_LABEL} from '../strategies/state.js'
 
-/** The annotation on a namespace skycap created: `up` (skycap up) or `deploy` (a first deploy); only such a namespace is ever deleted. */
-export const CREATED_BY = 'skycap.dev/created-by'
-
 /** The selector of this app and environment's release records (history). */
 export function recordSelector(app: string, environment: string): string {
   return `${RELEASE_LABELS.app}=${app},${RELEASE_LABELS.environment}=${environment}`
